@@ -239,6 +239,36 @@ void lk_normalize_grad(long rows, long C, const float *x, const float *dxhat, fl
   for (long r = 0; r < rows; ++r) lk__grad_group_norm_grad(x + r * C, dxhat + r * C, 1, 0, C, eps, 1.0, dx + r * C);
 }
 
+/* An affine LayerNorm's input gradient in one pass: dx = normalize_grad(x, dy ⊙ w) (+ res), the
+ * `mul` that formed dx̂ = dy ⊙ w and the `add` of the residual branch's gradient folded in (the
+ * products pass makes it). Each row's dx̂ goes to a per-thread buffer of C floats (in L1), so the
+ * result is the unfused sequence's bit for bit: dx̂ rounded to float, dx rounded, then + res.
+ * w [C]; res [rows, C] or NULL; dx may equal dy or res. Out of memory gives NaN rows. */
+void lk_layernorm_grad(long rows, long C, const float *x, const float *dy, const float *w, const float *res, float eps,
+                       float *dx) {
+  LK_OMP(parallel if(rows * C >= LK_PAR_MIN))
+  {
+    float *g = lk_scratch_alloc((size_t)C);
+    LK_OMP(for schedule(static))
+    for (long r = 0; r < rows; ++r) {
+      const float *dyr = dy + r * C, *rr = res ? res + r * C : NULL;
+      float *dxr = dx + r * C;
+      if (!g) {
+        for (long c = 0; c < C; ++c) dxr[c] = NAN;
+        continue;
+      }
+      for (long c = 0; c < C; ++c) g[c] = dyr[c] * w[c];
+      if (!rr) {
+        lk__grad_group_norm_grad(x + r * C, g, 1, 0, C, eps, 1.0, dxr);
+        continue;
+      }
+      lk__grad_group_norm_grad(x + r * C, g, 1, 0, C, eps, 1.0, g);
+      for (long c = 0; c < C; ++c) dxr[c] = g[c] + rr[c];
+    }
+    lk_scratch_free(g);
+  }
+}
+
 /* ---- Batch normalisation (training mode) ----------------------------------------------------------
  * x [B, C, S], statistics per channel over B and S (n = B·S elements), biased variance, in
  * double, then the affine part: y = x̂·w + b. One channel per task: its B planes of S contiguous
@@ -1318,6 +1348,17 @@ static void lk__grad_norm_grad_ref(const float *x, const float *g, float *dx, lo
 
 void lk_normalize_grad_naive(long rows, long C, const float *x, const float *dxhat, float eps, float *dx) {
   for (long r = 0; r < rows; ++r) lk__grad_norm_grad_ref(x + r * C, dxhat + r * C, dx + r * C, 1, 0, C, eps);
+}
+
+void lk_layernorm_grad_naive(long rows, long C, const float *x, const float *dy, const float *w, const float *res,
+                             float eps, float *dx) {
+  float *g = (float *)malloc((size_t)(rows * C) * sizeof(float));
+  if (!g) return;
+  for (long i = 0; i < rows * C; ++i) g[i] = dy[i] * w[i % C];
+  lk_normalize_grad_naive(rows, C, x, g, eps, dx);
+  if (res)
+    for (long i = 0; i < rows * C; ++i) dx[i] += res[i];
+  free(g);
 }
 
 void lk_batch_normalize_naive(int B, long C, long S, const float *x, const float *w, const float *b, float eps, float *y) {

@@ -133,6 +133,7 @@ public enum CEmitter {
         case .fusedLinear(let a): return a.hasResidual && i == node.operands.count - 1
         case .binary, .training(.mulAdd): return true
         case .training(.batchNormActGrad): return i == 1  // dx over dz, element by element
+        case .training(.normalizeGrad): return i == 1 || i == 3  // over dy or the residual: a row at a time
         default: return false
         }
       })

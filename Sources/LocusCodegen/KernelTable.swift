@@ -99,6 +99,7 @@ enum KernelTable {
       "index": KernelEntry(batch: .together, emit: emitSlice),
       "seq2img": KernelEntry(batch: .together, emit: emitSeq2Img),
       "img2seq": KernelEntry(batch: .together, emit: emitImg2Seq),
+      "im2col": KernelEntry(batch: .together, emit: emitIm2Col),
       "roll": KernelEntry(batch: .together, emit: emitRoll),
       "circular_pad": KernelEntry(batch: .together, emit: emitCircularPad),
     ]

@@ -84,6 +84,14 @@ extension KernelTable {
     k.call("lk_img2seq", [k.batch(), "\(x[0])", "\(x[1] * x[2])", try k.arg(0), try k.out()], from: "layout.c")
   }
 
+  /// Patch rows of an image: [C, Hh, Ww] → [Ho·Wo, C·kh·kw].
+  static func emitIm2Col(_ k: inout KernelContext) throws(CodegenError) {
+    guard case .im2col(let kernel, let stride, let padding) = k.node.op else { return }
+    let x = k.operand(0).shape
+    let geometry = [x[0], x[1], x[2], kernel[0], kernel[1], stride[0], stride[1], padding[0], padding[1]].map { "\($0)" }
+    k.call("lk_im2col", [k.batch()] + geometry + [try k.arg(0), try k.out()], from: "layout.c")
+  }
+
   /// Every (sample, channel) plane rolls independently.
   static func emitRoll(_ k: inout KernelContext) throws(CodegenError) {
     guard case .roll(let dy, let dx) = k.node.op else { return }

@@ -7,7 +7,7 @@ extension KernelTable {
   static var trainingEntries: [String: KernelEntry] {
     var table: [String: KernelEntry] = [
       "normalize": KernelEntry(batch: .together, emit: emitNormalize),
-      "normalize_grad": KernelEntry(batch: .together, emit: emitNormalize),
+      "normalize_grad": KernelEntry(batch: .shared([2]), emit: emitNormalize),  // the weight (affine form)
       "batch_normalize": KernelEntry(batch: .strided, emit: emitBatchNormalize),
       "batch_normalize_grad": KernelEntry(batch: .strided, emit: emitBatchNormalize),
       "batch_normalize_param_grad": KernelEntry(batch: .strided, emit: emitBatchNormalize),
@@ -62,6 +62,9 @@ extension KernelTable {
     switch k.node.op {
     case .training(.normalize(let eps)):
       k.call("lk_normalize", [rows, c, try k.arg(0), cFloat(eps), try k.out()], from: "grad.c")
+    case .training(.normalizeGrad(let eps)) where k.node.operands.count > 2:
+      let residual = k.node.operands.count > 3 ? try k.arg(3) : "NULL"
+      k.call("lk_layernorm_grad", [rows, c, try k.arg(0), try k.arg(1), try k.arg(2), residual, cFloat(eps), try k.out()], from: "grad.c")
     case .training(.normalizeGrad(let eps)):
       k.call("lk_normalize_grad", [rows, c, try k.arg(0), try k.arg(1), cFloat(eps), try k.out()], from: "grad.c")
     default: return

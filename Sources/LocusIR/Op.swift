@@ -125,6 +125,7 @@ public enum Op: Hashable, Sendable {
   case index(axis: Int, at: Int)                  // (x)
   case seq2img(height: Int)                       // (x [N, C]) -> [C, height, N/height]
   case img2seq                                    // (x [C, H, W]) -> [H*W, C]
+  case im2col(kernel: [Int], stride: [Int], padding: [Int]) // (x [C, H, W]) -> [Ho*Wo, C*kh*kw], zero padding
   case reshape([Int])                             // (x): a view
   case transpose([Int])                           // (x): perm over per-sample axes
   case sdpa(heads: Int, kvHeads: Int)             // (q [Nq, H*D], k [Nk, Hk*D], v [Nk, Hk*D])
@@ -165,6 +166,7 @@ extension Op {
     case .index: "index"
     case .seq2img: "seq2img"
     case .img2seq: "img2seq"
+    case .im2col: "im2col"
     case .reshape: "reshape"
     case .transpose: "transpose"
     case .sdpa: "sdpa"
@@ -188,7 +190,8 @@ extension Op {
     case .layernorm(let eps), .batchnorm(let eps): return "eps \(eps)"
     case .softmax(let axis), .mean(let axis), .concat(let axis), .stack(let axis): return "axis \(axis)"
     case .scalar(_, let s, let first): return first ? "\(s) op x" : "x op \(s)"
-    case .maxpool(let k, let s, let p): return "kernel \(list(k)), stride \(list(s)), padding \(list(p))"
+    case .maxpool(let k, let s, let p), .im2col(let k, let s, let p):
+      return "kernel \(list(k)), stride \(list(s)), padding \(list(p))"
     case .roll(let dy, let dx): return "dy \(dy), dx \(dx)"
     case .circularPad(let l, let r, let t, let b): return "left \(l), right \(r), top \(t), bottom \(b)"
     case .slice(let axis, let start, let length): return "axis \(axis), start \(start), length \(length)"

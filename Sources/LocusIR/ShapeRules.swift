@@ -71,6 +71,13 @@ extension Op {
     case .img2seq:
       try expectRank(x, 3, "img2seq", "an image [C, H, W]")
       return TensorType([x.shape[1] * x.shape[2], x.shape[0]], batched: x.batched)
+    case .im2col(let k, let s, let p):
+      try expectRank(x, 3, "im2col", "an image [C, H, W]")
+      try checkWindow(kernel: k, stride: s, padding: p, "im2col")
+      let ho = (x.shape[1] + 2 * p[0] - k[0]) / s[0] + 1
+      let wo = (x.shape[2] + 2 * p[1] - k[1]) / s[1] + 1
+      guard ho >= 1, wo >= 1 else { throw ShapeError("im2col kernel \(k) is larger than the padded input \(x)") }
+      return TensorType([ho * wo, x.shape[0] * k[0] * k[1]], batched: x.batched)
     case .reshape(let shape):
       guard shape.allSatisfy({ $0 >= 1 }), shape.reduce(1, *) == x.count else {
         throw ShapeError("cannot reshape \(x) (\(x.count) elements per sample) to \(shape)")

@@ -96,7 +96,7 @@ extension Op {
 }
 
 /// Kernel and stride at least 1, padding at least 0, two of each (height, width).
-private func checkWindow(kernel: [Int], stride: [Int], padding: [Int], _ op: String) throws(ShapeError) {
+func checkWindow(kernel: [Int], stride: [Int], padding: [Int], _ op: String) throws(ShapeError) {
   guard kernel.count == 2, stride.count == 2, padding.count == 2 else {
     throw ShapeError("\(op) needs kernel, stride and padding for height and width")
   }

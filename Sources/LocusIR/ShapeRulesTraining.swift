@@ -45,7 +45,11 @@ extension TrainingOp {
       if case .batchNormActParamGrad = self { return TensorType([2, c], batched: false) }
       return x
     case .normalizeGrad, .unaryGrad, .maxpoolGrad:
-      if case .maxpoolGrad(let k, let s, let p) = self {
+      if case .normalizeGrad = self, ops.count > 2 {
+        try expectSame(ops[1], x, "normalize_grad gradient")
+        try expectSame(ops[2], TensorType([x.shape.last ?? 1], batched: false), "normalize_grad weight")
+        if ops.count > 3 { try expectSame(ops[3], TensorType(x.shape, batched: x.batched || ops[1].batched), "normalize_grad residual") }
+      } else if case .maxpoolGrad(let k, let s, let p) = self {
         try expectSame(ops[1], try Op.maxpool(kernel: k, stride: s, padding: p).inferType([x]), "maxpool_grad dy")
       } else {
         try expectSame(ops[1], x, "\(mnemonic) gradient")

@@ -6,7 +6,10 @@
 public enum TrainingOp: Hashable, Sendable {
   /// LayerNorm without the affine part, over the last axis (biased variance).
   case normalize(eps: Float)                         // (x [..., C])
-  case normalizeGrad(eps: Float)                     // (x, dxhat) -> dx
+  /// The input gradient of `normalize`. With a weight [C] it is an affine LayerNorm's,
+  /// normalize_grad(x, dy ⊙ w), and a fourth operand of the result's type is added to it (the
+  /// residual branch's gradient): `products` folds the `mul` and the `add` in.
+  case normalizeGrad(eps: Float)                     // (x, dxhat) or (x, dy, w [C], residual?) -> dx
   /// BatchNorm in train mode: x̂·w + b, x̂ with the statistics per channel over the batch and every
   /// other axis (biased variance). The channels are the first axis of an image [C, ...], or the
   /// last of tokens [..., C] when `channelsLast` (the `token-layout` form).
@@ -137,6 +140,7 @@ public enum TrainingOp: Hashable, Sendable {
     switch self {
     case .normalize, .batchMoments, .batchStatistics, .expand, .circularPadGrad, .zeroPad: 1...1
     case .reduceSum: 1...2
+    case .normalizeGrad: 2...4
     case .batchNormalize, .batchNormalizeGrad, .mulAdd: 3...3
     case .sdpaGrad, .batchNormAct: 4...4
     case .batchNormActParamGrad: 5...5

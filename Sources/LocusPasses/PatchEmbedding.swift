@@ -11,10 +11,35 @@ import LocusIR
 /// product, [Co, Ho·Wo] (N = 196, an odd edge tile), through an im2col copy of the same size,
 /// and `img2seq` then transposed it. The `epilogues` pass, which runs after, makes it a
 /// `fused_linear`.
+///
+/// An overlapping convolution of an image no parameter reaches (the model's input, rolled or
+/// padded: SAG's 18 shifted 3×3 embeddings) with few columns C·kh·kw ≤ 2·Co becomes
+///
+///     linear(im2col(x), reshape(W, [Co, C·kh·kw]), b)
+///
+/// The patch rows cost at most the two token-sized passes of `img2seq` they replace, and in
+/// training the backward is the linear's (weight gradient and bias sum over tokens) instead of
+/// `seq2img` and `conv2d_grad_weight`. No gradient flows into im2col (it has no adjoint), hence the
+/// condition on its input. The pass runs on inference graphs and on training forwards.
 @Sendable func embedPatchesAsLinear(_ g: Graph, _ notes: inout [FusionNote]) throws -> Graph {
   var r = Rewriter(g)
+  let constant = imagesNoParameterReaches(g)
   for node in g.nodes {
-    guard case .img2seq = node.op, let (conv, a) = patchConvolution(node.operands[0], r) else {
+    guard case .img2seq = node.op else {
+      r.copy(node)
+      continue
+    }
+    if let (conv, a) = overlappingConvolution(node.operands[0], r, constant: constant) {
+      let x = g[conv.operands[0]].type.shape
+      let columns = x[0] * a.kernel[0] * a.kernel[1]
+      let rows = try r.add(.im2col(kernel: a.kernel, stride: a.stride, padding: a.padding), [r.operand(conv.operands[0])], like: conv)
+      let weight = try r.add(.reshape([a.outChannels, columns]), [r.operand(conv.operands[1])], like: conv)
+      let bias = a.hasBias ? [r.operand(conv.operands[2])] : []
+      try r.replace(node, by: r.add(.linear(hasBias: a.hasBias), [rows, weight] + bias, like: conv))
+      notes.append(FusionNote(pass: "patch-embedding", scope: conv.scope, what: "\(a.kernel[0])×\(a.kernel[1]) conv2d + img2seq → im2col rows + linear"))
+      continue
+    }
+    guard let (conv, a) = patchConvolution(node.operands[0], r) else {
       r.copy(node)
       continue
     }
@@ -42,4 +67,30 @@ private func patchConvolution(_ v: ValueID, _ r: Rewriter) -> (Node, Conv2dAttrs
   guard x.rank == 3, !g[g[v].operands[1]].type.batched, x.shape[1] % a.kernel[0] == 0, x.shape[2] % a.kernel[1] == 0
   else { return nil }
   return (g[v], a)
+}
+
+/// The convolution and its attributes when `v` is any other one-group convolution that only the
+/// img2seq reads, of an image in `constant`, with at most twice as many columns C·kh·kw as output
+/// channels.
+private func overlappingConvolution(_ v: ValueID, _ r: Rewriter, constant: Set<ValueID>) -> (Node, Conv2dAttrs)? {
+  let g = r.old
+  guard r.users[v] == 1, case .conv2d(let a) = g[v].op, a.groups == 1, !g[g[v].operands[1]].type.batched,
+        constant.contains(g[v].operands[0]) else { return nil }
+  let x = g[g[v].operands[0]].type
+  guard x.rank == 3, x.shape[0] * a.kernel[0] * a.kernel[1] <= 2 * a.outChannels else { return nil }
+  return (g[v], a)
+}
+
+/// Values computed from the graph's inputs alone: no parameter reaches them, so no gradient flows
+/// into them.
+private func imagesNoParameterReaches(_ g: Graph) -> Set<ValueID> {
+  var constant = Set<ValueID>()
+  for node in g.nodes {
+    switch node.op {
+    case .input: constant.insert(node.id)
+    case .parameter: continue
+    default: if !node.operands.isEmpty, node.operands.allSatisfy(constant.contains) { constant.insert(node.id) }
+    }
+  }
+  return constant
 }

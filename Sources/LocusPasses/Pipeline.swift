@@ -73,6 +73,7 @@ public enum Pipeline {
   public static let beforeDifferentiation: [Pass] = [
     Pass("token-layout", flag: "leff") { g, notes in try convertToTokenLayout(g, &notes, training: true) },
     Pass("batchnorm-activation", flag: "bn-fold", fuseBatchNormActivations),
+    Pass("patch-embedding", flag: "patch", embedPatchesAsLinear),
   ]
 
   /// The passes over a training graph (DESIGN.md §7), after `Autodiff.trainingGraph`. Epilogues

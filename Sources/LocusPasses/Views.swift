@@ -66,10 +66,11 @@ struct ViewPlan {
 ///   `concat(slice(x, 0, 0, L), p)` with p the remaining rows — writes nowhere new: p's producer
 ///   writes straight into x's rows L..<N, the concat is x, provided nothing reads those rows of x
 ///   after p is written (p itself may, where its kernel writes over that operand in place);
-/// - any other `concat` along axis 0 is a buffer of its own, and each operand whose producer can
-///   write a per-sample view is computed straight into its rows (the concat then copies only the
-///   others). An operand that is itself such a concat moves into the outer one with everything
-///   placed in it, so a chain `concat(concat(a, b), c)` is one buffer that a, b and c write;
+/// - any other `concat` along axis 0, or `stack` along axis 0 of token values, is a buffer of its
+///   own, and each operand whose producer can write a per-sample view is computed straight into
+///   its rows (the concat then copies only the others). An operand that is itself such a concat
+///   moves into the outer one with everything placed in it, so a chain `concat(concat(a, b), c)` is
+///   one buffer that a, b and c write;
 /// - a `slice` (or an `index` of one row) is a view (pointer + offset, row and sample strides)
 ///   when every reader can read that layout, or is itself a slice that becomes a view, or is a
 ///   concat made in place.
@@ -148,7 +149,7 @@ func planViews(_ graph: Graph, rules: ViewRules, eligible: (Node) -> Bool) -> Vi
   /// (a concat), its kernel writes a per-sample view (or it writes nothing: a concat whose every
   /// operand is in place), and every other reader reads one.
   func placeable(_ v: Node, into c: Node) -> Bool {
-    guard eligible(v), tokens(v.id), v.type.shape[1] == c.type.shape[1], plan.root[v.id] == nil, !outputs.contains(v.id),
+    guard eligible(v), tokens(v.id), v.type.shape[1] == c.type.shape.last, plan.root[v.id] == nil, !outputs.contains(v.id),
           c.operands.filter({ $0 == v.id }).count == 1 else { return false }
     let hosts = plan.inPlaceOperands[v.id]
     guard hosts != nil || !plan.root.values.contains(v.id) else { return false }
@@ -156,10 +157,10 @@ func planViews(_ graph: Graph, rules: ViewRules, eligible: (Node) -> Bool) -> Vi
     return (readers[v.id] ?? []).allSatisfy { $0.node.id == c.id || rules.readsSampleStrided($0.node, $0.operand) }
   }
 
-  /// Any other concat c: a buffer of its own, each placeable operand computed into its rows.
+  /// Any other concat c (or stack of token values): a buffer of its own, each placeable operand
+  /// computed into its rows.
   func placeOperands(_ c: Node) {
-    guard eligible(c) else { return }
-    let columns = c.type.shape[1]
+    guard eligible(c), let columns = c.type.shape.last else { return }
     var row = 0
     for (i, v) in c.operands.enumerated() {
       defer { row += graph[v].type.count / columns }
@@ -182,8 +183,15 @@ func planViews(_ graph: Graph, rules: ViewRules, eligible: (Node) -> Bool) -> Vi
   // Concats, in graph order (a concat may hold an earlier one).
   var inPlace: Set<ValueID> = []
   for c in graph.nodes {
-    guard case .concat(let axis) = c.op, normalizeAxis(axis, rank: c.type.rank) == 0, tokens(c.id) else { continue }
-    if rebuildInPlace(c) { inPlace.insert(c.id) } else { placeOperands(c) }
+    switch c.op {
+    case .concat(let axis) where normalizeAxis(axis, rank: c.type.rank) == 0 && tokens(c.id):
+      if rebuildInPlace(c) { inPlace.insert(c.id) } else { placeOperands(c) }
+    case .stack(let axis) where normalizeAxis(axis, rank: c.type.rank) == 0 && c.type.batched && c.operands.allSatisfy(tokens):
+      // Stacking tokens [N, C] along a new axis 0 lays them out as their concat along axis 0.
+      placeOperands(c)
+    default:
+      continue
+    }
   }
 
   /// The layout a slice of `v` would have, when v is (a view of) an eligible root.

@@ -58,6 +58,8 @@ extension Interpreter {
       return each(xs) { seq2img($0[0], height: height) }
     case .img2seq:
       return each(xs) { img2seq($0[0]) }
+    case .im2col(let kernel, let stride, let padding):
+      return each(xs) { im2col($0[0], kernel: kernel, stride: stride, padding: padding) }
     case .reshape(let shape):
       return each(xs) { $0[0].reshaped(shape) }
     case .transpose(let perm):

@@ -114,6 +114,31 @@ extension Interpreter {
     }
     return y
   }
+
+  /// Image [C, Hh, Ww] → patch rows [Ho·Wo, C·kh·kw]: row oh·Wo + ow holds the window at
+  /// (oh·sh − ph, ow·sw − pw), column (c·kh + ky)·kw + kx, zero outside the image
+  /// (`F.unfold(x, k, padding=p, stride=s).transpose(1, 2)`). A weight [Co, C, kh, kw] reshaped
+  /// to [Co, C·kh·kw] multiplies these rows into the convolution's tokens.
+  static func im2col(_ x: Tensor, kernel k: [Int], stride s: [Int], padding p: [Int]) -> Tensor {
+    let (channels, hh, ww) = (x.shape[0], x.shape[1], x.shape[2])
+    let ho = (hh + 2 * p[0] - k[0]) / s[0] + 1, wo = (ww + 2 * p[1] - k[1]) / s[1] + 1
+    let columns = channels * k[0] * k[1]
+    var y = Tensor.zeros([ho * wo, columns])
+    for oh in 0..<ho {
+      for ow in 0..<wo {
+        for c in 0..<channels {
+          for ky in 0..<k[0] {
+            for kx in 0..<k[1] {
+              let (iy, ix) = (oh * s[0] - p[0] + ky, ow * s[1] - p[1] + kx)
+              guard (0..<hh).contains(iy), (0..<ww).contains(ix) else { continue }
+              y.data[(oh * wo + ow) * columns + (c * k[0] + ky) * k[1] + kx] = x.data[(c * hh + iy) * ww + ix]
+            }
+          }
+        }
+      }
+    }
+    return y
+  }
 }
 
 /// `i mod n` in 0..<n, also for negative i.

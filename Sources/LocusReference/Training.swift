@@ -13,12 +13,16 @@ extension Interpreter {
     case .normalize(let eps):
       return each { rowsOf($0[0]) { normalized($0, eps: eps).y } }
     case .normalizeGrad(let eps):
+      // (x, dxhat), or (x, dy, w, residual?): dxhat = dy ⊙ w, then + residual.
       return each { t in
         let c = t[0].shape.last ?? 1
-        return Tensor(shape: t[0].shape, data: (0..<t[0].count / c).flatMap { r in
+        var dx = Tensor(shape: t[0].shape, data: (0..<t[0].count / c).flatMap { r in
           let rows = r * c..<(r + 1) * c
-          return normalizeGrad(Array(t[0].data[rows]), Array(t[1].data[rows]), eps: eps)
+          let g = t.count > 2 ? zip(t[1].data[rows], t[2].data).map { $0 * $1 } : Array(t[1].data[rows])
+          return normalizeGrad(Array(t[0].data[rows]), g, eps: eps)
         })
+        if t.count > 3 { dx.data = zip(dx.data, t[3].data).map { $0 + $1 } }
+        return dx
       }
     case .batchNormalize(let eps, let last):
       // x̂·w + b, as the inference graph's batchnorm with the batch's statistics.

@@ -145,33 +145,30 @@ enum Golden {
         lk_conv2d(B, 8, 6, 6, 8, 3, 3, 1, 1, 1, 1, 8, arena + 976, params[5], params[6], arena, NULL);
 
         /* %13 = hswish(%12) : f32[B, 8, 6, 6] */
-        lk_hswish(B * 8 * 6 * 6, arena, arena + 288);
+        lk_hswish(B * 8 * 6 * 6, arena, arena + 864);
 
-        /* %14 = img2seq(%13) : f32[B, 36, 8] */
-        lk_img2seq(B, 8, 36, arena + 288, arena + 864);
+        /* %14 = img2seq(%13) : f32[B, 36, 8], written into %19 from row 0 */
+        lk_img2seq(B, 8, 36, arena + 864, arena);
 
         /* %15 = roll(%13) {dy 1, dx 0} : f32[B, 8, 6, 6] */
-        lk_roll(B * 8, 6, 6, 1, 0, arena + 288, arena);
+        lk_roll(B * 8, 6, 6, 1, 0, arena + 864, arena + 1152);
 
         /* %16 = roll(%13) {dy 0, dx -1} : f32[B, 8, 6, 6] */
-        lk_roll(B * 8, 6, 6, 0, -1, arena + 288, arena + 576);
+        lk_roll(B * 8, 6, 6, 0, -1, arena + 864, arena + 1440);
 
-        /* %17 = img2seq(%15) : f32[B, 36, 8] */
-        lk_img2seq(B, 8, 36, arena, arena + 1152);
+        /* %17 = img2seq(%15) : f32[B, 36, 8], written into %19 from row 36 */
+        lk_img2seq(B, 8, 36, arena + 1152, arena + 288);
 
-        /* %18 = img2seq(%16) : f32[B, 36, 8] */
-        lk_img2seq(B, 8, 36, arena + 576, arena + 1440);
+        /* %18 = img2seq(%16) : f32[B, 36, 8], written into %19 from row 72 */
+        lk_img2seq(B, 8, 36, arena + 1440, arena + 576);
 
-        /* %19 = stack(%14, %17, %18) {axis 0} : f32[B, 3, 36, 8] */
-        lk_copy_rows(B, 288, arena + 864, 288, arena, 864);
-        lk_copy_rows(B, 288, arena + 1152, 288, arena + 288, 864);
-        lk_copy_rows(B, 288, arena + 1440, 288, arena + 576, 864);
+        /* %19 = stack(%14, %17, %18) {axis 0} : f32[B, 3, 36, 8], its operands computed in place: no code */
 
         /* %20 = local_attention(%14, %19, %19) {heads 2, kv_heads 2} shift_attn : f32[B, 36, 8] */
-        lk_local_attention(B, 3, 36, 2, 2, 4, arena + 864, arena, arena, arena + 1152, 0.5f);
+        lk_local_attention(B, 3, 36, 2, 2, 4, arena, arena, arena, arena + 864, 0.5f);
 
-        /* %21 = add(%14, %20) : f32[B, 36, 8], written over %14 */
-        lk_add(3, (const long[]){B, 36, 8}, arena + 864, (const long[]){288, 8, 1}, arena + 1152,
+        /* %21 = add(%14, %20) : f32[B, 36, 8], written over %20 */
+        lk_add(3, (const long[]){B, 36, 8}, arena, (const long[]){288, 8, 1}, arena + 864,
             (const long[]){288, 8, 1}, arena + 864);
 
         /* %22 = seq2img(%21) {height 6} : f32[B, 8, 6, 6] */

@@ -87,7 +87,7 @@ final class WriterAndTemplateTests: XCTestCase {
       switch op {
       case .input, .parameter: return []
       case .conv2d, .linear, .layernorm, .batchnorm, .softmax, .matmul, .gap, .maxpool, .mean, .roll,
-        .circularPad, .concat, .stack, .slice, .index, .seq2img, .img2seq, .reshape, .transpose, .sdpa,
+        .circularPad, .concat, .stack, .slice, .index, .seq2img, .img2seq, .im2col, .reshape, .transpose, .sdpa,
         .localAttention, .fusedLinear, .tokenDWConv, .shiftedLocalAttention, .training:
         return [op]
       case .unary: return UnaryOp.allCases.map { .unary($0) }
@@ -102,6 +102,7 @@ final class WriterAndTemplateTests: XCTestCase {
       .matmul, .binary(.add), .scalar(.add, 1, scalarFirst: false), .gap, .maxpool(kernel: [1, 1], stride: [1, 1], padding: [0, 0]),
       .mean(axis: 0), .roll(dy: 0, dx: 0), .circularPad(left: 0, right: 0, top: 0, bottom: 0), .concat(axis: 0),
       .stack(axis: 0), .slice(axis: 0, start: 0, length: 1), .index(axis: 0, at: 0), .seq2img(height: 1), .img2seq,
+      .im2col(kernel: [1, 1], stride: [1, 1], padding: [0, 0]),
       .reshape([1]), .transpose([0]), .sdpa(heads: 1, kvHeads: 1), .localAttention(heads: 1, kvHeads: 1),
       .fusedLinear(FusedLinearAttrs(hasBias: true)),
       .tokenDWConv(tokenConv),

@@ -8,6 +8,9 @@ final class ProductsTests: XCTestCase {
   private func reduceSums(_ g: Graph, operands: Int) -> [Node] {
     g.nodes.filter { if case .training(.reduceSum) = $0.op { $0.operands.count == operands } else { false } }
   }
+  private func normalizeGrads(_ g: Graph, operands: Int) -> [Node] {
+    g.nodes.filter { if case .training(.normalizeGrad) = $0.op { $0.operands.count == operands } else { false } }
+  }
 
   /// A LayerNorm in train mode is normalize, then x̂·w + b; its weight's gradient is Σ dy ⊙ x̂.
   /// After the pass the affine part is one mul_add and the weight gradient one two-operand
@@ -22,9 +25,32 @@ final class ProductsTests: XCTestCase {
       let (after, notes) = try runPass(fuseProducts, training)
       XCTAssertEqual(after.opCounts["mul_add"], 1, after.dump())
       XCTAssertEqual(reduceSums(after, operands: 2).count, 1, after.dump())
-      XCTAssertEqual(notes.count, 2, "\(notes)")
+      XCTAssertEqual(normalizeGrads(after, operands: 3).count, 1, after.dump())
+      XCTAssertEqual(notes.count, 3, "\(notes)")
       XCTAssertLessThan(after.opCounts["mul", default: 0], training.opCounts["mul", default: 0])
       try assertFusionPreservesOutputs(fused: after, unfused: training, "products (LayerNorm), batch \(batch)")
+    }
+  }
+
+  /// A pre-norm residual block, h = x + linear(layernorm(x)): x's gradient is the LayerNorm's
+  /// input gradient, normalize_grad(x, dy ⊙ w), plus the residual's. After the pass it is one
+  /// normalize_grad(x, dy, w, residual) and neither the mul nor the add remains for it.
+  func testLayerNormInputGradientWithResidual() throws {
+    for batch in [1, 3] {
+      var s = GraphSketch(batch: batch)
+      let x = try s.add(.linear(hasBias: false), s.input("x", [5, 4]), s.param("fc.weight", [4, 4]))
+      let n = try s.add(.layernorm(eps: 1e-6), x, s.param("norm.weight", [4]), s.param("norm.bias", [4]))
+      let h = try s.add(.binary(.add), x, try s.add(.linear(hasBias: true), n, s.param("proj.weight", [4, 4]), s.param("proj.bias", [4])))
+      s.output("logits", try s.add(.linear(hasBias: false), try s.add(.reshape([20]), h), s.param("head.weight", [3, 20])))
+      let training = try Autodiff.trainingGraph(s.graph).graph
+      XCTAssertEqual(normalizeGrads(training, operands: 2).count, 1, training.dump())
+      let (after, notes) = try runPass(fuseProducts, training)
+      let fused = try XCTUnwrap(normalizeGrads(after, operands: 4).first, after.dump())
+      XCTAssertEqual(after[fused.operands[2]].op, .parameter(name: "norm.weight"))
+      XCTAssertTrue(normalizeGrads(after, operands: 2).isEmpty && normalizeGrads(after, operands: 3).isEmpty, after.dump())
+      XCTAssertTrue(notes.contains { $0.what.contains("adds the residual") }, "\(notes)")
+      XCTAssertLessThan(after.opCounts["add", default: 0], training.opCounts["add", default: 0])
+      try assertFusionPreservesOutputs(fused: after, unfused: training, "products (LayerNorm input gradient), batch \(batch)")
     }
   }
 

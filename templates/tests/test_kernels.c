@@ -443,6 +443,34 @@ static void test_layout(void) {
     lkt_check_exact(what, yp, rp, np);
     free(x); free(y); free(r); free(yp); free(rp);
   }
+  for (int t = 0; t < 16; ++t) {
+    /* im2col against its scatter reference (exact), and its rows times the weight as [Co, C·kh·kw]
+     * against the direct convolution transposed to tokens. */
+    int B = lkt_int(1, 3), C = lkt_int(1, 4), H = lkt_int(1, 12), W = lkt_int(1, 12), kh = lkt_int(1, 4), kw = lkt_int(1, 4);
+    int sh = lkt_int(1, 3), sw = lkt_int(1, 3), ph = lkt_int(0, kh / 2), pw = lkt_int(0, kw / 2), Co = lkt_int(1, 9);
+    if (t == 0) { B = 2; C = 3; H = W = 32; kh = kw = 3; sh = sw = 1; ph = pw = 1; Co = 24; } /* SAG's embedding */
+    if (H + 2 * ph < kh || W + 2 * pw < kw) continue;
+    int Ho = (H + 2 * ph - kh) / sh + 1, Wo = (W + 2 * pw - kw) / sw + 1;
+    long K = (long)C * kh * kw, rows = (long)B * Ho * Wo, n = rows * K;
+    float *x = lkt_rand((long)B * C * H * W, 1), *y = lkt_rand(n, 1), *r = lkt_rand(n, 1);
+    float *w = lkt_rand(Co * K, 1), *conv = lkt_rand((long)B * Co * Ho * Wo, 1), *tok = lkt_rand(rows * Co, 1), *ref = lkt_rand(rows * Co, 1);
+    char what[128];
+    lk_im2col(B, C, H, W, kh, kw, sh, sw, ph, pw, x, y);
+    lk_im2col_naive(B, C, H, W, kh, kw, sh, sw, ph, pw, x, r);
+    snprintf(what, sizeof what, "im2col b%d %dx%dx%d k%dx%d s%dx%d p%dx%d", B, C, H, W, kh, kw, sh, sw, ph, pw);
+    lkt_check_exact(what, y, r, n);
+    lk_conv2d_naive(B, C, H, W, Co, kh, kw, sh, sw, ph, pw, 1, x, w, NULL, conv);
+    lk_img2seq(B, Co, (long)Ho * Wo, conv, ref);
+    for (long i = 0; i < rows; ++i)
+      for (int o = 0; o < Co; ++o) {
+        double acc = 0.0;
+        for (long k = 0; k < K; ++k) acc += (double)y[i * K + k] * w[o * K + k];
+        tok[i * Co + o] = (float)acc;
+      }
+    snprintf(what, sizeof what, "im2col rows x weight = conv2d tokens b%d %dx%dx%d k%dx%d", B, C, H, W, kh, kw);
+    lkt_check(what, tok, ref, rows * Co, 1e-5 * sqrt(K + 1.0));
+    free(x); free(y); free(r); free(w); free(conv); free(tok); free(ref);
+  }
   { /* torch.roll([[0,1,2],[3,4,5]], (1, 1)) = [[5,3,4],[2,0,1]] */
     const float x[6] = {0, 1, 2, 3, 4, 5}, want[6] = {5, 3, 4, 2, 0, 1};
     float y[6];

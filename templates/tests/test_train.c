@@ -277,6 +277,37 @@ static void test_normalize(void) {
       lkt_check_exact(what, gg, y, n);
       free(gg);
     }
+    {
+      /* The affine form with the residual folded in: the unfused sequence (mul by w, normalize_grad,
+       * add res) bit for bit, against the naive reference within tolerance, in place over dy and
+       * over res, and the same on 1 and 2 threads. */
+      float *w = lkt_rand(C, 1), *res = lkt_rand(n, 1), *dxh = lkt_rand(n, 1), *want = lkt_rand(n, 1), *got = lkt_rand(n, 1);
+      for (long i = 0; i < n; ++i) dxh[i] = g[i] * w[i % C];
+      lk_normalize_grad(rows, C, x, dxh, eps, want);
+      lk_layernorm_grad(rows, C, x, g, w, NULL, eps, got);
+      snprintf(what, sizeof what, "layernorm_grad %ldx%ld == mul + normalize_grad", rows, C);
+      lkt_check_exact(what, got, want, n);
+      for (long i = 0; i < n; ++i) want[i] += res[i];
+      lk_layernorm_grad(rows, C, x, g, w, res, eps, got);
+      snprintf(what, sizeof what, "layernorm_grad %ldx%ld + res == mul + normalize_grad + add", rows, C);
+      lkt_check_exact(what, got, want, n);
+      lk_layernorm_grad_naive(rows, C, x, g, w, res, eps, dxh);
+      snprintf(what, sizeof what, "layernorm_grad %ldx%ld shift%d + res vs naive", rows, C, shift);
+      lkt_check(what, got, dxh, n, 1e-5);
+      {
+        float *rr = lkt_copy(res, n), *gg = lkt_copy(g, n);
+        lk_layernorm_grad(rows, C, x, g, w, rr, eps, rr);
+        snprintf(what, sizeof what, "layernorm_grad %ldx%ld in place over res", rows, C);
+        lkt_check_exact(what, rr, got, n);
+        lk_layernorm_grad(rows, C, x, gg, w, res, eps, gg);
+        snprintf(what, sizeof what, "layernorm_grad %ldx%ld in place over dy", rows, C);
+        lkt_check_exact(what, gg, got, n);
+        SAME_ON_1_AND_2("layernorm_grad thread-count invariance", rr, gg, n,
+                        lk_layernorm_grad(rows, C, x, g, w, res, eps, rr), lk_layernorm_grad(rows, C, x, g, w, res, eps, gg));
+        free(rr); free(gg);
+      }
+      free(w); free(res); free(dxh); free(want); free(got);
+    }
     if (n <= 3000) { /* FD of Σ dx̂ ⊙ normalize(x), h = 1e-3·row std (norm_steps) */
       norm_ctx c = {rows, C, eps, g};
       double *xd = to_double(x, n), *h = norm_steps(x, rows, C, 1, 0, C, eps, n);

@@ -98,6 +98,10 @@ struct GradientRule {
       grads[0] = try add(.img2seq, [dy])
     case .img2seq:
       grads[0] = try add(.seq2img(height: type(operand(0)).shape[1]), [dy])
+    case .im2col:
+      // The patch-embedding pass makes an im2col only of images no parameter reaches (the model's
+      // input, rolled or padded), so its input never wants a gradient.
+      if want(0) { throw unsupported("its input needs a gradient (col2im is not implemented)") }
     case .reshape:
       grads[0] = try add(.reshape(type(operand(0)).shape), [dy])
     case .transpose(let perm):

@@ -7,7 +7,10 @@ import LocusIR
 /// - `add(mul(a, b), c)` (either side) → `mul_add(a, b, c)` when the product already has the
 ///   sum's type (so c is what broadcasts): a LayerNorm's affine part x̂·w + b in the forward, and
 ///   squeeze-excite's input gradient dz·gate + the pooled gradient / n in the backward.
-/// Each saves a write and a read of the product. sag_tiny_cifar's first LayerNorm sees
+/// - `normalize_grad(x, mul(dy, w))` → `normalize_grad(x, dy, w)` with w the LayerNorm weight [C],
+///   and then `add(that, r)` (either side, r of the sum's type) → `normalize_grad(x, dy, w, r)`:
+///   an affine LayerNorm's input gradient and the residual branch's gradient it joins, in one pass.
+/// Each saves a write and a read of the product (or of the sum's operand). sag_tiny_cifar's first LayerNorm sees
 /// [B, 18, 1024, 192] (226 MB at batch 16), and these passes run at memory speed.
 @Sendable func fuseProducts(_ g: Graph, _ notes: inout [FusionNote]) throws -> Graph {
   var r = Rewriter(g)
@@ -16,6 +19,20 @@ import LocusIR
     let m = g[v]
     guard case .binary(.mul) = m.op, r.users[v] == 1 else { return nil }
     return m
+  }
+  /// dy and w when the product m is dy ⊙ w with w an unbatched [C] along dy's last axis.
+  func scaledByChannel(_ m: Node) -> (ValueID, ValueID)? {
+    for (a, b) in [(m.operands[0], m.operands[1]), (m.operands[1], m.operands[0])]
+    where g[a].type == m.type && g[b].type == TensorType([m.type.shape.last ?? 0], batched: false) {
+      return (a, b)
+    }
+    return nil
+  }
+  /// The new (x, dy, w) normalize_grad that old value `v` became, when nothing else reads it.
+  func affineNormGrad(_ v: ValueID) -> (Node, Float)? {
+    guard r.users[v] == 1, case .training(.normalizeGrad) = g[v].op, let new = r.map[v] else { return nil }
+    guard case .training(.normalizeGrad(let eps)) = r.new[new].op, r.new[new].operands.count == 3 else { return nil }
+    return (r.new[new], eps)
   }
   for node in g.nodes {
     switch node.op {
@@ -26,6 +43,18 @@ import LocusIR
       }
       try r.replace(node, by: try r.add(.training(.reduceSum(axes: axes, batch: batch)), m.operands.map(r.operand), like: node))
       notes.append(FusionNote(pass: "products", scope: node.scope, what: "reduce_sum reads the product's factors (no mul pass)"))
+    case .training(.normalizeGrad(let eps)) where node.operands.count == 2:
+      guard let m = soleProduct(node.operands[1]), let (dy, w) = scaledByChannel(m) else {
+        r.copy(node)
+        continue
+      }
+      try r.replace(node, by: try r.add(.training(.normalizeGrad(eps: eps)), [node.operands[0], dy, w].map(r.operand), like: node))
+      notes.append(FusionNote(pass: "products", scope: node.scope, what: "normalize_grad reads dy and the LayerNorm weight (no mul pass)"))
+    case .binary(.add) where (0..<2).contains(where: { affineNormGrad(node.operands[$0]) != nil && g[node.operands[1 - $0]].type == node.type }):
+      let i = (0..<2).first { affineNormGrad(node.operands[$0]) != nil && g[node.operands[1 - $0]].type == node.type }!
+      let (fused, eps) = affineNormGrad(node.operands[i])!
+      try r.replace(node, by: try r.add(.training(.normalizeGrad(eps: eps)), fused.operands + [r.operand(node.operands[1 - i])], like: node))
+      notes.append(FusionNote(pass: "products", scope: node.scope, what: "normalize_grad adds the residual gradient (no add pass)"))
     case .binary(.add):
       guard let i = (0..<2).first(where: { soleProduct(node.operands[$0])?.type == node.type }) else {
         r.copy(node)

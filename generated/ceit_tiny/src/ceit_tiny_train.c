@@ -2591,6 +2591,44 @@ void lk_circular_pad(long P, int Hh, int Ww, int top, int bottom, int left, int 
   lk__layout_wrap(P, Hh, Ww, Hh + top + bottom, Ww + left + right, top, left, x, y);
 }
 
+/* im2col, F.unfold(x, (kh, kw), padding=(ph, pw), stride=(sh, sw)).transpose(1, 2): image
+ * x [B, C, Hh, Ww] → patch rows y [B, Ho·Wo, C·kh·kw], row oh·Wo + ow holding the window at
+ * (oh·sh − ph, ow·sw − pw) in column order (c, ky, kx), zeros outside the image. A convolution
+ * weight [Co, C, kh, kw] read as [Co, C·kh·kw] then multiplies these rows straight into tokens
+ * (the patch-embedding pass uses it where C·kh·kw is small, as for a 3-channel image). A thread
+ * fills one output row oh (Wo patch rows, in L1/L2) a column at a time: each column is a run of
+ * an image row with zeros at the padded ends, without a bounds test per element. */
+void lk_im2col(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw, const float *x,
+               float *y) {
+  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
+  long K = (long)C * kh * kw, rows = (long)B * Ho;
+  LK_OMP(parallel for schedule(static) if(rows * Wo * K >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) {
+    long b = r / Ho;
+    int oh = (int)(r % Ho);
+    const float *xb = x + b * C * Hh * Ww;
+    float *yr = y + r * Wo * K; /* Wo patch rows of K columns */
+    for (int c = 0; c < C; ++c)
+      for (int ky = 0; ky < kh; ++ky) {
+        int iy = oh * sh - ph + ky;
+        const float *src = xb + ((long)c * Hh + (iy >= 0 && iy < Hh ? iy : 0)) * Ww;
+        for (int kx = 0; kx < kw; ++kx) {
+          float *dst = yr + ((long)c * kh + ky) * kw + kx; /* column (c, ky, kx), stride K */
+          /* Windows ow in [lo, hi) read pixel ow·sw − pw + kx inside the row; the others are 0. */
+          int lo = 0, hi = 0;
+          if (iy >= 0 && iy < Hh) {
+            lo = lk_min_l(Wo, kx >= pw ? 0 : (pw - kx + sw - 1) / sw);
+            hi = lk_min_l(Wo, Ww - 1 + pw - kx < 0 ? 0 : (Ww - 1 + pw - kx) / sw + 1);
+            if (hi < lo) hi = lo;
+          }
+          for (int ow = 0; ow < lo; ++ow) dst[ow * K] = 0.0f;
+          for (int ow = lo; ow < hi; ++ow) dst[ow * K] = src[ow * sw - pw + kx];
+          for (int ow = hi; ow < Wo; ++ow) dst[ow * K] = 0.0f;
+        }
+      }
+  }
+}
+
 /* References. */
 void lk_copy_strided_naive(int rank, const long *shape, const float *x, const long *sx, float *y, const long *sy) {
   long total = 1;
@@ -2622,6 +2660,25 @@ void lk_circular_pad_naive(long P, int Hh, int Ww, int top, int bottom, int left
         while (sj >= Ww) sj -= Ww;
         y[(p * Ho + i) * Wo + j] = x[(p * Hh + si) * Ww + sj];
       }
+}
+
+void lk_im2col_naive(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw, const float *x,
+                     float *y) {
+  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
+  long K = (long)C * kh * kw;
+  for (long i = 0; i < (long)B * Ho * Wo * K; ++i) y[i] = 0.0f;
+  for (int b = 0; b < B; ++b)
+    for (int c = 0; c < C; ++c)
+      for (int iy = 0; iy < Hh; ++iy)
+        for (int ix = 0; ix < Ww; ++ix)
+          /* Scatter: every window (oh, ow) that covers pixel (iy, ix) gets it at (c, ky, kx). */
+          for (int ky = 0; ky < kh; ++ky)
+            for (int kx = 0; kx < kw; ++kx) {
+              int ty = iy + ph - ky, tx = ix + pw - kx;
+              if (ty < 0 || tx < 0 || ty % sh || tx % sw || ty / sh >= Ho || tx / sw >= Wo) continue;
+              long row = ((long)b * Ho + ty / sh) * Wo + tx / sw;
+              y[row * K + ((long)c * kh + ky) * kw + kx] = x[(((long)b * C + c) * Hh + iy) * Ww + ix];
+            }
 }
 
 /* ---- templates/fused_linear.c -------------------------------------------------------------- */
@@ -3335,6 +3392,36 @@ static void lk__grad_group_norm_grad(const float *x, const float *g, long nb, lo
 void lk_normalize_grad(long rows, long C, const float *x, const float *dxhat, float eps, float *dx) {
   LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
   for (long r = 0; r < rows; ++r) lk__grad_group_norm_grad(x + r * C, dxhat + r * C, 1, 0, C, eps, 1.0, dx + r * C);
+}
+
+/* An affine LayerNorm's input gradient in one pass: dx = normalize_grad(x, dy ⊙ w) (+ res), the
+ * `mul` that formed dx̂ = dy ⊙ w and the `add` of the residual branch's gradient folded in (the
+ * products pass makes it). Each row's dx̂ goes to a per-thread buffer of C floats (in L1), so the
+ * result is the unfused sequence's bit for bit: dx̂ rounded to float, dx rounded, then + res.
+ * w [C]; res [rows, C] or NULL; dx may equal dy or res. Out of memory gives NaN rows. */
+void lk_layernorm_grad(long rows, long C, const float *x, const float *dy, const float *w, const float *res, float eps,
+                       float *dx) {
+  LK_OMP(parallel if(rows * C >= LK_PAR_MIN))
+  {
+    float *g = lk_scratch_alloc((size_t)C);
+    LK_OMP(for schedule(static))
+    for (long r = 0; r < rows; ++r) {
+      const float *dyr = dy + r * C, *rr = res ? res + r * C : NULL;
+      float *dxr = dx + r * C;
+      if (!g) {
+        for (long c = 0; c < C; ++c) dxr[c] = NAN;
+        continue;
+      }
+      for (long c = 0; c < C; ++c) g[c] = dyr[c] * w[c];
+      if (!rr) {
+        lk__grad_group_norm_grad(x + r * C, g, 1, 0, C, eps, 1.0, dxr);
+        continue;
+      }
+      lk__grad_group_norm_grad(x + r * C, g, 1, 0, C, eps, 1.0, g);
+      for (long c = 0; c < C; ++c) dxr[c] = g[c] + rr[c];
+    }
+    lk_scratch_free(g);
+  }
 }
 
 /* ---- Batch normalisation (training mode) ----------------------------------------------------------
@@ -4416,6 +4503,17 @@ static void lk__grad_norm_grad_ref(const float *x, const float *g, float *dx, lo
 
 void lk_normalize_grad_naive(long rows, long C, const float *x, const float *dxhat, float eps, float *dx) {
   for (long r = 0; r < rows; ++r) lk__grad_norm_grad_ref(x + r * C, dxhat + r * C, dx + r * C, 1, 0, C, eps);
+}
+
+void lk_layernorm_grad_naive(long rows, long C, const float *x, const float *dy, const float *w, const float *res,
+                             float eps, float *dx) {
+  float *g = (float *)malloc((size_t)(rows * C) * sizeof(float));
+  if (!g) return;
+  for (long i = 0; i < rows * C; ++i) g[i] = dy[i] * w[i % C];
+  lk_normalize_grad_naive(rows, C, x, g, eps, dx);
+  if (res)
+    for (long i = 0; i < rows * C; ++i) dx[i] += res[i];
+  free(g);
 }
 
 void lk_batch_normalize_naive(int B, long C, long S, const float *x, const float *w, const float *b, float eps, float *y) {
@@ -5992,7 +6090,7 @@ static const unsigned char ceit_tiny_train_param_read_[338] = {
 };
 int ceit_tiny_train_param_read_by_forward(int i) { return i >= 0 && i < 338 ? ceit_tiny_train_param_read_[i] : 0; }
 
-size_t ceit_tiny_train_arena_bytes(void) { return 1827351552; }
+size_t ceit_tiny_train_arena_bytes(void) { return 1828930304; }
 
 void ceit_tiny_train_set_num_threads(int n) {
 #ifdef _OPENMP
@@ -6021,7 +6119,7 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   lk_conv2d(B, 3, 224, 224, 64, 7, 7, 2, 2, 3, 3, 1, inputs[0], params[0], NULL, arena, NULL);
 
   /* %5 = batch_moments(%2) i2t.backbone.bn : f32[2, 64] */
-  lk_batch_moments(B, 64, 12544, arena, arena + 456837744);
+  lk_batch_moments(B, 64, 12544, arena, arena + 457232432);
 
   /* %6 = batch_normalize(%2, %3, %4) {eps 1e-05} i2t.backbone.bn : f32[B, 64, 112, 112] */
   lk_batch_normalize(B, 64, 12544, arena, params[1], params[2], 1e-05f, arena + 25690112);
@@ -6029,1599 +6127,1591 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %7 = maxpool(%6) {kernel [3, 3], stride [2, 2], padding [1, 1]} i2t : f32[B, 64, 56, 56] */
   lk_maxpool2d(B, 64, 112, 112, 3, 3, 2, 2, 1, 1, arena + 25690112, arena + 51380224);
 
-  /* %10 = conv2d(%7, %8, %9) {out 192, kernel [4, 4], stride [4, 4], padding [0, 0], groups 1} i2t.proj : f32[B, 192, 14, 14] */
-  lk_conv2d(B, 64, 56, 56, 192, 4, 4, 4, 4, 0, 0, 1, arena + 51380224, params[5], params[6],
-      arena + 57802752, NULL);
+  /* %10 = reshape(%7) {shape [64, 14, 4, 14, 4]} i2t.proj : f32[B, 64, 14, 4, 14, 4], a view of %7: no code */
 
-  /* %11 = img2seq(%10) i2t : f32[B, 196, 192], written into %14 from row 1 */
-  for (int b = 0; b < B; b++) {
-    lk_img2seq(1, 192, 196, arena + 57802752 + (long)b * 37632,
-        arena + 337404096 + (long)b * 37824);
-  } // for b
+  /* %11 = transpose(%10) {perm [1, 3, 0, 2, 4]} i2t.proj : f32[B, 14, 14, 64, 4, 4] */
+  lk_transpose(6, (const long[]){B, 64, 14, 4, 14, 4}, (const int[]){0, 2, 4, 1, 3, 5},
+      arena + 51380224, arena + 57802752);
 
-  /* %14 = concat(%12, %11) {axis 0} : f32[B, 197, 192] */
+  /* %12 = reshape(%11) {shape [196, 1024]} i2t.proj : f32[B, 196, 1024], a view of %11: no code */
+
+  /* %13 = reshape(%8) {shape [192, 1024]} i2t.proj : f32[192, 1024], a view of %8: no code */
+
+  /* %14 = fused_linear(%12, %13, %9) i2t.proj : f32[B, 196, 192], written into %17 from row 1 */
+  lk_fused_linear_strided(B, 196, 1024, 192, arena + 57802752, 200704, params[5], params[6], NULL,
+      0, LK_ACT_NONE, NULL, 0, arena + 56197312, 37824);
+
+  /* %17 = concat(%15, %14) {axis 0} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_strided(3, (const long[]){1, 1, 192}, params[7], (const long[]){0, 192, 1},
-        arena + 337403904 + (long)b * 37824, (const long[]){37824, 37824, 1});
+        arena + 56197120 + (long)b * 37824, (const long[]){37824, 37824, 1});
   } // for b
 
-  /* %15 = add(%14, %13) : f32[B, 197, 192], written over %14 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 337403904, (const long[]){37824, 192, 1},
-      params[8], (const long[]){0, 192, 1}, arena + 337403904);
+  /* %18 = add(%17, %16) : f32[B, 197, 192], written over %17 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 56197120, (const long[]){37824, 192, 1}, params[8],
+      (const long[]){0, 192, 1}, arena + 56197120);
 
-  /* %18 = normalize(%15) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 337403904, 1e-06f, arena + 338614272);
+  /* %21 = normalize(%18) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 56197120, 1e-06f, arena + 339009536);
 
-  /* %19 = mul_add(%18, %16, %17) blocks.0.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 338614272, (const long[]){37824, 192, 1},
-      params[9], (const long[]){0, 0, 1}, params[10], (const long[]){0, 0, 1}, arena + 339824640);
+  /* %22 = mul_add(%21, %19, %20) blocks.0.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 339009536, (const long[]){37824, 192, 1},
+      params[9], (const long[]){0, 0, 1}, params[10], (const long[]){0, 0, 1}, arena + 340219904);
 
-  /* %22 = fused_linear(%19, %20, %21) blocks.0.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 339824640, params[11], params[12], LK_ACT_NONE, NULL,
-      arena + 293830656);
+  /* %25 = fused_linear(%22, %23, %24) blocks.0.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 340219904, params[11], params[12], LK_ACT_NONE, NULL,
+      arena + 295436288);
 
-  /* %23 = slice(%22) {axis 1, start 0, length 192} blocks.0.attn : f32[B, 197, 192], a view of %22: no code */
+  /* %26 = slice(%25) {axis 1, start 0, length 192} blocks.0.attn : f32[B, 197, 192], a view of %25: no code */
 
-  /* %24 = slice(%22) {axis 1, start 192, length 192} blocks.0.attn : f32[B, 197, 192], a view of %22: no code */
+  /* %27 = slice(%25) {axis 1, start 192, length 192} blocks.0.attn : f32[B, 197, 192], a view of %25: no code */
 
-  /* %25 = slice(%22) {axis 1, start 384, length 192} blocks.0.attn : f32[B, 197, 192], a view of %22: no code */
+  /* %28 = slice(%25) {axis 1, start 384, length 192} blocks.0.attn : f32[B, 197, 192], a view of %25: no code */
 
-  /* %26 = sdpa(%23, %24, %25) {heads 3, kv_heads 3} blocks.0.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 293830656, 576, arena + 293830848, 576, arena + 293831040,
-      576, arena + 341035008, 0.125f);
+  /* %29 = sdpa(%26, %27, %28) {heads 3, kv_heads 3} blocks.0.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 295436288, 576, arena + 295436480, 576, arena + 295436672,
+      576, arena + 341430272, 0.125f);
 
-  /* %29 = fused_linear(%26, %27, %28, %15) {residual} blocks.0.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 341035008, params[13], params[14], LK_ACT_NONE,
-      arena + 337403904, arena + 342245376);
+  /* %32 = fused_linear(%29, %30, %31, %18) {residual} blocks.0.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 341430272, params[13], params[14], LK_ACT_NONE,
+      arena + 56197120, arena + 342640640);
 
-  /* %32 = normalize(%29) {eps 1e-06} blocks.0.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 342245376, 1e-06f, arena + 343455744);
+  /* %35 = normalize(%32) {eps 1e-06} blocks.0.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 342640640, 1e-06f, arena + 343851008);
 
-  /* %33 = mul_add(%32, %30, %31) blocks.0.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 343455744, (const long[]){37824, 192, 1},
-      params[15], (const long[]){0, 0, 1}, params[16], (const long[]){0, 0, 1}, arena + 57802752);
+  /* %36 = mul_add(%35, %33, %34) blocks.0.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 343851008, (const long[]){37824, 192, 1},
+      params[15], (const long[]){0, 0, 1}, params[16], (const long[]){0, 0, 1}, arena + 51380224);
 
-  /* %34 = slice(%33) {axis 0, start 0, length 1} blocks.0.leff : f32[B, 1, 192], written into %62 from row 0 */
+  /* %37 = slice(%36) {axis 0, start 0, length 1} blocks.0.leff : f32[B, 1, 192], written into %65 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 57802752 + (long)b * 37824, 37824,
-        arena + 344666112 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + 51380224 + (long)b * 37824, 37824,
+        arena + 345061376 + (long)b * 37824, 192);
   } // for b
 
-  /* %35 = slice(%33) {axis 0, start 1, length 196} blocks.0.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 57802944, 37824, arena + 426971136, 37632);
+  /* %38 = slice(%36) {axis 0, start 1, length 196} blocks.0.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 51380416, 37824, arena + 427366400, 37632);
 
-  /* %38 = reshape(%36) {shape [768, 192]} blocks.0.leff.conv1 : f32[768, 192], a view of %36: no code */
+  /* %41 = reshape(%39) {shape [768, 192]} blocks.0.leff.conv1 : f32[768, 192], a view of %39: no code */
 
-  /* %39 = fused_linear(%35, %38, %37) blocks.0.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 426971136, params[17], params[18], LK_ACT_NONE, NULL,
-      arena + 57802752);
+  /* %42 = fused_linear(%38, %41, %40) blocks.0.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 427366400, params[17], params[18], LK_ACT_NONE, NULL,
+      arena + 51380224);
 
-  /* %42 = batch_statistics(%39) blocks.0.leff.bn1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 57802752, arena + 456728064);
+  /* %45 = batch_statistics(%42) blocks.0.leff.bn1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 51380224, arena + 457123328);
 
-  /* %43 = slice(%42) {axis 0, start 0, length 2} blocks.0.leff.bn1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 456728064, 2304, arena + 456785664, 1536);
+  /* %46 = slice(%45) {axis 0, start 0, length 2} blocks.0.leff.bn1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 457123328, 2304, arena + 457180928, 1536);
 
-  /* %44 = batch_norm_act(%39, %42, %40, %41) {eps 1e-05, act gelu} blocks.0.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 57802752, arena + 456728064, params[19], params[20],
-      1e-05f, LK_ACT_GELU, arena + 67436544, arena + 62619648);
+  /* %47 = batch_norm_act(%42, %45, %43, %44) {eps 1e-05, act gelu} blocks.0.leff.bn1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 51380224, arena + 457123328, params[19], params[20],
+      1e-05f, LK_ACT_GELU, arena + 57407488, arena + 64225280);
 
-  /* %47 = token_dwconv(%44, %45, %46) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 62619648, params[23], params[24],
-      LK_ACT_NONE, arena + 67436544);
+  /* %50 = token_dwconv(%47, %48, %49) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.leff.conv2 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 64225280, params[23], params[24],
+      LK_ACT_NONE, arena + 69042176);
 
-  /* %50 = batch_statistics(%47) blocks.0.leff.bn2 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 67436544, arena + 456730368);
+  /* %53 = batch_statistics(%50) blocks.0.leff.bn2 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 69042176, arena + 457125632);
 
-  /* %51 = slice(%50) {axis 0, start 0, length 2} blocks.0.leff.bn2 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 456730368, 2304, arena + 456787200, 1536);
+  /* %54 = slice(%53) {axis 0, start 0, length 2} blocks.0.leff.bn2 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 457125632, 2304, arena + 457182464, 1536);
 
-  /* %52 = batch_norm_act(%47, %50, %48, %49) {eps 1e-05, act gelu} blocks.0.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 67436544, arena + 456730368, params[25], params[26],
-      1e-05f, LK_ACT_GELU, arena + 77070336, arena + 72253440);
+  /* %55 = batch_norm_act(%50, %53, %51, %52) {eps 1e-05, act gelu} blocks.0.leff.bn2 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 69042176, arena + 457125632, params[25], params[26],
+      1e-05f, LK_ACT_GELU, arena + 57407488, arena + 73859072);
 
-  /* %55 = reshape(%53) {shape [192, 768]} blocks.0.leff.conv3 : f32[192, 768], a view of %53: no code */
+  /* %58 = reshape(%56) {shape [192, 768]} blocks.0.leff.conv3 : f32[192, 768], a view of %56: no code */
 
-  /* %56 = fused_linear(%52, %55, %54) blocks.0.leff.conv3 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 72253440, params[29], params[30], LK_ACT_NONE, NULL,
-      arena + 428175360);
+  /* %59 = fused_linear(%55, %58, %57) blocks.0.leff.conv3 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 73859072, params[29], params[30], LK_ACT_NONE, NULL,
+      arena + 428570624);
 
-  /* %59 = batch_statistics(%56) blocks.0.leff.bn3 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 428175360, arena + 456824304);
+  /* %62 = batch_statistics(%59) blocks.0.leff.bn3 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 428570624, arena + 57801856);
 
-  /* %60 = slice(%59) {axis 0, start 0, length 2} blocks.0.leff.bn3 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 456824304, 576, arena + 456831216, 384);
+  /* %63 = slice(%62) {axis 0, start 0, length 2} blocks.0.leff.bn3 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 57801856, 576, arena + 457225904, 384);
 
-  /* %61 = batch_norm_act(%56, %59, %57, %58) {eps 1e-05} blocks.0.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 428175360, arena + 456824304, params[31], params[32],
-      1e-05f, LK_ACT_NONE, arena + 78274560, arena + 77070336);
+  /* %64 = batch_norm_act(%59, %62, %60, %61) {eps 1e-05} blocks.0.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 428570624, arena + 57801856, params[31], params[32],
+      1e-05f, LK_ACT_NONE, arena + 57407488, arena + 78675968);
 
-  /* %62 = concat(%34, %61) {axis 0} blocks.0.leff : f32[B, 197, 192] */
+  /* %65 = concat(%37, %64) {axis 0} blocks.0.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 37632, arena + 77070336 + (long)b * 37632, 37632,
-        arena + 344666112 + (long)b * 37824 + 192, 37824);
+    lk_copy_rows(1, 37632, arena + 78675968 + (long)b * 37632, 37632,
+        arena + 345061376 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %63 = add(%29, %62) blocks.0 : f32[B, 197, 192], written over %62 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 342245376, (const long[]){37824, 192, 1},
-      arena + 344666112, (const long[]){37824, 192, 1}, arena + 344666112);
+  /* %66 = add(%32, %65) blocks.0 : f32[B, 197, 192], written over %65 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 342640640, (const long[]){37824, 192, 1},
+      arena + 345061376, (const long[]){37824, 192, 1}, arena + 345061376);
 
-  /* %64 = slice(%63) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %647 from row 0 */
+  /* %67 = slice(%66) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %650 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 344666112 + (long)b * 37824, 37824,
-        arena + 292632576 + (long)b * 2304, 192);
+    lk_copy_rows(1, 192, arena + 345061376 + (long)b * 37824, 37824,
+        arena + 294238208 + (long)b * 2304, 192);
   } // for b
 
-  /* %67 = normalize(%63) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 344666112, 1e-06f, arena + 345876480);
+  /* %70 = normalize(%66) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 345061376, 1e-06f, arena + 346271744);
 
-  /* %68 = mul_add(%67, %65, %66) blocks.1.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 345876480, (const long[]){37824, 192, 1},
-      params[35], (const long[]){0, 0, 1}, params[36], (const long[]){0, 0, 1}, arena + 347086848);
+  /* %71 = mul_add(%70, %68, %69) blocks.1.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 346271744, (const long[]){37824, 192, 1},
+      params[35], (const long[]){0, 0, 1}, params[36], (const long[]){0, 0, 1}, arena + 347482112);
 
-  /* %71 = fused_linear(%68, %69, %70) blocks.1.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 347086848, params[37], params[38], LK_ACT_NONE, NULL,
-      arena + 297461760);
+  /* %74 = fused_linear(%71, %72, %73) blocks.1.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 347482112, params[37], params[38], LK_ACT_NONE, NULL,
+      arena + 299067392);
 
-  /* %72 = slice(%71) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192], a view of %71: no code */
+  /* %75 = slice(%74) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192], a view of %74: no code */
 
-  /* %73 = slice(%71) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192], a view of %71: no code */
+  /* %76 = slice(%74) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192], a view of %74: no code */
 
-  /* %74 = slice(%71) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192], a view of %71: no code */
+  /* %77 = slice(%74) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192], a view of %74: no code */
 
-  /* %75 = sdpa(%72, %73, %74) {heads 3, kv_heads 3} blocks.1.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 297461760, 576, arena + 297461952, 576, arena + 297462144,
-      576, arena + 348297216, 0.125f);
+  /* %78 = sdpa(%75, %76, %77) {heads 3, kv_heads 3} blocks.1.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 299067392, 576, arena + 299067584, 576, arena + 299067776,
+      576, arena + 348692480, 0.125f);
 
-  /* %78 = fused_linear(%75, %76, %77) blocks.1.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 348297216, params[39], params[40], LK_ACT_NONE, NULL,
-      arena + 349507584);
+  /* %81 = fused_linear(%78, %79, %80) blocks.1.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 348692480, params[39], params[40], LK_ACT_NONE, NULL,
+      arena + 349902848);
 
-  /* %80 = mul_add(%78, %79, %63) blocks.1 : f32[B, 197, 192], written over %78 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 349507584, (const long[]){37824, 192, 1},
-      inputs[1], (const long[]){1, 0, 0}, arena + 344666112, (const long[]){37824, 192, 1},
-      arena + 349507584);
+  /* %83 = mul_add(%81, %82, %66) blocks.1 : f32[B, 197, 192], written over %81 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 349902848, (const long[]){37824, 192, 1},
+      inputs[1], (const long[]){1, 0, 0}, arena + 345061376, (const long[]){37824, 192, 1},
+      arena + 349902848);
 
-  /* %83 = normalize(%80) {eps 1e-06} blocks.1.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 349507584, 1e-06f, arena + 350717952);
+  /* %86 = normalize(%83) {eps 1e-06} blocks.1.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 349902848, 1e-06f, arena + 351113216);
 
-  /* %84 = mul_add(%83, %81, %82) blocks.1.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 350717952, (const long[]){37824, 192, 1},
-      params[41], (const long[]){0, 0, 1}, params[42], (const long[]){0, 0, 1}, arena + 77070336);
+  /* %87 = mul_add(%86, %84, %85) blocks.1.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 351113216, (const long[]){37824, 192, 1},
+      params[41], (const long[]){0, 0, 1}, params[42], (const long[]){0, 0, 1}, arena + 78675968);
 
-  /* %85 = slice(%84) {axis 0, start 0, length 1} blocks.1.leff : f32[B, 1, 192], written into %113 from row 0 */
+  /* %88 = slice(%87) {axis 0, start 0, length 1} blocks.1.leff : f32[B, 1, 192], written into %116 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 77070336 + (long)b * 37824, 37824,
-        arena + 351928320 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + 78675968 + (long)b * 37824, 37824,
+        arena + 352323584 + (long)b * 37824, 192);
   } // for b
 
-  /* %86 = slice(%84) {axis 0, start 1, length 196} blocks.1.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 77070528, 37824, arena + 429379584, 37632);
+  /* %89 = slice(%87) {axis 0, start 1, length 196} blocks.1.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 78676160, 37824, arena + 429774848, 37632);
 
-  /* %89 = reshape(%87) {shape [768, 192]} blocks.1.leff.conv1 : f32[768, 192], a view of %87: no code */
+  /* %92 = reshape(%90) {shape [768, 192]} blocks.1.leff.conv1 : f32[768, 192], a view of %90: no code */
 
-  /* %90 = fused_linear(%86, %89, %88) blocks.1.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 429379584, params[43], params[44], LK_ACT_NONE, NULL,
-      arena + 77070336);
+  /* %93 = fused_linear(%89, %92, %91) blocks.1.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 429774848, params[43], params[44], LK_ACT_NONE, NULL,
+      arena + 78675968);
 
-  /* %93 = batch_statistics(%90) blocks.1.leff.bn1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 77070336, arena + 456732672);
+  /* %96 = batch_statistics(%93) blocks.1.leff.bn1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 78675968, arena + 457127936);
 
-  /* %94 = slice(%93) {axis 0, start 0, length 2} blocks.1.leff.bn1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 456732672, 2304, arena + 456788736, 1536);
+  /* %97 = slice(%96) {axis 0, start 0, length 2} blocks.1.leff.bn1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 457127936, 2304, arena + 457184000, 1536);
 
-  /* %95 = batch_norm_act(%90, %93, %91, %92) {eps 1e-05, act gelu} blocks.1.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 77070336, arena + 456732672, params[45], params[46],
-      1e-05f, LK_ACT_GELU, arena + 86704128, arena + 81887232);
+  /* %98 = batch_norm_act(%93, %96, %94, %95) {eps 1e-05, act gelu} blocks.1.leff.bn1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 78675968, arena + 457127936, params[45], params[46],
+      1e-05f, LK_ACT_GELU, arena + 57407488, arena + 83492864);
 
-  /* %98 = token_dwconv(%95, %96, %97) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 81887232, params[49], params[50],
-      LK_ACT_NONE, arena + 86704128);
+  /* %101 = token_dwconv(%98, %99, %100) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.leff.conv2 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 83492864, params[49], params[50],
+      LK_ACT_NONE, arena + 88309760);
 
-  /* %101 = batch_statistics(%98) blocks.1.leff.bn2 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 86704128, arena + 456734976);
+  /* %104 = batch_statistics(%101) blocks.1.leff.bn2 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 88309760, arena + 457130240);
 
-  /* %102 = slice(%101) {axis 0, start 0, length 2} blocks.1.leff.bn2 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 456734976, 2304, arena + 456790272, 1536);
+  /* %105 = slice(%104) {axis 0, start 0, length 2} blocks.1.leff.bn2 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 457130240, 2304, arena + 457185536, 1536);
 
-  /* %103 = batch_norm_act(%98, %101, %99, %100) {eps 1e-05, act gelu} blocks.1.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 86704128, arena + 456734976, params[51], params[52],
-      1e-05f, LK_ACT_GELU, arena + 96337920, arena + 91521024);
+  /* %106 = batch_norm_act(%101, %104, %102, %103) {eps 1e-05, act gelu} blocks.1.leff.bn2 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 88309760, arena + 457130240, params[51], params[52],
+      1e-05f, LK_ACT_GELU, arena + 57407488, arena + 93126656);
 
-  /* %106 = reshape(%104) {shape [192, 768]} blocks.1.leff.conv3 : f32[192, 768], a view of %104: no code */
+  /* %109 = reshape(%107) {shape [192, 768]} blocks.1.leff.conv3 : f32[192, 768], a view of %107: no code */
 
-  /* %107 = fused_linear(%103, %106, %105) blocks.1.leff.conv3 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 91521024, params[55], params[56], LK_ACT_NONE, NULL,
-      arena + 430583808);
+  /* %110 = fused_linear(%106, %109, %108) blocks.1.leff.conv3 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 93126656, params[55], params[56], LK_ACT_NONE, NULL,
+      arena + 430979072);
 
-  /* %110 = batch_statistics(%107) blocks.1.leff.bn3 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 430583808, arena + 456824880);
+  /* %113 = batch_statistics(%110) blocks.1.leff.bn3 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 430979072, arena + 457219568);
 
-  /* %111 = slice(%110) {axis 0, start 0, length 2} blocks.1.leff.bn3 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 456824880, 576, arena + 456831600, 384);
+  /* %114 = slice(%113) {axis 0, start 0, length 2} blocks.1.leff.bn3 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 457219568, 576, arena + 457226288, 384);
 
-  /* %112 = batch_norm_act(%107, %110, %108, %109) {eps 1e-05} blocks.1.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 430583808, arena + 456824880, params[57], params[58],
-      1e-05f, LK_ACT_NONE, arena + 97542144, arena + 96337920);
+  /* %115 = batch_norm_act(%110, %113, %111, %112) {eps 1e-05} blocks.1.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 430979072, arena + 457219568, params[57], params[58],
+      1e-05f, LK_ACT_NONE, arena + 57407488, arena + 97943552);
 
-  /* %113 = concat(%85, %112) {axis 0} blocks.1.leff : f32[B, 197, 192] */
+  /* %116 = concat(%88, %115) {axis 0} blocks.1.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 37632, arena + 96337920 + (long)b * 37632, 37632,
-        arena + 351928320 + (long)b * 37824 + 192, 37824);
+    lk_copy_rows(1, 37632, arena + 97943552 + (long)b * 37632, 37632,
+        arena + 352323584 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %115 = mul_add(%113, %114, %80) blocks.1 : f32[B, 197, 192], written over %113 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 351928320, (const long[]){37824, 192, 1},
-      inputs[2], (const long[]){1, 0, 0}, arena + 349507584, (const long[]){37824, 192, 1},
-      arena + 351928320);
+  /* %118 = mul_add(%116, %117, %83) blocks.1 : f32[B, 197, 192], written over %116 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 352323584, (const long[]){37824, 192, 1},
+      inputs[2], (const long[]){1, 0, 0}, arena + 349902848, (const long[]){37824, 192, 1},
+      arena + 352323584);
 
-  /* %116 = slice(%115) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %647 from row 1 */
+  /* %119 = slice(%118) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %650 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 351928320 + (long)b * 37824, 37824,
-        arena + 292632768 + (long)b * 2304, 192);
+    lk_copy_rows(1, 192, arena + 352323584 + (long)b * 37824, 37824,
+        arena + 294238400 + (long)b * 2304, 192);
   } // for b
 
-  /* %117 = concat(%64, %116) {axis 0} : f32[B, 2, 192], a view of %647: no code */
+  /* %120 = concat(%67, %119) {axis 0} : f32[B, 2, 192], a view of %650: no code */
 
-  /* %120 = normalize(%115) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 351928320, 1e-06f, arena + 353138688);
+  /* %123 = normalize(%118) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 352323584, 1e-06f, arena + 353533952);
 
-  /* %121 = mul_add(%120, %118, %119) blocks.2.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 353138688, (const long[]){37824, 192, 1},
-      params[61], (const long[]){0, 0, 1}, params[62], (const long[]){0, 0, 1}, arena + 354349056);
+  /* %124 = mul_add(%123, %121, %122) blocks.2.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 353533952, (const long[]){37824, 192, 1},
+      params[61], (const long[]){0, 0, 1}, params[62], (const long[]){0, 0, 1}, arena + 354744320);
 
-  /* %124 = fused_linear(%121, %122, %123) blocks.2.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 354349056, params[63], params[64], LK_ACT_NONE, NULL,
-      arena + 301092864);
+  /* %127 = fused_linear(%124, %125, %126) blocks.2.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 354744320, params[63], params[64], LK_ACT_NONE, NULL,
+      arena + 302698496);
 
-  /* %125 = slice(%124) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192], a view of %124: no code */
+  /* %128 = slice(%127) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192], a view of %127: no code */
 
-  /* %126 = slice(%124) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192], a view of %124: no code */
+  /* %129 = slice(%127) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192], a view of %127: no code */
 
-  /* %127 = slice(%124) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192], a view of %124: no code */
+  /* %130 = slice(%127) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192], a view of %127: no code */
 
-  /* %128 = sdpa(%125, %126, %127) {heads 3, kv_heads 3} blocks.2.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 301092864, 576, arena + 301093056, 576, arena + 301093248,
-      576, arena + 355559424, 0.125f);
+  /* %131 = sdpa(%128, %129, %130) {heads 3, kv_heads 3} blocks.2.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 302698496, 576, arena + 302698688, 576, arena + 302698880,
+      576, arena + 355954688, 0.125f);
 
-  /* %131 = fused_linear(%128, %129, %130) blocks.2.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 355559424, params[65], params[66], LK_ACT_NONE, NULL,
-      arena + 356769792);
+  /* %134 = fused_linear(%131, %132, %133) blocks.2.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 355954688, params[65], params[66], LK_ACT_NONE, NULL,
+      arena + 357165056);
 
-  /* %133 = mul_add(%131, %132, %115) blocks.2 : f32[B, 197, 192], written over %131 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 356769792, (const long[]){37824, 192, 1},
-      inputs[3], (const long[]){1, 0, 0}, arena + 351928320, (const long[]){37824, 192, 1},
-      arena + 356769792);
+  /* %136 = mul_add(%134, %135, %118) blocks.2 : f32[B, 197, 192], written over %134 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 357165056, (const long[]){37824, 192, 1},
+      inputs[3], (const long[]){1, 0, 0}, arena + 352323584, (const long[]){37824, 192, 1},
+      arena + 357165056);
 
-  /* %136 = normalize(%133) {eps 1e-06} blocks.2.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 356769792, 1e-06f, arena + 357980160);
+  /* %139 = normalize(%136) {eps 1e-06} blocks.2.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 357165056, 1e-06f, arena + 358375424);
 
-  /* %137 = mul_add(%136, %134, %135) blocks.2.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 357980160, (const long[]){37824, 192, 1},
-      params[67], (const long[]){0, 0, 1}, params[68], (const long[]){0, 0, 1}, arena + 96337920);
+  /* %140 = mul_add(%139, %137, %138) blocks.2.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 358375424, (const long[]){37824, 192, 1},
+      params[67], (const long[]){0, 0, 1}, params[68], (const long[]){0, 0, 1}, arena + 97943552);
 
-  /* %138 = slice(%137) {axis 0, start 0, length 1} blocks.2.leff : f32[B, 1, 192], written into %166 from row 0 */
+  /* %141 = slice(%140) {axis 0, start 0, length 1} blocks.2.leff : f32[B, 1, 192], written into %169 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 96337920 + (long)b * 37824, 37824,
-        arena + 359190528 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + 97943552 + (long)b * 37824, 37824,
+        arena + 359585792 + (long)b * 37824, 192);
   } // for b
 
-  /* %139 = slice(%137) {axis 0, start 1, length 196} blocks.2.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 96338112, 37824, arena + 431788032, 37632);
+  /* %142 = slice(%140) {axis 0, start 1, length 196} blocks.2.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 97943744, 37824, arena + 432183296, 37632);
 
-  /* %142 = reshape(%140) {shape [768, 192]} blocks.2.leff.conv1 : f32[768, 192], a view of %140: no code */
+  /* %145 = reshape(%143) {shape [768, 192]} blocks.2.leff.conv1 : f32[768, 192], a view of %143: no code */
 
-  /* %143 = fused_linear(%139, %142, %141) blocks.2.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 431788032, params[69], params[70], LK_ACT_NONE, NULL,
-      arena + 96337920);
+  /* %146 = fused_linear(%142, %145, %144) blocks.2.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 432183296, params[69], params[70], LK_ACT_NONE, NULL,
+      arena + 97943552);
 
-  /* %146 = batch_statistics(%143) blocks.2.leff.bn1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 96337920, arena + 456737280);
+  /* %149 = batch_statistics(%146) blocks.2.leff.bn1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 97943552, arena + 457132544);
 
-  /* %147 = slice(%146) {axis 0, start 0, length 2} blocks.2.leff.bn1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 456737280, 2304, arena + 456791808, 1536);
+  /* %150 = slice(%149) {axis 0, start 0, length 2} blocks.2.leff.bn1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 457132544, 2304, arena + 457187072, 1536);
 
-  /* %148 = batch_norm_act(%143, %146, %144, %145) {eps 1e-05, act gelu} blocks.2.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 96337920, arena + 456737280, params[71], params[72],
-      1e-05f, LK_ACT_GELU, arena + 105971712, arena + 101154816);
+  /* %151 = batch_norm_act(%146, %149, %147, %148) {eps 1e-05, act gelu} blocks.2.leff.bn1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 97943552, arena + 457132544, params[71], params[72],
+      1e-05f, LK_ACT_GELU, arena + 57407488, arena + 102760448);
 
-  /* %151 = token_dwconv(%148, %149, %150) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 101154816, params[75], params[76],
-      LK_ACT_NONE, arena + 105971712);
+  /* %154 = token_dwconv(%151, %152, %153) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.leff.conv2 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 102760448, params[75], params[76],
+      LK_ACT_NONE, arena + 107577344);
 
-  /* %154 = batch_statistics(%151) blocks.2.leff.bn2 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 105971712, arena + 456739584);
+  /* %157 = batch_statistics(%154) blocks.2.leff.bn2 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 107577344, arena + 457134848);
 
-  /* %155 = slice(%154) {axis 0, start 0, length 2} blocks.2.leff.bn2 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 456739584, 2304, arena + 456793344, 1536);
+  /* %158 = slice(%157) {axis 0, start 0, length 2} blocks.2.leff.bn2 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 457134848, 2304, arena + 457188608, 1536);
 
-  /* %156 = batch_norm_act(%151, %154, %152, %153) {eps 1e-05, act gelu} blocks.2.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 105971712, arena + 456739584, params[77], params[78],
-      1e-05f, LK_ACT_GELU, arena + 115605504, arena + 110788608);
+  /* %159 = batch_norm_act(%154, %157, %155, %156) {eps 1e-05, act gelu} blocks.2.leff.bn2 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 107577344, arena + 457134848, params[77], params[78],
+      1e-05f, LK_ACT_GELU, arena + 57407488, arena + 112394240);
 
-  /* %159 = reshape(%157) {shape [192, 768]} blocks.2.leff.conv3 : f32[192, 768], a view of %157: no code */
+  /* %162 = reshape(%160) {shape [192, 768]} blocks.2.leff.conv3 : f32[192, 768], a view of %160: no code */
 
-  /* %160 = fused_linear(%156, %159, %158) blocks.2.leff.conv3 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 110788608, params[81], params[82], LK_ACT_NONE, NULL,
-      arena + 432992256);
+  /* %163 = fused_linear(%159, %162, %161) blocks.2.leff.conv3 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 112394240, params[81], params[82], LK_ACT_NONE, NULL,
+      arena + 433387520);
 
-  /* %163 = batch_statistics(%160) blocks.2.leff.bn3 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 432992256, arena + 456825456);
+  /* %166 = batch_statistics(%163) blocks.2.leff.bn3 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 433387520, arena + 457220144);
 
-  /* %164 = slice(%163) {axis 0, start 0, length 2} blocks.2.leff.bn3 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 456825456, 576, arena + 456831984, 384);
+  /* %167 = slice(%166) {axis 0, start 0, length 2} blocks.2.leff.bn3 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 457220144, 576, arena + 457226672, 384);
 
-  /* %165 = batch_norm_act(%160, %163, %161, %162) {eps 1e-05} blocks.2.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 432992256, arena + 456825456, params[83], params[84],
-      1e-05f, LK_ACT_NONE, arena + 116809728, arena + 115605504);
+  /* %168 = batch_norm_act(%163, %166, %164, %165) {eps 1e-05} blocks.2.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 433387520, arena + 457220144, params[83], params[84],
+      1e-05f, LK_ACT_NONE, arena + 57407488, arena + 117211136);
 
-  /* %166 = concat(%138, %165) {axis 0} blocks.2.leff : f32[B, 197, 192] */
+  /* %169 = concat(%141, %168) {axis 0} blocks.2.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 37632, arena + 115605504 + (long)b * 37632, 37632,
-        arena + 359190528 + (long)b * 37824 + 192, 37824);
+    lk_copy_rows(1, 37632, arena + 117211136 + (long)b * 37632, 37632,
+        arena + 359585792 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %168 = mul_add(%166, %167, %133) blocks.2 : f32[B, 197, 192], written over %166 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 359190528, (const long[]){37824, 192, 1},
-      inputs[4], (const long[]){1, 0, 0}, arena + 356769792, (const long[]){37824, 192, 1},
-      arena + 359190528);
+  /* %171 = mul_add(%169, %170, %136) blocks.2 : f32[B, 197, 192], written over %169 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 359585792, (const long[]){37824, 192, 1},
+      inputs[4], (const long[]){1, 0, 0}, arena + 357165056, (const long[]){37824, 192, 1},
+      arena + 359585792);
 
-  /* %169 = slice(%168) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %647 from row 2 */
+  /* %172 = slice(%171) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %650 from row 2 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 359190528 + (long)b * 37824, 37824,
-        arena + 292632960 + (long)b * 2304, 192);
+    lk_copy_rows(1, 192, arena + 359585792 + (long)b * 37824, 37824,
+        arena + 294238592 + (long)b * 2304, 192);
   } // for b
 
-  /* %170 = concat(%117, %169) {axis 0} : f32[B, 3, 192], a view of %647: no code */
+  /* %173 = concat(%120, %172) {axis 0} : f32[B, 3, 192], a view of %650: no code */
 
-  /* %173 = normalize(%168) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 359190528, 1e-06f, arena + 360400896);
+  /* %176 = normalize(%171) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 359585792, 1e-06f, arena + 360796160);
 
-  /* %174 = mul_add(%173, %171, %172) blocks.3.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 360400896, (const long[]){37824, 192, 1},
-      params[87], (const long[]){0, 0, 1}, params[88], (const long[]){0, 0, 1}, arena + 361611264);
+  /* %177 = mul_add(%176, %174, %175) blocks.3.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 360796160, (const long[]){37824, 192, 1},
+      params[87], (const long[]){0, 0, 1}, params[88], (const long[]){0, 0, 1}, arena + 362006528);
 
-  /* %177 = fused_linear(%174, %175, %176) blocks.3.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 361611264, params[89], params[90], LK_ACT_NONE, NULL,
-      arena + 304723968);
+  /* %180 = fused_linear(%177, %178, %179) blocks.3.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 362006528, params[89], params[90], LK_ACT_NONE, NULL,
+      arena + 306329600);
 
-  /* %178 = slice(%177) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192], a view of %177: no code */
+  /* %181 = slice(%180) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192], a view of %180: no code */
 
-  /* %179 = slice(%177) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192], a view of %177: no code */
+  /* %182 = slice(%180) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192], a view of %180: no code */
 
-  /* %180 = slice(%177) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192], a view of %177: no code */
+  /* %183 = slice(%180) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192], a view of %180: no code */
 
-  /* %181 = sdpa(%178, %179, %180) {heads 3, kv_heads 3} blocks.3.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 304723968, 576, arena + 304724160, 576, arena + 304724352,
-      576, arena + 362821632, 0.125f);
+  /* %184 = sdpa(%181, %182, %183) {heads 3, kv_heads 3} blocks.3.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 306329600, 576, arena + 306329792, 576, arena + 306329984,
+      576, arena + 363216896, 0.125f);
 
-  /* %184 = fused_linear(%181, %182, %183) blocks.3.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 362821632, params[91], params[92], LK_ACT_NONE, NULL,
-      arena + 364032000);
+  /* %187 = fused_linear(%184, %185, %186) blocks.3.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 363216896, params[91], params[92], LK_ACT_NONE, NULL,
+      arena + 364427264);
 
-  /* %186 = mul_add(%184, %185, %168) blocks.3 : f32[B, 197, 192], written over %184 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 364032000, (const long[]){37824, 192, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 359190528, (const long[]){37824, 192, 1},
-      arena + 364032000);
+  /* %189 = mul_add(%187, %188, %171) blocks.3 : f32[B, 197, 192], written over %187 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 364427264, (const long[]){37824, 192, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 359585792, (const long[]){37824, 192, 1},
+      arena + 364427264);
 
-  /* %189 = normalize(%186) {eps 1e-06} blocks.3.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 364032000, 1e-06f, arena + 365242368);
+  /* %192 = normalize(%189) {eps 1e-06} blocks.3.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 364427264, 1e-06f, arena + 365637632);
 
-  /* %190 = mul_add(%189, %187, %188) blocks.3.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 365242368, (const long[]){37824, 192, 1},
-      params[93], (const long[]){0, 0, 1}, params[94], (const long[]){0, 0, 1}, arena + 115605504);
+  /* %193 = mul_add(%192, %190, %191) blocks.3.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 365637632, (const long[]){37824, 192, 1},
+      params[93], (const long[]){0, 0, 1}, params[94], (const long[]){0, 0, 1}, arena + 117211136);
 
-  /* %191 = slice(%190) {axis 0, start 0, length 1} blocks.3.leff : f32[B, 1, 192], written into %219 from row 0 */
+  /* %194 = slice(%193) {axis 0, start 0, length 1} blocks.3.leff : f32[B, 1, 192], written into %222 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 115605504 + (long)b * 37824, 37824,
-        arena + 366452736 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + 117211136 + (long)b * 37824, 37824,
+        arena + 366848000 + (long)b * 37824, 192);
   } // for b
 
-  /* %192 = slice(%190) {axis 0, start 1, length 196} blocks.3.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 115605696, 37824, arena + 434196480, 37632);
+  /* %195 = slice(%193) {axis 0, start 1, length 196} blocks.3.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 117211328, 37824, arena + 434591744, 37632);
 
-  /* %195 = reshape(%193) {shape [768, 192]} blocks.3.leff.conv1 : f32[768, 192], a view of %193: no code */
+  /* %198 = reshape(%196) {shape [768, 192]} blocks.3.leff.conv1 : f32[768, 192], a view of %196: no code */
 
-  /* %196 = fused_linear(%192, %195, %194) blocks.3.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 434196480, params[95], params[96], LK_ACT_NONE, NULL,
-      arena + 115605504);
+  /* %199 = fused_linear(%195, %198, %197) blocks.3.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 434591744, params[95], params[96], LK_ACT_NONE, NULL,
+      arena + 117211136);
 
-  /* %199 = batch_statistics(%196) blocks.3.leff.bn1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 115605504, arena + 456741888);
+  /* %202 = batch_statistics(%199) blocks.3.leff.bn1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 117211136, arena + 457137152);
 
-  /* %200 = slice(%199) {axis 0, start 0, length 2} blocks.3.leff.bn1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 456741888, 2304, arena + 456794880, 1536);
+  /* %203 = slice(%202) {axis 0, start 0, length 2} blocks.3.leff.bn1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 457137152, 2304, arena + 457190144, 1536);
 
-  /* %201 = batch_norm_act(%196, %199, %197, %198) {eps 1e-05, act gelu} blocks.3.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 115605504, arena + 456741888, params[97], params[98],
-      1e-05f, LK_ACT_GELU, arena + 125239296, arena + 120422400);
+  /* %204 = batch_norm_act(%199, %202, %200, %201) {eps 1e-05, act gelu} blocks.3.leff.bn1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 117211136, arena + 457137152, params[97], params[98],
+      1e-05f, LK_ACT_GELU, arena + 57407488, arena + 122028032);
 
-  /* %204 = token_dwconv(%201, %202, %203) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 120422400, params[101], params[102],
-      LK_ACT_NONE, arena + 125239296);
+  /* %207 = token_dwconv(%204, %205, %206) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.leff.conv2 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 122028032, params[101], params[102],
+      LK_ACT_NONE, arena + 126844928);
 
-  /* %207 = batch_statistics(%204) blocks.3.leff.bn2 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 125239296, arena + 456744192);
+  /* %210 = batch_statistics(%207) blocks.3.leff.bn2 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 126844928, arena + 457139456);
 
-  /* %208 = slice(%207) {axis 0, start 0, length 2} blocks.3.leff.bn2 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 456744192, 2304, arena + 456796416, 1536);
+  /* %211 = slice(%210) {axis 0, start 0, length 2} blocks.3.leff.bn2 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 457139456, 2304, arena + 457191680, 1536);
 
-  /* %209 = batch_norm_act(%204, %207, %205, %206) {eps 1e-05, act gelu} blocks.3.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 125239296, arena + 456744192, params[103], params[104],
-      1e-05f, LK_ACT_GELU, arena + 134873088, arena + 130056192);
+  /* %212 = batch_norm_act(%207, %210, %208, %209) {eps 1e-05, act gelu} blocks.3.leff.bn2 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 126844928, arena + 457139456, params[103], params[104],
+      1e-05f, LK_ACT_GELU, arena + 57407488, arena + 131661824);
 
-  /* %212 = reshape(%210) {shape [192, 768]} blocks.3.leff.conv3 : f32[192, 768], a view of %210: no code */
+  /* %215 = reshape(%213) {shape [192, 768]} blocks.3.leff.conv3 : f32[192, 768], a view of %213: no code */
 
-  /* %213 = fused_linear(%209, %212, %211) blocks.3.leff.conv3 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 130056192, params[107], params[108], LK_ACT_NONE, NULL,
-      arena + 435400704);
+  /* %216 = fused_linear(%212, %215, %214) blocks.3.leff.conv3 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 131661824, params[107], params[108], LK_ACT_NONE, NULL,
+      arena + 435795968);
 
-  /* %216 = batch_statistics(%213) blocks.3.leff.bn3 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 435400704, arena + 456826032);
+  /* %219 = batch_statistics(%216) blocks.3.leff.bn3 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 435795968, arena + 457220720);
 
-  /* %217 = slice(%216) {axis 0, start 0, length 2} blocks.3.leff.bn3 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 456826032, 576, arena + 456832368, 384);
+  /* %220 = slice(%219) {axis 0, start 0, length 2} blocks.3.leff.bn3 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 457220720, 576, arena + 457227056, 384);
 
-  /* %218 = batch_norm_act(%213, %216, %214, %215) {eps 1e-05} blocks.3.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 435400704, arena + 456826032, params[109], params[110],
-      1e-05f, LK_ACT_NONE, arena + 136077312, arena + 134873088);
+  /* %221 = batch_norm_act(%216, %219, %217, %218) {eps 1e-05} blocks.3.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 435795968, arena + 457220720, params[109], params[110],
+      1e-05f, LK_ACT_NONE, arena + 57407488, arena + 136478720);
 
-  /* %219 = concat(%191, %218) {axis 0} blocks.3.leff : f32[B, 197, 192] */
+  /* %222 = concat(%194, %221) {axis 0} blocks.3.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 37632, arena + 134873088 + (long)b * 37632, 37632,
-        arena + 366452736 + (long)b * 37824 + 192, 37824);
+    lk_copy_rows(1, 37632, arena + 136478720 + (long)b * 37632, 37632,
+        arena + 366848000 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %221 = mul_add(%219, %220, %186) blocks.3 : f32[B, 197, 192], written over %219 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 366452736, (const long[]){37824, 192, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 364032000, (const long[]){37824, 192, 1},
-      arena + 366452736);
+  /* %224 = mul_add(%222, %223, %189) blocks.3 : f32[B, 197, 192], written over %222 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 366848000, (const long[]){37824, 192, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 364427264, (const long[]){37824, 192, 1},
+      arena + 366848000);
 
-  /* %222 = slice(%221) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %647 from row 3 */
+  /* %225 = slice(%224) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %650 from row 3 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 366452736 + (long)b * 37824, 37824,
-        arena + 292633152 + (long)b * 2304, 192);
+    lk_copy_rows(1, 192, arena + 366848000 + (long)b * 37824, 37824,
+        arena + 294238784 + (long)b * 2304, 192);
   } // for b
 
-  /* %223 = concat(%170, %222) {axis 0} : f32[B, 4, 192], a view of %647: no code */
+  /* %226 = concat(%173, %225) {axis 0} : f32[B, 4, 192], a view of %650: no code */
 
-  /* %226 = normalize(%221) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 366452736, 1e-06f, arena + 367663104);
+  /* %229 = normalize(%224) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 366848000, 1e-06f, arena + 368058368);
 
-  /* %227 = mul_add(%226, %224, %225) blocks.4.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 367663104, (const long[]){37824, 192, 1},
+  /* %230 = mul_add(%229, %227, %228) blocks.4.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 368058368, (const long[]){37824, 192, 1},
       params[113], (const long[]){0, 0, 1}, params[114], (const long[]){0, 0, 1},
-      arena + 368873472);
+      arena + 369268736);
 
-  /* %230 = fused_linear(%227, %228, %229) blocks.4.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 368873472, params[115], params[116], LK_ACT_NONE, NULL,
-      arena + 308355072);
+  /* %233 = fused_linear(%230, %231, %232) blocks.4.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 369268736, params[115], params[116], LK_ACT_NONE, NULL,
+      arena + 309960704);
 
-  /* %231 = slice(%230) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192], a view of %230: no code */
+  /* %234 = slice(%233) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192], a view of %233: no code */
 
-  /* %232 = slice(%230) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192], a view of %230: no code */
+  /* %235 = slice(%233) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192], a view of %233: no code */
 
-  /* %233 = slice(%230) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192], a view of %230: no code */
+  /* %236 = slice(%233) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192], a view of %233: no code */
 
-  /* %234 = sdpa(%231, %232, %233) {heads 3, kv_heads 3} blocks.4.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 308355072, 576, arena + 308355264, 576, arena + 308355456,
-      576, arena + 370083840, 0.125f);
+  /* %237 = sdpa(%234, %235, %236) {heads 3, kv_heads 3} blocks.4.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 309960704, 576, arena + 309960896, 576, arena + 309961088,
+      576, arena + 370479104, 0.125f);
 
-  /* %237 = fused_linear(%234, %235, %236) blocks.4.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 370083840, params[117], params[118], LK_ACT_NONE, NULL,
-      arena + 371294208);
+  /* %240 = fused_linear(%237, %238, %239) blocks.4.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 370479104, params[117], params[118], LK_ACT_NONE, NULL,
+      arena + 371689472);
 
-  /* %239 = mul_add(%237, %238, %221) blocks.4 : f32[B, 197, 192], written over %237 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 371294208, (const long[]){37824, 192, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 366452736, (const long[]){37824, 192, 1},
-      arena + 371294208);
+  /* %242 = mul_add(%240, %241, %224) blocks.4 : f32[B, 197, 192], written over %240 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 371689472, (const long[]){37824, 192, 1},
+      inputs[7], (const long[]){1, 0, 0}, arena + 366848000, (const long[]){37824, 192, 1},
+      arena + 371689472);
 
-  /* %242 = normalize(%239) {eps 1e-06} blocks.4.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 371294208, 1e-06f, arena + 372504576);
+  /* %245 = normalize(%242) {eps 1e-06} blocks.4.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 371689472, 1e-06f, arena + 372899840);
 
-  /* %243 = mul_add(%242, %240, %241) blocks.4.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 372504576, (const long[]){37824, 192, 1},
+  /* %246 = mul_add(%245, %243, %244) blocks.4.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 372899840, (const long[]){37824, 192, 1},
       params[119], (const long[]){0, 0, 1}, params[120], (const long[]){0, 0, 1},
-      arena + 134873088);
+      arena + 136478720);
 
-  /* %244 = slice(%243) {axis 0, start 0, length 1} blocks.4.leff : f32[B, 1, 192], written into %272 from row 0 */
+  /* %247 = slice(%246) {axis 0, start 0, length 1} blocks.4.leff : f32[B, 1, 192], written into %275 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 134873088 + (long)b * 37824, 37824,
-        arena + 373714944 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + 136478720 + (long)b * 37824, 37824,
+        arena + 374110208 + (long)b * 37824, 192);
   } // for b
 
-  /* %245 = slice(%243) {axis 0, start 1, length 196} blocks.4.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 134873280, 37824, arena + 436604928, 37632);
+  /* %248 = slice(%246) {axis 0, start 1, length 196} blocks.4.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 136478912, 37824, arena + 437000192, 37632);
 
-  /* %248 = reshape(%246) {shape [768, 192]} blocks.4.leff.conv1 : f32[768, 192], a view of %246: no code */
+  /* %251 = reshape(%249) {shape [768, 192]} blocks.4.leff.conv1 : f32[768, 192], a view of %249: no code */
 
-  /* %249 = fused_linear(%245, %248, %247) blocks.4.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 436604928, params[121], params[122], LK_ACT_NONE, NULL,
-      arena + 134873088);
+  /* %252 = fused_linear(%248, %251, %250) blocks.4.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 437000192, params[121], params[122], LK_ACT_NONE, NULL,
+      arena + 136478720);
 
-  /* %252 = batch_statistics(%249) blocks.4.leff.bn1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 134873088, arena + 456746496);
+  /* %255 = batch_statistics(%252) blocks.4.leff.bn1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 136478720, arena + 457141760);
 
-  /* %253 = slice(%252) {axis 0, start 0, length 2} blocks.4.leff.bn1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 456746496, 2304, arena + 456797952, 1536);
+  /* %256 = slice(%255) {axis 0, start 0, length 2} blocks.4.leff.bn1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 457141760, 2304, arena + 457193216, 1536);
 
-  /* %254 = batch_norm_act(%249, %252, %250, %251) {eps 1e-05, act gelu} blocks.4.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 134873088, arena + 456746496, params[123], params[124],
-      1e-05f, LK_ACT_GELU, arena + 144506880, arena + 139689984);
+  /* %257 = batch_norm_act(%252, %255, %253, %254) {eps 1e-05, act gelu} blocks.4.leff.bn1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 136478720, arena + 457141760, params[123], params[124],
+      1e-05f, LK_ACT_GELU, arena + 57407488, arena + 141295616);
 
-  /* %257 = token_dwconv(%254, %255, %256) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 139689984, params[127], params[128],
-      LK_ACT_NONE, arena + 144506880);
+  /* %260 = token_dwconv(%257, %258, %259) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.leff.conv2 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 141295616, params[127], params[128],
+      LK_ACT_NONE, arena + 146112512);
 
-  /* %260 = batch_statistics(%257) blocks.4.leff.bn2 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 144506880, arena + 456748800);
+  /* %263 = batch_statistics(%260) blocks.4.leff.bn2 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 146112512, arena + 457144064);
 
-  /* %261 = slice(%260) {axis 0, start 0, length 2} blocks.4.leff.bn2 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 456748800, 2304, arena + 456799488, 1536);
+  /* %264 = slice(%263) {axis 0, start 0, length 2} blocks.4.leff.bn2 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 457144064, 2304, arena + 457194752, 1536);
 
-  /* %262 = batch_norm_act(%257, %260, %258, %259) {eps 1e-05, act gelu} blocks.4.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 144506880, arena + 456748800, params[129], params[130],
-      1e-05f, LK_ACT_GELU, arena + 154140672, arena + 149323776);
+  /* %265 = batch_norm_act(%260, %263, %261, %262) {eps 1e-05, act gelu} blocks.4.leff.bn2 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 146112512, arena + 457144064, params[129], params[130],
+      1e-05f, LK_ACT_GELU, arena + 57407488, arena + 150929408);
 
-  /* %265 = reshape(%263) {shape [192, 768]} blocks.4.leff.conv3 : f32[192, 768], a view of %263: no code */
+  /* %268 = reshape(%266) {shape [192, 768]} blocks.4.leff.conv3 : f32[192, 768], a view of %266: no code */
 
-  /* %266 = fused_linear(%262, %265, %264) blocks.4.leff.conv3 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 149323776, params[133], params[134], LK_ACT_NONE, NULL,
-      arena + 437809152);
+  /* %269 = fused_linear(%265, %268, %267) blocks.4.leff.conv3 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 150929408, params[133], params[134], LK_ACT_NONE, NULL,
+      arena + 438204416);
 
-  /* %269 = batch_statistics(%266) blocks.4.leff.bn3 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 437809152, arena + 456826608);
+  /* %272 = batch_statistics(%269) blocks.4.leff.bn3 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 438204416, arena + 457221296);
 
-  /* %270 = slice(%269) {axis 0, start 0, length 2} blocks.4.leff.bn3 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 456826608, 576, arena + 456832752, 384);
+  /* %273 = slice(%272) {axis 0, start 0, length 2} blocks.4.leff.bn3 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 457221296, 576, arena + 457227440, 384);
 
-  /* %271 = batch_norm_act(%266, %269, %267, %268) {eps 1e-05} blocks.4.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 437809152, arena + 456826608, params[135], params[136],
-      1e-05f, LK_ACT_NONE, arena + 155344896, arena + 154140672);
+  /* %274 = batch_norm_act(%269, %272, %270, %271) {eps 1e-05} blocks.4.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 438204416, arena + 457221296, params[135], params[136],
+      1e-05f, LK_ACT_NONE, arena + 57407488, arena + 155746304);
 
-  /* %272 = concat(%244, %271) {axis 0} blocks.4.leff : f32[B, 197, 192] */
+  /* %275 = concat(%247, %274) {axis 0} blocks.4.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 37632, arena + 154140672 + (long)b * 37632, 37632,
-        arena + 373714944 + (long)b * 37824 + 192, 37824);
+    lk_copy_rows(1, 37632, arena + 155746304 + (long)b * 37632, 37632,
+        arena + 374110208 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %274 = mul_add(%272, %273, %239) blocks.4 : f32[B, 197, 192], written over %272 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 373714944, (const long[]){37824, 192, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 371294208, (const long[]){37824, 192, 1},
-      arena + 373714944);
+  /* %277 = mul_add(%275, %276, %242) blocks.4 : f32[B, 197, 192], written over %275 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 374110208, (const long[]){37824, 192, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 371689472, (const long[]){37824, 192, 1},
+      arena + 374110208);
 
-  /* %275 = slice(%274) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %647 from row 4 */
+  /* %278 = slice(%277) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %650 from row 4 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 373714944 + (long)b * 37824, 37824,
-        arena + 292633344 + (long)b * 2304, 192);
+    lk_copy_rows(1, 192, arena + 374110208 + (long)b * 37824, 37824,
+        arena + 294238976 + (long)b * 2304, 192);
   } // for b
 
-  /* %276 = concat(%223, %275) {axis 0} : f32[B, 5, 192], a view of %647: no code */
+  /* %279 = concat(%226, %278) {axis 0} : f32[B, 5, 192], a view of %650: no code */
 
-  /* %279 = normalize(%274) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 373714944, 1e-06f, arena + 374925312);
+  /* %282 = normalize(%277) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 374110208, 1e-06f, arena + 375320576);
 
-  /* %280 = mul_add(%279, %277, %278) blocks.5.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 374925312, (const long[]){37824, 192, 1},
+  /* %283 = mul_add(%282, %280, %281) blocks.5.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 375320576, (const long[]){37824, 192, 1},
       params[139], (const long[]){0, 0, 1}, params[140], (const long[]){0, 0, 1},
-      arena + 376135680);
+      arena + 376530944);
 
-  /* %283 = fused_linear(%280, %281, %282) blocks.5.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 376135680, params[141], params[142], LK_ACT_NONE, NULL,
-      arena + 311986176);
+  /* %286 = fused_linear(%283, %284, %285) blocks.5.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 376530944, params[141], params[142], LK_ACT_NONE, NULL,
+      arena + 313591808);
 
-  /* %284 = slice(%283) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192], a view of %283: no code */
+  /* %287 = slice(%286) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192], a view of %286: no code */
 
-  /* %285 = slice(%283) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192], a view of %283: no code */
+  /* %288 = slice(%286) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192], a view of %286: no code */
 
-  /* %286 = slice(%283) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192], a view of %283: no code */
+  /* %289 = slice(%286) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192], a view of %286: no code */
 
-  /* %287 = sdpa(%284, %285, %286) {heads 3, kv_heads 3} blocks.5.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 311986176, 576, arena + 311986368, 576, arena + 311986560,
-      576, arena + 377346048, 0.125f);
+  /* %290 = sdpa(%287, %288, %289) {heads 3, kv_heads 3} blocks.5.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 313591808, 576, arena + 313592000, 576, arena + 313592192,
+      576, arena + 377741312, 0.125f);
 
-  /* %290 = fused_linear(%287, %288, %289) blocks.5.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 377346048, params[143], params[144], LK_ACT_NONE, NULL,
-      arena + 378556416);
+  /* %293 = fused_linear(%290, %291, %292) blocks.5.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 377741312, params[143], params[144], LK_ACT_NONE, NULL,
+      arena + 378951680);
 
-  /* %292 = mul_add(%290, %291, %274) blocks.5 : f32[B, 197, 192], written over %290 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 378556416, (const long[]){37824, 192, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 373714944, (const long[]){37824, 192, 1},
-      arena + 378556416);
+  /* %295 = mul_add(%293, %294, %277) blocks.5 : f32[B, 197, 192], written over %293 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 378951680, (const long[]){37824, 192, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 374110208, (const long[]){37824, 192, 1},
+      arena + 378951680);
 
-  /* %295 = normalize(%292) {eps 1e-06} blocks.5.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 378556416, 1e-06f, arena + 379766784);
+  /* %298 = normalize(%295) {eps 1e-06} blocks.5.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 378951680, 1e-06f, arena + 380162048);
 
-  /* %296 = mul_add(%295, %293, %294) blocks.5.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 379766784, (const long[]){37824, 192, 1},
+  /* %299 = mul_add(%298, %296, %297) blocks.5.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 380162048, (const long[]){37824, 192, 1},
       params[145], (const long[]){0, 0, 1}, params[146], (const long[]){0, 0, 1},
-      arena + 154140672);
+      arena + 155746304);
 
-  /* %297 = slice(%296) {axis 0, start 0, length 1} blocks.5.leff : f32[B, 1, 192], written into %325 from row 0 */
+  /* %300 = slice(%299) {axis 0, start 0, length 1} blocks.5.leff : f32[B, 1, 192], written into %328 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 154140672 + (long)b * 37824, 37824,
-        arena + 380977152 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + 155746304 + (long)b * 37824, 37824,
+        arena + 381372416 + (long)b * 37824, 192);
   } // for b
 
-  /* %298 = slice(%296) {axis 0, start 1, length 196} blocks.5.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 154140864, 37824, arena + 439013376, 37632);
+  /* %301 = slice(%299) {axis 0, start 1, length 196} blocks.5.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 155746496, 37824, arena + 439408640, 37632);
 
-  /* %301 = reshape(%299) {shape [768, 192]} blocks.5.leff.conv1 : f32[768, 192], a view of %299: no code */
+  /* %304 = reshape(%302) {shape [768, 192]} blocks.5.leff.conv1 : f32[768, 192], a view of %302: no code */
 
-  /* %302 = fused_linear(%298, %301, %300) blocks.5.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 439013376, params[147], params[148], LK_ACT_NONE, NULL,
-      arena + 154140672);
+  /* %305 = fused_linear(%301, %304, %303) blocks.5.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 439408640, params[147], params[148], LK_ACT_NONE, NULL,
+      arena + 155746304);
 
-  /* %305 = batch_statistics(%302) blocks.5.leff.bn1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 154140672, arena + 456751104);
+  /* %308 = batch_statistics(%305) blocks.5.leff.bn1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 155746304, arena + 457146368);
 
-  /* %306 = slice(%305) {axis 0, start 0, length 2} blocks.5.leff.bn1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 456751104, 2304, arena + 456801024, 1536);
+  /* %309 = slice(%308) {axis 0, start 0, length 2} blocks.5.leff.bn1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 457146368, 2304, arena + 457196288, 1536);
 
-  /* %307 = batch_norm_act(%302, %305, %303, %304) {eps 1e-05, act gelu} blocks.5.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 154140672, arena + 456751104, params[149], params[150],
-      1e-05f, LK_ACT_GELU, arena + 163774464, arena + 158957568);
+  /* %310 = batch_norm_act(%305, %308, %306, %307) {eps 1e-05, act gelu} blocks.5.leff.bn1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 155746304, arena + 457146368, params[149], params[150],
+      1e-05f, LK_ACT_GELU, arena + 57407488, arena + 160563200);
 
-  /* %310 = token_dwconv(%307, %308, %309) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 158957568, params[153], params[154],
-      LK_ACT_NONE, arena + 163774464);
+  /* %313 = token_dwconv(%310, %311, %312) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.leff.conv2 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 160563200, params[153], params[154],
+      LK_ACT_NONE, arena + 165380096);
 
-  /* %313 = batch_statistics(%310) blocks.5.leff.bn2 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 163774464, arena + 456753408);
+  /* %316 = batch_statistics(%313) blocks.5.leff.bn2 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 165380096, arena + 457148672);
 
-  /* %314 = slice(%313) {axis 0, start 0, length 2} blocks.5.leff.bn2 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 456753408, 2304, arena + 456802560, 1536);
+  /* %317 = slice(%316) {axis 0, start 0, length 2} blocks.5.leff.bn2 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 457148672, 2304, arena + 457197824, 1536);
 
-  /* %315 = batch_norm_act(%310, %313, %311, %312) {eps 1e-05, act gelu} blocks.5.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 163774464, arena + 456753408, params[155], params[156],
-      1e-05f, LK_ACT_GELU, arena + 173408256, arena + 168591360);
+  /* %318 = batch_norm_act(%313, %316, %314, %315) {eps 1e-05, act gelu} blocks.5.leff.bn2 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 165380096, arena + 457148672, params[155], params[156],
+      1e-05f, LK_ACT_GELU, arena + 57407488, arena + 170196992);
 
-  /* %318 = reshape(%316) {shape [192, 768]} blocks.5.leff.conv3 : f32[192, 768], a view of %316: no code */
+  /* %321 = reshape(%319) {shape [192, 768]} blocks.5.leff.conv3 : f32[192, 768], a view of %319: no code */
 
-  /* %319 = fused_linear(%315, %318, %317) blocks.5.leff.conv3 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 168591360, params[159], params[160], LK_ACT_NONE, NULL,
-      arena + 440217600);
+  /* %322 = fused_linear(%318, %321, %320) blocks.5.leff.conv3 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 170196992, params[159], params[160], LK_ACT_NONE, NULL,
+      arena + 440612864);
 
-  /* %322 = batch_statistics(%319) blocks.5.leff.bn3 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 440217600, arena + 456827184);
+  /* %325 = batch_statistics(%322) blocks.5.leff.bn3 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 440612864, arena + 457221872);
 
-  /* %323 = slice(%322) {axis 0, start 0, length 2} blocks.5.leff.bn3 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 456827184, 576, arena + 456833136, 384);
+  /* %326 = slice(%325) {axis 0, start 0, length 2} blocks.5.leff.bn3 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 457221872, 576, arena + 457227824, 384);
 
-  /* %324 = batch_norm_act(%319, %322, %320, %321) {eps 1e-05} blocks.5.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 440217600, arena + 456827184, params[161], params[162],
-      1e-05f, LK_ACT_NONE, arena + 174612480, arena + 173408256);
+  /* %327 = batch_norm_act(%322, %325, %323, %324) {eps 1e-05} blocks.5.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 440612864, arena + 457221872, params[161], params[162],
+      1e-05f, LK_ACT_NONE, arena + 57407488, arena + 175013888);
 
-  /* %325 = concat(%297, %324) {axis 0} blocks.5.leff : f32[B, 197, 192] */
+  /* %328 = concat(%300, %327) {axis 0} blocks.5.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 37632, arena + 173408256 + (long)b * 37632, 37632,
-        arena + 380977152 + (long)b * 37824 + 192, 37824);
+    lk_copy_rows(1, 37632, arena + 175013888 + (long)b * 37632, 37632,
+        arena + 381372416 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %327 = mul_add(%325, %326, %292) blocks.5 : f32[B, 197, 192], written over %325 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 380977152, (const long[]){37824, 192, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 378556416, (const long[]){37824, 192, 1},
-      arena + 380977152);
+  /* %330 = mul_add(%328, %329, %295) blocks.5 : f32[B, 197, 192], written over %328 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 381372416, (const long[]){37824, 192, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 378951680, (const long[]){37824, 192, 1},
+      arena + 381372416);
 
-  /* %328 = slice(%327) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %647 from row 5 */
+  /* %331 = slice(%330) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %650 from row 5 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 380977152 + (long)b * 37824, 37824,
-        arena + 292633536 + (long)b * 2304, 192);
+    lk_copy_rows(1, 192, arena + 381372416 + (long)b * 37824, 37824,
+        arena + 294239168 + (long)b * 2304, 192);
   } // for b
 
-  /* %329 = concat(%276, %328) {axis 0} : f32[B, 6, 192], a view of %647: no code */
+  /* %332 = concat(%279, %331) {axis 0} : f32[B, 6, 192], a view of %650: no code */
 
-  /* %332 = normalize(%327) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 380977152, 1e-06f, arena + 382187520);
+  /* %335 = normalize(%330) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 381372416, 1e-06f, arena + 382582784);
 
-  /* %333 = mul_add(%332, %330, %331) blocks.6.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 382187520, (const long[]){37824, 192, 1},
+  /* %336 = mul_add(%335, %333, %334) blocks.6.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 382582784, (const long[]){37824, 192, 1},
       params[165], (const long[]){0, 0, 1}, params[166], (const long[]){0, 0, 1},
-      arena + 383397888);
+      arena + 383793152);
 
-  /* %336 = fused_linear(%333, %334, %335) blocks.6.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 383397888, params[167], params[168], LK_ACT_NONE, NULL,
-      arena + 315617280);
+  /* %339 = fused_linear(%336, %337, %338) blocks.6.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 383793152, params[167], params[168], LK_ACT_NONE, NULL,
+      arena + 317222912);
 
-  /* %337 = slice(%336) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192], a view of %336: no code */
+  /* %340 = slice(%339) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192], a view of %339: no code */
 
-  /* %338 = slice(%336) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192], a view of %336: no code */
+  /* %341 = slice(%339) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192], a view of %339: no code */
 
-  /* %339 = slice(%336) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192], a view of %336: no code */
+  /* %342 = slice(%339) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192], a view of %339: no code */
 
-  /* %340 = sdpa(%337, %338, %339) {heads 3, kv_heads 3} blocks.6.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 315617280, 576, arena + 315617472, 576, arena + 315617664,
-      576, arena + 384608256, 0.125f);
+  /* %343 = sdpa(%340, %341, %342) {heads 3, kv_heads 3} blocks.6.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 317222912, 576, arena + 317223104, 576, arena + 317223296,
+      576, arena + 385003520, 0.125f);
 
-  /* %343 = fused_linear(%340, %341, %342) blocks.6.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 384608256, params[169], params[170], LK_ACT_NONE, NULL,
-      arena + 385818624);
+  /* %346 = fused_linear(%343, %344, %345) blocks.6.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 385003520, params[169], params[170], LK_ACT_NONE, NULL,
+      arena + 386213888);
 
-  /* %345 = mul_add(%343, %344, %327) blocks.6 : f32[B, 197, 192], written over %343 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 385818624, (const long[]){37824, 192, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 380977152, (const long[]){37824, 192, 1},
-      arena + 385818624);
+  /* %348 = mul_add(%346, %347, %330) blocks.6 : f32[B, 197, 192], written over %346 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 386213888, (const long[]){37824, 192, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 381372416, (const long[]){37824, 192, 1},
+      arena + 386213888);
 
-  /* %348 = normalize(%345) {eps 1e-06} blocks.6.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 385818624, 1e-06f, arena + 387028992);
+  /* %351 = normalize(%348) {eps 1e-06} blocks.6.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 386213888, 1e-06f, arena + 387424256);
 
-  /* %349 = mul_add(%348, %346, %347) blocks.6.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 387028992, (const long[]){37824, 192, 1},
+  /* %352 = mul_add(%351, %349, %350) blocks.6.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 387424256, (const long[]){37824, 192, 1},
       params[171], (const long[]){0, 0, 1}, params[172], (const long[]){0, 0, 1},
-      arena + 173408256);
+      arena + 175013888);
 
-  /* %350 = slice(%349) {axis 0, start 0, length 1} blocks.6.leff : f32[B, 1, 192], written into %378 from row 0 */
+  /* %353 = slice(%352) {axis 0, start 0, length 1} blocks.6.leff : f32[B, 1, 192], written into %381 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 173408256 + (long)b * 37824, 37824,
-        arena + 388239360 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + 175013888 + (long)b * 37824, 37824,
+        arena + 388634624 + (long)b * 37824, 192);
   } // for b
 
-  /* %351 = slice(%349) {axis 0, start 1, length 196} blocks.6.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 173408448, 37824, arena + 441421824, 37632);
+  /* %354 = slice(%352) {axis 0, start 1, length 196} blocks.6.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 175014080, 37824, arena + 441817088, 37632);
 
-  /* %354 = reshape(%352) {shape [768, 192]} blocks.6.leff.conv1 : f32[768, 192], a view of %352: no code */
+  /* %357 = reshape(%355) {shape [768, 192]} blocks.6.leff.conv1 : f32[768, 192], a view of %355: no code */
 
-  /* %355 = fused_linear(%351, %354, %353) blocks.6.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 441421824, params[173], params[174], LK_ACT_NONE, NULL,
-      arena + 173408256);
+  /* %358 = fused_linear(%354, %357, %356) blocks.6.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 441817088, params[173], params[174], LK_ACT_NONE, NULL,
+      arena + 175013888);
 
-  /* %358 = batch_statistics(%355) blocks.6.leff.bn1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 173408256, arena + 456755712);
+  /* %361 = batch_statistics(%358) blocks.6.leff.bn1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 175013888, arena + 457150976);
 
-  /* %359 = slice(%358) {axis 0, start 0, length 2} blocks.6.leff.bn1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 456755712, 2304, arena + 456804096, 1536);
+  /* %362 = slice(%361) {axis 0, start 0, length 2} blocks.6.leff.bn1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 457150976, 2304, arena + 457199360, 1536);
 
-  /* %360 = batch_norm_act(%355, %358, %356, %357) {eps 1e-05, act gelu} blocks.6.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 173408256, arena + 456755712, params[175], params[176],
-      1e-05f, LK_ACT_GELU, arena + 183042048, arena + 178225152);
+  /* %363 = batch_norm_act(%358, %361, %359, %360) {eps 1e-05, act gelu} blocks.6.leff.bn1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 175013888, arena + 457150976, params[175], params[176],
+      1e-05f, LK_ACT_GELU, arena + 57407488, arena + 179830784);
 
-  /* %363 = token_dwconv(%360, %361, %362) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 178225152, params[179], params[180],
-      LK_ACT_NONE, arena + 183042048);
+  /* %366 = token_dwconv(%363, %364, %365) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.leff.conv2 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 179830784, params[179], params[180],
+      LK_ACT_NONE, arena + 184647680);
 
-  /* %366 = batch_statistics(%363) blocks.6.leff.bn2 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 183042048, arena + 456758016);
+  /* %369 = batch_statistics(%366) blocks.6.leff.bn2 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 184647680, arena + 457153280);
 
-  /* %367 = slice(%366) {axis 0, start 0, length 2} blocks.6.leff.bn2 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 456758016, 2304, arena + 456805632, 1536);
+  /* %370 = slice(%369) {axis 0, start 0, length 2} blocks.6.leff.bn2 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 457153280, 2304, arena + 457200896, 1536);
 
-  /* %368 = batch_norm_act(%363, %366, %364, %365) {eps 1e-05, act gelu} blocks.6.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 183042048, arena + 456758016, params[181], params[182],
-      1e-05f, LK_ACT_GELU, arena + 192675840, arena + 187858944);
+  /* %371 = batch_norm_act(%366, %369, %367, %368) {eps 1e-05, act gelu} blocks.6.leff.bn2 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 184647680, arena + 457153280, params[181], params[182],
+      1e-05f, LK_ACT_GELU, arena + 57407488, arena + 189464576);
 
-  /* %371 = reshape(%369) {shape [192, 768]} blocks.6.leff.conv3 : f32[192, 768], a view of %369: no code */
+  /* %374 = reshape(%372) {shape [192, 768]} blocks.6.leff.conv3 : f32[192, 768], a view of %372: no code */
 
-  /* %372 = fused_linear(%368, %371, %370) blocks.6.leff.conv3 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 187858944, params[185], params[186], LK_ACT_NONE, NULL,
-      arena + 442626048);
+  /* %375 = fused_linear(%371, %374, %373) blocks.6.leff.conv3 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 189464576, params[185], params[186], LK_ACT_NONE, NULL,
+      arena + 443021312);
 
-  /* %375 = batch_statistics(%372) blocks.6.leff.bn3 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 442626048, arena + 456827760);
+  /* %378 = batch_statistics(%375) blocks.6.leff.bn3 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 443021312, arena + 457222448);
 
-  /* %376 = slice(%375) {axis 0, start 0, length 2} blocks.6.leff.bn3 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 456827760, 576, arena + 456833520, 384);
+  /* %379 = slice(%378) {axis 0, start 0, length 2} blocks.6.leff.bn3 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 457222448, 576, arena + 457228208, 384);
 
-  /* %377 = batch_norm_act(%372, %375, %373, %374) {eps 1e-05} blocks.6.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 442626048, arena + 456827760, params[187], params[188],
-      1e-05f, LK_ACT_NONE, arena + 193880064, arena + 192675840);
+  /* %380 = batch_norm_act(%375, %378, %376, %377) {eps 1e-05} blocks.6.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 443021312, arena + 457222448, params[187], params[188],
+      1e-05f, LK_ACT_NONE, arena + 57407488, arena + 194281472);
 
-  /* %378 = concat(%350, %377) {axis 0} blocks.6.leff : f32[B, 197, 192] */
+  /* %381 = concat(%353, %380) {axis 0} blocks.6.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 37632, arena + 192675840 + (long)b * 37632, 37632,
-        arena + 388239360 + (long)b * 37824 + 192, 37824);
+    lk_copy_rows(1, 37632, arena + 194281472 + (long)b * 37632, 37632,
+        arena + 388634624 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %380 = mul_add(%378, %379, %345) blocks.6 : f32[B, 197, 192], written over %378 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 388239360, (const long[]){37824, 192, 1},
-      inputs[12], (const long[]){1, 0, 0}, arena + 385818624, (const long[]){37824, 192, 1},
-      arena + 388239360);
+  /* %383 = mul_add(%381, %382, %348) blocks.6 : f32[B, 197, 192], written over %381 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 388634624, (const long[]){37824, 192, 1},
+      inputs[12], (const long[]){1, 0, 0}, arena + 386213888, (const long[]){37824, 192, 1},
+      arena + 388634624);
 
-  /* %381 = slice(%380) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %647 from row 6 */
+  /* %384 = slice(%383) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %650 from row 6 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 388239360 + (long)b * 37824, 37824,
-        arena + 292633728 + (long)b * 2304, 192);
+    lk_copy_rows(1, 192, arena + 388634624 + (long)b * 37824, 37824,
+        arena + 294239360 + (long)b * 2304, 192);
   } // for b
 
-  /* %382 = concat(%329, %381) {axis 0} : f32[B, 7, 192], a view of %647: no code */
+  /* %385 = concat(%332, %384) {axis 0} : f32[B, 7, 192], a view of %650: no code */
 
-  /* %385 = normalize(%380) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 388239360, 1e-06f, arena + 389449728);
+  /* %388 = normalize(%383) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 388634624, 1e-06f, arena + 389844992);
 
-  /* %386 = mul_add(%385, %383, %384) blocks.7.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 389449728, (const long[]){37824, 192, 1},
+  /* %389 = mul_add(%388, %386, %387) blocks.7.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 389844992, (const long[]){37824, 192, 1},
       params[191], (const long[]){0, 0, 1}, params[192], (const long[]){0, 0, 1},
-      arena + 390660096);
+      arena + 391055360);
 
-  /* %389 = fused_linear(%386, %387, %388) blocks.7.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 390660096, params[193], params[194], LK_ACT_NONE, NULL,
-      arena + 319248384);
+  /* %392 = fused_linear(%389, %390, %391) blocks.7.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 391055360, params[193], params[194], LK_ACT_NONE, NULL,
+      arena + 320854016);
 
-  /* %390 = slice(%389) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192], a view of %389: no code */
+  /* %393 = slice(%392) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192], a view of %392: no code */
 
-  /* %391 = slice(%389) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192], a view of %389: no code */
+  /* %394 = slice(%392) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192], a view of %392: no code */
 
-  /* %392 = slice(%389) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192], a view of %389: no code */
+  /* %395 = slice(%392) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192], a view of %392: no code */
 
-  /* %393 = sdpa(%390, %391, %392) {heads 3, kv_heads 3} blocks.7.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 319248384, 576, arena + 319248576, 576, arena + 319248768,
-      576, arena + 391870464, 0.125f);
+  /* %396 = sdpa(%393, %394, %395) {heads 3, kv_heads 3} blocks.7.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 320854016, 576, arena + 320854208, 576, arena + 320854400,
+      576, arena + 392265728, 0.125f);
 
-  /* %396 = fused_linear(%393, %394, %395) blocks.7.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 391870464, params[195], params[196], LK_ACT_NONE, NULL,
-      arena + 393080832);
+  /* %399 = fused_linear(%396, %397, %398) blocks.7.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 392265728, params[195], params[196], LK_ACT_NONE, NULL,
+      arena + 393476096);
 
-  /* %398 = mul_add(%396, %397, %380) blocks.7 : f32[B, 197, 192], written over %396 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 393080832, (const long[]){37824, 192, 1},
-      inputs[13], (const long[]){1, 0, 0}, arena + 388239360, (const long[]){37824, 192, 1},
-      arena + 393080832);
+  /* %401 = mul_add(%399, %400, %383) blocks.7 : f32[B, 197, 192], written over %399 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 393476096, (const long[]){37824, 192, 1},
+      inputs[13], (const long[]){1, 0, 0}, arena + 388634624, (const long[]){37824, 192, 1},
+      arena + 393476096);
 
-  /* %401 = normalize(%398) {eps 1e-06} blocks.7.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 393080832, 1e-06f, arena + 394291200);
+  /* %404 = normalize(%401) {eps 1e-06} blocks.7.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 393476096, 1e-06f, arena + 394686464);
 
-  /* %402 = mul_add(%401, %399, %400) blocks.7.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 394291200, (const long[]){37824, 192, 1},
+  /* %405 = mul_add(%404, %402, %403) blocks.7.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 394686464, (const long[]){37824, 192, 1},
       params[197], (const long[]){0, 0, 1}, params[198], (const long[]){0, 0, 1},
-      arena + 192675840);
+      arena + 194281472);
 
-  /* %403 = slice(%402) {axis 0, start 0, length 1} blocks.7.leff : f32[B, 1, 192], written into %431 from row 0 */
+  /* %406 = slice(%405) {axis 0, start 0, length 1} blocks.7.leff : f32[B, 1, 192], written into %434 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 192675840 + (long)b * 37824, 37824,
-        arena + 395501568 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + 194281472 + (long)b * 37824, 37824,
+        arena + 395896832 + (long)b * 37824, 192);
   } // for b
 
-  /* %404 = slice(%402) {axis 0, start 1, length 196} blocks.7.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 192676032, 37824, arena + 443830272, 37632);
+  /* %407 = slice(%405) {axis 0, start 1, length 196} blocks.7.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 194281664, 37824, arena + 444225536, 37632);
 
-  /* %407 = reshape(%405) {shape [768, 192]} blocks.7.leff.conv1 : f32[768, 192], a view of %405: no code */
+  /* %410 = reshape(%408) {shape [768, 192]} blocks.7.leff.conv1 : f32[768, 192], a view of %408: no code */
 
-  /* %408 = fused_linear(%404, %407, %406) blocks.7.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 443830272, params[199], params[200], LK_ACT_NONE, NULL,
-      arena + 192675840);
+  /* %411 = fused_linear(%407, %410, %409) blocks.7.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 444225536, params[199], params[200], LK_ACT_NONE, NULL,
+      arena + 194281472);
 
-  /* %411 = batch_statistics(%408) blocks.7.leff.bn1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 192675840, arena + 456760320);
+  /* %414 = batch_statistics(%411) blocks.7.leff.bn1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 194281472, arena + 457155584);
 
-  /* %412 = slice(%411) {axis 0, start 0, length 2} blocks.7.leff.bn1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 456760320, 2304, arena + 456807168, 1536);
+  /* %415 = slice(%414) {axis 0, start 0, length 2} blocks.7.leff.bn1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 457155584, 2304, arena + 457202432, 1536);
 
-  /* %413 = batch_norm_act(%408, %411, %409, %410) {eps 1e-05, act gelu} blocks.7.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 192675840, arena + 456760320, params[201], params[202],
-      1e-05f, LK_ACT_GELU, arena + 202309632, arena + 197492736);
+  /* %416 = batch_norm_act(%411, %414, %412, %413) {eps 1e-05, act gelu} blocks.7.leff.bn1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 194281472, arena + 457155584, params[201], params[202],
+      1e-05f, LK_ACT_GELU, arena + 57407488, arena + 199098368);
 
-  /* %416 = token_dwconv(%413, %414, %415) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 197492736, params[205], params[206],
-      LK_ACT_NONE, arena + 202309632);
+  /* %419 = token_dwconv(%416, %417, %418) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.leff.conv2 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 199098368, params[205], params[206],
+      LK_ACT_NONE, arena + 203915264);
 
-  /* %419 = batch_statistics(%416) blocks.7.leff.bn2 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 202309632, arena + 456762624);
+  /* %422 = batch_statistics(%419) blocks.7.leff.bn2 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 203915264, arena + 457157888);
 
-  /* %420 = slice(%419) {axis 0, start 0, length 2} blocks.7.leff.bn2 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 456762624, 2304, arena + 456808704, 1536);
+  /* %423 = slice(%422) {axis 0, start 0, length 2} blocks.7.leff.bn2 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 457157888, 2304, arena + 457203968, 1536);
 
-  /* %421 = batch_norm_act(%416, %419, %417, %418) {eps 1e-05, act gelu} blocks.7.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 202309632, arena + 456762624, params[207], params[208],
-      1e-05f, LK_ACT_GELU, arena + 211943424, arena + 207126528);
+  /* %424 = batch_norm_act(%419, %422, %420, %421) {eps 1e-05, act gelu} blocks.7.leff.bn2 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 203915264, arena + 457157888, params[207], params[208],
+      1e-05f, LK_ACT_GELU, arena + 57407488, arena + 208732160);
 
-  /* %424 = reshape(%422) {shape [192, 768]} blocks.7.leff.conv3 : f32[192, 768], a view of %422: no code */
+  /* %427 = reshape(%425) {shape [192, 768]} blocks.7.leff.conv3 : f32[192, 768], a view of %425: no code */
 
-  /* %425 = fused_linear(%421, %424, %423) blocks.7.leff.conv3 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 207126528, params[211], params[212], LK_ACT_NONE, NULL,
-      arena + 445034496);
+  /* %428 = fused_linear(%424, %427, %426) blocks.7.leff.conv3 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 208732160, params[211], params[212], LK_ACT_NONE, NULL,
+      arena + 445429760);
 
-  /* %428 = batch_statistics(%425) blocks.7.leff.bn3 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 445034496, arena + 456828336);
+  /* %431 = batch_statistics(%428) blocks.7.leff.bn3 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 445429760, arena + 457223024);
 
-  /* %429 = slice(%428) {axis 0, start 0, length 2} blocks.7.leff.bn3 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 456828336, 576, arena + 456833904, 384);
+  /* %432 = slice(%431) {axis 0, start 0, length 2} blocks.7.leff.bn3 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 457223024, 576, arena + 457228592, 384);
 
-  /* %430 = batch_norm_act(%425, %428, %426, %427) {eps 1e-05} blocks.7.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 445034496, arena + 456828336, params[213], params[214],
-      1e-05f, LK_ACT_NONE, arena + 213147648, arena + 211943424);
+  /* %433 = batch_norm_act(%428, %431, %429, %430) {eps 1e-05} blocks.7.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 445429760, arena + 457223024, params[213], params[214],
+      1e-05f, LK_ACT_NONE, arena + 57407488, arena + 213549056);
 
-  /* %431 = concat(%403, %430) {axis 0} blocks.7.leff : f32[B, 197, 192] */
+  /* %434 = concat(%406, %433) {axis 0} blocks.7.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 37632, arena + 211943424 + (long)b * 37632, 37632,
-        arena + 395501568 + (long)b * 37824 + 192, 37824);
+    lk_copy_rows(1, 37632, arena + 213549056 + (long)b * 37632, 37632,
+        arena + 395896832 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %433 = mul_add(%431, %432, %398) blocks.7 : f32[B, 197, 192], written over %431 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 395501568, (const long[]){37824, 192, 1},
-      inputs[14], (const long[]){1, 0, 0}, arena + 393080832, (const long[]){37824, 192, 1},
-      arena + 395501568);
+  /* %436 = mul_add(%434, %435, %401) blocks.7 : f32[B, 197, 192], written over %434 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 395896832, (const long[]){37824, 192, 1},
+      inputs[14], (const long[]){1, 0, 0}, arena + 393476096, (const long[]){37824, 192, 1},
+      arena + 395896832);
 
-  /* %434 = slice(%433) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %647 from row 7 */
+  /* %437 = slice(%436) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %650 from row 7 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 395501568 + (long)b * 37824, 37824,
-        arena + 292633920 + (long)b * 2304, 192);
+    lk_copy_rows(1, 192, arena + 395896832 + (long)b * 37824, 37824,
+        arena + 294239552 + (long)b * 2304, 192);
   } // for b
 
-  /* %435 = concat(%382, %434) {axis 0} : f32[B, 8, 192], a view of %647: no code */
+  /* %438 = concat(%385, %437) {axis 0} : f32[B, 8, 192], a view of %650: no code */
 
-  /* %438 = normalize(%433) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 395501568, 1e-06f, arena + 396711936);
+  /* %441 = normalize(%436) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 395896832, 1e-06f, arena + 397107200);
 
-  /* %439 = mul_add(%438, %436, %437) blocks.8.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
+  /* %442 = mul_add(%441, %439, %440) blocks.8.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 397107200, (const long[]){37824, 192, 1},
       params[217], (const long[]){0, 0, 1}, params[218], (const long[]){0, 0, 1},
-      arena + 397922304);
+      arena + 398317568);
 
-  /* %442 = fused_linear(%439, %440, %441) blocks.8.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 397922304, params[219], params[220], LK_ACT_NONE, NULL,
-      arena + 322879488);
+  /* %445 = fused_linear(%442, %443, %444) blocks.8.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 398317568, params[219], params[220], LK_ACT_NONE, NULL,
+      arena + 324485120);
 
-  /* %443 = slice(%442) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192], a view of %442: no code */
+  /* %446 = slice(%445) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192], a view of %445: no code */
 
-  /* %444 = slice(%442) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192], a view of %442: no code */
+  /* %447 = slice(%445) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192], a view of %445: no code */
 
-  /* %445 = slice(%442) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192], a view of %442: no code */
+  /* %448 = slice(%445) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192], a view of %445: no code */
 
-  /* %446 = sdpa(%443, %444, %445) {heads 3, kv_heads 3} blocks.8.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 322879488, 576, arena + 322879680, 576, arena + 322879872,
-      576, arena + 399132672, 0.125f);
+  /* %449 = sdpa(%446, %447, %448) {heads 3, kv_heads 3} blocks.8.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 324485120, 576, arena + 324485312, 576, arena + 324485504,
+      576, arena + 399527936, 0.125f);
 
-  /* %449 = fused_linear(%446, %447, %448) blocks.8.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 399132672, params[221], params[222], LK_ACT_NONE, NULL,
-      arena + 400343040);
+  /* %452 = fused_linear(%449, %450, %451) blocks.8.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 399527936, params[221], params[222], LK_ACT_NONE, NULL,
+      arena + 400738304);
 
-  /* %451 = mul_add(%449, %450, %433) blocks.8 : f32[B, 197, 192], written over %449 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 400343040, (const long[]){37824, 192, 1},
-      inputs[15], (const long[]){1, 0, 0}, arena + 395501568, (const long[]){37824, 192, 1},
-      arena + 400343040);
+  /* %454 = mul_add(%452, %453, %436) blocks.8 : f32[B, 197, 192], written over %452 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 400738304, (const long[]){37824, 192, 1},
+      inputs[15], (const long[]){1, 0, 0}, arena + 395896832, (const long[]){37824, 192, 1},
+      arena + 400738304);
 
-  /* %454 = normalize(%451) {eps 1e-06} blocks.8.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 400343040, 1e-06f, arena + 401553408);
+  /* %457 = normalize(%454) {eps 1e-06} blocks.8.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 400738304, 1e-06f, arena + 401948672);
 
-  /* %455 = mul_add(%454, %452, %453) blocks.8.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 401553408, (const long[]){37824, 192, 1},
+  /* %458 = mul_add(%457, %455, %456) blocks.8.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 401948672, (const long[]){37824, 192, 1},
       params[223], (const long[]){0, 0, 1}, params[224], (const long[]){0, 0, 1},
-      arena + 211943424);
+      arena + 213549056);
 
-  /* %456 = slice(%455) {axis 0, start 0, length 1} blocks.8.leff : f32[B, 1, 192], written into %484 from row 0 */
+  /* %459 = slice(%458) {axis 0, start 0, length 1} blocks.8.leff : f32[B, 1, 192], written into %487 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 211943424 + (long)b * 37824, 37824,
-        arena + 402763776 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + 213549056 + (long)b * 37824, 37824,
+        arena + 403159040 + (long)b * 37824, 192);
   } // for b
 
-  /* %457 = slice(%455) {axis 0, start 1, length 196} blocks.8.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 211943616, 37824, arena + 446238720, 37632);
+  /* %460 = slice(%458) {axis 0, start 1, length 196} blocks.8.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 213549248, 37824, arena + 446633984, 37632);
 
-  /* %460 = reshape(%458) {shape [768, 192]} blocks.8.leff.conv1 : f32[768, 192], a view of %458: no code */
+  /* %463 = reshape(%461) {shape [768, 192]} blocks.8.leff.conv1 : f32[768, 192], a view of %461: no code */
 
-  /* %461 = fused_linear(%457, %460, %459) blocks.8.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 446238720, params[225], params[226], LK_ACT_NONE, NULL,
-      arena + 211943424);
+  /* %464 = fused_linear(%460, %463, %462) blocks.8.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 446633984, params[225], params[226], LK_ACT_NONE, NULL,
+      arena + 213549056);
 
-  /* %464 = batch_statistics(%461) blocks.8.leff.bn1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 211943424, arena + 456764928);
+  /* %467 = batch_statistics(%464) blocks.8.leff.bn1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 213549056, arena + 457160192);
 
-  /* %465 = slice(%464) {axis 0, start 0, length 2} blocks.8.leff.bn1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 456764928, 2304, arena + 456810240, 1536);
+  /* %468 = slice(%467) {axis 0, start 0, length 2} blocks.8.leff.bn1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 457160192, 2304, arena + 457205504, 1536);
 
-  /* %466 = batch_norm_act(%461, %464, %462, %463) {eps 1e-05, act gelu} blocks.8.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 211943424, arena + 456764928, params[227], params[228],
-      1e-05f, LK_ACT_GELU, arena + 221577216, arena + 216760320);
+  /* %469 = batch_norm_act(%464, %467, %465, %466) {eps 1e-05, act gelu} blocks.8.leff.bn1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 213549056, arena + 457160192, params[227], params[228],
+      1e-05f, LK_ACT_GELU, arena + 57407488, arena + 218365952);
 
-  /* %469 = token_dwconv(%466, %467, %468) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 216760320, params[231], params[232],
-      LK_ACT_NONE, arena + 221577216);
+  /* %472 = token_dwconv(%469, %470, %471) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.leff.conv2 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 218365952, params[231], params[232],
+      LK_ACT_NONE, arena + 223182848);
 
-  /* %472 = batch_statistics(%469) blocks.8.leff.bn2 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 221577216, arena + 456767232);
+  /* %475 = batch_statistics(%472) blocks.8.leff.bn2 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 223182848, arena + 457162496);
 
-  /* %473 = slice(%472) {axis 0, start 0, length 2} blocks.8.leff.bn2 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 456767232, 2304, arena + 456811776, 1536);
+  /* %476 = slice(%475) {axis 0, start 0, length 2} blocks.8.leff.bn2 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 457162496, 2304, arena + 457207040, 1536);
 
-  /* %474 = batch_norm_act(%469, %472, %470, %471) {eps 1e-05, act gelu} blocks.8.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 221577216, arena + 456767232, params[233], params[234],
-      1e-05f, LK_ACT_GELU, arena + 231211008, arena + 226394112);
+  /* %477 = batch_norm_act(%472, %475, %473, %474) {eps 1e-05, act gelu} blocks.8.leff.bn2 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 223182848, arena + 457162496, params[233], params[234],
+      1e-05f, LK_ACT_GELU, arena + 57407488, arena + 227999744);
 
-  /* %477 = reshape(%475) {shape [192, 768]} blocks.8.leff.conv3 : f32[192, 768], a view of %475: no code */
+  /* %480 = reshape(%478) {shape [192, 768]} blocks.8.leff.conv3 : f32[192, 768], a view of %478: no code */
 
-  /* %478 = fused_linear(%474, %477, %476) blocks.8.leff.conv3 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 226394112, params[237], params[238], LK_ACT_NONE, NULL,
-      arena + 447442944);
+  /* %481 = fused_linear(%477, %480, %479) blocks.8.leff.conv3 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 227999744, params[237], params[238], LK_ACT_NONE, NULL,
+      arena + 447838208);
 
-  /* %481 = batch_statistics(%478) blocks.8.leff.bn3 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 447442944, arena + 456828912);
+  /* %484 = batch_statistics(%481) blocks.8.leff.bn3 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 447838208, arena + 457223600);
 
-  /* %482 = slice(%481) {axis 0, start 0, length 2} blocks.8.leff.bn3 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 456828912, 576, arena + 456834288, 384);
+  /* %485 = slice(%484) {axis 0, start 0, length 2} blocks.8.leff.bn3 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 457223600, 576, arena + 457228976, 384);
 
-  /* %483 = batch_norm_act(%478, %481, %479, %480) {eps 1e-05} blocks.8.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 447442944, arena + 456828912, params[239], params[240],
-      1e-05f, LK_ACT_NONE, arena + 232415232, arena + 231211008);
+  /* %486 = batch_norm_act(%481, %484, %482, %483) {eps 1e-05} blocks.8.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 447838208, arena + 457223600, params[239], params[240],
+      1e-05f, LK_ACT_NONE, arena + 57407488, arena + 232816640);
 
-  /* %484 = concat(%456, %483) {axis 0} blocks.8.leff : f32[B, 197, 192] */
+  /* %487 = concat(%459, %486) {axis 0} blocks.8.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 37632, arena + 231211008 + (long)b * 37632, 37632,
-        arena + 402763776 + (long)b * 37824 + 192, 37824);
+    lk_copy_rows(1, 37632, arena + 232816640 + (long)b * 37632, 37632,
+        arena + 403159040 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %486 = mul_add(%484, %485, %451) blocks.8 : f32[B, 197, 192], written over %484 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 402763776, (const long[]){37824, 192, 1},
-      inputs[16], (const long[]){1, 0, 0}, arena + 400343040, (const long[]){37824, 192, 1},
-      arena + 402763776);
+  /* %489 = mul_add(%487, %488, %454) blocks.8 : f32[B, 197, 192], written over %487 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 403159040, (const long[]){37824, 192, 1},
+      inputs[16], (const long[]){1, 0, 0}, arena + 400738304, (const long[]){37824, 192, 1},
+      arena + 403159040);
 
-  /* %487 = slice(%486) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %647 from row 8 */
+  /* %490 = slice(%489) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %650 from row 8 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 402763776 + (long)b * 37824, 37824,
-        arena + 292634112 + (long)b * 2304, 192);
+    lk_copy_rows(1, 192, arena + 403159040 + (long)b * 37824, 37824,
+        arena + 294239744 + (long)b * 2304, 192);
   } // for b
 
-  /* %488 = concat(%435, %487) {axis 0} : f32[B, 9, 192], a view of %647: no code */
+  /* %491 = concat(%438, %490) {axis 0} : f32[B, 9, 192], a view of %650: no code */
 
-  /* %491 = normalize(%486) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 402763776, 1e-06f, arena + 403974144);
+  /* %494 = normalize(%489) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 403159040, 1e-06f, arena + 404369408);
 
-  /* %492 = mul_add(%491, %489, %490) blocks.9.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 403974144, (const long[]){37824, 192, 1},
+  /* %495 = mul_add(%494, %492, %493) blocks.9.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 404369408, (const long[]){37824, 192, 1},
       params[243], (const long[]){0, 0, 1}, params[244], (const long[]){0, 0, 1},
-      arena + 405184512);
+      arena + 405579776);
 
-  /* %495 = fused_linear(%492, %493, %494) blocks.9.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 405184512, params[245], params[246], LK_ACT_NONE, NULL,
-      arena + 326510592);
+  /* %498 = fused_linear(%495, %496, %497) blocks.9.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 405579776, params[245], params[246], LK_ACT_NONE, NULL,
+      arena + 328116224);
 
-  /* %496 = slice(%495) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192], a view of %495: no code */
+  /* %499 = slice(%498) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192], a view of %498: no code */
 
-  /* %497 = slice(%495) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192], a view of %495: no code */
+  /* %500 = slice(%498) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192], a view of %498: no code */
 
-  /* %498 = slice(%495) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192], a view of %495: no code */
+  /* %501 = slice(%498) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192], a view of %498: no code */
 
-  /* %499 = sdpa(%496, %497, %498) {heads 3, kv_heads 3} blocks.9.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 326510592, 576, arena + 326510784, 576, arena + 326510976,
-      576, arena + 406394880, 0.125f);
+  /* %502 = sdpa(%499, %500, %501) {heads 3, kv_heads 3} blocks.9.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 328116224, 576, arena + 328116416, 576, arena + 328116608,
+      576, arena + 406790144, 0.125f);
 
-  /* %502 = fused_linear(%499, %500, %501) blocks.9.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 406394880, params[247], params[248], LK_ACT_NONE, NULL,
-      arena + 407605248);
+  /* %505 = fused_linear(%502, %503, %504) blocks.9.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 406790144, params[247], params[248], LK_ACT_NONE, NULL,
+      arena + 408000512);
 
-  /* %504 = mul_add(%502, %503, %486) blocks.9 : f32[B, 197, 192], written over %502 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 407605248, (const long[]){37824, 192, 1},
-      inputs[17], (const long[]){1, 0, 0}, arena + 402763776, (const long[]){37824, 192, 1},
-      arena + 407605248);
+  /* %507 = mul_add(%505, %506, %489) blocks.9 : f32[B, 197, 192], written over %505 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 408000512, (const long[]){37824, 192, 1},
+      inputs[17], (const long[]){1, 0, 0}, arena + 403159040, (const long[]){37824, 192, 1},
+      arena + 408000512);
 
-  /* %507 = normalize(%504) {eps 1e-06} blocks.9.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 407605248, 1e-06f, arena + 408815616);
+  /* %510 = normalize(%507) {eps 1e-06} blocks.9.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 408000512, 1e-06f, arena + 409210880);
 
-  /* %508 = mul_add(%507, %505, %506) blocks.9.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 408815616, (const long[]){37824, 192, 1},
+  /* %511 = mul_add(%510, %508, %509) blocks.9.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 409210880, (const long[]){37824, 192, 1},
       params[249], (const long[]){0, 0, 1}, params[250], (const long[]){0, 0, 1},
-      arena + 231211008);
+      arena + 232816640);
 
-  /* %509 = slice(%508) {axis 0, start 0, length 1} blocks.9.leff : f32[B, 1, 192], written into %537 from row 0 */
+  /* %512 = slice(%511) {axis 0, start 0, length 1} blocks.9.leff : f32[B, 1, 192], written into %540 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 231211008 + (long)b * 37824, 37824,
-        arena + 410025984 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + 232816640 + (long)b * 37824, 37824,
+        arena + 410421248 + (long)b * 37824, 192);
   } // for b
 
-  /* %510 = slice(%508) {axis 0, start 1, length 196} blocks.9.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 231211200, 37824, arena + 448647168, 37632);
+  /* %513 = slice(%511) {axis 0, start 1, length 196} blocks.9.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 232816832, 37824, arena + 449042432, 37632);
 
-  /* %513 = reshape(%511) {shape [768, 192]} blocks.9.leff.conv1 : f32[768, 192], a view of %511: no code */
+  /* %516 = reshape(%514) {shape [768, 192]} blocks.9.leff.conv1 : f32[768, 192], a view of %514: no code */
 
-  /* %514 = fused_linear(%510, %513, %512) blocks.9.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 448647168, params[251], params[252], LK_ACT_NONE, NULL,
-      arena + 231211008);
+  /* %517 = fused_linear(%513, %516, %515) blocks.9.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 449042432, params[251], params[252], LK_ACT_NONE, NULL,
+      arena + 232816640);
 
-  /* %517 = batch_statistics(%514) blocks.9.leff.bn1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 231211008, arena + 456769536);
+  /* %520 = batch_statistics(%517) blocks.9.leff.bn1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 232816640, arena + 457164800);
 
-  /* %518 = slice(%517) {axis 0, start 0, length 2} blocks.9.leff.bn1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 456769536, 2304, arena + 456813312, 1536);
+  /* %521 = slice(%520) {axis 0, start 0, length 2} blocks.9.leff.bn1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 457164800, 2304, arena + 457208576, 1536);
 
-  /* %519 = batch_norm_act(%514, %517, %515, %516) {eps 1e-05, act gelu} blocks.9.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 231211008, arena + 456769536, params[253], params[254],
-      1e-05f, LK_ACT_GELU, arena + 240844800, arena + 236027904);
+  /* %522 = batch_norm_act(%517, %520, %518, %519) {eps 1e-05, act gelu} blocks.9.leff.bn1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 232816640, arena + 457164800, params[253], params[254],
+      1e-05f, LK_ACT_GELU, arena + 57407488, arena + 237633536);
 
-  /* %522 = token_dwconv(%519, %520, %521) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 236027904, params[257], params[258],
-      LK_ACT_NONE, arena + 240844800);
+  /* %525 = token_dwconv(%522, %523, %524) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.leff.conv2 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 237633536, params[257], params[258],
+      LK_ACT_NONE, arena + 242450432);
 
-  /* %525 = batch_statistics(%522) blocks.9.leff.bn2 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 240844800, arena + 456771840);
+  /* %528 = batch_statistics(%525) blocks.9.leff.bn2 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 242450432, arena + 457167104);
 
-  /* %526 = slice(%525) {axis 0, start 0, length 2} blocks.9.leff.bn2 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 456771840, 2304, arena + 456814848, 1536);
+  /* %529 = slice(%528) {axis 0, start 0, length 2} blocks.9.leff.bn2 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 457167104, 2304, arena + 457210112, 1536);
 
-  /* %527 = batch_norm_act(%522, %525, %523, %524) {eps 1e-05, act gelu} blocks.9.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 240844800, arena + 456771840, params[259], params[260],
-      1e-05f, LK_ACT_GELU, arena + 250478592, arena + 245661696);
+  /* %530 = batch_norm_act(%525, %528, %526, %527) {eps 1e-05, act gelu} blocks.9.leff.bn2 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 242450432, arena + 457167104, params[259], params[260],
+      1e-05f, LK_ACT_GELU, arena + 57407488, arena + 247267328);
 
-  /* %530 = reshape(%528) {shape [192, 768]} blocks.9.leff.conv3 : f32[192, 768], a view of %528: no code */
+  /* %533 = reshape(%531) {shape [192, 768]} blocks.9.leff.conv3 : f32[192, 768], a view of %531: no code */
 
-  /* %531 = fused_linear(%527, %530, %529) blocks.9.leff.conv3 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 245661696, params[263], params[264], LK_ACT_NONE, NULL,
-      arena + 449851392);
+  /* %534 = fused_linear(%530, %533, %532) blocks.9.leff.conv3 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 247267328, params[263], params[264], LK_ACT_NONE, NULL,
+      arena + 450246656);
 
-  /* %534 = batch_statistics(%531) blocks.9.leff.bn3 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 449851392, arena + 456829488);
+  /* %537 = batch_statistics(%534) blocks.9.leff.bn3 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 450246656, arena + 457224176);
 
-  /* %535 = slice(%534) {axis 0, start 0, length 2} blocks.9.leff.bn3 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 456829488, 576, arena + 456834672, 384);
+  /* %538 = slice(%537) {axis 0, start 0, length 2} blocks.9.leff.bn3 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 457224176, 576, arena + 457229360, 384);
 
-  /* %536 = batch_norm_act(%531, %534, %532, %533) {eps 1e-05} blocks.9.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 449851392, arena + 456829488, params[265], params[266],
-      1e-05f, LK_ACT_NONE, arena + 251682816, arena + 250478592);
+  /* %539 = batch_norm_act(%534, %537, %535, %536) {eps 1e-05} blocks.9.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 450246656, arena + 457224176, params[265], params[266],
+      1e-05f, LK_ACT_NONE, arena + 57407488, arena + 252084224);
 
-  /* %537 = concat(%509, %536) {axis 0} blocks.9.leff : f32[B, 197, 192] */
+  /* %540 = concat(%512, %539) {axis 0} blocks.9.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 37632, arena + 250478592 + (long)b * 37632, 37632,
-        arena + 410025984 + (long)b * 37824 + 192, 37824);
+    lk_copy_rows(1, 37632, arena + 252084224 + (long)b * 37632, 37632,
+        arena + 410421248 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %539 = mul_add(%537, %538, %504) blocks.9 : f32[B, 197, 192], written over %537 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 410025984, (const long[]){37824, 192, 1},
-      inputs[18], (const long[]){1, 0, 0}, arena + 407605248, (const long[]){37824, 192, 1},
-      arena + 410025984);
+  /* %542 = mul_add(%540, %541, %507) blocks.9 : f32[B, 197, 192], written over %540 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 410421248, (const long[]){37824, 192, 1},
+      inputs[18], (const long[]){1, 0, 0}, arena + 408000512, (const long[]){37824, 192, 1},
+      arena + 410421248);
 
-  /* %540 = slice(%539) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %647 from row 9 */
+  /* %543 = slice(%542) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %650 from row 9 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 410025984 + (long)b * 37824, 37824,
-        arena + 292634304 + (long)b * 2304, 192);
+    lk_copy_rows(1, 192, arena + 410421248 + (long)b * 37824, 37824,
+        arena + 294239936 + (long)b * 2304, 192);
   } // for b
 
-  /* %541 = concat(%488, %540) {axis 0} : f32[B, 10, 192], a view of %647: no code */
+  /* %544 = concat(%491, %543) {axis 0} : f32[B, 10, 192], a view of %650: no code */
 
-  /* %544 = normalize(%539) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 410025984, 1e-06f, arena + 411236352);
+  /* %547 = normalize(%542) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 410421248, 1e-06f, arena + 411631616);
 
-  /* %545 = mul_add(%544, %542, %543) blocks.10.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 411236352, (const long[]){37824, 192, 1},
+  /* %548 = mul_add(%547, %545, %546) blocks.10.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 411631616, (const long[]){37824, 192, 1},
       params[269], (const long[]){0, 0, 1}, params[270], (const long[]){0, 0, 1},
-      arena + 412446720);
+      arena + 412841984);
 
-  /* %548 = fused_linear(%545, %546, %547) blocks.10.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 412446720, params[271], params[272], LK_ACT_NONE, NULL,
-      arena + 330141696);
+  /* %551 = fused_linear(%548, %549, %550) blocks.10.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 412841984, params[271], params[272], LK_ACT_NONE, NULL,
+      arena + 331747328);
 
-  /* %549 = slice(%548) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192], a view of %548: no code */
+  /* %552 = slice(%551) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192], a view of %551: no code */
 
-  /* %550 = slice(%548) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192], a view of %548: no code */
+  /* %553 = slice(%551) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192], a view of %551: no code */
 
-  /* %551 = slice(%548) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192], a view of %548: no code */
+  /* %554 = slice(%551) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192], a view of %551: no code */
 
-  /* %552 = sdpa(%549, %550, %551) {heads 3, kv_heads 3} blocks.10.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 330141696, 576, arena + 330141888, 576, arena + 330142080,
-      576, arena + 413657088, 0.125f);
+  /* %555 = sdpa(%552, %553, %554) {heads 3, kv_heads 3} blocks.10.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 331747328, 576, arena + 331747520, 576, arena + 331747712,
+      576, arena + 414052352, 0.125f);
 
-  /* %555 = fused_linear(%552, %553, %554) blocks.10.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 413657088, params[273], params[274], LK_ACT_NONE, NULL,
-      arena + 414867456);
+  /* %558 = fused_linear(%555, %556, %557) blocks.10.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 414052352, params[273], params[274], LK_ACT_NONE, NULL,
+      arena + 415262720);
 
-  /* %557 = mul_add(%555, %556, %539) blocks.10 : f32[B, 197, 192], written over %555 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 414867456, (const long[]){37824, 192, 1},
-      inputs[19], (const long[]){1, 0, 0}, arena + 410025984, (const long[]){37824, 192, 1},
-      arena + 414867456);
+  /* %560 = mul_add(%558, %559, %542) blocks.10 : f32[B, 197, 192], written over %558 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 415262720, (const long[]){37824, 192, 1},
+      inputs[19], (const long[]){1, 0, 0}, arena + 410421248, (const long[]){37824, 192, 1},
+      arena + 415262720);
 
-  /* %560 = normalize(%557) {eps 1e-06} blocks.10.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 414867456, 1e-06f, arena + 416077824);
+  /* %563 = normalize(%560) {eps 1e-06} blocks.10.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 415262720, 1e-06f, arena + 416473088);
 
-  /* %561 = mul_add(%560, %558, %559) blocks.10.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 416077824, (const long[]){37824, 192, 1},
+  /* %564 = mul_add(%563, %561, %562) blocks.10.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 416473088, (const long[]){37824, 192, 1},
       params[275], (const long[]){0, 0, 1}, params[276], (const long[]){0, 0, 1},
-      arena + 250478592);
+      arena + 252084224);
 
-  /* %562 = slice(%561) {axis 0, start 0, length 1} blocks.10.leff : f32[B, 1, 192], written into %590 from row 0 */
+  /* %565 = slice(%564) {axis 0, start 0, length 1} blocks.10.leff : f32[B, 1, 192], written into %593 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 250478592 + (long)b * 37824, 37824,
-        arena + 417288192 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + 252084224 + (long)b * 37824, 37824,
+        arena + 417683456 + (long)b * 37824, 192);
   } // for b
 
-  /* %563 = slice(%561) {axis 0, start 1, length 196} blocks.10.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 250478784, 37824, arena + 451055616, 37632);
+  /* %566 = slice(%564) {axis 0, start 1, length 196} blocks.10.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 252084416, 37824, arena + 451450880, 37632);
 
-  /* %566 = reshape(%564) {shape [768, 192]} blocks.10.leff.conv1 : f32[768, 192], a view of %564: no code */
+  /* %569 = reshape(%567) {shape [768, 192]} blocks.10.leff.conv1 : f32[768, 192], a view of %567: no code */
 
-  /* %567 = fused_linear(%563, %566, %565) blocks.10.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 451055616, params[277], params[278], LK_ACT_NONE, NULL,
-      arena + 250478592);
+  /* %570 = fused_linear(%566, %569, %568) blocks.10.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 451450880, params[277], params[278], LK_ACT_NONE, NULL,
+      arena + 252084224);
 
-  /* %570 = batch_statistics(%567) blocks.10.leff.bn1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 250478592, arena + 456774144);
+  /* %573 = batch_statistics(%570) blocks.10.leff.bn1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 252084224, arena + 457169408);
 
-  /* %571 = slice(%570) {axis 0, start 0, length 2} blocks.10.leff.bn1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 456774144, 2304, arena + 456816384, 1536);
+  /* %574 = slice(%573) {axis 0, start 0, length 2} blocks.10.leff.bn1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 457169408, 2304, arena + 457211648, 1536);
 
-  /* %572 = batch_norm_act(%567, %570, %568, %569) {eps 1e-05, act gelu} blocks.10.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 250478592, arena + 456774144, params[279], params[280],
-      1e-05f, LK_ACT_GELU, arena + 260112384, arena + 255295488);
+  /* %575 = batch_norm_act(%570, %573, %571, %572) {eps 1e-05, act gelu} blocks.10.leff.bn1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 252084224, arena + 457169408, params[279], params[280],
+      1e-05f, LK_ACT_GELU, arena + 57407488, arena + 256901120);
 
-  /* %575 = token_dwconv(%572, %573, %574) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 255295488, params[283], params[284],
-      LK_ACT_NONE, arena + 260112384);
+  /* %578 = token_dwconv(%575, %576, %577) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.leff.conv2 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 256901120, params[283], params[284],
+      LK_ACT_NONE, arena + 261718016);
 
-  /* %578 = batch_statistics(%575) blocks.10.leff.bn2 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 260112384, arena + 456776448);
+  /* %581 = batch_statistics(%578) blocks.10.leff.bn2 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 261718016, arena + 457171712);
 
-  /* %579 = slice(%578) {axis 0, start 0, length 2} blocks.10.leff.bn2 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 456776448, 2304, arena + 456817920, 1536);
+  /* %582 = slice(%581) {axis 0, start 0, length 2} blocks.10.leff.bn2 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 457171712, 2304, arena + 457213184, 1536);
 
-  /* %580 = batch_norm_act(%575, %578, %576, %577) {eps 1e-05, act gelu} blocks.10.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 260112384, arena + 456776448, params[285], params[286],
-      1e-05f, LK_ACT_GELU, arena + 269746176, arena + 264929280);
+  /* %583 = batch_norm_act(%578, %581, %579, %580) {eps 1e-05, act gelu} blocks.10.leff.bn2 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 261718016, arena + 457171712, params[285], params[286],
+      1e-05f, LK_ACT_GELU, arena + 57407488, arena + 266534912);
 
-  /* %583 = reshape(%581) {shape [192, 768]} blocks.10.leff.conv3 : f32[192, 768], a view of %581: no code */
+  /* %586 = reshape(%584) {shape [192, 768]} blocks.10.leff.conv3 : f32[192, 768], a view of %584: no code */
 
-  /* %584 = fused_linear(%580, %583, %582) blocks.10.leff.conv3 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 264929280, params[289], params[290], LK_ACT_NONE, NULL,
-      arena + 452259840);
+  /* %587 = fused_linear(%583, %586, %585) blocks.10.leff.conv3 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 266534912, params[289], params[290], LK_ACT_NONE, NULL,
+      arena + 452655104);
 
-  /* %587 = batch_statistics(%584) blocks.10.leff.bn3 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 452259840, arena + 456830064);
+  /* %590 = batch_statistics(%587) blocks.10.leff.bn3 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 452655104, arena + 457224752);
 
-  /* %588 = slice(%587) {axis 0, start 0, length 2} blocks.10.leff.bn3 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 456830064, 576, arena + 456835056, 384);
+  /* %591 = slice(%590) {axis 0, start 0, length 2} blocks.10.leff.bn3 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 457224752, 576, arena + 457229744, 384);
 
-  /* %589 = batch_norm_act(%584, %587, %585, %586) {eps 1e-05} blocks.10.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 452259840, arena + 456830064, params[291], params[292],
-      1e-05f, LK_ACT_NONE, arena + 270950400, arena + 269746176);
+  /* %592 = batch_norm_act(%587, %590, %588, %589) {eps 1e-05} blocks.10.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 452655104, arena + 457224752, params[291], params[292],
+      1e-05f, LK_ACT_NONE, arena + 57407488, arena + 271351808);
 
-  /* %590 = concat(%562, %589) {axis 0} blocks.10.leff : f32[B, 197, 192] */
+  /* %593 = concat(%565, %592) {axis 0} blocks.10.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 37632, arena + 269746176 + (long)b * 37632, 37632,
-        arena + 417288192 + (long)b * 37824 + 192, 37824);
+    lk_copy_rows(1, 37632, arena + 271351808 + (long)b * 37632, 37632,
+        arena + 417683456 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %592 = mul_add(%590, %591, %557) blocks.10 : f32[B, 197, 192], written over %590 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 417288192, (const long[]){37824, 192, 1},
-      inputs[20], (const long[]){1, 0, 0}, arena + 414867456, (const long[]){37824, 192, 1},
-      arena + 417288192);
+  /* %595 = mul_add(%593, %594, %560) blocks.10 : f32[B, 197, 192], written over %593 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 417683456, (const long[]){37824, 192, 1},
+      inputs[20], (const long[]){1, 0, 0}, arena + 415262720, (const long[]){37824, 192, 1},
+      arena + 417683456);
 
-  /* %593 = slice(%592) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %647 from row 10 */
+  /* %596 = slice(%595) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %650 from row 10 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 417288192 + (long)b * 37824, 37824,
-        arena + 292634496 + (long)b * 2304, 192);
+    lk_copy_rows(1, 192, arena + 417683456 + (long)b * 37824, 37824,
+        arena + 294240128 + (long)b * 2304, 192);
   } // for b
 
-  /* %594 = concat(%541, %593) {axis 0} : f32[B, 11, 192], a view of %647: no code */
+  /* %597 = concat(%544, %596) {axis 0} : f32[B, 11, 192], a view of %650: no code */
 
-  /* %597 = normalize(%592) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 417288192, 1e-06f, arena + 418498560);
+  /* %600 = normalize(%595) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 417683456, 1e-06f, arena + 418893824);
 
-  /* %598 = mul_add(%597, %595, %596) blocks.11.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 418498560, (const long[]){37824, 192, 1},
+  /* %601 = mul_add(%600, %598, %599) blocks.11.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 418893824, (const long[]){37824, 192, 1},
       params[295], (const long[]){0, 0, 1}, params[296], (const long[]){0, 0, 1},
-      arena + 419708928);
+      arena + 420104192);
 
-  /* %601 = fused_linear(%598, %599, %600) blocks.11.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 419708928, params[297], params[298], LK_ACT_NONE, NULL,
-      arena + 333772800);
+  /* %604 = fused_linear(%601, %602, %603) blocks.11.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 420104192, params[297], params[298], LK_ACT_NONE, NULL,
+      arena + 335378432);
 
-  /* %602 = slice(%601) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 197, 192], a view of %601: no code */
+  /* %605 = slice(%604) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 197, 192], a view of %604: no code */
 
-  /* %603 = slice(%601) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192], a view of %601: no code */
+  /* %606 = slice(%604) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192], a view of %604: no code */
 
-  /* %604 = slice(%601) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192], a view of %601: no code */
+  /* %607 = slice(%604) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192], a view of %604: no code */
 
-  /* %605 = sdpa(%602, %603, %604) {heads 3, kv_heads 3} blocks.11.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 333772800, 576, arena + 333772992, 576, arena + 333773184,
-      576, arena + 420919296, 0.125f);
+  /* %608 = sdpa(%605, %606, %607) {heads 3, kv_heads 3} blocks.11.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 335378432, 576, arena + 335378624, 576, arena + 335378816,
+      576, arena + 421314560, 0.125f);
 
-  /* %608 = fused_linear(%605, %606, %607) blocks.11.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 420919296, params[299], params[300], LK_ACT_NONE, NULL,
-      arena + 422129664);
+  /* %611 = fused_linear(%608, %609, %610) blocks.11.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 421314560, params[299], params[300], LK_ACT_NONE, NULL,
+      arena + 422524928);
 
-  /* %610 = mul_add(%608, %609, %592) blocks.11 : f32[B, 197, 192], written over %608 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 422129664, (const long[]){37824, 192, 1},
-      inputs[21], (const long[]){1, 0, 0}, arena + 417288192, (const long[]){37824, 192, 1},
-      arena + 422129664);
+  /* %613 = mul_add(%611, %612, %595) blocks.11 : f32[B, 197, 192], written over %611 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 422524928, (const long[]){37824, 192, 1},
+      inputs[21], (const long[]){1, 0, 0}, arena + 417683456, (const long[]){37824, 192, 1},
+      arena + 422524928);
 
-  /* %613 = normalize(%610) {eps 1e-06} blocks.11.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 422129664, 1e-06f, arena + 423340032);
+  /* %616 = normalize(%613) {eps 1e-06} blocks.11.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 422524928, 1e-06f, arena + 423735296);
 
-  /* %614 = mul_add(%613, %611, %612) blocks.11.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 423340032, (const long[]){37824, 192, 1},
+  /* %617 = mul_add(%616, %614, %615) blocks.11.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 423735296, (const long[]){37824, 192, 1},
       params[301], (const long[]){0, 0, 1}, params[302], (const long[]){0, 0, 1},
-      arena + 269746176);
+      arena + 271351808);
 
-  /* %615 = slice(%614) {axis 0, start 0, length 1} blocks.11.leff : f32[B, 1, 192], written into %643 from row 0 */
+  /* %618 = slice(%617) {axis 0, start 0, length 1} blocks.11.leff : f32[B, 1, 192], written into %646 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 269746176 + (long)b * 37824, 37824,
-        arena + 289013760 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + 271351808 + (long)b * 37824, 37824,
+        arena + 290619392 + (long)b * 37824, 192);
   } // for b
 
-  /* %616 = slice(%614) {axis 0, start 1, length 196} blocks.11.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 269746368, 37824, arena + 453464064, 37632);
+  /* %619 = slice(%617) {axis 0, start 1, length 196} blocks.11.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 271352000, 37824, arena + 453859328, 37632);
 
-  /* %619 = reshape(%617) {shape [768, 192]} blocks.11.leff.conv1 : f32[768, 192], a view of %617: no code */
+  /* %622 = reshape(%620) {shape [768, 192]} blocks.11.leff.conv1 : f32[768, 192], a view of %620: no code */
 
-  /* %620 = fused_linear(%616, %619, %618) blocks.11.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 453464064, params[303], params[304], LK_ACT_NONE, NULL,
-      arena + 269746176);
+  /* %623 = fused_linear(%619, %622, %621) blocks.11.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 453859328, params[303], params[304], LK_ACT_NONE, NULL,
+      arena + 271351808);
 
-  /* %623 = batch_statistics(%620) blocks.11.leff.bn1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 269746176, arena + 456778752);
+  /* %626 = batch_statistics(%623) blocks.11.leff.bn1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 271351808, arena + 457174016);
 
-  /* %624 = slice(%623) {axis 0, start 0, length 2} blocks.11.leff.bn1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 456778752, 2304, arena + 456819456, 1536);
+  /* %627 = slice(%626) {axis 0, start 0, length 2} blocks.11.leff.bn1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 457174016, 2304, arena + 457214720, 1536);
 
-  /* %625 = batch_norm_act(%620, %623, %621, %622) {eps 1e-05, act gelu} blocks.11.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 269746176, arena + 456778752, params[305], params[306],
-      1e-05f, LK_ACT_GELU, arena + 279379968, arena + 274563072);
+  /* %628 = batch_norm_act(%623, %626, %624, %625) {eps 1e-05, act gelu} blocks.11.leff.bn1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 271351808, arena + 457174016, params[305], params[306],
+      1e-05f, LK_ACT_GELU, arena + 57407488, arena + 276168704);
 
-  /* %628 = token_dwconv(%625, %626, %627) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 274563072, params[309], params[310],
-      LK_ACT_NONE, arena + 279379968);
+  /* %631 = token_dwconv(%628, %629, %630) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.leff.conv2 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 276168704, params[309], params[310],
+      LK_ACT_NONE, arena + 280985600);
 
-  /* %631 = batch_statistics(%628) blocks.11.leff.bn2 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 279379968, arena + 456781056);
+  /* %634 = batch_statistics(%631) blocks.11.leff.bn2 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 280985600, arena + 457176320);
 
-  /* %632 = slice(%631) {axis 0, start 0, length 2} blocks.11.leff.bn2 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 456781056, 2304, arena + 456820992, 1536);
+  /* %635 = slice(%634) {axis 0, start 0, length 2} blocks.11.leff.bn2 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 457176320, 2304, arena + 457216256, 1536);
 
-  /* %633 = batch_norm_act(%628, %631, %629, %630) {eps 1e-05, act gelu} blocks.11.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 279379968, arena + 456781056, params[311], params[312],
-      1e-05f, LK_ACT_GELU, arena + 290224128, arena + 284196864);
+  /* %636 = batch_norm_act(%631, %634, %632, %633) {eps 1e-05, act gelu} blocks.11.leff.bn2 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 280985600, arena + 457176320, params[311], params[312],
+      1e-05f, LK_ACT_GELU, arena + 57407488, arena + 285802496);
 
-  /* %636 = reshape(%634) {shape [192, 768]} blocks.11.leff.conv3 : f32[192, 768], a view of %634: no code */
+  /* %639 = reshape(%637) {shape [192, 768]} blocks.11.leff.conv3 : f32[192, 768], a view of %637: no code */
 
-  /* %637 = fused_linear(%633, %636, %635) blocks.11.leff.conv3 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 284196864, params[315], params[316], LK_ACT_NONE, NULL,
-      arena + 290224128);
+  /* %640 = fused_linear(%636, %639, %638) blocks.11.leff.conv3 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 285802496, params[315], params[316], LK_ACT_NONE, NULL,
+      arena + 291829760);
 
-  /* %640 = batch_statistics(%637) blocks.11.leff.bn3 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 290224128, arena + 292707264);
+  /* %643 = batch_statistics(%640) blocks.11.leff.bn3 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 291829760, arena + 294311936);
 
-  /* %641 = slice(%640) {axis 0, start 0, length 2} blocks.11.leff.bn3 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 292707264, 576, arena + 456835440, 384);
+  /* %644 = slice(%643) {axis 0, start 0, length 2} blocks.11.leff.bn3 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 294311936, 576, arena + 457230128, 384);
 
-  /* %642 = batch_norm_act(%637, %640, %638, %639) {eps 1e-05} blocks.11.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 290224128, arena + 292707264, params[317], params[318],
-      1e-05f, LK_ACT_NONE, arena + 292706304, arena + 291428352);
+  /* %645 = batch_norm_act(%640, %643, %641, %642) {eps 1e-05} blocks.11.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 291829760, arena + 294311936, params[317], params[318],
+      1e-05f, LK_ACT_NONE, arena + 57407488, arena + 293033984);
 
-  /* %643 = concat(%615, %642) {axis 0} blocks.11.leff : f32[B, 197, 192] */
+  /* %646 = concat(%618, %645) {axis 0} blocks.11.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 37632, arena + 291428352 + (long)b * 37632, 37632,
-        arena + 289013760 + (long)b * 37824 + 192, 37824);
+    lk_copy_rows(1, 37632, arena + 293033984 + (long)b * 37632, 37632,
+        arena + 290619392 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %645 = mul_add(%643, %644, %610) blocks.11 : f32[B, 197, 192], written over %643 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 289013760, (const long[]){37824, 192, 1},
-      inputs[22], (const long[]){1, 0, 0}, arena + 422129664, (const long[]){37824, 192, 1},
-      arena + 289013760);
+  /* %648 = mul_add(%646, %647, %613) blocks.11 : f32[B, 197, 192], written over %646 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 290619392, (const long[]){37824, 192, 1},
+      inputs[22], (const long[]){1, 0, 0}, arena + 422524928, (const long[]){37824, 192, 1},
+      arena + 290619392);
 
-  /* %646 = slice(%645) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %647 from row 11 */
+  /* %649 = slice(%648) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %650 from row 11 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 289013760 + (long)b * 37824, 37824,
-        arena + 292634688 + (long)b * 2304, 192);
+    lk_copy_rows(1, 192, arena + 290619392 + (long)b * 37824, 37824,
+        arena + 294240320 + (long)b * 2304, 192);
   } // for b
 
-  /* %647 = concat(%594, %646) {axis 0} : f32[B, 12, 192], its operands computed in place: no code */
+  /* %650 = concat(%597, %649) {axis 0} : f32[B, 12, 192], its operands computed in place: no code */
 
-  /* %649 = add(%647, %648) : f32[B, 12, 192], written over %647 */
-  lk_add(3, (const long[]){B, 12, 192}, arena + 292632576, (const long[]){2304, 192, 1},
-      params[321], (const long[]){0, 192, 1}, arena + 292632576);
+  /* %652 = add(%650, %651) : f32[B, 12, 192], written over %650 */
+  lk_add(3, (const long[]){B, 12, 192}, arena + 294238208, (const long[]){2304, 192, 1},
+      params[321], (const long[]){0, 192, 1}, arena + 294238208);
 
-  /* %652 = normalize(%649) {eps 1e-06} lca.norm1 : f32[B, 12, 192] */
-  lk_normalize(B * 12, 192, arena + 292632576, 1e-06f, arena + 289345536);
+  /* %655 = normalize(%652) {eps 1e-06} lca.norm1 : f32[B, 12, 192] */
+  lk_normalize(B * 12, 192, arena + 294238208, 1e-06f, arena + 290619392);
 
-  /* %653 = mul_add(%652, %650, %651) lca.norm1 : f32[B, 12, 192] */
-  lk_mul_add(3, (const long[]){B, 12, 192}, arena + 289345536, (const long[]){2304, 192, 1},
+  /* %656 = mul_add(%655, %653, %654) lca.norm1 : f32[B, 12, 192] */
+  lk_mul_add(3, (const long[]){B, 12, 192}, arena + 290619392, (const long[]){2304, 192, 1},
       params[322], (const long[]){0, 0, 1}, params[323], (const long[]){0, 0, 1},
-      arena + 289419264);
+      arena + 290693120);
 
-  /* %656 = fused_linear(%653, %654, %655) lca.attn.qkv : f32[B, 12, 576] */
-  lk_fused_linear(B * 12, 192, 576, arena + 289419264, params[324], params[325], LK_ACT_NONE, NULL,
-      arena + 289013760);
+  /* %659 = fused_linear(%656, %657, %658) lca.attn.qkv : f32[B, 12, 576] */
+  lk_fused_linear(B * 12, 192, 576, arena + 290693120, params[324], params[325], LK_ACT_NONE, NULL,
+      arena + 57407488);
 
-  /* %657 = slice(%656) {axis 1, start 0, length 192} lca : f32[B, 12, 192] */
-  lk_copy_rows(B * 12, 192, arena + 289013760, 576, arena + 289234944, 192);
+  /* %660 = slice(%659) {axis 1, start 0, length 192} lca : f32[B, 12, 192] */
+  lk_copy_rows(B * 12, 192, arena + 57407488, 576, arena + 57628672, 192);
 
-  /* %658 = slice(%656) {axis 1, start 192, length 192} lca : f32[B, 12, 192] */
-  lk_copy_rows(B * 12, 192, arena + 289013952, 576, arena + 289492992, 192);
+  /* %661 = slice(%659) {axis 1, start 192, length 192} lca : f32[B, 12, 192] */
+  lk_copy_rows(B * 12, 192, arena + 57407680, 576, arena + 57702400, 192);
 
-  /* %659 = slice(%656) {axis 1, start 384, length 192} lca : f32[B, 12, 192] */
-  lk_copy_rows(B * 12, 192, arena + 289014144, 576, arena + 289566720, 192);
+  /* %662 = slice(%659) {axis 1, start 384, length 192} lca : f32[B, 12, 192] */
+  lk_copy_rows(B * 12, 192, arena + 57407872, 576, arena + 290766848, 192);
 
-  /* %660 = slice(%657) {axis 0, start 11, length 1} lca : f32[B, 1, 192] */
-  lk_copy_rows(B, 192, arena + 289237056, 2304, arena + 289308672, 192);
+  /* %663 = slice(%660) {axis 0, start 11, length 1} lca : f32[B, 1, 192] */
+  lk_copy_rows(B, 192, arena + 57630784, 2304, arena + 57776128, 192);
 
-  /* %661 = reshape(%660) {shape [1, 3, 1, 64]} lca : f32[B, 1, 3, 1, 64], a view of %660: no code */
+  /* %664 = reshape(%663) {shape [1, 3, 1, 64]} lca : f32[B, 1, 3, 1, 64], a view of %663: no code */
 
-  /* %662 = reshape(%658) {shape [12, 3, 1, 64]} lca : f32[B, 12, 3, 1, 64], a view of %658: no code */
+  /* %665 = reshape(%661) {shape [12, 3, 1, 64]} lca : f32[B, 12, 3, 1, 64], a view of %661: no code */
 
-  /* %663 = reshape(%659) {shape [12, 3, 1, 64]} lca : f32[B, 12, 3, 1, 64], a view of %659: no code */
+  /* %666 = reshape(%662) {shape [12, 3, 1, 64]} lca : f32[B, 12, 3, 1, 64], a view of %662: no code */
 
-  /* %664 = matmul_permuted(%661, %662) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} lca : f32[B, 3, 1, 1, 12] */
-  lk_gemm_batched2(B, 192, 2304, 36, 3, 1, 12, 64, arena + 289308672, 64, 0, 1, arena + 289492992,
-      64, 1, 192, arena + 289013760, 12, 0, 0.0f);
+  /* %667 = matmul_permuted(%664, %665) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} lca : f32[B, 3, 1, 1, 12] */
+  lk_gemm_batched2(B, 192, 2304, 36, 3, 1, 12, 64, arena + 57776128, 64, 0, 1, arena + 57702400, 64,
+      1, 192, arena + 57407488, 12, 0, 0.0f);
 
-  /* %665 = mul_scalar(%664) {x op 0.125} lca : f32[B, 3, 1, 1, 12] */
-  lk_mul_scalar(B * 3 * 12, arena + 289013760, 0.125f, arena + 289014912);
+  /* %668 = mul_scalar(%667) {x op 0.125} lca : f32[B, 3, 1, 1, 12] */
+  lk_mul_scalar(B * 3 * 12, arena + 57407488, 0.125f, arena + 57408640);
 
-  /* %666 = softmax(%665) {axis -1} lca : f32[B, 3, 1, 1, 12] */
-  lk_softmax(B * 3, 12, arena + 289014912, arena + 289640448);
+  /* %669 = softmax(%668) {axis -1} lca : f32[B, 3, 1, 1, 12] */
+  lk_softmax(B * 3, 12, arena + 57408640, arena + 57800704);
 
-  /* %667 = matmul_permuted(%666, %663) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} lca : f32[B, 1, 3, 1, 64] */
-  lk_gemm_batched2(B, 36, 2304, 192, 3, 1, 64, 12, arena + 289640448, 12, 0, 1, arena + 289566720,
-      64, 192, 1, arena + 289286912, 64, 0, 0.0f);
+  /* %670 = matmul_permuted(%669, %666) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} lca : f32[B, 1, 3, 1, 64] */
+  lk_gemm_batched2(B, 36, 2304, 192, 3, 1, 64, 12, arena + 57800704, 12, 0, 1, arena + 290766848,
+      64, 192, 1, arena + 57680640, 64, 0, 0.0f);
 
-  /* %668 = reshape(%667) {shape [1, 192]} lca : f32[B, 1, 192], a view of %667: no code */
+  /* %671 = reshape(%670) {shape [1, 192]} lca : f32[B, 1, 192], a view of %670: no code */
 
-  /* %671 = slice(%649) {axis 0, start 11, length 1} lca : f32[B, 1, 192], a view of %647: no code */
+  /* %674 = slice(%652) {axis 0, start 11, length 1} lca : f32[B, 1, 192], a view of %650: no code */
 
-  /* %672 = fused_linear(%668, %669, %670, %671) {residual} lca.attn.proj : f32[B, 1, 192] */
-  lk_fused_linear_strided(B, 1, 192, 192, arena + 289286912, 192, params[326], params[327], NULL, 0,
-      LK_ACT_NONE, arena + 292634688, 2304, arena + 289293056, 192);
+  /* %675 = fused_linear(%671, %672, %673, %674) {residual} lca.attn.proj : f32[B, 1, 192] */
+  lk_fused_linear_strided(B, 1, 192, 192, arena + 57680640, 192, params[326], params[327], NULL, 0,
+      LK_ACT_NONE, arena + 294240320, 2304, arena + 57686784, 192);
 
-  /* %675 = normalize(%672) {eps 1e-06} lca.norm2 : f32[B, 1, 192] */
-  lk_normalize(B, 192, arena + 289293056, 1e-06f, arena + 289299200);
+  /* %678 = normalize(%675) {eps 1e-06} lca.norm2 : f32[B, 1, 192] */
+  lk_normalize(B, 192, arena + 57686784, 1e-06f, arena + 57692928);
 
-  /* %676 = mul_add(%675, %673, %674) lca.norm2 : f32[B, 1, 192] */
-  lk_mul_add(3, (const long[]){B, 1, 192}, arena + 289299200, (const long[]){192, 0, 1},
-      params[328], (const long[]){0, 0, 1}, params[329], (const long[]){0, 0, 1},
-      arena + 289314816);
+  /* %679 = mul_add(%678, %676, %677) lca.norm2 : f32[B, 1, 192] */
+  lk_mul_add(3, (const long[]){B, 1, 192}, arena + 57692928, (const long[]){192, 0, 1}, params[328],
+      (const long[]){0, 0, 1}, params[329], (const long[]){0, 0, 1}, arena + 57782272);
 
-  /* %679 = fused_linear(%676, %677, %678) lca.feedforward.fc1 : f32[B, 1, 768] */
-  lk_fused_linear(B, 192, 768, arena + 289314816, params[330], params[331], LK_ACT_NONE, NULL,
-      arena + 289237760);
+  /* %682 = fused_linear(%679, %680, %681) lca.feedforward.fc1 : f32[B, 1, 768] */
+  lk_fused_linear(B, 192, 768, arena + 57782272, params[330], params[331], LK_ACT_NONE, NULL,
+      arena + 57631488);
 
-  /* %680 = gelu(%679) lca.feedforward : f32[B, 1, 768] */
-  lk_gelu(B * 768, arena + 289237760, arena + 289262336);
+  /* %683 = gelu(%682) lca.feedforward : f32[B, 1, 768] */
+  lk_gelu(B * 768, arena + 57631488, arena + 57656064);
 
-  /* %683 = fused_linear(%680, %681, %682, %672) {residual} lca.feedforward.fc2 : f32[B, 1, 192] */
-  lk_fused_linear(B, 768, 192, arena + 289262336, params[332], params[333], LK_ACT_NONE,
-      arena + 289293056, arena + 289320960);
+  /* %686 = fused_linear(%683, %684, %685, %675) {residual} lca.feedforward.fc2 : f32[B, 1, 192] */
+  lk_fused_linear(B, 768, 192, arena + 57656064, params[332], params[333], LK_ACT_NONE,
+      arena + 57686784, arena + 57788416);
 
-  /* %686 = normalize(%683) {eps 1e-06} norm : f32[B, 1, 192] */
-  lk_normalize(B, 192, arena + 289320960, 1e-06f, arena + 289327104);
+  /* %689 = normalize(%686) {eps 1e-06} norm : f32[B, 1, 192] */
+  lk_normalize(B, 192, arena + 57788416, 1e-06f, arena + 57794560);
 
-  /* %687 = mul_add(%686, %684, %685) norm : f32[B, 1, 192] */
-  lk_mul_add(3, (const long[]){B, 1, 192}, arena + 289327104, (const long[]){192, 0, 1},
-      params[334], (const long[]){0, 0, 1}, params[335], (const long[]){0, 0, 1},
-      arena + 289333248);
+  /* %690 = mul_add(%689, %687, %688) norm : f32[B, 1, 192] */
+  lk_mul_add(3, (const long[]){B, 1, 192}, arena + 57794560, (const long[]){192, 0, 1}, params[334],
+      (const long[]){0, 0, 1}, params[335], (const long[]){0, 0, 1}, arena + 290840576);
 
-  /* %688 = index(%687) {axis 0, at 0} : f32[B, 192], a view of %687: no code */
+  /* %691 = index(%690) {axis 0, at 0} : f32[B, 192], a view of %690: no code */
 
-  /* %691 = fused_linear(%688, %689, %690) head : f32[B, 1000] */
-  lk_fused_linear(B, 192, 1000, arena + 289333248, params[336], params[337], LK_ACT_NONE, NULL,
-      arena + 289013760);
+  /* %694 = fused_linear(%691, %692, %693) head : f32[B, 1000] */
+  lk_fused_linear(B, 192, 1000, arena + 290840576, params[336], params[337], LK_ACT_NONE, NULL,
+      arena + 57407488);
 
-  /* %693 = cross_entropy(%691, %692) : f32[1] */
-  lk_cross_entropy(B, 1000, arena + 289013760, inputs[23], arena + 456837872);
+  /* %696 = cross_entropy(%694, %695) : f32[1] */
+  lk_cross_entropy(B, 1000, arena + 57407488, inputs[23], arena + 457232560);
 
-  /* %694 = cross_entropy_grad(%691, %692) : f32[B, 1000] */
-  lk_cross_entropy_grad(B, 1000, arena + 289013760, inputs[23], arena + 289205760);
+  /* %697 = cross_entropy_grad(%694, %695) : f32[B, 1000] */
+  lk_cross_entropy_grad(B, 1000, arena + 57407488, inputs[23], arena + 57599488);
 
-  /* %695 = transpose(%689) {perm [1, 0]} head : f32[192, 1000] */
-  lk_transpose(2, (const long[]){1000, 192}, (const int[]){1, 0}, params[336], arena + 289013760);
+  /* %698 = transpose(%692) {perm [1, 0]} head : f32[192, 1000] */
+  lk_transpose(2, (const long[]){1000, 192}, (const int[]){1, 0}, params[336], arena + 57407488);
 
-  /* %696 = fused_linear(%694, %695) head : f32[B, 192] */
-  lk_fused_linear(B, 1000, 192, arena + 289205760, arena + 289013760, NULL, LK_ACT_NONE, NULL,
-      arena + 289339392);
+  /* %699 = fused_linear(%697, %698) head : f32[B, 192] */
+  lk_fused_linear(B, 1000, 192, arena + 57599488, arena + 57407488, NULL, LK_ACT_NONE, NULL,
+      arena + 290846720);
 
-  /* %697 = linear_grad_weight(%694, %688) head : f32[1000, 192] */
-  lk_linear_grad_weight(B, 192, 1000, arena + 289205760, arena + 289333248, arena + 455872512);
+  /* %700 = linear_grad_weight(%697, %691) head : f32[1000, 192] */
+  lk_linear_grad_weight(B, 192, 1000, arena + 57599488, arena + 290840576, arena + 456267776);
 
-  /* %698 = reduce_sum(%694) {axes [], batch} head : f32[1000] */
-  lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 289205760,
-      arena + 456822528);
+  /* %701 = reduce_sum(%697) {axes [], batch} head : f32[1000] */
+  lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 57599488,
+      arena + 457217792);
 
-  /* %699 = reshape(%696) {shape [1, 192]} : f32[B, 1, 192], a view of %696: no code */
+  /* %702 = reshape(%699) {shape [1, 192]} : f32[B, 1, 192], a view of %699: no code */
 
-  /* %700 = zero_pad(%699) {axis 0, before 0, after 0} : f32[B, 1, 192] */
-  lk_zero_pad(B, 1, 192, 0, 0, arena + 289339392, arena + 289013760);
+  /* %703 = zero_pad(%702) {axis 0, before 0, after 0} : f32[B, 1, 192] */
+  lk_zero_pad(B, 1, 192, 0, 0, arena + 290846720, arena + 57604096);
 
-  /* %701 = reduce_sum(%700) {axes [], batch} norm : f32[1, 192] */
-  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 289013760,
-      arena + 456835824);
-
-  /* %702 = reshape(%701) {shape [192]} norm : f32[192], a view of %701: no code */
-
-  /* %703 = mul(%700, %684) norm : f32[B, 1, 192] */
-  lk_mul(3, (const long[]){B, 1, 192}, arena + 289013760, (const long[]){192, 0, 1}, params[334],
-      (const long[]){0, 0, 1}, arena + 289019904);
-
-  /* %704 = reduce_sum(%700, %686) {axes [], batch} norm : f32[1, 192] */
-  lk_reduce_sum_product(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0},
-      arena + 289013760, arena + 289327104, arena + 456836016);
+  /* %704 = reduce_sum(%703) {axes [], batch} norm : f32[1, 192] */
+  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 57604096,
+      arena + 457230512);
 
   /* %705 = reshape(%704) {shape [192]} norm : f32[192], a view of %704: no code */
 
-  /* %706 = normalize_grad(%683, %703) {eps 1e-06} norm : f32[B, 1, 192] */
-  lk_normalize_grad(B, 192, arena + 289320960, arena + 289019904, 1e-06f, arena + 289210368);
-
-  /* %707 = transpose(%681) {perm [1, 0]} lca.feedforward.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[332], arena + 289013760);
-
-  /* %708 = fused_linear(%706, %707) lca.feedforward.fc2 : f32[B, 1, 768] */
-  lk_fused_linear(B, 192, 768, arena + 289210368, arena + 289013760, NULL, LK_ACT_NONE, NULL,
-      arena + 289161216);
-
-  /* %709 = linear_grad_weight(%706, %680) lca.feedforward.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B, 768, 192, arena + 289210368, arena + 289262336, arena + 456064512);
-
-  /* %710 = reduce_sum(%706) {axes [], batch} lca.feedforward.fc2 : f32[1, 192] */
-  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 289210368,
-      arena + 456836208);
-
-  /* %711 = reshape(%710) {shape [192]} lca.feedforward.fc2 : f32[192], a view of %710: no code */
-
-  /* %712 = gelu_grad(%679, %708) lca.feedforward : f32[B, 1, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 768, arena + 289237760, arena + 289161216, arena + 289185792);
-
-  /* %713 = transpose(%677) {perm [1, 0]} lca.feedforward.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[330], arena + 289013760);
-
-  /* %714 = fused_linear(%712, %713) lca.feedforward.fc1 : f32[B, 1, 192] */
-  lk_fused_linear(B, 768, 192, arena + 289185792, arena + 289013760, NULL, LK_ACT_NONE, NULL,
-      arena + 289161216);
-
-  /* %715 = linear_grad_weight(%712, %676) lca.feedforward.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B, 192, 768, arena + 289185792, arena + 289314816, arena + 456211968);
-
-  /* %716 = reduce_sum(%712) {axes [], batch} lca.feedforward.fc1 : f32[1, 768] */
-  lk_reduce_sum(3, (const long[]){B, 1, 768}, (const unsigned char[]){1, 0, 0}, arena + 289185792,
-      arena + 456823536);
-
-  /* %717 = reshape(%716) {shape [768]} lca.feedforward.fc1 : f32[768], a view of %716: no code */
-
-  /* %718 = reduce_sum(%714) {axes [], batch} lca.norm2 : f32[1, 192] */
-  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 289161216,
-      arena + 456836400);
-
-  /* %719 = reshape(%718) {shape [192]} lca.norm2 : f32[192], a view of %718: no code */
-
-  /* %720 = mul(%714, %673) lca.norm2 : f32[B, 1, 192] */
-  lk_mul(3, (const long[]){B, 1, 192}, arena + 289161216, (const long[]){192, 0, 1}, params[328],
-      (const long[]){0, 0, 1}, arena + 289013760);
-
-  /* %721 = reduce_sum(%714, %675) {axes [], batch} lca.norm2 : f32[1, 192] */
+  /* %706 = reduce_sum(%703, %689) {axes [], batch} norm : f32[1, 192] */
   lk_reduce_sum_product(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0},
-      arena + 289161216, arena + 289299200, arena + 456836592);
+      arena + 57604096, arena + 57794560, arena + 457230704);
 
-  /* %722 = reshape(%721) {shape [192]} lca.norm2 : f32[192], a view of %721: no code */
+  /* %707 = reshape(%706) {shape [192]} norm : f32[192], a view of %706: no code */
 
-  /* %723 = normalize_grad(%672, %720) {eps 1e-06} lca.norm2 : f32[B, 1, 192] */
-  lk_normalize_grad(B, 192, arena + 289293056, arena + 289013760, 1e-06f, arena + 289019904);
+  /* %708 = normalize_grad(%686, %703, %687) {eps 1e-06} norm : f32[B, 1, 192], written over %703 */
+  lk_layernorm_grad(B, 192, arena + 57788416, arena + 57604096, params[334], NULL, 1e-06f,
+      arena + 57604096);
 
-  /* %724 = add(%706, %723) lca : f32[B, 1, 192], written over %706 */
-  lk_add(3, (const long[]){B, 1, 192}, arena + 289210368, (const long[]){192, 0, 1},
-      arena + 289019904, (const long[]){192, 0, 1}, arena + 289210368);
+  /* %709 = transpose(%684) {perm [1, 0]} lca.feedforward.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[332], arena + 57407488);
+
+  /* %710 = fused_linear(%708, %709) lca.feedforward.fc2 : f32[B, 1, 768] */
+  lk_fused_linear(B, 192, 768, arena + 57604096, arena + 57407488, NULL, LK_ACT_NONE, NULL,
+      arena + 57554944);
+
+  /* %711 = linear_grad_weight(%708, %683) lca.feedforward.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B, 768, 192, arena + 57604096, arena + 57656064, arena + 456459776);
+
+  /* %712 = reduce_sum(%708) {axes [], batch} lca.feedforward.fc2 : f32[1, 192] */
+  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 57604096,
+      arena + 457230896);
+
+  /* %713 = reshape(%712) {shape [192]} lca.feedforward.fc2 : f32[192], a view of %712: no code */
+
+  /* %714 = gelu_grad(%682, %710) lca.feedforward : f32[B, 1, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 768, arena + 57631488, arena + 57554944, arena + 57579520);
+
+  /* %715 = transpose(%680) {perm [1, 0]} lca.feedforward.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[330], arena + 57407488);
+
+  /* %716 = fused_linear(%714, %715) lca.feedforward.fc1 : f32[B, 1, 192] */
+  lk_fused_linear(B, 768, 192, arena + 57579520, arena + 57407488, NULL, LK_ACT_NONE, NULL,
+      arena + 57554944);
+
+  /* %717 = linear_grad_weight(%714, %679) lca.feedforward.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B, 192, 768, arena + 57579520, arena + 57782272, arena + 456607232);
+
+  /* %718 = reduce_sum(%714) {axes [], batch} lca.feedforward.fc1 : f32[1, 768] */
+  lk_reduce_sum(3, (const long[]){B, 1, 768}, (const unsigned char[]){1, 0, 0}, arena + 57579520,
+      arena + 457218800);
+
+  /* %719 = reshape(%718) {shape [768]} lca.feedforward.fc1 : f32[768], a view of %718: no code */
+
+  /* %720 = reduce_sum(%716) {axes [], batch} lca.norm2 : f32[1, 192] */
+  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 57554944,
+      arena + 457231088);
+
+  /* %721 = reshape(%720) {shape [192]} lca.norm2 : f32[192], a view of %720: no code */
+
+  /* %722 = reduce_sum(%716, %678) {axes [], batch} lca.norm2 : f32[1, 192] */
+  lk_reduce_sum_product(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0},
+      arena + 57554944, arena + 57692928, arena + 457231280);
+
+  /* %723 = reshape(%722) {shape [192]} lca.norm2 : f32[192], a view of %722: no code */
+
+  /* %724 = normalize_grad(%675, %716, %676, %708) {eps 1e-06} lca : f32[B, 1, 192], written over %716 */
+  lk_layernorm_grad(B, 192, arena + 57686784, arena + 57554944, params[328], arena + 57604096,
+      1e-06f, arena + 57554944);
 
   /* %725 = zero_pad(%724) {axis 0, before 11, after 0} lca : f32[B, 12, 192] */
-  lk_zero_pad(B, 1, 192, 11, 0, arena + 289210368, arena + 456617472);
+  lk_zero_pad(B, 1, 192, 11, 0, arena + 57554944, arena + 290840576);
 
-  /* %726 = transpose(%669) {perm [1, 0]} lca.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[326], arena + 289013760);
+  /* %726 = transpose(%672) {perm [1, 0]} lca.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[326], arena + 57407488);
 
   /* %727 = fused_linear(%724, %726) lca.attn.proj : f32[B, 1, 192] */
-  lk_fused_linear(B, 192, 192, arena + 289210368, arena + 289013760, NULL, LK_ACT_NONE, NULL,
-      arena + 289050624);
+  lk_fused_linear(B, 192, 192, arena + 57554944, arena + 57407488, NULL, LK_ACT_NONE, NULL,
+      arena + 57444352);
 
-  /* %728 = linear_grad_weight(%724, %668) lca.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B, 192, 192, arena + 289210368, arena + 289286912, arena + 456691200);
+  /* %728 = linear_grad_weight(%724, %671) lca.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B, 192, 192, arena + 57554944, arena + 57680640, arena + 457086464);
 
   /* %729 = reduce_sum(%724) {axes [], batch} lca.attn.proj : f32[1, 192] */
-  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 289210368,
-      arena + 456836784);
+  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 57554944,
+      arena + 457231472);
 
   /* %730 = reshape(%729) {shape [192]} lca.attn.proj : f32[192], a view of %729: no code */
 
   /* %731 = reshape(%727) {shape [1, 3, 1, 64]} lca : f32[B, 1, 3, 1, 64], a view of %727: no code */
 
-  /* %732 = matmul_permuted(%731, %663) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} lca : f32[B, 3, 1, 1, 12] */
-  lk_gemm_batched2(B, 192, 2304, 36, 3, 1, 12, 64, arena + 289050624, 64, 0, 1, arena + 289566720,
-      64, 1, 192, arena + 289013760, 12, 0, 0.0f);
+  /* %732 = matmul_permuted(%731, %666) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} lca : f32[B, 3, 1, 1, 12] */
+  lk_gemm_batched2(B, 192, 2304, 36, 3, 1, 12, 64, arena + 57444352, 64, 0, 1, arena + 290766848,
+      64, 1, 192, arena + 57407488, 12, 0, 0.0f);
 
-  /* %733 = matmul_permuted(%666, %731) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} lca : f32[B, 12, 3, 1, 64] */
-  lk_gemm_batched2(B, 36, 192, 2304, 3, 12, 64, 1, arena + 289640448, 12, 1, 0, arena + 289050624,
-      64, 0, 1, arena + 289234944, 64, 192, 0.0f);
+  /* %733 = matmul_permuted(%669, %731) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} lca : f32[B, 12, 3, 1, 64] */
+  lk_gemm_batched2(B, 36, 192, 2304, 3, 12, 64, 1, arena + 57800704, 12, 1, 0, arena + 57444352, 64,
+      0, 1, arena + 57628672, 64, 192, 0.0f);
 
-  /* %734 = softmax_grad(%666, %732) {axis -1} lca : f32[B, 3, 1, 1, 12] */
-  lk_softmax_grad(B * 3, 12, arena + 289640448, arena + 289013760, arena + 289014912);
+  /* %734 = softmax_grad(%669, %732) {axis -1} lca : f32[B, 3, 1, 1, 12] */
+  lk_softmax_grad(B * 3, 12, arena + 57800704, arena + 57407488, arena + 57408640);
 
   /* %735 = mul_scalar(%734) {x op 0.125} lca : f32[B, 3, 1, 1, 12] */
-  lk_mul_scalar(B * 3 * 12, arena + 289014912, 0.125f, arena + 289019904);
+  lk_mul_scalar(B * 3 * 12, arena + 57408640, 0.125f, arena + 57413632);
 
-  /* %736 = matmul_permuted(%735, %662) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} lca : f32[B, 1, 3, 1, 64] */
-  lk_gemm_batched2(B, 36, 2304, 192, 3, 1, 64, 12, arena + 289019904, 12, 0, 1, arena + 289492992,
-      64, 192, 1, arena + 289013760, 64, 0, 0.0f);
+  /* %736 = matmul_permuted(%735, %665) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} lca : f32[B, 1, 3, 1, 64] */
+  lk_gemm_batched2(B, 36, 2304, 192, 3, 1, 64, 12, arena + 57413632, 12, 0, 1, arena + 57702400, 64,
+      192, 1, arena + 57407488, 64, 0, 0.0f);
 
-  /* %737 = matmul_permuted(%661, %735) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} lca : f32[B, 12, 3, 1, 64] */
-  lk_gemm_batched2(B, 36, 192, 2304, 3, 12, 64, 1, arena + 289019904, 12, 1, 0, arena + 289308672,
-      64, 0, 1, arena + 289492992, 64, 192, 0.0f);
+  /* %737 = matmul_permuted(%664, %735) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} lca : f32[B, 12, 3, 1, 64] */
+  lk_gemm_batched2(B, 36, 192, 2304, 3, 12, 64, 1, arena + 57413632, 12, 1, 0, arena + 57776128, 64,
+      0, 1, arena + 57702400, 64, 192, 0.0f);
 
   /* %738 = reshape(%733) {shape [12, 192]} lca : f32[B, 12, 192], a view of %733: no code */
 
@@ -7630,3004 +7720,2836 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %740 = reshape(%736) {shape [1, 192]} lca : f32[B, 1, 192], a view of %736: no code */
 
   /* %741 = zero_pad(%740) {axis 0, before 11, after 0} lca : f32[B, 12, 192] */
-  lk_zero_pad(B, 1, 192, 11, 0, arena + 289013760, arena + 289566720);
+  lk_zero_pad(B, 1, 192, 11, 0, arena + 57407488, arena + 290766848);
 
   /* %742 = concat(%741, %739, %738) {axis 1} lca.attn.qkv : f32[B, 12, 576] */
-  lk_copy_rows(B * 12, 192, arena + 289566720, 192, arena + 289013760, 576);
-  lk_copy_rows(B * 12, 192, arena + 289492992, 192, arena + 289013952, 576);
-  lk_copy_rows(B * 12, 192, arena + 289234944, 192, arena + 289014144, 576);
+  lk_copy_rows(B * 12, 192, arena + 290766848, 192, arena + 57407488, 576);
+  lk_copy_rows(B * 12, 192, arena + 57702400, 192, arena + 57407680, 576);
+  lk_copy_rows(B * 12, 192, arena + 57628672, 192, arena + 57407872, 576);
 
-  /* %743 = transpose(%654) {perm [1, 0]} lca.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[324], arena + 289234944);
+  /* %743 = transpose(%657) {perm [1, 0]} lca.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[324], arena + 57628672);
 
   /* %744 = fused_linear(%742, %743) lca.attn.qkv : f32[B, 12, 192] */
-  lk_fused_linear(B * 12, 576, 192, arena + 289013760, arena + 289234944, NULL, LK_ACT_NONE, NULL,
-      arena + 289492992);
+  lk_fused_linear(B * 12, 576, 192, arena + 57407488, arena + 57628672, NULL, LK_ACT_NONE, NULL,
+      arena + 457012736);
 
-  /* %745 = linear_grad_weight(%742, %653) lca.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 12, 192, 576, arena + 289013760, arena + 289419264, arena + 456506880);
+  /* %745 = linear_grad_weight(%742, %656) lca.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 12, 192, 576, arena + 57407488, arena + 290693120, arena + 456902144);
 
   /* %746 = reduce_sum(%742) {axes [0], batch} lca.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 12, 576}, (const unsigned char[]){1, 1, 0}, arena + 289013760,
-      arena + 456830640);
+  lk_reduce_sum(3, (const long[]){B, 12, 576}, (const unsigned char[]){1, 1, 0}, arena + 57407488,
+      arena + 457225328);
 
   /* %747 = reduce_sum(%744) {axes [0], batch} lca.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 12, 192}, (const unsigned char[]){1, 1, 0}, arena + 289492992,
-      arena + 456836976);
+  lk_reduce_sum(3, (const long[]){B, 12, 192}, (const unsigned char[]){1, 1, 0}, arena + 457012736,
+      arena + 457231664);
 
-  /* %748 = mul(%744, %650) lca.norm1 : f32[B, 12, 192] */
-  lk_mul(3, (const long[]){B, 12, 192}, arena + 289492992, (const long[]){2304, 192, 1},
-      params[322], (const long[]){0, 0, 1}, arena + 289013760);
-
-  /* %749 = reduce_sum(%744, %652) {axes [0], batch} lca.norm1 : f32[192] */
+  /* %748 = reduce_sum(%744, %655) {axes [0], batch} lca.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 12, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 289492992, arena + 289345536, arena + 456837168);
+      arena + 457012736, arena + 290619392, arena + 457231856);
 
-  /* %750 = normalize_grad(%649, %748) {eps 1e-06} lca.norm1 : f32[B, 12, 192] */
-  lk_normalize_grad(B * 12, 192, arena + 292632576, arena + 289013760, 1e-06f, arena + 289087488);
+  /* %749 = normalize_grad(%652, %744, %653, %725) {eps 1e-06} : f32[B, 12, 192], written over %744 */
+  lk_layernorm_grad(B * 12, 192, arena + 294238208, arena + 457012736, params[322],
+      arena + 290840576, 1e-06f, arena + 457012736);
 
-  /* %751 = add(%725, %750) : f32[B, 12, 192], written over %725 */
-  lk_add(3, (const long[]){B, 12, 192}, arena + 456617472, (const long[]){2304, 192, 1},
-      arena + 289087488, (const long[]){2304, 192, 1}, arena + 456617472);
+  /* %750 = reduce_sum(%749) {axes [], batch} : f32[12, 192] */
+  lk_reduce_sum(3, (const long[]){B, 12, 192}, (const unsigned char[]){1, 0, 0}, arena + 457012736,
+      arena + 457178624);
 
-  /* %752 = reduce_sum(%751) {axes [], batch} : f32[12, 192] */
-  lk_reduce_sum(3, (const long[]){B, 12, 192}, (const unsigned char[]){1, 0, 0}, arena + 456617472,
-      arena + 456783360);
+  /* %751 = reshape(%750) {shape [1, 12, 192]} : f32[1, 12, 192], a view of %750: no code */
 
-  /* %753 = reshape(%752) {shape [1, 12, 192]} : f32[1, 12, 192], a view of %752: no code */
+  /* %752 = slice(%749) {axis 0, start 0, length 11} : f32[B, 11, 192], a view of %744: no code */
 
-  /* %754 = slice(%751) {axis 0, start 0, length 11} : f32[B, 11, 192], a view of %725: no code */
+  /* %753 = slice(%749) {axis 0, start 11, length 1} : f32[B, 1, 192], a view of %744: no code */
 
-  /* %755 = slice(%751) {axis 0, start 11, length 1} : f32[B, 1, 192], a view of %725: no code */
-
-  /* %756 = zero_pad(%755) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %754 = zero_pad(%753) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 456619584 + (long)b * 2304,
-        arena + 424550400 + (long)b * 37824);
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 457014848 + (long)b * 2304,
+        arena + 424945664 + (long)b * 37824);
   } // for b
 
-  /* %757 = mul(%756, %644) blocks.11 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      inputs[22], (const long[]){1, 0, 0}, arena + 425760768);
+  /* %755 = mul(%754, %647) blocks.11 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 424945664, (const long[]){37824, 192, 1},
+      inputs[22], (const long[]){1, 0, 0}, arena + 426156032);
 
-  /* %758 = slice(%757) {axis 0, start 0, length 1} blocks.11.leff : f32[B, 1, 192], a view of %757: no code */
+  /* %756 = slice(%755) {axis 0, start 0, length 1} blocks.11.leff : f32[B, 1, 192], a view of %755: no code */
 
-  /* %759 = slice(%757) {axis 0, start 1, length 196} blocks.11.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 425760960, 37824, arena + 454668288, 37632);
+  /* %757 = slice(%755) {axis 0, start 1, length 196} blocks.11.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 426156224, 37824, arena + 455063552, 37632);
 
-  /* %760 = batch_norm_act_param_grad(%637, %759, %640, %638, %639) {eps 1e-05} blocks.11.leff.bn3 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 290224128, arena + 454668288,
-      arena + 292707264, params[317], params[318], 1e-05f, LK_ACT_NONE, arena + 289013760,
-      arena + 289052352);
+  /* %758 = batch_norm_act_param_grad(%640, %757, %643, %641, %642) {eps 1e-05} blocks.11.leff.bn3 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 291829760, arena + 455063552,
+      arena + 294311936, params[317], params[318], 1e-05f, LK_ACT_NONE, arena + 57407488,
+      arena + 57446080);
 
-  /* %761 = batch_norm_act_grad(%637, %759, %640, %638, %639, %760) {eps 1e-05} blocks.11.leff.bn3 : f32[B, 196, 192], written over %759 */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 290224128, arena + 454668288, arena + 292707264,
-      params[317], params[318], arena + 289052352, 1e-05f, LK_ACT_NONE, arena + 289013760,
-      arena + 454668288);
+  /* %759 = batch_norm_act_grad(%640, %757, %643, %641, %642, %758) {eps 1e-05} blocks.11.leff.bn3 : f32[B, 196, 192], written over %757 */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 291829760, arena + 455063552, arena + 294311936,
+      params[317], params[318], arena + 57446080, 1e-05f, LK_ACT_NONE, arena + 57407488,
+      arena + 455063552);
 
-  /* %762 = index(%760) {axis 0, at 0} blocks.11.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 289052352, 384, arena + 456837360, 192);
+  /* %760 = index(%758) {axis 0, at 0} blocks.11.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57446080, 384, arena + 457232048, 192);
 
-  /* %763 = index(%760) {axis 0, at 1} blocks.11.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 289052544, 384, arena + 456837552, 192);
+  /* %761 = index(%758) {axis 0, at 1} blocks.11.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57446272, 384, arena + 457232240, 192);
 
-  /* %764 = transpose(%636) {perm [1, 0]} blocks.11.leff.conv3 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[315], arena + 456359424);
+  /* %762 = transpose(%639) {perm [1, 0]} blocks.11.leff.conv3 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[315], arena + 57407488);
 
-  /* %765 = fused_linear(%761, %764) blocks.11.leff.conv3 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 454668288, arena + 456359424, NULL, LK_ACT_NONE, NULL,
-      arena + 289013760);
+  /* %763 = fused_linear(%759, %762) blocks.11.leff.conv3 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 455063552, arena + 57407488, NULL, LK_ACT_NONE, NULL,
+      arena + 290619392);
 
-  /* %766 = linear_grad_weight(%761, %633) blocks.11.leff.conv3 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 454668288, arena + 284196864, arena + 456359424);
+  /* %764 = linear_grad_weight(%759, %636) blocks.11.leff.conv3 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 455063552, arena + 285802496, arena + 456754688);
 
-  /* %767 = reduce_sum(%761) {axes [0], batch} blocks.11.leff.conv3 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 454668288,
-      arena + 284352768);
+  /* %765 = reduce_sum(%759) {axes [0], batch} blocks.11.leff.conv3 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 455063552,
+      arena + 285810944);
 
-  /* %768 = reshape(%766) {shape [192, 768, 1, 1]} blocks.11.leff.conv3 : f32[192, 768, 1, 1], a view of %766: no code */
+  /* %766 = reshape(%764) {shape [192, 768, 1, 1]} blocks.11.leff.conv3 : f32[192, 768, 1, 1], a view of %764: no code */
 
-  /* %769 = batch_norm_act_param_grad(%628, %765, %631, %629, %630) {eps 1e-05, act gelu} blocks.11.leff.bn2 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 279379968, arena + 289013760,
-      arena + 456781056, params[311], params[312], 1e-05f, LK_ACT_GELU, arena + 284196864,
-      arena + 284351232);
+  /* %767 = batch_norm_act_param_grad(%631, %763, %634, %632, %633) {eps 1e-05, act gelu} blocks.11.leff.bn2 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 280985600, arena + 290619392,
+      arena + 457176320, params[311], params[312], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 57561856);
 
-  /* %770 = batch_norm_act_grad(%628, %765, %631, %629, %630, %769) {eps 1e-05, act gelu} blocks.11.leff.bn2 : f32[B, 196, 768], written over %765 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 279379968, arena + 289013760, arena + 456781056,
-      params[311], params[312], arena + 284351232, 1e-05f, LK_ACT_GELU, arena + 284196864,
-      arena + 289013760);
+  /* %768 = batch_norm_act_grad(%631, %763, %634, %632, %633, %767) {eps 1e-05, act gelu} blocks.11.leff.bn2 : f32[B, 196, 768], written over %763 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 280985600, arena + 290619392, arena + 457176320,
+      params[311], params[312], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 290619392);
 
-  /* %771 = index(%769) {axis 0, at 0} blocks.11.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 284351232, 1536, arena + 284203776, 768);
+  /* %769 = index(%767) {axis 0, at 0} blocks.11.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 285809408, 768);
 
-  /* %772 = index(%769) {axis 0, at 1} blocks.11.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 284352000, 1536, arena + 284204544, 768);
+  /* %770 = index(%767) {axis 0, at 1} blocks.11.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 285810176, 768);
 
-  /* %773 = token_dwconv_grad_input(%770, %626) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 289013760, params[309],
-      arena + 279379968);
+  /* %771 = token_dwconv_grad_input(%768, %629) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.leff.conv2 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 290619392, params[309],
+      arena + 280985600);
 
-  /* %774 = token_dwconv_grad_weight(%770, %625) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.leff.conv2 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 289013760,
-      arena + 274563072, arena + 284196864);
+  /* %772 = token_dwconv_grad_weight(%768, %628) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.leff.conv2 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 290619392,
+      arena + 276168704, arena + 285802496);
 
-  /* %775 = reduce_sum(%770) {axes [0], batch} blocks.11.leff.conv2 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 289013760,
-      arena + 277420032);
+  /* %773 = reduce_sum(%768) {axes [0], batch} blocks.11.leff.conv2 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 290619392,
+      arena + 280236032);
 
-  /* %776 = batch_norm_act_param_grad(%620, %773, %623, %621, %622) {eps 1e-05, act gelu} blocks.11.leff.bn1 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 269746176, arena + 279379968,
-      arena + 456778752, params[305], params[306], 1e-05f, LK_ACT_GELU, arena + 274563072,
-      arena + 274717440);
+  /* %774 = batch_norm_act_param_grad(%623, %771, %626, %624, %625) {eps 1e-05, act gelu} blocks.11.leff.bn1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 271351808, arena + 280985600,
+      arena + 457174016, params[305], params[306], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 57561856);
 
-  /* %777 = batch_norm_act_grad(%620, %773, %623, %621, %622, %776) {eps 1e-05, act gelu} blocks.11.leff.bn1 : f32[B, 196, 768], written over %773 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 269746176, arena + 279379968, arena + 456778752,
-      params[305], params[306], arena + 274717440, 1e-05f, LK_ACT_GELU, arena + 274563072,
-      arena + 279379968);
+  /* %775 = batch_norm_act_grad(%623, %771, %626, %624, %625, %774) {eps 1e-05, act gelu} blocks.11.leff.bn1 : f32[B, 196, 768], written over %771 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 271351808, arena + 280985600, arena + 457174016,
+      params[305], params[306], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 280985600);
 
-  /* %778 = index(%776) {axis 0, at 0} blocks.11.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 274717440, 1536, arena + 277420800, 768);
+  /* %776 = index(%774) {axis 0, at 0} blocks.11.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 280236800, 768);
 
-  /* %779 = index(%776) {axis 0, at 1} blocks.11.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 274718208, 1536, arena + 277421568, 768);
+  /* %777 = index(%774) {axis 0, at 1} blocks.11.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 280237568, 768);
 
-  /* %780 = transpose(%619) {perm [1, 0]} blocks.11.leff.conv1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[303], arena + 269746176);
+  /* %778 = transpose(%622) {perm [1, 0]} blocks.11.leff.conv1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[303], arena + 57407488);
 
-  /* %781 = fused_linear(%777, %780) blocks.11.leff.conv1 : f32[B, 196, 192], written into %757 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 279379968, 150528, arena + 269746176, NULL,
-      NULL, 0, LK_ACT_NONE, NULL, 0, arena + 425760960, 37824);
+  /* %779 = fused_linear(%775, %778) blocks.11.leff.conv1 : f32[B, 196, 192], written into %755 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 280985600, 150528, arena + 57407488, NULL, NULL,
+      0, LK_ACT_NONE, NULL, 0, arena + 426156224, 37824);
 
-  /* %782 = linear_grad_weight(%777, %616) blocks.11.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 279379968, arena + 453464064, arena + 276977664);
+  /* %780 = linear_grad_weight(%775, %619) blocks.11.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 280985600, arena + 453859328, arena + 279793664);
 
-  /* %783 = reduce_sum(%777) {axes [0], batch} blocks.11.leff.conv1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 279379968,
-      arena + 277422336);
+  /* %781 = reduce_sum(%775) {axes [0], batch} blocks.11.leff.conv1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 280985600,
+      arena + 280238336);
 
-  /* %784 = reshape(%782) {shape [768, 192, 1, 1]} blocks.11.leff.conv1 : f32[768, 192, 1, 1], a view of %782: no code */
+  /* %782 = reshape(%780) {shape [768, 192, 1, 1]} blocks.11.leff.conv1 : f32[768, 192, 1, 1], a view of %780: no code */
 
-  /* %785 = concat(%758, %781) {axis 0} blocks.11.norm2 : f32[B, 197, 192], a view of %757: no code */
+  /* %783 = concat(%756, %779) {axis 0} blocks.11.norm2 : f32[B, 197, 192], a view of %755: no code */
 
-  /* %786 = reduce_sum(%785) {axes [0], batch} blocks.11.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 425760768,
-      arena + 277423680);
+  /* %784 = reduce_sum(%783) {axes [0], batch} blocks.11.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 426156032,
+      arena + 280239680);
 
-  /* %787 = mul(%785, %611) blocks.11.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 425760768, (const long[]){37824, 192, 1},
-      params[301], (const long[]){0, 0, 1}, arena + 269746176);
-
-  /* %788 = reduce_sum(%785, %613) {axes [0], batch} blocks.11.norm2 : f32[192] */
+  /* %785 = reduce_sum(%783, %616) {axes [0], batch} blocks.11.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 425760768, arena + 423340032, arena + 277423872);
+      arena + 426156032, arena + 423735296, arena + 280239872);
 
-  /* %789 = normalize_grad(%610, %787) {eps 1e-06} blocks.11.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 422129664, arena + 269746176, 1e-06f, arena + 270956544);
+  /* %786 = normalize_grad(%613, %783, %614, %754) {eps 1e-06} blocks.11 : f32[B, 197, 192], written over %755 */
+  lk_layernorm_grad(B * 197, 192, arena + 422524928, arena + 426156032, params[301],
+      arena + 424945664, 1e-06f, arena + 426156032);
 
-  /* %790 = add(%756, %789) blocks.11 : f32[B, 197, 192], written over %756 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      arena + 270956544, (const long[]){37824, 192, 1}, arena + 424550400);
+  /* %787 = mul(%786, %612) blocks.11 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 426156032, (const long[]){37824, 192, 1},
+      inputs[21], (const long[]){1, 0, 0}, arena + 271351808);
 
-  /* %791 = mul(%790, %609) blocks.11 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      inputs[21], (const long[]){1, 0, 0}, arena + 269746176);
+  /* %788 = transpose(%609) {perm [1, 0]} blocks.11.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[299], arena + 57407488);
 
-  /* %792 = transpose(%606) {perm [1, 0]} blocks.11.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[299], arena + 270956544);
+  /* %789 = fused_linear(%787, %788) blocks.11.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 271351808, arena + 57407488, NULL, LK_ACT_NONE, NULL,
+      arena + 274982912);
 
-  /* %793 = fused_linear(%791, %792) blocks.11.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 269746176, arena + 270956544, NULL, LK_ACT_NONE, NULL,
-      arena + 273377280);
+  /* %790 = linear_grad_weight(%787, %608) blocks.11.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 271351808, arena + 421314560, arena + 280199168);
 
-  /* %794 = linear_grad_weight(%791, %605) blocks.11.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 269746176, arena + 420919296, arena + 277383168);
+  /* %791 = reduce_sum(%787) {axes [0], batch} blocks.11.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 271351808,
+      arena + 280240064);
 
-  /* %795 = reduce_sum(%791) {axes [0], batch} blocks.11.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 269746176,
-      arena + 277424064);
+  /* %792 = sdpa_grad(%605, %606, %607, %789) {heads 3, kv_heads 3} blocks.11.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 335378432, 576, arena + 335378624, 576,
+      arena + 335378816, 576, arena + 274982912, 192, arena + 271351808, 576,
+      arena + 271351808 + 192, 576, arena + 271351808 + 384, 576, 0.125f);
 
-  /* %796 = sdpa_grad(%602, %603, %604, %793) {heads 3, kv_heads 3} blocks.11.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 333772800, 576, arena + 333772992, 576,
-      arena + 333773184, 576, arena + 273377280, 192, arena + 269746176, 576,
-      arena + 269746176 + 192, 576, arena + 269746176 + 384, 576, 0.125f);
+  /* %793 = transpose(%602) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[297], arena + 57407488);
 
-  /* %797 = transpose(%599) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[297], arena + 274587648);
+  /* %794 = fused_linear(%792, %793) blocks.11.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 271351808, arena + 57407488, NULL, LK_ACT_NONE, NULL,
+      arena + 276168704);
 
-  /* %798 = fused_linear(%796, %797) blocks.11.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 269746176, arena + 274587648, NULL, LK_ACT_NONE, NULL,
-      arena + 273377280);
+  /* %795 = linear_grad_weight(%792, %601) blocks.11.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 271351808, arena + 420104192, arena + 280088576);
 
-  /* %799 = linear_grad_weight(%796, %598) blocks.11.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 269746176, arena + 419708928, arena + 277272576);
+  /* %796 = reduce_sum(%792) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 271351808,
+      arena + 280239104);
 
-  /* %800 = reduce_sum(%796) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 269746176,
-      arena + 277423104);
+  /* %797 = reduce_sum(%794) {axes [0], batch} blocks.11.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 276168704,
+      arena + 280240256);
 
-  /* %801 = reduce_sum(%798) {axes [0], batch} blocks.11.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 273377280,
-      arena + 277424256);
-
-  /* %802 = mul(%798, %595) blocks.11.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 273377280, (const long[]){37824, 192, 1},
-      params[295], (const long[]){0, 0, 1}, arena + 269746176);
-
-  /* %803 = reduce_sum(%798, %597) {axes [0], batch} blocks.11.norm1 : f32[192] */
+  /* %798 = reduce_sum(%794, %600) {axes [0], batch} blocks.11.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 273377280, arena + 418498560, arena + 277424448);
+      arena + 276168704, arena + 418893824, arena + 280240448);
 
-  /* %804 = normalize_grad(%592, %802) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 417288192, arena + 269746176, 1e-06f, arena + 270956544);
+  /* %799 = normalize_grad(%595, %794, %598, %786) {eps 1e-06} blocks.10 : f32[B, 197, 192], written over %794 */
+  lk_layernorm_grad(B * 197, 192, arena + 417683456, arena + 276168704, params[295],
+      arena + 426156032, 1e-06f, arena + 276168704);
 
-  /* %805 = add(%790, %804) blocks.10 : f32[B, 197, 192], written over %756 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      arena + 270956544, (const long[]){37824, 192, 1}, arena + 424550400);
+  /* %800 = slice(%752) {axis 0, start 0, length 10} : f32[B, 10, 192], a view of %744: no code */
 
-  /* %806 = slice(%754) {axis 0, start 0, length 10} : f32[B, 10, 192], a view of %725: no code */
+  /* %801 = slice(%752) {axis 0, start 10, length 1} : f32[B, 1, 192], a view of %744: no code */
 
-  /* %807 = slice(%754) {axis 0, start 10, length 1} : f32[B, 1, 192], a view of %725: no code */
-
-  /* %808 = zero_pad(%807) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %802 = zero_pad(%801) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 456619392 + (long)b * 2304,
-        arena + 269746176 + (long)b * 37824);
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 457014656 + (long)b * 2304,
+        arena + 271351808 + (long)b * 37824);
   } // for b
 
-  /* %809 = add(%805, %808) blocks.10 : f32[B, 197, 192], written over %756 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      arena + 269746176, (const long[]){37824, 192, 1}, arena + 424550400);
+  /* %803 = add(%799, %802) blocks.10 : f32[B, 197, 192], written over %794 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 276168704, (const long[]){37824, 192, 1},
+      arena + 271351808, (const long[]){37824, 192, 1}, arena + 276168704);
 
-  /* %810 = mul(%809, %591) blocks.10 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      inputs[20], (const long[]){1, 0, 0}, arena + 274563072);
+  /* %804 = mul(%803, %594) blocks.10 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 276168704, (const long[]){37824, 192, 1},
+      inputs[20], (const long[]){1, 0, 0}, arena + 277379072);
 
-  /* %811 = slice(%810) {axis 0, start 0, length 1} blocks.10.leff : f32[B, 1, 192], a view of %810: no code */
+  /* %805 = slice(%804) {axis 0, start 0, length 1} blocks.10.leff : f32[B, 1, 192], a view of %804: no code */
 
-  /* %812 = slice(%810) {axis 0, start 1, length 196} blocks.10.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 274563264, 37824, arena + 275773440, 37632);
+  /* %806 = slice(%804) {axis 0, start 1, length 196} blocks.10.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 277379264, 37824, arena + 278589440, 37632);
 
-  /* %813 = batch_norm_act_param_grad(%584, %812, %587, %585, %586) {eps 1e-05} blocks.10.leff.bn3 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 452259840, arena + 275773440,
-      arena + 456830064, params[291], params[292], 1e-05f, LK_ACT_NONE, arena + 269746176,
-      arena + 269784768);
+  /* %807 = batch_norm_act_param_grad(%587, %806, %590, %588, %589) {eps 1e-05} blocks.10.leff.bn3 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 452655104, arena + 278589440,
+      arena + 457224752, params[291], params[292], 1e-05f, LK_ACT_NONE, arena + 57407488,
+      arena + 57446080);
 
-  /* %814 = batch_norm_act_grad(%584, %812, %587, %585, %586, %813) {eps 1e-05} blocks.10.leff.bn3 : f32[B, 196, 192], written over %812 */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 452259840, arena + 275773440, arena + 456830064,
-      params[291], params[292], arena + 269784768, 1e-05f, LK_ACT_NONE, arena + 269746176,
-      arena + 275773440);
+  /* %808 = batch_norm_act_grad(%587, %806, %590, %588, %589, %807) {eps 1e-05} blocks.10.leff.bn3 : f32[B, 196, 192], written over %806 */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 452655104, arena + 278589440, arena + 457224752,
+      params[291], params[292], arena + 57446080, 1e-05f, LK_ACT_NONE, arena + 57407488,
+      arena + 278589440);
 
-  /* %815 = index(%813) {axis 0, at 0} blocks.10.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 269784768, 384, arena + 277424640, 192);
+  /* %809 = index(%807) {axis 0, at 0} blocks.10.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57446080, 384, arena + 280240640, 192);
 
-  /* %816 = index(%813) {axis 0, at 1} blocks.10.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 269784960, 384, arena + 277424832, 192);
+  /* %810 = index(%807) {axis 0, at 1} blocks.10.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57446272, 384, arena + 280240832, 192);
 
-  /* %817 = transpose(%583) {perm [1, 0]} blocks.10.leff.conv3 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[289], arena + 277125120);
+  /* %811 = transpose(%586) {perm [1, 0]} blocks.10.leff.conv3 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[289], arena + 57407488);
 
-  /* %818 = fused_linear(%814, %817) blocks.10.leff.conv3 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 275773440, arena + 277125120, NULL, LK_ACT_NONE, NULL,
-      arena + 269746176);
+  /* %812 = fused_linear(%808, %811) blocks.10.leff.conv3 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 278589440, arena + 57407488, NULL, LK_ACT_NONE, NULL,
+      arena + 271351808);
 
-  /* %819 = linear_grad_weight(%814, %580) blocks.10.leff.conv3 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 275773440, arena + 264929280, arena + 277125120);
+  /* %813 = linear_grad_weight(%808, %583) blocks.10.leff.conv3 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 278589440, arena + 266534912, arena + 279941120);
 
-  /* %820 = reduce_sum(%814) {axes [0], batch} blocks.10.leff.conv3 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 275773440,
-      arena + 265085184);
+  /* %814 = reduce_sum(%808) {axes [0], batch} blocks.10.leff.conv3 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 278589440,
+      arena + 266543360);
 
-  /* %821 = reshape(%819) {shape [192, 768, 1, 1]} blocks.10.leff.conv3 : f32[192, 768, 1, 1], a view of %819: no code */
+  /* %815 = reshape(%813) {shape [192, 768, 1, 1]} blocks.10.leff.conv3 : f32[192, 768, 1, 1], a view of %813: no code */
 
-  /* %822 = batch_norm_act_param_grad(%575, %818, %578, %576, %577) {eps 1e-05, act gelu} blocks.10.leff.bn2 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 260112384, arena + 269746176,
-      arena + 456776448, params[285], params[286], 1e-05f, LK_ACT_GELU, arena + 264929280,
-      arena + 265083648);
+  /* %816 = batch_norm_act_param_grad(%578, %812, %581, %579, %580) {eps 1e-05, act gelu} blocks.10.leff.bn2 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 261718016, arena + 271351808,
+      arena + 457171712, params[285], params[286], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 57561856);
 
-  /* %823 = batch_norm_act_grad(%575, %818, %578, %576, %577, %822) {eps 1e-05, act gelu} blocks.10.leff.bn2 : f32[B, 196, 768], written over %818 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 260112384, arena + 269746176, arena + 456776448,
-      params[285], params[286], arena + 265083648, 1e-05f, LK_ACT_GELU, arena + 264929280,
-      arena + 269746176);
+  /* %817 = batch_norm_act_grad(%578, %812, %581, %579, %580, %816) {eps 1e-05, act gelu} blocks.10.leff.bn2 : f32[B, 196, 768], written over %812 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 261718016, arena + 271351808, arena + 457171712,
+      params[285], params[286], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 271351808);
 
-  /* %824 = index(%822) {axis 0, at 0} blocks.10.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 265083648, 1536, arena + 264936192, 768);
+  /* %818 = index(%816) {axis 0, at 0} blocks.10.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 266541824, 768);
 
-  /* %825 = index(%822) {axis 0, at 1} blocks.10.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 265084416, 1536, arena + 264936960, 768);
+  /* %819 = index(%816) {axis 0, at 1} blocks.10.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 266542592, 768);
 
-  /* %826 = token_dwconv_grad_input(%823, %573) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 269746176, params[283],
-      arena + 260112384);
+  /* %820 = token_dwconv_grad_input(%817, %576) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.leff.conv2 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 271351808, params[283],
+      arena + 261718016);
 
-  /* %827 = token_dwconv_grad_weight(%823, %572) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.leff.conv2 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 269746176,
-      arena + 255295488, arena + 264929280);
+  /* %821 = token_dwconv_grad_weight(%817, %575) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.leff.conv2 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 271351808,
+      arena + 256901120, arena + 266534912);
 
-  /* %828 = reduce_sum(%823) {axes [0], batch} blocks.10.leff.conv2 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 269746176,
-      arena + 258152448);
+  /* %822 = reduce_sum(%817) {axes [0], batch} blocks.10.leff.conv2 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 271351808,
+      arena + 260968448);
 
-  /* %829 = batch_norm_act_param_grad(%567, %826, %570, %568, %569) {eps 1e-05, act gelu} blocks.10.leff.bn1 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 250478592, arena + 260112384,
-      arena + 456774144, params[279], params[280], 1e-05f, LK_ACT_GELU, arena + 255295488,
-      arena + 255449856);
+  /* %823 = batch_norm_act_param_grad(%570, %820, %573, %571, %572) {eps 1e-05, act gelu} blocks.10.leff.bn1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 252084224, arena + 261718016,
+      arena + 457169408, params[279], params[280], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 57561856);
 
-  /* %830 = batch_norm_act_grad(%567, %826, %570, %568, %569, %829) {eps 1e-05, act gelu} blocks.10.leff.bn1 : f32[B, 196, 768], written over %826 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 250478592, arena + 260112384, arena + 456774144,
-      params[279], params[280], arena + 255449856, 1e-05f, LK_ACT_GELU, arena + 255295488,
-      arena + 260112384);
+  /* %824 = batch_norm_act_grad(%570, %820, %573, %571, %572, %823) {eps 1e-05, act gelu} blocks.10.leff.bn1 : f32[B, 196, 768], written over %820 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 252084224, arena + 261718016, arena + 457169408,
+      params[279], params[280], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 261718016);
 
-  /* %831 = index(%829) {axis 0, at 0} blocks.10.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 255449856, 1536, arena + 258153216, 768);
+  /* %825 = index(%823) {axis 0, at 0} blocks.10.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 260969216, 768);
 
-  /* %832 = index(%829) {axis 0, at 1} blocks.10.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 255450624, 1536, arena + 258153984, 768);
+  /* %826 = index(%823) {axis 0, at 1} blocks.10.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 260969984, 768);
 
-  /* %833 = transpose(%566) {perm [1, 0]} blocks.10.leff.conv1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[277], arena + 250478592);
+  /* %827 = transpose(%569) {perm [1, 0]} blocks.10.leff.conv1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[277], arena + 57407488);
 
-  /* %834 = fused_linear(%830, %833) blocks.10.leff.conv1 : f32[B, 196, 192], written into %810 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 260112384, 150528, arena + 250478592, NULL,
-      NULL, 0, LK_ACT_NONE, NULL, 0, arena + 274563264, 37824);
+  /* %828 = fused_linear(%824, %827) blocks.10.leff.conv1 : f32[B, 196, 192], written into %804 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 261718016, 150528, arena + 57407488, NULL, NULL,
+      0, LK_ACT_NONE, NULL, 0, arena + 277379264, 37824);
 
-  /* %835 = linear_grad_weight(%830, %563) blocks.10.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 260112384, arena + 451055616, arena + 257710080);
+  /* %829 = linear_grad_weight(%824, %566) blocks.10.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 261718016, arena + 451450880, arena + 260526080);
 
-  /* %836 = reduce_sum(%830) {axes [0], batch} blocks.10.leff.conv1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 260112384,
-      arena + 258154752);
+  /* %830 = reduce_sum(%824) {axes [0], batch} blocks.10.leff.conv1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 261718016,
+      arena + 260970752);
 
-  /* %837 = reshape(%835) {shape [768, 192, 1, 1]} blocks.10.leff.conv1 : f32[768, 192, 1, 1], a view of %835: no code */
+  /* %831 = reshape(%829) {shape [768, 192, 1, 1]} blocks.10.leff.conv1 : f32[768, 192, 1, 1], a view of %829: no code */
 
-  /* %838 = concat(%811, %834) {axis 0} blocks.10.norm2 : f32[B, 197, 192], a view of %810: no code */
+  /* %832 = concat(%805, %828) {axis 0} blocks.10.norm2 : f32[B, 197, 192], a view of %804: no code */
 
-  /* %839 = reduce_sum(%838) {axes [0], batch} blocks.10.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 274563072,
-      arena + 258156096);
+  /* %833 = reduce_sum(%832) {axes [0], batch} blocks.10.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 277379072,
+      arena + 260972096);
 
-  /* %840 = mul(%838, %558) blocks.10.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 274563072, (const long[]){37824, 192, 1},
-      params[275], (const long[]){0, 0, 1}, arena + 250478592);
-
-  /* %841 = reduce_sum(%838, %560) {axes [0], batch} blocks.10.norm2 : f32[192] */
+  /* %834 = reduce_sum(%832, %563) {axes [0], batch} blocks.10.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 274563072, arena + 416077824, arena + 258156288);
+      arena + 277379072, arena + 416473088, arena + 260972288);
 
-  /* %842 = normalize_grad(%557, %840) {eps 1e-06} blocks.10.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 414867456, arena + 250478592, 1e-06f, arena + 251688960);
+  /* %835 = normalize_grad(%560, %832, %561, %803) {eps 1e-06} blocks.10 : f32[B, 197, 192], written over %804 */
+  lk_layernorm_grad(B * 197, 192, arena + 415262720, arena + 277379072, params[275],
+      arena + 276168704, 1e-06f, arena + 277379072);
 
-  /* %843 = add(%809, %842) blocks.10 : f32[B, 197, 192], written over %756 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      arena + 251688960, (const long[]){37824, 192, 1}, arena + 424550400);
+  /* %836 = mul(%835, %559) blocks.10 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 277379072, (const long[]){37824, 192, 1},
+      inputs[19], (const long[]){1, 0, 0}, arena + 252084224);
 
-  /* %844 = mul(%843, %556) blocks.10 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      inputs[19], (const long[]){1, 0, 0}, arena + 250478592);
+  /* %837 = transpose(%556) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[273], arena + 57407488);
 
-  /* %845 = transpose(%553) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[273], arena + 251688960);
+  /* %838 = fused_linear(%836, %837) blocks.10.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 252084224, arena + 57407488, NULL, LK_ACT_NONE, NULL,
+      arena + 255715328);
 
-  /* %846 = fused_linear(%844, %845) blocks.10.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 250478592, arena + 251688960, NULL, LK_ACT_NONE, NULL,
-      arena + 254109696);
+  /* %839 = linear_grad_weight(%836, %555) blocks.10.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 252084224, arena + 414052352, arena + 260931584);
 
-  /* %847 = linear_grad_weight(%844, %552) blocks.10.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 250478592, arena + 413657088, arena + 258115584);
+  /* %840 = reduce_sum(%836) {axes [0], batch} blocks.10.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 252084224,
+      arena + 260972480);
 
-  /* %848 = reduce_sum(%844) {axes [0], batch} blocks.10.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 250478592,
-      arena + 258156480);
+  /* %841 = sdpa_grad(%552, %553, %554, %838) {heads 3, kv_heads 3} blocks.10.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 331747328, 576, arena + 331747520, 576,
+      arena + 331747712, 576, arena + 255715328, 192, arena + 252084224, 576,
+      arena + 252084224 + 192, 576, arena + 252084224 + 384, 576, 0.125f);
 
-  /* %849 = sdpa_grad(%549, %550, %551, %846) {heads 3, kv_heads 3} blocks.10.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 330141696, 576, arena + 330141888, 576,
-      arena + 330142080, 576, arena + 254109696, 192, arena + 250478592, 576,
-      arena + 250478592 + 192, 576, arena + 250478592 + 384, 576, 0.125f);
+  /* %842 = transpose(%549) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[271], arena + 57407488);
 
-  /* %850 = transpose(%546) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[271], arena + 255320064);
+  /* %843 = fused_linear(%841, %842) blocks.10.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 252084224, arena + 57407488, NULL, LK_ACT_NONE, NULL,
+      arena + 256901120);
 
-  /* %851 = fused_linear(%849, %850) blocks.10.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 250478592, arena + 255320064, NULL, LK_ACT_NONE, NULL,
-      arena + 254109696);
+  /* %844 = linear_grad_weight(%841, %548) blocks.10.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 252084224, arena + 412841984, arena + 260820992);
 
-  /* %852 = linear_grad_weight(%849, %545) blocks.10.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 250478592, arena + 412446720, arena + 258004992);
+  /* %845 = reduce_sum(%841) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 252084224,
+      arena + 260971520);
 
-  /* %853 = reduce_sum(%849) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 250478592,
-      arena + 258155520);
+  /* %846 = reduce_sum(%843) {axes [0], batch} blocks.10.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 256901120,
+      arena + 260972672);
 
-  /* %854 = reduce_sum(%851) {axes [0], batch} blocks.10.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 254109696,
-      arena + 258156672);
-
-  /* %855 = mul(%851, %542) blocks.10.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 254109696, (const long[]){37824, 192, 1},
-      params[269], (const long[]){0, 0, 1}, arena + 250478592);
-
-  /* %856 = reduce_sum(%851, %544) {axes [0], batch} blocks.10.norm1 : f32[192] */
+  /* %847 = reduce_sum(%843, %547) {axes [0], batch} blocks.10.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 254109696, arena + 411236352, arena + 258156864);
+      arena + 256901120, arena + 411631616, arena + 260972864);
 
-  /* %857 = normalize_grad(%539, %855) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 410025984, arena + 250478592, 1e-06f, arena + 251688960);
+  /* %848 = normalize_grad(%542, %843, %545, %835) {eps 1e-06} blocks.9 : f32[B, 197, 192], written over %843 */
+  lk_layernorm_grad(B * 197, 192, arena + 410421248, arena + 256901120, params[269],
+      arena + 277379072, 1e-06f, arena + 256901120);
 
-  /* %858 = add(%843, %857) blocks.9 : f32[B, 197, 192], written over %756 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      arena + 251688960, (const long[]){37824, 192, 1}, arena + 424550400);
+  /* %849 = slice(%800) {axis 0, start 0, length 9} : f32[B, 9, 192], a view of %744: no code */
 
-  /* %859 = slice(%806) {axis 0, start 0, length 9} : f32[B, 9, 192], a view of %725: no code */
+  /* %850 = slice(%800) {axis 0, start 9, length 1} : f32[B, 1, 192], a view of %744: no code */
 
-  /* %860 = slice(%806) {axis 0, start 9, length 1} : f32[B, 1, 192], a view of %725: no code */
-
-  /* %861 = zero_pad(%860) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %851 = zero_pad(%850) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 456619200 + (long)b * 2304,
-        arena + 250478592 + (long)b * 37824);
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 457014464 + (long)b * 2304,
+        arena + 252084224 + (long)b * 37824);
   } // for b
 
-  /* %862 = add(%858, %861) blocks.9 : f32[B, 197, 192], written over %756 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      arena + 250478592, (const long[]){37824, 192, 1}, arena + 424550400);
+  /* %852 = add(%848, %851) blocks.9 : f32[B, 197, 192], written over %843 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 256901120, (const long[]){37824, 192, 1},
+      arena + 252084224, (const long[]){37824, 192, 1}, arena + 256901120);
 
-  /* %863 = mul(%862, %538) blocks.9 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      inputs[18], (const long[]){1, 0, 0}, arena + 255295488);
+  /* %853 = mul(%852, %541) blocks.9 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 256901120, (const long[]){37824, 192, 1},
+      inputs[18], (const long[]){1, 0, 0}, arena + 258111488);
 
-  /* %864 = slice(%863) {axis 0, start 0, length 1} blocks.9.leff : f32[B, 1, 192], a view of %863: no code */
+  /* %854 = slice(%853) {axis 0, start 0, length 1} blocks.9.leff : f32[B, 1, 192], a view of %853: no code */
 
-  /* %865 = slice(%863) {axis 0, start 1, length 196} blocks.9.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 255295680, 37824, arena + 256505856, 37632);
+  /* %855 = slice(%853) {axis 0, start 1, length 196} blocks.9.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 258111680, 37824, arena + 259321856, 37632);
 
-  /* %866 = batch_norm_act_param_grad(%531, %865, %534, %532, %533) {eps 1e-05} blocks.9.leff.bn3 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 449851392, arena + 256505856,
-      arena + 456829488, params[265], params[266], 1e-05f, LK_ACT_NONE, arena + 250478592,
-      arena + 250517184);
+  /* %856 = batch_norm_act_param_grad(%534, %855, %537, %535, %536) {eps 1e-05} blocks.9.leff.bn3 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 450246656, arena + 259321856,
+      arena + 457224176, params[265], params[266], 1e-05f, LK_ACT_NONE, arena + 57407488,
+      arena + 57446080);
 
-  /* %867 = batch_norm_act_grad(%531, %865, %534, %532, %533, %866) {eps 1e-05} blocks.9.leff.bn3 : f32[B, 196, 192], written over %865 */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 449851392, arena + 256505856, arena + 456829488,
-      params[265], params[266], arena + 250517184, 1e-05f, LK_ACT_NONE, arena + 250478592,
-      arena + 256505856);
+  /* %857 = batch_norm_act_grad(%534, %855, %537, %535, %536, %856) {eps 1e-05} blocks.9.leff.bn3 : f32[B, 196, 192], written over %855 */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 450246656, arena + 259321856, arena + 457224176,
+      params[265], params[266], arena + 57446080, 1e-05f, LK_ACT_NONE, arena + 57407488,
+      arena + 259321856);
 
-  /* %868 = index(%866) {axis 0, at 0} blocks.9.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 250517184, 384, arena + 258157056, 192);
+  /* %858 = index(%856) {axis 0, at 0} blocks.9.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57446080, 384, arena + 260973056, 192);
 
-  /* %869 = index(%866) {axis 0, at 1} blocks.9.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 250517376, 384, arena + 258157248, 192);
+  /* %859 = index(%856) {axis 0, at 1} blocks.9.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57446272, 384, arena + 260973248, 192);
 
-  /* %870 = transpose(%530) {perm [1, 0]} blocks.9.leff.conv3 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[263], arena + 257857536);
+  /* %860 = transpose(%533) {perm [1, 0]} blocks.9.leff.conv3 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[263], arena + 57407488);
 
-  /* %871 = fused_linear(%867, %870) blocks.9.leff.conv3 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 256505856, arena + 257857536, NULL, LK_ACT_NONE, NULL,
-      arena + 250478592);
+  /* %861 = fused_linear(%857, %860) blocks.9.leff.conv3 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 259321856, arena + 57407488, NULL, LK_ACT_NONE, NULL,
+      arena + 252084224);
 
-  /* %872 = linear_grad_weight(%867, %527) blocks.9.leff.conv3 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 256505856, arena + 245661696, arena + 257857536);
+  /* %862 = linear_grad_weight(%857, %530) blocks.9.leff.conv3 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 259321856, arena + 247267328, arena + 260673536);
 
-  /* %873 = reduce_sum(%867) {axes [0], batch} blocks.9.leff.conv3 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 256505856,
-      arena + 245817600);
+  /* %863 = reduce_sum(%857) {axes [0], batch} blocks.9.leff.conv3 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 259321856,
+      arena + 247275776);
 
-  /* %874 = reshape(%872) {shape [192, 768, 1, 1]} blocks.9.leff.conv3 : f32[192, 768, 1, 1], a view of %872: no code */
+  /* %864 = reshape(%862) {shape [192, 768, 1, 1]} blocks.9.leff.conv3 : f32[192, 768, 1, 1], a view of %862: no code */
 
-  /* %875 = batch_norm_act_param_grad(%522, %871, %525, %523, %524) {eps 1e-05, act gelu} blocks.9.leff.bn2 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 240844800, arena + 250478592,
-      arena + 456771840, params[259], params[260], 1e-05f, LK_ACT_GELU, arena + 245661696,
-      arena + 245816064);
+  /* %865 = batch_norm_act_param_grad(%525, %861, %528, %526, %527) {eps 1e-05, act gelu} blocks.9.leff.bn2 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 242450432, arena + 252084224,
+      arena + 457167104, params[259], params[260], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 57561856);
 
-  /* %876 = batch_norm_act_grad(%522, %871, %525, %523, %524, %875) {eps 1e-05, act gelu} blocks.9.leff.bn2 : f32[B, 196, 768], written over %871 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 240844800, arena + 250478592, arena + 456771840,
-      params[259], params[260], arena + 245816064, 1e-05f, LK_ACT_GELU, arena + 245661696,
-      arena + 250478592);
+  /* %866 = batch_norm_act_grad(%525, %861, %528, %526, %527, %865) {eps 1e-05, act gelu} blocks.9.leff.bn2 : f32[B, 196, 768], written over %861 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 242450432, arena + 252084224, arena + 457167104,
+      params[259], params[260], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 252084224);
 
-  /* %877 = index(%875) {axis 0, at 0} blocks.9.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 245816064, 1536, arena + 245668608, 768);
+  /* %867 = index(%865) {axis 0, at 0} blocks.9.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 247274240, 768);
 
-  /* %878 = index(%875) {axis 0, at 1} blocks.9.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 245816832, 1536, arena + 245669376, 768);
+  /* %868 = index(%865) {axis 0, at 1} blocks.9.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 247275008, 768);
 
-  /* %879 = token_dwconv_grad_input(%876, %520) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 250478592, params[257],
-      arena + 240844800);
+  /* %869 = token_dwconv_grad_input(%866, %523) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.leff.conv2 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 252084224, params[257],
+      arena + 242450432);
 
-  /* %880 = token_dwconv_grad_weight(%876, %519) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.leff.conv2 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 250478592,
-      arena + 236027904, arena + 245661696);
+  /* %870 = token_dwconv_grad_weight(%866, %522) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.leff.conv2 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 252084224,
+      arena + 237633536, arena + 247267328);
 
-  /* %881 = reduce_sum(%876) {axes [0], batch} blocks.9.leff.conv2 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 250478592,
-      arena + 238884864);
+  /* %871 = reduce_sum(%866) {axes [0], batch} blocks.9.leff.conv2 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 252084224,
+      arena + 241700864);
 
-  /* %882 = batch_norm_act_param_grad(%514, %879, %517, %515, %516) {eps 1e-05, act gelu} blocks.9.leff.bn1 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 231211008, arena + 240844800,
-      arena + 456769536, params[253], params[254], 1e-05f, LK_ACT_GELU, arena + 236027904,
-      arena + 236182272);
+  /* %872 = batch_norm_act_param_grad(%517, %869, %520, %518, %519) {eps 1e-05, act gelu} blocks.9.leff.bn1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 232816640, arena + 242450432,
+      arena + 457164800, params[253], params[254], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 57561856);
 
-  /* %883 = batch_norm_act_grad(%514, %879, %517, %515, %516, %882) {eps 1e-05, act gelu} blocks.9.leff.bn1 : f32[B, 196, 768], written over %879 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 231211008, arena + 240844800, arena + 456769536,
-      params[253], params[254], arena + 236182272, 1e-05f, LK_ACT_GELU, arena + 236027904,
-      arena + 240844800);
+  /* %873 = batch_norm_act_grad(%517, %869, %520, %518, %519, %872) {eps 1e-05, act gelu} blocks.9.leff.bn1 : f32[B, 196, 768], written over %869 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 232816640, arena + 242450432, arena + 457164800,
+      params[253], params[254], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 242450432);
 
-  /* %884 = index(%882) {axis 0, at 0} blocks.9.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 236182272, 1536, arena + 238885632, 768);
+  /* %874 = index(%872) {axis 0, at 0} blocks.9.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 241701632, 768);
 
-  /* %885 = index(%882) {axis 0, at 1} blocks.9.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 236183040, 1536, arena + 238886400, 768);
+  /* %875 = index(%872) {axis 0, at 1} blocks.9.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 241702400, 768);
 
-  /* %886 = transpose(%513) {perm [1, 0]} blocks.9.leff.conv1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[251], arena + 231211008);
+  /* %876 = transpose(%516) {perm [1, 0]} blocks.9.leff.conv1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[251], arena + 57407488);
 
-  /* %887 = fused_linear(%883, %886) blocks.9.leff.conv1 : f32[B, 196, 192], written into %863 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 240844800, 150528, arena + 231211008, NULL,
-      NULL, 0, LK_ACT_NONE, NULL, 0, arena + 255295680, 37824);
+  /* %877 = fused_linear(%873, %876) blocks.9.leff.conv1 : f32[B, 196, 192], written into %853 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 242450432, 150528, arena + 57407488, NULL, NULL,
+      0, LK_ACT_NONE, NULL, 0, arena + 258111680, 37824);
 
-  /* %888 = linear_grad_weight(%883, %510) blocks.9.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 240844800, arena + 448647168, arena + 238442496);
+  /* %878 = linear_grad_weight(%873, %513) blocks.9.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 242450432, arena + 449042432, arena + 241258496);
 
-  /* %889 = reduce_sum(%883) {axes [0], batch} blocks.9.leff.conv1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 240844800,
-      arena + 238887168);
+  /* %879 = reduce_sum(%873) {axes [0], batch} blocks.9.leff.conv1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 242450432,
+      arena + 241703168);
 
-  /* %890 = reshape(%888) {shape [768, 192, 1, 1]} blocks.9.leff.conv1 : f32[768, 192, 1, 1], a view of %888: no code */
+  /* %880 = reshape(%878) {shape [768, 192, 1, 1]} blocks.9.leff.conv1 : f32[768, 192, 1, 1], a view of %878: no code */
 
-  /* %891 = concat(%864, %887) {axis 0} blocks.9.norm2 : f32[B, 197, 192], a view of %863: no code */
+  /* %881 = concat(%854, %877) {axis 0} blocks.9.norm2 : f32[B, 197, 192], a view of %853: no code */
 
-  /* %892 = reduce_sum(%891) {axes [0], batch} blocks.9.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 255295488,
-      arena + 238888512);
+  /* %882 = reduce_sum(%881) {axes [0], batch} blocks.9.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 258111488,
+      arena + 241704512);
 
-  /* %893 = mul(%891, %505) blocks.9.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 255295488, (const long[]){37824, 192, 1},
-      params[249], (const long[]){0, 0, 1}, arena + 231211008);
-
-  /* %894 = reduce_sum(%891, %507) {axes [0], batch} blocks.9.norm2 : f32[192] */
+  /* %883 = reduce_sum(%881, %510) {axes [0], batch} blocks.9.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 255295488, arena + 408815616, arena + 238888704);
+      arena + 258111488, arena + 409210880, arena + 241704704);
 
-  /* %895 = normalize_grad(%504, %893) {eps 1e-06} blocks.9.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 407605248, arena + 231211008, 1e-06f, arena + 232421376);
+  /* %884 = normalize_grad(%507, %881, %508, %852) {eps 1e-06} blocks.9 : f32[B, 197, 192], written over %853 */
+  lk_layernorm_grad(B * 197, 192, arena + 408000512, arena + 258111488, params[249],
+      arena + 256901120, 1e-06f, arena + 258111488);
 
-  /* %896 = add(%862, %895) blocks.9 : f32[B, 197, 192], written over %756 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      arena + 232421376, (const long[]){37824, 192, 1}, arena + 424550400);
+  /* %885 = mul(%884, %506) blocks.9 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 258111488, (const long[]){37824, 192, 1},
+      inputs[17], (const long[]){1, 0, 0}, arena + 232816640);
 
-  /* %897 = mul(%896, %503) blocks.9 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      inputs[17], (const long[]){1, 0, 0}, arena + 231211008);
+  /* %886 = transpose(%503) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[247], arena + 57407488);
 
-  /* %898 = transpose(%500) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[247], arena + 232421376);
+  /* %887 = fused_linear(%885, %886) blocks.9.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 232816640, arena + 57407488, NULL, LK_ACT_NONE, NULL,
+      arena + 236447744);
 
-  /* %899 = fused_linear(%897, %898) blocks.9.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 231211008, arena + 232421376, NULL, LK_ACT_NONE, NULL,
-      arena + 234842112);
+  /* %888 = linear_grad_weight(%885, %502) blocks.9.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 232816640, arena + 406790144, arena + 241664000);
 
-  /* %900 = linear_grad_weight(%897, %499) blocks.9.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 231211008, arena + 406394880, arena + 238848000);
+  /* %889 = reduce_sum(%885) {axes [0], batch} blocks.9.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 232816640,
+      arena + 241704896);
 
-  /* %901 = reduce_sum(%897) {axes [0], batch} blocks.9.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 231211008,
-      arena + 238888896);
+  /* %890 = sdpa_grad(%499, %500, %501, %887) {heads 3, kv_heads 3} blocks.9.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 328116224, 576, arena + 328116416, 576,
+      arena + 328116608, 576, arena + 236447744, 192, arena + 232816640, 576,
+      arena + 232816640 + 192, 576, arena + 232816640 + 384, 576, 0.125f);
 
-  /* %902 = sdpa_grad(%496, %497, %498, %899) {heads 3, kv_heads 3} blocks.9.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 326510592, 576, arena + 326510784, 576,
-      arena + 326510976, 576, arena + 234842112, 192, arena + 231211008, 576,
-      arena + 231211008 + 192, 576, arena + 231211008 + 384, 576, 0.125f);
+  /* %891 = transpose(%496) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[245], arena + 57407488);
 
-  /* %903 = transpose(%493) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[245], arena + 236052480);
+  /* %892 = fused_linear(%890, %891) blocks.9.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 232816640, arena + 57407488, NULL, LK_ACT_NONE, NULL,
+      arena + 237633536);
 
-  /* %904 = fused_linear(%902, %903) blocks.9.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 231211008, arena + 236052480, NULL, LK_ACT_NONE, NULL,
-      arena + 234842112);
+  /* %893 = linear_grad_weight(%890, %495) blocks.9.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 232816640, arena + 405579776, arena + 241553408);
 
-  /* %905 = linear_grad_weight(%902, %492) blocks.9.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 231211008, arena + 405184512, arena + 238737408);
+  /* %894 = reduce_sum(%890) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 232816640,
+      arena + 241703936);
 
-  /* %906 = reduce_sum(%902) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 231211008,
-      arena + 238887936);
+  /* %895 = reduce_sum(%892) {axes [0], batch} blocks.9.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 237633536,
+      arena + 241705088);
 
-  /* %907 = reduce_sum(%904) {axes [0], batch} blocks.9.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 234842112,
-      arena + 238889088);
-
-  /* %908 = mul(%904, %489) blocks.9.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 234842112, (const long[]){37824, 192, 1},
-      params[243], (const long[]){0, 0, 1}, arena + 231211008);
-
-  /* %909 = reduce_sum(%904, %491) {axes [0], batch} blocks.9.norm1 : f32[192] */
+  /* %896 = reduce_sum(%892, %494) {axes [0], batch} blocks.9.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 234842112, arena + 403974144, arena + 238889280);
+      arena + 237633536, arena + 404369408, arena + 241705280);
 
-  /* %910 = normalize_grad(%486, %908) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 402763776, arena + 231211008, 1e-06f, arena + 232421376);
+  /* %897 = normalize_grad(%489, %892, %492, %884) {eps 1e-06} blocks.8 : f32[B, 197, 192], written over %892 */
+  lk_layernorm_grad(B * 197, 192, arena + 403159040, arena + 237633536, params[243],
+      arena + 258111488, 1e-06f, arena + 237633536);
 
-  /* %911 = add(%896, %910) blocks.8 : f32[B, 197, 192], written over %756 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      arena + 232421376, (const long[]){37824, 192, 1}, arena + 424550400);
+  /* %898 = slice(%849) {axis 0, start 0, length 8} : f32[B, 8, 192], a view of %744: no code */
 
-  /* %912 = slice(%859) {axis 0, start 0, length 8} : f32[B, 8, 192], a view of %725: no code */
+  /* %899 = slice(%849) {axis 0, start 8, length 1} : f32[B, 1, 192], a view of %744: no code */
 
-  /* %913 = slice(%859) {axis 0, start 8, length 1} : f32[B, 1, 192], a view of %725: no code */
-
-  /* %914 = zero_pad(%913) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %900 = zero_pad(%899) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 456619008 + (long)b * 2304,
-        arena + 231211008 + (long)b * 37824);
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 457014272 + (long)b * 2304,
+        arena + 232816640 + (long)b * 37824);
   } // for b
 
-  /* %915 = add(%911, %914) blocks.8 : f32[B, 197, 192], written over %756 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      arena + 231211008, (const long[]){37824, 192, 1}, arena + 424550400);
+  /* %901 = add(%897, %900) blocks.8 : f32[B, 197, 192], written over %892 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 237633536, (const long[]){37824, 192, 1},
+      arena + 232816640, (const long[]){37824, 192, 1}, arena + 237633536);
 
-  /* %916 = mul(%915, %485) blocks.8 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      inputs[16], (const long[]){1, 0, 0}, arena + 236027904);
+  /* %902 = mul(%901, %488) blocks.8 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 237633536, (const long[]){37824, 192, 1},
+      inputs[16], (const long[]){1, 0, 0}, arena + 238843904);
 
-  /* %917 = slice(%916) {axis 0, start 0, length 1} blocks.8.leff : f32[B, 1, 192], a view of %916: no code */
+  /* %903 = slice(%902) {axis 0, start 0, length 1} blocks.8.leff : f32[B, 1, 192], a view of %902: no code */
 
-  /* %918 = slice(%916) {axis 0, start 1, length 196} blocks.8.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 236028096, 37824, arena + 237238272, 37632);
+  /* %904 = slice(%902) {axis 0, start 1, length 196} blocks.8.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 238844096, 37824, arena + 240054272, 37632);
 
-  /* %919 = batch_norm_act_param_grad(%478, %918, %481, %479, %480) {eps 1e-05} blocks.8.leff.bn3 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 447442944, arena + 237238272,
-      arena + 456828912, params[239], params[240], 1e-05f, LK_ACT_NONE, arena + 231211008,
-      arena + 231249600);
+  /* %905 = batch_norm_act_param_grad(%481, %904, %484, %482, %483) {eps 1e-05} blocks.8.leff.bn3 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 447838208, arena + 240054272,
+      arena + 457223600, params[239], params[240], 1e-05f, LK_ACT_NONE, arena + 57407488,
+      arena + 57446080);
 
-  /* %920 = batch_norm_act_grad(%478, %918, %481, %479, %480, %919) {eps 1e-05} blocks.8.leff.bn3 : f32[B, 196, 192], written over %918 */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 447442944, arena + 237238272, arena + 456828912,
-      params[239], params[240], arena + 231249600, 1e-05f, LK_ACT_NONE, arena + 231211008,
-      arena + 237238272);
+  /* %906 = batch_norm_act_grad(%481, %904, %484, %482, %483, %905) {eps 1e-05} blocks.8.leff.bn3 : f32[B, 196, 192], written over %904 */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 447838208, arena + 240054272, arena + 457223600,
+      params[239], params[240], arena + 57446080, 1e-05f, LK_ACT_NONE, arena + 57407488,
+      arena + 240054272);
 
-  /* %921 = index(%919) {axis 0, at 0} blocks.8.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 231249600, 384, arena + 238889472, 192);
+  /* %907 = index(%905) {axis 0, at 0} blocks.8.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57446080, 384, arena + 241705472, 192);
 
-  /* %922 = index(%919) {axis 0, at 1} blocks.8.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 231249792, 384, arena + 238889664, 192);
+  /* %908 = index(%905) {axis 0, at 1} blocks.8.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57446272, 384, arena + 241705664, 192);
 
-  /* %923 = transpose(%477) {perm [1, 0]} blocks.8.leff.conv3 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[237], arena + 238589952);
+  /* %909 = transpose(%480) {perm [1, 0]} blocks.8.leff.conv3 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[237], arena + 57407488);
 
-  /* %924 = fused_linear(%920, %923) blocks.8.leff.conv3 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 237238272, arena + 238589952, NULL, LK_ACT_NONE, NULL,
-      arena + 231211008);
+  /* %910 = fused_linear(%906, %909) blocks.8.leff.conv3 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 240054272, arena + 57407488, NULL, LK_ACT_NONE, NULL,
+      arena + 232816640);
 
-  /* %925 = linear_grad_weight(%920, %474) blocks.8.leff.conv3 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 237238272, arena + 226394112, arena + 238589952);
+  /* %911 = linear_grad_weight(%906, %477) blocks.8.leff.conv3 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 240054272, arena + 227999744, arena + 241405952);
 
-  /* %926 = reduce_sum(%920) {axes [0], batch} blocks.8.leff.conv3 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 237238272,
-      arena + 226550016);
+  /* %912 = reduce_sum(%906) {axes [0], batch} blocks.8.leff.conv3 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 240054272,
+      arena + 228008192);
 
-  /* %927 = reshape(%925) {shape [192, 768, 1, 1]} blocks.8.leff.conv3 : f32[192, 768, 1, 1], a view of %925: no code */
+  /* %913 = reshape(%911) {shape [192, 768, 1, 1]} blocks.8.leff.conv3 : f32[192, 768, 1, 1], a view of %911: no code */
 
-  /* %928 = batch_norm_act_param_grad(%469, %924, %472, %470, %471) {eps 1e-05, act gelu} blocks.8.leff.bn2 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 221577216, arena + 231211008,
-      arena + 456767232, params[233], params[234], 1e-05f, LK_ACT_GELU, arena + 226394112,
-      arena + 226548480);
+  /* %914 = batch_norm_act_param_grad(%472, %910, %475, %473, %474) {eps 1e-05, act gelu} blocks.8.leff.bn2 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 223182848, arena + 232816640,
+      arena + 457162496, params[233], params[234], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 57561856);
 
-  /* %929 = batch_norm_act_grad(%469, %924, %472, %470, %471, %928) {eps 1e-05, act gelu} blocks.8.leff.bn2 : f32[B, 196, 768], written over %924 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 221577216, arena + 231211008, arena + 456767232,
-      params[233], params[234], arena + 226548480, 1e-05f, LK_ACT_GELU, arena + 226394112,
-      arena + 231211008);
+  /* %915 = batch_norm_act_grad(%472, %910, %475, %473, %474, %914) {eps 1e-05, act gelu} blocks.8.leff.bn2 : f32[B, 196, 768], written over %910 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 223182848, arena + 232816640, arena + 457162496,
+      params[233], params[234], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 232816640);
 
-  /* %930 = index(%928) {axis 0, at 0} blocks.8.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 226548480, 1536, arena + 226401024, 768);
+  /* %916 = index(%914) {axis 0, at 0} blocks.8.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 228006656, 768);
 
-  /* %931 = index(%928) {axis 0, at 1} blocks.8.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 226549248, 1536, arena + 226401792, 768);
+  /* %917 = index(%914) {axis 0, at 1} blocks.8.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 228007424, 768);
 
-  /* %932 = token_dwconv_grad_input(%929, %467) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 231211008, params[231],
-      arena + 221577216);
+  /* %918 = token_dwconv_grad_input(%915, %470) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.leff.conv2 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 232816640, params[231],
+      arena + 223182848);
 
-  /* %933 = token_dwconv_grad_weight(%929, %466) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.leff.conv2 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 231211008,
-      arena + 216760320, arena + 226394112);
+  /* %919 = token_dwconv_grad_weight(%915, %469) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.leff.conv2 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 232816640,
+      arena + 218365952, arena + 227999744);
 
-  /* %934 = reduce_sum(%929) {axes [0], batch} blocks.8.leff.conv2 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 231211008,
-      arena + 219617280);
+  /* %920 = reduce_sum(%915) {axes [0], batch} blocks.8.leff.conv2 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 232816640,
+      arena + 222433280);
 
-  /* %935 = batch_norm_act_param_grad(%461, %932, %464, %462, %463) {eps 1e-05, act gelu} blocks.8.leff.bn1 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 211943424, arena + 221577216,
-      arena + 456764928, params[227], params[228], 1e-05f, LK_ACT_GELU, arena + 216760320,
-      arena + 216914688);
+  /* %921 = batch_norm_act_param_grad(%464, %918, %467, %465, %466) {eps 1e-05, act gelu} blocks.8.leff.bn1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 213549056, arena + 223182848,
+      arena + 457160192, params[227], params[228], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 57561856);
 
-  /* %936 = batch_norm_act_grad(%461, %932, %464, %462, %463, %935) {eps 1e-05, act gelu} blocks.8.leff.bn1 : f32[B, 196, 768], written over %932 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 211943424, arena + 221577216, arena + 456764928,
-      params[227], params[228], arena + 216914688, 1e-05f, LK_ACT_GELU, arena + 216760320,
-      arena + 221577216);
+  /* %922 = batch_norm_act_grad(%464, %918, %467, %465, %466, %921) {eps 1e-05, act gelu} blocks.8.leff.bn1 : f32[B, 196, 768], written over %918 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 213549056, arena + 223182848, arena + 457160192,
+      params[227], params[228], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 223182848);
 
-  /* %937 = index(%935) {axis 0, at 0} blocks.8.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 216914688, 1536, arena + 219618048, 768);
+  /* %923 = index(%921) {axis 0, at 0} blocks.8.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 222434048, 768);
 
-  /* %938 = index(%935) {axis 0, at 1} blocks.8.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 216915456, 1536, arena + 219618816, 768);
+  /* %924 = index(%921) {axis 0, at 1} blocks.8.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 222434816, 768);
 
-  /* %939 = transpose(%460) {perm [1, 0]} blocks.8.leff.conv1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[225], arena + 211943424);
+  /* %925 = transpose(%463) {perm [1, 0]} blocks.8.leff.conv1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[225], arena + 57407488);
 
-  /* %940 = fused_linear(%936, %939) blocks.8.leff.conv1 : f32[B, 196, 192], written into %916 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 221577216, 150528, arena + 211943424, NULL,
-      NULL, 0, LK_ACT_NONE, NULL, 0, arena + 236028096, 37824);
+  /* %926 = fused_linear(%922, %925) blocks.8.leff.conv1 : f32[B, 196, 192], written into %902 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 223182848, 150528, arena + 57407488, NULL, NULL,
+      0, LK_ACT_NONE, NULL, 0, arena + 238844096, 37824);
 
-  /* %941 = linear_grad_weight(%936, %457) blocks.8.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 221577216, arena + 446238720, arena + 219174912);
+  /* %927 = linear_grad_weight(%922, %460) blocks.8.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 223182848, arena + 446633984, arena + 221990912);
 
-  /* %942 = reduce_sum(%936) {axes [0], batch} blocks.8.leff.conv1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 221577216,
-      arena + 219619584);
+  /* %928 = reduce_sum(%922) {axes [0], batch} blocks.8.leff.conv1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 223182848,
+      arena + 222435584);
 
-  /* %943 = reshape(%941) {shape [768, 192, 1, 1]} blocks.8.leff.conv1 : f32[768, 192, 1, 1], a view of %941: no code */
+  /* %929 = reshape(%927) {shape [768, 192, 1, 1]} blocks.8.leff.conv1 : f32[768, 192, 1, 1], a view of %927: no code */
 
-  /* %944 = concat(%917, %940) {axis 0} blocks.8.norm2 : f32[B, 197, 192], a view of %916: no code */
+  /* %930 = concat(%903, %926) {axis 0} blocks.8.norm2 : f32[B, 197, 192], a view of %902: no code */
 
-  /* %945 = reduce_sum(%944) {axes [0], batch} blocks.8.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 236027904,
-      arena + 219620928);
+  /* %931 = reduce_sum(%930) {axes [0], batch} blocks.8.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 238843904,
+      arena + 222436928);
 
-  /* %946 = mul(%944, %452) blocks.8.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 236027904, (const long[]){37824, 192, 1},
-      params[223], (const long[]){0, 0, 1}, arena + 211943424);
-
-  /* %947 = reduce_sum(%944, %454) {axes [0], batch} blocks.8.norm2 : f32[192] */
+  /* %932 = reduce_sum(%930, %457) {axes [0], batch} blocks.8.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 236027904, arena + 401553408, arena + 219621120);
+      arena + 238843904, arena + 401948672, arena + 222437120);
 
-  /* %948 = normalize_grad(%451, %946) {eps 1e-06} blocks.8.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 400343040, arena + 211943424, 1e-06f, arena + 213153792);
+  /* %933 = normalize_grad(%454, %930, %455, %901) {eps 1e-06} blocks.8 : f32[B, 197, 192], written over %902 */
+  lk_layernorm_grad(B * 197, 192, arena + 400738304, arena + 238843904, params[223],
+      arena + 237633536, 1e-06f, arena + 238843904);
 
-  /* %949 = add(%915, %948) blocks.8 : f32[B, 197, 192], written over %756 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      arena + 213153792, (const long[]){37824, 192, 1}, arena + 424550400);
+  /* %934 = mul(%933, %453) blocks.8 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 238843904, (const long[]){37824, 192, 1},
+      inputs[15], (const long[]){1, 0, 0}, arena + 213549056);
 
-  /* %950 = mul(%949, %450) blocks.8 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      inputs[15], (const long[]){1, 0, 0}, arena + 211943424);
+  /* %935 = transpose(%450) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[221], arena + 57407488);
 
-  /* %951 = transpose(%447) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[221], arena + 213153792);
+  /* %936 = fused_linear(%934, %935) blocks.8.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 213549056, arena + 57407488, NULL, LK_ACT_NONE, NULL,
+      arena + 217180160);
 
-  /* %952 = fused_linear(%950, %951) blocks.8.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 211943424, arena + 213153792, NULL, LK_ACT_NONE, NULL,
-      arena + 215574528);
+  /* %937 = linear_grad_weight(%934, %449) blocks.8.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 213549056, arena + 399527936, arena + 222396416);
 
-  /* %953 = linear_grad_weight(%950, %446) blocks.8.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 211943424, arena + 399132672, arena + 219580416);
+  /* %938 = reduce_sum(%934) {axes [0], batch} blocks.8.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 213549056,
+      arena + 222437312);
 
-  /* %954 = reduce_sum(%950) {axes [0], batch} blocks.8.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 211943424,
-      arena + 219621312);
+  /* %939 = sdpa_grad(%446, %447, %448, %936) {heads 3, kv_heads 3} blocks.8.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 324485120, 576, arena + 324485312, 576,
+      arena + 324485504, 576, arena + 217180160, 192, arena + 213549056, 576,
+      arena + 213549056 + 192, 576, arena + 213549056 + 384, 576, 0.125f);
 
-  /* %955 = sdpa_grad(%443, %444, %445, %952) {heads 3, kv_heads 3} blocks.8.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 322879488, 576, arena + 322879680, 576,
-      arena + 322879872, 576, arena + 215574528, 192, arena + 211943424, 576,
-      arena + 211943424 + 192, 576, arena + 211943424 + 384, 576, 0.125f);
+  /* %940 = transpose(%443) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[219], arena + 57407488);
 
-  /* %956 = transpose(%440) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[219], arena + 216784896);
+  /* %941 = fused_linear(%939, %940) blocks.8.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 213549056, arena + 57407488, NULL, LK_ACT_NONE, NULL,
+      arena + 218365952);
 
-  /* %957 = fused_linear(%955, %956) blocks.8.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 211943424, arena + 216784896, NULL, LK_ACT_NONE, NULL,
-      arena + 215574528);
+  /* %942 = linear_grad_weight(%939, %442) blocks.8.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 213549056, arena + 398317568, arena + 222285824);
 
-  /* %958 = linear_grad_weight(%955, %439) blocks.8.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 211943424, arena + 397922304, arena + 219469824);
+  /* %943 = reduce_sum(%939) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 213549056,
+      arena + 222436352);
 
-  /* %959 = reduce_sum(%955) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 211943424,
-      arena + 219620352);
+  /* %944 = reduce_sum(%941) {axes [0], batch} blocks.8.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 218365952,
+      arena + 222437504);
 
-  /* %960 = reduce_sum(%957) {axes [0], batch} blocks.8.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 215574528,
-      arena + 219621504);
-
-  /* %961 = mul(%957, %436) blocks.8.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 215574528, (const long[]){37824, 192, 1},
-      params[217], (const long[]){0, 0, 1}, arena + 211943424);
-
-  /* %962 = reduce_sum(%957, %438) {axes [0], batch} blocks.8.norm1 : f32[192] */
+  /* %945 = reduce_sum(%941, %441) {axes [0], batch} blocks.8.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 215574528, arena + 396711936, arena + 219621696);
+      arena + 218365952, arena + 397107200, arena + 222437696);
 
-  /* %963 = normalize_grad(%433, %961) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 395501568, arena + 211943424, 1e-06f, arena + 213153792);
+  /* %946 = normalize_grad(%436, %941, %439, %933) {eps 1e-06} blocks.7 : f32[B, 197, 192], written over %941 */
+  lk_layernorm_grad(B * 197, 192, arena + 395896832, arena + 218365952, params[217],
+      arena + 238843904, 1e-06f, arena + 218365952);
 
-  /* %964 = add(%949, %963) blocks.7 : f32[B, 197, 192], written over %756 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      arena + 213153792, (const long[]){37824, 192, 1}, arena + 424550400);
+  /* %947 = slice(%898) {axis 0, start 0, length 7} : f32[B, 7, 192], a view of %744: no code */
 
-  /* %965 = slice(%912) {axis 0, start 0, length 7} : f32[B, 7, 192], a view of %725: no code */
+  /* %948 = slice(%898) {axis 0, start 7, length 1} : f32[B, 1, 192], a view of %744: no code */
 
-  /* %966 = slice(%912) {axis 0, start 7, length 1} : f32[B, 1, 192], a view of %725: no code */
-
-  /* %967 = zero_pad(%966) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %949 = zero_pad(%948) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 456618816 + (long)b * 2304,
-        arena + 211943424 + (long)b * 37824);
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 457014080 + (long)b * 2304,
+        arena + 213549056 + (long)b * 37824);
   } // for b
 
-  /* %968 = add(%964, %967) blocks.7 : f32[B, 197, 192], written over %756 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      arena + 211943424, (const long[]){37824, 192, 1}, arena + 424550400);
+  /* %950 = add(%946, %949) blocks.7 : f32[B, 197, 192], written over %941 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 218365952, (const long[]){37824, 192, 1},
+      arena + 213549056, (const long[]){37824, 192, 1}, arena + 218365952);
 
-  /* %969 = mul(%968, %432) blocks.7 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      inputs[14], (const long[]){1, 0, 0}, arena + 216760320);
+  /* %951 = mul(%950, %435) blocks.7 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 218365952, (const long[]){37824, 192, 1},
+      inputs[14], (const long[]){1, 0, 0}, arena + 219576320);
 
-  /* %970 = slice(%969) {axis 0, start 0, length 1} blocks.7.leff : f32[B, 1, 192], a view of %969: no code */
+  /* %952 = slice(%951) {axis 0, start 0, length 1} blocks.7.leff : f32[B, 1, 192], a view of %951: no code */
 
-  /* %971 = slice(%969) {axis 0, start 1, length 196} blocks.7.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 216760512, 37824, arena + 217970688, 37632);
+  /* %953 = slice(%951) {axis 0, start 1, length 196} blocks.7.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 219576512, 37824, arena + 220786688, 37632);
 
-  /* %972 = batch_norm_act_param_grad(%425, %971, %428, %426, %427) {eps 1e-05} blocks.7.leff.bn3 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 445034496, arena + 217970688,
-      arena + 456828336, params[213], params[214], 1e-05f, LK_ACT_NONE, arena + 211943424,
-      arena + 211982016);
+  /* %954 = batch_norm_act_param_grad(%428, %953, %431, %429, %430) {eps 1e-05} blocks.7.leff.bn3 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 445429760, arena + 220786688,
+      arena + 457223024, params[213], params[214], 1e-05f, LK_ACT_NONE, arena + 57407488,
+      arena + 57446080);
 
-  /* %973 = batch_norm_act_grad(%425, %971, %428, %426, %427, %972) {eps 1e-05} blocks.7.leff.bn3 : f32[B, 196, 192], written over %971 */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 445034496, arena + 217970688, arena + 456828336,
-      params[213], params[214], arena + 211982016, 1e-05f, LK_ACT_NONE, arena + 211943424,
-      arena + 217970688);
+  /* %955 = batch_norm_act_grad(%428, %953, %431, %429, %430, %954) {eps 1e-05} blocks.7.leff.bn3 : f32[B, 196, 192], written over %953 */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 445429760, arena + 220786688, arena + 457223024,
+      params[213], params[214], arena + 57446080, 1e-05f, LK_ACT_NONE, arena + 57407488,
+      arena + 220786688);
 
-  /* %974 = index(%972) {axis 0, at 0} blocks.7.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 211982016, 384, arena + 219621888, 192);
+  /* %956 = index(%954) {axis 0, at 0} blocks.7.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57446080, 384, arena + 222437888, 192);
 
-  /* %975 = index(%972) {axis 0, at 1} blocks.7.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 211982208, 384, arena + 219622080, 192);
+  /* %957 = index(%954) {axis 0, at 1} blocks.7.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57446272, 384, arena + 222438080, 192);
 
-  /* %976 = transpose(%424) {perm [1, 0]} blocks.7.leff.conv3 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[211], arena + 219322368);
+  /* %958 = transpose(%427) {perm [1, 0]} blocks.7.leff.conv3 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[211], arena + 57407488);
 
-  /* %977 = fused_linear(%973, %976) blocks.7.leff.conv3 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 217970688, arena + 219322368, NULL, LK_ACT_NONE, NULL,
-      arena + 211943424);
+  /* %959 = fused_linear(%955, %958) blocks.7.leff.conv3 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 220786688, arena + 57407488, NULL, LK_ACT_NONE, NULL,
+      arena + 213549056);
 
-  /* %978 = linear_grad_weight(%973, %421) blocks.7.leff.conv3 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 217970688, arena + 207126528, arena + 219322368);
+  /* %960 = linear_grad_weight(%955, %424) blocks.7.leff.conv3 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 220786688, arena + 208732160, arena + 222138368);
 
-  /* %979 = reduce_sum(%973) {axes [0], batch} blocks.7.leff.conv3 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 217970688,
-      arena + 207282432);
+  /* %961 = reduce_sum(%955) {axes [0], batch} blocks.7.leff.conv3 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 220786688,
+      arena + 208740608);
 
-  /* %980 = reshape(%978) {shape [192, 768, 1, 1]} blocks.7.leff.conv3 : f32[192, 768, 1, 1], a view of %978: no code */
+  /* %962 = reshape(%960) {shape [192, 768, 1, 1]} blocks.7.leff.conv3 : f32[192, 768, 1, 1], a view of %960: no code */
 
-  /* %981 = batch_norm_act_param_grad(%416, %977, %419, %417, %418) {eps 1e-05, act gelu} blocks.7.leff.bn2 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 202309632, arena + 211943424,
-      arena + 456762624, params[207], params[208], 1e-05f, LK_ACT_GELU, arena + 207126528,
-      arena + 207280896);
+  /* %963 = batch_norm_act_param_grad(%419, %959, %422, %420, %421) {eps 1e-05, act gelu} blocks.7.leff.bn2 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 203915264, arena + 213549056,
+      arena + 457157888, params[207], params[208], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 57561856);
 
-  /* %982 = batch_norm_act_grad(%416, %977, %419, %417, %418, %981) {eps 1e-05, act gelu} blocks.7.leff.bn2 : f32[B, 196, 768], written over %977 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 202309632, arena + 211943424, arena + 456762624,
-      params[207], params[208], arena + 207280896, 1e-05f, LK_ACT_GELU, arena + 207126528,
-      arena + 211943424);
+  /* %964 = batch_norm_act_grad(%419, %959, %422, %420, %421, %963) {eps 1e-05, act gelu} blocks.7.leff.bn2 : f32[B, 196, 768], written over %959 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 203915264, arena + 213549056, arena + 457157888,
+      params[207], params[208], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 213549056);
 
-  /* %983 = index(%981) {axis 0, at 0} blocks.7.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 207280896, 1536, arena + 207133440, 768);
+  /* %965 = index(%963) {axis 0, at 0} blocks.7.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 208739072, 768);
 
-  /* %984 = index(%981) {axis 0, at 1} blocks.7.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 207281664, 1536, arena + 207134208, 768);
+  /* %966 = index(%963) {axis 0, at 1} blocks.7.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 208739840, 768);
 
-  /* %985 = token_dwconv_grad_input(%982, %414) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 211943424, params[205],
-      arena + 202309632);
+  /* %967 = token_dwconv_grad_input(%964, %417) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.leff.conv2 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 213549056, params[205],
+      arena + 203915264);
 
-  /* %986 = token_dwconv_grad_weight(%982, %413) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.leff.conv2 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 211943424,
-      arena + 197492736, arena + 207126528);
+  /* %968 = token_dwconv_grad_weight(%964, %416) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.leff.conv2 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 213549056,
+      arena + 199098368, arena + 208732160);
 
-  /* %987 = reduce_sum(%982) {axes [0], batch} blocks.7.leff.conv2 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 211943424,
-      arena + 200349696);
+  /* %969 = reduce_sum(%964) {axes [0], batch} blocks.7.leff.conv2 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 213549056,
+      arena + 203165696);
 
-  /* %988 = batch_norm_act_param_grad(%408, %985, %411, %409, %410) {eps 1e-05, act gelu} blocks.7.leff.bn1 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 192675840, arena + 202309632,
-      arena + 456760320, params[201], params[202], 1e-05f, LK_ACT_GELU, arena + 197492736,
-      arena + 197647104);
+  /* %970 = batch_norm_act_param_grad(%411, %967, %414, %412, %413) {eps 1e-05, act gelu} blocks.7.leff.bn1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 194281472, arena + 203915264,
+      arena + 457155584, params[201], params[202], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 57561856);
 
-  /* %989 = batch_norm_act_grad(%408, %985, %411, %409, %410, %988) {eps 1e-05, act gelu} blocks.7.leff.bn1 : f32[B, 196, 768], written over %985 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 192675840, arena + 202309632, arena + 456760320,
-      params[201], params[202], arena + 197647104, 1e-05f, LK_ACT_GELU, arena + 197492736,
-      arena + 202309632);
+  /* %971 = batch_norm_act_grad(%411, %967, %414, %412, %413, %970) {eps 1e-05, act gelu} blocks.7.leff.bn1 : f32[B, 196, 768], written over %967 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 194281472, arena + 203915264, arena + 457155584,
+      params[201], params[202], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 203915264);
 
-  /* %990 = index(%988) {axis 0, at 0} blocks.7.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 197647104, 1536, arena + 200350464, 768);
+  /* %972 = index(%970) {axis 0, at 0} blocks.7.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 203166464, 768);
 
-  /* %991 = index(%988) {axis 0, at 1} blocks.7.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 197647872, 1536, arena + 200351232, 768);
+  /* %973 = index(%970) {axis 0, at 1} blocks.7.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 203167232, 768);
 
-  /* %992 = transpose(%407) {perm [1, 0]} blocks.7.leff.conv1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[199], arena + 192675840);
+  /* %974 = transpose(%410) {perm [1, 0]} blocks.7.leff.conv1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[199], arena + 57407488);
 
-  /* %993 = fused_linear(%989, %992) blocks.7.leff.conv1 : f32[B, 196, 192], written into %969 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 202309632, 150528, arena + 192675840, NULL,
-      NULL, 0, LK_ACT_NONE, NULL, 0, arena + 216760512, 37824);
+  /* %975 = fused_linear(%971, %974) blocks.7.leff.conv1 : f32[B, 196, 192], written into %951 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 203915264, 150528, arena + 57407488, NULL, NULL,
+      0, LK_ACT_NONE, NULL, 0, arena + 219576512, 37824);
 
-  /* %994 = linear_grad_weight(%989, %404) blocks.7.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 202309632, arena + 443830272, arena + 199907328);
+  /* %976 = linear_grad_weight(%971, %407) blocks.7.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 203915264, arena + 444225536, arena + 202723328);
 
-  /* %995 = reduce_sum(%989) {axes [0], batch} blocks.7.leff.conv1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 202309632,
-      arena + 200352000);
+  /* %977 = reduce_sum(%971) {axes [0], batch} blocks.7.leff.conv1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 203915264,
+      arena + 203168000);
 
-  /* %996 = reshape(%994) {shape [768, 192, 1, 1]} blocks.7.leff.conv1 : f32[768, 192, 1, 1], a view of %994: no code */
+  /* %978 = reshape(%976) {shape [768, 192, 1, 1]} blocks.7.leff.conv1 : f32[768, 192, 1, 1], a view of %976: no code */
 
-  /* %997 = concat(%970, %993) {axis 0} blocks.7.norm2 : f32[B, 197, 192], a view of %969: no code */
+  /* %979 = concat(%952, %975) {axis 0} blocks.7.norm2 : f32[B, 197, 192], a view of %951: no code */
 
-  /* %998 = reduce_sum(%997) {axes [0], batch} blocks.7.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 216760320,
-      arena + 200353344);
+  /* %980 = reduce_sum(%979) {axes [0], batch} blocks.7.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 219576320,
+      arena + 203169344);
 
-  /* %999 = mul(%997, %399) blocks.7.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 216760320, (const long[]){37824, 192, 1},
-      params[197], (const long[]){0, 0, 1}, arena + 192675840);
-
-  /* %1000 = reduce_sum(%997, %401) {axes [0], batch} blocks.7.norm2 : f32[192] */
+  /* %981 = reduce_sum(%979, %404) {axes [0], batch} blocks.7.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 216760320, arena + 394291200, arena + 200353536);
+      arena + 219576320, arena + 394686464, arena + 203169536);
 
-  /* %1001 = normalize_grad(%398, %999) {eps 1e-06} blocks.7.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 393080832, arena + 192675840, 1e-06f, arena + 193886208);
+  /* %982 = normalize_grad(%401, %979, %402, %950) {eps 1e-06} blocks.7 : f32[B, 197, 192], written over %951 */
+  lk_layernorm_grad(B * 197, 192, arena + 393476096, arena + 219576320, params[197],
+      arena + 218365952, 1e-06f, arena + 219576320);
 
-  /* %1002 = add(%968, %1001) blocks.7 : f32[B, 197, 192], written over %756 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      arena + 193886208, (const long[]){37824, 192, 1}, arena + 424550400);
+  /* %983 = mul(%982, %400) blocks.7 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 219576320, (const long[]){37824, 192, 1},
+      inputs[13], (const long[]){1, 0, 0}, arena + 194281472);
 
-  /* %1003 = mul(%1002, %397) blocks.7 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      inputs[13], (const long[]){1, 0, 0}, arena + 192675840);
+  /* %984 = transpose(%397) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[195], arena + 57407488);
 
-  /* %1004 = transpose(%394) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[195], arena + 193886208);
+  /* %985 = fused_linear(%983, %984) blocks.7.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 194281472, arena + 57407488, NULL, LK_ACT_NONE, NULL,
+      arena + 197912576);
 
-  /* %1005 = fused_linear(%1003, %1004) blocks.7.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 192675840, arena + 193886208, NULL, LK_ACT_NONE, NULL,
-      arena + 196306944);
+  /* %986 = linear_grad_weight(%983, %396) blocks.7.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 194281472, arena + 392265728, arena + 203128832);
 
-  /* %1006 = linear_grad_weight(%1003, %393) blocks.7.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 192675840, arena + 391870464, arena + 200312832);
+  /* %987 = reduce_sum(%983) {axes [0], batch} blocks.7.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 194281472,
+      arena + 203169728);
 
-  /* %1007 = reduce_sum(%1003) {axes [0], batch} blocks.7.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 192675840,
-      arena + 200353728);
+  /* %988 = sdpa_grad(%393, %394, %395, %985) {heads 3, kv_heads 3} blocks.7.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 320854016, 576, arena + 320854208, 576,
+      arena + 320854400, 576, arena + 197912576, 192, arena + 194281472, 576,
+      arena + 194281472 + 192, 576, arena + 194281472 + 384, 576, 0.125f);
 
-  /* %1008 = sdpa_grad(%390, %391, %392, %1005) {heads 3, kv_heads 3} blocks.7.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 319248384, 576, arena + 319248576, 576,
-      arena + 319248768, 576, arena + 196306944, 192, arena + 192675840, 576,
-      arena + 192675840 + 192, 576, arena + 192675840 + 384, 576, 0.125f);
+  /* %989 = transpose(%390) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[193], arena + 57407488);
 
-  /* %1009 = transpose(%387) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[193], arena + 197517312);
+  /* %990 = fused_linear(%988, %989) blocks.7.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 194281472, arena + 57407488, NULL, LK_ACT_NONE, NULL,
+      arena + 199098368);
 
-  /* %1010 = fused_linear(%1008, %1009) blocks.7.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 192675840, arena + 197517312, NULL, LK_ACT_NONE, NULL,
-      arena + 196306944);
+  /* %991 = linear_grad_weight(%988, %389) blocks.7.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 194281472, arena + 391055360, arena + 203018240);
 
-  /* %1011 = linear_grad_weight(%1008, %386) blocks.7.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 192675840, arena + 390660096, arena + 200202240);
+  /* %992 = reduce_sum(%988) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 194281472,
+      arena + 203168768);
 
-  /* %1012 = reduce_sum(%1008) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 192675840,
-      arena + 200352768);
+  /* %993 = reduce_sum(%990) {axes [0], batch} blocks.7.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 199098368,
+      arena + 203169920);
 
-  /* %1013 = reduce_sum(%1010) {axes [0], batch} blocks.7.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 196306944,
-      arena + 200353920);
-
-  /* %1014 = mul(%1010, %383) blocks.7.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 196306944, (const long[]){37824, 192, 1},
-      params[191], (const long[]){0, 0, 1}, arena + 192675840);
-
-  /* %1015 = reduce_sum(%1010, %385) {axes [0], batch} blocks.7.norm1 : f32[192] */
+  /* %994 = reduce_sum(%990, %388) {axes [0], batch} blocks.7.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 196306944, arena + 389449728, arena + 200354112);
+      arena + 199098368, arena + 389844992, arena + 203170112);
 
-  /* %1016 = normalize_grad(%380, %1014) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 388239360, arena + 192675840, 1e-06f, arena + 193886208);
+  /* %995 = normalize_grad(%383, %990, %386, %982) {eps 1e-06} blocks.6 : f32[B, 197, 192], written over %990 */
+  lk_layernorm_grad(B * 197, 192, arena + 388634624, arena + 199098368, params[191],
+      arena + 219576320, 1e-06f, arena + 199098368);
 
-  /* %1017 = add(%1002, %1016) blocks.6 : f32[B, 197, 192], written over %756 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      arena + 193886208, (const long[]){37824, 192, 1}, arena + 424550400);
+  /* %996 = slice(%947) {axis 0, start 0, length 6} : f32[B, 6, 192], a view of %744: no code */
 
-  /* %1018 = slice(%965) {axis 0, start 0, length 6} : f32[B, 6, 192], a view of %725: no code */
+  /* %997 = slice(%947) {axis 0, start 6, length 1} : f32[B, 1, 192], a view of %744: no code */
 
-  /* %1019 = slice(%965) {axis 0, start 6, length 1} : f32[B, 1, 192], a view of %725: no code */
-
-  /* %1020 = zero_pad(%1019) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %998 = zero_pad(%997) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 456618624 + (long)b * 2304,
-        arena + 192675840 + (long)b * 37824);
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 457013888 + (long)b * 2304,
+        arena + 194281472 + (long)b * 37824);
   } // for b
 
-  /* %1021 = add(%1017, %1020) blocks.6 : f32[B, 197, 192], written over %756 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      arena + 192675840, (const long[]){37824, 192, 1}, arena + 424550400);
+  /* %999 = add(%995, %998) blocks.6 : f32[B, 197, 192], written over %990 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 199098368, (const long[]){37824, 192, 1},
+      arena + 194281472, (const long[]){37824, 192, 1}, arena + 199098368);
 
-  /* %1022 = mul(%1021, %379) blocks.6 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      inputs[12], (const long[]){1, 0, 0}, arena + 197492736);
+  /* %1000 = mul(%999, %382) blocks.6 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 199098368, (const long[]){37824, 192, 1},
+      inputs[12], (const long[]){1, 0, 0}, arena + 200308736);
 
-  /* %1023 = slice(%1022) {axis 0, start 0, length 1} blocks.6.leff : f32[B, 1, 192], a view of %1022: no code */
+  /* %1001 = slice(%1000) {axis 0, start 0, length 1} blocks.6.leff : f32[B, 1, 192], a view of %1000: no code */
 
-  /* %1024 = slice(%1022) {axis 0, start 1, length 196} blocks.6.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 197492928, 37824, arena + 198703104, 37632);
+  /* %1002 = slice(%1000) {axis 0, start 1, length 196} blocks.6.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 200308928, 37824, arena + 201519104, 37632);
 
-  /* %1025 = batch_norm_act_param_grad(%372, %1024, %375, %373, %374) {eps 1e-05} blocks.6.leff.bn3 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 442626048, arena + 198703104,
-      arena + 456827760, params[187], params[188], 1e-05f, LK_ACT_NONE, arena + 192675840,
-      arena + 192714432);
+  /* %1003 = batch_norm_act_param_grad(%375, %1002, %378, %376, %377) {eps 1e-05} blocks.6.leff.bn3 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 443021312, arena + 201519104,
+      arena + 457222448, params[187], params[188], 1e-05f, LK_ACT_NONE, arena + 57407488,
+      arena + 57446080);
 
-  /* %1026 = batch_norm_act_grad(%372, %1024, %375, %373, %374, %1025) {eps 1e-05} blocks.6.leff.bn3 : f32[B, 196, 192], written over %1024 */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 442626048, arena + 198703104, arena + 456827760,
-      params[187], params[188], arena + 192714432, 1e-05f, LK_ACT_NONE, arena + 192675840,
-      arena + 198703104);
+  /* %1004 = batch_norm_act_grad(%375, %1002, %378, %376, %377, %1003) {eps 1e-05} blocks.6.leff.bn3 : f32[B, 196, 192], written over %1002 */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 443021312, arena + 201519104, arena + 457222448,
+      params[187], params[188], arena + 57446080, 1e-05f, LK_ACT_NONE, arena + 57407488,
+      arena + 201519104);
 
-  /* %1027 = index(%1025) {axis 0, at 0} blocks.6.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 192714432, 384, arena + 200354304, 192);
+  /* %1005 = index(%1003) {axis 0, at 0} blocks.6.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57446080, 384, arena + 203170304, 192);
 
-  /* %1028 = index(%1025) {axis 0, at 1} blocks.6.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 192714624, 384, arena + 200354496, 192);
+  /* %1006 = index(%1003) {axis 0, at 1} blocks.6.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57446272, 384, arena + 203170496, 192);
 
-  /* %1029 = transpose(%371) {perm [1, 0]} blocks.6.leff.conv3 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[185], arena + 200054784);
+  /* %1007 = transpose(%374) {perm [1, 0]} blocks.6.leff.conv3 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[185], arena + 57407488);
 
-  /* %1030 = fused_linear(%1026, %1029) blocks.6.leff.conv3 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 198703104, arena + 200054784, NULL, LK_ACT_NONE, NULL,
-      arena + 192675840);
+  /* %1008 = fused_linear(%1004, %1007) blocks.6.leff.conv3 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 201519104, arena + 57407488, NULL, LK_ACT_NONE, NULL,
+      arena + 194281472);
 
-  /* %1031 = linear_grad_weight(%1026, %368) blocks.6.leff.conv3 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 198703104, arena + 187858944, arena + 200054784);
+  /* %1009 = linear_grad_weight(%1004, %371) blocks.6.leff.conv3 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 201519104, arena + 189464576, arena + 202870784);
 
-  /* %1032 = reduce_sum(%1026) {axes [0], batch} blocks.6.leff.conv3 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 198703104,
-      arena + 188014848);
+  /* %1010 = reduce_sum(%1004) {axes [0], batch} blocks.6.leff.conv3 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 201519104,
+      arena + 189473024);
 
-  /* %1033 = reshape(%1031) {shape [192, 768, 1, 1]} blocks.6.leff.conv3 : f32[192, 768, 1, 1], a view of %1031: no code */
+  /* %1011 = reshape(%1009) {shape [192, 768, 1, 1]} blocks.6.leff.conv3 : f32[192, 768, 1, 1], a view of %1009: no code */
 
-  /* %1034 = batch_norm_act_param_grad(%363, %1030, %366, %364, %365) {eps 1e-05, act gelu} blocks.6.leff.bn2 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 183042048, arena + 192675840,
-      arena + 456758016, params[181], params[182], 1e-05f, LK_ACT_GELU, arena + 187858944,
-      arena + 188013312);
+  /* %1012 = batch_norm_act_param_grad(%366, %1008, %369, %367, %368) {eps 1e-05, act gelu} blocks.6.leff.bn2 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 184647680, arena + 194281472,
+      arena + 457153280, params[181], params[182], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 57561856);
 
-  /* %1035 = batch_norm_act_grad(%363, %1030, %366, %364, %365, %1034) {eps 1e-05, act gelu} blocks.6.leff.bn2 : f32[B, 196, 768], written over %1030 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 183042048, arena + 192675840, arena + 456758016,
-      params[181], params[182], arena + 188013312, 1e-05f, LK_ACT_GELU, arena + 187858944,
-      arena + 192675840);
+  /* %1013 = batch_norm_act_grad(%366, %1008, %369, %367, %368, %1012) {eps 1e-05, act gelu} blocks.6.leff.bn2 : f32[B, 196, 768], written over %1008 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 184647680, arena + 194281472, arena + 457153280,
+      params[181], params[182], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 194281472);
 
-  /* %1036 = index(%1034) {axis 0, at 0} blocks.6.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 188013312, 1536, arena + 187865856, 768);
+  /* %1014 = index(%1012) {axis 0, at 0} blocks.6.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 189471488, 768);
 
-  /* %1037 = index(%1034) {axis 0, at 1} blocks.6.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 188014080, 1536, arena + 187866624, 768);
+  /* %1015 = index(%1012) {axis 0, at 1} blocks.6.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 189472256, 768);
 
-  /* %1038 = token_dwconv_grad_input(%1035, %361) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 192675840, params[179],
-      arena + 183042048);
+  /* %1016 = token_dwconv_grad_input(%1013, %364) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.leff.conv2 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 194281472, params[179],
+      arena + 184647680);
 
-  /* %1039 = token_dwconv_grad_weight(%1035, %360) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.leff.conv2 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 192675840,
-      arena + 178225152, arena + 187858944);
+  /* %1017 = token_dwconv_grad_weight(%1013, %363) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.leff.conv2 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 194281472,
+      arena + 179830784, arena + 189464576);
 
-  /* %1040 = reduce_sum(%1035) {axes [0], batch} blocks.6.leff.conv2 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 192675840,
-      arena + 181082112);
+  /* %1018 = reduce_sum(%1013) {axes [0], batch} blocks.6.leff.conv2 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 194281472,
+      arena + 183898112);
 
-  /* %1041 = batch_norm_act_param_grad(%355, %1038, %358, %356, %357) {eps 1e-05, act gelu} blocks.6.leff.bn1 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 173408256, arena + 183042048,
-      arena + 456755712, params[175], params[176], 1e-05f, LK_ACT_GELU, arena + 178225152,
-      arena + 178379520);
+  /* %1019 = batch_norm_act_param_grad(%358, %1016, %361, %359, %360) {eps 1e-05, act gelu} blocks.6.leff.bn1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 175013888, arena + 184647680,
+      arena + 457150976, params[175], params[176], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 57561856);
 
-  /* %1042 = batch_norm_act_grad(%355, %1038, %358, %356, %357, %1041) {eps 1e-05, act gelu} blocks.6.leff.bn1 : f32[B, 196, 768], written over %1038 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 173408256, arena + 183042048, arena + 456755712,
-      params[175], params[176], arena + 178379520, 1e-05f, LK_ACT_GELU, arena + 178225152,
-      arena + 183042048);
+  /* %1020 = batch_norm_act_grad(%358, %1016, %361, %359, %360, %1019) {eps 1e-05, act gelu} blocks.6.leff.bn1 : f32[B, 196, 768], written over %1016 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 175013888, arena + 184647680, arena + 457150976,
+      params[175], params[176], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 184647680);
 
-  /* %1043 = index(%1041) {axis 0, at 0} blocks.6.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 178379520, 1536, arena + 181082880, 768);
+  /* %1021 = index(%1019) {axis 0, at 0} blocks.6.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 183898880, 768);
 
-  /* %1044 = index(%1041) {axis 0, at 1} blocks.6.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 178380288, 1536, arena + 181083648, 768);
+  /* %1022 = index(%1019) {axis 0, at 1} blocks.6.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 183899648, 768);
 
-  /* %1045 = transpose(%354) {perm [1, 0]} blocks.6.leff.conv1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[173], arena + 173408256);
+  /* %1023 = transpose(%357) {perm [1, 0]} blocks.6.leff.conv1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[173], arena + 57407488);
 
-  /* %1046 = fused_linear(%1042, %1045) blocks.6.leff.conv1 : f32[B, 196, 192], written into %1022 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 183042048, 150528, arena + 173408256, NULL,
-      NULL, 0, LK_ACT_NONE, NULL, 0, arena + 197492928, 37824);
+  /* %1024 = fused_linear(%1020, %1023) blocks.6.leff.conv1 : f32[B, 196, 192], written into %1000 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 184647680, 150528, arena + 57407488, NULL, NULL,
+      0, LK_ACT_NONE, NULL, 0, arena + 200308928, 37824);
 
-  /* %1047 = linear_grad_weight(%1042, %351) blocks.6.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 183042048, arena + 441421824, arena + 180639744);
+  /* %1025 = linear_grad_weight(%1020, %354) blocks.6.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 184647680, arena + 441817088, arena + 183455744);
 
-  /* %1048 = reduce_sum(%1042) {axes [0], batch} blocks.6.leff.conv1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 183042048,
-      arena + 181084416);
+  /* %1026 = reduce_sum(%1020) {axes [0], batch} blocks.6.leff.conv1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 184647680,
+      arena + 183900416);
 
-  /* %1049 = reshape(%1047) {shape [768, 192, 1, 1]} blocks.6.leff.conv1 : f32[768, 192, 1, 1], a view of %1047: no code */
+  /* %1027 = reshape(%1025) {shape [768, 192, 1, 1]} blocks.6.leff.conv1 : f32[768, 192, 1, 1], a view of %1025: no code */
 
-  /* %1050 = concat(%1023, %1046) {axis 0} blocks.6.norm2 : f32[B, 197, 192], a view of %1022: no code */
+  /* %1028 = concat(%1001, %1024) {axis 0} blocks.6.norm2 : f32[B, 197, 192], a view of %1000: no code */
 
-  /* %1051 = reduce_sum(%1050) {axes [0], batch} blocks.6.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 197492736,
-      arena + 181085760);
+  /* %1029 = reduce_sum(%1028) {axes [0], batch} blocks.6.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 200308736,
+      arena + 183901760);
 
-  /* %1052 = mul(%1050, %346) blocks.6.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 197492736, (const long[]){37824, 192, 1},
-      params[171], (const long[]){0, 0, 1}, arena + 173408256);
-
-  /* %1053 = reduce_sum(%1050, %348) {axes [0], batch} blocks.6.norm2 : f32[192] */
+  /* %1030 = reduce_sum(%1028, %351) {axes [0], batch} blocks.6.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 197492736, arena + 387028992, arena + 181085952);
+      arena + 200308736, arena + 387424256, arena + 183901952);
 
-  /* %1054 = normalize_grad(%345, %1052) {eps 1e-06} blocks.6.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 385818624, arena + 173408256, 1e-06f, arena + 174618624);
+  /* %1031 = normalize_grad(%348, %1028, %349, %999) {eps 1e-06} blocks.6 : f32[B, 197, 192], written over %1000 */
+  lk_layernorm_grad(B * 197, 192, arena + 386213888, arena + 200308736, params[171],
+      arena + 199098368, 1e-06f, arena + 200308736);
 
-  /* %1055 = add(%1021, %1054) blocks.6 : f32[B, 197, 192], written over %756 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      arena + 174618624, (const long[]){37824, 192, 1}, arena + 424550400);
+  /* %1032 = mul(%1031, %347) blocks.6 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 200308736, (const long[]){37824, 192, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 175013888);
 
-  /* %1056 = mul(%1055, %344) blocks.6 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 173408256);
+  /* %1033 = transpose(%344) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[169], arena + 57407488);
 
-  /* %1057 = transpose(%341) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[169], arena + 174618624);
+  /* %1034 = fused_linear(%1032, %1033) blocks.6.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 175013888, arena + 57407488, NULL, LK_ACT_NONE, NULL,
+      arena + 178644992);
 
-  /* %1058 = fused_linear(%1056, %1057) blocks.6.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 173408256, arena + 174618624, NULL, LK_ACT_NONE, NULL,
-      arena + 177039360);
+  /* %1035 = linear_grad_weight(%1032, %343) blocks.6.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 175013888, arena + 385003520, arena + 183861248);
 
-  /* %1059 = linear_grad_weight(%1056, %340) blocks.6.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 173408256, arena + 384608256, arena + 181045248);
+  /* %1036 = reduce_sum(%1032) {axes [0], batch} blocks.6.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 175013888,
+      arena + 183902144);
 
-  /* %1060 = reduce_sum(%1056) {axes [0], batch} blocks.6.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 173408256,
-      arena + 181086144);
+  /* %1037 = sdpa_grad(%340, %341, %342, %1034) {heads 3, kv_heads 3} blocks.6.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 317222912, 576, arena + 317223104, 576,
+      arena + 317223296, 576, arena + 178644992, 192, arena + 175013888, 576,
+      arena + 175013888 + 192, 576, arena + 175013888 + 384, 576, 0.125f);
 
-  /* %1061 = sdpa_grad(%337, %338, %339, %1058) {heads 3, kv_heads 3} blocks.6.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 315617280, 576, arena + 315617472, 576,
-      arena + 315617664, 576, arena + 177039360, 192, arena + 173408256, 576,
-      arena + 173408256 + 192, 576, arena + 173408256 + 384, 576, 0.125f);
+  /* %1038 = transpose(%337) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[167], arena + 57407488);
 
-  /* %1062 = transpose(%334) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[167], arena + 178249728);
+  /* %1039 = fused_linear(%1037, %1038) blocks.6.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 175013888, arena + 57407488, NULL, LK_ACT_NONE, NULL,
+      arena + 179830784);
 
-  /* %1063 = fused_linear(%1061, %1062) blocks.6.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 173408256, arena + 178249728, NULL, LK_ACT_NONE, NULL,
-      arena + 177039360);
+  /* %1040 = linear_grad_weight(%1037, %336) blocks.6.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 175013888, arena + 383793152, arena + 183750656);
 
-  /* %1064 = linear_grad_weight(%1061, %333) blocks.6.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 173408256, arena + 383397888, arena + 180934656);
+  /* %1041 = reduce_sum(%1037) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 175013888,
+      arena + 183901184);
 
-  /* %1065 = reduce_sum(%1061) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 173408256,
-      arena + 181085184);
+  /* %1042 = reduce_sum(%1039) {axes [0], batch} blocks.6.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 179830784,
+      arena + 183902336);
 
-  /* %1066 = reduce_sum(%1063) {axes [0], batch} blocks.6.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 177039360,
-      arena + 181086336);
-
-  /* %1067 = mul(%1063, %330) blocks.6.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 177039360, (const long[]){37824, 192, 1},
-      params[165], (const long[]){0, 0, 1}, arena + 173408256);
-
-  /* %1068 = reduce_sum(%1063, %332) {axes [0], batch} blocks.6.norm1 : f32[192] */
+  /* %1043 = reduce_sum(%1039, %335) {axes [0], batch} blocks.6.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 177039360, arena + 382187520, arena + 181086528);
+      arena + 179830784, arena + 382582784, arena + 183902528);
 
-  /* %1069 = normalize_grad(%327, %1067) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 380977152, arena + 173408256, 1e-06f, arena + 174618624);
+  /* %1044 = normalize_grad(%330, %1039, %333, %1031) {eps 1e-06} blocks.5 : f32[B, 197, 192], written over %1039 */
+  lk_layernorm_grad(B * 197, 192, arena + 381372416, arena + 179830784, params[165],
+      arena + 200308736, 1e-06f, arena + 179830784);
 
-  /* %1070 = add(%1055, %1069) blocks.5 : f32[B, 197, 192], written over %756 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      arena + 174618624, (const long[]){37824, 192, 1}, arena + 424550400);
+  /* %1045 = slice(%996) {axis 0, start 0, length 5} : f32[B, 5, 192], a view of %744: no code */
 
-  /* %1071 = slice(%1018) {axis 0, start 0, length 5} : f32[B, 5, 192], a view of %725: no code */
+  /* %1046 = slice(%996) {axis 0, start 5, length 1} : f32[B, 1, 192], a view of %744: no code */
 
-  /* %1072 = slice(%1018) {axis 0, start 5, length 1} : f32[B, 1, 192], a view of %725: no code */
-
-  /* %1073 = zero_pad(%1072) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %1047 = zero_pad(%1046) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 456618432 + (long)b * 2304,
-        arena + 173408256 + (long)b * 37824);
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 457013696 + (long)b * 2304,
+        arena + 175013888 + (long)b * 37824);
   } // for b
 
-  /* %1074 = add(%1070, %1073) blocks.5 : f32[B, 197, 192], written over %756 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      arena + 173408256, (const long[]){37824, 192, 1}, arena + 424550400);
+  /* %1048 = add(%1044, %1047) blocks.5 : f32[B, 197, 192], written over %1039 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 179830784, (const long[]){37824, 192, 1},
+      arena + 175013888, (const long[]){37824, 192, 1}, arena + 179830784);
 
-  /* %1075 = mul(%1074, %326) blocks.5 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 178225152);
+  /* %1049 = mul(%1048, %329) blocks.5 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 179830784, (const long[]){37824, 192, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 181041152);
 
-  /* %1076 = slice(%1075) {axis 0, start 0, length 1} blocks.5.leff : f32[B, 1, 192], a view of %1075: no code */
+  /* %1050 = slice(%1049) {axis 0, start 0, length 1} blocks.5.leff : f32[B, 1, 192], a view of %1049: no code */
 
-  /* %1077 = slice(%1075) {axis 0, start 1, length 196} blocks.5.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 178225344, 37824, arena + 179435520, 37632);
+  /* %1051 = slice(%1049) {axis 0, start 1, length 196} blocks.5.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 181041344, 37824, arena + 182251520, 37632);
 
-  /* %1078 = batch_norm_act_param_grad(%319, %1077, %322, %320, %321) {eps 1e-05} blocks.5.leff.bn3 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 440217600, arena + 179435520,
-      arena + 456827184, params[161], params[162], 1e-05f, LK_ACT_NONE, arena + 173408256,
-      arena + 173446848);
+  /* %1052 = batch_norm_act_param_grad(%322, %1051, %325, %323, %324) {eps 1e-05} blocks.5.leff.bn3 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 440612864, arena + 182251520,
+      arena + 457221872, params[161], params[162], 1e-05f, LK_ACT_NONE, arena + 57407488,
+      arena + 57446080);
 
-  /* %1079 = batch_norm_act_grad(%319, %1077, %322, %320, %321, %1078) {eps 1e-05} blocks.5.leff.bn3 : f32[B, 196, 192], written over %1077 */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 440217600, arena + 179435520, arena + 456827184,
-      params[161], params[162], arena + 173446848, 1e-05f, LK_ACT_NONE, arena + 173408256,
-      arena + 179435520);
+  /* %1053 = batch_norm_act_grad(%322, %1051, %325, %323, %324, %1052) {eps 1e-05} blocks.5.leff.bn3 : f32[B, 196, 192], written over %1051 */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 440612864, arena + 182251520, arena + 457221872,
+      params[161], params[162], arena + 57446080, 1e-05f, LK_ACT_NONE, arena + 57407488,
+      arena + 182251520);
 
-  /* %1080 = index(%1078) {axis 0, at 0} blocks.5.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 173446848, 384, arena + 181086720, 192);
+  /* %1054 = index(%1052) {axis 0, at 0} blocks.5.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57446080, 384, arena + 183902720, 192);
 
-  /* %1081 = index(%1078) {axis 0, at 1} blocks.5.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 173447040, 384, arena + 181086912, 192);
+  /* %1055 = index(%1052) {axis 0, at 1} blocks.5.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57446272, 384, arena + 183902912, 192);
 
-  /* %1082 = transpose(%318) {perm [1, 0]} blocks.5.leff.conv3 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[159], arena + 180787200);
+  /* %1056 = transpose(%321) {perm [1, 0]} blocks.5.leff.conv3 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[159], arena + 57407488);
 
-  /* %1083 = fused_linear(%1079, %1082) blocks.5.leff.conv3 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 179435520, arena + 180787200, NULL, LK_ACT_NONE, NULL,
-      arena + 173408256);
+  /* %1057 = fused_linear(%1053, %1056) blocks.5.leff.conv3 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 182251520, arena + 57407488, NULL, LK_ACT_NONE, NULL,
+      arena + 175013888);
 
-  /* %1084 = linear_grad_weight(%1079, %315) blocks.5.leff.conv3 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 179435520, arena + 168591360, arena + 180787200);
+  /* %1058 = linear_grad_weight(%1053, %318) blocks.5.leff.conv3 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 182251520, arena + 170196992, arena + 183603200);
 
-  /* %1085 = reduce_sum(%1079) {axes [0], batch} blocks.5.leff.conv3 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 179435520,
-      arena + 168747264);
+  /* %1059 = reduce_sum(%1053) {axes [0], batch} blocks.5.leff.conv3 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 182251520,
+      arena + 170205440);
 
-  /* %1086 = reshape(%1084) {shape [192, 768, 1, 1]} blocks.5.leff.conv3 : f32[192, 768, 1, 1], a view of %1084: no code */
+  /* %1060 = reshape(%1058) {shape [192, 768, 1, 1]} blocks.5.leff.conv3 : f32[192, 768, 1, 1], a view of %1058: no code */
 
-  /* %1087 = batch_norm_act_param_grad(%310, %1083, %313, %311, %312) {eps 1e-05, act gelu} blocks.5.leff.bn2 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 163774464, arena + 173408256,
-      arena + 456753408, params[155], params[156], 1e-05f, LK_ACT_GELU, arena + 168591360,
-      arena + 168745728);
+  /* %1061 = batch_norm_act_param_grad(%313, %1057, %316, %314, %315) {eps 1e-05, act gelu} blocks.5.leff.bn2 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 165380096, arena + 175013888,
+      arena + 457148672, params[155], params[156], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 57561856);
 
-  /* %1088 = batch_norm_act_grad(%310, %1083, %313, %311, %312, %1087) {eps 1e-05, act gelu} blocks.5.leff.bn2 : f32[B, 196, 768], written over %1083 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 163774464, arena + 173408256, arena + 456753408,
-      params[155], params[156], arena + 168745728, 1e-05f, LK_ACT_GELU, arena + 168591360,
-      arena + 173408256);
+  /* %1062 = batch_norm_act_grad(%313, %1057, %316, %314, %315, %1061) {eps 1e-05, act gelu} blocks.5.leff.bn2 : f32[B, 196, 768], written over %1057 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 165380096, arena + 175013888, arena + 457148672,
+      params[155], params[156], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 175013888);
 
-  /* %1089 = index(%1087) {axis 0, at 0} blocks.5.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 168745728, 1536, arena + 168598272, 768);
+  /* %1063 = index(%1061) {axis 0, at 0} blocks.5.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 170203904, 768);
 
-  /* %1090 = index(%1087) {axis 0, at 1} blocks.5.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 168746496, 1536, arena + 168599040, 768);
+  /* %1064 = index(%1061) {axis 0, at 1} blocks.5.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 170204672, 768);
 
-  /* %1091 = token_dwconv_grad_input(%1088, %308) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 173408256, params[153],
-      arena + 163774464);
+  /* %1065 = token_dwconv_grad_input(%1062, %311) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.leff.conv2 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 175013888, params[153],
+      arena + 165380096);
 
-  /* %1092 = token_dwconv_grad_weight(%1088, %307) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.leff.conv2 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 173408256,
-      arena + 158957568, arena + 168591360);
+  /* %1066 = token_dwconv_grad_weight(%1062, %310) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.leff.conv2 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 175013888,
+      arena + 160563200, arena + 170196992);
 
-  /* %1093 = reduce_sum(%1088) {axes [0], batch} blocks.5.leff.conv2 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 173408256,
-      arena + 161814528);
+  /* %1067 = reduce_sum(%1062) {axes [0], batch} blocks.5.leff.conv2 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 175013888,
+      arena + 164630528);
 
-  /* %1094 = batch_norm_act_param_grad(%302, %1091, %305, %303, %304) {eps 1e-05, act gelu} blocks.5.leff.bn1 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 154140672, arena + 163774464,
-      arena + 456751104, params[149], params[150], 1e-05f, LK_ACT_GELU, arena + 158957568,
-      arena + 159111936);
+  /* %1068 = batch_norm_act_param_grad(%305, %1065, %308, %306, %307) {eps 1e-05, act gelu} blocks.5.leff.bn1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 155746304, arena + 165380096,
+      arena + 457146368, params[149], params[150], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 57561856);
 
-  /* %1095 = batch_norm_act_grad(%302, %1091, %305, %303, %304, %1094) {eps 1e-05, act gelu} blocks.5.leff.bn1 : f32[B, 196, 768], written over %1091 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 154140672, arena + 163774464, arena + 456751104,
-      params[149], params[150], arena + 159111936, 1e-05f, LK_ACT_GELU, arena + 158957568,
-      arena + 163774464);
+  /* %1069 = batch_norm_act_grad(%305, %1065, %308, %306, %307, %1068) {eps 1e-05, act gelu} blocks.5.leff.bn1 : f32[B, 196, 768], written over %1065 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 155746304, arena + 165380096, arena + 457146368,
+      params[149], params[150], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 165380096);
 
-  /* %1096 = index(%1094) {axis 0, at 0} blocks.5.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 159111936, 1536, arena + 161815296, 768);
+  /* %1070 = index(%1068) {axis 0, at 0} blocks.5.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 164631296, 768);
 
-  /* %1097 = index(%1094) {axis 0, at 1} blocks.5.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 159112704, 1536, arena + 161816064, 768);
+  /* %1071 = index(%1068) {axis 0, at 1} blocks.5.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 164632064, 768);
 
-  /* %1098 = transpose(%301) {perm [1, 0]} blocks.5.leff.conv1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[147], arena + 154140672);
+  /* %1072 = transpose(%304) {perm [1, 0]} blocks.5.leff.conv1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[147], arena + 57407488);
 
-  /* %1099 = fused_linear(%1095, %1098) blocks.5.leff.conv1 : f32[B, 196, 192], written into %1075 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 163774464, 150528, arena + 154140672, NULL,
-      NULL, 0, LK_ACT_NONE, NULL, 0, arena + 178225344, 37824);
+  /* %1073 = fused_linear(%1069, %1072) blocks.5.leff.conv1 : f32[B, 196, 192], written into %1049 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 165380096, 150528, arena + 57407488, NULL, NULL,
+      0, LK_ACT_NONE, NULL, 0, arena + 181041344, 37824);
 
-  /* %1100 = linear_grad_weight(%1095, %298) blocks.5.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 163774464, arena + 439013376, arena + 161372160);
+  /* %1074 = linear_grad_weight(%1069, %301) blocks.5.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 165380096, arena + 439408640, arena + 164188160);
 
-  /* %1101 = reduce_sum(%1095) {axes [0], batch} blocks.5.leff.conv1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 163774464,
-      arena + 161816832);
+  /* %1075 = reduce_sum(%1069) {axes [0], batch} blocks.5.leff.conv1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 165380096,
+      arena + 164632832);
 
-  /* %1102 = reshape(%1100) {shape [768, 192, 1, 1]} blocks.5.leff.conv1 : f32[768, 192, 1, 1], a view of %1100: no code */
+  /* %1076 = reshape(%1074) {shape [768, 192, 1, 1]} blocks.5.leff.conv1 : f32[768, 192, 1, 1], a view of %1074: no code */
 
-  /* %1103 = concat(%1076, %1099) {axis 0} blocks.5.norm2 : f32[B, 197, 192], a view of %1075: no code */
+  /* %1077 = concat(%1050, %1073) {axis 0} blocks.5.norm2 : f32[B, 197, 192], a view of %1049: no code */
 
-  /* %1104 = reduce_sum(%1103) {axes [0], batch} blocks.5.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 178225152,
-      arena + 161818176);
+  /* %1078 = reduce_sum(%1077) {axes [0], batch} blocks.5.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 181041152,
+      arena + 164634176);
 
-  /* %1105 = mul(%1103, %293) blocks.5.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 178225152, (const long[]){37824, 192, 1},
-      params[145], (const long[]){0, 0, 1}, arena + 154140672);
-
-  /* %1106 = reduce_sum(%1103, %295) {axes [0], batch} blocks.5.norm2 : f32[192] */
+  /* %1079 = reduce_sum(%1077, %298) {axes [0], batch} blocks.5.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 178225152, arena + 379766784, arena + 161818368);
+      arena + 181041152, arena + 380162048, arena + 164634368);
 
-  /* %1107 = normalize_grad(%292, %1105) {eps 1e-06} blocks.5.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 378556416, arena + 154140672, 1e-06f, arena + 155351040);
+  /* %1080 = normalize_grad(%295, %1077, %296, %1048) {eps 1e-06} blocks.5 : f32[B, 197, 192], written over %1049 */
+  lk_layernorm_grad(B * 197, 192, arena + 378951680, arena + 181041152, params[145],
+      arena + 179830784, 1e-06f, arena + 181041152);
 
-  /* %1108 = add(%1074, %1107) blocks.5 : f32[B, 197, 192], written over %756 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      arena + 155351040, (const long[]){37824, 192, 1}, arena + 424550400);
+  /* %1081 = mul(%1080, %294) blocks.5 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 181041152, (const long[]){37824, 192, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 155746304);
 
-  /* %1109 = mul(%1108, %291) blocks.5 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 154140672);
+  /* %1082 = transpose(%291) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[143], arena + 57407488);
 
-  /* %1110 = transpose(%288) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[143], arena + 155351040);
+  /* %1083 = fused_linear(%1081, %1082) blocks.5.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 155746304, arena + 57407488, NULL, LK_ACT_NONE, NULL,
+      arena + 159377408);
 
-  /* %1111 = fused_linear(%1109, %1110) blocks.5.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 154140672, arena + 155351040, NULL, LK_ACT_NONE, NULL,
-      arena + 157771776);
+  /* %1084 = linear_grad_weight(%1081, %290) blocks.5.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 155746304, arena + 377741312, arena + 164593664);
 
-  /* %1112 = linear_grad_weight(%1109, %287) blocks.5.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 154140672, arena + 377346048, arena + 161777664);
+  /* %1085 = reduce_sum(%1081) {axes [0], batch} blocks.5.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 155746304,
+      arena + 164634560);
 
-  /* %1113 = reduce_sum(%1109) {axes [0], batch} blocks.5.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 154140672,
-      arena + 161818560);
+  /* %1086 = sdpa_grad(%287, %288, %289, %1083) {heads 3, kv_heads 3} blocks.5.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 313591808, 576, arena + 313592000, 576,
+      arena + 313592192, 576, arena + 159377408, 192, arena + 155746304, 576,
+      arena + 155746304 + 192, 576, arena + 155746304 + 384, 576, 0.125f);
 
-  /* %1114 = sdpa_grad(%284, %285, %286, %1111) {heads 3, kv_heads 3} blocks.5.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 311986176, 576, arena + 311986368, 576,
-      arena + 311986560, 576, arena + 157771776, 192, arena + 154140672, 576,
-      arena + 154140672 + 192, 576, arena + 154140672 + 384, 576, 0.125f);
+  /* %1087 = transpose(%284) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[141], arena + 57407488);
 
-  /* %1115 = transpose(%281) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[141], arena + 158982144);
+  /* %1088 = fused_linear(%1086, %1087) blocks.5.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 155746304, arena + 57407488, NULL, LK_ACT_NONE, NULL,
+      arena + 160563200);
 
-  /* %1116 = fused_linear(%1114, %1115) blocks.5.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 154140672, arena + 158982144, NULL, LK_ACT_NONE, NULL,
-      arena + 157771776);
+  /* %1089 = linear_grad_weight(%1086, %283) blocks.5.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 155746304, arena + 376530944, arena + 164483072);
 
-  /* %1117 = linear_grad_weight(%1114, %280) blocks.5.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 154140672, arena + 376135680, arena + 161667072);
+  /* %1090 = reduce_sum(%1086) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 155746304,
+      arena + 164633600);
 
-  /* %1118 = reduce_sum(%1114) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 154140672,
-      arena + 161817600);
+  /* %1091 = reduce_sum(%1088) {axes [0], batch} blocks.5.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 160563200,
+      arena + 164634752);
 
-  /* %1119 = reduce_sum(%1116) {axes [0], batch} blocks.5.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 157771776,
-      arena + 161818752);
-
-  /* %1120 = mul(%1116, %277) blocks.5.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 157771776, (const long[]){37824, 192, 1},
-      params[139], (const long[]){0, 0, 1}, arena + 154140672);
-
-  /* %1121 = reduce_sum(%1116, %279) {axes [0], batch} blocks.5.norm1 : f32[192] */
+  /* %1092 = reduce_sum(%1088, %282) {axes [0], batch} blocks.5.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 157771776, arena + 374925312, arena + 161818944);
+      arena + 160563200, arena + 375320576, arena + 164634944);
 
-  /* %1122 = normalize_grad(%274, %1120) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 373714944, arena + 154140672, 1e-06f, arena + 155351040);
+  /* %1093 = normalize_grad(%277, %1088, %280, %1080) {eps 1e-06} blocks.4 : f32[B, 197, 192], written over %1088 */
+  lk_layernorm_grad(B * 197, 192, arena + 374110208, arena + 160563200, params[139],
+      arena + 181041152, 1e-06f, arena + 160563200);
 
-  /* %1123 = add(%1108, %1122) blocks.4 : f32[B, 197, 192], written over %756 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      arena + 155351040, (const long[]){37824, 192, 1}, arena + 424550400);
+  /* %1094 = slice(%1045) {axis 0, start 0, length 4} : f32[B, 4, 192], a view of %744: no code */
 
-  /* %1124 = slice(%1071) {axis 0, start 0, length 4} : f32[B, 4, 192], a view of %725: no code */
+  /* %1095 = slice(%1045) {axis 0, start 4, length 1} : f32[B, 1, 192], a view of %744: no code */
 
-  /* %1125 = slice(%1071) {axis 0, start 4, length 1} : f32[B, 1, 192], a view of %725: no code */
-
-  /* %1126 = zero_pad(%1125) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %1096 = zero_pad(%1095) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 456618240 + (long)b * 2304,
-        arena + 154140672 + (long)b * 37824);
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 457013504 + (long)b * 2304,
+        arena + 155746304 + (long)b * 37824);
   } // for b
 
-  /* %1127 = add(%1123, %1126) blocks.4 : f32[B, 197, 192], written over %756 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      arena + 154140672, (const long[]){37824, 192, 1}, arena + 424550400);
+  /* %1097 = add(%1093, %1096) blocks.4 : f32[B, 197, 192], written over %1088 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 160563200, (const long[]){37824, 192, 1},
+      arena + 155746304, (const long[]){37824, 192, 1}, arena + 160563200);
 
-  /* %1128 = mul(%1127, %273) blocks.4 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 158957568);
+  /* %1098 = mul(%1097, %276) blocks.4 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 160563200, (const long[]){37824, 192, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 161773568);
 
-  /* %1129 = slice(%1128) {axis 0, start 0, length 1} blocks.4.leff : f32[B, 1, 192], a view of %1128: no code */
+  /* %1099 = slice(%1098) {axis 0, start 0, length 1} blocks.4.leff : f32[B, 1, 192], a view of %1098: no code */
 
-  /* %1130 = slice(%1128) {axis 0, start 1, length 196} blocks.4.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 158957760, 37824, arena + 160167936, 37632);
+  /* %1100 = slice(%1098) {axis 0, start 1, length 196} blocks.4.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 161773760, 37824, arena + 162983936, 37632);
 
-  /* %1131 = batch_norm_act_param_grad(%266, %1130, %269, %267, %268) {eps 1e-05} blocks.4.leff.bn3 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 437809152, arena + 160167936,
-      arena + 456826608, params[135], params[136], 1e-05f, LK_ACT_NONE, arena + 154140672,
-      arena + 154179264);
+  /* %1101 = batch_norm_act_param_grad(%269, %1100, %272, %270, %271) {eps 1e-05} blocks.4.leff.bn3 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 438204416, arena + 162983936,
+      arena + 457221296, params[135], params[136], 1e-05f, LK_ACT_NONE, arena + 57407488,
+      arena + 57446080);
 
-  /* %1132 = batch_norm_act_grad(%266, %1130, %269, %267, %268, %1131) {eps 1e-05} blocks.4.leff.bn3 : f32[B, 196, 192], written over %1130 */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 437809152, arena + 160167936, arena + 456826608,
-      params[135], params[136], arena + 154179264, 1e-05f, LK_ACT_NONE, arena + 154140672,
-      arena + 160167936);
+  /* %1102 = batch_norm_act_grad(%269, %1100, %272, %270, %271, %1101) {eps 1e-05} blocks.4.leff.bn3 : f32[B, 196, 192], written over %1100 */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 438204416, arena + 162983936, arena + 457221296,
+      params[135], params[136], arena + 57446080, 1e-05f, LK_ACT_NONE, arena + 57407488,
+      arena + 162983936);
 
-  /* %1133 = index(%1131) {axis 0, at 0} blocks.4.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 154179264, 384, arena + 161819136, 192);
+  /* %1103 = index(%1101) {axis 0, at 0} blocks.4.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57446080, 384, arena + 164635136, 192);
 
-  /* %1134 = index(%1131) {axis 0, at 1} blocks.4.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 154179456, 384, arena + 161819328, 192);
+  /* %1104 = index(%1101) {axis 0, at 1} blocks.4.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57446272, 384, arena + 164635328, 192);
 
-  /* %1135 = transpose(%265) {perm [1, 0]} blocks.4.leff.conv3 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[133], arena + 161519616);
+  /* %1105 = transpose(%268) {perm [1, 0]} blocks.4.leff.conv3 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[133], arena + 57407488);
 
-  /* %1136 = fused_linear(%1132, %1135) blocks.4.leff.conv3 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 160167936, arena + 161519616, NULL, LK_ACT_NONE, NULL,
-      arena + 154140672);
+  /* %1106 = fused_linear(%1102, %1105) blocks.4.leff.conv3 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 162983936, arena + 57407488, NULL, LK_ACT_NONE, NULL,
+      arena + 155746304);
 
-  /* %1137 = linear_grad_weight(%1132, %262) blocks.4.leff.conv3 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 160167936, arena + 149323776, arena + 161519616);
+  /* %1107 = linear_grad_weight(%1102, %265) blocks.4.leff.conv3 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 162983936, arena + 150929408, arena + 164335616);
 
-  /* %1138 = reduce_sum(%1132) {axes [0], batch} blocks.4.leff.conv3 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 160167936,
-      arena + 149479680);
+  /* %1108 = reduce_sum(%1102) {axes [0], batch} blocks.4.leff.conv3 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 162983936,
+      arena + 150937856);
 
-  /* %1139 = reshape(%1137) {shape [192, 768, 1, 1]} blocks.4.leff.conv3 : f32[192, 768, 1, 1], a view of %1137: no code */
+  /* %1109 = reshape(%1107) {shape [192, 768, 1, 1]} blocks.4.leff.conv3 : f32[192, 768, 1, 1], a view of %1107: no code */
 
-  /* %1140 = batch_norm_act_param_grad(%257, %1136, %260, %258, %259) {eps 1e-05, act gelu} blocks.4.leff.bn2 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 144506880, arena + 154140672,
-      arena + 456748800, params[129], params[130], 1e-05f, LK_ACT_GELU, arena + 149323776,
-      arena + 149478144);
+  /* %1110 = batch_norm_act_param_grad(%260, %1106, %263, %261, %262) {eps 1e-05, act gelu} blocks.4.leff.bn2 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 146112512, arena + 155746304,
+      arena + 457144064, params[129], params[130], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 57561856);
 
-  /* %1141 = batch_norm_act_grad(%257, %1136, %260, %258, %259, %1140) {eps 1e-05, act gelu} blocks.4.leff.bn2 : f32[B, 196, 768], written over %1136 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 144506880, arena + 154140672, arena + 456748800,
-      params[129], params[130], arena + 149478144, 1e-05f, LK_ACT_GELU, arena + 149323776,
-      arena + 154140672);
+  /* %1111 = batch_norm_act_grad(%260, %1106, %263, %261, %262, %1110) {eps 1e-05, act gelu} blocks.4.leff.bn2 : f32[B, 196, 768], written over %1106 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 146112512, arena + 155746304, arena + 457144064,
+      params[129], params[130], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 155746304);
 
-  /* %1142 = index(%1140) {axis 0, at 0} blocks.4.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 149478144, 1536, arena + 149330688, 768);
+  /* %1112 = index(%1110) {axis 0, at 0} blocks.4.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 150936320, 768);
 
-  /* %1143 = index(%1140) {axis 0, at 1} blocks.4.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 149478912, 1536, arena + 149331456, 768);
+  /* %1113 = index(%1110) {axis 0, at 1} blocks.4.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 150937088, 768);
 
-  /* %1144 = token_dwconv_grad_input(%1141, %255) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 154140672, params[127],
-      arena + 144506880);
+  /* %1114 = token_dwconv_grad_input(%1111, %258) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.leff.conv2 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 155746304, params[127],
+      arena + 146112512);
 
-  /* %1145 = token_dwconv_grad_weight(%1141, %254) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.leff.conv2 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 154140672,
-      arena + 139689984, arena + 149323776);
+  /* %1115 = token_dwconv_grad_weight(%1111, %257) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.leff.conv2 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 155746304,
+      arena + 141295616, arena + 150929408);
 
-  /* %1146 = reduce_sum(%1141) {axes [0], batch} blocks.4.leff.conv2 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 154140672,
-      arena + 142546944);
+  /* %1116 = reduce_sum(%1111) {axes [0], batch} blocks.4.leff.conv2 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 155746304,
+      arena + 145362944);
 
-  /* %1147 = batch_norm_act_param_grad(%249, %1144, %252, %250, %251) {eps 1e-05, act gelu} blocks.4.leff.bn1 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 134873088, arena + 144506880,
-      arena + 456746496, params[123], params[124], 1e-05f, LK_ACT_GELU, arena + 139689984,
-      arena + 139844352);
+  /* %1117 = batch_norm_act_param_grad(%252, %1114, %255, %253, %254) {eps 1e-05, act gelu} blocks.4.leff.bn1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 136478720, arena + 146112512,
+      arena + 457141760, params[123], params[124], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 57561856);
 
-  /* %1148 = batch_norm_act_grad(%249, %1144, %252, %250, %251, %1147) {eps 1e-05, act gelu} blocks.4.leff.bn1 : f32[B, 196, 768], written over %1144 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 134873088, arena + 144506880, arena + 456746496,
-      params[123], params[124], arena + 139844352, 1e-05f, LK_ACT_GELU, arena + 139689984,
-      arena + 144506880);
+  /* %1118 = batch_norm_act_grad(%252, %1114, %255, %253, %254, %1117) {eps 1e-05, act gelu} blocks.4.leff.bn1 : f32[B, 196, 768], written over %1114 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 136478720, arena + 146112512, arena + 457141760,
+      params[123], params[124], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 146112512);
 
-  /* %1149 = index(%1147) {axis 0, at 0} blocks.4.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 139844352, 1536, arena + 142547712, 768);
+  /* %1119 = index(%1117) {axis 0, at 0} blocks.4.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 145363712, 768);
 
-  /* %1150 = index(%1147) {axis 0, at 1} blocks.4.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 139845120, 1536, arena + 142548480, 768);
+  /* %1120 = index(%1117) {axis 0, at 1} blocks.4.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 145364480, 768);
 
-  /* %1151 = transpose(%248) {perm [1, 0]} blocks.4.leff.conv1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[121], arena + 134873088);
+  /* %1121 = transpose(%251) {perm [1, 0]} blocks.4.leff.conv1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[121], arena + 57407488);
 
-  /* %1152 = fused_linear(%1148, %1151) blocks.4.leff.conv1 : f32[B, 196, 192], written into %1128 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 144506880, 150528, arena + 134873088, NULL,
-      NULL, 0, LK_ACT_NONE, NULL, 0, arena + 158957760, 37824);
+  /* %1122 = fused_linear(%1118, %1121) blocks.4.leff.conv1 : f32[B, 196, 192], written into %1098 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 146112512, 150528, arena + 57407488, NULL, NULL,
+      0, LK_ACT_NONE, NULL, 0, arena + 161773760, 37824);
 
-  /* %1153 = linear_grad_weight(%1148, %245) blocks.4.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 144506880, arena + 436604928, arena + 142104576);
+  /* %1123 = linear_grad_weight(%1118, %248) blocks.4.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 146112512, arena + 437000192, arena + 144920576);
 
-  /* %1154 = reduce_sum(%1148) {axes [0], batch} blocks.4.leff.conv1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 144506880,
-      arena + 142549248);
+  /* %1124 = reduce_sum(%1118) {axes [0], batch} blocks.4.leff.conv1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 146112512,
+      arena + 145365248);
 
-  /* %1155 = reshape(%1153) {shape [768, 192, 1, 1]} blocks.4.leff.conv1 : f32[768, 192, 1, 1], a view of %1153: no code */
+  /* %1125 = reshape(%1123) {shape [768, 192, 1, 1]} blocks.4.leff.conv1 : f32[768, 192, 1, 1], a view of %1123: no code */
 
-  /* %1156 = concat(%1129, %1152) {axis 0} blocks.4.norm2 : f32[B, 197, 192], a view of %1128: no code */
+  /* %1126 = concat(%1099, %1122) {axis 0} blocks.4.norm2 : f32[B, 197, 192], a view of %1098: no code */
 
-  /* %1157 = reduce_sum(%1156) {axes [0], batch} blocks.4.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 158957568,
-      arena + 142550592);
+  /* %1127 = reduce_sum(%1126) {axes [0], batch} blocks.4.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 161773568,
+      arena + 145366592);
 
-  /* %1158 = mul(%1156, %240) blocks.4.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 158957568, (const long[]){37824, 192, 1},
-      params[119], (const long[]){0, 0, 1}, arena + 134873088);
-
-  /* %1159 = reduce_sum(%1156, %242) {axes [0], batch} blocks.4.norm2 : f32[192] */
+  /* %1128 = reduce_sum(%1126, %245) {axes [0], batch} blocks.4.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 158957568, arena + 372504576, arena + 142550784);
+      arena + 161773568, arena + 372899840, arena + 145366784);
 
-  /* %1160 = normalize_grad(%239, %1158) {eps 1e-06} blocks.4.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 371294208, arena + 134873088, 1e-06f, arena + 136083456);
+  /* %1129 = normalize_grad(%242, %1126, %243, %1097) {eps 1e-06} blocks.4 : f32[B, 197, 192], written over %1098 */
+  lk_layernorm_grad(B * 197, 192, arena + 371689472, arena + 161773568, params[119],
+      arena + 160563200, 1e-06f, arena + 161773568);
 
-  /* %1161 = add(%1127, %1160) blocks.4 : f32[B, 197, 192], written over %756 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      arena + 136083456, (const long[]){37824, 192, 1}, arena + 424550400);
+  /* %1130 = mul(%1129, %241) blocks.4 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 161773568, (const long[]){37824, 192, 1},
+      inputs[7], (const long[]){1, 0, 0}, arena + 136478720);
 
-  /* %1162 = mul(%1161, %238) blocks.4 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 134873088);
+  /* %1131 = transpose(%238) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[117], arena + 57407488);
 
-  /* %1163 = transpose(%235) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[117], arena + 136083456);
+  /* %1132 = fused_linear(%1130, %1131) blocks.4.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 136478720, arena + 57407488, NULL, LK_ACT_NONE, NULL,
+      arena + 140109824);
 
-  /* %1164 = fused_linear(%1162, %1163) blocks.4.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 134873088, arena + 136083456, NULL, LK_ACT_NONE, NULL,
-      arena + 138504192);
+  /* %1133 = linear_grad_weight(%1130, %237) blocks.4.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 136478720, arena + 370479104, arena + 145326080);
 
-  /* %1165 = linear_grad_weight(%1162, %234) blocks.4.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 134873088, arena + 370083840, arena + 142510080);
+  /* %1134 = reduce_sum(%1130) {axes [0], batch} blocks.4.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 136478720,
+      arena + 145366976);
 
-  /* %1166 = reduce_sum(%1162) {axes [0], batch} blocks.4.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 134873088,
-      arena + 142550976);
+  /* %1135 = sdpa_grad(%234, %235, %236, %1132) {heads 3, kv_heads 3} blocks.4.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 309960704, 576, arena + 309960896, 576,
+      arena + 309961088, 576, arena + 140109824, 192, arena + 136478720, 576,
+      arena + 136478720 + 192, 576, arena + 136478720 + 384, 576, 0.125f);
 
-  /* %1167 = sdpa_grad(%231, %232, %233, %1164) {heads 3, kv_heads 3} blocks.4.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 308355072, 576, arena + 308355264, 576,
-      arena + 308355456, 576, arena + 138504192, 192, arena + 134873088, 576,
-      arena + 134873088 + 192, 576, arena + 134873088 + 384, 576, 0.125f);
+  /* %1136 = transpose(%231) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[115], arena + 57407488);
 
-  /* %1168 = transpose(%228) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[115], arena + 139714560);
+  /* %1137 = fused_linear(%1135, %1136) blocks.4.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 136478720, arena + 57407488, NULL, LK_ACT_NONE, NULL,
+      arena + 141295616);
 
-  /* %1169 = fused_linear(%1167, %1168) blocks.4.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 134873088, arena + 139714560, NULL, LK_ACT_NONE, NULL,
-      arena + 138504192);
+  /* %1138 = linear_grad_weight(%1135, %230) blocks.4.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 136478720, arena + 369268736, arena + 145215488);
 
-  /* %1170 = linear_grad_weight(%1167, %227) blocks.4.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 134873088, arena + 368873472, arena + 142399488);
+  /* %1139 = reduce_sum(%1135) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 136478720,
+      arena + 145366016);
 
-  /* %1171 = reduce_sum(%1167) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 134873088,
-      arena + 142550016);
+  /* %1140 = reduce_sum(%1137) {axes [0], batch} blocks.4.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 141295616,
+      arena + 145367168);
 
-  /* %1172 = reduce_sum(%1169) {axes [0], batch} blocks.4.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 138504192,
-      arena + 142551168);
-
-  /* %1173 = mul(%1169, %224) blocks.4.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 138504192, (const long[]){37824, 192, 1},
-      params[113], (const long[]){0, 0, 1}, arena + 134873088);
-
-  /* %1174 = reduce_sum(%1169, %226) {axes [0], batch} blocks.4.norm1 : f32[192] */
+  /* %1141 = reduce_sum(%1137, %229) {axes [0], batch} blocks.4.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 138504192, arena + 367663104, arena + 142551360);
+      arena + 141295616, arena + 368058368, arena + 145367360);
 
-  /* %1175 = normalize_grad(%221, %1173) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 366452736, arena + 134873088, 1e-06f, arena + 136083456);
+  /* %1142 = normalize_grad(%224, %1137, %227, %1129) {eps 1e-06} blocks.3 : f32[B, 197, 192], written over %1137 */
+  lk_layernorm_grad(B * 197, 192, arena + 366848000, arena + 141295616, params[113],
+      arena + 161773568, 1e-06f, arena + 141295616);
 
-  /* %1176 = add(%1161, %1175) blocks.3 : f32[B, 197, 192], written over %756 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      arena + 136083456, (const long[]){37824, 192, 1}, arena + 424550400);
+  /* %1143 = slice(%1094) {axis 0, start 0, length 3} : f32[B, 3, 192], a view of %744: no code */
 
-  /* %1177 = slice(%1124) {axis 0, start 0, length 3} : f32[B, 3, 192], a view of %725: no code */
+  /* %1144 = slice(%1094) {axis 0, start 3, length 1} : f32[B, 1, 192], a view of %744: no code */
 
-  /* %1178 = slice(%1124) {axis 0, start 3, length 1} : f32[B, 1, 192], a view of %725: no code */
-
-  /* %1179 = zero_pad(%1178) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %1145 = zero_pad(%1144) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 456618048 + (long)b * 2304,
-        arena + 134873088 + (long)b * 37824);
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 457013312 + (long)b * 2304,
+        arena + 136478720 + (long)b * 37824);
   } // for b
 
-  /* %1180 = add(%1176, %1179) blocks.3 : f32[B, 197, 192], written over %756 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      arena + 134873088, (const long[]){37824, 192, 1}, arena + 424550400);
+  /* %1146 = add(%1142, %1145) blocks.3 : f32[B, 197, 192], written over %1137 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 141295616, (const long[]){37824, 192, 1},
+      arena + 136478720, (const long[]){37824, 192, 1}, arena + 141295616);
 
-  /* %1181 = mul(%1180, %220) blocks.3 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 139689984);
+  /* %1147 = mul(%1146, %223) blocks.3 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 141295616, (const long[]){37824, 192, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 142505984);
 
-  /* %1182 = slice(%1181) {axis 0, start 0, length 1} blocks.3.leff : f32[B, 1, 192], a view of %1181: no code */
+  /* %1148 = slice(%1147) {axis 0, start 0, length 1} blocks.3.leff : f32[B, 1, 192], a view of %1147: no code */
 
-  /* %1183 = slice(%1181) {axis 0, start 1, length 196} blocks.3.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 139690176, 37824, arena + 140900352, 37632);
+  /* %1149 = slice(%1147) {axis 0, start 1, length 196} blocks.3.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 142506176, 37824, arena + 143716352, 37632);
 
-  /* %1184 = batch_norm_act_param_grad(%213, %1183, %216, %214, %215) {eps 1e-05} blocks.3.leff.bn3 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 435400704, arena + 140900352,
-      arena + 456826032, params[109], params[110], 1e-05f, LK_ACT_NONE, arena + 134873088,
-      arena + 134911680);
+  /* %1150 = batch_norm_act_param_grad(%216, %1149, %219, %217, %218) {eps 1e-05} blocks.3.leff.bn3 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 435795968, arena + 143716352,
+      arena + 457220720, params[109], params[110], 1e-05f, LK_ACT_NONE, arena + 57407488,
+      arena + 57446080);
 
-  /* %1185 = batch_norm_act_grad(%213, %1183, %216, %214, %215, %1184) {eps 1e-05} blocks.3.leff.bn3 : f32[B, 196, 192], written over %1183 */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 435400704, arena + 140900352, arena + 456826032,
-      params[109], params[110], arena + 134911680, 1e-05f, LK_ACT_NONE, arena + 134873088,
-      arena + 140900352);
+  /* %1151 = batch_norm_act_grad(%216, %1149, %219, %217, %218, %1150) {eps 1e-05} blocks.3.leff.bn3 : f32[B, 196, 192], written over %1149 */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 435795968, arena + 143716352, arena + 457220720,
+      params[109], params[110], arena + 57446080, 1e-05f, LK_ACT_NONE, arena + 57407488,
+      arena + 143716352);
 
-  /* %1186 = index(%1184) {axis 0, at 0} blocks.3.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 134911680, 384, arena + 142551552, 192);
+  /* %1152 = index(%1150) {axis 0, at 0} blocks.3.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57446080, 384, arena + 145367552, 192);
 
-  /* %1187 = index(%1184) {axis 0, at 1} blocks.3.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 134911872, 384, arena + 142551744, 192);
+  /* %1153 = index(%1150) {axis 0, at 1} blocks.3.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57446272, 384, arena + 145367744, 192);
 
-  /* %1188 = transpose(%212) {perm [1, 0]} blocks.3.leff.conv3 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[107], arena + 142252032);
+  /* %1154 = transpose(%215) {perm [1, 0]} blocks.3.leff.conv3 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[107], arena + 57407488);
 
-  /* %1189 = fused_linear(%1185, %1188) blocks.3.leff.conv3 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 140900352, arena + 142252032, NULL, LK_ACT_NONE, NULL,
-      arena + 134873088);
+  /* %1155 = fused_linear(%1151, %1154) blocks.3.leff.conv3 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 143716352, arena + 57407488, NULL, LK_ACT_NONE, NULL,
+      arena + 136478720);
 
-  /* %1190 = linear_grad_weight(%1185, %209) blocks.3.leff.conv3 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 140900352, arena + 130056192, arena + 142252032);
+  /* %1156 = linear_grad_weight(%1151, %212) blocks.3.leff.conv3 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 143716352, arena + 131661824, arena + 145068032);
 
-  /* %1191 = reduce_sum(%1185) {axes [0], batch} blocks.3.leff.conv3 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 140900352,
-      arena + 130212096);
+  /* %1157 = reduce_sum(%1151) {axes [0], batch} blocks.3.leff.conv3 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 143716352,
+      arena + 131670272);
 
-  /* %1192 = reshape(%1190) {shape [192, 768, 1, 1]} blocks.3.leff.conv3 : f32[192, 768, 1, 1], a view of %1190: no code */
+  /* %1158 = reshape(%1156) {shape [192, 768, 1, 1]} blocks.3.leff.conv3 : f32[192, 768, 1, 1], a view of %1156: no code */
 
-  /* %1193 = batch_norm_act_param_grad(%204, %1189, %207, %205, %206) {eps 1e-05, act gelu} blocks.3.leff.bn2 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 125239296, arena + 134873088,
-      arena + 456744192, params[103], params[104], 1e-05f, LK_ACT_GELU, arena + 130056192,
-      arena + 130210560);
+  /* %1159 = batch_norm_act_param_grad(%207, %1155, %210, %208, %209) {eps 1e-05, act gelu} blocks.3.leff.bn2 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 126844928, arena + 136478720,
+      arena + 457139456, params[103], params[104], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 57561856);
 
-  /* %1194 = batch_norm_act_grad(%204, %1189, %207, %205, %206, %1193) {eps 1e-05, act gelu} blocks.3.leff.bn2 : f32[B, 196, 768], written over %1189 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 125239296, arena + 134873088, arena + 456744192,
-      params[103], params[104], arena + 130210560, 1e-05f, LK_ACT_GELU, arena + 130056192,
-      arena + 134873088);
+  /* %1160 = batch_norm_act_grad(%207, %1155, %210, %208, %209, %1159) {eps 1e-05, act gelu} blocks.3.leff.bn2 : f32[B, 196, 768], written over %1155 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 126844928, arena + 136478720, arena + 457139456,
+      params[103], params[104], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 136478720);
 
-  /* %1195 = index(%1193) {axis 0, at 0} blocks.3.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 130210560, 1536, arena + 130063104, 768);
+  /* %1161 = index(%1159) {axis 0, at 0} blocks.3.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 131668736, 768);
 
-  /* %1196 = index(%1193) {axis 0, at 1} blocks.3.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 130211328, 1536, arena + 130063872, 768);
+  /* %1162 = index(%1159) {axis 0, at 1} blocks.3.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 131669504, 768);
 
-  /* %1197 = token_dwconv_grad_input(%1194, %202) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 134873088, params[101],
-      arena + 125239296);
+  /* %1163 = token_dwconv_grad_input(%1160, %205) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.leff.conv2 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 136478720, params[101],
+      arena + 126844928);
 
-  /* %1198 = token_dwconv_grad_weight(%1194, %201) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.leff.conv2 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 134873088,
-      arena + 120422400, arena + 130056192);
+  /* %1164 = token_dwconv_grad_weight(%1160, %204) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.leff.conv2 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 136478720,
+      arena + 122028032, arena + 131661824);
 
-  /* %1199 = reduce_sum(%1194) {axes [0], batch} blocks.3.leff.conv2 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 134873088,
-      arena + 123279360);
+  /* %1165 = reduce_sum(%1160) {axes [0], batch} blocks.3.leff.conv2 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 136478720,
+      arena + 126095360);
 
-  /* %1200 = batch_norm_act_param_grad(%196, %1197, %199, %197, %198) {eps 1e-05, act gelu} blocks.3.leff.bn1 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 115605504, arena + 125239296,
-      arena + 456741888, params[97], params[98], 1e-05f, LK_ACT_GELU, arena + 120422400,
-      arena + 120576768);
+  /* %1166 = batch_norm_act_param_grad(%199, %1163, %202, %200, %201) {eps 1e-05, act gelu} blocks.3.leff.bn1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 117211136, arena + 126844928,
+      arena + 457137152, params[97], params[98], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 57561856);
 
-  /* %1201 = batch_norm_act_grad(%196, %1197, %199, %197, %198, %1200) {eps 1e-05, act gelu} blocks.3.leff.bn1 : f32[B, 196, 768], written over %1197 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 115605504, arena + 125239296, arena + 456741888,
-      params[97], params[98], arena + 120576768, 1e-05f, LK_ACT_GELU, arena + 120422400,
-      arena + 125239296);
+  /* %1167 = batch_norm_act_grad(%199, %1163, %202, %200, %201, %1166) {eps 1e-05, act gelu} blocks.3.leff.bn1 : f32[B, 196, 768], written over %1163 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 117211136, arena + 126844928, arena + 457137152,
+      params[97], params[98], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 126844928);
 
-  /* %1202 = index(%1200) {axis 0, at 0} blocks.3.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 120576768, 1536, arena + 123280128, 768);
+  /* %1168 = index(%1166) {axis 0, at 0} blocks.3.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 126096128, 768);
 
-  /* %1203 = index(%1200) {axis 0, at 1} blocks.3.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 120577536, 1536, arena + 123280896, 768);
+  /* %1169 = index(%1166) {axis 0, at 1} blocks.3.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 126096896, 768);
 
-  /* %1204 = transpose(%195) {perm [1, 0]} blocks.3.leff.conv1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[95], arena + 115605504);
+  /* %1170 = transpose(%198) {perm [1, 0]} blocks.3.leff.conv1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[95], arena + 57407488);
 
-  /* %1205 = fused_linear(%1201, %1204) blocks.3.leff.conv1 : f32[B, 196, 192], written into %1181 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 125239296, 150528, arena + 115605504, NULL,
-      NULL, 0, LK_ACT_NONE, NULL, 0, arena + 139690176, 37824);
+  /* %1171 = fused_linear(%1167, %1170) blocks.3.leff.conv1 : f32[B, 196, 192], written into %1147 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 126844928, 150528, arena + 57407488, NULL, NULL,
+      0, LK_ACT_NONE, NULL, 0, arena + 142506176, 37824);
 
-  /* %1206 = linear_grad_weight(%1201, %192) blocks.3.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 125239296, arena + 434196480, arena + 122836992);
+  /* %1172 = linear_grad_weight(%1167, %195) blocks.3.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 126844928, arena + 434591744, arena + 125652992);
 
-  /* %1207 = reduce_sum(%1201) {axes [0], batch} blocks.3.leff.conv1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 125239296,
-      arena + 123281664);
+  /* %1173 = reduce_sum(%1167) {axes [0], batch} blocks.3.leff.conv1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 126844928,
+      arena + 126097664);
 
-  /* %1208 = reshape(%1206) {shape [768, 192, 1, 1]} blocks.3.leff.conv1 : f32[768, 192, 1, 1], a view of %1206: no code */
+  /* %1174 = reshape(%1172) {shape [768, 192, 1, 1]} blocks.3.leff.conv1 : f32[768, 192, 1, 1], a view of %1172: no code */
 
-  /* %1209 = concat(%1182, %1205) {axis 0} blocks.3.norm2 : f32[B, 197, 192], a view of %1181: no code */
+  /* %1175 = concat(%1148, %1171) {axis 0} blocks.3.norm2 : f32[B, 197, 192], a view of %1147: no code */
 
-  /* %1210 = reduce_sum(%1209) {axes [0], batch} blocks.3.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 139689984,
-      arena + 123283008);
+  /* %1176 = reduce_sum(%1175) {axes [0], batch} blocks.3.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 142505984,
+      arena + 126099008);
 
-  /* %1211 = mul(%1209, %187) blocks.3.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 139689984, (const long[]){37824, 192, 1},
-      params[93], (const long[]){0, 0, 1}, arena + 115605504);
-
-  /* %1212 = reduce_sum(%1209, %189) {axes [0], batch} blocks.3.norm2 : f32[192] */
+  /* %1177 = reduce_sum(%1175, %192) {axes [0], batch} blocks.3.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 139689984, arena + 365242368, arena + 123283200);
+      arena + 142505984, arena + 365637632, arena + 126099200);
 
-  /* %1213 = normalize_grad(%186, %1211) {eps 1e-06} blocks.3.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 364032000, arena + 115605504, 1e-06f, arena + 116815872);
+  /* %1178 = normalize_grad(%189, %1175, %190, %1146) {eps 1e-06} blocks.3 : f32[B, 197, 192], written over %1147 */
+  lk_layernorm_grad(B * 197, 192, arena + 364427264, arena + 142505984, params[93],
+      arena + 141295616, 1e-06f, arena + 142505984);
 
-  /* %1214 = add(%1180, %1213) blocks.3 : f32[B, 197, 192], written over %756 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      arena + 116815872, (const long[]){37824, 192, 1}, arena + 424550400);
+  /* %1179 = mul(%1178, %188) blocks.3 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 142505984, (const long[]){37824, 192, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 117211136);
 
-  /* %1215 = mul(%1214, %185) blocks.3 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 115605504);
+  /* %1180 = transpose(%185) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[91], arena + 57407488);
 
-  /* %1216 = transpose(%182) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[91], arena + 116815872);
+  /* %1181 = fused_linear(%1179, %1180) blocks.3.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 117211136, arena + 57407488, NULL, LK_ACT_NONE, NULL,
+      arena + 120842240);
 
-  /* %1217 = fused_linear(%1215, %1216) blocks.3.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 115605504, arena + 116815872, NULL, LK_ACT_NONE, NULL,
-      arena + 119236608);
+  /* %1182 = linear_grad_weight(%1179, %184) blocks.3.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 117211136, arena + 363216896, arena + 126058496);
 
-  /* %1218 = linear_grad_weight(%1215, %181) blocks.3.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 115605504, arena + 362821632, arena + 123242496);
+  /* %1183 = reduce_sum(%1179) {axes [0], batch} blocks.3.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 117211136,
+      arena + 126099392);
 
-  /* %1219 = reduce_sum(%1215) {axes [0], batch} blocks.3.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 115605504,
-      arena + 123283392);
+  /* %1184 = sdpa_grad(%181, %182, %183, %1181) {heads 3, kv_heads 3} blocks.3.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 306329600, 576, arena + 306329792, 576,
+      arena + 306329984, 576, arena + 120842240, 192, arena + 117211136, 576,
+      arena + 117211136 + 192, 576, arena + 117211136 + 384, 576, 0.125f);
 
-  /* %1220 = sdpa_grad(%178, %179, %180, %1217) {heads 3, kv_heads 3} blocks.3.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 304723968, 576, arena + 304724160, 576,
-      arena + 304724352, 576, arena + 119236608, 192, arena + 115605504, 576,
-      arena + 115605504 + 192, 576, arena + 115605504 + 384, 576, 0.125f);
+  /* %1185 = transpose(%178) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[89], arena + 57407488);
 
-  /* %1221 = transpose(%175) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[89], arena + 120446976);
+  /* %1186 = fused_linear(%1184, %1185) blocks.3.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 117211136, arena + 57407488, NULL, LK_ACT_NONE, NULL,
+      arena + 122028032);
 
-  /* %1222 = fused_linear(%1220, %1221) blocks.3.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 115605504, arena + 120446976, NULL, LK_ACT_NONE, NULL,
-      arena + 119236608);
+  /* %1187 = linear_grad_weight(%1184, %177) blocks.3.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 117211136, arena + 362006528, arena + 125947904);
 
-  /* %1223 = linear_grad_weight(%1220, %174) blocks.3.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 115605504, arena + 361611264, arena + 123131904);
+  /* %1188 = reduce_sum(%1184) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 117211136,
+      arena + 126098432);
 
-  /* %1224 = reduce_sum(%1220) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 115605504,
-      arena + 123282432);
+  /* %1189 = reduce_sum(%1186) {axes [0], batch} blocks.3.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 122028032,
+      arena + 126099584);
 
-  /* %1225 = reduce_sum(%1222) {axes [0], batch} blocks.3.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 119236608,
-      arena + 123283584);
-
-  /* %1226 = mul(%1222, %171) blocks.3.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 119236608, (const long[]){37824, 192, 1},
-      params[87], (const long[]){0, 0, 1}, arena + 115605504);
-
-  /* %1227 = reduce_sum(%1222, %173) {axes [0], batch} blocks.3.norm1 : f32[192] */
+  /* %1190 = reduce_sum(%1186, %176) {axes [0], batch} blocks.3.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 119236608, arena + 360400896, arena + 123283776);
+      arena + 122028032, arena + 360796160, arena + 126099776);
 
-  /* %1228 = normalize_grad(%168, %1226) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 359190528, arena + 115605504, 1e-06f, arena + 116815872);
+  /* %1191 = normalize_grad(%171, %1186, %174, %1178) {eps 1e-06} blocks.2 : f32[B, 197, 192], written over %1186 */
+  lk_layernorm_grad(B * 197, 192, arena + 359585792, arena + 122028032, params[87],
+      arena + 142505984, 1e-06f, arena + 122028032);
 
-  /* %1229 = add(%1214, %1228) blocks.2 : f32[B, 197, 192], written over %756 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      arena + 116815872, (const long[]){37824, 192, 1}, arena + 424550400);
+  /* %1192 = slice(%1143) {axis 0, start 0, length 2} : f32[B, 2, 192], a view of %744: no code */
 
-  /* %1230 = slice(%1177) {axis 0, start 0, length 2} : f32[B, 2, 192], a view of %725: no code */
+  /* %1193 = slice(%1143) {axis 0, start 2, length 1} : f32[B, 1, 192], a view of %744: no code */
 
-  /* %1231 = slice(%1177) {axis 0, start 2, length 1} : f32[B, 1, 192], a view of %725: no code */
-
-  /* %1232 = zero_pad(%1231) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %1194 = zero_pad(%1193) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 456617856 + (long)b * 2304,
-        arena + 115605504 + (long)b * 37824);
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 457013120 + (long)b * 2304,
+        arena + 117211136 + (long)b * 37824);
   } // for b
 
-  /* %1233 = add(%1229, %1232) blocks.2 : f32[B, 197, 192], written over %756 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      arena + 115605504, (const long[]){37824, 192, 1}, arena + 424550400);
+  /* %1195 = add(%1191, %1194) blocks.2 : f32[B, 197, 192], written over %1186 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 122028032, (const long[]){37824, 192, 1},
+      arena + 117211136, (const long[]){37824, 192, 1}, arena + 122028032);
 
-  /* %1234 = mul(%1233, %167) blocks.2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      inputs[4], (const long[]){1, 0, 0}, arena + 120422400);
+  /* %1196 = mul(%1195, %170) blocks.2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 122028032, (const long[]){37824, 192, 1},
+      inputs[4], (const long[]){1, 0, 0}, arena + 123238400);
 
-  /* %1235 = slice(%1234) {axis 0, start 0, length 1} blocks.2.leff : f32[B, 1, 192], a view of %1234: no code */
+  /* %1197 = slice(%1196) {axis 0, start 0, length 1} blocks.2.leff : f32[B, 1, 192], a view of %1196: no code */
 
-  /* %1236 = slice(%1234) {axis 0, start 1, length 196} blocks.2.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 120422592, 37824, arena + 121632768, 37632);
+  /* %1198 = slice(%1196) {axis 0, start 1, length 196} blocks.2.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 123238592, 37824, arena + 124448768, 37632);
 
-  /* %1237 = batch_norm_act_param_grad(%160, %1236, %163, %161, %162) {eps 1e-05} blocks.2.leff.bn3 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 432992256, arena + 121632768,
-      arena + 456825456, params[83], params[84], 1e-05f, LK_ACT_NONE, arena + 115605504,
-      arena + 115644096);
+  /* %1199 = batch_norm_act_param_grad(%163, %1198, %166, %164, %165) {eps 1e-05} blocks.2.leff.bn3 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 433387520, arena + 124448768,
+      arena + 457220144, params[83], params[84], 1e-05f, LK_ACT_NONE, arena + 57407488,
+      arena + 57446080);
 
-  /* %1238 = batch_norm_act_grad(%160, %1236, %163, %161, %162, %1237) {eps 1e-05} blocks.2.leff.bn3 : f32[B, 196, 192], written over %1236 */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 432992256, arena + 121632768, arena + 456825456,
-      params[83], params[84], arena + 115644096, 1e-05f, LK_ACT_NONE, arena + 115605504,
-      arena + 121632768);
+  /* %1200 = batch_norm_act_grad(%163, %1198, %166, %164, %165, %1199) {eps 1e-05} blocks.2.leff.bn3 : f32[B, 196, 192], written over %1198 */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 433387520, arena + 124448768, arena + 457220144,
+      params[83], params[84], arena + 57446080, 1e-05f, LK_ACT_NONE, arena + 57407488,
+      arena + 124448768);
 
-  /* %1239 = index(%1237) {axis 0, at 0} blocks.2.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 115644096, 384, arena + 123283968, 192);
+  /* %1201 = index(%1199) {axis 0, at 0} blocks.2.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57446080, 384, arena + 126099968, 192);
 
-  /* %1240 = index(%1237) {axis 0, at 1} blocks.2.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 115644288, 384, arena + 123284160, 192);
+  /* %1202 = index(%1199) {axis 0, at 1} blocks.2.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57446272, 384, arena + 126100160, 192);
 
-  /* %1241 = transpose(%159) {perm [1, 0]} blocks.2.leff.conv3 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[81], arena + 122984448);
+  /* %1203 = transpose(%162) {perm [1, 0]} blocks.2.leff.conv3 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[81], arena + 57407488);
 
-  /* %1242 = fused_linear(%1238, %1241) blocks.2.leff.conv3 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 121632768, arena + 122984448, NULL, LK_ACT_NONE, NULL,
-      arena + 115605504);
+  /* %1204 = fused_linear(%1200, %1203) blocks.2.leff.conv3 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 124448768, arena + 57407488, NULL, LK_ACT_NONE, NULL,
+      arena + 117211136);
 
-  /* %1243 = linear_grad_weight(%1238, %156) blocks.2.leff.conv3 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 121632768, arena + 110788608, arena + 122984448);
+  /* %1205 = linear_grad_weight(%1200, %159) blocks.2.leff.conv3 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 124448768, arena + 112394240, arena + 125800448);
 
-  /* %1244 = reduce_sum(%1238) {axes [0], batch} blocks.2.leff.conv3 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 121632768,
-      arena + 110944512);
+  /* %1206 = reduce_sum(%1200) {axes [0], batch} blocks.2.leff.conv3 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 124448768,
+      arena + 112402688);
 
-  /* %1245 = reshape(%1243) {shape [192, 768, 1, 1]} blocks.2.leff.conv3 : f32[192, 768, 1, 1], a view of %1243: no code */
+  /* %1207 = reshape(%1205) {shape [192, 768, 1, 1]} blocks.2.leff.conv3 : f32[192, 768, 1, 1], a view of %1205: no code */
 
-  /* %1246 = batch_norm_act_param_grad(%151, %1242, %154, %152, %153) {eps 1e-05, act gelu} blocks.2.leff.bn2 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 105971712, arena + 115605504,
-      arena + 456739584, params[77], params[78], 1e-05f, LK_ACT_GELU, arena + 110788608,
-      arena + 110942976);
+  /* %1208 = batch_norm_act_param_grad(%154, %1204, %157, %155, %156) {eps 1e-05, act gelu} blocks.2.leff.bn2 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 107577344, arena + 117211136,
+      arena + 457134848, params[77], params[78], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 57561856);
 
-  /* %1247 = batch_norm_act_grad(%151, %1242, %154, %152, %153, %1246) {eps 1e-05, act gelu} blocks.2.leff.bn2 : f32[B, 196, 768], written over %1242 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 105971712, arena + 115605504, arena + 456739584,
-      params[77], params[78], arena + 110942976, 1e-05f, LK_ACT_GELU, arena + 110788608,
-      arena + 115605504);
+  /* %1209 = batch_norm_act_grad(%154, %1204, %157, %155, %156, %1208) {eps 1e-05, act gelu} blocks.2.leff.bn2 : f32[B, 196, 768], written over %1204 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 107577344, arena + 117211136, arena + 457134848,
+      params[77], params[78], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 117211136);
 
-  /* %1248 = index(%1246) {axis 0, at 0} blocks.2.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 110942976, 1536, arena + 110795520, 768);
+  /* %1210 = index(%1208) {axis 0, at 0} blocks.2.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 112401152, 768);
 
-  /* %1249 = index(%1246) {axis 0, at 1} blocks.2.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 110943744, 1536, arena + 110796288, 768);
+  /* %1211 = index(%1208) {axis 0, at 1} blocks.2.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 112401920, 768);
 
-  /* %1250 = token_dwconv_grad_input(%1247, %149) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 115605504, params[75],
-      arena + 105971712);
+  /* %1212 = token_dwconv_grad_input(%1209, %152) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.leff.conv2 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 117211136, params[75],
+      arena + 107577344);
 
-  /* %1251 = token_dwconv_grad_weight(%1247, %148) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.leff.conv2 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 115605504,
-      arena + 101154816, arena + 110788608);
+  /* %1213 = token_dwconv_grad_weight(%1209, %151) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.leff.conv2 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 117211136,
+      arena + 102760448, arena + 112394240);
 
-  /* %1252 = reduce_sum(%1247) {axes [0], batch} blocks.2.leff.conv2 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 115605504,
-      arena + 104011776);
+  /* %1214 = reduce_sum(%1209) {axes [0], batch} blocks.2.leff.conv2 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 117211136,
+      arena + 106827776);
 
-  /* %1253 = batch_norm_act_param_grad(%143, %1250, %146, %144, %145) {eps 1e-05, act gelu} blocks.2.leff.bn1 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 96337920, arena + 105971712,
-      arena + 456737280, params[71], params[72], 1e-05f, LK_ACT_GELU, arena + 101154816,
-      arena + 101309184);
+  /* %1215 = batch_norm_act_param_grad(%146, %1212, %149, %147, %148) {eps 1e-05, act gelu} blocks.2.leff.bn1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 97943552, arena + 107577344,
+      arena + 457132544, params[71], params[72], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 57561856);
 
-  /* %1254 = batch_norm_act_grad(%143, %1250, %146, %144, %145, %1253) {eps 1e-05, act gelu} blocks.2.leff.bn1 : f32[B, 196, 768], written over %1250 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 96337920, arena + 105971712, arena + 456737280,
-      params[71], params[72], arena + 101309184, 1e-05f, LK_ACT_GELU, arena + 101154816,
-      arena + 105971712);
+  /* %1216 = batch_norm_act_grad(%146, %1212, %149, %147, %148, %1215) {eps 1e-05, act gelu} blocks.2.leff.bn1 : f32[B, 196, 768], written over %1212 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 97943552, arena + 107577344, arena + 457132544,
+      params[71], params[72], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 107577344);
 
-  /* %1255 = index(%1253) {axis 0, at 0} blocks.2.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 101309184, 1536, arena + 104012544, 768);
+  /* %1217 = index(%1215) {axis 0, at 0} blocks.2.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 106828544, 768);
 
-  /* %1256 = index(%1253) {axis 0, at 1} blocks.2.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 101309952, 1536, arena + 104013312, 768);
+  /* %1218 = index(%1215) {axis 0, at 1} blocks.2.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 106829312, 768);
 
-  /* %1257 = transpose(%142) {perm [1, 0]} blocks.2.leff.conv1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[69], arena + 96337920);
+  /* %1219 = transpose(%145) {perm [1, 0]} blocks.2.leff.conv1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[69], arena + 57407488);
 
-  /* %1258 = fused_linear(%1254, %1257) blocks.2.leff.conv1 : f32[B, 196, 192], written into %1234 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 105971712, 150528, arena + 96337920, NULL, NULL,
-      0, LK_ACT_NONE, NULL, 0, arena + 120422592, 37824);
+  /* %1220 = fused_linear(%1216, %1219) blocks.2.leff.conv1 : f32[B, 196, 192], written into %1196 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 107577344, 150528, arena + 57407488, NULL, NULL,
+      0, LK_ACT_NONE, NULL, 0, arena + 123238592, 37824);
 
-  /* %1259 = linear_grad_weight(%1254, %139) blocks.2.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 105971712, arena + 431788032, arena + 103569408);
+  /* %1221 = linear_grad_weight(%1216, %142) blocks.2.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 107577344, arena + 432183296, arena + 106385408);
 
-  /* %1260 = reduce_sum(%1254) {axes [0], batch} blocks.2.leff.conv1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 105971712,
-      arena + 104014080);
+  /* %1222 = reduce_sum(%1216) {axes [0], batch} blocks.2.leff.conv1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 107577344,
+      arena + 106830080);
 
-  /* %1261 = reshape(%1259) {shape [768, 192, 1, 1]} blocks.2.leff.conv1 : f32[768, 192, 1, 1], a view of %1259: no code */
+  /* %1223 = reshape(%1221) {shape [768, 192, 1, 1]} blocks.2.leff.conv1 : f32[768, 192, 1, 1], a view of %1221: no code */
 
-  /* %1262 = concat(%1235, %1258) {axis 0} blocks.2.norm2 : f32[B, 197, 192], a view of %1234: no code */
+  /* %1224 = concat(%1197, %1220) {axis 0} blocks.2.norm2 : f32[B, 197, 192], a view of %1196: no code */
 
-  /* %1263 = reduce_sum(%1262) {axes [0], batch} blocks.2.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 120422400,
-      arena + 104015424);
+  /* %1225 = reduce_sum(%1224) {axes [0], batch} blocks.2.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 123238400,
+      arena + 106831424);
 
-  /* %1264 = mul(%1262, %134) blocks.2.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 120422400, (const long[]){37824, 192, 1},
-      params[67], (const long[]){0, 0, 1}, arena + 96337920);
-
-  /* %1265 = reduce_sum(%1262, %136) {axes [0], batch} blocks.2.norm2 : f32[192] */
+  /* %1226 = reduce_sum(%1224, %139) {axes [0], batch} blocks.2.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 120422400, arena + 357980160, arena + 104015616);
+      arena + 123238400, arena + 358375424, arena + 106831616);
 
-  /* %1266 = normalize_grad(%133, %1264) {eps 1e-06} blocks.2.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 356769792, arena + 96337920, 1e-06f, arena + 97548288);
+  /* %1227 = normalize_grad(%136, %1224, %137, %1195) {eps 1e-06} blocks.2 : f32[B, 197, 192], written over %1196 */
+  lk_layernorm_grad(B * 197, 192, arena + 357165056, arena + 123238400, params[67],
+      arena + 122028032, 1e-06f, arena + 123238400);
 
-  /* %1267 = add(%1233, %1266) blocks.2 : f32[B, 197, 192], written over %756 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      arena + 97548288, (const long[]){37824, 192, 1}, arena + 424550400);
+  /* %1228 = mul(%1227, %135) blocks.2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 123238400, (const long[]){37824, 192, 1},
+      inputs[3], (const long[]){1, 0, 0}, arena + 97943552);
 
-  /* %1268 = mul(%1267, %132) blocks.2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      inputs[3], (const long[]){1, 0, 0}, arena + 96337920);
+  /* %1229 = transpose(%132) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[65], arena + 57407488);
 
-  /* %1269 = transpose(%129) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[65], arena + 97548288);
+  /* %1230 = fused_linear(%1228, %1229) blocks.2.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 97943552, arena + 57407488, NULL, LK_ACT_NONE, NULL,
+      arena + 101574656);
 
-  /* %1270 = fused_linear(%1268, %1269) blocks.2.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 96337920, arena + 97548288, NULL, LK_ACT_NONE, NULL,
-      arena + 99969024);
+  /* %1231 = linear_grad_weight(%1228, %131) blocks.2.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 97943552, arena + 355954688, arena + 106790912);
 
-  /* %1271 = linear_grad_weight(%1268, %128) blocks.2.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 96337920, arena + 355559424, arena + 103974912);
+  /* %1232 = reduce_sum(%1228) {axes [0], batch} blocks.2.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 97943552,
+      arena + 106831808);
 
-  /* %1272 = reduce_sum(%1268) {axes [0], batch} blocks.2.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 96337920,
-      arena + 104015808);
+  /* %1233 = sdpa_grad(%128, %129, %130, %1230) {heads 3, kv_heads 3} blocks.2.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 302698496, 576, arena + 302698688, 576,
+      arena + 302698880, 576, arena + 101574656, 192, arena + 97943552, 576, arena + 97943552 + 192,
+      576, arena + 97943552 + 384, 576, 0.125f);
 
-  /* %1273 = sdpa_grad(%125, %126, %127, %1270) {heads 3, kv_heads 3} blocks.2.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 301092864, 576, arena + 301093056, 576,
-      arena + 301093248, 576, arena + 99969024, 192, arena + 96337920, 576, arena + 96337920 + 192,
-      576, arena + 96337920 + 384, 576, 0.125f);
+  /* %1234 = transpose(%125) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[63], arena + 57407488);
 
-  /* %1274 = transpose(%122) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[63], arena + 101179392);
+  /* %1235 = fused_linear(%1233, %1234) blocks.2.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 97943552, arena + 57407488, NULL, LK_ACT_NONE, NULL,
+      arena + 102760448);
 
-  /* %1275 = fused_linear(%1273, %1274) blocks.2.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 96337920, arena + 101179392, NULL, LK_ACT_NONE, NULL,
-      arena + 99969024);
+  /* %1236 = linear_grad_weight(%1233, %124) blocks.2.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 97943552, arena + 354744320, arena + 106680320);
 
-  /* %1276 = linear_grad_weight(%1273, %121) blocks.2.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 96337920, arena + 354349056, arena + 103864320);
+  /* %1237 = reduce_sum(%1233) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 97943552,
+      arena + 106830848);
 
-  /* %1277 = reduce_sum(%1273) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 96337920,
-      arena + 104014848);
+  /* %1238 = reduce_sum(%1235) {axes [0], batch} blocks.2.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 102760448,
+      arena + 106832000);
 
-  /* %1278 = reduce_sum(%1275) {axes [0], batch} blocks.2.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 99969024,
-      arena + 104016000);
-
-  /* %1279 = mul(%1275, %118) blocks.2.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 99969024, (const long[]){37824, 192, 1},
-      params[61], (const long[]){0, 0, 1}, arena + 96337920);
-
-  /* %1280 = reduce_sum(%1275, %120) {axes [0], batch} blocks.2.norm1 : f32[192] */
+  /* %1239 = reduce_sum(%1235, %123) {axes [0], batch} blocks.2.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 99969024, arena + 353138688, arena + 104016192);
+      arena + 102760448, arena + 353533952, arena + 106832192);
 
-  /* %1281 = normalize_grad(%115, %1279) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 351928320, arena + 96337920, 1e-06f, arena + 97548288);
+  /* %1240 = normalize_grad(%118, %1235, %121, %1227) {eps 1e-06} blocks.1 : f32[B, 197, 192], written over %1235 */
+  lk_layernorm_grad(B * 197, 192, arena + 352323584, arena + 102760448, params[61],
+      arena + 123238400, 1e-06f, arena + 102760448);
 
-  /* %1282 = add(%1267, %1281) blocks.1 : f32[B, 197, 192], written over %756 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      arena + 97548288, (const long[]){37824, 192, 1}, arena + 424550400);
+  /* %1241 = slice(%1192) {axis 0, start 0, length 1} : f32[B, 1, 192], a view of %744: no code */
 
-  /* %1283 = slice(%1230) {axis 0, start 0, length 1} : f32[B, 1, 192], a view of %725: no code */
+  /* %1242 = slice(%1192) {axis 0, start 1, length 1} : f32[B, 1, 192], a view of %744: no code */
 
-  /* %1284 = slice(%1230) {axis 0, start 1, length 1} : f32[B, 1, 192], a view of %725: no code */
-
-  /* %1285 = zero_pad(%1284) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %1243 = zero_pad(%1242) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 456617664 + (long)b * 2304,
-        arena + 96337920 + (long)b * 37824);
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 457012928 + (long)b * 2304,
+        arena + 97943552 + (long)b * 37824);
   } // for b
 
-  /* %1286 = add(%1282, %1285) blocks.1 : f32[B, 197, 192], written over %756 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      arena + 96337920, (const long[]){37824, 192, 1}, arena + 424550400);
+  /* %1244 = add(%1240, %1243) blocks.1 : f32[B, 197, 192], written over %1235 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 102760448, (const long[]){37824, 192, 1},
+      arena + 97943552, (const long[]){37824, 192, 1}, arena + 102760448);
 
-  /* %1287 = mul(%1286, %114) blocks.1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      inputs[2], (const long[]){1, 0, 0}, arena + 101154816);
+  /* %1245 = mul(%1244, %117) blocks.1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 102760448, (const long[]){37824, 192, 1},
+      inputs[2], (const long[]){1, 0, 0}, arena + 103970816);
 
-  /* %1288 = slice(%1287) {axis 0, start 0, length 1} blocks.1.leff : f32[B, 1, 192], a view of %1287: no code */
+  /* %1246 = slice(%1245) {axis 0, start 0, length 1} blocks.1.leff : f32[B, 1, 192], a view of %1245: no code */
 
-  /* %1289 = slice(%1287) {axis 0, start 1, length 196} blocks.1.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 101155008, 37824, arena + 102365184, 37632);
+  /* %1247 = slice(%1245) {axis 0, start 1, length 196} blocks.1.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 103971008, 37824, arena + 105181184, 37632);
 
-  /* %1290 = batch_norm_act_param_grad(%107, %1289, %110, %108, %109) {eps 1e-05} blocks.1.leff.bn3 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 430583808, arena + 102365184,
-      arena + 456824880, params[57], params[58], 1e-05f, LK_ACT_NONE, arena + 96337920,
-      arena + 96376512);
+  /* %1248 = batch_norm_act_param_grad(%110, %1247, %113, %111, %112) {eps 1e-05} blocks.1.leff.bn3 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 430979072, arena + 105181184,
+      arena + 457219568, params[57], params[58], 1e-05f, LK_ACT_NONE, arena + 57407488,
+      arena + 57446080);
 
-  /* %1291 = batch_norm_act_grad(%107, %1289, %110, %108, %109, %1290) {eps 1e-05} blocks.1.leff.bn3 : f32[B, 196, 192], written over %1289 */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 430583808, arena + 102365184, arena + 456824880,
-      params[57], params[58], arena + 96376512, 1e-05f, LK_ACT_NONE, arena + 96337920,
-      arena + 102365184);
+  /* %1249 = batch_norm_act_grad(%110, %1247, %113, %111, %112, %1248) {eps 1e-05} blocks.1.leff.bn3 : f32[B, 196, 192], written over %1247 */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 430979072, arena + 105181184, arena + 457219568,
+      params[57], params[58], arena + 57446080, 1e-05f, LK_ACT_NONE, arena + 57407488,
+      arena + 105181184);
 
-  /* %1292 = index(%1290) {axis 0, at 0} blocks.1.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 96376512, 384, arena + 104016384, 192);
+  /* %1250 = index(%1248) {axis 0, at 0} blocks.1.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57446080, 384, arena + 106832384, 192);
 
-  /* %1293 = index(%1290) {axis 0, at 1} blocks.1.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 96376704, 384, arena + 104016576, 192);
+  /* %1251 = index(%1248) {axis 0, at 1} blocks.1.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57446272, 384, arena + 106832576, 192);
 
-  /* %1294 = transpose(%106) {perm [1, 0]} blocks.1.leff.conv3 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[55], arena + 103716864);
+  /* %1252 = transpose(%109) {perm [1, 0]} blocks.1.leff.conv3 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[55], arena + 57407488);
 
-  /* %1295 = fused_linear(%1291, %1294) blocks.1.leff.conv3 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 102365184, arena + 103716864, NULL, LK_ACT_NONE, NULL,
-      arena + 96337920);
+  /* %1253 = fused_linear(%1249, %1252) blocks.1.leff.conv3 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 105181184, arena + 57407488, NULL, LK_ACT_NONE, NULL,
+      arena + 97943552);
 
-  /* %1296 = linear_grad_weight(%1291, %103) blocks.1.leff.conv3 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 102365184, arena + 91521024, arena + 103716864);
+  /* %1254 = linear_grad_weight(%1249, %106) blocks.1.leff.conv3 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 105181184, arena + 93126656, arena + 106532864);
 
-  /* %1297 = reduce_sum(%1291) {axes [0], batch} blocks.1.leff.conv3 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 102365184,
-      arena + 91676928);
+  /* %1255 = reduce_sum(%1249) {axes [0], batch} blocks.1.leff.conv3 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 105181184,
+      arena + 93135104);
 
-  /* %1298 = reshape(%1296) {shape [192, 768, 1, 1]} blocks.1.leff.conv3 : f32[192, 768, 1, 1], a view of %1296: no code */
+  /* %1256 = reshape(%1254) {shape [192, 768, 1, 1]} blocks.1.leff.conv3 : f32[192, 768, 1, 1], a view of %1254: no code */
 
-  /* %1299 = batch_norm_act_param_grad(%98, %1295, %101, %99, %100) {eps 1e-05, act gelu} blocks.1.leff.bn2 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 86704128, arena + 96337920,
-      arena + 456734976, params[51], params[52], 1e-05f, LK_ACT_GELU, arena + 91521024,
-      arena + 91675392);
+  /* %1257 = batch_norm_act_param_grad(%101, %1253, %104, %102, %103) {eps 1e-05, act gelu} blocks.1.leff.bn2 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 88309760, arena + 97943552,
+      arena + 457130240, params[51], params[52], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 57561856);
 
-  /* %1300 = batch_norm_act_grad(%98, %1295, %101, %99, %100, %1299) {eps 1e-05, act gelu} blocks.1.leff.bn2 : f32[B, 196, 768], written over %1295 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 86704128, arena + 96337920, arena + 456734976,
-      params[51], params[52], arena + 91675392, 1e-05f, LK_ACT_GELU, arena + 91521024,
-      arena + 96337920);
+  /* %1258 = batch_norm_act_grad(%101, %1253, %104, %102, %103, %1257) {eps 1e-05, act gelu} blocks.1.leff.bn2 : f32[B, 196, 768], written over %1253 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 88309760, arena + 97943552, arena + 457130240,
+      params[51], params[52], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 97943552);
 
-  /* %1301 = index(%1299) {axis 0, at 0} blocks.1.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 91675392, 1536, arena + 91527936, 768);
+  /* %1259 = index(%1257) {axis 0, at 0} blocks.1.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 93133568, 768);
 
-  /* %1302 = index(%1299) {axis 0, at 1} blocks.1.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 91676160, 1536, arena + 91528704, 768);
+  /* %1260 = index(%1257) {axis 0, at 1} blocks.1.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 93134336, 768);
 
-  /* %1303 = token_dwconv_grad_input(%1300, %96) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 96337920, params[49],
-      arena + 86704128);
+  /* %1261 = token_dwconv_grad_input(%1258, %99) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.leff.conv2 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 97943552, params[49],
+      arena + 88309760);
 
-  /* %1304 = token_dwconv_grad_weight(%1300, %95) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.leff.conv2 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 96337920, arena + 81887232,
-      arena + 91521024);
+  /* %1262 = token_dwconv_grad_weight(%1258, %98) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.leff.conv2 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 97943552, arena + 83492864,
+      arena + 93126656);
 
-  /* %1305 = reduce_sum(%1300) {axes [0], batch} blocks.1.leff.conv2 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 96337920,
-      arena + 84744192);
+  /* %1263 = reduce_sum(%1258) {axes [0], batch} blocks.1.leff.conv2 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 97943552,
+      arena + 87560192);
 
-  /* %1306 = batch_norm_act_param_grad(%90, %1303, %93, %91, %92) {eps 1e-05, act gelu} blocks.1.leff.bn1 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 77070336, arena + 86704128,
-      arena + 456732672, params[45], params[46], 1e-05f, LK_ACT_GELU, arena + 81887232,
-      arena + 82041600);
+  /* %1264 = batch_norm_act_param_grad(%93, %1261, %96, %94, %95) {eps 1e-05, act gelu} blocks.1.leff.bn1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 78675968, arena + 88309760,
+      arena + 457127936, params[45], params[46], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 57561856);
 
-  /* %1307 = batch_norm_act_grad(%90, %1303, %93, %91, %92, %1306) {eps 1e-05, act gelu} blocks.1.leff.bn1 : f32[B, 196, 768], written over %1303 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 77070336, arena + 86704128, arena + 456732672,
-      params[45], params[46], arena + 82041600, 1e-05f, LK_ACT_GELU, arena + 81887232,
-      arena + 86704128);
+  /* %1265 = batch_norm_act_grad(%93, %1261, %96, %94, %95, %1264) {eps 1e-05, act gelu} blocks.1.leff.bn1 : f32[B, 196, 768], written over %1261 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 78675968, arena + 88309760, arena + 457127936,
+      params[45], params[46], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 88309760);
 
-  /* %1308 = index(%1306) {axis 0, at 0} blocks.1.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 82041600, 1536, arena + 84744960, 768);
+  /* %1266 = index(%1264) {axis 0, at 0} blocks.1.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 87560960, 768);
 
-  /* %1309 = index(%1306) {axis 0, at 1} blocks.1.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 82042368, 1536, arena + 84745728, 768);
+  /* %1267 = index(%1264) {axis 0, at 1} blocks.1.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 87561728, 768);
 
-  /* %1310 = transpose(%89) {perm [1, 0]} blocks.1.leff.conv1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[43], arena + 77070336);
+  /* %1268 = transpose(%92) {perm [1, 0]} blocks.1.leff.conv1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[43], arena + 57407488);
 
-  /* %1311 = fused_linear(%1307, %1310) blocks.1.leff.conv1 : f32[B, 196, 192], written into %1287 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 86704128, 150528, arena + 77070336, NULL, NULL,
-      0, LK_ACT_NONE, NULL, 0, arena + 101155008, 37824);
+  /* %1269 = fused_linear(%1265, %1268) blocks.1.leff.conv1 : f32[B, 196, 192], written into %1245 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 88309760, 150528, arena + 57407488, NULL, NULL,
+      0, LK_ACT_NONE, NULL, 0, arena + 103971008, 37824);
 
-  /* %1312 = linear_grad_weight(%1307, %86) blocks.1.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 86704128, arena + 429379584, arena + 84301824);
+  /* %1270 = linear_grad_weight(%1265, %89) blocks.1.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 88309760, arena + 429774848, arena + 87117824);
 
-  /* %1313 = reduce_sum(%1307) {axes [0], batch} blocks.1.leff.conv1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 86704128,
-      arena + 84746496);
+  /* %1271 = reduce_sum(%1265) {axes [0], batch} blocks.1.leff.conv1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 88309760,
+      arena + 87562496);
 
-  /* %1314 = reshape(%1312) {shape [768, 192, 1, 1]} blocks.1.leff.conv1 : f32[768, 192, 1, 1], a view of %1312: no code */
+  /* %1272 = reshape(%1270) {shape [768, 192, 1, 1]} blocks.1.leff.conv1 : f32[768, 192, 1, 1], a view of %1270: no code */
 
-  /* %1315 = concat(%1288, %1311) {axis 0} blocks.1.norm2 : f32[B, 197, 192], a view of %1287: no code */
+  /* %1273 = concat(%1246, %1269) {axis 0} blocks.1.norm2 : f32[B, 197, 192], a view of %1245: no code */
 
-  /* %1316 = reduce_sum(%1315) {axes [0], batch} blocks.1.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 101154816,
-      arena + 84747840);
+  /* %1274 = reduce_sum(%1273) {axes [0], batch} blocks.1.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 103970816,
+      arena + 87563840);
 
-  /* %1317 = mul(%1315, %81) blocks.1.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 101154816, (const long[]){37824, 192, 1},
-      params[41], (const long[]){0, 0, 1}, arena + 77070336);
-
-  /* %1318 = reduce_sum(%1315, %83) {axes [0], batch} blocks.1.norm2 : f32[192] */
+  /* %1275 = reduce_sum(%1273, %86) {axes [0], batch} blocks.1.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 101154816, arena + 350717952, arena + 84748032);
+      arena + 103970816, arena + 351113216, arena + 87564032);
 
-  /* %1319 = normalize_grad(%80, %1317) {eps 1e-06} blocks.1.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 349507584, arena + 77070336, 1e-06f, arena + 78280704);
+  /* %1276 = normalize_grad(%83, %1273, %84, %1244) {eps 1e-06} blocks.1 : f32[B, 197, 192], written over %1245 */
+  lk_layernorm_grad(B * 197, 192, arena + 349902848, arena + 103970816, params[41],
+      arena + 102760448, 1e-06f, arena + 103970816);
 
-  /* %1320 = add(%1286, %1319) blocks.1 : f32[B, 197, 192], written over %756 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      arena + 78280704, (const long[]){37824, 192, 1}, arena + 424550400);
+  /* %1277 = mul(%1276, %82) blocks.1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 103970816, (const long[]){37824, 192, 1},
+      inputs[1], (const long[]){1, 0, 0}, arena + 78675968);
 
-  /* %1321 = mul(%1320, %79) blocks.1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      inputs[1], (const long[]){1, 0, 0}, arena + 77070336);
+  /* %1278 = transpose(%79) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[39], arena + 57407488);
 
-  /* %1322 = transpose(%76) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[39], arena + 78280704);
+  /* %1279 = fused_linear(%1277, %1278) blocks.1.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 78675968, arena + 57407488, NULL, LK_ACT_NONE, NULL,
+      arena + 82307072);
 
-  /* %1323 = fused_linear(%1321, %1322) blocks.1.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 77070336, arena + 78280704, NULL, LK_ACT_NONE, NULL,
-      arena + 80701440);
+  /* %1280 = linear_grad_weight(%1277, %78) blocks.1.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 78675968, arena + 348692480, arena + 87523328);
 
-  /* %1324 = linear_grad_weight(%1321, %75) blocks.1.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 77070336, arena + 348297216, arena + 84707328);
+  /* %1281 = reduce_sum(%1277) {axes [0], batch} blocks.1.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 78675968,
+      arena + 87564224);
 
-  /* %1325 = reduce_sum(%1321) {axes [0], batch} blocks.1.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 77070336,
-      arena + 84748224);
+  /* %1282 = sdpa_grad(%75, %76, %77, %1279) {heads 3, kv_heads 3} blocks.1.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 299067392, 576, arena + 299067584, 576,
+      arena + 299067776, 576, arena + 82307072, 192, arena + 78675968, 576, arena + 78675968 + 192,
+      576, arena + 78675968 + 384, 576, 0.125f);
 
-  /* %1326 = sdpa_grad(%72, %73, %74, %1323) {heads 3, kv_heads 3} blocks.1.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 297461760, 576, arena + 297461952, 576,
-      arena + 297462144, 576, arena + 80701440, 192, arena + 77070336, 576, arena + 77070336 + 192,
-      576, arena + 77070336 + 384, 576, 0.125f);
+  /* %1283 = transpose(%72) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[37], arena + 57407488);
 
-  /* %1327 = transpose(%69) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[37], arena + 81911808);
-
-  /* %1328 = fused_linear(%1326, %1327) blocks.1.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 77070336, arena + 81911808, NULL, LK_ACT_NONE, NULL,
-      arena + 80701440);
-
-  /* %1329 = linear_grad_weight(%1326, %68) blocks.1.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 77070336, arena + 347086848, arena + 84596736);
-
-  /* %1330 = reduce_sum(%1326) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 77070336,
-      arena + 84747264);
-
-  /* %1331 = reduce_sum(%1328) {axes [0], batch} blocks.1.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 80701440,
-      arena + 84748416);
-
-  /* %1332 = mul(%1328, %65) blocks.1.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 80701440, (const long[]){37824, 192, 1},
-      params[35], (const long[]){0, 0, 1}, arena + 77070336);
-
-  /* %1333 = reduce_sum(%1328, %67) {axes [0], batch} blocks.1.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 80701440, arena + 345876480, arena + 84748608);
-
-  /* %1334 = normalize_grad(%63, %1332) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 344666112, arena + 77070336, 1e-06f, arena + 78280704);
-
-  /* %1335 = add(%1320, %1334) blocks.0 : f32[B, 197, 192], written over %756 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      arena + 78280704, (const long[]){37824, 192, 1}, arena + 424550400);
-
-  /* %1336 = zero_pad(%1283) {axis 0, before 0, after 196} : f32[B, 197, 192] */
-  for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 456617472 + (long)b * 2304,
-        arena + 77070336 + (long)b * 37824);
-  } // for b
-
-  /* %1337 = add(%1335, %1336) blocks.0 : f32[B, 197, 192], written over %756 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      arena + 77070336, (const long[]){37824, 192, 1}, arena + 424550400);
-
-  /* %1338 = slice(%1337) {axis 0, start 0, length 1} blocks.0.leff : f32[B, 1, 192], written into %1365 from row 0 */
-  for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 424550400 + (long)b * 37824, 37824,
-        arena + 81887232 + (long)b * 37824, 192);
-  } // for b
-
-  /* %1339 = slice(%1337) {axis 0, start 1, length 196} blocks.0.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 424550592, 37824, arena + 83097600, 37632);
-
-  /* %1340 = batch_norm_act_param_grad(%56, %1339, %59, %57, %58) {eps 1e-05} blocks.0.leff.bn3 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 428175360, arena + 83097600,
-      arena + 456824304, params[31], params[32], 1e-05f, LK_ACT_NONE, arena + 77070336,
-      arena + 77108928);
-
-  /* %1341 = batch_norm_act_grad(%56, %1339, %59, %57, %58, %1340) {eps 1e-05} blocks.0.leff.bn3 : f32[B, 196, 192], written over %1339 */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 428175360, arena + 83097600, arena + 456824304,
-      params[31], params[32], arena + 77108928, 1e-05f, LK_ACT_NONE, arena + 77070336,
-      arena + 83097600);
-
-  /* %1342 = index(%1340) {axis 0, at 0} blocks.0.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 77108928, 384, arena + 84748800, 192);
-
-  /* %1343 = index(%1340) {axis 0, at 1} blocks.0.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 77109120, 384, arena + 84748992, 192);
-
-  /* %1344 = transpose(%55) {perm [1, 0]} blocks.0.leff.conv3 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[29], arena + 84449280);
-
-  /* %1345 = fused_linear(%1341, %1344) blocks.0.leff.conv3 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 83097600, arena + 84449280, NULL, LK_ACT_NONE, NULL,
-      arena + 77070336);
-
-  /* %1346 = linear_grad_weight(%1341, %52) blocks.0.leff.conv3 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 83097600, arena + 72253440, arena + 84449280);
-
-  /* %1347 = reduce_sum(%1341) {axes [0], batch} blocks.0.leff.conv3 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 83097600,
-      arena + 84749184);
-
-  /* %1348 = reshape(%1346) {shape [192, 768, 1, 1]} blocks.0.leff.conv3 : f32[192, 768, 1, 1], a view of %1346: no code */
-
-  /* %1349 = batch_norm_act_param_grad(%47, %1345, %50, %48, %49) {eps 1e-05, act gelu} blocks.0.leff.bn2 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 67436544, arena + 77070336,
-      arena + 456730368, params[25], params[26], 1e-05f, LK_ACT_GELU, arena + 72253440,
-      arena + 72407808);
-
-  /* %1350 = batch_norm_act_grad(%47, %1345, %50, %48, %49, %1349) {eps 1e-05, act gelu} blocks.0.leff.bn2 : f32[B, 196, 768], written over %1345 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 67436544, arena + 77070336, arena + 456730368,
-      params[25], params[26], arena + 72407808, 1e-05f, LK_ACT_GELU, arena + 72253440,
-      arena + 77070336);
-
-  /* %1351 = index(%1349) {axis 0, at 0} blocks.0.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 72407808, 1536, arena + 84029120, 768);
-
-  /* %1352 = index(%1349) {axis 0, at 1} blocks.0.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 72408576, 1536, arena + 84029888, 768);
-
-  /* %1353 = token_dwconv_grad_input(%1350, %45) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 77070336, params[23],
-      arena + 67436544);
-
-  /* %1354 = token_dwconv_grad_weight(%1350, %44) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.leff.conv2 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 77070336, arena + 62619648,
-      arena + 84022208);
-
-  /* %1355 = reduce_sum(%1350) {axes [0], batch} blocks.0.leff.conv2 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 77070336,
-      arena + 84030656);
-
-  /* %1356 = batch_norm_act_param_grad(%39, %1353, %42, %40, %41) {eps 1e-05, act gelu} blocks.0.leff.bn1 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 57802752, arena + 67436544,
-      arena + 456728064, params[19], params[20], 1e-05f, LK_ACT_GELU, arena + 62619648,
-      arena + 62774016);
-
-  /* %1357 = batch_norm_act_grad(%39, %1353, %42, %40, %41, %1356) {eps 1e-05, act gelu} blocks.0.leff.bn1 : f32[B, 196, 768], written over %1353 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 57802752, arena + 67436544, arena + 456728064,
-      params[19], params[20], arena + 62774016, 1e-05f, LK_ACT_GELU, arena + 62619648,
-      arena + 67436544);
-
-  /* %1358 = index(%1356) {axis 0, at 0} blocks.0.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 62774016, 1536, arena + 84031424, 768);
-
-  /* %1359 = index(%1356) {axis 0, at 1} blocks.0.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 62774784, 1536, arena + 84032192, 768);
-
-  /* %1360 = transpose(%38) {perm [1, 0]} blocks.0.leff.conv1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[17], arena + 57802752);
-
-  /* %1361 = fused_linear(%1357, %1360) blocks.0.leff.conv1 : f32[B, 196, 192], written into %1365 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 67436544, 150528, arena + 57802752, NULL, NULL,
-      0, LK_ACT_NONE, NULL, 0, arena + 81887424, 37824);
-
-  /* %1362 = linear_grad_weight(%1357, %35) blocks.0.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 67436544, arena + 426971136, arena + 83689472);
-
-  /* %1363 = reduce_sum(%1357) {axes [0], batch} blocks.0.leff.conv1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 67436544,
-      arena + 84032960);
-
-  /* %1364 = reshape(%1362) {shape [768, 192, 1, 1]} blocks.0.leff.conv1 : f32[768, 192, 1, 1], a view of %1362: no code */
-
-  /* %1365 = concat(%1338, %1361) {axis 0} blocks.0.norm2 : f32[B, 197, 192], its operands computed in place: no code */
-
-  /* %1366 = reduce_sum(%1365) {axes [0], batch} blocks.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 81887232,
-      arena + 84034304);
-
-  /* %1367 = mul(%1365, %30) blocks.0.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 81887232, (const long[]){37824, 192, 1},
-      params[15], (const long[]){0, 0, 1}, arena + 57802752);
-
-  /* %1368 = reduce_sum(%1365, %32) {axes [0], batch} blocks.0.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 81887232, arena + 343455744, arena + 84034496);
-
-  /* %1369 = normalize_grad(%29, %1367) {eps 1e-06} blocks.0.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 342245376, arena + 57802752, 1e-06f, arena + 59013120);
-
-  /* %1370 = add(%1337, %1369) blocks.0 : f32[B, 197, 192], written over %756 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      arena + 59013120, (const long[]){37824, 192, 1}, arena + 424550400);
-
-  /* %1371 = transpose(%27) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[13], arena + 57802752);
-
-  /* %1372 = fused_linear(%1370, %1371) blocks.0.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 424550400, arena + 57802752, NULL, LK_ACT_NONE, NULL,
-      arena + 61433856);
-
-  /* %1373 = linear_grad_weight(%1370, %26) blocks.0.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 424550400, arena + 341035008, arena + 83985344);
-
-  /* %1374 = reduce_sum(%1370) {axes [0], batch} blocks.0.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 424550400,
-      arena + 84034688);
-
-  /* %1375 = sdpa_grad(%23, %24, %25, %1372) {heads 3, kv_heads 3} blocks.0.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 293830656, 576, arena + 293830848, 576,
-      arena + 293831040, 576, arena + 61433856, 192, arena + 57802752, 576, arena + 57802752 + 192,
-      576, arena + 57802752 + 384, 576, 0.125f);
-
-  /* %1376 = transpose(%20) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[11], arena + 62644224);
-
-  /* %1377 = fused_linear(%1375, %1376) blocks.0.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 57802752, arena + 62644224, NULL, LK_ACT_NONE, NULL,
-      arena + 61433856);
-
-  /* %1378 = linear_grad_weight(%1375, %19) blocks.0.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 57802752, arena + 339824640, arena + 83836928);
-
-  /* %1379 = reduce_sum(%1375) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 57802752,
-      arena + 84033728);
-
-  /* %1380 = reduce_sum(%1377) {axes [0], batch} blocks.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 61433856,
-      arena + 84034880);
-
-  /* %1381 = mul(%1377, %16) blocks.0.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 61433856, (const long[]){37824, 192, 1}, params[9],
-      (const long[]){0, 0, 1}, arena + 57802752);
-
-  /* %1382 = reduce_sum(%1377, %18) {axes [0], batch} blocks.0.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 61433856, arena + 338614272, arena + 84035072);
-
-  /* %1383 = normalize_grad(%15, %1381) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 337403904, arena + 57802752, 1e-06f, arena + 59013120);
-
-  /* %1384 = add(%1370, %1383) : f32[B, 197, 192], written over %756 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
-      arena + 59013120, (const long[]){37824, 192, 1}, arena + 424550400);
-
-  /* %1385 = reduce_sum(%1384) {axes [], batch} : f32[197, 192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 0, 0}, arena + 424550400,
-      arena + 83947520);
-
-  /* %1386 = reshape(%1385) {shape [1, 197, 192]} : f32[1, 197, 192], a view of %1385: no code */
-
-  /* %1387 = slice(%1384) {axis 0, start 0, length 1} : f32[B, 1, 192] */
-  lk_copy_rows(B, 192, arena + 424550400, 37824, arena + 57802752, 192);
-
-  /* %1388 = reduce_sum(%1387) {axes [], batch} : f32[1, 192] */
-  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 57802752,
-      arena + 84035264);
-
-  /* %1389 = reshape(%1388) {shape [1, 1, 192]} : f32[1, 1, 192], a view of %1388: no code */
-
-  /* %1390 = slice(%1384) {axis 0, start 1, length 196} : f32[B, 196, 192], a view of %756: no code */
-
-  /* %1391 = seq2img(%1390) {height 14} i2t : f32[B, 192, 14, 14] */
-  for (int b = 0; b < B; b++) {
-    lk_seq2img(1, 196, 192, arena + 424550592 + (long)b * 37824,
-        arena + 57802752 + (long)b * 37632);
-  } // for b
-
-  /* %1392 = conv2d_grad_input(%1391, %8) {out 192, kernel [4, 4], stride [4, 4], padding [0, 0], groups 1, image [56, 56]} i2t.proj : f32[B, 64, 56, 56] */
-  lk_conv2d_grad_input(B, 64, 56, 56, 192, 4, 4, 4, 4, 0, 0, 1, arena + 57802752, params[5],
-      arena + 77070336);
-
-  /* %1393 = conv2d_grad_weight(%1391, %7) {out 192, kernel [4, 4], stride [4, 4], padding [0, 0], groups 1} i2t.proj : f32[192, 64, 4, 4] */
-  lk_conv2d_grad_weight(B, 64, 56, 56, 192, 4, 4, 4, 4, 0, 0, 1, arena + 57802752, arena + 51380224,
+  /* %1284 = fused_linear(%1282, %1283) blocks.1.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 78675968, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 83492864);
 
-  /* %1394 = reduce_sum(%1391) {axes [1, 2], batch} i2t.proj : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 14, 14}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 57802752, arena + 84035456);
+  /* %1285 = linear_grad_weight(%1282, %71) blocks.1.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 78675968, arena + 347482112, arena + 87412736);
 
-  /* %1395 = maxpool_grad(%6, %1392) {kernel [3, 3], stride [2, 2], padding [1, 1]} i2t : f32[B, 64, 112, 112] */
+  /* %1286 = reduce_sum(%1282) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 78675968,
+      arena + 87563264);
+
+  /* %1287 = reduce_sum(%1284) {axes [0], batch} blocks.1.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 83492864,
+      arena + 87564416);
+
+  /* %1288 = reduce_sum(%1284, %70) {axes [0], batch} blocks.1.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 83492864, arena + 346271744, arena + 87564608);
+
+  /* %1289 = normalize_grad(%66, %1284, %68, %1276) {eps 1e-06} blocks.0 : f32[B, 197, 192], written over %1284 */
+  lk_layernorm_grad(B * 197, 192, arena + 345061376, arena + 83492864, params[35],
+      arena + 103970816, 1e-06f, arena + 83492864);
+
+  /* %1290 = zero_pad(%1241) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  for (int b = 0; b < B; b++) {
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 457012736 + (long)b * 2304,
+        arena + 78675968 + (long)b * 37824);
+  } // for b
+
+  /* %1291 = add(%1289, %1290) blocks.0 : f32[B, 197, 192], written over %1284 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 83492864, (const long[]){37824, 192, 1},
+      arena + 78675968, (const long[]){37824, 192, 1}, arena + 83492864);
+
+  /* %1292 = slice(%1291) {axis 0, start 0, length 1} blocks.0.leff : f32[B, 1, 192], written into %1319 from row 0 */
+  for (int b = 0; b < B; b++) {
+    lk_copy_rows(1, 192, arena + 83492864 + (long)b * 37824, 37824,
+        arena + 84703232 + (long)b * 37824, 192);
+  } // for b
+
+  /* %1293 = slice(%1291) {axis 0, start 1, length 196} blocks.0.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 83493056, 37824, arena + 85913600, 37632);
+
+  /* %1294 = batch_norm_act_param_grad(%59, %1293, %62, %60, %61) {eps 1e-05} blocks.0.leff.bn3 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 428570624, arena + 85913600,
+      arena + 57801856, params[31], params[32], 1e-05f, LK_ACT_NONE, arena + 57407488,
+      arena + 57446080);
+
+  /* %1295 = batch_norm_act_grad(%59, %1293, %62, %60, %61, %1294) {eps 1e-05} blocks.0.leff.bn3 : f32[B, 196, 192], written over %1293 */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 428570624, arena + 85913600, arena + 57801856,
+      params[31], params[32], arena + 57446080, 1e-05f, LK_ACT_NONE, arena + 57407488,
+      arena + 85913600);
+
+  /* %1296 = index(%1294) {axis 0, at 0} blocks.0.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57446080, 384, arena + 87564800, 192);
+
+  /* %1297 = index(%1294) {axis 0, at 1} blocks.0.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57446272, 384, arena + 87564992, 192);
+
+  /* %1298 = transpose(%58) {perm [1, 0]} blocks.0.leff.conv3 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[29], arena + 57407488);
+
+  /* %1299 = fused_linear(%1295, %1298) blocks.0.leff.conv3 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 85913600, arena + 57407488, NULL, LK_ACT_NONE, NULL,
+      arena + 78675968);
+
+  /* %1300 = linear_grad_weight(%1295, %55) blocks.0.leff.conv3 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 85913600, arena + 73859072, arena + 87265280);
+
+  /* %1301 = reduce_sum(%1295) {axes [0], batch} blocks.0.leff.conv3 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 85913600,
+      arena + 87565184);
+
+  /* %1302 = reshape(%1300) {shape [192, 768, 1, 1]} blocks.0.leff.conv3 : f32[192, 768, 1, 1], a view of %1300: no code */
+
+  /* %1303 = batch_norm_act_param_grad(%50, %1299, %53, %51, %52) {eps 1e-05, act gelu} blocks.0.leff.bn2 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 69042176, arena + 78675968,
+      arena + 457125632, params[25], params[26], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 57561856);
+
+  /* %1304 = batch_norm_act_grad(%50, %1299, %53, %51, %52, %1303) {eps 1e-05, act gelu} blocks.0.leff.bn2 : f32[B, 196, 768], written over %1299 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 69042176, arena + 78675968, arena + 457125632,
+      params[25], params[26], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 78675968);
+
+  /* %1305 = index(%1303) {axis 0, at 0} blocks.0.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 86067968, 768);
+
+  /* %1306 = index(%1303) {axis 0, at 1} blocks.0.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 86068736, 768);
+
+  /* %1307 = token_dwconv_grad_input(%1304, %48) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.leff.conv2 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 78675968, params[23],
+      arena + 69042176);
+
+  /* %1308 = token_dwconv_grad_weight(%1304, %47) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.leff.conv2 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 78675968, arena + 64225280,
+      arena + 86061056);
+
+  /* %1309 = reduce_sum(%1304) {axes [0], batch} blocks.0.leff.conv2 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 78675968,
+      arena + 86069504);
+
+  /* %1310 = batch_norm_act_param_grad(%42, %1307, %45, %43, %44) {eps 1e-05, act gelu} blocks.0.leff.bn1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 51380224, arena + 69042176,
+      arena + 457123328, params[19], params[20], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 57561856);
+
+  /* %1311 = batch_norm_act_grad(%42, %1307, %45, %43, %44, %1310) {eps 1e-05, act gelu} blocks.0.leff.bn1 : f32[B, 196, 768], written over %1307 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 51380224, arena + 69042176, arena + 457123328,
+      params[19], params[20], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 69042176);
+
+  /* %1312 = index(%1310) {axis 0, at 0} blocks.0.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 86070272, 768);
+
+  /* %1313 = index(%1310) {axis 0, at 1} blocks.0.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 86071040, 768);
+
+  /* %1314 = transpose(%41) {perm [1, 0]} blocks.0.leff.conv1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[17], arena + 51380224);
+
+  /* %1315 = fused_linear(%1311, %1314) blocks.0.leff.conv1 : f32[B, 196, 192], written into %1319 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 69042176, 150528, arena + 51380224, NULL, NULL,
+      0, LK_ACT_NONE, NULL, 0, arena + 84703424, 37824);
+
+  /* %1316 = linear_grad_weight(%1311, %38) blocks.0.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 69042176, arena + 427366400, arena + 85913600);
+
+  /* %1317 = reduce_sum(%1311) {axes [0], batch} blocks.0.leff.conv1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 69042176,
+      arena + 86071808);
+
+  /* %1318 = reshape(%1316) {shape [768, 192, 1, 1]} blocks.0.leff.conv1 : f32[768, 192, 1, 1], a view of %1316: no code */
+
+  /* %1319 = concat(%1292, %1315) {axis 0} blocks.0.norm2 : f32[B, 197, 192], its operands computed in place: no code */
+
+  /* %1320 = reduce_sum(%1319) {axes [0], batch} blocks.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 84703232,
+      arena + 86072576);
+
+  /* %1321 = reduce_sum(%1319, %35) {axes [0], batch} blocks.0.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 84703232, arena + 343851008, arena + 86072768);
+
+  /* %1322 = normalize_grad(%32, %1319, %33, %1291) {eps 1e-06} blocks.0 : f32[B, 197, 192], written over %1319 */
+  lk_layernorm_grad(B * 197, 192, arena + 342640640, arena + 84703232, params[15], arena + 83492864,
+      1e-06f, arena + 84703232);
+
+  /* %1323 = transpose(%30) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[13], arena + 51380224);
+
+  /* %1324 = fused_linear(%1322, %1323) blocks.0.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 84703232, arena + 51380224, NULL, LK_ACT_NONE, NULL,
+      arena + 64225280);
+
+  /* %1325 = linear_grad_weight(%1322, %29) blocks.0.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 84703232, arena + 341430272, arena + 83837888);
+
+  /* %1326 = reduce_sum(%1322) {axes [0], batch} blocks.0.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 84703232,
+      arena + 83875328);
+
+  /* %1327 = sdpa_grad(%26, %27, %28, %1324) {heads 3, kv_heads 3} blocks.0.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 295436288, 576, arena + 295436480, 576,
+      arena + 295436672, 576, arena + 64225280, 192, arena + 51380224, 576, arena + 51380224 + 192,
+      576, arena + 51380224 + 384, 576, 0.125f);
+
+  /* %1328 = transpose(%23) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[11], arena + 55011328);
+
+  /* %1329 = fused_linear(%1327, %1328) blocks.0.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 51380224, arena + 55011328, NULL, LK_ACT_NONE, NULL,
+      arena + 64225280);
+
+  /* %1330 = linear_grad_weight(%1327, %22) blocks.0.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 51380224, arena + 340219904, arena + 83689472);
+
+  /* %1331 = reduce_sum(%1327) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 51380224,
+      arena + 83874752);
+
+  /* %1332 = reduce_sum(%1329) {axes [0], batch} blocks.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 64225280,
+      arena + 83875520);
+
+  /* %1333 = reduce_sum(%1329, %21) {axes [0], batch} blocks.0.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 64225280, arena + 339009536, arena + 83875712);
+
+  /* %1334 = normalize_grad(%18, %1329, %19, %1322) {eps 1e-06} : f32[B, 197, 192], written over %1329 */
+  lk_layernorm_grad(B * 197, 192, arena + 56197120, arena + 64225280, params[9], arena + 84703232,
+      1e-06f, arena + 64225280);
+
+  /* %1335 = reduce_sum(%1334) {axes [], batch} : f32[197, 192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 0, 0}, arena + 64225280,
+      arena + 83800064);
+
+  /* %1336 = reshape(%1335) {shape [1, 197, 192]} : f32[1, 197, 192], a view of %1335: no code */
+
+  /* %1337 = slice(%1334) {axis 0, start 0, length 1} : f32[B, 1, 192] */
+  lk_copy_rows(B, 192, arena + 64225280, 37824, arena + 51380224, 192);
+
+  /* %1338 = reduce_sum(%1337) {axes [], batch} : f32[1, 192] */
+  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 51380224,
+      arena + 83875904);
+
+  /* %1339 = reshape(%1338) {shape [1, 1, 192]} : f32[1, 1, 192], a view of %1338: no code */
+
+  /* %1340 = slice(%1334) {axis 0, start 1, length 196} : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 64225472, 37824, arena + 65435648, 37632);
+
+  /* %1341 = transpose(%13) {perm [1, 0]} i2t.proj : f32[1024, 192] */
+  lk_transpose(2, (const long[]){192, 1024}, (const int[]){1, 0}, params[5], arena + 64225280);
+
+  /* %1342 = fused_linear(%1340, %1341) i2t.proj : f32[B, 196, 1024] */
+  lk_fused_linear(B * 196, 192, 1024, arena + 65435648, arena + 64225280, NULL, LK_ACT_NONE, NULL,
+      arena + 51380224);
+
+  /* %1343 = linear_grad_weight(%1340, %12) i2t.proj : f32[192, 1024] */
+  lk_linear_grad_weight(B * 196, 1024, 192, arena + 65435648, arena + 57802752, arena + 83492864);
+
+  /* %1344 = reduce_sum(%1340) {axes [0], batch} i2t.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 65435648,
+      arena + 83876096);
+
+  /* %1345 = reshape(%1343) {shape [192, 64, 4, 4]} i2t.proj : f32[192, 64, 4, 4], a view of %1343: no code */
+
+  /* %1346 = reshape(%1342) {shape [14, 14, 64, 4, 4]} i2t.proj : f32[B, 14, 14, 64, 4, 4], a view of %1342: no code */
+
+  /* %1347 = transpose(%1346) {perm [2, 0, 3, 1, 4]} i2t.proj : f32[B, 64, 14, 4, 14, 4] */
+  lk_transpose(6, (const long[]){B, 14, 14, 64, 4, 4}, (const int[]){0, 3, 1, 4, 2, 5},
+      arena + 51380224, arena + 77070336);
+
+  /* %1348 = reshape(%1347) {shape [64, 56, 56]} i2t.proj : f32[B, 64, 56, 56], a view of %1347: no code */
+
+  /* %1349 = maxpool_grad(%6, %1348) {kernel [3, 3], stride [2, 2], padding [1, 1]} i2t : f32[B, 64, 112, 112] */
   lk_maxpool2d_grad(B, 64, 112, 112, 3, 3, 2, 2, 1, 1, arena + 25690112, arena + 77070336,
       arena + 51380224);
 
-  /* %1396 = batch_normalize_grad(%2, %1395, %3) {eps 1e-05} i2t.backbone.bn : f32[B, 64, 112, 112] */
+  /* %1350 = batch_normalize_grad(%2, %1349, %3) {eps 1e-05} i2t.backbone.bn : f32[B, 64, 112, 112] */
   lk_batch_normalize_grad(B, 64, 12544, arena, arena + 51380224, params[1], 1e-05f,
       arena + 25690112);
 
-  /* %1397 = batch_normalize_param_grad(%2, %1395) {eps 1e-05} i2t.backbone.bn : f32[2, 64] */
+  /* %1351 = batch_normalize_param_grad(%2, %1349) {eps 1e-05} i2t.backbone.bn : f32[2, 64] */
   lk_batch_normalize_param_grad(B, 64, 12544, arena, arena + 51380224, 1e-05f, arena + 77070336);
 
-  /* %1398 = index(%1397) {axis 0, at 0} i2t.backbone.bn : f32[64] */
+  /* %1352 = index(%1351) {axis 0, at 0} i2t.backbone.bn : f32[64] */
   lk_copy_rows(1, 64, arena + 77070336, 128, arena + 9408, 64);
 
-  /* %1399 = index(%1397) {axis 0, at 1} i2t.backbone.bn : f32[64] */
+  /* %1353 = index(%1351) {axis 0, at 1} i2t.backbone.bn : f32[64] */
   lk_copy_rows(1, 64, arena + 77070400, 128, arena + 9472, 64);
 
-  /* %1400 = conv2d_grad_weight(%1396, %0) {out 64, kernel [7, 7], stride [2, 2], padding [3, 3], groups 1} i2t.backbone.conv : f32[64, 3, 7, 7] */
+  /* %1354 = conv2d_grad_weight(%1350, %0) {out 64, kernel [7, 7], stride [2, 2], padding [3, 3], groups 1} i2t.backbone.conv : f32[64, 3, 7, 7] */
   lk_conv2d_grad_weight(B, 3, 224, 224, 64, 7, 7, 2, 2, 3, 3, 1, arena + 25690112, inputs[0],
       arena);
 
-  /* output 0 "loss" = %693 : f32[1] */
-  memcpy(outputs[0], arena + 456837872, sizeof(float) * 1);
-  /* output 1 "grad:i2t.backbone.conv.weight" = %1400 : f32[64, 3, 7, 7] */
+  /* output 0 "loss" = %696 : f32[1] */
+  memcpy(outputs[0], arena + 457232560, sizeof(float) * 1);
+  /* output 1 "grad:i2t.backbone.conv.weight" = %1354 : f32[64, 3, 7, 7] */
   memcpy(outputs[1], arena, sizeof(float) * 9408);
-  /* output 2 "grad:i2t.backbone.bn.weight" = %1398 : f32[64] */
+  /* output 2 "grad:i2t.backbone.bn.weight" = %1352 : f32[64] */
   memcpy(outputs[2], arena + 9408, sizeof(float) * 64);
-  /* output 3 "grad:i2t.backbone.bn.bias" = %1399 : f32[64] */
+  /* output 3 "grad:i2t.backbone.bn.bias" = %1353 : f32[64] */
   memcpy(outputs[3], arena + 9472, sizeof(float) * 64);
-  /* output 4 "grad:i2t.proj.weight" = %1393 : f32[192, 64, 4, 4] */
+  /* output 4 "grad:i2t.proj.weight" = %1345 : f32[192, 64, 4, 4] */
   memcpy(outputs[4], arena + 83492864, sizeof(float) * 196608);
-  /* output 5 "grad:i2t.proj.bias" = %1394 : f32[192] */
-  memcpy(outputs[5], arena + 84035456, sizeof(float) * 192);
-  /* output 6 "grad:cls_token" = %1389 : f32[1, 1, 192] */
-  memcpy(outputs[6], arena + 84035264, sizeof(float) * 192);
-  /* output 7 "grad:pos_embed" = %1386 : f32[1, 197, 192] */
-  memcpy(outputs[7], arena + 83947520, sizeof(float) * 37824);
-  /* output 8 "grad:blocks.0.norm1.weight" = %1382 : f32[192] */
-  memcpy(outputs[8], arena + 84035072, sizeof(float) * 192);
-  /* output 9 "grad:blocks.0.norm1.bias" = %1380 : f32[192] */
-  memcpy(outputs[9], arena + 84034880, sizeof(float) * 192);
-  /* output 10 "grad:blocks.0.attn.qkv.weight" = %1378 : f32[576, 192] */
-  memcpy(outputs[10], arena + 83836928, sizeof(float) * 110592);
-  /* output 11 "grad:blocks.0.attn.qkv.bias" = %1379 : f32[576] */
-  memcpy(outputs[11], arena + 84033728, sizeof(float) * 576);
-  /* output 12 "grad:blocks.0.attn.proj.weight" = %1373 : f32[192, 192] */
-  memcpy(outputs[12], arena + 83985344, sizeof(float) * 36864);
-  /* output 13 "grad:blocks.0.attn.proj.bias" = %1374 : f32[192] */
-  memcpy(outputs[13], arena + 84034688, sizeof(float) * 192);
-  /* output 14 "grad:blocks.0.norm2.weight" = %1368 : f32[192] */
-  memcpy(outputs[14], arena + 84034496, sizeof(float) * 192);
-  /* output 15 "grad:blocks.0.norm2.bias" = %1366 : f32[192] */
-  memcpy(outputs[15], arena + 84034304, sizeof(float) * 192);
-  /* output 16 "grad:blocks.0.leff.conv1.weight" = %1364 : f32[768, 192, 1, 1] */
-  memcpy(outputs[16], arena + 83689472, sizeof(float) * 147456);
-  /* output 17 "grad:blocks.0.leff.conv1.bias" = %1363 : f32[768] */
-  memcpy(outputs[17], arena + 84032960, sizeof(float) * 768);
-  /* output 18 "grad:blocks.0.leff.bn1.weight" = %1358 : f32[768] */
-  memcpy(outputs[18], arena + 84031424, sizeof(float) * 768);
-  /* output 19 "grad:blocks.0.leff.bn1.bias" = %1359 : f32[768] */
-  memcpy(outputs[19], arena + 84032192, sizeof(float) * 768);
-  /* output 20 "grad:blocks.0.leff.conv2.weight" = %1354 : f32[768, 1, 3, 3] */
-  memcpy(outputs[20], arena + 84022208, sizeof(float) * 6912);
-  /* output 21 "grad:blocks.0.leff.conv2.bias" = %1355 : f32[768] */
-  memcpy(outputs[21], arena + 84030656, sizeof(float) * 768);
-  /* output 22 "grad:blocks.0.leff.bn2.weight" = %1351 : f32[768] */
-  memcpy(outputs[22], arena + 84029120, sizeof(float) * 768);
-  /* output 23 "grad:blocks.0.leff.bn2.bias" = %1352 : f32[768] */
-  memcpy(outputs[23], arena + 84029888, sizeof(float) * 768);
-  /* output 24 "grad:blocks.0.leff.conv3.weight" = %1348 : f32[192, 768, 1, 1] */
-  memcpy(outputs[24], arena + 84449280, sizeof(float) * 147456);
-  /* output 25 "grad:blocks.0.leff.conv3.bias" = %1347 : f32[192] */
-  memcpy(outputs[25], arena + 84749184, sizeof(float) * 192);
-  /* output 26 "grad:blocks.0.leff.bn3.weight" = %1342 : f32[192] */
-  memcpy(outputs[26], arena + 84748800, sizeof(float) * 192);
-  /* output 27 "grad:blocks.0.leff.bn3.bias" = %1343 : f32[192] */
-  memcpy(outputs[27], arena + 84748992, sizeof(float) * 192);
-  /* output 28 "grad:blocks.1.norm1.weight" = %1333 : f32[192] */
-  memcpy(outputs[28], arena + 84748608, sizeof(float) * 192);
-  /* output 29 "grad:blocks.1.norm1.bias" = %1331 : f32[192] */
-  memcpy(outputs[29], arena + 84748416, sizeof(float) * 192);
-  /* output 30 "grad:blocks.1.attn.qkv.weight" = %1329 : f32[576, 192] */
-  memcpy(outputs[30], arena + 84596736, sizeof(float) * 110592);
-  /* output 31 "grad:blocks.1.attn.qkv.bias" = %1330 : f32[576] */
-  memcpy(outputs[31], arena + 84747264, sizeof(float) * 576);
-  /* output 32 "grad:blocks.1.attn.proj.weight" = %1324 : f32[192, 192] */
-  memcpy(outputs[32], arena + 84707328, sizeof(float) * 36864);
-  /* output 33 "grad:blocks.1.attn.proj.bias" = %1325 : f32[192] */
-  memcpy(outputs[33], arena + 84748224, sizeof(float) * 192);
-  /* output 34 "grad:blocks.1.norm2.weight" = %1318 : f32[192] */
-  memcpy(outputs[34], arena + 84748032, sizeof(float) * 192);
-  /* output 35 "grad:blocks.1.norm2.bias" = %1316 : f32[192] */
-  memcpy(outputs[35], arena + 84747840, sizeof(float) * 192);
-  /* output 36 "grad:blocks.1.leff.conv1.weight" = %1314 : f32[768, 192, 1, 1] */
-  memcpy(outputs[36], arena + 84301824, sizeof(float) * 147456);
-  /* output 37 "grad:blocks.1.leff.conv1.bias" = %1313 : f32[768] */
-  memcpy(outputs[37], arena + 84746496, sizeof(float) * 768);
-  /* output 38 "grad:blocks.1.leff.bn1.weight" = %1308 : f32[768] */
-  memcpy(outputs[38], arena + 84744960, sizeof(float) * 768);
-  /* output 39 "grad:blocks.1.leff.bn1.bias" = %1309 : f32[768] */
-  memcpy(outputs[39], arena + 84745728, sizeof(float) * 768);
-  /* output 40 "grad:blocks.1.leff.conv2.weight" = %1304 : f32[768, 1, 3, 3] */
-  memcpy(outputs[40], arena + 91521024, sizeof(float) * 6912);
-  /* output 41 "grad:blocks.1.leff.conv2.bias" = %1305 : f32[768] */
-  memcpy(outputs[41], arena + 84744192, sizeof(float) * 768);
-  /* output 42 "grad:blocks.1.leff.bn2.weight" = %1301 : f32[768] */
-  memcpy(outputs[42], arena + 91527936, sizeof(float) * 768);
-  /* output 43 "grad:blocks.1.leff.bn2.bias" = %1302 : f32[768] */
-  memcpy(outputs[43], arena + 91528704, sizeof(float) * 768);
-  /* output 44 "grad:blocks.1.leff.conv3.weight" = %1298 : f32[192, 768, 1, 1] */
-  memcpy(outputs[44], arena + 103716864, sizeof(float) * 147456);
-  /* output 45 "grad:blocks.1.leff.conv3.bias" = %1297 : f32[192] */
-  memcpy(outputs[45], arena + 91676928, sizeof(float) * 192);
-  /* output 46 "grad:blocks.1.leff.bn3.weight" = %1292 : f32[192] */
-  memcpy(outputs[46], arena + 104016384, sizeof(float) * 192);
-  /* output 47 "grad:blocks.1.leff.bn3.bias" = %1293 : f32[192] */
-  memcpy(outputs[47], arena + 104016576, sizeof(float) * 192);
-  /* output 48 "grad:blocks.2.norm1.weight" = %1280 : f32[192] */
-  memcpy(outputs[48], arena + 104016192, sizeof(float) * 192);
-  /* output 49 "grad:blocks.2.norm1.bias" = %1278 : f32[192] */
-  memcpy(outputs[49], arena + 104016000, sizeof(float) * 192);
-  /* output 50 "grad:blocks.2.attn.qkv.weight" = %1276 : f32[576, 192] */
-  memcpy(outputs[50], arena + 103864320, sizeof(float) * 110592);
-  /* output 51 "grad:blocks.2.attn.qkv.bias" = %1277 : f32[576] */
-  memcpy(outputs[51], arena + 104014848, sizeof(float) * 576);
-  /* output 52 "grad:blocks.2.attn.proj.weight" = %1271 : f32[192, 192] */
-  memcpy(outputs[52], arena + 103974912, sizeof(float) * 36864);
-  /* output 53 "grad:blocks.2.attn.proj.bias" = %1272 : f32[192] */
-  memcpy(outputs[53], arena + 104015808, sizeof(float) * 192);
-  /* output 54 "grad:blocks.2.norm2.weight" = %1265 : f32[192] */
-  memcpy(outputs[54], arena + 104015616, sizeof(float) * 192);
-  /* output 55 "grad:blocks.2.norm2.bias" = %1263 : f32[192] */
-  memcpy(outputs[55], arena + 104015424, sizeof(float) * 192);
-  /* output 56 "grad:blocks.2.leff.conv1.weight" = %1261 : f32[768, 192, 1, 1] */
-  memcpy(outputs[56], arena + 103569408, sizeof(float) * 147456);
-  /* output 57 "grad:blocks.2.leff.conv1.bias" = %1260 : f32[768] */
-  memcpy(outputs[57], arena + 104014080, sizeof(float) * 768);
-  /* output 58 "grad:blocks.2.leff.bn1.weight" = %1255 : f32[768] */
-  memcpy(outputs[58], arena + 104012544, sizeof(float) * 768);
-  /* output 59 "grad:blocks.2.leff.bn1.bias" = %1256 : f32[768] */
-  memcpy(outputs[59], arena + 104013312, sizeof(float) * 768);
-  /* output 60 "grad:blocks.2.leff.conv2.weight" = %1251 : f32[768, 1, 3, 3] */
-  memcpy(outputs[60], arena + 110788608, sizeof(float) * 6912);
-  /* output 61 "grad:blocks.2.leff.conv2.bias" = %1252 : f32[768] */
-  memcpy(outputs[61], arena + 104011776, sizeof(float) * 768);
-  /* output 62 "grad:blocks.2.leff.bn2.weight" = %1248 : f32[768] */
-  memcpy(outputs[62], arena + 110795520, sizeof(float) * 768);
-  /* output 63 "grad:blocks.2.leff.bn2.bias" = %1249 : f32[768] */
-  memcpy(outputs[63], arena + 110796288, sizeof(float) * 768);
-  /* output 64 "grad:blocks.2.leff.conv3.weight" = %1245 : f32[192, 768, 1, 1] */
-  memcpy(outputs[64], arena + 122984448, sizeof(float) * 147456);
-  /* output 65 "grad:blocks.2.leff.conv3.bias" = %1244 : f32[192] */
-  memcpy(outputs[65], arena + 110944512, sizeof(float) * 192);
-  /* output 66 "grad:blocks.2.leff.bn3.weight" = %1239 : f32[192] */
-  memcpy(outputs[66], arena + 123283968, sizeof(float) * 192);
-  /* output 67 "grad:blocks.2.leff.bn3.bias" = %1240 : f32[192] */
-  memcpy(outputs[67], arena + 123284160, sizeof(float) * 192);
-  /* output 68 "grad:blocks.3.norm1.weight" = %1227 : f32[192] */
-  memcpy(outputs[68], arena + 123283776, sizeof(float) * 192);
-  /* output 69 "grad:blocks.3.norm1.bias" = %1225 : f32[192] */
-  memcpy(outputs[69], arena + 123283584, sizeof(float) * 192);
-  /* output 70 "grad:blocks.3.attn.qkv.weight" = %1223 : f32[576, 192] */
-  memcpy(outputs[70], arena + 123131904, sizeof(float) * 110592);
-  /* output 71 "grad:blocks.3.attn.qkv.bias" = %1224 : f32[576] */
-  memcpy(outputs[71], arena + 123282432, sizeof(float) * 576);
-  /* output 72 "grad:blocks.3.attn.proj.weight" = %1218 : f32[192, 192] */
-  memcpy(outputs[72], arena + 123242496, sizeof(float) * 36864);
-  /* output 73 "grad:blocks.3.attn.proj.bias" = %1219 : f32[192] */
-  memcpy(outputs[73], arena + 123283392, sizeof(float) * 192);
-  /* output 74 "grad:blocks.3.norm2.weight" = %1212 : f32[192] */
-  memcpy(outputs[74], arena + 123283200, sizeof(float) * 192);
-  /* output 75 "grad:blocks.3.norm2.bias" = %1210 : f32[192] */
-  memcpy(outputs[75], arena + 123283008, sizeof(float) * 192);
-  /* output 76 "grad:blocks.3.leff.conv1.weight" = %1208 : f32[768, 192, 1, 1] */
-  memcpy(outputs[76], arena + 122836992, sizeof(float) * 147456);
-  /* output 77 "grad:blocks.3.leff.conv1.bias" = %1207 : f32[768] */
-  memcpy(outputs[77], arena + 123281664, sizeof(float) * 768);
-  /* output 78 "grad:blocks.3.leff.bn1.weight" = %1202 : f32[768] */
-  memcpy(outputs[78], arena + 123280128, sizeof(float) * 768);
-  /* output 79 "grad:blocks.3.leff.bn1.bias" = %1203 : f32[768] */
-  memcpy(outputs[79], arena + 123280896, sizeof(float) * 768);
-  /* output 80 "grad:blocks.3.leff.conv2.weight" = %1198 : f32[768, 1, 3, 3] */
-  memcpy(outputs[80], arena + 130056192, sizeof(float) * 6912);
-  /* output 81 "grad:blocks.3.leff.conv2.bias" = %1199 : f32[768] */
-  memcpy(outputs[81], arena + 123279360, sizeof(float) * 768);
-  /* output 82 "grad:blocks.3.leff.bn2.weight" = %1195 : f32[768] */
-  memcpy(outputs[82], arena + 130063104, sizeof(float) * 768);
-  /* output 83 "grad:blocks.3.leff.bn2.bias" = %1196 : f32[768] */
-  memcpy(outputs[83], arena + 130063872, sizeof(float) * 768);
-  /* output 84 "grad:blocks.3.leff.conv3.weight" = %1192 : f32[192, 768, 1, 1] */
-  memcpy(outputs[84], arena + 142252032, sizeof(float) * 147456);
-  /* output 85 "grad:blocks.3.leff.conv3.bias" = %1191 : f32[192] */
-  memcpy(outputs[85], arena + 130212096, sizeof(float) * 192);
-  /* output 86 "grad:blocks.3.leff.bn3.weight" = %1186 : f32[192] */
-  memcpy(outputs[86], arena + 142551552, sizeof(float) * 192);
-  /* output 87 "grad:blocks.3.leff.bn3.bias" = %1187 : f32[192] */
-  memcpy(outputs[87], arena + 142551744, sizeof(float) * 192);
-  /* output 88 "grad:blocks.4.norm1.weight" = %1174 : f32[192] */
-  memcpy(outputs[88], arena + 142551360, sizeof(float) * 192);
-  /* output 89 "grad:blocks.4.norm1.bias" = %1172 : f32[192] */
-  memcpy(outputs[89], arena + 142551168, sizeof(float) * 192);
-  /* output 90 "grad:blocks.4.attn.qkv.weight" = %1170 : f32[576, 192] */
-  memcpy(outputs[90], arena + 142399488, sizeof(float) * 110592);
-  /* output 91 "grad:blocks.4.attn.qkv.bias" = %1171 : f32[576] */
-  memcpy(outputs[91], arena + 142550016, sizeof(float) * 576);
-  /* output 92 "grad:blocks.4.attn.proj.weight" = %1165 : f32[192, 192] */
-  memcpy(outputs[92], arena + 142510080, sizeof(float) * 36864);
-  /* output 93 "grad:blocks.4.attn.proj.bias" = %1166 : f32[192] */
-  memcpy(outputs[93], arena + 142550976, sizeof(float) * 192);
-  /* output 94 "grad:blocks.4.norm2.weight" = %1159 : f32[192] */
-  memcpy(outputs[94], arena + 142550784, sizeof(float) * 192);
-  /* output 95 "grad:blocks.4.norm2.bias" = %1157 : f32[192] */
-  memcpy(outputs[95], arena + 142550592, sizeof(float) * 192);
-  /* output 96 "grad:blocks.4.leff.conv1.weight" = %1155 : f32[768, 192, 1, 1] */
-  memcpy(outputs[96], arena + 142104576, sizeof(float) * 147456);
-  /* output 97 "grad:blocks.4.leff.conv1.bias" = %1154 : f32[768] */
-  memcpy(outputs[97], arena + 142549248, sizeof(float) * 768);
-  /* output 98 "grad:blocks.4.leff.bn1.weight" = %1149 : f32[768] */
-  memcpy(outputs[98], arena + 142547712, sizeof(float) * 768);
-  /* output 99 "grad:blocks.4.leff.bn1.bias" = %1150 : f32[768] */
-  memcpy(outputs[99], arena + 142548480, sizeof(float) * 768);
-  /* output 100 "grad:blocks.4.leff.conv2.weight" = %1145 : f32[768, 1, 3, 3] */
-  memcpy(outputs[100], arena + 149323776, sizeof(float) * 6912);
-  /* output 101 "grad:blocks.4.leff.conv2.bias" = %1146 : f32[768] */
-  memcpy(outputs[101], arena + 142546944, sizeof(float) * 768);
-  /* output 102 "grad:blocks.4.leff.bn2.weight" = %1142 : f32[768] */
-  memcpy(outputs[102], arena + 149330688, sizeof(float) * 768);
-  /* output 103 "grad:blocks.4.leff.bn2.bias" = %1143 : f32[768] */
-  memcpy(outputs[103], arena + 149331456, sizeof(float) * 768);
-  /* output 104 "grad:blocks.4.leff.conv3.weight" = %1139 : f32[192, 768, 1, 1] */
-  memcpy(outputs[104], arena + 161519616, sizeof(float) * 147456);
-  /* output 105 "grad:blocks.4.leff.conv3.bias" = %1138 : f32[192] */
-  memcpy(outputs[105], arena + 149479680, sizeof(float) * 192);
-  /* output 106 "grad:blocks.4.leff.bn3.weight" = %1133 : f32[192] */
-  memcpy(outputs[106], arena + 161819136, sizeof(float) * 192);
-  /* output 107 "grad:blocks.4.leff.bn3.bias" = %1134 : f32[192] */
-  memcpy(outputs[107], arena + 161819328, sizeof(float) * 192);
-  /* output 108 "grad:blocks.5.norm1.weight" = %1121 : f32[192] */
-  memcpy(outputs[108], arena + 161818944, sizeof(float) * 192);
-  /* output 109 "grad:blocks.5.norm1.bias" = %1119 : f32[192] */
-  memcpy(outputs[109], arena + 161818752, sizeof(float) * 192);
-  /* output 110 "grad:blocks.5.attn.qkv.weight" = %1117 : f32[576, 192] */
-  memcpy(outputs[110], arena + 161667072, sizeof(float) * 110592);
-  /* output 111 "grad:blocks.5.attn.qkv.bias" = %1118 : f32[576] */
-  memcpy(outputs[111], arena + 161817600, sizeof(float) * 576);
-  /* output 112 "grad:blocks.5.attn.proj.weight" = %1112 : f32[192, 192] */
-  memcpy(outputs[112], arena + 161777664, sizeof(float) * 36864);
-  /* output 113 "grad:blocks.5.attn.proj.bias" = %1113 : f32[192] */
-  memcpy(outputs[113], arena + 161818560, sizeof(float) * 192);
-  /* output 114 "grad:blocks.5.norm2.weight" = %1106 : f32[192] */
-  memcpy(outputs[114], arena + 161818368, sizeof(float) * 192);
-  /* output 115 "grad:blocks.5.norm2.bias" = %1104 : f32[192] */
-  memcpy(outputs[115], arena + 161818176, sizeof(float) * 192);
-  /* output 116 "grad:blocks.5.leff.conv1.weight" = %1102 : f32[768, 192, 1, 1] */
-  memcpy(outputs[116], arena + 161372160, sizeof(float) * 147456);
-  /* output 117 "grad:blocks.5.leff.conv1.bias" = %1101 : f32[768] */
-  memcpy(outputs[117], arena + 161816832, sizeof(float) * 768);
-  /* output 118 "grad:blocks.5.leff.bn1.weight" = %1096 : f32[768] */
-  memcpy(outputs[118], arena + 161815296, sizeof(float) * 768);
-  /* output 119 "grad:blocks.5.leff.bn1.bias" = %1097 : f32[768] */
-  memcpy(outputs[119], arena + 161816064, sizeof(float) * 768);
-  /* output 120 "grad:blocks.5.leff.conv2.weight" = %1092 : f32[768, 1, 3, 3] */
-  memcpy(outputs[120], arena + 168591360, sizeof(float) * 6912);
-  /* output 121 "grad:blocks.5.leff.conv2.bias" = %1093 : f32[768] */
-  memcpy(outputs[121], arena + 161814528, sizeof(float) * 768);
-  /* output 122 "grad:blocks.5.leff.bn2.weight" = %1089 : f32[768] */
-  memcpy(outputs[122], arena + 168598272, sizeof(float) * 768);
-  /* output 123 "grad:blocks.5.leff.bn2.bias" = %1090 : f32[768] */
-  memcpy(outputs[123], arena + 168599040, sizeof(float) * 768);
-  /* output 124 "grad:blocks.5.leff.conv3.weight" = %1086 : f32[192, 768, 1, 1] */
-  memcpy(outputs[124], arena + 180787200, sizeof(float) * 147456);
-  /* output 125 "grad:blocks.5.leff.conv3.bias" = %1085 : f32[192] */
-  memcpy(outputs[125], arena + 168747264, sizeof(float) * 192);
-  /* output 126 "grad:blocks.5.leff.bn3.weight" = %1080 : f32[192] */
-  memcpy(outputs[126], arena + 181086720, sizeof(float) * 192);
-  /* output 127 "grad:blocks.5.leff.bn3.bias" = %1081 : f32[192] */
-  memcpy(outputs[127], arena + 181086912, sizeof(float) * 192);
-  /* output 128 "grad:blocks.6.norm1.weight" = %1068 : f32[192] */
-  memcpy(outputs[128], arena + 181086528, sizeof(float) * 192);
-  /* output 129 "grad:blocks.6.norm1.bias" = %1066 : f32[192] */
-  memcpy(outputs[129], arena + 181086336, sizeof(float) * 192);
-  /* output 130 "grad:blocks.6.attn.qkv.weight" = %1064 : f32[576, 192] */
-  memcpy(outputs[130], arena + 180934656, sizeof(float) * 110592);
-  /* output 131 "grad:blocks.6.attn.qkv.bias" = %1065 : f32[576] */
-  memcpy(outputs[131], arena + 181085184, sizeof(float) * 576);
-  /* output 132 "grad:blocks.6.attn.proj.weight" = %1059 : f32[192, 192] */
-  memcpy(outputs[132], arena + 181045248, sizeof(float) * 36864);
-  /* output 133 "grad:blocks.6.attn.proj.bias" = %1060 : f32[192] */
-  memcpy(outputs[133], arena + 181086144, sizeof(float) * 192);
-  /* output 134 "grad:blocks.6.norm2.weight" = %1053 : f32[192] */
-  memcpy(outputs[134], arena + 181085952, sizeof(float) * 192);
-  /* output 135 "grad:blocks.6.norm2.bias" = %1051 : f32[192] */
-  memcpy(outputs[135], arena + 181085760, sizeof(float) * 192);
-  /* output 136 "grad:blocks.6.leff.conv1.weight" = %1049 : f32[768, 192, 1, 1] */
-  memcpy(outputs[136], arena + 180639744, sizeof(float) * 147456);
-  /* output 137 "grad:blocks.6.leff.conv1.bias" = %1048 : f32[768] */
-  memcpy(outputs[137], arena + 181084416, sizeof(float) * 768);
-  /* output 138 "grad:blocks.6.leff.bn1.weight" = %1043 : f32[768] */
-  memcpy(outputs[138], arena + 181082880, sizeof(float) * 768);
-  /* output 139 "grad:blocks.6.leff.bn1.bias" = %1044 : f32[768] */
-  memcpy(outputs[139], arena + 181083648, sizeof(float) * 768);
-  /* output 140 "grad:blocks.6.leff.conv2.weight" = %1039 : f32[768, 1, 3, 3] */
-  memcpy(outputs[140], arena + 187858944, sizeof(float) * 6912);
-  /* output 141 "grad:blocks.6.leff.conv2.bias" = %1040 : f32[768] */
-  memcpy(outputs[141], arena + 181082112, sizeof(float) * 768);
-  /* output 142 "grad:blocks.6.leff.bn2.weight" = %1036 : f32[768] */
-  memcpy(outputs[142], arena + 187865856, sizeof(float) * 768);
-  /* output 143 "grad:blocks.6.leff.bn2.bias" = %1037 : f32[768] */
-  memcpy(outputs[143], arena + 187866624, sizeof(float) * 768);
-  /* output 144 "grad:blocks.6.leff.conv3.weight" = %1033 : f32[192, 768, 1, 1] */
-  memcpy(outputs[144], arena + 200054784, sizeof(float) * 147456);
-  /* output 145 "grad:blocks.6.leff.conv3.bias" = %1032 : f32[192] */
-  memcpy(outputs[145], arena + 188014848, sizeof(float) * 192);
-  /* output 146 "grad:blocks.6.leff.bn3.weight" = %1027 : f32[192] */
-  memcpy(outputs[146], arena + 200354304, sizeof(float) * 192);
-  /* output 147 "grad:blocks.6.leff.bn3.bias" = %1028 : f32[192] */
-  memcpy(outputs[147], arena + 200354496, sizeof(float) * 192);
-  /* output 148 "grad:blocks.7.norm1.weight" = %1015 : f32[192] */
-  memcpy(outputs[148], arena + 200354112, sizeof(float) * 192);
-  /* output 149 "grad:blocks.7.norm1.bias" = %1013 : f32[192] */
-  memcpy(outputs[149], arena + 200353920, sizeof(float) * 192);
-  /* output 150 "grad:blocks.7.attn.qkv.weight" = %1011 : f32[576, 192] */
-  memcpy(outputs[150], arena + 200202240, sizeof(float) * 110592);
-  /* output 151 "grad:blocks.7.attn.qkv.bias" = %1012 : f32[576] */
-  memcpy(outputs[151], arena + 200352768, sizeof(float) * 576);
-  /* output 152 "grad:blocks.7.attn.proj.weight" = %1006 : f32[192, 192] */
-  memcpy(outputs[152], arena + 200312832, sizeof(float) * 36864);
-  /* output 153 "grad:blocks.7.attn.proj.bias" = %1007 : f32[192] */
-  memcpy(outputs[153], arena + 200353728, sizeof(float) * 192);
-  /* output 154 "grad:blocks.7.norm2.weight" = %1000 : f32[192] */
-  memcpy(outputs[154], arena + 200353536, sizeof(float) * 192);
-  /* output 155 "grad:blocks.7.norm2.bias" = %998 : f32[192] */
-  memcpy(outputs[155], arena + 200353344, sizeof(float) * 192);
-  /* output 156 "grad:blocks.7.leff.conv1.weight" = %996 : f32[768, 192, 1, 1] */
-  memcpy(outputs[156], arena + 199907328, sizeof(float) * 147456);
-  /* output 157 "grad:blocks.7.leff.conv1.bias" = %995 : f32[768] */
-  memcpy(outputs[157], arena + 200352000, sizeof(float) * 768);
-  /* output 158 "grad:blocks.7.leff.bn1.weight" = %990 : f32[768] */
-  memcpy(outputs[158], arena + 200350464, sizeof(float) * 768);
-  /* output 159 "grad:blocks.7.leff.bn1.bias" = %991 : f32[768] */
-  memcpy(outputs[159], arena + 200351232, sizeof(float) * 768);
-  /* output 160 "grad:blocks.7.leff.conv2.weight" = %986 : f32[768, 1, 3, 3] */
-  memcpy(outputs[160], arena + 207126528, sizeof(float) * 6912);
-  /* output 161 "grad:blocks.7.leff.conv2.bias" = %987 : f32[768] */
-  memcpy(outputs[161], arena + 200349696, sizeof(float) * 768);
-  /* output 162 "grad:blocks.7.leff.bn2.weight" = %983 : f32[768] */
-  memcpy(outputs[162], arena + 207133440, sizeof(float) * 768);
-  /* output 163 "grad:blocks.7.leff.bn2.bias" = %984 : f32[768] */
-  memcpy(outputs[163], arena + 207134208, sizeof(float) * 768);
-  /* output 164 "grad:blocks.7.leff.conv3.weight" = %980 : f32[192, 768, 1, 1] */
-  memcpy(outputs[164], arena + 219322368, sizeof(float) * 147456);
-  /* output 165 "grad:blocks.7.leff.conv3.bias" = %979 : f32[192] */
-  memcpy(outputs[165], arena + 207282432, sizeof(float) * 192);
-  /* output 166 "grad:blocks.7.leff.bn3.weight" = %974 : f32[192] */
-  memcpy(outputs[166], arena + 219621888, sizeof(float) * 192);
-  /* output 167 "grad:blocks.7.leff.bn3.bias" = %975 : f32[192] */
-  memcpy(outputs[167], arena + 219622080, sizeof(float) * 192);
-  /* output 168 "grad:blocks.8.norm1.weight" = %962 : f32[192] */
-  memcpy(outputs[168], arena + 219621696, sizeof(float) * 192);
-  /* output 169 "grad:blocks.8.norm1.bias" = %960 : f32[192] */
-  memcpy(outputs[169], arena + 219621504, sizeof(float) * 192);
-  /* output 170 "grad:blocks.8.attn.qkv.weight" = %958 : f32[576, 192] */
-  memcpy(outputs[170], arena + 219469824, sizeof(float) * 110592);
-  /* output 171 "grad:blocks.8.attn.qkv.bias" = %959 : f32[576] */
-  memcpy(outputs[171], arena + 219620352, sizeof(float) * 576);
-  /* output 172 "grad:blocks.8.attn.proj.weight" = %953 : f32[192, 192] */
-  memcpy(outputs[172], arena + 219580416, sizeof(float) * 36864);
-  /* output 173 "grad:blocks.8.attn.proj.bias" = %954 : f32[192] */
-  memcpy(outputs[173], arena + 219621312, sizeof(float) * 192);
-  /* output 174 "grad:blocks.8.norm2.weight" = %947 : f32[192] */
-  memcpy(outputs[174], arena + 219621120, sizeof(float) * 192);
-  /* output 175 "grad:blocks.8.norm2.bias" = %945 : f32[192] */
-  memcpy(outputs[175], arena + 219620928, sizeof(float) * 192);
-  /* output 176 "grad:blocks.8.leff.conv1.weight" = %943 : f32[768, 192, 1, 1] */
-  memcpy(outputs[176], arena + 219174912, sizeof(float) * 147456);
-  /* output 177 "grad:blocks.8.leff.conv1.bias" = %942 : f32[768] */
-  memcpy(outputs[177], arena + 219619584, sizeof(float) * 768);
-  /* output 178 "grad:blocks.8.leff.bn1.weight" = %937 : f32[768] */
-  memcpy(outputs[178], arena + 219618048, sizeof(float) * 768);
-  /* output 179 "grad:blocks.8.leff.bn1.bias" = %938 : f32[768] */
-  memcpy(outputs[179], arena + 219618816, sizeof(float) * 768);
-  /* output 180 "grad:blocks.8.leff.conv2.weight" = %933 : f32[768, 1, 3, 3] */
-  memcpy(outputs[180], arena + 226394112, sizeof(float) * 6912);
-  /* output 181 "grad:blocks.8.leff.conv2.bias" = %934 : f32[768] */
-  memcpy(outputs[181], arena + 219617280, sizeof(float) * 768);
-  /* output 182 "grad:blocks.8.leff.bn2.weight" = %930 : f32[768] */
-  memcpy(outputs[182], arena + 226401024, sizeof(float) * 768);
-  /* output 183 "grad:blocks.8.leff.bn2.bias" = %931 : f32[768] */
-  memcpy(outputs[183], arena + 226401792, sizeof(float) * 768);
-  /* output 184 "grad:blocks.8.leff.conv3.weight" = %927 : f32[192, 768, 1, 1] */
-  memcpy(outputs[184], arena + 238589952, sizeof(float) * 147456);
-  /* output 185 "grad:blocks.8.leff.conv3.bias" = %926 : f32[192] */
-  memcpy(outputs[185], arena + 226550016, sizeof(float) * 192);
-  /* output 186 "grad:blocks.8.leff.bn3.weight" = %921 : f32[192] */
-  memcpy(outputs[186], arena + 238889472, sizeof(float) * 192);
-  /* output 187 "grad:blocks.8.leff.bn3.bias" = %922 : f32[192] */
-  memcpy(outputs[187], arena + 238889664, sizeof(float) * 192);
-  /* output 188 "grad:blocks.9.norm1.weight" = %909 : f32[192] */
-  memcpy(outputs[188], arena + 238889280, sizeof(float) * 192);
-  /* output 189 "grad:blocks.9.norm1.bias" = %907 : f32[192] */
-  memcpy(outputs[189], arena + 238889088, sizeof(float) * 192);
-  /* output 190 "grad:blocks.9.attn.qkv.weight" = %905 : f32[576, 192] */
-  memcpy(outputs[190], arena + 238737408, sizeof(float) * 110592);
-  /* output 191 "grad:blocks.9.attn.qkv.bias" = %906 : f32[576] */
-  memcpy(outputs[191], arena + 238887936, sizeof(float) * 576);
-  /* output 192 "grad:blocks.9.attn.proj.weight" = %900 : f32[192, 192] */
-  memcpy(outputs[192], arena + 238848000, sizeof(float) * 36864);
-  /* output 193 "grad:blocks.9.attn.proj.bias" = %901 : f32[192] */
-  memcpy(outputs[193], arena + 238888896, sizeof(float) * 192);
-  /* output 194 "grad:blocks.9.norm2.weight" = %894 : f32[192] */
-  memcpy(outputs[194], arena + 238888704, sizeof(float) * 192);
-  /* output 195 "grad:blocks.9.norm2.bias" = %892 : f32[192] */
-  memcpy(outputs[195], arena + 238888512, sizeof(float) * 192);
-  /* output 196 "grad:blocks.9.leff.conv1.weight" = %890 : f32[768, 192, 1, 1] */
-  memcpy(outputs[196], arena + 238442496, sizeof(float) * 147456);
-  /* output 197 "grad:blocks.9.leff.conv1.bias" = %889 : f32[768] */
-  memcpy(outputs[197], arena + 238887168, sizeof(float) * 768);
-  /* output 198 "grad:blocks.9.leff.bn1.weight" = %884 : f32[768] */
-  memcpy(outputs[198], arena + 238885632, sizeof(float) * 768);
-  /* output 199 "grad:blocks.9.leff.bn1.bias" = %885 : f32[768] */
-  memcpy(outputs[199], arena + 238886400, sizeof(float) * 768);
-  /* output 200 "grad:blocks.9.leff.conv2.weight" = %880 : f32[768, 1, 3, 3] */
-  memcpy(outputs[200], arena + 245661696, sizeof(float) * 6912);
-  /* output 201 "grad:blocks.9.leff.conv2.bias" = %881 : f32[768] */
-  memcpy(outputs[201], arena + 238884864, sizeof(float) * 768);
-  /* output 202 "grad:blocks.9.leff.bn2.weight" = %877 : f32[768] */
-  memcpy(outputs[202], arena + 245668608, sizeof(float) * 768);
-  /* output 203 "grad:blocks.9.leff.bn2.bias" = %878 : f32[768] */
-  memcpy(outputs[203], arena + 245669376, sizeof(float) * 768);
-  /* output 204 "grad:blocks.9.leff.conv3.weight" = %874 : f32[192, 768, 1, 1] */
-  memcpy(outputs[204], arena + 257857536, sizeof(float) * 147456);
-  /* output 205 "grad:blocks.9.leff.conv3.bias" = %873 : f32[192] */
-  memcpy(outputs[205], arena + 245817600, sizeof(float) * 192);
-  /* output 206 "grad:blocks.9.leff.bn3.weight" = %868 : f32[192] */
-  memcpy(outputs[206], arena + 258157056, sizeof(float) * 192);
-  /* output 207 "grad:blocks.9.leff.bn3.bias" = %869 : f32[192] */
-  memcpy(outputs[207], arena + 258157248, sizeof(float) * 192);
-  /* output 208 "grad:blocks.10.norm1.weight" = %856 : f32[192] */
-  memcpy(outputs[208], arena + 258156864, sizeof(float) * 192);
-  /* output 209 "grad:blocks.10.norm1.bias" = %854 : f32[192] */
-  memcpy(outputs[209], arena + 258156672, sizeof(float) * 192);
-  /* output 210 "grad:blocks.10.attn.qkv.weight" = %852 : f32[576, 192] */
-  memcpy(outputs[210], arena + 258004992, sizeof(float) * 110592);
-  /* output 211 "grad:blocks.10.attn.qkv.bias" = %853 : f32[576] */
-  memcpy(outputs[211], arena + 258155520, sizeof(float) * 576);
-  /* output 212 "grad:blocks.10.attn.proj.weight" = %847 : f32[192, 192] */
-  memcpy(outputs[212], arena + 258115584, sizeof(float) * 36864);
-  /* output 213 "grad:blocks.10.attn.proj.bias" = %848 : f32[192] */
-  memcpy(outputs[213], arena + 258156480, sizeof(float) * 192);
-  /* output 214 "grad:blocks.10.norm2.weight" = %841 : f32[192] */
-  memcpy(outputs[214], arena + 258156288, sizeof(float) * 192);
-  /* output 215 "grad:blocks.10.norm2.bias" = %839 : f32[192] */
-  memcpy(outputs[215], arena + 258156096, sizeof(float) * 192);
-  /* output 216 "grad:blocks.10.leff.conv1.weight" = %837 : f32[768, 192, 1, 1] */
-  memcpy(outputs[216], arena + 257710080, sizeof(float) * 147456);
-  /* output 217 "grad:blocks.10.leff.conv1.bias" = %836 : f32[768] */
-  memcpy(outputs[217], arena + 258154752, sizeof(float) * 768);
-  /* output 218 "grad:blocks.10.leff.bn1.weight" = %831 : f32[768] */
-  memcpy(outputs[218], arena + 258153216, sizeof(float) * 768);
-  /* output 219 "grad:blocks.10.leff.bn1.bias" = %832 : f32[768] */
-  memcpy(outputs[219], arena + 258153984, sizeof(float) * 768);
-  /* output 220 "grad:blocks.10.leff.conv2.weight" = %827 : f32[768, 1, 3, 3] */
-  memcpy(outputs[220], arena + 264929280, sizeof(float) * 6912);
-  /* output 221 "grad:blocks.10.leff.conv2.bias" = %828 : f32[768] */
-  memcpy(outputs[221], arena + 258152448, sizeof(float) * 768);
-  /* output 222 "grad:blocks.10.leff.bn2.weight" = %824 : f32[768] */
-  memcpy(outputs[222], arena + 264936192, sizeof(float) * 768);
-  /* output 223 "grad:blocks.10.leff.bn2.bias" = %825 : f32[768] */
-  memcpy(outputs[223], arena + 264936960, sizeof(float) * 768);
-  /* output 224 "grad:blocks.10.leff.conv3.weight" = %821 : f32[192, 768, 1, 1] */
-  memcpy(outputs[224], arena + 277125120, sizeof(float) * 147456);
-  /* output 225 "grad:blocks.10.leff.conv3.bias" = %820 : f32[192] */
-  memcpy(outputs[225], arena + 265085184, sizeof(float) * 192);
-  /* output 226 "grad:blocks.10.leff.bn3.weight" = %815 : f32[192] */
-  memcpy(outputs[226], arena + 277424640, sizeof(float) * 192);
-  /* output 227 "grad:blocks.10.leff.bn3.bias" = %816 : f32[192] */
-  memcpy(outputs[227], arena + 277424832, sizeof(float) * 192);
-  /* output 228 "grad:blocks.11.norm1.weight" = %803 : f32[192] */
-  memcpy(outputs[228], arena + 277424448, sizeof(float) * 192);
-  /* output 229 "grad:blocks.11.norm1.bias" = %801 : f32[192] */
-  memcpy(outputs[229], arena + 277424256, sizeof(float) * 192);
-  /* output 230 "grad:blocks.11.attn.qkv.weight" = %799 : f32[576, 192] */
-  memcpy(outputs[230], arena + 277272576, sizeof(float) * 110592);
-  /* output 231 "grad:blocks.11.attn.qkv.bias" = %800 : f32[576] */
-  memcpy(outputs[231], arena + 277423104, sizeof(float) * 576);
-  /* output 232 "grad:blocks.11.attn.proj.weight" = %794 : f32[192, 192] */
-  memcpy(outputs[232], arena + 277383168, sizeof(float) * 36864);
-  /* output 233 "grad:blocks.11.attn.proj.bias" = %795 : f32[192] */
-  memcpy(outputs[233], arena + 277424064, sizeof(float) * 192);
-  /* output 234 "grad:blocks.11.norm2.weight" = %788 : f32[192] */
-  memcpy(outputs[234], arena + 277423872, sizeof(float) * 192);
-  /* output 235 "grad:blocks.11.norm2.bias" = %786 : f32[192] */
-  memcpy(outputs[235], arena + 277423680, sizeof(float) * 192);
-  /* output 236 "grad:blocks.11.leff.conv1.weight" = %784 : f32[768, 192, 1, 1] */
-  memcpy(outputs[236], arena + 276977664, sizeof(float) * 147456);
-  /* output 237 "grad:blocks.11.leff.conv1.bias" = %783 : f32[768] */
-  memcpy(outputs[237], arena + 277422336, sizeof(float) * 768);
-  /* output 238 "grad:blocks.11.leff.bn1.weight" = %778 : f32[768] */
-  memcpy(outputs[238], arena + 277420800, sizeof(float) * 768);
-  /* output 239 "grad:blocks.11.leff.bn1.bias" = %779 : f32[768] */
-  memcpy(outputs[239], arena + 277421568, sizeof(float) * 768);
-  /* output 240 "grad:blocks.11.leff.conv2.weight" = %774 : f32[768, 1, 3, 3] */
-  memcpy(outputs[240], arena + 284196864, sizeof(float) * 6912);
-  /* output 241 "grad:blocks.11.leff.conv2.bias" = %775 : f32[768] */
-  memcpy(outputs[241], arena + 277420032, sizeof(float) * 768);
-  /* output 242 "grad:blocks.11.leff.bn2.weight" = %771 : f32[768] */
-  memcpy(outputs[242], arena + 284203776, sizeof(float) * 768);
-  /* output 243 "grad:blocks.11.leff.bn2.bias" = %772 : f32[768] */
-  memcpy(outputs[243], arena + 284204544, sizeof(float) * 768);
-  /* output 244 "grad:blocks.11.leff.conv3.weight" = %768 : f32[192, 768, 1, 1] */
-  memcpy(outputs[244], arena + 456359424, sizeof(float) * 147456);
-  /* output 245 "grad:blocks.11.leff.conv3.bias" = %767 : f32[192] */
-  memcpy(outputs[245], arena + 284352768, sizeof(float) * 192);
-  /* output 246 "grad:blocks.11.leff.bn3.weight" = %762 : f32[192] */
-  memcpy(outputs[246], arena + 456837360, sizeof(float) * 192);
-  /* output 247 "grad:blocks.11.leff.bn3.bias" = %763 : f32[192] */
-  memcpy(outputs[247], arena + 456837552, sizeof(float) * 192);
-  /* output 248 "grad:pos_layer_embed" = %753 : f32[1, 12, 192] */
-  memcpy(outputs[248], arena + 456783360, sizeof(float) * 2304);
-  /* output 249 "grad:lca.norm1.weight" = %749 : f32[192] */
-  memcpy(outputs[249], arena + 456837168, sizeof(float) * 192);
+  /* output 5 "grad:i2t.proj.bias" = %1344 : f32[192] */
+  memcpy(outputs[5], arena + 83876096, sizeof(float) * 192);
+  /* output 6 "grad:cls_token" = %1339 : f32[1, 1, 192] */
+  memcpy(outputs[6], arena + 83875904, sizeof(float) * 192);
+  /* output 7 "grad:pos_embed" = %1336 : f32[1, 197, 192] */
+  memcpy(outputs[7], arena + 83800064, sizeof(float) * 37824);
+  /* output 8 "grad:blocks.0.norm1.weight" = %1333 : f32[192] */
+  memcpy(outputs[8], arena + 83875712, sizeof(float) * 192);
+  /* output 9 "grad:blocks.0.norm1.bias" = %1332 : f32[192] */
+  memcpy(outputs[9], arena + 83875520, sizeof(float) * 192);
+  /* output 10 "grad:blocks.0.attn.qkv.weight" = %1330 : f32[576, 192] */
+  memcpy(outputs[10], arena + 83689472, sizeof(float) * 110592);
+  /* output 11 "grad:blocks.0.attn.qkv.bias" = %1331 : f32[576] */
+  memcpy(outputs[11], arena + 83874752, sizeof(float) * 576);
+  /* output 12 "grad:blocks.0.attn.proj.weight" = %1325 : f32[192, 192] */
+  memcpy(outputs[12], arena + 83837888, sizeof(float) * 36864);
+  /* output 13 "grad:blocks.0.attn.proj.bias" = %1326 : f32[192] */
+  memcpy(outputs[13], arena + 83875328, sizeof(float) * 192);
+  /* output 14 "grad:blocks.0.norm2.weight" = %1321 : f32[192] */
+  memcpy(outputs[14], arena + 86072768, sizeof(float) * 192);
+  /* output 15 "grad:blocks.0.norm2.bias" = %1320 : f32[192] */
+  memcpy(outputs[15], arena + 86072576, sizeof(float) * 192);
+  /* output 16 "grad:blocks.0.leff.conv1.weight" = %1318 : f32[768, 192, 1, 1] */
+  memcpy(outputs[16], arena + 85913600, sizeof(float) * 147456);
+  /* output 17 "grad:blocks.0.leff.conv1.bias" = %1317 : f32[768] */
+  memcpy(outputs[17], arena + 86071808, sizeof(float) * 768);
+  /* output 18 "grad:blocks.0.leff.bn1.weight" = %1312 : f32[768] */
+  memcpy(outputs[18], arena + 86070272, sizeof(float) * 768);
+  /* output 19 "grad:blocks.0.leff.bn1.bias" = %1313 : f32[768] */
+  memcpy(outputs[19], arena + 86071040, sizeof(float) * 768);
+  /* output 20 "grad:blocks.0.leff.conv2.weight" = %1308 : f32[768, 1, 3, 3] */
+  memcpy(outputs[20], arena + 86061056, sizeof(float) * 6912);
+  /* output 21 "grad:blocks.0.leff.conv2.bias" = %1309 : f32[768] */
+  memcpy(outputs[21], arena + 86069504, sizeof(float) * 768);
+  /* output 22 "grad:blocks.0.leff.bn2.weight" = %1305 : f32[768] */
+  memcpy(outputs[22], arena + 86067968, sizeof(float) * 768);
+  /* output 23 "grad:blocks.0.leff.bn2.bias" = %1306 : f32[768] */
+  memcpy(outputs[23], arena + 86068736, sizeof(float) * 768);
+  /* output 24 "grad:blocks.0.leff.conv3.weight" = %1302 : f32[192, 768, 1, 1] */
+  memcpy(outputs[24], arena + 87265280, sizeof(float) * 147456);
+  /* output 25 "grad:blocks.0.leff.conv3.bias" = %1301 : f32[192] */
+  memcpy(outputs[25], arena + 87565184, sizeof(float) * 192);
+  /* output 26 "grad:blocks.0.leff.bn3.weight" = %1296 : f32[192] */
+  memcpy(outputs[26], arena + 87564800, sizeof(float) * 192);
+  /* output 27 "grad:blocks.0.leff.bn3.bias" = %1297 : f32[192] */
+  memcpy(outputs[27], arena + 87564992, sizeof(float) * 192);
+  /* output 28 "grad:blocks.1.norm1.weight" = %1288 : f32[192] */
+  memcpy(outputs[28], arena + 87564608, sizeof(float) * 192);
+  /* output 29 "grad:blocks.1.norm1.bias" = %1287 : f32[192] */
+  memcpy(outputs[29], arena + 87564416, sizeof(float) * 192);
+  /* output 30 "grad:blocks.1.attn.qkv.weight" = %1285 : f32[576, 192] */
+  memcpy(outputs[30], arena + 87412736, sizeof(float) * 110592);
+  /* output 31 "grad:blocks.1.attn.qkv.bias" = %1286 : f32[576] */
+  memcpy(outputs[31], arena + 87563264, sizeof(float) * 576);
+  /* output 32 "grad:blocks.1.attn.proj.weight" = %1280 : f32[192, 192] */
+  memcpy(outputs[32], arena + 87523328, sizeof(float) * 36864);
+  /* output 33 "grad:blocks.1.attn.proj.bias" = %1281 : f32[192] */
+  memcpy(outputs[33], arena + 87564224, sizeof(float) * 192);
+  /* output 34 "grad:blocks.1.norm2.weight" = %1275 : f32[192] */
+  memcpy(outputs[34], arena + 87564032, sizeof(float) * 192);
+  /* output 35 "grad:blocks.1.norm2.bias" = %1274 : f32[192] */
+  memcpy(outputs[35], arena + 87563840, sizeof(float) * 192);
+  /* output 36 "grad:blocks.1.leff.conv1.weight" = %1272 : f32[768, 192, 1, 1] */
+  memcpy(outputs[36], arena + 87117824, sizeof(float) * 147456);
+  /* output 37 "grad:blocks.1.leff.conv1.bias" = %1271 : f32[768] */
+  memcpy(outputs[37], arena + 87562496, sizeof(float) * 768);
+  /* output 38 "grad:blocks.1.leff.bn1.weight" = %1266 : f32[768] */
+  memcpy(outputs[38], arena + 87560960, sizeof(float) * 768);
+  /* output 39 "grad:blocks.1.leff.bn1.bias" = %1267 : f32[768] */
+  memcpy(outputs[39], arena + 87561728, sizeof(float) * 768);
+  /* output 40 "grad:blocks.1.leff.conv2.weight" = %1262 : f32[768, 1, 3, 3] */
+  memcpy(outputs[40], arena + 93126656, sizeof(float) * 6912);
+  /* output 41 "grad:blocks.1.leff.conv2.bias" = %1263 : f32[768] */
+  memcpy(outputs[41], arena + 87560192, sizeof(float) * 768);
+  /* output 42 "grad:blocks.1.leff.bn2.weight" = %1259 : f32[768] */
+  memcpy(outputs[42], arena + 93133568, sizeof(float) * 768);
+  /* output 43 "grad:blocks.1.leff.bn2.bias" = %1260 : f32[768] */
+  memcpy(outputs[43], arena + 93134336, sizeof(float) * 768);
+  /* output 44 "grad:blocks.1.leff.conv3.weight" = %1256 : f32[192, 768, 1, 1] */
+  memcpy(outputs[44], arena + 106532864, sizeof(float) * 147456);
+  /* output 45 "grad:blocks.1.leff.conv3.bias" = %1255 : f32[192] */
+  memcpy(outputs[45], arena + 93135104, sizeof(float) * 192);
+  /* output 46 "grad:blocks.1.leff.bn3.weight" = %1250 : f32[192] */
+  memcpy(outputs[46], arena + 106832384, sizeof(float) * 192);
+  /* output 47 "grad:blocks.1.leff.bn3.bias" = %1251 : f32[192] */
+  memcpy(outputs[47], arena + 106832576, sizeof(float) * 192);
+  /* output 48 "grad:blocks.2.norm1.weight" = %1239 : f32[192] */
+  memcpy(outputs[48], arena + 106832192, sizeof(float) * 192);
+  /* output 49 "grad:blocks.2.norm1.bias" = %1238 : f32[192] */
+  memcpy(outputs[49], arena + 106832000, sizeof(float) * 192);
+  /* output 50 "grad:blocks.2.attn.qkv.weight" = %1236 : f32[576, 192] */
+  memcpy(outputs[50], arena + 106680320, sizeof(float) * 110592);
+  /* output 51 "grad:blocks.2.attn.qkv.bias" = %1237 : f32[576] */
+  memcpy(outputs[51], arena + 106830848, sizeof(float) * 576);
+  /* output 52 "grad:blocks.2.attn.proj.weight" = %1231 : f32[192, 192] */
+  memcpy(outputs[52], arena + 106790912, sizeof(float) * 36864);
+  /* output 53 "grad:blocks.2.attn.proj.bias" = %1232 : f32[192] */
+  memcpy(outputs[53], arena + 106831808, sizeof(float) * 192);
+  /* output 54 "grad:blocks.2.norm2.weight" = %1226 : f32[192] */
+  memcpy(outputs[54], arena + 106831616, sizeof(float) * 192);
+  /* output 55 "grad:blocks.2.norm2.bias" = %1225 : f32[192] */
+  memcpy(outputs[55], arena + 106831424, sizeof(float) * 192);
+  /* output 56 "grad:blocks.2.leff.conv1.weight" = %1223 : f32[768, 192, 1, 1] */
+  memcpy(outputs[56], arena + 106385408, sizeof(float) * 147456);
+  /* output 57 "grad:blocks.2.leff.conv1.bias" = %1222 : f32[768] */
+  memcpy(outputs[57], arena + 106830080, sizeof(float) * 768);
+  /* output 58 "grad:blocks.2.leff.bn1.weight" = %1217 : f32[768] */
+  memcpy(outputs[58], arena + 106828544, sizeof(float) * 768);
+  /* output 59 "grad:blocks.2.leff.bn1.bias" = %1218 : f32[768] */
+  memcpy(outputs[59], arena + 106829312, sizeof(float) * 768);
+  /* output 60 "grad:blocks.2.leff.conv2.weight" = %1213 : f32[768, 1, 3, 3] */
+  memcpy(outputs[60], arena + 112394240, sizeof(float) * 6912);
+  /* output 61 "grad:blocks.2.leff.conv2.bias" = %1214 : f32[768] */
+  memcpy(outputs[61], arena + 106827776, sizeof(float) * 768);
+  /* output 62 "grad:blocks.2.leff.bn2.weight" = %1210 : f32[768] */
+  memcpy(outputs[62], arena + 112401152, sizeof(float) * 768);
+  /* output 63 "grad:blocks.2.leff.bn2.bias" = %1211 : f32[768] */
+  memcpy(outputs[63], arena + 112401920, sizeof(float) * 768);
+  /* output 64 "grad:blocks.2.leff.conv3.weight" = %1207 : f32[192, 768, 1, 1] */
+  memcpy(outputs[64], arena + 125800448, sizeof(float) * 147456);
+  /* output 65 "grad:blocks.2.leff.conv3.bias" = %1206 : f32[192] */
+  memcpy(outputs[65], arena + 112402688, sizeof(float) * 192);
+  /* output 66 "grad:blocks.2.leff.bn3.weight" = %1201 : f32[192] */
+  memcpy(outputs[66], arena + 126099968, sizeof(float) * 192);
+  /* output 67 "grad:blocks.2.leff.bn3.bias" = %1202 : f32[192] */
+  memcpy(outputs[67], arena + 126100160, sizeof(float) * 192);
+  /* output 68 "grad:blocks.3.norm1.weight" = %1190 : f32[192] */
+  memcpy(outputs[68], arena + 126099776, sizeof(float) * 192);
+  /* output 69 "grad:blocks.3.norm1.bias" = %1189 : f32[192] */
+  memcpy(outputs[69], arena + 126099584, sizeof(float) * 192);
+  /* output 70 "grad:blocks.3.attn.qkv.weight" = %1187 : f32[576, 192] */
+  memcpy(outputs[70], arena + 125947904, sizeof(float) * 110592);
+  /* output 71 "grad:blocks.3.attn.qkv.bias" = %1188 : f32[576] */
+  memcpy(outputs[71], arena + 126098432, sizeof(float) * 576);
+  /* output 72 "grad:blocks.3.attn.proj.weight" = %1182 : f32[192, 192] */
+  memcpy(outputs[72], arena + 126058496, sizeof(float) * 36864);
+  /* output 73 "grad:blocks.3.attn.proj.bias" = %1183 : f32[192] */
+  memcpy(outputs[73], arena + 126099392, sizeof(float) * 192);
+  /* output 74 "grad:blocks.3.norm2.weight" = %1177 : f32[192] */
+  memcpy(outputs[74], arena + 126099200, sizeof(float) * 192);
+  /* output 75 "grad:blocks.3.norm2.bias" = %1176 : f32[192] */
+  memcpy(outputs[75], arena + 126099008, sizeof(float) * 192);
+  /* output 76 "grad:blocks.3.leff.conv1.weight" = %1174 : f32[768, 192, 1, 1] */
+  memcpy(outputs[76], arena + 125652992, sizeof(float) * 147456);
+  /* output 77 "grad:blocks.3.leff.conv1.bias" = %1173 : f32[768] */
+  memcpy(outputs[77], arena + 126097664, sizeof(float) * 768);
+  /* output 78 "grad:blocks.3.leff.bn1.weight" = %1168 : f32[768] */
+  memcpy(outputs[78], arena + 126096128, sizeof(float) * 768);
+  /* output 79 "grad:blocks.3.leff.bn1.bias" = %1169 : f32[768] */
+  memcpy(outputs[79], arena + 126096896, sizeof(float) * 768);
+  /* output 80 "grad:blocks.3.leff.conv2.weight" = %1164 : f32[768, 1, 3, 3] */
+  memcpy(outputs[80], arena + 131661824, sizeof(float) * 6912);
+  /* output 81 "grad:blocks.3.leff.conv2.bias" = %1165 : f32[768] */
+  memcpy(outputs[81], arena + 126095360, sizeof(float) * 768);
+  /* output 82 "grad:blocks.3.leff.bn2.weight" = %1161 : f32[768] */
+  memcpy(outputs[82], arena + 131668736, sizeof(float) * 768);
+  /* output 83 "grad:blocks.3.leff.bn2.bias" = %1162 : f32[768] */
+  memcpy(outputs[83], arena + 131669504, sizeof(float) * 768);
+  /* output 84 "grad:blocks.3.leff.conv3.weight" = %1158 : f32[192, 768, 1, 1] */
+  memcpy(outputs[84], arena + 145068032, sizeof(float) * 147456);
+  /* output 85 "grad:blocks.3.leff.conv3.bias" = %1157 : f32[192] */
+  memcpy(outputs[85], arena + 131670272, sizeof(float) * 192);
+  /* output 86 "grad:blocks.3.leff.bn3.weight" = %1152 : f32[192] */
+  memcpy(outputs[86], arena + 145367552, sizeof(float) * 192);
+  /* output 87 "grad:blocks.3.leff.bn3.bias" = %1153 : f32[192] */
+  memcpy(outputs[87], arena + 145367744, sizeof(float) * 192);
+  /* output 88 "grad:blocks.4.norm1.weight" = %1141 : f32[192] */
+  memcpy(outputs[88], arena + 145367360, sizeof(float) * 192);
+  /* output 89 "grad:blocks.4.norm1.bias" = %1140 : f32[192] */
+  memcpy(outputs[89], arena + 145367168, sizeof(float) * 192);
+  /* output 90 "grad:blocks.4.attn.qkv.weight" = %1138 : f32[576, 192] */
+  memcpy(outputs[90], arena + 145215488, sizeof(float) * 110592);
+  /* output 91 "grad:blocks.4.attn.qkv.bias" = %1139 : f32[576] */
+  memcpy(outputs[91], arena + 145366016, sizeof(float) * 576);
+  /* output 92 "grad:blocks.4.attn.proj.weight" = %1133 : f32[192, 192] */
+  memcpy(outputs[92], arena + 145326080, sizeof(float) * 36864);
+  /* output 93 "grad:blocks.4.attn.proj.bias" = %1134 : f32[192] */
+  memcpy(outputs[93], arena + 145366976, sizeof(float) * 192);
+  /* output 94 "grad:blocks.4.norm2.weight" = %1128 : f32[192] */
+  memcpy(outputs[94], arena + 145366784, sizeof(float) * 192);
+  /* output 95 "grad:blocks.4.norm2.bias" = %1127 : f32[192] */
+  memcpy(outputs[95], arena + 145366592, sizeof(float) * 192);
+  /* output 96 "grad:blocks.4.leff.conv1.weight" = %1125 : f32[768, 192, 1, 1] */
+  memcpy(outputs[96], arena + 144920576, sizeof(float) * 147456);
+  /* output 97 "grad:blocks.4.leff.conv1.bias" = %1124 : f32[768] */
+  memcpy(outputs[97], arena + 145365248, sizeof(float) * 768);
+  /* output 98 "grad:blocks.4.leff.bn1.weight" = %1119 : f32[768] */
+  memcpy(outputs[98], arena + 145363712, sizeof(float) * 768);
+  /* output 99 "grad:blocks.4.leff.bn1.bias" = %1120 : f32[768] */
+  memcpy(outputs[99], arena + 145364480, sizeof(float) * 768);
+  /* output 100 "grad:blocks.4.leff.conv2.weight" = %1115 : f32[768, 1, 3, 3] */
+  memcpy(outputs[100], arena + 150929408, sizeof(float) * 6912);
+  /* output 101 "grad:blocks.4.leff.conv2.bias" = %1116 : f32[768] */
+  memcpy(outputs[101], arena + 145362944, sizeof(float) * 768);
+  /* output 102 "grad:blocks.4.leff.bn2.weight" = %1112 : f32[768] */
+  memcpy(outputs[102], arena + 150936320, sizeof(float) * 768);
+  /* output 103 "grad:blocks.4.leff.bn2.bias" = %1113 : f32[768] */
+  memcpy(outputs[103], arena + 150937088, sizeof(float) * 768);
+  /* output 104 "grad:blocks.4.leff.conv3.weight" = %1109 : f32[192, 768, 1, 1] */
+  memcpy(outputs[104], arena + 164335616, sizeof(float) * 147456);
+  /* output 105 "grad:blocks.4.leff.conv3.bias" = %1108 : f32[192] */
+  memcpy(outputs[105], arena + 150937856, sizeof(float) * 192);
+  /* output 106 "grad:blocks.4.leff.bn3.weight" = %1103 : f32[192] */
+  memcpy(outputs[106], arena + 164635136, sizeof(float) * 192);
+  /* output 107 "grad:blocks.4.leff.bn3.bias" = %1104 : f32[192] */
+  memcpy(outputs[107], arena + 164635328, sizeof(float) * 192);
+  /* output 108 "grad:blocks.5.norm1.weight" = %1092 : f32[192] */
+  memcpy(outputs[108], arena + 164634944, sizeof(float) * 192);
+  /* output 109 "grad:blocks.5.norm1.bias" = %1091 : f32[192] */
+  memcpy(outputs[109], arena + 164634752, sizeof(float) * 192);
+  /* output 110 "grad:blocks.5.attn.qkv.weight" = %1089 : f32[576, 192] */
+  memcpy(outputs[110], arena + 164483072, sizeof(float) * 110592);
+  /* output 111 "grad:blocks.5.attn.qkv.bias" = %1090 : f32[576] */
+  memcpy(outputs[111], arena + 164633600, sizeof(float) * 576);
+  /* output 112 "grad:blocks.5.attn.proj.weight" = %1084 : f32[192, 192] */
+  memcpy(outputs[112], arena + 164593664, sizeof(float) * 36864);
+  /* output 113 "grad:blocks.5.attn.proj.bias" = %1085 : f32[192] */
+  memcpy(outputs[113], arena + 164634560, sizeof(float) * 192);
+  /* output 114 "grad:blocks.5.norm2.weight" = %1079 : f32[192] */
+  memcpy(outputs[114], arena + 164634368, sizeof(float) * 192);
+  /* output 115 "grad:blocks.5.norm2.bias" = %1078 : f32[192] */
+  memcpy(outputs[115], arena + 164634176, sizeof(float) * 192);
+  /* output 116 "grad:blocks.5.leff.conv1.weight" = %1076 : f32[768, 192, 1, 1] */
+  memcpy(outputs[116], arena + 164188160, sizeof(float) * 147456);
+  /* output 117 "grad:blocks.5.leff.conv1.bias" = %1075 : f32[768] */
+  memcpy(outputs[117], arena + 164632832, sizeof(float) * 768);
+  /* output 118 "grad:blocks.5.leff.bn1.weight" = %1070 : f32[768] */
+  memcpy(outputs[118], arena + 164631296, sizeof(float) * 768);
+  /* output 119 "grad:blocks.5.leff.bn1.bias" = %1071 : f32[768] */
+  memcpy(outputs[119], arena + 164632064, sizeof(float) * 768);
+  /* output 120 "grad:blocks.5.leff.conv2.weight" = %1066 : f32[768, 1, 3, 3] */
+  memcpy(outputs[120], arena + 170196992, sizeof(float) * 6912);
+  /* output 121 "grad:blocks.5.leff.conv2.bias" = %1067 : f32[768] */
+  memcpy(outputs[121], arena + 164630528, sizeof(float) * 768);
+  /* output 122 "grad:blocks.5.leff.bn2.weight" = %1063 : f32[768] */
+  memcpy(outputs[122], arena + 170203904, sizeof(float) * 768);
+  /* output 123 "grad:blocks.5.leff.bn2.bias" = %1064 : f32[768] */
+  memcpy(outputs[123], arena + 170204672, sizeof(float) * 768);
+  /* output 124 "grad:blocks.5.leff.conv3.weight" = %1060 : f32[192, 768, 1, 1] */
+  memcpy(outputs[124], arena + 183603200, sizeof(float) * 147456);
+  /* output 125 "grad:blocks.5.leff.conv3.bias" = %1059 : f32[192] */
+  memcpy(outputs[125], arena + 170205440, sizeof(float) * 192);
+  /* output 126 "grad:blocks.5.leff.bn3.weight" = %1054 : f32[192] */
+  memcpy(outputs[126], arena + 183902720, sizeof(float) * 192);
+  /* output 127 "grad:blocks.5.leff.bn3.bias" = %1055 : f32[192] */
+  memcpy(outputs[127], arena + 183902912, sizeof(float) * 192);
+  /* output 128 "grad:blocks.6.norm1.weight" = %1043 : f32[192] */
+  memcpy(outputs[128], arena + 183902528, sizeof(float) * 192);
+  /* output 129 "grad:blocks.6.norm1.bias" = %1042 : f32[192] */
+  memcpy(outputs[129], arena + 183902336, sizeof(float) * 192);
+  /* output 130 "grad:blocks.6.attn.qkv.weight" = %1040 : f32[576, 192] */
+  memcpy(outputs[130], arena + 183750656, sizeof(float) * 110592);
+  /* output 131 "grad:blocks.6.attn.qkv.bias" = %1041 : f32[576] */
+  memcpy(outputs[131], arena + 183901184, sizeof(float) * 576);
+  /* output 132 "grad:blocks.6.attn.proj.weight" = %1035 : f32[192, 192] */
+  memcpy(outputs[132], arena + 183861248, sizeof(float) * 36864);
+  /* output 133 "grad:blocks.6.attn.proj.bias" = %1036 : f32[192] */
+  memcpy(outputs[133], arena + 183902144, sizeof(float) * 192);
+  /* output 134 "grad:blocks.6.norm2.weight" = %1030 : f32[192] */
+  memcpy(outputs[134], arena + 183901952, sizeof(float) * 192);
+  /* output 135 "grad:blocks.6.norm2.bias" = %1029 : f32[192] */
+  memcpy(outputs[135], arena + 183901760, sizeof(float) * 192);
+  /* output 136 "grad:blocks.6.leff.conv1.weight" = %1027 : f32[768, 192, 1, 1] */
+  memcpy(outputs[136], arena + 183455744, sizeof(float) * 147456);
+  /* output 137 "grad:blocks.6.leff.conv1.bias" = %1026 : f32[768] */
+  memcpy(outputs[137], arena + 183900416, sizeof(float) * 768);
+  /* output 138 "grad:blocks.6.leff.bn1.weight" = %1021 : f32[768] */
+  memcpy(outputs[138], arena + 183898880, sizeof(float) * 768);
+  /* output 139 "grad:blocks.6.leff.bn1.bias" = %1022 : f32[768] */
+  memcpy(outputs[139], arena + 183899648, sizeof(float) * 768);
+  /* output 140 "grad:blocks.6.leff.conv2.weight" = %1017 : f32[768, 1, 3, 3] */
+  memcpy(outputs[140], arena + 189464576, sizeof(float) * 6912);
+  /* output 141 "grad:blocks.6.leff.conv2.bias" = %1018 : f32[768] */
+  memcpy(outputs[141], arena + 183898112, sizeof(float) * 768);
+  /* output 142 "grad:blocks.6.leff.bn2.weight" = %1014 : f32[768] */
+  memcpy(outputs[142], arena + 189471488, sizeof(float) * 768);
+  /* output 143 "grad:blocks.6.leff.bn2.bias" = %1015 : f32[768] */
+  memcpy(outputs[143], arena + 189472256, sizeof(float) * 768);
+  /* output 144 "grad:blocks.6.leff.conv3.weight" = %1011 : f32[192, 768, 1, 1] */
+  memcpy(outputs[144], arena + 202870784, sizeof(float) * 147456);
+  /* output 145 "grad:blocks.6.leff.conv3.bias" = %1010 : f32[192] */
+  memcpy(outputs[145], arena + 189473024, sizeof(float) * 192);
+  /* output 146 "grad:blocks.6.leff.bn3.weight" = %1005 : f32[192] */
+  memcpy(outputs[146], arena + 203170304, sizeof(float) * 192);
+  /* output 147 "grad:blocks.6.leff.bn3.bias" = %1006 : f32[192] */
+  memcpy(outputs[147], arena + 203170496, sizeof(float) * 192);
+  /* output 148 "grad:blocks.7.norm1.weight" = %994 : f32[192] */
+  memcpy(outputs[148], arena + 203170112, sizeof(float) * 192);
+  /* output 149 "grad:blocks.7.norm1.bias" = %993 : f32[192] */
+  memcpy(outputs[149], arena + 203169920, sizeof(float) * 192);
+  /* output 150 "grad:blocks.7.attn.qkv.weight" = %991 : f32[576, 192] */
+  memcpy(outputs[150], arena + 203018240, sizeof(float) * 110592);
+  /* output 151 "grad:blocks.7.attn.qkv.bias" = %992 : f32[576] */
+  memcpy(outputs[151], arena + 203168768, sizeof(float) * 576);
+  /* output 152 "grad:blocks.7.attn.proj.weight" = %986 : f32[192, 192] */
+  memcpy(outputs[152], arena + 203128832, sizeof(float) * 36864);
+  /* output 153 "grad:blocks.7.attn.proj.bias" = %987 : f32[192] */
+  memcpy(outputs[153], arena + 203169728, sizeof(float) * 192);
+  /* output 154 "grad:blocks.7.norm2.weight" = %981 : f32[192] */
+  memcpy(outputs[154], arena + 203169536, sizeof(float) * 192);
+  /* output 155 "grad:blocks.7.norm2.bias" = %980 : f32[192] */
+  memcpy(outputs[155], arena + 203169344, sizeof(float) * 192);
+  /* output 156 "grad:blocks.7.leff.conv1.weight" = %978 : f32[768, 192, 1, 1] */
+  memcpy(outputs[156], arena + 202723328, sizeof(float) * 147456);
+  /* output 157 "grad:blocks.7.leff.conv1.bias" = %977 : f32[768] */
+  memcpy(outputs[157], arena + 203168000, sizeof(float) * 768);
+  /* output 158 "grad:blocks.7.leff.bn1.weight" = %972 : f32[768] */
+  memcpy(outputs[158], arena + 203166464, sizeof(float) * 768);
+  /* output 159 "grad:blocks.7.leff.bn1.bias" = %973 : f32[768] */
+  memcpy(outputs[159], arena + 203167232, sizeof(float) * 768);
+  /* output 160 "grad:blocks.7.leff.conv2.weight" = %968 : f32[768, 1, 3, 3] */
+  memcpy(outputs[160], arena + 208732160, sizeof(float) * 6912);
+  /* output 161 "grad:blocks.7.leff.conv2.bias" = %969 : f32[768] */
+  memcpy(outputs[161], arena + 203165696, sizeof(float) * 768);
+  /* output 162 "grad:blocks.7.leff.bn2.weight" = %965 : f32[768] */
+  memcpy(outputs[162], arena + 208739072, sizeof(float) * 768);
+  /* output 163 "grad:blocks.7.leff.bn2.bias" = %966 : f32[768] */
+  memcpy(outputs[163], arena + 208739840, sizeof(float) * 768);
+  /* output 164 "grad:blocks.7.leff.conv3.weight" = %962 : f32[192, 768, 1, 1] */
+  memcpy(outputs[164], arena + 222138368, sizeof(float) * 147456);
+  /* output 165 "grad:blocks.7.leff.conv3.bias" = %961 : f32[192] */
+  memcpy(outputs[165], arena + 208740608, sizeof(float) * 192);
+  /* output 166 "grad:blocks.7.leff.bn3.weight" = %956 : f32[192] */
+  memcpy(outputs[166], arena + 222437888, sizeof(float) * 192);
+  /* output 167 "grad:blocks.7.leff.bn3.bias" = %957 : f32[192] */
+  memcpy(outputs[167], arena + 222438080, sizeof(float) * 192);
+  /* output 168 "grad:blocks.8.norm1.weight" = %945 : f32[192] */
+  memcpy(outputs[168], arena + 222437696, sizeof(float) * 192);
+  /* output 169 "grad:blocks.8.norm1.bias" = %944 : f32[192] */
+  memcpy(outputs[169], arena + 222437504, sizeof(float) * 192);
+  /* output 170 "grad:blocks.8.attn.qkv.weight" = %942 : f32[576, 192] */
+  memcpy(outputs[170], arena + 222285824, sizeof(float) * 110592);
+  /* output 171 "grad:blocks.8.attn.qkv.bias" = %943 : f32[576] */
+  memcpy(outputs[171], arena + 222436352, sizeof(float) * 576);
+  /* output 172 "grad:blocks.8.attn.proj.weight" = %937 : f32[192, 192] */
+  memcpy(outputs[172], arena + 222396416, sizeof(float) * 36864);
+  /* output 173 "grad:blocks.8.attn.proj.bias" = %938 : f32[192] */
+  memcpy(outputs[173], arena + 222437312, sizeof(float) * 192);
+  /* output 174 "grad:blocks.8.norm2.weight" = %932 : f32[192] */
+  memcpy(outputs[174], arena + 222437120, sizeof(float) * 192);
+  /* output 175 "grad:blocks.8.norm2.bias" = %931 : f32[192] */
+  memcpy(outputs[175], arena + 222436928, sizeof(float) * 192);
+  /* output 176 "grad:blocks.8.leff.conv1.weight" = %929 : f32[768, 192, 1, 1] */
+  memcpy(outputs[176], arena + 221990912, sizeof(float) * 147456);
+  /* output 177 "grad:blocks.8.leff.conv1.bias" = %928 : f32[768] */
+  memcpy(outputs[177], arena + 222435584, sizeof(float) * 768);
+  /* output 178 "grad:blocks.8.leff.bn1.weight" = %923 : f32[768] */
+  memcpy(outputs[178], arena + 222434048, sizeof(float) * 768);
+  /* output 179 "grad:blocks.8.leff.bn1.bias" = %924 : f32[768] */
+  memcpy(outputs[179], arena + 222434816, sizeof(float) * 768);
+  /* output 180 "grad:blocks.8.leff.conv2.weight" = %919 : f32[768, 1, 3, 3] */
+  memcpy(outputs[180], arena + 227999744, sizeof(float) * 6912);
+  /* output 181 "grad:blocks.8.leff.conv2.bias" = %920 : f32[768] */
+  memcpy(outputs[181], arena + 222433280, sizeof(float) * 768);
+  /* output 182 "grad:blocks.8.leff.bn2.weight" = %916 : f32[768] */
+  memcpy(outputs[182], arena + 228006656, sizeof(float) * 768);
+  /* output 183 "grad:blocks.8.leff.bn2.bias" = %917 : f32[768] */
+  memcpy(outputs[183], arena + 228007424, sizeof(float) * 768);
+  /* output 184 "grad:blocks.8.leff.conv3.weight" = %913 : f32[192, 768, 1, 1] */
+  memcpy(outputs[184], arena + 241405952, sizeof(float) * 147456);
+  /* output 185 "grad:blocks.8.leff.conv3.bias" = %912 : f32[192] */
+  memcpy(outputs[185], arena + 228008192, sizeof(float) * 192);
+  /* output 186 "grad:blocks.8.leff.bn3.weight" = %907 : f32[192] */
+  memcpy(outputs[186], arena + 241705472, sizeof(float) * 192);
+  /* output 187 "grad:blocks.8.leff.bn3.bias" = %908 : f32[192] */
+  memcpy(outputs[187], arena + 241705664, sizeof(float) * 192);
+  /* output 188 "grad:blocks.9.norm1.weight" = %896 : f32[192] */
+  memcpy(outputs[188], arena + 241705280, sizeof(float) * 192);
+  /* output 189 "grad:blocks.9.norm1.bias" = %895 : f32[192] */
+  memcpy(outputs[189], arena + 241705088, sizeof(float) * 192);
+  /* output 190 "grad:blocks.9.attn.qkv.weight" = %893 : f32[576, 192] */
+  memcpy(outputs[190], arena + 241553408, sizeof(float) * 110592);
+  /* output 191 "grad:blocks.9.attn.qkv.bias" = %894 : f32[576] */
+  memcpy(outputs[191], arena + 241703936, sizeof(float) * 576);
+  /* output 192 "grad:blocks.9.attn.proj.weight" = %888 : f32[192, 192] */
+  memcpy(outputs[192], arena + 241664000, sizeof(float) * 36864);
+  /* output 193 "grad:blocks.9.attn.proj.bias" = %889 : f32[192] */
+  memcpy(outputs[193], arena + 241704896, sizeof(float) * 192);
+  /* output 194 "grad:blocks.9.norm2.weight" = %883 : f32[192] */
+  memcpy(outputs[194], arena + 241704704, sizeof(float) * 192);
+  /* output 195 "grad:blocks.9.norm2.bias" = %882 : f32[192] */
+  memcpy(outputs[195], arena + 241704512, sizeof(float) * 192);
+  /* output 196 "grad:blocks.9.leff.conv1.weight" = %880 : f32[768, 192, 1, 1] */
+  memcpy(outputs[196], arena + 241258496, sizeof(float) * 147456);
+  /* output 197 "grad:blocks.9.leff.conv1.bias" = %879 : f32[768] */
+  memcpy(outputs[197], arena + 241703168, sizeof(float) * 768);
+  /* output 198 "grad:blocks.9.leff.bn1.weight" = %874 : f32[768] */
+  memcpy(outputs[198], arena + 241701632, sizeof(float) * 768);
+  /* output 199 "grad:blocks.9.leff.bn1.bias" = %875 : f32[768] */
+  memcpy(outputs[199], arena + 241702400, sizeof(float) * 768);
+  /* output 200 "grad:blocks.9.leff.conv2.weight" = %870 : f32[768, 1, 3, 3] */
+  memcpy(outputs[200], arena + 247267328, sizeof(float) * 6912);
+  /* output 201 "grad:blocks.9.leff.conv2.bias" = %871 : f32[768] */
+  memcpy(outputs[201], arena + 241700864, sizeof(float) * 768);
+  /* output 202 "grad:blocks.9.leff.bn2.weight" = %867 : f32[768] */
+  memcpy(outputs[202], arena + 247274240, sizeof(float) * 768);
+  /* output 203 "grad:blocks.9.leff.bn2.bias" = %868 : f32[768] */
+  memcpy(outputs[203], arena + 247275008, sizeof(float) * 768);
+  /* output 204 "grad:blocks.9.leff.conv3.weight" = %864 : f32[192, 768, 1, 1] */
+  memcpy(outputs[204], arena + 260673536, sizeof(float) * 147456);
+  /* output 205 "grad:blocks.9.leff.conv3.bias" = %863 : f32[192] */
+  memcpy(outputs[205], arena + 247275776, sizeof(float) * 192);
+  /* output 206 "grad:blocks.9.leff.bn3.weight" = %858 : f32[192] */
+  memcpy(outputs[206], arena + 260973056, sizeof(float) * 192);
+  /* output 207 "grad:blocks.9.leff.bn3.bias" = %859 : f32[192] */
+  memcpy(outputs[207], arena + 260973248, sizeof(float) * 192);
+  /* output 208 "grad:blocks.10.norm1.weight" = %847 : f32[192] */
+  memcpy(outputs[208], arena + 260972864, sizeof(float) * 192);
+  /* output 209 "grad:blocks.10.norm1.bias" = %846 : f32[192] */
+  memcpy(outputs[209], arena + 260972672, sizeof(float) * 192);
+  /* output 210 "grad:blocks.10.attn.qkv.weight" = %844 : f32[576, 192] */
+  memcpy(outputs[210], arena + 260820992, sizeof(float) * 110592);
+  /* output 211 "grad:blocks.10.attn.qkv.bias" = %845 : f32[576] */
+  memcpy(outputs[211], arena + 260971520, sizeof(float) * 576);
+  /* output 212 "grad:blocks.10.attn.proj.weight" = %839 : f32[192, 192] */
+  memcpy(outputs[212], arena + 260931584, sizeof(float) * 36864);
+  /* output 213 "grad:blocks.10.attn.proj.bias" = %840 : f32[192] */
+  memcpy(outputs[213], arena + 260972480, sizeof(float) * 192);
+  /* output 214 "grad:blocks.10.norm2.weight" = %834 : f32[192] */
+  memcpy(outputs[214], arena + 260972288, sizeof(float) * 192);
+  /* output 215 "grad:blocks.10.norm2.bias" = %833 : f32[192] */
+  memcpy(outputs[215], arena + 260972096, sizeof(float) * 192);
+  /* output 216 "grad:blocks.10.leff.conv1.weight" = %831 : f32[768, 192, 1, 1] */
+  memcpy(outputs[216], arena + 260526080, sizeof(float) * 147456);
+  /* output 217 "grad:blocks.10.leff.conv1.bias" = %830 : f32[768] */
+  memcpy(outputs[217], arena + 260970752, sizeof(float) * 768);
+  /* output 218 "grad:blocks.10.leff.bn1.weight" = %825 : f32[768] */
+  memcpy(outputs[218], arena + 260969216, sizeof(float) * 768);
+  /* output 219 "grad:blocks.10.leff.bn1.bias" = %826 : f32[768] */
+  memcpy(outputs[219], arena + 260969984, sizeof(float) * 768);
+  /* output 220 "grad:blocks.10.leff.conv2.weight" = %821 : f32[768, 1, 3, 3] */
+  memcpy(outputs[220], arena + 266534912, sizeof(float) * 6912);
+  /* output 221 "grad:blocks.10.leff.conv2.bias" = %822 : f32[768] */
+  memcpy(outputs[221], arena + 260968448, sizeof(float) * 768);
+  /* output 222 "grad:blocks.10.leff.bn2.weight" = %818 : f32[768] */
+  memcpy(outputs[222], arena + 266541824, sizeof(float) * 768);
+  /* output 223 "grad:blocks.10.leff.bn2.bias" = %819 : f32[768] */
+  memcpy(outputs[223], arena + 266542592, sizeof(float) * 768);
+  /* output 224 "grad:blocks.10.leff.conv3.weight" = %815 : f32[192, 768, 1, 1] */
+  memcpy(outputs[224], arena + 279941120, sizeof(float) * 147456);
+  /* output 225 "grad:blocks.10.leff.conv3.bias" = %814 : f32[192] */
+  memcpy(outputs[225], arena + 266543360, sizeof(float) * 192);
+  /* output 226 "grad:blocks.10.leff.bn3.weight" = %809 : f32[192] */
+  memcpy(outputs[226], arena + 280240640, sizeof(float) * 192);
+  /* output 227 "grad:blocks.10.leff.bn3.bias" = %810 : f32[192] */
+  memcpy(outputs[227], arena + 280240832, sizeof(float) * 192);
+  /* output 228 "grad:blocks.11.norm1.weight" = %798 : f32[192] */
+  memcpy(outputs[228], arena + 280240448, sizeof(float) * 192);
+  /* output 229 "grad:blocks.11.norm1.bias" = %797 : f32[192] */
+  memcpy(outputs[229], arena + 280240256, sizeof(float) * 192);
+  /* output 230 "grad:blocks.11.attn.qkv.weight" = %795 : f32[576, 192] */
+  memcpy(outputs[230], arena + 280088576, sizeof(float) * 110592);
+  /* output 231 "grad:blocks.11.attn.qkv.bias" = %796 : f32[576] */
+  memcpy(outputs[231], arena + 280239104, sizeof(float) * 576);
+  /* output 232 "grad:blocks.11.attn.proj.weight" = %790 : f32[192, 192] */
+  memcpy(outputs[232], arena + 280199168, sizeof(float) * 36864);
+  /* output 233 "grad:blocks.11.attn.proj.bias" = %791 : f32[192] */
+  memcpy(outputs[233], arena + 280240064, sizeof(float) * 192);
+  /* output 234 "grad:blocks.11.norm2.weight" = %785 : f32[192] */
+  memcpy(outputs[234], arena + 280239872, sizeof(float) * 192);
+  /* output 235 "grad:blocks.11.norm2.bias" = %784 : f32[192] */
+  memcpy(outputs[235], arena + 280239680, sizeof(float) * 192);
+  /* output 236 "grad:blocks.11.leff.conv1.weight" = %782 : f32[768, 192, 1, 1] */
+  memcpy(outputs[236], arena + 279793664, sizeof(float) * 147456);
+  /* output 237 "grad:blocks.11.leff.conv1.bias" = %781 : f32[768] */
+  memcpy(outputs[237], arena + 280238336, sizeof(float) * 768);
+  /* output 238 "grad:blocks.11.leff.bn1.weight" = %776 : f32[768] */
+  memcpy(outputs[238], arena + 280236800, sizeof(float) * 768);
+  /* output 239 "grad:blocks.11.leff.bn1.bias" = %777 : f32[768] */
+  memcpy(outputs[239], arena + 280237568, sizeof(float) * 768);
+  /* output 240 "grad:blocks.11.leff.conv2.weight" = %772 : f32[768, 1, 3, 3] */
+  memcpy(outputs[240], arena + 285802496, sizeof(float) * 6912);
+  /* output 241 "grad:blocks.11.leff.conv2.bias" = %773 : f32[768] */
+  memcpy(outputs[241], arena + 280236032, sizeof(float) * 768);
+  /* output 242 "grad:blocks.11.leff.bn2.weight" = %769 : f32[768] */
+  memcpy(outputs[242], arena + 285809408, sizeof(float) * 768);
+  /* output 243 "grad:blocks.11.leff.bn2.bias" = %770 : f32[768] */
+  memcpy(outputs[243], arena + 285810176, sizeof(float) * 768);
+  /* output 244 "grad:blocks.11.leff.conv3.weight" = %766 : f32[192, 768, 1, 1] */
+  memcpy(outputs[244], arena + 456754688, sizeof(float) * 147456);
+  /* output 245 "grad:blocks.11.leff.conv3.bias" = %765 : f32[192] */
+  memcpy(outputs[245], arena + 285810944, sizeof(float) * 192);
+  /* output 246 "grad:blocks.11.leff.bn3.weight" = %760 : f32[192] */
+  memcpy(outputs[246], arena + 457232048, sizeof(float) * 192);
+  /* output 247 "grad:blocks.11.leff.bn3.bias" = %761 : f32[192] */
+  memcpy(outputs[247], arena + 457232240, sizeof(float) * 192);
+  /* output 248 "grad:pos_layer_embed" = %751 : f32[1, 12, 192] */
+  memcpy(outputs[248], arena + 457178624, sizeof(float) * 2304);
+  /* output 249 "grad:lca.norm1.weight" = %748 : f32[192] */
+  memcpy(outputs[249], arena + 457231856, sizeof(float) * 192);
   /* output 250 "grad:lca.norm1.bias" = %747 : f32[192] */
-  memcpy(outputs[250], arena + 456836976, sizeof(float) * 192);
+  memcpy(outputs[250], arena + 457231664, sizeof(float) * 192);
   /* output 251 "grad:lca.attn.qkv.weight" = %745 : f32[576, 192] */
-  memcpy(outputs[251], arena + 456506880, sizeof(float) * 110592);
+  memcpy(outputs[251], arena + 456902144, sizeof(float) * 110592);
   /* output 252 "grad:lca.attn.qkv.bias" = %746 : f32[576] */
-  memcpy(outputs[252], arena + 456830640, sizeof(float) * 576);
+  memcpy(outputs[252], arena + 457225328, sizeof(float) * 576);
   /* output 253 "grad:lca.attn.proj.weight" = %728 : f32[192, 192] */
-  memcpy(outputs[253], arena + 456691200, sizeof(float) * 36864);
+  memcpy(outputs[253], arena + 457086464, sizeof(float) * 36864);
   /* output 254 "grad:lca.attn.proj.bias" = %730 : f32[192] */
-  memcpy(outputs[254], arena + 456836784, sizeof(float) * 192);
-  /* output 255 "grad:lca.norm2.weight" = %722 : f32[192] */
-  memcpy(outputs[255], arena + 456836592, sizeof(float) * 192);
-  /* output 256 "grad:lca.norm2.bias" = %719 : f32[192] */
-  memcpy(outputs[256], arena + 456836400, sizeof(float) * 192);
-  /* output 257 "grad:lca.feedforward.fc1.weight" = %715 : f32[768, 192] */
-  memcpy(outputs[257], arena + 456211968, sizeof(float) * 147456);
-  /* output 258 "grad:lca.feedforward.fc1.bias" = %717 : f32[768] */
-  memcpy(outputs[258], arena + 456823536, sizeof(float) * 768);
-  /* output 259 "grad:lca.feedforward.fc2.weight" = %709 : f32[192, 768] */
-  memcpy(outputs[259], arena + 456064512, sizeof(float) * 147456);
-  /* output 260 "grad:lca.feedforward.fc2.bias" = %711 : f32[192] */
-  memcpy(outputs[260], arena + 456836208, sizeof(float) * 192);
-  /* output 261 "grad:norm.weight" = %705 : f32[192] */
-  memcpy(outputs[261], arena + 456836016, sizeof(float) * 192);
-  /* output 262 "grad:norm.bias" = %702 : f32[192] */
-  memcpy(outputs[262], arena + 456835824, sizeof(float) * 192);
-  /* output 263 "grad:head.weight" = %697 : f32[1000, 192] */
-  memcpy(outputs[263], arena + 455872512, sizeof(float) * 192000);
-  /* output 264 "grad:head.bias" = %698 : f32[1000] */
-  memcpy(outputs[264], arena + 456822528, sizeof(float) * 1000);
+  memcpy(outputs[254], arena + 457231472, sizeof(float) * 192);
+  /* output 255 "grad:lca.norm2.weight" = %723 : f32[192] */
+  memcpy(outputs[255], arena + 457231280, sizeof(float) * 192);
+  /* output 256 "grad:lca.norm2.bias" = %721 : f32[192] */
+  memcpy(outputs[256], arena + 457231088, sizeof(float) * 192);
+  /* output 257 "grad:lca.feedforward.fc1.weight" = %717 : f32[768, 192] */
+  memcpy(outputs[257], arena + 456607232, sizeof(float) * 147456);
+  /* output 258 "grad:lca.feedforward.fc1.bias" = %719 : f32[768] */
+  memcpy(outputs[258], arena + 457218800, sizeof(float) * 768);
+  /* output 259 "grad:lca.feedforward.fc2.weight" = %711 : f32[192, 768] */
+  memcpy(outputs[259], arena + 456459776, sizeof(float) * 147456);
+  /* output 260 "grad:lca.feedforward.fc2.bias" = %713 : f32[192] */
+  memcpy(outputs[260], arena + 457230896, sizeof(float) * 192);
+  /* output 261 "grad:norm.weight" = %707 : f32[192] */
+  memcpy(outputs[261], arena + 457230704, sizeof(float) * 192);
+  /* output 262 "grad:norm.bias" = %705 : f32[192] */
+  memcpy(outputs[262], arena + 457230512, sizeof(float) * 192);
+  /* output 263 "grad:head.weight" = %700 : f32[1000, 192] */
+  memcpy(outputs[263], arena + 456267776, sizeof(float) * 192000);
+  /* output 264 "grad:head.bias" = %701 : f32[1000] */
+  memcpy(outputs[264], arena + 457217792, sizeof(float) * 1000);
   /* output 265 "running_stats:i2t.backbone.bn.running_mean" = %5 : f32[2, 64] */
-  memcpy(outputs[265], arena + 456837744, sizeof(float) * 128);
-  /* output 266 "running_stats:blocks.0.leff.bn1.running_mean" = %43 : f32[2, 768] */
-  memcpy(outputs[266], arena + 456785664, sizeof(float) * 1536);
-  /* output 267 "running_stats:blocks.0.leff.bn2.running_mean" = %51 : f32[2, 768] */
-  memcpy(outputs[267], arena + 456787200, sizeof(float) * 1536);
-  /* output 268 "running_stats:blocks.0.leff.bn3.running_mean" = %60 : f32[2, 192] */
-  memcpy(outputs[268], arena + 456831216, sizeof(float) * 384);
-  /* output 269 "running_stats:blocks.1.leff.bn1.running_mean" = %94 : f32[2, 768] */
-  memcpy(outputs[269], arena + 456788736, sizeof(float) * 1536);
-  /* output 270 "running_stats:blocks.1.leff.bn2.running_mean" = %102 : f32[2, 768] */
-  memcpy(outputs[270], arena + 456790272, sizeof(float) * 1536);
-  /* output 271 "running_stats:blocks.1.leff.bn3.running_mean" = %111 : f32[2, 192] */
-  memcpy(outputs[271], arena + 456831600, sizeof(float) * 384);
-  /* output 272 "running_stats:blocks.2.leff.bn1.running_mean" = %147 : f32[2, 768] */
-  memcpy(outputs[272], arena + 456791808, sizeof(float) * 1536);
-  /* output 273 "running_stats:blocks.2.leff.bn2.running_mean" = %155 : f32[2, 768] */
-  memcpy(outputs[273], arena + 456793344, sizeof(float) * 1536);
-  /* output 274 "running_stats:blocks.2.leff.bn3.running_mean" = %164 : f32[2, 192] */
-  memcpy(outputs[274], arena + 456831984, sizeof(float) * 384);
-  /* output 275 "running_stats:blocks.3.leff.bn1.running_mean" = %200 : f32[2, 768] */
-  memcpy(outputs[275], arena + 456794880, sizeof(float) * 1536);
-  /* output 276 "running_stats:blocks.3.leff.bn2.running_mean" = %208 : f32[2, 768] */
-  memcpy(outputs[276], arena + 456796416, sizeof(float) * 1536);
-  /* output 277 "running_stats:blocks.3.leff.bn3.running_mean" = %217 : f32[2, 192] */
-  memcpy(outputs[277], arena + 456832368, sizeof(float) * 384);
-  /* output 278 "running_stats:blocks.4.leff.bn1.running_mean" = %253 : f32[2, 768] */
-  memcpy(outputs[278], arena + 456797952, sizeof(float) * 1536);
-  /* output 279 "running_stats:blocks.4.leff.bn2.running_mean" = %261 : f32[2, 768] */
-  memcpy(outputs[279], arena + 456799488, sizeof(float) * 1536);
-  /* output 280 "running_stats:blocks.4.leff.bn3.running_mean" = %270 : f32[2, 192] */
-  memcpy(outputs[280], arena + 456832752, sizeof(float) * 384);
-  /* output 281 "running_stats:blocks.5.leff.bn1.running_mean" = %306 : f32[2, 768] */
-  memcpy(outputs[281], arena + 456801024, sizeof(float) * 1536);
-  /* output 282 "running_stats:blocks.5.leff.bn2.running_mean" = %314 : f32[2, 768] */
-  memcpy(outputs[282], arena + 456802560, sizeof(float) * 1536);
-  /* output 283 "running_stats:blocks.5.leff.bn3.running_mean" = %323 : f32[2, 192] */
-  memcpy(outputs[283], arena + 456833136, sizeof(float) * 384);
-  /* output 284 "running_stats:blocks.6.leff.bn1.running_mean" = %359 : f32[2, 768] */
-  memcpy(outputs[284], arena + 456804096, sizeof(float) * 1536);
-  /* output 285 "running_stats:blocks.6.leff.bn2.running_mean" = %367 : f32[2, 768] */
-  memcpy(outputs[285], arena + 456805632, sizeof(float) * 1536);
-  /* output 286 "running_stats:blocks.6.leff.bn3.running_mean" = %376 : f32[2, 192] */
-  memcpy(outputs[286], arena + 456833520, sizeof(float) * 384);
-  /* output 287 "running_stats:blocks.7.leff.bn1.running_mean" = %412 : f32[2, 768] */
-  memcpy(outputs[287], arena + 456807168, sizeof(float) * 1536);
-  /* output 288 "running_stats:blocks.7.leff.bn2.running_mean" = %420 : f32[2, 768] */
-  memcpy(outputs[288], arena + 456808704, sizeof(float) * 1536);
-  /* output 289 "running_stats:blocks.7.leff.bn3.running_mean" = %429 : f32[2, 192] */
-  memcpy(outputs[289], arena + 456833904, sizeof(float) * 384);
-  /* output 290 "running_stats:blocks.8.leff.bn1.running_mean" = %465 : f32[2, 768] */
-  memcpy(outputs[290], arena + 456810240, sizeof(float) * 1536);
-  /* output 291 "running_stats:blocks.8.leff.bn2.running_mean" = %473 : f32[2, 768] */
-  memcpy(outputs[291], arena + 456811776, sizeof(float) * 1536);
-  /* output 292 "running_stats:blocks.8.leff.bn3.running_mean" = %482 : f32[2, 192] */
-  memcpy(outputs[292], arena + 456834288, sizeof(float) * 384);
-  /* output 293 "running_stats:blocks.9.leff.bn1.running_mean" = %518 : f32[2, 768] */
-  memcpy(outputs[293], arena + 456813312, sizeof(float) * 1536);
-  /* output 294 "running_stats:blocks.9.leff.bn2.running_mean" = %526 : f32[2, 768] */
-  memcpy(outputs[294], arena + 456814848, sizeof(float) * 1536);
-  /* output 295 "running_stats:blocks.9.leff.bn3.running_mean" = %535 : f32[2, 192] */
-  memcpy(outputs[295], arena + 456834672, sizeof(float) * 384);
-  /* output 296 "running_stats:blocks.10.leff.bn1.running_mean" = %571 : f32[2, 768] */
-  memcpy(outputs[296], arena + 456816384, sizeof(float) * 1536);
-  /* output 297 "running_stats:blocks.10.leff.bn2.running_mean" = %579 : f32[2, 768] */
-  memcpy(outputs[297], arena + 456817920, sizeof(float) * 1536);
-  /* output 298 "running_stats:blocks.10.leff.bn3.running_mean" = %588 : f32[2, 192] */
-  memcpy(outputs[298], arena + 456835056, sizeof(float) * 384);
-  /* output 299 "running_stats:blocks.11.leff.bn1.running_mean" = %624 : f32[2, 768] */
-  memcpy(outputs[299], arena + 456819456, sizeof(float) * 1536);
-  /* output 300 "running_stats:blocks.11.leff.bn2.running_mean" = %632 : f32[2, 768] */
-  memcpy(outputs[300], arena + 456820992, sizeof(float) * 1536);
-  /* output 301 "running_stats:blocks.11.leff.bn3.running_mean" = %641 : f32[2, 192] */
-  memcpy(outputs[301], arena + 456835440, sizeof(float) * 384);
+  memcpy(outputs[265], arena + 457232432, sizeof(float) * 128);
+  /* output 266 "running_stats:blocks.0.leff.bn1.running_mean" = %46 : f32[2, 768] */
+  memcpy(outputs[266], arena + 457180928, sizeof(float) * 1536);
+  /* output 267 "running_stats:blocks.0.leff.bn2.running_mean" = %54 : f32[2, 768] */
+  memcpy(outputs[267], arena + 457182464, sizeof(float) * 1536);
+  /* output 268 "running_stats:blocks.0.leff.bn3.running_mean" = %63 : f32[2, 192] */
+  memcpy(outputs[268], arena + 457225904, sizeof(float) * 384);
+  /* output 269 "running_stats:blocks.1.leff.bn1.running_mean" = %97 : f32[2, 768] */
+  memcpy(outputs[269], arena + 457184000, sizeof(float) * 1536);
+  /* output 270 "running_stats:blocks.1.leff.bn2.running_mean" = %105 : f32[2, 768] */
+  memcpy(outputs[270], arena + 457185536, sizeof(float) * 1536);
+  /* output 271 "running_stats:blocks.1.leff.bn3.running_mean" = %114 : f32[2, 192] */
+  memcpy(outputs[271], arena + 457226288, sizeof(float) * 384);
+  /* output 272 "running_stats:blocks.2.leff.bn1.running_mean" = %150 : f32[2, 768] */
+  memcpy(outputs[272], arena + 457187072, sizeof(float) * 1536);
+  /* output 273 "running_stats:blocks.2.leff.bn2.running_mean" = %158 : f32[2, 768] */
+  memcpy(outputs[273], arena + 457188608, sizeof(float) * 1536);
+  /* output 274 "running_stats:blocks.2.leff.bn3.running_mean" = %167 : f32[2, 192] */
+  memcpy(outputs[274], arena + 457226672, sizeof(float) * 384);
+  /* output 275 "running_stats:blocks.3.leff.bn1.running_mean" = %203 : f32[2, 768] */
+  memcpy(outputs[275], arena + 457190144, sizeof(float) * 1536);
+  /* output 276 "running_stats:blocks.3.leff.bn2.running_mean" = %211 : f32[2, 768] */
+  memcpy(outputs[276], arena + 457191680, sizeof(float) * 1536);
+  /* output 277 "running_stats:blocks.3.leff.bn3.running_mean" = %220 : f32[2, 192] */
+  memcpy(outputs[277], arena + 457227056, sizeof(float) * 384);
+  /* output 278 "running_stats:blocks.4.leff.bn1.running_mean" = %256 : f32[2, 768] */
+  memcpy(outputs[278], arena + 457193216, sizeof(float) * 1536);
+  /* output 279 "running_stats:blocks.4.leff.bn2.running_mean" = %264 : f32[2, 768] */
+  memcpy(outputs[279], arena + 457194752, sizeof(float) * 1536);
+  /* output 280 "running_stats:blocks.4.leff.bn3.running_mean" = %273 : f32[2, 192] */
+  memcpy(outputs[280], arena + 457227440, sizeof(float) * 384);
+  /* output 281 "running_stats:blocks.5.leff.bn1.running_mean" = %309 : f32[2, 768] */
+  memcpy(outputs[281], arena + 457196288, sizeof(float) * 1536);
+  /* output 282 "running_stats:blocks.5.leff.bn2.running_mean" = %317 : f32[2, 768] */
+  memcpy(outputs[282], arena + 457197824, sizeof(float) * 1536);
+  /* output 283 "running_stats:blocks.5.leff.bn3.running_mean" = %326 : f32[2, 192] */
+  memcpy(outputs[283], arena + 457227824, sizeof(float) * 384);
+  /* output 284 "running_stats:blocks.6.leff.bn1.running_mean" = %362 : f32[2, 768] */
+  memcpy(outputs[284], arena + 457199360, sizeof(float) * 1536);
+  /* output 285 "running_stats:blocks.6.leff.bn2.running_mean" = %370 : f32[2, 768] */
+  memcpy(outputs[285], arena + 457200896, sizeof(float) * 1536);
+  /* output 286 "running_stats:blocks.6.leff.bn3.running_mean" = %379 : f32[2, 192] */
+  memcpy(outputs[286], arena + 457228208, sizeof(float) * 384);
+  /* output 287 "running_stats:blocks.7.leff.bn1.running_mean" = %415 : f32[2, 768] */
+  memcpy(outputs[287], arena + 457202432, sizeof(float) * 1536);
+  /* output 288 "running_stats:blocks.7.leff.bn2.running_mean" = %423 : f32[2, 768] */
+  memcpy(outputs[288], arena + 457203968, sizeof(float) * 1536);
+  /* output 289 "running_stats:blocks.7.leff.bn3.running_mean" = %432 : f32[2, 192] */
+  memcpy(outputs[289], arena + 457228592, sizeof(float) * 384);
+  /* output 290 "running_stats:blocks.8.leff.bn1.running_mean" = %468 : f32[2, 768] */
+  memcpy(outputs[290], arena + 457205504, sizeof(float) * 1536);
+  /* output 291 "running_stats:blocks.8.leff.bn2.running_mean" = %476 : f32[2, 768] */
+  memcpy(outputs[291], arena + 457207040, sizeof(float) * 1536);
+  /* output 292 "running_stats:blocks.8.leff.bn3.running_mean" = %485 : f32[2, 192] */
+  memcpy(outputs[292], arena + 457228976, sizeof(float) * 384);
+  /* output 293 "running_stats:blocks.9.leff.bn1.running_mean" = %521 : f32[2, 768] */
+  memcpy(outputs[293], arena + 457208576, sizeof(float) * 1536);
+  /* output 294 "running_stats:blocks.9.leff.bn2.running_mean" = %529 : f32[2, 768] */
+  memcpy(outputs[294], arena + 457210112, sizeof(float) * 1536);
+  /* output 295 "running_stats:blocks.9.leff.bn3.running_mean" = %538 : f32[2, 192] */
+  memcpy(outputs[295], arena + 457229360, sizeof(float) * 384);
+  /* output 296 "running_stats:blocks.10.leff.bn1.running_mean" = %574 : f32[2, 768] */
+  memcpy(outputs[296], arena + 457211648, sizeof(float) * 1536);
+  /* output 297 "running_stats:blocks.10.leff.bn2.running_mean" = %582 : f32[2, 768] */
+  memcpy(outputs[297], arena + 457213184, sizeof(float) * 1536);
+  /* output 298 "running_stats:blocks.10.leff.bn3.running_mean" = %591 : f32[2, 192] */
+  memcpy(outputs[298], arena + 457229744, sizeof(float) * 384);
+  /* output 299 "running_stats:blocks.11.leff.bn1.running_mean" = %627 : f32[2, 768] */
+  memcpy(outputs[299], arena + 457214720, sizeof(float) * 1536);
+  /* output 300 "running_stats:blocks.11.leff.bn2.running_mean" = %635 : f32[2, 768] */
+  memcpy(outputs[300], arena + 457216256, sizeof(float) * 1536);
+  /* output 301 "running_stats:blocks.11.leff.bn3.running_mean" = %644 : f32[2, 192] */
+  memcpy(outputs[301], arena + 457230128, sizeof(float) * 384);
   return 0;
 } // ceit_tiny_train_forward
 

@@ -596,1008 +596,6 @@ void lk_sgd_step(long n, float *p, const float *grad, float *buf, float lr, floa
 
 #pragma GCC visibility push(hidden)
 
-/* ---- templates/gemm.c ---------------------------------------------------------------------- */
-/* locus-requires: prologue.h */
-/* GEMM: C[M,N] = A[M,K] · B[K,N] + beta·C (+ bias), float32; lk_gemm_ex2 adds an epilogue
- * C = act(A·B + beta·C + bias) + R applied in the store (fused_linear.c).
- *
- * A and B take any row/column strides (BLIS-style), so transposed operands cost nothing:
- * linear's x·Wᵀ with W[N,K] is B = W with rsb = 1, csb = K. C is row-major with row stride rsc.
- *
- * Structure (Goto/BLIS): C is cut into MR×NR register tiles. For each KC-long slice of K a block of B
- * (KC × NC) is packed into NR-wide column panels, so the micro-kernel streams B with unit stride from
- * L1 whatever B's strides were; the micro-kernel walks MR rows of A (from L2) against one panel,
- * broadcasting one A value and doing NR/LK_VW vector FMAs per row per k. A is read in place when its
- * rows are contiguous (csa == 1, the common case: activations) or its columns are (rsa == 1: a weight
- * gradient's dyᵀ), otherwise packed into MR-tall panels.
- *
- * Why these tile sizes (accumulators must stay in registers, and need ≥ 2 FMA pipes × 4-5 cycles of
- * latency = 8-10 independent chains):
- *   AVX2, 16 ymm:    6×16 → 12 accumulators + 2 B vectors + 1 broadcast = 15 registers.
- *   AVX-512, 32 zmm: 8×32 → 16 accumulators + 2 B + 1 = 19 registers (6×32 and 12×32 also fit;
- *                    not measured here: the development machine has no AVX-512).
- *   generic 4-wide:  6×8  → 12 accumulators, as AVX2 at half width (16 xmm / 32 NEON registers).
- * KC = 256: a packed B panel KC×NR is 16 KiB (AVX2), half of L1, leaving room for the A rows.
- * MC = 192 rows × KC of A is 192 KiB: well inside a 512 KiB-1 MiB L2.
- *
- * Threads: the C matrix of each batch element is cut into a tm × tn grid of rectangles (chosen by a
- * cost model that counts micro-tiles and packing), and rectangles are dealt out to threads in
- * contiguous runs. Every thread packs only what its rectangles need into its own scratch, so there
- * is no barrier inside the call. Every C element is summed in the same order (k ascending within a
- * KC slice, slices added in order) whatever the grid, so results do not depend on the thread count.
- */
-
-#if defined(LOCUS_TARGET_AVX512)
-#  ifndef LK_GEMM_MR
-#    define LK_GEMM_MR 8
-#  endif
-#else
-#  ifndef LK_GEMM_MR
-#    define LK_GEMM_MR 6
-#  endif
-#endif
-#ifndef LK_GEMM_NV
-#  define LK_GEMM_NV 2 /* vectors per row of a register tile */
-#endif
-#define LK_GEMM_NR (LK_GEMM_NV * LK_VW)
-#ifndef LK_GEMM_KC
-#  define LK_GEMM_KC 256
-#endif
-#ifndef LK_GEMM_MC
-#  define LK_GEMM_MC (32 * LK_GEMM_MR)
-#endif
-#ifndef LK_GEMM_NC
-#  define LK_GEMM_NC 1024
-#endif
-
-/* One matrix product; the batched entry points make one per batch element. */
-typedef struct lk__gemm_args {
-  int M, N, K;
-  const float *A; long rsa, csa;
-  const float *B; long rsb, csb;
-  float *C; long rsc;
-  float beta;
-  const float *bias_m; /* [M] added to every row i, or NULL */
-  const float *bias_n; /* [N] added to every column j, or NULL */
-  int act;             /* LK_ACT_*, applied after beta and the biases */
-  const float *R;      /* residual R(i,j) = R[i*rsr + j] added after act, or NULL; may equal C */
-  long rsr;
-  const float *scale_k; /* [K]: B(k,j) read as scale_k[k]·B(k,j) (applied while packing B), or NULL */
-  /* B packed by the caller instead of read through B, rsb, csb (conv.c's implicit im2col, where
-   * B(k,j) is a pixel of the input image): pack_b(g, k0, kc, j0, nc, bp) writes B[k0:k0+kc,
-   * j0:j0+nc] in lk__gemm_pack_b's layout. NULL: B is a strided matrix. */
-  void (*pack_b)(const struct lk__gemm_args *g, int k0, int kc, int j0, int nc, float *bp);
-  const void *pack_ctx; /* for pack_b */
-} lk__gemm_args;
-
-/* What the micro-kernel does with its tile. The tile's result r = A·B over one KC slice; then
- *   first slice:  r += bias_n, r += bias_m, r = beta·P + r     (only when beta ≠ 0: P not read)
- *   later slices: r = P + r
- *   last slice:   r = act(r), r = r + R
- * and r is stored to the tile's destination. P is C on the first slice, then the earlier slices'
- * sum, which is C itself, except when the residual is C (in-place residual add) and K has
- * several slices: then the partial sums go to a per-thread stash, so R is still intact when the
- * last slice reads it (see lk__gemm_rect). */
-typedef struct {
-  int first, last;
-  float beta;
-  const float *bias_m; /* already offset to the tile's first row, or NULL */
-  const float *bias_n; /* already offset to the tile's first column, or NULL */
-  const float *part; long rsp; /* C (first slice, for beta) or the earlier slices' sum */
-  int act;                     /* last slice */
-  const float *res; long rsr;  /* residual tile, or NULL (last slice) */
-} lk__gemm_epi;
-
-/* The last slice's activation and residual on a tile, out of line so the plain store below stays
- * small enough to be inlined into the micro-kernel (inlining the activations' code costs plain
- * GEMMs 1-2%). One switch per tile, then a straight loop over its MR·NV vectors, which are
- * independent chains the core overlaps. res may alias the destination: read before the store. */
-__attribute__((noinline)) static void lk__gemm_finish(lk_vf acc[LK_GEMM_MR][LK_GEMM_NV], const lk__gemm_epi *e) {
-  lk_vact_n(e->act, &acc[0][0], LK_GEMM_MR * LK_GEMM_NV);
-  if (e->res)
-    for (int i = 0; i < LK_GEMM_MR; ++i)
-      for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = acc[i][v] + lk_vload(e->res + i * e->rsr + v * LK_VW);
-}
-
-/* Stores a full MR×NR accumulator tile into c (row stride rsc), with the epilogue. c may equal
- * e->part or e->res: every element is read before it is written, and only at its own position. */
-__attribute__((always_inline)) static inline void lk__gemm_store(lk_vf acc[LK_GEMM_MR][LK_GEMM_NV], float *c, long rsc,
-                                  const lk__gemm_epi *e) {
-  if (e->first) {
-    if (e->bias_n)
-      for (int v = 0; v < LK_GEMM_NV; ++v) {
-        lk_vf b = lk_vload(e->bias_n + v * LK_VW);
-        for (int i = 0; i < LK_GEMM_MR; ++i) acc[i][v] = acc[i][v] + b;
-      }
-    if (e->bias_m)
-      for (int i = 0; i < LK_GEMM_MR; ++i)
-        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = acc[i][v] + e->bias_m[i];
-    if (e->beta != 0.0f)
-      for (int i = 0; i < LK_GEMM_MR; ++i)
-        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = e->beta * lk_vload(e->part + i * e->rsp + v * LK_VW) + acc[i][v];
-  } else {
-    for (int i = 0; i < LK_GEMM_MR; ++i)
-      for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = lk_vload(e->part + i * e->rsp + v * LK_VW) + acc[i][v];
-  }
-  if (e->last && (e->act != LK_ACT_NONE || e->res)) {
-    /* Through a copy: acc's own address never escapes, so it stays in registers elsewhere. */
-    lk_vf t[LK_GEMM_MR][LK_GEMM_NV];
-    memcpy(t, acc, sizeof t);
-    lk__gemm_finish(t, e);
-    memcpy(acc, t, sizeof t);
-  }
-  for (int i = 0; i < LK_GEMM_MR; ++i)
-    for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(c + i * rsc + v * LK_VW, acc[i][v]);
-}
-
-/* One register tile: C[0:mr, 0:nr] (+)= A[0:MR, 0:kc] · Bp[0:kc, 0:NR], through the epilogue.
- * A(i, k) is a[k·ks + i] when ks > 0 (an MR-tall packed panel, ks = MR, or a column-major A read
- * in place, ks = its column stride), else a[i·rsa + k] (MR rows read in place). All MR rows must
- * be readable. bp is a packed NR-wide panel. c is not restrict: it may be the epilogue's partial
- * sums or residual. */
-static void lk__gemm_tile(int kc, const float *restrict a, long rsa, long ks,
-                          const float *restrict bp, float *c, long rsc, int mr, int nr,
-                          const lk__gemm_epi *e) {
-  lk_vf acc[LK_GEMM_MR][LK_GEMM_NV];
-  for (int i = 0; i < LK_GEMM_MR; ++i)
-    for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = lk_vzero();
-  /* Start fetching the C tile now so its misses overlap the k loop instead of stalling the
-   * stores (+8% at 1024², +5% for 3152×768×192); likewise the residual on the last slice. */
-  for (int i = 0; i < mr; ++i) {
-    __builtin_prefetch(c + i * rsc, 1);
-    __builtin_prefetch(c + i * rsc + LK_GEMM_NR - 1, 1);
-  }
-  if (e->last && e->res && e->res != c)
-    for (int i = 0; i < mr; ++i) {
-      __builtin_prefetch(e->res + i * e->rsr, 0);
-      __builtin_prefetch(e->res + i * e->rsr + LK_GEMM_NR - 1, 0);
-    }
-
-  if (ks > 0) {
-    for (int k = 0; k < kc; ++k) {
-      lk_vf b[LK_GEMM_NV];
-      for (int v = 0; v < LK_GEMM_NV; ++v) b[v] = lk_vload(bp + v * LK_VW);
-      for (int i = 0; i < LK_GEMM_MR; ++i) {
-        lk_vf ai = lk_vset1(a[i]);
-        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] += ai * b[v];
-      }
-      a += ks;
-      bp += LK_GEMM_NR;
-    }
-  } else {
-    for (int k = 0; k < kc; ++k) {
-      lk_vf b[LK_GEMM_NV];
-      for (int v = 0; v < LK_GEMM_NV; ++v) b[v] = lk_vload(bp + v * LK_VW);
-      for (int i = 0; i < LK_GEMM_MR; ++i) {
-        lk_vf ai = lk_vset1(a[i * rsa + k]);
-        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] += ai * b[v];
-      }
-      bp += LK_GEMM_NR;
-    }
-  }
-
-  if (mr == LK_GEMM_MR && nr == LK_GEMM_NR) {
-    lk__gemm_store(acc, c, rsc, e);
-  } else {
-    /* Edge tile: run the same store on full-size copies (C, partial sums, residual, biases, zero
-     * padded), so edge elements round exactly like interior ones, then copy the valid part back. */
-    float t[LK_GEMM_MR * LK_GEMM_NR], tp[LK_GEMM_MR * LK_GEMM_NR], tr[LK_GEMM_MR * LK_GEMM_NR];
-    float bm[LK_GEMM_MR], bn[LK_GEMM_NR];
-    lk__gemm_epi pe = *e;
-    if (!e->first || e->beta != 0.0f) {
-      memset(tp, 0, sizeof tp);
-      for (int i = 0; i < mr; ++i) memcpy(tp + i * LK_GEMM_NR, e->part + i * e->rsp, (size_t)nr * sizeof(float));
-      pe.part = tp; pe.rsp = LK_GEMM_NR;
-    }
-    if (e->last && e->res) {
-      memset(tr, 0, sizeof tr);
-      for (int i = 0; i < mr; ++i) memcpy(tr + i * LK_GEMM_NR, e->res + i * e->rsr, (size_t)nr * sizeof(float));
-      pe.res = tr; pe.rsr = LK_GEMM_NR;
-    }
-    if (e->bias_m) { memset(bm, 0, sizeof bm); memcpy(bm, e->bias_m, (size_t)mr * sizeof(float)); pe.bias_m = bm; }
-    if (e->bias_n) { memset(bn, 0, sizeof bn); memcpy(bn, e->bias_n, (size_t)nr * sizeof(float)); pe.bias_n = bn; }
-    lk__gemm_store(acc, t, LK_GEMM_NR, &pe);
-    for (int i = 0; i < mr; ++i) memcpy(c + i * rsc, t + i * LK_GEMM_NR, (size_t)nr * sizeof(float));
-  }
-}
-
-/* Packs B[0:kc, 0:nc] into NR-wide panels: bp[(j/NR)*kc*NR + k*NR + (j%NR)], zero past nc; with
- * sk (not NULL), row k scaled by sk[k] (a per-input-channel scale folded into the weights:
- * fused_linear's squeeze-excite input, fused_linear.c). */
-static void lk__gemm_pack_b(int kc, int nc, const float *restrict B, long rsb, long csb,
-                            const float *restrict sk, float *restrict bp) {
-  for (int j0 = 0; j0 < nc; j0 += LK_GEMM_NR) {
-    int nr = (int)lk_min_l(LK_GEMM_NR, nc - j0);
-    const float *b = B + j0 * csb;
-    float *d = bp + (long)j0 * kc;
-    if (nr == LK_GEMM_NR && csb == 1) {
-      /* Row-major B (matmul, attention's V): each k is one contiguous NR-float copy. */
-      for (int k = 0; k < kc; ++k)
-        for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, lk_vload(b + k * rsb + v * LK_VW));
-    } else if (nr == LK_GEMM_NR && rsb == 1) {
-      /* Transposed B (linear's W[N,K], attention's Kᵀ): NR columns, each contiguous in k, turned
-       * around 8×8 at a time in registers (element copies made packing ~9% of a 197-row linear;
-       * the shuffle sequence lowers well for SSE, AVX2 and AVX-512 alike). */
-      int k0 = 0;
-      for (; k0 + 8 <= kc; k0 += 8)
-        for (int j = 0; j < LK_GEMM_NR; j += 8) lk_transpose8_block(b + j * csb + k0, csb, d + k0 * LK_GEMM_NR + j, LK_GEMM_NR);
-      for (; k0 < kc; ++k0)
-        for (int j = 0; j < LK_GEMM_NR; ++j) d[k0 * LK_GEMM_NR + j] = b[j * csb + k0];
-    } else {
-      for (int k = 0; k < kc; ++k) {
-        for (int j = 0; j < nr; ++j) d[k * LK_GEMM_NR + j] = b[k * rsb + j * csb];
-        for (int j = nr; j < LK_GEMM_NR; ++j) d[k * LK_GEMM_NR + j] = 0.0f;
-      }
-    }
-    /* A second pass over the panel just written (in L1) keeps the three copy paths unchanged. */
-    if (sk)
-      for (int k = 0; k < kc; ++k) {
-        lk_vf s = lk_vset1(sk[k]);
-        for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, s * lk_vload(d + k * LK_GEMM_NR + v * LK_VW));
-      }
-  }
-}
-
-/* Packs A[0:mc, 0:kc] into MR-tall panels: ap[(i/MR)*kc*MR + k*MR + (i%MR)], zero past mc. */
-static void lk__gemm_pack_a(int mc, int kc, const float *restrict A, long rsa, long csa,
-                            float *restrict ap) {
-  for (int i0 = 0; i0 < mc; i0 += LK_GEMM_MR) {
-    int mr = (int)lk_min_l(LK_GEMM_MR, mc - i0);
-    const float *a = A + i0 * rsa;
-    float *d = ap + (long)i0 * kc;
-    for (int k = 0; k < kc; ++k) {
-      for (int i = 0; i < mr; ++i) d[k * LK_GEMM_MR + i] = a[i * rsa + k * csa];
-      for (int i = mr; i < LK_GEMM_MR; ++i) d[k * LK_GEMM_MR + i] = 0.0f;
-    }
-  }
-}
-
-/* How the micro-kernel reads A. In place when its rows are contiguous (activations), or its
- * columns are (a weight gradient's A = dyᵀ: MR consecutive floats of one row of dy per k, what
- * packing would copy), unless those rows or columns are a multiple of 4 KiB apart: then they all
- * fall into the same L1 set (64 sets × 64 B) and evict each other (1024² was 8% slower in place
- * than packed). Otherwise packed. Reading dyᵀ in place made linear_grad_weight's packing (as much
- * work as its products at N = 64: each A element feeds only N/VW vector FMAs) disappear. */
-enum { LK__GEMM_A_ROWS, LK__GEMM_A_COLUMNS, LK__GEMM_A_PACKED };
-static int lk__gemm_a_mode(const lk__gemm_args *g) {
-  if (g->csa == 1 && (g->rsa % 1024 != 0 || g->M <= 1)) return LK__GEMM_A_ROWS;
-  if (g->rsa == 1 && g->csa % 1024 != 0) return LK__GEMM_A_COLUMNS;
-  return LK__GEMM_A_PACKED;
-}
-static int lk__gemm_packs_a(const lk__gemm_args *g) { return lk__gemm_a_mode(g) == LK__GEMM_A_PACKED; }
-
-/* Whether the partial sums of the K slices go to a per-thread stash instead of C: when C is also
- * the residual, which must survive until the last slice adds it. */
-static int lk__gemm_stashes(const lk__gemm_args *g) {
-  return g->R != NULL && g->R == g->C && g->K > LK_GEMM_KC;
-}
-
-/* Scratch one thread needs for rectangles of at most mmax × nmax: packed B block, packed A block,
- * and the stash (a rectangle's rows × one NC block of columns) when lk__gemm_stashes. */
-static size_t lk__gemm_scratch_floats(const lk__gemm_args *g, long mmax, long nmax) {
-  long kc = lk_min_l(LK_GEMM_KC, g->K);
-  long nc = lk_round_up(lk_min_l(LK_GEMM_NC, nmax), LK_GEMM_NR);
-  long mc = !lk__gemm_packs_a(g) ? LK_GEMM_MR : lk_round_up(lk_min_l(LK_GEMM_MC, mmax), LK_GEMM_MR);
-  long stash = lk__gemm_stashes(g) ? lk_round_up(mmax, LK_GEMM_MR) * nc : 0;
-  /* Each part rounded to 16 floats (64 bytes) so the A part starts cache-line aligned. */
-  return (size_t)(lk_round_up(kc * nc, 16) + lk_round_up(kc * mc, 16) + stash);
-}
-
-/* Slice [pc, pc + kc) of K into C[m0:m1, jc:jc + nc] of one matrix, B's block already packed at
- * bp: the MC row blocks, NR column panels and MR-row register tiles. ap: room for a packed A
- * block; stash: the rectangle's rows × nc0 partial sums (used when lk__gemm_stashes). */
-static void lk__gemm_block(const lk__gemm_args *g, int m0, int m1, int jc, int nc, int pc, int kc,
-                           const float *bp, float *ap, float *stash, long nc0) {
-  const int mode = lk__gemm_a_mode(g), pack_a = mode == LK__GEMM_A_PACKED, columns = mode == LK__GEMM_A_COLUMNS;
-  const int stashes = lk__gemm_stashes(g), last = pc + kc >= g->K;
-  for (int ic = m0; ic < m1; ic += LK_GEMM_MC) {
-    int mc = (int)lk_min_l(LK_GEMM_MC, m1 - ic);
-    int mfull = mc - mc % LK_GEMM_MR; /* rows read in place when A is not packed */
-    const float *a = g->A + ic * g->rsa + pc * g->csa;
-    if (pack_a) lk__gemm_pack_a(mc, kc, a, g->rsa, g->csa, ap);
-    else if (mfull < mc) lk__gemm_pack_a(mc - mfull, kc, a + mfull * g->rsa, g->rsa, g->csa, ap);
-    for (int jr = 0; jr < nc; jr += LK_GEMM_NR) {
-      int nr = (int)lk_min_l(LK_GEMM_NR, nc - jr);
-      for (int ir = 0; ir < mc; ir += LK_GEMM_MR) {
-        int mr = (int)lk_min_l(LK_GEMM_MR, mc - ir);
-        lk__gemm_epi e;
-        float *c = g->C + (long)(ic + ir) * g->rsc + jc + jr, *dst = c;
-        long rsd = g->rsc;
-        const float *bpan = bp + (long)jr * kc;
-        e.first = pc == 0;
-        e.last = last;
-        e.beta = g->beta;
-        e.bias_m = g->bias_m ? g->bias_m + ic + ir : NULL;
-        e.bias_n = g->bias_n ? g->bias_n + jc + jr : NULL;
-        e.part = c; e.rsp = g->rsc;
-        e.act = g->act;
-        e.res = g->R ? g->R + (long)(ic + ir) * g->rsr + jc + jr : NULL; e.rsr = g->rsr;
-        if (stashes) {
-          float *s = stash + (long)(ic + ir - m0) * nc0 + jr;
-          if (pc > 0) { e.part = s; e.rsp = nc0; }
-          if (!last) { dst = s; rsd = nc0; }
-        }
-        if (pack_a) lk__gemm_tile(kc, ap + (long)ir * kc, 0, LK_GEMM_MR, bpan, dst, rsd, mr, nr, &e);
-        else if (ir < mfull) lk__gemm_tile(kc, a + ir * g->rsa, g->rsa, columns ? g->csa : 0, bpan, dst, rsd, mr, nr, &e);
-        else lk__gemm_tile(kc, ap, 0, LK_GEMM_MR, bpan, dst, rsd, mr, nr, &e);
-      } /* for ir */
-    } /* for jr */
-  } /* for ic */
-}
-
-/* C[m0:m1, n0:n1] of `count` matrices that share B, with the scratch of one thread: matrix i reads
- * A at g->A + i·bsa and writes C at g->C + i·bsc (residual at g->R + i·bsr). Each block of B is
- * packed once and used for all of them: a fused_linear over the samples of a strided view (rows
- * 1..196 of each sample's 197 tokens) packed its 768 × 192 weights once per sample before, as much
- * work as a third of the products. Each C element still sums its K slices in the same order.
- * count > 1 needs !lk__gemm_stashes (the stash holds one matrix's partial sums). */
-static void lk__gemm_rect(const lk__gemm_args *g, long count, long bsa, long bsc, long bsr, int m0, int m1, int n0,
-                          int n1, float *ws) {
-  const int pack_a = lk__gemm_packs_a(g);
-  const long kc0 = lk_min_l(LK_GEMM_KC, g->K), nc0 = lk_round_up(lk_min_l(LK_GEMM_NC, n1 - n0), LK_GEMM_NR);
-  const long mc0 = !pack_a ? LK_GEMM_MR : lk_round_up(lk_min_l(LK_GEMM_MC, m1 - m0), LK_GEMM_MR);
-  float *bp = ws;
-  float *ap = ws + lk_round_up(kc0 * nc0, 16);
-  float *stash = ap + lk_round_up(kc0 * mc0, 16); /* [m1 − m0, nc0], used when stashes */
-  for (int jc = n0; jc < n1; jc += LK_GEMM_NC) {
-    int nc = (int)lk_min_l(LK_GEMM_NC, n1 - jc);
-    for (int pc = 0; pc < g->K; pc += LK_GEMM_KC) {
-      int kc = (int)lk_min_l(LK_GEMM_KC, g->K - pc);
-      if (g->pack_b) g->pack_b(g, pc, kc, jc, nc, bp);
-      else lk__gemm_pack_b(kc, nc, g->B + pc * g->rsb + jc * g->csb, g->rsb, g->csb, g->scale_k ? g->scale_k + pc : NULL, bp);
-      for (long i = 0; i < count; ++i) {
-        lk__gemm_args gi = *g;
-        gi.A += i * bsa; gi.C += i * bsc;
-        if (gi.R) gi.R += i * bsr;
-        lk__gemm_block(&gi, m0, m1, jc, nc, pc, kc, bp, ap, stash, nc0);
-      }
-    } /* for pc */
-  } /* for jc */
-}
-
-/* Reference arithmetic for a rectangle (double accumulation); also the fallback when scratch
- * cannot be allocated. */
-static void lk__gemm_rect_naive(const lk__gemm_args *g, int m0, int m1, int n0, int n1) {
-  for (int i = m0; i < m1; ++i) {
-    for (int j = n0; j < n1; ++j) {
-      double s = 0.0;
-      for (int k = 0; k < g->K; ++k)
-        s += (double)g->A[i * g->rsa + k * g->csa] * g->B[k * g->rsb + j * g->csb] * (g->scale_k ? g->scale_k[k] : 1.0f);
-      if (g->bias_m) s += g->bias_m[i];
-      if (g->bias_n) s += g->bias_n[j];
-      float *c = g->C + (long)i * g->rsc + j;
-      if (g->beta != 0.0f) s += g->beta * (double)*c;
-      s = lk_apply_act_ref(g->act, s);
-      if (g->R) s += g->R[(long)i * g->rsr + j];
-      *c = (float)s;
-    }
-  }
-}
-
-/* Degenerate K: C = beta·C + biases. */
-static void lk__gemm_rect_k0(const lk__gemm_args *g, int m0, int m1, int n0, int n1) {
-  for (int i = m0; i < m1; ++i)
-    for (int j = n0; j < n1; ++j) {
-      float *c = g->C + (long)i * g->rsc + j;
-      float s = (g->bias_m ? g->bias_m[i] : 0.0f) + (g->bias_n ? g->bias_n[j] : 0.0f);
-      s = g->beta != 0.0f ? g->beta * *c + s : s;
-      s = lk_apply_act(g->act, s);
-      *c = g->R ? s + g->R[(long)i * g->rsr + j] : s;
-    }
-}
-
-/* Picks the tm × tn grid (tm·tn = parts) that minimises the busiest thread's estimated cycles:
- * micro-tiles × cycles per tile, plus about one cycle per packed element and half a cycle per
- * element of A read in place. Without that last term, a narrow product (N = 64, 2 panels) was
- * split by columns: each thread streamed all of A, twice the traffic of a split by rows. With it
- * (bench_gemm-style harness, 2 threads, alternating builds): 3136×64×256 117-130 → 140-158
- * GFLOP/s, 3200×64×64 108-112 → 135-154, 3152×192×768 120 → 141-142, 16384×192×192 116-121 →
- * 135-139; batch-1 shapes (M = 197) unchanged within noise. */
-static void lk__gemm_grid(int M, int N, int K, int parts, int pack_a, int *tm, int *tn) {
-  long mt = lk_ceil_div(M, LK_GEMM_MR), nt = lk_ceil_div(N, LK_GEMM_NR);
-  double tile = (double)LK_GEMM_MR * LK_GEMM_NR * K / (2.0 * LK_VW), best = -1.0;
-  for (int a = 1; a <= parts; ++a) {
-    if (parts % a) continue;
-    long mi = lk_ceil_div(mt, a), ni = lk_ceil_div(nt, parts / a);
-    double cost = (double)mi * ni * tile + (double)K * (ni * LK_GEMM_NR + mi * LK_GEMM_MR * (pack_a ? 1.0 : 0.5));
-    if (best < 0.0 || cost < best) { best = cost; *tm = a; *tn = parts / a; }
-  }
-}
-
-static int lk__gemm_gcd(int a, int b) { while (b) { int t = a % b; a = b; b = t; } return a; }
-
-/* Shares each of `products` matrices is cut into so that products · shares divide evenly among
- * `threads` (threads / gcd(products, threads)): at batch 1 on 2 threads, halves. */
-static int lk__gemm_shares(long products, int threads) {
-  return threads / lk__gemm_gcd((int)(products % threads), threads);
-}
-
-/* Rectangle r (of tm·tn) of a matrix, in tile units so only the last rectangle has edge tiles. */
-static void lk__gemm_rect_bounds(int M, int N, int tm, int tn, int r, int *m0, int *m1, int *n0, int *n1) {
-  long lo, hi, mt = lk_ceil_div(M, LK_GEMM_MR), nt = lk_ceil_div(N, LK_GEMM_NR);
-  lk_split(mt, tm, r / tn, &lo, &hi);
-  *m0 = (int)lk_min_l(lo * LK_GEMM_MR, M);
-  *m1 = (int)lk_min_l(hi * LK_GEMM_MR, M);
-  lk_split(nt, tn, r % tn, &lo, &hi);
-  *n0 = (int)lk_min_l(lo * LK_GEMM_NR, N);
-  *n1 = (int)lk_min_l(hi * LK_GEMM_NR, N);
-}
-
-/* Full form with epilogue; every other entry point is a wrapper.
- * For b < batch: C_b[M,N] = act(beta·C_b + A_b[M,K]·B_b[K,N] + bias_m[i] + bias_n[j]) + R_b, where
- *   A_b(i,k) = A[b*bsa + i*rsa + k*csa], B_b(k,j) = B[b*bsb + k*rsb + j*csb],
- *   C_b(i,j) = C[b*bsc + i*rsc + j], R_b(i,j) = R[b*bsr + i*rsr + j].
- * A batch stride of 0 shares an operand (conv's weights). beta == 0 means C is not read (it may
- * hold garbage). bias_m[M] / bias_n[N] may be NULL. act is an LK_ACT_* code (LK_ACT_NONE: none).
- * R may be NULL, or equal C with the same strides (bsr == bsc, rsr == rsc: in-place residual add);
- * any other overlap of R with C is not allowed. C must not overlap A or B. Any M, N ≥ 0, K ≥ 0.
- * The epilogue runs in the store of each register tile, on its last K slice, while the tile is
- * in registers: C is written once per K slice, as without an epilogue. Scratch: allocated per
- * thread per call, (KC·NC' + KC·MR) floats, NC' = min(1024, thread's columns), or KC·MC' instead
- * of KC·MR when A is packed; plus, when R == C and K > KC, the thread's rows × NC' for the
- * partial sums (which may not overwrite R before the last slice). */
-/* lk_gemm_ex2 over a two-level batch: product (o, b) for o < outer, b < batch reads its operands
- * at o·os? + b·bs?. One parallel region covers all outer · batch products (a C loop over the
- * outer level would open one region per iteration, each too small to split). */
-static void lk__gemm_nested(int outer, long osa, long osb, long osc, long osr, int batch, int M, int N, int K,
-                            const float *A, long bsa, long rsa, long csa, const float *B, long bsb, long rsb,
-                            long csb, float *C, long bsc, long rsc, float beta, const float *bias_m,
-                            const float *bias_n, int act, const float *R, long bsr, long rsr, const float *scale_k,
-                            long bss) {
-  if (outer <= 0 || batch <= 0 || M <= 0 || N <= 0) return;
-  /* Designated initializers: every field not named (pack_b, pack_ctx) is zero. */
-  lk__gemm_args g0 = {.M = M, .N = N, .K = K, .A = A, .rsa = rsa, .csa = csa, .B = B, .rsb = rsb, .csb = csb,
-                      .C = C, .rsc = rsc, .beta = beta, .bias_m = bias_m, .bias_n = bias_n, .act = act, .R = R,
-                      .rsr = rsr, .scale_k = scale_k};
-
-  /* Threads per matrix: enough that jobs = batch · per divide evenly among the threads. Small
-   * problems stay on the calling thread (see LK_GEMM_PAR_MIN). */
-  long products = (long)outer * batch;
-  double fmas = (double)products * M * N * (K > 0 ? K : 1);
-  int threads = fmas < LK_GEMM_PAR_MIN ? 1 : lk_max_threads();
-  int per = lk__gemm_shares(products, threads), tm = 1, tn = 1;
-  lk__gemm_grid(M, N, K, per, lk__gemm_packs_a(&g0), &tm, &tn);
-  long jobs = products * per;
-  long mmax = lk_ceil_div(lk_ceil_div(M, LK_GEMM_MR), tm) * LK_GEMM_MR;
-  long nmax = lk_ceil_div(lk_ceil_div(N, LK_GEMM_NR), tn) * LK_GEMM_NR;
-  size_t scratch = lk__gemm_scratch_floats(&g0, mmax, nmax);
-  /* Products of one outer index that read the same B (and the same scale) pack it once per block
-   * (lk__gemm_rect), unless the partial sums go to the one-matrix stash. */
-  const int shared_b = bsb == 0 && (scale_k == NULL || bss == 0) && !lk__gemm_stashes(&g0);
-
-  LK_OMP(parallel num_threads(threads) if(threads > 1))
-  {
-    long j0, j1;
-    float *ws = K > 0 ? lk_scratch_alloc(scratch) : NULL;
-    lk_split(jobs, lk_team_size(), lk_thread_id(), &j0, &j1);
-    for (long j = j0, run; j < j1; j += run) {
-      lk__gemm_args g = g0;
-      long p = j / per, o = p / batch, b = p % batch;
-      int m0, m1, n0, n1;
-      /* One matrix per job, or with a shared B and whole matrices per job, the run of them up
-       * to the thread's last job or the next outer index. */
-      run = shared_b && per == 1 ? lk_min_l(j1 - j, batch - b) : 1;
-      g.A += o * osa + b * bsa; g.B += o * osb + b * bsb; g.C += o * osc + b * bsc;
-      if (g.R) g.R += o * osr + b * bsr;
-      if (g.scale_k) g.scale_k += b * bss;
-      lk__gemm_rect_bounds(M, N, tm, tn, (int)(j % per), &m0, &m1, &n0, &n1);
-      if (m0 >= m1 || n0 >= n1) continue;
-      if (K > 0 && ws) {
-        lk__gemm_rect(&g, run, bsa, bsc, bsr, m0, m1, n0, n1, ws);
-        continue;
-      }
-      for (long i = 0; i < run; ++i) { /* degenerate K, or out of memory */
-        lk__gemm_args gi = g;
-        gi.A += i * bsa; gi.C += i * bsc;
-        if (gi.R) gi.R += i * bsr;
-        if (K <= 0) lk__gemm_rect_k0(&gi, m0, m1, n0, n1);
-        else lk__gemm_rect_naive(&gi, m0, m1, n0, n1);
-      }
-    }
-    lk_scratch_free(ws);
-  }
-}
-
-void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                 const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
-                 const float *bias_m, const float *bias_n, int act, const float *R, long bsr, long rsr) {
-  lk__gemm_nested(1, 0, 0, 0, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
-                  act, R, bsr, rsr, NULL, 0);
-}
-
-/* lk_gemm_ex2 without the activation and residual: C_b = beta·C_b + A_b·B_b + bias_m + bias_n. */
-void lk_gemm_ex(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
-                const float *bias_m, const float *bias_n) {
-  lk_gemm_ex2(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
-              LK_ACT_NONE, NULL, 0, 0);
-}
-
-/* C[M,N] = A[M,K]·B[K,N] + beta·C. A(i,k) = A[i*rsa + k*csa], B(k,j) = B[k*rsb + j*csb],
- * C(i,j) = C[i*rsc + j]. */
-void lk_gemm(int M, int N, int K, const float *A, long rsa, long csa, const float *B, long rsb,
-             long csb, float *C, long rsc, float beta) {
-  lk_gemm_ex(1, M, N, K, A, 0, rsa, csa, B, 0, rsb, csb, C, 0, rsc, beta, NULL, NULL);
-}
-
-/* outer · batch independent products, operand (o, b) at A + o*osa + b*bsa (B, C likewise): two
- * leading axes that do not flatten into one stride (attention's heads read in place by
- * matmul_permuted, inside the batch of samples). */
-void lk_gemm_batched2(int outer, long osa, long osb, long osc, int batch, int M, int N, int K, const float *A,
-                      long bsa, long rsa, long csa, const float *B, long bsb, long rsb, long csb, float *C, long bsc,
-                      long rsc, float beta) {
-  lk__gemm_nested(outer, osa, osb, osc, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL,
-                  NULL, LK_ACT_NONE, NULL, 0, 0, NULL, 0);
-}
-
-/* batch independent products, operand b at A + b*bsa, B + b*bsb, C + b*bsc (matmul's leading
- * axes flattened; attention-style batched products). */
-void lk_gemm_batched(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                     const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
-                     float beta) {
-  lk_gemm_ex(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL, NULL);
-}
-
-/* Single-threaded GEMM for use inside another kernel's parallel region (attention). ws must hold
- * lk_gemm_serial_workspace_floats(M, N, K) floats and be 64-byte aligned. */
-size_t lk_gemm_serial_workspace_floats(int M, int N, int K) {
-  lk__gemm_args g = {.K = K, .csa = 0}; /* csa 0: size for a packed A, whatever the strides turn out to be */
-  return lk__gemm_scratch_floats(&g, lk_round_up(M, LK_GEMM_MR), lk_round_up(N, LK_GEMM_NR));
-}
-
-void lk_gemm_serial(int M, int N, int K, const float *A, long rsa, long csa, const float *B,
-                    long rsb, long csb, float *C, long rsc, float beta, float *ws) {
-  lk__gemm_args g = {.M = M, .N = N, .K = K, .A = A, .rsa = rsa, .csa = csa, .B = B, .rsb = rsb, .csb = csb,
-                     .C = C, .rsc = rsc, .beta = beta, .act = LK_ACT_NONE};
-  if (M <= 0 || N <= 0) return;
-  if (K <= 0) lk__gemm_rect_k0(&g, 0, M, 0, N);
-  else lk__gemm_rect(&g, 1, 0, 0, 0, 0, M, 0, N, ws);
-}
-
-/* ---- Naive references (double accumulation), same signatures ---------------------------------- */
-
-void lk_gemm_ex2_naive(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                       const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
-                       float beta, const float *bias_m, const float *bias_n, int act, const float *R,
-                       long bsr, long rsr) {
-  for (int b = 0; b < batch; ++b) {
-    lk__gemm_args g = {.M = M, .N = N, .K = K, .A = A + b * bsa, .rsa = rsa, .csa = csa, .B = B + b * bsb,
-                       .rsb = rsb, .csb = csb, .C = C + b * bsc, .rsc = rsc, .beta = beta, .bias_m = bias_m,
-                       .bias_n = bias_n, .act = act, .R = R ? R + b * bsr : NULL, .rsr = rsr};
-    lk__gemm_rect_naive(&g, 0, M, 0, N);
-  }
-}
-
-void lk_gemm_ex_naive(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                      const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
-                      float beta, const float *bias_m, const float *bias_n) {
-  lk_gemm_ex2_naive(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
-                    LK_ACT_NONE, NULL, 0, 0);
-}
-
-void lk_gemm_naive(int M, int N, int K, const float *A, long rsa, long csa, const float *B,
-                   long rsb, long csb, float *C, long rsc, float beta) {
-  lk_gemm_ex_naive(1, M, N, K, A, 0, rsa, csa, B, 0, rsb, csb, C, 0, rsc, beta, NULL, NULL);
-}
-
-/* ---- templates/conv.c ---------------------------------------------------------------------- */
-/* locus-requires: prologue.h gemm.c */
-/* conv2d, NCHW: y[B, Cout, Ho, Wo] = x[B, Cin, Hh, Ww] ⊛ w[Cout, Cin/groups, kh, kw] + bias[Cout]
- * (PyTorch nn.Conv2d: symmetric zero padding ph/pw, strides sh/sw, no dilation).
- * Ho = (Hh + 2·ph − kh)/sh + 1, Wo = (Ww + 2·pw − kw)/sw + 1.
- *
- * Four paths:
- * - 1×1, stride 1, no padding, groups 1: y_b[Cout, Hh·Ww] = w[Cout, Cin] · x_b[Cin, Hh·Ww], one
- *   batched GEMM straight on the activations (no copy).
- * - depthwise (groups = Cin = Cout): a direct kernel; a GEMM with K = kh·kw would be all overhead.
- * - anything else, implicit GEMM: per image and group, y_g[Cout/G, Ho·Wo] = w_g · col_g with
- *   col_g[(c·kh + ki)·kw + kj][oh·Wo + ow] = x[c, oh·sh − ph + ki, ow·sw − pw + kj], never stored:
- *   the GEMM's B packing (lk__conv_pack_b) reads those pixels straight from a zero-padded copy of
- *   the image, so no bounds checks and no column matrix. An explicit im2col wrote col to memory
- *   and the GEMM then read it back to pack it; with the threads splitting im2col by rows and the
- *   GEMM by columns, half of what each core packed came from the other core's cache. Each thread
- *   takes whole images (or, at batch 1, a share of the output columns) and pads its own copy.
- * - when an image's padded copy would be too large (lk__conv_implicit_ok), the explicit path: one
- *   image and a block of output rows at a time, im2col of the block into the workspace, then per
- *   group one GEMM w_g · col_g with the bias added in the GEMM's store. The block is sized so col
- *   stays near 1 MiB (in L2) while the GEMM reads it. See lk__conv_block_rows. */
-
-static int lk__conv_is_1x1(int kh, int kw, int sh, int sw, int ph, int pw, int groups) {
-  return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 && groups == 1;
-}
-
-/* Output columns [*lo, *hi) whose input column ow·sw − pw + kj lies inside [0, Ww). */
-static void lk__conv_valid_cols(int Ww, int Wo, int sw, int pw, int kj, int *lo, int *hi) {
-  long l = kj >= pw ? 0 : (pw - kj + sw - 1) / sw;
-  long h = Ww - 1 + pw - kj < 0 ? 0 : (Ww - 1 + pw - kj) / sw + 1;
-  *lo = (int)lk_min_l(l, Wo);
-  *hi = (int)lk_max_l(lk_min_l(h, Wo), *lo);
-}
-
-/* Output rows per im2col block: col [K, rows·Wo] (K = Cin·kh·kw) of about 2^18 floats (1 MiB, one
- * core's L2), but at least 256 columns so the GEMM's N is not all edge (SAG's 3×3 convolutions
- * have K = 1728), and never more than the image. The emitter mirrors this rule
- * (`conv2dWorkspace`, Kernels+Products.swift). */
-static long lk__conv_block_rows(long K, long Ho, long Wo) {
-  long rows = (1L << 18) / (K * Wo);
-  if (rows * Wo < 256) rows = lk_ceil_div(256, Wo);
-  return lk_max_l(1, lk_min_l(rows, Ho));
-}
-
-/* The implicit path's per-thread copy of one padded image: Cin planes of (Hh + 2·ph) × (Ww + 2·pw)
- * floats, plus LK__CONV_SLACK so the packing may read whole vectors past the last pixel. Up to
- * 2^21 floats (8 MiB per thread); beyond that the explicit path, with its 1 MiB blocks. The
- * emitter mirrors this rule (`conv2dWorkspace`, Kernels+Products.swift). */
-#define LK__CONV_SLACK (2 * 32)
-static long lk__conv_padded_floats(int Cin, int Hh, int Ww, int ph, int pw) {
-  return (long)Cin * (Hh + 2L * ph) * (Ww + 2L * pw) + LK__CONV_SLACK;
-}
-static int lk__conv_implicit_ok(int Cin, int Hh, int Ww, int ph, int pw) {
-  return lk__conv_padded_floats(Cin, Hh, Ww, ph, pw) <= (1L << 21);
-}
-
-/* Floats of the explicit path's column block (lk__conv_block_rows output rows of one image). */
-static long lk__conv_col_floats(int Cin, int kh, int kw, long Ho, long Wo) {
-  long K = (long)Cin * kh * kw;
-  return K * lk__conv_block_rows(K, Ho, Wo) * Wo;
-}
-
-/* Floats of `ws` lk_conv2d needs (0 for the 1×1, depthwise and implicit paths): one block of the
- * explicit path, whatever B. */
-size_t lk_conv2d_workspace_floats(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh,
-                                  int sw, int ph, int pw, int groups) {
-  long Ho = (Hh + 2L * ph - kh) / sh + 1, Wo = (Ww + 2L * pw - kw) / sw + 1;
-  (void)B;
-  if (lk__conv_is_1x1(kh, kw, sh, sw, ph, pw, groups)) return 0;
-  if (groups == Cin && groups == Cout && groups > 1) return 0;
-  if (Ho <= 0 || Wo <= 0 || lk__conv_implicit_ok(Cin, Hh, Ww, ph, pw)) return 0;
-  return (size_t)lk__conv_col_floats(Cin, kh, kw, Ho, Wo);
-}
-
-/* Output rows [oh0, oh1) of one image x [Cin, Hh, Ww]: col[(c·kh + ki)·kw + kj][(oh − oh0)·Wo + ow] =
- * x[c, oh·sh − ph + ki, ow·sw − pw + kj] or 0. Since c runs over all Cin, the rows of group g are the
- * contiguous block for c in g's channels. */
-static void lk__conv_im2col(int Cin, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw, int oh0, int oh1,
-                            int Wo, const float *restrict x, float *restrict col) {
-  long rows = (long)Cin * kh * kw, n = (long)(oh1 - oh0) * Wo;
-  LK_OMP(parallel for schedule(static) if(rows * n >= LK_PAR_MIN))
-  for (long r = 0; r < rows; ++r) {
-    int kj = (int)(r % kw), ki = (int)(r / kw % kh);
-    const float *xc = x + r / ((long)kh * kw) * Hh * Ww; /* plane c */
-    float *d = col + r * n;
-    int lo, hi;
-    lk__conv_valid_cols(Ww, Wo, sw, pw, kj, &lo, &hi);
-    for (int oh = oh0; oh < oh1; ++oh, d += Wo) {
-      int ih = oh * sh - ph + ki;
-      if (ih < 0 || ih >= Hh) { memset(d, 0, (size_t)Wo * sizeof(float)); continue; }
-      const float *xr = xc + (long)ih * Ww;
-      for (int ow = 0; ow < lo; ++ow) d[ow] = 0.0f;
-      if (sw == 1) memcpy(d + lo, xr + lo - pw + kj, (size_t)(hi - lo) * sizeof(float));
-      else for (int ow = lo; ow < hi; ++ow) d[ow] = xr[(long)ow * sw - pw + kj];
-      for (int ow = hi; ow < Wo; ++ow) d[ow] = 0.0f;
-    }
-  }
-}
-
-/* ---- Implicit GEMM ----------------------------------------------------------------------------- */
-
-/* What lk__conv_pack_b needs besides the GEMM's arguments; g->B is the padded image of the group's
- * first channel. */
-typedef struct { int kh, kw, sh, sw, Wo; long Wp, plane; } lk__conv_geom;
-
-/* lk__gemm_pack_b's layout for B[k0:k0+kc, j0:j0+nc] of the implicit column matrix: B(k, j) is
- * the padded image at channel c, row oh·sh + ki, column ow·sw + kj, for k = (c·kh + ki)·kw + kj and
- * j = oh·Wo + ow. A panel of NR outputs inside one output row reads, per k, NR pixels of one input
- * row: contiguous for stride 1 (whole-vector copies), every other one for stride 2 (two vectors
- * and an even-lane shuffle per 8). A panel that wraps to the next row (or a short last one) goes
- * pixel by pixel through per-column offsets. The padding makes every read in bounds, except the
- * stride-2 path's last lane + 1, which LK__CONV_SLACK covers. */
-static void lk__conv_pack_b(const lk__gemm_args *g, int k0, int kc, int j0, int nc, float *bp) {
-  const lk__conv_geom *q = (const lk__conv_geom *)g->pack_ctx;
-  long koff[LK_GEMM_KC], joff[LK_GEMM_NR];
-  for (int k = 0; k < kc; ++k) {
-    int kk = k0 + k, kj = kk % q->kw, ki = kk / q->kw % q->kh;
-    koff[k] = kk / (q->kw * q->kh) * q->plane + ki * q->Wp + kj;
-  }
-  for (int p0 = 0; p0 < nc; p0 += LK_GEMM_NR) {
-    int nr = (int)lk_min_l(LK_GEMM_NR, nc - p0), n = j0 + p0, oh = n / q->Wo, ow = n % q->Wo;
-    float *d = bp + (long)p0 * kc;
-    if (nr == LK_GEMM_NR && ow + LK_GEMM_NR <= q->Wo) {
-      const float *s0 = g->B + (long)oh * q->sh * q->Wp + (long)ow * q->sw;
-      if (q->sw == 1) {
-        for (int k = 0; k < kc; ++k)
-          for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, lk_vload(s0 + koff[k] + v * LK_VW));
-      } else if (q->sw == 2) {
-        for (int k = 0; k < kc; ++k)
-          for (int j = 0; j < LK_GEMM_NR; j += 8) {
-            lk_v8 a, b, e;
-            memcpy(&a, s0 + koff[k] + 2 * j, sizeof a);
-            memcpy(&b, s0 + koff[k] + 2 * j + 8, sizeof b);
-            e = __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14);
-            memcpy(d + k * LK_GEMM_NR + j, &e, sizeof e);
-          }
-      } else {
-        for (int k = 0; k < kc; ++k)
-          for (int j = 0; j < LK_GEMM_NR; ++j) d[k * LK_GEMM_NR + j] = s0[koff[k] + (long)j * q->sw];
-      }
-    } else {
-      for (int j = 0; j < nr; ++j)
-        joff[j] = (long)((n + j) / q->Wo) * q->sh * q->Wp + (long)((n + j) % q->Wo) * q->sw;
-      for (int k = 0; k < kc; ++k) {
-        for (int j = 0; j < nr; ++j) d[k * LK_GEMM_NR + j] = g->B[koff[k] + joff[j]];
-        for (int j = nr; j < LK_GEMM_NR; ++j) d[k * LK_GEMM_NR + j] = 0.0f;
-      }
-    }
-  }
-}
-
-/* pad[c, ph + i, pw + j] = x[c, i, j] for the Cin planes of one image, zeros around and in the
- * slack after the last plane. */
-static void lk__conv_pad_image(int Cin, int Hh, int Ww, int ph, int pw, const float *restrict x, float *restrict pad) {
-  long Wp = Ww + 2L * pw, plane = (Hh + 2L * ph) * Wp;
-  for (int c = 0; c < Cin; ++c) {
-    float *p = pad + c * plane;
-    const float *xc = x + (long)c * Hh * Ww;
-    memset(p, 0, (size_t)(ph * Wp) * sizeof(float));
-    for (int i = 0; i < Hh; ++i) {
-      float *r = p + (ph + i) * Wp;
-      for (int j = 0; j < pw; ++j) r[j] = r[pw + Ww + j] = 0.0f;
-      memcpy(r + pw, xc + (long)i * Ww, (size_t)Ww * sizeof(float));
-    }
-    memset(p + (ph + Hh) * Wp, 0, (size_t)(ph * Wp) * sizeof(float));
-  }
-  memset(pad + Cin * plane, 0, LK__CONV_SLACK * sizeof(float));
-}
-
-/* The implicit path. Jobs are (image, group, share of the output columns): as many shares per
- * matrix as it takes for the jobs to divide evenly among the threads (at batch 1 on 2 threads,
- * halves of each image). A thread pads an image when its jobs reach it; results do not depend
- * on the thread count (each output is one GEMM element, summed in the same order). */
-static void lk__conv_implicit(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
-                              int G, int Ho, int Wo, const float *x, const float *w, const float *bias, float *y) {
-  int cig = Cin / G, cog = Cout / G, kg = cig * kh * kw, HWo = Ho * Wo;
-  lk__conv_geom q = {.kh = kh, .kw = kw, .sh = sh, .sw = sw, .Wo = Wo, .Wp = Ww + 2L * pw, .plane = (Hh + 2L * ph) * (Ww + 2L * pw)};
-  lk__gemm_args g0 = {.M = cog, .N = HWo, .K = kg, .rsa = kg, .csa = 1, .rsc = HWo, .act = LK_ACT_NONE,
-                      .pack_b = lk__conv_pack_b, .pack_ctx = &q};
-  long products = (long)B * G, jobs, tiles = lk_ceil_div(HWo, LK_GEMM_NR), padded = lk__conv_padded_floats(Cin, Hh, Ww, ph, pw);
-  double fmas = (double)B * Cout * HWo * kg;
-  int threads = fmas < LK_GEMM_PAR_MIN ? 1 : lk_max_threads(), per = lk__gemm_shares(products, threads);
-  size_t scratch;
-  jobs = products * per;
-  scratch = (size_t)lk_round_up(padded, 16) + lk__gemm_scratch_floats(&g0, cog, lk_ceil_div(tiles, per) * LK_GEMM_NR);
-
-  LK_OMP(parallel num_threads(threads) if(threads > 1))
-  {
-    long j0, j1, have = -1;
-    float *pad = lk_scratch_alloc(scratch), *ws = pad ? pad + lk_round_up(padded, 16) : NULL;
-    lk_split(jobs, lk_team_size(), lk_thread_id(), &j0, &j1);
-    for (long j = j0; j < j1; ++j) {
-      long p = j / per, b = p / G, gi = p % G, lo, hi;
-      float *yg = y + (b * Cout + gi * cog) * HWo;
-      lk_split(tiles, per, (int)(j % per), &lo, &hi);
-      lo = lk_min_l(lo * LK_GEMM_NR, HWo); hi = lk_min_l(hi * LK_GEMM_NR, HWo);
-      if (!pad) { /* out of memory: fail loudly, with NaN, rather than leave garbage in y */
-        for (long i = 0; i < cog; ++i)
-          for (long n = lo; n < hi; ++n) yg[i * HWo + n] = NAN;
-        continue;
-      }
-      if (have != b) lk__conv_pad_image(Cin, Hh, Ww, ph, pw, x + b * Cin * Hh * Ww, pad), have = b;
-      if (lo < hi) {
-        lk__gemm_args g = g0;
-        g.A = w + gi * cog * kg; g.B = pad + gi * cig * q.plane; g.C = yg; g.bias_m = bias ? bias + gi * cog : NULL;
-        lk__gemm_rect(&g, 1, 0, 0, 0, 0, cog, (int)lo, (int)hi, ws);
-      }
-    }
-    lk_scratch_free(pad);
-  }
-}
-
-/* Stride-1 depthwise convolution of small planes (the locality blocks' 3×3 over 7×7…56×56 token
- * grids) goes through a zero-padded copy of each plane, so that every output row is whole vectors
- * of LK_VW columns with no bounds logic: a row of 7 would otherwise be a 7-long scalar loop per
- * tap (1.8 GFLOP/s at localvit_fmnist's training shape). lk__dw_fits says whether a plane's copy
- * fits the stack buffer; lk__dw_pad makes the copy; lk__dw_plane convolves it. The training
- * kernels (grad.c) use all three for the input gradient (a convolution of the padded dy with the
- * flipped taps) and the first two for the weight gradient. Padding taps are multiplied by the
- * zeros, not skipped: an inf or NaN weight gives NaN along the border, where the direct path
- * below would leave those outputs finite. */
-#define LK__DW_PAD_FLOATS 8192 /* 32 KiB: a 56×56 plane, padding 1, is 59 rows (one extra) of ≤ 66 floats */
-#define LK__DW_MAX_TAPS 64
-
-/* Row stride of a padded copy of a plane Ww wide with pw zero columns each side, for a kw-wide
- * kernel: room for the last whole vector of an output row (Wo = Ww + 2·pw − kw + 1 columns) at
- * the widest tap offset. */
-static long lk__dw_row(int Ww, int kw, int pw) {
-  long Wo = (long)Ww + 2L * pw - kw + 1;
-  return (Wo - 1) / LK_VW * LK_VW + LK_VW + kw - 1;
-}
-
-static int lk__dw_fits(int Hh, int Ww, int kh, int kw, int ph, int pw) {
-  return kh * kw <= LK__DW_MAX_TAPS && ph < kh && pw < kw && Ww + 2L * pw >= kw && Hh + 2L * ph >= kh &&
-         (Hh + 2L * ph + 1) * lk__dw_row(Ww, kw, pw) <= LK__DW_PAD_FLOATS;
-}
-
-/* pad[(ph + i)·row + pw + j] = x[i·Ww + j], zeros around, to the end of each row, and one more
- * zero row below (read by lk__dw_plane's second row of an odd last pair). pad holds
- * LK_VW floats more than lk__dw_fits allows. Whole vectors only (a row is a few floats, shorter
- * than a memcpy call): everything zeroed, then each row copied, its last partial vector read
- * whole while that stays inside the plane and masked, its spill zeros landing in the next row's
- * padding or in data written after it. */
-static void lk__dw_pad(int Hh, int Ww, int ph, int pw, long row, const float *restrict x, float *restrict pad) {
-  long n = (Hh + 2L * ph + 1) * row, plane = (long)Hh * Ww;
-  for (long i = 0; i < n; i += LK_VW) lk_vstore(pad + i, lk_vzero());
-  for (int i = 0; i < Hh; ++i) {
-    float *d = pad + (ph + i) * row + pw;
-    const float *r = x + (long)i * Ww;
-    /* Every vector masked, full ones too: a plain vector copy loop becomes a memcpy call. */
-    for (int j = 0; j < Ww; j += LK_VW) {
-      if (j + LK_VW <= Ww || (long)i * Ww + j + LK_VW <= plane) {
-        lk_vstore(d + j, lk_vselect(lk_vbelow(j, Ww), lk_vload(r + j), lk_vzero()));
-      } else {
-        for (int k = j; k < Ww; ++k) d[k] = r[k];
-      }
-    }
-  }
-}
-
-/* y[oh, ow] = b0 + Σ_{ki, kj} w[ki·kw + kj] · pad[(oh + ki)·row + ow + kj] for the Ho × Wo outputs,
- * taps in that order (bias first). Two output rows at a time: two independent multiply-add chains
- * (one chain of kh·kw dependent FMAs per vector was latency-bound); for an odd Ho the second row of
- * the last pair reads lk__dw_pad's extra zero row and is not stored. Lanes past Wo are computed on
- * padding and not stored. Inlined into lk__dw_plane with kh, kw constant for 3×3, so the taps stay
- * in registers. */
-__attribute__((always_inline)) static inline void lk__dw_plane_k(int Ho, int Wo, int kh, int kw, long row,
-                                                                 const float *restrict pad, const float *restrict w,
-                                                                 float b0, float *restrict y) {
-  lk_vf wv[LK__DW_MAX_TAPS];
-  for (int t = 0; t < kh * kw; ++t) wv[t] = lk_vset1(w[t]);
-  for (int oh = 0; oh < Ho; oh += 2) {
-    for (int o = 0; o < Wo; o += LK_VW) {
-      lk_vf acc[2] = {lk_vset1(b0), lk_vset1(b0)};
-      for (int ki = 0; ki < kh; ++ki) {
-        const float *pr = pad + (oh + ki) * row + o;
-        for (int kj = 0; kj < kw; ++kj) {
-          acc[0] += wv[ki * kw + kj] * lk_vload(pr + kj);
-          acc[1] += wv[ki * kw + kj] * lk_vload(pr + row + kj);
-        }
-      }
-      for (int r = 0; r < 2 && oh + r < Ho; ++r) {
-        float *yr = y + (long)(oh + r) * Wo;
-        /* A tail may spill past its row when everything it lands on is written after it: the
-         * next pairs (r = 1), or a row of one vector (o = 0), whose second row comes next. */
-        if (o + LK_VW <= Wo || ((r == 1 || o == 0) && (long)(oh + r) * Wo + o + LK_VW <= (long)Ho * Wo)) {
-          lk_vstore(yr + o, acc[r]);
-        } else {
-          float tail[LK_VW];
-          lk_vstore(tail, acc[r]);
-          for (int i = 0; i < Wo - o; ++i) yr[o + i] = tail[i];
-        }
-      }
-    }
-  }
-}
-
-static void lk__dw_plane(int Ho, int Wo, int kh, int kw, long row, const float *restrict pad, const float *restrict w,
-                         float b0, float *restrict y) {
-  if (kh == 3 && kw == 3) lk__dw_plane_k(Ho, Wo, 3, 3, row, pad, w, b0, y);
-  else lk__dw_plane_k(Ho, Wo, kh, kw, row, pad, w, b0, y);
-}
-
-/* Depthwise: every (b, c) plane is independent; each output row accumulates kh·kw shifted input
- * rows (vectorised over the row for stride 1), taps in a fixed order. Stride 1 on planes that fit
- * takes the padded path above. */
-static void lk__conv_depthwise(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph,
-                               int pw, int Ho, int Wo, const float *restrict x, const float *restrict w,
-                               const float *bias, float *restrict y) {
-  long planes = (long)B * C;
-  int padded = sh == 1 && sw == 1 && lk__dw_fits(Hh, Ww, kh, kw, ph, pw);
-  LK_OMP(parallel for schedule(static) if(planes * Ho * Wo * kh * kw >= LK_PAR_MIN))
-  for (long p = 0; p < planes; ++p) {
-    int c = (int)(p % C);
-    const float *xp = x + p * Hh * Ww, *wc = w + (long)c * kh * kw;
-    float *yp = y + p * Ho * Wo;
-    float b0 = bias ? bias[c] : 0.0f;
-    if (padded) {
-      float pad[LK__DW_PAD_FLOATS + LK_VW];
-      long row = lk__dw_row(Ww, kw, pw);
-      lk__dw_pad(Hh, Ww, ph, pw, row, xp, pad);
-      lk__dw_plane(Ho, Wo, kh, kw, row, pad, wc, b0, yp);
-      continue;
-    }
-    for (int oh = 0; oh < Ho; ++oh) {
-      float *yr = yp + (long)oh * Wo;
-      for (int ow = 0; ow < Wo; ++ow) yr[ow] = b0;
-      for (int ki = 0; ki < kh; ++ki) {
-        int ih = oh * sh - ph + ki;
-        if (ih < 0 || ih >= Hh) continue;
-        for (int kj = 0; kj < kw; ++kj) {
-          const float *xr = xp + (long)ih * Ww;
-          float wv = wc[ki * kw + kj];
-          int lo, hi;
-          lk__conv_valid_cols(Ww, Wo, sw, pw, kj, &lo, &hi);
-          if (sw == 1) {
-            const float *xs = xr - pw + kj + lo; /* in bounds: lo is the first valid column */
-            float *ys = yr + lo;
-            for (int o = 0; o < hi - lo; ++o) ys[o] += wv * xs[o];
-          } else {
-            for (int ow = lo; ow < hi; ++ow) yr[ow] += wv * xr[(long)ow * sw - pw + kj];
-          }
-        }
-      }
-    }
-  }
-}
-
-/* The explicit path (im2col in blocks); col: lk_conv2d_workspace_floats as if the implicit path
- * did not apply, or NULL to allocate it here. */
-static void lk__conv_explicit(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
-                              int G, int Ho, int Wo, const float *x, const float *w, const float *bias, float *y,
-                              float *ws) {
-  long HWi = (long)Hh * Ww, HWo = (long)Ho * Wo;
-  int cog = Cout / G;
-  long kg = (long)Cin / G * kh * kw; /* GEMM K of one group */
-  int block = (int)lk__conv_block_rows((long)Cin * kh * kw, Ho, Wo);
-  float *col = ws ? ws : lk_scratch_alloc((size_t)lk__conv_col_floats(Cin, kh, kw, Ho, Wo));
-  if (!col) { /* out of memory: fail loudly, with NaN, rather than leave garbage in y */
-    for (long i = 0; i < (long)B * Cout * HWo; ++i) y[i] = NAN;
-    return;
-  }
-  for (int b = 0; b < B; ++b)
-    for (int oh0 = 0; oh0 < Ho; oh0 += block) {
-      int oh1 = (int)lk_min_l(oh0 + block, Ho), n = (oh1 - oh0) * Wo;
-      float *yb = y + (long)b * Cout * HWo + (long)oh0 * Wo;
-      lk__conv_im2col(Cin, Hh, Ww, kh, kw, sh, sw, ph, pw, oh0, oh1, Wo, x + (long)b * Cin * HWi, col);
-      for (int g = 0; g < G; ++g)
-        lk_gemm_ex(1, cog, n, (int)kg, w + g * cog * kg, 0, kg, 1, col + g * kg * n, 0, n, 1, yb + g * cog * HWo, 0, HWo,
-                   0.0f, bias ? bias + g * cog : NULL, NULL);
-    }
-  if (!ws) lk_scratch_free(col);
-}
-
-/* ws: lk_conv2d_workspace_floats(...) floats, or NULL to allocate them for this call.
- * bias may be NULL. y must not overlap x. */
-void lk_conv2d(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
-               int groups, const float *x, const float *w, const float *bias, float *y, float *ws) {
-  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
-  long HWi = (long)Hh * Ww;
-  if (B <= 0 || Ho <= 0 || Wo <= 0) return;
-  if (lk__conv_is_1x1(kh, kw, sh, sw, ph, pw, groups)) {
-    lk_gemm_ex(B, Cout, (int)HWi, Cin, w, 0, Cin, 1, x, Cin * HWi, HWi, 1, y, Cout * HWi, HWi, 0.0f, bias, NULL);
-    return;
-  }
-  if (groups == Cin && groups == Cout && groups > 1) {
-    lk__conv_depthwise(B, Cin, Hh, Ww, kh, kw, sh, sw, ph, pw, Ho, Wo, x, w, bias, y);
-    return;
-  }
-  if (lk__conv_implicit_ok(Cin, Hh, Ww, ph, pw))
-    lk__conv_implicit(B, Cin, Hh, Ww, Cout, kh, kw, sh, sw, ph, pw, groups, Ho, Wo, x, w, bias, y);
-  else
-    lk__conv_explicit(B, Cin, Hh, Ww, Cout, kh, kw, sh, sw, ph, pw, groups, Ho, Wo, x, w, bias, y, ws);
-}
-
-/* Reference: the definition, one output at a time, accumulated in double. */
-void lk_conv2d_naive(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph,
-                     int pw, int groups, const float *x, const float *w, const float *bias, float *y) {
-  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
-  int cig = Cin / groups, cog = Cout / groups;
-  for (int b = 0; b < B; ++b)
-    for (int co = 0; co < Cout; ++co)
-      for (int oh = 0; oh < Ho; ++oh)
-        for (int ow = 0; ow < Wo; ++ow) {
-          double s = bias ? bias[co] : 0.0;
-          int g = co / cog;
-          for (int ci = 0; ci < cig; ++ci)
-            for (int ki = 0; ki < kh; ++ki)
-              for (int kj = 0; kj < kw; ++kj) {
-                int ih = oh * sh - ph + ki, iw = ow * sw - pw + kj;
-                if (ih < 0 || ih >= Hh || iw < 0 || iw >= Ww) continue;
-                s += (double)x[(((long)b * Cin + g * cig + ci) * Hh + ih) * Ww + iw] *
-                     w[(((long)co * cig + ci) * kh + ki) * kw + kj];
-              }
-          y[(((long)b * Cout + co) * Ho + oh) * Wo + ow] = (float)s;
-        }
-}
-
 /* ---- templates/activation.c ---------------------------------------------------------------- */
 /* locus-requires: prologue.h */
 /* Elementwise kernels: activations, rsqrt, binary arithmetic with broadcasting, scalar variants.
@@ -2393,6 +1391,44 @@ void lk_circular_pad(long P, int Hh, int Ww, int top, int bottom, int left, int 
   lk__layout_wrap(P, Hh, Ww, Hh + top + bottom, Ww + left + right, top, left, x, y);
 }
 
+/* im2col, F.unfold(x, (kh, kw), padding=(ph, pw), stride=(sh, sw)).transpose(1, 2): image
+ * x [B, C, Hh, Ww] → patch rows y [B, Ho·Wo, C·kh·kw], row oh·Wo + ow holding the window at
+ * (oh·sh − ph, ow·sw − pw) in column order (c, ky, kx), zeros outside the image. A convolution
+ * weight [Co, C, kh, kw] read as [Co, C·kh·kw] then multiplies these rows straight into tokens
+ * (the patch-embedding pass uses it where C·kh·kw is small, as for a 3-channel image). A thread
+ * fills one output row oh (Wo patch rows, in L1/L2) a column at a time: each column is a run of
+ * an image row with zeros at the padded ends, without a bounds test per element. */
+void lk_im2col(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw, const float *x,
+               float *y) {
+  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
+  long K = (long)C * kh * kw, rows = (long)B * Ho;
+  LK_OMP(parallel for schedule(static) if(rows * Wo * K >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) {
+    long b = r / Ho;
+    int oh = (int)(r % Ho);
+    const float *xb = x + b * C * Hh * Ww;
+    float *yr = y + r * Wo * K; /* Wo patch rows of K columns */
+    for (int c = 0; c < C; ++c)
+      for (int ky = 0; ky < kh; ++ky) {
+        int iy = oh * sh - ph + ky;
+        const float *src = xb + ((long)c * Hh + (iy >= 0 && iy < Hh ? iy : 0)) * Ww;
+        for (int kx = 0; kx < kw; ++kx) {
+          float *dst = yr + ((long)c * kh + ky) * kw + kx; /* column (c, ky, kx), stride K */
+          /* Windows ow in [lo, hi) read pixel ow·sw − pw + kx inside the row; the others are 0. */
+          int lo = 0, hi = 0;
+          if (iy >= 0 && iy < Hh) {
+            lo = lk_min_l(Wo, kx >= pw ? 0 : (pw - kx + sw - 1) / sw);
+            hi = lk_min_l(Wo, Ww - 1 + pw - kx < 0 ? 0 : (Ww - 1 + pw - kx) / sw + 1);
+            if (hi < lo) hi = lo;
+          }
+          for (int ow = 0; ow < lo; ++ow) dst[ow * K] = 0.0f;
+          for (int ow = lo; ow < hi; ++ow) dst[ow * K] = src[ow * sw - pw + kx];
+          for (int ow = hi; ow < Wo; ++ow) dst[ow * K] = 0.0f;
+        }
+      }
+  }
+}
+
 /* References. */
 void lk_copy_strided_naive(int rank, const long *shape, const float *x, const long *sx, float *y, const long *sy) {
   long total = 1;
@@ -2424,6 +1460,609 @@ void lk_circular_pad_naive(long P, int Hh, int Ww, int top, int bottom, int left
         while (sj >= Ww) sj -= Ww;
         y[(p * Ho + i) * Wo + j] = x[(p * Hh + si) * Ww + sj];
       }
+}
+
+void lk_im2col_naive(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw, const float *x,
+                     float *y) {
+  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
+  long K = (long)C * kh * kw;
+  for (long i = 0; i < (long)B * Ho * Wo * K; ++i) y[i] = 0.0f;
+  for (int b = 0; b < B; ++b)
+    for (int c = 0; c < C; ++c)
+      for (int iy = 0; iy < Hh; ++iy)
+        for (int ix = 0; ix < Ww; ++ix)
+          /* Scatter: every window (oh, ow) that covers pixel (iy, ix) gets it at (c, ky, kx). */
+          for (int ky = 0; ky < kh; ++ky)
+            for (int kx = 0; kx < kw; ++kx) {
+              int ty = iy + ph - ky, tx = ix + pw - kx;
+              if (ty < 0 || tx < 0 || ty % sh || tx % sw || ty / sh >= Ho || tx / sw >= Wo) continue;
+              long row = ((long)b * Ho + ty / sh) * Wo + tx / sw;
+              y[row * K + ((long)c * kh + ky) * kw + kx] = x[(((long)b * C + c) * Hh + iy) * Ww + ix];
+            }
+}
+
+/* ---- templates/gemm.c ---------------------------------------------------------------------- */
+/* locus-requires: prologue.h */
+/* GEMM: C[M,N] = A[M,K] · B[K,N] + beta·C (+ bias), float32; lk_gemm_ex2 adds an epilogue
+ * C = act(A·B + beta·C + bias) + R applied in the store (fused_linear.c).
+ *
+ * A and B take any row/column strides (BLIS-style), so transposed operands cost nothing:
+ * linear's x·Wᵀ with W[N,K] is B = W with rsb = 1, csb = K. C is row-major with row stride rsc.
+ *
+ * Structure (Goto/BLIS): C is cut into MR×NR register tiles. For each KC-long slice of K a block of B
+ * (KC × NC) is packed into NR-wide column panels, so the micro-kernel streams B with unit stride from
+ * L1 whatever B's strides were; the micro-kernel walks MR rows of A (from L2) against one panel,
+ * broadcasting one A value and doing NR/LK_VW vector FMAs per row per k. A is read in place when its
+ * rows are contiguous (csa == 1, the common case: activations) or its columns are (rsa == 1: a weight
+ * gradient's dyᵀ), otherwise packed into MR-tall panels.
+ *
+ * Why these tile sizes (accumulators must stay in registers, and need ≥ 2 FMA pipes × 4-5 cycles of
+ * latency = 8-10 independent chains):
+ *   AVX2, 16 ymm:    6×16 → 12 accumulators + 2 B vectors + 1 broadcast = 15 registers.
+ *   AVX-512, 32 zmm: 8×32 → 16 accumulators + 2 B + 1 = 19 registers (6×32 and 12×32 also fit;
+ *                    not measured here: the development machine has no AVX-512).
+ *   generic 4-wide:  6×8  → 12 accumulators, as AVX2 at half width (16 xmm / 32 NEON registers).
+ * KC = 256: a packed B panel KC×NR is 16 KiB (AVX2), half of L1, leaving room for the A rows.
+ * MC = 192 rows × KC of A is 192 KiB: well inside a 512 KiB-1 MiB L2.
+ *
+ * Threads: the C matrix of each batch element is cut into a tm × tn grid of rectangles (chosen by a
+ * cost model that counts micro-tiles and packing), and rectangles are dealt out to threads in
+ * contiguous runs. Every thread packs only what its rectangles need into its own scratch, so there
+ * is no barrier inside the call. Every C element is summed in the same order (k ascending within a
+ * KC slice, slices added in order) whatever the grid, so results do not depend on the thread count.
+ */
+
+#if defined(LOCUS_TARGET_AVX512)
+#  ifndef LK_GEMM_MR
+#    define LK_GEMM_MR 8
+#  endif
+#else
+#  ifndef LK_GEMM_MR
+#    define LK_GEMM_MR 6
+#  endif
+#endif
+#ifndef LK_GEMM_NV
+#  define LK_GEMM_NV 2 /* vectors per row of a register tile */
+#endif
+#define LK_GEMM_NR (LK_GEMM_NV * LK_VW)
+#ifndef LK_GEMM_KC
+#  define LK_GEMM_KC 256
+#endif
+#ifndef LK_GEMM_MC
+#  define LK_GEMM_MC (32 * LK_GEMM_MR)
+#endif
+#ifndef LK_GEMM_NC
+#  define LK_GEMM_NC 1024
+#endif
+
+/* One matrix product; the batched entry points make one per batch element. */
+typedef struct lk__gemm_args {
+  int M, N, K;
+  const float *A; long rsa, csa;
+  const float *B; long rsb, csb;
+  float *C; long rsc;
+  float beta;
+  const float *bias_m; /* [M] added to every row i, or NULL */
+  const float *bias_n; /* [N] added to every column j, or NULL */
+  int act;             /* LK_ACT_*, applied after beta and the biases */
+  const float *R;      /* residual R(i,j) = R[i*rsr + j] added after act, or NULL; may equal C */
+  long rsr;
+  const float *scale_k; /* [K]: B(k,j) read as scale_k[k]·B(k,j) (applied while packing B), or NULL */
+  /* B packed by the caller instead of read through B, rsb, csb (conv.c's implicit im2col, where
+   * B(k,j) is a pixel of the input image): pack_b(g, k0, kc, j0, nc, bp) writes B[k0:k0+kc,
+   * j0:j0+nc] in lk__gemm_pack_b's layout. NULL: B is a strided matrix. */
+  void (*pack_b)(const struct lk__gemm_args *g, int k0, int kc, int j0, int nc, float *bp);
+  const void *pack_ctx; /* for pack_b */
+} lk__gemm_args;
+
+/* What the micro-kernel does with its tile. The tile's result r = A·B over one KC slice; then
+ *   first slice:  r += bias_n, r += bias_m, r = beta·P + r     (only when beta ≠ 0: P not read)
+ *   later slices: r = P + r
+ *   last slice:   r = act(r), r = r + R
+ * and r is stored to the tile's destination. P is C on the first slice, then the earlier slices'
+ * sum, which is C itself, except when the residual is C (in-place residual add) and K has
+ * several slices: then the partial sums go to a per-thread stash, so R is still intact when the
+ * last slice reads it (see lk__gemm_rect). */
+typedef struct {
+  int first, last;
+  float beta;
+  const float *bias_m; /* already offset to the tile's first row, or NULL */
+  const float *bias_n; /* already offset to the tile's first column, or NULL */
+  const float *part; long rsp; /* C (first slice, for beta) or the earlier slices' sum */
+  int act;                     /* last slice */
+  const float *res; long rsr;  /* residual tile, or NULL (last slice) */
+} lk__gemm_epi;
+
+/* The last slice's activation and residual on a tile, out of line so the plain store below stays
+ * small enough to be inlined into the micro-kernel (inlining the activations' code costs plain
+ * GEMMs 1-2%). One switch per tile, then a straight loop over its MR·NV vectors, which are
+ * independent chains the core overlaps. res may alias the destination: read before the store. */
+__attribute__((noinline)) static void lk__gemm_finish(lk_vf acc[LK_GEMM_MR][LK_GEMM_NV], const lk__gemm_epi *e) {
+  lk_vact_n(e->act, &acc[0][0], LK_GEMM_MR * LK_GEMM_NV);
+  if (e->res)
+    for (int i = 0; i < LK_GEMM_MR; ++i)
+      for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = acc[i][v] + lk_vload(e->res + i * e->rsr + v * LK_VW);
+}
+
+/* Stores a full MR×NR accumulator tile into c (row stride rsc), with the epilogue. c may equal
+ * e->part or e->res: every element is read before it is written, and only at its own position. */
+__attribute__((always_inline)) static inline void lk__gemm_store(lk_vf acc[LK_GEMM_MR][LK_GEMM_NV], float *c, long rsc,
+                                  const lk__gemm_epi *e) {
+  if (e->first) {
+    if (e->bias_n)
+      for (int v = 0; v < LK_GEMM_NV; ++v) {
+        lk_vf b = lk_vload(e->bias_n + v * LK_VW);
+        for (int i = 0; i < LK_GEMM_MR; ++i) acc[i][v] = acc[i][v] + b;
+      }
+    if (e->bias_m)
+      for (int i = 0; i < LK_GEMM_MR; ++i)
+        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = acc[i][v] + e->bias_m[i];
+    if (e->beta != 0.0f)
+      for (int i = 0; i < LK_GEMM_MR; ++i)
+        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = e->beta * lk_vload(e->part + i * e->rsp + v * LK_VW) + acc[i][v];
+  } else {
+    for (int i = 0; i < LK_GEMM_MR; ++i)
+      for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = lk_vload(e->part + i * e->rsp + v * LK_VW) + acc[i][v];
+  }
+  if (e->last && (e->act != LK_ACT_NONE || e->res)) {
+    /* Through a copy: acc's own address never escapes, so it stays in registers elsewhere. */
+    lk_vf t[LK_GEMM_MR][LK_GEMM_NV];
+    memcpy(t, acc, sizeof t);
+    lk__gemm_finish(t, e);
+    memcpy(acc, t, sizeof t);
+  }
+  for (int i = 0; i < LK_GEMM_MR; ++i)
+    for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(c + i * rsc + v * LK_VW, acc[i][v]);
+}
+
+/* One register tile: C[0:mr, 0:nr] (+)= A[0:MR, 0:kc] · Bp[0:kc, 0:NR], through the epilogue.
+ * A(i, k) is a[k·ks + i] when ks > 0 (an MR-tall packed panel, ks = MR, or a column-major A read
+ * in place, ks = its column stride), else a[i·rsa + k] (MR rows read in place). All MR rows must
+ * be readable. bp is a packed NR-wide panel. c is not restrict: it may be the epilogue's partial
+ * sums or residual. */
+static void lk__gemm_tile(int kc, const float *restrict a, long rsa, long ks,
+                          const float *restrict bp, float *c, long rsc, int mr, int nr,
+                          const lk__gemm_epi *e) {
+  lk_vf acc[LK_GEMM_MR][LK_GEMM_NV];
+  for (int i = 0; i < LK_GEMM_MR; ++i)
+    for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = lk_vzero();
+  /* Start fetching the C tile now so its misses overlap the k loop instead of stalling the
+   * stores (+8% at 1024², +5% for 3152×768×192); likewise the residual on the last slice. */
+  for (int i = 0; i < mr; ++i) {
+    __builtin_prefetch(c + i * rsc, 1);
+    __builtin_prefetch(c + i * rsc + LK_GEMM_NR - 1, 1);
+  }
+  if (e->last && e->res && e->res != c)
+    for (int i = 0; i < mr; ++i) {
+      __builtin_prefetch(e->res + i * e->rsr, 0);
+      __builtin_prefetch(e->res + i * e->rsr + LK_GEMM_NR - 1, 0);
+    }
+
+  if (ks > 0) {
+    for (int k = 0; k < kc; ++k) {
+      lk_vf b[LK_GEMM_NV];
+      for (int v = 0; v < LK_GEMM_NV; ++v) b[v] = lk_vload(bp + v * LK_VW);
+      for (int i = 0; i < LK_GEMM_MR; ++i) {
+        lk_vf ai = lk_vset1(a[i]);
+        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] += ai * b[v];
+      }
+      a += ks;
+      bp += LK_GEMM_NR;
+    }
+  } else {
+    for (int k = 0; k < kc; ++k) {
+      lk_vf b[LK_GEMM_NV];
+      for (int v = 0; v < LK_GEMM_NV; ++v) b[v] = lk_vload(bp + v * LK_VW);
+      for (int i = 0; i < LK_GEMM_MR; ++i) {
+        lk_vf ai = lk_vset1(a[i * rsa + k]);
+        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] += ai * b[v];
+      }
+      bp += LK_GEMM_NR;
+    }
+  }
+
+  if (mr == LK_GEMM_MR && nr == LK_GEMM_NR) {
+    lk__gemm_store(acc, c, rsc, e);
+  } else {
+    /* Edge tile: run the same store on full-size copies (C, partial sums, residual, biases, zero
+     * padded), so edge elements round exactly like interior ones, then copy the valid part back. */
+    float t[LK_GEMM_MR * LK_GEMM_NR], tp[LK_GEMM_MR * LK_GEMM_NR], tr[LK_GEMM_MR * LK_GEMM_NR];
+    float bm[LK_GEMM_MR], bn[LK_GEMM_NR];
+    lk__gemm_epi pe = *e;
+    if (!e->first || e->beta != 0.0f) {
+      memset(tp, 0, sizeof tp);
+      for (int i = 0; i < mr; ++i) memcpy(tp + i * LK_GEMM_NR, e->part + i * e->rsp, (size_t)nr * sizeof(float));
+      pe.part = tp; pe.rsp = LK_GEMM_NR;
+    }
+    if (e->last && e->res) {
+      memset(tr, 0, sizeof tr);
+      for (int i = 0; i < mr; ++i) memcpy(tr + i * LK_GEMM_NR, e->res + i * e->rsr, (size_t)nr * sizeof(float));
+      pe.res = tr; pe.rsr = LK_GEMM_NR;
+    }
+    if (e->bias_m) { memset(bm, 0, sizeof bm); memcpy(bm, e->bias_m, (size_t)mr * sizeof(float)); pe.bias_m = bm; }
+    if (e->bias_n) { memset(bn, 0, sizeof bn); memcpy(bn, e->bias_n, (size_t)nr * sizeof(float)); pe.bias_n = bn; }
+    lk__gemm_store(acc, t, LK_GEMM_NR, &pe);
+    for (int i = 0; i < mr; ++i) memcpy(c + i * rsc, t + i * LK_GEMM_NR, (size_t)nr * sizeof(float));
+  }
+}
+
+/* Packs B[0:kc, 0:nc] into NR-wide panels: bp[(j/NR)*kc*NR + k*NR + (j%NR)], zero past nc; with
+ * sk (not NULL), row k scaled by sk[k] (a per-input-channel scale folded into the weights:
+ * fused_linear's squeeze-excite input, fused_linear.c). */
+static void lk__gemm_pack_b(int kc, int nc, const float *restrict B, long rsb, long csb,
+                            const float *restrict sk, float *restrict bp) {
+  for (int j0 = 0; j0 < nc; j0 += LK_GEMM_NR) {
+    int nr = (int)lk_min_l(LK_GEMM_NR, nc - j0);
+    const float *b = B + j0 * csb;
+    float *d = bp + (long)j0 * kc;
+    if (nr == LK_GEMM_NR && csb == 1) {
+      /* Row-major B (matmul, attention's V): each k is one contiguous NR-float copy. */
+      for (int k = 0; k < kc; ++k)
+        for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, lk_vload(b + k * rsb + v * LK_VW));
+    } else if (nr == LK_GEMM_NR && rsb == 1) {
+      /* Transposed B (linear's W[N,K], attention's Kᵀ): NR columns, each contiguous in k, turned
+       * around 8×8 at a time in registers (element copies made packing ~9% of a 197-row linear;
+       * the shuffle sequence lowers well for SSE, AVX2 and AVX-512 alike). */
+      int k0 = 0;
+      for (; k0 + 8 <= kc; k0 += 8)
+        for (int j = 0; j < LK_GEMM_NR; j += 8) lk_transpose8_block(b + j * csb + k0, csb, d + k0 * LK_GEMM_NR + j, LK_GEMM_NR);
+      for (; k0 < kc; ++k0)
+        for (int j = 0; j < LK_GEMM_NR; ++j) d[k0 * LK_GEMM_NR + j] = b[j * csb + k0];
+    } else {
+      for (int k = 0; k < kc; ++k) {
+        for (int j = 0; j < nr; ++j) d[k * LK_GEMM_NR + j] = b[k * rsb + j * csb];
+        for (int j = nr; j < LK_GEMM_NR; ++j) d[k * LK_GEMM_NR + j] = 0.0f;
+      }
+    }
+    /* A second pass over the panel just written (in L1) keeps the three copy paths unchanged. */
+    if (sk)
+      for (int k = 0; k < kc; ++k) {
+        lk_vf s = lk_vset1(sk[k]);
+        for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, s * lk_vload(d + k * LK_GEMM_NR + v * LK_VW));
+      }
+  }
+}
+
+/* Packs A[0:mc, 0:kc] into MR-tall panels: ap[(i/MR)*kc*MR + k*MR + (i%MR)], zero past mc. */
+static void lk__gemm_pack_a(int mc, int kc, const float *restrict A, long rsa, long csa,
+                            float *restrict ap) {
+  for (int i0 = 0; i0 < mc; i0 += LK_GEMM_MR) {
+    int mr = (int)lk_min_l(LK_GEMM_MR, mc - i0);
+    const float *a = A + i0 * rsa;
+    float *d = ap + (long)i0 * kc;
+    for (int k = 0; k < kc; ++k) {
+      for (int i = 0; i < mr; ++i) d[k * LK_GEMM_MR + i] = a[i * rsa + k * csa];
+      for (int i = mr; i < LK_GEMM_MR; ++i) d[k * LK_GEMM_MR + i] = 0.0f;
+    }
+  }
+}
+
+/* How the micro-kernel reads A. In place when its rows are contiguous (activations), or its
+ * columns are (a weight gradient's A = dyᵀ: MR consecutive floats of one row of dy per k, what
+ * packing would copy), unless those rows or columns are a multiple of 4 KiB apart: then they all
+ * fall into the same L1 set (64 sets × 64 B) and evict each other (1024² was 8% slower in place
+ * than packed). Otherwise packed. Reading dyᵀ in place made linear_grad_weight's packing (as much
+ * work as its products at N = 64: each A element feeds only N/VW vector FMAs) disappear. */
+enum { LK__GEMM_A_ROWS, LK__GEMM_A_COLUMNS, LK__GEMM_A_PACKED };
+static int lk__gemm_a_mode(const lk__gemm_args *g) {
+  if (g->csa == 1 && (g->rsa % 1024 != 0 || g->M <= 1)) return LK__GEMM_A_ROWS;
+  if (g->rsa == 1 && g->csa % 1024 != 0) return LK__GEMM_A_COLUMNS;
+  return LK__GEMM_A_PACKED;
+}
+static int lk__gemm_packs_a(const lk__gemm_args *g) { return lk__gemm_a_mode(g) == LK__GEMM_A_PACKED; }
+
+/* Whether the partial sums of the K slices go to a per-thread stash instead of C: when C is also
+ * the residual, which must survive until the last slice adds it. */
+static int lk__gemm_stashes(const lk__gemm_args *g) {
+  return g->R != NULL && g->R == g->C && g->K > LK_GEMM_KC;
+}
+
+/* Scratch one thread needs for rectangles of at most mmax × nmax: packed B block, packed A block,
+ * and the stash (a rectangle's rows × one NC block of columns) when lk__gemm_stashes. */
+static size_t lk__gemm_scratch_floats(const lk__gemm_args *g, long mmax, long nmax) {
+  long kc = lk_min_l(LK_GEMM_KC, g->K);
+  long nc = lk_round_up(lk_min_l(LK_GEMM_NC, nmax), LK_GEMM_NR);
+  long mc = !lk__gemm_packs_a(g) ? LK_GEMM_MR : lk_round_up(lk_min_l(LK_GEMM_MC, mmax), LK_GEMM_MR);
+  long stash = lk__gemm_stashes(g) ? lk_round_up(mmax, LK_GEMM_MR) * nc : 0;
+  /* Each part rounded to 16 floats (64 bytes) so the A part starts cache-line aligned. */
+  return (size_t)(lk_round_up(kc * nc, 16) + lk_round_up(kc * mc, 16) + stash);
+}
+
+/* Slice [pc, pc + kc) of K into C[m0:m1, jc:jc + nc] of one matrix, B's block already packed at
+ * bp: the MC row blocks, NR column panels and MR-row register tiles. ap: room for a packed A
+ * block; stash: the rectangle's rows × nc0 partial sums (used when lk__gemm_stashes). */
+static void lk__gemm_block(const lk__gemm_args *g, int m0, int m1, int jc, int nc, int pc, int kc,
+                           const float *bp, float *ap, float *stash, long nc0) {
+  const int mode = lk__gemm_a_mode(g), pack_a = mode == LK__GEMM_A_PACKED, columns = mode == LK__GEMM_A_COLUMNS;
+  const int stashes = lk__gemm_stashes(g), last = pc + kc >= g->K;
+  for (int ic = m0; ic < m1; ic += LK_GEMM_MC) {
+    int mc = (int)lk_min_l(LK_GEMM_MC, m1 - ic);
+    int mfull = mc - mc % LK_GEMM_MR; /* rows read in place when A is not packed */
+    const float *a = g->A + ic * g->rsa + pc * g->csa;
+    if (pack_a) lk__gemm_pack_a(mc, kc, a, g->rsa, g->csa, ap);
+    else if (mfull < mc) lk__gemm_pack_a(mc - mfull, kc, a + mfull * g->rsa, g->rsa, g->csa, ap);
+    for (int jr = 0; jr < nc; jr += LK_GEMM_NR) {
+      int nr = (int)lk_min_l(LK_GEMM_NR, nc - jr);
+      for (int ir = 0; ir < mc; ir += LK_GEMM_MR) {
+        int mr = (int)lk_min_l(LK_GEMM_MR, mc - ir);
+        lk__gemm_epi e;
+        float *c = g->C + (long)(ic + ir) * g->rsc + jc + jr, *dst = c;
+        long rsd = g->rsc;
+        const float *bpan = bp + (long)jr * kc;
+        e.first = pc == 0;
+        e.last = last;
+        e.beta = g->beta;
+        e.bias_m = g->bias_m ? g->bias_m + ic + ir : NULL;
+        e.bias_n = g->bias_n ? g->bias_n + jc + jr : NULL;
+        e.part = c; e.rsp = g->rsc;
+        e.act = g->act;
+        e.res = g->R ? g->R + (long)(ic + ir) * g->rsr + jc + jr : NULL; e.rsr = g->rsr;
+        if (stashes) {
+          float *s = stash + (long)(ic + ir - m0) * nc0 + jr;
+          if (pc > 0) { e.part = s; e.rsp = nc0; }
+          if (!last) { dst = s; rsd = nc0; }
+        }
+        if (pack_a) lk__gemm_tile(kc, ap + (long)ir * kc, 0, LK_GEMM_MR, bpan, dst, rsd, mr, nr, &e);
+        else if (ir < mfull) lk__gemm_tile(kc, a + ir * g->rsa, g->rsa, columns ? g->csa : 0, bpan, dst, rsd, mr, nr, &e);
+        else lk__gemm_tile(kc, ap, 0, LK_GEMM_MR, bpan, dst, rsd, mr, nr, &e);
+      } /* for ir */
+    } /* for jr */
+  } /* for ic */
+}
+
+/* C[m0:m1, n0:n1] of `count` matrices that share B, with the scratch of one thread: matrix i reads
+ * A at g->A + i·bsa and writes C at g->C + i·bsc (residual at g->R + i·bsr). Each block of B is
+ * packed once and used for all of them: a fused_linear over the samples of a strided view (rows
+ * 1..196 of each sample's 197 tokens) packed its 768 × 192 weights once per sample before, as much
+ * work as a third of the products. Each C element still sums its K slices in the same order.
+ * count > 1 needs !lk__gemm_stashes (the stash holds one matrix's partial sums). */
+static void lk__gemm_rect(const lk__gemm_args *g, long count, long bsa, long bsc, long bsr, int m0, int m1, int n0,
+                          int n1, float *ws) {
+  const int pack_a = lk__gemm_packs_a(g);
+  const long kc0 = lk_min_l(LK_GEMM_KC, g->K), nc0 = lk_round_up(lk_min_l(LK_GEMM_NC, n1 - n0), LK_GEMM_NR);
+  const long mc0 = !pack_a ? LK_GEMM_MR : lk_round_up(lk_min_l(LK_GEMM_MC, m1 - m0), LK_GEMM_MR);
+  float *bp = ws;
+  float *ap = ws + lk_round_up(kc0 * nc0, 16);
+  float *stash = ap + lk_round_up(kc0 * mc0, 16); /* [m1 − m0, nc0], used when stashes */
+  for (int jc = n0; jc < n1; jc += LK_GEMM_NC) {
+    int nc = (int)lk_min_l(LK_GEMM_NC, n1 - jc);
+    for (int pc = 0; pc < g->K; pc += LK_GEMM_KC) {
+      int kc = (int)lk_min_l(LK_GEMM_KC, g->K - pc);
+      if (g->pack_b) g->pack_b(g, pc, kc, jc, nc, bp);
+      else lk__gemm_pack_b(kc, nc, g->B + pc * g->rsb + jc * g->csb, g->rsb, g->csb, g->scale_k ? g->scale_k + pc : NULL, bp);
+      for (long i = 0; i < count; ++i) {
+        lk__gemm_args gi = *g;
+        gi.A += i * bsa; gi.C += i * bsc;
+        if (gi.R) gi.R += i * bsr;
+        lk__gemm_block(&gi, m0, m1, jc, nc, pc, kc, bp, ap, stash, nc0);
+      }
+    } /* for pc */
+  } /* for jc */
+}
+
+/* Reference arithmetic for a rectangle (double accumulation); also the fallback when scratch
+ * cannot be allocated. */
+static void lk__gemm_rect_naive(const lk__gemm_args *g, int m0, int m1, int n0, int n1) {
+  for (int i = m0; i < m1; ++i) {
+    for (int j = n0; j < n1; ++j) {
+      double s = 0.0;
+      for (int k = 0; k < g->K; ++k)
+        s += (double)g->A[i * g->rsa + k * g->csa] * g->B[k * g->rsb + j * g->csb] * (g->scale_k ? g->scale_k[k] : 1.0f);
+      if (g->bias_m) s += g->bias_m[i];
+      if (g->bias_n) s += g->bias_n[j];
+      float *c = g->C + (long)i * g->rsc + j;
+      if (g->beta != 0.0f) s += g->beta * (double)*c;
+      s = lk_apply_act_ref(g->act, s);
+      if (g->R) s += g->R[(long)i * g->rsr + j];
+      *c = (float)s;
+    }
+  }
+}
+
+/* Degenerate K: C = beta·C + biases. */
+static void lk__gemm_rect_k0(const lk__gemm_args *g, int m0, int m1, int n0, int n1) {
+  for (int i = m0; i < m1; ++i)
+    for (int j = n0; j < n1; ++j) {
+      float *c = g->C + (long)i * g->rsc + j;
+      float s = (g->bias_m ? g->bias_m[i] : 0.0f) + (g->bias_n ? g->bias_n[j] : 0.0f);
+      s = g->beta != 0.0f ? g->beta * *c + s : s;
+      s = lk_apply_act(g->act, s);
+      *c = g->R ? s + g->R[(long)i * g->rsr + j] : s;
+    }
+}
+
+/* Picks the tm × tn grid (tm·tn = parts) that minimises the busiest thread's estimated cycles:
+ * micro-tiles × cycles per tile, plus about one cycle per packed element and half a cycle per
+ * element of A read in place. Without that last term, a narrow product (N = 64, 2 panels) was
+ * split by columns: each thread streamed all of A, twice the traffic of a split by rows. With it
+ * (bench_gemm-style harness, 2 threads, alternating builds): 3136×64×256 117-130 → 140-158
+ * GFLOP/s, 3200×64×64 108-112 → 135-154, 3152×192×768 120 → 141-142, 16384×192×192 116-121 →
+ * 135-139; batch-1 shapes (M = 197) unchanged within noise. */
+static void lk__gemm_grid(int M, int N, int K, int parts, int pack_a, int *tm, int *tn) {
+  long mt = lk_ceil_div(M, LK_GEMM_MR), nt = lk_ceil_div(N, LK_GEMM_NR);
+  double tile = (double)LK_GEMM_MR * LK_GEMM_NR * K / (2.0 * LK_VW), best = -1.0;
+  for (int a = 1; a <= parts; ++a) {
+    if (parts % a) continue;
+    long mi = lk_ceil_div(mt, a), ni = lk_ceil_div(nt, parts / a);
+    double cost = (double)mi * ni * tile + (double)K * (ni * LK_GEMM_NR + mi * LK_GEMM_MR * (pack_a ? 1.0 : 0.5));
+    if (best < 0.0 || cost < best) { best = cost; *tm = a; *tn = parts / a; }
+  }
+}
+
+static int lk__gemm_gcd(int a, int b) { while (b) { int t = a % b; a = b; b = t; } return a; }
+
+/* Shares each of `products` matrices is cut into so that products · shares divide evenly among
+ * `threads` (threads / gcd(products, threads)): at batch 1 on 2 threads, halves. */
+static int lk__gemm_shares(long products, int threads) {
+  return threads / lk__gemm_gcd((int)(products % threads), threads);
+}
+
+/* Rectangle r (of tm·tn) of a matrix, in tile units so only the last rectangle has edge tiles. */
+static void lk__gemm_rect_bounds(int M, int N, int tm, int tn, int r, int *m0, int *m1, int *n0, int *n1) {
+  long lo, hi, mt = lk_ceil_div(M, LK_GEMM_MR), nt = lk_ceil_div(N, LK_GEMM_NR);
+  lk_split(mt, tm, r / tn, &lo, &hi);
+  *m0 = (int)lk_min_l(lo * LK_GEMM_MR, M);
+  *m1 = (int)lk_min_l(hi * LK_GEMM_MR, M);
+  lk_split(nt, tn, r % tn, &lo, &hi);
+  *n0 = (int)lk_min_l(lo * LK_GEMM_NR, N);
+  *n1 = (int)lk_min_l(hi * LK_GEMM_NR, N);
+}
+
+/* Full form with epilogue; every other entry point is a wrapper.
+ * For b < batch: C_b[M,N] = act(beta·C_b + A_b[M,K]·B_b[K,N] + bias_m[i] + bias_n[j]) + R_b, where
+ *   A_b(i,k) = A[b*bsa + i*rsa + k*csa], B_b(k,j) = B[b*bsb + k*rsb + j*csb],
+ *   C_b(i,j) = C[b*bsc + i*rsc + j], R_b(i,j) = R[b*bsr + i*rsr + j].
+ * A batch stride of 0 shares an operand (conv's weights). beta == 0 means C is not read (it may
+ * hold garbage). bias_m[M] / bias_n[N] may be NULL. act is an LK_ACT_* code (LK_ACT_NONE: none).
+ * R may be NULL, or equal C with the same strides (bsr == bsc, rsr == rsc: in-place residual add);
+ * any other overlap of R with C is not allowed. C must not overlap A or B. Any M, N ≥ 0, K ≥ 0.
+ * The epilogue runs in the store of each register tile, on its last K slice, while the tile is
+ * in registers: C is written once per K slice, as without an epilogue. Scratch: allocated per
+ * thread per call, (KC·NC' + KC·MR) floats, NC' = min(1024, thread's columns), or KC·MC' instead
+ * of KC·MR when A is packed; plus, when R == C and K > KC, the thread's rows × NC' for the
+ * partial sums (which may not overwrite R before the last slice). */
+/* lk_gemm_ex2 over a two-level batch: product (o, b) for o < outer, b < batch reads its operands
+ * at o·os? + b·bs?. One parallel region covers all outer · batch products (a C loop over the
+ * outer level would open one region per iteration, each too small to split). */
+static void lk__gemm_nested(int outer, long osa, long osb, long osc, long osr, int batch, int M, int N, int K,
+                            const float *A, long bsa, long rsa, long csa, const float *B, long bsb, long rsb,
+                            long csb, float *C, long bsc, long rsc, float beta, const float *bias_m,
+                            const float *bias_n, int act, const float *R, long bsr, long rsr, const float *scale_k,
+                            long bss) {
+  if (outer <= 0 || batch <= 0 || M <= 0 || N <= 0) return;
+  /* Designated initializers: every field not named (pack_b, pack_ctx) is zero. */
+  lk__gemm_args g0 = {.M = M, .N = N, .K = K, .A = A, .rsa = rsa, .csa = csa, .B = B, .rsb = rsb, .csb = csb,
+                      .C = C, .rsc = rsc, .beta = beta, .bias_m = bias_m, .bias_n = bias_n, .act = act, .R = R,
+                      .rsr = rsr, .scale_k = scale_k};
+
+  /* Threads per matrix: enough that jobs = batch · per divide evenly among the threads. Small
+   * problems stay on the calling thread (see LK_GEMM_PAR_MIN). */
+  long products = (long)outer * batch;
+  double fmas = (double)products * M * N * (K > 0 ? K : 1);
+  int threads = fmas < LK_GEMM_PAR_MIN ? 1 : lk_max_threads();
+  int per = lk__gemm_shares(products, threads), tm = 1, tn = 1;
+  lk__gemm_grid(M, N, K, per, lk__gemm_packs_a(&g0), &tm, &tn);
+  long jobs = products * per;
+  long mmax = lk_ceil_div(lk_ceil_div(M, LK_GEMM_MR), tm) * LK_GEMM_MR;
+  long nmax = lk_ceil_div(lk_ceil_div(N, LK_GEMM_NR), tn) * LK_GEMM_NR;
+  size_t scratch = lk__gemm_scratch_floats(&g0, mmax, nmax);
+  /* Products of one outer index that read the same B (and the same scale) pack it once per block
+   * (lk__gemm_rect), unless the partial sums go to the one-matrix stash. */
+  const int shared_b = bsb == 0 && (scale_k == NULL || bss == 0) && !lk__gemm_stashes(&g0);
+
+  LK_OMP(parallel num_threads(threads) if(threads > 1))
+  {
+    long j0, j1;
+    float *ws = K > 0 ? lk_scratch_alloc(scratch) : NULL;
+    lk_split(jobs, lk_team_size(), lk_thread_id(), &j0, &j1);
+    for (long j = j0, run; j < j1; j += run) {
+      lk__gemm_args g = g0;
+      long p = j / per, o = p / batch, b = p % batch;
+      int m0, m1, n0, n1;
+      /* One matrix per job, or with a shared B and whole matrices per job, the run of them up
+       * to the thread's last job or the next outer index. */
+      run = shared_b && per == 1 ? lk_min_l(j1 - j, batch - b) : 1;
+      g.A += o * osa + b * bsa; g.B += o * osb + b * bsb; g.C += o * osc + b * bsc;
+      if (g.R) g.R += o * osr + b * bsr;
+      if (g.scale_k) g.scale_k += b * bss;
+      lk__gemm_rect_bounds(M, N, tm, tn, (int)(j % per), &m0, &m1, &n0, &n1);
+      if (m0 >= m1 || n0 >= n1) continue;
+      if (K > 0 && ws) {
+        lk__gemm_rect(&g, run, bsa, bsc, bsr, m0, m1, n0, n1, ws);
+        continue;
+      }
+      for (long i = 0; i < run; ++i) { /* degenerate K, or out of memory */
+        lk__gemm_args gi = g;
+        gi.A += i * bsa; gi.C += i * bsc;
+        if (gi.R) gi.R += i * bsr;
+        if (K <= 0) lk__gemm_rect_k0(&gi, m0, m1, n0, n1);
+        else lk__gemm_rect_naive(&gi, m0, m1, n0, n1);
+      }
+    }
+    lk_scratch_free(ws);
+  }
+}
+
+void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                 const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
+                 const float *bias_m, const float *bias_n, int act, const float *R, long bsr, long rsr) {
+  lk__gemm_nested(1, 0, 0, 0, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
+                  act, R, bsr, rsr, NULL, 0);
+}
+
+/* lk_gemm_ex2 without the activation and residual: C_b = beta·C_b + A_b·B_b + bias_m + bias_n. */
+void lk_gemm_ex(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
+                const float *bias_m, const float *bias_n) {
+  lk_gemm_ex2(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
+              LK_ACT_NONE, NULL, 0, 0);
+}
+
+/* C[M,N] = A[M,K]·B[K,N] + beta·C. A(i,k) = A[i*rsa + k*csa], B(k,j) = B[k*rsb + j*csb],
+ * C(i,j) = C[i*rsc + j]. */
+void lk_gemm(int M, int N, int K, const float *A, long rsa, long csa, const float *B, long rsb,
+             long csb, float *C, long rsc, float beta) {
+  lk_gemm_ex(1, M, N, K, A, 0, rsa, csa, B, 0, rsb, csb, C, 0, rsc, beta, NULL, NULL);
+}
+
+/* outer · batch independent products, operand (o, b) at A + o*osa + b*bsa (B, C likewise): two
+ * leading axes that do not flatten into one stride (attention's heads read in place by
+ * matmul_permuted, inside the batch of samples). */
+void lk_gemm_batched2(int outer, long osa, long osb, long osc, int batch, int M, int N, int K, const float *A,
+                      long bsa, long rsa, long csa, const float *B, long bsb, long rsb, long csb, float *C, long bsc,
+                      long rsc, float beta) {
+  lk__gemm_nested(outer, osa, osb, osc, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL,
+                  NULL, LK_ACT_NONE, NULL, 0, 0, NULL, 0);
+}
+
+/* batch independent products, operand b at A + b*bsa, B + b*bsb, C + b*bsc (matmul's leading
+ * axes flattened; attention-style batched products). */
+void lk_gemm_batched(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                     const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
+                     float beta) {
+  lk_gemm_ex(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL, NULL);
+}
+
+/* Single-threaded GEMM for use inside another kernel's parallel region (attention). ws must hold
+ * lk_gemm_serial_workspace_floats(M, N, K) floats and be 64-byte aligned. */
+size_t lk_gemm_serial_workspace_floats(int M, int N, int K) {
+  lk__gemm_args g = {.K = K, .csa = 0}; /* csa 0: size for a packed A, whatever the strides turn out to be */
+  return lk__gemm_scratch_floats(&g, lk_round_up(M, LK_GEMM_MR), lk_round_up(N, LK_GEMM_NR));
+}
+
+void lk_gemm_serial(int M, int N, int K, const float *A, long rsa, long csa, const float *B,
+                    long rsb, long csb, float *C, long rsc, float beta, float *ws) {
+  lk__gemm_args g = {.M = M, .N = N, .K = K, .A = A, .rsa = rsa, .csa = csa, .B = B, .rsb = rsb, .csb = csb,
+                     .C = C, .rsc = rsc, .beta = beta, .act = LK_ACT_NONE};
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) lk__gemm_rect_k0(&g, 0, M, 0, N);
+  else lk__gemm_rect(&g, 1, 0, 0, 0, 0, M, 0, N, ws);
+}
+
+/* ---- Naive references (double accumulation), same signatures ---------------------------------- */
+
+void lk_gemm_ex2_naive(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                       const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
+                       float beta, const float *bias_m, const float *bias_n, int act, const float *R,
+                       long bsr, long rsr) {
+  for (int b = 0; b < batch; ++b) {
+    lk__gemm_args g = {.M = M, .N = N, .K = K, .A = A + b * bsa, .rsa = rsa, .csa = csa, .B = B + b * bsb,
+                       .rsb = rsb, .csb = csb, .C = C + b * bsc, .rsc = rsc, .beta = beta, .bias_m = bias_m,
+                       .bias_n = bias_n, .act = act, .R = R ? R + b * bsr : NULL, .rsr = rsr};
+    lk__gemm_rect_naive(&g, 0, M, 0, N);
+  }
+}
+
+void lk_gemm_ex_naive(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                      const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
+                      float beta, const float *bias_m, const float *bias_n) {
+  lk_gemm_ex2_naive(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
+                    LK_ACT_NONE, NULL, 0, 0);
+}
+
+void lk_gemm_naive(int M, int N, int K, const float *A, long rsa, long csa, const float *B,
+                   long rsb, long csb, float *C, long rsc, float beta) {
+  lk_gemm_ex_naive(1, M, N, K, A, 0, rsa, csa, B, 0, rsb, csb, C, 0, rsc, beta, NULL, NULL);
 }
 
 /* ---- templates/fused_linear.c -------------------------------------------------------------- */
@@ -2498,6 +2137,424 @@ void lk_fused_linear_strided_naive(int batch, int rows, int K, int N, const floa
         if (residual) acc += residual[b * rbs + o];
         y[b * ybs + o] = (float)acc;
       }
+}
+
+/* ---- templates/conv.c ---------------------------------------------------------------------- */
+/* locus-requires: prologue.h gemm.c */
+/* conv2d, NCHW: y[B, Cout, Ho, Wo] = x[B, Cin, Hh, Ww] ⊛ w[Cout, Cin/groups, kh, kw] + bias[Cout]
+ * (PyTorch nn.Conv2d: symmetric zero padding ph/pw, strides sh/sw, no dilation).
+ * Ho = (Hh + 2·ph − kh)/sh + 1, Wo = (Ww + 2·pw − kw)/sw + 1.
+ *
+ * Four paths:
+ * - 1×1, stride 1, no padding, groups 1: y_b[Cout, Hh·Ww] = w[Cout, Cin] · x_b[Cin, Hh·Ww], one
+ *   batched GEMM straight on the activations (no copy).
+ * - depthwise (groups = Cin = Cout): a direct kernel; a GEMM with K = kh·kw would be all overhead.
+ * - anything else, implicit GEMM: per image and group, y_g[Cout/G, Ho·Wo] = w_g · col_g with
+ *   col_g[(c·kh + ki)·kw + kj][oh·Wo + ow] = x[c, oh·sh − ph + ki, ow·sw − pw + kj], never stored:
+ *   the GEMM's B packing (lk__conv_pack_b) reads those pixels straight from a zero-padded copy of
+ *   the image, so no bounds checks and no column matrix. An explicit im2col wrote col to memory
+ *   and the GEMM then read it back to pack it; with the threads splitting im2col by rows and the
+ *   GEMM by columns, half of what each core packed came from the other core's cache. Each thread
+ *   takes whole images (or, at batch 1, a share of the output columns) and pads its own copy.
+ * - when an image's padded copy would be too large (lk__conv_implicit_ok), the explicit path: one
+ *   image and a block of output rows at a time, im2col of the block into the workspace, then per
+ *   group one GEMM w_g · col_g with the bias added in the GEMM's store. The block is sized so col
+ *   stays near 1 MiB (in L2) while the GEMM reads it. See lk__conv_block_rows. */
+
+static int lk__conv_is_1x1(int kh, int kw, int sh, int sw, int ph, int pw, int groups) {
+  return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 && groups == 1;
+}
+
+/* Output columns [*lo, *hi) whose input column ow·sw − pw + kj lies inside [0, Ww). */
+static void lk__conv_valid_cols(int Ww, int Wo, int sw, int pw, int kj, int *lo, int *hi) {
+  long l = kj >= pw ? 0 : (pw - kj + sw - 1) / sw;
+  long h = Ww - 1 + pw - kj < 0 ? 0 : (Ww - 1 + pw - kj) / sw + 1;
+  *lo = (int)lk_min_l(l, Wo);
+  *hi = (int)lk_max_l(lk_min_l(h, Wo), *lo);
+}
+
+/* Output rows per im2col block: col [K, rows·Wo] (K = Cin·kh·kw) of about 2^18 floats (1 MiB, one
+ * core's L2), but at least 256 columns so the GEMM's N is not all edge (SAG's 3×3 convolutions
+ * have K = 1728), and never more than the image. The emitter mirrors this rule
+ * (`conv2dWorkspace`, Kernels+Products.swift). */
+static long lk__conv_block_rows(long K, long Ho, long Wo) {
+  long rows = (1L << 18) / (K * Wo);
+  if (rows * Wo < 256) rows = lk_ceil_div(256, Wo);
+  return lk_max_l(1, lk_min_l(rows, Ho));
+}
+
+/* The implicit path's per-thread copy of one padded image: Cin planes of (Hh + 2·ph) × (Ww + 2·pw)
+ * floats, plus LK__CONV_SLACK so the packing may read whole vectors past the last pixel. Up to
+ * 2^21 floats (8 MiB per thread); beyond that the explicit path, with its 1 MiB blocks. The
+ * emitter mirrors this rule (`conv2dWorkspace`, Kernels+Products.swift). */
+#define LK__CONV_SLACK (2 * 32)
+static long lk__conv_padded_floats(int Cin, int Hh, int Ww, int ph, int pw) {
+  return (long)Cin * (Hh + 2L * ph) * (Ww + 2L * pw) + LK__CONV_SLACK;
+}
+static int lk__conv_implicit_ok(int Cin, int Hh, int Ww, int ph, int pw) {
+  return lk__conv_padded_floats(Cin, Hh, Ww, ph, pw) <= (1L << 21);
+}
+
+/* Floats of the explicit path's column block (lk__conv_block_rows output rows of one image). */
+static long lk__conv_col_floats(int Cin, int kh, int kw, long Ho, long Wo) {
+  long K = (long)Cin * kh * kw;
+  return K * lk__conv_block_rows(K, Ho, Wo) * Wo;
+}
+
+/* Floats of `ws` lk_conv2d needs (0 for the 1×1, depthwise and implicit paths): one block of the
+ * explicit path, whatever B. */
+size_t lk_conv2d_workspace_floats(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh,
+                                  int sw, int ph, int pw, int groups) {
+  long Ho = (Hh + 2L * ph - kh) / sh + 1, Wo = (Ww + 2L * pw - kw) / sw + 1;
+  (void)B;
+  if (lk__conv_is_1x1(kh, kw, sh, sw, ph, pw, groups)) return 0;
+  if (groups == Cin && groups == Cout && groups > 1) return 0;
+  if (Ho <= 0 || Wo <= 0 || lk__conv_implicit_ok(Cin, Hh, Ww, ph, pw)) return 0;
+  return (size_t)lk__conv_col_floats(Cin, kh, kw, Ho, Wo);
+}
+
+/* Output rows [oh0, oh1) of one image x [Cin, Hh, Ww]: col[(c·kh + ki)·kw + kj][(oh − oh0)·Wo + ow] =
+ * x[c, oh·sh − ph + ki, ow·sw − pw + kj] or 0. Since c runs over all Cin, the rows of group g are the
+ * contiguous block for c in g's channels. */
+static void lk__conv_im2col(int Cin, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw, int oh0, int oh1,
+                            int Wo, const float *restrict x, float *restrict col) {
+  long rows = (long)Cin * kh * kw, n = (long)(oh1 - oh0) * Wo;
+  LK_OMP(parallel for schedule(static) if(rows * n >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) {
+    int kj = (int)(r % kw), ki = (int)(r / kw % kh);
+    const float *xc = x + r / ((long)kh * kw) * Hh * Ww; /* plane c */
+    float *d = col + r * n;
+    int lo, hi;
+    lk__conv_valid_cols(Ww, Wo, sw, pw, kj, &lo, &hi);
+    for (int oh = oh0; oh < oh1; ++oh, d += Wo) {
+      int ih = oh * sh - ph + ki;
+      if (ih < 0 || ih >= Hh) { memset(d, 0, (size_t)Wo * sizeof(float)); continue; }
+      const float *xr = xc + (long)ih * Ww;
+      for (int ow = 0; ow < lo; ++ow) d[ow] = 0.0f;
+      if (sw == 1) memcpy(d + lo, xr + lo - pw + kj, (size_t)(hi - lo) * sizeof(float));
+      else for (int ow = lo; ow < hi; ++ow) d[ow] = xr[(long)ow * sw - pw + kj];
+      for (int ow = hi; ow < Wo; ++ow) d[ow] = 0.0f;
+    }
+  }
+}
+
+/* ---- Implicit GEMM ----------------------------------------------------------------------------- */
+
+/* What lk__conv_pack_b needs besides the GEMM's arguments; g->B is the padded image of the group's
+ * first channel. */
+typedef struct { int kh, kw, sh, sw, Wo; long Wp, plane; } lk__conv_geom;
+
+/* lk__gemm_pack_b's layout for B[k0:k0+kc, j0:j0+nc] of the implicit column matrix: B(k, j) is
+ * the padded image at channel c, row oh·sh + ki, column ow·sw + kj, for k = (c·kh + ki)·kw + kj and
+ * j = oh·Wo + ow. A panel of NR outputs inside one output row reads, per k, NR pixels of one input
+ * row: contiguous for stride 1 (whole-vector copies), every other one for stride 2 (two vectors
+ * and an even-lane shuffle per 8). A panel that wraps to the next row (or a short last one) goes
+ * pixel by pixel through per-column offsets. The padding makes every read in bounds, except the
+ * stride-2 path's last lane + 1, which LK__CONV_SLACK covers. */
+static void lk__conv_pack_b(const lk__gemm_args *g, int k0, int kc, int j0, int nc, float *bp) {
+  const lk__conv_geom *q = (const lk__conv_geom *)g->pack_ctx;
+  long koff[LK_GEMM_KC], joff[LK_GEMM_NR];
+  for (int k = 0; k < kc; ++k) {
+    int kk = k0 + k, kj = kk % q->kw, ki = kk / q->kw % q->kh;
+    koff[k] = kk / (q->kw * q->kh) * q->plane + ki * q->Wp + kj;
+  }
+  for (int p0 = 0; p0 < nc; p0 += LK_GEMM_NR) {
+    int nr = (int)lk_min_l(LK_GEMM_NR, nc - p0), n = j0 + p0, oh = n / q->Wo, ow = n % q->Wo;
+    float *d = bp + (long)p0 * kc;
+    if (nr == LK_GEMM_NR && ow + LK_GEMM_NR <= q->Wo) {
+      const float *s0 = g->B + (long)oh * q->sh * q->Wp + (long)ow * q->sw;
+      if (q->sw == 1) {
+        for (int k = 0; k < kc; ++k)
+          for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, lk_vload(s0 + koff[k] + v * LK_VW));
+      } else if (q->sw == 2) {
+        for (int k = 0; k < kc; ++k)
+          for (int j = 0; j < LK_GEMM_NR; j += 8) {
+            lk_v8 a, b, e;
+            memcpy(&a, s0 + koff[k] + 2 * j, sizeof a);
+            memcpy(&b, s0 + koff[k] + 2 * j + 8, sizeof b);
+            e = __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14);
+            memcpy(d + k * LK_GEMM_NR + j, &e, sizeof e);
+          }
+      } else {
+        for (int k = 0; k < kc; ++k)
+          for (int j = 0; j < LK_GEMM_NR; ++j) d[k * LK_GEMM_NR + j] = s0[koff[k] + (long)j * q->sw];
+      }
+    } else {
+      for (int j = 0; j < nr; ++j)
+        joff[j] = (long)((n + j) / q->Wo) * q->sh * q->Wp + (long)((n + j) % q->Wo) * q->sw;
+      for (int k = 0; k < kc; ++k) {
+        for (int j = 0; j < nr; ++j) d[k * LK_GEMM_NR + j] = g->B[koff[k] + joff[j]];
+        for (int j = nr; j < LK_GEMM_NR; ++j) d[k * LK_GEMM_NR + j] = 0.0f;
+      }
+    }
+  }
+}
+
+/* pad[c, ph + i, pw + j] = x[c, i, j] for the Cin planes of one image, zeros around and in the
+ * slack after the last plane. */
+static void lk__conv_pad_image(int Cin, int Hh, int Ww, int ph, int pw, const float *restrict x, float *restrict pad) {
+  long Wp = Ww + 2L * pw, plane = (Hh + 2L * ph) * Wp;
+  for (int c = 0; c < Cin; ++c) {
+    float *p = pad + c * plane;
+    const float *xc = x + (long)c * Hh * Ww;
+    memset(p, 0, (size_t)(ph * Wp) * sizeof(float));
+    for (int i = 0; i < Hh; ++i) {
+      float *r = p + (ph + i) * Wp;
+      for (int j = 0; j < pw; ++j) r[j] = r[pw + Ww + j] = 0.0f;
+      memcpy(r + pw, xc + (long)i * Ww, (size_t)Ww * sizeof(float));
+    }
+    memset(p + (ph + Hh) * Wp, 0, (size_t)(ph * Wp) * sizeof(float));
+  }
+  memset(pad + Cin * plane, 0, LK__CONV_SLACK * sizeof(float));
+}
+
+/* The implicit path. Jobs are (image, group, share of the output columns): as many shares per
+ * matrix as it takes for the jobs to divide evenly among the threads (at batch 1 on 2 threads,
+ * halves of each image). A thread pads an image when its jobs reach it; results do not depend
+ * on the thread count (each output is one GEMM element, summed in the same order). */
+static void lk__conv_implicit(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
+                              int G, int Ho, int Wo, const float *x, const float *w, const float *bias, float *y) {
+  int cig = Cin / G, cog = Cout / G, kg = cig * kh * kw, HWo = Ho * Wo;
+  lk__conv_geom q = {.kh = kh, .kw = kw, .sh = sh, .sw = sw, .Wo = Wo, .Wp = Ww + 2L * pw, .plane = (Hh + 2L * ph) * (Ww + 2L * pw)};
+  lk__gemm_args g0 = {.M = cog, .N = HWo, .K = kg, .rsa = kg, .csa = 1, .rsc = HWo, .act = LK_ACT_NONE,
+                      .pack_b = lk__conv_pack_b, .pack_ctx = &q};
+  long products = (long)B * G, jobs, tiles = lk_ceil_div(HWo, LK_GEMM_NR), padded = lk__conv_padded_floats(Cin, Hh, Ww, ph, pw);
+  double fmas = (double)B * Cout * HWo * kg;
+  int threads = fmas < LK_GEMM_PAR_MIN ? 1 : lk_max_threads(), per = lk__gemm_shares(products, threads);
+  size_t scratch;
+  jobs = products * per;
+  scratch = (size_t)lk_round_up(padded, 16) + lk__gemm_scratch_floats(&g0, cog, lk_ceil_div(tiles, per) * LK_GEMM_NR);
+
+  LK_OMP(parallel num_threads(threads) if(threads > 1))
+  {
+    long j0, j1, have = -1;
+    float *pad = lk_scratch_alloc(scratch), *ws = pad ? pad + lk_round_up(padded, 16) : NULL;
+    lk_split(jobs, lk_team_size(), lk_thread_id(), &j0, &j1);
+    for (long j = j0; j < j1; ++j) {
+      long p = j / per, b = p / G, gi = p % G, lo, hi;
+      float *yg = y + (b * Cout + gi * cog) * HWo;
+      lk_split(tiles, per, (int)(j % per), &lo, &hi);
+      lo = lk_min_l(lo * LK_GEMM_NR, HWo); hi = lk_min_l(hi * LK_GEMM_NR, HWo);
+      if (!pad) { /* out of memory: fail loudly, with NaN, rather than leave garbage in y */
+        for (long i = 0; i < cog; ++i)
+          for (long n = lo; n < hi; ++n) yg[i * HWo + n] = NAN;
+        continue;
+      }
+      if (have != b) lk__conv_pad_image(Cin, Hh, Ww, ph, pw, x + b * Cin * Hh * Ww, pad), have = b;
+      if (lo < hi) {
+        lk__gemm_args g = g0;
+        g.A = w + gi * cog * kg; g.B = pad + gi * cig * q.plane; g.C = yg; g.bias_m = bias ? bias + gi * cog : NULL;
+        lk__gemm_rect(&g, 1, 0, 0, 0, 0, cog, (int)lo, (int)hi, ws);
+      }
+    }
+    lk_scratch_free(pad);
+  }
+}
+
+/* Stride-1 depthwise convolution of small planes (the locality blocks' 3×3 over 7×7…56×56 token
+ * grids) goes through a zero-padded copy of each plane, so that every output row is whole vectors
+ * of LK_VW columns with no bounds logic: a row of 7 would otherwise be a 7-long scalar loop per
+ * tap (1.8 GFLOP/s at localvit_fmnist's training shape). lk__dw_fits says whether a plane's copy
+ * fits the stack buffer; lk__dw_pad makes the copy; lk__dw_plane convolves it. The training
+ * kernels (grad.c) use all three for the input gradient (a convolution of the padded dy with the
+ * flipped taps) and the first two for the weight gradient. Padding taps are multiplied by the
+ * zeros, not skipped: an inf or NaN weight gives NaN along the border, where the direct path
+ * below would leave those outputs finite. */
+#define LK__DW_PAD_FLOATS 8192 /* 32 KiB: a 56×56 plane, padding 1, is 59 rows (one extra) of ≤ 66 floats */
+#define LK__DW_MAX_TAPS 64
+
+/* Row stride of a padded copy of a plane Ww wide with pw zero columns each side, for a kw-wide
+ * kernel: room for the last whole vector of an output row (Wo = Ww + 2·pw − kw + 1 columns) at
+ * the widest tap offset. */
+static long lk__dw_row(int Ww, int kw, int pw) {
+  long Wo = (long)Ww + 2L * pw - kw + 1;
+  return (Wo - 1) / LK_VW * LK_VW + LK_VW + kw - 1;
+}
+
+static int lk__dw_fits(int Hh, int Ww, int kh, int kw, int ph, int pw) {
+  return kh * kw <= LK__DW_MAX_TAPS && ph < kh && pw < kw && Ww + 2L * pw >= kw && Hh + 2L * ph >= kh &&
+         (Hh + 2L * ph + 1) * lk__dw_row(Ww, kw, pw) <= LK__DW_PAD_FLOATS;
+}
+
+/* pad[(ph + i)·row + pw + j] = x[i·Ww + j], zeros around, to the end of each row, and one more
+ * zero row below (read by lk__dw_plane's second row of an odd last pair). pad holds
+ * LK_VW floats more than lk__dw_fits allows. Whole vectors only (a row is a few floats, shorter
+ * than a memcpy call): everything zeroed, then each row copied, its last partial vector read
+ * whole while that stays inside the plane and masked, its spill zeros landing in the next row's
+ * padding or in data written after it. */
+static void lk__dw_pad(int Hh, int Ww, int ph, int pw, long row, const float *restrict x, float *restrict pad) {
+  long n = (Hh + 2L * ph + 1) * row, plane = (long)Hh * Ww;
+  for (long i = 0; i < n; i += LK_VW) lk_vstore(pad + i, lk_vzero());
+  for (int i = 0; i < Hh; ++i) {
+    float *d = pad + (ph + i) * row + pw;
+    const float *r = x + (long)i * Ww;
+    /* Every vector masked, full ones too: a plain vector copy loop becomes a memcpy call. */
+    for (int j = 0; j < Ww; j += LK_VW) {
+      if (j + LK_VW <= Ww || (long)i * Ww + j + LK_VW <= plane) {
+        lk_vstore(d + j, lk_vselect(lk_vbelow(j, Ww), lk_vload(r + j), lk_vzero()));
+      } else {
+        for (int k = j; k < Ww; ++k) d[k] = r[k];
+      }
+    }
+  }
+}
+
+/* y[oh, ow] = b0 + Σ_{ki, kj} w[ki·kw + kj] · pad[(oh + ki)·row + ow + kj] for the Ho × Wo outputs,
+ * taps in that order (bias first). Two output rows at a time: two independent multiply-add chains
+ * (one chain of kh·kw dependent FMAs per vector was latency-bound); for an odd Ho the second row of
+ * the last pair reads lk__dw_pad's extra zero row and is not stored. Lanes past Wo are computed on
+ * padding and not stored. Inlined into lk__dw_plane with kh, kw constant for 3×3, so the taps stay
+ * in registers. */
+__attribute__((always_inline)) static inline void lk__dw_plane_k(int Ho, int Wo, int kh, int kw, long row,
+                                                                 const float *restrict pad, const float *restrict w,
+                                                                 float b0, float *restrict y) {
+  lk_vf wv[LK__DW_MAX_TAPS];
+  for (int t = 0; t < kh * kw; ++t) wv[t] = lk_vset1(w[t]);
+  for (int oh = 0; oh < Ho; oh += 2) {
+    for (int o = 0; o < Wo; o += LK_VW) {
+      lk_vf acc[2] = {lk_vset1(b0), lk_vset1(b0)};
+      for (int ki = 0; ki < kh; ++ki) {
+        const float *pr = pad + (oh + ki) * row + o;
+        for (int kj = 0; kj < kw; ++kj) {
+          acc[0] += wv[ki * kw + kj] * lk_vload(pr + kj);
+          acc[1] += wv[ki * kw + kj] * lk_vload(pr + row + kj);
+        }
+      }
+      for (int r = 0; r < 2 && oh + r < Ho; ++r) {
+        float *yr = y + (long)(oh + r) * Wo;
+        /* A tail may spill past its row when everything it lands on is written after it: the
+         * next pairs (r = 1), or a row of one vector (o = 0), whose second row comes next. */
+        if (o + LK_VW <= Wo || ((r == 1 || o == 0) && (long)(oh + r) * Wo + o + LK_VW <= (long)Ho * Wo)) {
+          lk_vstore(yr + o, acc[r]);
+        } else {
+          float tail[LK_VW];
+          lk_vstore(tail, acc[r]);
+          for (int i = 0; i < Wo - o; ++i) yr[o + i] = tail[i];
+        }
+      }
+    }
+  }
+}
+
+static void lk__dw_plane(int Ho, int Wo, int kh, int kw, long row, const float *restrict pad, const float *restrict w,
+                         float b0, float *restrict y) {
+  if (kh == 3 && kw == 3) lk__dw_plane_k(Ho, Wo, 3, 3, row, pad, w, b0, y);
+  else lk__dw_plane_k(Ho, Wo, kh, kw, row, pad, w, b0, y);
+}
+
+/* Depthwise: every (b, c) plane is independent; each output row accumulates kh·kw shifted input
+ * rows (vectorised over the row for stride 1), taps in a fixed order. Stride 1 on planes that fit
+ * takes the padded path above. */
+static void lk__conv_depthwise(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph,
+                               int pw, int Ho, int Wo, const float *restrict x, const float *restrict w,
+                               const float *bias, float *restrict y) {
+  long planes = (long)B * C;
+  int padded = sh == 1 && sw == 1 && lk__dw_fits(Hh, Ww, kh, kw, ph, pw);
+  LK_OMP(parallel for schedule(static) if(planes * Ho * Wo * kh * kw >= LK_PAR_MIN))
+  for (long p = 0; p < planes; ++p) {
+    int c = (int)(p % C);
+    const float *xp = x + p * Hh * Ww, *wc = w + (long)c * kh * kw;
+    float *yp = y + p * Ho * Wo;
+    float b0 = bias ? bias[c] : 0.0f;
+    if (padded) {
+      float pad[LK__DW_PAD_FLOATS + LK_VW];
+      long row = lk__dw_row(Ww, kw, pw);
+      lk__dw_pad(Hh, Ww, ph, pw, row, xp, pad);
+      lk__dw_plane(Ho, Wo, kh, kw, row, pad, wc, b0, yp);
+      continue;
+    }
+    for (int oh = 0; oh < Ho; ++oh) {
+      float *yr = yp + (long)oh * Wo;
+      for (int ow = 0; ow < Wo; ++ow) yr[ow] = b0;
+      for (int ki = 0; ki < kh; ++ki) {
+        int ih = oh * sh - ph + ki;
+        if (ih < 0 || ih >= Hh) continue;
+        for (int kj = 0; kj < kw; ++kj) {
+          const float *xr = xp + (long)ih * Ww;
+          float wv = wc[ki * kw + kj];
+          int lo, hi;
+          lk__conv_valid_cols(Ww, Wo, sw, pw, kj, &lo, &hi);
+          if (sw == 1) {
+            const float *xs = xr - pw + kj + lo; /* in bounds: lo is the first valid column */
+            float *ys = yr + lo;
+            for (int o = 0; o < hi - lo; ++o) ys[o] += wv * xs[o];
+          } else {
+            for (int ow = lo; ow < hi; ++ow) yr[ow] += wv * xr[(long)ow * sw - pw + kj];
+          }
+        }
+      }
+    }
+  }
+}
+
+/* The explicit path (im2col in blocks); col: lk_conv2d_workspace_floats as if the implicit path
+ * did not apply, or NULL to allocate it here. */
+static void lk__conv_explicit(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
+                              int G, int Ho, int Wo, const float *x, const float *w, const float *bias, float *y,
+                              float *ws) {
+  long HWi = (long)Hh * Ww, HWo = (long)Ho * Wo;
+  int cog = Cout / G;
+  long kg = (long)Cin / G * kh * kw; /* GEMM K of one group */
+  int block = (int)lk__conv_block_rows((long)Cin * kh * kw, Ho, Wo);
+  float *col = ws ? ws : lk_scratch_alloc((size_t)lk__conv_col_floats(Cin, kh, kw, Ho, Wo));
+  if (!col) { /* out of memory: fail loudly, with NaN, rather than leave garbage in y */
+    for (long i = 0; i < (long)B * Cout * HWo; ++i) y[i] = NAN;
+    return;
+  }
+  for (int b = 0; b < B; ++b)
+    for (int oh0 = 0; oh0 < Ho; oh0 += block) {
+      int oh1 = (int)lk_min_l(oh0 + block, Ho), n = (oh1 - oh0) * Wo;
+      float *yb = y + (long)b * Cout * HWo + (long)oh0 * Wo;
+      lk__conv_im2col(Cin, Hh, Ww, kh, kw, sh, sw, ph, pw, oh0, oh1, Wo, x + (long)b * Cin * HWi, col);
+      for (int g = 0; g < G; ++g)
+        lk_gemm_ex(1, cog, n, (int)kg, w + g * cog * kg, 0, kg, 1, col + g * kg * n, 0, n, 1, yb + g * cog * HWo, 0, HWo,
+                   0.0f, bias ? bias + g * cog : NULL, NULL);
+    }
+  if (!ws) lk_scratch_free(col);
+}
+
+/* ws: lk_conv2d_workspace_floats(...) floats, or NULL to allocate them for this call.
+ * bias may be NULL. y must not overlap x. */
+void lk_conv2d(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
+               int groups, const float *x, const float *w, const float *bias, float *y, float *ws) {
+  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
+  long HWi = (long)Hh * Ww;
+  if (B <= 0 || Ho <= 0 || Wo <= 0) return;
+  if (lk__conv_is_1x1(kh, kw, sh, sw, ph, pw, groups)) {
+    lk_gemm_ex(B, Cout, (int)HWi, Cin, w, 0, Cin, 1, x, Cin * HWi, HWi, 1, y, Cout * HWi, HWi, 0.0f, bias, NULL);
+    return;
+  }
+  if (groups == Cin && groups == Cout && groups > 1) {
+    lk__conv_depthwise(B, Cin, Hh, Ww, kh, kw, sh, sw, ph, pw, Ho, Wo, x, w, bias, y);
+    return;
+  }
+  if (lk__conv_implicit_ok(Cin, Hh, Ww, ph, pw))
+    lk__conv_implicit(B, Cin, Hh, Ww, Cout, kh, kw, sh, sw, ph, pw, groups, Ho, Wo, x, w, bias, y);
+  else
+    lk__conv_explicit(B, Cin, Hh, Ww, Cout, kh, kw, sh, sw, ph, pw, groups, Ho, Wo, x, w, bias, y, ws);
+}
+
+/* Reference: the definition, one output at a time, accumulated in double. */
+void lk_conv2d_naive(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph,
+                     int pw, int groups, const float *x, const float *w, const float *bias, float *y) {
+  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
+  int cig = Cin / groups, cog = Cout / groups;
+  for (int b = 0; b < B; ++b)
+    for (int co = 0; co < Cout; ++co)
+      for (int oh = 0; oh < Ho; ++oh)
+        for (int ow = 0; ow < Wo; ++ow) {
+          double s = bias ? bias[co] : 0.0;
+          int g = co / cog;
+          for (int ci = 0; ci < cig; ++ci)
+            for (int ki = 0; ki < kh; ++ki)
+              for (int kj = 0; kj < kw; ++kj) {
+                int ih = oh * sh - ph + ki, iw = ow * sw - pw + kj;
+                if (ih < 0 || ih >= Hh || iw < 0 || iw >= Ww) continue;
+                s += (double)x[(((long)b * Cin + g * cig + ci) * Hh + ih) * Ww + iw] *
+                     w[(((long)co * cig + ci) * kh + ki) * kw + kj];
+              }
+          y[(((long)b * Cout + co) * Ho + oh) * Wo + ow] = (float)s;
+        }
 }
 
 /* ---- templates/grad.c ---------------------------------------------------------------------- */
@@ -2740,6 +2797,36 @@ static void lk__grad_group_norm_grad(const float *x, const float *g, long nb, lo
 void lk_normalize_grad(long rows, long C, const float *x, const float *dxhat, float eps, float *dx) {
   LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
   for (long r = 0; r < rows; ++r) lk__grad_group_norm_grad(x + r * C, dxhat + r * C, 1, 0, C, eps, 1.0, dx + r * C);
+}
+
+/* An affine LayerNorm's input gradient in one pass: dx = normalize_grad(x, dy ⊙ w) (+ res), the
+ * `mul` that formed dx̂ = dy ⊙ w and the `add` of the residual branch's gradient folded in (the
+ * products pass makes it). Each row's dx̂ goes to a per-thread buffer of C floats (in L1), so the
+ * result is the unfused sequence's bit for bit: dx̂ rounded to float, dx rounded, then + res.
+ * w [C]; res [rows, C] or NULL; dx may equal dy or res. Out of memory gives NaN rows. */
+void lk_layernorm_grad(long rows, long C, const float *x, const float *dy, const float *w, const float *res, float eps,
+                       float *dx) {
+  LK_OMP(parallel if(rows * C >= LK_PAR_MIN))
+  {
+    float *g = lk_scratch_alloc((size_t)C);
+    LK_OMP(for schedule(static))
+    for (long r = 0; r < rows; ++r) {
+      const float *dyr = dy + r * C, *rr = res ? res + r * C : NULL;
+      float *dxr = dx + r * C;
+      if (!g) {
+        for (long c = 0; c < C; ++c) dxr[c] = NAN;
+        continue;
+      }
+      for (long c = 0; c < C; ++c) g[c] = dyr[c] * w[c];
+      if (!rr) {
+        lk__grad_group_norm_grad(x + r * C, g, 1, 0, C, eps, 1.0, dxr);
+        continue;
+      }
+      lk__grad_group_norm_grad(x + r * C, g, 1, 0, C, eps, 1.0, g);
+      for (long c = 0; c < C; ++c) dxr[c] = g[c] + rr[c];
+    }
+    lk_scratch_free(g);
+  }
 }
 
 /* ---- Batch normalisation (training mode) ----------------------------------------------------------
@@ -3821,6 +3908,17 @@ static void lk__grad_norm_grad_ref(const float *x, const float *g, float *dx, lo
 
 void lk_normalize_grad_naive(long rows, long C, const float *x, const float *dxhat, float eps, float *dx) {
   for (long r = 0; r < rows; ++r) lk__grad_norm_grad_ref(x + r * C, dxhat + r * C, dx + r * C, 1, 0, C, eps);
+}
+
+void lk_layernorm_grad_naive(long rows, long C, const float *x, const float *dy, const float *w, const float *res,
+                             float eps, float *dx) {
+  float *g = (float *)malloc((size_t)(rows * C) * sizeof(float));
+  if (!g) return;
+  for (long i = 0; i < rows * C; ++i) g[i] = dy[i] * w[i % C];
+  lk_normalize_grad_naive(rows, C, x, g, eps, dx);
+  if (res)
+    for (long i = 0; i < rows * C; ++i) dx[i] += res[i];
+  free(g);
 }
 
 void lk_batch_normalize_naive(int B, long C, long S, const float *x, const float *w, const float *b, float eps, float *y) {
@@ -5056,7 +5154,7 @@ static const unsigned char deit_tiny_train_param_read_[152] = {
 };
 int deit_tiny_train_param_read_by_forward(int i) { return i >= 0 && i < 152 ? deit_tiny_train_param_read_[i] : 0; }
 
-size_t deit_tiny_train_arena_bytes(void) { return 1076171008; }
+size_t deit_tiny_train_arena_bytes(void) { return 1095438592; }
 
 void deit_tiny_train_set_num_threads(int n) {
 #ifdef _OPENMP
@@ -5081,2363 +5179,2194 @@ int deit_tiny_train_forward(const float *const *params, const float *const *inpu
     float *arena) {
   const int B = 32; /* the batch the model is compiled for */
 
-  /* %3 = conv2d(%0, %1, %2) {out 192, kernel [16, 16], stride [16, 16], padding [0, 0], groups 1} patch_embed.proj : f32[B, 192, 14, 14] */
-  lk_conv2d(B, 3, 224, 224, 192, 16, 16, 16, 16, 0, 0, 1, inputs[0], params[0], params[1], arena,
-      NULL);
+  /* %3 = reshape(%0) {shape [3, 14, 16, 14, 16]} patch_embed.proj : f32[B, 3, 14, 16, 14, 16], a view of %0: no code */
 
-  /* %4 = img2seq(%3) patch_embed : f32[B, 196, 192], written into %7 from row 1 */
-  for (int b = 0; b < B; b++) {
-    lk_img2seq(1, 192, 196, arena + (long)b * 37632, arena + 164610240 + (long)b * 37824);
-  } // for b
-
-  /* %7 = concat(%5, %4) {axis 0} : f32[B, 197, 192] */
-  for (int b = 0; b < B; b++) {
-    lk_copy_strided(3, (const long[]){1, 1, 192}, params[2], (const long[]){0, 192, 1},
-        arena + 164610048 + (long)b * 37824, (const long[]){37824, 37824, 1});
-  } // for b
-
-  /* %8 = add(%7, %6) : f32[B, 197, 192], written over %7 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 164610048, (const long[]){37824, 192, 1},
-      params[3], (const long[]){0, 192, 1}, arena + 164610048);
-
-  /* %11 = normalize(%8) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 164610048, 1e-06f, arena + 165820416);
-
-  /* %12 = mul_add(%11, %9, %10) blocks.0.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 165820416, (const long[]){37824, 192, 1},
-      params[4], (const long[]){0, 0, 1}, params[5], (const long[]){0, 0, 1}, arena + 167030784);
-
-  /* %15 = fused_linear(%12, %13, %14) blocks.0.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 167030784, params[6], params[7], LK_ACT_NONE, NULL,
+  /* %4 = transpose(%3) {perm [1, 3, 0, 2, 4]} patch_embed.proj : f32[B, 14, 14, 3, 16, 16] */
+  lk_transpose(6, (const long[]){B, 3, 14, 16, 14, 16}, (const int[]){0, 2, 4, 1, 3, 5}, inputs[0],
       arena + 121036800);
 
-  /* %16 = slice(%15) {axis 1, start 0, length 192} blocks.0.attn : f32[B, 197, 192], a view of %15: no code */
+  /* %5 = reshape(%4) {shape [196, 768]} patch_embed.proj : f32[B, 196, 768], a view of %4: no code */
 
-  /* %17 = slice(%15) {axis 1, start 192, length 192} blocks.0.attn : f32[B, 197, 192], a view of %15: no code */
+  /* %6 = reshape(%1) {shape [192, 768]} patch_embed.proj : f32[192, 768], a view of %1: no code */
 
-  /* %18 = slice(%15) {axis 1, start 384, length 192} blocks.0.attn : f32[B, 197, 192], a view of %15: no code */
+  /* %7 = fused_linear(%5, %6, %2) patch_embed.proj : f32[B, 196, 192], written into %10 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 121036800, 150528, params[0], params[1], NULL,
+      0, LK_ACT_NONE, NULL, 0, arena + 169427136, 37824);
 
-  /* %19 = sdpa(%16, %17, %18) {heads 3, kv_heads 3} blocks.0.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 121036800, 576, arena + 121036992, 576, arena + 121037184,
-      576, arena + 168241152, 0.125f);
+  /* %10 = concat(%8, %7) {axis 0} : f32[B, 197, 192] */
+  for (int b = 0; b < B; b++) {
+    lk_copy_strided(3, (const long[]){1, 1, 192}, params[2], (const long[]){0, 192, 1},
+        arena + 169426944 + (long)b * 37824, (const long[]){37824, 37824, 1});
+  } // for b
 
-  /* %22 = fused_linear(%19, %20, %21, %8) {residual} blocks.0.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 168241152, params[8], params[9], LK_ACT_NONE,
-      arena + 164610048, arena + 169451520);
+  /* %11 = add(%10, %9) : f32[B, 197, 192], written over %10 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 169426944, (const long[]){37824, 192, 1},
+      params[3], (const long[]){0, 192, 1}, arena + 169426944);
 
-  /* %25 = normalize(%22) {eps 1e-06} blocks.0.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 169451520, 1e-06f, arena + 170661888);
+  /* %14 = normalize(%11) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 169426944, 1e-06f, arena + 170637312);
 
-  /* %26 = mul_add(%25, %23, %24) blocks.0.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 170661888, (const long[]){37824, 192, 1},
-      params[10], (const long[]){0, 0, 1}, params[11], (const long[]){0, 0, 1}, arena + 171872256);
+  /* %15 = mul_add(%14, %12, %13) blocks.0.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 170637312, (const long[]){37824, 192, 1},
+      params[4], (const long[]){0, 0, 1}, params[5], (const long[]){0, 0, 1}, arena + 171847680);
 
-  /* %29 = fused_linear(%26, %27, %28) blocks.0.mlp.fc1 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 171872256, params[12], params[13], LK_ACT_NONE, NULL,
+  /* %18 = fused_linear(%15, %16, %17) blocks.0.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 171847680, params[6], params[7], LK_ACT_NONE, NULL,
+      arena + 125853696);
+
+  /* %19 = slice(%18) {axis 1, start 0, length 192} blocks.0.attn : f32[B, 197, 192], a view of %18: no code */
+
+  /* %20 = slice(%18) {axis 1, start 192, length 192} blocks.0.attn : f32[B, 197, 192], a view of %18: no code */
+
+  /* %21 = slice(%18) {axis 1, start 384, length 192} blocks.0.attn : f32[B, 197, 192], a view of %18: no code */
+
+  /* %22 = sdpa(%19, %20, %21) {heads 3, kv_heads 3} blocks.0.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 125853696, 576, arena + 125853888, 576, arena + 125854080,
+      576, arena + 173058048, 0.125f);
+
+  /* %25 = fused_linear(%22, %23, %24, %11) {residual} blocks.0.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 173058048, params[8], params[9], LK_ACT_NONE,
+      arena + 169426944, arena + 174268416);
+
+  /* %28 = normalize(%25) {eps 1e-06} blocks.0.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 174268416, 1e-06f, arena + 175478784);
+
+  /* %29 = mul_add(%28, %26, %27) blocks.0.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 175478784, (const long[]){37824, 192, 1},
+      params[10], (const long[]){0, 0, 1}, params[11], (const long[]){0, 0, 1}, arena + 176689152);
+
+  /* %32 = fused_linear(%29, %30, %31) blocks.0.mlp.fc1 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 176689152, params[12], params[13], LK_ACT_NONE, NULL,
       arena);
 
-  /* %30 = gelu(%29) blocks.0.mlp : f32[B, 197, 768] */
+  /* %33 = gelu(%32) blocks.0.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena, arena + 4841472);
 
-  /* %33 = fused_linear(%30, %31, %32, %22) {residual} blocks.0.mlp.fc2 : f32[B, 197, 192] */
+  /* %36 = fused_linear(%33, %34, %35, %25) {residual} blocks.0.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 4841472, params[14], params[15], LK_ACT_NONE,
-      arena + 169451520, arena + 173082624);
+      arena + 174268416, arena + 177899520);
 
-  /* %36 = normalize(%33) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 173082624, 1e-06f, arena + 174292992);
+  /* %39 = normalize(%36) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 177899520, 1e-06f, arena + 179109888);
 
-  /* %37 = mul_add(%36, %34, %35) blocks.1.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 174292992, (const long[]){37824, 192, 1},
-      params[16], (const long[]){0, 0, 1}, params[17], (const long[]){0, 0, 1}, arena + 175503360);
+  /* %40 = mul_add(%39, %37, %38) blocks.1.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 179109888, (const long[]){37824, 192, 1},
+      params[16], (const long[]){0, 0, 1}, params[17], (const long[]){0, 0, 1}, arena + 180320256);
 
-  /* %40 = fused_linear(%37, %38, %39) blocks.1.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 175503360, params[18], params[19], LK_ACT_NONE, NULL,
-      arena + 124667904);
+  /* %43 = fused_linear(%40, %41, %42) blocks.1.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 180320256, params[18], params[19], LK_ACT_NONE, NULL,
+      arena + 129484800);
 
-  /* %41 = slice(%40) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192], a view of %40: no code */
+  /* %44 = slice(%43) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192], a view of %43: no code */
 
-  /* %42 = slice(%40) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192], a view of %40: no code */
+  /* %45 = slice(%43) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192], a view of %43: no code */
 
-  /* %43 = slice(%40) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192], a view of %40: no code */
+  /* %46 = slice(%43) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192], a view of %43: no code */
 
-  /* %44 = sdpa(%41, %42, %43) {heads 3, kv_heads 3} blocks.1.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 124667904, 576, arena + 124668096, 576, arena + 124668288,
-      576, arena + 176713728, 0.125f);
+  /* %47 = sdpa(%44, %45, %46) {heads 3, kv_heads 3} blocks.1.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 129484800, 576, arena + 129484992, 576, arena + 129485184,
+      576, arena + 181530624, 0.125f);
 
-  /* %47 = fused_linear(%44, %45, %46) blocks.1.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 176713728, params[20], params[21], LK_ACT_NONE, NULL,
-      arena + 177924096);
+  /* %50 = fused_linear(%47, %48, %49) blocks.1.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 181530624, params[20], params[21], LK_ACT_NONE, NULL,
+      arena + 182740992);
 
-  /* %49 = mul_add(%47, %48, %33) blocks.1 : f32[B, 197, 192], written over %47 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 177924096, (const long[]){37824, 192, 1},
-      inputs[1], (const long[]){1, 0, 0}, arena + 173082624, (const long[]){37824, 192, 1},
-      arena + 177924096);
+  /* %52 = mul_add(%50, %51, %36) blocks.1 : f32[B, 197, 192], written over %50 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 182740992, (const long[]){37824, 192, 1},
+      inputs[1], (const long[]){1, 0, 0}, arena + 177899520, (const long[]){37824, 192, 1},
+      arena + 182740992);
 
-  /* %52 = normalize(%49) {eps 1e-06} blocks.1.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 177924096, 1e-06f, arena + 179134464);
+  /* %55 = normalize(%52) {eps 1e-06} blocks.1.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 182740992, 1e-06f, arena + 183951360);
 
-  /* %53 = mul_add(%52, %50, %51) blocks.1.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 179134464, (const long[]){37824, 192, 1},
-      params[22], (const long[]){0, 0, 1}, params[23], (const long[]){0, 0, 1}, arena + 180344832);
+  /* %56 = mul_add(%55, %53, %54) blocks.1.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 183951360, (const long[]){37824, 192, 1},
+      params[22], (const long[]){0, 0, 1}, params[23], (const long[]){0, 0, 1}, arena + 185161728);
 
-  /* %56 = fused_linear(%53, %54, %55) blocks.1.mlp.fc1 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 180344832, params[24], params[25], LK_ACT_NONE, NULL,
+  /* %59 = fused_linear(%56, %57, %58) blocks.1.mlp.fc1 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 185161728, params[24], params[25], LK_ACT_NONE, NULL,
       arena + 9682944);
 
-  /* %57 = gelu(%56) blocks.1.mlp : f32[B, 197, 768] */
+  /* %60 = gelu(%59) blocks.1.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 9682944, arena + 14524416);
 
-  /* %60 = fused_linear(%57, %58, %59) blocks.1.mlp.fc2 : f32[B, 197, 192] */
+  /* %63 = fused_linear(%60, %61, %62) blocks.1.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 14524416, params[26], params[27], LK_ACT_NONE, NULL,
-      arena + 181555200);
+      arena + 186372096);
 
-  /* %62 = mul_add(%60, %61, %49) blocks.1 : f32[B, 197, 192], written over %60 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 181555200, (const long[]){37824, 192, 1},
-      inputs[2], (const long[]){1, 0, 0}, arena + 177924096, (const long[]){37824, 192, 1},
-      arena + 181555200);
+  /* %65 = mul_add(%63, %64, %52) blocks.1 : f32[B, 197, 192], written over %63 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 186372096, (const long[]){37824, 192, 1},
+      inputs[2], (const long[]){1, 0, 0}, arena + 182740992, (const long[]){37824, 192, 1},
+      arena + 186372096);
 
-  /* %65 = normalize(%62) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 181555200, 1e-06f, arena + 182765568);
+  /* %68 = normalize(%65) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 186372096, 1e-06f, arena + 187582464);
 
-  /* %66 = mul_add(%65, %63, %64) blocks.2.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 182765568, (const long[]){37824, 192, 1},
-      params[28], (const long[]){0, 0, 1}, params[29], (const long[]){0, 0, 1}, arena + 183975936);
+  /* %69 = mul_add(%68, %66, %67) blocks.2.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 187582464, (const long[]){37824, 192, 1},
+      params[28], (const long[]){0, 0, 1}, params[29], (const long[]){0, 0, 1}, arena + 188792832);
 
-  /* %69 = fused_linear(%66, %67, %68) blocks.2.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 183975936, params[30], params[31], LK_ACT_NONE, NULL,
-      arena + 128299008);
+  /* %72 = fused_linear(%69, %70, %71) blocks.2.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 188792832, params[30], params[31], LK_ACT_NONE, NULL,
+      arena + 133115904);
 
-  /* %70 = slice(%69) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192], a view of %69: no code */
+  /* %73 = slice(%72) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192], a view of %72: no code */
 
-  /* %71 = slice(%69) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192], a view of %69: no code */
+  /* %74 = slice(%72) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192], a view of %72: no code */
 
-  /* %72 = slice(%69) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192], a view of %69: no code */
+  /* %75 = slice(%72) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192], a view of %72: no code */
 
-  /* %73 = sdpa(%70, %71, %72) {heads 3, kv_heads 3} blocks.2.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 128299008, 576, arena + 128299200, 576, arena + 128299392,
-      576, arena + 185186304, 0.125f);
+  /* %76 = sdpa(%73, %74, %75) {heads 3, kv_heads 3} blocks.2.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 133115904, 576, arena + 133116096, 576, arena + 133116288,
+      576, arena + 190003200, 0.125f);
 
-  /* %76 = fused_linear(%73, %74, %75) blocks.2.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 185186304, params[32], params[33], LK_ACT_NONE, NULL,
-      arena + 186396672);
+  /* %79 = fused_linear(%76, %77, %78) blocks.2.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 190003200, params[32], params[33], LK_ACT_NONE, NULL,
+      arena + 191213568);
 
-  /* %78 = mul_add(%76, %77, %62) blocks.2 : f32[B, 197, 192], written over %76 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 186396672, (const long[]){37824, 192, 1},
-      inputs[3], (const long[]){1, 0, 0}, arena + 181555200, (const long[]){37824, 192, 1},
-      arena + 186396672);
+  /* %81 = mul_add(%79, %80, %65) blocks.2 : f32[B, 197, 192], written over %79 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 191213568, (const long[]){37824, 192, 1},
+      inputs[3], (const long[]){1, 0, 0}, arena + 186372096, (const long[]){37824, 192, 1},
+      arena + 191213568);
 
-  /* %81 = normalize(%78) {eps 1e-06} blocks.2.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 186396672, 1e-06f, arena + 187607040);
+  /* %84 = normalize(%81) {eps 1e-06} blocks.2.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 191213568, 1e-06f, arena + 192423936);
 
-  /* %82 = mul_add(%81, %79, %80) blocks.2.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 187607040, (const long[]){37824, 192, 1},
-      params[34], (const long[]){0, 0, 1}, params[35], (const long[]){0, 0, 1}, arena + 188817408);
+  /* %85 = mul_add(%84, %82, %83) blocks.2.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 192423936, (const long[]){37824, 192, 1},
+      params[34], (const long[]){0, 0, 1}, params[35], (const long[]){0, 0, 1}, arena + 193634304);
 
-  /* %85 = fused_linear(%82, %83, %84) blocks.2.mlp.fc1 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 188817408, params[36], params[37], LK_ACT_NONE, NULL,
+  /* %88 = fused_linear(%85, %86, %87) blocks.2.mlp.fc1 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 193634304, params[36], params[37], LK_ACT_NONE, NULL,
       arena + 19365888);
 
-  /* %86 = gelu(%85) blocks.2.mlp : f32[B, 197, 768] */
+  /* %89 = gelu(%88) blocks.2.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 19365888, arena + 24207360);
 
-  /* %89 = fused_linear(%86, %87, %88) blocks.2.mlp.fc2 : f32[B, 197, 192] */
+  /* %92 = fused_linear(%89, %90, %91) blocks.2.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 24207360, params[38], params[39], LK_ACT_NONE, NULL,
-      arena + 190027776);
+      arena + 194844672);
 
-  /* %91 = mul_add(%89, %90, %78) blocks.2 : f32[B, 197, 192], written over %89 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 190027776, (const long[]){37824, 192, 1},
-      inputs[4], (const long[]){1, 0, 0}, arena + 186396672, (const long[]){37824, 192, 1},
-      arena + 190027776);
+  /* %94 = mul_add(%92, %93, %81) blocks.2 : f32[B, 197, 192], written over %92 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 194844672, (const long[]){37824, 192, 1},
+      inputs[4], (const long[]){1, 0, 0}, arena + 191213568, (const long[]){37824, 192, 1},
+      arena + 194844672);
 
-  /* %94 = normalize(%91) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 190027776, 1e-06f, arena + 191238144);
+  /* %97 = normalize(%94) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 194844672, 1e-06f, arena + 196055040);
 
-  /* %95 = mul_add(%94, %92, %93) blocks.3.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 191238144, (const long[]){37824, 192, 1},
-      params[40], (const long[]){0, 0, 1}, params[41], (const long[]){0, 0, 1}, arena + 192448512);
+  /* %98 = mul_add(%97, %95, %96) blocks.3.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 196055040, (const long[]){37824, 192, 1},
+      params[40], (const long[]){0, 0, 1}, params[41], (const long[]){0, 0, 1}, arena + 197265408);
 
-  /* %98 = fused_linear(%95, %96, %97) blocks.3.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 192448512, params[42], params[43], LK_ACT_NONE, NULL,
-      arena + 131930112);
+  /* %101 = fused_linear(%98, %99, %100) blocks.3.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 197265408, params[42], params[43], LK_ACT_NONE, NULL,
+      arena + 136747008);
 
-  /* %99 = slice(%98) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192], a view of %98: no code */
+  /* %102 = slice(%101) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192], a view of %101: no code */
 
-  /* %100 = slice(%98) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192], a view of %98: no code */
+  /* %103 = slice(%101) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192], a view of %101: no code */
 
-  /* %101 = slice(%98) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192], a view of %98: no code */
+  /* %104 = slice(%101) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192], a view of %101: no code */
 
-  /* %102 = sdpa(%99, %100, %101) {heads 3, kv_heads 3} blocks.3.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 131930112, 576, arena + 131930304, 576, arena + 131930496,
-      576, arena + 193658880, 0.125f);
+  /* %105 = sdpa(%102, %103, %104) {heads 3, kv_heads 3} blocks.3.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 136747008, 576, arena + 136747200, 576, arena + 136747392,
+      576, arena + 198475776, 0.125f);
 
-  /* %105 = fused_linear(%102, %103, %104) blocks.3.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 193658880, params[44], params[45], LK_ACT_NONE, NULL,
-      arena + 194869248);
+  /* %108 = fused_linear(%105, %106, %107) blocks.3.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 198475776, params[44], params[45], LK_ACT_NONE, NULL,
+      arena + 199686144);
 
-  /* %107 = mul_add(%105, %106, %91) blocks.3 : f32[B, 197, 192], written over %105 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 194869248, (const long[]){37824, 192, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 190027776, (const long[]){37824, 192, 1},
-      arena + 194869248);
+  /* %110 = mul_add(%108, %109, %94) blocks.3 : f32[B, 197, 192], written over %108 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 199686144, (const long[]){37824, 192, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 194844672, (const long[]){37824, 192, 1},
+      arena + 199686144);
 
-  /* %110 = normalize(%107) {eps 1e-06} blocks.3.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 194869248, 1e-06f, arena + 196079616);
+  /* %113 = normalize(%110) {eps 1e-06} blocks.3.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 199686144, 1e-06f, arena + 200896512);
 
-  /* %111 = mul_add(%110, %108, %109) blocks.3.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 196079616, (const long[]){37824, 192, 1},
-      params[46], (const long[]){0, 0, 1}, params[47], (const long[]){0, 0, 1}, arena + 197289984);
+  /* %114 = mul_add(%113, %111, %112) blocks.3.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 200896512, (const long[]){37824, 192, 1},
+      params[46], (const long[]){0, 0, 1}, params[47], (const long[]){0, 0, 1}, arena + 202106880);
 
-  /* %114 = fused_linear(%111, %112, %113) blocks.3.mlp.fc1 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 197289984, params[48], params[49], LK_ACT_NONE, NULL,
+  /* %117 = fused_linear(%114, %115, %116) blocks.3.mlp.fc1 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 202106880, params[48], params[49], LK_ACT_NONE, NULL,
       arena + 29048832);
 
-  /* %115 = gelu(%114) blocks.3.mlp : f32[B, 197, 768] */
+  /* %118 = gelu(%117) blocks.3.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 29048832, arena + 33890304);
 
-  /* %118 = fused_linear(%115, %116, %117) blocks.3.mlp.fc2 : f32[B, 197, 192] */
+  /* %121 = fused_linear(%118, %119, %120) blocks.3.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 33890304, params[50], params[51], LK_ACT_NONE, NULL,
-      arena + 198500352);
+      arena + 203317248);
 
-  /* %120 = mul_add(%118, %119, %107) blocks.3 : f32[B, 197, 192], written over %118 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 198500352, (const long[]){37824, 192, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 194869248, (const long[]){37824, 192, 1},
-      arena + 198500352);
+  /* %123 = mul_add(%121, %122, %110) blocks.3 : f32[B, 197, 192], written over %121 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 203317248, (const long[]){37824, 192, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 199686144, (const long[]){37824, 192, 1},
+      arena + 203317248);
 
-  /* %123 = normalize(%120) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 198500352, 1e-06f, arena + 199710720);
+  /* %126 = normalize(%123) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 203317248, 1e-06f, arena + 204527616);
 
-  /* %124 = mul_add(%123, %121, %122) blocks.4.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 199710720, (const long[]){37824, 192, 1},
-      params[52], (const long[]){0, 0, 1}, params[53], (const long[]){0, 0, 1}, arena + 200921088);
+  /* %127 = mul_add(%126, %124, %125) blocks.4.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 204527616, (const long[]){37824, 192, 1},
+      params[52], (const long[]){0, 0, 1}, params[53], (const long[]){0, 0, 1}, arena + 205737984);
 
-  /* %127 = fused_linear(%124, %125, %126) blocks.4.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 200921088, params[54], params[55], LK_ACT_NONE, NULL,
-      arena + 135561216);
+  /* %130 = fused_linear(%127, %128, %129) blocks.4.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 205737984, params[54], params[55], LK_ACT_NONE, NULL,
+      arena + 140378112);
 
-  /* %128 = slice(%127) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192], a view of %127: no code */
+  /* %131 = slice(%130) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192], a view of %130: no code */
 
-  /* %129 = slice(%127) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192], a view of %127: no code */
+  /* %132 = slice(%130) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192], a view of %130: no code */
 
-  /* %130 = slice(%127) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192], a view of %127: no code */
+  /* %133 = slice(%130) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192], a view of %130: no code */
 
-  /* %131 = sdpa(%128, %129, %130) {heads 3, kv_heads 3} blocks.4.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 135561216, 576, arena + 135561408, 576, arena + 135561600,
-      576, arena + 202131456, 0.125f);
+  /* %134 = sdpa(%131, %132, %133) {heads 3, kv_heads 3} blocks.4.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 140378112, 576, arena + 140378304, 576, arena + 140378496,
+      576, arena + 206948352, 0.125f);
 
-  /* %134 = fused_linear(%131, %132, %133) blocks.4.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 202131456, params[56], params[57], LK_ACT_NONE, NULL,
-      arena + 203341824);
+  /* %137 = fused_linear(%134, %135, %136) blocks.4.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 206948352, params[56], params[57], LK_ACT_NONE, NULL,
+      arena + 208158720);
 
-  /* %136 = mul_add(%134, %135, %120) blocks.4 : f32[B, 197, 192], written over %134 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 203341824, (const long[]){37824, 192, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 198500352, (const long[]){37824, 192, 1},
-      arena + 203341824);
+  /* %139 = mul_add(%137, %138, %123) blocks.4 : f32[B, 197, 192], written over %137 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 208158720, (const long[]){37824, 192, 1},
+      inputs[7], (const long[]){1, 0, 0}, arena + 203317248, (const long[]){37824, 192, 1},
+      arena + 208158720);
 
-  /* %139 = normalize(%136) {eps 1e-06} blocks.4.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 203341824, 1e-06f, arena + 204552192);
+  /* %142 = normalize(%139) {eps 1e-06} blocks.4.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 208158720, 1e-06f, arena + 209369088);
 
-  /* %140 = mul_add(%139, %137, %138) blocks.4.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 204552192, (const long[]){37824, 192, 1},
-      params[58], (const long[]){0, 0, 1}, params[59], (const long[]){0, 0, 1}, arena + 205762560);
+  /* %143 = mul_add(%142, %140, %141) blocks.4.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 209369088, (const long[]){37824, 192, 1},
+      params[58], (const long[]){0, 0, 1}, params[59], (const long[]){0, 0, 1}, arena + 210579456);
 
-  /* %143 = fused_linear(%140, %141, %142) blocks.4.mlp.fc1 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 205762560, params[60], params[61], LK_ACT_NONE, NULL,
+  /* %146 = fused_linear(%143, %144, %145) blocks.4.mlp.fc1 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 210579456, params[60], params[61], LK_ACT_NONE, NULL,
       arena + 38731776);
 
-  /* %144 = gelu(%143) blocks.4.mlp : f32[B, 197, 768] */
+  /* %147 = gelu(%146) blocks.4.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 38731776, arena + 43573248);
 
-  /* %147 = fused_linear(%144, %145, %146) blocks.4.mlp.fc2 : f32[B, 197, 192] */
+  /* %150 = fused_linear(%147, %148, %149) blocks.4.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 43573248, params[62], params[63], LK_ACT_NONE, NULL,
-      arena + 206972928);
+      arena + 211789824);
 
-  /* %149 = mul_add(%147, %148, %136) blocks.4 : f32[B, 197, 192], written over %147 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 206972928, (const long[]){37824, 192, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 203341824, (const long[]){37824, 192, 1},
-      arena + 206972928);
+  /* %152 = mul_add(%150, %151, %139) blocks.4 : f32[B, 197, 192], written over %150 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 211789824, (const long[]){37824, 192, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 208158720, (const long[]){37824, 192, 1},
+      arena + 211789824);
 
-  /* %152 = normalize(%149) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 206972928, 1e-06f, arena + 208183296);
+  /* %155 = normalize(%152) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 211789824, 1e-06f, arena + 213000192);
 
-  /* %153 = mul_add(%152, %150, %151) blocks.5.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 208183296, (const long[]){37824, 192, 1},
-      params[64], (const long[]){0, 0, 1}, params[65], (const long[]){0, 0, 1}, arena + 209393664);
+  /* %156 = mul_add(%155, %153, %154) blocks.5.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 213000192, (const long[]){37824, 192, 1},
+      params[64], (const long[]){0, 0, 1}, params[65], (const long[]){0, 0, 1}, arena + 214210560);
 
-  /* %156 = fused_linear(%153, %154, %155) blocks.5.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 209393664, params[66], params[67], LK_ACT_NONE, NULL,
-      arena + 139192320);
+  /* %159 = fused_linear(%156, %157, %158) blocks.5.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 214210560, params[66], params[67], LK_ACT_NONE, NULL,
+      arena + 144009216);
 
-  /* %157 = slice(%156) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192], a view of %156: no code */
+  /* %160 = slice(%159) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192], a view of %159: no code */
 
-  /* %158 = slice(%156) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192], a view of %156: no code */
+  /* %161 = slice(%159) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192], a view of %159: no code */
 
-  /* %159 = slice(%156) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192], a view of %156: no code */
+  /* %162 = slice(%159) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192], a view of %159: no code */
 
-  /* %160 = sdpa(%157, %158, %159) {heads 3, kv_heads 3} blocks.5.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 139192320, 576, arena + 139192512, 576, arena + 139192704,
-      576, arena + 210604032, 0.125f);
+  /* %163 = sdpa(%160, %161, %162) {heads 3, kv_heads 3} blocks.5.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 144009216, 576, arena + 144009408, 576, arena + 144009600,
+      576, arena + 215420928, 0.125f);
 
-  /* %163 = fused_linear(%160, %161, %162) blocks.5.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 210604032, params[68], params[69], LK_ACT_NONE, NULL,
-      arena + 211814400);
+  /* %166 = fused_linear(%163, %164, %165) blocks.5.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 215420928, params[68], params[69], LK_ACT_NONE, NULL,
+      arena + 216631296);
 
-  /* %165 = mul_add(%163, %164, %149) blocks.5 : f32[B, 197, 192], written over %163 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 211814400, (const long[]){37824, 192, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 206972928, (const long[]){37824, 192, 1},
-      arena + 211814400);
+  /* %168 = mul_add(%166, %167, %152) blocks.5 : f32[B, 197, 192], written over %166 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 216631296, (const long[]){37824, 192, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 211789824, (const long[]){37824, 192, 1},
+      arena + 216631296);
 
-  /* %168 = normalize(%165) {eps 1e-06} blocks.5.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 211814400, 1e-06f, arena + 213024768);
+  /* %171 = normalize(%168) {eps 1e-06} blocks.5.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 216631296, 1e-06f, arena + 217841664);
 
-  /* %169 = mul_add(%168, %166, %167) blocks.5.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 213024768, (const long[]){37824, 192, 1},
-      params[70], (const long[]){0, 0, 1}, params[71], (const long[]){0, 0, 1}, arena + 214235136);
+  /* %172 = mul_add(%171, %169, %170) blocks.5.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 217841664, (const long[]){37824, 192, 1},
+      params[70], (const long[]){0, 0, 1}, params[71], (const long[]){0, 0, 1}, arena + 219052032);
 
-  /* %172 = fused_linear(%169, %170, %171) blocks.5.mlp.fc1 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 214235136, params[72], params[73], LK_ACT_NONE, NULL,
+  /* %175 = fused_linear(%172, %173, %174) blocks.5.mlp.fc1 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 219052032, params[72], params[73], LK_ACT_NONE, NULL,
       arena + 48414720);
 
-  /* %173 = gelu(%172) blocks.5.mlp : f32[B, 197, 768] */
+  /* %176 = gelu(%175) blocks.5.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 48414720, arena + 53256192);
 
-  /* %176 = fused_linear(%173, %174, %175) blocks.5.mlp.fc2 : f32[B, 197, 192] */
+  /* %179 = fused_linear(%176, %177, %178) blocks.5.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 53256192, params[74], params[75], LK_ACT_NONE, NULL,
-      arena + 215445504);
+      arena + 220262400);
 
-  /* %178 = mul_add(%176, %177, %165) blocks.5 : f32[B, 197, 192], written over %176 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 215445504, (const long[]){37824, 192, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 211814400, (const long[]){37824, 192, 1},
-      arena + 215445504);
+  /* %181 = mul_add(%179, %180, %168) blocks.5 : f32[B, 197, 192], written over %179 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 220262400, (const long[]){37824, 192, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 216631296, (const long[]){37824, 192, 1},
+      arena + 220262400);
 
-  /* %181 = normalize(%178) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 215445504, 1e-06f, arena + 216655872);
+  /* %184 = normalize(%181) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 220262400, 1e-06f, arena + 221472768);
 
-  /* %182 = mul_add(%181, %179, %180) blocks.6.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 216655872, (const long[]){37824, 192, 1},
-      params[76], (const long[]){0, 0, 1}, params[77], (const long[]){0, 0, 1}, arena + 217866240);
+  /* %185 = mul_add(%184, %182, %183) blocks.6.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 221472768, (const long[]){37824, 192, 1},
+      params[76], (const long[]){0, 0, 1}, params[77], (const long[]){0, 0, 1}, arena + 222683136);
 
-  /* %185 = fused_linear(%182, %183, %184) blocks.6.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 217866240, params[78], params[79], LK_ACT_NONE, NULL,
-      arena + 142823424);
+  /* %188 = fused_linear(%185, %186, %187) blocks.6.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 222683136, params[78], params[79], LK_ACT_NONE, NULL,
+      arena + 147640320);
 
-  /* %186 = slice(%185) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192], a view of %185: no code */
+  /* %189 = slice(%188) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192], a view of %188: no code */
 
-  /* %187 = slice(%185) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192], a view of %185: no code */
+  /* %190 = slice(%188) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192], a view of %188: no code */
 
-  /* %188 = slice(%185) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192], a view of %185: no code */
+  /* %191 = slice(%188) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192], a view of %188: no code */
 
-  /* %189 = sdpa(%186, %187, %188) {heads 3, kv_heads 3} blocks.6.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 142823424, 576, arena + 142823616, 576, arena + 142823808,
-      576, arena + 219076608, 0.125f);
+  /* %192 = sdpa(%189, %190, %191) {heads 3, kv_heads 3} blocks.6.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 147640320, 576, arena + 147640512, 576, arena + 147640704,
+      576, arena + 223893504, 0.125f);
 
-  /* %192 = fused_linear(%189, %190, %191) blocks.6.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 219076608, params[80], params[81], LK_ACT_NONE, NULL,
-      arena + 220286976);
+  /* %195 = fused_linear(%192, %193, %194) blocks.6.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 223893504, params[80], params[81], LK_ACT_NONE, NULL,
+      arena + 225103872);
 
-  /* %194 = mul_add(%192, %193, %178) blocks.6 : f32[B, 197, 192], written over %192 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 220286976, (const long[]){37824, 192, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 215445504, (const long[]){37824, 192, 1},
-      arena + 220286976);
+  /* %197 = mul_add(%195, %196, %181) blocks.6 : f32[B, 197, 192], written over %195 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 225103872, (const long[]){37824, 192, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 220262400, (const long[]){37824, 192, 1},
+      arena + 225103872);
 
-  /* %197 = normalize(%194) {eps 1e-06} blocks.6.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 220286976, 1e-06f, arena + 221497344);
+  /* %200 = normalize(%197) {eps 1e-06} blocks.6.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 225103872, 1e-06f, arena + 226314240);
 
-  /* %198 = mul_add(%197, %195, %196) blocks.6.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 221497344, (const long[]){37824, 192, 1},
-      params[82], (const long[]){0, 0, 1}, params[83], (const long[]){0, 0, 1}, arena + 222707712);
+  /* %201 = mul_add(%200, %198, %199) blocks.6.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 226314240, (const long[]){37824, 192, 1},
+      params[82], (const long[]){0, 0, 1}, params[83], (const long[]){0, 0, 1}, arena + 227524608);
 
-  /* %201 = fused_linear(%198, %199, %200) blocks.6.mlp.fc1 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 222707712, params[84], params[85], LK_ACT_NONE, NULL,
+  /* %204 = fused_linear(%201, %202, %203) blocks.6.mlp.fc1 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 227524608, params[84], params[85], LK_ACT_NONE, NULL,
       arena + 58097664);
 
-  /* %202 = gelu(%201) blocks.6.mlp : f32[B, 197, 768] */
+  /* %205 = gelu(%204) blocks.6.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 58097664, arena + 62939136);
 
-  /* %205 = fused_linear(%202, %203, %204) blocks.6.mlp.fc2 : f32[B, 197, 192] */
+  /* %208 = fused_linear(%205, %206, %207) blocks.6.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 62939136, params[86], params[87], LK_ACT_NONE, NULL,
-      arena + 223918080);
+      arena + 228734976);
 
-  /* %207 = mul_add(%205, %206, %194) blocks.6 : f32[B, 197, 192], written over %205 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 223918080, (const long[]){37824, 192, 1},
-      inputs[12], (const long[]){1, 0, 0}, arena + 220286976, (const long[]){37824, 192, 1},
-      arena + 223918080);
+  /* %210 = mul_add(%208, %209, %197) blocks.6 : f32[B, 197, 192], written over %208 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 228734976, (const long[]){37824, 192, 1},
+      inputs[12], (const long[]){1, 0, 0}, arena + 225103872, (const long[]){37824, 192, 1},
+      arena + 228734976);
 
-  /* %210 = normalize(%207) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 223918080, 1e-06f, arena + 225128448);
+  /* %213 = normalize(%210) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 228734976, 1e-06f, arena + 229945344);
 
-  /* %211 = mul_add(%210, %208, %209) blocks.7.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 225128448, (const long[]){37824, 192, 1},
-      params[88], (const long[]){0, 0, 1}, params[89], (const long[]){0, 0, 1}, arena + 226338816);
+  /* %214 = mul_add(%213, %211, %212) blocks.7.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 229945344, (const long[]){37824, 192, 1},
+      params[88], (const long[]){0, 0, 1}, params[89], (const long[]){0, 0, 1}, arena + 231155712);
 
-  /* %214 = fused_linear(%211, %212, %213) blocks.7.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 226338816, params[90], params[91], LK_ACT_NONE, NULL,
-      arena + 146454528);
+  /* %217 = fused_linear(%214, %215, %216) blocks.7.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 231155712, params[90], params[91], LK_ACT_NONE, NULL,
+      arena + 151271424);
 
-  /* %215 = slice(%214) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192], a view of %214: no code */
+  /* %218 = slice(%217) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192], a view of %217: no code */
 
-  /* %216 = slice(%214) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192], a view of %214: no code */
+  /* %219 = slice(%217) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192], a view of %217: no code */
 
-  /* %217 = slice(%214) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192], a view of %214: no code */
+  /* %220 = slice(%217) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192], a view of %217: no code */
 
-  /* %218 = sdpa(%215, %216, %217) {heads 3, kv_heads 3} blocks.7.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 146454528, 576, arena + 146454720, 576, arena + 146454912,
-      576, arena + 227549184, 0.125f);
+  /* %221 = sdpa(%218, %219, %220) {heads 3, kv_heads 3} blocks.7.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 151271424, 576, arena + 151271616, 576, arena + 151271808,
+      576, arena + 232366080, 0.125f);
 
-  /* %221 = fused_linear(%218, %219, %220) blocks.7.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 227549184, params[92], params[93], LK_ACT_NONE, NULL,
-      arena + 228759552);
+  /* %224 = fused_linear(%221, %222, %223) blocks.7.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 232366080, params[92], params[93], LK_ACT_NONE, NULL,
+      arena + 233576448);
 
-  /* %223 = mul_add(%221, %222, %207) blocks.7 : f32[B, 197, 192], written over %221 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 228759552, (const long[]){37824, 192, 1},
-      inputs[13], (const long[]){1, 0, 0}, arena + 223918080, (const long[]){37824, 192, 1},
-      arena + 228759552);
+  /* %226 = mul_add(%224, %225, %210) blocks.7 : f32[B, 197, 192], written over %224 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 233576448, (const long[]){37824, 192, 1},
+      inputs[13], (const long[]){1, 0, 0}, arena + 228734976, (const long[]){37824, 192, 1},
+      arena + 233576448);
 
-  /* %226 = normalize(%223) {eps 1e-06} blocks.7.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 228759552, 1e-06f, arena + 229969920);
+  /* %229 = normalize(%226) {eps 1e-06} blocks.7.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 233576448, 1e-06f, arena + 234786816);
 
-  /* %227 = mul_add(%226, %224, %225) blocks.7.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 229969920, (const long[]){37824, 192, 1},
-      params[94], (const long[]){0, 0, 1}, params[95], (const long[]){0, 0, 1}, arena + 231180288);
+  /* %230 = mul_add(%229, %227, %228) blocks.7.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 234786816, (const long[]){37824, 192, 1},
+      params[94], (const long[]){0, 0, 1}, params[95], (const long[]){0, 0, 1}, arena + 235997184);
 
-  /* %230 = fused_linear(%227, %228, %229) blocks.7.mlp.fc1 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 231180288, params[96], params[97], LK_ACT_NONE, NULL,
+  /* %233 = fused_linear(%230, %231, %232) blocks.7.mlp.fc1 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 235997184, params[96], params[97], LK_ACT_NONE, NULL,
       arena + 67780608);
 
-  /* %231 = gelu(%230) blocks.7.mlp : f32[B, 197, 768] */
+  /* %234 = gelu(%233) blocks.7.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 67780608, arena + 72622080);
 
-  /* %234 = fused_linear(%231, %232, %233) blocks.7.mlp.fc2 : f32[B, 197, 192] */
+  /* %237 = fused_linear(%234, %235, %236) blocks.7.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 72622080, params[98], params[99], LK_ACT_NONE, NULL,
-      arena + 232390656);
+      arena + 237207552);
 
-  /* %236 = mul_add(%234, %235, %223) blocks.7 : f32[B, 197, 192], written over %234 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 232390656, (const long[]){37824, 192, 1},
-      inputs[14], (const long[]){1, 0, 0}, arena + 228759552, (const long[]){37824, 192, 1},
-      arena + 232390656);
+  /* %239 = mul_add(%237, %238, %226) blocks.7 : f32[B, 197, 192], written over %237 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 237207552, (const long[]){37824, 192, 1},
+      inputs[14], (const long[]){1, 0, 0}, arena + 233576448, (const long[]){37824, 192, 1},
+      arena + 237207552);
 
-  /* %239 = normalize(%236) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 232390656, 1e-06f, arena + 233601024);
+  /* %242 = normalize(%239) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 237207552, 1e-06f, arena + 238417920);
 
-  /* %240 = mul_add(%239, %237, %238) blocks.8.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 233601024, (const long[]){37824, 192, 1},
+  /* %243 = mul_add(%242, %240, %241) blocks.8.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 238417920, (const long[]){37824, 192, 1},
       params[100], (const long[]){0, 0, 1}, params[101], (const long[]){0, 0, 1},
-      arena + 234811392);
+      arena + 239628288);
 
-  /* %243 = fused_linear(%240, %241, %242) blocks.8.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 234811392, params[102], params[103], LK_ACT_NONE, NULL,
-      arena + 150085632);
+  /* %246 = fused_linear(%243, %244, %245) blocks.8.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 239628288, params[102], params[103], LK_ACT_NONE, NULL,
+      arena + 154902528);
 
-  /* %244 = slice(%243) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192], a view of %243: no code */
+  /* %247 = slice(%246) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192], a view of %246: no code */
 
-  /* %245 = slice(%243) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192], a view of %243: no code */
+  /* %248 = slice(%246) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192], a view of %246: no code */
 
-  /* %246 = slice(%243) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192], a view of %243: no code */
+  /* %249 = slice(%246) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192], a view of %246: no code */
 
-  /* %247 = sdpa(%244, %245, %246) {heads 3, kv_heads 3} blocks.8.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 150085632, 576, arena + 150085824, 576, arena + 150086016,
-      576, arena + 236021760, 0.125f);
+  /* %250 = sdpa(%247, %248, %249) {heads 3, kv_heads 3} blocks.8.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 154902528, 576, arena + 154902720, 576, arena + 154902912,
+      576, arena + 240838656, 0.125f);
 
-  /* %250 = fused_linear(%247, %248, %249) blocks.8.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 236021760, params[104], params[105], LK_ACT_NONE, NULL,
-      arena + 237232128);
+  /* %253 = fused_linear(%250, %251, %252) blocks.8.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 240838656, params[104], params[105], LK_ACT_NONE, NULL,
+      arena + 242049024);
 
-  /* %252 = mul_add(%250, %251, %236) blocks.8 : f32[B, 197, 192], written over %250 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 237232128, (const long[]){37824, 192, 1},
-      inputs[15], (const long[]){1, 0, 0}, arena + 232390656, (const long[]){37824, 192, 1},
-      arena + 237232128);
+  /* %255 = mul_add(%253, %254, %239) blocks.8 : f32[B, 197, 192], written over %253 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 242049024, (const long[]){37824, 192, 1},
+      inputs[15], (const long[]){1, 0, 0}, arena + 237207552, (const long[]){37824, 192, 1},
+      arena + 242049024);
 
-  /* %255 = normalize(%252) {eps 1e-06} blocks.8.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 237232128, 1e-06f, arena + 238442496);
+  /* %258 = normalize(%255) {eps 1e-06} blocks.8.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 242049024, 1e-06f, arena + 243259392);
 
-  /* %256 = mul_add(%255, %253, %254) blocks.8.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 238442496, (const long[]){37824, 192, 1},
+  /* %259 = mul_add(%258, %256, %257) blocks.8.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 243259392, (const long[]){37824, 192, 1},
       params[106], (const long[]){0, 0, 1}, params[107], (const long[]){0, 0, 1},
-      arena + 239652864);
+      arena + 244469760);
 
-  /* %259 = fused_linear(%256, %257, %258) blocks.8.mlp.fc1 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 239652864, params[108], params[109], LK_ACT_NONE, NULL,
+  /* %262 = fused_linear(%259, %260, %261) blocks.8.mlp.fc1 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 244469760, params[108], params[109], LK_ACT_NONE, NULL,
       arena + 77463552);
 
-  /* %260 = gelu(%259) blocks.8.mlp : f32[B, 197, 768] */
+  /* %263 = gelu(%262) blocks.8.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 77463552, arena + 82305024);
 
-  /* %263 = fused_linear(%260, %261, %262) blocks.8.mlp.fc2 : f32[B, 197, 192] */
+  /* %266 = fused_linear(%263, %264, %265) blocks.8.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 82305024, params[110], params[111], LK_ACT_NONE, NULL,
-      arena + 240863232);
+      arena + 245680128);
 
-  /* %265 = mul_add(%263, %264, %252) blocks.8 : f32[B, 197, 192], written over %263 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 240863232, (const long[]){37824, 192, 1},
-      inputs[16], (const long[]){1, 0, 0}, arena + 237232128, (const long[]){37824, 192, 1},
-      arena + 240863232);
+  /* %268 = mul_add(%266, %267, %255) blocks.8 : f32[B, 197, 192], written over %266 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 245680128, (const long[]){37824, 192, 1},
+      inputs[16], (const long[]){1, 0, 0}, arena + 242049024, (const long[]){37824, 192, 1},
+      arena + 245680128);
 
-  /* %268 = normalize(%265) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 240863232, 1e-06f, arena + 242073600);
+  /* %271 = normalize(%268) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 245680128, 1e-06f, arena + 246890496);
 
-  /* %269 = mul_add(%268, %266, %267) blocks.9.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 242073600, (const long[]){37824, 192, 1},
+  /* %272 = mul_add(%271, %269, %270) blocks.9.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 246890496, (const long[]){37824, 192, 1},
       params[112], (const long[]){0, 0, 1}, params[113], (const long[]){0, 0, 1},
-      arena + 243283968);
+      arena + 248100864);
 
-  /* %272 = fused_linear(%269, %270, %271) blocks.9.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 243283968, params[114], params[115], LK_ACT_NONE, NULL,
-      arena + 153716736);
+  /* %275 = fused_linear(%272, %273, %274) blocks.9.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 248100864, params[114], params[115], LK_ACT_NONE, NULL,
+      arena + 158533632);
 
-  /* %273 = slice(%272) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192], a view of %272: no code */
+  /* %276 = slice(%275) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192], a view of %275: no code */
 
-  /* %274 = slice(%272) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192], a view of %272: no code */
+  /* %277 = slice(%275) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192], a view of %275: no code */
 
-  /* %275 = slice(%272) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192], a view of %272: no code */
+  /* %278 = slice(%275) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192], a view of %275: no code */
 
-  /* %276 = sdpa(%273, %274, %275) {heads 3, kv_heads 3} blocks.9.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 153716736, 576, arena + 153716928, 576, arena + 153717120,
-      576, arena + 244494336, 0.125f);
+  /* %279 = sdpa(%276, %277, %278) {heads 3, kv_heads 3} blocks.9.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 158533632, 576, arena + 158533824, 576, arena + 158534016,
+      576, arena + 249311232, 0.125f);
 
-  /* %279 = fused_linear(%276, %277, %278) blocks.9.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 244494336, params[116], params[117], LK_ACT_NONE, NULL,
-      arena + 245704704);
+  /* %282 = fused_linear(%279, %280, %281) blocks.9.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 249311232, params[116], params[117], LK_ACT_NONE, NULL,
+      arena + 250521600);
 
-  /* %281 = mul_add(%279, %280, %265) blocks.9 : f32[B, 197, 192], written over %279 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 245704704, (const long[]){37824, 192, 1},
-      inputs[17], (const long[]){1, 0, 0}, arena + 240863232, (const long[]){37824, 192, 1},
-      arena + 245704704);
+  /* %284 = mul_add(%282, %283, %268) blocks.9 : f32[B, 197, 192], written over %282 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 250521600, (const long[]){37824, 192, 1},
+      inputs[17], (const long[]){1, 0, 0}, arena + 245680128, (const long[]){37824, 192, 1},
+      arena + 250521600);
 
-  /* %284 = normalize(%281) {eps 1e-06} blocks.9.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 245704704, 1e-06f, arena + 246915072);
+  /* %287 = normalize(%284) {eps 1e-06} blocks.9.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 250521600, 1e-06f, arena + 251731968);
 
-  /* %285 = mul_add(%284, %282, %283) blocks.9.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 246915072, (const long[]){37824, 192, 1},
+  /* %288 = mul_add(%287, %285, %286) blocks.9.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 251731968, (const long[]){37824, 192, 1},
       params[118], (const long[]){0, 0, 1}, params[119], (const long[]){0, 0, 1},
-      arena + 248125440);
+      arena + 252942336);
 
-  /* %288 = fused_linear(%285, %286, %287) blocks.9.mlp.fc1 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 248125440, params[120], params[121], LK_ACT_NONE, NULL,
+  /* %291 = fused_linear(%288, %289, %290) blocks.9.mlp.fc1 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 252942336, params[120], params[121], LK_ACT_NONE, NULL,
       arena + 87146496);
 
-  /* %289 = gelu(%288) blocks.9.mlp : f32[B, 197, 768] */
+  /* %292 = gelu(%291) blocks.9.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 87146496, arena + 91987968);
 
-  /* %292 = fused_linear(%289, %290, %291) blocks.9.mlp.fc2 : f32[B, 197, 192] */
+  /* %295 = fused_linear(%292, %293, %294) blocks.9.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 91987968, params[122], params[123], LK_ACT_NONE, NULL,
-      arena + 249335808);
+      arena + 254152704);
 
-  /* %294 = mul_add(%292, %293, %281) blocks.9 : f32[B, 197, 192], written over %292 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 249335808, (const long[]){37824, 192, 1},
-      inputs[18], (const long[]){1, 0, 0}, arena + 245704704, (const long[]){37824, 192, 1},
-      arena + 249335808);
+  /* %297 = mul_add(%295, %296, %284) blocks.9 : f32[B, 197, 192], written over %295 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 254152704, (const long[]){37824, 192, 1},
+      inputs[18], (const long[]){1, 0, 0}, arena + 250521600, (const long[]){37824, 192, 1},
+      arena + 254152704);
 
-  /* %297 = normalize(%294) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 249335808, 1e-06f, arena + 250546176);
+  /* %300 = normalize(%297) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 254152704, 1e-06f, arena + 255363072);
 
-  /* %298 = mul_add(%297, %295, %296) blocks.10.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 250546176, (const long[]){37824, 192, 1},
+  /* %301 = mul_add(%300, %298, %299) blocks.10.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 255363072, (const long[]){37824, 192, 1},
       params[124], (const long[]){0, 0, 1}, params[125], (const long[]){0, 0, 1},
-      arena + 251756544);
+      arena + 256573440);
 
-  /* %301 = fused_linear(%298, %299, %300) blocks.10.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 251756544, params[126], params[127], LK_ACT_NONE, NULL,
-      arena + 157347840);
+  /* %304 = fused_linear(%301, %302, %303) blocks.10.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 256573440, params[126], params[127], LK_ACT_NONE, NULL,
+      arena + 162164736);
 
-  /* %302 = slice(%301) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192], a view of %301: no code */
+  /* %305 = slice(%304) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192], a view of %304: no code */
 
-  /* %303 = slice(%301) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192], a view of %301: no code */
+  /* %306 = slice(%304) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192], a view of %304: no code */
 
-  /* %304 = slice(%301) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192], a view of %301: no code */
+  /* %307 = slice(%304) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192], a view of %304: no code */
 
-  /* %305 = sdpa(%302, %303, %304) {heads 3, kv_heads 3} blocks.10.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 157347840, 576, arena + 157348032, 576, arena + 157348224,
-      576, arena + 252966912, 0.125f);
+  /* %308 = sdpa(%305, %306, %307) {heads 3, kv_heads 3} blocks.10.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 162164736, 576, arena + 162164928, 576, arena + 162165120,
+      576, arena + 257783808, 0.125f);
 
-  /* %308 = fused_linear(%305, %306, %307) blocks.10.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 252966912, params[128], params[129], LK_ACT_NONE, NULL,
-      arena + 254177280);
+  /* %311 = fused_linear(%308, %309, %310) blocks.10.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 257783808, params[128], params[129], LK_ACT_NONE, NULL,
+      arena + 258994176);
 
-  /* %310 = mul_add(%308, %309, %294) blocks.10 : f32[B, 197, 192], written over %308 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 254177280, (const long[]){37824, 192, 1},
-      inputs[19], (const long[]){1, 0, 0}, arena + 249335808, (const long[]){37824, 192, 1},
-      arena + 254177280);
+  /* %313 = mul_add(%311, %312, %297) blocks.10 : f32[B, 197, 192], written over %311 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 258994176, (const long[]){37824, 192, 1},
+      inputs[19], (const long[]){1, 0, 0}, arena + 254152704, (const long[]){37824, 192, 1},
+      arena + 258994176);
 
-  /* %313 = normalize(%310) {eps 1e-06} blocks.10.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 254177280, 1e-06f, arena + 255387648);
+  /* %316 = normalize(%313) {eps 1e-06} blocks.10.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 258994176, 1e-06f, arena + 260204544);
 
-  /* %314 = mul_add(%313, %311, %312) blocks.10.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 255387648, (const long[]){37824, 192, 1},
+  /* %317 = mul_add(%316, %314, %315) blocks.10.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 260204544, (const long[]){37824, 192, 1},
       params[130], (const long[]){0, 0, 1}, params[131], (const long[]){0, 0, 1},
-      arena + 256598016);
+      arena + 261414912);
 
-  /* %317 = fused_linear(%314, %315, %316) blocks.10.mlp.fc1 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 256598016, params[132], params[133], LK_ACT_NONE, NULL,
+  /* %320 = fused_linear(%317, %318, %319) blocks.10.mlp.fc1 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 261414912, params[132], params[133], LK_ACT_NONE, NULL,
       arena + 96829440);
 
-  /* %318 = gelu(%317) blocks.10.mlp : f32[B, 197, 768] */
+  /* %321 = gelu(%320) blocks.10.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 96829440, arena + 101670912);
 
-  /* %321 = fused_linear(%318, %319, %320) blocks.10.mlp.fc2 : f32[B, 197, 192] */
+  /* %324 = fused_linear(%321, %322, %323) blocks.10.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 101670912, params[134], params[135], LK_ACT_NONE, NULL,
-      arena + 257808384);
+      arena + 262625280);
 
-  /* %323 = mul_add(%321, %322, %310) blocks.10 : f32[B, 197, 192], written over %321 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 257808384, (const long[]){37824, 192, 1},
-      inputs[20], (const long[]){1, 0, 0}, arena + 254177280, (const long[]){37824, 192, 1},
-      arena + 257808384);
+  /* %326 = mul_add(%324, %325, %313) blocks.10 : f32[B, 197, 192], written over %324 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 262625280, (const long[]){37824, 192, 1},
+      inputs[20], (const long[]){1, 0, 0}, arena + 258994176, (const long[]){37824, 192, 1},
+      arena + 262625280);
 
-  /* %326 = normalize(%323) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 257808384, 1e-06f, arena + 259018752);
+  /* %329 = normalize(%326) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 262625280, 1e-06f, arena + 263835648);
 
-  /* %327 = mul_add(%326, %324, %325) blocks.11.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 259018752, (const long[]){37824, 192, 1},
+  /* %330 = mul_add(%329, %327, %328) blocks.11.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 263835648, (const long[]){37824, 192, 1},
       params[136], (const long[]){0, 0, 1}, params[137], (const long[]){0, 0, 1},
-      arena + 260229120);
+      arena + 265046016);
 
-  /* %330 = fused_linear(%327, %328, %329) blocks.11.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 260229120, params[138], params[139], LK_ACT_NONE, NULL,
-      arena + 160978944);
+  /* %333 = fused_linear(%330, %331, %332) blocks.11.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 265046016, params[138], params[139], LK_ACT_NONE, NULL,
+      arena + 165795840);
 
-  /* %331 = slice(%330) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 197, 192], a view of %330: no code */
+  /* %334 = slice(%333) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 197, 192], a view of %333: no code */
 
-  /* %332 = slice(%330) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192], a view of %330: no code */
+  /* %335 = slice(%333) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192], a view of %333: no code */
 
-  /* %333 = slice(%330) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192], a view of %330: no code */
+  /* %336 = slice(%333) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192], a view of %333: no code */
 
-  /* %334 = sdpa(%331, %332, %333) {heads 3, kv_heads 3} blocks.11.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 160978944, 576, arena + 160979136, 576, arena + 160979328,
-      576, arena + 261439488, 0.125f);
+  /* %337 = sdpa(%334, %335, %336) {heads 3, kv_heads 3} blocks.11.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 165795840, 576, arena + 165796032, 576, arena + 165796224,
+      576, arena + 266256384, 0.125f);
 
-  /* %337 = fused_linear(%334, %335, %336) blocks.11.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 261439488, params[140], params[141], LK_ACT_NONE, NULL,
-      arena + 262649856);
+  /* %340 = fused_linear(%337, %338, %339) blocks.11.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 266256384, params[140], params[141], LK_ACT_NONE, NULL,
+      arena + 267466752);
 
-  /* %339 = mul_add(%337, %338, %323) blocks.11 : f32[B, 197, 192], written over %337 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 262649856, (const long[]){37824, 192, 1},
-      inputs[21], (const long[]){1, 0, 0}, arena + 257808384, (const long[]){37824, 192, 1},
-      arena + 262649856);
+  /* %342 = mul_add(%340, %341, %326) blocks.11 : f32[B, 197, 192], written over %340 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 267466752, (const long[]){37824, 192, 1},
+      inputs[21], (const long[]){1, 0, 0}, arena + 262625280, (const long[]){37824, 192, 1},
+      arena + 267466752);
 
-  /* %342 = normalize(%339) {eps 1e-06} blocks.11.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 262649856, 1e-06f, arena + 263860224);
+  /* %345 = normalize(%342) {eps 1e-06} blocks.11.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 267466752, 1e-06f, arena + 268677120);
 
-  /* %343 = mul_add(%342, %340, %341) blocks.11.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 263860224, (const long[]){37824, 192, 1},
+  /* %346 = mul_add(%345, %343, %344) blocks.11.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 268677120, (const long[]){37824, 192, 1},
       params[142], (const long[]){0, 0, 1}, params[143], (const long[]){0, 0, 1},
-      arena + 265070592);
+      arena + 269887488);
 
-  /* %346 = fused_linear(%343, %344, %345) blocks.11.mlp.fc1 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 265070592, params[144], params[145], LK_ACT_NONE, NULL,
+  /* %349 = fused_linear(%346, %347, %348) blocks.11.mlp.fc1 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 269887488, params[144], params[145], LK_ACT_NONE, NULL,
       arena + 106512384);
 
-  /* %347 = gelu(%346) blocks.11.mlp : f32[B, 197, 768] */
+  /* %350 = gelu(%349) blocks.11.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 106512384, arena + 111353856);
 
-  /* %350 = fused_linear(%347, %348, %349) blocks.11.mlp.fc2 : f32[B, 197, 192] */
+  /* %353 = fused_linear(%350, %351, %352) blocks.11.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 111353856, params[146], params[147], LK_ACT_NONE, NULL,
       arena + 116195328);
 
-  /* %352 = mul_add(%350, %351, %339) blocks.11 : f32[B, 197, 192], written over %350 */
+  /* %355 = mul_add(%353, %354, %342) blocks.11 : f32[B, 197, 192], written over %353 */
   lk_mul_add(3, (const long[]){B, 197, 192}, arena + 116195328, (const long[]){37824, 192, 1},
-      inputs[22], (const long[]){1, 0, 0}, arena + 262649856, (const long[]){37824, 192, 1},
+      inputs[22], (const long[]){1, 0, 0}, arena + 267466752, (const long[]){37824, 192, 1},
       arena + 116195328);
 
-  /* %355 = normalize(%352) {eps 1e-06} norm : f32[B, 197, 192] */
+  /* %358 = normalize(%355) {eps 1e-06} norm : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 116195328, 1e-06f, arena + 117405696);
 
-  /* %356 = mul_add(%355, %353, %354) norm : f32[B, 197, 192] */
+  /* %359 = mul_add(%358, %356, %357) norm : f32[B, 197, 192] */
   lk_mul_add(3, (const long[]){B, 197, 192}, arena + 117405696, (const long[]){37824, 192, 1},
       params[148], (const long[]){0, 0, 1}, params[149], (const long[]){0, 0, 1},
       arena + 118616064);
 
-  /* %357 = index(%356) {axis 0, at 0} : f32[B, 192] */
+  /* %360 = index(%359) {axis 0, at 0} : f32[B, 192] */
   lk_copy_rows(B, 192, arena + 118616064, 37824, arena + 119826432, 192);
 
-  /* %360 = fused_linear(%357, %358, %359) head : f32[B, 1000] */
+  /* %363 = fused_linear(%360, %361, %362) head : f32[B, 1000] */
   lk_fused_linear(B, 192, 1000, arena + 119826432, params[150], params[151], LK_ACT_NONE, NULL,
       arena + 118616064);
 
-  /* %362 = cross_entropy(%360, %361) : f32[1] */
-  lk_cross_entropy(B, 1000, arena + 118616064, inputs[23], arena + 269042736);
+  /* %365 = cross_entropy(%363, %364) : f32[1] */
+  lk_cross_entropy(B, 1000, arena + 118616064, inputs[23], arena + 273859632);
 
-  /* %363 = cross_entropy_grad(%360, %361) : f32[B, 1000] */
+  /* %366 = cross_entropy_grad(%363, %364) : f32[B, 1000] */
   lk_cross_entropy_grad(B, 1000, arena + 118616064, inputs[23], arena + 118808064);
 
-  /* %364 = transpose(%358) {perm [1, 0]} head : f32[192, 1000] */
+  /* %367 = transpose(%361) {perm [1, 0]} head : f32[192, 1000] */
   lk_transpose(2, (const long[]){1000, 192}, (const int[]){1, 0}, params[150], arena + 118616064);
 
-  /* %365 = fused_linear(%363, %364) head : f32[B, 192] */
+  /* %368 = fused_linear(%366, %367) head : f32[B, 192] */
   lk_fused_linear(B, 1000, 192, arena + 118808064, arena + 118616064, NULL, LK_ACT_NONE, NULL,
-      arena + 119832576);
+      arena + 118840064);
 
-  /* %366 = linear_grad_weight(%363, %357) head : f32[1000, 192] */
-  lk_linear_grad_weight(B, 192, 1000, arena + 118808064, arena + 119826432, arena + 268701696);
+  /* %369 = linear_grad_weight(%366, %360) head : f32[1000, 192] */
+  lk_linear_grad_weight(B, 192, 1000, arena + 118808064, arena + 119826432, arena + 273518592);
 
-  /* %367 = reduce_sum(%363) {axes [], batch} head : f32[1000] */
+  /* %370 = reduce_sum(%366) {axes [], batch} head : f32[1000] */
   lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 118808064,
-      arena + 269041152);
+      arena + 273858048);
 
-  /* %368 = reshape(%365) {shape [1, 192]} : f32[B, 1, 192], a view of %365: no code */
+  /* %371 = reshape(%368) {shape [1, 192]} : f32[B, 1, 192], a view of %368: no code */
 
-  /* %369 = zero_pad(%368) {axis 0, before 0, after 196} : f32[B, 197, 192] */
-  lk_zero_pad(B, 1, 192, 0, 196, arena + 119832576, arena + 118616064);
+  /* %372 = zero_pad(%371) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  lk_zero_pad(B, 1, 192, 0, 196, arena + 118840064, arena + 271097856);
 
-  /* %370 = reduce_sum(%369) {axes [0], batch} norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 118616064,
-      arena + 269042160);
+  /* %373 = reduce_sum(%372) {axes [0], batch} norm : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 271097856,
+      arena + 273859056);
 
-  /* %371 = mul(%369, %353) norm : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 118616064, (const long[]){37824, 192, 1},
-      params[148], (const long[]){0, 0, 1}, arena + 119826432);
-
-  /* %372 = reduce_sum(%369, %355) {axes [0], batch} norm : f32[192] */
+  /* %374 = reduce_sum(%372, %358) {axes [0], batch} norm : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 118616064, arena + 117405696, arena + 269042352);
+      arena + 271097856, arena + 117405696, arena + 273859248);
 
-  /* %373 = normalize_grad(%352, %371) {eps 1e-06} norm : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 116195328, arena + 119826432, 1e-06f, arena + 266280960);
+  /* %375 = normalize_grad(%355, %372, %356) {eps 1e-06} norm : f32[B, 197, 192], written over %372 */
+  lk_layernorm_grad(B * 197, 192, arena + 116195328, arena + 271097856, params[148], NULL, 1e-06f,
+      arena + 271097856);
 
-  /* %374 = mul(%373, %351) blocks.11 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
-      inputs[22], (const long[]){1, 0, 0}, arena + 267491328);
+  /* %376 = mul(%375, %354) blocks.11 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 271097856, (const long[]){37824, 192, 1},
+      inputs[22], (const long[]){1, 0, 0}, arena + 272308224);
 
-  /* %375 = transpose(%348) {perm [1, 0]} blocks.11.mlp.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[146], arena + 268893696);
+  /* %377 = transpose(%351) {perm [1, 0]} blocks.11.mlp.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[146], arena + 273710592);
 
-  /* %376 = fused_linear(%374, %375) blocks.11.mlp.fc2 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 267491328, arena + 268893696, NULL, LK_ACT_NONE, NULL,
+  /* %378 = fused_linear(%376, %377) blocks.11.mlp.fc2 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 272308224, arena + 273710592, NULL, LK_ACT_NONE, NULL,
       arena + 116195328);
 
-  /* %377 = linear_grad_weight(%374, %347) blocks.11.mlp.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 197, 768, 192, arena + 267491328, arena + 111353856, arena + 268893696);
+  /* %379 = linear_grad_weight(%376, %350) blocks.11.mlp.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 197, 768, 192, arena + 272308224, arena + 111353856, arena + 273710592);
 
-  /* %378 = reduce_sum(%374) {axes [0], batch} blocks.11.mlp.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 267491328,
-      arena + 269042544);
+  /* %380 = reduce_sum(%376) {axes [0], batch} blocks.11.mlp.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 272308224,
+      arena + 273859440);
 
-  /* %379 = gelu_grad(%346, %376) blocks.11.mlp : f32[B, 197, 768] */
+  /* %381 = gelu_grad(%349, %378) blocks.11.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 106512384, arena + 116195328,
       arena + 111353856);
 
-  /* %380 = transpose(%344) {perm [1, 0]} blocks.11.mlp.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[144], arena + 107722752);
+  /* %382 = transpose(%347) {perm [1, 0]} blocks.11.mlp.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[144], arena + 106512384);
 
-  /* %381 = fused_linear(%379, %380) blocks.11.mlp.fc1 : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 768, 192, arena + 111353856, arena + 107722752, NULL, LK_ACT_NONE, NULL,
-      arena + 106512384);
+  /* %383 = fused_linear(%381, %382) blocks.11.mlp.fc1 : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 768, 192, arena + 111353856, arena + 106512384, NULL, LK_ACT_NONE, NULL,
+      arena + 110143488);
 
-  /* %382 = linear_grad_weight(%379, %343) blocks.11.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 111353856, arena + 265070592, arena + 116195328);
+  /* %384 = linear_grad_weight(%381, %346) blocks.11.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 111353856, arena + 269887488, arena + 116195328);
 
-  /* %383 = reduce_sum(%379) {axes [0], batch} blocks.11.mlp.fc1 : f32[768] */
+  /* %385 = reduce_sum(%381) {axes [0], batch} blocks.11.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 111353856,
       arena + 116342784);
 
-  /* %384 = reduce_sum(%381) {axes [0], batch} blocks.11.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 106512384,
-      arena + 112859712);
+  /* %386 = reduce_sum(%383) {axes [0], batch} blocks.11.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 110143488,
+      arena + 114070080);
 
-  /* %385 = mul(%381, %340) blocks.11.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 106512384, (const long[]){37824, 192, 1},
-      params[142], (const long[]){0, 0, 1}, arena + 107722752);
-
-  /* %386 = reduce_sum(%381, %342) {axes [0], batch} blocks.11.norm2 : f32[192] */
+  /* %387 = reduce_sum(%383, %345) {axes [0], batch} blocks.11.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 106512384, arena + 263860224, arena + 112859904);
+      arena + 110143488, arena + 268677120, arena + 114070272);
 
-  /* %387 = normalize_grad(%339, %385) {eps 1e-06} blocks.11.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 262649856, arena + 107722752, 1e-06f, arena + 106512384);
+  /* %388 = normalize_grad(%342, %383, %343, %375) {eps 1e-06} blocks.11 : f32[B, 197, 192], written over %383 */
+  lk_layernorm_grad(B * 197, 192, arena + 267466752, arena + 110143488, params[142],
+      arena + 271097856, 1e-06f, arena + 110143488);
 
-  /* %388 = add(%373, %387) blocks.11 : f32[B, 197, 192], written over %373 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
-      arena + 106512384, (const long[]){37824, 192, 1}, arena + 266280960);
-
-  /* %389 = mul(%388, %338) blocks.11 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
+  /* %389 = mul(%388, %341) blocks.11 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 110143488, (const long[]){37824, 192, 1},
       inputs[21], (const long[]){1, 0, 0}, arena + 106512384);
 
-  /* %390 = transpose(%335) {perm [1, 0]} blocks.11.attn.proj : f32[192, 192] */
+  /* %390 = transpose(%338) {perm [1, 0]} blocks.11.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[140], arena + 107722752);
 
   /* %391 = fused_linear(%389, %390) blocks.11.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 106512384, arena + 107722752, NULL, LK_ACT_NONE, NULL,
-      arena + 110143488);
+      arena + 111353856);
 
-  /* %392 = linear_grad_weight(%389, %334) blocks.11.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 106512384, arena + 261439488, arena + 112822272);
+  /* %392 = linear_grad_weight(%389, %337) blocks.11.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 106512384, arena + 266256384, arena + 114032640);
 
   /* %393 = reduce_sum(%389) {axes [0], batch} blocks.11.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 106512384,
-      arena + 112860096);
+      arena + 114070464);
 
-  /* %394 = sdpa_grad(%331, %332, %333, %391) {heads 3, kv_heads 3} blocks.11.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 160978944, 576, arena + 160979136, 576,
-      arena + 160979328, 576, arena + 110143488, 192, arena + 106512384, 576,
+  /* %394 = sdpa_grad(%334, %335, %336, %391) {heads 3, kv_heads 3} blocks.11.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 165795840, 576, arena + 165796032, 576,
+      arena + 165796224, 576, arena + 111353856, 192, arena + 106512384, 576,
       arena + 106512384 + 192, 576, arena + 106512384 + 384, 576, 0.125f);
 
-  /* %395 = transpose(%328) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[138], arena + 111353856);
+  /* %395 = transpose(%331) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[138], arena + 112564224);
 
   /* %396 = fused_linear(%394, %395) blocks.11.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 106512384, arena + 111353856, NULL, LK_ACT_NONE, NULL,
-      arena + 110143488);
+  lk_fused_linear(B * 197, 576, 192, arena + 106512384, arena + 112564224, NULL, LK_ACT_NONE, NULL,
+      arena + 111353856);
 
-  /* %397 = linear_grad_weight(%394, %327) blocks.11.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 106512384, arena + 260229120, arena + 112711680);
+  /* %397 = linear_grad_weight(%394, %330) blocks.11.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 106512384, arena + 265046016, arena + 113922048);
 
   /* %398 = reduce_sum(%394) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 106512384,
-      arena + 112859136);
+      arena + 114069504);
 
   /* %399 = reduce_sum(%396) {axes [0], batch} blocks.11.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 110143488,
-      arena + 112860288);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 111353856,
+      arena + 114070656);
 
-  /* %400 = mul(%396, %324) blocks.11.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 110143488, (const long[]){37824, 192, 1},
-      params[136], (const long[]){0, 0, 1}, arena + 106512384);
-
-  /* %401 = reduce_sum(%396, %326) {axes [0], batch} blocks.11.norm1 : f32[192] */
+  /* %400 = reduce_sum(%396, %329) {axes [0], batch} blocks.11.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 110143488, arena + 259018752, arena + 112860480);
+      arena + 111353856, arena + 263835648, arena + 114070848);
 
-  /* %402 = normalize_grad(%323, %400) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 257808384, arena + 106512384, 1e-06f, arena + 107722752);
+  /* %401 = normalize_grad(%326, %396, %327, %388) {eps 1e-06} blocks.10 : f32[B, 197, 192], written over %396 */
+  lk_layernorm_grad(B * 197, 192, arena + 262625280, arena + 111353856, params[136],
+      arena + 110143488, 1e-06f, arena + 111353856);
 
-  /* %403 = add(%388, %402) blocks.10 : f32[B, 197, 192], written over %373 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
-      arena + 107722752, (const long[]){37824, 192, 1}, arena + 266280960);
+  /* %402 = mul(%401, %325) blocks.10 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 111353856, (const long[]){37824, 192, 1},
+      inputs[20], (const long[]){1, 0, 0}, arena + 112564224);
 
-  /* %404 = mul(%403, %322) blocks.10 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
-      inputs[20], (const long[]){1, 0, 0}, arena + 111353856);
+  /* %403 = transpose(%322) {perm [1, 0]} blocks.10.mlp.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[134], arena + 113774592);
 
-  /* %405 = transpose(%319) {perm [1, 0]} blocks.10.mlp.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[134], arena + 112564224);
-
-  /* %406 = fused_linear(%404, %405) blocks.10.mlp.fc2 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 111353856, arena + 112564224, NULL, LK_ACT_NONE, NULL,
+  /* %404 = fused_linear(%402, %403) blocks.10.mlp.fc2 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 112564224, arena + 113774592, NULL, LK_ACT_NONE, NULL,
       arena + 106512384);
 
-  /* %407 = linear_grad_weight(%404, %318) blocks.10.mlp.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 197, 768, 192, arena + 111353856, arena + 101670912, arena + 112564224);
+  /* %405 = linear_grad_weight(%402, %321) blocks.10.mlp.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 197, 768, 192, arena + 112564224, arena + 101670912, arena + 113774592);
 
-  /* %408 = reduce_sum(%404) {axes [0], batch} blocks.10.mlp.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 111353856,
-      arena + 112860672);
+  /* %406 = reduce_sum(%402) {axes [0], batch} blocks.10.mlp.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 112564224,
+      arena + 114071040);
 
-  /* %409 = gelu_grad(%317, %406) blocks.10.mlp : f32[B, 197, 768] */
+  /* %407 = gelu_grad(%320, %404) blocks.10.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 96829440, arena + 106512384, arena + 101670912);
 
-  /* %410 = transpose(%315) {perm [1, 0]} blocks.10.mlp.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[132], arena + 98039808);
+  /* %408 = transpose(%318) {perm [1, 0]} blocks.10.mlp.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[132], arena + 96829440);
 
-  /* %411 = fused_linear(%409, %410) blocks.10.mlp.fc1 : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 768, 192, arena + 101670912, arena + 98039808, NULL, LK_ACT_NONE, NULL,
-      arena + 96829440);
+  /* %409 = fused_linear(%407, %408) blocks.10.mlp.fc1 : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 768, 192, arena + 101670912, arena + 96829440, NULL, LK_ACT_NONE, NULL,
+      arena + 100460544);
 
-  /* %412 = linear_grad_weight(%409, %314) blocks.10.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 101670912, arena + 256598016, arena + 106512384);
+  /* %410 = linear_grad_weight(%407, %317) blocks.10.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 101670912, arena + 261414912, arena + 106512384);
 
-  /* %413 = reduce_sum(%409) {axes [0], batch} blocks.10.mlp.fc1 : f32[768] */
+  /* %411 = reduce_sum(%407) {axes [0], batch} blocks.10.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 101670912,
       arena + 106659840);
 
-  /* %414 = reduce_sum(%411) {axes [0], batch} blocks.10.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 96829440,
-      arena + 103176768);
+  /* %412 = reduce_sum(%409) {axes [0], batch} blocks.10.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 100460544,
+      arena + 104387136);
 
-  /* %415 = mul(%411, %311) blocks.10.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 96829440, (const long[]){37824, 192, 1},
-      params[130], (const long[]){0, 0, 1}, arena + 98039808);
-
-  /* %416 = reduce_sum(%411, %313) {axes [0], batch} blocks.10.norm2 : f32[192] */
+  /* %413 = reduce_sum(%409, %316) {axes [0], batch} blocks.10.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 96829440, arena + 255387648, arena + 103176960);
+      arena + 100460544, arena + 260204544, arena + 104387328);
 
-  /* %417 = normalize_grad(%310, %415) {eps 1e-06} blocks.10.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 254177280, arena + 98039808, 1e-06f, arena + 96829440);
+  /* %414 = normalize_grad(%313, %409, %314, %401) {eps 1e-06} blocks.10 : f32[B, 197, 192], written over %409 */
+  lk_layernorm_grad(B * 197, 192, arena + 258994176, arena + 100460544, params[130],
+      arena + 111353856, 1e-06f, arena + 100460544);
 
-  /* %418 = add(%403, %417) blocks.10 : f32[B, 197, 192], written over %373 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
-      arena + 96829440, (const long[]){37824, 192, 1}, arena + 266280960);
-
-  /* %419 = mul(%418, %309) blocks.10 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
+  /* %415 = mul(%414, %312) blocks.10 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 100460544, (const long[]){37824, 192, 1},
       inputs[19], (const long[]){1, 0, 0}, arena + 96829440);
 
-  /* %420 = transpose(%306) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
+  /* %416 = transpose(%309) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[128], arena + 98039808);
 
-  /* %421 = fused_linear(%419, %420) blocks.10.attn.proj : f32[B, 197, 192] */
+  /* %417 = fused_linear(%415, %416) blocks.10.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 96829440, arena + 98039808, NULL, LK_ACT_NONE, NULL,
-      arena + 100460544);
+      arena + 101670912);
 
-  /* %422 = linear_grad_weight(%419, %305) blocks.10.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 96829440, arena + 252966912, arena + 103139328);
+  /* %418 = linear_grad_weight(%415, %308) blocks.10.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 96829440, arena + 257783808, arena + 104349696);
 
-  /* %423 = reduce_sum(%419) {axes [0], batch} blocks.10.attn.proj : f32[192] */
+  /* %419 = reduce_sum(%415) {axes [0], batch} blocks.10.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 96829440,
-      arena + 103177152);
+      arena + 104387520);
 
-  /* %424 = sdpa_grad(%302, %303, %304, %421) {heads 3, kv_heads 3} blocks.10.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 157347840, 576, arena + 157348032, 576,
-      arena + 157348224, 576, arena + 100460544, 192, arena + 96829440, 576, arena + 96829440 + 192,
+  /* %420 = sdpa_grad(%305, %306, %307, %417) {heads 3, kv_heads 3} blocks.10.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 162164736, 576, arena + 162164928, 576,
+      arena + 162165120, 576, arena + 101670912, 192, arena + 96829440, 576, arena + 96829440 + 192,
       576, arena + 96829440 + 384, 576, 0.125f);
 
-  /* %425 = transpose(%299) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[126], arena + 101670912);
+  /* %421 = transpose(%302) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[126], arena + 102881280);
 
-  /* %426 = fused_linear(%424, %425) blocks.10.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 96829440, arena + 101670912, NULL, LK_ACT_NONE, NULL,
-      arena + 100460544);
+  /* %422 = fused_linear(%420, %421) blocks.10.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 96829440, arena + 102881280, NULL, LK_ACT_NONE, NULL,
+      arena + 101670912);
 
-  /* %427 = linear_grad_weight(%424, %298) blocks.10.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 96829440, arena + 251756544, arena + 103028736);
+  /* %423 = linear_grad_weight(%420, %301) blocks.10.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 96829440, arena + 256573440, arena + 104239104);
 
-  /* %428 = reduce_sum(%424) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
+  /* %424 = reduce_sum(%420) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 96829440,
-      arena + 103176192);
+      arena + 104386560);
 
-  /* %429 = reduce_sum(%426) {axes [0], batch} blocks.10.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 100460544,
-      arena + 103177344);
+  /* %425 = reduce_sum(%422) {axes [0], batch} blocks.10.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 101670912,
+      arena + 104387712);
 
-  /* %430 = mul(%426, %295) blocks.10.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 100460544, (const long[]){37824, 192, 1},
-      params[124], (const long[]){0, 0, 1}, arena + 96829440);
-
-  /* %431 = reduce_sum(%426, %297) {axes [0], batch} blocks.10.norm1 : f32[192] */
+  /* %426 = reduce_sum(%422, %300) {axes [0], batch} blocks.10.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 100460544, arena + 250546176, arena + 103177536);
+      arena + 101670912, arena + 255363072, arena + 104387904);
 
-  /* %432 = normalize_grad(%294, %430) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 249335808, arena + 96829440, 1e-06f, arena + 98039808);
+  /* %427 = normalize_grad(%297, %422, %298, %414) {eps 1e-06} blocks.9 : f32[B, 197, 192], written over %422 */
+  lk_layernorm_grad(B * 197, 192, arena + 254152704, arena + 101670912, params[124],
+      arena + 100460544, 1e-06f, arena + 101670912);
 
-  /* %433 = add(%418, %432) blocks.9 : f32[B, 197, 192], written over %373 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
-      arena + 98039808, (const long[]){37824, 192, 1}, arena + 266280960);
+  /* %428 = mul(%427, %296) blocks.9 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 101670912, (const long[]){37824, 192, 1},
+      inputs[18], (const long[]){1, 0, 0}, arena + 102881280);
 
-  /* %434 = mul(%433, %293) blocks.9 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
-      inputs[18], (const long[]){1, 0, 0}, arena + 101670912);
+  /* %429 = transpose(%293) {perm [1, 0]} blocks.9.mlp.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[122], arena + 104091648);
 
-  /* %435 = transpose(%290) {perm [1, 0]} blocks.9.mlp.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[122], arena + 102881280);
-
-  /* %436 = fused_linear(%434, %435) blocks.9.mlp.fc2 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 101670912, arena + 102881280, NULL, LK_ACT_NONE, NULL,
+  /* %430 = fused_linear(%428, %429) blocks.9.mlp.fc2 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 102881280, arena + 104091648, NULL, LK_ACT_NONE, NULL,
       arena + 96829440);
 
-  /* %437 = linear_grad_weight(%434, %289) blocks.9.mlp.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 197, 768, 192, arena + 101670912, arena + 91987968, arena + 102881280);
+  /* %431 = linear_grad_weight(%428, %292) blocks.9.mlp.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 197, 768, 192, arena + 102881280, arena + 91987968, arena + 104091648);
 
-  /* %438 = reduce_sum(%434) {axes [0], batch} blocks.9.mlp.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 101670912,
-      arena + 103177728);
+  /* %432 = reduce_sum(%428) {axes [0], batch} blocks.9.mlp.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 102881280,
+      arena + 104388096);
 
-  /* %439 = gelu_grad(%288, %436) blocks.9.mlp : f32[B, 197, 768] */
+  /* %433 = gelu_grad(%291, %430) blocks.9.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 87146496, arena + 96829440, arena + 91987968);
 
-  /* %440 = transpose(%286) {perm [1, 0]} blocks.9.mlp.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[120], arena + 88356864);
+  /* %434 = transpose(%289) {perm [1, 0]} blocks.9.mlp.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[120], arena + 87146496);
 
-  /* %441 = fused_linear(%439, %440) blocks.9.mlp.fc1 : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 768, 192, arena + 91987968, arena + 88356864, NULL, LK_ACT_NONE, NULL,
-      arena + 87146496);
+  /* %435 = fused_linear(%433, %434) blocks.9.mlp.fc1 : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 768, 192, arena + 91987968, arena + 87146496, NULL, LK_ACT_NONE, NULL,
+      arena + 90777600);
 
-  /* %442 = linear_grad_weight(%439, %285) blocks.9.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 91987968, arena + 248125440, arena + 96829440);
+  /* %436 = linear_grad_weight(%433, %288) blocks.9.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 91987968, arena + 252942336, arena + 96829440);
 
-  /* %443 = reduce_sum(%439) {axes [0], batch} blocks.9.mlp.fc1 : f32[768] */
+  /* %437 = reduce_sum(%433) {axes [0], batch} blocks.9.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 91987968,
       arena + 96976896);
 
-  /* %444 = reduce_sum(%441) {axes [0], batch} blocks.9.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 87146496,
-      arena + 93493824);
+  /* %438 = reduce_sum(%435) {axes [0], batch} blocks.9.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 90777600,
+      arena + 94704192);
 
-  /* %445 = mul(%441, %282) blocks.9.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 87146496, (const long[]){37824, 192, 1},
-      params[118], (const long[]){0, 0, 1}, arena + 88356864);
-
-  /* %446 = reduce_sum(%441, %284) {axes [0], batch} blocks.9.norm2 : f32[192] */
+  /* %439 = reduce_sum(%435, %287) {axes [0], batch} blocks.9.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 87146496, arena + 246915072, arena + 93494016);
+      arena + 90777600, arena + 251731968, arena + 94704384);
 
-  /* %447 = normalize_grad(%281, %445) {eps 1e-06} blocks.9.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 245704704, arena + 88356864, 1e-06f, arena + 87146496);
+  /* %440 = normalize_grad(%284, %435, %285, %427) {eps 1e-06} blocks.9 : f32[B, 197, 192], written over %435 */
+  lk_layernorm_grad(B * 197, 192, arena + 250521600, arena + 90777600, params[118],
+      arena + 101670912, 1e-06f, arena + 90777600);
 
-  /* %448 = add(%433, %447) blocks.9 : f32[B, 197, 192], written over %373 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
-      arena + 87146496, (const long[]){37824, 192, 1}, arena + 266280960);
-
-  /* %449 = mul(%448, %280) blocks.9 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
+  /* %441 = mul(%440, %283) blocks.9 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 90777600, (const long[]){37824, 192, 1},
       inputs[17], (const long[]){1, 0, 0}, arena + 87146496);
 
-  /* %450 = transpose(%277) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
+  /* %442 = transpose(%280) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[116], arena + 88356864);
 
-  /* %451 = fused_linear(%449, %450) blocks.9.attn.proj : f32[B, 197, 192] */
+  /* %443 = fused_linear(%441, %442) blocks.9.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 87146496, arena + 88356864, NULL, LK_ACT_NONE, NULL,
-      arena + 90777600);
+      arena + 91987968);
 
-  /* %452 = linear_grad_weight(%449, %276) blocks.9.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 87146496, arena + 244494336, arena + 93456384);
+  /* %444 = linear_grad_weight(%441, %279) blocks.9.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 87146496, arena + 249311232, arena + 94666752);
 
-  /* %453 = reduce_sum(%449) {axes [0], batch} blocks.9.attn.proj : f32[192] */
+  /* %445 = reduce_sum(%441) {axes [0], batch} blocks.9.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 87146496,
-      arena + 93494208);
+      arena + 94704576);
 
-  /* %454 = sdpa_grad(%273, %274, %275, %451) {heads 3, kv_heads 3} blocks.9.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 153716736, 576, arena + 153716928, 576,
-      arena + 153717120, 576, arena + 90777600, 192, arena + 87146496, 576, arena + 87146496 + 192,
+  /* %446 = sdpa_grad(%276, %277, %278, %443) {heads 3, kv_heads 3} blocks.9.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 158533632, 576, arena + 158533824, 576,
+      arena + 158534016, 576, arena + 91987968, 192, arena + 87146496, 576, arena + 87146496 + 192,
       576, arena + 87146496 + 384, 576, 0.125f);
 
-  /* %455 = transpose(%270) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[114], arena + 91987968);
+  /* %447 = transpose(%273) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[114], arena + 93198336);
 
-  /* %456 = fused_linear(%454, %455) blocks.9.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 87146496, arena + 91987968, NULL, LK_ACT_NONE, NULL,
-      arena + 90777600);
+  /* %448 = fused_linear(%446, %447) blocks.9.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 87146496, arena + 93198336, NULL, LK_ACT_NONE, NULL,
+      arena + 91987968);
 
-  /* %457 = linear_grad_weight(%454, %269) blocks.9.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 87146496, arena + 243283968, arena + 93345792);
+  /* %449 = linear_grad_weight(%446, %272) blocks.9.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 87146496, arena + 248100864, arena + 94556160);
 
-  /* %458 = reduce_sum(%454) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
+  /* %450 = reduce_sum(%446) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 87146496,
-      arena + 93493248);
+      arena + 94703616);
 
-  /* %459 = reduce_sum(%456) {axes [0], batch} blocks.9.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 90777600,
-      arena + 93494400);
+  /* %451 = reduce_sum(%448) {axes [0], batch} blocks.9.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 91987968,
+      arena + 94704768);
 
-  /* %460 = mul(%456, %266) blocks.9.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 90777600, (const long[]){37824, 192, 1},
-      params[112], (const long[]){0, 0, 1}, arena + 87146496);
-
-  /* %461 = reduce_sum(%456, %268) {axes [0], batch} blocks.9.norm1 : f32[192] */
+  /* %452 = reduce_sum(%448, %271) {axes [0], batch} blocks.9.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 90777600, arena + 242073600, arena + 93494592);
+      arena + 91987968, arena + 246890496, arena + 94704960);
 
-  /* %462 = normalize_grad(%265, %460) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 240863232, arena + 87146496, 1e-06f, arena + 88356864);
+  /* %453 = normalize_grad(%268, %448, %269, %440) {eps 1e-06} blocks.8 : f32[B, 197, 192], written over %448 */
+  lk_layernorm_grad(B * 197, 192, arena + 245680128, arena + 91987968, params[112],
+      arena + 90777600, 1e-06f, arena + 91987968);
 
-  /* %463 = add(%448, %462) blocks.8 : f32[B, 197, 192], written over %373 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
-      arena + 88356864, (const long[]){37824, 192, 1}, arena + 266280960);
+  /* %454 = mul(%453, %267) blocks.8 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 91987968, (const long[]){37824, 192, 1},
+      inputs[16], (const long[]){1, 0, 0}, arena + 93198336);
 
-  /* %464 = mul(%463, %264) blocks.8 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
-      inputs[16], (const long[]){1, 0, 0}, arena + 91987968);
+  /* %455 = transpose(%264) {perm [1, 0]} blocks.8.mlp.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[110], arena + 94408704);
 
-  /* %465 = transpose(%261) {perm [1, 0]} blocks.8.mlp.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[110], arena + 93198336);
-
-  /* %466 = fused_linear(%464, %465) blocks.8.mlp.fc2 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 91987968, arena + 93198336, NULL, LK_ACT_NONE, NULL,
+  /* %456 = fused_linear(%454, %455) blocks.8.mlp.fc2 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 93198336, arena + 94408704, NULL, LK_ACT_NONE, NULL,
       arena + 87146496);
 
-  /* %467 = linear_grad_weight(%464, %260) blocks.8.mlp.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 197, 768, 192, arena + 91987968, arena + 82305024, arena + 93198336);
+  /* %457 = linear_grad_weight(%454, %263) blocks.8.mlp.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 197, 768, 192, arena + 93198336, arena + 82305024, arena + 94408704);
 
-  /* %468 = reduce_sum(%464) {axes [0], batch} blocks.8.mlp.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 91987968,
-      arena + 93494784);
+  /* %458 = reduce_sum(%454) {axes [0], batch} blocks.8.mlp.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 93198336,
+      arena + 94705152);
 
-  /* %469 = gelu_grad(%259, %466) blocks.8.mlp : f32[B, 197, 768] */
+  /* %459 = gelu_grad(%262, %456) blocks.8.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 77463552, arena + 87146496, arena + 82305024);
 
-  /* %470 = transpose(%257) {perm [1, 0]} blocks.8.mlp.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[108], arena + 78673920);
+  /* %460 = transpose(%260) {perm [1, 0]} blocks.8.mlp.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[108], arena + 77463552);
 
-  /* %471 = fused_linear(%469, %470) blocks.8.mlp.fc1 : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 768, 192, arena + 82305024, arena + 78673920, NULL, LK_ACT_NONE, NULL,
-      arena + 77463552);
+  /* %461 = fused_linear(%459, %460) blocks.8.mlp.fc1 : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 768, 192, arena + 82305024, arena + 77463552, NULL, LK_ACT_NONE, NULL,
+      arena + 81094656);
 
-  /* %472 = linear_grad_weight(%469, %256) blocks.8.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 82305024, arena + 239652864, arena + 87146496);
+  /* %462 = linear_grad_weight(%459, %259) blocks.8.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 82305024, arena + 244469760, arena + 87146496);
 
-  /* %473 = reduce_sum(%469) {axes [0], batch} blocks.8.mlp.fc1 : f32[768] */
+  /* %463 = reduce_sum(%459) {axes [0], batch} blocks.8.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 82305024,
       arena + 87293952);
 
-  /* %474 = reduce_sum(%471) {axes [0], batch} blocks.8.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 77463552,
-      arena + 83810880);
+  /* %464 = reduce_sum(%461) {axes [0], batch} blocks.8.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 81094656,
+      arena + 85021248);
 
-  /* %475 = mul(%471, %253) blocks.8.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 77463552, (const long[]){37824, 192, 1},
-      params[106], (const long[]){0, 0, 1}, arena + 78673920);
-
-  /* %476 = reduce_sum(%471, %255) {axes [0], batch} blocks.8.norm2 : f32[192] */
+  /* %465 = reduce_sum(%461, %258) {axes [0], batch} blocks.8.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 77463552, arena + 238442496, arena + 83811072);
+      arena + 81094656, arena + 243259392, arena + 85021440);
 
-  /* %477 = normalize_grad(%252, %475) {eps 1e-06} blocks.8.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 237232128, arena + 78673920, 1e-06f, arena + 77463552);
+  /* %466 = normalize_grad(%255, %461, %256, %453) {eps 1e-06} blocks.8 : f32[B, 197, 192], written over %461 */
+  lk_layernorm_grad(B * 197, 192, arena + 242049024, arena + 81094656, params[106],
+      arena + 91987968, 1e-06f, arena + 81094656);
 
-  /* %478 = add(%463, %477) blocks.8 : f32[B, 197, 192], written over %373 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
-      arena + 77463552, (const long[]){37824, 192, 1}, arena + 266280960);
-
-  /* %479 = mul(%478, %251) blocks.8 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
+  /* %467 = mul(%466, %254) blocks.8 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 81094656, (const long[]){37824, 192, 1},
       inputs[15], (const long[]){1, 0, 0}, arena + 77463552);
 
-  /* %480 = transpose(%248) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
+  /* %468 = transpose(%251) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[104], arena + 78673920);
 
-  /* %481 = fused_linear(%479, %480) blocks.8.attn.proj : f32[B, 197, 192] */
+  /* %469 = fused_linear(%467, %468) blocks.8.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 77463552, arena + 78673920, NULL, LK_ACT_NONE, NULL,
-      arena + 81094656);
+      arena + 82305024);
 
-  /* %482 = linear_grad_weight(%479, %247) blocks.8.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 77463552, arena + 236021760, arena + 83773440);
+  /* %470 = linear_grad_weight(%467, %250) blocks.8.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 77463552, arena + 240838656, arena + 84983808);
 
-  /* %483 = reduce_sum(%479) {axes [0], batch} blocks.8.attn.proj : f32[192] */
+  /* %471 = reduce_sum(%467) {axes [0], batch} blocks.8.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 77463552,
-      arena + 83811264);
+      arena + 85021632);
 
-  /* %484 = sdpa_grad(%244, %245, %246, %481) {heads 3, kv_heads 3} blocks.8.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 150085632, 576, arena + 150085824, 576,
-      arena + 150086016, 576, arena + 81094656, 192, arena + 77463552, 576, arena + 77463552 + 192,
+  /* %472 = sdpa_grad(%247, %248, %249, %469) {heads 3, kv_heads 3} blocks.8.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 154902528, 576, arena + 154902720, 576,
+      arena + 154902912, 576, arena + 82305024, 192, arena + 77463552, 576, arena + 77463552 + 192,
       576, arena + 77463552 + 384, 576, 0.125f);
 
-  /* %485 = transpose(%241) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[102], arena + 82305024);
+  /* %473 = transpose(%244) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[102], arena + 83515392);
 
-  /* %486 = fused_linear(%484, %485) blocks.8.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 77463552, arena + 82305024, NULL, LK_ACT_NONE, NULL,
-      arena + 81094656);
+  /* %474 = fused_linear(%472, %473) blocks.8.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 77463552, arena + 83515392, NULL, LK_ACT_NONE, NULL,
+      arena + 82305024);
 
-  /* %487 = linear_grad_weight(%484, %240) blocks.8.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 77463552, arena + 234811392, arena + 83662848);
+  /* %475 = linear_grad_weight(%472, %243) blocks.8.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 77463552, arena + 239628288, arena + 84873216);
 
-  /* %488 = reduce_sum(%484) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
+  /* %476 = reduce_sum(%472) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 77463552,
-      arena + 83810304);
+      arena + 85020672);
 
-  /* %489 = reduce_sum(%486) {axes [0], batch} blocks.8.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 81094656,
-      arena + 83811456);
+  /* %477 = reduce_sum(%474) {axes [0], batch} blocks.8.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 82305024,
+      arena + 85021824);
 
-  /* %490 = mul(%486, %237) blocks.8.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 81094656, (const long[]){37824, 192, 1},
-      params[100], (const long[]){0, 0, 1}, arena + 77463552);
-
-  /* %491 = reduce_sum(%486, %239) {axes [0], batch} blocks.8.norm1 : f32[192] */
+  /* %478 = reduce_sum(%474, %242) {axes [0], batch} blocks.8.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 81094656, arena + 233601024, arena + 83811648);
+      arena + 82305024, arena + 238417920, arena + 85022016);
 
-  /* %492 = normalize_grad(%236, %490) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 232390656, arena + 77463552, 1e-06f, arena + 78673920);
+  /* %479 = normalize_grad(%239, %474, %240, %466) {eps 1e-06} blocks.7 : f32[B, 197, 192], written over %474 */
+  lk_layernorm_grad(B * 197, 192, arena + 237207552, arena + 82305024, params[100],
+      arena + 81094656, 1e-06f, arena + 82305024);
 
-  /* %493 = add(%478, %492) blocks.7 : f32[B, 197, 192], written over %373 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
-      arena + 78673920, (const long[]){37824, 192, 1}, arena + 266280960);
+  /* %480 = mul(%479, %238) blocks.7 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 82305024, (const long[]){37824, 192, 1},
+      inputs[14], (const long[]){1, 0, 0}, arena + 83515392);
 
-  /* %494 = mul(%493, %235) blocks.7 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
-      inputs[14], (const long[]){1, 0, 0}, arena + 82305024);
+  /* %481 = transpose(%235) {perm [1, 0]} blocks.7.mlp.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[98], arena + 84725760);
 
-  /* %495 = transpose(%232) {perm [1, 0]} blocks.7.mlp.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[98], arena + 83515392);
-
-  /* %496 = fused_linear(%494, %495) blocks.7.mlp.fc2 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 82305024, arena + 83515392, NULL, LK_ACT_NONE, NULL,
+  /* %482 = fused_linear(%480, %481) blocks.7.mlp.fc2 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 83515392, arena + 84725760, NULL, LK_ACT_NONE, NULL,
       arena + 77463552);
 
-  /* %497 = linear_grad_weight(%494, %231) blocks.7.mlp.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 197, 768, 192, arena + 82305024, arena + 72622080, arena + 83515392);
+  /* %483 = linear_grad_weight(%480, %234) blocks.7.mlp.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 197, 768, 192, arena + 83515392, arena + 72622080, arena + 84725760);
 
-  /* %498 = reduce_sum(%494) {axes [0], batch} blocks.7.mlp.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 82305024,
-      arena + 83811840);
+  /* %484 = reduce_sum(%480) {axes [0], batch} blocks.7.mlp.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 83515392,
+      arena + 85022208);
 
-  /* %499 = gelu_grad(%230, %496) blocks.7.mlp : f32[B, 197, 768] */
+  /* %485 = gelu_grad(%233, %482) blocks.7.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 67780608, arena + 77463552, arena + 72622080);
 
-  /* %500 = transpose(%228) {perm [1, 0]} blocks.7.mlp.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[96], arena + 68990976);
+  /* %486 = transpose(%231) {perm [1, 0]} blocks.7.mlp.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[96], arena + 67780608);
 
-  /* %501 = fused_linear(%499, %500) blocks.7.mlp.fc1 : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 768, 192, arena + 72622080, arena + 68990976, NULL, LK_ACT_NONE, NULL,
-      arena + 67780608);
+  /* %487 = fused_linear(%485, %486) blocks.7.mlp.fc1 : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 768, 192, arena + 72622080, arena + 67780608, NULL, LK_ACT_NONE, NULL,
+      arena + 71411712);
 
-  /* %502 = linear_grad_weight(%499, %227) blocks.7.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 72622080, arena + 231180288, arena + 77463552);
+  /* %488 = linear_grad_weight(%485, %230) blocks.7.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 72622080, arena + 235997184, arena + 77463552);
 
-  /* %503 = reduce_sum(%499) {axes [0], batch} blocks.7.mlp.fc1 : f32[768] */
+  /* %489 = reduce_sum(%485) {axes [0], batch} blocks.7.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 72622080,
       arena + 77611008);
 
-  /* %504 = reduce_sum(%501) {axes [0], batch} blocks.7.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 67780608,
-      arena + 74127936);
+  /* %490 = reduce_sum(%487) {axes [0], batch} blocks.7.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 71411712,
+      arena + 75338304);
 
-  /* %505 = mul(%501, %224) blocks.7.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 67780608, (const long[]){37824, 192, 1},
-      params[94], (const long[]){0, 0, 1}, arena + 68990976);
-
-  /* %506 = reduce_sum(%501, %226) {axes [0], batch} blocks.7.norm2 : f32[192] */
+  /* %491 = reduce_sum(%487, %229) {axes [0], batch} blocks.7.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 67780608, arena + 229969920, arena + 74128128);
+      arena + 71411712, arena + 234786816, arena + 75338496);
 
-  /* %507 = normalize_grad(%223, %505) {eps 1e-06} blocks.7.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 228759552, arena + 68990976, 1e-06f, arena + 67780608);
+  /* %492 = normalize_grad(%226, %487, %227, %479) {eps 1e-06} blocks.7 : f32[B, 197, 192], written over %487 */
+  lk_layernorm_grad(B * 197, 192, arena + 233576448, arena + 71411712, params[94], arena + 82305024,
+      1e-06f, arena + 71411712);
 
-  /* %508 = add(%493, %507) blocks.7 : f32[B, 197, 192], written over %373 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
-      arena + 67780608, (const long[]){37824, 192, 1}, arena + 266280960);
-
-  /* %509 = mul(%508, %222) blocks.7 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
+  /* %493 = mul(%492, %225) blocks.7 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 71411712, (const long[]){37824, 192, 1},
       inputs[13], (const long[]){1, 0, 0}, arena + 67780608);
 
-  /* %510 = transpose(%219) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
+  /* %494 = transpose(%222) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[92], arena + 68990976);
 
-  /* %511 = fused_linear(%509, %510) blocks.7.attn.proj : f32[B, 197, 192] */
+  /* %495 = fused_linear(%493, %494) blocks.7.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 67780608, arena + 68990976, NULL, LK_ACT_NONE, NULL,
-      arena + 71411712);
+      arena + 72622080);
 
-  /* %512 = linear_grad_weight(%509, %218) blocks.7.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 67780608, arena + 227549184, arena + 74090496);
+  /* %496 = linear_grad_weight(%493, %221) blocks.7.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 67780608, arena + 232366080, arena + 75300864);
 
-  /* %513 = reduce_sum(%509) {axes [0], batch} blocks.7.attn.proj : f32[192] */
+  /* %497 = reduce_sum(%493) {axes [0], batch} blocks.7.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 67780608,
-      arena + 74128320);
+      arena + 75338688);
 
-  /* %514 = sdpa_grad(%215, %216, %217, %511) {heads 3, kv_heads 3} blocks.7.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 146454528, 576, arena + 146454720, 576,
-      arena + 146454912, 576, arena + 71411712, 192, arena + 67780608, 576, arena + 67780608 + 192,
+  /* %498 = sdpa_grad(%218, %219, %220, %495) {heads 3, kv_heads 3} blocks.7.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 151271424, 576, arena + 151271616, 576,
+      arena + 151271808, 576, arena + 72622080, 192, arena + 67780608, 576, arena + 67780608 + 192,
       576, arena + 67780608 + 384, 576, 0.125f);
 
-  /* %515 = transpose(%212) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[90], arena + 72622080);
+  /* %499 = transpose(%215) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[90], arena + 73832448);
 
-  /* %516 = fused_linear(%514, %515) blocks.7.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 67780608, arena + 72622080, NULL, LK_ACT_NONE, NULL,
-      arena + 71411712);
+  /* %500 = fused_linear(%498, %499) blocks.7.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 67780608, arena + 73832448, NULL, LK_ACT_NONE, NULL,
+      arena + 72622080);
 
-  /* %517 = linear_grad_weight(%514, %211) blocks.7.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 67780608, arena + 226338816, arena + 73979904);
+  /* %501 = linear_grad_weight(%498, %214) blocks.7.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 67780608, arena + 231155712, arena + 75190272);
 
-  /* %518 = reduce_sum(%514) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
+  /* %502 = reduce_sum(%498) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 67780608,
-      arena + 74127360);
+      arena + 75337728);
 
-  /* %519 = reduce_sum(%516) {axes [0], batch} blocks.7.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 71411712,
-      arena + 74128512);
+  /* %503 = reduce_sum(%500) {axes [0], batch} blocks.7.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 72622080,
+      arena + 75338880);
 
-  /* %520 = mul(%516, %208) blocks.7.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 71411712, (const long[]){37824, 192, 1},
-      params[88], (const long[]){0, 0, 1}, arena + 67780608);
-
-  /* %521 = reduce_sum(%516, %210) {axes [0], batch} blocks.7.norm1 : f32[192] */
+  /* %504 = reduce_sum(%500, %213) {axes [0], batch} blocks.7.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 71411712, arena + 225128448, arena + 74128704);
+      arena + 72622080, arena + 229945344, arena + 75339072);
 
-  /* %522 = normalize_grad(%207, %520) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 223918080, arena + 67780608, 1e-06f, arena + 68990976);
+  /* %505 = normalize_grad(%210, %500, %211, %492) {eps 1e-06} blocks.6 : f32[B, 197, 192], written over %500 */
+  lk_layernorm_grad(B * 197, 192, arena + 228734976, arena + 72622080, params[88], arena + 71411712,
+      1e-06f, arena + 72622080);
 
-  /* %523 = add(%508, %522) blocks.6 : f32[B, 197, 192], written over %373 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
-      arena + 68990976, (const long[]){37824, 192, 1}, arena + 266280960);
+  /* %506 = mul(%505, %209) blocks.6 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 72622080, (const long[]){37824, 192, 1},
+      inputs[12], (const long[]){1, 0, 0}, arena + 73832448);
 
-  /* %524 = mul(%523, %206) blocks.6 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
-      inputs[12], (const long[]){1, 0, 0}, arena + 72622080);
+  /* %507 = transpose(%206) {perm [1, 0]} blocks.6.mlp.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[86], arena + 75042816);
 
-  /* %525 = transpose(%203) {perm [1, 0]} blocks.6.mlp.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[86], arena + 73832448);
-
-  /* %526 = fused_linear(%524, %525) blocks.6.mlp.fc2 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 72622080, arena + 73832448, NULL, LK_ACT_NONE, NULL,
+  /* %508 = fused_linear(%506, %507) blocks.6.mlp.fc2 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 73832448, arena + 75042816, NULL, LK_ACT_NONE, NULL,
       arena + 67780608);
 
-  /* %527 = linear_grad_weight(%524, %202) blocks.6.mlp.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 197, 768, 192, arena + 72622080, arena + 62939136, arena + 73832448);
+  /* %509 = linear_grad_weight(%506, %205) blocks.6.mlp.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 197, 768, 192, arena + 73832448, arena + 62939136, arena + 75042816);
 
-  /* %528 = reduce_sum(%524) {axes [0], batch} blocks.6.mlp.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 72622080,
-      arena + 74128896);
+  /* %510 = reduce_sum(%506) {axes [0], batch} blocks.6.mlp.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 73832448,
+      arena + 75339264);
 
-  /* %529 = gelu_grad(%201, %526) blocks.6.mlp : f32[B, 197, 768] */
+  /* %511 = gelu_grad(%204, %508) blocks.6.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 58097664, arena + 67780608, arena + 62939136);
 
-  /* %530 = transpose(%199) {perm [1, 0]} blocks.6.mlp.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[84], arena + 59308032);
+  /* %512 = transpose(%202) {perm [1, 0]} blocks.6.mlp.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[84], arena + 58097664);
 
-  /* %531 = fused_linear(%529, %530) blocks.6.mlp.fc1 : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 768, 192, arena + 62939136, arena + 59308032, NULL, LK_ACT_NONE, NULL,
-      arena + 58097664);
+  /* %513 = fused_linear(%511, %512) blocks.6.mlp.fc1 : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 768, 192, arena + 62939136, arena + 58097664, NULL, LK_ACT_NONE, NULL,
+      arena + 61728768);
 
-  /* %532 = linear_grad_weight(%529, %198) blocks.6.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 62939136, arena + 222707712, arena + 67780608);
+  /* %514 = linear_grad_weight(%511, %201) blocks.6.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 62939136, arena + 227524608, arena + 67780608);
 
-  /* %533 = reduce_sum(%529) {axes [0], batch} blocks.6.mlp.fc1 : f32[768] */
+  /* %515 = reduce_sum(%511) {axes [0], batch} blocks.6.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 62939136,
       arena + 67928064);
 
-  /* %534 = reduce_sum(%531) {axes [0], batch} blocks.6.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 58097664,
-      arena + 64444992);
+  /* %516 = reduce_sum(%513) {axes [0], batch} blocks.6.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 61728768,
+      arena + 65655360);
 
-  /* %535 = mul(%531, %195) blocks.6.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 58097664, (const long[]){37824, 192, 1},
-      params[82], (const long[]){0, 0, 1}, arena + 59308032);
-
-  /* %536 = reduce_sum(%531, %197) {axes [0], batch} blocks.6.norm2 : f32[192] */
+  /* %517 = reduce_sum(%513, %200) {axes [0], batch} blocks.6.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 58097664, arena + 221497344, arena + 64445184);
+      arena + 61728768, arena + 226314240, arena + 65655552);
 
-  /* %537 = normalize_grad(%194, %535) {eps 1e-06} blocks.6.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 220286976, arena + 59308032, 1e-06f, arena + 58097664);
+  /* %518 = normalize_grad(%197, %513, %198, %505) {eps 1e-06} blocks.6 : f32[B, 197, 192], written over %513 */
+  lk_layernorm_grad(B * 197, 192, arena + 225103872, arena + 61728768, params[82], arena + 72622080,
+      1e-06f, arena + 61728768);
 
-  /* %538 = add(%523, %537) blocks.6 : f32[B, 197, 192], written over %373 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
-      arena + 58097664, (const long[]){37824, 192, 1}, arena + 266280960);
-
-  /* %539 = mul(%538, %193) blocks.6 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
+  /* %519 = mul(%518, %196) blocks.6 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 61728768, (const long[]){37824, 192, 1},
       inputs[11], (const long[]){1, 0, 0}, arena + 58097664);
 
-  /* %540 = transpose(%190) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
+  /* %520 = transpose(%193) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[80], arena + 59308032);
 
-  /* %541 = fused_linear(%539, %540) blocks.6.attn.proj : f32[B, 197, 192] */
+  /* %521 = fused_linear(%519, %520) blocks.6.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 58097664, arena + 59308032, NULL, LK_ACT_NONE, NULL,
-      arena + 61728768);
+      arena + 62939136);
 
-  /* %542 = linear_grad_weight(%539, %189) blocks.6.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 58097664, arena + 219076608, arena + 64407552);
+  /* %522 = linear_grad_weight(%519, %192) blocks.6.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 58097664, arena + 223893504, arena + 65617920);
 
-  /* %543 = reduce_sum(%539) {axes [0], batch} blocks.6.attn.proj : f32[192] */
+  /* %523 = reduce_sum(%519) {axes [0], batch} blocks.6.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 58097664,
-      arena + 64445376);
+      arena + 65655744);
 
-  /* %544 = sdpa_grad(%186, %187, %188, %541) {heads 3, kv_heads 3} blocks.6.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 142823424, 576, arena + 142823616, 576,
-      arena + 142823808, 576, arena + 61728768, 192, arena + 58097664, 576, arena + 58097664 + 192,
+  /* %524 = sdpa_grad(%189, %190, %191, %521) {heads 3, kv_heads 3} blocks.6.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 147640320, 576, arena + 147640512, 576,
+      arena + 147640704, 576, arena + 62939136, 192, arena + 58097664, 576, arena + 58097664 + 192,
       576, arena + 58097664 + 384, 576, 0.125f);
 
-  /* %545 = transpose(%183) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[78], arena + 62939136);
+  /* %525 = transpose(%186) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[78], arena + 64149504);
 
-  /* %546 = fused_linear(%544, %545) blocks.6.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 58097664, arena + 62939136, NULL, LK_ACT_NONE, NULL,
-      arena + 61728768);
+  /* %526 = fused_linear(%524, %525) blocks.6.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 58097664, arena + 64149504, NULL, LK_ACT_NONE, NULL,
+      arena + 62939136);
 
-  /* %547 = linear_grad_weight(%544, %182) blocks.6.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 58097664, arena + 217866240, arena + 64296960);
+  /* %527 = linear_grad_weight(%524, %185) blocks.6.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 58097664, arena + 222683136, arena + 65507328);
 
-  /* %548 = reduce_sum(%544) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
+  /* %528 = reduce_sum(%524) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 58097664,
-      arena + 64444416);
+      arena + 65654784);
 
-  /* %549 = reduce_sum(%546) {axes [0], batch} blocks.6.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 61728768,
-      arena + 64445568);
+  /* %529 = reduce_sum(%526) {axes [0], batch} blocks.6.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 62939136,
+      arena + 65655936);
 
-  /* %550 = mul(%546, %179) blocks.6.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 61728768, (const long[]){37824, 192, 1},
-      params[76], (const long[]){0, 0, 1}, arena + 58097664);
-
-  /* %551 = reduce_sum(%546, %181) {axes [0], batch} blocks.6.norm1 : f32[192] */
+  /* %530 = reduce_sum(%526, %184) {axes [0], batch} blocks.6.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 61728768, arena + 216655872, arena + 64445760);
+      arena + 62939136, arena + 221472768, arena + 65656128);
 
-  /* %552 = normalize_grad(%178, %550) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 215445504, arena + 58097664, 1e-06f, arena + 59308032);
+  /* %531 = normalize_grad(%181, %526, %182, %518) {eps 1e-06} blocks.5 : f32[B, 197, 192], written over %526 */
+  lk_layernorm_grad(B * 197, 192, arena + 220262400, arena + 62939136, params[76], arena + 61728768,
+      1e-06f, arena + 62939136);
 
-  /* %553 = add(%538, %552) blocks.5 : f32[B, 197, 192], written over %373 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
-      arena + 59308032, (const long[]){37824, 192, 1}, arena + 266280960);
+  /* %532 = mul(%531, %180) blocks.5 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 62939136, (const long[]){37824, 192, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 64149504);
 
-  /* %554 = mul(%553, %177) blocks.5 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 62939136);
+  /* %533 = transpose(%177) {perm [1, 0]} blocks.5.mlp.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[74], arena + 65359872);
 
-  /* %555 = transpose(%174) {perm [1, 0]} blocks.5.mlp.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[74], arena + 64149504);
-
-  /* %556 = fused_linear(%554, %555) blocks.5.mlp.fc2 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 62939136, arena + 64149504, NULL, LK_ACT_NONE, NULL,
+  /* %534 = fused_linear(%532, %533) blocks.5.mlp.fc2 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 64149504, arena + 65359872, NULL, LK_ACT_NONE, NULL,
       arena + 58097664);
 
-  /* %557 = linear_grad_weight(%554, %173) blocks.5.mlp.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 197, 768, 192, arena + 62939136, arena + 53256192, arena + 64149504);
+  /* %535 = linear_grad_weight(%532, %176) blocks.5.mlp.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 197, 768, 192, arena + 64149504, arena + 53256192, arena + 65359872);
 
-  /* %558 = reduce_sum(%554) {axes [0], batch} blocks.5.mlp.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 62939136,
-      arena + 64445952);
+  /* %536 = reduce_sum(%532) {axes [0], batch} blocks.5.mlp.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 64149504,
+      arena + 65656320);
 
-  /* %559 = gelu_grad(%172, %556) blocks.5.mlp : f32[B, 197, 768] */
+  /* %537 = gelu_grad(%175, %534) blocks.5.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 48414720, arena + 58097664, arena + 53256192);
 
-  /* %560 = transpose(%170) {perm [1, 0]} blocks.5.mlp.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[72], arena + 49625088);
+  /* %538 = transpose(%173) {perm [1, 0]} blocks.5.mlp.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[72], arena + 48414720);
 
-  /* %561 = fused_linear(%559, %560) blocks.5.mlp.fc1 : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 768, 192, arena + 53256192, arena + 49625088, NULL, LK_ACT_NONE, NULL,
-      arena + 48414720);
+  /* %539 = fused_linear(%537, %538) blocks.5.mlp.fc1 : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 768, 192, arena + 53256192, arena + 48414720, NULL, LK_ACT_NONE, NULL,
+      arena + 52045824);
 
-  /* %562 = linear_grad_weight(%559, %169) blocks.5.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 53256192, arena + 214235136, arena + 58097664);
+  /* %540 = linear_grad_weight(%537, %172) blocks.5.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 53256192, arena + 219052032, arena + 58097664);
 
-  /* %563 = reduce_sum(%559) {axes [0], batch} blocks.5.mlp.fc1 : f32[768] */
+  /* %541 = reduce_sum(%537) {axes [0], batch} blocks.5.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 53256192,
       arena + 58245120);
 
-  /* %564 = reduce_sum(%561) {axes [0], batch} blocks.5.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 48414720,
-      arena + 54762048);
+  /* %542 = reduce_sum(%539) {axes [0], batch} blocks.5.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 52045824,
+      arena + 55972416);
 
-  /* %565 = mul(%561, %166) blocks.5.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 48414720, (const long[]){37824, 192, 1},
-      params[70], (const long[]){0, 0, 1}, arena + 49625088);
-
-  /* %566 = reduce_sum(%561, %168) {axes [0], batch} blocks.5.norm2 : f32[192] */
+  /* %543 = reduce_sum(%539, %171) {axes [0], batch} blocks.5.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 48414720, arena + 213024768, arena + 54762240);
+      arena + 52045824, arena + 217841664, arena + 55972608);
 
-  /* %567 = normalize_grad(%165, %565) {eps 1e-06} blocks.5.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 211814400, arena + 49625088, 1e-06f, arena + 48414720);
+  /* %544 = normalize_grad(%168, %539, %169, %531) {eps 1e-06} blocks.5 : f32[B, 197, 192], written over %539 */
+  lk_layernorm_grad(B * 197, 192, arena + 216631296, arena + 52045824, params[70], arena + 62939136,
+      1e-06f, arena + 52045824);
 
-  /* %568 = add(%553, %567) blocks.5 : f32[B, 197, 192], written over %373 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
-      arena + 48414720, (const long[]){37824, 192, 1}, arena + 266280960);
+  /* %545 = mul(%544, %167) blocks.5 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 52045824, (const long[]){37824, 192, 1}, inputs[9],
+      (const long[]){1, 0, 0}, arena + 48414720);
 
-  /* %569 = mul(%568, %164) blocks.5 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 48414720);
-
-  /* %570 = transpose(%161) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
+  /* %546 = transpose(%164) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[68], arena + 49625088);
 
-  /* %571 = fused_linear(%569, %570) blocks.5.attn.proj : f32[B, 197, 192] */
+  /* %547 = fused_linear(%545, %546) blocks.5.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 48414720, arena + 49625088, NULL, LK_ACT_NONE, NULL,
-      arena + 52045824);
+      arena + 53256192);
 
-  /* %572 = linear_grad_weight(%569, %160) blocks.5.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 48414720, arena + 210604032, arena + 54724608);
+  /* %548 = linear_grad_weight(%545, %163) blocks.5.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 48414720, arena + 215420928, arena + 55934976);
 
-  /* %573 = reduce_sum(%569) {axes [0], batch} blocks.5.attn.proj : f32[192] */
+  /* %549 = reduce_sum(%545) {axes [0], batch} blocks.5.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 48414720,
-      arena + 54762432);
+      arena + 55972800);
 
-  /* %574 = sdpa_grad(%157, %158, %159, %571) {heads 3, kv_heads 3} blocks.5.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 139192320, 576, arena + 139192512, 576,
-      arena + 139192704, 576, arena + 52045824, 192, arena + 48414720, 576, arena + 48414720 + 192,
+  /* %550 = sdpa_grad(%160, %161, %162, %547) {heads 3, kv_heads 3} blocks.5.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 144009216, 576, arena + 144009408, 576,
+      arena + 144009600, 576, arena + 53256192, 192, arena + 48414720, 576, arena + 48414720 + 192,
       576, arena + 48414720 + 384, 576, 0.125f);
 
-  /* %575 = transpose(%154) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[66], arena + 53256192);
+  /* %551 = transpose(%157) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[66], arena + 54466560);
 
-  /* %576 = fused_linear(%574, %575) blocks.5.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 48414720, arena + 53256192, NULL, LK_ACT_NONE, NULL,
-      arena + 52045824);
+  /* %552 = fused_linear(%550, %551) blocks.5.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 48414720, arena + 54466560, NULL, LK_ACT_NONE, NULL,
+      arena + 53256192);
 
-  /* %577 = linear_grad_weight(%574, %153) blocks.5.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 48414720, arena + 209393664, arena + 54614016);
+  /* %553 = linear_grad_weight(%550, %156) blocks.5.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 48414720, arena + 214210560, arena + 55824384);
 
-  /* %578 = reduce_sum(%574) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
+  /* %554 = reduce_sum(%550) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 48414720,
-      arena + 54761472);
+      arena + 55971840);
 
-  /* %579 = reduce_sum(%576) {axes [0], batch} blocks.5.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 52045824,
-      arena + 54762624);
+  /* %555 = reduce_sum(%552) {axes [0], batch} blocks.5.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 53256192,
+      arena + 55972992);
 
-  /* %580 = mul(%576, %150) blocks.5.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 52045824, (const long[]){37824, 192, 1},
-      params[64], (const long[]){0, 0, 1}, arena + 48414720);
-
-  /* %581 = reduce_sum(%576, %152) {axes [0], batch} blocks.5.norm1 : f32[192] */
+  /* %556 = reduce_sum(%552, %155) {axes [0], batch} blocks.5.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 52045824, arena + 208183296, arena + 54762816);
+      arena + 53256192, arena + 213000192, arena + 55973184);
 
-  /* %582 = normalize_grad(%149, %580) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 206972928, arena + 48414720, 1e-06f, arena + 49625088);
+  /* %557 = normalize_grad(%152, %552, %153, %544) {eps 1e-06} blocks.4 : f32[B, 197, 192], written over %552 */
+  lk_layernorm_grad(B * 197, 192, arena + 211789824, arena + 53256192, params[64], arena + 52045824,
+      1e-06f, arena + 53256192);
 
-  /* %583 = add(%568, %582) blocks.4 : f32[B, 197, 192], written over %373 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
-      arena + 49625088, (const long[]){37824, 192, 1}, arena + 266280960);
+  /* %558 = mul(%557, %151) blocks.4 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 53256192, (const long[]){37824, 192, 1}, inputs[8],
+      (const long[]){1, 0, 0}, arena + 54466560);
 
-  /* %584 = mul(%583, %148) blocks.4 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 53256192);
+  /* %559 = transpose(%148) {perm [1, 0]} blocks.4.mlp.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[62], arena + 55676928);
 
-  /* %585 = transpose(%145) {perm [1, 0]} blocks.4.mlp.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[62], arena + 54466560);
-
-  /* %586 = fused_linear(%584, %585) blocks.4.mlp.fc2 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 53256192, arena + 54466560, NULL, LK_ACT_NONE, NULL,
+  /* %560 = fused_linear(%558, %559) blocks.4.mlp.fc2 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 54466560, arena + 55676928, NULL, LK_ACT_NONE, NULL,
       arena + 48414720);
 
-  /* %587 = linear_grad_weight(%584, %144) blocks.4.mlp.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 197, 768, 192, arena + 53256192, arena + 43573248, arena + 54466560);
+  /* %561 = linear_grad_weight(%558, %147) blocks.4.mlp.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 197, 768, 192, arena + 54466560, arena + 43573248, arena + 55676928);
 
-  /* %588 = reduce_sum(%584) {axes [0], batch} blocks.4.mlp.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 53256192,
-      arena + 54763008);
+  /* %562 = reduce_sum(%558) {axes [0], batch} blocks.4.mlp.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 54466560,
+      arena + 55973376);
 
-  /* %589 = gelu_grad(%143, %586) blocks.4.mlp : f32[B, 197, 768] */
+  /* %563 = gelu_grad(%146, %560) blocks.4.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 38731776, arena + 48414720, arena + 43573248);
 
-  /* %590 = transpose(%141) {perm [1, 0]} blocks.4.mlp.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[60], arena + 39942144);
+  /* %564 = transpose(%144) {perm [1, 0]} blocks.4.mlp.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[60], arena + 38731776);
 
-  /* %591 = fused_linear(%589, %590) blocks.4.mlp.fc1 : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 768, 192, arena + 43573248, arena + 39942144, NULL, LK_ACT_NONE, NULL,
-      arena + 38731776);
+  /* %565 = fused_linear(%563, %564) blocks.4.mlp.fc1 : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 768, 192, arena + 43573248, arena + 38731776, NULL, LK_ACT_NONE, NULL,
+      arena + 42362880);
 
-  /* %592 = linear_grad_weight(%589, %140) blocks.4.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 43573248, arena + 205762560, arena + 48414720);
+  /* %566 = linear_grad_weight(%563, %143) blocks.4.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 43573248, arena + 210579456, arena + 48414720);
 
-  /* %593 = reduce_sum(%589) {axes [0], batch} blocks.4.mlp.fc1 : f32[768] */
+  /* %567 = reduce_sum(%563) {axes [0], batch} blocks.4.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 43573248,
       arena + 48562176);
 
-  /* %594 = reduce_sum(%591) {axes [0], batch} blocks.4.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 38731776,
-      arena + 45079104);
+  /* %568 = reduce_sum(%565) {axes [0], batch} blocks.4.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 42362880,
+      arena + 46289472);
 
-  /* %595 = mul(%591, %137) blocks.4.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 38731776, (const long[]){37824, 192, 1},
-      params[58], (const long[]){0, 0, 1}, arena + 39942144);
-
-  /* %596 = reduce_sum(%591, %139) {axes [0], batch} blocks.4.norm2 : f32[192] */
+  /* %569 = reduce_sum(%565, %142) {axes [0], batch} blocks.4.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 38731776, arena + 204552192, arena + 45079296);
+      arena + 42362880, arena + 209369088, arena + 46289664);
 
-  /* %597 = normalize_grad(%136, %595) {eps 1e-06} blocks.4.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 203341824, arena + 39942144, 1e-06f, arena + 38731776);
+  /* %570 = normalize_grad(%139, %565, %140, %557) {eps 1e-06} blocks.4 : f32[B, 197, 192], written over %565 */
+  lk_layernorm_grad(B * 197, 192, arena + 208158720, arena + 42362880, params[58], arena + 53256192,
+      1e-06f, arena + 42362880);
 
-  /* %598 = add(%583, %597) blocks.4 : f32[B, 197, 192], written over %373 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
-      arena + 38731776, (const long[]){37824, 192, 1}, arena + 266280960);
+  /* %571 = mul(%570, %138) blocks.4 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 42362880, (const long[]){37824, 192, 1}, inputs[7],
+      (const long[]){1, 0, 0}, arena + 38731776);
 
-  /* %599 = mul(%598, %135) blocks.4 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 38731776);
-
-  /* %600 = transpose(%132) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
+  /* %572 = transpose(%135) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[56], arena + 39942144);
 
-  /* %601 = fused_linear(%599, %600) blocks.4.attn.proj : f32[B, 197, 192] */
+  /* %573 = fused_linear(%571, %572) blocks.4.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 38731776, arena + 39942144, NULL, LK_ACT_NONE, NULL,
-      arena + 42362880);
+      arena + 43573248);
 
-  /* %602 = linear_grad_weight(%599, %131) blocks.4.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 38731776, arena + 202131456, arena + 45041664);
+  /* %574 = linear_grad_weight(%571, %134) blocks.4.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 38731776, arena + 206948352, arena + 46252032);
 
-  /* %603 = reduce_sum(%599) {axes [0], batch} blocks.4.attn.proj : f32[192] */
+  /* %575 = reduce_sum(%571) {axes [0], batch} blocks.4.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 38731776,
-      arena + 45079488);
+      arena + 46289856);
 
-  /* %604 = sdpa_grad(%128, %129, %130, %601) {heads 3, kv_heads 3} blocks.4.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 135561216, 576, arena + 135561408, 576,
-      arena + 135561600, 576, arena + 42362880, 192, arena + 38731776, 576, arena + 38731776 + 192,
+  /* %576 = sdpa_grad(%131, %132, %133, %573) {heads 3, kv_heads 3} blocks.4.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 140378112, 576, arena + 140378304, 576,
+      arena + 140378496, 576, arena + 43573248, 192, arena + 38731776, 576, arena + 38731776 + 192,
       576, arena + 38731776 + 384, 576, 0.125f);
 
-  /* %605 = transpose(%125) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[54], arena + 43573248);
+  /* %577 = transpose(%128) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[54], arena + 44783616);
 
-  /* %606 = fused_linear(%604, %605) blocks.4.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 38731776, arena + 43573248, NULL, LK_ACT_NONE, NULL,
-      arena + 42362880);
+  /* %578 = fused_linear(%576, %577) blocks.4.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 38731776, arena + 44783616, NULL, LK_ACT_NONE, NULL,
+      arena + 43573248);
 
-  /* %607 = linear_grad_weight(%604, %124) blocks.4.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 38731776, arena + 200921088, arena + 44931072);
+  /* %579 = linear_grad_weight(%576, %127) blocks.4.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 38731776, arena + 205737984, arena + 46141440);
 
-  /* %608 = reduce_sum(%604) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
+  /* %580 = reduce_sum(%576) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 38731776,
-      arena + 45078528);
+      arena + 46288896);
 
-  /* %609 = reduce_sum(%606) {axes [0], batch} blocks.4.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 42362880,
-      arena + 45079680);
+  /* %581 = reduce_sum(%578) {axes [0], batch} blocks.4.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 43573248,
+      arena + 46290048);
 
-  /* %610 = mul(%606, %121) blocks.4.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 42362880, (const long[]){37824, 192, 1},
-      params[52], (const long[]){0, 0, 1}, arena + 38731776);
-
-  /* %611 = reduce_sum(%606, %123) {axes [0], batch} blocks.4.norm1 : f32[192] */
+  /* %582 = reduce_sum(%578, %126) {axes [0], batch} blocks.4.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 42362880, arena + 199710720, arena + 45079872);
+      arena + 43573248, arena + 204527616, arena + 46290240);
 
-  /* %612 = normalize_grad(%120, %610) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 198500352, arena + 38731776, 1e-06f, arena + 39942144);
+  /* %583 = normalize_grad(%123, %578, %124, %570) {eps 1e-06} blocks.3 : f32[B, 197, 192], written over %578 */
+  lk_layernorm_grad(B * 197, 192, arena + 203317248, arena + 43573248, params[52], arena + 42362880,
+      1e-06f, arena + 43573248);
 
-  /* %613 = add(%598, %612) blocks.3 : f32[B, 197, 192], written over %373 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
-      arena + 39942144, (const long[]){37824, 192, 1}, arena + 266280960);
+  /* %584 = mul(%583, %122) blocks.3 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 43573248, (const long[]){37824, 192, 1}, inputs[6],
+      (const long[]){1, 0, 0}, arena + 44783616);
 
-  /* %614 = mul(%613, %119) blocks.3 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 43573248);
+  /* %585 = transpose(%119) {perm [1, 0]} blocks.3.mlp.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[50], arena + 45993984);
 
-  /* %615 = transpose(%116) {perm [1, 0]} blocks.3.mlp.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[50], arena + 44783616);
-
-  /* %616 = fused_linear(%614, %615) blocks.3.mlp.fc2 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 43573248, arena + 44783616, NULL, LK_ACT_NONE, NULL,
+  /* %586 = fused_linear(%584, %585) blocks.3.mlp.fc2 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 44783616, arena + 45993984, NULL, LK_ACT_NONE, NULL,
       arena + 38731776);
 
-  /* %617 = linear_grad_weight(%614, %115) blocks.3.mlp.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 197, 768, 192, arena + 43573248, arena + 33890304, arena + 44783616);
+  /* %587 = linear_grad_weight(%584, %118) blocks.3.mlp.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 197, 768, 192, arena + 44783616, arena + 33890304, arena + 45993984);
 
-  /* %618 = reduce_sum(%614) {axes [0], batch} blocks.3.mlp.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 43573248,
-      arena + 45080064);
+  /* %588 = reduce_sum(%584) {axes [0], batch} blocks.3.mlp.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 44783616,
+      arena + 46290432);
 
-  /* %619 = gelu_grad(%114, %616) blocks.3.mlp : f32[B, 197, 768] */
+  /* %589 = gelu_grad(%117, %586) blocks.3.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 29048832, arena + 38731776, arena + 33890304);
 
-  /* %620 = transpose(%112) {perm [1, 0]} blocks.3.mlp.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[48], arena + 30259200);
+  /* %590 = transpose(%115) {perm [1, 0]} blocks.3.mlp.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[48], arena + 29048832);
 
-  /* %621 = fused_linear(%619, %620) blocks.3.mlp.fc1 : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 768, 192, arena + 33890304, arena + 30259200, NULL, LK_ACT_NONE, NULL,
-      arena + 29048832);
+  /* %591 = fused_linear(%589, %590) blocks.3.mlp.fc1 : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 768, 192, arena + 33890304, arena + 29048832, NULL, LK_ACT_NONE, NULL,
+      arena + 32679936);
 
-  /* %622 = linear_grad_weight(%619, %111) blocks.3.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 33890304, arena + 197289984, arena + 38731776);
+  /* %592 = linear_grad_weight(%589, %114) blocks.3.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 33890304, arena + 202106880, arena + 38731776);
 
-  /* %623 = reduce_sum(%619) {axes [0], batch} blocks.3.mlp.fc1 : f32[768] */
+  /* %593 = reduce_sum(%589) {axes [0], batch} blocks.3.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 33890304,
       arena + 38879232);
 
-  /* %624 = reduce_sum(%621) {axes [0], batch} blocks.3.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 29048832,
-      arena + 35396160);
+  /* %594 = reduce_sum(%591) {axes [0], batch} blocks.3.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 32679936,
+      arena + 36606528);
 
-  /* %625 = mul(%621, %108) blocks.3.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 29048832, (const long[]){37824, 192, 1},
-      params[46], (const long[]){0, 0, 1}, arena + 30259200);
-
-  /* %626 = reduce_sum(%621, %110) {axes [0], batch} blocks.3.norm2 : f32[192] */
+  /* %595 = reduce_sum(%591, %113) {axes [0], batch} blocks.3.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 29048832, arena + 196079616, arena + 35396352);
+      arena + 32679936, arena + 200896512, arena + 36606720);
 
-  /* %627 = normalize_grad(%107, %625) {eps 1e-06} blocks.3.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 194869248, arena + 30259200, 1e-06f, arena + 29048832);
+  /* %596 = normalize_grad(%110, %591, %111, %583) {eps 1e-06} blocks.3 : f32[B, 197, 192], written over %591 */
+  lk_layernorm_grad(B * 197, 192, arena + 199686144, arena + 32679936, params[46], arena + 43573248,
+      1e-06f, arena + 32679936);
 
-  /* %628 = add(%613, %627) blocks.3 : f32[B, 197, 192], written over %373 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
-      arena + 29048832, (const long[]){37824, 192, 1}, arena + 266280960);
+  /* %597 = mul(%596, %109) blocks.3 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 32679936, (const long[]){37824, 192, 1}, inputs[5],
+      (const long[]){1, 0, 0}, arena + 29048832);
 
-  /* %629 = mul(%628, %106) blocks.3 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 29048832);
-
-  /* %630 = transpose(%103) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
+  /* %598 = transpose(%106) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[44], arena + 30259200);
 
-  /* %631 = fused_linear(%629, %630) blocks.3.attn.proj : f32[B, 197, 192] */
+  /* %599 = fused_linear(%597, %598) blocks.3.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 29048832, arena + 30259200, NULL, LK_ACT_NONE, NULL,
-      arena + 32679936);
+      arena + 33890304);
 
-  /* %632 = linear_grad_weight(%629, %102) blocks.3.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 29048832, arena + 193658880, arena + 35358720);
+  /* %600 = linear_grad_weight(%597, %105) blocks.3.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 29048832, arena + 198475776, arena + 36569088);
 
-  /* %633 = reduce_sum(%629) {axes [0], batch} blocks.3.attn.proj : f32[192] */
+  /* %601 = reduce_sum(%597) {axes [0], batch} blocks.3.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 29048832,
-      arena + 35396544);
+      arena + 36606912);
 
-  /* %634 = sdpa_grad(%99, %100, %101, %631) {heads 3, kv_heads 3} blocks.3.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 131930112, 576, arena + 131930304, 576,
-      arena + 131930496, 576, arena + 32679936, 192, arena + 29048832, 576, arena + 29048832 + 192,
+  /* %602 = sdpa_grad(%102, %103, %104, %599) {heads 3, kv_heads 3} blocks.3.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 136747008, 576, arena + 136747200, 576,
+      arena + 136747392, 576, arena + 33890304, 192, arena + 29048832, 576, arena + 29048832 + 192,
       576, arena + 29048832 + 384, 576, 0.125f);
 
-  /* %635 = transpose(%96) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[42], arena + 33890304);
+  /* %603 = transpose(%99) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[42], arena + 35100672);
 
-  /* %636 = fused_linear(%634, %635) blocks.3.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 29048832, arena + 33890304, NULL, LK_ACT_NONE, NULL,
-      arena + 32679936);
+  /* %604 = fused_linear(%602, %603) blocks.3.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 29048832, arena + 35100672, NULL, LK_ACT_NONE, NULL,
+      arena + 33890304);
 
-  /* %637 = linear_grad_weight(%634, %95) blocks.3.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 29048832, arena + 192448512, arena + 35248128);
+  /* %605 = linear_grad_weight(%602, %98) blocks.3.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 29048832, arena + 197265408, arena + 36458496);
 
-  /* %638 = reduce_sum(%634) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
+  /* %606 = reduce_sum(%602) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 29048832,
-      arena + 35395584);
+      arena + 36605952);
 
-  /* %639 = reduce_sum(%636) {axes [0], batch} blocks.3.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 32679936,
-      arena + 35396736);
+  /* %607 = reduce_sum(%604) {axes [0], batch} blocks.3.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 33890304,
+      arena + 36607104);
 
-  /* %640 = mul(%636, %92) blocks.3.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 32679936, (const long[]){37824, 192, 1},
-      params[40], (const long[]){0, 0, 1}, arena + 29048832);
-
-  /* %641 = reduce_sum(%636, %94) {axes [0], batch} blocks.3.norm1 : f32[192] */
+  /* %608 = reduce_sum(%604, %97) {axes [0], batch} blocks.3.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 32679936, arena + 191238144, arena + 35396928);
+      arena + 33890304, arena + 196055040, arena + 36607296);
 
-  /* %642 = normalize_grad(%91, %640) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 190027776, arena + 29048832, 1e-06f, arena + 30259200);
+  /* %609 = normalize_grad(%94, %604, %95, %596) {eps 1e-06} blocks.2 : f32[B, 197, 192], written over %604 */
+  lk_layernorm_grad(B * 197, 192, arena + 194844672, arena + 33890304, params[40], arena + 32679936,
+      1e-06f, arena + 33890304);
 
-  /* %643 = add(%628, %642) blocks.2 : f32[B, 197, 192], written over %373 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
-      arena + 30259200, (const long[]){37824, 192, 1}, arena + 266280960);
+  /* %610 = mul(%609, %93) blocks.2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 33890304, (const long[]){37824, 192, 1}, inputs[4],
+      (const long[]){1, 0, 0}, arena + 35100672);
 
-  /* %644 = mul(%643, %90) blocks.2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
-      inputs[4], (const long[]){1, 0, 0}, arena + 33890304);
+  /* %611 = transpose(%90) {perm [1, 0]} blocks.2.mlp.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[38], arena + 36311040);
 
-  /* %645 = transpose(%87) {perm [1, 0]} blocks.2.mlp.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[38], arena + 35100672);
-
-  /* %646 = fused_linear(%644, %645) blocks.2.mlp.fc2 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 33890304, arena + 35100672, NULL, LK_ACT_NONE, NULL,
+  /* %612 = fused_linear(%610, %611) blocks.2.mlp.fc2 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 35100672, arena + 36311040, NULL, LK_ACT_NONE, NULL,
       arena + 29048832);
 
-  /* %647 = linear_grad_weight(%644, %86) blocks.2.mlp.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 197, 768, 192, arena + 33890304, arena + 24207360, arena + 35100672);
+  /* %613 = linear_grad_weight(%610, %89) blocks.2.mlp.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 197, 768, 192, arena + 35100672, arena + 24207360, arena + 36311040);
 
-  /* %648 = reduce_sum(%644) {axes [0], batch} blocks.2.mlp.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 33890304,
-      arena + 35397120);
+  /* %614 = reduce_sum(%610) {axes [0], batch} blocks.2.mlp.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 35100672,
+      arena + 36607488);
 
-  /* %649 = gelu_grad(%85, %646) blocks.2.mlp : f32[B, 197, 768] */
+  /* %615 = gelu_grad(%88, %612) blocks.2.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 19365888, arena + 29048832, arena + 24207360);
 
-  /* %650 = transpose(%83) {perm [1, 0]} blocks.2.mlp.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[36], arena + 20576256);
+  /* %616 = transpose(%86) {perm [1, 0]} blocks.2.mlp.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[36], arena + 19365888);
 
-  /* %651 = fused_linear(%649, %650) blocks.2.mlp.fc1 : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 768, 192, arena + 24207360, arena + 20576256, NULL, LK_ACT_NONE, NULL,
-      arena + 19365888);
+  /* %617 = fused_linear(%615, %616) blocks.2.mlp.fc1 : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 768, 192, arena + 24207360, arena + 19365888, NULL, LK_ACT_NONE, NULL,
+      arena + 22996992);
 
-  /* %652 = linear_grad_weight(%649, %82) blocks.2.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 24207360, arena + 188817408, arena + 29048832);
+  /* %618 = linear_grad_weight(%615, %85) blocks.2.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 24207360, arena + 193634304, arena + 29048832);
 
-  /* %653 = reduce_sum(%649) {axes [0], batch} blocks.2.mlp.fc1 : f32[768] */
+  /* %619 = reduce_sum(%615) {axes [0], batch} blocks.2.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 24207360,
       arena + 29196288);
 
-  /* %654 = reduce_sum(%651) {axes [0], batch} blocks.2.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 19365888,
-      arena + 25713216);
+  /* %620 = reduce_sum(%617) {axes [0], batch} blocks.2.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 22996992,
+      arena + 26923584);
 
-  /* %655 = mul(%651, %79) blocks.2.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 19365888, (const long[]){37824, 192, 1},
-      params[34], (const long[]){0, 0, 1}, arena + 20576256);
-
-  /* %656 = reduce_sum(%651, %81) {axes [0], batch} blocks.2.norm2 : f32[192] */
+  /* %621 = reduce_sum(%617, %84) {axes [0], batch} blocks.2.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 19365888, arena + 187607040, arena + 25713408);
+      arena + 22996992, arena + 192423936, arena + 26923776);
 
-  /* %657 = normalize_grad(%78, %655) {eps 1e-06} blocks.2.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 186396672, arena + 20576256, 1e-06f, arena + 19365888);
+  /* %622 = normalize_grad(%81, %617, %82, %609) {eps 1e-06} blocks.2 : f32[B, 197, 192], written over %617 */
+  lk_layernorm_grad(B * 197, 192, arena + 191213568, arena + 22996992, params[34], arena + 33890304,
+      1e-06f, arena + 22996992);
 
-  /* %658 = add(%643, %657) blocks.2 : f32[B, 197, 192], written over %373 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
-      arena + 19365888, (const long[]){37824, 192, 1}, arena + 266280960);
+  /* %623 = mul(%622, %80) blocks.2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 22996992, (const long[]){37824, 192, 1}, inputs[3],
+      (const long[]){1, 0, 0}, arena + 19365888);
 
-  /* %659 = mul(%658, %77) blocks.2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
-      inputs[3], (const long[]){1, 0, 0}, arena + 19365888);
-
-  /* %660 = transpose(%74) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
+  /* %624 = transpose(%77) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[32], arena + 20576256);
 
-  /* %661 = fused_linear(%659, %660) blocks.2.attn.proj : f32[B, 197, 192] */
+  /* %625 = fused_linear(%623, %624) blocks.2.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 19365888, arena + 20576256, NULL, LK_ACT_NONE, NULL,
-      arena + 22996992);
+      arena + 24207360);
 
-  /* %662 = linear_grad_weight(%659, %73) blocks.2.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 19365888, arena + 185186304, arena + 25675776);
+  /* %626 = linear_grad_weight(%623, %76) blocks.2.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 19365888, arena + 190003200, arena + 26886144);
 
-  /* %663 = reduce_sum(%659) {axes [0], batch} blocks.2.attn.proj : f32[192] */
+  /* %627 = reduce_sum(%623) {axes [0], batch} blocks.2.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 19365888,
-      arena + 25713600);
+      arena + 26923968);
 
-  /* %664 = sdpa_grad(%70, %71, %72, %661) {heads 3, kv_heads 3} blocks.2.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 128299008, 576, arena + 128299200, 576,
-      arena + 128299392, 576, arena + 22996992, 192, arena + 19365888, 576, arena + 19365888 + 192,
+  /* %628 = sdpa_grad(%73, %74, %75, %625) {heads 3, kv_heads 3} blocks.2.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 133115904, 576, arena + 133116096, 576,
+      arena + 133116288, 576, arena + 24207360, 192, arena + 19365888, 576, arena + 19365888 + 192,
       576, arena + 19365888 + 384, 576, 0.125f);
 
-  /* %665 = transpose(%67) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[30], arena + 24207360);
+  /* %629 = transpose(%70) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[30], arena + 25417728);
 
-  /* %666 = fused_linear(%664, %665) blocks.2.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 19365888, arena + 24207360, NULL, LK_ACT_NONE, NULL,
-      arena + 22996992);
+  /* %630 = fused_linear(%628, %629) blocks.2.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 19365888, arena + 25417728, NULL, LK_ACT_NONE, NULL,
+      arena + 24207360);
 
-  /* %667 = linear_grad_weight(%664, %66) blocks.2.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 19365888, arena + 183975936, arena + 25565184);
+  /* %631 = linear_grad_weight(%628, %69) blocks.2.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 19365888, arena + 188792832, arena + 26775552);
 
-  /* %668 = reduce_sum(%664) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
+  /* %632 = reduce_sum(%628) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 19365888,
-      arena + 25712640);
+      arena + 26923008);
 
-  /* %669 = reduce_sum(%666) {axes [0], batch} blocks.2.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 22996992,
-      arena + 25713792);
+  /* %633 = reduce_sum(%630) {axes [0], batch} blocks.2.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 24207360,
+      arena + 26924160);
 
-  /* %670 = mul(%666, %63) blocks.2.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 22996992, (const long[]){37824, 192, 1},
-      params[28], (const long[]){0, 0, 1}, arena + 19365888);
-
-  /* %671 = reduce_sum(%666, %65) {axes [0], batch} blocks.2.norm1 : f32[192] */
+  /* %634 = reduce_sum(%630, %68) {axes [0], batch} blocks.2.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 22996992, arena + 182765568, arena + 25713984);
+      arena + 24207360, arena + 187582464, arena + 26924352);
 
-  /* %672 = normalize_grad(%62, %670) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 181555200, arena + 19365888, 1e-06f, arena + 20576256);
+  /* %635 = normalize_grad(%65, %630, %66, %622) {eps 1e-06} blocks.1 : f32[B, 197, 192], written over %630 */
+  lk_layernorm_grad(B * 197, 192, arena + 186372096, arena + 24207360, params[28], arena + 22996992,
+      1e-06f, arena + 24207360);
 
-  /* %673 = add(%658, %672) blocks.1 : f32[B, 197, 192], written over %373 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
-      arena + 20576256, (const long[]){37824, 192, 1}, arena + 266280960);
+  /* %636 = mul(%635, %64) blocks.1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 24207360, (const long[]){37824, 192, 1}, inputs[2],
+      (const long[]){1, 0, 0}, arena + 25417728);
 
-  /* %674 = mul(%673, %61) blocks.1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
-      inputs[2], (const long[]){1, 0, 0}, arena + 24207360);
+  /* %637 = transpose(%61) {perm [1, 0]} blocks.1.mlp.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[26], arena + 26628096);
 
-  /* %675 = transpose(%58) {perm [1, 0]} blocks.1.mlp.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[26], arena + 25417728);
-
-  /* %676 = fused_linear(%674, %675) blocks.1.mlp.fc2 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 24207360, arena + 25417728, NULL, LK_ACT_NONE, NULL,
+  /* %638 = fused_linear(%636, %637) blocks.1.mlp.fc2 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 25417728, arena + 26628096, NULL, LK_ACT_NONE, NULL,
       arena + 19365888);
 
-  /* %677 = linear_grad_weight(%674, %57) blocks.1.mlp.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 197, 768, 192, arena + 24207360, arena + 14524416, arena + 25417728);
+  /* %639 = linear_grad_weight(%636, %60) blocks.1.mlp.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 197, 768, 192, arena + 25417728, arena + 14524416, arena + 26628096);
 
-  /* %678 = reduce_sum(%674) {axes [0], batch} blocks.1.mlp.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 24207360,
-      arena + 25714176);
+  /* %640 = reduce_sum(%636) {axes [0], batch} blocks.1.mlp.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 25417728,
+      arena + 26924544);
 
-  /* %679 = gelu_grad(%56, %676) blocks.1.mlp : f32[B, 197, 768] */
+  /* %641 = gelu_grad(%59, %638) blocks.1.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 9682944, arena + 19365888, arena + 14524416);
 
-  /* %680 = transpose(%54) {perm [1, 0]} blocks.1.mlp.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[24], arena + 10893312);
+  /* %642 = transpose(%57) {perm [1, 0]} blocks.1.mlp.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[24], arena + 9682944);
 
-  /* %681 = fused_linear(%679, %680) blocks.1.mlp.fc1 : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 768, 192, arena + 14524416, arena + 10893312, NULL, LK_ACT_NONE, NULL,
-      arena + 9682944);
+  /* %643 = fused_linear(%641, %642) blocks.1.mlp.fc1 : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 768, 192, arena + 14524416, arena + 9682944, NULL, LK_ACT_NONE, NULL,
+      arena + 13314048);
 
-  /* %682 = linear_grad_weight(%679, %53) blocks.1.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 14524416, arena + 180344832, arena + 19365888);
+  /* %644 = linear_grad_weight(%641, %56) blocks.1.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 14524416, arena + 185161728, arena + 19365888);
 
-  /* %683 = reduce_sum(%679) {axes [0], batch} blocks.1.mlp.fc1 : f32[768] */
+  /* %645 = reduce_sum(%641) {axes [0], batch} blocks.1.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 14524416,
       arena + 19513344);
 
-  /* %684 = reduce_sum(%681) {axes [0], batch} blocks.1.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 9682944,
-      arena + 14819904);
+  /* %646 = reduce_sum(%643) {axes [0], batch} blocks.1.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 13314048,
+      arena + 16030272);
 
-  /* %685 = mul(%681, %50) blocks.1.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 9682944, (const long[]){37824, 192, 1}, params[22],
-      (const long[]){0, 0, 1}, arena + 10893312);
-
-  /* %686 = reduce_sum(%681, %52) {axes [0], batch} blocks.1.norm2 : f32[192] */
+  /* %647 = reduce_sum(%643, %55) {axes [0], batch} blocks.1.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 9682944, arena + 179134464, arena + 14820096);
+      arena + 13314048, arena + 183951360, arena + 16030464);
 
-  /* %687 = normalize_grad(%49, %685) {eps 1e-06} blocks.1.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 177924096, arena + 10893312, 1e-06f, arena + 9682944);
+  /* %648 = normalize_grad(%52, %643, %53, %635) {eps 1e-06} blocks.1 : f32[B, 197, 192], written over %643 */
+  lk_layernorm_grad(B * 197, 192, arena + 182740992, arena + 13314048, params[22], arena + 24207360,
+      1e-06f, arena + 13314048);
 
-  /* %688 = add(%673, %687) blocks.1 : f32[B, 197, 192], written over %373 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
-      arena + 9682944, (const long[]){37824, 192, 1}, arena + 266280960);
+  /* %649 = mul(%648, %51) blocks.1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 13314048, (const long[]){37824, 192, 1}, inputs[1],
+      (const long[]){1, 0, 0}, arena + 9682944);
 
-  /* %689 = mul(%688, %48) blocks.1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
-      inputs[1], (const long[]){1, 0, 0}, arena + 9682944);
-
-  /* %690 = transpose(%45) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
+  /* %650 = transpose(%48) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[20], arena + 10893312);
 
-  /* %691 = fused_linear(%689, %690) blocks.1.attn.proj : f32[B, 197, 192] */
+  /* %651 = fused_linear(%649, %650) blocks.1.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 9682944, arena + 10893312, NULL, LK_ACT_NONE, NULL,
-      arena + 13314048);
+      arena + 14524416);
 
-  /* %692 = linear_grad_weight(%689, %44) blocks.1.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 9682944, arena + 176713728, arena + 14782464);
+  /* %652 = linear_grad_weight(%649, %47) blocks.1.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 9682944, arena + 181530624, arena + 15992832);
 
-  /* %693 = reduce_sum(%689) {axes [0], batch} blocks.1.attn.proj : f32[192] */
+  /* %653 = reduce_sum(%649) {axes [0], batch} blocks.1.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 9682944,
-      arena + 14820288);
+      arena + 16030656);
 
-  /* %694 = sdpa_grad(%41, %42, %43, %691) {heads 3, kv_heads 3} blocks.1.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 124667904, 576, arena + 124668096, 576,
-      arena + 124668288, 576, arena + 13314048, 192, arena + 9682944, 576, arena + 9682944 + 192,
+  /* %654 = sdpa_grad(%44, %45, %46, %651) {heads 3, kv_heads 3} blocks.1.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 129484800, 576, arena + 129484992, 576,
+      arena + 129485184, 576, arena + 14524416, 192, arena + 9682944, 576, arena + 9682944 + 192,
       576, arena + 9682944 + 384, 576, 0.125f);
 
-  /* %695 = transpose(%38) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[18], arena + 14524416);
+  /* %655 = transpose(%41) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[18], arena + 15734784);
 
-  /* %696 = fused_linear(%694, %695) blocks.1.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 9682944, arena + 14524416, NULL, LK_ACT_NONE, NULL,
-      arena + 13314048);
+  /* %656 = fused_linear(%654, %655) blocks.1.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 9682944, arena + 15734784, NULL, LK_ACT_NONE, NULL,
+      arena + 14524416);
 
-  /* %697 = linear_grad_weight(%694, %37) blocks.1.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 9682944, arena + 175503360, arena + 14671872);
+  /* %657 = linear_grad_weight(%654, %40) blocks.1.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 9682944, arena + 180320256, arena + 15882240);
 
-  /* %698 = reduce_sum(%694) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
+  /* %658 = reduce_sum(%654) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 9682944,
-      arena + 14819328);
+      arena + 16029696);
 
-  /* %699 = reduce_sum(%696) {axes [0], batch} blocks.1.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 13314048,
-      arena + 14820480);
+  /* %659 = reduce_sum(%656) {axes [0], batch} blocks.1.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 14524416,
+      arena + 16030848);
 
-  /* %700 = mul(%696, %34) blocks.1.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 13314048, (const long[]){37824, 192, 1},
-      params[16], (const long[]){0, 0, 1}, arena + 9682944);
-
-  /* %701 = reduce_sum(%696, %36) {axes [0], batch} blocks.1.norm1 : f32[192] */
+  /* %660 = reduce_sum(%656, %39) {axes [0], batch} blocks.1.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 13314048, arena + 174292992, arena + 14820672);
+      arena + 14524416, arena + 179109888, arena + 16031040);
 
-  /* %702 = normalize_grad(%33, %700) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 173082624, arena + 9682944, 1e-06f, arena + 10893312);
+  /* %661 = normalize_grad(%36, %656, %37, %648) {eps 1e-06} blocks.0 : f32[B, 197, 192], written over %656 */
+  lk_layernorm_grad(B * 197, 192, arena + 177899520, arena + 14524416, params[16], arena + 13314048,
+      1e-06f, arena + 14524416);
 
-  /* %703 = add(%688, %702) blocks.0 : f32[B, 197, 192], written over %373 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
-      arena + 10893312, (const long[]){37824, 192, 1}, arena + 266280960);
+  /* %662 = transpose(%34) {perm [1, 0]} blocks.0.mlp.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[14], arena + 15734784);
 
-  /* %704 = transpose(%31) {perm [1, 0]} blocks.0.mlp.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[14], arena + 14524416);
-
-  /* %705 = fused_linear(%703, %704) blocks.0.mlp.fc2 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 266280960, arena + 14524416, NULL, LK_ACT_NONE, NULL,
+  /* %663 = fused_linear(%661, %662) blocks.0.mlp.fc2 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 14524416, arena + 15734784, NULL, LK_ACT_NONE, NULL,
       arena + 9682944);
 
-  /* %706 = linear_grad_weight(%703, %30) blocks.0.mlp.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 197, 768, 192, arena + 266280960, arena + 4841472, arena + 14524416);
+  /* %664 = linear_grad_weight(%661, %33) blocks.0.mlp.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 197, 768, 192, arena + 14524416, arena + 4841472, arena + 15734784);
 
-  /* %707 = reduce_sum(%703) {axes [0], batch} blocks.0.mlp.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 266280960,
-      arena + 14820864);
+  /* %665 = reduce_sum(%661) {axes [0], batch} blocks.0.mlp.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 14524416,
+      arena + 16031232);
 
-  /* %708 = gelu_grad(%29, %705) blocks.0.mlp : f32[B, 197, 768] */
+  /* %666 = gelu_grad(%32, %663) blocks.0.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena, arena + 9682944, arena + 4841472);
 
-  /* %709 = transpose(%27) {perm [1, 0]} blocks.0.mlp.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[12], arena + 1210368);
+  /* %667 = transpose(%30) {perm [1, 0]} blocks.0.mlp.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[12], arena);
 
-  /* %710 = fused_linear(%708, %709) blocks.0.mlp.fc1 : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 768, 192, arena + 4841472, arena + 1210368, NULL, LK_ACT_NONE, NULL,
-      arena);
+  /* %668 = fused_linear(%666, %667) blocks.0.mlp.fc1 : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 768, 192, arena + 4841472, arena, NULL, LK_ACT_NONE, NULL,
+      arena + 3631104);
 
-  /* %711 = linear_grad_weight(%708, %26) blocks.0.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 4841472, arena + 171872256, arena + 9682944);
+  /* %669 = linear_grad_weight(%666, %29) blocks.0.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 4841472, arena + 176689152, arena + 9682944);
 
-  /* %712 = reduce_sum(%708) {axes [0], batch} blocks.0.mlp.fc1 : f32[768] */
+  /* %670 = reduce_sum(%666) {axes [0], batch} blocks.0.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 4841472,
       arena + 9830400);
 
-  /* %713 = reduce_sum(%710) {axes [0], batch} blocks.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena,
-      arena + 4989504);
+  /* %671 = reduce_sum(%668) {axes [0], batch} blocks.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 3631104,
+      arena + 6199872);
 
-  /* %714 = mul(%710, %23) blocks.0.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena, (const long[]){37824, 192, 1}, params[10],
-      (const long[]){0, 0, 1}, arena + 1210368);
+  /* %672 = reduce_sum(%668, %28) {axes [0], batch} blocks.0.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 3631104, arena + 175478784, arena + 6200064);
 
-  /* %715 = reduce_sum(%710, %25) {axes [0], batch} blocks.0.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena,
-      arena + 170661888, arena + 4989696);
+  /* %673 = normalize_grad(%25, %668, %26, %661) {eps 1e-06} blocks.0 : f32[B, 197, 192], written over %668 */
+  lk_layernorm_grad(B * 197, 192, arena + 174268416, arena + 3631104, params[10], arena + 14524416,
+      1e-06f, arena + 3631104);
 
-  /* %716 = normalize_grad(%22, %714) {eps 1e-06} blocks.0.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 169451520, arena + 1210368, 1e-06f, arena);
-
-  /* %717 = add(%703, %716) blocks.0 : f32[B, 197, 192], written over %373 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1}, arena,
-      (const long[]){37824, 192, 1}, arena + 266280960);
-
-  /* %718 = transpose(%20) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
+  /* %674 = transpose(%23) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[8], arena);
 
-  /* %719 = fused_linear(%717, %718) blocks.0.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 266280960, arena, NULL, LK_ACT_NONE, NULL,
-      arena + 3631104);
+  /* %675 = fused_linear(%673, %674) blocks.0.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 3631104, arena, NULL, LK_ACT_NONE, NULL,
+      arena + 4841472);
 
-  /* %720 = linear_grad_weight(%717, %19) blocks.0.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 266280960, arena + 168241152, arena + 4952064);
+  /* %676 = linear_grad_weight(%673, %22) blocks.0.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 3631104, arena + 173058048, arena + 6162432);
 
-  /* %721 = reduce_sum(%717) {axes [0], batch} blocks.0.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 266280960,
-      arena + 4989888);
+  /* %677 = reduce_sum(%673) {axes [0], batch} blocks.0.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 3631104,
+      arena + 6200256);
 
-  /* %722 = sdpa_grad(%16, %17, %18, %719) {heads 3, kv_heads 3} blocks.0.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 121036800, 576, arena + 121036992, 576,
-      arena + 121037184, 576, arena + 3631104, 192, arena, 576, arena + 192, 576, arena + 384, 576,
+  /* %678 = sdpa_grad(%19, %20, %21, %675) {heads 3, kv_heads 3} blocks.0.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 125853696, 576, arena + 125853888, 576,
+      arena + 125854080, 576, arena + 4841472, 192, arena, 576, arena + 192, 576, arena + 384, 576,
       0.125f);
 
-  /* %723 = transpose(%13) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[6], arena + 4841472);
+  /* %679 = transpose(%16) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[6], arena + 6051840);
 
-  /* %724 = fused_linear(%722, %723) blocks.0.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena, arena + 4841472, NULL, LK_ACT_NONE, NULL,
-      arena + 3631104);
+  /* %680 = fused_linear(%678, %679) blocks.0.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena, arena + 6051840, NULL, LK_ACT_NONE, NULL,
+      arena + 4841472);
 
-  /* %725 = linear_grad_weight(%722, %12) blocks.0.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena, arena + 167030784, arena + 4841472);
+  /* %681 = linear_grad_weight(%678, %15) blocks.0.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena, arena + 171847680, arena + 6051840);
 
-  /* %726 = reduce_sum(%722) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
+  /* %682 = reduce_sum(%678) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena,
-      arena + 4988928);
+      arena + 6199296);
 
-  /* %727 = reduce_sum(%724) {axes [0], batch} blocks.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 3631104,
-      arena + 2420736);
-
-  /* %728 = mul(%724, %9) blocks.0.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 3631104, (const long[]){37824, 192, 1}, params[4],
-      (const long[]){0, 0, 1}, arena);
-
-  /* %729 = reduce_sum(%724, %11) {axes [0], batch} blocks.0.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 3631104, arena + 165820416, arena + 2420928);
-
-  /* %730 = normalize_grad(%8, %728) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 164610048, arena, 1e-06f, arena + 1210368);
-
-  /* %731 = add(%717, %730) : f32[B, 197, 192], written over %373 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
-      arena + 1210368, (const long[]){37824, 192, 1}, arena + 266280960);
-
-  /* %732 = reduce_sum(%731) {axes [], batch} : f32[197, 192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 0, 0}, arena + 266280960,
-      arena + 1351680);
-
-  /* %733 = reshape(%732) {shape [1, 197, 192]} : f32[1, 197, 192], a view of %732: no code */
-
-  /* %734 = slice(%731) {axis 0, start 0, length 1} : f32[B, 1, 192] */
-  lk_copy_rows(B, 192, arena + 266280960, 37824, arena, 192);
-
-  /* %735 = reduce_sum(%734) {axes [], batch} : f32[1, 192] */
-  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena,
+  /* %683 = reduce_sum(%680) {axes [0], batch} blocks.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 4841472,
       arena + 1389504);
 
-  /* %736 = reshape(%735) {shape [1, 1, 192]} : f32[1, 1, 192], a view of %735: no code */
+  /* %684 = reduce_sum(%680, %14) {axes [0], batch} blocks.0.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 4841472, arena + 170637312, arena + 1389696);
 
-  /* %737 = slice(%731) {axis 0, start 1, length 196} : f32[B, 196, 192], a view of %373: no code */
+  /* %685 = normalize_grad(%11, %680, %12, %673) {eps 1e-06} : f32[B, 197, 192], written over %680 */
+  lk_layernorm_grad(B * 197, 192, arena + 169426944, arena + 4841472, params[4], arena + 3631104,
+      1e-06f, arena + 4841472);
 
-  /* %738 = seq2img(%737) {height 14} patch_embed : f32[B, 192, 14, 14] */
-  for (int b = 0; b < B; b++) {
-    lk_seq2img(1, 196, 192, arena + 266281152 + (long)b * 37824, arena + (long)b * 37632);
-  } // for b
+  /* %686 = reduce_sum(%685) {axes [], batch} : f32[197, 192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 0, 0}, arena + 4841472,
+      arena + 1351680);
 
-  /* %739 = conv2d_grad_weight(%738, %0) {out 192, kernel [16, 16], stride [16, 16], padding [0, 0], groups 1} patch_embed.proj : f32[192, 3, 16, 16] */
-  lk_conv2d_grad_weight(B, 3, 224, 224, 192, 16, 16, 16, 16, 0, 0, 1, arena, inputs[0],
-      arena + 1204224);
+  /* %687 = reshape(%686) {shape [1, 197, 192]} : f32[1, 197, 192], a view of %686: no code */
 
-  /* %740 = reduce_sum(%738) {axes [1, 2], batch} patch_embed.proj : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 14, 14}, (const unsigned char[]){1, 0, 1, 1}, arena,
-      arena + 1389696);
+  /* %688 = slice(%685) {axis 0, start 0, length 1} : f32[B, 1, 192] */
+  lk_copy_rows(B, 192, arena + 4841472, 37824, arena, 192);
 
-  /* output 0 "loss" = %362 : f32[1] */
-  memcpy(outputs[0], arena + 269042736, sizeof(float) * 1);
-  /* output 1 "grad:patch_embed.proj.weight" = %739 : f32[192, 3, 16, 16] */
+  /* %689 = reduce_sum(%688) {axes [], batch} : f32[1, 192] */
+  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena,
+      arena + 1389888);
+
+  /* %690 = reshape(%689) {shape [1, 1, 192]} : f32[1, 1, 192], a view of %689: no code */
+
+  /* %691 = slice(%685) {axis 0, start 1, length 196} : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 4841664, 37824, arena, 37632);
+
+  /* %692 = linear_grad_weight(%691, %5) patch_embed.proj : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena, arena + 121036800, arena + 1204224);
+
+  /* %693 = reduce_sum(%691) {axes [0], batch} patch_embed.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena,
+      arena + 1390080);
+
+  /* %694 = reshape(%692) {shape [192, 3, 16, 16]} patch_embed.proj : f32[192, 3, 16, 16], a view of %692: no code */
+
+  /* output 0 "loss" = %365 : f32[1] */
+  memcpy(outputs[0], arena + 273859632, sizeof(float) * 1);
+  /* output 1 "grad:patch_embed.proj.weight" = %694 : f32[192, 3, 16, 16] */
   memcpy(outputs[1], arena + 1204224, sizeof(float) * 147456);
-  /* output 2 "grad:patch_embed.proj.bias" = %740 : f32[192] */
-  memcpy(outputs[2], arena + 1389696, sizeof(float) * 192);
-  /* output 3 "grad:cls_token" = %736 : f32[1, 1, 192] */
-  memcpy(outputs[3], arena + 1389504, sizeof(float) * 192);
-  /* output 4 "grad:pos_embed" = %733 : f32[1, 197, 192] */
+  /* output 2 "grad:patch_embed.proj.bias" = %693 : f32[192] */
+  memcpy(outputs[2], arena + 1390080, sizeof(float) * 192);
+  /* output 3 "grad:cls_token" = %690 : f32[1, 1, 192] */
+  memcpy(outputs[3], arena + 1389888, sizeof(float) * 192);
+  /* output 4 "grad:pos_embed" = %687 : f32[1, 197, 192] */
   memcpy(outputs[4], arena + 1351680, sizeof(float) * 37824);
-  /* output 5 "grad:blocks.0.norm1.weight" = %729 : f32[192] */
-  memcpy(outputs[5], arena + 2420928, sizeof(float) * 192);
-  /* output 6 "grad:blocks.0.norm1.bias" = %727 : f32[192] */
-  memcpy(outputs[6], arena + 2420736, sizeof(float) * 192);
-  /* output 7 "grad:blocks.0.attn.qkv.weight" = %725 : f32[576, 192] */
-  memcpy(outputs[7], arena + 4841472, sizeof(float) * 110592);
-  /* output 8 "grad:blocks.0.attn.qkv.bias" = %726 : f32[576] */
-  memcpy(outputs[8], arena + 4988928, sizeof(float) * 576);
-  /* output 9 "grad:blocks.0.attn.proj.weight" = %720 : f32[192, 192] */
-  memcpy(outputs[9], arena + 4952064, sizeof(float) * 36864);
-  /* output 10 "grad:blocks.0.attn.proj.bias" = %721 : f32[192] */
-  memcpy(outputs[10], arena + 4989888, sizeof(float) * 192);
-  /* output 11 "grad:blocks.0.norm2.weight" = %715 : f32[192] */
-  memcpy(outputs[11], arena + 4989696, sizeof(float) * 192);
-  /* output 12 "grad:blocks.0.norm2.bias" = %713 : f32[192] */
-  memcpy(outputs[12], arena + 4989504, sizeof(float) * 192);
-  /* output 13 "grad:blocks.0.mlp.fc1.weight" = %711 : f32[768, 192] */
+  /* output 5 "grad:blocks.0.norm1.weight" = %684 : f32[192] */
+  memcpy(outputs[5], arena + 1389696, sizeof(float) * 192);
+  /* output 6 "grad:blocks.0.norm1.bias" = %683 : f32[192] */
+  memcpy(outputs[6], arena + 1389504, sizeof(float) * 192);
+  /* output 7 "grad:blocks.0.attn.qkv.weight" = %681 : f32[576, 192] */
+  memcpy(outputs[7], arena + 6051840, sizeof(float) * 110592);
+  /* output 8 "grad:blocks.0.attn.qkv.bias" = %682 : f32[576] */
+  memcpy(outputs[8], arena + 6199296, sizeof(float) * 576);
+  /* output 9 "grad:blocks.0.attn.proj.weight" = %676 : f32[192, 192] */
+  memcpy(outputs[9], arena + 6162432, sizeof(float) * 36864);
+  /* output 10 "grad:blocks.0.attn.proj.bias" = %677 : f32[192] */
+  memcpy(outputs[10], arena + 6200256, sizeof(float) * 192);
+  /* output 11 "grad:blocks.0.norm2.weight" = %672 : f32[192] */
+  memcpy(outputs[11], arena + 6200064, sizeof(float) * 192);
+  /* output 12 "grad:blocks.0.norm2.bias" = %671 : f32[192] */
+  memcpy(outputs[12], arena + 6199872, sizeof(float) * 192);
+  /* output 13 "grad:blocks.0.mlp.fc1.weight" = %669 : f32[768, 192] */
   memcpy(outputs[13], arena + 9682944, sizeof(float) * 147456);
-  /* output 14 "grad:blocks.0.mlp.fc1.bias" = %712 : f32[768] */
+  /* output 14 "grad:blocks.0.mlp.fc1.bias" = %670 : f32[768] */
   memcpy(outputs[14], arena + 9830400, sizeof(float) * 768);
-  /* output 15 "grad:blocks.0.mlp.fc2.weight" = %706 : f32[192, 768] */
-  memcpy(outputs[15], arena + 14524416, sizeof(float) * 147456);
-  /* output 16 "grad:blocks.0.mlp.fc2.bias" = %707 : f32[192] */
-  memcpy(outputs[16], arena + 14820864, sizeof(float) * 192);
-  /* output 17 "grad:blocks.1.norm1.weight" = %701 : f32[192] */
-  memcpy(outputs[17], arena + 14820672, sizeof(float) * 192);
-  /* output 18 "grad:blocks.1.norm1.bias" = %699 : f32[192] */
-  memcpy(outputs[18], arena + 14820480, sizeof(float) * 192);
-  /* output 19 "grad:blocks.1.attn.qkv.weight" = %697 : f32[576, 192] */
-  memcpy(outputs[19], arena + 14671872, sizeof(float) * 110592);
-  /* output 20 "grad:blocks.1.attn.qkv.bias" = %698 : f32[576] */
-  memcpy(outputs[20], arena + 14819328, sizeof(float) * 576);
-  /* output 21 "grad:blocks.1.attn.proj.weight" = %692 : f32[192, 192] */
-  memcpy(outputs[21], arena + 14782464, sizeof(float) * 36864);
-  /* output 22 "grad:blocks.1.attn.proj.bias" = %693 : f32[192] */
-  memcpy(outputs[22], arena + 14820288, sizeof(float) * 192);
-  /* output 23 "grad:blocks.1.norm2.weight" = %686 : f32[192] */
-  memcpy(outputs[23], arena + 14820096, sizeof(float) * 192);
-  /* output 24 "grad:blocks.1.norm2.bias" = %684 : f32[192] */
-  memcpy(outputs[24], arena + 14819904, sizeof(float) * 192);
-  /* output 25 "grad:blocks.1.mlp.fc1.weight" = %682 : f32[768, 192] */
+  /* output 15 "grad:blocks.0.mlp.fc2.weight" = %664 : f32[192, 768] */
+  memcpy(outputs[15], arena + 15734784, sizeof(float) * 147456);
+  /* output 16 "grad:blocks.0.mlp.fc2.bias" = %665 : f32[192] */
+  memcpy(outputs[16], arena + 16031232, sizeof(float) * 192);
+  /* output 17 "grad:blocks.1.norm1.weight" = %660 : f32[192] */
+  memcpy(outputs[17], arena + 16031040, sizeof(float) * 192);
+  /* output 18 "grad:blocks.1.norm1.bias" = %659 : f32[192] */
+  memcpy(outputs[18], arena + 16030848, sizeof(float) * 192);
+  /* output 19 "grad:blocks.1.attn.qkv.weight" = %657 : f32[576, 192] */
+  memcpy(outputs[19], arena + 15882240, sizeof(float) * 110592);
+  /* output 20 "grad:blocks.1.attn.qkv.bias" = %658 : f32[576] */
+  memcpy(outputs[20], arena + 16029696, sizeof(float) * 576);
+  /* output 21 "grad:blocks.1.attn.proj.weight" = %652 : f32[192, 192] */
+  memcpy(outputs[21], arena + 15992832, sizeof(float) * 36864);
+  /* output 22 "grad:blocks.1.attn.proj.bias" = %653 : f32[192] */
+  memcpy(outputs[22], arena + 16030656, sizeof(float) * 192);
+  /* output 23 "grad:blocks.1.norm2.weight" = %647 : f32[192] */
+  memcpy(outputs[23], arena + 16030464, sizeof(float) * 192);
+  /* output 24 "grad:blocks.1.norm2.bias" = %646 : f32[192] */
+  memcpy(outputs[24], arena + 16030272, sizeof(float) * 192);
+  /* output 25 "grad:blocks.1.mlp.fc1.weight" = %644 : f32[768, 192] */
   memcpy(outputs[25], arena + 19365888, sizeof(float) * 147456);
-  /* output 26 "grad:blocks.1.mlp.fc1.bias" = %683 : f32[768] */
+  /* output 26 "grad:blocks.1.mlp.fc1.bias" = %645 : f32[768] */
   memcpy(outputs[26], arena + 19513344, sizeof(float) * 768);
-  /* output 27 "grad:blocks.1.mlp.fc2.weight" = %677 : f32[192, 768] */
-  memcpy(outputs[27], arena + 25417728, sizeof(float) * 147456);
-  /* output 28 "grad:blocks.1.mlp.fc2.bias" = %678 : f32[192] */
-  memcpy(outputs[28], arena + 25714176, sizeof(float) * 192);
-  /* output 29 "grad:blocks.2.norm1.weight" = %671 : f32[192] */
-  memcpy(outputs[29], arena + 25713984, sizeof(float) * 192);
-  /* output 30 "grad:blocks.2.norm1.bias" = %669 : f32[192] */
-  memcpy(outputs[30], arena + 25713792, sizeof(float) * 192);
-  /* output 31 "grad:blocks.2.attn.qkv.weight" = %667 : f32[576, 192] */
-  memcpy(outputs[31], arena + 25565184, sizeof(float) * 110592);
-  /* output 32 "grad:blocks.2.attn.qkv.bias" = %668 : f32[576] */
-  memcpy(outputs[32], arena + 25712640, sizeof(float) * 576);
-  /* output 33 "grad:blocks.2.attn.proj.weight" = %662 : f32[192, 192] */
-  memcpy(outputs[33], arena + 25675776, sizeof(float) * 36864);
-  /* output 34 "grad:blocks.2.attn.proj.bias" = %663 : f32[192] */
-  memcpy(outputs[34], arena + 25713600, sizeof(float) * 192);
-  /* output 35 "grad:blocks.2.norm2.weight" = %656 : f32[192] */
-  memcpy(outputs[35], arena + 25713408, sizeof(float) * 192);
-  /* output 36 "grad:blocks.2.norm2.bias" = %654 : f32[192] */
-  memcpy(outputs[36], arena + 25713216, sizeof(float) * 192);
-  /* output 37 "grad:blocks.2.mlp.fc1.weight" = %652 : f32[768, 192] */
+  /* output 27 "grad:blocks.1.mlp.fc2.weight" = %639 : f32[192, 768] */
+  memcpy(outputs[27], arena + 26628096, sizeof(float) * 147456);
+  /* output 28 "grad:blocks.1.mlp.fc2.bias" = %640 : f32[192] */
+  memcpy(outputs[28], arena + 26924544, sizeof(float) * 192);
+  /* output 29 "grad:blocks.2.norm1.weight" = %634 : f32[192] */
+  memcpy(outputs[29], arena + 26924352, sizeof(float) * 192);
+  /* output 30 "grad:blocks.2.norm1.bias" = %633 : f32[192] */
+  memcpy(outputs[30], arena + 26924160, sizeof(float) * 192);
+  /* output 31 "grad:blocks.2.attn.qkv.weight" = %631 : f32[576, 192] */
+  memcpy(outputs[31], arena + 26775552, sizeof(float) * 110592);
+  /* output 32 "grad:blocks.2.attn.qkv.bias" = %632 : f32[576] */
+  memcpy(outputs[32], arena + 26923008, sizeof(float) * 576);
+  /* output 33 "grad:blocks.2.attn.proj.weight" = %626 : f32[192, 192] */
+  memcpy(outputs[33], arena + 26886144, sizeof(float) * 36864);
+  /* output 34 "grad:blocks.2.attn.proj.bias" = %627 : f32[192] */
+  memcpy(outputs[34], arena + 26923968, sizeof(float) * 192);
+  /* output 35 "grad:blocks.2.norm2.weight" = %621 : f32[192] */
+  memcpy(outputs[35], arena + 26923776, sizeof(float) * 192);
+  /* output 36 "grad:blocks.2.norm2.bias" = %620 : f32[192] */
+  memcpy(outputs[36], arena + 26923584, sizeof(float) * 192);
+  /* output 37 "grad:blocks.2.mlp.fc1.weight" = %618 : f32[768, 192] */
   memcpy(outputs[37], arena + 29048832, sizeof(float) * 147456);
-  /* output 38 "grad:blocks.2.mlp.fc1.bias" = %653 : f32[768] */
+  /* output 38 "grad:blocks.2.mlp.fc1.bias" = %619 : f32[768] */
   memcpy(outputs[38], arena + 29196288, sizeof(float) * 768);
-  /* output 39 "grad:blocks.2.mlp.fc2.weight" = %647 : f32[192, 768] */
-  memcpy(outputs[39], arena + 35100672, sizeof(float) * 147456);
-  /* output 40 "grad:blocks.2.mlp.fc2.bias" = %648 : f32[192] */
-  memcpy(outputs[40], arena + 35397120, sizeof(float) * 192);
-  /* output 41 "grad:blocks.3.norm1.weight" = %641 : f32[192] */
-  memcpy(outputs[41], arena + 35396928, sizeof(float) * 192);
-  /* output 42 "grad:blocks.3.norm1.bias" = %639 : f32[192] */
-  memcpy(outputs[42], arena + 35396736, sizeof(float) * 192);
-  /* output 43 "grad:blocks.3.attn.qkv.weight" = %637 : f32[576, 192] */
-  memcpy(outputs[43], arena + 35248128, sizeof(float) * 110592);
-  /* output 44 "grad:blocks.3.attn.qkv.bias" = %638 : f32[576] */
-  memcpy(outputs[44], arena + 35395584, sizeof(float) * 576);
-  /* output 45 "grad:blocks.3.attn.proj.weight" = %632 : f32[192, 192] */
-  memcpy(outputs[45], arena + 35358720, sizeof(float) * 36864);
-  /* output 46 "grad:blocks.3.attn.proj.bias" = %633 : f32[192] */
-  memcpy(outputs[46], arena + 35396544, sizeof(float) * 192);
-  /* output 47 "grad:blocks.3.norm2.weight" = %626 : f32[192] */
-  memcpy(outputs[47], arena + 35396352, sizeof(float) * 192);
-  /* output 48 "grad:blocks.3.norm2.bias" = %624 : f32[192] */
-  memcpy(outputs[48], arena + 35396160, sizeof(float) * 192);
-  /* output 49 "grad:blocks.3.mlp.fc1.weight" = %622 : f32[768, 192] */
+  /* output 39 "grad:blocks.2.mlp.fc2.weight" = %613 : f32[192, 768] */
+  memcpy(outputs[39], arena + 36311040, sizeof(float) * 147456);
+  /* output 40 "grad:blocks.2.mlp.fc2.bias" = %614 : f32[192] */
+  memcpy(outputs[40], arena + 36607488, sizeof(float) * 192);
+  /* output 41 "grad:blocks.3.norm1.weight" = %608 : f32[192] */
+  memcpy(outputs[41], arena + 36607296, sizeof(float) * 192);
+  /* output 42 "grad:blocks.3.norm1.bias" = %607 : f32[192] */
+  memcpy(outputs[42], arena + 36607104, sizeof(float) * 192);
+  /* output 43 "grad:blocks.3.attn.qkv.weight" = %605 : f32[576, 192] */
+  memcpy(outputs[43], arena + 36458496, sizeof(float) * 110592);
+  /* output 44 "grad:blocks.3.attn.qkv.bias" = %606 : f32[576] */
+  memcpy(outputs[44], arena + 36605952, sizeof(float) * 576);
+  /* output 45 "grad:blocks.3.attn.proj.weight" = %600 : f32[192, 192] */
+  memcpy(outputs[45], arena + 36569088, sizeof(float) * 36864);
+  /* output 46 "grad:blocks.3.attn.proj.bias" = %601 : f32[192] */
+  memcpy(outputs[46], arena + 36606912, sizeof(float) * 192);
+  /* output 47 "grad:blocks.3.norm2.weight" = %595 : f32[192] */
+  memcpy(outputs[47], arena + 36606720, sizeof(float) * 192);
+  /* output 48 "grad:blocks.3.norm2.bias" = %594 : f32[192] */
+  memcpy(outputs[48], arena + 36606528, sizeof(float) * 192);
+  /* output 49 "grad:blocks.3.mlp.fc1.weight" = %592 : f32[768, 192] */
   memcpy(outputs[49], arena + 38731776, sizeof(float) * 147456);
-  /* output 50 "grad:blocks.3.mlp.fc1.bias" = %623 : f32[768] */
+  /* output 50 "grad:blocks.3.mlp.fc1.bias" = %593 : f32[768] */
   memcpy(outputs[50], arena + 38879232, sizeof(float) * 768);
-  /* output 51 "grad:blocks.3.mlp.fc2.weight" = %617 : f32[192, 768] */
-  memcpy(outputs[51], arena + 44783616, sizeof(float) * 147456);
-  /* output 52 "grad:blocks.3.mlp.fc2.bias" = %618 : f32[192] */
-  memcpy(outputs[52], arena + 45080064, sizeof(float) * 192);
-  /* output 53 "grad:blocks.4.norm1.weight" = %611 : f32[192] */
-  memcpy(outputs[53], arena + 45079872, sizeof(float) * 192);
-  /* output 54 "grad:blocks.4.norm1.bias" = %609 : f32[192] */
-  memcpy(outputs[54], arena + 45079680, sizeof(float) * 192);
-  /* output 55 "grad:blocks.4.attn.qkv.weight" = %607 : f32[576, 192] */
-  memcpy(outputs[55], arena + 44931072, sizeof(float) * 110592);
-  /* output 56 "grad:blocks.4.attn.qkv.bias" = %608 : f32[576] */
-  memcpy(outputs[56], arena + 45078528, sizeof(float) * 576);
-  /* output 57 "grad:blocks.4.attn.proj.weight" = %602 : f32[192, 192] */
-  memcpy(outputs[57], arena + 45041664, sizeof(float) * 36864);
-  /* output 58 "grad:blocks.4.attn.proj.bias" = %603 : f32[192] */
-  memcpy(outputs[58], arena + 45079488, sizeof(float) * 192);
-  /* output 59 "grad:blocks.4.norm2.weight" = %596 : f32[192] */
-  memcpy(outputs[59], arena + 45079296, sizeof(float) * 192);
-  /* output 60 "grad:blocks.4.norm2.bias" = %594 : f32[192] */
-  memcpy(outputs[60], arena + 45079104, sizeof(float) * 192);
-  /* output 61 "grad:blocks.4.mlp.fc1.weight" = %592 : f32[768, 192] */
+  /* output 51 "grad:blocks.3.mlp.fc2.weight" = %587 : f32[192, 768] */
+  memcpy(outputs[51], arena + 45993984, sizeof(float) * 147456);
+  /* output 52 "grad:blocks.3.mlp.fc2.bias" = %588 : f32[192] */
+  memcpy(outputs[52], arena + 46290432, sizeof(float) * 192);
+  /* output 53 "grad:blocks.4.norm1.weight" = %582 : f32[192] */
+  memcpy(outputs[53], arena + 46290240, sizeof(float) * 192);
+  /* output 54 "grad:blocks.4.norm1.bias" = %581 : f32[192] */
+  memcpy(outputs[54], arena + 46290048, sizeof(float) * 192);
+  /* output 55 "grad:blocks.4.attn.qkv.weight" = %579 : f32[576, 192] */
+  memcpy(outputs[55], arena + 46141440, sizeof(float) * 110592);
+  /* output 56 "grad:blocks.4.attn.qkv.bias" = %580 : f32[576] */
+  memcpy(outputs[56], arena + 46288896, sizeof(float) * 576);
+  /* output 57 "grad:blocks.4.attn.proj.weight" = %574 : f32[192, 192] */
+  memcpy(outputs[57], arena + 46252032, sizeof(float) * 36864);
+  /* output 58 "grad:blocks.4.attn.proj.bias" = %575 : f32[192] */
+  memcpy(outputs[58], arena + 46289856, sizeof(float) * 192);
+  /* output 59 "grad:blocks.4.norm2.weight" = %569 : f32[192] */
+  memcpy(outputs[59], arena + 46289664, sizeof(float) * 192);
+  /* output 60 "grad:blocks.4.norm2.bias" = %568 : f32[192] */
+  memcpy(outputs[60], arena + 46289472, sizeof(float) * 192);
+  /* output 61 "grad:blocks.4.mlp.fc1.weight" = %566 : f32[768, 192] */
   memcpy(outputs[61], arena + 48414720, sizeof(float) * 147456);
-  /* output 62 "grad:blocks.4.mlp.fc1.bias" = %593 : f32[768] */
+  /* output 62 "grad:blocks.4.mlp.fc1.bias" = %567 : f32[768] */
   memcpy(outputs[62], arena + 48562176, sizeof(float) * 768);
-  /* output 63 "grad:blocks.4.mlp.fc2.weight" = %587 : f32[192, 768] */
-  memcpy(outputs[63], arena + 54466560, sizeof(float) * 147456);
-  /* output 64 "grad:blocks.4.mlp.fc2.bias" = %588 : f32[192] */
-  memcpy(outputs[64], arena + 54763008, sizeof(float) * 192);
-  /* output 65 "grad:blocks.5.norm1.weight" = %581 : f32[192] */
-  memcpy(outputs[65], arena + 54762816, sizeof(float) * 192);
-  /* output 66 "grad:blocks.5.norm1.bias" = %579 : f32[192] */
-  memcpy(outputs[66], arena + 54762624, sizeof(float) * 192);
-  /* output 67 "grad:blocks.5.attn.qkv.weight" = %577 : f32[576, 192] */
-  memcpy(outputs[67], arena + 54614016, sizeof(float) * 110592);
-  /* output 68 "grad:blocks.5.attn.qkv.bias" = %578 : f32[576] */
-  memcpy(outputs[68], arena + 54761472, sizeof(float) * 576);
-  /* output 69 "grad:blocks.5.attn.proj.weight" = %572 : f32[192, 192] */
-  memcpy(outputs[69], arena + 54724608, sizeof(float) * 36864);
-  /* output 70 "grad:blocks.5.attn.proj.bias" = %573 : f32[192] */
-  memcpy(outputs[70], arena + 54762432, sizeof(float) * 192);
-  /* output 71 "grad:blocks.5.norm2.weight" = %566 : f32[192] */
-  memcpy(outputs[71], arena + 54762240, sizeof(float) * 192);
-  /* output 72 "grad:blocks.5.norm2.bias" = %564 : f32[192] */
-  memcpy(outputs[72], arena + 54762048, sizeof(float) * 192);
-  /* output 73 "grad:blocks.5.mlp.fc1.weight" = %562 : f32[768, 192] */
+  /* output 63 "grad:blocks.4.mlp.fc2.weight" = %561 : f32[192, 768] */
+  memcpy(outputs[63], arena + 55676928, sizeof(float) * 147456);
+  /* output 64 "grad:blocks.4.mlp.fc2.bias" = %562 : f32[192] */
+  memcpy(outputs[64], arena + 55973376, sizeof(float) * 192);
+  /* output 65 "grad:blocks.5.norm1.weight" = %556 : f32[192] */
+  memcpy(outputs[65], arena + 55973184, sizeof(float) * 192);
+  /* output 66 "grad:blocks.5.norm1.bias" = %555 : f32[192] */
+  memcpy(outputs[66], arena + 55972992, sizeof(float) * 192);
+  /* output 67 "grad:blocks.5.attn.qkv.weight" = %553 : f32[576, 192] */
+  memcpy(outputs[67], arena + 55824384, sizeof(float) * 110592);
+  /* output 68 "grad:blocks.5.attn.qkv.bias" = %554 : f32[576] */
+  memcpy(outputs[68], arena + 55971840, sizeof(float) * 576);
+  /* output 69 "grad:blocks.5.attn.proj.weight" = %548 : f32[192, 192] */
+  memcpy(outputs[69], arena + 55934976, sizeof(float) * 36864);
+  /* output 70 "grad:blocks.5.attn.proj.bias" = %549 : f32[192] */
+  memcpy(outputs[70], arena + 55972800, sizeof(float) * 192);
+  /* output 71 "grad:blocks.5.norm2.weight" = %543 : f32[192] */
+  memcpy(outputs[71], arena + 55972608, sizeof(float) * 192);
+  /* output 72 "grad:blocks.5.norm2.bias" = %542 : f32[192] */
+  memcpy(outputs[72], arena + 55972416, sizeof(float) * 192);
+  /* output 73 "grad:blocks.5.mlp.fc1.weight" = %540 : f32[768, 192] */
   memcpy(outputs[73], arena + 58097664, sizeof(float) * 147456);
-  /* output 74 "grad:blocks.5.mlp.fc1.bias" = %563 : f32[768] */
+  /* output 74 "grad:blocks.5.mlp.fc1.bias" = %541 : f32[768] */
   memcpy(outputs[74], arena + 58245120, sizeof(float) * 768);
-  /* output 75 "grad:blocks.5.mlp.fc2.weight" = %557 : f32[192, 768] */
-  memcpy(outputs[75], arena + 64149504, sizeof(float) * 147456);
-  /* output 76 "grad:blocks.5.mlp.fc2.bias" = %558 : f32[192] */
-  memcpy(outputs[76], arena + 64445952, sizeof(float) * 192);
-  /* output 77 "grad:blocks.6.norm1.weight" = %551 : f32[192] */
-  memcpy(outputs[77], arena + 64445760, sizeof(float) * 192);
-  /* output 78 "grad:blocks.6.norm1.bias" = %549 : f32[192] */
-  memcpy(outputs[78], arena + 64445568, sizeof(float) * 192);
-  /* output 79 "grad:blocks.6.attn.qkv.weight" = %547 : f32[576, 192] */
-  memcpy(outputs[79], arena + 64296960, sizeof(float) * 110592);
-  /* output 80 "grad:blocks.6.attn.qkv.bias" = %548 : f32[576] */
-  memcpy(outputs[80], arena + 64444416, sizeof(float) * 576);
-  /* output 81 "grad:blocks.6.attn.proj.weight" = %542 : f32[192, 192] */
-  memcpy(outputs[81], arena + 64407552, sizeof(float) * 36864);
-  /* output 82 "grad:blocks.6.attn.proj.bias" = %543 : f32[192] */
-  memcpy(outputs[82], arena + 64445376, sizeof(float) * 192);
-  /* output 83 "grad:blocks.6.norm2.weight" = %536 : f32[192] */
-  memcpy(outputs[83], arena + 64445184, sizeof(float) * 192);
-  /* output 84 "grad:blocks.6.norm2.bias" = %534 : f32[192] */
-  memcpy(outputs[84], arena + 64444992, sizeof(float) * 192);
-  /* output 85 "grad:blocks.6.mlp.fc1.weight" = %532 : f32[768, 192] */
+  /* output 75 "grad:blocks.5.mlp.fc2.weight" = %535 : f32[192, 768] */
+  memcpy(outputs[75], arena + 65359872, sizeof(float) * 147456);
+  /* output 76 "grad:blocks.5.mlp.fc2.bias" = %536 : f32[192] */
+  memcpy(outputs[76], arena + 65656320, sizeof(float) * 192);
+  /* output 77 "grad:blocks.6.norm1.weight" = %530 : f32[192] */
+  memcpy(outputs[77], arena + 65656128, sizeof(float) * 192);
+  /* output 78 "grad:blocks.6.norm1.bias" = %529 : f32[192] */
+  memcpy(outputs[78], arena + 65655936, sizeof(float) * 192);
+  /* output 79 "grad:blocks.6.attn.qkv.weight" = %527 : f32[576, 192] */
+  memcpy(outputs[79], arena + 65507328, sizeof(float) * 110592);
+  /* output 80 "grad:blocks.6.attn.qkv.bias" = %528 : f32[576] */
+  memcpy(outputs[80], arena + 65654784, sizeof(float) * 576);
+  /* output 81 "grad:blocks.6.attn.proj.weight" = %522 : f32[192, 192] */
+  memcpy(outputs[81], arena + 65617920, sizeof(float) * 36864);
+  /* output 82 "grad:blocks.6.attn.proj.bias" = %523 : f32[192] */
+  memcpy(outputs[82], arena + 65655744, sizeof(float) * 192);
+  /* output 83 "grad:blocks.6.norm2.weight" = %517 : f32[192] */
+  memcpy(outputs[83], arena + 65655552, sizeof(float) * 192);
+  /* output 84 "grad:blocks.6.norm2.bias" = %516 : f32[192] */
+  memcpy(outputs[84], arena + 65655360, sizeof(float) * 192);
+  /* output 85 "grad:blocks.6.mlp.fc1.weight" = %514 : f32[768, 192] */
   memcpy(outputs[85], arena + 67780608, sizeof(float) * 147456);
-  /* output 86 "grad:blocks.6.mlp.fc1.bias" = %533 : f32[768] */
+  /* output 86 "grad:blocks.6.mlp.fc1.bias" = %515 : f32[768] */
   memcpy(outputs[86], arena + 67928064, sizeof(float) * 768);
-  /* output 87 "grad:blocks.6.mlp.fc2.weight" = %527 : f32[192, 768] */
-  memcpy(outputs[87], arena + 73832448, sizeof(float) * 147456);
-  /* output 88 "grad:blocks.6.mlp.fc2.bias" = %528 : f32[192] */
-  memcpy(outputs[88], arena + 74128896, sizeof(float) * 192);
-  /* output 89 "grad:blocks.7.norm1.weight" = %521 : f32[192] */
-  memcpy(outputs[89], arena + 74128704, sizeof(float) * 192);
-  /* output 90 "grad:blocks.7.norm1.bias" = %519 : f32[192] */
-  memcpy(outputs[90], arena + 74128512, sizeof(float) * 192);
-  /* output 91 "grad:blocks.7.attn.qkv.weight" = %517 : f32[576, 192] */
-  memcpy(outputs[91], arena + 73979904, sizeof(float) * 110592);
-  /* output 92 "grad:blocks.7.attn.qkv.bias" = %518 : f32[576] */
-  memcpy(outputs[92], arena + 74127360, sizeof(float) * 576);
-  /* output 93 "grad:blocks.7.attn.proj.weight" = %512 : f32[192, 192] */
-  memcpy(outputs[93], arena + 74090496, sizeof(float) * 36864);
-  /* output 94 "grad:blocks.7.attn.proj.bias" = %513 : f32[192] */
-  memcpy(outputs[94], arena + 74128320, sizeof(float) * 192);
-  /* output 95 "grad:blocks.7.norm2.weight" = %506 : f32[192] */
-  memcpy(outputs[95], arena + 74128128, sizeof(float) * 192);
-  /* output 96 "grad:blocks.7.norm2.bias" = %504 : f32[192] */
-  memcpy(outputs[96], arena + 74127936, sizeof(float) * 192);
-  /* output 97 "grad:blocks.7.mlp.fc1.weight" = %502 : f32[768, 192] */
+  /* output 87 "grad:blocks.6.mlp.fc2.weight" = %509 : f32[192, 768] */
+  memcpy(outputs[87], arena + 75042816, sizeof(float) * 147456);
+  /* output 88 "grad:blocks.6.mlp.fc2.bias" = %510 : f32[192] */
+  memcpy(outputs[88], arena + 75339264, sizeof(float) * 192);
+  /* output 89 "grad:blocks.7.norm1.weight" = %504 : f32[192] */
+  memcpy(outputs[89], arena + 75339072, sizeof(float) * 192);
+  /* output 90 "grad:blocks.7.norm1.bias" = %503 : f32[192] */
+  memcpy(outputs[90], arena + 75338880, sizeof(float) * 192);
+  /* output 91 "grad:blocks.7.attn.qkv.weight" = %501 : f32[576, 192] */
+  memcpy(outputs[91], arena + 75190272, sizeof(float) * 110592);
+  /* output 92 "grad:blocks.7.attn.qkv.bias" = %502 : f32[576] */
+  memcpy(outputs[92], arena + 75337728, sizeof(float) * 576);
+  /* output 93 "grad:blocks.7.attn.proj.weight" = %496 : f32[192, 192] */
+  memcpy(outputs[93], arena + 75300864, sizeof(float) * 36864);
+  /* output 94 "grad:blocks.7.attn.proj.bias" = %497 : f32[192] */
+  memcpy(outputs[94], arena + 75338688, sizeof(float) * 192);
+  /* output 95 "grad:blocks.7.norm2.weight" = %491 : f32[192] */
+  memcpy(outputs[95], arena + 75338496, sizeof(float) * 192);
+  /* output 96 "grad:blocks.7.norm2.bias" = %490 : f32[192] */
+  memcpy(outputs[96], arena + 75338304, sizeof(float) * 192);
+  /* output 97 "grad:blocks.7.mlp.fc1.weight" = %488 : f32[768, 192] */
   memcpy(outputs[97], arena + 77463552, sizeof(float) * 147456);
-  /* output 98 "grad:blocks.7.mlp.fc1.bias" = %503 : f32[768] */
+  /* output 98 "grad:blocks.7.mlp.fc1.bias" = %489 : f32[768] */
   memcpy(outputs[98], arena + 77611008, sizeof(float) * 768);
-  /* output 99 "grad:blocks.7.mlp.fc2.weight" = %497 : f32[192, 768] */
-  memcpy(outputs[99], arena + 83515392, sizeof(float) * 147456);
-  /* output 100 "grad:blocks.7.mlp.fc2.bias" = %498 : f32[192] */
-  memcpy(outputs[100], arena + 83811840, sizeof(float) * 192);
-  /* output 101 "grad:blocks.8.norm1.weight" = %491 : f32[192] */
-  memcpy(outputs[101], arena + 83811648, sizeof(float) * 192);
-  /* output 102 "grad:blocks.8.norm1.bias" = %489 : f32[192] */
-  memcpy(outputs[102], arena + 83811456, sizeof(float) * 192);
-  /* output 103 "grad:blocks.8.attn.qkv.weight" = %487 : f32[576, 192] */
-  memcpy(outputs[103], arena + 83662848, sizeof(float) * 110592);
-  /* output 104 "grad:blocks.8.attn.qkv.bias" = %488 : f32[576] */
-  memcpy(outputs[104], arena + 83810304, sizeof(float) * 576);
-  /* output 105 "grad:blocks.8.attn.proj.weight" = %482 : f32[192, 192] */
-  memcpy(outputs[105], arena + 83773440, sizeof(float) * 36864);
-  /* output 106 "grad:blocks.8.attn.proj.bias" = %483 : f32[192] */
-  memcpy(outputs[106], arena + 83811264, sizeof(float) * 192);
-  /* output 107 "grad:blocks.8.norm2.weight" = %476 : f32[192] */
-  memcpy(outputs[107], arena + 83811072, sizeof(float) * 192);
-  /* output 108 "grad:blocks.8.norm2.bias" = %474 : f32[192] */
-  memcpy(outputs[108], arena + 83810880, sizeof(float) * 192);
-  /* output 109 "grad:blocks.8.mlp.fc1.weight" = %472 : f32[768, 192] */
+  /* output 99 "grad:blocks.7.mlp.fc2.weight" = %483 : f32[192, 768] */
+  memcpy(outputs[99], arena + 84725760, sizeof(float) * 147456);
+  /* output 100 "grad:blocks.7.mlp.fc2.bias" = %484 : f32[192] */
+  memcpy(outputs[100], arena + 85022208, sizeof(float) * 192);
+  /* output 101 "grad:blocks.8.norm1.weight" = %478 : f32[192] */
+  memcpy(outputs[101], arena + 85022016, sizeof(float) * 192);
+  /* output 102 "grad:blocks.8.norm1.bias" = %477 : f32[192] */
+  memcpy(outputs[102], arena + 85021824, sizeof(float) * 192);
+  /* output 103 "grad:blocks.8.attn.qkv.weight" = %475 : f32[576, 192] */
+  memcpy(outputs[103], arena + 84873216, sizeof(float) * 110592);
+  /* output 104 "grad:blocks.8.attn.qkv.bias" = %476 : f32[576] */
+  memcpy(outputs[104], arena + 85020672, sizeof(float) * 576);
+  /* output 105 "grad:blocks.8.attn.proj.weight" = %470 : f32[192, 192] */
+  memcpy(outputs[105], arena + 84983808, sizeof(float) * 36864);
+  /* output 106 "grad:blocks.8.attn.proj.bias" = %471 : f32[192] */
+  memcpy(outputs[106], arena + 85021632, sizeof(float) * 192);
+  /* output 107 "grad:blocks.8.norm2.weight" = %465 : f32[192] */
+  memcpy(outputs[107], arena + 85021440, sizeof(float) * 192);
+  /* output 108 "grad:blocks.8.norm2.bias" = %464 : f32[192] */
+  memcpy(outputs[108], arena + 85021248, sizeof(float) * 192);
+  /* output 109 "grad:blocks.8.mlp.fc1.weight" = %462 : f32[768, 192] */
   memcpy(outputs[109], arena + 87146496, sizeof(float) * 147456);
-  /* output 110 "grad:blocks.8.mlp.fc1.bias" = %473 : f32[768] */
+  /* output 110 "grad:blocks.8.mlp.fc1.bias" = %463 : f32[768] */
   memcpy(outputs[110], arena + 87293952, sizeof(float) * 768);
-  /* output 111 "grad:blocks.8.mlp.fc2.weight" = %467 : f32[192, 768] */
-  memcpy(outputs[111], arena + 93198336, sizeof(float) * 147456);
-  /* output 112 "grad:blocks.8.mlp.fc2.bias" = %468 : f32[192] */
-  memcpy(outputs[112], arena + 93494784, sizeof(float) * 192);
-  /* output 113 "grad:blocks.9.norm1.weight" = %461 : f32[192] */
-  memcpy(outputs[113], arena + 93494592, sizeof(float) * 192);
-  /* output 114 "grad:blocks.9.norm1.bias" = %459 : f32[192] */
-  memcpy(outputs[114], arena + 93494400, sizeof(float) * 192);
-  /* output 115 "grad:blocks.9.attn.qkv.weight" = %457 : f32[576, 192] */
-  memcpy(outputs[115], arena + 93345792, sizeof(float) * 110592);
-  /* output 116 "grad:blocks.9.attn.qkv.bias" = %458 : f32[576] */
-  memcpy(outputs[116], arena + 93493248, sizeof(float) * 576);
-  /* output 117 "grad:blocks.9.attn.proj.weight" = %452 : f32[192, 192] */
-  memcpy(outputs[117], arena + 93456384, sizeof(float) * 36864);
-  /* output 118 "grad:blocks.9.attn.proj.bias" = %453 : f32[192] */
-  memcpy(outputs[118], arena + 93494208, sizeof(float) * 192);
-  /* output 119 "grad:blocks.9.norm2.weight" = %446 : f32[192] */
-  memcpy(outputs[119], arena + 93494016, sizeof(float) * 192);
-  /* output 120 "grad:blocks.9.norm2.bias" = %444 : f32[192] */
-  memcpy(outputs[120], arena + 93493824, sizeof(float) * 192);
-  /* output 121 "grad:blocks.9.mlp.fc1.weight" = %442 : f32[768, 192] */
+  /* output 111 "grad:blocks.8.mlp.fc2.weight" = %457 : f32[192, 768] */
+  memcpy(outputs[111], arena + 94408704, sizeof(float) * 147456);
+  /* output 112 "grad:blocks.8.mlp.fc2.bias" = %458 : f32[192] */
+  memcpy(outputs[112], arena + 94705152, sizeof(float) * 192);
+  /* output 113 "grad:blocks.9.norm1.weight" = %452 : f32[192] */
+  memcpy(outputs[113], arena + 94704960, sizeof(float) * 192);
+  /* output 114 "grad:blocks.9.norm1.bias" = %451 : f32[192] */
+  memcpy(outputs[114], arena + 94704768, sizeof(float) * 192);
+  /* output 115 "grad:blocks.9.attn.qkv.weight" = %449 : f32[576, 192] */
+  memcpy(outputs[115], arena + 94556160, sizeof(float) * 110592);
+  /* output 116 "grad:blocks.9.attn.qkv.bias" = %450 : f32[576] */
+  memcpy(outputs[116], arena + 94703616, sizeof(float) * 576);
+  /* output 117 "grad:blocks.9.attn.proj.weight" = %444 : f32[192, 192] */
+  memcpy(outputs[117], arena + 94666752, sizeof(float) * 36864);
+  /* output 118 "grad:blocks.9.attn.proj.bias" = %445 : f32[192] */
+  memcpy(outputs[118], arena + 94704576, sizeof(float) * 192);
+  /* output 119 "grad:blocks.9.norm2.weight" = %439 : f32[192] */
+  memcpy(outputs[119], arena + 94704384, sizeof(float) * 192);
+  /* output 120 "grad:blocks.9.norm2.bias" = %438 : f32[192] */
+  memcpy(outputs[120], arena + 94704192, sizeof(float) * 192);
+  /* output 121 "grad:blocks.9.mlp.fc1.weight" = %436 : f32[768, 192] */
   memcpy(outputs[121], arena + 96829440, sizeof(float) * 147456);
-  /* output 122 "grad:blocks.9.mlp.fc1.bias" = %443 : f32[768] */
+  /* output 122 "grad:blocks.9.mlp.fc1.bias" = %437 : f32[768] */
   memcpy(outputs[122], arena + 96976896, sizeof(float) * 768);
-  /* output 123 "grad:blocks.9.mlp.fc2.weight" = %437 : f32[192, 768] */
-  memcpy(outputs[123], arena + 102881280, sizeof(float) * 147456);
-  /* output 124 "grad:blocks.9.mlp.fc2.bias" = %438 : f32[192] */
-  memcpy(outputs[124], arena + 103177728, sizeof(float) * 192);
-  /* output 125 "grad:blocks.10.norm1.weight" = %431 : f32[192] */
-  memcpy(outputs[125], arena + 103177536, sizeof(float) * 192);
-  /* output 126 "grad:blocks.10.norm1.bias" = %429 : f32[192] */
-  memcpy(outputs[126], arena + 103177344, sizeof(float) * 192);
-  /* output 127 "grad:blocks.10.attn.qkv.weight" = %427 : f32[576, 192] */
-  memcpy(outputs[127], arena + 103028736, sizeof(float) * 110592);
-  /* output 128 "grad:blocks.10.attn.qkv.bias" = %428 : f32[576] */
-  memcpy(outputs[128], arena + 103176192, sizeof(float) * 576);
-  /* output 129 "grad:blocks.10.attn.proj.weight" = %422 : f32[192, 192] */
-  memcpy(outputs[129], arena + 103139328, sizeof(float) * 36864);
-  /* output 130 "grad:blocks.10.attn.proj.bias" = %423 : f32[192] */
-  memcpy(outputs[130], arena + 103177152, sizeof(float) * 192);
-  /* output 131 "grad:blocks.10.norm2.weight" = %416 : f32[192] */
-  memcpy(outputs[131], arena + 103176960, sizeof(float) * 192);
-  /* output 132 "grad:blocks.10.norm2.bias" = %414 : f32[192] */
-  memcpy(outputs[132], arena + 103176768, sizeof(float) * 192);
-  /* output 133 "grad:blocks.10.mlp.fc1.weight" = %412 : f32[768, 192] */
+  /* output 123 "grad:blocks.9.mlp.fc2.weight" = %431 : f32[192, 768] */
+  memcpy(outputs[123], arena + 104091648, sizeof(float) * 147456);
+  /* output 124 "grad:blocks.9.mlp.fc2.bias" = %432 : f32[192] */
+  memcpy(outputs[124], arena + 104388096, sizeof(float) * 192);
+  /* output 125 "grad:blocks.10.norm1.weight" = %426 : f32[192] */
+  memcpy(outputs[125], arena + 104387904, sizeof(float) * 192);
+  /* output 126 "grad:blocks.10.norm1.bias" = %425 : f32[192] */
+  memcpy(outputs[126], arena + 104387712, sizeof(float) * 192);
+  /* output 127 "grad:blocks.10.attn.qkv.weight" = %423 : f32[576, 192] */
+  memcpy(outputs[127], arena + 104239104, sizeof(float) * 110592);
+  /* output 128 "grad:blocks.10.attn.qkv.bias" = %424 : f32[576] */
+  memcpy(outputs[128], arena + 104386560, sizeof(float) * 576);
+  /* output 129 "grad:blocks.10.attn.proj.weight" = %418 : f32[192, 192] */
+  memcpy(outputs[129], arena + 104349696, sizeof(float) * 36864);
+  /* output 130 "grad:blocks.10.attn.proj.bias" = %419 : f32[192] */
+  memcpy(outputs[130], arena + 104387520, sizeof(float) * 192);
+  /* output 131 "grad:blocks.10.norm2.weight" = %413 : f32[192] */
+  memcpy(outputs[131], arena + 104387328, sizeof(float) * 192);
+  /* output 132 "grad:blocks.10.norm2.bias" = %412 : f32[192] */
+  memcpy(outputs[132], arena + 104387136, sizeof(float) * 192);
+  /* output 133 "grad:blocks.10.mlp.fc1.weight" = %410 : f32[768, 192] */
   memcpy(outputs[133], arena + 106512384, sizeof(float) * 147456);
-  /* output 134 "grad:blocks.10.mlp.fc1.bias" = %413 : f32[768] */
+  /* output 134 "grad:blocks.10.mlp.fc1.bias" = %411 : f32[768] */
   memcpy(outputs[134], arena + 106659840, sizeof(float) * 768);
-  /* output 135 "grad:blocks.10.mlp.fc2.weight" = %407 : f32[192, 768] */
-  memcpy(outputs[135], arena + 112564224, sizeof(float) * 147456);
-  /* output 136 "grad:blocks.10.mlp.fc2.bias" = %408 : f32[192] */
-  memcpy(outputs[136], arena + 112860672, sizeof(float) * 192);
-  /* output 137 "grad:blocks.11.norm1.weight" = %401 : f32[192] */
-  memcpy(outputs[137], arena + 112860480, sizeof(float) * 192);
+  /* output 135 "grad:blocks.10.mlp.fc2.weight" = %405 : f32[192, 768] */
+  memcpy(outputs[135], arena + 113774592, sizeof(float) * 147456);
+  /* output 136 "grad:blocks.10.mlp.fc2.bias" = %406 : f32[192] */
+  memcpy(outputs[136], arena + 114071040, sizeof(float) * 192);
+  /* output 137 "grad:blocks.11.norm1.weight" = %400 : f32[192] */
+  memcpy(outputs[137], arena + 114070848, sizeof(float) * 192);
   /* output 138 "grad:blocks.11.norm1.bias" = %399 : f32[192] */
-  memcpy(outputs[138], arena + 112860288, sizeof(float) * 192);
+  memcpy(outputs[138], arena + 114070656, sizeof(float) * 192);
   /* output 139 "grad:blocks.11.attn.qkv.weight" = %397 : f32[576, 192] */
-  memcpy(outputs[139], arena + 112711680, sizeof(float) * 110592);
+  memcpy(outputs[139], arena + 113922048, sizeof(float) * 110592);
   /* output 140 "grad:blocks.11.attn.qkv.bias" = %398 : f32[576] */
-  memcpy(outputs[140], arena + 112859136, sizeof(float) * 576);
+  memcpy(outputs[140], arena + 114069504, sizeof(float) * 576);
   /* output 141 "grad:blocks.11.attn.proj.weight" = %392 : f32[192, 192] */
-  memcpy(outputs[141], arena + 112822272, sizeof(float) * 36864);
+  memcpy(outputs[141], arena + 114032640, sizeof(float) * 36864);
   /* output 142 "grad:blocks.11.attn.proj.bias" = %393 : f32[192] */
-  memcpy(outputs[142], arena + 112860096, sizeof(float) * 192);
-  /* output 143 "grad:blocks.11.norm2.weight" = %386 : f32[192] */
-  memcpy(outputs[143], arena + 112859904, sizeof(float) * 192);
-  /* output 144 "grad:blocks.11.norm2.bias" = %384 : f32[192] */
-  memcpy(outputs[144], arena + 112859712, sizeof(float) * 192);
-  /* output 145 "grad:blocks.11.mlp.fc1.weight" = %382 : f32[768, 192] */
+  memcpy(outputs[142], arena + 114070464, sizeof(float) * 192);
+  /* output 143 "grad:blocks.11.norm2.weight" = %387 : f32[192] */
+  memcpy(outputs[143], arena + 114070272, sizeof(float) * 192);
+  /* output 144 "grad:blocks.11.norm2.bias" = %386 : f32[192] */
+  memcpy(outputs[144], arena + 114070080, sizeof(float) * 192);
+  /* output 145 "grad:blocks.11.mlp.fc1.weight" = %384 : f32[768, 192] */
   memcpy(outputs[145], arena + 116195328, sizeof(float) * 147456);
-  /* output 146 "grad:blocks.11.mlp.fc1.bias" = %383 : f32[768] */
+  /* output 146 "grad:blocks.11.mlp.fc1.bias" = %385 : f32[768] */
   memcpy(outputs[146], arena + 116342784, sizeof(float) * 768);
-  /* output 147 "grad:blocks.11.mlp.fc2.weight" = %377 : f32[192, 768] */
-  memcpy(outputs[147], arena + 268893696, sizeof(float) * 147456);
-  /* output 148 "grad:blocks.11.mlp.fc2.bias" = %378 : f32[192] */
-  memcpy(outputs[148], arena + 269042544, sizeof(float) * 192);
-  /* output 149 "grad:norm.weight" = %372 : f32[192] */
-  memcpy(outputs[149], arena + 269042352, sizeof(float) * 192);
-  /* output 150 "grad:norm.bias" = %370 : f32[192] */
-  memcpy(outputs[150], arena + 269042160, sizeof(float) * 192);
-  /* output 151 "grad:head.weight" = %366 : f32[1000, 192] */
-  memcpy(outputs[151], arena + 268701696, sizeof(float) * 192000);
-  /* output 152 "grad:head.bias" = %367 : f32[1000] */
-  memcpy(outputs[152], arena + 269041152, sizeof(float) * 1000);
+  /* output 147 "grad:blocks.11.mlp.fc2.weight" = %379 : f32[192, 768] */
+  memcpy(outputs[147], arena + 273710592, sizeof(float) * 147456);
+  /* output 148 "grad:blocks.11.mlp.fc2.bias" = %380 : f32[192] */
+  memcpy(outputs[148], arena + 273859440, sizeof(float) * 192);
+  /* output 149 "grad:norm.weight" = %374 : f32[192] */
+  memcpy(outputs[149], arena + 273859248, sizeof(float) * 192);
+  /* output 150 "grad:norm.bias" = %373 : f32[192] */
+  memcpy(outputs[150], arena + 273859056, sizeof(float) * 192);
+  /* output 151 "grad:head.weight" = %369 : f32[1000, 192] */
+  memcpy(outputs[151], arena + 273518592, sizeof(float) * 192000);
+  /* output 152 "grad:head.bias" = %370 : f32[1000] */
+  memcpy(outputs[152], arena + 273858048, sizeof(float) * 1000);
   return 0;
 } // deit_tiny_train_forward
 

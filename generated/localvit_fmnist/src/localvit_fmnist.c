@@ -1606,6 +1606,44 @@ void lk_circular_pad(long P, int Hh, int Ww, int top, int bottom, int left, int 
   lk__layout_wrap(P, Hh, Ww, Hh + top + bottom, Ww + left + right, top, left, x, y);
 }
 
+/* im2col, F.unfold(x, (kh, kw), padding=(ph, pw), stride=(sh, sw)).transpose(1, 2): image
+ * x [B, C, Hh, Ww] → patch rows y [B, Ho·Wo, C·kh·kw], row oh·Wo + ow holding the window at
+ * (oh·sh − ph, ow·sw − pw) in column order (c, ky, kx), zeros outside the image. A convolution
+ * weight [Co, C, kh, kw] read as [Co, C·kh·kw] then multiplies these rows straight into tokens
+ * (the patch-embedding pass uses it where C·kh·kw is small, as for a 3-channel image). A thread
+ * fills one output row oh (Wo patch rows, in L1/L2) a column at a time: each column is a run of
+ * an image row with zeros at the padded ends, without a bounds test per element. */
+void lk_im2col(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw, const float *x,
+               float *y) {
+  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
+  long K = (long)C * kh * kw, rows = (long)B * Ho;
+  LK_OMP(parallel for schedule(static) if(rows * Wo * K >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) {
+    long b = r / Ho;
+    int oh = (int)(r % Ho);
+    const float *xb = x + b * C * Hh * Ww;
+    float *yr = y + r * Wo * K; /* Wo patch rows of K columns */
+    for (int c = 0; c < C; ++c)
+      for (int ky = 0; ky < kh; ++ky) {
+        int iy = oh * sh - ph + ky;
+        const float *src = xb + ((long)c * Hh + (iy >= 0 && iy < Hh ? iy : 0)) * Ww;
+        for (int kx = 0; kx < kw; ++kx) {
+          float *dst = yr + ((long)c * kh + ky) * kw + kx; /* column (c, ky, kx), stride K */
+          /* Windows ow in [lo, hi) read pixel ow·sw − pw + kx inside the row; the others are 0. */
+          int lo = 0, hi = 0;
+          if (iy >= 0 && iy < Hh) {
+            lo = lk_min_l(Wo, kx >= pw ? 0 : (pw - kx + sw - 1) / sw);
+            hi = lk_min_l(Wo, Ww - 1 + pw - kx < 0 ? 0 : (Ww - 1 + pw - kx) / sw + 1);
+            if (hi < lo) hi = lo;
+          }
+          for (int ow = 0; ow < lo; ++ow) dst[ow * K] = 0.0f;
+          for (int ow = lo; ow < hi; ++ow) dst[ow * K] = src[ow * sw - pw + kx];
+          for (int ow = hi; ow < Wo; ++ow) dst[ow * K] = 0.0f;
+        }
+      }
+  }
+}
+
 /* References. */
 void lk_copy_strided_naive(int rank, const long *shape, const float *x, const long *sx, float *y, const long *sy) {
   long total = 1;
@@ -1637,6 +1675,25 @@ void lk_circular_pad_naive(long P, int Hh, int Ww, int top, int bottom, int left
         while (sj >= Ww) sj -= Ww;
         y[(p * Ho + i) * Wo + j] = x[(p * Hh + si) * Ww + sj];
       }
+}
+
+void lk_im2col_naive(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw, const float *x,
+                     float *y) {
+  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
+  long K = (long)C * kh * kw;
+  for (long i = 0; i < (long)B * Ho * Wo * K; ++i) y[i] = 0.0f;
+  for (int b = 0; b < B; ++b)
+    for (int c = 0; c < C; ++c)
+      for (int iy = 0; iy < Hh; ++iy)
+        for (int ix = 0; ix < Ww; ++ix)
+          /* Scatter: every window (oh, ow) that covers pixel (iy, ix) gets it at (c, ky, kx). */
+          for (int ky = 0; ky < kh; ++ky)
+            for (int kx = 0; kx < kw; ++kx) {
+              int ty = iy + ph - ky, tx = ix + pw - kx;
+              if (ty < 0 || tx < 0 || ty % sh || tx % sw || ty / sh >= Ho || tx / sw >= Wo) continue;
+              long row = ((long)b * Ho + ty / sh) * Wo + tx / sw;
+              y[row * K + ((long)c * kh + ky) * kw + kx] = x[(((long)b * C + c) * Hh + iy) * Ww + ix];
+            }
 }
 
 /* ---- templates/gemm.c ---------------------------------------------------------------------- */
@@ -2873,219 +2930,219 @@ void localvit_fmnist_set_num_threads(int n) {
  * Returns 0, or -1 when a kernel reports a failure.
  */
 int localvit_fmnist_prepare(const float *const *params, float *arena) {
-  /* %33 = add_scalar(%32) {x op 1e-05} blocks.0.conv.conv.1 : f32[256] */
+  /* %31 = add_scalar(%30) {x op 1e-05} blocks.0.conv.conv.1 : f32[256] */
   lk_add_scalar(256, params[14], 1e-05f, arena);
 
-  /* %34 = rsqrt(%33) blocks.0.conv.conv.1 : f32[256] */
+  /* %32 = rsqrt(%31) blocks.0.conv.conv.1 : f32[256] */
   lk_rsqrt(256, arena, arena + 256);
 
-  /* %35 = mul(%29, %34) blocks.0.conv.conv.1 : f32[256] */
+  /* %33 = mul(%27, %32) blocks.0.conv.conv.1 : f32[256] */
   lk_mul(1, (const long[]){256}, params[11], (const long[]){1}, arena + 256, (const long[]){1},
       arena + 512);
 
-  /* %36 = mul(%31, %35) blocks.0.conv.conv.1 : f32[256] */
+  /* %34 = mul(%29, %33) blocks.0.conv.conv.1 : f32[256] */
   lk_mul(1, (const long[]){256}, params[13], (const long[]){1}, arena + 512, (const long[]){1},
       arena + 768);
 
-  /* %37 = sub(%30, %36) blocks.0.conv.conv.1 : f32[256] */
+  /* %35 = sub(%28, %34) blocks.0.conv.conv.1 : f32[256] */
   lk_sub(1, (const long[]){256}, params[12], (const long[]){1}, arena + 768, (const long[]){1},
       arena + 1024);
 
-  /* %38 = reshape(%35) {shape [256, 1]} blocks.0.conv.conv.0 : f32[256, 1], a view of %35: no code */
+  /* %36 = reshape(%33) {shape [256, 1]} blocks.0.conv.conv.0 : f32[256, 1], a view of %33: no code */
 
-  /* %39 = mul(%28, %38) blocks.0.conv.conv.0 : f32[256, 64] */
+  /* %37 = mul(%26, %36) blocks.0.conv.conv.0 : f32[256, 64] */
   lk_mul(2, (const long[]){256, 64}, params[10], (const long[]){64, 1}, arena + 512,
       (const long[]){1, 0}, arena + 1280);
 
-  /* %46 = add_scalar(%45) {x op 1e-05} blocks.0.conv.conv.4 : f32[256] */
+  /* %44 = add_scalar(%43) {x op 1e-05} blocks.0.conv.conv.4 : f32[256] */
   lk_add_scalar(256, params[19], 1e-05f, arena + 17664);
 
-  /* %47 = rsqrt(%46) blocks.0.conv.conv.4 : f32[256] */
+  /* %45 = rsqrt(%44) blocks.0.conv.conv.4 : f32[256] */
   lk_rsqrt(256, arena + 17664, arena + 17920);
 
-  /* %48 = mul(%42, %47) blocks.0.conv.conv.4 : f32[256] */
+  /* %46 = mul(%40, %45) blocks.0.conv.conv.4 : f32[256] */
   lk_mul(1, (const long[]){256}, params[16], (const long[]){1}, arena + 17920, (const long[]){1},
       arena + 18176);
 
-  /* %49 = mul(%44, %48) blocks.0.conv.conv.4 : f32[256] */
+  /* %47 = mul(%42, %46) blocks.0.conv.conv.4 : f32[256] */
   lk_mul(1, (const long[]){256}, params[18], (const long[]){1}, arena + 18176, (const long[]){1},
       arena + 18432);
 
-  /* %50 = sub(%43, %49) blocks.0.conv.conv.4 : f32[256] */
+  /* %48 = sub(%41, %47) blocks.0.conv.conv.4 : f32[256] */
   lk_sub(1, (const long[]){256}, params[17], (const long[]){1}, arena + 18432, (const long[]){1},
       arena + 18688);
 
-  /* %51 = reshape(%48) {shape [256, 1, 1, 1]} blocks.0.conv.conv.3 : f32[256, 1, 1, 1], a view of %48: no code */
+  /* %49 = reshape(%46) {shape [256, 1, 1, 1]} blocks.0.conv.conv.3 : f32[256, 1, 1, 1], a view of %46: no code */
 
-  /* %52 = mul(%41, %51) blocks.0.conv.conv.3 : f32[256, 1, 3, 3] */
+  /* %50 = mul(%39, %49) blocks.0.conv.conv.3 : f32[256, 1, 3, 3] */
   lk_mul(4, (const long[]){256, 1, 3, 3}, params[15], (const long[]){9, 0, 3, 1}, arena + 18176,
       (const long[]){1, 0, 0, 0}, arena + 18944);
 
-  /* %67 = add_scalar(%66) {x op 1e-05} blocks.0.conv.conv.8 : f32[64] */
+  /* %65 = add_scalar(%64) {x op 1e-05} blocks.0.conv.conv.8 : f32[64] */
   lk_add_scalar(64, params[28], 1e-05f, arena + 21248);
 
-  /* %68 = rsqrt(%67) blocks.0.conv.conv.8 : f32[64] */
+  /* %66 = rsqrt(%65) blocks.0.conv.conv.8 : f32[64] */
   lk_rsqrt(64, arena + 21248, arena + 21312);
 
-  /* %69 = mul(%63, %68) blocks.0.conv.conv.8 : f32[64] */
+  /* %67 = mul(%61, %66) blocks.0.conv.conv.8 : f32[64] */
   lk_mul(1, (const long[]){64}, params[25], (const long[]){1}, arena + 21312, (const long[]){1},
       arena + 21376);
 
-  /* %70 = mul(%65, %69) blocks.0.conv.conv.8 : f32[64] */
+  /* %68 = mul(%63, %67) blocks.0.conv.conv.8 : f32[64] */
   lk_mul(1, (const long[]){64}, params[27], (const long[]){1}, arena + 21376, (const long[]){1},
       arena + 21440);
 
-  /* %71 = sub(%64, %70) blocks.0.conv.conv.8 : f32[64] */
+  /* %69 = sub(%62, %68) blocks.0.conv.conv.8 : f32[64] */
   lk_sub(1, (const long[]){64}, params[26], (const long[]){1}, arena + 21440, (const long[]){1},
       arena + 21504);
 
-  /* %72 = reshape(%69) {shape [64, 1]} blocks.0.conv.conv.7 : f32[64, 1], a view of %69: no code */
+  /* %70 = reshape(%67) {shape [64, 1]} blocks.0.conv.conv.7 : f32[64, 1], a view of %67: no code */
 
-  /* %73 = mul(%62, %72) blocks.0.conv.conv.7 : f32[64, 256] */
+  /* %71 = mul(%60, %70) blocks.0.conv.conv.7 : f32[64, 256] */
   lk_mul(2, (const long[]){64, 256}, params[24], (const long[]){256, 1}, arena + 21376,
       (const long[]){1, 0}, arena + 21568);
 
-  /* %97 = add_scalar(%96) {x op 1e-05} blocks.1.conv.conv.1 : f32[256] */
+  /* %95 = add_scalar(%94) {x op 1e-05} blocks.1.conv.conv.1 : f32[256] */
   lk_add_scalar(256, params[39], 1e-05f, arena + 37952);
 
-  /* %98 = rsqrt(%97) blocks.1.conv.conv.1 : f32[256] */
+  /* %96 = rsqrt(%95) blocks.1.conv.conv.1 : f32[256] */
   lk_rsqrt(256, arena + 37952, arena + 38208);
 
-  /* %99 = mul(%93, %98) blocks.1.conv.conv.1 : f32[256] */
+  /* %97 = mul(%91, %96) blocks.1.conv.conv.1 : f32[256] */
   lk_mul(1, (const long[]){256}, params[36], (const long[]){1}, arena + 38208, (const long[]){1},
       arena + 38464);
 
-  /* %100 = mul(%95, %99) blocks.1.conv.conv.1 : f32[256] */
+  /* %98 = mul(%93, %97) blocks.1.conv.conv.1 : f32[256] */
   lk_mul(1, (const long[]){256}, params[38], (const long[]){1}, arena + 38464, (const long[]){1},
       arena + 38720);
 
-  /* %101 = sub(%94, %100) blocks.1.conv.conv.1 : f32[256] */
+  /* %99 = sub(%92, %98) blocks.1.conv.conv.1 : f32[256] */
   lk_sub(1, (const long[]){256}, params[37], (const long[]){1}, arena + 38720, (const long[]){1},
       arena + 38976);
 
-  /* %102 = reshape(%99) {shape [256, 1]} blocks.1.conv.conv.0 : f32[256, 1], a view of %99: no code */
+  /* %100 = reshape(%97) {shape [256, 1]} blocks.1.conv.conv.0 : f32[256, 1], a view of %97: no code */
 
-  /* %103 = mul(%92, %102) blocks.1.conv.conv.0 : f32[256, 64] */
+  /* %101 = mul(%90, %100) blocks.1.conv.conv.0 : f32[256, 64] */
   lk_mul(2, (const long[]){256, 64}, params[35], (const long[]){64, 1}, arena + 38464,
       (const long[]){1, 0}, arena + 39232);
 
-  /* %110 = add_scalar(%109) {x op 1e-05} blocks.1.conv.conv.4 : f32[256] */
+  /* %108 = add_scalar(%107) {x op 1e-05} blocks.1.conv.conv.4 : f32[256] */
   lk_add_scalar(256, params[44], 1e-05f, arena + 55616);
 
-  /* %111 = rsqrt(%110) blocks.1.conv.conv.4 : f32[256] */
+  /* %109 = rsqrt(%108) blocks.1.conv.conv.4 : f32[256] */
   lk_rsqrt(256, arena + 55616, arena + 55872);
 
-  /* %112 = mul(%106, %111) blocks.1.conv.conv.4 : f32[256] */
+  /* %110 = mul(%104, %109) blocks.1.conv.conv.4 : f32[256] */
   lk_mul(1, (const long[]){256}, params[41], (const long[]){1}, arena + 55872, (const long[]){1},
       arena + 56128);
 
-  /* %113 = mul(%108, %112) blocks.1.conv.conv.4 : f32[256] */
+  /* %111 = mul(%106, %110) blocks.1.conv.conv.4 : f32[256] */
   lk_mul(1, (const long[]){256}, params[43], (const long[]){1}, arena + 56128, (const long[]){1},
       arena + 56384);
 
-  /* %114 = sub(%107, %113) blocks.1.conv.conv.4 : f32[256] */
+  /* %112 = sub(%105, %111) blocks.1.conv.conv.4 : f32[256] */
   lk_sub(1, (const long[]){256}, params[42], (const long[]){1}, arena + 56384, (const long[]){1},
       arena + 56640);
 
-  /* %115 = reshape(%112) {shape [256, 1, 1, 1]} blocks.1.conv.conv.3 : f32[256, 1, 1, 1], a view of %112: no code */
+  /* %113 = reshape(%110) {shape [256, 1, 1, 1]} blocks.1.conv.conv.3 : f32[256, 1, 1, 1], a view of %110: no code */
 
-  /* %116 = mul(%105, %115) blocks.1.conv.conv.3 : f32[256, 1, 3, 3] */
+  /* %114 = mul(%103, %113) blocks.1.conv.conv.3 : f32[256, 1, 3, 3] */
   lk_mul(4, (const long[]){256, 1, 3, 3}, params[40], (const long[]){9, 0, 3, 1}, arena + 56128,
       (const long[]){1, 0, 0, 0}, arena + 56896);
 
-  /* %131 = add_scalar(%130) {x op 1e-05} blocks.1.conv.conv.8 : f32[64] */
+  /* %129 = add_scalar(%128) {x op 1e-05} blocks.1.conv.conv.8 : f32[64] */
   lk_add_scalar(64, params[53], 1e-05f, arena + 59200);
 
-  /* %132 = rsqrt(%131) blocks.1.conv.conv.8 : f32[64] */
+  /* %130 = rsqrt(%129) blocks.1.conv.conv.8 : f32[64] */
   lk_rsqrt(64, arena + 59200, arena + 59264);
 
-  /* %133 = mul(%127, %132) blocks.1.conv.conv.8 : f32[64] */
+  /* %131 = mul(%125, %130) blocks.1.conv.conv.8 : f32[64] */
   lk_mul(1, (const long[]){64}, params[50], (const long[]){1}, arena + 59264, (const long[]){1},
       arena + 59328);
 
-  /* %134 = mul(%129, %133) blocks.1.conv.conv.8 : f32[64] */
+  /* %132 = mul(%127, %131) blocks.1.conv.conv.8 : f32[64] */
   lk_mul(1, (const long[]){64}, params[52], (const long[]){1}, arena + 59328, (const long[]){1},
       arena + 59392);
 
-  /* %135 = sub(%128, %134) blocks.1.conv.conv.8 : f32[64] */
+  /* %133 = sub(%126, %132) blocks.1.conv.conv.8 : f32[64] */
   lk_sub(1, (const long[]){64}, params[51], (const long[]){1}, arena + 59392, (const long[]){1},
       arena + 59456);
 
-  /* %136 = reshape(%133) {shape [64, 1]} blocks.1.conv.conv.7 : f32[64, 1], a view of %133: no code */
+  /* %134 = reshape(%131) {shape [64, 1]} blocks.1.conv.conv.7 : f32[64, 1], a view of %131: no code */
 
-  /* %137 = mul(%126, %136) blocks.1.conv.conv.7 : f32[64, 256] */
+  /* %135 = mul(%124, %134) blocks.1.conv.conv.7 : f32[64, 256] */
   lk_mul(2, (const long[]){64, 256}, params[49], (const long[]){256, 1}, arena + 59328,
       (const long[]){1, 0}, arena + 59520);
 
-  /* %161 = add_scalar(%160) {x op 1e-05} blocks.2.conv.conv.1 : f32[256] */
+  /* %159 = add_scalar(%158) {x op 1e-05} blocks.2.conv.conv.1 : f32[256] */
   lk_add_scalar(256, params[64], 1e-05f, arena + 75904);
 
-  /* %162 = rsqrt(%161) blocks.2.conv.conv.1 : f32[256] */
+  /* %160 = rsqrt(%159) blocks.2.conv.conv.1 : f32[256] */
   lk_rsqrt(256, arena + 75904, arena + 76160);
 
-  /* %163 = mul(%157, %162) blocks.2.conv.conv.1 : f32[256] */
+  /* %161 = mul(%155, %160) blocks.2.conv.conv.1 : f32[256] */
   lk_mul(1, (const long[]){256}, params[61], (const long[]){1}, arena + 76160, (const long[]){1},
       arena + 76416);
 
-  /* %164 = mul(%159, %163) blocks.2.conv.conv.1 : f32[256] */
+  /* %162 = mul(%157, %161) blocks.2.conv.conv.1 : f32[256] */
   lk_mul(1, (const long[]){256}, params[63], (const long[]){1}, arena + 76416, (const long[]){1},
       arena + 76672);
 
-  /* %165 = sub(%158, %164) blocks.2.conv.conv.1 : f32[256] */
+  /* %163 = sub(%156, %162) blocks.2.conv.conv.1 : f32[256] */
   lk_sub(1, (const long[]){256}, params[62], (const long[]){1}, arena + 76672, (const long[]){1},
       arena + 76928);
 
-  /* %166 = reshape(%163) {shape [256, 1]} blocks.2.conv.conv.0 : f32[256, 1], a view of %163: no code */
+  /* %164 = reshape(%161) {shape [256, 1]} blocks.2.conv.conv.0 : f32[256, 1], a view of %161: no code */
 
-  /* %167 = mul(%156, %166) blocks.2.conv.conv.0 : f32[256, 64] */
+  /* %165 = mul(%154, %164) blocks.2.conv.conv.0 : f32[256, 64] */
   lk_mul(2, (const long[]){256, 64}, params[60], (const long[]){64, 1}, arena + 76416,
       (const long[]){1, 0}, arena + 77184);
 
-  /* %174 = add_scalar(%173) {x op 1e-05} blocks.2.conv.conv.4 : f32[256] */
+  /* %172 = add_scalar(%171) {x op 1e-05} blocks.2.conv.conv.4 : f32[256] */
   lk_add_scalar(256, params[69], 1e-05f, arena + 93568);
 
-  /* %175 = rsqrt(%174) blocks.2.conv.conv.4 : f32[256] */
+  /* %173 = rsqrt(%172) blocks.2.conv.conv.4 : f32[256] */
   lk_rsqrt(256, arena + 93568, arena + 93824);
 
-  /* %176 = mul(%170, %175) blocks.2.conv.conv.4 : f32[256] */
+  /* %174 = mul(%168, %173) blocks.2.conv.conv.4 : f32[256] */
   lk_mul(1, (const long[]){256}, params[66], (const long[]){1}, arena + 93824, (const long[]){1},
       arena + 94080);
 
-  /* %177 = mul(%172, %176) blocks.2.conv.conv.4 : f32[256] */
+  /* %175 = mul(%170, %174) blocks.2.conv.conv.4 : f32[256] */
   lk_mul(1, (const long[]){256}, params[68], (const long[]){1}, arena + 94080, (const long[]){1},
       arena + 94336);
 
-  /* %178 = sub(%171, %177) blocks.2.conv.conv.4 : f32[256] */
+  /* %176 = sub(%169, %175) blocks.2.conv.conv.4 : f32[256] */
   lk_sub(1, (const long[]){256}, params[67], (const long[]){1}, arena + 94336, (const long[]){1},
       arena + 94592);
 
-  /* %179 = reshape(%176) {shape [256, 1, 1, 1]} blocks.2.conv.conv.3 : f32[256, 1, 1, 1], a view of %176: no code */
+  /* %177 = reshape(%174) {shape [256, 1, 1, 1]} blocks.2.conv.conv.3 : f32[256, 1, 1, 1], a view of %174: no code */
 
-  /* %180 = mul(%169, %179) blocks.2.conv.conv.3 : f32[256, 1, 3, 3] */
+  /* %178 = mul(%167, %177) blocks.2.conv.conv.3 : f32[256, 1, 3, 3] */
   lk_mul(4, (const long[]){256, 1, 3, 3}, params[65], (const long[]){9, 0, 3, 1}, arena + 94080,
       (const long[]){1, 0, 0, 0}, arena + 94848);
 
-  /* %195 = add_scalar(%194) {x op 1e-05} blocks.2.conv.conv.8 : f32[64] */
+  /* %193 = add_scalar(%192) {x op 1e-05} blocks.2.conv.conv.8 : f32[64] */
   lk_add_scalar(64, params[78], 1e-05f, arena + 97152);
 
-  /* %196 = rsqrt(%195) blocks.2.conv.conv.8 : f32[64] */
+  /* %194 = rsqrt(%193) blocks.2.conv.conv.8 : f32[64] */
   lk_rsqrt(64, arena + 97152, arena + 97216);
 
-  /* %197 = mul(%191, %196) blocks.2.conv.conv.8 : f32[64] */
+  /* %195 = mul(%189, %194) blocks.2.conv.conv.8 : f32[64] */
   lk_mul(1, (const long[]){64}, params[75], (const long[]){1}, arena + 97216, (const long[]){1},
       arena + 97280);
 
-  /* %198 = mul(%193, %197) blocks.2.conv.conv.8 : f32[64] */
+  /* %196 = mul(%191, %195) blocks.2.conv.conv.8 : f32[64] */
   lk_mul(1, (const long[]){64}, params[77], (const long[]){1}, arena + 97280, (const long[]){1},
       arena + 97344);
 
-  /* %199 = sub(%192, %198) blocks.2.conv.conv.8 : f32[64] */
+  /* %197 = sub(%190, %196) blocks.2.conv.conv.8 : f32[64] */
   lk_sub(1, (const long[]){64}, params[76], (const long[]){1}, arena + 97344, (const long[]){1},
       arena + 97408);
 
-  /* %200 = reshape(%197) {shape [64, 1]} blocks.2.conv.conv.7 : f32[64, 1], a view of %197: no code */
+  /* %198 = reshape(%195) {shape [64, 1]} blocks.2.conv.conv.7 : f32[64, 1], a view of %195: no code */
 
-  /* %201 = mul(%190, %200) blocks.2.conv.conv.7 : f32[64, 256] */
+  /* %199 = mul(%188, %198) blocks.2.conv.conv.7 : f32[64, 256] */
   lk_mul(2, (const long[]){64, 256}, params[74], (const long[]){256, 1}, arena + 97280,
       (const long[]){1, 0}, arena + 97472);
   return 0;
@@ -3099,225 +3156,220 @@ int localvit_fmnist_forward(const float *const *params, const float *const *inpu
     float *arena) {
   const int B = 1; /* the batch the model is compiled for */
 
-  /* %3 = reshape(%0) {shape [1, 7, 4, 7, 4]} patch_embed.proj : f32[B, 1, 7, 4, 7, 4], a view of %0: no code */
+  /* %3 = im2col(%0) {kernel [4, 4], stride [4, 4], padding [0, 0]} patch_embed.proj : f32[B, 49, 16] */
+  lk_im2col(B, 1, 28, 28, 4, 4, 4, 4, 0, 0, inputs[0], arena + 113856);
 
-  /* %4 = transpose(%3) {perm [1, 3, 0, 2, 4]} patch_embed.proj : f32[B, 7, 7, 1, 4, 4] */
-  lk_transpose(6, (const long[]){B, 1, 7, 4, 7, 4}, (const int[]){0, 2, 4, 1, 3, 5}, inputs[0],
-      arena + 113856);
+  /* %4 = reshape(%1) {shape [64, 16]} patch_embed.proj : f32[64, 16], a view of %1: no code */
 
-  /* %5 = reshape(%4) {shape [49, 16]} patch_embed.proj : f32[B, 49, 16], a view of %4: no code */
-
-  /* %6 = reshape(%1) {shape [64, 16]} patch_embed.proj : f32[64, 16], a view of %1: no code */
-
-  /* %7 = fused_linear(%5, %6, %2) patch_embed.proj : f32[B, 49, 64], written into %10 from row 1 */
+  /* %5 = fused_linear(%3, %4, %2) patch_embed.proj : f32[B, 49, 64], written into %8 from row 1 */
   lk_fused_linear(B * 49, 16, 64, arena + 113856, params[0], params[1], LK_ACT_NONE, NULL,
       arena + 139008);
 
-  /* %10 = concat(%8, %7) {axis 0} : f32[B, 50, 64] */
+  /* %8 = concat(%6, %5) {axis 0} : f32[B, 50, 64] */
   lk_copy_strided(3, (const long[]){B, 1, 64}, params[2], (const long[]){0, 64, 1}, arena + 138944,
       (const long[]){3200, 3200, 1});
 
-  /* %11 = add(%10, %9) : f32[B, 50, 64], written over %10 */
+  /* %9 = add(%8, %7) : f32[B, 50, 64], written over %8 */
   lk_add(3, (const long[]){B, 50, 64}, arena + 138944, (const long[]){3200, 64, 1}, params[3],
       (const long[]){0, 64, 1}, arena + 138944);
 
-  /* %14 = layernorm(%11, %12, %13) {eps 1e-06} blocks.0.norm1 : f32[B, 50, 64] */
+  /* %12 = layernorm(%9, %10, %11) {eps 1e-06} blocks.0.norm1 : f32[B, 50, 64] */
   lk_layernorm(B * 50, 64, arena + 138944, params[4], params[5], 1e-06f, arena + 123456);
 
-  /* %17 = fused_linear(%14, %15, %16) blocks.0.attn.qkv : f32[B, 50, 192] */
+  /* %15 = fused_linear(%12, %13, %14) blocks.0.attn.qkv : f32[B, 50, 192] */
   lk_fused_linear(B * 50, 64, 192, arena + 123456, params[6], params[7], LK_ACT_NONE, NULL,
       arena + 113856);
 
-  /* %18 = slice(%17) {axis 1, start 0, length 64} blocks.0.attn : f32[B, 50, 64], a view of %17: no code */
+  /* %16 = slice(%15) {axis 1, start 0, length 64} blocks.0.attn : f32[B, 50, 64], a view of %15: no code */
 
-  /* %19 = slice(%17) {axis 1, start 64, length 64} blocks.0.attn : f32[B, 50, 64], a view of %17: no code */
+  /* %17 = slice(%15) {axis 1, start 64, length 64} blocks.0.attn : f32[B, 50, 64], a view of %15: no code */
 
-  /* %20 = slice(%17) {axis 1, start 128, length 64} blocks.0.attn : f32[B, 50, 64], a view of %17: no code */
+  /* %18 = slice(%15) {axis 1, start 128, length 64} blocks.0.attn : f32[B, 50, 64], a view of %15: no code */
 
-  /* %21 = sdpa(%18, %19, %20) {heads 2, kv_heads 2} blocks.0.attn : f32[B, 50, 64] */
+  /* %19 = sdpa(%16, %17, %18) {heads 2, kv_heads 2} blocks.0.attn : f32[B, 50, 64] */
   lk_sdpa(B, 50, 50, 2, 2, 32, arena + 113856, 192, arena + 113920, 192, arena + 113984, 192,
       arena + 123456, 0.17677669f);
 
-  /* %24 = fused_linear(%21, %22, %23, %11) {residual} blocks.0.attn.proj : f32[B, 50, 64], written over %10 */
+  /* %22 = fused_linear(%19, %20, %21, %9) {residual} blocks.0.attn.proj : f32[B, 50, 64], written over %8 */
   lk_fused_linear(B * 50, 64, 64, arena + 123456, params[8], params[9], LK_ACT_NONE, arena + 138944,
       arena + 138944);
 
-  /* %25 = slice(%24) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 64], a view of %10: no code */
+  /* %23 = slice(%22) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 64], a view of %8: no code */
 
-  /* %26 = slice(%24) {axis 0, start 1, length 49} blocks.0.conv : f32[B, 49, 64], a view of %10: no code */
+  /* %24 = slice(%22) {axis 0, start 1, length 49} blocks.0.conv : f32[B, 49, 64], a view of %8: no code */
 
-  /* %28 = reshape(%27) {shape [256, 64]} blocks.0.conv.conv.0 : f32[256, 64], a view of %27: no code */
+  /* %26 = reshape(%25) {shape [256, 64]} blocks.0.conv.conv.0 : f32[256, 64], a view of %25: no code */
 
-  /* %40 = fused_linear(%26, %39, %37) {act hswish} blocks.0.conv.conv.0 : f32[B, 49, 256] */
+  /* %38 = fused_linear(%24, %37, %35) {act hswish} blocks.0.conv.conv.0 : f32[B, 49, 256] */
   lk_fused_linear(B * 49, 64, 256, arena + 139008, arena + 1280, arena + 1024, LK_ACT_HSWISH, NULL,
       arena + 113856);
 
-  /* %53 = token_dwconv(%40, %52, %50) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.0.conv.conv.3 : f32[B, 49, 256] */
+  /* %51 = token_dwconv(%38, %50, %48) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.0.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 113856, arena + 18944, arena + 18688,
       LK_ACT_HSWISH, arena + 126400);
 
-  /* %54 = mean(%53) {axis 0} blocks.0.conv.conv.6 : f32[B, 256] */
+  /* %52 = mean(%51) {axis 0} blocks.0.conv.conv.6 : f32[B, 256] */
   lk_mean_axis(B, 49, 256, arena + 126400, arena + 113856);
 
-  /* %57 = fused_linear(%54, %55, %56) {act relu} blocks.0.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %55 = fused_linear(%52, %53, %54) {act relu} blocks.0.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 256, 4, arena + 113856, params[20], params[21], LK_ACT_RELU, NULL,
       arena + 114112);
 
-  /* %60 = fused_linear(%57, %58, %59) {act hsigmoid} blocks.0.conv.conv.6.fc.2 : f32[B, 256] */
+  /* %58 = fused_linear(%55, %56, %57) {act hsigmoid} blocks.0.conv.conv.6.fc.2 : f32[B, 256] */
   lk_fused_linear(B, 4, 256, arena + 114112, params[22], params[23], LK_ACT_HSIGMOID, NULL,
       arena + 113856);
 
-  /* %62 = reshape(%61) {shape [64, 256]} blocks.0.conv.conv.7 : f32[64, 256], a view of %61: no code */
+  /* %60 = reshape(%59) {shape [64, 256]} blocks.0.conv.conv.7 : f32[64, 256], a view of %59: no code */
 
-  /* %74 = fused_linear(%53, %73, %71, %60, %26) {input_scale, residual} blocks.0.conv.conv.7 : f32[B, 49, 64], written into %10 from row 1 */
+  /* %72 = fused_linear(%51, %71, %69, %58, %24) {input_scale, residual} blocks.0.conv.conv.7 : f32[B, 49, 64], written into %8 from row 1 */
   lk_fused_linear_strided(B, 49, 256, 64, arena + 126400, 12544, arena + 21568, arena + 21504,
       arena + 113856, 256, LK_ACT_NONE, arena + 139008, 3200, arena + 139008, 3200);
 
-  /* %75 = concat(%25, %74) {axis 0} blocks.0.conv : f32[B, 50, 64], a view of %10: no code */
+  /* %73 = concat(%23, %72) {axis 0} blocks.0.conv : f32[B, 50, 64], a view of %8: no code */
 
-  /* %78 = layernorm(%75, %76, %77) {eps 1e-06} blocks.1.norm1 : f32[B, 50, 64] */
+  /* %76 = layernorm(%73, %74, %75) {eps 1e-06} blocks.1.norm1 : f32[B, 50, 64] */
   lk_layernorm(B * 50, 64, arena + 138944, params[29], params[30], 1e-06f, arena + 123456);
 
-  /* %81 = fused_linear(%78, %79, %80) blocks.1.attn.qkv : f32[B, 50, 192] */
+  /* %79 = fused_linear(%76, %77, %78) blocks.1.attn.qkv : f32[B, 50, 192] */
   lk_fused_linear(B * 50, 64, 192, arena + 123456, params[31], params[32], LK_ACT_NONE, NULL,
       arena + 113856);
 
-  /* %82 = slice(%81) {axis 1, start 0, length 64} blocks.1.attn : f32[B, 50, 64], a view of %81: no code */
+  /* %80 = slice(%79) {axis 1, start 0, length 64} blocks.1.attn : f32[B, 50, 64], a view of %79: no code */
 
-  /* %83 = slice(%81) {axis 1, start 64, length 64} blocks.1.attn : f32[B, 50, 64], a view of %81: no code */
+  /* %81 = slice(%79) {axis 1, start 64, length 64} blocks.1.attn : f32[B, 50, 64], a view of %79: no code */
 
-  /* %84 = slice(%81) {axis 1, start 128, length 64} blocks.1.attn : f32[B, 50, 64], a view of %81: no code */
+  /* %82 = slice(%79) {axis 1, start 128, length 64} blocks.1.attn : f32[B, 50, 64], a view of %79: no code */
 
-  /* %85 = sdpa(%82, %83, %84) {heads 2, kv_heads 2} blocks.1.attn : f32[B, 50, 64] */
+  /* %83 = sdpa(%80, %81, %82) {heads 2, kv_heads 2} blocks.1.attn : f32[B, 50, 64] */
   lk_sdpa(B, 50, 50, 2, 2, 32, arena + 113856, 192, arena + 113920, 192, arena + 113984, 192,
       arena + 123456, 0.17677669f);
 
-  /* %88 = fused_linear(%85, %86, %87, %75) {residual} blocks.1.attn.proj : f32[B, 50, 64], written over %10 */
+  /* %86 = fused_linear(%83, %84, %85, %73) {residual} blocks.1.attn.proj : f32[B, 50, 64], written over %8 */
   lk_fused_linear(B * 50, 64, 64, arena + 123456, params[33], params[34], LK_ACT_NONE,
       arena + 138944, arena + 138944);
 
-  /* %89 = slice(%88) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 64], a view of %10: no code */
+  /* %87 = slice(%86) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 64], a view of %8: no code */
 
-  /* %90 = slice(%88) {axis 0, start 1, length 49} blocks.1.conv : f32[B, 49, 64], a view of %10: no code */
+  /* %88 = slice(%86) {axis 0, start 1, length 49} blocks.1.conv : f32[B, 49, 64], a view of %8: no code */
 
-  /* %92 = reshape(%91) {shape [256, 64]} blocks.1.conv.conv.0 : f32[256, 64], a view of %91: no code */
+  /* %90 = reshape(%89) {shape [256, 64]} blocks.1.conv.conv.0 : f32[256, 64], a view of %89: no code */
 
-  /* %104 = fused_linear(%90, %103, %101) {act hswish} blocks.1.conv.conv.0 : f32[B, 49, 256] */
+  /* %102 = fused_linear(%88, %101, %99) {act hswish} blocks.1.conv.conv.0 : f32[B, 49, 256] */
   lk_fused_linear(B * 49, 64, 256, arena + 139008, arena + 39232, arena + 38976, LK_ACT_HSWISH,
       NULL, arena + 113856);
 
-  /* %117 = token_dwconv(%104, %116, %114) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.1.conv.conv.3 : f32[B, 49, 256] */
+  /* %115 = token_dwconv(%102, %114, %112) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.1.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 113856, arena + 56896, arena + 56640,
       LK_ACT_HSWISH, arena + 126400);
 
-  /* %118 = mean(%117) {axis 0} blocks.1.conv.conv.6 : f32[B, 256] */
+  /* %116 = mean(%115) {axis 0} blocks.1.conv.conv.6 : f32[B, 256] */
   lk_mean_axis(B, 49, 256, arena + 126400, arena + 113856);
 
-  /* %121 = fused_linear(%118, %119, %120) {act relu} blocks.1.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %119 = fused_linear(%116, %117, %118) {act relu} blocks.1.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 256, 4, arena + 113856, params[45], params[46], LK_ACT_RELU, NULL,
       arena + 114112);
 
-  /* %124 = fused_linear(%121, %122, %123) {act hsigmoid} blocks.1.conv.conv.6.fc.2 : f32[B, 256] */
+  /* %122 = fused_linear(%119, %120, %121) {act hsigmoid} blocks.1.conv.conv.6.fc.2 : f32[B, 256] */
   lk_fused_linear(B, 4, 256, arena + 114112, params[47], params[48], LK_ACT_HSIGMOID, NULL,
       arena + 113856);
 
-  /* %126 = reshape(%125) {shape [64, 256]} blocks.1.conv.conv.7 : f32[64, 256], a view of %125: no code */
+  /* %124 = reshape(%123) {shape [64, 256]} blocks.1.conv.conv.7 : f32[64, 256], a view of %123: no code */
 
-  /* %138 = fused_linear(%117, %137, %135, %124, %90) {input_scale, residual} blocks.1.conv.conv.7 : f32[B, 49, 64], written into %10 from row 1 */
+  /* %136 = fused_linear(%115, %135, %133, %122, %88) {input_scale, residual} blocks.1.conv.conv.7 : f32[B, 49, 64], written into %8 from row 1 */
   lk_fused_linear_strided(B, 49, 256, 64, arena + 126400, 12544, arena + 59520, arena + 59456,
       arena + 113856, 256, LK_ACT_NONE, arena + 139008, 3200, arena + 139008, 3200);
 
-  /* %139 = concat(%89, %138) {axis 0} blocks.1.conv : f32[B, 50, 64], a view of %10: no code */
+  /* %137 = concat(%87, %136) {axis 0} blocks.1.conv : f32[B, 50, 64], a view of %8: no code */
 
-  /* %142 = layernorm(%139, %140, %141) {eps 1e-06} blocks.2.norm1 : f32[B, 50, 64] */
+  /* %140 = layernorm(%137, %138, %139) {eps 1e-06} blocks.2.norm1 : f32[B, 50, 64] */
   lk_layernorm(B * 50, 64, arena + 138944, params[54], params[55], 1e-06f, arena + 123456);
 
-  /* %145 = fused_linear(%142, %143, %144) blocks.2.attn.qkv : f32[B, 50, 192] */
+  /* %143 = fused_linear(%140, %141, %142) blocks.2.attn.qkv : f32[B, 50, 192] */
   lk_fused_linear(B * 50, 64, 192, arena + 123456, params[56], params[57], LK_ACT_NONE, NULL,
       arena + 113856);
 
-  /* %146 = slice(%145) {axis 1, start 0, length 64} blocks.2.attn : f32[B, 50, 64], a view of %145: no code */
+  /* %144 = slice(%143) {axis 1, start 0, length 64} blocks.2.attn : f32[B, 50, 64], a view of %143: no code */
 
-  /* %147 = slice(%145) {axis 1, start 64, length 64} blocks.2.attn : f32[B, 50, 64], a view of %145: no code */
+  /* %145 = slice(%143) {axis 1, start 64, length 64} blocks.2.attn : f32[B, 50, 64], a view of %143: no code */
 
-  /* %148 = slice(%145) {axis 1, start 128, length 64} blocks.2.attn : f32[B, 50, 64], a view of %145: no code */
+  /* %146 = slice(%143) {axis 1, start 128, length 64} blocks.2.attn : f32[B, 50, 64], a view of %143: no code */
 
-  /* %149 = sdpa(%146, %147, %148) {heads 2, kv_heads 2} blocks.2.attn : f32[B, 50, 64] */
+  /* %147 = sdpa(%144, %145, %146) {heads 2, kv_heads 2} blocks.2.attn : f32[B, 50, 64] */
   lk_sdpa(B, 50, 50, 2, 2, 32, arena + 113856, 192, arena + 113920, 192, arena + 113984, 192,
       arena + 123456, 0.17677669f);
 
-  /* %152 = fused_linear(%149, %150, %151, %139) {residual} blocks.2.attn.proj : f32[B, 50, 64], written over %10 */
+  /* %150 = fused_linear(%147, %148, %149, %137) {residual} blocks.2.attn.proj : f32[B, 50, 64], written over %8 */
   lk_fused_linear(B * 50, 64, 64, arena + 123456, params[58], params[59], LK_ACT_NONE,
       arena + 138944, arena + 138944);
 
-  /* %153 = slice(%152) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 64], a view of %10: no code */
+  /* %151 = slice(%150) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 64], a view of %8: no code */
 
-  /* %154 = slice(%152) {axis 0, start 1, length 49} blocks.2.conv : f32[B, 49, 64], a view of %10: no code */
+  /* %152 = slice(%150) {axis 0, start 1, length 49} blocks.2.conv : f32[B, 49, 64], a view of %8: no code */
 
-  /* %156 = reshape(%155) {shape [256, 64]} blocks.2.conv.conv.0 : f32[256, 64], a view of %155: no code */
+  /* %154 = reshape(%153) {shape [256, 64]} blocks.2.conv.conv.0 : f32[256, 64], a view of %153: no code */
 
-  /* %168 = fused_linear(%154, %167, %165) {act hswish} blocks.2.conv.conv.0 : f32[B, 49, 256] */
+  /* %166 = fused_linear(%152, %165, %163) {act hswish} blocks.2.conv.conv.0 : f32[B, 49, 256] */
   lk_fused_linear(B * 49, 64, 256, arena + 139008, arena + 77184, arena + 76928, LK_ACT_HSWISH,
       NULL, arena + 113856);
 
-  /* %181 = token_dwconv(%168, %180, %178) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.2.conv.conv.3 : f32[B, 49, 256] */
+  /* %179 = token_dwconv(%166, %178, %176) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.2.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 113856, arena + 94848, arena + 94592,
       LK_ACT_HSWISH, arena + 126400);
 
-  /* %182 = mean(%181) {axis 0} blocks.2.conv.conv.6 : f32[B, 256] */
+  /* %180 = mean(%179) {axis 0} blocks.2.conv.conv.6 : f32[B, 256] */
   lk_mean_axis(B, 49, 256, arena + 126400, arena + 113856);
 
-  /* %185 = fused_linear(%182, %183, %184) {act relu} blocks.2.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %183 = fused_linear(%180, %181, %182) {act relu} blocks.2.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 256, 4, arena + 113856, params[70], params[71], LK_ACT_RELU, NULL,
       arena + 114112);
 
-  /* %188 = fused_linear(%185, %186, %187) {act hsigmoid} blocks.2.conv.conv.6.fc.2 : f32[B, 256] */
+  /* %186 = fused_linear(%183, %184, %185) {act hsigmoid} blocks.2.conv.conv.6.fc.2 : f32[B, 256] */
   lk_fused_linear(B, 4, 256, arena + 114112, params[72], params[73], LK_ACT_HSIGMOID, NULL,
       arena + 113856);
 
-  /* %190 = reshape(%189) {shape [64, 256]} blocks.2.conv.conv.7 : f32[64, 256], a view of %189: no code */
+  /* %188 = reshape(%187) {shape [64, 256]} blocks.2.conv.conv.7 : f32[64, 256], a view of %187: no code */
 
-  /* %202 = fused_linear(%181, %201, %199, %188, %154) {input_scale, residual} blocks.2.conv.conv.7 : f32[B, 49, 64], written into %10 from row 1 */
+  /* %200 = fused_linear(%179, %199, %197, %186, %152) {input_scale, residual} blocks.2.conv.conv.7 : f32[B, 49, 64], written into %8 from row 1 */
   lk_fused_linear_strided(B, 49, 256, 64, arena + 126400, 12544, arena + 97472, arena + 97408,
       arena + 113856, 256, LK_ACT_NONE, arena + 139008, 3200, arena + 139008, 3200);
 
-  /* %203 = concat(%153, %202) {axis 0} blocks.2.conv : f32[B, 50, 64], a view of %10: no code */
+  /* %201 = concat(%151, %200) {axis 0} blocks.2.conv : f32[B, 50, 64], a view of %8: no code */
 
-  /* %206 = layernorm(%203, %204, %205) {eps 1e-06} blocks.3.norm1 : f32[B, 50, 64] */
+  /* %204 = layernorm(%201, %202, %203) {eps 1e-06} blocks.3.norm1 : f32[B, 50, 64] */
   lk_layernorm(B * 50, 64, arena + 138944, params[79], params[80], 1e-06f, arena + 123456);
 
-  /* %209 = fused_linear(%206, %207, %208) blocks.3.attn.qkv : f32[B, 50, 192] */
+  /* %207 = fused_linear(%204, %205, %206) blocks.3.attn.qkv : f32[B, 50, 192] */
   lk_fused_linear(B * 50, 64, 192, arena + 123456, params[81], params[82], LK_ACT_NONE, NULL,
       arena + 113856);
 
-  /* %210 = slice(%209) {axis 0, start 0, length 1} blocks.3.attn : f32[B, 1, 192], a view of %209: no code */
+  /* %208 = slice(%207) {axis 0, start 0, length 1} blocks.3.attn : f32[B, 1, 192], a view of %207: no code */
 
-  /* %211 = slice(%210) {axis 1, start 0, length 64} blocks.3.attn : f32[B, 1, 64], a view of %209: no code */
+  /* %209 = slice(%208) {axis 1, start 0, length 64} blocks.3.attn : f32[B, 1, 64], a view of %207: no code */
 
-  /* %212 = slice(%209) {axis 1, start 64, length 64} blocks.3.attn : f32[B, 50, 64], a view of %209: no code */
+  /* %210 = slice(%207) {axis 1, start 64, length 64} blocks.3.attn : f32[B, 50, 64], a view of %207: no code */
 
-  /* %213 = slice(%209) {axis 1, start 128, length 64} blocks.3.attn : f32[B, 50, 64], a view of %209: no code */
+  /* %211 = slice(%207) {axis 1, start 128, length 64} blocks.3.attn : f32[B, 50, 64], a view of %207: no code */
 
-  /* %214 = sdpa(%211, %212, %213) {heads 2, kv_heads 2} blocks.3.attn : f32[B, 1, 64] */
+  /* %212 = sdpa(%209, %210, %211) {heads 2, kv_heads 2} blocks.3.attn : f32[B, 1, 64] */
   lk_sdpa(B, 1, 50, 2, 2, 32, arena + 113856, 192, arena + 113920, 192, arena + 113984, 192,
       arena + 123456, 0.17677669f);
 
-  /* %215 = reshape(%214) {shape [64]} blocks.3.attn : f32[B, 64], a view of %214: no code */
+  /* %213 = reshape(%212) {shape [64]} blocks.3.attn : f32[B, 64], a view of %212: no code */
 
-  /* %218 = index(%203) {axis 0, at 0} blocks.3 : f32[B, 64], a view of %10: no code */
+  /* %216 = index(%201) {axis 0, at 0} blocks.3 : f32[B, 64], a view of %8: no code */
 
-  /* %219 = fused_linear(%215, %216, %217, %218) {residual} blocks.3.attn.proj : f32[B, 64] */
+  /* %217 = fused_linear(%213, %214, %215, %216) {residual} blocks.3.attn.proj : f32[B, 64] */
   lk_fused_linear(B, 64, 64, arena + 123456, params[83], params[84], LK_ACT_NONE, arena + 138944,
       arena + 113856);
 
-  /* %222 = layernorm(%219, %220, %221) {eps 1e-06} norm : f32[B, 64] */
+  /* %220 = layernorm(%217, %218, %219) {eps 1e-06} norm : f32[B, 64] */
   lk_layernorm(B, 64, arena + 113856, params[104], params[105], 1e-06f, arena + 113920);
 
-  /* %225 = fused_linear(%222, %223, %224) head : f32[B, 10] */
+  /* %223 = fused_linear(%220, %221, %222) head : f32[B, 10] */
   lk_fused_linear(B, 64, 10, arena + 113920, params[106], params[107], LK_ACT_NONE, NULL,
       arena + 113856);
 
-  /* output 0 "logits" = %225 : f32[B, 10] */
+  /* output 0 "logits" = %223 : f32[B, 10] */
   memcpy(outputs[0], arena + 113856, sizeof(float) * B * 10);
   return 0;
 } // localvit_fmnist_forward

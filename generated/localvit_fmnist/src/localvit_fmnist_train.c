@@ -596,1008 +596,6 @@ void lk_sgd_step(long n, float *p, const float *grad, float *buf, float lr, floa
 
 #pragma GCC visibility push(hidden)
 
-/* ---- templates/gemm.c ---------------------------------------------------------------------- */
-/* locus-requires: prologue.h */
-/* GEMM: C[M,N] = A[M,K] · B[K,N] + beta·C (+ bias), float32; lk_gemm_ex2 adds an epilogue
- * C = act(A·B + beta·C + bias) + R applied in the store (fused_linear.c).
- *
- * A and B take any row/column strides (BLIS-style), so transposed operands cost nothing:
- * linear's x·Wᵀ with W[N,K] is B = W with rsb = 1, csb = K. C is row-major with row stride rsc.
- *
- * Structure (Goto/BLIS): C is cut into MR×NR register tiles. For each KC-long slice of K a block of B
- * (KC × NC) is packed into NR-wide column panels, so the micro-kernel streams B with unit stride from
- * L1 whatever B's strides were; the micro-kernel walks MR rows of A (from L2) against one panel,
- * broadcasting one A value and doing NR/LK_VW vector FMAs per row per k. A is read in place when its
- * rows are contiguous (csa == 1, the common case: activations) or its columns are (rsa == 1: a weight
- * gradient's dyᵀ), otherwise packed into MR-tall panels.
- *
- * Why these tile sizes (accumulators must stay in registers, and need ≥ 2 FMA pipes × 4-5 cycles of
- * latency = 8-10 independent chains):
- *   AVX2, 16 ymm:    6×16 → 12 accumulators + 2 B vectors + 1 broadcast = 15 registers.
- *   AVX-512, 32 zmm: 8×32 → 16 accumulators + 2 B + 1 = 19 registers (6×32 and 12×32 also fit;
- *                    not measured here: the development machine has no AVX-512).
- *   generic 4-wide:  6×8  → 12 accumulators, as AVX2 at half width (16 xmm / 32 NEON registers).
- * KC = 256: a packed B panel KC×NR is 16 KiB (AVX2), half of L1, leaving room for the A rows.
- * MC = 192 rows × KC of A is 192 KiB: well inside a 512 KiB-1 MiB L2.
- *
- * Threads: the C matrix of each batch element is cut into a tm × tn grid of rectangles (chosen by a
- * cost model that counts micro-tiles and packing), and rectangles are dealt out to threads in
- * contiguous runs. Every thread packs only what its rectangles need into its own scratch, so there
- * is no barrier inside the call. Every C element is summed in the same order (k ascending within a
- * KC slice, slices added in order) whatever the grid, so results do not depend on the thread count.
- */
-
-#if defined(LOCUS_TARGET_AVX512)
-#  ifndef LK_GEMM_MR
-#    define LK_GEMM_MR 8
-#  endif
-#else
-#  ifndef LK_GEMM_MR
-#    define LK_GEMM_MR 6
-#  endif
-#endif
-#ifndef LK_GEMM_NV
-#  define LK_GEMM_NV 2 /* vectors per row of a register tile */
-#endif
-#define LK_GEMM_NR (LK_GEMM_NV * LK_VW)
-#ifndef LK_GEMM_KC
-#  define LK_GEMM_KC 256
-#endif
-#ifndef LK_GEMM_MC
-#  define LK_GEMM_MC (32 * LK_GEMM_MR)
-#endif
-#ifndef LK_GEMM_NC
-#  define LK_GEMM_NC 1024
-#endif
-
-/* One matrix product; the batched entry points make one per batch element. */
-typedef struct lk__gemm_args {
-  int M, N, K;
-  const float *A; long rsa, csa;
-  const float *B; long rsb, csb;
-  float *C; long rsc;
-  float beta;
-  const float *bias_m; /* [M] added to every row i, or NULL */
-  const float *bias_n; /* [N] added to every column j, or NULL */
-  int act;             /* LK_ACT_*, applied after beta and the biases */
-  const float *R;      /* residual R(i,j) = R[i*rsr + j] added after act, or NULL; may equal C */
-  long rsr;
-  const float *scale_k; /* [K]: B(k,j) read as scale_k[k]·B(k,j) (applied while packing B), or NULL */
-  /* B packed by the caller instead of read through B, rsb, csb (conv.c's implicit im2col, where
-   * B(k,j) is a pixel of the input image): pack_b(g, k0, kc, j0, nc, bp) writes B[k0:k0+kc,
-   * j0:j0+nc] in lk__gemm_pack_b's layout. NULL: B is a strided matrix. */
-  void (*pack_b)(const struct lk__gemm_args *g, int k0, int kc, int j0, int nc, float *bp);
-  const void *pack_ctx; /* for pack_b */
-} lk__gemm_args;
-
-/* What the micro-kernel does with its tile. The tile's result r = A·B over one KC slice; then
- *   first slice:  r += bias_n, r += bias_m, r = beta·P + r     (only when beta ≠ 0: P not read)
- *   later slices: r = P + r
- *   last slice:   r = act(r), r = r + R
- * and r is stored to the tile's destination. P is C on the first slice, then the earlier slices'
- * sum, which is C itself, except when the residual is C (in-place residual add) and K has
- * several slices: then the partial sums go to a per-thread stash, so R is still intact when the
- * last slice reads it (see lk__gemm_rect). */
-typedef struct {
-  int first, last;
-  float beta;
-  const float *bias_m; /* already offset to the tile's first row, or NULL */
-  const float *bias_n; /* already offset to the tile's first column, or NULL */
-  const float *part; long rsp; /* C (first slice, for beta) or the earlier slices' sum */
-  int act;                     /* last slice */
-  const float *res; long rsr;  /* residual tile, or NULL (last slice) */
-} lk__gemm_epi;
-
-/* The last slice's activation and residual on a tile, out of line so the plain store below stays
- * small enough to be inlined into the micro-kernel (inlining the activations' code costs plain
- * GEMMs 1-2%). One switch per tile, then a straight loop over its MR·NV vectors, which are
- * independent chains the core overlaps. res may alias the destination: read before the store. */
-__attribute__((noinline)) static void lk__gemm_finish(lk_vf acc[LK_GEMM_MR][LK_GEMM_NV], const lk__gemm_epi *e) {
-  lk_vact_n(e->act, &acc[0][0], LK_GEMM_MR * LK_GEMM_NV);
-  if (e->res)
-    for (int i = 0; i < LK_GEMM_MR; ++i)
-      for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = acc[i][v] + lk_vload(e->res + i * e->rsr + v * LK_VW);
-}
-
-/* Stores a full MR×NR accumulator tile into c (row stride rsc), with the epilogue. c may equal
- * e->part or e->res: every element is read before it is written, and only at its own position. */
-__attribute__((always_inline)) static inline void lk__gemm_store(lk_vf acc[LK_GEMM_MR][LK_GEMM_NV], float *c, long rsc,
-                                  const lk__gemm_epi *e) {
-  if (e->first) {
-    if (e->bias_n)
-      for (int v = 0; v < LK_GEMM_NV; ++v) {
-        lk_vf b = lk_vload(e->bias_n + v * LK_VW);
-        for (int i = 0; i < LK_GEMM_MR; ++i) acc[i][v] = acc[i][v] + b;
-      }
-    if (e->bias_m)
-      for (int i = 0; i < LK_GEMM_MR; ++i)
-        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = acc[i][v] + e->bias_m[i];
-    if (e->beta != 0.0f)
-      for (int i = 0; i < LK_GEMM_MR; ++i)
-        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = e->beta * lk_vload(e->part + i * e->rsp + v * LK_VW) + acc[i][v];
-  } else {
-    for (int i = 0; i < LK_GEMM_MR; ++i)
-      for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = lk_vload(e->part + i * e->rsp + v * LK_VW) + acc[i][v];
-  }
-  if (e->last && (e->act != LK_ACT_NONE || e->res)) {
-    /* Through a copy: acc's own address never escapes, so it stays in registers elsewhere. */
-    lk_vf t[LK_GEMM_MR][LK_GEMM_NV];
-    memcpy(t, acc, sizeof t);
-    lk__gemm_finish(t, e);
-    memcpy(acc, t, sizeof t);
-  }
-  for (int i = 0; i < LK_GEMM_MR; ++i)
-    for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(c + i * rsc + v * LK_VW, acc[i][v]);
-}
-
-/* One register tile: C[0:mr, 0:nr] (+)= A[0:MR, 0:kc] · Bp[0:kc, 0:NR], through the epilogue.
- * A(i, k) is a[k·ks + i] when ks > 0 (an MR-tall packed panel, ks = MR, or a column-major A read
- * in place, ks = its column stride), else a[i·rsa + k] (MR rows read in place). All MR rows must
- * be readable. bp is a packed NR-wide panel. c is not restrict: it may be the epilogue's partial
- * sums or residual. */
-static void lk__gemm_tile(int kc, const float *restrict a, long rsa, long ks,
-                          const float *restrict bp, float *c, long rsc, int mr, int nr,
-                          const lk__gemm_epi *e) {
-  lk_vf acc[LK_GEMM_MR][LK_GEMM_NV];
-  for (int i = 0; i < LK_GEMM_MR; ++i)
-    for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = lk_vzero();
-  /* Start fetching the C tile now so its misses overlap the k loop instead of stalling the
-   * stores (+8% at 1024², +5% for 3152×768×192); likewise the residual on the last slice. */
-  for (int i = 0; i < mr; ++i) {
-    __builtin_prefetch(c + i * rsc, 1);
-    __builtin_prefetch(c + i * rsc + LK_GEMM_NR - 1, 1);
-  }
-  if (e->last && e->res && e->res != c)
-    for (int i = 0; i < mr; ++i) {
-      __builtin_prefetch(e->res + i * e->rsr, 0);
-      __builtin_prefetch(e->res + i * e->rsr + LK_GEMM_NR - 1, 0);
-    }
-
-  if (ks > 0) {
-    for (int k = 0; k < kc; ++k) {
-      lk_vf b[LK_GEMM_NV];
-      for (int v = 0; v < LK_GEMM_NV; ++v) b[v] = lk_vload(bp + v * LK_VW);
-      for (int i = 0; i < LK_GEMM_MR; ++i) {
-        lk_vf ai = lk_vset1(a[i]);
-        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] += ai * b[v];
-      }
-      a += ks;
-      bp += LK_GEMM_NR;
-    }
-  } else {
-    for (int k = 0; k < kc; ++k) {
-      lk_vf b[LK_GEMM_NV];
-      for (int v = 0; v < LK_GEMM_NV; ++v) b[v] = lk_vload(bp + v * LK_VW);
-      for (int i = 0; i < LK_GEMM_MR; ++i) {
-        lk_vf ai = lk_vset1(a[i * rsa + k]);
-        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] += ai * b[v];
-      }
-      bp += LK_GEMM_NR;
-    }
-  }
-
-  if (mr == LK_GEMM_MR && nr == LK_GEMM_NR) {
-    lk__gemm_store(acc, c, rsc, e);
-  } else {
-    /* Edge tile: run the same store on full-size copies (C, partial sums, residual, biases, zero
-     * padded), so edge elements round exactly like interior ones, then copy the valid part back. */
-    float t[LK_GEMM_MR * LK_GEMM_NR], tp[LK_GEMM_MR * LK_GEMM_NR], tr[LK_GEMM_MR * LK_GEMM_NR];
-    float bm[LK_GEMM_MR], bn[LK_GEMM_NR];
-    lk__gemm_epi pe = *e;
-    if (!e->first || e->beta != 0.0f) {
-      memset(tp, 0, sizeof tp);
-      for (int i = 0; i < mr; ++i) memcpy(tp + i * LK_GEMM_NR, e->part + i * e->rsp, (size_t)nr * sizeof(float));
-      pe.part = tp; pe.rsp = LK_GEMM_NR;
-    }
-    if (e->last && e->res) {
-      memset(tr, 0, sizeof tr);
-      for (int i = 0; i < mr; ++i) memcpy(tr + i * LK_GEMM_NR, e->res + i * e->rsr, (size_t)nr * sizeof(float));
-      pe.res = tr; pe.rsr = LK_GEMM_NR;
-    }
-    if (e->bias_m) { memset(bm, 0, sizeof bm); memcpy(bm, e->bias_m, (size_t)mr * sizeof(float)); pe.bias_m = bm; }
-    if (e->bias_n) { memset(bn, 0, sizeof bn); memcpy(bn, e->bias_n, (size_t)nr * sizeof(float)); pe.bias_n = bn; }
-    lk__gemm_store(acc, t, LK_GEMM_NR, &pe);
-    for (int i = 0; i < mr; ++i) memcpy(c + i * rsc, t + i * LK_GEMM_NR, (size_t)nr * sizeof(float));
-  }
-}
-
-/* Packs B[0:kc, 0:nc] into NR-wide panels: bp[(j/NR)*kc*NR + k*NR + (j%NR)], zero past nc; with
- * sk (not NULL), row k scaled by sk[k] (a per-input-channel scale folded into the weights:
- * fused_linear's squeeze-excite input, fused_linear.c). */
-static void lk__gemm_pack_b(int kc, int nc, const float *restrict B, long rsb, long csb,
-                            const float *restrict sk, float *restrict bp) {
-  for (int j0 = 0; j0 < nc; j0 += LK_GEMM_NR) {
-    int nr = (int)lk_min_l(LK_GEMM_NR, nc - j0);
-    const float *b = B + j0 * csb;
-    float *d = bp + (long)j0 * kc;
-    if (nr == LK_GEMM_NR && csb == 1) {
-      /* Row-major B (matmul, attention's V): each k is one contiguous NR-float copy. */
-      for (int k = 0; k < kc; ++k)
-        for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, lk_vload(b + k * rsb + v * LK_VW));
-    } else if (nr == LK_GEMM_NR && rsb == 1) {
-      /* Transposed B (linear's W[N,K], attention's Kᵀ): NR columns, each contiguous in k, turned
-       * around 8×8 at a time in registers (element copies made packing ~9% of a 197-row linear;
-       * the shuffle sequence lowers well for SSE, AVX2 and AVX-512 alike). */
-      int k0 = 0;
-      for (; k0 + 8 <= kc; k0 += 8)
-        for (int j = 0; j < LK_GEMM_NR; j += 8) lk_transpose8_block(b + j * csb + k0, csb, d + k0 * LK_GEMM_NR + j, LK_GEMM_NR);
-      for (; k0 < kc; ++k0)
-        for (int j = 0; j < LK_GEMM_NR; ++j) d[k0 * LK_GEMM_NR + j] = b[j * csb + k0];
-    } else {
-      for (int k = 0; k < kc; ++k) {
-        for (int j = 0; j < nr; ++j) d[k * LK_GEMM_NR + j] = b[k * rsb + j * csb];
-        for (int j = nr; j < LK_GEMM_NR; ++j) d[k * LK_GEMM_NR + j] = 0.0f;
-      }
-    }
-    /* A second pass over the panel just written (in L1) keeps the three copy paths unchanged. */
-    if (sk)
-      for (int k = 0; k < kc; ++k) {
-        lk_vf s = lk_vset1(sk[k]);
-        for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, s * lk_vload(d + k * LK_GEMM_NR + v * LK_VW));
-      }
-  }
-}
-
-/* Packs A[0:mc, 0:kc] into MR-tall panels: ap[(i/MR)*kc*MR + k*MR + (i%MR)], zero past mc. */
-static void lk__gemm_pack_a(int mc, int kc, const float *restrict A, long rsa, long csa,
-                            float *restrict ap) {
-  for (int i0 = 0; i0 < mc; i0 += LK_GEMM_MR) {
-    int mr = (int)lk_min_l(LK_GEMM_MR, mc - i0);
-    const float *a = A + i0 * rsa;
-    float *d = ap + (long)i0 * kc;
-    for (int k = 0; k < kc; ++k) {
-      for (int i = 0; i < mr; ++i) d[k * LK_GEMM_MR + i] = a[i * rsa + k * csa];
-      for (int i = mr; i < LK_GEMM_MR; ++i) d[k * LK_GEMM_MR + i] = 0.0f;
-    }
-  }
-}
-
-/* How the micro-kernel reads A. In place when its rows are contiguous (activations), or its
- * columns are (a weight gradient's A = dyᵀ: MR consecutive floats of one row of dy per k, what
- * packing would copy), unless those rows or columns are a multiple of 4 KiB apart: then they all
- * fall into the same L1 set (64 sets × 64 B) and evict each other (1024² was 8% slower in place
- * than packed). Otherwise packed. Reading dyᵀ in place made linear_grad_weight's packing (as much
- * work as its products at N = 64: each A element feeds only N/VW vector FMAs) disappear. */
-enum { LK__GEMM_A_ROWS, LK__GEMM_A_COLUMNS, LK__GEMM_A_PACKED };
-static int lk__gemm_a_mode(const lk__gemm_args *g) {
-  if (g->csa == 1 && (g->rsa % 1024 != 0 || g->M <= 1)) return LK__GEMM_A_ROWS;
-  if (g->rsa == 1 && g->csa % 1024 != 0) return LK__GEMM_A_COLUMNS;
-  return LK__GEMM_A_PACKED;
-}
-static int lk__gemm_packs_a(const lk__gemm_args *g) { return lk__gemm_a_mode(g) == LK__GEMM_A_PACKED; }
-
-/* Whether the partial sums of the K slices go to a per-thread stash instead of C: when C is also
- * the residual, which must survive until the last slice adds it. */
-static int lk__gemm_stashes(const lk__gemm_args *g) {
-  return g->R != NULL && g->R == g->C && g->K > LK_GEMM_KC;
-}
-
-/* Scratch one thread needs for rectangles of at most mmax × nmax: packed B block, packed A block,
- * and the stash (a rectangle's rows × one NC block of columns) when lk__gemm_stashes. */
-static size_t lk__gemm_scratch_floats(const lk__gemm_args *g, long mmax, long nmax) {
-  long kc = lk_min_l(LK_GEMM_KC, g->K);
-  long nc = lk_round_up(lk_min_l(LK_GEMM_NC, nmax), LK_GEMM_NR);
-  long mc = !lk__gemm_packs_a(g) ? LK_GEMM_MR : lk_round_up(lk_min_l(LK_GEMM_MC, mmax), LK_GEMM_MR);
-  long stash = lk__gemm_stashes(g) ? lk_round_up(mmax, LK_GEMM_MR) * nc : 0;
-  /* Each part rounded to 16 floats (64 bytes) so the A part starts cache-line aligned. */
-  return (size_t)(lk_round_up(kc * nc, 16) + lk_round_up(kc * mc, 16) + stash);
-}
-
-/* Slice [pc, pc + kc) of K into C[m0:m1, jc:jc + nc] of one matrix, B's block already packed at
- * bp: the MC row blocks, NR column panels and MR-row register tiles. ap: room for a packed A
- * block; stash: the rectangle's rows × nc0 partial sums (used when lk__gemm_stashes). */
-static void lk__gemm_block(const lk__gemm_args *g, int m0, int m1, int jc, int nc, int pc, int kc,
-                           const float *bp, float *ap, float *stash, long nc0) {
-  const int mode = lk__gemm_a_mode(g), pack_a = mode == LK__GEMM_A_PACKED, columns = mode == LK__GEMM_A_COLUMNS;
-  const int stashes = lk__gemm_stashes(g), last = pc + kc >= g->K;
-  for (int ic = m0; ic < m1; ic += LK_GEMM_MC) {
-    int mc = (int)lk_min_l(LK_GEMM_MC, m1 - ic);
-    int mfull = mc - mc % LK_GEMM_MR; /* rows read in place when A is not packed */
-    const float *a = g->A + ic * g->rsa + pc * g->csa;
-    if (pack_a) lk__gemm_pack_a(mc, kc, a, g->rsa, g->csa, ap);
-    else if (mfull < mc) lk__gemm_pack_a(mc - mfull, kc, a + mfull * g->rsa, g->rsa, g->csa, ap);
-    for (int jr = 0; jr < nc; jr += LK_GEMM_NR) {
-      int nr = (int)lk_min_l(LK_GEMM_NR, nc - jr);
-      for (int ir = 0; ir < mc; ir += LK_GEMM_MR) {
-        int mr = (int)lk_min_l(LK_GEMM_MR, mc - ir);
-        lk__gemm_epi e;
-        float *c = g->C + (long)(ic + ir) * g->rsc + jc + jr, *dst = c;
-        long rsd = g->rsc;
-        const float *bpan = bp + (long)jr * kc;
-        e.first = pc == 0;
-        e.last = last;
-        e.beta = g->beta;
-        e.bias_m = g->bias_m ? g->bias_m + ic + ir : NULL;
-        e.bias_n = g->bias_n ? g->bias_n + jc + jr : NULL;
-        e.part = c; e.rsp = g->rsc;
-        e.act = g->act;
-        e.res = g->R ? g->R + (long)(ic + ir) * g->rsr + jc + jr : NULL; e.rsr = g->rsr;
-        if (stashes) {
-          float *s = stash + (long)(ic + ir - m0) * nc0 + jr;
-          if (pc > 0) { e.part = s; e.rsp = nc0; }
-          if (!last) { dst = s; rsd = nc0; }
-        }
-        if (pack_a) lk__gemm_tile(kc, ap + (long)ir * kc, 0, LK_GEMM_MR, bpan, dst, rsd, mr, nr, &e);
-        else if (ir < mfull) lk__gemm_tile(kc, a + ir * g->rsa, g->rsa, columns ? g->csa : 0, bpan, dst, rsd, mr, nr, &e);
-        else lk__gemm_tile(kc, ap, 0, LK_GEMM_MR, bpan, dst, rsd, mr, nr, &e);
-      } /* for ir */
-    } /* for jr */
-  } /* for ic */
-}
-
-/* C[m0:m1, n0:n1] of `count` matrices that share B, with the scratch of one thread: matrix i reads
- * A at g->A + i·bsa and writes C at g->C + i·bsc (residual at g->R + i·bsr). Each block of B is
- * packed once and used for all of them: a fused_linear over the samples of a strided view (rows
- * 1..196 of each sample's 197 tokens) packed its 768 × 192 weights once per sample before, as much
- * work as a third of the products. Each C element still sums its K slices in the same order.
- * count > 1 needs !lk__gemm_stashes (the stash holds one matrix's partial sums). */
-static void lk__gemm_rect(const lk__gemm_args *g, long count, long bsa, long bsc, long bsr, int m0, int m1, int n0,
-                          int n1, float *ws) {
-  const int pack_a = lk__gemm_packs_a(g);
-  const long kc0 = lk_min_l(LK_GEMM_KC, g->K), nc0 = lk_round_up(lk_min_l(LK_GEMM_NC, n1 - n0), LK_GEMM_NR);
-  const long mc0 = !pack_a ? LK_GEMM_MR : lk_round_up(lk_min_l(LK_GEMM_MC, m1 - m0), LK_GEMM_MR);
-  float *bp = ws;
-  float *ap = ws + lk_round_up(kc0 * nc0, 16);
-  float *stash = ap + lk_round_up(kc0 * mc0, 16); /* [m1 − m0, nc0], used when stashes */
-  for (int jc = n0; jc < n1; jc += LK_GEMM_NC) {
-    int nc = (int)lk_min_l(LK_GEMM_NC, n1 - jc);
-    for (int pc = 0; pc < g->K; pc += LK_GEMM_KC) {
-      int kc = (int)lk_min_l(LK_GEMM_KC, g->K - pc);
-      if (g->pack_b) g->pack_b(g, pc, kc, jc, nc, bp);
-      else lk__gemm_pack_b(kc, nc, g->B + pc * g->rsb + jc * g->csb, g->rsb, g->csb, g->scale_k ? g->scale_k + pc : NULL, bp);
-      for (long i = 0; i < count; ++i) {
-        lk__gemm_args gi = *g;
-        gi.A += i * bsa; gi.C += i * bsc;
-        if (gi.R) gi.R += i * bsr;
-        lk__gemm_block(&gi, m0, m1, jc, nc, pc, kc, bp, ap, stash, nc0);
-      }
-    } /* for pc */
-  } /* for jc */
-}
-
-/* Reference arithmetic for a rectangle (double accumulation); also the fallback when scratch
- * cannot be allocated. */
-static void lk__gemm_rect_naive(const lk__gemm_args *g, int m0, int m1, int n0, int n1) {
-  for (int i = m0; i < m1; ++i) {
-    for (int j = n0; j < n1; ++j) {
-      double s = 0.0;
-      for (int k = 0; k < g->K; ++k)
-        s += (double)g->A[i * g->rsa + k * g->csa] * g->B[k * g->rsb + j * g->csb] * (g->scale_k ? g->scale_k[k] : 1.0f);
-      if (g->bias_m) s += g->bias_m[i];
-      if (g->bias_n) s += g->bias_n[j];
-      float *c = g->C + (long)i * g->rsc + j;
-      if (g->beta != 0.0f) s += g->beta * (double)*c;
-      s = lk_apply_act_ref(g->act, s);
-      if (g->R) s += g->R[(long)i * g->rsr + j];
-      *c = (float)s;
-    }
-  }
-}
-
-/* Degenerate K: C = beta·C + biases. */
-static void lk__gemm_rect_k0(const lk__gemm_args *g, int m0, int m1, int n0, int n1) {
-  for (int i = m0; i < m1; ++i)
-    for (int j = n0; j < n1; ++j) {
-      float *c = g->C + (long)i * g->rsc + j;
-      float s = (g->bias_m ? g->bias_m[i] : 0.0f) + (g->bias_n ? g->bias_n[j] : 0.0f);
-      s = g->beta != 0.0f ? g->beta * *c + s : s;
-      s = lk_apply_act(g->act, s);
-      *c = g->R ? s + g->R[(long)i * g->rsr + j] : s;
-    }
-}
-
-/* Picks the tm × tn grid (tm·tn = parts) that minimises the busiest thread's estimated cycles:
- * micro-tiles × cycles per tile, plus about one cycle per packed element and half a cycle per
- * element of A read in place. Without that last term, a narrow product (N = 64, 2 panels) was
- * split by columns: each thread streamed all of A, twice the traffic of a split by rows. With it
- * (bench_gemm-style harness, 2 threads, alternating builds): 3136×64×256 117-130 → 140-158
- * GFLOP/s, 3200×64×64 108-112 → 135-154, 3152×192×768 120 → 141-142, 16384×192×192 116-121 →
- * 135-139; batch-1 shapes (M = 197) unchanged within noise. */
-static void lk__gemm_grid(int M, int N, int K, int parts, int pack_a, int *tm, int *tn) {
-  long mt = lk_ceil_div(M, LK_GEMM_MR), nt = lk_ceil_div(N, LK_GEMM_NR);
-  double tile = (double)LK_GEMM_MR * LK_GEMM_NR * K / (2.0 * LK_VW), best = -1.0;
-  for (int a = 1; a <= parts; ++a) {
-    if (parts % a) continue;
-    long mi = lk_ceil_div(mt, a), ni = lk_ceil_div(nt, parts / a);
-    double cost = (double)mi * ni * tile + (double)K * (ni * LK_GEMM_NR + mi * LK_GEMM_MR * (pack_a ? 1.0 : 0.5));
-    if (best < 0.0 || cost < best) { best = cost; *tm = a; *tn = parts / a; }
-  }
-}
-
-static int lk__gemm_gcd(int a, int b) { while (b) { int t = a % b; a = b; b = t; } return a; }
-
-/* Shares each of `products` matrices is cut into so that products · shares divide evenly among
- * `threads` (threads / gcd(products, threads)): at batch 1 on 2 threads, halves. */
-static int lk__gemm_shares(long products, int threads) {
-  return threads / lk__gemm_gcd((int)(products % threads), threads);
-}
-
-/* Rectangle r (of tm·tn) of a matrix, in tile units so only the last rectangle has edge tiles. */
-static void lk__gemm_rect_bounds(int M, int N, int tm, int tn, int r, int *m0, int *m1, int *n0, int *n1) {
-  long lo, hi, mt = lk_ceil_div(M, LK_GEMM_MR), nt = lk_ceil_div(N, LK_GEMM_NR);
-  lk_split(mt, tm, r / tn, &lo, &hi);
-  *m0 = (int)lk_min_l(lo * LK_GEMM_MR, M);
-  *m1 = (int)lk_min_l(hi * LK_GEMM_MR, M);
-  lk_split(nt, tn, r % tn, &lo, &hi);
-  *n0 = (int)lk_min_l(lo * LK_GEMM_NR, N);
-  *n1 = (int)lk_min_l(hi * LK_GEMM_NR, N);
-}
-
-/* Full form with epilogue; every other entry point is a wrapper.
- * For b < batch: C_b[M,N] = act(beta·C_b + A_b[M,K]·B_b[K,N] + bias_m[i] + bias_n[j]) + R_b, where
- *   A_b(i,k) = A[b*bsa + i*rsa + k*csa], B_b(k,j) = B[b*bsb + k*rsb + j*csb],
- *   C_b(i,j) = C[b*bsc + i*rsc + j], R_b(i,j) = R[b*bsr + i*rsr + j].
- * A batch stride of 0 shares an operand (conv's weights). beta == 0 means C is not read (it may
- * hold garbage). bias_m[M] / bias_n[N] may be NULL. act is an LK_ACT_* code (LK_ACT_NONE: none).
- * R may be NULL, or equal C with the same strides (bsr == bsc, rsr == rsc: in-place residual add);
- * any other overlap of R with C is not allowed. C must not overlap A or B. Any M, N ≥ 0, K ≥ 0.
- * The epilogue runs in the store of each register tile, on its last K slice, while the tile is
- * in registers: C is written once per K slice, as without an epilogue. Scratch: allocated per
- * thread per call, (KC·NC' + KC·MR) floats, NC' = min(1024, thread's columns), or KC·MC' instead
- * of KC·MR when A is packed; plus, when R == C and K > KC, the thread's rows × NC' for the
- * partial sums (which may not overwrite R before the last slice). */
-/* lk_gemm_ex2 over a two-level batch: product (o, b) for o < outer, b < batch reads its operands
- * at o·os? + b·bs?. One parallel region covers all outer · batch products (a C loop over the
- * outer level would open one region per iteration, each too small to split). */
-static void lk__gemm_nested(int outer, long osa, long osb, long osc, long osr, int batch, int M, int N, int K,
-                            const float *A, long bsa, long rsa, long csa, const float *B, long bsb, long rsb,
-                            long csb, float *C, long bsc, long rsc, float beta, const float *bias_m,
-                            const float *bias_n, int act, const float *R, long bsr, long rsr, const float *scale_k,
-                            long bss) {
-  if (outer <= 0 || batch <= 0 || M <= 0 || N <= 0) return;
-  /* Designated initializers: every field not named (pack_b, pack_ctx) is zero. */
-  lk__gemm_args g0 = {.M = M, .N = N, .K = K, .A = A, .rsa = rsa, .csa = csa, .B = B, .rsb = rsb, .csb = csb,
-                      .C = C, .rsc = rsc, .beta = beta, .bias_m = bias_m, .bias_n = bias_n, .act = act, .R = R,
-                      .rsr = rsr, .scale_k = scale_k};
-
-  /* Threads per matrix: enough that jobs = batch · per divide evenly among the threads. Small
-   * problems stay on the calling thread (see LK_GEMM_PAR_MIN). */
-  long products = (long)outer * batch;
-  double fmas = (double)products * M * N * (K > 0 ? K : 1);
-  int threads = fmas < LK_GEMM_PAR_MIN ? 1 : lk_max_threads();
-  int per = lk__gemm_shares(products, threads), tm = 1, tn = 1;
-  lk__gemm_grid(M, N, K, per, lk__gemm_packs_a(&g0), &tm, &tn);
-  long jobs = products * per;
-  long mmax = lk_ceil_div(lk_ceil_div(M, LK_GEMM_MR), tm) * LK_GEMM_MR;
-  long nmax = lk_ceil_div(lk_ceil_div(N, LK_GEMM_NR), tn) * LK_GEMM_NR;
-  size_t scratch = lk__gemm_scratch_floats(&g0, mmax, nmax);
-  /* Products of one outer index that read the same B (and the same scale) pack it once per block
-   * (lk__gemm_rect), unless the partial sums go to the one-matrix stash. */
-  const int shared_b = bsb == 0 && (scale_k == NULL || bss == 0) && !lk__gemm_stashes(&g0);
-
-  LK_OMP(parallel num_threads(threads) if(threads > 1))
-  {
-    long j0, j1;
-    float *ws = K > 0 ? lk_scratch_alloc(scratch) : NULL;
-    lk_split(jobs, lk_team_size(), lk_thread_id(), &j0, &j1);
-    for (long j = j0, run; j < j1; j += run) {
-      lk__gemm_args g = g0;
-      long p = j / per, o = p / batch, b = p % batch;
-      int m0, m1, n0, n1;
-      /* One matrix per job, or with a shared B and whole matrices per job, the run of them up
-       * to the thread's last job or the next outer index. */
-      run = shared_b && per == 1 ? lk_min_l(j1 - j, batch - b) : 1;
-      g.A += o * osa + b * bsa; g.B += o * osb + b * bsb; g.C += o * osc + b * bsc;
-      if (g.R) g.R += o * osr + b * bsr;
-      if (g.scale_k) g.scale_k += b * bss;
-      lk__gemm_rect_bounds(M, N, tm, tn, (int)(j % per), &m0, &m1, &n0, &n1);
-      if (m0 >= m1 || n0 >= n1) continue;
-      if (K > 0 && ws) {
-        lk__gemm_rect(&g, run, bsa, bsc, bsr, m0, m1, n0, n1, ws);
-        continue;
-      }
-      for (long i = 0; i < run; ++i) { /* degenerate K, or out of memory */
-        lk__gemm_args gi = g;
-        gi.A += i * bsa; gi.C += i * bsc;
-        if (gi.R) gi.R += i * bsr;
-        if (K <= 0) lk__gemm_rect_k0(&gi, m0, m1, n0, n1);
-        else lk__gemm_rect_naive(&gi, m0, m1, n0, n1);
-      }
-    }
-    lk_scratch_free(ws);
-  }
-}
-
-void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                 const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
-                 const float *bias_m, const float *bias_n, int act, const float *R, long bsr, long rsr) {
-  lk__gemm_nested(1, 0, 0, 0, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
-                  act, R, bsr, rsr, NULL, 0);
-}
-
-/* lk_gemm_ex2 without the activation and residual: C_b = beta·C_b + A_b·B_b + bias_m + bias_n. */
-void lk_gemm_ex(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
-                const float *bias_m, const float *bias_n) {
-  lk_gemm_ex2(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
-              LK_ACT_NONE, NULL, 0, 0);
-}
-
-/* C[M,N] = A[M,K]·B[K,N] + beta·C. A(i,k) = A[i*rsa + k*csa], B(k,j) = B[k*rsb + j*csb],
- * C(i,j) = C[i*rsc + j]. */
-void lk_gemm(int M, int N, int K, const float *A, long rsa, long csa, const float *B, long rsb,
-             long csb, float *C, long rsc, float beta) {
-  lk_gemm_ex(1, M, N, K, A, 0, rsa, csa, B, 0, rsb, csb, C, 0, rsc, beta, NULL, NULL);
-}
-
-/* outer · batch independent products, operand (o, b) at A + o*osa + b*bsa (B, C likewise): two
- * leading axes that do not flatten into one stride (attention's heads read in place by
- * matmul_permuted, inside the batch of samples). */
-void lk_gemm_batched2(int outer, long osa, long osb, long osc, int batch, int M, int N, int K, const float *A,
-                      long bsa, long rsa, long csa, const float *B, long bsb, long rsb, long csb, float *C, long bsc,
-                      long rsc, float beta) {
-  lk__gemm_nested(outer, osa, osb, osc, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL,
-                  NULL, LK_ACT_NONE, NULL, 0, 0, NULL, 0);
-}
-
-/* batch independent products, operand b at A + b*bsa, B + b*bsb, C + b*bsc (matmul's leading
- * axes flattened; attention-style batched products). */
-void lk_gemm_batched(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                     const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
-                     float beta) {
-  lk_gemm_ex(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL, NULL);
-}
-
-/* Single-threaded GEMM for use inside another kernel's parallel region (attention). ws must hold
- * lk_gemm_serial_workspace_floats(M, N, K) floats and be 64-byte aligned. */
-size_t lk_gemm_serial_workspace_floats(int M, int N, int K) {
-  lk__gemm_args g = {.K = K, .csa = 0}; /* csa 0: size for a packed A, whatever the strides turn out to be */
-  return lk__gemm_scratch_floats(&g, lk_round_up(M, LK_GEMM_MR), lk_round_up(N, LK_GEMM_NR));
-}
-
-void lk_gemm_serial(int M, int N, int K, const float *A, long rsa, long csa, const float *B,
-                    long rsb, long csb, float *C, long rsc, float beta, float *ws) {
-  lk__gemm_args g = {.M = M, .N = N, .K = K, .A = A, .rsa = rsa, .csa = csa, .B = B, .rsb = rsb, .csb = csb,
-                     .C = C, .rsc = rsc, .beta = beta, .act = LK_ACT_NONE};
-  if (M <= 0 || N <= 0) return;
-  if (K <= 0) lk__gemm_rect_k0(&g, 0, M, 0, N);
-  else lk__gemm_rect(&g, 1, 0, 0, 0, 0, M, 0, N, ws);
-}
-
-/* ---- Naive references (double accumulation), same signatures ---------------------------------- */
-
-void lk_gemm_ex2_naive(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                       const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
-                       float beta, const float *bias_m, const float *bias_n, int act, const float *R,
-                       long bsr, long rsr) {
-  for (int b = 0; b < batch; ++b) {
-    lk__gemm_args g = {.M = M, .N = N, .K = K, .A = A + b * bsa, .rsa = rsa, .csa = csa, .B = B + b * bsb,
-                       .rsb = rsb, .csb = csb, .C = C + b * bsc, .rsc = rsc, .beta = beta, .bias_m = bias_m,
-                       .bias_n = bias_n, .act = act, .R = R ? R + b * bsr : NULL, .rsr = rsr};
-    lk__gemm_rect_naive(&g, 0, M, 0, N);
-  }
-}
-
-void lk_gemm_ex_naive(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                      const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
-                      float beta, const float *bias_m, const float *bias_n) {
-  lk_gemm_ex2_naive(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
-                    LK_ACT_NONE, NULL, 0, 0);
-}
-
-void lk_gemm_naive(int M, int N, int K, const float *A, long rsa, long csa, const float *B,
-                   long rsb, long csb, float *C, long rsc, float beta) {
-  lk_gemm_ex_naive(1, M, N, K, A, 0, rsa, csa, B, 0, rsb, csb, C, 0, rsc, beta, NULL, NULL);
-}
-
-/* ---- templates/conv.c ---------------------------------------------------------------------- */
-/* locus-requires: prologue.h gemm.c */
-/* conv2d, NCHW: y[B, Cout, Ho, Wo] = x[B, Cin, Hh, Ww] ⊛ w[Cout, Cin/groups, kh, kw] + bias[Cout]
- * (PyTorch nn.Conv2d: symmetric zero padding ph/pw, strides sh/sw, no dilation).
- * Ho = (Hh + 2·ph − kh)/sh + 1, Wo = (Ww + 2·pw − kw)/sw + 1.
- *
- * Four paths:
- * - 1×1, stride 1, no padding, groups 1: y_b[Cout, Hh·Ww] = w[Cout, Cin] · x_b[Cin, Hh·Ww], one
- *   batched GEMM straight on the activations (no copy).
- * - depthwise (groups = Cin = Cout): a direct kernel; a GEMM with K = kh·kw would be all overhead.
- * - anything else, implicit GEMM: per image and group, y_g[Cout/G, Ho·Wo] = w_g · col_g with
- *   col_g[(c·kh + ki)·kw + kj][oh·Wo + ow] = x[c, oh·sh − ph + ki, ow·sw − pw + kj], never stored:
- *   the GEMM's B packing (lk__conv_pack_b) reads those pixels straight from a zero-padded copy of
- *   the image, so no bounds checks and no column matrix. An explicit im2col wrote col to memory
- *   and the GEMM then read it back to pack it; with the threads splitting im2col by rows and the
- *   GEMM by columns, half of what each core packed came from the other core's cache. Each thread
- *   takes whole images (or, at batch 1, a share of the output columns) and pads its own copy.
- * - when an image's padded copy would be too large (lk__conv_implicit_ok), the explicit path: one
- *   image and a block of output rows at a time, im2col of the block into the workspace, then per
- *   group one GEMM w_g · col_g with the bias added in the GEMM's store. The block is sized so col
- *   stays near 1 MiB (in L2) while the GEMM reads it. See lk__conv_block_rows. */
-
-static int lk__conv_is_1x1(int kh, int kw, int sh, int sw, int ph, int pw, int groups) {
-  return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 && groups == 1;
-}
-
-/* Output columns [*lo, *hi) whose input column ow·sw − pw + kj lies inside [0, Ww). */
-static void lk__conv_valid_cols(int Ww, int Wo, int sw, int pw, int kj, int *lo, int *hi) {
-  long l = kj >= pw ? 0 : (pw - kj + sw - 1) / sw;
-  long h = Ww - 1 + pw - kj < 0 ? 0 : (Ww - 1 + pw - kj) / sw + 1;
-  *lo = (int)lk_min_l(l, Wo);
-  *hi = (int)lk_max_l(lk_min_l(h, Wo), *lo);
-}
-
-/* Output rows per im2col block: col [K, rows·Wo] (K = Cin·kh·kw) of about 2^18 floats (1 MiB, one
- * core's L2), but at least 256 columns so the GEMM's N is not all edge (SAG's 3×3 convolutions
- * have K = 1728), and never more than the image. The emitter mirrors this rule
- * (`conv2dWorkspace`, Kernels+Products.swift). */
-static long lk__conv_block_rows(long K, long Ho, long Wo) {
-  long rows = (1L << 18) / (K * Wo);
-  if (rows * Wo < 256) rows = lk_ceil_div(256, Wo);
-  return lk_max_l(1, lk_min_l(rows, Ho));
-}
-
-/* The implicit path's per-thread copy of one padded image: Cin planes of (Hh + 2·ph) × (Ww + 2·pw)
- * floats, plus LK__CONV_SLACK so the packing may read whole vectors past the last pixel. Up to
- * 2^21 floats (8 MiB per thread); beyond that the explicit path, with its 1 MiB blocks. The
- * emitter mirrors this rule (`conv2dWorkspace`, Kernels+Products.swift). */
-#define LK__CONV_SLACK (2 * 32)
-static long lk__conv_padded_floats(int Cin, int Hh, int Ww, int ph, int pw) {
-  return (long)Cin * (Hh + 2L * ph) * (Ww + 2L * pw) + LK__CONV_SLACK;
-}
-static int lk__conv_implicit_ok(int Cin, int Hh, int Ww, int ph, int pw) {
-  return lk__conv_padded_floats(Cin, Hh, Ww, ph, pw) <= (1L << 21);
-}
-
-/* Floats of the explicit path's column block (lk__conv_block_rows output rows of one image). */
-static long lk__conv_col_floats(int Cin, int kh, int kw, long Ho, long Wo) {
-  long K = (long)Cin * kh * kw;
-  return K * lk__conv_block_rows(K, Ho, Wo) * Wo;
-}
-
-/* Floats of `ws` lk_conv2d needs (0 for the 1×1, depthwise and implicit paths): one block of the
- * explicit path, whatever B. */
-size_t lk_conv2d_workspace_floats(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh,
-                                  int sw, int ph, int pw, int groups) {
-  long Ho = (Hh + 2L * ph - kh) / sh + 1, Wo = (Ww + 2L * pw - kw) / sw + 1;
-  (void)B;
-  if (lk__conv_is_1x1(kh, kw, sh, sw, ph, pw, groups)) return 0;
-  if (groups == Cin && groups == Cout && groups > 1) return 0;
-  if (Ho <= 0 || Wo <= 0 || lk__conv_implicit_ok(Cin, Hh, Ww, ph, pw)) return 0;
-  return (size_t)lk__conv_col_floats(Cin, kh, kw, Ho, Wo);
-}
-
-/* Output rows [oh0, oh1) of one image x [Cin, Hh, Ww]: col[(c·kh + ki)·kw + kj][(oh − oh0)·Wo + ow] =
- * x[c, oh·sh − ph + ki, ow·sw − pw + kj] or 0. Since c runs over all Cin, the rows of group g are the
- * contiguous block for c in g's channels. */
-static void lk__conv_im2col(int Cin, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw, int oh0, int oh1,
-                            int Wo, const float *restrict x, float *restrict col) {
-  long rows = (long)Cin * kh * kw, n = (long)(oh1 - oh0) * Wo;
-  LK_OMP(parallel for schedule(static) if(rows * n >= LK_PAR_MIN))
-  for (long r = 0; r < rows; ++r) {
-    int kj = (int)(r % kw), ki = (int)(r / kw % kh);
-    const float *xc = x + r / ((long)kh * kw) * Hh * Ww; /* plane c */
-    float *d = col + r * n;
-    int lo, hi;
-    lk__conv_valid_cols(Ww, Wo, sw, pw, kj, &lo, &hi);
-    for (int oh = oh0; oh < oh1; ++oh, d += Wo) {
-      int ih = oh * sh - ph + ki;
-      if (ih < 0 || ih >= Hh) { memset(d, 0, (size_t)Wo * sizeof(float)); continue; }
-      const float *xr = xc + (long)ih * Ww;
-      for (int ow = 0; ow < lo; ++ow) d[ow] = 0.0f;
-      if (sw == 1) memcpy(d + lo, xr + lo - pw + kj, (size_t)(hi - lo) * sizeof(float));
-      else for (int ow = lo; ow < hi; ++ow) d[ow] = xr[(long)ow * sw - pw + kj];
-      for (int ow = hi; ow < Wo; ++ow) d[ow] = 0.0f;
-    }
-  }
-}
-
-/* ---- Implicit GEMM ----------------------------------------------------------------------------- */
-
-/* What lk__conv_pack_b needs besides the GEMM's arguments; g->B is the padded image of the group's
- * first channel. */
-typedef struct { int kh, kw, sh, sw, Wo; long Wp, plane; } lk__conv_geom;
-
-/* lk__gemm_pack_b's layout for B[k0:k0+kc, j0:j0+nc] of the implicit column matrix: B(k, j) is
- * the padded image at channel c, row oh·sh + ki, column ow·sw + kj, for k = (c·kh + ki)·kw + kj and
- * j = oh·Wo + ow. A panel of NR outputs inside one output row reads, per k, NR pixels of one input
- * row: contiguous for stride 1 (whole-vector copies), every other one for stride 2 (two vectors
- * and an even-lane shuffle per 8). A panel that wraps to the next row (or a short last one) goes
- * pixel by pixel through per-column offsets. The padding makes every read in bounds, except the
- * stride-2 path's last lane + 1, which LK__CONV_SLACK covers. */
-static void lk__conv_pack_b(const lk__gemm_args *g, int k0, int kc, int j0, int nc, float *bp) {
-  const lk__conv_geom *q = (const lk__conv_geom *)g->pack_ctx;
-  long koff[LK_GEMM_KC], joff[LK_GEMM_NR];
-  for (int k = 0; k < kc; ++k) {
-    int kk = k0 + k, kj = kk % q->kw, ki = kk / q->kw % q->kh;
-    koff[k] = kk / (q->kw * q->kh) * q->plane + ki * q->Wp + kj;
-  }
-  for (int p0 = 0; p0 < nc; p0 += LK_GEMM_NR) {
-    int nr = (int)lk_min_l(LK_GEMM_NR, nc - p0), n = j0 + p0, oh = n / q->Wo, ow = n % q->Wo;
-    float *d = bp + (long)p0 * kc;
-    if (nr == LK_GEMM_NR && ow + LK_GEMM_NR <= q->Wo) {
-      const float *s0 = g->B + (long)oh * q->sh * q->Wp + (long)ow * q->sw;
-      if (q->sw == 1) {
-        for (int k = 0; k < kc; ++k)
-          for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, lk_vload(s0 + koff[k] + v * LK_VW));
-      } else if (q->sw == 2) {
-        for (int k = 0; k < kc; ++k)
-          for (int j = 0; j < LK_GEMM_NR; j += 8) {
-            lk_v8 a, b, e;
-            memcpy(&a, s0 + koff[k] + 2 * j, sizeof a);
-            memcpy(&b, s0 + koff[k] + 2 * j + 8, sizeof b);
-            e = __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14);
-            memcpy(d + k * LK_GEMM_NR + j, &e, sizeof e);
-          }
-      } else {
-        for (int k = 0; k < kc; ++k)
-          for (int j = 0; j < LK_GEMM_NR; ++j) d[k * LK_GEMM_NR + j] = s0[koff[k] + (long)j * q->sw];
-      }
-    } else {
-      for (int j = 0; j < nr; ++j)
-        joff[j] = (long)((n + j) / q->Wo) * q->sh * q->Wp + (long)((n + j) % q->Wo) * q->sw;
-      for (int k = 0; k < kc; ++k) {
-        for (int j = 0; j < nr; ++j) d[k * LK_GEMM_NR + j] = g->B[koff[k] + joff[j]];
-        for (int j = nr; j < LK_GEMM_NR; ++j) d[k * LK_GEMM_NR + j] = 0.0f;
-      }
-    }
-  }
-}
-
-/* pad[c, ph + i, pw + j] = x[c, i, j] for the Cin planes of one image, zeros around and in the
- * slack after the last plane. */
-static void lk__conv_pad_image(int Cin, int Hh, int Ww, int ph, int pw, const float *restrict x, float *restrict pad) {
-  long Wp = Ww + 2L * pw, plane = (Hh + 2L * ph) * Wp;
-  for (int c = 0; c < Cin; ++c) {
-    float *p = pad + c * plane;
-    const float *xc = x + (long)c * Hh * Ww;
-    memset(p, 0, (size_t)(ph * Wp) * sizeof(float));
-    for (int i = 0; i < Hh; ++i) {
-      float *r = p + (ph + i) * Wp;
-      for (int j = 0; j < pw; ++j) r[j] = r[pw + Ww + j] = 0.0f;
-      memcpy(r + pw, xc + (long)i * Ww, (size_t)Ww * sizeof(float));
-    }
-    memset(p + (ph + Hh) * Wp, 0, (size_t)(ph * Wp) * sizeof(float));
-  }
-  memset(pad + Cin * plane, 0, LK__CONV_SLACK * sizeof(float));
-}
-
-/* The implicit path. Jobs are (image, group, share of the output columns): as many shares per
- * matrix as it takes for the jobs to divide evenly among the threads (at batch 1 on 2 threads,
- * halves of each image). A thread pads an image when its jobs reach it; results do not depend
- * on the thread count (each output is one GEMM element, summed in the same order). */
-static void lk__conv_implicit(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
-                              int G, int Ho, int Wo, const float *x, const float *w, const float *bias, float *y) {
-  int cig = Cin / G, cog = Cout / G, kg = cig * kh * kw, HWo = Ho * Wo;
-  lk__conv_geom q = {.kh = kh, .kw = kw, .sh = sh, .sw = sw, .Wo = Wo, .Wp = Ww + 2L * pw, .plane = (Hh + 2L * ph) * (Ww + 2L * pw)};
-  lk__gemm_args g0 = {.M = cog, .N = HWo, .K = kg, .rsa = kg, .csa = 1, .rsc = HWo, .act = LK_ACT_NONE,
-                      .pack_b = lk__conv_pack_b, .pack_ctx = &q};
-  long products = (long)B * G, jobs, tiles = lk_ceil_div(HWo, LK_GEMM_NR), padded = lk__conv_padded_floats(Cin, Hh, Ww, ph, pw);
-  double fmas = (double)B * Cout * HWo * kg;
-  int threads = fmas < LK_GEMM_PAR_MIN ? 1 : lk_max_threads(), per = lk__gemm_shares(products, threads);
-  size_t scratch;
-  jobs = products * per;
-  scratch = (size_t)lk_round_up(padded, 16) + lk__gemm_scratch_floats(&g0, cog, lk_ceil_div(tiles, per) * LK_GEMM_NR);
-
-  LK_OMP(parallel num_threads(threads) if(threads > 1))
-  {
-    long j0, j1, have = -1;
-    float *pad = lk_scratch_alloc(scratch), *ws = pad ? pad + lk_round_up(padded, 16) : NULL;
-    lk_split(jobs, lk_team_size(), lk_thread_id(), &j0, &j1);
-    for (long j = j0; j < j1; ++j) {
-      long p = j / per, b = p / G, gi = p % G, lo, hi;
-      float *yg = y + (b * Cout + gi * cog) * HWo;
-      lk_split(tiles, per, (int)(j % per), &lo, &hi);
-      lo = lk_min_l(lo * LK_GEMM_NR, HWo); hi = lk_min_l(hi * LK_GEMM_NR, HWo);
-      if (!pad) { /* out of memory: fail loudly, with NaN, rather than leave garbage in y */
-        for (long i = 0; i < cog; ++i)
-          for (long n = lo; n < hi; ++n) yg[i * HWo + n] = NAN;
-        continue;
-      }
-      if (have != b) lk__conv_pad_image(Cin, Hh, Ww, ph, pw, x + b * Cin * Hh * Ww, pad), have = b;
-      if (lo < hi) {
-        lk__gemm_args g = g0;
-        g.A = w + gi * cog * kg; g.B = pad + gi * cig * q.plane; g.C = yg; g.bias_m = bias ? bias + gi * cog : NULL;
-        lk__gemm_rect(&g, 1, 0, 0, 0, 0, cog, (int)lo, (int)hi, ws);
-      }
-    }
-    lk_scratch_free(pad);
-  }
-}
-
-/* Stride-1 depthwise convolution of small planes (the locality blocks' 3×3 over 7×7…56×56 token
- * grids) goes through a zero-padded copy of each plane, so that every output row is whole vectors
- * of LK_VW columns with no bounds logic: a row of 7 would otherwise be a 7-long scalar loop per
- * tap (1.8 GFLOP/s at localvit_fmnist's training shape). lk__dw_fits says whether a plane's copy
- * fits the stack buffer; lk__dw_pad makes the copy; lk__dw_plane convolves it. The training
- * kernels (grad.c) use all three for the input gradient (a convolution of the padded dy with the
- * flipped taps) and the first two for the weight gradient. Padding taps are multiplied by the
- * zeros, not skipped: an inf or NaN weight gives NaN along the border, where the direct path
- * below would leave those outputs finite. */
-#define LK__DW_PAD_FLOATS 8192 /* 32 KiB: a 56×56 plane, padding 1, is 59 rows (one extra) of ≤ 66 floats */
-#define LK__DW_MAX_TAPS 64
-
-/* Row stride of a padded copy of a plane Ww wide with pw zero columns each side, for a kw-wide
- * kernel: room for the last whole vector of an output row (Wo = Ww + 2·pw − kw + 1 columns) at
- * the widest tap offset. */
-static long lk__dw_row(int Ww, int kw, int pw) {
-  long Wo = (long)Ww + 2L * pw - kw + 1;
-  return (Wo - 1) / LK_VW * LK_VW + LK_VW + kw - 1;
-}
-
-static int lk__dw_fits(int Hh, int Ww, int kh, int kw, int ph, int pw) {
-  return kh * kw <= LK__DW_MAX_TAPS && ph < kh && pw < kw && Ww + 2L * pw >= kw && Hh + 2L * ph >= kh &&
-         (Hh + 2L * ph + 1) * lk__dw_row(Ww, kw, pw) <= LK__DW_PAD_FLOATS;
-}
-
-/* pad[(ph + i)·row + pw + j] = x[i·Ww + j], zeros around, to the end of each row, and one more
- * zero row below (read by lk__dw_plane's second row of an odd last pair). pad holds
- * LK_VW floats more than lk__dw_fits allows. Whole vectors only (a row is a few floats, shorter
- * than a memcpy call): everything zeroed, then each row copied, its last partial vector read
- * whole while that stays inside the plane and masked, its spill zeros landing in the next row's
- * padding or in data written after it. */
-static void lk__dw_pad(int Hh, int Ww, int ph, int pw, long row, const float *restrict x, float *restrict pad) {
-  long n = (Hh + 2L * ph + 1) * row, plane = (long)Hh * Ww;
-  for (long i = 0; i < n; i += LK_VW) lk_vstore(pad + i, lk_vzero());
-  for (int i = 0; i < Hh; ++i) {
-    float *d = pad + (ph + i) * row + pw;
-    const float *r = x + (long)i * Ww;
-    /* Every vector masked, full ones too: a plain vector copy loop becomes a memcpy call. */
-    for (int j = 0; j < Ww; j += LK_VW) {
-      if (j + LK_VW <= Ww || (long)i * Ww + j + LK_VW <= plane) {
-        lk_vstore(d + j, lk_vselect(lk_vbelow(j, Ww), lk_vload(r + j), lk_vzero()));
-      } else {
-        for (int k = j; k < Ww; ++k) d[k] = r[k];
-      }
-    }
-  }
-}
-
-/* y[oh, ow] = b0 + Σ_{ki, kj} w[ki·kw + kj] · pad[(oh + ki)·row + ow + kj] for the Ho × Wo outputs,
- * taps in that order (bias first). Two output rows at a time: two independent multiply-add chains
- * (one chain of kh·kw dependent FMAs per vector was latency-bound); for an odd Ho the second row of
- * the last pair reads lk__dw_pad's extra zero row and is not stored. Lanes past Wo are computed on
- * padding and not stored. Inlined into lk__dw_plane with kh, kw constant for 3×3, so the taps stay
- * in registers. */
-__attribute__((always_inline)) static inline void lk__dw_plane_k(int Ho, int Wo, int kh, int kw, long row,
-                                                                 const float *restrict pad, const float *restrict w,
-                                                                 float b0, float *restrict y) {
-  lk_vf wv[LK__DW_MAX_TAPS];
-  for (int t = 0; t < kh * kw; ++t) wv[t] = lk_vset1(w[t]);
-  for (int oh = 0; oh < Ho; oh += 2) {
-    for (int o = 0; o < Wo; o += LK_VW) {
-      lk_vf acc[2] = {lk_vset1(b0), lk_vset1(b0)};
-      for (int ki = 0; ki < kh; ++ki) {
-        const float *pr = pad + (oh + ki) * row + o;
-        for (int kj = 0; kj < kw; ++kj) {
-          acc[0] += wv[ki * kw + kj] * lk_vload(pr + kj);
-          acc[1] += wv[ki * kw + kj] * lk_vload(pr + row + kj);
-        }
-      }
-      for (int r = 0; r < 2 && oh + r < Ho; ++r) {
-        float *yr = y + (long)(oh + r) * Wo;
-        /* A tail may spill past its row when everything it lands on is written after it: the
-         * next pairs (r = 1), or a row of one vector (o = 0), whose second row comes next. */
-        if (o + LK_VW <= Wo || ((r == 1 || o == 0) && (long)(oh + r) * Wo + o + LK_VW <= (long)Ho * Wo)) {
-          lk_vstore(yr + o, acc[r]);
-        } else {
-          float tail[LK_VW];
-          lk_vstore(tail, acc[r]);
-          for (int i = 0; i < Wo - o; ++i) yr[o + i] = tail[i];
-        }
-      }
-    }
-  }
-}
-
-static void lk__dw_plane(int Ho, int Wo, int kh, int kw, long row, const float *restrict pad, const float *restrict w,
-                         float b0, float *restrict y) {
-  if (kh == 3 && kw == 3) lk__dw_plane_k(Ho, Wo, 3, 3, row, pad, w, b0, y);
-  else lk__dw_plane_k(Ho, Wo, kh, kw, row, pad, w, b0, y);
-}
-
-/* Depthwise: every (b, c) plane is independent; each output row accumulates kh·kw shifted input
- * rows (vectorised over the row for stride 1), taps in a fixed order. Stride 1 on planes that fit
- * takes the padded path above. */
-static void lk__conv_depthwise(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph,
-                               int pw, int Ho, int Wo, const float *restrict x, const float *restrict w,
-                               const float *bias, float *restrict y) {
-  long planes = (long)B * C;
-  int padded = sh == 1 && sw == 1 && lk__dw_fits(Hh, Ww, kh, kw, ph, pw);
-  LK_OMP(parallel for schedule(static) if(planes * Ho * Wo * kh * kw >= LK_PAR_MIN))
-  for (long p = 0; p < planes; ++p) {
-    int c = (int)(p % C);
-    const float *xp = x + p * Hh * Ww, *wc = w + (long)c * kh * kw;
-    float *yp = y + p * Ho * Wo;
-    float b0 = bias ? bias[c] : 0.0f;
-    if (padded) {
-      float pad[LK__DW_PAD_FLOATS + LK_VW];
-      long row = lk__dw_row(Ww, kw, pw);
-      lk__dw_pad(Hh, Ww, ph, pw, row, xp, pad);
-      lk__dw_plane(Ho, Wo, kh, kw, row, pad, wc, b0, yp);
-      continue;
-    }
-    for (int oh = 0; oh < Ho; ++oh) {
-      float *yr = yp + (long)oh * Wo;
-      for (int ow = 0; ow < Wo; ++ow) yr[ow] = b0;
-      for (int ki = 0; ki < kh; ++ki) {
-        int ih = oh * sh - ph + ki;
-        if (ih < 0 || ih >= Hh) continue;
-        for (int kj = 0; kj < kw; ++kj) {
-          const float *xr = xp + (long)ih * Ww;
-          float wv = wc[ki * kw + kj];
-          int lo, hi;
-          lk__conv_valid_cols(Ww, Wo, sw, pw, kj, &lo, &hi);
-          if (sw == 1) {
-            const float *xs = xr - pw + kj + lo; /* in bounds: lo is the first valid column */
-            float *ys = yr + lo;
-            for (int o = 0; o < hi - lo; ++o) ys[o] += wv * xs[o];
-          } else {
-            for (int ow = lo; ow < hi; ++ow) yr[ow] += wv * xr[(long)ow * sw - pw + kj];
-          }
-        }
-      }
-    }
-  }
-}
-
-/* The explicit path (im2col in blocks); col: lk_conv2d_workspace_floats as if the implicit path
- * did not apply, or NULL to allocate it here. */
-static void lk__conv_explicit(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
-                              int G, int Ho, int Wo, const float *x, const float *w, const float *bias, float *y,
-                              float *ws) {
-  long HWi = (long)Hh * Ww, HWo = (long)Ho * Wo;
-  int cog = Cout / G;
-  long kg = (long)Cin / G * kh * kw; /* GEMM K of one group */
-  int block = (int)lk__conv_block_rows((long)Cin * kh * kw, Ho, Wo);
-  float *col = ws ? ws : lk_scratch_alloc((size_t)lk__conv_col_floats(Cin, kh, kw, Ho, Wo));
-  if (!col) { /* out of memory: fail loudly, with NaN, rather than leave garbage in y */
-    for (long i = 0; i < (long)B * Cout * HWo; ++i) y[i] = NAN;
-    return;
-  }
-  for (int b = 0; b < B; ++b)
-    for (int oh0 = 0; oh0 < Ho; oh0 += block) {
-      int oh1 = (int)lk_min_l(oh0 + block, Ho), n = (oh1 - oh0) * Wo;
-      float *yb = y + (long)b * Cout * HWo + (long)oh0 * Wo;
-      lk__conv_im2col(Cin, Hh, Ww, kh, kw, sh, sw, ph, pw, oh0, oh1, Wo, x + (long)b * Cin * HWi, col);
-      for (int g = 0; g < G; ++g)
-        lk_gemm_ex(1, cog, n, (int)kg, w + g * cog * kg, 0, kg, 1, col + g * kg * n, 0, n, 1, yb + g * cog * HWo, 0, HWo,
-                   0.0f, bias ? bias + g * cog : NULL, NULL);
-    }
-  if (!ws) lk_scratch_free(col);
-}
-
-/* ws: lk_conv2d_workspace_floats(...) floats, or NULL to allocate them for this call.
- * bias may be NULL. y must not overlap x. */
-void lk_conv2d(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
-               int groups, const float *x, const float *w, const float *bias, float *y, float *ws) {
-  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
-  long HWi = (long)Hh * Ww;
-  if (B <= 0 || Ho <= 0 || Wo <= 0) return;
-  if (lk__conv_is_1x1(kh, kw, sh, sw, ph, pw, groups)) {
-    lk_gemm_ex(B, Cout, (int)HWi, Cin, w, 0, Cin, 1, x, Cin * HWi, HWi, 1, y, Cout * HWi, HWi, 0.0f, bias, NULL);
-    return;
-  }
-  if (groups == Cin && groups == Cout && groups > 1) {
-    lk__conv_depthwise(B, Cin, Hh, Ww, kh, kw, sh, sw, ph, pw, Ho, Wo, x, w, bias, y);
-    return;
-  }
-  if (lk__conv_implicit_ok(Cin, Hh, Ww, ph, pw))
-    lk__conv_implicit(B, Cin, Hh, Ww, Cout, kh, kw, sh, sw, ph, pw, groups, Ho, Wo, x, w, bias, y);
-  else
-    lk__conv_explicit(B, Cin, Hh, Ww, Cout, kh, kw, sh, sw, ph, pw, groups, Ho, Wo, x, w, bias, y, ws);
-}
-
-/* Reference: the definition, one output at a time, accumulated in double. */
-void lk_conv2d_naive(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph,
-                     int pw, int groups, const float *x, const float *w, const float *bias, float *y) {
-  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
-  int cig = Cin / groups, cog = Cout / groups;
-  for (int b = 0; b < B; ++b)
-    for (int co = 0; co < Cout; ++co)
-      for (int oh = 0; oh < Ho; ++oh)
-        for (int ow = 0; ow < Wo; ++ow) {
-          double s = bias ? bias[co] : 0.0;
-          int g = co / cog;
-          for (int ci = 0; ci < cig; ++ci)
-            for (int ki = 0; ki < kh; ++ki)
-              for (int kj = 0; kj < kw; ++kj) {
-                int ih = oh * sh - ph + ki, iw = ow * sw - pw + kj;
-                if (ih < 0 || ih >= Hh || iw < 0 || iw >= Ww) continue;
-                s += (double)x[(((long)b * Cin + g * cig + ci) * Hh + ih) * Ww + iw] *
-                     w[(((long)co * cig + ci) * kh + ki) * kw + kj];
-              }
-          y[(((long)b * Cout + co) * Ho + oh) * Wo + ow] = (float)s;
-        }
-}
-
 /* ---- templates/activation.c ---------------------------------------------------------------- */
 /* locus-requires: prologue.h */
 /* Elementwise kernels: activations, rsqrt, binary arithmetic with broadcasting, scalar variants.
@@ -2540,6 +1538,44 @@ void lk_circular_pad(long P, int Hh, int Ww, int top, int bottom, int left, int 
   lk__layout_wrap(P, Hh, Ww, Hh + top + bottom, Ww + left + right, top, left, x, y);
 }
 
+/* im2col, F.unfold(x, (kh, kw), padding=(ph, pw), stride=(sh, sw)).transpose(1, 2): image
+ * x [B, C, Hh, Ww] → patch rows y [B, Ho·Wo, C·kh·kw], row oh·Wo + ow holding the window at
+ * (oh·sh − ph, ow·sw − pw) in column order (c, ky, kx), zeros outside the image. A convolution
+ * weight [Co, C, kh, kw] read as [Co, C·kh·kw] then multiplies these rows straight into tokens
+ * (the patch-embedding pass uses it where C·kh·kw is small, as for a 3-channel image). A thread
+ * fills one output row oh (Wo patch rows, in L1/L2) a column at a time: each column is a run of
+ * an image row with zeros at the padded ends, without a bounds test per element. */
+void lk_im2col(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw, const float *x,
+               float *y) {
+  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
+  long K = (long)C * kh * kw, rows = (long)B * Ho;
+  LK_OMP(parallel for schedule(static) if(rows * Wo * K >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) {
+    long b = r / Ho;
+    int oh = (int)(r % Ho);
+    const float *xb = x + b * C * Hh * Ww;
+    float *yr = y + r * Wo * K; /* Wo patch rows of K columns */
+    for (int c = 0; c < C; ++c)
+      for (int ky = 0; ky < kh; ++ky) {
+        int iy = oh * sh - ph + ky;
+        const float *src = xb + ((long)c * Hh + (iy >= 0 && iy < Hh ? iy : 0)) * Ww;
+        for (int kx = 0; kx < kw; ++kx) {
+          float *dst = yr + ((long)c * kh + ky) * kw + kx; /* column (c, ky, kx), stride K */
+          /* Windows ow in [lo, hi) read pixel ow·sw − pw + kx inside the row; the others are 0. */
+          int lo = 0, hi = 0;
+          if (iy >= 0 && iy < Hh) {
+            lo = lk_min_l(Wo, kx >= pw ? 0 : (pw - kx + sw - 1) / sw);
+            hi = lk_min_l(Wo, Ww - 1 + pw - kx < 0 ? 0 : (Ww - 1 + pw - kx) / sw + 1);
+            if (hi < lo) hi = lo;
+          }
+          for (int ow = 0; ow < lo; ++ow) dst[ow * K] = 0.0f;
+          for (int ow = lo; ow < hi; ++ow) dst[ow * K] = src[ow * sw - pw + kx];
+          for (int ow = hi; ow < Wo; ++ow) dst[ow * K] = 0.0f;
+        }
+      }
+  }
+}
+
 /* References. */
 void lk_copy_strided_naive(int rank, const long *shape, const float *x, const long *sx, float *y, const long *sy) {
   long total = 1;
@@ -2571,6 +1607,609 @@ void lk_circular_pad_naive(long P, int Hh, int Ww, int top, int bottom, int left
         while (sj >= Ww) sj -= Ww;
         y[(p * Ho + i) * Wo + j] = x[(p * Hh + si) * Ww + sj];
       }
+}
+
+void lk_im2col_naive(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw, const float *x,
+                     float *y) {
+  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
+  long K = (long)C * kh * kw;
+  for (long i = 0; i < (long)B * Ho * Wo * K; ++i) y[i] = 0.0f;
+  for (int b = 0; b < B; ++b)
+    for (int c = 0; c < C; ++c)
+      for (int iy = 0; iy < Hh; ++iy)
+        for (int ix = 0; ix < Ww; ++ix)
+          /* Scatter: every window (oh, ow) that covers pixel (iy, ix) gets it at (c, ky, kx). */
+          for (int ky = 0; ky < kh; ++ky)
+            for (int kx = 0; kx < kw; ++kx) {
+              int ty = iy + ph - ky, tx = ix + pw - kx;
+              if (ty < 0 || tx < 0 || ty % sh || tx % sw || ty / sh >= Ho || tx / sw >= Wo) continue;
+              long row = ((long)b * Ho + ty / sh) * Wo + tx / sw;
+              y[row * K + ((long)c * kh + ky) * kw + kx] = x[(((long)b * C + c) * Hh + iy) * Ww + ix];
+            }
+}
+
+/* ---- templates/gemm.c ---------------------------------------------------------------------- */
+/* locus-requires: prologue.h */
+/* GEMM: C[M,N] = A[M,K] · B[K,N] + beta·C (+ bias), float32; lk_gemm_ex2 adds an epilogue
+ * C = act(A·B + beta·C + bias) + R applied in the store (fused_linear.c).
+ *
+ * A and B take any row/column strides (BLIS-style), so transposed operands cost nothing:
+ * linear's x·Wᵀ with W[N,K] is B = W with rsb = 1, csb = K. C is row-major with row stride rsc.
+ *
+ * Structure (Goto/BLIS): C is cut into MR×NR register tiles. For each KC-long slice of K a block of B
+ * (KC × NC) is packed into NR-wide column panels, so the micro-kernel streams B with unit stride from
+ * L1 whatever B's strides were; the micro-kernel walks MR rows of A (from L2) against one panel,
+ * broadcasting one A value and doing NR/LK_VW vector FMAs per row per k. A is read in place when its
+ * rows are contiguous (csa == 1, the common case: activations) or its columns are (rsa == 1: a weight
+ * gradient's dyᵀ), otherwise packed into MR-tall panels.
+ *
+ * Why these tile sizes (accumulators must stay in registers, and need ≥ 2 FMA pipes × 4-5 cycles of
+ * latency = 8-10 independent chains):
+ *   AVX2, 16 ymm:    6×16 → 12 accumulators + 2 B vectors + 1 broadcast = 15 registers.
+ *   AVX-512, 32 zmm: 8×32 → 16 accumulators + 2 B + 1 = 19 registers (6×32 and 12×32 also fit;
+ *                    not measured here: the development machine has no AVX-512).
+ *   generic 4-wide:  6×8  → 12 accumulators, as AVX2 at half width (16 xmm / 32 NEON registers).
+ * KC = 256: a packed B panel KC×NR is 16 KiB (AVX2), half of L1, leaving room for the A rows.
+ * MC = 192 rows × KC of A is 192 KiB: well inside a 512 KiB-1 MiB L2.
+ *
+ * Threads: the C matrix of each batch element is cut into a tm × tn grid of rectangles (chosen by a
+ * cost model that counts micro-tiles and packing), and rectangles are dealt out to threads in
+ * contiguous runs. Every thread packs only what its rectangles need into its own scratch, so there
+ * is no barrier inside the call. Every C element is summed in the same order (k ascending within a
+ * KC slice, slices added in order) whatever the grid, so results do not depend on the thread count.
+ */
+
+#if defined(LOCUS_TARGET_AVX512)
+#  ifndef LK_GEMM_MR
+#    define LK_GEMM_MR 8
+#  endif
+#else
+#  ifndef LK_GEMM_MR
+#    define LK_GEMM_MR 6
+#  endif
+#endif
+#ifndef LK_GEMM_NV
+#  define LK_GEMM_NV 2 /* vectors per row of a register tile */
+#endif
+#define LK_GEMM_NR (LK_GEMM_NV * LK_VW)
+#ifndef LK_GEMM_KC
+#  define LK_GEMM_KC 256
+#endif
+#ifndef LK_GEMM_MC
+#  define LK_GEMM_MC (32 * LK_GEMM_MR)
+#endif
+#ifndef LK_GEMM_NC
+#  define LK_GEMM_NC 1024
+#endif
+
+/* One matrix product; the batched entry points make one per batch element. */
+typedef struct lk__gemm_args {
+  int M, N, K;
+  const float *A; long rsa, csa;
+  const float *B; long rsb, csb;
+  float *C; long rsc;
+  float beta;
+  const float *bias_m; /* [M] added to every row i, or NULL */
+  const float *bias_n; /* [N] added to every column j, or NULL */
+  int act;             /* LK_ACT_*, applied after beta and the biases */
+  const float *R;      /* residual R(i,j) = R[i*rsr + j] added after act, or NULL; may equal C */
+  long rsr;
+  const float *scale_k; /* [K]: B(k,j) read as scale_k[k]·B(k,j) (applied while packing B), or NULL */
+  /* B packed by the caller instead of read through B, rsb, csb (conv.c's implicit im2col, where
+   * B(k,j) is a pixel of the input image): pack_b(g, k0, kc, j0, nc, bp) writes B[k0:k0+kc,
+   * j0:j0+nc] in lk__gemm_pack_b's layout. NULL: B is a strided matrix. */
+  void (*pack_b)(const struct lk__gemm_args *g, int k0, int kc, int j0, int nc, float *bp);
+  const void *pack_ctx; /* for pack_b */
+} lk__gemm_args;
+
+/* What the micro-kernel does with its tile. The tile's result r = A·B over one KC slice; then
+ *   first slice:  r += bias_n, r += bias_m, r = beta·P + r     (only when beta ≠ 0: P not read)
+ *   later slices: r = P + r
+ *   last slice:   r = act(r), r = r + R
+ * and r is stored to the tile's destination. P is C on the first slice, then the earlier slices'
+ * sum, which is C itself, except when the residual is C (in-place residual add) and K has
+ * several slices: then the partial sums go to a per-thread stash, so R is still intact when the
+ * last slice reads it (see lk__gemm_rect). */
+typedef struct {
+  int first, last;
+  float beta;
+  const float *bias_m; /* already offset to the tile's first row, or NULL */
+  const float *bias_n; /* already offset to the tile's first column, or NULL */
+  const float *part; long rsp; /* C (first slice, for beta) or the earlier slices' sum */
+  int act;                     /* last slice */
+  const float *res; long rsr;  /* residual tile, or NULL (last slice) */
+} lk__gemm_epi;
+
+/* The last slice's activation and residual on a tile, out of line so the plain store below stays
+ * small enough to be inlined into the micro-kernel (inlining the activations' code costs plain
+ * GEMMs 1-2%). One switch per tile, then a straight loop over its MR·NV vectors, which are
+ * independent chains the core overlaps. res may alias the destination: read before the store. */
+__attribute__((noinline)) static void lk__gemm_finish(lk_vf acc[LK_GEMM_MR][LK_GEMM_NV], const lk__gemm_epi *e) {
+  lk_vact_n(e->act, &acc[0][0], LK_GEMM_MR * LK_GEMM_NV);
+  if (e->res)
+    for (int i = 0; i < LK_GEMM_MR; ++i)
+      for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = acc[i][v] + lk_vload(e->res + i * e->rsr + v * LK_VW);
+}
+
+/* Stores a full MR×NR accumulator tile into c (row stride rsc), with the epilogue. c may equal
+ * e->part or e->res: every element is read before it is written, and only at its own position. */
+__attribute__((always_inline)) static inline void lk__gemm_store(lk_vf acc[LK_GEMM_MR][LK_GEMM_NV], float *c, long rsc,
+                                  const lk__gemm_epi *e) {
+  if (e->first) {
+    if (e->bias_n)
+      for (int v = 0; v < LK_GEMM_NV; ++v) {
+        lk_vf b = lk_vload(e->bias_n + v * LK_VW);
+        for (int i = 0; i < LK_GEMM_MR; ++i) acc[i][v] = acc[i][v] + b;
+      }
+    if (e->bias_m)
+      for (int i = 0; i < LK_GEMM_MR; ++i)
+        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = acc[i][v] + e->bias_m[i];
+    if (e->beta != 0.0f)
+      for (int i = 0; i < LK_GEMM_MR; ++i)
+        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = e->beta * lk_vload(e->part + i * e->rsp + v * LK_VW) + acc[i][v];
+  } else {
+    for (int i = 0; i < LK_GEMM_MR; ++i)
+      for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = lk_vload(e->part + i * e->rsp + v * LK_VW) + acc[i][v];
+  }
+  if (e->last && (e->act != LK_ACT_NONE || e->res)) {
+    /* Through a copy: acc's own address never escapes, so it stays in registers elsewhere. */
+    lk_vf t[LK_GEMM_MR][LK_GEMM_NV];
+    memcpy(t, acc, sizeof t);
+    lk__gemm_finish(t, e);
+    memcpy(acc, t, sizeof t);
+  }
+  for (int i = 0; i < LK_GEMM_MR; ++i)
+    for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(c + i * rsc + v * LK_VW, acc[i][v]);
+}
+
+/* One register tile: C[0:mr, 0:nr] (+)= A[0:MR, 0:kc] · Bp[0:kc, 0:NR], through the epilogue.
+ * A(i, k) is a[k·ks + i] when ks > 0 (an MR-tall packed panel, ks = MR, or a column-major A read
+ * in place, ks = its column stride), else a[i·rsa + k] (MR rows read in place). All MR rows must
+ * be readable. bp is a packed NR-wide panel. c is not restrict: it may be the epilogue's partial
+ * sums or residual. */
+static void lk__gemm_tile(int kc, const float *restrict a, long rsa, long ks,
+                          const float *restrict bp, float *c, long rsc, int mr, int nr,
+                          const lk__gemm_epi *e) {
+  lk_vf acc[LK_GEMM_MR][LK_GEMM_NV];
+  for (int i = 0; i < LK_GEMM_MR; ++i)
+    for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = lk_vzero();
+  /* Start fetching the C tile now so its misses overlap the k loop instead of stalling the
+   * stores (+8% at 1024², +5% for 3152×768×192); likewise the residual on the last slice. */
+  for (int i = 0; i < mr; ++i) {
+    __builtin_prefetch(c + i * rsc, 1);
+    __builtin_prefetch(c + i * rsc + LK_GEMM_NR - 1, 1);
+  }
+  if (e->last && e->res && e->res != c)
+    for (int i = 0; i < mr; ++i) {
+      __builtin_prefetch(e->res + i * e->rsr, 0);
+      __builtin_prefetch(e->res + i * e->rsr + LK_GEMM_NR - 1, 0);
+    }
+
+  if (ks > 0) {
+    for (int k = 0; k < kc; ++k) {
+      lk_vf b[LK_GEMM_NV];
+      for (int v = 0; v < LK_GEMM_NV; ++v) b[v] = lk_vload(bp + v * LK_VW);
+      for (int i = 0; i < LK_GEMM_MR; ++i) {
+        lk_vf ai = lk_vset1(a[i]);
+        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] += ai * b[v];
+      }
+      a += ks;
+      bp += LK_GEMM_NR;
+    }
+  } else {
+    for (int k = 0; k < kc; ++k) {
+      lk_vf b[LK_GEMM_NV];
+      for (int v = 0; v < LK_GEMM_NV; ++v) b[v] = lk_vload(bp + v * LK_VW);
+      for (int i = 0; i < LK_GEMM_MR; ++i) {
+        lk_vf ai = lk_vset1(a[i * rsa + k]);
+        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] += ai * b[v];
+      }
+      bp += LK_GEMM_NR;
+    }
+  }
+
+  if (mr == LK_GEMM_MR && nr == LK_GEMM_NR) {
+    lk__gemm_store(acc, c, rsc, e);
+  } else {
+    /* Edge tile: run the same store on full-size copies (C, partial sums, residual, biases, zero
+     * padded), so edge elements round exactly like interior ones, then copy the valid part back. */
+    float t[LK_GEMM_MR * LK_GEMM_NR], tp[LK_GEMM_MR * LK_GEMM_NR], tr[LK_GEMM_MR * LK_GEMM_NR];
+    float bm[LK_GEMM_MR], bn[LK_GEMM_NR];
+    lk__gemm_epi pe = *e;
+    if (!e->first || e->beta != 0.0f) {
+      memset(tp, 0, sizeof tp);
+      for (int i = 0; i < mr; ++i) memcpy(tp + i * LK_GEMM_NR, e->part + i * e->rsp, (size_t)nr * sizeof(float));
+      pe.part = tp; pe.rsp = LK_GEMM_NR;
+    }
+    if (e->last && e->res) {
+      memset(tr, 0, sizeof tr);
+      for (int i = 0; i < mr; ++i) memcpy(tr + i * LK_GEMM_NR, e->res + i * e->rsr, (size_t)nr * sizeof(float));
+      pe.res = tr; pe.rsr = LK_GEMM_NR;
+    }
+    if (e->bias_m) { memset(bm, 0, sizeof bm); memcpy(bm, e->bias_m, (size_t)mr * sizeof(float)); pe.bias_m = bm; }
+    if (e->bias_n) { memset(bn, 0, sizeof bn); memcpy(bn, e->bias_n, (size_t)nr * sizeof(float)); pe.bias_n = bn; }
+    lk__gemm_store(acc, t, LK_GEMM_NR, &pe);
+    for (int i = 0; i < mr; ++i) memcpy(c + i * rsc, t + i * LK_GEMM_NR, (size_t)nr * sizeof(float));
+  }
+}
+
+/* Packs B[0:kc, 0:nc] into NR-wide panels: bp[(j/NR)*kc*NR + k*NR + (j%NR)], zero past nc; with
+ * sk (not NULL), row k scaled by sk[k] (a per-input-channel scale folded into the weights:
+ * fused_linear's squeeze-excite input, fused_linear.c). */
+static void lk__gemm_pack_b(int kc, int nc, const float *restrict B, long rsb, long csb,
+                            const float *restrict sk, float *restrict bp) {
+  for (int j0 = 0; j0 < nc; j0 += LK_GEMM_NR) {
+    int nr = (int)lk_min_l(LK_GEMM_NR, nc - j0);
+    const float *b = B + j0 * csb;
+    float *d = bp + (long)j0 * kc;
+    if (nr == LK_GEMM_NR && csb == 1) {
+      /* Row-major B (matmul, attention's V): each k is one contiguous NR-float copy. */
+      for (int k = 0; k < kc; ++k)
+        for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, lk_vload(b + k * rsb + v * LK_VW));
+    } else if (nr == LK_GEMM_NR && rsb == 1) {
+      /* Transposed B (linear's W[N,K], attention's Kᵀ): NR columns, each contiguous in k, turned
+       * around 8×8 at a time in registers (element copies made packing ~9% of a 197-row linear;
+       * the shuffle sequence lowers well for SSE, AVX2 and AVX-512 alike). */
+      int k0 = 0;
+      for (; k0 + 8 <= kc; k0 += 8)
+        for (int j = 0; j < LK_GEMM_NR; j += 8) lk_transpose8_block(b + j * csb + k0, csb, d + k0 * LK_GEMM_NR + j, LK_GEMM_NR);
+      for (; k0 < kc; ++k0)
+        for (int j = 0; j < LK_GEMM_NR; ++j) d[k0 * LK_GEMM_NR + j] = b[j * csb + k0];
+    } else {
+      for (int k = 0; k < kc; ++k) {
+        for (int j = 0; j < nr; ++j) d[k * LK_GEMM_NR + j] = b[k * rsb + j * csb];
+        for (int j = nr; j < LK_GEMM_NR; ++j) d[k * LK_GEMM_NR + j] = 0.0f;
+      }
+    }
+    /* A second pass over the panel just written (in L1) keeps the three copy paths unchanged. */
+    if (sk)
+      for (int k = 0; k < kc; ++k) {
+        lk_vf s = lk_vset1(sk[k]);
+        for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, s * lk_vload(d + k * LK_GEMM_NR + v * LK_VW));
+      }
+  }
+}
+
+/* Packs A[0:mc, 0:kc] into MR-tall panels: ap[(i/MR)*kc*MR + k*MR + (i%MR)], zero past mc. */
+static void lk__gemm_pack_a(int mc, int kc, const float *restrict A, long rsa, long csa,
+                            float *restrict ap) {
+  for (int i0 = 0; i0 < mc; i0 += LK_GEMM_MR) {
+    int mr = (int)lk_min_l(LK_GEMM_MR, mc - i0);
+    const float *a = A + i0 * rsa;
+    float *d = ap + (long)i0 * kc;
+    for (int k = 0; k < kc; ++k) {
+      for (int i = 0; i < mr; ++i) d[k * LK_GEMM_MR + i] = a[i * rsa + k * csa];
+      for (int i = mr; i < LK_GEMM_MR; ++i) d[k * LK_GEMM_MR + i] = 0.0f;
+    }
+  }
+}
+
+/* How the micro-kernel reads A. In place when its rows are contiguous (activations), or its
+ * columns are (a weight gradient's A = dyᵀ: MR consecutive floats of one row of dy per k, what
+ * packing would copy), unless those rows or columns are a multiple of 4 KiB apart: then they all
+ * fall into the same L1 set (64 sets × 64 B) and evict each other (1024² was 8% slower in place
+ * than packed). Otherwise packed. Reading dyᵀ in place made linear_grad_weight's packing (as much
+ * work as its products at N = 64: each A element feeds only N/VW vector FMAs) disappear. */
+enum { LK__GEMM_A_ROWS, LK__GEMM_A_COLUMNS, LK__GEMM_A_PACKED };
+static int lk__gemm_a_mode(const lk__gemm_args *g) {
+  if (g->csa == 1 && (g->rsa % 1024 != 0 || g->M <= 1)) return LK__GEMM_A_ROWS;
+  if (g->rsa == 1 && g->csa % 1024 != 0) return LK__GEMM_A_COLUMNS;
+  return LK__GEMM_A_PACKED;
+}
+static int lk__gemm_packs_a(const lk__gemm_args *g) { return lk__gemm_a_mode(g) == LK__GEMM_A_PACKED; }
+
+/* Whether the partial sums of the K slices go to a per-thread stash instead of C: when C is also
+ * the residual, which must survive until the last slice adds it. */
+static int lk__gemm_stashes(const lk__gemm_args *g) {
+  return g->R != NULL && g->R == g->C && g->K > LK_GEMM_KC;
+}
+
+/* Scratch one thread needs for rectangles of at most mmax × nmax: packed B block, packed A block,
+ * and the stash (a rectangle's rows × one NC block of columns) when lk__gemm_stashes. */
+static size_t lk__gemm_scratch_floats(const lk__gemm_args *g, long mmax, long nmax) {
+  long kc = lk_min_l(LK_GEMM_KC, g->K);
+  long nc = lk_round_up(lk_min_l(LK_GEMM_NC, nmax), LK_GEMM_NR);
+  long mc = !lk__gemm_packs_a(g) ? LK_GEMM_MR : lk_round_up(lk_min_l(LK_GEMM_MC, mmax), LK_GEMM_MR);
+  long stash = lk__gemm_stashes(g) ? lk_round_up(mmax, LK_GEMM_MR) * nc : 0;
+  /* Each part rounded to 16 floats (64 bytes) so the A part starts cache-line aligned. */
+  return (size_t)(lk_round_up(kc * nc, 16) + lk_round_up(kc * mc, 16) + stash);
+}
+
+/* Slice [pc, pc + kc) of K into C[m0:m1, jc:jc + nc] of one matrix, B's block already packed at
+ * bp: the MC row blocks, NR column panels and MR-row register tiles. ap: room for a packed A
+ * block; stash: the rectangle's rows × nc0 partial sums (used when lk__gemm_stashes). */
+static void lk__gemm_block(const lk__gemm_args *g, int m0, int m1, int jc, int nc, int pc, int kc,
+                           const float *bp, float *ap, float *stash, long nc0) {
+  const int mode = lk__gemm_a_mode(g), pack_a = mode == LK__GEMM_A_PACKED, columns = mode == LK__GEMM_A_COLUMNS;
+  const int stashes = lk__gemm_stashes(g), last = pc + kc >= g->K;
+  for (int ic = m0; ic < m1; ic += LK_GEMM_MC) {
+    int mc = (int)lk_min_l(LK_GEMM_MC, m1 - ic);
+    int mfull = mc - mc % LK_GEMM_MR; /* rows read in place when A is not packed */
+    const float *a = g->A + ic * g->rsa + pc * g->csa;
+    if (pack_a) lk__gemm_pack_a(mc, kc, a, g->rsa, g->csa, ap);
+    else if (mfull < mc) lk__gemm_pack_a(mc - mfull, kc, a + mfull * g->rsa, g->rsa, g->csa, ap);
+    for (int jr = 0; jr < nc; jr += LK_GEMM_NR) {
+      int nr = (int)lk_min_l(LK_GEMM_NR, nc - jr);
+      for (int ir = 0; ir < mc; ir += LK_GEMM_MR) {
+        int mr = (int)lk_min_l(LK_GEMM_MR, mc - ir);
+        lk__gemm_epi e;
+        float *c = g->C + (long)(ic + ir) * g->rsc + jc + jr, *dst = c;
+        long rsd = g->rsc;
+        const float *bpan = bp + (long)jr * kc;
+        e.first = pc == 0;
+        e.last = last;
+        e.beta = g->beta;
+        e.bias_m = g->bias_m ? g->bias_m + ic + ir : NULL;
+        e.bias_n = g->bias_n ? g->bias_n + jc + jr : NULL;
+        e.part = c; e.rsp = g->rsc;
+        e.act = g->act;
+        e.res = g->R ? g->R + (long)(ic + ir) * g->rsr + jc + jr : NULL; e.rsr = g->rsr;
+        if (stashes) {
+          float *s = stash + (long)(ic + ir - m0) * nc0 + jr;
+          if (pc > 0) { e.part = s; e.rsp = nc0; }
+          if (!last) { dst = s; rsd = nc0; }
+        }
+        if (pack_a) lk__gemm_tile(kc, ap + (long)ir * kc, 0, LK_GEMM_MR, bpan, dst, rsd, mr, nr, &e);
+        else if (ir < mfull) lk__gemm_tile(kc, a + ir * g->rsa, g->rsa, columns ? g->csa : 0, bpan, dst, rsd, mr, nr, &e);
+        else lk__gemm_tile(kc, ap, 0, LK_GEMM_MR, bpan, dst, rsd, mr, nr, &e);
+      } /* for ir */
+    } /* for jr */
+  } /* for ic */
+}
+
+/* C[m0:m1, n0:n1] of `count` matrices that share B, with the scratch of one thread: matrix i reads
+ * A at g->A + i·bsa and writes C at g->C + i·bsc (residual at g->R + i·bsr). Each block of B is
+ * packed once and used for all of them: a fused_linear over the samples of a strided view (rows
+ * 1..196 of each sample's 197 tokens) packed its 768 × 192 weights once per sample before, as much
+ * work as a third of the products. Each C element still sums its K slices in the same order.
+ * count > 1 needs !lk__gemm_stashes (the stash holds one matrix's partial sums). */
+static void lk__gemm_rect(const lk__gemm_args *g, long count, long bsa, long bsc, long bsr, int m0, int m1, int n0,
+                          int n1, float *ws) {
+  const int pack_a = lk__gemm_packs_a(g);
+  const long kc0 = lk_min_l(LK_GEMM_KC, g->K), nc0 = lk_round_up(lk_min_l(LK_GEMM_NC, n1 - n0), LK_GEMM_NR);
+  const long mc0 = !pack_a ? LK_GEMM_MR : lk_round_up(lk_min_l(LK_GEMM_MC, m1 - m0), LK_GEMM_MR);
+  float *bp = ws;
+  float *ap = ws + lk_round_up(kc0 * nc0, 16);
+  float *stash = ap + lk_round_up(kc0 * mc0, 16); /* [m1 − m0, nc0], used when stashes */
+  for (int jc = n0; jc < n1; jc += LK_GEMM_NC) {
+    int nc = (int)lk_min_l(LK_GEMM_NC, n1 - jc);
+    for (int pc = 0; pc < g->K; pc += LK_GEMM_KC) {
+      int kc = (int)lk_min_l(LK_GEMM_KC, g->K - pc);
+      if (g->pack_b) g->pack_b(g, pc, kc, jc, nc, bp);
+      else lk__gemm_pack_b(kc, nc, g->B + pc * g->rsb + jc * g->csb, g->rsb, g->csb, g->scale_k ? g->scale_k + pc : NULL, bp);
+      for (long i = 0; i < count; ++i) {
+        lk__gemm_args gi = *g;
+        gi.A += i * bsa; gi.C += i * bsc;
+        if (gi.R) gi.R += i * bsr;
+        lk__gemm_block(&gi, m0, m1, jc, nc, pc, kc, bp, ap, stash, nc0);
+      }
+    } /* for pc */
+  } /* for jc */
+}
+
+/* Reference arithmetic for a rectangle (double accumulation); also the fallback when scratch
+ * cannot be allocated. */
+static void lk__gemm_rect_naive(const lk__gemm_args *g, int m0, int m1, int n0, int n1) {
+  for (int i = m0; i < m1; ++i) {
+    for (int j = n0; j < n1; ++j) {
+      double s = 0.0;
+      for (int k = 0; k < g->K; ++k)
+        s += (double)g->A[i * g->rsa + k * g->csa] * g->B[k * g->rsb + j * g->csb] * (g->scale_k ? g->scale_k[k] : 1.0f);
+      if (g->bias_m) s += g->bias_m[i];
+      if (g->bias_n) s += g->bias_n[j];
+      float *c = g->C + (long)i * g->rsc + j;
+      if (g->beta != 0.0f) s += g->beta * (double)*c;
+      s = lk_apply_act_ref(g->act, s);
+      if (g->R) s += g->R[(long)i * g->rsr + j];
+      *c = (float)s;
+    }
+  }
+}
+
+/* Degenerate K: C = beta·C + biases. */
+static void lk__gemm_rect_k0(const lk__gemm_args *g, int m0, int m1, int n0, int n1) {
+  for (int i = m0; i < m1; ++i)
+    for (int j = n0; j < n1; ++j) {
+      float *c = g->C + (long)i * g->rsc + j;
+      float s = (g->bias_m ? g->bias_m[i] : 0.0f) + (g->bias_n ? g->bias_n[j] : 0.0f);
+      s = g->beta != 0.0f ? g->beta * *c + s : s;
+      s = lk_apply_act(g->act, s);
+      *c = g->R ? s + g->R[(long)i * g->rsr + j] : s;
+    }
+}
+
+/* Picks the tm × tn grid (tm·tn = parts) that minimises the busiest thread's estimated cycles:
+ * micro-tiles × cycles per tile, plus about one cycle per packed element and half a cycle per
+ * element of A read in place. Without that last term, a narrow product (N = 64, 2 panels) was
+ * split by columns: each thread streamed all of A, twice the traffic of a split by rows. With it
+ * (bench_gemm-style harness, 2 threads, alternating builds): 3136×64×256 117-130 → 140-158
+ * GFLOP/s, 3200×64×64 108-112 → 135-154, 3152×192×768 120 → 141-142, 16384×192×192 116-121 →
+ * 135-139; batch-1 shapes (M = 197) unchanged within noise. */
+static void lk__gemm_grid(int M, int N, int K, int parts, int pack_a, int *tm, int *tn) {
+  long mt = lk_ceil_div(M, LK_GEMM_MR), nt = lk_ceil_div(N, LK_GEMM_NR);
+  double tile = (double)LK_GEMM_MR * LK_GEMM_NR * K / (2.0 * LK_VW), best = -1.0;
+  for (int a = 1; a <= parts; ++a) {
+    if (parts % a) continue;
+    long mi = lk_ceil_div(mt, a), ni = lk_ceil_div(nt, parts / a);
+    double cost = (double)mi * ni * tile + (double)K * (ni * LK_GEMM_NR + mi * LK_GEMM_MR * (pack_a ? 1.0 : 0.5));
+    if (best < 0.0 || cost < best) { best = cost; *tm = a; *tn = parts / a; }
+  }
+}
+
+static int lk__gemm_gcd(int a, int b) { while (b) { int t = a % b; a = b; b = t; } return a; }
+
+/* Shares each of `products` matrices is cut into so that products · shares divide evenly among
+ * `threads` (threads / gcd(products, threads)): at batch 1 on 2 threads, halves. */
+static int lk__gemm_shares(long products, int threads) {
+  return threads / lk__gemm_gcd((int)(products % threads), threads);
+}
+
+/* Rectangle r (of tm·tn) of a matrix, in tile units so only the last rectangle has edge tiles. */
+static void lk__gemm_rect_bounds(int M, int N, int tm, int tn, int r, int *m0, int *m1, int *n0, int *n1) {
+  long lo, hi, mt = lk_ceil_div(M, LK_GEMM_MR), nt = lk_ceil_div(N, LK_GEMM_NR);
+  lk_split(mt, tm, r / tn, &lo, &hi);
+  *m0 = (int)lk_min_l(lo * LK_GEMM_MR, M);
+  *m1 = (int)lk_min_l(hi * LK_GEMM_MR, M);
+  lk_split(nt, tn, r % tn, &lo, &hi);
+  *n0 = (int)lk_min_l(lo * LK_GEMM_NR, N);
+  *n1 = (int)lk_min_l(hi * LK_GEMM_NR, N);
+}
+
+/* Full form with epilogue; every other entry point is a wrapper.
+ * For b < batch: C_b[M,N] = act(beta·C_b + A_b[M,K]·B_b[K,N] + bias_m[i] + bias_n[j]) + R_b, where
+ *   A_b(i,k) = A[b*bsa + i*rsa + k*csa], B_b(k,j) = B[b*bsb + k*rsb + j*csb],
+ *   C_b(i,j) = C[b*bsc + i*rsc + j], R_b(i,j) = R[b*bsr + i*rsr + j].
+ * A batch stride of 0 shares an operand (conv's weights). beta == 0 means C is not read (it may
+ * hold garbage). bias_m[M] / bias_n[N] may be NULL. act is an LK_ACT_* code (LK_ACT_NONE: none).
+ * R may be NULL, or equal C with the same strides (bsr == bsc, rsr == rsc: in-place residual add);
+ * any other overlap of R with C is not allowed. C must not overlap A or B. Any M, N ≥ 0, K ≥ 0.
+ * The epilogue runs in the store of each register tile, on its last K slice, while the tile is
+ * in registers: C is written once per K slice, as without an epilogue. Scratch: allocated per
+ * thread per call, (KC·NC' + KC·MR) floats, NC' = min(1024, thread's columns), or KC·MC' instead
+ * of KC·MR when A is packed; plus, when R == C and K > KC, the thread's rows × NC' for the
+ * partial sums (which may not overwrite R before the last slice). */
+/* lk_gemm_ex2 over a two-level batch: product (o, b) for o < outer, b < batch reads its operands
+ * at o·os? + b·bs?. One parallel region covers all outer · batch products (a C loop over the
+ * outer level would open one region per iteration, each too small to split). */
+static void lk__gemm_nested(int outer, long osa, long osb, long osc, long osr, int batch, int M, int N, int K,
+                            const float *A, long bsa, long rsa, long csa, const float *B, long bsb, long rsb,
+                            long csb, float *C, long bsc, long rsc, float beta, const float *bias_m,
+                            const float *bias_n, int act, const float *R, long bsr, long rsr, const float *scale_k,
+                            long bss) {
+  if (outer <= 0 || batch <= 0 || M <= 0 || N <= 0) return;
+  /* Designated initializers: every field not named (pack_b, pack_ctx) is zero. */
+  lk__gemm_args g0 = {.M = M, .N = N, .K = K, .A = A, .rsa = rsa, .csa = csa, .B = B, .rsb = rsb, .csb = csb,
+                      .C = C, .rsc = rsc, .beta = beta, .bias_m = bias_m, .bias_n = bias_n, .act = act, .R = R,
+                      .rsr = rsr, .scale_k = scale_k};
+
+  /* Threads per matrix: enough that jobs = batch · per divide evenly among the threads. Small
+   * problems stay on the calling thread (see LK_GEMM_PAR_MIN). */
+  long products = (long)outer * batch;
+  double fmas = (double)products * M * N * (K > 0 ? K : 1);
+  int threads = fmas < LK_GEMM_PAR_MIN ? 1 : lk_max_threads();
+  int per = lk__gemm_shares(products, threads), tm = 1, tn = 1;
+  lk__gemm_grid(M, N, K, per, lk__gemm_packs_a(&g0), &tm, &tn);
+  long jobs = products * per;
+  long mmax = lk_ceil_div(lk_ceil_div(M, LK_GEMM_MR), tm) * LK_GEMM_MR;
+  long nmax = lk_ceil_div(lk_ceil_div(N, LK_GEMM_NR), tn) * LK_GEMM_NR;
+  size_t scratch = lk__gemm_scratch_floats(&g0, mmax, nmax);
+  /* Products of one outer index that read the same B (and the same scale) pack it once per block
+   * (lk__gemm_rect), unless the partial sums go to the one-matrix stash. */
+  const int shared_b = bsb == 0 && (scale_k == NULL || bss == 0) && !lk__gemm_stashes(&g0);
+
+  LK_OMP(parallel num_threads(threads) if(threads > 1))
+  {
+    long j0, j1;
+    float *ws = K > 0 ? lk_scratch_alloc(scratch) : NULL;
+    lk_split(jobs, lk_team_size(), lk_thread_id(), &j0, &j1);
+    for (long j = j0, run; j < j1; j += run) {
+      lk__gemm_args g = g0;
+      long p = j / per, o = p / batch, b = p % batch;
+      int m0, m1, n0, n1;
+      /* One matrix per job, or with a shared B and whole matrices per job, the run of them up
+       * to the thread's last job or the next outer index. */
+      run = shared_b && per == 1 ? lk_min_l(j1 - j, batch - b) : 1;
+      g.A += o * osa + b * bsa; g.B += o * osb + b * bsb; g.C += o * osc + b * bsc;
+      if (g.R) g.R += o * osr + b * bsr;
+      if (g.scale_k) g.scale_k += b * bss;
+      lk__gemm_rect_bounds(M, N, tm, tn, (int)(j % per), &m0, &m1, &n0, &n1);
+      if (m0 >= m1 || n0 >= n1) continue;
+      if (K > 0 && ws) {
+        lk__gemm_rect(&g, run, bsa, bsc, bsr, m0, m1, n0, n1, ws);
+        continue;
+      }
+      for (long i = 0; i < run; ++i) { /* degenerate K, or out of memory */
+        lk__gemm_args gi = g;
+        gi.A += i * bsa; gi.C += i * bsc;
+        if (gi.R) gi.R += i * bsr;
+        if (K <= 0) lk__gemm_rect_k0(&gi, m0, m1, n0, n1);
+        else lk__gemm_rect_naive(&gi, m0, m1, n0, n1);
+      }
+    }
+    lk_scratch_free(ws);
+  }
+}
+
+void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                 const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
+                 const float *bias_m, const float *bias_n, int act, const float *R, long bsr, long rsr) {
+  lk__gemm_nested(1, 0, 0, 0, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
+                  act, R, bsr, rsr, NULL, 0);
+}
+
+/* lk_gemm_ex2 without the activation and residual: C_b = beta·C_b + A_b·B_b + bias_m + bias_n. */
+void lk_gemm_ex(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
+                const float *bias_m, const float *bias_n) {
+  lk_gemm_ex2(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
+              LK_ACT_NONE, NULL, 0, 0);
+}
+
+/* C[M,N] = A[M,K]·B[K,N] + beta·C. A(i,k) = A[i*rsa + k*csa], B(k,j) = B[k*rsb + j*csb],
+ * C(i,j) = C[i*rsc + j]. */
+void lk_gemm(int M, int N, int K, const float *A, long rsa, long csa, const float *B, long rsb,
+             long csb, float *C, long rsc, float beta) {
+  lk_gemm_ex(1, M, N, K, A, 0, rsa, csa, B, 0, rsb, csb, C, 0, rsc, beta, NULL, NULL);
+}
+
+/* outer · batch independent products, operand (o, b) at A + o*osa + b*bsa (B, C likewise): two
+ * leading axes that do not flatten into one stride (attention's heads read in place by
+ * matmul_permuted, inside the batch of samples). */
+void lk_gemm_batched2(int outer, long osa, long osb, long osc, int batch, int M, int N, int K, const float *A,
+                      long bsa, long rsa, long csa, const float *B, long bsb, long rsb, long csb, float *C, long bsc,
+                      long rsc, float beta) {
+  lk__gemm_nested(outer, osa, osb, osc, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL,
+                  NULL, LK_ACT_NONE, NULL, 0, 0, NULL, 0);
+}
+
+/* batch independent products, operand b at A + b*bsa, B + b*bsb, C + b*bsc (matmul's leading
+ * axes flattened; attention-style batched products). */
+void lk_gemm_batched(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                     const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
+                     float beta) {
+  lk_gemm_ex(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL, NULL);
+}
+
+/* Single-threaded GEMM for use inside another kernel's parallel region (attention). ws must hold
+ * lk_gemm_serial_workspace_floats(M, N, K) floats and be 64-byte aligned. */
+size_t lk_gemm_serial_workspace_floats(int M, int N, int K) {
+  lk__gemm_args g = {.K = K, .csa = 0}; /* csa 0: size for a packed A, whatever the strides turn out to be */
+  return lk__gemm_scratch_floats(&g, lk_round_up(M, LK_GEMM_MR), lk_round_up(N, LK_GEMM_NR));
+}
+
+void lk_gemm_serial(int M, int N, int K, const float *A, long rsa, long csa, const float *B,
+                    long rsb, long csb, float *C, long rsc, float beta, float *ws) {
+  lk__gemm_args g = {.M = M, .N = N, .K = K, .A = A, .rsa = rsa, .csa = csa, .B = B, .rsb = rsb, .csb = csb,
+                     .C = C, .rsc = rsc, .beta = beta, .act = LK_ACT_NONE};
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) lk__gemm_rect_k0(&g, 0, M, 0, N);
+  else lk__gemm_rect(&g, 1, 0, 0, 0, 0, M, 0, N, ws);
+}
+
+/* ---- Naive references (double accumulation), same signatures ---------------------------------- */
+
+void lk_gemm_ex2_naive(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                       const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
+                       float beta, const float *bias_m, const float *bias_n, int act, const float *R,
+                       long bsr, long rsr) {
+  for (int b = 0; b < batch; ++b) {
+    lk__gemm_args g = {.M = M, .N = N, .K = K, .A = A + b * bsa, .rsa = rsa, .csa = csa, .B = B + b * bsb,
+                       .rsb = rsb, .csb = csb, .C = C + b * bsc, .rsc = rsc, .beta = beta, .bias_m = bias_m,
+                       .bias_n = bias_n, .act = act, .R = R ? R + b * bsr : NULL, .rsr = rsr};
+    lk__gemm_rect_naive(&g, 0, M, 0, N);
+  }
+}
+
+void lk_gemm_ex_naive(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                      const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
+                      float beta, const float *bias_m, const float *bias_n) {
+  lk_gemm_ex2_naive(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
+                    LK_ACT_NONE, NULL, 0, 0);
+}
+
+void lk_gemm_naive(int M, int N, int K, const float *A, long rsa, long csa, const float *B,
+                   long rsb, long csb, float *C, long rsc, float beta) {
+  lk_gemm_ex_naive(1, M, N, K, A, 0, rsa, csa, B, 0, rsb, csb, C, 0, rsc, beta, NULL, NULL);
 }
 
 /* ---- templates/fused_linear.c -------------------------------------------------------------- */
@@ -3044,6 +2683,424 @@ void lk_token_dwconv_grad_weight(int B, int Hh, int Ww, int C, int kh, int kw, i
   lk_scratch_free(part);
 }
 
+/* ---- templates/conv.c ---------------------------------------------------------------------- */
+/* locus-requires: prologue.h gemm.c */
+/* conv2d, NCHW: y[B, Cout, Ho, Wo] = x[B, Cin, Hh, Ww] ⊛ w[Cout, Cin/groups, kh, kw] + bias[Cout]
+ * (PyTorch nn.Conv2d: symmetric zero padding ph/pw, strides sh/sw, no dilation).
+ * Ho = (Hh + 2·ph − kh)/sh + 1, Wo = (Ww + 2·pw − kw)/sw + 1.
+ *
+ * Four paths:
+ * - 1×1, stride 1, no padding, groups 1: y_b[Cout, Hh·Ww] = w[Cout, Cin] · x_b[Cin, Hh·Ww], one
+ *   batched GEMM straight on the activations (no copy).
+ * - depthwise (groups = Cin = Cout): a direct kernel; a GEMM with K = kh·kw would be all overhead.
+ * - anything else, implicit GEMM: per image and group, y_g[Cout/G, Ho·Wo] = w_g · col_g with
+ *   col_g[(c·kh + ki)·kw + kj][oh·Wo + ow] = x[c, oh·sh − ph + ki, ow·sw − pw + kj], never stored:
+ *   the GEMM's B packing (lk__conv_pack_b) reads those pixels straight from a zero-padded copy of
+ *   the image, so no bounds checks and no column matrix. An explicit im2col wrote col to memory
+ *   and the GEMM then read it back to pack it; with the threads splitting im2col by rows and the
+ *   GEMM by columns, half of what each core packed came from the other core's cache. Each thread
+ *   takes whole images (or, at batch 1, a share of the output columns) and pads its own copy.
+ * - when an image's padded copy would be too large (lk__conv_implicit_ok), the explicit path: one
+ *   image and a block of output rows at a time, im2col of the block into the workspace, then per
+ *   group one GEMM w_g · col_g with the bias added in the GEMM's store. The block is sized so col
+ *   stays near 1 MiB (in L2) while the GEMM reads it. See lk__conv_block_rows. */
+
+static int lk__conv_is_1x1(int kh, int kw, int sh, int sw, int ph, int pw, int groups) {
+  return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 && groups == 1;
+}
+
+/* Output columns [*lo, *hi) whose input column ow·sw − pw + kj lies inside [0, Ww). */
+static void lk__conv_valid_cols(int Ww, int Wo, int sw, int pw, int kj, int *lo, int *hi) {
+  long l = kj >= pw ? 0 : (pw - kj + sw - 1) / sw;
+  long h = Ww - 1 + pw - kj < 0 ? 0 : (Ww - 1 + pw - kj) / sw + 1;
+  *lo = (int)lk_min_l(l, Wo);
+  *hi = (int)lk_max_l(lk_min_l(h, Wo), *lo);
+}
+
+/* Output rows per im2col block: col [K, rows·Wo] (K = Cin·kh·kw) of about 2^18 floats (1 MiB, one
+ * core's L2), but at least 256 columns so the GEMM's N is not all edge (SAG's 3×3 convolutions
+ * have K = 1728), and never more than the image. The emitter mirrors this rule
+ * (`conv2dWorkspace`, Kernels+Products.swift). */
+static long lk__conv_block_rows(long K, long Ho, long Wo) {
+  long rows = (1L << 18) / (K * Wo);
+  if (rows * Wo < 256) rows = lk_ceil_div(256, Wo);
+  return lk_max_l(1, lk_min_l(rows, Ho));
+}
+
+/* The implicit path's per-thread copy of one padded image: Cin planes of (Hh + 2·ph) × (Ww + 2·pw)
+ * floats, plus LK__CONV_SLACK so the packing may read whole vectors past the last pixel. Up to
+ * 2^21 floats (8 MiB per thread); beyond that the explicit path, with its 1 MiB blocks. The
+ * emitter mirrors this rule (`conv2dWorkspace`, Kernels+Products.swift). */
+#define LK__CONV_SLACK (2 * 32)
+static long lk__conv_padded_floats(int Cin, int Hh, int Ww, int ph, int pw) {
+  return (long)Cin * (Hh + 2L * ph) * (Ww + 2L * pw) + LK__CONV_SLACK;
+}
+static int lk__conv_implicit_ok(int Cin, int Hh, int Ww, int ph, int pw) {
+  return lk__conv_padded_floats(Cin, Hh, Ww, ph, pw) <= (1L << 21);
+}
+
+/* Floats of the explicit path's column block (lk__conv_block_rows output rows of one image). */
+static long lk__conv_col_floats(int Cin, int kh, int kw, long Ho, long Wo) {
+  long K = (long)Cin * kh * kw;
+  return K * lk__conv_block_rows(K, Ho, Wo) * Wo;
+}
+
+/* Floats of `ws` lk_conv2d needs (0 for the 1×1, depthwise and implicit paths): one block of the
+ * explicit path, whatever B. */
+size_t lk_conv2d_workspace_floats(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh,
+                                  int sw, int ph, int pw, int groups) {
+  long Ho = (Hh + 2L * ph - kh) / sh + 1, Wo = (Ww + 2L * pw - kw) / sw + 1;
+  (void)B;
+  if (lk__conv_is_1x1(kh, kw, sh, sw, ph, pw, groups)) return 0;
+  if (groups == Cin && groups == Cout && groups > 1) return 0;
+  if (Ho <= 0 || Wo <= 0 || lk__conv_implicit_ok(Cin, Hh, Ww, ph, pw)) return 0;
+  return (size_t)lk__conv_col_floats(Cin, kh, kw, Ho, Wo);
+}
+
+/* Output rows [oh0, oh1) of one image x [Cin, Hh, Ww]: col[(c·kh + ki)·kw + kj][(oh − oh0)·Wo + ow] =
+ * x[c, oh·sh − ph + ki, ow·sw − pw + kj] or 0. Since c runs over all Cin, the rows of group g are the
+ * contiguous block for c in g's channels. */
+static void lk__conv_im2col(int Cin, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw, int oh0, int oh1,
+                            int Wo, const float *restrict x, float *restrict col) {
+  long rows = (long)Cin * kh * kw, n = (long)(oh1 - oh0) * Wo;
+  LK_OMP(parallel for schedule(static) if(rows * n >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) {
+    int kj = (int)(r % kw), ki = (int)(r / kw % kh);
+    const float *xc = x + r / ((long)kh * kw) * Hh * Ww; /* plane c */
+    float *d = col + r * n;
+    int lo, hi;
+    lk__conv_valid_cols(Ww, Wo, sw, pw, kj, &lo, &hi);
+    for (int oh = oh0; oh < oh1; ++oh, d += Wo) {
+      int ih = oh * sh - ph + ki;
+      if (ih < 0 || ih >= Hh) { memset(d, 0, (size_t)Wo * sizeof(float)); continue; }
+      const float *xr = xc + (long)ih * Ww;
+      for (int ow = 0; ow < lo; ++ow) d[ow] = 0.0f;
+      if (sw == 1) memcpy(d + lo, xr + lo - pw + kj, (size_t)(hi - lo) * sizeof(float));
+      else for (int ow = lo; ow < hi; ++ow) d[ow] = xr[(long)ow * sw - pw + kj];
+      for (int ow = hi; ow < Wo; ++ow) d[ow] = 0.0f;
+    }
+  }
+}
+
+/* ---- Implicit GEMM ----------------------------------------------------------------------------- */
+
+/* What lk__conv_pack_b needs besides the GEMM's arguments; g->B is the padded image of the group's
+ * first channel. */
+typedef struct { int kh, kw, sh, sw, Wo; long Wp, plane; } lk__conv_geom;
+
+/* lk__gemm_pack_b's layout for B[k0:k0+kc, j0:j0+nc] of the implicit column matrix: B(k, j) is
+ * the padded image at channel c, row oh·sh + ki, column ow·sw + kj, for k = (c·kh + ki)·kw + kj and
+ * j = oh·Wo + ow. A panel of NR outputs inside one output row reads, per k, NR pixels of one input
+ * row: contiguous for stride 1 (whole-vector copies), every other one for stride 2 (two vectors
+ * and an even-lane shuffle per 8). A panel that wraps to the next row (or a short last one) goes
+ * pixel by pixel through per-column offsets. The padding makes every read in bounds, except the
+ * stride-2 path's last lane + 1, which LK__CONV_SLACK covers. */
+static void lk__conv_pack_b(const lk__gemm_args *g, int k0, int kc, int j0, int nc, float *bp) {
+  const lk__conv_geom *q = (const lk__conv_geom *)g->pack_ctx;
+  long koff[LK_GEMM_KC], joff[LK_GEMM_NR];
+  for (int k = 0; k < kc; ++k) {
+    int kk = k0 + k, kj = kk % q->kw, ki = kk / q->kw % q->kh;
+    koff[k] = kk / (q->kw * q->kh) * q->plane + ki * q->Wp + kj;
+  }
+  for (int p0 = 0; p0 < nc; p0 += LK_GEMM_NR) {
+    int nr = (int)lk_min_l(LK_GEMM_NR, nc - p0), n = j0 + p0, oh = n / q->Wo, ow = n % q->Wo;
+    float *d = bp + (long)p0 * kc;
+    if (nr == LK_GEMM_NR && ow + LK_GEMM_NR <= q->Wo) {
+      const float *s0 = g->B + (long)oh * q->sh * q->Wp + (long)ow * q->sw;
+      if (q->sw == 1) {
+        for (int k = 0; k < kc; ++k)
+          for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, lk_vload(s0 + koff[k] + v * LK_VW));
+      } else if (q->sw == 2) {
+        for (int k = 0; k < kc; ++k)
+          for (int j = 0; j < LK_GEMM_NR; j += 8) {
+            lk_v8 a, b, e;
+            memcpy(&a, s0 + koff[k] + 2 * j, sizeof a);
+            memcpy(&b, s0 + koff[k] + 2 * j + 8, sizeof b);
+            e = __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14);
+            memcpy(d + k * LK_GEMM_NR + j, &e, sizeof e);
+          }
+      } else {
+        for (int k = 0; k < kc; ++k)
+          for (int j = 0; j < LK_GEMM_NR; ++j) d[k * LK_GEMM_NR + j] = s0[koff[k] + (long)j * q->sw];
+      }
+    } else {
+      for (int j = 0; j < nr; ++j)
+        joff[j] = (long)((n + j) / q->Wo) * q->sh * q->Wp + (long)((n + j) % q->Wo) * q->sw;
+      for (int k = 0; k < kc; ++k) {
+        for (int j = 0; j < nr; ++j) d[k * LK_GEMM_NR + j] = g->B[koff[k] + joff[j]];
+        for (int j = nr; j < LK_GEMM_NR; ++j) d[k * LK_GEMM_NR + j] = 0.0f;
+      }
+    }
+  }
+}
+
+/* pad[c, ph + i, pw + j] = x[c, i, j] for the Cin planes of one image, zeros around and in the
+ * slack after the last plane. */
+static void lk__conv_pad_image(int Cin, int Hh, int Ww, int ph, int pw, const float *restrict x, float *restrict pad) {
+  long Wp = Ww + 2L * pw, plane = (Hh + 2L * ph) * Wp;
+  for (int c = 0; c < Cin; ++c) {
+    float *p = pad + c * plane;
+    const float *xc = x + (long)c * Hh * Ww;
+    memset(p, 0, (size_t)(ph * Wp) * sizeof(float));
+    for (int i = 0; i < Hh; ++i) {
+      float *r = p + (ph + i) * Wp;
+      for (int j = 0; j < pw; ++j) r[j] = r[pw + Ww + j] = 0.0f;
+      memcpy(r + pw, xc + (long)i * Ww, (size_t)Ww * sizeof(float));
+    }
+    memset(p + (ph + Hh) * Wp, 0, (size_t)(ph * Wp) * sizeof(float));
+  }
+  memset(pad + Cin * plane, 0, LK__CONV_SLACK * sizeof(float));
+}
+
+/* The implicit path. Jobs are (image, group, share of the output columns): as many shares per
+ * matrix as it takes for the jobs to divide evenly among the threads (at batch 1 on 2 threads,
+ * halves of each image). A thread pads an image when its jobs reach it; results do not depend
+ * on the thread count (each output is one GEMM element, summed in the same order). */
+static void lk__conv_implicit(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
+                              int G, int Ho, int Wo, const float *x, const float *w, const float *bias, float *y) {
+  int cig = Cin / G, cog = Cout / G, kg = cig * kh * kw, HWo = Ho * Wo;
+  lk__conv_geom q = {.kh = kh, .kw = kw, .sh = sh, .sw = sw, .Wo = Wo, .Wp = Ww + 2L * pw, .plane = (Hh + 2L * ph) * (Ww + 2L * pw)};
+  lk__gemm_args g0 = {.M = cog, .N = HWo, .K = kg, .rsa = kg, .csa = 1, .rsc = HWo, .act = LK_ACT_NONE,
+                      .pack_b = lk__conv_pack_b, .pack_ctx = &q};
+  long products = (long)B * G, jobs, tiles = lk_ceil_div(HWo, LK_GEMM_NR), padded = lk__conv_padded_floats(Cin, Hh, Ww, ph, pw);
+  double fmas = (double)B * Cout * HWo * kg;
+  int threads = fmas < LK_GEMM_PAR_MIN ? 1 : lk_max_threads(), per = lk__gemm_shares(products, threads);
+  size_t scratch;
+  jobs = products * per;
+  scratch = (size_t)lk_round_up(padded, 16) + lk__gemm_scratch_floats(&g0, cog, lk_ceil_div(tiles, per) * LK_GEMM_NR);
+
+  LK_OMP(parallel num_threads(threads) if(threads > 1))
+  {
+    long j0, j1, have = -1;
+    float *pad = lk_scratch_alloc(scratch), *ws = pad ? pad + lk_round_up(padded, 16) : NULL;
+    lk_split(jobs, lk_team_size(), lk_thread_id(), &j0, &j1);
+    for (long j = j0; j < j1; ++j) {
+      long p = j / per, b = p / G, gi = p % G, lo, hi;
+      float *yg = y + (b * Cout + gi * cog) * HWo;
+      lk_split(tiles, per, (int)(j % per), &lo, &hi);
+      lo = lk_min_l(lo * LK_GEMM_NR, HWo); hi = lk_min_l(hi * LK_GEMM_NR, HWo);
+      if (!pad) { /* out of memory: fail loudly, with NaN, rather than leave garbage in y */
+        for (long i = 0; i < cog; ++i)
+          for (long n = lo; n < hi; ++n) yg[i * HWo + n] = NAN;
+        continue;
+      }
+      if (have != b) lk__conv_pad_image(Cin, Hh, Ww, ph, pw, x + b * Cin * Hh * Ww, pad), have = b;
+      if (lo < hi) {
+        lk__gemm_args g = g0;
+        g.A = w + gi * cog * kg; g.B = pad + gi * cig * q.plane; g.C = yg; g.bias_m = bias ? bias + gi * cog : NULL;
+        lk__gemm_rect(&g, 1, 0, 0, 0, 0, cog, (int)lo, (int)hi, ws);
+      }
+    }
+    lk_scratch_free(pad);
+  }
+}
+
+/* Stride-1 depthwise convolution of small planes (the locality blocks' 3×3 over 7×7…56×56 token
+ * grids) goes through a zero-padded copy of each plane, so that every output row is whole vectors
+ * of LK_VW columns with no bounds logic: a row of 7 would otherwise be a 7-long scalar loop per
+ * tap (1.8 GFLOP/s at localvit_fmnist's training shape). lk__dw_fits says whether a plane's copy
+ * fits the stack buffer; lk__dw_pad makes the copy; lk__dw_plane convolves it. The training
+ * kernels (grad.c) use all three for the input gradient (a convolution of the padded dy with the
+ * flipped taps) and the first two for the weight gradient. Padding taps are multiplied by the
+ * zeros, not skipped: an inf or NaN weight gives NaN along the border, where the direct path
+ * below would leave those outputs finite. */
+#define LK__DW_PAD_FLOATS 8192 /* 32 KiB: a 56×56 plane, padding 1, is 59 rows (one extra) of ≤ 66 floats */
+#define LK__DW_MAX_TAPS 64
+
+/* Row stride of a padded copy of a plane Ww wide with pw zero columns each side, for a kw-wide
+ * kernel: room for the last whole vector of an output row (Wo = Ww + 2·pw − kw + 1 columns) at
+ * the widest tap offset. */
+static long lk__dw_row(int Ww, int kw, int pw) {
+  long Wo = (long)Ww + 2L * pw - kw + 1;
+  return (Wo - 1) / LK_VW * LK_VW + LK_VW + kw - 1;
+}
+
+static int lk__dw_fits(int Hh, int Ww, int kh, int kw, int ph, int pw) {
+  return kh * kw <= LK__DW_MAX_TAPS && ph < kh && pw < kw && Ww + 2L * pw >= kw && Hh + 2L * ph >= kh &&
+         (Hh + 2L * ph + 1) * lk__dw_row(Ww, kw, pw) <= LK__DW_PAD_FLOATS;
+}
+
+/* pad[(ph + i)·row + pw + j] = x[i·Ww + j], zeros around, to the end of each row, and one more
+ * zero row below (read by lk__dw_plane's second row of an odd last pair). pad holds
+ * LK_VW floats more than lk__dw_fits allows. Whole vectors only (a row is a few floats, shorter
+ * than a memcpy call): everything zeroed, then each row copied, its last partial vector read
+ * whole while that stays inside the plane and masked, its spill zeros landing in the next row's
+ * padding or in data written after it. */
+static void lk__dw_pad(int Hh, int Ww, int ph, int pw, long row, const float *restrict x, float *restrict pad) {
+  long n = (Hh + 2L * ph + 1) * row, plane = (long)Hh * Ww;
+  for (long i = 0; i < n; i += LK_VW) lk_vstore(pad + i, lk_vzero());
+  for (int i = 0; i < Hh; ++i) {
+    float *d = pad + (ph + i) * row + pw;
+    const float *r = x + (long)i * Ww;
+    /* Every vector masked, full ones too: a plain vector copy loop becomes a memcpy call. */
+    for (int j = 0; j < Ww; j += LK_VW) {
+      if (j + LK_VW <= Ww || (long)i * Ww + j + LK_VW <= plane) {
+        lk_vstore(d + j, lk_vselect(lk_vbelow(j, Ww), lk_vload(r + j), lk_vzero()));
+      } else {
+        for (int k = j; k < Ww; ++k) d[k] = r[k];
+      }
+    }
+  }
+}
+
+/* y[oh, ow] = b0 + Σ_{ki, kj} w[ki·kw + kj] · pad[(oh + ki)·row + ow + kj] for the Ho × Wo outputs,
+ * taps in that order (bias first). Two output rows at a time: two independent multiply-add chains
+ * (one chain of kh·kw dependent FMAs per vector was latency-bound); for an odd Ho the second row of
+ * the last pair reads lk__dw_pad's extra zero row and is not stored. Lanes past Wo are computed on
+ * padding and not stored. Inlined into lk__dw_plane with kh, kw constant for 3×3, so the taps stay
+ * in registers. */
+__attribute__((always_inline)) static inline void lk__dw_plane_k(int Ho, int Wo, int kh, int kw, long row,
+                                                                 const float *restrict pad, const float *restrict w,
+                                                                 float b0, float *restrict y) {
+  lk_vf wv[LK__DW_MAX_TAPS];
+  for (int t = 0; t < kh * kw; ++t) wv[t] = lk_vset1(w[t]);
+  for (int oh = 0; oh < Ho; oh += 2) {
+    for (int o = 0; o < Wo; o += LK_VW) {
+      lk_vf acc[2] = {lk_vset1(b0), lk_vset1(b0)};
+      for (int ki = 0; ki < kh; ++ki) {
+        const float *pr = pad + (oh + ki) * row + o;
+        for (int kj = 0; kj < kw; ++kj) {
+          acc[0] += wv[ki * kw + kj] * lk_vload(pr + kj);
+          acc[1] += wv[ki * kw + kj] * lk_vload(pr + row + kj);
+        }
+      }
+      for (int r = 0; r < 2 && oh + r < Ho; ++r) {
+        float *yr = y + (long)(oh + r) * Wo;
+        /* A tail may spill past its row when everything it lands on is written after it: the
+         * next pairs (r = 1), or a row of one vector (o = 0), whose second row comes next. */
+        if (o + LK_VW <= Wo || ((r == 1 || o == 0) && (long)(oh + r) * Wo + o + LK_VW <= (long)Ho * Wo)) {
+          lk_vstore(yr + o, acc[r]);
+        } else {
+          float tail[LK_VW];
+          lk_vstore(tail, acc[r]);
+          for (int i = 0; i < Wo - o; ++i) yr[o + i] = tail[i];
+        }
+      }
+    }
+  }
+}
+
+static void lk__dw_plane(int Ho, int Wo, int kh, int kw, long row, const float *restrict pad, const float *restrict w,
+                         float b0, float *restrict y) {
+  if (kh == 3 && kw == 3) lk__dw_plane_k(Ho, Wo, 3, 3, row, pad, w, b0, y);
+  else lk__dw_plane_k(Ho, Wo, kh, kw, row, pad, w, b0, y);
+}
+
+/* Depthwise: every (b, c) plane is independent; each output row accumulates kh·kw shifted input
+ * rows (vectorised over the row for stride 1), taps in a fixed order. Stride 1 on planes that fit
+ * takes the padded path above. */
+static void lk__conv_depthwise(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph,
+                               int pw, int Ho, int Wo, const float *restrict x, const float *restrict w,
+                               const float *bias, float *restrict y) {
+  long planes = (long)B * C;
+  int padded = sh == 1 && sw == 1 && lk__dw_fits(Hh, Ww, kh, kw, ph, pw);
+  LK_OMP(parallel for schedule(static) if(planes * Ho * Wo * kh * kw >= LK_PAR_MIN))
+  for (long p = 0; p < planes; ++p) {
+    int c = (int)(p % C);
+    const float *xp = x + p * Hh * Ww, *wc = w + (long)c * kh * kw;
+    float *yp = y + p * Ho * Wo;
+    float b0 = bias ? bias[c] : 0.0f;
+    if (padded) {
+      float pad[LK__DW_PAD_FLOATS + LK_VW];
+      long row = lk__dw_row(Ww, kw, pw);
+      lk__dw_pad(Hh, Ww, ph, pw, row, xp, pad);
+      lk__dw_plane(Ho, Wo, kh, kw, row, pad, wc, b0, yp);
+      continue;
+    }
+    for (int oh = 0; oh < Ho; ++oh) {
+      float *yr = yp + (long)oh * Wo;
+      for (int ow = 0; ow < Wo; ++ow) yr[ow] = b0;
+      for (int ki = 0; ki < kh; ++ki) {
+        int ih = oh * sh - ph + ki;
+        if (ih < 0 || ih >= Hh) continue;
+        for (int kj = 0; kj < kw; ++kj) {
+          const float *xr = xp + (long)ih * Ww;
+          float wv = wc[ki * kw + kj];
+          int lo, hi;
+          lk__conv_valid_cols(Ww, Wo, sw, pw, kj, &lo, &hi);
+          if (sw == 1) {
+            const float *xs = xr - pw + kj + lo; /* in bounds: lo is the first valid column */
+            float *ys = yr + lo;
+            for (int o = 0; o < hi - lo; ++o) ys[o] += wv * xs[o];
+          } else {
+            for (int ow = lo; ow < hi; ++ow) yr[ow] += wv * xr[(long)ow * sw - pw + kj];
+          }
+        }
+      }
+    }
+  }
+}
+
+/* The explicit path (im2col in blocks); col: lk_conv2d_workspace_floats as if the implicit path
+ * did not apply, or NULL to allocate it here. */
+static void lk__conv_explicit(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
+                              int G, int Ho, int Wo, const float *x, const float *w, const float *bias, float *y,
+                              float *ws) {
+  long HWi = (long)Hh * Ww, HWo = (long)Ho * Wo;
+  int cog = Cout / G;
+  long kg = (long)Cin / G * kh * kw; /* GEMM K of one group */
+  int block = (int)lk__conv_block_rows((long)Cin * kh * kw, Ho, Wo);
+  float *col = ws ? ws : lk_scratch_alloc((size_t)lk__conv_col_floats(Cin, kh, kw, Ho, Wo));
+  if (!col) { /* out of memory: fail loudly, with NaN, rather than leave garbage in y */
+    for (long i = 0; i < (long)B * Cout * HWo; ++i) y[i] = NAN;
+    return;
+  }
+  for (int b = 0; b < B; ++b)
+    for (int oh0 = 0; oh0 < Ho; oh0 += block) {
+      int oh1 = (int)lk_min_l(oh0 + block, Ho), n = (oh1 - oh0) * Wo;
+      float *yb = y + (long)b * Cout * HWo + (long)oh0 * Wo;
+      lk__conv_im2col(Cin, Hh, Ww, kh, kw, sh, sw, ph, pw, oh0, oh1, Wo, x + (long)b * Cin * HWi, col);
+      for (int g = 0; g < G; ++g)
+        lk_gemm_ex(1, cog, n, (int)kg, w + g * cog * kg, 0, kg, 1, col + g * kg * n, 0, n, 1, yb + g * cog * HWo, 0, HWo,
+                   0.0f, bias ? bias + g * cog : NULL, NULL);
+    }
+  if (!ws) lk_scratch_free(col);
+}
+
+/* ws: lk_conv2d_workspace_floats(...) floats, or NULL to allocate them for this call.
+ * bias may be NULL. y must not overlap x. */
+void lk_conv2d(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
+               int groups, const float *x, const float *w, const float *bias, float *y, float *ws) {
+  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
+  long HWi = (long)Hh * Ww;
+  if (B <= 0 || Ho <= 0 || Wo <= 0) return;
+  if (lk__conv_is_1x1(kh, kw, sh, sw, ph, pw, groups)) {
+    lk_gemm_ex(B, Cout, (int)HWi, Cin, w, 0, Cin, 1, x, Cin * HWi, HWi, 1, y, Cout * HWi, HWi, 0.0f, bias, NULL);
+    return;
+  }
+  if (groups == Cin && groups == Cout && groups > 1) {
+    lk__conv_depthwise(B, Cin, Hh, Ww, kh, kw, sh, sw, ph, pw, Ho, Wo, x, w, bias, y);
+    return;
+  }
+  if (lk__conv_implicit_ok(Cin, Hh, Ww, ph, pw))
+    lk__conv_implicit(B, Cin, Hh, Ww, Cout, kh, kw, sh, sw, ph, pw, groups, Ho, Wo, x, w, bias, y);
+  else
+    lk__conv_explicit(B, Cin, Hh, Ww, Cout, kh, kw, sh, sw, ph, pw, groups, Ho, Wo, x, w, bias, y, ws);
+}
+
+/* Reference: the definition, one output at a time, accumulated in double. */
+void lk_conv2d_naive(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph,
+                     int pw, int groups, const float *x, const float *w, const float *bias, float *y) {
+  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
+  int cig = Cin / groups, cog = Cout / groups;
+  for (int b = 0; b < B; ++b)
+    for (int co = 0; co < Cout; ++co)
+      for (int oh = 0; oh < Ho; ++oh)
+        for (int ow = 0; ow < Wo; ++ow) {
+          double s = bias ? bias[co] : 0.0;
+          int g = co / cog;
+          for (int ci = 0; ci < cig; ++ci)
+            for (int ki = 0; ki < kh; ++ki)
+              for (int kj = 0; kj < kw; ++kj) {
+                int ih = oh * sh - ph + ki, iw = ow * sw - pw + kj;
+                if (ih < 0 || ih >= Hh || iw < 0 || iw >= Ww) continue;
+                s += (double)x[(((long)b * Cin + g * cig + ci) * Hh + ih) * Ww + iw] *
+                     w[(((long)co * cig + ci) * kh + ki) * kw + kj];
+              }
+          y[(((long)b * Cout + co) * Ho + oh) * Wo + ow] = (float)s;
+        }
+}
+
 /* ---- templates/grad.c ---------------------------------------------------------------------- */
 /* locus-requires: prologue.h gemm.c conv.c */
 /* Training: the backward kernels of the forward ops (activations, softmax, the normalisations
@@ -3284,6 +3341,36 @@ static void lk__grad_group_norm_grad(const float *x, const float *g, long nb, lo
 void lk_normalize_grad(long rows, long C, const float *x, const float *dxhat, float eps, float *dx) {
   LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
   for (long r = 0; r < rows; ++r) lk__grad_group_norm_grad(x + r * C, dxhat + r * C, 1, 0, C, eps, 1.0, dx + r * C);
+}
+
+/* An affine LayerNorm's input gradient in one pass: dx = normalize_grad(x, dy ⊙ w) (+ res), the
+ * `mul` that formed dx̂ = dy ⊙ w and the `add` of the residual branch's gradient folded in (the
+ * products pass makes it). Each row's dx̂ goes to a per-thread buffer of C floats (in L1), so the
+ * result is the unfused sequence's bit for bit: dx̂ rounded to float, dx rounded, then + res.
+ * w [C]; res [rows, C] or NULL; dx may equal dy or res. Out of memory gives NaN rows. */
+void lk_layernorm_grad(long rows, long C, const float *x, const float *dy, const float *w, const float *res, float eps,
+                       float *dx) {
+  LK_OMP(parallel if(rows * C >= LK_PAR_MIN))
+  {
+    float *g = lk_scratch_alloc((size_t)C);
+    LK_OMP(for schedule(static))
+    for (long r = 0; r < rows; ++r) {
+      const float *dyr = dy + r * C, *rr = res ? res + r * C : NULL;
+      float *dxr = dx + r * C;
+      if (!g) {
+        for (long c = 0; c < C; ++c) dxr[c] = NAN;
+        continue;
+      }
+      for (long c = 0; c < C; ++c) g[c] = dyr[c] * w[c];
+      if (!rr) {
+        lk__grad_group_norm_grad(x + r * C, g, 1, 0, C, eps, 1.0, dxr);
+        continue;
+      }
+      lk__grad_group_norm_grad(x + r * C, g, 1, 0, C, eps, 1.0, g);
+      for (long c = 0; c < C; ++c) dxr[c] = g[c] + rr[c];
+    }
+    lk_scratch_free(g);
+  }
 }
 
 /* ---- Batch normalisation (training mode) ----------------------------------------------------------
@@ -4365,6 +4452,17 @@ static void lk__grad_norm_grad_ref(const float *x, const float *g, float *dx, lo
 
 void lk_normalize_grad_naive(long rows, long C, const float *x, const float *dxhat, float eps, float *dx) {
   for (long r = 0; r < rows; ++r) lk__grad_norm_grad_ref(x + r * C, dxhat + r * C, dx + r * C, 1, 0, C, eps);
+}
+
+void lk_layernorm_grad_naive(long rows, long C, const float *x, const float *dy, const float *w, const float *res,
+                             float eps, float *dx) {
+  float *g = (float *)malloc((size_t)(rows * C) * sizeof(float));
+  if (!g) return;
+  for (long i = 0; i < rows * C; ++i) g[i] = dy[i] * w[i % C];
+  lk_normalize_grad_naive(rows, C, x, g, eps, dx);
+  if (res)
+    for (long i = 0; i < rows * C; ++i) dx[i] += res[i];
+  free(g);
 }
 
 void lk_batch_normalize_naive(int B, long C, long S, const float *x, const float *w, const float *b, float eps, float *y) {
@@ -5477,7 +5575,7 @@ static const unsigned char localvit_fmnist_train_param_read_[108] = {
 };
 int localvit_fmnist_train_param_read_by_forward(int i) { return i >= 0 && i < 108 ? localvit_fmnist_train_param_read_[i] : 0; }
 
-size_t localvit_fmnist_train_arena_bytes(void) { return 50064768; }
+size_t localvit_fmnist_train_arena_bytes(void) { return 50156928; }
 
 void localvit_fmnist_train_set_num_threads(int n) {
 #ifdef _OPENMP
@@ -5502,577 +5600,575 @@ int localvit_fmnist_train_forward(const float *const *params, const float *const
     float *arena) {
   const int B = 32; /* the batch the model is compiled for */
 
-  /* %3 = conv2d(%0, %1, %2) {out 64, kernel [4, 4], stride [4, 4], padding [0, 0], groups 1} patch_embed.proj : f32[B, 64, 7, 7] */
-  lk_conv2d(B, 1, 28, 28, 64, 4, 4, 4, 4, 0, 0, 1, inputs[0], params[0], params[1], arena, NULL);
+  /* %3 = im2col(%0) {kernel [4, 4], stride [4, 4], padding [0, 0]} patch_embed.proj : f32[B, 49, 16] */
+  lk_im2col(B, 1, 28, 28, 4, 4, 4, 4, 0, 0, inputs[0], arena + 12402688);
 
-  /* %4 = img2seq(%3) patch_embed : f32[B, 49, 64], written into %7 from row 1 */
-  for (int b = 0; b < B; b++) {
-    lk_img2seq(1, 64, 49, arena + (long)b * 3136, arena + 9658432 + (long)b * 3200);
-  } // for b
+  /* %4 = reshape(%1) {shape [64, 16]} patch_embed.proj : f32[64, 16], a view of %1: no code */
 
-  /* %7 = concat(%5, %4) {axis 0} : f32[B, 50, 64] */
+  /* %5 = fused_linear(%3, %4, %2) patch_embed.proj : f32[B, 49, 64], written into %8 from row 1 */
+  lk_fused_linear_strided(B, 49, 16, 64, arena + 12402688, 784, params[0], params[1], NULL, 0,
+      LK_ACT_NONE, NULL, 0, arena + 9658432, 3200);
+
+  /* %8 = concat(%6, %5) {axis 0} : f32[B, 50, 64] */
   for (int b = 0; b < B; b++) {
     lk_copy_strided(3, (const long[]){1, 1, 64}, params[2], (const long[]){0, 64, 1},
         arena + 9658368 + (long)b * 3200, (const long[]){3200, 3200, 1});
   } // for b
 
-  /* %8 = add(%7, %6) : f32[B, 50, 64], written over %7 */
+  /* %9 = add(%8, %7) : f32[B, 50, 64], written over %8 */
   lk_add(3, (const long[]){B, 50, 64}, arena + 9658368, (const long[]){3200, 64, 1}, params[3],
       (const long[]){0, 64, 1}, arena + 9658368);
 
-  /* %11 = normalize(%8) {eps 1e-06} blocks.0.norm1 : f32[B, 50, 64] */
+  /* %12 = normalize(%9) {eps 1e-06} blocks.0.norm1 : f32[B, 50, 64] */
   lk_normalize(B * 50, 64, arena + 9658368, 1e-06f, arena + 9760768);
 
-  /* %12 = mul_add(%11, %9, %10) blocks.0.norm1 : f32[B, 50, 64] */
+  /* %13 = mul_add(%12, %10, %11) blocks.0.norm1 : f32[B, 50, 64] */
   lk_mul_add(3, (const long[]){B, 50, 64}, arena + 9760768, (const long[]){3200, 64, 1}, params[4],
       (const long[]){0, 0, 1}, params[5], (const long[]){0, 0, 1}, arena + 9863168);
 
-  /* %15 = fused_linear(%12, %13, %14) blocks.0.attn.qkv : f32[B, 50, 192] */
+  /* %16 = fused_linear(%13, %14, %15) blocks.0.attn.qkv : f32[B, 50, 192] */
   lk_fused_linear(B * 50, 64, 192, arena + 9863168, params[6], params[7], LK_ACT_NONE, NULL,
       arena + 8429568);
 
-  /* %16 = slice(%15) {axis 1, start 0, length 64} blocks.0.attn : f32[B, 50, 64], a view of %15: no code */
+  /* %17 = slice(%16) {axis 1, start 0, length 64} blocks.0.attn : f32[B, 50, 64], a view of %16: no code */
 
-  /* %17 = slice(%15) {axis 1, start 64, length 64} blocks.0.attn : f32[B, 50, 64], a view of %15: no code */
+  /* %18 = slice(%16) {axis 1, start 64, length 64} blocks.0.attn : f32[B, 50, 64], a view of %16: no code */
 
-  /* %18 = slice(%15) {axis 1, start 128, length 64} blocks.0.attn : f32[B, 50, 64], a view of %15: no code */
+  /* %19 = slice(%16) {axis 1, start 128, length 64} blocks.0.attn : f32[B, 50, 64], a view of %16: no code */
 
-  /* %19 = sdpa(%16, %17, %18) {heads 2, kv_heads 2} blocks.0.attn : f32[B, 50, 64] */
+  /* %20 = sdpa(%17, %18, %19) {heads 2, kv_heads 2} blocks.0.attn : f32[B, 50, 64] */
   lk_sdpa(B, 50, 50, 2, 2, 32, arena + 8429568, 192, arena + 8429632, 192, arena + 8429696, 192,
       arena + 9965568, 0.17677669f);
 
-  /* %22 = fused_linear(%19, %20, %21, %8) {residual} blocks.0.attn.proj : f32[B, 50, 64] */
+  /* %23 = fused_linear(%20, %21, %22, %9) {residual} blocks.0.attn.proj : f32[B, 50, 64] */
   lk_fused_linear(B * 50, 64, 64, arena + 9965568, params[8], params[9], LK_ACT_NONE,
       arena + 9658368, arena);
 
-  /* %23 = slice(%22) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 64], written into %59 from row 0 */
+  /* %24 = slice(%23) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 64], written into %60 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 64, arena + (long)b * 3200, 3200, arena + 10067968 + (long)b * 3200, 64);
   } // for b
 
-  /* %24 = slice(%22) {axis 0, start 1, length 49} blocks.0.conv : f32[B, 49, 64] */
-  lk_copy_rows(B, 3136, arena + 64, 3200, arena + 11501568, 3136);
+  /* %25 = slice(%23) {axis 0, start 1, length 49} blocks.0.conv : f32[B, 49, 64] */
+  lk_copy_rows(B, 3136, arena + 64, 3200, arena + 11399168, 3136);
 
-  /* %26 = reshape(%25) {shape [256, 64]} blocks.0.conv.conv.0 : f32[256, 64], a view of %25: no code */
+  /* %27 = reshape(%26) {shape [256, 64]} blocks.0.conv.conv.0 : f32[256, 64], a view of %26: no code */
 
-  /* %27 = fused_linear(%24, %26) blocks.0.conv.conv.0 : f32[B, 49, 256] */
-  lk_fused_linear(B * 49, 64, 256, arena + 11501568, params[10], NULL, LK_ACT_NONE, NULL, arena);
+  /* %28 = fused_linear(%25, %27) blocks.0.conv.conv.0 : f32[B, 49, 256] */
+  lk_fused_linear(B * 49, 64, 256, arena + 11399168, params[10], NULL, LK_ACT_NONE, NULL, arena);
 
-  /* %30 = batch_statistics(%27) blocks.0.conv.conv.1 : f32[3, 256] */
-  lk_batch_statistics_cl(B * 49, 256, arena, arena + 12503040);
+  /* %31 = batch_statistics(%28) blocks.0.conv.conv.1 : f32[3, 256] */
+  lk_batch_statistics_cl(B * 49, 256, arena, arena + 12526080);
 
-  /* %31 = slice(%30) {axis 0, start 0, length 2} blocks.0.conv.conv.1 : f32[2, 256] */
-  lk_copy_rows(1, 512, arena + 12503040, 768, arena + 12509824, 512);
+  /* %32 = slice(%31) {axis 0, start 0, length 2} blocks.0.conv.conv.1 : f32[2, 256] */
+  lk_copy_rows(1, 512, arena + 12526080, 768, arena + 12532864, 512);
 
-  /* %32 = batch_norm_act(%27, %30, %28, %29) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[B, 49, 256] */
-  lk_batch_norm_act_cl(B * 49, 256, arena, arena + 12503040, params[11], params[12], 1e-05f,
+  /* %33 = batch_norm_act(%28, %31, %29, %30) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[B, 49, 256] */
+  lk_batch_norm_act_cl(B * 49, 256, arena, arena + 12526080, params[11], params[12], 1e-05f,
       LK_ACT_HSWISH, arena + 802816, arena + 401408);
 
-  /* %34 = token_dwconv(%32, %33) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 49, 256] */
+  /* %35 = token_dwconv(%33, %34) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 401408, params[15], NULL, LK_ACT_NONE,
       arena + 802816);
 
-  /* %37 = batch_statistics(%34) blocks.0.conv.conv.4 : f32[3, 256] */
-  lk_batch_statistics_cl(B * 49, 256, arena + 802816, arena + 12503808);
+  /* %38 = batch_statistics(%35) blocks.0.conv.conv.4 : f32[3, 256] */
+  lk_batch_statistics_cl(B * 49, 256, arena + 802816, arena + 12526848);
 
-  /* %38 = slice(%37) {axis 0, start 0, length 2} blocks.0.conv.conv.4 : f32[2, 256] */
-  lk_copy_rows(1, 512, arena + 12503808, 768, arena + 12510336, 512);
+  /* %39 = slice(%38) {axis 0, start 0, length 2} blocks.0.conv.conv.4 : f32[2, 256] */
+  lk_copy_rows(1, 512, arena + 12526848, 768, arena + 12533376, 512);
 
-  /* %39 = batch_norm_act(%34, %37, %35, %36) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[B, 49, 256] */
-  lk_batch_norm_act_cl(B * 49, 256, arena + 802816, arena + 12503808, params[16], params[17],
+  /* %40 = batch_norm_act(%35, %38, %36, %37) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[B, 49, 256] */
+  lk_batch_norm_act_cl(B * 49, 256, arena + 802816, arena + 12526848, params[16], params[17],
       1e-05f, LK_ACT_HSWISH, arena + 1605632, arena + 1204224);
 
-  /* %40 = mean(%39) {axis 0} blocks.0.conv.conv.6 : f32[B, 256] */
-  lk_mean_axis(B, 49, 256, arena + 1204224, arena + 12404736);
+  /* %41 = mean(%40) {axis 0} blocks.0.conv.conv.6 : f32[B, 256] */
+  lk_mean_axis(B, 49, 256, arena + 1204224, arena + 12427776);
 
-  /* %43 = fused_linear(%40, %41, %42) blocks.0.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 256, 4, arena + 12404736, params[20], params[21], LK_ACT_NONE, NULL,
-      arena + 12514496);
+  /* %44 = fused_linear(%41, %42, %43) blocks.0.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 256, 4, arena + 12427776, params[20], params[21], LK_ACT_NONE, NULL,
+      arena + 12537536);
 
-  /* %44 = relu(%43) blocks.0.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 12514496, arena + 12514624);
+  /* %45 = relu(%44) blocks.0.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 12537536, arena + 12537664);
 
-  /* %47 = fused_linear(%44, %45, %46) blocks.0.conv.conv.6.fc.2 : f32[B, 256] */
-  lk_fused_linear(B, 4, 256, arena + 12514624, params[22], params[23], LK_ACT_NONE, NULL,
-      arena + 12412928);
+  /* %48 = fused_linear(%45, %46, %47) blocks.0.conv.conv.6.fc.2 : f32[B, 256] */
+  lk_fused_linear(B, 4, 256, arena + 12537664, params[22], params[23], LK_ACT_NONE, NULL,
+      arena + 12435968);
 
-  /* %48 = hsigmoid(%47) blocks.0.conv.conv.6 : f32[B, 256] */
-  lk_hsigmoid(B * 256, arena + 12412928, arena + 12421120);
+  /* %49 = hsigmoid(%48) blocks.0.conv.conv.6 : f32[B, 256] */
+  lk_hsigmoid(B * 256, arena + 12435968, arena + 12444160);
 
-  /* %49 = mul(%39, %48) blocks.0.conv.conv.6 : f32[B, 49, 256] */
+  /* %50 = mul(%40, %49) blocks.0.conv.conv.6 : f32[B, 49, 256] */
   lk_mul(3, (const long[]){B, 49, 256}, arena + 1204224, (const long[]){12544, 256, 1},
-      arena + 12421120, (const long[]){256, 0, 1}, arena + 1605632);
+      arena + 12444160, (const long[]){256, 0, 1}, arena + 1605632);
 
-  /* %51 = reshape(%50) {shape [64, 256]} blocks.0.conv.conv.7 : f32[64, 256], a view of %50: no code */
+  /* %52 = reshape(%51) {shape [64, 256]} blocks.0.conv.conv.7 : f32[64, 256], a view of %51: no code */
 
-  /* %52 = fused_linear(%49, %51) blocks.0.conv.conv.7 : f32[B, 49, 64] */
+  /* %53 = fused_linear(%50, %52) blocks.0.conv.conv.7 : f32[B, 49, 64] */
   lk_fused_linear(B * 49, 256, 64, arena + 1605632, params[24], NULL, LK_ACT_NONE, NULL,
-      arena + 11601920);
+      arena + 11499520);
 
-  /* %55 = batch_statistics(%52) blocks.0.conv.conv.8 : f32[3, 64] */
-  lk_batch_statistics_cl(B * 49, 64, arena + 11601920, arena + 12513920);
+  /* %56 = batch_statistics(%53) blocks.0.conv.conv.8 : f32[3, 64] */
+  lk_batch_statistics_cl(B * 49, 64, arena + 11499520, arena + 12536960);
 
-  /* %56 = slice(%55) {axis 0, start 0, length 2} blocks.0.conv.conv.8 : f32[2, 64] */
-  lk_copy_rows(1, 128, arena + 12513920, 192, arena + 12514752, 128);
+  /* %57 = slice(%56) {axis 0, start 0, length 2} blocks.0.conv.conv.8 : f32[2, 64] */
+  lk_copy_rows(1, 128, arena + 12536960, 192, arena + 12537792, 128);
 
-  /* %57 = batch_norm_act(%52, %55, %53, %54) {eps 1e-05} blocks.0.conv.conv.8 : f32[B, 49, 64] */
-  lk_batch_norm_act_cl(B * 49, 64, arena + 11601920, arena + 12513920, params[25], params[26],
+  /* %58 = batch_norm_act(%53, %56, %54, %55) {eps 1e-05} blocks.0.conv.conv.8 : f32[B, 49, 64] */
+  lk_batch_norm_act_cl(B * 49, 64, arena + 11499520, arena + 12536960, params[25], params[26],
       1e-05f, LK_ACT_NONE, arena + 2107392, arena + 2007040);
 
-  /* %58 = add(%24, %57) blocks.0.conv : f32[B, 49, 64], written into %59 from row 1 */
+  /* %59 = add(%25, %58) blocks.0.conv : f32[B, 49, 64], written into %60 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){49, 64}, arena + 11501568 + (long)b * 3136, (const long[]){64, 1},
+    lk_add(2, (const long[]){49, 64}, arena + 11399168 + (long)b * 3136, (const long[]){64, 1},
         arena + 2007040 + (long)b * 3136, (const long[]){64, 1}, arena + 10068032 + (long)b * 3200);
   } // for b
 
-  /* %59 = concat(%23, %58) {axis 0} blocks.0.conv : f32[B, 50, 64], its operands computed in place: no code */
+  /* %60 = concat(%24, %59) {axis 0} blocks.0.conv : f32[B, 50, 64], its operands computed in place: no code */
 
-  /* %62 = normalize(%59) {eps 1e-06} blocks.1.norm1 : f32[B, 50, 64] */
+  /* %63 = normalize(%60) {eps 1e-06} blocks.1.norm1 : f32[B, 50, 64] */
   lk_normalize(B * 50, 64, arena + 10067968, 1e-06f, arena + 10170368);
 
-  /* %63 = mul_add(%62, %60, %61) blocks.1.norm1 : f32[B, 50, 64] */
+  /* %64 = mul_add(%63, %61, %62) blocks.1.norm1 : f32[B, 50, 64] */
   lk_mul_add(3, (const long[]){B, 50, 64}, arena + 10170368, (const long[]){3200, 64, 1},
       params[29], (const long[]){0, 0, 1}, params[30], (const long[]){0, 0, 1}, arena + 10272768);
 
-  /* %66 = fused_linear(%63, %64, %65) blocks.1.attn.qkv : f32[B, 50, 192] */
+  /* %67 = fused_linear(%64, %65, %66) blocks.1.attn.qkv : f32[B, 50, 192] */
   lk_fused_linear(B * 50, 64, 192, arena + 10272768, params[31], params[32], LK_ACT_NONE, NULL,
       arena + 8736768);
 
-  /* %67 = slice(%66) {axis 1, start 0, length 64} blocks.1.attn : f32[B, 50, 64], a view of %66: no code */
+  /* %68 = slice(%67) {axis 1, start 0, length 64} blocks.1.attn : f32[B, 50, 64], a view of %67: no code */
 
-  /* %68 = slice(%66) {axis 1, start 64, length 64} blocks.1.attn : f32[B, 50, 64], a view of %66: no code */
+  /* %69 = slice(%67) {axis 1, start 64, length 64} blocks.1.attn : f32[B, 50, 64], a view of %67: no code */
 
-  /* %69 = slice(%66) {axis 1, start 128, length 64} blocks.1.attn : f32[B, 50, 64], a view of %66: no code */
+  /* %70 = slice(%67) {axis 1, start 128, length 64} blocks.1.attn : f32[B, 50, 64], a view of %67: no code */
 
-  /* %70 = sdpa(%67, %68, %69) {heads 2, kv_heads 2} blocks.1.attn : f32[B, 50, 64] */
+  /* %71 = sdpa(%68, %69, %70) {heads 2, kv_heads 2} blocks.1.attn : f32[B, 50, 64] */
   lk_sdpa(B, 50, 50, 2, 2, 32, arena + 8736768, 192, arena + 8736832, 192, arena + 8736896, 192,
       arena + 10375168, 0.17677669f);
 
-  /* %73 = fused_linear(%70, %71, %72, %59) {residual} blocks.1.attn.proj : f32[B, 50, 64] */
+  /* %74 = fused_linear(%71, %72, %73, %60) {residual} blocks.1.attn.proj : f32[B, 50, 64] */
   lk_fused_linear(B * 50, 64, 64, arena + 10375168, params[33], params[34], LK_ACT_NONE,
       arena + 10067968, arena + 2007040);
 
-  /* %74 = slice(%73) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 64], written into %110 from row 0 */
+  /* %75 = slice(%74) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 64], written into %111 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 64, arena + 2007040 + (long)b * 3200, 3200, arena + 10477568 + (long)b * 3200,
         64);
   } // for b
 
-  /* %75 = slice(%73) {axis 0, start 1, length 49} blocks.1.conv : f32[B, 49, 64] */
-  lk_copy_rows(B, 3136, arena + 2007104, 3200, arena + 11702272, 3136);
+  /* %76 = slice(%74) {axis 0, start 1, length 49} blocks.1.conv : f32[B, 49, 64] */
+  lk_copy_rows(B, 3136, arena + 2007104, 3200, arena + 11599872, 3136);
 
-  /* %77 = reshape(%76) {shape [256, 64]} blocks.1.conv.conv.0 : f32[256, 64], a view of %76: no code */
+  /* %78 = reshape(%77) {shape [256, 64]} blocks.1.conv.conv.0 : f32[256, 64], a view of %77: no code */
 
-  /* %78 = fused_linear(%75, %77) blocks.1.conv.conv.0 : f32[B, 49, 256] */
-  lk_fused_linear(B * 49, 64, 256, arena + 11702272, params[35], NULL, LK_ACT_NONE, NULL,
+  /* %79 = fused_linear(%76, %78) blocks.1.conv.conv.0 : f32[B, 49, 256] */
+  lk_fused_linear(B * 49, 64, 256, arena + 11599872, params[35], NULL, LK_ACT_NONE, NULL,
       arena + 2007040);
 
-  /* %81 = batch_statistics(%78) blocks.1.conv.conv.1 : f32[3, 256] */
-  lk_batch_statistics_cl(B * 49, 256, arena + 2007040, arena + 12504576);
+  /* %82 = batch_statistics(%79) blocks.1.conv.conv.1 : f32[3, 256] */
+  lk_batch_statistics_cl(B * 49, 256, arena + 2007040, arena + 12527616);
 
-  /* %82 = slice(%81) {axis 0, start 0, length 2} blocks.1.conv.conv.1 : f32[2, 256] */
-  lk_copy_rows(1, 512, arena + 12504576, 768, arena + 12510848, 512);
+  /* %83 = slice(%82) {axis 0, start 0, length 2} blocks.1.conv.conv.1 : f32[2, 256] */
+  lk_copy_rows(1, 512, arena + 12527616, 768, arena + 12533888, 512);
 
-  /* %83 = batch_norm_act(%78, %81, %79, %80) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[B, 49, 256] */
-  lk_batch_norm_act_cl(B * 49, 256, arena + 2007040, arena + 12504576, params[36], params[37],
+  /* %84 = batch_norm_act(%79, %82, %80, %81) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[B, 49, 256] */
+  lk_batch_norm_act_cl(B * 49, 256, arena + 2007040, arena + 12527616, params[36], params[37],
       1e-05f, LK_ACT_HSWISH, arena + 2809856, arena + 2408448);
 
-  /* %85 = token_dwconv(%83, %84) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 49, 256] */
+  /* %86 = token_dwconv(%84, %85) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 2408448, params[40], NULL, LK_ACT_NONE,
       arena + 2809856);
 
-  /* %88 = batch_statistics(%85) blocks.1.conv.conv.4 : f32[3, 256] */
-  lk_batch_statistics_cl(B * 49, 256, arena + 2809856, arena + 12505344);
+  /* %89 = batch_statistics(%86) blocks.1.conv.conv.4 : f32[3, 256] */
+  lk_batch_statistics_cl(B * 49, 256, arena + 2809856, arena + 12528384);
 
-  /* %89 = slice(%88) {axis 0, start 0, length 2} blocks.1.conv.conv.4 : f32[2, 256] */
-  lk_copy_rows(1, 512, arena + 12505344, 768, arena + 12511360, 512);
+  /* %90 = slice(%89) {axis 0, start 0, length 2} blocks.1.conv.conv.4 : f32[2, 256] */
+  lk_copy_rows(1, 512, arena + 12528384, 768, arena + 12534400, 512);
 
-  /* %90 = batch_norm_act(%85, %88, %86, %87) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[B, 49, 256] */
-  lk_batch_norm_act_cl(B * 49, 256, arena + 2809856, arena + 12505344, params[41], params[42],
+  /* %91 = batch_norm_act(%86, %89, %87, %88) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[B, 49, 256] */
+  lk_batch_norm_act_cl(B * 49, 256, arena + 2809856, arena + 12528384, params[41], params[42],
       1e-05f, LK_ACT_HSWISH, arena + 3612672, arena + 3211264);
 
-  /* %91 = mean(%90) {axis 0} blocks.1.conv.conv.6 : f32[B, 256] */
-  lk_mean_axis(B, 49, 256, arena + 3211264, arena + 12429312);
+  /* %92 = mean(%91) {axis 0} blocks.1.conv.conv.6 : f32[B, 256] */
+  lk_mean_axis(B, 49, 256, arena + 3211264, arena + 12452352);
 
-  /* %94 = fused_linear(%91, %92, %93) blocks.1.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 256, 4, arena + 12429312, params[45], params[46], LK_ACT_NONE, NULL,
-      arena + 12514880);
+  /* %95 = fused_linear(%92, %93, %94) blocks.1.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 256, 4, arena + 12452352, params[45], params[46], LK_ACT_NONE, NULL,
+      arena + 12537920);
 
-  /* %95 = relu(%94) blocks.1.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 12514880, arena + 12515008);
+  /* %96 = relu(%95) blocks.1.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 12537920, arena + 12538048);
 
-  /* %98 = fused_linear(%95, %96, %97) blocks.1.conv.conv.6.fc.2 : f32[B, 256] */
-  lk_fused_linear(B, 4, 256, arena + 12515008, params[47], params[48], LK_ACT_NONE, NULL,
-      arena + 12437504);
+  /* %99 = fused_linear(%96, %97, %98) blocks.1.conv.conv.6.fc.2 : f32[B, 256] */
+  lk_fused_linear(B, 4, 256, arena + 12538048, params[47], params[48], LK_ACT_NONE, NULL,
+      arena + 12460544);
 
-  /* %99 = hsigmoid(%98) blocks.1.conv.conv.6 : f32[B, 256] */
-  lk_hsigmoid(B * 256, arena + 12437504, arena + 12445696);
+  /* %100 = hsigmoid(%99) blocks.1.conv.conv.6 : f32[B, 256] */
+  lk_hsigmoid(B * 256, arena + 12460544, arena + 12468736);
 
-  /* %100 = mul(%90, %99) blocks.1.conv.conv.6 : f32[B, 49, 256] */
+  /* %101 = mul(%91, %100) blocks.1.conv.conv.6 : f32[B, 49, 256] */
   lk_mul(3, (const long[]){B, 49, 256}, arena + 3211264, (const long[]){12544, 256, 1},
-      arena + 12445696, (const long[]){256, 0, 1}, arena + 3612672);
+      arena + 12468736, (const long[]){256, 0, 1}, arena + 3612672);
 
-  /* %102 = reshape(%101) {shape [64, 256]} blocks.1.conv.conv.7 : f32[64, 256], a view of %101: no code */
+  /* %103 = reshape(%102) {shape [64, 256]} blocks.1.conv.conv.7 : f32[64, 256], a view of %102: no code */
 
-  /* %103 = fused_linear(%100, %102) blocks.1.conv.conv.7 : f32[B, 49, 64] */
+  /* %104 = fused_linear(%101, %103) blocks.1.conv.conv.7 : f32[B, 49, 64] */
   lk_fused_linear(B * 49, 256, 64, arena + 3612672, params[49], NULL, LK_ACT_NONE, NULL,
-      arena + 11802624);
+      arena + 11700224);
 
-  /* %106 = batch_statistics(%103) blocks.1.conv.conv.8 : f32[3, 64] */
-  lk_batch_statistics_cl(B * 49, 64, arena + 11802624, arena + 12514112);
+  /* %107 = batch_statistics(%104) blocks.1.conv.conv.8 : f32[3, 64] */
+  lk_batch_statistics_cl(B * 49, 64, arena + 11700224, arena + 12537152);
 
-  /* %107 = slice(%106) {axis 0, start 0, length 2} blocks.1.conv.conv.8 : f32[2, 64] */
-  lk_copy_rows(1, 128, arena + 12514112, 192, arena + 12515136, 128);
+  /* %108 = slice(%107) {axis 0, start 0, length 2} blocks.1.conv.conv.8 : f32[2, 64] */
+  lk_copy_rows(1, 128, arena + 12537152, 192, arena + 12538176, 128);
 
-  /* %108 = batch_norm_act(%103, %106, %104, %105) {eps 1e-05} blocks.1.conv.conv.8 : f32[B, 49, 64] */
-  lk_batch_norm_act_cl(B * 49, 64, arena + 11802624, arena + 12514112, params[50], params[51],
+  /* %109 = batch_norm_act(%104, %107, %105, %106) {eps 1e-05} blocks.1.conv.conv.8 : f32[B, 49, 64] */
+  lk_batch_norm_act_cl(B * 49, 64, arena + 11700224, arena + 12537152, params[50], params[51],
       1e-05f, LK_ACT_NONE, arena + 4114432, arena + 4014080);
 
-  /* %109 = add(%75, %108) blocks.1.conv : f32[B, 49, 64], written into %110 from row 1 */
+  /* %110 = add(%76, %109) blocks.1.conv : f32[B, 49, 64], written into %111 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){49, 64}, arena + 11702272 + (long)b * 3136, (const long[]){64, 1},
+    lk_add(2, (const long[]){49, 64}, arena + 11599872 + (long)b * 3136, (const long[]){64, 1},
         arena + 4014080 + (long)b * 3136, (const long[]){64, 1}, arena + 10477632 + (long)b * 3200);
   } // for b
 
-  /* %110 = concat(%74, %109) {axis 0} blocks.1.conv : f32[B, 50, 64], its operands computed in place: no code */
+  /* %111 = concat(%75, %110) {axis 0} blocks.1.conv : f32[B, 50, 64], its operands computed in place: no code */
 
-  /* %113 = normalize(%110) {eps 1e-06} blocks.2.norm1 : f32[B, 50, 64] */
+  /* %114 = normalize(%111) {eps 1e-06} blocks.2.norm1 : f32[B, 50, 64] */
   lk_normalize(B * 50, 64, arena + 10477568, 1e-06f, arena + 10579968);
 
-  /* %114 = mul_add(%113, %111, %112) blocks.2.norm1 : f32[B, 50, 64] */
+  /* %115 = mul_add(%114, %112, %113) blocks.2.norm1 : f32[B, 50, 64] */
   lk_mul_add(3, (const long[]){B, 50, 64}, arena + 10579968, (const long[]){3200, 64, 1},
       params[54], (const long[]){0, 0, 1}, params[55], (const long[]){0, 0, 1}, arena + 10682368);
 
-  /* %117 = fused_linear(%114, %115, %116) blocks.2.attn.qkv : f32[B, 50, 192] */
+  /* %118 = fused_linear(%115, %116, %117) blocks.2.attn.qkv : f32[B, 50, 192] */
   lk_fused_linear(B * 50, 64, 192, arena + 10682368, params[56], params[57], LK_ACT_NONE, NULL,
       arena + 9043968);
 
-  /* %118 = slice(%117) {axis 1, start 0, length 64} blocks.2.attn : f32[B, 50, 64], a view of %117: no code */
+  /* %119 = slice(%118) {axis 1, start 0, length 64} blocks.2.attn : f32[B, 50, 64], a view of %118: no code */
 
-  /* %119 = slice(%117) {axis 1, start 64, length 64} blocks.2.attn : f32[B, 50, 64], a view of %117: no code */
+  /* %120 = slice(%118) {axis 1, start 64, length 64} blocks.2.attn : f32[B, 50, 64], a view of %118: no code */
 
-  /* %120 = slice(%117) {axis 1, start 128, length 64} blocks.2.attn : f32[B, 50, 64], a view of %117: no code */
+  /* %121 = slice(%118) {axis 1, start 128, length 64} blocks.2.attn : f32[B, 50, 64], a view of %118: no code */
 
-  /* %121 = sdpa(%118, %119, %120) {heads 2, kv_heads 2} blocks.2.attn : f32[B, 50, 64] */
+  /* %122 = sdpa(%119, %120, %121) {heads 2, kv_heads 2} blocks.2.attn : f32[B, 50, 64] */
   lk_sdpa(B, 50, 50, 2, 2, 32, arena + 9043968, 192, arena + 9044032, 192, arena + 9044096, 192,
       arena + 10784768, 0.17677669f);
 
-  /* %124 = fused_linear(%121, %122, %123, %110) {residual} blocks.2.attn.proj : f32[B, 50, 64] */
+  /* %125 = fused_linear(%122, %123, %124, %111) {residual} blocks.2.attn.proj : f32[B, 50, 64] */
   lk_fused_linear(B * 50, 64, 64, arena + 10784768, params[58], params[59], LK_ACT_NONE,
       arena + 10477568, arena + 4014080);
 
-  /* %125 = slice(%124) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 64], written into %161 from row 0 */
+  /* %126 = slice(%125) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 64], written into %162 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 64, arena + 4014080 + (long)b * 3200, 3200, arena + 10887168 + (long)b * 3200,
         64);
   } // for b
 
-  /* %126 = slice(%124) {axis 0, start 1, length 49} blocks.2.conv : f32[B, 49, 64] */
-  lk_copy_rows(B, 3136, arena + 4014144, 3200, arena + 11902976, 3136);
+  /* %127 = slice(%125) {axis 0, start 1, length 49} blocks.2.conv : f32[B, 49, 64] */
+  lk_copy_rows(B, 3136, arena + 4014144, 3200, arena + 11800576, 3136);
 
-  /* %128 = reshape(%127) {shape [256, 64]} blocks.2.conv.conv.0 : f32[256, 64], a view of %127: no code */
+  /* %129 = reshape(%128) {shape [256, 64]} blocks.2.conv.conv.0 : f32[256, 64], a view of %128: no code */
 
-  /* %129 = fused_linear(%126, %128) blocks.2.conv.conv.0 : f32[B, 49, 256] */
-  lk_fused_linear(B * 49, 64, 256, arena + 11902976, params[60], NULL, LK_ACT_NONE, NULL,
+  /* %130 = fused_linear(%127, %129) blocks.2.conv.conv.0 : f32[B, 49, 256] */
+  lk_fused_linear(B * 49, 64, 256, arena + 11800576, params[60], NULL, LK_ACT_NONE, NULL,
       arena + 4014080);
 
-  /* %132 = batch_statistics(%129) blocks.2.conv.conv.1 : f32[3, 256] */
-  lk_batch_statistics_cl(B * 49, 256, arena + 4014080, arena + 12506112);
+  /* %133 = batch_statistics(%130) blocks.2.conv.conv.1 : f32[3, 256] */
+  lk_batch_statistics_cl(B * 49, 256, arena + 4014080, arena + 12529152);
 
-  /* %133 = slice(%132) {axis 0, start 0, length 2} blocks.2.conv.conv.1 : f32[2, 256] */
-  lk_copy_rows(1, 512, arena + 12506112, 768, arena + 12511872, 512);
+  /* %134 = slice(%133) {axis 0, start 0, length 2} blocks.2.conv.conv.1 : f32[2, 256] */
+  lk_copy_rows(1, 512, arena + 12529152, 768, arena + 12534912, 512);
 
-  /* %134 = batch_norm_act(%129, %132, %130, %131) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[B, 49, 256] */
-  lk_batch_norm_act_cl(B * 49, 256, arena + 4014080, arena + 12506112, params[61], params[62],
+  /* %135 = batch_norm_act(%130, %133, %131, %132) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[B, 49, 256] */
+  lk_batch_norm_act_cl(B * 49, 256, arena + 4014080, arena + 12529152, params[61], params[62],
       1e-05f, LK_ACT_HSWISH, arena + 4816896, arena + 4415488);
 
-  /* %136 = token_dwconv(%134, %135) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 49, 256] */
+  /* %137 = token_dwconv(%135, %136) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 4415488, params[65], NULL, LK_ACT_NONE,
       arena + 4816896);
 
-  /* %139 = batch_statistics(%136) blocks.2.conv.conv.4 : f32[3, 256] */
-  lk_batch_statistics_cl(B * 49, 256, arena + 4816896, arena + 12506880);
+  /* %140 = batch_statistics(%137) blocks.2.conv.conv.4 : f32[3, 256] */
+  lk_batch_statistics_cl(B * 49, 256, arena + 4816896, arena + 12529920);
 
-  /* %140 = slice(%139) {axis 0, start 0, length 2} blocks.2.conv.conv.4 : f32[2, 256] */
-  lk_copy_rows(1, 512, arena + 12506880, 768, arena + 12512384, 512);
+  /* %141 = slice(%140) {axis 0, start 0, length 2} blocks.2.conv.conv.4 : f32[2, 256] */
+  lk_copy_rows(1, 512, arena + 12529920, 768, arena + 12535424, 512);
 
-  /* %141 = batch_norm_act(%136, %139, %137, %138) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[B, 49, 256] */
-  lk_batch_norm_act_cl(B * 49, 256, arena + 4816896, arena + 12506880, params[66], params[67],
+  /* %142 = batch_norm_act(%137, %140, %138, %139) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[B, 49, 256] */
+  lk_batch_norm_act_cl(B * 49, 256, arena + 4816896, arena + 12529920, params[66], params[67],
       1e-05f, LK_ACT_HSWISH, arena + 5619712, arena + 5218304);
 
-  /* %142 = mean(%141) {axis 0} blocks.2.conv.conv.6 : f32[B, 256] */
-  lk_mean_axis(B, 49, 256, arena + 5218304, arena + 12453888);
+  /* %143 = mean(%142) {axis 0} blocks.2.conv.conv.6 : f32[B, 256] */
+  lk_mean_axis(B, 49, 256, arena + 5218304, arena + 12476928);
 
-  /* %145 = fused_linear(%142, %143, %144) blocks.2.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 256, 4, arena + 12453888, params[70], params[71], LK_ACT_NONE, NULL,
-      arena + 12515264);
+  /* %146 = fused_linear(%143, %144, %145) blocks.2.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 256, 4, arena + 12476928, params[70], params[71], LK_ACT_NONE, NULL,
+      arena + 12538304);
 
-  /* %146 = relu(%145) blocks.2.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 12515264, arena + 12515392);
+  /* %147 = relu(%146) blocks.2.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 12538304, arena + 12538432);
 
-  /* %149 = fused_linear(%146, %147, %148) blocks.2.conv.conv.6.fc.2 : f32[B, 256] */
-  lk_fused_linear(B, 4, 256, arena + 12515392, params[72], params[73], LK_ACT_NONE, NULL,
-      arena + 12462080);
+  /* %150 = fused_linear(%147, %148, %149) blocks.2.conv.conv.6.fc.2 : f32[B, 256] */
+  lk_fused_linear(B, 4, 256, arena + 12538432, params[72], params[73], LK_ACT_NONE, NULL,
+      arena + 12485120);
 
-  /* %150 = hsigmoid(%149) blocks.2.conv.conv.6 : f32[B, 256] */
-  lk_hsigmoid(B * 256, arena + 12462080, arena + 12470272);
+  /* %151 = hsigmoid(%150) blocks.2.conv.conv.6 : f32[B, 256] */
+  lk_hsigmoid(B * 256, arena + 12485120, arena + 12493312);
 
-  /* %151 = mul(%141, %150) blocks.2.conv.conv.6 : f32[B, 49, 256] */
+  /* %152 = mul(%142, %151) blocks.2.conv.conv.6 : f32[B, 49, 256] */
   lk_mul(3, (const long[]){B, 49, 256}, arena + 5218304, (const long[]){12544, 256, 1},
-      arena + 12470272, (const long[]){256, 0, 1}, arena + 5619712);
+      arena + 12493312, (const long[]){256, 0, 1}, arena + 5619712);
 
-  /* %153 = reshape(%152) {shape [64, 256]} blocks.2.conv.conv.7 : f32[64, 256], a view of %152: no code */
+  /* %154 = reshape(%153) {shape [64, 256]} blocks.2.conv.conv.7 : f32[64, 256], a view of %153: no code */
 
-  /* %154 = fused_linear(%151, %153) blocks.2.conv.conv.7 : f32[B, 49, 64] */
+  /* %155 = fused_linear(%152, %154) blocks.2.conv.conv.7 : f32[B, 49, 64] */
   lk_fused_linear(B * 49, 256, 64, arena + 5619712, params[74], NULL, LK_ACT_NONE, NULL,
-      arena + 12003328);
+      arena + 11900928);
 
-  /* %157 = batch_statistics(%154) blocks.2.conv.conv.8 : f32[3, 64] */
-  lk_batch_statistics_cl(B * 49, 64, arena + 12003328, arena + 12514304);
+  /* %158 = batch_statistics(%155) blocks.2.conv.conv.8 : f32[3, 64] */
+  lk_batch_statistics_cl(B * 49, 64, arena + 11900928, arena + 12537344);
 
-  /* %158 = slice(%157) {axis 0, start 0, length 2} blocks.2.conv.conv.8 : f32[2, 64] */
-  lk_copy_rows(1, 128, arena + 12514304, 192, arena + 12515520, 128);
+  /* %159 = slice(%158) {axis 0, start 0, length 2} blocks.2.conv.conv.8 : f32[2, 64] */
+  lk_copy_rows(1, 128, arena + 12537344, 192, arena + 12538560, 128);
 
-  /* %159 = batch_norm_act(%154, %157, %155, %156) {eps 1e-05} blocks.2.conv.conv.8 : f32[B, 49, 64] */
-  lk_batch_norm_act_cl(B * 49, 64, arena + 12003328, arena + 12514304, params[75], params[76],
+  /* %160 = batch_norm_act(%155, %158, %156, %157) {eps 1e-05} blocks.2.conv.conv.8 : f32[B, 49, 64] */
+  lk_batch_norm_act_cl(B * 49, 64, arena + 11900928, arena + 12537344, params[75], params[76],
       1e-05f, LK_ACT_NONE, arena + 6121472, arena + 6021120);
 
-  /* %160 = add(%126, %159) blocks.2.conv : f32[B, 49, 64], written into %161 from row 1 */
+  /* %161 = add(%127, %160) blocks.2.conv : f32[B, 49, 64], written into %162 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){49, 64}, arena + 11902976 + (long)b * 3136, (const long[]){64, 1},
+    lk_add(2, (const long[]){49, 64}, arena + 11800576 + (long)b * 3136, (const long[]){64, 1},
         arena + 6021120 + (long)b * 3136, (const long[]){64, 1}, arena + 10887232 + (long)b * 3200);
   } // for b
 
-  /* %161 = concat(%125, %160) {axis 0} blocks.2.conv : f32[B, 50, 64], its operands computed in place: no code */
+  /* %162 = concat(%126, %161) {axis 0} blocks.2.conv : f32[B, 50, 64], its operands computed in place: no code */
 
-  /* %164 = normalize(%161) {eps 1e-06} blocks.3.norm1 : f32[B, 50, 64] */
+  /* %165 = normalize(%162) {eps 1e-06} blocks.3.norm1 : f32[B, 50, 64] */
   lk_normalize(B * 50, 64, arena + 10887168, 1e-06f, arena + 10989568);
 
-  /* %165 = mul_add(%164, %162, %163) blocks.3.norm1 : f32[B, 50, 64] */
+  /* %166 = mul_add(%165, %163, %164) blocks.3.norm1 : f32[B, 50, 64] */
   lk_mul_add(3, (const long[]){B, 50, 64}, arena + 10989568, (const long[]){3200, 64, 1},
       params[79], (const long[]){0, 0, 1}, params[80], (const long[]){0, 0, 1}, arena + 11091968);
 
-  /* %168 = fused_linear(%165, %166, %167) blocks.3.attn.qkv : f32[B, 50, 192] */
+  /* %169 = fused_linear(%166, %167, %168) blocks.3.attn.qkv : f32[B, 50, 192] */
   lk_fused_linear(B * 50, 64, 192, arena + 11091968, params[81], params[82], LK_ACT_NONE, NULL,
       arena + 9351168);
 
-  /* %169 = slice(%168) {axis 1, start 0, length 64} blocks.3.attn : f32[B, 50, 64], a view of %168: no code */
+  /* %170 = slice(%169) {axis 1, start 0, length 64} blocks.3.attn : f32[B, 50, 64], a view of %169: no code */
 
-  /* %170 = slice(%168) {axis 1, start 64, length 64} blocks.3.attn : f32[B, 50, 64], a view of %168: no code */
+  /* %171 = slice(%169) {axis 1, start 64, length 64} blocks.3.attn : f32[B, 50, 64], a view of %169: no code */
 
-  /* %171 = slice(%168) {axis 1, start 128, length 64} blocks.3.attn : f32[B, 50, 64], a view of %168: no code */
+  /* %172 = slice(%169) {axis 1, start 128, length 64} blocks.3.attn : f32[B, 50, 64], a view of %169: no code */
 
-  /* %172 = sdpa(%169, %170, %171) {heads 2, kv_heads 2} blocks.3.attn : f32[B, 50, 64] */
+  /* %173 = sdpa(%170, %171, %172) {heads 2, kv_heads 2} blocks.3.attn : f32[B, 50, 64] */
   lk_sdpa(B, 50, 50, 2, 2, 32, arena + 9351168, 192, arena + 9351232, 192, arena + 9351296, 192,
       arena + 11194368, 0.17677669f);
 
-  /* %175 = fused_linear(%172, %173, %174, %161) {residual} blocks.3.attn.proj : f32[B, 50, 64] */
+  /* %176 = fused_linear(%173, %174, %175, %162) {residual} blocks.3.attn.proj : f32[B, 50, 64] */
   lk_fused_linear(B * 50, 64, 64, arena + 11194368, params[83], params[84], LK_ACT_NONE,
       arena + 10887168, arena + 6021120);
 
-  /* %176 = slice(%175) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 64], written into %212 from row 0 */
+  /* %177 = slice(%176) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 64], written into %213 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 64, arena + 6021120 + (long)b * 3200, 3200, arena + 8028160 + (long)b * 3200,
         64);
   } // for b
 
-  /* %177 = slice(%175) {axis 0, start 1, length 49} blocks.3.conv : f32[B, 49, 64] */
-  lk_copy_rows(B, 3136, arena + 6021184, 3200, arena + 12103680, 3136);
+  /* %178 = slice(%176) {axis 0, start 1, length 49} blocks.3.conv : f32[B, 49, 64] */
+  lk_copy_rows(B, 3136, arena + 6021184, 3200, arena + 12001280, 3136);
 
-  /* %179 = reshape(%178) {shape [256, 64]} blocks.3.conv.conv.0 : f32[256, 64], a view of %178: no code */
+  /* %180 = reshape(%179) {shape [256, 64]} blocks.3.conv.conv.0 : f32[256, 64], a view of %179: no code */
 
-  /* %180 = fused_linear(%177, %179) blocks.3.conv.conv.0 : f32[B, 49, 256] */
-  lk_fused_linear(B * 49, 64, 256, arena + 12103680, params[85], NULL, LK_ACT_NONE, NULL,
+  /* %181 = fused_linear(%178, %180) blocks.3.conv.conv.0 : f32[B, 49, 256] */
+  lk_fused_linear(B * 49, 64, 256, arena + 12001280, params[85], NULL, LK_ACT_NONE, NULL,
       arena + 6021120);
 
-  /* %183 = batch_statistics(%180) blocks.3.conv.conv.1 : f32[3, 256] */
-  lk_batch_statistics_cl(B * 49, 256, arena + 6021120, arena + 12507648);
+  /* %184 = batch_statistics(%181) blocks.3.conv.conv.1 : f32[3, 256] */
+  lk_batch_statistics_cl(B * 49, 256, arena + 6021120, arena + 12530688);
 
-  /* %184 = slice(%183) {axis 0, start 0, length 2} blocks.3.conv.conv.1 : f32[2, 256] */
-  lk_copy_rows(1, 512, arena + 12507648, 768, arena + 12512896, 512);
+  /* %185 = slice(%184) {axis 0, start 0, length 2} blocks.3.conv.conv.1 : f32[2, 256] */
+  lk_copy_rows(1, 512, arena + 12530688, 768, arena + 12535936, 512);
 
-  /* %185 = batch_norm_act(%180, %183, %181, %182) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[B, 49, 256] */
-  lk_batch_norm_act_cl(B * 49, 256, arena + 6021120, arena + 12507648, params[86], params[87],
+  /* %186 = batch_norm_act(%181, %184, %182, %183) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[B, 49, 256] */
+  lk_batch_norm_act_cl(B * 49, 256, arena + 6021120, arena + 12530688, params[86], params[87],
       1e-05f, LK_ACT_HSWISH, arena + 6823936, arena + 6422528);
 
-  /* %187 = token_dwconv(%185, %186) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 49, 256] */
+  /* %188 = token_dwconv(%186, %187) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 6422528, params[90], NULL, LK_ACT_NONE,
       arena + 6823936);
 
-  /* %190 = batch_statistics(%187) blocks.3.conv.conv.4 : f32[3, 256] */
-  lk_batch_statistics_cl(B * 49, 256, arena + 6823936, arena + 12508416);
+  /* %191 = batch_statistics(%188) blocks.3.conv.conv.4 : f32[3, 256] */
+  lk_batch_statistics_cl(B * 49, 256, arena + 6823936, arena + 12531456);
 
-  /* %191 = slice(%190) {axis 0, start 0, length 2} blocks.3.conv.conv.4 : f32[2, 256] */
-  lk_copy_rows(1, 512, arena + 12508416, 768, arena + 12513408, 512);
+  /* %192 = slice(%191) {axis 0, start 0, length 2} blocks.3.conv.conv.4 : f32[2, 256] */
+  lk_copy_rows(1, 512, arena + 12531456, 768, arena + 12536448, 512);
 
-  /* %192 = batch_norm_act(%187, %190, %188, %189) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[B, 49, 256] */
-  lk_batch_norm_act_cl(B * 49, 256, arena + 6823936, arena + 12508416, params[91], params[92],
+  /* %193 = batch_norm_act(%188, %191, %189, %190) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[B, 49, 256] */
+  lk_batch_norm_act_cl(B * 49, 256, arena + 6823936, arena + 12531456, params[91], params[92],
       1e-05f, LK_ACT_HSWISH, arena + 7626752, arena + 7225344);
 
-  /* %193 = mean(%192) {axis 0} blocks.3.conv.conv.6 : f32[B, 256] */
-  lk_mean_axis(B, 49, 256, arena + 7225344, arena + 12478464);
+  /* %194 = mean(%193) {axis 0} blocks.3.conv.conv.6 : f32[B, 256] */
+  lk_mean_axis(B, 49, 256, arena + 7225344, arena + 12501504);
 
-  /* %196 = fused_linear(%193, %194, %195) blocks.3.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 256, 4, arena + 12478464, params[95], params[96], LK_ACT_NONE, NULL,
-      arena + 12515648);
+  /* %197 = fused_linear(%194, %195, %196) blocks.3.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 256, 4, arena + 12501504, params[95], params[96], LK_ACT_NONE, NULL,
+      arena + 12538688);
 
-  /* %197 = relu(%196) blocks.3.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 12515648, arena + 12515776);
+  /* %198 = relu(%197) blocks.3.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 12538688, arena + 12538816);
 
-  /* %200 = fused_linear(%197, %198, %199) blocks.3.conv.conv.6.fc.2 : f32[B, 256] */
-  lk_fused_linear(B, 4, 256, arena + 12515776, params[97], params[98], LK_ACT_NONE, NULL,
-      arena + 12486656);
+  /* %201 = fused_linear(%198, %199, %200) blocks.3.conv.conv.6.fc.2 : f32[B, 256] */
+  lk_fused_linear(B, 4, 256, arena + 12538816, params[97], params[98], LK_ACT_NONE, NULL,
+      arena + 12509696);
 
-  /* %201 = hsigmoid(%200) blocks.3.conv.conv.6 : f32[B, 256] */
-  lk_hsigmoid(B * 256, arena + 12486656, arena + 12494848);
+  /* %202 = hsigmoid(%201) blocks.3.conv.conv.6 : f32[B, 256] */
+  lk_hsigmoid(B * 256, arena + 12509696, arena + 12517888);
 
-  /* %202 = mul(%192, %201) blocks.3.conv.conv.6 : f32[B, 49, 256] */
+  /* %203 = mul(%193, %202) blocks.3.conv.conv.6 : f32[B, 49, 256] */
   lk_mul(3, (const long[]){B, 49, 256}, arena + 7225344, (const long[]){12544, 256, 1},
-      arena + 12494848, (const long[]){256, 0, 1}, arena + 7626752);
+      arena + 12517888, (const long[]){256, 0, 1}, arena + 7626752);
 
-  /* %204 = reshape(%203) {shape [64, 256]} blocks.3.conv.conv.7 : f32[64, 256], a view of %203: no code */
+  /* %205 = reshape(%204) {shape [64, 256]} blocks.3.conv.conv.7 : f32[64, 256], a view of %204: no code */
 
-  /* %205 = fused_linear(%202, %204) blocks.3.conv.conv.7 : f32[B, 49, 64] */
+  /* %206 = fused_linear(%203, %205) blocks.3.conv.conv.7 : f32[B, 49, 64] */
   lk_fused_linear(B * 49, 256, 64, arena + 7626752, params[99], NULL, LK_ACT_NONE, NULL,
-      arena + 12204032);
+      arena + 12101632);
 
-  /* %208 = batch_statistics(%205) blocks.3.conv.conv.8 : f32[3, 64] */
-  lk_batch_statistics_cl(B * 49, 64, arena + 12204032, arena + 8339456);
+  /* %209 = batch_statistics(%206) blocks.3.conv.conv.8 : f32[3, 64] */
+  lk_batch_statistics_cl(B * 49, 64, arena + 12101632, arena + 8337408);
 
-  /* %209 = slice(%208) {axis 0, start 0, length 2} blocks.3.conv.conv.8 : f32[2, 64] */
-  lk_copy_rows(1, 128, arena + 8339456, 192, arena + 12515904, 128);
+  /* %210 = slice(%209) {axis 0, start 0, length 2} blocks.3.conv.conv.8 : f32[2, 64] */
+  lk_copy_rows(1, 128, arena + 8337408, 192, arena + 12538944, 128);
 
-  /* %210 = batch_norm_act(%205, %208, %206, %207) {eps 1e-05} blocks.3.conv.conv.8 : f32[B, 49, 64] */
-  lk_batch_norm_act_cl(B * 49, 64, arena + 12204032, arena + 8339456, params[100], params[101],
+  /* %211 = batch_norm_act(%206, %209, %207, %208) {eps 1e-05} blocks.3.conv.conv.8 : f32[B, 49, 64] */
+  lk_batch_norm_act_cl(B * 49, 64, arena + 12101632, arena + 8337408, params[100], params[101],
       1e-05f, LK_ACT_NONE, arena + 8230912, arena + 8130560);
 
-  /* %211 = add(%177, %210) blocks.3.conv : f32[B, 49, 64], written into %212 from row 1 */
+  /* %212 = add(%178, %211) blocks.3.conv : f32[B, 49, 64], written into %213 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){49, 64}, arena + 12103680 + (long)b * 3136, (const long[]){64, 1},
+    lk_add(2, (const long[]){49, 64}, arena + 12001280 + (long)b * 3136, (const long[]){64, 1},
         arena + 8130560 + (long)b * 3136, (const long[]){64, 1}, arena + 8028224 + (long)b * 3200);
   } // for b
 
-  /* %212 = concat(%176, %211) {axis 0} blocks.3.conv : f32[B, 50, 64], its operands computed in place: no code */
+  /* %213 = concat(%177, %212) {axis 0} blocks.3.conv : f32[B, 50, 64], its operands computed in place: no code */
 
-  /* %215 = normalize(%212) {eps 1e-06} norm : f32[B, 50, 64] */
+  /* %216 = normalize(%213) {eps 1e-06} norm : f32[B, 50, 64] */
   lk_normalize(B * 50, 64, arena + 8028160, 1e-06f, arena + 8130560);
 
-  /* %216 = mul_add(%215, %213, %214) norm : f32[B, 50, 64] */
+  /* %217 = mul_add(%216, %214, %215) norm : f32[B, 50, 64] */
   lk_mul_add(3, (const long[]){B, 50, 64}, arena + 8130560, (const long[]){3200, 64, 1},
       params[104], (const long[]){0, 0, 1}, params[105], (const long[]){0, 0, 1}, arena + 8232960);
 
-  /* %217 = index(%216) {axis 0, at 0} : f32[B, 64] */
+  /* %218 = index(%217) {axis 0, at 0} : f32[B, 64] */
   lk_copy_rows(B, 64, arena + 8232960, 3200, arena + 8335360, 64);
 
-  /* %220 = fused_linear(%217, %218, %219) head : f32[B, 10] */
+  /* %221 = fused_linear(%218, %219, %220) head : f32[B, 10] */
   lk_fused_linear(B, 64, 10, arena + 8335360, params[106], params[107], LK_ACT_NONE, NULL,
       arena + 8232960);
 
-  /* %222 = cross_entropy(%220, %221) : f32[1] */
-  lk_cross_entropy(B, 10, arena + 8232960, inputs[1], arena + 12516160);
+  /* %223 = cross_entropy(%221, %222) : f32[1] */
+  lk_cross_entropy(B, 10, arena + 8232960, inputs[1], arena + 12539200);
 
-  /* %223 = cross_entropy_grad(%220, %221) : f32[B, 10] */
-  lk_cross_entropy_grad(B, 10, arena + 8232960, inputs[1], arena + 8233600);
+  /* %224 = cross_entropy_grad(%221, %222) : f32[B, 10] */
+  lk_cross_entropy_grad(B, 10, arena + 8232960, inputs[1], arena + 8235648);
 
-  /* %224 = transpose(%218) {perm [1, 0]} head : f32[64, 10] */
-  lk_transpose(2, (const long[]){10, 64}, (const int[]){1, 0}, params[106], arena + 8232960);
+  /* %225 = transpose(%219) {perm [1, 0]} head : f32[64, 10] */
+  lk_transpose(2, (const long[]){10, 64}, (const int[]){1, 0}, params[106], arena + 8235008);
 
-  /* %225 = fused_linear(%223, %224) head : f32[B, 64] */
-  lk_fused_linear(B, 10, 64, arena + 8233600, arena + 8232960, NULL, LK_ACT_NONE, NULL,
-      arena + 8337408);
+  /* %226 = fused_linear(%224, %225) head : f32[B, 64] */
+  lk_fused_linear(B, 10, 64, arena + 8235648, arena + 8235008, NULL, LK_ACT_NONE, NULL,
+      arena + 8232960);
 
-  /* %226 = linear_grad_weight(%223, %217) head : f32[10, 64] */
-  lk_linear_grad_weight(B, 64, 10, arena + 8233600, arena + 8335360, arena + 12509184);
+  /* %227 = linear_grad_weight(%224, %218) head : f32[10, 64] */
+  lk_linear_grad_weight(B, 64, 10, arena + 8235648, arena + 8335360, arena + 12532224);
 
-  /* %227 = reduce_sum(%223) {axes [], batch} head : f32[10] */
-  lk_reduce_sum(2, (const long[]){B, 10}, (const unsigned char[]){1, 0}, arena + 8233600,
-      arena + 12516176);
+  /* %228 = reduce_sum(%224) {axes [], batch} head : f32[10] */
+  lk_reduce_sum(2, (const long[]){B, 10}, (const unsigned char[]){1, 0}, arena + 8235648,
+      arena + 12539216);
 
-  /* %228 = reshape(%225) {shape [1, 64]} : f32[B, 1, 64], a view of %225: no code */
+  /* %229 = reshape(%226) {shape [1, 64]} : f32[B, 1, 64], a view of %226: no code */
 
-  /* %229 = zero_pad(%228) {axis 0, before 0, after 49} : f32[B, 50, 64] */
-  lk_zero_pad(B, 1, 64, 0, 49, arena + 8337408, arena + 8232960);
+  /* %230 = zero_pad(%229) {axis 0, before 0, after 49} : f32[B, 50, 64] */
+  lk_zero_pad(B, 1, 64, 0, 49, arena + 8232960, arena + 11296768);
 
-  /* %230 = reduce_sum(%229) {axes [0], batch} norm : f32[64] */
-  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 8232960,
-      arena + 12516032);
+  /* %231 = reduce_sum(%230) {axes [0], batch} norm : f32[64] */
+  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 11296768,
+      arena + 12539072);
 
-  /* %231 = mul(%229, %213) norm : f32[B, 50, 64] */
-  lk_mul(3, (const long[]){B, 50, 64}, arena + 8232960, (const long[]){3200, 64, 1}, params[104],
-      (const long[]){0, 0, 1}, arena + 11296768);
-
-  /* %232 = reduce_sum(%229, %215) {axes [0], batch} norm : f32[64] */
+  /* %232 = reduce_sum(%230, %216) {axes [0], batch} norm : f32[64] */
   lk_reduce_sum_product(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0},
-      arena + 8232960, arena + 8130560, arena + 12516096);
+      arena + 11296768, arena + 8130560, arena + 12539136);
 
-  /* %233 = normalize_grad(%212, %231) {eps 1e-06} norm : f32[B, 50, 64] */
-  lk_normalize_grad(B * 50, 64, arena + 8028160, arena + 11296768, 1e-06f, arena + 11399168);
+  /* %233 = normalize_grad(%213, %230, %214) {eps 1e-06} norm : f32[B, 50, 64], written over %230 */
+  lk_layernorm_grad(B * 50, 64, arena + 8028160, arena + 11296768, params[104], NULL, 1e-06f,
+      arena + 11296768);
 
-  /* %234 = slice(%233) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 64], a view of %233: no code */
+  /* %234 = slice(%233) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 64], a view of %230: no code */
 
   /* %235 = slice(%233) {axis 0, start 1, length 49} blocks.3.conv : f32[B, 49, 64] */
-  lk_copy_rows(B, 3136, arena + 11399232, 3200, arena + 11296768, 3136);
+  lk_copy_rows(B, 3136, arena + 11296832, 3200, arena + 12201984, 3136);
 
-  /* %236 = batch_norm_act_param_grad(%205, %235, %208, %206, %207) {eps 1e-05} blocks.3.conv.conv.8 : f32[2, 64] */
-  lk_batch_norm_act_param_grad_cl(B * 49, 64, arena + 12204032, arena + 11296768, arena + 8339456,
+  /* %236 = batch_norm_act_param_grad(%206, %235, %209, %207, %208) {eps 1e-05} blocks.3.conv.conv.8 : f32[2, 64] */
+  lk_batch_norm_act_param_grad_cl(B * 49, 64, arena + 12101632, arena + 12201984, arena + 8337408,
       params[100], params[101], 1e-05f, LK_ACT_NONE, arena + 8028160, arena + 8031680);
 
-  /* %237 = batch_norm_act_grad(%205, %235, %208, %206, %207, %236) {eps 1e-05} blocks.3.conv.conv.8 : f32[B, 49, 64] */
-  lk_batch_norm_act_grad_cl(B * 49, 64, arena + 12204032, arena + 11296768, arena + 8339456,
+  /* %237 = batch_norm_act_grad(%206, %235, %209, %207, %208, %236) {eps 1e-05} blocks.3.conv.conv.8 : f32[B, 49, 64] */
+  lk_batch_norm_act_grad_cl(B * 49, 64, arena + 12101632, arena + 12201984, arena + 8337408,
       params[100], params[101], arena + 8031680, 1e-05f, LK_ACT_NONE, arena + 8028160,
-      arena + 12304384);
+      arena + 12302336);
 
   /* %238 = index(%236) {axis 0, at 0} blocks.3.conv.conv.8 : f32[64] */
-  lk_copy_rows(1, 64, arena + 8031680, 128, arena + 11397120, 64);
+  lk_copy_rows(1, 64, arena + 8031680, 128, arena + 12118016, 64);
 
   /* %239 = index(%236) {axis 0, at 1} blocks.3.conv.conv.8 : f32[64] */
-  lk_copy_rows(1, 64, arena + 8031744, 128, arena + 11397184, 64);
+  lk_copy_rows(1, 64, arena + 8031744, 128, arena + 12118080, 64);
 
-  /* %240 = transpose(%204) {perm [1, 0]} blocks.3.conv.conv.7 : f32[256, 64] */
-  lk_transpose(2, (const long[]){64, 256}, (const int[]){1, 0}, params[99], arena + 12204032);
+  /* %240 = transpose(%205) {perm [1, 0]} blocks.3.conv.conv.7 : f32[256, 64] */
+  lk_transpose(2, (const long[]){64, 256}, (const int[]){1, 0}, params[99], arena + 12101632);
 
   /* %241 = fused_linear(%237, %240) blocks.3.conv.conv.7 : f32[B, 49, 256] */
-  lk_fused_linear(B * 49, 64, 256, arena + 12304384, arena + 12204032, NULL, LK_ACT_NONE, NULL,
+  lk_fused_linear(B * 49, 64, 256, arena + 12302336, arena + 12101632, NULL, LK_ACT_NONE, NULL,
       arena + 8028160);
 
-  /* %242 = linear_grad_weight(%237, %202) blocks.3.conv.conv.7 : f32[64, 256] */
-  lk_linear_grad_weight(B * 49, 256, 64, arena + 12304384, arena + 7626752, arena + 12204032);
+  /* %242 = linear_grad_weight(%237, %203) blocks.3.conv.conv.7 : f32[64, 256] */
+  lk_linear_grad_weight(B * 49, 256, 64, arena + 12302336, arena + 7626752, arena + 12101632);
 
   /* %243 = reshape(%242) {shape [64, 256, 1, 1]} blocks.3.conv.conv.7 : f32[64, 256, 1, 1], a view of %242: no code */
 
-  /* %244 = reduce_sum(%241, %192) {axes [0]} blocks.3.conv.conv.6 : f32[B, 256] */
+  /* %244 = reduce_sum(%241, %193) {axes [0]} blocks.3.conv.conv.6 : f32[B, 256] */
   lk_reduce_sum_product(3, (const long[]){B, 49, 256}, (const unsigned char[]){0, 1, 0},
       arena + 8028160, arena + 7225344, arena + 7626752);
 
-  /* %245 = hsigmoid_grad(%200, %244) blocks.3.conv.conv.6 : f32[B, 256] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 256, arena + 12486656, arena + 7626752, arena + 7225344);
+  /* %245 = hsigmoid_grad(%201, %244) blocks.3.conv.conv.6 : f32[B, 256] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 256, arena + 12509696, arena + 7626752, arena + 7225344);
 
-  /* %246 = transpose(%198) {perm [1, 0]} blocks.3.conv.conv.6.fc.2 : f32[4, 256] */
+  /* %246 = transpose(%199) {perm [1, 0]} blocks.3.conv.conv.6.fc.2 : f32[4, 256] */
   lk_transpose(2, (const long[]){256, 4}, (const int[]){1, 0}, params[97], arena + 7233536);
 
   /* %247 = fused_linear(%245, %246) blocks.3.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 256, 4, arena + 7225344, arena + 7233536, NULL, LK_ACT_NONE, NULL,
       arena + 7234560);
 
-  /* %248 = linear_grad_weight(%245, %197) blocks.3.conv.conv.6.fc.2 : f32[256, 4] */
-  lk_linear_grad_weight(B, 4, 256, arena + 7225344, arena + 12515776, arena + 7241728);
+  /* %248 = linear_grad_weight(%245, %198) blocks.3.conv.conv.6.fc.2 : f32[256, 4] */
+  lk_linear_grad_weight(B, 4, 256, arena + 7225344, arena + 12538816, arena + 7241728);
 
   /* %249 = reduce_sum(%245) {axes [], batch} blocks.3.conv.conv.6.fc.2 : f32[256] */
   lk_reduce_sum(2, (const long[]){B, 256}, (const unsigned char[]){1, 0}, arena + 7225344,
       arena + 7243776);
 
-  /* %250 = relu_grad(%196, %247) blocks.3.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 12515648, arena + 7234560, arena + 7234688);
+  /* %250 = relu_grad(%197, %247) blocks.3.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 12538688, arena + 7234560, arena + 7234688);
 
-  /* %251 = transpose(%194) {perm [1, 0]} blocks.3.conv.conv.6.fc.0 : f32[256, 4] */
+  /* %251 = transpose(%195) {perm [1, 0]} blocks.3.conv.conv.6.fc.0 : f32[256, 4] */
   lk_transpose(2, (const long[]){4, 256}, (const int[]){1, 0}, params[95], arena + 7233536);
 
   /* %252 = fused_linear(%250, %251) blocks.3.conv.conv.6.fc.0 : f32[B, 256] */
   lk_fused_linear(B, 4, 256, arena + 7234688, arena + 7233536, NULL, LK_ACT_NONE, NULL,
       arena + 7225344);
 
-  /* %253 = linear_grad_weight(%250, %193) blocks.3.conv.conv.6.fc.0 : f32[4, 256] */
-  lk_linear_grad_weight(B, 256, 4, arena + 7234688, arena + 12478464, arena + 7242752);
+  /* %253 = linear_grad_weight(%250, %194) blocks.3.conv.conv.6.fc.0 : f32[4, 256] */
+  lk_linear_grad_weight(B, 256, 4, arena + 7234688, arena + 12501504, arena + 7242752);
 
   /* %254 = reduce_sum(%250) {axes [], batch} blocks.3.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 7234688,
@@ -6083,17 +6179,17 @@ int localvit_fmnist_train_forward(const float *const *params, const float *const
   /* %256 = mul_scalar(%255) {x op 0.020408163} blocks.3.conv.conv.6 : f32[B, 1, 256] */
   lk_mul_scalar(B * 256, arena + 7225344, 0.020408163f, arena + 7233536);
 
-  /* %257 = mul_add(%241, %201, %256) blocks.3.conv.conv.4 : f32[B, 49, 256], written over %241 */
+  /* %257 = mul_add(%241, %202, %256) blocks.3.conv.conv.4 : f32[B, 49, 256], written over %241 */
   lk_mul_add(3, (const long[]){B, 49, 256}, arena + 8028160, (const long[]){12544, 256, 1},
-      arena + 12494848, (const long[]){256, 0, 1}, arena + 7233536, (const long[]){256, 0, 1},
+      arena + 12517888, (const long[]){256, 0, 1}, arena + 7233536, (const long[]){256, 0, 1},
       arena + 8028160);
 
-  /* %258 = batch_norm_act_param_grad(%187, %257, %190, %188, %189) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[2, 256] */
-  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 6823936, arena + 8028160, arena + 12508416,
+  /* %258 = batch_norm_act_param_grad(%188, %257, %191, %189, %190) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[2, 256] */
+  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 6823936, arena + 8028160, arena + 12531456,
       params[91], params[92], 1e-05f, LK_ACT_HSWISH, arena + 7225344, arena + 7239424);
 
-  /* %259 = batch_norm_act_grad(%187, %257, %190, %188, %189, %258) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[B, 49, 256], written over %241 */
-  lk_batch_norm_act_grad_cl(B * 49, 256, arena + 6823936, arena + 8028160, arena + 12508416,
+  /* %259 = batch_norm_act_grad(%188, %257, %191, %189, %190, %258) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[B, 49, 256], written over %241 */
+  lk_batch_norm_act_grad_cl(B * 49, 256, arena + 6823936, arena + 8028160, arena + 12531456,
       params[91], params[92], arena + 7239424, 1e-05f, LK_ACT_HSWISH, arena + 7225344,
       arena + 8028160);
 
@@ -6103,814 +6199,784 @@ int localvit_fmnist_train_forward(const float *const *params, const float *const
   /* %261 = index(%258) {axis 0, at 1} blocks.3.conv.conv.4 : f32[256] */
   lk_copy_rows(1, 256, arena + 7239680, 512, arena + 7227904, 256);
 
-  /* %262 = token_dwconv_grad_input(%259, %186) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 49, 256] */
+  /* %262 = token_dwconv_grad_input(%259, %187) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv_grad_input(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 8028160, params[90],
       arena + 6823936);
 
-  /* %263 = token_dwconv_grad_weight(%259, %185) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[256, 1, 3, 3] */
+  /* %263 = token_dwconv_grad_weight(%259, %186) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[256, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 8028160, arena + 6422528,
       arena + 7225344);
 
-  /* %264 = batch_norm_act_param_grad(%180, %262, %183, %181, %182) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[2, 256] */
-  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 6021120, arena + 6823936, arena + 12507648,
+  /* %264 = batch_norm_act_param_grad(%181, %262, %184, %182, %183) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[2, 256] */
+  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 6021120, arena + 6823936, arena + 12530688,
       params[86], params[87], 1e-05f, LK_ACT_HSWISH, arena + 6422528, arena + 6436608);
 
-  /* %265 = batch_norm_act_grad(%180, %262, %183, %181, %182, %264) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[B, 49, 256], written over %262 */
-  lk_batch_norm_act_grad_cl(B * 49, 256, arena + 6021120, arena + 6823936, arena + 12507648,
+  /* %265 = batch_norm_act_grad(%181, %262, %184, %182, %183, %264) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[B, 49, 256], written over %262 */
+  lk_batch_norm_act_grad_cl(B * 49, 256, arena + 6021120, arena + 6823936, arena + 12530688,
       params[86], params[87], arena + 6436608, 1e-05f, LK_ACT_HSWISH, arena + 6422528,
       arena + 6823936);
 
   /* %266 = index(%264) {axis 0, at 0} blocks.3.conv.conv.1 : f32[256] */
-  lk_copy_rows(1, 256, arena + 6436608, 512, arena + 6672384, 256);
+  lk_copy_rows(1, 256, arena + 6436608, 512, arena + 6774784, 256);
 
   /* %267 = index(%264) {axis 0, at 1} blocks.3.conv.conv.1 : f32[256] */
-  lk_copy_rows(1, 256, arena + 6436864, 512, arena + 6672640, 256);
+  lk_copy_rows(1, 256, arena + 6436864, 512, arena + 6775040, 256);
 
-  /* %268 = transpose(%179) {perm [1, 0]} blocks.3.conv.conv.0 : f32[64, 256] */
+  /* %268 = transpose(%180) {perm [1, 0]} blocks.3.conv.conv.0 : f32[64, 256] */
   lk_transpose(2, (const long[]){256, 64}, (const int[]){1, 0}, params[85], arena + 6021120);
 
-  /* %269 = linear_grad_weight(%265, %177) blocks.3.conv.conv.0 : f32[256, 64] */
-  lk_linear_grad_weight(B * 49, 64, 256, arena + 6823936, arena + 12103680, arena + 6623232);
+  /* %269 = linear_grad_weight(%265, %178) blocks.3.conv.conv.0 : f32[256, 64] */
+  lk_linear_grad_weight(B * 49, 64, 256, arena + 6823936, arena + 12001280, arena + 6725632);
 
-  /* %270 = fused_linear(%265, %268, %235) {residual} blocks.3.conv.conv.0 : f32[B, 49, 64], written into %233 from row 1 */
+  /* %270 = fused_linear(%265, %268, %235) {residual} blocks.3.conv.conv.0 : f32[B, 49, 64], written into %230 from row 1 */
   lk_fused_linear_strided(B, 49, 256, 64, arena + 6823936, 12544, arena + 6021120, NULL, NULL, 0,
-      LK_ACT_NONE, arena + 11296768, 3136, arena + 11399232, 3200);
+      LK_ACT_NONE, arena + 12201984, 3136, arena + 11296832, 3200);
 
   /* %271 = reshape(%269) {shape [256, 64, 1, 1]} blocks.3.conv.conv.0 : f32[256, 64, 1, 1], a view of %269: no code */
 
-  /* %272 = concat(%234, %270) {axis 0} blocks.3 : f32[B, 50, 64], a view of %233: no code */
+  /* %272 = concat(%234, %270) {axis 0} blocks.3 : f32[B, 50, 64], a view of %230: no code */
 
-  /* %273 = transpose(%173) {perm [1, 0]} blocks.3.attn.proj : f32[64, 64] */
+  /* %273 = transpose(%174) {perm [1, 0]} blocks.3.attn.proj : f32[64, 64] */
   lk_transpose(2, (const long[]){64, 64}, (const int[]){1, 0}, params[83], arena + 6021120);
 
   /* %274 = fused_linear(%272, %273) blocks.3.attn.proj : f32[B, 50, 64] */
-  lk_fused_linear(B * 50, 64, 64, arena + 11399168, arena + 6021120, NULL, LK_ACT_NONE, NULL,
+  lk_fused_linear(B * 50, 64, 64, arena + 11296768, arena + 6021120, NULL, LK_ACT_NONE, NULL,
       arena + 6328320);
 
-  /* %275 = linear_grad_weight(%272, %172) blocks.3.attn.proj : f32[64, 64] */
-  lk_linear_grad_weight(B * 50, 64, 64, arena + 11399168, arena + 11194368, arena + 6668288);
+  /* %275 = linear_grad_weight(%272, %173) blocks.3.attn.proj : f32[64, 64] */
+  lk_linear_grad_weight(B * 50, 64, 64, arena + 11296768, arena + 11194368, arena + 6770688);
 
   /* %276 = reduce_sum(%272) {axes [0], batch} blocks.3.attn.proj : f32[64] */
-  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 11399168,
-      arena + 6673088);
+  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 11296768,
+      arena + 6775488);
 
-  /* %277 = sdpa_grad(%169, %170, %171, %274) {heads 2, kv_heads 2} blocks.3.attn : f32[B, 50, 192] */
+  /* %277 = sdpa_grad(%170, %171, %172, %274) {heads 2, kv_heads 2} blocks.3.attn : f32[B, 50, 192] */
   lk_sdpa_grad(B, 50, 50, 2, 2, 32, arena + 9351168, 192, arena + 9351232, 192, arena + 9351296,
       192, arena + 6328320, 64, arena + 6021120, 192, arena + 6021120 + 64, 192,
       arena + 6021120 + 128, 192, 0.17677669f);
 
-  /* %278 = transpose(%166) {perm [1, 0]} blocks.3.attn.qkv : f32[64, 192] */
-  lk_transpose(2, (const long[]){192, 64}, (const int[]){1, 0}, params[81], arena + 6430720);
+  /* %278 = transpose(%167) {perm [1, 0]} blocks.3.attn.qkv : f32[64, 192] */
+  lk_transpose(2, (const long[]){192, 64}, (const int[]){1, 0}, params[81], arena + 6328320);
 
   /* %279 = fused_linear(%277, %278) blocks.3.attn.qkv : f32[B, 50, 64] */
-  lk_fused_linear(B * 50, 192, 64, arena + 6021120, arena + 6430720, NULL, LK_ACT_NONE, NULL,
-      arena + 6328320);
+  lk_fused_linear(B * 50, 192, 64, arena + 6021120, arena + 6328320, NULL, LK_ACT_NONE, NULL,
+      arena + 6422528);
 
-  /* %280 = linear_grad_weight(%277, %165) blocks.3.attn.qkv : f32[192, 64] */
-  lk_linear_grad_weight(B * 50, 64, 192, arena + 6021120, arena + 11091968, arena + 6656000);
+  /* %280 = linear_grad_weight(%277, %166) blocks.3.attn.qkv : f32[192, 64] */
+  lk_linear_grad_weight(B * 50, 64, 192, arena + 6021120, arena + 11091968, arena + 6758400);
 
   /* %281 = reduce_sum(%277) {axes [0], batch} blocks.3.attn.qkv : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 50, 192}, (const unsigned char[]){1, 1, 0}, arena + 6021120,
-      arena + 6672896);
+      arena + 6775296);
 
   /* %282 = reduce_sum(%279) {axes [0], batch} blocks.3.norm1 : f32[64] */
-  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 6328320,
-      arena + 6673152);
+  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 6422528,
+      arena + 6775552);
 
-  /* %283 = mul(%279, %162) blocks.3.norm1 : f32[B, 50, 64] */
-  lk_mul(3, (const long[]){B, 50, 64}, arena + 6328320, (const long[]){3200, 64, 1}, params[79],
-      (const long[]){0, 0, 1}, arena + 6021120);
-
-  /* %284 = reduce_sum(%279, %164) {axes [0], batch} blocks.3.norm1 : f32[64] */
+  /* %283 = reduce_sum(%279, %165) {axes [0], batch} blocks.3.norm1 : f32[64] */
   lk_reduce_sum_product(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0},
-      arena + 6328320, arena + 10989568, arena + 6673216);
+      arena + 6422528, arena + 10989568, arena + 6775616);
 
-  /* %285 = normalize_grad(%161, %283) {eps 1e-06} blocks.3.norm1 : f32[B, 50, 64] */
-  lk_normalize_grad(B * 50, 64, arena + 10887168, arena + 6021120, 1e-06f, arena + 6123520);
+  /* %284 = normalize_grad(%162, %279, %163, %272) {eps 1e-06} blocks.2.conv : f32[B, 50, 64], written over %279 */
+  lk_layernorm_grad(B * 50, 64, arena + 10887168, arena + 6422528, params[79], arena + 11296768,
+      1e-06f, arena + 6422528);
 
-  /* %286 = add(%272, %285) blocks.2.conv : f32[B, 50, 64], written over %233 */
-  lk_add(3, (const long[]){B, 50, 64}, arena + 11399168, (const long[]){3200, 64, 1},
-      arena + 6123520, (const long[]){3200, 64, 1}, arena + 11399168);
+  /* %285 = slice(%284) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 64], a view of %279: no code */
 
-  /* %287 = slice(%286) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 64], a view of %233: no code */
+  /* %286 = slice(%284) {axis 0, start 1, length 49} blocks.2.conv : f32[B, 49, 64] */
+  lk_copy_rows(B, 3136, arena + 6422592, 3200, arena + 6524928, 3136);
 
-  /* %288 = slice(%286) {axis 0, start 1, length 49} blocks.2.conv : f32[B, 49, 64] */
-  lk_copy_rows(B, 3136, arena + 11399232, 3200, arena + 6422528, 3136);
-
-  /* %289 = batch_norm_act_param_grad(%154, %288, %157, %155, %156) {eps 1e-05} blocks.2.conv.conv.8 : f32[2, 64] */
-  lk_batch_norm_act_param_grad_cl(B * 49, 64, arena + 12003328, arena + 6422528, arena + 12514304,
+  /* %287 = batch_norm_act_param_grad(%155, %286, %158, %156, %157) {eps 1e-05} blocks.2.conv.conv.8 : f32[2, 64] */
+  lk_batch_norm_act_param_grad_cl(B * 49, 64, arena + 11900928, arena + 6524928, arena + 12537344,
       params[75], params[76], 1e-05f, LK_ACT_NONE, arena + 6021120, arena + 6024640);
 
-  /* %290 = batch_norm_act_grad(%154, %288, %157, %155, %156, %289) {eps 1e-05} blocks.2.conv.conv.8 : f32[B, 49, 64] */
-  lk_batch_norm_act_grad_cl(B * 49, 64, arena + 12003328, arena + 6422528, arena + 12514304,
+  /* %288 = batch_norm_act_grad(%155, %286, %158, %156, %157, %287) {eps 1e-05} blocks.2.conv.conv.8 : f32[B, 49, 64] */
+  lk_batch_norm_act_grad_cl(B * 49, 64, arena + 11900928, arena + 6524928, arena + 12537344,
       params[75], params[76], arena + 6024640, 1e-05f, LK_ACT_NONE, arena + 6021120,
-      arena + 6522880);
+      arena + 6625280);
 
-  /* %291 = index(%289) {axis 0, at 0} blocks.2.conv.conv.8 : f32[64] */
-  lk_copy_rows(1, 64, arena + 6024640, 128, arena + 6673280, 64);
+  /* %289 = index(%287) {axis 0, at 0} blocks.2.conv.conv.8 : f32[64] */
+  lk_copy_rows(1, 64, arena + 6024640, 128, arena + 6775680, 64);
 
-  /* %292 = index(%289) {axis 0, at 1} blocks.2.conv.conv.8 : f32[64] */
-  lk_copy_rows(1, 64, arena + 6024704, 128, arena + 6673344, 64);
+  /* %290 = index(%287) {axis 0, at 1} blocks.2.conv.conv.8 : f32[64] */
+  lk_copy_rows(1, 64, arena + 6024704, 128, arena + 6775744, 64);
 
-  /* %293 = transpose(%153) {perm [1, 0]} blocks.2.conv.conv.7 : f32[256, 64] */
-  lk_transpose(2, (const long[]){64, 256}, (const int[]){1, 0}, params[74], arena + 6639616);
+  /* %291 = transpose(%154) {perm [1, 0]} blocks.2.conv.conv.7 : f32[256, 64] */
+  lk_transpose(2, (const long[]){64, 256}, (const int[]){1, 0}, params[74], arena + 6742016);
 
-  /* %294 = fused_linear(%290, %293) blocks.2.conv.conv.7 : f32[B, 49, 256] */
-  lk_fused_linear(B * 49, 64, 256, arena + 6522880, arena + 6639616, NULL, LK_ACT_NONE, NULL,
+  /* %292 = fused_linear(%288, %291) blocks.2.conv.conv.7 : f32[B, 49, 256] */
+  lk_fused_linear(B * 49, 64, 256, arena + 6625280, arena + 6742016, NULL, LK_ACT_NONE, NULL,
       arena + 6021120);
 
-  /* %295 = linear_grad_weight(%290, %151) blocks.2.conv.conv.7 : f32[64, 256] */
-  lk_linear_grad_weight(B * 49, 256, 64, arena + 6522880, arena + 5619712, arena + 6639616);
+  /* %293 = linear_grad_weight(%288, %152) blocks.2.conv.conv.7 : f32[64, 256] */
+  lk_linear_grad_weight(B * 49, 256, 64, arena + 6625280, arena + 5619712, arena + 6742016);
 
-  /* %296 = reshape(%295) {shape [64, 256, 1, 1]} blocks.2.conv.conv.7 : f32[64, 256, 1, 1], a view of %295: no code */
+  /* %294 = reshape(%293) {shape [64, 256, 1, 1]} blocks.2.conv.conv.7 : f32[64, 256, 1, 1], a view of %293: no code */
 
-  /* %297 = reduce_sum(%294, %141) {axes [0]} blocks.2.conv.conv.6 : f32[B, 256] */
+  /* %295 = reduce_sum(%292, %142) {axes [0]} blocks.2.conv.conv.6 : f32[B, 256] */
   lk_reduce_sum_product(3, (const long[]){B, 49, 256}, (const unsigned char[]){0, 1, 0},
       arena + 6021120, arena + 5218304, arena + 5619712);
 
-  /* %298 = hsigmoid_grad(%149, %297) blocks.2.conv.conv.6 : f32[B, 256] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 256, arena + 12462080, arena + 5619712, arena + 5218304);
+  /* %296 = hsigmoid_grad(%150, %295) blocks.2.conv.conv.6 : f32[B, 256] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 256, arena + 12485120, arena + 5619712, arena + 5218304);
 
-  /* %299 = transpose(%147) {perm [1, 0]} blocks.2.conv.conv.6.fc.2 : f32[4, 256] */
+  /* %297 = transpose(%148) {perm [1, 0]} blocks.2.conv.conv.6.fc.2 : f32[4, 256] */
   lk_transpose(2, (const long[]){256, 4}, (const int[]){1, 0}, params[72], arena + 5226496);
 
-  /* %300 = fused_linear(%298, %299) blocks.2.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %298 = fused_linear(%296, %297) blocks.2.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 256, 4, arena + 5218304, arena + 5226496, NULL, LK_ACT_NONE, NULL,
       arena + 5227520);
 
-  /* %301 = linear_grad_weight(%298, %146) blocks.2.conv.conv.6.fc.2 : f32[256, 4] */
-  lk_linear_grad_weight(B, 4, 256, arena + 5218304, arena + 12515392, arena + 5234688);
+  /* %299 = linear_grad_weight(%296, %147) blocks.2.conv.conv.6.fc.2 : f32[256, 4] */
+  lk_linear_grad_weight(B, 4, 256, arena + 5218304, arena + 12538432, arena + 5234688);
 
-  /* %302 = reduce_sum(%298) {axes [], batch} blocks.2.conv.conv.6.fc.2 : f32[256] */
+  /* %300 = reduce_sum(%296) {axes [], batch} blocks.2.conv.conv.6.fc.2 : f32[256] */
   lk_reduce_sum(2, (const long[]){B, 256}, (const unsigned char[]){1, 0}, arena + 5218304,
       arena + 5236736);
 
-  /* %303 = relu_grad(%145, %300) blocks.2.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 12515264, arena + 5227520, arena + 5227648);
+  /* %301 = relu_grad(%146, %298) blocks.2.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 12538304, arena + 5227520, arena + 5227648);
 
-  /* %304 = transpose(%143) {perm [1, 0]} blocks.2.conv.conv.6.fc.0 : f32[256, 4] */
+  /* %302 = transpose(%144) {perm [1, 0]} blocks.2.conv.conv.6.fc.0 : f32[256, 4] */
   lk_transpose(2, (const long[]){4, 256}, (const int[]){1, 0}, params[70], arena + 5226496);
 
-  /* %305 = fused_linear(%303, %304) blocks.2.conv.conv.6.fc.0 : f32[B, 256] */
+  /* %303 = fused_linear(%301, %302) blocks.2.conv.conv.6.fc.0 : f32[B, 256] */
   lk_fused_linear(B, 4, 256, arena + 5227648, arena + 5226496, NULL, LK_ACT_NONE, NULL,
       arena + 5218304);
 
-  /* %306 = linear_grad_weight(%303, %142) blocks.2.conv.conv.6.fc.0 : f32[4, 256] */
-  lk_linear_grad_weight(B, 256, 4, arena + 5227648, arena + 12453888, arena + 5235712);
+  /* %304 = linear_grad_weight(%301, %143) blocks.2.conv.conv.6.fc.0 : f32[4, 256] */
+  lk_linear_grad_weight(B, 256, 4, arena + 5227648, arena + 12476928, arena + 5235712);
 
-  /* %307 = reduce_sum(%303) {axes [], batch} blocks.2.conv.conv.6.fc.0 : f32[4] */
+  /* %305 = reduce_sum(%301) {axes [], batch} blocks.2.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 5227648,
       arena + 5236992);
 
-  /* %308 = reshape(%305) {shape [1, 256]} blocks.2.conv.conv.6 : f32[B, 1, 256], a view of %305: no code */
+  /* %306 = reshape(%303) {shape [1, 256]} blocks.2.conv.conv.6 : f32[B, 1, 256], a view of %303: no code */
 
-  /* %309 = mul_scalar(%308) {x op 0.020408163} blocks.2.conv.conv.6 : f32[B, 1, 256] */
+  /* %307 = mul_scalar(%306) {x op 0.020408163} blocks.2.conv.conv.6 : f32[B, 1, 256] */
   lk_mul_scalar(B * 256, arena + 5218304, 0.020408163f, arena + 5226496);
 
-  /* %310 = mul_add(%294, %150, %309) blocks.2.conv.conv.4 : f32[B, 49, 256], written over %294 */
+  /* %308 = mul_add(%292, %151, %307) blocks.2.conv.conv.4 : f32[B, 49, 256], written over %292 */
   lk_mul_add(3, (const long[]){B, 49, 256}, arena + 6021120, (const long[]){12544, 256, 1},
-      arena + 12470272, (const long[]){256, 0, 1}, arena + 5226496, (const long[]){256, 0, 1},
+      arena + 12493312, (const long[]){256, 0, 1}, arena + 5226496, (const long[]){256, 0, 1},
       arena + 6021120);
 
-  /* %311 = batch_norm_act_param_grad(%136, %310, %139, %137, %138) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[2, 256] */
-  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 4816896, arena + 6021120, arena + 12506880,
+  /* %309 = batch_norm_act_param_grad(%137, %308, %140, %138, %139) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[2, 256] */
+  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 4816896, arena + 6021120, arena + 12529920,
       params[66], params[67], 1e-05f, LK_ACT_HSWISH, arena + 5218304, arena + 5232384);
 
-  /* %312 = batch_norm_act_grad(%136, %310, %139, %137, %138, %311) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[B, 49, 256], written over %294 */
-  lk_batch_norm_act_grad_cl(B * 49, 256, arena + 4816896, arena + 6021120, arena + 12506880,
+  /* %310 = batch_norm_act_grad(%137, %308, %140, %138, %139, %309) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[B, 49, 256], written over %292 */
+  lk_batch_norm_act_grad_cl(B * 49, 256, arena + 4816896, arena + 6021120, arena + 12529920,
       params[66], params[67], arena + 5232384, 1e-05f, LK_ACT_HSWISH, arena + 5218304,
       arena + 6021120);
 
-  /* %313 = index(%311) {axis 0, at 0} blocks.2.conv.conv.4 : f32[256] */
+  /* %311 = index(%309) {axis 0, at 0} blocks.2.conv.conv.4 : f32[256] */
   lk_copy_rows(1, 256, arena + 5232384, 512, arena + 5220608, 256);
 
-  /* %314 = index(%311) {axis 0, at 1} blocks.2.conv.conv.4 : f32[256] */
+  /* %312 = index(%309) {axis 0, at 1} blocks.2.conv.conv.4 : f32[256] */
   lk_copy_rows(1, 256, arena + 5232640, 512, arena + 5220864, 256);
 
-  /* %315 = token_dwconv_grad_input(%312, %135) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 49, 256] */
+  /* %313 = token_dwconv_grad_input(%310, %136) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv_grad_input(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 6021120, params[65],
       arena + 4816896);
 
-  /* %316 = token_dwconv_grad_weight(%312, %134) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[256, 1, 3, 3] */
+  /* %314 = token_dwconv_grad_weight(%310, %135) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[256, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 6021120, arena + 4415488,
       arena + 5218304);
 
-  /* %317 = batch_norm_act_param_grad(%129, %315, %132, %130, %131) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[2, 256] */
-  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 4014080, arena + 4816896, arena + 12506112,
+  /* %315 = batch_norm_act_param_grad(%130, %313, %133, %131, %132) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[2, 256] */
+  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 4014080, arena + 4816896, arena + 12529152,
       params[61], params[62], 1e-05f, LK_ACT_HSWISH, arena + 4415488, arena + 4429568);
 
-  /* %318 = batch_norm_act_grad(%129, %315, %132, %130, %131, %317) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[B, 49, 256], written over %315 */
-  lk_batch_norm_act_grad_cl(B * 49, 256, arena + 4014080, arena + 4816896, arena + 12506112,
+  /* %316 = batch_norm_act_grad(%130, %313, %133, %131, %132, %315) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[B, 49, 256], written over %313 */
+  lk_batch_norm_act_grad_cl(B * 49, 256, arena + 4014080, arena + 4816896, arena + 12529152,
       params[61], params[62], arena + 4429568, 1e-05f, LK_ACT_HSWISH, arena + 4415488,
       arena + 4816896);
 
-  /* %319 = index(%317) {axis 0, at 0} blocks.2.conv.conv.1 : f32[256] */
-  lk_copy_rows(1, 256, arena + 4429568, 512, arena + 4665344, 256);
+  /* %317 = index(%315) {axis 0, at 0} blocks.2.conv.conv.1 : f32[256] */
+  lk_copy_rows(1, 256, arena + 4429568, 512, arena + 4767744, 256);
 
-  /* %320 = index(%317) {axis 0, at 1} blocks.2.conv.conv.1 : f32[256] */
-  lk_copy_rows(1, 256, arena + 4429824, 512, arena + 4665600, 256);
+  /* %318 = index(%315) {axis 0, at 1} blocks.2.conv.conv.1 : f32[256] */
+  lk_copy_rows(1, 256, arena + 4429824, 512, arena + 4768000, 256);
 
-  /* %321 = transpose(%128) {perm [1, 0]} blocks.2.conv.conv.0 : f32[64, 256] */
+  /* %319 = transpose(%129) {perm [1, 0]} blocks.2.conv.conv.0 : f32[64, 256] */
   lk_transpose(2, (const long[]){256, 64}, (const int[]){1, 0}, params[60], arena + 4014080);
 
-  /* %322 = linear_grad_weight(%318, %126) blocks.2.conv.conv.0 : f32[256, 64] */
-  lk_linear_grad_weight(B * 49, 64, 256, arena + 4816896, arena + 11902976, arena + 4616192);
+  /* %320 = linear_grad_weight(%316, %127) blocks.2.conv.conv.0 : f32[256, 64] */
+  lk_linear_grad_weight(B * 49, 64, 256, arena + 4816896, arena + 11800576, arena + 4718592);
 
-  /* %323 = fused_linear(%318, %321, %288) {residual} blocks.2.conv.conv.0 : f32[B, 49, 64], written into %233 from row 1 */
+  /* %321 = fused_linear(%316, %319, %286) {residual} blocks.2.conv.conv.0 : f32[B, 49, 64], written into %279 from row 1 */
   lk_fused_linear_strided(B, 49, 256, 64, arena + 4816896, 12544, arena + 4014080, NULL, NULL, 0,
-      LK_ACT_NONE, arena + 6422528, 3136, arena + 11399232, 3200);
+      LK_ACT_NONE, arena + 6524928, 3136, arena + 6422592, 3200);
 
-  /* %324 = reshape(%322) {shape [256, 64, 1, 1]} blocks.2.conv.conv.0 : f32[256, 64, 1, 1], a view of %322: no code */
+  /* %322 = reshape(%320) {shape [256, 64, 1, 1]} blocks.2.conv.conv.0 : f32[256, 64, 1, 1], a view of %320: no code */
 
-  /* %325 = concat(%287, %323) {axis 0} blocks.2 : f32[B, 50, 64], a view of %233: no code */
+  /* %323 = concat(%285, %321) {axis 0} blocks.2 : f32[B, 50, 64], a view of %279: no code */
 
-  /* %326 = transpose(%122) {perm [1, 0]} blocks.2.attn.proj : f32[64, 64] */
+  /* %324 = transpose(%123) {perm [1, 0]} blocks.2.attn.proj : f32[64, 64] */
   lk_transpose(2, (const long[]){64, 64}, (const int[]){1, 0}, params[58], arena + 4014080);
 
-  /* %327 = fused_linear(%325, %326) blocks.2.attn.proj : f32[B, 50, 64] */
-  lk_fused_linear(B * 50, 64, 64, arena + 11399168, arena + 4014080, NULL, LK_ACT_NONE, NULL,
+  /* %325 = fused_linear(%323, %324) blocks.2.attn.proj : f32[B, 50, 64] */
+  lk_fused_linear(B * 50, 64, 64, arena + 6422528, arena + 4014080, NULL, LK_ACT_NONE, NULL,
       arena + 4321280);
 
-  /* %328 = linear_grad_weight(%325, %121) blocks.2.attn.proj : f32[64, 64] */
-  lk_linear_grad_weight(B * 50, 64, 64, arena + 11399168, arena + 10784768, arena + 4661248);
+  /* %326 = linear_grad_weight(%323, %122) blocks.2.attn.proj : f32[64, 64] */
+  lk_linear_grad_weight(B * 50, 64, 64, arena + 6422528, arena + 10784768, arena + 4763648);
 
-  /* %329 = reduce_sum(%325) {axes [0], batch} blocks.2.attn.proj : f32[64] */
-  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 11399168,
-      arena + 4666048);
+  /* %327 = reduce_sum(%323) {axes [0], batch} blocks.2.attn.proj : f32[64] */
+  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 6422528,
+      arena + 4768448);
 
-  /* %330 = sdpa_grad(%118, %119, %120, %327) {heads 2, kv_heads 2} blocks.2.attn : f32[B, 50, 192] */
+  /* %328 = sdpa_grad(%119, %120, %121, %325) {heads 2, kv_heads 2} blocks.2.attn : f32[B, 50, 192] */
   lk_sdpa_grad(B, 50, 50, 2, 2, 32, arena + 9043968, 192, arena + 9044032, 192, arena + 9044096,
       192, arena + 4321280, 64, arena + 4014080, 192, arena + 4014080 + 64, 192,
       arena + 4014080 + 128, 192, 0.17677669f);
 
-  /* %331 = transpose(%115) {perm [1, 0]} blocks.2.attn.qkv : f32[64, 192] */
-  lk_transpose(2, (const long[]){192, 64}, (const int[]){1, 0}, params[56], arena + 4423680);
+  /* %329 = transpose(%116) {perm [1, 0]} blocks.2.attn.qkv : f32[64, 192] */
+  lk_transpose(2, (const long[]){192, 64}, (const int[]){1, 0}, params[56], arena + 4321280);
 
-  /* %332 = fused_linear(%330, %331) blocks.2.attn.qkv : f32[B, 50, 64] */
-  lk_fused_linear(B * 50, 192, 64, arena + 4014080, arena + 4423680, NULL, LK_ACT_NONE, NULL,
-      arena + 4321280);
+  /* %330 = fused_linear(%328, %329) blocks.2.attn.qkv : f32[B, 50, 64] */
+  lk_fused_linear(B * 50, 192, 64, arena + 4014080, arena + 4321280, NULL, LK_ACT_NONE, NULL,
+      arena + 4415488);
 
-  /* %333 = linear_grad_weight(%330, %114) blocks.2.attn.qkv : f32[192, 64] */
-  lk_linear_grad_weight(B * 50, 64, 192, arena + 4014080, arena + 10682368, arena + 4648960);
+  /* %331 = linear_grad_weight(%328, %115) blocks.2.attn.qkv : f32[192, 64] */
+  lk_linear_grad_weight(B * 50, 64, 192, arena + 4014080, arena + 10682368, arena + 4751360);
 
-  /* %334 = reduce_sum(%330) {axes [0], batch} blocks.2.attn.qkv : f32[192] */
+  /* %332 = reduce_sum(%328) {axes [0], batch} blocks.2.attn.qkv : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 50, 192}, (const unsigned char[]){1, 1, 0}, arena + 4014080,
-      arena + 4665856);
+      arena + 4768256);
 
-  /* %335 = reduce_sum(%332) {axes [0], batch} blocks.2.norm1 : f32[64] */
-  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 4321280,
-      arena + 4666112);
+  /* %333 = reduce_sum(%330) {axes [0], batch} blocks.2.norm1 : f32[64] */
+  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 4415488,
+      arena + 4768512);
 
-  /* %336 = mul(%332, %111) blocks.2.norm1 : f32[B, 50, 64] */
-  lk_mul(3, (const long[]){B, 50, 64}, arena + 4321280, (const long[]){3200, 64, 1}, params[54],
-      (const long[]){0, 0, 1}, arena + 4014080);
-
-  /* %337 = reduce_sum(%332, %113) {axes [0], batch} blocks.2.norm1 : f32[64] */
+  /* %334 = reduce_sum(%330, %114) {axes [0], batch} blocks.2.norm1 : f32[64] */
   lk_reduce_sum_product(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0},
-      arena + 4321280, arena + 10579968, arena + 4666176);
+      arena + 4415488, arena + 10579968, arena + 4768576);
 
-  /* %338 = normalize_grad(%110, %336) {eps 1e-06} blocks.2.norm1 : f32[B, 50, 64] */
-  lk_normalize_grad(B * 50, 64, arena + 10477568, arena + 4014080, 1e-06f, arena + 4116480);
+  /* %335 = normalize_grad(%111, %330, %112, %323) {eps 1e-06} blocks.1.conv : f32[B, 50, 64], written over %330 */
+  lk_layernorm_grad(B * 50, 64, arena + 10477568, arena + 4415488, params[54], arena + 6422528,
+      1e-06f, arena + 4415488);
 
-  /* %339 = add(%325, %338) blocks.1.conv : f32[B, 50, 64], written over %233 */
-  lk_add(3, (const long[]){B, 50, 64}, arena + 11399168, (const long[]){3200, 64, 1},
-      arena + 4116480, (const long[]){3200, 64, 1}, arena + 11399168);
+  /* %336 = slice(%335) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 64], a view of %330: no code */
 
-  /* %340 = slice(%339) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 64], a view of %233: no code */
+  /* %337 = slice(%335) {axis 0, start 1, length 49} blocks.1.conv : f32[B, 49, 64] */
+  lk_copy_rows(B, 3136, arena + 4415552, 3200, arena + 4517888, 3136);
 
-  /* %341 = slice(%339) {axis 0, start 1, length 49} blocks.1.conv : f32[B, 49, 64] */
-  lk_copy_rows(B, 3136, arena + 11399232, 3200, arena + 4415488, 3136);
-
-  /* %342 = batch_norm_act_param_grad(%103, %341, %106, %104, %105) {eps 1e-05} blocks.1.conv.conv.8 : f32[2, 64] */
-  lk_batch_norm_act_param_grad_cl(B * 49, 64, arena + 11802624, arena + 4415488, arena + 12514112,
+  /* %338 = batch_norm_act_param_grad(%104, %337, %107, %105, %106) {eps 1e-05} blocks.1.conv.conv.8 : f32[2, 64] */
+  lk_batch_norm_act_param_grad_cl(B * 49, 64, arena + 11700224, arena + 4517888, arena + 12537152,
       params[50], params[51], 1e-05f, LK_ACT_NONE, arena + 4014080, arena + 4017600);
 
-  /* %343 = batch_norm_act_grad(%103, %341, %106, %104, %105, %342) {eps 1e-05} blocks.1.conv.conv.8 : f32[B, 49, 64] */
-  lk_batch_norm_act_grad_cl(B * 49, 64, arena + 11802624, arena + 4415488, arena + 12514112,
+  /* %339 = batch_norm_act_grad(%104, %337, %107, %105, %106, %338) {eps 1e-05} blocks.1.conv.conv.8 : f32[B, 49, 64] */
+  lk_batch_norm_act_grad_cl(B * 49, 64, arena + 11700224, arena + 4517888, arena + 12537152,
       params[50], params[51], arena + 4017600, 1e-05f, LK_ACT_NONE, arena + 4014080,
-      arena + 4515840);
+      arena + 4618240);
 
-  /* %344 = index(%342) {axis 0, at 0} blocks.1.conv.conv.8 : f32[64] */
-  lk_copy_rows(1, 64, arena + 4017600, 128, arena + 4666240, 64);
+  /* %340 = index(%338) {axis 0, at 0} blocks.1.conv.conv.8 : f32[64] */
+  lk_copy_rows(1, 64, arena + 4017600, 128, arena + 4768640, 64);
 
-  /* %345 = index(%342) {axis 0, at 1} blocks.1.conv.conv.8 : f32[64] */
-  lk_copy_rows(1, 64, arena + 4017664, 128, arena + 4666304, 64);
+  /* %341 = index(%338) {axis 0, at 1} blocks.1.conv.conv.8 : f32[64] */
+  lk_copy_rows(1, 64, arena + 4017664, 128, arena + 4768704, 64);
 
-  /* %346 = transpose(%102) {perm [1, 0]} blocks.1.conv.conv.7 : f32[256, 64] */
-  lk_transpose(2, (const long[]){64, 256}, (const int[]){1, 0}, params[49], arena + 4632576);
+  /* %342 = transpose(%103) {perm [1, 0]} blocks.1.conv.conv.7 : f32[256, 64] */
+  lk_transpose(2, (const long[]){64, 256}, (const int[]){1, 0}, params[49], arena + 4734976);
 
-  /* %347 = fused_linear(%343, %346) blocks.1.conv.conv.7 : f32[B, 49, 256] */
-  lk_fused_linear(B * 49, 64, 256, arena + 4515840, arena + 4632576, NULL, LK_ACT_NONE, NULL,
+  /* %343 = fused_linear(%339, %342) blocks.1.conv.conv.7 : f32[B, 49, 256] */
+  lk_fused_linear(B * 49, 64, 256, arena + 4618240, arena + 4734976, NULL, LK_ACT_NONE, NULL,
       arena + 4014080);
 
-  /* %348 = linear_grad_weight(%343, %100) blocks.1.conv.conv.7 : f32[64, 256] */
-  lk_linear_grad_weight(B * 49, 256, 64, arena + 4515840, arena + 3612672, arena + 4632576);
+  /* %344 = linear_grad_weight(%339, %101) blocks.1.conv.conv.7 : f32[64, 256] */
+  lk_linear_grad_weight(B * 49, 256, 64, arena + 4618240, arena + 3612672, arena + 4734976);
 
-  /* %349 = reshape(%348) {shape [64, 256, 1, 1]} blocks.1.conv.conv.7 : f32[64, 256, 1, 1], a view of %348: no code */
+  /* %345 = reshape(%344) {shape [64, 256, 1, 1]} blocks.1.conv.conv.7 : f32[64, 256, 1, 1], a view of %344: no code */
 
-  /* %350 = reduce_sum(%347, %90) {axes [0]} blocks.1.conv.conv.6 : f32[B, 256] */
+  /* %346 = reduce_sum(%343, %91) {axes [0]} blocks.1.conv.conv.6 : f32[B, 256] */
   lk_reduce_sum_product(3, (const long[]){B, 49, 256}, (const unsigned char[]){0, 1, 0},
       arena + 4014080, arena + 3211264, arena + 3612672);
 
-  /* %351 = hsigmoid_grad(%98, %350) blocks.1.conv.conv.6 : f32[B, 256] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 256, arena + 12437504, arena + 3612672, arena + 3211264);
+  /* %347 = hsigmoid_grad(%99, %346) blocks.1.conv.conv.6 : f32[B, 256] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 256, arena + 12460544, arena + 3612672, arena + 3211264);
 
-  /* %352 = transpose(%96) {perm [1, 0]} blocks.1.conv.conv.6.fc.2 : f32[4, 256] */
+  /* %348 = transpose(%97) {perm [1, 0]} blocks.1.conv.conv.6.fc.2 : f32[4, 256] */
   lk_transpose(2, (const long[]){256, 4}, (const int[]){1, 0}, params[47], arena + 3219456);
 
-  /* %353 = fused_linear(%351, %352) blocks.1.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %349 = fused_linear(%347, %348) blocks.1.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 256, 4, arena + 3211264, arena + 3219456, NULL, LK_ACT_NONE, NULL,
       arena + 3220480);
 
-  /* %354 = linear_grad_weight(%351, %95) blocks.1.conv.conv.6.fc.2 : f32[256, 4] */
-  lk_linear_grad_weight(B, 4, 256, arena + 3211264, arena + 12515008, arena + 3227648);
+  /* %350 = linear_grad_weight(%347, %96) blocks.1.conv.conv.6.fc.2 : f32[256, 4] */
+  lk_linear_grad_weight(B, 4, 256, arena + 3211264, arena + 12538048, arena + 3227648);
 
-  /* %355 = reduce_sum(%351) {axes [], batch} blocks.1.conv.conv.6.fc.2 : f32[256] */
+  /* %351 = reduce_sum(%347) {axes [], batch} blocks.1.conv.conv.6.fc.2 : f32[256] */
   lk_reduce_sum(2, (const long[]){B, 256}, (const unsigned char[]){1, 0}, arena + 3211264,
       arena + 3229696);
 
-  /* %356 = relu_grad(%94, %353) blocks.1.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 12514880, arena + 3220480, arena + 3220608);
+  /* %352 = relu_grad(%95, %349) blocks.1.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 12537920, arena + 3220480, arena + 3220608);
 
-  /* %357 = transpose(%92) {perm [1, 0]} blocks.1.conv.conv.6.fc.0 : f32[256, 4] */
+  /* %353 = transpose(%93) {perm [1, 0]} blocks.1.conv.conv.6.fc.0 : f32[256, 4] */
   lk_transpose(2, (const long[]){4, 256}, (const int[]){1, 0}, params[45], arena + 3219456);
 
-  /* %358 = fused_linear(%356, %357) blocks.1.conv.conv.6.fc.0 : f32[B, 256] */
+  /* %354 = fused_linear(%352, %353) blocks.1.conv.conv.6.fc.0 : f32[B, 256] */
   lk_fused_linear(B, 4, 256, arena + 3220608, arena + 3219456, NULL, LK_ACT_NONE, NULL,
       arena + 3211264);
 
-  /* %359 = linear_grad_weight(%356, %91) blocks.1.conv.conv.6.fc.0 : f32[4, 256] */
-  lk_linear_grad_weight(B, 256, 4, arena + 3220608, arena + 12429312, arena + 3228672);
+  /* %355 = linear_grad_weight(%352, %92) blocks.1.conv.conv.6.fc.0 : f32[4, 256] */
+  lk_linear_grad_weight(B, 256, 4, arena + 3220608, arena + 12452352, arena + 3228672);
 
-  /* %360 = reduce_sum(%356) {axes [], batch} blocks.1.conv.conv.6.fc.0 : f32[4] */
+  /* %356 = reduce_sum(%352) {axes [], batch} blocks.1.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 3220608,
       arena + 3229952);
 
-  /* %361 = reshape(%358) {shape [1, 256]} blocks.1.conv.conv.6 : f32[B, 1, 256], a view of %358: no code */
+  /* %357 = reshape(%354) {shape [1, 256]} blocks.1.conv.conv.6 : f32[B, 1, 256], a view of %354: no code */
 
-  /* %362 = mul_scalar(%361) {x op 0.020408163} blocks.1.conv.conv.6 : f32[B, 1, 256] */
+  /* %358 = mul_scalar(%357) {x op 0.020408163} blocks.1.conv.conv.6 : f32[B, 1, 256] */
   lk_mul_scalar(B * 256, arena + 3211264, 0.020408163f, arena + 3219456);
 
-  /* %363 = mul_add(%347, %99, %362) blocks.1.conv.conv.4 : f32[B, 49, 256], written over %347 */
+  /* %359 = mul_add(%343, %100, %358) blocks.1.conv.conv.4 : f32[B, 49, 256], written over %343 */
   lk_mul_add(3, (const long[]){B, 49, 256}, arena + 4014080, (const long[]){12544, 256, 1},
-      arena + 12445696, (const long[]){256, 0, 1}, arena + 3219456, (const long[]){256, 0, 1},
+      arena + 12468736, (const long[]){256, 0, 1}, arena + 3219456, (const long[]){256, 0, 1},
       arena + 4014080);
 
-  /* %364 = batch_norm_act_param_grad(%85, %363, %88, %86, %87) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[2, 256] */
-  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 2809856, arena + 4014080, arena + 12505344,
+  /* %360 = batch_norm_act_param_grad(%86, %359, %89, %87, %88) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[2, 256] */
+  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 2809856, arena + 4014080, arena + 12528384,
       params[41], params[42], 1e-05f, LK_ACT_HSWISH, arena + 3211264, arena + 3225344);
 
-  /* %365 = batch_norm_act_grad(%85, %363, %88, %86, %87, %364) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[B, 49, 256], written over %347 */
-  lk_batch_norm_act_grad_cl(B * 49, 256, arena + 2809856, arena + 4014080, arena + 12505344,
+  /* %361 = batch_norm_act_grad(%86, %359, %89, %87, %88, %360) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[B, 49, 256], written over %343 */
+  lk_batch_norm_act_grad_cl(B * 49, 256, arena + 2809856, arena + 4014080, arena + 12528384,
       params[41], params[42], arena + 3225344, 1e-05f, LK_ACT_HSWISH, arena + 3211264,
       arena + 4014080);
 
-  /* %366 = index(%364) {axis 0, at 0} blocks.1.conv.conv.4 : f32[256] */
+  /* %362 = index(%360) {axis 0, at 0} blocks.1.conv.conv.4 : f32[256] */
   lk_copy_rows(1, 256, arena + 3225344, 512, arena + 3213568, 256);
 
-  /* %367 = index(%364) {axis 0, at 1} blocks.1.conv.conv.4 : f32[256] */
+  /* %363 = index(%360) {axis 0, at 1} blocks.1.conv.conv.4 : f32[256] */
   lk_copy_rows(1, 256, arena + 3225600, 512, arena + 3213824, 256);
 
-  /* %368 = token_dwconv_grad_input(%365, %84) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 49, 256] */
+  /* %364 = token_dwconv_grad_input(%361, %85) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv_grad_input(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 4014080, params[40],
       arena + 2809856);
 
-  /* %369 = token_dwconv_grad_weight(%365, %83) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[256, 1, 3, 3] */
+  /* %365 = token_dwconv_grad_weight(%361, %84) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[256, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 4014080, arena + 2408448,
       arena + 3211264);
 
-  /* %370 = batch_norm_act_param_grad(%78, %368, %81, %79, %80) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[2, 256] */
-  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 2007040, arena + 2809856, arena + 12504576,
+  /* %366 = batch_norm_act_param_grad(%79, %364, %82, %80, %81) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[2, 256] */
+  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 2007040, arena + 2809856, arena + 12527616,
       params[36], params[37], 1e-05f, LK_ACT_HSWISH, arena + 2408448, arena + 2422528);
 
-  /* %371 = batch_norm_act_grad(%78, %368, %81, %79, %80, %370) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[B, 49, 256], written over %368 */
-  lk_batch_norm_act_grad_cl(B * 49, 256, arena + 2007040, arena + 2809856, arena + 12504576,
+  /* %367 = batch_norm_act_grad(%79, %364, %82, %80, %81, %366) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[B, 49, 256], written over %364 */
+  lk_batch_norm_act_grad_cl(B * 49, 256, arena + 2007040, arena + 2809856, arena + 12527616,
       params[36], params[37], arena + 2422528, 1e-05f, LK_ACT_HSWISH, arena + 2408448,
       arena + 2809856);
 
-  /* %372 = index(%370) {axis 0, at 0} blocks.1.conv.conv.1 : f32[256] */
-  lk_copy_rows(1, 256, arena + 2422528, 512, arena + 2658304, 256);
+  /* %368 = index(%366) {axis 0, at 0} blocks.1.conv.conv.1 : f32[256] */
+  lk_copy_rows(1, 256, arena + 2422528, 512, arena + 2760704, 256);
 
-  /* %373 = index(%370) {axis 0, at 1} blocks.1.conv.conv.1 : f32[256] */
-  lk_copy_rows(1, 256, arena + 2422784, 512, arena + 2658560, 256);
+  /* %369 = index(%366) {axis 0, at 1} blocks.1.conv.conv.1 : f32[256] */
+  lk_copy_rows(1, 256, arena + 2422784, 512, arena + 2760960, 256);
 
-  /* %374 = transpose(%77) {perm [1, 0]} blocks.1.conv.conv.0 : f32[64, 256] */
+  /* %370 = transpose(%78) {perm [1, 0]} blocks.1.conv.conv.0 : f32[64, 256] */
   lk_transpose(2, (const long[]){256, 64}, (const int[]){1, 0}, params[35], arena + 2007040);
 
-  /* %375 = linear_grad_weight(%371, %75) blocks.1.conv.conv.0 : f32[256, 64] */
-  lk_linear_grad_weight(B * 49, 64, 256, arena + 2809856, arena + 11702272, arena + 2609152);
+  /* %371 = linear_grad_weight(%367, %76) blocks.1.conv.conv.0 : f32[256, 64] */
+  lk_linear_grad_weight(B * 49, 64, 256, arena + 2809856, arena + 11599872, arena + 2711552);
 
-  /* %376 = fused_linear(%371, %374, %341) {residual} blocks.1.conv.conv.0 : f32[B, 49, 64], written into %233 from row 1 */
+  /* %372 = fused_linear(%367, %370, %337) {residual} blocks.1.conv.conv.0 : f32[B, 49, 64], written into %330 from row 1 */
   lk_fused_linear_strided(B, 49, 256, 64, arena + 2809856, 12544, arena + 2007040, NULL, NULL, 0,
-      LK_ACT_NONE, arena + 4415488, 3136, arena + 11399232, 3200);
+      LK_ACT_NONE, arena + 4517888, 3136, arena + 4415552, 3200);
 
-  /* %377 = reshape(%375) {shape [256, 64, 1, 1]} blocks.1.conv.conv.0 : f32[256, 64, 1, 1], a view of %375: no code */
+  /* %373 = reshape(%371) {shape [256, 64, 1, 1]} blocks.1.conv.conv.0 : f32[256, 64, 1, 1], a view of %371: no code */
 
-  /* %378 = concat(%340, %376) {axis 0} blocks.1 : f32[B, 50, 64], a view of %233: no code */
+  /* %374 = concat(%336, %372) {axis 0} blocks.1 : f32[B, 50, 64], a view of %330: no code */
 
-  /* %379 = transpose(%71) {perm [1, 0]} blocks.1.attn.proj : f32[64, 64] */
+  /* %375 = transpose(%72) {perm [1, 0]} blocks.1.attn.proj : f32[64, 64] */
   lk_transpose(2, (const long[]){64, 64}, (const int[]){1, 0}, params[33], arena + 2007040);
 
-  /* %380 = fused_linear(%378, %379) blocks.1.attn.proj : f32[B, 50, 64] */
-  lk_fused_linear(B * 50, 64, 64, arena + 11399168, arena + 2007040, NULL, LK_ACT_NONE, NULL,
+  /* %376 = fused_linear(%374, %375) blocks.1.attn.proj : f32[B, 50, 64] */
+  lk_fused_linear(B * 50, 64, 64, arena + 4415488, arena + 2007040, NULL, LK_ACT_NONE, NULL,
       arena + 2314240);
 
-  /* %381 = linear_grad_weight(%378, %70) blocks.1.attn.proj : f32[64, 64] */
-  lk_linear_grad_weight(B * 50, 64, 64, arena + 11399168, arena + 10375168, arena + 2654208);
+  /* %377 = linear_grad_weight(%374, %71) blocks.1.attn.proj : f32[64, 64] */
+  lk_linear_grad_weight(B * 50, 64, 64, arena + 4415488, arena + 10375168, arena + 2756608);
 
-  /* %382 = reduce_sum(%378) {axes [0], batch} blocks.1.attn.proj : f32[64] */
-  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 11399168,
-      arena + 2659008);
+  /* %378 = reduce_sum(%374) {axes [0], batch} blocks.1.attn.proj : f32[64] */
+  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 4415488,
+      arena + 2761408);
 
-  /* %383 = sdpa_grad(%67, %68, %69, %380) {heads 2, kv_heads 2} blocks.1.attn : f32[B, 50, 192] */
+  /* %379 = sdpa_grad(%68, %69, %70, %376) {heads 2, kv_heads 2} blocks.1.attn : f32[B, 50, 192] */
   lk_sdpa_grad(B, 50, 50, 2, 2, 32, arena + 8736768, 192, arena + 8736832, 192, arena + 8736896,
       192, arena + 2314240, 64, arena + 2007040, 192, arena + 2007040 + 64, 192,
       arena + 2007040 + 128, 192, 0.17677669f);
 
-  /* %384 = transpose(%64) {perm [1, 0]} blocks.1.attn.qkv : f32[64, 192] */
-  lk_transpose(2, (const long[]){192, 64}, (const int[]){1, 0}, params[31], arena + 2416640);
+  /* %380 = transpose(%65) {perm [1, 0]} blocks.1.attn.qkv : f32[64, 192] */
+  lk_transpose(2, (const long[]){192, 64}, (const int[]){1, 0}, params[31], arena + 2314240);
 
-  /* %385 = fused_linear(%383, %384) blocks.1.attn.qkv : f32[B, 50, 64] */
-  lk_fused_linear(B * 50, 192, 64, arena + 2007040, arena + 2416640, NULL, LK_ACT_NONE, NULL,
-      arena + 2314240);
+  /* %381 = fused_linear(%379, %380) blocks.1.attn.qkv : f32[B, 50, 64] */
+  lk_fused_linear(B * 50, 192, 64, arena + 2007040, arena + 2314240, NULL, LK_ACT_NONE, NULL,
+      arena + 2408448);
 
-  /* %386 = linear_grad_weight(%383, %63) blocks.1.attn.qkv : f32[192, 64] */
-  lk_linear_grad_weight(B * 50, 64, 192, arena + 2007040, arena + 10272768, arena + 2641920);
+  /* %382 = linear_grad_weight(%379, %64) blocks.1.attn.qkv : f32[192, 64] */
+  lk_linear_grad_weight(B * 50, 64, 192, arena + 2007040, arena + 10272768, arena + 2744320);
 
-  /* %387 = reduce_sum(%383) {axes [0], batch} blocks.1.attn.qkv : f32[192] */
+  /* %383 = reduce_sum(%379) {axes [0], batch} blocks.1.attn.qkv : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 50, 192}, (const unsigned char[]){1, 1, 0}, arena + 2007040,
-      arena + 2658816);
+      arena + 2761216);
 
-  /* %388 = reduce_sum(%385) {axes [0], batch} blocks.1.norm1 : f32[64] */
-  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 2314240,
-      arena + 2659072);
+  /* %384 = reduce_sum(%381) {axes [0], batch} blocks.1.norm1 : f32[64] */
+  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 2408448,
+      arena + 2761472);
 
-  /* %389 = mul(%385, %60) blocks.1.norm1 : f32[B, 50, 64] */
-  lk_mul(3, (const long[]){B, 50, 64}, arena + 2314240, (const long[]){3200, 64, 1}, params[29],
-      (const long[]){0, 0, 1}, arena + 2007040);
-
-  /* %390 = reduce_sum(%385, %62) {axes [0], batch} blocks.1.norm1 : f32[64] */
+  /* %385 = reduce_sum(%381, %63) {axes [0], batch} blocks.1.norm1 : f32[64] */
   lk_reduce_sum_product(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0},
-      arena + 2314240, arena + 10170368, arena + 2659136);
+      arena + 2408448, arena + 10170368, arena + 2761536);
 
-  /* %391 = normalize_grad(%59, %389) {eps 1e-06} blocks.1.norm1 : f32[B, 50, 64] */
-  lk_normalize_grad(B * 50, 64, arena + 10067968, arena + 2007040, 1e-06f, arena + 2109440);
+  /* %386 = normalize_grad(%60, %381, %61, %374) {eps 1e-06} blocks.0.conv : f32[B, 50, 64], written over %381 */
+  lk_layernorm_grad(B * 50, 64, arena + 10067968, arena + 2408448, params[29], arena + 4415488,
+      1e-06f, arena + 2408448);
 
-  /* %392 = add(%378, %391) blocks.0.conv : f32[B, 50, 64], written over %233 */
-  lk_add(3, (const long[]){B, 50, 64}, arena + 11399168, (const long[]){3200, 64, 1},
-      arena + 2109440, (const long[]){3200, 64, 1}, arena + 11399168);
+  /* %387 = slice(%386) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 64], a view of %381: no code */
 
-  /* %393 = slice(%392) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 64], a view of %233: no code */
+  /* %388 = slice(%386) {axis 0, start 1, length 49} blocks.0.conv : f32[B, 49, 64] */
+  lk_copy_rows(B, 3136, arena + 2408512, 3200, arena + 2510848, 3136);
 
-  /* %394 = slice(%392) {axis 0, start 1, length 49} blocks.0.conv : f32[B, 49, 64] */
-  lk_copy_rows(B, 3136, arena + 11399232, 3200, arena + 2408448, 3136);
-
-  /* %395 = batch_norm_act_param_grad(%52, %394, %55, %53, %54) {eps 1e-05} blocks.0.conv.conv.8 : f32[2, 64] */
-  lk_batch_norm_act_param_grad_cl(B * 49, 64, arena + 11601920, arena + 2408448, arena + 12513920,
+  /* %389 = batch_norm_act_param_grad(%53, %388, %56, %54, %55) {eps 1e-05} blocks.0.conv.conv.8 : f32[2, 64] */
+  lk_batch_norm_act_param_grad_cl(B * 49, 64, arena + 11499520, arena + 2510848, arena + 12536960,
       params[25], params[26], 1e-05f, LK_ACT_NONE, arena + 2007040, arena + 2010560);
 
-  /* %396 = batch_norm_act_grad(%52, %394, %55, %53, %54, %395) {eps 1e-05} blocks.0.conv.conv.8 : f32[B, 49, 64] */
-  lk_batch_norm_act_grad_cl(B * 49, 64, arena + 11601920, arena + 2408448, arena + 12513920,
+  /* %390 = batch_norm_act_grad(%53, %388, %56, %54, %55, %389) {eps 1e-05} blocks.0.conv.conv.8 : f32[B, 49, 64] */
+  lk_batch_norm_act_grad_cl(B * 49, 64, arena + 11499520, arena + 2510848, arena + 12536960,
       params[25], params[26], arena + 2010560, 1e-05f, LK_ACT_NONE, arena + 2007040,
-      arena + 2508800);
+      arena + 2611200);
 
-  /* %397 = index(%395) {axis 0, at 0} blocks.0.conv.conv.8 : f32[64] */
-  lk_copy_rows(1, 64, arena + 2010560, 128, arena + 2659200, 64);
+  /* %391 = index(%389) {axis 0, at 0} blocks.0.conv.conv.8 : f32[64] */
+  lk_copy_rows(1, 64, arena + 2010560, 128, arena + 2761600, 64);
 
-  /* %398 = index(%395) {axis 0, at 1} blocks.0.conv.conv.8 : f32[64] */
-  lk_copy_rows(1, 64, arena + 2010624, 128, arena + 2659264, 64);
+  /* %392 = index(%389) {axis 0, at 1} blocks.0.conv.conv.8 : f32[64] */
+  lk_copy_rows(1, 64, arena + 2010624, 128, arena + 2761664, 64);
 
-  /* %399 = transpose(%51) {perm [1, 0]} blocks.0.conv.conv.7 : f32[256, 64] */
-  lk_transpose(2, (const long[]){64, 256}, (const int[]){1, 0}, params[24], arena + 2625536);
+  /* %393 = transpose(%52) {perm [1, 0]} blocks.0.conv.conv.7 : f32[256, 64] */
+  lk_transpose(2, (const long[]){64, 256}, (const int[]){1, 0}, params[24], arena + 2727936);
 
-  /* %400 = fused_linear(%396, %399) blocks.0.conv.conv.7 : f32[B, 49, 256] */
-  lk_fused_linear(B * 49, 64, 256, arena + 2508800, arena + 2625536, NULL, LK_ACT_NONE, NULL,
+  /* %394 = fused_linear(%390, %393) blocks.0.conv.conv.7 : f32[B, 49, 256] */
+  lk_fused_linear(B * 49, 64, 256, arena + 2611200, arena + 2727936, NULL, LK_ACT_NONE, NULL,
       arena + 2007040);
 
-  /* %401 = linear_grad_weight(%396, %49) blocks.0.conv.conv.7 : f32[64, 256] */
-  lk_linear_grad_weight(B * 49, 256, 64, arena + 2508800, arena + 1605632, arena + 2625536);
+  /* %395 = linear_grad_weight(%390, %50) blocks.0.conv.conv.7 : f32[64, 256] */
+  lk_linear_grad_weight(B * 49, 256, 64, arena + 2611200, arena + 1605632, arena + 2727936);
 
-  /* %402 = reshape(%401) {shape [64, 256, 1, 1]} blocks.0.conv.conv.7 : f32[64, 256, 1, 1], a view of %401: no code */
+  /* %396 = reshape(%395) {shape [64, 256, 1, 1]} blocks.0.conv.conv.7 : f32[64, 256, 1, 1], a view of %395: no code */
 
-  /* %403 = reduce_sum(%400, %39) {axes [0]} blocks.0.conv.conv.6 : f32[B, 256] */
+  /* %397 = reduce_sum(%394, %40) {axes [0]} blocks.0.conv.conv.6 : f32[B, 256] */
   lk_reduce_sum_product(3, (const long[]){B, 49, 256}, (const unsigned char[]){0, 1, 0},
       arena + 2007040, arena + 1204224, arena + 1605632);
 
-  /* %404 = hsigmoid_grad(%47, %403) blocks.0.conv.conv.6 : f32[B, 256] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 256, arena + 12412928, arena + 1605632, arena + 1204224);
+  /* %398 = hsigmoid_grad(%48, %397) blocks.0.conv.conv.6 : f32[B, 256] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 256, arena + 12435968, arena + 1605632, arena + 1204224);
 
-  /* %405 = transpose(%45) {perm [1, 0]} blocks.0.conv.conv.6.fc.2 : f32[4, 256] */
+  /* %399 = transpose(%46) {perm [1, 0]} blocks.0.conv.conv.6.fc.2 : f32[4, 256] */
   lk_transpose(2, (const long[]){256, 4}, (const int[]){1, 0}, params[22], arena + 1212416);
 
-  /* %406 = fused_linear(%404, %405) blocks.0.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %400 = fused_linear(%398, %399) blocks.0.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 256, 4, arena + 1204224, arena + 1212416, NULL, LK_ACT_NONE, NULL,
       arena + 1213440);
 
-  /* %407 = linear_grad_weight(%404, %44) blocks.0.conv.conv.6.fc.2 : f32[256, 4] */
-  lk_linear_grad_weight(B, 4, 256, arena + 1204224, arena + 12514624, arena + 1220608);
+  /* %401 = linear_grad_weight(%398, %45) blocks.0.conv.conv.6.fc.2 : f32[256, 4] */
+  lk_linear_grad_weight(B, 4, 256, arena + 1204224, arena + 12537664, arena + 1220608);
 
-  /* %408 = reduce_sum(%404) {axes [], batch} blocks.0.conv.conv.6.fc.2 : f32[256] */
+  /* %402 = reduce_sum(%398) {axes [], batch} blocks.0.conv.conv.6.fc.2 : f32[256] */
   lk_reduce_sum(2, (const long[]){B, 256}, (const unsigned char[]){1, 0}, arena + 1204224,
       arena + 1222656);
 
-  /* %409 = relu_grad(%43, %406) blocks.0.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 12514496, arena + 1213440, arena + 1213568);
+  /* %403 = relu_grad(%44, %400) blocks.0.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 12537536, arena + 1213440, arena + 1213568);
 
-  /* %410 = transpose(%41) {perm [1, 0]} blocks.0.conv.conv.6.fc.0 : f32[256, 4] */
+  /* %404 = transpose(%42) {perm [1, 0]} blocks.0.conv.conv.6.fc.0 : f32[256, 4] */
   lk_transpose(2, (const long[]){4, 256}, (const int[]){1, 0}, params[20], arena + 1212416);
 
-  /* %411 = fused_linear(%409, %410) blocks.0.conv.conv.6.fc.0 : f32[B, 256] */
+  /* %405 = fused_linear(%403, %404) blocks.0.conv.conv.6.fc.0 : f32[B, 256] */
   lk_fused_linear(B, 4, 256, arena + 1213568, arena + 1212416, NULL, LK_ACT_NONE, NULL,
       arena + 1204224);
 
-  /* %412 = linear_grad_weight(%409, %40) blocks.0.conv.conv.6.fc.0 : f32[4, 256] */
-  lk_linear_grad_weight(B, 256, 4, arena + 1213568, arena + 12404736, arena + 1221632);
+  /* %406 = linear_grad_weight(%403, %41) blocks.0.conv.conv.6.fc.0 : f32[4, 256] */
+  lk_linear_grad_weight(B, 256, 4, arena + 1213568, arena + 12427776, arena + 1221632);
 
-  /* %413 = reduce_sum(%409) {axes [], batch} blocks.0.conv.conv.6.fc.0 : f32[4] */
+  /* %407 = reduce_sum(%403) {axes [], batch} blocks.0.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 1213568,
       arena + 1222912);
 
-  /* %414 = reshape(%411) {shape [1, 256]} blocks.0.conv.conv.6 : f32[B, 1, 256], a view of %411: no code */
+  /* %408 = reshape(%405) {shape [1, 256]} blocks.0.conv.conv.6 : f32[B, 1, 256], a view of %405: no code */
 
-  /* %415 = mul_scalar(%414) {x op 0.020408163} blocks.0.conv.conv.6 : f32[B, 1, 256] */
+  /* %409 = mul_scalar(%408) {x op 0.020408163} blocks.0.conv.conv.6 : f32[B, 1, 256] */
   lk_mul_scalar(B * 256, arena + 1204224, 0.020408163f, arena + 1212416);
 
-  /* %416 = mul_add(%400, %48, %415) blocks.0.conv.conv.4 : f32[B, 49, 256], written over %400 */
+  /* %410 = mul_add(%394, %49, %409) blocks.0.conv.conv.4 : f32[B, 49, 256], written over %394 */
   lk_mul_add(3, (const long[]){B, 49, 256}, arena + 2007040, (const long[]){12544, 256, 1},
-      arena + 12421120, (const long[]){256, 0, 1}, arena + 1212416, (const long[]){256, 0, 1},
+      arena + 12444160, (const long[]){256, 0, 1}, arena + 1212416, (const long[]){256, 0, 1},
       arena + 2007040);
 
-  /* %417 = batch_norm_act_param_grad(%34, %416, %37, %35, %36) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[2, 256] */
-  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 802816, arena + 2007040, arena + 12503808,
+  /* %411 = batch_norm_act_param_grad(%35, %410, %38, %36, %37) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[2, 256] */
+  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 802816, arena + 2007040, arena + 12526848,
       params[16], params[17], 1e-05f, LK_ACT_HSWISH, arena + 1204224, arena + 1218304);
 
-  /* %418 = batch_norm_act_grad(%34, %416, %37, %35, %36, %417) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[B, 49, 256], written over %400 */
-  lk_batch_norm_act_grad_cl(B * 49, 256, arena + 802816, arena + 2007040, arena + 12503808,
+  /* %412 = batch_norm_act_grad(%35, %410, %38, %36, %37, %411) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[B, 49, 256], written over %394 */
+  lk_batch_norm_act_grad_cl(B * 49, 256, arena + 802816, arena + 2007040, arena + 12526848,
       params[16], params[17], arena + 1218304, 1e-05f, LK_ACT_HSWISH, arena + 1204224,
       arena + 2007040);
 
-  /* %419 = index(%417) {axis 0, at 0} blocks.0.conv.conv.4 : f32[256] */
+  /* %413 = index(%411) {axis 0, at 0} blocks.0.conv.conv.4 : f32[256] */
   lk_copy_rows(1, 256, arena + 1218304, 512, arena + 1206528, 256);
 
-  /* %420 = index(%417) {axis 0, at 1} blocks.0.conv.conv.4 : f32[256] */
+  /* %414 = index(%411) {axis 0, at 1} blocks.0.conv.conv.4 : f32[256] */
   lk_copy_rows(1, 256, arena + 1218560, 512, arena + 1206784, 256);
 
-  /* %421 = token_dwconv_grad_input(%418, %33) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 49, 256] */
+  /* %415 = token_dwconv_grad_input(%412, %34) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv_grad_input(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 2007040, params[15],
       arena + 802816);
 
-  /* %422 = token_dwconv_grad_weight(%418, %32) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[256, 1, 3, 3] */
+  /* %416 = token_dwconv_grad_weight(%412, %33) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[256, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 2007040, arena + 401408,
       arena + 1204224);
 
-  /* %423 = batch_norm_act_param_grad(%27, %421, %30, %28, %29) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[2, 256] */
-  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena, arena + 802816, arena + 12503040, params[11],
+  /* %417 = batch_norm_act_param_grad(%28, %415, %31, %29, %30) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[2, 256] */
+  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena, arena + 802816, arena + 12526080, params[11],
       params[12], 1e-05f, LK_ACT_HSWISH, arena + 401408, arena + 415488);
 
-  /* %424 = batch_norm_act_grad(%27, %421, %30, %28, %29, %423) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[B, 49, 256], written over %421 */
-  lk_batch_norm_act_grad_cl(B * 49, 256, arena, arena + 802816, arena + 12503040, params[11],
+  /* %418 = batch_norm_act_grad(%28, %415, %31, %29, %30, %417) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[B, 49, 256], written over %415 */
+  lk_batch_norm_act_grad_cl(B * 49, 256, arena, arena + 802816, arena + 12526080, params[11],
       params[12], arena + 415488, 1e-05f, LK_ACT_HSWISH, arena + 401408, arena + 802816);
 
-  /* %425 = index(%423) {axis 0, at 0} blocks.0.conv.conv.1 : f32[256] */
+  /* %419 = index(%417) {axis 0, at 0} blocks.0.conv.conv.1 : f32[256] */
   lk_copy_rows(1, 256, arena + 415488, 512, arena + 442368, 256);
 
-  /* %426 = index(%423) {axis 0, at 1} blocks.0.conv.conv.1 : f32[256] */
+  /* %420 = index(%417) {axis 0, at 1} blocks.0.conv.conv.1 : f32[256] */
   lk_copy_rows(1, 256, arena + 415744, 512, arena + 442624, 256);
 
-  /* %427 = transpose(%26) {perm [1, 0]} blocks.0.conv.conv.0 : f32[64, 256] */
+  /* %421 = transpose(%27) {perm [1, 0]} blocks.0.conv.conv.0 : f32[64, 256] */
   lk_transpose(2, (const long[]){256, 64}, (const int[]){1, 0}, params[10], arena);
 
-  /* %428 = linear_grad_weight(%424, %24) blocks.0.conv.conv.0 : f32[256, 64] */
-  lk_linear_grad_weight(B * 49, 64, 256, arena + 802816, arena + 11501568, arena + 409600);
+  /* %422 = linear_grad_weight(%418, %25) blocks.0.conv.conv.0 : f32[256, 64] */
+  lk_linear_grad_weight(B * 49, 64, 256, arena + 802816, arena + 11399168, arena + 409600);
 
-  /* %429 = fused_linear(%424, %427, %394) {residual} blocks.0.conv.conv.0 : f32[B, 49, 64], written into %233 from row 1 */
+  /* %423 = fused_linear(%418, %421, %388) {residual} blocks.0.conv.conv.0 : f32[B, 49, 64], written into %381 from row 1 */
   lk_fused_linear_strided(B, 49, 256, 64, arena + 802816, 12544, arena, NULL, NULL, 0, LK_ACT_NONE,
-      arena + 2408448, 3136, arena + 11399232, 3200);
+      arena + 2510848, 3136, arena + 2408512, 3200);
 
-  /* %430 = reshape(%428) {shape [256, 64, 1, 1]} blocks.0.conv.conv.0 : f32[256, 64, 1, 1], a view of %428: no code */
+  /* %424 = reshape(%422) {shape [256, 64, 1, 1]} blocks.0.conv.conv.0 : f32[256, 64, 1, 1], a view of %422: no code */
 
-  /* %431 = concat(%393, %429) {axis 0} blocks.0 : f32[B, 50, 64], a view of %233: no code */
+  /* %425 = concat(%387, %423) {axis 0} blocks.0 : f32[B, 50, 64], a view of %381: no code */
 
-  /* %432 = transpose(%20) {perm [1, 0]} blocks.0.attn.proj : f32[64, 64] */
+  /* %426 = transpose(%21) {perm [1, 0]} blocks.0.attn.proj : f32[64, 64] */
   lk_transpose(2, (const long[]){64, 64}, (const int[]){1, 0}, params[8], arena);
 
-  /* %433 = fused_linear(%431, %432) blocks.0.attn.proj : f32[B, 50, 64] */
-  lk_fused_linear(B * 50, 64, 64, arena + 11399168, arena, NULL, LK_ACT_NONE, NULL, arena + 307200);
+  /* %427 = fused_linear(%425, %426) blocks.0.attn.proj : f32[B, 50, 64] */
+  lk_fused_linear(B * 50, 64, 64, arena + 2408448, arena, NULL, LK_ACT_NONE, NULL, arena + 307200);
 
-  /* %434 = linear_grad_weight(%431, %19) blocks.0.attn.proj : f32[64, 64] */
-  lk_linear_grad_weight(B * 50, 64, 64, arena + 11399168, arena + 9965568, arena + 438272);
+  /* %428 = linear_grad_weight(%425, %20) blocks.0.attn.proj : f32[64, 64] */
+  lk_linear_grad_weight(B * 50, 64, 64, arena + 2408448, arena + 9965568, arena + 438272);
 
-  /* %435 = reduce_sum(%431) {axes [0], batch} blocks.0.attn.proj : f32[64] */
-  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 11399168,
+  /* %429 = reduce_sum(%425) {axes [0], batch} blocks.0.attn.proj : f32[64] */
+  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 2408448,
       arena + 443072);
 
-  /* %436 = sdpa_grad(%16, %17, %18, %433) {heads 2, kv_heads 2} blocks.0.attn : f32[B, 50, 192] */
+  /* %430 = sdpa_grad(%17, %18, %19, %427) {heads 2, kv_heads 2} blocks.0.attn : f32[B, 50, 192] */
   lk_sdpa_grad(B, 50, 50, 2, 2, 32, arena + 8429568, 192, arena + 8429632, 192, arena + 8429696,
       192, arena + 307200, 64, arena, 192, arena + 64, 192, arena + 128, 192, 0.17677669f);
 
-  /* %437 = transpose(%13) {perm [1, 0]} blocks.0.attn.qkv : f32[64, 192] */
+  /* %431 = transpose(%14) {perm [1, 0]} blocks.0.attn.qkv : f32[64, 192] */
   lk_transpose(2, (const long[]){192, 64}, (const int[]){1, 0}, params[6], arena + 425984);
 
-  /* %438 = fused_linear(%436, %437) blocks.0.attn.qkv : f32[B, 50, 64] */
+  /* %432 = fused_linear(%430, %431) blocks.0.attn.qkv : f32[B, 50, 64] */
   lk_fused_linear(B * 50, 192, 64, arena, arena + 425984, NULL, LK_ACT_NONE, NULL, arena + 307200);
 
-  /* %439 = linear_grad_weight(%436, %12) blocks.0.attn.qkv : f32[192, 64] */
+  /* %433 = linear_grad_weight(%430, %13) blocks.0.attn.qkv : f32[192, 64] */
   lk_linear_grad_weight(B * 50, 64, 192, arena, arena + 9863168, arena + 425984);
 
-  /* %440 = reduce_sum(%436) {axes [0], batch} blocks.0.attn.qkv : f32[192] */
+  /* %434 = reduce_sum(%430) {axes [0], batch} blocks.0.attn.qkv : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 50, 192}, (const unsigned char[]){1, 1, 0}, arena,
       arena + 442880);
 
-  /* %441 = reduce_sum(%438) {axes [0], batch} blocks.0.norm1 : f32[64] */
+  /* %435 = reduce_sum(%432) {axes [0], batch} blocks.0.norm1 : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 307200,
-      arena + 204800);
-
-  /* %442 = mul(%438, %9) blocks.0.norm1 : f32[B, 50, 64] */
-  lk_mul(3, (const long[]){B, 50, 64}, arena + 307200, (const long[]){3200, 64, 1}, params[4],
-      (const long[]){0, 0, 1}, arena);
-
-  /* %443 = reduce_sum(%438, %11) {axes [0], batch} blocks.0.norm1 : f32[64] */
-  lk_reduce_sum_product(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0},
-      arena + 307200, arena + 9760768, arena + 204864);
-
-  /* %444 = normalize_grad(%8, %442) {eps 1e-06} blocks.0.norm1 : f32[B, 50, 64] */
-  lk_normalize_grad(B * 50, 64, arena + 9658368, arena, 1e-06f, arena + 102400);
-
-  /* %445 = add(%431, %444) : f32[B, 50, 64], written over %233 */
-  lk_add(3, (const long[]){B, 50, 64}, arena + 11399168, (const long[]){3200, 64, 1},
-      arena + 102400, (const long[]){3200, 64, 1}, arena + 11399168);
-
-  /* %446 = reduce_sum(%445) {axes [], batch} : f32[50, 64] */
-  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 0, 0}, arena + 11399168,
-      arena + 100352);
-
-  /* %447 = reshape(%446) {shape [1, 50, 64]} : f32[1, 50, 64], a view of %446: no code */
-
-  /* %448 = slice(%445) {axis 0, start 0, length 1} : f32[B, 1, 64] */
-  lk_copy_rows(B, 64, arena + 11399168, 3200, arena, 64);
-
-  /* %449 = reduce_sum(%448) {axes [], batch} : f32[1, 64] */
-  lk_reduce_sum(3, (const long[]){B, 1, 64}, (const unsigned char[]){1, 0, 0}, arena,
       arena + 104576);
 
-  /* %450 = reshape(%449) {shape [1, 1, 64]} : f32[1, 1, 64], a view of %449: no code */
+  /* %436 = reduce_sum(%432, %12) {axes [0], batch} blocks.0.norm1 : f32[64] */
+  lk_reduce_sum_product(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0},
+      arena + 307200, arena + 9760768, arena + 104640);
 
-  /* %451 = slice(%445) {axis 0, start 1, length 49} : f32[B, 49, 64], a view of %233: no code */
+  /* %437 = normalize_grad(%9, %432, %10, %425) {eps 1e-06} : f32[B, 50, 64], written over %432 */
+  lk_layernorm_grad(B * 50, 64, arena + 9658368, arena + 307200, params[4], arena + 2408448, 1e-06f,
+      arena + 307200);
 
-  /* %452 = seq2img(%451) {height 7} patch_embed : f32[B, 64, 7, 7] */
-  for (int b = 0; b < B; b++) {
-    lk_seq2img(1, 49, 64, arena + 11399232 + (long)b * 3200, arena + (long)b * 3136);
-  } // for b
+  /* %438 = reduce_sum(%437) {axes [], batch} : f32[50, 64] */
+  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 0, 0}, arena + 307200,
+      arena + 100352);
 
-  /* %453 = conv2d_grad_weight(%452, %0) {out 64, kernel [4, 4], stride [4, 4], padding [0, 0], groups 1} patch_embed.proj : f32[64, 1, 4, 4] */
-  lk_conv2d_grad_weight(B, 1, 28, 28, 64, 4, 4, 4, 4, 0, 0, 1, arena, inputs[0], arena + 103552);
+  /* %439 = reshape(%438) {shape [1, 50, 64]} : f32[1, 50, 64], a view of %438: no code */
 
-  /* %454 = reduce_sum(%452) {axes [1, 2], batch} patch_embed.proj : f32[64] */
-  lk_reduce_sum(4, (const long[]){B, 64, 7, 7}, (const unsigned char[]){1, 0, 1, 1}, arena,
-      arena + 104640);
+  /* %440 = slice(%437) {axis 0, start 0, length 1} : f32[B, 1, 64] */
+  lk_copy_rows(B, 64, arena + 307200, 3200, arena, 64);
 
-  /* output 0 "loss" = %222 : f32[1] */
-  memcpy(outputs[0], arena + 12516160, sizeof(float) * 1);
-  /* output 1 "grad:patch_embed.proj.weight" = %453 : f32[64, 1, 4, 4] */
+  /* %441 = reduce_sum(%440) {axes [], batch} : f32[1, 64] */
+  lk_reduce_sum(3, (const long[]){B, 1, 64}, (const unsigned char[]){1, 0, 0}, arena,
+      arena + 104704);
+
+  /* %442 = reshape(%441) {shape [1, 1, 64]} : f32[1, 1, 64], a view of %441: no code */
+
+  /* %443 = slice(%437) {axis 0, start 1, length 49} : f32[B, 49, 64] */
+  lk_copy_rows(B, 3136, arena + 307264, 3200, arena, 3136);
+
+  /* %444 = linear_grad_weight(%443, %3) patch_embed.proj : f32[64, 16] */
+  lk_linear_grad_weight(B * 49, 16, 64, arena, arena + 12402688, arena + 103552);
+
+  /* %445 = reduce_sum(%443) {axes [0], batch} patch_embed.proj : f32[64] */
+  lk_reduce_sum(3, (const long[]){B, 49, 64}, (const unsigned char[]){1, 1, 0}, arena,
+      arena + 104768);
+
+  /* %446 = reshape(%444) {shape [64, 1, 4, 4]} patch_embed.proj : f32[64, 1, 4, 4], a view of %444: no code */
+
+  /* output 0 "loss" = %223 : f32[1] */
+  memcpy(outputs[0], arena + 12539200, sizeof(float) * 1);
+  /* output 1 "grad:patch_embed.proj.weight" = %446 : f32[64, 1, 4, 4] */
   memcpy(outputs[1], arena + 103552, sizeof(float) * 1024);
-  /* output 2 "grad:patch_embed.proj.bias" = %454 : f32[64] */
-  memcpy(outputs[2], arena + 104640, sizeof(float) * 64);
-  /* output 3 "grad:cls_token" = %450 : f32[1, 1, 64] */
-  memcpy(outputs[3], arena + 104576, sizeof(float) * 64);
-  /* output 4 "grad:pos_embed" = %447 : f32[1, 50, 64] */
+  /* output 2 "grad:patch_embed.proj.bias" = %445 : f32[64] */
+  memcpy(outputs[2], arena + 104768, sizeof(float) * 64);
+  /* output 3 "grad:cls_token" = %442 : f32[1, 1, 64] */
+  memcpy(outputs[3], arena + 104704, sizeof(float) * 64);
+  /* output 4 "grad:pos_embed" = %439 : f32[1, 50, 64] */
   memcpy(outputs[4], arena + 100352, sizeof(float) * 3200);
-  /* output 5 "grad:blocks.0.norm1.weight" = %443 : f32[64] */
-  memcpy(outputs[5], arena + 204864, sizeof(float) * 64);
-  /* output 6 "grad:blocks.0.norm1.bias" = %441 : f32[64] */
-  memcpy(outputs[6], arena + 204800, sizeof(float) * 64);
-  /* output 7 "grad:blocks.0.attn.qkv.weight" = %439 : f32[192, 64] */
+  /* output 5 "grad:blocks.0.norm1.weight" = %436 : f32[64] */
+  memcpy(outputs[5], arena + 104640, sizeof(float) * 64);
+  /* output 6 "grad:blocks.0.norm1.bias" = %435 : f32[64] */
+  memcpy(outputs[6], arena + 104576, sizeof(float) * 64);
+  /* output 7 "grad:blocks.0.attn.qkv.weight" = %433 : f32[192, 64] */
   memcpy(outputs[7], arena + 425984, sizeof(float) * 12288);
-  /* output 8 "grad:blocks.0.attn.qkv.bias" = %440 : f32[192] */
+  /* output 8 "grad:blocks.0.attn.qkv.bias" = %434 : f32[192] */
   memcpy(outputs[8], arena + 442880, sizeof(float) * 192);
-  /* output 9 "grad:blocks.0.attn.proj.weight" = %434 : f32[64, 64] */
+  /* output 9 "grad:blocks.0.attn.proj.weight" = %428 : f32[64, 64] */
   memcpy(outputs[9], arena + 438272, sizeof(float) * 4096);
-  /* output 10 "grad:blocks.0.attn.proj.bias" = %435 : f32[64] */
+  /* output 10 "grad:blocks.0.attn.proj.bias" = %429 : f32[64] */
   memcpy(outputs[10], arena + 443072, sizeof(float) * 64);
-  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %430 : f32[256, 64, 1, 1] */
+  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %424 : f32[256, 64, 1, 1] */
   memcpy(outputs[11], arena + 409600, sizeof(float) * 16384);
-  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %425 : f32[256] */
+  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %419 : f32[256] */
   memcpy(outputs[12], arena + 442368, sizeof(float) * 256);
-  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %426 : f32[256] */
+  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %420 : f32[256] */
   memcpy(outputs[13], arena + 442624, sizeof(float) * 256);
-  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %422 : f32[256, 1, 3, 3] */
+  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %416 : f32[256, 1, 3, 3] */
   memcpy(outputs[14], arena + 1204224, sizeof(float) * 2304);
-  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %419 : f32[256] */
+  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %413 : f32[256] */
   memcpy(outputs[15], arena + 1206528, sizeof(float) * 256);
-  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %420 : f32[256] */
+  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %414 : f32[256] */
   memcpy(outputs[16], arena + 1206784, sizeof(float) * 256);
-  /* output 17 "grad:blocks.0.conv.conv.6.fc.0.weight" = %412 : f32[4, 256] */
+  /* output 17 "grad:blocks.0.conv.conv.6.fc.0.weight" = %406 : f32[4, 256] */
   memcpy(outputs[17], arena + 1221632, sizeof(float) * 1024);
-  /* output 18 "grad:blocks.0.conv.conv.6.fc.0.bias" = %413 : f32[4] */
+  /* output 18 "grad:blocks.0.conv.conv.6.fc.0.bias" = %407 : f32[4] */
   memcpy(outputs[18], arena + 1222912, sizeof(float) * 4);
-  /* output 19 "grad:blocks.0.conv.conv.6.fc.2.weight" = %407 : f32[256, 4] */
+  /* output 19 "grad:blocks.0.conv.conv.6.fc.2.weight" = %401 : f32[256, 4] */
   memcpy(outputs[19], arena + 1220608, sizeof(float) * 1024);
-  /* output 20 "grad:blocks.0.conv.conv.6.fc.2.bias" = %408 : f32[256] */
+  /* output 20 "grad:blocks.0.conv.conv.6.fc.2.bias" = %402 : f32[256] */
   memcpy(outputs[20], arena + 1222656, sizeof(float) * 256);
-  /* output 21 "grad:blocks.0.conv.conv.7.weight" = %402 : f32[64, 256, 1, 1] */
-  memcpy(outputs[21], arena + 2625536, sizeof(float) * 16384);
-  /* output 22 "grad:blocks.0.conv.conv.8.weight" = %397 : f32[64] */
-  memcpy(outputs[22], arena + 2659200, sizeof(float) * 64);
-  /* output 23 "grad:blocks.0.conv.conv.8.bias" = %398 : f32[64] */
-  memcpy(outputs[23], arena + 2659264, sizeof(float) * 64);
-  /* output 24 "grad:blocks.1.norm1.weight" = %390 : f32[64] */
-  memcpy(outputs[24], arena + 2659136, sizeof(float) * 64);
-  /* output 25 "grad:blocks.1.norm1.bias" = %388 : f32[64] */
-  memcpy(outputs[25], arena + 2659072, sizeof(float) * 64);
-  /* output 26 "grad:blocks.1.attn.qkv.weight" = %386 : f32[192, 64] */
-  memcpy(outputs[26], arena + 2641920, sizeof(float) * 12288);
-  /* output 27 "grad:blocks.1.attn.qkv.bias" = %387 : f32[192] */
-  memcpy(outputs[27], arena + 2658816, sizeof(float) * 192);
-  /* output 28 "grad:blocks.1.attn.proj.weight" = %381 : f32[64, 64] */
-  memcpy(outputs[28], arena + 2654208, sizeof(float) * 4096);
-  /* output 29 "grad:blocks.1.attn.proj.bias" = %382 : f32[64] */
-  memcpy(outputs[29], arena + 2659008, sizeof(float) * 64);
-  /* output 30 "grad:blocks.1.conv.conv.0.weight" = %377 : f32[256, 64, 1, 1] */
-  memcpy(outputs[30], arena + 2609152, sizeof(float) * 16384);
-  /* output 31 "grad:blocks.1.conv.conv.1.weight" = %372 : f32[256] */
-  memcpy(outputs[31], arena + 2658304, sizeof(float) * 256);
-  /* output 32 "grad:blocks.1.conv.conv.1.bias" = %373 : f32[256] */
-  memcpy(outputs[32], arena + 2658560, sizeof(float) * 256);
-  /* output 33 "grad:blocks.1.conv.conv.3.weight" = %369 : f32[256, 1, 3, 3] */
+  /* output 21 "grad:blocks.0.conv.conv.7.weight" = %396 : f32[64, 256, 1, 1] */
+  memcpy(outputs[21], arena + 2727936, sizeof(float) * 16384);
+  /* output 22 "grad:blocks.0.conv.conv.8.weight" = %391 : f32[64] */
+  memcpy(outputs[22], arena + 2761600, sizeof(float) * 64);
+  /* output 23 "grad:blocks.0.conv.conv.8.bias" = %392 : f32[64] */
+  memcpy(outputs[23], arena + 2761664, sizeof(float) * 64);
+  /* output 24 "grad:blocks.1.norm1.weight" = %385 : f32[64] */
+  memcpy(outputs[24], arena + 2761536, sizeof(float) * 64);
+  /* output 25 "grad:blocks.1.norm1.bias" = %384 : f32[64] */
+  memcpy(outputs[25], arena + 2761472, sizeof(float) * 64);
+  /* output 26 "grad:blocks.1.attn.qkv.weight" = %382 : f32[192, 64] */
+  memcpy(outputs[26], arena + 2744320, sizeof(float) * 12288);
+  /* output 27 "grad:blocks.1.attn.qkv.bias" = %383 : f32[192] */
+  memcpy(outputs[27], arena + 2761216, sizeof(float) * 192);
+  /* output 28 "grad:blocks.1.attn.proj.weight" = %377 : f32[64, 64] */
+  memcpy(outputs[28], arena + 2756608, sizeof(float) * 4096);
+  /* output 29 "grad:blocks.1.attn.proj.bias" = %378 : f32[64] */
+  memcpy(outputs[29], arena + 2761408, sizeof(float) * 64);
+  /* output 30 "grad:blocks.1.conv.conv.0.weight" = %373 : f32[256, 64, 1, 1] */
+  memcpy(outputs[30], arena + 2711552, sizeof(float) * 16384);
+  /* output 31 "grad:blocks.1.conv.conv.1.weight" = %368 : f32[256] */
+  memcpy(outputs[31], arena + 2760704, sizeof(float) * 256);
+  /* output 32 "grad:blocks.1.conv.conv.1.bias" = %369 : f32[256] */
+  memcpy(outputs[32], arena + 2760960, sizeof(float) * 256);
+  /* output 33 "grad:blocks.1.conv.conv.3.weight" = %365 : f32[256, 1, 3, 3] */
   memcpy(outputs[33], arena + 3211264, sizeof(float) * 2304);
-  /* output 34 "grad:blocks.1.conv.conv.4.weight" = %366 : f32[256] */
+  /* output 34 "grad:blocks.1.conv.conv.4.weight" = %362 : f32[256] */
   memcpy(outputs[34], arena + 3213568, sizeof(float) * 256);
-  /* output 35 "grad:blocks.1.conv.conv.4.bias" = %367 : f32[256] */
+  /* output 35 "grad:blocks.1.conv.conv.4.bias" = %363 : f32[256] */
   memcpy(outputs[35], arena + 3213824, sizeof(float) * 256);
-  /* output 36 "grad:blocks.1.conv.conv.6.fc.0.weight" = %359 : f32[4, 256] */
+  /* output 36 "grad:blocks.1.conv.conv.6.fc.0.weight" = %355 : f32[4, 256] */
   memcpy(outputs[36], arena + 3228672, sizeof(float) * 1024);
-  /* output 37 "grad:blocks.1.conv.conv.6.fc.0.bias" = %360 : f32[4] */
+  /* output 37 "grad:blocks.1.conv.conv.6.fc.0.bias" = %356 : f32[4] */
   memcpy(outputs[37], arena + 3229952, sizeof(float) * 4);
-  /* output 38 "grad:blocks.1.conv.conv.6.fc.2.weight" = %354 : f32[256, 4] */
+  /* output 38 "grad:blocks.1.conv.conv.6.fc.2.weight" = %350 : f32[256, 4] */
   memcpy(outputs[38], arena + 3227648, sizeof(float) * 1024);
-  /* output 39 "grad:blocks.1.conv.conv.6.fc.2.bias" = %355 : f32[256] */
+  /* output 39 "grad:blocks.1.conv.conv.6.fc.2.bias" = %351 : f32[256] */
   memcpy(outputs[39], arena + 3229696, sizeof(float) * 256);
-  /* output 40 "grad:blocks.1.conv.conv.7.weight" = %349 : f32[64, 256, 1, 1] */
-  memcpy(outputs[40], arena + 4632576, sizeof(float) * 16384);
-  /* output 41 "grad:blocks.1.conv.conv.8.weight" = %344 : f32[64] */
-  memcpy(outputs[41], arena + 4666240, sizeof(float) * 64);
-  /* output 42 "grad:blocks.1.conv.conv.8.bias" = %345 : f32[64] */
-  memcpy(outputs[42], arena + 4666304, sizeof(float) * 64);
-  /* output 43 "grad:blocks.2.norm1.weight" = %337 : f32[64] */
-  memcpy(outputs[43], arena + 4666176, sizeof(float) * 64);
-  /* output 44 "grad:blocks.2.norm1.bias" = %335 : f32[64] */
-  memcpy(outputs[44], arena + 4666112, sizeof(float) * 64);
-  /* output 45 "grad:blocks.2.attn.qkv.weight" = %333 : f32[192, 64] */
-  memcpy(outputs[45], arena + 4648960, sizeof(float) * 12288);
-  /* output 46 "grad:blocks.2.attn.qkv.bias" = %334 : f32[192] */
-  memcpy(outputs[46], arena + 4665856, sizeof(float) * 192);
-  /* output 47 "grad:blocks.2.attn.proj.weight" = %328 : f32[64, 64] */
-  memcpy(outputs[47], arena + 4661248, sizeof(float) * 4096);
-  /* output 48 "grad:blocks.2.attn.proj.bias" = %329 : f32[64] */
-  memcpy(outputs[48], arena + 4666048, sizeof(float) * 64);
-  /* output 49 "grad:blocks.2.conv.conv.0.weight" = %324 : f32[256, 64, 1, 1] */
-  memcpy(outputs[49], arena + 4616192, sizeof(float) * 16384);
-  /* output 50 "grad:blocks.2.conv.conv.1.weight" = %319 : f32[256] */
-  memcpy(outputs[50], arena + 4665344, sizeof(float) * 256);
-  /* output 51 "grad:blocks.2.conv.conv.1.bias" = %320 : f32[256] */
-  memcpy(outputs[51], arena + 4665600, sizeof(float) * 256);
-  /* output 52 "grad:blocks.2.conv.conv.3.weight" = %316 : f32[256, 1, 3, 3] */
+  /* output 40 "grad:blocks.1.conv.conv.7.weight" = %345 : f32[64, 256, 1, 1] */
+  memcpy(outputs[40], arena + 4734976, sizeof(float) * 16384);
+  /* output 41 "grad:blocks.1.conv.conv.8.weight" = %340 : f32[64] */
+  memcpy(outputs[41], arena + 4768640, sizeof(float) * 64);
+  /* output 42 "grad:blocks.1.conv.conv.8.bias" = %341 : f32[64] */
+  memcpy(outputs[42], arena + 4768704, sizeof(float) * 64);
+  /* output 43 "grad:blocks.2.norm1.weight" = %334 : f32[64] */
+  memcpy(outputs[43], arena + 4768576, sizeof(float) * 64);
+  /* output 44 "grad:blocks.2.norm1.bias" = %333 : f32[64] */
+  memcpy(outputs[44], arena + 4768512, sizeof(float) * 64);
+  /* output 45 "grad:blocks.2.attn.qkv.weight" = %331 : f32[192, 64] */
+  memcpy(outputs[45], arena + 4751360, sizeof(float) * 12288);
+  /* output 46 "grad:blocks.2.attn.qkv.bias" = %332 : f32[192] */
+  memcpy(outputs[46], arena + 4768256, sizeof(float) * 192);
+  /* output 47 "grad:blocks.2.attn.proj.weight" = %326 : f32[64, 64] */
+  memcpy(outputs[47], arena + 4763648, sizeof(float) * 4096);
+  /* output 48 "grad:blocks.2.attn.proj.bias" = %327 : f32[64] */
+  memcpy(outputs[48], arena + 4768448, sizeof(float) * 64);
+  /* output 49 "grad:blocks.2.conv.conv.0.weight" = %322 : f32[256, 64, 1, 1] */
+  memcpy(outputs[49], arena + 4718592, sizeof(float) * 16384);
+  /* output 50 "grad:blocks.2.conv.conv.1.weight" = %317 : f32[256] */
+  memcpy(outputs[50], arena + 4767744, sizeof(float) * 256);
+  /* output 51 "grad:blocks.2.conv.conv.1.bias" = %318 : f32[256] */
+  memcpy(outputs[51], arena + 4768000, sizeof(float) * 256);
+  /* output 52 "grad:blocks.2.conv.conv.3.weight" = %314 : f32[256, 1, 3, 3] */
   memcpy(outputs[52], arena + 5218304, sizeof(float) * 2304);
-  /* output 53 "grad:blocks.2.conv.conv.4.weight" = %313 : f32[256] */
+  /* output 53 "grad:blocks.2.conv.conv.4.weight" = %311 : f32[256] */
   memcpy(outputs[53], arena + 5220608, sizeof(float) * 256);
-  /* output 54 "grad:blocks.2.conv.conv.4.bias" = %314 : f32[256] */
+  /* output 54 "grad:blocks.2.conv.conv.4.bias" = %312 : f32[256] */
   memcpy(outputs[54], arena + 5220864, sizeof(float) * 256);
-  /* output 55 "grad:blocks.2.conv.conv.6.fc.0.weight" = %306 : f32[4, 256] */
+  /* output 55 "grad:blocks.2.conv.conv.6.fc.0.weight" = %304 : f32[4, 256] */
   memcpy(outputs[55], arena + 5235712, sizeof(float) * 1024);
-  /* output 56 "grad:blocks.2.conv.conv.6.fc.0.bias" = %307 : f32[4] */
+  /* output 56 "grad:blocks.2.conv.conv.6.fc.0.bias" = %305 : f32[4] */
   memcpy(outputs[56], arena + 5236992, sizeof(float) * 4);
-  /* output 57 "grad:blocks.2.conv.conv.6.fc.2.weight" = %301 : f32[256, 4] */
+  /* output 57 "grad:blocks.2.conv.conv.6.fc.2.weight" = %299 : f32[256, 4] */
   memcpy(outputs[57], arena + 5234688, sizeof(float) * 1024);
-  /* output 58 "grad:blocks.2.conv.conv.6.fc.2.bias" = %302 : f32[256] */
+  /* output 58 "grad:blocks.2.conv.conv.6.fc.2.bias" = %300 : f32[256] */
   memcpy(outputs[58], arena + 5236736, sizeof(float) * 256);
-  /* output 59 "grad:blocks.2.conv.conv.7.weight" = %296 : f32[64, 256, 1, 1] */
-  memcpy(outputs[59], arena + 6639616, sizeof(float) * 16384);
-  /* output 60 "grad:blocks.2.conv.conv.8.weight" = %291 : f32[64] */
-  memcpy(outputs[60], arena + 6673280, sizeof(float) * 64);
-  /* output 61 "grad:blocks.2.conv.conv.8.bias" = %292 : f32[64] */
-  memcpy(outputs[61], arena + 6673344, sizeof(float) * 64);
-  /* output 62 "grad:blocks.3.norm1.weight" = %284 : f32[64] */
-  memcpy(outputs[62], arena + 6673216, sizeof(float) * 64);
+  /* output 59 "grad:blocks.2.conv.conv.7.weight" = %294 : f32[64, 256, 1, 1] */
+  memcpy(outputs[59], arena + 6742016, sizeof(float) * 16384);
+  /* output 60 "grad:blocks.2.conv.conv.8.weight" = %289 : f32[64] */
+  memcpy(outputs[60], arena + 6775680, sizeof(float) * 64);
+  /* output 61 "grad:blocks.2.conv.conv.8.bias" = %290 : f32[64] */
+  memcpy(outputs[61], arena + 6775744, sizeof(float) * 64);
+  /* output 62 "grad:blocks.3.norm1.weight" = %283 : f32[64] */
+  memcpy(outputs[62], arena + 6775616, sizeof(float) * 64);
   /* output 63 "grad:blocks.3.norm1.bias" = %282 : f32[64] */
-  memcpy(outputs[63], arena + 6673152, sizeof(float) * 64);
+  memcpy(outputs[63], arena + 6775552, sizeof(float) * 64);
   /* output 64 "grad:blocks.3.attn.qkv.weight" = %280 : f32[192, 64] */
-  memcpy(outputs[64], arena + 6656000, sizeof(float) * 12288);
+  memcpy(outputs[64], arena + 6758400, sizeof(float) * 12288);
   /* output 65 "grad:blocks.3.attn.qkv.bias" = %281 : f32[192] */
-  memcpy(outputs[65], arena + 6672896, sizeof(float) * 192);
+  memcpy(outputs[65], arena + 6775296, sizeof(float) * 192);
   /* output 66 "grad:blocks.3.attn.proj.weight" = %275 : f32[64, 64] */
-  memcpy(outputs[66], arena + 6668288, sizeof(float) * 4096);
+  memcpy(outputs[66], arena + 6770688, sizeof(float) * 4096);
   /* output 67 "grad:blocks.3.attn.proj.bias" = %276 : f32[64] */
-  memcpy(outputs[67], arena + 6673088, sizeof(float) * 64);
+  memcpy(outputs[67], arena + 6775488, sizeof(float) * 64);
   /* output 68 "grad:blocks.3.conv.conv.0.weight" = %271 : f32[256, 64, 1, 1] */
-  memcpy(outputs[68], arena + 6623232, sizeof(float) * 16384);
+  memcpy(outputs[68], arena + 6725632, sizeof(float) * 16384);
   /* output 69 "grad:blocks.3.conv.conv.1.weight" = %266 : f32[256] */
-  memcpy(outputs[69], arena + 6672384, sizeof(float) * 256);
+  memcpy(outputs[69], arena + 6774784, sizeof(float) * 256);
   /* output 70 "grad:blocks.3.conv.conv.1.bias" = %267 : f32[256] */
-  memcpy(outputs[70], arena + 6672640, sizeof(float) * 256);
+  memcpy(outputs[70], arena + 6775040, sizeof(float) * 256);
   /* output 71 "grad:blocks.3.conv.conv.3.weight" = %263 : f32[256, 1, 3, 3] */
   memcpy(outputs[71], arena + 7225344, sizeof(float) * 2304);
   /* output 72 "grad:blocks.3.conv.conv.4.weight" = %260 : f32[256] */
@@ -6926,43 +6992,43 @@ int localvit_fmnist_train_forward(const float *const *params, const float *const
   /* output 77 "grad:blocks.3.conv.conv.6.fc.2.bias" = %249 : f32[256] */
   memcpy(outputs[77], arena + 7243776, sizeof(float) * 256);
   /* output 78 "grad:blocks.3.conv.conv.7.weight" = %243 : f32[64, 256, 1, 1] */
-  memcpy(outputs[78], arena + 12204032, sizeof(float) * 16384);
+  memcpy(outputs[78], arena + 12101632, sizeof(float) * 16384);
   /* output 79 "grad:blocks.3.conv.conv.8.weight" = %238 : f32[64] */
-  memcpy(outputs[79], arena + 11397120, sizeof(float) * 64);
+  memcpy(outputs[79], arena + 12118016, sizeof(float) * 64);
   /* output 80 "grad:blocks.3.conv.conv.8.bias" = %239 : f32[64] */
-  memcpy(outputs[80], arena + 11397184, sizeof(float) * 64);
+  memcpy(outputs[80], arena + 12118080, sizeof(float) * 64);
   /* output 81 "grad:norm.weight" = %232 : f32[64] */
-  memcpy(outputs[81], arena + 12516096, sizeof(float) * 64);
-  /* output 82 "grad:norm.bias" = %230 : f32[64] */
-  memcpy(outputs[82], arena + 12516032, sizeof(float) * 64);
-  /* output 83 "grad:head.weight" = %226 : f32[10, 64] */
-  memcpy(outputs[83], arena + 12509184, sizeof(float) * 640);
-  /* output 84 "grad:head.bias" = %227 : f32[10] */
-  memcpy(outputs[84], arena + 12516176, sizeof(float) * 10);
-  /* output 85 "running_stats:blocks.0.conv.conv.1.running_mean" = %31 : f32[2, 256] */
-  memcpy(outputs[85], arena + 12509824, sizeof(float) * 512);
-  /* output 86 "running_stats:blocks.0.conv.conv.4.running_mean" = %38 : f32[2, 256] */
-  memcpy(outputs[86], arena + 12510336, sizeof(float) * 512);
-  /* output 87 "running_stats:blocks.0.conv.conv.8.running_mean" = %56 : f32[2, 64] */
-  memcpy(outputs[87], arena + 12514752, sizeof(float) * 128);
-  /* output 88 "running_stats:blocks.1.conv.conv.1.running_mean" = %82 : f32[2, 256] */
-  memcpy(outputs[88], arena + 12510848, sizeof(float) * 512);
-  /* output 89 "running_stats:blocks.1.conv.conv.4.running_mean" = %89 : f32[2, 256] */
-  memcpy(outputs[89], arena + 12511360, sizeof(float) * 512);
-  /* output 90 "running_stats:blocks.1.conv.conv.8.running_mean" = %107 : f32[2, 64] */
-  memcpy(outputs[90], arena + 12515136, sizeof(float) * 128);
-  /* output 91 "running_stats:blocks.2.conv.conv.1.running_mean" = %133 : f32[2, 256] */
-  memcpy(outputs[91], arena + 12511872, sizeof(float) * 512);
-  /* output 92 "running_stats:blocks.2.conv.conv.4.running_mean" = %140 : f32[2, 256] */
-  memcpy(outputs[92], arena + 12512384, sizeof(float) * 512);
-  /* output 93 "running_stats:blocks.2.conv.conv.8.running_mean" = %158 : f32[2, 64] */
-  memcpy(outputs[93], arena + 12515520, sizeof(float) * 128);
-  /* output 94 "running_stats:blocks.3.conv.conv.1.running_mean" = %184 : f32[2, 256] */
-  memcpy(outputs[94], arena + 12512896, sizeof(float) * 512);
-  /* output 95 "running_stats:blocks.3.conv.conv.4.running_mean" = %191 : f32[2, 256] */
-  memcpy(outputs[95], arena + 12513408, sizeof(float) * 512);
-  /* output 96 "running_stats:blocks.3.conv.conv.8.running_mean" = %209 : f32[2, 64] */
-  memcpy(outputs[96], arena + 12515904, sizeof(float) * 128);
+  memcpy(outputs[81], arena + 12539136, sizeof(float) * 64);
+  /* output 82 "grad:norm.bias" = %231 : f32[64] */
+  memcpy(outputs[82], arena + 12539072, sizeof(float) * 64);
+  /* output 83 "grad:head.weight" = %227 : f32[10, 64] */
+  memcpy(outputs[83], arena + 12532224, sizeof(float) * 640);
+  /* output 84 "grad:head.bias" = %228 : f32[10] */
+  memcpy(outputs[84], arena + 12539216, sizeof(float) * 10);
+  /* output 85 "running_stats:blocks.0.conv.conv.1.running_mean" = %32 : f32[2, 256] */
+  memcpy(outputs[85], arena + 12532864, sizeof(float) * 512);
+  /* output 86 "running_stats:blocks.0.conv.conv.4.running_mean" = %39 : f32[2, 256] */
+  memcpy(outputs[86], arena + 12533376, sizeof(float) * 512);
+  /* output 87 "running_stats:blocks.0.conv.conv.8.running_mean" = %57 : f32[2, 64] */
+  memcpy(outputs[87], arena + 12537792, sizeof(float) * 128);
+  /* output 88 "running_stats:blocks.1.conv.conv.1.running_mean" = %83 : f32[2, 256] */
+  memcpy(outputs[88], arena + 12533888, sizeof(float) * 512);
+  /* output 89 "running_stats:blocks.1.conv.conv.4.running_mean" = %90 : f32[2, 256] */
+  memcpy(outputs[89], arena + 12534400, sizeof(float) * 512);
+  /* output 90 "running_stats:blocks.1.conv.conv.8.running_mean" = %108 : f32[2, 64] */
+  memcpy(outputs[90], arena + 12538176, sizeof(float) * 128);
+  /* output 91 "running_stats:blocks.2.conv.conv.1.running_mean" = %134 : f32[2, 256] */
+  memcpy(outputs[91], arena + 12534912, sizeof(float) * 512);
+  /* output 92 "running_stats:blocks.2.conv.conv.4.running_mean" = %141 : f32[2, 256] */
+  memcpy(outputs[92], arena + 12535424, sizeof(float) * 512);
+  /* output 93 "running_stats:blocks.2.conv.conv.8.running_mean" = %159 : f32[2, 64] */
+  memcpy(outputs[93], arena + 12538560, sizeof(float) * 128);
+  /* output 94 "running_stats:blocks.3.conv.conv.1.running_mean" = %185 : f32[2, 256] */
+  memcpy(outputs[94], arena + 12535936, sizeof(float) * 512);
+  /* output 95 "running_stats:blocks.3.conv.conv.4.running_mean" = %192 : f32[2, 256] */
+  memcpy(outputs[95], arena + 12536448, sizeof(float) * 512);
+  /* output 96 "running_stats:blocks.3.conv.conv.8.running_mean" = %210 : f32[2, 64] */
+  memcpy(outputs[96], arena + 12538944, sizeof(float) * 128);
   return 0;
 } // localvit_fmnist_train_forward
 

@@ -1606,6 +1606,44 @@ void lk_circular_pad(long P, int Hh, int Ww, int top, int bottom, int left, int 
   lk__layout_wrap(P, Hh, Ww, Hh + top + bottom, Ww + left + right, top, left, x, y);
 }
 
+/* im2col, F.unfold(x, (kh, kw), padding=(ph, pw), stride=(sh, sw)).transpose(1, 2): image
+ * x [B, C, Hh, Ww] → patch rows y [B, Ho·Wo, C·kh·kw], row oh·Wo + ow holding the window at
+ * (oh·sh − ph, ow·sw − pw) in column order (c, ky, kx), zeros outside the image. A convolution
+ * weight [Co, C, kh, kw] read as [Co, C·kh·kw] then multiplies these rows straight into tokens
+ * (the patch-embedding pass uses it where C·kh·kw is small, as for a 3-channel image). A thread
+ * fills one output row oh (Wo patch rows, in L1/L2) a column at a time: each column is a run of
+ * an image row with zeros at the padded ends, without a bounds test per element. */
+void lk_im2col(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw, const float *x,
+               float *y) {
+  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
+  long K = (long)C * kh * kw, rows = (long)B * Ho;
+  LK_OMP(parallel for schedule(static) if(rows * Wo * K >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) {
+    long b = r / Ho;
+    int oh = (int)(r % Ho);
+    const float *xb = x + b * C * Hh * Ww;
+    float *yr = y + r * Wo * K; /* Wo patch rows of K columns */
+    for (int c = 0; c < C; ++c)
+      for (int ky = 0; ky < kh; ++ky) {
+        int iy = oh * sh - ph + ky;
+        const float *src = xb + ((long)c * Hh + (iy >= 0 && iy < Hh ? iy : 0)) * Ww;
+        for (int kx = 0; kx < kw; ++kx) {
+          float *dst = yr + ((long)c * kh + ky) * kw + kx; /* column (c, ky, kx), stride K */
+          /* Windows ow in [lo, hi) read pixel ow·sw − pw + kx inside the row; the others are 0. */
+          int lo = 0, hi = 0;
+          if (iy >= 0 && iy < Hh) {
+            lo = lk_min_l(Wo, kx >= pw ? 0 : (pw - kx + sw - 1) / sw);
+            hi = lk_min_l(Wo, Ww - 1 + pw - kx < 0 ? 0 : (Ww - 1 + pw - kx) / sw + 1);
+            if (hi < lo) hi = lo;
+          }
+          for (int ow = 0; ow < lo; ++ow) dst[ow * K] = 0.0f;
+          for (int ow = lo; ow < hi; ++ow) dst[ow * K] = src[ow * sw - pw + kx];
+          for (int ow = hi; ow < Wo; ++ow) dst[ow * K] = 0.0f;
+        }
+      }
+  }
+}
+
 /* References. */
 void lk_copy_strided_naive(int rank, const long *shape, const float *x, const long *sx, float *y, const long *sy) {
   long total = 1;
@@ -1637,6 +1675,25 @@ void lk_circular_pad_naive(long P, int Hh, int Ww, int top, int bottom, int left
         while (sj >= Ww) sj -= Ww;
         y[(p * Ho + i) * Wo + j] = x[(p * Hh + si) * Ww + sj];
       }
+}
+
+void lk_im2col_naive(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw, const float *x,
+                     float *y) {
+  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
+  long K = (long)C * kh * kw;
+  for (long i = 0; i < (long)B * Ho * Wo * K; ++i) y[i] = 0.0f;
+  for (int b = 0; b < B; ++b)
+    for (int c = 0; c < C; ++c)
+      for (int iy = 0; iy < Hh; ++iy)
+        for (int ix = 0; ix < Ww; ++ix)
+          /* Scatter: every window (oh, ow) that covers pixel (iy, ix) gets it at (c, ky, kx). */
+          for (int ky = 0; ky < kh; ++ky)
+            for (int kx = 0; kx < kw; ++kx) {
+              int ty = iy + ph - ky, tx = ix + pw - kx;
+              if (ty < 0 || tx < 0 || ty % sh || tx % sw || ty / sh >= Ho || tx / sw >= Wo) continue;
+              long row = ((long)b * Ho + ty / sh) * Wo + tx / sw;
+              y[row * K + ((long)c * kh + ky) * kw + kx] = x[(((long)b * C + c) * Hh + iy) * Ww + ix];
+            }
 }
 
 /* ---- templates/gemm.c ---------------------------------------------------------------------- */
@@ -3079,795 +3136,795 @@ void localvit_small_set_num_threads(int n) {
  * Returns 0, or -1 when a kernel reports a failure.
  */
 int localvit_small_prepare(const float *const *params, float *arena) {
-  /* %33 = add_scalar(%32) {x op 1e-05} blocks.0.conv.conv.1 : f32[1536] */
+  /* %31 = add_scalar(%30) {x op 1e-05} blocks.0.conv.conv.1 : f32[1536] */
   lk_add_scalar(1536, params[14], 1e-05f, arena);
 
-  /* %34 = rsqrt(%33) blocks.0.conv.conv.1 : f32[1536] */
+  /* %32 = rsqrt(%31) blocks.0.conv.conv.1 : f32[1536] */
   lk_rsqrt(1536, arena, arena + 1536);
 
-  /* %35 = mul(%29, %34) blocks.0.conv.conv.1 : f32[1536] */
+  /* %33 = mul(%27, %32) blocks.0.conv.conv.1 : f32[1536] */
   lk_mul(1, (const long[]){1536}, params[11], (const long[]){1}, arena + 1536, (const long[]){1},
       arena + 3072);
 
-  /* %36 = mul(%31, %35) blocks.0.conv.conv.1 : f32[1536] */
+  /* %34 = mul(%29, %33) blocks.0.conv.conv.1 : f32[1536] */
   lk_mul(1, (const long[]){1536}, params[13], (const long[]){1}, arena + 3072, (const long[]){1},
       arena + 4608);
 
-  /* %37 = sub(%30, %36) blocks.0.conv.conv.1 : f32[1536] */
+  /* %35 = sub(%28, %34) blocks.0.conv.conv.1 : f32[1536] */
   lk_sub(1, (const long[]){1536}, params[12], (const long[]){1}, arena + 4608, (const long[]){1},
       arena + 6144);
 
-  /* %38 = reshape(%35) {shape [1536, 1]} blocks.0.conv.conv.0 : f32[1536, 1], a view of %35: no code */
+  /* %36 = reshape(%33) {shape [1536, 1]} blocks.0.conv.conv.0 : f32[1536, 1], a view of %33: no code */
 
-  /* %39 = mul(%28, %38) blocks.0.conv.conv.0 : f32[1536, 384] */
+  /* %37 = mul(%26, %36) blocks.0.conv.conv.0 : f32[1536, 384] */
   lk_mul(2, (const long[]){1536, 384}, params[10], (const long[]){384, 1}, arena + 3072,
       (const long[]){1, 0}, arena + 7680);
 
-  /* %46 = add_scalar(%45) {x op 1e-05} blocks.0.conv.conv.4 : f32[1536] */
+  /* %44 = add_scalar(%43) {x op 1e-05} blocks.0.conv.conv.4 : f32[1536] */
   lk_add_scalar(1536, params[19], 1e-05f, arena + 597504);
 
-  /* %47 = rsqrt(%46) blocks.0.conv.conv.4 : f32[1536] */
+  /* %45 = rsqrt(%44) blocks.0.conv.conv.4 : f32[1536] */
   lk_rsqrt(1536, arena + 597504, arena + 599040);
 
-  /* %48 = mul(%42, %47) blocks.0.conv.conv.4 : f32[1536] */
+  /* %46 = mul(%40, %45) blocks.0.conv.conv.4 : f32[1536] */
   lk_mul(1, (const long[]){1536}, params[16], (const long[]){1}, arena + 599040, (const long[]){1},
       arena + 600576);
 
-  /* %49 = mul(%44, %48) blocks.0.conv.conv.4 : f32[1536] */
+  /* %47 = mul(%42, %46) blocks.0.conv.conv.4 : f32[1536] */
   lk_mul(1, (const long[]){1536}, params[18], (const long[]){1}, arena + 600576, (const long[]){1},
       arena + 602112);
 
-  /* %50 = sub(%43, %49) blocks.0.conv.conv.4 : f32[1536] */
+  /* %48 = sub(%41, %47) blocks.0.conv.conv.4 : f32[1536] */
   lk_sub(1, (const long[]){1536}, params[17], (const long[]){1}, arena + 602112, (const long[]){1},
       arena + 603648);
 
-  /* %51 = reshape(%48) {shape [1536, 1, 1, 1]} blocks.0.conv.conv.3 : f32[1536, 1, 1, 1], a view of %48: no code */
+  /* %49 = reshape(%46) {shape [1536, 1, 1, 1]} blocks.0.conv.conv.3 : f32[1536, 1, 1, 1], a view of %46: no code */
 
-  /* %52 = mul(%41, %51) blocks.0.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %50 = mul(%39, %49) blocks.0.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_mul(4, (const long[]){1536, 1, 3, 3}, params[15], (const long[]){9, 0, 3, 1}, arena + 600576,
       (const long[]){1, 0, 0, 0}, arena + 605184);
 
-  /* %67 = add_scalar(%66) {x op 1e-05} blocks.0.conv.conv.8 : f32[384] */
+  /* %65 = add_scalar(%64) {x op 1e-05} blocks.0.conv.conv.8 : f32[384] */
   lk_add_scalar(384, params[28], 1e-05f, arena + 619008);
 
-  /* %68 = rsqrt(%67) blocks.0.conv.conv.8 : f32[384] */
+  /* %66 = rsqrt(%65) blocks.0.conv.conv.8 : f32[384] */
   lk_rsqrt(384, arena + 619008, arena + 619392);
 
-  /* %69 = mul(%63, %68) blocks.0.conv.conv.8 : f32[384] */
+  /* %67 = mul(%61, %66) blocks.0.conv.conv.8 : f32[384] */
   lk_mul(1, (const long[]){384}, params[25], (const long[]){1}, arena + 619392, (const long[]){1},
       arena + 619776);
 
-  /* %70 = mul(%65, %69) blocks.0.conv.conv.8 : f32[384] */
+  /* %68 = mul(%63, %67) blocks.0.conv.conv.8 : f32[384] */
   lk_mul(1, (const long[]){384}, params[27], (const long[]){1}, arena + 619776, (const long[]){1},
       arena + 620160);
 
-  /* %71 = sub(%64, %70) blocks.0.conv.conv.8 : f32[384] */
+  /* %69 = sub(%62, %68) blocks.0.conv.conv.8 : f32[384] */
   lk_sub(1, (const long[]){384}, params[26], (const long[]){1}, arena + 620160, (const long[]){1},
       arena + 620544);
 
-  /* %72 = reshape(%69) {shape [384, 1]} blocks.0.conv.conv.7 : f32[384, 1], a view of %69: no code */
+  /* %70 = reshape(%67) {shape [384, 1]} blocks.0.conv.conv.7 : f32[384, 1], a view of %67: no code */
 
-  /* %73 = mul(%62, %72) blocks.0.conv.conv.7 : f32[384, 1536] */
+  /* %71 = mul(%60, %70) blocks.0.conv.conv.7 : f32[384, 1536] */
   lk_mul(2, (const long[]){384, 1536}, params[24], (const long[]){1536, 1}, arena + 619776,
       (const long[]){1, 0}, arena + 620928);
 
-  /* %97 = add_scalar(%96) {x op 1e-05} blocks.1.conv.conv.1 : f32[1536] */
+  /* %95 = add_scalar(%94) {x op 1e-05} blocks.1.conv.conv.1 : f32[1536] */
   lk_add_scalar(1536, params[39], 1e-05f, arena + 1210752);
 
-  /* %98 = rsqrt(%97) blocks.1.conv.conv.1 : f32[1536] */
+  /* %96 = rsqrt(%95) blocks.1.conv.conv.1 : f32[1536] */
   lk_rsqrt(1536, arena + 1210752, arena + 1212288);
 
-  /* %99 = mul(%93, %98) blocks.1.conv.conv.1 : f32[1536] */
+  /* %97 = mul(%91, %96) blocks.1.conv.conv.1 : f32[1536] */
   lk_mul(1, (const long[]){1536}, params[36], (const long[]){1}, arena + 1212288, (const long[]){1},
       arena + 1213824);
 
-  /* %100 = mul(%95, %99) blocks.1.conv.conv.1 : f32[1536] */
+  /* %98 = mul(%93, %97) blocks.1.conv.conv.1 : f32[1536] */
   lk_mul(1, (const long[]){1536}, params[38], (const long[]){1}, arena + 1213824, (const long[]){1},
       arena + 1215360);
 
-  /* %101 = sub(%94, %100) blocks.1.conv.conv.1 : f32[1536] */
+  /* %99 = sub(%92, %98) blocks.1.conv.conv.1 : f32[1536] */
   lk_sub(1, (const long[]){1536}, params[37], (const long[]){1}, arena + 1215360, (const long[]){1},
       arena + 1216896);
 
-  /* %102 = reshape(%99) {shape [1536, 1]} blocks.1.conv.conv.0 : f32[1536, 1], a view of %99: no code */
+  /* %100 = reshape(%97) {shape [1536, 1]} blocks.1.conv.conv.0 : f32[1536, 1], a view of %97: no code */
 
-  /* %103 = mul(%92, %102) blocks.1.conv.conv.0 : f32[1536, 384] */
+  /* %101 = mul(%90, %100) blocks.1.conv.conv.0 : f32[1536, 384] */
   lk_mul(2, (const long[]){1536, 384}, params[35], (const long[]){384, 1}, arena + 1213824,
       (const long[]){1, 0}, arena + 1218432);
 
-  /* %110 = add_scalar(%109) {x op 1e-05} blocks.1.conv.conv.4 : f32[1536] */
+  /* %108 = add_scalar(%107) {x op 1e-05} blocks.1.conv.conv.4 : f32[1536] */
   lk_add_scalar(1536, params[44], 1e-05f, arena + 1808256);
 
-  /* %111 = rsqrt(%110) blocks.1.conv.conv.4 : f32[1536] */
+  /* %109 = rsqrt(%108) blocks.1.conv.conv.4 : f32[1536] */
   lk_rsqrt(1536, arena + 1808256, arena + 1809792);
 
-  /* %112 = mul(%106, %111) blocks.1.conv.conv.4 : f32[1536] */
+  /* %110 = mul(%104, %109) blocks.1.conv.conv.4 : f32[1536] */
   lk_mul(1, (const long[]){1536}, params[41], (const long[]){1}, arena + 1809792, (const long[]){1},
       arena + 1811328);
 
-  /* %113 = mul(%108, %112) blocks.1.conv.conv.4 : f32[1536] */
+  /* %111 = mul(%106, %110) blocks.1.conv.conv.4 : f32[1536] */
   lk_mul(1, (const long[]){1536}, params[43], (const long[]){1}, arena + 1811328, (const long[]){1},
       arena + 1812864);
 
-  /* %114 = sub(%107, %113) blocks.1.conv.conv.4 : f32[1536] */
+  /* %112 = sub(%105, %111) blocks.1.conv.conv.4 : f32[1536] */
   lk_sub(1, (const long[]){1536}, params[42], (const long[]){1}, arena + 1812864, (const long[]){1},
       arena + 1814400);
 
-  /* %115 = reshape(%112) {shape [1536, 1, 1, 1]} blocks.1.conv.conv.3 : f32[1536, 1, 1, 1], a view of %112: no code */
+  /* %113 = reshape(%110) {shape [1536, 1, 1, 1]} blocks.1.conv.conv.3 : f32[1536, 1, 1, 1], a view of %110: no code */
 
-  /* %116 = mul(%105, %115) blocks.1.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %114 = mul(%103, %113) blocks.1.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_mul(4, (const long[]){1536, 1, 3, 3}, params[40], (const long[]){9, 0, 3, 1}, arena + 1811328,
       (const long[]){1, 0, 0, 0}, arena + 1815936);
 
-  /* %131 = add_scalar(%130) {x op 1e-05} blocks.1.conv.conv.8 : f32[384] */
+  /* %129 = add_scalar(%128) {x op 1e-05} blocks.1.conv.conv.8 : f32[384] */
   lk_add_scalar(384, params[53], 1e-05f, arena + 1829760);
 
-  /* %132 = rsqrt(%131) blocks.1.conv.conv.8 : f32[384] */
+  /* %130 = rsqrt(%129) blocks.1.conv.conv.8 : f32[384] */
   lk_rsqrt(384, arena + 1829760, arena + 1830144);
 
-  /* %133 = mul(%127, %132) blocks.1.conv.conv.8 : f32[384] */
+  /* %131 = mul(%125, %130) blocks.1.conv.conv.8 : f32[384] */
   lk_mul(1, (const long[]){384}, params[50], (const long[]){1}, arena + 1830144, (const long[]){1},
       arena + 1830528);
 
-  /* %134 = mul(%129, %133) blocks.1.conv.conv.8 : f32[384] */
+  /* %132 = mul(%127, %131) blocks.1.conv.conv.8 : f32[384] */
   lk_mul(1, (const long[]){384}, params[52], (const long[]){1}, arena + 1830528, (const long[]){1},
       arena + 1830912);
 
-  /* %135 = sub(%128, %134) blocks.1.conv.conv.8 : f32[384] */
+  /* %133 = sub(%126, %132) blocks.1.conv.conv.8 : f32[384] */
   lk_sub(1, (const long[]){384}, params[51], (const long[]){1}, arena + 1830912, (const long[]){1},
       arena + 1831296);
 
-  /* %136 = reshape(%133) {shape [384, 1]} blocks.1.conv.conv.7 : f32[384, 1], a view of %133: no code */
+  /* %134 = reshape(%131) {shape [384, 1]} blocks.1.conv.conv.7 : f32[384, 1], a view of %131: no code */
 
-  /* %137 = mul(%126, %136) blocks.1.conv.conv.7 : f32[384, 1536] */
+  /* %135 = mul(%124, %134) blocks.1.conv.conv.7 : f32[384, 1536] */
   lk_mul(2, (const long[]){384, 1536}, params[49], (const long[]){1536, 1}, arena + 1830528,
       (const long[]){1, 0}, arena + 1831680);
 
-  /* %161 = add_scalar(%160) {x op 1e-05} blocks.2.conv.conv.1 : f32[1536] */
+  /* %159 = add_scalar(%158) {x op 1e-05} blocks.2.conv.conv.1 : f32[1536] */
   lk_add_scalar(1536, params[64], 1e-05f, arena + 2421504);
 
-  /* %162 = rsqrt(%161) blocks.2.conv.conv.1 : f32[1536] */
+  /* %160 = rsqrt(%159) blocks.2.conv.conv.1 : f32[1536] */
   lk_rsqrt(1536, arena + 2421504, arena + 2423040);
 
-  /* %163 = mul(%157, %162) blocks.2.conv.conv.1 : f32[1536] */
+  /* %161 = mul(%155, %160) blocks.2.conv.conv.1 : f32[1536] */
   lk_mul(1, (const long[]){1536}, params[61], (const long[]){1}, arena + 2423040, (const long[]){1},
       arena + 2424576);
 
-  /* %164 = mul(%159, %163) blocks.2.conv.conv.1 : f32[1536] */
+  /* %162 = mul(%157, %161) blocks.2.conv.conv.1 : f32[1536] */
   lk_mul(1, (const long[]){1536}, params[63], (const long[]){1}, arena + 2424576, (const long[]){1},
       arena + 2426112);
 
-  /* %165 = sub(%158, %164) blocks.2.conv.conv.1 : f32[1536] */
+  /* %163 = sub(%156, %162) blocks.2.conv.conv.1 : f32[1536] */
   lk_sub(1, (const long[]){1536}, params[62], (const long[]){1}, arena + 2426112, (const long[]){1},
       arena + 2427648);
 
-  /* %166 = reshape(%163) {shape [1536, 1]} blocks.2.conv.conv.0 : f32[1536, 1], a view of %163: no code */
+  /* %164 = reshape(%161) {shape [1536, 1]} blocks.2.conv.conv.0 : f32[1536, 1], a view of %161: no code */
 
-  /* %167 = mul(%156, %166) blocks.2.conv.conv.0 : f32[1536, 384] */
+  /* %165 = mul(%154, %164) blocks.2.conv.conv.0 : f32[1536, 384] */
   lk_mul(2, (const long[]){1536, 384}, params[60], (const long[]){384, 1}, arena + 2424576,
       (const long[]){1, 0}, arena + 2429184);
 
-  /* %174 = add_scalar(%173) {x op 1e-05} blocks.2.conv.conv.4 : f32[1536] */
+  /* %172 = add_scalar(%171) {x op 1e-05} blocks.2.conv.conv.4 : f32[1536] */
   lk_add_scalar(1536, params[69], 1e-05f, arena + 3019008);
 
-  /* %175 = rsqrt(%174) blocks.2.conv.conv.4 : f32[1536] */
+  /* %173 = rsqrt(%172) blocks.2.conv.conv.4 : f32[1536] */
   lk_rsqrt(1536, arena + 3019008, arena + 3020544);
 
-  /* %176 = mul(%170, %175) blocks.2.conv.conv.4 : f32[1536] */
+  /* %174 = mul(%168, %173) blocks.2.conv.conv.4 : f32[1536] */
   lk_mul(1, (const long[]){1536}, params[66], (const long[]){1}, arena + 3020544, (const long[]){1},
       arena + 3022080);
 
-  /* %177 = mul(%172, %176) blocks.2.conv.conv.4 : f32[1536] */
+  /* %175 = mul(%170, %174) blocks.2.conv.conv.4 : f32[1536] */
   lk_mul(1, (const long[]){1536}, params[68], (const long[]){1}, arena + 3022080, (const long[]){1},
       arena + 3023616);
 
-  /* %178 = sub(%171, %177) blocks.2.conv.conv.4 : f32[1536] */
+  /* %176 = sub(%169, %175) blocks.2.conv.conv.4 : f32[1536] */
   lk_sub(1, (const long[]){1536}, params[67], (const long[]){1}, arena + 3023616, (const long[]){1},
       arena + 3025152);
 
-  /* %179 = reshape(%176) {shape [1536, 1, 1, 1]} blocks.2.conv.conv.3 : f32[1536, 1, 1, 1], a view of %176: no code */
+  /* %177 = reshape(%174) {shape [1536, 1, 1, 1]} blocks.2.conv.conv.3 : f32[1536, 1, 1, 1], a view of %174: no code */
 
-  /* %180 = mul(%169, %179) blocks.2.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %178 = mul(%167, %177) blocks.2.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_mul(4, (const long[]){1536, 1, 3, 3}, params[65], (const long[]){9, 0, 3, 1}, arena + 3022080,
       (const long[]){1, 0, 0, 0}, arena + 3026688);
 
-  /* %195 = add_scalar(%194) {x op 1e-05} blocks.2.conv.conv.8 : f32[384] */
+  /* %193 = add_scalar(%192) {x op 1e-05} blocks.2.conv.conv.8 : f32[384] */
   lk_add_scalar(384, params[78], 1e-05f, arena + 3040512);
 
-  /* %196 = rsqrt(%195) blocks.2.conv.conv.8 : f32[384] */
+  /* %194 = rsqrt(%193) blocks.2.conv.conv.8 : f32[384] */
   lk_rsqrt(384, arena + 3040512, arena + 3040896);
 
-  /* %197 = mul(%191, %196) blocks.2.conv.conv.8 : f32[384] */
+  /* %195 = mul(%189, %194) blocks.2.conv.conv.8 : f32[384] */
   lk_mul(1, (const long[]){384}, params[75], (const long[]){1}, arena + 3040896, (const long[]){1},
       arena + 3041280);
 
-  /* %198 = mul(%193, %197) blocks.2.conv.conv.8 : f32[384] */
+  /* %196 = mul(%191, %195) blocks.2.conv.conv.8 : f32[384] */
   lk_mul(1, (const long[]){384}, params[77], (const long[]){1}, arena + 3041280, (const long[]){1},
       arena + 3041664);
 
-  /* %199 = sub(%192, %198) blocks.2.conv.conv.8 : f32[384] */
+  /* %197 = sub(%190, %196) blocks.2.conv.conv.8 : f32[384] */
   lk_sub(1, (const long[]){384}, params[76], (const long[]){1}, arena + 3041664, (const long[]){1},
       arena + 3042048);
 
-  /* %200 = reshape(%197) {shape [384, 1]} blocks.2.conv.conv.7 : f32[384, 1], a view of %197: no code */
+  /* %198 = reshape(%195) {shape [384, 1]} blocks.2.conv.conv.7 : f32[384, 1], a view of %195: no code */
 
-  /* %201 = mul(%190, %200) blocks.2.conv.conv.7 : f32[384, 1536] */
+  /* %199 = mul(%188, %198) blocks.2.conv.conv.7 : f32[384, 1536] */
   lk_mul(2, (const long[]){384, 1536}, params[74], (const long[]){1536, 1}, arena + 3041280,
       (const long[]){1, 0}, arena + 3042432);
 
-  /* %225 = add_scalar(%224) {x op 1e-05} blocks.3.conv.conv.1 : f32[1536] */
+  /* %223 = add_scalar(%222) {x op 1e-05} blocks.3.conv.conv.1 : f32[1536] */
   lk_add_scalar(1536, params[89], 1e-05f, arena + 3632256);
 
-  /* %226 = rsqrt(%225) blocks.3.conv.conv.1 : f32[1536] */
+  /* %224 = rsqrt(%223) blocks.3.conv.conv.1 : f32[1536] */
   lk_rsqrt(1536, arena + 3632256, arena + 3633792);
 
-  /* %227 = mul(%221, %226) blocks.3.conv.conv.1 : f32[1536] */
+  /* %225 = mul(%219, %224) blocks.3.conv.conv.1 : f32[1536] */
   lk_mul(1, (const long[]){1536}, params[86], (const long[]){1}, arena + 3633792, (const long[]){1},
       arena + 3635328);
 
-  /* %228 = mul(%223, %227) blocks.3.conv.conv.1 : f32[1536] */
+  /* %226 = mul(%221, %225) blocks.3.conv.conv.1 : f32[1536] */
   lk_mul(1, (const long[]){1536}, params[88], (const long[]){1}, arena + 3635328, (const long[]){1},
       arena + 3636864);
 
-  /* %229 = sub(%222, %228) blocks.3.conv.conv.1 : f32[1536] */
+  /* %227 = sub(%220, %226) blocks.3.conv.conv.1 : f32[1536] */
   lk_sub(1, (const long[]){1536}, params[87], (const long[]){1}, arena + 3636864, (const long[]){1},
       arena + 3638400);
 
-  /* %230 = reshape(%227) {shape [1536, 1]} blocks.3.conv.conv.0 : f32[1536, 1], a view of %227: no code */
+  /* %228 = reshape(%225) {shape [1536, 1]} blocks.3.conv.conv.0 : f32[1536, 1], a view of %225: no code */
 
-  /* %231 = mul(%220, %230) blocks.3.conv.conv.0 : f32[1536, 384] */
+  /* %229 = mul(%218, %228) blocks.3.conv.conv.0 : f32[1536, 384] */
   lk_mul(2, (const long[]){1536, 384}, params[85], (const long[]){384, 1}, arena + 3635328,
       (const long[]){1, 0}, arena + 3639936);
 
-  /* %238 = add_scalar(%237) {x op 1e-05} blocks.3.conv.conv.4 : f32[1536] */
+  /* %236 = add_scalar(%235) {x op 1e-05} blocks.3.conv.conv.4 : f32[1536] */
   lk_add_scalar(1536, params[94], 1e-05f, arena + 4229760);
 
-  /* %239 = rsqrt(%238) blocks.3.conv.conv.4 : f32[1536] */
+  /* %237 = rsqrt(%236) blocks.3.conv.conv.4 : f32[1536] */
   lk_rsqrt(1536, arena + 4229760, arena + 4231296);
 
-  /* %240 = mul(%234, %239) blocks.3.conv.conv.4 : f32[1536] */
+  /* %238 = mul(%232, %237) blocks.3.conv.conv.4 : f32[1536] */
   lk_mul(1, (const long[]){1536}, params[91], (const long[]){1}, arena + 4231296, (const long[]){1},
       arena + 4232832);
 
-  /* %241 = mul(%236, %240) blocks.3.conv.conv.4 : f32[1536] */
+  /* %239 = mul(%234, %238) blocks.3.conv.conv.4 : f32[1536] */
   lk_mul(1, (const long[]){1536}, params[93], (const long[]){1}, arena + 4232832, (const long[]){1},
       arena + 4234368);
 
-  /* %242 = sub(%235, %241) blocks.3.conv.conv.4 : f32[1536] */
+  /* %240 = sub(%233, %239) blocks.3.conv.conv.4 : f32[1536] */
   lk_sub(1, (const long[]){1536}, params[92], (const long[]){1}, arena + 4234368, (const long[]){1},
       arena + 4235904);
 
-  /* %243 = reshape(%240) {shape [1536, 1, 1, 1]} blocks.3.conv.conv.3 : f32[1536, 1, 1, 1], a view of %240: no code */
+  /* %241 = reshape(%238) {shape [1536, 1, 1, 1]} blocks.3.conv.conv.3 : f32[1536, 1, 1, 1], a view of %238: no code */
 
-  /* %244 = mul(%233, %243) blocks.3.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %242 = mul(%231, %241) blocks.3.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_mul(4, (const long[]){1536, 1, 3, 3}, params[90], (const long[]){9, 0, 3, 1}, arena + 4232832,
       (const long[]){1, 0, 0, 0}, arena + 4237440);
 
-  /* %259 = add_scalar(%258) {x op 1e-05} blocks.3.conv.conv.8 : f32[384] */
+  /* %257 = add_scalar(%256) {x op 1e-05} blocks.3.conv.conv.8 : f32[384] */
   lk_add_scalar(384, params[103], 1e-05f, arena + 4251264);
 
-  /* %260 = rsqrt(%259) blocks.3.conv.conv.8 : f32[384] */
+  /* %258 = rsqrt(%257) blocks.3.conv.conv.8 : f32[384] */
   lk_rsqrt(384, arena + 4251264, arena + 4251648);
 
-  /* %261 = mul(%255, %260) blocks.3.conv.conv.8 : f32[384] */
+  /* %259 = mul(%253, %258) blocks.3.conv.conv.8 : f32[384] */
   lk_mul(1, (const long[]){384}, params[100], (const long[]){1}, arena + 4251648, (const long[]){1},
       arena + 4252032);
 
-  /* %262 = mul(%257, %261) blocks.3.conv.conv.8 : f32[384] */
+  /* %260 = mul(%255, %259) blocks.3.conv.conv.8 : f32[384] */
   lk_mul(1, (const long[]){384}, params[102], (const long[]){1}, arena + 4252032, (const long[]){1},
       arena + 4252416);
 
-  /* %263 = sub(%256, %262) blocks.3.conv.conv.8 : f32[384] */
+  /* %261 = sub(%254, %260) blocks.3.conv.conv.8 : f32[384] */
   lk_sub(1, (const long[]){384}, params[101], (const long[]){1}, arena + 4252416, (const long[]){1},
       arena + 4252800);
 
-  /* %264 = reshape(%261) {shape [384, 1]} blocks.3.conv.conv.7 : f32[384, 1], a view of %261: no code */
+  /* %262 = reshape(%259) {shape [384, 1]} blocks.3.conv.conv.7 : f32[384, 1], a view of %259: no code */
 
-  /* %265 = mul(%254, %264) blocks.3.conv.conv.7 : f32[384, 1536] */
+  /* %263 = mul(%252, %262) blocks.3.conv.conv.7 : f32[384, 1536] */
   lk_mul(2, (const long[]){384, 1536}, params[99], (const long[]){1536, 1}, arena + 4252032,
       (const long[]){1, 0}, arena + 4253184);
 
-  /* %289 = add_scalar(%288) {x op 1e-05} blocks.4.conv.conv.1 : f32[1536] */
+  /* %287 = add_scalar(%286) {x op 1e-05} blocks.4.conv.conv.1 : f32[1536] */
   lk_add_scalar(1536, params[114], 1e-05f, arena + 4843008);
 
-  /* %290 = rsqrt(%289) blocks.4.conv.conv.1 : f32[1536] */
+  /* %288 = rsqrt(%287) blocks.4.conv.conv.1 : f32[1536] */
   lk_rsqrt(1536, arena + 4843008, arena + 4844544);
 
-  /* %291 = mul(%285, %290) blocks.4.conv.conv.1 : f32[1536] */
+  /* %289 = mul(%283, %288) blocks.4.conv.conv.1 : f32[1536] */
   lk_mul(1, (const long[]){1536}, params[111], (const long[]){1}, arena + 4844544,
       (const long[]){1}, arena + 4846080);
 
-  /* %292 = mul(%287, %291) blocks.4.conv.conv.1 : f32[1536] */
+  /* %290 = mul(%285, %289) blocks.4.conv.conv.1 : f32[1536] */
   lk_mul(1, (const long[]){1536}, params[113], (const long[]){1}, arena + 4846080,
       (const long[]){1}, arena + 4847616);
 
-  /* %293 = sub(%286, %292) blocks.4.conv.conv.1 : f32[1536] */
+  /* %291 = sub(%284, %290) blocks.4.conv.conv.1 : f32[1536] */
   lk_sub(1, (const long[]){1536}, params[112], (const long[]){1}, arena + 4847616,
       (const long[]){1}, arena + 4849152);
 
-  /* %294 = reshape(%291) {shape [1536, 1]} blocks.4.conv.conv.0 : f32[1536, 1], a view of %291: no code */
+  /* %292 = reshape(%289) {shape [1536, 1]} blocks.4.conv.conv.0 : f32[1536, 1], a view of %289: no code */
 
-  /* %295 = mul(%284, %294) blocks.4.conv.conv.0 : f32[1536, 384] */
+  /* %293 = mul(%282, %292) blocks.4.conv.conv.0 : f32[1536, 384] */
   lk_mul(2, (const long[]){1536, 384}, params[110], (const long[]){384, 1}, arena + 4846080,
       (const long[]){1, 0}, arena + 4850688);
 
-  /* %302 = add_scalar(%301) {x op 1e-05} blocks.4.conv.conv.4 : f32[1536] */
+  /* %300 = add_scalar(%299) {x op 1e-05} blocks.4.conv.conv.4 : f32[1536] */
   lk_add_scalar(1536, params[119], 1e-05f, arena + 5440512);
 
-  /* %303 = rsqrt(%302) blocks.4.conv.conv.4 : f32[1536] */
+  /* %301 = rsqrt(%300) blocks.4.conv.conv.4 : f32[1536] */
   lk_rsqrt(1536, arena + 5440512, arena + 5442048);
 
-  /* %304 = mul(%298, %303) blocks.4.conv.conv.4 : f32[1536] */
+  /* %302 = mul(%296, %301) blocks.4.conv.conv.4 : f32[1536] */
   lk_mul(1, (const long[]){1536}, params[116], (const long[]){1}, arena + 5442048,
       (const long[]){1}, arena + 5443584);
 
-  /* %305 = mul(%300, %304) blocks.4.conv.conv.4 : f32[1536] */
+  /* %303 = mul(%298, %302) blocks.4.conv.conv.4 : f32[1536] */
   lk_mul(1, (const long[]){1536}, params[118], (const long[]){1}, arena + 5443584,
       (const long[]){1}, arena + 5445120);
 
-  /* %306 = sub(%299, %305) blocks.4.conv.conv.4 : f32[1536] */
+  /* %304 = sub(%297, %303) blocks.4.conv.conv.4 : f32[1536] */
   lk_sub(1, (const long[]){1536}, params[117], (const long[]){1}, arena + 5445120,
       (const long[]){1}, arena + 5446656);
 
-  /* %307 = reshape(%304) {shape [1536, 1, 1, 1]} blocks.4.conv.conv.3 : f32[1536, 1, 1, 1], a view of %304: no code */
+  /* %305 = reshape(%302) {shape [1536, 1, 1, 1]} blocks.4.conv.conv.3 : f32[1536, 1, 1, 1], a view of %302: no code */
 
-  /* %308 = mul(%297, %307) blocks.4.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %306 = mul(%295, %305) blocks.4.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_mul(4, (const long[]){1536, 1, 3, 3}, params[115], (const long[]){9, 0, 3, 1}, arena + 5443584,
       (const long[]){1, 0, 0, 0}, arena + 5448192);
 
-  /* %323 = add_scalar(%322) {x op 1e-05} blocks.4.conv.conv.8 : f32[384] */
+  /* %321 = add_scalar(%320) {x op 1e-05} blocks.4.conv.conv.8 : f32[384] */
   lk_add_scalar(384, params[128], 1e-05f, arena + 5462016);
 
-  /* %324 = rsqrt(%323) blocks.4.conv.conv.8 : f32[384] */
+  /* %322 = rsqrt(%321) blocks.4.conv.conv.8 : f32[384] */
   lk_rsqrt(384, arena + 5462016, arena + 5462400);
 
-  /* %325 = mul(%319, %324) blocks.4.conv.conv.8 : f32[384] */
+  /* %323 = mul(%317, %322) blocks.4.conv.conv.8 : f32[384] */
   lk_mul(1, (const long[]){384}, params[125], (const long[]){1}, arena + 5462400, (const long[]){1},
       arena + 5462784);
 
-  /* %326 = mul(%321, %325) blocks.4.conv.conv.8 : f32[384] */
+  /* %324 = mul(%319, %323) blocks.4.conv.conv.8 : f32[384] */
   lk_mul(1, (const long[]){384}, params[127], (const long[]){1}, arena + 5462784, (const long[]){1},
       arena + 5463168);
 
-  /* %327 = sub(%320, %326) blocks.4.conv.conv.8 : f32[384] */
+  /* %325 = sub(%318, %324) blocks.4.conv.conv.8 : f32[384] */
   lk_sub(1, (const long[]){384}, params[126], (const long[]){1}, arena + 5463168, (const long[]){1},
       arena + 5463552);
 
-  /* %328 = reshape(%325) {shape [384, 1]} blocks.4.conv.conv.7 : f32[384, 1], a view of %325: no code */
+  /* %326 = reshape(%323) {shape [384, 1]} blocks.4.conv.conv.7 : f32[384, 1], a view of %323: no code */
 
-  /* %329 = mul(%318, %328) blocks.4.conv.conv.7 : f32[384, 1536] */
+  /* %327 = mul(%316, %326) blocks.4.conv.conv.7 : f32[384, 1536] */
   lk_mul(2, (const long[]){384, 1536}, params[124], (const long[]){1536, 1}, arena + 5462784,
       (const long[]){1, 0}, arena + 5463936);
 
-  /* %353 = add_scalar(%352) {x op 1e-05} blocks.5.conv.conv.1 : f32[1536] */
+  /* %351 = add_scalar(%350) {x op 1e-05} blocks.5.conv.conv.1 : f32[1536] */
   lk_add_scalar(1536, params[139], 1e-05f, arena + 6053760);
 
-  /* %354 = rsqrt(%353) blocks.5.conv.conv.1 : f32[1536] */
+  /* %352 = rsqrt(%351) blocks.5.conv.conv.1 : f32[1536] */
   lk_rsqrt(1536, arena + 6053760, arena + 6055296);
 
-  /* %355 = mul(%349, %354) blocks.5.conv.conv.1 : f32[1536] */
+  /* %353 = mul(%347, %352) blocks.5.conv.conv.1 : f32[1536] */
   lk_mul(1, (const long[]){1536}, params[136], (const long[]){1}, arena + 6055296,
       (const long[]){1}, arena + 6056832);
 
-  /* %356 = mul(%351, %355) blocks.5.conv.conv.1 : f32[1536] */
+  /* %354 = mul(%349, %353) blocks.5.conv.conv.1 : f32[1536] */
   lk_mul(1, (const long[]){1536}, params[138], (const long[]){1}, arena + 6056832,
       (const long[]){1}, arena + 6058368);
 
-  /* %357 = sub(%350, %356) blocks.5.conv.conv.1 : f32[1536] */
+  /* %355 = sub(%348, %354) blocks.5.conv.conv.1 : f32[1536] */
   lk_sub(1, (const long[]){1536}, params[137], (const long[]){1}, arena + 6058368,
       (const long[]){1}, arena + 6059904);
 
-  /* %358 = reshape(%355) {shape [1536, 1]} blocks.5.conv.conv.0 : f32[1536, 1], a view of %355: no code */
+  /* %356 = reshape(%353) {shape [1536, 1]} blocks.5.conv.conv.0 : f32[1536, 1], a view of %353: no code */
 
-  /* %359 = mul(%348, %358) blocks.5.conv.conv.0 : f32[1536, 384] */
+  /* %357 = mul(%346, %356) blocks.5.conv.conv.0 : f32[1536, 384] */
   lk_mul(2, (const long[]){1536, 384}, params[135], (const long[]){384, 1}, arena + 6056832,
       (const long[]){1, 0}, arena + 6061440);
 
-  /* %366 = add_scalar(%365) {x op 1e-05} blocks.5.conv.conv.4 : f32[1536] */
+  /* %364 = add_scalar(%363) {x op 1e-05} blocks.5.conv.conv.4 : f32[1536] */
   lk_add_scalar(1536, params[144], 1e-05f, arena + 6651264);
 
-  /* %367 = rsqrt(%366) blocks.5.conv.conv.4 : f32[1536] */
+  /* %365 = rsqrt(%364) blocks.5.conv.conv.4 : f32[1536] */
   lk_rsqrt(1536, arena + 6651264, arena + 6652800);
 
-  /* %368 = mul(%362, %367) blocks.5.conv.conv.4 : f32[1536] */
+  /* %366 = mul(%360, %365) blocks.5.conv.conv.4 : f32[1536] */
   lk_mul(1, (const long[]){1536}, params[141], (const long[]){1}, arena + 6652800,
       (const long[]){1}, arena + 6654336);
 
-  /* %369 = mul(%364, %368) blocks.5.conv.conv.4 : f32[1536] */
+  /* %367 = mul(%362, %366) blocks.5.conv.conv.4 : f32[1536] */
   lk_mul(1, (const long[]){1536}, params[143], (const long[]){1}, arena + 6654336,
       (const long[]){1}, arena + 6655872);
 
-  /* %370 = sub(%363, %369) blocks.5.conv.conv.4 : f32[1536] */
+  /* %368 = sub(%361, %367) blocks.5.conv.conv.4 : f32[1536] */
   lk_sub(1, (const long[]){1536}, params[142], (const long[]){1}, arena + 6655872,
       (const long[]){1}, arena + 6657408);
 
-  /* %371 = reshape(%368) {shape [1536, 1, 1, 1]} blocks.5.conv.conv.3 : f32[1536, 1, 1, 1], a view of %368: no code */
+  /* %369 = reshape(%366) {shape [1536, 1, 1, 1]} blocks.5.conv.conv.3 : f32[1536, 1, 1, 1], a view of %366: no code */
 
-  /* %372 = mul(%361, %371) blocks.5.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %370 = mul(%359, %369) blocks.5.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_mul(4, (const long[]){1536, 1, 3, 3}, params[140], (const long[]){9, 0, 3, 1}, arena + 6654336,
       (const long[]){1, 0, 0, 0}, arena + 6658944);
 
-  /* %387 = add_scalar(%386) {x op 1e-05} blocks.5.conv.conv.8 : f32[384] */
+  /* %385 = add_scalar(%384) {x op 1e-05} blocks.5.conv.conv.8 : f32[384] */
   lk_add_scalar(384, params[153], 1e-05f, arena + 6672768);
 
-  /* %388 = rsqrt(%387) blocks.5.conv.conv.8 : f32[384] */
+  /* %386 = rsqrt(%385) blocks.5.conv.conv.8 : f32[384] */
   lk_rsqrt(384, arena + 6672768, arena + 6673152);
 
-  /* %389 = mul(%383, %388) blocks.5.conv.conv.8 : f32[384] */
+  /* %387 = mul(%381, %386) blocks.5.conv.conv.8 : f32[384] */
   lk_mul(1, (const long[]){384}, params[150], (const long[]){1}, arena + 6673152, (const long[]){1},
       arena + 6673536);
 
-  /* %390 = mul(%385, %389) blocks.5.conv.conv.8 : f32[384] */
+  /* %388 = mul(%383, %387) blocks.5.conv.conv.8 : f32[384] */
   lk_mul(1, (const long[]){384}, params[152], (const long[]){1}, arena + 6673536, (const long[]){1},
       arena + 6673920);
 
-  /* %391 = sub(%384, %390) blocks.5.conv.conv.8 : f32[384] */
+  /* %389 = sub(%382, %388) blocks.5.conv.conv.8 : f32[384] */
   lk_sub(1, (const long[]){384}, params[151], (const long[]){1}, arena + 6673920, (const long[]){1},
       arena + 6674304);
 
-  /* %392 = reshape(%389) {shape [384, 1]} blocks.5.conv.conv.7 : f32[384, 1], a view of %389: no code */
+  /* %390 = reshape(%387) {shape [384, 1]} blocks.5.conv.conv.7 : f32[384, 1], a view of %387: no code */
 
-  /* %393 = mul(%382, %392) blocks.5.conv.conv.7 : f32[384, 1536] */
+  /* %391 = mul(%380, %390) blocks.5.conv.conv.7 : f32[384, 1536] */
   lk_mul(2, (const long[]){384, 1536}, params[149], (const long[]){1536, 1}, arena + 6673536,
       (const long[]){1, 0}, arena + 6674688);
 
-  /* %417 = add_scalar(%416) {x op 1e-05} blocks.6.conv.conv.1 : f32[1536] */
+  /* %415 = add_scalar(%414) {x op 1e-05} blocks.6.conv.conv.1 : f32[1536] */
   lk_add_scalar(1536, params[164], 1e-05f, arena + 7264512);
 
-  /* %418 = rsqrt(%417) blocks.6.conv.conv.1 : f32[1536] */
+  /* %416 = rsqrt(%415) blocks.6.conv.conv.1 : f32[1536] */
   lk_rsqrt(1536, arena + 7264512, arena + 7266048);
 
-  /* %419 = mul(%413, %418) blocks.6.conv.conv.1 : f32[1536] */
+  /* %417 = mul(%411, %416) blocks.6.conv.conv.1 : f32[1536] */
   lk_mul(1, (const long[]){1536}, params[161], (const long[]){1}, arena + 7266048,
       (const long[]){1}, arena + 7267584);
 
-  /* %420 = mul(%415, %419) blocks.6.conv.conv.1 : f32[1536] */
+  /* %418 = mul(%413, %417) blocks.6.conv.conv.1 : f32[1536] */
   lk_mul(1, (const long[]){1536}, params[163], (const long[]){1}, arena + 7267584,
       (const long[]){1}, arena + 7269120);
 
-  /* %421 = sub(%414, %420) blocks.6.conv.conv.1 : f32[1536] */
+  /* %419 = sub(%412, %418) blocks.6.conv.conv.1 : f32[1536] */
   lk_sub(1, (const long[]){1536}, params[162], (const long[]){1}, arena + 7269120,
       (const long[]){1}, arena + 7270656);
 
-  /* %422 = reshape(%419) {shape [1536, 1]} blocks.6.conv.conv.0 : f32[1536, 1], a view of %419: no code */
+  /* %420 = reshape(%417) {shape [1536, 1]} blocks.6.conv.conv.0 : f32[1536, 1], a view of %417: no code */
 
-  /* %423 = mul(%412, %422) blocks.6.conv.conv.0 : f32[1536, 384] */
+  /* %421 = mul(%410, %420) blocks.6.conv.conv.0 : f32[1536, 384] */
   lk_mul(2, (const long[]){1536, 384}, params[160], (const long[]){384, 1}, arena + 7267584,
       (const long[]){1, 0}, arena + 7272192);
 
-  /* %430 = add_scalar(%429) {x op 1e-05} blocks.6.conv.conv.4 : f32[1536] */
+  /* %428 = add_scalar(%427) {x op 1e-05} blocks.6.conv.conv.4 : f32[1536] */
   lk_add_scalar(1536, params[169], 1e-05f, arena + 7862016);
 
-  /* %431 = rsqrt(%430) blocks.6.conv.conv.4 : f32[1536] */
+  /* %429 = rsqrt(%428) blocks.6.conv.conv.4 : f32[1536] */
   lk_rsqrt(1536, arena + 7862016, arena + 7863552);
 
-  /* %432 = mul(%426, %431) blocks.6.conv.conv.4 : f32[1536] */
+  /* %430 = mul(%424, %429) blocks.6.conv.conv.4 : f32[1536] */
   lk_mul(1, (const long[]){1536}, params[166], (const long[]){1}, arena + 7863552,
       (const long[]){1}, arena + 7865088);
 
-  /* %433 = mul(%428, %432) blocks.6.conv.conv.4 : f32[1536] */
+  /* %431 = mul(%426, %430) blocks.6.conv.conv.4 : f32[1536] */
   lk_mul(1, (const long[]){1536}, params[168], (const long[]){1}, arena + 7865088,
       (const long[]){1}, arena + 7866624);
 
-  /* %434 = sub(%427, %433) blocks.6.conv.conv.4 : f32[1536] */
+  /* %432 = sub(%425, %431) blocks.6.conv.conv.4 : f32[1536] */
   lk_sub(1, (const long[]){1536}, params[167], (const long[]){1}, arena + 7866624,
       (const long[]){1}, arena + 7868160);
 
-  /* %435 = reshape(%432) {shape [1536, 1, 1, 1]} blocks.6.conv.conv.3 : f32[1536, 1, 1, 1], a view of %432: no code */
+  /* %433 = reshape(%430) {shape [1536, 1, 1, 1]} blocks.6.conv.conv.3 : f32[1536, 1, 1, 1], a view of %430: no code */
 
-  /* %436 = mul(%425, %435) blocks.6.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %434 = mul(%423, %433) blocks.6.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_mul(4, (const long[]){1536, 1, 3, 3}, params[165], (const long[]){9, 0, 3, 1}, arena + 7865088,
       (const long[]){1, 0, 0, 0}, arena + 7869696);
 
-  /* %451 = add_scalar(%450) {x op 1e-05} blocks.6.conv.conv.8 : f32[384] */
+  /* %449 = add_scalar(%448) {x op 1e-05} blocks.6.conv.conv.8 : f32[384] */
   lk_add_scalar(384, params[178], 1e-05f, arena + 7883520);
 
-  /* %452 = rsqrt(%451) blocks.6.conv.conv.8 : f32[384] */
+  /* %450 = rsqrt(%449) blocks.6.conv.conv.8 : f32[384] */
   lk_rsqrt(384, arena + 7883520, arena + 7883904);
 
-  /* %453 = mul(%447, %452) blocks.6.conv.conv.8 : f32[384] */
+  /* %451 = mul(%445, %450) blocks.6.conv.conv.8 : f32[384] */
   lk_mul(1, (const long[]){384}, params[175], (const long[]){1}, arena + 7883904, (const long[]){1},
       arena + 7884288);
 
-  /* %454 = mul(%449, %453) blocks.6.conv.conv.8 : f32[384] */
+  /* %452 = mul(%447, %451) blocks.6.conv.conv.8 : f32[384] */
   lk_mul(1, (const long[]){384}, params[177], (const long[]){1}, arena + 7884288, (const long[]){1},
       arena + 7884672);
 
-  /* %455 = sub(%448, %454) blocks.6.conv.conv.8 : f32[384] */
+  /* %453 = sub(%446, %452) blocks.6.conv.conv.8 : f32[384] */
   lk_sub(1, (const long[]){384}, params[176], (const long[]){1}, arena + 7884672, (const long[]){1},
       arena + 7885056);
 
-  /* %456 = reshape(%453) {shape [384, 1]} blocks.6.conv.conv.7 : f32[384, 1], a view of %453: no code */
+  /* %454 = reshape(%451) {shape [384, 1]} blocks.6.conv.conv.7 : f32[384, 1], a view of %451: no code */
 
-  /* %457 = mul(%446, %456) blocks.6.conv.conv.7 : f32[384, 1536] */
+  /* %455 = mul(%444, %454) blocks.6.conv.conv.7 : f32[384, 1536] */
   lk_mul(2, (const long[]){384, 1536}, params[174], (const long[]){1536, 1}, arena + 7884288,
       (const long[]){1, 0}, arena + 7885440);
 
-  /* %481 = add_scalar(%480) {x op 1e-05} blocks.7.conv.conv.1 : f32[1536] */
+  /* %479 = add_scalar(%478) {x op 1e-05} blocks.7.conv.conv.1 : f32[1536] */
   lk_add_scalar(1536, params[189], 1e-05f, arena + 8475264);
 
-  /* %482 = rsqrt(%481) blocks.7.conv.conv.1 : f32[1536] */
+  /* %480 = rsqrt(%479) blocks.7.conv.conv.1 : f32[1536] */
   lk_rsqrt(1536, arena + 8475264, arena + 8476800);
 
-  /* %483 = mul(%477, %482) blocks.7.conv.conv.1 : f32[1536] */
+  /* %481 = mul(%475, %480) blocks.7.conv.conv.1 : f32[1536] */
   lk_mul(1, (const long[]){1536}, params[186], (const long[]){1}, arena + 8476800,
       (const long[]){1}, arena + 8478336);
 
-  /* %484 = mul(%479, %483) blocks.7.conv.conv.1 : f32[1536] */
+  /* %482 = mul(%477, %481) blocks.7.conv.conv.1 : f32[1536] */
   lk_mul(1, (const long[]){1536}, params[188], (const long[]){1}, arena + 8478336,
       (const long[]){1}, arena + 8479872);
 
-  /* %485 = sub(%478, %484) blocks.7.conv.conv.1 : f32[1536] */
+  /* %483 = sub(%476, %482) blocks.7.conv.conv.1 : f32[1536] */
   lk_sub(1, (const long[]){1536}, params[187], (const long[]){1}, arena + 8479872,
       (const long[]){1}, arena + 8481408);
 
-  /* %486 = reshape(%483) {shape [1536, 1]} blocks.7.conv.conv.0 : f32[1536, 1], a view of %483: no code */
+  /* %484 = reshape(%481) {shape [1536, 1]} blocks.7.conv.conv.0 : f32[1536, 1], a view of %481: no code */
 
-  /* %487 = mul(%476, %486) blocks.7.conv.conv.0 : f32[1536, 384] */
+  /* %485 = mul(%474, %484) blocks.7.conv.conv.0 : f32[1536, 384] */
   lk_mul(2, (const long[]){1536, 384}, params[185], (const long[]){384, 1}, arena + 8478336,
       (const long[]){1, 0}, arena + 8482944);
 
-  /* %494 = add_scalar(%493) {x op 1e-05} blocks.7.conv.conv.4 : f32[1536] */
+  /* %492 = add_scalar(%491) {x op 1e-05} blocks.7.conv.conv.4 : f32[1536] */
   lk_add_scalar(1536, params[194], 1e-05f, arena + 9072768);
 
-  /* %495 = rsqrt(%494) blocks.7.conv.conv.4 : f32[1536] */
+  /* %493 = rsqrt(%492) blocks.7.conv.conv.4 : f32[1536] */
   lk_rsqrt(1536, arena + 9072768, arena + 9074304);
 
-  /* %496 = mul(%490, %495) blocks.7.conv.conv.4 : f32[1536] */
+  /* %494 = mul(%488, %493) blocks.7.conv.conv.4 : f32[1536] */
   lk_mul(1, (const long[]){1536}, params[191], (const long[]){1}, arena + 9074304,
       (const long[]){1}, arena + 9075840);
 
-  /* %497 = mul(%492, %496) blocks.7.conv.conv.4 : f32[1536] */
+  /* %495 = mul(%490, %494) blocks.7.conv.conv.4 : f32[1536] */
   lk_mul(1, (const long[]){1536}, params[193], (const long[]){1}, arena + 9075840,
       (const long[]){1}, arena + 9077376);
 
-  /* %498 = sub(%491, %497) blocks.7.conv.conv.4 : f32[1536] */
+  /* %496 = sub(%489, %495) blocks.7.conv.conv.4 : f32[1536] */
   lk_sub(1, (const long[]){1536}, params[192], (const long[]){1}, arena + 9077376,
       (const long[]){1}, arena + 9078912);
 
-  /* %499 = reshape(%496) {shape [1536, 1, 1, 1]} blocks.7.conv.conv.3 : f32[1536, 1, 1, 1], a view of %496: no code */
+  /* %497 = reshape(%494) {shape [1536, 1, 1, 1]} blocks.7.conv.conv.3 : f32[1536, 1, 1, 1], a view of %494: no code */
 
-  /* %500 = mul(%489, %499) blocks.7.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %498 = mul(%487, %497) blocks.7.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_mul(4, (const long[]){1536, 1, 3, 3}, params[190], (const long[]){9, 0, 3, 1}, arena + 9075840,
       (const long[]){1, 0, 0, 0}, arena + 9080448);
 
-  /* %515 = add_scalar(%514) {x op 1e-05} blocks.7.conv.conv.8 : f32[384] */
+  /* %513 = add_scalar(%512) {x op 1e-05} blocks.7.conv.conv.8 : f32[384] */
   lk_add_scalar(384, params[203], 1e-05f, arena + 9094272);
 
-  /* %516 = rsqrt(%515) blocks.7.conv.conv.8 : f32[384] */
+  /* %514 = rsqrt(%513) blocks.7.conv.conv.8 : f32[384] */
   lk_rsqrt(384, arena + 9094272, arena + 9094656);
 
-  /* %517 = mul(%511, %516) blocks.7.conv.conv.8 : f32[384] */
+  /* %515 = mul(%509, %514) blocks.7.conv.conv.8 : f32[384] */
   lk_mul(1, (const long[]){384}, params[200], (const long[]){1}, arena + 9094656, (const long[]){1},
       arena + 9095040);
 
-  /* %518 = mul(%513, %517) blocks.7.conv.conv.8 : f32[384] */
+  /* %516 = mul(%511, %515) blocks.7.conv.conv.8 : f32[384] */
   lk_mul(1, (const long[]){384}, params[202], (const long[]){1}, arena + 9095040, (const long[]){1},
       arena + 9095424);
 
-  /* %519 = sub(%512, %518) blocks.7.conv.conv.8 : f32[384] */
+  /* %517 = sub(%510, %516) blocks.7.conv.conv.8 : f32[384] */
   lk_sub(1, (const long[]){384}, params[201], (const long[]){1}, arena + 9095424, (const long[]){1},
       arena + 9095808);
 
-  /* %520 = reshape(%517) {shape [384, 1]} blocks.7.conv.conv.7 : f32[384, 1], a view of %517: no code */
+  /* %518 = reshape(%515) {shape [384, 1]} blocks.7.conv.conv.7 : f32[384, 1], a view of %515: no code */
 
-  /* %521 = mul(%510, %520) blocks.7.conv.conv.7 : f32[384, 1536] */
+  /* %519 = mul(%508, %518) blocks.7.conv.conv.7 : f32[384, 1536] */
   lk_mul(2, (const long[]){384, 1536}, params[199], (const long[]){1536, 1}, arena + 9095040,
       (const long[]){1, 0}, arena + 9096192);
 
-  /* %545 = add_scalar(%544) {x op 1e-05} blocks.8.conv.conv.1 : f32[1536] */
+  /* %543 = add_scalar(%542) {x op 1e-05} blocks.8.conv.conv.1 : f32[1536] */
   lk_add_scalar(1536, params[214], 1e-05f, arena + 9686016);
 
-  /* %546 = rsqrt(%545) blocks.8.conv.conv.1 : f32[1536] */
+  /* %544 = rsqrt(%543) blocks.8.conv.conv.1 : f32[1536] */
   lk_rsqrt(1536, arena + 9686016, arena + 9687552);
 
-  /* %547 = mul(%541, %546) blocks.8.conv.conv.1 : f32[1536] */
+  /* %545 = mul(%539, %544) blocks.8.conv.conv.1 : f32[1536] */
   lk_mul(1, (const long[]){1536}, params[211], (const long[]){1}, arena + 9687552,
       (const long[]){1}, arena + 9689088);
 
-  /* %548 = mul(%543, %547) blocks.8.conv.conv.1 : f32[1536] */
+  /* %546 = mul(%541, %545) blocks.8.conv.conv.1 : f32[1536] */
   lk_mul(1, (const long[]){1536}, params[213], (const long[]){1}, arena + 9689088,
       (const long[]){1}, arena + 9690624);
 
-  /* %549 = sub(%542, %548) blocks.8.conv.conv.1 : f32[1536] */
+  /* %547 = sub(%540, %546) blocks.8.conv.conv.1 : f32[1536] */
   lk_sub(1, (const long[]){1536}, params[212], (const long[]){1}, arena + 9690624,
       (const long[]){1}, arena + 9692160);
 
-  /* %550 = reshape(%547) {shape [1536, 1]} blocks.8.conv.conv.0 : f32[1536, 1], a view of %547: no code */
+  /* %548 = reshape(%545) {shape [1536, 1]} blocks.8.conv.conv.0 : f32[1536, 1], a view of %545: no code */
 
-  /* %551 = mul(%540, %550) blocks.8.conv.conv.0 : f32[1536, 384] */
+  /* %549 = mul(%538, %548) blocks.8.conv.conv.0 : f32[1536, 384] */
   lk_mul(2, (const long[]){1536, 384}, params[210], (const long[]){384, 1}, arena + 9689088,
       (const long[]){1, 0}, arena + 9693696);
 
-  /* %558 = add_scalar(%557) {x op 1e-05} blocks.8.conv.conv.4 : f32[1536] */
+  /* %556 = add_scalar(%555) {x op 1e-05} blocks.8.conv.conv.4 : f32[1536] */
   lk_add_scalar(1536, params[219], 1e-05f, arena + 10283520);
 
-  /* %559 = rsqrt(%558) blocks.8.conv.conv.4 : f32[1536] */
+  /* %557 = rsqrt(%556) blocks.8.conv.conv.4 : f32[1536] */
   lk_rsqrt(1536, arena + 10283520, arena + 10285056);
 
-  /* %560 = mul(%554, %559) blocks.8.conv.conv.4 : f32[1536] */
+  /* %558 = mul(%552, %557) blocks.8.conv.conv.4 : f32[1536] */
   lk_mul(1, (const long[]){1536}, params[216], (const long[]){1}, arena + 10285056,
       (const long[]){1}, arena + 10286592);
 
-  /* %561 = mul(%556, %560) blocks.8.conv.conv.4 : f32[1536] */
+  /* %559 = mul(%554, %558) blocks.8.conv.conv.4 : f32[1536] */
   lk_mul(1, (const long[]){1536}, params[218], (const long[]){1}, arena + 10286592,
       (const long[]){1}, arena + 10288128);
 
-  /* %562 = sub(%555, %561) blocks.8.conv.conv.4 : f32[1536] */
+  /* %560 = sub(%553, %559) blocks.8.conv.conv.4 : f32[1536] */
   lk_sub(1, (const long[]){1536}, params[217], (const long[]){1}, arena + 10288128,
       (const long[]){1}, arena + 10289664);
 
-  /* %563 = reshape(%560) {shape [1536, 1, 1, 1]} blocks.8.conv.conv.3 : f32[1536, 1, 1, 1], a view of %560: no code */
+  /* %561 = reshape(%558) {shape [1536, 1, 1, 1]} blocks.8.conv.conv.3 : f32[1536, 1, 1, 1], a view of %558: no code */
 
-  /* %564 = mul(%553, %563) blocks.8.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %562 = mul(%551, %561) blocks.8.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_mul(4, (const long[]){1536, 1, 3, 3}, params[215], (const long[]){9, 0, 3, 1},
       arena + 10286592, (const long[]){1, 0, 0, 0}, arena + 10291200);
 
-  /* %579 = add_scalar(%578) {x op 1e-05} blocks.8.conv.conv.8 : f32[384] */
+  /* %577 = add_scalar(%576) {x op 1e-05} blocks.8.conv.conv.8 : f32[384] */
   lk_add_scalar(384, params[228], 1e-05f, arena + 10305024);
 
-  /* %580 = rsqrt(%579) blocks.8.conv.conv.8 : f32[384] */
+  /* %578 = rsqrt(%577) blocks.8.conv.conv.8 : f32[384] */
   lk_rsqrt(384, arena + 10305024, arena + 10305408);
 
-  /* %581 = mul(%575, %580) blocks.8.conv.conv.8 : f32[384] */
+  /* %579 = mul(%573, %578) blocks.8.conv.conv.8 : f32[384] */
   lk_mul(1, (const long[]){384}, params[225], (const long[]){1}, arena + 10305408,
       (const long[]){1}, arena + 10305792);
 
-  /* %582 = mul(%577, %581) blocks.8.conv.conv.8 : f32[384] */
+  /* %580 = mul(%575, %579) blocks.8.conv.conv.8 : f32[384] */
   lk_mul(1, (const long[]){384}, params[227], (const long[]){1}, arena + 10305792,
       (const long[]){1}, arena + 10306176);
 
-  /* %583 = sub(%576, %582) blocks.8.conv.conv.8 : f32[384] */
+  /* %581 = sub(%574, %580) blocks.8.conv.conv.8 : f32[384] */
   lk_sub(1, (const long[]){384}, params[226], (const long[]){1}, arena + 10306176,
       (const long[]){1}, arena + 10306560);
 
-  /* %584 = reshape(%581) {shape [384, 1]} blocks.8.conv.conv.7 : f32[384, 1], a view of %581: no code */
+  /* %582 = reshape(%579) {shape [384, 1]} blocks.8.conv.conv.7 : f32[384, 1], a view of %579: no code */
 
-  /* %585 = mul(%574, %584) blocks.8.conv.conv.7 : f32[384, 1536] */
+  /* %583 = mul(%572, %582) blocks.8.conv.conv.7 : f32[384, 1536] */
   lk_mul(2, (const long[]){384, 1536}, params[224], (const long[]){1536, 1}, arena + 10305792,
       (const long[]){1, 0}, arena + 10306944);
 
-  /* %609 = add_scalar(%608) {x op 1e-05} blocks.9.conv.conv.1 : f32[1536] */
+  /* %607 = add_scalar(%606) {x op 1e-05} blocks.9.conv.conv.1 : f32[1536] */
   lk_add_scalar(1536, params[239], 1e-05f, arena + 10896768);
 
-  /* %610 = rsqrt(%609) blocks.9.conv.conv.1 : f32[1536] */
+  /* %608 = rsqrt(%607) blocks.9.conv.conv.1 : f32[1536] */
   lk_rsqrt(1536, arena + 10896768, arena + 10898304);
 
-  /* %611 = mul(%605, %610) blocks.9.conv.conv.1 : f32[1536] */
+  /* %609 = mul(%603, %608) blocks.9.conv.conv.1 : f32[1536] */
   lk_mul(1, (const long[]){1536}, params[236], (const long[]){1}, arena + 10898304,
       (const long[]){1}, arena + 10899840);
 
-  /* %612 = mul(%607, %611) blocks.9.conv.conv.1 : f32[1536] */
+  /* %610 = mul(%605, %609) blocks.9.conv.conv.1 : f32[1536] */
   lk_mul(1, (const long[]){1536}, params[238], (const long[]){1}, arena + 10899840,
       (const long[]){1}, arena + 10901376);
 
-  /* %613 = sub(%606, %612) blocks.9.conv.conv.1 : f32[1536] */
+  /* %611 = sub(%604, %610) blocks.9.conv.conv.1 : f32[1536] */
   lk_sub(1, (const long[]){1536}, params[237], (const long[]){1}, arena + 10901376,
       (const long[]){1}, arena + 10902912);
 
-  /* %614 = reshape(%611) {shape [1536, 1]} blocks.9.conv.conv.0 : f32[1536, 1], a view of %611: no code */
+  /* %612 = reshape(%609) {shape [1536, 1]} blocks.9.conv.conv.0 : f32[1536, 1], a view of %609: no code */
 
-  /* %615 = mul(%604, %614) blocks.9.conv.conv.0 : f32[1536, 384] */
+  /* %613 = mul(%602, %612) blocks.9.conv.conv.0 : f32[1536, 384] */
   lk_mul(2, (const long[]){1536, 384}, params[235], (const long[]){384, 1}, arena + 10899840,
       (const long[]){1, 0}, arena + 10904448);
 
-  /* %622 = add_scalar(%621) {x op 1e-05} blocks.9.conv.conv.4 : f32[1536] */
+  /* %620 = add_scalar(%619) {x op 1e-05} blocks.9.conv.conv.4 : f32[1536] */
   lk_add_scalar(1536, params[244], 1e-05f, arena + 11494272);
 
-  /* %623 = rsqrt(%622) blocks.9.conv.conv.4 : f32[1536] */
+  /* %621 = rsqrt(%620) blocks.9.conv.conv.4 : f32[1536] */
   lk_rsqrt(1536, arena + 11494272, arena + 11495808);
 
-  /* %624 = mul(%618, %623) blocks.9.conv.conv.4 : f32[1536] */
+  /* %622 = mul(%616, %621) blocks.9.conv.conv.4 : f32[1536] */
   lk_mul(1, (const long[]){1536}, params[241], (const long[]){1}, arena + 11495808,
       (const long[]){1}, arena + 11497344);
 
-  /* %625 = mul(%620, %624) blocks.9.conv.conv.4 : f32[1536] */
+  /* %623 = mul(%618, %622) blocks.9.conv.conv.4 : f32[1536] */
   lk_mul(1, (const long[]){1536}, params[243], (const long[]){1}, arena + 11497344,
       (const long[]){1}, arena + 11498880);
 
-  /* %626 = sub(%619, %625) blocks.9.conv.conv.4 : f32[1536] */
+  /* %624 = sub(%617, %623) blocks.9.conv.conv.4 : f32[1536] */
   lk_sub(1, (const long[]){1536}, params[242], (const long[]){1}, arena + 11498880,
       (const long[]){1}, arena + 11500416);
 
-  /* %627 = reshape(%624) {shape [1536, 1, 1, 1]} blocks.9.conv.conv.3 : f32[1536, 1, 1, 1], a view of %624: no code */
+  /* %625 = reshape(%622) {shape [1536, 1, 1, 1]} blocks.9.conv.conv.3 : f32[1536, 1, 1, 1], a view of %622: no code */
 
-  /* %628 = mul(%617, %627) blocks.9.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %626 = mul(%615, %625) blocks.9.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_mul(4, (const long[]){1536, 1, 3, 3}, params[240], (const long[]){9, 0, 3, 1},
       arena + 11497344, (const long[]){1, 0, 0, 0}, arena + 11501952);
 
-  /* %643 = add_scalar(%642) {x op 1e-05} blocks.9.conv.conv.8 : f32[384] */
+  /* %641 = add_scalar(%640) {x op 1e-05} blocks.9.conv.conv.8 : f32[384] */
   lk_add_scalar(384, params[253], 1e-05f, arena + 11515776);
 
-  /* %644 = rsqrt(%643) blocks.9.conv.conv.8 : f32[384] */
+  /* %642 = rsqrt(%641) blocks.9.conv.conv.8 : f32[384] */
   lk_rsqrt(384, arena + 11515776, arena + 11516160);
 
-  /* %645 = mul(%639, %644) blocks.9.conv.conv.8 : f32[384] */
+  /* %643 = mul(%637, %642) blocks.9.conv.conv.8 : f32[384] */
   lk_mul(1, (const long[]){384}, params[250], (const long[]){1}, arena + 11516160,
       (const long[]){1}, arena + 11516544);
 
-  /* %646 = mul(%641, %645) blocks.9.conv.conv.8 : f32[384] */
+  /* %644 = mul(%639, %643) blocks.9.conv.conv.8 : f32[384] */
   lk_mul(1, (const long[]){384}, params[252], (const long[]){1}, arena + 11516544,
       (const long[]){1}, arena + 11516928);
 
-  /* %647 = sub(%640, %646) blocks.9.conv.conv.8 : f32[384] */
+  /* %645 = sub(%638, %644) blocks.9.conv.conv.8 : f32[384] */
   lk_sub(1, (const long[]){384}, params[251], (const long[]){1}, arena + 11516928,
       (const long[]){1}, arena + 11517312);
 
-  /* %648 = reshape(%645) {shape [384, 1]} blocks.9.conv.conv.7 : f32[384, 1], a view of %645: no code */
+  /* %646 = reshape(%643) {shape [384, 1]} blocks.9.conv.conv.7 : f32[384, 1], a view of %643: no code */
 
-  /* %649 = mul(%638, %648) blocks.9.conv.conv.7 : f32[384, 1536] */
+  /* %647 = mul(%636, %646) blocks.9.conv.conv.7 : f32[384, 1536] */
   lk_mul(2, (const long[]){384, 1536}, params[249], (const long[]){1536, 1}, arena + 11516544,
       (const long[]){1, 0}, arena + 11517696);
 
-  /* %673 = add_scalar(%672) {x op 1e-05} blocks.10.conv.conv.1 : f32[1536] */
+  /* %671 = add_scalar(%670) {x op 1e-05} blocks.10.conv.conv.1 : f32[1536] */
   lk_add_scalar(1536, params[264], 1e-05f, arena + 12107520);
 
-  /* %674 = rsqrt(%673) blocks.10.conv.conv.1 : f32[1536] */
+  /* %672 = rsqrt(%671) blocks.10.conv.conv.1 : f32[1536] */
   lk_rsqrt(1536, arena + 12107520, arena + 12109056);
 
-  /* %675 = mul(%669, %674) blocks.10.conv.conv.1 : f32[1536] */
+  /* %673 = mul(%667, %672) blocks.10.conv.conv.1 : f32[1536] */
   lk_mul(1, (const long[]){1536}, params[261], (const long[]){1}, arena + 12109056,
       (const long[]){1}, arena + 12110592);
 
-  /* %676 = mul(%671, %675) blocks.10.conv.conv.1 : f32[1536] */
+  /* %674 = mul(%669, %673) blocks.10.conv.conv.1 : f32[1536] */
   lk_mul(1, (const long[]){1536}, params[263], (const long[]){1}, arena + 12110592,
       (const long[]){1}, arena + 12112128);
 
-  /* %677 = sub(%670, %676) blocks.10.conv.conv.1 : f32[1536] */
+  /* %675 = sub(%668, %674) blocks.10.conv.conv.1 : f32[1536] */
   lk_sub(1, (const long[]){1536}, params[262], (const long[]){1}, arena + 12112128,
       (const long[]){1}, arena + 12113664);
 
-  /* %678 = reshape(%675) {shape [1536, 1]} blocks.10.conv.conv.0 : f32[1536, 1], a view of %675: no code */
+  /* %676 = reshape(%673) {shape [1536, 1]} blocks.10.conv.conv.0 : f32[1536, 1], a view of %673: no code */
 
-  /* %679 = mul(%668, %678) blocks.10.conv.conv.0 : f32[1536, 384] */
+  /* %677 = mul(%666, %676) blocks.10.conv.conv.0 : f32[1536, 384] */
   lk_mul(2, (const long[]){1536, 384}, params[260], (const long[]){384, 1}, arena + 12110592,
       (const long[]){1, 0}, arena + 12115200);
 
-  /* %686 = add_scalar(%685) {x op 1e-05} blocks.10.conv.conv.4 : f32[1536] */
+  /* %684 = add_scalar(%683) {x op 1e-05} blocks.10.conv.conv.4 : f32[1536] */
   lk_add_scalar(1536, params[269], 1e-05f, arena + 12705024);
 
-  /* %687 = rsqrt(%686) blocks.10.conv.conv.4 : f32[1536] */
+  /* %685 = rsqrt(%684) blocks.10.conv.conv.4 : f32[1536] */
   lk_rsqrt(1536, arena + 12705024, arena + 12706560);
 
-  /* %688 = mul(%682, %687) blocks.10.conv.conv.4 : f32[1536] */
+  /* %686 = mul(%680, %685) blocks.10.conv.conv.4 : f32[1536] */
   lk_mul(1, (const long[]){1536}, params[266], (const long[]){1}, arena + 12706560,
       (const long[]){1}, arena + 12708096);
 
-  /* %689 = mul(%684, %688) blocks.10.conv.conv.4 : f32[1536] */
+  /* %687 = mul(%682, %686) blocks.10.conv.conv.4 : f32[1536] */
   lk_mul(1, (const long[]){1536}, params[268], (const long[]){1}, arena + 12708096,
       (const long[]){1}, arena + 12709632);
 
-  /* %690 = sub(%683, %689) blocks.10.conv.conv.4 : f32[1536] */
+  /* %688 = sub(%681, %687) blocks.10.conv.conv.4 : f32[1536] */
   lk_sub(1, (const long[]){1536}, params[267], (const long[]){1}, arena + 12709632,
       (const long[]){1}, arena + 12711168);
 
-  /* %691 = reshape(%688) {shape [1536, 1, 1, 1]} blocks.10.conv.conv.3 : f32[1536, 1, 1, 1], a view of %688: no code */
+  /* %689 = reshape(%686) {shape [1536, 1, 1, 1]} blocks.10.conv.conv.3 : f32[1536, 1, 1, 1], a view of %686: no code */
 
-  /* %692 = mul(%681, %691) blocks.10.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %690 = mul(%679, %689) blocks.10.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_mul(4, (const long[]){1536, 1, 3, 3}, params[265], (const long[]){9, 0, 3, 1},
       arena + 12708096, (const long[]){1, 0, 0, 0}, arena + 12712704);
 
-  /* %707 = add_scalar(%706) {x op 1e-05} blocks.10.conv.conv.8 : f32[384] */
+  /* %705 = add_scalar(%704) {x op 1e-05} blocks.10.conv.conv.8 : f32[384] */
   lk_add_scalar(384, params[278], 1e-05f, arena + 12726528);
 
-  /* %708 = rsqrt(%707) blocks.10.conv.conv.8 : f32[384] */
+  /* %706 = rsqrt(%705) blocks.10.conv.conv.8 : f32[384] */
   lk_rsqrt(384, arena + 12726528, arena + 12726912);
 
-  /* %709 = mul(%703, %708) blocks.10.conv.conv.8 : f32[384] */
+  /* %707 = mul(%701, %706) blocks.10.conv.conv.8 : f32[384] */
   lk_mul(1, (const long[]){384}, params[275], (const long[]){1}, arena + 12726912,
       (const long[]){1}, arena + 12727296);
 
-  /* %710 = mul(%705, %709) blocks.10.conv.conv.8 : f32[384] */
+  /* %708 = mul(%703, %707) blocks.10.conv.conv.8 : f32[384] */
   lk_mul(1, (const long[]){384}, params[277], (const long[]){1}, arena + 12727296,
       (const long[]){1}, arena + 12727680);
 
-  /* %711 = sub(%704, %710) blocks.10.conv.conv.8 : f32[384] */
+  /* %709 = sub(%702, %708) blocks.10.conv.conv.8 : f32[384] */
   lk_sub(1, (const long[]){384}, params[276], (const long[]){1}, arena + 12727680,
       (const long[]){1}, arena + 12728064);
 
-  /* %712 = reshape(%709) {shape [384, 1]} blocks.10.conv.conv.7 : f32[384, 1], a view of %709: no code */
+  /* %710 = reshape(%707) {shape [384, 1]} blocks.10.conv.conv.7 : f32[384, 1], a view of %707: no code */
 
-  /* %713 = mul(%702, %712) blocks.10.conv.conv.7 : f32[384, 1536] */
+  /* %711 = mul(%700, %710) blocks.10.conv.conv.7 : f32[384, 1536] */
   lk_mul(2, (const long[]){384, 1536}, params[274], (const long[]){1536, 1}, arena + 12727296,
       (const long[]){1, 0}, arena + 12728448);
   return 0;
@@ -3881,668 +3938,663 @@ int localvit_small_forward(const float *const *params, const float *const *input
     float *arena) {
   const int B = 1; /* the batch the model is compiled for */
 
-  /* %3 = reshape(%0) {shape [3, 14, 16, 14, 16]} patch_embed.proj : f32[B, 3, 14, 16, 14, 16], a view of %0: no code */
+  /* %3 = im2col(%0) {kernel [16, 16], stride [16, 16], padding [0, 0]} patch_embed.proj : f32[B, 196, 768] */
+  lk_im2col(B, 3, 224, 224, 16, 16, 16, 16, 0, 0, inputs[0], arena + 13318272);
 
-  /* %4 = transpose(%3) {perm [1, 3, 0, 2, 4]} patch_embed.proj : f32[B, 14, 14, 3, 16, 16] */
-  lk_transpose(6, (const long[]){B, 3, 14, 16, 14, 16}, (const int[]){0, 2, 4, 1, 3, 5}, inputs[0],
-      arena + 13318272);
+  /* %4 = reshape(%1) {shape [384, 768]} patch_embed.proj : f32[384, 768], a view of %1: no code */
 
-  /* %5 = reshape(%4) {shape [196, 768]} patch_embed.proj : f32[B, 196, 768], a view of %4: no code */
-
-  /* %6 = reshape(%1) {shape [384, 768]} patch_embed.proj : f32[384, 768], a view of %1: no code */
-
-  /* %7 = fused_linear(%5, %6, %2) patch_embed.proj : f32[B, 196, 384], written into %10 from row 1 */
+  /* %5 = fused_linear(%3, %4, %2) patch_embed.proj : f32[B, 196, 384], written into %8 from row 1 */
   lk_fused_linear(B * 196, 768, 384, arena + 13318272, params[0], params[1], LK_ACT_NONE, NULL,
       arena + 13920768);
 
-  /* %10 = concat(%8, %7) {axis 0} : f32[B, 197, 384] */
+  /* %8 = concat(%6, %5) {axis 0} : f32[B, 197, 384] */
   lk_copy_strided(3, (const long[]){B, 1, 384}, params[2], (const long[]){0, 384, 1},
       arena + 13920384, (const long[]){75648, 75648, 1});
 
-  /* %11 = add(%10, %9) : f32[B, 197, 384], written over %10 */
+  /* %9 = add(%8, %7) : f32[B, 197, 384], written over %8 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 13920384, (const long[]){75648, 384, 1}, params[3],
       (const long[]){0, 384, 1}, arena + 13920384);
 
-  /* %14 = layernorm(%11, %12, %13) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 384] */
+  /* %12 = layernorm(%9, %10, %11) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 384] */
   lk_layernorm(B * 197, 384, arena + 13920384, params[4], params[5], 1e-06f, arena + 13545216);
 
-  /* %17 = fused_linear(%14, %15, %16) blocks.0.attn.qkv : f32[B, 197, 1152] */
+  /* %15 = fused_linear(%12, %13, %14) blocks.0.attn.qkv : f32[B, 197, 1152] */
   lk_fused_linear(B * 197, 384, 1152, arena + 13545216, params[6], params[7], LK_ACT_NONE, NULL,
       arena + 13318272);
 
-  /* %18 = slice(%17) {axis 1, start 0, length 384} blocks.0.attn : f32[B, 197, 384], a view of %17: no code */
+  /* %16 = slice(%15) {axis 1, start 0, length 384} blocks.0.attn : f32[B, 197, 384], a view of %15: no code */
 
-  /* %19 = slice(%17) {axis 1, start 384, length 384} blocks.0.attn : f32[B, 197, 384], a view of %17: no code */
+  /* %17 = slice(%15) {axis 1, start 384, length 384} blocks.0.attn : f32[B, 197, 384], a view of %15: no code */
 
-  /* %20 = slice(%17) {axis 1, start 768, length 384} blocks.0.attn : f32[B, 197, 384], a view of %17: no code */
+  /* %18 = slice(%15) {axis 1, start 768, length 384} blocks.0.attn : f32[B, 197, 384], a view of %15: no code */
 
-  /* %21 = sdpa(%18, %19, %20) {heads 8, kv_heads 8} blocks.0.attn : f32[B, 197, 384] */
+  /* %19 = sdpa(%16, %17, %18) {heads 8, kv_heads 8} blocks.0.attn : f32[B, 197, 384] */
   lk_sdpa(B, 197, 197, 8, 8, 48, arena + 13318272, 1152, arena + 13318656, 1152, arena + 13319040,
       1152, arena + 13545216, 0.14433756f);
 
-  /* %24 = fused_linear(%21, %22, %23, %11) {residual} blocks.0.attn.proj : f32[B, 197, 384], written over %10 */
+  /* %22 = fused_linear(%19, %20, %21, %9) {residual} blocks.0.attn.proj : f32[B, 197, 384], written over %8 */
   lk_fused_linear(B * 197, 384, 384, arena + 13545216, params[8], params[9], LK_ACT_NONE,
       arena + 13920384, arena + 13920384);
 
-  /* %25 = slice(%24) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 384], a view of %10: no code */
+  /* %23 = slice(%22) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 384], a view of %8: no code */
 
-  /* %26 = slice(%24) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 384], a view of %10: no code */
+  /* %24 = slice(%22) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 384], a view of %8: no code */
 
-  /* %28 = reshape(%27) {shape [1536, 384]} blocks.0.conv.conv.0 : f32[1536, 384], a view of %27: no code */
+  /* %26 = reshape(%25) {shape [1536, 384]} blocks.0.conv.conv.0 : f32[1536, 384], a view of %25: no code */
 
-  /* %40 = fused_linear(%26, %39, %37) {act hswish} blocks.0.conv.conv.0 : f32[B, 196, 1536] */
+  /* %38 = fused_linear(%24, %37, %35) {act hswish} blocks.0.conv.conv.0 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 13920768, arena + 7680, arena + 6144, LK_ACT_HSWISH,
       NULL, arena + 13318272);
 
-  /* %53 = token_dwconv(%40, %52, %50) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.0.conv.conv.3 : f32[B, 196, 1536] */
+  /* %51 = token_dwconv(%38, %50, %48) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.0.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 13318272, arena + 605184,
       arena + 603648, LK_ACT_HSWISH, arena + 13619328);
 
-  /* %54 = mean(%53) {axis 0} blocks.0.conv.conv.6 : f32[B, 1536] */
+  /* %52 = mean(%51) {axis 0} blocks.0.conv.conv.6 : f32[B, 1536] */
   lk_mean_axis(B, 196, 1536, arena + 13619328, arena + 13318272);
 
-  /* %57 = fused_linear(%54, %55, %56) {act relu} blocks.0.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %55 = fused_linear(%52, %53, %54) {act relu} blocks.0.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 13318272, params[20], params[21], LK_ACT_RELU, NULL,
       arena + 13319808);
 
-  /* %60 = fused_linear(%57, %58, %59) {act hsigmoid} blocks.0.conv.conv.6.fc.2 : f32[B, 1536] */
+  /* %58 = fused_linear(%55, %56, %57) {act hsigmoid} blocks.0.conv.conv.6.fc.2 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 13319808, params[22], params[23], LK_ACT_HSIGMOID, NULL,
       arena + 13318272);
 
-  /* %62 = reshape(%61) {shape [384, 1536]} blocks.0.conv.conv.7 : f32[384, 1536], a view of %61: no code */
+  /* %60 = reshape(%59) {shape [384, 1536]} blocks.0.conv.conv.7 : f32[384, 1536], a view of %59: no code */
 
-  /* %74 = fused_linear(%53, %73, %71, %60, %26) {input_scale, residual} blocks.0.conv.conv.7 : f32[B, 196, 384], written into %10 from row 1 */
+  /* %72 = fused_linear(%51, %71, %69, %58, %24) {input_scale, residual} blocks.0.conv.conv.7 : f32[B, 196, 384], written into %8 from row 1 */
   lk_fused_linear_strided(B, 196, 1536, 384, arena + 13619328, 301056, arena + 620928,
       arena + 620544, arena + 13318272, 1536, LK_ACT_NONE, arena + 13920768, 75648,
       arena + 13920768, 75648);
 
-  /* %75 = concat(%25, %74) {axis 0} blocks.0.conv : f32[B, 197, 384], a view of %10: no code */
+  /* %73 = concat(%23, %72) {axis 0} blocks.0.conv : f32[B, 197, 384], a view of %8: no code */
 
-  /* %78 = layernorm(%75, %76, %77) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 384] */
+  /* %76 = layernorm(%73, %74, %75) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 384] */
   lk_layernorm(B * 197, 384, arena + 13920384, params[29], params[30], 1e-06f, arena + 13545216);
 
-  /* %81 = fused_linear(%78, %79, %80) blocks.1.attn.qkv : f32[B, 197, 1152] */
+  /* %79 = fused_linear(%76, %77, %78) blocks.1.attn.qkv : f32[B, 197, 1152] */
   lk_fused_linear(B * 197, 384, 1152, arena + 13545216, params[31], params[32], LK_ACT_NONE, NULL,
       arena + 13318272);
 
-  /* %82 = slice(%81) {axis 1, start 0, length 384} blocks.1.attn : f32[B, 197, 384], a view of %81: no code */
+  /* %80 = slice(%79) {axis 1, start 0, length 384} blocks.1.attn : f32[B, 197, 384], a view of %79: no code */
 
-  /* %83 = slice(%81) {axis 1, start 384, length 384} blocks.1.attn : f32[B, 197, 384], a view of %81: no code */
+  /* %81 = slice(%79) {axis 1, start 384, length 384} blocks.1.attn : f32[B, 197, 384], a view of %79: no code */
 
-  /* %84 = slice(%81) {axis 1, start 768, length 384} blocks.1.attn : f32[B, 197, 384], a view of %81: no code */
+  /* %82 = slice(%79) {axis 1, start 768, length 384} blocks.1.attn : f32[B, 197, 384], a view of %79: no code */
 
-  /* %85 = sdpa(%82, %83, %84) {heads 8, kv_heads 8} blocks.1.attn : f32[B, 197, 384] */
+  /* %83 = sdpa(%80, %81, %82) {heads 8, kv_heads 8} blocks.1.attn : f32[B, 197, 384] */
   lk_sdpa(B, 197, 197, 8, 8, 48, arena + 13318272, 1152, arena + 13318656, 1152, arena + 13319040,
       1152, arena + 13545216, 0.14433756f);
 
-  /* %88 = fused_linear(%85, %86, %87, %75) {residual} blocks.1.attn.proj : f32[B, 197, 384], written over %10 */
+  /* %86 = fused_linear(%83, %84, %85, %73) {residual} blocks.1.attn.proj : f32[B, 197, 384], written over %8 */
   lk_fused_linear(B * 197, 384, 384, arena + 13545216, params[33], params[34], LK_ACT_NONE,
       arena + 13920384, arena + 13920384);
 
-  /* %89 = slice(%88) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 384], a view of %10: no code */
+  /* %87 = slice(%86) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 384], a view of %8: no code */
 
-  /* %90 = slice(%88) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 384], a view of %10: no code */
+  /* %88 = slice(%86) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 384], a view of %8: no code */
 
-  /* %92 = reshape(%91) {shape [1536, 384]} blocks.1.conv.conv.0 : f32[1536, 384], a view of %91: no code */
+  /* %90 = reshape(%89) {shape [1536, 384]} blocks.1.conv.conv.0 : f32[1536, 384], a view of %89: no code */
 
-  /* %104 = fused_linear(%90, %103, %101) {act hswish} blocks.1.conv.conv.0 : f32[B, 196, 1536] */
+  /* %102 = fused_linear(%88, %101, %99) {act hswish} blocks.1.conv.conv.0 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 13920768, arena + 1218432, arena + 1216896,
       LK_ACT_HSWISH, NULL, arena + 13318272);
 
-  /* %117 = token_dwconv(%104, %116, %114) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.1.conv.conv.3 : f32[B, 196, 1536] */
+  /* %115 = token_dwconv(%102, %114, %112) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.1.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 13318272, arena + 1815936,
       arena + 1814400, LK_ACT_HSWISH, arena + 13619328);
 
-  /* %118 = mean(%117) {axis 0} blocks.1.conv.conv.6 : f32[B, 1536] */
+  /* %116 = mean(%115) {axis 0} blocks.1.conv.conv.6 : f32[B, 1536] */
   lk_mean_axis(B, 196, 1536, arena + 13619328, arena + 13318272);
 
-  /* %121 = fused_linear(%118, %119, %120) {act relu} blocks.1.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %119 = fused_linear(%116, %117, %118) {act relu} blocks.1.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 13318272, params[45], params[46], LK_ACT_RELU, NULL,
       arena + 13319808);
 
-  /* %124 = fused_linear(%121, %122, %123) {act hsigmoid} blocks.1.conv.conv.6.fc.2 : f32[B, 1536] */
+  /* %122 = fused_linear(%119, %120, %121) {act hsigmoid} blocks.1.conv.conv.6.fc.2 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 13319808, params[47], params[48], LK_ACT_HSIGMOID, NULL,
       arena + 13318272);
 
-  /* %126 = reshape(%125) {shape [384, 1536]} blocks.1.conv.conv.7 : f32[384, 1536], a view of %125: no code */
+  /* %124 = reshape(%123) {shape [384, 1536]} blocks.1.conv.conv.7 : f32[384, 1536], a view of %123: no code */
 
-  /* %138 = fused_linear(%117, %137, %135, %124, %90) {input_scale, residual} blocks.1.conv.conv.7 : f32[B, 196, 384], written into %10 from row 1 */
+  /* %136 = fused_linear(%115, %135, %133, %122, %88) {input_scale, residual} blocks.1.conv.conv.7 : f32[B, 196, 384], written into %8 from row 1 */
   lk_fused_linear_strided(B, 196, 1536, 384, arena + 13619328, 301056, arena + 1831680,
       arena + 1831296, arena + 13318272, 1536, LK_ACT_NONE, arena + 13920768, 75648,
       arena + 13920768, 75648);
 
-  /* %139 = concat(%89, %138) {axis 0} blocks.1.conv : f32[B, 197, 384], a view of %10: no code */
+  /* %137 = concat(%87, %136) {axis 0} blocks.1.conv : f32[B, 197, 384], a view of %8: no code */
 
-  /* %142 = layernorm(%139, %140, %141) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 384] */
+  /* %140 = layernorm(%137, %138, %139) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 384] */
   lk_layernorm(B * 197, 384, arena + 13920384, params[54], params[55], 1e-06f, arena + 13545216);
 
-  /* %145 = fused_linear(%142, %143, %144) blocks.2.attn.qkv : f32[B, 197, 1152] */
+  /* %143 = fused_linear(%140, %141, %142) blocks.2.attn.qkv : f32[B, 197, 1152] */
   lk_fused_linear(B * 197, 384, 1152, arena + 13545216, params[56], params[57], LK_ACT_NONE, NULL,
       arena + 13318272);
 
-  /* %146 = slice(%145) {axis 1, start 0, length 384} blocks.2.attn : f32[B, 197, 384], a view of %145: no code */
+  /* %144 = slice(%143) {axis 1, start 0, length 384} blocks.2.attn : f32[B, 197, 384], a view of %143: no code */
 
-  /* %147 = slice(%145) {axis 1, start 384, length 384} blocks.2.attn : f32[B, 197, 384], a view of %145: no code */
+  /* %145 = slice(%143) {axis 1, start 384, length 384} blocks.2.attn : f32[B, 197, 384], a view of %143: no code */
 
-  /* %148 = slice(%145) {axis 1, start 768, length 384} blocks.2.attn : f32[B, 197, 384], a view of %145: no code */
+  /* %146 = slice(%143) {axis 1, start 768, length 384} blocks.2.attn : f32[B, 197, 384], a view of %143: no code */
 
-  /* %149 = sdpa(%146, %147, %148) {heads 8, kv_heads 8} blocks.2.attn : f32[B, 197, 384] */
+  /* %147 = sdpa(%144, %145, %146) {heads 8, kv_heads 8} blocks.2.attn : f32[B, 197, 384] */
   lk_sdpa(B, 197, 197, 8, 8, 48, arena + 13318272, 1152, arena + 13318656, 1152, arena + 13319040,
       1152, arena + 13545216, 0.14433756f);
 
-  /* %152 = fused_linear(%149, %150, %151, %139) {residual} blocks.2.attn.proj : f32[B, 197, 384], written over %10 */
+  /* %150 = fused_linear(%147, %148, %149, %137) {residual} blocks.2.attn.proj : f32[B, 197, 384], written over %8 */
   lk_fused_linear(B * 197, 384, 384, arena + 13545216, params[58], params[59], LK_ACT_NONE,
       arena + 13920384, arena + 13920384);
 
-  /* %153 = slice(%152) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 384], a view of %10: no code */
+  /* %151 = slice(%150) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 384], a view of %8: no code */
 
-  /* %154 = slice(%152) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 384], a view of %10: no code */
+  /* %152 = slice(%150) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 384], a view of %8: no code */
 
-  /* %156 = reshape(%155) {shape [1536, 384]} blocks.2.conv.conv.0 : f32[1536, 384], a view of %155: no code */
+  /* %154 = reshape(%153) {shape [1536, 384]} blocks.2.conv.conv.0 : f32[1536, 384], a view of %153: no code */
 
-  /* %168 = fused_linear(%154, %167, %165) {act hswish} blocks.2.conv.conv.0 : f32[B, 196, 1536] */
+  /* %166 = fused_linear(%152, %165, %163) {act hswish} blocks.2.conv.conv.0 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 13920768, arena + 2429184, arena + 2427648,
       LK_ACT_HSWISH, NULL, arena + 13318272);
 
-  /* %181 = token_dwconv(%168, %180, %178) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.2.conv.conv.3 : f32[B, 196, 1536] */
+  /* %179 = token_dwconv(%166, %178, %176) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.2.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 13318272, arena + 3026688,
       arena + 3025152, LK_ACT_HSWISH, arena + 13619328);
 
-  /* %182 = mean(%181) {axis 0} blocks.2.conv.conv.6 : f32[B, 1536] */
+  /* %180 = mean(%179) {axis 0} blocks.2.conv.conv.6 : f32[B, 1536] */
   lk_mean_axis(B, 196, 1536, arena + 13619328, arena + 13318272);
 
-  /* %185 = fused_linear(%182, %183, %184) {act relu} blocks.2.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %183 = fused_linear(%180, %181, %182) {act relu} blocks.2.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 13318272, params[70], params[71], LK_ACT_RELU, NULL,
       arena + 13319808);
 
-  /* %188 = fused_linear(%185, %186, %187) {act hsigmoid} blocks.2.conv.conv.6.fc.2 : f32[B, 1536] */
+  /* %186 = fused_linear(%183, %184, %185) {act hsigmoid} blocks.2.conv.conv.6.fc.2 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 13319808, params[72], params[73], LK_ACT_HSIGMOID, NULL,
       arena + 13318272);
 
-  /* %190 = reshape(%189) {shape [384, 1536]} blocks.2.conv.conv.7 : f32[384, 1536], a view of %189: no code */
+  /* %188 = reshape(%187) {shape [384, 1536]} blocks.2.conv.conv.7 : f32[384, 1536], a view of %187: no code */
 
-  /* %202 = fused_linear(%181, %201, %199, %188, %154) {input_scale, residual} blocks.2.conv.conv.7 : f32[B, 196, 384], written into %10 from row 1 */
+  /* %200 = fused_linear(%179, %199, %197, %186, %152) {input_scale, residual} blocks.2.conv.conv.7 : f32[B, 196, 384], written into %8 from row 1 */
   lk_fused_linear_strided(B, 196, 1536, 384, arena + 13619328, 301056, arena + 3042432,
       arena + 3042048, arena + 13318272, 1536, LK_ACT_NONE, arena + 13920768, 75648,
       arena + 13920768, 75648);
 
-  /* %203 = concat(%153, %202) {axis 0} blocks.2.conv : f32[B, 197, 384], a view of %10: no code */
+  /* %201 = concat(%151, %200) {axis 0} blocks.2.conv : f32[B, 197, 384], a view of %8: no code */
 
-  /* %206 = layernorm(%203, %204, %205) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 384] */
+  /* %204 = layernorm(%201, %202, %203) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 384] */
   lk_layernorm(B * 197, 384, arena + 13920384, params[79], params[80], 1e-06f, arena + 13545216);
 
-  /* %209 = fused_linear(%206, %207, %208) blocks.3.attn.qkv : f32[B, 197, 1152] */
+  /* %207 = fused_linear(%204, %205, %206) blocks.3.attn.qkv : f32[B, 197, 1152] */
   lk_fused_linear(B * 197, 384, 1152, arena + 13545216, params[81], params[82], LK_ACT_NONE, NULL,
       arena + 13318272);
 
-  /* %210 = slice(%209) {axis 1, start 0, length 384} blocks.3.attn : f32[B, 197, 384], a view of %209: no code */
+  /* %208 = slice(%207) {axis 1, start 0, length 384} blocks.3.attn : f32[B, 197, 384], a view of %207: no code */
 
-  /* %211 = slice(%209) {axis 1, start 384, length 384} blocks.3.attn : f32[B, 197, 384], a view of %209: no code */
+  /* %209 = slice(%207) {axis 1, start 384, length 384} blocks.3.attn : f32[B, 197, 384], a view of %207: no code */
 
-  /* %212 = slice(%209) {axis 1, start 768, length 384} blocks.3.attn : f32[B, 197, 384], a view of %209: no code */
+  /* %210 = slice(%207) {axis 1, start 768, length 384} blocks.3.attn : f32[B, 197, 384], a view of %207: no code */
 
-  /* %213 = sdpa(%210, %211, %212) {heads 8, kv_heads 8} blocks.3.attn : f32[B, 197, 384] */
+  /* %211 = sdpa(%208, %209, %210) {heads 8, kv_heads 8} blocks.3.attn : f32[B, 197, 384] */
   lk_sdpa(B, 197, 197, 8, 8, 48, arena + 13318272, 1152, arena + 13318656, 1152, arena + 13319040,
       1152, arena + 13545216, 0.14433756f);
 
-  /* %216 = fused_linear(%213, %214, %215, %203) {residual} blocks.3.attn.proj : f32[B, 197, 384], written over %10 */
+  /* %214 = fused_linear(%211, %212, %213, %201) {residual} blocks.3.attn.proj : f32[B, 197, 384], written over %8 */
   lk_fused_linear(B * 197, 384, 384, arena + 13545216, params[83], params[84], LK_ACT_NONE,
       arena + 13920384, arena + 13920384);
 
-  /* %217 = slice(%216) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 384], a view of %10: no code */
+  /* %215 = slice(%214) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 384], a view of %8: no code */
 
-  /* %218 = slice(%216) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 384], a view of %10: no code */
+  /* %216 = slice(%214) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 384], a view of %8: no code */
 
-  /* %220 = reshape(%219) {shape [1536, 384]} blocks.3.conv.conv.0 : f32[1536, 384], a view of %219: no code */
+  /* %218 = reshape(%217) {shape [1536, 384]} blocks.3.conv.conv.0 : f32[1536, 384], a view of %217: no code */
 
-  /* %232 = fused_linear(%218, %231, %229) {act hswish} blocks.3.conv.conv.0 : f32[B, 196, 1536] */
+  /* %230 = fused_linear(%216, %229, %227) {act hswish} blocks.3.conv.conv.0 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 13920768, arena + 3639936, arena + 3638400,
       LK_ACT_HSWISH, NULL, arena + 13318272);
 
-  /* %245 = token_dwconv(%232, %244, %242) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.3.conv.conv.3 : f32[B, 196, 1536] */
+  /* %243 = token_dwconv(%230, %242, %240) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.3.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 13318272, arena + 4237440,
       arena + 4235904, LK_ACT_HSWISH, arena + 13619328);
 
-  /* %246 = mean(%245) {axis 0} blocks.3.conv.conv.6 : f32[B, 1536] */
+  /* %244 = mean(%243) {axis 0} blocks.3.conv.conv.6 : f32[B, 1536] */
   lk_mean_axis(B, 196, 1536, arena + 13619328, arena + 13318272);
 
-  /* %249 = fused_linear(%246, %247, %248) {act relu} blocks.3.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %247 = fused_linear(%244, %245, %246) {act relu} blocks.3.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 13318272, params[95], params[96], LK_ACT_RELU, NULL,
       arena + 13319808);
 
-  /* %252 = fused_linear(%249, %250, %251) {act hsigmoid} blocks.3.conv.conv.6.fc.2 : f32[B, 1536] */
+  /* %250 = fused_linear(%247, %248, %249) {act hsigmoid} blocks.3.conv.conv.6.fc.2 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 13319808, params[97], params[98], LK_ACT_HSIGMOID, NULL,
       arena + 13318272);
 
-  /* %254 = reshape(%253) {shape [384, 1536]} blocks.3.conv.conv.7 : f32[384, 1536], a view of %253: no code */
+  /* %252 = reshape(%251) {shape [384, 1536]} blocks.3.conv.conv.7 : f32[384, 1536], a view of %251: no code */
 
-  /* %266 = fused_linear(%245, %265, %263, %252, %218) {input_scale, residual} blocks.3.conv.conv.7 : f32[B, 196, 384], written into %10 from row 1 */
+  /* %264 = fused_linear(%243, %263, %261, %250, %216) {input_scale, residual} blocks.3.conv.conv.7 : f32[B, 196, 384], written into %8 from row 1 */
   lk_fused_linear_strided(B, 196, 1536, 384, arena + 13619328, 301056, arena + 4253184,
       arena + 4252800, arena + 13318272, 1536, LK_ACT_NONE, arena + 13920768, 75648,
       arena + 13920768, 75648);
 
-  /* %267 = concat(%217, %266) {axis 0} blocks.3.conv : f32[B, 197, 384], a view of %10: no code */
+  /* %265 = concat(%215, %264) {axis 0} blocks.3.conv : f32[B, 197, 384], a view of %8: no code */
 
-  /* %270 = layernorm(%267, %268, %269) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 384] */
+  /* %268 = layernorm(%265, %266, %267) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 384] */
   lk_layernorm(B * 197, 384, arena + 13920384, params[104], params[105], 1e-06f, arena + 13545216);
 
-  /* %273 = fused_linear(%270, %271, %272) blocks.4.attn.qkv : f32[B, 197, 1152] */
+  /* %271 = fused_linear(%268, %269, %270) blocks.4.attn.qkv : f32[B, 197, 1152] */
   lk_fused_linear(B * 197, 384, 1152, arena + 13545216, params[106], params[107], LK_ACT_NONE, NULL,
       arena + 13318272);
 
-  /* %274 = slice(%273) {axis 1, start 0, length 384} blocks.4.attn : f32[B, 197, 384], a view of %273: no code */
+  /* %272 = slice(%271) {axis 1, start 0, length 384} blocks.4.attn : f32[B, 197, 384], a view of %271: no code */
 
-  /* %275 = slice(%273) {axis 1, start 384, length 384} blocks.4.attn : f32[B, 197, 384], a view of %273: no code */
+  /* %273 = slice(%271) {axis 1, start 384, length 384} blocks.4.attn : f32[B, 197, 384], a view of %271: no code */
 
-  /* %276 = slice(%273) {axis 1, start 768, length 384} blocks.4.attn : f32[B, 197, 384], a view of %273: no code */
+  /* %274 = slice(%271) {axis 1, start 768, length 384} blocks.4.attn : f32[B, 197, 384], a view of %271: no code */
 
-  /* %277 = sdpa(%274, %275, %276) {heads 8, kv_heads 8} blocks.4.attn : f32[B, 197, 384] */
+  /* %275 = sdpa(%272, %273, %274) {heads 8, kv_heads 8} blocks.4.attn : f32[B, 197, 384] */
   lk_sdpa(B, 197, 197, 8, 8, 48, arena + 13318272, 1152, arena + 13318656, 1152, arena + 13319040,
       1152, arena + 13545216, 0.14433756f);
 
-  /* %280 = fused_linear(%277, %278, %279, %267) {residual} blocks.4.attn.proj : f32[B, 197, 384], written over %10 */
+  /* %278 = fused_linear(%275, %276, %277, %265) {residual} blocks.4.attn.proj : f32[B, 197, 384], written over %8 */
   lk_fused_linear(B * 197, 384, 384, arena + 13545216, params[108], params[109], LK_ACT_NONE,
       arena + 13920384, arena + 13920384);
 
-  /* %281 = slice(%280) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 384], a view of %10: no code */
+  /* %279 = slice(%278) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 384], a view of %8: no code */
 
-  /* %282 = slice(%280) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 384], a view of %10: no code */
+  /* %280 = slice(%278) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 384], a view of %8: no code */
 
-  /* %284 = reshape(%283) {shape [1536, 384]} blocks.4.conv.conv.0 : f32[1536, 384], a view of %283: no code */
+  /* %282 = reshape(%281) {shape [1536, 384]} blocks.4.conv.conv.0 : f32[1536, 384], a view of %281: no code */
 
-  /* %296 = fused_linear(%282, %295, %293) {act hswish} blocks.4.conv.conv.0 : f32[B, 196, 1536] */
+  /* %294 = fused_linear(%280, %293, %291) {act hswish} blocks.4.conv.conv.0 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 13920768, arena + 4850688, arena + 4849152,
       LK_ACT_HSWISH, NULL, arena + 13318272);
 
-  /* %309 = token_dwconv(%296, %308, %306) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.4.conv.conv.3 : f32[B, 196, 1536] */
+  /* %307 = token_dwconv(%294, %306, %304) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.4.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 13318272, arena + 5448192,
       arena + 5446656, LK_ACT_HSWISH, arena + 13619328);
 
-  /* %310 = mean(%309) {axis 0} blocks.4.conv.conv.6 : f32[B, 1536] */
+  /* %308 = mean(%307) {axis 0} blocks.4.conv.conv.6 : f32[B, 1536] */
   lk_mean_axis(B, 196, 1536, arena + 13619328, arena + 13318272);
 
-  /* %313 = fused_linear(%310, %311, %312) {act relu} blocks.4.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %311 = fused_linear(%308, %309, %310) {act relu} blocks.4.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 13318272, params[120], params[121], LK_ACT_RELU, NULL,
       arena + 13319808);
 
-  /* %316 = fused_linear(%313, %314, %315) {act hsigmoid} blocks.4.conv.conv.6.fc.2 : f32[B, 1536] */
+  /* %314 = fused_linear(%311, %312, %313) {act hsigmoid} blocks.4.conv.conv.6.fc.2 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 13319808, params[122], params[123], LK_ACT_HSIGMOID, NULL,
       arena + 13318272);
 
-  /* %318 = reshape(%317) {shape [384, 1536]} blocks.4.conv.conv.7 : f32[384, 1536], a view of %317: no code */
+  /* %316 = reshape(%315) {shape [384, 1536]} blocks.4.conv.conv.7 : f32[384, 1536], a view of %315: no code */
 
-  /* %330 = fused_linear(%309, %329, %327, %316, %282) {input_scale, residual} blocks.4.conv.conv.7 : f32[B, 196, 384], written into %10 from row 1 */
+  /* %328 = fused_linear(%307, %327, %325, %314, %280) {input_scale, residual} blocks.4.conv.conv.7 : f32[B, 196, 384], written into %8 from row 1 */
   lk_fused_linear_strided(B, 196, 1536, 384, arena + 13619328, 301056, arena + 5463936,
       arena + 5463552, arena + 13318272, 1536, LK_ACT_NONE, arena + 13920768, 75648,
       arena + 13920768, 75648);
 
-  /* %331 = concat(%281, %330) {axis 0} blocks.4.conv : f32[B, 197, 384], a view of %10: no code */
+  /* %329 = concat(%279, %328) {axis 0} blocks.4.conv : f32[B, 197, 384], a view of %8: no code */
 
-  /* %334 = layernorm(%331, %332, %333) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 384] */
+  /* %332 = layernorm(%329, %330, %331) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 384] */
   lk_layernorm(B * 197, 384, arena + 13920384, params[129], params[130], 1e-06f, arena + 13545216);
 
-  /* %337 = fused_linear(%334, %335, %336) blocks.5.attn.qkv : f32[B, 197, 1152] */
+  /* %335 = fused_linear(%332, %333, %334) blocks.5.attn.qkv : f32[B, 197, 1152] */
   lk_fused_linear(B * 197, 384, 1152, arena + 13545216, params[131], params[132], LK_ACT_NONE, NULL,
       arena + 13318272);
 
-  /* %338 = slice(%337) {axis 1, start 0, length 384} blocks.5.attn : f32[B, 197, 384], a view of %337: no code */
+  /* %336 = slice(%335) {axis 1, start 0, length 384} blocks.5.attn : f32[B, 197, 384], a view of %335: no code */
 
-  /* %339 = slice(%337) {axis 1, start 384, length 384} blocks.5.attn : f32[B, 197, 384], a view of %337: no code */
+  /* %337 = slice(%335) {axis 1, start 384, length 384} blocks.5.attn : f32[B, 197, 384], a view of %335: no code */
 
-  /* %340 = slice(%337) {axis 1, start 768, length 384} blocks.5.attn : f32[B, 197, 384], a view of %337: no code */
+  /* %338 = slice(%335) {axis 1, start 768, length 384} blocks.5.attn : f32[B, 197, 384], a view of %335: no code */
 
-  /* %341 = sdpa(%338, %339, %340) {heads 8, kv_heads 8} blocks.5.attn : f32[B, 197, 384] */
+  /* %339 = sdpa(%336, %337, %338) {heads 8, kv_heads 8} blocks.5.attn : f32[B, 197, 384] */
   lk_sdpa(B, 197, 197, 8, 8, 48, arena + 13318272, 1152, arena + 13318656, 1152, arena + 13319040,
       1152, arena + 13545216, 0.14433756f);
 
-  /* %344 = fused_linear(%341, %342, %343, %331) {residual} blocks.5.attn.proj : f32[B, 197, 384], written over %10 */
+  /* %342 = fused_linear(%339, %340, %341, %329) {residual} blocks.5.attn.proj : f32[B, 197, 384], written over %8 */
   lk_fused_linear(B * 197, 384, 384, arena + 13545216, params[133], params[134], LK_ACT_NONE,
       arena + 13920384, arena + 13920384);
 
-  /* %345 = slice(%344) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 384], a view of %10: no code */
+  /* %343 = slice(%342) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 384], a view of %8: no code */
 
-  /* %346 = slice(%344) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 384], a view of %10: no code */
+  /* %344 = slice(%342) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 384], a view of %8: no code */
 
-  /* %348 = reshape(%347) {shape [1536, 384]} blocks.5.conv.conv.0 : f32[1536, 384], a view of %347: no code */
+  /* %346 = reshape(%345) {shape [1536, 384]} blocks.5.conv.conv.0 : f32[1536, 384], a view of %345: no code */
 
-  /* %360 = fused_linear(%346, %359, %357) {act hswish} blocks.5.conv.conv.0 : f32[B, 196, 1536] */
+  /* %358 = fused_linear(%344, %357, %355) {act hswish} blocks.5.conv.conv.0 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 13920768, arena + 6061440, arena + 6059904,
       LK_ACT_HSWISH, NULL, arena + 13318272);
 
-  /* %373 = token_dwconv(%360, %372, %370) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.5.conv.conv.3 : f32[B, 196, 1536] */
+  /* %371 = token_dwconv(%358, %370, %368) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.5.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 13318272, arena + 6658944,
       arena + 6657408, LK_ACT_HSWISH, arena + 13619328);
 
-  /* %374 = mean(%373) {axis 0} blocks.5.conv.conv.6 : f32[B, 1536] */
+  /* %372 = mean(%371) {axis 0} blocks.5.conv.conv.6 : f32[B, 1536] */
   lk_mean_axis(B, 196, 1536, arena + 13619328, arena + 13318272);
 
-  /* %377 = fused_linear(%374, %375, %376) {act relu} blocks.5.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %375 = fused_linear(%372, %373, %374) {act relu} blocks.5.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 13318272, params[145], params[146], LK_ACT_RELU, NULL,
       arena + 13319808);
 
-  /* %380 = fused_linear(%377, %378, %379) {act hsigmoid} blocks.5.conv.conv.6.fc.2 : f32[B, 1536] */
+  /* %378 = fused_linear(%375, %376, %377) {act hsigmoid} blocks.5.conv.conv.6.fc.2 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 13319808, params[147], params[148], LK_ACT_HSIGMOID, NULL,
       arena + 13318272);
 
-  /* %382 = reshape(%381) {shape [384, 1536]} blocks.5.conv.conv.7 : f32[384, 1536], a view of %381: no code */
+  /* %380 = reshape(%379) {shape [384, 1536]} blocks.5.conv.conv.7 : f32[384, 1536], a view of %379: no code */
 
-  /* %394 = fused_linear(%373, %393, %391, %380, %346) {input_scale, residual} blocks.5.conv.conv.7 : f32[B, 196, 384], written into %10 from row 1 */
+  /* %392 = fused_linear(%371, %391, %389, %378, %344) {input_scale, residual} blocks.5.conv.conv.7 : f32[B, 196, 384], written into %8 from row 1 */
   lk_fused_linear_strided(B, 196, 1536, 384, arena + 13619328, 301056, arena + 6674688,
       arena + 6674304, arena + 13318272, 1536, LK_ACT_NONE, arena + 13920768, 75648,
       arena + 13920768, 75648);
 
-  /* %395 = concat(%345, %394) {axis 0} blocks.5.conv : f32[B, 197, 384], a view of %10: no code */
+  /* %393 = concat(%343, %392) {axis 0} blocks.5.conv : f32[B, 197, 384], a view of %8: no code */
 
-  /* %398 = layernorm(%395, %396, %397) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 384] */
+  /* %396 = layernorm(%393, %394, %395) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 384] */
   lk_layernorm(B * 197, 384, arena + 13920384, params[154], params[155], 1e-06f, arena + 13545216);
 
-  /* %401 = fused_linear(%398, %399, %400) blocks.6.attn.qkv : f32[B, 197, 1152] */
+  /* %399 = fused_linear(%396, %397, %398) blocks.6.attn.qkv : f32[B, 197, 1152] */
   lk_fused_linear(B * 197, 384, 1152, arena + 13545216, params[156], params[157], LK_ACT_NONE, NULL,
       arena + 13318272);
 
-  /* %402 = slice(%401) {axis 1, start 0, length 384} blocks.6.attn : f32[B, 197, 384], a view of %401: no code */
+  /* %400 = slice(%399) {axis 1, start 0, length 384} blocks.6.attn : f32[B, 197, 384], a view of %399: no code */
 
-  /* %403 = slice(%401) {axis 1, start 384, length 384} blocks.6.attn : f32[B, 197, 384], a view of %401: no code */
+  /* %401 = slice(%399) {axis 1, start 384, length 384} blocks.6.attn : f32[B, 197, 384], a view of %399: no code */
 
-  /* %404 = slice(%401) {axis 1, start 768, length 384} blocks.6.attn : f32[B, 197, 384], a view of %401: no code */
+  /* %402 = slice(%399) {axis 1, start 768, length 384} blocks.6.attn : f32[B, 197, 384], a view of %399: no code */
 
-  /* %405 = sdpa(%402, %403, %404) {heads 8, kv_heads 8} blocks.6.attn : f32[B, 197, 384] */
+  /* %403 = sdpa(%400, %401, %402) {heads 8, kv_heads 8} blocks.6.attn : f32[B, 197, 384] */
   lk_sdpa(B, 197, 197, 8, 8, 48, arena + 13318272, 1152, arena + 13318656, 1152, arena + 13319040,
       1152, arena + 13545216, 0.14433756f);
 
-  /* %408 = fused_linear(%405, %406, %407, %395) {residual} blocks.6.attn.proj : f32[B, 197, 384], written over %10 */
+  /* %406 = fused_linear(%403, %404, %405, %393) {residual} blocks.6.attn.proj : f32[B, 197, 384], written over %8 */
   lk_fused_linear(B * 197, 384, 384, arena + 13545216, params[158], params[159], LK_ACT_NONE,
       arena + 13920384, arena + 13920384);
 
-  /* %409 = slice(%408) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 384], a view of %10: no code */
+  /* %407 = slice(%406) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 384], a view of %8: no code */
 
-  /* %410 = slice(%408) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 384], a view of %10: no code */
+  /* %408 = slice(%406) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 384], a view of %8: no code */
 
-  /* %412 = reshape(%411) {shape [1536, 384]} blocks.6.conv.conv.0 : f32[1536, 384], a view of %411: no code */
+  /* %410 = reshape(%409) {shape [1536, 384]} blocks.6.conv.conv.0 : f32[1536, 384], a view of %409: no code */
 
-  /* %424 = fused_linear(%410, %423, %421) {act hswish} blocks.6.conv.conv.0 : f32[B, 196, 1536] */
+  /* %422 = fused_linear(%408, %421, %419) {act hswish} blocks.6.conv.conv.0 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 13920768, arena + 7272192, arena + 7270656,
       LK_ACT_HSWISH, NULL, arena + 13318272);
 
-  /* %437 = token_dwconv(%424, %436, %434) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.6.conv.conv.3 : f32[B, 196, 1536] */
+  /* %435 = token_dwconv(%422, %434, %432) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.6.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 13318272, arena + 7869696,
       arena + 7868160, LK_ACT_HSWISH, arena + 13619328);
 
-  /* %438 = mean(%437) {axis 0} blocks.6.conv.conv.6 : f32[B, 1536] */
+  /* %436 = mean(%435) {axis 0} blocks.6.conv.conv.6 : f32[B, 1536] */
   lk_mean_axis(B, 196, 1536, arena + 13619328, arena + 13318272);
 
-  /* %441 = fused_linear(%438, %439, %440) {act relu} blocks.6.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %439 = fused_linear(%436, %437, %438) {act relu} blocks.6.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 13318272, params[170], params[171], LK_ACT_RELU, NULL,
       arena + 13319808);
 
-  /* %444 = fused_linear(%441, %442, %443) {act hsigmoid} blocks.6.conv.conv.6.fc.2 : f32[B, 1536] */
+  /* %442 = fused_linear(%439, %440, %441) {act hsigmoid} blocks.6.conv.conv.6.fc.2 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 13319808, params[172], params[173], LK_ACT_HSIGMOID, NULL,
       arena + 13318272);
 
-  /* %446 = reshape(%445) {shape [384, 1536]} blocks.6.conv.conv.7 : f32[384, 1536], a view of %445: no code */
+  /* %444 = reshape(%443) {shape [384, 1536]} blocks.6.conv.conv.7 : f32[384, 1536], a view of %443: no code */
 
-  /* %458 = fused_linear(%437, %457, %455, %444, %410) {input_scale, residual} blocks.6.conv.conv.7 : f32[B, 196, 384], written into %10 from row 1 */
+  /* %456 = fused_linear(%435, %455, %453, %442, %408) {input_scale, residual} blocks.6.conv.conv.7 : f32[B, 196, 384], written into %8 from row 1 */
   lk_fused_linear_strided(B, 196, 1536, 384, arena + 13619328, 301056, arena + 7885440,
       arena + 7885056, arena + 13318272, 1536, LK_ACT_NONE, arena + 13920768, 75648,
       arena + 13920768, 75648);
 
-  /* %459 = concat(%409, %458) {axis 0} blocks.6.conv : f32[B, 197, 384], a view of %10: no code */
+  /* %457 = concat(%407, %456) {axis 0} blocks.6.conv : f32[B, 197, 384], a view of %8: no code */
 
-  /* %462 = layernorm(%459, %460, %461) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 384] */
+  /* %460 = layernorm(%457, %458, %459) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 384] */
   lk_layernorm(B * 197, 384, arena + 13920384, params[179], params[180], 1e-06f, arena + 13545216);
 
-  /* %465 = fused_linear(%462, %463, %464) blocks.7.attn.qkv : f32[B, 197, 1152] */
+  /* %463 = fused_linear(%460, %461, %462) blocks.7.attn.qkv : f32[B, 197, 1152] */
   lk_fused_linear(B * 197, 384, 1152, arena + 13545216, params[181], params[182], LK_ACT_NONE, NULL,
       arena + 13318272);
 
-  /* %466 = slice(%465) {axis 1, start 0, length 384} blocks.7.attn : f32[B, 197, 384], a view of %465: no code */
+  /* %464 = slice(%463) {axis 1, start 0, length 384} blocks.7.attn : f32[B, 197, 384], a view of %463: no code */
 
-  /* %467 = slice(%465) {axis 1, start 384, length 384} blocks.7.attn : f32[B, 197, 384], a view of %465: no code */
+  /* %465 = slice(%463) {axis 1, start 384, length 384} blocks.7.attn : f32[B, 197, 384], a view of %463: no code */
 
-  /* %468 = slice(%465) {axis 1, start 768, length 384} blocks.7.attn : f32[B, 197, 384], a view of %465: no code */
+  /* %466 = slice(%463) {axis 1, start 768, length 384} blocks.7.attn : f32[B, 197, 384], a view of %463: no code */
 
-  /* %469 = sdpa(%466, %467, %468) {heads 8, kv_heads 8} blocks.7.attn : f32[B, 197, 384] */
+  /* %467 = sdpa(%464, %465, %466) {heads 8, kv_heads 8} blocks.7.attn : f32[B, 197, 384] */
   lk_sdpa(B, 197, 197, 8, 8, 48, arena + 13318272, 1152, arena + 13318656, 1152, arena + 13319040,
       1152, arena + 13545216, 0.14433756f);
 
-  /* %472 = fused_linear(%469, %470, %471, %459) {residual} blocks.7.attn.proj : f32[B, 197, 384], written over %10 */
+  /* %470 = fused_linear(%467, %468, %469, %457) {residual} blocks.7.attn.proj : f32[B, 197, 384], written over %8 */
   lk_fused_linear(B * 197, 384, 384, arena + 13545216, params[183], params[184], LK_ACT_NONE,
       arena + 13920384, arena + 13920384);
 
-  /* %473 = slice(%472) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 384], a view of %10: no code */
+  /* %471 = slice(%470) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 384], a view of %8: no code */
 
-  /* %474 = slice(%472) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 384], a view of %10: no code */
+  /* %472 = slice(%470) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 384], a view of %8: no code */
 
-  /* %476 = reshape(%475) {shape [1536, 384]} blocks.7.conv.conv.0 : f32[1536, 384], a view of %475: no code */
+  /* %474 = reshape(%473) {shape [1536, 384]} blocks.7.conv.conv.0 : f32[1536, 384], a view of %473: no code */
 
-  /* %488 = fused_linear(%474, %487, %485) {act hswish} blocks.7.conv.conv.0 : f32[B, 196, 1536] */
+  /* %486 = fused_linear(%472, %485, %483) {act hswish} blocks.7.conv.conv.0 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 13920768, arena + 8482944, arena + 8481408,
       LK_ACT_HSWISH, NULL, arena + 13318272);
 
-  /* %501 = token_dwconv(%488, %500, %498) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.7.conv.conv.3 : f32[B, 196, 1536] */
+  /* %499 = token_dwconv(%486, %498, %496) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.7.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 13318272, arena + 9080448,
       arena + 9078912, LK_ACT_HSWISH, arena + 13619328);
 
-  /* %502 = mean(%501) {axis 0} blocks.7.conv.conv.6 : f32[B, 1536] */
+  /* %500 = mean(%499) {axis 0} blocks.7.conv.conv.6 : f32[B, 1536] */
   lk_mean_axis(B, 196, 1536, arena + 13619328, arena + 13318272);
 
-  /* %505 = fused_linear(%502, %503, %504) {act relu} blocks.7.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %503 = fused_linear(%500, %501, %502) {act relu} blocks.7.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 13318272, params[195], params[196], LK_ACT_RELU, NULL,
       arena + 13319808);
 
-  /* %508 = fused_linear(%505, %506, %507) {act hsigmoid} blocks.7.conv.conv.6.fc.2 : f32[B, 1536] */
+  /* %506 = fused_linear(%503, %504, %505) {act hsigmoid} blocks.7.conv.conv.6.fc.2 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 13319808, params[197], params[198], LK_ACT_HSIGMOID, NULL,
       arena + 13318272);
 
-  /* %510 = reshape(%509) {shape [384, 1536]} blocks.7.conv.conv.7 : f32[384, 1536], a view of %509: no code */
+  /* %508 = reshape(%507) {shape [384, 1536]} blocks.7.conv.conv.7 : f32[384, 1536], a view of %507: no code */
 
-  /* %522 = fused_linear(%501, %521, %519, %508, %474) {input_scale, residual} blocks.7.conv.conv.7 : f32[B, 196, 384], written into %10 from row 1 */
+  /* %520 = fused_linear(%499, %519, %517, %506, %472) {input_scale, residual} blocks.7.conv.conv.7 : f32[B, 196, 384], written into %8 from row 1 */
   lk_fused_linear_strided(B, 196, 1536, 384, arena + 13619328, 301056, arena + 9096192,
       arena + 9095808, arena + 13318272, 1536, LK_ACT_NONE, arena + 13920768, 75648,
       arena + 13920768, 75648);
 
-  /* %523 = concat(%473, %522) {axis 0} blocks.7.conv : f32[B, 197, 384], a view of %10: no code */
+  /* %521 = concat(%471, %520) {axis 0} blocks.7.conv : f32[B, 197, 384], a view of %8: no code */
 
-  /* %526 = layernorm(%523, %524, %525) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 384] */
+  /* %524 = layernorm(%521, %522, %523) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 384] */
   lk_layernorm(B * 197, 384, arena + 13920384, params[204], params[205], 1e-06f, arena + 13545216);
 
-  /* %529 = fused_linear(%526, %527, %528) blocks.8.attn.qkv : f32[B, 197, 1152] */
+  /* %527 = fused_linear(%524, %525, %526) blocks.8.attn.qkv : f32[B, 197, 1152] */
   lk_fused_linear(B * 197, 384, 1152, arena + 13545216, params[206], params[207], LK_ACT_NONE, NULL,
       arena + 13318272);
 
-  /* %530 = slice(%529) {axis 1, start 0, length 384} blocks.8.attn : f32[B, 197, 384], a view of %529: no code */
+  /* %528 = slice(%527) {axis 1, start 0, length 384} blocks.8.attn : f32[B, 197, 384], a view of %527: no code */
 
-  /* %531 = slice(%529) {axis 1, start 384, length 384} blocks.8.attn : f32[B, 197, 384], a view of %529: no code */
+  /* %529 = slice(%527) {axis 1, start 384, length 384} blocks.8.attn : f32[B, 197, 384], a view of %527: no code */
 
-  /* %532 = slice(%529) {axis 1, start 768, length 384} blocks.8.attn : f32[B, 197, 384], a view of %529: no code */
+  /* %530 = slice(%527) {axis 1, start 768, length 384} blocks.8.attn : f32[B, 197, 384], a view of %527: no code */
 
-  /* %533 = sdpa(%530, %531, %532) {heads 8, kv_heads 8} blocks.8.attn : f32[B, 197, 384] */
+  /* %531 = sdpa(%528, %529, %530) {heads 8, kv_heads 8} blocks.8.attn : f32[B, 197, 384] */
   lk_sdpa(B, 197, 197, 8, 8, 48, arena + 13318272, 1152, arena + 13318656, 1152, arena + 13319040,
       1152, arena + 13545216, 0.14433756f);
 
-  /* %536 = fused_linear(%533, %534, %535, %523) {residual} blocks.8.attn.proj : f32[B, 197, 384], written over %10 */
+  /* %534 = fused_linear(%531, %532, %533, %521) {residual} blocks.8.attn.proj : f32[B, 197, 384], written over %8 */
   lk_fused_linear(B * 197, 384, 384, arena + 13545216, params[208], params[209], LK_ACT_NONE,
       arena + 13920384, arena + 13920384);
 
-  /* %537 = slice(%536) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 384], a view of %10: no code */
+  /* %535 = slice(%534) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 384], a view of %8: no code */
 
-  /* %538 = slice(%536) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 384], a view of %10: no code */
+  /* %536 = slice(%534) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 384], a view of %8: no code */
 
-  /* %540 = reshape(%539) {shape [1536, 384]} blocks.8.conv.conv.0 : f32[1536, 384], a view of %539: no code */
+  /* %538 = reshape(%537) {shape [1536, 384]} blocks.8.conv.conv.0 : f32[1536, 384], a view of %537: no code */
 
-  /* %552 = fused_linear(%538, %551, %549) {act hswish} blocks.8.conv.conv.0 : f32[B, 196, 1536] */
+  /* %550 = fused_linear(%536, %549, %547) {act hswish} blocks.8.conv.conv.0 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 13920768, arena + 9693696, arena + 9692160,
       LK_ACT_HSWISH, NULL, arena + 13318272);
 
-  /* %565 = token_dwconv(%552, %564, %562) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.8.conv.conv.3 : f32[B, 196, 1536] */
+  /* %563 = token_dwconv(%550, %562, %560) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.8.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 13318272, arena + 10291200,
       arena + 10289664, LK_ACT_HSWISH, arena + 13619328);
 
-  /* %566 = mean(%565) {axis 0} blocks.8.conv.conv.6 : f32[B, 1536] */
+  /* %564 = mean(%563) {axis 0} blocks.8.conv.conv.6 : f32[B, 1536] */
   lk_mean_axis(B, 196, 1536, arena + 13619328, arena + 13318272);
 
-  /* %569 = fused_linear(%566, %567, %568) {act relu} blocks.8.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %567 = fused_linear(%564, %565, %566) {act relu} blocks.8.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 13318272, params[220], params[221], LK_ACT_RELU, NULL,
       arena + 13319808);
 
-  /* %572 = fused_linear(%569, %570, %571) {act hsigmoid} blocks.8.conv.conv.6.fc.2 : f32[B, 1536] */
+  /* %570 = fused_linear(%567, %568, %569) {act hsigmoid} blocks.8.conv.conv.6.fc.2 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 13319808, params[222], params[223], LK_ACT_HSIGMOID, NULL,
       arena + 13318272);
 
-  /* %574 = reshape(%573) {shape [384, 1536]} blocks.8.conv.conv.7 : f32[384, 1536], a view of %573: no code */
+  /* %572 = reshape(%571) {shape [384, 1536]} blocks.8.conv.conv.7 : f32[384, 1536], a view of %571: no code */
 
-  /* %586 = fused_linear(%565, %585, %583, %572, %538) {input_scale, residual} blocks.8.conv.conv.7 : f32[B, 196, 384], written into %10 from row 1 */
+  /* %584 = fused_linear(%563, %583, %581, %570, %536) {input_scale, residual} blocks.8.conv.conv.7 : f32[B, 196, 384], written into %8 from row 1 */
   lk_fused_linear_strided(B, 196, 1536, 384, arena + 13619328, 301056, arena + 10306944,
       arena + 10306560, arena + 13318272, 1536, LK_ACT_NONE, arena + 13920768, 75648,
       arena + 13920768, 75648);
 
-  /* %587 = concat(%537, %586) {axis 0} blocks.8.conv : f32[B, 197, 384], a view of %10: no code */
+  /* %585 = concat(%535, %584) {axis 0} blocks.8.conv : f32[B, 197, 384], a view of %8: no code */
 
-  /* %590 = layernorm(%587, %588, %589) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 384] */
+  /* %588 = layernorm(%585, %586, %587) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 384] */
   lk_layernorm(B * 197, 384, arena + 13920384, params[229], params[230], 1e-06f, arena + 13545216);
 
-  /* %593 = fused_linear(%590, %591, %592) blocks.9.attn.qkv : f32[B, 197, 1152] */
+  /* %591 = fused_linear(%588, %589, %590) blocks.9.attn.qkv : f32[B, 197, 1152] */
   lk_fused_linear(B * 197, 384, 1152, arena + 13545216, params[231], params[232], LK_ACT_NONE, NULL,
       arena + 13318272);
 
-  /* %594 = slice(%593) {axis 1, start 0, length 384} blocks.9.attn : f32[B, 197, 384], a view of %593: no code */
+  /* %592 = slice(%591) {axis 1, start 0, length 384} blocks.9.attn : f32[B, 197, 384], a view of %591: no code */
 
-  /* %595 = slice(%593) {axis 1, start 384, length 384} blocks.9.attn : f32[B, 197, 384], a view of %593: no code */
+  /* %593 = slice(%591) {axis 1, start 384, length 384} blocks.9.attn : f32[B, 197, 384], a view of %591: no code */
 
-  /* %596 = slice(%593) {axis 1, start 768, length 384} blocks.9.attn : f32[B, 197, 384], a view of %593: no code */
+  /* %594 = slice(%591) {axis 1, start 768, length 384} blocks.9.attn : f32[B, 197, 384], a view of %591: no code */
 
-  /* %597 = sdpa(%594, %595, %596) {heads 8, kv_heads 8} blocks.9.attn : f32[B, 197, 384] */
+  /* %595 = sdpa(%592, %593, %594) {heads 8, kv_heads 8} blocks.9.attn : f32[B, 197, 384] */
   lk_sdpa(B, 197, 197, 8, 8, 48, arena + 13318272, 1152, arena + 13318656, 1152, arena + 13319040,
       1152, arena + 13545216, 0.14433756f);
 
-  /* %600 = fused_linear(%597, %598, %599, %587) {residual} blocks.9.attn.proj : f32[B, 197, 384], written over %10 */
+  /* %598 = fused_linear(%595, %596, %597, %585) {residual} blocks.9.attn.proj : f32[B, 197, 384], written over %8 */
   lk_fused_linear(B * 197, 384, 384, arena + 13545216, params[233], params[234], LK_ACT_NONE,
       arena + 13920384, arena + 13920384);
 
-  /* %601 = slice(%600) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 384], a view of %10: no code */
+  /* %599 = slice(%598) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 384], a view of %8: no code */
 
-  /* %602 = slice(%600) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 384], a view of %10: no code */
+  /* %600 = slice(%598) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 384], a view of %8: no code */
 
-  /* %604 = reshape(%603) {shape [1536, 384]} blocks.9.conv.conv.0 : f32[1536, 384], a view of %603: no code */
+  /* %602 = reshape(%601) {shape [1536, 384]} blocks.9.conv.conv.0 : f32[1536, 384], a view of %601: no code */
 
-  /* %616 = fused_linear(%602, %615, %613) {act hswish} blocks.9.conv.conv.0 : f32[B, 196, 1536] */
+  /* %614 = fused_linear(%600, %613, %611) {act hswish} blocks.9.conv.conv.0 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 13920768, arena + 10904448, arena + 10902912,
       LK_ACT_HSWISH, NULL, arena + 13318272);
 
-  /* %629 = token_dwconv(%616, %628, %626) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.9.conv.conv.3 : f32[B, 196, 1536] */
+  /* %627 = token_dwconv(%614, %626, %624) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.9.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 13318272, arena + 11501952,
       arena + 11500416, LK_ACT_HSWISH, arena + 13619328);
 
-  /* %630 = mean(%629) {axis 0} blocks.9.conv.conv.6 : f32[B, 1536] */
+  /* %628 = mean(%627) {axis 0} blocks.9.conv.conv.6 : f32[B, 1536] */
   lk_mean_axis(B, 196, 1536, arena + 13619328, arena + 13318272);
 
-  /* %633 = fused_linear(%630, %631, %632) {act relu} blocks.9.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %631 = fused_linear(%628, %629, %630) {act relu} blocks.9.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 13318272, params[245], params[246], LK_ACT_RELU, NULL,
       arena + 13319808);
 
-  /* %636 = fused_linear(%633, %634, %635) {act hsigmoid} blocks.9.conv.conv.6.fc.2 : f32[B, 1536] */
+  /* %634 = fused_linear(%631, %632, %633) {act hsigmoid} blocks.9.conv.conv.6.fc.2 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 13319808, params[247], params[248], LK_ACT_HSIGMOID, NULL,
       arena + 13318272);
 
-  /* %638 = reshape(%637) {shape [384, 1536]} blocks.9.conv.conv.7 : f32[384, 1536], a view of %637: no code */
+  /* %636 = reshape(%635) {shape [384, 1536]} blocks.9.conv.conv.7 : f32[384, 1536], a view of %635: no code */
 
-  /* %650 = fused_linear(%629, %649, %647, %636, %602) {input_scale, residual} blocks.9.conv.conv.7 : f32[B, 196, 384], written into %10 from row 1 */
+  /* %648 = fused_linear(%627, %647, %645, %634, %600) {input_scale, residual} blocks.9.conv.conv.7 : f32[B, 196, 384], written into %8 from row 1 */
   lk_fused_linear_strided(B, 196, 1536, 384, arena + 13619328, 301056, arena + 11517696,
       arena + 11517312, arena + 13318272, 1536, LK_ACT_NONE, arena + 13920768, 75648,
       arena + 13920768, 75648);
 
-  /* %651 = concat(%601, %650) {axis 0} blocks.9.conv : f32[B, 197, 384], a view of %10: no code */
+  /* %649 = concat(%599, %648) {axis 0} blocks.9.conv : f32[B, 197, 384], a view of %8: no code */
 
-  /* %654 = layernorm(%651, %652, %653) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 384] */
+  /* %652 = layernorm(%649, %650, %651) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 384] */
   lk_layernorm(B * 197, 384, arena + 13920384, params[254], params[255], 1e-06f, arena + 13545216);
 
-  /* %657 = fused_linear(%654, %655, %656) blocks.10.attn.qkv : f32[B, 197, 1152] */
+  /* %655 = fused_linear(%652, %653, %654) blocks.10.attn.qkv : f32[B, 197, 1152] */
   lk_fused_linear(B * 197, 384, 1152, arena + 13545216, params[256], params[257], LK_ACT_NONE, NULL,
       arena + 13318272);
 
-  /* %658 = slice(%657) {axis 1, start 0, length 384} blocks.10.attn : f32[B, 197, 384], a view of %657: no code */
+  /* %656 = slice(%655) {axis 1, start 0, length 384} blocks.10.attn : f32[B, 197, 384], a view of %655: no code */
 
-  /* %659 = slice(%657) {axis 1, start 384, length 384} blocks.10.attn : f32[B, 197, 384], a view of %657: no code */
+  /* %657 = slice(%655) {axis 1, start 384, length 384} blocks.10.attn : f32[B, 197, 384], a view of %655: no code */
 
-  /* %660 = slice(%657) {axis 1, start 768, length 384} blocks.10.attn : f32[B, 197, 384], a view of %657: no code */
+  /* %658 = slice(%655) {axis 1, start 768, length 384} blocks.10.attn : f32[B, 197, 384], a view of %655: no code */
 
-  /* %661 = sdpa(%658, %659, %660) {heads 8, kv_heads 8} blocks.10.attn : f32[B, 197, 384] */
+  /* %659 = sdpa(%656, %657, %658) {heads 8, kv_heads 8} blocks.10.attn : f32[B, 197, 384] */
   lk_sdpa(B, 197, 197, 8, 8, 48, arena + 13318272, 1152, arena + 13318656, 1152, arena + 13319040,
       1152, arena + 13545216, 0.14433756f);
 
-  /* %664 = fused_linear(%661, %662, %663, %651) {residual} blocks.10.attn.proj : f32[B, 197, 384], written over %10 */
+  /* %662 = fused_linear(%659, %660, %661, %649) {residual} blocks.10.attn.proj : f32[B, 197, 384], written over %8 */
   lk_fused_linear(B * 197, 384, 384, arena + 13545216, params[258], params[259], LK_ACT_NONE,
       arena + 13920384, arena + 13920384);
 
-  /* %665 = slice(%664) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 384], a view of %10: no code */
+  /* %663 = slice(%662) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 384], a view of %8: no code */
 
-  /* %666 = slice(%664) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 384], a view of %10: no code */
+  /* %664 = slice(%662) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 384], a view of %8: no code */
 
-  /* %668 = reshape(%667) {shape [1536, 384]} blocks.10.conv.conv.0 : f32[1536, 384], a view of %667: no code */
+  /* %666 = reshape(%665) {shape [1536, 384]} blocks.10.conv.conv.0 : f32[1536, 384], a view of %665: no code */
 
-  /* %680 = fused_linear(%666, %679, %677) {act hswish} blocks.10.conv.conv.0 : f32[B, 196, 1536] */
+  /* %678 = fused_linear(%664, %677, %675) {act hswish} blocks.10.conv.conv.0 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 13920768, arena + 12115200, arena + 12113664,
       LK_ACT_HSWISH, NULL, arena + 13318272);
 
-  /* %693 = token_dwconv(%680, %692, %690) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.10.conv.conv.3 : f32[B, 196, 1536] */
+  /* %691 = token_dwconv(%678, %690, %688) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.10.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 13318272, arena + 12712704,
       arena + 12711168, LK_ACT_HSWISH, arena + 13619328);
 
-  /* %694 = mean(%693) {axis 0} blocks.10.conv.conv.6 : f32[B, 1536] */
+  /* %692 = mean(%691) {axis 0} blocks.10.conv.conv.6 : f32[B, 1536] */
   lk_mean_axis(B, 196, 1536, arena + 13619328, arena + 13318272);
 
-  /* %697 = fused_linear(%694, %695, %696) {act relu} blocks.10.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %695 = fused_linear(%692, %693, %694) {act relu} blocks.10.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 13318272, params[270], params[271], LK_ACT_RELU, NULL,
       arena + 13319808);
 
-  /* %700 = fused_linear(%697, %698, %699) {act hsigmoid} blocks.10.conv.conv.6.fc.2 : f32[B, 1536] */
+  /* %698 = fused_linear(%695, %696, %697) {act hsigmoid} blocks.10.conv.conv.6.fc.2 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 13319808, params[272], params[273], LK_ACT_HSIGMOID, NULL,
       arena + 13318272);
 
-  /* %702 = reshape(%701) {shape [384, 1536]} blocks.10.conv.conv.7 : f32[384, 1536], a view of %701: no code */
+  /* %700 = reshape(%699) {shape [384, 1536]} blocks.10.conv.conv.7 : f32[384, 1536], a view of %699: no code */
 
-  /* %714 = fused_linear(%693, %713, %711, %700, %666) {input_scale, residual} blocks.10.conv.conv.7 : f32[B, 196, 384], written into %10 from row 1 */
+  /* %712 = fused_linear(%691, %711, %709, %698, %664) {input_scale, residual} blocks.10.conv.conv.7 : f32[B, 196, 384], written into %8 from row 1 */
   lk_fused_linear_strided(B, 196, 1536, 384, arena + 13619328, 301056, arena + 12728448,
       arena + 12728064, arena + 13318272, 1536, LK_ACT_NONE, arena + 13920768, 75648,
       arena + 13920768, 75648);
 
-  /* %715 = concat(%665, %714) {axis 0} blocks.10.conv : f32[B, 197, 384], a view of %10: no code */
+  /* %713 = concat(%663, %712) {axis 0} blocks.10.conv : f32[B, 197, 384], a view of %8: no code */
 
-  /* %718 = layernorm(%715, %716, %717) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 384] */
+  /* %716 = layernorm(%713, %714, %715) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 384] */
   lk_layernorm(B * 197, 384, arena + 13920384, params[279], params[280], 1e-06f, arena + 13545216);
 
-  /* %721 = fused_linear(%718, %719, %720) blocks.11.attn.qkv : f32[B, 197, 1152] */
+  /* %719 = fused_linear(%716, %717, %718) blocks.11.attn.qkv : f32[B, 197, 1152] */
   lk_fused_linear(B * 197, 384, 1152, arena + 13545216, params[281], params[282], LK_ACT_NONE, NULL,
       arena + 13318272);
 
-  /* %722 = slice(%721) {axis 0, start 0, length 1} blocks.11.attn : f32[B, 1, 1152], a view of %721: no code */
+  /* %720 = slice(%719) {axis 0, start 0, length 1} blocks.11.attn : f32[B, 1, 1152], a view of %719: no code */
 
-  /* %723 = slice(%722) {axis 1, start 0, length 384} blocks.11.attn : f32[B, 1, 384], a view of %721: no code */
+  /* %721 = slice(%720) {axis 1, start 0, length 384} blocks.11.attn : f32[B, 1, 384], a view of %719: no code */
 
-  /* %724 = slice(%721) {axis 1, start 384, length 384} blocks.11.attn : f32[B, 197, 384], a view of %721: no code */
+  /* %722 = slice(%719) {axis 1, start 384, length 384} blocks.11.attn : f32[B, 197, 384], a view of %719: no code */
 
-  /* %725 = slice(%721) {axis 1, start 768, length 384} blocks.11.attn : f32[B, 197, 384], a view of %721: no code */
+  /* %723 = slice(%719) {axis 1, start 768, length 384} blocks.11.attn : f32[B, 197, 384], a view of %719: no code */
 
-  /* %726 = sdpa(%723, %724, %725) {heads 8, kv_heads 8} blocks.11.attn : f32[B, 1, 384] */
+  /* %724 = sdpa(%721, %722, %723) {heads 8, kv_heads 8} blocks.11.attn : f32[B, 1, 384] */
   lk_sdpa(B, 1, 197, 8, 8, 48, arena + 13318272, 1152, arena + 13318656, 1152, arena + 13319040,
       1152, arena + 13545216, 0.14433756f);
 
-  /* %727 = reshape(%726) {shape [384]} blocks.11.attn : f32[B, 384], a view of %726: no code */
+  /* %725 = reshape(%724) {shape [384]} blocks.11.attn : f32[B, 384], a view of %724: no code */
 
-  /* %730 = index(%715) {axis 0, at 0} blocks.11 : f32[B, 384], a view of %10: no code */
+  /* %728 = index(%713) {axis 0, at 0} blocks.11 : f32[B, 384], a view of %8: no code */
 
-  /* %731 = fused_linear(%727, %728, %729, %730) {residual} blocks.11.attn.proj : f32[B, 384] */
+  /* %729 = fused_linear(%725, %726, %727, %728) {residual} blocks.11.attn.proj : f32[B, 384] */
   lk_fused_linear(B, 384, 384, arena + 13545216, params[283], params[284], LK_ACT_NONE,
       arena + 13920384, arena + 13318272);
 
-  /* %734 = layernorm(%731, %732, %733) {eps 1e-06} norm : f32[B, 384] */
+  /* %732 = layernorm(%729, %730, %731) {eps 1e-06} norm : f32[B, 384] */
   lk_layernorm(B, 384, arena + 13318272, params[304], params[305], 1e-06f, arena + 13319280);
 
-  /* %737 = fused_linear(%734, %735, %736) head : f32[B, 1000] */
+  /* %735 = fused_linear(%732, %733, %734) head : f32[B, 1000] */
   lk_fused_linear(B, 384, 1000, arena + 13319280, params[306], params[307], LK_ACT_NONE, NULL,
       arena + 13318272);
 
-  /* output 0 "logits" = %737 : f32[B, 1000] */
+  /* output 0 "logits" = %735 : f32[B, 1000] */
   memcpy(outputs[0], arena + 13318272, sizeof(float) * B * 1000);
   return 0;
 } // localvit_small_forward

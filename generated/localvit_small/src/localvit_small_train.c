@@ -596,1008 +596,6 @@ void lk_sgd_step(long n, float *p, const float *grad, float *buf, float lr, floa
 
 #pragma GCC visibility push(hidden)
 
-/* ---- templates/gemm.c ---------------------------------------------------------------------- */
-/* locus-requires: prologue.h */
-/* GEMM: C[M,N] = A[M,K] · B[K,N] + beta·C (+ bias), float32; lk_gemm_ex2 adds an epilogue
- * C = act(A·B + beta·C + bias) + R applied in the store (fused_linear.c).
- *
- * A and B take any row/column strides (BLIS-style), so transposed operands cost nothing:
- * linear's x·Wᵀ with W[N,K] is B = W with rsb = 1, csb = K. C is row-major with row stride rsc.
- *
- * Structure (Goto/BLIS): C is cut into MR×NR register tiles. For each KC-long slice of K a block of B
- * (KC × NC) is packed into NR-wide column panels, so the micro-kernel streams B with unit stride from
- * L1 whatever B's strides were; the micro-kernel walks MR rows of A (from L2) against one panel,
- * broadcasting one A value and doing NR/LK_VW vector FMAs per row per k. A is read in place when its
- * rows are contiguous (csa == 1, the common case: activations) or its columns are (rsa == 1: a weight
- * gradient's dyᵀ), otherwise packed into MR-tall panels.
- *
- * Why these tile sizes (accumulators must stay in registers, and need ≥ 2 FMA pipes × 4-5 cycles of
- * latency = 8-10 independent chains):
- *   AVX2, 16 ymm:    6×16 → 12 accumulators + 2 B vectors + 1 broadcast = 15 registers.
- *   AVX-512, 32 zmm: 8×32 → 16 accumulators + 2 B + 1 = 19 registers (6×32 and 12×32 also fit;
- *                    not measured here: the development machine has no AVX-512).
- *   generic 4-wide:  6×8  → 12 accumulators, as AVX2 at half width (16 xmm / 32 NEON registers).
- * KC = 256: a packed B panel KC×NR is 16 KiB (AVX2), half of L1, leaving room for the A rows.
- * MC = 192 rows × KC of A is 192 KiB: well inside a 512 KiB-1 MiB L2.
- *
- * Threads: the C matrix of each batch element is cut into a tm × tn grid of rectangles (chosen by a
- * cost model that counts micro-tiles and packing), and rectangles are dealt out to threads in
- * contiguous runs. Every thread packs only what its rectangles need into its own scratch, so there
- * is no barrier inside the call. Every C element is summed in the same order (k ascending within a
- * KC slice, slices added in order) whatever the grid, so results do not depend on the thread count.
- */
-
-#if defined(LOCUS_TARGET_AVX512)
-#  ifndef LK_GEMM_MR
-#    define LK_GEMM_MR 8
-#  endif
-#else
-#  ifndef LK_GEMM_MR
-#    define LK_GEMM_MR 6
-#  endif
-#endif
-#ifndef LK_GEMM_NV
-#  define LK_GEMM_NV 2 /* vectors per row of a register tile */
-#endif
-#define LK_GEMM_NR (LK_GEMM_NV * LK_VW)
-#ifndef LK_GEMM_KC
-#  define LK_GEMM_KC 256
-#endif
-#ifndef LK_GEMM_MC
-#  define LK_GEMM_MC (32 * LK_GEMM_MR)
-#endif
-#ifndef LK_GEMM_NC
-#  define LK_GEMM_NC 1024
-#endif
-
-/* One matrix product; the batched entry points make one per batch element. */
-typedef struct lk__gemm_args {
-  int M, N, K;
-  const float *A; long rsa, csa;
-  const float *B; long rsb, csb;
-  float *C; long rsc;
-  float beta;
-  const float *bias_m; /* [M] added to every row i, or NULL */
-  const float *bias_n; /* [N] added to every column j, or NULL */
-  int act;             /* LK_ACT_*, applied after beta and the biases */
-  const float *R;      /* residual R(i,j) = R[i*rsr + j] added after act, or NULL; may equal C */
-  long rsr;
-  const float *scale_k; /* [K]: B(k,j) read as scale_k[k]·B(k,j) (applied while packing B), or NULL */
-  /* B packed by the caller instead of read through B, rsb, csb (conv.c's implicit im2col, where
-   * B(k,j) is a pixel of the input image): pack_b(g, k0, kc, j0, nc, bp) writes B[k0:k0+kc,
-   * j0:j0+nc] in lk__gemm_pack_b's layout. NULL: B is a strided matrix. */
-  void (*pack_b)(const struct lk__gemm_args *g, int k0, int kc, int j0, int nc, float *bp);
-  const void *pack_ctx; /* for pack_b */
-} lk__gemm_args;
-
-/* What the micro-kernel does with its tile. The tile's result r = A·B over one KC slice; then
- *   first slice:  r += bias_n, r += bias_m, r = beta·P + r     (only when beta ≠ 0: P not read)
- *   later slices: r = P + r
- *   last slice:   r = act(r), r = r + R
- * and r is stored to the tile's destination. P is C on the first slice, then the earlier slices'
- * sum, which is C itself, except when the residual is C (in-place residual add) and K has
- * several slices: then the partial sums go to a per-thread stash, so R is still intact when the
- * last slice reads it (see lk__gemm_rect). */
-typedef struct {
-  int first, last;
-  float beta;
-  const float *bias_m; /* already offset to the tile's first row, or NULL */
-  const float *bias_n; /* already offset to the tile's first column, or NULL */
-  const float *part; long rsp; /* C (first slice, for beta) or the earlier slices' sum */
-  int act;                     /* last slice */
-  const float *res; long rsr;  /* residual tile, or NULL (last slice) */
-} lk__gemm_epi;
-
-/* The last slice's activation and residual on a tile, out of line so the plain store below stays
- * small enough to be inlined into the micro-kernel (inlining the activations' code costs plain
- * GEMMs 1-2%). One switch per tile, then a straight loop over its MR·NV vectors, which are
- * independent chains the core overlaps. res may alias the destination: read before the store. */
-__attribute__((noinline)) static void lk__gemm_finish(lk_vf acc[LK_GEMM_MR][LK_GEMM_NV], const lk__gemm_epi *e) {
-  lk_vact_n(e->act, &acc[0][0], LK_GEMM_MR * LK_GEMM_NV);
-  if (e->res)
-    for (int i = 0; i < LK_GEMM_MR; ++i)
-      for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = acc[i][v] + lk_vload(e->res + i * e->rsr + v * LK_VW);
-}
-
-/* Stores a full MR×NR accumulator tile into c (row stride rsc), with the epilogue. c may equal
- * e->part or e->res: every element is read before it is written, and only at its own position. */
-__attribute__((always_inline)) static inline void lk__gemm_store(lk_vf acc[LK_GEMM_MR][LK_GEMM_NV], float *c, long rsc,
-                                  const lk__gemm_epi *e) {
-  if (e->first) {
-    if (e->bias_n)
-      for (int v = 0; v < LK_GEMM_NV; ++v) {
-        lk_vf b = lk_vload(e->bias_n + v * LK_VW);
-        for (int i = 0; i < LK_GEMM_MR; ++i) acc[i][v] = acc[i][v] + b;
-      }
-    if (e->bias_m)
-      for (int i = 0; i < LK_GEMM_MR; ++i)
-        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = acc[i][v] + e->bias_m[i];
-    if (e->beta != 0.0f)
-      for (int i = 0; i < LK_GEMM_MR; ++i)
-        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = e->beta * lk_vload(e->part + i * e->rsp + v * LK_VW) + acc[i][v];
-  } else {
-    for (int i = 0; i < LK_GEMM_MR; ++i)
-      for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = lk_vload(e->part + i * e->rsp + v * LK_VW) + acc[i][v];
-  }
-  if (e->last && (e->act != LK_ACT_NONE || e->res)) {
-    /* Through a copy: acc's own address never escapes, so it stays in registers elsewhere. */
-    lk_vf t[LK_GEMM_MR][LK_GEMM_NV];
-    memcpy(t, acc, sizeof t);
-    lk__gemm_finish(t, e);
-    memcpy(acc, t, sizeof t);
-  }
-  for (int i = 0; i < LK_GEMM_MR; ++i)
-    for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(c + i * rsc + v * LK_VW, acc[i][v]);
-}
-
-/* One register tile: C[0:mr, 0:nr] (+)= A[0:MR, 0:kc] · Bp[0:kc, 0:NR], through the epilogue.
- * A(i, k) is a[k·ks + i] when ks > 0 (an MR-tall packed panel, ks = MR, or a column-major A read
- * in place, ks = its column stride), else a[i·rsa + k] (MR rows read in place). All MR rows must
- * be readable. bp is a packed NR-wide panel. c is not restrict: it may be the epilogue's partial
- * sums or residual. */
-static void lk__gemm_tile(int kc, const float *restrict a, long rsa, long ks,
-                          const float *restrict bp, float *c, long rsc, int mr, int nr,
-                          const lk__gemm_epi *e) {
-  lk_vf acc[LK_GEMM_MR][LK_GEMM_NV];
-  for (int i = 0; i < LK_GEMM_MR; ++i)
-    for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = lk_vzero();
-  /* Start fetching the C tile now so its misses overlap the k loop instead of stalling the
-   * stores (+8% at 1024², +5% for 3152×768×192); likewise the residual on the last slice. */
-  for (int i = 0; i < mr; ++i) {
-    __builtin_prefetch(c + i * rsc, 1);
-    __builtin_prefetch(c + i * rsc + LK_GEMM_NR - 1, 1);
-  }
-  if (e->last && e->res && e->res != c)
-    for (int i = 0; i < mr; ++i) {
-      __builtin_prefetch(e->res + i * e->rsr, 0);
-      __builtin_prefetch(e->res + i * e->rsr + LK_GEMM_NR - 1, 0);
-    }
-
-  if (ks > 0) {
-    for (int k = 0; k < kc; ++k) {
-      lk_vf b[LK_GEMM_NV];
-      for (int v = 0; v < LK_GEMM_NV; ++v) b[v] = lk_vload(bp + v * LK_VW);
-      for (int i = 0; i < LK_GEMM_MR; ++i) {
-        lk_vf ai = lk_vset1(a[i]);
-        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] += ai * b[v];
-      }
-      a += ks;
-      bp += LK_GEMM_NR;
-    }
-  } else {
-    for (int k = 0; k < kc; ++k) {
-      lk_vf b[LK_GEMM_NV];
-      for (int v = 0; v < LK_GEMM_NV; ++v) b[v] = lk_vload(bp + v * LK_VW);
-      for (int i = 0; i < LK_GEMM_MR; ++i) {
-        lk_vf ai = lk_vset1(a[i * rsa + k]);
-        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] += ai * b[v];
-      }
-      bp += LK_GEMM_NR;
-    }
-  }
-
-  if (mr == LK_GEMM_MR && nr == LK_GEMM_NR) {
-    lk__gemm_store(acc, c, rsc, e);
-  } else {
-    /* Edge tile: run the same store on full-size copies (C, partial sums, residual, biases, zero
-     * padded), so edge elements round exactly like interior ones, then copy the valid part back. */
-    float t[LK_GEMM_MR * LK_GEMM_NR], tp[LK_GEMM_MR * LK_GEMM_NR], tr[LK_GEMM_MR * LK_GEMM_NR];
-    float bm[LK_GEMM_MR], bn[LK_GEMM_NR];
-    lk__gemm_epi pe = *e;
-    if (!e->first || e->beta != 0.0f) {
-      memset(tp, 0, sizeof tp);
-      for (int i = 0; i < mr; ++i) memcpy(tp + i * LK_GEMM_NR, e->part + i * e->rsp, (size_t)nr * sizeof(float));
-      pe.part = tp; pe.rsp = LK_GEMM_NR;
-    }
-    if (e->last && e->res) {
-      memset(tr, 0, sizeof tr);
-      for (int i = 0; i < mr; ++i) memcpy(tr + i * LK_GEMM_NR, e->res + i * e->rsr, (size_t)nr * sizeof(float));
-      pe.res = tr; pe.rsr = LK_GEMM_NR;
-    }
-    if (e->bias_m) { memset(bm, 0, sizeof bm); memcpy(bm, e->bias_m, (size_t)mr * sizeof(float)); pe.bias_m = bm; }
-    if (e->bias_n) { memset(bn, 0, sizeof bn); memcpy(bn, e->bias_n, (size_t)nr * sizeof(float)); pe.bias_n = bn; }
-    lk__gemm_store(acc, t, LK_GEMM_NR, &pe);
-    for (int i = 0; i < mr; ++i) memcpy(c + i * rsc, t + i * LK_GEMM_NR, (size_t)nr * sizeof(float));
-  }
-}
-
-/* Packs B[0:kc, 0:nc] into NR-wide panels: bp[(j/NR)*kc*NR + k*NR + (j%NR)], zero past nc; with
- * sk (not NULL), row k scaled by sk[k] (a per-input-channel scale folded into the weights:
- * fused_linear's squeeze-excite input, fused_linear.c). */
-static void lk__gemm_pack_b(int kc, int nc, const float *restrict B, long rsb, long csb,
-                            const float *restrict sk, float *restrict bp) {
-  for (int j0 = 0; j0 < nc; j0 += LK_GEMM_NR) {
-    int nr = (int)lk_min_l(LK_GEMM_NR, nc - j0);
-    const float *b = B + j0 * csb;
-    float *d = bp + (long)j0 * kc;
-    if (nr == LK_GEMM_NR && csb == 1) {
-      /* Row-major B (matmul, attention's V): each k is one contiguous NR-float copy. */
-      for (int k = 0; k < kc; ++k)
-        for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, lk_vload(b + k * rsb + v * LK_VW));
-    } else if (nr == LK_GEMM_NR && rsb == 1) {
-      /* Transposed B (linear's W[N,K], attention's Kᵀ): NR columns, each contiguous in k, turned
-       * around 8×8 at a time in registers (element copies made packing ~9% of a 197-row linear;
-       * the shuffle sequence lowers well for SSE, AVX2 and AVX-512 alike). */
-      int k0 = 0;
-      for (; k0 + 8 <= kc; k0 += 8)
-        for (int j = 0; j < LK_GEMM_NR; j += 8) lk_transpose8_block(b + j * csb + k0, csb, d + k0 * LK_GEMM_NR + j, LK_GEMM_NR);
-      for (; k0 < kc; ++k0)
-        for (int j = 0; j < LK_GEMM_NR; ++j) d[k0 * LK_GEMM_NR + j] = b[j * csb + k0];
-    } else {
-      for (int k = 0; k < kc; ++k) {
-        for (int j = 0; j < nr; ++j) d[k * LK_GEMM_NR + j] = b[k * rsb + j * csb];
-        for (int j = nr; j < LK_GEMM_NR; ++j) d[k * LK_GEMM_NR + j] = 0.0f;
-      }
-    }
-    /* A second pass over the panel just written (in L1) keeps the three copy paths unchanged. */
-    if (sk)
-      for (int k = 0; k < kc; ++k) {
-        lk_vf s = lk_vset1(sk[k]);
-        for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, s * lk_vload(d + k * LK_GEMM_NR + v * LK_VW));
-      }
-  }
-}
-
-/* Packs A[0:mc, 0:kc] into MR-tall panels: ap[(i/MR)*kc*MR + k*MR + (i%MR)], zero past mc. */
-static void lk__gemm_pack_a(int mc, int kc, const float *restrict A, long rsa, long csa,
-                            float *restrict ap) {
-  for (int i0 = 0; i0 < mc; i0 += LK_GEMM_MR) {
-    int mr = (int)lk_min_l(LK_GEMM_MR, mc - i0);
-    const float *a = A + i0 * rsa;
-    float *d = ap + (long)i0 * kc;
-    for (int k = 0; k < kc; ++k) {
-      for (int i = 0; i < mr; ++i) d[k * LK_GEMM_MR + i] = a[i * rsa + k * csa];
-      for (int i = mr; i < LK_GEMM_MR; ++i) d[k * LK_GEMM_MR + i] = 0.0f;
-    }
-  }
-}
-
-/* How the micro-kernel reads A. In place when its rows are contiguous (activations), or its
- * columns are (a weight gradient's A = dyᵀ: MR consecutive floats of one row of dy per k, what
- * packing would copy), unless those rows or columns are a multiple of 4 KiB apart: then they all
- * fall into the same L1 set (64 sets × 64 B) and evict each other (1024² was 8% slower in place
- * than packed). Otherwise packed. Reading dyᵀ in place made linear_grad_weight's packing (as much
- * work as its products at N = 64: each A element feeds only N/VW vector FMAs) disappear. */
-enum { LK__GEMM_A_ROWS, LK__GEMM_A_COLUMNS, LK__GEMM_A_PACKED };
-static int lk__gemm_a_mode(const lk__gemm_args *g) {
-  if (g->csa == 1 && (g->rsa % 1024 != 0 || g->M <= 1)) return LK__GEMM_A_ROWS;
-  if (g->rsa == 1 && g->csa % 1024 != 0) return LK__GEMM_A_COLUMNS;
-  return LK__GEMM_A_PACKED;
-}
-static int lk__gemm_packs_a(const lk__gemm_args *g) { return lk__gemm_a_mode(g) == LK__GEMM_A_PACKED; }
-
-/* Whether the partial sums of the K slices go to a per-thread stash instead of C: when C is also
- * the residual, which must survive until the last slice adds it. */
-static int lk__gemm_stashes(const lk__gemm_args *g) {
-  return g->R != NULL && g->R == g->C && g->K > LK_GEMM_KC;
-}
-
-/* Scratch one thread needs for rectangles of at most mmax × nmax: packed B block, packed A block,
- * and the stash (a rectangle's rows × one NC block of columns) when lk__gemm_stashes. */
-static size_t lk__gemm_scratch_floats(const lk__gemm_args *g, long mmax, long nmax) {
-  long kc = lk_min_l(LK_GEMM_KC, g->K);
-  long nc = lk_round_up(lk_min_l(LK_GEMM_NC, nmax), LK_GEMM_NR);
-  long mc = !lk__gemm_packs_a(g) ? LK_GEMM_MR : lk_round_up(lk_min_l(LK_GEMM_MC, mmax), LK_GEMM_MR);
-  long stash = lk__gemm_stashes(g) ? lk_round_up(mmax, LK_GEMM_MR) * nc : 0;
-  /* Each part rounded to 16 floats (64 bytes) so the A part starts cache-line aligned. */
-  return (size_t)(lk_round_up(kc * nc, 16) + lk_round_up(kc * mc, 16) + stash);
-}
-
-/* Slice [pc, pc + kc) of K into C[m0:m1, jc:jc + nc] of one matrix, B's block already packed at
- * bp: the MC row blocks, NR column panels and MR-row register tiles. ap: room for a packed A
- * block; stash: the rectangle's rows × nc0 partial sums (used when lk__gemm_stashes). */
-static void lk__gemm_block(const lk__gemm_args *g, int m0, int m1, int jc, int nc, int pc, int kc,
-                           const float *bp, float *ap, float *stash, long nc0) {
-  const int mode = lk__gemm_a_mode(g), pack_a = mode == LK__GEMM_A_PACKED, columns = mode == LK__GEMM_A_COLUMNS;
-  const int stashes = lk__gemm_stashes(g), last = pc + kc >= g->K;
-  for (int ic = m0; ic < m1; ic += LK_GEMM_MC) {
-    int mc = (int)lk_min_l(LK_GEMM_MC, m1 - ic);
-    int mfull = mc - mc % LK_GEMM_MR; /* rows read in place when A is not packed */
-    const float *a = g->A + ic * g->rsa + pc * g->csa;
-    if (pack_a) lk__gemm_pack_a(mc, kc, a, g->rsa, g->csa, ap);
-    else if (mfull < mc) lk__gemm_pack_a(mc - mfull, kc, a + mfull * g->rsa, g->rsa, g->csa, ap);
-    for (int jr = 0; jr < nc; jr += LK_GEMM_NR) {
-      int nr = (int)lk_min_l(LK_GEMM_NR, nc - jr);
-      for (int ir = 0; ir < mc; ir += LK_GEMM_MR) {
-        int mr = (int)lk_min_l(LK_GEMM_MR, mc - ir);
-        lk__gemm_epi e;
-        float *c = g->C + (long)(ic + ir) * g->rsc + jc + jr, *dst = c;
-        long rsd = g->rsc;
-        const float *bpan = bp + (long)jr * kc;
-        e.first = pc == 0;
-        e.last = last;
-        e.beta = g->beta;
-        e.bias_m = g->bias_m ? g->bias_m + ic + ir : NULL;
-        e.bias_n = g->bias_n ? g->bias_n + jc + jr : NULL;
-        e.part = c; e.rsp = g->rsc;
-        e.act = g->act;
-        e.res = g->R ? g->R + (long)(ic + ir) * g->rsr + jc + jr : NULL; e.rsr = g->rsr;
-        if (stashes) {
-          float *s = stash + (long)(ic + ir - m0) * nc0 + jr;
-          if (pc > 0) { e.part = s; e.rsp = nc0; }
-          if (!last) { dst = s; rsd = nc0; }
-        }
-        if (pack_a) lk__gemm_tile(kc, ap + (long)ir * kc, 0, LK_GEMM_MR, bpan, dst, rsd, mr, nr, &e);
-        else if (ir < mfull) lk__gemm_tile(kc, a + ir * g->rsa, g->rsa, columns ? g->csa : 0, bpan, dst, rsd, mr, nr, &e);
-        else lk__gemm_tile(kc, ap, 0, LK_GEMM_MR, bpan, dst, rsd, mr, nr, &e);
-      } /* for ir */
-    } /* for jr */
-  } /* for ic */
-}
-
-/* C[m0:m1, n0:n1] of `count` matrices that share B, with the scratch of one thread: matrix i reads
- * A at g->A + i·bsa and writes C at g->C + i·bsc (residual at g->R + i·bsr). Each block of B is
- * packed once and used for all of them: a fused_linear over the samples of a strided view (rows
- * 1..196 of each sample's 197 tokens) packed its 768 × 192 weights once per sample before, as much
- * work as a third of the products. Each C element still sums its K slices in the same order.
- * count > 1 needs !lk__gemm_stashes (the stash holds one matrix's partial sums). */
-static void lk__gemm_rect(const lk__gemm_args *g, long count, long bsa, long bsc, long bsr, int m0, int m1, int n0,
-                          int n1, float *ws) {
-  const int pack_a = lk__gemm_packs_a(g);
-  const long kc0 = lk_min_l(LK_GEMM_KC, g->K), nc0 = lk_round_up(lk_min_l(LK_GEMM_NC, n1 - n0), LK_GEMM_NR);
-  const long mc0 = !pack_a ? LK_GEMM_MR : lk_round_up(lk_min_l(LK_GEMM_MC, m1 - m0), LK_GEMM_MR);
-  float *bp = ws;
-  float *ap = ws + lk_round_up(kc0 * nc0, 16);
-  float *stash = ap + lk_round_up(kc0 * mc0, 16); /* [m1 − m0, nc0], used when stashes */
-  for (int jc = n0; jc < n1; jc += LK_GEMM_NC) {
-    int nc = (int)lk_min_l(LK_GEMM_NC, n1 - jc);
-    for (int pc = 0; pc < g->K; pc += LK_GEMM_KC) {
-      int kc = (int)lk_min_l(LK_GEMM_KC, g->K - pc);
-      if (g->pack_b) g->pack_b(g, pc, kc, jc, nc, bp);
-      else lk__gemm_pack_b(kc, nc, g->B + pc * g->rsb + jc * g->csb, g->rsb, g->csb, g->scale_k ? g->scale_k + pc : NULL, bp);
-      for (long i = 0; i < count; ++i) {
-        lk__gemm_args gi = *g;
-        gi.A += i * bsa; gi.C += i * bsc;
-        if (gi.R) gi.R += i * bsr;
-        lk__gemm_block(&gi, m0, m1, jc, nc, pc, kc, bp, ap, stash, nc0);
-      }
-    } /* for pc */
-  } /* for jc */
-}
-
-/* Reference arithmetic for a rectangle (double accumulation); also the fallback when scratch
- * cannot be allocated. */
-static void lk__gemm_rect_naive(const lk__gemm_args *g, int m0, int m1, int n0, int n1) {
-  for (int i = m0; i < m1; ++i) {
-    for (int j = n0; j < n1; ++j) {
-      double s = 0.0;
-      for (int k = 0; k < g->K; ++k)
-        s += (double)g->A[i * g->rsa + k * g->csa] * g->B[k * g->rsb + j * g->csb] * (g->scale_k ? g->scale_k[k] : 1.0f);
-      if (g->bias_m) s += g->bias_m[i];
-      if (g->bias_n) s += g->bias_n[j];
-      float *c = g->C + (long)i * g->rsc + j;
-      if (g->beta != 0.0f) s += g->beta * (double)*c;
-      s = lk_apply_act_ref(g->act, s);
-      if (g->R) s += g->R[(long)i * g->rsr + j];
-      *c = (float)s;
-    }
-  }
-}
-
-/* Degenerate K: C = beta·C + biases. */
-static void lk__gemm_rect_k0(const lk__gemm_args *g, int m0, int m1, int n0, int n1) {
-  for (int i = m0; i < m1; ++i)
-    for (int j = n0; j < n1; ++j) {
-      float *c = g->C + (long)i * g->rsc + j;
-      float s = (g->bias_m ? g->bias_m[i] : 0.0f) + (g->bias_n ? g->bias_n[j] : 0.0f);
-      s = g->beta != 0.0f ? g->beta * *c + s : s;
-      s = lk_apply_act(g->act, s);
-      *c = g->R ? s + g->R[(long)i * g->rsr + j] : s;
-    }
-}
-
-/* Picks the tm × tn grid (tm·tn = parts) that minimises the busiest thread's estimated cycles:
- * micro-tiles × cycles per tile, plus about one cycle per packed element and half a cycle per
- * element of A read in place. Without that last term, a narrow product (N = 64, 2 panels) was
- * split by columns: each thread streamed all of A, twice the traffic of a split by rows. With it
- * (bench_gemm-style harness, 2 threads, alternating builds): 3136×64×256 117-130 → 140-158
- * GFLOP/s, 3200×64×64 108-112 → 135-154, 3152×192×768 120 → 141-142, 16384×192×192 116-121 →
- * 135-139; batch-1 shapes (M = 197) unchanged within noise. */
-static void lk__gemm_grid(int M, int N, int K, int parts, int pack_a, int *tm, int *tn) {
-  long mt = lk_ceil_div(M, LK_GEMM_MR), nt = lk_ceil_div(N, LK_GEMM_NR);
-  double tile = (double)LK_GEMM_MR * LK_GEMM_NR * K / (2.0 * LK_VW), best = -1.0;
-  for (int a = 1; a <= parts; ++a) {
-    if (parts % a) continue;
-    long mi = lk_ceil_div(mt, a), ni = lk_ceil_div(nt, parts / a);
-    double cost = (double)mi * ni * tile + (double)K * (ni * LK_GEMM_NR + mi * LK_GEMM_MR * (pack_a ? 1.0 : 0.5));
-    if (best < 0.0 || cost < best) { best = cost; *tm = a; *tn = parts / a; }
-  }
-}
-
-static int lk__gemm_gcd(int a, int b) { while (b) { int t = a % b; a = b; b = t; } return a; }
-
-/* Shares each of `products` matrices is cut into so that products · shares divide evenly among
- * `threads` (threads / gcd(products, threads)): at batch 1 on 2 threads, halves. */
-static int lk__gemm_shares(long products, int threads) {
-  return threads / lk__gemm_gcd((int)(products % threads), threads);
-}
-
-/* Rectangle r (of tm·tn) of a matrix, in tile units so only the last rectangle has edge tiles. */
-static void lk__gemm_rect_bounds(int M, int N, int tm, int tn, int r, int *m0, int *m1, int *n0, int *n1) {
-  long lo, hi, mt = lk_ceil_div(M, LK_GEMM_MR), nt = lk_ceil_div(N, LK_GEMM_NR);
-  lk_split(mt, tm, r / tn, &lo, &hi);
-  *m0 = (int)lk_min_l(lo * LK_GEMM_MR, M);
-  *m1 = (int)lk_min_l(hi * LK_GEMM_MR, M);
-  lk_split(nt, tn, r % tn, &lo, &hi);
-  *n0 = (int)lk_min_l(lo * LK_GEMM_NR, N);
-  *n1 = (int)lk_min_l(hi * LK_GEMM_NR, N);
-}
-
-/* Full form with epilogue; every other entry point is a wrapper.
- * For b < batch: C_b[M,N] = act(beta·C_b + A_b[M,K]·B_b[K,N] + bias_m[i] + bias_n[j]) + R_b, where
- *   A_b(i,k) = A[b*bsa + i*rsa + k*csa], B_b(k,j) = B[b*bsb + k*rsb + j*csb],
- *   C_b(i,j) = C[b*bsc + i*rsc + j], R_b(i,j) = R[b*bsr + i*rsr + j].
- * A batch stride of 0 shares an operand (conv's weights). beta == 0 means C is not read (it may
- * hold garbage). bias_m[M] / bias_n[N] may be NULL. act is an LK_ACT_* code (LK_ACT_NONE: none).
- * R may be NULL, or equal C with the same strides (bsr == bsc, rsr == rsc: in-place residual add);
- * any other overlap of R with C is not allowed. C must not overlap A or B. Any M, N ≥ 0, K ≥ 0.
- * The epilogue runs in the store of each register tile, on its last K slice, while the tile is
- * in registers: C is written once per K slice, as without an epilogue. Scratch: allocated per
- * thread per call, (KC·NC' + KC·MR) floats, NC' = min(1024, thread's columns), or KC·MC' instead
- * of KC·MR when A is packed; plus, when R == C and K > KC, the thread's rows × NC' for the
- * partial sums (which may not overwrite R before the last slice). */
-/* lk_gemm_ex2 over a two-level batch: product (o, b) for o < outer, b < batch reads its operands
- * at o·os? + b·bs?. One parallel region covers all outer · batch products (a C loop over the
- * outer level would open one region per iteration, each too small to split). */
-static void lk__gemm_nested(int outer, long osa, long osb, long osc, long osr, int batch, int M, int N, int K,
-                            const float *A, long bsa, long rsa, long csa, const float *B, long bsb, long rsb,
-                            long csb, float *C, long bsc, long rsc, float beta, const float *bias_m,
-                            const float *bias_n, int act, const float *R, long bsr, long rsr, const float *scale_k,
-                            long bss) {
-  if (outer <= 0 || batch <= 0 || M <= 0 || N <= 0) return;
-  /* Designated initializers: every field not named (pack_b, pack_ctx) is zero. */
-  lk__gemm_args g0 = {.M = M, .N = N, .K = K, .A = A, .rsa = rsa, .csa = csa, .B = B, .rsb = rsb, .csb = csb,
-                      .C = C, .rsc = rsc, .beta = beta, .bias_m = bias_m, .bias_n = bias_n, .act = act, .R = R,
-                      .rsr = rsr, .scale_k = scale_k};
-
-  /* Threads per matrix: enough that jobs = batch · per divide evenly among the threads. Small
-   * problems stay on the calling thread (see LK_GEMM_PAR_MIN). */
-  long products = (long)outer * batch;
-  double fmas = (double)products * M * N * (K > 0 ? K : 1);
-  int threads = fmas < LK_GEMM_PAR_MIN ? 1 : lk_max_threads();
-  int per = lk__gemm_shares(products, threads), tm = 1, tn = 1;
-  lk__gemm_grid(M, N, K, per, lk__gemm_packs_a(&g0), &tm, &tn);
-  long jobs = products * per;
-  long mmax = lk_ceil_div(lk_ceil_div(M, LK_GEMM_MR), tm) * LK_GEMM_MR;
-  long nmax = lk_ceil_div(lk_ceil_div(N, LK_GEMM_NR), tn) * LK_GEMM_NR;
-  size_t scratch = lk__gemm_scratch_floats(&g0, mmax, nmax);
-  /* Products of one outer index that read the same B (and the same scale) pack it once per block
-   * (lk__gemm_rect), unless the partial sums go to the one-matrix stash. */
-  const int shared_b = bsb == 0 && (scale_k == NULL || bss == 0) && !lk__gemm_stashes(&g0);
-
-  LK_OMP(parallel num_threads(threads) if(threads > 1))
-  {
-    long j0, j1;
-    float *ws = K > 0 ? lk_scratch_alloc(scratch) : NULL;
-    lk_split(jobs, lk_team_size(), lk_thread_id(), &j0, &j1);
-    for (long j = j0, run; j < j1; j += run) {
-      lk__gemm_args g = g0;
-      long p = j / per, o = p / batch, b = p % batch;
-      int m0, m1, n0, n1;
-      /* One matrix per job, or with a shared B and whole matrices per job, the run of them up
-       * to the thread's last job or the next outer index. */
-      run = shared_b && per == 1 ? lk_min_l(j1 - j, batch - b) : 1;
-      g.A += o * osa + b * bsa; g.B += o * osb + b * bsb; g.C += o * osc + b * bsc;
-      if (g.R) g.R += o * osr + b * bsr;
-      if (g.scale_k) g.scale_k += b * bss;
-      lk__gemm_rect_bounds(M, N, tm, tn, (int)(j % per), &m0, &m1, &n0, &n1);
-      if (m0 >= m1 || n0 >= n1) continue;
-      if (K > 0 && ws) {
-        lk__gemm_rect(&g, run, bsa, bsc, bsr, m0, m1, n0, n1, ws);
-        continue;
-      }
-      for (long i = 0; i < run; ++i) { /* degenerate K, or out of memory */
-        lk__gemm_args gi = g;
-        gi.A += i * bsa; gi.C += i * bsc;
-        if (gi.R) gi.R += i * bsr;
-        if (K <= 0) lk__gemm_rect_k0(&gi, m0, m1, n0, n1);
-        else lk__gemm_rect_naive(&gi, m0, m1, n0, n1);
-      }
-    }
-    lk_scratch_free(ws);
-  }
-}
-
-void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                 const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
-                 const float *bias_m, const float *bias_n, int act, const float *R, long bsr, long rsr) {
-  lk__gemm_nested(1, 0, 0, 0, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
-                  act, R, bsr, rsr, NULL, 0);
-}
-
-/* lk_gemm_ex2 without the activation and residual: C_b = beta·C_b + A_b·B_b + bias_m + bias_n. */
-void lk_gemm_ex(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
-                const float *bias_m, const float *bias_n) {
-  lk_gemm_ex2(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
-              LK_ACT_NONE, NULL, 0, 0);
-}
-
-/* C[M,N] = A[M,K]·B[K,N] + beta·C. A(i,k) = A[i*rsa + k*csa], B(k,j) = B[k*rsb + j*csb],
- * C(i,j) = C[i*rsc + j]. */
-void lk_gemm(int M, int N, int K, const float *A, long rsa, long csa, const float *B, long rsb,
-             long csb, float *C, long rsc, float beta) {
-  lk_gemm_ex(1, M, N, K, A, 0, rsa, csa, B, 0, rsb, csb, C, 0, rsc, beta, NULL, NULL);
-}
-
-/* outer · batch independent products, operand (o, b) at A + o*osa + b*bsa (B, C likewise): two
- * leading axes that do not flatten into one stride (attention's heads read in place by
- * matmul_permuted, inside the batch of samples). */
-void lk_gemm_batched2(int outer, long osa, long osb, long osc, int batch, int M, int N, int K, const float *A,
-                      long bsa, long rsa, long csa, const float *B, long bsb, long rsb, long csb, float *C, long bsc,
-                      long rsc, float beta) {
-  lk__gemm_nested(outer, osa, osb, osc, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL,
-                  NULL, LK_ACT_NONE, NULL, 0, 0, NULL, 0);
-}
-
-/* batch independent products, operand b at A + b*bsa, B + b*bsb, C + b*bsc (matmul's leading
- * axes flattened; attention-style batched products). */
-void lk_gemm_batched(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                     const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
-                     float beta) {
-  lk_gemm_ex(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL, NULL);
-}
-
-/* Single-threaded GEMM for use inside another kernel's parallel region (attention). ws must hold
- * lk_gemm_serial_workspace_floats(M, N, K) floats and be 64-byte aligned. */
-size_t lk_gemm_serial_workspace_floats(int M, int N, int K) {
-  lk__gemm_args g = {.K = K, .csa = 0}; /* csa 0: size for a packed A, whatever the strides turn out to be */
-  return lk__gemm_scratch_floats(&g, lk_round_up(M, LK_GEMM_MR), lk_round_up(N, LK_GEMM_NR));
-}
-
-void lk_gemm_serial(int M, int N, int K, const float *A, long rsa, long csa, const float *B,
-                    long rsb, long csb, float *C, long rsc, float beta, float *ws) {
-  lk__gemm_args g = {.M = M, .N = N, .K = K, .A = A, .rsa = rsa, .csa = csa, .B = B, .rsb = rsb, .csb = csb,
-                     .C = C, .rsc = rsc, .beta = beta, .act = LK_ACT_NONE};
-  if (M <= 0 || N <= 0) return;
-  if (K <= 0) lk__gemm_rect_k0(&g, 0, M, 0, N);
-  else lk__gemm_rect(&g, 1, 0, 0, 0, 0, M, 0, N, ws);
-}
-
-/* ---- Naive references (double accumulation), same signatures ---------------------------------- */
-
-void lk_gemm_ex2_naive(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                       const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
-                       float beta, const float *bias_m, const float *bias_n, int act, const float *R,
-                       long bsr, long rsr) {
-  for (int b = 0; b < batch; ++b) {
-    lk__gemm_args g = {.M = M, .N = N, .K = K, .A = A + b * bsa, .rsa = rsa, .csa = csa, .B = B + b * bsb,
-                       .rsb = rsb, .csb = csb, .C = C + b * bsc, .rsc = rsc, .beta = beta, .bias_m = bias_m,
-                       .bias_n = bias_n, .act = act, .R = R ? R + b * bsr : NULL, .rsr = rsr};
-    lk__gemm_rect_naive(&g, 0, M, 0, N);
-  }
-}
-
-void lk_gemm_ex_naive(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                      const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
-                      float beta, const float *bias_m, const float *bias_n) {
-  lk_gemm_ex2_naive(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
-                    LK_ACT_NONE, NULL, 0, 0);
-}
-
-void lk_gemm_naive(int M, int N, int K, const float *A, long rsa, long csa, const float *B,
-                   long rsb, long csb, float *C, long rsc, float beta) {
-  lk_gemm_ex_naive(1, M, N, K, A, 0, rsa, csa, B, 0, rsb, csb, C, 0, rsc, beta, NULL, NULL);
-}
-
-/* ---- templates/conv.c ---------------------------------------------------------------------- */
-/* locus-requires: prologue.h gemm.c */
-/* conv2d, NCHW: y[B, Cout, Ho, Wo] = x[B, Cin, Hh, Ww] ⊛ w[Cout, Cin/groups, kh, kw] + bias[Cout]
- * (PyTorch nn.Conv2d: symmetric zero padding ph/pw, strides sh/sw, no dilation).
- * Ho = (Hh + 2·ph − kh)/sh + 1, Wo = (Ww + 2·pw − kw)/sw + 1.
- *
- * Four paths:
- * - 1×1, stride 1, no padding, groups 1: y_b[Cout, Hh·Ww] = w[Cout, Cin] · x_b[Cin, Hh·Ww], one
- *   batched GEMM straight on the activations (no copy).
- * - depthwise (groups = Cin = Cout): a direct kernel; a GEMM with K = kh·kw would be all overhead.
- * - anything else, implicit GEMM: per image and group, y_g[Cout/G, Ho·Wo] = w_g · col_g with
- *   col_g[(c·kh + ki)·kw + kj][oh·Wo + ow] = x[c, oh·sh − ph + ki, ow·sw − pw + kj], never stored:
- *   the GEMM's B packing (lk__conv_pack_b) reads those pixels straight from a zero-padded copy of
- *   the image, so no bounds checks and no column matrix. An explicit im2col wrote col to memory
- *   and the GEMM then read it back to pack it; with the threads splitting im2col by rows and the
- *   GEMM by columns, half of what each core packed came from the other core's cache. Each thread
- *   takes whole images (or, at batch 1, a share of the output columns) and pads its own copy.
- * - when an image's padded copy would be too large (lk__conv_implicit_ok), the explicit path: one
- *   image and a block of output rows at a time, im2col of the block into the workspace, then per
- *   group one GEMM w_g · col_g with the bias added in the GEMM's store. The block is sized so col
- *   stays near 1 MiB (in L2) while the GEMM reads it. See lk__conv_block_rows. */
-
-static int lk__conv_is_1x1(int kh, int kw, int sh, int sw, int ph, int pw, int groups) {
-  return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 && groups == 1;
-}
-
-/* Output columns [*lo, *hi) whose input column ow·sw − pw + kj lies inside [0, Ww). */
-static void lk__conv_valid_cols(int Ww, int Wo, int sw, int pw, int kj, int *lo, int *hi) {
-  long l = kj >= pw ? 0 : (pw - kj + sw - 1) / sw;
-  long h = Ww - 1 + pw - kj < 0 ? 0 : (Ww - 1 + pw - kj) / sw + 1;
-  *lo = (int)lk_min_l(l, Wo);
-  *hi = (int)lk_max_l(lk_min_l(h, Wo), *lo);
-}
-
-/* Output rows per im2col block: col [K, rows·Wo] (K = Cin·kh·kw) of about 2^18 floats (1 MiB, one
- * core's L2), but at least 256 columns so the GEMM's N is not all edge (SAG's 3×3 convolutions
- * have K = 1728), and never more than the image. The emitter mirrors this rule
- * (`conv2dWorkspace`, Kernels+Products.swift). */
-static long lk__conv_block_rows(long K, long Ho, long Wo) {
-  long rows = (1L << 18) / (K * Wo);
-  if (rows * Wo < 256) rows = lk_ceil_div(256, Wo);
-  return lk_max_l(1, lk_min_l(rows, Ho));
-}
-
-/* The implicit path's per-thread copy of one padded image: Cin planes of (Hh + 2·ph) × (Ww + 2·pw)
- * floats, plus LK__CONV_SLACK so the packing may read whole vectors past the last pixel. Up to
- * 2^21 floats (8 MiB per thread); beyond that the explicit path, with its 1 MiB blocks. The
- * emitter mirrors this rule (`conv2dWorkspace`, Kernels+Products.swift). */
-#define LK__CONV_SLACK (2 * 32)
-static long lk__conv_padded_floats(int Cin, int Hh, int Ww, int ph, int pw) {
-  return (long)Cin * (Hh + 2L * ph) * (Ww + 2L * pw) + LK__CONV_SLACK;
-}
-static int lk__conv_implicit_ok(int Cin, int Hh, int Ww, int ph, int pw) {
-  return lk__conv_padded_floats(Cin, Hh, Ww, ph, pw) <= (1L << 21);
-}
-
-/* Floats of the explicit path's column block (lk__conv_block_rows output rows of one image). */
-static long lk__conv_col_floats(int Cin, int kh, int kw, long Ho, long Wo) {
-  long K = (long)Cin * kh * kw;
-  return K * lk__conv_block_rows(K, Ho, Wo) * Wo;
-}
-
-/* Floats of `ws` lk_conv2d needs (0 for the 1×1, depthwise and implicit paths): one block of the
- * explicit path, whatever B. */
-size_t lk_conv2d_workspace_floats(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh,
-                                  int sw, int ph, int pw, int groups) {
-  long Ho = (Hh + 2L * ph - kh) / sh + 1, Wo = (Ww + 2L * pw - kw) / sw + 1;
-  (void)B;
-  if (lk__conv_is_1x1(kh, kw, sh, sw, ph, pw, groups)) return 0;
-  if (groups == Cin && groups == Cout && groups > 1) return 0;
-  if (Ho <= 0 || Wo <= 0 || lk__conv_implicit_ok(Cin, Hh, Ww, ph, pw)) return 0;
-  return (size_t)lk__conv_col_floats(Cin, kh, kw, Ho, Wo);
-}
-
-/* Output rows [oh0, oh1) of one image x [Cin, Hh, Ww]: col[(c·kh + ki)·kw + kj][(oh − oh0)·Wo + ow] =
- * x[c, oh·sh − ph + ki, ow·sw − pw + kj] or 0. Since c runs over all Cin, the rows of group g are the
- * contiguous block for c in g's channels. */
-static void lk__conv_im2col(int Cin, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw, int oh0, int oh1,
-                            int Wo, const float *restrict x, float *restrict col) {
-  long rows = (long)Cin * kh * kw, n = (long)(oh1 - oh0) * Wo;
-  LK_OMP(parallel for schedule(static) if(rows * n >= LK_PAR_MIN))
-  for (long r = 0; r < rows; ++r) {
-    int kj = (int)(r % kw), ki = (int)(r / kw % kh);
-    const float *xc = x + r / ((long)kh * kw) * Hh * Ww; /* plane c */
-    float *d = col + r * n;
-    int lo, hi;
-    lk__conv_valid_cols(Ww, Wo, sw, pw, kj, &lo, &hi);
-    for (int oh = oh0; oh < oh1; ++oh, d += Wo) {
-      int ih = oh * sh - ph + ki;
-      if (ih < 0 || ih >= Hh) { memset(d, 0, (size_t)Wo * sizeof(float)); continue; }
-      const float *xr = xc + (long)ih * Ww;
-      for (int ow = 0; ow < lo; ++ow) d[ow] = 0.0f;
-      if (sw == 1) memcpy(d + lo, xr + lo - pw + kj, (size_t)(hi - lo) * sizeof(float));
-      else for (int ow = lo; ow < hi; ++ow) d[ow] = xr[(long)ow * sw - pw + kj];
-      for (int ow = hi; ow < Wo; ++ow) d[ow] = 0.0f;
-    }
-  }
-}
-
-/* ---- Implicit GEMM ----------------------------------------------------------------------------- */
-
-/* What lk__conv_pack_b needs besides the GEMM's arguments; g->B is the padded image of the group's
- * first channel. */
-typedef struct { int kh, kw, sh, sw, Wo; long Wp, plane; } lk__conv_geom;
-
-/* lk__gemm_pack_b's layout for B[k0:k0+kc, j0:j0+nc] of the implicit column matrix: B(k, j) is
- * the padded image at channel c, row oh·sh + ki, column ow·sw + kj, for k = (c·kh + ki)·kw + kj and
- * j = oh·Wo + ow. A panel of NR outputs inside one output row reads, per k, NR pixels of one input
- * row: contiguous for stride 1 (whole-vector copies), every other one for stride 2 (two vectors
- * and an even-lane shuffle per 8). A panel that wraps to the next row (or a short last one) goes
- * pixel by pixel through per-column offsets. The padding makes every read in bounds, except the
- * stride-2 path's last lane + 1, which LK__CONV_SLACK covers. */
-static void lk__conv_pack_b(const lk__gemm_args *g, int k0, int kc, int j0, int nc, float *bp) {
-  const lk__conv_geom *q = (const lk__conv_geom *)g->pack_ctx;
-  long koff[LK_GEMM_KC], joff[LK_GEMM_NR];
-  for (int k = 0; k < kc; ++k) {
-    int kk = k0 + k, kj = kk % q->kw, ki = kk / q->kw % q->kh;
-    koff[k] = kk / (q->kw * q->kh) * q->plane + ki * q->Wp + kj;
-  }
-  for (int p0 = 0; p0 < nc; p0 += LK_GEMM_NR) {
-    int nr = (int)lk_min_l(LK_GEMM_NR, nc - p0), n = j0 + p0, oh = n / q->Wo, ow = n % q->Wo;
-    float *d = bp + (long)p0 * kc;
-    if (nr == LK_GEMM_NR && ow + LK_GEMM_NR <= q->Wo) {
-      const float *s0 = g->B + (long)oh * q->sh * q->Wp + (long)ow * q->sw;
-      if (q->sw == 1) {
-        for (int k = 0; k < kc; ++k)
-          for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, lk_vload(s0 + koff[k] + v * LK_VW));
-      } else if (q->sw == 2) {
-        for (int k = 0; k < kc; ++k)
-          for (int j = 0; j < LK_GEMM_NR; j += 8) {
-            lk_v8 a, b, e;
-            memcpy(&a, s0 + koff[k] + 2 * j, sizeof a);
-            memcpy(&b, s0 + koff[k] + 2 * j + 8, sizeof b);
-            e = __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14);
-            memcpy(d + k * LK_GEMM_NR + j, &e, sizeof e);
-          }
-      } else {
-        for (int k = 0; k < kc; ++k)
-          for (int j = 0; j < LK_GEMM_NR; ++j) d[k * LK_GEMM_NR + j] = s0[koff[k] + (long)j * q->sw];
-      }
-    } else {
-      for (int j = 0; j < nr; ++j)
-        joff[j] = (long)((n + j) / q->Wo) * q->sh * q->Wp + (long)((n + j) % q->Wo) * q->sw;
-      for (int k = 0; k < kc; ++k) {
-        for (int j = 0; j < nr; ++j) d[k * LK_GEMM_NR + j] = g->B[koff[k] + joff[j]];
-        for (int j = nr; j < LK_GEMM_NR; ++j) d[k * LK_GEMM_NR + j] = 0.0f;
-      }
-    }
-  }
-}
-
-/* pad[c, ph + i, pw + j] = x[c, i, j] for the Cin planes of one image, zeros around and in the
- * slack after the last plane. */
-static void lk__conv_pad_image(int Cin, int Hh, int Ww, int ph, int pw, const float *restrict x, float *restrict pad) {
-  long Wp = Ww + 2L * pw, plane = (Hh + 2L * ph) * Wp;
-  for (int c = 0; c < Cin; ++c) {
-    float *p = pad + c * plane;
-    const float *xc = x + (long)c * Hh * Ww;
-    memset(p, 0, (size_t)(ph * Wp) * sizeof(float));
-    for (int i = 0; i < Hh; ++i) {
-      float *r = p + (ph + i) * Wp;
-      for (int j = 0; j < pw; ++j) r[j] = r[pw + Ww + j] = 0.0f;
-      memcpy(r + pw, xc + (long)i * Ww, (size_t)Ww * sizeof(float));
-    }
-    memset(p + (ph + Hh) * Wp, 0, (size_t)(ph * Wp) * sizeof(float));
-  }
-  memset(pad + Cin * plane, 0, LK__CONV_SLACK * sizeof(float));
-}
-
-/* The implicit path. Jobs are (image, group, share of the output columns): as many shares per
- * matrix as it takes for the jobs to divide evenly among the threads (at batch 1 on 2 threads,
- * halves of each image). A thread pads an image when its jobs reach it; results do not depend
- * on the thread count (each output is one GEMM element, summed in the same order). */
-static void lk__conv_implicit(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
-                              int G, int Ho, int Wo, const float *x, const float *w, const float *bias, float *y) {
-  int cig = Cin / G, cog = Cout / G, kg = cig * kh * kw, HWo = Ho * Wo;
-  lk__conv_geom q = {.kh = kh, .kw = kw, .sh = sh, .sw = sw, .Wo = Wo, .Wp = Ww + 2L * pw, .plane = (Hh + 2L * ph) * (Ww + 2L * pw)};
-  lk__gemm_args g0 = {.M = cog, .N = HWo, .K = kg, .rsa = kg, .csa = 1, .rsc = HWo, .act = LK_ACT_NONE,
-                      .pack_b = lk__conv_pack_b, .pack_ctx = &q};
-  long products = (long)B * G, jobs, tiles = lk_ceil_div(HWo, LK_GEMM_NR), padded = lk__conv_padded_floats(Cin, Hh, Ww, ph, pw);
-  double fmas = (double)B * Cout * HWo * kg;
-  int threads = fmas < LK_GEMM_PAR_MIN ? 1 : lk_max_threads(), per = lk__gemm_shares(products, threads);
-  size_t scratch;
-  jobs = products * per;
-  scratch = (size_t)lk_round_up(padded, 16) + lk__gemm_scratch_floats(&g0, cog, lk_ceil_div(tiles, per) * LK_GEMM_NR);
-
-  LK_OMP(parallel num_threads(threads) if(threads > 1))
-  {
-    long j0, j1, have = -1;
-    float *pad = lk_scratch_alloc(scratch), *ws = pad ? pad + lk_round_up(padded, 16) : NULL;
-    lk_split(jobs, lk_team_size(), lk_thread_id(), &j0, &j1);
-    for (long j = j0; j < j1; ++j) {
-      long p = j / per, b = p / G, gi = p % G, lo, hi;
-      float *yg = y + (b * Cout + gi * cog) * HWo;
-      lk_split(tiles, per, (int)(j % per), &lo, &hi);
-      lo = lk_min_l(lo * LK_GEMM_NR, HWo); hi = lk_min_l(hi * LK_GEMM_NR, HWo);
-      if (!pad) { /* out of memory: fail loudly, with NaN, rather than leave garbage in y */
-        for (long i = 0; i < cog; ++i)
-          for (long n = lo; n < hi; ++n) yg[i * HWo + n] = NAN;
-        continue;
-      }
-      if (have != b) lk__conv_pad_image(Cin, Hh, Ww, ph, pw, x + b * Cin * Hh * Ww, pad), have = b;
-      if (lo < hi) {
-        lk__gemm_args g = g0;
-        g.A = w + gi * cog * kg; g.B = pad + gi * cig * q.plane; g.C = yg; g.bias_m = bias ? bias + gi * cog : NULL;
-        lk__gemm_rect(&g, 1, 0, 0, 0, 0, cog, (int)lo, (int)hi, ws);
-      }
-    }
-    lk_scratch_free(pad);
-  }
-}
-
-/* Stride-1 depthwise convolution of small planes (the locality blocks' 3×3 over 7×7…56×56 token
- * grids) goes through a zero-padded copy of each plane, so that every output row is whole vectors
- * of LK_VW columns with no bounds logic: a row of 7 would otherwise be a 7-long scalar loop per
- * tap (1.8 GFLOP/s at localvit_fmnist's training shape). lk__dw_fits says whether a plane's copy
- * fits the stack buffer; lk__dw_pad makes the copy; lk__dw_plane convolves it. The training
- * kernels (grad.c) use all three for the input gradient (a convolution of the padded dy with the
- * flipped taps) and the first two for the weight gradient. Padding taps are multiplied by the
- * zeros, not skipped: an inf or NaN weight gives NaN along the border, where the direct path
- * below would leave those outputs finite. */
-#define LK__DW_PAD_FLOATS 8192 /* 32 KiB: a 56×56 plane, padding 1, is 59 rows (one extra) of ≤ 66 floats */
-#define LK__DW_MAX_TAPS 64
-
-/* Row stride of a padded copy of a plane Ww wide with pw zero columns each side, for a kw-wide
- * kernel: room for the last whole vector of an output row (Wo = Ww + 2·pw − kw + 1 columns) at
- * the widest tap offset. */
-static long lk__dw_row(int Ww, int kw, int pw) {
-  long Wo = (long)Ww + 2L * pw - kw + 1;
-  return (Wo - 1) / LK_VW * LK_VW + LK_VW + kw - 1;
-}
-
-static int lk__dw_fits(int Hh, int Ww, int kh, int kw, int ph, int pw) {
-  return kh * kw <= LK__DW_MAX_TAPS && ph < kh && pw < kw && Ww + 2L * pw >= kw && Hh + 2L * ph >= kh &&
-         (Hh + 2L * ph + 1) * lk__dw_row(Ww, kw, pw) <= LK__DW_PAD_FLOATS;
-}
-
-/* pad[(ph + i)·row + pw + j] = x[i·Ww + j], zeros around, to the end of each row, and one more
- * zero row below (read by lk__dw_plane's second row of an odd last pair). pad holds
- * LK_VW floats more than lk__dw_fits allows. Whole vectors only (a row is a few floats, shorter
- * than a memcpy call): everything zeroed, then each row copied, its last partial vector read
- * whole while that stays inside the plane and masked, its spill zeros landing in the next row's
- * padding or in data written after it. */
-static void lk__dw_pad(int Hh, int Ww, int ph, int pw, long row, const float *restrict x, float *restrict pad) {
-  long n = (Hh + 2L * ph + 1) * row, plane = (long)Hh * Ww;
-  for (long i = 0; i < n; i += LK_VW) lk_vstore(pad + i, lk_vzero());
-  for (int i = 0; i < Hh; ++i) {
-    float *d = pad + (ph + i) * row + pw;
-    const float *r = x + (long)i * Ww;
-    /* Every vector masked, full ones too: a plain vector copy loop becomes a memcpy call. */
-    for (int j = 0; j < Ww; j += LK_VW) {
-      if (j + LK_VW <= Ww || (long)i * Ww + j + LK_VW <= plane) {
-        lk_vstore(d + j, lk_vselect(lk_vbelow(j, Ww), lk_vload(r + j), lk_vzero()));
-      } else {
-        for (int k = j; k < Ww; ++k) d[k] = r[k];
-      }
-    }
-  }
-}
-
-/* y[oh, ow] = b0 + Σ_{ki, kj} w[ki·kw + kj] · pad[(oh + ki)·row + ow + kj] for the Ho × Wo outputs,
- * taps in that order (bias first). Two output rows at a time: two independent multiply-add chains
- * (one chain of kh·kw dependent FMAs per vector was latency-bound); for an odd Ho the second row of
- * the last pair reads lk__dw_pad's extra zero row and is not stored. Lanes past Wo are computed on
- * padding and not stored. Inlined into lk__dw_plane with kh, kw constant for 3×3, so the taps stay
- * in registers. */
-__attribute__((always_inline)) static inline void lk__dw_plane_k(int Ho, int Wo, int kh, int kw, long row,
-                                                                 const float *restrict pad, const float *restrict w,
-                                                                 float b0, float *restrict y) {
-  lk_vf wv[LK__DW_MAX_TAPS];
-  for (int t = 0; t < kh * kw; ++t) wv[t] = lk_vset1(w[t]);
-  for (int oh = 0; oh < Ho; oh += 2) {
-    for (int o = 0; o < Wo; o += LK_VW) {
-      lk_vf acc[2] = {lk_vset1(b0), lk_vset1(b0)};
-      for (int ki = 0; ki < kh; ++ki) {
-        const float *pr = pad + (oh + ki) * row + o;
-        for (int kj = 0; kj < kw; ++kj) {
-          acc[0] += wv[ki * kw + kj] * lk_vload(pr + kj);
-          acc[1] += wv[ki * kw + kj] * lk_vload(pr + row + kj);
-        }
-      }
-      for (int r = 0; r < 2 && oh + r < Ho; ++r) {
-        float *yr = y + (long)(oh + r) * Wo;
-        /* A tail may spill past its row when everything it lands on is written after it: the
-         * next pairs (r = 1), or a row of one vector (o = 0), whose second row comes next. */
-        if (o + LK_VW <= Wo || ((r == 1 || o == 0) && (long)(oh + r) * Wo + o + LK_VW <= (long)Ho * Wo)) {
-          lk_vstore(yr + o, acc[r]);
-        } else {
-          float tail[LK_VW];
-          lk_vstore(tail, acc[r]);
-          for (int i = 0; i < Wo - o; ++i) yr[o + i] = tail[i];
-        }
-      }
-    }
-  }
-}
-
-static void lk__dw_plane(int Ho, int Wo, int kh, int kw, long row, const float *restrict pad, const float *restrict w,
-                         float b0, float *restrict y) {
-  if (kh == 3 && kw == 3) lk__dw_plane_k(Ho, Wo, 3, 3, row, pad, w, b0, y);
-  else lk__dw_plane_k(Ho, Wo, kh, kw, row, pad, w, b0, y);
-}
-
-/* Depthwise: every (b, c) plane is independent; each output row accumulates kh·kw shifted input
- * rows (vectorised over the row for stride 1), taps in a fixed order. Stride 1 on planes that fit
- * takes the padded path above. */
-static void lk__conv_depthwise(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph,
-                               int pw, int Ho, int Wo, const float *restrict x, const float *restrict w,
-                               const float *bias, float *restrict y) {
-  long planes = (long)B * C;
-  int padded = sh == 1 && sw == 1 && lk__dw_fits(Hh, Ww, kh, kw, ph, pw);
-  LK_OMP(parallel for schedule(static) if(planes * Ho * Wo * kh * kw >= LK_PAR_MIN))
-  for (long p = 0; p < planes; ++p) {
-    int c = (int)(p % C);
-    const float *xp = x + p * Hh * Ww, *wc = w + (long)c * kh * kw;
-    float *yp = y + p * Ho * Wo;
-    float b0 = bias ? bias[c] : 0.0f;
-    if (padded) {
-      float pad[LK__DW_PAD_FLOATS + LK_VW];
-      long row = lk__dw_row(Ww, kw, pw);
-      lk__dw_pad(Hh, Ww, ph, pw, row, xp, pad);
-      lk__dw_plane(Ho, Wo, kh, kw, row, pad, wc, b0, yp);
-      continue;
-    }
-    for (int oh = 0; oh < Ho; ++oh) {
-      float *yr = yp + (long)oh * Wo;
-      for (int ow = 0; ow < Wo; ++ow) yr[ow] = b0;
-      for (int ki = 0; ki < kh; ++ki) {
-        int ih = oh * sh - ph + ki;
-        if (ih < 0 || ih >= Hh) continue;
-        for (int kj = 0; kj < kw; ++kj) {
-          const float *xr = xp + (long)ih * Ww;
-          float wv = wc[ki * kw + kj];
-          int lo, hi;
-          lk__conv_valid_cols(Ww, Wo, sw, pw, kj, &lo, &hi);
-          if (sw == 1) {
-            const float *xs = xr - pw + kj + lo; /* in bounds: lo is the first valid column */
-            float *ys = yr + lo;
-            for (int o = 0; o < hi - lo; ++o) ys[o] += wv * xs[o];
-          } else {
-            for (int ow = lo; ow < hi; ++ow) yr[ow] += wv * xr[(long)ow * sw - pw + kj];
-          }
-        }
-      }
-    }
-  }
-}
-
-/* The explicit path (im2col in blocks); col: lk_conv2d_workspace_floats as if the implicit path
- * did not apply, or NULL to allocate it here. */
-static void lk__conv_explicit(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
-                              int G, int Ho, int Wo, const float *x, const float *w, const float *bias, float *y,
-                              float *ws) {
-  long HWi = (long)Hh * Ww, HWo = (long)Ho * Wo;
-  int cog = Cout / G;
-  long kg = (long)Cin / G * kh * kw; /* GEMM K of one group */
-  int block = (int)lk__conv_block_rows((long)Cin * kh * kw, Ho, Wo);
-  float *col = ws ? ws : lk_scratch_alloc((size_t)lk__conv_col_floats(Cin, kh, kw, Ho, Wo));
-  if (!col) { /* out of memory: fail loudly, with NaN, rather than leave garbage in y */
-    for (long i = 0; i < (long)B * Cout * HWo; ++i) y[i] = NAN;
-    return;
-  }
-  for (int b = 0; b < B; ++b)
-    for (int oh0 = 0; oh0 < Ho; oh0 += block) {
-      int oh1 = (int)lk_min_l(oh0 + block, Ho), n = (oh1 - oh0) * Wo;
-      float *yb = y + (long)b * Cout * HWo + (long)oh0 * Wo;
-      lk__conv_im2col(Cin, Hh, Ww, kh, kw, sh, sw, ph, pw, oh0, oh1, Wo, x + (long)b * Cin * HWi, col);
-      for (int g = 0; g < G; ++g)
-        lk_gemm_ex(1, cog, n, (int)kg, w + g * cog * kg, 0, kg, 1, col + g * kg * n, 0, n, 1, yb + g * cog * HWo, 0, HWo,
-                   0.0f, bias ? bias + g * cog : NULL, NULL);
-    }
-  if (!ws) lk_scratch_free(col);
-}
-
-/* ws: lk_conv2d_workspace_floats(...) floats, or NULL to allocate them for this call.
- * bias may be NULL. y must not overlap x. */
-void lk_conv2d(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
-               int groups, const float *x, const float *w, const float *bias, float *y, float *ws) {
-  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
-  long HWi = (long)Hh * Ww;
-  if (B <= 0 || Ho <= 0 || Wo <= 0) return;
-  if (lk__conv_is_1x1(kh, kw, sh, sw, ph, pw, groups)) {
-    lk_gemm_ex(B, Cout, (int)HWi, Cin, w, 0, Cin, 1, x, Cin * HWi, HWi, 1, y, Cout * HWi, HWi, 0.0f, bias, NULL);
-    return;
-  }
-  if (groups == Cin && groups == Cout && groups > 1) {
-    lk__conv_depthwise(B, Cin, Hh, Ww, kh, kw, sh, sw, ph, pw, Ho, Wo, x, w, bias, y);
-    return;
-  }
-  if (lk__conv_implicit_ok(Cin, Hh, Ww, ph, pw))
-    lk__conv_implicit(B, Cin, Hh, Ww, Cout, kh, kw, sh, sw, ph, pw, groups, Ho, Wo, x, w, bias, y);
-  else
-    lk__conv_explicit(B, Cin, Hh, Ww, Cout, kh, kw, sh, sw, ph, pw, groups, Ho, Wo, x, w, bias, y, ws);
-}
-
-/* Reference: the definition, one output at a time, accumulated in double. */
-void lk_conv2d_naive(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph,
-                     int pw, int groups, const float *x, const float *w, const float *bias, float *y) {
-  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
-  int cig = Cin / groups, cog = Cout / groups;
-  for (int b = 0; b < B; ++b)
-    for (int co = 0; co < Cout; ++co)
-      for (int oh = 0; oh < Ho; ++oh)
-        for (int ow = 0; ow < Wo; ++ow) {
-          double s = bias ? bias[co] : 0.0;
-          int g = co / cog;
-          for (int ci = 0; ci < cig; ++ci)
-            for (int ki = 0; ki < kh; ++ki)
-              for (int kj = 0; kj < kw; ++kj) {
-                int ih = oh * sh - ph + ki, iw = ow * sw - pw + kj;
-                if (ih < 0 || ih >= Hh || iw < 0 || iw >= Ww) continue;
-                s += (double)x[(((long)b * Cin + g * cig + ci) * Hh + ih) * Ww + iw] *
-                     w[(((long)co * cig + ci) * kh + ki) * kw + kj];
-              }
-          y[(((long)b * Cout + co) * Ho + oh) * Wo + ow] = (float)s;
-        }
-}
-
 /* ---- templates/activation.c ---------------------------------------------------------------- */
 /* locus-requires: prologue.h */
 /* Elementwise kernels: activations, rsqrt, binary arithmetic with broadcasting, scalar variants.
@@ -2540,6 +1538,44 @@ void lk_circular_pad(long P, int Hh, int Ww, int top, int bottom, int left, int 
   lk__layout_wrap(P, Hh, Ww, Hh + top + bottom, Ww + left + right, top, left, x, y);
 }
 
+/* im2col, F.unfold(x, (kh, kw), padding=(ph, pw), stride=(sh, sw)).transpose(1, 2): image
+ * x [B, C, Hh, Ww] → patch rows y [B, Ho·Wo, C·kh·kw], row oh·Wo + ow holding the window at
+ * (oh·sh − ph, ow·sw − pw) in column order (c, ky, kx), zeros outside the image. A convolution
+ * weight [Co, C, kh, kw] read as [Co, C·kh·kw] then multiplies these rows straight into tokens
+ * (the patch-embedding pass uses it where C·kh·kw is small, as for a 3-channel image). A thread
+ * fills one output row oh (Wo patch rows, in L1/L2) a column at a time: each column is a run of
+ * an image row with zeros at the padded ends, without a bounds test per element. */
+void lk_im2col(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw, const float *x,
+               float *y) {
+  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
+  long K = (long)C * kh * kw, rows = (long)B * Ho;
+  LK_OMP(parallel for schedule(static) if(rows * Wo * K >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) {
+    long b = r / Ho;
+    int oh = (int)(r % Ho);
+    const float *xb = x + b * C * Hh * Ww;
+    float *yr = y + r * Wo * K; /* Wo patch rows of K columns */
+    for (int c = 0; c < C; ++c)
+      for (int ky = 0; ky < kh; ++ky) {
+        int iy = oh * sh - ph + ky;
+        const float *src = xb + ((long)c * Hh + (iy >= 0 && iy < Hh ? iy : 0)) * Ww;
+        for (int kx = 0; kx < kw; ++kx) {
+          float *dst = yr + ((long)c * kh + ky) * kw + kx; /* column (c, ky, kx), stride K */
+          /* Windows ow in [lo, hi) read pixel ow·sw − pw + kx inside the row; the others are 0. */
+          int lo = 0, hi = 0;
+          if (iy >= 0 && iy < Hh) {
+            lo = lk_min_l(Wo, kx >= pw ? 0 : (pw - kx + sw - 1) / sw);
+            hi = lk_min_l(Wo, Ww - 1 + pw - kx < 0 ? 0 : (Ww - 1 + pw - kx) / sw + 1);
+            if (hi < lo) hi = lo;
+          }
+          for (int ow = 0; ow < lo; ++ow) dst[ow * K] = 0.0f;
+          for (int ow = lo; ow < hi; ++ow) dst[ow * K] = src[ow * sw - pw + kx];
+          for (int ow = hi; ow < Wo; ++ow) dst[ow * K] = 0.0f;
+        }
+      }
+  }
+}
+
 /* References. */
 void lk_copy_strided_naive(int rank, const long *shape, const float *x, const long *sx, float *y, const long *sy) {
   long total = 1;
@@ -2571,6 +1607,609 @@ void lk_circular_pad_naive(long P, int Hh, int Ww, int top, int bottom, int left
         while (sj >= Ww) sj -= Ww;
         y[(p * Ho + i) * Wo + j] = x[(p * Hh + si) * Ww + sj];
       }
+}
+
+void lk_im2col_naive(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw, const float *x,
+                     float *y) {
+  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
+  long K = (long)C * kh * kw;
+  for (long i = 0; i < (long)B * Ho * Wo * K; ++i) y[i] = 0.0f;
+  for (int b = 0; b < B; ++b)
+    for (int c = 0; c < C; ++c)
+      for (int iy = 0; iy < Hh; ++iy)
+        for (int ix = 0; ix < Ww; ++ix)
+          /* Scatter: every window (oh, ow) that covers pixel (iy, ix) gets it at (c, ky, kx). */
+          for (int ky = 0; ky < kh; ++ky)
+            for (int kx = 0; kx < kw; ++kx) {
+              int ty = iy + ph - ky, tx = ix + pw - kx;
+              if (ty < 0 || tx < 0 || ty % sh || tx % sw || ty / sh >= Ho || tx / sw >= Wo) continue;
+              long row = ((long)b * Ho + ty / sh) * Wo + tx / sw;
+              y[row * K + ((long)c * kh + ky) * kw + kx] = x[(((long)b * C + c) * Hh + iy) * Ww + ix];
+            }
+}
+
+/* ---- templates/gemm.c ---------------------------------------------------------------------- */
+/* locus-requires: prologue.h */
+/* GEMM: C[M,N] = A[M,K] · B[K,N] + beta·C (+ bias), float32; lk_gemm_ex2 adds an epilogue
+ * C = act(A·B + beta·C + bias) + R applied in the store (fused_linear.c).
+ *
+ * A and B take any row/column strides (BLIS-style), so transposed operands cost nothing:
+ * linear's x·Wᵀ with W[N,K] is B = W with rsb = 1, csb = K. C is row-major with row stride rsc.
+ *
+ * Structure (Goto/BLIS): C is cut into MR×NR register tiles. For each KC-long slice of K a block of B
+ * (KC × NC) is packed into NR-wide column panels, so the micro-kernel streams B with unit stride from
+ * L1 whatever B's strides were; the micro-kernel walks MR rows of A (from L2) against one panel,
+ * broadcasting one A value and doing NR/LK_VW vector FMAs per row per k. A is read in place when its
+ * rows are contiguous (csa == 1, the common case: activations) or its columns are (rsa == 1: a weight
+ * gradient's dyᵀ), otherwise packed into MR-tall panels.
+ *
+ * Why these tile sizes (accumulators must stay in registers, and need ≥ 2 FMA pipes × 4-5 cycles of
+ * latency = 8-10 independent chains):
+ *   AVX2, 16 ymm:    6×16 → 12 accumulators + 2 B vectors + 1 broadcast = 15 registers.
+ *   AVX-512, 32 zmm: 8×32 → 16 accumulators + 2 B + 1 = 19 registers (6×32 and 12×32 also fit;
+ *                    not measured here: the development machine has no AVX-512).
+ *   generic 4-wide:  6×8  → 12 accumulators, as AVX2 at half width (16 xmm / 32 NEON registers).
+ * KC = 256: a packed B panel KC×NR is 16 KiB (AVX2), half of L1, leaving room for the A rows.
+ * MC = 192 rows × KC of A is 192 KiB: well inside a 512 KiB-1 MiB L2.
+ *
+ * Threads: the C matrix of each batch element is cut into a tm × tn grid of rectangles (chosen by a
+ * cost model that counts micro-tiles and packing), and rectangles are dealt out to threads in
+ * contiguous runs. Every thread packs only what its rectangles need into its own scratch, so there
+ * is no barrier inside the call. Every C element is summed in the same order (k ascending within a
+ * KC slice, slices added in order) whatever the grid, so results do not depend on the thread count.
+ */
+
+#if defined(LOCUS_TARGET_AVX512)
+#  ifndef LK_GEMM_MR
+#    define LK_GEMM_MR 8
+#  endif
+#else
+#  ifndef LK_GEMM_MR
+#    define LK_GEMM_MR 6
+#  endif
+#endif
+#ifndef LK_GEMM_NV
+#  define LK_GEMM_NV 2 /* vectors per row of a register tile */
+#endif
+#define LK_GEMM_NR (LK_GEMM_NV * LK_VW)
+#ifndef LK_GEMM_KC
+#  define LK_GEMM_KC 256
+#endif
+#ifndef LK_GEMM_MC
+#  define LK_GEMM_MC (32 * LK_GEMM_MR)
+#endif
+#ifndef LK_GEMM_NC
+#  define LK_GEMM_NC 1024
+#endif
+
+/* One matrix product; the batched entry points make one per batch element. */
+typedef struct lk__gemm_args {
+  int M, N, K;
+  const float *A; long rsa, csa;
+  const float *B; long rsb, csb;
+  float *C; long rsc;
+  float beta;
+  const float *bias_m; /* [M] added to every row i, or NULL */
+  const float *bias_n; /* [N] added to every column j, or NULL */
+  int act;             /* LK_ACT_*, applied after beta and the biases */
+  const float *R;      /* residual R(i,j) = R[i*rsr + j] added after act, or NULL; may equal C */
+  long rsr;
+  const float *scale_k; /* [K]: B(k,j) read as scale_k[k]·B(k,j) (applied while packing B), or NULL */
+  /* B packed by the caller instead of read through B, rsb, csb (conv.c's implicit im2col, where
+   * B(k,j) is a pixel of the input image): pack_b(g, k0, kc, j0, nc, bp) writes B[k0:k0+kc,
+   * j0:j0+nc] in lk__gemm_pack_b's layout. NULL: B is a strided matrix. */
+  void (*pack_b)(const struct lk__gemm_args *g, int k0, int kc, int j0, int nc, float *bp);
+  const void *pack_ctx; /* for pack_b */
+} lk__gemm_args;
+
+/* What the micro-kernel does with its tile. The tile's result r = A·B over one KC slice; then
+ *   first slice:  r += bias_n, r += bias_m, r = beta·P + r     (only when beta ≠ 0: P not read)
+ *   later slices: r = P + r
+ *   last slice:   r = act(r), r = r + R
+ * and r is stored to the tile's destination. P is C on the first slice, then the earlier slices'
+ * sum, which is C itself, except when the residual is C (in-place residual add) and K has
+ * several slices: then the partial sums go to a per-thread stash, so R is still intact when the
+ * last slice reads it (see lk__gemm_rect). */
+typedef struct {
+  int first, last;
+  float beta;
+  const float *bias_m; /* already offset to the tile's first row, or NULL */
+  const float *bias_n; /* already offset to the tile's first column, or NULL */
+  const float *part; long rsp; /* C (first slice, for beta) or the earlier slices' sum */
+  int act;                     /* last slice */
+  const float *res; long rsr;  /* residual tile, or NULL (last slice) */
+} lk__gemm_epi;
+
+/* The last slice's activation and residual on a tile, out of line so the plain store below stays
+ * small enough to be inlined into the micro-kernel (inlining the activations' code costs plain
+ * GEMMs 1-2%). One switch per tile, then a straight loop over its MR·NV vectors, which are
+ * independent chains the core overlaps. res may alias the destination: read before the store. */
+__attribute__((noinline)) static void lk__gemm_finish(lk_vf acc[LK_GEMM_MR][LK_GEMM_NV], const lk__gemm_epi *e) {
+  lk_vact_n(e->act, &acc[0][0], LK_GEMM_MR * LK_GEMM_NV);
+  if (e->res)
+    for (int i = 0; i < LK_GEMM_MR; ++i)
+      for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = acc[i][v] + lk_vload(e->res + i * e->rsr + v * LK_VW);
+}
+
+/* Stores a full MR×NR accumulator tile into c (row stride rsc), with the epilogue. c may equal
+ * e->part or e->res: every element is read before it is written, and only at its own position. */
+__attribute__((always_inline)) static inline void lk__gemm_store(lk_vf acc[LK_GEMM_MR][LK_GEMM_NV], float *c, long rsc,
+                                  const lk__gemm_epi *e) {
+  if (e->first) {
+    if (e->bias_n)
+      for (int v = 0; v < LK_GEMM_NV; ++v) {
+        lk_vf b = lk_vload(e->bias_n + v * LK_VW);
+        for (int i = 0; i < LK_GEMM_MR; ++i) acc[i][v] = acc[i][v] + b;
+      }
+    if (e->bias_m)
+      for (int i = 0; i < LK_GEMM_MR; ++i)
+        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = acc[i][v] + e->bias_m[i];
+    if (e->beta != 0.0f)
+      for (int i = 0; i < LK_GEMM_MR; ++i)
+        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = e->beta * lk_vload(e->part + i * e->rsp + v * LK_VW) + acc[i][v];
+  } else {
+    for (int i = 0; i < LK_GEMM_MR; ++i)
+      for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = lk_vload(e->part + i * e->rsp + v * LK_VW) + acc[i][v];
+  }
+  if (e->last && (e->act != LK_ACT_NONE || e->res)) {
+    /* Through a copy: acc's own address never escapes, so it stays in registers elsewhere. */
+    lk_vf t[LK_GEMM_MR][LK_GEMM_NV];
+    memcpy(t, acc, sizeof t);
+    lk__gemm_finish(t, e);
+    memcpy(acc, t, sizeof t);
+  }
+  for (int i = 0; i < LK_GEMM_MR; ++i)
+    for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(c + i * rsc + v * LK_VW, acc[i][v]);
+}
+
+/* One register tile: C[0:mr, 0:nr] (+)= A[0:MR, 0:kc] · Bp[0:kc, 0:NR], through the epilogue.
+ * A(i, k) is a[k·ks + i] when ks > 0 (an MR-tall packed panel, ks = MR, or a column-major A read
+ * in place, ks = its column stride), else a[i·rsa + k] (MR rows read in place). All MR rows must
+ * be readable. bp is a packed NR-wide panel. c is not restrict: it may be the epilogue's partial
+ * sums or residual. */
+static void lk__gemm_tile(int kc, const float *restrict a, long rsa, long ks,
+                          const float *restrict bp, float *c, long rsc, int mr, int nr,
+                          const lk__gemm_epi *e) {
+  lk_vf acc[LK_GEMM_MR][LK_GEMM_NV];
+  for (int i = 0; i < LK_GEMM_MR; ++i)
+    for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = lk_vzero();
+  /* Start fetching the C tile now so its misses overlap the k loop instead of stalling the
+   * stores (+8% at 1024², +5% for 3152×768×192); likewise the residual on the last slice. */
+  for (int i = 0; i < mr; ++i) {
+    __builtin_prefetch(c + i * rsc, 1);
+    __builtin_prefetch(c + i * rsc + LK_GEMM_NR - 1, 1);
+  }
+  if (e->last && e->res && e->res != c)
+    for (int i = 0; i < mr; ++i) {
+      __builtin_prefetch(e->res + i * e->rsr, 0);
+      __builtin_prefetch(e->res + i * e->rsr + LK_GEMM_NR - 1, 0);
+    }
+
+  if (ks > 0) {
+    for (int k = 0; k < kc; ++k) {
+      lk_vf b[LK_GEMM_NV];
+      for (int v = 0; v < LK_GEMM_NV; ++v) b[v] = lk_vload(bp + v * LK_VW);
+      for (int i = 0; i < LK_GEMM_MR; ++i) {
+        lk_vf ai = lk_vset1(a[i]);
+        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] += ai * b[v];
+      }
+      a += ks;
+      bp += LK_GEMM_NR;
+    }
+  } else {
+    for (int k = 0; k < kc; ++k) {
+      lk_vf b[LK_GEMM_NV];
+      for (int v = 0; v < LK_GEMM_NV; ++v) b[v] = lk_vload(bp + v * LK_VW);
+      for (int i = 0; i < LK_GEMM_MR; ++i) {
+        lk_vf ai = lk_vset1(a[i * rsa + k]);
+        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] += ai * b[v];
+      }
+      bp += LK_GEMM_NR;
+    }
+  }
+
+  if (mr == LK_GEMM_MR && nr == LK_GEMM_NR) {
+    lk__gemm_store(acc, c, rsc, e);
+  } else {
+    /* Edge tile: run the same store on full-size copies (C, partial sums, residual, biases, zero
+     * padded), so edge elements round exactly like interior ones, then copy the valid part back. */
+    float t[LK_GEMM_MR * LK_GEMM_NR], tp[LK_GEMM_MR * LK_GEMM_NR], tr[LK_GEMM_MR * LK_GEMM_NR];
+    float bm[LK_GEMM_MR], bn[LK_GEMM_NR];
+    lk__gemm_epi pe = *e;
+    if (!e->first || e->beta != 0.0f) {
+      memset(tp, 0, sizeof tp);
+      for (int i = 0; i < mr; ++i) memcpy(tp + i * LK_GEMM_NR, e->part + i * e->rsp, (size_t)nr * sizeof(float));
+      pe.part = tp; pe.rsp = LK_GEMM_NR;
+    }
+    if (e->last && e->res) {
+      memset(tr, 0, sizeof tr);
+      for (int i = 0; i < mr; ++i) memcpy(tr + i * LK_GEMM_NR, e->res + i * e->rsr, (size_t)nr * sizeof(float));
+      pe.res = tr; pe.rsr = LK_GEMM_NR;
+    }
+    if (e->bias_m) { memset(bm, 0, sizeof bm); memcpy(bm, e->bias_m, (size_t)mr * sizeof(float)); pe.bias_m = bm; }
+    if (e->bias_n) { memset(bn, 0, sizeof bn); memcpy(bn, e->bias_n, (size_t)nr * sizeof(float)); pe.bias_n = bn; }
+    lk__gemm_store(acc, t, LK_GEMM_NR, &pe);
+    for (int i = 0; i < mr; ++i) memcpy(c + i * rsc, t + i * LK_GEMM_NR, (size_t)nr * sizeof(float));
+  }
+}
+
+/* Packs B[0:kc, 0:nc] into NR-wide panels: bp[(j/NR)*kc*NR + k*NR + (j%NR)], zero past nc; with
+ * sk (not NULL), row k scaled by sk[k] (a per-input-channel scale folded into the weights:
+ * fused_linear's squeeze-excite input, fused_linear.c). */
+static void lk__gemm_pack_b(int kc, int nc, const float *restrict B, long rsb, long csb,
+                            const float *restrict sk, float *restrict bp) {
+  for (int j0 = 0; j0 < nc; j0 += LK_GEMM_NR) {
+    int nr = (int)lk_min_l(LK_GEMM_NR, nc - j0);
+    const float *b = B + j0 * csb;
+    float *d = bp + (long)j0 * kc;
+    if (nr == LK_GEMM_NR && csb == 1) {
+      /* Row-major B (matmul, attention's V): each k is one contiguous NR-float copy. */
+      for (int k = 0; k < kc; ++k)
+        for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, lk_vload(b + k * rsb + v * LK_VW));
+    } else if (nr == LK_GEMM_NR && rsb == 1) {
+      /* Transposed B (linear's W[N,K], attention's Kᵀ): NR columns, each contiguous in k, turned
+       * around 8×8 at a time in registers (element copies made packing ~9% of a 197-row linear;
+       * the shuffle sequence lowers well for SSE, AVX2 and AVX-512 alike). */
+      int k0 = 0;
+      for (; k0 + 8 <= kc; k0 += 8)
+        for (int j = 0; j < LK_GEMM_NR; j += 8) lk_transpose8_block(b + j * csb + k0, csb, d + k0 * LK_GEMM_NR + j, LK_GEMM_NR);
+      for (; k0 < kc; ++k0)
+        for (int j = 0; j < LK_GEMM_NR; ++j) d[k0 * LK_GEMM_NR + j] = b[j * csb + k0];
+    } else {
+      for (int k = 0; k < kc; ++k) {
+        for (int j = 0; j < nr; ++j) d[k * LK_GEMM_NR + j] = b[k * rsb + j * csb];
+        for (int j = nr; j < LK_GEMM_NR; ++j) d[k * LK_GEMM_NR + j] = 0.0f;
+      }
+    }
+    /* A second pass over the panel just written (in L1) keeps the three copy paths unchanged. */
+    if (sk)
+      for (int k = 0; k < kc; ++k) {
+        lk_vf s = lk_vset1(sk[k]);
+        for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, s * lk_vload(d + k * LK_GEMM_NR + v * LK_VW));
+      }
+  }
+}
+
+/* Packs A[0:mc, 0:kc] into MR-tall panels: ap[(i/MR)*kc*MR + k*MR + (i%MR)], zero past mc. */
+static void lk__gemm_pack_a(int mc, int kc, const float *restrict A, long rsa, long csa,
+                            float *restrict ap) {
+  for (int i0 = 0; i0 < mc; i0 += LK_GEMM_MR) {
+    int mr = (int)lk_min_l(LK_GEMM_MR, mc - i0);
+    const float *a = A + i0 * rsa;
+    float *d = ap + (long)i0 * kc;
+    for (int k = 0; k < kc; ++k) {
+      for (int i = 0; i < mr; ++i) d[k * LK_GEMM_MR + i] = a[i * rsa + k * csa];
+      for (int i = mr; i < LK_GEMM_MR; ++i) d[k * LK_GEMM_MR + i] = 0.0f;
+    }
+  }
+}
+
+/* How the micro-kernel reads A. In place when its rows are contiguous (activations), or its
+ * columns are (a weight gradient's A = dyᵀ: MR consecutive floats of one row of dy per k, what
+ * packing would copy), unless those rows or columns are a multiple of 4 KiB apart: then they all
+ * fall into the same L1 set (64 sets × 64 B) and evict each other (1024² was 8% slower in place
+ * than packed). Otherwise packed. Reading dyᵀ in place made linear_grad_weight's packing (as much
+ * work as its products at N = 64: each A element feeds only N/VW vector FMAs) disappear. */
+enum { LK__GEMM_A_ROWS, LK__GEMM_A_COLUMNS, LK__GEMM_A_PACKED };
+static int lk__gemm_a_mode(const lk__gemm_args *g) {
+  if (g->csa == 1 && (g->rsa % 1024 != 0 || g->M <= 1)) return LK__GEMM_A_ROWS;
+  if (g->rsa == 1 && g->csa % 1024 != 0) return LK__GEMM_A_COLUMNS;
+  return LK__GEMM_A_PACKED;
+}
+static int lk__gemm_packs_a(const lk__gemm_args *g) { return lk__gemm_a_mode(g) == LK__GEMM_A_PACKED; }
+
+/* Whether the partial sums of the K slices go to a per-thread stash instead of C: when C is also
+ * the residual, which must survive until the last slice adds it. */
+static int lk__gemm_stashes(const lk__gemm_args *g) {
+  return g->R != NULL && g->R == g->C && g->K > LK_GEMM_KC;
+}
+
+/* Scratch one thread needs for rectangles of at most mmax × nmax: packed B block, packed A block,
+ * and the stash (a rectangle's rows × one NC block of columns) when lk__gemm_stashes. */
+static size_t lk__gemm_scratch_floats(const lk__gemm_args *g, long mmax, long nmax) {
+  long kc = lk_min_l(LK_GEMM_KC, g->K);
+  long nc = lk_round_up(lk_min_l(LK_GEMM_NC, nmax), LK_GEMM_NR);
+  long mc = !lk__gemm_packs_a(g) ? LK_GEMM_MR : lk_round_up(lk_min_l(LK_GEMM_MC, mmax), LK_GEMM_MR);
+  long stash = lk__gemm_stashes(g) ? lk_round_up(mmax, LK_GEMM_MR) * nc : 0;
+  /* Each part rounded to 16 floats (64 bytes) so the A part starts cache-line aligned. */
+  return (size_t)(lk_round_up(kc * nc, 16) + lk_round_up(kc * mc, 16) + stash);
+}
+
+/* Slice [pc, pc + kc) of K into C[m0:m1, jc:jc + nc] of one matrix, B's block already packed at
+ * bp: the MC row blocks, NR column panels and MR-row register tiles. ap: room for a packed A
+ * block; stash: the rectangle's rows × nc0 partial sums (used when lk__gemm_stashes). */
+static void lk__gemm_block(const lk__gemm_args *g, int m0, int m1, int jc, int nc, int pc, int kc,
+                           const float *bp, float *ap, float *stash, long nc0) {
+  const int mode = lk__gemm_a_mode(g), pack_a = mode == LK__GEMM_A_PACKED, columns = mode == LK__GEMM_A_COLUMNS;
+  const int stashes = lk__gemm_stashes(g), last = pc + kc >= g->K;
+  for (int ic = m0; ic < m1; ic += LK_GEMM_MC) {
+    int mc = (int)lk_min_l(LK_GEMM_MC, m1 - ic);
+    int mfull = mc - mc % LK_GEMM_MR; /* rows read in place when A is not packed */
+    const float *a = g->A + ic * g->rsa + pc * g->csa;
+    if (pack_a) lk__gemm_pack_a(mc, kc, a, g->rsa, g->csa, ap);
+    else if (mfull < mc) lk__gemm_pack_a(mc - mfull, kc, a + mfull * g->rsa, g->rsa, g->csa, ap);
+    for (int jr = 0; jr < nc; jr += LK_GEMM_NR) {
+      int nr = (int)lk_min_l(LK_GEMM_NR, nc - jr);
+      for (int ir = 0; ir < mc; ir += LK_GEMM_MR) {
+        int mr = (int)lk_min_l(LK_GEMM_MR, mc - ir);
+        lk__gemm_epi e;
+        float *c = g->C + (long)(ic + ir) * g->rsc + jc + jr, *dst = c;
+        long rsd = g->rsc;
+        const float *bpan = bp + (long)jr * kc;
+        e.first = pc == 0;
+        e.last = last;
+        e.beta = g->beta;
+        e.bias_m = g->bias_m ? g->bias_m + ic + ir : NULL;
+        e.bias_n = g->bias_n ? g->bias_n + jc + jr : NULL;
+        e.part = c; e.rsp = g->rsc;
+        e.act = g->act;
+        e.res = g->R ? g->R + (long)(ic + ir) * g->rsr + jc + jr : NULL; e.rsr = g->rsr;
+        if (stashes) {
+          float *s = stash + (long)(ic + ir - m0) * nc0 + jr;
+          if (pc > 0) { e.part = s; e.rsp = nc0; }
+          if (!last) { dst = s; rsd = nc0; }
+        }
+        if (pack_a) lk__gemm_tile(kc, ap + (long)ir * kc, 0, LK_GEMM_MR, bpan, dst, rsd, mr, nr, &e);
+        else if (ir < mfull) lk__gemm_tile(kc, a + ir * g->rsa, g->rsa, columns ? g->csa : 0, bpan, dst, rsd, mr, nr, &e);
+        else lk__gemm_tile(kc, ap, 0, LK_GEMM_MR, bpan, dst, rsd, mr, nr, &e);
+      } /* for ir */
+    } /* for jr */
+  } /* for ic */
+}
+
+/* C[m0:m1, n0:n1] of `count` matrices that share B, with the scratch of one thread: matrix i reads
+ * A at g->A + i·bsa and writes C at g->C + i·bsc (residual at g->R + i·bsr). Each block of B is
+ * packed once and used for all of them: a fused_linear over the samples of a strided view (rows
+ * 1..196 of each sample's 197 tokens) packed its 768 × 192 weights once per sample before, as much
+ * work as a third of the products. Each C element still sums its K slices in the same order.
+ * count > 1 needs !lk__gemm_stashes (the stash holds one matrix's partial sums). */
+static void lk__gemm_rect(const lk__gemm_args *g, long count, long bsa, long bsc, long bsr, int m0, int m1, int n0,
+                          int n1, float *ws) {
+  const int pack_a = lk__gemm_packs_a(g);
+  const long kc0 = lk_min_l(LK_GEMM_KC, g->K), nc0 = lk_round_up(lk_min_l(LK_GEMM_NC, n1 - n0), LK_GEMM_NR);
+  const long mc0 = !pack_a ? LK_GEMM_MR : lk_round_up(lk_min_l(LK_GEMM_MC, m1 - m0), LK_GEMM_MR);
+  float *bp = ws;
+  float *ap = ws + lk_round_up(kc0 * nc0, 16);
+  float *stash = ap + lk_round_up(kc0 * mc0, 16); /* [m1 − m0, nc0], used when stashes */
+  for (int jc = n0; jc < n1; jc += LK_GEMM_NC) {
+    int nc = (int)lk_min_l(LK_GEMM_NC, n1 - jc);
+    for (int pc = 0; pc < g->K; pc += LK_GEMM_KC) {
+      int kc = (int)lk_min_l(LK_GEMM_KC, g->K - pc);
+      if (g->pack_b) g->pack_b(g, pc, kc, jc, nc, bp);
+      else lk__gemm_pack_b(kc, nc, g->B + pc * g->rsb + jc * g->csb, g->rsb, g->csb, g->scale_k ? g->scale_k + pc : NULL, bp);
+      for (long i = 0; i < count; ++i) {
+        lk__gemm_args gi = *g;
+        gi.A += i * bsa; gi.C += i * bsc;
+        if (gi.R) gi.R += i * bsr;
+        lk__gemm_block(&gi, m0, m1, jc, nc, pc, kc, bp, ap, stash, nc0);
+      }
+    } /* for pc */
+  } /* for jc */
+}
+
+/* Reference arithmetic for a rectangle (double accumulation); also the fallback when scratch
+ * cannot be allocated. */
+static void lk__gemm_rect_naive(const lk__gemm_args *g, int m0, int m1, int n0, int n1) {
+  for (int i = m0; i < m1; ++i) {
+    for (int j = n0; j < n1; ++j) {
+      double s = 0.0;
+      for (int k = 0; k < g->K; ++k)
+        s += (double)g->A[i * g->rsa + k * g->csa] * g->B[k * g->rsb + j * g->csb] * (g->scale_k ? g->scale_k[k] : 1.0f);
+      if (g->bias_m) s += g->bias_m[i];
+      if (g->bias_n) s += g->bias_n[j];
+      float *c = g->C + (long)i * g->rsc + j;
+      if (g->beta != 0.0f) s += g->beta * (double)*c;
+      s = lk_apply_act_ref(g->act, s);
+      if (g->R) s += g->R[(long)i * g->rsr + j];
+      *c = (float)s;
+    }
+  }
+}
+
+/* Degenerate K: C = beta·C + biases. */
+static void lk__gemm_rect_k0(const lk__gemm_args *g, int m0, int m1, int n0, int n1) {
+  for (int i = m0; i < m1; ++i)
+    for (int j = n0; j < n1; ++j) {
+      float *c = g->C + (long)i * g->rsc + j;
+      float s = (g->bias_m ? g->bias_m[i] : 0.0f) + (g->bias_n ? g->bias_n[j] : 0.0f);
+      s = g->beta != 0.0f ? g->beta * *c + s : s;
+      s = lk_apply_act(g->act, s);
+      *c = g->R ? s + g->R[(long)i * g->rsr + j] : s;
+    }
+}
+
+/* Picks the tm × tn grid (tm·tn = parts) that minimises the busiest thread's estimated cycles:
+ * micro-tiles × cycles per tile, plus about one cycle per packed element and half a cycle per
+ * element of A read in place. Without that last term, a narrow product (N = 64, 2 panels) was
+ * split by columns: each thread streamed all of A, twice the traffic of a split by rows. With it
+ * (bench_gemm-style harness, 2 threads, alternating builds): 3136×64×256 117-130 → 140-158
+ * GFLOP/s, 3200×64×64 108-112 → 135-154, 3152×192×768 120 → 141-142, 16384×192×192 116-121 →
+ * 135-139; batch-1 shapes (M = 197) unchanged within noise. */
+static void lk__gemm_grid(int M, int N, int K, int parts, int pack_a, int *tm, int *tn) {
+  long mt = lk_ceil_div(M, LK_GEMM_MR), nt = lk_ceil_div(N, LK_GEMM_NR);
+  double tile = (double)LK_GEMM_MR * LK_GEMM_NR * K / (2.0 * LK_VW), best = -1.0;
+  for (int a = 1; a <= parts; ++a) {
+    if (parts % a) continue;
+    long mi = lk_ceil_div(mt, a), ni = lk_ceil_div(nt, parts / a);
+    double cost = (double)mi * ni * tile + (double)K * (ni * LK_GEMM_NR + mi * LK_GEMM_MR * (pack_a ? 1.0 : 0.5));
+    if (best < 0.0 || cost < best) { best = cost; *tm = a; *tn = parts / a; }
+  }
+}
+
+static int lk__gemm_gcd(int a, int b) { while (b) { int t = a % b; a = b; b = t; } return a; }
+
+/* Shares each of `products` matrices is cut into so that products · shares divide evenly among
+ * `threads` (threads / gcd(products, threads)): at batch 1 on 2 threads, halves. */
+static int lk__gemm_shares(long products, int threads) {
+  return threads / lk__gemm_gcd((int)(products % threads), threads);
+}
+
+/* Rectangle r (of tm·tn) of a matrix, in tile units so only the last rectangle has edge tiles. */
+static void lk__gemm_rect_bounds(int M, int N, int tm, int tn, int r, int *m0, int *m1, int *n0, int *n1) {
+  long lo, hi, mt = lk_ceil_div(M, LK_GEMM_MR), nt = lk_ceil_div(N, LK_GEMM_NR);
+  lk_split(mt, tm, r / tn, &lo, &hi);
+  *m0 = (int)lk_min_l(lo * LK_GEMM_MR, M);
+  *m1 = (int)lk_min_l(hi * LK_GEMM_MR, M);
+  lk_split(nt, tn, r % tn, &lo, &hi);
+  *n0 = (int)lk_min_l(lo * LK_GEMM_NR, N);
+  *n1 = (int)lk_min_l(hi * LK_GEMM_NR, N);
+}
+
+/* Full form with epilogue; every other entry point is a wrapper.
+ * For b < batch: C_b[M,N] = act(beta·C_b + A_b[M,K]·B_b[K,N] + bias_m[i] + bias_n[j]) + R_b, where
+ *   A_b(i,k) = A[b*bsa + i*rsa + k*csa], B_b(k,j) = B[b*bsb + k*rsb + j*csb],
+ *   C_b(i,j) = C[b*bsc + i*rsc + j], R_b(i,j) = R[b*bsr + i*rsr + j].
+ * A batch stride of 0 shares an operand (conv's weights). beta == 0 means C is not read (it may
+ * hold garbage). bias_m[M] / bias_n[N] may be NULL. act is an LK_ACT_* code (LK_ACT_NONE: none).
+ * R may be NULL, or equal C with the same strides (bsr == bsc, rsr == rsc: in-place residual add);
+ * any other overlap of R with C is not allowed. C must not overlap A or B. Any M, N ≥ 0, K ≥ 0.
+ * The epilogue runs in the store of each register tile, on its last K slice, while the tile is
+ * in registers: C is written once per K slice, as without an epilogue. Scratch: allocated per
+ * thread per call, (KC·NC' + KC·MR) floats, NC' = min(1024, thread's columns), or KC·MC' instead
+ * of KC·MR when A is packed; plus, when R == C and K > KC, the thread's rows × NC' for the
+ * partial sums (which may not overwrite R before the last slice). */
+/* lk_gemm_ex2 over a two-level batch: product (o, b) for o < outer, b < batch reads its operands
+ * at o·os? + b·bs?. One parallel region covers all outer · batch products (a C loop over the
+ * outer level would open one region per iteration, each too small to split). */
+static void lk__gemm_nested(int outer, long osa, long osb, long osc, long osr, int batch, int M, int N, int K,
+                            const float *A, long bsa, long rsa, long csa, const float *B, long bsb, long rsb,
+                            long csb, float *C, long bsc, long rsc, float beta, const float *bias_m,
+                            const float *bias_n, int act, const float *R, long bsr, long rsr, const float *scale_k,
+                            long bss) {
+  if (outer <= 0 || batch <= 0 || M <= 0 || N <= 0) return;
+  /* Designated initializers: every field not named (pack_b, pack_ctx) is zero. */
+  lk__gemm_args g0 = {.M = M, .N = N, .K = K, .A = A, .rsa = rsa, .csa = csa, .B = B, .rsb = rsb, .csb = csb,
+                      .C = C, .rsc = rsc, .beta = beta, .bias_m = bias_m, .bias_n = bias_n, .act = act, .R = R,
+                      .rsr = rsr, .scale_k = scale_k};
+
+  /* Threads per matrix: enough that jobs = batch · per divide evenly among the threads. Small
+   * problems stay on the calling thread (see LK_GEMM_PAR_MIN). */
+  long products = (long)outer * batch;
+  double fmas = (double)products * M * N * (K > 0 ? K : 1);
+  int threads = fmas < LK_GEMM_PAR_MIN ? 1 : lk_max_threads();
+  int per = lk__gemm_shares(products, threads), tm = 1, tn = 1;
+  lk__gemm_grid(M, N, K, per, lk__gemm_packs_a(&g0), &tm, &tn);
+  long jobs = products * per;
+  long mmax = lk_ceil_div(lk_ceil_div(M, LK_GEMM_MR), tm) * LK_GEMM_MR;
+  long nmax = lk_ceil_div(lk_ceil_div(N, LK_GEMM_NR), tn) * LK_GEMM_NR;
+  size_t scratch = lk__gemm_scratch_floats(&g0, mmax, nmax);
+  /* Products of one outer index that read the same B (and the same scale) pack it once per block
+   * (lk__gemm_rect), unless the partial sums go to the one-matrix stash. */
+  const int shared_b = bsb == 0 && (scale_k == NULL || bss == 0) && !lk__gemm_stashes(&g0);
+
+  LK_OMP(parallel num_threads(threads) if(threads > 1))
+  {
+    long j0, j1;
+    float *ws = K > 0 ? lk_scratch_alloc(scratch) : NULL;
+    lk_split(jobs, lk_team_size(), lk_thread_id(), &j0, &j1);
+    for (long j = j0, run; j < j1; j += run) {
+      lk__gemm_args g = g0;
+      long p = j / per, o = p / batch, b = p % batch;
+      int m0, m1, n0, n1;
+      /* One matrix per job, or with a shared B and whole matrices per job, the run of them up
+       * to the thread's last job or the next outer index. */
+      run = shared_b && per == 1 ? lk_min_l(j1 - j, batch - b) : 1;
+      g.A += o * osa + b * bsa; g.B += o * osb + b * bsb; g.C += o * osc + b * bsc;
+      if (g.R) g.R += o * osr + b * bsr;
+      if (g.scale_k) g.scale_k += b * bss;
+      lk__gemm_rect_bounds(M, N, tm, tn, (int)(j % per), &m0, &m1, &n0, &n1);
+      if (m0 >= m1 || n0 >= n1) continue;
+      if (K > 0 && ws) {
+        lk__gemm_rect(&g, run, bsa, bsc, bsr, m0, m1, n0, n1, ws);
+        continue;
+      }
+      for (long i = 0; i < run; ++i) { /* degenerate K, or out of memory */
+        lk__gemm_args gi = g;
+        gi.A += i * bsa; gi.C += i * bsc;
+        if (gi.R) gi.R += i * bsr;
+        if (K <= 0) lk__gemm_rect_k0(&gi, m0, m1, n0, n1);
+        else lk__gemm_rect_naive(&gi, m0, m1, n0, n1);
+      }
+    }
+    lk_scratch_free(ws);
+  }
+}
+
+void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                 const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
+                 const float *bias_m, const float *bias_n, int act, const float *R, long bsr, long rsr) {
+  lk__gemm_nested(1, 0, 0, 0, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
+                  act, R, bsr, rsr, NULL, 0);
+}
+
+/* lk_gemm_ex2 without the activation and residual: C_b = beta·C_b + A_b·B_b + bias_m + bias_n. */
+void lk_gemm_ex(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
+                const float *bias_m, const float *bias_n) {
+  lk_gemm_ex2(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
+              LK_ACT_NONE, NULL, 0, 0);
+}
+
+/* C[M,N] = A[M,K]·B[K,N] + beta·C. A(i,k) = A[i*rsa + k*csa], B(k,j) = B[k*rsb + j*csb],
+ * C(i,j) = C[i*rsc + j]. */
+void lk_gemm(int M, int N, int K, const float *A, long rsa, long csa, const float *B, long rsb,
+             long csb, float *C, long rsc, float beta) {
+  lk_gemm_ex(1, M, N, K, A, 0, rsa, csa, B, 0, rsb, csb, C, 0, rsc, beta, NULL, NULL);
+}
+
+/* outer · batch independent products, operand (o, b) at A + o*osa + b*bsa (B, C likewise): two
+ * leading axes that do not flatten into one stride (attention's heads read in place by
+ * matmul_permuted, inside the batch of samples). */
+void lk_gemm_batched2(int outer, long osa, long osb, long osc, int batch, int M, int N, int K, const float *A,
+                      long bsa, long rsa, long csa, const float *B, long bsb, long rsb, long csb, float *C, long bsc,
+                      long rsc, float beta) {
+  lk__gemm_nested(outer, osa, osb, osc, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL,
+                  NULL, LK_ACT_NONE, NULL, 0, 0, NULL, 0);
+}
+
+/* batch independent products, operand b at A + b*bsa, B + b*bsb, C + b*bsc (matmul's leading
+ * axes flattened; attention-style batched products). */
+void lk_gemm_batched(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                     const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
+                     float beta) {
+  lk_gemm_ex(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL, NULL);
+}
+
+/* Single-threaded GEMM for use inside another kernel's parallel region (attention). ws must hold
+ * lk_gemm_serial_workspace_floats(M, N, K) floats and be 64-byte aligned. */
+size_t lk_gemm_serial_workspace_floats(int M, int N, int K) {
+  lk__gemm_args g = {.K = K, .csa = 0}; /* csa 0: size for a packed A, whatever the strides turn out to be */
+  return lk__gemm_scratch_floats(&g, lk_round_up(M, LK_GEMM_MR), lk_round_up(N, LK_GEMM_NR));
+}
+
+void lk_gemm_serial(int M, int N, int K, const float *A, long rsa, long csa, const float *B,
+                    long rsb, long csb, float *C, long rsc, float beta, float *ws) {
+  lk__gemm_args g = {.M = M, .N = N, .K = K, .A = A, .rsa = rsa, .csa = csa, .B = B, .rsb = rsb, .csb = csb,
+                     .C = C, .rsc = rsc, .beta = beta, .act = LK_ACT_NONE};
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) lk__gemm_rect_k0(&g, 0, M, 0, N);
+  else lk__gemm_rect(&g, 1, 0, 0, 0, 0, M, 0, N, ws);
+}
+
+/* ---- Naive references (double accumulation), same signatures ---------------------------------- */
+
+void lk_gemm_ex2_naive(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                       const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
+                       float beta, const float *bias_m, const float *bias_n, int act, const float *R,
+                       long bsr, long rsr) {
+  for (int b = 0; b < batch; ++b) {
+    lk__gemm_args g = {.M = M, .N = N, .K = K, .A = A + b * bsa, .rsa = rsa, .csa = csa, .B = B + b * bsb,
+                       .rsb = rsb, .csb = csb, .C = C + b * bsc, .rsc = rsc, .beta = beta, .bias_m = bias_m,
+                       .bias_n = bias_n, .act = act, .R = R ? R + b * bsr : NULL, .rsr = rsr};
+    lk__gemm_rect_naive(&g, 0, M, 0, N);
+  }
+}
+
+void lk_gemm_ex_naive(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                      const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
+                      float beta, const float *bias_m, const float *bias_n) {
+  lk_gemm_ex2_naive(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
+                    LK_ACT_NONE, NULL, 0, 0);
+}
+
+void lk_gemm_naive(int M, int N, int K, const float *A, long rsa, long csa, const float *B,
+                   long rsb, long csb, float *C, long rsc, float beta) {
+  lk_gemm_ex_naive(1, M, N, K, A, 0, rsa, csa, B, 0, rsb, csb, C, 0, rsc, beta, NULL, NULL);
 }
 
 /* ---- templates/fused_linear.c -------------------------------------------------------------- */
@@ -3044,6 +2683,424 @@ void lk_token_dwconv_grad_weight(int B, int Hh, int Ww, int C, int kh, int kw, i
   lk_scratch_free(part);
 }
 
+/* ---- templates/conv.c ---------------------------------------------------------------------- */
+/* locus-requires: prologue.h gemm.c */
+/* conv2d, NCHW: y[B, Cout, Ho, Wo] = x[B, Cin, Hh, Ww] ⊛ w[Cout, Cin/groups, kh, kw] + bias[Cout]
+ * (PyTorch nn.Conv2d: symmetric zero padding ph/pw, strides sh/sw, no dilation).
+ * Ho = (Hh + 2·ph − kh)/sh + 1, Wo = (Ww + 2·pw − kw)/sw + 1.
+ *
+ * Four paths:
+ * - 1×1, stride 1, no padding, groups 1: y_b[Cout, Hh·Ww] = w[Cout, Cin] · x_b[Cin, Hh·Ww], one
+ *   batched GEMM straight on the activations (no copy).
+ * - depthwise (groups = Cin = Cout): a direct kernel; a GEMM with K = kh·kw would be all overhead.
+ * - anything else, implicit GEMM: per image and group, y_g[Cout/G, Ho·Wo] = w_g · col_g with
+ *   col_g[(c·kh + ki)·kw + kj][oh·Wo + ow] = x[c, oh·sh − ph + ki, ow·sw − pw + kj], never stored:
+ *   the GEMM's B packing (lk__conv_pack_b) reads those pixels straight from a zero-padded copy of
+ *   the image, so no bounds checks and no column matrix. An explicit im2col wrote col to memory
+ *   and the GEMM then read it back to pack it; with the threads splitting im2col by rows and the
+ *   GEMM by columns, half of what each core packed came from the other core's cache. Each thread
+ *   takes whole images (or, at batch 1, a share of the output columns) and pads its own copy.
+ * - when an image's padded copy would be too large (lk__conv_implicit_ok), the explicit path: one
+ *   image and a block of output rows at a time, im2col of the block into the workspace, then per
+ *   group one GEMM w_g · col_g with the bias added in the GEMM's store. The block is sized so col
+ *   stays near 1 MiB (in L2) while the GEMM reads it. See lk__conv_block_rows. */
+
+static int lk__conv_is_1x1(int kh, int kw, int sh, int sw, int ph, int pw, int groups) {
+  return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 && groups == 1;
+}
+
+/* Output columns [*lo, *hi) whose input column ow·sw − pw + kj lies inside [0, Ww). */
+static void lk__conv_valid_cols(int Ww, int Wo, int sw, int pw, int kj, int *lo, int *hi) {
+  long l = kj >= pw ? 0 : (pw - kj + sw - 1) / sw;
+  long h = Ww - 1 + pw - kj < 0 ? 0 : (Ww - 1 + pw - kj) / sw + 1;
+  *lo = (int)lk_min_l(l, Wo);
+  *hi = (int)lk_max_l(lk_min_l(h, Wo), *lo);
+}
+
+/* Output rows per im2col block: col [K, rows·Wo] (K = Cin·kh·kw) of about 2^18 floats (1 MiB, one
+ * core's L2), but at least 256 columns so the GEMM's N is not all edge (SAG's 3×3 convolutions
+ * have K = 1728), and never more than the image. The emitter mirrors this rule
+ * (`conv2dWorkspace`, Kernels+Products.swift). */
+static long lk__conv_block_rows(long K, long Ho, long Wo) {
+  long rows = (1L << 18) / (K * Wo);
+  if (rows * Wo < 256) rows = lk_ceil_div(256, Wo);
+  return lk_max_l(1, lk_min_l(rows, Ho));
+}
+
+/* The implicit path's per-thread copy of one padded image: Cin planes of (Hh + 2·ph) × (Ww + 2·pw)
+ * floats, plus LK__CONV_SLACK so the packing may read whole vectors past the last pixel. Up to
+ * 2^21 floats (8 MiB per thread); beyond that the explicit path, with its 1 MiB blocks. The
+ * emitter mirrors this rule (`conv2dWorkspace`, Kernels+Products.swift). */
+#define LK__CONV_SLACK (2 * 32)
+static long lk__conv_padded_floats(int Cin, int Hh, int Ww, int ph, int pw) {
+  return (long)Cin * (Hh + 2L * ph) * (Ww + 2L * pw) + LK__CONV_SLACK;
+}
+static int lk__conv_implicit_ok(int Cin, int Hh, int Ww, int ph, int pw) {
+  return lk__conv_padded_floats(Cin, Hh, Ww, ph, pw) <= (1L << 21);
+}
+
+/* Floats of the explicit path's column block (lk__conv_block_rows output rows of one image). */
+static long lk__conv_col_floats(int Cin, int kh, int kw, long Ho, long Wo) {
+  long K = (long)Cin * kh * kw;
+  return K * lk__conv_block_rows(K, Ho, Wo) * Wo;
+}
+
+/* Floats of `ws` lk_conv2d needs (0 for the 1×1, depthwise and implicit paths): one block of the
+ * explicit path, whatever B. */
+size_t lk_conv2d_workspace_floats(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh,
+                                  int sw, int ph, int pw, int groups) {
+  long Ho = (Hh + 2L * ph - kh) / sh + 1, Wo = (Ww + 2L * pw - kw) / sw + 1;
+  (void)B;
+  if (lk__conv_is_1x1(kh, kw, sh, sw, ph, pw, groups)) return 0;
+  if (groups == Cin && groups == Cout && groups > 1) return 0;
+  if (Ho <= 0 || Wo <= 0 || lk__conv_implicit_ok(Cin, Hh, Ww, ph, pw)) return 0;
+  return (size_t)lk__conv_col_floats(Cin, kh, kw, Ho, Wo);
+}
+
+/* Output rows [oh0, oh1) of one image x [Cin, Hh, Ww]: col[(c·kh + ki)·kw + kj][(oh − oh0)·Wo + ow] =
+ * x[c, oh·sh − ph + ki, ow·sw − pw + kj] or 0. Since c runs over all Cin, the rows of group g are the
+ * contiguous block for c in g's channels. */
+static void lk__conv_im2col(int Cin, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw, int oh0, int oh1,
+                            int Wo, const float *restrict x, float *restrict col) {
+  long rows = (long)Cin * kh * kw, n = (long)(oh1 - oh0) * Wo;
+  LK_OMP(parallel for schedule(static) if(rows * n >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) {
+    int kj = (int)(r % kw), ki = (int)(r / kw % kh);
+    const float *xc = x + r / ((long)kh * kw) * Hh * Ww; /* plane c */
+    float *d = col + r * n;
+    int lo, hi;
+    lk__conv_valid_cols(Ww, Wo, sw, pw, kj, &lo, &hi);
+    for (int oh = oh0; oh < oh1; ++oh, d += Wo) {
+      int ih = oh * sh - ph + ki;
+      if (ih < 0 || ih >= Hh) { memset(d, 0, (size_t)Wo * sizeof(float)); continue; }
+      const float *xr = xc + (long)ih * Ww;
+      for (int ow = 0; ow < lo; ++ow) d[ow] = 0.0f;
+      if (sw == 1) memcpy(d + lo, xr + lo - pw + kj, (size_t)(hi - lo) * sizeof(float));
+      else for (int ow = lo; ow < hi; ++ow) d[ow] = xr[(long)ow * sw - pw + kj];
+      for (int ow = hi; ow < Wo; ++ow) d[ow] = 0.0f;
+    }
+  }
+}
+
+/* ---- Implicit GEMM ----------------------------------------------------------------------------- */
+
+/* What lk__conv_pack_b needs besides the GEMM's arguments; g->B is the padded image of the group's
+ * first channel. */
+typedef struct { int kh, kw, sh, sw, Wo; long Wp, plane; } lk__conv_geom;
+
+/* lk__gemm_pack_b's layout for B[k0:k0+kc, j0:j0+nc] of the implicit column matrix: B(k, j) is
+ * the padded image at channel c, row oh·sh + ki, column ow·sw + kj, for k = (c·kh + ki)·kw + kj and
+ * j = oh·Wo + ow. A panel of NR outputs inside one output row reads, per k, NR pixels of one input
+ * row: contiguous for stride 1 (whole-vector copies), every other one for stride 2 (two vectors
+ * and an even-lane shuffle per 8). A panel that wraps to the next row (or a short last one) goes
+ * pixel by pixel through per-column offsets. The padding makes every read in bounds, except the
+ * stride-2 path's last lane + 1, which LK__CONV_SLACK covers. */
+static void lk__conv_pack_b(const lk__gemm_args *g, int k0, int kc, int j0, int nc, float *bp) {
+  const lk__conv_geom *q = (const lk__conv_geom *)g->pack_ctx;
+  long koff[LK_GEMM_KC], joff[LK_GEMM_NR];
+  for (int k = 0; k < kc; ++k) {
+    int kk = k0 + k, kj = kk % q->kw, ki = kk / q->kw % q->kh;
+    koff[k] = kk / (q->kw * q->kh) * q->plane + ki * q->Wp + kj;
+  }
+  for (int p0 = 0; p0 < nc; p0 += LK_GEMM_NR) {
+    int nr = (int)lk_min_l(LK_GEMM_NR, nc - p0), n = j0 + p0, oh = n / q->Wo, ow = n % q->Wo;
+    float *d = bp + (long)p0 * kc;
+    if (nr == LK_GEMM_NR && ow + LK_GEMM_NR <= q->Wo) {
+      const float *s0 = g->B + (long)oh * q->sh * q->Wp + (long)ow * q->sw;
+      if (q->sw == 1) {
+        for (int k = 0; k < kc; ++k)
+          for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, lk_vload(s0 + koff[k] + v * LK_VW));
+      } else if (q->sw == 2) {
+        for (int k = 0; k < kc; ++k)
+          for (int j = 0; j < LK_GEMM_NR; j += 8) {
+            lk_v8 a, b, e;
+            memcpy(&a, s0 + koff[k] + 2 * j, sizeof a);
+            memcpy(&b, s0 + koff[k] + 2 * j + 8, sizeof b);
+            e = __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14);
+            memcpy(d + k * LK_GEMM_NR + j, &e, sizeof e);
+          }
+      } else {
+        for (int k = 0; k < kc; ++k)
+          for (int j = 0; j < LK_GEMM_NR; ++j) d[k * LK_GEMM_NR + j] = s0[koff[k] + (long)j * q->sw];
+      }
+    } else {
+      for (int j = 0; j < nr; ++j)
+        joff[j] = (long)((n + j) / q->Wo) * q->sh * q->Wp + (long)((n + j) % q->Wo) * q->sw;
+      for (int k = 0; k < kc; ++k) {
+        for (int j = 0; j < nr; ++j) d[k * LK_GEMM_NR + j] = g->B[koff[k] + joff[j]];
+        for (int j = nr; j < LK_GEMM_NR; ++j) d[k * LK_GEMM_NR + j] = 0.0f;
+      }
+    }
+  }
+}
+
+/* pad[c, ph + i, pw + j] = x[c, i, j] for the Cin planes of one image, zeros around and in the
+ * slack after the last plane. */
+static void lk__conv_pad_image(int Cin, int Hh, int Ww, int ph, int pw, const float *restrict x, float *restrict pad) {
+  long Wp = Ww + 2L * pw, plane = (Hh + 2L * ph) * Wp;
+  for (int c = 0; c < Cin; ++c) {
+    float *p = pad + c * plane;
+    const float *xc = x + (long)c * Hh * Ww;
+    memset(p, 0, (size_t)(ph * Wp) * sizeof(float));
+    for (int i = 0; i < Hh; ++i) {
+      float *r = p + (ph + i) * Wp;
+      for (int j = 0; j < pw; ++j) r[j] = r[pw + Ww + j] = 0.0f;
+      memcpy(r + pw, xc + (long)i * Ww, (size_t)Ww * sizeof(float));
+    }
+    memset(p + (ph + Hh) * Wp, 0, (size_t)(ph * Wp) * sizeof(float));
+  }
+  memset(pad + Cin * plane, 0, LK__CONV_SLACK * sizeof(float));
+}
+
+/* The implicit path. Jobs are (image, group, share of the output columns): as many shares per
+ * matrix as it takes for the jobs to divide evenly among the threads (at batch 1 on 2 threads,
+ * halves of each image). A thread pads an image when its jobs reach it; results do not depend
+ * on the thread count (each output is one GEMM element, summed in the same order). */
+static void lk__conv_implicit(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
+                              int G, int Ho, int Wo, const float *x, const float *w, const float *bias, float *y) {
+  int cig = Cin / G, cog = Cout / G, kg = cig * kh * kw, HWo = Ho * Wo;
+  lk__conv_geom q = {.kh = kh, .kw = kw, .sh = sh, .sw = sw, .Wo = Wo, .Wp = Ww + 2L * pw, .plane = (Hh + 2L * ph) * (Ww + 2L * pw)};
+  lk__gemm_args g0 = {.M = cog, .N = HWo, .K = kg, .rsa = kg, .csa = 1, .rsc = HWo, .act = LK_ACT_NONE,
+                      .pack_b = lk__conv_pack_b, .pack_ctx = &q};
+  long products = (long)B * G, jobs, tiles = lk_ceil_div(HWo, LK_GEMM_NR), padded = lk__conv_padded_floats(Cin, Hh, Ww, ph, pw);
+  double fmas = (double)B * Cout * HWo * kg;
+  int threads = fmas < LK_GEMM_PAR_MIN ? 1 : lk_max_threads(), per = lk__gemm_shares(products, threads);
+  size_t scratch;
+  jobs = products * per;
+  scratch = (size_t)lk_round_up(padded, 16) + lk__gemm_scratch_floats(&g0, cog, lk_ceil_div(tiles, per) * LK_GEMM_NR);
+
+  LK_OMP(parallel num_threads(threads) if(threads > 1))
+  {
+    long j0, j1, have = -1;
+    float *pad = lk_scratch_alloc(scratch), *ws = pad ? pad + lk_round_up(padded, 16) : NULL;
+    lk_split(jobs, lk_team_size(), lk_thread_id(), &j0, &j1);
+    for (long j = j0; j < j1; ++j) {
+      long p = j / per, b = p / G, gi = p % G, lo, hi;
+      float *yg = y + (b * Cout + gi * cog) * HWo;
+      lk_split(tiles, per, (int)(j % per), &lo, &hi);
+      lo = lk_min_l(lo * LK_GEMM_NR, HWo); hi = lk_min_l(hi * LK_GEMM_NR, HWo);
+      if (!pad) { /* out of memory: fail loudly, with NaN, rather than leave garbage in y */
+        for (long i = 0; i < cog; ++i)
+          for (long n = lo; n < hi; ++n) yg[i * HWo + n] = NAN;
+        continue;
+      }
+      if (have != b) lk__conv_pad_image(Cin, Hh, Ww, ph, pw, x + b * Cin * Hh * Ww, pad), have = b;
+      if (lo < hi) {
+        lk__gemm_args g = g0;
+        g.A = w + gi * cog * kg; g.B = pad + gi * cig * q.plane; g.C = yg; g.bias_m = bias ? bias + gi * cog : NULL;
+        lk__gemm_rect(&g, 1, 0, 0, 0, 0, cog, (int)lo, (int)hi, ws);
+      }
+    }
+    lk_scratch_free(pad);
+  }
+}
+
+/* Stride-1 depthwise convolution of small planes (the locality blocks' 3×3 over 7×7…56×56 token
+ * grids) goes through a zero-padded copy of each plane, so that every output row is whole vectors
+ * of LK_VW columns with no bounds logic: a row of 7 would otherwise be a 7-long scalar loop per
+ * tap (1.8 GFLOP/s at localvit_fmnist's training shape). lk__dw_fits says whether a plane's copy
+ * fits the stack buffer; lk__dw_pad makes the copy; lk__dw_plane convolves it. The training
+ * kernels (grad.c) use all three for the input gradient (a convolution of the padded dy with the
+ * flipped taps) and the first two for the weight gradient. Padding taps are multiplied by the
+ * zeros, not skipped: an inf or NaN weight gives NaN along the border, where the direct path
+ * below would leave those outputs finite. */
+#define LK__DW_PAD_FLOATS 8192 /* 32 KiB: a 56×56 plane, padding 1, is 59 rows (one extra) of ≤ 66 floats */
+#define LK__DW_MAX_TAPS 64
+
+/* Row stride of a padded copy of a plane Ww wide with pw zero columns each side, for a kw-wide
+ * kernel: room for the last whole vector of an output row (Wo = Ww + 2·pw − kw + 1 columns) at
+ * the widest tap offset. */
+static long lk__dw_row(int Ww, int kw, int pw) {
+  long Wo = (long)Ww + 2L * pw - kw + 1;
+  return (Wo - 1) / LK_VW * LK_VW + LK_VW + kw - 1;
+}
+
+static int lk__dw_fits(int Hh, int Ww, int kh, int kw, int ph, int pw) {
+  return kh * kw <= LK__DW_MAX_TAPS && ph < kh && pw < kw && Ww + 2L * pw >= kw && Hh + 2L * ph >= kh &&
+         (Hh + 2L * ph + 1) * lk__dw_row(Ww, kw, pw) <= LK__DW_PAD_FLOATS;
+}
+
+/* pad[(ph + i)·row + pw + j] = x[i·Ww + j], zeros around, to the end of each row, and one more
+ * zero row below (read by lk__dw_plane's second row of an odd last pair). pad holds
+ * LK_VW floats more than lk__dw_fits allows. Whole vectors only (a row is a few floats, shorter
+ * than a memcpy call): everything zeroed, then each row copied, its last partial vector read
+ * whole while that stays inside the plane and masked, its spill zeros landing in the next row's
+ * padding or in data written after it. */
+static void lk__dw_pad(int Hh, int Ww, int ph, int pw, long row, const float *restrict x, float *restrict pad) {
+  long n = (Hh + 2L * ph + 1) * row, plane = (long)Hh * Ww;
+  for (long i = 0; i < n; i += LK_VW) lk_vstore(pad + i, lk_vzero());
+  for (int i = 0; i < Hh; ++i) {
+    float *d = pad + (ph + i) * row + pw;
+    const float *r = x + (long)i * Ww;
+    /* Every vector masked, full ones too: a plain vector copy loop becomes a memcpy call. */
+    for (int j = 0; j < Ww; j += LK_VW) {
+      if (j + LK_VW <= Ww || (long)i * Ww + j + LK_VW <= plane) {
+        lk_vstore(d + j, lk_vselect(lk_vbelow(j, Ww), lk_vload(r + j), lk_vzero()));
+      } else {
+        for (int k = j; k < Ww; ++k) d[k] = r[k];
+      }
+    }
+  }
+}
+
+/* y[oh, ow] = b0 + Σ_{ki, kj} w[ki·kw + kj] · pad[(oh + ki)·row + ow + kj] for the Ho × Wo outputs,
+ * taps in that order (bias first). Two output rows at a time: two independent multiply-add chains
+ * (one chain of kh·kw dependent FMAs per vector was latency-bound); for an odd Ho the second row of
+ * the last pair reads lk__dw_pad's extra zero row and is not stored. Lanes past Wo are computed on
+ * padding and not stored. Inlined into lk__dw_plane with kh, kw constant for 3×3, so the taps stay
+ * in registers. */
+__attribute__((always_inline)) static inline void lk__dw_plane_k(int Ho, int Wo, int kh, int kw, long row,
+                                                                 const float *restrict pad, const float *restrict w,
+                                                                 float b0, float *restrict y) {
+  lk_vf wv[LK__DW_MAX_TAPS];
+  for (int t = 0; t < kh * kw; ++t) wv[t] = lk_vset1(w[t]);
+  for (int oh = 0; oh < Ho; oh += 2) {
+    for (int o = 0; o < Wo; o += LK_VW) {
+      lk_vf acc[2] = {lk_vset1(b0), lk_vset1(b0)};
+      for (int ki = 0; ki < kh; ++ki) {
+        const float *pr = pad + (oh + ki) * row + o;
+        for (int kj = 0; kj < kw; ++kj) {
+          acc[0] += wv[ki * kw + kj] * lk_vload(pr + kj);
+          acc[1] += wv[ki * kw + kj] * lk_vload(pr + row + kj);
+        }
+      }
+      for (int r = 0; r < 2 && oh + r < Ho; ++r) {
+        float *yr = y + (long)(oh + r) * Wo;
+        /* A tail may spill past its row when everything it lands on is written after it: the
+         * next pairs (r = 1), or a row of one vector (o = 0), whose second row comes next. */
+        if (o + LK_VW <= Wo || ((r == 1 || o == 0) && (long)(oh + r) * Wo + o + LK_VW <= (long)Ho * Wo)) {
+          lk_vstore(yr + o, acc[r]);
+        } else {
+          float tail[LK_VW];
+          lk_vstore(tail, acc[r]);
+          for (int i = 0; i < Wo - o; ++i) yr[o + i] = tail[i];
+        }
+      }
+    }
+  }
+}
+
+static void lk__dw_plane(int Ho, int Wo, int kh, int kw, long row, const float *restrict pad, const float *restrict w,
+                         float b0, float *restrict y) {
+  if (kh == 3 && kw == 3) lk__dw_plane_k(Ho, Wo, 3, 3, row, pad, w, b0, y);
+  else lk__dw_plane_k(Ho, Wo, kh, kw, row, pad, w, b0, y);
+}
+
+/* Depthwise: every (b, c) plane is independent; each output row accumulates kh·kw shifted input
+ * rows (vectorised over the row for stride 1), taps in a fixed order. Stride 1 on planes that fit
+ * takes the padded path above. */
+static void lk__conv_depthwise(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph,
+                               int pw, int Ho, int Wo, const float *restrict x, const float *restrict w,
+                               const float *bias, float *restrict y) {
+  long planes = (long)B * C;
+  int padded = sh == 1 && sw == 1 && lk__dw_fits(Hh, Ww, kh, kw, ph, pw);
+  LK_OMP(parallel for schedule(static) if(planes * Ho * Wo * kh * kw >= LK_PAR_MIN))
+  for (long p = 0; p < planes; ++p) {
+    int c = (int)(p % C);
+    const float *xp = x + p * Hh * Ww, *wc = w + (long)c * kh * kw;
+    float *yp = y + p * Ho * Wo;
+    float b0 = bias ? bias[c] : 0.0f;
+    if (padded) {
+      float pad[LK__DW_PAD_FLOATS + LK_VW];
+      long row = lk__dw_row(Ww, kw, pw);
+      lk__dw_pad(Hh, Ww, ph, pw, row, xp, pad);
+      lk__dw_plane(Ho, Wo, kh, kw, row, pad, wc, b0, yp);
+      continue;
+    }
+    for (int oh = 0; oh < Ho; ++oh) {
+      float *yr = yp + (long)oh * Wo;
+      for (int ow = 0; ow < Wo; ++ow) yr[ow] = b0;
+      for (int ki = 0; ki < kh; ++ki) {
+        int ih = oh * sh - ph + ki;
+        if (ih < 0 || ih >= Hh) continue;
+        for (int kj = 0; kj < kw; ++kj) {
+          const float *xr = xp + (long)ih * Ww;
+          float wv = wc[ki * kw + kj];
+          int lo, hi;
+          lk__conv_valid_cols(Ww, Wo, sw, pw, kj, &lo, &hi);
+          if (sw == 1) {
+            const float *xs = xr - pw + kj + lo; /* in bounds: lo is the first valid column */
+            float *ys = yr + lo;
+            for (int o = 0; o < hi - lo; ++o) ys[o] += wv * xs[o];
+          } else {
+            for (int ow = lo; ow < hi; ++ow) yr[ow] += wv * xr[(long)ow * sw - pw + kj];
+          }
+        }
+      }
+    }
+  }
+}
+
+/* The explicit path (im2col in blocks); col: lk_conv2d_workspace_floats as if the implicit path
+ * did not apply, or NULL to allocate it here. */
+static void lk__conv_explicit(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
+                              int G, int Ho, int Wo, const float *x, const float *w, const float *bias, float *y,
+                              float *ws) {
+  long HWi = (long)Hh * Ww, HWo = (long)Ho * Wo;
+  int cog = Cout / G;
+  long kg = (long)Cin / G * kh * kw; /* GEMM K of one group */
+  int block = (int)lk__conv_block_rows((long)Cin * kh * kw, Ho, Wo);
+  float *col = ws ? ws : lk_scratch_alloc((size_t)lk__conv_col_floats(Cin, kh, kw, Ho, Wo));
+  if (!col) { /* out of memory: fail loudly, with NaN, rather than leave garbage in y */
+    for (long i = 0; i < (long)B * Cout * HWo; ++i) y[i] = NAN;
+    return;
+  }
+  for (int b = 0; b < B; ++b)
+    for (int oh0 = 0; oh0 < Ho; oh0 += block) {
+      int oh1 = (int)lk_min_l(oh0 + block, Ho), n = (oh1 - oh0) * Wo;
+      float *yb = y + (long)b * Cout * HWo + (long)oh0 * Wo;
+      lk__conv_im2col(Cin, Hh, Ww, kh, kw, sh, sw, ph, pw, oh0, oh1, Wo, x + (long)b * Cin * HWi, col);
+      for (int g = 0; g < G; ++g)
+        lk_gemm_ex(1, cog, n, (int)kg, w + g * cog * kg, 0, kg, 1, col + g * kg * n, 0, n, 1, yb + g * cog * HWo, 0, HWo,
+                   0.0f, bias ? bias + g * cog : NULL, NULL);
+    }
+  if (!ws) lk_scratch_free(col);
+}
+
+/* ws: lk_conv2d_workspace_floats(...) floats, or NULL to allocate them for this call.
+ * bias may be NULL. y must not overlap x. */
+void lk_conv2d(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
+               int groups, const float *x, const float *w, const float *bias, float *y, float *ws) {
+  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
+  long HWi = (long)Hh * Ww;
+  if (B <= 0 || Ho <= 0 || Wo <= 0) return;
+  if (lk__conv_is_1x1(kh, kw, sh, sw, ph, pw, groups)) {
+    lk_gemm_ex(B, Cout, (int)HWi, Cin, w, 0, Cin, 1, x, Cin * HWi, HWi, 1, y, Cout * HWi, HWi, 0.0f, bias, NULL);
+    return;
+  }
+  if (groups == Cin && groups == Cout && groups > 1) {
+    lk__conv_depthwise(B, Cin, Hh, Ww, kh, kw, sh, sw, ph, pw, Ho, Wo, x, w, bias, y);
+    return;
+  }
+  if (lk__conv_implicit_ok(Cin, Hh, Ww, ph, pw))
+    lk__conv_implicit(B, Cin, Hh, Ww, Cout, kh, kw, sh, sw, ph, pw, groups, Ho, Wo, x, w, bias, y);
+  else
+    lk__conv_explicit(B, Cin, Hh, Ww, Cout, kh, kw, sh, sw, ph, pw, groups, Ho, Wo, x, w, bias, y, ws);
+}
+
+/* Reference: the definition, one output at a time, accumulated in double. */
+void lk_conv2d_naive(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph,
+                     int pw, int groups, const float *x, const float *w, const float *bias, float *y) {
+  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
+  int cig = Cin / groups, cog = Cout / groups;
+  for (int b = 0; b < B; ++b)
+    for (int co = 0; co < Cout; ++co)
+      for (int oh = 0; oh < Ho; ++oh)
+        for (int ow = 0; ow < Wo; ++ow) {
+          double s = bias ? bias[co] : 0.0;
+          int g = co / cog;
+          for (int ci = 0; ci < cig; ++ci)
+            for (int ki = 0; ki < kh; ++ki)
+              for (int kj = 0; kj < kw; ++kj) {
+                int ih = oh * sh - ph + ki, iw = ow * sw - pw + kj;
+                if (ih < 0 || ih >= Hh || iw < 0 || iw >= Ww) continue;
+                s += (double)x[(((long)b * Cin + g * cig + ci) * Hh + ih) * Ww + iw] *
+                     w[(((long)co * cig + ci) * kh + ki) * kw + kj];
+              }
+          y[(((long)b * Cout + co) * Ho + oh) * Wo + ow] = (float)s;
+        }
+}
+
 /* ---- templates/grad.c ---------------------------------------------------------------------- */
 /* locus-requires: prologue.h gemm.c conv.c */
 /* Training: the backward kernels of the forward ops (activations, softmax, the normalisations
@@ -3284,6 +3341,36 @@ static void lk__grad_group_norm_grad(const float *x, const float *g, long nb, lo
 void lk_normalize_grad(long rows, long C, const float *x, const float *dxhat, float eps, float *dx) {
   LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
   for (long r = 0; r < rows; ++r) lk__grad_group_norm_grad(x + r * C, dxhat + r * C, 1, 0, C, eps, 1.0, dx + r * C);
+}
+
+/* An affine LayerNorm's input gradient in one pass: dx = normalize_grad(x, dy ⊙ w) (+ res), the
+ * `mul` that formed dx̂ = dy ⊙ w and the `add` of the residual branch's gradient folded in (the
+ * products pass makes it). Each row's dx̂ goes to a per-thread buffer of C floats (in L1), so the
+ * result is the unfused sequence's bit for bit: dx̂ rounded to float, dx rounded, then + res.
+ * w [C]; res [rows, C] or NULL; dx may equal dy or res. Out of memory gives NaN rows. */
+void lk_layernorm_grad(long rows, long C, const float *x, const float *dy, const float *w, const float *res, float eps,
+                       float *dx) {
+  LK_OMP(parallel if(rows * C >= LK_PAR_MIN))
+  {
+    float *g = lk_scratch_alloc((size_t)C);
+    LK_OMP(for schedule(static))
+    for (long r = 0; r < rows; ++r) {
+      const float *dyr = dy + r * C, *rr = res ? res + r * C : NULL;
+      float *dxr = dx + r * C;
+      if (!g) {
+        for (long c = 0; c < C; ++c) dxr[c] = NAN;
+        continue;
+      }
+      for (long c = 0; c < C; ++c) g[c] = dyr[c] * w[c];
+      if (!rr) {
+        lk__grad_group_norm_grad(x + r * C, g, 1, 0, C, eps, 1.0, dxr);
+        continue;
+      }
+      lk__grad_group_norm_grad(x + r * C, g, 1, 0, C, eps, 1.0, g);
+      for (long c = 0; c < C; ++c) dxr[c] = g[c] + rr[c];
+    }
+    lk_scratch_free(g);
+  }
 }
 
 /* ---- Batch normalisation (training mode) ----------------------------------------------------------
@@ -4365,6 +4452,17 @@ static void lk__grad_norm_grad_ref(const float *x, const float *g, float *dx, lo
 
 void lk_normalize_grad_naive(long rows, long C, const float *x, const float *dxhat, float eps, float *dx) {
   for (long r = 0; r < rows; ++r) lk__grad_norm_grad_ref(x + r * C, dxhat + r * C, dx + r * C, 1, 0, C, eps);
+}
+
+void lk_layernorm_grad_naive(long rows, long C, const float *x, const float *dy, const float *w, const float *res,
+                             float eps, float *dx) {
+  float *g = (float *)malloc((size_t)(rows * C) * sizeof(float));
+  if (!g) return;
+  for (long i = 0; i < rows * C; ++i) g[i] = dy[i] * w[i % C];
+  lk_normalize_grad_naive(rows, C, x, g, eps, dx);
+  if (res)
+    for (long i = 0; i < rows * C; ++i) dx[i] += res[i];
+  free(g);
 }
 
 void lk_batch_normalize_naive(int B, long C, long S, const float *x, const float *w, const float *b, float eps, float *y) {
@@ -5870,7 +5968,7 @@ static const unsigned char localvit_small_train_param_read_[308] = {
 };
 int localvit_small_train_param_read_by_forward(int i) { return i >= 0 && i < 308 ? localvit_small_train_param_read_[i] : 0; }
 
-size_t localvit_small_train_arena_bytes(void) { return 3433681408; }
+size_t localvit_small_train_arena_bytes(void) { return 3452899840; }
 
 void localvit_small_train_set_num_threads(int n) {
 #ifdef _OPENMP
@@ -5895,1529 +5993,1526 @@ int localvit_small_train_forward(const float *const *params, const float *const 
     float *arena) {
   const int B = 32; /* the batch the model is compiled for */
 
-  /* %3 = conv2d(%0, %1, %2) {out 384, kernel [16, 16], stride [16, 16], padding [0, 0], groups 1} patch_embed.proj : f32[B, 384, 14, 14] */
-  lk_conv2d(B, 3, 224, 224, 384, 16, 16, 16, 16, 0, 0, 1, inputs[0], params[0], params[1], arena,
-      NULL);
+  /* %3 = im2col(%0) {kernel [16, 16], stride [16, 16], padding [0, 0]} patch_embed.proj : f32[B, 196, 768] */
+  lk_im2col(B, 3, 224, 224, 16, 16, 16, 16, 0, 0, inputs[0], arena + 674807808);
 
-  /* %4 = img2seq(%3) patch_embed : f32[B, 196, 384], written into %7 from row 1 */
-  for (int b = 0; b < B; b++) {
-    lk_img2seq(1, 384, 196, arena + (long)b * 75264, arena + 674808192 + (long)b * 75648);
-  } // for b
+  /* %4 = reshape(%1) {shape [384, 768]} patch_embed.proj : f32[384, 768], a view of %1: no code */
 
-  /* %7 = concat(%5, %4) {axis 0} : f32[B, 197, 384] */
+  /* %5 = fused_linear(%3, %4, %2) patch_embed.proj : f32[B, 196, 384], written into %8 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 384, arena + 674807808, 150528, params[0], params[1], NULL,
+      0, LK_ACT_NONE, NULL, 0, arena + 679625088, 75648);
+
+  /* %8 = concat(%6, %5) {axis 0} : f32[B, 197, 384] */
   for (int b = 0; b < B; b++) {
     lk_copy_strided(3, (const long[]){1, 1, 384}, params[2], (const long[]){0, 384, 1},
-        arena + 674807808 + (long)b * 75648, (const long[]){75648, 75648, 1});
+        arena + 679624704 + (long)b * 75648, (const long[]){75648, 75648, 1});
   } // for b
 
-  /* %8 = add(%7, %6) : f32[B, 197, 384], written over %7 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 674807808, (const long[]){75648, 384, 1},
-      params[3], (const long[]){0, 384, 1}, arena + 674807808);
+  /* %9 = add(%8, %7) : f32[B, 197, 384], written over %8 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 679624704, (const long[]){75648, 384, 1},
+      params[3], (const long[]){0, 384, 1}, arena + 679624704);
 
-  /* %11 = normalize(%8) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 674807808, 1e-06f, arena + 677228544);
+  /* %12 = normalize(%9) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 384] */
+  lk_normalize(B * 197, 384, arena + 679624704, 1e-06f, arena + 682045440);
 
-  /* %12 = mul_add(%11, %9, %10) blocks.0.norm1 : f32[B, 197, 384] */
-  lk_mul_add(3, (const long[]){B, 197, 384}, arena + 677228544, (const long[]){75648, 384, 1},
-      params[4], (const long[]){0, 0, 1}, params[5], (const long[]){0, 0, 1}, arena + 679649280);
+  /* %13 = mul_add(%12, %10, %11) blocks.0.norm1 : f32[B, 197, 384] */
+  lk_mul_add(3, (const long[]){B, 197, 384}, arena + 682045440, (const long[]){75648, 384, 1},
+      params[4], (const long[]){0, 0, 1}, params[5], (const long[]){0, 0, 1}, arena + 684466176);
 
-  /* %15 = fused_linear(%12, %13, %14) blocks.0.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 679649280, params[6], params[7], LK_ACT_NONE, NULL,
+  /* %16 = fused_linear(%13, %14, %15) blocks.0.attn.qkv : f32[B, 197, 1152] */
+  lk_fused_linear(B * 197, 384, 1152, arena + 684466176, params[6], params[7], LK_ACT_NONE, NULL,
       arena + 587661312);
 
-  /* %16 = slice(%15) {axis 1, start 0, length 384} blocks.0.attn : f32[B, 197, 384], a view of %15: no code */
+  /* %17 = slice(%16) {axis 1, start 0, length 384} blocks.0.attn : f32[B, 197, 384], a view of %16: no code */
 
-  /* %17 = slice(%15) {axis 1, start 384, length 384} blocks.0.attn : f32[B, 197, 384], a view of %15: no code */
+  /* %18 = slice(%16) {axis 1, start 384, length 384} blocks.0.attn : f32[B, 197, 384], a view of %16: no code */
 
-  /* %18 = slice(%15) {axis 1, start 768, length 384} blocks.0.attn : f32[B, 197, 384], a view of %15: no code */
+  /* %19 = slice(%16) {axis 1, start 768, length 384} blocks.0.attn : f32[B, 197, 384], a view of %16: no code */
 
-  /* %19 = sdpa(%16, %17, %18) {heads 8, kv_heads 8} blocks.0.attn : f32[B, 197, 384] */
+  /* %20 = sdpa(%17, %18, %19) {heads 8, kv_heads 8} blocks.0.attn : f32[B, 197, 384] */
   lk_sdpa(B, 197, 197, 8, 8, 48, arena + 587661312, 1152, arena + 587661696, 1152,
-      arena + 587662080, 1152, arena + 682070016, 0.14433756f);
+      arena + 587662080, 1152, arena + 686886912, 0.14433756f);
 
-  /* %22 = fused_linear(%19, %20, %21, %8) {residual} blocks.0.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 682070016, params[8], params[9], LK_ACT_NONE,
-      arena + 674807808, arena);
+  /* %23 = fused_linear(%20, %21, %22, %9) {residual} blocks.0.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 686886912, params[8], params[9], LK_ACT_NONE,
+      arena + 679624704, arena);
 
-  /* %23 = slice(%22) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 384], written into %59 from row 0 */
+  /* %24 = slice(%23) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 384], written into %60 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 384, arena + (long)b * 75648, 75648, arena + 684490752 + (long)b * 75648, 384);
+    lk_copy_rows(1, 384, arena + (long)b * 75648, 75648, arena + 689307648 + (long)b * 75648, 384);
   } // for b
 
-  /* %24 = slice(%22) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 384, 75648, arena + 795844608, 75264);
+  /* %25 = slice(%23) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 384, 75648, arena + 798240768, 75264);
 
-  /* %26 = reshape(%25) {shape [1536, 384]} blocks.0.conv.conv.0 : f32[1536, 384], a view of %25: no code */
+  /* %27 = reshape(%26) {shape [1536, 384]} blocks.0.conv.conv.0 : f32[1536, 384], a view of %26: no code */
 
-  /* %27 = fused_linear(%24, %26) blocks.0.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 795844608, params[10], NULL, LK_ACT_NONE, NULL,
+  /* %28 = fused_linear(%25, %27) blocks.0.conv.conv.0 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 798240768, params[10], NULL, LK_ACT_NONE, NULL,
       arena);
 
-  /* %30 = batch_statistics(%27) blocks.0.conv.conv.1 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena, arena + 858209280);
+  /* %31 = batch_statistics(%28) blocks.0.conv.conv.1 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena, arena + 863013888);
 
-  /* %31 = slice(%30) {axis 0, start 0, length 2} blocks.0.conv.conv.1 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 858209280, 4608, arena + 858319872, 3072);
+  /* %32 = slice(%31) {axis 0, start 0, length 2} blocks.0.conv.conv.1 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 863013888, 4608, arena + 863124480, 3072);
 
-  /* %32 = batch_norm_act(%27, %30, %28, %29) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena, arena + 858209280, params[11], params[12], 1e-05f,
+  /* %33 = batch_norm_act(%28, %31, %29, %30) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena, arena + 863013888, params[11], params[12], 1e-05f,
       LK_ACT_HSWISH, arena + 19267584, arena + 9633792);
 
-  /* %34 = token_dwconv(%32, %33) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 1536] */
+  /* %35 = token_dwconv(%33, %34) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 9633792, params[15], NULL, LK_ACT_NONE,
       arena + 19267584);
 
-  /* %37 = batch_statistics(%34) blocks.0.conv.conv.4 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena + 19267584, arena + 858213888);
+  /* %38 = batch_statistics(%35) blocks.0.conv.conv.4 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 19267584, arena + 863018496);
 
-  /* %38 = slice(%37) {axis 0, start 0, length 2} blocks.0.conv.conv.4 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 858213888, 4608, arena + 858322944, 3072);
+  /* %39 = slice(%38) {axis 0, start 0, length 2} blocks.0.conv.conv.4 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 863018496, 4608, arena + 863127552, 3072);
 
-  /* %39 = batch_norm_act(%34, %37, %35, %36) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena + 19267584, arena + 858213888, params[16], params[17],
+  /* %40 = batch_norm_act(%35, %38, %36, %37) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 19267584, arena + 863018496, params[16], params[17],
       1e-05f, LK_ACT_HSWISH, arena + 38535168, arena + 28901376);
 
-  /* %40 = mean(%39) {axis 0} blocks.0.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 28901376, arena + 856439808);
+  /* %41 = mean(%40) {axis 0} blocks.0.conv.conv.6 : f32[B, 1536] */
+  lk_mean_axis(B, 196, 1536, arena + 28901376, arena + 861244416);
 
-  /* %43 = fused_linear(%40, %41, %42) blocks.0.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 856439808, params[20], params[21], LK_ACT_NONE, NULL,
-      arena + 858417264);
+  /* %44 = fused_linear(%41, %42, %43) blocks.0.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 861244416, params[20], params[21], LK_ACT_NONE, NULL,
+      arena + 863221872);
 
-  /* %44 = relu(%43) blocks.0.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 858417264, arena + 858417392);
+  /* %45 = relu(%44) blocks.0.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 863221872, arena + 863222000);
 
-  /* %47 = fused_linear(%44, %45, %46) blocks.0.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 858417392, params[22], params[23], LK_ACT_NONE, NULL,
-      arena + 856488960);
+  /* %48 = fused_linear(%45, %46, %47) blocks.0.conv.conv.6.fc.2 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 863222000, params[22], params[23], LK_ACT_NONE, NULL,
+      arena + 861293568);
 
-  /* %48 = hsigmoid(%47) blocks.0.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 856488960, arena + 856538112);
+  /* %49 = hsigmoid(%48) blocks.0.conv.conv.6 : f32[B, 1536] */
+  lk_hsigmoid(B * 1536, arena + 861293568, arena + 861342720);
 
-  /* %49 = mul(%39, %48) blocks.0.conv.conv.6 : f32[B, 196, 1536] */
+  /* %50 = mul(%40, %49) blocks.0.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 28901376, (const long[]){301056, 1536, 1},
-      arena + 856538112, (const long[]){1536, 0, 1}, arena + 38535168);
+      arena + 861342720, (const long[]){1536, 0, 1}, arena + 38535168);
 
-  /* %51 = reshape(%50) {shape [384, 1536]} blocks.0.conv.conv.7 : f32[384, 1536], a view of %50: no code */
+  /* %52 = reshape(%51) {shape [384, 1536]} blocks.0.conv.conv.7 : f32[384, 1536], a view of %51: no code */
 
-  /* %52 = fused_linear(%49, %51) blocks.0.conv.conv.7 : f32[B, 196, 384] */
+  /* %53 = fused_linear(%50, %52) blocks.0.conv.conv.7 : f32[B, 196, 384] */
   lk_fused_linear(B * 196, 1536, 384, arena + 38535168, params[24], NULL, LK_ACT_NONE, NULL,
-      arena + 798253056);
+      arena + 800649216);
 
-  /* %55 = batch_statistics(%52) blocks.0.conv.conv.8 : f32[3, 384] */
-  lk_batch_statistics_cl(B * 196, 384, arena + 798253056, arena + 858393600);
+  /* %56 = batch_statistics(%53) blocks.0.conv.conv.8 : f32[3, 384] */
+  lk_batch_statistics_cl(B * 196, 384, arena + 800649216, arena + 863198208);
 
-  /* %56 = slice(%55) {axis 0, start 0, length 2} blocks.0.conv.conv.8 : f32[2, 384] */
-  lk_copy_rows(1, 768, arena + 858393600, 1152, arena + 858407280, 768);
+  /* %57 = slice(%56) {axis 0, start 0, length 2} blocks.0.conv.conv.8 : f32[2, 384] */
+  lk_copy_rows(1, 768, arena + 863198208, 1152, arena + 863211888, 768);
 
-  /* %57 = batch_norm_act(%52, %55, %53, %54) {eps 1e-05} blocks.0.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_cl(B * 196, 384, arena + 798253056, arena + 858393600, params[25], params[26],
+  /* %58 = batch_norm_act(%53, %56, %54, %55) {eps 1e-05} blocks.0.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_cl(B * 196, 384, arena + 800649216, arena + 863198208, params[25], params[26],
       1e-05f, LK_ACT_NONE, arena + 50577408, arena + 48168960);
 
-  /* %58 = add(%24, %57) blocks.0.conv : f32[B, 196, 384], written into %59 from row 1 */
+  /* %59 = add(%25, %58) blocks.0.conv : f32[B, 196, 384], written into %60 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 795844608 + (long)b * 75264, (const long[]){384, 1},
+    lk_add(2, (const long[]){196, 384}, arena + 798240768 + (long)b * 75264, (const long[]){384, 1},
         arena + 48168960 + (long)b * 75264, (const long[]){384, 1},
-        arena + 684491136 + (long)b * 75648);
+        arena + 689308032 + (long)b * 75648);
   } // for b
 
-  /* %59 = concat(%23, %58) {axis 0} blocks.0.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %60 = concat(%24, %59) {axis 0} blocks.0.conv : f32[B, 197, 384], its operands computed in place: no code */
 
-  /* %62 = normalize(%59) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 684490752, 1e-06f, arena + 686911488);
+  /* %63 = normalize(%60) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 384] */
+  lk_normalize(B * 197, 384, arena + 689307648, 1e-06f, arena + 691728384);
 
-  /* %63 = mul_add(%62, %60, %61) blocks.1.norm1 : f32[B, 197, 384] */
-  lk_mul_add(3, (const long[]){B, 197, 384}, arena + 686911488, (const long[]){75648, 384, 1},
-      params[29], (const long[]){0, 0, 1}, params[30], (const long[]){0, 0, 1}, arena + 689332224);
+  /* %64 = mul_add(%63, %61, %62) blocks.1.norm1 : f32[B, 197, 384] */
+  lk_mul_add(3, (const long[]){B, 197, 384}, arena + 691728384, (const long[]){75648, 384, 1},
+      params[29], (const long[]){0, 0, 1}, params[30], (const long[]){0, 0, 1}, arena + 694149120);
 
-  /* %66 = fused_linear(%63, %64, %65) blocks.1.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 689332224, params[31], params[32], LK_ACT_NONE, NULL,
+  /* %67 = fused_linear(%64, %65, %66) blocks.1.attn.qkv : f32[B, 197, 1152] */
+  lk_fused_linear(B * 197, 384, 1152, arena + 694149120, params[31], params[32], LK_ACT_NONE, NULL,
       arena + 594923520);
 
-  /* %67 = slice(%66) {axis 1, start 0, length 384} blocks.1.attn : f32[B, 197, 384], a view of %66: no code */
+  /* %68 = slice(%67) {axis 1, start 0, length 384} blocks.1.attn : f32[B, 197, 384], a view of %67: no code */
 
-  /* %68 = slice(%66) {axis 1, start 384, length 384} blocks.1.attn : f32[B, 197, 384], a view of %66: no code */
+  /* %69 = slice(%67) {axis 1, start 384, length 384} blocks.1.attn : f32[B, 197, 384], a view of %67: no code */
 
-  /* %69 = slice(%66) {axis 1, start 768, length 384} blocks.1.attn : f32[B, 197, 384], a view of %66: no code */
+  /* %70 = slice(%67) {axis 1, start 768, length 384} blocks.1.attn : f32[B, 197, 384], a view of %67: no code */
 
-  /* %70 = sdpa(%67, %68, %69) {heads 8, kv_heads 8} blocks.1.attn : f32[B, 197, 384] */
+  /* %71 = sdpa(%68, %69, %70) {heads 8, kv_heads 8} blocks.1.attn : f32[B, 197, 384] */
   lk_sdpa(B, 197, 197, 8, 8, 48, arena + 594923520, 1152, arena + 594923904, 1152,
-      arena + 594924288, 1152, arena + 691752960, 0.14433756f);
+      arena + 594924288, 1152, arena + 696569856, 0.14433756f);
 
-  /* %73 = fused_linear(%70, %71, %72) blocks.1.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 691752960, params[33], params[34], LK_ACT_NONE, NULL,
+  /* %74 = fused_linear(%71, %72, %73) blocks.1.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 696569856, params[33], params[34], LK_ACT_NONE, NULL,
       arena + 48168960);
 
-  /* %75 = mul_add(%73, %74, %59) blocks.1 : f32[B, 197, 384], written over %73 */
+  /* %76 = mul_add(%74, %75, %60) blocks.1 : f32[B, 197, 384], written over %74 */
   lk_mul_add(3, (const long[]){B, 197, 384}, arena + 48168960, (const long[]){75648, 384, 1},
-      inputs[1], (const long[]){1, 0, 0}, arena + 684490752, (const long[]){75648, 384, 1},
+      inputs[1], (const long[]){1, 0, 0}, arena + 689307648, (const long[]){75648, 384, 1},
       arena + 48168960);
 
-  /* %76 = slice(%75) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 384], written into %112 from row 0 */
+  /* %77 = slice(%76) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 384], written into %113 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 384, arena + 48168960 + (long)b * 75648, 75648,
-        arena + 694173696 + (long)b * 75648, 384);
+        arena + 698990592 + (long)b * 75648, 384);
   } // for b
 
-  /* %77 = slice(%75) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 48169344, 75648, arena + 800661504, 75264);
+  /* %78 = slice(%76) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 48169344, 75648, arena + 803057664, 75264);
 
-  /* %79 = reshape(%78) {shape [1536, 384]} blocks.1.conv.conv.0 : f32[1536, 384], a view of %78: no code */
+  /* %80 = reshape(%79) {shape [1536, 384]} blocks.1.conv.conv.0 : f32[1536, 384], a view of %79: no code */
 
-  /* %80 = fused_linear(%77, %79) blocks.1.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 800661504, params[35], NULL, LK_ACT_NONE, NULL,
+  /* %81 = fused_linear(%78, %80) blocks.1.conv.conv.0 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 803057664, params[35], NULL, LK_ACT_NONE, NULL,
       arena + 48168960);
 
-  /* %83 = batch_statistics(%80) blocks.1.conv.conv.1 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena + 48168960, arena + 858218496);
+  /* %84 = batch_statistics(%81) blocks.1.conv.conv.1 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 48168960, arena + 863023104);
 
-  /* %84 = slice(%83) {axis 0, start 0, length 2} blocks.1.conv.conv.1 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 858218496, 4608, arena + 858326016, 3072);
+  /* %85 = slice(%84) {axis 0, start 0, length 2} blocks.1.conv.conv.1 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 863023104, 4608, arena + 863130624, 3072);
 
-  /* %85 = batch_norm_act(%80, %83, %81, %82) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena + 48168960, arena + 858218496, params[36], params[37],
+  /* %86 = batch_norm_act(%81, %84, %82, %83) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 48168960, arena + 863023104, params[36], params[37],
       1e-05f, LK_ACT_HSWISH, arena + 67436544, arena + 57802752);
 
-  /* %87 = token_dwconv(%85, %86) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 1536] */
+  /* %88 = token_dwconv(%86, %87) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 57802752, params[40], NULL,
       LK_ACT_NONE, arena + 67436544);
 
-  /* %90 = batch_statistics(%87) blocks.1.conv.conv.4 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena + 67436544, arena + 858223104);
+  /* %91 = batch_statistics(%88) blocks.1.conv.conv.4 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 67436544, arena + 863027712);
 
-  /* %91 = slice(%90) {axis 0, start 0, length 2} blocks.1.conv.conv.4 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 858223104, 4608, arena + 858329088, 3072);
+  /* %92 = slice(%91) {axis 0, start 0, length 2} blocks.1.conv.conv.4 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 863027712, 4608, arena + 863133696, 3072);
 
-  /* %92 = batch_norm_act(%87, %90, %88, %89) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena + 67436544, arena + 858223104, params[41], params[42],
+  /* %93 = batch_norm_act(%88, %91, %89, %90) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 67436544, arena + 863027712, params[41], params[42],
       1e-05f, LK_ACT_HSWISH, arena + 86704128, arena + 77070336);
 
-  /* %93 = mean(%92) {axis 0} blocks.1.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 77070336, arena + 856587264);
+  /* %94 = mean(%93) {axis 0} blocks.1.conv.conv.6 : f32[B, 1536] */
+  lk_mean_axis(B, 196, 1536, arena + 77070336, arena + 861391872);
 
-  /* %96 = fused_linear(%93, %94, %95) blocks.1.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 856587264, params[45], params[46], LK_ACT_NONE, NULL,
-      arena + 858417520);
+  /* %97 = fused_linear(%94, %95, %96) blocks.1.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 861391872, params[45], params[46], LK_ACT_NONE, NULL,
+      arena + 863222128);
 
-  /* %97 = relu(%96) blocks.1.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 858417520, arena + 858417648);
+  /* %98 = relu(%97) blocks.1.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 863222128, arena + 863222256);
 
-  /* %100 = fused_linear(%97, %98, %99) blocks.1.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 858417648, params[47], params[48], LK_ACT_NONE, NULL,
-      arena + 856636416);
+  /* %101 = fused_linear(%98, %99, %100) blocks.1.conv.conv.6.fc.2 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 863222256, params[47], params[48], LK_ACT_NONE, NULL,
+      arena + 861441024);
 
-  /* %101 = hsigmoid(%100) blocks.1.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 856636416, arena + 856685568);
+  /* %102 = hsigmoid(%101) blocks.1.conv.conv.6 : f32[B, 1536] */
+  lk_hsigmoid(B * 1536, arena + 861441024, arena + 861490176);
 
-  /* %102 = mul(%92, %101) blocks.1.conv.conv.6 : f32[B, 196, 1536] */
+  /* %103 = mul(%93, %102) blocks.1.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 77070336, (const long[]){301056, 1536, 1},
-      arena + 856685568, (const long[]){1536, 0, 1}, arena + 86704128);
+      arena + 861490176, (const long[]){1536, 0, 1}, arena + 86704128);
 
-  /* %104 = reshape(%103) {shape [384, 1536]} blocks.1.conv.conv.7 : f32[384, 1536], a view of %103: no code */
+  /* %105 = reshape(%104) {shape [384, 1536]} blocks.1.conv.conv.7 : f32[384, 1536], a view of %104: no code */
 
-  /* %105 = fused_linear(%102, %104) blocks.1.conv.conv.7 : f32[B, 196, 384] */
+  /* %106 = fused_linear(%103, %105) blocks.1.conv.conv.7 : f32[B, 196, 384] */
   lk_fused_linear(B * 196, 1536, 384, arena + 86704128, params[49], NULL, LK_ACT_NONE, NULL,
-      arena + 803069952);
+      arena + 805466112);
 
-  /* %108 = batch_statistics(%105) blocks.1.conv.conv.8 : f32[3, 384] */
-  lk_batch_statistics_cl(B * 196, 384, arena + 803069952, arena + 858394752);
+  /* %109 = batch_statistics(%106) blocks.1.conv.conv.8 : f32[3, 384] */
+  lk_batch_statistics_cl(B * 196, 384, arena + 805466112, arena + 863199360);
 
-  /* %109 = slice(%108) {axis 0, start 0, length 2} blocks.1.conv.conv.8 : f32[2, 384] */
-  lk_copy_rows(1, 768, arena + 858394752, 1152, arena + 858408048, 768);
+  /* %110 = slice(%109) {axis 0, start 0, length 2} blocks.1.conv.conv.8 : f32[2, 384] */
+  lk_copy_rows(1, 768, arena + 863199360, 1152, arena + 863212656, 768);
 
-  /* %110 = batch_norm_act(%105, %108, %106, %107) {eps 1e-05} blocks.1.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_cl(B * 196, 384, arena + 803069952, arena + 858394752, params[50], params[51],
+  /* %111 = batch_norm_act(%106, %109, %107, %108) {eps 1e-05} blocks.1.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_cl(B * 196, 384, arena + 805466112, arena + 863199360, params[50], params[51],
       1e-05f, LK_ACT_NONE, arena + 98746368, arena + 96337920);
 
-  /* %111 = add(%77, %110) blocks.1.conv : f32[B, 196, 384], written into %112 from row 1 */
+  /* %112 = add(%78, %111) blocks.1.conv : f32[B, 196, 384], written into %113 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 800661504 + (long)b * 75264, (const long[]){384, 1},
+    lk_add(2, (const long[]){196, 384}, arena + 803057664 + (long)b * 75264, (const long[]){384, 1},
         arena + 96337920 + (long)b * 75264, (const long[]){384, 1},
-        arena + 694174080 + (long)b * 75648);
+        arena + 698990976 + (long)b * 75648);
   } // for b
 
-  /* %112 = concat(%76, %111) {axis 0} blocks.1.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %113 = concat(%77, %112) {axis 0} blocks.1.conv : f32[B, 197, 384], its operands computed in place: no code */
 
-  /* %115 = normalize(%112) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 694173696, 1e-06f, arena + 696594432);
+  /* %116 = normalize(%113) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 384] */
+  lk_normalize(B * 197, 384, arena + 698990592, 1e-06f, arena + 701411328);
 
-  /* %116 = mul_add(%115, %113, %114) blocks.2.norm1 : f32[B, 197, 384] */
-  lk_mul_add(3, (const long[]){B, 197, 384}, arena + 696594432, (const long[]){75648, 384, 1},
-      params[54], (const long[]){0, 0, 1}, params[55], (const long[]){0, 0, 1}, arena + 699015168);
+  /* %117 = mul_add(%116, %114, %115) blocks.2.norm1 : f32[B, 197, 384] */
+  lk_mul_add(3, (const long[]){B, 197, 384}, arena + 701411328, (const long[]){75648, 384, 1},
+      params[54], (const long[]){0, 0, 1}, params[55], (const long[]){0, 0, 1}, arena + 703832064);
 
-  /* %119 = fused_linear(%116, %117, %118) blocks.2.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 699015168, params[56], params[57], LK_ACT_NONE, NULL,
+  /* %120 = fused_linear(%117, %118, %119) blocks.2.attn.qkv : f32[B, 197, 1152] */
+  lk_fused_linear(B * 197, 384, 1152, arena + 703832064, params[56], params[57], LK_ACT_NONE, NULL,
       arena + 602185728);
 
-  /* %120 = slice(%119) {axis 1, start 0, length 384} blocks.2.attn : f32[B, 197, 384], a view of %119: no code */
+  /* %121 = slice(%120) {axis 1, start 0, length 384} blocks.2.attn : f32[B, 197, 384], a view of %120: no code */
 
-  /* %121 = slice(%119) {axis 1, start 384, length 384} blocks.2.attn : f32[B, 197, 384], a view of %119: no code */
+  /* %122 = slice(%120) {axis 1, start 384, length 384} blocks.2.attn : f32[B, 197, 384], a view of %120: no code */
 
-  /* %122 = slice(%119) {axis 1, start 768, length 384} blocks.2.attn : f32[B, 197, 384], a view of %119: no code */
+  /* %123 = slice(%120) {axis 1, start 768, length 384} blocks.2.attn : f32[B, 197, 384], a view of %120: no code */
 
-  /* %123 = sdpa(%120, %121, %122) {heads 8, kv_heads 8} blocks.2.attn : f32[B, 197, 384] */
+  /* %124 = sdpa(%121, %122, %123) {heads 8, kv_heads 8} blocks.2.attn : f32[B, 197, 384] */
   lk_sdpa(B, 197, 197, 8, 8, 48, arena + 602185728, 1152, arena + 602186112, 1152,
-      arena + 602186496, 1152, arena + 701435904, 0.14433756f);
+      arena + 602186496, 1152, arena + 706252800, 0.14433756f);
 
-  /* %126 = fused_linear(%123, %124, %125) blocks.2.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 701435904, params[58], params[59], LK_ACT_NONE, NULL,
+  /* %127 = fused_linear(%124, %125, %126) blocks.2.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 706252800, params[58], params[59], LK_ACT_NONE, NULL,
       arena + 96337920);
 
-  /* %128 = mul_add(%126, %127, %112) blocks.2 : f32[B, 197, 384], written over %126 */
+  /* %129 = mul_add(%127, %128, %113) blocks.2 : f32[B, 197, 384], written over %127 */
   lk_mul_add(3, (const long[]){B, 197, 384}, arena + 96337920, (const long[]){75648, 384, 1},
-      inputs[2], (const long[]){1, 0, 0}, arena + 694173696, (const long[]){75648, 384, 1},
+      inputs[2], (const long[]){1, 0, 0}, arena + 698990592, (const long[]){75648, 384, 1},
       arena + 96337920);
 
-  /* %129 = slice(%128) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 384], written into %165 from row 0 */
+  /* %130 = slice(%129) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 384], written into %166 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 384, arena + 96337920 + (long)b * 75648, 75648,
-        arena + 703856640 + (long)b * 75648, 384);
+        arena + 708673536 + (long)b * 75648, 384);
   } // for b
 
-  /* %130 = slice(%128) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 96338304, 75648, arena + 805478400, 75264);
+  /* %131 = slice(%129) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 96338304, 75648, arena + 807874560, 75264);
 
-  /* %132 = reshape(%131) {shape [1536, 384]} blocks.2.conv.conv.0 : f32[1536, 384], a view of %131: no code */
+  /* %133 = reshape(%132) {shape [1536, 384]} blocks.2.conv.conv.0 : f32[1536, 384], a view of %132: no code */
 
-  /* %133 = fused_linear(%130, %132) blocks.2.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 805478400, params[60], NULL, LK_ACT_NONE, NULL,
+  /* %134 = fused_linear(%131, %133) blocks.2.conv.conv.0 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 807874560, params[60], NULL, LK_ACT_NONE, NULL,
       arena + 96337920);
 
-  /* %136 = batch_statistics(%133) blocks.2.conv.conv.1 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena + 96337920, arena + 858227712);
+  /* %137 = batch_statistics(%134) blocks.2.conv.conv.1 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 96337920, arena + 863032320);
 
-  /* %137 = slice(%136) {axis 0, start 0, length 2} blocks.2.conv.conv.1 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 858227712, 4608, arena + 858332160, 3072);
+  /* %138 = slice(%137) {axis 0, start 0, length 2} blocks.2.conv.conv.1 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 863032320, 4608, arena + 863136768, 3072);
 
-  /* %138 = batch_norm_act(%133, %136, %134, %135) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena + 96337920, arena + 858227712, params[61], params[62],
+  /* %139 = batch_norm_act(%134, %137, %135, %136) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 96337920, arena + 863032320, params[61], params[62],
       1e-05f, LK_ACT_HSWISH, arena + 115605504, arena + 105971712);
 
-  /* %140 = token_dwconv(%138, %139) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 1536] */
+  /* %141 = token_dwconv(%139, %140) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 105971712, params[65], NULL,
       LK_ACT_NONE, arena + 115605504);
 
-  /* %143 = batch_statistics(%140) blocks.2.conv.conv.4 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena + 115605504, arena + 858232320);
+  /* %144 = batch_statistics(%141) blocks.2.conv.conv.4 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 115605504, arena + 863036928);
 
-  /* %144 = slice(%143) {axis 0, start 0, length 2} blocks.2.conv.conv.4 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 858232320, 4608, arena + 858335232, 3072);
+  /* %145 = slice(%144) {axis 0, start 0, length 2} blocks.2.conv.conv.4 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 863036928, 4608, arena + 863139840, 3072);
 
-  /* %145 = batch_norm_act(%140, %143, %141, %142) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena + 115605504, arena + 858232320, params[66], params[67],
+  /* %146 = batch_norm_act(%141, %144, %142, %143) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 115605504, arena + 863036928, params[66], params[67],
       1e-05f, LK_ACT_HSWISH, arena + 134873088, arena + 125239296);
 
-  /* %146 = mean(%145) {axis 0} blocks.2.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 125239296, arena + 856734720);
+  /* %147 = mean(%146) {axis 0} blocks.2.conv.conv.6 : f32[B, 1536] */
+  lk_mean_axis(B, 196, 1536, arena + 125239296, arena + 861539328);
 
-  /* %149 = fused_linear(%146, %147, %148) blocks.2.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 856734720, params[70], params[71], LK_ACT_NONE, NULL,
-      arena + 858417776);
+  /* %150 = fused_linear(%147, %148, %149) blocks.2.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 861539328, params[70], params[71], LK_ACT_NONE, NULL,
+      arena + 863222384);
 
-  /* %150 = relu(%149) blocks.2.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 858417776, arena + 858417904);
+  /* %151 = relu(%150) blocks.2.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 863222384, arena + 863222512);
 
-  /* %153 = fused_linear(%150, %151, %152) blocks.2.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 858417904, params[72], params[73], LK_ACT_NONE, NULL,
-      arena + 856783872);
+  /* %154 = fused_linear(%151, %152, %153) blocks.2.conv.conv.6.fc.2 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 863222512, params[72], params[73], LK_ACT_NONE, NULL,
+      arena + 861588480);
 
-  /* %154 = hsigmoid(%153) blocks.2.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 856783872, arena + 856833024);
+  /* %155 = hsigmoid(%154) blocks.2.conv.conv.6 : f32[B, 1536] */
+  lk_hsigmoid(B * 1536, arena + 861588480, arena + 861637632);
 
-  /* %155 = mul(%145, %154) blocks.2.conv.conv.6 : f32[B, 196, 1536] */
+  /* %156 = mul(%146, %155) blocks.2.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 125239296, (const long[]){301056, 1536, 1},
-      arena + 856833024, (const long[]){1536, 0, 1}, arena + 134873088);
+      arena + 861637632, (const long[]){1536, 0, 1}, arena + 134873088);
 
-  /* %157 = reshape(%156) {shape [384, 1536]} blocks.2.conv.conv.7 : f32[384, 1536], a view of %156: no code */
+  /* %158 = reshape(%157) {shape [384, 1536]} blocks.2.conv.conv.7 : f32[384, 1536], a view of %157: no code */
 
-  /* %158 = fused_linear(%155, %157) blocks.2.conv.conv.7 : f32[B, 196, 384] */
+  /* %159 = fused_linear(%156, %158) blocks.2.conv.conv.7 : f32[B, 196, 384] */
   lk_fused_linear(B * 196, 1536, 384, arena + 134873088, params[74], NULL, LK_ACT_NONE, NULL,
-      arena + 807886848);
+      arena + 810283008);
 
-  /* %161 = batch_statistics(%158) blocks.2.conv.conv.8 : f32[3, 384] */
-  lk_batch_statistics_cl(B * 196, 384, arena + 807886848, arena + 858395904);
+  /* %162 = batch_statistics(%159) blocks.2.conv.conv.8 : f32[3, 384] */
+  lk_batch_statistics_cl(B * 196, 384, arena + 810283008, arena + 863200512);
 
-  /* %162 = slice(%161) {axis 0, start 0, length 2} blocks.2.conv.conv.8 : f32[2, 384] */
-  lk_copy_rows(1, 768, arena + 858395904, 1152, arena + 858408816, 768);
+  /* %163 = slice(%162) {axis 0, start 0, length 2} blocks.2.conv.conv.8 : f32[2, 384] */
+  lk_copy_rows(1, 768, arena + 863200512, 1152, arena + 863213424, 768);
 
-  /* %163 = batch_norm_act(%158, %161, %159, %160) {eps 1e-05} blocks.2.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_cl(B * 196, 384, arena + 807886848, arena + 858395904, params[75], params[76],
+  /* %164 = batch_norm_act(%159, %162, %160, %161) {eps 1e-05} blocks.2.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_cl(B * 196, 384, arena + 810283008, arena + 863200512, params[75], params[76],
       1e-05f, LK_ACT_NONE, arena + 146915328, arena + 144506880);
 
-  /* %164 = add(%130, %163) blocks.2.conv : f32[B, 196, 384], written into %165 from row 1 */
+  /* %165 = add(%131, %164) blocks.2.conv : f32[B, 196, 384], written into %166 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 805478400 + (long)b * 75264, (const long[]){384, 1},
+    lk_add(2, (const long[]){196, 384}, arena + 807874560 + (long)b * 75264, (const long[]){384, 1},
         arena + 144506880 + (long)b * 75264, (const long[]){384, 1},
-        arena + 703857024 + (long)b * 75648);
+        arena + 708673920 + (long)b * 75648);
   } // for b
 
-  /* %165 = concat(%129, %164) {axis 0} blocks.2.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %166 = concat(%130, %165) {axis 0} blocks.2.conv : f32[B, 197, 384], its operands computed in place: no code */
 
-  /* %168 = normalize(%165) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 703856640, 1e-06f, arena + 706277376);
+  /* %169 = normalize(%166) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 384] */
+  lk_normalize(B * 197, 384, arena + 708673536, 1e-06f, arena + 711094272);
 
-  /* %169 = mul_add(%168, %166, %167) blocks.3.norm1 : f32[B, 197, 384] */
-  lk_mul_add(3, (const long[]){B, 197, 384}, arena + 706277376, (const long[]){75648, 384, 1},
-      params[79], (const long[]){0, 0, 1}, params[80], (const long[]){0, 0, 1}, arena + 708698112);
+  /* %170 = mul_add(%169, %167, %168) blocks.3.norm1 : f32[B, 197, 384] */
+  lk_mul_add(3, (const long[]){B, 197, 384}, arena + 711094272, (const long[]){75648, 384, 1},
+      params[79], (const long[]){0, 0, 1}, params[80], (const long[]){0, 0, 1}, arena + 713515008);
 
-  /* %172 = fused_linear(%169, %170, %171) blocks.3.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 708698112, params[81], params[82], LK_ACT_NONE, NULL,
+  /* %173 = fused_linear(%170, %171, %172) blocks.3.attn.qkv : f32[B, 197, 1152] */
+  lk_fused_linear(B * 197, 384, 1152, arena + 713515008, params[81], params[82], LK_ACT_NONE, NULL,
       arena + 609447936);
 
-  /* %173 = slice(%172) {axis 1, start 0, length 384} blocks.3.attn : f32[B, 197, 384], a view of %172: no code */
+  /* %174 = slice(%173) {axis 1, start 0, length 384} blocks.3.attn : f32[B, 197, 384], a view of %173: no code */
 
-  /* %174 = slice(%172) {axis 1, start 384, length 384} blocks.3.attn : f32[B, 197, 384], a view of %172: no code */
+  /* %175 = slice(%173) {axis 1, start 384, length 384} blocks.3.attn : f32[B, 197, 384], a view of %173: no code */
 
-  /* %175 = slice(%172) {axis 1, start 768, length 384} blocks.3.attn : f32[B, 197, 384], a view of %172: no code */
+  /* %176 = slice(%173) {axis 1, start 768, length 384} blocks.3.attn : f32[B, 197, 384], a view of %173: no code */
 
-  /* %176 = sdpa(%173, %174, %175) {heads 8, kv_heads 8} blocks.3.attn : f32[B, 197, 384] */
+  /* %177 = sdpa(%174, %175, %176) {heads 8, kv_heads 8} blocks.3.attn : f32[B, 197, 384] */
   lk_sdpa(B, 197, 197, 8, 8, 48, arena + 609447936, 1152, arena + 609448320, 1152,
-      arena + 609448704, 1152, arena + 711118848, 0.14433756f);
+      arena + 609448704, 1152, arena + 715935744, 0.14433756f);
 
-  /* %179 = fused_linear(%176, %177, %178) blocks.3.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 711118848, params[83], params[84], LK_ACT_NONE, NULL,
+  /* %180 = fused_linear(%177, %178, %179) blocks.3.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 715935744, params[83], params[84], LK_ACT_NONE, NULL,
       arena + 144506880);
 
-  /* %181 = mul_add(%179, %180, %165) blocks.3 : f32[B, 197, 384], written over %179 */
+  /* %182 = mul_add(%180, %181, %166) blocks.3 : f32[B, 197, 384], written over %180 */
   lk_mul_add(3, (const long[]){B, 197, 384}, arena + 144506880, (const long[]){75648, 384, 1},
-      inputs[3], (const long[]){1, 0, 0}, arena + 703856640, (const long[]){75648, 384, 1},
+      inputs[3], (const long[]){1, 0, 0}, arena + 708673536, (const long[]){75648, 384, 1},
       arena + 144506880);
 
-  /* %182 = slice(%181) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 384], written into %218 from row 0 */
+  /* %183 = slice(%182) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 384], written into %219 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 384, arena + 144506880 + (long)b * 75648, 75648,
-        arena + 713539584 + (long)b * 75648, 384);
+        arena + 718356480 + (long)b * 75648, 384);
   } // for b
 
-  /* %183 = slice(%181) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 144507264, 75648, arena + 810295296, 75264);
+  /* %184 = slice(%182) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 144507264, 75648, arena + 812691456, 75264);
 
-  /* %185 = reshape(%184) {shape [1536, 384]} blocks.3.conv.conv.0 : f32[1536, 384], a view of %184: no code */
+  /* %186 = reshape(%185) {shape [1536, 384]} blocks.3.conv.conv.0 : f32[1536, 384], a view of %185: no code */
 
-  /* %186 = fused_linear(%183, %185) blocks.3.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 810295296, params[85], NULL, LK_ACT_NONE, NULL,
+  /* %187 = fused_linear(%184, %186) blocks.3.conv.conv.0 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 812691456, params[85], NULL, LK_ACT_NONE, NULL,
       arena + 144506880);
 
-  /* %189 = batch_statistics(%186) blocks.3.conv.conv.1 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena + 144506880, arena + 858236928);
+  /* %190 = batch_statistics(%187) blocks.3.conv.conv.1 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 144506880, arena + 863041536);
 
-  /* %190 = slice(%189) {axis 0, start 0, length 2} blocks.3.conv.conv.1 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 858236928, 4608, arena + 858338304, 3072);
+  /* %191 = slice(%190) {axis 0, start 0, length 2} blocks.3.conv.conv.1 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 863041536, 4608, arena + 863142912, 3072);
 
-  /* %191 = batch_norm_act(%186, %189, %187, %188) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena + 144506880, arena + 858236928, params[86], params[87],
+  /* %192 = batch_norm_act(%187, %190, %188, %189) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 144506880, arena + 863041536, params[86], params[87],
       1e-05f, LK_ACT_HSWISH, arena + 163774464, arena + 154140672);
 
-  /* %193 = token_dwconv(%191, %192) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 1536] */
+  /* %194 = token_dwconv(%192, %193) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 154140672, params[90], NULL,
       LK_ACT_NONE, arena + 163774464);
 
-  /* %196 = batch_statistics(%193) blocks.3.conv.conv.4 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena + 163774464, arena + 858241536);
+  /* %197 = batch_statistics(%194) blocks.3.conv.conv.4 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 163774464, arena + 863046144);
 
-  /* %197 = slice(%196) {axis 0, start 0, length 2} blocks.3.conv.conv.4 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 858241536, 4608, arena + 858341376, 3072);
+  /* %198 = slice(%197) {axis 0, start 0, length 2} blocks.3.conv.conv.4 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 863046144, 4608, arena + 863145984, 3072);
 
-  /* %198 = batch_norm_act(%193, %196, %194, %195) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena + 163774464, arena + 858241536, params[91], params[92],
+  /* %199 = batch_norm_act(%194, %197, %195, %196) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 163774464, arena + 863046144, params[91], params[92],
       1e-05f, LK_ACT_HSWISH, arena + 183042048, arena + 173408256);
 
-  /* %199 = mean(%198) {axis 0} blocks.3.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 173408256, arena + 856882176);
+  /* %200 = mean(%199) {axis 0} blocks.3.conv.conv.6 : f32[B, 1536] */
+  lk_mean_axis(B, 196, 1536, arena + 173408256, arena + 861686784);
 
-  /* %202 = fused_linear(%199, %200, %201) blocks.3.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 856882176, params[95], params[96], LK_ACT_NONE, NULL,
-      arena + 858418032);
+  /* %203 = fused_linear(%200, %201, %202) blocks.3.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 861686784, params[95], params[96], LK_ACT_NONE, NULL,
+      arena + 863222640);
 
-  /* %203 = relu(%202) blocks.3.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 858418032, arena + 858418160);
+  /* %204 = relu(%203) blocks.3.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 863222640, arena + 863222768);
 
-  /* %206 = fused_linear(%203, %204, %205) blocks.3.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 858418160, params[97], params[98], LK_ACT_NONE, NULL,
-      arena + 856931328);
+  /* %207 = fused_linear(%204, %205, %206) blocks.3.conv.conv.6.fc.2 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 863222768, params[97], params[98], LK_ACT_NONE, NULL,
+      arena + 861735936);
 
-  /* %207 = hsigmoid(%206) blocks.3.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 856931328, arena + 856980480);
+  /* %208 = hsigmoid(%207) blocks.3.conv.conv.6 : f32[B, 1536] */
+  lk_hsigmoid(B * 1536, arena + 861735936, arena + 861785088);
 
-  /* %208 = mul(%198, %207) blocks.3.conv.conv.6 : f32[B, 196, 1536] */
+  /* %209 = mul(%199, %208) blocks.3.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 173408256, (const long[]){301056, 1536, 1},
-      arena + 856980480, (const long[]){1536, 0, 1}, arena + 183042048);
+      arena + 861785088, (const long[]){1536, 0, 1}, arena + 183042048);
 
-  /* %210 = reshape(%209) {shape [384, 1536]} blocks.3.conv.conv.7 : f32[384, 1536], a view of %209: no code */
+  /* %211 = reshape(%210) {shape [384, 1536]} blocks.3.conv.conv.7 : f32[384, 1536], a view of %210: no code */
 
-  /* %211 = fused_linear(%208, %210) blocks.3.conv.conv.7 : f32[B, 196, 384] */
+  /* %212 = fused_linear(%209, %211) blocks.3.conv.conv.7 : f32[B, 196, 384] */
   lk_fused_linear(B * 196, 1536, 384, arena + 183042048, params[99], NULL, LK_ACT_NONE, NULL,
-      arena + 812703744);
+      arena + 815099904);
 
-  /* %214 = batch_statistics(%211) blocks.3.conv.conv.8 : f32[3, 384] */
-  lk_batch_statistics_cl(B * 196, 384, arena + 812703744, arena + 858397056);
+  /* %215 = batch_statistics(%212) blocks.3.conv.conv.8 : f32[3, 384] */
+  lk_batch_statistics_cl(B * 196, 384, arena + 815099904, arena + 863201664);
 
-  /* %215 = slice(%214) {axis 0, start 0, length 2} blocks.3.conv.conv.8 : f32[2, 384] */
-  lk_copy_rows(1, 768, arena + 858397056, 1152, arena + 858409584, 768);
+  /* %216 = slice(%215) {axis 0, start 0, length 2} blocks.3.conv.conv.8 : f32[2, 384] */
+  lk_copy_rows(1, 768, arena + 863201664, 1152, arena + 863214192, 768);
 
-  /* %216 = batch_norm_act(%211, %214, %212, %213) {eps 1e-05} blocks.3.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_cl(B * 196, 384, arena + 812703744, arena + 858397056, params[100], params[101],
+  /* %217 = batch_norm_act(%212, %215, %213, %214) {eps 1e-05} blocks.3.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_cl(B * 196, 384, arena + 815099904, arena + 863201664, params[100], params[101],
       1e-05f, LK_ACT_NONE, arena + 195084288, arena + 192675840);
 
-  /* %217 = add(%183, %216) blocks.3.conv : f32[B, 196, 384], written into %218 from row 1 */
+  /* %218 = add(%184, %217) blocks.3.conv : f32[B, 196, 384], written into %219 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 810295296 + (long)b * 75264, (const long[]){384, 1},
+    lk_add(2, (const long[]){196, 384}, arena + 812691456 + (long)b * 75264, (const long[]){384, 1},
         arena + 192675840 + (long)b * 75264, (const long[]){384, 1},
-        arena + 713539968 + (long)b * 75648);
+        arena + 718356864 + (long)b * 75648);
   } // for b
 
-  /* %218 = concat(%182, %217) {axis 0} blocks.3.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %219 = concat(%183, %218) {axis 0} blocks.3.conv : f32[B, 197, 384], its operands computed in place: no code */
 
-  /* %221 = normalize(%218) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 713539584, 1e-06f, arena + 715960320);
+  /* %222 = normalize(%219) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 384] */
+  lk_normalize(B * 197, 384, arena + 718356480, 1e-06f, arena + 720777216);
 
-  /* %222 = mul_add(%221, %219, %220) blocks.4.norm1 : f32[B, 197, 384] */
-  lk_mul_add(3, (const long[]){B, 197, 384}, arena + 715960320, (const long[]){75648, 384, 1},
+  /* %223 = mul_add(%222, %220, %221) blocks.4.norm1 : f32[B, 197, 384] */
+  lk_mul_add(3, (const long[]){B, 197, 384}, arena + 720777216, (const long[]){75648, 384, 1},
       params[104], (const long[]){0, 0, 1}, params[105], (const long[]){0, 0, 1},
-      arena + 718381056);
+      arena + 723197952);
 
-  /* %225 = fused_linear(%222, %223, %224) blocks.4.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 718381056, params[106], params[107], LK_ACT_NONE,
+  /* %226 = fused_linear(%223, %224, %225) blocks.4.attn.qkv : f32[B, 197, 1152] */
+  lk_fused_linear(B * 197, 384, 1152, arena + 723197952, params[106], params[107], LK_ACT_NONE,
       NULL, arena + 616710144);
 
-  /* %226 = slice(%225) {axis 1, start 0, length 384} blocks.4.attn : f32[B, 197, 384], a view of %225: no code */
+  /* %227 = slice(%226) {axis 1, start 0, length 384} blocks.4.attn : f32[B, 197, 384], a view of %226: no code */
 
-  /* %227 = slice(%225) {axis 1, start 384, length 384} blocks.4.attn : f32[B, 197, 384], a view of %225: no code */
+  /* %228 = slice(%226) {axis 1, start 384, length 384} blocks.4.attn : f32[B, 197, 384], a view of %226: no code */
 
-  /* %228 = slice(%225) {axis 1, start 768, length 384} blocks.4.attn : f32[B, 197, 384], a view of %225: no code */
+  /* %229 = slice(%226) {axis 1, start 768, length 384} blocks.4.attn : f32[B, 197, 384], a view of %226: no code */
 
-  /* %229 = sdpa(%226, %227, %228) {heads 8, kv_heads 8} blocks.4.attn : f32[B, 197, 384] */
+  /* %230 = sdpa(%227, %228, %229) {heads 8, kv_heads 8} blocks.4.attn : f32[B, 197, 384] */
   lk_sdpa(B, 197, 197, 8, 8, 48, arena + 616710144, 1152, arena + 616710528, 1152,
-      arena + 616710912, 1152, arena + 720801792, 0.14433756f);
+      arena + 616710912, 1152, arena + 725618688, 0.14433756f);
 
-  /* %232 = fused_linear(%229, %230, %231) blocks.4.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 720801792, params[108], params[109], LK_ACT_NONE, NULL,
+  /* %233 = fused_linear(%230, %231, %232) blocks.4.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 725618688, params[108], params[109], LK_ACT_NONE, NULL,
       arena + 192675840);
 
-  /* %234 = mul_add(%232, %233, %218) blocks.4 : f32[B, 197, 384], written over %232 */
+  /* %235 = mul_add(%233, %234, %219) blocks.4 : f32[B, 197, 384], written over %233 */
   lk_mul_add(3, (const long[]){B, 197, 384}, arena + 192675840, (const long[]){75648, 384, 1},
-      inputs[4], (const long[]){1, 0, 0}, arena + 713539584, (const long[]){75648, 384, 1},
+      inputs[4], (const long[]){1, 0, 0}, arena + 718356480, (const long[]){75648, 384, 1},
       arena + 192675840);
 
-  /* %235 = slice(%234) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 384], written into %271 from row 0 */
+  /* %236 = slice(%235) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 384], written into %272 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 384, arena + 192675840 + (long)b * 75648, 75648,
-        arena + 723222528 + (long)b * 75648, 384);
+        arena + 728039424 + (long)b * 75648, 384);
   } // for b
 
-  /* %236 = slice(%234) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 192676224, 75648, arena + 815112192, 75264);
+  /* %237 = slice(%235) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 192676224, 75648, arena + 817508352, 75264);
 
-  /* %238 = reshape(%237) {shape [1536, 384]} blocks.4.conv.conv.0 : f32[1536, 384], a view of %237: no code */
+  /* %239 = reshape(%238) {shape [1536, 384]} blocks.4.conv.conv.0 : f32[1536, 384], a view of %238: no code */
 
-  /* %239 = fused_linear(%236, %238) blocks.4.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 815112192, params[110], NULL, LK_ACT_NONE, NULL,
+  /* %240 = fused_linear(%237, %239) blocks.4.conv.conv.0 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 817508352, params[110], NULL, LK_ACT_NONE, NULL,
       arena + 192675840);
 
-  /* %242 = batch_statistics(%239) blocks.4.conv.conv.1 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena + 192675840, arena + 858246144);
+  /* %243 = batch_statistics(%240) blocks.4.conv.conv.1 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 192675840, arena + 863050752);
 
-  /* %243 = slice(%242) {axis 0, start 0, length 2} blocks.4.conv.conv.1 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 858246144, 4608, arena + 858344448, 3072);
+  /* %244 = slice(%243) {axis 0, start 0, length 2} blocks.4.conv.conv.1 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 863050752, 4608, arena + 863149056, 3072);
 
-  /* %244 = batch_norm_act(%239, %242, %240, %241) {eps 1e-05, act hswish} blocks.4.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena + 192675840, arena + 858246144, params[111],
+  /* %245 = batch_norm_act(%240, %243, %241, %242) {eps 1e-05, act hswish} blocks.4.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 192675840, arena + 863050752, params[111],
       params[112], 1e-05f, LK_ACT_HSWISH, arena + 211943424, arena + 202309632);
 
-  /* %246 = token_dwconv(%244, %245) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 1536] */
+  /* %247 = token_dwconv(%245, %246) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 202309632, params[115], NULL,
       LK_ACT_NONE, arena + 211943424);
 
-  /* %249 = batch_statistics(%246) blocks.4.conv.conv.4 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena + 211943424, arena + 858250752);
+  /* %250 = batch_statistics(%247) blocks.4.conv.conv.4 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 211943424, arena + 863055360);
 
-  /* %250 = slice(%249) {axis 0, start 0, length 2} blocks.4.conv.conv.4 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 858250752, 4608, arena + 858347520, 3072);
+  /* %251 = slice(%250) {axis 0, start 0, length 2} blocks.4.conv.conv.4 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 863055360, 4608, arena + 863152128, 3072);
 
-  /* %251 = batch_norm_act(%246, %249, %247, %248) {eps 1e-05, act hswish} blocks.4.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena + 211943424, arena + 858250752, params[116],
+  /* %252 = batch_norm_act(%247, %250, %248, %249) {eps 1e-05, act hswish} blocks.4.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 211943424, arena + 863055360, params[116],
       params[117], 1e-05f, LK_ACT_HSWISH, arena + 231211008, arena + 221577216);
 
-  /* %252 = mean(%251) {axis 0} blocks.4.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 221577216, arena + 857029632);
+  /* %253 = mean(%252) {axis 0} blocks.4.conv.conv.6 : f32[B, 1536] */
+  lk_mean_axis(B, 196, 1536, arena + 221577216, arena + 861834240);
 
-  /* %255 = fused_linear(%252, %253, %254) blocks.4.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 857029632, params[120], params[121], LK_ACT_NONE, NULL,
-      arena + 858418288);
+  /* %256 = fused_linear(%253, %254, %255) blocks.4.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 861834240, params[120], params[121], LK_ACT_NONE, NULL,
+      arena + 863222896);
 
-  /* %256 = relu(%255) blocks.4.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 858418288, arena + 858418416);
+  /* %257 = relu(%256) blocks.4.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 863222896, arena + 863223024);
 
-  /* %259 = fused_linear(%256, %257, %258) blocks.4.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 858418416, params[122], params[123], LK_ACT_NONE, NULL,
-      arena + 857078784);
+  /* %260 = fused_linear(%257, %258, %259) blocks.4.conv.conv.6.fc.2 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 863223024, params[122], params[123], LK_ACT_NONE, NULL,
+      arena + 861883392);
 
-  /* %260 = hsigmoid(%259) blocks.4.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 857078784, arena + 857127936);
+  /* %261 = hsigmoid(%260) blocks.4.conv.conv.6 : f32[B, 1536] */
+  lk_hsigmoid(B * 1536, arena + 861883392, arena + 861932544);
 
-  /* %261 = mul(%251, %260) blocks.4.conv.conv.6 : f32[B, 196, 1536] */
+  /* %262 = mul(%252, %261) blocks.4.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 221577216, (const long[]){301056, 1536, 1},
-      arena + 857127936, (const long[]){1536, 0, 1}, arena + 231211008);
+      arena + 861932544, (const long[]){1536, 0, 1}, arena + 231211008);
 
-  /* %263 = reshape(%262) {shape [384, 1536]} blocks.4.conv.conv.7 : f32[384, 1536], a view of %262: no code */
+  /* %264 = reshape(%263) {shape [384, 1536]} blocks.4.conv.conv.7 : f32[384, 1536], a view of %263: no code */
 
-  /* %264 = fused_linear(%261, %263) blocks.4.conv.conv.7 : f32[B, 196, 384] */
+  /* %265 = fused_linear(%262, %264) blocks.4.conv.conv.7 : f32[B, 196, 384] */
   lk_fused_linear(B * 196, 1536, 384, arena + 231211008, params[124], NULL, LK_ACT_NONE, NULL,
-      arena + 817520640);
+      arena + 819916800);
 
-  /* %267 = batch_statistics(%264) blocks.4.conv.conv.8 : f32[3, 384] */
-  lk_batch_statistics_cl(B * 196, 384, arena + 817520640, arena + 858398208);
+  /* %268 = batch_statistics(%265) blocks.4.conv.conv.8 : f32[3, 384] */
+  lk_batch_statistics_cl(B * 196, 384, arena + 819916800, arena + 863202816);
 
-  /* %268 = slice(%267) {axis 0, start 0, length 2} blocks.4.conv.conv.8 : f32[2, 384] */
-  lk_copy_rows(1, 768, arena + 858398208, 1152, arena + 858410352, 768);
+  /* %269 = slice(%268) {axis 0, start 0, length 2} blocks.4.conv.conv.8 : f32[2, 384] */
+  lk_copy_rows(1, 768, arena + 863202816, 1152, arena + 863214960, 768);
 
-  /* %269 = batch_norm_act(%264, %267, %265, %266) {eps 1e-05} blocks.4.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_cl(B * 196, 384, arena + 817520640, arena + 858398208, params[125], params[126],
+  /* %270 = batch_norm_act(%265, %268, %266, %267) {eps 1e-05} blocks.4.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_cl(B * 196, 384, arena + 819916800, arena + 863202816, params[125], params[126],
       1e-05f, LK_ACT_NONE, arena + 243253248, arena + 240844800);
 
-  /* %270 = add(%236, %269) blocks.4.conv : f32[B, 196, 384], written into %271 from row 1 */
+  /* %271 = add(%237, %270) blocks.4.conv : f32[B, 196, 384], written into %272 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 815112192 + (long)b * 75264, (const long[]){384, 1},
+    lk_add(2, (const long[]){196, 384}, arena + 817508352 + (long)b * 75264, (const long[]){384, 1},
         arena + 240844800 + (long)b * 75264, (const long[]){384, 1},
-        arena + 723222912 + (long)b * 75648);
+        arena + 728039808 + (long)b * 75648);
   } // for b
 
-  /* %271 = concat(%235, %270) {axis 0} blocks.4.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %272 = concat(%236, %271) {axis 0} blocks.4.conv : f32[B, 197, 384], its operands computed in place: no code */
 
-  /* %274 = normalize(%271) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 723222528, 1e-06f, arena + 725643264);
+  /* %275 = normalize(%272) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 384] */
+  lk_normalize(B * 197, 384, arena + 728039424, 1e-06f, arena + 730460160);
 
-  /* %275 = mul_add(%274, %272, %273) blocks.5.norm1 : f32[B, 197, 384] */
-  lk_mul_add(3, (const long[]){B, 197, 384}, arena + 725643264, (const long[]){75648, 384, 1},
+  /* %276 = mul_add(%275, %273, %274) blocks.5.norm1 : f32[B, 197, 384] */
+  lk_mul_add(3, (const long[]){B, 197, 384}, arena + 730460160, (const long[]){75648, 384, 1},
       params[129], (const long[]){0, 0, 1}, params[130], (const long[]){0, 0, 1},
-      arena + 728064000);
+      arena + 732880896);
 
-  /* %278 = fused_linear(%275, %276, %277) blocks.5.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 728064000, params[131], params[132], LK_ACT_NONE,
+  /* %279 = fused_linear(%276, %277, %278) blocks.5.attn.qkv : f32[B, 197, 1152] */
+  lk_fused_linear(B * 197, 384, 1152, arena + 732880896, params[131], params[132], LK_ACT_NONE,
       NULL, arena + 623972352);
 
-  /* %279 = slice(%278) {axis 1, start 0, length 384} blocks.5.attn : f32[B, 197, 384], a view of %278: no code */
+  /* %280 = slice(%279) {axis 1, start 0, length 384} blocks.5.attn : f32[B, 197, 384], a view of %279: no code */
 
-  /* %280 = slice(%278) {axis 1, start 384, length 384} blocks.5.attn : f32[B, 197, 384], a view of %278: no code */
+  /* %281 = slice(%279) {axis 1, start 384, length 384} blocks.5.attn : f32[B, 197, 384], a view of %279: no code */
 
-  /* %281 = slice(%278) {axis 1, start 768, length 384} blocks.5.attn : f32[B, 197, 384], a view of %278: no code */
+  /* %282 = slice(%279) {axis 1, start 768, length 384} blocks.5.attn : f32[B, 197, 384], a view of %279: no code */
 
-  /* %282 = sdpa(%279, %280, %281) {heads 8, kv_heads 8} blocks.5.attn : f32[B, 197, 384] */
+  /* %283 = sdpa(%280, %281, %282) {heads 8, kv_heads 8} blocks.5.attn : f32[B, 197, 384] */
   lk_sdpa(B, 197, 197, 8, 8, 48, arena + 623972352, 1152, arena + 623972736, 1152,
-      arena + 623973120, 1152, arena + 730484736, 0.14433756f);
+      arena + 623973120, 1152, arena + 735301632, 0.14433756f);
 
-  /* %285 = fused_linear(%282, %283, %284) blocks.5.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 730484736, params[133], params[134], LK_ACT_NONE, NULL,
+  /* %286 = fused_linear(%283, %284, %285) blocks.5.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 735301632, params[133], params[134], LK_ACT_NONE, NULL,
       arena + 240844800);
 
-  /* %287 = mul_add(%285, %286, %271) blocks.5 : f32[B, 197, 384], written over %285 */
+  /* %288 = mul_add(%286, %287, %272) blocks.5 : f32[B, 197, 384], written over %286 */
   lk_mul_add(3, (const long[]){B, 197, 384}, arena + 240844800, (const long[]){75648, 384, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 723222528, (const long[]){75648, 384, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 728039424, (const long[]){75648, 384, 1},
       arena + 240844800);
 
-  /* %288 = slice(%287) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 384], written into %324 from row 0 */
+  /* %289 = slice(%288) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 384], written into %325 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 384, arena + 240844800 + (long)b * 75648, 75648,
-        arena + 732905472 + (long)b * 75648, 384);
+        arena + 737722368 + (long)b * 75648, 384);
   } // for b
 
-  /* %289 = slice(%287) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 240845184, 75648, arena + 819929088, 75264);
+  /* %290 = slice(%288) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 240845184, 75648, arena + 822325248, 75264);
 
-  /* %291 = reshape(%290) {shape [1536, 384]} blocks.5.conv.conv.0 : f32[1536, 384], a view of %290: no code */
+  /* %292 = reshape(%291) {shape [1536, 384]} blocks.5.conv.conv.0 : f32[1536, 384], a view of %291: no code */
 
-  /* %292 = fused_linear(%289, %291) blocks.5.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 819929088, params[135], NULL, LK_ACT_NONE, NULL,
+  /* %293 = fused_linear(%290, %292) blocks.5.conv.conv.0 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 822325248, params[135], NULL, LK_ACT_NONE, NULL,
       arena + 240844800);
 
-  /* %295 = batch_statistics(%292) blocks.5.conv.conv.1 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena + 240844800, arena + 858255360);
+  /* %296 = batch_statistics(%293) blocks.5.conv.conv.1 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 240844800, arena + 863059968);
 
-  /* %296 = slice(%295) {axis 0, start 0, length 2} blocks.5.conv.conv.1 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 858255360, 4608, arena + 858350592, 3072);
+  /* %297 = slice(%296) {axis 0, start 0, length 2} blocks.5.conv.conv.1 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 863059968, 4608, arena + 863155200, 3072);
 
-  /* %297 = batch_norm_act(%292, %295, %293, %294) {eps 1e-05, act hswish} blocks.5.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena + 240844800, arena + 858255360, params[136],
+  /* %298 = batch_norm_act(%293, %296, %294, %295) {eps 1e-05, act hswish} blocks.5.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 240844800, arena + 863059968, params[136],
       params[137], 1e-05f, LK_ACT_HSWISH, arena + 260112384, arena + 250478592);
 
-  /* %299 = token_dwconv(%297, %298) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 1536] */
+  /* %300 = token_dwconv(%298, %299) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 250478592, params[140], NULL,
       LK_ACT_NONE, arena + 260112384);
 
-  /* %302 = batch_statistics(%299) blocks.5.conv.conv.4 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena + 260112384, arena + 858259968);
+  /* %303 = batch_statistics(%300) blocks.5.conv.conv.4 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 260112384, arena + 863064576);
 
-  /* %303 = slice(%302) {axis 0, start 0, length 2} blocks.5.conv.conv.4 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 858259968, 4608, arena + 858353664, 3072);
+  /* %304 = slice(%303) {axis 0, start 0, length 2} blocks.5.conv.conv.4 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 863064576, 4608, arena + 863158272, 3072);
 
-  /* %304 = batch_norm_act(%299, %302, %300, %301) {eps 1e-05, act hswish} blocks.5.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena + 260112384, arena + 858259968, params[141],
+  /* %305 = batch_norm_act(%300, %303, %301, %302) {eps 1e-05, act hswish} blocks.5.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 260112384, arena + 863064576, params[141],
       params[142], 1e-05f, LK_ACT_HSWISH, arena + 279379968, arena + 269746176);
 
-  /* %305 = mean(%304) {axis 0} blocks.5.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 269746176, arena + 857177088);
+  /* %306 = mean(%305) {axis 0} blocks.5.conv.conv.6 : f32[B, 1536] */
+  lk_mean_axis(B, 196, 1536, arena + 269746176, arena + 861981696);
 
-  /* %308 = fused_linear(%305, %306, %307) blocks.5.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 857177088, params[145], params[146], LK_ACT_NONE, NULL,
-      arena + 858418544);
+  /* %309 = fused_linear(%306, %307, %308) blocks.5.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 861981696, params[145], params[146], LK_ACT_NONE, NULL,
+      arena + 863223152);
 
-  /* %309 = relu(%308) blocks.5.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 858418544, arena + 858418672);
+  /* %310 = relu(%309) blocks.5.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 863223152, arena + 863223280);
 
-  /* %312 = fused_linear(%309, %310, %311) blocks.5.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 858418672, params[147], params[148], LK_ACT_NONE, NULL,
-      arena + 857226240);
+  /* %313 = fused_linear(%310, %311, %312) blocks.5.conv.conv.6.fc.2 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 863223280, params[147], params[148], LK_ACT_NONE, NULL,
+      arena + 862030848);
 
-  /* %313 = hsigmoid(%312) blocks.5.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 857226240, arena + 857275392);
+  /* %314 = hsigmoid(%313) blocks.5.conv.conv.6 : f32[B, 1536] */
+  lk_hsigmoid(B * 1536, arena + 862030848, arena + 862080000);
 
-  /* %314 = mul(%304, %313) blocks.5.conv.conv.6 : f32[B, 196, 1536] */
+  /* %315 = mul(%305, %314) blocks.5.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 269746176, (const long[]){301056, 1536, 1},
-      arena + 857275392, (const long[]){1536, 0, 1}, arena + 279379968);
+      arena + 862080000, (const long[]){1536, 0, 1}, arena + 279379968);
 
-  /* %316 = reshape(%315) {shape [384, 1536]} blocks.5.conv.conv.7 : f32[384, 1536], a view of %315: no code */
+  /* %317 = reshape(%316) {shape [384, 1536]} blocks.5.conv.conv.7 : f32[384, 1536], a view of %316: no code */
 
-  /* %317 = fused_linear(%314, %316) blocks.5.conv.conv.7 : f32[B, 196, 384] */
+  /* %318 = fused_linear(%315, %317) blocks.5.conv.conv.7 : f32[B, 196, 384] */
   lk_fused_linear(B * 196, 1536, 384, arena + 279379968, params[149], NULL, LK_ACT_NONE, NULL,
-      arena + 822337536);
+      arena + 824733696);
 
-  /* %320 = batch_statistics(%317) blocks.5.conv.conv.8 : f32[3, 384] */
-  lk_batch_statistics_cl(B * 196, 384, arena + 822337536, arena + 858399360);
+  /* %321 = batch_statistics(%318) blocks.5.conv.conv.8 : f32[3, 384] */
+  lk_batch_statistics_cl(B * 196, 384, arena + 824733696, arena + 863203968);
 
-  /* %321 = slice(%320) {axis 0, start 0, length 2} blocks.5.conv.conv.8 : f32[2, 384] */
-  lk_copy_rows(1, 768, arena + 858399360, 1152, arena + 858411120, 768);
+  /* %322 = slice(%321) {axis 0, start 0, length 2} blocks.5.conv.conv.8 : f32[2, 384] */
+  lk_copy_rows(1, 768, arena + 863203968, 1152, arena + 863215728, 768);
 
-  /* %322 = batch_norm_act(%317, %320, %318, %319) {eps 1e-05} blocks.5.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_cl(B * 196, 384, arena + 822337536, arena + 858399360, params[150], params[151],
+  /* %323 = batch_norm_act(%318, %321, %319, %320) {eps 1e-05} blocks.5.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_cl(B * 196, 384, arena + 824733696, arena + 863203968, params[150], params[151],
       1e-05f, LK_ACT_NONE, arena + 291422208, arena + 289013760);
 
-  /* %323 = add(%289, %322) blocks.5.conv : f32[B, 196, 384], written into %324 from row 1 */
+  /* %324 = add(%290, %323) blocks.5.conv : f32[B, 196, 384], written into %325 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 819929088 + (long)b * 75264, (const long[]){384, 1},
+    lk_add(2, (const long[]){196, 384}, arena + 822325248 + (long)b * 75264, (const long[]){384, 1},
         arena + 289013760 + (long)b * 75264, (const long[]){384, 1},
-        arena + 732905856 + (long)b * 75648);
+        arena + 737722752 + (long)b * 75648);
   } // for b
 
-  /* %324 = concat(%288, %323) {axis 0} blocks.5.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %325 = concat(%289, %324) {axis 0} blocks.5.conv : f32[B, 197, 384], its operands computed in place: no code */
 
-  /* %327 = normalize(%324) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 732905472, 1e-06f, arena + 735326208);
+  /* %328 = normalize(%325) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 384] */
+  lk_normalize(B * 197, 384, arena + 737722368, 1e-06f, arena + 740143104);
 
-  /* %328 = mul_add(%327, %325, %326) blocks.6.norm1 : f32[B, 197, 384] */
-  lk_mul_add(3, (const long[]){B, 197, 384}, arena + 735326208, (const long[]){75648, 384, 1},
+  /* %329 = mul_add(%328, %326, %327) blocks.6.norm1 : f32[B, 197, 384] */
+  lk_mul_add(3, (const long[]){B, 197, 384}, arena + 740143104, (const long[]){75648, 384, 1},
       params[154], (const long[]){0, 0, 1}, params[155], (const long[]){0, 0, 1},
-      arena + 737746944);
+      arena + 742563840);
 
-  /* %331 = fused_linear(%328, %329, %330) blocks.6.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 737746944, params[156], params[157], LK_ACT_NONE,
+  /* %332 = fused_linear(%329, %330, %331) blocks.6.attn.qkv : f32[B, 197, 1152] */
+  lk_fused_linear(B * 197, 384, 1152, arena + 742563840, params[156], params[157], LK_ACT_NONE,
       NULL, arena + 631234560);
 
-  /* %332 = slice(%331) {axis 1, start 0, length 384} blocks.6.attn : f32[B, 197, 384], a view of %331: no code */
+  /* %333 = slice(%332) {axis 1, start 0, length 384} blocks.6.attn : f32[B, 197, 384], a view of %332: no code */
 
-  /* %333 = slice(%331) {axis 1, start 384, length 384} blocks.6.attn : f32[B, 197, 384], a view of %331: no code */
+  /* %334 = slice(%332) {axis 1, start 384, length 384} blocks.6.attn : f32[B, 197, 384], a view of %332: no code */
 
-  /* %334 = slice(%331) {axis 1, start 768, length 384} blocks.6.attn : f32[B, 197, 384], a view of %331: no code */
+  /* %335 = slice(%332) {axis 1, start 768, length 384} blocks.6.attn : f32[B, 197, 384], a view of %332: no code */
 
-  /* %335 = sdpa(%332, %333, %334) {heads 8, kv_heads 8} blocks.6.attn : f32[B, 197, 384] */
+  /* %336 = sdpa(%333, %334, %335) {heads 8, kv_heads 8} blocks.6.attn : f32[B, 197, 384] */
   lk_sdpa(B, 197, 197, 8, 8, 48, arena + 631234560, 1152, arena + 631234944, 1152,
-      arena + 631235328, 1152, arena + 740167680, 0.14433756f);
+      arena + 631235328, 1152, arena + 744984576, 0.14433756f);
 
-  /* %338 = fused_linear(%335, %336, %337) blocks.6.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 740167680, params[158], params[159], LK_ACT_NONE, NULL,
+  /* %339 = fused_linear(%336, %337, %338) blocks.6.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 744984576, params[158], params[159], LK_ACT_NONE, NULL,
       arena + 289013760);
 
-  /* %340 = mul_add(%338, %339, %324) blocks.6 : f32[B, 197, 384], written over %338 */
+  /* %341 = mul_add(%339, %340, %325) blocks.6 : f32[B, 197, 384], written over %339 */
   lk_mul_add(3, (const long[]){B, 197, 384}, arena + 289013760, (const long[]){75648, 384, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 732905472, (const long[]){75648, 384, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 737722368, (const long[]){75648, 384, 1},
       arena + 289013760);
 
-  /* %341 = slice(%340) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 384], written into %377 from row 0 */
+  /* %342 = slice(%341) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 384], written into %378 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 384, arena + 289013760 + (long)b * 75648, 75648,
-        arena + 742588416 + (long)b * 75648, 384);
+        arena + 747405312 + (long)b * 75648, 384);
   } // for b
 
-  /* %342 = slice(%340) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 289014144, 75648, arena + 824745984, 75264);
+  /* %343 = slice(%341) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 289014144, 75648, arena + 827142144, 75264);
 
-  /* %344 = reshape(%343) {shape [1536, 384]} blocks.6.conv.conv.0 : f32[1536, 384], a view of %343: no code */
+  /* %345 = reshape(%344) {shape [1536, 384]} blocks.6.conv.conv.0 : f32[1536, 384], a view of %344: no code */
 
-  /* %345 = fused_linear(%342, %344) blocks.6.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 824745984, params[160], NULL, LK_ACT_NONE, NULL,
+  /* %346 = fused_linear(%343, %345) blocks.6.conv.conv.0 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 827142144, params[160], NULL, LK_ACT_NONE, NULL,
       arena + 289013760);
 
-  /* %348 = batch_statistics(%345) blocks.6.conv.conv.1 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena + 289013760, arena + 858264576);
+  /* %349 = batch_statistics(%346) blocks.6.conv.conv.1 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 289013760, arena + 863069184);
 
-  /* %349 = slice(%348) {axis 0, start 0, length 2} blocks.6.conv.conv.1 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 858264576, 4608, arena + 858356736, 3072);
+  /* %350 = slice(%349) {axis 0, start 0, length 2} blocks.6.conv.conv.1 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 863069184, 4608, arena + 863161344, 3072);
 
-  /* %350 = batch_norm_act(%345, %348, %346, %347) {eps 1e-05, act hswish} blocks.6.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena + 289013760, arena + 858264576, params[161],
+  /* %351 = batch_norm_act(%346, %349, %347, %348) {eps 1e-05, act hswish} blocks.6.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 289013760, arena + 863069184, params[161],
       params[162], 1e-05f, LK_ACT_HSWISH, arena + 308281344, arena + 298647552);
 
-  /* %352 = token_dwconv(%350, %351) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 1536] */
+  /* %353 = token_dwconv(%351, %352) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 298647552, params[165], NULL,
       LK_ACT_NONE, arena + 308281344);
 
-  /* %355 = batch_statistics(%352) blocks.6.conv.conv.4 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena + 308281344, arena + 858269184);
+  /* %356 = batch_statistics(%353) blocks.6.conv.conv.4 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 308281344, arena + 863073792);
 
-  /* %356 = slice(%355) {axis 0, start 0, length 2} blocks.6.conv.conv.4 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 858269184, 4608, arena + 858359808, 3072);
+  /* %357 = slice(%356) {axis 0, start 0, length 2} blocks.6.conv.conv.4 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 863073792, 4608, arena + 863164416, 3072);
 
-  /* %357 = batch_norm_act(%352, %355, %353, %354) {eps 1e-05, act hswish} blocks.6.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena + 308281344, arena + 858269184, params[166],
+  /* %358 = batch_norm_act(%353, %356, %354, %355) {eps 1e-05, act hswish} blocks.6.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 308281344, arena + 863073792, params[166],
       params[167], 1e-05f, LK_ACT_HSWISH, arena + 327548928, arena + 317915136);
 
-  /* %358 = mean(%357) {axis 0} blocks.6.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 317915136, arena + 857324544);
+  /* %359 = mean(%358) {axis 0} blocks.6.conv.conv.6 : f32[B, 1536] */
+  lk_mean_axis(B, 196, 1536, arena + 317915136, arena + 862129152);
 
-  /* %361 = fused_linear(%358, %359, %360) blocks.6.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 857324544, params[170], params[171], LK_ACT_NONE, NULL,
-      arena + 858418800);
+  /* %362 = fused_linear(%359, %360, %361) blocks.6.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 862129152, params[170], params[171], LK_ACT_NONE, NULL,
+      arena + 863223408);
 
-  /* %362 = relu(%361) blocks.6.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 858418800, arena + 858418928);
+  /* %363 = relu(%362) blocks.6.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 863223408, arena + 863223536);
 
-  /* %365 = fused_linear(%362, %363, %364) blocks.6.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 858418928, params[172], params[173], LK_ACT_NONE, NULL,
-      arena + 857373696);
+  /* %366 = fused_linear(%363, %364, %365) blocks.6.conv.conv.6.fc.2 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 863223536, params[172], params[173], LK_ACT_NONE, NULL,
+      arena + 862178304);
 
-  /* %366 = hsigmoid(%365) blocks.6.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 857373696, arena + 857422848);
+  /* %367 = hsigmoid(%366) blocks.6.conv.conv.6 : f32[B, 1536] */
+  lk_hsigmoid(B * 1536, arena + 862178304, arena + 862227456);
 
-  /* %367 = mul(%357, %366) blocks.6.conv.conv.6 : f32[B, 196, 1536] */
+  /* %368 = mul(%358, %367) blocks.6.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 317915136, (const long[]){301056, 1536, 1},
-      arena + 857422848, (const long[]){1536, 0, 1}, arena + 327548928);
+      arena + 862227456, (const long[]){1536, 0, 1}, arena + 327548928);
 
-  /* %369 = reshape(%368) {shape [384, 1536]} blocks.6.conv.conv.7 : f32[384, 1536], a view of %368: no code */
+  /* %370 = reshape(%369) {shape [384, 1536]} blocks.6.conv.conv.7 : f32[384, 1536], a view of %369: no code */
 
-  /* %370 = fused_linear(%367, %369) blocks.6.conv.conv.7 : f32[B, 196, 384] */
+  /* %371 = fused_linear(%368, %370) blocks.6.conv.conv.7 : f32[B, 196, 384] */
   lk_fused_linear(B * 196, 1536, 384, arena + 327548928, params[174], NULL, LK_ACT_NONE, NULL,
-      arena + 827154432);
+      arena + 829550592);
 
-  /* %373 = batch_statistics(%370) blocks.6.conv.conv.8 : f32[3, 384] */
-  lk_batch_statistics_cl(B * 196, 384, arena + 827154432, arena + 858400512);
+  /* %374 = batch_statistics(%371) blocks.6.conv.conv.8 : f32[3, 384] */
+  lk_batch_statistics_cl(B * 196, 384, arena + 829550592, arena + 863205120);
 
-  /* %374 = slice(%373) {axis 0, start 0, length 2} blocks.6.conv.conv.8 : f32[2, 384] */
-  lk_copy_rows(1, 768, arena + 858400512, 1152, arena + 858411888, 768);
+  /* %375 = slice(%374) {axis 0, start 0, length 2} blocks.6.conv.conv.8 : f32[2, 384] */
+  lk_copy_rows(1, 768, arena + 863205120, 1152, arena + 863216496, 768);
 
-  /* %375 = batch_norm_act(%370, %373, %371, %372) {eps 1e-05} blocks.6.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_cl(B * 196, 384, arena + 827154432, arena + 858400512, params[175], params[176],
+  /* %376 = batch_norm_act(%371, %374, %372, %373) {eps 1e-05} blocks.6.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_cl(B * 196, 384, arena + 829550592, arena + 863205120, params[175], params[176],
       1e-05f, LK_ACT_NONE, arena + 339591168, arena + 337182720);
 
-  /* %376 = add(%342, %375) blocks.6.conv : f32[B, 196, 384], written into %377 from row 1 */
+  /* %377 = add(%343, %376) blocks.6.conv : f32[B, 196, 384], written into %378 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 824745984 + (long)b * 75264, (const long[]){384, 1},
+    lk_add(2, (const long[]){196, 384}, arena + 827142144 + (long)b * 75264, (const long[]){384, 1},
         arena + 337182720 + (long)b * 75264, (const long[]){384, 1},
-        arena + 742588800 + (long)b * 75648);
+        arena + 747405696 + (long)b * 75648);
   } // for b
 
-  /* %377 = concat(%341, %376) {axis 0} blocks.6.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %378 = concat(%342, %377) {axis 0} blocks.6.conv : f32[B, 197, 384], its operands computed in place: no code */
 
-  /* %380 = normalize(%377) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 742588416, 1e-06f, arena + 745009152);
+  /* %381 = normalize(%378) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 384] */
+  lk_normalize(B * 197, 384, arena + 747405312, 1e-06f, arena + 749826048);
 
-  /* %381 = mul_add(%380, %378, %379) blocks.7.norm1 : f32[B, 197, 384] */
-  lk_mul_add(3, (const long[]){B, 197, 384}, arena + 745009152, (const long[]){75648, 384, 1},
+  /* %382 = mul_add(%381, %379, %380) blocks.7.norm1 : f32[B, 197, 384] */
+  lk_mul_add(3, (const long[]){B, 197, 384}, arena + 749826048, (const long[]){75648, 384, 1},
       params[179], (const long[]){0, 0, 1}, params[180], (const long[]){0, 0, 1},
-      arena + 747429888);
+      arena + 752246784);
 
-  /* %384 = fused_linear(%381, %382, %383) blocks.7.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 747429888, params[181], params[182], LK_ACT_NONE,
+  /* %385 = fused_linear(%382, %383, %384) blocks.7.attn.qkv : f32[B, 197, 1152] */
+  lk_fused_linear(B * 197, 384, 1152, arena + 752246784, params[181], params[182], LK_ACT_NONE,
       NULL, arena + 638496768);
 
-  /* %385 = slice(%384) {axis 1, start 0, length 384} blocks.7.attn : f32[B, 197, 384], a view of %384: no code */
+  /* %386 = slice(%385) {axis 1, start 0, length 384} blocks.7.attn : f32[B, 197, 384], a view of %385: no code */
 
-  /* %386 = slice(%384) {axis 1, start 384, length 384} blocks.7.attn : f32[B, 197, 384], a view of %384: no code */
+  /* %387 = slice(%385) {axis 1, start 384, length 384} blocks.7.attn : f32[B, 197, 384], a view of %385: no code */
 
-  /* %387 = slice(%384) {axis 1, start 768, length 384} blocks.7.attn : f32[B, 197, 384], a view of %384: no code */
+  /* %388 = slice(%385) {axis 1, start 768, length 384} blocks.7.attn : f32[B, 197, 384], a view of %385: no code */
 
-  /* %388 = sdpa(%385, %386, %387) {heads 8, kv_heads 8} blocks.7.attn : f32[B, 197, 384] */
+  /* %389 = sdpa(%386, %387, %388) {heads 8, kv_heads 8} blocks.7.attn : f32[B, 197, 384] */
   lk_sdpa(B, 197, 197, 8, 8, 48, arena + 638496768, 1152, arena + 638497152, 1152,
-      arena + 638497536, 1152, arena + 749850624, 0.14433756f);
+      arena + 638497536, 1152, arena + 754667520, 0.14433756f);
 
-  /* %391 = fused_linear(%388, %389, %390) blocks.7.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 749850624, params[183], params[184], LK_ACT_NONE, NULL,
+  /* %392 = fused_linear(%389, %390, %391) blocks.7.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 754667520, params[183], params[184], LK_ACT_NONE, NULL,
       arena + 337182720);
 
-  /* %393 = mul_add(%391, %392, %377) blocks.7 : f32[B, 197, 384], written over %391 */
+  /* %394 = mul_add(%392, %393, %378) blocks.7 : f32[B, 197, 384], written over %392 */
   lk_mul_add(3, (const long[]){B, 197, 384}, arena + 337182720, (const long[]){75648, 384, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 742588416, (const long[]){75648, 384, 1},
+      inputs[7], (const long[]){1, 0, 0}, arena + 747405312, (const long[]){75648, 384, 1},
       arena + 337182720);
 
-  /* %394 = slice(%393) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 384], written into %430 from row 0 */
+  /* %395 = slice(%394) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 384], written into %431 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 384, arena + 337182720 + (long)b * 75648, 75648,
-        arena + 752271360 + (long)b * 75648, 384);
+        arena + 757088256 + (long)b * 75648, 384);
   } // for b
 
-  /* %395 = slice(%393) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 337183104, 75648, arena + 829562880, 75264);
+  /* %396 = slice(%394) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 337183104, 75648, arena + 831959040, 75264);
 
-  /* %397 = reshape(%396) {shape [1536, 384]} blocks.7.conv.conv.0 : f32[1536, 384], a view of %396: no code */
+  /* %398 = reshape(%397) {shape [1536, 384]} blocks.7.conv.conv.0 : f32[1536, 384], a view of %397: no code */
 
-  /* %398 = fused_linear(%395, %397) blocks.7.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 829562880, params[185], NULL, LK_ACT_NONE, NULL,
+  /* %399 = fused_linear(%396, %398) blocks.7.conv.conv.0 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 831959040, params[185], NULL, LK_ACT_NONE, NULL,
       arena + 337182720);
 
-  /* %401 = batch_statistics(%398) blocks.7.conv.conv.1 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena + 337182720, arena + 858273792);
+  /* %402 = batch_statistics(%399) blocks.7.conv.conv.1 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 337182720, arena + 863078400);
 
-  /* %402 = slice(%401) {axis 0, start 0, length 2} blocks.7.conv.conv.1 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 858273792, 4608, arena + 858362880, 3072);
+  /* %403 = slice(%402) {axis 0, start 0, length 2} blocks.7.conv.conv.1 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 863078400, 4608, arena + 863167488, 3072);
 
-  /* %403 = batch_norm_act(%398, %401, %399, %400) {eps 1e-05, act hswish} blocks.7.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena + 337182720, arena + 858273792, params[186],
+  /* %404 = batch_norm_act(%399, %402, %400, %401) {eps 1e-05, act hswish} blocks.7.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 337182720, arena + 863078400, params[186],
       params[187], 1e-05f, LK_ACT_HSWISH, arena + 356450304, arena + 346816512);
 
-  /* %405 = token_dwconv(%403, %404) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 1536] */
+  /* %406 = token_dwconv(%404, %405) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 346816512, params[190], NULL,
       LK_ACT_NONE, arena + 356450304);
 
-  /* %408 = batch_statistics(%405) blocks.7.conv.conv.4 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena + 356450304, arena + 858278400);
+  /* %409 = batch_statistics(%406) blocks.7.conv.conv.4 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 356450304, arena + 863083008);
 
-  /* %409 = slice(%408) {axis 0, start 0, length 2} blocks.7.conv.conv.4 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 858278400, 4608, arena + 858365952, 3072);
+  /* %410 = slice(%409) {axis 0, start 0, length 2} blocks.7.conv.conv.4 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 863083008, 4608, arena + 863170560, 3072);
 
-  /* %410 = batch_norm_act(%405, %408, %406, %407) {eps 1e-05, act hswish} blocks.7.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena + 356450304, arena + 858278400, params[191],
+  /* %411 = batch_norm_act(%406, %409, %407, %408) {eps 1e-05, act hswish} blocks.7.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 356450304, arena + 863083008, params[191],
       params[192], 1e-05f, LK_ACT_HSWISH, arena + 375717888, arena + 366084096);
 
-  /* %411 = mean(%410) {axis 0} blocks.7.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 366084096, arena + 857472000);
+  /* %412 = mean(%411) {axis 0} blocks.7.conv.conv.6 : f32[B, 1536] */
+  lk_mean_axis(B, 196, 1536, arena + 366084096, arena + 862276608);
 
-  /* %414 = fused_linear(%411, %412, %413) blocks.7.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 857472000, params[195], params[196], LK_ACT_NONE, NULL,
-      arena + 858419056);
+  /* %415 = fused_linear(%412, %413, %414) blocks.7.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 862276608, params[195], params[196], LK_ACT_NONE, NULL,
+      arena + 863223664);
 
-  /* %415 = relu(%414) blocks.7.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 858419056, arena + 858419184);
+  /* %416 = relu(%415) blocks.7.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 863223664, arena + 863223792);
 
-  /* %418 = fused_linear(%415, %416, %417) blocks.7.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 858419184, params[197], params[198], LK_ACT_NONE, NULL,
-      arena + 857521152);
+  /* %419 = fused_linear(%416, %417, %418) blocks.7.conv.conv.6.fc.2 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 863223792, params[197], params[198], LK_ACT_NONE, NULL,
+      arena + 862325760);
 
-  /* %419 = hsigmoid(%418) blocks.7.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 857521152, arena + 857570304);
+  /* %420 = hsigmoid(%419) blocks.7.conv.conv.6 : f32[B, 1536] */
+  lk_hsigmoid(B * 1536, arena + 862325760, arena + 862374912);
 
-  /* %420 = mul(%410, %419) blocks.7.conv.conv.6 : f32[B, 196, 1536] */
+  /* %421 = mul(%411, %420) blocks.7.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 366084096, (const long[]){301056, 1536, 1},
-      arena + 857570304, (const long[]){1536, 0, 1}, arena + 375717888);
+      arena + 862374912, (const long[]){1536, 0, 1}, arena + 375717888);
 
-  /* %422 = reshape(%421) {shape [384, 1536]} blocks.7.conv.conv.7 : f32[384, 1536], a view of %421: no code */
+  /* %423 = reshape(%422) {shape [384, 1536]} blocks.7.conv.conv.7 : f32[384, 1536], a view of %422: no code */
 
-  /* %423 = fused_linear(%420, %422) blocks.7.conv.conv.7 : f32[B, 196, 384] */
+  /* %424 = fused_linear(%421, %423) blocks.7.conv.conv.7 : f32[B, 196, 384] */
   lk_fused_linear(B * 196, 1536, 384, arena + 375717888, params[199], NULL, LK_ACT_NONE, NULL,
-      arena + 831971328);
+      arena + 834367488);
 
-  /* %426 = batch_statistics(%423) blocks.7.conv.conv.8 : f32[3, 384] */
-  lk_batch_statistics_cl(B * 196, 384, arena + 831971328, arena + 858401664);
+  /* %427 = batch_statistics(%424) blocks.7.conv.conv.8 : f32[3, 384] */
+  lk_batch_statistics_cl(B * 196, 384, arena + 834367488, arena + 863206272);
 
-  /* %427 = slice(%426) {axis 0, start 0, length 2} blocks.7.conv.conv.8 : f32[2, 384] */
-  lk_copy_rows(1, 768, arena + 858401664, 1152, arena + 858412656, 768);
+  /* %428 = slice(%427) {axis 0, start 0, length 2} blocks.7.conv.conv.8 : f32[2, 384] */
+  lk_copy_rows(1, 768, arena + 863206272, 1152, arena + 863217264, 768);
 
-  /* %428 = batch_norm_act(%423, %426, %424, %425) {eps 1e-05} blocks.7.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_cl(B * 196, 384, arena + 831971328, arena + 858401664, params[200], params[201],
+  /* %429 = batch_norm_act(%424, %427, %425, %426) {eps 1e-05} blocks.7.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_cl(B * 196, 384, arena + 834367488, arena + 863206272, params[200], params[201],
       1e-05f, LK_ACT_NONE, arena + 387760128, arena + 385351680);
 
-  /* %429 = add(%395, %428) blocks.7.conv : f32[B, 196, 384], written into %430 from row 1 */
+  /* %430 = add(%396, %429) blocks.7.conv : f32[B, 196, 384], written into %431 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 829562880 + (long)b * 75264, (const long[]){384, 1},
+    lk_add(2, (const long[]){196, 384}, arena + 831959040 + (long)b * 75264, (const long[]){384, 1},
         arena + 385351680 + (long)b * 75264, (const long[]){384, 1},
-        arena + 752271744 + (long)b * 75648);
+        arena + 757088640 + (long)b * 75648);
   } // for b
 
-  /* %430 = concat(%394, %429) {axis 0} blocks.7.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %431 = concat(%395, %430) {axis 0} blocks.7.conv : f32[B, 197, 384], its operands computed in place: no code */
 
-  /* %433 = normalize(%430) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 752271360, 1e-06f, arena + 754692096);
+  /* %434 = normalize(%431) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 384] */
+  lk_normalize(B * 197, 384, arena + 757088256, 1e-06f, arena + 759508992);
 
-  /* %434 = mul_add(%433, %431, %432) blocks.8.norm1 : f32[B, 197, 384] */
-  lk_mul_add(3, (const long[]){B, 197, 384}, arena + 754692096, (const long[]){75648, 384, 1},
+  /* %435 = mul_add(%434, %432, %433) blocks.8.norm1 : f32[B, 197, 384] */
+  lk_mul_add(3, (const long[]){B, 197, 384}, arena + 759508992, (const long[]){75648, 384, 1},
       params[204], (const long[]){0, 0, 1}, params[205], (const long[]){0, 0, 1},
-      arena + 757112832);
+      arena + 761929728);
 
-  /* %437 = fused_linear(%434, %435, %436) blocks.8.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 757112832, params[206], params[207], LK_ACT_NONE,
+  /* %438 = fused_linear(%435, %436, %437) blocks.8.attn.qkv : f32[B, 197, 1152] */
+  lk_fused_linear(B * 197, 384, 1152, arena + 761929728, params[206], params[207], LK_ACT_NONE,
       NULL, arena + 645758976);
 
-  /* %438 = slice(%437) {axis 1, start 0, length 384} blocks.8.attn : f32[B, 197, 384], a view of %437: no code */
+  /* %439 = slice(%438) {axis 1, start 0, length 384} blocks.8.attn : f32[B, 197, 384], a view of %438: no code */
 
-  /* %439 = slice(%437) {axis 1, start 384, length 384} blocks.8.attn : f32[B, 197, 384], a view of %437: no code */
+  /* %440 = slice(%438) {axis 1, start 384, length 384} blocks.8.attn : f32[B, 197, 384], a view of %438: no code */
 
-  /* %440 = slice(%437) {axis 1, start 768, length 384} blocks.8.attn : f32[B, 197, 384], a view of %437: no code */
+  /* %441 = slice(%438) {axis 1, start 768, length 384} blocks.8.attn : f32[B, 197, 384], a view of %438: no code */
 
-  /* %441 = sdpa(%438, %439, %440) {heads 8, kv_heads 8} blocks.8.attn : f32[B, 197, 384] */
+  /* %442 = sdpa(%439, %440, %441) {heads 8, kv_heads 8} blocks.8.attn : f32[B, 197, 384] */
   lk_sdpa(B, 197, 197, 8, 8, 48, arena + 645758976, 1152, arena + 645759360, 1152,
-      arena + 645759744, 1152, arena + 759533568, 0.14433756f);
+      arena + 645759744, 1152, arena + 764350464, 0.14433756f);
 
-  /* %444 = fused_linear(%441, %442, %443) blocks.8.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 759533568, params[208], params[209], LK_ACT_NONE, NULL,
+  /* %445 = fused_linear(%442, %443, %444) blocks.8.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 764350464, params[208], params[209], LK_ACT_NONE, NULL,
       arena + 385351680);
 
-  /* %446 = mul_add(%444, %445, %430) blocks.8 : f32[B, 197, 384], written over %444 */
+  /* %447 = mul_add(%445, %446, %431) blocks.8 : f32[B, 197, 384], written over %445 */
   lk_mul_add(3, (const long[]){B, 197, 384}, arena + 385351680, (const long[]){75648, 384, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 752271360, (const long[]){75648, 384, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 757088256, (const long[]){75648, 384, 1},
       arena + 385351680);
 
-  /* %447 = slice(%446) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 384], written into %483 from row 0 */
+  /* %448 = slice(%447) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 384], written into %484 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 384, arena + 385351680 + (long)b * 75648, 75648,
-        arena + 761954304 + (long)b * 75648, 384);
+        arena + 766771200 + (long)b * 75648, 384);
   } // for b
 
-  /* %448 = slice(%446) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 385352064, 75648, arena + 834379776, 75264);
+  /* %449 = slice(%447) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 385352064, 75648, arena + 836775936, 75264);
 
-  /* %450 = reshape(%449) {shape [1536, 384]} blocks.8.conv.conv.0 : f32[1536, 384], a view of %449: no code */
+  /* %451 = reshape(%450) {shape [1536, 384]} blocks.8.conv.conv.0 : f32[1536, 384], a view of %450: no code */
 
-  /* %451 = fused_linear(%448, %450) blocks.8.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 834379776, params[210], NULL, LK_ACT_NONE, NULL,
+  /* %452 = fused_linear(%449, %451) blocks.8.conv.conv.0 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 836775936, params[210], NULL, LK_ACT_NONE, NULL,
       arena + 385351680);
 
-  /* %454 = batch_statistics(%451) blocks.8.conv.conv.1 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena + 385351680, arena + 858283008);
+  /* %455 = batch_statistics(%452) blocks.8.conv.conv.1 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 385351680, arena + 863087616);
 
-  /* %455 = slice(%454) {axis 0, start 0, length 2} blocks.8.conv.conv.1 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 858283008, 4608, arena + 858369024, 3072);
+  /* %456 = slice(%455) {axis 0, start 0, length 2} blocks.8.conv.conv.1 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 863087616, 4608, arena + 863173632, 3072);
 
-  /* %456 = batch_norm_act(%451, %454, %452, %453) {eps 1e-05, act hswish} blocks.8.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena + 385351680, arena + 858283008, params[211],
+  /* %457 = batch_norm_act(%452, %455, %453, %454) {eps 1e-05, act hswish} blocks.8.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 385351680, arena + 863087616, params[211],
       params[212], 1e-05f, LK_ACT_HSWISH, arena + 404619264, arena + 394985472);
 
-  /* %458 = token_dwconv(%456, %457) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 1536] */
+  /* %459 = token_dwconv(%457, %458) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 394985472, params[215], NULL,
       LK_ACT_NONE, arena + 404619264);
 
-  /* %461 = batch_statistics(%458) blocks.8.conv.conv.4 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena + 404619264, arena + 858287616);
+  /* %462 = batch_statistics(%459) blocks.8.conv.conv.4 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 404619264, arena + 863092224);
 
-  /* %462 = slice(%461) {axis 0, start 0, length 2} blocks.8.conv.conv.4 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 858287616, 4608, arena + 858372096, 3072);
+  /* %463 = slice(%462) {axis 0, start 0, length 2} blocks.8.conv.conv.4 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 863092224, 4608, arena + 863176704, 3072);
 
-  /* %463 = batch_norm_act(%458, %461, %459, %460) {eps 1e-05, act hswish} blocks.8.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena + 404619264, arena + 858287616, params[216],
+  /* %464 = batch_norm_act(%459, %462, %460, %461) {eps 1e-05, act hswish} blocks.8.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 404619264, arena + 863092224, params[216],
       params[217], 1e-05f, LK_ACT_HSWISH, arena + 423886848, arena + 414253056);
 
-  /* %464 = mean(%463) {axis 0} blocks.8.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 414253056, arena + 857619456);
+  /* %465 = mean(%464) {axis 0} blocks.8.conv.conv.6 : f32[B, 1536] */
+  lk_mean_axis(B, 196, 1536, arena + 414253056, arena + 862424064);
 
-  /* %467 = fused_linear(%464, %465, %466) blocks.8.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 857619456, params[220], params[221], LK_ACT_NONE, NULL,
-      arena + 858419312);
+  /* %468 = fused_linear(%465, %466, %467) blocks.8.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 862424064, params[220], params[221], LK_ACT_NONE, NULL,
+      arena + 863223920);
 
-  /* %468 = relu(%467) blocks.8.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 858419312, arena + 858419440);
+  /* %469 = relu(%468) blocks.8.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 863223920, arena + 863224048);
 
-  /* %471 = fused_linear(%468, %469, %470) blocks.8.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 858419440, params[222], params[223], LK_ACT_NONE, NULL,
-      arena + 857668608);
+  /* %472 = fused_linear(%469, %470, %471) blocks.8.conv.conv.6.fc.2 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 863224048, params[222], params[223], LK_ACT_NONE, NULL,
+      arena + 862473216);
 
-  /* %472 = hsigmoid(%471) blocks.8.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 857668608, arena + 857717760);
+  /* %473 = hsigmoid(%472) blocks.8.conv.conv.6 : f32[B, 1536] */
+  lk_hsigmoid(B * 1536, arena + 862473216, arena + 862522368);
 
-  /* %473 = mul(%463, %472) blocks.8.conv.conv.6 : f32[B, 196, 1536] */
+  /* %474 = mul(%464, %473) blocks.8.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 414253056, (const long[]){301056, 1536, 1},
-      arena + 857717760, (const long[]){1536, 0, 1}, arena + 423886848);
+      arena + 862522368, (const long[]){1536, 0, 1}, arena + 423886848);
 
-  /* %475 = reshape(%474) {shape [384, 1536]} blocks.8.conv.conv.7 : f32[384, 1536], a view of %474: no code */
+  /* %476 = reshape(%475) {shape [384, 1536]} blocks.8.conv.conv.7 : f32[384, 1536], a view of %475: no code */
 
-  /* %476 = fused_linear(%473, %475) blocks.8.conv.conv.7 : f32[B, 196, 384] */
+  /* %477 = fused_linear(%474, %476) blocks.8.conv.conv.7 : f32[B, 196, 384] */
   lk_fused_linear(B * 196, 1536, 384, arena + 423886848, params[224], NULL, LK_ACT_NONE, NULL,
-      arena + 836788224);
+      arena + 839184384);
 
-  /* %479 = batch_statistics(%476) blocks.8.conv.conv.8 : f32[3, 384] */
-  lk_batch_statistics_cl(B * 196, 384, arena + 836788224, arena + 858402816);
+  /* %480 = batch_statistics(%477) blocks.8.conv.conv.8 : f32[3, 384] */
+  lk_batch_statistics_cl(B * 196, 384, arena + 839184384, arena + 863207424);
 
-  /* %480 = slice(%479) {axis 0, start 0, length 2} blocks.8.conv.conv.8 : f32[2, 384] */
-  lk_copy_rows(1, 768, arena + 858402816, 1152, arena + 858413424, 768);
+  /* %481 = slice(%480) {axis 0, start 0, length 2} blocks.8.conv.conv.8 : f32[2, 384] */
+  lk_copy_rows(1, 768, arena + 863207424, 1152, arena + 863218032, 768);
 
-  /* %481 = batch_norm_act(%476, %479, %477, %478) {eps 1e-05} blocks.8.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_cl(B * 196, 384, arena + 836788224, arena + 858402816, params[225], params[226],
+  /* %482 = batch_norm_act(%477, %480, %478, %479) {eps 1e-05} blocks.8.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_cl(B * 196, 384, arena + 839184384, arena + 863207424, params[225], params[226],
       1e-05f, LK_ACT_NONE, arena + 435929088, arena + 433520640);
 
-  /* %482 = add(%448, %481) blocks.8.conv : f32[B, 196, 384], written into %483 from row 1 */
+  /* %483 = add(%449, %482) blocks.8.conv : f32[B, 196, 384], written into %484 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 834379776 + (long)b * 75264, (const long[]){384, 1},
+    lk_add(2, (const long[]){196, 384}, arena + 836775936 + (long)b * 75264, (const long[]){384, 1},
         arena + 433520640 + (long)b * 75264, (const long[]){384, 1},
-        arena + 761954688 + (long)b * 75648);
+        arena + 766771584 + (long)b * 75648);
   } // for b
 
-  /* %483 = concat(%447, %482) {axis 0} blocks.8.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %484 = concat(%448, %483) {axis 0} blocks.8.conv : f32[B, 197, 384], its operands computed in place: no code */
 
-  /* %486 = normalize(%483) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 761954304, 1e-06f, arena + 764375040);
+  /* %487 = normalize(%484) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 384] */
+  lk_normalize(B * 197, 384, arena + 766771200, 1e-06f, arena + 769191936);
 
-  /* %487 = mul_add(%486, %484, %485) blocks.9.norm1 : f32[B, 197, 384] */
-  lk_mul_add(3, (const long[]){B, 197, 384}, arena + 764375040, (const long[]){75648, 384, 1},
+  /* %488 = mul_add(%487, %485, %486) blocks.9.norm1 : f32[B, 197, 384] */
+  lk_mul_add(3, (const long[]){B, 197, 384}, arena + 769191936, (const long[]){75648, 384, 1},
       params[229], (const long[]){0, 0, 1}, params[230], (const long[]){0, 0, 1},
-      arena + 766795776);
+      arena + 771612672);
 
-  /* %490 = fused_linear(%487, %488, %489) blocks.9.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 766795776, params[231], params[232], LK_ACT_NONE,
+  /* %491 = fused_linear(%488, %489, %490) blocks.9.attn.qkv : f32[B, 197, 1152] */
+  lk_fused_linear(B * 197, 384, 1152, arena + 771612672, params[231], params[232], LK_ACT_NONE,
       NULL, arena + 653021184);
 
-  /* %491 = slice(%490) {axis 1, start 0, length 384} blocks.9.attn : f32[B, 197, 384], a view of %490: no code */
+  /* %492 = slice(%491) {axis 1, start 0, length 384} blocks.9.attn : f32[B, 197, 384], a view of %491: no code */
 
-  /* %492 = slice(%490) {axis 1, start 384, length 384} blocks.9.attn : f32[B, 197, 384], a view of %490: no code */
+  /* %493 = slice(%491) {axis 1, start 384, length 384} blocks.9.attn : f32[B, 197, 384], a view of %491: no code */
 
-  /* %493 = slice(%490) {axis 1, start 768, length 384} blocks.9.attn : f32[B, 197, 384], a view of %490: no code */
+  /* %494 = slice(%491) {axis 1, start 768, length 384} blocks.9.attn : f32[B, 197, 384], a view of %491: no code */
 
-  /* %494 = sdpa(%491, %492, %493) {heads 8, kv_heads 8} blocks.9.attn : f32[B, 197, 384] */
+  /* %495 = sdpa(%492, %493, %494) {heads 8, kv_heads 8} blocks.9.attn : f32[B, 197, 384] */
   lk_sdpa(B, 197, 197, 8, 8, 48, arena + 653021184, 1152, arena + 653021568, 1152,
-      arena + 653021952, 1152, arena + 769216512, 0.14433756f);
+      arena + 653021952, 1152, arena + 774033408, 0.14433756f);
 
-  /* %497 = fused_linear(%494, %495, %496) blocks.9.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 769216512, params[233], params[234], LK_ACT_NONE, NULL,
+  /* %498 = fused_linear(%495, %496, %497) blocks.9.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 774033408, params[233], params[234], LK_ACT_NONE, NULL,
       arena + 433520640);
 
-  /* %499 = mul_add(%497, %498, %483) blocks.9 : f32[B, 197, 384], written over %497 */
+  /* %500 = mul_add(%498, %499, %484) blocks.9 : f32[B, 197, 384], written over %498 */
   lk_mul_add(3, (const long[]){B, 197, 384}, arena + 433520640, (const long[]){75648, 384, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 761954304, (const long[]){75648, 384, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 766771200, (const long[]){75648, 384, 1},
       arena + 433520640);
 
-  /* %500 = slice(%499) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 384], written into %536 from row 0 */
+  /* %501 = slice(%500) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 384], written into %537 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 384, arena + 433520640 + (long)b * 75648, 75648,
-        arena + 771637248 + (long)b * 75648, 384);
+        arena + 776454144 + (long)b * 75648, 384);
   } // for b
 
-  /* %501 = slice(%499) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 433521024, 75648, arena + 839196672, 75264);
+  /* %502 = slice(%500) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 433521024, 75648, arena + 841592832, 75264);
 
-  /* %503 = reshape(%502) {shape [1536, 384]} blocks.9.conv.conv.0 : f32[1536, 384], a view of %502: no code */
+  /* %504 = reshape(%503) {shape [1536, 384]} blocks.9.conv.conv.0 : f32[1536, 384], a view of %503: no code */
 
-  /* %504 = fused_linear(%501, %503) blocks.9.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 839196672, params[235], NULL, LK_ACT_NONE, NULL,
+  /* %505 = fused_linear(%502, %504) blocks.9.conv.conv.0 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 841592832, params[235], NULL, LK_ACT_NONE, NULL,
       arena + 433520640);
 
-  /* %507 = batch_statistics(%504) blocks.9.conv.conv.1 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena + 433520640, arena + 858292224);
+  /* %508 = batch_statistics(%505) blocks.9.conv.conv.1 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 433520640, arena + 863096832);
 
-  /* %508 = slice(%507) {axis 0, start 0, length 2} blocks.9.conv.conv.1 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 858292224, 4608, arena + 858375168, 3072);
+  /* %509 = slice(%508) {axis 0, start 0, length 2} blocks.9.conv.conv.1 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 863096832, 4608, arena + 863179776, 3072);
 
-  /* %509 = batch_norm_act(%504, %507, %505, %506) {eps 1e-05, act hswish} blocks.9.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena + 433520640, arena + 858292224, params[236],
+  /* %510 = batch_norm_act(%505, %508, %506, %507) {eps 1e-05, act hswish} blocks.9.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 433520640, arena + 863096832, params[236],
       params[237], 1e-05f, LK_ACT_HSWISH, arena + 452788224, arena + 443154432);
 
-  /* %511 = token_dwconv(%509, %510) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 1536] */
+  /* %512 = token_dwconv(%510, %511) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 443154432, params[240], NULL,
       LK_ACT_NONE, arena + 452788224);
 
-  /* %514 = batch_statistics(%511) blocks.9.conv.conv.4 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena + 452788224, arena + 858296832);
+  /* %515 = batch_statistics(%512) blocks.9.conv.conv.4 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 452788224, arena + 863101440);
 
-  /* %515 = slice(%514) {axis 0, start 0, length 2} blocks.9.conv.conv.4 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 858296832, 4608, arena + 858378240, 3072);
+  /* %516 = slice(%515) {axis 0, start 0, length 2} blocks.9.conv.conv.4 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 863101440, 4608, arena + 863182848, 3072);
 
-  /* %516 = batch_norm_act(%511, %514, %512, %513) {eps 1e-05, act hswish} blocks.9.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena + 452788224, arena + 858296832, params[241],
+  /* %517 = batch_norm_act(%512, %515, %513, %514) {eps 1e-05, act hswish} blocks.9.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 452788224, arena + 863101440, params[241],
       params[242], 1e-05f, LK_ACT_HSWISH, arena + 472055808, arena + 462422016);
 
-  /* %517 = mean(%516) {axis 0} blocks.9.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 462422016, arena + 857766912);
+  /* %518 = mean(%517) {axis 0} blocks.9.conv.conv.6 : f32[B, 1536] */
+  lk_mean_axis(B, 196, 1536, arena + 462422016, arena + 862571520);
 
-  /* %520 = fused_linear(%517, %518, %519) blocks.9.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 857766912, params[245], params[246], LK_ACT_NONE, NULL,
-      arena + 858419568);
+  /* %521 = fused_linear(%518, %519, %520) blocks.9.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 862571520, params[245], params[246], LK_ACT_NONE, NULL,
+      arena + 863224176);
 
-  /* %521 = relu(%520) blocks.9.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 858419568, arena + 858419696);
+  /* %522 = relu(%521) blocks.9.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 863224176, arena + 863224304);
 
-  /* %524 = fused_linear(%521, %522, %523) blocks.9.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 858419696, params[247], params[248], LK_ACT_NONE, NULL,
-      arena + 857816064);
+  /* %525 = fused_linear(%522, %523, %524) blocks.9.conv.conv.6.fc.2 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 863224304, params[247], params[248], LK_ACT_NONE, NULL,
+      arena + 862620672);
 
-  /* %525 = hsigmoid(%524) blocks.9.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 857816064, arena + 857865216);
+  /* %526 = hsigmoid(%525) blocks.9.conv.conv.6 : f32[B, 1536] */
+  lk_hsigmoid(B * 1536, arena + 862620672, arena + 862669824);
 
-  /* %526 = mul(%516, %525) blocks.9.conv.conv.6 : f32[B, 196, 1536] */
+  /* %527 = mul(%517, %526) blocks.9.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 462422016, (const long[]){301056, 1536, 1},
-      arena + 857865216, (const long[]){1536, 0, 1}, arena + 472055808);
+      arena + 862669824, (const long[]){1536, 0, 1}, arena + 472055808);
 
-  /* %528 = reshape(%527) {shape [384, 1536]} blocks.9.conv.conv.7 : f32[384, 1536], a view of %527: no code */
+  /* %529 = reshape(%528) {shape [384, 1536]} blocks.9.conv.conv.7 : f32[384, 1536], a view of %528: no code */
 
-  /* %529 = fused_linear(%526, %528) blocks.9.conv.conv.7 : f32[B, 196, 384] */
+  /* %530 = fused_linear(%527, %529) blocks.9.conv.conv.7 : f32[B, 196, 384] */
   lk_fused_linear(B * 196, 1536, 384, arena + 472055808, params[249], NULL, LK_ACT_NONE, NULL,
-      arena + 841605120);
+      arena + 844001280);
 
-  /* %532 = batch_statistics(%529) blocks.9.conv.conv.8 : f32[3, 384] */
-  lk_batch_statistics_cl(B * 196, 384, arena + 841605120, arena + 858403968);
+  /* %533 = batch_statistics(%530) blocks.9.conv.conv.8 : f32[3, 384] */
+  lk_batch_statistics_cl(B * 196, 384, arena + 844001280, arena + 863208576);
 
-  /* %533 = slice(%532) {axis 0, start 0, length 2} blocks.9.conv.conv.8 : f32[2, 384] */
-  lk_copy_rows(1, 768, arena + 858403968, 1152, arena + 858414192, 768);
+  /* %534 = slice(%533) {axis 0, start 0, length 2} blocks.9.conv.conv.8 : f32[2, 384] */
+  lk_copy_rows(1, 768, arena + 863208576, 1152, arena + 863218800, 768);
 
-  /* %534 = batch_norm_act(%529, %532, %530, %531) {eps 1e-05} blocks.9.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_cl(B * 196, 384, arena + 841605120, arena + 858403968, params[250], params[251],
+  /* %535 = batch_norm_act(%530, %533, %531, %532) {eps 1e-05} blocks.9.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_cl(B * 196, 384, arena + 844001280, arena + 863208576, params[250], params[251],
       1e-05f, LK_ACT_NONE, arena + 484098048, arena + 481689600);
 
-  /* %535 = add(%501, %534) blocks.9.conv : f32[B, 196, 384], written into %536 from row 1 */
+  /* %536 = add(%502, %535) blocks.9.conv : f32[B, 196, 384], written into %537 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 839196672 + (long)b * 75264, (const long[]){384, 1},
+    lk_add(2, (const long[]){196, 384}, arena + 841592832 + (long)b * 75264, (const long[]){384, 1},
         arena + 481689600 + (long)b * 75264, (const long[]){384, 1},
-        arena + 771637632 + (long)b * 75648);
+        arena + 776454528 + (long)b * 75648);
   } // for b
 
-  /* %536 = concat(%500, %535) {axis 0} blocks.9.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %537 = concat(%501, %536) {axis 0} blocks.9.conv : f32[B, 197, 384], its operands computed in place: no code */
 
-  /* %539 = normalize(%536) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 771637248, 1e-06f, arena + 774057984);
+  /* %540 = normalize(%537) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 384] */
+  lk_normalize(B * 197, 384, arena + 776454144, 1e-06f, arena + 778874880);
 
-  /* %540 = mul_add(%539, %537, %538) blocks.10.norm1 : f32[B, 197, 384] */
-  lk_mul_add(3, (const long[]){B, 197, 384}, arena + 774057984, (const long[]){75648, 384, 1},
+  /* %541 = mul_add(%540, %538, %539) blocks.10.norm1 : f32[B, 197, 384] */
+  lk_mul_add(3, (const long[]){B, 197, 384}, arena + 778874880, (const long[]){75648, 384, 1},
       params[254], (const long[]){0, 0, 1}, params[255], (const long[]){0, 0, 1},
-      arena + 776478720);
+      arena + 781295616);
 
-  /* %543 = fused_linear(%540, %541, %542) blocks.10.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 776478720, params[256], params[257], LK_ACT_NONE,
+  /* %544 = fused_linear(%541, %542, %543) blocks.10.attn.qkv : f32[B, 197, 1152] */
+  lk_fused_linear(B * 197, 384, 1152, arena + 781295616, params[256], params[257], LK_ACT_NONE,
       NULL, arena + 660283392);
 
-  /* %544 = slice(%543) {axis 1, start 0, length 384} blocks.10.attn : f32[B, 197, 384], a view of %543: no code */
+  /* %545 = slice(%544) {axis 1, start 0, length 384} blocks.10.attn : f32[B, 197, 384], a view of %544: no code */
 
-  /* %545 = slice(%543) {axis 1, start 384, length 384} blocks.10.attn : f32[B, 197, 384], a view of %543: no code */
+  /* %546 = slice(%544) {axis 1, start 384, length 384} blocks.10.attn : f32[B, 197, 384], a view of %544: no code */
 
-  /* %546 = slice(%543) {axis 1, start 768, length 384} blocks.10.attn : f32[B, 197, 384], a view of %543: no code */
+  /* %547 = slice(%544) {axis 1, start 768, length 384} blocks.10.attn : f32[B, 197, 384], a view of %544: no code */
 
-  /* %547 = sdpa(%544, %545, %546) {heads 8, kv_heads 8} blocks.10.attn : f32[B, 197, 384] */
+  /* %548 = sdpa(%545, %546, %547) {heads 8, kv_heads 8} blocks.10.attn : f32[B, 197, 384] */
   lk_sdpa(B, 197, 197, 8, 8, 48, arena + 660283392, 1152, arena + 660283776, 1152,
-      arena + 660284160, 1152, arena + 778899456, 0.14433756f);
+      arena + 660284160, 1152, arena + 783716352, 0.14433756f);
 
-  /* %550 = fused_linear(%547, %548, %549) blocks.10.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 778899456, params[258], params[259], LK_ACT_NONE, NULL,
+  /* %551 = fused_linear(%548, %549, %550) blocks.10.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 783716352, params[258], params[259], LK_ACT_NONE, NULL,
       arena + 481689600);
 
-  /* %552 = mul_add(%550, %551, %536) blocks.10 : f32[B, 197, 384], written over %550 */
+  /* %553 = mul_add(%551, %552, %537) blocks.10 : f32[B, 197, 384], written over %551 */
   lk_mul_add(3, (const long[]){B, 197, 384}, arena + 481689600, (const long[]){75648, 384, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 771637248, (const long[]){75648, 384, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 776454144, (const long[]){75648, 384, 1},
       arena + 481689600);
 
-  /* %553 = slice(%552) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 384], written into %589 from row 0 */
+  /* %554 = slice(%553) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 384], written into %590 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 384, arena + 481689600 + (long)b * 75648, 75648,
-        arena + 781320192 + (long)b * 75648, 384);
+        arena + 786137088 + (long)b * 75648, 384);
   } // for b
 
-  /* %554 = slice(%552) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 481689984, 75648, arena + 844013568, 75264);
+  /* %555 = slice(%553) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 481689984, 75648, arena + 846409728, 75264);
 
-  /* %556 = reshape(%555) {shape [1536, 384]} blocks.10.conv.conv.0 : f32[1536, 384], a view of %555: no code */
+  /* %557 = reshape(%556) {shape [1536, 384]} blocks.10.conv.conv.0 : f32[1536, 384], a view of %556: no code */
 
-  /* %557 = fused_linear(%554, %556) blocks.10.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 844013568, params[260], NULL, LK_ACT_NONE, NULL,
+  /* %558 = fused_linear(%555, %557) blocks.10.conv.conv.0 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 846409728, params[260], NULL, LK_ACT_NONE, NULL,
       arena + 481689600);
 
-  /* %560 = batch_statistics(%557) blocks.10.conv.conv.1 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena + 481689600, arena + 858301440);
+  /* %561 = batch_statistics(%558) blocks.10.conv.conv.1 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 481689600, arena + 863106048);
 
-  /* %561 = slice(%560) {axis 0, start 0, length 2} blocks.10.conv.conv.1 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 858301440, 4608, arena + 858381312, 3072);
+  /* %562 = slice(%561) {axis 0, start 0, length 2} blocks.10.conv.conv.1 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 863106048, 4608, arena + 863185920, 3072);
 
-  /* %562 = batch_norm_act(%557, %560, %558, %559) {eps 1e-05, act hswish} blocks.10.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena + 481689600, arena + 858301440, params[261],
+  /* %563 = batch_norm_act(%558, %561, %559, %560) {eps 1e-05, act hswish} blocks.10.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 481689600, arena + 863106048, params[261],
       params[262], 1e-05f, LK_ACT_HSWISH, arena + 500957184, arena + 491323392);
 
-  /* %564 = token_dwconv(%562, %563) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 1536] */
+  /* %565 = token_dwconv(%563, %564) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 491323392, params[265], NULL,
       LK_ACT_NONE, arena + 500957184);
 
-  /* %567 = batch_statistics(%564) blocks.10.conv.conv.4 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena + 500957184, arena + 858306048);
+  /* %568 = batch_statistics(%565) blocks.10.conv.conv.4 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 500957184, arena + 863110656);
 
-  /* %568 = slice(%567) {axis 0, start 0, length 2} blocks.10.conv.conv.4 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 858306048, 4608, arena + 858384384, 3072);
+  /* %569 = slice(%568) {axis 0, start 0, length 2} blocks.10.conv.conv.4 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 863110656, 4608, arena + 863188992, 3072);
 
-  /* %569 = batch_norm_act(%564, %567, %565, %566) {eps 1e-05, act hswish} blocks.10.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena + 500957184, arena + 858306048, params[266],
+  /* %570 = batch_norm_act(%565, %568, %566, %567) {eps 1e-05, act hswish} blocks.10.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 500957184, arena + 863110656, params[266],
       params[267], 1e-05f, LK_ACT_HSWISH, arena + 520224768, arena + 510590976);
 
-  /* %570 = mean(%569) {axis 0} blocks.10.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 510590976, arena + 857914368);
+  /* %571 = mean(%570) {axis 0} blocks.10.conv.conv.6 : f32[B, 1536] */
+  lk_mean_axis(B, 196, 1536, arena + 510590976, arena + 862718976);
 
-  /* %573 = fused_linear(%570, %571, %572) blocks.10.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 857914368, params[270], params[271], LK_ACT_NONE, NULL,
-      arena + 858419824);
+  /* %574 = fused_linear(%571, %572, %573) blocks.10.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 862718976, params[270], params[271], LK_ACT_NONE, NULL,
+      arena + 863224432);
 
-  /* %574 = relu(%573) blocks.10.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 858419824, arena + 858419952);
+  /* %575 = relu(%574) blocks.10.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 863224432, arena + 863224560);
 
-  /* %577 = fused_linear(%574, %575, %576) blocks.10.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 858419952, params[272], params[273], LK_ACT_NONE, NULL,
-      arena + 857963520);
+  /* %578 = fused_linear(%575, %576, %577) blocks.10.conv.conv.6.fc.2 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 863224560, params[272], params[273], LK_ACT_NONE, NULL,
+      arena + 862768128);
 
-  /* %578 = hsigmoid(%577) blocks.10.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 857963520, arena + 858012672);
+  /* %579 = hsigmoid(%578) blocks.10.conv.conv.6 : f32[B, 1536] */
+  lk_hsigmoid(B * 1536, arena + 862768128, arena + 862817280);
 
-  /* %579 = mul(%569, %578) blocks.10.conv.conv.6 : f32[B, 196, 1536] */
+  /* %580 = mul(%570, %579) blocks.10.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 510590976, (const long[]){301056, 1536, 1},
-      arena + 858012672, (const long[]){1536, 0, 1}, arena + 520224768);
+      arena + 862817280, (const long[]){1536, 0, 1}, arena + 520224768);
 
-  /* %581 = reshape(%580) {shape [384, 1536]} blocks.10.conv.conv.7 : f32[384, 1536], a view of %580: no code */
+  /* %582 = reshape(%581) {shape [384, 1536]} blocks.10.conv.conv.7 : f32[384, 1536], a view of %581: no code */
 
-  /* %582 = fused_linear(%579, %581) blocks.10.conv.conv.7 : f32[B, 196, 384] */
+  /* %583 = fused_linear(%580, %582) blocks.10.conv.conv.7 : f32[B, 196, 384] */
   lk_fused_linear(B * 196, 1536, 384, arena + 520224768, params[274], NULL, LK_ACT_NONE, NULL,
-      arena + 846422016);
+      arena + 848818176);
 
-  /* %585 = batch_statistics(%582) blocks.10.conv.conv.8 : f32[3, 384] */
-  lk_batch_statistics_cl(B * 196, 384, arena + 846422016, arena + 858405120);
+  /* %586 = batch_statistics(%583) blocks.10.conv.conv.8 : f32[3, 384] */
+  lk_batch_statistics_cl(B * 196, 384, arena + 848818176, arena + 863209728);
 
-  /* %586 = slice(%585) {axis 0, start 0, length 2} blocks.10.conv.conv.8 : f32[2, 384] */
-  lk_copy_rows(1, 768, arena + 858405120, 1152, arena + 858414960, 768);
+  /* %587 = slice(%586) {axis 0, start 0, length 2} blocks.10.conv.conv.8 : f32[2, 384] */
+  lk_copy_rows(1, 768, arena + 863209728, 1152, arena + 863219568, 768);
 
-  /* %587 = batch_norm_act(%582, %585, %583, %584) {eps 1e-05} blocks.10.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_cl(B * 196, 384, arena + 846422016, arena + 858405120, params[275], params[276],
+  /* %588 = batch_norm_act(%583, %586, %584, %585) {eps 1e-05} blocks.10.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_cl(B * 196, 384, arena + 848818176, arena + 863209728, params[275], params[276],
       1e-05f, LK_ACT_NONE, arena + 532267008, arena + 529858560);
 
-  /* %588 = add(%554, %587) blocks.10.conv : f32[B, 196, 384], written into %589 from row 1 */
+  /* %589 = add(%555, %588) blocks.10.conv : f32[B, 196, 384], written into %590 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 844013568 + (long)b * 75264, (const long[]){384, 1},
+    lk_add(2, (const long[]){196, 384}, arena + 846409728 + (long)b * 75264, (const long[]){384, 1},
         arena + 529858560 + (long)b * 75264, (const long[]){384, 1},
-        arena + 781320576 + (long)b * 75648);
+        arena + 786137472 + (long)b * 75648);
   } // for b
 
-  /* %589 = concat(%553, %588) {axis 0} blocks.10.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %590 = concat(%554, %589) {axis 0} blocks.10.conv : f32[B, 197, 384], its operands computed in place: no code */
 
-  /* %592 = normalize(%589) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 781320192, 1e-06f, arena + 783740928);
+  /* %593 = normalize(%590) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 384] */
+  lk_normalize(B * 197, 384, arena + 786137088, 1e-06f, arena + 788557824);
 
-  /* %593 = mul_add(%592, %590, %591) blocks.11.norm1 : f32[B, 197, 384] */
-  lk_mul_add(3, (const long[]){B, 197, 384}, arena + 783740928, (const long[]){75648, 384, 1},
+  /* %594 = mul_add(%593, %591, %592) blocks.11.norm1 : f32[B, 197, 384] */
+  lk_mul_add(3, (const long[]){B, 197, 384}, arena + 788557824, (const long[]){75648, 384, 1},
       params[279], (const long[]){0, 0, 1}, params[280], (const long[]){0, 0, 1},
-      arena + 786161664);
+      arena + 790978560);
 
-  /* %596 = fused_linear(%593, %594, %595) blocks.11.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 786161664, params[281], params[282], LK_ACT_NONE,
+  /* %597 = fused_linear(%594, %595, %596) blocks.11.attn.qkv : f32[B, 197, 1152] */
+  lk_fused_linear(B * 197, 384, 1152, arena + 790978560, params[281], params[282], LK_ACT_NONE,
       NULL, arena + 667545600);
 
-  /* %597 = slice(%596) {axis 1, start 0, length 384} blocks.11.attn : f32[B, 197, 384], a view of %596: no code */
+  /* %598 = slice(%597) {axis 1, start 0, length 384} blocks.11.attn : f32[B, 197, 384], a view of %597: no code */
 
-  /* %598 = slice(%596) {axis 1, start 384, length 384} blocks.11.attn : f32[B, 197, 384], a view of %596: no code */
+  /* %599 = slice(%597) {axis 1, start 384, length 384} blocks.11.attn : f32[B, 197, 384], a view of %597: no code */
 
-  /* %599 = slice(%596) {axis 1, start 768, length 384} blocks.11.attn : f32[B, 197, 384], a view of %596: no code */
+  /* %600 = slice(%597) {axis 1, start 768, length 384} blocks.11.attn : f32[B, 197, 384], a view of %597: no code */
 
-  /* %600 = sdpa(%597, %598, %599) {heads 8, kv_heads 8} blocks.11.attn : f32[B, 197, 384] */
+  /* %601 = sdpa(%598, %599, %600) {heads 8, kv_heads 8} blocks.11.attn : f32[B, 197, 384] */
   lk_sdpa(B, 197, 197, 8, 8, 48, arena + 667545600, 1152, arena + 667545984, 1152,
-      arena + 667546368, 1152, arena + 788582400, 0.14433756f);
+      arena + 667546368, 1152, arena + 793399296, 0.14433756f);
 
-  /* %603 = fused_linear(%600, %601, %602) blocks.11.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 788582400, params[283], params[284], LK_ACT_NONE, NULL,
+  /* %604 = fused_linear(%601, %602, %603) blocks.11.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 793399296, params[283], params[284], LK_ACT_NONE, NULL,
       arena + 529858560);
 
-  /* %605 = mul_add(%603, %604, %589) blocks.11 : f32[B, 197, 384], written over %603 */
+  /* %606 = mul_add(%604, %605, %590) blocks.11 : f32[B, 197, 384], written over %604 */
   lk_mul_add(3, (const long[]){B, 197, 384}, arena + 529858560, (const long[]){75648, 384, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 781320192, (const long[]){75648, 384, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 786137088, (const long[]){75648, 384, 1},
       arena + 529858560);
 
-  /* %606 = slice(%605) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 384], written into %642 from row 0 */
+  /* %607 = slice(%606) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 384], written into %643 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 384, arena + 529858560 + (long)b * 75648, 75648,
         arena + 578027520 + (long)b * 75648, 384);
   } // for b
 
-  /* %607 = slice(%605) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 529858944, 75648, arena + 848830464, 75264);
+  /* %608 = slice(%606) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 529858944, 75648, arena + 851226624, 75264);
 
-  /* %609 = reshape(%608) {shape [1536, 384]} blocks.11.conv.conv.0 : f32[1536, 384], a view of %608: no code */
+  /* %610 = reshape(%609) {shape [1536, 384]} blocks.11.conv.conv.0 : f32[1536, 384], a view of %609: no code */
 
-  /* %610 = fused_linear(%607, %609) blocks.11.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 848830464, params[285], NULL, LK_ACT_NONE, NULL,
+  /* %611 = fused_linear(%608, %610) blocks.11.conv.conv.0 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 851226624, params[285], NULL, LK_ACT_NONE, NULL,
       arena + 529858560);
 
-  /* %613 = batch_statistics(%610) blocks.11.conv.conv.1 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena + 529858560, arena + 858310656);
+  /* %614 = batch_statistics(%611) blocks.11.conv.conv.1 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 529858560, arena + 863115264);
 
-  /* %614 = slice(%613) {axis 0, start 0, length 2} blocks.11.conv.conv.1 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 858310656, 4608, arena + 858387456, 3072);
+  /* %615 = slice(%614) {axis 0, start 0, length 2} blocks.11.conv.conv.1 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 863115264, 4608, arena + 863192064, 3072);
 
-  /* %615 = batch_norm_act(%610, %613, %611, %612) {eps 1e-05, act hswish} blocks.11.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena + 529858560, arena + 858310656, params[286],
+  /* %616 = batch_norm_act(%611, %614, %612, %613) {eps 1e-05, act hswish} blocks.11.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 529858560, arena + 863115264, params[286],
       params[287], 1e-05f, LK_ACT_HSWISH, arena + 549126144, arena + 539492352);
 
-  /* %617 = token_dwconv(%615, %616) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 1536] */
+  /* %618 = token_dwconv(%616, %617) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 539492352, params[290], NULL,
       LK_ACT_NONE, arena + 549126144);
 
-  /* %620 = batch_statistics(%617) blocks.11.conv.conv.4 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena + 549126144, arena + 858315264);
+  /* %621 = batch_statistics(%618) blocks.11.conv.conv.4 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 549126144, arena + 863119872);
 
-  /* %621 = slice(%620) {axis 0, start 0, length 2} blocks.11.conv.conv.4 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 858315264, 4608, arena + 858390528, 3072);
+  /* %622 = slice(%621) {axis 0, start 0, length 2} blocks.11.conv.conv.4 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 863119872, 4608, arena + 863195136, 3072);
 
-  /* %622 = batch_norm_act(%617, %620, %618, %619) {eps 1e-05, act hswish} blocks.11.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena + 549126144, arena + 858315264, params[291],
+  /* %623 = batch_norm_act(%618, %621, %619, %620) {eps 1e-05, act hswish} blocks.11.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 549126144, arena + 863119872, params[291],
       params[292], 1e-05f, LK_ACT_HSWISH, arena + 568393728, arena + 558759936);
 
-  /* %623 = mean(%622) {axis 0} blocks.11.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 558759936, arena + 858061824);
+  /* %624 = mean(%623) {axis 0} blocks.11.conv.conv.6 : f32[B, 1536] */
+  lk_mean_axis(B, 196, 1536, arena + 558759936, arena + 862866432);
 
-  /* %626 = fused_linear(%623, %624, %625) blocks.11.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 858061824, params[295], params[296], LK_ACT_NONE, NULL,
-      arena + 858420080);
+  /* %627 = fused_linear(%624, %625, %626) blocks.11.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 862866432, params[295], params[296], LK_ACT_NONE, NULL,
+      arena + 863224688);
 
-  /* %627 = relu(%626) blocks.11.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 858420080, arena + 858420208);
+  /* %628 = relu(%627) blocks.11.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 863224688, arena + 863224816);
 
-  /* %630 = fused_linear(%627, %628, %629) blocks.11.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 858420208, params[297], params[298], LK_ACT_NONE, NULL,
-      arena + 858110976);
+  /* %631 = fused_linear(%628, %629, %630) blocks.11.conv.conv.6.fc.2 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 863224816, params[297], params[298], LK_ACT_NONE, NULL,
+      arena + 862915584);
 
-  /* %631 = hsigmoid(%630) blocks.11.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 858110976, arena + 858160128);
+  /* %632 = hsigmoid(%631) blocks.11.conv.conv.6 : f32[B, 1536] */
+  lk_hsigmoid(B * 1536, arena + 862915584, arena + 862964736);
 
-  /* %632 = mul(%622, %631) blocks.11.conv.conv.6 : f32[B, 196, 1536] */
+  /* %633 = mul(%623, %632) blocks.11.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 558759936, (const long[]){301056, 1536, 1},
-      arena + 858160128, (const long[]){1536, 0, 1}, arena + 568393728);
+      arena + 862964736, (const long[]){1536, 0, 1}, arena + 568393728);
 
-  /* %634 = reshape(%633) {shape [384, 1536]} blocks.11.conv.conv.7 : f32[384, 1536], a view of %633: no code */
+  /* %635 = reshape(%634) {shape [384, 1536]} blocks.11.conv.conv.7 : f32[384, 1536], a view of %634: no code */
 
-  /* %635 = fused_linear(%632, %634) blocks.11.conv.conv.7 : f32[B, 196, 384] */
+  /* %636 = fused_linear(%633, %635) blocks.11.conv.conv.7 : f32[B, 196, 384] */
   lk_fused_linear(B * 196, 1536, 384, arena + 568393728, params[299], NULL, LK_ACT_NONE, NULL,
-      arena + 851238912);
+      arena + 853635072);
 
-  /* %638 = batch_statistics(%635) blocks.11.conv.conv.8 : f32[3, 384] */
-  lk_batch_statistics_cl(B * 196, 384, arena + 851238912, arena + 585314304);
+  /* %639 = batch_statistics(%636) blocks.11.conv.conv.8 : f32[3, 384] */
+  lk_batch_statistics_cl(B * 196, 384, arena + 853635072, arena + 585302016);
 
-  /* %639 = slice(%638) {axis 0, start 0, length 2} blocks.11.conv.conv.8 : f32[2, 384] */
-  lk_copy_rows(1, 768, arena + 585314304, 1152, arena + 858415728, 768);
+  /* %640 = slice(%639) {axis 0, start 0, length 2} blocks.11.conv.conv.8 : f32[2, 384] */
+  lk_copy_rows(1, 768, arena + 585302016, 1152, arena + 863220336, 768);
 
-  /* %640 = batch_norm_act(%635, %638, %636, %637) {eps 1e-05} blocks.11.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_cl(B * 196, 384, arena + 851238912, arena + 585314304, params[300], params[301],
+  /* %641 = batch_norm_act(%636, %639, %637, %638) {eps 1e-05} blocks.11.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_cl(B * 196, 384, arena + 853635072, arena + 585302016, params[300], params[301],
       1e-05f, LK_ACT_NONE, arena + 582856704, arena + 580448256);
 
-  /* %641 = add(%607, %640) blocks.11.conv : f32[B, 196, 384], written into %642 from row 1 */
+  /* %642 = add(%608, %641) blocks.11.conv : f32[B, 196, 384], written into %643 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 848830464 + (long)b * 75264, (const long[]){384, 1},
+    lk_add(2, (const long[]){196, 384}, arena + 851226624 + (long)b * 75264, (const long[]){384, 1},
         arena + 580448256 + (long)b * 75264, (const long[]){384, 1},
         arena + 578027904 + (long)b * 75648);
   } // for b
 
-  /* %642 = concat(%606, %641) {axis 0} blocks.11.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %643 = concat(%607, %642) {axis 0} blocks.11.conv : f32[B, 197, 384], its operands computed in place: no code */
 
-  /* %645 = normalize(%642) {eps 1e-06} norm : f32[B, 197, 384] */
+  /* %646 = normalize(%643) {eps 1e-06} norm : f32[B, 197, 384] */
   lk_normalize(B * 197, 384, arena + 578027520, 1e-06f, arena + 580448256);
 
-  /* %646 = mul_add(%645, %643, %644) norm : f32[B, 197, 384] */
+  /* %647 = mul_add(%646, %644, %645) norm : f32[B, 197, 384] */
   lk_mul_add(3, (const long[]){B, 197, 384}, arena + 580448256, (const long[]){75648, 384, 1},
       params[304], (const long[]){0, 0, 1}, params[305], (const long[]){0, 0, 1},
       arena + 582868992);
 
-  /* %647 = index(%646) {axis 0, at 0} : f32[B, 384] */
+  /* %648 = index(%647) {axis 0, at 0} : f32[B, 384] */
   lk_copy_rows(B, 384, arena + 582868992, 75648, arena + 585289728, 384);
 
-  /* %650 = fused_linear(%647, %648, %649) head : f32[B, 1000] */
+  /* %651 = fused_linear(%648, %649, %650) head : f32[B, 1000] */
   lk_fused_linear(B, 384, 1000, arena + 585289728, params[306], params[307], LK_ACT_NONE, NULL,
       arena + 582868992);
 
-  /* %652 = cross_entropy(%650, %651) : f32[1] */
-  lk_cross_entropy(B, 1000, arena + 582868992, inputs[12], arena + 858420336);
+  /* %653 = cross_entropy(%651, %652) : f32[1] */
+  lk_cross_entropy(B, 1000, arena + 582868992, inputs[12], arena + 863224944);
 
-  /* %653 = cross_entropy_grad(%650, %651) : f32[B, 1000] */
+  /* %654 = cross_entropy_grad(%651, %652) : f32[B, 1000] */
   lk_cross_entropy_grad(B, 1000, arena + 582868992, inputs[12], arena + 583252992);
 
-  /* %654 = transpose(%648) {perm [1, 0]} head : f32[384, 1000] */
+  /* %655 = transpose(%649) {perm [1, 0]} head : f32[384, 1000] */
   lk_transpose(2, (const long[]){1000, 384}, (const int[]){1, 0}, params[306], arena + 582868992);
 
-  /* %655 = fused_linear(%653, %654) head : f32[B, 384] */
+  /* %656 = fused_linear(%654, %655) head : f32[B, 384] */
   lk_fused_linear(B, 1000, 384, arena + 583252992, arena + 582868992, NULL, LK_ACT_NONE, NULL,
-      arena + 585302016);
+      arena + 583284992);
 
-  /* %656 = linear_grad_weight(%653, %647) head : f32[1000, 384] */
-  lk_linear_grad_weight(B, 384, 1000, arena + 583252992, arena + 585289728, arena + 856055808);
+  /* %657 = linear_grad_weight(%654, %648) head : f32[1000, 384] */
+  lk_linear_grad_weight(B, 384, 1000, arena + 583252992, arena + 585289728, arena + 860860416);
 
-  /* %657 = reduce_sum(%653) {axes [], batch} head : f32[1000] */
+  /* %658 = reduce_sum(%654) {axes [], batch} head : f32[1000] */
   lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 583252992,
-      arena + 858406272);
+      arena + 863210880);
 
-  /* %658 = reshape(%655) {shape [1, 384]} : f32[B, 1, 384], a view of %655: no code */
+  /* %659 = reshape(%656) {shape [1, 384]} : f32[B, 1, 384], a view of %656: no code */
 
-  /* %659 = zero_pad(%658) {axis 0, before 0, after 196} : f32[B, 197, 384] */
-  lk_zero_pad(B, 1, 384, 0, 196, arena + 585302016, arena + 582868992);
+  /* %660 = zero_pad(%659) {axis 0, before 0, after 196} : f32[B, 197, 384] */
+  lk_zero_pad(B, 1, 384, 0, 196, arena + 583284992, arena + 795820032);
 
-  /* %660 = reduce_sum(%659) {axes [0], batch} norm : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 582868992,
-      arena + 858416496);
+  /* %661 = reduce_sum(%660) {axes [0], batch} norm : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 795820032,
+      arena + 863221104);
 
-  /* %661 = mul(%659, %643) norm : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 582868992, (const long[]){75648, 384, 1},
-      params[304], (const long[]){0, 0, 1}, arena + 791003136);
-
-  /* %662 = reduce_sum(%659, %645) {axes [0], batch} norm : f32[384] */
+  /* %662 = reduce_sum(%660, %646) {axes [0], batch} norm : f32[384] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0},
-      arena + 582868992, arena + 580448256, arena + 858416880);
+      arena + 795820032, arena + 580448256, arena + 863221488);
 
-  /* %663 = normalize_grad(%642, %661) {eps 1e-06} norm : f32[B, 197, 384] */
-  lk_normalize_grad(B * 197, 384, arena + 578027520, arena + 791003136, 1e-06f, arena + 793423872);
+  /* %663 = normalize_grad(%643, %660, %644) {eps 1e-06} norm : f32[B, 197, 384], written over %660 */
+  lk_layernorm_grad(B * 197, 384, arena + 578027520, arena + 795820032, params[304], NULL, 1e-06f,
+      arena + 795820032);
 
-  /* %664 = slice(%663) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 384], a view of %663: no code */
+  /* %664 = slice(%663) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 384], a view of %660: no code */
 
   /* %665 = slice(%663) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 793424256, 75648, arena + 791003136, 75264);
+  lk_copy_rows(B, 75264, arena + 795820416, 75648, arena + 856043520, 75264);
 
-  /* %666 = batch_norm_act_param_grad(%635, %665, %638, %636, %637) {eps 1e-05} blocks.11.conv.conv.8 : f32[2, 384] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 851238912, arena + 791003136,
-      arena + 585314304, params[300], params[301], 1e-05f, LK_ACT_NONE, arena + 578027520,
+  /* %666 = batch_norm_act_param_grad(%636, %665, %639, %637, %638) {eps 1e-05} blocks.11.conv.conv.8 : f32[2, 384] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 853635072, arena + 856043520,
+      arena + 585302016, params[300], params[301], 1e-05f, LK_ACT_NONE, arena + 578027520,
       arena + 578104704);
 
-  /* %667 = batch_norm_act_grad(%635, %665, %638, %636, %637, %666) {eps 1e-05} blocks.11.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 851238912, arena + 791003136, arena + 585314304,
+  /* %667 = batch_norm_act_grad(%636, %665, %639, %637, %638, %666) {eps 1e-05} blocks.11.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 853635072, arena + 856043520, arena + 585302016,
       params[300], params[301], arena + 578104704, 1e-05f, LK_ACT_NONE, arena + 578027520,
-      arena + 853647360);
+      arena + 858451968);
 
   /* %668 = index(%666) {axis 0, at 0} blocks.11.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 578104704, 768, arena + 793411584, 384);
+  lk_copy_rows(1, 384, arena + 578104704, 768, arena + 854224896, 384);
 
   /* %669 = index(%666) {axis 0, at 1} blocks.11.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 578105088, 768, arena + 793411968, 384);
+  lk_copy_rows(1, 384, arena + 578105088, 768, arena + 854225280, 384);
 
-  /* %670 = transpose(%634) {perm [1, 0]} blocks.11.conv.conv.7 : f32[1536, 384] */
-  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[299], arena + 851238912);
+  /* %670 = transpose(%635) {perm [1, 0]} blocks.11.conv.conv.7 : f32[1536, 384] */
+  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[299], arena + 853635072);
 
   /* %671 = fused_linear(%667, %670) blocks.11.conv.conv.7 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 853647360, arena + 851238912, NULL, LK_ACT_NONE, NULL,
+  lk_fused_linear(B * 196, 384, 1536, arena + 858451968, arena + 853635072, NULL, LK_ACT_NONE, NULL,
       arena + 578027520);
 
-  /* %672 = linear_grad_weight(%667, %632) blocks.11.conv.conv.7 : f32[384, 1536] */
-  lk_linear_grad_weight(B * 196, 1536, 384, arena + 853647360, arena + 568393728,
-      arena + 851238912);
+  /* %672 = linear_grad_weight(%667, %633) blocks.11.conv.conv.7 : f32[384, 1536] */
+  lk_linear_grad_weight(B * 196, 1536, 384, arena + 858451968, arena + 568393728,
+      arena + 853635072);
 
   /* %673 = reshape(%672) {shape [384, 1536, 1, 1]} blocks.11.conv.conv.7 : f32[384, 1536, 1, 1], a view of %672: no code */
 
-  /* %674 = reduce_sum(%671, %622) {axes [0]} blocks.11.conv.conv.6 : f32[B, 1536] */
+  /* %674 = reduce_sum(%671, %623) {axes [0]} blocks.11.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
       arena + 578027520, arena + 558759936, arena + 568393728);
 
-  /* %675 = hsigmoid_grad(%630, %674) blocks.11.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 858110976, arena + 568393728, arena + 558759936);
+  /* %675 = hsigmoid_grad(%631, %674) blocks.11.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 862915584, arena + 568393728, arena + 558759936);
 
-  /* %676 = transpose(%628) {perm [1, 0]} blocks.11.conv.conv.6.fc.2 : f32[4, 1536] */
+  /* %676 = transpose(%629) {perm [1, 0]} blocks.11.conv.conv.6.fc.2 : f32[4, 1536] */
   lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[297], arena + 558809088);
 
   /* %677 = fused_linear(%675, %676) blocks.11.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 558759936, arena + 558809088, NULL, LK_ACT_NONE, NULL,
       arena + 558815232);
 
-  /* %678 = linear_grad_weight(%675, %627) blocks.11.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 558759936, arena + 858420208, arena + 559068672);
+  /* %678 = linear_grad_weight(%675, %628) blocks.11.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 558759936, arena + 863224816, arena + 559068672);
 
   /* %679 = reduce_sum(%675) {axes [], batch} blocks.11.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 558759936,
       arena + 559084032);
 
-  /* %680 = relu_grad(%626, %677) blocks.11.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858420080, arena + 558815232, arena + 558815360);
+  /* %680 = relu_grad(%627, %677) blocks.11.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 863224688, arena + 558815232, arena + 558815360);
 
-  /* %681 = transpose(%624) {perm [1, 0]} blocks.11.conv.conv.6.fc.0 : f32[1536, 4] */
+  /* %681 = transpose(%625) {perm [1, 0]} blocks.11.conv.conv.6.fc.0 : f32[1536, 4] */
   lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[295], arena + 558809088);
 
   /* %682 = fused_linear(%680, %681) blocks.11.conv.conv.6.fc.0 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 558815360, arena + 558809088, NULL, LK_ACT_NONE, NULL,
       arena + 558759936);
 
-  /* %683 = linear_grad_weight(%680, %623) blocks.11.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 558815360, arena + 858061824, arena + 559074816);
+  /* %683 = linear_grad_weight(%680, %624) blocks.11.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 558815360, arena + 862866432, arena + 559074816);
 
   /* %684 = reduce_sum(%680) {axes [], batch} blocks.11.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 558815360,
@@ -7428,18 +7523,18 @@ int localvit_small_train_forward(const float *const *params, const float *const 
   /* %686 = mul_scalar(%685) {x op 0.0051020407} blocks.11.conv.conv.6 : f32[B, 1, 1536] */
   lk_mul_scalar(B * 1536, arena + 558759936, 0.0051020407f, arena + 558809088);
 
-  /* %687 = mul_add(%671, %631, %686) blocks.11.conv.conv.4 : f32[B, 196, 1536], written over %671 */
+  /* %687 = mul_add(%671, %632, %686) blocks.11.conv.conv.4 : f32[B, 196, 1536], written over %671 */
   lk_mul_add(3, (const long[]){B, 196, 1536}, arena + 578027520, (const long[]){301056, 1536, 1},
-      arena + 858160128, (const long[]){1536, 0, 1}, arena + 558809088, (const long[]){1536, 0, 1},
+      arena + 862964736, (const long[]){1536, 0, 1}, arena + 558809088, (const long[]){1536, 0, 1},
       arena + 578027520);
 
-  /* %688 = batch_norm_act_param_grad(%617, %687, %620, %618, %619) {eps 1e-05, act hswish} blocks.11.conv.conv.4 : f32[2, 1536] */
+  /* %688 = batch_norm_act_param_grad(%618, %687, %621, %619, %620) {eps 1e-05, act hswish} blocks.11.conv.conv.4 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 549126144, arena + 578027520,
-      arena + 858315264, params[291], params[292], 1e-05f, LK_ACT_HSWISH, arena + 558759936,
+      arena + 863119872, params[291], params[292], 1e-05f, LK_ACT_HSWISH, arena + 558759936,
       arena + 559080960);
 
-  /* %689 = batch_norm_act_grad(%617, %687, %620, %618, %619, %688) {eps 1e-05, act hswish} blocks.11.conv.conv.4 : f32[B, 196, 1536], written over %671 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 549126144, arena + 578027520, arena + 858315264,
+  /* %689 = batch_norm_act_grad(%618, %687, %621, %619, %620, %688) {eps 1e-05, act hswish} blocks.11.conv.conv.4 : f32[B, 196, 1536], written over %671 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 549126144, arena + 578027520, arena + 863119872,
       params[291], params[292], arena + 559080960, 1e-05f, LK_ACT_HSWISH, arena + 558759936,
       arena + 578027520);
 
@@ -7449,2699 +7544,2612 @@ int localvit_small_train_forward(const float *const *params, const float *const 
   /* %691 = index(%688) {axis 0, at 1} blocks.11.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 559082496, 3072, arena + 558775296, 1536);
 
-  /* %692 = token_dwconv_grad_input(%689, %616) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 1536] */
+  /* %692 = token_dwconv_grad_input(%689, %617) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 578027520, params[290],
       arena + 549126144);
 
-  /* %693 = token_dwconv_grad_weight(%689, %615) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %693 = token_dwconv_grad_weight(%689, %616) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 578027520,
       arena + 539492352, arena + 558759936);
 
-  /* %694 = batch_norm_act_param_grad(%610, %692, %613, %611, %612) {eps 1e-05, act hswish} blocks.11.conv.conv.1 : f32[2, 1536] */
+  /* %694 = batch_norm_act_param_grad(%611, %692, %614, %612, %613) {eps 1e-05, act hswish} blocks.11.conv.conv.1 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 529858560, arena + 549126144,
-      arena + 858310656, params[286], params[287], 1e-05f, LK_ACT_HSWISH, arena + 539492352,
+      arena + 863115264, params[286], params[287], 1e-05f, LK_ACT_HSWISH, arena + 539492352,
       arena + 539801088);
 
-  /* %695 = batch_norm_act_grad(%610, %692, %613, %611, %612, %694) {eps 1e-05, act hswish} blocks.11.conv.conv.1 : f32[B, 196, 1536], written over %692 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 529858560, arena + 549126144, arena + 858310656,
+  /* %695 = batch_norm_act_grad(%611, %692, %614, %612, %613, %694) {eps 1e-05, act hswish} blocks.11.conv.conv.1 : f32[B, 196, 1536], written over %692 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 529858560, arena + 549126144, arena + 863115264,
       params[286], params[287], arena + 539801088, 1e-05f, LK_ACT_HSWISH, arena + 539492352,
       arena + 549126144);
 
   /* %696 = index(%694) {axis 0, at 0} blocks.11.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 539801088, 3072, arena + 546078720, 1536);
+  lk_copy_rows(1, 1536, arena + 539801088, 3072, arena + 548499456, 1536);
 
   /* %697 = index(%694) {axis 0, at 1} blocks.11.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 539802624, 3072, arena + 546080256, 1536);
+  lk_copy_rows(1, 1536, arena + 539802624, 3072, arena + 548500992, 1536);
 
-  /* %698 = transpose(%609) {perm [1, 0]} blocks.11.conv.conv.0 : f32[384, 1536] */
+  /* %698 = transpose(%610) {perm [1, 0]} blocks.11.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[285], arena + 529858560);
 
-  /* %699 = linear_grad_weight(%695, %607) blocks.11.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 549126144, arena + 848830464,
-      arena + 544309248);
+  /* %699 = linear_grad_weight(%695, %608) blocks.11.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 549126144, arena + 851226624,
+      arena + 546729984);
 
-  /* %700 = fused_linear(%695, %698, %665) {residual} blocks.11.conv.conv.0 : f32[B, 196, 384], written into %663 from row 1 */
+  /* %700 = fused_linear(%695, %698, %665) {residual} blocks.11.conv.conv.0 : f32[B, 196, 384], written into %660 from row 1 */
   lk_fused_linear_strided(B, 196, 1536, 384, arena + 549126144, 301056, arena + 529858560, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 791003136, 75264, arena + 793424256, 75648);
+      NULL, 0, LK_ACT_NONE, arena + 856043520, 75264, arena + 795820416, 75648);
 
   /* %701 = reshape(%699) {shape [1536, 384, 1, 1]} blocks.11.conv.conv.0 : f32[1536, 384, 1, 1], a view of %699: no code */
 
-  /* %702 = concat(%664, %700) {axis 0} blocks.11 : f32[B, 197, 384], a view of %663: no code */
+  /* %702 = concat(%664, %700) {axis 0} blocks.11 : f32[B, 197, 384], a view of %660: no code */
 
-  /* %703 = mul(%702, %604) blocks.11 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
+  /* %703 = mul(%702, %605) blocks.11 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 795820032, (const long[]){75648, 384, 1},
       inputs[11], (const long[]){1, 0, 0}, arena + 529858560);
 
-  /* %704 = transpose(%601) {perm [1, 0]} blocks.11.attn.proj : f32[384, 384] */
+  /* %704 = transpose(%602) {perm [1, 0]} blocks.11.attn.proj : f32[384, 384] */
   lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[283], arena + 532279296);
 
   /* %705 = fused_linear(%703, %704) blocks.11.attn.proj : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 384, 384, arena + 529858560, arena + 532279296, NULL, LK_ACT_NONE, NULL,
       arena + 537120768);
 
-  /* %706 = linear_grad_weight(%703, %600) blocks.11.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 529858560, arena + 788582400, arena + 545931264);
+  /* %706 = linear_grad_weight(%703, %601) blocks.11.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 529858560, arena + 793399296, arena + 548352000);
 
   /* %707 = reduce_sum(%703) {axes [0], batch} blocks.11.attn.proj : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 529858560,
-      arena + 546082944);
+      arena + 548503680);
 
-  /* %708 = sdpa_grad(%597, %598, %599, %705) {heads 8, kv_heads 8} blocks.11.attn : f32[B, 197, 1152] */
+  /* %708 = sdpa_grad(%598, %599, %600, %705) {heads 8, kv_heads 8} blocks.11.attn : f32[B, 197, 1152] */
   lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 667545600, 1152, arena + 667545984, 1152,
       arena + 667546368, 1152, arena + 537120768, 384, arena + 529858560, 1152,
       arena + 529858560 + 384, 1152, arena + 529858560 + 768, 1152, 0.14433756f);
 
-  /* %709 = transpose(%594) {perm [1, 0]} blocks.11.attn.qkv : f32[384, 1152] */
-  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[281], arena + 539541504);
+  /* %709 = transpose(%595) {perm [1, 0]} blocks.11.attn.qkv : f32[384, 1152] */
+  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[281], arena + 537120768);
 
   /* %710 = fused_linear(%708, %709) blocks.11.attn.qkv : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 1152, 384, arena + 529858560, arena + 539541504, NULL, LK_ACT_NONE, NULL,
-      arena + 537120768);
+  lk_fused_linear(B * 197, 1152, 384, arena + 529858560, arena + 537120768, NULL, LK_ACT_NONE, NULL,
+      arena + 539492352);
 
-  /* %711 = linear_grad_weight(%708, %593) blocks.11.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 529858560, arena + 786161664,
-      arena + 545488896);
+  /* %711 = linear_grad_weight(%708, %594) blocks.11.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 529858560, arena + 790978560,
+      arena + 547909632);
 
   /* %712 = reduce_sum(%708) {axes [0], batch} blocks.11.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
-      arena + 529858560, arena + 546081792);
+      arena + 529858560, arena + 548502528);
 
   /* %713 = reduce_sum(%710) {axes [0], batch} blocks.11.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 537120768,
-      arena + 546083328);
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 539492352,
+      arena + 548504064);
 
-  /* %714 = mul(%710, %590) blocks.11.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 537120768, (const long[]){75648, 384, 1},
-      params[279], (const long[]){0, 0, 1}, arena + 529858560);
-
-  /* %715 = reduce_sum(%710, %592) {axes [0], batch} blocks.11.norm1 : f32[384] */
+  /* %714 = reduce_sum(%710, %593) {axes [0], batch} blocks.11.norm1 : f32[384] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0},
-      arena + 537120768, arena + 783740928, arena + 546083712);
+      arena + 539492352, arena + 788557824, arena + 548504448);
 
-  /* %716 = normalize_grad(%589, %714) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 384] */
-  lk_normalize_grad(B * 197, 384, arena + 781320192, arena + 529858560, 1e-06f, arena + 532279296);
+  /* %715 = normalize_grad(%590, %710, %591, %702) {eps 1e-06} blocks.10.conv : f32[B, 197, 384], written over %710 */
+  lk_layernorm_grad(B * 197, 384, arena + 786137088, arena + 539492352, params[279],
+      arena + 795820032, 1e-06f, arena + 539492352);
 
-  /* %717 = add(%702, %716) blocks.10.conv : f32[B, 197, 384], written over %663 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
-      arena + 532279296, (const long[]){75648, 384, 1}, arena + 793423872);
+  /* %716 = slice(%715) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 384], a view of %710: no code */
 
-  /* %718 = slice(%717) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 384], a view of %663: no code */
+  /* %717 = slice(%715) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 539492736, 75648, arena + 541913088, 75264);
 
-  /* %719 = slice(%717) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 793424256, 75648, arena + 539492352, 75264);
-
-  /* %720 = batch_norm_act_param_grad(%582, %719, %585, %583, %584) {eps 1e-05} blocks.10.conv.conv.8 : f32[2, 384] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 846422016, arena + 539492352,
-      arena + 858405120, params[275], params[276], 1e-05f, LK_ACT_NONE, arena + 529858560,
+  /* %718 = batch_norm_act_param_grad(%583, %717, %586, %584, %585) {eps 1e-05} blocks.10.conv.conv.8 : f32[2, 384] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 848818176, arena + 541913088,
+      arena + 863209728, params[275], params[276], 1e-05f, LK_ACT_NONE, arena + 529858560,
       arena + 529935744);
 
-  /* %721 = batch_norm_act_grad(%582, %719, %585, %583, %584, %720) {eps 1e-05} blocks.10.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 846422016, arena + 539492352, arena + 858405120,
+  /* %719 = batch_norm_act_grad(%583, %717, %586, %584, %585, %718) {eps 1e-05} blocks.10.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 848818176, arena + 541913088, arena + 863209728,
       params[275], params[276], arena + 529935744, 1e-05f, LK_ACT_NONE, arena + 529858560,
-      arena + 541900800);
+      arena + 544321536);
 
-  /* %722 = index(%720) {axis 0, at 0} blocks.10.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 529935744, 768, arena + 546084096, 384);
+  /* %720 = index(%718) {axis 0, at 0} blocks.10.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 529935744, 768, arena + 548504832, 384);
 
-  /* %723 = index(%720) {axis 0, at 1} blocks.10.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 529936128, 768, arena + 546084480, 384);
+  /* %721 = index(%718) {axis 0, at 1} blocks.10.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 529936128, 768, arena + 548505216, 384);
 
-  /* %724 = transpose(%581) {perm [1, 0]} blocks.10.conv.conv.7 : f32[1536, 384] */
-  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[274], arena + 544899072);
+  /* %722 = transpose(%582) {perm [1, 0]} blocks.10.conv.conv.7 : f32[1536, 384] */
+  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[274], arena + 547319808);
 
-  /* %725 = fused_linear(%721, %724) blocks.10.conv.conv.7 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 541900800, arena + 544899072, NULL, LK_ACT_NONE, NULL,
+  /* %723 = fused_linear(%719, %722) blocks.10.conv.conv.7 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 544321536, arena + 547319808, NULL, LK_ACT_NONE, NULL,
       arena + 529858560);
 
-  /* %726 = linear_grad_weight(%721, %579) blocks.10.conv.conv.7 : f32[384, 1536] */
-  lk_linear_grad_weight(B * 196, 1536, 384, arena + 541900800, arena + 520224768,
-      arena + 544899072);
+  /* %724 = linear_grad_weight(%719, %580) blocks.10.conv.conv.7 : f32[384, 1536] */
+  lk_linear_grad_weight(B * 196, 1536, 384, arena + 544321536, arena + 520224768,
+      arena + 547319808);
 
-  /* %727 = reshape(%726) {shape [384, 1536, 1, 1]} blocks.10.conv.conv.7 : f32[384, 1536, 1, 1], a view of %726: no code */
+  /* %725 = reshape(%724) {shape [384, 1536, 1, 1]} blocks.10.conv.conv.7 : f32[384, 1536, 1, 1], a view of %724: no code */
 
-  /* %728 = reduce_sum(%725, %569) {axes [0]} blocks.10.conv.conv.6 : f32[B, 1536] */
+  /* %726 = reduce_sum(%723, %570) {axes [0]} blocks.10.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
       arena + 529858560, arena + 510590976, arena + 520224768);
 
-  /* %729 = hsigmoid_grad(%577, %728) blocks.10.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 857963520, arena + 520224768, arena + 510590976);
+  /* %727 = hsigmoid_grad(%578, %726) blocks.10.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 862768128, arena + 520224768, arena + 510590976);
 
-  /* %730 = transpose(%575) {perm [1, 0]} blocks.10.conv.conv.6.fc.2 : f32[4, 1536] */
+  /* %728 = transpose(%576) {perm [1, 0]} blocks.10.conv.conv.6.fc.2 : f32[4, 1536] */
   lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[272], arena + 510640128);
 
-  /* %731 = fused_linear(%729, %730) blocks.10.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %729 = fused_linear(%727, %728) blocks.10.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 510590976, arena + 510640128, NULL, LK_ACT_NONE, NULL,
       arena + 510646272);
 
-  /* %732 = linear_grad_weight(%729, %574) blocks.10.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 510590976, arena + 858419952, arena + 510899712);
+  /* %730 = linear_grad_weight(%727, %575) blocks.10.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 510590976, arena + 863224560, arena + 510899712);
 
-  /* %733 = reduce_sum(%729) {axes [], batch} blocks.10.conv.conv.6.fc.2 : f32[1536] */
+  /* %731 = reduce_sum(%727) {axes [], batch} blocks.10.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 510590976,
       arena + 510915072);
 
-  /* %734 = relu_grad(%573, %731) blocks.10.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858419824, arena + 510646272, arena + 510646400);
+  /* %732 = relu_grad(%574, %729) blocks.10.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 863224432, arena + 510646272, arena + 510646400);
 
-  /* %735 = transpose(%571) {perm [1, 0]} blocks.10.conv.conv.6.fc.0 : f32[1536, 4] */
+  /* %733 = transpose(%572) {perm [1, 0]} blocks.10.conv.conv.6.fc.0 : f32[1536, 4] */
   lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[270], arena + 510640128);
 
-  /* %736 = fused_linear(%734, %735) blocks.10.conv.conv.6.fc.0 : f32[B, 1536] */
+  /* %734 = fused_linear(%732, %733) blocks.10.conv.conv.6.fc.0 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 510646400, arena + 510640128, NULL, LK_ACT_NONE, NULL,
       arena + 510590976);
 
-  /* %737 = linear_grad_weight(%734, %570) blocks.10.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 510646400, arena + 857914368, arena + 510905856);
+  /* %735 = linear_grad_weight(%732, %571) blocks.10.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 510646400, arena + 862718976, arena + 510905856);
 
-  /* %738 = reduce_sum(%734) {axes [], batch} blocks.10.conv.conv.6.fc.0 : f32[4] */
+  /* %736 = reduce_sum(%732) {axes [], batch} blocks.10.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 510646400,
       arena + 510916608);
 
-  /* %739 = reshape(%736) {shape [1, 1536]} blocks.10.conv.conv.6 : f32[B, 1, 1536], a view of %736: no code */
+  /* %737 = reshape(%734) {shape [1, 1536]} blocks.10.conv.conv.6 : f32[B, 1, 1536], a view of %734: no code */
 
-  /* %740 = mul_scalar(%739) {x op 0.0051020407} blocks.10.conv.conv.6 : f32[B, 1, 1536] */
+  /* %738 = mul_scalar(%737) {x op 0.0051020407} blocks.10.conv.conv.6 : f32[B, 1, 1536] */
   lk_mul_scalar(B * 1536, arena + 510590976, 0.0051020407f, arena + 510640128);
 
-  /* %741 = mul_add(%725, %578, %740) blocks.10.conv.conv.4 : f32[B, 196, 1536], written over %725 */
+  /* %739 = mul_add(%723, %579, %738) blocks.10.conv.conv.4 : f32[B, 196, 1536], written over %723 */
   lk_mul_add(3, (const long[]){B, 196, 1536}, arena + 529858560, (const long[]){301056, 1536, 1},
-      arena + 858012672, (const long[]){1536, 0, 1}, arena + 510640128, (const long[]){1536, 0, 1},
+      arena + 862817280, (const long[]){1536, 0, 1}, arena + 510640128, (const long[]){1536, 0, 1},
       arena + 529858560);
 
-  /* %742 = batch_norm_act_param_grad(%564, %741, %567, %565, %566) {eps 1e-05, act hswish} blocks.10.conv.conv.4 : f32[2, 1536] */
+  /* %740 = batch_norm_act_param_grad(%565, %739, %568, %566, %567) {eps 1e-05, act hswish} blocks.10.conv.conv.4 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 500957184, arena + 529858560,
-      arena + 858306048, params[266], params[267], 1e-05f, LK_ACT_HSWISH, arena + 510590976,
+      arena + 863110656, params[266], params[267], 1e-05f, LK_ACT_HSWISH, arena + 510590976,
       arena + 510912000);
 
-  /* %743 = batch_norm_act_grad(%564, %741, %567, %565, %566, %742) {eps 1e-05, act hswish} blocks.10.conv.conv.4 : f32[B, 196, 1536], written over %725 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 500957184, arena + 529858560, arena + 858306048,
+  /* %741 = batch_norm_act_grad(%565, %739, %568, %566, %567, %740) {eps 1e-05, act hswish} blocks.10.conv.conv.4 : f32[B, 196, 1536], written over %723 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 500957184, arena + 529858560, arena + 863110656,
       params[266], params[267], arena + 510912000, 1e-05f, LK_ACT_HSWISH, arena + 510590976,
       arena + 529858560);
 
-  /* %744 = index(%742) {axis 0, at 0} blocks.10.conv.conv.4 : f32[1536] */
+  /* %742 = index(%740) {axis 0, at 0} blocks.10.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 510912000, 3072, arena + 510604800, 1536);
 
-  /* %745 = index(%742) {axis 0, at 1} blocks.10.conv.conv.4 : f32[1536] */
+  /* %743 = index(%740) {axis 0, at 1} blocks.10.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 510913536, 3072, arena + 510606336, 1536);
 
-  /* %746 = token_dwconv_grad_input(%743, %563) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 1536] */
+  /* %744 = token_dwconv_grad_input(%741, %564) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 529858560, params[265],
       arena + 500957184);
 
-  /* %747 = token_dwconv_grad_weight(%743, %562) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %745 = token_dwconv_grad_weight(%741, %563) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 529858560,
       arena + 491323392, arena + 510590976);
 
-  /* %748 = batch_norm_act_param_grad(%557, %746, %560, %558, %559) {eps 1e-05, act hswish} blocks.10.conv.conv.1 : f32[2, 1536] */
+  /* %746 = batch_norm_act_param_grad(%558, %744, %561, %559, %560) {eps 1e-05, act hswish} blocks.10.conv.conv.1 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 481689600, arena + 500957184,
-      arena + 858301440, params[261], params[262], 1e-05f, LK_ACT_HSWISH, arena + 491323392,
+      arena + 863106048, params[261], params[262], 1e-05f, LK_ACT_HSWISH, arena + 491323392,
       arena + 491632128);
 
-  /* %749 = batch_norm_act_grad(%557, %746, %560, %558, %559, %748) {eps 1e-05, act hswish} blocks.10.conv.conv.1 : f32[B, 196, 1536], written over %746 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 481689600, arena + 500957184, arena + 858301440,
+  /* %747 = batch_norm_act_grad(%558, %744, %561, %559, %560, %746) {eps 1e-05, act hswish} blocks.10.conv.conv.1 : f32[B, 196, 1536], written over %744 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 481689600, arena + 500957184, arena + 863106048,
       params[261], params[262], arena + 491632128, 1e-05f, LK_ACT_HSWISH, arena + 491323392,
       arena + 500957184);
 
-  /* %750 = index(%748) {axis 0, at 0} blocks.10.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 491632128, 3072, arena + 497909760, 1536);
+  /* %748 = index(%746) {axis 0, at 0} blocks.10.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 491632128, 3072, arena + 500330496, 1536);
 
-  /* %751 = index(%748) {axis 0, at 1} blocks.10.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 491633664, 3072, arena + 497911296, 1536);
+  /* %749 = index(%746) {axis 0, at 1} blocks.10.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 491633664, 3072, arena + 500332032, 1536);
 
-  /* %752 = transpose(%556) {perm [1, 0]} blocks.10.conv.conv.0 : f32[384, 1536] */
+  /* %750 = transpose(%557) {perm [1, 0]} blocks.10.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[260], arena + 481689600);
 
-  /* %753 = linear_grad_weight(%749, %554) blocks.10.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 500957184, arena + 844013568,
-      arena + 496140288);
+  /* %751 = linear_grad_weight(%747, %555) blocks.10.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 500957184, arena + 846409728,
+      arena + 498561024);
 
-  /* %754 = fused_linear(%749, %752, %719) {residual} blocks.10.conv.conv.0 : f32[B, 196, 384], written into %663 from row 1 */
+  /* %752 = fused_linear(%747, %750, %717) {residual} blocks.10.conv.conv.0 : f32[B, 196, 384], written into %710 from row 1 */
   lk_fused_linear_strided(B, 196, 1536, 384, arena + 500957184, 301056, arena + 481689600, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 539492352, 75264, arena + 793424256, 75648);
+      NULL, 0, LK_ACT_NONE, arena + 541913088, 75264, arena + 539492736, 75648);
 
-  /* %755 = reshape(%753) {shape [1536, 384, 1, 1]} blocks.10.conv.conv.0 : f32[1536, 384, 1, 1], a view of %753: no code */
+  /* %753 = reshape(%751) {shape [1536, 384, 1, 1]} blocks.10.conv.conv.0 : f32[1536, 384, 1, 1], a view of %751: no code */
 
-  /* %756 = concat(%718, %754) {axis 0} blocks.10 : f32[B, 197, 384], a view of %663: no code */
+  /* %754 = concat(%716, %752) {axis 0} blocks.10 : f32[B, 197, 384], a view of %710: no code */
 
-  /* %757 = mul(%756, %551) blocks.10 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
+  /* %755 = mul(%754, %552) blocks.10 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 539492352, (const long[]){75648, 384, 1},
       inputs[10], (const long[]){1, 0, 0}, arena + 481689600);
 
-  /* %758 = transpose(%548) {perm [1, 0]} blocks.10.attn.proj : f32[384, 384] */
+  /* %756 = transpose(%549) {perm [1, 0]} blocks.10.attn.proj : f32[384, 384] */
   lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[258], arena + 484110336);
 
-  /* %759 = fused_linear(%757, %758) blocks.10.attn.proj : f32[B, 197, 384] */
+  /* %757 = fused_linear(%755, %756) blocks.10.attn.proj : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 384, 384, arena + 481689600, arena + 484110336, NULL, LK_ACT_NONE, NULL,
       arena + 488951808);
 
-  /* %760 = linear_grad_weight(%757, %547) blocks.10.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 481689600, arena + 778899456, arena + 497762304);
+  /* %758 = linear_grad_weight(%755, %548) blocks.10.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 481689600, arena + 783716352, arena + 500183040);
 
-  /* %761 = reduce_sum(%757) {axes [0], batch} blocks.10.attn.proj : f32[384] */
+  /* %759 = reduce_sum(%755) {axes [0], batch} blocks.10.attn.proj : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 481689600,
-      arena + 497913984);
+      arena + 500334720);
 
-  /* %762 = sdpa_grad(%544, %545, %546, %759) {heads 8, kv_heads 8} blocks.10.attn : f32[B, 197, 1152] */
+  /* %760 = sdpa_grad(%545, %546, %547, %757) {heads 8, kv_heads 8} blocks.10.attn : f32[B, 197, 1152] */
   lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 660283392, 1152, arena + 660283776, 1152,
       arena + 660284160, 1152, arena + 488951808, 384, arena + 481689600, 1152,
       arena + 481689600 + 384, 1152, arena + 481689600 + 768, 1152, 0.14433756f);
 
-  /* %763 = transpose(%541) {perm [1, 0]} blocks.10.attn.qkv : f32[384, 1152] */
-  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[256], arena + 491372544);
+  /* %761 = transpose(%542) {perm [1, 0]} blocks.10.attn.qkv : f32[384, 1152] */
+  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[256], arena + 488951808);
 
-  /* %764 = fused_linear(%762, %763) blocks.10.attn.qkv : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 1152, 384, arena + 481689600, arena + 491372544, NULL, LK_ACT_NONE, NULL,
-      arena + 488951808);
+  /* %762 = fused_linear(%760, %761) blocks.10.attn.qkv : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 1152, 384, arena + 481689600, arena + 488951808, NULL, LK_ACT_NONE, NULL,
+      arena + 491323392);
 
-  /* %765 = linear_grad_weight(%762, %540) blocks.10.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 481689600, arena + 776478720,
-      arena + 497319936);
+  /* %763 = linear_grad_weight(%760, %541) blocks.10.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 481689600, arena + 781295616,
+      arena + 499740672);
 
-  /* %766 = reduce_sum(%762) {axes [0], batch} blocks.10.attn.qkv : f32[1152] */
+  /* %764 = reduce_sum(%760) {axes [0], batch} blocks.10.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
-      arena + 481689600, arena + 497912832);
+      arena + 481689600, arena + 500333568);
 
-  /* %767 = reduce_sum(%764) {axes [0], batch} blocks.10.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 488951808,
-      arena + 497914368);
+  /* %765 = reduce_sum(%762) {axes [0], batch} blocks.10.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 491323392,
+      arena + 500335104);
 
-  /* %768 = mul(%764, %537) blocks.10.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 488951808, (const long[]){75648, 384, 1},
-      params[254], (const long[]){0, 0, 1}, arena + 481689600);
-
-  /* %769 = reduce_sum(%764, %539) {axes [0], batch} blocks.10.norm1 : f32[384] */
+  /* %766 = reduce_sum(%762, %540) {axes [0], batch} blocks.10.norm1 : f32[384] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0},
-      arena + 488951808, arena + 774057984, arena + 497914752);
+      arena + 491323392, arena + 778874880, arena + 500335488);
 
-  /* %770 = normalize_grad(%536, %768) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 384] */
-  lk_normalize_grad(B * 197, 384, arena + 771637248, arena + 481689600, 1e-06f, arena + 484110336);
+  /* %767 = normalize_grad(%537, %762, %538, %754) {eps 1e-06} blocks.9.conv : f32[B, 197, 384], written over %762 */
+  lk_layernorm_grad(B * 197, 384, arena + 776454144, arena + 491323392, params[254],
+      arena + 539492352, 1e-06f, arena + 491323392);
 
-  /* %771 = add(%756, %770) blocks.9.conv : f32[B, 197, 384], written over %663 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
-      arena + 484110336, (const long[]){75648, 384, 1}, arena + 793423872);
+  /* %768 = slice(%767) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 384], a view of %762: no code */
 
-  /* %772 = slice(%771) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 384], a view of %663: no code */
+  /* %769 = slice(%767) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 491323776, 75648, arena + 493744128, 75264);
 
-  /* %773 = slice(%771) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 793424256, 75648, arena + 491323392, 75264);
-
-  /* %774 = batch_norm_act_param_grad(%529, %773, %532, %530, %531) {eps 1e-05} blocks.9.conv.conv.8 : f32[2, 384] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 841605120, arena + 491323392,
-      arena + 858403968, params[250], params[251], 1e-05f, LK_ACT_NONE, arena + 481689600,
+  /* %770 = batch_norm_act_param_grad(%530, %769, %533, %531, %532) {eps 1e-05} blocks.9.conv.conv.8 : f32[2, 384] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 844001280, arena + 493744128,
+      arena + 863208576, params[250], params[251], 1e-05f, LK_ACT_NONE, arena + 481689600,
       arena + 481766784);
 
-  /* %775 = batch_norm_act_grad(%529, %773, %532, %530, %531, %774) {eps 1e-05} blocks.9.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 841605120, arena + 491323392, arena + 858403968,
+  /* %771 = batch_norm_act_grad(%530, %769, %533, %531, %532, %770) {eps 1e-05} blocks.9.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 844001280, arena + 493744128, arena + 863208576,
       params[250], params[251], arena + 481766784, 1e-05f, LK_ACT_NONE, arena + 481689600,
-      arena + 493731840);
+      arena + 496152576);
 
-  /* %776 = index(%774) {axis 0, at 0} blocks.9.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 481766784, 768, arena + 497915136, 384);
+  /* %772 = index(%770) {axis 0, at 0} blocks.9.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 481766784, 768, arena + 500335872, 384);
 
-  /* %777 = index(%774) {axis 0, at 1} blocks.9.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 481767168, 768, arena + 497915520, 384);
+  /* %773 = index(%770) {axis 0, at 1} blocks.9.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 481767168, 768, arena + 500336256, 384);
 
-  /* %778 = transpose(%528) {perm [1, 0]} blocks.9.conv.conv.7 : f32[1536, 384] */
-  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[249], arena + 496730112);
+  /* %774 = transpose(%529) {perm [1, 0]} blocks.9.conv.conv.7 : f32[1536, 384] */
+  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[249], arena + 499150848);
 
-  /* %779 = fused_linear(%775, %778) blocks.9.conv.conv.7 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 493731840, arena + 496730112, NULL, LK_ACT_NONE, NULL,
+  /* %775 = fused_linear(%771, %774) blocks.9.conv.conv.7 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 496152576, arena + 499150848, NULL, LK_ACT_NONE, NULL,
       arena + 481689600);
 
-  /* %780 = linear_grad_weight(%775, %526) blocks.9.conv.conv.7 : f32[384, 1536] */
-  lk_linear_grad_weight(B * 196, 1536, 384, arena + 493731840, arena + 472055808,
-      arena + 496730112);
+  /* %776 = linear_grad_weight(%771, %527) blocks.9.conv.conv.7 : f32[384, 1536] */
+  lk_linear_grad_weight(B * 196, 1536, 384, arena + 496152576, arena + 472055808,
+      arena + 499150848);
 
-  /* %781 = reshape(%780) {shape [384, 1536, 1, 1]} blocks.9.conv.conv.7 : f32[384, 1536, 1, 1], a view of %780: no code */
+  /* %777 = reshape(%776) {shape [384, 1536, 1, 1]} blocks.9.conv.conv.7 : f32[384, 1536, 1, 1], a view of %776: no code */
 
-  /* %782 = reduce_sum(%779, %516) {axes [0]} blocks.9.conv.conv.6 : f32[B, 1536] */
+  /* %778 = reduce_sum(%775, %517) {axes [0]} blocks.9.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
       arena + 481689600, arena + 462422016, arena + 472055808);
 
-  /* %783 = hsigmoid_grad(%524, %782) blocks.9.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 857816064, arena + 472055808, arena + 462422016);
+  /* %779 = hsigmoid_grad(%525, %778) blocks.9.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 862620672, arena + 472055808, arena + 462422016);
 
-  /* %784 = transpose(%522) {perm [1, 0]} blocks.9.conv.conv.6.fc.2 : f32[4, 1536] */
+  /* %780 = transpose(%523) {perm [1, 0]} blocks.9.conv.conv.6.fc.2 : f32[4, 1536] */
   lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[247], arena + 462471168);
 
-  /* %785 = fused_linear(%783, %784) blocks.9.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %781 = fused_linear(%779, %780) blocks.9.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 462422016, arena + 462471168, NULL, LK_ACT_NONE, NULL,
       arena + 462477312);
 
-  /* %786 = linear_grad_weight(%783, %521) blocks.9.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 462422016, arena + 858419696, arena + 462730752);
+  /* %782 = linear_grad_weight(%779, %522) blocks.9.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 462422016, arena + 863224304, arena + 462730752);
 
-  /* %787 = reduce_sum(%783) {axes [], batch} blocks.9.conv.conv.6.fc.2 : f32[1536] */
+  /* %783 = reduce_sum(%779) {axes [], batch} blocks.9.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 462422016,
       arena + 462746112);
 
-  /* %788 = relu_grad(%520, %785) blocks.9.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858419568, arena + 462477312, arena + 462477440);
+  /* %784 = relu_grad(%521, %781) blocks.9.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 863224176, arena + 462477312, arena + 462477440);
 
-  /* %789 = transpose(%518) {perm [1, 0]} blocks.9.conv.conv.6.fc.0 : f32[1536, 4] */
+  /* %785 = transpose(%519) {perm [1, 0]} blocks.9.conv.conv.6.fc.0 : f32[1536, 4] */
   lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[245], arena + 462471168);
 
-  /* %790 = fused_linear(%788, %789) blocks.9.conv.conv.6.fc.0 : f32[B, 1536] */
+  /* %786 = fused_linear(%784, %785) blocks.9.conv.conv.6.fc.0 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 462477440, arena + 462471168, NULL, LK_ACT_NONE, NULL,
       arena + 462422016);
 
-  /* %791 = linear_grad_weight(%788, %517) blocks.9.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 462477440, arena + 857766912, arena + 462736896);
+  /* %787 = linear_grad_weight(%784, %518) blocks.9.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 462477440, arena + 862571520, arena + 462736896);
 
-  /* %792 = reduce_sum(%788) {axes [], batch} blocks.9.conv.conv.6.fc.0 : f32[4] */
+  /* %788 = reduce_sum(%784) {axes [], batch} blocks.9.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 462477440,
       arena + 462747648);
 
-  /* %793 = reshape(%790) {shape [1, 1536]} blocks.9.conv.conv.6 : f32[B, 1, 1536], a view of %790: no code */
+  /* %789 = reshape(%786) {shape [1, 1536]} blocks.9.conv.conv.6 : f32[B, 1, 1536], a view of %786: no code */
 
-  /* %794 = mul_scalar(%793) {x op 0.0051020407} blocks.9.conv.conv.6 : f32[B, 1, 1536] */
+  /* %790 = mul_scalar(%789) {x op 0.0051020407} blocks.9.conv.conv.6 : f32[B, 1, 1536] */
   lk_mul_scalar(B * 1536, arena + 462422016, 0.0051020407f, arena + 462471168);
 
-  /* %795 = mul_add(%779, %525, %794) blocks.9.conv.conv.4 : f32[B, 196, 1536], written over %779 */
+  /* %791 = mul_add(%775, %526, %790) blocks.9.conv.conv.4 : f32[B, 196, 1536], written over %775 */
   lk_mul_add(3, (const long[]){B, 196, 1536}, arena + 481689600, (const long[]){301056, 1536, 1},
-      arena + 857865216, (const long[]){1536, 0, 1}, arena + 462471168, (const long[]){1536, 0, 1},
+      arena + 862669824, (const long[]){1536, 0, 1}, arena + 462471168, (const long[]){1536, 0, 1},
       arena + 481689600);
 
-  /* %796 = batch_norm_act_param_grad(%511, %795, %514, %512, %513) {eps 1e-05, act hswish} blocks.9.conv.conv.4 : f32[2, 1536] */
+  /* %792 = batch_norm_act_param_grad(%512, %791, %515, %513, %514) {eps 1e-05, act hswish} blocks.9.conv.conv.4 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 452788224, arena + 481689600,
-      arena + 858296832, params[241], params[242], 1e-05f, LK_ACT_HSWISH, arena + 462422016,
+      arena + 863101440, params[241], params[242], 1e-05f, LK_ACT_HSWISH, arena + 462422016,
       arena + 462743040);
 
-  /* %797 = batch_norm_act_grad(%511, %795, %514, %512, %513, %796) {eps 1e-05, act hswish} blocks.9.conv.conv.4 : f32[B, 196, 1536], written over %779 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 452788224, arena + 481689600, arena + 858296832,
+  /* %793 = batch_norm_act_grad(%512, %791, %515, %513, %514, %792) {eps 1e-05, act hswish} blocks.9.conv.conv.4 : f32[B, 196, 1536], written over %775 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 452788224, arena + 481689600, arena + 863101440,
       params[241], params[242], arena + 462743040, 1e-05f, LK_ACT_HSWISH, arena + 462422016,
       arena + 481689600);
 
-  /* %798 = index(%796) {axis 0, at 0} blocks.9.conv.conv.4 : f32[1536] */
+  /* %794 = index(%792) {axis 0, at 0} blocks.9.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 462743040, 3072, arena + 462435840, 1536);
 
-  /* %799 = index(%796) {axis 0, at 1} blocks.9.conv.conv.4 : f32[1536] */
+  /* %795 = index(%792) {axis 0, at 1} blocks.9.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 462744576, 3072, arena + 462437376, 1536);
 
-  /* %800 = token_dwconv_grad_input(%797, %510) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 1536] */
+  /* %796 = token_dwconv_grad_input(%793, %511) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 481689600, params[240],
       arena + 452788224);
 
-  /* %801 = token_dwconv_grad_weight(%797, %509) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %797 = token_dwconv_grad_weight(%793, %510) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 481689600,
       arena + 443154432, arena + 462422016);
 
-  /* %802 = batch_norm_act_param_grad(%504, %800, %507, %505, %506) {eps 1e-05, act hswish} blocks.9.conv.conv.1 : f32[2, 1536] */
+  /* %798 = batch_norm_act_param_grad(%505, %796, %508, %506, %507) {eps 1e-05, act hswish} blocks.9.conv.conv.1 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 433520640, arena + 452788224,
-      arena + 858292224, params[236], params[237], 1e-05f, LK_ACT_HSWISH, arena + 443154432,
+      arena + 863096832, params[236], params[237], 1e-05f, LK_ACT_HSWISH, arena + 443154432,
       arena + 443463168);
 
-  /* %803 = batch_norm_act_grad(%504, %800, %507, %505, %506, %802) {eps 1e-05, act hswish} blocks.9.conv.conv.1 : f32[B, 196, 1536], written over %800 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 433520640, arena + 452788224, arena + 858292224,
+  /* %799 = batch_norm_act_grad(%505, %796, %508, %506, %507, %798) {eps 1e-05, act hswish} blocks.9.conv.conv.1 : f32[B, 196, 1536], written over %796 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 433520640, arena + 452788224, arena + 863096832,
       params[236], params[237], arena + 443463168, 1e-05f, LK_ACT_HSWISH, arena + 443154432,
       arena + 452788224);
 
-  /* %804 = index(%802) {axis 0, at 0} blocks.9.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 443463168, 3072, arena + 449740800, 1536);
+  /* %800 = index(%798) {axis 0, at 0} blocks.9.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 443463168, 3072, arena + 452161536, 1536);
 
-  /* %805 = index(%802) {axis 0, at 1} blocks.9.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 443464704, 3072, arena + 449742336, 1536);
+  /* %801 = index(%798) {axis 0, at 1} blocks.9.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 443464704, 3072, arena + 452163072, 1536);
 
-  /* %806 = transpose(%503) {perm [1, 0]} blocks.9.conv.conv.0 : f32[384, 1536] */
+  /* %802 = transpose(%504) {perm [1, 0]} blocks.9.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[235], arena + 433520640);
 
-  /* %807 = linear_grad_weight(%803, %501) blocks.9.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 452788224, arena + 839196672,
-      arena + 447971328);
+  /* %803 = linear_grad_weight(%799, %502) blocks.9.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 452788224, arena + 841592832,
+      arena + 450392064);
 
-  /* %808 = fused_linear(%803, %806, %773) {residual} blocks.9.conv.conv.0 : f32[B, 196, 384], written into %663 from row 1 */
+  /* %804 = fused_linear(%799, %802, %769) {residual} blocks.9.conv.conv.0 : f32[B, 196, 384], written into %762 from row 1 */
   lk_fused_linear_strided(B, 196, 1536, 384, arena + 452788224, 301056, arena + 433520640, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 491323392, 75264, arena + 793424256, 75648);
+      NULL, 0, LK_ACT_NONE, arena + 493744128, 75264, arena + 491323776, 75648);
 
-  /* %809 = reshape(%807) {shape [1536, 384, 1, 1]} blocks.9.conv.conv.0 : f32[1536, 384, 1, 1], a view of %807: no code */
+  /* %805 = reshape(%803) {shape [1536, 384, 1, 1]} blocks.9.conv.conv.0 : f32[1536, 384, 1, 1], a view of %803: no code */
 
-  /* %810 = concat(%772, %808) {axis 0} blocks.9 : f32[B, 197, 384], a view of %663: no code */
+  /* %806 = concat(%768, %804) {axis 0} blocks.9 : f32[B, 197, 384], a view of %762: no code */
 
-  /* %811 = mul(%810, %498) blocks.9 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
+  /* %807 = mul(%806, %499) blocks.9 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 491323392, (const long[]){75648, 384, 1},
       inputs[9], (const long[]){1, 0, 0}, arena + 433520640);
 
-  /* %812 = transpose(%495) {perm [1, 0]} blocks.9.attn.proj : f32[384, 384] */
+  /* %808 = transpose(%496) {perm [1, 0]} blocks.9.attn.proj : f32[384, 384] */
   lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[233], arena + 435941376);
 
-  /* %813 = fused_linear(%811, %812) blocks.9.attn.proj : f32[B, 197, 384] */
+  /* %809 = fused_linear(%807, %808) blocks.9.attn.proj : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 384, 384, arena + 433520640, arena + 435941376, NULL, LK_ACT_NONE, NULL,
       arena + 440782848);
 
-  /* %814 = linear_grad_weight(%811, %494) blocks.9.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 433520640, arena + 769216512, arena + 449593344);
+  /* %810 = linear_grad_weight(%807, %495) blocks.9.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 433520640, arena + 774033408, arena + 452014080);
 
-  /* %815 = reduce_sum(%811) {axes [0], batch} blocks.9.attn.proj : f32[384] */
+  /* %811 = reduce_sum(%807) {axes [0], batch} blocks.9.attn.proj : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 433520640,
-      arena + 449745024);
+      arena + 452165760);
 
-  /* %816 = sdpa_grad(%491, %492, %493, %813) {heads 8, kv_heads 8} blocks.9.attn : f32[B, 197, 1152] */
+  /* %812 = sdpa_grad(%492, %493, %494, %809) {heads 8, kv_heads 8} blocks.9.attn : f32[B, 197, 1152] */
   lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 653021184, 1152, arena + 653021568, 1152,
       arena + 653021952, 1152, arena + 440782848, 384, arena + 433520640, 1152,
       arena + 433520640 + 384, 1152, arena + 433520640 + 768, 1152, 0.14433756f);
 
-  /* %817 = transpose(%488) {perm [1, 0]} blocks.9.attn.qkv : f32[384, 1152] */
-  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[231], arena + 443203584);
+  /* %813 = transpose(%489) {perm [1, 0]} blocks.9.attn.qkv : f32[384, 1152] */
+  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[231], arena + 440782848);
 
-  /* %818 = fused_linear(%816, %817) blocks.9.attn.qkv : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 1152, 384, arena + 433520640, arena + 443203584, NULL, LK_ACT_NONE, NULL,
-      arena + 440782848);
+  /* %814 = fused_linear(%812, %813) blocks.9.attn.qkv : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 1152, 384, arena + 433520640, arena + 440782848, NULL, LK_ACT_NONE, NULL,
+      arena + 443154432);
 
-  /* %819 = linear_grad_weight(%816, %487) blocks.9.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 433520640, arena + 766795776,
-      arena + 449150976);
+  /* %815 = linear_grad_weight(%812, %488) blocks.9.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 433520640, arena + 771612672,
+      arena + 451571712);
 
-  /* %820 = reduce_sum(%816) {axes [0], batch} blocks.9.attn.qkv : f32[1152] */
+  /* %816 = reduce_sum(%812) {axes [0], batch} blocks.9.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
-      arena + 433520640, arena + 449743872);
+      arena + 433520640, arena + 452164608);
 
-  /* %821 = reduce_sum(%818) {axes [0], batch} blocks.9.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 440782848,
-      arena + 449745408);
+  /* %817 = reduce_sum(%814) {axes [0], batch} blocks.9.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 443154432,
+      arena + 452166144);
 
-  /* %822 = mul(%818, %484) blocks.9.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 440782848, (const long[]){75648, 384, 1},
-      params[229], (const long[]){0, 0, 1}, arena + 433520640);
-
-  /* %823 = reduce_sum(%818, %486) {axes [0], batch} blocks.9.norm1 : f32[384] */
+  /* %818 = reduce_sum(%814, %487) {axes [0], batch} blocks.9.norm1 : f32[384] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0},
-      arena + 440782848, arena + 764375040, arena + 449745792);
+      arena + 443154432, arena + 769191936, arena + 452166528);
 
-  /* %824 = normalize_grad(%483, %822) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 384] */
-  lk_normalize_grad(B * 197, 384, arena + 761954304, arena + 433520640, 1e-06f, arena + 435941376);
+  /* %819 = normalize_grad(%484, %814, %485, %806) {eps 1e-06} blocks.8.conv : f32[B, 197, 384], written over %814 */
+  lk_layernorm_grad(B * 197, 384, arena + 766771200, arena + 443154432, params[229],
+      arena + 491323392, 1e-06f, arena + 443154432);
 
-  /* %825 = add(%810, %824) blocks.8.conv : f32[B, 197, 384], written over %663 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
-      arena + 435941376, (const long[]){75648, 384, 1}, arena + 793423872);
+  /* %820 = slice(%819) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 384], a view of %814: no code */
 
-  /* %826 = slice(%825) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 384], a view of %663: no code */
+  /* %821 = slice(%819) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 443154816, 75648, arena + 445575168, 75264);
 
-  /* %827 = slice(%825) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 793424256, 75648, arena + 443154432, 75264);
-
-  /* %828 = batch_norm_act_param_grad(%476, %827, %479, %477, %478) {eps 1e-05} blocks.8.conv.conv.8 : f32[2, 384] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 836788224, arena + 443154432,
-      arena + 858402816, params[225], params[226], 1e-05f, LK_ACT_NONE, arena + 433520640,
+  /* %822 = batch_norm_act_param_grad(%477, %821, %480, %478, %479) {eps 1e-05} blocks.8.conv.conv.8 : f32[2, 384] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 839184384, arena + 445575168,
+      arena + 863207424, params[225], params[226], 1e-05f, LK_ACT_NONE, arena + 433520640,
       arena + 433597824);
 
-  /* %829 = batch_norm_act_grad(%476, %827, %479, %477, %478, %828) {eps 1e-05} blocks.8.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 836788224, arena + 443154432, arena + 858402816,
+  /* %823 = batch_norm_act_grad(%477, %821, %480, %478, %479, %822) {eps 1e-05} blocks.8.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 839184384, arena + 445575168, arena + 863207424,
       params[225], params[226], arena + 433597824, 1e-05f, LK_ACT_NONE, arena + 433520640,
-      arena + 445562880);
+      arena + 447983616);
 
-  /* %830 = index(%828) {axis 0, at 0} blocks.8.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 433597824, 768, arena + 449746176, 384);
+  /* %824 = index(%822) {axis 0, at 0} blocks.8.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 433597824, 768, arena + 452166912, 384);
 
-  /* %831 = index(%828) {axis 0, at 1} blocks.8.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 433598208, 768, arena + 449746560, 384);
+  /* %825 = index(%822) {axis 0, at 1} blocks.8.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 433598208, 768, arena + 452167296, 384);
 
-  /* %832 = transpose(%475) {perm [1, 0]} blocks.8.conv.conv.7 : f32[1536, 384] */
-  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[224], arena + 448561152);
+  /* %826 = transpose(%476) {perm [1, 0]} blocks.8.conv.conv.7 : f32[1536, 384] */
+  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[224], arena + 450981888);
 
-  /* %833 = fused_linear(%829, %832) blocks.8.conv.conv.7 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 445562880, arena + 448561152, NULL, LK_ACT_NONE, NULL,
+  /* %827 = fused_linear(%823, %826) blocks.8.conv.conv.7 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 447983616, arena + 450981888, NULL, LK_ACT_NONE, NULL,
       arena + 433520640);
 
-  /* %834 = linear_grad_weight(%829, %473) blocks.8.conv.conv.7 : f32[384, 1536] */
-  lk_linear_grad_weight(B * 196, 1536, 384, arena + 445562880, arena + 423886848,
-      arena + 448561152);
+  /* %828 = linear_grad_weight(%823, %474) blocks.8.conv.conv.7 : f32[384, 1536] */
+  lk_linear_grad_weight(B * 196, 1536, 384, arena + 447983616, arena + 423886848,
+      arena + 450981888);
 
-  /* %835 = reshape(%834) {shape [384, 1536, 1, 1]} blocks.8.conv.conv.7 : f32[384, 1536, 1, 1], a view of %834: no code */
+  /* %829 = reshape(%828) {shape [384, 1536, 1, 1]} blocks.8.conv.conv.7 : f32[384, 1536, 1, 1], a view of %828: no code */
 
-  /* %836 = reduce_sum(%833, %463) {axes [0]} blocks.8.conv.conv.6 : f32[B, 1536] */
+  /* %830 = reduce_sum(%827, %464) {axes [0]} blocks.8.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
       arena + 433520640, arena + 414253056, arena + 423886848);
 
-  /* %837 = hsigmoid_grad(%471, %836) blocks.8.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 857668608, arena + 423886848, arena + 414253056);
+  /* %831 = hsigmoid_grad(%472, %830) blocks.8.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 862473216, arena + 423886848, arena + 414253056);
 
-  /* %838 = transpose(%469) {perm [1, 0]} blocks.8.conv.conv.6.fc.2 : f32[4, 1536] */
+  /* %832 = transpose(%470) {perm [1, 0]} blocks.8.conv.conv.6.fc.2 : f32[4, 1536] */
   lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[222], arena + 414302208);
 
-  /* %839 = fused_linear(%837, %838) blocks.8.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %833 = fused_linear(%831, %832) blocks.8.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 414253056, arena + 414302208, NULL, LK_ACT_NONE, NULL,
       arena + 414308352);
 
-  /* %840 = linear_grad_weight(%837, %468) blocks.8.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 414253056, arena + 858419440, arena + 414561792);
+  /* %834 = linear_grad_weight(%831, %469) blocks.8.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 414253056, arena + 863224048, arena + 414561792);
 
-  /* %841 = reduce_sum(%837) {axes [], batch} blocks.8.conv.conv.6.fc.2 : f32[1536] */
+  /* %835 = reduce_sum(%831) {axes [], batch} blocks.8.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 414253056,
       arena + 414577152);
 
-  /* %842 = relu_grad(%467, %839) blocks.8.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858419312, arena + 414308352, arena + 414308480);
+  /* %836 = relu_grad(%468, %833) blocks.8.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 863223920, arena + 414308352, arena + 414308480);
 
-  /* %843 = transpose(%465) {perm [1, 0]} blocks.8.conv.conv.6.fc.0 : f32[1536, 4] */
+  /* %837 = transpose(%466) {perm [1, 0]} blocks.8.conv.conv.6.fc.0 : f32[1536, 4] */
   lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[220], arena + 414302208);
 
-  /* %844 = fused_linear(%842, %843) blocks.8.conv.conv.6.fc.0 : f32[B, 1536] */
+  /* %838 = fused_linear(%836, %837) blocks.8.conv.conv.6.fc.0 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 414308480, arena + 414302208, NULL, LK_ACT_NONE, NULL,
       arena + 414253056);
 
-  /* %845 = linear_grad_weight(%842, %464) blocks.8.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 414308480, arena + 857619456, arena + 414567936);
+  /* %839 = linear_grad_weight(%836, %465) blocks.8.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 414308480, arena + 862424064, arena + 414567936);
 
-  /* %846 = reduce_sum(%842) {axes [], batch} blocks.8.conv.conv.6.fc.0 : f32[4] */
+  /* %840 = reduce_sum(%836) {axes [], batch} blocks.8.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 414308480,
       arena + 414578688);
 
-  /* %847 = reshape(%844) {shape [1, 1536]} blocks.8.conv.conv.6 : f32[B, 1, 1536], a view of %844: no code */
+  /* %841 = reshape(%838) {shape [1, 1536]} blocks.8.conv.conv.6 : f32[B, 1, 1536], a view of %838: no code */
 
-  /* %848 = mul_scalar(%847) {x op 0.0051020407} blocks.8.conv.conv.6 : f32[B, 1, 1536] */
+  /* %842 = mul_scalar(%841) {x op 0.0051020407} blocks.8.conv.conv.6 : f32[B, 1, 1536] */
   lk_mul_scalar(B * 1536, arena + 414253056, 0.0051020407f, arena + 414302208);
 
-  /* %849 = mul_add(%833, %472, %848) blocks.8.conv.conv.4 : f32[B, 196, 1536], written over %833 */
+  /* %843 = mul_add(%827, %473, %842) blocks.8.conv.conv.4 : f32[B, 196, 1536], written over %827 */
   lk_mul_add(3, (const long[]){B, 196, 1536}, arena + 433520640, (const long[]){301056, 1536, 1},
-      arena + 857717760, (const long[]){1536, 0, 1}, arena + 414302208, (const long[]){1536, 0, 1},
+      arena + 862522368, (const long[]){1536, 0, 1}, arena + 414302208, (const long[]){1536, 0, 1},
       arena + 433520640);
 
-  /* %850 = batch_norm_act_param_grad(%458, %849, %461, %459, %460) {eps 1e-05, act hswish} blocks.8.conv.conv.4 : f32[2, 1536] */
+  /* %844 = batch_norm_act_param_grad(%459, %843, %462, %460, %461) {eps 1e-05, act hswish} blocks.8.conv.conv.4 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 404619264, arena + 433520640,
-      arena + 858287616, params[216], params[217], 1e-05f, LK_ACT_HSWISH, arena + 414253056,
+      arena + 863092224, params[216], params[217], 1e-05f, LK_ACT_HSWISH, arena + 414253056,
       arena + 414574080);
 
-  /* %851 = batch_norm_act_grad(%458, %849, %461, %459, %460, %850) {eps 1e-05, act hswish} blocks.8.conv.conv.4 : f32[B, 196, 1536], written over %833 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 404619264, arena + 433520640, arena + 858287616,
+  /* %845 = batch_norm_act_grad(%459, %843, %462, %460, %461, %844) {eps 1e-05, act hswish} blocks.8.conv.conv.4 : f32[B, 196, 1536], written over %827 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 404619264, arena + 433520640, arena + 863092224,
       params[216], params[217], arena + 414574080, 1e-05f, LK_ACT_HSWISH, arena + 414253056,
       arena + 433520640);
 
-  /* %852 = index(%850) {axis 0, at 0} blocks.8.conv.conv.4 : f32[1536] */
+  /* %846 = index(%844) {axis 0, at 0} blocks.8.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 414574080, 3072, arena + 414266880, 1536);
 
-  /* %853 = index(%850) {axis 0, at 1} blocks.8.conv.conv.4 : f32[1536] */
+  /* %847 = index(%844) {axis 0, at 1} blocks.8.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 414575616, 3072, arena + 414268416, 1536);
 
-  /* %854 = token_dwconv_grad_input(%851, %457) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 1536] */
+  /* %848 = token_dwconv_grad_input(%845, %458) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 433520640, params[215],
       arena + 404619264);
 
-  /* %855 = token_dwconv_grad_weight(%851, %456) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %849 = token_dwconv_grad_weight(%845, %457) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 433520640,
       arena + 394985472, arena + 414253056);
 
-  /* %856 = batch_norm_act_param_grad(%451, %854, %454, %452, %453) {eps 1e-05, act hswish} blocks.8.conv.conv.1 : f32[2, 1536] */
+  /* %850 = batch_norm_act_param_grad(%452, %848, %455, %453, %454) {eps 1e-05, act hswish} blocks.8.conv.conv.1 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 385351680, arena + 404619264,
-      arena + 858283008, params[211], params[212], 1e-05f, LK_ACT_HSWISH, arena + 394985472,
+      arena + 863087616, params[211], params[212], 1e-05f, LK_ACT_HSWISH, arena + 394985472,
       arena + 395294208);
 
-  /* %857 = batch_norm_act_grad(%451, %854, %454, %452, %453, %856) {eps 1e-05, act hswish} blocks.8.conv.conv.1 : f32[B, 196, 1536], written over %854 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 385351680, arena + 404619264, arena + 858283008,
+  /* %851 = batch_norm_act_grad(%452, %848, %455, %453, %454, %850) {eps 1e-05, act hswish} blocks.8.conv.conv.1 : f32[B, 196, 1536], written over %848 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 385351680, arena + 404619264, arena + 863087616,
       params[211], params[212], arena + 395294208, 1e-05f, LK_ACT_HSWISH, arena + 394985472,
       arena + 404619264);
 
-  /* %858 = index(%856) {axis 0, at 0} blocks.8.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 395294208, 3072, arena + 401571840, 1536);
+  /* %852 = index(%850) {axis 0, at 0} blocks.8.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 395294208, 3072, arena + 403992576, 1536);
 
-  /* %859 = index(%856) {axis 0, at 1} blocks.8.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 395295744, 3072, arena + 401573376, 1536);
+  /* %853 = index(%850) {axis 0, at 1} blocks.8.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 395295744, 3072, arena + 403994112, 1536);
 
-  /* %860 = transpose(%450) {perm [1, 0]} blocks.8.conv.conv.0 : f32[384, 1536] */
+  /* %854 = transpose(%451) {perm [1, 0]} blocks.8.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[210], arena + 385351680);
 
-  /* %861 = linear_grad_weight(%857, %448) blocks.8.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 404619264, arena + 834379776,
-      arena + 399802368);
+  /* %855 = linear_grad_weight(%851, %449) blocks.8.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 404619264, arena + 836775936,
+      arena + 402223104);
 
-  /* %862 = fused_linear(%857, %860, %827) {residual} blocks.8.conv.conv.0 : f32[B, 196, 384], written into %663 from row 1 */
+  /* %856 = fused_linear(%851, %854, %821) {residual} blocks.8.conv.conv.0 : f32[B, 196, 384], written into %814 from row 1 */
   lk_fused_linear_strided(B, 196, 1536, 384, arena + 404619264, 301056, arena + 385351680, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 443154432, 75264, arena + 793424256, 75648);
+      NULL, 0, LK_ACT_NONE, arena + 445575168, 75264, arena + 443154816, 75648);
 
-  /* %863 = reshape(%861) {shape [1536, 384, 1, 1]} blocks.8.conv.conv.0 : f32[1536, 384, 1, 1], a view of %861: no code */
+  /* %857 = reshape(%855) {shape [1536, 384, 1, 1]} blocks.8.conv.conv.0 : f32[1536, 384, 1, 1], a view of %855: no code */
 
-  /* %864 = concat(%826, %862) {axis 0} blocks.8 : f32[B, 197, 384], a view of %663: no code */
+  /* %858 = concat(%820, %856) {axis 0} blocks.8 : f32[B, 197, 384], a view of %814: no code */
 
-  /* %865 = mul(%864, %445) blocks.8 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
+  /* %859 = mul(%858, %446) blocks.8 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 443154432, (const long[]){75648, 384, 1},
       inputs[8], (const long[]){1, 0, 0}, arena + 385351680);
 
-  /* %866 = transpose(%442) {perm [1, 0]} blocks.8.attn.proj : f32[384, 384] */
+  /* %860 = transpose(%443) {perm [1, 0]} blocks.8.attn.proj : f32[384, 384] */
   lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[208], arena + 387772416);
 
-  /* %867 = fused_linear(%865, %866) blocks.8.attn.proj : f32[B, 197, 384] */
+  /* %861 = fused_linear(%859, %860) blocks.8.attn.proj : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 384, 384, arena + 385351680, arena + 387772416, NULL, LK_ACT_NONE, NULL,
       arena + 392613888);
 
-  /* %868 = linear_grad_weight(%865, %441) blocks.8.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 385351680, arena + 759533568, arena + 401424384);
+  /* %862 = linear_grad_weight(%859, %442) blocks.8.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 385351680, arena + 764350464, arena + 403845120);
 
-  /* %869 = reduce_sum(%865) {axes [0], batch} blocks.8.attn.proj : f32[384] */
+  /* %863 = reduce_sum(%859) {axes [0], batch} blocks.8.attn.proj : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 385351680,
-      arena + 401576064);
+      arena + 403996800);
 
-  /* %870 = sdpa_grad(%438, %439, %440, %867) {heads 8, kv_heads 8} blocks.8.attn : f32[B, 197, 1152] */
+  /* %864 = sdpa_grad(%439, %440, %441, %861) {heads 8, kv_heads 8} blocks.8.attn : f32[B, 197, 1152] */
   lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 645758976, 1152, arena + 645759360, 1152,
       arena + 645759744, 1152, arena + 392613888, 384, arena + 385351680, 1152,
       arena + 385351680 + 384, 1152, arena + 385351680 + 768, 1152, 0.14433756f);
 
-  /* %871 = transpose(%435) {perm [1, 0]} blocks.8.attn.qkv : f32[384, 1152] */
-  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[206], arena + 395034624);
+  /* %865 = transpose(%436) {perm [1, 0]} blocks.8.attn.qkv : f32[384, 1152] */
+  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[206], arena + 392613888);
 
-  /* %872 = fused_linear(%870, %871) blocks.8.attn.qkv : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 1152, 384, arena + 385351680, arena + 395034624, NULL, LK_ACT_NONE, NULL,
-      arena + 392613888);
+  /* %866 = fused_linear(%864, %865) blocks.8.attn.qkv : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 1152, 384, arena + 385351680, arena + 392613888, NULL, LK_ACT_NONE, NULL,
+      arena + 394985472);
 
-  /* %873 = linear_grad_weight(%870, %434) blocks.8.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 385351680, arena + 757112832,
-      arena + 400982016);
+  /* %867 = linear_grad_weight(%864, %435) blocks.8.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 385351680, arena + 761929728,
+      arena + 403402752);
 
-  /* %874 = reduce_sum(%870) {axes [0], batch} blocks.8.attn.qkv : f32[1152] */
+  /* %868 = reduce_sum(%864) {axes [0], batch} blocks.8.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
-      arena + 385351680, arena + 401574912);
+      arena + 385351680, arena + 403995648);
 
-  /* %875 = reduce_sum(%872) {axes [0], batch} blocks.8.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 392613888,
-      arena + 401576448);
+  /* %869 = reduce_sum(%866) {axes [0], batch} blocks.8.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 394985472,
+      arena + 403997184);
 
-  /* %876 = mul(%872, %431) blocks.8.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 392613888, (const long[]){75648, 384, 1},
-      params[204], (const long[]){0, 0, 1}, arena + 385351680);
-
-  /* %877 = reduce_sum(%872, %433) {axes [0], batch} blocks.8.norm1 : f32[384] */
+  /* %870 = reduce_sum(%866, %434) {axes [0], batch} blocks.8.norm1 : f32[384] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0},
-      arena + 392613888, arena + 754692096, arena + 401576832);
+      arena + 394985472, arena + 759508992, arena + 403997568);
 
-  /* %878 = normalize_grad(%430, %876) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 384] */
-  lk_normalize_grad(B * 197, 384, arena + 752271360, arena + 385351680, 1e-06f, arena + 387772416);
+  /* %871 = normalize_grad(%431, %866, %432, %858) {eps 1e-06} blocks.7.conv : f32[B, 197, 384], written over %866 */
+  lk_layernorm_grad(B * 197, 384, arena + 757088256, arena + 394985472, params[204],
+      arena + 443154432, 1e-06f, arena + 394985472);
 
-  /* %879 = add(%864, %878) blocks.7.conv : f32[B, 197, 384], written over %663 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
-      arena + 387772416, (const long[]){75648, 384, 1}, arena + 793423872);
+  /* %872 = slice(%871) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 384], a view of %866: no code */
 
-  /* %880 = slice(%879) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 384], a view of %663: no code */
+  /* %873 = slice(%871) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 394985856, 75648, arena + 397406208, 75264);
 
-  /* %881 = slice(%879) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 793424256, 75648, arena + 394985472, 75264);
-
-  /* %882 = batch_norm_act_param_grad(%423, %881, %426, %424, %425) {eps 1e-05} blocks.7.conv.conv.8 : f32[2, 384] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 831971328, arena + 394985472,
-      arena + 858401664, params[200], params[201], 1e-05f, LK_ACT_NONE, arena + 385351680,
+  /* %874 = batch_norm_act_param_grad(%424, %873, %427, %425, %426) {eps 1e-05} blocks.7.conv.conv.8 : f32[2, 384] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 834367488, arena + 397406208,
+      arena + 863206272, params[200], params[201], 1e-05f, LK_ACT_NONE, arena + 385351680,
       arena + 385428864);
 
-  /* %883 = batch_norm_act_grad(%423, %881, %426, %424, %425, %882) {eps 1e-05} blocks.7.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 831971328, arena + 394985472, arena + 858401664,
+  /* %875 = batch_norm_act_grad(%424, %873, %427, %425, %426, %874) {eps 1e-05} blocks.7.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 834367488, arena + 397406208, arena + 863206272,
       params[200], params[201], arena + 385428864, 1e-05f, LK_ACT_NONE, arena + 385351680,
-      arena + 397393920);
+      arena + 399814656);
 
-  /* %884 = index(%882) {axis 0, at 0} blocks.7.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 385428864, 768, arena + 401577216, 384);
+  /* %876 = index(%874) {axis 0, at 0} blocks.7.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 385428864, 768, arena + 403997952, 384);
 
-  /* %885 = index(%882) {axis 0, at 1} blocks.7.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 385429248, 768, arena + 401577600, 384);
+  /* %877 = index(%874) {axis 0, at 1} blocks.7.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 385429248, 768, arena + 403998336, 384);
 
-  /* %886 = transpose(%422) {perm [1, 0]} blocks.7.conv.conv.7 : f32[1536, 384] */
-  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[199], arena + 400392192);
+  /* %878 = transpose(%423) {perm [1, 0]} blocks.7.conv.conv.7 : f32[1536, 384] */
+  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[199], arena + 402812928);
 
-  /* %887 = fused_linear(%883, %886) blocks.7.conv.conv.7 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 397393920, arena + 400392192, NULL, LK_ACT_NONE, NULL,
+  /* %879 = fused_linear(%875, %878) blocks.7.conv.conv.7 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 399814656, arena + 402812928, NULL, LK_ACT_NONE, NULL,
       arena + 385351680);
 
-  /* %888 = linear_grad_weight(%883, %420) blocks.7.conv.conv.7 : f32[384, 1536] */
-  lk_linear_grad_weight(B * 196, 1536, 384, arena + 397393920, arena + 375717888,
-      arena + 400392192);
+  /* %880 = linear_grad_weight(%875, %421) blocks.7.conv.conv.7 : f32[384, 1536] */
+  lk_linear_grad_weight(B * 196, 1536, 384, arena + 399814656, arena + 375717888,
+      arena + 402812928);
 
-  /* %889 = reshape(%888) {shape [384, 1536, 1, 1]} blocks.7.conv.conv.7 : f32[384, 1536, 1, 1], a view of %888: no code */
+  /* %881 = reshape(%880) {shape [384, 1536, 1, 1]} blocks.7.conv.conv.7 : f32[384, 1536, 1, 1], a view of %880: no code */
 
-  /* %890 = reduce_sum(%887, %410) {axes [0]} blocks.7.conv.conv.6 : f32[B, 1536] */
+  /* %882 = reduce_sum(%879, %411) {axes [0]} blocks.7.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
       arena + 385351680, arena + 366084096, arena + 375717888);
 
-  /* %891 = hsigmoid_grad(%418, %890) blocks.7.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 857521152, arena + 375717888, arena + 366084096);
+  /* %883 = hsigmoid_grad(%419, %882) blocks.7.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 862325760, arena + 375717888, arena + 366084096);
 
-  /* %892 = transpose(%416) {perm [1, 0]} blocks.7.conv.conv.6.fc.2 : f32[4, 1536] */
+  /* %884 = transpose(%417) {perm [1, 0]} blocks.7.conv.conv.6.fc.2 : f32[4, 1536] */
   lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[197], arena + 366133248);
 
-  /* %893 = fused_linear(%891, %892) blocks.7.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %885 = fused_linear(%883, %884) blocks.7.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 366084096, arena + 366133248, NULL, LK_ACT_NONE, NULL,
       arena + 366139392);
 
-  /* %894 = linear_grad_weight(%891, %415) blocks.7.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 366084096, arena + 858419184, arena + 366392832);
+  /* %886 = linear_grad_weight(%883, %416) blocks.7.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 366084096, arena + 863223792, arena + 366392832);
 
-  /* %895 = reduce_sum(%891) {axes [], batch} blocks.7.conv.conv.6.fc.2 : f32[1536] */
+  /* %887 = reduce_sum(%883) {axes [], batch} blocks.7.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 366084096,
       arena + 366408192);
 
-  /* %896 = relu_grad(%414, %893) blocks.7.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858419056, arena + 366139392, arena + 366139520);
+  /* %888 = relu_grad(%415, %885) blocks.7.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 863223664, arena + 366139392, arena + 366139520);
 
-  /* %897 = transpose(%412) {perm [1, 0]} blocks.7.conv.conv.6.fc.0 : f32[1536, 4] */
+  /* %889 = transpose(%413) {perm [1, 0]} blocks.7.conv.conv.6.fc.0 : f32[1536, 4] */
   lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[195], arena + 366133248);
 
-  /* %898 = fused_linear(%896, %897) blocks.7.conv.conv.6.fc.0 : f32[B, 1536] */
+  /* %890 = fused_linear(%888, %889) blocks.7.conv.conv.6.fc.0 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 366139520, arena + 366133248, NULL, LK_ACT_NONE, NULL,
       arena + 366084096);
 
-  /* %899 = linear_grad_weight(%896, %411) blocks.7.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 366139520, arena + 857472000, arena + 366398976);
+  /* %891 = linear_grad_weight(%888, %412) blocks.7.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 366139520, arena + 862276608, arena + 366398976);
 
-  /* %900 = reduce_sum(%896) {axes [], batch} blocks.7.conv.conv.6.fc.0 : f32[4] */
+  /* %892 = reduce_sum(%888) {axes [], batch} blocks.7.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 366139520,
       arena + 366409728);
 
-  /* %901 = reshape(%898) {shape [1, 1536]} blocks.7.conv.conv.6 : f32[B, 1, 1536], a view of %898: no code */
+  /* %893 = reshape(%890) {shape [1, 1536]} blocks.7.conv.conv.6 : f32[B, 1, 1536], a view of %890: no code */
 
-  /* %902 = mul_scalar(%901) {x op 0.0051020407} blocks.7.conv.conv.6 : f32[B, 1, 1536] */
+  /* %894 = mul_scalar(%893) {x op 0.0051020407} blocks.7.conv.conv.6 : f32[B, 1, 1536] */
   lk_mul_scalar(B * 1536, arena + 366084096, 0.0051020407f, arena + 366133248);
 
-  /* %903 = mul_add(%887, %419, %902) blocks.7.conv.conv.4 : f32[B, 196, 1536], written over %887 */
+  /* %895 = mul_add(%879, %420, %894) blocks.7.conv.conv.4 : f32[B, 196, 1536], written over %879 */
   lk_mul_add(3, (const long[]){B, 196, 1536}, arena + 385351680, (const long[]){301056, 1536, 1},
-      arena + 857570304, (const long[]){1536, 0, 1}, arena + 366133248, (const long[]){1536, 0, 1},
+      arena + 862374912, (const long[]){1536, 0, 1}, arena + 366133248, (const long[]){1536, 0, 1},
       arena + 385351680);
 
-  /* %904 = batch_norm_act_param_grad(%405, %903, %408, %406, %407) {eps 1e-05, act hswish} blocks.7.conv.conv.4 : f32[2, 1536] */
+  /* %896 = batch_norm_act_param_grad(%406, %895, %409, %407, %408) {eps 1e-05, act hswish} blocks.7.conv.conv.4 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 356450304, arena + 385351680,
-      arena + 858278400, params[191], params[192], 1e-05f, LK_ACT_HSWISH, arena + 366084096,
+      arena + 863083008, params[191], params[192], 1e-05f, LK_ACT_HSWISH, arena + 366084096,
       arena + 366405120);
 
-  /* %905 = batch_norm_act_grad(%405, %903, %408, %406, %407, %904) {eps 1e-05, act hswish} blocks.7.conv.conv.4 : f32[B, 196, 1536], written over %887 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 356450304, arena + 385351680, arena + 858278400,
+  /* %897 = batch_norm_act_grad(%406, %895, %409, %407, %408, %896) {eps 1e-05, act hswish} blocks.7.conv.conv.4 : f32[B, 196, 1536], written over %879 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 356450304, arena + 385351680, arena + 863083008,
       params[191], params[192], arena + 366405120, 1e-05f, LK_ACT_HSWISH, arena + 366084096,
       arena + 385351680);
 
-  /* %906 = index(%904) {axis 0, at 0} blocks.7.conv.conv.4 : f32[1536] */
+  /* %898 = index(%896) {axis 0, at 0} blocks.7.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 366405120, 3072, arena + 366097920, 1536);
 
-  /* %907 = index(%904) {axis 0, at 1} blocks.7.conv.conv.4 : f32[1536] */
+  /* %899 = index(%896) {axis 0, at 1} blocks.7.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 366406656, 3072, arena + 366099456, 1536);
 
-  /* %908 = token_dwconv_grad_input(%905, %404) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 1536] */
+  /* %900 = token_dwconv_grad_input(%897, %405) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 385351680, params[190],
       arena + 356450304);
 
-  /* %909 = token_dwconv_grad_weight(%905, %403) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %901 = token_dwconv_grad_weight(%897, %404) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 385351680,
       arena + 346816512, arena + 366084096);
 
-  /* %910 = batch_norm_act_param_grad(%398, %908, %401, %399, %400) {eps 1e-05, act hswish} blocks.7.conv.conv.1 : f32[2, 1536] */
+  /* %902 = batch_norm_act_param_grad(%399, %900, %402, %400, %401) {eps 1e-05, act hswish} blocks.7.conv.conv.1 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 337182720, arena + 356450304,
-      arena + 858273792, params[186], params[187], 1e-05f, LK_ACT_HSWISH, arena + 346816512,
+      arena + 863078400, params[186], params[187], 1e-05f, LK_ACT_HSWISH, arena + 346816512,
       arena + 347125248);
 
-  /* %911 = batch_norm_act_grad(%398, %908, %401, %399, %400, %910) {eps 1e-05, act hswish} blocks.7.conv.conv.1 : f32[B, 196, 1536], written over %908 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 337182720, arena + 356450304, arena + 858273792,
+  /* %903 = batch_norm_act_grad(%399, %900, %402, %400, %401, %902) {eps 1e-05, act hswish} blocks.7.conv.conv.1 : f32[B, 196, 1536], written over %900 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 337182720, arena + 356450304, arena + 863078400,
       params[186], params[187], arena + 347125248, 1e-05f, LK_ACT_HSWISH, arena + 346816512,
       arena + 356450304);
 
-  /* %912 = index(%910) {axis 0, at 0} blocks.7.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 347125248, 3072, arena + 353402880, 1536);
+  /* %904 = index(%902) {axis 0, at 0} blocks.7.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 347125248, 3072, arena + 355823616, 1536);
 
-  /* %913 = index(%910) {axis 0, at 1} blocks.7.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 347126784, 3072, arena + 353404416, 1536);
+  /* %905 = index(%902) {axis 0, at 1} blocks.7.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 347126784, 3072, arena + 355825152, 1536);
 
-  /* %914 = transpose(%397) {perm [1, 0]} blocks.7.conv.conv.0 : f32[384, 1536] */
+  /* %906 = transpose(%398) {perm [1, 0]} blocks.7.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[185], arena + 337182720);
 
-  /* %915 = linear_grad_weight(%911, %395) blocks.7.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 356450304, arena + 829562880,
-      arena + 351633408);
+  /* %907 = linear_grad_weight(%903, %396) blocks.7.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 356450304, arena + 831959040,
+      arena + 354054144);
 
-  /* %916 = fused_linear(%911, %914, %881) {residual} blocks.7.conv.conv.0 : f32[B, 196, 384], written into %663 from row 1 */
+  /* %908 = fused_linear(%903, %906, %873) {residual} blocks.7.conv.conv.0 : f32[B, 196, 384], written into %866 from row 1 */
   lk_fused_linear_strided(B, 196, 1536, 384, arena + 356450304, 301056, arena + 337182720, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 394985472, 75264, arena + 793424256, 75648);
+      NULL, 0, LK_ACT_NONE, arena + 397406208, 75264, arena + 394985856, 75648);
 
-  /* %917 = reshape(%915) {shape [1536, 384, 1, 1]} blocks.7.conv.conv.0 : f32[1536, 384, 1, 1], a view of %915: no code */
+  /* %909 = reshape(%907) {shape [1536, 384, 1, 1]} blocks.7.conv.conv.0 : f32[1536, 384, 1, 1], a view of %907: no code */
 
-  /* %918 = concat(%880, %916) {axis 0} blocks.7 : f32[B, 197, 384], a view of %663: no code */
+  /* %910 = concat(%872, %908) {axis 0} blocks.7 : f32[B, 197, 384], a view of %866: no code */
 
-  /* %919 = mul(%918, %392) blocks.7 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
+  /* %911 = mul(%910, %393) blocks.7 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 394985472, (const long[]){75648, 384, 1},
       inputs[7], (const long[]){1, 0, 0}, arena + 337182720);
 
-  /* %920 = transpose(%389) {perm [1, 0]} blocks.7.attn.proj : f32[384, 384] */
+  /* %912 = transpose(%390) {perm [1, 0]} blocks.7.attn.proj : f32[384, 384] */
   lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[183], arena + 339603456);
 
-  /* %921 = fused_linear(%919, %920) blocks.7.attn.proj : f32[B, 197, 384] */
+  /* %913 = fused_linear(%911, %912) blocks.7.attn.proj : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 384, 384, arena + 337182720, arena + 339603456, NULL, LK_ACT_NONE, NULL,
       arena + 344444928);
 
-  /* %922 = linear_grad_weight(%919, %388) blocks.7.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 337182720, arena + 749850624, arena + 353255424);
+  /* %914 = linear_grad_weight(%911, %389) blocks.7.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 337182720, arena + 754667520, arena + 355676160);
 
-  /* %923 = reduce_sum(%919) {axes [0], batch} blocks.7.attn.proj : f32[384] */
+  /* %915 = reduce_sum(%911) {axes [0], batch} blocks.7.attn.proj : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 337182720,
-      arena + 353407104);
+      arena + 355827840);
 
-  /* %924 = sdpa_grad(%385, %386, %387, %921) {heads 8, kv_heads 8} blocks.7.attn : f32[B, 197, 1152] */
+  /* %916 = sdpa_grad(%386, %387, %388, %913) {heads 8, kv_heads 8} blocks.7.attn : f32[B, 197, 1152] */
   lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 638496768, 1152, arena + 638497152, 1152,
       arena + 638497536, 1152, arena + 344444928, 384, arena + 337182720, 1152,
       arena + 337182720 + 384, 1152, arena + 337182720 + 768, 1152, 0.14433756f);
 
-  /* %925 = transpose(%382) {perm [1, 0]} blocks.7.attn.qkv : f32[384, 1152] */
-  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[181], arena + 346865664);
+  /* %917 = transpose(%383) {perm [1, 0]} blocks.7.attn.qkv : f32[384, 1152] */
+  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[181], arena + 344444928);
 
-  /* %926 = fused_linear(%924, %925) blocks.7.attn.qkv : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 1152, 384, arena + 337182720, arena + 346865664, NULL, LK_ACT_NONE, NULL,
-      arena + 344444928);
+  /* %918 = fused_linear(%916, %917) blocks.7.attn.qkv : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 1152, 384, arena + 337182720, arena + 344444928, NULL, LK_ACT_NONE, NULL,
+      arena + 346816512);
 
-  /* %927 = linear_grad_weight(%924, %381) blocks.7.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 337182720, arena + 747429888,
-      arena + 352813056);
+  /* %919 = linear_grad_weight(%916, %382) blocks.7.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 337182720, arena + 752246784,
+      arena + 355233792);
 
-  /* %928 = reduce_sum(%924) {axes [0], batch} blocks.7.attn.qkv : f32[1152] */
+  /* %920 = reduce_sum(%916) {axes [0], batch} blocks.7.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
-      arena + 337182720, arena + 353405952);
+      arena + 337182720, arena + 355826688);
 
-  /* %929 = reduce_sum(%926) {axes [0], batch} blocks.7.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 344444928,
-      arena + 353407488);
+  /* %921 = reduce_sum(%918) {axes [0], batch} blocks.7.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 346816512,
+      arena + 355828224);
 
-  /* %930 = mul(%926, %378) blocks.7.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 344444928, (const long[]){75648, 384, 1},
-      params[179], (const long[]){0, 0, 1}, arena + 337182720);
-
-  /* %931 = reduce_sum(%926, %380) {axes [0], batch} blocks.7.norm1 : f32[384] */
+  /* %922 = reduce_sum(%918, %381) {axes [0], batch} blocks.7.norm1 : f32[384] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0},
-      arena + 344444928, arena + 745009152, arena + 353407872);
+      arena + 346816512, arena + 749826048, arena + 355828608);
 
-  /* %932 = normalize_grad(%377, %930) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 384] */
-  lk_normalize_grad(B * 197, 384, arena + 742588416, arena + 337182720, 1e-06f, arena + 339603456);
+  /* %923 = normalize_grad(%378, %918, %379, %910) {eps 1e-06} blocks.6.conv : f32[B, 197, 384], written over %918 */
+  lk_layernorm_grad(B * 197, 384, arena + 747405312, arena + 346816512, params[179],
+      arena + 394985472, 1e-06f, arena + 346816512);
 
-  /* %933 = add(%918, %932) blocks.6.conv : f32[B, 197, 384], written over %663 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
-      arena + 339603456, (const long[]){75648, 384, 1}, arena + 793423872);
+  /* %924 = slice(%923) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 384], a view of %918: no code */
 
-  /* %934 = slice(%933) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 384], a view of %663: no code */
+  /* %925 = slice(%923) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 346816896, 75648, arena + 349237248, 75264);
 
-  /* %935 = slice(%933) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 793424256, 75648, arena + 346816512, 75264);
-
-  /* %936 = batch_norm_act_param_grad(%370, %935, %373, %371, %372) {eps 1e-05} blocks.6.conv.conv.8 : f32[2, 384] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 827154432, arena + 346816512,
-      arena + 858400512, params[175], params[176], 1e-05f, LK_ACT_NONE, arena + 337182720,
+  /* %926 = batch_norm_act_param_grad(%371, %925, %374, %372, %373) {eps 1e-05} blocks.6.conv.conv.8 : f32[2, 384] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 829550592, arena + 349237248,
+      arena + 863205120, params[175], params[176], 1e-05f, LK_ACT_NONE, arena + 337182720,
       arena + 337259904);
 
-  /* %937 = batch_norm_act_grad(%370, %935, %373, %371, %372, %936) {eps 1e-05} blocks.6.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 827154432, arena + 346816512, arena + 858400512,
+  /* %927 = batch_norm_act_grad(%371, %925, %374, %372, %373, %926) {eps 1e-05} blocks.6.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 829550592, arena + 349237248, arena + 863205120,
       params[175], params[176], arena + 337259904, 1e-05f, LK_ACT_NONE, arena + 337182720,
-      arena + 349224960);
+      arena + 351645696);
 
-  /* %938 = index(%936) {axis 0, at 0} blocks.6.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 337259904, 768, arena + 353408256, 384);
+  /* %928 = index(%926) {axis 0, at 0} blocks.6.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 337259904, 768, arena + 355828992, 384);
 
-  /* %939 = index(%936) {axis 0, at 1} blocks.6.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 337260288, 768, arena + 353408640, 384);
+  /* %929 = index(%926) {axis 0, at 1} blocks.6.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 337260288, 768, arena + 355829376, 384);
 
-  /* %940 = transpose(%369) {perm [1, 0]} blocks.6.conv.conv.7 : f32[1536, 384] */
-  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[174], arena + 352223232);
+  /* %930 = transpose(%370) {perm [1, 0]} blocks.6.conv.conv.7 : f32[1536, 384] */
+  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[174], arena + 354643968);
 
-  /* %941 = fused_linear(%937, %940) blocks.6.conv.conv.7 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 349224960, arena + 352223232, NULL, LK_ACT_NONE, NULL,
+  /* %931 = fused_linear(%927, %930) blocks.6.conv.conv.7 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 351645696, arena + 354643968, NULL, LK_ACT_NONE, NULL,
       arena + 337182720);
 
-  /* %942 = linear_grad_weight(%937, %367) blocks.6.conv.conv.7 : f32[384, 1536] */
-  lk_linear_grad_weight(B * 196, 1536, 384, arena + 349224960, arena + 327548928,
-      arena + 352223232);
+  /* %932 = linear_grad_weight(%927, %368) blocks.6.conv.conv.7 : f32[384, 1536] */
+  lk_linear_grad_weight(B * 196, 1536, 384, arena + 351645696, arena + 327548928,
+      arena + 354643968);
 
-  /* %943 = reshape(%942) {shape [384, 1536, 1, 1]} blocks.6.conv.conv.7 : f32[384, 1536, 1, 1], a view of %942: no code */
+  /* %933 = reshape(%932) {shape [384, 1536, 1, 1]} blocks.6.conv.conv.7 : f32[384, 1536, 1, 1], a view of %932: no code */
 
-  /* %944 = reduce_sum(%941, %357) {axes [0]} blocks.6.conv.conv.6 : f32[B, 1536] */
+  /* %934 = reduce_sum(%931, %358) {axes [0]} blocks.6.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
       arena + 337182720, arena + 317915136, arena + 327548928);
 
-  /* %945 = hsigmoid_grad(%365, %944) blocks.6.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 857373696, arena + 327548928, arena + 317915136);
+  /* %935 = hsigmoid_grad(%366, %934) blocks.6.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 862178304, arena + 327548928, arena + 317915136);
 
-  /* %946 = transpose(%363) {perm [1, 0]} blocks.6.conv.conv.6.fc.2 : f32[4, 1536] */
+  /* %936 = transpose(%364) {perm [1, 0]} blocks.6.conv.conv.6.fc.2 : f32[4, 1536] */
   lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[172], arena + 317964288);
 
-  /* %947 = fused_linear(%945, %946) blocks.6.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %937 = fused_linear(%935, %936) blocks.6.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 317915136, arena + 317964288, NULL, LK_ACT_NONE, NULL,
       arena + 317970432);
 
-  /* %948 = linear_grad_weight(%945, %362) blocks.6.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 317915136, arena + 858418928, arena + 318223872);
+  /* %938 = linear_grad_weight(%935, %363) blocks.6.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 317915136, arena + 863223536, arena + 318223872);
 
-  /* %949 = reduce_sum(%945) {axes [], batch} blocks.6.conv.conv.6.fc.2 : f32[1536] */
+  /* %939 = reduce_sum(%935) {axes [], batch} blocks.6.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 317915136,
       arena + 318239232);
 
-  /* %950 = relu_grad(%361, %947) blocks.6.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858418800, arena + 317970432, arena + 317970560);
+  /* %940 = relu_grad(%362, %937) blocks.6.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 863223408, arena + 317970432, arena + 317970560);
 
-  /* %951 = transpose(%359) {perm [1, 0]} blocks.6.conv.conv.6.fc.0 : f32[1536, 4] */
+  /* %941 = transpose(%360) {perm [1, 0]} blocks.6.conv.conv.6.fc.0 : f32[1536, 4] */
   lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[170], arena + 317964288);
 
-  /* %952 = fused_linear(%950, %951) blocks.6.conv.conv.6.fc.0 : f32[B, 1536] */
+  /* %942 = fused_linear(%940, %941) blocks.6.conv.conv.6.fc.0 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 317970560, arena + 317964288, NULL, LK_ACT_NONE, NULL,
       arena + 317915136);
 
-  /* %953 = linear_grad_weight(%950, %358) blocks.6.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 317970560, arena + 857324544, arena + 318230016);
+  /* %943 = linear_grad_weight(%940, %359) blocks.6.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 317970560, arena + 862129152, arena + 318230016);
 
-  /* %954 = reduce_sum(%950) {axes [], batch} blocks.6.conv.conv.6.fc.0 : f32[4] */
+  /* %944 = reduce_sum(%940) {axes [], batch} blocks.6.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 317970560,
       arena + 318240768);
 
-  /* %955 = reshape(%952) {shape [1, 1536]} blocks.6.conv.conv.6 : f32[B, 1, 1536], a view of %952: no code */
+  /* %945 = reshape(%942) {shape [1, 1536]} blocks.6.conv.conv.6 : f32[B, 1, 1536], a view of %942: no code */
 
-  /* %956 = mul_scalar(%955) {x op 0.0051020407} blocks.6.conv.conv.6 : f32[B, 1, 1536] */
+  /* %946 = mul_scalar(%945) {x op 0.0051020407} blocks.6.conv.conv.6 : f32[B, 1, 1536] */
   lk_mul_scalar(B * 1536, arena + 317915136, 0.0051020407f, arena + 317964288);
 
-  /* %957 = mul_add(%941, %366, %956) blocks.6.conv.conv.4 : f32[B, 196, 1536], written over %941 */
+  /* %947 = mul_add(%931, %367, %946) blocks.6.conv.conv.4 : f32[B, 196, 1536], written over %931 */
   lk_mul_add(3, (const long[]){B, 196, 1536}, arena + 337182720, (const long[]){301056, 1536, 1},
-      arena + 857422848, (const long[]){1536, 0, 1}, arena + 317964288, (const long[]){1536, 0, 1},
+      arena + 862227456, (const long[]){1536, 0, 1}, arena + 317964288, (const long[]){1536, 0, 1},
       arena + 337182720);
 
-  /* %958 = batch_norm_act_param_grad(%352, %957, %355, %353, %354) {eps 1e-05, act hswish} blocks.6.conv.conv.4 : f32[2, 1536] */
+  /* %948 = batch_norm_act_param_grad(%353, %947, %356, %354, %355) {eps 1e-05, act hswish} blocks.6.conv.conv.4 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 308281344, arena + 337182720,
-      arena + 858269184, params[166], params[167], 1e-05f, LK_ACT_HSWISH, arena + 317915136,
+      arena + 863073792, params[166], params[167], 1e-05f, LK_ACT_HSWISH, arena + 317915136,
       arena + 318236160);
 
-  /* %959 = batch_norm_act_grad(%352, %957, %355, %353, %354, %958) {eps 1e-05, act hswish} blocks.6.conv.conv.4 : f32[B, 196, 1536], written over %941 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 308281344, arena + 337182720, arena + 858269184,
+  /* %949 = batch_norm_act_grad(%353, %947, %356, %354, %355, %948) {eps 1e-05, act hswish} blocks.6.conv.conv.4 : f32[B, 196, 1536], written over %931 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 308281344, arena + 337182720, arena + 863073792,
       params[166], params[167], arena + 318236160, 1e-05f, LK_ACT_HSWISH, arena + 317915136,
       arena + 337182720);
 
-  /* %960 = index(%958) {axis 0, at 0} blocks.6.conv.conv.4 : f32[1536] */
+  /* %950 = index(%948) {axis 0, at 0} blocks.6.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 318236160, 3072, arena + 317928960, 1536);
 
-  /* %961 = index(%958) {axis 0, at 1} blocks.6.conv.conv.4 : f32[1536] */
+  /* %951 = index(%948) {axis 0, at 1} blocks.6.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 318237696, 3072, arena + 317930496, 1536);
 
-  /* %962 = token_dwconv_grad_input(%959, %351) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 1536] */
+  /* %952 = token_dwconv_grad_input(%949, %352) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 337182720, params[165],
       arena + 308281344);
 
-  /* %963 = token_dwconv_grad_weight(%959, %350) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %953 = token_dwconv_grad_weight(%949, %351) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 337182720,
       arena + 298647552, arena + 317915136);
 
-  /* %964 = batch_norm_act_param_grad(%345, %962, %348, %346, %347) {eps 1e-05, act hswish} blocks.6.conv.conv.1 : f32[2, 1536] */
+  /* %954 = batch_norm_act_param_grad(%346, %952, %349, %347, %348) {eps 1e-05, act hswish} blocks.6.conv.conv.1 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 289013760, arena + 308281344,
-      arena + 858264576, params[161], params[162], 1e-05f, LK_ACT_HSWISH, arena + 298647552,
+      arena + 863069184, params[161], params[162], 1e-05f, LK_ACT_HSWISH, arena + 298647552,
       arena + 298956288);
 
-  /* %965 = batch_norm_act_grad(%345, %962, %348, %346, %347, %964) {eps 1e-05, act hswish} blocks.6.conv.conv.1 : f32[B, 196, 1536], written over %962 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 289013760, arena + 308281344, arena + 858264576,
+  /* %955 = batch_norm_act_grad(%346, %952, %349, %347, %348, %954) {eps 1e-05, act hswish} blocks.6.conv.conv.1 : f32[B, 196, 1536], written over %952 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 289013760, arena + 308281344, arena + 863069184,
       params[161], params[162], arena + 298956288, 1e-05f, LK_ACT_HSWISH, arena + 298647552,
       arena + 308281344);
 
-  /* %966 = index(%964) {axis 0, at 0} blocks.6.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 298956288, 3072, arena + 305233920, 1536);
+  /* %956 = index(%954) {axis 0, at 0} blocks.6.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 298956288, 3072, arena + 307654656, 1536);
 
-  /* %967 = index(%964) {axis 0, at 1} blocks.6.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 298957824, 3072, arena + 305235456, 1536);
+  /* %957 = index(%954) {axis 0, at 1} blocks.6.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 298957824, 3072, arena + 307656192, 1536);
 
-  /* %968 = transpose(%344) {perm [1, 0]} blocks.6.conv.conv.0 : f32[384, 1536] */
+  /* %958 = transpose(%345) {perm [1, 0]} blocks.6.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[160], arena + 289013760);
 
-  /* %969 = linear_grad_weight(%965, %342) blocks.6.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 308281344, arena + 824745984,
-      arena + 303464448);
+  /* %959 = linear_grad_weight(%955, %343) blocks.6.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 308281344, arena + 827142144,
+      arena + 305885184);
 
-  /* %970 = fused_linear(%965, %968, %935) {residual} blocks.6.conv.conv.0 : f32[B, 196, 384], written into %663 from row 1 */
+  /* %960 = fused_linear(%955, %958, %925) {residual} blocks.6.conv.conv.0 : f32[B, 196, 384], written into %918 from row 1 */
   lk_fused_linear_strided(B, 196, 1536, 384, arena + 308281344, 301056, arena + 289013760, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 346816512, 75264, arena + 793424256, 75648);
+      NULL, 0, LK_ACT_NONE, arena + 349237248, 75264, arena + 346816896, 75648);
 
-  /* %971 = reshape(%969) {shape [1536, 384, 1, 1]} blocks.6.conv.conv.0 : f32[1536, 384, 1, 1], a view of %969: no code */
+  /* %961 = reshape(%959) {shape [1536, 384, 1, 1]} blocks.6.conv.conv.0 : f32[1536, 384, 1, 1], a view of %959: no code */
 
-  /* %972 = concat(%934, %970) {axis 0} blocks.6 : f32[B, 197, 384], a view of %663: no code */
+  /* %962 = concat(%924, %960) {axis 0} blocks.6 : f32[B, 197, 384], a view of %918: no code */
 
-  /* %973 = mul(%972, %339) blocks.6 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
+  /* %963 = mul(%962, %340) blocks.6 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 346816512, (const long[]){75648, 384, 1},
       inputs[6], (const long[]){1, 0, 0}, arena + 289013760);
 
-  /* %974 = transpose(%336) {perm [1, 0]} blocks.6.attn.proj : f32[384, 384] */
+  /* %964 = transpose(%337) {perm [1, 0]} blocks.6.attn.proj : f32[384, 384] */
   lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[158], arena + 291434496);
 
-  /* %975 = fused_linear(%973, %974) blocks.6.attn.proj : f32[B, 197, 384] */
+  /* %965 = fused_linear(%963, %964) blocks.6.attn.proj : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 384, 384, arena + 289013760, arena + 291434496, NULL, LK_ACT_NONE, NULL,
       arena + 296275968);
 
-  /* %976 = linear_grad_weight(%973, %335) blocks.6.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 289013760, arena + 740167680, arena + 305086464);
+  /* %966 = linear_grad_weight(%963, %336) blocks.6.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 289013760, arena + 744984576, arena + 307507200);
 
-  /* %977 = reduce_sum(%973) {axes [0], batch} blocks.6.attn.proj : f32[384] */
+  /* %967 = reduce_sum(%963) {axes [0], batch} blocks.6.attn.proj : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 289013760,
-      arena + 305238144);
+      arena + 307658880);
 
-  /* %978 = sdpa_grad(%332, %333, %334, %975) {heads 8, kv_heads 8} blocks.6.attn : f32[B, 197, 1152] */
+  /* %968 = sdpa_grad(%333, %334, %335, %965) {heads 8, kv_heads 8} blocks.6.attn : f32[B, 197, 1152] */
   lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 631234560, 1152, arena + 631234944, 1152,
       arena + 631235328, 1152, arena + 296275968, 384, arena + 289013760, 1152,
       arena + 289013760 + 384, 1152, arena + 289013760 + 768, 1152, 0.14433756f);
 
-  /* %979 = transpose(%329) {perm [1, 0]} blocks.6.attn.qkv : f32[384, 1152] */
-  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[156], arena + 298696704);
+  /* %969 = transpose(%330) {perm [1, 0]} blocks.6.attn.qkv : f32[384, 1152] */
+  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[156], arena + 296275968);
 
-  /* %980 = fused_linear(%978, %979) blocks.6.attn.qkv : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 1152, 384, arena + 289013760, arena + 298696704, NULL, LK_ACT_NONE, NULL,
-      arena + 296275968);
+  /* %970 = fused_linear(%968, %969) blocks.6.attn.qkv : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 1152, 384, arena + 289013760, arena + 296275968, NULL, LK_ACT_NONE, NULL,
+      arena + 298647552);
 
-  /* %981 = linear_grad_weight(%978, %328) blocks.6.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 289013760, arena + 737746944,
-      arena + 304644096);
+  /* %971 = linear_grad_weight(%968, %329) blocks.6.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 289013760, arena + 742563840,
+      arena + 307064832);
 
-  /* %982 = reduce_sum(%978) {axes [0], batch} blocks.6.attn.qkv : f32[1152] */
+  /* %972 = reduce_sum(%968) {axes [0], batch} blocks.6.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
-      arena + 289013760, arena + 305236992);
+      arena + 289013760, arena + 307657728);
 
-  /* %983 = reduce_sum(%980) {axes [0], batch} blocks.6.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 296275968,
-      arena + 305238528);
+  /* %973 = reduce_sum(%970) {axes [0], batch} blocks.6.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 298647552,
+      arena + 307659264);
 
-  /* %984 = mul(%980, %325) blocks.6.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 296275968, (const long[]){75648, 384, 1},
-      params[154], (const long[]){0, 0, 1}, arena + 289013760);
-
-  /* %985 = reduce_sum(%980, %327) {axes [0], batch} blocks.6.norm1 : f32[384] */
+  /* %974 = reduce_sum(%970, %328) {axes [0], batch} blocks.6.norm1 : f32[384] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0},
-      arena + 296275968, arena + 735326208, arena + 305238912);
+      arena + 298647552, arena + 740143104, arena + 307659648);
 
-  /* %986 = normalize_grad(%324, %984) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 384] */
-  lk_normalize_grad(B * 197, 384, arena + 732905472, arena + 289013760, 1e-06f, arena + 291434496);
+  /* %975 = normalize_grad(%325, %970, %326, %962) {eps 1e-06} blocks.5.conv : f32[B, 197, 384], written over %970 */
+  lk_layernorm_grad(B * 197, 384, arena + 737722368, arena + 298647552, params[154],
+      arena + 346816512, 1e-06f, arena + 298647552);
 
-  /* %987 = add(%972, %986) blocks.5.conv : f32[B, 197, 384], written over %663 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
-      arena + 291434496, (const long[]){75648, 384, 1}, arena + 793423872);
+  /* %976 = slice(%975) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 384], a view of %970: no code */
 
-  /* %988 = slice(%987) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 384], a view of %663: no code */
+  /* %977 = slice(%975) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 298647936, 75648, arena + 301068288, 75264);
 
-  /* %989 = slice(%987) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 793424256, 75648, arena + 298647552, 75264);
-
-  /* %990 = batch_norm_act_param_grad(%317, %989, %320, %318, %319) {eps 1e-05} blocks.5.conv.conv.8 : f32[2, 384] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 822337536, arena + 298647552,
-      arena + 858399360, params[150], params[151], 1e-05f, LK_ACT_NONE, arena + 289013760,
+  /* %978 = batch_norm_act_param_grad(%318, %977, %321, %319, %320) {eps 1e-05} blocks.5.conv.conv.8 : f32[2, 384] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 824733696, arena + 301068288,
+      arena + 863203968, params[150], params[151], 1e-05f, LK_ACT_NONE, arena + 289013760,
       arena + 289090944);
 
-  /* %991 = batch_norm_act_grad(%317, %989, %320, %318, %319, %990) {eps 1e-05} blocks.5.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 822337536, arena + 298647552, arena + 858399360,
+  /* %979 = batch_norm_act_grad(%318, %977, %321, %319, %320, %978) {eps 1e-05} blocks.5.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 824733696, arena + 301068288, arena + 863203968,
       params[150], params[151], arena + 289090944, 1e-05f, LK_ACT_NONE, arena + 289013760,
-      arena + 301056000);
+      arena + 303476736);
 
-  /* %992 = index(%990) {axis 0, at 0} blocks.5.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 289090944, 768, arena + 305239296, 384);
+  /* %980 = index(%978) {axis 0, at 0} blocks.5.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 289090944, 768, arena + 307660032, 384);
 
-  /* %993 = index(%990) {axis 0, at 1} blocks.5.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 289091328, 768, arena + 305239680, 384);
+  /* %981 = index(%978) {axis 0, at 1} blocks.5.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 289091328, 768, arena + 307660416, 384);
 
-  /* %994 = transpose(%316) {perm [1, 0]} blocks.5.conv.conv.7 : f32[1536, 384] */
-  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[149], arena + 304054272);
+  /* %982 = transpose(%317) {perm [1, 0]} blocks.5.conv.conv.7 : f32[1536, 384] */
+  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[149], arena + 306475008);
 
-  /* %995 = fused_linear(%991, %994) blocks.5.conv.conv.7 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 301056000, arena + 304054272, NULL, LK_ACT_NONE, NULL,
+  /* %983 = fused_linear(%979, %982) blocks.5.conv.conv.7 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 303476736, arena + 306475008, NULL, LK_ACT_NONE, NULL,
       arena + 289013760);
 
-  /* %996 = linear_grad_weight(%991, %314) blocks.5.conv.conv.7 : f32[384, 1536] */
-  lk_linear_grad_weight(B * 196, 1536, 384, arena + 301056000, arena + 279379968,
-      arena + 304054272);
+  /* %984 = linear_grad_weight(%979, %315) blocks.5.conv.conv.7 : f32[384, 1536] */
+  lk_linear_grad_weight(B * 196, 1536, 384, arena + 303476736, arena + 279379968,
+      arena + 306475008);
 
-  /* %997 = reshape(%996) {shape [384, 1536, 1, 1]} blocks.5.conv.conv.7 : f32[384, 1536, 1, 1], a view of %996: no code */
+  /* %985 = reshape(%984) {shape [384, 1536, 1, 1]} blocks.5.conv.conv.7 : f32[384, 1536, 1, 1], a view of %984: no code */
 
-  /* %998 = reduce_sum(%995, %304) {axes [0]} blocks.5.conv.conv.6 : f32[B, 1536] */
+  /* %986 = reduce_sum(%983, %305) {axes [0]} blocks.5.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
       arena + 289013760, arena + 269746176, arena + 279379968);
 
-  /* %999 = hsigmoid_grad(%312, %998) blocks.5.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 857226240, arena + 279379968, arena + 269746176);
+  /* %987 = hsigmoid_grad(%313, %986) blocks.5.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 862030848, arena + 279379968, arena + 269746176);
 
-  /* %1000 = transpose(%310) {perm [1, 0]} blocks.5.conv.conv.6.fc.2 : f32[4, 1536] */
+  /* %988 = transpose(%311) {perm [1, 0]} blocks.5.conv.conv.6.fc.2 : f32[4, 1536] */
   lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[147], arena + 269795328);
 
-  /* %1001 = fused_linear(%999, %1000) blocks.5.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %989 = fused_linear(%987, %988) blocks.5.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 269746176, arena + 269795328, NULL, LK_ACT_NONE, NULL,
       arena + 269801472);
 
-  /* %1002 = linear_grad_weight(%999, %309) blocks.5.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 269746176, arena + 858418672, arena + 270054912);
+  /* %990 = linear_grad_weight(%987, %310) blocks.5.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 269746176, arena + 863223280, arena + 270054912);
 
-  /* %1003 = reduce_sum(%999) {axes [], batch} blocks.5.conv.conv.6.fc.2 : f32[1536] */
+  /* %991 = reduce_sum(%987) {axes [], batch} blocks.5.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 269746176,
       arena + 270070272);
 
-  /* %1004 = relu_grad(%308, %1001) blocks.5.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858418544, arena + 269801472, arena + 269801600);
+  /* %992 = relu_grad(%309, %989) blocks.5.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 863223152, arena + 269801472, arena + 269801600);
 
-  /* %1005 = transpose(%306) {perm [1, 0]} blocks.5.conv.conv.6.fc.0 : f32[1536, 4] */
+  /* %993 = transpose(%307) {perm [1, 0]} blocks.5.conv.conv.6.fc.0 : f32[1536, 4] */
   lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[145], arena + 269795328);
 
-  /* %1006 = fused_linear(%1004, %1005) blocks.5.conv.conv.6.fc.0 : f32[B, 1536] */
+  /* %994 = fused_linear(%992, %993) blocks.5.conv.conv.6.fc.0 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 269801600, arena + 269795328, NULL, LK_ACT_NONE, NULL,
       arena + 269746176);
 
-  /* %1007 = linear_grad_weight(%1004, %305) blocks.5.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 269801600, arena + 857177088, arena + 270061056);
+  /* %995 = linear_grad_weight(%992, %306) blocks.5.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 269801600, arena + 861981696, arena + 270061056);
 
-  /* %1008 = reduce_sum(%1004) {axes [], batch} blocks.5.conv.conv.6.fc.0 : f32[4] */
+  /* %996 = reduce_sum(%992) {axes [], batch} blocks.5.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 269801600,
       arena + 270071808);
 
-  /* %1009 = reshape(%1006) {shape [1, 1536]} blocks.5.conv.conv.6 : f32[B, 1, 1536], a view of %1006: no code */
+  /* %997 = reshape(%994) {shape [1, 1536]} blocks.5.conv.conv.6 : f32[B, 1, 1536], a view of %994: no code */
 
-  /* %1010 = mul_scalar(%1009) {x op 0.0051020407} blocks.5.conv.conv.6 : f32[B, 1, 1536] */
+  /* %998 = mul_scalar(%997) {x op 0.0051020407} blocks.5.conv.conv.6 : f32[B, 1, 1536] */
   lk_mul_scalar(B * 1536, arena + 269746176, 0.0051020407f, arena + 269795328);
 
-  /* %1011 = mul_add(%995, %313, %1010) blocks.5.conv.conv.4 : f32[B, 196, 1536], written over %995 */
+  /* %999 = mul_add(%983, %314, %998) blocks.5.conv.conv.4 : f32[B, 196, 1536], written over %983 */
   lk_mul_add(3, (const long[]){B, 196, 1536}, arena + 289013760, (const long[]){301056, 1536, 1},
-      arena + 857275392, (const long[]){1536, 0, 1}, arena + 269795328, (const long[]){1536, 0, 1},
+      arena + 862080000, (const long[]){1536, 0, 1}, arena + 269795328, (const long[]){1536, 0, 1},
       arena + 289013760);
 
-  /* %1012 = batch_norm_act_param_grad(%299, %1011, %302, %300, %301) {eps 1e-05, act hswish} blocks.5.conv.conv.4 : f32[2, 1536] */
+  /* %1000 = batch_norm_act_param_grad(%300, %999, %303, %301, %302) {eps 1e-05, act hswish} blocks.5.conv.conv.4 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 260112384, arena + 289013760,
-      arena + 858259968, params[141], params[142], 1e-05f, LK_ACT_HSWISH, arena + 269746176,
+      arena + 863064576, params[141], params[142], 1e-05f, LK_ACT_HSWISH, arena + 269746176,
       arena + 270067200);
 
-  /* %1013 = batch_norm_act_grad(%299, %1011, %302, %300, %301, %1012) {eps 1e-05, act hswish} blocks.5.conv.conv.4 : f32[B, 196, 1536], written over %995 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 260112384, arena + 289013760, arena + 858259968,
+  /* %1001 = batch_norm_act_grad(%300, %999, %303, %301, %302, %1000) {eps 1e-05, act hswish} blocks.5.conv.conv.4 : f32[B, 196, 1536], written over %983 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 260112384, arena + 289013760, arena + 863064576,
       params[141], params[142], arena + 270067200, 1e-05f, LK_ACT_HSWISH, arena + 269746176,
       arena + 289013760);
 
-  /* %1014 = index(%1012) {axis 0, at 0} blocks.5.conv.conv.4 : f32[1536] */
+  /* %1002 = index(%1000) {axis 0, at 0} blocks.5.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 270067200, 3072, arena + 269760000, 1536);
 
-  /* %1015 = index(%1012) {axis 0, at 1} blocks.5.conv.conv.4 : f32[1536] */
+  /* %1003 = index(%1000) {axis 0, at 1} blocks.5.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 270068736, 3072, arena + 269761536, 1536);
 
-  /* %1016 = token_dwconv_grad_input(%1013, %298) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 1536] */
+  /* %1004 = token_dwconv_grad_input(%1001, %299) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 289013760, params[140],
       arena + 260112384);
 
-  /* %1017 = token_dwconv_grad_weight(%1013, %297) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %1005 = token_dwconv_grad_weight(%1001, %298) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 289013760,
       arena + 250478592, arena + 269746176);
 
-  /* %1018 = batch_norm_act_param_grad(%292, %1016, %295, %293, %294) {eps 1e-05, act hswish} blocks.5.conv.conv.1 : f32[2, 1536] */
+  /* %1006 = batch_norm_act_param_grad(%293, %1004, %296, %294, %295) {eps 1e-05, act hswish} blocks.5.conv.conv.1 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 240844800, arena + 260112384,
-      arena + 858255360, params[136], params[137], 1e-05f, LK_ACT_HSWISH, arena + 250478592,
+      arena + 863059968, params[136], params[137], 1e-05f, LK_ACT_HSWISH, arena + 250478592,
       arena + 250787328);
 
-  /* %1019 = batch_norm_act_grad(%292, %1016, %295, %293, %294, %1018) {eps 1e-05, act hswish} blocks.5.conv.conv.1 : f32[B, 196, 1536], written over %1016 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 240844800, arena + 260112384, arena + 858255360,
+  /* %1007 = batch_norm_act_grad(%293, %1004, %296, %294, %295, %1006) {eps 1e-05, act hswish} blocks.5.conv.conv.1 : f32[B, 196, 1536], written over %1004 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 240844800, arena + 260112384, arena + 863059968,
       params[136], params[137], arena + 250787328, 1e-05f, LK_ACT_HSWISH, arena + 250478592,
       arena + 260112384);
 
-  /* %1020 = index(%1018) {axis 0, at 0} blocks.5.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 250787328, 3072, arena + 257064960, 1536);
+  /* %1008 = index(%1006) {axis 0, at 0} blocks.5.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 250787328, 3072, arena + 259485696, 1536);
 
-  /* %1021 = index(%1018) {axis 0, at 1} blocks.5.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 250788864, 3072, arena + 257066496, 1536);
+  /* %1009 = index(%1006) {axis 0, at 1} blocks.5.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 250788864, 3072, arena + 259487232, 1536);
 
-  /* %1022 = transpose(%291) {perm [1, 0]} blocks.5.conv.conv.0 : f32[384, 1536] */
+  /* %1010 = transpose(%292) {perm [1, 0]} blocks.5.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[135], arena + 240844800);
 
-  /* %1023 = linear_grad_weight(%1019, %289) blocks.5.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 260112384, arena + 819929088,
-      arena + 255295488);
+  /* %1011 = linear_grad_weight(%1007, %290) blocks.5.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 260112384, arena + 822325248,
+      arena + 257716224);
 
-  /* %1024 = fused_linear(%1019, %1022, %989) {residual} blocks.5.conv.conv.0 : f32[B, 196, 384], written into %663 from row 1 */
+  /* %1012 = fused_linear(%1007, %1010, %977) {residual} blocks.5.conv.conv.0 : f32[B, 196, 384], written into %970 from row 1 */
   lk_fused_linear_strided(B, 196, 1536, 384, arena + 260112384, 301056, arena + 240844800, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 298647552, 75264, arena + 793424256, 75648);
+      NULL, 0, LK_ACT_NONE, arena + 301068288, 75264, arena + 298647936, 75648);
 
-  /* %1025 = reshape(%1023) {shape [1536, 384, 1, 1]} blocks.5.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1023: no code */
+  /* %1013 = reshape(%1011) {shape [1536, 384, 1, 1]} blocks.5.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1011: no code */
 
-  /* %1026 = concat(%988, %1024) {axis 0} blocks.5 : f32[B, 197, 384], a view of %663: no code */
+  /* %1014 = concat(%976, %1012) {axis 0} blocks.5 : f32[B, 197, 384], a view of %970: no code */
 
-  /* %1027 = mul(%1026, %286) blocks.5 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
+  /* %1015 = mul(%1014, %287) blocks.5 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 298647552, (const long[]){75648, 384, 1},
       inputs[5], (const long[]){1, 0, 0}, arena + 240844800);
 
-  /* %1028 = transpose(%283) {perm [1, 0]} blocks.5.attn.proj : f32[384, 384] */
+  /* %1016 = transpose(%284) {perm [1, 0]} blocks.5.attn.proj : f32[384, 384] */
   lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[133], arena + 243265536);
 
-  /* %1029 = fused_linear(%1027, %1028) blocks.5.attn.proj : f32[B, 197, 384] */
+  /* %1017 = fused_linear(%1015, %1016) blocks.5.attn.proj : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 384, 384, arena + 240844800, arena + 243265536, NULL, LK_ACT_NONE, NULL,
       arena + 248107008);
 
-  /* %1030 = linear_grad_weight(%1027, %282) blocks.5.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 240844800, arena + 730484736, arena + 256917504);
+  /* %1018 = linear_grad_weight(%1015, %283) blocks.5.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 240844800, arena + 735301632, arena + 259338240);
 
-  /* %1031 = reduce_sum(%1027) {axes [0], batch} blocks.5.attn.proj : f32[384] */
+  /* %1019 = reduce_sum(%1015) {axes [0], batch} blocks.5.attn.proj : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 240844800,
-      arena + 257069184);
+      arena + 259489920);
 
-  /* %1032 = sdpa_grad(%279, %280, %281, %1029) {heads 8, kv_heads 8} blocks.5.attn : f32[B, 197, 1152] */
+  /* %1020 = sdpa_grad(%280, %281, %282, %1017) {heads 8, kv_heads 8} blocks.5.attn : f32[B, 197, 1152] */
   lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 623972352, 1152, arena + 623972736, 1152,
       arena + 623973120, 1152, arena + 248107008, 384, arena + 240844800, 1152,
       arena + 240844800 + 384, 1152, arena + 240844800 + 768, 1152, 0.14433756f);
 
-  /* %1033 = transpose(%276) {perm [1, 0]} blocks.5.attn.qkv : f32[384, 1152] */
-  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[131], arena + 250527744);
+  /* %1021 = transpose(%277) {perm [1, 0]} blocks.5.attn.qkv : f32[384, 1152] */
+  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[131], arena + 248107008);
 
-  /* %1034 = fused_linear(%1032, %1033) blocks.5.attn.qkv : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 1152, 384, arena + 240844800, arena + 250527744, NULL, LK_ACT_NONE, NULL,
-      arena + 248107008);
+  /* %1022 = fused_linear(%1020, %1021) blocks.5.attn.qkv : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 1152, 384, arena + 240844800, arena + 248107008, NULL, LK_ACT_NONE, NULL,
+      arena + 250478592);
 
-  /* %1035 = linear_grad_weight(%1032, %275) blocks.5.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 240844800, arena + 728064000,
-      arena + 256475136);
+  /* %1023 = linear_grad_weight(%1020, %276) blocks.5.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 240844800, arena + 732880896,
+      arena + 258895872);
 
-  /* %1036 = reduce_sum(%1032) {axes [0], batch} blocks.5.attn.qkv : f32[1152] */
+  /* %1024 = reduce_sum(%1020) {axes [0], batch} blocks.5.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
-      arena + 240844800, arena + 257068032);
+      arena + 240844800, arena + 259488768);
 
-  /* %1037 = reduce_sum(%1034) {axes [0], batch} blocks.5.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 248107008,
-      arena + 257069568);
+  /* %1025 = reduce_sum(%1022) {axes [0], batch} blocks.5.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 250478592,
+      arena + 259490304);
 
-  /* %1038 = mul(%1034, %272) blocks.5.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 248107008, (const long[]){75648, 384, 1},
-      params[129], (const long[]){0, 0, 1}, arena + 240844800);
-
-  /* %1039 = reduce_sum(%1034, %274) {axes [0], batch} blocks.5.norm1 : f32[384] */
+  /* %1026 = reduce_sum(%1022, %275) {axes [0], batch} blocks.5.norm1 : f32[384] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0},
-      arena + 248107008, arena + 725643264, arena + 257069952);
+      arena + 250478592, arena + 730460160, arena + 259490688);
 
-  /* %1040 = normalize_grad(%271, %1038) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 384] */
-  lk_normalize_grad(B * 197, 384, arena + 723222528, arena + 240844800, 1e-06f, arena + 243265536);
+  /* %1027 = normalize_grad(%272, %1022, %273, %1014) {eps 1e-06} blocks.4.conv : f32[B, 197, 384], written over %1022 */
+  lk_layernorm_grad(B * 197, 384, arena + 728039424, arena + 250478592, params[129],
+      arena + 298647552, 1e-06f, arena + 250478592);
 
-  /* %1041 = add(%1026, %1040) blocks.4.conv : f32[B, 197, 384], written over %663 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
-      arena + 243265536, (const long[]){75648, 384, 1}, arena + 793423872);
+  /* %1028 = slice(%1027) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 384], a view of %1022: no code */
 
-  /* %1042 = slice(%1041) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 384], a view of %663: no code */
+  /* %1029 = slice(%1027) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 250478976, 75648, arena + 252899328, 75264);
 
-  /* %1043 = slice(%1041) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 793424256, 75648, arena + 250478592, 75264);
-
-  /* %1044 = batch_norm_act_param_grad(%264, %1043, %267, %265, %266) {eps 1e-05} blocks.4.conv.conv.8 : f32[2, 384] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 817520640, arena + 250478592,
-      arena + 858398208, params[125], params[126], 1e-05f, LK_ACT_NONE, arena + 240844800,
+  /* %1030 = batch_norm_act_param_grad(%265, %1029, %268, %266, %267) {eps 1e-05} blocks.4.conv.conv.8 : f32[2, 384] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 819916800, arena + 252899328,
+      arena + 863202816, params[125], params[126], 1e-05f, LK_ACT_NONE, arena + 240844800,
       arena + 240921984);
 
-  /* %1045 = batch_norm_act_grad(%264, %1043, %267, %265, %266, %1044) {eps 1e-05} blocks.4.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 817520640, arena + 250478592, arena + 858398208,
+  /* %1031 = batch_norm_act_grad(%265, %1029, %268, %266, %267, %1030) {eps 1e-05} blocks.4.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 819916800, arena + 252899328, arena + 863202816,
       params[125], params[126], arena + 240921984, 1e-05f, LK_ACT_NONE, arena + 240844800,
-      arena + 252887040);
+      arena + 255307776);
 
-  /* %1046 = index(%1044) {axis 0, at 0} blocks.4.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 240921984, 768, arena + 257070336, 384);
+  /* %1032 = index(%1030) {axis 0, at 0} blocks.4.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 240921984, 768, arena + 259491072, 384);
 
-  /* %1047 = index(%1044) {axis 0, at 1} blocks.4.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 240922368, 768, arena + 257070720, 384);
+  /* %1033 = index(%1030) {axis 0, at 1} blocks.4.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 240922368, 768, arena + 259491456, 384);
 
-  /* %1048 = transpose(%263) {perm [1, 0]} blocks.4.conv.conv.7 : f32[1536, 384] */
-  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[124], arena + 255885312);
+  /* %1034 = transpose(%264) {perm [1, 0]} blocks.4.conv.conv.7 : f32[1536, 384] */
+  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[124], arena + 258306048);
 
-  /* %1049 = fused_linear(%1045, %1048) blocks.4.conv.conv.7 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 252887040, arena + 255885312, NULL, LK_ACT_NONE, NULL,
+  /* %1035 = fused_linear(%1031, %1034) blocks.4.conv.conv.7 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 255307776, arena + 258306048, NULL, LK_ACT_NONE, NULL,
       arena + 240844800);
 
-  /* %1050 = linear_grad_weight(%1045, %261) blocks.4.conv.conv.7 : f32[384, 1536] */
-  lk_linear_grad_weight(B * 196, 1536, 384, arena + 252887040, arena + 231211008,
-      arena + 255885312);
+  /* %1036 = linear_grad_weight(%1031, %262) blocks.4.conv.conv.7 : f32[384, 1536] */
+  lk_linear_grad_weight(B * 196, 1536, 384, arena + 255307776, arena + 231211008,
+      arena + 258306048);
 
-  /* %1051 = reshape(%1050) {shape [384, 1536, 1, 1]} blocks.4.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1050: no code */
+  /* %1037 = reshape(%1036) {shape [384, 1536, 1, 1]} blocks.4.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1036: no code */
 
-  /* %1052 = reduce_sum(%1049, %251) {axes [0]} blocks.4.conv.conv.6 : f32[B, 1536] */
+  /* %1038 = reduce_sum(%1035, %252) {axes [0]} blocks.4.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
       arena + 240844800, arena + 221577216, arena + 231211008);
 
-  /* %1053 = hsigmoid_grad(%259, %1052) blocks.4.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 857078784, arena + 231211008, arena + 221577216);
+  /* %1039 = hsigmoid_grad(%260, %1038) blocks.4.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 861883392, arena + 231211008, arena + 221577216);
 
-  /* %1054 = transpose(%257) {perm [1, 0]} blocks.4.conv.conv.6.fc.2 : f32[4, 1536] */
+  /* %1040 = transpose(%258) {perm [1, 0]} blocks.4.conv.conv.6.fc.2 : f32[4, 1536] */
   lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[122], arena + 221626368);
 
-  /* %1055 = fused_linear(%1053, %1054) blocks.4.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %1041 = fused_linear(%1039, %1040) blocks.4.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 221577216, arena + 221626368, NULL, LK_ACT_NONE, NULL,
       arena + 221632512);
 
-  /* %1056 = linear_grad_weight(%1053, %256) blocks.4.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 221577216, arena + 858418416, arena + 221885952);
+  /* %1042 = linear_grad_weight(%1039, %257) blocks.4.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 221577216, arena + 863223024, arena + 221885952);
 
-  /* %1057 = reduce_sum(%1053) {axes [], batch} blocks.4.conv.conv.6.fc.2 : f32[1536] */
+  /* %1043 = reduce_sum(%1039) {axes [], batch} blocks.4.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 221577216,
       arena + 221901312);
 
-  /* %1058 = relu_grad(%255, %1055) blocks.4.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858418288, arena + 221632512, arena + 221632640);
+  /* %1044 = relu_grad(%256, %1041) blocks.4.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 863222896, arena + 221632512, arena + 221632640);
 
-  /* %1059 = transpose(%253) {perm [1, 0]} blocks.4.conv.conv.6.fc.0 : f32[1536, 4] */
+  /* %1045 = transpose(%254) {perm [1, 0]} blocks.4.conv.conv.6.fc.0 : f32[1536, 4] */
   lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[120], arena + 221626368);
 
-  /* %1060 = fused_linear(%1058, %1059) blocks.4.conv.conv.6.fc.0 : f32[B, 1536] */
+  /* %1046 = fused_linear(%1044, %1045) blocks.4.conv.conv.6.fc.0 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 221632640, arena + 221626368, NULL, LK_ACT_NONE, NULL,
       arena + 221577216);
 
-  /* %1061 = linear_grad_weight(%1058, %252) blocks.4.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 221632640, arena + 857029632, arena + 221892096);
+  /* %1047 = linear_grad_weight(%1044, %253) blocks.4.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 221632640, arena + 861834240, arena + 221892096);
 
-  /* %1062 = reduce_sum(%1058) {axes [], batch} blocks.4.conv.conv.6.fc.0 : f32[4] */
+  /* %1048 = reduce_sum(%1044) {axes [], batch} blocks.4.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 221632640,
       arena + 221902848);
 
-  /* %1063 = reshape(%1060) {shape [1, 1536]} blocks.4.conv.conv.6 : f32[B, 1, 1536], a view of %1060: no code */
+  /* %1049 = reshape(%1046) {shape [1, 1536]} blocks.4.conv.conv.6 : f32[B, 1, 1536], a view of %1046: no code */
 
-  /* %1064 = mul_scalar(%1063) {x op 0.0051020407} blocks.4.conv.conv.6 : f32[B, 1, 1536] */
+  /* %1050 = mul_scalar(%1049) {x op 0.0051020407} blocks.4.conv.conv.6 : f32[B, 1, 1536] */
   lk_mul_scalar(B * 1536, arena + 221577216, 0.0051020407f, arena + 221626368);
 
-  /* %1065 = mul_add(%1049, %260, %1064) blocks.4.conv.conv.4 : f32[B, 196, 1536], written over %1049 */
+  /* %1051 = mul_add(%1035, %261, %1050) blocks.4.conv.conv.4 : f32[B, 196, 1536], written over %1035 */
   lk_mul_add(3, (const long[]){B, 196, 1536}, arena + 240844800, (const long[]){301056, 1536, 1},
-      arena + 857127936, (const long[]){1536, 0, 1}, arena + 221626368, (const long[]){1536, 0, 1},
+      arena + 861932544, (const long[]){1536, 0, 1}, arena + 221626368, (const long[]){1536, 0, 1},
       arena + 240844800);
 
-  /* %1066 = batch_norm_act_param_grad(%246, %1065, %249, %247, %248) {eps 1e-05, act hswish} blocks.4.conv.conv.4 : f32[2, 1536] */
+  /* %1052 = batch_norm_act_param_grad(%247, %1051, %250, %248, %249) {eps 1e-05, act hswish} blocks.4.conv.conv.4 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 211943424, arena + 240844800,
-      arena + 858250752, params[116], params[117], 1e-05f, LK_ACT_HSWISH, arena + 221577216,
+      arena + 863055360, params[116], params[117], 1e-05f, LK_ACT_HSWISH, arena + 221577216,
       arena + 221898240);
 
-  /* %1067 = batch_norm_act_grad(%246, %1065, %249, %247, %248, %1066) {eps 1e-05, act hswish} blocks.4.conv.conv.4 : f32[B, 196, 1536], written over %1049 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 211943424, arena + 240844800, arena + 858250752,
+  /* %1053 = batch_norm_act_grad(%247, %1051, %250, %248, %249, %1052) {eps 1e-05, act hswish} blocks.4.conv.conv.4 : f32[B, 196, 1536], written over %1035 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 211943424, arena + 240844800, arena + 863055360,
       params[116], params[117], arena + 221898240, 1e-05f, LK_ACT_HSWISH, arena + 221577216,
       arena + 240844800);
 
-  /* %1068 = index(%1066) {axis 0, at 0} blocks.4.conv.conv.4 : f32[1536] */
+  /* %1054 = index(%1052) {axis 0, at 0} blocks.4.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 221898240, 3072, arena + 221591040, 1536);
 
-  /* %1069 = index(%1066) {axis 0, at 1} blocks.4.conv.conv.4 : f32[1536] */
+  /* %1055 = index(%1052) {axis 0, at 1} blocks.4.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 221899776, 3072, arena + 221592576, 1536);
 
-  /* %1070 = token_dwconv_grad_input(%1067, %245) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 1536] */
+  /* %1056 = token_dwconv_grad_input(%1053, %246) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 240844800, params[115],
       arena + 211943424);
 
-  /* %1071 = token_dwconv_grad_weight(%1067, %244) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %1057 = token_dwconv_grad_weight(%1053, %245) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 240844800,
       arena + 202309632, arena + 221577216);
 
-  /* %1072 = batch_norm_act_param_grad(%239, %1070, %242, %240, %241) {eps 1e-05, act hswish} blocks.4.conv.conv.1 : f32[2, 1536] */
+  /* %1058 = batch_norm_act_param_grad(%240, %1056, %243, %241, %242) {eps 1e-05, act hswish} blocks.4.conv.conv.1 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 192675840, arena + 211943424,
-      arena + 858246144, params[111], params[112], 1e-05f, LK_ACT_HSWISH, arena + 202309632,
+      arena + 863050752, params[111], params[112], 1e-05f, LK_ACT_HSWISH, arena + 202309632,
       arena + 202618368);
 
-  /* %1073 = batch_norm_act_grad(%239, %1070, %242, %240, %241, %1072) {eps 1e-05, act hswish} blocks.4.conv.conv.1 : f32[B, 196, 1536], written over %1070 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 192675840, arena + 211943424, arena + 858246144,
+  /* %1059 = batch_norm_act_grad(%240, %1056, %243, %241, %242, %1058) {eps 1e-05, act hswish} blocks.4.conv.conv.1 : f32[B, 196, 1536], written over %1056 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 192675840, arena + 211943424, arena + 863050752,
       params[111], params[112], arena + 202618368, 1e-05f, LK_ACT_HSWISH, arena + 202309632,
       arena + 211943424);
 
-  /* %1074 = index(%1072) {axis 0, at 0} blocks.4.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 202618368, 3072, arena + 208896000, 1536);
+  /* %1060 = index(%1058) {axis 0, at 0} blocks.4.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 202618368, 3072, arena + 211316736, 1536);
 
-  /* %1075 = index(%1072) {axis 0, at 1} blocks.4.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 202619904, 3072, arena + 208897536, 1536);
+  /* %1061 = index(%1058) {axis 0, at 1} blocks.4.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 202619904, 3072, arena + 211318272, 1536);
 
-  /* %1076 = transpose(%238) {perm [1, 0]} blocks.4.conv.conv.0 : f32[384, 1536] */
+  /* %1062 = transpose(%239) {perm [1, 0]} blocks.4.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[110], arena + 192675840);
 
-  /* %1077 = linear_grad_weight(%1073, %236) blocks.4.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 211943424, arena + 815112192,
-      arena + 207126528);
+  /* %1063 = linear_grad_weight(%1059, %237) blocks.4.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 211943424, arena + 817508352,
+      arena + 209547264);
 
-  /* %1078 = fused_linear(%1073, %1076, %1043) {residual} blocks.4.conv.conv.0 : f32[B, 196, 384], written into %663 from row 1 */
+  /* %1064 = fused_linear(%1059, %1062, %1029) {residual} blocks.4.conv.conv.0 : f32[B, 196, 384], written into %1022 from row 1 */
   lk_fused_linear_strided(B, 196, 1536, 384, arena + 211943424, 301056, arena + 192675840, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 250478592, 75264, arena + 793424256, 75648);
+      NULL, 0, LK_ACT_NONE, arena + 252899328, 75264, arena + 250478976, 75648);
 
-  /* %1079 = reshape(%1077) {shape [1536, 384, 1, 1]} blocks.4.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1077: no code */
+  /* %1065 = reshape(%1063) {shape [1536, 384, 1, 1]} blocks.4.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1063: no code */
 
-  /* %1080 = concat(%1042, %1078) {axis 0} blocks.4 : f32[B, 197, 384], a view of %663: no code */
+  /* %1066 = concat(%1028, %1064) {axis 0} blocks.4 : f32[B, 197, 384], a view of %1022: no code */
 
-  /* %1081 = mul(%1080, %233) blocks.4 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
+  /* %1067 = mul(%1066, %234) blocks.4 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 250478592, (const long[]){75648, 384, 1},
       inputs[4], (const long[]){1, 0, 0}, arena + 192675840);
 
-  /* %1082 = transpose(%230) {perm [1, 0]} blocks.4.attn.proj : f32[384, 384] */
+  /* %1068 = transpose(%231) {perm [1, 0]} blocks.4.attn.proj : f32[384, 384] */
   lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[108], arena + 195096576);
 
-  /* %1083 = fused_linear(%1081, %1082) blocks.4.attn.proj : f32[B, 197, 384] */
+  /* %1069 = fused_linear(%1067, %1068) blocks.4.attn.proj : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 384, 384, arena + 192675840, arena + 195096576, NULL, LK_ACT_NONE, NULL,
       arena + 199938048);
 
-  /* %1084 = linear_grad_weight(%1081, %229) blocks.4.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 192675840, arena + 720801792, arena + 208748544);
+  /* %1070 = linear_grad_weight(%1067, %230) blocks.4.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 192675840, arena + 725618688, arena + 211169280);
 
-  /* %1085 = reduce_sum(%1081) {axes [0], batch} blocks.4.attn.proj : f32[384] */
+  /* %1071 = reduce_sum(%1067) {axes [0], batch} blocks.4.attn.proj : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 192675840,
-      arena + 208900224);
+      arena + 211320960);
 
-  /* %1086 = sdpa_grad(%226, %227, %228, %1083) {heads 8, kv_heads 8} blocks.4.attn : f32[B, 197, 1152] */
+  /* %1072 = sdpa_grad(%227, %228, %229, %1069) {heads 8, kv_heads 8} blocks.4.attn : f32[B, 197, 1152] */
   lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 616710144, 1152, arena + 616710528, 1152,
       arena + 616710912, 1152, arena + 199938048, 384, arena + 192675840, 1152,
       arena + 192675840 + 384, 1152, arena + 192675840 + 768, 1152, 0.14433756f);
 
-  /* %1087 = transpose(%223) {perm [1, 0]} blocks.4.attn.qkv : f32[384, 1152] */
-  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[106], arena + 202358784);
+  /* %1073 = transpose(%224) {perm [1, 0]} blocks.4.attn.qkv : f32[384, 1152] */
+  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[106], arena + 199938048);
 
-  /* %1088 = fused_linear(%1086, %1087) blocks.4.attn.qkv : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 1152, 384, arena + 192675840, arena + 202358784, NULL, LK_ACT_NONE, NULL,
-      arena + 199938048);
+  /* %1074 = fused_linear(%1072, %1073) blocks.4.attn.qkv : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 1152, 384, arena + 192675840, arena + 199938048, NULL, LK_ACT_NONE, NULL,
+      arena + 202309632);
 
-  /* %1089 = linear_grad_weight(%1086, %222) blocks.4.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 192675840, arena + 718381056,
-      arena + 208306176);
+  /* %1075 = linear_grad_weight(%1072, %223) blocks.4.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 192675840, arena + 723197952,
+      arena + 210726912);
 
-  /* %1090 = reduce_sum(%1086) {axes [0], batch} blocks.4.attn.qkv : f32[1152] */
+  /* %1076 = reduce_sum(%1072) {axes [0], batch} blocks.4.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
-      arena + 192675840, arena + 208899072);
+      arena + 192675840, arena + 211319808);
 
-  /* %1091 = reduce_sum(%1088) {axes [0], batch} blocks.4.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 199938048,
-      arena + 208900608);
+  /* %1077 = reduce_sum(%1074) {axes [0], batch} blocks.4.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 202309632,
+      arena + 211321344);
 
-  /* %1092 = mul(%1088, %219) blocks.4.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 199938048, (const long[]){75648, 384, 1},
-      params[104], (const long[]){0, 0, 1}, arena + 192675840);
-
-  /* %1093 = reduce_sum(%1088, %221) {axes [0], batch} blocks.4.norm1 : f32[384] */
+  /* %1078 = reduce_sum(%1074, %222) {axes [0], batch} blocks.4.norm1 : f32[384] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0},
-      arena + 199938048, arena + 715960320, arena + 208900992);
+      arena + 202309632, arena + 720777216, arena + 211321728);
 
-  /* %1094 = normalize_grad(%218, %1092) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 384] */
-  lk_normalize_grad(B * 197, 384, arena + 713539584, arena + 192675840, 1e-06f, arena + 195096576);
+  /* %1079 = normalize_grad(%219, %1074, %220, %1066) {eps 1e-06} blocks.3.conv : f32[B, 197, 384], written over %1074 */
+  lk_layernorm_grad(B * 197, 384, arena + 718356480, arena + 202309632, params[104],
+      arena + 250478592, 1e-06f, arena + 202309632);
 
-  /* %1095 = add(%1080, %1094) blocks.3.conv : f32[B, 197, 384], written over %663 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
-      arena + 195096576, (const long[]){75648, 384, 1}, arena + 793423872);
+  /* %1080 = slice(%1079) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 384], a view of %1074: no code */
 
-  /* %1096 = slice(%1095) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 384], a view of %663: no code */
+  /* %1081 = slice(%1079) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 202310016, 75648, arena + 204730368, 75264);
 
-  /* %1097 = slice(%1095) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 793424256, 75648, arena + 202309632, 75264);
-
-  /* %1098 = batch_norm_act_param_grad(%211, %1097, %214, %212, %213) {eps 1e-05} blocks.3.conv.conv.8 : f32[2, 384] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 812703744, arena + 202309632,
-      arena + 858397056, params[100], params[101], 1e-05f, LK_ACT_NONE, arena + 192675840,
+  /* %1082 = batch_norm_act_param_grad(%212, %1081, %215, %213, %214) {eps 1e-05} blocks.3.conv.conv.8 : f32[2, 384] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 815099904, arena + 204730368,
+      arena + 863201664, params[100], params[101], 1e-05f, LK_ACT_NONE, arena + 192675840,
       arena + 192753024);
 
-  /* %1099 = batch_norm_act_grad(%211, %1097, %214, %212, %213, %1098) {eps 1e-05} blocks.3.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 812703744, arena + 202309632, arena + 858397056,
+  /* %1083 = batch_norm_act_grad(%212, %1081, %215, %213, %214, %1082) {eps 1e-05} blocks.3.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 815099904, arena + 204730368, arena + 863201664,
       params[100], params[101], arena + 192753024, 1e-05f, LK_ACT_NONE, arena + 192675840,
-      arena + 204718080);
+      arena + 207138816);
 
-  /* %1100 = index(%1098) {axis 0, at 0} blocks.3.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 192753024, 768, arena + 208901376, 384);
+  /* %1084 = index(%1082) {axis 0, at 0} blocks.3.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 192753024, 768, arena + 211322112, 384);
 
-  /* %1101 = index(%1098) {axis 0, at 1} blocks.3.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 192753408, 768, arena + 208901760, 384);
+  /* %1085 = index(%1082) {axis 0, at 1} blocks.3.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 192753408, 768, arena + 211322496, 384);
 
-  /* %1102 = transpose(%210) {perm [1, 0]} blocks.3.conv.conv.7 : f32[1536, 384] */
-  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[99], arena + 207716352);
+  /* %1086 = transpose(%211) {perm [1, 0]} blocks.3.conv.conv.7 : f32[1536, 384] */
+  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[99], arena + 210137088);
 
-  /* %1103 = fused_linear(%1099, %1102) blocks.3.conv.conv.7 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 204718080, arena + 207716352, NULL, LK_ACT_NONE, NULL,
+  /* %1087 = fused_linear(%1083, %1086) blocks.3.conv.conv.7 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 207138816, arena + 210137088, NULL, LK_ACT_NONE, NULL,
       arena + 192675840);
 
-  /* %1104 = linear_grad_weight(%1099, %208) blocks.3.conv.conv.7 : f32[384, 1536] */
-  lk_linear_grad_weight(B * 196, 1536, 384, arena + 204718080, arena + 183042048,
-      arena + 207716352);
+  /* %1088 = linear_grad_weight(%1083, %209) blocks.3.conv.conv.7 : f32[384, 1536] */
+  lk_linear_grad_weight(B * 196, 1536, 384, arena + 207138816, arena + 183042048,
+      arena + 210137088);
 
-  /* %1105 = reshape(%1104) {shape [384, 1536, 1, 1]} blocks.3.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1104: no code */
+  /* %1089 = reshape(%1088) {shape [384, 1536, 1, 1]} blocks.3.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1088: no code */
 
-  /* %1106 = reduce_sum(%1103, %198) {axes [0]} blocks.3.conv.conv.6 : f32[B, 1536] */
+  /* %1090 = reduce_sum(%1087, %199) {axes [0]} blocks.3.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
       arena + 192675840, arena + 173408256, arena + 183042048);
 
-  /* %1107 = hsigmoid_grad(%206, %1106) blocks.3.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 856931328, arena + 183042048, arena + 173408256);
+  /* %1091 = hsigmoid_grad(%207, %1090) blocks.3.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 861735936, arena + 183042048, arena + 173408256);
 
-  /* %1108 = transpose(%204) {perm [1, 0]} blocks.3.conv.conv.6.fc.2 : f32[4, 1536] */
+  /* %1092 = transpose(%205) {perm [1, 0]} blocks.3.conv.conv.6.fc.2 : f32[4, 1536] */
   lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[97], arena + 173457408);
 
-  /* %1109 = fused_linear(%1107, %1108) blocks.3.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %1093 = fused_linear(%1091, %1092) blocks.3.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 173408256, arena + 173457408, NULL, LK_ACT_NONE, NULL,
       arena + 173463552);
 
-  /* %1110 = linear_grad_weight(%1107, %203) blocks.3.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 173408256, arena + 858418160, arena + 173716992);
+  /* %1094 = linear_grad_weight(%1091, %204) blocks.3.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 173408256, arena + 863222768, arena + 173716992);
 
-  /* %1111 = reduce_sum(%1107) {axes [], batch} blocks.3.conv.conv.6.fc.2 : f32[1536] */
+  /* %1095 = reduce_sum(%1091) {axes [], batch} blocks.3.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 173408256,
       arena + 173732352);
 
-  /* %1112 = relu_grad(%202, %1109) blocks.3.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858418032, arena + 173463552, arena + 173463680);
+  /* %1096 = relu_grad(%203, %1093) blocks.3.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 863222640, arena + 173463552, arena + 173463680);
 
-  /* %1113 = transpose(%200) {perm [1, 0]} blocks.3.conv.conv.6.fc.0 : f32[1536, 4] */
+  /* %1097 = transpose(%201) {perm [1, 0]} blocks.3.conv.conv.6.fc.0 : f32[1536, 4] */
   lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[95], arena + 173457408);
 
-  /* %1114 = fused_linear(%1112, %1113) blocks.3.conv.conv.6.fc.0 : f32[B, 1536] */
+  /* %1098 = fused_linear(%1096, %1097) blocks.3.conv.conv.6.fc.0 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 173463680, arena + 173457408, NULL, LK_ACT_NONE, NULL,
       arena + 173408256);
 
-  /* %1115 = linear_grad_weight(%1112, %199) blocks.3.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 173463680, arena + 856882176, arena + 173723136);
+  /* %1099 = linear_grad_weight(%1096, %200) blocks.3.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 173463680, arena + 861686784, arena + 173723136);
 
-  /* %1116 = reduce_sum(%1112) {axes [], batch} blocks.3.conv.conv.6.fc.0 : f32[4] */
+  /* %1100 = reduce_sum(%1096) {axes [], batch} blocks.3.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 173463680,
       arena + 173733888);
 
-  /* %1117 = reshape(%1114) {shape [1, 1536]} blocks.3.conv.conv.6 : f32[B, 1, 1536], a view of %1114: no code */
+  /* %1101 = reshape(%1098) {shape [1, 1536]} blocks.3.conv.conv.6 : f32[B, 1, 1536], a view of %1098: no code */
 
-  /* %1118 = mul_scalar(%1117) {x op 0.0051020407} blocks.3.conv.conv.6 : f32[B, 1, 1536] */
+  /* %1102 = mul_scalar(%1101) {x op 0.0051020407} blocks.3.conv.conv.6 : f32[B, 1, 1536] */
   lk_mul_scalar(B * 1536, arena + 173408256, 0.0051020407f, arena + 173457408);
 
-  /* %1119 = mul_add(%1103, %207, %1118) blocks.3.conv.conv.4 : f32[B, 196, 1536], written over %1103 */
+  /* %1103 = mul_add(%1087, %208, %1102) blocks.3.conv.conv.4 : f32[B, 196, 1536], written over %1087 */
   lk_mul_add(3, (const long[]){B, 196, 1536}, arena + 192675840, (const long[]){301056, 1536, 1},
-      arena + 856980480, (const long[]){1536, 0, 1}, arena + 173457408, (const long[]){1536, 0, 1},
+      arena + 861785088, (const long[]){1536, 0, 1}, arena + 173457408, (const long[]){1536, 0, 1},
       arena + 192675840);
 
-  /* %1120 = batch_norm_act_param_grad(%193, %1119, %196, %194, %195) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[2, 1536] */
+  /* %1104 = batch_norm_act_param_grad(%194, %1103, %197, %195, %196) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 163774464, arena + 192675840,
-      arena + 858241536, params[91], params[92], 1e-05f, LK_ACT_HSWISH, arena + 173408256,
+      arena + 863046144, params[91], params[92], 1e-05f, LK_ACT_HSWISH, arena + 173408256,
       arena + 173729280);
 
-  /* %1121 = batch_norm_act_grad(%193, %1119, %196, %194, %195, %1120) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[B, 196, 1536], written over %1103 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 163774464, arena + 192675840, arena + 858241536,
+  /* %1105 = batch_norm_act_grad(%194, %1103, %197, %195, %196, %1104) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[B, 196, 1536], written over %1087 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 163774464, arena + 192675840, arena + 863046144,
       params[91], params[92], arena + 173729280, 1e-05f, LK_ACT_HSWISH, arena + 173408256,
       arena + 192675840);
 
-  /* %1122 = index(%1120) {axis 0, at 0} blocks.3.conv.conv.4 : f32[1536] */
+  /* %1106 = index(%1104) {axis 0, at 0} blocks.3.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 173729280, 3072, arena + 173422080, 1536);
 
-  /* %1123 = index(%1120) {axis 0, at 1} blocks.3.conv.conv.4 : f32[1536] */
+  /* %1107 = index(%1104) {axis 0, at 1} blocks.3.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 173730816, 3072, arena + 173423616, 1536);
 
-  /* %1124 = token_dwconv_grad_input(%1121, %192) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 1536] */
+  /* %1108 = token_dwconv_grad_input(%1105, %193) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 192675840, params[90],
       arena + 163774464);
 
-  /* %1125 = token_dwconv_grad_weight(%1121, %191) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %1109 = token_dwconv_grad_weight(%1105, %192) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 192675840,
       arena + 154140672, arena + 173408256);
 
-  /* %1126 = batch_norm_act_param_grad(%186, %1124, %189, %187, %188) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[2, 1536] */
+  /* %1110 = batch_norm_act_param_grad(%187, %1108, %190, %188, %189) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 144506880, arena + 163774464,
-      arena + 858236928, params[86], params[87], 1e-05f, LK_ACT_HSWISH, arena + 154140672,
+      arena + 863041536, params[86], params[87], 1e-05f, LK_ACT_HSWISH, arena + 154140672,
       arena + 154449408);
 
-  /* %1127 = batch_norm_act_grad(%186, %1124, %189, %187, %188, %1126) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[B, 196, 1536], written over %1124 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 144506880, arena + 163774464, arena + 858236928,
+  /* %1111 = batch_norm_act_grad(%187, %1108, %190, %188, %189, %1110) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[B, 196, 1536], written over %1108 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 144506880, arena + 163774464, arena + 863041536,
       params[86], params[87], arena + 154449408, 1e-05f, LK_ACT_HSWISH, arena + 154140672,
       arena + 163774464);
 
-  /* %1128 = index(%1126) {axis 0, at 0} blocks.3.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 154449408, 3072, arena + 160727040, 1536);
+  /* %1112 = index(%1110) {axis 0, at 0} blocks.3.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 154449408, 3072, arena + 163147776, 1536);
 
-  /* %1129 = index(%1126) {axis 0, at 1} blocks.3.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 154450944, 3072, arena + 160728576, 1536);
+  /* %1113 = index(%1110) {axis 0, at 1} blocks.3.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 154450944, 3072, arena + 163149312, 1536);
 
-  /* %1130 = transpose(%185) {perm [1, 0]} blocks.3.conv.conv.0 : f32[384, 1536] */
+  /* %1114 = transpose(%186) {perm [1, 0]} blocks.3.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[85], arena + 144506880);
 
-  /* %1131 = linear_grad_weight(%1127, %183) blocks.3.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 163774464, arena + 810295296,
-      arena + 158957568);
+  /* %1115 = linear_grad_weight(%1111, %184) blocks.3.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 163774464, arena + 812691456,
+      arena + 161378304);
 
-  /* %1132 = fused_linear(%1127, %1130, %1097) {residual} blocks.3.conv.conv.0 : f32[B, 196, 384], written into %663 from row 1 */
+  /* %1116 = fused_linear(%1111, %1114, %1081) {residual} blocks.3.conv.conv.0 : f32[B, 196, 384], written into %1074 from row 1 */
   lk_fused_linear_strided(B, 196, 1536, 384, arena + 163774464, 301056, arena + 144506880, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 202309632, 75264, arena + 793424256, 75648);
+      NULL, 0, LK_ACT_NONE, arena + 204730368, 75264, arena + 202310016, 75648);
 
-  /* %1133 = reshape(%1131) {shape [1536, 384, 1, 1]} blocks.3.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1131: no code */
+  /* %1117 = reshape(%1115) {shape [1536, 384, 1, 1]} blocks.3.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1115: no code */
 
-  /* %1134 = concat(%1096, %1132) {axis 0} blocks.3 : f32[B, 197, 384], a view of %663: no code */
+  /* %1118 = concat(%1080, %1116) {axis 0} blocks.3 : f32[B, 197, 384], a view of %1074: no code */
 
-  /* %1135 = mul(%1134, %180) blocks.3 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
+  /* %1119 = mul(%1118, %181) blocks.3 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 202309632, (const long[]){75648, 384, 1},
       inputs[3], (const long[]){1, 0, 0}, arena + 144506880);
 
-  /* %1136 = transpose(%177) {perm [1, 0]} blocks.3.attn.proj : f32[384, 384] */
+  /* %1120 = transpose(%178) {perm [1, 0]} blocks.3.attn.proj : f32[384, 384] */
   lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[83], arena + 146927616);
 
-  /* %1137 = fused_linear(%1135, %1136) blocks.3.attn.proj : f32[B, 197, 384] */
+  /* %1121 = fused_linear(%1119, %1120) blocks.3.attn.proj : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 384, 384, arena + 144506880, arena + 146927616, NULL, LK_ACT_NONE, NULL,
       arena + 151769088);
 
-  /* %1138 = linear_grad_weight(%1135, %176) blocks.3.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 144506880, arena + 711118848, arena + 160579584);
+  /* %1122 = linear_grad_weight(%1119, %177) blocks.3.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 144506880, arena + 715935744, arena + 163000320);
 
-  /* %1139 = reduce_sum(%1135) {axes [0], batch} blocks.3.attn.proj : f32[384] */
+  /* %1123 = reduce_sum(%1119) {axes [0], batch} blocks.3.attn.proj : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 144506880,
-      arena + 160731264);
+      arena + 163152000);
 
-  /* %1140 = sdpa_grad(%173, %174, %175, %1137) {heads 8, kv_heads 8} blocks.3.attn : f32[B, 197, 1152] */
+  /* %1124 = sdpa_grad(%174, %175, %176, %1121) {heads 8, kv_heads 8} blocks.3.attn : f32[B, 197, 1152] */
   lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 609447936, 1152, arena + 609448320, 1152,
       arena + 609448704, 1152, arena + 151769088, 384, arena + 144506880, 1152,
       arena + 144506880 + 384, 1152, arena + 144506880 + 768, 1152, 0.14433756f);
 
-  /* %1141 = transpose(%170) {perm [1, 0]} blocks.3.attn.qkv : f32[384, 1152] */
-  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[81], arena + 154189824);
+  /* %1125 = transpose(%171) {perm [1, 0]} blocks.3.attn.qkv : f32[384, 1152] */
+  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[81], arena + 151769088);
 
-  /* %1142 = fused_linear(%1140, %1141) blocks.3.attn.qkv : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 1152, 384, arena + 144506880, arena + 154189824, NULL, LK_ACT_NONE, NULL,
-      arena + 151769088);
+  /* %1126 = fused_linear(%1124, %1125) blocks.3.attn.qkv : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 1152, 384, arena + 144506880, arena + 151769088, NULL, LK_ACT_NONE, NULL,
+      arena + 154140672);
 
-  /* %1143 = linear_grad_weight(%1140, %169) blocks.3.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 144506880, arena + 708698112,
-      arena + 160137216);
+  /* %1127 = linear_grad_weight(%1124, %170) blocks.3.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 144506880, arena + 713515008,
+      arena + 162557952);
 
-  /* %1144 = reduce_sum(%1140) {axes [0], batch} blocks.3.attn.qkv : f32[1152] */
+  /* %1128 = reduce_sum(%1124) {axes [0], batch} blocks.3.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
-      arena + 144506880, arena + 160730112);
+      arena + 144506880, arena + 163150848);
 
-  /* %1145 = reduce_sum(%1142) {axes [0], batch} blocks.3.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 151769088,
-      arena + 160731648);
+  /* %1129 = reduce_sum(%1126) {axes [0], batch} blocks.3.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 154140672,
+      arena + 163152384);
 
-  /* %1146 = mul(%1142, %166) blocks.3.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 151769088, (const long[]){75648, 384, 1},
-      params[79], (const long[]){0, 0, 1}, arena + 144506880);
-
-  /* %1147 = reduce_sum(%1142, %168) {axes [0], batch} blocks.3.norm1 : f32[384] */
+  /* %1130 = reduce_sum(%1126, %169) {axes [0], batch} blocks.3.norm1 : f32[384] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0},
-      arena + 151769088, arena + 706277376, arena + 160732032);
+      arena + 154140672, arena + 711094272, arena + 163152768);
 
-  /* %1148 = normalize_grad(%165, %1146) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 384] */
-  lk_normalize_grad(B * 197, 384, arena + 703856640, arena + 144506880, 1e-06f, arena + 146927616);
+  /* %1131 = normalize_grad(%166, %1126, %167, %1118) {eps 1e-06} blocks.2.conv : f32[B, 197, 384], written over %1126 */
+  lk_layernorm_grad(B * 197, 384, arena + 708673536, arena + 154140672, params[79],
+      arena + 202309632, 1e-06f, arena + 154140672);
 
-  /* %1149 = add(%1134, %1148) blocks.2.conv : f32[B, 197, 384], written over %663 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
-      arena + 146927616, (const long[]){75648, 384, 1}, arena + 793423872);
+  /* %1132 = slice(%1131) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 384], a view of %1126: no code */
 
-  /* %1150 = slice(%1149) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 384], a view of %663: no code */
+  /* %1133 = slice(%1131) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 154141056, 75648, arena + 156561408, 75264);
 
-  /* %1151 = slice(%1149) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 793424256, 75648, arena + 154140672, 75264);
-
-  /* %1152 = batch_norm_act_param_grad(%158, %1151, %161, %159, %160) {eps 1e-05} blocks.2.conv.conv.8 : f32[2, 384] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 807886848, arena + 154140672,
-      arena + 858395904, params[75], params[76], 1e-05f, LK_ACT_NONE, arena + 144506880,
+  /* %1134 = batch_norm_act_param_grad(%159, %1133, %162, %160, %161) {eps 1e-05} blocks.2.conv.conv.8 : f32[2, 384] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 810283008, arena + 156561408,
+      arena + 863200512, params[75], params[76], 1e-05f, LK_ACT_NONE, arena + 144506880,
       arena + 144584064);
 
-  /* %1153 = batch_norm_act_grad(%158, %1151, %161, %159, %160, %1152) {eps 1e-05} blocks.2.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 807886848, arena + 154140672, arena + 858395904,
+  /* %1135 = batch_norm_act_grad(%159, %1133, %162, %160, %161, %1134) {eps 1e-05} blocks.2.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 810283008, arena + 156561408, arena + 863200512,
       params[75], params[76], arena + 144584064, 1e-05f, LK_ACT_NONE, arena + 144506880,
-      arena + 156549120);
+      arena + 158969856);
 
-  /* %1154 = index(%1152) {axis 0, at 0} blocks.2.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 144584064, 768, arena + 160732416, 384);
+  /* %1136 = index(%1134) {axis 0, at 0} blocks.2.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 144584064, 768, arena + 163153152, 384);
 
-  /* %1155 = index(%1152) {axis 0, at 1} blocks.2.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 144584448, 768, arena + 160732800, 384);
+  /* %1137 = index(%1134) {axis 0, at 1} blocks.2.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 144584448, 768, arena + 163153536, 384);
 
-  /* %1156 = transpose(%157) {perm [1, 0]} blocks.2.conv.conv.7 : f32[1536, 384] */
-  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[74], arena + 159547392);
+  /* %1138 = transpose(%158) {perm [1, 0]} blocks.2.conv.conv.7 : f32[1536, 384] */
+  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[74], arena + 161968128);
 
-  /* %1157 = fused_linear(%1153, %1156) blocks.2.conv.conv.7 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 156549120, arena + 159547392, NULL, LK_ACT_NONE, NULL,
+  /* %1139 = fused_linear(%1135, %1138) blocks.2.conv.conv.7 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 158969856, arena + 161968128, NULL, LK_ACT_NONE, NULL,
       arena + 144506880);
 
-  /* %1158 = linear_grad_weight(%1153, %155) blocks.2.conv.conv.7 : f32[384, 1536] */
-  lk_linear_grad_weight(B * 196, 1536, 384, arena + 156549120, arena + 134873088,
-      arena + 159547392);
+  /* %1140 = linear_grad_weight(%1135, %156) blocks.2.conv.conv.7 : f32[384, 1536] */
+  lk_linear_grad_weight(B * 196, 1536, 384, arena + 158969856, arena + 134873088,
+      arena + 161968128);
 
-  /* %1159 = reshape(%1158) {shape [384, 1536, 1, 1]} blocks.2.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1158: no code */
+  /* %1141 = reshape(%1140) {shape [384, 1536, 1, 1]} blocks.2.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1140: no code */
 
-  /* %1160 = reduce_sum(%1157, %145) {axes [0]} blocks.2.conv.conv.6 : f32[B, 1536] */
+  /* %1142 = reduce_sum(%1139, %146) {axes [0]} blocks.2.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
       arena + 144506880, arena + 125239296, arena + 134873088);
 
-  /* %1161 = hsigmoid_grad(%153, %1160) blocks.2.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 856783872, arena + 134873088, arena + 125239296);
+  /* %1143 = hsigmoid_grad(%154, %1142) blocks.2.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 861588480, arena + 134873088, arena + 125239296);
 
-  /* %1162 = transpose(%151) {perm [1, 0]} blocks.2.conv.conv.6.fc.2 : f32[4, 1536] */
+  /* %1144 = transpose(%152) {perm [1, 0]} blocks.2.conv.conv.6.fc.2 : f32[4, 1536] */
   lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[72], arena + 125288448);
 
-  /* %1163 = fused_linear(%1161, %1162) blocks.2.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %1145 = fused_linear(%1143, %1144) blocks.2.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 125239296, arena + 125288448, NULL, LK_ACT_NONE, NULL,
       arena + 125294592);
 
-  /* %1164 = linear_grad_weight(%1161, %150) blocks.2.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 125239296, arena + 858417904, arena + 125548032);
+  /* %1146 = linear_grad_weight(%1143, %151) blocks.2.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 125239296, arena + 863222512, arena + 125548032);
 
-  /* %1165 = reduce_sum(%1161) {axes [], batch} blocks.2.conv.conv.6.fc.2 : f32[1536] */
+  /* %1147 = reduce_sum(%1143) {axes [], batch} blocks.2.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 125239296,
       arena + 125563392);
 
-  /* %1166 = relu_grad(%149, %1163) blocks.2.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858417776, arena + 125294592, arena + 125294720);
+  /* %1148 = relu_grad(%150, %1145) blocks.2.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 863222384, arena + 125294592, arena + 125294720);
 
-  /* %1167 = transpose(%147) {perm [1, 0]} blocks.2.conv.conv.6.fc.0 : f32[1536, 4] */
+  /* %1149 = transpose(%148) {perm [1, 0]} blocks.2.conv.conv.6.fc.0 : f32[1536, 4] */
   lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[70], arena + 125288448);
 
-  /* %1168 = fused_linear(%1166, %1167) blocks.2.conv.conv.6.fc.0 : f32[B, 1536] */
+  /* %1150 = fused_linear(%1148, %1149) blocks.2.conv.conv.6.fc.0 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 125294720, arena + 125288448, NULL, LK_ACT_NONE, NULL,
       arena + 125239296);
 
-  /* %1169 = linear_grad_weight(%1166, %146) blocks.2.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 125294720, arena + 856734720, arena + 125554176);
+  /* %1151 = linear_grad_weight(%1148, %147) blocks.2.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 125294720, arena + 861539328, arena + 125554176);
 
-  /* %1170 = reduce_sum(%1166) {axes [], batch} blocks.2.conv.conv.6.fc.0 : f32[4] */
+  /* %1152 = reduce_sum(%1148) {axes [], batch} blocks.2.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 125294720,
       arena + 125564928);
 
-  /* %1171 = reshape(%1168) {shape [1, 1536]} blocks.2.conv.conv.6 : f32[B, 1, 1536], a view of %1168: no code */
+  /* %1153 = reshape(%1150) {shape [1, 1536]} blocks.2.conv.conv.6 : f32[B, 1, 1536], a view of %1150: no code */
 
-  /* %1172 = mul_scalar(%1171) {x op 0.0051020407} blocks.2.conv.conv.6 : f32[B, 1, 1536] */
+  /* %1154 = mul_scalar(%1153) {x op 0.0051020407} blocks.2.conv.conv.6 : f32[B, 1, 1536] */
   lk_mul_scalar(B * 1536, arena + 125239296, 0.0051020407f, arena + 125288448);
 
-  /* %1173 = mul_add(%1157, %154, %1172) blocks.2.conv.conv.4 : f32[B, 196, 1536], written over %1157 */
+  /* %1155 = mul_add(%1139, %155, %1154) blocks.2.conv.conv.4 : f32[B, 196, 1536], written over %1139 */
   lk_mul_add(3, (const long[]){B, 196, 1536}, arena + 144506880, (const long[]){301056, 1536, 1},
-      arena + 856833024, (const long[]){1536, 0, 1}, arena + 125288448, (const long[]){1536, 0, 1},
+      arena + 861637632, (const long[]){1536, 0, 1}, arena + 125288448, (const long[]){1536, 0, 1},
       arena + 144506880);
 
-  /* %1174 = batch_norm_act_param_grad(%140, %1173, %143, %141, %142) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[2, 1536] */
+  /* %1156 = batch_norm_act_param_grad(%141, %1155, %144, %142, %143) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 115605504, arena + 144506880,
-      arena + 858232320, params[66], params[67], 1e-05f, LK_ACT_HSWISH, arena + 125239296,
+      arena + 863036928, params[66], params[67], 1e-05f, LK_ACT_HSWISH, arena + 125239296,
       arena + 125560320);
 
-  /* %1175 = batch_norm_act_grad(%140, %1173, %143, %141, %142, %1174) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[B, 196, 1536], written over %1157 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 115605504, arena + 144506880, arena + 858232320,
+  /* %1157 = batch_norm_act_grad(%141, %1155, %144, %142, %143, %1156) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[B, 196, 1536], written over %1139 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 115605504, arena + 144506880, arena + 863036928,
       params[66], params[67], arena + 125560320, 1e-05f, LK_ACT_HSWISH, arena + 125239296,
       arena + 144506880);
 
-  /* %1176 = index(%1174) {axis 0, at 0} blocks.2.conv.conv.4 : f32[1536] */
+  /* %1158 = index(%1156) {axis 0, at 0} blocks.2.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 125560320, 3072, arena + 125253120, 1536);
 
-  /* %1177 = index(%1174) {axis 0, at 1} blocks.2.conv.conv.4 : f32[1536] */
+  /* %1159 = index(%1156) {axis 0, at 1} blocks.2.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 125561856, 3072, arena + 125254656, 1536);
 
-  /* %1178 = token_dwconv_grad_input(%1175, %139) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 1536] */
+  /* %1160 = token_dwconv_grad_input(%1157, %140) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 144506880, params[65],
       arena + 115605504);
 
-  /* %1179 = token_dwconv_grad_weight(%1175, %138) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %1161 = token_dwconv_grad_weight(%1157, %139) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 144506880,
       arena + 105971712, arena + 125239296);
 
-  /* %1180 = batch_norm_act_param_grad(%133, %1178, %136, %134, %135) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[2, 1536] */
+  /* %1162 = batch_norm_act_param_grad(%134, %1160, %137, %135, %136) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 96337920, arena + 115605504,
-      arena + 858227712, params[61], params[62], 1e-05f, LK_ACT_HSWISH, arena + 105971712,
+      arena + 863032320, params[61], params[62], 1e-05f, LK_ACT_HSWISH, arena + 105971712,
       arena + 106280448);
 
-  /* %1181 = batch_norm_act_grad(%133, %1178, %136, %134, %135, %1180) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[B, 196, 1536], written over %1178 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 96337920, arena + 115605504, arena + 858227712,
+  /* %1163 = batch_norm_act_grad(%134, %1160, %137, %135, %136, %1162) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[B, 196, 1536], written over %1160 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 96337920, arena + 115605504, arena + 863032320,
       params[61], params[62], arena + 106280448, 1e-05f, LK_ACT_HSWISH, arena + 105971712,
       arena + 115605504);
 
-  /* %1182 = index(%1180) {axis 0, at 0} blocks.2.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 106280448, 3072, arena + 112558080, 1536);
+  /* %1164 = index(%1162) {axis 0, at 0} blocks.2.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 106280448, 3072, arena + 114978816, 1536);
 
-  /* %1183 = index(%1180) {axis 0, at 1} blocks.2.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 106281984, 3072, arena + 112559616, 1536);
+  /* %1165 = index(%1162) {axis 0, at 1} blocks.2.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 106281984, 3072, arena + 114980352, 1536);
 
-  /* %1184 = transpose(%132) {perm [1, 0]} blocks.2.conv.conv.0 : f32[384, 1536] */
+  /* %1166 = transpose(%133) {perm [1, 0]} blocks.2.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[60], arena + 96337920);
 
-  /* %1185 = linear_grad_weight(%1181, %130) blocks.2.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 115605504, arena + 805478400,
-      arena + 110788608);
+  /* %1167 = linear_grad_weight(%1163, %131) blocks.2.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 115605504, arena + 807874560,
+      arena + 113209344);
 
-  /* %1186 = fused_linear(%1181, %1184, %1151) {residual} blocks.2.conv.conv.0 : f32[B, 196, 384], written into %663 from row 1 */
+  /* %1168 = fused_linear(%1163, %1166, %1133) {residual} blocks.2.conv.conv.0 : f32[B, 196, 384], written into %1126 from row 1 */
   lk_fused_linear_strided(B, 196, 1536, 384, arena + 115605504, 301056, arena + 96337920, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 154140672, 75264, arena + 793424256, 75648);
+      NULL, 0, LK_ACT_NONE, arena + 156561408, 75264, arena + 154141056, 75648);
 
-  /* %1187 = reshape(%1185) {shape [1536, 384, 1, 1]} blocks.2.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1185: no code */
+  /* %1169 = reshape(%1167) {shape [1536, 384, 1, 1]} blocks.2.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1167: no code */
 
-  /* %1188 = concat(%1150, %1186) {axis 0} blocks.2 : f32[B, 197, 384], a view of %663: no code */
+  /* %1170 = concat(%1132, %1168) {axis 0} blocks.2 : f32[B, 197, 384], a view of %1126: no code */
 
-  /* %1189 = mul(%1188, %127) blocks.2 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
+  /* %1171 = mul(%1170, %128) blocks.2 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 154140672, (const long[]){75648, 384, 1},
       inputs[2], (const long[]){1, 0, 0}, arena + 96337920);
 
-  /* %1190 = transpose(%124) {perm [1, 0]} blocks.2.attn.proj : f32[384, 384] */
+  /* %1172 = transpose(%125) {perm [1, 0]} blocks.2.attn.proj : f32[384, 384] */
   lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[58], arena + 98758656);
 
-  /* %1191 = fused_linear(%1189, %1190) blocks.2.attn.proj : f32[B, 197, 384] */
+  /* %1173 = fused_linear(%1171, %1172) blocks.2.attn.proj : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 384, 384, arena + 96337920, arena + 98758656, NULL, LK_ACT_NONE, NULL,
       arena + 103600128);
 
-  /* %1192 = linear_grad_weight(%1189, %123) blocks.2.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 96337920, arena + 701435904, arena + 112410624);
+  /* %1174 = linear_grad_weight(%1171, %124) blocks.2.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 96337920, arena + 706252800, arena + 114831360);
 
-  /* %1193 = reduce_sum(%1189) {axes [0], batch} blocks.2.attn.proj : f32[384] */
+  /* %1175 = reduce_sum(%1171) {axes [0], batch} blocks.2.attn.proj : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 96337920,
-      arena + 112562304);
+      arena + 114983040);
 
-  /* %1194 = sdpa_grad(%120, %121, %122, %1191) {heads 8, kv_heads 8} blocks.2.attn : f32[B, 197, 1152] */
+  /* %1176 = sdpa_grad(%121, %122, %123, %1173) {heads 8, kv_heads 8} blocks.2.attn : f32[B, 197, 1152] */
   lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 602185728, 1152, arena + 602186112, 1152,
       arena + 602186496, 1152, arena + 103600128, 384, arena + 96337920, 1152,
       arena + 96337920 + 384, 1152, arena + 96337920 + 768, 1152, 0.14433756f);
 
-  /* %1195 = transpose(%117) {perm [1, 0]} blocks.2.attn.qkv : f32[384, 1152] */
-  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[56], arena + 106020864);
+  /* %1177 = transpose(%118) {perm [1, 0]} blocks.2.attn.qkv : f32[384, 1152] */
+  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[56], arena + 103600128);
 
-  /* %1196 = fused_linear(%1194, %1195) blocks.2.attn.qkv : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 1152, 384, arena + 96337920, arena + 106020864, NULL, LK_ACT_NONE, NULL,
-      arena + 103600128);
+  /* %1178 = fused_linear(%1176, %1177) blocks.2.attn.qkv : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 1152, 384, arena + 96337920, arena + 103600128, NULL, LK_ACT_NONE, NULL,
+      arena + 105971712);
 
-  /* %1197 = linear_grad_weight(%1194, %116) blocks.2.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 96337920, arena + 699015168, arena + 111968256);
+  /* %1179 = linear_grad_weight(%1176, %117) blocks.2.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 96337920, arena + 703832064, arena + 114388992);
 
-  /* %1198 = reduce_sum(%1194) {axes [0], batch} blocks.2.attn.qkv : f32[1152] */
+  /* %1180 = reduce_sum(%1176) {axes [0], batch} blocks.2.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0}, arena + 96337920,
-      arena + 112561152);
+      arena + 114981888);
 
-  /* %1199 = reduce_sum(%1196) {axes [0], batch} blocks.2.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 103600128,
-      arena + 112562688);
+  /* %1181 = reduce_sum(%1178) {axes [0], batch} blocks.2.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 105971712,
+      arena + 114983424);
 
-  /* %1200 = mul(%1196, %113) blocks.2.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 103600128, (const long[]){75648, 384, 1},
-      params[54], (const long[]){0, 0, 1}, arena + 96337920);
-
-  /* %1201 = reduce_sum(%1196, %115) {axes [0], batch} blocks.2.norm1 : f32[384] */
+  /* %1182 = reduce_sum(%1178, %116) {axes [0], batch} blocks.2.norm1 : f32[384] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0},
-      arena + 103600128, arena + 696594432, arena + 112563072);
+      arena + 105971712, arena + 701411328, arena + 114983808);
 
-  /* %1202 = normalize_grad(%112, %1200) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 384] */
-  lk_normalize_grad(B * 197, 384, arena + 694173696, arena + 96337920, 1e-06f, arena + 98758656);
+  /* %1183 = normalize_grad(%113, %1178, %114, %1170) {eps 1e-06} blocks.1.conv : f32[B, 197, 384], written over %1178 */
+  lk_layernorm_grad(B * 197, 384, arena + 698990592, arena + 105971712, params[54],
+      arena + 154140672, 1e-06f, arena + 105971712);
 
-  /* %1203 = add(%1188, %1202) blocks.1.conv : f32[B, 197, 384], written over %663 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
-      arena + 98758656, (const long[]){75648, 384, 1}, arena + 793423872);
+  /* %1184 = slice(%1183) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 384], a view of %1178: no code */
 
-  /* %1204 = slice(%1203) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 384], a view of %663: no code */
+  /* %1185 = slice(%1183) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 105972096, 75648, arena + 108392448, 75264);
 
-  /* %1205 = slice(%1203) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 793424256, 75648, arena + 105971712, 75264);
-
-  /* %1206 = batch_norm_act_param_grad(%105, %1205, %108, %106, %107) {eps 1e-05} blocks.1.conv.conv.8 : f32[2, 384] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 803069952, arena + 105971712,
-      arena + 858394752, params[50], params[51], 1e-05f, LK_ACT_NONE, arena + 96337920,
+  /* %1186 = batch_norm_act_param_grad(%106, %1185, %109, %107, %108) {eps 1e-05} blocks.1.conv.conv.8 : f32[2, 384] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 805466112, arena + 108392448,
+      arena + 863199360, params[50], params[51], 1e-05f, LK_ACT_NONE, arena + 96337920,
       arena + 96415104);
 
-  /* %1207 = batch_norm_act_grad(%105, %1205, %108, %106, %107, %1206) {eps 1e-05} blocks.1.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 803069952, arena + 105971712, arena + 858394752,
+  /* %1187 = batch_norm_act_grad(%106, %1185, %109, %107, %108, %1186) {eps 1e-05} blocks.1.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 805466112, arena + 108392448, arena + 863199360,
       params[50], params[51], arena + 96415104, 1e-05f, LK_ACT_NONE, arena + 96337920,
-      arena + 108380160);
+      arena + 110800896);
 
-  /* %1208 = index(%1206) {axis 0, at 0} blocks.1.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 96415104, 768, arena + 112563456, 384);
+  /* %1188 = index(%1186) {axis 0, at 0} blocks.1.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 96415104, 768, arena + 114984192, 384);
 
-  /* %1209 = index(%1206) {axis 0, at 1} blocks.1.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 96415488, 768, arena + 112563840, 384);
+  /* %1189 = index(%1186) {axis 0, at 1} blocks.1.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 96415488, 768, arena + 114984576, 384);
 
-  /* %1210 = transpose(%104) {perm [1, 0]} blocks.1.conv.conv.7 : f32[1536, 384] */
-  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[49], arena + 111378432);
+  /* %1190 = transpose(%105) {perm [1, 0]} blocks.1.conv.conv.7 : f32[1536, 384] */
+  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[49], arena + 113799168);
 
-  /* %1211 = fused_linear(%1207, %1210) blocks.1.conv.conv.7 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 108380160, arena + 111378432, NULL, LK_ACT_NONE, NULL,
+  /* %1191 = fused_linear(%1187, %1190) blocks.1.conv.conv.7 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 110800896, arena + 113799168, NULL, LK_ACT_NONE, NULL,
       arena + 96337920);
 
-  /* %1212 = linear_grad_weight(%1207, %102) blocks.1.conv.conv.7 : f32[384, 1536] */
-  lk_linear_grad_weight(B * 196, 1536, 384, arena + 108380160, arena + 86704128, arena + 111378432);
+  /* %1192 = linear_grad_weight(%1187, %103) blocks.1.conv.conv.7 : f32[384, 1536] */
+  lk_linear_grad_weight(B * 196, 1536, 384, arena + 110800896, arena + 86704128, arena + 113799168);
 
-  /* %1213 = reshape(%1212) {shape [384, 1536, 1, 1]} blocks.1.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1212: no code */
+  /* %1193 = reshape(%1192) {shape [384, 1536, 1, 1]} blocks.1.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1192: no code */
 
-  /* %1214 = reduce_sum(%1211, %92) {axes [0]} blocks.1.conv.conv.6 : f32[B, 1536] */
+  /* %1194 = reduce_sum(%1191, %93) {axes [0]} blocks.1.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
       arena + 96337920, arena + 77070336, arena + 86704128);
 
-  /* %1215 = hsigmoid_grad(%100, %1214) blocks.1.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 856636416, arena + 86704128, arena + 77070336);
+  /* %1195 = hsigmoid_grad(%101, %1194) blocks.1.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 861441024, arena + 86704128, arena + 77070336);
 
-  /* %1216 = transpose(%98) {perm [1, 0]} blocks.1.conv.conv.6.fc.2 : f32[4, 1536] */
+  /* %1196 = transpose(%99) {perm [1, 0]} blocks.1.conv.conv.6.fc.2 : f32[4, 1536] */
   lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[47], arena + 77119488);
 
-  /* %1217 = fused_linear(%1215, %1216) blocks.1.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %1197 = fused_linear(%1195, %1196) blocks.1.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 77070336, arena + 77119488, NULL, LK_ACT_NONE, NULL,
       arena + 77125632);
 
-  /* %1218 = linear_grad_weight(%1215, %97) blocks.1.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 77070336, arena + 858417648, arena + 77379072);
+  /* %1198 = linear_grad_weight(%1195, %98) blocks.1.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 77070336, arena + 863222256, arena + 77379072);
 
-  /* %1219 = reduce_sum(%1215) {axes [], batch} blocks.1.conv.conv.6.fc.2 : f32[1536] */
+  /* %1199 = reduce_sum(%1195) {axes [], batch} blocks.1.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 77070336,
       arena + 77394432);
 
-  /* %1220 = relu_grad(%96, %1217) blocks.1.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858417520, arena + 77125632, arena + 77125760);
+  /* %1200 = relu_grad(%97, %1197) blocks.1.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 863222128, arena + 77125632, arena + 77125760);
 
-  /* %1221 = transpose(%94) {perm [1, 0]} blocks.1.conv.conv.6.fc.0 : f32[1536, 4] */
+  /* %1201 = transpose(%95) {perm [1, 0]} blocks.1.conv.conv.6.fc.0 : f32[1536, 4] */
   lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[45], arena + 77119488);
 
-  /* %1222 = fused_linear(%1220, %1221) blocks.1.conv.conv.6.fc.0 : f32[B, 1536] */
+  /* %1202 = fused_linear(%1200, %1201) blocks.1.conv.conv.6.fc.0 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 77125760, arena + 77119488, NULL, LK_ACT_NONE, NULL,
       arena + 77070336);
 
-  /* %1223 = linear_grad_weight(%1220, %93) blocks.1.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 77125760, arena + 856587264, arena + 77385216);
+  /* %1203 = linear_grad_weight(%1200, %94) blocks.1.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 77125760, arena + 861391872, arena + 77385216);
 
-  /* %1224 = reduce_sum(%1220) {axes [], batch} blocks.1.conv.conv.6.fc.0 : f32[4] */
+  /* %1204 = reduce_sum(%1200) {axes [], batch} blocks.1.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 77125760,
       arena + 77395968);
 
-  /* %1225 = reshape(%1222) {shape [1, 1536]} blocks.1.conv.conv.6 : f32[B, 1, 1536], a view of %1222: no code */
+  /* %1205 = reshape(%1202) {shape [1, 1536]} blocks.1.conv.conv.6 : f32[B, 1, 1536], a view of %1202: no code */
 
-  /* %1226 = mul_scalar(%1225) {x op 0.0051020407} blocks.1.conv.conv.6 : f32[B, 1, 1536] */
+  /* %1206 = mul_scalar(%1205) {x op 0.0051020407} blocks.1.conv.conv.6 : f32[B, 1, 1536] */
   lk_mul_scalar(B * 1536, arena + 77070336, 0.0051020407f, arena + 77119488);
 
-  /* %1227 = mul_add(%1211, %101, %1226) blocks.1.conv.conv.4 : f32[B, 196, 1536], written over %1211 */
+  /* %1207 = mul_add(%1191, %102, %1206) blocks.1.conv.conv.4 : f32[B, 196, 1536], written over %1191 */
   lk_mul_add(3, (const long[]){B, 196, 1536}, arena + 96337920, (const long[]){301056, 1536, 1},
-      arena + 856685568, (const long[]){1536, 0, 1}, arena + 77119488, (const long[]){1536, 0, 1},
+      arena + 861490176, (const long[]){1536, 0, 1}, arena + 77119488, (const long[]){1536, 0, 1},
       arena + 96337920);
 
-  /* %1228 = batch_norm_act_param_grad(%87, %1227, %90, %88, %89) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[2, 1536] */
+  /* %1208 = batch_norm_act_param_grad(%88, %1207, %91, %89, %90) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 67436544, arena + 96337920,
-      arena + 858223104, params[41], params[42], 1e-05f, LK_ACT_HSWISH, arena + 77070336,
+      arena + 863027712, params[41], params[42], 1e-05f, LK_ACT_HSWISH, arena + 77070336,
       arena + 77391360);
 
-  /* %1229 = batch_norm_act_grad(%87, %1227, %90, %88, %89, %1228) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[B, 196, 1536], written over %1211 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 67436544, arena + 96337920, arena + 858223104,
+  /* %1209 = batch_norm_act_grad(%88, %1207, %91, %89, %90, %1208) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[B, 196, 1536], written over %1191 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 67436544, arena + 96337920, arena + 863027712,
       params[41], params[42], arena + 77391360, 1e-05f, LK_ACT_HSWISH, arena + 77070336,
       arena + 96337920);
 
-  /* %1230 = index(%1228) {axis 0, at 0} blocks.1.conv.conv.4 : f32[1536] */
+  /* %1210 = index(%1208) {axis 0, at 0} blocks.1.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 77391360, 3072, arena + 77084160, 1536);
 
-  /* %1231 = index(%1228) {axis 0, at 1} blocks.1.conv.conv.4 : f32[1536] */
+  /* %1211 = index(%1208) {axis 0, at 1} blocks.1.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 77392896, 3072, arena + 77085696, 1536);
 
-  /* %1232 = token_dwconv_grad_input(%1229, %86) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 1536] */
+  /* %1212 = token_dwconv_grad_input(%1209, %87) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 96337920, params[40],
       arena + 67436544);
 
-  /* %1233 = token_dwconv_grad_weight(%1229, %85) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %1213 = token_dwconv_grad_weight(%1209, %86) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 96337920, arena + 57802752,
       arena + 77070336);
 
-  /* %1234 = batch_norm_act_param_grad(%80, %1232, %83, %81, %82) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[2, 1536] */
+  /* %1214 = batch_norm_act_param_grad(%81, %1212, %84, %82, %83) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 48168960, arena + 67436544,
-      arena + 858218496, params[36], params[37], 1e-05f, LK_ACT_HSWISH, arena + 57802752,
+      arena + 863023104, params[36], params[37], 1e-05f, LK_ACT_HSWISH, arena + 57802752,
       arena + 58111488);
 
-  /* %1235 = batch_norm_act_grad(%80, %1232, %83, %81, %82, %1234) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[B, 196, 1536], written over %1232 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 48168960, arena + 67436544, arena + 858218496,
+  /* %1215 = batch_norm_act_grad(%81, %1212, %84, %82, %83, %1214) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[B, 196, 1536], written over %1212 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 48168960, arena + 67436544, arena + 863023104,
       params[36], params[37], arena + 58111488, 1e-05f, LK_ACT_HSWISH, arena + 57802752,
       arena + 67436544);
 
-  /* %1236 = index(%1234) {axis 0, at 0} blocks.1.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 58111488, 3072, arena + 64389120, 1536);
+  /* %1216 = index(%1214) {axis 0, at 0} blocks.1.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 58111488, 3072, arena + 66809856, 1536);
 
-  /* %1237 = index(%1234) {axis 0, at 1} blocks.1.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 58113024, 3072, arena + 64390656, 1536);
+  /* %1217 = index(%1214) {axis 0, at 1} blocks.1.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 58113024, 3072, arena + 66811392, 1536);
 
-  /* %1238 = transpose(%79) {perm [1, 0]} blocks.1.conv.conv.0 : f32[384, 1536] */
+  /* %1218 = transpose(%80) {perm [1, 0]} blocks.1.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[35], arena + 48168960);
 
-  /* %1239 = linear_grad_weight(%1235, %77) blocks.1.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 67436544, arena + 800661504, arena + 62619648);
+  /* %1219 = linear_grad_weight(%1215, %78) blocks.1.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 67436544, arena + 803057664, arena + 65040384);
 
-  /* %1240 = fused_linear(%1235, %1238, %1205) {residual} blocks.1.conv.conv.0 : f32[B, 196, 384], written into %663 from row 1 */
+  /* %1220 = fused_linear(%1215, %1218, %1185) {residual} blocks.1.conv.conv.0 : f32[B, 196, 384], written into %1178 from row 1 */
   lk_fused_linear_strided(B, 196, 1536, 384, arena + 67436544, 301056, arena + 48168960, NULL, NULL,
-      0, LK_ACT_NONE, arena + 105971712, 75264, arena + 793424256, 75648);
+      0, LK_ACT_NONE, arena + 108392448, 75264, arena + 105972096, 75648);
 
-  /* %1241 = reshape(%1239) {shape [1536, 384, 1, 1]} blocks.1.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1239: no code */
+  /* %1221 = reshape(%1219) {shape [1536, 384, 1, 1]} blocks.1.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1219: no code */
 
-  /* %1242 = concat(%1204, %1240) {axis 0} blocks.1 : f32[B, 197, 384], a view of %663: no code */
+  /* %1222 = concat(%1184, %1220) {axis 0} blocks.1 : f32[B, 197, 384], a view of %1178: no code */
 
-  /* %1243 = mul(%1242, %74) blocks.1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
+  /* %1223 = mul(%1222, %75) blocks.1 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 105971712, (const long[]){75648, 384, 1},
       inputs[1], (const long[]){1, 0, 0}, arena + 48168960);
 
-  /* %1244 = transpose(%71) {perm [1, 0]} blocks.1.attn.proj : f32[384, 384] */
+  /* %1224 = transpose(%72) {perm [1, 0]} blocks.1.attn.proj : f32[384, 384] */
   lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[33], arena + 50589696);
 
-  /* %1245 = fused_linear(%1243, %1244) blocks.1.attn.proj : f32[B, 197, 384] */
+  /* %1225 = fused_linear(%1223, %1224) blocks.1.attn.proj : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 384, 384, arena + 48168960, arena + 50589696, NULL, LK_ACT_NONE, NULL,
       arena + 55431168);
 
-  /* %1246 = linear_grad_weight(%1243, %70) blocks.1.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 48168960, arena + 691752960, arena + 64241664);
+  /* %1226 = linear_grad_weight(%1223, %71) blocks.1.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 48168960, arena + 696569856, arena + 66662400);
 
-  /* %1247 = reduce_sum(%1243) {axes [0], batch} blocks.1.attn.proj : f32[384] */
+  /* %1227 = reduce_sum(%1223) {axes [0], batch} blocks.1.attn.proj : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 48168960,
-      arena + 64393344);
+      arena + 66814080);
 
-  /* %1248 = sdpa_grad(%67, %68, %69, %1245) {heads 8, kv_heads 8} blocks.1.attn : f32[B, 197, 1152] */
+  /* %1228 = sdpa_grad(%68, %69, %70, %1225) {heads 8, kv_heads 8} blocks.1.attn : f32[B, 197, 1152] */
   lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 594923520, 1152, arena + 594923904, 1152,
       arena + 594924288, 1152, arena + 55431168, 384, arena + 48168960, 1152,
       arena + 48168960 + 384, 1152, arena + 48168960 + 768, 1152, 0.14433756f);
 
-  /* %1249 = transpose(%64) {perm [1, 0]} blocks.1.attn.qkv : f32[384, 1152] */
-  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[31], arena + 57851904);
+  /* %1229 = transpose(%65) {perm [1, 0]} blocks.1.attn.qkv : f32[384, 1152] */
+  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[31], arena + 55431168);
 
-  /* %1250 = fused_linear(%1248, %1249) blocks.1.attn.qkv : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 1152, 384, arena + 48168960, arena + 57851904, NULL, LK_ACT_NONE, NULL,
-      arena + 55431168);
+  /* %1230 = fused_linear(%1228, %1229) blocks.1.attn.qkv : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 1152, 384, arena + 48168960, arena + 55431168, NULL, LK_ACT_NONE, NULL,
+      arena + 57802752);
 
-  /* %1251 = linear_grad_weight(%1248, %63) blocks.1.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 48168960, arena + 689332224, arena + 63799296);
+  /* %1231 = linear_grad_weight(%1228, %64) blocks.1.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 48168960, arena + 694149120, arena + 66220032);
 
-  /* %1252 = reduce_sum(%1248) {axes [0], batch} blocks.1.attn.qkv : f32[1152] */
+  /* %1232 = reduce_sum(%1228) {axes [0], batch} blocks.1.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0}, arena + 48168960,
-      arena + 64392192);
+      arena + 66812928);
 
-  /* %1253 = reduce_sum(%1250) {axes [0], batch} blocks.1.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 55431168,
-      arena + 64393728);
+  /* %1233 = reduce_sum(%1230) {axes [0], batch} blocks.1.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 57802752,
+      arena + 66814464);
 
-  /* %1254 = mul(%1250, %60) blocks.1.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 55431168, (const long[]){75648, 384, 1},
-      params[29], (const long[]){0, 0, 1}, arena + 48168960);
-
-  /* %1255 = reduce_sum(%1250, %62) {axes [0], batch} blocks.1.norm1 : f32[384] */
+  /* %1234 = reduce_sum(%1230, %63) {axes [0], batch} blocks.1.norm1 : f32[384] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0},
-      arena + 55431168, arena + 686911488, arena + 64394112);
+      arena + 57802752, arena + 691728384, arena + 66814848);
 
-  /* %1256 = normalize_grad(%59, %1254) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 384] */
-  lk_normalize_grad(B * 197, 384, arena + 684490752, arena + 48168960, 1e-06f, arena + 50589696);
+  /* %1235 = normalize_grad(%60, %1230, %61, %1222) {eps 1e-06} blocks.0.conv : f32[B, 197, 384], written over %1230 */
+  lk_layernorm_grad(B * 197, 384, arena + 689307648, arena + 57802752, params[29],
+      arena + 105971712, 1e-06f, arena + 57802752);
 
-  /* %1257 = add(%1242, %1256) blocks.0.conv : f32[B, 197, 384], written over %663 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
-      arena + 50589696, (const long[]){75648, 384, 1}, arena + 793423872);
+  /* %1236 = slice(%1235) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 384], a view of %1230: no code */
 
-  /* %1258 = slice(%1257) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 384], a view of %663: no code */
+  /* %1237 = slice(%1235) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 57803136, 75648, arena + 60223488, 75264);
 
-  /* %1259 = slice(%1257) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 793424256, 75648, arena + 57802752, 75264);
-
-  /* %1260 = batch_norm_act_param_grad(%52, %1259, %55, %53, %54) {eps 1e-05} blocks.0.conv.conv.8 : f32[2, 384] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 798253056, arena + 57802752,
-      arena + 858393600, params[25], params[26], 1e-05f, LK_ACT_NONE, arena + 48168960,
+  /* %1238 = batch_norm_act_param_grad(%53, %1237, %56, %54, %55) {eps 1e-05} blocks.0.conv.conv.8 : f32[2, 384] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 800649216, arena + 60223488,
+      arena + 863198208, params[25], params[26], 1e-05f, LK_ACT_NONE, arena + 48168960,
       arena + 48246144);
 
-  /* %1261 = batch_norm_act_grad(%52, %1259, %55, %53, %54, %1260) {eps 1e-05} blocks.0.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 798253056, arena + 57802752, arena + 858393600,
+  /* %1239 = batch_norm_act_grad(%53, %1237, %56, %54, %55, %1238) {eps 1e-05} blocks.0.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 800649216, arena + 60223488, arena + 863198208,
       params[25], params[26], arena + 48246144, 1e-05f, LK_ACT_NONE, arena + 48168960,
-      arena + 60211200);
+      arena + 62631936);
 
-  /* %1262 = index(%1260) {axis 0, at 0} blocks.0.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 48246144, 768, arena + 64394496, 384);
+  /* %1240 = index(%1238) {axis 0, at 0} blocks.0.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 48246144, 768, arena + 66815232, 384);
 
-  /* %1263 = index(%1260) {axis 0, at 1} blocks.0.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 48246528, 768, arena + 64394880, 384);
+  /* %1241 = index(%1238) {axis 0, at 1} blocks.0.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 48246528, 768, arena + 66815616, 384);
 
-  /* %1264 = transpose(%51) {perm [1, 0]} blocks.0.conv.conv.7 : f32[1536, 384] */
-  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[24], arena + 63209472);
+  /* %1242 = transpose(%52) {perm [1, 0]} blocks.0.conv.conv.7 : f32[1536, 384] */
+  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[24], arena + 65630208);
 
-  /* %1265 = fused_linear(%1261, %1264) blocks.0.conv.conv.7 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 60211200, arena + 63209472, NULL, LK_ACT_NONE, NULL,
+  /* %1243 = fused_linear(%1239, %1242) blocks.0.conv.conv.7 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 62631936, arena + 65630208, NULL, LK_ACT_NONE, NULL,
       arena + 48168960);
 
-  /* %1266 = linear_grad_weight(%1261, %49) blocks.0.conv.conv.7 : f32[384, 1536] */
-  lk_linear_grad_weight(B * 196, 1536, 384, arena + 60211200, arena + 38535168, arena + 63209472);
+  /* %1244 = linear_grad_weight(%1239, %50) blocks.0.conv.conv.7 : f32[384, 1536] */
+  lk_linear_grad_weight(B * 196, 1536, 384, arena + 62631936, arena + 38535168, arena + 65630208);
 
-  /* %1267 = reshape(%1266) {shape [384, 1536, 1, 1]} blocks.0.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1266: no code */
+  /* %1245 = reshape(%1244) {shape [384, 1536, 1, 1]} blocks.0.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1244: no code */
 
-  /* %1268 = reduce_sum(%1265, %39) {axes [0]} blocks.0.conv.conv.6 : f32[B, 1536] */
+  /* %1246 = reduce_sum(%1243, %40) {axes [0]} blocks.0.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
       arena + 48168960, arena + 28901376, arena + 38535168);
 
-  /* %1269 = hsigmoid_grad(%47, %1268) blocks.0.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 856488960, arena + 38535168, arena + 28901376);
+  /* %1247 = hsigmoid_grad(%48, %1246) blocks.0.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 861293568, arena + 38535168, arena + 28901376);
 
-  /* %1270 = transpose(%45) {perm [1, 0]} blocks.0.conv.conv.6.fc.2 : f32[4, 1536] */
+  /* %1248 = transpose(%46) {perm [1, 0]} blocks.0.conv.conv.6.fc.2 : f32[4, 1536] */
   lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[22], arena + 28950528);
 
-  /* %1271 = fused_linear(%1269, %1270) blocks.0.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %1249 = fused_linear(%1247, %1248) blocks.0.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 28901376, arena + 28950528, NULL, LK_ACT_NONE, NULL,
       arena + 28956672);
 
-  /* %1272 = linear_grad_weight(%1269, %44) blocks.0.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 28901376, arena + 858417392, arena + 29210112);
+  /* %1250 = linear_grad_weight(%1247, %45) blocks.0.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 28901376, arena + 863222000, arena + 29210112);
 
-  /* %1273 = reduce_sum(%1269) {axes [], batch} blocks.0.conv.conv.6.fc.2 : f32[1536] */
+  /* %1251 = reduce_sum(%1247) {axes [], batch} blocks.0.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 28901376,
       arena + 29225472);
 
-  /* %1274 = relu_grad(%43, %1271) blocks.0.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858417264, arena + 28956672, arena + 28956800);
+  /* %1252 = relu_grad(%44, %1249) blocks.0.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 863221872, arena + 28956672, arena + 28956800);
 
-  /* %1275 = transpose(%41) {perm [1, 0]} blocks.0.conv.conv.6.fc.0 : f32[1536, 4] */
+  /* %1253 = transpose(%42) {perm [1, 0]} blocks.0.conv.conv.6.fc.0 : f32[1536, 4] */
   lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[20], arena + 28950528);
 
-  /* %1276 = fused_linear(%1274, %1275) blocks.0.conv.conv.6.fc.0 : f32[B, 1536] */
+  /* %1254 = fused_linear(%1252, %1253) blocks.0.conv.conv.6.fc.0 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 28956800, arena + 28950528, NULL, LK_ACT_NONE, NULL,
       arena + 28901376);
 
-  /* %1277 = linear_grad_weight(%1274, %40) blocks.0.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 28956800, arena + 856439808, arena + 29216256);
+  /* %1255 = linear_grad_weight(%1252, %41) blocks.0.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 28956800, arena + 861244416, arena + 29216256);
 
-  /* %1278 = reduce_sum(%1274) {axes [], batch} blocks.0.conv.conv.6.fc.0 : f32[4] */
+  /* %1256 = reduce_sum(%1252) {axes [], batch} blocks.0.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 28956800,
       arena + 29227008);
 
-  /* %1279 = reshape(%1276) {shape [1, 1536]} blocks.0.conv.conv.6 : f32[B, 1, 1536], a view of %1276: no code */
+  /* %1257 = reshape(%1254) {shape [1, 1536]} blocks.0.conv.conv.6 : f32[B, 1, 1536], a view of %1254: no code */
 
-  /* %1280 = mul_scalar(%1279) {x op 0.0051020407} blocks.0.conv.conv.6 : f32[B, 1, 1536] */
+  /* %1258 = mul_scalar(%1257) {x op 0.0051020407} blocks.0.conv.conv.6 : f32[B, 1, 1536] */
   lk_mul_scalar(B * 1536, arena + 28901376, 0.0051020407f, arena + 28950528);
 
-  /* %1281 = mul_add(%1265, %48, %1280) blocks.0.conv.conv.4 : f32[B, 196, 1536], written over %1265 */
+  /* %1259 = mul_add(%1243, %49, %1258) blocks.0.conv.conv.4 : f32[B, 196, 1536], written over %1243 */
   lk_mul_add(3, (const long[]){B, 196, 1536}, arena + 48168960, (const long[]){301056, 1536, 1},
-      arena + 856538112, (const long[]){1536, 0, 1}, arena + 28950528, (const long[]){1536, 0, 1},
+      arena + 861342720, (const long[]){1536, 0, 1}, arena + 28950528, (const long[]){1536, 0, 1},
       arena + 48168960);
 
-  /* %1282 = batch_norm_act_param_grad(%34, %1281, %37, %35, %36) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[2, 1536] */
+  /* %1260 = batch_norm_act_param_grad(%35, %1259, %38, %36, %37) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 19267584, arena + 48168960,
-      arena + 858213888, params[16], params[17], 1e-05f, LK_ACT_HSWISH, arena + 28901376,
+      arena + 863018496, params[16], params[17], 1e-05f, LK_ACT_HSWISH, arena + 28901376,
       arena + 29222400);
 
-  /* %1283 = batch_norm_act_grad(%34, %1281, %37, %35, %36, %1282) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[B, 196, 1536], written over %1265 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 19267584, arena + 48168960, arena + 858213888,
+  /* %1261 = batch_norm_act_grad(%35, %1259, %38, %36, %37, %1260) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[B, 196, 1536], written over %1243 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 19267584, arena + 48168960, arena + 863018496,
       params[16], params[17], arena + 29222400, 1e-05f, LK_ACT_HSWISH, arena + 28901376,
       arena + 48168960);
 
-  /* %1284 = index(%1282) {axis 0, at 0} blocks.0.conv.conv.4 : f32[1536] */
+  /* %1262 = index(%1260) {axis 0, at 0} blocks.0.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 29222400, 3072, arena + 28915200, 1536);
 
-  /* %1285 = index(%1282) {axis 0, at 1} blocks.0.conv.conv.4 : f32[1536] */
+  /* %1263 = index(%1260) {axis 0, at 1} blocks.0.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 29223936, 3072, arena + 28916736, 1536);
 
-  /* %1286 = token_dwconv_grad_input(%1283, %33) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 1536] */
+  /* %1264 = token_dwconv_grad_input(%1261, %34) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 48168960, params[15],
       arena + 19267584);
 
-  /* %1287 = token_dwconv_grad_weight(%1283, %32) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %1265 = token_dwconv_grad_weight(%1261, %33) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 48168960, arena + 9633792,
       arena + 28901376);
 
-  /* %1288 = batch_norm_act_param_grad(%27, %1286, %30, %28, %29) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[2, 1536] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena, arena + 19267584, arena + 858209280,
+  /* %1266 = batch_norm_act_param_grad(%28, %1264, %31, %29, %30) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[2, 1536] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena, arena + 19267584, arena + 863013888,
       params[11], params[12], 1e-05f, LK_ACT_HSWISH, arena + 9633792, arena + 9942528);
 
-  /* %1289 = batch_norm_act_grad(%27, %1286, %30, %28, %29, %1288) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[B, 196, 1536], written over %1286 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena, arena + 19267584, arena + 858209280, params[11],
+  /* %1267 = batch_norm_act_grad(%28, %1264, %31, %29, %30, %1266) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[B, 196, 1536], written over %1264 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena, arena + 19267584, arena + 863013888, params[11],
       params[12], arena + 9942528, 1e-05f, LK_ACT_HSWISH, arena + 9633792, arena + 19267584);
 
-  /* %1290 = index(%1288) {axis 0, at 0} blocks.0.conv.conv.1 : f32[1536] */
+  /* %1268 = index(%1266) {axis 0, at 0} blocks.0.conv.conv.1 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 9942528, 3072, arena + 10862592, 1536);
 
-  /* %1291 = index(%1288) {axis 0, at 1} blocks.0.conv.conv.1 : f32[1536] */
+  /* %1269 = index(%1266) {axis 0, at 1} blocks.0.conv.conv.1 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 9944064, 3072, arena + 10864128, 1536);
 
-  /* %1292 = transpose(%26) {perm [1, 0]} blocks.0.conv.conv.0 : f32[384, 1536] */
+  /* %1270 = transpose(%27) {perm [1, 0]} blocks.0.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[10], arena);
 
-  /* %1293 = linear_grad_weight(%1289, %24) blocks.0.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 19267584, arena + 795844608, arena + 9682944);
+  /* %1271 = linear_grad_weight(%1267, %25) blocks.0.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 19267584, arena + 798240768, arena + 9682944);
 
-  /* %1294 = fused_linear(%1289, %1292, %1259) {residual} blocks.0.conv.conv.0 : f32[B, 196, 384], written into %663 from row 1 */
+  /* %1272 = fused_linear(%1267, %1270, %1237) {residual} blocks.0.conv.conv.0 : f32[B, 196, 384], written into %1230 from row 1 */
   lk_fused_linear_strided(B, 196, 1536, 384, arena + 19267584, 301056, arena, NULL, NULL, 0,
-      LK_ACT_NONE, arena + 57802752, 75264, arena + 793424256, 75648);
+      LK_ACT_NONE, arena + 60223488, 75264, arena + 57803136, 75648);
 
-  /* %1295 = reshape(%1293) {shape [1536, 384, 1, 1]} blocks.0.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1293: no code */
+  /* %1273 = reshape(%1271) {shape [1536, 384, 1, 1]} blocks.0.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1271: no code */
 
-  /* %1296 = concat(%1258, %1294) {axis 0} blocks.0 : f32[B, 197, 384], a view of %663: no code */
+  /* %1274 = concat(%1236, %1272) {axis 0} blocks.0 : f32[B, 197, 384], a view of %1230: no code */
 
-  /* %1297 = transpose(%20) {perm [1, 0]} blocks.0.attn.proj : f32[384, 384] */
+  /* %1275 = transpose(%21) {perm [1, 0]} blocks.0.attn.proj : f32[384, 384] */
   lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[8], arena);
 
-  /* %1298 = fused_linear(%1296, %1297) blocks.0.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 793423872, arena, NULL, LK_ACT_NONE, NULL,
+  /* %1276 = fused_linear(%1274, %1275) blocks.0.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 57802752, arena, NULL, LK_ACT_NONE, NULL,
       arena + 7262208);
 
-  /* %1299 = linear_grad_weight(%1296, %19) blocks.0.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 793423872, arena + 682070016, arena + 10715136);
+  /* %1277 = linear_grad_weight(%1274, %20) blocks.0.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 57802752, arena + 686886912, arena + 10715136);
 
-  /* %1300 = reduce_sum(%1296) {axes [0], batch} blocks.0.attn.proj : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 793423872,
+  /* %1278 = reduce_sum(%1274) {axes [0], batch} blocks.0.attn.proj : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 57802752,
       arena + 10866816);
 
-  /* %1301 = sdpa_grad(%16, %17, %18, %1298) {heads 8, kv_heads 8} blocks.0.attn : f32[B, 197, 1152] */
+  /* %1279 = sdpa_grad(%17, %18, %19, %1276) {heads 8, kv_heads 8} blocks.0.attn : f32[B, 197, 1152] */
   lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 587661312, 1152, arena + 587661696, 1152,
       arena + 587662080, 1152, arena + 7262208, 384, arena, 1152, arena + 384, 1152, arena + 768,
       1152, 0.14433756f);
 
-  /* %1302 = transpose(%13) {perm [1, 0]} blocks.0.attn.qkv : f32[384, 1152] */
+  /* %1280 = transpose(%14) {perm [1, 0]} blocks.0.attn.qkv : f32[384, 1152] */
   lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[6], arena + 10272768);
 
-  /* %1303 = fused_linear(%1301, %1302) blocks.0.attn.qkv : f32[B, 197, 384] */
+  /* %1281 = fused_linear(%1279, %1280) blocks.0.attn.qkv : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 1152, 384, arena, arena + 10272768, NULL, LK_ACT_NONE, NULL,
       arena + 7262208);
 
-  /* %1304 = linear_grad_weight(%1301, %12) blocks.0.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena, arena + 679649280, arena + 10272768);
+  /* %1282 = linear_grad_weight(%1279, %13) blocks.0.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena, arena + 684466176, arena + 10272768);
 
-  /* %1305 = reduce_sum(%1301) {axes [0], batch} blocks.0.attn.qkv : f32[1152] */
+  /* %1283 = reduce_sum(%1279) {axes [0], batch} blocks.0.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0}, arena,
       arena + 10865664);
 
-  /* %1306 = reduce_sum(%1303) {axes [0], batch} blocks.0.norm1 : f32[384] */
+  /* %1284 = reduce_sum(%1281) {axes [0], batch} blocks.0.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 7262208,
-      arena + 4841472);
-
-  /* %1307 = mul(%1303, %9) blocks.0.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 7262208, (const long[]){75648, 384, 1}, params[4],
-      (const long[]){0, 0, 1}, arena);
-
-  /* %1308 = reduce_sum(%1303, %11) {axes [0], batch} blocks.0.norm1 : f32[384] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0},
-      arena + 7262208, arena + 677228544, arena + 4841856);
-
-  /* %1309 = normalize_grad(%8, %1307) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 384] */
-  lk_normalize_grad(B * 197, 384, arena + 674807808, arena, 1e-06f, arena + 2420736);
-
-  /* %1310 = add(%1296, %1309) : f32[B, 197, 384], written over %663 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
-      arena + 2420736, (const long[]){75648, 384, 1}, arena + 793423872);
-
-  /* %1311 = reduce_sum(%1310) {axes [], batch} : f32[197, 384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 0, 0}, arena + 793423872,
-      arena + 2703360);
-
-  /* %1312 = reshape(%1311) {shape [1, 197, 384]} : f32[1, 197, 384], a view of %1311: no code */
-
-  /* %1313 = slice(%1310) {axis 0, start 0, length 1} : f32[B, 1, 384] */
-  lk_copy_rows(B, 384, arena + 793423872, 75648, arena, 384);
-
-  /* %1314 = reduce_sum(%1313) {axes [], batch} : f32[1, 384] */
-  lk_reduce_sum(3, (const long[]){B, 1, 384}, (const unsigned char[]){1, 0, 0}, arena,
       arena + 2779008);
 
-  /* %1315 = reshape(%1314) {shape [1, 1, 384]} : f32[1, 1, 384], a view of %1314: no code */
+  /* %1285 = reduce_sum(%1281, %12) {axes [0], batch} blocks.0.norm1 : f32[384] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0},
+      arena + 7262208, arena + 682045440, arena + 2779392);
 
-  /* %1316 = slice(%1310) {axis 0, start 1, length 196} : f32[B, 196, 384], a view of %663: no code */
+  /* %1286 = normalize_grad(%9, %1281, %10, %1274) {eps 1e-06} : f32[B, 197, 384], written over %1281 */
+  lk_layernorm_grad(B * 197, 384, arena + 679624704, arena + 7262208, params[4], arena + 57802752,
+      1e-06f, arena + 7262208);
 
-  /* %1317 = seq2img(%1316) {height 14} patch_embed : f32[B, 384, 14, 14] */
-  for (int b = 0; b < B; b++) {
-    lk_seq2img(1, 196, 384, arena + 793424256 + (long)b * 75648, arena + (long)b * 75264);
-  } // for b
+  /* %1287 = reduce_sum(%1286) {axes [], batch} : f32[197, 384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 0, 0}, arena + 7262208,
+      arena + 2703360);
 
-  /* %1318 = conv2d_grad_weight(%1317, %0) {out 384, kernel [16, 16], stride [16, 16], padding [0, 0], groups 1} patch_embed.proj : f32[384, 3, 16, 16] */
-  lk_conv2d_grad_weight(B, 3, 224, 224, 384, 16, 16, 16, 16, 0, 0, 1, arena, inputs[0],
-      arena + 2408448);
+  /* %1288 = reshape(%1287) {shape [1, 197, 384]} : f32[1, 197, 384], a view of %1287: no code */
 
-  /* %1319 = reduce_sum(%1317) {axes [1, 2], batch} patch_embed.proj : f32[384] */
-  lk_reduce_sum(4, (const long[]){B, 384, 14, 14}, (const unsigned char[]){1, 0, 1, 1}, arena,
-      arena + 2779392);
+  /* %1289 = slice(%1286) {axis 0, start 0, length 1} : f32[B, 1, 384] */
+  lk_copy_rows(B, 384, arena + 7262208, 75648, arena, 384);
 
-  /* output 0 "loss" = %652 : f32[1] */
-  memcpy(outputs[0], arena + 858420336, sizeof(float) * 1);
-  /* output 1 "grad:patch_embed.proj.weight" = %1318 : f32[384, 3, 16, 16] */
+  /* %1290 = reduce_sum(%1289) {axes [], batch} : f32[1, 384] */
+  lk_reduce_sum(3, (const long[]){B, 1, 384}, (const unsigned char[]){1, 0, 0}, arena,
+      arena + 2779776);
+
+  /* %1291 = reshape(%1290) {shape [1, 1, 384]} : f32[1, 1, 384], a view of %1290: no code */
+
+  /* %1292 = slice(%1286) {axis 0, start 1, length 196} : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 7262592, 75648, arena, 75264);
+
+  /* %1293 = linear_grad_weight(%1292, %3) patch_embed.proj : f32[384, 768] */
+  lk_linear_grad_weight(B * 196, 768, 384, arena, arena + 674807808, arena + 2408448);
+
+  /* %1294 = reduce_sum(%1292) {axes [0], batch} patch_embed.proj : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 196, 384}, (const unsigned char[]){1, 1, 0}, arena,
+      arena + 2780160);
+
+  /* %1295 = reshape(%1293) {shape [384, 3, 16, 16]} patch_embed.proj : f32[384, 3, 16, 16], a view of %1293: no code */
+
+  /* output 0 "loss" = %653 : f32[1] */
+  memcpy(outputs[0], arena + 863224944, sizeof(float) * 1);
+  /* output 1 "grad:patch_embed.proj.weight" = %1295 : f32[384, 3, 16, 16] */
   memcpy(outputs[1], arena + 2408448, sizeof(float) * 294912);
-  /* output 2 "grad:patch_embed.proj.bias" = %1319 : f32[384] */
-  memcpy(outputs[2], arena + 2779392, sizeof(float) * 384);
-  /* output 3 "grad:cls_token" = %1315 : f32[1, 1, 384] */
-  memcpy(outputs[3], arena + 2779008, sizeof(float) * 384);
-  /* output 4 "grad:pos_embed" = %1312 : f32[1, 197, 384] */
+  /* output 2 "grad:patch_embed.proj.bias" = %1294 : f32[384] */
+  memcpy(outputs[2], arena + 2780160, sizeof(float) * 384);
+  /* output 3 "grad:cls_token" = %1291 : f32[1, 1, 384] */
+  memcpy(outputs[3], arena + 2779776, sizeof(float) * 384);
+  /* output 4 "grad:pos_embed" = %1288 : f32[1, 197, 384] */
   memcpy(outputs[4], arena + 2703360, sizeof(float) * 75648);
-  /* output 5 "grad:blocks.0.norm1.weight" = %1308 : f32[384] */
-  memcpy(outputs[5], arena + 4841856, sizeof(float) * 384);
-  /* output 6 "grad:blocks.0.norm1.bias" = %1306 : f32[384] */
-  memcpy(outputs[6], arena + 4841472, sizeof(float) * 384);
-  /* output 7 "grad:blocks.0.attn.qkv.weight" = %1304 : f32[1152, 384] */
+  /* output 5 "grad:blocks.0.norm1.weight" = %1285 : f32[384] */
+  memcpy(outputs[5], arena + 2779392, sizeof(float) * 384);
+  /* output 6 "grad:blocks.0.norm1.bias" = %1284 : f32[384] */
+  memcpy(outputs[6], arena + 2779008, sizeof(float) * 384);
+  /* output 7 "grad:blocks.0.attn.qkv.weight" = %1282 : f32[1152, 384] */
   memcpy(outputs[7], arena + 10272768, sizeof(float) * 442368);
-  /* output 8 "grad:blocks.0.attn.qkv.bias" = %1305 : f32[1152] */
+  /* output 8 "grad:blocks.0.attn.qkv.bias" = %1283 : f32[1152] */
   memcpy(outputs[8], arena + 10865664, sizeof(float) * 1152);
-  /* output 9 "grad:blocks.0.attn.proj.weight" = %1299 : f32[384, 384] */
+  /* output 9 "grad:blocks.0.attn.proj.weight" = %1277 : f32[384, 384] */
   memcpy(outputs[9], arena + 10715136, sizeof(float) * 147456);
-  /* output 10 "grad:blocks.0.attn.proj.bias" = %1300 : f32[384] */
+  /* output 10 "grad:blocks.0.attn.proj.bias" = %1278 : f32[384] */
   memcpy(outputs[10], arena + 10866816, sizeof(float) * 384);
-  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %1295 : f32[1536, 384, 1, 1] */
+  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %1273 : f32[1536, 384, 1, 1] */
   memcpy(outputs[11], arena + 9682944, sizeof(float) * 589824);
-  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %1290 : f32[1536] */
+  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %1268 : f32[1536] */
   memcpy(outputs[12], arena + 10862592, sizeof(float) * 1536);
-  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %1291 : f32[1536] */
+  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %1269 : f32[1536] */
   memcpy(outputs[13], arena + 10864128, sizeof(float) * 1536);
-  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %1287 : f32[1536, 1, 3, 3] */
+  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %1265 : f32[1536, 1, 3, 3] */
   memcpy(outputs[14], arena + 28901376, sizeof(float) * 13824);
-  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %1284 : f32[1536] */
+  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %1262 : f32[1536] */
   memcpy(outputs[15], arena + 28915200, sizeof(float) * 1536);
-  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %1285 : f32[1536] */
+  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %1263 : f32[1536] */
   memcpy(outputs[16], arena + 28916736, sizeof(float) * 1536);
-  /* output 17 "grad:blocks.0.conv.conv.6.fc.0.weight" = %1277 : f32[4, 1536] */
+  /* output 17 "grad:blocks.0.conv.conv.6.fc.0.weight" = %1255 : f32[4, 1536] */
   memcpy(outputs[17], arena + 29216256, sizeof(float) * 6144);
-  /* output 18 "grad:blocks.0.conv.conv.6.fc.0.bias" = %1278 : f32[4] */
+  /* output 18 "grad:blocks.0.conv.conv.6.fc.0.bias" = %1256 : f32[4] */
   memcpy(outputs[18], arena + 29227008, sizeof(float) * 4);
-  /* output 19 "grad:blocks.0.conv.conv.6.fc.2.weight" = %1272 : f32[1536, 4] */
+  /* output 19 "grad:blocks.0.conv.conv.6.fc.2.weight" = %1250 : f32[1536, 4] */
   memcpy(outputs[19], arena + 29210112, sizeof(float) * 6144);
-  /* output 20 "grad:blocks.0.conv.conv.6.fc.2.bias" = %1273 : f32[1536] */
+  /* output 20 "grad:blocks.0.conv.conv.6.fc.2.bias" = %1251 : f32[1536] */
   memcpy(outputs[20], arena + 29225472, sizeof(float) * 1536);
-  /* output 21 "grad:blocks.0.conv.conv.7.weight" = %1267 : f32[384, 1536, 1, 1] */
-  memcpy(outputs[21], arena + 63209472, sizeof(float) * 589824);
-  /* output 22 "grad:blocks.0.conv.conv.8.weight" = %1262 : f32[384] */
-  memcpy(outputs[22], arena + 64394496, sizeof(float) * 384);
-  /* output 23 "grad:blocks.0.conv.conv.8.bias" = %1263 : f32[384] */
-  memcpy(outputs[23], arena + 64394880, sizeof(float) * 384);
-  /* output 24 "grad:blocks.1.norm1.weight" = %1255 : f32[384] */
-  memcpy(outputs[24], arena + 64394112, sizeof(float) * 384);
-  /* output 25 "grad:blocks.1.norm1.bias" = %1253 : f32[384] */
-  memcpy(outputs[25], arena + 64393728, sizeof(float) * 384);
-  /* output 26 "grad:blocks.1.attn.qkv.weight" = %1251 : f32[1152, 384] */
-  memcpy(outputs[26], arena + 63799296, sizeof(float) * 442368);
-  /* output 27 "grad:blocks.1.attn.qkv.bias" = %1252 : f32[1152] */
-  memcpy(outputs[27], arena + 64392192, sizeof(float) * 1152);
-  /* output 28 "grad:blocks.1.attn.proj.weight" = %1246 : f32[384, 384] */
-  memcpy(outputs[28], arena + 64241664, sizeof(float) * 147456);
-  /* output 29 "grad:blocks.1.attn.proj.bias" = %1247 : f32[384] */
-  memcpy(outputs[29], arena + 64393344, sizeof(float) * 384);
-  /* output 30 "grad:blocks.1.conv.conv.0.weight" = %1241 : f32[1536, 384, 1, 1] */
-  memcpy(outputs[30], arena + 62619648, sizeof(float) * 589824);
-  /* output 31 "grad:blocks.1.conv.conv.1.weight" = %1236 : f32[1536] */
-  memcpy(outputs[31], arena + 64389120, sizeof(float) * 1536);
-  /* output 32 "grad:blocks.1.conv.conv.1.bias" = %1237 : f32[1536] */
-  memcpy(outputs[32], arena + 64390656, sizeof(float) * 1536);
-  /* output 33 "grad:blocks.1.conv.conv.3.weight" = %1233 : f32[1536, 1, 3, 3] */
+  /* output 21 "grad:blocks.0.conv.conv.7.weight" = %1245 : f32[384, 1536, 1, 1] */
+  memcpy(outputs[21], arena + 65630208, sizeof(float) * 589824);
+  /* output 22 "grad:blocks.0.conv.conv.8.weight" = %1240 : f32[384] */
+  memcpy(outputs[22], arena + 66815232, sizeof(float) * 384);
+  /* output 23 "grad:blocks.0.conv.conv.8.bias" = %1241 : f32[384] */
+  memcpy(outputs[23], arena + 66815616, sizeof(float) * 384);
+  /* output 24 "grad:blocks.1.norm1.weight" = %1234 : f32[384] */
+  memcpy(outputs[24], arena + 66814848, sizeof(float) * 384);
+  /* output 25 "grad:blocks.1.norm1.bias" = %1233 : f32[384] */
+  memcpy(outputs[25], arena + 66814464, sizeof(float) * 384);
+  /* output 26 "grad:blocks.1.attn.qkv.weight" = %1231 : f32[1152, 384] */
+  memcpy(outputs[26], arena + 66220032, sizeof(float) * 442368);
+  /* output 27 "grad:blocks.1.attn.qkv.bias" = %1232 : f32[1152] */
+  memcpy(outputs[27], arena + 66812928, sizeof(float) * 1152);
+  /* output 28 "grad:blocks.1.attn.proj.weight" = %1226 : f32[384, 384] */
+  memcpy(outputs[28], arena + 66662400, sizeof(float) * 147456);
+  /* output 29 "grad:blocks.1.attn.proj.bias" = %1227 : f32[384] */
+  memcpy(outputs[29], arena + 66814080, sizeof(float) * 384);
+  /* output 30 "grad:blocks.1.conv.conv.0.weight" = %1221 : f32[1536, 384, 1, 1] */
+  memcpy(outputs[30], arena + 65040384, sizeof(float) * 589824);
+  /* output 31 "grad:blocks.1.conv.conv.1.weight" = %1216 : f32[1536] */
+  memcpy(outputs[31], arena + 66809856, sizeof(float) * 1536);
+  /* output 32 "grad:blocks.1.conv.conv.1.bias" = %1217 : f32[1536] */
+  memcpy(outputs[32], arena + 66811392, sizeof(float) * 1536);
+  /* output 33 "grad:blocks.1.conv.conv.3.weight" = %1213 : f32[1536, 1, 3, 3] */
   memcpy(outputs[33], arena + 77070336, sizeof(float) * 13824);
-  /* output 34 "grad:blocks.1.conv.conv.4.weight" = %1230 : f32[1536] */
+  /* output 34 "grad:blocks.1.conv.conv.4.weight" = %1210 : f32[1536] */
   memcpy(outputs[34], arena + 77084160, sizeof(float) * 1536);
-  /* output 35 "grad:blocks.1.conv.conv.4.bias" = %1231 : f32[1536] */
+  /* output 35 "grad:blocks.1.conv.conv.4.bias" = %1211 : f32[1536] */
   memcpy(outputs[35], arena + 77085696, sizeof(float) * 1536);
-  /* output 36 "grad:blocks.1.conv.conv.6.fc.0.weight" = %1223 : f32[4, 1536] */
+  /* output 36 "grad:blocks.1.conv.conv.6.fc.0.weight" = %1203 : f32[4, 1536] */
   memcpy(outputs[36], arena + 77385216, sizeof(float) * 6144);
-  /* output 37 "grad:blocks.1.conv.conv.6.fc.0.bias" = %1224 : f32[4] */
+  /* output 37 "grad:blocks.1.conv.conv.6.fc.0.bias" = %1204 : f32[4] */
   memcpy(outputs[37], arena + 77395968, sizeof(float) * 4);
-  /* output 38 "grad:blocks.1.conv.conv.6.fc.2.weight" = %1218 : f32[1536, 4] */
+  /* output 38 "grad:blocks.1.conv.conv.6.fc.2.weight" = %1198 : f32[1536, 4] */
   memcpy(outputs[38], arena + 77379072, sizeof(float) * 6144);
-  /* output 39 "grad:blocks.1.conv.conv.6.fc.2.bias" = %1219 : f32[1536] */
+  /* output 39 "grad:blocks.1.conv.conv.6.fc.2.bias" = %1199 : f32[1536] */
   memcpy(outputs[39], arena + 77394432, sizeof(float) * 1536);
-  /* output 40 "grad:blocks.1.conv.conv.7.weight" = %1213 : f32[384, 1536, 1, 1] */
-  memcpy(outputs[40], arena + 111378432, sizeof(float) * 589824);
-  /* output 41 "grad:blocks.1.conv.conv.8.weight" = %1208 : f32[384] */
-  memcpy(outputs[41], arena + 112563456, sizeof(float) * 384);
-  /* output 42 "grad:blocks.1.conv.conv.8.bias" = %1209 : f32[384] */
-  memcpy(outputs[42], arena + 112563840, sizeof(float) * 384);
-  /* output 43 "grad:blocks.2.norm1.weight" = %1201 : f32[384] */
-  memcpy(outputs[43], arena + 112563072, sizeof(float) * 384);
-  /* output 44 "grad:blocks.2.norm1.bias" = %1199 : f32[384] */
-  memcpy(outputs[44], arena + 112562688, sizeof(float) * 384);
-  /* output 45 "grad:blocks.2.attn.qkv.weight" = %1197 : f32[1152, 384] */
-  memcpy(outputs[45], arena + 111968256, sizeof(float) * 442368);
-  /* output 46 "grad:blocks.2.attn.qkv.bias" = %1198 : f32[1152] */
-  memcpy(outputs[46], arena + 112561152, sizeof(float) * 1152);
-  /* output 47 "grad:blocks.2.attn.proj.weight" = %1192 : f32[384, 384] */
-  memcpy(outputs[47], arena + 112410624, sizeof(float) * 147456);
-  /* output 48 "grad:blocks.2.attn.proj.bias" = %1193 : f32[384] */
-  memcpy(outputs[48], arena + 112562304, sizeof(float) * 384);
-  /* output 49 "grad:blocks.2.conv.conv.0.weight" = %1187 : f32[1536, 384, 1, 1] */
-  memcpy(outputs[49], arena + 110788608, sizeof(float) * 589824);
-  /* output 50 "grad:blocks.2.conv.conv.1.weight" = %1182 : f32[1536] */
-  memcpy(outputs[50], arena + 112558080, sizeof(float) * 1536);
-  /* output 51 "grad:blocks.2.conv.conv.1.bias" = %1183 : f32[1536] */
-  memcpy(outputs[51], arena + 112559616, sizeof(float) * 1536);
-  /* output 52 "grad:blocks.2.conv.conv.3.weight" = %1179 : f32[1536, 1, 3, 3] */
+  /* output 40 "grad:blocks.1.conv.conv.7.weight" = %1193 : f32[384, 1536, 1, 1] */
+  memcpy(outputs[40], arena + 113799168, sizeof(float) * 589824);
+  /* output 41 "grad:blocks.1.conv.conv.8.weight" = %1188 : f32[384] */
+  memcpy(outputs[41], arena + 114984192, sizeof(float) * 384);
+  /* output 42 "grad:blocks.1.conv.conv.8.bias" = %1189 : f32[384] */
+  memcpy(outputs[42], arena + 114984576, sizeof(float) * 384);
+  /* output 43 "grad:blocks.2.norm1.weight" = %1182 : f32[384] */
+  memcpy(outputs[43], arena + 114983808, sizeof(float) * 384);
+  /* output 44 "grad:blocks.2.norm1.bias" = %1181 : f32[384] */
+  memcpy(outputs[44], arena + 114983424, sizeof(float) * 384);
+  /* output 45 "grad:blocks.2.attn.qkv.weight" = %1179 : f32[1152, 384] */
+  memcpy(outputs[45], arena + 114388992, sizeof(float) * 442368);
+  /* output 46 "grad:blocks.2.attn.qkv.bias" = %1180 : f32[1152] */
+  memcpy(outputs[46], arena + 114981888, sizeof(float) * 1152);
+  /* output 47 "grad:blocks.2.attn.proj.weight" = %1174 : f32[384, 384] */
+  memcpy(outputs[47], arena + 114831360, sizeof(float) * 147456);
+  /* output 48 "grad:blocks.2.attn.proj.bias" = %1175 : f32[384] */
+  memcpy(outputs[48], arena + 114983040, sizeof(float) * 384);
+  /* output 49 "grad:blocks.2.conv.conv.0.weight" = %1169 : f32[1536, 384, 1, 1] */
+  memcpy(outputs[49], arena + 113209344, sizeof(float) * 589824);
+  /* output 50 "grad:blocks.2.conv.conv.1.weight" = %1164 : f32[1536] */
+  memcpy(outputs[50], arena + 114978816, sizeof(float) * 1536);
+  /* output 51 "grad:blocks.2.conv.conv.1.bias" = %1165 : f32[1536] */
+  memcpy(outputs[51], arena + 114980352, sizeof(float) * 1536);
+  /* output 52 "grad:blocks.2.conv.conv.3.weight" = %1161 : f32[1536, 1, 3, 3] */
   memcpy(outputs[52], arena + 125239296, sizeof(float) * 13824);
-  /* output 53 "grad:blocks.2.conv.conv.4.weight" = %1176 : f32[1536] */
+  /* output 53 "grad:blocks.2.conv.conv.4.weight" = %1158 : f32[1536] */
   memcpy(outputs[53], arena + 125253120, sizeof(float) * 1536);
-  /* output 54 "grad:blocks.2.conv.conv.4.bias" = %1177 : f32[1536] */
+  /* output 54 "grad:blocks.2.conv.conv.4.bias" = %1159 : f32[1536] */
   memcpy(outputs[54], arena + 125254656, sizeof(float) * 1536);
-  /* output 55 "grad:blocks.2.conv.conv.6.fc.0.weight" = %1169 : f32[4, 1536] */
+  /* output 55 "grad:blocks.2.conv.conv.6.fc.0.weight" = %1151 : f32[4, 1536] */
   memcpy(outputs[55], arena + 125554176, sizeof(float) * 6144);
-  /* output 56 "grad:blocks.2.conv.conv.6.fc.0.bias" = %1170 : f32[4] */
+  /* output 56 "grad:blocks.2.conv.conv.6.fc.0.bias" = %1152 : f32[4] */
   memcpy(outputs[56], arena + 125564928, sizeof(float) * 4);
-  /* output 57 "grad:blocks.2.conv.conv.6.fc.2.weight" = %1164 : f32[1536, 4] */
+  /* output 57 "grad:blocks.2.conv.conv.6.fc.2.weight" = %1146 : f32[1536, 4] */
   memcpy(outputs[57], arena + 125548032, sizeof(float) * 6144);
-  /* output 58 "grad:blocks.2.conv.conv.6.fc.2.bias" = %1165 : f32[1536] */
+  /* output 58 "grad:blocks.2.conv.conv.6.fc.2.bias" = %1147 : f32[1536] */
   memcpy(outputs[58], arena + 125563392, sizeof(float) * 1536);
-  /* output 59 "grad:blocks.2.conv.conv.7.weight" = %1159 : f32[384, 1536, 1, 1] */
-  memcpy(outputs[59], arena + 159547392, sizeof(float) * 589824);
-  /* output 60 "grad:blocks.2.conv.conv.8.weight" = %1154 : f32[384] */
-  memcpy(outputs[60], arena + 160732416, sizeof(float) * 384);
-  /* output 61 "grad:blocks.2.conv.conv.8.bias" = %1155 : f32[384] */
-  memcpy(outputs[61], arena + 160732800, sizeof(float) * 384);
-  /* output 62 "grad:blocks.3.norm1.weight" = %1147 : f32[384] */
-  memcpy(outputs[62], arena + 160732032, sizeof(float) * 384);
-  /* output 63 "grad:blocks.3.norm1.bias" = %1145 : f32[384] */
-  memcpy(outputs[63], arena + 160731648, sizeof(float) * 384);
-  /* output 64 "grad:blocks.3.attn.qkv.weight" = %1143 : f32[1152, 384] */
-  memcpy(outputs[64], arena + 160137216, sizeof(float) * 442368);
-  /* output 65 "grad:blocks.3.attn.qkv.bias" = %1144 : f32[1152] */
-  memcpy(outputs[65], arena + 160730112, sizeof(float) * 1152);
-  /* output 66 "grad:blocks.3.attn.proj.weight" = %1138 : f32[384, 384] */
-  memcpy(outputs[66], arena + 160579584, sizeof(float) * 147456);
-  /* output 67 "grad:blocks.3.attn.proj.bias" = %1139 : f32[384] */
-  memcpy(outputs[67], arena + 160731264, sizeof(float) * 384);
-  /* output 68 "grad:blocks.3.conv.conv.0.weight" = %1133 : f32[1536, 384, 1, 1] */
-  memcpy(outputs[68], arena + 158957568, sizeof(float) * 589824);
-  /* output 69 "grad:blocks.3.conv.conv.1.weight" = %1128 : f32[1536] */
-  memcpy(outputs[69], arena + 160727040, sizeof(float) * 1536);
-  /* output 70 "grad:blocks.3.conv.conv.1.bias" = %1129 : f32[1536] */
-  memcpy(outputs[70], arena + 160728576, sizeof(float) * 1536);
-  /* output 71 "grad:blocks.3.conv.conv.3.weight" = %1125 : f32[1536, 1, 3, 3] */
+  /* output 59 "grad:blocks.2.conv.conv.7.weight" = %1141 : f32[384, 1536, 1, 1] */
+  memcpy(outputs[59], arena + 161968128, sizeof(float) * 589824);
+  /* output 60 "grad:blocks.2.conv.conv.8.weight" = %1136 : f32[384] */
+  memcpy(outputs[60], arena + 163153152, sizeof(float) * 384);
+  /* output 61 "grad:blocks.2.conv.conv.8.bias" = %1137 : f32[384] */
+  memcpy(outputs[61], arena + 163153536, sizeof(float) * 384);
+  /* output 62 "grad:blocks.3.norm1.weight" = %1130 : f32[384] */
+  memcpy(outputs[62], arena + 163152768, sizeof(float) * 384);
+  /* output 63 "grad:blocks.3.norm1.bias" = %1129 : f32[384] */
+  memcpy(outputs[63], arena + 163152384, sizeof(float) * 384);
+  /* output 64 "grad:blocks.3.attn.qkv.weight" = %1127 : f32[1152, 384] */
+  memcpy(outputs[64], arena + 162557952, sizeof(float) * 442368);
+  /* output 65 "grad:blocks.3.attn.qkv.bias" = %1128 : f32[1152] */
+  memcpy(outputs[65], arena + 163150848, sizeof(float) * 1152);
+  /* output 66 "grad:blocks.3.attn.proj.weight" = %1122 : f32[384, 384] */
+  memcpy(outputs[66], arena + 163000320, sizeof(float) * 147456);
+  /* output 67 "grad:blocks.3.attn.proj.bias" = %1123 : f32[384] */
+  memcpy(outputs[67], arena + 163152000, sizeof(float) * 384);
+  /* output 68 "grad:blocks.3.conv.conv.0.weight" = %1117 : f32[1536, 384, 1, 1] */
+  memcpy(outputs[68], arena + 161378304, sizeof(float) * 589824);
+  /* output 69 "grad:blocks.3.conv.conv.1.weight" = %1112 : f32[1536] */
+  memcpy(outputs[69], arena + 163147776, sizeof(float) * 1536);
+  /* output 70 "grad:blocks.3.conv.conv.1.bias" = %1113 : f32[1536] */
+  memcpy(outputs[70], arena + 163149312, sizeof(float) * 1536);
+  /* output 71 "grad:blocks.3.conv.conv.3.weight" = %1109 : f32[1536, 1, 3, 3] */
   memcpy(outputs[71], arena + 173408256, sizeof(float) * 13824);
-  /* output 72 "grad:blocks.3.conv.conv.4.weight" = %1122 : f32[1536] */
+  /* output 72 "grad:blocks.3.conv.conv.4.weight" = %1106 : f32[1536] */
   memcpy(outputs[72], arena + 173422080, sizeof(float) * 1536);
-  /* output 73 "grad:blocks.3.conv.conv.4.bias" = %1123 : f32[1536] */
+  /* output 73 "grad:blocks.3.conv.conv.4.bias" = %1107 : f32[1536] */
   memcpy(outputs[73], arena + 173423616, sizeof(float) * 1536);
-  /* output 74 "grad:blocks.3.conv.conv.6.fc.0.weight" = %1115 : f32[4, 1536] */
+  /* output 74 "grad:blocks.3.conv.conv.6.fc.0.weight" = %1099 : f32[4, 1536] */
   memcpy(outputs[74], arena + 173723136, sizeof(float) * 6144);
-  /* output 75 "grad:blocks.3.conv.conv.6.fc.0.bias" = %1116 : f32[4] */
+  /* output 75 "grad:blocks.3.conv.conv.6.fc.0.bias" = %1100 : f32[4] */
   memcpy(outputs[75], arena + 173733888, sizeof(float) * 4);
-  /* output 76 "grad:blocks.3.conv.conv.6.fc.2.weight" = %1110 : f32[1536, 4] */
+  /* output 76 "grad:blocks.3.conv.conv.6.fc.2.weight" = %1094 : f32[1536, 4] */
   memcpy(outputs[76], arena + 173716992, sizeof(float) * 6144);
-  /* output 77 "grad:blocks.3.conv.conv.6.fc.2.bias" = %1111 : f32[1536] */
+  /* output 77 "grad:blocks.3.conv.conv.6.fc.2.bias" = %1095 : f32[1536] */
   memcpy(outputs[77], arena + 173732352, sizeof(float) * 1536);
-  /* output 78 "grad:blocks.3.conv.conv.7.weight" = %1105 : f32[384, 1536, 1, 1] */
-  memcpy(outputs[78], arena + 207716352, sizeof(float) * 589824);
-  /* output 79 "grad:blocks.3.conv.conv.8.weight" = %1100 : f32[384] */
-  memcpy(outputs[79], arena + 208901376, sizeof(float) * 384);
-  /* output 80 "grad:blocks.3.conv.conv.8.bias" = %1101 : f32[384] */
-  memcpy(outputs[80], arena + 208901760, sizeof(float) * 384);
-  /* output 81 "grad:blocks.4.norm1.weight" = %1093 : f32[384] */
-  memcpy(outputs[81], arena + 208900992, sizeof(float) * 384);
-  /* output 82 "grad:blocks.4.norm1.bias" = %1091 : f32[384] */
-  memcpy(outputs[82], arena + 208900608, sizeof(float) * 384);
-  /* output 83 "grad:blocks.4.attn.qkv.weight" = %1089 : f32[1152, 384] */
-  memcpy(outputs[83], arena + 208306176, sizeof(float) * 442368);
-  /* output 84 "grad:blocks.4.attn.qkv.bias" = %1090 : f32[1152] */
-  memcpy(outputs[84], arena + 208899072, sizeof(float) * 1152);
-  /* output 85 "grad:blocks.4.attn.proj.weight" = %1084 : f32[384, 384] */
-  memcpy(outputs[85], arena + 208748544, sizeof(float) * 147456);
-  /* output 86 "grad:blocks.4.attn.proj.bias" = %1085 : f32[384] */
-  memcpy(outputs[86], arena + 208900224, sizeof(float) * 384);
-  /* output 87 "grad:blocks.4.conv.conv.0.weight" = %1079 : f32[1536, 384, 1, 1] */
-  memcpy(outputs[87], arena + 207126528, sizeof(float) * 589824);
-  /* output 88 "grad:blocks.4.conv.conv.1.weight" = %1074 : f32[1536] */
-  memcpy(outputs[88], arena + 208896000, sizeof(float) * 1536);
-  /* output 89 "grad:blocks.4.conv.conv.1.bias" = %1075 : f32[1536] */
-  memcpy(outputs[89], arena + 208897536, sizeof(float) * 1536);
-  /* output 90 "grad:blocks.4.conv.conv.3.weight" = %1071 : f32[1536, 1, 3, 3] */
+  /* output 78 "grad:blocks.3.conv.conv.7.weight" = %1089 : f32[384, 1536, 1, 1] */
+  memcpy(outputs[78], arena + 210137088, sizeof(float) * 589824);
+  /* output 79 "grad:blocks.3.conv.conv.8.weight" = %1084 : f32[384] */
+  memcpy(outputs[79], arena + 211322112, sizeof(float) * 384);
+  /* output 80 "grad:blocks.3.conv.conv.8.bias" = %1085 : f32[384] */
+  memcpy(outputs[80], arena + 211322496, sizeof(float) * 384);
+  /* output 81 "grad:blocks.4.norm1.weight" = %1078 : f32[384] */
+  memcpy(outputs[81], arena + 211321728, sizeof(float) * 384);
+  /* output 82 "grad:blocks.4.norm1.bias" = %1077 : f32[384] */
+  memcpy(outputs[82], arena + 211321344, sizeof(float) * 384);
+  /* output 83 "grad:blocks.4.attn.qkv.weight" = %1075 : f32[1152, 384] */
+  memcpy(outputs[83], arena + 210726912, sizeof(float) * 442368);
+  /* output 84 "grad:blocks.4.attn.qkv.bias" = %1076 : f32[1152] */
+  memcpy(outputs[84], arena + 211319808, sizeof(float) * 1152);
+  /* output 85 "grad:blocks.4.attn.proj.weight" = %1070 : f32[384, 384] */
+  memcpy(outputs[85], arena + 211169280, sizeof(float) * 147456);
+  /* output 86 "grad:blocks.4.attn.proj.bias" = %1071 : f32[384] */
+  memcpy(outputs[86], arena + 211320960, sizeof(float) * 384);
+  /* output 87 "grad:blocks.4.conv.conv.0.weight" = %1065 : f32[1536, 384, 1, 1] */
+  memcpy(outputs[87], arena + 209547264, sizeof(float) * 589824);
+  /* output 88 "grad:blocks.4.conv.conv.1.weight" = %1060 : f32[1536] */
+  memcpy(outputs[88], arena + 211316736, sizeof(float) * 1536);
+  /* output 89 "grad:blocks.4.conv.conv.1.bias" = %1061 : f32[1536] */
+  memcpy(outputs[89], arena + 211318272, sizeof(float) * 1536);
+  /* output 90 "grad:blocks.4.conv.conv.3.weight" = %1057 : f32[1536, 1, 3, 3] */
   memcpy(outputs[90], arena + 221577216, sizeof(float) * 13824);
-  /* output 91 "grad:blocks.4.conv.conv.4.weight" = %1068 : f32[1536] */
+  /* output 91 "grad:blocks.4.conv.conv.4.weight" = %1054 : f32[1536] */
   memcpy(outputs[91], arena + 221591040, sizeof(float) * 1536);
-  /* output 92 "grad:blocks.4.conv.conv.4.bias" = %1069 : f32[1536] */
+  /* output 92 "grad:blocks.4.conv.conv.4.bias" = %1055 : f32[1536] */
   memcpy(outputs[92], arena + 221592576, sizeof(float) * 1536);
-  /* output 93 "grad:blocks.4.conv.conv.6.fc.0.weight" = %1061 : f32[4, 1536] */
+  /* output 93 "grad:blocks.4.conv.conv.6.fc.0.weight" = %1047 : f32[4, 1536] */
   memcpy(outputs[93], arena + 221892096, sizeof(float) * 6144);
-  /* output 94 "grad:blocks.4.conv.conv.6.fc.0.bias" = %1062 : f32[4] */
+  /* output 94 "grad:blocks.4.conv.conv.6.fc.0.bias" = %1048 : f32[4] */
   memcpy(outputs[94], arena + 221902848, sizeof(float) * 4);
-  /* output 95 "grad:blocks.4.conv.conv.6.fc.2.weight" = %1056 : f32[1536, 4] */
+  /* output 95 "grad:blocks.4.conv.conv.6.fc.2.weight" = %1042 : f32[1536, 4] */
   memcpy(outputs[95], arena + 221885952, sizeof(float) * 6144);
-  /* output 96 "grad:blocks.4.conv.conv.6.fc.2.bias" = %1057 : f32[1536] */
+  /* output 96 "grad:blocks.4.conv.conv.6.fc.2.bias" = %1043 : f32[1536] */
   memcpy(outputs[96], arena + 221901312, sizeof(float) * 1536);
-  /* output 97 "grad:blocks.4.conv.conv.7.weight" = %1051 : f32[384, 1536, 1, 1] */
-  memcpy(outputs[97], arena + 255885312, sizeof(float) * 589824);
-  /* output 98 "grad:blocks.4.conv.conv.8.weight" = %1046 : f32[384] */
-  memcpy(outputs[98], arena + 257070336, sizeof(float) * 384);
-  /* output 99 "grad:blocks.4.conv.conv.8.bias" = %1047 : f32[384] */
-  memcpy(outputs[99], arena + 257070720, sizeof(float) * 384);
-  /* output 100 "grad:blocks.5.norm1.weight" = %1039 : f32[384] */
-  memcpy(outputs[100], arena + 257069952, sizeof(float) * 384);
-  /* output 101 "grad:blocks.5.norm1.bias" = %1037 : f32[384] */
-  memcpy(outputs[101], arena + 257069568, sizeof(float) * 384);
-  /* output 102 "grad:blocks.5.attn.qkv.weight" = %1035 : f32[1152, 384] */
-  memcpy(outputs[102], arena + 256475136, sizeof(float) * 442368);
-  /* output 103 "grad:blocks.5.attn.qkv.bias" = %1036 : f32[1152] */
-  memcpy(outputs[103], arena + 257068032, sizeof(float) * 1152);
-  /* output 104 "grad:blocks.5.attn.proj.weight" = %1030 : f32[384, 384] */
-  memcpy(outputs[104], arena + 256917504, sizeof(float) * 147456);
-  /* output 105 "grad:blocks.5.attn.proj.bias" = %1031 : f32[384] */
-  memcpy(outputs[105], arena + 257069184, sizeof(float) * 384);
-  /* output 106 "grad:blocks.5.conv.conv.0.weight" = %1025 : f32[1536, 384, 1, 1] */
-  memcpy(outputs[106], arena + 255295488, sizeof(float) * 589824);
-  /* output 107 "grad:blocks.5.conv.conv.1.weight" = %1020 : f32[1536] */
-  memcpy(outputs[107], arena + 257064960, sizeof(float) * 1536);
-  /* output 108 "grad:blocks.5.conv.conv.1.bias" = %1021 : f32[1536] */
-  memcpy(outputs[108], arena + 257066496, sizeof(float) * 1536);
-  /* output 109 "grad:blocks.5.conv.conv.3.weight" = %1017 : f32[1536, 1, 3, 3] */
+  /* output 97 "grad:blocks.4.conv.conv.7.weight" = %1037 : f32[384, 1536, 1, 1] */
+  memcpy(outputs[97], arena + 258306048, sizeof(float) * 589824);
+  /* output 98 "grad:blocks.4.conv.conv.8.weight" = %1032 : f32[384] */
+  memcpy(outputs[98], arena + 259491072, sizeof(float) * 384);
+  /* output 99 "grad:blocks.4.conv.conv.8.bias" = %1033 : f32[384] */
+  memcpy(outputs[99], arena + 259491456, sizeof(float) * 384);
+  /* output 100 "grad:blocks.5.norm1.weight" = %1026 : f32[384] */
+  memcpy(outputs[100], arena + 259490688, sizeof(float) * 384);
+  /* output 101 "grad:blocks.5.norm1.bias" = %1025 : f32[384] */
+  memcpy(outputs[101], arena + 259490304, sizeof(float) * 384);
+  /* output 102 "grad:blocks.5.attn.qkv.weight" = %1023 : f32[1152, 384] */
+  memcpy(outputs[102], arena + 258895872, sizeof(float) * 442368);
+  /* output 103 "grad:blocks.5.attn.qkv.bias" = %1024 : f32[1152] */
+  memcpy(outputs[103], arena + 259488768, sizeof(float) * 1152);
+  /* output 104 "grad:blocks.5.attn.proj.weight" = %1018 : f32[384, 384] */
+  memcpy(outputs[104], arena + 259338240, sizeof(float) * 147456);
+  /* output 105 "grad:blocks.5.attn.proj.bias" = %1019 : f32[384] */
+  memcpy(outputs[105], arena + 259489920, sizeof(float) * 384);
+  /* output 106 "grad:blocks.5.conv.conv.0.weight" = %1013 : f32[1536, 384, 1, 1] */
+  memcpy(outputs[106], arena + 257716224, sizeof(float) * 589824);
+  /* output 107 "grad:blocks.5.conv.conv.1.weight" = %1008 : f32[1536] */
+  memcpy(outputs[107], arena + 259485696, sizeof(float) * 1536);
+  /* output 108 "grad:blocks.5.conv.conv.1.bias" = %1009 : f32[1536] */
+  memcpy(outputs[108], arena + 259487232, sizeof(float) * 1536);
+  /* output 109 "grad:blocks.5.conv.conv.3.weight" = %1005 : f32[1536, 1, 3, 3] */
   memcpy(outputs[109], arena + 269746176, sizeof(float) * 13824);
-  /* output 110 "grad:blocks.5.conv.conv.4.weight" = %1014 : f32[1536] */
+  /* output 110 "grad:blocks.5.conv.conv.4.weight" = %1002 : f32[1536] */
   memcpy(outputs[110], arena + 269760000, sizeof(float) * 1536);
-  /* output 111 "grad:blocks.5.conv.conv.4.bias" = %1015 : f32[1536] */
+  /* output 111 "grad:blocks.5.conv.conv.4.bias" = %1003 : f32[1536] */
   memcpy(outputs[111], arena + 269761536, sizeof(float) * 1536);
-  /* output 112 "grad:blocks.5.conv.conv.6.fc.0.weight" = %1007 : f32[4, 1536] */
+  /* output 112 "grad:blocks.5.conv.conv.6.fc.0.weight" = %995 : f32[4, 1536] */
   memcpy(outputs[112], arena + 270061056, sizeof(float) * 6144);
-  /* output 113 "grad:blocks.5.conv.conv.6.fc.0.bias" = %1008 : f32[4] */
+  /* output 113 "grad:blocks.5.conv.conv.6.fc.0.bias" = %996 : f32[4] */
   memcpy(outputs[113], arena + 270071808, sizeof(float) * 4);
-  /* output 114 "grad:blocks.5.conv.conv.6.fc.2.weight" = %1002 : f32[1536, 4] */
+  /* output 114 "grad:blocks.5.conv.conv.6.fc.2.weight" = %990 : f32[1536, 4] */
   memcpy(outputs[114], arena + 270054912, sizeof(float) * 6144);
-  /* output 115 "grad:blocks.5.conv.conv.6.fc.2.bias" = %1003 : f32[1536] */
+  /* output 115 "grad:blocks.5.conv.conv.6.fc.2.bias" = %991 : f32[1536] */
   memcpy(outputs[115], arena + 270070272, sizeof(float) * 1536);
-  /* output 116 "grad:blocks.5.conv.conv.7.weight" = %997 : f32[384, 1536, 1, 1] */
-  memcpy(outputs[116], arena + 304054272, sizeof(float) * 589824);
-  /* output 117 "grad:blocks.5.conv.conv.8.weight" = %992 : f32[384] */
-  memcpy(outputs[117], arena + 305239296, sizeof(float) * 384);
-  /* output 118 "grad:blocks.5.conv.conv.8.bias" = %993 : f32[384] */
-  memcpy(outputs[118], arena + 305239680, sizeof(float) * 384);
-  /* output 119 "grad:blocks.6.norm1.weight" = %985 : f32[384] */
-  memcpy(outputs[119], arena + 305238912, sizeof(float) * 384);
-  /* output 120 "grad:blocks.6.norm1.bias" = %983 : f32[384] */
-  memcpy(outputs[120], arena + 305238528, sizeof(float) * 384);
-  /* output 121 "grad:blocks.6.attn.qkv.weight" = %981 : f32[1152, 384] */
-  memcpy(outputs[121], arena + 304644096, sizeof(float) * 442368);
-  /* output 122 "grad:blocks.6.attn.qkv.bias" = %982 : f32[1152] */
-  memcpy(outputs[122], arena + 305236992, sizeof(float) * 1152);
-  /* output 123 "grad:blocks.6.attn.proj.weight" = %976 : f32[384, 384] */
-  memcpy(outputs[123], arena + 305086464, sizeof(float) * 147456);
-  /* output 124 "grad:blocks.6.attn.proj.bias" = %977 : f32[384] */
-  memcpy(outputs[124], arena + 305238144, sizeof(float) * 384);
-  /* output 125 "grad:blocks.6.conv.conv.0.weight" = %971 : f32[1536, 384, 1, 1] */
-  memcpy(outputs[125], arena + 303464448, sizeof(float) * 589824);
-  /* output 126 "grad:blocks.6.conv.conv.1.weight" = %966 : f32[1536] */
-  memcpy(outputs[126], arena + 305233920, sizeof(float) * 1536);
-  /* output 127 "grad:blocks.6.conv.conv.1.bias" = %967 : f32[1536] */
-  memcpy(outputs[127], arena + 305235456, sizeof(float) * 1536);
-  /* output 128 "grad:blocks.6.conv.conv.3.weight" = %963 : f32[1536, 1, 3, 3] */
+  /* output 116 "grad:blocks.5.conv.conv.7.weight" = %985 : f32[384, 1536, 1, 1] */
+  memcpy(outputs[116], arena + 306475008, sizeof(float) * 589824);
+  /* output 117 "grad:blocks.5.conv.conv.8.weight" = %980 : f32[384] */
+  memcpy(outputs[117], arena + 307660032, sizeof(float) * 384);
+  /* output 118 "grad:blocks.5.conv.conv.8.bias" = %981 : f32[384] */
+  memcpy(outputs[118], arena + 307660416, sizeof(float) * 384);
+  /* output 119 "grad:blocks.6.norm1.weight" = %974 : f32[384] */
+  memcpy(outputs[119], arena + 307659648, sizeof(float) * 384);
+  /* output 120 "grad:blocks.6.norm1.bias" = %973 : f32[384] */
+  memcpy(outputs[120], arena + 307659264, sizeof(float) * 384);
+  /* output 121 "grad:blocks.6.attn.qkv.weight" = %971 : f32[1152, 384] */
+  memcpy(outputs[121], arena + 307064832, sizeof(float) * 442368);
+  /* output 122 "grad:blocks.6.attn.qkv.bias" = %972 : f32[1152] */
+  memcpy(outputs[122], arena + 307657728, sizeof(float) * 1152);
+  /* output 123 "grad:blocks.6.attn.proj.weight" = %966 : f32[384, 384] */
+  memcpy(outputs[123], arena + 307507200, sizeof(float) * 147456);
+  /* output 124 "grad:blocks.6.attn.proj.bias" = %967 : f32[384] */
+  memcpy(outputs[124], arena + 307658880, sizeof(float) * 384);
+  /* output 125 "grad:blocks.6.conv.conv.0.weight" = %961 : f32[1536, 384, 1, 1] */
+  memcpy(outputs[125], arena + 305885184, sizeof(float) * 589824);
+  /* output 126 "grad:blocks.6.conv.conv.1.weight" = %956 : f32[1536] */
+  memcpy(outputs[126], arena + 307654656, sizeof(float) * 1536);
+  /* output 127 "grad:blocks.6.conv.conv.1.bias" = %957 : f32[1536] */
+  memcpy(outputs[127], arena + 307656192, sizeof(float) * 1536);
+  /* output 128 "grad:blocks.6.conv.conv.3.weight" = %953 : f32[1536, 1, 3, 3] */
   memcpy(outputs[128], arena + 317915136, sizeof(float) * 13824);
-  /* output 129 "grad:blocks.6.conv.conv.4.weight" = %960 : f32[1536] */
+  /* output 129 "grad:blocks.6.conv.conv.4.weight" = %950 : f32[1536] */
   memcpy(outputs[129], arena + 317928960, sizeof(float) * 1536);
-  /* output 130 "grad:blocks.6.conv.conv.4.bias" = %961 : f32[1536] */
+  /* output 130 "grad:blocks.6.conv.conv.4.bias" = %951 : f32[1536] */
   memcpy(outputs[130], arena + 317930496, sizeof(float) * 1536);
-  /* output 131 "grad:blocks.6.conv.conv.6.fc.0.weight" = %953 : f32[4, 1536] */
+  /* output 131 "grad:blocks.6.conv.conv.6.fc.0.weight" = %943 : f32[4, 1536] */
   memcpy(outputs[131], arena + 318230016, sizeof(float) * 6144);
-  /* output 132 "grad:blocks.6.conv.conv.6.fc.0.bias" = %954 : f32[4] */
+  /* output 132 "grad:blocks.6.conv.conv.6.fc.0.bias" = %944 : f32[4] */
   memcpy(outputs[132], arena + 318240768, sizeof(float) * 4);
-  /* output 133 "grad:blocks.6.conv.conv.6.fc.2.weight" = %948 : f32[1536, 4] */
+  /* output 133 "grad:blocks.6.conv.conv.6.fc.2.weight" = %938 : f32[1536, 4] */
   memcpy(outputs[133], arena + 318223872, sizeof(float) * 6144);
-  /* output 134 "grad:blocks.6.conv.conv.6.fc.2.bias" = %949 : f32[1536] */
+  /* output 134 "grad:blocks.6.conv.conv.6.fc.2.bias" = %939 : f32[1536] */
   memcpy(outputs[134], arena + 318239232, sizeof(float) * 1536);
-  /* output 135 "grad:blocks.6.conv.conv.7.weight" = %943 : f32[384, 1536, 1, 1] */
-  memcpy(outputs[135], arena + 352223232, sizeof(float) * 589824);
-  /* output 136 "grad:blocks.6.conv.conv.8.weight" = %938 : f32[384] */
-  memcpy(outputs[136], arena + 353408256, sizeof(float) * 384);
-  /* output 137 "grad:blocks.6.conv.conv.8.bias" = %939 : f32[384] */
-  memcpy(outputs[137], arena + 353408640, sizeof(float) * 384);
-  /* output 138 "grad:blocks.7.norm1.weight" = %931 : f32[384] */
-  memcpy(outputs[138], arena + 353407872, sizeof(float) * 384);
-  /* output 139 "grad:blocks.7.norm1.bias" = %929 : f32[384] */
-  memcpy(outputs[139], arena + 353407488, sizeof(float) * 384);
-  /* output 140 "grad:blocks.7.attn.qkv.weight" = %927 : f32[1152, 384] */
-  memcpy(outputs[140], arena + 352813056, sizeof(float) * 442368);
-  /* output 141 "grad:blocks.7.attn.qkv.bias" = %928 : f32[1152] */
-  memcpy(outputs[141], arena + 353405952, sizeof(float) * 1152);
-  /* output 142 "grad:blocks.7.attn.proj.weight" = %922 : f32[384, 384] */
-  memcpy(outputs[142], arena + 353255424, sizeof(float) * 147456);
-  /* output 143 "grad:blocks.7.attn.proj.bias" = %923 : f32[384] */
-  memcpy(outputs[143], arena + 353407104, sizeof(float) * 384);
-  /* output 144 "grad:blocks.7.conv.conv.0.weight" = %917 : f32[1536, 384, 1, 1] */
-  memcpy(outputs[144], arena + 351633408, sizeof(float) * 589824);
-  /* output 145 "grad:blocks.7.conv.conv.1.weight" = %912 : f32[1536] */
-  memcpy(outputs[145], arena + 353402880, sizeof(float) * 1536);
-  /* output 146 "grad:blocks.7.conv.conv.1.bias" = %913 : f32[1536] */
-  memcpy(outputs[146], arena + 353404416, sizeof(float) * 1536);
-  /* output 147 "grad:blocks.7.conv.conv.3.weight" = %909 : f32[1536, 1, 3, 3] */
+  /* output 135 "grad:blocks.6.conv.conv.7.weight" = %933 : f32[384, 1536, 1, 1] */
+  memcpy(outputs[135], arena + 354643968, sizeof(float) * 589824);
+  /* output 136 "grad:blocks.6.conv.conv.8.weight" = %928 : f32[384] */
+  memcpy(outputs[136], arena + 355828992, sizeof(float) * 384);
+  /* output 137 "grad:blocks.6.conv.conv.8.bias" = %929 : f32[384] */
+  memcpy(outputs[137], arena + 355829376, sizeof(float) * 384);
+  /* output 138 "grad:blocks.7.norm1.weight" = %922 : f32[384] */
+  memcpy(outputs[138], arena + 355828608, sizeof(float) * 384);
+  /* output 139 "grad:blocks.7.norm1.bias" = %921 : f32[384] */
+  memcpy(outputs[139], arena + 355828224, sizeof(float) * 384);
+  /* output 140 "grad:blocks.7.attn.qkv.weight" = %919 : f32[1152, 384] */
+  memcpy(outputs[140], arena + 355233792, sizeof(float) * 442368);
+  /* output 141 "grad:blocks.7.attn.qkv.bias" = %920 : f32[1152] */
+  memcpy(outputs[141], arena + 355826688, sizeof(float) * 1152);
+  /* output 142 "grad:blocks.7.attn.proj.weight" = %914 : f32[384, 384] */
+  memcpy(outputs[142], arena + 355676160, sizeof(float) * 147456);
+  /* output 143 "grad:blocks.7.attn.proj.bias" = %915 : f32[384] */
+  memcpy(outputs[143], arena + 355827840, sizeof(float) * 384);
+  /* output 144 "grad:blocks.7.conv.conv.0.weight" = %909 : f32[1536, 384, 1, 1] */
+  memcpy(outputs[144], arena + 354054144, sizeof(float) * 589824);
+  /* output 145 "grad:blocks.7.conv.conv.1.weight" = %904 : f32[1536] */
+  memcpy(outputs[145], arena + 355823616, sizeof(float) * 1536);
+  /* output 146 "grad:blocks.7.conv.conv.1.bias" = %905 : f32[1536] */
+  memcpy(outputs[146], arena + 355825152, sizeof(float) * 1536);
+  /* output 147 "grad:blocks.7.conv.conv.3.weight" = %901 : f32[1536, 1, 3, 3] */
   memcpy(outputs[147], arena + 366084096, sizeof(float) * 13824);
-  /* output 148 "grad:blocks.7.conv.conv.4.weight" = %906 : f32[1536] */
+  /* output 148 "grad:blocks.7.conv.conv.4.weight" = %898 : f32[1536] */
   memcpy(outputs[148], arena + 366097920, sizeof(float) * 1536);
-  /* output 149 "grad:blocks.7.conv.conv.4.bias" = %907 : f32[1536] */
+  /* output 149 "grad:blocks.7.conv.conv.4.bias" = %899 : f32[1536] */
   memcpy(outputs[149], arena + 366099456, sizeof(float) * 1536);
-  /* output 150 "grad:blocks.7.conv.conv.6.fc.0.weight" = %899 : f32[4, 1536] */
+  /* output 150 "grad:blocks.7.conv.conv.6.fc.0.weight" = %891 : f32[4, 1536] */
   memcpy(outputs[150], arena + 366398976, sizeof(float) * 6144);
-  /* output 151 "grad:blocks.7.conv.conv.6.fc.0.bias" = %900 : f32[4] */
+  /* output 151 "grad:blocks.7.conv.conv.6.fc.0.bias" = %892 : f32[4] */
   memcpy(outputs[151], arena + 366409728, sizeof(float) * 4);
-  /* output 152 "grad:blocks.7.conv.conv.6.fc.2.weight" = %894 : f32[1536, 4] */
+  /* output 152 "grad:blocks.7.conv.conv.6.fc.2.weight" = %886 : f32[1536, 4] */
   memcpy(outputs[152], arena + 366392832, sizeof(float) * 6144);
-  /* output 153 "grad:blocks.7.conv.conv.6.fc.2.bias" = %895 : f32[1536] */
+  /* output 153 "grad:blocks.7.conv.conv.6.fc.2.bias" = %887 : f32[1536] */
   memcpy(outputs[153], arena + 366408192, sizeof(float) * 1536);
-  /* output 154 "grad:blocks.7.conv.conv.7.weight" = %889 : f32[384, 1536, 1, 1] */
-  memcpy(outputs[154], arena + 400392192, sizeof(float) * 589824);
-  /* output 155 "grad:blocks.7.conv.conv.8.weight" = %884 : f32[384] */
-  memcpy(outputs[155], arena + 401577216, sizeof(float) * 384);
-  /* output 156 "grad:blocks.7.conv.conv.8.bias" = %885 : f32[384] */
-  memcpy(outputs[156], arena + 401577600, sizeof(float) * 384);
-  /* output 157 "grad:blocks.8.norm1.weight" = %877 : f32[384] */
-  memcpy(outputs[157], arena + 401576832, sizeof(float) * 384);
-  /* output 158 "grad:blocks.8.norm1.bias" = %875 : f32[384] */
-  memcpy(outputs[158], arena + 401576448, sizeof(float) * 384);
-  /* output 159 "grad:blocks.8.attn.qkv.weight" = %873 : f32[1152, 384] */
-  memcpy(outputs[159], arena + 400982016, sizeof(float) * 442368);
-  /* output 160 "grad:blocks.8.attn.qkv.bias" = %874 : f32[1152] */
-  memcpy(outputs[160], arena + 401574912, sizeof(float) * 1152);
-  /* output 161 "grad:blocks.8.attn.proj.weight" = %868 : f32[384, 384] */
-  memcpy(outputs[161], arena + 401424384, sizeof(float) * 147456);
-  /* output 162 "grad:blocks.8.attn.proj.bias" = %869 : f32[384] */
-  memcpy(outputs[162], arena + 401576064, sizeof(float) * 384);
-  /* output 163 "grad:blocks.8.conv.conv.0.weight" = %863 : f32[1536, 384, 1, 1] */
-  memcpy(outputs[163], arena + 399802368, sizeof(float) * 589824);
-  /* output 164 "grad:blocks.8.conv.conv.1.weight" = %858 : f32[1536] */
-  memcpy(outputs[164], arena + 401571840, sizeof(float) * 1536);
-  /* output 165 "grad:blocks.8.conv.conv.1.bias" = %859 : f32[1536] */
-  memcpy(outputs[165], arena + 401573376, sizeof(float) * 1536);
-  /* output 166 "grad:blocks.8.conv.conv.3.weight" = %855 : f32[1536, 1, 3, 3] */
+  /* output 154 "grad:blocks.7.conv.conv.7.weight" = %881 : f32[384, 1536, 1, 1] */
+  memcpy(outputs[154], arena + 402812928, sizeof(float) * 589824);
+  /* output 155 "grad:blocks.7.conv.conv.8.weight" = %876 : f32[384] */
+  memcpy(outputs[155], arena + 403997952, sizeof(float) * 384);
+  /* output 156 "grad:blocks.7.conv.conv.8.bias" = %877 : f32[384] */
+  memcpy(outputs[156], arena + 403998336, sizeof(float) * 384);
+  /* output 157 "grad:blocks.8.norm1.weight" = %870 : f32[384] */
+  memcpy(outputs[157], arena + 403997568, sizeof(float) * 384);
+  /* output 158 "grad:blocks.8.norm1.bias" = %869 : f32[384] */
+  memcpy(outputs[158], arena + 403997184, sizeof(float) * 384);
+  /* output 159 "grad:blocks.8.attn.qkv.weight" = %867 : f32[1152, 384] */
+  memcpy(outputs[159], arena + 403402752, sizeof(float) * 442368);
+  /* output 160 "grad:blocks.8.attn.qkv.bias" = %868 : f32[1152] */
+  memcpy(outputs[160], arena + 403995648, sizeof(float) * 1152);
+  /* output 161 "grad:blocks.8.attn.proj.weight" = %862 : f32[384, 384] */
+  memcpy(outputs[161], arena + 403845120, sizeof(float) * 147456);
+  /* output 162 "grad:blocks.8.attn.proj.bias" = %863 : f32[384] */
+  memcpy(outputs[162], arena + 403996800, sizeof(float) * 384);
+  /* output 163 "grad:blocks.8.conv.conv.0.weight" = %857 : f32[1536, 384, 1, 1] */
+  memcpy(outputs[163], arena + 402223104, sizeof(float) * 589824);
+  /* output 164 "grad:blocks.8.conv.conv.1.weight" = %852 : f32[1536] */
+  memcpy(outputs[164], arena + 403992576, sizeof(float) * 1536);
+  /* output 165 "grad:blocks.8.conv.conv.1.bias" = %853 : f32[1536] */
+  memcpy(outputs[165], arena + 403994112, sizeof(float) * 1536);
+  /* output 166 "grad:blocks.8.conv.conv.3.weight" = %849 : f32[1536, 1, 3, 3] */
   memcpy(outputs[166], arena + 414253056, sizeof(float) * 13824);
-  /* output 167 "grad:blocks.8.conv.conv.4.weight" = %852 : f32[1536] */
+  /* output 167 "grad:blocks.8.conv.conv.4.weight" = %846 : f32[1536] */
   memcpy(outputs[167], arena + 414266880, sizeof(float) * 1536);
-  /* output 168 "grad:blocks.8.conv.conv.4.bias" = %853 : f32[1536] */
+  /* output 168 "grad:blocks.8.conv.conv.4.bias" = %847 : f32[1536] */
   memcpy(outputs[168], arena + 414268416, sizeof(float) * 1536);
-  /* output 169 "grad:blocks.8.conv.conv.6.fc.0.weight" = %845 : f32[4, 1536] */
+  /* output 169 "grad:blocks.8.conv.conv.6.fc.0.weight" = %839 : f32[4, 1536] */
   memcpy(outputs[169], arena + 414567936, sizeof(float) * 6144);
-  /* output 170 "grad:blocks.8.conv.conv.6.fc.0.bias" = %846 : f32[4] */
+  /* output 170 "grad:blocks.8.conv.conv.6.fc.0.bias" = %840 : f32[4] */
   memcpy(outputs[170], arena + 414578688, sizeof(float) * 4);
-  /* output 171 "grad:blocks.8.conv.conv.6.fc.2.weight" = %840 : f32[1536, 4] */
+  /* output 171 "grad:blocks.8.conv.conv.6.fc.2.weight" = %834 : f32[1536, 4] */
   memcpy(outputs[171], arena + 414561792, sizeof(float) * 6144);
-  /* output 172 "grad:blocks.8.conv.conv.6.fc.2.bias" = %841 : f32[1536] */
+  /* output 172 "grad:blocks.8.conv.conv.6.fc.2.bias" = %835 : f32[1536] */
   memcpy(outputs[172], arena + 414577152, sizeof(float) * 1536);
-  /* output 173 "grad:blocks.8.conv.conv.7.weight" = %835 : f32[384, 1536, 1, 1] */
-  memcpy(outputs[173], arena + 448561152, sizeof(float) * 589824);
-  /* output 174 "grad:blocks.8.conv.conv.8.weight" = %830 : f32[384] */
-  memcpy(outputs[174], arena + 449746176, sizeof(float) * 384);
-  /* output 175 "grad:blocks.8.conv.conv.8.bias" = %831 : f32[384] */
-  memcpy(outputs[175], arena + 449746560, sizeof(float) * 384);
-  /* output 176 "grad:blocks.9.norm1.weight" = %823 : f32[384] */
-  memcpy(outputs[176], arena + 449745792, sizeof(float) * 384);
-  /* output 177 "grad:blocks.9.norm1.bias" = %821 : f32[384] */
-  memcpy(outputs[177], arena + 449745408, sizeof(float) * 384);
-  /* output 178 "grad:blocks.9.attn.qkv.weight" = %819 : f32[1152, 384] */
-  memcpy(outputs[178], arena + 449150976, sizeof(float) * 442368);
-  /* output 179 "grad:blocks.9.attn.qkv.bias" = %820 : f32[1152] */
-  memcpy(outputs[179], arena + 449743872, sizeof(float) * 1152);
-  /* output 180 "grad:blocks.9.attn.proj.weight" = %814 : f32[384, 384] */
-  memcpy(outputs[180], arena + 449593344, sizeof(float) * 147456);
-  /* output 181 "grad:blocks.9.attn.proj.bias" = %815 : f32[384] */
-  memcpy(outputs[181], arena + 449745024, sizeof(float) * 384);
-  /* output 182 "grad:blocks.9.conv.conv.0.weight" = %809 : f32[1536, 384, 1, 1] */
-  memcpy(outputs[182], arena + 447971328, sizeof(float) * 589824);
-  /* output 183 "grad:blocks.9.conv.conv.1.weight" = %804 : f32[1536] */
-  memcpy(outputs[183], arena + 449740800, sizeof(float) * 1536);
-  /* output 184 "grad:blocks.9.conv.conv.1.bias" = %805 : f32[1536] */
-  memcpy(outputs[184], arena + 449742336, sizeof(float) * 1536);
-  /* output 185 "grad:blocks.9.conv.conv.3.weight" = %801 : f32[1536, 1, 3, 3] */
+  /* output 173 "grad:blocks.8.conv.conv.7.weight" = %829 : f32[384, 1536, 1, 1] */
+  memcpy(outputs[173], arena + 450981888, sizeof(float) * 589824);
+  /* output 174 "grad:blocks.8.conv.conv.8.weight" = %824 : f32[384] */
+  memcpy(outputs[174], arena + 452166912, sizeof(float) * 384);
+  /* output 175 "grad:blocks.8.conv.conv.8.bias" = %825 : f32[384] */
+  memcpy(outputs[175], arena + 452167296, sizeof(float) * 384);
+  /* output 176 "grad:blocks.9.norm1.weight" = %818 : f32[384] */
+  memcpy(outputs[176], arena + 452166528, sizeof(float) * 384);
+  /* output 177 "grad:blocks.9.norm1.bias" = %817 : f32[384] */
+  memcpy(outputs[177], arena + 452166144, sizeof(float) * 384);
+  /* output 178 "grad:blocks.9.attn.qkv.weight" = %815 : f32[1152, 384] */
+  memcpy(outputs[178], arena + 451571712, sizeof(float) * 442368);
+  /* output 179 "grad:blocks.9.attn.qkv.bias" = %816 : f32[1152] */
+  memcpy(outputs[179], arena + 452164608, sizeof(float) * 1152);
+  /* output 180 "grad:blocks.9.attn.proj.weight" = %810 : f32[384, 384] */
+  memcpy(outputs[180], arena + 452014080, sizeof(float) * 147456);
+  /* output 181 "grad:blocks.9.attn.proj.bias" = %811 : f32[384] */
+  memcpy(outputs[181], arena + 452165760, sizeof(float) * 384);
+  /* output 182 "grad:blocks.9.conv.conv.0.weight" = %805 : f32[1536, 384, 1, 1] */
+  memcpy(outputs[182], arena + 450392064, sizeof(float) * 589824);
+  /* output 183 "grad:blocks.9.conv.conv.1.weight" = %800 : f32[1536] */
+  memcpy(outputs[183], arena + 452161536, sizeof(float) * 1536);
+  /* output 184 "grad:blocks.9.conv.conv.1.bias" = %801 : f32[1536] */
+  memcpy(outputs[184], arena + 452163072, sizeof(float) * 1536);
+  /* output 185 "grad:blocks.9.conv.conv.3.weight" = %797 : f32[1536, 1, 3, 3] */
   memcpy(outputs[185], arena + 462422016, sizeof(float) * 13824);
-  /* output 186 "grad:blocks.9.conv.conv.4.weight" = %798 : f32[1536] */
+  /* output 186 "grad:blocks.9.conv.conv.4.weight" = %794 : f32[1536] */
   memcpy(outputs[186], arena + 462435840, sizeof(float) * 1536);
-  /* output 187 "grad:blocks.9.conv.conv.4.bias" = %799 : f32[1536] */
+  /* output 187 "grad:blocks.9.conv.conv.4.bias" = %795 : f32[1536] */
   memcpy(outputs[187], arena + 462437376, sizeof(float) * 1536);
-  /* output 188 "grad:blocks.9.conv.conv.6.fc.0.weight" = %791 : f32[4, 1536] */
+  /* output 188 "grad:blocks.9.conv.conv.6.fc.0.weight" = %787 : f32[4, 1536] */
   memcpy(outputs[188], arena + 462736896, sizeof(float) * 6144);
-  /* output 189 "grad:blocks.9.conv.conv.6.fc.0.bias" = %792 : f32[4] */
+  /* output 189 "grad:blocks.9.conv.conv.6.fc.0.bias" = %788 : f32[4] */
   memcpy(outputs[189], arena + 462747648, sizeof(float) * 4);
-  /* output 190 "grad:blocks.9.conv.conv.6.fc.2.weight" = %786 : f32[1536, 4] */
+  /* output 190 "grad:blocks.9.conv.conv.6.fc.2.weight" = %782 : f32[1536, 4] */
   memcpy(outputs[190], arena + 462730752, sizeof(float) * 6144);
-  /* output 191 "grad:blocks.9.conv.conv.6.fc.2.bias" = %787 : f32[1536] */
+  /* output 191 "grad:blocks.9.conv.conv.6.fc.2.bias" = %783 : f32[1536] */
   memcpy(outputs[191], arena + 462746112, sizeof(float) * 1536);
-  /* output 192 "grad:blocks.9.conv.conv.7.weight" = %781 : f32[384, 1536, 1, 1] */
-  memcpy(outputs[192], arena + 496730112, sizeof(float) * 589824);
-  /* output 193 "grad:blocks.9.conv.conv.8.weight" = %776 : f32[384] */
-  memcpy(outputs[193], arena + 497915136, sizeof(float) * 384);
-  /* output 194 "grad:blocks.9.conv.conv.8.bias" = %777 : f32[384] */
-  memcpy(outputs[194], arena + 497915520, sizeof(float) * 384);
-  /* output 195 "grad:blocks.10.norm1.weight" = %769 : f32[384] */
-  memcpy(outputs[195], arena + 497914752, sizeof(float) * 384);
-  /* output 196 "grad:blocks.10.norm1.bias" = %767 : f32[384] */
-  memcpy(outputs[196], arena + 497914368, sizeof(float) * 384);
-  /* output 197 "grad:blocks.10.attn.qkv.weight" = %765 : f32[1152, 384] */
-  memcpy(outputs[197], arena + 497319936, sizeof(float) * 442368);
-  /* output 198 "grad:blocks.10.attn.qkv.bias" = %766 : f32[1152] */
-  memcpy(outputs[198], arena + 497912832, sizeof(float) * 1152);
-  /* output 199 "grad:blocks.10.attn.proj.weight" = %760 : f32[384, 384] */
-  memcpy(outputs[199], arena + 497762304, sizeof(float) * 147456);
-  /* output 200 "grad:blocks.10.attn.proj.bias" = %761 : f32[384] */
-  memcpy(outputs[200], arena + 497913984, sizeof(float) * 384);
-  /* output 201 "grad:blocks.10.conv.conv.0.weight" = %755 : f32[1536, 384, 1, 1] */
-  memcpy(outputs[201], arena + 496140288, sizeof(float) * 589824);
-  /* output 202 "grad:blocks.10.conv.conv.1.weight" = %750 : f32[1536] */
-  memcpy(outputs[202], arena + 497909760, sizeof(float) * 1536);
-  /* output 203 "grad:blocks.10.conv.conv.1.bias" = %751 : f32[1536] */
-  memcpy(outputs[203], arena + 497911296, sizeof(float) * 1536);
-  /* output 204 "grad:blocks.10.conv.conv.3.weight" = %747 : f32[1536, 1, 3, 3] */
+  /* output 192 "grad:blocks.9.conv.conv.7.weight" = %777 : f32[384, 1536, 1, 1] */
+  memcpy(outputs[192], arena + 499150848, sizeof(float) * 589824);
+  /* output 193 "grad:blocks.9.conv.conv.8.weight" = %772 : f32[384] */
+  memcpy(outputs[193], arena + 500335872, sizeof(float) * 384);
+  /* output 194 "grad:blocks.9.conv.conv.8.bias" = %773 : f32[384] */
+  memcpy(outputs[194], arena + 500336256, sizeof(float) * 384);
+  /* output 195 "grad:blocks.10.norm1.weight" = %766 : f32[384] */
+  memcpy(outputs[195], arena + 500335488, sizeof(float) * 384);
+  /* output 196 "grad:blocks.10.norm1.bias" = %765 : f32[384] */
+  memcpy(outputs[196], arena + 500335104, sizeof(float) * 384);
+  /* output 197 "grad:blocks.10.attn.qkv.weight" = %763 : f32[1152, 384] */
+  memcpy(outputs[197], arena + 499740672, sizeof(float) * 442368);
+  /* output 198 "grad:blocks.10.attn.qkv.bias" = %764 : f32[1152] */
+  memcpy(outputs[198], arena + 500333568, sizeof(float) * 1152);
+  /* output 199 "grad:blocks.10.attn.proj.weight" = %758 : f32[384, 384] */
+  memcpy(outputs[199], arena + 500183040, sizeof(float) * 147456);
+  /* output 200 "grad:blocks.10.attn.proj.bias" = %759 : f32[384] */
+  memcpy(outputs[200], arena + 500334720, sizeof(float) * 384);
+  /* output 201 "grad:blocks.10.conv.conv.0.weight" = %753 : f32[1536, 384, 1, 1] */
+  memcpy(outputs[201], arena + 498561024, sizeof(float) * 589824);
+  /* output 202 "grad:blocks.10.conv.conv.1.weight" = %748 : f32[1536] */
+  memcpy(outputs[202], arena + 500330496, sizeof(float) * 1536);
+  /* output 203 "grad:blocks.10.conv.conv.1.bias" = %749 : f32[1536] */
+  memcpy(outputs[203], arena + 500332032, sizeof(float) * 1536);
+  /* output 204 "grad:blocks.10.conv.conv.3.weight" = %745 : f32[1536, 1, 3, 3] */
   memcpy(outputs[204], arena + 510590976, sizeof(float) * 13824);
-  /* output 205 "grad:blocks.10.conv.conv.4.weight" = %744 : f32[1536] */
+  /* output 205 "grad:blocks.10.conv.conv.4.weight" = %742 : f32[1536] */
   memcpy(outputs[205], arena + 510604800, sizeof(float) * 1536);
-  /* output 206 "grad:blocks.10.conv.conv.4.bias" = %745 : f32[1536] */
+  /* output 206 "grad:blocks.10.conv.conv.4.bias" = %743 : f32[1536] */
   memcpy(outputs[206], arena + 510606336, sizeof(float) * 1536);
-  /* output 207 "grad:blocks.10.conv.conv.6.fc.0.weight" = %737 : f32[4, 1536] */
+  /* output 207 "grad:blocks.10.conv.conv.6.fc.0.weight" = %735 : f32[4, 1536] */
   memcpy(outputs[207], arena + 510905856, sizeof(float) * 6144);
-  /* output 208 "grad:blocks.10.conv.conv.6.fc.0.bias" = %738 : f32[4] */
+  /* output 208 "grad:blocks.10.conv.conv.6.fc.0.bias" = %736 : f32[4] */
   memcpy(outputs[208], arena + 510916608, sizeof(float) * 4);
-  /* output 209 "grad:blocks.10.conv.conv.6.fc.2.weight" = %732 : f32[1536, 4] */
+  /* output 209 "grad:blocks.10.conv.conv.6.fc.2.weight" = %730 : f32[1536, 4] */
   memcpy(outputs[209], arena + 510899712, sizeof(float) * 6144);
-  /* output 210 "grad:blocks.10.conv.conv.6.fc.2.bias" = %733 : f32[1536] */
+  /* output 210 "grad:blocks.10.conv.conv.6.fc.2.bias" = %731 : f32[1536] */
   memcpy(outputs[210], arena + 510915072, sizeof(float) * 1536);
-  /* output 211 "grad:blocks.10.conv.conv.7.weight" = %727 : f32[384, 1536, 1, 1] */
-  memcpy(outputs[211], arena + 544899072, sizeof(float) * 589824);
-  /* output 212 "grad:blocks.10.conv.conv.8.weight" = %722 : f32[384] */
-  memcpy(outputs[212], arena + 546084096, sizeof(float) * 384);
-  /* output 213 "grad:blocks.10.conv.conv.8.bias" = %723 : f32[384] */
-  memcpy(outputs[213], arena + 546084480, sizeof(float) * 384);
-  /* output 214 "grad:blocks.11.norm1.weight" = %715 : f32[384] */
-  memcpy(outputs[214], arena + 546083712, sizeof(float) * 384);
+  /* output 211 "grad:blocks.10.conv.conv.7.weight" = %725 : f32[384, 1536, 1, 1] */
+  memcpy(outputs[211], arena + 547319808, sizeof(float) * 589824);
+  /* output 212 "grad:blocks.10.conv.conv.8.weight" = %720 : f32[384] */
+  memcpy(outputs[212], arena + 548504832, sizeof(float) * 384);
+  /* output 213 "grad:blocks.10.conv.conv.8.bias" = %721 : f32[384] */
+  memcpy(outputs[213], arena + 548505216, sizeof(float) * 384);
+  /* output 214 "grad:blocks.11.norm1.weight" = %714 : f32[384] */
+  memcpy(outputs[214], arena + 548504448, sizeof(float) * 384);
   /* output 215 "grad:blocks.11.norm1.bias" = %713 : f32[384] */
-  memcpy(outputs[215], arena + 546083328, sizeof(float) * 384);
+  memcpy(outputs[215], arena + 548504064, sizeof(float) * 384);
   /* output 216 "grad:blocks.11.attn.qkv.weight" = %711 : f32[1152, 384] */
-  memcpy(outputs[216], arena + 545488896, sizeof(float) * 442368);
+  memcpy(outputs[216], arena + 547909632, sizeof(float) * 442368);
   /* output 217 "grad:blocks.11.attn.qkv.bias" = %712 : f32[1152] */
-  memcpy(outputs[217], arena + 546081792, sizeof(float) * 1152);
+  memcpy(outputs[217], arena + 548502528, sizeof(float) * 1152);
   /* output 218 "grad:blocks.11.attn.proj.weight" = %706 : f32[384, 384] */
-  memcpy(outputs[218], arena + 545931264, sizeof(float) * 147456);
+  memcpy(outputs[218], arena + 548352000, sizeof(float) * 147456);
   /* output 219 "grad:blocks.11.attn.proj.bias" = %707 : f32[384] */
-  memcpy(outputs[219], arena + 546082944, sizeof(float) * 384);
+  memcpy(outputs[219], arena + 548503680, sizeof(float) * 384);
   /* output 220 "grad:blocks.11.conv.conv.0.weight" = %701 : f32[1536, 384, 1, 1] */
-  memcpy(outputs[220], arena + 544309248, sizeof(float) * 589824);
+  memcpy(outputs[220], arena + 546729984, sizeof(float) * 589824);
   /* output 221 "grad:blocks.11.conv.conv.1.weight" = %696 : f32[1536] */
-  memcpy(outputs[221], arena + 546078720, sizeof(float) * 1536);
+  memcpy(outputs[221], arena + 548499456, sizeof(float) * 1536);
   /* output 222 "grad:blocks.11.conv.conv.1.bias" = %697 : f32[1536] */
-  memcpy(outputs[222], arena + 546080256, sizeof(float) * 1536);
+  memcpy(outputs[222], arena + 548500992, sizeof(float) * 1536);
   /* output 223 "grad:blocks.11.conv.conv.3.weight" = %693 : f32[1536, 1, 3, 3] */
   memcpy(outputs[223], arena + 558759936, sizeof(float) * 13824);
   /* output 224 "grad:blocks.11.conv.conv.4.weight" = %690 : f32[1536] */
@@ -10157,91 +10165,91 @@ int localvit_small_train_forward(const float *const *params, const float *const 
   /* output 229 "grad:blocks.11.conv.conv.6.fc.2.bias" = %679 : f32[1536] */
   memcpy(outputs[229], arena + 559084032, sizeof(float) * 1536);
   /* output 230 "grad:blocks.11.conv.conv.7.weight" = %673 : f32[384, 1536, 1, 1] */
-  memcpy(outputs[230], arena + 851238912, sizeof(float) * 589824);
+  memcpy(outputs[230], arena + 853635072, sizeof(float) * 589824);
   /* output 231 "grad:blocks.11.conv.conv.8.weight" = %668 : f32[384] */
-  memcpy(outputs[231], arena + 793411584, sizeof(float) * 384);
+  memcpy(outputs[231], arena + 854224896, sizeof(float) * 384);
   /* output 232 "grad:blocks.11.conv.conv.8.bias" = %669 : f32[384] */
-  memcpy(outputs[232], arena + 793411968, sizeof(float) * 384);
+  memcpy(outputs[232], arena + 854225280, sizeof(float) * 384);
   /* output 233 "grad:norm.weight" = %662 : f32[384] */
-  memcpy(outputs[233], arena + 858416880, sizeof(float) * 384);
-  /* output 234 "grad:norm.bias" = %660 : f32[384] */
-  memcpy(outputs[234], arena + 858416496, sizeof(float) * 384);
-  /* output 235 "grad:head.weight" = %656 : f32[1000, 384] */
-  memcpy(outputs[235], arena + 856055808, sizeof(float) * 384000);
-  /* output 236 "grad:head.bias" = %657 : f32[1000] */
-  memcpy(outputs[236], arena + 858406272, sizeof(float) * 1000);
-  /* output 237 "running_stats:blocks.0.conv.conv.1.running_mean" = %31 : f32[2, 1536] */
-  memcpy(outputs[237], arena + 858319872, sizeof(float) * 3072);
-  /* output 238 "running_stats:blocks.0.conv.conv.4.running_mean" = %38 : f32[2, 1536] */
-  memcpy(outputs[238], arena + 858322944, sizeof(float) * 3072);
-  /* output 239 "running_stats:blocks.0.conv.conv.8.running_mean" = %56 : f32[2, 384] */
-  memcpy(outputs[239], arena + 858407280, sizeof(float) * 768);
-  /* output 240 "running_stats:blocks.1.conv.conv.1.running_mean" = %84 : f32[2, 1536] */
-  memcpy(outputs[240], arena + 858326016, sizeof(float) * 3072);
-  /* output 241 "running_stats:blocks.1.conv.conv.4.running_mean" = %91 : f32[2, 1536] */
-  memcpy(outputs[241], arena + 858329088, sizeof(float) * 3072);
-  /* output 242 "running_stats:blocks.1.conv.conv.8.running_mean" = %109 : f32[2, 384] */
-  memcpy(outputs[242], arena + 858408048, sizeof(float) * 768);
-  /* output 243 "running_stats:blocks.2.conv.conv.1.running_mean" = %137 : f32[2, 1536] */
-  memcpy(outputs[243], arena + 858332160, sizeof(float) * 3072);
-  /* output 244 "running_stats:blocks.2.conv.conv.4.running_mean" = %144 : f32[2, 1536] */
-  memcpy(outputs[244], arena + 858335232, sizeof(float) * 3072);
-  /* output 245 "running_stats:blocks.2.conv.conv.8.running_mean" = %162 : f32[2, 384] */
-  memcpy(outputs[245], arena + 858408816, sizeof(float) * 768);
-  /* output 246 "running_stats:blocks.3.conv.conv.1.running_mean" = %190 : f32[2, 1536] */
-  memcpy(outputs[246], arena + 858338304, sizeof(float) * 3072);
-  /* output 247 "running_stats:blocks.3.conv.conv.4.running_mean" = %197 : f32[2, 1536] */
-  memcpy(outputs[247], arena + 858341376, sizeof(float) * 3072);
-  /* output 248 "running_stats:blocks.3.conv.conv.8.running_mean" = %215 : f32[2, 384] */
-  memcpy(outputs[248], arena + 858409584, sizeof(float) * 768);
-  /* output 249 "running_stats:blocks.4.conv.conv.1.running_mean" = %243 : f32[2, 1536] */
-  memcpy(outputs[249], arena + 858344448, sizeof(float) * 3072);
-  /* output 250 "running_stats:blocks.4.conv.conv.4.running_mean" = %250 : f32[2, 1536] */
-  memcpy(outputs[250], arena + 858347520, sizeof(float) * 3072);
-  /* output 251 "running_stats:blocks.4.conv.conv.8.running_mean" = %268 : f32[2, 384] */
-  memcpy(outputs[251], arena + 858410352, sizeof(float) * 768);
-  /* output 252 "running_stats:blocks.5.conv.conv.1.running_mean" = %296 : f32[2, 1536] */
-  memcpy(outputs[252], arena + 858350592, sizeof(float) * 3072);
-  /* output 253 "running_stats:blocks.5.conv.conv.4.running_mean" = %303 : f32[2, 1536] */
-  memcpy(outputs[253], arena + 858353664, sizeof(float) * 3072);
-  /* output 254 "running_stats:blocks.5.conv.conv.8.running_mean" = %321 : f32[2, 384] */
-  memcpy(outputs[254], arena + 858411120, sizeof(float) * 768);
-  /* output 255 "running_stats:blocks.6.conv.conv.1.running_mean" = %349 : f32[2, 1536] */
-  memcpy(outputs[255], arena + 858356736, sizeof(float) * 3072);
-  /* output 256 "running_stats:blocks.6.conv.conv.4.running_mean" = %356 : f32[2, 1536] */
-  memcpy(outputs[256], arena + 858359808, sizeof(float) * 3072);
-  /* output 257 "running_stats:blocks.6.conv.conv.8.running_mean" = %374 : f32[2, 384] */
-  memcpy(outputs[257], arena + 858411888, sizeof(float) * 768);
-  /* output 258 "running_stats:blocks.7.conv.conv.1.running_mean" = %402 : f32[2, 1536] */
-  memcpy(outputs[258], arena + 858362880, sizeof(float) * 3072);
-  /* output 259 "running_stats:blocks.7.conv.conv.4.running_mean" = %409 : f32[2, 1536] */
-  memcpy(outputs[259], arena + 858365952, sizeof(float) * 3072);
-  /* output 260 "running_stats:blocks.7.conv.conv.8.running_mean" = %427 : f32[2, 384] */
-  memcpy(outputs[260], arena + 858412656, sizeof(float) * 768);
-  /* output 261 "running_stats:blocks.8.conv.conv.1.running_mean" = %455 : f32[2, 1536] */
-  memcpy(outputs[261], arena + 858369024, sizeof(float) * 3072);
-  /* output 262 "running_stats:blocks.8.conv.conv.4.running_mean" = %462 : f32[2, 1536] */
-  memcpy(outputs[262], arena + 858372096, sizeof(float) * 3072);
-  /* output 263 "running_stats:blocks.8.conv.conv.8.running_mean" = %480 : f32[2, 384] */
-  memcpy(outputs[263], arena + 858413424, sizeof(float) * 768);
-  /* output 264 "running_stats:blocks.9.conv.conv.1.running_mean" = %508 : f32[2, 1536] */
-  memcpy(outputs[264], arena + 858375168, sizeof(float) * 3072);
-  /* output 265 "running_stats:blocks.9.conv.conv.4.running_mean" = %515 : f32[2, 1536] */
-  memcpy(outputs[265], arena + 858378240, sizeof(float) * 3072);
-  /* output 266 "running_stats:blocks.9.conv.conv.8.running_mean" = %533 : f32[2, 384] */
-  memcpy(outputs[266], arena + 858414192, sizeof(float) * 768);
-  /* output 267 "running_stats:blocks.10.conv.conv.1.running_mean" = %561 : f32[2, 1536] */
-  memcpy(outputs[267], arena + 858381312, sizeof(float) * 3072);
-  /* output 268 "running_stats:blocks.10.conv.conv.4.running_mean" = %568 : f32[2, 1536] */
-  memcpy(outputs[268], arena + 858384384, sizeof(float) * 3072);
-  /* output 269 "running_stats:blocks.10.conv.conv.8.running_mean" = %586 : f32[2, 384] */
-  memcpy(outputs[269], arena + 858414960, sizeof(float) * 768);
-  /* output 270 "running_stats:blocks.11.conv.conv.1.running_mean" = %614 : f32[2, 1536] */
-  memcpy(outputs[270], arena + 858387456, sizeof(float) * 3072);
-  /* output 271 "running_stats:blocks.11.conv.conv.4.running_mean" = %621 : f32[2, 1536] */
-  memcpy(outputs[271], arena + 858390528, sizeof(float) * 3072);
-  /* output 272 "running_stats:blocks.11.conv.conv.8.running_mean" = %639 : f32[2, 384] */
-  memcpy(outputs[272], arena + 858415728, sizeof(float) * 768);
+  memcpy(outputs[233], arena + 863221488, sizeof(float) * 384);
+  /* output 234 "grad:norm.bias" = %661 : f32[384] */
+  memcpy(outputs[234], arena + 863221104, sizeof(float) * 384);
+  /* output 235 "grad:head.weight" = %657 : f32[1000, 384] */
+  memcpy(outputs[235], arena + 860860416, sizeof(float) * 384000);
+  /* output 236 "grad:head.bias" = %658 : f32[1000] */
+  memcpy(outputs[236], arena + 863210880, sizeof(float) * 1000);
+  /* output 237 "running_stats:blocks.0.conv.conv.1.running_mean" = %32 : f32[2, 1536] */
+  memcpy(outputs[237], arena + 863124480, sizeof(float) * 3072);
+  /* output 238 "running_stats:blocks.0.conv.conv.4.running_mean" = %39 : f32[2, 1536] */
+  memcpy(outputs[238], arena + 863127552, sizeof(float) * 3072);
+  /* output 239 "running_stats:blocks.0.conv.conv.8.running_mean" = %57 : f32[2, 384] */
+  memcpy(outputs[239], arena + 863211888, sizeof(float) * 768);
+  /* output 240 "running_stats:blocks.1.conv.conv.1.running_mean" = %85 : f32[2, 1536] */
+  memcpy(outputs[240], arena + 863130624, sizeof(float) * 3072);
+  /* output 241 "running_stats:blocks.1.conv.conv.4.running_mean" = %92 : f32[2, 1536] */
+  memcpy(outputs[241], arena + 863133696, sizeof(float) * 3072);
+  /* output 242 "running_stats:blocks.1.conv.conv.8.running_mean" = %110 : f32[2, 384] */
+  memcpy(outputs[242], arena + 863212656, sizeof(float) * 768);
+  /* output 243 "running_stats:blocks.2.conv.conv.1.running_mean" = %138 : f32[2, 1536] */
+  memcpy(outputs[243], arena + 863136768, sizeof(float) * 3072);
+  /* output 244 "running_stats:blocks.2.conv.conv.4.running_mean" = %145 : f32[2, 1536] */
+  memcpy(outputs[244], arena + 863139840, sizeof(float) * 3072);
+  /* output 245 "running_stats:blocks.2.conv.conv.8.running_mean" = %163 : f32[2, 384] */
+  memcpy(outputs[245], arena + 863213424, sizeof(float) * 768);
+  /* output 246 "running_stats:blocks.3.conv.conv.1.running_mean" = %191 : f32[2, 1536] */
+  memcpy(outputs[246], arena + 863142912, sizeof(float) * 3072);
+  /* output 247 "running_stats:blocks.3.conv.conv.4.running_mean" = %198 : f32[2, 1536] */
+  memcpy(outputs[247], arena + 863145984, sizeof(float) * 3072);
+  /* output 248 "running_stats:blocks.3.conv.conv.8.running_mean" = %216 : f32[2, 384] */
+  memcpy(outputs[248], arena + 863214192, sizeof(float) * 768);
+  /* output 249 "running_stats:blocks.4.conv.conv.1.running_mean" = %244 : f32[2, 1536] */
+  memcpy(outputs[249], arena + 863149056, sizeof(float) * 3072);
+  /* output 250 "running_stats:blocks.4.conv.conv.4.running_mean" = %251 : f32[2, 1536] */
+  memcpy(outputs[250], arena + 863152128, sizeof(float) * 3072);
+  /* output 251 "running_stats:blocks.4.conv.conv.8.running_mean" = %269 : f32[2, 384] */
+  memcpy(outputs[251], arena + 863214960, sizeof(float) * 768);
+  /* output 252 "running_stats:blocks.5.conv.conv.1.running_mean" = %297 : f32[2, 1536] */
+  memcpy(outputs[252], arena + 863155200, sizeof(float) * 3072);
+  /* output 253 "running_stats:blocks.5.conv.conv.4.running_mean" = %304 : f32[2, 1536] */
+  memcpy(outputs[253], arena + 863158272, sizeof(float) * 3072);
+  /* output 254 "running_stats:blocks.5.conv.conv.8.running_mean" = %322 : f32[2, 384] */
+  memcpy(outputs[254], arena + 863215728, sizeof(float) * 768);
+  /* output 255 "running_stats:blocks.6.conv.conv.1.running_mean" = %350 : f32[2, 1536] */
+  memcpy(outputs[255], arena + 863161344, sizeof(float) * 3072);
+  /* output 256 "running_stats:blocks.6.conv.conv.4.running_mean" = %357 : f32[2, 1536] */
+  memcpy(outputs[256], arena + 863164416, sizeof(float) * 3072);
+  /* output 257 "running_stats:blocks.6.conv.conv.8.running_mean" = %375 : f32[2, 384] */
+  memcpy(outputs[257], arena + 863216496, sizeof(float) * 768);
+  /* output 258 "running_stats:blocks.7.conv.conv.1.running_mean" = %403 : f32[2, 1536] */
+  memcpy(outputs[258], arena + 863167488, sizeof(float) * 3072);
+  /* output 259 "running_stats:blocks.7.conv.conv.4.running_mean" = %410 : f32[2, 1536] */
+  memcpy(outputs[259], arena + 863170560, sizeof(float) * 3072);
+  /* output 260 "running_stats:blocks.7.conv.conv.8.running_mean" = %428 : f32[2, 384] */
+  memcpy(outputs[260], arena + 863217264, sizeof(float) * 768);
+  /* output 261 "running_stats:blocks.8.conv.conv.1.running_mean" = %456 : f32[2, 1536] */
+  memcpy(outputs[261], arena + 863173632, sizeof(float) * 3072);
+  /* output 262 "running_stats:blocks.8.conv.conv.4.running_mean" = %463 : f32[2, 1536] */
+  memcpy(outputs[262], arena + 863176704, sizeof(float) * 3072);
+  /* output 263 "running_stats:blocks.8.conv.conv.8.running_mean" = %481 : f32[2, 384] */
+  memcpy(outputs[263], arena + 863218032, sizeof(float) * 768);
+  /* output 264 "running_stats:blocks.9.conv.conv.1.running_mean" = %509 : f32[2, 1536] */
+  memcpy(outputs[264], arena + 863179776, sizeof(float) * 3072);
+  /* output 265 "running_stats:blocks.9.conv.conv.4.running_mean" = %516 : f32[2, 1536] */
+  memcpy(outputs[265], arena + 863182848, sizeof(float) * 3072);
+  /* output 266 "running_stats:blocks.9.conv.conv.8.running_mean" = %534 : f32[2, 384] */
+  memcpy(outputs[266], arena + 863218800, sizeof(float) * 768);
+  /* output 267 "running_stats:blocks.10.conv.conv.1.running_mean" = %562 : f32[2, 1536] */
+  memcpy(outputs[267], arena + 863185920, sizeof(float) * 3072);
+  /* output 268 "running_stats:blocks.10.conv.conv.4.running_mean" = %569 : f32[2, 1536] */
+  memcpy(outputs[268], arena + 863188992, sizeof(float) * 3072);
+  /* output 269 "running_stats:blocks.10.conv.conv.8.running_mean" = %587 : f32[2, 384] */
+  memcpy(outputs[269], arena + 863219568, sizeof(float) * 768);
+  /* output 270 "running_stats:blocks.11.conv.conv.1.running_mean" = %615 : f32[2, 1536] */
+  memcpy(outputs[270], arena + 863192064, sizeof(float) * 3072);
+  /* output 271 "running_stats:blocks.11.conv.conv.4.running_mean" = %622 : f32[2, 1536] */
+  memcpy(outputs[271], arena + 863195136, sizeof(float) * 3072);
+  /* output 272 "running_stats:blocks.11.conv.conv.8.running_mean" = %640 : f32[2, 384] */
+  memcpy(outputs[272], arena + 863220336, sizeof(float) * 768);
   return 0;
 } // localvit_small_train_forward
 

@@ -1459,6 +1459,44 @@ void lk_circular_pad(long P, int Hh, int Ww, int top, int bottom, int left, int 
   lk__layout_wrap(P, Hh, Ww, Hh + top + bottom, Ww + left + right, top, left, x, y);
 }
 
+/* im2col, F.unfold(x, (kh, kw), padding=(ph, pw), stride=(sh, sw)).transpose(1, 2): image
+ * x [B, C, Hh, Ww] → patch rows y [B, Ho·Wo, C·kh·kw], row oh·Wo + ow holding the window at
+ * (oh·sh − ph, ow·sw − pw) in column order (c, ky, kx), zeros outside the image. A convolution
+ * weight [Co, C, kh, kw] read as [Co, C·kh·kw] then multiplies these rows straight into tokens
+ * (the patch-embedding pass uses it where C·kh·kw is small, as for a 3-channel image). A thread
+ * fills one output row oh (Wo patch rows, in L1/L2) a column at a time: each column is a run of
+ * an image row with zeros at the padded ends, without a bounds test per element. */
+void lk_im2col(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw, const float *x,
+               float *y) {
+  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
+  long K = (long)C * kh * kw, rows = (long)B * Ho;
+  LK_OMP(parallel for schedule(static) if(rows * Wo * K >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) {
+    long b = r / Ho;
+    int oh = (int)(r % Ho);
+    const float *xb = x + b * C * Hh * Ww;
+    float *yr = y + r * Wo * K; /* Wo patch rows of K columns */
+    for (int c = 0; c < C; ++c)
+      for (int ky = 0; ky < kh; ++ky) {
+        int iy = oh * sh - ph + ky;
+        const float *src = xb + ((long)c * Hh + (iy >= 0 && iy < Hh ? iy : 0)) * Ww;
+        for (int kx = 0; kx < kw; ++kx) {
+          float *dst = yr + ((long)c * kh + ky) * kw + kx; /* column (c, ky, kx), stride K */
+          /* Windows ow in [lo, hi) read pixel ow·sw − pw + kx inside the row; the others are 0. */
+          int lo = 0, hi = 0;
+          if (iy >= 0 && iy < Hh) {
+            lo = lk_min_l(Wo, kx >= pw ? 0 : (pw - kx + sw - 1) / sw);
+            hi = lk_min_l(Wo, Ww - 1 + pw - kx < 0 ? 0 : (Ww - 1 + pw - kx) / sw + 1);
+            if (hi < lo) hi = lo;
+          }
+          for (int ow = 0; ow < lo; ++ow) dst[ow * K] = 0.0f;
+          for (int ow = lo; ow < hi; ++ow) dst[ow * K] = src[ow * sw - pw + kx];
+          for (int ow = hi; ow < Wo; ++ow) dst[ow * K] = 0.0f;
+        }
+      }
+  }
+}
+
 /* References. */
 void lk_copy_strided_naive(int rank, const long *shape, const float *x, const long *sx, float *y, const long *sy) {
   long total = 1;
@@ -1490,6 +1528,25 @@ void lk_circular_pad_naive(long P, int Hh, int Ww, int top, int bottom, int left
         while (sj >= Ww) sj -= Ww;
         y[(p * Ho + i) * Wo + j] = x[(p * Hh + si) * Ww + sj];
       }
+}
+
+void lk_im2col_naive(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw, const float *x,
+                     float *y) {
+  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
+  long K = (long)C * kh * kw;
+  for (long i = 0; i < (long)B * Ho * Wo * K; ++i) y[i] = 0.0f;
+  for (int b = 0; b < B; ++b)
+    for (int c = 0; c < C; ++c)
+      for (int iy = 0; iy < Hh; ++iy)
+        for (int ix = 0; ix < Ww; ++ix)
+          /* Scatter: every window (oh, ow) that covers pixel (iy, ix) gets it at (c, ky, kx). */
+          for (int ky = 0; ky < kh; ++ky)
+            for (int kx = 0; kx < kw; ++kx) {
+              int ty = iy + ph - ky, tx = ix + pw - kx;
+              if (ty < 0 || tx < 0 || ty % sh || tx % sw || ty / sh >= Ho || tx / sw >= Wo) continue;
+              long row = ((long)b * Ho + ty / sh) * Wo + tx / sw;
+              y[row * K + ((long)c * kh + ky) * kw + kx] = x[(((long)b * C + c) * Hh + iy) * Ww + ix];
+            }
 }
 
 /* ---- templates/gemm.c ---------------------------------------------------------------------- */

@@ -596,1008 +596,6 @@ void lk_sgd_step(long n, float *p, const float *grad, float *buf, float lr, floa
 
 #pragma GCC visibility push(hidden)
 
-/* ---- templates/gemm.c ---------------------------------------------------------------------- */
-/* locus-requires: prologue.h */
-/* GEMM: C[M,N] = A[M,K] · B[K,N] + beta·C (+ bias), float32; lk_gemm_ex2 adds an epilogue
- * C = act(A·B + beta·C + bias) + R applied in the store (fused_linear.c).
- *
- * A and B take any row/column strides (BLIS-style), so transposed operands cost nothing:
- * linear's x·Wᵀ with W[N,K] is B = W with rsb = 1, csb = K. C is row-major with row stride rsc.
- *
- * Structure (Goto/BLIS): C is cut into MR×NR register tiles. For each KC-long slice of K a block of B
- * (KC × NC) is packed into NR-wide column panels, so the micro-kernel streams B with unit stride from
- * L1 whatever B's strides were; the micro-kernel walks MR rows of A (from L2) against one panel,
- * broadcasting one A value and doing NR/LK_VW vector FMAs per row per k. A is read in place when its
- * rows are contiguous (csa == 1, the common case: activations) or its columns are (rsa == 1: a weight
- * gradient's dyᵀ), otherwise packed into MR-tall panels.
- *
- * Why these tile sizes (accumulators must stay in registers, and need ≥ 2 FMA pipes × 4-5 cycles of
- * latency = 8-10 independent chains):
- *   AVX2, 16 ymm:    6×16 → 12 accumulators + 2 B vectors + 1 broadcast = 15 registers.
- *   AVX-512, 32 zmm: 8×32 → 16 accumulators + 2 B + 1 = 19 registers (6×32 and 12×32 also fit;
- *                    not measured here: the development machine has no AVX-512).
- *   generic 4-wide:  6×8  → 12 accumulators, as AVX2 at half width (16 xmm / 32 NEON registers).
- * KC = 256: a packed B panel KC×NR is 16 KiB (AVX2), half of L1, leaving room for the A rows.
- * MC = 192 rows × KC of A is 192 KiB: well inside a 512 KiB-1 MiB L2.
- *
- * Threads: the C matrix of each batch element is cut into a tm × tn grid of rectangles (chosen by a
- * cost model that counts micro-tiles and packing), and rectangles are dealt out to threads in
- * contiguous runs. Every thread packs only what its rectangles need into its own scratch, so there
- * is no barrier inside the call. Every C element is summed in the same order (k ascending within a
- * KC slice, slices added in order) whatever the grid, so results do not depend on the thread count.
- */
-
-#if defined(LOCUS_TARGET_AVX512)
-#  ifndef LK_GEMM_MR
-#    define LK_GEMM_MR 8
-#  endif
-#else
-#  ifndef LK_GEMM_MR
-#    define LK_GEMM_MR 6
-#  endif
-#endif
-#ifndef LK_GEMM_NV
-#  define LK_GEMM_NV 2 /* vectors per row of a register tile */
-#endif
-#define LK_GEMM_NR (LK_GEMM_NV * LK_VW)
-#ifndef LK_GEMM_KC
-#  define LK_GEMM_KC 256
-#endif
-#ifndef LK_GEMM_MC
-#  define LK_GEMM_MC (32 * LK_GEMM_MR)
-#endif
-#ifndef LK_GEMM_NC
-#  define LK_GEMM_NC 1024
-#endif
-
-/* One matrix product; the batched entry points make one per batch element. */
-typedef struct lk__gemm_args {
-  int M, N, K;
-  const float *A; long rsa, csa;
-  const float *B; long rsb, csb;
-  float *C; long rsc;
-  float beta;
-  const float *bias_m; /* [M] added to every row i, or NULL */
-  const float *bias_n; /* [N] added to every column j, or NULL */
-  int act;             /* LK_ACT_*, applied after beta and the biases */
-  const float *R;      /* residual R(i,j) = R[i*rsr + j] added after act, or NULL; may equal C */
-  long rsr;
-  const float *scale_k; /* [K]: B(k,j) read as scale_k[k]·B(k,j) (applied while packing B), or NULL */
-  /* B packed by the caller instead of read through B, rsb, csb (conv.c's implicit im2col, where
-   * B(k,j) is a pixel of the input image): pack_b(g, k0, kc, j0, nc, bp) writes B[k0:k0+kc,
-   * j0:j0+nc] in lk__gemm_pack_b's layout. NULL: B is a strided matrix. */
-  void (*pack_b)(const struct lk__gemm_args *g, int k0, int kc, int j0, int nc, float *bp);
-  const void *pack_ctx; /* for pack_b */
-} lk__gemm_args;
-
-/* What the micro-kernel does with its tile. The tile's result r = A·B over one KC slice; then
- *   first slice:  r += bias_n, r += bias_m, r = beta·P + r     (only when beta ≠ 0: P not read)
- *   later slices: r = P + r
- *   last slice:   r = act(r), r = r + R
- * and r is stored to the tile's destination. P is C on the first slice, then the earlier slices'
- * sum, which is C itself, except when the residual is C (in-place residual add) and K has
- * several slices: then the partial sums go to a per-thread stash, so R is still intact when the
- * last slice reads it (see lk__gemm_rect). */
-typedef struct {
-  int first, last;
-  float beta;
-  const float *bias_m; /* already offset to the tile's first row, or NULL */
-  const float *bias_n; /* already offset to the tile's first column, or NULL */
-  const float *part; long rsp; /* C (first slice, for beta) or the earlier slices' sum */
-  int act;                     /* last slice */
-  const float *res; long rsr;  /* residual tile, or NULL (last slice) */
-} lk__gemm_epi;
-
-/* The last slice's activation and residual on a tile, out of line so the plain store below stays
- * small enough to be inlined into the micro-kernel (inlining the activations' code costs plain
- * GEMMs 1-2%). One switch per tile, then a straight loop over its MR·NV vectors, which are
- * independent chains the core overlaps. res may alias the destination: read before the store. */
-__attribute__((noinline)) static void lk__gemm_finish(lk_vf acc[LK_GEMM_MR][LK_GEMM_NV], const lk__gemm_epi *e) {
-  lk_vact_n(e->act, &acc[0][0], LK_GEMM_MR * LK_GEMM_NV);
-  if (e->res)
-    for (int i = 0; i < LK_GEMM_MR; ++i)
-      for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = acc[i][v] + lk_vload(e->res + i * e->rsr + v * LK_VW);
-}
-
-/* Stores a full MR×NR accumulator tile into c (row stride rsc), with the epilogue. c may equal
- * e->part or e->res: every element is read before it is written, and only at its own position. */
-__attribute__((always_inline)) static inline void lk__gemm_store(lk_vf acc[LK_GEMM_MR][LK_GEMM_NV], float *c, long rsc,
-                                  const lk__gemm_epi *e) {
-  if (e->first) {
-    if (e->bias_n)
-      for (int v = 0; v < LK_GEMM_NV; ++v) {
-        lk_vf b = lk_vload(e->bias_n + v * LK_VW);
-        for (int i = 0; i < LK_GEMM_MR; ++i) acc[i][v] = acc[i][v] + b;
-      }
-    if (e->bias_m)
-      for (int i = 0; i < LK_GEMM_MR; ++i)
-        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = acc[i][v] + e->bias_m[i];
-    if (e->beta != 0.0f)
-      for (int i = 0; i < LK_GEMM_MR; ++i)
-        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = e->beta * lk_vload(e->part + i * e->rsp + v * LK_VW) + acc[i][v];
-  } else {
-    for (int i = 0; i < LK_GEMM_MR; ++i)
-      for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = lk_vload(e->part + i * e->rsp + v * LK_VW) + acc[i][v];
-  }
-  if (e->last && (e->act != LK_ACT_NONE || e->res)) {
-    /* Through a copy: acc's own address never escapes, so it stays in registers elsewhere. */
-    lk_vf t[LK_GEMM_MR][LK_GEMM_NV];
-    memcpy(t, acc, sizeof t);
-    lk__gemm_finish(t, e);
-    memcpy(acc, t, sizeof t);
-  }
-  for (int i = 0; i < LK_GEMM_MR; ++i)
-    for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(c + i * rsc + v * LK_VW, acc[i][v]);
-}
-
-/* One register tile: C[0:mr, 0:nr] (+)= A[0:MR, 0:kc] · Bp[0:kc, 0:NR], through the epilogue.
- * A(i, k) is a[k·ks + i] when ks > 0 (an MR-tall packed panel, ks = MR, or a column-major A read
- * in place, ks = its column stride), else a[i·rsa + k] (MR rows read in place). All MR rows must
- * be readable. bp is a packed NR-wide panel. c is not restrict: it may be the epilogue's partial
- * sums or residual. */
-static void lk__gemm_tile(int kc, const float *restrict a, long rsa, long ks,
-                          const float *restrict bp, float *c, long rsc, int mr, int nr,
-                          const lk__gemm_epi *e) {
-  lk_vf acc[LK_GEMM_MR][LK_GEMM_NV];
-  for (int i = 0; i < LK_GEMM_MR; ++i)
-    for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = lk_vzero();
-  /* Start fetching the C tile now so its misses overlap the k loop instead of stalling the
-   * stores (+8% at 1024², +5% for 3152×768×192); likewise the residual on the last slice. */
-  for (int i = 0; i < mr; ++i) {
-    __builtin_prefetch(c + i * rsc, 1);
-    __builtin_prefetch(c + i * rsc + LK_GEMM_NR - 1, 1);
-  }
-  if (e->last && e->res && e->res != c)
-    for (int i = 0; i < mr; ++i) {
-      __builtin_prefetch(e->res + i * e->rsr, 0);
-      __builtin_prefetch(e->res + i * e->rsr + LK_GEMM_NR - 1, 0);
-    }
-
-  if (ks > 0) {
-    for (int k = 0; k < kc; ++k) {
-      lk_vf b[LK_GEMM_NV];
-      for (int v = 0; v < LK_GEMM_NV; ++v) b[v] = lk_vload(bp + v * LK_VW);
-      for (int i = 0; i < LK_GEMM_MR; ++i) {
-        lk_vf ai = lk_vset1(a[i]);
-        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] += ai * b[v];
-      }
-      a += ks;
-      bp += LK_GEMM_NR;
-    }
-  } else {
-    for (int k = 0; k < kc; ++k) {
-      lk_vf b[LK_GEMM_NV];
-      for (int v = 0; v < LK_GEMM_NV; ++v) b[v] = lk_vload(bp + v * LK_VW);
-      for (int i = 0; i < LK_GEMM_MR; ++i) {
-        lk_vf ai = lk_vset1(a[i * rsa + k]);
-        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] += ai * b[v];
-      }
-      bp += LK_GEMM_NR;
-    }
-  }
-
-  if (mr == LK_GEMM_MR && nr == LK_GEMM_NR) {
-    lk__gemm_store(acc, c, rsc, e);
-  } else {
-    /* Edge tile: run the same store on full-size copies (C, partial sums, residual, biases, zero
-     * padded), so edge elements round exactly like interior ones, then copy the valid part back. */
-    float t[LK_GEMM_MR * LK_GEMM_NR], tp[LK_GEMM_MR * LK_GEMM_NR], tr[LK_GEMM_MR * LK_GEMM_NR];
-    float bm[LK_GEMM_MR], bn[LK_GEMM_NR];
-    lk__gemm_epi pe = *e;
-    if (!e->first || e->beta != 0.0f) {
-      memset(tp, 0, sizeof tp);
-      for (int i = 0; i < mr; ++i) memcpy(tp + i * LK_GEMM_NR, e->part + i * e->rsp, (size_t)nr * sizeof(float));
-      pe.part = tp; pe.rsp = LK_GEMM_NR;
-    }
-    if (e->last && e->res) {
-      memset(tr, 0, sizeof tr);
-      for (int i = 0; i < mr; ++i) memcpy(tr + i * LK_GEMM_NR, e->res + i * e->rsr, (size_t)nr * sizeof(float));
-      pe.res = tr; pe.rsr = LK_GEMM_NR;
-    }
-    if (e->bias_m) { memset(bm, 0, sizeof bm); memcpy(bm, e->bias_m, (size_t)mr * sizeof(float)); pe.bias_m = bm; }
-    if (e->bias_n) { memset(bn, 0, sizeof bn); memcpy(bn, e->bias_n, (size_t)nr * sizeof(float)); pe.bias_n = bn; }
-    lk__gemm_store(acc, t, LK_GEMM_NR, &pe);
-    for (int i = 0; i < mr; ++i) memcpy(c + i * rsc, t + i * LK_GEMM_NR, (size_t)nr * sizeof(float));
-  }
-}
-
-/* Packs B[0:kc, 0:nc] into NR-wide panels: bp[(j/NR)*kc*NR + k*NR + (j%NR)], zero past nc; with
- * sk (not NULL), row k scaled by sk[k] (a per-input-channel scale folded into the weights:
- * fused_linear's squeeze-excite input, fused_linear.c). */
-static void lk__gemm_pack_b(int kc, int nc, const float *restrict B, long rsb, long csb,
-                            const float *restrict sk, float *restrict bp) {
-  for (int j0 = 0; j0 < nc; j0 += LK_GEMM_NR) {
-    int nr = (int)lk_min_l(LK_GEMM_NR, nc - j0);
-    const float *b = B + j0 * csb;
-    float *d = bp + (long)j0 * kc;
-    if (nr == LK_GEMM_NR && csb == 1) {
-      /* Row-major B (matmul, attention's V): each k is one contiguous NR-float copy. */
-      for (int k = 0; k < kc; ++k)
-        for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, lk_vload(b + k * rsb + v * LK_VW));
-    } else if (nr == LK_GEMM_NR && rsb == 1) {
-      /* Transposed B (linear's W[N,K], attention's Kᵀ): NR columns, each contiguous in k, turned
-       * around 8×8 at a time in registers (element copies made packing ~9% of a 197-row linear;
-       * the shuffle sequence lowers well for SSE, AVX2 and AVX-512 alike). */
-      int k0 = 0;
-      for (; k0 + 8 <= kc; k0 += 8)
-        for (int j = 0; j < LK_GEMM_NR; j += 8) lk_transpose8_block(b + j * csb + k0, csb, d + k0 * LK_GEMM_NR + j, LK_GEMM_NR);
-      for (; k0 < kc; ++k0)
-        for (int j = 0; j < LK_GEMM_NR; ++j) d[k0 * LK_GEMM_NR + j] = b[j * csb + k0];
-    } else {
-      for (int k = 0; k < kc; ++k) {
-        for (int j = 0; j < nr; ++j) d[k * LK_GEMM_NR + j] = b[k * rsb + j * csb];
-        for (int j = nr; j < LK_GEMM_NR; ++j) d[k * LK_GEMM_NR + j] = 0.0f;
-      }
-    }
-    /* A second pass over the panel just written (in L1) keeps the three copy paths unchanged. */
-    if (sk)
-      for (int k = 0; k < kc; ++k) {
-        lk_vf s = lk_vset1(sk[k]);
-        for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, s * lk_vload(d + k * LK_GEMM_NR + v * LK_VW));
-      }
-  }
-}
-
-/* Packs A[0:mc, 0:kc] into MR-tall panels: ap[(i/MR)*kc*MR + k*MR + (i%MR)], zero past mc. */
-static void lk__gemm_pack_a(int mc, int kc, const float *restrict A, long rsa, long csa,
-                            float *restrict ap) {
-  for (int i0 = 0; i0 < mc; i0 += LK_GEMM_MR) {
-    int mr = (int)lk_min_l(LK_GEMM_MR, mc - i0);
-    const float *a = A + i0 * rsa;
-    float *d = ap + (long)i0 * kc;
-    for (int k = 0; k < kc; ++k) {
-      for (int i = 0; i < mr; ++i) d[k * LK_GEMM_MR + i] = a[i * rsa + k * csa];
-      for (int i = mr; i < LK_GEMM_MR; ++i) d[k * LK_GEMM_MR + i] = 0.0f;
-    }
-  }
-}
-
-/* How the micro-kernel reads A. In place when its rows are contiguous (activations), or its
- * columns are (a weight gradient's A = dyᵀ: MR consecutive floats of one row of dy per k, what
- * packing would copy), unless those rows or columns are a multiple of 4 KiB apart: then they all
- * fall into the same L1 set (64 sets × 64 B) and evict each other (1024² was 8% slower in place
- * than packed). Otherwise packed. Reading dyᵀ in place made linear_grad_weight's packing (as much
- * work as its products at N = 64: each A element feeds only N/VW vector FMAs) disappear. */
-enum { LK__GEMM_A_ROWS, LK__GEMM_A_COLUMNS, LK__GEMM_A_PACKED };
-static int lk__gemm_a_mode(const lk__gemm_args *g) {
-  if (g->csa == 1 && (g->rsa % 1024 != 0 || g->M <= 1)) return LK__GEMM_A_ROWS;
-  if (g->rsa == 1 && g->csa % 1024 != 0) return LK__GEMM_A_COLUMNS;
-  return LK__GEMM_A_PACKED;
-}
-static int lk__gemm_packs_a(const lk__gemm_args *g) { return lk__gemm_a_mode(g) == LK__GEMM_A_PACKED; }
-
-/* Whether the partial sums of the K slices go to a per-thread stash instead of C: when C is also
- * the residual, which must survive until the last slice adds it. */
-static int lk__gemm_stashes(const lk__gemm_args *g) {
-  return g->R != NULL && g->R == g->C && g->K > LK_GEMM_KC;
-}
-
-/* Scratch one thread needs for rectangles of at most mmax × nmax: packed B block, packed A block,
- * and the stash (a rectangle's rows × one NC block of columns) when lk__gemm_stashes. */
-static size_t lk__gemm_scratch_floats(const lk__gemm_args *g, long mmax, long nmax) {
-  long kc = lk_min_l(LK_GEMM_KC, g->K);
-  long nc = lk_round_up(lk_min_l(LK_GEMM_NC, nmax), LK_GEMM_NR);
-  long mc = !lk__gemm_packs_a(g) ? LK_GEMM_MR : lk_round_up(lk_min_l(LK_GEMM_MC, mmax), LK_GEMM_MR);
-  long stash = lk__gemm_stashes(g) ? lk_round_up(mmax, LK_GEMM_MR) * nc : 0;
-  /* Each part rounded to 16 floats (64 bytes) so the A part starts cache-line aligned. */
-  return (size_t)(lk_round_up(kc * nc, 16) + lk_round_up(kc * mc, 16) + stash);
-}
-
-/* Slice [pc, pc + kc) of K into C[m0:m1, jc:jc + nc] of one matrix, B's block already packed at
- * bp: the MC row blocks, NR column panels and MR-row register tiles. ap: room for a packed A
- * block; stash: the rectangle's rows × nc0 partial sums (used when lk__gemm_stashes). */
-static void lk__gemm_block(const lk__gemm_args *g, int m0, int m1, int jc, int nc, int pc, int kc,
-                           const float *bp, float *ap, float *stash, long nc0) {
-  const int mode = lk__gemm_a_mode(g), pack_a = mode == LK__GEMM_A_PACKED, columns = mode == LK__GEMM_A_COLUMNS;
-  const int stashes = lk__gemm_stashes(g), last = pc + kc >= g->K;
-  for (int ic = m0; ic < m1; ic += LK_GEMM_MC) {
-    int mc = (int)lk_min_l(LK_GEMM_MC, m1 - ic);
-    int mfull = mc - mc % LK_GEMM_MR; /* rows read in place when A is not packed */
-    const float *a = g->A + ic * g->rsa + pc * g->csa;
-    if (pack_a) lk__gemm_pack_a(mc, kc, a, g->rsa, g->csa, ap);
-    else if (mfull < mc) lk__gemm_pack_a(mc - mfull, kc, a + mfull * g->rsa, g->rsa, g->csa, ap);
-    for (int jr = 0; jr < nc; jr += LK_GEMM_NR) {
-      int nr = (int)lk_min_l(LK_GEMM_NR, nc - jr);
-      for (int ir = 0; ir < mc; ir += LK_GEMM_MR) {
-        int mr = (int)lk_min_l(LK_GEMM_MR, mc - ir);
-        lk__gemm_epi e;
-        float *c = g->C + (long)(ic + ir) * g->rsc + jc + jr, *dst = c;
-        long rsd = g->rsc;
-        const float *bpan = bp + (long)jr * kc;
-        e.first = pc == 0;
-        e.last = last;
-        e.beta = g->beta;
-        e.bias_m = g->bias_m ? g->bias_m + ic + ir : NULL;
-        e.bias_n = g->bias_n ? g->bias_n + jc + jr : NULL;
-        e.part = c; e.rsp = g->rsc;
-        e.act = g->act;
-        e.res = g->R ? g->R + (long)(ic + ir) * g->rsr + jc + jr : NULL; e.rsr = g->rsr;
-        if (stashes) {
-          float *s = stash + (long)(ic + ir - m0) * nc0 + jr;
-          if (pc > 0) { e.part = s; e.rsp = nc0; }
-          if (!last) { dst = s; rsd = nc0; }
-        }
-        if (pack_a) lk__gemm_tile(kc, ap + (long)ir * kc, 0, LK_GEMM_MR, bpan, dst, rsd, mr, nr, &e);
-        else if (ir < mfull) lk__gemm_tile(kc, a + ir * g->rsa, g->rsa, columns ? g->csa : 0, bpan, dst, rsd, mr, nr, &e);
-        else lk__gemm_tile(kc, ap, 0, LK_GEMM_MR, bpan, dst, rsd, mr, nr, &e);
-      } /* for ir */
-    } /* for jr */
-  } /* for ic */
-}
-
-/* C[m0:m1, n0:n1] of `count` matrices that share B, with the scratch of one thread: matrix i reads
- * A at g->A + i·bsa and writes C at g->C + i·bsc (residual at g->R + i·bsr). Each block of B is
- * packed once and used for all of them: a fused_linear over the samples of a strided view (rows
- * 1..196 of each sample's 197 tokens) packed its 768 × 192 weights once per sample before, as much
- * work as a third of the products. Each C element still sums its K slices in the same order.
- * count > 1 needs !lk__gemm_stashes (the stash holds one matrix's partial sums). */
-static void lk__gemm_rect(const lk__gemm_args *g, long count, long bsa, long bsc, long bsr, int m0, int m1, int n0,
-                          int n1, float *ws) {
-  const int pack_a = lk__gemm_packs_a(g);
-  const long kc0 = lk_min_l(LK_GEMM_KC, g->K), nc0 = lk_round_up(lk_min_l(LK_GEMM_NC, n1 - n0), LK_GEMM_NR);
-  const long mc0 = !pack_a ? LK_GEMM_MR : lk_round_up(lk_min_l(LK_GEMM_MC, m1 - m0), LK_GEMM_MR);
-  float *bp = ws;
-  float *ap = ws + lk_round_up(kc0 * nc0, 16);
-  float *stash = ap + lk_round_up(kc0 * mc0, 16); /* [m1 − m0, nc0], used when stashes */
-  for (int jc = n0; jc < n1; jc += LK_GEMM_NC) {
-    int nc = (int)lk_min_l(LK_GEMM_NC, n1 - jc);
-    for (int pc = 0; pc < g->K; pc += LK_GEMM_KC) {
-      int kc = (int)lk_min_l(LK_GEMM_KC, g->K - pc);
-      if (g->pack_b) g->pack_b(g, pc, kc, jc, nc, bp);
-      else lk__gemm_pack_b(kc, nc, g->B + pc * g->rsb + jc * g->csb, g->rsb, g->csb, g->scale_k ? g->scale_k + pc : NULL, bp);
-      for (long i = 0; i < count; ++i) {
-        lk__gemm_args gi = *g;
-        gi.A += i * bsa; gi.C += i * bsc;
-        if (gi.R) gi.R += i * bsr;
-        lk__gemm_block(&gi, m0, m1, jc, nc, pc, kc, bp, ap, stash, nc0);
-      }
-    } /* for pc */
-  } /* for jc */
-}
-
-/* Reference arithmetic for a rectangle (double accumulation); also the fallback when scratch
- * cannot be allocated. */
-static void lk__gemm_rect_naive(const lk__gemm_args *g, int m0, int m1, int n0, int n1) {
-  for (int i = m0; i < m1; ++i) {
-    for (int j = n0; j < n1; ++j) {
-      double s = 0.0;
-      for (int k = 0; k < g->K; ++k)
-        s += (double)g->A[i * g->rsa + k * g->csa] * g->B[k * g->rsb + j * g->csb] * (g->scale_k ? g->scale_k[k] : 1.0f);
-      if (g->bias_m) s += g->bias_m[i];
-      if (g->bias_n) s += g->bias_n[j];
-      float *c = g->C + (long)i * g->rsc + j;
-      if (g->beta != 0.0f) s += g->beta * (double)*c;
-      s = lk_apply_act_ref(g->act, s);
-      if (g->R) s += g->R[(long)i * g->rsr + j];
-      *c = (float)s;
-    }
-  }
-}
-
-/* Degenerate K: C = beta·C + biases. */
-static void lk__gemm_rect_k0(const lk__gemm_args *g, int m0, int m1, int n0, int n1) {
-  for (int i = m0; i < m1; ++i)
-    for (int j = n0; j < n1; ++j) {
-      float *c = g->C + (long)i * g->rsc + j;
-      float s = (g->bias_m ? g->bias_m[i] : 0.0f) + (g->bias_n ? g->bias_n[j] : 0.0f);
-      s = g->beta != 0.0f ? g->beta * *c + s : s;
-      s = lk_apply_act(g->act, s);
-      *c = g->R ? s + g->R[(long)i * g->rsr + j] : s;
-    }
-}
-
-/* Picks the tm × tn grid (tm·tn = parts) that minimises the busiest thread's estimated cycles:
- * micro-tiles × cycles per tile, plus about one cycle per packed element and half a cycle per
- * element of A read in place. Without that last term, a narrow product (N = 64, 2 panels) was
- * split by columns: each thread streamed all of A, twice the traffic of a split by rows. With it
- * (bench_gemm-style harness, 2 threads, alternating builds): 3136×64×256 117-130 → 140-158
- * GFLOP/s, 3200×64×64 108-112 → 135-154, 3152×192×768 120 → 141-142, 16384×192×192 116-121 →
- * 135-139; batch-1 shapes (M = 197) unchanged within noise. */
-static void lk__gemm_grid(int M, int N, int K, int parts, int pack_a, int *tm, int *tn) {
-  long mt = lk_ceil_div(M, LK_GEMM_MR), nt = lk_ceil_div(N, LK_GEMM_NR);
-  double tile = (double)LK_GEMM_MR * LK_GEMM_NR * K / (2.0 * LK_VW), best = -1.0;
-  for (int a = 1; a <= parts; ++a) {
-    if (parts % a) continue;
-    long mi = lk_ceil_div(mt, a), ni = lk_ceil_div(nt, parts / a);
-    double cost = (double)mi * ni * tile + (double)K * (ni * LK_GEMM_NR + mi * LK_GEMM_MR * (pack_a ? 1.0 : 0.5));
-    if (best < 0.0 || cost < best) { best = cost; *tm = a; *tn = parts / a; }
-  }
-}
-
-static int lk__gemm_gcd(int a, int b) { while (b) { int t = a % b; a = b; b = t; } return a; }
-
-/* Shares each of `products` matrices is cut into so that products · shares divide evenly among
- * `threads` (threads / gcd(products, threads)): at batch 1 on 2 threads, halves. */
-static int lk__gemm_shares(long products, int threads) {
-  return threads / lk__gemm_gcd((int)(products % threads), threads);
-}
-
-/* Rectangle r (of tm·tn) of a matrix, in tile units so only the last rectangle has edge tiles. */
-static void lk__gemm_rect_bounds(int M, int N, int tm, int tn, int r, int *m0, int *m1, int *n0, int *n1) {
-  long lo, hi, mt = lk_ceil_div(M, LK_GEMM_MR), nt = lk_ceil_div(N, LK_GEMM_NR);
-  lk_split(mt, tm, r / tn, &lo, &hi);
-  *m0 = (int)lk_min_l(lo * LK_GEMM_MR, M);
-  *m1 = (int)lk_min_l(hi * LK_GEMM_MR, M);
-  lk_split(nt, tn, r % tn, &lo, &hi);
-  *n0 = (int)lk_min_l(lo * LK_GEMM_NR, N);
-  *n1 = (int)lk_min_l(hi * LK_GEMM_NR, N);
-}
-
-/* Full form with epilogue; every other entry point is a wrapper.
- * For b < batch: C_b[M,N] = act(beta·C_b + A_b[M,K]·B_b[K,N] + bias_m[i] + bias_n[j]) + R_b, where
- *   A_b(i,k) = A[b*bsa + i*rsa + k*csa], B_b(k,j) = B[b*bsb + k*rsb + j*csb],
- *   C_b(i,j) = C[b*bsc + i*rsc + j], R_b(i,j) = R[b*bsr + i*rsr + j].
- * A batch stride of 0 shares an operand (conv's weights). beta == 0 means C is not read (it may
- * hold garbage). bias_m[M] / bias_n[N] may be NULL. act is an LK_ACT_* code (LK_ACT_NONE: none).
- * R may be NULL, or equal C with the same strides (bsr == bsc, rsr == rsc: in-place residual add);
- * any other overlap of R with C is not allowed. C must not overlap A or B. Any M, N ≥ 0, K ≥ 0.
- * The epilogue runs in the store of each register tile, on its last K slice, while the tile is
- * in registers: C is written once per K slice, as without an epilogue. Scratch: allocated per
- * thread per call, (KC·NC' + KC·MR) floats, NC' = min(1024, thread's columns), or KC·MC' instead
- * of KC·MR when A is packed; plus, when R == C and K > KC, the thread's rows × NC' for the
- * partial sums (which may not overwrite R before the last slice). */
-/* lk_gemm_ex2 over a two-level batch: product (o, b) for o < outer, b < batch reads its operands
- * at o·os? + b·bs?. One parallel region covers all outer · batch products (a C loop over the
- * outer level would open one region per iteration, each too small to split). */
-static void lk__gemm_nested(int outer, long osa, long osb, long osc, long osr, int batch, int M, int N, int K,
-                            const float *A, long bsa, long rsa, long csa, const float *B, long bsb, long rsb,
-                            long csb, float *C, long bsc, long rsc, float beta, const float *bias_m,
-                            const float *bias_n, int act, const float *R, long bsr, long rsr, const float *scale_k,
-                            long bss) {
-  if (outer <= 0 || batch <= 0 || M <= 0 || N <= 0) return;
-  /* Designated initializers: every field not named (pack_b, pack_ctx) is zero. */
-  lk__gemm_args g0 = {.M = M, .N = N, .K = K, .A = A, .rsa = rsa, .csa = csa, .B = B, .rsb = rsb, .csb = csb,
-                      .C = C, .rsc = rsc, .beta = beta, .bias_m = bias_m, .bias_n = bias_n, .act = act, .R = R,
-                      .rsr = rsr, .scale_k = scale_k};
-
-  /* Threads per matrix: enough that jobs = batch · per divide evenly among the threads. Small
-   * problems stay on the calling thread (see LK_GEMM_PAR_MIN). */
-  long products = (long)outer * batch;
-  double fmas = (double)products * M * N * (K > 0 ? K : 1);
-  int threads = fmas < LK_GEMM_PAR_MIN ? 1 : lk_max_threads();
-  int per = lk__gemm_shares(products, threads), tm = 1, tn = 1;
-  lk__gemm_grid(M, N, K, per, lk__gemm_packs_a(&g0), &tm, &tn);
-  long jobs = products * per;
-  long mmax = lk_ceil_div(lk_ceil_div(M, LK_GEMM_MR), tm) * LK_GEMM_MR;
-  long nmax = lk_ceil_div(lk_ceil_div(N, LK_GEMM_NR), tn) * LK_GEMM_NR;
-  size_t scratch = lk__gemm_scratch_floats(&g0, mmax, nmax);
-  /* Products of one outer index that read the same B (and the same scale) pack it once per block
-   * (lk__gemm_rect), unless the partial sums go to the one-matrix stash. */
-  const int shared_b = bsb == 0 && (scale_k == NULL || bss == 0) && !lk__gemm_stashes(&g0);
-
-  LK_OMP(parallel num_threads(threads) if(threads > 1))
-  {
-    long j0, j1;
-    float *ws = K > 0 ? lk_scratch_alloc(scratch) : NULL;
-    lk_split(jobs, lk_team_size(), lk_thread_id(), &j0, &j1);
-    for (long j = j0, run; j < j1; j += run) {
-      lk__gemm_args g = g0;
-      long p = j / per, o = p / batch, b = p % batch;
-      int m0, m1, n0, n1;
-      /* One matrix per job, or with a shared B and whole matrices per job, the run of them up
-       * to the thread's last job or the next outer index. */
-      run = shared_b && per == 1 ? lk_min_l(j1 - j, batch - b) : 1;
-      g.A += o * osa + b * bsa; g.B += o * osb + b * bsb; g.C += o * osc + b * bsc;
-      if (g.R) g.R += o * osr + b * bsr;
-      if (g.scale_k) g.scale_k += b * bss;
-      lk__gemm_rect_bounds(M, N, tm, tn, (int)(j % per), &m0, &m1, &n0, &n1);
-      if (m0 >= m1 || n0 >= n1) continue;
-      if (K > 0 && ws) {
-        lk__gemm_rect(&g, run, bsa, bsc, bsr, m0, m1, n0, n1, ws);
-        continue;
-      }
-      for (long i = 0; i < run; ++i) { /* degenerate K, or out of memory */
-        lk__gemm_args gi = g;
-        gi.A += i * bsa; gi.C += i * bsc;
-        if (gi.R) gi.R += i * bsr;
-        if (K <= 0) lk__gemm_rect_k0(&gi, m0, m1, n0, n1);
-        else lk__gemm_rect_naive(&gi, m0, m1, n0, n1);
-      }
-    }
-    lk_scratch_free(ws);
-  }
-}
-
-void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                 const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
-                 const float *bias_m, const float *bias_n, int act, const float *R, long bsr, long rsr) {
-  lk__gemm_nested(1, 0, 0, 0, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
-                  act, R, bsr, rsr, NULL, 0);
-}
-
-/* lk_gemm_ex2 without the activation and residual: C_b = beta·C_b + A_b·B_b + bias_m + bias_n. */
-void lk_gemm_ex(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
-                const float *bias_m, const float *bias_n) {
-  lk_gemm_ex2(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
-              LK_ACT_NONE, NULL, 0, 0);
-}
-
-/* C[M,N] = A[M,K]·B[K,N] + beta·C. A(i,k) = A[i*rsa + k*csa], B(k,j) = B[k*rsb + j*csb],
- * C(i,j) = C[i*rsc + j]. */
-void lk_gemm(int M, int N, int K, const float *A, long rsa, long csa, const float *B, long rsb,
-             long csb, float *C, long rsc, float beta) {
-  lk_gemm_ex(1, M, N, K, A, 0, rsa, csa, B, 0, rsb, csb, C, 0, rsc, beta, NULL, NULL);
-}
-
-/* outer · batch independent products, operand (o, b) at A + o*osa + b*bsa (B, C likewise): two
- * leading axes that do not flatten into one stride (attention's heads read in place by
- * matmul_permuted, inside the batch of samples). */
-void lk_gemm_batched2(int outer, long osa, long osb, long osc, int batch, int M, int N, int K, const float *A,
-                      long bsa, long rsa, long csa, const float *B, long bsb, long rsb, long csb, float *C, long bsc,
-                      long rsc, float beta) {
-  lk__gemm_nested(outer, osa, osb, osc, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL,
-                  NULL, LK_ACT_NONE, NULL, 0, 0, NULL, 0);
-}
-
-/* batch independent products, operand b at A + b*bsa, B + b*bsb, C + b*bsc (matmul's leading
- * axes flattened; attention-style batched products). */
-void lk_gemm_batched(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                     const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
-                     float beta) {
-  lk_gemm_ex(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL, NULL);
-}
-
-/* Single-threaded GEMM for use inside another kernel's parallel region (attention). ws must hold
- * lk_gemm_serial_workspace_floats(M, N, K) floats and be 64-byte aligned. */
-size_t lk_gemm_serial_workspace_floats(int M, int N, int K) {
-  lk__gemm_args g = {.K = K, .csa = 0}; /* csa 0: size for a packed A, whatever the strides turn out to be */
-  return lk__gemm_scratch_floats(&g, lk_round_up(M, LK_GEMM_MR), lk_round_up(N, LK_GEMM_NR));
-}
-
-void lk_gemm_serial(int M, int N, int K, const float *A, long rsa, long csa, const float *B,
-                    long rsb, long csb, float *C, long rsc, float beta, float *ws) {
-  lk__gemm_args g = {.M = M, .N = N, .K = K, .A = A, .rsa = rsa, .csa = csa, .B = B, .rsb = rsb, .csb = csb,
-                     .C = C, .rsc = rsc, .beta = beta, .act = LK_ACT_NONE};
-  if (M <= 0 || N <= 0) return;
-  if (K <= 0) lk__gemm_rect_k0(&g, 0, M, 0, N);
-  else lk__gemm_rect(&g, 1, 0, 0, 0, 0, M, 0, N, ws);
-}
-
-/* ---- Naive references (double accumulation), same signatures ---------------------------------- */
-
-void lk_gemm_ex2_naive(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                       const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
-                       float beta, const float *bias_m, const float *bias_n, int act, const float *R,
-                       long bsr, long rsr) {
-  for (int b = 0; b < batch; ++b) {
-    lk__gemm_args g = {.M = M, .N = N, .K = K, .A = A + b * bsa, .rsa = rsa, .csa = csa, .B = B + b * bsb,
-                       .rsb = rsb, .csb = csb, .C = C + b * bsc, .rsc = rsc, .beta = beta, .bias_m = bias_m,
-                       .bias_n = bias_n, .act = act, .R = R ? R + b * bsr : NULL, .rsr = rsr};
-    lk__gemm_rect_naive(&g, 0, M, 0, N);
-  }
-}
-
-void lk_gemm_ex_naive(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                      const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
-                      float beta, const float *bias_m, const float *bias_n) {
-  lk_gemm_ex2_naive(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
-                    LK_ACT_NONE, NULL, 0, 0);
-}
-
-void lk_gemm_naive(int M, int N, int K, const float *A, long rsa, long csa, const float *B,
-                   long rsb, long csb, float *C, long rsc, float beta) {
-  lk_gemm_ex_naive(1, M, N, K, A, 0, rsa, csa, B, 0, rsb, csb, C, 0, rsc, beta, NULL, NULL);
-}
-
-/* ---- templates/conv.c ---------------------------------------------------------------------- */
-/* locus-requires: prologue.h gemm.c */
-/* conv2d, NCHW: y[B, Cout, Ho, Wo] = x[B, Cin, Hh, Ww] ⊛ w[Cout, Cin/groups, kh, kw] + bias[Cout]
- * (PyTorch nn.Conv2d: symmetric zero padding ph/pw, strides sh/sw, no dilation).
- * Ho = (Hh + 2·ph − kh)/sh + 1, Wo = (Ww + 2·pw − kw)/sw + 1.
- *
- * Four paths:
- * - 1×1, stride 1, no padding, groups 1: y_b[Cout, Hh·Ww] = w[Cout, Cin] · x_b[Cin, Hh·Ww], one
- *   batched GEMM straight on the activations (no copy).
- * - depthwise (groups = Cin = Cout): a direct kernel; a GEMM with K = kh·kw would be all overhead.
- * - anything else, implicit GEMM: per image and group, y_g[Cout/G, Ho·Wo] = w_g · col_g with
- *   col_g[(c·kh + ki)·kw + kj][oh·Wo + ow] = x[c, oh·sh − ph + ki, ow·sw − pw + kj], never stored:
- *   the GEMM's B packing (lk__conv_pack_b) reads those pixels straight from a zero-padded copy of
- *   the image, so no bounds checks and no column matrix. An explicit im2col wrote col to memory
- *   and the GEMM then read it back to pack it; with the threads splitting im2col by rows and the
- *   GEMM by columns, half of what each core packed came from the other core's cache. Each thread
- *   takes whole images (or, at batch 1, a share of the output columns) and pads its own copy.
- * - when an image's padded copy would be too large (lk__conv_implicit_ok), the explicit path: one
- *   image and a block of output rows at a time, im2col of the block into the workspace, then per
- *   group one GEMM w_g · col_g with the bias added in the GEMM's store. The block is sized so col
- *   stays near 1 MiB (in L2) while the GEMM reads it. See lk__conv_block_rows. */
-
-static int lk__conv_is_1x1(int kh, int kw, int sh, int sw, int ph, int pw, int groups) {
-  return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 && groups == 1;
-}
-
-/* Output columns [*lo, *hi) whose input column ow·sw − pw + kj lies inside [0, Ww). */
-static void lk__conv_valid_cols(int Ww, int Wo, int sw, int pw, int kj, int *lo, int *hi) {
-  long l = kj >= pw ? 0 : (pw - kj + sw - 1) / sw;
-  long h = Ww - 1 + pw - kj < 0 ? 0 : (Ww - 1 + pw - kj) / sw + 1;
-  *lo = (int)lk_min_l(l, Wo);
-  *hi = (int)lk_max_l(lk_min_l(h, Wo), *lo);
-}
-
-/* Output rows per im2col block: col [K, rows·Wo] (K = Cin·kh·kw) of about 2^18 floats (1 MiB, one
- * core's L2), but at least 256 columns so the GEMM's N is not all edge (SAG's 3×3 convolutions
- * have K = 1728), and never more than the image. The emitter mirrors this rule
- * (`conv2dWorkspace`, Kernels+Products.swift). */
-static long lk__conv_block_rows(long K, long Ho, long Wo) {
-  long rows = (1L << 18) / (K * Wo);
-  if (rows * Wo < 256) rows = lk_ceil_div(256, Wo);
-  return lk_max_l(1, lk_min_l(rows, Ho));
-}
-
-/* The implicit path's per-thread copy of one padded image: Cin planes of (Hh + 2·ph) × (Ww + 2·pw)
- * floats, plus LK__CONV_SLACK so the packing may read whole vectors past the last pixel. Up to
- * 2^21 floats (8 MiB per thread); beyond that the explicit path, with its 1 MiB blocks. The
- * emitter mirrors this rule (`conv2dWorkspace`, Kernels+Products.swift). */
-#define LK__CONV_SLACK (2 * 32)
-static long lk__conv_padded_floats(int Cin, int Hh, int Ww, int ph, int pw) {
-  return (long)Cin * (Hh + 2L * ph) * (Ww + 2L * pw) + LK__CONV_SLACK;
-}
-static int lk__conv_implicit_ok(int Cin, int Hh, int Ww, int ph, int pw) {
-  return lk__conv_padded_floats(Cin, Hh, Ww, ph, pw) <= (1L << 21);
-}
-
-/* Floats of the explicit path's column block (lk__conv_block_rows output rows of one image). */
-static long lk__conv_col_floats(int Cin, int kh, int kw, long Ho, long Wo) {
-  long K = (long)Cin * kh * kw;
-  return K * lk__conv_block_rows(K, Ho, Wo) * Wo;
-}
-
-/* Floats of `ws` lk_conv2d needs (0 for the 1×1, depthwise and implicit paths): one block of the
- * explicit path, whatever B. */
-size_t lk_conv2d_workspace_floats(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh,
-                                  int sw, int ph, int pw, int groups) {
-  long Ho = (Hh + 2L * ph - kh) / sh + 1, Wo = (Ww + 2L * pw - kw) / sw + 1;
-  (void)B;
-  if (lk__conv_is_1x1(kh, kw, sh, sw, ph, pw, groups)) return 0;
-  if (groups == Cin && groups == Cout && groups > 1) return 0;
-  if (Ho <= 0 || Wo <= 0 || lk__conv_implicit_ok(Cin, Hh, Ww, ph, pw)) return 0;
-  return (size_t)lk__conv_col_floats(Cin, kh, kw, Ho, Wo);
-}
-
-/* Output rows [oh0, oh1) of one image x [Cin, Hh, Ww]: col[(c·kh + ki)·kw + kj][(oh − oh0)·Wo + ow] =
- * x[c, oh·sh − ph + ki, ow·sw − pw + kj] or 0. Since c runs over all Cin, the rows of group g are the
- * contiguous block for c in g's channels. */
-static void lk__conv_im2col(int Cin, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw, int oh0, int oh1,
-                            int Wo, const float *restrict x, float *restrict col) {
-  long rows = (long)Cin * kh * kw, n = (long)(oh1 - oh0) * Wo;
-  LK_OMP(parallel for schedule(static) if(rows * n >= LK_PAR_MIN))
-  for (long r = 0; r < rows; ++r) {
-    int kj = (int)(r % kw), ki = (int)(r / kw % kh);
-    const float *xc = x + r / ((long)kh * kw) * Hh * Ww; /* plane c */
-    float *d = col + r * n;
-    int lo, hi;
-    lk__conv_valid_cols(Ww, Wo, sw, pw, kj, &lo, &hi);
-    for (int oh = oh0; oh < oh1; ++oh, d += Wo) {
-      int ih = oh * sh - ph + ki;
-      if (ih < 0 || ih >= Hh) { memset(d, 0, (size_t)Wo * sizeof(float)); continue; }
-      const float *xr = xc + (long)ih * Ww;
-      for (int ow = 0; ow < lo; ++ow) d[ow] = 0.0f;
-      if (sw == 1) memcpy(d + lo, xr + lo - pw + kj, (size_t)(hi - lo) * sizeof(float));
-      else for (int ow = lo; ow < hi; ++ow) d[ow] = xr[(long)ow * sw - pw + kj];
-      for (int ow = hi; ow < Wo; ++ow) d[ow] = 0.0f;
-    }
-  }
-}
-
-/* ---- Implicit GEMM ----------------------------------------------------------------------------- */
-
-/* What lk__conv_pack_b needs besides the GEMM's arguments; g->B is the padded image of the group's
- * first channel. */
-typedef struct { int kh, kw, sh, sw, Wo; long Wp, plane; } lk__conv_geom;
-
-/* lk__gemm_pack_b's layout for B[k0:k0+kc, j0:j0+nc] of the implicit column matrix: B(k, j) is
- * the padded image at channel c, row oh·sh + ki, column ow·sw + kj, for k = (c·kh + ki)·kw + kj and
- * j = oh·Wo + ow. A panel of NR outputs inside one output row reads, per k, NR pixels of one input
- * row: contiguous for stride 1 (whole-vector copies), every other one for stride 2 (two vectors
- * and an even-lane shuffle per 8). A panel that wraps to the next row (or a short last one) goes
- * pixel by pixel through per-column offsets. The padding makes every read in bounds, except the
- * stride-2 path's last lane + 1, which LK__CONV_SLACK covers. */
-static void lk__conv_pack_b(const lk__gemm_args *g, int k0, int kc, int j0, int nc, float *bp) {
-  const lk__conv_geom *q = (const lk__conv_geom *)g->pack_ctx;
-  long koff[LK_GEMM_KC], joff[LK_GEMM_NR];
-  for (int k = 0; k < kc; ++k) {
-    int kk = k0 + k, kj = kk % q->kw, ki = kk / q->kw % q->kh;
-    koff[k] = kk / (q->kw * q->kh) * q->plane + ki * q->Wp + kj;
-  }
-  for (int p0 = 0; p0 < nc; p0 += LK_GEMM_NR) {
-    int nr = (int)lk_min_l(LK_GEMM_NR, nc - p0), n = j0 + p0, oh = n / q->Wo, ow = n % q->Wo;
-    float *d = bp + (long)p0 * kc;
-    if (nr == LK_GEMM_NR && ow + LK_GEMM_NR <= q->Wo) {
-      const float *s0 = g->B + (long)oh * q->sh * q->Wp + (long)ow * q->sw;
-      if (q->sw == 1) {
-        for (int k = 0; k < kc; ++k)
-          for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, lk_vload(s0 + koff[k] + v * LK_VW));
-      } else if (q->sw == 2) {
-        for (int k = 0; k < kc; ++k)
-          for (int j = 0; j < LK_GEMM_NR; j += 8) {
-            lk_v8 a, b, e;
-            memcpy(&a, s0 + koff[k] + 2 * j, sizeof a);
-            memcpy(&b, s0 + koff[k] + 2 * j + 8, sizeof b);
-            e = __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14);
-            memcpy(d + k * LK_GEMM_NR + j, &e, sizeof e);
-          }
-      } else {
-        for (int k = 0; k < kc; ++k)
-          for (int j = 0; j < LK_GEMM_NR; ++j) d[k * LK_GEMM_NR + j] = s0[koff[k] + (long)j * q->sw];
-      }
-    } else {
-      for (int j = 0; j < nr; ++j)
-        joff[j] = (long)((n + j) / q->Wo) * q->sh * q->Wp + (long)((n + j) % q->Wo) * q->sw;
-      for (int k = 0; k < kc; ++k) {
-        for (int j = 0; j < nr; ++j) d[k * LK_GEMM_NR + j] = g->B[koff[k] + joff[j]];
-        for (int j = nr; j < LK_GEMM_NR; ++j) d[k * LK_GEMM_NR + j] = 0.0f;
-      }
-    }
-  }
-}
-
-/* pad[c, ph + i, pw + j] = x[c, i, j] for the Cin planes of one image, zeros around and in the
- * slack after the last plane. */
-static void lk__conv_pad_image(int Cin, int Hh, int Ww, int ph, int pw, const float *restrict x, float *restrict pad) {
-  long Wp = Ww + 2L * pw, plane = (Hh + 2L * ph) * Wp;
-  for (int c = 0; c < Cin; ++c) {
-    float *p = pad + c * plane;
-    const float *xc = x + (long)c * Hh * Ww;
-    memset(p, 0, (size_t)(ph * Wp) * sizeof(float));
-    for (int i = 0; i < Hh; ++i) {
-      float *r = p + (ph + i) * Wp;
-      for (int j = 0; j < pw; ++j) r[j] = r[pw + Ww + j] = 0.0f;
-      memcpy(r + pw, xc + (long)i * Ww, (size_t)Ww * sizeof(float));
-    }
-    memset(p + (ph + Hh) * Wp, 0, (size_t)(ph * Wp) * sizeof(float));
-  }
-  memset(pad + Cin * plane, 0, LK__CONV_SLACK * sizeof(float));
-}
-
-/* The implicit path. Jobs are (image, group, share of the output columns): as many shares per
- * matrix as it takes for the jobs to divide evenly among the threads (at batch 1 on 2 threads,
- * halves of each image). A thread pads an image when its jobs reach it; results do not depend
- * on the thread count (each output is one GEMM element, summed in the same order). */
-static void lk__conv_implicit(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
-                              int G, int Ho, int Wo, const float *x, const float *w, const float *bias, float *y) {
-  int cig = Cin / G, cog = Cout / G, kg = cig * kh * kw, HWo = Ho * Wo;
-  lk__conv_geom q = {.kh = kh, .kw = kw, .sh = sh, .sw = sw, .Wo = Wo, .Wp = Ww + 2L * pw, .plane = (Hh + 2L * ph) * (Ww + 2L * pw)};
-  lk__gemm_args g0 = {.M = cog, .N = HWo, .K = kg, .rsa = kg, .csa = 1, .rsc = HWo, .act = LK_ACT_NONE,
-                      .pack_b = lk__conv_pack_b, .pack_ctx = &q};
-  long products = (long)B * G, jobs, tiles = lk_ceil_div(HWo, LK_GEMM_NR), padded = lk__conv_padded_floats(Cin, Hh, Ww, ph, pw);
-  double fmas = (double)B * Cout * HWo * kg;
-  int threads = fmas < LK_GEMM_PAR_MIN ? 1 : lk_max_threads(), per = lk__gemm_shares(products, threads);
-  size_t scratch;
-  jobs = products * per;
-  scratch = (size_t)lk_round_up(padded, 16) + lk__gemm_scratch_floats(&g0, cog, lk_ceil_div(tiles, per) * LK_GEMM_NR);
-
-  LK_OMP(parallel num_threads(threads) if(threads > 1))
-  {
-    long j0, j1, have = -1;
-    float *pad = lk_scratch_alloc(scratch), *ws = pad ? pad + lk_round_up(padded, 16) : NULL;
-    lk_split(jobs, lk_team_size(), lk_thread_id(), &j0, &j1);
-    for (long j = j0; j < j1; ++j) {
-      long p = j / per, b = p / G, gi = p % G, lo, hi;
-      float *yg = y + (b * Cout + gi * cog) * HWo;
-      lk_split(tiles, per, (int)(j % per), &lo, &hi);
-      lo = lk_min_l(lo * LK_GEMM_NR, HWo); hi = lk_min_l(hi * LK_GEMM_NR, HWo);
-      if (!pad) { /* out of memory: fail loudly, with NaN, rather than leave garbage in y */
-        for (long i = 0; i < cog; ++i)
-          for (long n = lo; n < hi; ++n) yg[i * HWo + n] = NAN;
-        continue;
-      }
-      if (have != b) lk__conv_pad_image(Cin, Hh, Ww, ph, pw, x + b * Cin * Hh * Ww, pad), have = b;
-      if (lo < hi) {
-        lk__gemm_args g = g0;
-        g.A = w + gi * cog * kg; g.B = pad + gi * cig * q.plane; g.C = yg; g.bias_m = bias ? bias + gi * cog : NULL;
-        lk__gemm_rect(&g, 1, 0, 0, 0, 0, cog, (int)lo, (int)hi, ws);
-      }
-    }
-    lk_scratch_free(pad);
-  }
-}
-
-/* Stride-1 depthwise convolution of small planes (the locality blocks' 3×3 over 7×7…56×56 token
- * grids) goes through a zero-padded copy of each plane, so that every output row is whole vectors
- * of LK_VW columns with no bounds logic: a row of 7 would otherwise be a 7-long scalar loop per
- * tap (1.8 GFLOP/s at localvit_fmnist's training shape). lk__dw_fits says whether a plane's copy
- * fits the stack buffer; lk__dw_pad makes the copy; lk__dw_plane convolves it. The training
- * kernels (grad.c) use all three for the input gradient (a convolution of the padded dy with the
- * flipped taps) and the first two for the weight gradient. Padding taps are multiplied by the
- * zeros, not skipped: an inf or NaN weight gives NaN along the border, where the direct path
- * below would leave those outputs finite. */
-#define LK__DW_PAD_FLOATS 8192 /* 32 KiB: a 56×56 plane, padding 1, is 59 rows (one extra) of ≤ 66 floats */
-#define LK__DW_MAX_TAPS 64
-
-/* Row stride of a padded copy of a plane Ww wide with pw zero columns each side, for a kw-wide
- * kernel: room for the last whole vector of an output row (Wo = Ww + 2·pw − kw + 1 columns) at
- * the widest tap offset. */
-static long lk__dw_row(int Ww, int kw, int pw) {
-  long Wo = (long)Ww + 2L * pw - kw + 1;
-  return (Wo - 1) / LK_VW * LK_VW + LK_VW + kw - 1;
-}
-
-static int lk__dw_fits(int Hh, int Ww, int kh, int kw, int ph, int pw) {
-  return kh * kw <= LK__DW_MAX_TAPS && ph < kh && pw < kw && Ww + 2L * pw >= kw && Hh + 2L * ph >= kh &&
-         (Hh + 2L * ph + 1) * lk__dw_row(Ww, kw, pw) <= LK__DW_PAD_FLOATS;
-}
-
-/* pad[(ph + i)·row + pw + j] = x[i·Ww + j], zeros around, to the end of each row, and one more
- * zero row below (read by lk__dw_plane's second row of an odd last pair). pad holds
- * LK_VW floats more than lk__dw_fits allows. Whole vectors only (a row is a few floats, shorter
- * than a memcpy call): everything zeroed, then each row copied, its last partial vector read
- * whole while that stays inside the plane and masked, its spill zeros landing in the next row's
- * padding or in data written after it. */
-static void lk__dw_pad(int Hh, int Ww, int ph, int pw, long row, const float *restrict x, float *restrict pad) {
-  long n = (Hh + 2L * ph + 1) * row, plane = (long)Hh * Ww;
-  for (long i = 0; i < n; i += LK_VW) lk_vstore(pad + i, lk_vzero());
-  for (int i = 0; i < Hh; ++i) {
-    float *d = pad + (ph + i) * row + pw;
-    const float *r = x + (long)i * Ww;
-    /* Every vector masked, full ones too: a plain vector copy loop becomes a memcpy call. */
-    for (int j = 0; j < Ww; j += LK_VW) {
-      if (j + LK_VW <= Ww || (long)i * Ww + j + LK_VW <= plane) {
-        lk_vstore(d + j, lk_vselect(lk_vbelow(j, Ww), lk_vload(r + j), lk_vzero()));
-      } else {
-        for (int k = j; k < Ww; ++k) d[k] = r[k];
-      }
-    }
-  }
-}
-
-/* y[oh, ow] = b0 + Σ_{ki, kj} w[ki·kw + kj] · pad[(oh + ki)·row + ow + kj] for the Ho × Wo outputs,
- * taps in that order (bias first). Two output rows at a time: two independent multiply-add chains
- * (one chain of kh·kw dependent FMAs per vector was latency-bound); for an odd Ho the second row of
- * the last pair reads lk__dw_pad's extra zero row and is not stored. Lanes past Wo are computed on
- * padding and not stored. Inlined into lk__dw_plane with kh, kw constant for 3×3, so the taps stay
- * in registers. */
-__attribute__((always_inline)) static inline void lk__dw_plane_k(int Ho, int Wo, int kh, int kw, long row,
-                                                                 const float *restrict pad, const float *restrict w,
-                                                                 float b0, float *restrict y) {
-  lk_vf wv[LK__DW_MAX_TAPS];
-  for (int t = 0; t < kh * kw; ++t) wv[t] = lk_vset1(w[t]);
-  for (int oh = 0; oh < Ho; oh += 2) {
-    for (int o = 0; o < Wo; o += LK_VW) {
-      lk_vf acc[2] = {lk_vset1(b0), lk_vset1(b0)};
-      for (int ki = 0; ki < kh; ++ki) {
-        const float *pr = pad + (oh + ki) * row + o;
-        for (int kj = 0; kj < kw; ++kj) {
-          acc[0] += wv[ki * kw + kj] * lk_vload(pr + kj);
-          acc[1] += wv[ki * kw + kj] * lk_vload(pr + row + kj);
-        }
-      }
-      for (int r = 0; r < 2 && oh + r < Ho; ++r) {
-        float *yr = y + (long)(oh + r) * Wo;
-        /* A tail may spill past its row when everything it lands on is written after it: the
-         * next pairs (r = 1), or a row of one vector (o = 0), whose second row comes next. */
-        if (o + LK_VW <= Wo || ((r == 1 || o == 0) && (long)(oh + r) * Wo + o + LK_VW <= (long)Ho * Wo)) {
-          lk_vstore(yr + o, acc[r]);
-        } else {
-          float tail[LK_VW];
-          lk_vstore(tail, acc[r]);
-          for (int i = 0; i < Wo - o; ++i) yr[o + i] = tail[i];
-        }
-      }
-    }
-  }
-}
-
-static void lk__dw_plane(int Ho, int Wo, int kh, int kw, long row, const float *restrict pad, const float *restrict w,
-                         float b0, float *restrict y) {
-  if (kh == 3 && kw == 3) lk__dw_plane_k(Ho, Wo, 3, 3, row, pad, w, b0, y);
-  else lk__dw_plane_k(Ho, Wo, kh, kw, row, pad, w, b0, y);
-}
-
-/* Depthwise: every (b, c) plane is independent; each output row accumulates kh·kw shifted input
- * rows (vectorised over the row for stride 1), taps in a fixed order. Stride 1 on planes that fit
- * takes the padded path above. */
-static void lk__conv_depthwise(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph,
-                               int pw, int Ho, int Wo, const float *restrict x, const float *restrict w,
-                               const float *bias, float *restrict y) {
-  long planes = (long)B * C;
-  int padded = sh == 1 && sw == 1 && lk__dw_fits(Hh, Ww, kh, kw, ph, pw);
-  LK_OMP(parallel for schedule(static) if(planes * Ho * Wo * kh * kw >= LK_PAR_MIN))
-  for (long p = 0; p < planes; ++p) {
-    int c = (int)(p % C);
-    const float *xp = x + p * Hh * Ww, *wc = w + (long)c * kh * kw;
-    float *yp = y + p * Ho * Wo;
-    float b0 = bias ? bias[c] : 0.0f;
-    if (padded) {
-      float pad[LK__DW_PAD_FLOATS + LK_VW];
-      long row = lk__dw_row(Ww, kw, pw);
-      lk__dw_pad(Hh, Ww, ph, pw, row, xp, pad);
-      lk__dw_plane(Ho, Wo, kh, kw, row, pad, wc, b0, yp);
-      continue;
-    }
-    for (int oh = 0; oh < Ho; ++oh) {
-      float *yr = yp + (long)oh * Wo;
-      for (int ow = 0; ow < Wo; ++ow) yr[ow] = b0;
-      for (int ki = 0; ki < kh; ++ki) {
-        int ih = oh * sh - ph + ki;
-        if (ih < 0 || ih >= Hh) continue;
-        for (int kj = 0; kj < kw; ++kj) {
-          const float *xr = xp + (long)ih * Ww;
-          float wv = wc[ki * kw + kj];
-          int lo, hi;
-          lk__conv_valid_cols(Ww, Wo, sw, pw, kj, &lo, &hi);
-          if (sw == 1) {
-            const float *xs = xr - pw + kj + lo; /* in bounds: lo is the first valid column */
-            float *ys = yr + lo;
-            for (int o = 0; o < hi - lo; ++o) ys[o] += wv * xs[o];
-          } else {
-            for (int ow = lo; ow < hi; ++ow) yr[ow] += wv * xr[(long)ow * sw - pw + kj];
-          }
-        }
-      }
-    }
-  }
-}
-
-/* The explicit path (im2col in blocks); col: lk_conv2d_workspace_floats as if the implicit path
- * did not apply, or NULL to allocate it here. */
-static void lk__conv_explicit(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
-                              int G, int Ho, int Wo, const float *x, const float *w, const float *bias, float *y,
-                              float *ws) {
-  long HWi = (long)Hh * Ww, HWo = (long)Ho * Wo;
-  int cog = Cout / G;
-  long kg = (long)Cin / G * kh * kw; /* GEMM K of one group */
-  int block = (int)lk__conv_block_rows((long)Cin * kh * kw, Ho, Wo);
-  float *col = ws ? ws : lk_scratch_alloc((size_t)lk__conv_col_floats(Cin, kh, kw, Ho, Wo));
-  if (!col) { /* out of memory: fail loudly, with NaN, rather than leave garbage in y */
-    for (long i = 0; i < (long)B * Cout * HWo; ++i) y[i] = NAN;
-    return;
-  }
-  for (int b = 0; b < B; ++b)
-    for (int oh0 = 0; oh0 < Ho; oh0 += block) {
-      int oh1 = (int)lk_min_l(oh0 + block, Ho), n = (oh1 - oh0) * Wo;
-      float *yb = y + (long)b * Cout * HWo + (long)oh0 * Wo;
-      lk__conv_im2col(Cin, Hh, Ww, kh, kw, sh, sw, ph, pw, oh0, oh1, Wo, x + (long)b * Cin * HWi, col);
-      for (int g = 0; g < G; ++g)
-        lk_gemm_ex(1, cog, n, (int)kg, w + g * cog * kg, 0, kg, 1, col + g * kg * n, 0, n, 1, yb + g * cog * HWo, 0, HWo,
-                   0.0f, bias ? bias + g * cog : NULL, NULL);
-    }
-  if (!ws) lk_scratch_free(col);
-}
-
-/* ws: lk_conv2d_workspace_floats(...) floats, or NULL to allocate them for this call.
- * bias may be NULL. y must not overlap x. */
-void lk_conv2d(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
-               int groups, const float *x, const float *w, const float *bias, float *y, float *ws) {
-  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
-  long HWi = (long)Hh * Ww;
-  if (B <= 0 || Ho <= 0 || Wo <= 0) return;
-  if (lk__conv_is_1x1(kh, kw, sh, sw, ph, pw, groups)) {
-    lk_gemm_ex(B, Cout, (int)HWi, Cin, w, 0, Cin, 1, x, Cin * HWi, HWi, 1, y, Cout * HWi, HWi, 0.0f, bias, NULL);
-    return;
-  }
-  if (groups == Cin && groups == Cout && groups > 1) {
-    lk__conv_depthwise(B, Cin, Hh, Ww, kh, kw, sh, sw, ph, pw, Ho, Wo, x, w, bias, y);
-    return;
-  }
-  if (lk__conv_implicit_ok(Cin, Hh, Ww, ph, pw))
-    lk__conv_implicit(B, Cin, Hh, Ww, Cout, kh, kw, sh, sw, ph, pw, groups, Ho, Wo, x, w, bias, y);
-  else
-    lk__conv_explicit(B, Cin, Hh, Ww, Cout, kh, kw, sh, sw, ph, pw, groups, Ho, Wo, x, w, bias, y, ws);
-}
-
-/* Reference: the definition, one output at a time, accumulated in double. */
-void lk_conv2d_naive(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph,
-                     int pw, int groups, const float *x, const float *w, const float *bias, float *y) {
-  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
-  int cig = Cin / groups, cog = Cout / groups;
-  for (int b = 0; b < B; ++b)
-    for (int co = 0; co < Cout; ++co)
-      for (int oh = 0; oh < Ho; ++oh)
-        for (int ow = 0; ow < Wo; ++ow) {
-          double s = bias ? bias[co] : 0.0;
-          int g = co / cog;
-          for (int ci = 0; ci < cig; ++ci)
-            for (int ki = 0; ki < kh; ++ki)
-              for (int kj = 0; kj < kw; ++kj) {
-                int ih = oh * sh - ph + ki, iw = ow * sw - pw + kj;
-                if (ih < 0 || ih >= Hh || iw < 0 || iw >= Ww) continue;
-                s += (double)x[(((long)b * Cin + g * cig + ci) * Hh + ih) * Ww + iw] *
-                     w[(((long)co * cig + ci) * kh + ki) * kw + kj];
-              }
-          y[(((long)b * Cout + co) * Ho + oh) * Wo + ow] = (float)s;
-        }
-}
-
 /* ---- templates/activation.c ---------------------------------------------------------------- */
 /* locus-requires: prologue.h */
 /* Elementwise kernels: activations, rsqrt, binary arithmetic with broadcasting, scalar variants.
@@ -2393,6 +1391,44 @@ void lk_circular_pad(long P, int Hh, int Ww, int top, int bottom, int left, int 
   lk__layout_wrap(P, Hh, Ww, Hh + top + bottom, Ww + left + right, top, left, x, y);
 }
 
+/* im2col, F.unfold(x, (kh, kw), padding=(ph, pw), stride=(sh, sw)).transpose(1, 2): image
+ * x [B, C, Hh, Ww] → patch rows y [B, Ho·Wo, C·kh·kw], row oh·Wo + ow holding the window at
+ * (oh·sh − ph, ow·sw − pw) in column order (c, ky, kx), zeros outside the image. A convolution
+ * weight [Co, C, kh, kw] read as [Co, C·kh·kw] then multiplies these rows straight into tokens
+ * (the patch-embedding pass uses it where C·kh·kw is small, as for a 3-channel image). A thread
+ * fills one output row oh (Wo patch rows, in L1/L2) a column at a time: each column is a run of
+ * an image row with zeros at the padded ends, without a bounds test per element. */
+void lk_im2col(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw, const float *x,
+               float *y) {
+  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
+  long K = (long)C * kh * kw, rows = (long)B * Ho;
+  LK_OMP(parallel for schedule(static) if(rows * Wo * K >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) {
+    long b = r / Ho;
+    int oh = (int)(r % Ho);
+    const float *xb = x + b * C * Hh * Ww;
+    float *yr = y + r * Wo * K; /* Wo patch rows of K columns */
+    for (int c = 0; c < C; ++c)
+      for (int ky = 0; ky < kh; ++ky) {
+        int iy = oh * sh - ph + ky;
+        const float *src = xb + ((long)c * Hh + (iy >= 0 && iy < Hh ? iy : 0)) * Ww;
+        for (int kx = 0; kx < kw; ++kx) {
+          float *dst = yr + ((long)c * kh + ky) * kw + kx; /* column (c, ky, kx), stride K */
+          /* Windows ow in [lo, hi) read pixel ow·sw − pw + kx inside the row; the others are 0. */
+          int lo = 0, hi = 0;
+          if (iy >= 0 && iy < Hh) {
+            lo = lk_min_l(Wo, kx >= pw ? 0 : (pw - kx + sw - 1) / sw);
+            hi = lk_min_l(Wo, Ww - 1 + pw - kx < 0 ? 0 : (Ww - 1 + pw - kx) / sw + 1);
+            if (hi < lo) hi = lo;
+          }
+          for (int ow = 0; ow < lo; ++ow) dst[ow * K] = 0.0f;
+          for (int ow = lo; ow < hi; ++ow) dst[ow * K] = src[ow * sw - pw + kx];
+          for (int ow = hi; ow < Wo; ++ow) dst[ow * K] = 0.0f;
+        }
+      }
+  }
+}
+
 /* References. */
 void lk_copy_strided_naive(int rank, const long *shape, const float *x, const long *sx, float *y, const long *sy) {
   long total = 1;
@@ -2424,6 +1460,609 @@ void lk_circular_pad_naive(long P, int Hh, int Ww, int top, int bottom, int left
         while (sj >= Ww) sj -= Ww;
         y[(p * Ho + i) * Wo + j] = x[(p * Hh + si) * Ww + sj];
       }
+}
+
+void lk_im2col_naive(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw, const float *x,
+                     float *y) {
+  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
+  long K = (long)C * kh * kw;
+  for (long i = 0; i < (long)B * Ho * Wo * K; ++i) y[i] = 0.0f;
+  for (int b = 0; b < B; ++b)
+    for (int c = 0; c < C; ++c)
+      for (int iy = 0; iy < Hh; ++iy)
+        for (int ix = 0; ix < Ww; ++ix)
+          /* Scatter: every window (oh, ow) that covers pixel (iy, ix) gets it at (c, ky, kx). */
+          for (int ky = 0; ky < kh; ++ky)
+            for (int kx = 0; kx < kw; ++kx) {
+              int ty = iy + ph - ky, tx = ix + pw - kx;
+              if (ty < 0 || tx < 0 || ty % sh || tx % sw || ty / sh >= Ho || tx / sw >= Wo) continue;
+              long row = ((long)b * Ho + ty / sh) * Wo + tx / sw;
+              y[row * K + ((long)c * kh + ky) * kw + kx] = x[(((long)b * C + c) * Hh + iy) * Ww + ix];
+            }
+}
+
+/* ---- templates/gemm.c ---------------------------------------------------------------------- */
+/* locus-requires: prologue.h */
+/* GEMM: C[M,N] = A[M,K] · B[K,N] + beta·C (+ bias), float32; lk_gemm_ex2 adds an epilogue
+ * C = act(A·B + beta·C + bias) + R applied in the store (fused_linear.c).
+ *
+ * A and B take any row/column strides (BLIS-style), so transposed operands cost nothing:
+ * linear's x·Wᵀ with W[N,K] is B = W with rsb = 1, csb = K. C is row-major with row stride rsc.
+ *
+ * Structure (Goto/BLIS): C is cut into MR×NR register tiles. For each KC-long slice of K a block of B
+ * (KC × NC) is packed into NR-wide column panels, so the micro-kernel streams B with unit stride from
+ * L1 whatever B's strides were; the micro-kernel walks MR rows of A (from L2) against one panel,
+ * broadcasting one A value and doing NR/LK_VW vector FMAs per row per k. A is read in place when its
+ * rows are contiguous (csa == 1, the common case: activations) or its columns are (rsa == 1: a weight
+ * gradient's dyᵀ), otherwise packed into MR-tall panels.
+ *
+ * Why these tile sizes (accumulators must stay in registers, and need ≥ 2 FMA pipes × 4-5 cycles of
+ * latency = 8-10 independent chains):
+ *   AVX2, 16 ymm:    6×16 → 12 accumulators + 2 B vectors + 1 broadcast = 15 registers.
+ *   AVX-512, 32 zmm: 8×32 → 16 accumulators + 2 B + 1 = 19 registers (6×32 and 12×32 also fit;
+ *                    not measured here: the development machine has no AVX-512).
+ *   generic 4-wide:  6×8  → 12 accumulators, as AVX2 at half width (16 xmm / 32 NEON registers).
+ * KC = 256: a packed B panel KC×NR is 16 KiB (AVX2), half of L1, leaving room for the A rows.
+ * MC = 192 rows × KC of A is 192 KiB: well inside a 512 KiB-1 MiB L2.
+ *
+ * Threads: the C matrix of each batch element is cut into a tm × tn grid of rectangles (chosen by a
+ * cost model that counts micro-tiles and packing), and rectangles are dealt out to threads in
+ * contiguous runs. Every thread packs only what its rectangles need into its own scratch, so there
+ * is no barrier inside the call. Every C element is summed in the same order (k ascending within a
+ * KC slice, slices added in order) whatever the grid, so results do not depend on the thread count.
+ */
+
+#if defined(LOCUS_TARGET_AVX512)
+#  ifndef LK_GEMM_MR
+#    define LK_GEMM_MR 8
+#  endif
+#else
+#  ifndef LK_GEMM_MR
+#    define LK_GEMM_MR 6
+#  endif
+#endif
+#ifndef LK_GEMM_NV
+#  define LK_GEMM_NV 2 /* vectors per row of a register tile */
+#endif
+#define LK_GEMM_NR (LK_GEMM_NV * LK_VW)
+#ifndef LK_GEMM_KC
+#  define LK_GEMM_KC 256
+#endif
+#ifndef LK_GEMM_MC
+#  define LK_GEMM_MC (32 * LK_GEMM_MR)
+#endif
+#ifndef LK_GEMM_NC
+#  define LK_GEMM_NC 1024
+#endif
+
+/* One matrix product; the batched entry points make one per batch element. */
+typedef struct lk__gemm_args {
+  int M, N, K;
+  const float *A; long rsa, csa;
+  const float *B; long rsb, csb;
+  float *C; long rsc;
+  float beta;
+  const float *bias_m; /* [M] added to every row i, or NULL */
+  const float *bias_n; /* [N] added to every column j, or NULL */
+  int act;             /* LK_ACT_*, applied after beta and the biases */
+  const float *R;      /* residual R(i,j) = R[i*rsr + j] added after act, or NULL; may equal C */
+  long rsr;
+  const float *scale_k; /* [K]: B(k,j) read as scale_k[k]·B(k,j) (applied while packing B), or NULL */
+  /* B packed by the caller instead of read through B, rsb, csb (conv.c's implicit im2col, where
+   * B(k,j) is a pixel of the input image): pack_b(g, k0, kc, j0, nc, bp) writes B[k0:k0+kc,
+   * j0:j0+nc] in lk__gemm_pack_b's layout. NULL: B is a strided matrix. */
+  void (*pack_b)(const struct lk__gemm_args *g, int k0, int kc, int j0, int nc, float *bp);
+  const void *pack_ctx; /* for pack_b */
+} lk__gemm_args;
+
+/* What the micro-kernel does with its tile. The tile's result r = A·B over one KC slice; then
+ *   first slice:  r += bias_n, r += bias_m, r = beta·P + r     (only when beta ≠ 0: P not read)
+ *   later slices: r = P + r
+ *   last slice:   r = act(r), r = r + R
+ * and r is stored to the tile's destination. P is C on the first slice, then the earlier slices'
+ * sum, which is C itself, except when the residual is C (in-place residual add) and K has
+ * several slices: then the partial sums go to a per-thread stash, so R is still intact when the
+ * last slice reads it (see lk__gemm_rect). */
+typedef struct {
+  int first, last;
+  float beta;
+  const float *bias_m; /* already offset to the tile's first row, or NULL */
+  const float *bias_n; /* already offset to the tile's first column, or NULL */
+  const float *part; long rsp; /* C (first slice, for beta) or the earlier slices' sum */
+  int act;                     /* last slice */
+  const float *res; long rsr;  /* residual tile, or NULL (last slice) */
+} lk__gemm_epi;
+
+/* The last slice's activation and residual on a tile, out of line so the plain store below stays
+ * small enough to be inlined into the micro-kernel (inlining the activations' code costs plain
+ * GEMMs 1-2%). One switch per tile, then a straight loop over its MR·NV vectors, which are
+ * independent chains the core overlaps. res may alias the destination: read before the store. */
+__attribute__((noinline)) static void lk__gemm_finish(lk_vf acc[LK_GEMM_MR][LK_GEMM_NV], const lk__gemm_epi *e) {
+  lk_vact_n(e->act, &acc[0][0], LK_GEMM_MR * LK_GEMM_NV);
+  if (e->res)
+    for (int i = 0; i < LK_GEMM_MR; ++i)
+      for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = acc[i][v] + lk_vload(e->res + i * e->rsr + v * LK_VW);
+}
+
+/* Stores a full MR×NR accumulator tile into c (row stride rsc), with the epilogue. c may equal
+ * e->part or e->res: every element is read before it is written, and only at its own position. */
+__attribute__((always_inline)) static inline void lk__gemm_store(lk_vf acc[LK_GEMM_MR][LK_GEMM_NV], float *c, long rsc,
+                                  const lk__gemm_epi *e) {
+  if (e->first) {
+    if (e->bias_n)
+      for (int v = 0; v < LK_GEMM_NV; ++v) {
+        lk_vf b = lk_vload(e->bias_n + v * LK_VW);
+        for (int i = 0; i < LK_GEMM_MR; ++i) acc[i][v] = acc[i][v] + b;
+      }
+    if (e->bias_m)
+      for (int i = 0; i < LK_GEMM_MR; ++i)
+        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = acc[i][v] + e->bias_m[i];
+    if (e->beta != 0.0f)
+      for (int i = 0; i < LK_GEMM_MR; ++i)
+        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = e->beta * lk_vload(e->part + i * e->rsp + v * LK_VW) + acc[i][v];
+  } else {
+    for (int i = 0; i < LK_GEMM_MR; ++i)
+      for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = lk_vload(e->part + i * e->rsp + v * LK_VW) + acc[i][v];
+  }
+  if (e->last && (e->act != LK_ACT_NONE || e->res)) {
+    /* Through a copy: acc's own address never escapes, so it stays in registers elsewhere. */
+    lk_vf t[LK_GEMM_MR][LK_GEMM_NV];
+    memcpy(t, acc, sizeof t);
+    lk__gemm_finish(t, e);
+    memcpy(acc, t, sizeof t);
+  }
+  for (int i = 0; i < LK_GEMM_MR; ++i)
+    for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(c + i * rsc + v * LK_VW, acc[i][v]);
+}
+
+/* One register tile: C[0:mr, 0:nr] (+)= A[0:MR, 0:kc] · Bp[0:kc, 0:NR], through the epilogue.
+ * A(i, k) is a[k·ks + i] when ks > 0 (an MR-tall packed panel, ks = MR, or a column-major A read
+ * in place, ks = its column stride), else a[i·rsa + k] (MR rows read in place). All MR rows must
+ * be readable. bp is a packed NR-wide panel. c is not restrict: it may be the epilogue's partial
+ * sums or residual. */
+static void lk__gemm_tile(int kc, const float *restrict a, long rsa, long ks,
+                          const float *restrict bp, float *c, long rsc, int mr, int nr,
+                          const lk__gemm_epi *e) {
+  lk_vf acc[LK_GEMM_MR][LK_GEMM_NV];
+  for (int i = 0; i < LK_GEMM_MR; ++i)
+    for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = lk_vzero();
+  /* Start fetching the C tile now so its misses overlap the k loop instead of stalling the
+   * stores (+8% at 1024², +5% for 3152×768×192); likewise the residual on the last slice. */
+  for (int i = 0; i < mr; ++i) {
+    __builtin_prefetch(c + i * rsc, 1);
+    __builtin_prefetch(c + i * rsc + LK_GEMM_NR - 1, 1);
+  }
+  if (e->last && e->res && e->res != c)
+    for (int i = 0; i < mr; ++i) {
+      __builtin_prefetch(e->res + i * e->rsr, 0);
+      __builtin_prefetch(e->res + i * e->rsr + LK_GEMM_NR - 1, 0);
+    }
+
+  if (ks > 0) {
+    for (int k = 0; k < kc; ++k) {
+      lk_vf b[LK_GEMM_NV];
+      for (int v = 0; v < LK_GEMM_NV; ++v) b[v] = lk_vload(bp + v * LK_VW);
+      for (int i = 0; i < LK_GEMM_MR; ++i) {
+        lk_vf ai = lk_vset1(a[i]);
+        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] += ai * b[v];
+      }
+      a += ks;
+      bp += LK_GEMM_NR;
+    }
+  } else {
+    for (int k = 0; k < kc; ++k) {
+      lk_vf b[LK_GEMM_NV];
+      for (int v = 0; v < LK_GEMM_NV; ++v) b[v] = lk_vload(bp + v * LK_VW);
+      for (int i = 0; i < LK_GEMM_MR; ++i) {
+        lk_vf ai = lk_vset1(a[i * rsa + k]);
+        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] += ai * b[v];
+      }
+      bp += LK_GEMM_NR;
+    }
+  }
+
+  if (mr == LK_GEMM_MR && nr == LK_GEMM_NR) {
+    lk__gemm_store(acc, c, rsc, e);
+  } else {
+    /* Edge tile: run the same store on full-size copies (C, partial sums, residual, biases, zero
+     * padded), so edge elements round exactly like interior ones, then copy the valid part back. */
+    float t[LK_GEMM_MR * LK_GEMM_NR], tp[LK_GEMM_MR * LK_GEMM_NR], tr[LK_GEMM_MR * LK_GEMM_NR];
+    float bm[LK_GEMM_MR], bn[LK_GEMM_NR];
+    lk__gemm_epi pe = *e;
+    if (!e->first || e->beta != 0.0f) {
+      memset(tp, 0, sizeof tp);
+      for (int i = 0; i < mr; ++i) memcpy(tp + i * LK_GEMM_NR, e->part + i * e->rsp, (size_t)nr * sizeof(float));
+      pe.part = tp; pe.rsp = LK_GEMM_NR;
+    }
+    if (e->last && e->res) {
+      memset(tr, 0, sizeof tr);
+      for (int i = 0; i < mr; ++i) memcpy(tr + i * LK_GEMM_NR, e->res + i * e->rsr, (size_t)nr * sizeof(float));
+      pe.res = tr; pe.rsr = LK_GEMM_NR;
+    }
+    if (e->bias_m) { memset(bm, 0, sizeof bm); memcpy(bm, e->bias_m, (size_t)mr * sizeof(float)); pe.bias_m = bm; }
+    if (e->bias_n) { memset(bn, 0, sizeof bn); memcpy(bn, e->bias_n, (size_t)nr * sizeof(float)); pe.bias_n = bn; }
+    lk__gemm_store(acc, t, LK_GEMM_NR, &pe);
+    for (int i = 0; i < mr; ++i) memcpy(c + i * rsc, t + i * LK_GEMM_NR, (size_t)nr * sizeof(float));
+  }
+}
+
+/* Packs B[0:kc, 0:nc] into NR-wide panels: bp[(j/NR)*kc*NR + k*NR + (j%NR)], zero past nc; with
+ * sk (not NULL), row k scaled by sk[k] (a per-input-channel scale folded into the weights:
+ * fused_linear's squeeze-excite input, fused_linear.c). */
+static void lk__gemm_pack_b(int kc, int nc, const float *restrict B, long rsb, long csb,
+                            const float *restrict sk, float *restrict bp) {
+  for (int j0 = 0; j0 < nc; j0 += LK_GEMM_NR) {
+    int nr = (int)lk_min_l(LK_GEMM_NR, nc - j0);
+    const float *b = B + j0 * csb;
+    float *d = bp + (long)j0 * kc;
+    if (nr == LK_GEMM_NR && csb == 1) {
+      /* Row-major B (matmul, attention's V): each k is one contiguous NR-float copy. */
+      for (int k = 0; k < kc; ++k)
+        for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, lk_vload(b + k * rsb + v * LK_VW));
+    } else if (nr == LK_GEMM_NR && rsb == 1) {
+      /* Transposed B (linear's W[N,K], attention's Kᵀ): NR columns, each contiguous in k, turned
+       * around 8×8 at a time in registers (element copies made packing ~9% of a 197-row linear;
+       * the shuffle sequence lowers well for SSE, AVX2 and AVX-512 alike). */
+      int k0 = 0;
+      for (; k0 + 8 <= kc; k0 += 8)
+        for (int j = 0; j < LK_GEMM_NR; j += 8) lk_transpose8_block(b + j * csb + k0, csb, d + k0 * LK_GEMM_NR + j, LK_GEMM_NR);
+      for (; k0 < kc; ++k0)
+        for (int j = 0; j < LK_GEMM_NR; ++j) d[k0 * LK_GEMM_NR + j] = b[j * csb + k0];
+    } else {
+      for (int k = 0; k < kc; ++k) {
+        for (int j = 0; j < nr; ++j) d[k * LK_GEMM_NR + j] = b[k * rsb + j * csb];
+        for (int j = nr; j < LK_GEMM_NR; ++j) d[k * LK_GEMM_NR + j] = 0.0f;
+      }
+    }
+    /* A second pass over the panel just written (in L1) keeps the three copy paths unchanged. */
+    if (sk)
+      for (int k = 0; k < kc; ++k) {
+        lk_vf s = lk_vset1(sk[k]);
+        for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, s * lk_vload(d + k * LK_GEMM_NR + v * LK_VW));
+      }
+  }
+}
+
+/* Packs A[0:mc, 0:kc] into MR-tall panels: ap[(i/MR)*kc*MR + k*MR + (i%MR)], zero past mc. */
+static void lk__gemm_pack_a(int mc, int kc, const float *restrict A, long rsa, long csa,
+                            float *restrict ap) {
+  for (int i0 = 0; i0 < mc; i0 += LK_GEMM_MR) {
+    int mr = (int)lk_min_l(LK_GEMM_MR, mc - i0);
+    const float *a = A + i0 * rsa;
+    float *d = ap + (long)i0 * kc;
+    for (int k = 0; k < kc; ++k) {
+      for (int i = 0; i < mr; ++i) d[k * LK_GEMM_MR + i] = a[i * rsa + k * csa];
+      for (int i = mr; i < LK_GEMM_MR; ++i) d[k * LK_GEMM_MR + i] = 0.0f;
+    }
+  }
+}
+
+/* How the micro-kernel reads A. In place when its rows are contiguous (activations), or its
+ * columns are (a weight gradient's A = dyᵀ: MR consecutive floats of one row of dy per k, what
+ * packing would copy), unless those rows or columns are a multiple of 4 KiB apart: then they all
+ * fall into the same L1 set (64 sets × 64 B) and evict each other (1024² was 8% slower in place
+ * than packed). Otherwise packed. Reading dyᵀ in place made linear_grad_weight's packing (as much
+ * work as its products at N = 64: each A element feeds only N/VW vector FMAs) disappear. */
+enum { LK__GEMM_A_ROWS, LK__GEMM_A_COLUMNS, LK__GEMM_A_PACKED };
+static int lk__gemm_a_mode(const lk__gemm_args *g) {
+  if (g->csa == 1 && (g->rsa % 1024 != 0 || g->M <= 1)) return LK__GEMM_A_ROWS;
+  if (g->rsa == 1 && g->csa % 1024 != 0) return LK__GEMM_A_COLUMNS;
+  return LK__GEMM_A_PACKED;
+}
+static int lk__gemm_packs_a(const lk__gemm_args *g) { return lk__gemm_a_mode(g) == LK__GEMM_A_PACKED; }
+
+/* Whether the partial sums of the K slices go to a per-thread stash instead of C: when C is also
+ * the residual, which must survive until the last slice adds it. */
+static int lk__gemm_stashes(const lk__gemm_args *g) {
+  return g->R != NULL && g->R == g->C && g->K > LK_GEMM_KC;
+}
+
+/* Scratch one thread needs for rectangles of at most mmax × nmax: packed B block, packed A block,
+ * and the stash (a rectangle's rows × one NC block of columns) when lk__gemm_stashes. */
+static size_t lk__gemm_scratch_floats(const lk__gemm_args *g, long mmax, long nmax) {
+  long kc = lk_min_l(LK_GEMM_KC, g->K);
+  long nc = lk_round_up(lk_min_l(LK_GEMM_NC, nmax), LK_GEMM_NR);
+  long mc = !lk__gemm_packs_a(g) ? LK_GEMM_MR : lk_round_up(lk_min_l(LK_GEMM_MC, mmax), LK_GEMM_MR);
+  long stash = lk__gemm_stashes(g) ? lk_round_up(mmax, LK_GEMM_MR) * nc : 0;
+  /* Each part rounded to 16 floats (64 bytes) so the A part starts cache-line aligned. */
+  return (size_t)(lk_round_up(kc * nc, 16) + lk_round_up(kc * mc, 16) + stash);
+}
+
+/* Slice [pc, pc + kc) of K into C[m0:m1, jc:jc + nc] of one matrix, B's block already packed at
+ * bp: the MC row blocks, NR column panels and MR-row register tiles. ap: room for a packed A
+ * block; stash: the rectangle's rows × nc0 partial sums (used when lk__gemm_stashes). */
+static void lk__gemm_block(const lk__gemm_args *g, int m0, int m1, int jc, int nc, int pc, int kc,
+                           const float *bp, float *ap, float *stash, long nc0) {
+  const int mode = lk__gemm_a_mode(g), pack_a = mode == LK__GEMM_A_PACKED, columns = mode == LK__GEMM_A_COLUMNS;
+  const int stashes = lk__gemm_stashes(g), last = pc + kc >= g->K;
+  for (int ic = m0; ic < m1; ic += LK_GEMM_MC) {
+    int mc = (int)lk_min_l(LK_GEMM_MC, m1 - ic);
+    int mfull = mc - mc % LK_GEMM_MR; /* rows read in place when A is not packed */
+    const float *a = g->A + ic * g->rsa + pc * g->csa;
+    if (pack_a) lk__gemm_pack_a(mc, kc, a, g->rsa, g->csa, ap);
+    else if (mfull < mc) lk__gemm_pack_a(mc - mfull, kc, a + mfull * g->rsa, g->rsa, g->csa, ap);
+    for (int jr = 0; jr < nc; jr += LK_GEMM_NR) {
+      int nr = (int)lk_min_l(LK_GEMM_NR, nc - jr);
+      for (int ir = 0; ir < mc; ir += LK_GEMM_MR) {
+        int mr = (int)lk_min_l(LK_GEMM_MR, mc - ir);
+        lk__gemm_epi e;
+        float *c = g->C + (long)(ic + ir) * g->rsc + jc + jr, *dst = c;
+        long rsd = g->rsc;
+        const float *bpan = bp + (long)jr * kc;
+        e.first = pc == 0;
+        e.last = last;
+        e.beta = g->beta;
+        e.bias_m = g->bias_m ? g->bias_m + ic + ir : NULL;
+        e.bias_n = g->bias_n ? g->bias_n + jc + jr : NULL;
+        e.part = c; e.rsp = g->rsc;
+        e.act = g->act;
+        e.res = g->R ? g->R + (long)(ic + ir) * g->rsr + jc + jr : NULL; e.rsr = g->rsr;
+        if (stashes) {
+          float *s = stash + (long)(ic + ir - m0) * nc0 + jr;
+          if (pc > 0) { e.part = s; e.rsp = nc0; }
+          if (!last) { dst = s; rsd = nc0; }
+        }
+        if (pack_a) lk__gemm_tile(kc, ap + (long)ir * kc, 0, LK_GEMM_MR, bpan, dst, rsd, mr, nr, &e);
+        else if (ir < mfull) lk__gemm_tile(kc, a + ir * g->rsa, g->rsa, columns ? g->csa : 0, bpan, dst, rsd, mr, nr, &e);
+        else lk__gemm_tile(kc, ap, 0, LK_GEMM_MR, bpan, dst, rsd, mr, nr, &e);
+      } /* for ir */
+    } /* for jr */
+  } /* for ic */
+}
+
+/* C[m0:m1, n0:n1] of `count` matrices that share B, with the scratch of one thread: matrix i reads
+ * A at g->A + i·bsa and writes C at g->C + i·bsc (residual at g->R + i·bsr). Each block of B is
+ * packed once and used for all of them: a fused_linear over the samples of a strided view (rows
+ * 1..196 of each sample's 197 tokens) packed its 768 × 192 weights once per sample before, as much
+ * work as a third of the products. Each C element still sums its K slices in the same order.
+ * count > 1 needs !lk__gemm_stashes (the stash holds one matrix's partial sums). */
+static void lk__gemm_rect(const lk__gemm_args *g, long count, long bsa, long bsc, long bsr, int m0, int m1, int n0,
+                          int n1, float *ws) {
+  const int pack_a = lk__gemm_packs_a(g);
+  const long kc0 = lk_min_l(LK_GEMM_KC, g->K), nc0 = lk_round_up(lk_min_l(LK_GEMM_NC, n1 - n0), LK_GEMM_NR);
+  const long mc0 = !pack_a ? LK_GEMM_MR : lk_round_up(lk_min_l(LK_GEMM_MC, m1 - m0), LK_GEMM_MR);
+  float *bp = ws;
+  float *ap = ws + lk_round_up(kc0 * nc0, 16);
+  float *stash = ap + lk_round_up(kc0 * mc0, 16); /* [m1 − m0, nc0], used when stashes */
+  for (int jc = n0; jc < n1; jc += LK_GEMM_NC) {
+    int nc = (int)lk_min_l(LK_GEMM_NC, n1 - jc);
+    for (int pc = 0; pc < g->K; pc += LK_GEMM_KC) {
+      int kc = (int)lk_min_l(LK_GEMM_KC, g->K - pc);
+      if (g->pack_b) g->pack_b(g, pc, kc, jc, nc, bp);
+      else lk__gemm_pack_b(kc, nc, g->B + pc * g->rsb + jc * g->csb, g->rsb, g->csb, g->scale_k ? g->scale_k + pc : NULL, bp);
+      for (long i = 0; i < count; ++i) {
+        lk__gemm_args gi = *g;
+        gi.A += i * bsa; gi.C += i * bsc;
+        if (gi.R) gi.R += i * bsr;
+        lk__gemm_block(&gi, m0, m1, jc, nc, pc, kc, bp, ap, stash, nc0);
+      }
+    } /* for pc */
+  } /* for jc */
+}
+
+/* Reference arithmetic for a rectangle (double accumulation); also the fallback when scratch
+ * cannot be allocated. */
+static void lk__gemm_rect_naive(const lk__gemm_args *g, int m0, int m1, int n0, int n1) {
+  for (int i = m0; i < m1; ++i) {
+    for (int j = n0; j < n1; ++j) {
+      double s = 0.0;
+      for (int k = 0; k < g->K; ++k)
+        s += (double)g->A[i * g->rsa + k * g->csa] * g->B[k * g->rsb + j * g->csb] * (g->scale_k ? g->scale_k[k] : 1.0f);
+      if (g->bias_m) s += g->bias_m[i];
+      if (g->bias_n) s += g->bias_n[j];
+      float *c = g->C + (long)i * g->rsc + j;
+      if (g->beta != 0.0f) s += g->beta * (double)*c;
+      s = lk_apply_act_ref(g->act, s);
+      if (g->R) s += g->R[(long)i * g->rsr + j];
+      *c = (float)s;
+    }
+  }
+}
+
+/* Degenerate K: C = beta·C + biases. */
+static void lk__gemm_rect_k0(const lk__gemm_args *g, int m0, int m1, int n0, int n1) {
+  for (int i = m0; i < m1; ++i)
+    for (int j = n0; j < n1; ++j) {
+      float *c = g->C + (long)i * g->rsc + j;
+      float s = (g->bias_m ? g->bias_m[i] : 0.0f) + (g->bias_n ? g->bias_n[j] : 0.0f);
+      s = g->beta != 0.0f ? g->beta * *c + s : s;
+      s = lk_apply_act(g->act, s);
+      *c = g->R ? s + g->R[(long)i * g->rsr + j] : s;
+    }
+}
+
+/* Picks the tm × tn grid (tm·tn = parts) that minimises the busiest thread's estimated cycles:
+ * micro-tiles × cycles per tile, plus about one cycle per packed element and half a cycle per
+ * element of A read in place. Without that last term, a narrow product (N = 64, 2 panels) was
+ * split by columns: each thread streamed all of A, twice the traffic of a split by rows. With it
+ * (bench_gemm-style harness, 2 threads, alternating builds): 3136×64×256 117-130 → 140-158
+ * GFLOP/s, 3200×64×64 108-112 → 135-154, 3152×192×768 120 → 141-142, 16384×192×192 116-121 →
+ * 135-139; batch-1 shapes (M = 197) unchanged within noise. */
+static void lk__gemm_grid(int M, int N, int K, int parts, int pack_a, int *tm, int *tn) {
+  long mt = lk_ceil_div(M, LK_GEMM_MR), nt = lk_ceil_div(N, LK_GEMM_NR);
+  double tile = (double)LK_GEMM_MR * LK_GEMM_NR * K / (2.0 * LK_VW), best = -1.0;
+  for (int a = 1; a <= parts; ++a) {
+    if (parts % a) continue;
+    long mi = lk_ceil_div(mt, a), ni = lk_ceil_div(nt, parts / a);
+    double cost = (double)mi * ni * tile + (double)K * (ni * LK_GEMM_NR + mi * LK_GEMM_MR * (pack_a ? 1.0 : 0.5));
+    if (best < 0.0 || cost < best) { best = cost; *tm = a; *tn = parts / a; }
+  }
+}
+
+static int lk__gemm_gcd(int a, int b) { while (b) { int t = a % b; a = b; b = t; } return a; }
+
+/* Shares each of `products` matrices is cut into so that products · shares divide evenly among
+ * `threads` (threads / gcd(products, threads)): at batch 1 on 2 threads, halves. */
+static int lk__gemm_shares(long products, int threads) {
+  return threads / lk__gemm_gcd((int)(products % threads), threads);
+}
+
+/* Rectangle r (of tm·tn) of a matrix, in tile units so only the last rectangle has edge tiles. */
+static void lk__gemm_rect_bounds(int M, int N, int tm, int tn, int r, int *m0, int *m1, int *n0, int *n1) {
+  long lo, hi, mt = lk_ceil_div(M, LK_GEMM_MR), nt = lk_ceil_div(N, LK_GEMM_NR);
+  lk_split(mt, tm, r / tn, &lo, &hi);
+  *m0 = (int)lk_min_l(lo * LK_GEMM_MR, M);
+  *m1 = (int)lk_min_l(hi * LK_GEMM_MR, M);
+  lk_split(nt, tn, r % tn, &lo, &hi);
+  *n0 = (int)lk_min_l(lo * LK_GEMM_NR, N);
+  *n1 = (int)lk_min_l(hi * LK_GEMM_NR, N);
+}
+
+/* Full form with epilogue; every other entry point is a wrapper.
+ * For b < batch: C_b[M,N] = act(beta·C_b + A_b[M,K]·B_b[K,N] + bias_m[i] + bias_n[j]) + R_b, where
+ *   A_b(i,k) = A[b*bsa + i*rsa + k*csa], B_b(k,j) = B[b*bsb + k*rsb + j*csb],
+ *   C_b(i,j) = C[b*bsc + i*rsc + j], R_b(i,j) = R[b*bsr + i*rsr + j].
+ * A batch stride of 0 shares an operand (conv's weights). beta == 0 means C is not read (it may
+ * hold garbage). bias_m[M] / bias_n[N] may be NULL. act is an LK_ACT_* code (LK_ACT_NONE: none).
+ * R may be NULL, or equal C with the same strides (bsr == bsc, rsr == rsc: in-place residual add);
+ * any other overlap of R with C is not allowed. C must not overlap A or B. Any M, N ≥ 0, K ≥ 0.
+ * The epilogue runs in the store of each register tile, on its last K slice, while the tile is
+ * in registers: C is written once per K slice, as without an epilogue. Scratch: allocated per
+ * thread per call, (KC·NC' + KC·MR) floats, NC' = min(1024, thread's columns), or KC·MC' instead
+ * of KC·MR when A is packed; plus, when R == C and K > KC, the thread's rows × NC' for the
+ * partial sums (which may not overwrite R before the last slice). */
+/* lk_gemm_ex2 over a two-level batch: product (o, b) for o < outer, b < batch reads its operands
+ * at o·os? + b·bs?. One parallel region covers all outer · batch products (a C loop over the
+ * outer level would open one region per iteration, each too small to split). */
+static void lk__gemm_nested(int outer, long osa, long osb, long osc, long osr, int batch, int M, int N, int K,
+                            const float *A, long bsa, long rsa, long csa, const float *B, long bsb, long rsb,
+                            long csb, float *C, long bsc, long rsc, float beta, const float *bias_m,
+                            const float *bias_n, int act, const float *R, long bsr, long rsr, const float *scale_k,
+                            long bss) {
+  if (outer <= 0 || batch <= 0 || M <= 0 || N <= 0) return;
+  /* Designated initializers: every field not named (pack_b, pack_ctx) is zero. */
+  lk__gemm_args g0 = {.M = M, .N = N, .K = K, .A = A, .rsa = rsa, .csa = csa, .B = B, .rsb = rsb, .csb = csb,
+                      .C = C, .rsc = rsc, .beta = beta, .bias_m = bias_m, .bias_n = bias_n, .act = act, .R = R,
+                      .rsr = rsr, .scale_k = scale_k};
+
+  /* Threads per matrix: enough that jobs = batch · per divide evenly among the threads. Small
+   * problems stay on the calling thread (see LK_GEMM_PAR_MIN). */
+  long products = (long)outer * batch;
+  double fmas = (double)products * M * N * (K > 0 ? K : 1);
+  int threads = fmas < LK_GEMM_PAR_MIN ? 1 : lk_max_threads();
+  int per = lk__gemm_shares(products, threads), tm = 1, tn = 1;
+  lk__gemm_grid(M, N, K, per, lk__gemm_packs_a(&g0), &tm, &tn);
+  long jobs = products * per;
+  long mmax = lk_ceil_div(lk_ceil_div(M, LK_GEMM_MR), tm) * LK_GEMM_MR;
+  long nmax = lk_ceil_div(lk_ceil_div(N, LK_GEMM_NR), tn) * LK_GEMM_NR;
+  size_t scratch = lk__gemm_scratch_floats(&g0, mmax, nmax);
+  /* Products of one outer index that read the same B (and the same scale) pack it once per block
+   * (lk__gemm_rect), unless the partial sums go to the one-matrix stash. */
+  const int shared_b = bsb == 0 && (scale_k == NULL || bss == 0) && !lk__gemm_stashes(&g0);
+
+  LK_OMP(parallel num_threads(threads) if(threads > 1))
+  {
+    long j0, j1;
+    float *ws = K > 0 ? lk_scratch_alloc(scratch) : NULL;
+    lk_split(jobs, lk_team_size(), lk_thread_id(), &j0, &j1);
+    for (long j = j0, run; j < j1; j += run) {
+      lk__gemm_args g = g0;
+      long p = j / per, o = p / batch, b = p % batch;
+      int m0, m1, n0, n1;
+      /* One matrix per job, or with a shared B and whole matrices per job, the run of them up
+       * to the thread's last job or the next outer index. */
+      run = shared_b && per == 1 ? lk_min_l(j1 - j, batch - b) : 1;
+      g.A += o * osa + b * bsa; g.B += o * osb + b * bsb; g.C += o * osc + b * bsc;
+      if (g.R) g.R += o * osr + b * bsr;
+      if (g.scale_k) g.scale_k += b * bss;
+      lk__gemm_rect_bounds(M, N, tm, tn, (int)(j % per), &m0, &m1, &n0, &n1);
+      if (m0 >= m1 || n0 >= n1) continue;
+      if (K > 0 && ws) {
+        lk__gemm_rect(&g, run, bsa, bsc, bsr, m0, m1, n0, n1, ws);
+        continue;
+      }
+      for (long i = 0; i < run; ++i) { /* degenerate K, or out of memory */
+        lk__gemm_args gi = g;
+        gi.A += i * bsa; gi.C += i * bsc;
+        if (gi.R) gi.R += i * bsr;
+        if (K <= 0) lk__gemm_rect_k0(&gi, m0, m1, n0, n1);
+        else lk__gemm_rect_naive(&gi, m0, m1, n0, n1);
+      }
+    }
+    lk_scratch_free(ws);
+  }
+}
+
+void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                 const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
+                 const float *bias_m, const float *bias_n, int act, const float *R, long bsr, long rsr) {
+  lk__gemm_nested(1, 0, 0, 0, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
+                  act, R, bsr, rsr, NULL, 0);
+}
+
+/* lk_gemm_ex2 without the activation and residual: C_b = beta·C_b + A_b·B_b + bias_m + bias_n. */
+void lk_gemm_ex(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
+                const float *bias_m, const float *bias_n) {
+  lk_gemm_ex2(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
+              LK_ACT_NONE, NULL, 0, 0);
+}
+
+/* C[M,N] = A[M,K]·B[K,N] + beta·C. A(i,k) = A[i*rsa + k*csa], B(k,j) = B[k*rsb + j*csb],
+ * C(i,j) = C[i*rsc + j]. */
+void lk_gemm(int M, int N, int K, const float *A, long rsa, long csa, const float *B, long rsb,
+             long csb, float *C, long rsc, float beta) {
+  lk_gemm_ex(1, M, N, K, A, 0, rsa, csa, B, 0, rsb, csb, C, 0, rsc, beta, NULL, NULL);
+}
+
+/* outer · batch independent products, operand (o, b) at A + o*osa + b*bsa (B, C likewise): two
+ * leading axes that do not flatten into one stride (attention's heads read in place by
+ * matmul_permuted, inside the batch of samples). */
+void lk_gemm_batched2(int outer, long osa, long osb, long osc, int batch, int M, int N, int K, const float *A,
+                      long bsa, long rsa, long csa, const float *B, long bsb, long rsb, long csb, float *C, long bsc,
+                      long rsc, float beta) {
+  lk__gemm_nested(outer, osa, osb, osc, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL,
+                  NULL, LK_ACT_NONE, NULL, 0, 0, NULL, 0);
+}
+
+/* batch independent products, operand b at A + b*bsa, B + b*bsb, C + b*bsc (matmul's leading
+ * axes flattened; attention-style batched products). */
+void lk_gemm_batched(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                     const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
+                     float beta) {
+  lk_gemm_ex(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL, NULL);
+}
+
+/* Single-threaded GEMM for use inside another kernel's parallel region (attention). ws must hold
+ * lk_gemm_serial_workspace_floats(M, N, K) floats and be 64-byte aligned. */
+size_t lk_gemm_serial_workspace_floats(int M, int N, int K) {
+  lk__gemm_args g = {.K = K, .csa = 0}; /* csa 0: size for a packed A, whatever the strides turn out to be */
+  return lk__gemm_scratch_floats(&g, lk_round_up(M, LK_GEMM_MR), lk_round_up(N, LK_GEMM_NR));
+}
+
+void lk_gemm_serial(int M, int N, int K, const float *A, long rsa, long csa, const float *B,
+                    long rsb, long csb, float *C, long rsc, float beta, float *ws) {
+  lk__gemm_args g = {.M = M, .N = N, .K = K, .A = A, .rsa = rsa, .csa = csa, .B = B, .rsb = rsb, .csb = csb,
+                     .C = C, .rsc = rsc, .beta = beta, .act = LK_ACT_NONE};
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) lk__gemm_rect_k0(&g, 0, M, 0, N);
+  else lk__gemm_rect(&g, 1, 0, 0, 0, 0, M, 0, N, ws);
+}
+
+/* ---- Naive references (double accumulation), same signatures ---------------------------------- */
+
+void lk_gemm_ex2_naive(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                       const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
+                       float beta, const float *bias_m, const float *bias_n, int act, const float *R,
+                       long bsr, long rsr) {
+  for (int b = 0; b < batch; ++b) {
+    lk__gemm_args g = {.M = M, .N = N, .K = K, .A = A + b * bsa, .rsa = rsa, .csa = csa, .B = B + b * bsb,
+                       .rsb = rsb, .csb = csb, .C = C + b * bsc, .rsc = rsc, .beta = beta, .bias_m = bias_m,
+                       .bias_n = bias_n, .act = act, .R = R ? R + b * bsr : NULL, .rsr = rsr};
+    lk__gemm_rect_naive(&g, 0, M, 0, N);
+  }
+}
+
+void lk_gemm_ex_naive(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                      const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
+                      float beta, const float *bias_m, const float *bias_n) {
+  lk_gemm_ex2_naive(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
+                    LK_ACT_NONE, NULL, 0, 0);
+}
+
+void lk_gemm_naive(int M, int N, int K, const float *A, long rsa, long csa, const float *B,
+                   long rsb, long csb, float *C, long rsc, float beta) {
+  lk_gemm_ex_naive(1, M, N, K, A, 0, rsa, csa, B, 0, rsb, csb, C, 0, rsc, beta, NULL, NULL);
 }
 
 /* ---- templates/fused_linear.c -------------------------------------------------------------- */
@@ -2897,6 +2536,424 @@ void lk_token_dwconv_grad_weight(int B, int Hh, int Ww, int C, int kh, int kw, i
   lk_scratch_free(part);
 }
 
+/* ---- templates/conv.c ---------------------------------------------------------------------- */
+/* locus-requires: prologue.h gemm.c */
+/* conv2d, NCHW: y[B, Cout, Ho, Wo] = x[B, Cin, Hh, Ww] ⊛ w[Cout, Cin/groups, kh, kw] + bias[Cout]
+ * (PyTorch nn.Conv2d: symmetric zero padding ph/pw, strides sh/sw, no dilation).
+ * Ho = (Hh + 2·ph − kh)/sh + 1, Wo = (Ww + 2·pw − kw)/sw + 1.
+ *
+ * Four paths:
+ * - 1×1, stride 1, no padding, groups 1: y_b[Cout, Hh·Ww] = w[Cout, Cin] · x_b[Cin, Hh·Ww], one
+ *   batched GEMM straight on the activations (no copy).
+ * - depthwise (groups = Cin = Cout): a direct kernel; a GEMM with K = kh·kw would be all overhead.
+ * - anything else, implicit GEMM: per image and group, y_g[Cout/G, Ho·Wo] = w_g · col_g with
+ *   col_g[(c·kh + ki)·kw + kj][oh·Wo + ow] = x[c, oh·sh − ph + ki, ow·sw − pw + kj], never stored:
+ *   the GEMM's B packing (lk__conv_pack_b) reads those pixels straight from a zero-padded copy of
+ *   the image, so no bounds checks and no column matrix. An explicit im2col wrote col to memory
+ *   and the GEMM then read it back to pack it; with the threads splitting im2col by rows and the
+ *   GEMM by columns, half of what each core packed came from the other core's cache. Each thread
+ *   takes whole images (or, at batch 1, a share of the output columns) and pads its own copy.
+ * - when an image's padded copy would be too large (lk__conv_implicit_ok), the explicit path: one
+ *   image and a block of output rows at a time, im2col of the block into the workspace, then per
+ *   group one GEMM w_g · col_g with the bias added in the GEMM's store. The block is sized so col
+ *   stays near 1 MiB (in L2) while the GEMM reads it. See lk__conv_block_rows. */
+
+static int lk__conv_is_1x1(int kh, int kw, int sh, int sw, int ph, int pw, int groups) {
+  return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 && groups == 1;
+}
+
+/* Output columns [*lo, *hi) whose input column ow·sw − pw + kj lies inside [0, Ww). */
+static void lk__conv_valid_cols(int Ww, int Wo, int sw, int pw, int kj, int *lo, int *hi) {
+  long l = kj >= pw ? 0 : (pw - kj + sw - 1) / sw;
+  long h = Ww - 1 + pw - kj < 0 ? 0 : (Ww - 1 + pw - kj) / sw + 1;
+  *lo = (int)lk_min_l(l, Wo);
+  *hi = (int)lk_max_l(lk_min_l(h, Wo), *lo);
+}
+
+/* Output rows per im2col block: col [K, rows·Wo] (K = Cin·kh·kw) of about 2^18 floats (1 MiB, one
+ * core's L2), but at least 256 columns so the GEMM's N is not all edge (SAG's 3×3 convolutions
+ * have K = 1728), and never more than the image. The emitter mirrors this rule
+ * (`conv2dWorkspace`, Kernels+Products.swift). */
+static long lk__conv_block_rows(long K, long Ho, long Wo) {
+  long rows = (1L << 18) / (K * Wo);
+  if (rows * Wo < 256) rows = lk_ceil_div(256, Wo);
+  return lk_max_l(1, lk_min_l(rows, Ho));
+}
+
+/* The implicit path's per-thread copy of one padded image: Cin planes of (Hh + 2·ph) × (Ww + 2·pw)
+ * floats, plus LK__CONV_SLACK so the packing may read whole vectors past the last pixel. Up to
+ * 2^21 floats (8 MiB per thread); beyond that the explicit path, with its 1 MiB blocks. The
+ * emitter mirrors this rule (`conv2dWorkspace`, Kernels+Products.swift). */
+#define LK__CONV_SLACK (2 * 32)
+static long lk__conv_padded_floats(int Cin, int Hh, int Ww, int ph, int pw) {
+  return (long)Cin * (Hh + 2L * ph) * (Ww + 2L * pw) + LK__CONV_SLACK;
+}
+static int lk__conv_implicit_ok(int Cin, int Hh, int Ww, int ph, int pw) {
+  return lk__conv_padded_floats(Cin, Hh, Ww, ph, pw) <= (1L << 21);
+}
+
+/* Floats of the explicit path's column block (lk__conv_block_rows output rows of one image). */
+static long lk__conv_col_floats(int Cin, int kh, int kw, long Ho, long Wo) {
+  long K = (long)Cin * kh * kw;
+  return K * lk__conv_block_rows(K, Ho, Wo) * Wo;
+}
+
+/* Floats of `ws` lk_conv2d needs (0 for the 1×1, depthwise and implicit paths): one block of the
+ * explicit path, whatever B. */
+size_t lk_conv2d_workspace_floats(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh,
+                                  int sw, int ph, int pw, int groups) {
+  long Ho = (Hh + 2L * ph - kh) / sh + 1, Wo = (Ww + 2L * pw - kw) / sw + 1;
+  (void)B;
+  if (lk__conv_is_1x1(kh, kw, sh, sw, ph, pw, groups)) return 0;
+  if (groups == Cin && groups == Cout && groups > 1) return 0;
+  if (Ho <= 0 || Wo <= 0 || lk__conv_implicit_ok(Cin, Hh, Ww, ph, pw)) return 0;
+  return (size_t)lk__conv_col_floats(Cin, kh, kw, Ho, Wo);
+}
+
+/* Output rows [oh0, oh1) of one image x [Cin, Hh, Ww]: col[(c·kh + ki)·kw + kj][(oh − oh0)·Wo + ow] =
+ * x[c, oh·sh − ph + ki, ow·sw − pw + kj] or 0. Since c runs over all Cin, the rows of group g are the
+ * contiguous block for c in g's channels. */
+static void lk__conv_im2col(int Cin, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw, int oh0, int oh1,
+                            int Wo, const float *restrict x, float *restrict col) {
+  long rows = (long)Cin * kh * kw, n = (long)(oh1 - oh0) * Wo;
+  LK_OMP(parallel for schedule(static) if(rows * n >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) {
+    int kj = (int)(r % kw), ki = (int)(r / kw % kh);
+    const float *xc = x + r / ((long)kh * kw) * Hh * Ww; /* plane c */
+    float *d = col + r * n;
+    int lo, hi;
+    lk__conv_valid_cols(Ww, Wo, sw, pw, kj, &lo, &hi);
+    for (int oh = oh0; oh < oh1; ++oh, d += Wo) {
+      int ih = oh * sh - ph + ki;
+      if (ih < 0 || ih >= Hh) { memset(d, 0, (size_t)Wo * sizeof(float)); continue; }
+      const float *xr = xc + (long)ih * Ww;
+      for (int ow = 0; ow < lo; ++ow) d[ow] = 0.0f;
+      if (sw == 1) memcpy(d + lo, xr + lo - pw + kj, (size_t)(hi - lo) * sizeof(float));
+      else for (int ow = lo; ow < hi; ++ow) d[ow] = xr[(long)ow * sw - pw + kj];
+      for (int ow = hi; ow < Wo; ++ow) d[ow] = 0.0f;
+    }
+  }
+}
+
+/* ---- Implicit GEMM ----------------------------------------------------------------------------- */
+
+/* What lk__conv_pack_b needs besides the GEMM's arguments; g->B is the padded image of the group's
+ * first channel. */
+typedef struct { int kh, kw, sh, sw, Wo; long Wp, plane; } lk__conv_geom;
+
+/* lk__gemm_pack_b's layout for B[k0:k0+kc, j0:j0+nc] of the implicit column matrix: B(k, j) is
+ * the padded image at channel c, row oh·sh + ki, column ow·sw + kj, for k = (c·kh + ki)·kw + kj and
+ * j = oh·Wo + ow. A panel of NR outputs inside one output row reads, per k, NR pixels of one input
+ * row: contiguous for stride 1 (whole-vector copies), every other one for stride 2 (two vectors
+ * and an even-lane shuffle per 8). A panel that wraps to the next row (or a short last one) goes
+ * pixel by pixel through per-column offsets. The padding makes every read in bounds, except the
+ * stride-2 path's last lane + 1, which LK__CONV_SLACK covers. */
+static void lk__conv_pack_b(const lk__gemm_args *g, int k0, int kc, int j0, int nc, float *bp) {
+  const lk__conv_geom *q = (const lk__conv_geom *)g->pack_ctx;
+  long koff[LK_GEMM_KC], joff[LK_GEMM_NR];
+  for (int k = 0; k < kc; ++k) {
+    int kk = k0 + k, kj = kk % q->kw, ki = kk / q->kw % q->kh;
+    koff[k] = kk / (q->kw * q->kh) * q->plane + ki * q->Wp + kj;
+  }
+  for (int p0 = 0; p0 < nc; p0 += LK_GEMM_NR) {
+    int nr = (int)lk_min_l(LK_GEMM_NR, nc - p0), n = j0 + p0, oh = n / q->Wo, ow = n % q->Wo;
+    float *d = bp + (long)p0 * kc;
+    if (nr == LK_GEMM_NR && ow + LK_GEMM_NR <= q->Wo) {
+      const float *s0 = g->B + (long)oh * q->sh * q->Wp + (long)ow * q->sw;
+      if (q->sw == 1) {
+        for (int k = 0; k < kc; ++k)
+          for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, lk_vload(s0 + koff[k] + v * LK_VW));
+      } else if (q->sw == 2) {
+        for (int k = 0; k < kc; ++k)
+          for (int j = 0; j < LK_GEMM_NR; j += 8) {
+            lk_v8 a, b, e;
+            memcpy(&a, s0 + koff[k] + 2 * j, sizeof a);
+            memcpy(&b, s0 + koff[k] + 2 * j + 8, sizeof b);
+            e = __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14);
+            memcpy(d + k * LK_GEMM_NR + j, &e, sizeof e);
+          }
+      } else {
+        for (int k = 0; k < kc; ++k)
+          for (int j = 0; j < LK_GEMM_NR; ++j) d[k * LK_GEMM_NR + j] = s0[koff[k] + (long)j * q->sw];
+      }
+    } else {
+      for (int j = 0; j < nr; ++j)
+        joff[j] = (long)((n + j) / q->Wo) * q->sh * q->Wp + (long)((n + j) % q->Wo) * q->sw;
+      for (int k = 0; k < kc; ++k) {
+        for (int j = 0; j < nr; ++j) d[k * LK_GEMM_NR + j] = g->B[koff[k] + joff[j]];
+        for (int j = nr; j < LK_GEMM_NR; ++j) d[k * LK_GEMM_NR + j] = 0.0f;
+      }
+    }
+  }
+}
+
+/* pad[c, ph + i, pw + j] = x[c, i, j] for the Cin planes of one image, zeros around and in the
+ * slack after the last plane. */
+static void lk__conv_pad_image(int Cin, int Hh, int Ww, int ph, int pw, const float *restrict x, float *restrict pad) {
+  long Wp = Ww + 2L * pw, plane = (Hh + 2L * ph) * Wp;
+  for (int c = 0; c < Cin; ++c) {
+    float *p = pad + c * plane;
+    const float *xc = x + (long)c * Hh * Ww;
+    memset(p, 0, (size_t)(ph * Wp) * sizeof(float));
+    for (int i = 0; i < Hh; ++i) {
+      float *r = p + (ph + i) * Wp;
+      for (int j = 0; j < pw; ++j) r[j] = r[pw + Ww + j] = 0.0f;
+      memcpy(r + pw, xc + (long)i * Ww, (size_t)Ww * sizeof(float));
+    }
+    memset(p + (ph + Hh) * Wp, 0, (size_t)(ph * Wp) * sizeof(float));
+  }
+  memset(pad + Cin * plane, 0, LK__CONV_SLACK * sizeof(float));
+}
+
+/* The implicit path. Jobs are (image, group, share of the output columns): as many shares per
+ * matrix as it takes for the jobs to divide evenly among the threads (at batch 1 on 2 threads,
+ * halves of each image). A thread pads an image when its jobs reach it; results do not depend
+ * on the thread count (each output is one GEMM element, summed in the same order). */
+static void lk__conv_implicit(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
+                              int G, int Ho, int Wo, const float *x, const float *w, const float *bias, float *y) {
+  int cig = Cin / G, cog = Cout / G, kg = cig * kh * kw, HWo = Ho * Wo;
+  lk__conv_geom q = {.kh = kh, .kw = kw, .sh = sh, .sw = sw, .Wo = Wo, .Wp = Ww + 2L * pw, .plane = (Hh + 2L * ph) * (Ww + 2L * pw)};
+  lk__gemm_args g0 = {.M = cog, .N = HWo, .K = kg, .rsa = kg, .csa = 1, .rsc = HWo, .act = LK_ACT_NONE,
+                      .pack_b = lk__conv_pack_b, .pack_ctx = &q};
+  long products = (long)B * G, jobs, tiles = lk_ceil_div(HWo, LK_GEMM_NR), padded = lk__conv_padded_floats(Cin, Hh, Ww, ph, pw);
+  double fmas = (double)B * Cout * HWo * kg;
+  int threads = fmas < LK_GEMM_PAR_MIN ? 1 : lk_max_threads(), per = lk__gemm_shares(products, threads);
+  size_t scratch;
+  jobs = products * per;
+  scratch = (size_t)lk_round_up(padded, 16) + lk__gemm_scratch_floats(&g0, cog, lk_ceil_div(tiles, per) * LK_GEMM_NR);
+
+  LK_OMP(parallel num_threads(threads) if(threads > 1))
+  {
+    long j0, j1, have = -1;
+    float *pad = lk_scratch_alloc(scratch), *ws = pad ? pad + lk_round_up(padded, 16) : NULL;
+    lk_split(jobs, lk_team_size(), lk_thread_id(), &j0, &j1);
+    for (long j = j0; j < j1; ++j) {
+      long p = j / per, b = p / G, gi = p % G, lo, hi;
+      float *yg = y + (b * Cout + gi * cog) * HWo;
+      lk_split(tiles, per, (int)(j % per), &lo, &hi);
+      lo = lk_min_l(lo * LK_GEMM_NR, HWo); hi = lk_min_l(hi * LK_GEMM_NR, HWo);
+      if (!pad) { /* out of memory: fail loudly, with NaN, rather than leave garbage in y */
+        for (long i = 0; i < cog; ++i)
+          for (long n = lo; n < hi; ++n) yg[i * HWo + n] = NAN;
+        continue;
+      }
+      if (have != b) lk__conv_pad_image(Cin, Hh, Ww, ph, pw, x + b * Cin * Hh * Ww, pad), have = b;
+      if (lo < hi) {
+        lk__gemm_args g = g0;
+        g.A = w + gi * cog * kg; g.B = pad + gi * cig * q.plane; g.C = yg; g.bias_m = bias ? bias + gi * cog : NULL;
+        lk__gemm_rect(&g, 1, 0, 0, 0, 0, cog, (int)lo, (int)hi, ws);
+      }
+    }
+    lk_scratch_free(pad);
+  }
+}
+
+/* Stride-1 depthwise convolution of small planes (the locality blocks' 3×3 over 7×7…56×56 token
+ * grids) goes through a zero-padded copy of each plane, so that every output row is whole vectors
+ * of LK_VW columns with no bounds logic: a row of 7 would otherwise be a 7-long scalar loop per
+ * tap (1.8 GFLOP/s at localvit_fmnist's training shape). lk__dw_fits says whether a plane's copy
+ * fits the stack buffer; lk__dw_pad makes the copy; lk__dw_plane convolves it. The training
+ * kernels (grad.c) use all three for the input gradient (a convolution of the padded dy with the
+ * flipped taps) and the first two for the weight gradient. Padding taps are multiplied by the
+ * zeros, not skipped: an inf or NaN weight gives NaN along the border, where the direct path
+ * below would leave those outputs finite. */
+#define LK__DW_PAD_FLOATS 8192 /* 32 KiB: a 56×56 plane, padding 1, is 59 rows (one extra) of ≤ 66 floats */
+#define LK__DW_MAX_TAPS 64
+
+/* Row stride of a padded copy of a plane Ww wide with pw zero columns each side, for a kw-wide
+ * kernel: room for the last whole vector of an output row (Wo = Ww + 2·pw − kw + 1 columns) at
+ * the widest tap offset. */
+static long lk__dw_row(int Ww, int kw, int pw) {
+  long Wo = (long)Ww + 2L * pw - kw + 1;
+  return (Wo - 1) / LK_VW * LK_VW + LK_VW + kw - 1;
+}
+
+static int lk__dw_fits(int Hh, int Ww, int kh, int kw, int ph, int pw) {
+  return kh * kw <= LK__DW_MAX_TAPS && ph < kh && pw < kw && Ww + 2L * pw >= kw && Hh + 2L * ph >= kh &&
+         (Hh + 2L * ph + 1) * lk__dw_row(Ww, kw, pw) <= LK__DW_PAD_FLOATS;
+}
+
+/* pad[(ph + i)·row + pw + j] = x[i·Ww + j], zeros around, to the end of each row, and one more
+ * zero row below (read by lk__dw_plane's second row of an odd last pair). pad holds
+ * LK_VW floats more than lk__dw_fits allows. Whole vectors only (a row is a few floats, shorter
+ * than a memcpy call): everything zeroed, then each row copied, its last partial vector read
+ * whole while that stays inside the plane and masked, its spill zeros landing in the next row's
+ * padding or in data written after it. */
+static void lk__dw_pad(int Hh, int Ww, int ph, int pw, long row, const float *restrict x, float *restrict pad) {
+  long n = (Hh + 2L * ph + 1) * row, plane = (long)Hh * Ww;
+  for (long i = 0; i < n; i += LK_VW) lk_vstore(pad + i, lk_vzero());
+  for (int i = 0; i < Hh; ++i) {
+    float *d = pad + (ph + i) * row + pw;
+    const float *r = x + (long)i * Ww;
+    /* Every vector masked, full ones too: a plain vector copy loop becomes a memcpy call. */
+    for (int j = 0; j < Ww; j += LK_VW) {
+      if (j + LK_VW <= Ww || (long)i * Ww + j + LK_VW <= plane) {
+        lk_vstore(d + j, lk_vselect(lk_vbelow(j, Ww), lk_vload(r + j), lk_vzero()));
+      } else {
+        for (int k = j; k < Ww; ++k) d[k] = r[k];
+      }
+    }
+  }
+}
+
+/* y[oh, ow] = b0 + Σ_{ki, kj} w[ki·kw + kj] · pad[(oh + ki)·row + ow + kj] for the Ho × Wo outputs,
+ * taps in that order (bias first). Two output rows at a time: two independent multiply-add chains
+ * (one chain of kh·kw dependent FMAs per vector was latency-bound); for an odd Ho the second row of
+ * the last pair reads lk__dw_pad's extra zero row and is not stored. Lanes past Wo are computed on
+ * padding and not stored. Inlined into lk__dw_plane with kh, kw constant for 3×3, so the taps stay
+ * in registers. */
+__attribute__((always_inline)) static inline void lk__dw_plane_k(int Ho, int Wo, int kh, int kw, long row,
+                                                                 const float *restrict pad, const float *restrict w,
+                                                                 float b0, float *restrict y) {
+  lk_vf wv[LK__DW_MAX_TAPS];
+  for (int t = 0; t < kh * kw; ++t) wv[t] = lk_vset1(w[t]);
+  for (int oh = 0; oh < Ho; oh += 2) {
+    for (int o = 0; o < Wo; o += LK_VW) {
+      lk_vf acc[2] = {lk_vset1(b0), lk_vset1(b0)};
+      for (int ki = 0; ki < kh; ++ki) {
+        const float *pr = pad + (oh + ki) * row + o;
+        for (int kj = 0; kj < kw; ++kj) {
+          acc[0] += wv[ki * kw + kj] * lk_vload(pr + kj);
+          acc[1] += wv[ki * kw + kj] * lk_vload(pr + row + kj);
+        }
+      }
+      for (int r = 0; r < 2 && oh + r < Ho; ++r) {
+        float *yr = y + (long)(oh + r) * Wo;
+        /* A tail may spill past its row when everything it lands on is written after it: the
+         * next pairs (r = 1), or a row of one vector (o = 0), whose second row comes next. */
+        if (o + LK_VW <= Wo || ((r == 1 || o == 0) && (long)(oh + r) * Wo + o + LK_VW <= (long)Ho * Wo)) {
+          lk_vstore(yr + o, acc[r]);
+        } else {
+          float tail[LK_VW];
+          lk_vstore(tail, acc[r]);
+          for (int i = 0; i < Wo - o; ++i) yr[o + i] = tail[i];
+        }
+      }
+    }
+  }
+}
+
+static void lk__dw_plane(int Ho, int Wo, int kh, int kw, long row, const float *restrict pad, const float *restrict w,
+                         float b0, float *restrict y) {
+  if (kh == 3 && kw == 3) lk__dw_plane_k(Ho, Wo, 3, 3, row, pad, w, b0, y);
+  else lk__dw_plane_k(Ho, Wo, kh, kw, row, pad, w, b0, y);
+}
+
+/* Depthwise: every (b, c) plane is independent; each output row accumulates kh·kw shifted input
+ * rows (vectorised over the row for stride 1), taps in a fixed order. Stride 1 on planes that fit
+ * takes the padded path above. */
+static void lk__conv_depthwise(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph,
+                               int pw, int Ho, int Wo, const float *restrict x, const float *restrict w,
+                               const float *bias, float *restrict y) {
+  long planes = (long)B * C;
+  int padded = sh == 1 && sw == 1 && lk__dw_fits(Hh, Ww, kh, kw, ph, pw);
+  LK_OMP(parallel for schedule(static) if(planes * Ho * Wo * kh * kw >= LK_PAR_MIN))
+  for (long p = 0; p < planes; ++p) {
+    int c = (int)(p % C);
+    const float *xp = x + p * Hh * Ww, *wc = w + (long)c * kh * kw;
+    float *yp = y + p * Ho * Wo;
+    float b0 = bias ? bias[c] : 0.0f;
+    if (padded) {
+      float pad[LK__DW_PAD_FLOATS + LK_VW];
+      long row = lk__dw_row(Ww, kw, pw);
+      lk__dw_pad(Hh, Ww, ph, pw, row, xp, pad);
+      lk__dw_plane(Ho, Wo, kh, kw, row, pad, wc, b0, yp);
+      continue;
+    }
+    for (int oh = 0; oh < Ho; ++oh) {
+      float *yr = yp + (long)oh * Wo;
+      for (int ow = 0; ow < Wo; ++ow) yr[ow] = b0;
+      for (int ki = 0; ki < kh; ++ki) {
+        int ih = oh * sh - ph + ki;
+        if (ih < 0 || ih >= Hh) continue;
+        for (int kj = 0; kj < kw; ++kj) {
+          const float *xr = xp + (long)ih * Ww;
+          float wv = wc[ki * kw + kj];
+          int lo, hi;
+          lk__conv_valid_cols(Ww, Wo, sw, pw, kj, &lo, &hi);
+          if (sw == 1) {
+            const float *xs = xr - pw + kj + lo; /* in bounds: lo is the first valid column */
+            float *ys = yr + lo;
+            for (int o = 0; o < hi - lo; ++o) ys[o] += wv * xs[o];
+          } else {
+            for (int ow = lo; ow < hi; ++ow) yr[ow] += wv * xr[(long)ow * sw - pw + kj];
+          }
+        }
+      }
+    }
+  }
+}
+
+/* The explicit path (im2col in blocks); col: lk_conv2d_workspace_floats as if the implicit path
+ * did not apply, or NULL to allocate it here. */
+static void lk__conv_explicit(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
+                              int G, int Ho, int Wo, const float *x, const float *w, const float *bias, float *y,
+                              float *ws) {
+  long HWi = (long)Hh * Ww, HWo = (long)Ho * Wo;
+  int cog = Cout / G;
+  long kg = (long)Cin / G * kh * kw; /* GEMM K of one group */
+  int block = (int)lk__conv_block_rows((long)Cin * kh * kw, Ho, Wo);
+  float *col = ws ? ws : lk_scratch_alloc((size_t)lk__conv_col_floats(Cin, kh, kw, Ho, Wo));
+  if (!col) { /* out of memory: fail loudly, with NaN, rather than leave garbage in y */
+    for (long i = 0; i < (long)B * Cout * HWo; ++i) y[i] = NAN;
+    return;
+  }
+  for (int b = 0; b < B; ++b)
+    for (int oh0 = 0; oh0 < Ho; oh0 += block) {
+      int oh1 = (int)lk_min_l(oh0 + block, Ho), n = (oh1 - oh0) * Wo;
+      float *yb = y + (long)b * Cout * HWo + (long)oh0 * Wo;
+      lk__conv_im2col(Cin, Hh, Ww, kh, kw, sh, sw, ph, pw, oh0, oh1, Wo, x + (long)b * Cin * HWi, col);
+      for (int g = 0; g < G; ++g)
+        lk_gemm_ex(1, cog, n, (int)kg, w + g * cog * kg, 0, kg, 1, col + g * kg * n, 0, n, 1, yb + g * cog * HWo, 0, HWo,
+                   0.0f, bias ? bias + g * cog : NULL, NULL);
+    }
+  if (!ws) lk_scratch_free(col);
+}
+
+/* ws: lk_conv2d_workspace_floats(...) floats, or NULL to allocate them for this call.
+ * bias may be NULL. y must not overlap x. */
+void lk_conv2d(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
+               int groups, const float *x, const float *w, const float *bias, float *y, float *ws) {
+  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
+  long HWi = (long)Hh * Ww;
+  if (B <= 0 || Ho <= 0 || Wo <= 0) return;
+  if (lk__conv_is_1x1(kh, kw, sh, sw, ph, pw, groups)) {
+    lk_gemm_ex(B, Cout, (int)HWi, Cin, w, 0, Cin, 1, x, Cin * HWi, HWi, 1, y, Cout * HWi, HWi, 0.0f, bias, NULL);
+    return;
+  }
+  if (groups == Cin && groups == Cout && groups > 1) {
+    lk__conv_depthwise(B, Cin, Hh, Ww, kh, kw, sh, sw, ph, pw, Ho, Wo, x, w, bias, y);
+    return;
+  }
+  if (lk__conv_implicit_ok(Cin, Hh, Ww, ph, pw))
+    lk__conv_implicit(B, Cin, Hh, Ww, Cout, kh, kw, sh, sw, ph, pw, groups, Ho, Wo, x, w, bias, y);
+  else
+    lk__conv_explicit(B, Cin, Hh, Ww, Cout, kh, kw, sh, sw, ph, pw, groups, Ho, Wo, x, w, bias, y, ws);
+}
+
+/* Reference: the definition, one output at a time, accumulated in double. */
+void lk_conv2d_naive(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph,
+                     int pw, int groups, const float *x, const float *w, const float *bias, float *y) {
+  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
+  int cig = Cin / groups, cog = Cout / groups;
+  for (int b = 0; b < B; ++b)
+    for (int co = 0; co < Cout; ++co)
+      for (int oh = 0; oh < Ho; ++oh)
+        for (int ow = 0; ow < Wo; ++ow) {
+          double s = bias ? bias[co] : 0.0;
+          int g = co / cog;
+          for (int ci = 0; ci < cig; ++ci)
+            for (int ki = 0; ki < kh; ++ki)
+              for (int kj = 0; kj < kw; ++kj) {
+                int ih = oh * sh - ph + ki, iw = ow * sw - pw + kj;
+                if (ih < 0 || ih >= Hh || iw < 0 || iw >= Ww) continue;
+                s += (double)x[(((long)b * Cin + g * cig + ci) * Hh + ih) * Ww + iw] *
+                     w[(((long)co * cig + ci) * kh + ki) * kw + kj];
+              }
+          y[(((long)b * Cout + co) * Ho + oh) * Wo + ow] = (float)s;
+        }
+}
+
 /* ---- templates/grad.c ---------------------------------------------------------------------- */
 /* locus-requires: prologue.h gemm.c conv.c */
 /* Training: the backward kernels of the forward ops (activations, softmax, the normalisations
@@ -3137,6 +3194,36 @@ static void lk__grad_group_norm_grad(const float *x, const float *g, long nb, lo
 void lk_normalize_grad(long rows, long C, const float *x, const float *dxhat, float eps, float *dx) {
   LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
   for (long r = 0; r < rows; ++r) lk__grad_group_norm_grad(x + r * C, dxhat + r * C, 1, 0, C, eps, 1.0, dx + r * C);
+}
+
+/* An affine LayerNorm's input gradient in one pass: dx = normalize_grad(x, dy ⊙ w) (+ res), the
+ * `mul` that formed dx̂ = dy ⊙ w and the `add` of the residual branch's gradient folded in (the
+ * products pass makes it). Each row's dx̂ goes to a per-thread buffer of C floats (in L1), so the
+ * result is the unfused sequence's bit for bit: dx̂ rounded to float, dx rounded, then + res.
+ * w [C]; res [rows, C] or NULL; dx may equal dy or res. Out of memory gives NaN rows. */
+void lk_layernorm_grad(long rows, long C, const float *x, const float *dy, const float *w, const float *res, float eps,
+                       float *dx) {
+  LK_OMP(parallel if(rows * C >= LK_PAR_MIN))
+  {
+    float *g = lk_scratch_alloc((size_t)C);
+    LK_OMP(for schedule(static))
+    for (long r = 0; r < rows; ++r) {
+      const float *dyr = dy + r * C, *rr = res ? res + r * C : NULL;
+      float *dxr = dx + r * C;
+      if (!g) {
+        for (long c = 0; c < C; ++c) dxr[c] = NAN;
+        continue;
+      }
+      for (long c = 0; c < C; ++c) g[c] = dyr[c] * w[c];
+      if (!rr) {
+        lk__grad_group_norm_grad(x + r * C, g, 1, 0, C, eps, 1.0, dxr);
+        continue;
+      }
+      lk__grad_group_norm_grad(x + r * C, g, 1, 0, C, eps, 1.0, g);
+      for (long c = 0; c < C; ++c) dxr[c] = g[c] + rr[c];
+    }
+    lk_scratch_free(g);
+  }
 }
 
 /* ---- Batch normalisation (training mode) ----------------------------------------------------------
@@ -4218,6 +4305,17 @@ static void lk__grad_norm_grad_ref(const float *x, const float *g, float *dx, lo
 
 void lk_normalize_grad_naive(long rows, long C, const float *x, const float *dxhat, float eps, float *dx) {
   for (long r = 0; r < rows; ++r) lk__grad_norm_grad_ref(x + r * C, dxhat + r * C, dx + r * C, 1, 0, C, eps);
+}
+
+void lk_layernorm_grad_naive(long rows, long C, const float *x, const float *dy, const float *w, const float *res,
+                             float eps, float *dx) {
+  float *g = (float *)malloc((size_t)(rows * C) * sizeof(float));
+  if (!g) return;
+  for (long i = 0; i < rows * C; ++i) g[i] = dy[i] * w[i % C];
+  lk_normalize_grad_naive(rows, C, x, g, eps, dx);
+  if (res)
+    for (long i = 0; i < rows * C; ++i) dx[i] += res[i];
+  free(g);
 }
 
 void lk_batch_normalize_naive(int B, long C, long S, const float *x, const float *w, const float *b, float eps, float *y) {
@@ -5626,7 +5724,7 @@ static const unsigned char localvit_tiny_relu6_train_param_read_[260] = {
 };
 int localvit_tiny_relu6_train_param_read_by_forward(int i) { return i >= 0 && i < 260 ? localvit_tiny_relu6_train_param_read_[i] : 0; }
 
-size_t localvit_tiny_relu6_train_arena_bytes(void) { return 1950371584; }
+size_t localvit_tiny_relu6_train_arena_bytes(void) { return 1969639168; }
 
 void localvit_tiny_relu6_train_set_num_threads(int n) {
 #ifdef _OPENMP
@@ -5651,1395 +5749,1390 @@ int localvit_tiny_relu6_train_forward(const float *const *params, const float *c
     float *arena) {
   const int B = 32; /* the batch the model is compiled for */
 
-  /* %3 = conv2d(%0, %1, %2) {out 192, kernel [16, 16], stride [16, 16], padding [0, 0], groups 1} patch_embed.proj : f32[B, 192, 14, 14] */
-  lk_conv2d(B, 3, 224, 224, 192, 16, 16, 16, 16, 0, 0, 1, inputs[0], params[0], params[1], arena,
-      NULL);
+  /* %3 = reshape(%0) {shape [3, 14, 16, 14, 16]} patch_embed.proj : f32[B, 3, 14, 16, 14, 16], a view of %0: no code */
 
-  /* %4 = img2seq(%3) patch_embed : f32[B, 196, 192], written into %7 from row 1 */
-  for (int b = 0; b < B; b++) {
-    lk_img2seq(1, 192, 196, arena + (long)b * 37632, arena + 397615296 + (long)b * 37824);
-  } // for b
-
-  /* %7 = concat(%5, %4) {axis 0} : f32[B, 197, 192] */
-  for (int b = 0; b < B; b++) {
-    lk_copy_strided(3, (const long[]){1, 1, 192}, params[2], (const long[]){0, 192, 1},
-        arena + 397615104 + (long)b * 37824, (const long[]){37824, 37824, 1});
-  } // for b
-
-  /* %8 = add(%7, %6) : f32[B, 197, 192], written over %7 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 397615104, (const long[]){37824, 192, 1},
-      params[3], (const long[]){0, 192, 1}, arena + 397615104);
-
-  /* %11 = normalize(%8) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 397615104, 1e-06f, arena + 398825472);
-
-  /* %12 = mul_add(%11, %9, %10) blocks.0.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 398825472, (const long[]){37824, 192, 1},
-      params[4], (const long[]){0, 0, 1}, params[5], (const long[]){0, 0, 1}, arena + 400035840);
-
-  /* %15 = fused_linear(%12, %13, %14) blocks.0.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 400035840, params[6], params[7], LK_ACT_NONE, NULL,
+  /* %4 = transpose(%3) {perm [1, 3, 0, 2, 4]} patch_embed.proj : f32[B, 14, 14, 3, 16, 16] */
+  lk_transpose(6, (const long[]){B, 3, 14, 16, 14, 16}, (const int[]){0, 2, 4, 1, 3, 5}, inputs[0],
       arena + 354041856);
 
-  /* %16 = slice(%15) {axis 1, start 0, length 192} blocks.0.attn : f32[B, 197, 192], a view of %15: no code */
+  /* %5 = reshape(%4) {shape [196, 768]} patch_embed.proj : f32[B, 196, 768], a view of %4: no code */
 
-  /* %17 = slice(%15) {axis 1, start 192, length 192} blocks.0.attn : f32[B, 197, 192], a view of %15: no code */
+  /* %6 = reshape(%1) {shape [192, 768]} patch_embed.proj : f32[192, 768], a view of %1: no code */
 
-  /* %18 = slice(%15) {axis 1, start 384, length 192} blocks.0.attn : f32[B, 197, 192], a view of %15: no code */
+  /* %7 = fused_linear(%5, %6, %2) patch_embed.proj : f32[B, 196, 192], written into %10 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 354041856, 150528, params[0], params[1], NULL,
+      0, LK_ACT_NONE, NULL, 0, arena + 402432192, 37824);
 
-  /* %19 = sdpa(%16, %17, %18) {heads 4, kv_heads 4} blocks.0.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 354041856, 576, arena + 354042048, 576, arena + 354042240,
-      576, arena + 401246208, 0.14433756f);
-
-  /* %22 = fused_linear(%19, %20, %21, %8) {residual} blocks.0.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 401246208, params[8], params[9], LK_ACT_NONE,
-      arena + 397615104, arena);
-
-  /* %23 = slice(%22) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], written into %49 from row 0 */
+  /* %10 = concat(%8, %7) {axis 0} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + (long)b * 37824, 37824, arena + 402456576 + (long)b * 37824, 192);
+    lk_copy_strided(3, (const long[]){1, 1, 192}, params[2], (const long[]){0, 192, 1},
+        arena + 402432000 + (long)b * 37824, (const long[]){37824, 37824, 1});
   } // for b
 
-  /* %24 = slice(%22) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 192, 37824, arena + 456923136, 37632);
+  /* %11 = add(%10, %9) : f32[B, 197, 192], written over %10 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 402432000, (const long[]){37824, 192, 1},
+      params[3], (const long[]){0, 192, 1}, arena + 402432000);
 
-  /* %26 = reshape(%25) {shape [1152, 192]} blocks.0.conv.conv.0 : f32[1152, 192], a view of %25: no code */
+  /* %14 = normalize(%11) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 402432000, 1e-06f, arena + 403642368);
 
-  /* %27 = fused_linear(%24, %26) blocks.0.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 456923136, params[10], NULL, LK_ACT_NONE, NULL,
+  /* %15 = mul_add(%14, %12, %13) blocks.0.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 403642368, (const long[]){37824, 192, 1},
+      params[4], (const long[]){0, 0, 1}, params[5], (const long[]){0, 0, 1}, arena + 404852736);
+
+  /* %18 = fused_linear(%15, %16, %17) blocks.0.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 404852736, params[6], params[7], LK_ACT_NONE, NULL,
+      arena + 358858752);
+
+  /* %19 = slice(%18) {axis 1, start 0, length 192} blocks.0.attn : f32[B, 197, 192], a view of %18: no code */
+
+  /* %20 = slice(%18) {axis 1, start 192, length 192} blocks.0.attn : f32[B, 197, 192], a view of %18: no code */
+
+  /* %21 = slice(%18) {axis 1, start 384, length 192} blocks.0.attn : f32[B, 197, 192], a view of %18: no code */
+
+  /* %22 = sdpa(%19, %20, %21) {heads 4, kv_heads 4} blocks.0.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 358858752, 576, arena + 358858944, 576, arena + 358859136,
+      576, arena + 406063104, 0.14433756f);
+
+  /* %25 = fused_linear(%22, %23, %24, %11) {residual} blocks.0.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 406063104, params[8], params[9], LK_ACT_NONE,
+      arena + 402432000, arena);
+
+  /* %26 = slice(%25) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], written into %52 from row 0 */
+  for (int b = 0; b < B; b++) {
+    lk_copy_rows(1, 192, arena + (long)b * 37824, 37824, arena + 407273472 + (long)b * 37824, 192);
+  } // for b
+
+  /* %27 = slice(%25) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 192, 37824, arena + 461740032, 37632);
+
+  /* %29 = reshape(%28) {shape [1152, 192]} blocks.0.conv.conv.0 : f32[1152, 192], a view of %28: no code */
+
+  /* %30 = fused_linear(%27, %29) blocks.0.conv.conv.0 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 461740032, params[10], NULL, LK_ACT_NONE, NULL,
       arena);
 
-  /* %30 = batch_statistics(%27) blocks.0.conv.conv.1 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena, arena + 487441920);
+  /* %33 = batch_statistics(%30) blocks.0.conv.conv.1 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena, arena + 492258816);
 
-  /* %31 = slice(%30) {axis 0, start 0, length 2} blocks.0.conv.conv.1 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 487441920, 3456, arena + 487524864, 2304);
+  /* %34 = slice(%33) {axis 0, start 0, length 2} blocks.0.conv.conv.1 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 492258816, 3456, arena + 492341760, 2304);
 
-  /* %32 = batch_norm_act(%27, %30, %28, %29) {eps 1e-05, act relu6} blocks.0.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena, arena + 487441920, params[11], params[12], 1e-05f,
+  /* %35 = batch_norm_act(%30, %33, %31, %32) {eps 1e-05, act relu6} blocks.0.conv.conv.1 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena, arena + 492258816, params[11], params[12], 1e-05f,
       LK_ACT_RELU6, arena + 14450688, arena + 7225344);
 
-  /* %34 = token_dwconv(%32, %33) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 1152] */
+  /* %37 = token_dwconv(%35, %36) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 7225344, params[15], NULL, LK_ACT_NONE,
       arena + 14450688);
 
-  /* %37 = batch_statistics(%34) blocks.0.conv.conv.4 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena + 14450688, arena + 487445376);
+  /* %40 = batch_statistics(%37) blocks.0.conv.conv.4 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 14450688, arena + 492262272);
 
-  /* %38 = slice(%37) {axis 0, start 0, length 2} blocks.0.conv.conv.4 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 487445376, 3456, arena + 487527168, 2304);
+  /* %41 = slice(%40) {axis 0, start 0, length 2} blocks.0.conv.conv.4 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 492262272, 3456, arena + 492344064, 2304);
 
-  /* %39 = batch_norm_act(%34, %37, %35, %36) {eps 1e-05, act relu6} blocks.0.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena + 14450688, arena + 487445376, params[16], params[17],
+  /* %42 = batch_norm_act(%37, %40, %38, %39) {eps 1e-05, act relu6} blocks.0.conv.conv.4 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 14450688, arena + 492262272, params[16], params[17],
       1e-05f, LK_ACT_RELU6, arena + 28901376, arena + 21676032);
 
-  /* %41 = reshape(%40) {shape [192, 1152]} blocks.0.conv.conv.6 : f32[192, 1152], a view of %40: no code */
+  /* %44 = reshape(%43) {shape [192, 1152]} blocks.0.conv.conv.6 : f32[192, 1152], a view of %43: no code */
 
-  /* %42 = fused_linear(%39, %41) blocks.0.conv.conv.6 : f32[B, 196, 192] */
+  /* %45 = fused_linear(%42, %44) blocks.0.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 21676032, params[20], NULL, LK_ACT_NONE, NULL,
-      arena + 458127360);
+      arena + 462944256);
 
-  /* %45 = batch_statistics(%42) blocks.0.conv.conv.7 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 458127360, arena + 487581168);
+  /* %48 = batch_statistics(%45) blocks.0.conv.conv.7 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 462944256, arena + 492398064);
 
-  /* %46 = slice(%45) {axis 0, start 0, length 2} blocks.0.conv.conv.7 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 487581168, 576, arena + 487587504, 384);
+  /* %49 = slice(%48) {axis 0, start 0, length 2} blocks.0.conv.conv.7 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 492398064, 576, arena + 492404400, 384);
 
-  /* %47 = batch_norm_act(%42, %45, %43, %44) {eps 1e-05} blocks.0.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 458127360, arena + 487581168, params[21], params[22],
+  /* %50 = batch_norm_act(%45, %48, %46, %47) {eps 1e-05} blocks.0.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 462944256, arena + 492398064, params[21], params[22],
       1e-05f, LK_ACT_NONE, arena + 30105600, arena + 28901376);
 
-  /* %48 = add(%24, %47) blocks.0.conv : f32[B, 196, 192], written into %49 from row 1 */
+  /* %51 = add(%27, %50) blocks.0.conv : f32[B, 196, 192], written into %52 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 456923136 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 461740032 + (long)b * 37632, (const long[]){192, 1},
         arena + 28901376 + (long)b * 37632, (const long[]){192, 1},
-        arena + 402456768 + (long)b * 37824);
+        arena + 407273664 + (long)b * 37824);
   } // for b
 
-  /* %49 = concat(%23, %48) {axis 0} blocks.0.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %52 = concat(%26, %51) {axis 0} blocks.0.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %52 = normalize(%49) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 402456576, 1e-06f, arena + 403666944);
+  /* %55 = normalize(%52) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 407273472, 1e-06f, arena + 408483840);
 
-  /* %53 = mul_add(%52, %50, %51) blocks.1.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 403666944, (const long[]){37824, 192, 1},
-      params[25], (const long[]){0, 0, 1}, params[26], (const long[]){0, 0, 1}, arena + 404877312);
+  /* %56 = mul_add(%55, %53, %54) blocks.1.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 408483840, (const long[]){37824, 192, 1},
+      params[25], (const long[]){0, 0, 1}, params[26], (const long[]){0, 0, 1}, arena + 409694208);
 
-  /* %56 = fused_linear(%53, %54, %55) blocks.1.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 404877312, params[27], params[28], LK_ACT_NONE, NULL,
-      arena + 357672960);
+  /* %59 = fused_linear(%56, %57, %58) blocks.1.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 409694208, params[27], params[28], LK_ACT_NONE, NULL,
+      arena + 362489856);
 
-  /* %57 = slice(%56) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192], a view of %56: no code */
+  /* %60 = slice(%59) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192], a view of %59: no code */
 
-  /* %58 = slice(%56) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192], a view of %56: no code */
+  /* %61 = slice(%59) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192], a view of %59: no code */
 
-  /* %59 = slice(%56) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192], a view of %56: no code */
+  /* %62 = slice(%59) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192], a view of %59: no code */
 
-  /* %60 = sdpa(%57, %58, %59) {heads 4, kv_heads 4} blocks.1.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 357672960, 576, arena + 357673152, 576, arena + 357673344,
-      576, arena + 406087680, 0.14433756f);
+  /* %63 = sdpa(%60, %61, %62) {heads 4, kv_heads 4} blocks.1.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 362489856, 576, arena + 362490048, 576, arena + 362490240,
+      576, arena + 410904576, 0.14433756f);
 
-  /* %63 = fused_linear(%60, %61, %62) blocks.1.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 406087680, params[29], params[30], LK_ACT_NONE, NULL,
+  /* %66 = fused_linear(%63, %64, %65) blocks.1.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 410904576, params[29], params[30], LK_ACT_NONE, NULL,
       arena + 28901376);
 
-  /* %65 = mul_add(%63, %64, %49) blocks.1 : f32[B, 197, 192], written over %63 */
+  /* %68 = mul_add(%66, %67, %52) blocks.1 : f32[B, 197, 192], written over %66 */
   lk_mul_add(3, (const long[]){B, 197, 192}, arena + 28901376, (const long[]){37824, 192, 1},
-      inputs[1], (const long[]){1, 0, 0}, arena + 402456576, (const long[]){37824, 192, 1},
+      inputs[1], (const long[]){1, 0, 0}, arena + 407273472, (const long[]){37824, 192, 1},
       arena + 28901376);
 
-  /* %66 = slice(%65) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], written into %92 from row 0 */
+  /* %69 = slice(%68) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], written into %95 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 28901376 + (long)b * 37824, 37824,
-        arena + 407298048 + (long)b * 37824, 192);
+        arena + 412114944 + (long)b * 37824, 192);
   } // for b
 
-  /* %67 = slice(%65) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 28901568, 37824, arena + 459331584, 37632);
+  /* %70 = slice(%68) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 28901568, 37824, arena + 464148480, 37632);
 
-  /* %69 = reshape(%68) {shape [1152, 192]} blocks.1.conv.conv.0 : f32[1152, 192], a view of %68: no code */
+  /* %72 = reshape(%71) {shape [1152, 192]} blocks.1.conv.conv.0 : f32[1152, 192], a view of %71: no code */
 
-  /* %70 = fused_linear(%67, %69) blocks.1.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 459331584, params[31], NULL, LK_ACT_NONE, NULL,
+  /* %73 = fused_linear(%70, %72) blocks.1.conv.conv.0 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 464148480, params[31], NULL, LK_ACT_NONE, NULL,
       arena + 28901376);
 
-  /* %73 = batch_statistics(%70) blocks.1.conv.conv.1 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena + 28901376, arena + 487448832);
+  /* %76 = batch_statistics(%73) blocks.1.conv.conv.1 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 28901376, arena + 492265728);
 
-  /* %74 = slice(%73) {axis 0, start 0, length 2} blocks.1.conv.conv.1 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 487448832, 3456, arena + 487529472, 2304);
+  /* %77 = slice(%76) {axis 0, start 0, length 2} blocks.1.conv.conv.1 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 492265728, 3456, arena + 492346368, 2304);
 
-  /* %75 = batch_norm_act(%70, %73, %71, %72) {eps 1e-05, act relu6} blocks.1.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena + 28901376, arena + 487448832, params[32], params[33],
+  /* %78 = batch_norm_act(%73, %76, %74, %75) {eps 1e-05, act relu6} blocks.1.conv.conv.1 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 28901376, arena + 492265728, params[32], params[33],
       1e-05f, LK_ACT_RELU6, arena + 43352064, arena + 36126720);
 
-  /* %77 = token_dwconv(%75, %76) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 1152] */
+  /* %80 = token_dwconv(%78, %79) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 36126720, params[36], NULL,
       LK_ACT_NONE, arena + 43352064);
 
-  /* %80 = batch_statistics(%77) blocks.1.conv.conv.4 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena + 43352064, arena + 487452288);
+  /* %83 = batch_statistics(%80) blocks.1.conv.conv.4 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 43352064, arena + 492269184);
 
-  /* %81 = slice(%80) {axis 0, start 0, length 2} blocks.1.conv.conv.4 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 487452288, 3456, arena + 487531776, 2304);
+  /* %84 = slice(%83) {axis 0, start 0, length 2} blocks.1.conv.conv.4 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 492269184, 3456, arena + 492348672, 2304);
 
-  /* %82 = batch_norm_act(%77, %80, %78, %79) {eps 1e-05, act relu6} blocks.1.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena + 43352064, arena + 487452288, params[37], params[38],
+  /* %85 = batch_norm_act(%80, %83, %81, %82) {eps 1e-05, act relu6} blocks.1.conv.conv.4 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 43352064, arena + 492269184, params[37], params[38],
       1e-05f, LK_ACT_RELU6, arena + 57802752, arena + 50577408);
 
-  /* %84 = reshape(%83) {shape [192, 1152]} blocks.1.conv.conv.6 : f32[192, 1152], a view of %83: no code */
+  /* %87 = reshape(%86) {shape [192, 1152]} blocks.1.conv.conv.6 : f32[192, 1152], a view of %86: no code */
 
-  /* %85 = fused_linear(%82, %84) blocks.1.conv.conv.6 : f32[B, 196, 192] */
+  /* %88 = fused_linear(%85, %87) blocks.1.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 50577408, params[41], NULL, LK_ACT_NONE, NULL,
-      arena + 460535808);
+      arena + 465352704);
 
-  /* %88 = batch_statistics(%85) blocks.1.conv.conv.7 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 460535808, arena + 487581744);
+  /* %91 = batch_statistics(%88) blocks.1.conv.conv.7 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 465352704, arena + 492398640);
 
-  /* %89 = slice(%88) {axis 0, start 0, length 2} blocks.1.conv.conv.7 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 487581744, 576, arena + 487587888, 384);
+  /* %92 = slice(%91) {axis 0, start 0, length 2} blocks.1.conv.conv.7 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 492398640, 576, arena + 492404784, 384);
 
-  /* %90 = batch_norm_act(%85, %88, %86, %87) {eps 1e-05} blocks.1.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 460535808, arena + 487581744, params[42], params[43],
+  /* %93 = batch_norm_act(%88, %91, %89, %90) {eps 1e-05} blocks.1.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 465352704, arena + 492398640, params[42], params[43],
       1e-05f, LK_ACT_NONE, arena + 59006976, arena + 57802752);
 
-  /* %91 = add(%67, %90) blocks.1.conv : f32[B, 196, 192], written into %92 from row 1 */
+  /* %94 = add(%70, %93) blocks.1.conv : f32[B, 196, 192], written into %95 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 459331584 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 464148480 + (long)b * 37632, (const long[]){192, 1},
         arena + 57802752 + (long)b * 37632, (const long[]){192, 1},
-        arena + 407298240 + (long)b * 37824);
+        arena + 412115136 + (long)b * 37824);
   } // for b
 
-  /* %92 = concat(%66, %91) {axis 0} blocks.1.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %95 = concat(%69, %94) {axis 0} blocks.1.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %95 = normalize(%92) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 407298048, 1e-06f, arena + 408508416);
+  /* %98 = normalize(%95) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 412114944, 1e-06f, arena + 413325312);
 
-  /* %96 = mul_add(%95, %93, %94) blocks.2.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 408508416, (const long[]){37824, 192, 1},
-      params[46], (const long[]){0, 0, 1}, params[47], (const long[]){0, 0, 1}, arena + 409718784);
+  /* %99 = mul_add(%98, %96, %97) blocks.2.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 413325312, (const long[]){37824, 192, 1},
+      params[46], (const long[]){0, 0, 1}, params[47], (const long[]){0, 0, 1}, arena + 414535680);
 
-  /* %99 = fused_linear(%96, %97, %98) blocks.2.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 409718784, params[48], params[49], LK_ACT_NONE, NULL,
-      arena + 361304064);
+  /* %102 = fused_linear(%99, %100, %101) blocks.2.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 414535680, params[48], params[49], LK_ACT_NONE, NULL,
+      arena + 366120960);
 
-  /* %100 = slice(%99) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192], a view of %99: no code */
+  /* %103 = slice(%102) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192], a view of %102: no code */
 
-  /* %101 = slice(%99) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192], a view of %99: no code */
+  /* %104 = slice(%102) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192], a view of %102: no code */
 
-  /* %102 = slice(%99) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192], a view of %99: no code */
+  /* %105 = slice(%102) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192], a view of %102: no code */
 
-  /* %103 = sdpa(%100, %101, %102) {heads 4, kv_heads 4} blocks.2.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 361304064, 576, arena + 361304256, 576, arena + 361304448,
-      576, arena + 410929152, 0.14433756f);
+  /* %106 = sdpa(%103, %104, %105) {heads 4, kv_heads 4} blocks.2.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 366120960, 576, arena + 366121152, 576, arena + 366121344,
+      576, arena + 415746048, 0.14433756f);
 
-  /* %106 = fused_linear(%103, %104, %105) blocks.2.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 410929152, params[50], params[51], LK_ACT_NONE, NULL,
+  /* %109 = fused_linear(%106, %107, %108) blocks.2.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 415746048, params[50], params[51], LK_ACT_NONE, NULL,
       arena + 57802752);
 
-  /* %108 = mul_add(%106, %107, %92) blocks.2 : f32[B, 197, 192], written over %106 */
+  /* %111 = mul_add(%109, %110, %95) blocks.2 : f32[B, 197, 192], written over %109 */
   lk_mul_add(3, (const long[]){B, 197, 192}, arena + 57802752, (const long[]){37824, 192, 1},
-      inputs[2], (const long[]){1, 0, 0}, arena + 407298048, (const long[]){37824, 192, 1},
+      inputs[2], (const long[]){1, 0, 0}, arena + 412114944, (const long[]){37824, 192, 1},
       arena + 57802752);
 
-  /* %109 = slice(%108) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], written into %135 from row 0 */
+  /* %112 = slice(%111) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], written into %138 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 57802752 + (long)b * 37824, 37824,
-        arena + 412139520 + (long)b * 37824, 192);
+        arena + 416956416 + (long)b * 37824, 192);
   } // for b
 
-  /* %110 = slice(%108) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 57802944, 37824, arena + 461740032, 37632);
+  /* %113 = slice(%111) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 57802944, 37824, arena + 466556928, 37632);
 
-  /* %112 = reshape(%111) {shape [1152, 192]} blocks.2.conv.conv.0 : f32[1152, 192], a view of %111: no code */
+  /* %115 = reshape(%114) {shape [1152, 192]} blocks.2.conv.conv.0 : f32[1152, 192], a view of %114: no code */
 
-  /* %113 = fused_linear(%110, %112) blocks.2.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 461740032, params[52], NULL, LK_ACT_NONE, NULL,
+  /* %116 = fused_linear(%113, %115) blocks.2.conv.conv.0 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 466556928, params[52], NULL, LK_ACT_NONE, NULL,
       arena + 57802752);
 
-  /* %116 = batch_statistics(%113) blocks.2.conv.conv.1 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena + 57802752, arena + 487455744);
+  /* %119 = batch_statistics(%116) blocks.2.conv.conv.1 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 57802752, arena + 492272640);
 
-  /* %117 = slice(%116) {axis 0, start 0, length 2} blocks.2.conv.conv.1 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 487455744, 3456, arena + 487534080, 2304);
+  /* %120 = slice(%119) {axis 0, start 0, length 2} blocks.2.conv.conv.1 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 492272640, 3456, arena + 492350976, 2304);
 
-  /* %118 = batch_norm_act(%113, %116, %114, %115) {eps 1e-05, act relu6} blocks.2.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena + 57802752, arena + 487455744, params[53], params[54],
+  /* %121 = batch_norm_act(%116, %119, %117, %118) {eps 1e-05, act relu6} blocks.2.conv.conv.1 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 57802752, arena + 492272640, params[53], params[54],
       1e-05f, LK_ACT_RELU6, arena + 72253440, arena + 65028096);
 
-  /* %120 = token_dwconv(%118, %119) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 1152] */
+  /* %123 = token_dwconv(%121, %122) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 65028096, params[57], NULL,
       LK_ACT_NONE, arena + 72253440);
 
-  /* %123 = batch_statistics(%120) blocks.2.conv.conv.4 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena + 72253440, arena + 487459200);
+  /* %126 = batch_statistics(%123) blocks.2.conv.conv.4 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 72253440, arena + 492276096);
 
-  /* %124 = slice(%123) {axis 0, start 0, length 2} blocks.2.conv.conv.4 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 487459200, 3456, arena + 487536384, 2304);
+  /* %127 = slice(%126) {axis 0, start 0, length 2} blocks.2.conv.conv.4 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 492276096, 3456, arena + 492353280, 2304);
 
-  /* %125 = batch_norm_act(%120, %123, %121, %122) {eps 1e-05, act relu6} blocks.2.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena + 72253440, arena + 487459200, params[58], params[59],
+  /* %128 = batch_norm_act(%123, %126, %124, %125) {eps 1e-05, act relu6} blocks.2.conv.conv.4 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 72253440, arena + 492276096, params[58], params[59],
       1e-05f, LK_ACT_RELU6, arena + 86704128, arena + 79478784);
 
-  /* %127 = reshape(%126) {shape [192, 1152]} blocks.2.conv.conv.6 : f32[192, 1152], a view of %126: no code */
+  /* %130 = reshape(%129) {shape [192, 1152]} blocks.2.conv.conv.6 : f32[192, 1152], a view of %129: no code */
 
-  /* %128 = fused_linear(%125, %127) blocks.2.conv.conv.6 : f32[B, 196, 192] */
+  /* %131 = fused_linear(%128, %130) blocks.2.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 79478784, params[62], NULL, LK_ACT_NONE, NULL,
-      arena + 462944256);
+      arena + 467761152);
 
-  /* %131 = batch_statistics(%128) blocks.2.conv.conv.7 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 462944256, arena + 487582320);
+  /* %134 = batch_statistics(%131) blocks.2.conv.conv.7 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 467761152, arena + 492399216);
 
-  /* %132 = slice(%131) {axis 0, start 0, length 2} blocks.2.conv.conv.7 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 487582320, 576, arena + 487588272, 384);
+  /* %135 = slice(%134) {axis 0, start 0, length 2} blocks.2.conv.conv.7 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 492399216, 576, arena + 492405168, 384);
 
-  /* %133 = batch_norm_act(%128, %131, %129, %130) {eps 1e-05} blocks.2.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 462944256, arena + 487582320, params[63], params[64],
+  /* %136 = batch_norm_act(%131, %134, %132, %133) {eps 1e-05} blocks.2.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 467761152, arena + 492399216, params[63], params[64],
       1e-05f, LK_ACT_NONE, arena + 87908352, arena + 86704128);
 
-  /* %134 = add(%110, %133) blocks.2.conv : f32[B, 196, 192], written into %135 from row 1 */
+  /* %137 = add(%113, %136) blocks.2.conv : f32[B, 196, 192], written into %138 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 461740032 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 466556928 + (long)b * 37632, (const long[]){192, 1},
         arena + 86704128 + (long)b * 37632, (const long[]){192, 1},
-        arena + 412139712 + (long)b * 37824);
+        arena + 416956608 + (long)b * 37824);
   } // for b
 
-  /* %135 = concat(%109, %134) {axis 0} blocks.2.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %138 = concat(%112, %137) {axis 0} blocks.2.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %138 = normalize(%135) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 412139520, 1e-06f, arena + 413349888);
+  /* %141 = normalize(%138) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 416956416, 1e-06f, arena + 418166784);
 
-  /* %139 = mul_add(%138, %136, %137) blocks.3.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 413349888, (const long[]){37824, 192, 1},
-      params[67], (const long[]){0, 0, 1}, params[68], (const long[]){0, 0, 1}, arena + 414560256);
+  /* %142 = mul_add(%141, %139, %140) blocks.3.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 418166784, (const long[]){37824, 192, 1},
+      params[67], (const long[]){0, 0, 1}, params[68], (const long[]){0, 0, 1}, arena + 419377152);
 
-  /* %142 = fused_linear(%139, %140, %141) blocks.3.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 414560256, params[69], params[70], LK_ACT_NONE, NULL,
-      arena + 364935168);
+  /* %145 = fused_linear(%142, %143, %144) blocks.3.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 419377152, params[69], params[70], LK_ACT_NONE, NULL,
+      arena + 369752064);
 
-  /* %143 = slice(%142) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192], a view of %142: no code */
+  /* %146 = slice(%145) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192], a view of %145: no code */
 
-  /* %144 = slice(%142) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192], a view of %142: no code */
+  /* %147 = slice(%145) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192], a view of %145: no code */
 
-  /* %145 = slice(%142) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192], a view of %142: no code */
+  /* %148 = slice(%145) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192], a view of %145: no code */
 
-  /* %146 = sdpa(%143, %144, %145) {heads 4, kv_heads 4} blocks.3.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 364935168, 576, arena + 364935360, 576, arena + 364935552,
-      576, arena + 415770624, 0.14433756f);
+  /* %149 = sdpa(%146, %147, %148) {heads 4, kv_heads 4} blocks.3.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 369752064, 576, arena + 369752256, 576, arena + 369752448,
+      576, arena + 420587520, 0.14433756f);
 
-  /* %149 = fused_linear(%146, %147, %148) blocks.3.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 415770624, params[71], params[72], LK_ACT_NONE, NULL,
+  /* %152 = fused_linear(%149, %150, %151) blocks.3.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 420587520, params[71], params[72], LK_ACT_NONE, NULL,
       arena + 86704128);
 
-  /* %151 = mul_add(%149, %150, %135) blocks.3 : f32[B, 197, 192], written over %149 */
+  /* %154 = mul_add(%152, %153, %138) blocks.3 : f32[B, 197, 192], written over %152 */
   lk_mul_add(3, (const long[]){B, 197, 192}, arena + 86704128, (const long[]){37824, 192, 1},
-      inputs[3], (const long[]){1, 0, 0}, arena + 412139520, (const long[]){37824, 192, 1},
+      inputs[3], (const long[]){1, 0, 0}, arena + 416956416, (const long[]){37824, 192, 1},
       arena + 86704128);
 
-  /* %152 = slice(%151) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], written into %178 from row 0 */
+  /* %155 = slice(%154) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], written into %181 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 86704128 + (long)b * 37824, 37824,
-        arena + 416980992 + (long)b * 37824, 192);
+        arena + 421797888 + (long)b * 37824, 192);
   } // for b
 
-  /* %153 = slice(%151) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 86704320, 37824, arena + 464148480, 37632);
+  /* %156 = slice(%154) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 86704320, 37824, arena + 468965376, 37632);
 
-  /* %155 = reshape(%154) {shape [1152, 192]} blocks.3.conv.conv.0 : f32[1152, 192], a view of %154: no code */
+  /* %158 = reshape(%157) {shape [1152, 192]} blocks.3.conv.conv.0 : f32[1152, 192], a view of %157: no code */
 
-  /* %156 = fused_linear(%153, %155) blocks.3.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 464148480, params[73], NULL, LK_ACT_NONE, NULL,
+  /* %159 = fused_linear(%156, %158) blocks.3.conv.conv.0 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 468965376, params[73], NULL, LK_ACT_NONE, NULL,
       arena + 86704128);
 
-  /* %159 = batch_statistics(%156) blocks.3.conv.conv.1 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena + 86704128, arena + 487462656);
+  /* %162 = batch_statistics(%159) blocks.3.conv.conv.1 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 86704128, arena + 492279552);
 
-  /* %160 = slice(%159) {axis 0, start 0, length 2} blocks.3.conv.conv.1 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 487462656, 3456, arena + 487538688, 2304);
+  /* %163 = slice(%162) {axis 0, start 0, length 2} blocks.3.conv.conv.1 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 492279552, 3456, arena + 492355584, 2304);
 
-  /* %161 = batch_norm_act(%156, %159, %157, %158) {eps 1e-05, act relu6} blocks.3.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena + 86704128, arena + 487462656, params[74], params[75],
+  /* %164 = batch_norm_act(%159, %162, %160, %161) {eps 1e-05, act relu6} blocks.3.conv.conv.1 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 86704128, arena + 492279552, params[74], params[75],
       1e-05f, LK_ACT_RELU6, arena + 101154816, arena + 93929472);
 
-  /* %163 = token_dwconv(%161, %162) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 1152] */
+  /* %166 = token_dwconv(%164, %165) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 93929472, params[78], NULL,
       LK_ACT_NONE, arena + 101154816);
 
-  /* %166 = batch_statistics(%163) blocks.3.conv.conv.4 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena + 101154816, arena + 487466112);
+  /* %169 = batch_statistics(%166) blocks.3.conv.conv.4 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 101154816, arena + 492283008);
 
-  /* %167 = slice(%166) {axis 0, start 0, length 2} blocks.3.conv.conv.4 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 487466112, 3456, arena + 487540992, 2304);
+  /* %170 = slice(%169) {axis 0, start 0, length 2} blocks.3.conv.conv.4 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 492283008, 3456, arena + 492357888, 2304);
 
-  /* %168 = batch_norm_act(%163, %166, %164, %165) {eps 1e-05, act relu6} blocks.3.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena + 101154816, arena + 487466112, params[79], params[80],
+  /* %171 = batch_norm_act(%166, %169, %167, %168) {eps 1e-05, act relu6} blocks.3.conv.conv.4 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 101154816, arena + 492283008, params[79], params[80],
       1e-05f, LK_ACT_RELU6, arena + 115605504, arena + 108380160);
 
-  /* %170 = reshape(%169) {shape [192, 1152]} blocks.3.conv.conv.6 : f32[192, 1152], a view of %169: no code */
+  /* %173 = reshape(%172) {shape [192, 1152]} blocks.3.conv.conv.6 : f32[192, 1152], a view of %172: no code */
 
-  /* %171 = fused_linear(%168, %170) blocks.3.conv.conv.6 : f32[B, 196, 192] */
+  /* %174 = fused_linear(%171, %173) blocks.3.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 108380160, params[83], NULL, LK_ACT_NONE, NULL,
-      arena + 465352704);
+      arena + 470169600);
 
-  /* %174 = batch_statistics(%171) blocks.3.conv.conv.7 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 465352704, arena + 487582896);
+  /* %177 = batch_statistics(%174) blocks.3.conv.conv.7 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 470169600, arena + 492399792);
 
-  /* %175 = slice(%174) {axis 0, start 0, length 2} blocks.3.conv.conv.7 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 487582896, 576, arena + 487588656, 384);
+  /* %178 = slice(%177) {axis 0, start 0, length 2} blocks.3.conv.conv.7 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 492399792, 576, arena + 492405552, 384);
 
-  /* %176 = batch_norm_act(%171, %174, %172, %173) {eps 1e-05} blocks.3.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 465352704, arena + 487582896, params[84], params[85],
+  /* %179 = batch_norm_act(%174, %177, %175, %176) {eps 1e-05} blocks.3.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 470169600, arena + 492399792, params[84], params[85],
       1e-05f, LK_ACT_NONE, arena + 116809728, arena + 115605504);
 
-  /* %177 = add(%153, %176) blocks.3.conv : f32[B, 196, 192], written into %178 from row 1 */
+  /* %180 = add(%156, %179) blocks.3.conv : f32[B, 196, 192], written into %181 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 464148480 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 468965376 + (long)b * 37632, (const long[]){192, 1},
         arena + 115605504 + (long)b * 37632, (const long[]){192, 1},
-        arena + 416981184 + (long)b * 37824);
+        arena + 421798080 + (long)b * 37824);
   } // for b
 
-  /* %178 = concat(%152, %177) {axis 0} blocks.3.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %181 = concat(%155, %180) {axis 0} blocks.3.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %181 = normalize(%178) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 416980992, 1e-06f, arena + 418191360);
+  /* %184 = normalize(%181) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 421797888, 1e-06f, arena + 423008256);
 
-  /* %182 = mul_add(%181, %179, %180) blocks.4.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 418191360, (const long[]){37824, 192, 1},
-      params[88], (const long[]){0, 0, 1}, params[89], (const long[]){0, 0, 1}, arena + 419401728);
+  /* %185 = mul_add(%184, %182, %183) blocks.4.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 423008256, (const long[]){37824, 192, 1},
+      params[88], (const long[]){0, 0, 1}, params[89], (const long[]){0, 0, 1}, arena + 424218624);
 
-  /* %185 = fused_linear(%182, %183, %184) blocks.4.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 419401728, params[90], params[91], LK_ACT_NONE, NULL,
-      arena + 368566272);
+  /* %188 = fused_linear(%185, %186, %187) blocks.4.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 424218624, params[90], params[91], LK_ACT_NONE, NULL,
+      arena + 373383168);
 
-  /* %186 = slice(%185) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192], a view of %185: no code */
+  /* %189 = slice(%188) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192], a view of %188: no code */
 
-  /* %187 = slice(%185) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192], a view of %185: no code */
+  /* %190 = slice(%188) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192], a view of %188: no code */
 
-  /* %188 = slice(%185) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192], a view of %185: no code */
+  /* %191 = slice(%188) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192], a view of %188: no code */
 
-  /* %189 = sdpa(%186, %187, %188) {heads 4, kv_heads 4} blocks.4.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 368566272, 576, arena + 368566464, 576, arena + 368566656,
-      576, arena + 420612096, 0.14433756f);
+  /* %192 = sdpa(%189, %190, %191) {heads 4, kv_heads 4} blocks.4.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 373383168, 576, arena + 373383360, 576, arena + 373383552,
+      576, arena + 425428992, 0.14433756f);
 
-  /* %192 = fused_linear(%189, %190, %191) blocks.4.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 420612096, params[92], params[93], LK_ACT_NONE, NULL,
+  /* %195 = fused_linear(%192, %193, %194) blocks.4.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 425428992, params[92], params[93], LK_ACT_NONE, NULL,
       arena + 115605504);
 
-  /* %194 = mul_add(%192, %193, %178) blocks.4 : f32[B, 197, 192], written over %192 */
+  /* %197 = mul_add(%195, %196, %181) blocks.4 : f32[B, 197, 192], written over %195 */
   lk_mul_add(3, (const long[]){B, 197, 192}, arena + 115605504, (const long[]){37824, 192, 1},
-      inputs[4], (const long[]){1, 0, 0}, arena + 416980992, (const long[]){37824, 192, 1},
+      inputs[4], (const long[]){1, 0, 0}, arena + 421797888, (const long[]){37824, 192, 1},
       arena + 115605504);
 
-  /* %195 = slice(%194) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], written into %221 from row 0 */
+  /* %198 = slice(%197) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], written into %224 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 115605504 + (long)b * 37824, 37824,
-        arena + 421822464 + (long)b * 37824, 192);
+        arena + 426639360 + (long)b * 37824, 192);
   } // for b
 
-  /* %196 = slice(%194) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 115605696, 37824, arena + 466556928, 37632);
+  /* %199 = slice(%197) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 115605696, 37824, arena + 471373824, 37632);
 
-  /* %198 = reshape(%197) {shape [1152, 192]} blocks.4.conv.conv.0 : f32[1152, 192], a view of %197: no code */
+  /* %201 = reshape(%200) {shape [1152, 192]} blocks.4.conv.conv.0 : f32[1152, 192], a view of %200: no code */
 
-  /* %199 = fused_linear(%196, %198) blocks.4.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 466556928, params[94], NULL, LK_ACT_NONE, NULL,
+  /* %202 = fused_linear(%199, %201) blocks.4.conv.conv.0 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 471373824, params[94], NULL, LK_ACT_NONE, NULL,
       arena + 115605504);
 
-  /* %202 = batch_statistics(%199) blocks.4.conv.conv.1 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena + 115605504, arena + 487469568);
+  /* %205 = batch_statistics(%202) blocks.4.conv.conv.1 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 115605504, arena + 492286464);
 
-  /* %203 = slice(%202) {axis 0, start 0, length 2} blocks.4.conv.conv.1 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 487469568, 3456, arena + 487543296, 2304);
+  /* %206 = slice(%205) {axis 0, start 0, length 2} blocks.4.conv.conv.1 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 492286464, 3456, arena + 492360192, 2304);
 
-  /* %204 = batch_norm_act(%199, %202, %200, %201) {eps 1e-05, act relu6} blocks.4.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena + 115605504, arena + 487469568, params[95], params[96],
+  /* %207 = batch_norm_act(%202, %205, %203, %204) {eps 1e-05, act relu6} blocks.4.conv.conv.1 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 115605504, arena + 492286464, params[95], params[96],
       1e-05f, LK_ACT_RELU6, arena + 130056192, arena + 122830848);
 
-  /* %206 = token_dwconv(%204, %205) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 1152] */
+  /* %209 = token_dwconv(%207, %208) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 122830848, params[99], NULL,
       LK_ACT_NONE, arena + 130056192);
 
-  /* %209 = batch_statistics(%206) blocks.4.conv.conv.4 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena + 130056192, arena + 487473024);
+  /* %212 = batch_statistics(%209) blocks.4.conv.conv.4 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 130056192, arena + 492289920);
 
-  /* %210 = slice(%209) {axis 0, start 0, length 2} blocks.4.conv.conv.4 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 487473024, 3456, arena + 487545600, 2304);
+  /* %213 = slice(%212) {axis 0, start 0, length 2} blocks.4.conv.conv.4 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 492289920, 3456, arena + 492362496, 2304);
 
-  /* %211 = batch_norm_act(%206, %209, %207, %208) {eps 1e-05, act relu6} blocks.4.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena + 130056192, arena + 487473024, params[100],
+  /* %214 = batch_norm_act(%209, %212, %210, %211) {eps 1e-05, act relu6} blocks.4.conv.conv.4 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 130056192, arena + 492289920, params[100],
       params[101], 1e-05f, LK_ACT_RELU6, arena + 144506880, arena + 137281536);
 
-  /* %213 = reshape(%212) {shape [192, 1152]} blocks.4.conv.conv.6 : f32[192, 1152], a view of %212: no code */
+  /* %216 = reshape(%215) {shape [192, 1152]} blocks.4.conv.conv.6 : f32[192, 1152], a view of %215: no code */
 
-  /* %214 = fused_linear(%211, %213) blocks.4.conv.conv.6 : f32[B, 196, 192] */
+  /* %217 = fused_linear(%214, %216) blocks.4.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 137281536, params[104], NULL, LK_ACT_NONE, NULL,
-      arena + 467761152);
+      arena + 472578048);
 
-  /* %217 = batch_statistics(%214) blocks.4.conv.conv.7 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 467761152, arena + 487583472);
+  /* %220 = batch_statistics(%217) blocks.4.conv.conv.7 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 472578048, arena + 492400368);
 
-  /* %218 = slice(%217) {axis 0, start 0, length 2} blocks.4.conv.conv.7 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 487583472, 576, arena + 487589040, 384);
+  /* %221 = slice(%220) {axis 0, start 0, length 2} blocks.4.conv.conv.7 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 492400368, 576, arena + 492405936, 384);
 
-  /* %219 = batch_norm_act(%214, %217, %215, %216) {eps 1e-05} blocks.4.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 467761152, arena + 487583472, params[105], params[106],
+  /* %222 = batch_norm_act(%217, %220, %218, %219) {eps 1e-05} blocks.4.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 472578048, arena + 492400368, params[105], params[106],
       1e-05f, LK_ACT_NONE, arena + 145711104, arena + 144506880);
 
-  /* %220 = add(%196, %219) blocks.4.conv : f32[B, 196, 192], written into %221 from row 1 */
+  /* %223 = add(%199, %222) blocks.4.conv : f32[B, 196, 192], written into %224 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 466556928 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 471373824 + (long)b * 37632, (const long[]){192, 1},
         arena + 144506880 + (long)b * 37632, (const long[]){192, 1},
-        arena + 421822656 + (long)b * 37824);
+        arena + 426639552 + (long)b * 37824);
   } // for b
 
-  /* %221 = concat(%195, %220) {axis 0} blocks.4.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %224 = concat(%198, %223) {axis 0} blocks.4.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %224 = normalize(%221) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 421822464, 1e-06f, arena + 423032832);
+  /* %227 = normalize(%224) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 426639360, 1e-06f, arena + 427849728);
 
-  /* %225 = mul_add(%224, %222, %223) blocks.5.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 423032832, (const long[]){37824, 192, 1},
+  /* %228 = mul_add(%227, %225, %226) blocks.5.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 427849728, (const long[]){37824, 192, 1},
       params[109], (const long[]){0, 0, 1}, params[110], (const long[]){0, 0, 1},
-      arena + 424243200);
+      arena + 429060096);
 
-  /* %228 = fused_linear(%225, %226, %227) blocks.5.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 424243200, params[111], params[112], LK_ACT_NONE, NULL,
-      arena + 372197376);
+  /* %231 = fused_linear(%228, %229, %230) blocks.5.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 429060096, params[111], params[112], LK_ACT_NONE, NULL,
+      arena + 377014272);
 
-  /* %229 = slice(%228) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192], a view of %228: no code */
+  /* %232 = slice(%231) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192], a view of %231: no code */
 
-  /* %230 = slice(%228) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192], a view of %228: no code */
+  /* %233 = slice(%231) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192], a view of %231: no code */
 
-  /* %231 = slice(%228) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192], a view of %228: no code */
+  /* %234 = slice(%231) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192], a view of %231: no code */
 
-  /* %232 = sdpa(%229, %230, %231) {heads 4, kv_heads 4} blocks.5.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 372197376, 576, arena + 372197568, 576, arena + 372197760,
-      576, arena + 425453568, 0.14433756f);
+  /* %235 = sdpa(%232, %233, %234) {heads 4, kv_heads 4} blocks.5.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 377014272, 576, arena + 377014464, 576, arena + 377014656,
+      576, arena + 430270464, 0.14433756f);
 
-  /* %235 = fused_linear(%232, %233, %234) blocks.5.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 425453568, params[113], params[114], LK_ACT_NONE, NULL,
+  /* %238 = fused_linear(%235, %236, %237) blocks.5.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 430270464, params[113], params[114], LK_ACT_NONE, NULL,
       arena + 144506880);
 
-  /* %237 = mul_add(%235, %236, %221) blocks.5 : f32[B, 197, 192], written over %235 */
+  /* %240 = mul_add(%238, %239, %224) blocks.5 : f32[B, 197, 192], written over %238 */
   lk_mul_add(3, (const long[]){B, 197, 192}, arena + 144506880, (const long[]){37824, 192, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 421822464, (const long[]){37824, 192, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 426639360, (const long[]){37824, 192, 1},
       arena + 144506880);
 
-  /* %238 = slice(%237) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], written into %264 from row 0 */
+  /* %241 = slice(%240) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], written into %267 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 144506880 + (long)b * 37824, 37824,
-        arena + 426663936 + (long)b * 37824, 192);
+        arena + 431480832 + (long)b * 37824, 192);
   } // for b
 
-  /* %239 = slice(%237) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 144507072, 37824, arena + 468965376, 37632);
+  /* %242 = slice(%240) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 144507072, 37824, arena + 473782272, 37632);
 
-  /* %241 = reshape(%240) {shape [1152, 192]} blocks.5.conv.conv.0 : f32[1152, 192], a view of %240: no code */
+  /* %244 = reshape(%243) {shape [1152, 192]} blocks.5.conv.conv.0 : f32[1152, 192], a view of %243: no code */
 
-  /* %242 = fused_linear(%239, %241) blocks.5.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 468965376, params[115], NULL, LK_ACT_NONE, NULL,
+  /* %245 = fused_linear(%242, %244) blocks.5.conv.conv.0 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 473782272, params[115], NULL, LK_ACT_NONE, NULL,
       arena + 144506880);
 
-  /* %245 = batch_statistics(%242) blocks.5.conv.conv.1 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena + 144506880, arena + 487476480);
+  /* %248 = batch_statistics(%245) blocks.5.conv.conv.1 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 144506880, arena + 492293376);
 
-  /* %246 = slice(%245) {axis 0, start 0, length 2} blocks.5.conv.conv.1 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 487476480, 3456, arena + 487547904, 2304);
+  /* %249 = slice(%248) {axis 0, start 0, length 2} blocks.5.conv.conv.1 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 492293376, 3456, arena + 492364800, 2304);
 
-  /* %247 = batch_norm_act(%242, %245, %243, %244) {eps 1e-05, act relu6} blocks.5.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena + 144506880, arena + 487476480, params[116],
+  /* %250 = batch_norm_act(%245, %248, %246, %247) {eps 1e-05, act relu6} blocks.5.conv.conv.1 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 144506880, arena + 492293376, params[116],
       params[117], 1e-05f, LK_ACT_RELU6, arena + 158957568, arena + 151732224);
 
-  /* %249 = token_dwconv(%247, %248) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 1152] */
+  /* %252 = token_dwconv(%250, %251) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 151732224, params[120], NULL,
       LK_ACT_NONE, arena + 158957568);
 
-  /* %252 = batch_statistics(%249) blocks.5.conv.conv.4 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena + 158957568, arena + 487479936);
+  /* %255 = batch_statistics(%252) blocks.5.conv.conv.4 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 158957568, arena + 492296832);
 
-  /* %253 = slice(%252) {axis 0, start 0, length 2} blocks.5.conv.conv.4 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 487479936, 3456, arena + 487550208, 2304);
+  /* %256 = slice(%255) {axis 0, start 0, length 2} blocks.5.conv.conv.4 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 492296832, 3456, arena + 492367104, 2304);
 
-  /* %254 = batch_norm_act(%249, %252, %250, %251) {eps 1e-05, act relu6} blocks.5.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena + 158957568, arena + 487479936, params[121],
+  /* %257 = batch_norm_act(%252, %255, %253, %254) {eps 1e-05, act relu6} blocks.5.conv.conv.4 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 158957568, arena + 492296832, params[121],
       params[122], 1e-05f, LK_ACT_RELU6, arena + 173408256, arena + 166182912);
 
-  /* %256 = reshape(%255) {shape [192, 1152]} blocks.5.conv.conv.6 : f32[192, 1152], a view of %255: no code */
+  /* %259 = reshape(%258) {shape [192, 1152]} blocks.5.conv.conv.6 : f32[192, 1152], a view of %258: no code */
 
-  /* %257 = fused_linear(%254, %256) blocks.5.conv.conv.6 : f32[B, 196, 192] */
+  /* %260 = fused_linear(%257, %259) blocks.5.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 166182912, params[125], NULL, LK_ACT_NONE, NULL,
-      arena + 470169600);
+      arena + 474986496);
 
-  /* %260 = batch_statistics(%257) blocks.5.conv.conv.7 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 470169600, arena + 487584048);
+  /* %263 = batch_statistics(%260) blocks.5.conv.conv.7 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 474986496, arena + 492400944);
 
-  /* %261 = slice(%260) {axis 0, start 0, length 2} blocks.5.conv.conv.7 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 487584048, 576, arena + 487589424, 384);
+  /* %264 = slice(%263) {axis 0, start 0, length 2} blocks.5.conv.conv.7 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 492400944, 576, arena + 492406320, 384);
 
-  /* %262 = batch_norm_act(%257, %260, %258, %259) {eps 1e-05} blocks.5.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 470169600, arena + 487584048, params[126], params[127],
+  /* %265 = batch_norm_act(%260, %263, %261, %262) {eps 1e-05} blocks.5.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 474986496, arena + 492400944, params[126], params[127],
       1e-05f, LK_ACT_NONE, arena + 174612480, arena + 173408256);
 
-  /* %263 = add(%239, %262) blocks.5.conv : f32[B, 196, 192], written into %264 from row 1 */
+  /* %266 = add(%242, %265) blocks.5.conv : f32[B, 196, 192], written into %267 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 468965376 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 473782272 + (long)b * 37632, (const long[]){192, 1},
         arena + 173408256 + (long)b * 37632, (const long[]){192, 1},
-        arena + 426664128 + (long)b * 37824);
+        arena + 431481024 + (long)b * 37824);
   } // for b
 
-  /* %264 = concat(%238, %263) {axis 0} blocks.5.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %267 = concat(%241, %266) {axis 0} blocks.5.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %267 = normalize(%264) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 426663936, 1e-06f, arena + 427874304);
+  /* %270 = normalize(%267) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 431480832, 1e-06f, arena + 432691200);
 
-  /* %268 = mul_add(%267, %265, %266) blocks.6.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 427874304, (const long[]){37824, 192, 1},
+  /* %271 = mul_add(%270, %268, %269) blocks.6.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 432691200, (const long[]){37824, 192, 1},
       params[130], (const long[]){0, 0, 1}, params[131], (const long[]){0, 0, 1},
-      arena + 429084672);
+      arena + 433901568);
 
-  /* %271 = fused_linear(%268, %269, %270) blocks.6.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 429084672, params[132], params[133], LK_ACT_NONE, NULL,
-      arena + 375828480);
+  /* %274 = fused_linear(%271, %272, %273) blocks.6.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 433901568, params[132], params[133], LK_ACT_NONE, NULL,
+      arena + 380645376);
 
-  /* %272 = slice(%271) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192], a view of %271: no code */
+  /* %275 = slice(%274) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192], a view of %274: no code */
 
-  /* %273 = slice(%271) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192], a view of %271: no code */
+  /* %276 = slice(%274) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192], a view of %274: no code */
 
-  /* %274 = slice(%271) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192], a view of %271: no code */
+  /* %277 = slice(%274) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192], a view of %274: no code */
 
-  /* %275 = sdpa(%272, %273, %274) {heads 4, kv_heads 4} blocks.6.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 375828480, 576, arena + 375828672, 576, arena + 375828864,
-      576, arena + 430295040, 0.14433756f);
+  /* %278 = sdpa(%275, %276, %277) {heads 4, kv_heads 4} blocks.6.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 380645376, 576, arena + 380645568, 576, arena + 380645760,
+      576, arena + 435111936, 0.14433756f);
 
-  /* %278 = fused_linear(%275, %276, %277) blocks.6.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 430295040, params[134], params[135], LK_ACT_NONE, NULL,
+  /* %281 = fused_linear(%278, %279, %280) blocks.6.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 435111936, params[134], params[135], LK_ACT_NONE, NULL,
       arena + 173408256);
 
-  /* %280 = mul_add(%278, %279, %264) blocks.6 : f32[B, 197, 192], written over %278 */
+  /* %283 = mul_add(%281, %282, %267) blocks.6 : f32[B, 197, 192], written over %281 */
   lk_mul_add(3, (const long[]){B, 197, 192}, arena + 173408256, (const long[]){37824, 192, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 426663936, (const long[]){37824, 192, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 431480832, (const long[]){37824, 192, 1},
       arena + 173408256);
 
-  /* %281 = slice(%280) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], written into %307 from row 0 */
+  /* %284 = slice(%283) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], written into %310 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 173408256 + (long)b * 37824, 37824,
-        arena + 431505408 + (long)b * 37824, 192);
+        arena + 436322304 + (long)b * 37824, 192);
   } // for b
 
-  /* %282 = slice(%280) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 173408448, 37824, arena + 471373824, 37632);
+  /* %285 = slice(%283) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 173408448, 37824, arena + 476190720, 37632);
 
-  /* %284 = reshape(%283) {shape [1152, 192]} blocks.6.conv.conv.0 : f32[1152, 192], a view of %283: no code */
+  /* %287 = reshape(%286) {shape [1152, 192]} blocks.6.conv.conv.0 : f32[1152, 192], a view of %286: no code */
 
-  /* %285 = fused_linear(%282, %284) blocks.6.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 471373824, params[136], NULL, LK_ACT_NONE, NULL,
+  /* %288 = fused_linear(%285, %287) blocks.6.conv.conv.0 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 476190720, params[136], NULL, LK_ACT_NONE, NULL,
       arena + 173408256);
 
-  /* %288 = batch_statistics(%285) blocks.6.conv.conv.1 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena + 173408256, arena + 487483392);
+  /* %291 = batch_statistics(%288) blocks.6.conv.conv.1 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 173408256, arena + 492300288);
 
-  /* %289 = slice(%288) {axis 0, start 0, length 2} blocks.6.conv.conv.1 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 487483392, 3456, arena + 487552512, 2304);
+  /* %292 = slice(%291) {axis 0, start 0, length 2} blocks.6.conv.conv.1 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 492300288, 3456, arena + 492369408, 2304);
 
-  /* %290 = batch_norm_act(%285, %288, %286, %287) {eps 1e-05, act relu6} blocks.6.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena + 173408256, arena + 487483392, params[137],
+  /* %293 = batch_norm_act(%288, %291, %289, %290) {eps 1e-05, act relu6} blocks.6.conv.conv.1 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 173408256, arena + 492300288, params[137],
       params[138], 1e-05f, LK_ACT_RELU6, arena + 187858944, arena + 180633600);
 
-  /* %292 = token_dwconv(%290, %291) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 1152] */
+  /* %295 = token_dwconv(%293, %294) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 180633600, params[141], NULL,
       LK_ACT_NONE, arena + 187858944);
 
-  /* %295 = batch_statistics(%292) blocks.6.conv.conv.4 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena + 187858944, arena + 487486848);
+  /* %298 = batch_statistics(%295) blocks.6.conv.conv.4 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 187858944, arena + 492303744);
 
-  /* %296 = slice(%295) {axis 0, start 0, length 2} blocks.6.conv.conv.4 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 487486848, 3456, arena + 487554816, 2304);
+  /* %299 = slice(%298) {axis 0, start 0, length 2} blocks.6.conv.conv.4 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 492303744, 3456, arena + 492371712, 2304);
 
-  /* %297 = batch_norm_act(%292, %295, %293, %294) {eps 1e-05, act relu6} blocks.6.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena + 187858944, arena + 487486848, params[142],
+  /* %300 = batch_norm_act(%295, %298, %296, %297) {eps 1e-05, act relu6} blocks.6.conv.conv.4 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 187858944, arena + 492303744, params[142],
       params[143], 1e-05f, LK_ACT_RELU6, arena + 202309632, arena + 195084288);
 
-  /* %299 = reshape(%298) {shape [192, 1152]} blocks.6.conv.conv.6 : f32[192, 1152], a view of %298: no code */
+  /* %302 = reshape(%301) {shape [192, 1152]} blocks.6.conv.conv.6 : f32[192, 1152], a view of %301: no code */
 
-  /* %300 = fused_linear(%297, %299) blocks.6.conv.conv.6 : f32[B, 196, 192] */
+  /* %303 = fused_linear(%300, %302) blocks.6.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 195084288, params[146], NULL, LK_ACT_NONE, NULL,
-      arena + 472578048);
+      arena + 477394944);
 
-  /* %303 = batch_statistics(%300) blocks.6.conv.conv.7 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 472578048, arena + 487584624);
+  /* %306 = batch_statistics(%303) blocks.6.conv.conv.7 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 477394944, arena + 492401520);
 
-  /* %304 = slice(%303) {axis 0, start 0, length 2} blocks.6.conv.conv.7 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 487584624, 576, arena + 487589808, 384);
+  /* %307 = slice(%306) {axis 0, start 0, length 2} blocks.6.conv.conv.7 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 492401520, 576, arena + 492406704, 384);
 
-  /* %305 = batch_norm_act(%300, %303, %301, %302) {eps 1e-05} blocks.6.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 472578048, arena + 487584624, params[147], params[148],
+  /* %308 = batch_norm_act(%303, %306, %304, %305) {eps 1e-05} blocks.6.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 477394944, arena + 492401520, params[147], params[148],
       1e-05f, LK_ACT_NONE, arena + 203513856, arena + 202309632);
 
-  /* %306 = add(%282, %305) blocks.6.conv : f32[B, 196, 192], written into %307 from row 1 */
+  /* %309 = add(%285, %308) blocks.6.conv : f32[B, 196, 192], written into %310 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 471373824 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 476190720 + (long)b * 37632, (const long[]){192, 1},
         arena + 202309632 + (long)b * 37632, (const long[]){192, 1},
-        arena + 431505600 + (long)b * 37824);
+        arena + 436322496 + (long)b * 37824);
   } // for b
 
-  /* %307 = concat(%281, %306) {axis 0} blocks.6.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %310 = concat(%284, %309) {axis 0} blocks.6.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %310 = normalize(%307) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 431505408, 1e-06f, arena + 432715776);
+  /* %313 = normalize(%310) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 436322304, 1e-06f, arena + 437532672);
 
-  /* %311 = mul_add(%310, %308, %309) blocks.7.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 432715776, (const long[]){37824, 192, 1},
+  /* %314 = mul_add(%313, %311, %312) blocks.7.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 437532672, (const long[]){37824, 192, 1},
       params[151], (const long[]){0, 0, 1}, params[152], (const long[]){0, 0, 1},
-      arena + 433926144);
+      arena + 438743040);
 
-  /* %314 = fused_linear(%311, %312, %313) blocks.7.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 433926144, params[153], params[154], LK_ACT_NONE, NULL,
-      arena + 379459584);
+  /* %317 = fused_linear(%314, %315, %316) blocks.7.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 438743040, params[153], params[154], LK_ACT_NONE, NULL,
+      arena + 384276480);
 
-  /* %315 = slice(%314) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192], a view of %314: no code */
+  /* %318 = slice(%317) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192], a view of %317: no code */
 
-  /* %316 = slice(%314) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192], a view of %314: no code */
+  /* %319 = slice(%317) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192], a view of %317: no code */
 
-  /* %317 = slice(%314) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192], a view of %314: no code */
+  /* %320 = slice(%317) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192], a view of %317: no code */
 
-  /* %318 = sdpa(%315, %316, %317) {heads 4, kv_heads 4} blocks.7.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 379459584, 576, arena + 379459776, 576, arena + 379459968,
-      576, arena + 435136512, 0.14433756f);
+  /* %321 = sdpa(%318, %319, %320) {heads 4, kv_heads 4} blocks.7.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 384276480, 576, arena + 384276672, 576, arena + 384276864,
+      576, arena + 439953408, 0.14433756f);
 
-  /* %321 = fused_linear(%318, %319, %320) blocks.7.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 435136512, params[155], params[156], LK_ACT_NONE, NULL,
+  /* %324 = fused_linear(%321, %322, %323) blocks.7.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 439953408, params[155], params[156], LK_ACT_NONE, NULL,
       arena + 202309632);
 
-  /* %323 = mul_add(%321, %322, %307) blocks.7 : f32[B, 197, 192], written over %321 */
+  /* %326 = mul_add(%324, %325, %310) blocks.7 : f32[B, 197, 192], written over %324 */
   lk_mul_add(3, (const long[]){B, 197, 192}, arena + 202309632, (const long[]){37824, 192, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 431505408, (const long[]){37824, 192, 1},
+      inputs[7], (const long[]){1, 0, 0}, arena + 436322304, (const long[]){37824, 192, 1},
       arena + 202309632);
 
-  /* %324 = slice(%323) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], written into %350 from row 0 */
+  /* %327 = slice(%326) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], written into %353 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 202309632 + (long)b * 37824, 37824,
-        arena + 436346880 + (long)b * 37824, 192);
+        arena + 441163776 + (long)b * 37824, 192);
   } // for b
 
-  /* %325 = slice(%323) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 202309824, 37824, arena + 473782272, 37632);
+  /* %328 = slice(%326) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 202309824, 37824, arena + 478599168, 37632);
 
-  /* %327 = reshape(%326) {shape [1152, 192]} blocks.7.conv.conv.0 : f32[1152, 192], a view of %326: no code */
+  /* %330 = reshape(%329) {shape [1152, 192]} blocks.7.conv.conv.0 : f32[1152, 192], a view of %329: no code */
 
-  /* %328 = fused_linear(%325, %327) blocks.7.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 473782272, params[157], NULL, LK_ACT_NONE, NULL,
+  /* %331 = fused_linear(%328, %330) blocks.7.conv.conv.0 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 478599168, params[157], NULL, LK_ACT_NONE, NULL,
       arena + 202309632);
 
-  /* %331 = batch_statistics(%328) blocks.7.conv.conv.1 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena + 202309632, arena + 487490304);
+  /* %334 = batch_statistics(%331) blocks.7.conv.conv.1 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 202309632, arena + 492307200);
 
-  /* %332 = slice(%331) {axis 0, start 0, length 2} blocks.7.conv.conv.1 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 487490304, 3456, arena + 487557120, 2304);
+  /* %335 = slice(%334) {axis 0, start 0, length 2} blocks.7.conv.conv.1 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 492307200, 3456, arena + 492374016, 2304);
 
-  /* %333 = batch_norm_act(%328, %331, %329, %330) {eps 1e-05, act relu6} blocks.7.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena + 202309632, arena + 487490304, params[158],
+  /* %336 = batch_norm_act(%331, %334, %332, %333) {eps 1e-05, act relu6} blocks.7.conv.conv.1 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 202309632, arena + 492307200, params[158],
       params[159], 1e-05f, LK_ACT_RELU6, arena + 216760320, arena + 209534976);
 
-  /* %335 = token_dwconv(%333, %334) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 1152] */
+  /* %338 = token_dwconv(%336, %337) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 209534976, params[162], NULL,
       LK_ACT_NONE, arena + 216760320);
 
-  /* %338 = batch_statistics(%335) blocks.7.conv.conv.4 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena + 216760320, arena + 487493760);
+  /* %341 = batch_statistics(%338) blocks.7.conv.conv.4 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 216760320, arena + 492310656);
 
-  /* %339 = slice(%338) {axis 0, start 0, length 2} blocks.7.conv.conv.4 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 487493760, 3456, arena + 487559424, 2304);
+  /* %342 = slice(%341) {axis 0, start 0, length 2} blocks.7.conv.conv.4 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 492310656, 3456, arena + 492376320, 2304);
 
-  /* %340 = batch_norm_act(%335, %338, %336, %337) {eps 1e-05, act relu6} blocks.7.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena + 216760320, arena + 487493760, params[163],
+  /* %343 = batch_norm_act(%338, %341, %339, %340) {eps 1e-05, act relu6} blocks.7.conv.conv.4 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 216760320, arena + 492310656, params[163],
       params[164], 1e-05f, LK_ACT_RELU6, arena + 231211008, arena + 223985664);
 
-  /* %342 = reshape(%341) {shape [192, 1152]} blocks.7.conv.conv.6 : f32[192, 1152], a view of %341: no code */
+  /* %345 = reshape(%344) {shape [192, 1152]} blocks.7.conv.conv.6 : f32[192, 1152], a view of %344: no code */
 
-  /* %343 = fused_linear(%340, %342) blocks.7.conv.conv.6 : f32[B, 196, 192] */
+  /* %346 = fused_linear(%343, %345) blocks.7.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 223985664, params[167], NULL, LK_ACT_NONE, NULL,
-      arena + 474986496);
+      arena + 479803392);
 
-  /* %346 = batch_statistics(%343) blocks.7.conv.conv.7 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 474986496, arena + 487585200);
+  /* %349 = batch_statistics(%346) blocks.7.conv.conv.7 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 479803392, arena + 492402096);
 
-  /* %347 = slice(%346) {axis 0, start 0, length 2} blocks.7.conv.conv.7 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 487585200, 576, arena + 487590192, 384);
+  /* %350 = slice(%349) {axis 0, start 0, length 2} blocks.7.conv.conv.7 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 492402096, 576, arena + 492407088, 384);
 
-  /* %348 = batch_norm_act(%343, %346, %344, %345) {eps 1e-05} blocks.7.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 474986496, arena + 487585200, params[168], params[169],
+  /* %351 = batch_norm_act(%346, %349, %347, %348) {eps 1e-05} blocks.7.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 479803392, arena + 492402096, params[168], params[169],
       1e-05f, LK_ACT_NONE, arena + 232415232, arena + 231211008);
 
-  /* %349 = add(%325, %348) blocks.7.conv : f32[B, 196, 192], written into %350 from row 1 */
+  /* %352 = add(%328, %351) blocks.7.conv : f32[B, 196, 192], written into %353 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 473782272 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 478599168 + (long)b * 37632, (const long[]){192, 1},
         arena + 231211008 + (long)b * 37632, (const long[]){192, 1},
-        arena + 436347072 + (long)b * 37824);
+        arena + 441163968 + (long)b * 37824);
   } // for b
 
-  /* %350 = concat(%324, %349) {axis 0} blocks.7.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %353 = concat(%327, %352) {axis 0} blocks.7.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %353 = normalize(%350) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 436346880, 1e-06f, arena + 437557248);
+  /* %356 = normalize(%353) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 441163776, 1e-06f, arena + 442374144);
 
-  /* %354 = mul_add(%353, %351, %352) blocks.8.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 437557248, (const long[]){37824, 192, 1},
+  /* %357 = mul_add(%356, %354, %355) blocks.8.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 442374144, (const long[]){37824, 192, 1},
       params[172], (const long[]){0, 0, 1}, params[173], (const long[]){0, 0, 1},
-      arena + 438767616);
+      arena + 443584512);
 
-  /* %357 = fused_linear(%354, %355, %356) blocks.8.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 438767616, params[174], params[175], LK_ACT_NONE, NULL,
-      arena + 383090688);
+  /* %360 = fused_linear(%357, %358, %359) blocks.8.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 443584512, params[174], params[175], LK_ACT_NONE, NULL,
+      arena + 387907584);
 
-  /* %358 = slice(%357) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192], a view of %357: no code */
+  /* %361 = slice(%360) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192], a view of %360: no code */
 
-  /* %359 = slice(%357) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192], a view of %357: no code */
+  /* %362 = slice(%360) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192], a view of %360: no code */
 
-  /* %360 = slice(%357) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192], a view of %357: no code */
+  /* %363 = slice(%360) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192], a view of %360: no code */
 
-  /* %361 = sdpa(%358, %359, %360) {heads 4, kv_heads 4} blocks.8.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 383090688, 576, arena + 383090880, 576, arena + 383091072,
-      576, arena + 439977984, 0.14433756f);
+  /* %364 = sdpa(%361, %362, %363) {heads 4, kv_heads 4} blocks.8.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 387907584, 576, arena + 387907776, 576, arena + 387907968,
+      576, arena + 444794880, 0.14433756f);
 
-  /* %364 = fused_linear(%361, %362, %363) blocks.8.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 439977984, params[176], params[177], LK_ACT_NONE, NULL,
+  /* %367 = fused_linear(%364, %365, %366) blocks.8.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 444794880, params[176], params[177], LK_ACT_NONE, NULL,
       arena + 231211008);
 
-  /* %366 = mul_add(%364, %365, %350) blocks.8 : f32[B, 197, 192], written over %364 */
+  /* %369 = mul_add(%367, %368, %353) blocks.8 : f32[B, 197, 192], written over %367 */
   lk_mul_add(3, (const long[]){B, 197, 192}, arena + 231211008, (const long[]){37824, 192, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 436346880, (const long[]){37824, 192, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 441163776, (const long[]){37824, 192, 1},
       arena + 231211008);
 
-  /* %367 = slice(%366) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], written into %393 from row 0 */
+  /* %370 = slice(%369) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], written into %396 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 231211008 + (long)b * 37824, 37824,
-        arena + 441188352 + (long)b * 37824, 192);
+        arena + 446005248 + (long)b * 37824, 192);
   } // for b
 
-  /* %368 = slice(%366) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 231211200, 37824, arena + 476190720, 37632);
+  /* %371 = slice(%369) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 231211200, 37824, arena + 481007616, 37632);
 
-  /* %370 = reshape(%369) {shape [1152, 192]} blocks.8.conv.conv.0 : f32[1152, 192], a view of %369: no code */
+  /* %373 = reshape(%372) {shape [1152, 192]} blocks.8.conv.conv.0 : f32[1152, 192], a view of %372: no code */
 
-  /* %371 = fused_linear(%368, %370) blocks.8.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 476190720, params[178], NULL, LK_ACT_NONE, NULL,
+  /* %374 = fused_linear(%371, %373) blocks.8.conv.conv.0 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 481007616, params[178], NULL, LK_ACT_NONE, NULL,
       arena + 231211008);
 
-  /* %374 = batch_statistics(%371) blocks.8.conv.conv.1 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena + 231211008, arena + 487497216);
+  /* %377 = batch_statistics(%374) blocks.8.conv.conv.1 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 231211008, arena + 492314112);
 
-  /* %375 = slice(%374) {axis 0, start 0, length 2} blocks.8.conv.conv.1 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 487497216, 3456, arena + 487561728, 2304);
+  /* %378 = slice(%377) {axis 0, start 0, length 2} blocks.8.conv.conv.1 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 492314112, 3456, arena + 492378624, 2304);
 
-  /* %376 = batch_norm_act(%371, %374, %372, %373) {eps 1e-05, act relu6} blocks.8.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena + 231211008, arena + 487497216, params[179],
+  /* %379 = batch_norm_act(%374, %377, %375, %376) {eps 1e-05, act relu6} blocks.8.conv.conv.1 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 231211008, arena + 492314112, params[179],
       params[180], 1e-05f, LK_ACT_RELU6, arena + 245661696, arena + 238436352);
 
-  /* %378 = token_dwconv(%376, %377) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 1152] */
+  /* %381 = token_dwconv(%379, %380) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 238436352, params[183], NULL,
       LK_ACT_NONE, arena + 245661696);
 
-  /* %381 = batch_statistics(%378) blocks.8.conv.conv.4 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena + 245661696, arena + 487500672);
+  /* %384 = batch_statistics(%381) blocks.8.conv.conv.4 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 245661696, arena + 492317568);
 
-  /* %382 = slice(%381) {axis 0, start 0, length 2} blocks.8.conv.conv.4 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 487500672, 3456, arena + 487564032, 2304);
+  /* %385 = slice(%384) {axis 0, start 0, length 2} blocks.8.conv.conv.4 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 492317568, 3456, arena + 492380928, 2304);
 
-  /* %383 = batch_norm_act(%378, %381, %379, %380) {eps 1e-05, act relu6} blocks.8.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena + 245661696, arena + 487500672, params[184],
+  /* %386 = batch_norm_act(%381, %384, %382, %383) {eps 1e-05, act relu6} blocks.8.conv.conv.4 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 245661696, arena + 492317568, params[184],
       params[185], 1e-05f, LK_ACT_RELU6, arena + 260112384, arena + 252887040);
 
-  /* %385 = reshape(%384) {shape [192, 1152]} blocks.8.conv.conv.6 : f32[192, 1152], a view of %384: no code */
+  /* %388 = reshape(%387) {shape [192, 1152]} blocks.8.conv.conv.6 : f32[192, 1152], a view of %387: no code */
 
-  /* %386 = fused_linear(%383, %385) blocks.8.conv.conv.6 : f32[B, 196, 192] */
+  /* %389 = fused_linear(%386, %388) blocks.8.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 252887040, params[188], NULL, LK_ACT_NONE, NULL,
-      arena + 477394944);
+      arena + 482211840);
 
-  /* %389 = batch_statistics(%386) blocks.8.conv.conv.7 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 477394944, arena + 487585776);
+  /* %392 = batch_statistics(%389) blocks.8.conv.conv.7 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 482211840, arena + 492402672);
 
-  /* %390 = slice(%389) {axis 0, start 0, length 2} blocks.8.conv.conv.7 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 487585776, 576, arena + 487590576, 384);
+  /* %393 = slice(%392) {axis 0, start 0, length 2} blocks.8.conv.conv.7 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 492402672, 576, arena + 492407472, 384);
 
-  /* %391 = batch_norm_act(%386, %389, %387, %388) {eps 1e-05} blocks.8.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 477394944, arena + 487585776, params[189], params[190],
+  /* %394 = batch_norm_act(%389, %392, %390, %391) {eps 1e-05} blocks.8.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 482211840, arena + 492402672, params[189], params[190],
       1e-05f, LK_ACT_NONE, arena + 261316608, arena + 260112384);
 
-  /* %392 = add(%368, %391) blocks.8.conv : f32[B, 196, 192], written into %393 from row 1 */
+  /* %395 = add(%371, %394) blocks.8.conv : f32[B, 196, 192], written into %396 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 476190720 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 481007616 + (long)b * 37632, (const long[]){192, 1},
         arena + 260112384 + (long)b * 37632, (const long[]){192, 1},
-        arena + 441188544 + (long)b * 37824);
+        arena + 446005440 + (long)b * 37824);
   } // for b
 
-  /* %393 = concat(%367, %392) {axis 0} blocks.8.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %396 = concat(%370, %395) {axis 0} blocks.8.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %396 = normalize(%393) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 441188352, 1e-06f, arena + 442398720);
+  /* %399 = normalize(%396) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 446005248, 1e-06f, arena + 447215616);
 
-  /* %397 = mul_add(%396, %394, %395) blocks.9.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 442398720, (const long[]){37824, 192, 1},
+  /* %400 = mul_add(%399, %397, %398) blocks.9.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 447215616, (const long[]){37824, 192, 1},
       params[193], (const long[]){0, 0, 1}, params[194], (const long[]){0, 0, 1},
-      arena + 443609088);
+      arena + 448425984);
 
-  /* %400 = fused_linear(%397, %398, %399) blocks.9.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 443609088, params[195], params[196], LK_ACT_NONE, NULL,
-      arena + 386721792);
+  /* %403 = fused_linear(%400, %401, %402) blocks.9.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 448425984, params[195], params[196], LK_ACT_NONE, NULL,
+      arena + 391538688);
 
-  /* %401 = slice(%400) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192], a view of %400: no code */
+  /* %404 = slice(%403) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192], a view of %403: no code */
 
-  /* %402 = slice(%400) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192], a view of %400: no code */
+  /* %405 = slice(%403) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192], a view of %403: no code */
 
-  /* %403 = slice(%400) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192], a view of %400: no code */
+  /* %406 = slice(%403) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192], a view of %403: no code */
 
-  /* %404 = sdpa(%401, %402, %403) {heads 4, kv_heads 4} blocks.9.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 386721792, 576, arena + 386721984, 576, arena + 386722176,
-      576, arena + 444819456, 0.14433756f);
+  /* %407 = sdpa(%404, %405, %406) {heads 4, kv_heads 4} blocks.9.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 391538688, 576, arena + 391538880, 576, arena + 391539072,
+      576, arena + 449636352, 0.14433756f);
 
-  /* %407 = fused_linear(%404, %405, %406) blocks.9.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 444819456, params[197], params[198], LK_ACT_NONE, NULL,
+  /* %410 = fused_linear(%407, %408, %409) blocks.9.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 449636352, params[197], params[198], LK_ACT_NONE, NULL,
       arena + 260112384);
 
-  /* %409 = mul_add(%407, %408, %393) blocks.9 : f32[B, 197, 192], written over %407 */
+  /* %412 = mul_add(%410, %411, %396) blocks.9 : f32[B, 197, 192], written over %410 */
   lk_mul_add(3, (const long[]){B, 197, 192}, arena + 260112384, (const long[]){37824, 192, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 441188352, (const long[]){37824, 192, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 446005248, (const long[]){37824, 192, 1},
       arena + 260112384);
 
-  /* %410 = slice(%409) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], written into %436 from row 0 */
+  /* %413 = slice(%412) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], written into %439 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 260112384 + (long)b * 37824, 37824,
-        arena + 446029824 + (long)b * 37824, 192);
+        arena + 450846720 + (long)b * 37824, 192);
   } // for b
 
-  /* %411 = slice(%409) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 260112576, 37824, arena + 478599168, 37632);
+  /* %414 = slice(%412) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 260112576, 37824, arena + 483416064, 37632);
 
-  /* %413 = reshape(%412) {shape [1152, 192]} blocks.9.conv.conv.0 : f32[1152, 192], a view of %412: no code */
+  /* %416 = reshape(%415) {shape [1152, 192]} blocks.9.conv.conv.0 : f32[1152, 192], a view of %415: no code */
 
-  /* %414 = fused_linear(%411, %413) blocks.9.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 478599168, params[199], NULL, LK_ACT_NONE, NULL,
+  /* %417 = fused_linear(%414, %416) blocks.9.conv.conv.0 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 483416064, params[199], NULL, LK_ACT_NONE, NULL,
       arena + 260112384);
 
-  /* %417 = batch_statistics(%414) blocks.9.conv.conv.1 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena + 260112384, arena + 487504128);
+  /* %420 = batch_statistics(%417) blocks.9.conv.conv.1 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 260112384, arena + 492321024);
 
-  /* %418 = slice(%417) {axis 0, start 0, length 2} blocks.9.conv.conv.1 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 487504128, 3456, arena + 487566336, 2304);
+  /* %421 = slice(%420) {axis 0, start 0, length 2} blocks.9.conv.conv.1 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 492321024, 3456, arena + 492383232, 2304);
 
-  /* %419 = batch_norm_act(%414, %417, %415, %416) {eps 1e-05, act relu6} blocks.9.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena + 260112384, arena + 487504128, params[200],
+  /* %422 = batch_norm_act(%417, %420, %418, %419) {eps 1e-05, act relu6} blocks.9.conv.conv.1 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 260112384, arena + 492321024, params[200],
       params[201], 1e-05f, LK_ACT_RELU6, arena + 274563072, arena + 267337728);
 
-  /* %421 = token_dwconv(%419, %420) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 1152] */
+  /* %424 = token_dwconv(%422, %423) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 267337728, params[204], NULL,
       LK_ACT_NONE, arena + 274563072);
 
-  /* %424 = batch_statistics(%421) blocks.9.conv.conv.4 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena + 274563072, arena + 487507584);
+  /* %427 = batch_statistics(%424) blocks.9.conv.conv.4 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 274563072, arena + 492324480);
 
-  /* %425 = slice(%424) {axis 0, start 0, length 2} blocks.9.conv.conv.4 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 487507584, 3456, arena + 487568640, 2304);
+  /* %428 = slice(%427) {axis 0, start 0, length 2} blocks.9.conv.conv.4 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 492324480, 3456, arena + 492385536, 2304);
 
-  /* %426 = batch_norm_act(%421, %424, %422, %423) {eps 1e-05, act relu6} blocks.9.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena + 274563072, arena + 487507584, params[205],
+  /* %429 = batch_norm_act(%424, %427, %425, %426) {eps 1e-05, act relu6} blocks.9.conv.conv.4 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 274563072, arena + 492324480, params[205],
       params[206], 1e-05f, LK_ACT_RELU6, arena + 289013760, arena + 281788416);
 
-  /* %428 = reshape(%427) {shape [192, 1152]} blocks.9.conv.conv.6 : f32[192, 1152], a view of %427: no code */
+  /* %431 = reshape(%430) {shape [192, 1152]} blocks.9.conv.conv.6 : f32[192, 1152], a view of %430: no code */
 
-  /* %429 = fused_linear(%426, %428) blocks.9.conv.conv.6 : f32[B, 196, 192] */
+  /* %432 = fused_linear(%429, %431) blocks.9.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 281788416, params[209], NULL, LK_ACT_NONE, NULL,
-      arena + 479803392);
+      arena + 484620288);
 
-  /* %432 = batch_statistics(%429) blocks.9.conv.conv.7 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 479803392, arena + 487586352);
+  /* %435 = batch_statistics(%432) blocks.9.conv.conv.7 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 484620288, arena + 492403248);
 
-  /* %433 = slice(%432) {axis 0, start 0, length 2} blocks.9.conv.conv.7 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 487586352, 576, arena + 487590960, 384);
+  /* %436 = slice(%435) {axis 0, start 0, length 2} blocks.9.conv.conv.7 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 492403248, 576, arena + 492407856, 384);
 
-  /* %434 = batch_norm_act(%429, %432, %430, %431) {eps 1e-05} blocks.9.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 479803392, arena + 487586352, params[210], params[211],
+  /* %437 = batch_norm_act(%432, %435, %433, %434) {eps 1e-05} blocks.9.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 484620288, arena + 492403248, params[210], params[211],
       1e-05f, LK_ACT_NONE, arena + 290217984, arena + 289013760);
 
-  /* %435 = add(%411, %434) blocks.9.conv : f32[B, 196, 192], written into %436 from row 1 */
+  /* %438 = add(%414, %437) blocks.9.conv : f32[B, 196, 192], written into %439 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 478599168 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 483416064 + (long)b * 37632, (const long[]){192, 1},
         arena + 289013760 + (long)b * 37632, (const long[]){192, 1},
-        arena + 446030016 + (long)b * 37824);
+        arena + 450846912 + (long)b * 37824);
   } // for b
 
-  /* %436 = concat(%410, %435) {axis 0} blocks.9.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %439 = concat(%413, %438) {axis 0} blocks.9.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %439 = normalize(%436) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 446029824, 1e-06f, arena + 447240192);
+  /* %442 = normalize(%439) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 450846720, 1e-06f, arena + 452057088);
 
-  /* %440 = mul_add(%439, %437, %438) blocks.10.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 447240192, (const long[]){37824, 192, 1},
+  /* %443 = mul_add(%442, %440, %441) blocks.10.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 452057088, (const long[]){37824, 192, 1},
       params[214], (const long[]){0, 0, 1}, params[215], (const long[]){0, 0, 1},
-      arena + 448450560);
+      arena + 453267456);
 
-  /* %443 = fused_linear(%440, %441, %442) blocks.10.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 448450560, params[216], params[217], LK_ACT_NONE, NULL,
-      arena + 390352896);
+  /* %446 = fused_linear(%443, %444, %445) blocks.10.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 453267456, params[216], params[217], LK_ACT_NONE, NULL,
+      arena + 395169792);
 
-  /* %444 = slice(%443) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192], a view of %443: no code */
+  /* %447 = slice(%446) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192], a view of %446: no code */
 
-  /* %445 = slice(%443) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192], a view of %443: no code */
+  /* %448 = slice(%446) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192], a view of %446: no code */
 
-  /* %446 = slice(%443) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192], a view of %443: no code */
+  /* %449 = slice(%446) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192], a view of %446: no code */
 
-  /* %447 = sdpa(%444, %445, %446) {heads 4, kv_heads 4} blocks.10.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 390352896, 576, arena + 390353088, 576, arena + 390353280,
-      576, arena + 449660928, 0.14433756f);
+  /* %450 = sdpa(%447, %448, %449) {heads 4, kv_heads 4} blocks.10.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 395169792, 576, arena + 395169984, 576, arena + 395170176,
+      576, arena + 454477824, 0.14433756f);
 
-  /* %450 = fused_linear(%447, %448, %449) blocks.10.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 449660928, params[218], params[219], LK_ACT_NONE, NULL,
+  /* %453 = fused_linear(%450, %451, %452) blocks.10.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 454477824, params[218], params[219], LK_ACT_NONE, NULL,
       arena + 289013760);
 
-  /* %452 = mul_add(%450, %451, %436) blocks.10 : f32[B, 197, 192], written over %450 */
+  /* %455 = mul_add(%453, %454, %439) blocks.10 : f32[B, 197, 192], written over %453 */
   lk_mul_add(3, (const long[]){B, 197, 192}, arena + 289013760, (const long[]){37824, 192, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 446029824, (const long[]){37824, 192, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 450846720, (const long[]){37824, 192, 1},
       arena + 289013760);
 
-  /* %453 = slice(%452) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], written into %479 from row 0 */
+  /* %456 = slice(%455) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], written into %482 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 289013760 + (long)b * 37824, 37824,
-        arena + 450871296 + (long)b * 37824, 192);
+        arena + 455688192 + (long)b * 37824, 192);
   } // for b
 
-  /* %454 = slice(%452) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 289013952, 37824, arena + 481007616, 37632);
+  /* %457 = slice(%455) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 289013952, 37824, arena + 485824512, 37632);
 
-  /* %456 = reshape(%455) {shape [1152, 192]} blocks.10.conv.conv.0 : f32[1152, 192], a view of %455: no code */
+  /* %459 = reshape(%458) {shape [1152, 192]} blocks.10.conv.conv.0 : f32[1152, 192], a view of %458: no code */
 
-  /* %457 = fused_linear(%454, %456) blocks.10.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 481007616, params[220], NULL, LK_ACT_NONE, NULL,
+  /* %460 = fused_linear(%457, %459) blocks.10.conv.conv.0 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 485824512, params[220], NULL, LK_ACT_NONE, NULL,
       arena + 289013760);
 
-  /* %460 = batch_statistics(%457) blocks.10.conv.conv.1 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena + 289013760, arena + 487511040);
+  /* %463 = batch_statistics(%460) blocks.10.conv.conv.1 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 289013760, arena + 492327936);
 
-  /* %461 = slice(%460) {axis 0, start 0, length 2} blocks.10.conv.conv.1 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 487511040, 3456, arena + 487570944, 2304);
+  /* %464 = slice(%463) {axis 0, start 0, length 2} blocks.10.conv.conv.1 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 492327936, 3456, arena + 492387840, 2304);
 
-  /* %462 = batch_norm_act(%457, %460, %458, %459) {eps 1e-05, act relu6} blocks.10.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena + 289013760, arena + 487511040, params[221],
+  /* %465 = batch_norm_act(%460, %463, %461, %462) {eps 1e-05, act relu6} blocks.10.conv.conv.1 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 289013760, arena + 492327936, params[221],
       params[222], 1e-05f, LK_ACT_RELU6, arena + 303464448, arena + 296239104);
 
-  /* %464 = token_dwconv(%462, %463) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 1152] */
+  /* %467 = token_dwconv(%465, %466) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 296239104, params[225], NULL,
       LK_ACT_NONE, arena + 303464448);
 
-  /* %467 = batch_statistics(%464) blocks.10.conv.conv.4 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena + 303464448, arena + 487514496);
+  /* %470 = batch_statistics(%467) blocks.10.conv.conv.4 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 303464448, arena + 492331392);
 
-  /* %468 = slice(%467) {axis 0, start 0, length 2} blocks.10.conv.conv.4 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 487514496, 3456, arena + 487573248, 2304);
+  /* %471 = slice(%470) {axis 0, start 0, length 2} blocks.10.conv.conv.4 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 492331392, 3456, arena + 492390144, 2304);
 
-  /* %469 = batch_norm_act(%464, %467, %465, %466) {eps 1e-05, act relu6} blocks.10.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena + 303464448, arena + 487514496, params[226],
+  /* %472 = batch_norm_act(%467, %470, %468, %469) {eps 1e-05, act relu6} blocks.10.conv.conv.4 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 303464448, arena + 492331392, params[226],
       params[227], 1e-05f, LK_ACT_RELU6, arena + 317915136, arena + 310689792);
 
-  /* %471 = reshape(%470) {shape [192, 1152]} blocks.10.conv.conv.6 : f32[192, 1152], a view of %470: no code */
+  /* %474 = reshape(%473) {shape [192, 1152]} blocks.10.conv.conv.6 : f32[192, 1152], a view of %473: no code */
 
-  /* %472 = fused_linear(%469, %471) blocks.10.conv.conv.6 : f32[B, 196, 192] */
+  /* %475 = fused_linear(%472, %474) blocks.10.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 310689792, params[230], NULL, LK_ACT_NONE, NULL,
-      arena + 482211840);
+      arena + 487028736);
 
-  /* %475 = batch_statistics(%472) blocks.10.conv.conv.7 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 482211840, arena + 487586928);
+  /* %478 = batch_statistics(%475) blocks.10.conv.conv.7 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 487028736, arena + 492403824);
 
-  /* %476 = slice(%475) {axis 0, start 0, length 2} blocks.10.conv.conv.7 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 487586928, 576, arena + 487591344, 384);
+  /* %479 = slice(%478) {axis 0, start 0, length 2} blocks.10.conv.conv.7 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 492403824, 576, arena + 492408240, 384);
 
-  /* %477 = batch_norm_act(%472, %475, %473, %474) {eps 1e-05} blocks.10.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 482211840, arena + 487586928, params[231], params[232],
+  /* %480 = batch_norm_act(%475, %478, %476, %477) {eps 1e-05} blocks.10.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 487028736, arena + 492403824, params[231], params[232],
       1e-05f, LK_ACT_NONE, arena + 319119360, arena + 317915136);
 
-  /* %478 = add(%454, %477) blocks.10.conv : f32[B, 196, 192], written into %479 from row 1 */
+  /* %481 = add(%457, %480) blocks.10.conv : f32[B, 196, 192], written into %482 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 481007616 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 485824512 + (long)b * 37632, (const long[]){192, 1},
         arena + 317915136 + (long)b * 37632, (const long[]){192, 1},
-        arena + 450871488 + (long)b * 37824);
+        arena + 455688384 + (long)b * 37824);
   } // for b
 
-  /* %479 = concat(%453, %478) {axis 0} blocks.10.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %482 = concat(%456, %481) {axis 0} blocks.10.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %482 = normalize(%479) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 450871296, 1e-06f, arena + 452081664);
+  /* %485 = normalize(%482) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 455688192, 1e-06f, arena + 456898560);
 
-  /* %483 = mul_add(%482, %480, %481) blocks.11.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 452081664, (const long[]){37824, 192, 1},
+  /* %486 = mul_add(%485, %483, %484) blocks.11.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 456898560, (const long[]){37824, 192, 1},
       params[235], (const long[]){0, 0, 1}, params[236], (const long[]){0, 0, 1},
-      arena + 453292032);
+      arena + 458108928);
 
-  /* %486 = fused_linear(%483, %484, %485) blocks.11.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 453292032, params[237], params[238], LK_ACT_NONE, NULL,
-      arena + 393984000);
+  /* %489 = fused_linear(%486, %487, %488) blocks.11.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 458108928, params[237], params[238], LK_ACT_NONE, NULL,
+      arena + 398800896);
 
-  /* %487 = slice(%486) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 197, 192], a view of %486: no code */
+  /* %490 = slice(%489) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 197, 192], a view of %489: no code */
 
-  /* %488 = slice(%486) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192], a view of %486: no code */
+  /* %491 = slice(%489) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192], a view of %489: no code */
 
-  /* %489 = slice(%486) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192], a view of %486: no code */
+  /* %492 = slice(%489) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192], a view of %489: no code */
 
-  /* %490 = sdpa(%487, %488, %489) {heads 4, kv_heads 4} blocks.11.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 393984000, 576, arena + 393984192, 576, arena + 393984384,
-      576, arena + 454502400, 0.14433756f);
+  /* %493 = sdpa(%490, %491, %492) {heads 4, kv_heads 4} blocks.11.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 398800896, 576, arena + 398801088, 576, arena + 398801280,
+      576, arena + 459319296, 0.14433756f);
 
-  /* %493 = fused_linear(%490, %491, %492) blocks.11.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 454502400, params[239], params[240], LK_ACT_NONE, NULL,
+  /* %496 = fused_linear(%493, %494, %495) blocks.11.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 459319296, params[239], params[240], LK_ACT_NONE, NULL,
       arena + 317915136);
 
-  /* %495 = mul_add(%493, %494, %479) blocks.11 : f32[B, 197, 192], written over %493 */
+  /* %498 = mul_add(%496, %497, %482) blocks.11 : f32[B, 197, 192], written over %496 */
   lk_mul_add(3, (const long[]){B, 197, 192}, arena + 317915136, (const long[]){37824, 192, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 450871296, (const long[]){37824, 192, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 455688192, (const long[]){37824, 192, 1},
       arena + 317915136);
 
-  /* %496 = slice(%495) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 192], written into %522 from row 0 */
+  /* %499 = slice(%498) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 192], written into %525 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 317915136 + (long)b * 37824, 37824,
         arena + 346816512 + (long)b * 37824, 192);
   } // for b
 
-  /* %497 = slice(%495) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 317915328, 37824, arena + 483416064, 37632);
+  /* %500 = slice(%498) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 317915328, 37824, arena + 488232960, 37632);
 
-  /* %499 = reshape(%498) {shape [1152, 192]} blocks.11.conv.conv.0 : f32[1152, 192], a view of %498: no code */
+  /* %502 = reshape(%501) {shape [1152, 192]} blocks.11.conv.conv.0 : f32[1152, 192], a view of %501: no code */
 
-  /* %500 = fused_linear(%497, %499) blocks.11.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 483416064, params[241], NULL, LK_ACT_NONE, NULL,
+  /* %503 = fused_linear(%500, %502) blocks.11.conv.conv.0 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 488232960, params[241], NULL, LK_ACT_NONE, NULL,
       arena + 317915136);
 
-  /* %503 = batch_statistics(%500) blocks.11.conv.conv.1 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena + 317915136, arena + 487517952);
+  /* %506 = batch_statistics(%503) blocks.11.conv.conv.1 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 317915136, arena + 492334848);
 
-  /* %504 = slice(%503) {axis 0, start 0, length 2} blocks.11.conv.conv.1 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 487517952, 3456, arena + 487575552, 2304);
+  /* %507 = slice(%506) {axis 0, start 0, length 2} blocks.11.conv.conv.1 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 492334848, 3456, arena + 492392448, 2304);
 
-  /* %505 = batch_norm_act(%500, %503, %501, %502) {eps 1e-05, act relu6} blocks.11.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena + 317915136, arena + 487517952, params[242],
+  /* %508 = batch_norm_act(%503, %506, %504, %505) {eps 1e-05, act relu6} blocks.11.conv.conv.1 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 317915136, arena + 492334848, params[242],
       params[243], 1e-05f, LK_ACT_RELU6, arena + 332365824, arena + 325140480);
 
-  /* %507 = token_dwconv(%505, %506) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 1152] */
+  /* %510 = token_dwconv(%508, %509) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 325140480, params[246], NULL,
       LK_ACT_NONE, arena + 332365824);
 
-  /* %510 = batch_statistics(%507) blocks.11.conv.conv.4 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena + 332365824, arena + 487521408);
+  /* %513 = batch_statistics(%510) blocks.11.conv.conv.4 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 332365824, arena + 492338304);
 
-  /* %511 = slice(%510) {axis 0, start 0, length 2} blocks.11.conv.conv.4 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 487521408, 3456, arena + 487577856, 2304);
+  /* %514 = slice(%513) {axis 0, start 0, length 2} blocks.11.conv.conv.4 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 492338304, 3456, arena + 492394752, 2304);
 
-  /* %512 = batch_norm_act(%507, %510, %508, %509) {eps 1e-05, act relu6} blocks.11.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena + 332365824, arena + 487521408, params[247],
+  /* %515 = batch_norm_act(%510, %513, %511, %512) {eps 1e-05, act relu6} blocks.11.conv.conv.4 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 332365824, arena + 492338304, params[247],
       params[248], 1e-05f, LK_ACT_RELU6, arena + 348026880, arena + 339591168);
 
-  /* %514 = reshape(%513) {shape [192, 1152]} blocks.11.conv.conv.6 : f32[192, 1152], a view of %513: no code */
+  /* %517 = reshape(%516) {shape [192, 1152]} blocks.11.conv.conv.6 : f32[192, 1152], a view of %516: no code */
 
-  /* %515 = fused_linear(%512, %514) blocks.11.conv.conv.6 : f32[B, 196, 192] */
+  /* %518 = fused_linear(%515, %517) blocks.11.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 339591168, params[251], NULL, LK_ACT_NONE, NULL,
-      arena + 351657984);
+      arena + 350447616);
 
-  /* %518 = batch_statistics(%515) blocks.11.conv.conv.7 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 351657984, arena + 352862208);
+  /* %521 = batch_statistics(%518) blocks.11.conv.conv.7 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 350447616, arena + 351657984);
 
-  /* %519 = slice(%518) {axis 0, start 0, length 2} blocks.11.conv.conv.7 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 352862208, 576, arena + 487591728, 384);
+  /* %522 = slice(%521) {axis 0, start 0, length 2} blocks.11.conv.conv.7 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 351657984, 576, arena + 492408624, 384);
 
-  /* %520 = batch_norm_act(%515, %518, %516, %517) {eps 1e-05} blocks.11.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 351657984, arena + 352862208, params[252], params[253],
+  /* %523 = batch_norm_act(%518, %521, %519, %520) {eps 1e-05} blocks.11.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 350447616, arena + 351657984, params[252], params[253],
       1e-05f, LK_ACT_NONE, arena + 349231104, arena + 348026880);
 
-  /* %521 = add(%497, %520) blocks.11.conv : f32[B, 196, 192], written into %522 from row 1 */
+  /* %524 = add(%500, %523) blocks.11.conv : f32[B, 196, 192], written into %525 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 483416064 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 488232960 + (long)b * 37632, (const long[]){192, 1},
         arena + 348026880 + (long)b * 37632, (const long[]){192, 1},
         arena + 346816704 + (long)b * 37824);
   } // for b
 
-  /* %522 = concat(%496, %521) {axis 0} blocks.11.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %525 = concat(%499, %524) {axis 0} blocks.11.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %525 = normalize(%522) {eps 1e-06} norm : f32[B, 197, 192] */
+  /* %528 = normalize(%525) {eps 1e-06} norm : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 346816512, 1e-06f, arena + 348026880);
 
-  /* %526 = mul_add(%525, %523, %524) norm : f32[B, 197, 192] */
+  /* %529 = mul_add(%528, %526, %527) norm : f32[B, 197, 192] */
   lk_mul_add(3, (const long[]){B, 197, 192}, arena + 348026880, (const long[]){37824, 192, 1},
       params[256], (const long[]){0, 0, 1}, params[257], (const long[]){0, 0, 1},
       arena + 349237248);
 
-  /* %527 = index(%526) {axis 0, at 0} : f32[B, 192] */
-  lk_copy_rows(B, 192, arena + 349237248, 37824, arena + 350447616, 192);
+  /* %530 = index(%529) {axis 0, at 0} : f32[B, 192] */
+  lk_copy_rows(B, 192, arena + 349237248, 37824, arena + 351651840, 192);
 
-  /* %530 = fused_linear(%527, %528, %529) head : f32[B, 1000] */
-  lk_fused_linear(B, 192, 1000, arena + 350447616, params[258], params[259], LK_ACT_NONE, NULL,
+  /* %533 = fused_linear(%530, %531, %532) head : f32[B, 1000] */
+  lk_fused_linear(B, 192, 1000, arena + 351651840, params[258], params[259], LK_ACT_NONE, NULL,
       arena + 349237248);
 
-  /* %532 = cross_entropy(%530, %531) : f32[1] */
-  lk_cross_entropy(B, 1000, arena + 349237248, inputs[12], arena + 487592880);
+  /* %535 = cross_entropy(%533, %534) : f32[1] */
+  lk_cross_entropy(B, 1000, arena + 349237248, inputs[12], arena + 492409776);
 
-  /* %533 = cross_entropy_grad(%530, %531) : f32[B, 1000] */
+  /* %536 = cross_entropy_grad(%533, %534) : f32[B, 1000] */
   lk_cross_entropy_grad(B, 1000, arena + 349237248, inputs[12], arena + 349429248);
 
-  /* %534 = transpose(%528) {perm [1, 0]} head : f32[192, 1000] */
+  /* %537 = transpose(%531) {perm [1, 0]} head : f32[192, 1000] */
   lk_transpose(2, (const long[]){1000, 192}, (const int[]){1, 0}, params[258], arena + 349237248);
 
-  /* %535 = fused_linear(%533, %534) head : f32[B, 192] */
+  /* %538 = fused_linear(%536, %537) head : f32[B, 192] */
   lk_fused_linear(B, 1000, 192, arena + 349429248, arena + 349237248, NULL, LK_ACT_NONE, NULL,
-      arena + 350453760);
+      arena + 349461248);
 
-  /* %536 = linear_grad_weight(%533, %527) head : f32[1000, 192] */
-  lk_linear_grad_weight(B, 192, 1000, arena + 349429248, arena + 350447616, arena + 487249920);
+  /* %539 = linear_grad_weight(%536, %530) head : f32[1000, 192] */
+  lk_linear_grad_weight(B, 192, 1000, arena + 349429248, arena + 351651840, arena + 492066816);
 
-  /* %537 = reduce_sum(%533) {axes [], batch} head : f32[1000] */
+  /* %540 = reduce_sum(%536) {axes [], batch} head : f32[1000] */
   lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 349429248,
-      arena + 487580160);
+      arena + 492397056);
 
-  /* %538 = reshape(%535) {shape [1, 192]} : f32[B, 1, 192], a view of %535: no code */
+  /* %541 = reshape(%538) {shape [1, 192]} : f32[B, 1, 192], a view of %538: no code */
 
-  /* %539 = zero_pad(%538) {axis 0, before 0, after 196} : f32[B, 197, 192] */
-  lk_zero_pad(B, 1, 192, 0, 196, arena + 350453760, arena + 349237248);
+  /* %542 = zero_pad(%541) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  lk_zero_pad(B, 1, 192, 0, 196, arena + 349461248, arena + 460529664);
 
-  /* %540 = reduce_sum(%539) {axes [0], batch} norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 349237248,
-      arena + 487592112);
+  /* %543 = reduce_sum(%542) {axes [0], batch} norm : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 460529664,
+      arena + 492409008);
 
-  /* %541 = mul(%539, %523) norm : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 349237248, (const long[]){37824, 192, 1},
-      params[256], (const long[]){0, 0, 1}, arena + 350447616);
-
-  /* %542 = reduce_sum(%539, %525) {axes [0], batch} norm : f32[192] */
+  /* %544 = reduce_sum(%542, %528) {axes [0], batch} norm : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 349237248, arena + 348026880, arena + 487592304);
+      arena + 460529664, arena + 348026880, arena + 492409200);
 
-  /* %543 = normalize_grad(%522, %541) {eps 1e-06} norm : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 346816512, arena + 350447616, 1e-06f, arena + 455712768);
+  /* %545 = normalize_grad(%525, %542, %526) {eps 1e-06} norm : f32[B, 197, 192], written over %542 */
+  lk_layernorm_grad(B * 197, 192, arena + 346816512, arena + 460529664, params[256], NULL, 1e-06f,
+      arena + 460529664);
 
-  /* %544 = slice(%543) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 192], a view of %543: no code */
+  /* %546 = slice(%545) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 192], a view of %542: no code */
 
-  /* %545 = slice(%543) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 455712960, 37824, arena + 484620288, 37632);
+  /* %547 = slice(%545) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 460529856, 37824, arena + 489437184, 37632);
 
-  /* %546 = batch_norm_act_param_grad(%515, %545, %518, %516, %517) {eps 1e-05} blocks.11.conv.conv.7 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 351657984, arena + 484620288,
-      arena + 352862208, params[252], params[253], 1e-05f, LK_ACT_NONE, arena + 346816512,
+  /* %548 = batch_norm_act_param_grad(%518, %547, %521, %519, %520) {eps 1e-05} blocks.11.conv.conv.7 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 350447616, arena + 489437184,
+      arena + 351657984, params[252], params[253], 1e-05f, LK_ACT_NONE, arena + 346816512,
       arena + 346855104);
 
-  /* %547 = batch_norm_act_grad(%515, %545, %518, %516, %517, %546) {eps 1e-05} blocks.11.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 351657984, arena + 484620288, arena + 352862208,
+  /* %549 = batch_norm_act_grad(%518, %547, %521, %519, %520, %548) {eps 1e-05} blocks.11.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 350447616, arena + 489437184, arena + 351657984,
       params[252], params[253], arena + 346855104, 1e-05f, LK_ACT_NONE, arena + 346816512,
-      arena + 485824512);
+      arena + 490641408);
 
-  /* %548 = index(%546) {axis 0, at 0} blocks.11.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 346855104, 384, arena + 487592496, 192);
+  /* %550 = index(%548) {axis 0, at 0} blocks.11.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 346855104, 384, arena + 492409392, 192);
 
-  /* %549 = index(%546) {axis 0, at 1} blocks.11.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 346855296, 384, arena + 487592688, 192);
+  /* %551 = index(%548) {axis 0, at 1} blocks.11.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 346855296, 384, arena + 492409584, 192);
 
-  /* %550 = transpose(%514) {perm [1, 0]} blocks.11.conv.conv.6 : f32[1152, 192] */
-  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[251], arena + 487028736);
+  /* %552 = transpose(%517) {perm [1, 0]} blocks.11.conv.conv.6 : f32[1152, 192] */
+  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[251], arena + 491845632);
 
-  /* %551 = fused_linear(%547, %550) blocks.11.conv.conv.6 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 485824512, arena + 487028736, NULL, LK_ACT_NONE, NULL,
+  /* %553 = fused_linear(%549, %552) blocks.11.conv.conv.6 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 490641408, arena + 491845632, NULL, LK_ACT_NONE, NULL,
       arena + 346816512);
 
-  /* %552 = linear_grad_weight(%547, %512) blocks.11.conv.conv.6 : f32[192, 1152] */
-  lk_linear_grad_weight(B * 196, 1152, 192, arena + 485824512, arena + 339591168,
-      arena + 487028736);
+  /* %554 = linear_grad_weight(%549, %515) blocks.11.conv.conv.6 : f32[192, 1152] */
+  lk_linear_grad_weight(B * 196, 1152, 192, arena + 490641408, arena + 339591168,
+      arena + 491845632);
 
-  /* %553 = reshape(%552) {shape [192, 1152, 1, 1]} blocks.11.conv.conv.6 : f32[192, 1152, 1, 1], a view of %552: no code */
+  /* %555 = reshape(%554) {shape [192, 1152, 1, 1]} blocks.11.conv.conv.6 : f32[192, 1152, 1, 1], a view of %554: no code */
 
-  /* %554 = batch_norm_act_param_grad(%507, %551, %510, %508, %509) {eps 1e-05, act relu6} blocks.11.conv.conv.4 : f32[2, 1152] */
+  /* %556 = batch_norm_act_param_grad(%510, %553, %513, %511, %512) {eps 1e-05, act relu6} blocks.11.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 332365824, arena + 346816512,
-      arena + 487521408, params[247], params[248], 1e-05f, LK_ACT_RELU6, arena + 339591168,
+      arena + 492338304, params[247], params[248], 1e-05f, LK_ACT_RELU6, arena + 339591168,
       arena + 339822720);
 
-  /* %555 = batch_norm_act_grad(%507, %551, %510, %508, %509, %554) {eps 1e-05, act relu6} blocks.11.conv.conv.4 : f32[B, 196, 1152], written over %551 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 332365824, arena + 346816512, arena + 487521408,
+  /* %557 = batch_norm_act_grad(%510, %553, %513, %511, %512, %556) {eps 1e-05, act relu6} blocks.11.conv.conv.4 : f32[B, 196, 1152], written over %553 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 332365824, arena + 346816512, arena + 492338304,
       params[247], params[248], arena + 339822720, 1e-05f, LK_ACT_RELU6, arena + 339591168,
       arena + 346816512);
 
-  /* %556 = index(%554) {axis 0, at 0} blocks.11.conv.conv.4 : f32[1152] */
+  /* %558 = index(%556) {axis 0, at 0} blocks.11.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 339822720, 2304, arena + 339601536, 1152);
 
-  /* %557 = index(%554) {axis 0, at 1} blocks.11.conv.conv.4 : f32[1152] */
+  /* %559 = index(%556) {axis 0, at 1} blocks.11.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 339823872, 2304, arena + 339602688, 1152);
 
-  /* %558 = token_dwconv_grad_input(%555, %506) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 1152] */
+  /* %560 = token_dwconv_grad_input(%557, %509) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 346816512, params[246],
       arena + 332365824);
 
-  /* %559 = token_dwconv_grad_weight(%555, %505) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %561 = token_dwconv_grad_weight(%557, %508) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 346816512,
       arena + 325140480, arena + 339591168);
 
-  /* %560 = batch_norm_act_param_grad(%500, %558, %503, %501, %502) {eps 1e-05, act relu6} blocks.11.conv.conv.1 : f32[2, 1152] */
+  /* %562 = batch_norm_act_param_grad(%503, %560, %506, %504, %505) {eps 1e-05, act relu6} blocks.11.conv.conv.1 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 317915136, arena + 332365824,
-      arena + 487517952, params[242], params[243], 1e-05f, LK_ACT_RELU6, arena + 325140480,
+      arena + 492334848, params[242], params[243], 1e-05f, LK_ACT_RELU6, arena + 325140480,
       arena + 325372032);
 
-  /* %561 = batch_norm_act_grad(%500, %558, %503, %501, %502, %560) {eps 1e-05, act relu6} blocks.11.conv.conv.1 : f32[B, 196, 1152], written over %558 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 317915136, arena + 332365824, arena + 487517952,
+  /* %563 = batch_norm_act_grad(%503, %560, %506, %504, %505, %562) {eps 1e-05, act relu6} blocks.11.conv.conv.1 : f32[B, 196, 1152], written over %560 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 317915136, arena + 332365824, arena + 492334848,
       params[242], params[243], arena + 325372032, 1e-05f, LK_ACT_RELU6, arena + 325140480,
       arena + 332365824);
 
-  /* %562 = index(%560) {axis 0, at 0} blocks.11.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 325372032, 2304, arena + 328138752, 1152);
+  /* %564 = index(%562) {axis 0, at 0} blocks.11.conv.conv.1 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 325372032, 2304, arena + 329349120, 1152);
 
-  /* %563 = index(%560) {axis 0, at 1} blocks.11.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 325373184, 2304, arena + 328139904, 1152);
+  /* %565 = index(%562) {axis 0, at 1} blocks.11.conv.conv.1 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 325373184, 2304, arena + 329350272, 1152);
 
-  /* %564 = transpose(%499) {perm [1, 0]} blocks.11.conv.conv.0 : f32[192, 1152] */
+  /* %566 = transpose(%502) {perm [1, 0]} blocks.11.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[241], arena + 317915136);
 
-  /* %565 = linear_grad_weight(%561, %497) blocks.11.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 332365824, arena + 483416064,
-      arena + 327548928);
+  /* %567 = linear_grad_weight(%563, %500) blocks.11.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 332365824, arena + 488232960,
+      arena + 328759296);
 
-  /* %566 = fused_linear(%561, %564, %545) {residual} blocks.11.conv.conv.0 : f32[B, 196, 192], written into %543 from row 1 */
+  /* %568 = fused_linear(%563, %566, %547) {residual} blocks.11.conv.conv.0 : f32[B, 196, 192], written into %542 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 332365824, 225792, arena + 317915136, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 484620288, 37632, arena + 455712960, 37824);
+      NULL, 0, LK_ACT_NONE, arena + 489437184, 37632, arena + 460529856, 37824);
 
-  /* %567 = reshape(%565) {shape [1152, 192, 1, 1]} blocks.11.conv.conv.0 : f32[1152, 192, 1, 1], a view of %565: no code */
+  /* %569 = reshape(%567) {shape [1152, 192, 1, 1]} blocks.11.conv.conv.0 : f32[1152, 192, 1, 1], a view of %567: no code */
 
-  /* %568 = concat(%544, %566) {axis 0} blocks.11 : f32[B, 197, 192], a view of %543: no code */
+  /* %570 = concat(%546, %568) {axis 0} blocks.11 : f32[B, 197, 192], a view of %542: no code */
 
-  /* %569 = mul(%568, %494) blocks.11 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
+  /* %571 = mul(%570, %497) blocks.11 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 460529664, (const long[]){37824, 192, 1},
       inputs[11], (const long[]){1, 0, 0}, arena + 317915136);
 
-  /* %570 = transpose(%491) {perm [1, 0]} blocks.11.attn.proj : f32[192, 192] */
+  /* %572 = transpose(%494) {perm [1, 0]} blocks.11.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[239], arena + 319125504);
 
-  /* %571 = fused_linear(%569, %570) blocks.11.attn.proj : f32[B, 197, 192] */
+  /* %573 = fused_linear(%571, %572) blocks.11.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 317915136, arena + 319125504, NULL, LK_ACT_NONE, NULL,
       arena + 321546240);
 
-  /* %572 = linear_grad_weight(%569, %490) blocks.11.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 317915136, arena + 454502400, arena + 328101888);
+  /* %574 = linear_grad_weight(%571, %493) blocks.11.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 317915136, arena + 459319296, arena + 329312256);
 
-  /* %573 = reduce_sum(%569) {axes [0], batch} blocks.11.attn.proj : f32[192] */
+  /* %575 = reduce_sum(%571) {axes [0], batch} blocks.11.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 317915136,
-      arena + 328141632);
+      arena + 329352000);
 
-  /* %574 = sdpa_grad(%487, %488, %489, %571) {heads 4, kv_heads 4} blocks.11.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 393984000, 576, arena + 393984192, 576,
-      arena + 393984384, 576, arena + 321546240, 192, arena + 317915136, 576,
+  /* %576 = sdpa_grad(%490, %491, %492, %573) {heads 4, kv_heads 4} blocks.11.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 398800896, 576, arena + 398801088, 576,
+      arena + 398801280, 576, arena + 321546240, 192, arena + 317915136, 576,
       arena + 317915136 + 192, 576, arena + 317915136 + 384, 576, 0.14433756f);
 
-  /* %575 = transpose(%484) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[237], arena + 322756608);
+  /* %577 = transpose(%487) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[237], arena + 321546240);
 
-  /* %576 = fused_linear(%574, %575) blocks.11.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 317915136, arena + 322756608, NULL, LK_ACT_NONE, NULL,
-      arena + 321546240);
+  /* %578 = fused_linear(%576, %577) blocks.11.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 317915136, arena + 321546240, NULL, LK_ACT_NONE, NULL,
+      arena + 325140480);
 
-  /* %577 = linear_grad_weight(%574, %483) blocks.11.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 317915136, arena + 453292032, arena + 327991296);
+  /* %579 = linear_grad_weight(%576, %486) blocks.11.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 317915136, arena + 458108928, arena + 329201664);
 
-  /* %578 = reduce_sum(%574) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
+  /* %580 = reduce_sum(%576) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 317915136,
-      arena + 328141056);
+      arena + 329351424);
 
-  /* %579 = reduce_sum(%576) {axes [0], batch} blocks.11.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 321546240,
-      arena + 328141824);
+  /* %581 = reduce_sum(%578) {axes [0], batch} blocks.11.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 325140480,
+      arena + 329352192);
 
-  /* %580 = mul(%576, %480) blocks.11.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 321546240, (const long[]){37824, 192, 1},
-      params[235], (const long[]){0, 0, 1}, arena + 317915136);
-
-  /* %581 = reduce_sum(%576, %482) {axes [0], batch} blocks.11.norm1 : f32[192] */
+  /* %582 = reduce_sum(%578, %485) {axes [0], batch} blocks.11.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 321546240, arena + 452081664, arena + 328142016);
+      arena + 325140480, arena + 456898560, arena + 329352384);
 
-  /* %582 = normalize_grad(%479, %580) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 450871296, arena + 317915136, 1e-06f, arena + 319125504);
+  /* %583 = normalize_grad(%482, %578, %483, %570) {eps 1e-06} blocks.10.conv : f32[B, 197, 192], written over %578 */
+  lk_layernorm_grad(B * 197, 192, arena + 455688192, arena + 325140480, params[235],
+      arena + 460529664, 1e-06f, arena + 325140480);
 
-  /* %583 = add(%568, %582) blocks.10.conv : f32[B, 197, 192], written over %543 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
-      arena + 319125504, (const long[]){37824, 192, 1}, arena + 455712768);
-
-  /* %584 = slice(%583) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], a view of %543: no code */
+  /* %584 = slice(%583) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], a view of %578: no code */
 
   /* %585 = slice(%583) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 455712960, 37824, arena + 325140480, 37632);
+  lk_copy_rows(B, 37632, arena + 325140672, 37824, arena + 326350848, 37632);
 
-  /* %586 = batch_norm_act_param_grad(%472, %585, %475, %473, %474) {eps 1e-05} blocks.10.conv.conv.7 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 482211840, arena + 325140480,
-      arena + 487586928, params[231], params[232], 1e-05f, LK_ACT_NONE, arena + 317915136,
+  /* %586 = batch_norm_act_param_grad(%475, %585, %478, %476, %477) {eps 1e-05} blocks.10.conv.conv.7 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 487028736, arena + 326350848,
+      arena + 492403824, params[231], params[232], 1e-05f, LK_ACT_NONE, arena + 317915136,
       arena + 317953728);
 
-  /* %587 = batch_norm_act_grad(%472, %585, %475, %473, %474, %586) {eps 1e-05} blocks.10.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 482211840, arena + 325140480, arena + 487586928,
+  /* %587 = batch_norm_act_grad(%475, %585, %478, %476, %477, %586) {eps 1e-05} blocks.10.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 487028736, arena + 326350848, arena + 492403824,
       params[231], params[232], arena + 317953728, 1e-05f, LK_ACT_NONE, arena + 317915136,
-      arena + 326344704);
+      arena + 327555072);
 
   /* %588 = index(%586) {axis 0, at 0} blocks.10.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 317953728, 384, arena + 328142208, 192);
+  lk_copy_rows(1, 192, arena + 317953728, 384, arena + 329352576, 192);
 
   /* %589 = index(%586) {axis 0, at 1} blocks.10.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 317953920, 384, arena + 328142400, 192);
+  lk_copy_rows(1, 192, arena + 317953920, 384, arena + 329352768, 192);
 
-  /* %590 = transpose(%471) {perm [1, 0]} blocks.10.conv.conv.6 : f32[1152, 192] */
-  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[230], arena + 327770112);
+  /* %590 = transpose(%474) {perm [1, 0]} blocks.10.conv.conv.6 : f32[1152, 192] */
+  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[230], arena + 328980480);
 
   /* %591 = fused_linear(%587, %590) blocks.10.conv.conv.6 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 326344704, arena + 327770112, NULL, LK_ACT_NONE, NULL,
+  lk_fused_linear(B * 196, 192, 1152, arena + 327555072, arena + 328980480, NULL, LK_ACT_NONE, NULL,
       arena + 317915136);
 
-  /* %592 = linear_grad_weight(%587, %469) blocks.10.conv.conv.6 : f32[192, 1152] */
-  lk_linear_grad_weight(B * 196, 1152, 192, arena + 326344704, arena + 310689792,
-      arena + 327770112);
+  /* %592 = linear_grad_weight(%587, %472) blocks.10.conv.conv.6 : f32[192, 1152] */
+  lk_linear_grad_weight(B * 196, 1152, 192, arena + 327555072, arena + 310689792,
+      arena + 328980480);
 
   /* %593 = reshape(%592) {shape [192, 1152, 1, 1]} blocks.10.conv.conv.6 : f32[192, 1152, 1, 1], a view of %592: no code */
 
-  /* %594 = batch_norm_act_param_grad(%464, %591, %467, %465, %466) {eps 1e-05, act relu6} blocks.10.conv.conv.4 : f32[2, 1152] */
+  /* %594 = batch_norm_act_param_grad(%467, %591, %470, %468, %469) {eps 1e-05, act relu6} blocks.10.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 303464448, arena + 317915136,
-      arena + 487514496, params[226], params[227], 1e-05f, LK_ACT_RELU6, arena + 310689792,
+      arena + 492331392, params[226], params[227], 1e-05f, LK_ACT_RELU6, arena + 310689792,
       arena + 310921344);
 
-  /* %595 = batch_norm_act_grad(%464, %591, %467, %465, %466, %594) {eps 1e-05, act relu6} blocks.10.conv.conv.4 : f32[B, 196, 1152], written over %591 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 303464448, arena + 317915136, arena + 487514496,
+  /* %595 = batch_norm_act_grad(%467, %591, %470, %468, %469, %594) {eps 1e-05, act relu6} blocks.10.conv.conv.4 : f32[B, 196, 1152], written over %591 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 303464448, arena + 317915136, arena + 492331392,
       params[226], params[227], arena + 310921344, 1e-05f, LK_ACT_RELU6, arena + 310689792,
       arena + 317915136);
 
@@ -7049,1896 +7142,1816 @@ int localvit_tiny_relu6_train_forward(const float *const *params, const float *c
   /* %597 = index(%594) {axis 0, at 1} blocks.10.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 310922496, 2304, arena + 310701312, 1152);
 
-  /* %598 = token_dwconv_grad_input(%595, %463) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 1152] */
+  /* %598 = token_dwconv_grad_input(%595, %466) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 317915136, params[225],
       arena + 303464448);
 
-  /* %599 = token_dwconv_grad_weight(%595, %462) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %599 = token_dwconv_grad_weight(%595, %465) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 317915136,
       arena + 296239104, arena + 310689792);
 
-  /* %600 = batch_norm_act_param_grad(%457, %598, %460, %458, %459) {eps 1e-05, act relu6} blocks.10.conv.conv.1 : f32[2, 1152] */
+  /* %600 = batch_norm_act_param_grad(%460, %598, %463, %461, %462) {eps 1e-05, act relu6} blocks.10.conv.conv.1 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 289013760, arena + 303464448,
-      arena + 487511040, params[221], params[222], 1e-05f, LK_ACT_RELU6, arena + 296239104,
+      arena + 492327936, params[221], params[222], 1e-05f, LK_ACT_RELU6, arena + 296239104,
       arena + 296470656);
 
-  /* %601 = batch_norm_act_grad(%457, %598, %460, %458, %459, %600) {eps 1e-05, act relu6} blocks.10.conv.conv.1 : f32[B, 196, 1152], written over %598 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 289013760, arena + 303464448, arena + 487511040,
+  /* %601 = batch_norm_act_grad(%460, %598, %463, %461, %462, %600) {eps 1e-05, act relu6} blocks.10.conv.conv.1 : f32[B, 196, 1152], written over %598 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 289013760, arena + 303464448, arena + 492327936,
       params[221], params[222], arena + 296470656, 1e-05f, LK_ACT_RELU6, arena + 296239104,
       arena + 303464448);
 
   /* %602 = index(%600) {axis 0, at 0} blocks.10.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 296470656, 2304, arena + 299237376, 1152);
+  lk_copy_rows(1, 1152, arena + 296470656, 2304, arena + 300447744, 1152);
 
   /* %603 = index(%600) {axis 0, at 1} blocks.10.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 296471808, 2304, arena + 299238528, 1152);
+  lk_copy_rows(1, 1152, arena + 296471808, 2304, arena + 300448896, 1152);
 
-  /* %604 = transpose(%456) {perm [1, 0]} blocks.10.conv.conv.0 : f32[192, 1152] */
+  /* %604 = transpose(%459) {perm [1, 0]} blocks.10.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[220], arena + 289013760);
 
-  /* %605 = linear_grad_weight(%601, %454) blocks.10.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 303464448, arena + 481007616,
-      arena + 298647552);
+  /* %605 = linear_grad_weight(%601, %457) blocks.10.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 303464448, arena + 485824512,
+      arena + 299857920);
 
-  /* %606 = fused_linear(%601, %604, %585) {residual} blocks.10.conv.conv.0 : f32[B, 196, 192], written into %543 from row 1 */
+  /* %606 = fused_linear(%601, %604, %585) {residual} blocks.10.conv.conv.0 : f32[B, 196, 192], written into %578 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 303464448, 225792, arena + 289013760, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 325140480, 37632, arena + 455712960, 37824);
+      NULL, 0, LK_ACT_NONE, arena + 326350848, 37632, arena + 325140672, 37824);
 
   /* %607 = reshape(%605) {shape [1152, 192, 1, 1]} blocks.10.conv.conv.0 : f32[1152, 192, 1, 1], a view of %605: no code */
 
-  /* %608 = concat(%584, %606) {axis 0} blocks.10 : f32[B, 197, 192], a view of %543: no code */
+  /* %608 = concat(%584, %606) {axis 0} blocks.10 : f32[B, 197, 192], a view of %578: no code */
 
-  /* %609 = mul(%608, %451) blocks.10 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
+  /* %609 = mul(%608, %454) blocks.10 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 325140480, (const long[]){37824, 192, 1},
       inputs[10], (const long[]){1, 0, 0}, arena + 289013760);
 
-  /* %610 = transpose(%448) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
+  /* %610 = transpose(%451) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[218], arena + 290224128);
 
   /* %611 = fused_linear(%609, %610) blocks.10.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 289013760, arena + 290224128, NULL, LK_ACT_NONE, NULL,
       arena + 292644864);
 
-  /* %612 = linear_grad_weight(%609, %447) blocks.10.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 289013760, arena + 449660928, arena + 299200512);
+  /* %612 = linear_grad_weight(%609, %450) blocks.10.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 289013760, arena + 454477824, arena + 300410880);
 
   /* %613 = reduce_sum(%609) {axes [0], batch} blocks.10.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 289013760,
-      arena + 299240256);
+      arena + 300450624);
 
-  /* %614 = sdpa_grad(%444, %445, %446, %611) {heads 4, kv_heads 4} blocks.10.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 390352896, 576, arena + 390353088, 576,
-      arena + 390353280, 576, arena + 292644864, 192, arena + 289013760, 576,
+  /* %614 = sdpa_grad(%447, %448, %449, %611) {heads 4, kv_heads 4} blocks.10.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 395169792, 576, arena + 395169984, 576,
+      arena + 395170176, 576, arena + 292644864, 192, arena + 289013760, 576,
       arena + 289013760 + 192, 576, arena + 289013760 + 384, 576, 0.14433756f);
 
-  /* %615 = transpose(%441) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[216], arena + 293855232);
+  /* %615 = transpose(%444) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[216], arena + 292644864);
 
   /* %616 = fused_linear(%614, %615) blocks.10.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 289013760, arena + 293855232, NULL, LK_ACT_NONE, NULL,
-      arena + 292644864);
+  lk_fused_linear(B * 197, 576, 192, arena + 289013760, arena + 292644864, NULL, LK_ACT_NONE, NULL,
+      arena + 296239104);
 
-  /* %617 = linear_grad_weight(%614, %440) blocks.10.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 289013760, arena + 448450560, arena + 299089920);
+  /* %617 = linear_grad_weight(%614, %443) blocks.10.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 289013760, arena + 453267456, arena + 300300288);
 
   /* %618 = reduce_sum(%614) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 289013760,
-      arena + 299239680);
+      arena + 300450048);
 
   /* %619 = reduce_sum(%616) {axes [0], batch} blocks.10.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 292644864,
-      arena + 299240448);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 296239104,
+      arena + 300450816);
 
-  /* %620 = mul(%616, %437) blocks.10.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 292644864, (const long[]){37824, 192, 1},
-      params[214], (const long[]){0, 0, 1}, arena + 289013760);
-
-  /* %621 = reduce_sum(%616, %439) {axes [0], batch} blocks.10.norm1 : f32[192] */
+  /* %620 = reduce_sum(%616, %442) {axes [0], batch} blocks.10.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 292644864, arena + 447240192, arena + 299240640);
+      arena + 296239104, arena + 452057088, arena + 300451008);
 
-  /* %622 = normalize_grad(%436, %620) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 446029824, arena + 289013760, 1e-06f, arena + 290224128);
+  /* %621 = normalize_grad(%439, %616, %440, %608) {eps 1e-06} blocks.9.conv : f32[B, 197, 192], written over %616 */
+  lk_layernorm_grad(B * 197, 192, arena + 450846720, arena + 296239104, params[214],
+      arena + 325140480, 1e-06f, arena + 296239104);
 
-  /* %623 = add(%608, %622) blocks.9.conv : f32[B, 197, 192], written over %543 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
-      arena + 290224128, (const long[]){37824, 192, 1}, arena + 455712768);
+  /* %622 = slice(%621) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], a view of %616: no code */
 
-  /* %624 = slice(%623) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], a view of %543: no code */
+  /* %623 = slice(%621) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 296239296, 37824, arena + 297449472, 37632);
 
-  /* %625 = slice(%623) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 455712960, 37824, arena + 296239104, 37632);
-
-  /* %626 = batch_norm_act_param_grad(%429, %625, %432, %430, %431) {eps 1e-05} blocks.9.conv.conv.7 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 479803392, arena + 296239104,
-      arena + 487586352, params[210], params[211], 1e-05f, LK_ACT_NONE, arena + 289013760,
+  /* %624 = batch_norm_act_param_grad(%432, %623, %435, %433, %434) {eps 1e-05} blocks.9.conv.conv.7 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 484620288, arena + 297449472,
+      arena + 492403248, params[210], params[211], 1e-05f, LK_ACT_NONE, arena + 289013760,
       arena + 289052352);
 
-  /* %627 = batch_norm_act_grad(%429, %625, %432, %430, %431, %626) {eps 1e-05} blocks.9.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 479803392, arena + 296239104, arena + 487586352,
+  /* %625 = batch_norm_act_grad(%432, %623, %435, %433, %434, %624) {eps 1e-05} blocks.9.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 484620288, arena + 297449472, arena + 492403248,
       params[210], params[211], arena + 289052352, 1e-05f, LK_ACT_NONE, arena + 289013760,
-      arena + 297443328);
+      arena + 298653696);
 
-  /* %628 = index(%626) {axis 0, at 0} blocks.9.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 289052352, 384, arena + 299240832, 192);
+  /* %626 = index(%624) {axis 0, at 0} blocks.9.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 289052352, 384, arena + 300451200, 192);
 
-  /* %629 = index(%626) {axis 0, at 1} blocks.9.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 289052544, 384, arena + 299241024, 192);
+  /* %627 = index(%624) {axis 0, at 1} blocks.9.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 289052544, 384, arena + 300451392, 192);
 
-  /* %630 = transpose(%428) {perm [1, 0]} blocks.9.conv.conv.6 : f32[1152, 192] */
-  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[209], arena + 298868736);
+  /* %628 = transpose(%431) {perm [1, 0]} blocks.9.conv.conv.6 : f32[1152, 192] */
+  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[209], arena + 300079104);
 
-  /* %631 = fused_linear(%627, %630) blocks.9.conv.conv.6 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 297443328, arena + 298868736, NULL, LK_ACT_NONE, NULL,
+  /* %629 = fused_linear(%625, %628) blocks.9.conv.conv.6 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 298653696, arena + 300079104, NULL, LK_ACT_NONE, NULL,
       arena + 289013760);
 
-  /* %632 = linear_grad_weight(%627, %426) blocks.9.conv.conv.6 : f32[192, 1152] */
-  lk_linear_grad_weight(B * 196, 1152, 192, arena + 297443328, arena + 281788416,
-      arena + 298868736);
+  /* %630 = linear_grad_weight(%625, %429) blocks.9.conv.conv.6 : f32[192, 1152] */
+  lk_linear_grad_weight(B * 196, 1152, 192, arena + 298653696, arena + 281788416,
+      arena + 300079104);
 
-  /* %633 = reshape(%632) {shape [192, 1152, 1, 1]} blocks.9.conv.conv.6 : f32[192, 1152, 1, 1], a view of %632: no code */
+  /* %631 = reshape(%630) {shape [192, 1152, 1, 1]} blocks.9.conv.conv.6 : f32[192, 1152, 1, 1], a view of %630: no code */
 
-  /* %634 = batch_norm_act_param_grad(%421, %631, %424, %422, %423) {eps 1e-05, act relu6} blocks.9.conv.conv.4 : f32[2, 1152] */
+  /* %632 = batch_norm_act_param_grad(%424, %629, %427, %425, %426) {eps 1e-05, act relu6} blocks.9.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 274563072, arena + 289013760,
-      arena + 487507584, params[205], params[206], 1e-05f, LK_ACT_RELU6, arena + 281788416,
+      arena + 492324480, params[205], params[206], 1e-05f, LK_ACT_RELU6, arena + 281788416,
       arena + 282019968);
 
-  /* %635 = batch_norm_act_grad(%421, %631, %424, %422, %423, %634) {eps 1e-05, act relu6} blocks.9.conv.conv.4 : f32[B, 196, 1152], written over %631 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 274563072, arena + 289013760, arena + 487507584,
+  /* %633 = batch_norm_act_grad(%424, %629, %427, %425, %426, %632) {eps 1e-05, act relu6} blocks.9.conv.conv.4 : f32[B, 196, 1152], written over %629 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 274563072, arena + 289013760, arena + 492324480,
       params[205], params[206], arena + 282019968, 1e-05f, LK_ACT_RELU6, arena + 281788416,
       arena + 289013760);
 
-  /* %636 = index(%634) {axis 0, at 0} blocks.9.conv.conv.4 : f32[1152] */
+  /* %634 = index(%632) {axis 0, at 0} blocks.9.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 282019968, 2304, arena + 281798784, 1152);
 
-  /* %637 = index(%634) {axis 0, at 1} blocks.9.conv.conv.4 : f32[1152] */
+  /* %635 = index(%632) {axis 0, at 1} blocks.9.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 282021120, 2304, arena + 281799936, 1152);
 
-  /* %638 = token_dwconv_grad_input(%635, %420) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 1152] */
+  /* %636 = token_dwconv_grad_input(%633, %423) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 289013760, params[204],
       arena + 274563072);
 
-  /* %639 = token_dwconv_grad_weight(%635, %419) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %637 = token_dwconv_grad_weight(%633, %422) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 289013760,
       arena + 267337728, arena + 281788416);
 
-  /* %640 = batch_norm_act_param_grad(%414, %638, %417, %415, %416) {eps 1e-05, act relu6} blocks.9.conv.conv.1 : f32[2, 1152] */
+  /* %638 = batch_norm_act_param_grad(%417, %636, %420, %418, %419) {eps 1e-05, act relu6} blocks.9.conv.conv.1 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 260112384, arena + 274563072,
-      arena + 487504128, params[200], params[201], 1e-05f, LK_ACT_RELU6, arena + 267337728,
+      arena + 492321024, params[200], params[201], 1e-05f, LK_ACT_RELU6, arena + 267337728,
       arena + 267569280);
 
-  /* %641 = batch_norm_act_grad(%414, %638, %417, %415, %416, %640) {eps 1e-05, act relu6} blocks.9.conv.conv.1 : f32[B, 196, 1152], written over %638 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 260112384, arena + 274563072, arena + 487504128,
+  /* %639 = batch_norm_act_grad(%417, %636, %420, %418, %419, %638) {eps 1e-05, act relu6} blocks.9.conv.conv.1 : f32[B, 196, 1152], written over %636 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 260112384, arena + 274563072, arena + 492321024,
       params[200], params[201], arena + 267569280, 1e-05f, LK_ACT_RELU6, arena + 267337728,
       arena + 274563072);
 
-  /* %642 = index(%640) {axis 0, at 0} blocks.9.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 267569280, 2304, arena + 270336000, 1152);
+  /* %640 = index(%638) {axis 0, at 0} blocks.9.conv.conv.1 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 267569280, 2304, arena + 271546368, 1152);
 
-  /* %643 = index(%640) {axis 0, at 1} blocks.9.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 267570432, 2304, arena + 270337152, 1152);
+  /* %641 = index(%638) {axis 0, at 1} blocks.9.conv.conv.1 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 267570432, 2304, arena + 271547520, 1152);
 
-  /* %644 = transpose(%413) {perm [1, 0]} blocks.9.conv.conv.0 : f32[192, 1152] */
+  /* %642 = transpose(%416) {perm [1, 0]} blocks.9.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[199], arena + 260112384);
 
-  /* %645 = linear_grad_weight(%641, %411) blocks.9.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 274563072, arena + 478599168,
-      arena + 269746176);
+  /* %643 = linear_grad_weight(%639, %414) blocks.9.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 274563072, arena + 483416064,
+      arena + 270956544);
 
-  /* %646 = fused_linear(%641, %644, %625) {residual} blocks.9.conv.conv.0 : f32[B, 196, 192], written into %543 from row 1 */
+  /* %644 = fused_linear(%639, %642, %623) {residual} blocks.9.conv.conv.0 : f32[B, 196, 192], written into %616 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 274563072, 225792, arena + 260112384, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 296239104, 37632, arena + 455712960, 37824);
+      NULL, 0, LK_ACT_NONE, arena + 297449472, 37632, arena + 296239296, 37824);
 
-  /* %647 = reshape(%645) {shape [1152, 192, 1, 1]} blocks.9.conv.conv.0 : f32[1152, 192, 1, 1], a view of %645: no code */
+  /* %645 = reshape(%643) {shape [1152, 192, 1, 1]} blocks.9.conv.conv.0 : f32[1152, 192, 1, 1], a view of %643: no code */
 
-  /* %648 = concat(%624, %646) {axis 0} blocks.9 : f32[B, 197, 192], a view of %543: no code */
+  /* %646 = concat(%622, %644) {axis 0} blocks.9 : f32[B, 197, 192], a view of %616: no code */
 
-  /* %649 = mul(%648, %408) blocks.9 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
+  /* %647 = mul(%646, %411) blocks.9 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 296239104, (const long[]){37824, 192, 1},
       inputs[9], (const long[]){1, 0, 0}, arena + 260112384);
 
-  /* %650 = transpose(%405) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
+  /* %648 = transpose(%408) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[197], arena + 261322752);
 
-  /* %651 = fused_linear(%649, %650) blocks.9.attn.proj : f32[B, 197, 192] */
+  /* %649 = fused_linear(%647, %648) blocks.9.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 260112384, arena + 261322752, NULL, LK_ACT_NONE, NULL,
       arena + 263743488);
 
-  /* %652 = linear_grad_weight(%649, %404) blocks.9.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 260112384, arena + 444819456, arena + 270299136);
+  /* %650 = linear_grad_weight(%647, %407) blocks.9.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 260112384, arena + 449636352, arena + 271509504);
 
-  /* %653 = reduce_sum(%649) {axes [0], batch} blocks.9.attn.proj : f32[192] */
+  /* %651 = reduce_sum(%647) {axes [0], batch} blocks.9.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 260112384,
-      arena + 270338880);
+      arena + 271549248);
 
-  /* %654 = sdpa_grad(%401, %402, %403, %651) {heads 4, kv_heads 4} blocks.9.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 386721792, 576, arena + 386721984, 576,
-      arena + 386722176, 576, arena + 263743488, 192, arena + 260112384, 576,
+  /* %652 = sdpa_grad(%404, %405, %406, %649) {heads 4, kv_heads 4} blocks.9.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 391538688, 576, arena + 391538880, 576,
+      arena + 391539072, 576, arena + 263743488, 192, arena + 260112384, 576,
       arena + 260112384 + 192, 576, arena + 260112384 + 384, 576, 0.14433756f);
 
-  /* %655 = transpose(%398) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[195], arena + 264953856);
+  /* %653 = transpose(%401) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[195], arena + 263743488);
 
-  /* %656 = fused_linear(%654, %655) blocks.9.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 260112384, arena + 264953856, NULL, LK_ACT_NONE, NULL,
-      arena + 263743488);
+  /* %654 = fused_linear(%652, %653) blocks.9.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 260112384, arena + 263743488, NULL, LK_ACT_NONE, NULL,
+      arena + 267337728);
 
-  /* %657 = linear_grad_weight(%654, %397) blocks.9.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 260112384, arena + 443609088, arena + 270188544);
+  /* %655 = linear_grad_weight(%652, %400) blocks.9.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 260112384, arena + 448425984, arena + 271398912);
 
-  /* %658 = reduce_sum(%654) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
+  /* %656 = reduce_sum(%652) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 260112384,
-      arena + 270338304);
+      arena + 271548672);
 
-  /* %659 = reduce_sum(%656) {axes [0], batch} blocks.9.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 263743488,
-      arena + 270339072);
+  /* %657 = reduce_sum(%654) {axes [0], batch} blocks.9.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 267337728,
+      arena + 271549440);
 
-  /* %660 = mul(%656, %394) blocks.9.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 263743488, (const long[]){37824, 192, 1},
-      params[193], (const long[]){0, 0, 1}, arena + 260112384);
-
-  /* %661 = reduce_sum(%656, %396) {axes [0], batch} blocks.9.norm1 : f32[192] */
+  /* %658 = reduce_sum(%654, %399) {axes [0], batch} blocks.9.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 263743488, arena + 442398720, arena + 270339264);
+      arena + 267337728, arena + 447215616, arena + 271549632);
 
-  /* %662 = normalize_grad(%393, %660) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 441188352, arena + 260112384, 1e-06f, arena + 261322752);
+  /* %659 = normalize_grad(%396, %654, %397, %646) {eps 1e-06} blocks.8.conv : f32[B, 197, 192], written over %654 */
+  lk_layernorm_grad(B * 197, 192, arena + 446005248, arena + 267337728, params[193],
+      arena + 296239104, 1e-06f, arena + 267337728);
 
-  /* %663 = add(%648, %662) blocks.8.conv : f32[B, 197, 192], written over %543 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
-      arena + 261322752, (const long[]){37824, 192, 1}, arena + 455712768);
+  /* %660 = slice(%659) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], a view of %654: no code */
 
-  /* %664 = slice(%663) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], a view of %543: no code */
+  /* %661 = slice(%659) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 267337920, 37824, arena + 268548096, 37632);
 
-  /* %665 = slice(%663) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 455712960, 37824, arena + 267337728, 37632);
-
-  /* %666 = batch_norm_act_param_grad(%386, %665, %389, %387, %388) {eps 1e-05} blocks.8.conv.conv.7 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 477394944, arena + 267337728,
-      arena + 487585776, params[189], params[190], 1e-05f, LK_ACT_NONE, arena + 260112384,
+  /* %662 = batch_norm_act_param_grad(%389, %661, %392, %390, %391) {eps 1e-05} blocks.8.conv.conv.7 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 482211840, arena + 268548096,
+      arena + 492402672, params[189], params[190], 1e-05f, LK_ACT_NONE, arena + 260112384,
       arena + 260150976);
 
-  /* %667 = batch_norm_act_grad(%386, %665, %389, %387, %388, %666) {eps 1e-05} blocks.8.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 477394944, arena + 267337728, arena + 487585776,
+  /* %663 = batch_norm_act_grad(%389, %661, %392, %390, %391, %662) {eps 1e-05} blocks.8.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 482211840, arena + 268548096, arena + 492402672,
       params[189], params[190], arena + 260150976, 1e-05f, LK_ACT_NONE, arena + 260112384,
-      arena + 268541952);
+      arena + 269752320);
 
-  /* %668 = index(%666) {axis 0, at 0} blocks.8.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 260150976, 384, arena + 270339456, 192);
+  /* %664 = index(%662) {axis 0, at 0} blocks.8.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 260150976, 384, arena + 271549824, 192);
 
-  /* %669 = index(%666) {axis 0, at 1} blocks.8.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 260151168, 384, arena + 270339648, 192);
+  /* %665 = index(%662) {axis 0, at 1} blocks.8.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 260151168, 384, arena + 271550016, 192);
 
-  /* %670 = transpose(%385) {perm [1, 0]} blocks.8.conv.conv.6 : f32[1152, 192] */
-  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[188], arena + 269967360);
+  /* %666 = transpose(%388) {perm [1, 0]} blocks.8.conv.conv.6 : f32[1152, 192] */
+  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[188], arena + 271177728);
 
-  /* %671 = fused_linear(%667, %670) blocks.8.conv.conv.6 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 268541952, arena + 269967360, NULL, LK_ACT_NONE, NULL,
+  /* %667 = fused_linear(%663, %666) blocks.8.conv.conv.6 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 269752320, arena + 271177728, NULL, LK_ACT_NONE, NULL,
       arena + 260112384);
 
-  /* %672 = linear_grad_weight(%667, %383) blocks.8.conv.conv.6 : f32[192, 1152] */
-  lk_linear_grad_weight(B * 196, 1152, 192, arena + 268541952, arena + 252887040,
-      arena + 269967360);
+  /* %668 = linear_grad_weight(%663, %386) blocks.8.conv.conv.6 : f32[192, 1152] */
+  lk_linear_grad_weight(B * 196, 1152, 192, arena + 269752320, arena + 252887040,
+      arena + 271177728);
 
-  /* %673 = reshape(%672) {shape [192, 1152, 1, 1]} blocks.8.conv.conv.6 : f32[192, 1152, 1, 1], a view of %672: no code */
+  /* %669 = reshape(%668) {shape [192, 1152, 1, 1]} blocks.8.conv.conv.6 : f32[192, 1152, 1, 1], a view of %668: no code */
 
-  /* %674 = batch_norm_act_param_grad(%378, %671, %381, %379, %380) {eps 1e-05, act relu6} blocks.8.conv.conv.4 : f32[2, 1152] */
+  /* %670 = batch_norm_act_param_grad(%381, %667, %384, %382, %383) {eps 1e-05, act relu6} blocks.8.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 245661696, arena + 260112384,
-      arena + 487500672, params[184], params[185], 1e-05f, LK_ACT_RELU6, arena + 252887040,
+      arena + 492317568, params[184], params[185], 1e-05f, LK_ACT_RELU6, arena + 252887040,
       arena + 253118592);
 
-  /* %675 = batch_norm_act_grad(%378, %671, %381, %379, %380, %674) {eps 1e-05, act relu6} blocks.8.conv.conv.4 : f32[B, 196, 1152], written over %671 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 245661696, arena + 260112384, arena + 487500672,
+  /* %671 = batch_norm_act_grad(%381, %667, %384, %382, %383, %670) {eps 1e-05, act relu6} blocks.8.conv.conv.4 : f32[B, 196, 1152], written over %667 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 245661696, arena + 260112384, arena + 492317568,
       params[184], params[185], arena + 253118592, 1e-05f, LK_ACT_RELU6, arena + 252887040,
       arena + 260112384);
 
-  /* %676 = index(%674) {axis 0, at 0} blocks.8.conv.conv.4 : f32[1152] */
+  /* %672 = index(%670) {axis 0, at 0} blocks.8.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 253118592, 2304, arena + 252897408, 1152);
 
-  /* %677 = index(%674) {axis 0, at 1} blocks.8.conv.conv.4 : f32[1152] */
+  /* %673 = index(%670) {axis 0, at 1} blocks.8.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 253119744, 2304, arena + 252898560, 1152);
 
-  /* %678 = token_dwconv_grad_input(%675, %377) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 1152] */
+  /* %674 = token_dwconv_grad_input(%671, %380) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 260112384, params[183],
       arena + 245661696);
 
-  /* %679 = token_dwconv_grad_weight(%675, %376) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %675 = token_dwconv_grad_weight(%671, %379) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 260112384,
       arena + 238436352, arena + 252887040);
 
-  /* %680 = batch_norm_act_param_grad(%371, %678, %374, %372, %373) {eps 1e-05, act relu6} blocks.8.conv.conv.1 : f32[2, 1152] */
+  /* %676 = batch_norm_act_param_grad(%374, %674, %377, %375, %376) {eps 1e-05, act relu6} blocks.8.conv.conv.1 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 231211008, arena + 245661696,
-      arena + 487497216, params[179], params[180], 1e-05f, LK_ACT_RELU6, arena + 238436352,
+      arena + 492314112, params[179], params[180], 1e-05f, LK_ACT_RELU6, arena + 238436352,
       arena + 238667904);
 
-  /* %681 = batch_norm_act_grad(%371, %678, %374, %372, %373, %680) {eps 1e-05, act relu6} blocks.8.conv.conv.1 : f32[B, 196, 1152], written over %678 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 231211008, arena + 245661696, arena + 487497216,
+  /* %677 = batch_norm_act_grad(%374, %674, %377, %375, %376, %676) {eps 1e-05, act relu6} blocks.8.conv.conv.1 : f32[B, 196, 1152], written over %674 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 231211008, arena + 245661696, arena + 492314112,
       params[179], params[180], arena + 238667904, 1e-05f, LK_ACT_RELU6, arena + 238436352,
       arena + 245661696);
 
-  /* %682 = index(%680) {axis 0, at 0} blocks.8.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 238667904, 2304, arena + 241434624, 1152);
+  /* %678 = index(%676) {axis 0, at 0} blocks.8.conv.conv.1 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 238667904, 2304, arena + 242644992, 1152);
 
-  /* %683 = index(%680) {axis 0, at 1} blocks.8.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 238669056, 2304, arena + 241435776, 1152);
+  /* %679 = index(%676) {axis 0, at 1} blocks.8.conv.conv.1 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 238669056, 2304, arena + 242646144, 1152);
 
-  /* %684 = transpose(%370) {perm [1, 0]} blocks.8.conv.conv.0 : f32[192, 1152] */
+  /* %680 = transpose(%373) {perm [1, 0]} blocks.8.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[178], arena + 231211008);
 
-  /* %685 = linear_grad_weight(%681, %368) blocks.8.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 245661696, arena + 476190720,
-      arena + 240844800);
+  /* %681 = linear_grad_weight(%677, %371) blocks.8.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 245661696, arena + 481007616,
+      arena + 242055168);
 
-  /* %686 = fused_linear(%681, %684, %665) {residual} blocks.8.conv.conv.0 : f32[B, 196, 192], written into %543 from row 1 */
+  /* %682 = fused_linear(%677, %680, %661) {residual} blocks.8.conv.conv.0 : f32[B, 196, 192], written into %654 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 245661696, 225792, arena + 231211008, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 267337728, 37632, arena + 455712960, 37824);
+      NULL, 0, LK_ACT_NONE, arena + 268548096, 37632, arena + 267337920, 37824);
 
-  /* %687 = reshape(%685) {shape [1152, 192, 1, 1]} blocks.8.conv.conv.0 : f32[1152, 192, 1, 1], a view of %685: no code */
+  /* %683 = reshape(%681) {shape [1152, 192, 1, 1]} blocks.8.conv.conv.0 : f32[1152, 192, 1, 1], a view of %681: no code */
 
-  /* %688 = concat(%664, %686) {axis 0} blocks.8 : f32[B, 197, 192], a view of %543: no code */
+  /* %684 = concat(%660, %682) {axis 0} blocks.8 : f32[B, 197, 192], a view of %654: no code */
 
-  /* %689 = mul(%688, %365) blocks.8 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
+  /* %685 = mul(%684, %368) blocks.8 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 267337728, (const long[]){37824, 192, 1},
       inputs[8], (const long[]){1, 0, 0}, arena + 231211008);
 
-  /* %690 = transpose(%362) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
+  /* %686 = transpose(%365) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[176], arena + 232421376);
 
-  /* %691 = fused_linear(%689, %690) blocks.8.attn.proj : f32[B, 197, 192] */
+  /* %687 = fused_linear(%685, %686) blocks.8.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 231211008, arena + 232421376, NULL, LK_ACT_NONE, NULL,
       arena + 234842112);
 
-  /* %692 = linear_grad_weight(%689, %361) blocks.8.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 231211008, arena + 439977984, arena + 241397760);
+  /* %688 = linear_grad_weight(%685, %364) blocks.8.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 231211008, arena + 444794880, arena + 242608128);
 
-  /* %693 = reduce_sum(%689) {axes [0], batch} blocks.8.attn.proj : f32[192] */
+  /* %689 = reduce_sum(%685) {axes [0], batch} blocks.8.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 231211008,
-      arena + 241437504);
+      arena + 242647872);
 
-  /* %694 = sdpa_grad(%358, %359, %360, %691) {heads 4, kv_heads 4} blocks.8.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 383090688, 576, arena + 383090880, 576,
-      arena + 383091072, 576, arena + 234842112, 192, arena + 231211008, 576,
+  /* %690 = sdpa_grad(%361, %362, %363, %687) {heads 4, kv_heads 4} blocks.8.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 387907584, 576, arena + 387907776, 576,
+      arena + 387907968, 576, arena + 234842112, 192, arena + 231211008, 576,
       arena + 231211008 + 192, 576, arena + 231211008 + 384, 576, 0.14433756f);
 
-  /* %695 = transpose(%355) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[174], arena + 236052480);
+  /* %691 = transpose(%358) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[174], arena + 234842112);
 
-  /* %696 = fused_linear(%694, %695) blocks.8.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 231211008, arena + 236052480, NULL, LK_ACT_NONE, NULL,
-      arena + 234842112);
+  /* %692 = fused_linear(%690, %691) blocks.8.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 231211008, arena + 234842112, NULL, LK_ACT_NONE, NULL,
+      arena + 238436352);
 
-  /* %697 = linear_grad_weight(%694, %354) blocks.8.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 231211008, arena + 438767616, arena + 241287168);
+  /* %693 = linear_grad_weight(%690, %357) blocks.8.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 231211008, arena + 443584512, arena + 242497536);
 
-  /* %698 = reduce_sum(%694) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
+  /* %694 = reduce_sum(%690) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 231211008,
-      arena + 241436928);
+      arena + 242647296);
 
-  /* %699 = reduce_sum(%696) {axes [0], batch} blocks.8.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 234842112,
-      arena + 241437696);
+  /* %695 = reduce_sum(%692) {axes [0], batch} blocks.8.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 238436352,
+      arena + 242648064);
 
-  /* %700 = mul(%696, %351) blocks.8.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 234842112, (const long[]){37824, 192, 1},
-      params[172], (const long[]){0, 0, 1}, arena + 231211008);
-
-  /* %701 = reduce_sum(%696, %353) {axes [0], batch} blocks.8.norm1 : f32[192] */
+  /* %696 = reduce_sum(%692, %356) {axes [0], batch} blocks.8.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 234842112, arena + 437557248, arena + 241437888);
+      arena + 238436352, arena + 442374144, arena + 242648256);
 
-  /* %702 = normalize_grad(%350, %700) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 436346880, arena + 231211008, 1e-06f, arena + 232421376);
+  /* %697 = normalize_grad(%353, %692, %354, %684) {eps 1e-06} blocks.7.conv : f32[B, 197, 192], written over %692 */
+  lk_layernorm_grad(B * 197, 192, arena + 441163776, arena + 238436352, params[172],
+      arena + 267337728, 1e-06f, arena + 238436352);
 
-  /* %703 = add(%688, %702) blocks.7.conv : f32[B, 197, 192], written over %543 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
-      arena + 232421376, (const long[]){37824, 192, 1}, arena + 455712768);
+  /* %698 = slice(%697) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], a view of %692: no code */
 
-  /* %704 = slice(%703) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], a view of %543: no code */
+  /* %699 = slice(%697) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 238436544, 37824, arena + 239646720, 37632);
 
-  /* %705 = slice(%703) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 455712960, 37824, arena + 238436352, 37632);
-
-  /* %706 = batch_norm_act_param_grad(%343, %705, %346, %344, %345) {eps 1e-05} blocks.7.conv.conv.7 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 474986496, arena + 238436352,
-      arena + 487585200, params[168], params[169], 1e-05f, LK_ACT_NONE, arena + 231211008,
+  /* %700 = batch_norm_act_param_grad(%346, %699, %349, %347, %348) {eps 1e-05} blocks.7.conv.conv.7 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 479803392, arena + 239646720,
+      arena + 492402096, params[168], params[169], 1e-05f, LK_ACT_NONE, arena + 231211008,
       arena + 231249600);
 
-  /* %707 = batch_norm_act_grad(%343, %705, %346, %344, %345, %706) {eps 1e-05} blocks.7.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 474986496, arena + 238436352, arena + 487585200,
+  /* %701 = batch_norm_act_grad(%346, %699, %349, %347, %348, %700) {eps 1e-05} blocks.7.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 479803392, arena + 239646720, arena + 492402096,
       params[168], params[169], arena + 231249600, 1e-05f, LK_ACT_NONE, arena + 231211008,
-      arena + 239640576);
+      arena + 240850944);
 
-  /* %708 = index(%706) {axis 0, at 0} blocks.7.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 231249600, 384, arena + 241438080, 192);
+  /* %702 = index(%700) {axis 0, at 0} blocks.7.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 231249600, 384, arena + 242648448, 192);
 
-  /* %709 = index(%706) {axis 0, at 1} blocks.7.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 231249792, 384, arena + 241438272, 192);
+  /* %703 = index(%700) {axis 0, at 1} blocks.7.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 231249792, 384, arena + 242648640, 192);
 
-  /* %710 = transpose(%342) {perm [1, 0]} blocks.7.conv.conv.6 : f32[1152, 192] */
-  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[167], arena + 241065984);
+  /* %704 = transpose(%345) {perm [1, 0]} blocks.7.conv.conv.6 : f32[1152, 192] */
+  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[167], arena + 242276352);
 
-  /* %711 = fused_linear(%707, %710) blocks.7.conv.conv.6 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 239640576, arena + 241065984, NULL, LK_ACT_NONE, NULL,
+  /* %705 = fused_linear(%701, %704) blocks.7.conv.conv.6 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 240850944, arena + 242276352, NULL, LK_ACT_NONE, NULL,
       arena + 231211008);
 
-  /* %712 = linear_grad_weight(%707, %340) blocks.7.conv.conv.6 : f32[192, 1152] */
-  lk_linear_grad_weight(B * 196, 1152, 192, arena + 239640576, arena + 223985664,
-      arena + 241065984);
+  /* %706 = linear_grad_weight(%701, %343) blocks.7.conv.conv.6 : f32[192, 1152] */
+  lk_linear_grad_weight(B * 196, 1152, 192, arena + 240850944, arena + 223985664,
+      arena + 242276352);
 
-  /* %713 = reshape(%712) {shape [192, 1152, 1, 1]} blocks.7.conv.conv.6 : f32[192, 1152, 1, 1], a view of %712: no code */
+  /* %707 = reshape(%706) {shape [192, 1152, 1, 1]} blocks.7.conv.conv.6 : f32[192, 1152, 1, 1], a view of %706: no code */
 
-  /* %714 = batch_norm_act_param_grad(%335, %711, %338, %336, %337) {eps 1e-05, act relu6} blocks.7.conv.conv.4 : f32[2, 1152] */
+  /* %708 = batch_norm_act_param_grad(%338, %705, %341, %339, %340) {eps 1e-05, act relu6} blocks.7.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 216760320, arena + 231211008,
-      arena + 487493760, params[163], params[164], 1e-05f, LK_ACT_RELU6, arena + 223985664,
+      arena + 492310656, params[163], params[164], 1e-05f, LK_ACT_RELU6, arena + 223985664,
       arena + 224217216);
 
-  /* %715 = batch_norm_act_grad(%335, %711, %338, %336, %337, %714) {eps 1e-05, act relu6} blocks.7.conv.conv.4 : f32[B, 196, 1152], written over %711 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 216760320, arena + 231211008, arena + 487493760,
+  /* %709 = batch_norm_act_grad(%338, %705, %341, %339, %340, %708) {eps 1e-05, act relu6} blocks.7.conv.conv.4 : f32[B, 196, 1152], written over %705 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 216760320, arena + 231211008, arena + 492310656,
       params[163], params[164], arena + 224217216, 1e-05f, LK_ACT_RELU6, arena + 223985664,
       arena + 231211008);
 
-  /* %716 = index(%714) {axis 0, at 0} blocks.7.conv.conv.4 : f32[1152] */
+  /* %710 = index(%708) {axis 0, at 0} blocks.7.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 224217216, 2304, arena + 223996032, 1152);
 
-  /* %717 = index(%714) {axis 0, at 1} blocks.7.conv.conv.4 : f32[1152] */
+  /* %711 = index(%708) {axis 0, at 1} blocks.7.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 224218368, 2304, arena + 223997184, 1152);
 
-  /* %718 = token_dwconv_grad_input(%715, %334) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 1152] */
+  /* %712 = token_dwconv_grad_input(%709, %337) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 231211008, params[162],
       arena + 216760320);
 
-  /* %719 = token_dwconv_grad_weight(%715, %333) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %713 = token_dwconv_grad_weight(%709, %336) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 231211008,
       arena + 209534976, arena + 223985664);
 
-  /* %720 = batch_norm_act_param_grad(%328, %718, %331, %329, %330) {eps 1e-05, act relu6} blocks.7.conv.conv.1 : f32[2, 1152] */
+  /* %714 = batch_norm_act_param_grad(%331, %712, %334, %332, %333) {eps 1e-05, act relu6} blocks.7.conv.conv.1 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 202309632, arena + 216760320,
-      arena + 487490304, params[158], params[159], 1e-05f, LK_ACT_RELU6, arena + 209534976,
+      arena + 492307200, params[158], params[159], 1e-05f, LK_ACT_RELU6, arena + 209534976,
       arena + 209766528);
 
-  /* %721 = batch_norm_act_grad(%328, %718, %331, %329, %330, %720) {eps 1e-05, act relu6} blocks.7.conv.conv.1 : f32[B, 196, 1152], written over %718 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 202309632, arena + 216760320, arena + 487490304,
+  /* %715 = batch_norm_act_grad(%331, %712, %334, %332, %333, %714) {eps 1e-05, act relu6} blocks.7.conv.conv.1 : f32[B, 196, 1152], written over %712 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 202309632, arena + 216760320, arena + 492307200,
       params[158], params[159], arena + 209766528, 1e-05f, LK_ACT_RELU6, arena + 209534976,
       arena + 216760320);
 
-  /* %722 = index(%720) {axis 0, at 0} blocks.7.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 209766528, 2304, arena + 212533248, 1152);
+  /* %716 = index(%714) {axis 0, at 0} blocks.7.conv.conv.1 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 209766528, 2304, arena + 213743616, 1152);
 
-  /* %723 = index(%720) {axis 0, at 1} blocks.7.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 209767680, 2304, arena + 212534400, 1152);
+  /* %717 = index(%714) {axis 0, at 1} blocks.7.conv.conv.1 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 209767680, 2304, arena + 213744768, 1152);
 
-  /* %724 = transpose(%327) {perm [1, 0]} blocks.7.conv.conv.0 : f32[192, 1152] */
+  /* %718 = transpose(%330) {perm [1, 0]} blocks.7.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[157], arena + 202309632);
 
-  /* %725 = linear_grad_weight(%721, %325) blocks.7.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 216760320, arena + 473782272,
-      arena + 211943424);
+  /* %719 = linear_grad_weight(%715, %328) blocks.7.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 216760320, arena + 478599168,
+      arena + 213153792);
 
-  /* %726 = fused_linear(%721, %724, %705) {residual} blocks.7.conv.conv.0 : f32[B, 196, 192], written into %543 from row 1 */
+  /* %720 = fused_linear(%715, %718, %699) {residual} blocks.7.conv.conv.0 : f32[B, 196, 192], written into %692 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 216760320, 225792, arena + 202309632, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 238436352, 37632, arena + 455712960, 37824);
+      NULL, 0, LK_ACT_NONE, arena + 239646720, 37632, arena + 238436544, 37824);
 
-  /* %727 = reshape(%725) {shape [1152, 192, 1, 1]} blocks.7.conv.conv.0 : f32[1152, 192, 1, 1], a view of %725: no code */
+  /* %721 = reshape(%719) {shape [1152, 192, 1, 1]} blocks.7.conv.conv.0 : f32[1152, 192, 1, 1], a view of %719: no code */
 
-  /* %728 = concat(%704, %726) {axis 0} blocks.7 : f32[B, 197, 192], a view of %543: no code */
+  /* %722 = concat(%698, %720) {axis 0} blocks.7 : f32[B, 197, 192], a view of %692: no code */
 
-  /* %729 = mul(%728, %322) blocks.7 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
+  /* %723 = mul(%722, %325) blocks.7 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 238436352, (const long[]){37824, 192, 1},
       inputs[7], (const long[]){1, 0, 0}, arena + 202309632);
 
-  /* %730 = transpose(%319) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
+  /* %724 = transpose(%322) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[155], arena + 203520000);
 
-  /* %731 = fused_linear(%729, %730) blocks.7.attn.proj : f32[B, 197, 192] */
+  /* %725 = fused_linear(%723, %724) blocks.7.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 202309632, arena + 203520000, NULL, LK_ACT_NONE, NULL,
       arena + 205940736);
 
-  /* %732 = linear_grad_weight(%729, %318) blocks.7.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 202309632, arena + 435136512, arena + 212496384);
+  /* %726 = linear_grad_weight(%723, %321) blocks.7.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 202309632, arena + 439953408, arena + 213706752);
 
-  /* %733 = reduce_sum(%729) {axes [0], batch} blocks.7.attn.proj : f32[192] */
+  /* %727 = reduce_sum(%723) {axes [0], batch} blocks.7.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 202309632,
-      arena + 212536128);
+      arena + 213746496);
 
-  /* %734 = sdpa_grad(%315, %316, %317, %731) {heads 4, kv_heads 4} blocks.7.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 379459584, 576, arena + 379459776, 576,
-      arena + 379459968, 576, arena + 205940736, 192, arena + 202309632, 576,
+  /* %728 = sdpa_grad(%318, %319, %320, %725) {heads 4, kv_heads 4} blocks.7.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 384276480, 576, arena + 384276672, 576,
+      arena + 384276864, 576, arena + 205940736, 192, arena + 202309632, 576,
       arena + 202309632 + 192, 576, arena + 202309632 + 384, 576, 0.14433756f);
 
-  /* %735 = transpose(%312) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[153], arena + 207151104);
+  /* %729 = transpose(%315) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[153], arena + 205940736);
 
-  /* %736 = fused_linear(%734, %735) blocks.7.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 202309632, arena + 207151104, NULL, LK_ACT_NONE, NULL,
-      arena + 205940736);
+  /* %730 = fused_linear(%728, %729) blocks.7.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 202309632, arena + 205940736, NULL, LK_ACT_NONE, NULL,
+      arena + 209534976);
 
-  /* %737 = linear_grad_weight(%734, %311) blocks.7.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 202309632, arena + 433926144, arena + 212385792);
+  /* %731 = linear_grad_weight(%728, %314) blocks.7.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 202309632, arena + 438743040, arena + 213596160);
 
-  /* %738 = reduce_sum(%734) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
+  /* %732 = reduce_sum(%728) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 202309632,
-      arena + 212535552);
+      arena + 213745920);
 
-  /* %739 = reduce_sum(%736) {axes [0], batch} blocks.7.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 205940736,
-      arena + 212536320);
+  /* %733 = reduce_sum(%730) {axes [0], batch} blocks.7.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 209534976,
+      arena + 213746688);
 
-  /* %740 = mul(%736, %308) blocks.7.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 205940736, (const long[]){37824, 192, 1},
-      params[151], (const long[]){0, 0, 1}, arena + 202309632);
-
-  /* %741 = reduce_sum(%736, %310) {axes [0], batch} blocks.7.norm1 : f32[192] */
+  /* %734 = reduce_sum(%730, %313) {axes [0], batch} blocks.7.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 205940736, arena + 432715776, arena + 212536512);
+      arena + 209534976, arena + 437532672, arena + 213746880);
 
-  /* %742 = normalize_grad(%307, %740) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 431505408, arena + 202309632, 1e-06f, arena + 203520000);
+  /* %735 = normalize_grad(%310, %730, %311, %722) {eps 1e-06} blocks.6.conv : f32[B, 197, 192], written over %730 */
+  lk_layernorm_grad(B * 197, 192, arena + 436322304, arena + 209534976, params[151],
+      arena + 238436352, 1e-06f, arena + 209534976);
 
-  /* %743 = add(%728, %742) blocks.6.conv : f32[B, 197, 192], written over %543 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
-      arena + 203520000, (const long[]){37824, 192, 1}, arena + 455712768);
+  /* %736 = slice(%735) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], a view of %730: no code */
 
-  /* %744 = slice(%743) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], a view of %543: no code */
+  /* %737 = slice(%735) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 209535168, 37824, arena + 210745344, 37632);
 
-  /* %745 = slice(%743) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 455712960, 37824, arena + 209534976, 37632);
-
-  /* %746 = batch_norm_act_param_grad(%300, %745, %303, %301, %302) {eps 1e-05} blocks.6.conv.conv.7 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 472578048, arena + 209534976,
-      arena + 487584624, params[147], params[148], 1e-05f, LK_ACT_NONE, arena + 202309632,
+  /* %738 = batch_norm_act_param_grad(%303, %737, %306, %304, %305) {eps 1e-05} blocks.6.conv.conv.7 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 477394944, arena + 210745344,
+      arena + 492401520, params[147], params[148], 1e-05f, LK_ACT_NONE, arena + 202309632,
       arena + 202348224);
 
-  /* %747 = batch_norm_act_grad(%300, %745, %303, %301, %302, %746) {eps 1e-05} blocks.6.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 472578048, arena + 209534976, arena + 487584624,
+  /* %739 = batch_norm_act_grad(%303, %737, %306, %304, %305, %738) {eps 1e-05} blocks.6.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 477394944, arena + 210745344, arena + 492401520,
       params[147], params[148], arena + 202348224, 1e-05f, LK_ACT_NONE, arena + 202309632,
-      arena + 210739200);
+      arena + 211949568);
 
-  /* %748 = index(%746) {axis 0, at 0} blocks.6.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 202348224, 384, arena + 212536704, 192);
+  /* %740 = index(%738) {axis 0, at 0} blocks.6.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 202348224, 384, arena + 213747072, 192);
 
-  /* %749 = index(%746) {axis 0, at 1} blocks.6.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 202348416, 384, arena + 212536896, 192);
+  /* %741 = index(%738) {axis 0, at 1} blocks.6.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 202348416, 384, arena + 213747264, 192);
 
-  /* %750 = transpose(%299) {perm [1, 0]} blocks.6.conv.conv.6 : f32[1152, 192] */
-  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[146], arena + 212164608);
+  /* %742 = transpose(%302) {perm [1, 0]} blocks.6.conv.conv.6 : f32[1152, 192] */
+  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[146], arena + 213374976);
 
-  /* %751 = fused_linear(%747, %750) blocks.6.conv.conv.6 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 210739200, arena + 212164608, NULL, LK_ACT_NONE, NULL,
+  /* %743 = fused_linear(%739, %742) blocks.6.conv.conv.6 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 211949568, arena + 213374976, NULL, LK_ACT_NONE, NULL,
       arena + 202309632);
 
-  /* %752 = linear_grad_weight(%747, %297) blocks.6.conv.conv.6 : f32[192, 1152] */
-  lk_linear_grad_weight(B * 196, 1152, 192, arena + 210739200, arena + 195084288,
-      arena + 212164608);
+  /* %744 = linear_grad_weight(%739, %300) blocks.6.conv.conv.6 : f32[192, 1152] */
+  lk_linear_grad_weight(B * 196, 1152, 192, arena + 211949568, arena + 195084288,
+      arena + 213374976);
 
-  /* %753 = reshape(%752) {shape [192, 1152, 1, 1]} blocks.6.conv.conv.6 : f32[192, 1152, 1, 1], a view of %752: no code */
+  /* %745 = reshape(%744) {shape [192, 1152, 1, 1]} blocks.6.conv.conv.6 : f32[192, 1152, 1, 1], a view of %744: no code */
 
-  /* %754 = batch_norm_act_param_grad(%292, %751, %295, %293, %294) {eps 1e-05, act relu6} blocks.6.conv.conv.4 : f32[2, 1152] */
+  /* %746 = batch_norm_act_param_grad(%295, %743, %298, %296, %297) {eps 1e-05, act relu6} blocks.6.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 187858944, arena + 202309632,
-      arena + 487486848, params[142], params[143], 1e-05f, LK_ACT_RELU6, arena + 195084288,
+      arena + 492303744, params[142], params[143], 1e-05f, LK_ACT_RELU6, arena + 195084288,
       arena + 195315840);
 
-  /* %755 = batch_norm_act_grad(%292, %751, %295, %293, %294, %754) {eps 1e-05, act relu6} blocks.6.conv.conv.4 : f32[B, 196, 1152], written over %751 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 187858944, arena + 202309632, arena + 487486848,
+  /* %747 = batch_norm_act_grad(%295, %743, %298, %296, %297, %746) {eps 1e-05, act relu6} blocks.6.conv.conv.4 : f32[B, 196, 1152], written over %743 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 187858944, arena + 202309632, arena + 492303744,
       params[142], params[143], arena + 195315840, 1e-05f, LK_ACT_RELU6, arena + 195084288,
       arena + 202309632);
 
-  /* %756 = index(%754) {axis 0, at 0} blocks.6.conv.conv.4 : f32[1152] */
+  /* %748 = index(%746) {axis 0, at 0} blocks.6.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 195315840, 2304, arena + 195094656, 1152);
 
-  /* %757 = index(%754) {axis 0, at 1} blocks.6.conv.conv.4 : f32[1152] */
+  /* %749 = index(%746) {axis 0, at 1} blocks.6.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 195316992, 2304, arena + 195095808, 1152);
 
-  /* %758 = token_dwconv_grad_input(%755, %291) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 1152] */
+  /* %750 = token_dwconv_grad_input(%747, %294) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 202309632, params[141],
       arena + 187858944);
 
-  /* %759 = token_dwconv_grad_weight(%755, %290) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %751 = token_dwconv_grad_weight(%747, %293) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 202309632,
       arena + 180633600, arena + 195084288);
 
-  /* %760 = batch_norm_act_param_grad(%285, %758, %288, %286, %287) {eps 1e-05, act relu6} blocks.6.conv.conv.1 : f32[2, 1152] */
+  /* %752 = batch_norm_act_param_grad(%288, %750, %291, %289, %290) {eps 1e-05, act relu6} blocks.6.conv.conv.1 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 173408256, arena + 187858944,
-      arena + 487483392, params[137], params[138], 1e-05f, LK_ACT_RELU6, arena + 180633600,
+      arena + 492300288, params[137], params[138], 1e-05f, LK_ACT_RELU6, arena + 180633600,
       arena + 180865152);
 
-  /* %761 = batch_norm_act_grad(%285, %758, %288, %286, %287, %760) {eps 1e-05, act relu6} blocks.6.conv.conv.1 : f32[B, 196, 1152], written over %758 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 173408256, arena + 187858944, arena + 487483392,
+  /* %753 = batch_norm_act_grad(%288, %750, %291, %289, %290, %752) {eps 1e-05, act relu6} blocks.6.conv.conv.1 : f32[B, 196, 1152], written over %750 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 173408256, arena + 187858944, arena + 492300288,
       params[137], params[138], arena + 180865152, 1e-05f, LK_ACT_RELU6, arena + 180633600,
       arena + 187858944);
 
-  /* %762 = index(%760) {axis 0, at 0} blocks.6.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 180865152, 2304, arena + 183631872, 1152);
+  /* %754 = index(%752) {axis 0, at 0} blocks.6.conv.conv.1 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 180865152, 2304, arena + 184842240, 1152);
 
-  /* %763 = index(%760) {axis 0, at 1} blocks.6.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 180866304, 2304, arena + 183633024, 1152);
+  /* %755 = index(%752) {axis 0, at 1} blocks.6.conv.conv.1 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 180866304, 2304, arena + 184843392, 1152);
 
-  /* %764 = transpose(%284) {perm [1, 0]} blocks.6.conv.conv.0 : f32[192, 1152] */
+  /* %756 = transpose(%287) {perm [1, 0]} blocks.6.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[136], arena + 173408256);
 
-  /* %765 = linear_grad_weight(%761, %282) blocks.6.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 187858944, arena + 471373824,
-      arena + 183042048);
+  /* %757 = linear_grad_weight(%753, %285) blocks.6.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 187858944, arena + 476190720,
+      arena + 184252416);
 
-  /* %766 = fused_linear(%761, %764, %745) {residual} blocks.6.conv.conv.0 : f32[B, 196, 192], written into %543 from row 1 */
+  /* %758 = fused_linear(%753, %756, %737) {residual} blocks.6.conv.conv.0 : f32[B, 196, 192], written into %730 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 187858944, 225792, arena + 173408256, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 209534976, 37632, arena + 455712960, 37824);
+      NULL, 0, LK_ACT_NONE, arena + 210745344, 37632, arena + 209535168, 37824);
 
-  /* %767 = reshape(%765) {shape [1152, 192, 1, 1]} blocks.6.conv.conv.0 : f32[1152, 192, 1, 1], a view of %765: no code */
+  /* %759 = reshape(%757) {shape [1152, 192, 1, 1]} blocks.6.conv.conv.0 : f32[1152, 192, 1, 1], a view of %757: no code */
 
-  /* %768 = concat(%744, %766) {axis 0} blocks.6 : f32[B, 197, 192], a view of %543: no code */
+  /* %760 = concat(%736, %758) {axis 0} blocks.6 : f32[B, 197, 192], a view of %730: no code */
 
-  /* %769 = mul(%768, %279) blocks.6 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
+  /* %761 = mul(%760, %282) blocks.6 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 209534976, (const long[]){37824, 192, 1},
       inputs[6], (const long[]){1, 0, 0}, arena + 173408256);
 
-  /* %770 = transpose(%276) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
+  /* %762 = transpose(%279) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[134], arena + 174618624);
 
-  /* %771 = fused_linear(%769, %770) blocks.6.attn.proj : f32[B, 197, 192] */
+  /* %763 = fused_linear(%761, %762) blocks.6.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 173408256, arena + 174618624, NULL, LK_ACT_NONE, NULL,
       arena + 177039360);
 
-  /* %772 = linear_grad_weight(%769, %275) blocks.6.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 173408256, arena + 430295040, arena + 183595008);
+  /* %764 = linear_grad_weight(%761, %278) blocks.6.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 173408256, arena + 435111936, arena + 184805376);
 
-  /* %773 = reduce_sum(%769) {axes [0], batch} blocks.6.attn.proj : f32[192] */
+  /* %765 = reduce_sum(%761) {axes [0], batch} blocks.6.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 173408256,
-      arena + 183634752);
+      arena + 184845120);
 
-  /* %774 = sdpa_grad(%272, %273, %274, %771) {heads 4, kv_heads 4} blocks.6.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 375828480, 576, arena + 375828672, 576,
-      arena + 375828864, 576, arena + 177039360, 192, arena + 173408256, 576,
+  /* %766 = sdpa_grad(%275, %276, %277, %763) {heads 4, kv_heads 4} blocks.6.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 380645376, 576, arena + 380645568, 576,
+      arena + 380645760, 576, arena + 177039360, 192, arena + 173408256, 576,
       arena + 173408256 + 192, 576, arena + 173408256 + 384, 576, 0.14433756f);
 
-  /* %775 = transpose(%269) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[132], arena + 178249728);
+  /* %767 = transpose(%272) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[132], arena + 177039360);
 
-  /* %776 = fused_linear(%774, %775) blocks.6.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 173408256, arena + 178249728, NULL, LK_ACT_NONE, NULL,
-      arena + 177039360);
+  /* %768 = fused_linear(%766, %767) blocks.6.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 173408256, arena + 177039360, NULL, LK_ACT_NONE, NULL,
+      arena + 180633600);
 
-  /* %777 = linear_grad_weight(%774, %268) blocks.6.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 173408256, arena + 429084672, arena + 183484416);
+  /* %769 = linear_grad_weight(%766, %271) blocks.6.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 173408256, arena + 433901568, arena + 184694784);
 
-  /* %778 = reduce_sum(%774) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
+  /* %770 = reduce_sum(%766) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 173408256,
-      arena + 183634176);
+      arena + 184844544);
 
-  /* %779 = reduce_sum(%776) {axes [0], batch} blocks.6.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 177039360,
-      arena + 183634944);
+  /* %771 = reduce_sum(%768) {axes [0], batch} blocks.6.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 180633600,
+      arena + 184845312);
 
-  /* %780 = mul(%776, %265) blocks.6.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 177039360, (const long[]){37824, 192, 1},
-      params[130], (const long[]){0, 0, 1}, arena + 173408256);
-
-  /* %781 = reduce_sum(%776, %267) {axes [0], batch} blocks.6.norm1 : f32[192] */
+  /* %772 = reduce_sum(%768, %270) {axes [0], batch} blocks.6.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 177039360, arena + 427874304, arena + 183635136);
+      arena + 180633600, arena + 432691200, arena + 184845504);
 
-  /* %782 = normalize_grad(%264, %780) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 426663936, arena + 173408256, 1e-06f, arena + 174618624);
+  /* %773 = normalize_grad(%267, %768, %268, %760) {eps 1e-06} blocks.5.conv : f32[B, 197, 192], written over %768 */
+  lk_layernorm_grad(B * 197, 192, arena + 431480832, arena + 180633600, params[130],
+      arena + 209534976, 1e-06f, arena + 180633600);
 
-  /* %783 = add(%768, %782) blocks.5.conv : f32[B, 197, 192], written over %543 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
-      arena + 174618624, (const long[]){37824, 192, 1}, arena + 455712768);
+  /* %774 = slice(%773) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], a view of %768: no code */
 
-  /* %784 = slice(%783) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], a view of %543: no code */
+  /* %775 = slice(%773) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 180633792, 37824, arena + 181843968, 37632);
 
-  /* %785 = slice(%783) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 455712960, 37824, arena + 180633600, 37632);
-
-  /* %786 = batch_norm_act_param_grad(%257, %785, %260, %258, %259) {eps 1e-05} blocks.5.conv.conv.7 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 470169600, arena + 180633600,
-      arena + 487584048, params[126], params[127], 1e-05f, LK_ACT_NONE, arena + 173408256,
+  /* %776 = batch_norm_act_param_grad(%260, %775, %263, %261, %262) {eps 1e-05} blocks.5.conv.conv.7 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 474986496, arena + 181843968,
+      arena + 492400944, params[126], params[127], 1e-05f, LK_ACT_NONE, arena + 173408256,
       arena + 173446848);
 
-  /* %787 = batch_norm_act_grad(%257, %785, %260, %258, %259, %786) {eps 1e-05} blocks.5.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 470169600, arena + 180633600, arena + 487584048,
+  /* %777 = batch_norm_act_grad(%260, %775, %263, %261, %262, %776) {eps 1e-05} blocks.5.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 474986496, arena + 181843968, arena + 492400944,
       params[126], params[127], arena + 173446848, 1e-05f, LK_ACT_NONE, arena + 173408256,
-      arena + 181837824);
+      arena + 183048192);
 
-  /* %788 = index(%786) {axis 0, at 0} blocks.5.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 173446848, 384, arena + 183635328, 192);
+  /* %778 = index(%776) {axis 0, at 0} blocks.5.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 173446848, 384, arena + 184845696, 192);
 
-  /* %789 = index(%786) {axis 0, at 1} blocks.5.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 173447040, 384, arena + 183635520, 192);
+  /* %779 = index(%776) {axis 0, at 1} blocks.5.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 173447040, 384, arena + 184845888, 192);
 
-  /* %790 = transpose(%256) {perm [1, 0]} blocks.5.conv.conv.6 : f32[1152, 192] */
-  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[125], arena + 183263232);
+  /* %780 = transpose(%259) {perm [1, 0]} blocks.5.conv.conv.6 : f32[1152, 192] */
+  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[125], arena + 184473600);
 
-  /* %791 = fused_linear(%787, %790) blocks.5.conv.conv.6 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 181837824, arena + 183263232, NULL, LK_ACT_NONE, NULL,
+  /* %781 = fused_linear(%777, %780) blocks.5.conv.conv.6 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 183048192, arena + 184473600, NULL, LK_ACT_NONE, NULL,
       arena + 173408256);
 
-  /* %792 = linear_grad_weight(%787, %254) blocks.5.conv.conv.6 : f32[192, 1152] */
-  lk_linear_grad_weight(B * 196, 1152, 192, arena + 181837824, arena + 166182912,
-      arena + 183263232);
+  /* %782 = linear_grad_weight(%777, %257) blocks.5.conv.conv.6 : f32[192, 1152] */
+  lk_linear_grad_weight(B * 196, 1152, 192, arena + 183048192, arena + 166182912,
+      arena + 184473600);
 
-  /* %793 = reshape(%792) {shape [192, 1152, 1, 1]} blocks.5.conv.conv.6 : f32[192, 1152, 1, 1], a view of %792: no code */
+  /* %783 = reshape(%782) {shape [192, 1152, 1, 1]} blocks.5.conv.conv.6 : f32[192, 1152, 1, 1], a view of %782: no code */
 
-  /* %794 = batch_norm_act_param_grad(%249, %791, %252, %250, %251) {eps 1e-05, act relu6} blocks.5.conv.conv.4 : f32[2, 1152] */
+  /* %784 = batch_norm_act_param_grad(%252, %781, %255, %253, %254) {eps 1e-05, act relu6} blocks.5.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 158957568, arena + 173408256,
-      arena + 487479936, params[121], params[122], 1e-05f, LK_ACT_RELU6, arena + 166182912,
+      arena + 492296832, params[121], params[122], 1e-05f, LK_ACT_RELU6, arena + 166182912,
       arena + 166414464);
 
-  /* %795 = batch_norm_act_grad(%249, %791, %252, %250, %251, %794) {eps 1e-05, act relu6} blocks.5.conv.conv.4 : f32[B, 196, 1152], written over %791 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 158957568, arena + 173408256, arena + 487479936,
+  /* %785 = batch_norm_act_grad(%252, %781, %255, %253, %254, %784) {eps 1e-05, act relu6} blocks.5.conv.conv.4 : f32[B, 196, 1152], written over %781 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 158957568, arena + 173408256, arena + 492296832,
       params[121], params[122], arena + 166414464, 1e-05f, LK_ACT_RELU6, arena + 166182912,
       arena + 173408256);
 
-  /* %796 = index(%794) {axis 0, at 0} blocks.5.conv.conv.4 : f32[1152] */
+  /* %786 = index(%784) {axis 0, at 0} blocks.5.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 166414464, 2304, arena + 166193280, 1152);
 
-  /* %797 = index(%794) {axis 0, at 1} blocks.5.conv.conv.4 : f32[1152] */
+  /* %787 = index(%784) {axis 0, at 1} blocks.5.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 166415616, 2304, arena + 166194432, 1152);
 
-  /* %798 = token_dwconv_grad_input(%795, %248) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 1152] */
+  /* %788 = token_dwconv_grad_input(%785, %251) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 173408256, params[120],
       arena + 158957568);
 
-  /* %799 = token_dwconv_grad_weight(%795, %247) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %789 = token_dwconv_grad_weight(%785, %250) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 173408256,
       arena + 151732224, arena + 166182912);
 
-  /* %800 = batch_norm_act_param_grad(%242, %798, %245, %243, %244) {eps 1e-05, act relu6} blocks.5.conv.conv.1 : f32[2, 1152] */
+  /* %790 = batch_norm_act_param_grad(%245, %788, %248, %246, %247) {eps 1e-05, act relu6} blocks.5.conv.conv.1 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 144506880, arena + 158957568,
-      arena + 487476480, params[116], params[117], 1e-05f, LK_ACT_RELU6, arena + 151732224,
+      arena + 492293376, params[116], params[117], 1e-05f, LK_ACT_RELU6, arena + 151732224,
       arena + 151963776);
 
-  /* %801 = batch_norm_act_grad(%242, %798, %245, %243, %244, %800) {eps 1e-05, act relu6} blocks.5.conv.conv.1 : f32[B, 196, 1152], written over %798 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 144506880, arena + 158957568, arena + 487476480,
+  /* %791 = batch_norm_act_grad(%245, %788, %248, %246, %247, %790) {eps 1e-05, act relu6} blocks.5.conv.conv.1 : f32[B, 196, 1152], written over %788 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 144506880, arena + 158957568, arena + 492293376,
       params[116], params[117], arena + 151963776, 1e-05f, LK_ACT_RELU6, arena + 151732224,
       arena + 158957568);
 
-  /* %802 = index(%800) {axis 0, at 0} blocks.5.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 151963776, 2304, arena + 154730496, 1152);
+  /* %792 = index(%790) {axis 0, at 0} blocks.5.conv.conv.1 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 151963776, 2304, arena + 155940864, 1152);
 
-  /* %803 = index(%800) {axis 0, at 1} blocks.5.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 151964928, 2304, arena + 154731648, 1152);
+  /* %793 = index(%790) {axis 0, at 1} blocks.5.conv.conv.1 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 151964928, 2304, arena + 155942016, 1152);
 
-  /* %804 = transpose(%241) {perm [1, 0]} blocks.5.conv.conv.0 : f32[192, 1152] */
+  /* %794 = transpose(%244) {perm [1, 0]} blocks.5.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[115], arena + 144506880);
 
-  /* %805 = linear_grad_weight(%801, %239) blocks.5.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 158957568, arena + 468965376,
-      arena + 154140672);
+  /* %795 = linear_grad_weight(%791, %242) blocks.5.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 158957568, arena + 473782272,
+      arena + 155351040);
 
-  /* %806 = fused_linear(%801, %804, %785) {residual} blocks.5.conv.conv.0 : f32[B, 196, 192], written into %543 from row 1 */
+  /* %796 = fused_linear(%791, %794, %775) {residual} blocks.5.conv.conv.0 : f32[B, 196, 192], written into %768 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 158957568, 225792, arena + 144506880, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 180633600, 37632, arena + 455712960, 37824);
+      NULL, 0, LK_ACT_NONE, arena + 181843968, 37632, arena + 180633792, 37824);
 
-  /* %807 = reshape(%805) {shape [1152, 192, 1, 1]} blocks.5.conv.conv.0 : f32[1152, 192, 1, 1], a view of %805: no code */
+  /* %797 = reshape(%795) {shape [1152, 192, 1, 1]} blocks.5.conv.conv.0 : f32[1152, 192, 1, 1], a view of %795: no code */
 
-  /* %808 = concat(%784, %806) {axis 0} blocks.5 : f32[B, 197, 192], a view of %543: no code */
+  /* %798 = concat(%774, %796) {axis 0} blocks.5 : f32[B, 197, 192], a view of %768: no code */
 
-  /* %809 = mul(%808, %236) blocks.5 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
+  /* %799 = mul(%798, %239) blocks.5 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 180633600, (const long[]){37824, 192, 1},
       inputs[5], (const long[]){1, 0, 0}, arena + 144506880);
 
-  /* %810 = transpose(%233) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
+  /* %800 = transpose(%236) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[113], arena + 145717248);
 
-  /* %811 = fused_linear(%809, %810) blocks.5.attn.proj : f32[B, 197, 192] */
+  /* %801 = fused_linear(%799, %800) blocks.5.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 144506880, arena + 145717248, NULL, LK_ACT_NONE, NULL,
       arena + 148137984);
 
-  /* %812 = linear_grad_weight(%809, %232) blocks.5.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 144506880, arena + 425453568, arena + 154693632);
+  /* %802 = linear_grad_weight(%799, %235) blocks.5.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 144506880, arena + 430270464, arena + 155904000);
 
-  /* %813 = reduce_sum(%809) {axes [0], batch} blocks.5.attn.proj : f32[192] */
+  /* %803 = reduce_sum(%799) {axes [0], batch} blocks.5.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 144506880,
-      arena + 154733376);
+      arena + 155943744);
 
-  /* %814 = sdpa_grad(%229, %230, %231, %811) {heads 4, kv_heads 4} blocks.5.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 372197376, 576, arena + 372197568, 576,
-      arena + 372197760, 576, arena + 148137984, 192, arena + 144506880, 576,
+  /* %804 = sdpa_grad(%232, %233, %234, %801) {heads 4, kv_heads 4} blocks.5.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 377014272, 576, arena + 377014464, 576,
+      arena + 377014656, 576, arena + 148137984, 192, arena + 144506880, 576,
       arena + 144506880 + 192, 576, arena + 144506880 + 384, 576, 0.14433756f);
 
-  /* %815 = transpose(%226) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[111], arena + 149348352);
+  /* %805 = transpose(%229) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[111], arena + 148137984);
 
-  /* %816 = fused_linear(%814, %815) blocks.5.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 144506880, arena + 149348352, NULL, LK_ACT_NONE, NULL,
-      arena + 148137984);
+  /* %806 = fused_linear(%804, %805) blocks.5.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 144506880, arena + 148137984, NULL, LK_ACT_NONE, NULL,
+      arena + 151732224);
 
-  /* %817 = linear_grad_weight(%814, %225) blocks.5.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 144506880, arena + 424243200, arena + 154583040);
+  /* %807 = linear_grad_weight(%804, %228) blocks.5.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 144506880, arena + 429060096, arena + 155793408);
 
-  /* %818 = reduce_sum(%814) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
+  /* %808 = reduce_sum(%804) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 144506880,
-      arena + 154732800);
+      arena + 155943168);
 
-  /* %819 = reduce_sum(%816) {axes [0], batch} blocks.5.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 148137984,
-      arena + 154733568);
+  /* %809 = reduce_sum(%806) {axes [0], batch} blocks.5.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 151732224,
+      arena + 155943936);
 
-  /* %820 = mul(%816, %222) blocks.5.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 148137984, (const long[]){37824, 192, 1},
-      params[109], (const long[]){0, 0, 1}, arena + 144506880);
-
-  /* %821 = reduce_sum(%816, %224) {axes [0], batch} blocks.5.norm1 : f32[192] */
+  /* %810 = reduce_sum(%806, %227) {axes [0], batch} blocks.5.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 148137984, arena + 423032832, arena + 154733760);
+      arena + 151732224, arena + 427849728, arena + 155944128);
 
-  /* %822 = normalize_grad(%221, %820) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 421822464, arena + 144506880, 1e-06f, arena + 145717248);
+  /* %811 = normalize_grad(%224, %806, %225, %798) {eps 1e-06} blocks.4.conv : f32[B, 197, 192], written over %806 */
+  lk_layernorm_grad(B * 197, 192, arena + 426639360, arena + 151732224, params[109],
+      arena + 180633600, 1e-06f, arena + 151732224);
 
-  /* %823 = add(%808, %822) blocks.4.conv : f32[B, 197, 192], written over %543 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
-      arena + 145717248, (const long[]){37824, 192, 1}, arena + 455712768);
+  /* %812 = slice(%811) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], a view of %806: no code */
 
-  /* %824 = slice(%823) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], a view of %543: no code */
+  /* %813 = slice(%811) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 151732416, 37824, arena + 152942592, 37632);
 
-  /* %825 = slice(%823) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 455712960, 37824, arena + 151732224, 37632);
-
-  /* %826 = batch_norm_act_param_grad(%214, %825, %217, %215, %216) {eps 1e-05} blocks.4.conv.conv.7 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 467761152, arena + 151732224,
-      arena + 487583472, params[105], params[106], 1e-05f, LK_ACT_NONE, arena + 144506880,
+  /* %814 = batch_norm_act_param_grad(%217, %813, %220, %218, %219) {eps 1e-05} blocks.4.conv.conv.7 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 472578048, arena + 152942592,
+      arena + 492400368, params[105], params[106], 1e-05f, LK_ACT_NONE, arena + 144506880,
       arena + 144545472);
 
-  /* %827 = batch_norm_act_grad(%214, %825, %217, %215, %216, %826) {eps 1e-05} blocks.4.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 467761152, arena + 151732224, arena + 487583472,
+  /* %815 = batch_norm_act_grad(%217, %813, %220, %218, %219, %814) {eps 1e-05} blocks.4.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 472578048, arena + 152942592, arena + 492400368,
       params[105], params[106], arena + 144545472, 1e-05f, LK_ACT_NONE, arena + 144506880,
-      arena + 152936448);
+      arena + 154146816);
 
-  /* %828 = index(%826) {axis 0, at 0} blocks.4.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 144545472, 384, arena + 154733952, 192);
+  /* %816 = index(%814) {axis 0, at 0} blocks.4.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 144545472, 384, arena + 155944320, 192);
 
-  /* %829 = index(%826) {axis 0, at 1} blocks.4.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 144545664, 384, arena + 154734144, 192);
+  /* %817 = index(%814) {axis 0, at 1} blocks.4.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 144545664, 384, arena + 155944512, 192);
 
-  /* %830 = transpose(%213) {perm [1, 0]} blocks.4.conv.conv.6 : f32[1152, 192] */
-  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[104], arena + 154361856);
+  /* %818 = transpose(%216) {perm [1, 0]} blocks.4.conv.conv.6 : f32[1152, 192] */
+  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[104], arena + 155572224);
 
-  /* %831 = fused_linear(%827, %830) blocks.4.conv.conv.6 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 152936448, arena + 154361856, NULL, LK_ACT_NONE, NULL,
+  /* %819 = fused_linear(%815, %818) blocks.4.conv.conv.6 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 154146816, arena + 155572224, NULL, LK_ACT_NONE, NULL,
       arena + 144506880);
 
-  /* %832 = linear_grad_weight(%827, %211) blocks.4.conv.conv.6 : f32[192, 1152] */
-  lk_linear_grad_weight(B * 196, 1152, 192, arena + 152936448, arena + 137281536,
-      arena + 154361856);
+  /* %820 = linear_grad_weight(%815, %214) blocks.4.conv.conv.6 : f32[192, 1152] */
+  lk_linear_grad_weight(B * 196, 1152, 192, arena + 154146816, arena + 137281536,
+      arena + 155572224);
 
-  /* %833 = reshape(%832) {shape [192, 1152, 1, 1]} blocks.4.conv.conv.6 : f32[192, 1152, 1, 1], a view of %832: no code */
+  /* %821 = reshape(%820) {shape [192, 1152, 1, 1]} blocks.4.conv.conv.6 : f32[192, 1152, 1, 1], a view of %820: no code */
 
-  /* %834 = batch_norm_act_param_grad(%206, %831, %209, %207, %208) {eps 1e-05, act relu6} blocks.4.conv.conv.4 : f32[2, 1152] */
+  /* %822 = batch_norm_act_param_grad(%209, %819, %212, %210, %211) {eps 1e-05, act relu6} blocks.4.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 130056192, arena + 144506880,
-      arena + 487473024, params[100], params[101], 1e-05f, LK_ACT_RELU6, arena + 137281536,
+      arena + 492289920, params[100], params[101], 1e-05f, LK_ACT_RELU6, arena + 137281536,
       arena + 137513088);
 
-  /* %835 = batch_norm_act_grad(%206, %831, %209, %207, %208, %834) {eps 1e-05, act relu6} blocks.4.conv.conv.4 : f32[B, 196, 1152], written over %831 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 130056192, arena + 144506880, arena + 487473024,
+  /* %823 = batch_norm_act_grad(%209, %819, %212, %210, %211, %822) {eps 1e-05, act relu6} blocks.4.conv.conv.4 : f32[B, 196, 1152], written over %819 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 130056192, arena + 144506880, arena + 492289920,
       params[100], params[101], arena + 137513088, 1e-05f, LK_ACT_RELU6, arena + 137281536,
       arena + 144506880);
 
-  /* %836 = index(%834) {axis 0, at 0} blocks.4.conv.conv.4 : f32[1152] */
+  /* %824 = index(%822) {axis 0, at 0} blocks.4.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 137513088, 2304, arena + 137291904, 1152);
 
-  /* %837 = index(%834) {axis 0, at 1} blocks.4.conv.conv.4 : f32[1152] */
+  /* %825 = index(%822) {axis 0, at 1} blocks.4.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 137514240, 2304, arena + 137293056, 1152);
 
-  /* %838 = token_dwconv_grad_input(%835, %205) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 1152] */
+  /* %826 = token_dwconv_grad_input(%823, %208) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 144506880, params[99],
       arena + 130056192);
 
-  /* %839 = token_dwconv_grad_weight(%835, %204) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %827 = token_dwconv_grad_weight(%823, %207) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 144506880,
       arena + 122830848, arena + 137281536);
 
-  /* %840 = batch_norm_act_param_grad(%199, %838, %202, %200, %201) {eps 1e-05, act relu6} blocks.4.conv.conv.1 : f32[2, 1152] */
+  /* %828 = batch_norm_act_param_grad(%202, %826, %205, %203, %204) {eps 1e-05, act relu6} blocks.4.conv.conv.1 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 115605504, arena + 130056192,
-      arena + 487469568, params[95], params[96], 1e-05f, LK_ACT_RELU6, arena + 122830848,
+      arena + 492286464, params[95], params[96], 1e-05f, LK_ACT_RELU6, arena + 122830848,
       arena + 123062400);
 
-  /* %841 = batch_norm_act_grad(%199, %838, %202, %200, %201, %840) {eps 1e-05, act relu6} blocks.4.conv.conv.1 : f32[B, 196, 1152], written over %838 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 115605504, arena + 130056192, arena + 487469568,
+  /* %829 = batch_norm_act_grad(%202, %826, %205, %203, %204, %828) {eps 1e-05, act relu6} blocks.4.conv.conv.1 : f32[B, 196, 1152], written over %826 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 115605504, arena + 130056192, arena + 492286464,
       params[95], params[96], arena + 123062400, 1e-05f, LK_ACT_RELU6, arena + 122830848,
       arena + 130056192);
 
-  /* %842 = index(%840) {axis 0, at 0} blocks.4.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 123062400, 2304, arena + 125829120, 1152);
+  /* %830 = index(%828) {axis 0, at 0} blocks.4.conv.conv.1 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 123062400, 2304, arena + 127039488, 1152);
 
-  /* %843 = index(%840) {axis 0, at 1} blocks.4.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 123063552, 2304, arena + 125830272, 1152);
+  /* %831 = index(%828) {axis 0, at 1} blocks.4.conv.conv.1 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 123063552, 2304, arena + 127040640, 1152);
 
-  /* %844 = transpose(%198) {perm [1, 0]} blocks.4.conv.conv.0 : f32[192, 1152] */
+  /* %832 = transpose(%201) {perm [1, 0]} blocks.4.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[94], arena + 115605504);
 
-  /* %845 = linear_grad_weight(%841, %196) blocks.4.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 130056192, arena + 466556928,
-      arena + 125239296);
+  /* %833 = linear_grad_weight(%829, %199) blocks.4.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 130056192, arena + 471373824,
+      arena + 126449664);
 
-  /* %846 = fused_linear(%841, %844, %825) {residual} blocks.4.conv.conv.0 : f32[B, 196, 192], written into %543 from row 1 */
+  /* %834 = fused_linear(%829, %832, %813) {residual} blocks.4.conv.conv.0 : f32[B, 196, 192], written into %806 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 130056192, 225792, arena + 115605504, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 151732224, 37632, arena + 455712960, 37824);
+      NULL, 0, LK_ACT_NONE, arena + 152942592, 37632, arena + 151732416, 37824);
 
-  /* %847 = reshape(%845) {shape [1152, 192, 1, 1]} blocks.4.conv.conv.0 : f32[1152, 192, 1, 1], a view of %845: no code */
+  /* %835 = reshape(%833) {shape [1152, 192, 1, 1]} blocks.4.conv.conv.0 : f32[1152, 192, 1, 1], a view of %833: no code */
 
-  /* %848 = concat(%824, %846) {axis 0} blocks.4 : f32[B, 197, 192], a view of %543: no code */
+  /* %836 = concat(%812, %834) {axis 0} blocks.4 : f32[B, 197, 192], a view of %806: no code */
 
-  /* %849 = mul(%848, %193) blocks.4 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
+  /* %837 = mul(%836, %196) blocks.4 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 151732224, (const long[]){37824, 192, 1},
       inputs[4], (const long[]){1, 0, 0}, arena + 115605504);
 
-  /* %850 = transpose(%190) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
+  /* %838 = transpose(%193) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[92], arena + 116815872);
 
-  /* %851 = fused_linear(%849, %850) blocks.4.attn.proj : f32[B, 197, 192] */
+  /* %839 = fused_linear(%837, %838) blocks.4.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 115605504, arena + 116815872, NULL, LK_ACT_NONE, NULL,
       arena + 119236608);
 
-  /* %852 = linear_grad_weight(%849, %189) blocks.4.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 115605504, arena + 420612096, arena + 125792256);
+  /* %840 = linear_grad_weight(%837, %192) blocks.4.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 115605504, arena + 425428992, arena + 127002624);
 
-  /* %853 = reduce_sum(%849) {axes [0], batch} blocks.4.attn.proj : f32[192] */
+  /* %841 = reduce_sum(%837) {axes [0], batch} blocks.4.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 115605504,
-      arena + 125832000);
+      arena + 127042368);
 
-  /* %854 = sdpa_grad(%186, %187, %188, %851) {heads 4, kv_heads 4} blocks.4.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 368566272, 576, arena + 368566464, 576,
-      arena + 368566656, 576, arena + 119236608, 192, arena + 115605504, 576,
+  /* %842 = sdpa_grad(%189, %190, %191, %839) {heads 4, kv_heads 4} blocks.4.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 373383168, 576, arena + 373383360, 576,
+      arena + 373383552, 576, arena + 119236608, 192, arena + 115605504, 576,
       arena + 115605504 + 192, 576, arena + 115605504 + 384, 576, 0.14433756f);
 
-  /* %855 = transpose(%183) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[90], arena + 120446976);
+  /* %843 = transpose(%186) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[90], arena + 119236608);
 
-  /* %856 = fused_linear(%854, %855) blocks.4.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 115605504, arena + 120446976, NULL, LK_ACT_NONE, NULL,
-      arena + 119236608);
+  /* %844 = fused_linear(%842, %843) blocks.4.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 115605504, arena + 119236608, NULL, LK_ACT_NONE, NULL,
+      arena + 122830848);
 
-  /* %857 = linear_grad_weight(%854, %182) blocks.4.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 115605504, arena + 419401728, arena + 125681664);
+  /* %845 = linear_grad_weight(%842, %185) blocks.4.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 115605504, arena + 424218624, arena + 126892032);
 
-  /* %858 = reduce_sum(%854) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
+  /* %846 = reduce_sum(%842) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 115605504,
-      arena + 125831424);
+      arena + 127041792);
 
-  /* %859 = reduce_sum(%856) {axes [0], batch} blocks.4.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 119236608,
-      arena + 125832192);
+  /* %847 = reduce_sum(%844) {axes [0], batch} blocks.4.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 122830848,
+      arena + 127042560);
 
-  /* %860 = mul(%856, %179) blocks.4.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 119236608, (const long[]){37824, 192, 1},
-      params[88], (const long[]){0, 0, 1}, arena + 115605504);
-
-  /* %861 = reduce_sum(%856, %181) {axes [0], batch} blocks.4.norm1 : f32[192] */
+  /* %848 = reduce_sum(%844, %184) {axes [0], batch} blocks.4.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 119236608, arena + 418191360, arena + 125832384);
+      arena + 122830848, arena + 423008256, arena + 127042752);
 
-  /* %862 = normalize_grad(%178, %860) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 416980992, arena + 115605504, 1e-06f, arena + 116815872);
+  /* %849 = normalize_grad(%181, %844, %182, %836) {eps 1e-06} blocks.3.conv : f32[B, 197, 192], written over %844 */
+  lk_layernorm_grad(B * 197, 192, arena + 421797888, arena + 122830848, params[88],
+      arena + 151732224, 1e-06f, arena + 122830848);
 
-  /* %863 = add(%848, %862) blocks.3.conv : f32[B, 197, 192], written over %543 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
-      arena + 116815872, (const long[]){37824, 192, 1}, arena + 455712768);
+  /* %850 = slice(%849) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], a view of %844: no code */
 
-  /* %864 = slice(%863) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], a view of %543: no code */
+  /* %851 = slice(%849) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 122831040, 37824, arena + 124041216, 37632);
 
-  /* %865 = slice(%863) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 455712960, 37824, arena + 122830848, 37632);
-
-  /* %866 = batch_norm_act_param_grad(%171, %865, %174, %172, %173) {eps 1e-05} blocks.3.conv.conv.7 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 465352704, arena + 122830848,
-      arena + 487582896, params[84], params[85], 1e-05f, LK_ACT_NONE, arena + 115605504,
+  /* %852 = batch_norm_act_param_grad(%174, %851, %177, %175, %176) {eps 1e-05} blocks.3.conv.conv.7 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 470169600, arena + 124041216,
+      arena + 492399792, params[84], params[85], 1e-05f, LK_ACT_NONE, arena + 115605504,
       arena + 115644096);
 
-  /* %867 = batch_norm_act_grad(%171, %865, %174, %172, %173, %866) {eps 1e-05} blocks.3.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 465352704, arena + 122830848, arena + 487582896,
+  /* %853 = batch_norm_act_grad(%174, %851, %177, %175, %176, %852) {eps 1e-05} blocks.3.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 470169600, arena + 124041216, arena + 492399792,
       params[84], params[85], arena + 115644096, 1e-05f, LK_ACT_NONE, arena + 115605504,
-      arena + 124035072);
+      arena + 125245440);
 
-  /* %868 = index(%866) {axis 0, at 0} blocks.3.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 115644096, 384, arena + 125832576, 192);
+  /* %854 = index(%852) {axis 0, at 0} blocks.3.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 115644096, 384, arena + 127042944, 192);
 
-  /* %869 = index(%866) {axis 0, at 1} blocks.3.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 115644288, 384, arena + 125832768, 192);
+  /* %855 = index(%852) {axis 0, at 1} blocks.3.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 115644288, 384, arena + 127043136, 192);
 
-  /* %870 = transpose(%170) {perm [1, 0]} blocks.3.conv.conv.6 : f32[1152, 192] */
-  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[83], arena + 125460480);
+  /* %856 = transpose(%173) {perm [1, 0]} blocks.3.conv.conv.6 : f32[1152, 192] */
+  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[83], arena + 126670848);
 
-  /* %871 = fused_linear(%867, %870) blocks.3.conv.conv.6 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 124035072, arena + 125460480, NULL, LK_ACT_NONE, NULL,
+  /* %857 = fused_linear(%853, %856) blocks.3.conv.conv.6 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 125245440, arena + 126670848, NULL, LK_ACT_NONE, NULL,
       arena + 115605504);
 
-  /* %872 = linear_grad_weight(%867, %168) blocks.3.conv.conv.6 : f32[192, 1152] */
-  lk_linear_grad_weight(B * 196, 1152, 192, arena + 124035072, arena + 108380160,
-      arena + 125460480);
+  /* %858 = linear_grad_weight(%853, %171) blocks.3.conv.conv.6 : f32[192, 1152] */
+  lk_linear_grad_weight(B * 196, 1152, 192, arena + 125245440, arena + 108380160,
+      arena + 126670848);
 
-  /* %873 = reshape(%872) {shape [192, 1152, 1, 1]} blocks.3.conv.conv.6 : f32[192, 1152, 1, 1], a view of %872: no code */
+  /* %859 = reshape(%858) {shape [192, 1152, 1, 1]} blocks.3.conv.conv.6 : f32[192, 1152, 1, 1], a view of %858: no code */
 
-  /* %874 = batch_norm_act_param_grad(%163, %871, %166, %164, %165) {eps 1e-05, act relu6} blocks.3.conv.conv.4 : f32[2, 1152] */
+  /* %860 = batch_norm_act_param_grad(%166, %857, %169, %167, %168) {eps 1e-05, act relu6} blocks.3.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 101154816, arena + 115605504,
-      arena + 487466112, params[79], params[80], 1e-05f, LK_ACT_RELU6, arena + 108380160,
+      arena + 492283008, params[79], params[80], 1e-05f, LK_ACT_RELU6, arena + 108380160,
       arena + 108611712);
 
-  /* %875 = batch_norm_act_grad(%163, %871, %166, %164, %165, %874) {eps 1e-05, act relu6} blocks.3.conv.conv.4 : f32[B, 196, 1152], written over %871 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 101154816, arena + 115605504, arena + 487466112,
+  /* %861 = batch_norm_act_grad(%166, %857, %169, %167, %168, %860) {eps 1e-05, act relu6} blocks.3.conv.conv.4 : f32[B, 196, 1152], written over %857 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 101154816, arena + 115605504, arena + 492283008,
       params[79], params[80], arena + 108611712, 1e-05f, LK_ACT_RELU6, arena + 108380160,
       arena + 115605504);
 
-  /* %876 = index(%874) {axis 0, at 0} blocks.3.conv.conv.4 : f32[1152] */
+  /* %862 = index(%860) {axis 0, at 0} blocks.3.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 108611712, 2304, arena + 108390528, 1152);
 
-  /* %877 = index(%874) {axis 0, at 1} blocks.3.conv.conv.4 : f32[1152] */
+  /* %863 = index(%860) {axis 0, at 1} blocks.3.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 108612864, 2304, arena + 108391680, 1152);
 
-  /* %878 = token_dwconv_grad_input(%875, %162) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 1152] */
+  /* %864 = token_dwconv_grad_input(%861, %165) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 115605504, params[78],
       arena + 101154816);
 
-  /* %879 = token_dwconv_grad_weight(%875, %161) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %865 = token_dwconv_grad_weight(%861, %164) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 115605504,
       arena + 93929472, arena + 108380160);
 
-  /* %880 = batch_norm_act_param_grad(%156, %878, %159, %157, %158) {eps 1e-05, act relu6} blocks.3.conv.conv.1 : f32[2, 1152] */
+  /* %866 = batch_norm_act_param_grad(%159, %864, %162, %160, %161) {eps 1e-05, act relu6} blocks.3.conv.conv.1 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 86704128, arena + 101154816,
-      arena + 487462656, params[74], params[75], 1e-05f, LK_ACT_RELU6, arena + 93929472,
+      arena + 492279552, params[74], params[75], 1e-05f, LK_ACT_RELU6, arena + 93929472,
       arena + 94161024);
 
-  /* %881 = batch_norm_act_grad(%156, %878, %159, %157, %158, %880) {eps 1e-05, act relu6} blocks.3.conv.conv.1 : f32[B, 196, 1152], written over %878 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 86704128, arena + 101154816, arena + 487462656,
+  /* %867 = batch_norm_act_grad(%159, %864, %162, %160, %161, %866) {eps 1e-05, act relu6} blocks.3.conv.conv.1 : f32[B, 196, 1152], written over %864 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 86704128, arena + 101154816, arena + 492279552,
       params[74], params[75], arena + 94161024, 1e-05f, LK_ACT_RELU6, arena + 93929472,
       arena + 101154816);
 
-  /* %882 = index(%880) {axis 0, at 0} blocks.3.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 94161024, 2304, arena + 96927744, 1152);
+  /* %868 = index(%866) {axis 0, at 0} blocks.3.conv.conv.1 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 94161024, 2304, arena + 98138112, 1152);
 
-  /* %883 = index(%880) {axis 0, at 1} blocks.3.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 94162176, 2304, arena + 96928896, 1152);
+  /* %869 = index(%866) {axis 0, at 1} blocks.3.conv.conv.1 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 94162176, 2304, arena + 98139264, 1152);
 
-  /* %884 = transpose(%155) {perm [1, 0]} blocks.3.conv.conv.0 : f32[192, 1152] */
+  /* %870 = transpose(%158) {perm [1, 0]} blocks.3.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[73], arena + 86704128);
 
-  /* %885 = linear_grad_weight(%881, %153) blocks.3.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 101154816, arena + 464148480, arena + 96337920);
+  /* %871 = linear_grad_weight(%867, %156) blocks.3.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 101154816, arena + 468965376, arena + 97548288);
 
-  /* %886 = fused_linear(%881, %884, %865) {residual} blocks.3.conv.conv.0 : f32[B, 196, 192], written into %543 from row 1 */
+  /* %872 = fused_linear(%867, %870, %851) {residual} blocks.3.conv.conv.0 : f32[B, 196, 192], written into %844 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 101154816, 225792, arena + 86704128, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 122830848, 37632, arena + 455712960, 37824);
+      NULL, 0, LK_ACT_NONE, arena + 124041216, 37632, arena + 122831040, 37824);
 
-  /* %887 = reshape(%885) {shape [1152, 192, 1, 1]} blocks.3.conv.conv.0 : f32[1152, 192, 1, 1], a view of %885: no code */
+  /* %873 = reshape(%871) {shape [1152, 192, 1, 1]} blocks.3.conv.conv.0 : f32[1152, 192, 1, 1], a view of %871: no code */
 
-  /* %888 = concat(%864, %886) {axis 0} blocks.3 : f32[B, 197, 192], a view of %543: no code */
+  /* %874 = concat(%850, %872) {axis 0} blocks.3 : f32[B, 197, 192], a view of %844: no code */
 
-  /* %889 = mul(%888, %150) blocks.3 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
+  /* %875 = mul(%874, %153) blocks.3 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 122830848, (const long[]){37824, 192, 1},
       inputs[3], (const long[]){1, 0, 0}, arena + 86704128);
 
-  /* %890 = transpose(%147) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
+  /* %876 = transpose(%150) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[71], arena + 87914496);
 
-  /* %891 = fused_linear(%889, %890) blocks.3.attn.proj : f32[B, 197, 192] */
+  /* %877 = fused_linear(%875, %876) blocks.3.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 86704128, arena + 87914496, NULL, LK_ACT_NONE, NULL,
       arena + 90335232);
 
-  /* %892 = linear_grad_weight(%889, %146) blocks.3.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 86704128, arena + 415770624, arena + 96890880);
+  /* %878 = linear_grad_weight(%875, %149) blocks.3.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 86704128, arena + 420587520, arena + 98101248);
 
-  /* %893 = reduce_sum(%889) {axes [0], batch} blocks.3.attn.proj : f32[192] */
+  /* %879 = reduce_sum(%875) {axes [0], batch} blocks.3.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 86704128,
-      arena + 96930624);
+      arena + 98140992);
 
-  /* %894 = sdpa_grad(%143, %144, %145, %891) {heads 4, kv_heads 4} blocks.3.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 364935168, 576, arena + 364935360, 576,
-      arena + 364935552, 576, arena + 90335232, 192, arena + 86704128, 576, arena + 86704128 + 192,
+  /* %880 = sdpa_grad(%146, %147, %148, %877) {heads 4, kv_heads 4} blocks.3.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 369752064, 576, arena + 369752256, 576,
+      arena + 369752448, 576, arena + 90335232, 192, arena + 86704128, 576, arena + 86704128 + 192,
       576, arena + 86704128 + 384, 576, 0.14433756f);
 
-  /* %895 = transpose(%140) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[69], arena + 91545600);
+  /* %881 = transpose(%143) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[69], arena + 90335232);
 
-  /* %896 = fused_linear(%894, %895) blocks.3.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 86704128, arena + 91545600, NULL, LK_ACT_NONE, NULL,
-      arena + 90335232);
+  /* %882 = fused_linear(%880, %881) blocks.3.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 86704128, arena + 90335232, NULL, LK_ACT_NONE, NULL,
+      arena + 93929472);
 
-  /* %897 = linear_grad_weight(%894, %139) blocks.3.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 86704128, arena + 414560256, arena + 96780288);
+  /* %883 = linear_grad_weight(%880, %142) blocks.3.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 86704128, arena + 419377152, arena + 97990656);
 
-  /* %898 = reduce_sum(%894) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
+  /* %884 = reduce_sum(%880) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 86704128,
-      arena + 96930048);
+      arena + 98140416);
 
-  /* %899 = reduce_sum(%896) {axes [0], batch} blocks.3.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 90335232,
-      arena + 96930816);
+  /* %885 = reduce_sum(%882) {axes [0], batch} blocks.3.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 93929472,
+      arena + 98141184);
 
-  /* %900 = mul(%896, %136) blocks.3.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 90335232, (const long[]){37824, 192, 1},
-      params[67], (const long[]){0, 0, 1}, arena + 86704128);
-
-  /* %901 = reduce_sum(%896, %138) {axes [0], batch} blocks.3.norm1 : f32[192] */
+  /* %886 = reduce_sum(%882, %141) {axes [0], batch} blocks.3.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 90335232, arena + 413349888, arena + 96931008);
+      arena + 93929472, arena + 418166784, arena + 98141376);
 
-  /* %902 = normalize_grad(%135, %900) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 412139520, arena + 86704128, 1e-06f, arena + 87914496);
+  /* %887 = normalize_grad(%138, %882, %139, %874) {eps 1e-06} blocks.2.conv : f32[B, 197, 192], written over %882 */
+  lk_layernorm_grad(B * 197, 192, arena + 416956416, arena + 93929472, params[67],
+      arena + 122830848, 1e-06f, arena + 93929472);
 
-  /* %903 = add(%888, %902) blocks.2.conv : f32[B, 197, 192], written over %543 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
-      arena + 87914496, (const long[]){37824, 192, 1}, arena + 455712768);
+  /* %888 = slice(%887) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], a view of %882: no code */
 
-  /* %904 = slice(%903) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], a view of %543: no code */
+  /* %889 = slice(%887) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 93929664, 37824, arena + 95139840, 37632);
 
-  /* %905 = slice(%903) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 455712960, 37824, arena + 93929472, 37632);
-
-  /* %906 = batch_norm_act_param_grad(%128, %905, %131, %129, %130) {eps 1e-05} blocks.2.conv.conv.7 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 462944256, arena + 93929472,
-      arena + 487582320, params[63], params[64], 1e-05f, LK_ACT_NONE, arena + 86704128,
+  /* %890 = batch_norm_act_param_grad(%131, %889, %134, %132, %133) {eps 1e-05} blocks.2.conv.conv.7 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 467761152, arena + 95139840,
+      arena + 492399216, params[63], params[64], 1e-05f, LK_ACT_NONE, arena + 86704128,
       arena + 86742720);
 
-  /* %907 = batch_norm_act_grad(%128, %905, %131, %129, %130, %906) {eps 1e-05} blocks.2.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 462944256, arena + 93929472, arena + 487582320,
+  /* %891 = batch_norm_act_grad(%131, %889, %134, %132, %133, %890) {eps 1e-05} blocks.2.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 467761152, arena + 95139840, arena + 492399216,
       params[63], params[64], arena + 86742720, 1e-05f, LK_ACT_NONE, arena + 86704128,
-      arena + 95133696);
+      arena + 96344064);
 
-  /* %908 = index(%906) {axis 0, at 0} blocks.2.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 86742720, 384, arena + 96931200, 192);
+  /* %892 = index(%890) {axis 0, at 0} blocks.2.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 86742720, 384, arena + 98141568, 192);
 
-  /* %909 = index(%906) {axis 0, at 1} blocks.2.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 86742912, 384, arena + 96931392, 192);
+  /* %893 = index(%890) {axis 0, at 1} blocks.2.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 86742912, 384, arena + 98141760, 192);
 
-  /* %910 = transpose(%127) {perm [1, 0]} blocks.2.conv.conv.6 : f32[1152, 192] */
-  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[62], arena + 96559104);
+  /* %894 = transpose(%130) {perm [1, 0]} blocks.2.conv.conv.6 : f32[1152, 192] */
+  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[62], arena + 97769472);
 
-  /* %911 = fused_linear(%907, %910) blocks.2.conv.conv.6 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 95133696, arena + 96559104, NULL, LK_ACT_NONE, NULL,
+  /* %895 = fused_linear(%891, %894) blocks.2.conv.conv.6 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 96344064, arena + 97769472, NULL, LK_ACT_NONE, NULL,
       arena + 86704128);
 
-  /* %912 = linear_grad_weight(%907, %125) blocks.2.conv.conv.6 : f32[192, 1152] */
-  lk_linear_grad_weight(B * 196, 1152, 192, arena + 95133696, arena + 79478784, arena + 96559104);
+  /* %896 = linear_grad_weight(%891, %128) blocks.2.conv.conv.6 : f32[192, 1152] */
+  lk_linear_grad_weight(B * 196, 1152, 192, arena + 96344064, arena + 79478784, arena + 97769472);
 
-  /* %913 = reshape(%912) {shape [192, 1152, 1, 1]} blocks.2.conv.conv.6 : f32[192, 1152, 1, 1], a view of %912: no code */
+  /* %897 = reshape(%896) {shape [192, 1152, 1, 1]} blocks.2.conv.conv.6 : f32[192, 1152, 1, 1], a view of %896: no code */
 
-  /* %914 = batch_norm_act_param_grad(%120, %911, %123, %121, %122) {eps 1e-05, act relu6} blocks.2.conv.conv.4 : f32[2, 1152] */
+  /* %898 = batch_norm_act_param_grad(%123, %895, %126, %124, %125) {eps 1e-05, act relu6} blocks.2.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 72253440, arena + 86704128,
-      arena + 487459200, params[58], params[59], 1e-05f, LK_ACT_RELU6, arena + 79478784,
+      arena + 492276096, params[58], params[59], 1e-05f, LK_ACT_RELU6, arena + 79478784,
       arena + 79710336);
 
-  /* %915 = batch_norm_act_grad(%120, %911, %123, %121, %122, %914) {eps 1e-05, act relu6} blocks.2.conv.conv.4 : f32[B, 196, 1152], written over %911 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 72253440, arena + 86704128, arena + 487459200,
+  /* %899 = batch_norm_act_grad(%123, %895, %126, %124, %125, %898) {eps 1e-05, act relu6} blocks.2.conv.conv.4 : f32[B, 196, 1152], written over %895 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 72253440, arena + 86704128, arena + 492276096,
       params[58], params[59], arena + 79710336, 1e-05f, LK_ACT_RELU6, arena + 79478784,
       arena + 86704128);
 
-  /* %916 = index(%914) {axis 0, at 0} blocks.2.conv.conv.4 : f32[1152] */
+  /* %900 = index(%898) {axis 0, at 0} blocks.2.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 79710336, 2304, arena + 79489152, 1152);
 
-  /* %917 = index(%914) {axis 0, at 1} blocks.2.conv.conv.4 : f32[1152] */
+  /* %901 = index(%898) {axis 0, at 1} blocks.2.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 79711488, 2304, arena + 79490304, 1152);
 
-  /* %918 = token_dwconv_grad_input(%915, %119) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 1152] */
+  /* %902 = token_dwconv_grad_input(%899, %122) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 86704128, params[57],
       arena + 72253440);
 
-  /* %919 = token_dwconv_grad_weight(%915, %118) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %903 = token_dwconv_grad_weight(%899, %121) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 86704128, arena + 65028096,
       arena + 79478784);
 
-  /* %920 = batch_norm_act_param_grad(%113, %918, %116, %114, %115) {eps 1e-05, act relu6} blocks.2.conv.conv.1 : f32[2, 1152] */
+  /* %904 = batch_norm_act_param_grad(%116, %902, %119, %117, %118) {eps 1e-05, act relu6} blocks.2.conv.conv.1 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 57802752, arena + 72253440,
-      arena + 487455744, params[53], params[54], 1e-05f, LK_ACT_RELU6, arena + 65028096,
+      arena + 492272640, params[53], params[54], 1e-05f, LK_ACT_RELU6, arena + 65028096,
       arena + 65259648);
 
-  /* %921 = batch_norm_act_grad(%113, %918, %116, %114, %115, %920) {eps 1e-05, act relu6} blocks.2.conv.conv.1 : f32[B, 196, 1152], written over %918 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 57802752, arena + 72253440, arena + 487455744,
+  /* %905 = batch_norm_act_grad(%116, %902, %119, %117, %118, %904) {eps 1e-05, act relu6} blocks.2.conv.conv.1 : f32[B, 196, 1152], written over %902 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 57802752, arena + 72253440, arena + 492272640,
       params[53], params[54], arena + 65259648, 1e-05f, LK_ACT_RELU6, arena + 65028096,
       arena + 72253440);
 
-  /* %922 = index(%920) {axis 0, at 0} blocks.2.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 65259648, 2304, arena + 68026368, 1152);
+  /* %906 = index(%904) {axis 0, at 0} blocks.2.conv.conv.1 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 65259648, 2304, arena + 69236736, 1152);
 
-  /* %923 = index(%920) {axis 0, at 1} blocks.2.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 65260800, 2304, arena + 68027520, 1152);
+  /* %907 = index(%904) {axis 0, at 1} blocks.2.conv.conv.1 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 65260800, 2304, arena + 69237888, 1152);
 
-  /* %924 = transpose(%112) {perm [1, 0]} blocks.2.conv.conv.0 : f32[192, 1152] */
+  /* %908 = transpose(%115) {perm [1, 0]} blocks.2.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[52], arena + 57802752);
 
-  /* %925 = linear_grad_weight(%921, %110) blocks.2.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 72253440, arena + 461740032, arena + 67436544);
+  /* %909 = linear_grad_weight(%905, %113) blocks.2.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 72253440, arena + 466556928, arena + 68646912);
 
-  /* %926 = fused_linear(%921, %924, %905) {residual} blocks.2.conv.conv.0 : f32[B, 196, 192], written into %543 from row 1 */
+  /* %910 = fused_linear(%905, %908, %889) {residual} blocks.2.conv.conv.0 : f32[B, 196, 192], written into %882 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 72253440, 225792, arena + 57802752, NULL, NULL,
-      0, LK_ACT_NONE, arena + 93929472, 37632, arena + 455712960, 37824);
+      0, LK_ACT_NONE, arena + 95139840, 37632, arena + 93929664, 37824);
 
-  /* %927 = reshape(%925) {shape [1152, 192, 1, 1]} blocks.2.conv.conv.0 : f32[1152, 192, 1, 1], a view of %925: no code */
+  /* %911 = reshape(%909) {shape [1152, 192, 1, 1]} blocks.2.conv.conv.0 : f32[1152, 192, 1, 1], a view of %909: no code */
 
-  /* %928 = concat(%904, %926) {axis 0} blocks.2 : f32[B, 197, 192], a view of %543: no code */
+  /* %912 = concat(%888, %910) {axis 0} blocks.2 : f32[B, 197, 192], a view of %882: no code */
 
-  /* %929 = mul(%928, %107) blocks.2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
-      inputs[2], (const long[]){1, 0, 0}, arena + 57802752);
+  /* %913 = mul(%912, %110) blocks.2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 93929472, (const long[]){37824, 192, 1}, inputs[2],
+      (const long[]){1, 0, 0}, arena + 57802752);
 
-  /* %930 = transpose(%104) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
+  /* %914 = transpose(%107) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[50], arena + 59013120);
 
-  /* %931 = fused_linear(%929, %930) blocks.2.attn.proj : f32[B, 197, 192] */
+  /* %915 = fused_linear(%913, %914) blocks.2.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 57802752, arena + 59013120, NULL, LK_ACT_NONE, NULL,
       arena + 61433856);
 
-  /* %932 = linear_grad_weight(%929, %103) blocks.2.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 57802752, arena + 410929152, arena + 67989504);
+  /* %916 = linear_grad_weight(%913, %106) blocks.2.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 57802752, arena + 415746048, arena + 69199872);
 
-  /* %933 = reduce_sum(%929) {axes [0], batch} blocks.2.attn.proj : f32[192] */
+  /* %917 = reduce_sum(%913) {axes [0], batch} blocks.2.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 57802752,
-      arena + 68029248);
+      arena + 69239616);
 
-  /* %934 = sdpa_grad(%100, %101, %102, %931) {heads 4, kv_heads 4} blocks.2.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 361304064, 576, arena + 361304256, 576,
-      arena + 361304448, 576, arena + 61433856, 192, arena + 57802752, 576, arena + 57802752 + 192,
+  /* %918 = sdpa_grad(%103, %104, %105, %915) {heads 4, kv_heads 4} blocks.2.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 366120960, 576, arena + 366121152, 576,
+      arena + 366121344, 576, arena + 61433856, 192, arena + 57802752, 576, arena + 57802752 + 192,
       576, arena + 57802752 + 384, 576, 0.14433756f);
 
-  /* %935 = transpose(%97) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[48], arena + 62644224);
+  /* %919 = transpose(%100) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[48], arena + 61433856);
 
-  /* %936 = fused_linear(%934, %935) blocks.2.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 57802752, arena + 62644224, NULL, LK_ACT_NONE, NULL,
-      arena + 61433856);
+  /* %920 = fused_linear(%918, %919) blocks.2.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 57802752, arena + 61433856, NULL, LK_ACT_NONE, NULL,
+      arena + 65028096);
 
-  /* %937 = linear_grad_weight(%934, %96) blocks.2.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 57802752, arena + 409718784, arena + 67878912);
+  /* %921 = linear_grad_weight(%918, %99) blocks.2.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 57802752, arena + 414535680, arena + 69089280);
 
-  /* %938 = reduce_sum(%934) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
+  /* %922 = reduce_sum(%918) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 57802752,
-      arena + 68028672);
+      arena + 69239040);
 
-  /* %939 = reduce_sum(%936) {axes [0], batch} blocks.2.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 61433856,
-      arena + 68029440);
+  /* %923 = reduce_sum(%920) {axes [0], batch} blocks.2.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 65028096,
+      arena + 69239808);
 
-  /* %940 = mul(%936, %93) blocks.2.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 61433856, (const long[]){37824, 192, 1},
-      params[46], (const long[]){0, 0, 1}, arena + 57802752);
-
-  /* %941 = reduce_sum(%936, %95) {axes [0], batch} blocks.2.norm1 : f32[192] */
+  /* %924 = reduce_sum(%920, %98) {axes [0], batch} blocks.2.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 61433856, arena + 408508416, arena + 68029632);
+      arena + 65028096, arena + 413325312, arena + 69240000);
 
-  /* %942 = normalize_grad(%92, %940) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 407298048, arena + 57802752, 1e-06f, arena + 59013120);
+  /* %925 = normalize_grad(%95, %920, %96, %912) {eps 1e-06} blocks.1.conv : f32[B, 197, 192], written over %920 */
+  lk_layernorm_grad(B * 197, 192, arena + 412114944, arena + 65028096, params[46], arena + 93929472,
+      1e-06f, arena + 65028096);
 
-  /* %943 = add(%928, %942) blocks.1.conv : f32[B, 197, 192], written over %543 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
-      arena + 59013120, (const long[]){37824, 192, 1}, arena + 455712768);
+  /* %926 = slice(%925) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], a view of %920: no code */
 
-  /* %944 = slice(%943) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], a view of %543: no code */
+  /* %927 = slice(%925) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 65028288, 37824, arena + 66238464, 37632);
 
-  /* %945 = slice(%943) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 455712960, 37824, arena + 65028096, 37632);
-
-  /* %946 = batch_norm_act_param_grad(%85, %945, %88, %86, %87) {eps 1e-05} blocks.1.conv.conv.7 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 460535808, arena + 65028096,
-      arena + 487581744, params[42], params[43], 1e-05f, LK_ACT_NONE, arena + 57802752,
+  /* %928 = batch_norm_act_param_grad(%88, %927, %91, %89, %90) {eps 1e-05} blocks.1.conv.conv.7 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 465352704, arena + 66238464,
+      arena + 492398640, params[42], params[43], 1e-05f, LK_ACT_NONE, arena + 57802752,
       arena + 57841344);
 
-  /* %947 = batch_norm_act_grad(%85, %945, %88, %86, %87, %946) {eps 1e-05} blocks.1.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 460535808, arena + 65028096, arena + 487581744,
+  /* %929 = batch_norm_act_grad(%88, %927, %91, %89, %90, %928) {eps 1e-05} blocks.1.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 465352704, arena + 66238464, arena + 492398640,
       params[42], params[43], arena + 57841344, 1e-05f, LK_ACT_NONE, arena + 57802752,
-      arena + 66232320);
+      arena + 67442688);
 
-  /* %948 = index(%946) {axis 0, at 0} blocks.1.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 57841344, 384, arena + 68029824, 192);
+  /* %930 = index(%928) {axis 0, at 0} blocks.1.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57841344, 384, arena + 69240192, 192);
 
-  /* %949 = index(%946) {axis 0, at 1} blocks.1.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 57841536, 384, arena + 68030016, 192);
+  /* %931 = index(%928) {axis 0, at 1} blocks.1.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57841536, 384, arena + 69240384, 192);
 
-  /* %950 = transpose(%84) {perm [1, 0]} blocks.1.conv.conv.6 : f32[1152, 192] */
-  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[41], arena + 67657728);
+  /* %932 = transpose(%87) {perm [1, 0]} blocks.1.conv.conv.6 : f32[1152, 192] */
+  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[41], arena + 68868096);
 
-  /* %951 = fused_linear(%947, %950) blocks.1.conv.conv.6 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 66232320, arena + 67657728, NULL, LK_ACT_NONE, NULL,
+  /* %933 = fused_linear(%929, %932) blocks.1.conv.conv.6 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 67442688, arena + 68868096, NULL, LK_ACT_NONE, NULL,
       arena + 57802752);
 
-  /* %952 = linear_grad_weight(%947, %82) blocks.1.conv.conv.6 : f32[192, 1152] */
-  lk_linear_grad_weight(B * 196, 1152, 192, arena + 66232320, arena + 50577408, arena + 67657728);
+  /* %934 = linear_grad_weight(%929, %85) blocks.1.conv.conv.6 : f32[192, 1152] */
+  lk_linear_grad_weight(B * 196, 1152, 192, arena + 67442688, arena + 50577408, arena + 68868096);
 
-  /* %953 = reshape(%952) {shape [192, 1152, 1, 1]} blocks.1.conv.conv.6 : f32[192, 1152, 1, 1], a view of %952: no code */
+  /* %935 = reshape(%934) {shape [192, 1152, 1, 1]} blocks.1.conv.conv.6 : f32[192, 1152, 1, 1], a view of %934: no code */
 
-  /* %954 = batch_norm_act_param_grad(%77, %951, %80, %78, %79) {eps 1e-05, act relu6} blocks.1.conv.conv.4 : f32[2, 1152] */
+  /* %936 = batch_norm_act_param_grad(%80, %933, %83, %81, %82) {eps 1e-05, act relu6} blocks.1.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 43352064, arena + 57802752,
-      arena + 487452288, params[37], params[38], 1e-05f, LK_ACT_RELU6, arena + 50577408,
+      arena + 492269184, params[37], params[38], 1e-05f, LK_ACT_RELU6, arena + 50577408,
       arena + 50808960);
 
-  /* %955 = batch_norm_act_grad(%77, %951, %80, %78, %79, %954) {eps 1e-05, act relu6} blocks.1.conv.conv.4 : f32[B, 196, 1152], written over %951 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 43352064, arena + 57802752, arena + 487452288,
+  /* %937 = batch_norm_act_grad(%80, %933, %83, %81, %82, %936) {eps 1e-05, act relu6} blocks.1.conv.conv.4 : f32[B, 196, 1152], written over %933 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 43352064, arena + 57802752, arena + 492269184,
       params[37], params[38], arena + 50808960, 1e-05f, LK_ACT_RELU6, arena + 50577408,
       arena + 57802752);
 
-  /* %956 = index(%954) {axis 0, at 0} blocks.1.conv.conv.4 : f32[1152] */
+  /* %938 = index(%936) {axis 0, at 0} blocks.1.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 50808960, 2304, arena + 50587776, 1152);
 
-  /* %957 = index(%954) {axis 0, at 1} blocks.1.conv.conv.4 : f32[1152] */
+  /* %939 = index(%936) {axis 0, at 1} blocks.1.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 50810112, 2304, arena + 50588928, 1152);
 
-  /* %958 = token_dwconv_grad_input(%955, %76) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 1152] */
+  /* %940 = token_dwconv_grad_input(%937, %79) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 57802752, params[36],
       arena + 43352064);
 
-  /* %959 = token_dwconv_grad_weight(%955, %75) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %941 = token_dwconv_grad_weight(%937, %78) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 57802752, arena + 36126720,
       arena + 50577408);
 
-  /* %960 = batch_norm_act_param_grad(%70, %958, %73, %71, %72) {eps 1e-05, act relu6} blocks.1.conv.conv.1 : f32[2, 1152] */
+  /* %942 = batch_norm_act_param_grad(%73, %940, %76, %74, %75) {eps 1e-05, act relu6} blocks.1.conv.conv.1 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 28901376, arena + 43352064,
-      arena + 487448832, params[32], params[33], 1e-05f, LK_ACT_RELU6, arena + 36126720,
+      arena + 492265728, params[32], params[33], 1e-05f, LK_ACT_RELU6, arena + 36126720,
       arena + 36358272);
 
-  /* %961 = batch_norm_act_grad(%70, %958, %73, %71, %72, %960) {eps 1e-05, act relu6} blocks.1.conv.conv.1 : f32[B, 196, 1152], written over %958 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 28901376, arena + 43352064, arena + 487448832,
+  /* %943 = batch_norm_act_grad(%73, %940, %76, %74, %75, %942) {eps 1e-05, act relu6} blocks.1.conv.conv.1 : f32[B, 196, 1152], written over %940 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 28901376, arena + 43352064, arena + 492265728,
       params[32], params[33], arena + 36358272, 1e-05f, LK_ACT_RELU6, arena + 36126720,
       arena + 43352064);
 
-  /* %962 = index(%960) {axis 0, at 0} blocks.1.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 36358272, 2304, arena + 39124992, 1152);
+  /* %944 = index(%942) {axis 0, at 0} blocks.1.conv.conv.1 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 36358272, 2304, arena + 40335360, 1152);
 
-  /* %963 = index(%960) {axis 0, at 1} blocks.1.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 36359424, 2304, arena + 39126144, 1152);
+  /* %945 = index(%942) {axis 0, at 1} blocks.1.conv.conv.1 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 36359424, 2304, arena + 40336512, 1152);
 
-  /* %964 = transpose(%69) {perm [1, 0]} blocks.1.conv.conv.0 : f32[192, 1152] */
+  /* %946 = transpose(%72) {perm [1, 0]} blocks.1.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[31], arena + 28901376);
 
-  /* %965 = linear_grad_weight(%961, %67) blocks.1.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 43352064, arena + 459331584, arena + 38535168);
+  /* %947 = linear_grad_weight(%943, %70) blocks.1.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 43352064, arena + 464148480, arena + 39745536);
 
-  /* %966 = fused_linear(%961, %964, %945) {residual} blocks.1.conv.conv.0 : f32[B, 196, 192], written into %543 from row 1 */
+  /* %948 = fused_linear(%943, %946, %927) {residual} blocks.1.conv.conv.0 : f32[B, 196, 192], written into %920 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 43352064, 225792, arena + 28901376, NULL, NULL,
-      0, LK_ACT_NONE, arena + 65028096, 37632, arena + 455712960, 37824);
+      0, LK_ACT_NONE, arena + 66238464, 37632, arena + 65028288, 37824);
 
-  /* %967 = reshape(%965) {shape [1152, 192, 1, 1]} blocks.1.conv.conv.0 : f32[1152, 192, 1, 1], a view of %965: no code */
+  /* %949 = reshape(%947) {shape [1152, 192, 1, 1]} blocks.1.conv.conv.0 : f32[1152, 192, 1, 1], a view of %947: no code */
 
-  /* %968 = concat(%944, %966) {axis 0} blocks.1 : f32[B, 197, 192], a view of %543: no code */
+  /* %950 = concat(%926, %948) {axis 0} blocks.1 : f32[B, 197, 192], a view of %920: no code */
 
-  /* %969 = mul(%968, %64) blocks.1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
-      inputs[1], (const long[]){1, 0, 0}, arena + 28901376);
+  /* %951 = mul(%950, %67) blocks.1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 65028096, (const long[]){37824, 192, 1}, inputs[1],
+      (const long[]){1, 0, 0}, arena + 28901376);
 
-  /* %970 = transpose(%61) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
+  /* %952 = transpose(%64) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[29], arena + 30111744);
 
-  /* %971 = fused_linear(%969, %970) blocks.1.attn.proj : f32[B, 197, 192] */
+  /* %953 = fused_linear(%951, %952) blocks.1.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 28901376, arena + 30111744, NULL, LK_ACT_NONE, NULL,
       arena + 32532480);
 
-  /* %972 = linear_grad_weight(%969, %60) blocks.1.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 28901376, arena + 406087680, arena + 39088128);
+  /* %954 = linear_grad_weight(%951, %63) blocks.1.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 28901376, arena + 410904576, arena + 40298496);
 
-  /* %973 = reduce_sum(%969) {axes [0], batch} blocks.1.attn.proj : f32[192] */
+  /* %955 = reduce_sum(%951) {axes [0], batch} blocks.1.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 28901376,
-      arena + 39127872);
+      arena + 40338240);
 
-  /* %974 = sdpa_grad(%57, %58, %59, %971) {heads 4, kv_heads 4} blocks.1.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 357672960, 576, arena + 357673152, 576,
-      arena + 357673344, 576, arena + 32532480, 192, arena + 28901376, 576, arena + 28901376 + 192,
+  /* %956 = sdpa_grad(%60, %61, %62, %953) {heads 4, kv_heads 4} blocks.1.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 362489856, 576, arena + 362490048, 576,
+      arena + 362490240, 576, arena + 32532480, 192, arena + 28901376, 576, arena + 28901376 + 192,
       576, arena + 28901376 + 384, 576, 0.14433756f);
 
-  /* %975 = transpose(%54) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[27], arena + 33742848);
+  /* %957 = transpose(%57) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[27], arena + 32532480);
 
-  /* %976 = fused_linear(%974, %975) blocks.1.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 28901376, arena + 33742848, NULL, LK_ACT_NONE, NULL,
-      arena + 32532480);
+  /* %958 = fused_linear(%956, %957) blocks.1.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 28901376, arena + 32532480, NULL, LK_ACT_NONE, NULL,
+      arena + 36126720);
 
-  /* %977 = linear_grad_weight(%974, %53) blocks.1.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 28901376, arena + 404877312, arena + 38977536);
+  /* %959 = linear_grad_weight(%956, %56) blocks.1.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 28901376, arena + 409694208, arena + 40187904);
 
-  /* %978 = reduce_sum(%974) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
+  /* %960 = reduce_sum(%956) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 28901376,
-      arena + 39127296);
+      arena + 40337664);
 
-  /* %979 = reduce_sum(%976) {axes [0], batch} blocks.1.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 32532480,
-      arena + 39128064);
+  /* %961 = reduce_sum(%958) {axes [0], batch} blocks.1.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 36126720,
+      arena + 40338432);
 
-  /* %980 = mul(%976, %50) blocks.1.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 32532480, (const long[]){37824, 192, 1},
-      params[25], (const long[]){0, 0, 1}, arena + 28901376);
-
-  /* %981 = reduce_sum(%976, %52) {axes [0], batch} blocks.1.norm1 : f32[192] */
+  /* %962 = reduce_sum(%958, %55) {axes [0], batch} blocks.1.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 32532480, arena + 403666944, arena + 39128256);
+      arena + 36126720, arena + 408483840, arena + 40338624);
 
-  /* %982 = normalize_grad(%49, %980) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 402456576, arena + 28901376, 1e-06f, arena + 30111744);
+  /* %963 = normalize_grad(%52, %958, %53, %950) {eps 1e-06} blocks.0.conv : f32[B, 197, 192], written over %958 */
+  lk_layernorm_grad(B * 197, 192, arena + 407273472, arena + 36126720, params[25], arena + 65028096,
+      1e-06f, arena + 36126720);
 
-  /* %983 = add(%968, %982) blocks.0.conv : f32[B, 197, 192], written over %543 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
-      arena + 30111744, (const long[]){37824, 192, 1}, arena + 455712768);
+  /* %964 = slice(%963) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], a view of %958: no code */
 
-  /* %984 = slice(%983) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], a view of %543: no code */
+  /* %965 = slice(%963) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 36126912, 37824, arena + 37337088, 37632);
 
-  /* %985 = slice(%983) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 455712960, 37824, arena + 36126720, 37632);
-
-  /* %986 = batch_norm_act_param_grad(%42, %985, %45, %43, %44) {eps 1e-05} blocks.0.conv.conv.7 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 458127360, arena + 36126720,
-      arena + 487581168, params[21], params[22], 1e-05f, LK_ACT_NONE, arena + 28901376,
+  /* %966 = batch_norm_act_param_grad(%45, %965, %48, %46, %47) {eps 1e-05} blocks.0.conv.conv.7 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 462944256, arena + 37337088,
+      arena + 492398064, params[21], params[22], 1e-05f, LK_ACT_NONE, arena + 28901376,
       arena + 28939968);
 
-  /* %987 = batch_norm_act_grad(%42, %985, %45, %43, %44, %986) {eps 1e-05} blocks.0.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 458127360, arena + 36126720, arena + 487581168,
+  /* %967 = batch_norm_act_grad(%45, %965, %48, %46, %47, %966) {eps 1e-05} blocks.0.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 462944256, arena + 37337088, arena + 492398064,
       params[21], params[22], arena + 28939968, 1e-05f, LK_ACT_NONE, arena + 28901376,
-      arena + 37330944);
+      arena + 38541312);
 
-  /* %988 = index(%986) {axis 0, at 0} blocks.0.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 28939968, 384, arena + 39128448, 192);
+  /* %968 = index(%966) {axis 0, at 0} blocks.0.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 28939968, 384, arena + 40338816, 192);
 
-  /* %989 = index(%986) {axis 0, at 1} blocks.0.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 28940160, 384, arena + 39128640, 192);
+  /* %969 = index(%966) {axis 0, at 1} blocks.0.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 28940160, 384, arena + 40339008, 192);
 
-  /* %990 = transpose(%41) {perm [1, 0]} blocks.0.conv.conv.6 : f32[1152, 192] */
-  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[20], arena + 38756352);
+  /* %970 = transpose(%44) {perm [1, 0]} blocks.0.conv.conv.6 : f32[1152, 192] */
+  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[20], arena + 39966720);
 
-  /* %991 = fused_linear(%987, %990) blocks.0.conv.conv.6 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 37330944, arena + 38756352, NULL, LK_ACT_NONE, NULL,
+  /* %971 = fused_linear(%967, %970) blocks.0.conv.conv.6 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 38541312, arena + 39966720, NULL, LK_ACT_NONE, NULL,
       arena + 28901376);
 
-  /* %992 = linear_grad_weight(%987, %39) blocks.0.conv.conv.6 : f32[192, 1152] */
-  lk_linear_grad_weight(B * 196, 1152, 192, arena + 37330944, arena + 21676032, arena + 38756352);
+  /* %972 = linear_grad_weight(%967, %42) blocks.0.conv.conv.6 : f32[192, 1152] */
+  lk_linear_grad_weight(B * 196, 1152, 192, arena + 38541312, arena + 21676032, arena + 39966720);
 
-  /* %993 = reshape(%992) {shape [192, 1152, 1, 1]} blocks.0.conv.conv.6 : f32[192, 1152, 1, 1], a view of %992: no code */
+  /* %973 = reshape(%972) {shape [192, 1152, 1, 1]} blocks.0.conv.conv.6 : f32[192, 1152, 1, 1], a view of %972: no code */
 
-  /* %994 = batch_norm_act_param_grad(%34, %991, %37, %35, %36) {eps 1e-05, act relu6} blocks.0.conv.conv.4 : f32[2, 1152] */
+  /* %974 = batch_norm_act_param_grad(%37, %971, %40, %38, %39) {eps 1e-05, act relu6} blocks.0.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 14450688, arena + 28901376,
-      arena + 487445376, params[16], params[17], 1e-05f, LK_ACT_RELU6, arena + 21676032,
+      arena + 492262272, params[16], params[17], 1e-05f, LK_ACT_RELU6, arena + 21676032,
       arena + 21907584);
 
-  /* %995 = batch_norm_act_grad(%34, %991, %37, %35, %36, %994) {eps 1e-05, act relu6} blocks.0.conv.conv.4 : f32[B, 196, 1152], written over %991 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 14450688, arena + 28901376, arena + 487445376,
+  /* %975 = batch_norm_act_grad(%37, %971, %40, %38, %39, %974) {eps 1e-05, act relu6} blocks.0.conv.conv.4 : f32[B, 196, 1152], written over %971 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 14450688, arena + 28901376, arena + 492262272,
       params[16], params[17], arena + 21907584, 1e-05f, LK_ACT_RELU6, arena + 21676032,
       arena + 28901376);
 
-  /* %996 = index(%994) {axis 0, at 0} blocks.0.conv.conv.4 : f32[1152] */
+  /* %976 = index(%974) {axis 0, at 0} blocks.0.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 21907584, 2304, arena + 21686400, 1152);
 
-  /* %997 = index(%994) {axis 0, at 1} blocks.0.conv.conv.4 : f32[1152] */
+  /* %977 = index(%974) {axis 0, at 1} blocks.0.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 21908736, 2304, arena + 21687552, 1152);
 
-  /* %998 = token_dwconv_grad_input(%995, %33) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 1152] */
+  /* %978 = token_dwconv_grad_input(%975, %36) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 28901376, params[15],
       arena + 14450688);
 
-  /* %999 = token_dwconv_grad_weight(%995, %32) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %979 = token_dwconv_grad_weight(%975, %35) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 28901376, arena + 7225344,
       arena + 21676032);
 
-  /* %1000 = batch_norm_act_param_grad(%27, %998, %30, %28, %29) {eps 1e-05, act relu6} blocks.0.conv.conv.1 : f32[2, 1152] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena, arena + 14450688, arena + 487441920,
+  /* %980 = batch_norm_act_param_grad(%30, %978, %33, %31, %32) {eps 1e-05, act relu6} blocks.0.conv.conv.1 : f32[2, 1152] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena, arena + 14450688, arena + 492258816,
       params[11], params[12], 1e-05f, LK_ACT_RELU6, arena + 7225344, arena + 7456896);
 
-  /* %1001 = batch_norm_act_grad(%27, %998, %30, %28, %29, %1000) {eps 1e-05, act relu6} blocks.0.conv.conv.1 : f32[B, 196, 1152], written over %998 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena, arena + 14450688, arena + 487441920, params[11],
+  /* %981 = batch_norm_act_grad(%30, %978, %33, %31, %32, %980) {eps 1e-05, act relu6} blocks.0.conv.conv.1 : f32[B, 196, 1152], written over %978 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena, arena + 14450688, arena + 492258816, params[11],
       params[12], arena + 7456896, 1e-05f, LK_ACT_RELU6, arena + 7225344, arena + 14450688);
 
-  /* %1002 = index(%1000) {axis 0, at 0} blocks.0.conv.conv.1 : f32[1152] */
+  /* %982 = index(%980) {axis 0, at 0} blocks.0.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 7456896, 2304, arena + 5210112, 1152);
 
-  /* %1003 = index(%1000) {axis 0, at 1} blocks.0.conv.conv.1 : f32[1152] */
+  /* %983 = index(%980) {axis 0, at 1} blocks.0.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 7458048, 2304, arena + 5211264, 1152);
 
-  /* %1004 = transpose(%26) {perm [1, 0]} blocks.0.conv.conv.0 : f32[192, 1152] */
+  /* %984 = transpose(%29) {perm [1, 0]} blocks.0.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[10], arena);
 
-  /* %1005 = linear_grad_weight(%1001, %24) blocks.0.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 14450688, arena + 456923136, arena + 4841472);
+  /* %985 = linear_grad_weight(%981, %27) blocks.0.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 14450688, arena + 461740032, arena + 4841472);
 
-  /* %1006 = fused_linear(%1001, %1004, %985) {residual} blocks.0.conv.conv.0 : f32[B, 196, 192], written into %543 from row 1 */
+  /* %986 = fused_linear(%981, %984, %965) {residual} blocks.0.conv.conv.0 : f32[B, 196, 192], written into %958 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 14450688, 225792, arena, NULL, NULL, 0,
-      LK_ACT_NONE, arena + 36126720, 37632, arena + 455712960, 37824);
+      LK_ACT_NONE, arena + 37337088, 37632, arena + 36126912, 37824);
 
-  /* %1007 = reshape(%1005) {shape [1152, 192, 1, 1]} blocks.0.conv.conv.0 : f32[1152, 192, 1, 1], a view of %1005: no code */
+  /* %987 = reshape(%985) {shape [1152, 192, 1, 1]} blocks.0.conv.conv.0 : f32[1152, 192, 1, 1], a view of %985: no code */
 
-  /* %1008 = concat(%984, %1006) {axis 0} blocks.0 : f32[B, 197, 192], a view of %543: no code */
+  /* %988 = concat(%964, %986) {axis 0} blocks.0 : f32[B, 197, 192], a view of %958: no code */
 
-  /* %1009 = transpose(%20) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
+  /* %989 = transpose(%23) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[8], arena);
 
-  /* %1010 = fused_linear(%1008, %1009) blocks.0.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 455712768, arena, NULL, LK_ACT_NONE, NULL,
+  /* %990 = fused_linear(%988, %989) blocks.0.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 36126720, arena, NULL, LK_ACT_NONE, NULL,
       arena + 3631104);
 
-  /* %1011 = linear_grad_weight(%1008, %19) blocks.0.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 455712768, arena + 401246208, arena + 5173248);
+  /* %991 = linear_grad_weight(%988, %22) blocks.0.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 36126720, arena + 406063104, arena + 5173248);
 
-  /* %1012 = reduce_sum(%1008) {axes [0], batch} blocks.0.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 455712768,
+  /* %992 = reduce_sum(%988) {axes [0], batch} blocks.0.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 36126720,
       arena + 5212992);
 
-  /* %1013 = sdpa_grad(%16, %17, %18, %1010) {heads 4, kv_heads 4} blocks.0.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 354041856, 576, arena + 354042048, 576,
-      arena + 354042240, 576, arena + 3631104, 192, arena, 576, arena + 192, 576, arena + 384, 576,
+  /* %993 = sdpa_grad(%19, %20, %21, %990) {heads 4, kv_heads 4} blocks.0.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 358858752, 576, arena + 358858944, 576,
+      arena + 358859136, 576, arena + 3631104, 192, arena, 576, arena + 192, 576, arena + 384, 576,
       0.14433756f);
 
-  /* %1014 = transpose(%13) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
+  /* %994 = transpose(%16) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[6], arena + 5062656);
 
-  /* %1015 = fused_linear(%1013, %1014) blocks.0.attn.qkv : f32[B, 197, 192] */
+  /* %995 = fused_linear(%993, %994) blocks.0.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena, arena + 5062656, NULL, LK_ACT_NONE, NULL,
       arena + 3631104);
 
-  /* %1016 = linear_grad_weight(%1013, %12) blocks.0.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena, arena + 400035840, arena + 5062656);
+  /* %996 = linear_grad_weight(%993, %15) blocks.0.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena, arena + 404852736, arena + 5062656);
 
-  /* %1017 = reduce_sum(%1013) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
+  /* %997 = reduce_sum(%993) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena,
       arena + 5212416);
 
-  /* %1018 = reduce_sum(%1015) {axes [0], batch} blocks.0.norm1 : f32[192] */
+  /* %998 = reduce_sum(%995) {axes [0], batch} blocks.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 3631104,
-      arena + 2420736);
-
-  /* %1019 = mul(%1015, %9) blocks.0.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 3631104, (const long[]){37824, 192, 1}, params[4],
-      (const long[]){0, 0, 1}, arena);
-
-  /* %1020 = reduce_sum(%1015, %11) {axes [0], batch} blocks.0.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 3631104, arena + 398825472, arena + 2420928);
-
-  /* %1021 = normalize_grad(%8, %1019) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 397615104, arena, 1e-06f, arena + 1210368);
-
-  /* %1022 = add(%1008, %1021) : f32[B, 197, 192], written over %543 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
-      arena + 1210368, (const long[]){37824, 192, 1}, arena + 455712768);
-
-  /* %1023 = reduce_sum(%1022) {axes [], batch} : f32[197, 192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 0, 0}, arena + 455712768,
-      arena + 1351680);
-
-  /* %1024 = reshape(%1023) {shape [1, 197, 192]} : f32[1, 197, 192], a view of %1023: no code */
-
-  /* %1025 = slice(%1022) {axis 0, start 0, length 1} : f32[B, 1, 192] */
-  lk_copy_rows(B, 192, arena + 455712768, 37824, arena, 192);
-
-  /* %1026 = reduce_sum(%1025) {axes [], batch} : f32[1, 192] */
-  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena,
       arena + 1389504);
 
-  /* %1027 = reshape(%1026) {shape [1, 1, 192]} : f32[1, 1, 192], a view of %1026: no code */
+  /* %999 = reduce_sum(%995, %14) {axes [0], batch} blocks.0.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 3631104, arena + 403642368, arena + 1389696);
 
-  /* %1028 = slice(%1022) {axis 0, start 1, length 196} : f32[B, 196, 192], a view of %543: no code */
+  /* %1000 = normalize_grad(%11, %995, %12, %988) {eps 1e-06} : f32[B, 197, 192], written over %995 */
+  lk_layernorm_grad(B * 197, 192, arena + 402432000, arena + 3631104, params[4], arena + 36126720,
+      1e-06f, arena + 3631104);
 
-  /* %1029 = seq2img(%1028) {height 14} patch_embed : f32[B, 192, 14, 14] */
-  for (int b = 0; b < B; b++) {
-    lk_seq2img(1, 196, 192, arena + 455712960 + (long)b * 37824, arena + (long)b * 37632);
-  } // for b
+  /* %1001 = reduce_sum(%1000) {axes [], batch} : f32[197, 192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 0, 0}, arena + 3631104,
+      arena + 1351680);
 
-  /* %1030 = conv2d_grad_weight(%1029, %0) {out 192, kernel [16, 16], stride [16, 16], padding [0, 0], groups 1} patch_embed.proj : f32[192, 3, 16, 16] */
-  lk_conv2d_grad_weight(B, 3, 224, 224, 192, 16, 16, 16, 16, 0, 0, 1, arena, inputs[0],
-      arena + 1204224);
+  /* %1002 = reshape(%1001) {shape [1, 197, 192]} : f32[1, 197, 192], a view of %1001: no code */
 
-  /* %1031 = reduce_sum(%1029) {axes [1, 2], batch} patch_embed.proj : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 14, 14}, (const unsigned char[]){1, 0, 1, 1}, arena,
-      arena + 1389696);
+  /* %1003 = slice(%1000) {axis 0, start 0, length 1} : f32[B, 1, 192] */
+  lk_copy_rows(B, 192, arena + 3631104, 37824, arena, 192);
 
-  /* output 0 "loss" = %532 : f32[1] */
-  memcpy(outputs[0], arena + 487592880, sizeof(float) * 1);
-  /* output 1 "grad:patch_embed.proj.weight" = %1030 : f32[192, 3, 16, 16] */
+  /* %1004 = reduce_sum(%1003) {axes [], batch} : f32[1, 192] */
+  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena,
+      arena + 1389888);
+
+  /* %1005 = reshape(%1004) {shape [1, 1, 192]} : f32[1, 1, 192], a view of %1004: no code */
+
+  /* %1006 = slice(%1000) {axis 0, start 1, length 196} : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 3631296, 37824, arena, 37632);
+
+  /* %1007 = linear_grad_weight(%1006, %5) patch_embed.proj : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena, arena + 354041856, arena + 1204224);
+
+  /* %1008 = reduce_sum(%1006) {axes [0], batch} patch_embed.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena,
+      arena + 1390080);
+
+  /* %1009 = reshape(%1007) {shape [192, 3, 16, 16]} patch_embed.proj : f32[192, 3, 16, 16], a view of %1007: no code */
+
+  /* output 0 "loss" = %535 : f32[1] */
+  memcpy(outputs[0], arena + 492409776, sizeof(float) * 1);
+  /* output 1 "grad:patch_embed.proj.weight" = %1009 : f32[192, 3, 16, 16] */
   memcpy(outputs[1], arena + 1204224, sizeof(float) * 147456);
-  /* output 2 "grad:patch_embed.proj.bias" = %1031 : f32[192] */
-  memcpy(outputs[2], arena + 1389696, sizeof(float) * 192);
-  /* output 3 "grad:cls_token" = %1027 : f32[1, 1, 192] */
-  memcpy(outputs[3], arena + 1389504, sizeof(float) * 192);
-  /* output 4 "grad:pos_embed" = %1024 : f32[1, 197, 192] */
+  /* output 2 "grad:patch_embed.proj.bias" = %1008 : f32[192] */
+  memcpy(outputs[2], arena + 1390080, sizeof(float) * 192);
+  /* output 3 "grad:cls_token" = %1005 : f32[1, 1, 192] */
+  memcpy(outputs[3], arena + 1389888, sizeof(float) * 192);
+  /* output 4 "grad:pos_embed" = %1002 : f32[1, 197, 192] */
   memcpy(outputs[4], arena + 1351680, sizeof(float) * 37824);
-  /* output 5 "grad:blocks.0.norm1.weight" = %1020 : f32[192] */
-  memcpy(outputs[5], arena + 2420928, sizeof(float) * 192);
-  /* output 6 "grad:blocks.0.norm1.bias" = %1018 : f32[192] */
-  memcpy(outputs[6], arena + 2420736, sizeof(float) * 192);
-  /* output 7 "grad:blocks.0.attn.qkv.weight" = %1016 : f32[576, 192] */
+  /* output 5 "grad:blocks.0.norm1.weight" = %999 : f32[192] */
+  memcpy(outputs[5], arena + 1389696, sizeof(float) * 192);
+  /* output 6 "grad:blocks.0.norm1.bias" = %998 : f32[192] */
+  memcpy(outputs[6], arena + 1389504, sizeof(float) * 192);
+  /* output 7 "grad:blocks.0.attn.qkv.weight" = %996 : f32[576, 192] */
   memcpy(outputs[7], arena + 5062656, sizeof(float) * 110592);
-  /* output 8 "grad:blocks.0.attn.qkv.bias" = %1017 : f32[576] */
+  /* output 8 "grad:blocks.0.attn.qkv.bias" = %997 : f32[576] */
   memcpy(outputs[8], arena + 5212416, sizeof(float) * 576);
-  /* output 9 "grad:blocks.0.attn.proj.weight" = %1011 : f32[192, 192] */
+  /* output 9 "grad:blocks.0.attn.proj.weight" = %991 : f32[192, 192] */
   memcpy(outputs[9], arena + 5173248, sizeof(float) * 36864);
-  /* output 10 "grad:blocks.0.attn.proj.bias" = %1012 : f32[192] */
+  /* output 10 "grad:blocks.0.attn.proj.bias" = %992 : f32[192] */
   memcpy(outputs[10], arena + 5212992, sizeof(float) * 192);
-  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %1007 : f32[1152, 192, 1, 1] */
+  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %987 : f32[1152, 192, 1, 1] */
   memcpy(outputs[11], arena + 4841472, sizeof(float) * 221184);
-  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %1002 : f32[1152] */
+  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %982 : f32[1152] */
   memcpy(outputs[12], arena + 5210112, sizeof(float) * 1152);
-  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %1003 : f32[1152] */
+  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %983 : f32[1152] */
   memcpy(outputs[13], arena + 5211264, sizeof(float) * 1152);
-  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %999 : f32[1152, 1, 3, 3] */
+  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %979 : f32[1152, 1, 3, 3] */
   memcpy(outputs[14], arena + 21676032, sizeof(float) * 10368);
-  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %996 : f32[1152] */
+  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %976 : f32[1152] */
   memcpy(outputs[15], arena + 21686400, sizeof(float) * 1152);
-  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %997 : f32[1152] */
+  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %977 : f32[1152] */
   memcpy(outputs[16], arena + 21687552, sizeof(float) * 1152);
-  /* output 17 "grad:blocks.0.conv.conv.6.weight" = %993 : f32[192, 1152, 1, 1] */
-  memcpy(outputs[17], arena + 38756352, sizeof(float) * 221184);
-  /* output 18 "grad:blocks.0.conv.conv.7.weight" = %988 : f32[192] */
-  memcpy(outputs[18], arena + 39128448, sizeof(float) * 192);
-  /* output 19 "grad:blocks.0.conv.conv.7.bias" = %989 : f32[192] */
-  memcpy(outputs[19], arena + 39128640, sizeof(float) * 192);
-  /* output 20 "grad:blocks.1.norm1.weight" = %981 : f32[192] */
-  memcpy(outputs[20], arena + 39128256, sizeof(float) * 192);
-  /* output 21 "grad:blocks.1.norm1.bias" = %979 : f32[192] */
-  memcpy(outputs[21], arena + 39128064, sizeof(float) * 192);
-  /* output 22 "grad:blocks.1.attn.qkv.weight" = %977 : f32[576, 192] */
-  memcpy(outputs[22], arena + 38977536, sizeof(float) * 110592);
-  /* output 23 "grad:blocks.1.attn.qkv.bias" = %978 : f32[576] */
-  memcpy(outputs[23], arena + 39127296, sizeof(float) * 576);
-  /* output 24 "grad:blocks.1.attn.proj.weight" = %972 : f32[192, 192] */
-  memcpy(outputs[24], arena + 39088128, sizeof(float) * 36864);
-  /* output 25 "grad:blocks.1.attn.proj.bias" = %973 : f32[192] */
-  memcpy(outputs[25], arena + 39127872, sizeof(float) * 192);
-  /* output 26 "grad:blocks.1.conv.conv.0.weight" = %967 : f32[1152, 192, 1, 1] */
-  memcpy(outputs[26], arena + 38535168, sizeof(float) * 221184);
-  /* output 27 "grad:blocks.1.conv.conv.1.weight" = %962 : f32[1152] */
-  memcpy(outputs[27], arena + 39124992, sizeof(float) * 1152);
-  /* output 28 "grad:blocks.1.conv.conv.1.bias" = %963 : f32[1152] */
-  memcpy(outputs[28], arena + 39126144, sizeof(float) * 1152);
-  /* output 29 "grad:blocks.1.conv.conv.3.weight" = %959 : f32[1152, 1, 3, 3] */
+  /* output 17 "grad:blocks.0.conv.conv.6.weight" = %973 : f32[192, 1152, 1, 1] */
+  memcpy(outputs[17], arena + 39966720, sizeof(float) * 221184);
+  /* output 18 "grad:blocks.0.conv.conv.7.weight" = %968 : f32[192] */
+  memcpy(outputs[18], arena + 40338816, sizeof(float) * 192);
+  /* output 19 "grad:blocks.0.conv.conv.7.bias" = %969 : f32[192] */
+  memcpy(outputs[19], arena + 40339008, sizeof(float) * 192);
+  /* output 20 "grad:blocks.1.norm1.weight" = %962 : f32[192] */
+  memcpy(outputs[20], arena + 40338624, sizeof(float) * 192);
+  /* output 21 "grad:blocks.1.norm1.bias" = %961 : f32[192] */
+  memcpy(outputs[21], arena + 40338432, sizeof(float) * 192);
+  /* output 22 "grad:blocks.1.attn.qkv.weight" = %959 : f32[576, 192] */
+  memcpy(outputs[22], arena + 40187904, sizeof(float) * 110592);
+  /* output 23 "grad:blocks.1.attn.qkv.bias" = %960 : f32[576] */
+  memcpy(outputs[23], arena + 40337664, sizeof(float) * 576);
+  /* output 24 "grad:blocks.1.attn.proj.weight" = %954 : f32[192, 192] */
+  memcpy(outputs[24], arena + 40298496, sizeof(float) * 36864);
+  /* output 25 "grad:blocks.1.attn.proj.bias" = %955 : f32[192] */
+  memcpy(outputs[25], arena + 40338240, sizeof(float) * 192);
+  /* output 26 "grad:blocks.1.conv.conv.0.weight" = %949 : f32[1152, 192, 1, 1] */
+  memcpy(outputs[26], arena + 39745536, sizeof(float) * 221184);
+  /* output 27 "grad:blocks.1.conv.conv.1.weight" = %944 : f32[1152] */
+  memcpy(outputs[27], arena + 40335360, sizeof(float) * 1152);
+  /* output 28 "grad:blocks.1.conv.conv.1.bias" = %945 : f32[1152] */
+  memcpy(outputs[28], arena + 40336512, sizeof(float) * 1152);
+  /* output 29 "grad:blocks.1.conv.conv.3.weight" = %941 : f32[1152, 1, 3, 3] */
   memcpy(outputs[29], arena + 50577408, sizeof(float) * 10368);
-  /* output 30 "grad:blocks.1.conv.conv.4.weight" = %956 : f32[1152] */
+  /* output 30 "grad:blocks.1.conv.conv.4.weight" = %938 : f32[1152] */
   memcpy(outputs[30], arena + 50587776, sizeof(float) * 1152);
-  /* output 31 "grad:blocks.1.conv.conv.4.bias" = %957 : f32[1152] */
+  /* output 31 "grad:blocks.1.conv.conv.4.bias" = %939 : f32[1152] */
   memcpy(outputs[31], arena + 50588928, sizeof(float) * 1152);
-  /* output 32 "grad:blocks.1.conv.conv.6.weight" = %953 : f32[192, 1152, 1, 1] */
-  memcpy(outputs[32], arena + 67657728, sizeof(float) * 221184);
-  /* output 33 "grad:blocks.1.conv.conv.7.weight" = %948 : f32[192] */
-  memcpy(outputs[33], arena + 68029824, sizeof(float) * 192);
-  /* output 34 "grad:blocks.1.conv.conv.7.bias" = %949 : f32[192] */
-  memcpy(outputs[34], arena + 68030016, sizeof(float) * 192);
-  /* output 35 "grad:blocks.2.norm1.weight" = %941 : f32[192] */
-  memcpy(outputs[35], arena + 68029632, sizeof(float) * 192);
-  /* output 36 "grad:blocks.2.norm1.bias" = %939 : f32[192] */
-  memcpy(outputs[36], arena + 68029440, sizeof(float) * 192);
-  /* output 37 "grad:blocks.2.attn.qkv.weight" = %937 : f32[576, 192] */
-  memcpy(outputs[37], arena + 67878912, sizeof(float) * 110592);
-  /* output 38 "grad:blocks.2.attn.qkv.bias" = %938 : f32[576] */
-  memcpy(outputs[38], arena + 68028672, sizeof(float) * 576);
-  /* output 39 "grad:blocks.2.attn.proj.weight" = %932 : f32[192, 192] */
-  memcpy(outputs[39], arena + 67989504, sizeof(float) * 36864);
-  /* output 40 "grad:blocks.2.attn.proj.bias" = %933 : f32[192] */
-  memcpy(outputs[40], arena + 68029248, sizeof(float) * 192);
-  /* output 41 "grad:blocks.2.conv.conv.0.weight" = %927 : f32[1152, 192, 1, 1] */
-  memcpy(outputs[41], arena + 67436544, sizeof(float) * 221184);
-  /* output 42 "grad:blocks.2.conv.conv.1.weight" = %922 : f32[1152] */
-  memcpy(outputs[42], arena + 68026368, sizeof(float) * 1152);
-  /* output 43 "grad:blocks.2.conv.conv.1.bias" = %923 : f32[1152] */
-  memcpy(outputs[43], arena + 68027520, sizeof(float) * 1152);
-  /* output 44 "grad:blocks.2.conv.conv.3.weight" = %919 : f32[1152, 1, 3, 3] */
+  /* output 32 "grad:blocks.1.conv.conv.6.weight" = %935 : f32[192, 1152, 1, 1] */
+  memcpy(outputs[32], arena + 68868096, sizeof(float) * 221184);
+  /* output 33 "grad:blocks.1.conv.conv.7.weight" = %930 : f32[192] */
+  memcpy(outputs[33], arena + 69240192, sizeof(float) * 192);
+  /* output 34 "grad:blocks.1.conv.conv.7.bias" = %931 : f32[192] */
+  memcpy(outputs[34], arena + 69240384, sizeof(float) * 192);
+  /* output 35 "grad:blocks.2.norm1.weight" = %924 : f32[192] */
+  memcpy(outputs[35], arena + 69240000, sizeof(float) * 192);
+  /* output 36 "grad:blocks.2.norm1.bias" = %923 : f32[192] */
+  memcpy(outputs[36], arena + 69239808, sizeof(float) * 192);
+  /* output 37 "grad:blocks.2.attn.qkv.weight" = %921 : f32[576, 192] */
+  memcpy(outputs[37], arena + 69089280, sizeof(float) * 110592);
+  /* output 38 "grad:blocks.2.attn.qkv.bias" = %922 : f32[576] */
+  memcpy(outputs[38], arena + 69239040, sizeof(float) * 576);
+  /* output 39 "grad:blocks.2.attn.proj.weight" = %916 : f32[192, 192] */
+  memcpy(outputs[39], arena + 69199872, sizeof(float) * 36864);
+  /* output 40 "grad:blocks.2.attn.proj.bias" = %917 : f32[192] */
+  memcpy(outputs[40], arena + 69239616, sizeof(float) * 192);
+  /* output 41 "grad:blocks.2.conv.conv.0.weight" = %911 : f32[1152, 192, 1, 1] */
+  memcpy(outputs[41], arena + 68646912, sizeof(float) * 221184);
+  /* output 42 "grad:blocks.2.conv.conv.1.weight" = %906 : f32[1152] */
+  memcpy(outputs[42], arena + 69236736, sizeof(float) * 1152);
+  /* output 43 "grad:blocks.2.conv.conv.1.bias" = %907 : f32[1152] */
+  memcpy(outputs[43], arena + 69237888, sizeof(float) * 1152);
+  /* output 44 "grad:blocks.2.conv.conv.3.weight" = %903 : f32[1152, 1, 3, 3] */
   memcpy(outputs[44], arena + 79478784, sizeof(float) * 10368);
-  /* output 45 "grad:blocks.2.conv.conv.4.weight" = %916 : f32[1152] */
+  /* output 45 "grad:blocks.2.conv.conv.4.weight" = %900 : f32[1152] */
   memcpy(outputs[45], arena + 79489152, sizeof(float) * 1152);
-  /* output 46 "grad:blocks.2.conv.conv.4.bias" = %917 : f32[1152] */
+  /* output 46 "grad:blocks.2.conv.conv.4.bias" = %901 : f32[1152] */
   memcpy(outputs[46], arena + 79490304, sizeof(float) * 1152);
-  /* output 47 "grad:blocks.2.conv.conv.6.weight" = %913 : f32[192, 1152, 1, 1] */
-  memcpy(outputs[47], arena + 96559104, sizeof(float) * 221184);
-  /* output 48 "grad:blocks.2.conv.conv.7.weight" = %908 : f32[192] */
-  memcpy(outputs[48], arena + 96931200, sizeof(float) * 192);
-  /* output 49 "grad:blocks.2.conv.conv.7.bias" = %909 : f32[192] */
-  memcpy(outputs[49], arena + 96931392, sizeof(float) * 192);
-  /* output 50 "grad:blocks.3.norm1.weight" = %901 : f32[192] */
-  memcpy(outputs[50], arena + 96931008, sizeof(float) * 192);
-  /* output 51 "grad:blocks.3.norm1.bias" = %899 : f32[192] */
-  memcpy(outputs[51], arena + 96930816, sizeof(float) * 192);
-  /* output 52 "grad:blocks.3.attn.qkv.weight" = %897 : f32[576, 192] */
-  memcpy(outputs[52], arena + 96780288, sizeof(float) * 110592);
-  /* output 53 "grad:blocks.3.attn.qkv.bias" = %898 : f32[576] */
-  memcpy(outputs[53], arena + 96930048, sizeof(float) * 576);
-  /* output 54 "grad:blocks.3.attn.proj.weight" = %892 : f32[192, 192] */
-  memcpy(outputs[54], arena + 96890880, sizeof(float) * 36864);
-  /* output 55 "grad:blocks.3.attn.proj.bias" = %893 : f32[192] */
-  memcpy(outputs[55], arena + 96930624, sizeof(float) * 192);
-  /* output 56 "grad:blocks.3.conv.conv.0.weight" = %887 : f32[1152, 192, 1, 1] */
-  memcpy(outputs[56], arena + 96337920, sizeof(float) * 221184);
-  /* output 57 "grad:blocks.3.conv.conv.1.weight" = %882 : f32[1152] */
-  memcpy(outputs[57], arena + 96927744, sizeof(float) * 1152);
-  /* output 58 "grad:blocks.3.conv.conv.1.bias" = %883 : f32[1152] */
-  memcpy(outputs[58], arena + 96928896, sizeof(float) * 1152);
-  /* output 59 "grad:blocks.3.conv.conv.3.weight" = %879 : f32[1152, 1, 3, 3] */
+  /* output 47 "grad:blocks.2.conv.conv.6.weight" = %897 : f32[192, 1152, 1, 1] */
+  memcpy(outputs[47], arena + 97769472, sizeof(float) * 221184);
+  /* output 48 "grad:blocks.2.conv.conv.7.weight" = %892 : f32[192] */
+  memcpy(outputs[48], arena + 98141568, sizeof(float) * 192);
+  /* output 49 "grad:blocks.2.conv.conv.7.bias" = %893 : f32[192] */
+  memcpy(outputs[49], arena + 98141760, sizeof(float) * 192);
+  /* output 50 "grad:blocks.3.norm1.weight" = %886 : f32[192] */
+  memcpy(outputs[50], arena + 98141376, sizeof(float) * 192);
+  /* output 51 "grad:blocks.3.norm1.bias" = %885 : f32[192] */
+  memcpy(outputs[51], arena + 98141184, sizeof(float) * 192);
+  /* output 52 "grad:blocks.3.attn.qkv.weight" = %883 : f32[576, 192] */
+  memcpy(outputs[52], arena + 97990656, sizeof(float) * 110592);
+  /* output 53 "grad:blocks.3.attn.qkv.bias" = %884 : f32[576] */
+  memcpy(outputs[53], arena + 98140416, sizeof(float) * 576);
+  /* output 54 "grad:blocks.3.attn.proj.weight" = %878 : f32[192, 192] */
+  memcpy(outputs[54], arena + 98101248, sizeof(float) * 36864);
+  /* output 55 "grad:blocks.3.attn.proj.bias" = %879 : f32[192] */
+  memcpy(outputs[55], arena + 98140992, sizeof(float) * 192);
+  /* output 56 "grad:blocks.3.conv.conv.0.weight" = %873 : f32[1152, 192, 1, 1] */
+  memcpy(outputs[56], arena + 97548288, sizeof(float) * 221184);
+  /* output 57 "grad:blocks.3.conv.conv.1.weight" = %868 : f32[1152] */
+  memcpy(outputs[57], arena + 98138112, sizeof(float) * 1152);
+  /* output 58 "grad:blocks.3.conv.conv.1.bias" = %869 : f32[1152] */
+  memcpy(outputs[58], arena + 98139264, sizeof(float) * 1152);
+  /* output 59 "grad:blocks.3.conv.conv.3.weight" = %865 : f32[1152, 1, 3, 3] */
   memcpy(outputs[59], arena + 108380160, sizeof(float) * 10368);
-  /* output 60 "grad:blocks.3.conv.conv.4.weight" = %876 : f32[1152] */
+  /* output 60 "grad:blocks.3.conv.conv.4.weight" = %862 : f32[1152] */
   memcpy(outputs[60], arena + 108390528, sizeof(float) * 1152);
-  /* output 61 "grad:blocks.3.conv.conv.4.bias" = %877 : f32[1152] */
+  /* output 61 "grad:blocks.3.conv.conv.4.bias" = %863 : f32[1152] */
   memcpy(outputs[61], arena + 108391680, sizeof(float) * 1152);
-  /* output 62 "grad:blocks.3.conv.conv.6.weight" = %873 : f32[192, 1152, 1, 1] */
-  memcpy(outputs[62], arena + 125460480, sizeof(float) * 221184);
-  /* output 63 "grad:blocks.3.conv.conv.7.weight" = %868 : f32[192] */
-  memcpy(outputs[63], arena + 125832576, sizeof(float) * 192);
-  /* output 64 "grad:blocks.3.conv.conv.7.bias" = %869 : f32[192] */
-  memcpy(outputs[64], arena + 125832768, sizeof(float) * 192);
-  /* output 65 "grad:blocks.4.norm1.weight" = %861 : f32[192] */
-  memcpy(outputs[65], arena + 125832384, sizeof(float) * 192);
-  /* output 66 "grad:blocks.4.norm1.bias" = %859 : f32[192] */
-  memcpy(outputs[66], arena + 125832192, sizeof(float) * 192);
-  /* output 67 "grad:blocks.4.attn.qkv.weight" = %857 : f32[576, 192] */
-  memcpy(outputs[67], arena + 125681664, sizeof(float) * 110592);
-  /* output 68 "grad:blocks.4.attn.qkv.bias" = %858 : f32[576] */
-  memcpy(outputs[68], arena + 125831424, sizeof(float) * 576);
-  /* output 69 "grad:blocks.4.attn.proj.weight" = %852 : f32[192, 192] */
-  memcpy(outputs[69], arena + 125792256, sizeof(float) * 36864);
-  /* output 70 "grad:blocks.4.attn.proj.bias" = %853 : f32[192] */
-  memcpy(outputs[70], arena + 125832000, sizeof(float) * 192);
-  /* output 71 "grad:blocks.4.conv.conv.0.weight" = %847 : f32[1152, 192, 1, 1] */
-  memcpy(outputs[71], arena + 125239296, sizeof(float) * 221184);
-  /* output 72 "grad:blocks.4.conv.conv.1.weight" = %842 : f32[1152] */
-  memcpy(outputs[72], arena + 125829120, sizeof(float) * 1152);
-  /* output 73 "grad:blocks.4.conv.conv.1.bias" = %843 : f32[1152] */
-  memcpy(outputs[73], arena + 125830272, sizeof(float) * 1152);
-  /* output 74 "grad:blocks.4.conv.conv.3.weight" = %839 : f32[1152, 1, 3, 3] */
+  /* output 62 "grad:blocks.3.conv.conv.6.weight" = %859 : f32[192, 1152, 1, 1] */
+  memcpy(outputs[62], arena + 126670848, sizeof(float) * 221184);
+  /* output 63 "grad:blocks.3.conv.conv.7.weight" = %854 : f32[192] */
+  memcpy(outputs[63], arena + 127042944, sizeof(float) * 192);
+  /* output 64 "grad:blocks.3.conv.conv.7.bias" = %855 : f32[192] */
+  memcpy(outputs[64], arena + 127043136, sizeof(float) * 192);
+  /* output 65 "grad:blocks.4.norm1.weight" = %848 : f32[192] */
+  memcpy(outputs[65], arena + 127042752, sizeof(float) * 192);
+  /* output 66 "grad:blocks.4.norm1.bias" = %847 : f32[192] */
+  memcpy(outputs[66], arena + 127042560, sizeof(float) * 192);
+  /* output 67 "grad:blocks.4.attn.qkv.weight" = %845 : f32[576, 192] */
+  memcpy(outputs[67], arena + 126892032, sizeof(float) * 110592);
+  /* output 68 "grad:blocks.4.attn.qkv.bias" = %846 : f32[576] */
+  memcpy(outputs[68], arena + 127041792, sizeof(float) * 576);
+  /* output 69 "grad:blocks.4.attn.proj.weight" = %840 : f32[192, 192] */
+  memcpy(outputs[69], arena + 127002624, sizeof(float) * 36864);
+  /* output 70 "grad:blocks.4.attn.proj.bias" = %841 : f32[192] */
+  memcpy(outputs[70], arena + 127042368, sizeof(float) * 192);
+  /* output 71 "grad:blocks.4.conv.conv.0.weight" = %835 : f32[1152, 192, 1, 1] */
+  memcpy(outputs[71], arena + 126449664, sizeof(float) * 221184);
+  /* output 72 "grad:blocks.4.conv.conv.1.weight" = %830 : f32[1152] */
+  memcpy(outputs[72], arena + 127039488, sizeof(float) * 1152);
+  /* output 73 "grad:blocks.4.conv.conv.1.bias" = %831 : f32[1152] */
+  memcpy(outputs[73], arena + 127040640, sizeof(float) * 1152);
+  /* output 74 "grad:blocks.4.conv.conv.3.weight" = %827 : f32[1152, 1, 3, 3] */
   memcpy(outputs[74], arena + 137281536, sizeof(float) * 10368);
-  /* output 75 "grad:blocks.4.conv.conv.4.weight" = %836 : f32[1152] */
+  /* output 75 "grad:blocks.4.conv.conv.4.weight" = %824 : f32[1152] */
   memcpy(outputs[75], arena + 137291904, sizeof(float) * 1152);
-  /* output 76 "grad:blocks.4.conv.conv.4.bias" = %837 : f32[1152] */
+  /* output 76 "grad:blocks.4.conv.conv.4.bias" = %825 : f32[1152] */
   memcpy(outputs[76], arena + 137293056, sizeof(float) * 1152);
-  /* output 77 "grad:blocks.4.conv.conv.6.weight" = %833 : f32[192, 1152, 1, 1] */
-  memcpy(outputs[77], arena + 154361856, sizeof(float) * 221184);
-  /* output 78 "grad:blocks.4.conv.conv.7.weight" = %828 : f32[192] */
-  memcpy(outputs[78], arena + 154733952, sizeof(float) * 192);
-  /* output 79 "grad:blocks.4.conv.conv.7.bias" = %829 : f32[192] */
-  memcpy(outputs[79], arena + 154734144, sizeof(float) * 192);
-  /* output 80 "grad:blocks.5.norm1.weight" = %821 : f32[192] */
-  memcpy(outputs[80], arena + 154733760, sizeof(float) * 192);
-  /* output 81 "grad:blocks.5.norm1.bias" = %819 : f32[192] */
-  memcpy(outputs[81], arena + 154733568, sizeof(float) * 192);
-  /* output 82 "grad:blocks.5.attn.qkv.weight" = %817 : f32[576, 192] */
-  memcpy(outputs[82], arena + 154583040, sizeof(float) * 110592);
-  /* output 83 "grad:blocks.5.attn.qkv.bias" = %818 : f32[576] */
-  memcpy(outputs[83], arena + 154732800, sizeof(float) * 576);
-  /* output 84 "grad:blocks.5.attn.proj.weight" = %812 : f32[192, 192] */
-  memcpy(outputs[84], arena + 154693632, sizeof(float) * 36864);
-  /* output 85 "grad:blocks.5.attn.proj.bias" = %813 : f32[192] */
-  memcpy(outputs[85], arena + 154733376, sizeof(float) * 192);
-  /* output 86 "grad:blocks.5.conv.conv.0.weight" = %807 : f32[1152, 192, 1, 1] */
-  memcpy(outputs[86], arena + 154140672, sizeof(float) * 221184);
-  /* output 87 "grad:blocks.5.conv.conv.1.weight" = %802 : f32[1152] */
-  memcpy(outputs[87], arena + 154730496, sizeof(float) * 1152);
-  /* output 88 "grad:blocks.5.conv.conv.1.bias" = %803 : f32[1152] */
-  memcpy(outputs[88], arena + 154731648, sizeof(float) * 1152);
-  /* output 89 "grad:blocks.5.conv.conv.3.weight" = %799 : f32[1152, 1, 3, 3] */
+  /* output 77 "grad:blocks.4.conv.conv.6.weight" = %821 : f32[192, 1152, 1, 1] */
+  memcpy(outputs[77], arena + 155572224, sizeof(float) * 221184);
+  /* output 78 "grad:blocks.4.conv.conv.7.weight" = %816 : f32[192] */
+  memcpy(outputs[78], arena + 155944320, sizeof(float) * 192);
+  /* output 79 "grad:blocks.4.conv.conv.7.bias" = %817 : f32[192] */
+  memcpy(outputs[79], arena + 155944512, sizeof(float) * 192);
+  /* output 80 "grad:blocks.5.norm1.weight" = %810 : f32[192] */
+  memcpy(outputs[80], arena + 155944128, sizeof(float) * 192);
+  /* output 81 "grad:blocks.5.norm1.bias" = %809 : f32[192] */
+  memcpy(outputs[81], arena + 155943936, sizeof(float) * 192);
+  /* output 82 "grad:blocks.5.attn.qkv.weight" = %807 : f32[576, 192] */
+  memcpy(outputs[82], arena + 155793408, sizeof(float) * 110592);
+  /* output 83 "grad:blocks.5.attn.qkv.bias" = %808 : f32[576] */
+  memcpy(outputs[83], arena + 155943168, sizeof(float) * 576);
+  /* output 84 "grad:blocks.5.attn.proj.weight" = %802 : f32[192, 192] */
+  memcpy(outputs[84], arena + 155904000, sizeof(float) * 36864);
+  /* output 85 "grad:blocks.5.attn.proj.bias" = %803 : f32[192] */
+  memcpy(outputs[85], arena + 155943744, sizeof(float) * 192);
+  /* output 86 "grad:blocks.5.conv.conv.0.weight" = %797 : f32[1152, 192, 1, 1] */
+  memcpy(outputs[86], arena + 155351040, sizeof(float) * 221184);
+  /* output 87 "grad:blocks.5.conv.conv.1.weight" = %792 : f32[1152] */
+  memcpy(outputs[87], arena + 155940864, sizeof(float) * 1152);
+  /* output 88 "grad:blocks.5.conv.conv.1.bias" = %793 : f32[1152] */
+  memcpy(outputs[88], arena + 155942016, sizeof(float) * 1152);
+  /* output 89 "grad:blocks.5.conv.conv.3.weight" = %789 : f32[1152, 1, 3, 3] */
   memcpy(outputs[89], arena + 166182912, sizeof(float) * 10368);
-  /* output 90 "grad:blocks.5.conv.conv.4.weight" = %796 : f32[1152] */
+  /* output 90 "grad:blocks.5.conv.conv.4.weight" = %786 : f32[1152] */
   memcpy(outputs[90], arena + 166193280, sizeof(float) * 1152);
-  /* output 91 "grad:blocks.5.conv.conv.4.bias" = %797 : f32[1152] */
+  /* output 91 "grad:blocks.5.conv.conv.4.bias" = %787 : f32[1152] */
   memcpy(outputs[91], arena + 166194432, sizeof(float) * 1152);
-  /* output 92 "grad:blocks.5.conv.conv.6.weight" = %793 : f32[192, 1152, 1, 1] */
-  memcpy(outputs[92], arena + 183263232, sizeof(float) * 221184);
-  /* output 93 "grad:blocks.5.conv.conv.7.weight" = %788 : f32[192] */
-  memcpy(outputs[93], arena + 183635328, sizeof(float) * 192);
-  /* output 94 "grad:blocks.5.conv.conv.7.bias" = %789 : f32[192] */
-  memcpy(outputs[94], arena + 183635520, sizeof(float) * 192);
-  /* output 95 "grad:blocks.6.norm1.weight" = %781 : f32[192] */
-  memcpy(outputs[95], arena + 183635136, sizeof(float) * 192);
-  /* output 96 "grad:blocks.6.norm1.bias" = %779 : f32[192] */
-  memcpy(outputs[96], arena + 183634944, sizeof(float) * 192);
-  /* output 97 "grad:blocks.6.attn.qkv.weight" = %777 : f32[576, 192] */
-  memcpy(outputs[97], arena + 183484416, sizeof(float) * 110592);
-  /* output 98 "grad:blocks.6.attn.qkv.bias" = %778 : f32[576] */
-  memcpy(outputs[98], arena + 183634176, sizeof(float) * 576);
-  /* output 99 "grad:blocks.6.attn.proj.weight" = %772 : f32[192, 192] */
-  memcpy(outputs[99], arena + 183595008, sizeof(float) * 36864);
-  /* output 100 "grad:blocks.6.attn.proj.bias" = %773 : f32[192] */
-  memcpy(outputs[100], arena + 183634752, sizeof(float) * 192);
-  /* output 101 "grad:blocks.6.conv.conv.0.weight" = %767 : f32[1152, 192, 1, 1] */
-  memcpy(outputs[101], arena + 183042048, sizeof(float) * 221184);
-  /* output 102 "grad:blocks.6.conv.conv.1.weight" = %762 : f32[1152] */
-  memcpy(outputs[102], arena + 183631872, sizeof(float) * 1152);
-  /* output 103 "grad:blocks.6.conv.conv.1.bias" = %763 : f32[1152] */
-  memcpy(outputs[103], arena + 183633024, sizeof(float) * 1152);
-  /* output 104 "grad:blocks.6.conv.conv.3.weight" = %759 : f32[1152, 1, 3, 3] */
+  /* output 92 "grad:blocks.5.conv.conv.6.weight" = %783 : f32[192, 1152, 1, 1] */
+  memcpy(outputs[92], arena + 184473600, sizeof(float) * 221184);
+  /* output 93 "grad:blocks.5.conv.conv.7.weight" = %778 : f32[192] */
+  memcpy(outputs[93], arena + 184845696, sizeof(float) * 192);
+  /* output 94 "grad:blocks.5.conv.conv.7.bias" = %779 : f32[192] */
+  memcpy(outputs[94], arena + 184845888, sizeof(float) * 192);
+  /* output 95 "grad:blocks.6.norm1.weight" = %772 : f32[192] */
+  memcpy(outputs[95], arena + 184845504, sizeof(float) * 192);
+  /* output 96 "grad:blocks.6.norm1.bias" = %771 : f32[192] */
+  memcpy(outputs[96], arena + 184845312, sizeof(float) * 192);
+  /* output 97 "grad:blocks.6.attn.qkv.weight" = %769 : f32[576, 192] */
+  memcpy(outputs[97], arena + 184694784, sizeof(float) * 110592);
+  /* output 98 "grad:blocks.6.attn.qkv.bias" = %770 : f32[576] */
+  memcpy(outputs[98], arena + 184844544, sizeof(float) * 576);
+  /* output 99 "grad:blocks.6.attn.proj.weight" = %764 : f32[192, 192] */
+  memcpy(outputs[99], arena + 184805376, sizeof(float) * 36864);
+  /* output 100 "grad:blocks.6.attn.proj.bias" = %765 : f32[192] */
+  memcpy(outputs[100], arena + 184845120, sizeof(float) * 192);
+  /* output 101 "grad:blocks.6.conv.conv.0.weight" = %759 : f32[1152, 192, 1, 1] */
+  memcpy(outputs[101], arena + 184252416, sizeof(float) * 221184);
+  /* output 102 "grad:blocks.6.conv.conv.1.weight" = %754 : f32[1152] */
+  memcpy(outputs[102], arena + 184842240, sizeof(float) * 1152);
+  /* output 103 "grad:blocks.6.conv.conv.1.bias" = %755 : f32[1152] */
+  memcpy(outputs[103], arena + 184843392, sizeof(float) * 1152);
+  /* output 104 "grad:blocks.6.conv.conv.3.weight" = %751 : f32[1152, 1, 3, 3] */
   memcpy(outputs[104], arena + 195084288, sizeof(float) * 10368);
-  /* output 105 "grad:blocks.6.conv.conv.4.weight" = %756 : f32[1152] */
+  /* output 105 "grad:blocks.6.conv.conv.4.weight" = %748 : f32[1152] */
   memcpy(outputs[105], arena + 195094656, sizeof(float) * 1152);
-  /* output 106 "grad:blocks.6.conv.conv.4.bias" = %757 : f32[1152] */
+  /* output 106 "grad:blocks.6.conv.conv.4.bias" = %749 : f32[1152] */
   memcpy(outputs[106], arena + 195095808, sizeof(float) * 1152);
-  /* output 107 "grad:blocks.6.conv.conv.6.weight" = %753 : f32[192, 1152, 1, 1] */
-  memcpy(outputs[107], arena + 212164608, sizeof(float) * 221184);
-  /* output 108 "grad:blocks.6.conv.conv.7.weight" = %748 : f32[192] */
-  memcpy(outputs[108], arena + 212536704, sizeof(float) * 192);
-  /* output 109 "grad:blocks.6.conv.conv.7.bias" = %749 : f32[192] */
-  memcpy(outputs[109], arena + 212536896, sizeof(float) * 192);
-  /* output 110 "grad:blocks.7.norm1.weight" = %741 : f32[192] */
-  memcpy(outputs[110], arena + 212536512, sizeof(float) * 192);
-  /* output 111 "grad:blocks.7.norm1.bias" = %739 : f32[192] */
-  memcpy(outputs[111], arena + 212536320, sizeof(float) * 192);
-  /* output 112 "grad:blocks.7.attn.qkv.weight" = %737 : f32[576, 192] */
-  memcpy(outputs[112], arena + 212385792, sizeof(float) * 110592);
-  /* output 113 "grad:blocks.7.attn.qkv.bias" = %738 : f32[576] */
-  memcpy(outputs[113], arena + 212535552, sizeof(float) * 576);
-  /* output 114 "grad:blocks.7.attn.proj.weight" = %732 : f32[192, 192] */
-  memcpy(outputs[114], arena + 212496384, sizeof(float) * 36864);
-  /* output 115 "grad:blocks.7.attn.proj.bias" = %733 : f32[192] */
-  memcpy(outputs[115], arena + 212536128, sizeof(float) * 192);
-  /* output 116 "grad:blocks.7.conv.conv.0.weight" = %727 : f32[1152, 192, 1, 1] */
-  memcpy(outputs[116], arena + 211943424, sizeof(float) * 221184);
-  /* output 117 "grad:blocks.7.conv.conv.1.weight" = %722 : f32[1152] */
-  memcpy(outputs[117], arena + 212533248, sizeof(float) * 1152);
-  /* output 118 "grad:blocks.7.conv.conv.1.bias" = %723 : f32[1152] */
-  memcpy(outputs[118], arena + 212534400, sizeof(float) * 1152);
-  /* output 119 "grad:blocks.7.conv.conv.3.weight" = %719 : f32[1152, 1, 3, 3] */
+  /* output 107 "grad:blocks.6.conv.conv.6.weight" = %745 : f32[192, 1152, 1, 1] */
+  memcpy(outputs[107], arena + 213374976, sizeof(float) * 221184);
+  /* output 108 "grad:blocks.6.conv.conv.7.weight" = %740 : f32[192] */
+  memcpy(outputs[108], arena + 213747072, sizeof(float) * 192);
+  /* output 109 "grad:blocks.6.conv.conv.7.bias" = %741 : f32[192] */
+  memcpy(outputs[109], arena + 213747264, sizeof(float) * 192);
+  /* output 110 "grad:blocks.7.norm1.weight" = %734 : f32[192] */
+  memcpy(outputs[110], arena + 213746880, sizeof(float) * 192);
+  /* output 111 "grad:blocks.7.norm1.bias" = %733 : f32[192] */
+  memcpy(outputs[111], arena + 213746688, sizeof(float) * 192);
+  /* output 112 "grad:blocks.7.attn.qkv.weight" = %731 : f32[576, 192] */
+  memcpy(outputs[112], arena + 213596160, sizeof(float) * 110592);
+  /* output 113 "grad:blocks.7.attn.qkv.bias" = %732 : f32[576] */
+  memcpy(outputs[113], arena + 213745920, sizeof(float) * 576);
+  /* output 114 "grad:blocks.7.attn.proj.weight" = %726 : f32[192, 192] */
+  memcpy(outputs[114], arena + 213706752, sizeof(float) * 36864);
+  /* output 115 "grad:blocks.7.attn.proj.bias" = %727 : f32[192] */
+  memcpy(outputs[115], arena + 213746496, sizeof(float) * 192);
+  /* output 116 "grad:blocks.7.conv.conv.0.weight" = %721 : f32[1152, 192, 1, 1] */
+  memcpy(outputs[116], arena + 213153792, sizeof(float) * 221184);
+  /* output 117 "grad:blocks.7.conv.conv.1.weight" = %716 : f32[1152] */
+  memcpy(outputs[117], arena + 213743616, sizeof(float) * 1152);
+  /* output 118 "grad:blocks.7.conv.conv.1.bias" = %717 : f32[1152] */
+  memcpy(outputs[118], arena + 213744768, sizeof(float) * 1152);
+  /* output 119 "grad:blocks.7.conv.conv.3.weight" = %713 : f32[1152, 1, 3, 3] */
   memcpy(outputs[119], arena + 223985664, sizeof(float) * 10368);
-  /* output 120 "grad:blocks.7.conv.conv.4.weight" = %716 : f32[1152] */
+  /* output 120 "grad:blocks.7.conv.conv.4.weight" = %710 : f32[1152] */
   memcpy(outputs[120], arena + 223996032, sizeof(float) * 1152);
-  /* output 121 "grad:blocks.7.conv.conv.4.bias" = %717 : f32[1152] */
+  /* output 121 "grad:blocks.7.conv.conv.4.bias" = %711 : f32[1152] */
   memcpy(outputs[121], arena + 223997184, sizeof(float) * 1152);
-  /* output 122 "grad:blocks.7.conv.conv.6.weight" = %713 : f32[192, 1152, 1, 1] */
-  memcpy(outputs[122], arena + 241065984, sizeof(float) * 221184);
-  /* output 123 "grad:blocks.7.conv.conv.7.weight" = %708 : f32[192] */
-  memcpy(outputs[123], arena + 241438080, sizeof(float) * 192);
-  /* output 124 "grad:blocks.7.conv.conv.7.bias" = %709 : f32[192] */
-  memcpy(outputs[124], arena + 241438272, sizeof(float) * 192);
-  /* output 125 "grad:blocks.8.norm1.weight" = %701 : f32[192] */
-  memcpy(outputs[125], arena + 241437888, sizeof(float) * 192);
-  /* output 126 "grad:blocks.8.norm1.bias" = %699 : f32[192] */
-  memcpy(outputs[126], arena + 241437696, sizeof(float) * 192);
-  /* output 127 "grad:blocks.8.attn.qkv.weight" = %697 : f32[576, 192] */
-  memcpy(outputs[127], arena + 241287168, sizeof(float) * 110592);
-  /* output 128 "grad:blocks.8.attn.qkv.bias" = %698 : f32[576] */
-  memcpy(outputs[128], arena + 241436928, sizeof(float) * 576);
-  /* output 129 "grad:blocks.8.attn.proj.weight" = %692 : f32[192, 192] */
-  memcpy(outputs[129], arena + 241397760, sizeof(float) * 36864);
-  /* output 130 "grad:blocks.8.attn.proj.bias" = %693 : f32[192] */
-  memcpy(outputs[130], arena + 241437504, sizeof(float) * 192);
-  /* output 131 "grad:blocks.8.conv.conv.0.weight" = %687 : f32[1152, 192, 1, 1] */
-  memcpy(outputs[131], arena + 240844800, sizeof(float) * 221184);
-  /* output 132 "grad:blocks.8.conv.conv.1.weight" = %682 : f32[1152] */
-  memcpy(outputs[132], arena + 241434624, sizeof(float) * 1152);
-  /* output 133 "grad:blocks.8.conv.conv.1.bias" = %683 : f32[1152] */
-  memcpy(outputs[133], arena + 241435776, sizeof(float) * 1152);
-  /* output 134 "grad:blocks.8.conv.conv.3.weight" = %679 : f32[1152, 1, 3, 3] */
+  /* output 122 "grad:blocks.7.conv.conv.6.weight" = %707 : f32[192, 1152, 1, 1] */
+  memcpy(outputs[122], arena + 242276352, sizeof(float) * 221184);
+  /* output 123 "grad:blocks.7.conv.conv.7.weight" = %702 : f32[192] */
+  memcpy(outputs[123], arena + 242648448, sizeof(float) * 192);
+  /* output 124 "grad:blocks.7.conv.conv.7.bias" = %703 : f32[192] */
+  memcpy(outputs[124], arena + 242648640, sizeof(float) * 192);
+  /* output 125 "grad:blocks.8.norm1.weight" = %696 : f32[192] */
+  memcpy(outputs[125], arena + 242648256, sizeof(float) * 192);
+  /* output 126 "grad:blocks.8.norm1.bias" = %695 : f32[192] */
+  memcpy(outputs[126], arena + 242648064, sizeof(float) * 192);
+  /* output 127 "grad:blocks.8.attn.qkv.weight" = %693 : f32[576, 192] */
+  memcpy(outputs[127], arena + 242497536, sizeof(float) * 110592);
+  /* output 128 "grad:blocks.8.attn.qkv.bias" = %694 : f32[576] */
+  memcpy(outputs[128], arena + 242647296, sizeof(float) * 576);
+  /* output 129 "grad:blocks.8.attn.proj.weight" = %688 : f32[192, 192] */
+  memcpy(outputs[129], arena + 242608128, sizeof(float) * 36864);
+  /* output 130 "grad:blocks.8.attn.proj.bias" = %689 : f32[192] */
+  memcpy(outputs[130], arena + 242647872, sizeof(float) * 192);
+  /* output 131 "grad:blocks.8.conv.conv.0.weight" = %683 : f32[1152, 192, 1, 1] */
+  memcpy(outputs[131], arena + 242055168, sizeof(float) * 221184);
+  /* output 132 "grad:blocks.8.conv.conv.1.weight" = %678 : f32[1152] */
+  memcpy(outputs[132], arena + 242644992, sizeof(float) * 1152);
+  /* output 133 "grad:blocks.8.conv.conv.1.bias" = %679 : f32[1152] */
+  memcpy(outputs[133], arena + 242646144, sizeof(float) * 1152);
+  /* output 134 "grad:blocks.8.conv.conv.3.weight" = %675 : f32[1152, 1, 3, 3] */
   memcpy(outputs[134], arena + 252887040, sizeof(float) * 10368);
-  /* output 135 "grad:blocks.8.conv.conv.4.weight" = %676 : f32[1152] */
+  /* output 135 "grad:blocks.8.conv.conv.4.weight" = %672 : f32[1152] */
   memcpy(outputs[135], arena + 252897408, sizeof(float) * 1152);
-  /* output 136 "grad:blocks.8.conv.conv.4.bias" = %677 : f32[1152] */
+  /* output 136 "grad:blocks.8.conv.conv.4.bias" = %673 : f32[1152] */
   memcpy(outputs[136], arena + 252898560, sizeof(float) * 1152);
-  /* output 137 "grad:blocks.8.conv.conv.6.weight" = %673 : f32[192, 1152, 1, 1] */
-  memcpy(outputs[137], arena + 269967360, sizeof(float) * 221184);
-  /* output 138 "grad:blocks.8.conv.conv.7.weight" = %668 : f32[192] */
-  memcpy(outputs[138], arena + 270339456, sizeof(float) * 192);
-  /* output 139 "grad:blocks.8.conv.conv.7.bias" = %669 : f32[192] */
-  memcpy(outputs[139], arena + 270339648, sizeof(float) * 192);
-  /* output 140 "grad:blocks.9.norm1.weight" = %661 : f32[192] */
-  memcpy(outputs[140], arena + 270339264, sizeof(float) * 192);
-  /* output 141 "grad:blocks.9.norm1.bias" = %659 : f32[192] */
-  memcpy(outputs[141], arena + 270339072, sizeof(float) * 192);
-  /* output 142 "grad:blocks.9.attn.qkv.weight" = %657 : f32[576, 192] */
-  memcpy(outputs[142], arena + 270188544, sizeof(float) * 110592);
-  /* output 143 "grad:blocks.9.attn.qkv.bias" = %658 : f32[576] */
-  memcpy(outputs[143], arena + 270338304, sizeof(float) * 576);
-  /* output 144 "grad:blocks.9.attn.proj.weight" = %652 : f32[192, 192] */
-  memcpy(outputs[144], arena + 270299136, sizeof(float) * 36864);
-  /* output 145 "grad:blocks.9.attn.proj.bias" = %653 : f32[192] */
-  memcpy(outputs[145], arena + 270338880, sizeof(float) * 192);
-  /* output 146 "grad:blocks.9.conv.conv.0.weight" = %647 : f32[1152, 192, 1, 1] */
-  memcpy(outputs[146], arena + 269746176, sizeof(float) * 221184);
-  /* output 147 "grad:blocks.9.conv.conv.1.weight" = %642 : f32[1152] */
-  memcpy(outputs[147], arena + 270336000, sizeof(float) * 1152);
-  /* output 148 "grad:blocks.9.conv.conv.1.bias" = %643 : f32[1152] */
-  memcpy(outputs[148], arena + 270337152, sizeof(float) * 1152);
-  /* output 149 "grad:blocks.9.conv.conv.3.weight" = %639 : f32[1152, 1, 3, 3] */
+  /* output 137 "grad:blocks.8.conv.conv.6.weight" = %669 : f32[192, 1152, 1, 1] */
+  memcpy(outputs[137], arena + 271177728, sizeof(float) * 221184);
+  /* output 138 "grad:blocks.8.conv.conv.7.weight" = %664 : f32[192] */
+  memcpy(outputs[138], arena + 271549824, sizeof(float) * 192);
+  /* output 139 "grad:blocks.8.conv.conv.7.bias" = %665 : f32[192] */
+  memcpy(outputs[139], arena + 271550016, sizeof(float) * 192);
+  /* output 140 "grad:blocks.9.norm1.weight" = %658 : f32[192] */
+  memcpy(outputs[140], arena + 271549632, sizeof(float) * 192);
+  /* output 141 "grad:blocks.9.norm1.bias" = %657 : f32[192] */
+  memcpy(outputs[141], arena + 271549440, sizeof(float) * 192);
+  /* output 142 "grad:blocks.9.attn.qkv.weight" = %655 : f32[576, 192] */
+  memcpy(outputs[142], arena + 271398912, sizeof(float) * 110592);
+  /* output 143 "grad:blocks.9.attn.qkv.bias" = %656 : f32[576] */
+  memcpy(outputs[143], arena + 271548672, sizeof(float) * 576);
+  /* output 144 "grad:blocks.9.attn.proj.weight" = %650 : f32[192, 192] */
+  memcpy(outputs[144], arena + 271509504, sizeof(float) * 36864);
+  /* output 145 "grad:blocks.9.attn.proj.bias" = %651 : f32[192] */
+  memcpy(outputs[145], arena + 271549248, sizeof(float) * 192);
+  /* output 146 "grad:blocks.9.conv.conv.0.weight" = %645 : f32[1152, 192, 1, 1] */
+  memcpy(outputs[146], arena + 270956544, sizeof(float) * 221184);
+  /* output 147 "grad:blocks.9.conv.conv.1.weight" = %640 : f32[1152] */
+  memcpy(outputs[147], arena + 271546368, sizeof(float) * 1152);
+  /* output 148 "grad:blocks.9.conv.conv.1.bias" = %641 : f32[1152] */
+  memcpy(outputs[148], arena + 271547520, sizeof(float) * 1152);
+  /* output 149 "grad:blocks.9.conv.conv.3.weight" = %637 : f32[1152, 1, 3, 3] */
   memcpy(outputs[149], arena + 281788416, sizeof(float) * 10368);
-  /* output 150 "grad:blocks.9.conv.conv.4.weight" = %636 : f32[1152] */
+  /* output 150 "grad:blocks.9.conv.conv.4.weight" = %634 : f32[1152] */
   memcpy(outputs[150], arena + 281798784, sizeof(float) * 1152);
-  /* output 151 "grad:blocks.9.conv.conv.4.bias" = %637 : f32[1152] */
+  /* output 151 "grad:blocks.9.conv.conv.4.bias" = %635 : f32[1152] */
   memcpy(outputs[151], arena + 281799936, sizeof(float) * 1152);
-  /* output 152 "grad:blocks.9.conv.conv.6.weight" = %633 : f32[192, 1152, 1, 1] */
-  memcpy(outputs[152], arena + 298868736, sizeof(float) * 221184);
-  /* output 153 "grad:blocks.9.conv.conv.7.weight" = %628 : f32[192] */
-  memcpy(outputs[153], arena + 299240832, sizeof(float) * 192);
-  /* output 154 "grad:blocks.9.conv.conv.7.bias" = %629 : f32[192] */
-  memcpy(outputs[154], arena + 299241024, sizeof(float) * 192);
-  /* output 155 "grad:blocks.10.norm1.weight" = %621 : f32[192] */
-  memcpy(outputs[155], arena + 299240640, sizeof(float) * 192);
+  /* output 152 "grad:blocks.9.conv.conv.6.weight" = %631 : f32[192, 1152, 1, 1] */
+  memcpy(outputs[152], arena + 300079104, sizeof(float) * 221184);
+  /* output 153 "grad:blocks.9.conv.conv.7.weight" = %626 : f32[192] */
+  memcpy(outputs[153], arena + 300451200, sizeof(float) * 192);
+  /* output 154 "grad:blocks.9.conv.conv.7.bias" = %627 : f32[192] */
+  memcpy(outputs[154], arena + 300451392, sizeof(float) * 192);
+  /* output 155 "grad:blocks.10.norm1.weight" = %620 : f32[192] */
+  memcpy(outputs[155], arena + 300451008, sizeof(float) * 192);
   /* output 156 "grad:blocks.10.norm1.bias" = %619 : f32[192] */
-  memcpy(outputs[156], arena + 299240448, sizeof(float) * 192);
+  memcpy(outputs[156], arena + 300450816, sizeof(float) * 192);
   /* output 157 "grad:blocks.10.attn.qkv.weight" = %617 : f32[576, 192] */
-  memcpy(outputs[157], arena + 299089920, sizeof(float) * 110592);
+  memcpy(outputs[157], arena + 300300288, sizeof(float) * 110592);
   /* output 158 "grad:blocks.10.attn.qkv.bias" = %618 : f32[576] */
-  memcpy(outputs[158], arena + 299239680, sizeof(float) * 576);
+  memcpy(outputs[158], arena + 300450048, sizeof(float) * 576);
   /* output 159 "grad:blocks.10.attn.proj.weight" = %612 : f32[192, 192] */
-  memcpy(outputs[159], arena + 299200512, sizeof(float) * 36864);
+  memcpy(outputs[159], arena + 300410880, sizeof(float) * 36864);
   /* output 160 "grad:blocks.10.attn.proj.bias" = %613 : f32[192] */
-  memcpy(outputs[160], arena + 299240256, sizeof(float) * 192);
+  memcpy(outputs[160], arena + 300450624, sizeof(float) * 192);
   /* output 161 "grad:blocks.10.conv.conv.0.weight" = %607 : f32[1152, 192, 1, 1] */
-  memcpy(outputs[161], arena + 298647552, sizeof(float) * 221184);
+  memcpy(outputs[161], arena + 299857920, sizeof(float) * 221184);
   /* output 162 "grad:blocks.10.conv.conv.1.weight" = %602 : f32[1152] */
-  memcpy(outputs[162], arena + 299237376, sizeof(float) * 1152);
+  memcpy(outputs[162], arena + 300447744, sizeof(float) * 1152);
   /* output 163 "grad:blocks.10.conv.conv.1.bias" = %603 : f32[1152] */
-  memcpy(outputs[163], arena + 299238528, sizeof(float) * 1152);
+  memcpy(outputs[163], arena + 300448896, sizeof(float) * 1152);
   /* output 164 "grad:blocks.10.conv.conv.3.weight" = %599 : f32[1152, 1, 3, 3] */
   memcpy(outputs[164], arena + 310689792, sizeof(float) * 10368);
   /* output 165 "grad:blocks.10.conv.conv.4.weight" = %596 : f32[1152] */
@@ -8946,121 +8959,121 @@ int localvit_tiny_relu6_train_forward(const float *const *params, const float *c
   /* output 166 "grad:blocks.10.conv.conv.4.bias" = %597 : f32[1152] */
   memcpy(outputs[166], arena + 310701312, sizeof(float) * 1152);
   /* output 167 "grad:blocks.10.conv.conv.6.weight" = %593 : f32[192, 1152, 1, 1] */
-  memcpy(outputs[167], arena + 327770112, sizeof(float) * 221184);
+  memcpy(outputs[167], arena + 328980480, sizeof(float) * 221184);
   /* output 168 "grad:blocks.10.conv.conv.7.weight" = %588 : f32[192] */
-  memcpy(outputs[168], arena + 328142208, sizeof(float) * 192);
+  memcpy(outputs[168], arena + 329352576, sizeof(float) * 192);
   /* output 169 "grad:blocks.10.conv.conv.7.bias" = %589 : f32[192] */
-  memcpy(outputs[169], arena + 328142400, sizeof(float) * 192);
-  /* output 170 "grad:blocks.11.norm1.weight" = %581 : f32[192] */
-  memcpy(outputs[170], arena + 328142016, sizeof(float) * 192);
-  /* output 171 "grad:blocks.11.norm1.bias" = %579 : f32[192] */
-  memcpy(outputs[171], arena + 328141824, sizeof(float) * 192);
-  /* output 172 "grad:blocks.11.attn.qkv.weight" = %577 : f32[576, 192] */
-  memcpy(outputs[172], arena + 327991296, sizeof(float) * 110592);
-  /* output 173 "grad:blocks.11.attn.qkv.bias" = %578 : f32[576] */
-  memcpy(outputs[173], arena + 328141056, sizeof(float) * 576);
-  /* output 174 "grad:blocks.11.attn.proj.weight" = %572 : f32[192, 192] */
-  memcpy(outputs[174], arena + 328101888, sizeof(float) * 36864);
-  /* output 175 "grad:blocks.11.attn.proj.bias" = %573 : f32[192] */
-  memcpy(outputs[175], arena + 328141632, sizeof(float) * 192);
-  /* output 176 "grad:blocks.11.conv.conv.0.weight" = %567 : f32[1152, 192, 1, 1] */
-  memcpy(outputs[176], arena + 327548928, sizeof(float) * 221184);
-  /* output 177 "grad:blocks.11.conv.conv.1.weight" = %562 : f32[1152] */
-  memcpy(outputs[177], arena + 328138752, sizeof(float) * 1152);
-  /* output 178 "grad:blocks.11.conv.conv.1.bias" = %563 : f32[1152] */
-  memcpy(outputs[178], arena + 328139904, sizeof(float) * 1152);
-  /* output 179 "grad:blocks.11.conv.conv.3.weight" = %559 : f32[1152, 1, 3, 3] */
+  memcpy(outputs[169], arena + 329352768, sizeof(float) * 192);
+  /* output 170 "grad:blocks.11.norm1.weight" = %582 : f32[192] */
+  memcpy(outputs[170], arena + 329352384, sizeof(float) * 192);
+  /* output 171 "grad:blocks.11.norm1.bias" = %581 : f32[192] */
+  memcpy(outputs[171], arena + 329352192, sizeof(float) * 192);
+  /* output 172 "grad:blocks.11.attn.qkv.weight" = %579 : f32[576, 192] */
+  memcpy(outputs[172], arena + 329201664, sizeof(float) * 110592);
+  /* output 173 "grad:blocks.11.attn.qkv.bias" = %580 : f32[576] */
+  memcpy(outputs[173], arena + 329351424, sizeof(float) * 576);
+  /* output 174 "grad:blocks.11.attn.proj.weight" = %574 : f32[192, 192] */
+  memcpy(outputs[174], arena + 329312256, sizeof(float) * 36864);
+  /* output 175 "grad:blocks.11.attn.proj.bias" = %575 : f32[192] */
+  memcpy(outputs[175], arena + 329352000, sizeof(float) * 192);
+  /* output 176 "grad:blocks.11.conv.conv.0.weight" = %569 : f32[1152, 192, 1, 1] */
+  memcpy(outputs[176], arena + 328759296, sizeof(float) * 221184);
+  /* output 177 "grad:blocks.11.conv.conv.1.weight" = %564 : f32[1152] */
+  memcpy(outputs[177], arena + 329349120, sizeof(float) * 1152);
+  /* output 178 "grad:blocks.11.conv.conv.1.bias" = %565 : f32[1152] */
+  memcpy(outputs[178], arena + 329350272, sizeof(float) * 1152);
+  /* output 179 "grad:blocks.11.conv.conv.3.weight" = %561 : f32[1152, 1, 3, 3] */
   memcpy(outputs[179], arena + 339591168, sizeof(float) * 10368);
-  /* output 180 "grad:blocks.11.conv.conv.4.weight" = %556 : f32[1152] */
+  /* output 180 "grad:blocks.11.conv.conv.4.weight" = %558 : f32[1152] */
   memcpy(outputs[180], arena + 339601536, sizeof(float) * 1152);
-  /* output 181 "grad:blocks.11.conv.conv.4.bias" = %557 : f32[1152] */
+  /* output 181 "grad:blocks.11.conv.conv.4.bias" = %559 : f32[1152] */
   memcpy(outputs[181], arena + 339602688, sizeof(float) * 1152);
-  /* output 182 "grad:blocks.11.conv.conv.6.weight" = %553 : f32[192, 1152, 1, 1] */
-  memcpy(outputs[182], arena + 487028736, sizeof(float) * 221184);
-  /* output 183 "grad:blocks.11.conv.conv.7.weight" = %548 : f32[192] */
-  memcpy(outputs[183], arena + 487592496, sizeof(float) * 192);
-  /* output 184 "grad:blocks.11.conv.conv.7.bias" = %549 : f32[192] */
-  memcpy(outputs[184], arena + 487592688, sizeof(float) * 192);
-  /* output 185 "grad:norm.weight" = %542 : f32[192] */
-  memcpy(outputs[185], arena + 487592304, sizeof(float) * 192);
-  /* output 186 "grad:norm.bias" = %540 : f32[192] */
-  memcpy(outputs[186], arena + 487592112, sizeof(float) * 192);
-  /* output 187 "grad:head.weight" = %536 : f32[1000, 192] */
-  memcpy(outputs[187], arena + 487249920, sizeof(float) * 192000);
-  /* output 188 "grad:head.bias" = %537 : f32[1000] */
-  memcpy(outputs[188], arena + 487580160, sizeof(float) * 1000);
-  /* output 189 "running_stats:blocks.0.conv.conv.1.running_mean" = %31 : f32[2, 1152] */
-  memcpy(outputs[189], arena + 487524864, sizeof(float) * 2304);
-  /* output 190 "running_stats:blocks.0.conv.conv.4.running_mean" = %38 : f32[2, 1152] */
-  memcpy(outputs[190], arena + 487527168, sizeof(float) * 2304);
-  /* output 191 "running_stats:blocks.0.conv.conv.7.running_mean" = %46 : f32[2, 192] */
-  memcpy(outputs[191], arena + 487587504, sizeof(float) * 384);
-  /* output 192 "running_stats:blocks.1.conv.conv.1.running_mean" = %74 : f32[2, 1152] */
-  memcpy(outputs[192], arena + 487529472, sizeof(float) * 2304);
-  /* output 193 "running_stats:blocks.1.conv.conv.4.running_mean" = %81 : f32[2, 1152] */
-  memcpy(outputs[193], arena + 487531776, sizeof(float) * 2304);
-  /* output 194 "running_stats:blocks.1.conv.conv.7.running_mean" = %89 : f32[2, 192] */
-  memcpy(outputs[194], arena + 487587888, sizeof(float) * 384);
-  /* output 195 "running_stats:blocks.2.conv.conv.1.running_mean" = %117 : f32[2, 1152] */
-  memcpy(outputs[195], arena + 487534080, sizeof(float) * 2304);
-  /* output 196 "running_stats:blocks.2.conv.conv.4.running_mean" = %124 : f32[2, 1152] */
-  memcpy(outputs[196], arena + 487536384, sizeof(float) * 2304);
-  /* output 197 "running_stats:blocks.2.conv.conv.7.running_mean" = %132 : f32[2, 192] */
-  memcpy(outputs[197], arena + 487588272, sizeof(float) * 384);
-  /* output 198 "running_stats:blocks.3.conv.conv.1.running_mean" = %160 : f32[2, 1152] */
-  memcpy(outputs[198], arena + 487538688, sizeof(float) * 2304);
-  /* output 199 "running_stats:blocks.3.conv.conv.4.running_mean" = %167 : f32[2, 1152] */
-  memcpy(outputs[199], arena + 487540992, sizeof(float) * 2304);
-  /* output 200 "running_stats:blocks.3.conv.conv.7.running_mean" = %175 : f32[2, 192] */
-  memcpy(outputs[200], arena + 487588656, sizeof(float) * 384);
-  /* output 201 "running_stats:blocks.4.conv.conv.1.running_mean" = %203 : f32[2, 1152] */
-  memcpy(outputs[201], arena + 487543296, sizeof(float) * 2304);
-  /* output 202 "running_stats:blocks.4.conv.conv.4.running_mean" = %210 : f32[2, 1152] */
-  memcpy(outputs[202], arena + 487545600, sizeof(float) * 2304);
-  /* output 203 "running_stats:blocks.4.conv.conv.7.running_mean" = %218 : f32[2, 192] */
-  memcpy(outputs[203], arena + 487589040, sizeof(float) * 384);
-  /* output 204 "running_stats:blocks.5.conv.conv.1.running_mean" = %246 : f32[2, 1152] */
-  memcpy(outputs[204], arena + 487547904, sizeof(float) * 2304);
-  /* output 205 "running_stats:blocks.5.conv.conv.4.running_mean" = %253 : f32[2, 1152] */
-  memcpy(outputs[205], arena + 487550208, sizeof(float) * 2304);
-  /* output 206 "running_stats:blocks.5.conv.conv.7.running_mean" = %261 : f32[2, 192] */
-  memcpy(outputs[206], arena + 487589424, sizeof(float) * 384);
-  /* output 207 "running_stats:blocks.6.conv.conv.1.running_mean" = %289 : f32[2, 1152] */
-  memcpy(outputs[207], arena + 487552512, sizeof(float) * 2304);
-  /* output 208 "running_stats:blocks.6.conv.conv.4.running_mean" = %296 : f32[2, 1152] */
-  memcpy(outputs[208], arena + 487554816, sizeof(float) * 2304);
-  /* output 209 "running_stats:blocks.6.conv.conv.7.running_mean" = %304 : f32[2, 192] */
-  memcpy(outputs[209], arena + 487589808, sizeof(float) * 384);
-  /* output 210 "running_stats:blocks.7.conv.conv.1.running_mean" = %332 : f32[2, 1152] */
-  memcpy(outputs[210], arena + 487557120, sizeof(float) * 2304);
-  /* output 211 "running_stats:blocks.7.conv.conv.4.running_mean" = %339 : f32[2, 1152] */
-  memcpy(outputs[211], arena + 487559424, sizeof(float) * 2304);
-  /* output 212 "running_stats:blocks.7.conv.conv.7.running_mean" = %347 : f32[2, 192] */
-  memcpy(outputs[212], arena + 487590192, sizeof(float) * 384);
-  /* output 213 "running_stats:blocks.8.conv.conv.1.running_mean" = %375 : f32[2, 1152] */
-  memcpy(outputs[213], arena + 487561728, sizeof(float) * 2304);
-  /* output 214 "running_stats:blocks.8.conv.conv.4.running_mean" = %382 : f32[2, 1152] */
-  memcpy(outputs[214], arena + 487564032, sizeof(float) * 2304);
-  /* output 215 "running_stats:blocks.8.conv.conv.7.running_mean" = %390 : f32[2, 192] */
-  memcpy(outputs[215], arena + 487590576, sizeof(float) * 384);
-  /* output 216 "running_stats:blocks.9.conv.conv.1.running_mean" = %418 : f32[2, 1152] */
-  memcpy(outputs[216], arena + 487566336, sizeof(float) * 2304);
-  /* output 217 "running_stats:blocks.9.conv.conv.4.running_mean" = %425 : f32[2, 1152] */
-  memcpy(outputs[217], arena + 487568640, sizeof(float) * 2304);
-  /* output 218 "running_stats:blocks.9.conv.conv.7.running_mean" = %433 : f32[2, 192] */
-  memcpy(outputs[218], arena + 487590960, sizeof(float) * 384);
-  /* output 219 "running_stats:blocks.10.conv.conv.1.running_mean" = %461 : f32[2, 1152] */
-  memcpy(outputs[219], arena + 487570944, sizeof(float) * 2304);
-  /* output 220 "running_stats:blocks.10.conv.conv.4.running_mean" = %468 : f32[2, 1152] */
-  memcpy(outputs[220], arena + 487573248, sizeof(float) * 2304);
-  /* output 221 "running_stats:blocks.10.conv.conv.7.running_mean" = %476 : f32[2, 192] */
-  memcpy(outputs[221], arena + 487591344, sizeof(float) * 384);
-  /* output 222 "running_stats:blocks.11.conv.conv.1.running_mean" = %504 : f32[2, 1152] */
-  memcpy(outputs[222], arena + 487575552, sizeof(float) * 2304);
-  /* output 223 "running_stats:blocks.11.conv.conv.4.running_mean" = %511 : f32[2, 1152] */
-  memcpy(outputs[223], arena + 487577856, sizeof(float) * 2304);
-  /* output 224 "running_stats:blocks.11.conv.conv.7.running_mean" = %519 : f32[2, 192] */
-  memcpy(outputs[224], arena + 487591728, sizeof(float) * 384);
+  /* output 182 "grad:blocks.11.conv.conv.6.weight" = %555 : f32[192, 1152, 1, 1] */
+  memcpy(outputs[182], arena + 491845632, sizeof(float) * 221184);
+  /* output 183 "grad:blocks.11.conv.conv.7.weight" = %550 : f32[192] */
+  memcpy(outputs[183], arena + 492409392, sizeof(float) * 192);
+  /* output 184 "grad:blocks.11.conv.conv.7.bias" = %551 : f32[192] */
+  memcpy(outputs[184], arena + 492409584, sizeof(float) * 192);
+  /* output 185 "grad:norm.weight" = %544 : f32[192] */
+  memcpy(outputs[185], arena + 492409200, sizeof(float) * 192);
+  /* output 186 "grad:norm.bias" = %543 : f32[192] */
+  memcpy(outputs[186], arena + 492409008, sizeof(float) * 192);
+  /* output 187 "grad:head.weight" = %539 : f32[1000, 192] */
+  memcpy(outputs[187], arena + 492066816, sizeof(float) * 192000);
+  /* output 188 "grad:head.bias" = %540 : f32[1000] */
+  memcpy(outputs[188], arena + 492397056, sizeof(float) * 1000);
+  /* output 189 "running_stats:blocks.0.conv.conv.1.running_mean" = %34 : f32[2, 1152] */
+  memcpy(outputs[189], arena + 492341760, sizeof(float) * 2304);
+  /* output 190 "running_stats:blocks.0.conv.conv.4.running_mean" = %41 : f32[2, 1152] */
+  memcpy(outputs[190], arena + 492344064, sizeof(float) * 2304);
+  /* output 191 "running_stats:blocks.0.conv.conv.7.running_mean" = %49 : f32[2, 192] */
+  memcpy(outputs[191], arena + 492404400, sizeof(float) * 384);
+  /* output 192 "running_stats:blocks.1.conv.conv.1.running_mean" = %77 : f32[2, 1152] */
+  memcpy(outputs[192], arena + 492346368, sizeof(float) * 2304);
+  /* output 193 "running_stats:blocks.1.conv.conv.4.running_mean" = %84 : f32[2, 1152] */
+  memcpy(outputs[193], arena + 492348672, sizeof(float) * 2304);
+  /* output 194 "running_stats:blocks.1.conv.conv.7.running_mean" = %92 : f32[2, 192] */
+  memcpy(outputs[194], arena + 492404784, sizeof(float) * 384);
+  /* output 195 "running_stats:blocks.2.conv.conv.1.running_mean" = %120 : f32[2, 1152] */
+  memcpy(outputs[195], arena + 492350976, sizeof(float) * 2304);
+  /* output 196 "running_stats:blocks.2.conv.conv.4.running_mean" = %127 : f32[2, 1152] */
+  memcpy(outputs[196], arena + 492353280, sizeof(float) * 2304);
+  /* output 197 "running_stats:blocks.2.conv.conv.7.running_mean" = %135 : f32[2, 192] */
+  memcpy(outputs[197], arena + 492405168, sizeof(float) * 384);
+  /* output 198 "running_stats:blocks.3.conv.conv.1.running_mean" = %163 : f32[2, 1152] */
+  memcpy(outputs[198], arena + 492355584, sizeof(float) * 2304);
+  /* output 199 "running_stats:blocks.3.conv.conv.4.running_mean" = %170 : f32[2, 1152] */
+  memcpy(outputs[199], arena + 492357888, sizeof(float) * 2304);
+  /* output 200 "running_stats:blocks.3.conv.conv.7.running_mean" = %178 : f32[2, 192] */
+  memcpy(outputs[200], arena + 492405552, sizeof(float) * 384);
+  /* output 201 "running_stats:blocks.4.conv.conv.1.running_mean" = %206 : f32[2, 1152] */
+  memcpy(outputs[201], arena + 492360192, sizeof(float) * 2304);
+  /* output 202 "running_stats:blocks.4.conv.conv.4.running_mean" = %213 : f32[2, 1152] */
+  memcpy(outputs[202], arena + 492362496, sizeof(float) * 2304);
+  /* output 203 "running_stats:blocks.4.conv.conv.7.running_mean" = %221 : f32[2, 192] */
+  memcpy(outputs[203], arena + 492405936, sizeof(float) * 384);
+  /* output 204 "running_stats:blocks.5.conv.conv.1.running_mean" = %249 : f32[2, 1152] */
+  memcpy(outputs[204], arena + 492364800, sizeof(float) * 2304);
+  /* output 205 "running_stats:blocks.5.conv.conv.4.running_mean" = %256 : f32[2, 1152] */
+  memcpy(outputs[205], arena + 492367104, sizeof(float) * 2304);
+  /* output 206 "running_stats:blocks.5.conv.conv.7.running_mean" = %264 : f32[2, 192] */
+  memcpy(outputs[206], arena + 492406320, sizeof(float) * 384);
+  /* output 207 "running_stats:blocks.6.conv.conv.1.running_mean" = %292 : f32[2, 1152] */
+  memcpy(outputs[207], arena + 492369408, sizeof(float) * 2304);
+  /* output 208 "running_stats:blocks.6.conv.conv.4.running_mean" = %299 : f32[2, 1152] */
+  memcpy(outputs[208], arena + 492371712, sizeof(float) * 2304);
+  /* output 209 "running_stats:blocks.6.conv.conv.7.running_mean" = %307 : f32[2, 192] */
+  memcpy(outputs[209], arena + 492406704, sizeof(float) * 384);
+  /* output 210 "running_stats:blocks.7.conv.conv.1.running_mean" = %335 : f32[2, 1152] */
+  memcpy(outputs[210], arena + 492374016, sizeof(float) * 2304);
+  /* output 211 "running_stats:blocks.7.conv.conv.4.running_mean" = %342 : f32[2, 1152] */
+  memcpy(outputs[211], arena + 492376320, sizeof(float) * 2304);
+  /* output 212 "running_stats:blocks.7.conv.conv.7.running_mean" = %350 : f32[2, 192] */
+  memcpy(outputs[212], arena + 492407088, sizeof(float) * 384);
+  /* output 213 "running_stats:blocks.8.conv.conv.1.running_mean" = %378 : f32[2, 1152] */
+  memcpy(outputs[213], arena + 492378624, sizeof(float) * 2304);
+  /* output 214 "running_stats:blocks.8.conv.conv.4.running_mean" = %385 : f32[2, 1152] */
+  memcpy(outputs[214], arena + 492380928, sizeof(float) * 2304);
+  /* output 215 "running_stats:blocks.8.conv.conv.7.running_mean" = %393 : f32[2, 192] */
+  memcpy(outputs[215], arena + 492407472, sizeof(float) * 384);
+  /* output 216 "running_stats:blocks.9.conv.conv.1.running_mean" = %421 : f32[2, 1152] */
+  memcpy(outputs[216], arena + 492383232, sizeof(float) * 2304);
+  /* output 217 "running_stats:blocks.9.conv.conv.4.running_mean" = %428 : f32[2, 1152] */
+  memcpy(outputs[217], arena + 492385536, sizeof(float) * 2304);
+  /* output 218 "running_stats:blocks.9.conv.conv.7.running_mean" = %436 : f32[2, 192] */
+  memcpy(outputs[218], arena + 492407856, sizeof(float) * 384);
+  /* output 219 "running_stats:blocks.10.conv.conv.1.running_mean" = %464 : f32[2, 1152] */
+  memcpy(outputs[219], arena + 492387840, sizeof(float) * 2304);
+  /* output 220 "running_stats:blocks.10.conv.conv.4.running_mean" = %471 : f32[2, 1152] */
+  memcpy(outputs[220], arena + 492390144, sizeof(float) * 2304);
+  /* output 221 "running_stats:blocks.10.conv.conv.7.running_mean" = %479 : f32[2, 192] */
+  memcpy(outputs[221], arena + 492408240, sizeof(float) * 384);
+  /* output 222 "running_stats:blocks.11.conv.conv.1.running_mean" = %507 : f32[2, 1152] */
+  memcpy(outputs[222], arena + 492392448, sizeof(float) * 2304);
+  /* output 223 "running_stats:blocks.11.conv.conv.4.running_mean" = %514 : f32[2, 1152] */
+  memcpy(outputs[223], arena + 492394752, sizeof(float) * 2304);
+  /* output 224 "running_stats:blocks.11.conv.conv.7.running_mean" = %522 : f32[2, 192] */
+  memcpy(outputs[224], arena + 492408624, sizeof(float) * 384);
   return 0;
 } // localvit_tiny_relu6_train_forward
 

@@ -596,1008 +596,6 @@ void lk_sgd_step(long n, float *p, const float *grad, float *buf, float lr, floa
 
 #pragma GCC visibility push(hidden)
 
-/* ---- templates/gemm.c ---------------------------------------------------------------------- */
-/* locus-requires: prologue.h */
-/* GEMM: C[M,N] = A[M,K] · B[K,N] + beta·C (+ bias), float32; lk_gemm_ex2 adds an epilogue
- * C = act(A·B + beta·C + bias) + R applied in the store (fused_linear.c).
- *
- * A and B take any row/column strides (BLIS-style), so transposed operands cost nothing:
- * linear's x·Wᵀ with W[N,K] is B = W with rsb = 1, csb = K. C is row-major with row stride rsc.
- *
- * Structure (Goto/BLIS): C is cut into MR×NR register tiles. For each KC-long slice of K a block of B
- * (KC × NC) is packed into NR-wide column panels, so the micro-kernel streams B with unit stride from
- * L1 whatever B's strides were; the micro-kernel walks MR rows of A (from L2) against one panel,
- * broadcasting one A value and doing NR/LK_VW vector FMAs per row per k. A is read in place when its
- * rows are contiguous (csa == 1, the common case: activations) or its columns are (rsa == 1: a weight
- * gradient's dyᵀ), otherwise packed into MR-tall panels.
- *
- * Why these tile sizes (accumulators must stay in registers, and need ≥ 2 FMA pipes × 4-5 cycles of
- * latency = 8-10 independent chains):
- *   AVX2, 16 ymm:    6×16 → 12 accumulators + 2 B vectors + 1 broadcast = 15 registers.
- *   AVX-512, 32 zmm: 8×32 → 16 accumulators + 2 B + 1 = 19 registers (6×32 and 12×32 also fit;
- *                    not measured here: the development machine has no AVX-512).
- *   generic 4-wide:  6×8  → 12 accumulators, as AVX2 at half width (16 xmm / 32 NEON registers).
- * KC = 256: a packed B panel KC×NR is 16 KiB (AVX2), half of L1, leaving room for the A rows.
- * MC = 192 rows × KC of A is 192 KiB: well inside a 512 KiB-1 MiB L2.
- *
- * Threads: the C matrix of each batch element is cut into a tm × tn grid of rectangles (chosen by a
- * cost model that counts micro-tiles and packing), and rectangles are dealt out to threads in
- * contiguous runs. Every thread packs only what its rectangles need into its own scratch, so there
- * is no barrier inside the call. Every C element is summed in the same order (k ascending within a
- * KC slice, slices added in order) whatever the grid, so results do not depend on the thread count.
- */
-
-#if defined(LOCUS_TARGET_AVX512)
-#  ifndef LK_GEMM_MR
-#    define LK_GEMM_MR 8
-#  endif
-#else
-#  ifndef LK_GEMM_MR
-#    define LK_GEMM_MR 6
-#  endif
-#endif
-#ifndef LK_GEMM_NV
-#  define LK_GEMM_NV 2 /* vectors per row of a register tile */
-#endif
-#define LK_GEMM_NR (LK_GEMM_NV * LK_VW)
-#ifndef LK_GEMM_KC
-#  define LK_GEMM_KC 256
-#endif
-#ifndef LK_GEMM_MC
-#  define LK_GEMM_MC (32 * LK_GEMM_MR)
-#endif
-#ifndef LK_GEMM_NC
-#  define LK_GEMM_NC 1024
-#endif
-
-/* One matrix product; the batched entry points make one per batch element. */
-typedef struct lk__gemm_args {
-  int M, N, K;
-  const float *A; long rsa, csa;
-  const float *B; long rsb, csb;
-  float *C; long rsc;
-  float beta;
-  const float *bias_m; /* [M] added to every row i, or NULL */
-  const float *bias_n; /* [N] added to every column j, or NULL */
-  int act;             /* LK_ACT_*, applied after beta and the biases */
-  const float *R;      /* residual R(i,j) = R[i*rsr + j] added after act, or NULL; may equal C */
-  long rsr;
-  const float *scale_k; /* [K]: B(k,j) read as scale_k[k]·B(k,j) (applied while packing B), or NULL */
-  /* B packed by the caller instead of read through B, rsb, csb (conv.c's implicit im2col, where
-   * B(k,j) is a pixel of the input image): pack_b(g, k0, kc, j0, nc, bp) writes B[k0:k0+kc,
-   * j0:j0+nc] in lk__gemm_pack_b's layout. NULL: B is a strided matrix. */
-  void (*pack_b)(const struct lk__gemm_args *g, int k0, int kc, int j0, int nc, float *bp);
-  const void *pack_ctx; /* for pack_b */
-} lk__gemm_args;
-
-/* What the micro-kernel does with its tile. The tile's result r = A·B over one KC slice; then
- *   first slice:  r += bias_n, r += bias_m, r = beta·P + r     (only when beta ≠ 0: P not read)
- *   later slices: r = P + r
- *   last slice:   r = act(r), r = r + R
- * and r is stored to the tile's destination. P is C on the first slice, then the earlier slices'
- * sum, which is C itself, except when the residual is C (in-place residual add) and K has
- * several slices: then the partial sums go to a per-thread stash, so R is still intact when the
- * last slice reads it (see lk__gemm_rect). */
-typedef struct {
-  int first, last;
-  float beta;
-  const float *bias_m; /* already offset to the tile's first row, or NULL */
-  const float *bias_n; /* already offset to the tile's first column, or NULL */
-  const float *part; long rsp; /* C (first slice, for beta) or the earlier slices' sum */
-  int act;                     /* last slice */
-  const float *res; long rsr;  /* residual tile, or NULL (last slice) */
-} lk__gemm_epi;
-
-/* The last slice's activation and residual on a tile, out of line so the plain store below stays
- * small enough to be inlined into the micro-kernel (inlining the activations' code costs plain
- * GEMMs 1-2%). One switch per tile, then a straight loop over its MR·NV vectors, which are
- * independent chains the core overlaps. res may alias the destination: read before the store. */
-__attribute__((noinline)) static void lk__gemm_finish(lk_vf acc[LK_GEMM_MR][LK_GEMM_NV], const lk__gemm_epi *e) {
-  lk_vact_n(e->act, &acc[0][0], LK_GEMM_MR * LK_GEMM_NV);
-  if (e->res)
-    for (int i = 0; i < LK_GEMM_MR; ++i)
-      for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = acc[i][v] + lk_vload(e->res + i * e->rsr + v * LK_VW);
-}
-
-/* Stores a full MR×NR accumulator tile into c (row stride rsc), with the epilogue. c may equal
- * e->part or e->res: every element is read before it is written, and only at its own position. */
-__attribute__((always_inline)) static inline void lk__gemm_store(lk_vf acc[LK_GEMM_MR][LK_GEMM_NV], float *c, long rsc,
-                                  const lk__gemm_epi *e) {
-  if (e->first) {
-    if (e->bias_n)
-      for (int v = 0; v < LK_GEMM_NV; ++v) {
-        lk_vf b = lk_vload(e->bias_n + v * LK_VW);
-        for (int i = 0; i < LK_GEMM_MR; ++i) acc[i][v] = acc[i][v] + b;
-      }
-    if (e->bias_m)
-      for (int i = 0; i < LK_GEMM_MR; ++i)
-        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = acc[i][v] + e->bias_m[i];
-    if (e->beta != 0.0f)
-      for (int i = 0; i < LK_GEMM_MR; ++i)
-        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = e->beta * lk_vload(e->part + i * e->rsp + v * LK_VW) + acc[i][v];
-  } else {
-    for (int i = 0; i < LK_GEMM_MR; ++i)
-      for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = lk_vload(e->part + i * e->rsp + v * LK_VW) + acc[i][v];
-  }
-  if (e->last && (e->act != LK_ACT_NONE || e->res)) {
-    /* Through a copy: acc's own address never escapes, so it stays in registers elsewhere. */
-    lk_vf t[LK_GEMM_MR][LK_GEMM_NV];
-    memcpy(t, acc, sizeof t);
-    lk__gemm_finish(t, e);
-    memcpy(acc, t, sizeof t);
-  }
-  for (int i = 0; i < LK_GEMM_MR; ++i)
-    for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(c + i * rsc + v * LK_VW, acc[i][v]);
-}
-
-/* One register tile: C[0:mr, 0:nr] (+)= A[0:MR, 0:kc] · Bp[0:kc, 0:NR], through the epilogue.
- * A(i, k) is a[k·ks + i] when ks > 0 (an MR-tall packed panel, ks = MR, or a column-major A read
- * in place, ks = its column stride), else a[i·rsa + k] (MR rows read in place). All MR rows must
- * be readable. bp is a packed NR-wide panel. c is not restrict: it may be the epilogue's partial
- * sums or residual. */
-static void lk__gemm_tile(int kc, const float *restrict a, long rsa, long ks,
-                          const float *restrict bp, float *c, long rsc, int mr, int nr,
-                          const lk__gemm_epi *e) {
-  lk_vf acc[LK_GEMM_MR][LK_GEMM_NV];
-  for (int i = 0; i < LK_GEMM_MR; ++i)
-    for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = lk_vzero();
-  /* Start fetching the C tile now so its misses overlap the k loop instead of stalling the
-   * stores (+8% at 1024², +5% for 3152×768×192); likewise the residual on the last slice. */
-  for (int i = 0; i < mr; ++i) {
-    __builtin_prefetch(c + i * rsc, 1);
-    __builtin_prefetch(c + i * rsc + LK_GEMM_NR - 1, 1);
-  }
-  if (e->last && e->res && e->res != c)
-    for (int i = 0; i < mr; ++i) {
-      __builtin_prefetch(e->res + i * e->rsr, 0);
-      __builtin_prefetch(e->res + i * e->rsr + LK_GEMM_NR - 1, 0);
-    }
-
-  if (ks > 0) {
-    for (int k = 0; k < kc; ++k) {
-      lk_vf b[LK_GEMM_NV];
-      for (int v = 0; v < LK_GEMM_NV; ++v) b[v] = lk_vload(bp + v * LK_VW);
-      for (int i = 0; i < LK_GEMM_MR; ++i) {
-        lk_vf ai = lk_vset1(a[i]);
-        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] += ai * b[v];
-      }
-      a += ks;
-      bp += LK_GEMM_NR;
-    }
-  } else {
-    for (int k = 0; k < kc; ++k) {
-      lk_vf b[LK_GEMM_NV];
-      for (int v = 0; v < LK_GEMM_NV; ++v) b[v] = lk_vload(bp + v * LK_VW);
-      for (int i = 0; i < LK_GEMM_MR; ++i) {
-        lk_vf ai = lk_vset1(a[i * rsa + k]);
-        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] += ai * b[v];
-      }
-      bp += LK_GEMM_NR;
-    }
-  }
-
-  if (mr == LK_GEMM_MR && nr == LK_GEMM_NR) {
-    lk__gemm_store(acc, c, rsc, e);
-  } else {
-    /* Edge tile: run the same store on full-size copies (C, partial sums, residual, biases, zero
-     * padded), so edge elements round exactly like interior ones, then copy the valid part back. */
-    float t[LK_GEMM_MR * LK_GEMM_NR], tp[LK_GEMM_MR * LK_GEMM_NR], tr[LK_GEMM_MR * LK_GEMM_NR];
-    float bm[LK_GEMM_MR], bn[LK_GEMM_NR];
-    lk__gemm_epi pe = *e;
-    if (!e->first || e->beta != 0.0f) {
-      memset(tp, 0, sizeof tp);
-      for (int i = 0; i < mr; ++i) memcpy(tp + i * LK_GEMM_NR, e->part + i * e->rsp, (size_t)nr * sizeof(float));
-      pe.part = tp; pe.rsp = LK_GEMM_NR;
-    }
-    if (e->last && e->res) {
-      memset(tr, 0, sizeof tr);
-      for (int i = 0; i < mr; ++i) memcpy(tr + i * LK_GEMM_NR, e->res + i * e->rsr, (size_t)nr * sizeof(float));
-      pe.res = tr; pe.rsr = LK_GEMM_NR;
-    }
-    if (e->bias_m) { memset(bm, 0, sizeof bm); memcpy(bm, e->bias_m, (size_t)mr * sizeof(float)); pe.bias_m = bm; }
-    if (e->bias_n) { memset(bn, 0, sizeof bn); memcpy(bn, e->bias_n, (size_t)nr * sizeof(float)); pe.bias_n = bn; }
-    lk__gemm_store(acc, t, LK_GEMM_NR, &pe);
-    for (int i = 0; i < mr; ++i) memcpy(c + i * rsc, t + i * LK_GEMM_NR, (size_t)nr * sizeof(float));
-  }
-}
-
-/* Packs B[0:kc, 0:nc] into NR-wide panels: bp[(j/NR)*kc*NR + k*NR + (j%NR)], zero past nc; with
- * sk (not NULL), row k scaled by sk[k] (a per-input-channel scale folded into the weights:
- * fused_linear's squeeze-excite input, fused_linear.c). */
-static void lk__gemm_pack_b(int kc, int nc, const float *restrict B, long rsb, long csb,
-                            const float *restrict sk, float *restrict bp) {
-  for (int j0 = 0; j0 < nc; j0 += LK_GEMM_NR) {
-    int nr = (int)lk_min_l(LK_GEMM_NR, nc - j0);
-    const float *b = B + j0 * csb;
-    float *d = bp + (long)j0 * kc;
-    if (nr == LK_GEMM_NR && csb == 1) {
-      /* Row-major B (matmul, attention's V): each k is one contiguous NR-float copy. */
-      for (int k = 0; k < kc; ++k)
-        for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, lk_vload(b + k * rsb + v * LK_VW));
-    } else if (nr == LK_GEMM_NR && rsb == 1) {
-      /* Transposed B (linear's W[N,K], attention's Kᵀ): NR columns, each contiguous in k, turned
-       * around 8×8 at a time in registers (element copies made packing ~9% of a 197-row linear;
-       * the shuffle sequence lowers well for SSE, AVX2 and AVX-512 alike). */
-      int k0 = 0;
-      for (; k0 + 8 <= kc; k0 += 8)
-        for (int j = 0; j < LK_GEMM_NR; j += 8) lk_transpose8_block(b + j * csb + k0, csb, d + k0 * LK_GEMM_NR + j, LK_GEMM_NR);
-      for (; k0 < kc; ++k0)
-        for (int j = 0; j < LK_GEMM_NR; ++j) d[k0 * LK_GEMM_NR + j] = b[j * csb + k0];
-    } else {
-      for (int k = 0; k < kc; ++k) {
-        for (int j = 0; j < nr; ++j) d[k * LK_GEMM_NR + j] = b[k * rsb + j * csb];
-        for (int j = nr; j < LK_GEMM_NR; ++j) d[k * LK_GEMM_NR + j] = 0.0f;
-      }
-    }
-    /* A second pass over the panel just written (in L1) keeps the three copy paths unchanged. */
-    if (sk)
-      for (int k = 0; k < kc; ++k) {
-        lk_vf s = lk_vset1(sk[k]);
-        for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, s * lk_vload(d + k * LK_GEMM_NR + v * LK_VW));
-      }
-  }
-}
-
-/* Packs A[0:mc, 0:kc] into MR-tall panels: ap[(i/MR)*kc*MR + k*MR + (i%MR)], zero past mc. */
-static void lk__gemm_pack_a(int mc, int kc, const float *restrict A, long rsa, long csa,
-                            float *restrict ap) {
-  for (int i0 = 0; i0 < mc; i0 += LK_GEMM_MR) {
-    int mr = (int)lk_min_l(LK_GEMM_MR, mc - i0);
-    const float *a = A + i0 * rsa;
-    float *d = ap + (long)i0 * kc;
-    for (int k = 0; k < kc; ++k) {
-      for (int i = 0; i < mr; ++i) d[k * LK_GEMM_MR + i] = a[i * rsa + k * csa];
-      for (int i = mr; i < LK_GEMM_MR; ++i) d[k * LK_GEMM_MR + i] = 0.0f;
-    }
-  }
-}
-
-/* How the micro-kernel reads A. In place when its rows are contiguous (activations), or its
- * columns are (a weight gradient's A = dyᵀ: MR consecutive floats of one row of dy per k, what
- * packing would copy), unless those rows or columns are a multiple of 4 KiB apart: then they all
- * fall into the same L1 set (64 sets × 64 B) and evict each other (1024² was 8% slower in place
- * than packed). Otherwise packed. Reading dyᵀ in place made linear_grad_weight's packing (as much
- * work as its products at N = 64: each A element feeds only N/VW vector FMAs) disappear. */
-enum { LK__GEMM_A_ROWS, LK__GEMM_A_COLUMNS, LK__GEMM_A_PACKED };
-static int lk__gemm_a_mode(const lk__gemm_args *g) {
-  if (g->csa == 1 && (g->rsa % 1024 != 0 || g->M <= 1)) return LK__GEMM_A_ROWS;
-  if (g->rsa == 1 && g->csa % 1024 != 0) return LK__GEMM_A_COLUMNS;
-  return LK__GEMM_A_PACKED;
-}
-static int lk__gemm_packs_a(const lk__gemm_args *g) { return lk__gemm_a_mode(g) == LK__GEMM_A_PACKED; }
-
-/* Whether the partial sums of the K slices go to a per-thread stash instead of C: when C is also
- * the residual, which must survive until the last slice adds it. */
-static int lk__gemm_stashes(const lk__gemm_args *g) {
-  return g->R != NULL && g->R == g->C && g->K > LK_GEMM_KC;
-}
-
-/* Scratch one thread needs for rectangles of at most mmax × nmax: packed B block, packed A block,
- * and the stash (a rectangle's rows × one NC block of columns) when lk__gemm_stashes. */
-static size_t lk__gemm_scratch_floats(const lk__gemm_args *g, long mmax, long nmax) {
-  long kc = lk_min_l(LK_GEMM_KC, g->K);
-  long nc = lk_round_up(lk_min_l(LK_GEMM_NC, nmax), LK_GEMM_NR);
-  long mc = !lk__gemm_packs_a(g) ? LK_GEMM_MR : lk_round_up(lk_min_l(LK_GEMM_MC, mmax), LK_GEMM_MR);
-  long stash = lk__gemm_stashes(g) ? lk_round_up(mmax, LK_GEMM_MR) * nc : 0;
-  /* Each part rounded to 16 floats (64 bytes) so the A part starts cache-line aligned. */
-  return (size_t)(lk_round_up(kc * nc, 16) + lk_round_up(kc * mc, 16) + stash);
-}
-
-/* Slice [pc, pc + kc) of K into C[m0:m1, jc:jc + nc] of one matrix, B's block already packed at
- * bp: the MC row blocks, NR column panels and MR-row register tiles. ap: room for a packed A
- * block; stash: the rectangle's rows × nc0 partial sums (used when lk__gemm_stashes). */
-static void lk__gemm_block(const lk__gemm_args *g, int m0, int m1, int jc, int nc, int pc, int kc,
-                           const float *bp, float *ap, float *stash, long nc0) {
-  const int mode = lk__gemm_a_mode(g), pack_a = mode == LK__GEMM_A_PACKED, columns = mode == LK__GEMM_A_COLUMNS;
-  const int stashes = lk__gemm_stashes(g), last = pc + kc >= g->K;
-  for (int ic = m0; ic < m1; ic += LK_GEMM_MC) {
-    int mc = (int)lk_min_l(LK_GEMM_MC, m1 - ic);
-    int mfull = mc - mc % LK_GEMM_MR; /* rows read in place when A is not packed */
-    const float *a = g->A + ic * g->rsa + pc * g->csa;
-    if (pack_a) lk__gemm_pack_a(mc, kc, a, g->rsa, g->csa, ap);
-    else if (mfull < mc) lk__gemm_pack_a(mc - mfull, kc, a + mfull * g->rsa, g->rsa, g->csa, ap);
-    for (int jr = 0; jr < nc; jr += LK_GEMM_NR) {
-      int nr = (int)lk_min_l(LK_GEMM_NR, nc - jr);
-      for (int ir = 0; ir < mc; ir += LK_GEMM_MR) {
-        int mr = (int)lk_min_l(LK_GEMM_MR, mc - ir);
-        lk__gemm_epi e;
-        float *c = g->C + (long)(ic + ir) * g->rsc + jc + jr, *dst = c;
-        long rsd = g->rsc;
-        const float *bpan = bp + (long)jr * kc;
-        e.first = pc == 0;
-        e.last = last;
-        e.beta = g->beta;
-        e.bias_m = g->bias_m ? g->bias_m + ic + ir : NULL;
-        e.bias_n = g->bias_n ? g->bias_n + jc + jr : NULL;
-        e.part = c; e.rsp = g->rsc;
-        e.act = g->act;
-        e.res = g->R ? g->R + (long)(ic + ir) * g->rsr + jc + jr : NULL; e.rsr = g->rsr;
-        if (stashes) {
-          float *s = stash + (long)(ic + ir - m0) * nc0 + jr;
-          if (pc > 0) { e.part = s; e.rsp = nc0; }
-          if (!last) { dst = s; rsd = nc0; }
-        }
-        if (pack_a) lk__gemm_tile(kc, ap + (long)ir * kc, 0, LK_GEMM_MR, bpan, dst, rsd, mr, nr, &e);
-        else if (ir < mfull) lk__gemm_tile(kc, a + ir * g->rsa, g->rsa, columns ? g->csa : 0, bpan, dst, rsd, mr, nr, &e);
-        else lk__gemm_tile(kc, ap, 0, LK_GEMM_MR, bpan, dst, rsd, mr, nr, &e);
-      } /* for ir */
-    } /* for jr */
-  } /* for ic */
-}
-
-/* C[m0:m1, n0:n1] of `count` matrices that share B, with the scratch of one thread: matrix i reads
- * A at g->A + i·bsa and writes C at g->C + i·bsc (residual at g->R + i·bsr). Each block of B is
- * packed once and used for all of them: a fused_linear over the samples of a strided view (rows
- * 1..196 of each sample's 197 tokens) packed its 768 × 192 weights once per sample before, as much
- * work as a third of the products. Each C element still sums its K slices in the same order.
- * count > 1 needs !lk__gemm_stashes (the stash holds one matrix's partial sums). */
-static void lk__gemm_rect(const lk__gemm_args *g, long count, long bsa, long bsc, long bsr, int m0, int m1, int n0,
-                          int n1, float *ws) {
-  const int pack_a = lk__gemm_packs_a(g);
-  const long kc0 = lk_min_l(LK_GEMM_KC, g->K), nc0 = lk_round_up(lk_min_l(LK_GEMM_NC, n1 - n0), LK_GEMM_NR);
-  const long mc0 = !pack_a ? LK_GEMM_MR : lk_round_up(lk_min_l(LK_GEMM_MC, m1 - m0), LK_GEMM_MR);
-  float *bp = ws;
-  float *ap = ws + lk_round_up(kc0 * nc0, 16);
-  float *stash = ap + lk_round_up(kc0 * mc0, 16); /* [m1 − m0, nc0], used when stashes */
-  for (int jc = n0; jc < n1; jc += LK_GEMM_NC) {
-    int nc = (int)lk_min_l(LK_GEMM_NC, n1 - jc);
-    for (int pc = 0; pc < g->K; pc += LK_GEMM_KC) {
-      int kc = (int)lk_min_l(LK_GEMM_KC, g->K - pc);
-      if (g->pack_b) g->pack_b(g, pc, kc, jc, nc, bp);
-      else lk__gemm_pack_b(kc, nc, g->B + pc * g->rsb + jc * g->csb, g->rsb, g->csb, g->scale_k ? g->scale_k + pc : NULL, bp);
-      for (long i = 0; i < count; ++i) {
-        lk__gemm_args gi = *g;
-        gi.A += i * bsa; gi.C += i * bsc;
-        if (gi.R) gi.R += i * bsr;
-        lk__gemm_block(&gi, m0, m1, jc, nc, pc, kc, bp, ap, stash, nc0);
-      }
-    } /* for pc */
-  } /* for jc */
-}
-
-/* Reference arithmetic for a rectangle (double accumulation); also the fallback when scratch
- * cannot be allocated. */
-static void lk__gemm_rect_naive(const lk__gemm_args *g, int m0, int m1, int n0, int n1) {
-  for (int i = m0; i < m1; ++i) {
-    for (int j = n0; j < n1; ++j) {
-      double s = 0.0;
-      for (int k = 0; k < g->K; ++k)
-        s += (double)g->A[i * g->rsa + k * g->csa] * g->B[k * g->rsb + j * g->csb] * (g->scale_k ? g->scale_k[k] : 1.0f);
-      if (g->bias_m) s += g->bias_m[i];
-      if (g->bias_n) s += g->bias_n[j];
-      float *c = g->C + (long)i * g->rsc + j;
-      if (g->beta != 0.0f) s += g->beta * (double)*c;
-      s = lk_apply_act_ref(g->act, s);
-      if (g->R) s += g->R[(long)i * g->rsr + j];
-      *c = (float)s;
-    }
-  }
-}
-
-/* Degenerate K: C = beta·C + biases. */
-static void lk__gemm_rect_k0(const lk__gemm_args *g, int m0, int m1, int n0, int n1) {
-  for (int i = m0; i < m1; ++i)
-    for (int j = n0; j < n1; ++j) {
-      float *c = g->C + (long)i * g->rsc + j;
-      float s = (g->bias_m ? g->bias_m[i] : 0.0f) + (g->bias_n ? g->bias_n[j] : 0.0f);
-      s = g->beta != 0.0f ? g->beta * *c + s : s;
-      s = lk_apply_act(g->act, s);
-      *c = g->R ? s + g->R[(long)i * g->rsr + j] : s;
-    }
-}
-
-/* Picks the tm × tn grid (tm·tn = parts) that minimises the busiest thread's estimated cycles:
- * micro-tiles × cycles per tile, plus about one cycle per packed element and half a cycle per
- * element of A read in place. Without that last term, a narrow product (N = 64, 2 panels) was
- * split by columns: each thread streamed all of A, twice the traffic of a split by rows. With it
- * (bench_gemm-style harness, 2 threads, alternating builds): 3136×64×256 117-130 → 140-158
- * GFLOP/s, 3200×64×64 108-112 → 135-154, 3152×192×768 120 → 141-142, 16384×192×192 116-121 →
- * 135-139; batch-1 shapes (M = 197) unchanged within noise. */
-static void lk__gemm_grid(int M, int N, int K, int parts, int pack_a, int *tm, int *tn) {
-  long mt = lk_ceil_div(M, LK_GEMM_MR), nt = lk_ceil_div(N, LK_GEMM_NR);
-  double tile = (double)LK_GEMM_MR * LK_GEMM_NR * K / (2.0 * LK_VW), best = -1.0;
-  for (int a = 1; a <= parts; ++a) {
-    if (parts % a) continue;
-    long mi = lk_ceil_div(mt, a), ni = lk_ceil_div(nt, parts / a);
-    double cost = (double)mi * ni * tile + (double)K * (ni * LK_GEMM_NR + mi * LK_GEMM_MR * (pack_a ? 1.0 : 0.5));
-    if (best < 0.0 || cost < best) { best = cost; *tm = a; *tn = parts / a; }
-  }
-}
-
-static int lk__gemm_gcd(int a, int b) { while (b) { int t = a % b; a = b; b = t; } return a; }
-
-/* Shares each of `products` matrices is cut into so that products · shares divide evenly among
- * `threads` (threads / gcd(products, threads)): at batch 1 on 2 threads, halves. */
-static int lk__gemm_shares(long products, int threads) {
-  return threads / lk__gemm_gcd((int)(products % threads), threads);
-}
-
-/* Rectangle r (of tm·tn) of a matrix, in tile units so only the last rectangle has edge tiles. */
-static void lk__gemm_rect_bounds(int M, int N, int tm, int tn, int r, int *m0, int *m1, int *n0, int *n1) {
-  long lo, hi, mt = lk_ceil_div(M, LK_GEMM_MR), nt = lk_ceil_div(N, LK_GEMM_NR);
-  lk_split(mt, tm, r / tn, &lo, &hi);
-  *m0 = (int)lk_min_l(lo * LK_GEMM_MR, M);
-  *m1 = (int)lk_min_l(hi * LK_GEMM_MR, M);
-  lk_split(nt, tn, r % tn, &lo, &hi);
-  *n0 = (int)lk_min_l(lo * LK_GEMM_NR, N);
-  *n1 = (int)lk_min_l(hi * LK_GEMM_NR, N);
-}
-
-/* Full form with epilogue; every other entry point is a wrapper.
- * For b < batch: C_b[M,N] = act(beta·C_b + A_b[M,K]·B_b[K,N] + bias_m[i] + bias_n[j]) + R_b, where
- *   A_b(i,k) = A[b*bsa + i*rsa + k*csa], B_b(k,j) = B[b*bsb + k*rsb + j*csb],
- *   C_b(i,j) = C[b*bsc + i*rsc + j], R_b(i,j) = R[b*bsr + i*rsr + j].
- * A batch stride of 0 shares an operand (conv's weights). beta == 0 means C is not read (it may
- * hold garbage). bias_m[M] / bias_n[N] may be NULL. act is an LK_ACT_* code (LK_ACT_NONE: none).
- * R may be NULL, or equal C with the same strides (bsr == bsc, rsr == rsc: in-place residual add);
- * any other overlap of R with C is not allowed. C must not overlap A or B. Any M, N ≥ 0, K ≥ 0.
- * The epilogue runs in the store of each register tile, on its last K slice, while the tile is
- * in registers: C is written once per K slice, as without an epilogue. Scratch: allocated per
- * thread per call, (KC·NC' + KC·MR) floats, NC' = min(1024, thread's columns), or KC·MC' instead
- * of KC·MR when A is packed; plus, when R == C and K > KC, the thread's rows × NC' for the
- * partial sums (which may not overwrite R before the last slice). */
-/* lk_gemm_ex2 over a two-level batch: product (o, b) for o < outer, b < batch reads its operands
- * at o·os? + b·bs?. One parallel region covers all outer · batch products (a C loop over the
- * outer level would open one region per iteration, each too small to split). */
-static void lk__gemm_nested(int outer, long osa, long osb, long osc, long osr, int batch, int M, int N, int K,
-                            const float *A, long bsa, long rsa, long csa, const float *B, long bsb, long rsb,
-                            long csb, float *C, long bsc, long rsc, float beta, const float *bias_m,
-                            const float *bias_n, int act, const float *R, long bsr, long rsr, const float *scale_k,
-                            long bss) {
-  if (outer <= 0 || batch <= 0 || M <= 0 || N <= 0) return;
-  /* Designated initializers: every field not named (pack_b, pack_ctx) is zero. */
-  lk__gemm_args g0 = {.M = M, .N = N, .K = K, .A = A, .rsa = rsa, .csa = csa, .B = B, .rsb = rsb, .csb = csb,
-                      .C = C, .rsc = rsc, .beta = beta, .bias_m = bias_m, .bias_n = bias_n, .act = act, .R = R,
-                      .rsr = rsr, .scale_k = scale_k};
-
-  /* Threads per matrix: enough that jobs = batch · per divide evenly among the threads. Small
-   * problems stay on the calling thread (see LK_GEMM_PAR_MIN). */
-  long products = (long)outer * batch;
-  double fmas = (double)products * M * N * (K > 0 ? K : 1);
-  int threads = fmas < LK_GEMM_PAR_MIN ? 1 : lk_max_threads();
-  int per = lk__gemm_shares(products, threads), tm = 1, tn = 1;
-  lk__gemm_grid(M, N, K, per, lk__gemm_packs_a(&g0), &tm, &tn);
-  long jobs = products * per;
-  long mmax = lk_ceil_div(lk_ceil_div(M, LK_GEMM_MR), tm) * LK_GEMM_MR;
-  long nmax = lk_ceil_div(lk_ceil_div(N, LK_GEMM_NR), tn) * LK_GEMM_NR;
-  size_t scratch = lk__gemm_scratch_floats(&g0, mmax, nmax);
-  /* Products of one outer index that read the same B (and the same scale) pack it once per block
-   * (lk__gemm_rect), unless the partial sums go to the one-matrix stash. */
-  const int shared_b = bsb == 0 && (scale_k == NULL || bss == 0) && !lk__gemm_stashes(&g0);
-
-  LK_OMP(parallel num_threads(threads) if(threads > 1))
-  {
-    long j0, j1;
-    float *ws = K > 0 ? lk_scratch_alloc(scratch) : NULL;
-    lk_split(jobs, lk_team_size(), lk_thread_id(), &j0, &j1);
-    for (long j = j0, run; j < j1; j += run) {
-      lk__gemm_args g = g0;
-      long p = j / per, o = p / batch, b = p % batch;
-      int m0, m1, n0, n1;
-      /* One matrix per job, or with a shared B and whole matrices per job, the run of them up
-       * to the thread's last job or the next outer index. */
-      run = shared_b && per == 1 ? lk_min_l(j1 - j, batch - b) : 1;
-      g.A += o * osa + b * bsa; g.B += o * osb + b * bsb; g.C += o * osc + b * bsc;
-      if (g.R) g.R += o * osr + b * bsr;
-      if (g.scale_k) g.scale_k += b * bss;
-      lk__gemm_rect_bounds(M, N, tm, tn, (int)(j % per), &m0, &m1, &n0, &n1);
-      if (m0 >= m1 || n0 >= n1) continue;
-      if (K > 0 && ws) {
-        lk__gemm_rect(&g, run, bsa, bsc, bsr, m0, m1, n0, n1, ws);
-        continue;
-      }
-      for (long i = 0; i < run; ++i) { /* degenerate K, or out of memory */
-        lk__gemm_args gi = g;
-        gi.A += i * bsa; gi.C += i * bsc;
-        if (gi.R) gi.R += i * bsr;
-        if (K <= 0) lk__gemm_rect_k0(&gi, m0, m1, n0, n1);
-        else lk__gemm_rect_naive(&gi, m0, m1, n0, n1);
-      }
-    }
-    lk_scratch_free(ws);
-  }
-}
-
-void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                 const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
-                 const float *bias_m, const float *bias_n, int act, const float *R, long bsr, long rsr) {
-  lk__gemm_nested(1, 0, 0, 0, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
-                  act, R, bsr, rsr, NULL, 0);
-}
-
-/* lk_gemm_ex2 without the activation and residual: C_b = beta·C_b + A_b·B_b + bias_m + bias_n. */
-void lk_gemm_ex(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
-                const float *bias_m, const float *bias_n) {
-  lk_gemm_ex2(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
-              LK_ACT_NONE, NULL, 0, 0);
-}
-
-/* C[M,N] = A[M,K]·B[K,N] + beta·C. A(i,k) = A[i*rsa + k*csa], B(k,j) = B[k*rsb + j*csb],
- * C(i,j) = C[i*rsc + j]. */
-void lk_gemm(int M, int N, int K, const float *A, long rsa, long csa, const float *B, long rsb,
-             long csb, float *C, long rsc, float beta) {
-  lk_gemm_ex(1, M, N, K, A, 0, rsa, csa, B, 0, rsb, csb, C, 0, rsc, beta, NULL, NULL);
-}
-
-/* outer · batch independent products, operand (o, b) at A + o*osa + b*bsa (B, C likewise): two
- * leading axes that do not flatten into one stride (attention's heads read in place by
- * matmul_permuted, inside the batch of samples). */
-void lk_gemm_batched2(int outer, long osa, long osb, long osc, int batch, int M, int N, int K, const float *A,
-                      long bsa, long rsa, long csa, const float *B, long bsb, long rsb, long csb, float *C, long bsc,
-                      long rsc, float beta) {
-  lk__gemm_nested(outer, osa, osb, osc, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL,
-                  NULL, LK_ACT_NONE, NULL, 0, 0, NULL, 0);
-}
-
-/* batch independent products, operand b at A + b*bsa, B + b*bsb, C + b*bsc (matmul's leading
- * axes flattened; attention-style batched products). */
-void lk_gemm_batched(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                     const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
-                     float beta) {
-  lk_gemm_ex(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL, NULL);
-}
-
-/* Single-threaded GEMM for use inside another kernel's parallel region (attention). ws must hold
- * lk_gemm_serial_workspace_floats(M, N, K) floats and be 64-byte aligned. */
-size_t lk_gemm_serial_workspace_floats(int M, int N, int K) {
-  lk__gemm_args g = {.K = K, .csa = 0}; /* csa 0: size for a packed A, whatever the strides turn out to be */
-  return lk__gemm_scratch_floats(&g, lk_round_up(M, LK_GEMM_MR), lk_round_up(N, LK_GEMM_NR));
-}
-
-void lk_gemm_serial(int M, int N, int K, const float *A, long rsa, long csa, const float *B,
-                    long rsb, long csb, float *C, long rsc, float beta, float *ws) {
-  lk__gemm_args g = {.M = M, .N = N, .K = K, .A = A, .rsa = rsa, .csa = csa, .B = B, .rsb = rsb, .csb = csb,
-                     .C = C, .rsc = rsc, .beta = beta, .act = LK_ACT_NONE};
-  if (M <= 0 || N <= 0) return;
-  if (K <= 0) lk__gemm_rect_k0(&g, 0, M, 0, N);
-  else lk__gemm_rect(&g, 1, 0, 0, 0, 0, M, 0, N, ws);
-}
-
-/* ---- Naive references (double accumulation), same signatures ---------------------------------- */
-
-void lk_gemm_ex2_naive(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                       const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
-                       float beta, const float *bias_m, const float *bias_n, int act, const float *R,
-                       long bsr, long rsr) {
-  for (int b = 0; b < batch; ++b) {
-    lk__gemm_args g = {.M = M, .N = N, .K = K, .A = A + b * bsa, .rsa = rsa, .csa = csa, .B = B + b * bsb,
-                       .rsb = rsb, .csb = csb, .C = C + b * bsc, .rsc = rsc, .beta = beta, .bias_m = bias_m,
-                       .bias_n = bias_n, .act = act, .R = R ? R + b * bsr : NULL, .rsr = rsr};
-    lk__gemm_rect_naive(&g, 0, M, 0, N);
-  }
-}
-
-void lk_gemm_ex_naive(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                      const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
-                      float beta, const float *bias_m, const float *bias_n) {
-  lk_gemm_ex2_naive(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
-                    LK_ACT_NONE, NULL, 0, 0);
-}
-
-void lk_gemm_naive(int M, int N, int K, const float *A, long rsa, long csa, const float *B,
-                   long rsb, long csb, float *C, long rsc, float beta) {
-  lk_gemm_ex_naive(1, M, N, K, A, 0, rsa, csa, B, 0, rsb, csb, C, 0, rsc, beta, NULL, NULL);
-}
-
-/* ---- templates/conv.c ---------------------------------------------------------------------- */
-/* locus-requires: prologue.h gemm.c */
-/* conv2d, NCHW: y[B, Cout, Ho, Wo] = x[B, Cin, Hh, Ww] ⊛ w[Cout, Cin/groups, kh, kw] + bias[Cout]
- * (PyTorch nn.Conv2d: symmetric zero padding ph/pw, strides sh/sw, no dilation).
- * Ho = (Hh + 2·ph − kh)/sh + 1, Wo = (Ww + 2·pw − kw)/sw + 1.
- *
- * Four paths:
- * - 1×1, stride 1, no padding, groups 1: y_b[Cout, Hh·Ww] = w[Cout, Cin] · x_b[Cin, Hh·Ww], one
- *   batched GEMM straight on the activations (no copy).
- * - depthwise (groups = Cin = Cout): a direct kernel; a GEMM with K = kh·kw would be all overhead.
- * - anything else, implicit GEMM: per image and group, y_g[Cout/G, Ho·Wo] = w_g · col_g with
- *   col_g[(c·kh + ki)·kw + kj][oh·Wo + ow] = x[c, oh·sh − ph + ki, ow·sw − pw + kj], never stored:
- *   the GEMM's B packing (lk__conv_pack_b) reads those pixels straight from a zero-padded copy of
- *   the image, so no bounds checks and no column matrix. An explicit im2col wrote col to memory
- *   and the GEMM then read it back to pack it; with the threads splitting im2col by rows and the
- *   GEMM by columns, half of what each core packed came from the other core's cache. Each thread
- *   takes whole images (or, at batch 1, a share of the output columns) and pads its own copy.
- * - when an image's padded copy would be too large (lk__conv_implicit_ok), the explicit path: one
- *   image and a block of output rows at a time, im2col of the block into the workspace, then per
- *   group one GEMM w_g · col_g with the bias added in the GEMM's store. The block is sized so col
- *   stays near 1 MiB (in L2) while the GEMM reads it. See lk__conv_block_rows. */
-
-static int lk__conv_is_1x1(int kh, int kw, int sh, int sw, int ph, int pw, int groups) {
-  return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 && groups == 1;
-}
-
-/* Output columns [*lo, *hi) whose input column ow·sw − pw + kj lies inside [0, Ww). */
-static void lk__conv_valid_cols(int Ww, int Wo, int sw, int pw, int kj, int *lo, int *hi) {
-  long l = kj >= pw ? 0 : (pw - kj + sw - 1) / sw;
-  long h = Ww - 1 + pw - kj < 0 ? 0 : (Ww - 1 + pw - kj) / sw + 1;
-  *lo = (int)lk_min_l(l, Wo);
-  *hi = (int)lk_max_l(lk_min_l(h, Wo), *lo);
-}
-
-/* Output rows per im2col block: col [K, rows·Wo] (K = Cin·kh·kw) of about 2^18 floats (1 MiB, one
- * core's L2), but at least 256 columns so the GEMM's N is not all edge (SAG's 3×3 convolutions
- * have K = 1728), and never more than the image. The emitter mirrors this rule
- * (`conv2dWorkspace`, Kernels+Products.swift). */
-static long lk__conv_block_rows(long K, long Ho, long Wo) {
-  long rows = (1L << 18) / (K * Wo);
-  if (rows * Wo < 256) rows = lk_ceil_div(256, Wo);
-  return lk_max_l(1, lk_min_l(rows, Ho));
-}
-
-/* The implicit path's per-thread copy of one padded image: Cin planes of (Hh + 2·ph) × (Ww + 2·pw)
- * floats, plus LK__CONV_SLACK so the packing may read whole vectors past the last pixel. Up to
- * 2^21 floats (8 MiB per thread); beyond that the explicit path, with its 1 MiB blocks. The
- * emitter mirrors this rule (`conv2dWorkspace`, Kernels+Products.swift). */
-#define LK__CONV_SLACK (2 * 32)
-static long lk__conv_padded_floats(int Cin, int Hh, int Ww, int ph, int pw) {
-  return (long)Cin * (Hh + 2L * ph) * (Ww + 2L * pw) + LK__CONV_SLACK;
-}
-static int lk__conv_implicit_ok(int Cin, int Hh, int Ww, int ph, int pw) {
-  return lk__conv_padded_floats(Cin, Hh, Ww, ph, pw) <= (1L << 21);
-}
-
-/* Floats of the explicit path's column block (lk__conv_block_rows output rows of one image). */
-static long lk__conv_col_floats(int Cin, int kh, int kw, long Ho, long Wo) {
-  long K = (long)Cin * kh * kw;
-  return K * lk__conv_block_rows(K, Ho, Wo) * Wo;
-}
-
-/* Floats of `ws` lk_conv2d needs (0 for the 1×1, depthwise and implicit paths): one block of the
- * explicit path, whatever B. */
-size_t lk_conv2d_workspace_floats(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh,
-                                  int sw, int ph, int pw, int groups) {
-  long Ho = (Hh + 2L * ph - kh) / sh + 1, Wo = (Ww + 2L * pw - kw) / sw + 1;
-  (void)B;
-  if (lk__conv_is_1x1(kh, kw, sh, sw, ph, pw, groups)) return 0;
-  if (groups == Cin && groups == Cout && groups > 1) return 0;
-  if (Ho <= 0 || Wo <= 0 || lk__conv_implicit_ok(Cin, Hh, Ww, ph, pw)) return 0;
-  return (size_t)lk__conv_col_floats(Cin, kh, kw, Ho, Wo);
-}
-
-/* Output rows [oh0, oh1) of one image x [Cin, Hh, Ww]: col[(c·kh + ki)·kw + kj][(oh − oh0)·Wo + ow] =
- * x[c, oh·sh − ph + ki, ow·sw − pw + kj] or 0. Since c runs over all Cin, the rows of group g are the
- * contiguous block for c in g's channels. */
-static void lk__conv_im2col(int Cin, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw, int oh0, int oh1,
-                            int Wo, const float *restrict x, float *restrict col) {
-  long rows = (long)Cin * kh * kw, n = (long)(oh1 - oh0) * Wo;
-  LK_OMP(parallel for schedule(static) if(rows * n >= LK_PAR_MIN))
-  for (long r = 0; r < rows; ++r) {
-    int kj = (int)(r % kw), ki = (int)(r / kw % kh);
-    const float *xc = x + r / ((long)kh * kw) * Hh * Ww; /* plane c */
-    float *d = col + r * n;
-    int lo, hi;
-    lk__conv_valid_cols(Ww, Wo, sw, pw, kj, &lo, &hi);
-    for (int oh = oh0; oh < oh1; ++oh, d += Wo) {
-      int ih = oh * sh - ph + ki;
-      if (ih < 0 || ih >= Hh) { memset(d, 0, (size_t)Wo * sizeof(float)); continue; }
-      const float *xr = xc + (long)ih * Ww;
-      for (int ow = 0; ow < lo; ++ow) d[ow] = 0.0f;
-      if (sw == 1) memcpy(d + lo, xr + lo - pw + kj, (size_t)(hi - lo) * sizeof(float));
-      else for (int ow = lo; ow < hi; ++ow) d[ow] = xr[(long)ow * sw - pw + kj];
-      for (int ow = hi; ow < Wo; ++ow) d[ow] = 0.0f;
-    }
-  }
-}
-
-/* ---- Implicit GEMM ----------------------------------------------------------------------------- */
-
-/* What lk__conv_pack_b needs besides the GEMM's arguments; g->B is the padded image of the group's
- * first channel. */
-typedef struct { int kh, kw, sh, sw, Wo; long Wp, plane; } lk__conv_geom;
-
-/* lk__gemm_pack_b's layout for B[k0:k0+kc, j0:j0+nc] of the implicit column matrix: B(k, j) is
- * the padded image at channel c, row oh·sh + ki, column ow·sw + kj, for k = (c·kh + ki)·kw + kj and
- * j = oh·Wo + ow. A panel of NR outputs inside one output row reads, per k, NR pixels of one input
- * row: contiguous for stride 1 (whole-vector copies), every other one for stride 2 (two vectors
- * and an even-lane shuffle per 8). A panel that wraps to the next row (or a short last one) goes
- * pixel by pixel through per-column offsets. The padding makes every read in bounds, except the
- * stride-2 path's last lane + 1, which LK__CONV_SLACK covers. */
-static void lk__conv_pack_b(const lk__gemm_args *g, int k0, int kc, int j0, int nc, float *bp) {
-  const lk__conv_geom *q = (const lk__conv_geom *)g->pack_ctx;
-  long koff[LK_GEMM_KC], joff[LK_GEMM_NR];
-  for (int k = 0; k < kc; ++k) {
-    int kk = k0 + k, kj = kk % q->kw, ki = kk / q->kw % q->kh;
-    koff[k] = kk / (q->kw * q->kh) * q->plane + ki * q->Wp + kj;
-  }
-  for (int p0 = 0; p0 < nc; p0 += LK_GEMM_NR) {
-    int nr = (int)lk_min_l(LK_GEMM_NR, nc - p0), n = j0 + p0, oh = n / q->Wo, ow = n % q->Wo;
-    float *d = bp + (long)p0 * kc;
-    if (nr == LK_GEMM_NR && ow + LK_GEMM_NR <= q->Wo) {
-      const float *s0 = g->B + (long)oh * q->sh * q->Wp + (long)ow * q->sw;
-      if (q->sw == 1) {
-        for (int k = 0; k < kc; ++k)
-          for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, lk_vload(s0 + koff[k] + v * LK_VW));
-      } else if (q->sw == 2) {
-        for (int k = 0; k < kc; ++k)
-          for (int j = 0; j < LK_GEMM_NR; j += 8) {
-            lk_v8 a, b, e;
-            memcpy(&a, s0 + koff[k] + 2 * j, sizeof a);
-            memcpy(&b, s0 + koff[k] + 2 * j + 8, sizeof b);
-            e = __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14);
-            memcpy(d + k * LK_GEMM_NR + j, &e, sizeof e);
-          }
-      } else {
-        for (int k = 0; k < kc; ++k)
-          for (int j = 0; j < LK_GEMM_NR; ++j) d[k * LK_GEMM_NR + j] = s0[koff[k] + (long)j * q->sw];
-      }
-    } else {
-      for (int j = 0; j < nr; ++j)
-        joff[j] = (long)((n + j) / q->Wo) * q->sh * q->Wp + (long)((n + j) % q->Wo) * q->sw;
-      for (int k = 0; k < kc; ++k) {
-        for (int j = 0; j < nr; ++j) d[k * LK_GEMM_NR + j] = g->B[koff[k] + joff[j]];
-        for (int j = nr; j < LK_GEMM_NR; ++j) d[k * LK_GEMM_NR + j] = 0.0f;
-      }
-    }
-  }
-}
-
-/* pad[c, ph + i, pw + j] = x[c, i, j] for the Cin planes of one image, zeros around and in the
- * slack after the last plane. */
-static void lk__conv_pad_image(int Cin, int Hh, int Ww, int ph, int pw, const float *restrict x, float *restrict pad) {
-  long Wp = Ww + 2L * pw, plane = (Hh + 2L * ph) * Wp;
-  for (int c = 0; c < Cin; ++c) {
-    float *p = pad + c * plane;
-    const float *xc = x + (long)c * Hh * Ww;
-    memset(p, 0, (size_t)(ph * Wp) * sizeof(float));
-    for (int i = 0; i < Hh; ++i) {
-      float *r = p + (ph + i) * Wp;
-      for (int j = 0; j < pw; ++j) r[j] = r[pw + Ww + j] = 0.0f;
-      memcpy(r + pw, xc + (long)i * Ww, (size_t)Ww * sizeof(float));
-    }
-    memset(p + (ph + Hh) * Wp, 0, (size_t)(ph * Wp) * sizeof(float));
-  }
-  memset(pad + Cin * plane, 0, LK__CONV_SLACK * sizeof(float));
-}
-
-/* The implicit path. Jobs are (image, group, share of the output columns): as many shares per
- * matrix as it takes for the jobs to divide evenly among the threads (at batch 1 on 2 threads,
- * halves of each image). A thread pads an image when its jobs reach it; results do not depend
- * on the thread count (each output is one GEMM element, summed in the same order). */
-static void lk__conv_implicit(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
-                              int G, int Ho, int Wo, const float *x, const float *w, const float *bias, float *y) {
-  int cig = Cin / G, cog = Cout / G, kg = cig * kh * kw, HWo = Ho * Wo;
-  lk__conv_geom q = {.kh = kh, .kw = kw, .sh = sh, .sw = sw, .Wo = Wo, .Wp = Ww + 2L * pw, .plane = (Hh + 2L * ph) * (Ww + 2L * pw)};
-  lk__gemm_args g0 = {.M = cog, .N = HWo, .K = kg, .rsa = kg, .csa = 1, .rsc = HWo, .act = LK_ACT_NONE,
-                      .pack_b = lk__conv_pack_b, .pack_ctx = &q};
-  long products = (long)B * G, jobs, tiles = lk_ceil_div(HWo, LK_GEMM_NR), padded = lk__conv_padded_floats(Cin, Hh, Ww, ph, pw);
-  double fmas = (double)B * Cout * HWo * kg;
-  int threads = fmas < LK_GEMM_PAR_MIN ? 1 : lk_max_threads(), per = lk__gemm_shares(products, threads);
-  size_t scratch;
-  jobs = products * per;
-  scratch = (size_t)lk_round_up(padded, 16) + lk__gemm_scratch_floats(&g0, cog, lk_ceil_div(tiles, per) * LK_GEMM_NR);
-
-  LK_OMP(parallel num_threads(threads) if(threads > 1))
-  {
-    long j0, j1, have = -1;
-    float *pad = lk_scratch_alloc(scratch), *ws = pad ? pad + lk_round_up(padded, 16) : NULL;
-    lk_split(jobs, lk_team_size(), lk_thread_id(), &j0, &j1);
-    for (long j = j0; j < j1; ++j) {
-      long p = j / per, b = p / G, gi = p % G, lo, hi;
-      float *yg = y + (b * Cout + gi * cog) * HWo;
-      lk_split(tiles, per, (int)(j % per), &lo, &hi);
-      lo = lk_min_l(lo * LK_GEMM_NR, HWo); hi = lk_min_l(hi * LK_GEMM_NR, HWo);
-      if (!pad) { /* out of memory: fail loudly, with NaN, rather than leave garbage in y */
-        for (long i = 0; i < cog; ++i)
-          for (long n = lo; n < hi; ++n) yg[i * HWo + n] = NAN;
-        continue;
-      }
-      if (have != b) lk__conv_pad_image(Cin, Hh, Ww, ph, pw, x + b * Cin * Hh * Ww, pad), have = b;
-      if (lo < hi) {
-        lk__gemm_args g = g0;
-        g.A = w + gi * cog * kg; g.B = pad + gi * cig * q.plane; g.C = yg; g.bias_m = bias ? bias + gi * cog : NULL;
-        lk__gemm_rect(&g, 1, 0, 0, 0, 0, cog, (int)lo, (int)hi, ws);
-      }
-    }
-    lk_scratch_free(pad);
-  }
-}
-
-/* Stride-1 depthwise convolution of small planes (the locality blocks' 3×3 over 7×7…56×56 token
- * grids) goes through a zero-padded copy of each plane, so that every output row is whole vectors
- * of LK_VW columns with no bounds logic: a row of 7 would otherwise be a 7-long scalar loop per
- * tap (1.8 GFLOP/s at localvit_fmnist's training shape). lk__dw_fits says whether a plane's copy
- * fits the stack buffer; lk__dw_pad makes the copy; lk__dw_plane convolves it. The training
- * kernels (grad.c) use all three for the input gradient (a convolution of the padded dy with the
- * flipped taps) and the first two for the weight gradient. Padding taps are multiplied by the
- * zeros, not skipped: an inf or NaN weight gives NaN along the border, where the direct path
- * below would leave those outputs finite. */
-#define LK__DW_PAD_FLOATS 8192 /* 32 KiB: a 56×56 plane, padding 1, is 59 rows (one extra) of ≤ 66 floats */
-#define LK__DW_MAX_TAPS 64
-
-/* Row stride of a padded copy of a plane Ww wide with pw zero columns each side, for a kw-wide
- * kernel: room for the last whole vector of an output row (Wo = Ww + 2·pw − kw + 1 columns) at
- * the widest tap offset. */
-static long lk__dw_row(int Ww, int kw, int pw) {
-  long Wo = (long)Ww + 2L * pw - kw + 1;
-  return (Wo - 1) / LK_VW * LK_VW + LK_VW + kw - 1;
-}
-
-static int lk__dw_fits(int Hh, int Ww, int kh, int kw, int ph, int pw) {
-  return kh * kw <= LK__DW_MAX_TAPS && ph < kh && pw < kw && Ww + 2L * pw >= kw && Hh + 2L * ph >= kh &&
-         (Hh + 2L * ph + 1) * lk__dw_row(Ww, kw, pw) <= LK__DW_PAD_FLOATS;
-}
-
-/* pad[(ph + i)·row + pw + j] = x[i·Ww + j], zeros around, to the end of each row, and one more
- * zero row below (read by lk__dw_plane's second row of an odd last pair). pad holds
- * LK_VW floats more than lk__dw_fits allows. Whole vectors only (a row is a few floats, shorter
- * than a memcpy call): everything zeroed, then each row copied, its last partial vector read
- * whole while that stays inside the plane and masked, its spill zeros landing in the next row's
- * padding or in data written after it. */
-static void lk__dw_pad(int Hh, int Ww, int ph, int pw, long row, const float *restrict x, float *restrict pad) {
-  long n = (Hh + 2L * ph + 1) * row, plane = (long)Hh * Ww;
-  for (long i = 0; i < n; i += LK_VW) lk_vstore(pad + i, lk_vzero());
-  for (int i = 0; i < Hh; ++i) {
-    float *d = pad + (ph + i) * row + pw;
-    const float *r = x + (long)i * Ww;
-    /* Every vector masked, full ones too: a plain vector copy loop becomes a memcpy call. */
-    for (int j = 0; j < Ww; j += LK_VW) {
-      if (j + LK_VW <= Ww || (long)i * Ww + j + LK_VW <= plane) {
-        lk_vstore(d + j, lk_vselect(lk_vbelow(j, Ww), lk_vload(r + j), lk_vzero()));
-      } else {
-        for (int k = j; k < Ww; ++k) d[k] = r[k];
-      }
-    }
-  }
-}
-
-/* y[oh, ow] = b0 + Σ_{ki, kj} w[ki·kw + kj] · pad[(oh + ki)·row + ow + kj] for the Ho × Wo outputs,
- * taps in that order (bias first). Two output rows at a time: two independent multiply-add chains
- * (one chain of kh·kw dependent FMAs per vector was latency-bound); for an odd Ho the second row of
- * the last pair reads lk__dw_pad's extra zero row and is not stored. Lanes past Wo are computed on
- * padding and not stored. Inlined into lk__dw_plane with kh, kw constant for 3×3, so the taps stay
- * in registers. */
-__attribute__((always_inline)) static inline void lk__dw_plane_k(int Ho, int Wo, int kh, int kw, long row,
-                                                                 const float *restrict pad, const float *restrict w,
-                                                                 float b0, float *restrict y) {
-  lk_vf wv[LK__DW_MAX_TAPS];
-  for (int t = 0; t < kh * kw; ++t) wv[t] = lk_vset1(w[t]);
-  for (int oh = 0; oh < Ho; oh += 2) {
-    for (int o = 0; o < Wo; o += LK_VW) {
-      lk_vf acc[2] = {lk_vset1(b0), lk_vset1(b0)};
-      for (int ki = 0; ki < kh; ++ki) {
-        const float *pr = pad + (oh + ki) * row + o;
-        for (int kj = 0; kj < kw; ++kj) {
-          acc[0] += wv[ki * kw + kj] * lk_vload(pr + kj);
-          acc[1] += wv[ki * kw + kj] * lk_vload(pr + row + kj);
-        }
-      }
-      for (int r = 0; r < 2 && oh + r < Ho; ++r) {
-        float *yr = y + (long)(oh + r) * Wo;
-        /* A tail may spill past its row when everything it lands on is written after it: the
-         * next pairs (r = 1), or a row of one vector (o = 0), whose second row comes next. */
-        if (o + LK_VW <= Wo || ((r == 1 || o == 0) && (long)(oh + r) * Wo + o + LK_VW <= (long)Ho * Wo)) {
-          lk_vstore(yr + o, acc[r]);
-        } else {
-          float tail[LK_VW];
-          lk_vstore(tail, acc[r]);
-          for (int i = 0; i < Wo - o; ++i) yr[o + i] = tail[i];
-        }
-      }
-    }
-  }
-}
-
-static void lk__dw_plane(int Ho, int Wo, int kh, int kw, long row, const float *restrict pad, const float *restrict w,
-                         float b0, float *restrict y) {
-  if (kh == 3 && kw == 3) lk__dw_plane_k(Ho, Wo, 3, 3, row, pad, w, b0, y);
-  else lk__dw_plane_k(Ho, Wo, kh, kw, row, pad, w, b0, y);
-}
-
-/* Depthwise: every (b, c) plane is independent; each output row accumulates kh·kw shifted input
- * rows (vectorised over the row for stride 1), taps in a fixed order. Stride 1 on planes that fit
- * takes the padded path above. */
-static void lk__conv_depthwise(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph,
-                               int pw, int Ho, int Wo, const float *restrict x, const float *restrict w,
-                               const float *bias, float *restrict y) {
-  long planes = (long)B * C;
-  int padded = sh == 1 && sw == 1 && lk__dw_fits(Hh, Ww, kh, kw, ph, pw);
-  LK_OMP(parallel for schedule(static) if(planes * Ho * Wo * kh * kw >= LK_PAR_MIN))
-  for (long p = 0; p < planes; ++p) {
-    int c = (int)(p % C);
-    const float *xp = x + p * Hh * Ww, *wc = w + (long)c * kh * kw;
-    float *yp = y + p * Ho * Wo;
-    float b0 = bias ? bias[c] : 0.0f;
-    if (padded) {
-      float pad[LK__DW_PAD_FLOATS + LK_VW];
-      long row = lk__dw_row(Ww, kw, pw);
-      lk__dw_pad(Hh, Ww, ph, pw, row, xp, pad);
-      lk__dw_plane(Ho, Wo, kh, kw, row, pad, wc, b0, yp);
-      continue;
-    }
-    for (int oh = 0; oh < Ho; ++oh) {
-      float *yr = yp + (long)oh * Wo;
-      for (int ow = 0; ow < Wo; ++ow) yr[ow] = b0;
-      for (int ki = 0; ki < kh; ++ki) {
-        int ih = oh * sh - ph + ki;
-        if (ih < 0 || ih >= Hh) continue;
-        for (int kj = 0; kj < kw; ++kj) {
-          const float *xr = xp + (long)ih * Ww;
-          float wv = wc[ki * kw + kj];
-          int lo, hi;
-          lk__conv_valid_cols(Ww, Wo, sw, pw, kj, &lo, &hi);
-          if (sw == 1) {
-            const float *xs = xr - pw + kj + lo; /* in bounds: lo is the first valid column */
-            float *ys = yr + lo;
-            for (int o = 0; o < hi - lo; ++o) ys[o] += wv * xs[o];
-          } else {
-            for (int ow = lo; ow < hi; ++ow) yr[ow] += wv * xr[(long)ow * sw - pw + kj];
-          }
-        }
-      }
-    }
-  }
-}
-
-/* The explicit path (im2col in blocks); col: lk_conv2d_workspace_floats as if the implicit path
- * did not apply, or NULL to allocate it here. */
-static void lk__conv_explicit(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
-                              int G, int Ho, int Wo, const float *x, const float *w, const float *bias, float *y,
-                              float *ws) {
-  long HWi = (long)Hh * Ww, HWo = (long)Ho * Wo;
-  int cog = Cout / G;
-  long kg = (long)Cin / G * kh * kw; /* GEMM K of one group */
-  int block = (int)lk__conv_block_rows((long)Cin * kh * kw, Ho, Wo);
-  float *col = ws ? ws : lk_scratch_alloc((size_t)lk__conv_col_floats(Cin, kh, kw, Ho, Wo));
-  if (!col) { /* out of memory: fail loudly, with NaN, rather than leave garbage in y */
-    for (long i = 0; i < (long)B * Cout * HWo; ++i) y[i] = NAN;
-    return;
-  }
-  for (int b = 0; b < B; ++b)
-    for (int oh0 = 0; oh0 < Ho; oh0 += block) {
-      int oh1 = (int)lk_min_l(oh0 + block, Ho), n = (oh1 - oh0) * Wo;
-      float *yb = y + (long)b * Cout * HWo + (long)oh0 * Wo;
-      lk__conv_im2col(Cin, Hh, Ww, kh, kw, sh, sw, ph, pw, oh0, oh1, Wo, x + (long)b * Cin * HWi, col);
-      for (int g = 0; g < G; ++g)
-        lk_gemm_ex(1, cog, n, (int)kg, w + g * cog * kg, 0, kg, 1, col + g * kg * n, 0, n, 1, yb + g * cog * HWo, 0, HWo,
-                   0.0f, bias ? bias + g * cog : NULL, NULL);
-    }
-  if (!ws) lk_scratch_free(col);
-}
-
-/* ws: lk_conv2d_workspace_floats(...) floats, or NULL to allocate them for this call.
- * bias may be NULL. y must not overlap x. */
-void lk_conv2d(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
-               int groups, const float *x, const float *w, const float *bias, float *y, float *ws) {
-  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
-  long HWi = (long)Hh * Ww;
-  if (B <= 0 || Ho <= 0 || Wo <= 0) return;
-  if (lk__conv_is_1x1(kh, kw, sh, sw, ph, pw, groups)) {
-    lk_gemm_ex(B, Cout, (int)HWi, Cin, w, 0, Cin, 1, x, Cin * HWi, HWi, 1, y, Cout * HWi, HWi, 0.0f, bias, NULL);
-    return;
-  }
-  if (groups == Cin && groups == Cout && groups > 1) {
-    lk__conv_depthwise(B, Cin, Hh, Ww, kh, kw, sh, sw, ph, pw, Ho, Wo, x, w, bias, y);
-    return;
-  }
-  if (lk__conv_implicit_ok(Cin, Hh, Ww, ph, pw))
-    lk__conv_implicit(B, Cin, Hh, Ww, Cout, kh, kw, sh, sw, ph, pw, groups, Ho, Wo, x, w, bias, y);
-  else
-    lk__conv_explicit(B, Cin, Hh, Ww, Cout, kh, kw, sh, sw, ph, pw, groups, Ho, Wo, x, w, bias, y, ws);
-}
-
-/* Reference: the definition, one output at a time, accumulated in double. */
-void lk_conv2d_naive(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph,
-                     int pw, int groups, const float *x, const float *w, const float *bias, float *y) {
-  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
-  int cig = Cin / groups, cog = Cout / groups;
-  for (int b = 0; b < B; ++b)
-    for (int co = 0; co < Cout; ++co)
-      for (int oh = 0; oh < Ho; ++oh)
-        for (int ow = 0; ow < Wo; ++ow) {
-          double s = bias ? bias[co] : 0.0;
-          int g = co / cog;
-          for (int ci = 0; ci < cig; ++ci)
-            for (int ki = 0; ki < kh; ++ki)
-              for (int kj = 0; kj < kw; ++kj) {
-                int ih = oh * sh - ph + ki, iw = ow * sw - pw + kj;
-                if (ih < 0 || ih >= Hh || iw < 0 || iw >= Ww) continue;
-                s += (double)x[(((long)b * Cin + g * cig + ci) * Hh + ih) * Ww + iw] *
-                     w[(((long)co * cig + ci) * kh + ki) * kw + kj];
-              }
-          y[(((long)b * Cout + co) * Ho + oh) * Wo + ow] = (float)s;
-        }
-}
-
 /* ---- templates/activation.c ---------------------------------------------------------------- */
 /* locus-requires: prologue.h */
 /* Elementwise kernels: activations, rsqrt, binary arithmetic with broadcasting, scalar variants.
@@ -2540,6 +1538,44 @@ void lk_circular_pad(long P, int Hh, int Ww, int top, int bottom, int left, int 
   lk__layout_wrap(P, Hh, Ww, Hh + top + bottom, Ww + left + right, top, left, x, y);
 }
 
+/* im2col, F.unfold(x, (kh, kw), padding=(ph, pw), stride=(sh, sw)).transpose(1, 2): image
+ * x [B, C, Hh, Ww] → patch rows y [B, Ho·Wo, C·kh·kw], row oh·Wo + ow holding the window at
+ * (oh·sh − ph, ow·sw − pw) in column order (c, ky, kx), zeros outside the image. A convolution
+ * weight [Co, C, kh, kw] read as [Co, C·kh·kw] then multiplies these rows straight into tokens
+ * (the patch-embedding pass uses it where C·kh·kw is small, as for a 3-channel image). A thread
+ * fills one output row oh (Wo patch rows, in L1/L2) a column at a time: each column is a run of
+ * an image row with zeros at the padded ends, without a bounds test per element. */
+void lk_im2col(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw, const float *x,
+               float *y) {
+  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
+  long K = (long)C * kh * kw, rows = (long)B * Ho;
+  LK_OMP(parallel for schedule(static) if(rows * Wo * K >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) {
+    long b = r / Ho;
+    int oh = (int)(r % Ho);
+    const float *xb = x + b * C * Hh * Ww;
+    float *yr = y + r * Wo * K; /* Wo patch rows of K columns */
+    for (int c = 0; c < C; ++c)
+      for (int ky = 0; ky < kh; ++ky) {
+        int iy = oh * sh - ph + ky;
+        const float *src = xb + ((long)c * Hh + (iy >= 0 && iy < Hh ? iy : 0)) * Ww;
+        for (int kx = 0; kx < kw; ++kx) {
+          float *dst = yr + ((long)c * kh + ky) * kw + kx; /* column (c, ky, kx), stride K */
+          /* Windows ow in [lo, hi) read pixel ow·sw − pw + kx inside the row; the others are 0. */
+          int lo = 0, hi = 0;
+          if (iy >= 0 && iy < Hh) {
+            lo = lk_min_l(Wo, kx >= pw ? 0 : (pw - kx + sw - 1) / sw);
+            hi = lk_min_l(Wo, Ww - 1 + pw - kx < 0 ? 0 : (Ww - 1 + pw - kx) / sw + 1);
+            if (hi < lo) hi = lo;
+          }
+          for (int ow = 0; ow < lo; ++ow) dst[ow * K] = 0.0f;
+          for (int ow = lo; ow < hi; ++ow) dst[ow * K] = src[ow * sw - pw + kx];
+          for (int ow = hi; ow < Wo; ++ow) dst[ow * K] = 0.0f;
+        }
+      }
+  }
+}
+
 /* References. */
 void lk_copy_strided_naive(int rank, const long *shape, const float *x, const long *sx, float *y, const long *sy) {
   long total = 1;
@@ -2571,6 +1607,609 @@ void lk_circular_pad_naive(long P, int Hh, int Ww, int top, int bottom, int left
         while (sj >= Ww) sj -= Ww;
         y[(p * Ho + i) * Wo + j] = x[(p * Hh + si) * Ww + sj];
       }
+}
+
+void lk_im2col_naive(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw, const float *x,
+                     float *y) {
+  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
+  long K = (long)C * kh * kw;
+  for (long i = 0; i < (long)B * Ho * Wo * K; ++i) y[i] = 0.0f;
+  for (int b = 0; b < B; ++b)
+    for (int c = 0; c < C; ++c)
+      for (int iy = 0; iy < Hh; ++iy)
+        for (int ix = 0; ix < Ww; ++ix)
+          /* Scatter: every window (oh, ow) that covers pixel (iy, ix) gets it at (c, ky, kx). */
+          for (int ky = 0; ky < kh; ++ky)
+            for (int kx = 0; kx < kw; ++kx) {
+              int ty = iy + ph - ky, tx = ix + pw - kx;
+              if (ty < 0 || tx < 0 || ty % sh || tx % sw || ty / sh >= Ho || tx / sw >= Wo) continue;
+              long row = ((long)b * Ho + ty / sh) * Wo + tx / sw;
+              y[row * K + ((long)c * kh + ky) * kw + kx] = x[(((long)b * C + c) * Hh + iy) * Ww + ix];
+            }
+}
+
+/* ---- templates/gemm.c ---------------------------------------------------------------------- */
+/* locus-requires: prologue.h */
+/* GEMM: C[M,N] = A[M,K] · B[K,N] + beta·C (+ bias), float32; lk_gemm_ex2 adds an epilogue
+ * C = act(A·B + beta·C + bias) + R applied in the store (fused_linear.c).
+ *
+ * A and B take any row/column strides (BLIS-style), so transposed operands cost nothing:
+ * linear's x·Wᵀ with W[N,K] is B = W with rsb = 1, csb = K. C is row-major with row stride rsc.
+ *
+ * Structure (Goto/BLIS): C is cut into MR×NR register tiles. For each KC-long slice of K a block of B
+ * (KC × NC) is packed into NR-wide column panels, so the micro-kernel streams B with unit stride from
+ * L1 whatever B's strides were; the micro-kernel walks MR rows of A (from L2) against one panel,
+ * broadcasting one A value and doing NR/LK_VW vector FMAs per row per k. A is read in place when its
+ * rows are contiguous (csa == 1, the common case: activations) or its columns are (rsa == 1: a weight
+ * gradient's dyᵀ), otherwise packed into MR-tall panels.
+ *
+ * Why these tile sizes (accumulators must stay in registers, and need ≥ 2 FMA pipes × 4-5 cycles of
+ * latency = 8-10 independent chains):
+ *   AVX2, 16 ymm:    6×16 → 12 accumulators + 2 B vectors + 1 broadcast = 15 registers.
+ *   AVX-512, 32 zmm: 8×32 → 16 accumulators + 2 B + 1 = 19 registers (6×32 and 12×32 also fit;
+ *                    not measured here: the development machine has no AVX-512).
+ *   generic 4-wide:  6×8  → 12 accumulators, as AVX2 at half width (16 xmm / 32 NEON registers).
+ * KC = 256: a packed B panel KC×NR is 16 KiB (AVX2), half of L1, leaving room for the A rows.
+ * MC = 192 rows × KC of A is 192 KiB: well inside a 512 KiB-1 MiB L2.
+ *
+ * Threads: the C matrix of each batch element is cut into a tm × tn grid of rectangles (chosen by a
+ * cost model that counts micro-tiles and packing), and rectangles are dealt out to threads in
+ * contiguous runs. Every thread packs only what its rectangles need into its own scratch, so there
+ * is no barrier inside the call. Every C element is summed in the same order (k ascending within a
+ * KC slice, slices added in order) whatever the grid, so results do not depend on the thread count.
+ */
+
+#if defined(LOCUS_TARGET_AVX512)
+#  ifndef LK_GEMM_MR
+#    define LK_GEMM_MR 8
+#  endif
+#else
+#  ifndef LK_GEMM_MR
+#    define LK_GEMM_MR 6
+#  endif
+#endif
+#ifndef LK_GEMM_NV
+#  define LK_GEMM_NV 2 /* vectors per row of a register tile */
+#endif
+#define LK_GEMM_NR (LK_GEMM_NV * LK_VW)
+#ifndef LK_GEMM_KC
+#  define LK_GEMM_KC 256
+#endif
+#ifndef LK_GEMM_MC
+#  define LK_GEMM_MC (32 * LK_GEMM_MR)
+#endif
+#ifndef LK_GEMM_NC
+#  define LK_GEMM_NC 1024
+#endif
+
+/* One matrix product; the batched entry points make one per batch element. */
+typedef struct lk__gemm_args {
+  int M, N, K;
+  const float *A; long rsa, csa;
+  const float *B; long rsb, csb;
+  float *C; long rsc;
+  float beta;
+  const float *bias_m; /* [M] added to every row i, or NULL */
+  const float *bias_n; /* [N] added to every column j, or NULL */
+  int act;             /* LK_ACT_*, applied after beta and the biases */
+  const float *R;      /* residual R(i,j) = R[i*rsr + j] added after act, or NULL; may equal C */
+  long rsr;
+  const float *scale_k; /* [K]: B(k,j) read as scale_k[k]·B(k,j) (applied while packing B), or NULL */
+  /* B packed by the caller instead of read through B, rsb, csb (conv.c's implicit im2col, where
+   * B(k,j) is a pixel of the input image): pack_b(g, k0, kc, j0, nc, bp) writes B[k0:k0+kc,
+   * j0:j0+nc] in lk__gemm_pack_b's layout. NULL: B is a strided matrix. */
+  void (*pack_b)(const struct lk__gemm_args *g, int k0, int kc, int j0, int nc, float *bp);
+  const void *pack_ctx; /* for pack_b */
+} lk__gemm_args;
+
+/* What the micro-kernel does with its tile. The tile's result r = A·B over one KC slice; then
+ *   first slice:  r += bias_n, r += bias_m, r = beta·P + r     (only when beta ≠ 0: P not read)
+ *   later slices: r = P + r
+ *   last slice:   r = act(r), r = r + R
+ * and r is stored to the tile's destination. P is C on the first slice, then the earlier slices'
+ * sum, which is C itself, except when the residual is C (in-place residual add) and K has
+ * several slices: then the partial sums go to a per-thread stash, so R is still intact when the
+ * last slice reads it (see lk__gemm_rect). */
+typedef struct {
+  int first, last;
+  float beta;
+  const float *bias_m; /* already offset to the tile's first row, or NULL */
+  const float *bias_n; /* already offset to the tile's first column, or NULL */
+  const float *part; long rsp; /* C (first slice, for beta) or the earlier slices' sum */
+  int act;                     /* last slice */
+  const float *res; long rsr;  /* residual tile, or NULL (last slice) */
+} lk__gemm_epi;
+
+/* The last slice's activation and residual on a tile, out of line so the plain store below stays
+ * small enough to be inlined into the micro-kernel (inlining the activations' code costs plain
+ * GEMMs 1-2%). One switch per tile, then a straight loop over its MR·NV vectors, which are
+ * independent chains the core overlaps. res may alias the destination: read before the store. */
+__attribute__((noinline)) static void lk__gemm_finish(lk_vf acc[LK_GEMM_MR][LK_GEMM_NV], const lk__gemm_epi *e) {
+  lk_vact_n(e->act, &acc[0][0], LK_GEMM_MR * LK_GEMM_NV);
+  if (e->res)
+    for (int i = 0; i < LK_GEMM_MR; ++i)
+      for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = acc[i][v] + lk_vload(e->res + i * e->rsr + v * LK_VW);
+}
+
+/* Stores a full MR×NR accumulator tile into c (row stride rsc), with the epilogue. c may equal
+ * e->part or e->res: every element is read before it is written, and only at its own position. */
+__attribute__((always_inline)) static inline void lk__gemm_store(lk_vf acc[LK_GEMM_MR][LK_GEMM_NV], float *c, long rsc,
+                                  const lk__gemm_epi *e) {
+  if (e->first) {
+    if (e->bias_n)
+      for (int v = 0; v < LK_GEMM_NV; ++v) {
+        lk_vf b = lk_vload(e->bias_n + v * LK_VW);
+        for (int i = 0; i < LK_GEMM_MR; ++i) acc[i][v] = acc[i][v] + b;
+      }
+    if (e->bias_m)
+      for (int i = 0; i < LK_GEMM_MR; ++i)
+        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = acc[i][v] + e->bias_m[i];
+    if (e->beta != 0.0f)
+      for (int i = 0; i < LK_GEMM_MR; ++i)
+        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = e->beta * lk_vload(e->part + i * e->rsp + v * LK_VW) + acc[i][v];
+  } else {
+    for (int i = 0; i < LK_GEMM_MR; ++i)
+      for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = lk_vload(e->part + i * e->rsp + v * LK_VW) + acc[i][v];
+  }
+  if (e->last && (e->act != LK_ACT_NONE || e->res)) {
+    /* Through a copy: acc's own address never escapes, so it stays in registers elsewhere. */
+    lk_vf t[LK_GEMM_MR][LK_GEMM_NV];
+    memcpy(t, acc, sizeof t);
+    lk__gemm_finish(t, e);
+    memcpy(acc, t, sizeof t);
+  }
+  for (int i = 0; i < LK_GEMM_MR; ++i)
+    for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(c + i * rsc + v * LK_VW, acc[i][v]);
+}
+
+/* One register tile: C[0:mr, 0:nr] (+)= A[0:MR, 0:kc] · Bp[0:kc, 0:NR], through the epilogue.
+ * A(i, k) is a[k·ks + i] when ks > 0 (an MR-tall packed panel, ks = MR, or a column-major A read
+ * in place, ks = its column stride), else a[i·rsa + k] (MR rows read in place). All MR rows must
+ * be readable. bp is a packed NR-wide panel. c is not restrict: it may be the epilogue's partial
+ * sums or residual. */
+static void lk__gemm_tile(int kc, const float *restrict a, long rsa, long ks,
+                          const float *restrict bp, float *c, long rsc, int mr, int nr,
+                          const lk__gemm_epi *e) {
+  lk_vf acc[LK_GEMM_MR][LK_GEMM_NV];
+  for (int i = 0; i < LK_GEMM_MR; ++i)
+    for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = lk_vzero();
+  /* Start fetching the C tile now so its misses overlap the k loop instead of stalling the
+   * stores (+8% at 1024², +5% for 3152×768×192); likewise the residual on the last slice. */
+  for (int i = 0; i < mr; ++i) {
+    __builtin_prefetch(c + i * rsc, 1);
+    __builtin_prefetch(c + i * rsc + LK_GEMM_NR - 1, 1);
+  }
+  if (e->last && e->res && e->res != c)
+    for (int i = 0; i < mr; ++i) {
+      __builtin_prefetch(e->res + i * e->rsr, 0);
+      __builtin_prefetch(e->res + i * e->rsr + LK_GEMM_NR - 1, 0);
+    }
+
+  if (ks > 0) {
+    for (int k = 0; k < kc; ++k) {
+      lk_vf b[LK_GEMM_NV];
+      for (int v = 0; v < LK_GEMM_NV; ++v) b[v] = lk_vload(bp + v * LK_VW);
+      for (int i = 0; i < LK_GEMM_MR; ++i) {
+        lk_vf ai = lk_vset1(a[i]);
+        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] += ai * b[v];
+      }
+      a += ks;
+      bp += LK_GEMM_NR;
+    }
+  } else {
+    for (int k = 0; k < kc; ++k) {
+      lk_vf b[LK_GEMM_NV];
+      for (int v = 0; v < LK_GEMM_NV; ++v) b[v] = lk_vload(bp + v * LK_VW);
+      for (int i = 0; i < LK_GEMM_MR; ++i) {
+        lk_vf ai = lk_vset1(a[i * rsa + k]);
+        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] += ai * b[v];
+      }
+      bp += LK_GEMM_NR;
+    }
+  }
+
+  if (mr == LK_GEMM_MR && nr == LK_GEMM_NR) {
+    lk__gemm_store(acc, c, rsc, e);
+  } else {
+    /* Edge tile: run the same store on full-size copies (C, partial sums, residual, biases, zero
+     * padded), so edge elements round exactly like interior ones, then copy the valid part back. */
+    float t[LK_GEMM_MR * LK_GEMM_NR], tp[LK_GEMM_MR * LK_GEMM_NR], tr[LK_GEMM_MR * LK_GEMM_NR];
+    float bm[LK_GEMM_MR], bn[LK_GEMM_NR];
+    lk__gemm_epi pe = *e;
+    if (!e->first || e->beta != 0.0f) {
+      memset(tp, 0, sizeof tp);
+      for (int i = 0; i < mr; ++i) memcpy(tp + i * LK_GEMM_NR, e->part + i * e->rsp, (size_t)nr * sizeof(float));
+      pe.part = tp; pe.rsp = LK_GEMM_NR;
+    }
+    if (e->last && e->res) {
+      memset(tr, 0, sizeof tr);
+      for (int i = 0; i < mr; ++i) memcpy(tr + i * LK_GEMM_NR, e->res + i * e->rsr, (size_t)nr * sizeof(float));
+      pe.res = tr; pe.rsr = LK_GEMM_NR;
+    }
+    if (e->bias_m) { memset(bm, 0, sizeof bm); memcpy(bm, e->bias_m, (size_t)mr * sizeof(float)); pe.bias_m = bm; }
+    if (e->bias_n) { memset(bn, 0, sizeof bn); memcpy(bn, e->bias_n, (size_t)nr * sizeof(float)); pe.bias_n = bn; }
+    lk__gemm_store(acc, t, LK_GEMM_NR, &pe);
+    for (int i = 0; i < mr; ++i) memcpy(c + i * rsc, t + i * LK_GEMM_NR, (size_t)nr * sizeof(float));
+  }
+}
+
+/* Packs B[0:kc, 0:nc] into NR-wide panels: bp[(j/NR)*kc*NR + k*NR + (j%NR)], zero past nc; with
+ * sk (not NULL), row k scaled by sk[k] (a per-input-channel scale folded into the weights:
+ * fused_linear's squeeze-excite input, fused_linear.c). */
+static void lk__gemm_pack_b(int kc, int nc, const float *restrict B, long rsb, long csb,
+                            const float *restrict sk, float *restrict bp) {
+  for (int j0 = 0; j0 < nc; j0 += LK_GEMM_NR) {
+    int nr = (int)lk_min_l(LK_GEMM_NR, nc - j0);
+    const float *b = B + j0 * csb;
+    float *d = bp + (long)j0 * kc;
+    if (nr == LK_GEMM_NR && csb == 1) {
+      /* Row-major B (matmul, attention's V): each k is one contiguous NR-float copy. */
+      for (int k = 0; k < kc; ++k)
+        for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, lk_vload(b + k * rsb + v * LK_VW));
+    } else if (nr == LK_GEMM_NR && rsb == 1) {
+      /* Transposed B (linear's W[N,K], attention's Kᵀ): NR columns, each contiguous in k, turned
+       * around 8×8 at a time in registers (element copies made packing ~9% of a 197-row linear;
+       * the shuffle sequence lowers well for SSE, AVX2 and AVX-512 alike). */
+      int k0 = 0;
+      for (; k0 + 8 <= kc; k0 += 8)
+        for (int j = 0; j < LK_GEMM_NR; j += 8) lk_transpose8_block(b + j * csb + k0, csb, d + k0 * LK_GEMM_NR + j, LK_GEMM_NR);
+      for (; k0 < kc; ++k0)
+        for (int j = 0; j < LK_GEMM_NR; ++j) d[k0 * LK_GEMM_NR + j] = b[j * csb + k0];
+    } else {
+      for (int k = 0; k < kc; ++k) {
+        for (int j = 0; j < nr; ++j) d[k * LK_GEMM_NR + j] = b[k * rsb + j * csb];
+        for (int j = nr; j < LK_GEMM_NR; ++j) d[k * LK_GEMM_NR + j] = 0.0f;
+      }
+    }
+    /* A second pass over the panel just written (in L1) keeps the three copy paths unchanged. */
+    if (sk)
+      for (int k = 0; k < kc; ++k) {
+        lk_vf s = lk_vset1(sk[k]);
+        for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, s * lk_vload(d + k * LK_GEMM_NR + v * LK_VW));
+      }
+  }
+}
+
+/* Packs A[0:mc, 0:kc] into MR-tall panels: ap[(i/MR)*kc*MR + k*MR + (i%MR)], zero past mc. */
+static void lk__gemm_pack_a(int mc, int kc, const float *restrict A, long rsa, long csa,
+                            float *restrict ap) {
+  for (int i0 = 0; i0 < mc; i0 += LK_GEMM_MR) {
+    int mr = (int)lk_min_l(LK_GEMM_MR, mc - i0);
+    const float *a = A + i0 * rsa;
+    float *d = ap + (long)i0 * kc;
+    for (int k = 0; k < kc; ++k) {
+      for (int i = 0; i < mr; ++i) d[k * LK_GEMM_MR + i] = a[i * rsa + k * csa];
+      for (int i = mr; i < LK_GEMM_MR; ++i) d[k * LK_GEMM_MR + i] = 0.0f;
+    }
+  }
+}
+
+/* How the micro-kernel reads A. In place when its rows are contiguous (activations), or its
+ * columns are (a weight gradient's A = dyᵀ: MR consecutive floats of one row of dy per k, what
+ * packing would copy), unless those rows or columns are a multiple of 4 KiB apart: then they all
+ * fall into the same L1 set (64 sets × 64 B) and evict each other (1024² was 8% slower in place
+ * than packed). Otherwise packed. Reading dyᵀ in place made linear_grad_weight's packing (as much
+ * work as its products at N = 64: each A element feeds only N/VW vector FMAs) disappear. */
+enum { LK__GEMM_A_ROWS, LK__GEMM_A_COLUMNS, LK__GEMM_A_PACKED };
+static int lk__gemm_a_mode(const lk__gemm_args *g) {
+  if (g->csa == 1 && (g->rsa % 1024 != 0 || g->M <= 1)) return LK__GEMM_A_ROWS;
+  if (g->rsa == 1 && g->csa % 1024 != 0) return LK__GEMM_A_COLUMNS;
+  return LK__GEMM_A_PACKED;
+}
+static int lk__gemm_packs_a(const lk__gemm_args *g) { return lk__gemm_a_mode(g) == LK__GEMM_A_PACKED; }
+
+/* Whether the partial sums of the K slices go to a per-thread stash instead of C: when C is also
+ * the residual, which must survive until the last slice adds it. */
+static int lk__gemm_stashes(const lk__gemm_args *g) {
+  return g->R != NULL && g->R == g->C && g->K > LK_GEMM_KC;
+}
+
+/* Scratch one thread needs for rectangles of at most mmax × nmax: packed B block, packed A block,
+ * and the stash (a rectangle's rows × one NC block of columns) when lk__gemm_stashes. */
+static size_t lk__gemm_scratch_floats(const lk__gemm_args *g, long mmax, long nmax) {
+  long kc = lk_min_l(LK_GEMM_KC, g->K);
+  long nc = lk_round_up(lk_min_l(LK_GEMM_NC, nmax), LK_GEMM_NR);
+  long mc = !lk__gemm_packs_a(g) ? LK_GEMM_MR : lk_round_up(lk_min_l(LK_GEMM_MC, mmax), LK_GEMM_MR);
+  long stash = lk__gemm_stashes(g) ? lk_round_up(mmax, LK_GEMM_MR) * nc : 0;
+  /* Each part rounded to 16 floats (64 bytes) so the A part starts cache-line aligned. */
+  return (size_t)(lk_round_up(kc * nc, 16) + lk_round_up(kc * mc, 16) + stash);
+}
+
+/* Slice [pc, pc + kc) of K into C[m0:m1, jc:jc + nc] of one matrix, B's block already packed at
+ * bp: the MC row blocks, NR column panels and MR-row register tiles. ap: room for a packed A
+ * block; stash: the rectangle's rows × nc0 partial sums (used when lk__gemm_stashes). */
+static void lk__gemm_block(const lk__gemm_args *g, int m0, int m1, int jc, int nc, int pc, int kc,
+                           const float *bp, float *ap, float *stash, long nc0) {
+  const int mode = lk__gemm_a_mode(g), pack_a = mode == LK__GEMM_A_PACKED, columns = mode == LK__GEMM_A_COLUMNS;
+  const int stashes = lk__gemm_stashes(g), last = pc + kc >= g->K;
+  for (int ic = m0; ic < m1; ic += LK_GEMM_MC) {
+    int mc = (int)lk_min_l(LK_GEMM_MC, m1 - ic);
+    int mfull = mc - mc % LK_GEMM_MR; /* rows read in place when A is not packed */
+    const float *a = g->A + ic * g->rsa + pc * g->csa;
+    if (pack_a) lk__gemm_pack_a(mc, kc, a, g->rsa, g->csa, ap);
+    else if (mfull < mc) lk__gemm_pack_a(mc - mfull, kc, a + mfull * g->rsa, g->rsa, g->csa, ap);
+    for (int jr = 0; jr < nc; jr += LK_GEMM_NR) {
+      int nr = (int)lk_min_l(LK_GEMM_NR, nc - jr);
+      for (int ir = 0; ir < mc; ir += LK_GEMM_MR) {
+        int mr = (int)lk_min_l(LK_GEMM_MR, mc - ir);
+        lk__gemm_epi e;
+        float *c = g->C + (long)(ic + ir) * g->rsc + jc + jr, *dst = c;
+        long rsd = g->rsc;
+        const float *bpan = bp + (long)jr * kc;
+        e.first = pc == 0;
+        e.last = last;
+        e.beta = g->beta;
+        e.bias_m = g->bias_m ? g->bias_m + ic + ir : NULL;
+        e.bias_n = g->bias_n ? g->bias_n + jc + jr : NULL;
+        e.part = c; e.rsp = g->rsc;
+        e.act = g->act;
+        e.res = g->R ? g->R + (long)(ic + ir) * g->rsr + jc + jr : NULL; e.rsr = g->rsr;
+        if (stashes) {
+          float *s = stash + (long)(ic + ir - m0) * nc0 + jr;
+          if (pc > 0) { e.part = s; e.rsp = nc0; }
+          if (!last) { dst = s; rsd = nc0; }
+        }
+        if (pack_a) lk__gemm_tile(kc, ap + (long)ir * kc, 0, LK_GEMM_MR, bpan, dst, rsd, mr, nr, &e);
+        else if (ir < mfull) lk__gemm_tile(kc, a + ir * g->rsa, g->rsa, columns ? g->csa : 0, bpan, dst, rsd, mr, nr, &e);
+        else lk__gemm_tile(kc, ap, 0, LK_GEMM_MR, bpan, dst, rsd, mr, nr, &e);
+      } /* for ir */
+    } /* for jr */
+  } /* for ic */
+}
+
+/* C[m0:m1, n0:n1] of `count` matrices that share B, with the scratch of one thread: matrix i reads
+ * A at g->A + i·bsa and writes C at g->C + i·bsc (residual at g->R + i·bsr). Each block of B is
+ * packed once and used for all of them: a fused_linear over the samples of a strided view (rows
+ * 1..196 of each sample's 197 tokens) packed its 768 × 192 weights once per sample before, as much
+ * work as a third of the products. Each C element still sums its K slices in the same order.
+ * count > 1 needs !lk__gemm_stashes (the stash holds one matrix's partial sums). */
+static void lk__gemm_rect(const lk__gemm_args *g, long count, long bsa, long bsc, long bsr, int m0, int m1, int n0,
+                          int n1, float *ws) {
+  const int pack_a = lk__gemm_packs_a(g);
+  const long kc0 = lk_min_l(LK_GEMM_KC, g->K), nc0 = lk_round_up(lk_min_l(LK_GEMM_NC, n1 - n0), LK_GEMM_NR);
+  const long mc0 = !pack_a ? LK_GEMM_MR : lk_round_up(lk_min_l(LK_GEMM_MC, m1 - m0), LK_GEMM_MR);
+  float *bp = ws;
+  float *ap = ws + lk_round_up(kc0 * nc0, 16);
+  float *stash = ap + lk_round_up(kc0 * mc0, 16); /* [m1 − m0, nc0], used when stashes */
+  for (int jc = n0; jc < n1; jc += LK_GEMM_NC) {
+    int nc = (int)lk_min_l(LK_GEMM_NC, n1 - jc);
+    for (int pc = 0; pc < g->K; pc += LK_GEMM_KC) {
+      int kc = (int)lk_min_l(LK_GEMM_KC, g->K - pc);
+      if (g->pack_b) g->pack_b(g, pc, kc, jc, nc, bp);
+      else lk__gemm_pack_b(kc, nc, g->B + pc * g->rsb + jc * g->csb, g->rsb, g->csb, g->scale_k ? g->scale_k + pc : NULL, bp);
+      for (long i = 0; i < count; ++i) {
+        lk__gemm_args gi = *g;
+        gi.A += i * bsa; gi.C += i * bsc;
+        if (gi.R) gi.R += i * bsr;
+        lk__gemm_block(&gi, m0, m1, jc, nc, pc, kc, bp, ap, stash, nc0);
+      }
+    } /* for pc */
+  } /* for jc */
+}
+
+/* Reference arithmetic for a rectangle (double accumulation); also the fallback when scratch
+ * cannot be allocated. */
+static void lk__gemm_rect_naive(const lk__gemm_args *g, int m0, int m1, int n0, int n1) {
+  for (int i = m0; i < m1; ++i) {
+    for (int j = n0; j < n1; ++j) {
+      double s = 0.0;
+      for (int k = 0; k < g->K; ++k)
+        s += (double)g->A[i * g->rsa + k * g->csa] * g->B[k * g->rsb + j * g->csb] * (g->scale_k ? g->scale_k[k] : 1.0f);
+      if (g->bias_m) s += g->bias_m[i];
+      if (g->bias_n) s += g->bias_n[j];
+      float *c = g->C + (long)i * g->rsc + j;
+      if (g->beta != 0.0f) s += g->beta * (double)*c;
+      s = lk_apply_act_ref(g->act, s);
+      if (g->R) s += g->R[(long)i * g->rsr + j];
+      *c = (float)s;
+    }
+  }
+}
+
+/* Degenerate K: C = beta·C + biases. */
+static void lk__gemm_rect_k0(const lk__gemm_args *g, int m0, int m1, int n0, int n1) {
+  for (int i = m0; i < m1; ++i)
+    for (int j = n0; j < n1; ++j) {
+      float *c = g->C + (long)i * g->rsc + j;
+      float s = (g->bias_m ? g->bias_m[i] : 0.0f) + (g->bias_n ? g->bias_n[j] : 0.0f);
+      s = g->beta != 0.0f ? g->beta * *c + s : s;
+      s = lk_apply_act(g->act, s);
+      *c = g->R ? s + g->R[(long)i * g->rsr + j] : s;
+    }
+}
+
+/* Picks the tm × tn grid (tm·tn = parts) that minimises the busiest thread's estimated cycles:
+ * micro-tiles × cycles per tile, plus about one cycle per packed element and half a cycle per
+ * element of A read in place. Without that last term, a narrow product (N = 64, 2 panels) was
+ * split by columns: each thread streamed all of A, twice the traffic of a split by rows. With it
+ * (bench_gemm-style harness, 2 threads, alternating builds): 3136×64×256 117-130 → 140-158
+ * GFLOP/s, 3200×64×64 108-112 → 135-154, 3152×192×768 120 → 141-142, 16384×192×192 116-121 →
+ * 135-139; batch-1 shapes (M = 197) unchanged within noise. */
+static void lk__gemm_grid(int M, int N, int K, int parts, int pack_a, int *tm, int *tn) {
+  long mt = lk_ceil_div(M, LK_GEMM_MR), nt = lk_ceil_div(N, LK_GEMM_NR);
+  double tile = (double)LK_GEMM_MR * LK_GEMM_NR * K / (2.0 * LK_VW), best = -1.0;
+  for (int a = 1; a <= parts; ++a) {
+    if (parts % a) continue;
+    long mi = lk_ceil_div(mt, a), ni = lk_ceil_div(nt, parts / a);
+    double cost = (double)mi * ni * tile + (double)K * (ni * LK_GEMM_NR + mi * LK_GEMM_MR * (pack_a ? 1.0 : 0.5));
+    if (best < 0.0 || cost < best) { best = cost; *tm = a; *tn = parts / a; }
+  }
+}
+
+static int lk__gemm_gcd(int a, int b) { while (b) { int t = a % b; a = b; b = t; } return a; }
+
+/* Shares each of `products` matrices is cut into so that products · shares divide evenly among
+ * `threads` (threads / gcd(products, threads)): at batch 1 on 2 threads, halves. */
+static int lk__gemm_shares(long products, int threads) {
+  return threads / lk__gemm_gcd((int)(products % threads), threads);
+}
+
+/* Rectangle r (of tm·tn) of a matrix, in tile units so only the last rectangle has edge tiles. */
+static void lk__gemm_rect_bounds(int M, int N, int tm, int tn, int r, int *m0, int *m1, int *n0, int *n1) {
+  long lo, hi, mt = lk_ceil_div(M, LK_GEMM_MR), nt = lk_ceil_div(N, LK_GEMM_NR);
+  lk_split(mt, tm, r / tn, &lo, &hi);
+  *m0 = (int)lk_min_l(lo * LK_GEMM_MR, M);
+  *m1 = (int)lk_min_l(hi * LK_GEMM_MR, M);
+  lk_split(nt, tn, r % tn, &lo, &hi);
+  *n0 = (int)lk_min_l(lo * LK_GEMM_NR, N);
+  *n1 = (int)lk_min_l(hi * LK_GEMM_NR, N);
+}
+
+/* Full form with epilogue; every other entry point is a wrapper.
+ * For b < batch: C_b[M,N] = act(beta·C_b + A_b[M,K]·B_b[K,N] + bias_m[i] + bias_n[j]) + R_b, where
+ *   A_b(i,k) = A[b*bsa + i*rsa + k*csa], B_b(k,j) = B[b*bsb + k*rsb + j*csb],
+ *   C_b(i,j) = C[b*bsc + i*rsc + j], R_b(i,j) = R[b*bsr + i*rsr + j].
+ * A batch stride of 0 shares an operand (conv's weights). beta == 0 means C is not read (it may
+ * hold garbage). bias_m[M] / bias_n[N] may be NULL. act is an LK_ACT_* code (LK_ACT_NONE: none).
+ * R may be NULL, or equal C with the same strides (bsr == bsc, rsr == rsc: in-place residual add);
+ * any other overlap of R with C is not allowed. C must not overlap A or B. Any M, N ≥ 0, K ≥ 0.
+ * The epilogue runs in the store of each register tile, on its last K slice, while the tile is
+ * in registers: C is written once per K slice, as without an epilogue. Scratch: allocated per
+ * thread per call, (KC·NC' + KC·MR) floats, NC' = min(1024, thread's columns), or KC·MC' instead
+ * of KC·MR when A is packed; plus, when R == C and K > KC, the thread's rows × NC' for the
+ * partial sums (which may not overwrite R before the last slice). */
+/* lk_gemm_ex2 over a two-level batch: product (o, b) for o < outer, b < batch reads its operands
+ * at o·os? + b·bs?. One parallel region covers all outer · batch products (a C loop over the
+ * outer level would open one region per iteration, each too small to split). */
+static void lk__gemm_nested(int outer, long osa, long osb, long osc, long osr, int batch, int M, int N, int K,
+                            const float *A, long bsa, long rsa, long csa, const float *B, long bsb, long rsb,
+                            long csb, float *C, long bsc, long rsc, float beta, const float *bias_m,
+                            const float *bias_n, int act, const float *R, long bsr, long rsr, const float *scale_k,
+                            long bss) {
+  if (outer <= 0 || batch <= 0 || M <= 0 || N <= 0) return;
+  /* Designated initializers: every field not named (pack_b, pack_ctx) is zero. */
+  lk__gemm_args g0 = {.M = M, .N = N, .K = K, .A = A, .rsa = rsa, .csa = csa, .B = B, .rsb = rsb, .csb = csb,
+                      .C = C, .rsc = rsc, .beta = beta, .bias_m = bias_m, .bias_n = bias_n, .act = act, .R = R,
+                      .rsr = rsr, .scale_k = scale_k};
+
+  /* Threads per matrix: enough that jobs = batch · per divide evenly among the threads. Small
+   * problems stay on the calling thread (see LK_GEMM_PAR_MIN). */
+  long products = (long)outer * batch;
+  double fmas = (double)products * M * N * (K > 0 ? K : 1);
+  int threads = fmas < LK_GEMM_PAR_MIN ? 1 : lk_max_threads();
+  int per = lk__gemm_shares(products, threads), tm = 1, tn = 1;
+  lk__gemm_grid(M, N, K, per, lk__gemm_packs_a(&g0), &tm, &tn);
+  long jobs = products * per;
+  long mmax = lk_ceil_div(lk_ceil_div(M, LK_GEMM_MR), tm) * LK_GEMM_MR;
+  long nmax = lk_ceil_div(lk_ceil_div(N, LK_GEMM_NR), tn) * LK_GEMM_NR;
+  size_t scratch = lk__gemm_scratch_floats(&g0, mmax, nmax);
+  /* Products of one outer index that read the same B (and the same scale) pack it once per block
+   * (lk__gemm_rect), unless the partial sums go to the one-matrix stash. */
+  const int shared_b = bsb == 0 && (scale_k == NULL || bss == 0) && !lk__gemm_stashes(&g0);
+
+  LK_OMP(parallel num_threads(threads) if(threads > 1))
+  {
+    long j0, j1;
+    float *ws = K > 0 ? lk_scratch_alloc(scratch) : NULL;
+    lk_split(jobs, lk_team_size(), lk_thread_id(), &j0, &j1);
+    for (long j = j0, run; j < j1; j += run) {
+      lk__gemm_args g = g0;
+      long p = j / per, o = p / batch, b = p % batch;
+      int m0, m1, n0, n1;
+      /* One matrix per job, or with a shared B and whole matrices per job, the run of them up
+       * to the thread's last job or the next outer index. */
+      run = shared_b && per == 1 ? lk_min_l(j1 - j, batch - b) : 1;
+      g.A += o * osa + b * bsa; g.B += o * osb + b * bsb; g.C += o * osc + b * bsc;
+      if (g.R) g.R += o * osr + b * bsr;
+      if (g.scale_k) g.scale_k += b * bss;
+      lk__gemm_rect_bounds(M, N, tm, tn, (int)(j % per), &m0, &m1, &n0, &n1);
+      if (m0 >= m1 || n0 >= n1) continue;
+      if (K > 0 && ws) {
+        lk__gemm_rect(&g, run, bsa, bsc, bsr, m0, m1, n0, n1, ws);
+        continue;
+      }
+      for (long i = 0; i < run; ++i) { /* degenerate K, or out of memory */
+        lk__gemm_args gi = g;
+        gi.A += i * bsa; gi.C += i * bsc;
+        if (gi.R) gi.R += i * bsr;
+        if (K <= 0) lk__gemm_rect_k0(&gi, m0, m1, n0, n1);
+        else lk__gemm_rect_naive(&gi, m0, m1, n0, n1);
+      }
+    }
+    lk_scratch_free(ws);
+  }
+}
+
+void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                 const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
+                 const float *bias_m, const float *bias_n, int act, const float *R, long bsr, long rsr) {
+  lk__gemm_nested(1, 0, 0, 0, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
+                  act, R, bsr, rsr, NULL, 0);
+}
+
+/* lk_gemm_ex2 without the activation and residual: C_b = beta·C_b + A_b·B_b + bias_m + bias_n. */
+void lk_gemm_ex(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
+                const float *bias_m, const float *bias_n) {
+  lk_gemm_ex2(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
+              LK_ACT_NONE, NULL, 0, 0);
+}
+
+/* C[M,N] = A[M,K]·B[K,N] + beta·C. A(i,k) = A[i*rsa + k*csa], B(k,j) = B[k*rsb + j*csb],
+ * C(i,j) = C[i*rsc + j]. */
+void lk_gemm(int M, int N, int K, const float *A, long rsa, long csa, const float *B, long rsb,
+             long csb, float *C, long rsc, float beta) {
+  lk_gemm_ex(1, M, N, K, A, 0, rsa, csa, B, 0, rsb, csb, C, 0, rsc, beta, NULL, NULL);
+}
+
+/* outer · batch independent products, operand (o, b) at A + o*osa + b*bsa (B, C likewise): two
+ * leading axes that do not flatten into one stride (attention's heads read in place by
+ * matmul_permuted, inside the batch of samples). */
+void lk_gemm_batched2(int outer, long osa, long osb, long osc, int batch, int M, int N, int K, const float *A,
+                      long bsa, long rsa, long csa, const float *B, long bsb, long rsb, long csb, float *C, long bsc,
+                      long rsc, float beta) {
+  lk__gemm_nested(outer, osa, osb, osc, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL,
+                  NULL, LK_ACT_NONE, NULL, 0, 0, NULL, 0);
+}
+
+/* batch independent products, operand b at A + b*bsa, B + b*bsb, C + b*bsc (matmul's leading
+ * axes flattened; attention-style batched products). */
+void lk_gemm_batched(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                     const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
+                     float beta) {
+  lk_gemm_ex(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL, NULL);
+}
+
+/* Single-threaded GEMM for use inside another kernel's parallel region (attention). ws must hold
+ * lk_gemm_serial_workspace_floats(M, N, K) floats and be 64-byte aligned. */
+size_t lk_gemm_serial_workspace_floats(int M, int N, int K) {
+  lk__gemm_args g = {.K = K, .csa = 0}; /* csa 0: size for a packed A, whatever the strides turn out to be */
+  return lk__gemm_scratch_floats(&g, lk_round_up(M, LK_GEMM_MR), lk_round_up(N, LK_GEMM_NR));
+}
+
+void lk_gemm_serial(int M, int N, int K, const float *A, long rsa, long csa, const float *B,
+                    long rsb, long csb, float *C, long rsc, float beta, float *ws) {
+  lk__gemm_args g = {.M = M, .N = N, .K = K, .A = A, .rsa = rsa, .csa = csa, .B = B, .rsb = rsb, .csb = csb,
+                     .C = C, .rsc = rsc, .beta = beta, .act = LK_ACT_NONE};
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) lk__gemm_rect_k0(&g, 0, M, 0, N);
+  else lk__gemm_rect(&g, 1, 0, 0, 0, 0, M, 0, N, ws);
+}
+
+/* ---- Naive references (double accumulation), same signatures ---------------------------------- */
+
+void lk_gemm_ex2_naive(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                       const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
+                       float beta, const float *bias_m, const float *bias_n, int act, const float *R,
+                       long bsr, long rsr) {
+  for (int b = 0; b < batch; ++b) {
+    lk__gemm_args g = {.M = M, .N = N, .K = K, .A = A + b * bsa, .rsa = rsa, .csa = csa, .B = B + b * bsb,
+                       .rsb = rsb, .csb = csb, .C = C + b * bsc, .rsc = rsc, .beta = beta, .bias_m = bias_m,
+                       .bias_n = bias_n, .act = act, .R = R ? R + b * bsr : NULL, .rsr = rsr};
+    lk__gemm_rect_naive(&g, 0, M, 0, N);
+  }
+}
+
+void lk_gemm_ex_naive(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                      const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
+                      float beta, const float *bias_m, const float *bias_n) {
+  lk_gemm_ex2_naive(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
+                    LK_ACT_NONE, NULL, 0, 0);
+}
+
+void lk_gemm_naive(int M, int N, int K, const float *A, long rsa, long csa, const float *B,
+                   long rsb, long csb, float *C, long rsc, float beta) {
+  lk_gemm_ex_naive(1, M, N, K, A, 0, rsa, csa, B, 0, rsb, csb, C, 0, rsc, beta, NULL, NULL);
 }
 
 /* ---- templates/fused_linear.c -------------------------------------------------------------- */
@@ -3044,6 +2683,424 @@ void lk_token_dwconv_grad_weight(int B, int Hh, int Ww, int C, int kh, int kw, i
   lk_scratch_free(part);
 }
 
+/* ---- templates/conv.c ---------------------------------------------------------------------- */
+/* locus-requires: prologue.h gemm.c */
+/* conv2d, NCHW: y[B, Cout, Ho, Wo] = x[B, Cin, Hh, Ww] ⊛ w[Cout, Cin/groups, kh, kw] + bias[Cout]
+ * (PyTorch nn.Conv2d: symmetric zero padding ph/pw, strides sh/sw, no dilation).
+ * Ho = (Hh + 2·ph − kh)/sh + 1, Wo = (Ww + 2·pw − kw)/sw + 1.
+ *
+ * Four paths:
+ * - 1×1, stride 1, no padding, groups 1: y_b[Cout, Hh·Ww] = w[Cout, Cin] · x_b[Cin, Hh·Ww], one
+ *   batched GEMM straight on the activations (no copy).
+ * - depthwise (groups = Cin = Cout): a direct kernel; a GEMM with K = kh·kw would be all overhead.
+ * - anything else, implicit GEMM: per image and group, y_g[Cout/G, Ho·Wo] = w_g · col_g with
+ *   col_g[(c·kh + ki)·kw + kj][oh·Wo + ow] = x[c, oh·sh − ph + ki, ow·sw − pw + kj], never stored:
+ *   the GEMM's B packing (lk__conv_pack_b) reads those pixels straight from a zero-padded copy of
+ *   the image, so no bounds checks and no column matrix. An explicit im2col wrote col to memory
+ *   and the GEMM then read it back to pack it; with the threads splitting im2col by rows and the
+ *   GEMM by columns, half of what each core packed came from the other core's cache. Each thread
+ *   takes whole images (or, at batch 1, a share of the output columns) and pads its own copy.
+ * - when an image's padded copy would be too large (lk__conv_implicit_ok), the explicit path: one
+ *   image and a block of output rows at a time, im2col of the block into the workspace, then per
+ *   group one GEMM w_g · col_g with the bias added in the GEMM's store. The block is sized so col
+ *   stays near 1 MiB (in L2) while the GEMM reads it. See lk__conv_block_rows. */
+
+static int lk__conv_is_1x1(int kh, int kw, int sh, int sw, int ph, int pw, int groups) {
+  return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 && groups == 1;
+}
+
+/* Output columns [*lo, *hi) whose input column ow·sw − pw + kj lies inside [0, Ww). */
+static void lk__conv_valid_cols(int Ww, int Wo, int sw, int pw, int kj, int *lo, int *hi) {
+  long l = kj >= pw ? 0 : (pw - kj + sw - 1) / sw;
+  long h = Ww - 1 + pw - kj < 0 ? 0 : (Ww - 1 + pw - kj) / sw + 1;
+  *lo = (int)lk_min_l(l, Wo);
+  *hi = (int)lk_max_l(lk_min_l(h, Wo), *lo);
+}
+
+/* Output rows per im2col block: col [K, rows·Wo] (K = Cin·kh·kw) of about 2^18 floats (1 MiB, one
+ * core's L2), but at least 256 columns so the GEMM's N is not all edge (SAG's 3×3 convolutions
+ * have K = 1728), and never more than the image. The emitter mirrors this rule
+ * (`conv2dWorkspace`, Kernels+Products.swift). */
+static long lk__conv_block_rows(long K, long Ho, long Wo) {
+  long rows = (1L << 18) / (K * Wo);
+  if (rows * Wo < 256) rows = lk_ceil_div(256, Wo);
+  return lk_max_l(1, lk_min_l(rows, Ho));
+}
+
+/* The implicit path's per-thread copy of one padded image: Cin planes of (Hh + 2·ph) × (Ww + 2·pw)
+ * floats, plus LK__CONV_SLACK so the packing may read whole vectors past the last pixel. Up to
+ * 2^21 floats (8 MiB per thread); beyond that the explicit path, with its 1 MiB blocks. The
+ * emitter mirrors this rule (`conv2dWorkspace`, Kernels+Products.swift). */
+#define LK__CONV_SLACK (2 * 32)
+static long lk__conv_padded_floats(int Cin, int Hh, int Ww, int ph, int pw) {
+  return (long)Cin * (Hh + 2L * ph) * (Ww + 2L * pw) + LK__CONV_SLACK;
+}
+static int lk__conv_implicit_ok(int Cin, int Hh, int Ww, int ph, int pw) {
+  return lk__conv_padded_floats(Cin, Hh, Ww, ph, pw) <= (1L << 21);
+}
+
+/* Floats of the explicit path's column block (lk__conv_block_rows output rows of one image). */
+static long lk__conv_col_floats(int Cin, int kh, int kw, long Ho, long Wo) {
+  long K = (long)Cin * kh * kw;
+  return K * lk__conv_block_rows(K, Ho, Wo) * Wo;
+}
+
+/* Floats of `ws` lk_conv2d needs (0 for the 1×1, depthwise and implicit paths): one block of the
+ * explicit path, whatever B. */
+size_t lk_conv2d_workspace_floats(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh,
+                                  int sw, int ph, int pw, int groups) {
+  long Ho = (Hh + 2L * ph - kh) / sh + 1, Wo = (Ww + 2L * pw - kw) / sw + 1;
+  (void)B;
+  if (lk__conv_is_1x1(kh, kw, sh, sw, ph, pw, groups)) return 0;
+  if (groups == Cin && groups == Cout && groups > 1) return 0;
+  if (Ho <= 0 || Wo <= 0 || lk__conv_implicit_ok(Cin, Hh, Ww, ph, pw)) return 0;
+  return (size_t)lk__conv_col_floats(Cin, kh, kw, Ho, Wo);
+}
+
+/* Output rows [oh0, oh1) of one image x [Cin, Hh, Ww]: col[(c·kh + ki)·kw + kj][(oh − oh0)·Wo + ow] =
+ * x[c, oh·sh − ph + ki, ow·sw − pw + kj] or 0. Since c runs over all Cin, the rows of group g are the
+ * contiguous block for c in g's channels. */
+static void lk__conv_im2col(int Cin, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw, int oh0, int oh1,
+                            int Wo, const float *restrict x, float *restrict col) {
+  long rows = (long)Cin * kh * kw, n = (long)(oh1 - oh0) * Wo;
+  LK_OMP(parallel for schedule(static) if(rows * n >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) {
+    int kj = (int)(r % kw), ki = (int)(r / kw % kh);
+    const float *xc = x + r / ((long)kh * kw) * Hh * Ww; /* plane c */
+    float *d = col + r * n;
+    int lo, hi;
+    lk__conv_valid_cols(Ww, Wo, sw, pw, kj, &lo, &hi);
+    for (int oh = oh0; oh < oh1; ++oh, d += Wo) {
+      int ih = oh * sh - ph + ki;
+      if (ih < 0 || ih >= Hh) { memset(d, 0, (size_t)Wo * sizeof(float)); continue; }
+      const float *xr = xc + (long)ih * Ww;
+      for (int ow = 0; ow < lo; ++ow) d[ow] = 0.0f;
+      if (sw == 1) memcpy(d + lo, xr + lo - pw + kj, (size_t)(hi - lo) * sizeof(float));
+      else for (int ow = lo; ow < hi; ++ow) d[ow] = xr[(long)ow * sw - pw + kj];
+      for (int ow = hi; ow < Wo; ++ow) d[ow] = 0.0f;
+    }
+  }
+}
+
+/* ---- Implicit GEMM ----------------------------------------------------------------------------- */
+
+/* What lk__conv_pack_b needs besides the GEMM's arguments; g->B is the padded image of the group's
+ * first channel. */
+typedef struct { int kh, kw, sh, sw, Wo; long Wp, plane; } lk__conv_geom;
+
+/* lk__gemm_pack_b's layout for B[k0:k0+kc, j0:j0+nc] of the implicit column matrix: B(k, j) is
+ * the padded image at channel c, row oh·sh + ki, column ow·sw + kj, for k = (c·kh + ki)·kw + kj and
+ * j = oh·Wo + ow. A panel of NR outputs inside one output row reads, per k, NR pixels of one input
+ * row: contiguous for stride 1 (whole-vector copies), every other one for stride 2 (two vectors
+ * and an even-lane shuffle per 8). A panel that wraps to the next row (or a short last one) goes
+ * pixel by pixel through per-column offsets. The padding makes every read in bounds, except the
+ * stride-2 path's last lane + 1, which LK__CONV_SLACK covers. */
+static void lk__conv_pack_b(const lk__gemm_args *g, int k0, int kc, int j0, int nc, float *bp) {
+  const lk__conv_geom *q = (const lk__conv_geom *)g->pack_ctx;
+  long koff[LK_GEMM_KC], joff[LK_GEMM_NR];
+  for (int k = 0; k < kc; ++k) {
+    int kk = k0 + k, kj = kk % q->kw, ki = kk / q->kw % q->kh;
+    koff[k] = kk / (q->kw * q->kh) * q->plane + ki * q->Wp + kj;
+  }
+  for (int p0 = 0; p0 < nc; p0 += LK_GEMM_NR) {
+    int nr = (int)lk_min_l(LK_GEMM_NR, nc - p0), n = j0 + p0, oh = n / q->Wo, ow = n % q->Wo;
+    float *d = bp + (long)p0 * kc;
+    if (nr == LK_GEMM_NR && ow + LK_GEMM_NR <= q->Wo) {
+      const float *s0 = g->B + (long)oh * q->sh * q->Wp + (long)ow * q->sw;
+      if (q->sw == 1) {
+        for (int k = 0; k < kc; ++k)
+          for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, lk_vload(s0 + koff[k] + v * LK_VW));
+      } else if (q->sw == 2) {
+        for (int k = 0; k < kc; ++k)
+          for (int j = 0; j < LK_GEMM_NR; j += 8) {
+            lk_v8 a, b, e;
+            memcpy(&a, s0 + koff[k] + 2 * j, sizeof a);
+            memcpy(&b, s0 + koff[k] + 2 * j + 8, sizeof b);
+            e = __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14);
+            memcpy(d + k * LK_GEMM_NR + j, &e, sizeof e);
+          }
+      } else {
+        for (int k = 0; k < kc; ++k)
+          for (int j = 0; j < LK_GEMM_NR; ++j) d[k * LK_GEMM_NR + j] = s0[koff[k] + (long)j * q->sw];
+      }
+    } else {
+      for (int j = 0; j < nr; ++j)
+        joff[j] = (long)((n + j) / q->Wo) * q->sh * q->Wp + (long)((n + j) % q->Wo) * q->sw;
+      for (int k = 0; k < kc; ++k) {
+        for (int j = 0; j < nr; ++j) d[k * LK_GEMM_NR + j] = g->B[koff[k] + joff[j]];
+        for (int j = nr; j < LK_GEMM_NR; ++j) d[k * LK_GEMM_NR + j] = 0.0f;
+      }
+    }
+  }
+}
+
+/* pad[c, ph + i, pw + j] = x[c, i, j] for the Cin planes of one image, zeros around and in the
+ * slack after the last plane. */
+static void lk__conv_pad_image(int Cin, int Hh, int Ww, int ph, int pw, const float *restrict x, float *restrict pad) {
+  long Wp = Ww + 2L * pw, plane = (Hh + 2L * ph) * Wp;
+  for (int c = 0; c < Cin; ++c) {
+    float *p = pad + c * plane;
+    const float *xc = x + (long)c * Hh * Ww;
+    memset(p, 0, (size_t)(ph * Wp) * sizeof(float));
+    for (int i = 0; i < Hh; ++i) {
+      float *r = p + (ph + i) * Wp;
+      for (int j = 0; j < pw; ++j) r[j] = r[pw + Ww + j] = 0.0f;
+      memcpy(r + pw, xc + (long)i * Ww, (size_t)Ww * sizeof(float));
+    }
+    memset(p + (ph + Hh) * Wp, 0, (size_t)(ph * Wp) * sizeof(float));
+  }
+  memset(pad + Cin * plane, 0, LK__CONV_SLACK * sizeof(float));
+}
+
+/* The implicit path. Jobs are (image, group, share of the output columns): as many shares per
+ * matrix as it takes for the jobs to divide evenly among the threads (at batch 1 on 2 threads,
+ * halves of each image). A thread pads an image when its jobs reach it; results do not depend
+ * on the thread count (each output is one GEMM element, summed in the same order). */
+static void lk__conv_implicit(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
+                              int G, int Ho, int Wo, const float *x, const float *w, const float *bias, float *y) {
+  int cig = Cin / G, cog = Cout / G, kg = cig * kh * kw, HWo = Ho * Wo;
+  lk__conv_geom q = {.kh = kh, .kw = kw, .sh = sh, .sw = sw, .Wo = Wo, .Wp = Ww + 2L * pw, .plane = (Hh + 2L * ph) * (Ww + 2L * pw)};
+  lk__gemm_args g0 = {.M = cog, .N = HWo, .K = kg, .rsa = kg, .csa = 1, .rsc = HWo, .act = LK_ACT_NONE,
+                      .pack_b = lk__conv_pack_b, .pack_ctx = &q};
+  long products = (long)B * G, jobs, tiles = lk_ceil_div(HWo, LK_GEMM_NR), padded = lk__conv_padded_floats(Cin, Hh, Ww, ph, pw);
+  double fmas = (double)B * Cout * HWo * kg;
+  int threads = fmas < LK_GEMM_PAR_MIN ? 1 : lk_max_threads(), per = lk__gemm_shares(products, threads);
+  size_t scratch;
+  jobs = products * per;
+  scratch = (size_t)lk_round_up(padded, 16) + lk__gemm_scratch_floats(&g0, cog, lk_ceil_div(tiles, per) * LK_GEMM_NR);
+
+  LK_OMP(parallel num_threads(threads) if(threads > 1))
+  {
+    long j0, j1, have = -1;
+    float *pad = lk_scratch_alloc(scratch), *ws = pad ? pad + lk_round_up(padded, 16) : NULL;
+    lk_split(jobs, lk_team_size(), lk_thread_id(), &j0, &j1);
+    for (long j = j0; j < j1; ++j) {
+      long p = j / per, b = p / G, gi = p % G, lo, hi;
+      float *yg = y + (b * Cout + gi * cog) * HWo;
+      lk_split(tiles, per, (int)(j % per), &lo, &hi);
+      lo = lk_min_l(lo * LK_GEMM_NR, HWo); hi = lk_min_l(hi * LK_GEMM_NR, HWo);
+      if (!pad) { /* out of memory: fail loudly, with NaN, rather than leave garbage in y */
+        for (long i = 0; i < cog; ++i)
+          for (long n = lo; n < hi; ++n) yg[i * HWo + n] = NAN;
+        continue;
+      }
+      if (have != b) lk__conv_pad_image(Cin, Hh, Ww, ph, pw, x + b * Cin * Hh * Ww, pad), have = b;
+      if (lo < hi) {
+        lk__gemm_args g = g0;
+        g.A = w + gi * cog * kg; g.B = pad + gi * cig * q.plane; g.C = yg; g.bias_m = bias ? bias + gi * cog : NULL;
+        lk__gemm_rect(&g, 1, 0, 0, 0, 0, cog, (int)lo, (int)hi, ws);
+      }
+    }
+    lk_scratch_free(pad);
+  }
+}
+
+/* Stride-1 depthwise convolution of small planes (the locality blocks' 3×3 over 7×7…56×56 token
+ * grids) goes through a zero-padded copy of each plane, so that every output row is whole vectors
+ * of LK_VW columns with no bounds logic: a row of 7 would otherwise be a 7-long scalar loop per
+ * tap (1.8 GFLOP/s at localvit_fmnist's training shape). lk__dw_fits says whether a plane's copy
+ * fits the stack buffer; lk__dw_pad makes the copy; lk__dw_plane convolves it. The training
+ * kernels (grad.c) use all three for the input gradient (a convolution of the padded dy with the
+ * flipped taps) and the first two for the weight gradient. Padding taps are multiplied by the
+ * zeros, not skipped: an inf or NaN weight gives NaN along the border, where the direct path
+ * below would leave those outputs finite. */
+#define LK__DW_PAD_FLOATS 8192 /* 32 KiB: a 56×56 plane, padding 1, is 59 rows (one extra) of ≤ 66 floats */
+#define LK__DW_MAX_TAPS 64
+
+/* Row stride of a padded copy of a plane Ww wide with pw zero columns each side, for a kw-wide
+ * kernel: room for the last whole vector of an output row (Wo = Ww + 2·pw − kw + 1 columns) at
+ * the widest tap offset. */
+static long lk__dw_row(int Ww, int kw, int pw) {
+  long Wo = (long)Ww + 2L * pw - kw + 1;
+  return (Wo - 1) / LK_VW * LK_VW + LK_VW + kw - 1;
+}
+
+static int lk__dw_fits(int Hh, int Ww, int kh, int kw, int ph, int pw) {
+  return kh * kw <= LK__DW_MAX_TAPS && ph < kh && pw < kw && Ww + 2L * pw >= kw && Hh + 2L * ph >= kh &&
+         (Hh + 2L * ph + 1) * lk__dw_row(Ww, kw, pw) <= LK__DW_PAD_FLOATS;
+}
+
+/* pad[(ph + i)·row + pw + j] = x[i·Ww + j], zeros around, to the end of each row, and one more
+ * zero row below (read by lk__dw_plane's second row of an odd last pair). pad holds
+ * LK_VW floats more than lk__dw_fits allows. Whole vectors only (a row is a few floats, shorter
+ * than a memcpy call): everything zeroed, then each row copied, its last partial vector read
+ * whole while that stays inside the plane and masked, its spill zeros landing in the next row's
+ * padding or in data written after it. */
+static void lk__dw_pad(int Hh, int Ww, int ph, int pw, long row, const float *restrict x, float *restrict pad) {
+  long n = (Hh + 2L * ph + 1) * row, plane = (long)Hh * Ww;
+  for (long i = 0; i < n; i += LK_VW) lk_vstore(pad + i, lk_vzero());
+  for (int i = 0; i < Hh; ++i) {
+    float *d = pad + (ph + i) * row + pw;
+    const float *r = x + (long)i * Ww;
+    /* Every vector masked, full ones too: a plain vector copy loop becomes a memcpy call. */
+    for (int j = 0; j < Ww; j += LK_VW) {
+      if (j + LK_VW <= Ww || (long)i * Ww + j + LK_VW <= plane) {
+        lk_vstore(d + j, lk_vselect(lk_vbelow(j, Ww), lk_vload(r + j), lk_vzero()));
+      } else {
+        for (int k = j; k < Ww; ++k) d[k] = r[k];
+      }
+    }
+  }
+}
+
+/* y[oh, ow] = b0 + Σ_{ki, kj} w[ki·kw + kj] · pad[(oh + ki)·row + ow + kj] for the Ho × Wo outputs,
+ * taps in that order (bias first). Two output rows at a time: two independent multiply-add chains
+ * (one chain of kh·kw dependent FMAs per vector was latency-bound); for an odd Ho the second row of
+ * the last pair reads lk__dw_pad's extra zero row and is not stored. Lanes past Wo are computed on
+ * padding and not stored. Inlined into lk__dw_plane with kh, kw constant for 3×3, so the taps stay
+ * in registers. */
+__attribute__((always_inline)) static inline void lk__dw_plane_k(int Ho, int Wo, int kh, int kw, long row,
+                                                                 const float *restrict pad, const float *restrict w,
+                                                                 float b0, float *restrict y) {
+  lk_vf wv[LK__DW_MAX_TAPS];
+  for (int t = 0; t < kh * kw; ++t) wv[t] = lk_vset1(w[t]);
+  for (int oh = 0; oh < Ho; oh += 2) {
+    for (int o = 0; o < Wo; o += LK_VW) {
+      lk_vf acc[2] = {lk_vset1(b0), lk_vset1(b0)};
+      for (int ki = 0; ki < kh; ++ki) {
+        const float *pr = pad + (oh + ki) * row + o;
+        for (int kj = 0; kj < kw; ++kj) {
+          acc[0] += wv[ki * kw + kj] * lk_vload(pr + kj);
+          acc[1] += wv[ki * kw + kj] * lk_vload(pr + row + kj);
+        }
+      }
+      for (int r = 0; r < 2 && oh + r < Ho; ++r) {
+        float *yr = y + (long)(oh + r) * Wo;
+        /* A tail may spill past its row when everything it lands on is written after it: the
+         * next pairs (r = 1), or a row of one vector (o = 0), whose second row comes next. */
+        if (o + LK_VW <= Wo || ((r == 1 || o == 0) && (long)(oh + r) * Wo + o + LK_VW <= (long)Ho * Wo)) {
+          lk_vstore(yr + o, acc[r]);
+        } else {
+          float tail[LK_VW];
+          lk_vstore(tail, acc[r]);
+          for (int i = 0; i < Wo - o; ++i) yr[o + i] = tail[i];
+        }
+      }
+    }
+  }
+}
+
+static void lk__dw_plane(int Ho, int Wo, int kh, int kw, long row, const float *restrict pad, const float *restrict w,
+                         float b0, float *restrict y) {
+  if (kh == 3 && kw == 3) lk__dw_plane_k(Ho, Wo, 3, 3, row, pad, w, b0, y);
+  else lk__dw_plane_k(Ho, Wo, kh, kw, row, pad, w, b0, y);
+}
+
+/* Depthwise: every (b, c) plane is independent; each output row accumulates kh·kw shifted input
+ * rows (vectorised over the row for stride 1), taps in a fixed order. Stride 1 on planes that fit
+ * takes the padded path above. */
+static void lk__conv_depthwise(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph,
+                               int pw, int Ho, int Wo, const float *restrict x, const float *restrict w,
+                               const float *bias, float *restrict y) {
+  long planes = (long)B * C;
+  int padded = sh == 1 && sw == 1 && lk__dw_fits(Hh, Ww, kh, kw, ph, pw);
+  LK_OMP(parallel for schedule(static) if(planes * Ho * Wo * kh * kw >= LK_PAR_MIN))
+  for (long p = 0; p < planes; ++p) {
+    int c = (int)(p % C);
+    const float *xp = x + p * Hh * Ww, *wc = w + (long)c * kh * kw;
+    float *yp = y + p * Ho * Wo;
+    float b0 = bias ? bias[c] : 0.0f;
+    if (padded) {
+      float pad[LK__DW_PAD_FLOATS + LK_VW];
+      long row = lk__dw_row(Ww, kw, pw);
+      lk__dw_pad(Hh, Ww, ph, pw, row, xp, pad);
+      lk__dw_plane(Ho, Wo, kh, kw, row, pad, wc, b0, yp);
+      continue;
+    }
+    for (int oh = 0; oh < Ho; ++oh) {
+      float *yr = yp + (long)oh * Wo;
+      for (int ow = 0; ow < Wo; ++ow) yr[ow] = b0;
+      for (int ki = 0; ki < kh; ++ki) {
+        int ih = oh * sh - ph + ki;
+        if (ih < 0 || ih >= Hh) continue;
+        for (int kj = 0; kj < kw; ++kj) {
+          const float *xr = xp + (long)ih * Ww;
+          float wv = wc[ki * kw + kj];
+          int lo, hi;
+          lk__conv_valid_cols(Ww, Wo, sw, pw, kj, &lo, &hi);
+          if (sw == 1) {
+            const float *xs = xr - pw + kj + lo; /* in bounds: lo is the first valid column */
+            float *ys = yr + lo;
+            for (int o = 0; o < hi - lo; ++o) ys[o] += wv * xs[o];
+          } else {
+            for (int ow = lo; ow < hi; ++ow) yr[ow] += wv * xr[(long)ow * sw - pw + kj];
+          }
+        }
+      }
+    }
+  }
+}
+
+/* The explicit path (im2col in blocks); col: lk_conv2d_workspace_floats as if the implicit path
+ * did not apply, or NULL to allocate it here. */
+static void lk__conv_explicit(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
+                              int G, int Ho, int Wo, const float *x, const float *w, const float *bias, float *y,
+                              float *ws) {
+  long HWi = (long)Hh * Ww, HWo = (long)Ho * Wo;
+  int cog = Cout / G;
+  long kg = (long)Cin / G * kh * kw; /* GEMM K of one group */
+  int block = (int)lk__conv_block_rows((long)Cin * kh * kw, Ho, Wo);
+  float *col = ws ? ws : lk_scratch_alloc((size_t)lk__conv_col_floats(Cin, kh, kw, Ho, Wo));
+  if (!col) { /* out of memory: fail loudly, with NaN, rather than leave garbage in y */
+    for (long i = 0; i < (long)B * Cout * HWo; ++i) y[i] = NAN;
+    return;
+  }
+  for (int b = 0; b < B; ++b)
+    for (int oh0 = 0; oh0 < Ho; oh0 += block) {
+      int oh1 = (int)lk_min_l(oh0 + block, Ho), n = (oh1 - oh0) * Wo;
+      float *yb = y + (long)b * Cout * HWo + (long)oh0 * Wo;
+      lk__conv_im2col(Cin, Hh, Ww, kh, kw, sh, sw, ph, pw, oh0, oh1, Wo, x + (long)b * Cin * HWi, col);
+      for (int g = 0; g < G; ++g)
+        lk_gemm_ex(1, cog, n, (int)kg, w + g * cog * kg, 0, kg, 1, col + g * kg * n, 0, n, 1, yb + g * cog * HWo, 0, HWo,
+                   0.0f, bias ? bias + g * cog : NULL, NULL);
+    }
+  if (!ws) lk_scratch_free(col);
+}
+
+/* ws: lk_conv2d_workspace_floats(...) floats, or NULL to allocate them for this call.
+ * bias may be NULL. y must not overlap x. */
+void lk_conv2d(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
+               int groups, const float *x, const float *w, const float *bias, float *y, float *ws) {
+  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
+  long HWi = (long)Hh * Ww;
+  if (B <= 0 || Ho <= 0 || Wo <= 0) return;
+  if (lk__conv_is_1x1(kh, kw, sh, sw, ph, pw, groups)) {
+    lk_gemm_ex(B, Cout, (int)HWi, Cin, w, 0, Cin, 1, x, Cin * HWi, HWi, 1, y, Cout * HWi, HWi, 0.0f, bias, NULL);
+    return;
+  }
+  if (groups == Cin && groups == Cout && groups > 1) {
+    lk__conv_depthwise(B, Cin, Hh, Ww, kh, kw, sh, sw, ph, pw, Ho, Wo, x, w, bias, y);
+    return;
+  }
+  if (lk__conv_implicit_ok(Cin, Hh, Ww, ph, pw))
+    lk__conv_implicit(B, Cin, Hh, Ww, Cout, kh, kw, sh, sw, ph, pw, groups, Ho, Wo, x, w, bias, y);
+  else
+    lk__conv_explicit(B, Cin, Hh, Ww, Cout, kh, kw, sh, sw, ph, pw, groups, Ho, Wo, x, w, bias, y, ws);
+}
+
+/* Reference: the definition, one output at a time, accumulated in double. */
+void lk_conv2d_naive(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph,
+                     int pw, int groups, const float *x, const float *w, const float *bias, float *y) {
+  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
+  int cig = Cin / groups, cog = Cout / groups;
+  for (int b = 0; b < B; ++b)
+    for (int co = 0; co < Cout; ++co)
+      for (int oh = 0; oh < Ho; ++oh)
+        for (int ow = 0; ow < Wo; ++ow) {
+          double s = bias ? bias[co] : 0.0;
+          int g = co / cog;
+          for (int ci = 0; ci < cig; ++ci)
+            for (int ki = 0; ki < kh; ++ki)
+              for (int kj = 0; kj < kw; ++kj) {
+                int ih = oh * sh - ph + ki, iw = ow * sw - pw + kj;
+                if (ih < 0 || ih >= Hh || iw < 0 || iw >= Ww) continue;
+                s += (double)x[(((long)b * Cin + g * cig + ci) * Hh + ih) * Ww + iw] *
+                     w[(((long)co * cig + ci) * kh + ki) * kw + kj];
+              }
+          y[(((long)b * Cout + co) * Ho + oh) * Wo + ow] = (float)s;
+        }
+}
+
 /* ---- templates/grad.c ---------------------------------------------------------------------- */
 /* locus-requires: prologue.h gemm.c conv.c */
 /* Training: the backward kernels of the forward ops (activations, softmax, the normalisations
@@ -3284,6 +3341,36 @@ static void lk__grad_group_norm_grad(const float *x, const float *g, long nb, lo
 void lk_normalize_grad(long rows, long C, const float *x, const float *dxhat, float eps, float *dx) {
   LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
   for (long r = 0; r < rows; ++r) lk__grad_group_norm_grad(x + r * C, dxhat + r * C, 1, 0, C, eps, 1.0, dx + r * C);
+}
+
+/* An affine LayerNorm's input gradient in one pass: dx = normalize_grad(x, dy ⊙ w) (+ res), the
+ * `mul` that formed dx̂ = dy ⊙ w and the `add` of the residual branch's gradient folded in (the
+ * products pass makes it). Each row's dx̂ goes to a per-thread buffer of C floats (in L1), so the
+ * result is the unfused sequence's bit for bit: dx̂ rounded to float, dx rounded, then + res.
+ * w [C]; res [rows, C] or NULL; dx may equal dy or res. Out of memory gives NaN rows. */
+void lk_layernorm_grad(long rows, long C, const float *x, const float *dy, const float *w, const float *res, float eps,
+                       float *dx) {
+  LK_OMP(parallel if(rows * C >= LK_PAR_MIN))
+  {
+    float *g = lk_scratch_alloc((size_t)C);
+    LK_OMP(for schedule(static))
+    for (long r = 0; r < rows; ++r) {
+      const float *dyr = dy + r * C, *rr = res ? res + r * C : NULL;
+      float *dxr = dx + r * C;
+      if (!g) {
+        for (long c = 0; c < C; ++c) dxr[c] = NAN;
+        continue;
+      }
+      for (long c = 0; c < C; ++c) g[c] = dyr[c] * w[c];
+      if (!rr) {
+        lk__grad_group_norm_grad(x + r * C, g, 1, 0, C, eps, 1.0, dxr);
+        continue;
+      }
+      lk__grad_group_norm_grad(x + r * C, g, 1, 0, C, eps, 1.0, g);
+      for (long c = 0; c < C; ++c) dxr[c] = g[c] + rr[c];
+    }
+    lk_scratch_free(g);
+  }
 }
 
 /* ---- Batch normalisation (training mode) ----------------------------------------------------------
@@ -4365,6 +4452,17 @@ static void lk__grad_norm_grad_ref(const float *x, const float *g, float *dx, lo
 
 void lk_normalize_grad_naive(long rows, long C, const float *x, const float *dxhat, float eps, float *dx) {
   for (long r = 0; r < rows; ++r) lk__grad_norm_grad_ref(x + r * C, dxhat + r * C, dx + r * C, 1, 0, C, eps);
+}
+
+void lk_layernorm_grad_naive(long rows, long C, const float *x, const float *dy, const float *w, const float *res,
+                             float eps, float *dx) {
+  float *g = (float *)malloc((size_t)(rows * C) * sizeof(float));
+  if (!g) return;
+  for (long i = 0; i < rows * C; ++i) g[i] = dy[i] * w[i % C];
+  lk_normalize_grad_naive(rows, C, x, g, eps, dx);
+  if (res)
+    for (long i = 0; i < rows * C; ++i) dx[i] += res[i];
+  free(g);
 }
 
 void lk_batch_normalize_naive(int B, long C, long S, const float *x, const float *w, const float *b, float eps, float *y) {
@@ -5870,7 +5968,7 @@ static const unsigned char localvit_tiny_se4_train_param_read_[308] = {
 };
 int localvit_tiny_se4_train_param_read_by_forward(int i) { return i >= 0 && i < 308 ? localvit_tiny_se4_train_param_read_[i] : 0; }
 
-size_t localvit_tiny_se4_train_arena_bytes(void) { return 1717426432; }
+size_t localvit_tiny_se4_train_arena_bytes(void) { return 1736669440; }
 
 void localvit_tiny_se4_train_set_num_threads(int n) {
 #ifdef _OPENMP
@@ -5895,4323 +5993,4242 @@ int localvit_tiny_se4_train_forward(const float *const *params, const float *con
     float *arena) {
   const int B = 32; /* the batch the model is compiled for */
 
-  /* %3 = conv2d(%0, %1, %2) {out 192, kernel [16, 16], stride [16, 16], padding [0, 0], groups 1} patch_embed.proj : f32[B, 192, 14, 14] */
-  lk_conv2d(B, 3, 224, 224, 192, 16, 16, 16, 16, 0, 0, 1, inputs[0], params[0], params[1], arena,
-      NULL);
+  /* %3 = reshape(%0) {shape [3, 14, 16, 14, 16]} patch_embed.proj : f32[B, 3, 14, 16, 14, 16], a view of %0: no code */
 
-  /* %4 = img2seq(%3) patch_embed : f32[B, 196, 192], written into %7 from row 1 */
-  for (int b = 0; b < B; b++) {
-    lk_img2seq(1, 192, 196, arena + (long)b * 37632, arena + 337404096 + (long)b * 37824);
-  } // for b
+  /* %4 = transpose(%3) {perm [1, 3, 0, 2, 4]} patch_embed.proj : f32[B, 14, 14, 3, 16, 16] */
+  lk_transpose(6, (const long[]){B, 3, 14, 16, 14, 16}, (const int[]){0, 2, 4, 1, 3, 5}, inputs[0],
+      arena);
 
-  /* %7 = concat(%5, %4) {axis 0} : f32[B, 197, 192] */
+  /* %5 = reshape(%4) {shape [196, 768]} patch_embed.proj : f32[B, 196, 768], a view of %4: no code */
+
+  /* %6 = reshape(%1) {shape [192, 768]} patch_embed.proj : f32[192, 768], a view of %1: no code */
+
+  /* %7 = fused_linear(%5, %6, %2) patch_embed.proj : f32[B, 196, 192], written into %10 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena, 150528, params[0], params[1], NULL, 0,
+      LK_ACT_NONE, NULL, 0, arena + 342220992, 37824);
+
+  /* %10 = concat(%8, %7) {axis 0} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_strided(3, (const long[]){1, 1, 192}, params[2], (const long[]){0, 192, 1},
-        arena + 337403904 + (long)b * 37824, (const long[]){37824, 37824, 1});
+        arena + 342220800 + (long)b * 37824, (const long[]){37824, 37824, 1});
   } // for b
 
-  /* %8 = add(%7, %6) : f32[B, 197, 192], written over %7 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 337403904, (const long[]){37824, 192, 1},
-      params[3], (const long[]){0, 192, 1}, arena + 337403904);
+  /* %11 = add(%10, %9) : f32[B, 197, 192], written over %10 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 342220800, (const long[]){37824, 192, 1},
+      params[3], (const long[]){0, 192, 1}, arena + 342220800);
 
-  /* %11 = normalize(%8) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 337403904, 1e-06f, arena + 338614272);
+  /* %14 = normalize(%11) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 342220800, 1e-06f, arena + 343431168);
 
-  /* %12 = mul_add(%11, %9, %10) blocks.0.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 338614272, (const long[]){37824, 192, 1},
-      params[4], (const long[]){0, 0, 1}, params[5], (const long[]){0, 0, 1}, arena + 339824640);
+  /* %15 = mul_add(%14, %12, %13) blocks.0.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 343431168, (const long[]){37824, 192, 1},
+      params[4], (const long[]){0, 0, 1}, params[5], (const long[]){0, 0, 1}, arena + 344641536);
 
-  /* %15 = fused_linear(%12, %13, %14) blocks.0.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 339824640, params[6], params[7], LK_ACT_NONE, NULL,
+  /* %18 = fused_linear(%15, %16, %17) blocks.0.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 344641536, params[6], params[7], LK_ACT_NONE, NULL,
+      arena + 298647552);
+
+  /* %19 = slice(%18) {axis 1, start 0, length 192} blocks.0.attn : f32[B, 197, 192], a view of %18: no code */
+
+  /* %20 = slice(%18) {axis 1, start 192, length 192} blocks.0.attn : f32[B, 197, 192], a view of %18: no code */
+
+  /* %21 = slice(%18) {axis 1, start 384, length 192} blocks.0.attn : f32[B, 197, 192], a view of %18: no code */
+
+  /* %22 = sdpa(%19, %20, %21) {heads 4, kv_heads 4} blocks.0.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 298647552, 576, arena + 298647744, 576, arena + 298647936,
+      576, arena + 345851904, 0.14433756f);
+
+  /* %25 = fused_linear(%22, %23, %24, %11) {residual} blocks.0.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 345851904, params[8], params[9], LK_ACT_NONE,
+      arena + 342220800, arena + 4816896);
+
+  /* %26 = slice(%25) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], written into %62 from row 0 */
+  for (int b = 0; b < B; b++) {
+    lk_copy_rows(1, 192, arena + 4816896 + (long)b * 37824, 37824,
+        arena + 347062272 + (long)b * 37824, 192);
+  } // for b
+
+  /* %27 = slice(%25) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 4817088, 37824, arena + 401528832, 37632);
+
+  /* %29 = reshape(%28) {shape [768, 192]} blocks.0.conv.conv.0 : f32[768, 192], a view of %28: no code */
+
+  /* %30 = fused_linear(%27, %29) blocks.0.conv.conv.0 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 401528832, params[10], NULL, LK_ACT_NONE, NULL,
+      arena + 4816896);
+
+  /* %33 = batch_statistics(%30) blocks.0.conv.conv.1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 4816896, arena + 434062848);
+
+  /* %34 = slice(%33) {axis 0, start 0, length 2} blocks.0.conv.conv.1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 434062848, 2304, arena + 434118144, 1536);
+
+  /* %35 = batch_norm_act(%30, %33, %31, %32) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 4816896, arena + 434062848, params[11], params[12],
+      1e-05f, LK_ACT_HSWISH, arena + 14450688, arena + 9633792);
+
+  /* %37 = token_dwconv(%35, %36) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 9633792, params[15], NULL, LK_ACT_NONE,
+      arena + 14450688);
+
+  /* %40 = batch_statistics(%37) blocks.0.conv.conv.4 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 14450688, arena + 434065152);
+
+  /* %41 = slice(%40) {axis 0, start 0, length 2} blocks.0.conv.conv.4 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 434065152, 2304, arena + 434119680, 1536);
+
+  /* %42 = batch_norm_act(%37, %40, %38, %39) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 14450688, arena + 434065152, params[16], params[17],
+      1e-05f, LK_ACT_HSWISH, arena + 24084480, arena + 19267584);
+
+  /* %43 = mean(%42) {axis 0} blocks.0.conv.conv.6 : f32[B, 768] */
+  lk_mean_axis(B, 196, 768, arena + 19267584, arena + 433030656);
+
+  /* %46 = fused_linear(%43, %44, %45) blocks.0.conv.conv.6.fc.0 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 433030656, params[20], params[21], LK_ACT_NONE, NULL,
+      arena + 433915392);
+
+  /* %47 = relu(%46) blocks.0.conv.conv.6 : f32[B, 192] */
+  lk_relu(B * 192, arena + 433915392, arena + 433921536);
+
+  /* %50 = fused_linear(%47, %48, %49) blocks.0.conv.conv.6.fc.2 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 433921536, params[22], params[23], LK_ACT_NONE, NULL,
+      arena + 433055232);
+
+  /* %51 = hsigmoid(%50) blocks.0.conv.conv.6 : f32[B, 768] */
+  lk_hsigmoid(B * 768, arena + 433055232, arena + 433079808);
+
+  /* %52 = mul(%42, %51) blocks.0.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 19267584, (const long[]){150528, 768, 1},
+      arena + 433079808, (const long[]){768, 0, 1}, arena + 24084480);
+
+  /* %54 = reshape(%53) {shape [192, 768]} blocks.0.conv.conv.7 : f32[192, 768], a view of %53: no code */
+
+  /* %55 = fused_linear(%52, %54) blocks.0.conv.conv.7 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 24084480, params[24], NULL, LK_ACT_NONE, NULL,
+      arena + 402733056);
+
+  /* %58 = batch_statistics(%55) blocks.0.conv.conv.8 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 402733056, arena + 434156016);
+
+  /* %59 = slice(%58) {axis 0, start 0, length 2} blocks.0.conv.conv.8 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 434156016, 576, arena + 434162352, 384);
+
+  /* %60 = batch_norm_act(%55, %58, %56, %57) {eps 1e-05} blocks.0.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 402733056, arena + 434156016, params[25], params[26],
+      1e-05f, LK_ACT_NONE, arena + 30105600, arena + 28901376);
+
+  /* %61 = add(%27, %60) blocks.0.conv : f32[B, 196, 192], written into %62 from row 1 */
+  for (int b = 0; b < B; b++) {
+    lk_add(2, (const long[]){196, 192}, arena + 401528832 + (long)b * 37632, (const long[]){192, 1},
+        arena + 28901376 + (long)b * 37632, (const long[]){192, 1},
+        arena + 347062464 + (long)b * 37824);
+  } // for b
+
+  /* %62 = concat(%26, %61) {axis 0} blocks.0.conv : f32[B, 197, 192], its operands computed in place: no code */
+
+  /* %65 = normalize(%62) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 347062272, 1e-06f, arena + 348272640);
+
+  /* %66 = mul_add(%65, %63, %64) blocks.1.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 348272640, (const long[]){37824, 192, 1},
+      params[29], (const long[]){0, 0, 1}, params[30], (const long[]){0, 0, 1}, arena + 349483008);
+
+  /* %69 = fused_linear(%66, %67, %68) blocks.1.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 349483008, params[31], params[32], LK_ACT_NONE, NULL,
+      arena + 302278656);
+
+  /* %70 = slice(%69) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192], a view of %69: no code */
+
+  /* %71 = slice(%69) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192], a view of %69: no code */
+
+  /* %72 = slice(%69) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192], a view of %69: no code */
+
+  /* %73 = sdpa(%70, %71, %72) {heads 4, kv_heads 4} blocks.1.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 302278656, 576, arena + 302278848, 576, arena + 302279040,
+      576, arena + 350693376, 0.14433756f);
+
+  /* %76 = fused_linear(%73, %74, %75) blocks.1.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 350693376, params[33], params[34], LK_ACT_NONE, NULL,
+      arena + 28901376);
+
+  /* %78 = mul_add(%76, %77, %62) blocks.1 : f32[B, 197, 192], written over %76 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 28901376, (const long[]){37824, 192, 1},
+      inputs[1], (const long[]){1, 0, 0}, arena + 347062272, (const long[]){37824, 192, 1},
+      arena + 28901376);
+
+  /* %79 = slice(%78) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], written into %115 from row 0 */
+  for (int b = 0; b < B; b++) {
+    lk_copy_rows(1, 192, arena + 28901376 + (long)b * 37824, 37824,
+        arena + 351903744 + (long)b * 37824, 192);
+  } // for b
+
+  /* %80 = slice(%78) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 28901568, 37824, arena + 403937280, 37632);
+
+  /* %82 = reshape(%81) {shape [768, 192]} blocks.1.conv.conv.0 : f32[768, 192], a view of %81: no code */
+
+  /* %83 = fused_linear(%80, %82) blocks.1.conv.conv.0 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 403937280, params[35], NULL, LK_ACT_NONE, NULL,
+      arena + 28901376);
+
+  /* %86 = batch_statistics(%83) blocks.1.conv.conv.1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 28901376, arena + 434067456);
+
+  /* %87 = slice(%86) {axis 0, start 0, length 2} blocks.1.conv.conv.1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 434067456, 2304, arena + 434121216, 1536);
+
+  /* %88 = batch_norm_act(%83, %86, %84, %85) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 28901376, arena + 434067456, params[36], params[37],
+      1e-05f, LK_ACT_HSWISH, arena + 38535168, arena + 33718272);
+
+  /* %90 = token_dwconv(%88, %89) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 33718272, params[40], NULL, LK_ACT_NONE,
+      arena + 38535168);
+
+  /* %93 = batch_statistics(%90) blocks.1.conv.conv.4 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 38535168, arena + 434069760);
+
+  /* %94 = slice(%93) {axis 0, start 0, length 2} blocks.1.conv.conv.4 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 434069760, 2304, arena + 434122752, 1536);
+
+  /* %95 = batch_norm_act(%90, %93, %91, %92) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 38535168, arena + 434069760, params[41], params[42],
+      1e-05f, LK_ACT_HSWISH, arena + 48168960, arena + 43352064);
+
+  /* %96 = mean(%95) {axis 0} blocks.1.conv.conv.6 : f32[B, 768] */
+  lk_mean_axis(B, 196, 768, arena + 43352064, arena + 433104384);
+
+  /* %99 = fused_linear(%96, %97, %98) blocks.1.conv.conv.6.fc.0 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 433104384, params[45], params[46], LK_ACT_NONE, NULL,
+      arena + 433927680);
+
+  /* %100 = relu(%99) blocks.1.conv.conv.6 : f32[B, 192] */
+  lk_relu(B * 192, arena + 433927680, arena + 433933824);
+
+  /* %103 = fused_linear(%100, %101, %102) blocks.1.conv.conv.6.fc.2 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 433933824, params[47], params[48], LK_ACT_NONE, NULL,
+      arena + 433128960);
+
+  /* %104 = hsigmoid(%103) blocks.1.conv.conv.6 : f32[B, 768] */
+  lk_hsigmoid(B * 768, arena + 433128960, arena + 433153536);
+
+  /* %105 = mul(%95, %104) blocks.1.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 43352064, (const long[]){150528, 768, 1},
+      arena + 433153536, (const long[]){768, 0, 1}, arena + 48168960);
+
+  /* %107 = reshape(%106) {shape [192, 768]} blocks.1.conv.conv.7 : f32[192, 768], a view of %106: no code */
+
+  /* %108 = fused_linear(%105, %107) blocks.1.conv.conv.7 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 48168960, params[49], NULL, LK_ACT_NONE, NULL,
+      arena + 405141504);
+
+  /* %111 = batch_statistics(%108) blocks.1.conv.conv.8 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 405141504, arena + 434156592);
+
+  /* %112 = slice(%111) {axis 0, start 0, length 2} blocks.1.conv.conv.8 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 434156592, 576, arena + 434162736, 384);
+
+  /* %113 = batch_norm_act(%108, %111, %109, %110) {eps 1e-05} blocks.1.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 405141504, arena + 434156592, params[50], params[51],
+      1e-05f, LK_ACT_NONE, arena + 54190080, arena + 52985856);
+
+  /* %114 = add(%80, %113) blocks.1.conv : f32[B, 196, 192], written into %115 from row 1 */
+  for (int b = 0; b < B; b++) {
+    lk_add(2, (const long[]){196, 192}, arena + 403937280 + (long)b * 37632, (const long[]){192, 1},
+        arena + 52985856 + (long)b * 37632, (const long[]){192, 1},
+        arena + 351903936 + (long)b * 37824);
+  } // for b
+
+  /* %115 = concat(%79, %114) {axis 0} blocks.1.conv : f32[B, 197, 192], its operands computed in place: no code */
+
+  /* %118 = normalize(%115) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 351903744, 1e-06f, arena + 353114112);
+
+  /* %119 = mul_add(%118, %116, %117) blocks.2.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 353114112, (const long[]){37824, 192, 1},
+      params[54], (const long[]){0, 0, 1}, params[55], (const long[]){0, 0, 1}, arena + 354324480);
+
+  /* %122 = fused_linear(%119, %120, %121) blocks.2.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 354324480, params[56], params[57], LK_ACT_NONE, NULL,
+      arena + 305909760);
+
+  /* %123 = slice(%122) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192], a view of %122: no code */
+
+  /* %124 = slice(%122) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192], a view of %122: no code */
+
+  /* %125 = slice(%122) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192], a view of %122: no code */
+
+  /* %126 = sdpa(%123, %124, %125) {heads 4, kv_heads 4} blocks.2.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 305909760, 576, arena + 305909952, 576, arena + 305910144,
+      576, arena + 355534848, 0.14433756f);
+
+  /* %129 = fused_linear(%126, %127, %128) blocks.2.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 355534848, params[58], params[59], LK_ACT_NONE, NULL,
+      arena + 52985856);
+
+  /* %131 = mul_add(%129, %130, %115) blocks.2 : f32[B, 197, 192], written over %129 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 52985856, (const long[]){37824, 192, 1},
+      inputs[2], (const long[]){1, 0, 0}, arena + 351903744, (const long[]){37824, 192, 1},
+      arena + 52985856);
+
+  /* %132 = slice(%131) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], written into %168 from row 0 */
+  for (int b = 0; b < B; b++) {
+    lk_copy_rows(1, 192, arena + 52985856 + (long)b * 37824, 37824,
+        arena + 356745216 + (long)b * 37824, 192);
+  } // for b
+
+  /* %133 = slice(%131) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 52986048, 37824, arena + 406345728, 37632);
+
+  /* %135 = reshape(%134) {shape [768, 192]} blocks.2.conv.conv.0 : f32[768, 192], a view of %134: no code */
+
+  /* %136 = fused_linear(%133, %135) blocks.2.conv.conv.0 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 406345728, params[60], NULL, LK_ACT_NONE, NULL,
+      arena + 52985856);
+
+  /* %139 = batch_statistics(%136) blocks.2.conv.conv.1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 52985856, arena + 434072064);
+
+  /* %140 = slice(%139) {axis 0, start 0, length 2} blocks.2.conv.conv.1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 434072064, 2304, arena + 434124288, 1536);
+
+  /* %141 = batch_norm_act(%136, %139, %137, %138) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 52985856, arena + 434072064, params[61], params[62],
+      1e-05f, LK_ACT_HSWISH, arena + 62619648, arena + 57802752);
+
+  /* %143 = token_dwconv(%141, %142) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 57802752, params[65], NULL, LK_ACT_NONE,
+      arena + 62619648);
+
+  /* %146 = batch_statistics(%143) blocks.2.conv.conv.4 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 62619648, arena + 434074368);
+
+  /* %147 = slice(%146) {axis 0, start 0, length 2} blocks.2.conv.conv.4 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 434074368, 2304, arena + 434125824, 1536);
+
+  /* %148 = batch_norm_act(%143, %146, %144, %145) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 62619648, arena + 434074368, params[66], params[67],
+      1e-05f, LK_ACT_HSWISH, arena + 72253440, arena + 67436544);
+
+  /* %149 = mean(%148) {axis 0} blocks.2.conv.conv.6 : f32[B, 768] */
+  lk_mean_axis(B, 196, 768, arena + 67436544, arena + 433178112);
+
+  /* %152 = fused_linear(%149, %150, %151) blocks.2.conv.conv.6.fc.0 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 433178112, params[70], params[71], LK_ACT_NONE, NULL,
+      arena + 433939968);
+
+  /* %153 = relu(%152) blocks.2.conv.conv.6 : f32[B, 192] */
+  lk_relu(B * 192, arena + 433939968, arena + 433946112);
+
+  /* %156 = fused_linear(%153, %154, %155) blocks.2.conv.conv.6.fc.2 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 433946112, params[72], params[73], LK_ACT_NONE, NULL,
+      arena + 433202688);
+
+  /* %157 = hsigmoid(%156) blocks.2.conv.conv.6 : f32[B, 768] */
+  lk_hsigmoid(B * 768, arena + 433202688, arena + 433227264);
+
+  /* %158 = mul(%148, %157) blocks.2.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 67436544, (const long[]){150528, 768, 1},
+      arena + 433227264, (const long[]){768, 0, 1}, arena + 72253440);
+
+  /* %160 = reshape(%159) {shape [192, 768]} blocks.2.conv.conv.7 : f32[192, 768], a view of %159: no code */
+
+  /* %161 = fused_linear(%158, %160) blocks.2.conv.conv.7 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 72253440, params[74], NULL, LK_ACT_NONE, NULL,
+      arena + 407549952);
+
+  /* %164 = batch_statistics(%161) blocks.2.conv.conv.8 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 407549952, arena + 434157168);
+
+  /* %165 = slice(%164) {axis 0, start 0, length 2} blocks.2.conv.conv.8 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 434157168, 576, arena + 434163120, 384);
+
+  /* %166 = batch_norm_act(%161, %164, %162, %163) {eps 1e-05} blocks.2.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 407549952, arena + 434157168, params[75], params[76],
+      1e-05f, LK_ACT_NONE, arena + 78274560, arena + 77070336);
+
+  /* %167 = add(%133, %166) blocks.2.conv : f32[B, 196, 192], written into %168 from row 1 */
+  for (int b = 0; b < B; b++) {
+    lk_add(2, (const long[]){196, 192}, arena + 406345728 + (long)b * 37632, (const long[]){192, 1},
+        arena + 77070336 + (long)b * 37632, (const long[]){192, 1},
+        arena + 356745408 + (long)b * 37824);
+  } // for b
+
+  /* %168 = concat(%132, %167) {axis 0} blocks.2.conv : f32[B, 197, 192], its operands computed in place: no code */
+
+  /* %171 = normalize(%168) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 356745216, 1e-06f, arena + 357955584);
+
+  /* %172 = mul_add(%171, %169, %170) blocks.3.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 357955584, (const long[]){37824, 192, 1},
+      params[79], (const long[]){0, 0, 1}, params[80], (const long[]){0, 0, 1}, arena + 359165952);
+
+  /* %175 = fused_linear(%172, %173, %174) blocks.3.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 359165952, params[81], params[82], LK_ACT_NONE, NULL,
+      arena + 309540864);
+
+  /* %176 = slice(%175) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192], a view of %175: no code */
+
+  /* %177 = slice(%175) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192], a view of %175: no code */
+
+  /* %178 = slice(%175) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192], a view of %175: no code */
+
+  /* %179 = sdpa(%176, %177, %178) {heads 4, kv_heads 4} blocks.3.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 309540864, 576, arena + 309541056, 576, arena + 309541248,
+      576, arena + 360376320, 0.14433756f);
+
+  /* %182 = fused_linear(%179, %180, %181) blocks.3.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 360376320, params[83], params[84], LK_ACT_NONE, NULL,
+      arena + 77070336);
+
+  /* %184 = mul_add(%182, %183, %168) blocks.3 : f32[B, 197, 192], written over %182 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 77070336, (const long[]){37824, 192, 1},
+      inputs[3], (const long[]){1, 0, 0}, arena + 356745216, (const long[]){37824, 192, 1},
+      arena + 77070336);
+
+  /* %185 = slice(%184) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], written into %221 from row 0 */
+  for (int b = 0; b < B; b++) {
+    lk_copy_rows(1, 192, arena + 77070336 + (long)b * 37824, 37824,
+        arena + 361586688 + (long)b * 37824, 192);
+  } // for b
+
+  /* %186 = slice(%184) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 77070528, 37824, arena + 408754176, 37632);
+
+  /* %188 = reshape(%187) {shape [768, 192]} blocks.3.conv.conv.0 : f32[768, 192], a view of %187: no code */
+
+  /* %189 = fused_linear(%186, %188) blocks.3.conv.conv.0 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 408754176, params[85], NULL, LK_ACT_NONE, NULL,
+      arena + 77070336);
+
+  /* %192 = batch_statistics(%189) blocks.3.conv.conv.1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 77070336, arena + 434076672);
+
+  /* %193 = slice(%192) {axis 0, start 0, length 2} blocks.3.conv.conv.1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 434076672, 2304, arena + 434127360, 1536);
+
+  /* %194 = batch_norm_act(%189, %192, %190, %191) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 77070336, arena + 434076672, params[86], params[87],
+      1e-05f, LK_ACT_HSWISH, arena + 86704128, arena + 81887232);
+
+  /* %196 = token_dwconv(%194, %195) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 81887232, params[90], NULL, LK_ACT_NONE,
+      arena + 86704128);
+
+  /* %199 = batch_statistics(%196) blocks.3.conv.conv.4 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 86704128, arena + 434078976);
+
+  /* %200 = slice(%199) {axis 0, start 0, length 2} blocks.3.conv.conv.4 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 434078976, 2304, arena + 434128896, 1536);
+
+  /* %201 = batch_norm_act(%196, %199, %197, %198) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 86704128, arena + 434078976, params[91], params[92],
+      1e-05f, LK_ACT_HSWISH, arena + 96337920, arena + 91521024);
+
+  /* %202 = mean(%201) {axis 0} blocks.3.conv.conv.6 : f32[B, 768] */
+  lk_mean_axis(B, 196, 768, arena + 91521024, arena + 433251840);
+
+  /* %205 = fused_linear(%202, %203, %204) blocks.3.conv.conv.6.fc.0 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 433251840, params[95], params[96], LK_ACT_NONE, NULL,
+      arena + 433952256);
+
+  /* %206 = relu(%205) blocks.3.conv.conv.6 : f32[B, 192] */
+  lk_relu(B * 192, arena + 433952256, arena + 433958400);
+
+  /* %209 = fused_linear(%206, %207, %208) blocks.3.conv.conv.6.fc.2 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 433958400, params[97], params[98], LK_ACT_NONE, NULL,
+      arena + 433276416);
+
+  /* %210 = hsigmoid(%209) blocks.3.conv.conv.6 : f32[B, 768] */
+  lk_hsigmoid(B * 768, arena + 433276416, arena + 433300992);
+
+  /* %211 = mul(%201, %210) blocks.3.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 91521024, (const long[]){150528, 768, 1},
+      arena + 433300992, (const long[]){768, 0, 1}, arena + 96337920);
+
+  /* %213 = reshape(%212) {shape [192, 768]} blocks.3.conv.conv.7 : f32[192, 768], a view of %212: no code */
+
+  /* %214 = fused_linear(%211, %213) blocks.3.conv.conv.7 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 96337920, params[99], NULL, LK_ACT_NONE, NULL,
+      arena + 409958400);
+
+  /* %217 = batch_statistics(%214) blocks.3.conv.conv.8 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 409958400, arena + 434157744);
+
+  /* %218 = slice(%217) {axis 0, start 0, length 2} blocks.3.conv.conv.8 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 434157744, 576, arena + 434163504, 384);
+
+  /* %219 = batch_norm_act(%214, %217, %215, %216) {eps 1e-05} blocks.3.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 409958400, arena + 434157744, params[100], params[101],
+      1e-05f, LK_ACT_NONE, arena + 102359040, arena + 101154816);
+
+  /* %220 = add(%186, %219) blocks.3.conv : f32[B, 196, 192], written into %221 from row 1 */
+  for (int b = 0; b < B; b++) {
+    lk_add(2, (const long[]){196, 192}, arena + 408754176 + (long)b * 37632, (const long[]){192, 1},
+        arena + 101154816 + (long)b * 37632, (const long[]){192, 1},
+        arena + 361586880 + (long)b * 37824);
+  } // for b
+
+  /* %221 = concat(%185, %220) {axis 0} blocks.3.conv : f32[B, 197, 192], its operands computed in place: no code */
+
+  /* %224 = normalize(%221) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 361586688, 1e-06f, arena + 362797056);
+
+  /* %225 = mul_add(%224, %222, %223) blocks.4.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 362797056, (const long[]){37824, 192, 1},
+      params[104], (const long[]){0, 0, 1}, params[105], (const long[]){0, 0, 1},
+      arena + 364007424);
+
+  /* %228 = fused_linear(%225, %226, %227) blocks.4.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 364007424, params[106], params[107], LK_ACT_NONE, NULL,
+      arena + 313171968);
+
+  /* %229 = slice(%228) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192], a view of %228: no code */
+
+  /* %230 = slice(%228) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192], a view of %228: no code */
+
+  /* %231 = slice(%228) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192], a view of %228: no code */
+
+  /* %232 = sdpa(%229, %230, %231) {heads 4, kv_heads 4} blocks.4.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 313171968, 576, arena + 313172160, 576, arena + 313172352,
+      576, arena + 365217792, 0.14433756f);
+
+  /* %235 = fused_linear(%232, %233, %234) blocks.4.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 365217792, params[108], params[109], LK_ACT_NONE, NULL,
+      arena + 101154816);
+
+  /* %237 = mul_add(%235, %236, %221) blocks.4 : f32[B, 197, 192], written over %235 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 101154816, (const long[]){37824, 192, 1},
+      inputs[4], (const long[]){1, 0, 0}, arena + 361586688, (const long[]){37824, 192, 1},
+      arena + 101154816);
+
+  /* %238 = slice(%237) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], written into %274 from row 0 */
+  for (int b = 0; b < B; b++) {
+    lk_copy_rows(1, 192, arena + 101154816 + (long)b * 37824, 37824,
+        arena + 366428160 + (long)b * 37824, 192);
+  } // for b
+
+  /* %239 = slice(%237) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 101155008, 37824, arena + 411162624, 37632);
+
+  /* %241 = reshape(%240) {shape [768, 192]} blocks.4.conv.conv.0 : f32[768, 192], a view of %240: no code */
+
+  /* %242 = fused_linear(%239, %241) blocks.4.conv.conv.0 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 411162624, params[110], NULL, LK_ACT_NONE, NULL,
+      arena + 101154816);
+
+  /* %245 = batch_statistics(%242) blocks.4.conv.conv.1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 101154816, arena + 434081280);
+
+  /* %246 = slice(%245) {axis 0, start 0, length 2} blocks.4.conv.conv.1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 434081280, 2304, arena + 434130432, 1536);
+
+  /* %247 = batch_norm_act(%242, %245, %243, %244) {eps 1e-05, act hswish} blocks.4.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 101154816, arena + 434081280, params[111], params[112],
+      1e-05f, LK_ACT_HSWISH, arena + 110788608, arena + 105971712);
+
+  /* %249 = token_dwconv(%247, %248) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 105971712, params[115], NULL,
+      LK_ACT_NONE, arena + 110788608);
+
+  /* %252 = batch_statistics(%249) blocks.4.conv.conv.4 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 110788608, arena + 434083584);
+
+  /* %253 = slice(%252) {axis 0, start 0, length 2} blocks.4.conv.conv.4 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 434083584, 2304, arena + 434131968, 1536);
+
+  /* %254 = batch_norm_act(%249, %252, %250, %251) {eps 1e-05, act hswish} blocks.4.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 110788608, arena + 434083584, params[116], params[117],
+      1e-05f, LK_ACT_HSWISH, arena + 120422400, arena + 115605504);
+
+  /* %255 = mean(%254) {axis 0} blocks.4.conv.conv.6 : f32[B, 768] */
+  lk_mean_axis(B, 196, 768, arena + 115605504, arena + 433325568);
+
+  /* %258 = fused_linear(%255, %256, %257) blocks.4.conv.conv.6.fc.0 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 433325568, params[120], params[121], LK_ACT_NONE, NULL,
+      arena + 433964544);
+
+  /* %259 = relu(%258) blocks.4.conv.conv.6 : f32[B, 192] */
+  lk_relu(B * 192, arena + 433964544, arena + 433970688);
+
+  /* %262 = fused_linear(%259, %260, %261) blocks.4.conv.conv.6.fc.2 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 433970688, params[122], params[123], LK_ACT_NONE, NULL,
+      arena + 433350144);
+
+  /* %263 = hsigmoid(%262) blocks.4.conv.conv.6 : f32[B, 768] */
+  lk_hsigmoid(B * 768, arena + 433350144, arena + 433374720);
+
+  /* %264 = mul(%254, %263) blocks.4.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 115605504, (const long[]){150528, 768, 1},
+      arena + 433374720, (const long[]){768, 0, 1}, arena + 120422400);
+
+  /* %266 = reshape(%265) {shape [192, 768]} blocks.4.conv.conv.7 : f32[192, 768], a view of %265: no code */
+
+  /* %267 = fused_linear(%264, %266) blocks.4.conv.conv.7 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 120422400, params[124], NULL, LK_ACT_NONE, NULL,
+      arena + 412366848);
+
+  /* %270 = batch_statistics(%267) blocks.4.conv.conv.8 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 412366848, arena + 434158320);
+
+  /* %271 = slice(%270) {axis 0, start 0, length 2} blocks.4.conv.conv.8 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 434158320, 576, arena + 434163888, 384);
+
+  /* %272 = batch_norm_act(%267, %270, %268, %269) {eps 1e-05} blocks.4.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 412366848, arena + 434158320, params[125], params[126],
+      1e-05f, LK_ACT_NONE, arena + 126443520, arena + 125239296);
+
+  /* %273 = add(%239, %272) blocks.4.conv : f32[B, 196, 192], written into %274 from row 1 */
+  for (int b = 0; b < B; b++) {
+    lk_add(2, (const long[]){196, 192}, arena + 411162624 + (long)b * 37632, (const long[]){192, 1},
+        arena + 125239296 + (long)b * 37632, (const long[]){192, 1},
+        arena + 366428352 + (long)b * 37824);
+  } // for b
+
+  /* %274 = concat(%238, %273) {axis 0} blocks.4.conv : f32[B, 197, 192], its operands computed in place: no code */
+
+  /* %277 = normalize(%274) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 366428160, 1e-06f, arena + 367638528);
+
+  /* %278 = mul_add(%277, %275, %276) blocks.5.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 367638528, (const long[]){37824, 192, 1},
+      params[129], (const long[]){0, 0, 1}, params[130], (const long[]){0, 0, 1},
+      arena + 368848896);
+
+  /* %281 = fused_linear(%278, %279, %280) blocks.5.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 368848896, params[131], params[132], LK_ACT_NONE, NULL,
+      arena + 316803072);
+
+  /* %282 = slice(%281) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192], a view of %281: no code */
+
+  /* %283 = slice(%281) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192], a view of %281: no code */
+
+  /* %284 = slice(%281) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192], a view of %281: no code */
+
+  /* %285 = sdpa(%282, %283, %284) {heads 4, kv_heads 4} blocks.5.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 316803072, 576, arena + 316803264, 576, arena + 316803456,
+      576, arena + 370059264, 0.14433756f);
+
+  /* %288 = fused_linear(%285, %286, %287) blocks.5.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 370059264, params[133], params[134], LK_ACT_NONE, NULL,
+      arena + 125239296);
+
+  /* %290 = mul_add(%288, %289, %274) blocks.5 : f32[B, 197, 192], written over %288 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 125239296, (const long[]){37824, 192, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 366428160, (const long[]){37824, 192, 1},
+      arena + 125239296);
+
+  /* %291 = slice(%290) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], written into %327 from row 0 */
+  for (int b = 0; b < B; b++) {
+    lk_copy_rows(1, 192, arena + 125239296 + (long)b * 37824, 37824,
+        arena + 371269632 + (long)b * 37824, 192);
+  } // for b
+
+  /* %292 = slice(%290) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 125239488, 37824, arena + 413571072, 37632);
+
+  /* %294 = reshape(%293) {shape [768, 192]} blocks.5.conv.conv.0 : f32[768, 192], a view of %293: no code */
+
+  /* %295 = fused_linear(%292, %294) blocks.5.conv.conv.0 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 413571072, params[135], NULL, LK_ACT_NONE, NULL,
+      arena + 125239296);
+
+  /* %298 = batch_statistics(%295) blocks.5.conv.conv.1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 125239296, arena + 434085888);
+
+  /* %299 = slice(%298) {axis 0, start 0, length 2} blocks.5.conv.conv.1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 434085888, 2304, arena + 434133504, 1536);
+
+  /* %300 = batch_norm_act(%295, %298, %296, %297) {eps 1e-05, act hswish} blocks.5.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 125239296, arena + 434085888, params[136], params[137],
+      1e-05f, LK_ACT_HSWISH, arena + 134873088, arena + 130056192);
+
+  /* %302 = token_dwconv(%300, %301) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 130056192, params[140], NULL,
+      LK_ACT_NONE, arena + 134873088);
+
+  /* %305 = batch_statistics(%302) blocks.5.conv.conv.4 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 134873088, arena + 434088192);
+
+  /* %306 = slice(%305) {axis 0, start 0, length 2} blocks.5.conv.conv.4 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 434088192, 2304, arena + 434135040, 1536);
+
+  /* %307 = batch_norm_act(%302, %305, %303, %304) {eps 1e-05, act hswish} blocks.5.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 134873088, arena + 434088192, params[141], params[142],
+      1e-05f, LK_ACT_HSWISH, arena + 144506880, arena + 139689984);
+
+  /* %308 = mean(%307) {axis 0} blocks.5.conv.conv.6 : f32[B, 768] */
+  lk_mean_axis(B, 196, 768, arena + 139689984, arena + 433399296);
+
+  /* %311 = fused_linear(%308, %309, %310) blocks.5.conv.conv.6.fc.0 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 433399296, params[145], params[146], LK_ACT_NONE, NULL,
+      arena + 433976832);
+
+  /* %312 = relu(%311) blocks.5.conv.conv.6 : f32[B, 192] */
+  lk_relu(B * 192, arena + 433976832, arena + 433982976);
+
+  /* %315 = fused_linear(%312, %313, %314) blocks.5.conv.conv.6.fc.2 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 433982976, params[147], params[148], LK_ACT_NONE, NULL,
+      arena + 433423872);
+
+  /* %316 = hsigmoid(%315) blocks.5.conv.conv.6 : f32[B, 768] */
+  lk_hsigmoid(B * 768, arena + 433423872, arena + 433448448);
+
+  /* %317 = mul(%307, %316) blocks.5.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 139689984, (const long[]){150528, 768, 1},
+      arena + 433448448, (const long[]){768, 0, 1}, arena + 144506880);
+
+  /* %319 = reshape(%318) {shape [192, 768]} blocks.5.conv.conv.7 : f32[192, 768], a view of %318: no code */
+
+  /* %320 = fused_linear(%317, %319) blocks.5.conv.conv.7 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 144506880, params[149], NULL, LK_ACT_NONE, NULL,
+      arena + 414775296);
+
+  /* %323 = batch_statistics(%320) blocks.5.conv.conv.8 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 414775296, arena + 434158896);
+
+  /* %324 = slice(%323) {axis 0, start 0, length 2} blocks.5.conv.conv.8 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 434158896, 576, arena + 434164272, 384);
+
+  /* %325 = batch_norm_act(%320, %323, %321, %322) {eps 1e-05} blocks.5.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 414775296, arena + 434158896, params[150], params[151],
+      1e-05f, LK_ACT_NONE, arena + 150528000, arena + 149323776);
+
+  /* %326 = add(%292, %325) blocks.5.conv : f32[B, 196, 192], written into %327 from row 1 */
+  for (int b = 0; b < B; b++) {
+    lk_add(2, (const long[]){196, 192}, arena + 413571072 + (long)b * 37632, (const long[]){192, 1},
+        arena + 149323776 + (long)b * 37632, (const long[]){192, 1},
+        arena + 371269824 + (long)b * 37824);
+  } // for b
+
+  /* %327 = concat(%291, %326) {axis 0} blocks.5.conv : f32[B, 197, 192], its operands computed in place: no code */
+
+  /* %330 = normalize(%327) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 371269632, 1e-06f, arena + 372480000);
+
+  /* %331 = mul_add(%330, %328, %329) blocks.6.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 372480000, (const long[]){37824, 192, 1},
+      params[154], (const long[]){0, 0, 1}, params[155], (const long[]){0, 0, 1},
+      arena + 373690368);
+
+  /* %334 = fused_linear(%331, %332, %333) blocks.6.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 373690368, params[156], params[157], LK_ACT_NONE, NULL,
+      arena + 320434176);
+
+  /* %335 = slice(%334) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192], a view of %334: no code */
+
+  /* %336 = slice(%334) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192], a view of %334: no code */
+
+  /* %337 = slice(%334) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192], a view of %334: no code */
+
+  /* %338 = sdpa(%335, %336, %337) {heads 4, kv_heads 4} blocks.6.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 320434176, 576, arena + 320434368, 576, arena + 320434560,
+      576, arena + 374900736, 0.14433756f);
+
+  /* %341 = fused_linear(%338, %339, %340) blocks.6.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 374900736, params[158], params[159], LK_ACT_NONE, NULL,
+      arena + 149323776);
+
+  /* %343 = mul_add(%341, %342, %327) blocks.6 : f32[B, 197, 192], written over %341 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 149323776, (const long[]){37824, 192, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 371269632, (const long[]){37824, 192, 1},
+      arena + 149323776);
+
+  /* %344 = slice(%343) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], written into %380 from row 0 */
+  for (int b = 0; b < B; b++) {
+    lk_copy_rows(1, 192, arena + 149323776 + (long)b * 37824, 37824,
+        arena + 376111104 + (long)b * 37824, 192);
+  } // for b
+
+  /* %345 = slice(%343) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 149323968, 37824, arena + 415979520, 37632);
+
+  /* %347 = reshape(%346) {shape [768, 192]} blocks.6.conv.conv.0 : f32[768, 192], a view of %346: no code */
+
+  /* %348 = fused_linear(%345, %347) blocks.6.conv.conv.0 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 415979520, params[160], NULL, LK_ACT_NONE, NULL,
+      arena + 149323776);
+
+  /* %351 = batch_statistics(%348) blocks.6.conv.conv.1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 149323776, arena + 434090496);
+
+  /* %352 = slice(%351) {axis 0, start 0, length 2} blocks.6.conv.conv.1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 434090496, 2304, arena + 434136576, 1536);
+
+  /* %353 = batch_norm_act(%348, %351, %349, %350) {eps 1e-05, act hswish} blocks.6.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 149323776, arena + 434090496, params[161], params[162],
+      1e-05f, LK_ACT_HSWISH, arena + 158957568, arena + 154140672);
+
+  /* %355 = token_dwconv(%353, %354) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 154140672, params[165], NULL,
+      LK_ACT_NONE, arena + 158957568);
+
+  /* %358 = batch_statistics(%355) blocks.6.conv.conv.4 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 158957568, arena + 434092800);
+
+  /* %359 = slice(%358) {axis 0, start 0, length 2} blocks.6.conv.conv.4 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 434092800, 2304, arena + 434138112, 1536);
+
+  /* %360 = batch_norm_act(%355, %358, %356, %357) {eps 1e-05, act hswish} blocks.6.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 158957568, arena + 434092800, params[166], params[167],
+      1e-05f, LK_ACT_HSWISH, arena + 168591360, arena + 163774464);
+
+  /* %361 = mean(%360) {axis 0} blocks.6.conv.conv.6 : f32[B, 768] */
+  lk_mean_axis(B, 196, 768, arena + 163774464, arena + 433473024);
+
+  /* %364 = fused_linear(%361, %362, %363) blocks.6.conv.conv.6.fc.0 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 433473024, params[170], params[171], LK_ACT_NONE, NULL,
+      arena + 433989120);
+
+  /* %365 = relu(%364) blocks.6.conv.conv.6 : f32[B, 192] */
+  lk_relu(B * 192, arena + 433989120, arena + 433995264);
+
+  /* %368 = fused_linear(%365, %366, %367) blocks.6.conv.conv.6.fc.2 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 433995264, params[172], params[173], LK_ACT_NONE, NULL,
+      arena + 433497600);
+
+  /* %369 = hsigmoid(%368) blocks.6.conv.conv.6 : f32[B, 768] */
+  lk_hsigmoid(B * 768, arena + 433497600, arena + 433522176);
+
+  /* %370 = mul(%360, %369) blocks.6.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 163774464, (const long[]){150528, 768, 1},
+      arena + 433522176, (const long[]){768, 0, 1}, arena + 168591360);
+
+  /* %372 = reshape(%371) {shape [192, 768]} blocks.6.conv.conv.7 : f32[192, 768], a view of %371: no code */
+
+  /* %373 = fused_linear(%370, %372) blocks.6.conv.conv.7 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 168591360, params[174], NULL, LK_ACT_NONE, NULL,
+      arena + 417183744);
+
+  /* %376 = batch_statistics(%373) blocks.6.conv.conv.8 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 417183744, arena + 434159472);
+
+  /* %377 = slice(%376) {axis 0, start 0, length 2} blocks.6.conv.conv.8 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 434159472, 576, arena + 434164656, 384);
+
+  /* %378 = batch_norm_act(%373, %376, %374, %375) {eps 1e-05} blocks.6.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 417183744, arena + 434159472, params[175], params[176],
+      1e-05f, LK_ACT_NONE, arena + 174612480, arena + 173408256);
+
+  /* %379 = add(%345, %378) blocks.6.conv : f32[B, 196, 192], written into %380 from row 1 */
+  for (int b = 0; b < B; b++) {
+    lk_add(2, (const long[]){196, 192}, arena + 415979520 + (long)b * 37632, (const long[]){192, 1},
+        arena + 173408256 + (long)b * 37632, (const long[]){192, 1},
+        arena + 376111296 + (long)b * 37824);
+  } // for b
+
+  /* %380 = concat(%344, %379) {axis 0} blocks.6.conv : f32[B, 197, 192], its operands computed in place: no code */
+
+  /* %383 = normalize(%380) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 376111104, 1e-06f, arena + 377321472);
+
+  /* %384 = mul_add(%383, %381, %382) blocks.7.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 377321472, (const long[]){37824, 192, 1},
+      params[179], (const long[]){0, 0, 1}, params[180], (const long[]){0, 0, 1},
+      arena + 378531840);
+
+  /* %387 = fused_linear(%384, %385, %386) blocks.7.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 378531840, params[181], params[182], LK_ACT_NONE, NULL,
+      arena + 324065280);
+
+  /* %388 = slice(%387) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192], a view of %387: no code */
+
+  /* %389 = slice(%387) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192], a view of %387: no code */
+
+  /* %390 = slice(%387) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192], a view of %387: no code */
+
+  /* %391 = sdpa(%388, %389, %390) {heads 4, kv_heads 4} blocks.7.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 324065280, 576, arena + 324065472, 576, arena + 324065664,
+      576, arena + 379742208, 0.14433756f);
+
+  /* %394 = fused_linear(%391, %392, %393) blocks.7.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 379742208, params[183], params[184], LK_ACT_NONE, NULL,
+      arena + 173408256);
+
+  /* %396 = mul_add(%394, %395, %380) blocks.7 : f32[B, 197, 192], written over %394 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 173408256, (const long[]){37824, 192, 1},
+      inputs[7], (const long[]){1, 0, 0}, arena + 376111104, (const long[]){37824, 192, 1},
+      arena + 173408256);
+
+  /* %397 = slice(%396) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], written into %433 from row 0 */
+  for (int b = 0; b < B; b++) {
+    lk_copy_rows(1, 192, arena + 173408256 + (long)b * 37824, 37824,
+        arena + 380952576 + (long)b * 37824, 192);
+  } // for b
+
+  /* %398 = slice(%396) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 173408448, 37824, arena + 418387968, 37632);
+
+  /* %400 = reshape(%399) {shape [768, 192]} blocks.7.conv.conv.0 : f32[768, 192], a view of %399: no code */
+
+  /* %401 = fused_linear(%398, %400) blocks.7.conv.conv.0 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 418387968, params[185], NULL, LK_ACT_NONE, NULL,
+      arena + 173408256);
+
+  /* %404 = batch_statistics(%401) blocks.7.conv.conv.1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 173408256, arena + 434095104);
+
+  /* %405 = slice(%404) {axis 0, start 0, length 2} blocks.7.conv.conv.1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 434095104, 2304, arena + 434139648, 1536);
+
+  /* %406 = batch_norm_act(%401, %404, %402, %403) {eps 1e-05, act hswish} blocks.7.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 173408256, arena + 434095104, params[186], params[187],
+      1e-05f, LK_ACT_HSWISH, arena + 183042048, arena + 178225152);
+
+  /* %408 = token_dwconv(%406, %407) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 178225152, params[190], NULL,
+      LK_ACT_NONE, arena + 183042048);
+
+  /* %411 = batch_statistics(%408) blocks.7.conv.conv.4 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 183042048, arena + 434097408);
+
+  /* %412 = slice(%411) {axis 0, start 0, length 2} blocks.7.conv.conv.4 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 434097408, 2304, arena + 434141184, 1536);
+
+  /* %413 = batch_norm_act(%408, %411, %409, %410) {eps 1e-05, act hswish} blocks.7.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 183042048, arena + 434097408, params[191], params[192],
+      1e-05f, LK_ACT_HSWISH, arena + 192675840, arena + 187858944);
+
+  /* %414 = mean(%413) {axis 0} blocks.7.conv.conv.6 : f32[B, 768] */
+  lk_mean_axis(B, 196, 768, arena + 187858944, arena + 433546752);
+
+  /* %417 = fused_linear(%414, %415, %416) blocks.7.conv.conv.6.fc.0 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 433546752, params[195], params[196], LK_ACT_NONE, NULL,
+      arena + 434001408);
+
+  /* %418 = relu(%417) blocks.7.conv.conv.6 : f32[B, 192] */
+  lk_relu(B * 192, arena + 434001408, arena + 434007552);
+
+  /* %421 = fused_linear(%418, %419, %420) blocks.7.conv.conv.6.fc.2 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 434007552, params[197], params[198], LK_ACT_NONE, NULL,
+      arena + 433571328);
+
+  /* %422 = hsigmoid(%421) blocks.7.conv.conv.6 : f32[B, 768] */
+  lk_hsigmoid(B * 768, arena + 433571328, arena + 433595904);
+
+  /* %423 = mul(%413, %422) blocks.7.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 187858944, (const long[]){150528, 768, 1},
+      arena + 433595904, (const long[]){768, 0, 1}, arena + 192675840);
+
+  /* %425 = reshape(%424) {shape [192, 768]} blocks.7.conv.conv.7 : f32[192, 768], a view of %424: no code */
+
+  /* %426 = fused_linear(%423, %425) blocks.7.conv.conv.7 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 192675840, params[199], NULL, LK_ACT_NONE, NULL,
+      arena + 419592192);
+
+  /* %429 = batch_statistics(%426) blocks.7.conv.conv.8 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 419592192, arena + 434160048);
+
+  /* %430 = slice(%429) {axis 0, start 0, length 2} blocks.7.conv.conv.8 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 434160048, 576, arena + 434165040, 384);
+
+  /* %431 = batch_norm_act(%426, %429, %427, %428) {eps 1e-05} blocks.7.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 419592192, arena + 434160048, params[200], params[201],
+      1e-05f, LK_ACT_NONE, arena + 198696960, arena + 197492736);
+
+  /* %432 = add(%398, %431) blocks.7.conv : f32[B, 196, 192], written into %433 from row 1 */
+  for (int b = 0; b < B; b++) {
+    lk_add(2, (const long[]){196, 192}, arena + 418387968 + (long)b * 37632, (const long[]){192, 1},
+        arena + 197492736 + (long)b * 37632, (const long[]){192, 1},
+        arena + 380952768 + (long)b * 37824);
+  } // for b
+
+  /* %433 = concat(%397, %432) {axis 0} blocks.7.conv : f32[B, 197, 192], its operands computed in place: no code */
+
+  /* %436 = normalize(%433) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 380952576, 1e-06f, arena + 382162944);
+
+  /* %437 = mul_add(%436, %434, %435) blocks.8.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 382162944, (const long[]){37824, 192, 1},
+      params[204], (const long[]){0, 0, 1}, params[205], (const long[]){0, 0, 1},
+      arena + 383373312);
+
+  /* %440 = fused_linear(%437, %438, %439) blocks.8.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 383373312, params[206], params[207], LK_ACT_NONE, NULL,
+      arena + 327696384);
+
+  /* %441 = slice(%440) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192], a view of %440: no code */
+
+  /* %442 = slice(%440) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192], a view of %440: no code */
+
+  /* %443 = slice(%440) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192], a view of %440: no code */
+
+  /* %444 = sdpa(%441, %442, %443) {heads 4, kv_heads 4} blocks.8.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 327696384, 576, arena + 327696576, 576, arena + 327696768,
+      576, arena + 384583680, 0.14433756f);
+
+  /* %447 = fused_linear(%444, %445, %446) blocks.8.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 384583680, params[208], params[209], LK_ACT_NONE, NULL,
+      arena + 197492736);
+
+  /* %449 = mul_add(%447, %448, %433) blocks.8 : f32[B, 197, 192], written over %447 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 197492736, (const long[]){37824, 192, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 380952576, (const long[]){37824, 192, 1},
+      arena + 197492736);
+
+  /* %450 = slice(%449) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], written into %486 from row 0 */
+  for (int b = 0; b < B; b++) {
+    lk_copy_rows(1, 192, arena + 197492736 + (long)b * 37824, 37824,
+        arena + 385794048 + (long)b * 37824, 192);
+  } // for b
+
+  /* %451 = slice(%449) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 197492928, 37824, arena + 420796416, 37632);
+
+  /* %453 = reshape(%452) {shape [768, 192]} blocks.8.conv.conv.0 : f32[768, 192], a view of %452: no code */
+
+  /* %454 = fused_linear(%451, %453) blocks.8.conv.conv.0 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 420796416, params[210], NULL, LK_ACT_NONE, NULL,
+      arena + 197492736);
+
+  /* %457 = batch_statistics(%454) blocks.8.conv.conv.1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 197492736, arena + 434099712);
+
+  /* %458 = slice(%457) {axis 0, start 0, length 2} blocks.8.conv.conv.1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 434099712, 2304, arena + 434142720, 1536);
+
+  /* %459 = batch_norm_act(%454, %457, %455, %456) {eps 1e-05, act hswish} blocks.8.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 197492736, arena + 434099712, params[211], params[212],
+      1e-05f, LK_ACT_HSWISH, arena + 207126528, arena + 202309632);
+
+  /* %461 = token_dwconv(%459, %460) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 202309632, params[215], NULL,
+      LK_ACT_NONE, arena + 207126528);
+
+  /* %464 = batch_statistics(%461) blocks.8.conv.conv.4 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 207126528, arena + 434102016);
+
+  /* %465 = slice(%464) {axis 0, start 0, length 2} blocks.8.conv.conv.4 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 434102016, 2304, arena + 434144256, 1536);
+
+  /* %466 = batch_norm_act(%461, %464, %462, %463) {eps 1e-05, act hswish} blocks.8.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 207126528, arena + 434102016, params[216], params[217],
+      1e-05f, LK_ACT_HSWISH, arena + 216760320, arena + 211943424);
+
+  /* %467 = mean(%466) {axis 0} blocks.8.conv.conv.6 : f32[B, 768] */
+  lk_mean_axis(B, 196, 768, arena + 211943424, arena + 433620480);
+
+  /* %470 = fused_linear(%467, %468, %469) blocks.8.conv.conv.6.fc.0 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 433620480, params[220], params[221], LK_ACT_NONE, NULL,
+      arena + 434013696);
+
+  /* %471 = relu(%470) blocks.8.conv.conv.6 : f32[B, 192] */
+  lk_relu(B * 192, arena + 434013696, arena + 434019840);
+
+  /* %474 = fused_linear(%471, %472, %473) blocks.8.conv.conv.6.fc.2 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 434019840, params[222], params[223], LK_ACT_NONE, NULL,
+      arena + 433645056);
+
+  /* %475 = hsigmoid(%474) blocks.8.conv.conv.6 : f32[B, 768] */
+  lk_hsigmoid(B * 768, arena + 433645056, arena + 433669632);
+
+  /* %476 = mul(%466, %475) blocks.8.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 211943424, (const long[]){150528, 768, 1},
+      arena + 433669632, (const long[]){768, 0, 1}, arena + 216760320);
+
+  /* %478 = reshape(%477) {shape [192, 768]} blocks.8.conv.conv.7 : f32[192, 768], a view of %477: no code */
+
+  /* %479 = fused_linear(%476, %478) blocks.8.conv.conv.7 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 216760320, params[224], NULL, LK_ACT_NONE, NULL,
+      arena + 422000640);
+
+  /* %482 = batch_statistics(%479) blocks.8.conv.conv.8 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 422000640, arena + 434160624);
+
+  /* %483 = slice(%482) {axis 0, start 0, length 2} blocks.8.conv.conv.8 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 434160624, 576, arena + 434165424, 384);
+
+  /* %484 = batch_norm_act(%479, %482, %480, %481) {eps 1e-05} blocks.8.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 422000640, arena + 434160624, params[225], params[226],
+      1e-05f, LK_ACT_NONE, arena + 222781440, arena + 221577216);
+
+  /* %485 = add(%451, %484) blocks.8.conv : f32[B, 196, 192], written into %486 from row 1 */
+  for (int b = 0; b < B; b++) {
+    lk_add(2, (const long[]){196, 192}, arena + 420796416 + (long)b * 37632, (const long[]){192, 1},
+        arena + 221577216 + (long)b * 37632, (const long[]){192, 1},
+        arena + 385794240 + (long)b * 37824);
+  } // for b
+
+  /* %486 = concat(%450, %485) {axis 0} blocks.8.conv : f32[B, 197, 192], its operands computed in place: no code */
+
+  /* %489 = normalize(%486) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 385794048, 1e-06f, arena + 387004416);
+
+  /* %490 = mul_add(%489, %487, %488) blocks.9.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 387004416, (const long[]){37824, 192, 1},
+      params[229], (const long[]){0, 0, 1}, params[230], (const long[]){0, 0, 1},
+      arena + 388214784);
+
+  /* %493 = fused_linear(%490, %491, %492) blocks.9.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 388214784, params[231], params[232], LK_ACT_NONE, NULL,
+      arena + 331327488);
+
+  /* %494 = slice(%493) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192], a view of %493: no code */
+
+  /* %495 = slice(%493) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192], a view of %493: no code */
+
+  /* %496 = slice(%493) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192], a view of %493: no code */
+
+  /* %497 = sdpa(%494, %495, %496) {heads 4, kv_heads 4} blocks.9.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 331327488, 576, arena + 331327680, 576, arena + 331327872,
+      576, arena + 389425152, 0.14433756f);
+
+  /* %500 = fused_linear(%497, %498, %499) blocks.9.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 389425152, params[233], params[234], LK_ACT_NONE, NULL,
+      arena + 221577216);
+
+  /* %502 = mul_add(%500, %501, %486) blocks.9 : f32[B, 197, 192], written over %500 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 221577216, (const long[]){37824, 192, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 385794048, (const long[]){37824, 192, 1},
+      arena + 221577216);
+
+  /* %503 = slice(%502) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], written into %539 from row 0 */
+  for (int b = 0; b < B; b++) {
+    lk_copy_rows(1, 192, arena + 221577216 + (long)b * 37824, 37824,
+        arena + 390635520 + (long)b * 37824, 192);
+  } // for b
+
+  /* %504 = slice(%502) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 221577408, 37824, arena + 423204864, 37632);
+
+  /* %506 = reshape(%505) {shape [768, 192]} blocks.9.conv.conv.0 : f32[768, 192], a view of %505: no code */
+
+  /* %507 = fused_linear(%504, %506) blocks.9.conv.conv.0 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 423204864, params[235], NULL, LK_ACT_NONE, NULL,
+      arena + 221577216);
+
+  /* %510 = batch_statistics(%507) blocks.9.conv.conv.1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 221577216, arena + 434104320);
+
+  /* %511 = slice(%510) {axis 0, start 0, length 2} blocks.9.conv.conv.1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 434104320, 2304, arena + 434145792, 1536);
+
+  /* %512 = batch_norm_act(%507, %510, %508, %509) {eps 1e-05, act hswish} blocks.9.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 221577216, arena + 434104320, params[236], params[237],
+      1e-05f, LK_ACT_HSWISH, arena + 231211008, arena + 226394112);
+
+  /* %514 = token_dwconv(%512, %513) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 226394112, params[240], NULL,
+      LK_ACT_NONE, arena + 231211008);
+
+  /* %517 = batch_statistics(%514) blocks.9.conv.conv.4 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 231211008, arena + 434106624);
+
+  /* %518 = slice(%517) {axis 0, start 0, length 2} blocks.9.conv.conv.4 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 434106624, 2304, arena + 434147328, 1536);
+
+  /* %519 = batch_norm_act(%514, %517, %515, %516) {eps 1e-05, act hswish} blocks.9.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 231211008, arena + 434106624, params[241], params[242],
+      1e-05f, LK_ACT_HSWISH, arena + 240844800, arena + 236027904);
+
+  /* %520 = mean(%519) {axis 0} blocks.9.conv.conv.6 : f32[B, 768] */
+  lk_mean_axis(B, 196, 768, arena + 236027904, arena + 433694208);
+
+  /* %523 = fused_linear(%520, %521, %522) blocks.9.conv.conv.6.fc.0 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 433694208, params[245], params[246], LK_ACT_NONE, NULL,
+      arena + 434025984);
+
+  /* %524 = relu(%523) blocks.9.conv.conv.6 : f32[B, 192] */
+  lk_relu(B * 192, arena + 434025984, arena + 434032128);
+
+  /* %527 = fused_linear(%524, %525, %526) blocks.9.conv.conv.6.fc.2 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 434032128, params[247], params[248], LK_ACT_NONE, NULL,
+      arena + 433718784);
+
+  /* %528 = hsigmoid(%527) blocks.9.conv.conv.6 : f32[B, 768] */
+  lk_hsigmoid(B * 768, arena + 433718784, arena + 433743360);
+
+  /* %529 = mul(%519, %528) blocks.9.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 236027904, (const long[]){150528, 768, 1},
+      arena + 433743360, (const long[]){768, 0, 1}, arena + 240844800);
+
+  /* %531 = reshape(%530) {shape [192, 768]} blocks.9.conv.conv.7 : f32[192, 768], a view of %530: no code */
+
+  /* %532 = fused_linear(%529, %531) blocks.9.conv.conv.7 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 240844800, params[249], NULL, LK_ACT_NONE, NULL,
+      arena + 424409088);
+
+  /* %535 = batch_statistics(%532) blocks.9.conv.conv.8 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 424409088, arena + 434161200);
+
+  /* %536 = slice(%535) {axis 0, start 0, length 2} blocks.9.conv.conv.8 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 434161200, 576, arena + 434165808, 384);
+
+  /* %537 = batch_norm_act(%532, %535, %533, %534) {eps 1e-05} blocks.9.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 424409088, arena + 434161200, params[250], params[251],
+      1e-05f, LK_ACT_NONE, arena + 246865920, arena + 245661696);
+
+  /* %538 = add(%504, %537) blocks.9.conv : f32[B, 196, 192], written into %539 from row 1 */
+  for (int b = 0; b < B; b++) {
+    lk_add(2, (const long[]){196, 192}, arena + 423204864 + (long)b * 37632, (const long[]){192, 1},
+        arena + 245661696 + (long)b * 37632, (const long[]){192, 1},
+        arena + 390635712 + (long)b * 37824);
+  } // for b
+
+  /* %539 = concat(%503, %538) {axis 0} blocks.9.conv : f32[B, 197, 192], its operands computed in place: no code */
+
+  /* %542 = normalize(%539) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 390635520, 1e-06f, arena + 391845888);
+
+  /* %543 = mul_add(%542, %540, %541) blocks.10.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 391845888, (const long[]){37824, 192, 1},
+      params[254], (const long[]){0, 0, 1}, params[255], (const long[]){0, 0, 1},
+      arena + 393056256);
+
+  /* %546 = fused_linear(%543, %544, %545) blocks.10.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 393056256, params[256], params[257], LK_ACT_NONE, NULL,
+      arena + 334958592);
+
+  /* %547 = slice(%546) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192], a view of %546: no code */
+
+  /* %548 = slice(%546) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192], a view of %546: no code */
+
+  /* %549 = slice(%546) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192], a view of %546: no code */
+
+  /* %550 = sdpa(%547, %548, %549) {heads 4, kv_heads 4} blocks.10.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 334958592, 576, arena + 334958784, 576, arena + 334958976,
+      576, arena + 394266624, 0.14433756f);
+
+  /* %553 = fused_linear(%550, %551, %552) blocks.10.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 394266624, params[258], params[259], LK_ACT_NONE, NULL,
+      arena + 245661696);
+
+  /* %555 = mul_add(%553, %554, %539) blocks.10 : f32[B, 197, 192], written over %553 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 245661696, (const long[]){37824, 192, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 390635520, (const long[]){37824, 192, 1},
+      arena + 245661696);
+
+  /* %556 = slice(%555) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], written into %592 from row 0 */
+  for (int b = 0; b < B; b++) {
+    lk_copy_rows(1, 192, arena + 245661696 + (long)b * 37824, 37824,
+        arena + 395476992 + (long)b * 37824, 192);
+  } // for b
+
+  /* %557 = slice(%555) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 245661888, 37824, arena + 425613312, 37632);
+
+  /* %559 = reshape(%558) {shape [768, 192]} blocks.10.conv.conv.0 : f32[768, 192], a view of %558: no code */
+
+  /* %560 = fused_linear(%557, %559) blocks.10.conv.conv.0 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 425613312, params[260], NULL, LK_ACT_NONE, NULL,
+      arena + 245661696);
+
+  /* %563 = batch_statistics(%560) blocks.10.conv.conv.1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 245661696, arena + 434108928);
+
+  /* %564 = slice(%563) {axis 0, start 0, length 2} blocks.10.conv.conv.1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 434108928, 2304, arena + 434148864, 1536);
+
+  /* %565 = batch_norm_act(%560, %563, %561, %562) {eps 1e-05, act hswish} blocks.10.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 245661696, arena + 434108928, params[261], params[262],
+      1e-05f, LK_ACT_HSWISH, arena + 255295488, arena + 250478592);
+
+  /* %567 = token_dwconv(%565, %566) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 250478592, params[265], NULL,
+      LK_ACT_NONE, arena + 255295488);
+
+  /* %570 = batch_statistics(%567) blocks.10.conv.conv.4 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 255295488, arena + 434111232);
+
+  /* %571 = slice(%570) {axis 0, start 0, length 2} blocks.10.conv.conv.4 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 434111232, 2304, arena + 434150400, 1536);
+
+  /* %572 = batch_norm_act(%567, %570, %568, %569) {eps 1e-05, act hswish} blocks.10.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 255295488, arena + 434111232, params[266], params[267],
+      1e-05f, LK_ACT_HSWISH, arena + 264929280, arena + 260112384);
+
+  /* %573 = mean(%572) {axis 0} blocks.10.conv.conv.6 : f32[B, 768] */
+  lk_mean_axis(B, 196, 768, arena + 260112384, arena + 433767936);
+
+  /* %576 = fused_linear(%573, %574, %575) blocks.10.conv.conv.6.fc.0 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 433767936, params[270], params[271], LK_ACT_NONE, NULL,
+      arena + 434038272);
+
+  /* %577 = relu(%576) blocks.10.conv.conv.6 : f32[B, 192] */
+  lk_relu(B * 192, arena + 434038272, arena + 434044416);
+
+  /* %580 = fused_linear(%577, %578, %579) blocks.10.conv.conv.6.fc.2 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 434044416, params[272], params[273], LK_ACT_NONE, NULL,
+      arena + 433792512);
+
+  /* %581 = hsigmoid(%580) blocks.10.conv.conv.6 : f32[B, 768] */
+  lk_hsigmoid(B * 768, arena + 433792512, arena + 433817088);
+
+  /* %582 = mul(%572, %581) blocks.10.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 260112384, (const long[]){150528, 768, 1},
+      arena + 433817088, (const long[]){768, 0, 1}, arena + 264929280);
+
+  /* %584 = reshape(%583) {shape [192, 768]} blocks.10.conv.conv.7 : f32[192, 768], a view of %583: no code */
+
+  /* %585 = fused_linear(%582, %584) blocks.10.conv.conv.7 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 264929280, params[274], NULL, LK_ACT_NONE, NULL,
+      arena + 426817536);
+
+  /* %588 = batch_statistics(%585) blocks.10.conv.conv.8 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 426817536, arena + 434161776);
+
+  /* %589 = slice(%588) {axis 0, start 0, length 2} blocks.10.conv.conv.8 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 434161776, 576, arena + 434166192, 384);
+
+  /* %590 = batch_norm_act(%585, %588, %586, %587) {eps 1e-05} blocks.10.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 426817536, arena + 434161776, params[275], params[276],
+      1e-05f, LK_ACT_NONE, arena + 270950400, arena + 269746176);
+
+  /* %591 = add(%557, %590) blocks.10.conv : f32[B, 196, 192], written into %592 from row 1 */
+  for (int b = 0; b < B; b++) {
+    lk_add(2, (const long[]){196, 192}, arena + 425613312 + (long)b * 37632, (const long[]){192, 1},
+        arena + 269746176 + (long)b * 37632, (const long[]){192, 1},
+        arena + 395477184 + (long)b * 37824);
+  } // for b
+
+  /* %592 = concat(%556, %591) {axis 0} blocks.10.conv : f32[B, 197, 192], its operands computed in place: no code */
+
+  /* %595 = normalize(%592) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 395476992, 1e-06f, arena + 396687360);
+
+  /* %596 = mul_add(%595, %593, %594) blocks.11.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 396687360, (const long[]){37824, 192, 1},
+      params[279], (const long[]){0, 0, 1}, params[280], (const long[]){0, 0, 1},
+      arena + 397897728);
+
+  /* %599 = fused_linear(%596, %597, %598) blocks.11.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 397897728, params[281], params[282], LK_ACT_NONE, NULL,
+      arena + 338589696);
+
+  /* %600 = slice(%599) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 197, 192], a view of %599: no code */
+
+  /* %601 = slice(%599) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192], a view of %599: no code */
+
+  /* %602 = slice(%599) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192], a view of %599: no code */
+
+  /* %603 = sdpa(%600, %601, %602) {heads 4, kv_heads 4} blocks.11.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 338589696, 576, arena + 338589888, 576, arena + 338590080,
+      576, arena + 399108096, 0.14433756f);
+
+  /* %606 = fused_linear(%603, %604, %605) blocks.11.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 399108096, params[283], params[284], LK_ACT_NONE, NULL,
+      arena + 269746176);
+
+  /* %608 = mul_add(%606, %607, %592) blocks.11 : f32[B, 197, 192], written over %606 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 269746176, (const long[]){37824, 192, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 395476992, (const long[]){37824, 192, 1},
+      arena + 269746176);
+
+  /* %609 = slice(%608) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 192], written into %645 from row 0 */
+  for (int b = 0; b < B; b++) {
+    lk_copy_rows(1, 192, arena + 269746176 + (long)b * 37824, 37824,
+        arena + 293830656 + (long)b * 37824, 192);
+  } // for b
+
+  /* %610 = slice(%608) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 269746368, 37824, arena + 428021760, 37632);
+
+  /* %612 = reshape(%611) {shape [768, 192]} blocks.11.conv.conv.0 : f32[768, 192], a view of %611: no code */
+
+  /* %613 = fused_linear(%610, %612) blocks.11.conv.conv.0 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 428021760, params[285], NULL, LK_ACT_NONE, NULL,
+      arena + 269746176);
+
+  /* %616 = batch_statistics(%613) blocks.11.conv.conv.1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 269746176, arena + 434113536);
+
+  /* %617 = slice(%616) {axis 0, start 0, length 2} blocks.11.conv.conv.1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 434113536, 2304, arena + 434151936, 1536);
+
+  /* %618 = batch_norm_act(%613, %616, %614, %615) {eps 1e-05, act hswish} blocks.11.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 269746176, arena + 434113536, params[286], params[287],
+      1e-05f, LK_ACT_HSWISH, arena + 279379968, arena + 274563072);
+
+  /* %620 = token_dwconv(%618, %619) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 274563072, params[290], NULL,
+      LK_ACT_NONE, arena + 279379968);
+
+  /* %623 = batch_statistics(%620) blocks.11.conv.conv.4 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 279379968, arena + 434115840);
+
+  /* %624 = slice(%623) {axis 0, start 0, length 2} blocks.11.conv.conv.4 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 434115840, 2304, arena + 434153472, 1536);
+
+  /* %625 = batch_norm_act(%620, %623, %621, %622) {eps 1e-05, act hswish} blocks.11.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 279379968, arena + 434115840, params[291], params[292],
+      1e-05f, LK_ACT_HSWISH, arena + 289013760, arena + 284196864);
+
+  /* %626 = mean(%625) {axis 0} blocks.11.conv.conv.6 : f32[B, 768] */
+  lk_mean_axis(B, 196, 768, arena + 284196864, arena + 433841664);
+
+  /* %629 = fused_linear(%626, %627, %628) blocks.11.conv.conv.6.fc.0 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 433841664, params[295], params[296], LK_ACT_NONE, NULL,
+      arena + 434050560);
+
+  /* %630 = relu(%629) blocks.11.conv.conv.6 : f32[B, 192] */
+  lk_relu(B * 192, arena + 434050560, arena + 434056704);
+
+  /* %633 = fused_linear(%630, %631, %632) blocks.11.conv.conv.6.fc.2 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 434056704, params[297], params[298], LK_ACT_NONE, NULL,
+      arena + 433866240);
+
+  /* %634 = hsigmoid(%633) blocks.11.conv.conv.6 : f32[B, 768] */
+  lk_hsigmoid(B * 768, arena + 433866240, arena + 433890816);
+
+  /* %635 = mul(%625, %634) blocks.11.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 284196864, (const long[]){150528, 768, 1},
+      arena + 433890816, (const long[]){768, 0, 1}, arena + 289013760);
+
+  /* %637 = reshape(%636) {shape [192, 768]} blocks.11.conv.conv.7 : f32[192, 768], a view of %636: no code */
+
+  /* %638 = fused_linear(%635, %637) blocks.11.conv.conv.7 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 289013760, params[299], NULL, LK_ACT_NONE, NULL,
+      arena + 429225984);
+
+  /* %641 = batch_statistics(%638) blocks.11.conv.conv.8 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 429225984, arena + 297467904);
+
+  /* %642 = slice(%641) {axis 0, start 0, length 2} blocks.11.conv.conv.8 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 297467904, 576, arena + 434166576, 384);
+
+  /* %643 = batch_norm_act(%638, %641, %639, %640) {eps 1e-05} blocks.11.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 429225984, arena + 297467904, params[300], params[301],
+      1e-05f, LK_ACT_NONE, arena + 296245248, arena + 295041024);
+
+  /* %644 = add(%610, %643) blocks.11.conv : f32[B, 196, 192], written into %645 from row 1 */
+  for (int b = 0; b < B; b++) {
+    lk_add(2, (const long[]){196, 192}, arena + 428021760 + (long)b * 37632, (const long[]){192, 1},
+        arena + 295041024 + (long)b * 37632, (const long[]){192, 1},
+        arena + 293830848 + (long)b * 37824);
+  } // for b
+
+  /* %645 = concat(%609, %644) {axis 0} blocks.11.conv : f32[B, 197, 192], its operands computed in place: no code */
+
+  /* %648 = normalize(%645) {eps 1e-06} norm : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 293830656, 1e-06f, arena + 295041024);
+
+  /* %649 = mul_add(%648, %646, %647) norm : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 295041024, (const long[]){37824, 192, 1},
+      params[304], (const long[]){0, 0, 1}, params[305], (const long[]){0, 0, 1},
+      arena + 296251392);
+
+  /* %650 = index(%649) {axis 0, at 0} : f32[B, 192] */
+  lk_copy_rows(B, 192, arena + 296251392, 37824, arena + 297461760, 192);
+
+  /* %653 = fused_linear(%650, %651, %652) head : f32[B, 1000] */
+  lk_fused_linear(B, 192, 1000, arena + 297461760, params[306], params[307], LK_ACT_NONE, NULL,
+      arena + 296251392);
+
+  /* %655 = cross_entropy(%653, %654) : f32[1] */
+  lk_cross_entropy(B, 1000, arena + 296251392, inputs[12], arena + 434167344);
+
+  /* %656 = cross_entropy_grad(%653, %654) : f32[B, 1000] */
+  lk_cross_entropy_grad(B, 1000, arena + 296251392, inputs[12], arena + 296443392);
+
+  /* %657 = transpose(%651) {perm [1, 0]} head : f32[192, 1000] */
+  lk_transpose(2, (const long[]){1000, 192}, (const int[]){1, 0}, params[306], arena + 296251392);
+
+  /* %658 = fused_linear(%656, %657) head : f32[B, 192] */
+  lk_fused_linear(B, 1000, 192, arena + 296443392, arena + 296251392, NULL, LK_ACT_NONE, NULL,
+      arena + 296475392);
+
+  /* %659 = linear_grad_weight(%656, %650) head : f32[1000, 192] */
+  lk_linear_grad_weight(B, 192, 1000, arena + 296443392, arena + 297461760, arena + 432838656);
+
+  /* %660 = reduce_sum(%656) {axes [], batch} head : f32[1000] */
+  lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 296443392,
+      arena + 434155008);
+
+  /* %661 = reshape(%658) {shape [1, 192]} : f32[B, 1, 192], a view of %658: no code */
+
+  /* %662 = zero_pad(%661) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  lk_zero_pad(B, 1, 192, 0, 196, arena + 296475392, arena + 400318464);
+
+  /* %663 = reduce_sum(%662) {axes [0], batch} norm : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 400318464,
+      arena + 434166960);
+
+  /* %664 = reduce_sum(%662, %648) {axes [0], batch} norm : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 400318464, arena + 295041024, arena + 434167152);
+
+  /* %665 = normalize_grad(%645, %662, %646) {eps 1e-06} norm : f32[B, 197, 192], written over %662 */
+  lk_layernorm_grad(B * 197, 192, arena + 293830656, arena + 400318464, params[304], NULL, 1e-06f,
+      arena + 400318464);
+
+  /* %666 = slice(%665) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 192], a view of %662: no code */
+
+  /* %667 = slice(%665) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 400318656, 37824, arena + 430430208, 37632);
+
+  /* %668 = batch_norm_act_param_grad(%638, %667, %641, %639, %640) {eps 1e-05} blocks.11.conv.conv.8 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 429225984, arena + 430430208,
+      arena + 297467904, params[300], params[301], 1e-05f, LK_ACT_NONE, arena + 293830656,
+      arena + 293869248);
+
+  /* %669 = batch_norm_act_grad(%638, %667, %641, %639, %640, %668) {eps 1e-05} blocks.11.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 429225984, arena + 430430208, arena + 297467904,
+      params[300], params[301], arena + 293869248, 1e-05f, LK_ACT_NONE, arena + 293830656,
+      arena + 431634432);
+
+  /* %670 = index(%668) {axis 0, at 0} blocks.11.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 293869248, 384, arena + 429373440, 192);
+
+  /* %671 = index(%668) {axis 0, at 1} blocks.11.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 293869440, 384, arena + 429373632, 192);
+
+  /* %672 = transpose(%637) {perm [1, 0]} blocks.11.conv.conv.7 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[299], arena + 429225984);
+
+  /* %673 = fused_linear(%669, %672) blocks.11.conv.conv.7 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 431634432, arena + 429225984, NULL, LK_ACT_NONE, NULL,
       arena + 293830656);
 
-  /* %16 = slice(%15) {axis 1, start 0, length 192} blocks.0.attn : f32[B, 197, 192], a view of %15: no code */
+  /* %674 = linear_grad_weight(%669, %635) blocks.11.conv.conv.7 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 431634432, arena + 289013760, arena + 429225984);
 
-  /* %17 = slice(%15) {axis 1, start 192, length 192} blocks.0.attn : f32[B, 197, 192], a view of %15: no code */
+  /* %675 = reshape(%674) {shape [192, 768, 1, 1]} blocks.11.conv.conv.7 : f32[192, 768, 1, 1], a view of %674: no code */
 
-  /* %18 = slice(%15) {axis 1, start 384, length 192} blocks.0.attn : f32[B, 197, 192], a view of %15: no code */
-
-  /* %19 = sdpa(%16, %17, %18) {heads 4, kv_heads 4} blocks.0.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 293830656, 576, arena + 293830848, 576, arena + 293831040,
-      576, arena + 341035008, 0.14433756f);
-
-  /* %22 = fused_linear(%19, %20, %21, %8) {residual} blocks.0.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 341035008, params[8], params[9], LK_ACT_NONE,
-      arena + 337403904, arena);
-
-  /* %23 = slice(%22) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], written into %59 from row 0 */
-  for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + (long)b * 37824, 37824, arena + 342245376 + (long)b * 37824, 192);
-  } // for b
-
-  /* %24 = slice(%22) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 192, 37824, arena + 397922304, 37632);
-
-  /* %26 = reshape(%25) {shape [768, 192]} blocks.0.conv.conv.0 : f32[768, 192], a view of %25: no code */
-
-  /* %27 = fused_linear(%24, %26) blocks.0.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 397922304, params[10], NULL, LK_ACT_NONE, NULL, arena);
-
-  /* %30 = batch_statistics(%27) blocks.0.conv.conv.1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena, arena + 429252096);
-
-  /* %31 = slice(%30) {axis 0, start 0, length 2} blocks.0.conv.conv.1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 429252096, 2304, arena + 429307392, 1536);
-
-  /* %32 = batch_norm_act(%27, %30, %28, %29) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena, arena + 429252096, params[11], params[12], 1e-05f,
-      LK_ACT_HSWISH, arena + 9633792, arena + 4816896);
-
-  /* %34 = token_dwconv(%32, %33) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 4816896, params[15], NULL, LK_ACT_NONE,
-      arena + 9633792);
-
-  /* %37 = batch_statistics(%34) blocks.0.conv.conv.4 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 9633792, arena + 429254400);
-
-  /* %38 = slice(%37) {axis 0, start 0, length 2} blocks.0.conv.conv.4 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 429254400, 2304, arena + 429308928, 1536);
-
-  /* %39 = batch_norm_act(%34, %37, %35, %36) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 9633792, arena + 429254400, params[16], params[17],
-      1e-05f, LK_ACT_HSWISH, arena + 19267584, arena + 14450688);
-
-  /* %40 = mean(%39) {axis 0} blocks.0.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 14450688, arena + 428219904);
-
-  /* %43 = fused_linear(%40, %41, %42) blocks.0.conv.conv.6.fc.0 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 428219904, params[20], params[21], LK_ACT_NONE, NULL,
-      arena + 429104640);
-
-  /* %44 = relu(%43) blocks.0.conv.conv.6 : f32[B, 192] */
-  lk_relu(B * 192, arena + 429104640, arena + 429110784);
-
-  /* %47 = fused_linear(%44, %45, %46) blocks.0.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 429110784, params[22], params[23], LK_ACT_NONE, NULL,
-      arena + 428244480);
-
-  /* %48 = hsigmoid(%47) blocks.0.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 428244480, arena + 428269056);
-
-  /* %49 = mul(%39, %48) blocks.0.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 14450688, (const long[]){150528, 768, 1},
-      arena + 428269056, (const long[]){768, 0, 1}, arena + 19267584);
-
-  /* %51 = reshape(%50) {shape [192, 768]} blocks.0.conv.conv.7 : f32[192, 768], a view of %50: no code */
-
-  /* %52 = fused_linear(%49, %51) blocks.0.conv.conv.7 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 19267584, params[24], NULL, LK_ACT_NONE, NULL,
-      arena + 399126528);
-
-  /* %55 = batch_statistics(%52) blocks.0.conv.conv.8 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 399126528, arena + 429345264);
-
-  /* %56 = slice(%55) {axis 0, start 0, length 2} blocks.0.conv.conv.8 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 429345264, 576, arena + 429351600, 384);
-
-  /* %57 = batch_norm_act(%52, %55, %53, %54) {eps 1e-05} blocks.0.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 399126528, arena + 429345264, params[25], params[26],
-      1e-05f, LK_ACT_NONE, arena + 25288704, arena + 24084480);
-
-  /* %58 = add(%24, %57) blocks.0.conv : f32[B, 196, 192], written into %59 from row 1 */
-  for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 397922304 + (long)b * 37632, (const long[]){192, 1},
-        arena + 24084480 + (long)b * 37632, (const long[]){192, 1},
-        arena + 342245568 + (long)b * 37824);
-  } // for b
-
-  /* %59 = concat(%23, %58) {axis 0} blocks.0.conv : f32[B, 197, 192], its operands computed in place: no code */
-
-  /* %62 = normalize(%59) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 342245376, 1e-06f, arena + 343455744);
-
-  /* %63 = mul_add(%62, %60, %61) blocks.1.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 343455744, (const long[]){37824, 192, 1},
-      params[29], (const long[]){0, 0, 1}, params[30], (const long[]){0, 0, 1}, arena + 344666112);
-
-  /* %66 = fused_linear(%63, %64, %65) blocks.1.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 344666112, params[31], params[32], LK_ACT_NONE, NULL,
-      arena + 297461760);
-
-  /* %67 = slice(%66) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192], a view of %66: no code */
-
-  /* %68 = slice(%66) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192], a view of %66: no code */
-
-  /* %69 = slice(%66) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192], a view of %66: no code */
-
-  /* %70 = sdpa(%67, %68, %69) {heads 4, kv_heads 4} blocks.1.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 297461760, 576, arena + 297461952, 576, arena + 297462144,
-      576, arena + 345876480, 0.14433756f);
-
-  /* %73 = fused_linear(%70, %71, %72) blocks.1.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 345876480, params[33], params[34], LK_ACT_NONE, NULL,
-      arena + 24084480);
-
-  /* %75 = mul_add(%73, %74, %59) blocks.1 : f32[B, 197, 192], written over %73 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 24084480, (const long[]){37824, 192, 1},
-      inputs[1], (const long[]){1, 0, 0}, arena + 342245376, (const long[]){37824, 192, 1},
-      arena + 24084480);
-
-  /* %76 = slice(%75) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], written into %112 from row 0 */
-  for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 24084480 + (long)b * 37824, 37824,
-        arena + 347086848 + (long)b * 37824, 192);
-  } // for b
-
-  /* %77 = slice(%75) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 24084672, 37824, arena + 400330752, 37632);
-
-  /* %79 = reshape(%78) {shape [768, 192]} blocks.1.conv.conv.0 : f32[768, 192], a view of %78: no code */
-
-  /* %80 = fused_linear(%77, %79) blocks.1.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 400330752, params[35], NULL, LK_ACT_NONE, NULL,
-      arena + 24084480);
-
-  /* %83 = batch_statistics(%80) blocks.1.conv.conv.1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 24084480, arena + 429256704);
-
-  /* %84 = slice(%83) {axis 0, start 0, length 2} blocks.1.conv.conv.1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 429256704, 2304, arena + 429310464, 1536);
-
-  /* %85 = batch_norm_act(%80, %83, %81, %82) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 24084480, arena + 429256704, params[36], params[37],
-      1e-05f, LK_ACT_HSWISH, arena + 33718272, arena + 28901376);
-
-  /* %87 = token_dwconv(%85, %86) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 28901376, params[40], NULL, LK_ACT_NONE,
-      arena + 33718272);
-
-  /* %90 = batch_statistics(%87) blocks.1.conv.conv.4 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 33718272, arena + 429259008);
-
-  /* %91 = slice(%90) {axis 0, start 0, length 2} blocks.1.conv.conv.4 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 429259008, 2304, arena + 429312000, 1536);
-
-  /* %92 = batch_norm_act(%87, %90, %88, %89) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 33718272, arena + 429259008, params[41], params[42],
-      1e-05f, LK_ACT_HSWISH, arena + 43352064, arena + 38535168);
-
-  /* %93 = mean(%92) {axis 0} blocks.1.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 38535168, arena + 428293632);
-
-  /* %96 = fused_linear(%93, %94, %95) blocks.1.conv.conv.6.fc.0 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 428293632, params[45], params[46], LK_ACT_NONE, NULL,
-      arena + 429116928);
-
-  /* %97 = relu(%96) blocks.1.conv.conv.6 : f32[B, 192] */
-  lk_relu(B * 192, arena + 429116928, arena + 429123072);
-
-  /* %100 = fused_linear(%97, %98, %99) blocks.1.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 429123072, params[47], params[48], LK_ACT_NONE, NULL,
-      arena + 428318208);
-
-  /* %101 = hsigmoid(%100) blocks.1.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 428318208, arena + 428342784);
-
-  /* %102 = mul(%92, %101) blocks.1.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 38535168, (const long[]){150528, 768, 1},
-      arena + 428342784, (const long[]){768, 0, 1}, arena + 43352064);
-
-  /* %104 = reshape(%103) {shape [192, 768]} blocks.1.conv.conv.7 : f32[192, 768], a view of %103: no code */
-
-  /* %105 = fused_linear(%102, %104) blocks.1.conv.conv.7 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 43352064, params[49], NULL, LK_ACT_NONE, NULL,
-      arena + 401534976);
-
-  /* %108 = batch_statistics(%105) blocks.1.conv.conv.8 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 401534976, arena + 429345840);
-
-  /* %109 = slice(%108) {axis 0, start 0, length 2} blocks.1.conv.conv.8 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 429345840, 576, arena + 429351984, 384);
-
-  /* %110 = batch_norm_act(%105, %108, %106, %107) {eps 1e-05} blocks.1.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 401534976, arena + 429345840, params[50], params[51],
-      1e-05f, LK_ACT_NONE, arena + 49373184, arena + 48168960);
-
-  /* %111 = add(%77, %110) blocks.1.conv : f32[B, 196, 192], written into %112 from row 1 */
-  for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 400330752 + (long)b * 37632, (const long[]){192, 1},
-        arena + 48168960 + (long)b * 37632, (const long[]){192, 1},
-        arena + 347087040 + (long)b * 37824);
-  } // for b
-
-  /* %112 = concat(%76, %111) {axis 0} blocks.1.conv : f32[B, 197, 192], its operands computed in place: no code */
-
-  /* %115 = normalize(%112) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 347086848, 1e-06f, arena + 348297216);
-
-  /* %116 = mul_add(%115, %113, %114) blocks.2.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 348297216, (const long[]){37824, 192, 1},
-      params[54], (const long[]){0, 0, 1}, params[55], (const long[]){0, 0, 1}, arena + 349507584);
-
-  /* %119 = fused_linear(%116, %117, %118) blocks.2.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 349507584, params[56], params[57], LK_ACT_NONE, NULL,
-      arena + 301092864);
-
-  /* %120 = slice(%119) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192], a view of %119: no code */
-
-  /* %121 = slice(%119) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192], a view of %119: no code */
-
-  /* %122 = slice(%119) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192], a view of %119: no code */
-
-  /* %123 = sdpa(%120, %121, %122) {heads 4, kv_heads 4} blocks.2.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 301092864, 576, arena + 301093056, 576, arena + 301093248,
-      576, arena + 350717952, 0.14433756f);
-
-  /* %126 = fused_linear(%123, %124, %125) blocks.2.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 350717952, params[58], params[59], LK_ACT_NONE, NULL,
-      arena + 48168960);
-
-  /* %128 = mul_add(%126, %127, %112) blocks.2 : f32[B, 197, 192], written over %126 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 48168960, (const long[]){37824, 192, 1},
-      inputs[2], (const long[]){1, 0, 0}, arena + 347086848, (const long[]){37824, 192, 1},
-      arena + 48168960);
-
-  /* %129 = slice(%128) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], written into %165 from row 0 */
-  for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 48168960 + (long)b * 37824, 37824,
-        arena + 351928320 + (long)b * 37824, 192);
-  } // for b
-
-  /* %130 = slice(%128) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 48169152, 37824, arena + 402739200, 37632);
-
-  /* %132 = reshape(%131) {shape [768, 192]} blocks.2.conv.conv.0 : f32[768, 192], a view of %131: no code */
-
-  /* %133 = fused_linear(%130, %132) blocks.2.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 402739200, params[60], NULL, LK_ACT_NONE, NULL,
-      arena + 48168960);
-
-  /* %136 = batch_statistics(%133) blocks.2.conv.conv.1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 48168960, arena + 429261312);
-
-  /* %137 = slice(%136) {axis 0, start 0, length 2} blocks.2.conv.conv.1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 429261312, 2304, arena + 429313536, 1536);
-
-  /* %138 = batch_norm_act(%133, %136, %134, %135) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 48168960, arena + 429261312, params[61], params[62],
-      1e-05f, LK_ACT_HSWISH, arena + 57802752, arena + 52985856);
-
-  /* %140 = token_dwconv(%138, %139) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 52985856, params[65], NULL, LK_ACT_NONE,
-      arena + 57802752);
-
-  /* %143 = batch_statistics(%140) blocks.2.conv.conv.4 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 57802752, arena + 429263616);
-
-  /* %144 = slice(%143) {axis 0, start 0, length 2} blocks.2.conv.conv.4 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 429263616, 2304, arena + 429315072, 1536);
-
-  /* %145 = batch_norm_act(%140, %143, %141, %142) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 57802752, arena + 429263616, params[66], params[67],
-      1e-05f, LK_ACT_HSWISH, arena + 67436544, arena + 62619648);
-
-  /* %146 = mean(%145) {axis 0} blocks.2.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 62619648, arena + 428367360);
-
-  /* %149 = fused_linear(%146, %147, %148) blocks.2.conv.conv.6.fc.0 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 428367360, params[70], params[71], LK_ACT_NONE, NULL,
-      arena + 429129216);
-
-  /* %150 = relu(%149) blocks.2.conv.conv.6 : f32[B, 192] */
-  lk_relu(B * 192, arena + 429129216, arena + 429135360);
-
-  /* %153 = fused_linear(%150, %151, %152) blocks.2.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 429135360, params[72], params[73], LK_ACT_NONE, NULL,
-      arena + 428391936);
-
-  /* %154 = hsigmoid(%153) blocks.2.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 428391936, arena + 428416512);
-
-  /* %155 = mul(%145, %154) blocks.2.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 62619648, (const long[]){150528, 768, 1},
-      arena + 428416512, (const long[]){768, 0, 1}, arena + 67436544);
-
-  /* %157 = reshape(%156) {shape [192, 768]} blocks.2.conv.conv.7 : f32[192, 768], a view of %156: no code */
-
-  /* %158 = fused_linear(%155, %157) blocks.2.conv.conv.7 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 67436544, params[74], NULL, LK_ACT_NONE, NULL,
-      arena + 403943424);
-
-  /* %161 = batch_statistics(%158) blocks.2.conv.conv.8 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 403943424, arena + 429346416);
-
-  /* %162 = slice(%161) {axis 0, start 0, length 2} blocks.2.conv.conv.8 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 429346416, 576, arena + 429352368, 384);
-
-  /* %163 = batch_norm_act(%158, %161, %159, %160) {eps 1e-05} blocks.2.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 403943424, arena + 429346416, params[75], params[76],
-      1e-05f, LK_ACT_NONE, arena + 73457664, arena + 72253440);
-
-  /* %164 = add(%130, %163) blocks.2.conv : f32[B, 196, 192], written into %165 from row 1 */
-  for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 402739200 + (long)b * 37632, (const long[]){192, 1},
-        arena + 72253440 + (long)b * 37632, (const long[]){192, 1},
-        arena + 351928512 + (long)b * 37824);
-  } // for b
-
-  /* %165 = concat(%129, %164) {axis 0} blocks.2.conv : f32[B, 197, 192], its operands computed in place: no code */
-
-  /* %168 = normalize(%165) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 351928320, 1e-06f, arena + 353138688);
-
-  /* %169 = mul_add(%168, %166, %167) blocks.3.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 353138688, (const long[]){37824, 192, 1},
-      params[79], (const long[]){0, 0, 1}, params[80], (const long[]){0, 0, 1}, arena + 354349056);
-
-  /* %172 = fused_linear(%169, %170, %171) blocks.3.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 354349056, params[81], params[82], LK_ACT_NONE, NULL,
-      arena + 304723968);
-
-  /* %173 = slice(%172) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192], a view of %172: no code */
-
-  /* %174 = slice(%172) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192], a view of %172: no code */
-
-  /* %175 = slice(%172) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192], a view of %172: no code */
-
-  /* %176 = sdpa(%173, %174, %175) {heads 4, kv_heads 4} blocks.3.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 304723968, 576, arena + 304724160, 576, arena + 304724352,
-      576, arena + 355559424, 0.14433756f);
-
-  /* %179 = fused_linear(%176, %177, %178) blocks.3.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 355559424, params[83], params[84], LK_ACT_NONE, NULL,
-      arena + 72253440);
-
-  /* %181 = mul_add(%179, %180, %165) blocks.3 : f32[B, 197, 192], written over %179 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 72253440, (const long[]){37824, 192, 1},
-      inputs[3], (const long[]){1, 0, 0}, arena + 351928320, (const long[]){37824, 192, 1},
-      arena + 72253440);
-
-  /* %182 = slice(%181) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], written into %218 from row 0 */
-  for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 72253440 + (long)b * 37824, 37824,
-        arena + 356769792 + (long)b * 37824, 192);
-  } // for b
-
-  /* %183 = slice(%181) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 72253632, 37824, arena + 405147648, 37632);
-
-  /* %185 = reshape(%184) {shape [768, 192]} blocks.3.conv.conv.0 : f32[768, 192], a view of %184: no code */
-
-  /* %186 = fused_linear(%183, %185) blocks.3.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 405147648, params[85], NULL, LK_ACT_NONE, NULL,
-      arena + 72253440);
-
-  /* %189 = batch_statistics(%186) blocks.3.conv.conv.1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 72253440, arena + 429265920);
-
-  /* %190 = slice(%189) {axis 0, start 0, length 2} blocks.3.conv.conv.1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 429265920, 2304, arena + 429316608, 1536);
-
-  /* %191 = batch_norm_act(%186, %189, %187, %188) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 72253440, arena + 429265920, params[86], params[87],
-      1e-05f, LK_ACT_HSWISH, arena + 81887232, arena + 77070336);
-
-  /* %193 = token_dwconv(%191, %192) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 77070336, params[90], NULL, LK_ACT_NONE,
-      arena + 81887232);
-
-  /* %196 = batch_statistics(%193) blocks.3.conv.conv.4 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 81887232, arena + 429268224);
-
-  /* %197 = slice(%196) {axis 0, start 0, length 2} blocks.3.conv.conv.4 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 429268224, 2304, arena + 429318144, 1536);
-
-  /* %198 = batch_norm_act(%193, %196, %194, %195) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 81887232, arena + 429268224, params[91], params[92],
-      1e-05f, LK_ACT_HSWISH, arena + 91521024, arena + 86704128);
-
-  /* %199 = mean(%198) {axis 0} blocks.3.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 86704128, arena + 428441088);
-
-  /* %202 = fused_linear(%199, %200, %201) blocks.3.conv.conv.6.fc.0 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 428441088, params[95], params[96], LK_ACT_NONE, NULL,
-      arena + 429141504);
-
-  /* %203 = relu(%202) blocks.3.conv.conv.6 : f32[B, 192] */
-  lk_relu(B * 192, arena + 429141504, arena + 429147648);
-
-  /* %206 = fused_linear(%203, %204, %205) blocks.3.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 429147648, params[97], params[98], LK_ACT_NONE, NULL,
-      arena + 428465664);
-
-  /* %207 = hsigmoid(%206) blocks.3.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 428465664, arena + 428490240);
-
-  /* %208 = mul(%198, %207) blocks.3.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 86704128, (const long[]){150528, 768, 1},
-      arena + 428490240, (const long[]){768, 0, 1}, arena + 91521024);
-
-  /* %210 = reshape(%209) {shape [192, 768]} blocks.3.conv.conv.7 : f32[192, 768], a view of %209: no code */
-
-  /* %211 = fused_linear(%208, %210) blocks.3.conv.conv.7 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 91521024, params[99], NULL, LK_ACT_NONE, NULL,
-      arena + 406351872);
-
-  /* %214 = batch_statistics(%211) blocks.3.conv.conv.8 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 406351872, arena + 429346992);
-
-  /* %215 = slice(%214) {axis 0, start 0, length 2} blocks.3.conv.conv.8 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 429346992, 576, arena + 429352752, 384);
-
-  /* %216 = batch_norm_act(%211, %214, %212, %213) {eps 1e-05} blocks.3.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 406351872, arena + 429346992, params[100], params[101],
-      1e-05f, LK_ACT_NONE, arena + 97542144, arena + 96337920);
-
-  /* %217 = add(%183, %216) blocks.3.conv : f32[B, 196, 192], written into %218 from row 1 */
-  for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 405147648 + (long)b * 37632, (const long[]){192, 1},
-        arena + 96337920 + (long)b * 37632, (const long[]){192, 1},
-        arena + 356769984 + (long)b * 37824);
-  } // for b
-
-  /* %218 = concat(%182, %217) {axis 0} blocks.3.conv : f32[B, 197, 192], its operands computed in place: no code */
-
-  /* %221 = normalize(%218) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 356769792, 1e-06f, arena + 357980160);
-
-  /* %222 = mul_add(%221, %219, %220) blocks.4.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 357980160, (const long[]){37824, 192, 1},
-      params[104], (const long[]){0, 0, 1}, params[105], (const long[]){0, 0, 1},
-      arena + 359190528);
-
-  /* %225 = fused_linear(%222, %223, %224) blocks.4.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 359190528, params[106], params[107], LK_ACT_NONE, NULL,
-      arena + 308355072);
-
-  /* %226 = slice(%225) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192], a view of %225: no code */
-
-  /* %227 = slice(%225) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192], a view of %225: no code */
-
-  /* %228 = slice(%225) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192], a view of %225: no code */
-
-  /* %229 = sdpa(%226, %227, %228) {heads 4, kv_heads 4} blocks.4.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 308355072, 576, arena + 308355264, 576, arena + 308355456,
-      576, arena + 360400896, 0.14433756f);
-
-  /* %232 = fused_linear(%229, %230, %231) blocks.4.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 360400896, params[108], params[109], LK_ACT_NONE, NULL,
-      arena + 96337920);
-
-  /* %234 = mul_add(%232, %233, %218) blocks.4 : f32[B, 197, 192], written over %232 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 96337920, (const long[]){37824, 192, 1},
-      inputs[4], (const long[]){1, 0, 0}, arena + 356769792, (const long[]){37824, 192, 1},
-      arena + 96337920);
-
-  /* %235 = slice(%234) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], written into %271 from row 0 */
-  for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 96337920 + (long)b * 37824, 37824,
-        arena + 361611264 + (long)b * 37824, 192);
-  } // for b
-
-  /* %236 = slice(%234) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 96338112, 37824, arena + 407556096, 37632);
-
-  /* %238 = reshape(%237) {shape [768, 192]} blocks.4.conv.conv.0 : f32[768, 192], a view of %237: no code */
-
-  /* %239 = fused_linear(%236, %238) blocks.4.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 407556096, params[110], NULL, LK_ACT_NONE, NULL,
-      arena + 96337920);
-
-  /* %242 = batch_statistics(%239) blocks.4.conv.conv.1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 96337920, arena + 429270528);
-
-  /* %243 = slice(%242) {axis 0, start 0, length 2} blocks.4.conv.conv.1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 429270528, 2304, arena + 429319680, 1536);
-
-  /* %244 = batch_norm_act(%239, %242, %240, %241) {eps 1e-05, act hswish} blocks.4.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 96337920, arena + 429270528, params[111], params[112],
-      1e-05f, LK_ACT_HSWISH, arena + 105971712, arena + 101154816);
-
-  /* %246 = token_dwconv(%244, %245) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 101154816, params[115], NULL,
-      LK_ACT_NONE, arena + 105971712);
-
-  /* %249 = batch_statistics(%246) blocks.4.conv.conv.4 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 105971712, arena + 429272832);
-
-  /* %250 = slice(%249) {axis 0, start 0, length 2} blocks.4.conv.conv.4 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 429272832, 2304, arena + 429321216, 1536);
-
-  /* %251 = batch_norm_act(%246, %249, %247, %248) {eps 1e-05, act hswish} blocks.4.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 105971712, arena + 429272832, params[116], params[117],
-      1e-05f, LK_ACT_HSWISH, arena + 115605504, arena + 110788608);
-
-  /* %252 = mean(%251) {axis 0} blocks.4.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 110788608, arena + 428514816);
-
-  /* %255 = fused_linear(%252, %253, %254) blocks.4.conv.conv.6.fc.0 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 428514816, params[120], params[121], LK_ACT_NONE, NULL,
-      arena + 429153792);
-
-  /* %256 = relu(%255) blocks.4.conv.conv.6 : f32[B, 192] */
-  lk_relu(B * 192, arena + 429153792, arena + 429159936);
-
-  /* %259 = fused_linear(%256, %257, %258) blocks.4.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 429159936, params[122], params[123], LK_ACT_NONE, NULL,
-      arena + 428539392);
-
-  /* %260 = hsigmoid(%259) blocks.4.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 428539392, arena + 428563968);
-
-  /* %261 = mul(%251, %260) blocks.4.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 110788608, (const long[]){150528, 768, 1},
-      arena + 428563968, (const long[]){768, 0, 1}, arena + 115605504);
-
-  /* %263 = reshape(%262) {shape [192, 768]} blocks.4.conv.conv.7 : f32[192, 768], a view of %262: no code */
-
-  /* %264 = fused_linear(%261, %263) blocks.4.conv.conv.7 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 115605504, params[124], NULL, LK_ACT_NONE, NULL,
-      arena + 408760320);
-
-  /* %267 = batch_statistics(%264) blocks.4.conv.conv.8 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 408760320, arena + 429347568);
-
-  /* %268 = slice(%267) {axis 0, start 0, length 2} blocks.4.conv.conv.8 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 429347568, 576, arena + 429353136, 384);
-
-  /* %269 = batch_norm_act(%264, %267, %265, %266) {eps 1e-05} blocks.4.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 408760320, arena + 429347568, params[125], params[126],
-      1e-05f, LK_ACT_NONE, arena + 121626624, arena + 120422400);
-
-  /* %270 = add(%236, %269) blocks.4.conv : f32[B, 196, 192], written into %271 from row 1 */
-  for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 407556096 + (long)b * 37632, (const long[]){192, 1},
-        arena + 120422400 + (long)b * 37632, (const long[]){192, 1},
-        arena + 361611456 + (long)b * 37824);
-  } // for b
-
-  /* %271 = concat(%235, %270) {axis 0} blocks.4.conv : f32[B, 197, 192], its operands computed in place: no code */
-
-  /* %274 = normalize(%271) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 361611264, 1e-06f, arena + 362821632);
-
-  /* %275 = mul_add(%274, %272, %273) blocks.5.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 362821632, (const long[]){37824, 192, 1},
-      params[129], (const long[]){0, 0, 1}, params[130], (const long[]){0, 0, 1},
-      arena + 364032000);
-
-  /* %278 = fused_linear(%275, %276, %277) blocks.5.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 364032000, params[131], params[132], LK_ACT_NONE, NULL,
-      arena + 311986176);
-
-  /* %279 = slice(%278) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192], a view of %278: no code */
-
-  /* %280 = slice(%278) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192], a view of %278: no code */
-
-  /* %281 = slice(%278) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192], a view of %278: no code */
-
-  /* %282 = sdpa(%279, %280, %281) {heads 4, kv_heads 4} blocks.5.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 311986176, 576, arena + 311986368, 576, arena + 311986560,
-      576, arena + 365242368, 0.14433756f);
-
-  /* %285 = fused_linear(%282, %283, %284) blocks.5.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 365242368, params[133], params[134], LK_ACT_NONE, NULL,
-      arena + 120422400);
-
-  /* %287 = mul_add(%285, %286, %271) blocks.5 : f32[B, 197, 192], written over %285 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 120422400, (const long[]){37824, 192, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 361611264, (const long[]){37824, 192, 1},
-      arena + 120422400);
-
-  /* %288 = slice(%287) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], written into %324 from row 0 */
-  for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 120422400 + (long)b * 37824, 37824,
-        arena + 366452736 + (long)b * 37824, 192);
-  } // for b
-
-  /* %289 = slice(%287) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 120422592, 37824, arena + 409964544, 37632);
-
-  /* %291 = reshape(%290) {shape [768, 192]} blocks.5.conv.conv.0 : f32[768, 192], a view of %290: no code */
-
-  /* %292 = fused_linear(%289, %291) blocks.5.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 409964544, params[135], NULL, LK_ACT_NONE, NULL,
-      arena + 120422400);
-
-  /* %295 = batch_statistics(%292) blocks.5.conv.conv.1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 120422400, arena + 429275136);
-
-  /* %296 = slice(%295) {axis 0, start 0, length 2} blocks.5.conv.conv.1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 429275136, 2304, arena + 429322752, 1536);
-
-  /* %297 = batch_norm_act(%292, %295, %293, %294) {eps 1e-05, act hswish} blocks.5.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 120422400, arena + 429275136, params[136], params[137],
-      1e-05f, LK_ACT_HSWISH, arena + 130056192, arena + 125239296);
-
-  /* %299 = token_dwconv(%297, %298) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 125239296, params[140], NULL,
-      LK_ACT_NONE, arena + 130056192);
-
-  /* %302 = batch_statistics(%299) blocks.5.conv.conv.4 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 130056192, arena + 429277440);
-
-  /* %303 = slice(%302) {axis 0, start 0, length 2} blocks.5.conv.conv.4 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 429277440, 2304, arena + 429324288, 1536);
-
-  /* %304 = batch_norm_act(%299, %302, %300, %301) {eps 1e-05, act hswish} blocks.5.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 130056192, arena + 429277440, params[141], params[142],
-      1e-05f, LK_ACT_HSWISH, arena + 139689984, arena + 134873088);
-
-  /* %305 = mean(%304) {axis 0} blocks.5.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 134873088, arena + 428588544);
-
-  /* %308 = fused_linear(%305, %306, %307) blocks.5.conv.conv.6.fc.0 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 428588544, params[145], params[146], LK_ACT_NONE, NULL,
-      arena + 429166080);
-
-  /* %309 = relu(%308) blocks.5.conv.conv.6 : f32[B, 192] */
-  lk_relu(B * 192, arena + 429166080, arena + 429172224);
-
-  /* %312 = fused_linear(%309, %310, %311) blocks.5.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 429172224, params[147], params[148], LK_ACT_NONE, NULL,
-      arena + 428613120);
-
-  /* %313 = hsigmoid(%312) blocks.5.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 428613120, arena + 428637696);
-
-  /* %314 = mul(%304, %313) blocks.5.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 134873088, (const long[]){150528, 768, 1},
-      arena + 428637696, (const long[]){768, 0, 1}, arena + 139689984);
-
-  /* %316 = reshape(%315) {shape [192, 768]} blocks.5.conv.conv.7 : f32[192, 768], a view of %315: no code */
-
-  /* %317 = fused_linear(%314, %316) blocks.5.conv.conv.7 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 139689984, params[149], NULL, LK_ACT_NONE, NULL,
-      arena + 411168768);
-
-  /* %320 = batch_statistics(%317) blocks.5.conv.conv.8 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 411168768, arena + 429348144);
-
-  /* %321 = slice(%320) {axis 0, start 0, length 2} blocks.5.conv.conv.8 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 429348144, 576, arena + 429353520, 384);
-
-  /* %322 = batch_norm_act(%317, %320, %318, %319) {eps 1e-05} blocks.5.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 411168768, arena + 429348144, params[150], params[151],
-      1e-05f, LK_ACT_NONE, arena + 145711104, arena + 144506880);
-
-  /* %323 = add(%289, %322) blocks.5.conv : f32[B, 196, 192], written into %324 from row 1 */
-  for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 409964544 + (long)b * 37632, (const long[]){192, 1},
-        arena + 144506880 + (long)b * 37632, (const long[]){192, 1},
-        arena + 366452928 + (long)b * 37824);
-  } // for b
-
-  /* %324 = concat(%288, %323) {axis 0} blocks.5.conv : f32[B, 197, 192], its operands computed in place: no code */
-
-  /* %327 = normalize(%324) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 366452736, 1e-06f, arena + 367663104);
-
-  /* %328 = mul_add(%327, %325, %326) blocks.6.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 367663104, (const long[]){37824, 192, 1},
-      params[154], (const long[]){0, 0, 1}, params[155], (const long[]){0, 0, 1},
-      arena + 368873472);
-
-  /* %331 = fused_linear(%328, %329, %330) blocks.6.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 368873472, params[156], params[157], LK_ACT_NONE, NULL,
-      arena + 315617280);
-
-  /* %332 = slice(%331) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192], a view of %331: no code */
-
-  /* %333 = slice(%331) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192], a view of %331: no code */
-
-  /* %334 = slice(%331) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192], a view of %331: no code */
-
-  /* %335 = sdpa(%332, %333, %334) {heads 4, kv_heads 4} blocks.6.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 315617280, 576, arena + 315617472, 576, arena + 315617664,
-      576, arena + 370083840, 0.14433756f);
-
-  /* %338 = fused_linear(%335, %336, %337) blocks.6.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 370083840, params[158], params[159], LK_ACT_NONE, NULL,
-      arena + 144506880);
-
-  /* %340 = mul_add(%338, %339, %324) blocks.6 : f32[B, 197, 192], written over %338 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 144506880, (const long[]){37824, 192, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 366452736, (const long[]){37824, 192, 1},
-      arena + 144506880);
-
-  /* %341 = slice(%340) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], written into %377 from row 0 */
-  for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 144506880 + (long)b * 37824, 37824,
-        arena + 371294208 + (long)b * 37824, 192);
-  } // for b
-
-  /* %342 = slice(%340) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 144507072, 37824, arena + 412372992, 37632);
-
-  /* %344 = reshape(%343) {shape [768, 192]} blocks.6.conv.conv.0 : f32[768, 192], a view of %343: no code */
-
-  /* %345 = fused_linear(%342, %344) blocks.6.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 412372992, params[160], NULL, LK_ACT_NONE, NULL,
-      arena + 144506880);
-
-  /* %348 = batch_statistics(%345) blocks.6.conv.conv.1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 144506880, arena + 429279744);
-
-  /* %349 = slice(%348) {axis 0, start 0, length 2} blocks.6.conv.conv.1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 429279744, 2304, arena + 429325824, 1536);
-
-  /* %350 = batch_norm_act(%345, %348, %346, %347) {eps 1e-05, act hswish} blocks.6.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 144506880, arena + 429279744, params[161], params[162],
-      1e-05f, LK_ACT_HSWISH, arena + 154140672, arena + 149323776);
-
-  /* %352 = token_dwconv(%350, %351) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 149323776, params[165], NULL,
-      LK_ACT_NONE, arena + 154140672);
-
-  /* %355 = batch_statistics(%352) blocks.6.conv.conv.4 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 154140672, arena + 429282048);
-
-  /* %356 = slice(%355) {axis 0, start 0, length 2} blocks.6.conv.conv.4 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 429282048, 2304, arena + 429327360, 1536);
-
-  /* %357 = batch_norm_act(%352, %355, %353, %354) {eps 1e-05, act hswish} blocks.6.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 154140672, arena + 429282048, params[166], params[167],
-      1e-05f, LK_ACT_HSWISH, arena + 163774464, arena + 158957568);
-
-  /* %358 = mean(%357) {axis 0} blocks.6.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 158957568, arena + 428662272);
-
-  /* %361 = fused_linear(%358, %359, %360) blocks.6.conv.conv.6.fc.0 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 428662272, params[170], params[171], LK_ACT_NONE, NULL,
-      arena + 429178368);
-
-  /* %362 = relu(%361) blocks.6.conv.conv.6 : f32[B, 192] */
-  lk_relu(B * 192, arena + 429178368, arena + 429184512);
-
-  /* %365 = fused_linear(%362, %363, %364) blocks.6.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 429184512, params[172], params[173], LK_ACT_NONE, NULL,
-      arena + 428686848);
-
-  /* %366 = hsigmoid(%365) blocks.6.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 428686848, arena + 428711424);
-
-  /* %367 = mul(%357, %366) blocks.6.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 158957568, (const long[]){150528, 768, 1},
-      arena + 428711424, (const long[]){768, 0, 1}, arena + 163774464);
-
-  /* %369 = reshape(%368) {shape [192, 768]} blocks.6.conv.conv.7 : f32[192, 768], a view of %368: no code */
-
-  /* %370 = fused_linear(%367, %369) blocks.6.conv.conv.7 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 163774464, params[174], NULL, LK_ACT_NONE, NULL,
-      arena + 413577216);
-
-  /* %373 = batch_statistics(%370) blocks.6.conv.conv.8 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 413577216, arena + 429348720);
-
-  /* %374 = slice(%373) {axis 0, start 0, length 2} blocks.6.conv.conv.8 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 429348720, 576, arena + 429353904, 384);
-
-  /* %375 = batch_norm_act(%370, %373, %371, %372) {eps 1e-05} blocks.6.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 413577216, arena + 429348720, params[175], params[176],
-      1e-05f, LK_ACT_NONE, arena + 169795584, arena + 168591360);
-
-  /* %376 = add(%342, %375) blocks.6.conv : f32[B, 196, 192], written into %377 from row 1 */
-  for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 412372992 + (long)b * 37632, (const long[]){192, 1},
-        arena + 168591360 + (long)b * 37632, (const long[]){192, 1},
-        arena + 371294400 + (long)b * 37824);
-  } // for b
-
-  /* %377 = concat(%341, %376) {axis 0} blocks.6.conv : f32[B, 197, 192], its operands computed in place: no code */
-
-  /* %380 = normalize(%377) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 371294208, 1e-06f, arena + 372504576);
-
-  /* %381 = mul_add(%380, %378, %379) blocks.7.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 372504576, (const long[]){37824, 192, 1},
-      params[179], (const long[]){0, 0, 1}, params[180], (const long[]){0, 0, 1},
-      arena + 373714944);
-
-  /* %384 = fused_linear(%381, %382, %383) blocks.7.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 373714944, params[181], params[182], LK_ACT_NONE, NULL,
-      arena + 319248384);
-
-  /* %385 = slice(%384) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192], a view of %384: no code */
-
-  /* %386 = slice(%384) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192], a view of %384: no code */
-
-  /* %387 = slice(%384) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192], a view of %384: no code */
-
-  /* %388 = sdpa(%385, %386, %387) {heads 4, kv_heads 4} blocks.7.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 319248384, 576, arena + 319248576, 576, arena + 319248768,
-      576, arena + 374925312, 0.14433756f);
-
-  /* %391 = fused_linear(%388, %389, %390) blocks.7.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 374925312, params[183], params[184], LK_ACT_NONE, NULL,
-      arena + 168591360);
-
-  /* %393 = mul_add(%391, %392, %377) blocks.7 : f32[B, 197, 192], written over %391 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 168591360, (const long[]){37824, 192, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 371294208, (const long[]){37824, 192, 1},
-      arena + 168591360);
-
-  /* %394 = slice(%393) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], written into %430 from row 0 */
-  for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 168591360 + (long)b * 37824, 37824,
-        arena + 376135680 + (long)b * 37824, 192);
-  } // for b
-
-  /* %395 = slice(%393) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 168591552, 37824, arena + 414781440, 37632);
-
-  /* %397 = reshape(%396) {shape [768, 192]} blocks.7.conv.conv.0 : f32[768, 192], a view of %396: no code */
-
-  /* %398 = fused_linear(%395, %397) blocks.7.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 414781440, params[185], NULL, LK_ACT_NONE, NULL,
-      arena + 168591360);
-
-  /* %401 = batch_statistics(%398) blocks.7.conv.conv.1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 168591360, arena + 429284352);
-
-  /* %402 = slice(%401) {axis 0, start 0, length 2} blocks.7.conv.conv.1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 429284352, 2304, arena + 429328896, 1536);
-
-  /* %403 = batch_norm_act(%398, %401, %399, %400) {eps 1e-05, act hswish} blocks.7.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 168591360, arena + 429284352, params[186], params[187],
-      1e-05f, LK_ACT_HSWISH, arena + 178225152, arena + 173408256);
-
-  /* %405 = token_dwconv(%403, %404) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 173408256, params[190], NULL,
-      LK_ACT_NONE, arena + 178225152);
-
-  /* %408 = batch_statistics(%405) blocks.7.conv.conv.4 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 178225152, arena + 429286656);
-
-  /* %409 = slice(%408) {axis 0, start 0, length 2} blocks.7.conv.conv.4 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 429286656, 2304, arena + 429330432, 1536);
-
-  /* %410 = batch_norm_act(%405, %408, %406, %407) {eps 1e-05, act hswish} blocks.7.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 178225152, arena + 429286656, params[191], params[192],
-      1e-05f, LK_ACT_HSWISH, arena + 187858944, arena + 183042048);
-
-  /* %411 = mean(%410) {axis 0} blocks.7.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 183042048, arena + 428736000);
-
-  /* %414 = fused_linear(%411, %412, %413) blocks.7.conv.conv.6.fc.0 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 428736000, params[195], params[196], LK_ACT_NONE, NULL,
-      arena + 429190656);
-
-  /* %415 = relu(%414) blocks.7.conv.conv.6 : f32[B, 192] */
-  lk_relu(B * 192, arena + 429190656, arena + 429196800);
-
-  /* %418 = fused_linear(%415, %416, %417) blocks.7.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 429196800, params[197], params[198], LK_ACT_NONE, NULL,
-      arena + 428760576);
-
-  /* %419 = hsigmoid(%418) blocks.7.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 428760576, arena + 428785152);
-
-  /* %420 = mul(%410, %419) blocks.7.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 183042048, (const long[]){150528, 768, 1},
-      arena + 428785152, (const long[]){768, 0, 1}, arena + 187858944);
-
-  /* %422 = reshape(%421) {shape [192, 768]} blocks.7.conv.conv.7 : f32[192, 768], a view of %421: no code */
-
-  /* %423 = fused_linear(%420, %422) blocks.7.conv.conv.7 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 187858944, params[199], NULL, LK_ACT_NONE, NULL,
-      arena + 415985664);
-
-  /* %426 = batch_statistics(%423) blocks.7.conv.conv.8 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 415985664, arena + 429349296);
-
-  /* %427 = slice(%426) {axis 0, start 0, length 2} blocks.7.conv.conv.8 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 429349296, 576, arena + 429354288, 384);
-
-  /* %428 = batch_norm_act(%423, %426, %424, %425) {eps 1e-05} blocks.7.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 415985664, arena + 429349296, params[200], params[201],
-      1e-05f, LK_ACT_NONE, arena + 193880064, arena + 192675840);
-
-  /* %429 = add(%395, %428) blocks.7.conv : f32[B, 196, 192], written into %430 from row 1 */
-  for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 414781440 + (long)b * 37632, (const long[]){192, 1},
-        arena + 192675840 + (long)b * 37632, (const long[]){192, 1},
-        arena + 376135872 + (long)b * 37824);
-  } // for b
-
-  /* %430 = concat(%394, %429) {axis 0} blocks.7.conv : f32[B, 197, 192], its operands computed in place: no code */
-
-  /* %433 = normalize(%430) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 376135680, 1e-06f, arena + 377346048);
-
-  /* %434 = mul_add(%433, %431, %432) blocks.8.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 377346048, (const long[]){37824, 192, 1},
-      params[204], (const long[]){0, 0, 1}, params[205], (const long[]){0, 0, 1},
-      arena + 378556416);
-
-  /* %437 = fused_linear(%434, %435, %436) blocks.8.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 378556416, params[206], params[207], LK_ACT_NONE, NULL,
-      arena + 322879488);
-
-  /* %438 = slice(%437) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192], a view of %437: no code */
-
-  /* %439 = slice(%437) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192], a view of %437: no code */
-
-  /* %440 = slice(%437) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192], a view of %437: no code */
-
-  /* %441 = sdpa(%438, %439, %440) {heads 4, kv_heads 4} blocks.8.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 322879488, 576, arena + 322879680, 576, arena + 322879872,
-      576, arena + 379766784, 0.14433756f);
-
-  /* %444 = fused_linear(%441, %442, %443) blocks.8.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 379766784, params[208], params[209], LK_ACT_NONE, NULL,
-      arena + 192675840);
-
-  /* %446 = mul_add(%444, %445, %430) blocks.8 : f32[B, 197, 192], written over %444 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 192675840, (const long[]){37824, 192, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 376135680, (const long[]){37824, 192, 1},
-      arena + 192675840);
-
-  /* %447 = slice(%446) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], written into %483 from row 0 */
-  for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 192675840 + (long)b * 37824, 37824,
-        arena + 380977152 + (long)b * 37824, 192);
-  } // for b
-
-  /* %448 = slice(%446) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 192676032, 37824, arena + 417189888, 37632);
-
-  /* %450 = reshape(%449) {shape [768, 192]} blocks.8.conv.conv.0 : f32[768, 192], a view of %449: no code */
-
-  /* %451 = fused_linear(%448, %450) blocks.8.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 417189888, params[210], NULL, LK_ACT_NONE, NULL,
-      arena + 192675840);
-
-  /* %454 = batch_statistics(%451) blocks.8.conv.conv.1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 192675840, arena + 429288960);
-
-  /* %455 = slice(%454) {axis 0, start 0, length 2} blocks.8.conv.conv.1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 429288960, 2304, arena + 429331968, 1536);
-
-  /* %456 = batch_norm_act(%451, %454, %452, %453) {eps 1e-05, act hswish} blocks.8.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 192675840, arena + 429288960, params[211], params[212],
-      1e-05f, LK_ACT_HSWISH, arena + 202309632, arena + 197492736);
-
-  /* %458 = token_dwconv(%456, %457) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 197492736, params[215], NULL,
-      LK_ACT_NONE, arena + 202309632);
-
-  /* %461 = batch_statistics(%458) blocks.8.conv.conv.4 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 202309632, arena + 429291264);
-
-  /* %462 = slice(%461) {axis 0, start 0, length 2} blocks.8.conv.conv.4 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 429291264, 2304, arena + 429333504, 1536);
-
-  /* %463 = batch_norm_act(%458, %461, %459, %460) {eps 1e-05, act hswish} blocks.8.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 202309632, arena + 429291264, params[216], params[217],
-      1e-05f, LK_ACT_HSWISH, arena + 211943424, arena + 207126528);
-
-  /* %464 = mean(%463) {axis 0} blocks.8.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 207126528, arena + 428809728);
-
-  /* %467 = fused_linear(%464, %465, %466) blocks.8.conv.conv.6.fc.0 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 428809728, params[220], params[221], LK_ACT_NONE, NULL,
-      arena + 429202944);
-
-  /* %468 = relu(%467) blocks.8.conv.conv.6 : f32[B, 192] */
-  lk_relu(B * 192, arena + 429202944, arena + 429209088);
-
-  /* %471 = fused_linear(%468, %469, %470) blocks.8.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 429209088, params[222], params[223], LK_ACT_NONE, NULL,
-      arena + 428834304);
-
-  /* %472 = hsigmoid(%471) blocks.8.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 428834304, arena + 428858880);
-
-  /* %473 = mul(%463, %472) blocks.8.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 207126528, (const long[]){150528, 768, 1},
-      arena + 428858880, (const long[]){768, 0, 1}, arena + 211943424);
-
-  /* %475 = reshape(%474) {shape [192, 768]} blocks.8.conv.conv.7 : f32[192, 768], a view of %474: no code */
-
-  /* %476 = fused_linear(%473, %475) blocks.8.conv.conv.7 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 211943424, params[224], NULL, LK_ACT_NONE, NULL,
-      arena + 418394112);
-
-  /* %479 = batch_statistics(%476) blocks.8.conv.conv.8 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 418394112, arena + 429349872);
-
-  /* %480 = slice(%479) {axis 0, start 0, length 2} blocks.8.conv.conv.8 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 429349872, 576, arena + 429354672, 384);
-
-  /* %481 = batch_norm_act(%476, %479, %477, %478) {eps 1e-05} blocks.8.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 418394112, arena + 429349872, params[225], params[226],
-      1e-05f, LK_ACT_NONE, arena + 217964544, arena + 216760320);
-
-  /* %482 = add(%448, %481) blocks.8.conv : f32[B, 196, 192], written into %483 from row 1 */
-  for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 417189888 + (long)b * 37632, (const long[]){192, 1},
-        arena + 216760320 + (long)b * 37632, (const long[]){192, 1},
-        arena + 380977344 + (long)b * 37824);
-  } // for b
-
-  /* %483 = concat(%447, %482) {axis 0} blocks.8.conv : f32[B, 197, 192], its operands computed in place: no code */
-
-  /* %486 = normalize(%483) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 380977152, 1e-06f, arena + 382187520);
-
-  /* %487 = mul_add(%486, %484, %485) blocks.9.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 382187520, (const long[]){37824, 192, 1},
-      params[229], (const long[]){0, 0, 1}, params[230], (const long[]){0, 0, 1},
-      arena + 383397888);
-
-  /* %490 = fused_linear(%487, %488, %489) blocks.9.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 383397888, params[231], params[232], LK_ACT_NONE, NULL,
-      arena + 326510592);
-
-  /* %491 = slice(%490) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192], a view of %490: no code */
-
-  /* %492 = slice(%490) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192], a view of %490: no code */
-
-  /* %493 = slice(%490) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192], a view of %490: no code */
-
-  /* %494 = sdpa(%491, %492, %493) {heads 4, kv_heads 4} blocks.9.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 326510592, 576, arena + 326510784, 576, arena + 326510976,
-      576, arena + 384608256, 0.14433756f);
-
-  /* %497 = fused_linear(%494, %495, %496) blocks.9.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 384608256, params[233], params[234], LK_ACT_NONE, NULL,
-      arena + 216760320);
-
-  /* %499 = mul_add(%497, %498, %483) blocks.9 : f32[B, 197, 192], written over %497 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 216760320, (const long[]){37824, 192, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 380977152, (const long[]){37824, 192, 1},
-      arena + 216760320);
-
-  /* %500 = slice(%499) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], written into %536 from row 0 */
-  for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 216760320 + (long)b * 37824, 37824,
-        arena + 385818624 + (long)b * 37824, 192);
-  } // for b
-
-  /* %501 = slice(%499) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 216760512, 37824, arena + 419598336, 37632);
-
-  /* %503 = reshape(%502) {shape [768, 192]} blocks.9.conv.conv.0 : f32[768, 192], a view of %502: no code */
-
-  /* %504 = fused_linear(%501, %503) blocks.9.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 419598336, params[235], NULL, LK_ACT_NONE, NULL,
-      arena + 216760320);
-
-  /* %507 = batch_statistics(%504) blocks.9.conv.conv.1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 216760320, arena + 429293568);
-
-  /* %508 = slice(%507) {axis 0, start 0, length 2} blocks.9.conv.conv.1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 429293568, 2304, arena + 429335040, 1536);
-
-  /* %509 = batch_norm_act(%504, %507, %505, %506) {eps 1e-05, act hswish} blocks.9.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 216760320, arena + 429293568, params[236], params[237],
-      1e-05f, LK_ACT_HSWISH, arena + 226394112, arena + 221577216);
-
-  /* %511 = token_dwconv(%509, %510) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 221577216, params[240], NULL,
-      LK_ACT_NONE, arena + 226394112);
-
-  /* %514 = batch_statistics(%511) blocks.9.conv.conv.4 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 226394112, arena + 429295872);
-
-  /* %515 = slice(%514) {axis 0, start 0, length 2} blocks.9.conv.conv.4 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 429295872, 2304, arena + 429336576, 1536);
-
-  /* %516 = batch_norm_act(%511, %514, %512, %513) {eps 1e-05, act hswish} blocks.9.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 226394112, arena + 429295872, params[241], params[242],
-      1e-05f, LK_ACT_HSWISH, arena + 236027904, arena + 231211008);
-
-  /* %517 = mean(%516) {axis 0} blocks.9.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 231211008, arena + 428883456);
-
-  /* %520 = fused_linear(%517, %518, %519) blocks.9.conv.conv.6.fc.0 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 428883456, params[245], params[246], LK_ACT_NONE, NULL,
-      arena + 429215232);
-
-  /* %521 = relu(%520) blocks.9.conv.conv.6 : f32[B, 192] */
-  lk_relu(B * 192, arena + 429215232, arena + 429221376);
-
-  /* %524 = fused_linear(%521, %522, %523) blocks.9.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 429221376, params[247], params[248], LK_ACT_NONE, NULL,
-      arena + 428908032);
-
-  /* %525 = hsigmoid(%524) blocks.9.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 428908032, arena + 428932608);
-
-  /* %526 = mul(%516, %525) blocks.9.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 231211008, (const long[]){150528, 768, 1},
-      arena + 428932608, (const long[]){768, 0, 1}, arena + 236027904);
-
-  /* %528 = reshape(%527) {shape [192, 768]} blocks.9.conv.conv.7 : f32[192, 768], a view of %527: no code */
-
-  /* %529 = fused_linear(%526, %528) blocks.9.conv.conv.7 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 236027904, params[249], NULL, LK_ACT_NONE, NULL,
-      arena + 420802560);
-
-  /* %532 = batch_statistics(%529) blocks.9.conv.conv.8 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 420802560, arena + 429350448);
-
-  /* %533 = slice(%532) {axis 0, start 0, length 2} blocks.9.conv.conv.8 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 429350448, 576, arena + 429355056, 384);
-
-  /* %534 = batch_norm_act(%529, %532, %530, %531) {eps 1e-05} blocks.9.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 420802560, arena + 429350448, params[250], params[251],
-      1e-05f, LK_ACT_NONE, arena + 242049024, arena + 240844800);
-
-  /* %535 = add(%501, %534) blocks.9.conv : f32[B, 196, 192], written into %536 from row 1 */
-  for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 419598336 + (long)b * 37632, (const long[]){192, 1},
-        arena + 240844800 + (long)b * 37632, (const long[]){192, 1},
-        arena + 385818816 + (long)b * 37824);
-  } // for b
-
-  /* %536 = concat(%500, %535) {axis 0} blocks.9.conv : f32[B, 197, 192], its operands computed in place: no code */
-
-  /* %539 = normalize(%536) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 385818624, 1e-06f, arena + 387028992);
-
-  /* %540 = mul_add(%539, %537, %538) blocks.10.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 387028992, (const long[]){37824, 192, 1},
-      params[254], (const long[]){0, 0, 1}, params[255], (const long[]){0, 0, 1},
-      arena + 388239360);
-
-  /* %543 = fused_linear(%540, %541, %542) blocks.10.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 388239360, params[256], params[257], LK_ACT_NONE, NULL,
-      arena + 330141696);
-
-  /* %544 = slice(%543) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192], a view of %543: no code */
-
-  /* %545 = slice(%543) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192], a view of %543: no code */
-
-  /* %546 = slice(%543) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192], a view of %543: no code */
-
-  /* %547 = sdpa(%544, %545, %546) {heads 4, kv_heads 4} blocks.10.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 330141696, 576, arena + 330141888, 576, arena + 330142080,
-      576, arena + 389449728, 0.14433756f);
-
-  /* %550 = fused_linear(%547, %548, %549) blocks.10.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 389449728, params[258], params[259], LK_ACT_NONE, NULL,
-      arena + 240844800);
-
-  /* %552 = mul_add(%550, %551, %536) blocks.10 : f32[B, 197, 192], written over %550 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 240844800, (const long[]){37824, 192, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 385818624, (const long[]){37824, 192, 1},
-      arena + 240844800);
-
-  /* %553 = slice(%552) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], written into %589 from row 0 */
-  for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 240844800 + (long)b * 37824, 37824,
-        arena + 390660096 + (long)b * 37824, 192);
-  } // for b
-
-  /* %554 = slice(%552) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 240844992, 37824, arena + 422006784, 37632);
-
-  /* %556 = reshape(%555) {shape [768, 192]} blocks.10.conv.conv.0 : f32[768, 192], a view of %555: no code */
-
-  /* %557 = fused_linear(%554, %556) blocks.10.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 422006784, params[260], NULL, LK_ACT_NONE, NULL,
-      arena + 240844800);
-
-  /* %560 = batch_statistics(%557) blocks.10.conv.conv.1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 240844800, arena + 429298176);
-
-  /* %561 = slice(%560) {axis 0, start 0, length 2} blocks.10.conv.conv.1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 429298176, 2304, arena + 429338112, 1536);
-
-  /* %562 = batch_norm_act(%557, %560, %558, %559) {eps 1e-05, act hswish} blocks.10.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 240844800, arena + 429298176, params[261], params[262],
-      1e-05f, LK_ACT_HSWISH, arena + 250478592, arena + 245661696);
-
-  /* %564 = token_dwconv(%562, %563) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 245661696, params[265], NULL,
-      LK_ACT_NONE, arena + 250478592);
-
-  /* %567 = batch_statistics(%564) blocks.10.conv.conv.4 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 250478592, arena + 429300480);
-
-  /* %568 = slice(%567) {axis 0, start 0, length 2} blocks.10.conv.conv.4 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 429300480, 2304, arena + 429339648, 1536);
-
-  /* %569 = batch_norm_act(%564, %567, %565, %566) {eps 1e-05, act hswish} blocks.10.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 250478592, arena + 429300480, params[266], params[267],
-      1e-05f, LK_ACT_HSWISH, arena + 260112384, arena + 255295488);
-
-  /* %570 = mean(%569) {axis 0} blocks.10.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 255295488, arena + 428957184);
-
-  /* %573 = fused_linear(%570, %571, %572) blocks.10.conv.conv.6.fc.0 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 428957184, params[270], params[271], LK_ACT_NONE, NULL,
-      arena + 429227520);
-
-  /* %574 = relu(%573) blocks.10.conv.conv.6 : f32[B, 192] */
-  lk_relu(B * 192, arena + 429227520, arena + 429233664);
-
-  /* %577 = fused_linear(%574, %575, %576) blocks.10.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 429233664, params[272], params[273], LK_ACT_NONE, NULL,
-      arena + 428981760);
-
-  /* %578 = hsigmoid(%577) blocks.10.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 428981760, arena + 429006336);
-
-  /* %579 = mul(%569, %578) blocks.10.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 255295488, (const long[]){150528, 768, 1},
-      arena + 429006336, (const long[]){768, 0, 1}, arena + 260112384);
-
-  /* %581 = reshape(%580) {shape [192, 768]} blocks.10.conv.conv.7 : f32[192, 768], a view of %580: no code */
-
-  /* %582 = fused_linear(%579, %581) blocks.10.conv.conv.7 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 260112384, params[274], NULL, LK_ACT_NONE, NULL,
-      arena + 423211008);
-
-  /* %585 = batch_statistics(%582) blocks.10.conv.conv.8 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 423211008, arena + 429351024);
-
-  /* %586 = slice(%585) {axis 0, start 0, length 2} blocks.10.conv.conv.8 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 429351024, 576, arena + 429355440, 384);
-
-  /* %587 = batch_norm_act(%582, %585, %583, %584) {eps 1e-05} blocks.10.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 423211008, arena + 429351024, params[275], params[276],
-      1e-05f, LK_ACT_NONE, arena + 266133504, arena + 264929280);
-
-  /* %588 = add(%554, %587) blocks.10.conv : f32[B, 196, 192], written into %589 from row 1 */
-  for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 422006784 + (long)b * 37632, (const long[]){192, 1},
-        arena + 264929280 + (long)b * 37632, (const long[]){192, 1},
-        arena + 390660288 + (long)b * 37824);
-  } // for b
-
-  /* %589 = concat(%553, %588) {axis 0} blocks.10.conv : f32[B, 197, 192], its operands computed in place: no code */
-
-  /* %592 = normalize(%589) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 390660096, 1e-06f, arena + 391870464);
-
-  /* %593 = mul_add(%592, %590, %591) blocks.11.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 391870464, (const long[]){37824, 192, 1},
-      params[279], (const long[]){0, 0, 1}, params[280], (const long[]){0, 0, 1},
-      arena + 393080832);
-
-  /* %596 = fused_linear(%593, %594, %595) blocks.11.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 393080832, params[281], params[282], LK_ACT_NONE, NULL,
-      arena + 333772800);
-
-  /* %597 = slice(%596) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 197, 192], a view of %596: no code */
-
-  /* %598 = slice(%596) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192], a view of %596: no code */
-
-  /* %599 = slice(%596) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192], a view of %596: no code */
-
-  /* %600 = sdpa(%597, %598, %599) {heads 4, kv_heads 4} blocks.11.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 333772800, 576, arena + 333772992, 576, arena + 333773184,
-      576, arena + 394291200, 0.14433756f);
-
-  /* %603 = fused_linear(%600, %601, %602) blocks.11.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 394291200, params[283], params[284], LK_ACT_NONE, NULL,
-      arena + 264929280);
-
-  /* %605 = mul_add(%603, %604, %589) blocks.11 : f32[B, 197, 192], written over %603 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 264929280, (const long[]){37824, 192, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 390660096, (const long[]){37824, 192, 1},
-      arena + 264929280);
-
-  /* %606 = slice(%605) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 192], written into %642 from row 0 */
-  for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 264929280 + (long)b * 37824, 37824,
-        arena + 289013760 + (long)b * 37824, 192);
-  } // for b
-
-  /* %607 = slice(%605) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 264929472, 37824, arena + 424415232, 37632);
-
-  /* %609 = reshape(%608) {shape [768, 192]} blocks.11.conv.conv.0 : f32[768, 192], a view of %608: no code */
-
-  /* %610 = fused_linear(%607, %609) blocks.11.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 424415232, params[285], NULL, LK_ACT_NONE, NULL,
-      arena + 264929280);
-
-  /* %613 = batch_statistics(%610) blocks.11.conv.conv.1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 264929280, arena + 429302784);
-
-  /* %614 = slice(%613) {axis 0, start 0, length 2} blocks.11.conv.conv.1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 429302784, 2304, arena + 429341184, 1536);
-
-  /* %615 = batch_norm_act(%610, %613, %611, %612) {eps 1e-05, act hswish} blocks.11.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 264929280, arena + 429302784, params[286], params[287],
-      1e-05f, LK_ACT_HSWISH, arena + 274563072, arena + 269746176);
-
-  /* %617 = token_dwconv(%615, %616) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 269746176, params[290], NULL,
-      LK_ACT_NONE, arena + 274563072);
-
-  /* %620 = batch_statistics(%617) blocks.11.conv.conv.4 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 274563072, arena + 429305088);
-
-  /* %621 = slice(%620) {axis 0, start 0, length 2} blocks.11.conv.conv.4 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 429305088, 2304, arena + 429342720, 1536);
-
-  /* %622 = batch_norm_act(%617, %620, %618, %619) {eps 1e-05, act hswish} blocks.11.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 274563072, arena + 429305088, params[291], params[292],
-      1e-05f, LK_ACT_HSWISH, arena + 284196864, arena + 279379968);
-
-  /* %623 = mean(%622) {axis 0} blocks.11.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 279379968, arena + 429030912);
-
-  /* %626 = fused_linear(%623, %624, %625) blocks.11.conv.conv.6.fc.0 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 429030912, params[295], params[296], LK_ACT_NONE, NULL,
-      arena + 429239808);
-
-  /* %627 = relu(%626) blocks.11.conv.conv.6 : f32[B, 192] */
-  lk_relu(B * 192, arena + 429239808, arena + 429245952);
-
-  /* %630 = fused_linear(%627, %628, %629) blocks.11.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 429245952, params[297], params[298], LK_ACT_NONE, NULL,
-      arena + 429055488);
-
-  /* %631 = hsigmoid(%630) blocks.11.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 429055488, arena + 429080064);
-
-  /* %632 = mul(%622, %631) blocks.11.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 279379968, (const long[]){150528, 768, 1},
-      arena + 429080064, (const long[]){768, 0, 1}, arena + 284196864);
-
-  /* %634 = reshape(%633) {shape [192, 768]} blocks.11.conv.conv.7 : f32[192, 768], a view of %633: no code */
-
-  /* %635 = fused_linear(%632, %634) blocks.11.conv.conv.7 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 284196864, params[299], NULL, LK_ACT_NONE, NULL,
-      arena + 425619456);
-
-  /* %638 = batch_statistics(%635) blocks.11.conv.conv.8 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 425619456, arena + 292657152);
-
-  /* %639 = slice(%638) {axis 0, start 0, length 2} blocks.11.conv.conv.8 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 292657152, 576, arena + 429355824, 384);
-
-  /* %640 = batch_norm_act(%635, %638, %636, %637) {eps 1e-05} blocks.11.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 425619456, arena + 292657152, params[300], params[301],
-      1e-05f, LK_ACT_NONE, arena + 291428352, arena + 290224128);
-
-  /* %641 = add(%607, %640) blocks.11.conv : f32[B, 196, 192], written into %642 from row 1 */
-  for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 424415232 + (long)b * 37632, (const long[]){192, 1},
-        arena + 290224128 + (long)b * 37632, (const long[]){192, 1},
-        arena + 289013952 + (long)b * 37824);
-  } // for b
-
-  /* %642 = concat(%606, %641) {axis 0} blocks.11.conv : f32[B, 197, 192], its operands computed in place: no code */
-
-  /* %645 = normalize(%642) {eps 1e-06} norm : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 289013760, 1e-06f, arena + 290224128);
-
-  /* %646 = mul_add(%645, %643, %644) norm : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 290224128, (const long[]){37824, 192, 1},
-      params[304], (const long[]){0, 0, 1}, params[305], (const long[]){0, 0, 1},
-      arena + 291434496);
-
-  /* %647 = index(%646) {axis 0, at 0} : f32[B, 192] */
-  lk_copy_rows(B, 192, arena + 291434496, 37824, arena + 292644864, 192);
-
-  /* %650 = fused_linear(%647, %648, %649) head : f32[B, 1000] */
-  lk_fused_linear(B, 192, 1000, arena + 292644864, params[306], params[307], LK_ACT_NONE, NULL,
-      arena + 291434496);
-
-  /* %652 = cross_entropy(%650, %651) : f32[1] */
-  lk_cross_entropy(B, 1000, arena + 291434496, inputs[12], arena + 429356592);
-
-  /* %653 = cross_entropy_grad(%650, %651) : f32[B, 1000] */
-  lk_cross_entropy_grad(B, 1000, arena + 291434496, inputs[12], arena + 291626496);
-
-  /* %654 = transpose(%648) {perm [1, 0]} head : f32[192, 1000] */
-  lk_transpose(2, (const long[]){1000, 192}, (const int[]){1, 0}, params[306], arena + 291434496);
-
-  /* %655 = fused_linear(%653, %654) head : f32[B, 192] */
-  lk_fused_linear(B, 1000, 192, arena + 291626496, arena + 291434496, NULL, LK_ACT_NONE, NULL,
-      arena + 292651008);
-
-  /* %656 = linear_grad_weight(%653, %647) head : f32[1000, 192] */
-  lk_linear_grad_weight(B, 192, 1000, arena + 291626496, arena + 292644864, arena + 428027904);
-
-  /* %657 = reduce_sum(%653) {axes [], batch} head : f32[1000] */
-  lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 291626496,
-      arena + 429344256);
-
-  /* %658 = reshape(%655) {shape [1, 192]} : f32[B, 1, 192], a view of %655: no code */
-
-  /* %659 = zero_pad(%658) {axis 0, before 0, after 196} : f32[B, 197, 192] */
-  lk_zero_pad(B, 1, 192, 0, 196, arena + 292651008, arena + 291434496);
-
-  /* %660 = reduce_sum(%659) {axes [0], batch} norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 291434496,
-      arena + 429356208);
-
-  /* %661 = mul(%659, %643) norm : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 291434496, (const long[]){37824, 192, 1},
-      params[304], (const long[]){0, 0, 1}, arena + 395501568);
-
-  /* %662 = reduce_sum(%659, %645) {axes [0], batch} norm : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 291434496, arena + 290224128, arena + 429356400);
-
-  /* %663 = normalize_grad(%642, %661) {eps 1e-06} norm : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 289013760, arena + 395501568, 1e-06f, arena + 396711936);
-
-  /* %664 = slice(%663) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 192], a view of %663: no code */
-
-  /* %665 = slice(%663) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 396712128, 37824, arena + 395501568, 37632);
-
-  /* %666 = batch_norm_act_param_grad(%635, %665, %638, %636, %637) {eps 1e-05} blocks.11.conv.conv.8 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 425619456, arena + 395501568,
-      arena + 292657152, params[300], params[301], 1e-05f, LK_ACT_NONE, arena + 289013760,
-      arena + 289052352);
-
-  /* %667 = batch_norm_act_grad(%635, %665, %638, %636, %637, %666) {eps 1e-05} blocks.11.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 425619456, arena + 395501568, arena + 292657152,
-      params[300], params[301], arena + 289052352, 1e-05f, LK_ACT_NONE, arena + 289013760,
-      arena + 426823680);
-
-  /* %668 = index(%666) {axis 0, at 0} blocks.11.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 289052352, 384, arena + 396705792, 192);
-
-  /* %669 = index(%666) {axis 0, at 1} blocks.11.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 289052544, 384, arena + 396705984, 192);
-
-  /* %670 = transpose(%634) {perm [1, 0]} blocks.11.conv.conv.7 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[299], arena + 425619456);
-
-  /* %671 = fused_linear(%667, %670) blocks.11.conv.conv.7 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 426823680, arena + 425619456, NULL, LK_ACT_NONE, NULL,
-      arena + 289013760);
-
-  /* %672 = linear_grad_weight(%667, %632) blocks.11.conv.conv.7 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 426823680, arena + 284196864, arena + 425619456);
-
-  /* %673 = reshape(%672) {shape [192, 768, 1, 1]} blocks.11.conv.conv.7 : f32[192, 768, 1, 1], a view of %672: no code */
-
-  /* %674 = reduce_sum(%671, %622) {axes [0]} blocks.11.conv.conv.6 : f32[B, 768] */
+  /* %676 = reduce_sum(%673, %625) {axes [0]} blocks.11.conv.conv.6 : f32[B, 768] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0},
-      arena + 289013760, arena + 279379968, arena + 284196864);
+      arena + 293830656, arena + 284196864, arena + 289013760);
 
-  /* %675 = hsigmoid_grad(%630, %674) blocks.11.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 429055488, arena + 284196864, arena + 279681792);
+  /* %677 = hsigmoid_grad(%633, %676) blocks.11.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 433866240, arena + 289013760, arena + 284498688);
 
-  /* %676 = transpose(%628) {perm [1, 0]} blocks.11.conv.conv.6.fc.2 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[297], arena + 279379968);
+  /* %678 = transpose(%631) {perm [1, 0]} blocks.11.conv.conv.6.fc.2 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[297], arena + 284196864);
 
-  /* %677 = fused_linear(%675, %676) blocks.11.conv.conv.6.fc.2 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 279681792, arena + 279379968, NULL, LK_ACT_NONE, NULL,
-      arena + 279527424);
+  /* %679 = fused_linear(%677, %678) blocks.11.conv.conv.6.fc.2 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 284498688, arena + 284196864, NULL, LK_ACT_NONE, NULL,
+      arena + 284344320);
 
-  /* %678 = linear_grad_weight(%675, %627) blocks.11.conv.conv.6.fc.2 : f32[768, 192] */
-  lk_linear_grad_weight(B, 192, 768, arena + 279681792, arena + 429245952, arena + 279534336);
+  /* %680 = linear_grad_weight(%677, %630) blocks.11.conv.conv.6.fc.2 : f32[768, 192] */
+  lk_linear_grad_weight(B, 192, 768, arena + 284498688, arena + 434056704, arena + 284351232);
 
-  /* %679 = reduce_sum(%675) {axes [], batch} blocks.11.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 279681792,
-      arena + 279859968);
+  /* %681 = reduce_sum(%677) {axes [], batch} blocks.11.conv.conv.6.fc.2 : f32[768] */
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 284498688,
+      arena + 284676864);
 
-  /* %680 = relu_grad(%626, %677) blocks.11.conv.conv.6 : f32[B, 192] */
-  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 429239808, arena + 279527424, arena + 279853824);
+  /* %682 = relu_grad(%629, %679) blocks.11.conv.conv.6 : f32[B, 192] */
+  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 434050560, arena + 284344320, arena + 284670720);
 
-  /* %681 = transpose(%624) {perm [1, 0]} blocks.11.conv.conv.6.fc.0 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[295], arena + 279379968);
+  /* %683 = transpose(%627) {perm [1, 0]} blocks.11.conv.conv.6.fc.0 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[295], arena + 284196864);
 
-  /* %682 = fused_linear(%680, %681) blocks.11.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 279853824, arena + 279379968, NULL, LK_ACT_NONE, NULL,
-      arena + 279829248);
+  /* %684 = fused_linear(%682, %683) blocks.11.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 284670720, arena + 284196864, NULL, LK_ACT_NONE, NULL,
+      arena + 284646144);
 
-  /* %683 = linear_grad_weight(%680, %623) blocks.11.conv.conv.6.fc.0 : f32[192, 768] */
-  lk_linear_grad_weight(B, 768, 192, arena + 279853824, arena + 429030912, arena + 279681792);
+  /* %685 = linear_grad_weight(%682, %626) blocks.11.conv.conv.6.fc.0 : f32[192, 768] */
+  lk_linear_grad_weight(B, 768, 192, arena + 284670720, arena + 433841664, arena + 284498688);
 
-  /* %684 = reduce_sum(%680) {axes [], batch} blocks.11.conv.conv.6.fc.0 : f32[192] */
-  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 279853824,
-      arena + 279860736);
+  /* %686 = reduce_sum(%682) {axes [], batch} blocks.11.conv.conv.6.fc.0 : f32[192] */
+  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 284670720,
+      arena + 284677632);
 
-  /* %685 = reshape(%682) {shape [1, 768]} blocks.11.conv.conv.6 : f32[B, 1, 768], a view of %682: no code */
+  /* %687 = reshape(%684) {shape [1, 768]} blocks.11.conv.conv.6 : f32[B, 1, 768], a view of %684: no code */
 
-  /* %686 = mul_scalar(%685) {x op 0.0051020407} blocks.11.conv.conv.6 : f32[B, 1, 768] */
-  lk_mul_scalar(B * 768, arena + 279829248, 0.0051020407f, arena + 279379968);
+  /* %688 = mul_scalar(%687) {x op 0.0051020407} blocks.11.conv.conv.6 : f32[B, 1, 768] */
+  lk_mul_scalar(B * 768, arena + 284646144, 0.0051020407f, arena + 284196864);
 
-  /* %687 = mul_add(%671, %631, %686) blocks.11.conv.conv.4 : f32[B, 196, 768], written over %671 */
-  lk_mul_add(3, (const long[]){B, 196, 768}, arena + 289013760, (const long[]){150528, 768, 1},
-      arena + 429080064, (const long[]){768, 0, 1}, arena + 279379968, (const long[]){768, 0, 1},
-      arena + 289013760);
+  /* %689 = mul_add(%673, %634, %688) blocks.11.conv.conv.4 : f32[B, 196, 768], written over %673 */
+  lk_mul_add(3, (const long[]){B, 196, 768}, arena + 293830656, (const long[]){150528, 768, 1},
+      arena + 433890816, (const long[]){768, 0, 1}, arena + 284196864, (const long[]){768, 0, 1},
+      arena + 293830656);
 
-  /* %688 = batch_norm_act_param_grad(%617, %687, %620, %618, %619) {eps 1e-05, act hswish} blocks.11.conv.conv.4 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 274563072, arena + 289013760,
-      arena + 429305088, params[291], params[292], 1e-05f, LK_ACT_HSWISH, arena + 279379968,
-      arena + 279829248);
+  /* %690 = batch_norm_act_param_grad(%620, %689, %623, %621, %622) {eps 1e-05, act hswish} blocks.11.conv.conv.4 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 279379968, arena + 293830656,
+      arena + 434115840, params[291], params[292], 1e-05f, LK_ACT_HSWISH, arena + 284196864,
+      arena + 284646144);
 
-  /* %689 = batch_norm_act_grad(%617, %687, %620, %618, %619, %688) {eps 1e-05, act hswish} blocks.11.conv.conv.4 : f32[B, 196, 768], written over %671 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 274563072, arena + 289013760, arena + 429305088,
-      params[291], params[292], arena + 279829248, 1e-05f, LK_ACT_HSWISH, arena + 279379968,
-      arena + 289013760);
+  /* %691 = batch_norm_act_grad(%620, %689, %623, %621, %622, %690) {eps 1e-05, act hswish} blocks.11.conv.conv.4 : f32[B, 196, 768], written over %673 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 279379968, arena + 293830656, arena + 434115840,
+      params[291], params[292], arena + 284646144, 1e-05f, LK_ACT_HSWISH, arena + 284196864,
+      arena + 293830656);
 
-  /* %690 = index(%688) {axis 0, at 0} blocks.11.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 279829248, 1536, arena + 279386880, 768);
+  /* %692 = index(%690) {axis 0, at 0} blocks.11.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 284646144, 1536, arena + 284203776, 768);
 
-  /* %691 = index(%688) {axis 0, at 1} blocks.11.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 279830016, 1536, arena + 279387648, 768);
+  /* %693 = index(%690) {axis 0, at 1} blocks.11.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 284646912, 1536, arena + 284204544, 768);
 
-  /* %692 = token_dwconv_grad_input(%689, %616) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 289013760, params[290],
+  /* %694 = token_dwconv_grad_input(%691, %619) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 293830656, params[290],
+      arena + 279379968);
+
+  /* %695 = token_dwconv_grad_weight(%691, %618) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 293830656,
+      arena + 274563072, arena + 284196864);
+
+  /* %696 = batch_norm_act_param_grad(%613, %694, %616, %614, %615) {eps 1e-05, act hswish} blocks.11.conv.conv.1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 269746176, arena + 279379968,
+      arena + 434113536, params[286], params[287], 1e-05f, LK_ACT_HSWISH, arena + 274563072,
+      arena + 274717440);
+
+  /* %697 = batch_norm_act_grad(%613, %694, %616, %614, %615, %696) {eps 1e-05, act hswish} blocks.11.conv.conv.1 : f32[B, 196, 768], written over %694 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 269746176, arena + 279379968, arena + 434113536,
+      params[286], params[287], arena + 274717440, 1e-05f, LK_ACT_HSWISH, arena + 274563072,
+      arena + 279379968);
+
+  /* %698 = index(%696) {axis 0, at 0} blocks.11.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 274717440, 1536, arena + 278624256, 768);
+
+  /* %699 = index(%696) {axis 0, at 1} blocks.11.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 274718208, 1536, arena + 278625024, 768);
+
+  /* %700 = transpose(%612) {perm [1, 0]} blocks.11.conv.conv.0 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[285], arena + 269746176);
+
+  /* %701 = linear_grad_weight(%697, %610) blocks.11.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 279379968, arena + 428021760, arena + 278181888);
+
+  /* %702 = fused_linear(%697, %700, %667) {residual} blocks.11.conv.conv.0 : f32[B, 196, 192], written into %662 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 279379968, 150528, arena + 269746176, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 430430208, 37632, arena + 400318656, 37824);
+
+  /* %703 = reshape(%701) {shape [768, 192, 1, 1]} blocks.11.conv.conv.0 : f32[768, 192, 1, 1], a view of %701: no code */
+
+  /* %704 = concat(%666, %702) {axis 0} blocks.11 : f32[B, 197, 192], a view of %662: no code */
+
+  /* %705 = mul(%704, %607) blocks.11 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 400318464, (const long[]){37824, 192, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 269746176);
+
+  /* %706 = transpose(%604) {perm [1, 0]} blocks.11.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[283], arena + 270956544);
+
+  /* %707 = fused_linear(%705, %706) blocks.11.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 269746176, arena + 270956544, NULL, LK_ACT_NONE, NULL,
+      arena + 273377280);
+
+  /* %708 = linear_grad_weight(%705, %603) blocks.11.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 269746176, arena + 399108096, arena + 278587392);
+
+  /* %709 = reduce_sum(%705) {axes [0], batch} blocks.11.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 269746176,
+      arena + 278626368);
+
+  /* %710 = sdpa_grad(%600, %601, %602, %707) {heads 4, kv_heads 4} blocks.11.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 338589696, 576, arena + 338589888, 576,
+      arena + 338590080, 576, arena + 273377280, 192, arena + 269746176, 576,
+      arena + 269746176 + 192, 576, arena + 269746176 + 384, 576, 0.14433756f);
+
+  /* %711 = transpose(%597) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[281], arena + 273377280);
+
+  /* %712 = fused_linear(%710, %711) blocks.11.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 269746176, arena + 273377280, NULL, LK_ACT_NONE, NULL,
       arena + 274563072);
 
-  /* %693 = token_dwconv_grad_weight(%689, %615) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 289013760,
-      arena + 269746176, arena + 279379968);
+  /* %713 = linear_grad_weight(%710, %596) blocks.11.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 269746176, arena + 397897728, arena + 278476800);
 
-  /* %694 = batch_norm_act_param_grad(%610, %692, %613, %611, %612) {eps 1e-05, act hswish} blocks.11.conv.conv.1 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 264929280, arena + 274563072,
-      arena + 429302784, params[286], params[287], 1e-05f, LK_ACT_HSWISH, arena + 269746176,
-      arena + 269900544);
+  /* %714 = reduce_sum(%710) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 269746176,
+      arena + 278625792);
 
-  /* %695 = batch_norm_act_grad(%610, %692, %613, %611, %612, %694) {eps 1e-05, act hswish} blocks.11.conv.conv.1 : f32[B, 196, 768], written over %692 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 264929280, arena + 274563072, arena + 429302784,
-      params[286], params[287], arena + 269900544, 1e-05f, LK_ACT_HSWISH, arena + 269746176,
-      arena + 274563072);
+  /* %715 = reduce_sum(%712) {axes [0], batch} blocks.11.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 274563072,
+      arena + 278626560);
 
-  /* %696 = index(%694) {axis 0, at 0} blocks.11.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 269900544, 1536, arena + 272596992, 768);
-
-  /* %697 = index(%694) {axis 0, at 1} blocks.11.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 269901312, 1536, arena + 272597760, 768);
-
-  /* %698 = transpose(%609) {perm [1, 0]} blocks.11.conv.conv.0 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[285], arena + 264929280);
-
-  /* %699 = linear_grad_weight(%695, %607) blocks.11.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 274563072, arena + 424415232, arena + 272154624);
-
-  /* %700 = fused_linear(%695, %698, %665) {residual} blocks.11.conv.conv.0 : f32[B, 196, 192], written into %663 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 274563072, 150528, arena + 264929280, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 395501568, 37632, arena + 396712128, 37824);
-
-  /* %701 = reshape(%699) {shape [768, 192, 1, 1]} blocks.11.conv.conv.0 : f32[768, 192, 1, 1], a view of %699: no code */
-
-  /* %702 = concat(%664, %700) {axis 0} blocks.11 : f32[B, 197, 192], a view of %663: no code */
-
-  /* %703 = mul(%702, %604) blocks.11 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 264929280);
-
-  /* %704 = transpose(%601) {perm [1, 0]} blocks.11.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[283], arena + 266139648);
-
-  /* %705 = fused_linear(%703, %704) blocks.11.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 264929280, arena + 266139648, NULL, LK_ACT_NONE, NULL,
-      arena + 268560384);
-
-  /* %706 = linear_grad_weight(%703, %600) blocks.11.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 264929280, arena + 394291200, arena + 272560128);
-
-  /* %707 = reduce_sum(%703) {axes [0], batch} blocks.11.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 264929280,
-      arena + 272599104);
-
-  /* %708 = sdpa_grad(%597, %598, %599, %705) {heads 4, kv_heads 4} blocks.11.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 333772800, 576, arena + 333772992, 576,
-      arena + 333773184, 576, arena + 268560384, 192, arena + 264929280, 576,
-      arena + 264929280 + 192, 576, arena + 264929280 + 384, 576, 0.14433756f);
-
-  /* %709 = transpose(%594) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[281], arena + 269770752);
-
-  /* %710 = fused_linear(%708, %709) blocks.11.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 264929280, arena + 269770752, NULL, LK_ACT_NONE, NULL,
-      arena + 268560384);
-
-  /* %711 = linear_grad_weight(%708, %593) blocks.11.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 264929280, arena + 393080832, arena + 272449536);
-
-  /* %712 = reduce_sum(%708) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 264929280,
-      arena + 272598528);
-
-  /* %713 = reduce_sum(%710) {axes [0], batch} blocks.11.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 268560384,
-      arena + 272599296);
-
-  /* %714 = mul(%710, %590) blocks.11.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 268560384, (const long[]){37824, 192, 1},
-      params[279], (const long[]){0, 0, 1}, arena + 264929280);
-
-  /* %715 = reduce_sum(%710, %592) {axes [0], batch} blocks.11.norm1 : f32[192] */
+  /* %716 = reduce_sum(%712, %595) {axes [0], batch} blocks.11.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 268560384, arena + 391870464, arena + 272599488);
+      arena + 274563072, arena + 396687360, arena + 278626752);
 
-  /* %716 = normalize_grad(%589, %714) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 390660096, arena + 264929280, 1e-06f, arena + 266139648);
+  /* %717 = normalize_grad(%592, %712, %593, %704) {eps 1e-06} blocks.10.conv : f32[B, 197, 192], written over %712 */
+  lk_layernorm_grad(B * 197, 192, arena + 395476992, arena + 274563072, params[279],
+      arena + 400318464, 1e-06f, arena + 274563072);
 
-  /* %717 = add(%702, %716) blocks.10.conv : f32[B, 197, 192], written over %663 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
-      arena + 266139648, (const long[]){37824, 192, 1}, arena + 396711936);
-
-  /* %718 = slice(%717) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], a view of %663: no code */
+  /* %718 = slice(%717) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], a view of %712: no code */
 
   /* %719 = slice(%717) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 396712128, 37824, arena + 269746176, 37632);
+  lk_copy_rows(B, 37632, arena + 274563264, 37824, arena + 275773440, 37632);
 
-  /* %720 = batch_norm_act_param_grad(%582, %719, %585, %583, %584) {eps 1e-05} blocks.10.conv.conv.8 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 423211008, arena + 269746176,
-      arena + 429351024, params[275], params[276], 1e-05f, LK_ACT_NONE, arena + 264929280,
-      arena + 264967872);
+  /* %720 = batch_norm_act_param_grad(%585, %719, %588, %586, %587) {eps 1e-05} blocks.10.conv.conv.8 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 426817536, arena + 275773440,
+      arena + 434161776, params[275], params[276], 1e-05f, LK_ACT_NONE, arena + 269746176,
+      arena + 269784768);
 
-  /* %721 = batch_norm_act_grad(%582, %719, %585, %583, %584, %720) {eps 1e-05} blocks.10.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 423211008, arena + 269746176, arena + 429351024,
-      params[275], params[276], arena + 264967872, 1e-05f, LK_ACT_NONE, arena + 264929280,
-      arena + 270950400);
+  /* %721 = batch_norm_act_grad(%585, %719, %588, %586, %587, %720) {eps 1e-05} blocks.10.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 426817536, arena + 275773440, arena + 434161776,
+      params[275], params[276], arena + 269784768, 1e-05f, LK_ACT_NONE, arena + 269746176,
+      arena + 276977664);
 
   /* %722 = index(%720) {axis 0, at 0} blocks.10.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 264967872, 384, arena + 272599680, 192);
+  lk_copy_rows(1, 192, arena + 269784768, 384, arena + 278626944, 192);
 
   /* %723 = index(%720) {axis 0, at 1} blocks.10.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 264968064, 384, arena + 272599872, 192);
+  lk_copy_rows(1, 192, arena + 269784960, 384, arena + 278627136, 192);
 
-  /* %724 = transpose(%581) {perm [1, 0]} blocks.10.conv.conv.7 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[274], arena + 272302080);
+  /* %724 = transpose(%584) {perm [1, 0]} blocks.10.conv.conv.7 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[274], arena + 278329344);
 
   /* %725 = fused_linear(%721, %724) blocks.10.conv.conv.7 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 270950400, arena + 272302080, NULL, LK_ACT_NONE, NULL,
-      arena + 264929280);
+  lk_fused_linear(B * 196, 192, 768, arena + 276977664, arena + 278329344, NULL, LK_ACT_NONE, NULL,
+      arena + 269746176);
 
-  /* %726 = linear_grad_weight(%721, %579) blocks.10.conv.conv.7 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 270950400, arena + 260112384, arena + 272302080);
+  /* %726 = linear_grad_weight(%721, %582) blocks.10.conv.conv.7 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 276977664, arena + 264929280, arena + 278329344);
 
   /* %727 = reshape(%726) {shape [192, 768, 1, 1]} blocks.10.conv.conv.7 : f32[192, 768, 1, 1], a view of %726: no code */
 
-  /* %728 = reduce_sum(%725, %569) {axes [0]} blocks.10.conv.conv.6 : f32[B, 768] */
+  /* %728 = reduce_sum(%725, %572) {axes [0]} blocks.10.conv.conv.6 : f32[B, 768] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0},
-      arena + 264929280, arena + 255295488, arena + 260112384);
+      arena + 269746176, arena + 260112384, arena + 264929280);
 
-  /* %729 = hsigmoid_grad(%577, %728) blocks.10.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428981760, arena + 260112384, arena + 255597312);
+  /* %729 = hsigmoid_grad(%580, %728) blocks.10.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 433792512, arena + 264929280, arena + 260414208);
 
-  /* %730 = transpose(%575) {perm [1, 0]} blocks.10.conv.conv.6.fc.2 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[272], arena + 255295488);
+  /* %730 = transpose(%578) {perm [1, 0]} blocks.10.conv.conv.6.fc.2 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[272], arena + 260112384);
 
   /* %731 = fused_linear(%729, %730) blocks.10.conv.conv.6.fc.2 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 255597312, arena + 255295488, NULL, LK_ACT_NONE, NULL,
-      arena + 255442944);
+  lk_fused_linear(B, 768, 192, arena + 260414208, arena + 260112384, NULL, LK_ACT_NONE, NULL,
+      arena + 260259840);
 
-  /* %732 = linear_grad_weight(%729, %574) blocks.10.conv.conv.6.fc.2 : f32[768, 192] */
-  lk_linear_grad_weight(B, 192, 768, arena + 255597312, arena + 429233664, arena + 255449856);
+  /* %732 = linear_grad_weight(%729, %577) blocks.10.conv.conv.6.fc.2 : f32[768, 192] */
+  lk_linear_grad_weight(B, 192, 768, arena + 260414208, arena + 434044416, arena + 260266752);
 
   /* %733 = reduce_sum(%729) {axes [], batch} blocks.10.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 255597312,
-      arena + 255775488);
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 260414208,
+      arena + 260592384);
 
-  /* %734 = relu_grad(%573, %731) blocks.10.conv.conv.6 : f32[B, 192] */
-  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 429227520, arena + 255442944, arena + 255769344);
+  /* %734 = relu_grad(%576, %731) blocks.10.conv.conv.6 : f32[B, 192] */
+  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 434038272, arena + 260259840, arena + 260586240);
 
-  /* %735 = transpose(%571) {perm [1, 0]} blocks.10.conv.conv.6.fc.0 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[270], arena + 255295488);
+  /* %735 = transpose(%574) {perm [1, 0]} blocks.10.conv.conv.6.fc.0 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[270], arena + 260112384);
 
   /* %736 = fused_linear(%734, %735) blocks.10.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 255769344, arena + 255295488, NULL, LK_ACT_NONE, NULL,
-      arena + 255744768);
+  lk_fused_linear(B, 192, 768, arena + 260586240, arena + 260112384, NULL, LK_ACT_NONE, NULL,
+      arena + 260561664);
 
-  /* %737 = linear_grad_weight(%734, %570) blocks.10.conv.conv.6.fc.0 : f32[192, 768] */
-  lk_linear_grad_weight(B, 768, 192, arena + 255769344, arena + 428957184, arena + 255597312);
+  /* %737 = linear_grad_weight(%734, %573) blocks.10.conv.conv.6.fc.0 : f32[192, 768] */
+  lk_linear_grad_weight(B, 768, 192, arena + 260586240, arena + 433767936, arena + 260414208);
 
   /* %738 = reduce_sum(%734) {axes [], batch} blocks.10.conv.conv.6.fc.0 : f32[192] */
-  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 255769344,
-      arena + 255776256);
+  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 260586240,
+      arena + 260593152);
 
   /* %739 = reshape(%736) {shape [1, 768]} blocks.10.conv.conv.6 : f32[B, 1, 768], a view of %736: no code */
 
   /* %740 = mul_scalar(%739) {x op 0.0051020407} blocks.10.conv.conv.6 : f32[B, 1, 768] */
-  lk_mul_scalar(B * 768, arena + 255744768, 0.0051020407f, arena + 255295488);
+  lk_mul_scalar(B * 768, arena + 260561664, 0.0051020407f, arena + 260112384);
 
-  /* %741 = mul_add(%725, %578, %740) blocks.10.conv.conv.4 : f32[B, 196, 768], written over %725 */
-  lk_mul_add(3, (const long[]){B, 196, 768}, arena + 264929280, (const long[]){150528, 768, 1},
-      arena + 429006336, (const long[]){768, 0, 1}, arena + 255295488, (const long[]){768, 0, 1},
-      arena + 264929280);
+  /* %741 = mul_add(%725, %581, %740) blocks.10.conv.conv.4 : f32[B, 196, 768], written over %725 */
+  lk_mul_add(3, (const long[]){B, 196, 768}, arena + 269746176, (const long[]){150528, 768, 1},
+      arena + 433817088, (const long[]){768, 0, 1}, arena + 260112384, (const long[]){768, 0, 1},
+      arena + 269746176);
 
-  /* %742 = batch_norm_act_param_grad(%564, %741, %567, %565, %566) {eps 1e-05, act hswish} blocks.10.conv.conv.4 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 250478592, arena + 264929280,
-      arena + 429300480, params[266], params[267], 1e-05f, LK_ACT_HSWISH, arena + 255295488,
-      arena + 255744768);
+  /* %742 = batch_norm_act_param_grad(%567, %741, %570, %568, %569) {eps 1e-05, act hswish} blocks.10.conv.conv.4 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 255295488, arena + 269746176,
+      arena + 434111232, params[266], params[267], 1e-05f, LK_ACT_HSWISH, arena + 260112384,
+      arena + 260561664);
 
-  /* %743 = batch_norm_act_grad(%564, %741, %567, %565, %566, %742) {eps 1e-05, act hswish} blocks.10.conv.conv.4 : f32[B, 196, 768], written over %725 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 250478592, arena + 264929280, arena + 429300480,
-      params[266], params[267], arena + 255744768, 1e-05f, LK_ACT_HSWISH, arena + 255295488,
-      arena + 264929280);
+  /* %743 = batch_norm_act_grad(%567, %741, %570, %568, %569, %742) {eps 1e-05, act hswish} blocks.10.conv.conv.4 : f32[B, 196, 768], written over %725 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 255295488, arena + 269746176, arena + 434111232,
+      params[266], params[267], arena + 260561664, 1e-05f, LK_ACT_HSWISH, arena + 260112384,
+      arena + 269746176);
 
   /* %744 = index(%742) {axis 0, at 0} blocks.10.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 255744768, 1536, arena + 255302400, 768);
+  lk_copy_rows(1, 768, arena + 260561664, 1536, arena + 260119296, 768);
 
   /* %745 = index(%742) {axis 0, at 1} blocks.10.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 255745536, 1536, arena + 255303168, 768);
+  lk_copy_rows(1, 768, arena + 260562432, 1536, arena + 260120064, 768);
 
-  /* %746 = token_dwconv_grad_input(%743, %563) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 264929280, params[265],
-      arena + 250478592);
+  /* %746 = token_dwconv_grad_input(%743, %566) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 269746176, params[265],
+      arena + 255295488);
 
-  /* %747 = token_dwconv_grad_weight(%743, %562) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 264929280,
-      arena + 245661696, arena + 255295488);
+  /* %747 = token_dwconv_grad_weight(%743, %565) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 269746176,
+      arena + 250478592, arena + 260112384);
 
-  /* %748 = batch_norm_act_param_grad(%557, %746, %560, %558, %559) {eps 1e-05, act hswish} blocks.10.conv.conv.1 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 240844800, arena + 250478592,
-      arena + 429298176, params[261], params[262], 1e-05f, LK_ACT_HSWISH, arena + 245661696,
-      arena + 245816064);
+  /* %748 = batch_norm_act_param_grad(%560, %746, %563, %561, %562) {eps 1e-05, act hswish} blocks.10.conv.conv.1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 245661696, arena + 255295488,
+      arena + 434108928, params[261], params[262], 1e-05f, LK_ACT_HSWISH, arena + 250478592,
+      arena + 250632960);
 
-  /* %749 = batch_norm_act_grad(%557, %746, %560, %558, %559, %748) {eps 1e-05, act hswish} blocks.10.conv.conv.1 : f32[B, 196, 768], written over %746 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 240844800, arena + 250478592, arena + 429298176,
-      params[261], params[262], arena + 245816064, 1e-05f, LK_ACT_HSWISH, arena + 245661696,
-      arena + 250478592);
+  /* %749 = batch_norm_act_grad(%560, %746, %563, %561, %562, %748) {eps 1e-05, act hswish} blocks.10.conv.conv.1 : f32[B, 196, 768], written over %746 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 245661696, arena + 255295488, arena + 434108928,
+      params[261], params[262], arena + 250632960, 1e-05f, LK_ACT_HSWISH, arena + 250478592,
+      arena + 255295488);
 
   /* %750 = index(%748) {axis 0, at 0} blocks.10.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 245816064, 1536, arena + 248512512, 768);
+  lk_copy_rows(1, 768, arena + 250632960, 1536, arena + 254539776, 768);
 
   /* %751 = index(%748) {axis 0, at 1} blocks.10.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 245816832, 1536, arena + 248513280, 768);
+  lk_copy_rows(1, 768, arena + 250633728, 1536, arena + 254540544, 768);
 
-  /* %752 = transpose(%556) {perm [1, 0]} blocks.10.conv.conv.0 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[260], arena + 240844800);
+  /* %752 = transpose(%559) {perm [1, 0]} blocks.10.conv.conv.0 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[260], arena + 245661696);
 
-  /* %753 = linear_grad_weight(%749, %554) blocks.10.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 250478592, arena + 422006784, arena + 248070144);
+  /* %753 = linear_grad_weight(%749, %557) blocks.10.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 255295488, arena + 425613312, arena + 254097408);
 
-  /* %754 = fused_linear(%749, %752, %719) {residual} blocks.10.conv.conv.0 : f32[B, 196, 192], written into %663 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 250478592, 150528, arena + 240844800, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 269746176, 37632, arena + 396712128, 37824);
+  /* %754 = fused_linear(%749, %752, %719) {residual} blocks.10.conv.conv.0 : f32[B, 196, 192], written into %712 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 255295488, 150528, arena + 245661696, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 275773440, 37632, arena + 274563264, 37824);
 
   /* %755 = reshape(%753) {shape [768, 192, 1, 1]} blocks.10.conv.conv.0 : f32[768, 192, 1, 1], a view of %753: no code */
 
-  /* %756 = concat(%718, %754) {axis 0} blocks.10 : f32[B, 197, 192], a view of %663: no code */
+  /* %756 = concat(%718, %754) {axis 0} blocks.10 : f32[B, 197, 192], a view of %712: no code */
 
-  /* %757 = mul(%756, %551) blocks.10 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 240844800);
+  /* %757 = mul(%756, %554) blocks.10 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 274563072, (const long[]){37824, 192, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 245661696);
 
-  /* %758 = transpose(%548) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[258], arena + 242055168);
+  /* %758 = transpose(%551) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[258], arena + 246872064);
 
   /* %759 = fused_linear(%757, %758) blocks.10.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 240844800, arena + 242055168, NULL, LK_ACT_NONE, NULL,
-      arena + 244475904);
+  lk_fused_linear(B * 197, 192, 192, arena + 245661696, arena + 246872064, NULL, LK_ACT_NONE, NULL,
+      arena + 249292800);
 
-  /* %760 = linear_grad_weight(%757, %547) blocks.10.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 240844800, arena + 389449728, arena + 248475648);
+  /* %760 = linear_grad_weight(%757, %550) blocks.10.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 245661696, arena + 394266624, arena + 254502912);
 
   /* %761 = reduce_sum(%757) {axes [0], batch} blocks.10.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 240844800,
-      arena + 248514624);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 245661696,
+      arena + 254541888);
 
-  /* %762 = sdpa_grad(%544, %545, %546, %759) {heads 4, kv_heads 4} blocks.10.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 330141696, 576, arena + 330141888, 576,
-      arena + 330142080, 576, arena + 244475904, 192, arena + 240844800, 576,
-      arena + 240844800 + 192, 576, arena + 240844800 + 384, 576, 0.14433756f);
+  /* %762 = sdpa_grad(%547, %548, %549, %759) {heads 4, kv_heads 4} blocks.10.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 334958592, 576, arena + 334958784, 576,
+      arena + 334958976, 576, arena + 249292800, 192, arena + 245661696, 576,
+      arena + 245661696 + 192, 576, arena + 245661696 + 384, 576, 0.14433756f);
 
-  /* %763 = transpose(%541) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[256], arena + 245686272);
+  /* %763 = transpose(%544) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[256], arena + 249292800);
 
   /* %764 = fused_linear(%762, %763) blocks.10.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 240844800, arena + 245686272, NULL, LK_ACT_NONE, NULL,
-      arena + 244475904);
+  lk_fused_linear(B * 197, 576, 192, arena + 245661696, arena + 249292800, NULL, LK_ACT_NONE, NULL,
+      arena + 250478592);
 
-  /* %765 = linear_grad_weight(%762, %540) blocks.10.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 240844800, arena + 388239360, arena + 248365056);
+  /* %765 = linear_grad_weight(%762, %543) blocks.10.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 245661696, arena + 393056256, arena + 254392320);
 
   /* %766 = reduce_sum(%762) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 240844800,
-      arena + 248514048);
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 245661696,
+      arena + 254541312);
 
   /* %767 = reduce_sum(%764) {axes [0], batch} blocks.10.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 244475904,
-      arena + 248514816);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 250478592,
+      arena + 254542080);
 
-  /* %768 = mul(%764, %537) blocks.10.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 244475904, (const long[]){37824, 192, 1},
-      params[254], (const long[]){0, 0, 1}, arena + 240844800);
-
-  /* %769 = reduce_sum(%764, %539) {axes [0], batch} blocks.10.norm1 : f32[192] */
+  /* %768 = reduce_sum(%764, %542) {axes [0], batch} blocks.10.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 244475904, arena + 387028992, arena + 248515008);
+      arena + 250478592, arena + 391845888, arena + 254542272);
 
-  /* %770 = normalize_grad(%536, %768) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 385818624, arena + 240844800, 1e-06f, arena + 242055168);
+  /* %769 = normalize_grad(%539, %764, %540, %756) {eps 1e-06} blocks.9.conv : f32[B, 197, 192], written over %764 */
+  lk_layernorm_grad(B * 197, 192, arena + 390635520, arena + 250478592, params[254],
+      arena + 274563072, 1e-06f, arena + 250478592);
 
-  /* %771 = add(%756, %770) blocks.9.conv : f32[B, 197, 192], written over %663 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
-      arena + 242055168, (const long[]){37824, 192, 1}, arena + 396711936);
+  /* %770 = slice(%769) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], a view of %764: no code */
 
-  /* %772 = slice(%771) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], a view of %663: no code */
+  /* %771 = slice(%769) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 250478784, 37824, arena + 251688960, 37632);
 
-  /* %773 = slice(%771) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 396712128, 37824, arena + 245661696, 37632);
+  /* %772 = batch_norm_act_param_grad(%532, %771, %535, %533, %534) {eps 1e-05} blocks.9.conv.conv.8 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 424409088, arena + 251688960,
+      arena + 434161200, params[250], params[251], 1e-05f, LK_ACT_NONE, arena + 245661696,
+      arena + 245700288);
 
-  /* %774 = batch_norm_act_param_grad(%529, %773, %532, %530, %531) {eps 1e-05} blocks.9.conv.conv.8 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 420802560, arena + 245661696,
-      arena + 429350448, params[250], params[251], 1e-05f, LK_ACT_NONE, arena + 240844800,
-      arena + 240883392);
+  /* %773 = batch_norm_act_grad(%532, %771, %535, %533, %534, %772) {eps 1e-05} blocks.9.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 424409088, arena + 251688960, arena + 434161200,
+      params[250], params[251], arena + 245700288, 1e-05f, LK_ACT_NONE, arena + 245661696,
+      arena + 252893184);
 
-  /* %775 = batch_norm_act_grad(%529, %773, %532, %530, %531, %774) {eps 1e-05} blocks.9.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 420802560, arena + 245661696, arena + 429350448,
-      params[250], params[251], arena + 240883392, 1e-05f, LK_ACT_NONE, arena + 240844800,
-      arena + 246865920);
+  /* %774 = index(%772) {axis 0, at 0} blocks.9.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 245700288, 384, arena + 254542464, 192);
 
-  /* %776 = index(%774) {axis 0, at 0} blocks.9.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 240883392, 384, arena + 248515200, 192);
+  /* %775 = index(%772) {axis 0, at 1} blocks.9.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 245700480, 384, arena + 254542656, 192);
 
-  /* %777 = index(%774) {axis 0, at 1} blocks.9.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 240883584, 384, arena + 248515392, 192);
+  /* %776 = transpose(%531) {perm [1, 0]} blocks.9.conv.conv.7 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[249], arena + 254244864);
 
-  /* %778 = transpose(%528) {perm [1, 0]} blocks.9.conv.conv.7 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[249], arena + 248217600);
+  /* %777 = fused_linear(%773, %776) blocks.9.conv.conv.7 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 252893184, arena + 254244864, NULL, LK_ACT_NONE, NULL,
+      arena + 245661696);
 
-  /* %779 = fused_linear(%775, %778) blocks.9.conv.conv.7 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 246865920, arena + 248217600, NULL, LK_ACT_NONE, NULL,
-      arena + 240844800);
+  /* %778 = linear_grad_weight(%773, %529) blocks.9.conv.conv.7 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 252893184, arena + 240844800, arena + 254244864);
 
-  /* %780 = linear_grad_weight(%775, %526) blocks.9.conv.conv.7 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 246865920, arena + 236027904, arena + 248217600);
+  /* %779 = reshape(%778) {shape [192, 768, 1, 1]} blocks.9.conv.conv.7 : f32[192, 768, 1, 1], a view of %778: no code */
 
-  /* %781 = reshape(%780) {shape [192, 768, 1, 1]} blocks.9.conv.conv.7 : f32[192, 768, 1, 1], a view of %780: no code */
-
-  /* %782 = reduce_sum(%779, %516) {axes [0]} blocks.9.conv.conv.6 : f32[B, 768] */
+  /* %780 = reduce_sum(%777, %519) {axes [0]} blocks.9.conv.conv.6 : f32[B, 768] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0},
-      arena + 240844800, arena + 231211008, arena + 236027904);
+      arena + 245661696, arena + 236027904, arena + 240844800);
 
-  /* %783 = hsigmoid_grad(%524, %782) blocks.9.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428908032, arena + 236027904, arena + 231512832);
+  /* %781 = hsigmoid_grad(%527, %780) blocks.9.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 433718784, arena + 240844800, arena + 236329728);
 
-  /* %784 = transpose(%522) {perm [1, 0]} blocks.9.conv.conv.6.fc.2 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[247], arena + 231211008);
+  /* %782 = transpose(%525) {perm [1, 0]} blocks.9.conv.conv.6.fc.2 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[247], arena + 236027904);
 
-  /* %785 = fused_linear(%783, %784) blocks.9.conv.conv.6.fc.2 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 231512832, arena + 231211008, NULL, LK_ACT_NONE, NULL,
-      arena + 231358464);
+  /* %783 = fused_linear(%781, %782) blocks.9.conv.conv.6.fc.2 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 236329728, arena + 236027904, NULL, LK_ACT_NONE, NULL,
+      arena + 236175360);
 
-  /* %786 = linear_grad_weight(%783, %521) blocks.9.conv.conv.6.fc.2 : f32[768, 192] */
-  lk_linear_grad_weight(B, 192, 768, arena + 231512832, arena + 429221376, arena + 231365376);
+  /* %784 = linear_grad_weight(%781, %524) blocks.9.conv.conv.6.fc.2 : f32[768, 192] */
+  lk_linear_grad_weight(B, 192, 768, arena + 236329728, arena + 434032128, arena + 236182272);
 
-  /* %787 = reduce_sum(%783) {axes [], batch} blocks.9.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 231512832,
-      arena + 231691008);
+  /* %785 = reduce_sum(%781) {axes [], batch} blocks.9.conv.conv.6.fc.2 : f32[768] */
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 236329728,
+      arena + 236507904);
 
-  /* %788 = relu_grad(%520, %785) blocks.9.conv.conv.6 : f32[B, 192] */
-  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 429215232, arena + 231358464, arena + 231684864);
+  /* %786 = relu_grad(%523, %783) blocks.9.conv.conv.6 : f32[B, 192] */
+  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 434025984, arena + 236175360, arena + 236501760);
 
-  /* %789 = transpose(%518) {perm [1, 0]} blocks.9.conv.conv.6.fc.0 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[245], arena + 231211008);
+  /* %787 = transpose(%521) {perm [1, 0]} blocks.9.conv.conv.6.fc.0 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[245], arena + 236027904);
 
-  /* %790 = fused_linear(%788, %789) blocks.9.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 231684864, arena + 231211008, NULL, LK_ACT_NONE, NULL,
-      arena + 231660288);
+  /* %788 = fused_linear(%786, %787) blocks.9.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 236501760, arena + 236027904, NULL, LK_ACT_NONE, NULL,
+      arena + 236477184);
 
-  /* %791 = linear_grad_weight(%788, %517) blocks.9.conv.conv.6.fc.0 : f32[192, 768] */
-  lk_linear_grad_weight(B, 768, 192, arena + 231684864, arena + 428883456, arena + 231512832);
+  /* %789 = linear_grad_weight(%786, %520) blocks.9.conv.conv.6.fc.0 : f32[192, 768] */
+  lk_linear_grad_weight(B, 768, 192, arena + 236501760, arena + 433694208, arena + 236329728);
 
-  /* %792 = reduce_sum(%788) {axes [], batch} blocks.9.conv.conv.6.fc.0 : f32[192] */
-  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 231684864,
-      arena + 231691776);
+  /* %790 = reduce_sum(%786) {axes [], batch} blocks.9.conv.conv.6.fc.0 : f32[192] */
+  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 236501760,
+      arena + 236508672);
 
-  /* %793 = reshape(%790) {shape [1, 768]} blocks.9.conv.conv.6 : f32[B, 1, 768], a view of %790: no code */
+  /* %791 = reshape(%788) {shape [1, 768]} blocks.9.conv.conv.6 : f32[B, 1, 768], a view of %788: no code */
 
-  /* %794 = mul_scalar(%793) {x op 0.0051020407} blocks.9.conv.conv.6 : f32[B, 1, 768] */
-  lk_mul_scalar(B * 768, arena + 231660288, 0.0051020407f, arena + 231211008);
+  /* %792 = mul_scalar(%791) {x op 0.0051020407} blocks.9.conv.conv.6 : f32[B, 1, 768] */
+  lk_mul_scalar(B * 768, arena + 236477184, 0.0051020407f, arena + 236027904);
 
-  /* %795 = mul_add(%779, %525, %794) blocks.9.conv.conv.4 : f32[B, 196, 768], written over %779 */
-  lk_mul_add(3, (const long[]){B, 196, 768}, arena + 240844800, (const long[]){150528, 768, 1},
-      arena + 428932608, (const long[]){768, 0, 1}, arena + 231211008, (const long[]){768, 0, 1},
-      arena + 240844800);
+  /* %793 = mul_add(%777, %528, %792) blocks.9.conv.conv.4 : f32[B, 196, 768], written over %777 */
+  lk_mul_add(3, (const long[]){B, 196, 768}, arena + 245661696, (const long[]){150528, 768, 1},
+      arena + 433743360, (const long[]){768, 0, 1}, arena + 236027904, (const long[]){768, 0, 1},
+      arena + 245661696);
 
-  /* %796 = batch_norm_act_param_grad(%511, %795, %514, %512, %513) {eps 1e-05, act hswish} blocks.9.conv.conv.4 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 226394112, arena + 240844800,
-      arena + 429295872, params[241], params[242], 1e-05f, LK_ACT_HSWISH, arena + 231211008,
-      arena + 231660288);
+  /* %794 = batch_norm_act_param_grad(%514, %793, %517, %515, %516) {eps 1e-05, act hswish} blocks.9.conv.conv.4 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 231211008, arena + 245661696,
+      arena + 434106624, params[241], params[242], 1e-05f, LK_ACT_HSWISH, arena + 236027904,
+      arena + 236477184);
 
-  /* %797 = batch_norm_act_grad(%511, %795, %514, %512, %513, %796) {eps 1e-05, act hswish} blocks.9.conv.conv.4 : f32[B, 196, 768], written over %779 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 226394112, arena + 240844800, arena + 429295872,
-      params[241], params[242], arena + 231660288, 1e-05f, LK_ACT_HSWISH, arena + 231211008,
-      arena + 240844800);
+  /* %795 = batch_norm_act_grad(%514, %793, %517, %515, %516, %794) {eps 1e-05, act hswish} blocks.9.conv.conv.4 : f32[B, 196, 768], written over %777 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 231211008, arena + 245661696, arena + 434106624,
+      params[241], params[242], arena + 236477184, 1e-05f, LK_ACT_HSWISH, arena + 236027904,
+      arena + 245661696);
 
-  /* %798 = index(%796) {axis 0, at 0} blocks.9.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 231660288, 1536, arena + 231217920, 768);
+  /* %796 = index(%794) {axis 0, at 0} blocks.9.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 236477184, 1536, arena + 236034816, 768);
 
-  /* %799 = index(%796) {axis 0, at 1} blocks.9.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 231661056, 1536, arena + 231218688, 768);
+  /* %797 = index(%794) {axis 0, at 1} blocks.9.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 236477952, 1536, arena + 236035584, 768);
 
-  /* %800 = token_dwconv_grad_input(%797, %510) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 240844800, params[240],
+  /* %798 = token_dwconv_grad_input(%795, %513) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 245661696, params[240],
+      arena + 231211008);
+
+  /* %799 = token_dwconv_grad_weight(%795, %512) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 245661696,
+      arena + 226394112, arena + 236027904);
+
+  /* %800 = batch_norm_act_param_grad(%507, %798, %510, %508, %509) {eps 1e-05, act hswish} blocks.9.conv.conv.1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 221577216, arena + 231211008,
+      arena + 434104320, params[236], params[237], 1e-05f, LK_ACT_HSWISH, arena + 226394112,
+      arena + 226548480);
+
+  /* %801 = batch_norm_act_grad(%507, %798, %510, %508, %509, %800) {eps 1e-05, act hswish} blocks.9.conv.conv.1 : f32[B, 196, 768], written over %798 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 221577216, arena + 231211008, arena + 434104320,
+      params[236], params[237], arena + 226548480, 1e-05f, LK_ACT_HSWISH, arena + 226394112,
+      arena + 231211008);
+
+  /* %802 = index(%800) {axis 0, at 0} blocks.9.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 226548480, 1536, arena + 230455296, 768);
+
+  /* %803 = index(%800) {axis 0, at 1} blocks.9.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 226549248, 1536, arena + 230456064, 768);
+
+  /* %804 = transpose(%506) {perm [1, 0]} blocks.9.conv.conv.0 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[235], arena + 221577216);
+
+  /* %805 = linear_grad_weight(%801, %504) blocks.9.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 231211008, arena + 423204864, arena + 230012928);
+
+  /* %806 = fused_linear(%801, %804, %771) {residual} blocks.9.conv.conv.0 : f32[B, 196, 192], written into %764 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 231211008, 150528, arena + 221577216, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 251688960, 37632, arena + 250478784, 37824);
+
+  /* %807 = reshape(%805) {shape [768, 192, 1, 1]} blocks.9.conv.conv.0 : f32[768, 192, 1, 1], a view of %805: no code */
+
+  /* %808 = concat(%770, %806) {axis 0} blocks.9 : f32[B, 197, 192], a view of %764: no code */
+
+  /* %809 = mul(%808, %501) blocks.9 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 250478592, (const long[]){37824, 192, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 221577216);
+
+  /* %810 = transpose(%498) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[233], arena + 222787584);
+
+  /* %811 = fused_linear(%809, %810) blocks.9.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 221577216, arena + 222787584, NULL, LK_ACT_NONE, NULL,
+      arena + 225208320);
+
+  /* %812 = linear_grad_weight(%809, %497) blocks.9.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 221577216, arena + 389425152, arena + 230418432);
+
+  /* %813 = reduce_sum(%809) {axes [0], batch} blocks.9.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 221577216,
+      arena + 230457408);
+
+  /* %814 = sdpa_grad(%494, %495, %496, %811) {heads 4, kv_heads 4} blocks.9.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 331327488, 576, arena + 331327680, 576,
+      arena + 331327872, 576, arena + 225208320, 192, arena + 221577216, 576,
+      arena + 221577216 + 192, 576, arena + 221577216 + 384, 576, 0.14433756f);
+
+  /* %815 = transpose(%491) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[231], arena + 225208320);
+
+  /* %816 = fused_linear(%814, %815) blocks.9.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 221577216, arena + 225208320, NULL, LK_ACT_NONE, NULL,
       arena + 226394112);
 
-  /* %801 = token_dwconv_grad_weight(%797, %509) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 240844800,
-      arena + 221577216, arena + 231211008);
+  /* %817 = linear_grad_weight(%814, %490) blocks.9.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 221577216, arena + 388214784, arena + 230307840);
 
-  /* %802 = batch_norm_act_param_grad(%504, %800, %507, %505, %506) {eps 1e-05, act hswish} blocks.9.conv.conv.1 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 216760320, arena + 226394112,
-      arena + 429293568, params[236], params[237], 1e-05f, LK_ACT_HSWISH, arena + 221577216,
-      arena + 221731584);
+  /* %818 = reduce_sum(%814) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 221577216,
+      arena + 230456832);
 
-  /* %803 = batch_norm_act_grad(%504, %800, %507, %505, %506, %802) {eps 1e-05, act hswish} blocks.9.conv.conv.1 : f32[B, 196, 768], written over %800 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 216760320, arena + 226394112, arena + 429293568,
-      params[236], params[237], arena + 221731584, 1e-05f, LK_ACT_HSWISH, arena + 221577216,
-      arena + 226394112);
+  /* %819 = reduce_sum(%816) {axes [0], batch} blocks.9.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 226394112,
+      arena + 230457600);
 
-  /* %804 = index(%802) {axis 0, at 0} blocks.9.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 221731584, 1536, arena + 224428032, 768);
-
-  /* %805 = index(%802) {axis 0, at 1} blocks.9.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 221732352, 1536, arena + 224428800, 768);
-
-  /* %806 = transpose(%503) {perm [1, 0]} blocks.9.conv.conv.0 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[235], arena + 216760320);
-
-  /* %807 = linear_grad_weight(%803, %501) blocks.9.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 226394112, arena + 419598336, arena + 223985664);
-
-  /* %808 = fused_linear(%803, %806, %773) {residual} blocks.9.conv.conv.0 : f32[B, 196, 192], written into %663 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 226394112, 150528, arena + 216760320, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 245661696, 37632, arena + 396712128, 37824);
-
-  /* %809 = reshape(%807) {shape [768, 192, 1, 1]} blocks.9.conv.conv.0 : f32[768, 192, 1, 1], a view of %807: no code */
-
-  /* %810 = concat(%772, %808) {axis 0} blocks.9 : f32[B, 197, 192], a view of %663: no code */
-
-  /* %811 = mul(%810, %498) blocks.9 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 216760320);
-
-  /* %812 = transpose(%495) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[233], arena + 217970688);
-
-  /* %813 = fused_linear(%811, %812) blocks.9.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 216760320, arena + 217970688, NULL, LK_ACT_NONE, NULL,
-      arena + 220391424);
-
-  /* %814 = linear_grad_weight(%811, %494) blocks.9.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 216760320, arena + 384608256, arena + 224391168);
-
-  /* %815 = reduce_sum(%811) {axes [0], batch} blocks.9.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 216760320,
-      arena + 224430144);
-
-  /* %816 = sdpa_grad(%491, %492, %493, %813) {heads 4, kv_heads 4} blocks.9.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 326510592, 576, arena + 326510784, 576,
-      arena + 326510976, 576, arena + 220391424, 192, arena + 216760320, 576,
-      arena + 216760320 + 192, 576, arena + 216760320 + 384, 576, 0.14433756f);
-
-  /* %817 = transpose(%488) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[231], arena + 221601792);
-
-  /* %818 = fused_linear(%816, %817) blocks.9.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 216760320, arena + 221601792, NULL, LK_ACT_NONE, NULL,
-      arena + 220391424);
-
-  /* %819 = linear_grad_weight(%816, %487) blocks.9.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 216760320, arena + 383397888, arena + 224280576);
-
-  /* %820 = reduce_sum(%816) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 216760320,
-      arena + 224429568);
-
-  /* %821 = reduce_sum(%818) {axes [0], batch} blocks.9.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 220391424,
-      arena + 224430336);
-
-  /* %822 = mul(%818, %484) blocks.9.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 220391424, (const long[]){37824, 192, 1},
-      params[229], (const long[]){0, 0, 1}, arena + 216760320);
-
-  /* %823 = reduce_sum(%818, %486) {axes [0], batch} blocks.9.norm1 : f32[192] */
+  /* %820 = reduce_sum(%816, %489) {axes [0], batch} blocks.9.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 220391424, arena + 382187520, arena + 224430528);
+      arena + 226394112, arena + 387004416, arena + 230457792);
 
-  /* %824 = normalize_grad(%483, %822) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 380977152, arena + 216760320, 1e-06f, arena + 217970688);
+  /* %821 = normalize_grad(%486, %816, %487, %808) {eps 1e-06} blocks.8.conv : f32[B, 197, 192], written over %816 */
+  lk_layernorm_grad(B * 197, 192, arena + 385794048, arena + 226394112, params[229],
+      arena + 250478592, 1e-06f, arena + 226394112);
 
-  /* %825 = add(%810, %824) blocks.8.conv : f32[B, 197, 192], written over %663 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
-      arena + 217970688, (const long[]){37824, 192, 1}, arena + 396711936);
+  /* %822 = slice(%821) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], a view of %816: no code */
 
-  /* %826 = slice(%825) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], a view of %663: no code */
+  /* %823 = slice(%821) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 226394304, 37824, arena + 227604480, 37632);
 
-  /* %827 = slice(%825) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 396712128, 37824, arena + 221577216, 37632);
+  /* %824 = batch_norm_act_param_grad(%479, %823, %482, %480, %481) {eps 1e-05} blocks.8.conv.conv.8 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 422000640, arena + 227604480,
+      arena + 434160624, params[225], params[226], 1e-05f, LK_ACT_NONE, arena + 221577216,
+      arena + 221615808);
 
-  /* %828 = batch_norm_act_param_grad(%476, %827, %479, %477, %478) {eps 1e-05} blocks.8.conv.conv.8 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 418394112, arena + 221577216,
-      arena + 429349872, params[225], params[226], 1e-05f, LK_ACT_NONE, arena + 216760320,
-      arena + 216798912);
+  /* %825 = batch_norm_act_grad(%479, %823, %482, %480, %481, %824) {eps 1e-05} blocks.8.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 422000640, arena + 227604480, arena + 434160624,
+      params[225], params[226], arena + 221615808, 1e-05f, LK_ACT_NONE, arena + 221577216,
+      arena + 228808704);
 
-  /* %829 = batch_norm_act_grad(%476, %827, %479, %477, %478, %828) {eps 1e-05} blocks.8.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 418394112, arena + 221577216, arena + 429349872,
-      params[225], params[226], arena + 216798912, 1e-05f, LK_ACT_NONE, arena + 216760320,
-      arena + 222781440);
+  /* %826 = index(%824) {axis 0, at 0} blocks.8.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 221615808, 384, arena + 230457984, 192);
 
-  /* %830 = index(%828) {axis 0, at 0} blocks.8.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 216798912, 384, arena + 224430720, 192);
+  /* %827 = index(%824) {axis 0, at 1} blocks.8.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 221616000, 384, arena + 230458176, 192);
 
-  /* %831 = index(%828) {axis 0, at 1} blocks.8.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 216799104, 384, arena + 224430912, 192);
+  /* %828 = transpose(%478) {perm [1, 0]} blocks.8.conv.conv.7 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[224], arena + 230160384);
 
-  /* %832 = transpose(%475) {perm [1, 0]} blocks.8.conv.conv.7 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[224], arena + 224133120);
+  /* %829 = fused_linear(%825, %828) blocks.8.conv.conv.7 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 228808704, arena + 230160384, NULL, LK_ACT_NONE, NULL,
+      arena + 221577216);
 
-  /* %833 = fused_linear(%829, %832) blocks.8.conv.conv.7 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 222781440, arena + 224133120, NULL, LK_ACT_NONE, NULL,
-      arena + 216760320);
+  /* %830 = linear_grad_weight(%825, %476) blocks.8.conv.conv.7 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 228808704, arena + 216760320, arena + 230160384);
 
-  /* %834 = linear_grad_weight(%829, %473) blocks.8.conv.conv.7 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 222781440, arena + 211943424, arena + 224133120);
+  /* %831 = reshape(%830) {shape [192, 768, 1, 1]} blocks.8.conv.conv.7 : f32[192, 768, 1, 1], a view of %830: no code */
 
-  /* %835 = reshape(%834) {shape [192, 768, 1, 1]} blocks.8.conv.conv.7 : f32[192, 768, 1, 1], a view of %834: no code */
-
-  /* %836 = reduce_sum(%833, %463) {axes [0]} blocks.8.conv.conv.6 : f32[B, 768] */
+  /* %832 = reduce_sum(%829, %466) {axes [0]} blocks.8.conv.conv.6 : f32[B, 768] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0},
-      arena + 216760320, arena + 207126528, arena + 211943424);
+      arena + 221577216, arena + 211943424, arena + 216760320);
 
-  /* %837 = hsigmoid_grad(%471, %836) blocks.8.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428834304, arena + 211943424, arena + 207428352);
+  /* %833 = hsigmoid_grad(%474, %832) blocks.8.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 433645056, arena + 216760320, arena + 212245248);
 
-  /* %838 = transpose(%469) {perm [1, 0]} blocks.8.conv.conv.6.fc.2 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[222], arena + 207126528);
+  /* %834 = transpose(%472) {perm [1, 0]} blocks.8.conv.conv.6.fc.2 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[222], arena + 211943424);
 
-  /* %839 = fused_linear(%837, %838) blocks.8.conv.conv.6.fc.2 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 207428352, arena + 207126528, NULL, LK_ACT_NONE, NULL,
-      arena + 207273984);
+  /* %835 = fused_linear(%833, %834) blocks.8.conv.conv.6.fc.2 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 212245248, arena + 211943424, NULL, LK_ACT_NONE, NULL,
+      arena + 212090880);
 
-  /* %840 = linear_grad_weight(%837, %468) blocks.8.conv.conv.6.fc.2 : f32[768, 192] */
-  lk_linear_grad_weight(B, 192, 768, arena + 207428352, arena + 429209088, arena + 207280896);
+  /* %836 = linear_grad_weight(%833, %471) blocks.8.conv.conv.6.fc.2 : f32[768, 192] */
+  lk_linear_grad_weight(B, 192, 768, arena + 212245248, arena + 434019840, arena + 212097792);
 
-  /* %841 = reduce_sum(%837) {axes [], batch} blocks.8.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 207428352,
-      arena + 207606528);
+  /* %837 = reduce_sum(%833) {axes [], batch} blocks.8.conv.conv.6.fc.2 : f32[768] */
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 212245248,
+      arena + 212423424);
 
-  /* %842 = relu_grad(%467, %839) blocks.8.conv.conv.6 : f32[B, 192] */
-  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 429202944, arena + 207273984, arena + 207600384);
+  /* %838 = relu_grad(%470, %835) blocks.8.conv.conv.6 : f32[B, 192] */
+  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 434013696, arena + 212090880, arena + 212417280);
 
-  /* %843 = transpose(%465) {perm [1, 0]} blocks.8.conv.conv.6.fc.0 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[220], arena + 207126528);
+  /* %839 = transpose(%468) {perm [1, 0]} blocks.8.conv.conv.6.fc.0 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[220], arena + 211943424);
 
-  /* %844 = fused_linear(%842, %843) blocks.8.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 207600384, arena + 207126528, NULL, LK_ACT_NONE, NULL,
-      arena + 207575808);
+  /* %840 = fused_linear(%838, %839) blocks.8.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 212417280, arena + 211943424, NULL, LK_ACT_NONE, NULL,
+      arena + 212392704);
 
-  /* %845 = linear_grad_weight(%842, %464) blocks.8.conv.conv.6.fc.0 : f32[192, 768] */
-  lk_linear_grad_weight(B, 768, 192, arena + 207600384, arena + 428809728, arena + 207428352);
+  /* %841 = linear_grad_weight(%838, %467) blocks.8.conv.conv.6.fc.0 : f32[192, 768] */
+  lk_linear_grad_weight(B, 768, 192, arena + 212417280, arena + 433620480, arena + 212245248);
 
-  /* %846 = reduce_sum(%842) {axes [], batch} blocks.8.conv.conv.6.fc.0 : f32[192] */
-  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 207600384,
-      arena + 207607296);
+  /* %842 = reduce_sum(%838) {axes [], batch} blocks.8.conv.conv.6.fc.0 : f32[192] */
+  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 212417280,
+      arena + 212424192);
 
-  /* %847 = reshape(%844) {shape [1, 768]} blocks.8.conv.conv.6 : f32[B, 1, 768], a view of %844: no code */
+  /* %843 = reshape(%840) {shape [1, 768]} blocks.8.conv.conv.6 : f32[B, 1, 768], a view of %840: no code */
 
-  /* %848 = mul_scalar(%847) {x op 0.0051020407} blocks.8.conv.conv.6 : f32[B, 1, 768] */
-  lk_mul_scalar(B * 768, arena + 207575808, 0.0051020407f, arena + 207126528);
+  /* %844 = mul_scalar(%843) {x op 0.0051020407} blocks.8.conv.conv.6 : f32[B, 1, 768] */
+  lk_mul_scalar(B * 768, arena + 212392704, 0.0051020407f, arena + 211943424);
 
-  /* %849 = mul_add(%833, %472, %848) blocks.8.conv.conv.4 : f32[B, 196, 768], written over %833 */
-  lk_mul_add(3, (const long[]){B, 196, 768}, arena + 216760320, (const long[]){150528, 768, 1},
-      arena + 428858880, (const long[]){768, 0, 1}, arena + 207126528, (const long[]){768, 0, 1},
-      arena + 216760320);
+  /* %845 = mul_add(%829, %475, %844) blocks.8.conv.conv.4 : f32[B, 196, 768], written over %829 */
+  lk_mul_add(3, (const long[]){B, 196, 768}, arena + 221577216, (const long[]){150528, 768, 1},
+      arena + 433669632, (const long[]){768, 0, 1}, arena + 211943424, (const long[]){768, 0, 1},
+      arena + 221577216);
 
-  /* %850 = batch_norm_act_param_grad(%458, %849, %461, %459, %460) {eps 1e-05, act hswish} blocks.8.conv.conv.4 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 202309632, arena + 216760320,
-      arena + 429291264, params[216], params[217], 1e-05f, LK_ACT_HSWISH, arena + 207126528,
-      arena + 207575808);
+  /* %846 = batch_norm_act_param_grad(%461, %845, %464, %462, %463) {eps 1e-05, act hswish} blocks.8.conv.conv.4 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 207126528, arena + 221577216,
+      arena + 434102016, params[216], params[217], 1e-05f, LK_ACT_HSWISH, arena + 211943424,
+      arena + 212392704);
 
-  /* %851 = batch_norm_act_grad(%458, %849, %461, %459, %460, %850) {eps 1e-05, act hswish} blocks.8.conv.conv.4 : f32[B, 196, 768], written over %833 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 202309632, arena + 216760320, arena + 429291264,
-      params[216], params[217], arena + 207575808, 1e-05f, LK_ACT_HSWISH, arena + 207126528,
-      arena + 216760320);
+  /* %847 = batch_norm_act_grad(%461, %845, %464, %462, %463, %846) {eps 1e-05, act hswish} blocks.8.conv.conv.4 : f32[B, 196, 768], written over %829 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 207126528, arena + 221577216, arena + 434102016,
+      params[216], params[217], arena + 212392704, 1e-05f, LK_ACT_HSWISH, arena + 211943424,
+      arena + 221577216);
 
-  /* %852 = index(%850) {axis 0, at 0} blocks.8.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 207575808, 1536, arena + 207133440, 768);
+  /* %848 = index(%846) {axis 0, at 0} blocks.8.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 212392704, 1536, arena + 211950336, 768);
 
-  /* %853 = index(%850) {axis 0, at 1} blocks.8.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 207576576, 1536, arena + 207134208, 768);
+  /* %849 = index(%846) {axis 0, at 1} blocks.8.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 212393472, 1536, arena + 211951104, 768);
 
-  /* %854 = token_dwconv_grad_input(%851, %457) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 216760320, params[215],
+  /* %850 = token_dwconv_grad_input(%847, %460) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 221577216, params[215],
+      arena + 207126528);
+
+  /* %851 = token_dwconv_grad_weight(%847, %459) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 221577216,
+      arena + 202309632, arena + 211943424);
+
+  /* %852 = batch_norm_act_param_grad(%454, %850, %457, %455, %456) {eps 1e-05, act hswish} blocks.8.conv.conv.1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 197492736, arena + 207126528,
+      arena + 434099712, params[211], params[212], 1e-05f, LK_ACT_HSWISH, arena + 202309632,
+      arena + 202464000);
+
+  /* %853 = batch_norm_act_grad(%454, %850, %457, %455, %456, %852) {eps 1e-05, act hswish} blocks.8.conv.conv.1 : f32[B, 196, 768], written over %850 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 197492736, arena + 207126528, arena + 434099712,
+      params[211], params[212], arena + 202464000, 1e-05f, LK_ACT_HSWISH, arena + 202309632,
+      arena + 207126528);
+
+  /* %854 = index(%852) {axis 0, at 0} blocks.8.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 202464000, 1536, arena + 206370816, 768);
+
+  /* %855 = index(%852) {axis 0, at 1} blocks.8.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 202464768, 1536, arena + 206371584, 768);
+
+  /* %856 = transpose(%453) {perm [1, 0]} blocks.8.conv.conv.0 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[210], arena + 197492736);
+
+  /* %857 = linear_grad_weight(%853, %451) blocks.8.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 207126528, arena + 420796416, arena + 205928448);
+
+  /* %858 = fused_linear(%853, %856, %823) {residual} blocks.8.conv.conv.0 : f32[B, 196, 192], written into %816 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 207126528, 150528, arena + 197492736, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 227604480, 37632, arena + 226394304, 37824);
+
+  /* %859 = reshape(%857) {shape [768, 192, 1, 1]} blocks.8.conv.conv.0 : f32[768, 192, 1, 1], a view of %857: no code */
+
+  /* %860 = concat(%822, %858) {axis 0} blocks.8 : f32[B, 197, 192], a view of %816: no code */
+
+  /* %861 = mul(%860, %448) blocks.8 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 226394112, (const long[]){37824, 192, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 197492736);
+
+  /* %862 = transpose(%445) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[208], arena + 198703104);
+
+  /* %863 = fused_linear(%861, %862) blocks.8.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 197492736, arena + 198703104, NULL, LK_ACT_NONE, NULL,
+      arena + 201123840);
+
+  /* %864 = linear_grad_weight(%861, %444) blocks.8.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 197492736, arena + 384583680, arena + 206333952);
+
+  /* %865 = reduce_sum(%861) {axes [0], batch} blocks.8.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 197492736,
+      arena + 206372928);
+
+  /* %866 = sdpa_grad(%441, %442, %443, %863) {heads 4, kv_heads 4} blocks.8.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 327696384, 576, arena + 327696576, 576,
+      arena + 327696768, 576, arena + 201123840, 192, arena + 197492736, 576,
+      arena + 197492736 + 192, 576, arena + 197492736 + 384, 576, 0.14433756f);
+
+  /* %867 = transpose(%438) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[206], arena + 201123840);
+
+  /* %868 = fused_linear(%866, %867) blocks.8.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 197492736, arena + 201123840, NULL, LK_ACT_NONE, NULL,
       arena + 202309632);
 
-  /* %855 = token_dwconv_grad_weight(%851, %456) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 216760320,
-      arena + 197492736, arena + 207126528);
+  /* %869 = linear_grad_weight(%866, %437) blocks.8.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 197492736, arena + 383373312, arena + 206223360);
 
-  /* %856 = batch_norm_act_param_grad(%451, %854, %454, %452, %453) {eps 1e-05, act hswish} blocks.8.conv.conv.1 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 192675840, arena + 202309632,
-      arena + 429288960, params[211], params[212], 1e-05f, LK_ACT_HSWISH, arena + 197492736,
-      arena + 197647104);
+  /* %870 = reduce_sum(%866) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 197492736,
+      arena + 206372352);
 
-  /* %857 = batch_norm_act_grad(%451, %854, %454, %452, %453, %856) {eps 1e-05, act hswish} blocks.8.conv.conv.1 : f32[B, 196, 768], written over %854 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 192675840, arena + 202309632, arena + 429288960,
-      params[211], params[212], arena + 197647104, 1e-05f, LK_ACT_HSWISH, arena + 197492736,
-      arena + 202309632);
+  /* %871 = reduce_sum(%868) {axes [0], batch} blocks.8.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 202309632,
+      arena + 206373120);
 
-  /* %858 = index(%856) {axis 0, at 0} blocks.8.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 197647104, 1536, arena + 200343552, 768);
-
-  /* %859 = index(%856) {axis 0, at 1} blocks.8.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 197647872, 1536, arena + 200344320, 768);
-
-  /* %860 = transpose(%450) {perm [1, 0]} blocks.8.conv.conv.0 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[210], arena + 192675840);
-
-  /* %861 = linear_grad_weight(%857, %448) blocks.8.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 202309632, arena + 417189888, arena + 199901184);
-
-  /* %862 = fused_linear(%857, %860, %827) {residual} blocks.8.conv.conv.0 : f32[B, 196, 192], written into %663 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 202309632, 150528, arena + 192675840, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 221577216, 37632, arena + 396712128, 37824);
-
-  /* %863 = reshape(%861) {shape [768, 192, 1, 1]} blocks.8.conv.conv.0 : f32[768, 192, 1, 1], a view of %861: no code */
-
-  /* %864 = concat(%826, %862) {axis 0} blocks.8 : f32[B, 197, 192], a view of %663: no code */
-
-  /* %865 = mul(%864, %445) blocks.8 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 192675840);
-
-  /* %866 = transpose(%442) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[208], arena + 193886208);
-
-  /* %867 = fused_linear(%865, %866) blocks.8.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 192675840, arena + 193886208, NULL, LK_ACT_NONE, NULL,
-      arena + 196306944);
-
-  /* %868 = linear_grad_weight(%865, %441) blocks.8.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 192675840, arena + 379766784, arena + 200306688);
-
-  /* %869 = reduce_sum(%865) {axes [0], batch} blocks.8.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 192675840,
-      arena + 200345664);
-
-  /* %870 = sdpa_grad(%438, %439, %440, %867) {heads 4, kv_heads 4} blocks.8.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 322879488, 576, arena + 322879680, 576,
-      arena + 322879872, 576, arena + 196306944, 192, arena + 192675840, 576,
-      arena + 192675840 + 192, 576, arena + 192675840 + 384, 576, 0.14433756f);
-
-  /* %871 = transpose(%435) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[206], arena + 197517312);
-
-  /* %872 = fused_linear(%870, %871) blocks.8.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 192675840, arena + 197517312, NULL, LK_ACT_NONE, NULL,
-      arena + 196306944);
-
-  /* %873 = linear_grad_weight(%870, %434) blocks.8.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 192675840, arena + 378556416, arena + 200196096);
-
-  /* %874 = reduce_sum(%870) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 192675840,
-      arena + 200345088);
-
-  /* %875 = reduce_sum(%872) {axes [0], batch} blocks.8.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 196306944,
-      arena + 200345856);
-
-  /* %876 = mul(%872, %431) blocks.8.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 196306944, (const long[]){37824, 192, 1},
-      params[204], (const long[]){0, 0, 1}, arena + 192675840);
-
-  /* %877 = reduce_sum(%872, %433) {axes [0], batch} blocks.8.norm1 : f32[192] */
+  /* %872 = reduce_sum(%868, %436) {axes [0], batch} blocks.8.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 196306944, arena + 377346048, arena + 200346048);
+      arena + 202309632, arena + 382162944, arena + 206373312);
 
-  /* %878 = normalize_grad(%430, %876) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 376135680, arena + 192675840, 1e-06f, arena + 193886208);
+  /* %873 = normalize_grad(%433, %868, %434, %860) {eps 1e-06} blocks.7.conv : f32[B, 197, 192], written over %868 */
+  lk_layernorm_grad(B * 197, 192, arena + 380952576, arena + 202309632, params[204],
+      arena + 226394112, 1e-06f, arena + 202309632);
 
-  /* %879 = add(%864, %878) blocks.7.conv : f32[B, 197, 192], written over %663 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
-      arena + 193886208, (const long[]){37824, 192, 1}, arena + 396711936);
+  /* %874 = slice(%873) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], a view of %868: no code */
 
-  /* %880 = slice(%879) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], a view of %663: no code */
+  /* %875 = slice(%873) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 202309824, 37824, arena + 203520000, 37632);
 
-  /* %881 = slice(%879) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 396712128, 37824, arena + 197492736, 37632);
+  /* %876 = batch_norm_act_param_grad(%426, %875, %429, %427, %428) {eps 1e-05} blocks.7.conv.conv.8 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 419592192, arena + 203520000,
+      arena + 434160048, params[200], params[201], 1e-05f, LK_ACT_NONE, arena + 197492736,
+      arena + 197531328);
 
-  /* %882 = batch_norm_act_param_grad(%423, %881, %426, %424, %425) {eps 1e-05} blocks.7.conv.conv.8 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 415985664, arena + 197492736,
-      arena + 429349296, params[200], params[201], 1e-05f, LK_ACT_NONE, arena + 192675840,
-      arena + 192714432);
+  /* %877 = batch_norm_act_grad(%426, %875, %429, %427, %428, %876) {eps 1e-05} blocks.7.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 419592192, arena + 203520000, arena + 434160048,
+      params[200], params[201], arena + 197531328, 1e-05f, LK_ACT_NONE, arena + 197492736,
+      arena + 204724224);
 
-  /* %883 = batch_norm_act_grad(%423, %881, %426, %424, %425, %882) {eps 1e-05} blocks.7.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 415985664, arena + 197492736, arena + 429349296,
-      params[200], params[201], arena + 192714432, 1e-05f, LK_ACT_NONE, arena + 192675840,
-      arena + 198696960);
+  /* %878 = index(%876) {axis 0, at 0} blocks.7.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 197531328, 384, arena + 206373504, 192);
 
-  /* %884 = index(%882) {axis 0, at 0} blocks.7.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 192714432, 384, arena + 200346240, 192);
+  /* %879 = index(%876) {axis 0, at 1} blocks.7.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 197531520, 384, arena + 206373696, 192);
 
-  /* %885 = index(%882) {axis 0, at 1} blocks.7.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 192714624, 384, arena + 200346432, 192);
+  /* %880 = transpose(%425) {perm [1, 0]} blocks.7.conv.conv.7 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[199], arena + 206075904);
 
-  /* %886 = transpose(%422) {perm [1, 0]} blocks.7.conv.conv.7 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[199], arena + 200048640);
+  /* %881 = fused_linear(%877, %880) blocks.7.conv.conv.7 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 204724224, arena + 206075904, NULL, LK_ACT_NONE, NULL,
+      arena + 197492736);
 
-  /* %887 = fused_linear(%883, %886) blocks.7.conv.conv.7 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 198696960, arena + 200048640, NULL, LK_ACT_NONE, NULL,
-      arena + 192675840);
+  /* %882 = linear_grad_weight(%877, %423) blocks.7.conv.conv.7 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 204724224, arena + 192675840, arena + 206075904);
 
-  /* %888 = linear_grad_weight(%883, %420) blocks.7.conv.conv.7 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 198696960, arena + 187858944, arena + 200048640);
+  /* %883 = reshape(%882) {shape [192, 768, 1, 1]} blocks.7.conv.conv.7 : f32[192, 768, 1, 1], a view of %882: no code */
 
-  /* %889 = reshape(%888) {shape [192, 768, 1, 1]} blocks.7.conv.conv.7 : f32[192, 768, 1, 1], a view of %888: no code */
-
-  /* %890 = reduce_sum(%887, %410) {axes [0]} blocks.7.conv.conv.6 : f32[B, 768] */
+  /* %884 = reduce_sum(%881, %413) {axes [0]} blocks.7.conv.conv.6 : f32[B, 768] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0},
-      arena + 192675840, arena + 183042048, arena + 187858944);
+      arena + 197492736, arena + 187858944, arena + 192675840);
 
-  /* %891 = hsigmoid_grad(%418, %890) blocks.7.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428760576, arena + 187858944, arena + 183343872);
+  /* %885 = hsigmoid_grad(%421, %884) blocks.7.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 433571328, arena + 192675840, arena + 188160768);
 
-  /* %892 = transpose(%416) {perm [1, 0]} blocks.7.conv.conv.6.fc.2 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[197], arena + 183042048);
+  /* %886 = transpose(%419) {perm [1, 0]} blocks.7.conv.conv.6.fc.2 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[197], arena + 187858944);
 
-  /* %893 = fused_linear(%891, %892) blocks.7.conv.conv.6.fc.2 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 183343872, arena + 183042048, NULL, LK_ACT_NONE, NULL,
-      arena + 183189504);
+  /* %887 = fused_linear(%885, %886) blocks.7.conv.conv.6.fc.2 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 188160768, arena + 187858944, NULL, LK_ACT_NONE, NULL,
+      arena + 188006400);
 
-  /* %894 = linear_grad_weight(%891, %415) blocks.7.conv.conv.6.fc.2 : f32[768, 192] */
-  lk_linear_grad_weight(B, 192, 768, arena + 183343872, arena + 429196800, arena + 183196416);
+  /* %888 = linear_grad_weight(%885, %418) blocks.7.conv.conv.6.fc.2 : f32[768, 192] */
+  lk_linear_grad_weight(B, 192, 768, arena + 188160768, arena + 434007552, arena + 188013312);
 
-  /* %895 = reduce_sum(%891) {axes [], batch} blocks.7.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 183343872,
-      arena + 183522048);
+  /* %889 = reduce_sum(%885) {axes [], batch} blocks.7.conv.conv.6.fc.2 : f32[768] */
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 188160768,
+      arena + 188338944);
 
-  /* %896 = relu_grad(%414, %893) blocks.7.conv.conv.6 : f32[B, 192] */
-  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 429190656, arena + 183189504, arena + 183515904);
+  /* %890 = relu_grad(%417, %887) blocks.7.conv.conv.6 : f32[B, 192] */
+  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 434001408, arena + 188006400, arena + 188332800);
 
-  /* %897 = transpose(%412) {perm [1, 0]} blocks.7.conv.conv.6.fc.0 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[195], arena + 183042048);
+  /* %891 = transpose(%415) {perm [1, 0]} blocks.7.conv.conv.6.fc.0 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[195], arena + 187858944);
 
-  /* %898 = fused_linear(%896, %897) blocks.7.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 183515904, arena + 183042048, NULL, LK_ACT_NONE, NULL,
-      arena + 183491328);
+  /* %892 = fused_linear(%890, %891) blocks.7.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 188332800, arena + 187858944, NULL, LK_ACT_NONE, NULL,
+      arena + 188308224);
 
-  /* %899 = linear_grad_weight(%896, %411) blocks.7.conv.conv.6.fc.0 : f32[192, 768] */
-  lk_linear_grad_weight(B, 768, 192, arena + 183515904, arena + 428736000, arena + 183343872);
+  /* %893 = linear_grad_weight(%890, %414) blocks.7.conv.conv.6.fc.0 : f32[192, 768] */
+  lk_linear_grad_weight(B, 768, 192, arena + 188332800, arena + 433546752, arena + 188160768);
 
-  /* %900 = reduce_sum(%896) {axes [], batch} blocks.7.conv.conv.6.fc.0 : f32[192] */
-  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 183515904,
-      arena + 183522816);
+  /* %894 = reduce_sum(%890) {axes [], batch} blocks.7.conv.conv.6.fc.0 : f32[192] */
+  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 188332800,
+      arena + 188339712);
 
-  /* %901 = reshape(%898) {shape [1, 768]} blocks.7.conv.conv.6 : f32[B, 1, 768], a view of %898: no code */
+  /* %895 = reshape(%892) {shape [1, 768]} blocks.7.conv.conv.6 : f32[B, 1, 768], a view of %892: no code */
 
-  /* %902 = mul_scalar(%901) {x op 0.0051020407} blocks.7.conv.conv.6 : f32[B, 1, 768] */
-  lk_mul_scalar(B * 768, arena + 183491328, 0.0051020407f, arena + 183042048);
+  /* %896 = mul_scalar(%895) {x op 0.0051020407} blocks.7.conv.conv.6 : f32[B, 1, 768] */
+  lk_mul_scalar(B * 768, arena + 188308224, 0.0051020407f, arena + 187858944);
 
-  /* %903 = mul_add(%887, %419, %902) blocks.7.conv.conv.4 : f32[B, 196, 768], written over %887 */
-  lk_mul_add(3, (const long[]){B, 196, 768}, arena + 192675840, (const long[]){150528, 768, 1},
-      arena + 428785152, (const long[]){768, 0, 1}, arena + 183042048, (const long[]){768, 0, 1},
-      arena + 192675840);
+  /* %897 = mul_add(%881, %422, %896) blocks.7.conv.conv.4 : f32[B, 196, 768], written over %881 */
+  lk_mul_add(3, (const long[]){B, 196, 768}, arena + 197492736, (const long[]){150528, 768, 1},
+      arena + 433595904, (const long[]){768, 0, 1}, arena + 187858944, (const long[]){768, 0, 1},
+      arena + 197492736);
 
-  /* %904 = batch_norm_act_param_grad(%405, %903, %408, %406, %407) {eps 1e-05, act hswish} blocks.7.conv.conv.4 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 178225152, arena + 192675840,
-      arena + 429286656, params[191], params[192], 1e-05f, LK_ACT_HSWISH, arena + 183042048,
-      arena + 183491328);
+  /* %898 = batch_norm_act_param_grad(%408, %897, %411, %409, %410) {eps 1e-05, act hswish} blocks.7.conv.conv.4 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 183042048, arena + 197492736,
+      arena + 434097408, params[191], params[192], 1e-05f, LK_ACT_HSWISH, arena + 187858944,
+      arena + 188308224);
 
-  /* %905 = batch_norm_act_grad(%405, %903, %408, %406, %407, %904) {eps 1e-05, act hswish} blocks.7.conv.conv.4 : f32[B, 196, 768], written over %887 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 178225152, arena + 192675840, arena + 429286656,
-      params[191], params[192], arena + 183491328, 1e-05f, LK_ACT_HSWISH, arena + 183042048,
-      arena + 192675840);
+  /* %899 = batch_norm_act_grad(%408, %897, %411, %409, %410, %898) {eps 1e-05, act hswish} blocks.7.conv.conv.4 : f32[B, 196, 768], written over %881 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 183042048, arena + 197492736, arena + 434097408,
+      params[191], params[192], arena + 188308224, 1e-05f, LK_ACT_HSWISH, arena + 187858944,
+      arena + 197492736);
 
-  /* %906 = index(%904) {axis 0, at 0} blocks.7.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 183491328, 1536, arena + 183048960, 768);
+  /* %900 = index(%898) {axis 0, at 0} blocks.7.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 188308224, 1536, arena + 187865856, 768);
 
-  /* %907 = index(%904) {axis 0, at 1} blocks.7.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 183492096, 1536, arena + 183049728, 768);
+  /* %901 = index(%898) {axis 0, at 1} blocks.7.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 188308992, 1536, arena + 187866624, 768);
 
-  /* %908 = token_dwconv_grad_input(%905, %404) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 192675840, params[190],
+  /* %902 = token_dwconv_grad_input(%899, %407) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 197492736, params[190],
+      arena + 183042048);
+
+  /* %903 = token_dwconv_grad_weight(%899, %406) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 197492736,
+      arena + 178225152, arena + 187858944);
+
+  /* %904 = batch_norm_act_param_grad(%401, %902, %404, %402, %403) {eps 1e-05, act hswish} blocks.7.conv.conv.1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 173408256, arena + 183042048,
+      arena + 434095104, params[186], params[187], 1e-05f, LK_ACT_HSWISH, arena + 178225152,
+      arena + 178379520);
+
+  /* %905 = batch_norm_act_grad(%401, %902, %404, %402, %403, %904) {eps 1e-05, act hswish} blocks.7.conv.conv.1 : f32[B, 196, 768], written over %902 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 173408256, arena + 183042048, arena + 434095104,
+      params[186], params[187], arena + 178379520, 1e-05f, LK_ACT_HSWISH, arena + 178225152,
+      arena + 183042048);
+
+  /* %906 = index(%904) {axis 0, at 0} blocks.7.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 178379520, 1536, arena + 182286336, 768);
+
+  /* %907 = index(%904) {axis 0, at 1} blocks.7.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 178380288, 1536, arena + 182287104, 768);
+
+  /* %908 = transpose(%400) {perm [1, 0]} blocks.7.conv.conv.0 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[185], arena + 173408256);
+
+  /* %909 = linear_grad_weight(%905, %398) blocks.7.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 183042048, arena + 418387968, arena + 181843968);
+
+  /* %910 = fused_linear(%905, %908, %875) {residual} blocks.7.conv.conv.0 : f32[B, 196, 192], written into %868 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 183042048, 150528, arena + 173408256, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 203520000, 37632, arena + 202309824, 37824);
+
+  /* %911 = reshape(%909) {shape [768, 192, 1, 1]} blocks.7.conv.conv.0 : f32[768, 192, 1, 1], a view of %909: no code */
+
+  /* %912 = concat(%874, %910) {axis 0} blocks.7 : f32[B, 197, 192], a view of %868: no code */
+
+  /* %913 = mul(%912, %395) blocks.7 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 202309632, (const long[]){37824, 192, 1},
+      inputs[7], (const long[]){1, 0, 0}, arena + 173408256);
+
+  /* %914 = transpose(%392) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[183], arena + 174618624);
+
+  /* %915 = fused_linear(%913, %914) blocks.7.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 173408256, arena + 174618624, NULL, LK_ACT_NONE, NULL,
+      arena + 177039360);
+
+  /* %916 = linear_grad_weight(%913, %391) blocks.7.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 173408256, arena + 379742208, arena + 182249472);
+
+  /* %917 = reduce_sum(%913) {axes [0], batch} blocks.7.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 173408256,
+      arena + 182288448);
+
+  /* %918 = sdpa_grad(%388, %389, %390, %915) {heads 4, kv_heads 4} blocks.7.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 324065280, 576, arena + 324065472, 576,
+      arena + 324065664, 576, arena + 177039360, 192, arena + 173408256, 576,
+      arena + 173408256 + 192, 576, arena + 173408256 + 384, 576, 0.14433756f);
+
+  /* %919 = transpose(%385) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[181], arena + 177039360);
+
+  /* %920 = fused_linear(%918, %919) blocks.7.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 173408256, arena + 177039360, NULL, LK_ACT_NONE, NULL,
       arena + 178225152);
 
-  /* %909 = token_dwconv_grad_weight(%905, %403) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 192675840,
-      arena + 173408256, arena + 183042048);
+  /* %921 = linear_grad_weight(%918, %384) blocks.7.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 173408256, arena + 378531840, arena + 182138880);
 
-  /* %910 = batch_norm_act_param_grad(%398, %908, %401, %399, %400) {eps 1e-05, act hswish} blocks.7.conv.conv.1 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 168591360, arena + 178225152,
-      arena + 429284352, params[186], params[187], 1e-05f, LK_ACT_HSWISH, arena + 173408256,
-      arena + 173562624);
+  /* %922 = reduce_sum(%918) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 173408256,
+      arena + 182287872);
 
-  /* %911 = batch_norm_act_grad(%398, %908, %401, %399, %400, %910) {eps 1e-05, act hswish} blocks.7.conv.conv.1 : f32[B, 196, 768], written over %908 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 168591360, arena + 178225152, arena + 429284352,
-      params[186], params[187], arena + 173562624, 1e-05f, LK_ACT_HSWISH, arena + 173408256,
-      arena + 178225152);
+  /* %923 = reduce_sum(%920) {axes [0], batch} blocks.7.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 178225152,
+      arena + 182288640);
 
-  /* %912 = index(%910) {axis 0, at 0} blocks.7.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 173562624, 1536, arena + 176259072, 768);
-
-  /* %913 = index(%910) {axis 0, at 1} blocks.7.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 173563392, 1536, arena + 176259840, 768);
-
-  /* %914 = transpose(%397) {perm [1, 0]} blocks.7.conv.conv.0 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[185], arena + 168591360);
-
-  /* %915 = linear_grad_weight(%911, %395) blocks.7.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 178225152, arena + 414781440, arena + 175816704);
-
-  /* %916 = fused_linear(%911, %914, %881) {residual} blocks.7.conv.conv.0 : f32[B, 196, 192], written into %663 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 178225152, 150528, arena + 168591360, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 197492736, 37632, arena + 396712128, 37824);
-
-  /* %917 = reshape(%915) {shape [768, 192, 1, 1]} blocks.7.conv.conv.0 : f32[768, 192, 1, 1], a view of %915: no code */
-
-  /* %918 = concat(%880, %916) {axis 0} blocks.7 : f32[B, 197, 192], a view of %663: no code */
-
-  /* %919 = mul(%918, %392) blocks.7 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 168591360);
-
-  /* %920 = transpose(%389) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[183], arena + 169801728);
-
-  /* %921 = fused_linear(%919, %920) blocks.7.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 168591360, arena + 169801728, NULL, LK_ACT_NONE, NULL,
-      arena + 172222464);
-
-  /* %922 = linear_grad_weight(%919, %388) blocks.7.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 168591360, arena + 374925312, arena + 176222208);
-
-  /* %923 = reduce_sum(%919) {axes [0], batch} blocks.7.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 168591360,
-      arena + 176261184);
-
-  /* %924 = sdpa_grad(%385, %386, %387, %921) {heads 4, kv_heads 4} blocks.7.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 319248384, 576, arena + 319248576, 576,
-      arena + 319248768, 576, arena + 172222464, 192, arena + 168591360, 576,
-      arena + 168591360 + 192, 576, arena + 168591360 + 384, 576, 0.14433756f);
-
-  /* %925 = transpose(%382) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[181], arena + 173432832);
-
-  /* %926 = fused_linear(%924, %925) blocks.7.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 168591360, arena + 173432832, NULL, LK_ACT_NONE, NULL,
-      arena + 172222464);
-
-  /* %927 = linear_grad_weight(%924, %381) blocks.7.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 168591360, arena + 373714944, arena + 176111616);
-
-  /* %928 = reduce_sum(%924) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 168591360,
-      arena + 176260608);
-
-  /* %929 = reduce_sum(%926) {axes [0], batch} blocks.7.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 172222464,
-      arena + 176261376);
-
-  /* %930 = mul(%926, %378) blocks.7.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 172222464, (const long[]){37824, 192, 1},
-      params[179], (const long[]){0, 0, 1}, arena + 168591360);
-
-  /* %931 = reduce_sum(%926, %380) {axes [0], batch} blocks.7.norm1 : f32[192] */
+  /* %924 = reduce_sum(%920, %383) {axes [0], batch} blocks.7.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 172222464, arena + 372504576, arena + 176261568);
+      arena + 178225152, arena + 377321472, arena + 182288832);
 
-  /* %932 = normalize_grad(%377, %930) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 371294208, arena + 168591360, 1e-06f, arena + 169801728);
+  /* %925 = normalize_grad(%380, %920, %381, %912) {eps 1e-06} blocks.6.conv : f32[B, 197, 192], written over %920 */
+  lk_layernorm_grad(B * 197, 192, arena + 376111104, arena + 178225152, params[179],
+      arena + 202309632, 1e-06f, arena + 178225152);
 
-  /* %933 = add(%918, %932) blocks.6.conv : f32[B, 197, 192], written over %663 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
-      arena + 169801728, (const long[]){37824, 192, 1}, arena + 396711936);
+  /* %926 = slice(%925) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], a view of %920: no code */
 
-  /* %934 = slice(%933) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], a view of %663: no code */
+  /* %927 = slice(%925) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 178225344, 37824, arena + 179435520, 37632);
 
-  /* %935 = slice(%933) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 396712128, 37824, arena + 173408256, 37632);
+  /* %928 = batch_norm_act_param_grad(%373, %927, %376, %374, %375) {eps 1e-05} blocks.6.conv.conv.8 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 417183744, arena + 179435520,
+      arena + 434159472, params[175], params[176], 1e-05f, LK_ACT_NONE, arena + 173408256,
+      arena + 173446848);
 
-  /* %936 = batch_norm_act_param_grad(%370, %935, %373, %371, %372) {eps 1e-05} blocks.6.conv.conv.8 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 413577216, arena + 173408256,
-      arena + 429348720, params[175], params[176], 1e-05f, LK_ACT_NONE, arena + 168591360,
-      arena + 168629952);
+  /* %929 = batch_norm_act_grad(%373, %927, %376, %374, %375, %928) {eps 1e-05} blocks.6.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 417183744, arena + 179435520, arena + 434159472,
+      params[175], params[176], arena + 173446848, 1e-05f, LK_ACT_NONE, arena + 173408256,
+      arena + 180639744);
 
-  /* %937 = batch_norm_act_grad(%370, %935, %373, %371, %372, %936) {eps 1e-05} blocks.6.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 413577216, arena + 173408256, arena + 429348720,
-      params[175], params[176], arena + 168629952, 1e-05f, LK_ACT_NONE, arena + 168591360,
-      arena + 174612480);
+  /* %930 = index(%928) {axis 0, at 0} blocks.6.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 173446848, 384, arena + 182289024, 192);
 
-  /* %938 = index(%936) {axis 0, at 0} blocks.6.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 168629952, 384, arena + 176261760, 192);
+  /* %931 = index(%928) {axis 0, at 1} blocks.6.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 173447040, 384, arena + 182289216, 192);
 
-  /* %939 = index(%936) {axis 0, at 1} blocks.6.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 168630144, 384, arena + 176261952, 192);
+  /* %932 = transpose(%372) {perm [1, 0]} blocks.6.conv.conv.7 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[174], arena + 181991424);
 
-  /* %940 = transpose(%369) {perm [1, 0]} blocks.6.conv.conv.7 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[174], arena + 175964160);
+  /* %933 = fused_linear(%929, %932) blocks.6.conv.conv.7 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 180639744, arena + 181991424, NULL, LK_ACT_NONE, NULL,
+      arena + 173408256);
 
-  /* %941 = fused_linear(%937, %940) blocks.6.conv.conv.7 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 174612480, arena + 175964160, NULL, LK_ACT_NONE, NULL,
-      arena + 168591360);
+  /* %934 = linear_grad_weight(%929, %370) blocks.6.conv.conv.7 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 180639744, arena + 168591360, arena + 181991424);
 
-  /* %942 = linear_grad_weight(%937, %367) blocks.6.conv.conv.7 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 174612480, arena + 163774464, arena + 175964160);
+  /* %935 = reshape(%934) {shape [192, 768, 1, 1]} blocks.6.conv.conv.7 : f32[192, 768, 1, 1], a view of %934: no code */
 
-  /* %943 = reshape(%942) {shape [192, 768, 1, 1]} blocks.6.conv.conv.7 : f32[192, 768, 1, 1], a view of %942: no code */
-
-  /* %944 = reduce_sum(%941, %357) {axes [0]} blocks.6.conv.conv.6 : f32[B, 768] */
+  /* %936 = reduce_sum(%933, %360) {axes [0]} blocks.6.conv.conv.6 : f32[B, 768] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0},
-      arena + 168591360, arena + 158957568, arena + 163774464);
+      arena + 173408256, arena + 163774464, arena + 168591360);
 
-  /* %945 = hsigmoid_grad(%365, %944) blocks.6.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428686848, arena + 163774464, arena + 159259392);
+  /* %937 = hsigmoid_grad(%368, %936) blocks.6.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 433497600, arena + 168591360, arena + 164076288);
 
-  /* %946 = transpose(%363) {perm [1, 0]} blocks.6.conv.conv.6.fc.2 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[172], arena + 158957568);
+  /* %938 = transpose(%366) {perm [1, 0]} blocks.6.conv.conv.6.fc.2 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[172], arena + 163774464);
 
-  /* %947 = fused_linear(%945, %946) blocks.6.conv.conv.6.fc.2 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 159259392, arena + 158957568, NULL, LK_ACT_NONE, NULL,
-      arena + 159105024);
+  /* %939 = fused_linear(%937, %938) blocks.6.conv.conv.6.fc.2 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 164076288, arena + 163774464, NULL, LK_ACT_NONE, NULL,
+      arena + 163921920);
 
-  /* %948 = linear_grad_weight(%945, %362) blocks.6.conv.conv.6.fc.2 : f32[768, 192] */
-  lk_linear_grad_weight(B, 192, 768, arena + 159259392, arena + 429184512, arena + 159111936);
+  /* %940 = linear_grad_weight(%937, %365) blocks.6.conv.conv.6.fc.2 : f32[768, 192] */
+  lk_linear_grad_weight(B, 192, 768, arena + 164076288, arena + 433995264, arena + 163928832);
 
-  /* %949 = reduce_sum(%945) {axes [], batch} blocks.6.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 159259392,
-      arena + 159437568);
+  /* %941 = reduce_sum(%937) {axes [], batch} blocks.6.conv.conv.6.fc.2 : f32[768] */
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 164076288,
+      arena + 164254464);
 
-  /* %950 = relu_grad(%361, %947) blocks.6.conv.conv.6 : f32[B, 192] */
-  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 429178368, arena + 159105024, arena + 159431424);
+  /* %942 = relu_grad(%364, %939) blocks.6.conv.conv.6 : f32[B, 192] */
+  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 433989120, arena + 163921920, arena + 164248320);
 
-  /* %951 = transpose(%359) {perm [1, 0]} blocks.6.conv.conv.6.fc.0 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[170], arena + 158957568);
+  /* %943 = transpose(%362) {perm [1, 0]} blocks.6.conv.conv.6.fc.0 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[170], arena + 163774464);
 
-  /* %952 = fused_linear(%950, %951) blocks.6.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 159431424, arena + 158957568, NULL, LK_ACT_NONE, NULL,
-      arena + 159406848);
+  /* %944 = fused_linear(%942, %943) blocks.6.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 164248320, arena + 163774464, NULL, LK_ACT_NONE, NULL,
+      arena + 164223744);
 
-  /* %953 = linear_grad_weight(%950, %358) blocks.6.conv.conv.6.fc.0 : f32[192, 768] */
-  lk_linear_grad_weight(B, 768, 192, arena + 159431424, arena + 428662272, arena + 159259392);
+  /* %945 = linear_grad_weight(%942, %361) blocks.6.conv.conv.6.fc.0 : f32[192, 768] */
+  lk_linear_grad_weight(B, 768, 192, arena + 164248320, arena + 433473024, arena + 164076288);
 
-  /* %954 = reduce_sum(%950) {axes [], batch} blocks.6.conv.conv.6.fc.0 : f32[192] */
-  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 159431424,
-      arena + 159438336);
+  /* %946 = reduce_sum(%942) {axes [], batch} blocks.6.conv.conv.6.fc.0 : f32[192] */
+  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 164248320,
+      arena + 164255232);
 
-  /* %955 = reshape(%952) {shape [1, 768]} blocks.6.conv.conv.6 : f32[B, 1, 768], a view of %952: no code */
+  /* %947 = reshape(%944) {shape [1, 768]} blocks.6.conv.conv.6 : f32[B, 1, 768], a view of %944: no code */
 
-  /* %956 = mul_scalar(%955) {x op 0.0051020407} blocks.6.conv.conv.6 : f32[B, 1, 768] */
-  lk_mul_scalar(B * 768, arena + 159406848, 0.0051020407f, arena + 158957568);
+  /* %948 = mul_scalar(%947) {x op 0.0051020407} blocks.6.conv.conv.6 : f32[B, 1, 768] */
+  lk_mul_scalar(B * 768, arena + 164223744, 0.0051020407f, arena + 163774464);
 
-  /* %957 = mul_add(%941, %366, %956) blocks.6.conv.conv.4 : f32[B, 196, 768], written over %941 */
-  lk_mul_add(3, (const long[]){B, 196, 768}, arena + 168591360, (const long[]){150528, 768, 1},
-      arena + 428711424, (const long[]){768, 0, 1}, arena + 158957568, (const long[]){768, 0, 1},
-      arena + 168591360);
+  /* %949 = mul_add(%933, %369, %948) blocks.6.conv.conv.4 : f32[B, 196, 768], written over %933 */
+  lk_mul_add(3, (const long[]){B, 196, 768}, arena + 173408256, (const long[]){150528, 768, 1},
+      arena + 433522176, (const long[]){768, 0, 1}, arena + 163774464, (const long[]){768, 0, 1},
+      arena + 173408256);
 
-  /* %958 = batch_norm_act_param_grad(%352, %957, %355, %353, %354) {eps 1e-05, act hswish} blocks.6.conv.conv.4 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 154140672, arena + 168591360,
-      arena + 429282048, params[166], params[167], 1e-05f, LK_ACT_HSWISH, arena + 158957568,
-      arena + 159406848);
+  /* %950 = batch_norm_act_param_grad(%355, %949, %358, %356, %357) {eps 1e-05, act hswish} blocks.6.conv.conv.4 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 158957568, arena + 173408256,
+      arena + 434092800, params[166], params[167], 1e-05f, LK_ACT_HSWISH, arena + 163774464,
+      arena + 164223744);
 
-  /* %959 = batch_norm_act_grad(%352, %957, %355, %353, %354, %958) {eps 1e-05, act hswish} blocks.6.conv.conv.4 : f32[B, 196, 768], written over %941 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 154140672, arena + 168591360, arena + 429282048,
-      params[166], params[167], arena + 159406848, 1e-05f, LK_ACT_HSWISH, arena + 158957568,
-      arena + 168591360);
+  /* %951 = batch_norm_act_grad(%355, %949, %358, %356, %357, %950) {eps 1e-05, act hswish} blocks.6.conv.conv.4 : f32[B, 196, 768], written over %933 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 158957568, arena + 173408256, arena + 434092800,
+      params[166], params[167], arena + 164223744, 1e-05f, LK_ACT_HSWISH, arena + 163774464,
+      arena + 173408256);
 
-  /* %960 = index(%958) {axis 0, at 0} blocks.6.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 159406848, 1536, arena + 158964480, 768);
+  /* %952 = index(%950) {axis 0, at 0} blocks.6.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 164223744, 1536, arena + 163781376, 768);
 
-  /* %961 = index(%958) {axis 0, at 1} blocks.6.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 159407616, 1536, arena + 158965248, 768);
+  /* %953 = index(%950) {axis 0, at 1} blocks.6.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 164224512, 1536, arena + 163782144, 768);
 
-  /* %962 = token_dwconv_grad_input(%959, %351) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 168591360, params[165],
+  /* %954 = token_dwconv_grad_input(%951, %354) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 173408256, params[165],
+      arena + 158957568);
+
+  /* %955 = token_dwconv_grad_weight(%951, %353) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 173408256,
+      arena + 154140672, arena + 163774464);
+
+  /* %956 = batch_norm_act_param_grad(%348, %954, %351, %349, %350) {eps 1e-05, act hswish} blocks.6.conv.conv.1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 149323776, arena + 158957568,
+      arena + 434090496, params[161], params[162], 1e-05f, LK_ACT_HSWISH, arena + 154140672,
+      arena + 154295040);
+
+  /* %957 = batch_norm_act_grad(%348, %954, %351, %349, %350, %956) {eps 1e-05, act hswish} blocks.6.conv.conv.1 : f32[B, 196, 768], written over %954 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 149323776, arena + 158957568, arena + 434090496,
+      params[161], params[162], arena + 154295040, 1e-05f, LK_ACT_HSWISH, arena + 154140672,
+      arena + 158957568);
+
+  /* %958 = index(%956) {axis 0, at 0} blocks.6.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 154295040, 1536, arena + 158201856, 768);
+
+  /* %959 = index(%956) {axis 0, at 1} blocks.6.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 154295808, 1536, arena + 158202624, 768);
+
+  /* %960 = transpose(%347) {perm [1, 0]} blocks.6.conv.conv.0 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[160], arena + 149323776);
+
+  /* %961 = linear_grad_weight(%957, %345) blocks.6.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 158957568, arena + 415979520, arena + 157759488);
+
+  /* %962 = fused_linear(%957, %960, %927) {residual} blocks.6.conv.conv.0 : f32[B, 196, 192], written into %920 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 158957568, 150528, arena + 149323776, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 179435520, 37632, arena + 178225344, 37824);
+
+  /* %963 = reshape(%961) {shape [768, 192, 1, 1]} blocks.6.conv.conv.0 : f32[768, 192, 1, 1], a view of %961: no code */
+
+  /* %964 = concat(%926, %962) {axis 0} blocks.6 : f32[B, 197, 192], a view of %920: no code */
+
+  /* %965 = mul(%964, %342) blocks.6 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 178225152, (const long[]){37824, 192, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 149323776);
+
+  /* %966 = transpose(%339) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[158], arena + 150534144);
+
+  /* %967 = fused_linear(%965, %966) blocks.6.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 149323776, arena + 150534144, NULL, LK_ACT_NONE, NULL,
+      arena + 152954880);
+
+  /* %968 = linear_grad_weight(%965, %338) blocks.6.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 149323776, arena + 374900736, arena + 158164992);
+
+  /* %969 = reduce_sum(%965) {axes [0], batch} blocks.6.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 149323776,
+      arena + 158203968);
+
+  /* %970 = sdpa_grad(%335, %336, %337, %967) {heads 4, kv_heads 4} blocks.6.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 320434176, 576, arena + 320434368, 576,
+      arena + 320434560, 576, arena + 152954880, 192, arena + 149323776, 576,
+      arena + 149323776 + 192, 576, arena + 149323776 + 384, 576, 0.14433756f);
+
+  /* %971 = transpose(%332) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[156], arena + 152954880);
+
+  /* %972 = fused_linear(%970, %971) blocks.6.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 149323776, arena + 152954880, NULL, LK_ACT_NONE, NULL,
       arena + 154140672);
 
-  /* %963 = token_dwconv_grad_weight(%959, %350) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 168591360,
-      arena + 149323776, arena + 158957568);
+  /* %973 = linear_grad_weight(%970, %331) blocks.6.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 149323776, arena + 373690368, arena + 158054400);
 
-  /* %964 = batch_norm_act_param_grad(%345, %962, %348, %346, %347) {eps 1e-05, act hswish} blocks.6.conv.conv.1 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 144506880, arena + 154140672,
-      arena + 429279744, params[161], params[162], 1e-05f, LK_ACT_HSWISH, arena + 149323776,
-      arena + 149478144);
+  /* %974 = reduce_sum(%970) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 149323776,
+      arena + 158203392);
 
-  /* %965 = batch_norm_act_grad(%345, %962, %348, %346, %347, %964) {eps 1e-05, act hswish} blocks.6.conv.conv.1 : f32[B, 196, 768], written over %962 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 144506880, arena + 154140672, arena + 429279744,
-      params[161], params[162], arena + 149478144, 1e-05f, LK_ACT_HSWISH, arena + 149323776,
-      arena + 154140672);
+  /* %975 = reduce_sum(%972) {axes [0], batch} blocks.6.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 154140672,
+      arena + 158204160);
 
-  /* %966 = index(%964) {axis 0, at 0} blocks.6.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 149478144, 1536, arena + 152174592, 768);
-
-  /* %967 = index(%964) {axis 0, at 1} blocks.6.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 149478912, 1536, arena + 152175360, 768);
-
-  /* %968 = transpose(%344) {perm [1, 0]} blocks.6.conv.conv.0 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[160], arena + 144506880);
-
-  /* %969 = linear_grad_weight(%965, %342) blocks.6.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 154140672, arena + 412372992, arena + 151732224);
-
-  /* %970 = fused_linear(%965, %968, %935) {residual} blocks.6.conv.conv.0 : f32[B, 196, 192], written into %663 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 154140672, 150528, arena + 144506880, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 173408256, 37632, arena + 396712128, 37824);
-
-  /* %971 = reshape(%969) {shape [768, 192, 1, 1]} blocks.6.conv.conv.0 : f32[768, 192, 1, 1], a view of %969: no code */
-
-  /* %972 = concat(%934, %970) {axis 0} blocks.6 : f32[B, 197, 192], a view of %663: no code */
-
-  /* %973 = mul(%972, %339) blocks.6 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 144506880);
-
-  /* %974 = transpose(%336) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[158], arena + 145717248);
-
-  /* %975 = fused_linear(%973, %974) blocks.6.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 144506880, arena + 145717248, NULL, LK_ACT_NONE, NULL,
-      arena + 148137984);
-
-  /* %976 = linear_grad_weight(%973, %335) blocks.6.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 144506880, arena + 370083840, arena + 152137728);
-
-  /* %977 = reduce_sum(%973) {axes [0], batch} blocks.6.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 144506880,
-      arena + 152176704);
-
-  /* %978 = sdpa_grad(%332, %333, %334, %975) {heads 4, kv_heads 4} blocks.6.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 315617280, 576, arena + 315617472, 576,
-      arena + 315617664, 576, arena + 148137984, 192, arena + 144506880, 576,
-      arena + 144506880 + 192, 576, arena + 144506880 + 384, 576, 0.14433756f);
-
-  /* %979 = transpose(%329) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[156], arena + 149348352);
-
-  /* %980 = fused_linear(%978, %979) blocks.6.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 144506880, arena + 149348352, NULL, LK_ACT_NONE, NULL,
-      arena + 148137984);
-
-  /* %981 = linear_grad_weight(%978, %328) blocks.6.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 144506880, arena + 368873472, arena + 152027136);
-
-  /* %982 = reduce_sum(%978) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 144506880,
-      arena + 152176128);
-
-  /* %983 = reduce_sum(%980) {axes [0], batch} blocks.6.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 148137984,
-      arena + 152176896);
-
-  /* %984 = mul(%980, %325) blocks.6.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 148137984, (const long[]){37824, 192, 1},
-      params[154], (const long[]){0, 0, 1}, arena + 144506880);
-
-  /* %985 = reduce_sum(%980, %327) {axes [0], batch} blocks.6.norm1 : f32[192] */
+  /* %976 = reduce_sum(%972, %330) {axes [0], batch} blocks.6.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 148137984, arena + 367663104, arena + 152177088);
+      arena + 154140672, arena + 372480000, arena + 158204352);
 
-  /* %986 = normalize_grad(%324, %984) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 366452736, arena + 144506880, 1e-06f, arena + 145717248);
+  /* %977 = normalize_grad(%327, %972, %328, %964) {eps 1e-06} blocks.5.conv : f32[B, 197, 192], written over %972 */
+  lk_layernorm_grad(B * 197, 192, arena + 371269632, arena + 154140672, params[154],
+      arena + 178225152, 1e-06f, arena + 154140672);
 
-  /* %987 = add(%972, %986) blocks.5.conv : f32[B, 197, 192], written over %663 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
-      arena + 145717248, (const long[]){37824, 192, 1}, arena + 396711936);
+  /* %978 = slice(%977) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], a view of %972: no code */
 
-  /* %988 = slice(%987) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], a view of %663: no code */
+  /* %979 = slice(%977) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 154140864, 37824, arena + 155351040, 37632);
 
-  /* %989 = slice(%987) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 396712128, 37824, arena + 149323776, 37632);
+  /* %980 = batch_norm_act_param_grad(%320, %979, %323, %321, %322) {eps 1e-05} blocks.5.conv.conv.8 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 414775296, arena + 155351040,
+      arena + 434158896, params[150], params[151], 1e-05f, LK_ACT_NONE, arena + 149323776,
+      arena + 149362368);
 
-  /* %990 = batch_norm_act_param_grad(%317, %989, %320, %318, %319) {eps 1e-05} blocks.5.conv.conv.8 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 411168768, arena + 149323776,
-      arena + 429348144, params[150], params[151], 1e-05f, LK_ACT_NONE, arena + 144506880,
-      arena + 144545472);
+  /* %981 = batch_norm_act_grad(%320, %979, %323, %321, %322, %980) {eps 1e-05} blocks.5.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 414775296, arena + 155351040, arena + 434158896,
+      params[150], params[151], arena + 149362368, 1e-05f, LK_ACT_NONE, arena + 149323776,
+      arena + 156555264);
 
-  /* %991 = batch_norm_act_grad(%317, %989, %320, %318, %319, %990) {eps 1e-05} blocks.5.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 411168768, arena + 149323776, arena + 429348144,
-      params[150], params[151], arena + 144545472, 1e-05f, LK_ACT_NONE, arena + 144506880,
-      arena + 150528000);
+  /* %982 = index(%980) {axis 0, at 0} blocks.5.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 149362368, 384, arena + 158204544, 192);
 
-  /* %992 = index(%990) {axis 0, at 0} blocks.5.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 144545472, 384, arena + 152177280, 192);
+  /* %983 = index(%980) {axis 0, at 1} blocks.5.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 149362560, 384, arena + 158204736, 192);
 
-  /* %993 = index(%990) {axis 0, at 1} blocks.5.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 144545664, 384, arena + 152177472, 192);
+  /* %984 = transpose(%319) {perm [1, 0]} blocks.5.conv.conv.7 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[149], arena + 157906944);
 
-  /* %994 = transpose(%316) {perm [1, 0]} blocks.5.conv.conv.7 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[149], arena + 151879680);
+  /* %985 = fused_linear(%981, %984) blocks.5.conv.conv.7 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 156555264, arena + 157906944, NULL, LK_ACT_NONE, NULL,
+      arena + 149323776);
 
-  /* %995 = fused_linear(%991, %994) blocks.5.conv.conv.7 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 150528000, arena + 151879680, NULL, LK_ACT_NONE, NULL,
-      arena + 144506880);
+  /* %986 = linear_grad_weight(%981, %317) blocks.5.conv.conv.7 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 156555264, arena + 144506880, arena + 157906944);
 
-  /* %996 = linear_grad_weight(%991, %314) blocks.5.conv.conv.7 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 150528000, arena + 139689984, arena + 151879680);
+  /* %987 = reshape(%986) {shape [192, 768, 1, 1]} blocks.5.conv.conv.7 : f32[192, 768, 1, 1], a view of %986: no code */
 
-  /* %997 = reshape(%996) {shape [192, 768, 1, 1]} blocks.5.conv.conv.7 : f32[192, 768, 1, 1], a view of %996: no code */
-
-  /* %998 = reduce_sum(%995, %304) {axes [0]} blocks.5.conv.conv.6 : f32[B, 768] */
+  /* %988 = reduce_sum(%985, %307) {axes [0]} blocks.5.conv.conv.6 : f32[B, 768] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0},
-      arena + 144506880, arena + 134873088, arena + 139689984);
+      arena + 149323776, arena + 139689984, arena + 144506880);
 
-  /* %999 = hsigmoid_grad(%312, %998) blocks.5.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428613120, arena + 139689984, arena + 135174912);
+  /* %989 = hsigmoid_grad(%315, %988) blocks.5.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 433423872, arena + 144506880, arena + 139991808);
 
-  /* %1000 = transpose(%310) {perm [1, 0]} blocks.5.conv.conv.6.fc.2 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[147], arena + 134873088);
+  /* %990 = transpose(%313) {perm [1, 0]} blocks.5.conv.conv.6.fc.2 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[147], arena + 139689984);
 
-  /* %1001 = fused_linear(%999, %1000) blocks.5.conv.conv.6.fc.2 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 135174912, arena + 134873088, NULL, LK_ACT_NONE, NULL,
-      arena + 135020544);
+  /* %991 = fused_linear(%989, %990) blocks.5.conv.conv.6.fc.2 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 139991808, arena + 139689984, NULL, LK_ACT_NONE, NULL,
+      arena + 139837440);
 
-  /* %1002 = linear_grad_weight(%999, %309) blocks.5.conv.conv.6.fc.2 : f32[768, 192] */
-  lk_linear_grad_weight(B, 192, 768, arena + 135174912, arena + 429172224, arena + 135027456);
+  /* %992 = linear_grad_weight(%989, %312) blocks.5.conv.conv.6.fc.2 : f32[768, 192] */
+  lk_linear_grad_weight(B, 192, 768, arena + 139991808, arena + 433982976, arena + 139844352);
 
-  /* %1003 = reduce_sum(%999) {axes [], batch} blocks.5.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 135174912,
-      arena + 135353088);
+  /* %993 = reduce_sum(%989) {axes [], batch} blocks.5.conv.conv.6.fc.2 : f32[768] */
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 139991808,
+      arena + 140169984);
 
-  /* %1004 = relu_grad(%308, %1001) blocks.5.conv.conv.6 : f32[B, 192] */
-  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 429166080, arena + 135020544, arena + 135346944);
+  /* %994 = relu_grad(%311, %991) blocks.5.conv.conv.6 : f32[B, 192] */
+  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 433976832, arena + 139837440, arena + 140163840);
 
-  /* %1005 = transpose(%306) {perm [1, 0]} blocks.5.conv.conv.6.fc.0 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[145], arena + 134873088);
+  /* %995 = transpose(%309) {perm [1, 0]} blocks.5.conv.conv.6.fc.0 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[145], arena + 139689984);
 
-  /* %1006 = fused_linear(%1004, %1005) blocks.5.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 135346944, arena + 134873088, NULL, LK_ACT_NONE, NULL,
-      arena + 135322368);
+  /* %996 = fused_linear(%994, %995) blocks.5.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 140163840, arena + 139689984, NULL, LK_ACT_NONE, NULL,
+      arena + 140139264);
 
-  /* %1007 = linear_grad_weight(%1004, %305) blocks.5.conv.conv.6.fc.0 : f32[192, 768] */
-  lk_linear_grad_weight(B, 768, 192, arena + 135346944, arena + 428588544, arena + 135174912);
+  /* %997 = linear_grad_weight(%994, %308) blocks.5.conv.conv.6.fc.0 : f32[192, 768] */
+  lk_linear_grad_weight(B, 768, 192, arena + 140163840, arena + 433399296, arena + 139991808);
 
-  /* %1008 = reduce_sum(%1004) {axes [], batch} blocks.5.conv.conv.6.fc.0 : f32[192] */
-  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 135346944,
-      arena + 135353856);
+  /* %998 = reduce_sum(%994) {axes [], batch} blocks.5.conv.conv.6.fc.0 : f32[192] */
+  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 140163840,
+      arena + 140170752);
 
-  /* %1009 = reshape(%1006) {shape [1, 768]} blocks.5.conv.conv.6 : f32[B, 1, 768], a view of %1006: no code */
+  /* %999 = reshape(%996) {shape [1, 768]} blocks.5.conv.conv.6 : f32[B, 1, 768], a view of %996: no code */
 
-  /* %1010 = mul_scalar(%1009) {x op 0.0051020407} blocks.5.conv.conv.6 : f32[B, 1, 768] */
-  lk_mul_scalar(B * 768, arena + 135322368, 0.0051020407f, arena + 134873088);
+  /* %1000 = mul_scalar(%999) {x op 0.0051020407} blocks.5.conv.conv.6 : f32[B, 1, 768] */
+  lk_mul_scalar(B * 768, arena + 140139264, 0.0051020407f, arena + 139689984);
 
-  /* %1011 = mul_add(%995, %313, %1010) blocks.5.conv.conv.4 : f32[B, 196, 768], written over %995 */
-  lk_mul_add(3, (const long[]){B, 196, 768}, arena + 144506880, (const long[]){150528, 768, 1},
-      arena + 428637696, (const long[]){768, 0, 1}, arena + 134873088, (const long[]){768, 0, 1},
-      arena + 144506880);
+  /* %1001 = mul_add(%985, %316, %1000) blocks.5.conv.conv.4 : f32[B, 196, 768], written over %985 */
+  lk_mul_add(3, (const long[]){B, 196, 768}, arena + 149323776, (const long[]){150528, 768, 1},
+      arena + 433448448, (const long[]){768, 0, 1}, arena + 139689984, (const long[]){768, 0, 1},
+      arena + 149323776);
 
-  /* %1012 = batch_norm_act_param_grad(%299, %1011, %302, %300, %301) {eps 1e-05, act hswish} blocks.5.conv.conv.4 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 130056192, arena + 144506880,
-      arena + 429277440, params[141], params[142], 1e-05f, LK_ACT_HSWISH, arena + 134873088,
-      arena + 135322368);
+  /* %1002 = batch_norm_act_param_grad(%302, %1001, %305, %303, %304) {eps 1e-05, act hswish} blocks.5.conv.conv.4 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 134873088, arena + 149323776,
+      arena + 434088192, params[141], params[142], 1e-05f, LK_ACT_HSWISH, arena + 139689984,
+      arena + 140139264);
 
-  /* %1013 = batch_norm_act_grad(%299, %1011, %302, %300, %301, %1012) {eps 1e-05, act hswish} blocks.5.conv.conv.4 : f32[B, 196, 768], written over %995 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 130056192, arena + 144506880, arena + 429277440,
-      params[141], params[142], arena + 135322368, 1e-05f, LK_ACT_HSWISH, arena + 134873088,
-      arena + 144506880);
+  /* %1003 = batch_norm_act_grad(%302, %1001, %305, %303, %304, %1002) {eps 1e-05, act hswish} blocks.5.conv.conv.4 : f32[B, 196, 768], written over %985 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 134873088, arena + 149323776, arena + 434088192,
+      params[141], params[142], arena + 140139264, 1e-05f, LK_ACT_HSWISH, arena + 139689984,
+      arena + 149323776);
 
-  /* %1014 = index(%1012) {axis 0, at 0} blocks.5.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 135322368, 1536, arena + 134880000, 768);
+  /* %1004 = index(%1002) {axis 0, at 0} blocks.5.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 140139264, 1536, arena + 139696896, 768);
 
-  /* %1015 = index(%1012) {axis 0, at 1} blocks.5.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 135323136, 1536, arena + 134880768, 768);
+  /* %1005 = index(%1002) {axis 0, at 1} blocks.5.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 140140032, 1536, arena + 139697664, 768);
 
-  /* %1016 = token_dwconv_grad_input(%1013, %298) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 144506880, params[140],
+  /* %1006 = token_dwconv_grad_input(%1003, %301) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 149323776, params[140],
+      arena + 134873088);
+
+  /* %1007 = token_dwconv_grad_weight(%1003, %300) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 149323776,
+      arena + 130056192, arena + 139689984);
+
+  /* %1008 = batch_norm_act_param_grad(%295, %1006, %298, %296, %297) {eps 1e-05, act hswish} blocks.5.conv.conv.1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 125239296, arena + 134873088,
+      arena + 434085888, params[136], params[137], 1e-05f, LK_ACT_HSWISH, arena + 130056192,
+      arena + 130210560);
+
+  /* %1009 = batch_norm_act_grad(%295, %1006, %298, %296, %297, %1008) {eps 1e-05, act hswish} blocks.5.conv.conv.1 : f32[B, 196, 768], written over %1006 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 125239296, arena + 134873088, arena + 434085888,
+      params[136], params[137], arena + 130210560, 1e-05f, LK_ACT_HSWISH, arena + 130056192,
+      arena + 134873088);
+
+  /* %1010 = index(%1008) {axis 0, at 0} blocks.5.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 130210560, 1536, arena + 134117376, 768);
+
+  /* %1011 = index(%1008) {axis 0, at 1} blocks.5.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 130211328, 1536, arena + 134118144, 768);
+
+  /* %1012 = transpose(%294) {perm [1, 0]} blocks.5.conv.conv.0 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[135], arena + 125239296);
+
+  /* %1013 = linear_grad_weight(%1009, %292) blocks.5.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 134873088, arena + 413571072, arena + 133675008);
+
+  /* %1014 = fused_linear(%1009, %1012, %979) {residual} blocks.5.conv.conv.0 : f32[B, 196, 192], written into %972 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 134873088, 150528, arena + 125239296, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 155351040, 37632, arena + 154140864, 37824);
+
+  /* %1015 = reshape(%1013) {shape [768, 192, 1, 1]} blocks.5.conv.conv.0 : f32[768, 192, 1, 1], a view of %1013: no code */
+
+  /* %1016 = concat(%978, %1014) {axis 0} blocks.5 : f32[B, 197, 192], a view of %972: no code */
+
+  /* %1017 = mul(%1016, %289) blocks.5 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 154140672, (const long[]){37824, 192, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 125239296);
+
+  /* %1018 = transpose(%286) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[133], arena + 126449664);
+
+  /* %1019 = fused_linear(%1017, %1018) blocks.5.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 125239296, arena + 126449664, NULL, LK_ACT_NONE, NULL,
+      arena + 128870400);
+
+  /* %1020 = linear_grad_weight(%1017, %285) blocks.5.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 125239296, arena + 370059264, arena + 134080512);
+
+  /* %1021 = reduce_sum(%1017) {axes [0], batch} blocks.5.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 125239296,
+      arena + 134119488);
+
+  /* %1022 = sdpa_grad(%282, %283, %284, %1019) {heads 4, kv_heads 4} blocks.5.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 316803072, 576, arena + 316803264, 576,
+      arena + 316803456, 576, arena + 128870400, 192, arena + 125239296, 576,
+      arena + 125239296 + 192, 576, arena + 125239296 + 384, 576, 0.14433756f);
+
+  /* %1023 = transpose(%279) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[131], arena + 128870400);
+
+  /* %1024 = fused_linear(%1022, %1023) blocks.5.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 125239296, arena + 128870400, NULL, LK_ACT_NONE, NULL,
       arena + 130056192);
 
-  /* %1017 = token_dwconv_grad_weight(%1013, %297) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 144506880,
-      arena + 125239296, arena + 134873088);
+  /* %1025 = linear_grad_weight(%1022, %278) blocks.5.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 125239296, arena + 368848896, arena + 133969920);
 
-  /* %1018 = batch_norm_act_param_grad(%292, %1016, %295, %293, %294) {eps 1e-05, act hswish} blocks.5.conv.conv.1 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 120422400, arena + 130056192,
-      arena + 429275136, params[136], params[137], 1e-05f, LK_ACT_HSWISH, arena + 125239296,
-      arena + 125393664);
+  /* %1026 = reduce_sum(%1022) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 125239296,
+      arena + 134118912);
 
-  /* %1019 = batch_norm_act_grad(%292, %1016, %295, %293, %294, %1018) {eps 1e-05, act hswish} blocks.5.conv.conv.1 : f32[B, 196, 768], written over %1016 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 120422400, arena + 130056192, arena + 429275136,
-      params[136], params[137], arena + 125393664, 1e-05f, LK_ACT_HSWISH, arena + 125239296,
-      arena + 130056192);
+  /* %1027 = reduce_sum(%1024) {axes [0], batch} blocks.5.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 130056192,
+      arena + 134119680);
 
-  /* %1020 = index(%1018) {axis 0, at 0} blocks.5.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 125393664, 1536, arena + 128090112, 768);
-
-  /* %1021 = index(%1018) {axis 0, at 1} blocks.5.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 125394432, 1536, arena + 128090880, 768);
-
-  /* %1022 = transpose(%291) {perm [1, 0]} blocks.5.conv.conv.0 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[135], arena + 120422400);
-
-  /* %1023 = linear_grad_weight(%1019, %289) blocks.5.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 130056192, arena + 409964544, arena + 127647744);
-
-  /* %1024 = fused_linear(%1019, %1022, %989) {residual} blocks.5.conv.conv.0 : f32[B, 196, 192], written into %663 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 130056192, 150528, arena + 120422400, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 149323776, 37632, arena + 396712128, 37824);
-
-  /* %1025 = reshape(%1023) {shape [768, 192, 1, 1]} blocks.5.conv.conv.0 : f32[768, 192, 1, 1], a view of %1023: no code */
-
-  /* %1026 = concat(%988, %1024) {axis 0} blocks.5 : f32[B, 197, 192], a view of %663: no code */
-
-  /* %1027 = mul(%1026, %286) blocks.5 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 120422400);
-
-  /* %1028 = transpose(%283) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[133], arena + 121632768);
-
-  /* %1029 = fused_linear(%1027, %1028) blocks.5.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 120422400, arena + 121632768, NULL, LK_ACT_NONE, NULL,
-      arena + 124053504);
-
-  /* %1030 = linear_grad_weight(%1027, %282) blocks.5.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 120422400, arena + 365242368, arena + 128053248);
-
-  /* %1031 = reduce_sum(%1027) {axes [0], batch} blocks.5.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 120422400,
-      arena + 128092224);
-
-  /* %1032 = sdpa_grad(%279, %280, %281, %1029) {heads 4, kv_heads 4} blocks.5.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 311986176, 576, arena + 311986368, 576,
-      arena + 311986560, 576, arena + 124053504, 192, arena + 120422400, 576,
-      arena + 120422400 + 192, 576, arena + 120422400 + 384, 576, 0.14433756f);
-
-  /* %1033 = transpose(%276) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[131], arena + 125263872);
-
-  /* %1034 = fused_linear(%1032, %1033) blocks.5.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 120422400, arena + 125263872, NULL, LK_ACT_NONE, NULL,
-      arena + 124053504);
-
-  /* %1035 = linear_grad_weight(%1032, %275) blocks.5.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 120422400, arena + 364032000, arena + 127942656);
-
-  /* %1036 = reduce_sum(%1032) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 120422400,
-      arena + 128091648);
-
-  /* %1037 = reduce_sum(%1034) {axes [0], batch} blocks.5.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 124053504,
-      arena + 128092416);
-
-  /* %1038 = mul(%1034, %272) blocks.5.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 124053504, (const long[]){37824, 192, 1},
-      params[129], (const long[]){0, 0, 1}, arena + 120422400);
-
-  /* %1039 = reduce_sum(%1034, %274) {axes [0], batch} blocks.5.norm1 : f32[192] */
+  /* %1028 = reduce_sum(%1024, %277) {axes [0], batch} blocks.5.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 124053504, arena + 362821632, arena + 128092608);
+      arena + 130056192, arena + 367638528, arena + 134119872);
 
-  /* %1040 = normalize_grad(%271, %1038) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 361611264, arena + 120422400, 1e-06f, arena + 121632768);
+  /* %1029 = normalize_grad(%274, %1024, %275, %1016) {eps 1e-06} blocks.4.conv : f32[B, 197, 192], written over %1024 */
+  lk_layernorm_grad(B * 197, 192, arena + 366428160, arena + 130056192, params[129],
+      arena + 154140672, 1e-06f, arena + 130056192);
 
-  /* %1041 = add(%1026, %1040) blocks.4.conv : f32[B, 197, 192], written over %663 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
-      arena + 121632768, (const long[]){37824, 192, 1}, arena + 396711936);
+  /* %1030 = slice(%1029) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], a view of %1024: no code */
 
-  /* %1042 = slice(%1041) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], a view of %663: no code */
+  /* %1031 = slice(%1029) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 130056384, 37824, arena + 131266560, 37632);
 
-  /* %1043 = slice(%1041) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 396712128, 37824, arena + 125239296, 37632);
+  /* %1032 = batch_norm_act_param_grad(%267, %1031, %270, %268, %269) {eps 1e-05} blocks.4.conv.conv.8 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 412366848, arena + 131266560,
+      arena + 434158320, params[125], params[126], 1e-05f, LK_ACT_NONE, arena + 125239296,
+      arena + 125277888);
 
-  /* %1044 = batch_norm_act_param_grad(%264, %1043, %267, %265, %266) {eps 1e-05} blocks.4.conv.conv.8 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 408760320, arena + 125239296,
-      arena + 429347568, params[125], params[126], 1e-05f, LK_ACT_NONE, arena + 120422400,
-      arena + 120460992);
+  /* %1033 = batch_norm_act_grad(%267, %1031, %270, %268, %269, %1032) {eps 1e-05} blocks.4.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 412366848, arena + 131266560, arena + 434158320,
+      params[125], params[126], arena + 125277888, 1e-05f, LK_ACT_NONE, arena + 125239296,
+      arena + 132470784);
 
-  /* %1045 = batch_norm_act_grad(%264, %1043, %267, %265, %266, %1044) {eps 1e-05} blocks.4.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 408760320, arena + 125239296, arena + 429347568,
-      params[125], params[126], arena + 120460992, 1e-05f, LK_ACT_NONE, arena + 120422400,
-      arena + 126443520);
+  /* %1034 = index(%1032) {axis 0, at 0} blocks.4.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 125277888, 384, arena + 134120064, 192);
 
-  /* %1046 = index(%1044) {axis 0, at 0} blocks.4.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 120460992, 384, arena + 128092800, 192);
+  /* %1035 = index(%1032) {axis 0, at 1} blocks.4.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 125278080, 384, arena + 134120256, 192);
 
-  /* %1047 = index(%1044) {axis 0, at 1} blocks.4.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 120461184, 384, arena + 128092992, 192);
+  /* %1036 = transpose(%266) {perm [1, 0]} blocks.4.conv.conv.7 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[124], arena + 133822464);
 
-  /* %1048 = transpose(%263) {perm [1, 0]} blocks.4.conv.conv.7 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[124], arena + 127795200);
+  /* %1037 = fused_linear(%1033, %1036) blocks.4.conv.conv.7 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 132470784, arena + 133822464, NULL, LK_ACT_NONE, NULL,
+      arena + 125239296);
 
-  /* %1049 = fused_linear(%1045, %1048) blocks.4.conv.conv.7 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 126443520, arena + 127795200, NULL, LK_ACT_NONE, NULL,
-      arena + 120422400);
+  /* %1038 = linear_grad_weight(%1033, %264) blocks.4.conv.conv.7 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 132470784, arena + 120422400, arena + 133822464);
 
-  /* %1050 = linear_grad_weight(%1045, %261) blocks.4.conv.conv.7 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 126443520, arena + 115605504, arena + 127795200);
+  /* %1039 = reshape(%1038) {shape [192, 768, 1, 1]} blocks.4.conv.conv.7 : f32[192, 768, 1, 1], a view of %1038: no code */
 
-  /* %1051 = reshape(%1050) {shape [192, 768, 1, 1]} blocks.4.conv.conv.7 : f32[192, 768, 1, 1], a view of %1050: no code */
-
-  /* %1052 = reduce_sum(%1049, %251) {axes [0]} blocks.4.conv.conv.6 : f32[B, 768] */
+  /* %1040 = reduce_sum(%1037, %254) {axes [0]} blocks.4.conv.conv.6 : f32[B, 768] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0},
-      arena + 120422400, arena + 110788608, arena + 115605504);
+      arena + 125239296, arena + 115605504, arena + 120422400);
 
-  /* %1053 = hsigmoid_grad(%259, %1052) blocks.4.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428539392, arena + 115605504, arena + 111090432);
+  /* %1041 = hsigmoid_grad(%262, %1040) blocks.4.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 433350144, arena + 120422400, arena + 115907328);
 
-  /* %1054 = transpose(%257) {perm [1, 0]} blocks.4.conv.conv.6.fc.2 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[122], arena + 110788608);
+  /* %1042 = transpose(%260) {perm [1, 0]} blocks.4.conv.conv.6.fc.2 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[122], arena + 115605504);
 
-  /* %1055 = fused_linear(%1053, %1054) blocks.4.conv.conv.6.fc.2 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 111090432, arena + 110788608, NULL, LK_ACT_NONE, NULL,
-      arena + 110936064);
+  /* %1043 = fused_linear(%1041, %1042) blocks.4.conv.conv.6.fc.2 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 115907328, arena + 115605504, NULL, LK_ACT_NONE, NULL,
+      arena + 115752960);
 
-  /* %1056 = linear_grad_weight(%1053, %256) blocks.4.conv.conv.6.fc.2 : f32[768, 192] */
-  lk_linear_grad_weight(B, 192, 768, arena + 111090432, arena + 429159936, arena + 110942976);
+  /* %1044 = linear_grad_weight(%1041, %259) blocks.4.conv.conv.6.fc.2 : f32[768, 192] */
+  lk_linear_grad_weight(B, 192, 768, arena + 115907328, arena + 433970688, arena + 115759872);
 
-  /* %1057 = reduce_sum(%1053) {axes [], batch} blocks.4.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 111090432,
-      arena + 111268608);
+  /* %1045 = reduce_sum(%1041) {axes [], batch} blocks.4.conv.conv.6.fc.2 : f32[768] */
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 115907328,
+      arena + 116085504);
 
-  /* %1058 = relu_grad(%255, %1055) blocks.4.conv.conv.6 : f32[B, 192] */
-  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 429153792, arena + 110936064, arena + 111262464);
+  /* %1046 = relu_grad(%258, %1043) blocks.4.conv.conv.6 : f32[B, 192] */
+  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 433964544, arena + 115752960, arena + 116079360);
 
-  /* %1059 = transpose(%253) {perm [1, 0]} blocks.4.conv.conv.6.fc.0 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[120], arena + 110788608);
+  /* %1047 = transpose(%256) {perm [1, 0]} blocks.4.conv.conv.6.fc.0 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[120], arena + 115605504);
 
-  /* %1060 = fused_linear(%1058, %1059) blocks.4.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 111262464, arena + 110788608, NULL, LK_ACT_NONE, NULL,
-      arena + 111237888);
+  /* %1048 = fused_linear(%1046, %1047) blocks.4.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 116079360, arena + 115605504, NULL, LK_ACT_NONE, NULL,
+      arena + 116054784);
 
-  /* %1061 = linear_grad_weight(%1058, %252) blocks.4.conv.conv.6.fc.0 : f32[192, 768] */
-  lk_linear_grad_weight(B, 768, 192, arena + 111262464, arena + 428514816, arena + 111090432);
+  /* %1049 = linear_grad_weight(%1046, %255) blocks.4.conv.conv.6.fc.0 : f32[192, 768] */
+  lk_linear_grad_weight(B, 768, 192, arena + 116079360, arena + 433325568, arena + 115907328);
 
-  /* %1062 = reduce_sum(%1058) {axes [], batch} blocks.4.conv.conv.6.fc.0 : f32[192] */
-  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 111262464,
-      arena + 111269376);
+  /* %1050 = reduce_sum(%1046) {axes [], batch} blocks.4.conv.conv.6.fc.0 : f32[192] */
+  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 116079360,
+      arena + 116086272);
 
-  /* %1063 = reshape(%1060) {shape [1, 768]} blocks.4.conv.conv.6 : f32[B, 1, 768], a view of %1060: no code */
+  /* %1051 = reshape(%1048) {shape [1, 768]} blocks.4.conv.conv.6 : f32[B, 1, 768], a view of %1048: no code */
 
-  /* %1064 = mul_scalar(%1063) {x op 0.0051020407} blocks.4.conv.conv.6 : f32[B, 1, 768] */
-  lk_mul_scalar(B * 768, arena + 111237888, 0.0051020407f, arena + 110788608);
+  /* %1052 = mul_scalar(%1051) {x op 0.0051020407} blocks.4.conv.conv.6 : f32[B, 1, 768] */
+  lk_mul_scalar(B * 768, arena + 116054784, 0.0051020407f, arena + 115605504);
 
-  /* %1065 = mul_add(%1049, %260, %1064) blocks.4.conv.conv.4 : f32[B, 196, 768], written over %1049 */
-  lk_mul_add(3, (const long[]){B, 196, 768}, arena + 120422400, (const long[]){150528, 768, 1},
-      arena + 428563968, (const long[]){768, 0, 1}, arena + 110788608, (const long[]){768, 0, 1},
-      arena + 120422400);
+  /* %1053 = mul_add(%1037, %263, %1052) blocks.4.conv.conv.4 : f32[B, 196, 768], written over %1037 */
+  lk_mul_add(3, (const long[]){B, 196, 768}, arena + 125239296, (const long[]){150528, 768, 1},
+      arena + 433374720, (const long[]){768, 0, 1}, arena + 115605504, (const long[]){768, 0, 1},
+      arena + 125239296);
 
-  /* %1066 = batch_norm_act_param_grad(%246, %1065, %249, %247, %248) {eps 1e-05, act hswish} blocks.4.conv.conv.4 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 105971712, arena + 120422400,
-      arena + 429272832, params[116], params[117], 1e-05f, LK_ACT_HSWISH, arena + 110788608,
-      arena + 111237888);
+  /* %1054 = batch_norm_act_param_grad(%249, %1053, %252, %250, %251) {eps 1e-05, act hswish} blocks.4.conv.conv.4 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 110788608, arena + 125239296,
+      arena + 434083584, params[116], params[117], 1e-05f, LK_ACT_HSWISH, arena + 115605504,
+      arena + 116054784);
 
-  /* %1067 = batch_norm_act_grad(%246, %1065, %249, %247, %248, %1066) {eps 1e-05, act hswish} blocks.4.conv.conv.4 : f32[B, 196, 768], written over %1049 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 105971712, arena + 120422400, arena + 429272832,
-      params[116], params[117], arena + 111237888, 1e-05f, LK_ACT_HSWISH, arena + 110788608,
-      arena + 120422400);
+  /* %1055 = batch_norm_act_grad(%249, %1053, %252, %250, %251, %1054) {eps 1e-05, act hswish} blocks.4.conv.conv.4 : f32[B, 196, 768], written over %1037 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 110788608, arena + 125239296, arena + 434083584,
+      params[116], params[117], arena + 116054784, 1e-05f, LK_ACT_HSWISH, arena + 115605504,
+      arena + 125239296);
 
-  /* %1068 = index(%1066) {axis 0, at 0} blocks.4.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 111237888, 1536, arena + 110795520, 768);
+  /* %1056 = index(%1054) {axis 0, at 0} blocks.4.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 116054784, 1536, arena + 115612416, 768);
 
-  /* %1069 = index(%1066) {axis 0, at 1} blocks.4.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 111238656, 1536, arena + 110796288, 768);
+  /* %1057 = index(%1054) {axis 0, at 1} blocks.4.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 116055552, 1536, arena + 115613184, 768);
 
-  /* %1070 = token_dwconv_grad_input(%1067, %245) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 120422400, params[115],
+  /* %1058 = token_dwconv_grad_input(%1055, %248) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 125239296, params[115],
+      arena + 110788608);
+
+  /* %1059 = token_dwconv_grad_weight(%1055, %247) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 125239296,
+      arena + 105971712, arena + 115605504);
+
+  /* %1060 = batch_norm_act_param_grad(%242, %1058, %245, %243, %244) {eps 1e-05, act hswish} blocks.4.conv.conv.1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 101154816, arena + 110788608,
+      arena + 434081280, params[111], params[112], 1e-05f, LK_ACT_HSWISH, arena + 105971712,
+      arena + 106126080);
+
+  /* %1061 = batch_norm_act_grad(%242, %1058, %245, %243, %244, %1060) {eps 1e-05, act hswish} blocks.4.conv.conv.1 : f32[B, 196, 768], written over %1058 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 101154816, arena + 110788608, arena + 434081280,
+      params[111], params[112], arena + 106126080, 1e-05f, LK_ACT_HSWISH, arena + 105971712,
+      arena + 110788608);
+
+  /* %1062 = index(%1060) {axis 0, at 0} blocks.4.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 106126080, 1536, arena + 110032896, 768);
+
+  /* %1063 = index(%1060) {axis 0, at 1} blocks.4.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 106126848, 1536, arena + 110033664, 768);
+
+  /* %1064 = transpose(%241) {perm [1, 0]} blocks.4.conv.conv.0 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[110], arena + 101154816);
+
+  /* %1065 = linear_grad_weight(%1061, %239) blocks.4.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 110788608, arena + 411162624, arena + 109590528);
+
+  /* %1066 = fused_linear(%1061, %1064, %1031) {residual} blocks.4.conv.conv.0 : f32[B, 196, 192], written into %1024 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 110788608, 150528, arena + 101154816, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 131266560, 37632, arena + 130056384, 37824);
+
+  /* %1067 = reshape(%1065) {shape [768, 192, 1, 1]} blocks.4.conv.conv.0 : f32[768, 192, 1, 1], a view of %1065: no code */
+
+  /* %1068 = concat(%1030, %1066) {axis 0} blocks.4 : f32[B, 197, 192], a view of %1024: no code */
+
+  /* %1069 = mul(%1068, %236) blocks.4 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 130056192, (const long[]){37824, 192, 1},
+      inputs[4], (const long[]){1, 0, 0}, arena + 101154816);
+
+  /* %1070 = transpose(%233) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[108], arena + 102365184);
+
+  /* %1071 = fused_linear(%1069, %1070) blocks.4.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 101154816, arena + 102365184, NULL, LK_ACT_NONE, NULL,
+      arena + 104785920);
+
+  /* %1072 = linear_grad_weight(%1069, %232) blocks.4.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 101154816, arena + 365217792, arena + 109996032);
+
+  /* %1073 = reduce_sum(%1069) {axes [0], batch} blocks.4.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 101154816,
+      arena + 110035008);
+
+  /* %1074 = sdpa_grad(%229, %230, %231, %1071) {heads 4, kv_heads 4} blocks.4.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 313171968, 576, arena + 313172160, 576,
+      arena + 313172352, 576, arena + 104785920, 192, arena + 101154816, 576,
+      arena + 101154816 + 192, 576, arena + 101154816 + 384, 576, 0.14433756f);
+
+  /* %1075 = transpose(%226) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[106], arena + 104785920);
+
+  /* %1076 = fused_linear(%1074, %1075) blocks.4.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 101154816, arena + 104785920, NULL, LK_ACT_NONE, NULL,
       arena + 105971712);
 
-  /* %1071 = token_dwconv_grad_weight(%1067, %244) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 120422400,
-      arena + 101154816, arena + 110788608);
+  /* %1077 = linear_grad_weight(%1074, %225) blocks.4.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 101154816, arena + 364007424, arena + 109885440);
 
-  /* %1072 = batch_norm_act_param_grad(%239, %1070, %242, %240, %241) {eps 1e-05, act hswish} blocks.4.conv.conv.1 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 96337920, arena + 105971712,
-      arena + 429270528, params[111], params[112], 1e-05f, LK_ACT_HSWISH, arena + 101154816,
-      arena + 101309184);
+  /* %1078 = reduce_sum(%1074) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 101154816,
+      arena + 110034432);
 
-  /* %1073 = batch_norm_act_grad(%239, %1070, %242, %240, %241, %1072) {eps 1e-05, act hswish} blocks.4.conv.conv.1 : f32[B, 196, 768], written over %1070 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 96337920, arena + 105971712, arena + 429270528,
-      params[111], params[112], arena + 101309184, 1e-05f, LK_ACT_HSWISH, arena + 101154816,
-      arena + 105971712);
+  /* %1079 = reduce_sum(%1076) {axes [0], batch} blocks.4.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 105971712,
+      arena + 110035200);
 
-  /* %1074 = index(%1072) {axis 0, at 0} blocks.4.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 101309184, 1536, arena + 104005632, 768);
-
-  /* %1075 = index(%1072) {axis 0, at 1} blocks.4.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 101309952, 1536, arena + 104006400, 768);
-
-  /* %1076 = transpose(%238) {perm [1, 0]} blocks.4.conv.conv.0 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[110], arena + 96337920);
-
-  /* %1077 = linear_grad_weight(%1073, %236) blocks.4.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 105971712, arena + 407556096, arena + 103563264);
-
-  /* %1078 = fused_linear(%1073, %1076, %1043) {residual} blocks.4.conv.conv.0 : f32[B, 196, 192], written into %663 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 105971712, 150528, arena + 96337920, NULL, NULL,
-      0, LK_ACT_NONE, arena + 125239296, 37632, arena + 396712128, 37824);
-
-  /* %1079 = reshape(%1077) {shape [768, 192, 1, 1]} blocks.4.conv.conv.0 : f32[768, 192, 1, 1], a view of %1077: no code */
-
-  /* %1080 = concat(%1042, %1078) {axis 0} blocks.4 : f32[B, 197, 192], a view of %663: no code */
-
-  /* %1081 = mul(%1080, %233) blocks.4 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
-      inputs[4], (const long[]){1, 0, 0}, arena + 96337920);
-
-  /* %1082 = transpose(%230) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[108], arena + 97548288);
-
-  /* %1083 = fused_linear(%1081, %1082) blocks.4.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 96337920, arena + 97548288, NULL, LK_ACT_NONE, NULL,
-      arena + 99969024);
-
-  /* %1084 = linear_grad_weight(%1081, %229) blocks.4.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 96337920, arena + 360400896, arena + 103968768);
-
-  /* %1085 = reduce_sum(%1081) {axes [0], batch} blocks.4.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 96337920,
-      arena + 104007744);
-
-  /* %1086 = sdpa_grad(%226, %227, %228, %1083) {heads 4, kv_heads 4} blocks.4.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 308355072, 576, arena + 308355264, 576,
-      arena + 308355456, 576, arena + 99969024, 192, arena + 96337920, 576, arena + 96337920 + 192,
-      576, arena + 96337920 + 384, 576, 0.14433756f);
-
-  /* %1087 = transpose(%223) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[106], arena + 101179392);
-
-  /* %1088 = fused_linear(%1086, %1087) blocks.4.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 96337920, arena + 101179392, NULL, LK_ACT_NONE, NULL,
-      arena + 99969024);
-
-  /* %1089 = linear_grad_weight(%1086, %222) blocks.4.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 96337920, arena + 359190528, arena + 103858176);
-
-  /* %1090 = reduce_sum(%1086) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 96337920,
-      arena + 104007168);
-
-  /* %1091 = reduce_sum(%1088) {axes [0], batch} blocks.4.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 99969024,
-      arena + 104007936);
-
-  /* %1092 = mul(%1088, %219) blocks.4.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 99969024, (const long[]){37824, 192, 1},
-      params[104], (const long[]){0, 0, 1}, arena + 96337920);
-
-  /* %1093 = reduce_sum(%1088, %221) {axes [0], batch} blocks.4.norm1 : f32[192] */
+  /* %1080 = reduce_sum(%1076, %224) {axes [0], batch} blocks.4.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 99969024, arena + 357980160, arena + 104008128);
+      arena + 105971712, arena + 362797056, arena + 110035392);
 
-  /* %1094 = normalize_grad(%218, %1092) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 356769792, arena + 96337920, 1e-06f, arena + 97548288);
+  /* %1081 = normalize_grad(%221, %1076, %222, %1068) {eps 1e-06} blocks.3.conv : f32[B, 197, 192], written over %1076 */
+  lk_layernorm_grad(B * 197, 192, arena + 361586688, arena + 105971712, params[104],
+      arena + 130056192, 1e-06f, arena + 105971712);
 
-  /* %1095 = add(%1080, %1094) blocks.3.conv : f32[B, 197, 192], written over %663 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
-      arena + 97548288, (const long[]){37824, 192, 1}, arena + 396711936);
+  /* %1082 = slice(%1081) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], a view of %1076: no code */
 
-  /* %1096 = slice(%1095) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], a view of %663: no code */
+  /* %1083 = slice(%1081) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 105971904, 37824, arena + 107182080, 37632);
 
-  /* %1097 = slice(%1095) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 396712128, 37824, arena + 101154816, 37632);
+  /* %1084 = batch_norm_act_param_grad(%214, %1083, %217, %215, %216) {eps 1e-05} blocks.3.conv.conv.8 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 409958400, arena + 107182080,
+      arena + 434157744, params[100], params[101], 1e-05f, LK_ACT_NONE, arena + 101154816,
+      arena + 101193408);
 
-  /* %1098 = batch_norm_act_param_grad(%211, %1097, %214, %212, %213) {eps 1e-05} blocks.3.conv.conv.8 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 406351872, arena + 101154816,
-      arena + 429346992, params[100], params[101], 1e-05f, LK_ACT_NONE, arena + 96337920,
-      arena + 96376512);
+  /* %1085 = batch_norm_act_grad(%214, %1083, %217, %215, %216, %1084) {eps 1e-05} blocks.3.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 409958400, arena + 107182080, arena + 434157744,
+      params[100], params[101], arena + 101193408, 1e-05f, LK_ACT_NONE, arena + 101154816,
+      arena + 108386304);
 
-  /* %1099 = batch_norm_act_grad(%211, %1097, %214, %212, %213, %1098) {eps 1e-05} blocks.3.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 406351872, arena + 101154816, arena + 429346992,
-      params[100], params[101], arena + 96376512, 1e-05f, LK_ACT_NONE, arena + 96337920,
-      arena + 102359040);
+  /* %1086 = index(%1084) {axis 0, at 0} blocks.3.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 101193408, 384, arena + 110035584, 192);
 
-  /* %1100 = index(%1098) {axis 0, at 0} blocks.3.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 96376512, 384, arena + 104008320, 192);
+  /* %1087 = index(%1084) {axis 0, at 1} blocks.3.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 101193600, 384, arena + 110035776, 192);
 
-  /* %1101 = index(%1098) {axis 0, at 1} blocks.3.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 96376704, 384, arena + 104008512, 192);
+  /* %1088 = transpose(%213) {perm [1, 0]} blocks.3.conv.conv.7 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[99], arena + 109737984);
 
-  /* %1102 = transpose(%210) {perm [1, 0]} blocks.3.conv.conv.7 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[99], arena + 103710720);
+  /* %1089 = fused_linear(%1085, %1088) blocks.3.conv.conv.7 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 108386304, arena + 109737984, NULL, LK_ACT_NONE, NULL,
+      arena + 101154816);
 
-  /* %1103 = fused_linear(%1099, %1102) blocks.3.conv.conv.7 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 102359040, arena + 103710720, NULL, LK_ACT_NONE, NULL,
-      arena + 96337920);
+  /* %1090 = linear_grad_weight(%1085, %211) blocks.3.conv.conv.7 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 108386304, arena + 96337920, arena + 109737984);
 
-  /* %1104 = linear_grad_weight(%1099, %208) blocks.3.conv.conv.7 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 102359040, arena + 91521024, arena + 103710720);
+  /* %1091 = reshape(%1090) {shape [192, 768, 1, 1]} blocks.3.conv.conv.7 : f32[192, 768, 1, 1], a view of %1090: no code */
 
-  /* %1105 = reshape(%1104) {shape [192, 768, 1, 1]} blocks.3.conv.conv.7 : f32[192, 768, 1, 1], a view of %1104: no code */
-
-  /* %1106 = reduce_sum(%1103, %198) {axes [0]} blocks.3.conv.conv.6 : f32[B, 768] */
+  /* %1092 = reduce_sum(%1089, %201) {axes [0]} blocks.3.conv.conv.6 : f32[B, 768] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0},
-      arena + 96337920, arena + 86704128, arena + 91521024);
+      arena + 101154816, arena + 91521024, arena + 96337920);
 
-  /* %1107 = hsigmoid_grad(%206, %1106) blocks.3.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428465664, arena + 91521024, arena + 87005952);
+  /* %1093 = hsigmoid_grad(%209, %1092) blocks.3.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 433276416, arena + 96337920, arena + 91822848);
 
-  /* %1108 = transpose(%204) {perm [1, 0]} blocks.3.conv.conv.6.fc.2 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[97], arena + 86704128);
+  /* %1094 = transpose(%207) {perm [1, 0]} blocks.3.conv.conv.6.fc.2 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[97], arena + 91521024);
 
-  /* %1109 = fused_linear(%1107, %1108) blocks.3.conv.conv.6.fc.2 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 87005952, arena + 86704128, NULL, LK_ACT_NONE, NULL,
-      arena + 86851584);
+  /* %1095 = fused_linear(%1093, %1094) blocks.3.conv.conv.6.fc.2 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 91822848, arena + 91521024, NULL, LK_ACT_NONE, NULL,
+      arena + 91668480);
 
-  /* %1110 = linear_grad_weight(%1107, %203) blocks.3.conv.conv.6.fc.2 : f32[768, 192] */
-  lk_linear_grad_weight(B, 192, 768, arena + 87005952, arena + 429147648, arena + 86858496);
+  /* %1096 = linear_grad_weight(%1093, %206) blocks.3.conv.conv.6.fc.2 : f32[768, 192] */
+  lk_linear_grad_weight(B, 192, 768, arena + 91822848, arena + 433958400, arena + 91675392);
 
-  /* %1111 = reduce_sum(%1107) {axes [], batch} blocks.3.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 87005952,
-      arena + 87184128);
+  /* %1097 = reduce_sum(%1093) {axes [], batch} blocks.3.conv.conv.6.fc.2 : f32[768] */
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 91822848,
+      arena + 92001024);
 
-  /* %1112 = relu_grad(%202, %1109) blocks.3.conv.conv.6 : f32[B, 192] */
-  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 429141504, arena + 86851584, arena + 87177984);
+  /* %1098 = relu_grad(%205, %1095) blocks.3.conv.conv.6 : f32[B, 192] */
+  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 433952256, arena + 91668480, arena + 91994880);
 
-  /* %1113 = transpose(%200) {perm [1, 0]} blocks.3.conv.conv.6.fc.0 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[95], arena + 86704128);
+  /* %1099 = transpose(%203) {perm [1, 0]} blocks.3.conv.conv.6.fc.0 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[95], arena + 91521024);
 
-  /* %1114 = fused_linear(%1112, %1113) blocks.3.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 87177984, arena + 86704128, NULL, LK_ACT_NONE, NULL,
-      arena + 87153408);
+  /* %1100 = fused_linear(%1098, %1099) blocks.3.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 91994880, arena + 91521024, NULL, LK_ACT_NONE, NULL,
+      arena + 91970304);
 
-  /* %1115 = linear_grad_weight(%1112, %199) blocks.3.conv.conv.6.fc.0 : f32[192, 768] */
-  lk_linear_grad_weight(B, 768, 192, arena + 87177984, arena + 428441088, arena + 87005952);
+  /* %1101 = linear_grad_weight(%1098, %202) blocks.3.conv.conv.6.fc.0 : f32[192, 768] */
+  lk_linear_grad_weight(B, 768, 192, arena + 91994880, arena + 433251840, arena + 91822848);
 
-  /* %1116 = reduce_sum(%1112) {axes [], batch} blocks.3.conv.conv.6.fc.0 : f32[192] */
-  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 87177984,
-      arena + 87184896);
+  /* %1102 = reduce_sum(%1098) {axes [], batch} blocks.3.conv.conv.6.fc.0 : f32[192] */
+  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 91994880,
+      arena + 92001792);
 
-  /* %1117 = reshape(%1114) {shape [1, 768]} blocks.3.conv.conv.6 : f32[B, 1, 768], a view of %1114: no code */
+  /* %1103 = reshape(%1100) {shape [1, 768]} blocks.3.conv.conv.6 : f32[B, 1, 768], a view of %1100: no code */
 
-  /* %1118 = mul_scalar(%1117) {x op 0.0051020407} blocks.3.conv.conv.6 : f32[B, 1, 768] */
-  lk_mul_scalar(B * 768, arena + 87153408, 0.0051020407f, arena + 86704128);
+  /* %1104 = mul_scalar(%1103) {x op 0.0051020407} blocks.3.conv.conv.6 : f32[B, 1, 768] */
+  lk_mul_scalar(B * 768, arena + 91970304, 0.0051020407f, arena + 91521024);
 
-  /* %1119 = mul_add(%1103, %207, %1118) blocks.3.conv.conv.4 : f32[B, 196, 768], written over %1103 */
-  lk_mul_add(3, (const long[]){B, 196, 768}, arena + 96337920, (const long[]){150528, 768, 1},
-      arena + 428490240, (const long[]){768, 0, 1}, arena + 86704128, (const long[]){768, 0, 1},
-      arena + 96337920);
+  /* %1105 = mul_add(%1089, %210, %1104) blocks.3.conv.conv.4 : f32[B, 196, 768], written over %1089 */
+  lk_mul_add(3, (const long[]){B, 196, 768}, arena + 101154816, (const long[]){150528, 768, 1},
+      arena + 433300992, (const long[]){768, 0, 1}, arena + 91521024, (const long[]){768, 0, 1},
+      arena + 101154816);
 
-  /* %1120 = batch_norm_act_param_grad(%193, %1119, %196, %194, %195) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 81887232, arena + 96337920,
-      arena + 429268224, params[91], params[92], 1e-05f, LK_ACT_HSWISH, arena + 86704128,
-      arena + 87153408);
+  /* %1106 = batch_norm_act_param_grad(%196, %1105, %199, %197, %198) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 86704128, arena + 101154816,
+      arena + 434078976, params[91], params[92], 1e-05f, LK_ACT_HSWISH, arena + 91521024,
+      arena + 91970304);
 
-  /* %1121 = batch_norm_act_grad(%193, %1119, %196, %194, %195, %1120) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[B, 196, 768], written over %1103 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 81887232, arena + 96337920, arena + 429268224,
-      params[91], params[92], arena + 87153408, 1e-05f, LK_ACT_HSWISH, arena + 86704128,
-      arena + 96337920);
+  /* %1107 = batch_norm_act_grad(%196, %1105, %199, %197, %198, %1106) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[B, 196, 768], written over %1089 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 86704128, arena + 101154816, arena + 434078976,
+      params[91], params[92], arena + 91970304, 1e-05f, LK_ACT_HSWISH, arena + 91521024,
+      arena + 101154816);
 
-  /* %1122 = index(%1120) {axis 0, at 0} blocks.3.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 87153408, 1536, arena + 86711040, 768);
+  /* %1108 = index(%1106) {axis 0, at 0} blocks.3.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 91970304, 1536, arena + 91527936, 768);
 
-  /* %1123 = index(%1120) {axis 0, at 1} blocks.3.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 87154176, 1536, arena + 86711808, 768);
+  /* %1109 = index(%1106) {axis 0, at 1} blocks.3.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 91971072, 1536, arena + 91528704, 768);
 
-  /* %1124 = token_dwconv_grad_input(%1121, %192) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 96337920, params[90],
-      arena + 81887232);
-
-  /* %1125 = token_dwconv_grad_weight(%1121, %191) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 96337920, arena + 77070336,
+  /* %1110 = token_dwconv_grad_input(%1107, %195) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 101154816, params[90],
       arena + 86704128);
 
-  /* %1126 = batch_norm_act_param_grad(%186, %1124, %189, %187, %188) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 72253440, arena + 81887232,
-      arena + 429265920, params[86], params[87], 1e-05f, LK_ACT_HSWISH, arena + 77070336,
-      arena + 77224704);
+  /* %1111 = token_dwconv_grad_weight(%1107, %194) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 101154816, arena + 81887232,
+      arena + 91521024);
 
-  /* %1127 = batch_norm_act_grad(%186, %1124, %189, %187, %188, %1126) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[B, 196, 768], written over %1124 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 72253440, arena + 81887232, arena + 429265920,
-      params[86], params[87], arena + 77224704, 1e-05f, LK_ACT_HSWISH, arena + 77070336,
+  /* %1112 = batch_norm_act_param_grad(%189, %1110, %192, %190, %191) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 77070336, arena + 86704128,
+      arena + 434076672, params[86], params[87], 1e-05f, LK_ACT_HSWISH, arena + 81887232,
+      arena + 82041600);
+
+  /* %1113 = batch_norm_act_grad(%189, %1110, %192, %190, %191, %1112) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[B, 196, 768], written over %1110 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 77070336, arena + 86704128, arena + 434076672,
+      params[86], params[87], arena + 82041600, 1e-05f, LK_ACT_HSWISH, arena + 81887232,
+      arena + 86704128);
+
+  /* %1114 = index(%1112) {axis 0, at 0} blocks.3.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 82041600, 1536, arena + 85948416, 768);
+
+  /* %1115 = index(%1112) {axis 0, at 1} blocks.3.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 82042368, 1536, arena + 85949184, 768);
+
+  /* %1116 = transpose(%188) {perm [1, 0]} blocks.3.conv.conv.0 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[85], arena + 77070336);
+
+  /* %1117 = linear_grad_weight(%1113, %186) blocks.3.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 86704128, arena + 408754176, arena + 85506048);
+
+  /* %1118 = fused_linear(%1113, %1116, %1083) {residual} blocks.3.conv.conv.0 : f32[B, 196, 192], written into %1076 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 86704128, 150528, arena + 77070336, NULL, NULL,
+      0, LK_ACT_NONE, arena + 107182080, 37632, arena + 105971904, 37824);
+
+  /* %1119 = reshape(%1117) {shape [768, 192, 1, 1]} blocks.3.conv.conv.0 : f32[768, 192, 1, 1], a view of %1117: no code */
+
+  /* %1120 = concat(%1082, %1118) {axis 0} blocks.3 : f32[B, 197, 192], a view of %1076: no code */
+
+  /* %1121 = mul(%1120, %183) blocks.3 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 105971712, (const long[]){37824, 192, 1},
+      inputs[3], (const long[]){1, 0, 0}, arena + 77070336);
+
+  /* %1122 = transpose(%180) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[83], arena + 78280704);
+
+  /* %1123 = fused_linear(%1121, %1122) blocks.3.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 77070336, arena + 78280704, NULL, LK_ACT_NONE, NULL,
+      arena + 80701440);
+
+  /* %1124 = linear_grad_weight(%1121, %179) blocks.3.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 77070336, arena + 360376320, arena + 85911552);
+
+  /* %1125 = reduce_sum(%1121) {axes [0], batch} blocks.3.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 77070336,
+      arena + 85950528);
+
+  /* %1126 = sdpa_grad(%176, %177, %178, %1123) {heads 4, kv_heads 4} blocks.3.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 309540864, 576, arena + 309541056, 576,
+      arena + 309541248, 576, arena + 80701440, 192, arena + 77070336, 576, arena + 77070336 + 192,
+      576, arena + 77070336 + 384, 576, 0.14433756f);
+
+  /* %1127 = transpose(%173) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[81], arena + 80701440);
+
+  /* %1128 = fused_linear(%1126, %1127) blocks.3.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 77070336, arena + 80701440, NULL, LK_ACT_NONE, NULL,
       arena + 81887232);
 
-  /* %1128 = index(%1126) {axis 0, at 0} blocks.3.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 77224704, 1536, arena + 79921152, 768);
+  /* %1129 = linear_grad_weight(%1126, %172) blocks.3.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 77070336, arena + 359165952, arena + 85800960);
 
-  /* %1129 = index(%1126) {axis 0, at 1} blocks.3.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 77225472, 1536, arena + 79921920, 768);
+  /* %1130 = reduce_sum(%1126) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 77070336,
+      arena + 85949952);
 
-  /* %1130 = transpose(%185) {perm [1, 0]} blocks.3.conv.conv.0 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[85], arena + 72253440);
+  /* %1131 = reduce_sum(%1128) {axes [0], batch} blocks.3.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 81887232,
+      arena + 85950720);
 
-  /* %1131 = linear_grad_weight(%1127, %183) blocks.3.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 81887232, arena + 405147648, arena + 79478784);
-
-  /* %1132 = fused_linear(%1127, %1130, %1097) {residual} blocks.3.conv.conv.0 : f32[B, 196, 192], written into %663 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 81887232, 150528, arena + 72253440, NULL, NULL,
-      0, LK_ACT_NONE, arena + 101154816, 37632, arena + 396712128, 37824);
-
-  /* %1133 = reshape(%1131) {shape [768, 192, 1, 1]} blocks.3.conv.conv.0 : f32[768, 192, 1, 1], a view of %1131: no code */
-
-  /* %1134 = concat(%1096, %1132) {axis 0} blocks.3 : f32[B, 197, 192], a view of %663: no code */
-
-  /* %1135 = mul(%1134, %180) blocks.3 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
-      inputs[3], (const long[]){1, 0, 0}, arena + 72253440);
-
-  /* %1136 = transpose(%177) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[83], arena + 73463808);
-
-  /* %1137 = fused_linear(%1135, %1136) blocks.3.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 72253440, arena + 73463808, NULL, LK_ACT_NONE, NULL,
-      arena + 75884544);
-
-  /* %1138 = linear_grad_weight(%1135, %176) blocks.3.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 72253440, arena + 355559424, arena + 79884288);
-
-  /* %1139 = reduce_sum(%1135) {axes [0], batch} blocks.3.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 72253440,
-      arena + 79923264);
-
-  /* %1140 = sdpa_grad(%173, %174, %175, %1137) {heads 4, kv_heads 4} blocks.3.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 304723968, 576, arena + 304724160, 576,
-      arena + 304724352, 576, arena + 75884544, 192, arena + 72253440, 576, arena + 72253440 + 192,
-      576, arena + 72253440 + 384, 576, 0.14433756f);
-
-  /* %1141 = transpose(%170) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[81], arena + 77094912);
-
-  /* %1142 = fused_linear(%1140, %1141) blocks.3.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 72253440, arena + 77094912, NULL, LK_ACT_NONE, NULL,
-      arena + 75884544);
-
-  /* %1143 = linear_grad_weight(%1140, %169) blocks.3.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 72253440, arena + 354349056, arena + 79773696);
-
-  /* %1144 = reduce_sum(%1140) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 72253440,
-      arena + 79922688);
-
-  /* %1145 = reduce_sum(%1142) {axes [0], batch} blocks.3.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 75884544,
-      arena + 79923456);
-
-  /* %1146 = mul(%1142, %166) blocks.3.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 75884544, (const long[]){37824, 192, 1},
-      params[79], (const long[]){0, 0, 1}, arena + 72253440);
-
-  /* %1147 = reduce_sum(%1142, %168) {axes [0], batch} blocks.3.norm1 : f32[192] */
+  /* %1132 = reduce_sum(%1128, %171) {axes [0], batch} blocks.3.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 75884544, arena + 353138688, arena + 79923648);
+      arena + 81887232, arena + 357955584, arena + 85950912);
 
-  /* %1148 = normalize_grad(%165, %1146) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 351928320, arena + 72253440, 1e-06f, arena + 73463808);
+  /* %1133 = normalize_grad(%168, %1128, %169, %1120) {eps 1e-06} blocks.2.conv : f32[B, 197, 192], written over %1128 */
+  lk_layernorm_grad(B * 197, 192, arena + 356745216, arena + 81887232, params[79],
+      arena + 105971712, 1e-06f, arena + 81887232);
 
-  /* %1149 = add(%1134, %1148) blocks.2.conv : f32[B, 197, 192], written over %663 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
-      arena + 73463808, (const long[]){37824, 192, 1}, arena + 396711936);
+  /* %1134 = slice(%1133) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], a view of %1128: no code */
 
-  /* %1150 = slice(%1149) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], a view of %663: no code */
+  /* %1135 = slice(%1133) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 81887424, 37824, arena + 83097600, 37632);
 
-  /* %1151 = slice(%1149) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 396712128, 37824, arena + 77070336, 37632);
+  /* %1136 = batch_norm_act_param_grad(%161, %1135, %164, %162, %163) {eps 1e-05} blocks.2.conv.conv.8 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 407549952, arena + 83097600,
+      arena + 434157168, params[75], params[76], 1e-05f, LK_ACT_NONE, arena + 77070336,
+      arena + 77108928);
 
-  /* %1152 = batch_norm_act_param_grad(%158, %1151, %161, %159, %160) {eps 1e-05} blocks.2.conv.conv.8 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 403943424, arena + 77070336,
-      arena + 429346416, params[75], params[76], 1e-05f, LK_ACT_NONE, arena + 72253440,
-      arena + 72292032);
+  /* %1137 = batch_norm_act_grad(%161, %1135, %164, %162, %163, %1136) {eps 1e-05} blocks.2.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 407549952, arena + 83097600, arena + 434157168,
+      params[75], params[76], arena + 77108928, 1e-05f, LK_ACT_NONE, arena + 77070336,
+      arena + 84301824);
 
-  /* %1153 = batch_norm_act_grad(%158, %1151, %161, %159, %160, %1152) {eps 1e-05} blocks.2.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 403943424, arena + 77070336, arena + 429346416,
-      params[75], params[76], arena + 72292032, 1e-05f, LK_ACT_NONE, arena + 72253440,
-      arena + 78274560);
+  /* %1138 = index(%1136) {axis 0, at 0} blocks.2.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 77108928, 384, arena + 85951104, 192);
 
-  /* %1154 = index(%1152) {axis 0, at 0} blocks.2.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 72292032, 384, arena + 79923840, 192);
+  /* %1139 = index(%1136) {axis 0, at 1} blocks.2.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 77109120, 384, arena + 85951296, 192);
 
-  /* %1155 = index(%1152) {axis 0, at 1} blocks.2.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 72292224, 384, arena + 79924032, 192);
+  /* %1140 = transpose(%160) {perm [1, 0]} blocks.2.conv.conv.7 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[74], arena + 85653504);
 
-  /* %1156 = transpose(%157) {perm [1, 0]} blocks.2.conv.conv.7 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[74], arena + 79626240);
+  /* %1141 = fused_linear(%1137, %1140) blocks.2.conv.conv.7 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 84301824, arena + 85653504, NULL, LK_ACT_NONE, NULL,
+      arena + 77070336);
 
-  /* %1157 = fused_linear(%1153, %1156) blocks.2.conv.conv.7 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 78274560, arena + 79626240, NULL, LK_ACT_NONE, NULL,
-      arena + 72253440);
+  /* %1142 = linear_grad_weight(%1137, %158) blocks.2.conv.conv.7 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 84301824, arena + 72253440, arena + 85653504);
 
-  /* %1158 = linear_grad_weight(%1153, %155) blocks.2.conv.conv.7 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 78274560, arena + 67436544, arena + 79626240);
+  /* %1143 = reshape(%1142) {shape [192, 768, 1, 1]} blocks.2.conv.conv.7 : f32[192, 768, 1, 1], a view of %1142: no code */
 
-  /* %1159 = reshape(%1158) {shape [192, 768, 1, 1]} blocks.2.conv.conv.7 : f32[192, 768, 1, 1], a view of %1158: no code */
-
-  /* %1160 = reduce_sum(%1157, %145) {axes [0]} blocks.2.conv.conv.6 : f32[B, 768] */
+  /* %1144 = reduce_sum(%1141, %148) {axes [0]} blocks.2.conv.conv.6 : f32[B, 768] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0},
-      arena + 72253440, arena + 62619648, arena + 67436544);
+      arena + 77070336, arena + 67436544, arena + 72253440);
 
-  /* %1161 = hsigmoid_grad(%153, %1160) blocks.2.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428391936, arena + 67436544, arena + 62921472);
+  /* %1145 = hsigmoid_grad(%156, %1144) blocks.2.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 433202688, arena + 72253440, arena + 67738368);
 
-  /* %1162 = transpose(%151) {perm [1, 0]} blocks.2.conv.conv.6.fc.2 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[72], arena + 62619648);
+  /* %1146 = transpose(%154) {perm [1, 0]} blocks.2.conv.conv.6.fc.2 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[72], arena + 67436544);
 
-  /* %1163 = fused_linear(%1161, %1162) blocks.2.conv.conv.6.fc.2 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 62921472, arena + 62619648, NULL, LK_ACT_NONE, NULL,
-      arena + 62767104);
+  /* %1147 = fused_linear(%1145, %1146) blocks.2.conv.conv.6.fc.2 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 67738368, arena + 67436544, NULL, LK_ACT_NONE, NULL,
+      arena + 67584000);
 
-  /* %1164 = linear_grad_weight(%1161, %150) blocks.2.conv.conv.6.fc.2 : f32[768, 192] */
-  lk_linear_grad_weight(B, 192, 768, arena + 62921472, arena + 429135360, arena + 62774016);
+  /* %1148 = linear_grad_weight(%1145, %153) blocks.2.conv.conv.6.fc.2 : f32[768, 192] */
+  lk_linear_grad_weight(B, 192, 768, arena + 67738368, arena + 433946112, arena + 67590912);
 
-  /* %1165 = reduce_sum(%1161) {axes [], batch} blocks.2.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 62921472,
-      arena + 63099648);
+  /* %1149 = reduce_sum(%1145) {axes [], batch} blocks.2.conv.conv.6.fc.2 : f32[768] */
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 67738368,
+      arena + 67916544);
 
-  /* %1166 = relu_grad(%149, %1163) blocks.2.conv.conv.6 : f32[B, 192] */
-  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 429129216, arena + 62767104, arena + 63093504);
+  /* %1150 = relu_grad(%152, %1147) blocks.2.conv.conv.6 : f32[B, 192] */
+  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 433939968, arena + 67584000, arena + 67910400);
 
-  /* %1167 = transpose(%147) {perm [1, 0]} blocks.2.conv.conv.6.fc.0 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[70], arena + 62619648);
+  /* %1151 = transpose(%150) {perm [1, 0]} blocks.2.conv.conv.6.fc.0 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[70], arena + 67436544);
 
-  /* %1168 = fused_linear(%1166, %1167) blocks.2.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 63093504, arena + 62619648, NULL, LK_ACT_NONE, NULL,
-      arena + 63068928);
+  /* %1152 = fused_linear(%1150, %1151) blocks.2.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 67910400, arena + 67436544, NULL, LK_ACT_NONE, NULL,
+      arena + 67885824);
 
-  /* %1169 = linear_grad_weight(%1166, %146) blocks.2.conv.conv.6.fc.0 : f32[192, 768] */
-  lk_linear_grad_weight(B, 768, 192, arena + 63093504, arena + 428367360, arena + 62921472);
+  /* %1153 = linear_grad_weight(%1150, %149) blocks.2.conv.conv.6.fc.0 : f32[192, 768] */
+  lk_linear_grad_weight(B, 768, 192, arena + 67910400, arena + 433178112, arena + 67738368);
 
-  /* %1170 = reduce_sum(%1166) {axes [], batch} blocks.2.conv.conv.6.fc.0 : f32[192] */
-  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 63093504,
-      arena + 63100416);
+  /* %1154 = reduce_sum(%1150) {axes [], batch} blocks.2.conv.conv.6.fc.0 : f32[192] */
+  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 67910400,
+      arena + 67917312);
 
-  /* %1171 = reshape(%1168) {shape [1, 768]} blocks.2.conv.conv.6 : f32[B, 1, 768], a view of %1168: no code */
+  /* %1155 = reshape(%1152) {shape [1, 768]} blocks.2.conv.conv.6 : f32[B, 1, 768], a view of %1152: no code */
 
-  /* %1172 = mul_scalar(%1171) {x op 0.0051020407} blocks.2.conv.conv.6 : f32[B, 1, 768] */
-  lk_mul_scalar(B * 768, arena + 63068928, 0.0051020407f, arena + 62619648);
+  /* %1156 = mul_scalar(%1155) {x op 0.0051020407} blocks.2.conv.conv.6 : f32[B, 1, 768] */
+  lk_mul_scalar(B * 768, arena + 67885824, 0.0051020407f, arena + 67436544);
 
-  /* %1173 = mul_add(%1157, %154, %1172) blocks.2.conv.conv.4 : f32[B, 196, 768], written over %1157 */
-  lk_mul_add(3, (const long[]){B, 196, 768}, arena + 72253440, (const long[]){150528, 768, 1},
-      arena + 428416512, (const long[]){768, 0, 1}, arena + 62619648, (const long[]){768, 0, 1},
-      arena + 72253440);
+  /* %1157 = mul_add(%1141, %157, %1156) blocks.2.conv.conv.4 : f32[B, 196, 768], written over %1141 */
+  lk_mul_add(3, (const long[]){B, 196, 768}, arena + 77070336, (const long[]){150528, 768, 1},
+      arena + 433227264, (const long[]){768, 0, 1}, arena + 67436544, (const long[]){768, 0, 1},
+      arena + 77070336);
 
-  /* %1174 = batch_norm_act_param_grad(%140, %1173, %143, %141, %142) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 57802752, arena + 72253440,
-      arena + 429263616, params[66], params[67], 1e-05f, LK_ACT_HSWISH, arena + 62619648,
-      arena + 63068928);
+  /* %1158 = batch_norm_act_param_grad(%143, %1157, %146, %144, %145) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 62619648, arena + 77070336,
+      arena + 434074368, params[66], params[67], 1e-05f, LK_ACT_HSWISH, arena + 67436544,
+      arena + 67885824);
 
-  /* %1175 = batch_norm_act_grad(%140, %1173, %143, %141, %142, %1174) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[B, 196, 768], written over %1157 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 57802752, arena + 72253440, arena + 429263616,
-      params[66], params[67], arena + 63068928, 1e-05f, LK_ACT_HSWISH, arena + 62619648,
-      arena + 72253440);
+  /* %1159 = batch_norm_act_grad(%143, %1157, %146, %144, %145, %1158) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[B, 196, 768], written over %1141 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 62619648, arena + 77070336, arena + 434074368,
+      params[66], params[67], arena + 67885824, 1e-05f, LK_ACT_HSWISH, arena + 67436544,
+      arena + 77070336);
 
-  /* %1176 = index(%1174) {axis 0, at 0} blocks.2.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 63068928, 1536, arena + 62626560, 768);
+  /* %1160 = index(%1158) {axis 0, at 0} blocks.2.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 67885824, 1536, arena + 67443456, 768);
 
-  /* %1177 = index(%1174) {axis 0, at 1} blocks.2.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 63069696, 1536, arena + 62627328, 768);
+  /* %1161 = index(%1158) {axis 0, at 1} blocks.2.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 67886592, 1536, arena + 67444224, 768);
 
-  /* %1178 = token_dwconv_grad_input(%1175, %139) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 72253440, params[65],
-      arena + 57802752);
-
-  /* %1179 = token_dwconv_grad_weight(%1175, %138) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 72253440, arena + 52985856,
+  /* %1162 = token_dwconv_grad_input(%1159, %142) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 77070336, params[65],
       arena + 62619648);
 
-  /* %1180 = batch_norm_act_param_grad(%133, %1178, %136, %134, %135) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 48168960, arena + 57802752,
-      arena + 429261312, params[61], params[62], 1e-05f, LK_ACT_HSWISH, arena + 52985856,
-      arena + 53140224);
+  /* %1163 = token_dwconv_grad_weight(%1159, %141) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 77070336, arena + 57802752,
+      arena + 67436544);
 
-  /* %1181 = batch_norm_act_grad(%133, %1178, %136, %134, %135, %1180) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[B, 196, 768], written over %1178 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 48168960, arena + 57802752, arena + 429261312,
-      params[61], params[62], arena + 53140224, 1e-05f, LK_ACT_HSWISH, arena + 52985856,
+  /* %1164 = batch_norm_act_param_grad(%136, %1162, %139, %137, %138) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 52985856, arena + 62619648,
+      arena + 434072064, params[61], params[62], 1e-05f, LK_ACT_HSWISH, arena + 57802752,
+      arena + 57957120);
+
+  /* %1165 = batch_norm_act_grad(%136, %1162, %139, %137, %138, %1164) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[B, 196, 768], written over %1162 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 52985856, arena + 62619648, arena + 434072064,
+      params[61], params[62], arena + 57957120, 1e-05f, LK_ACT_HSWISH, arena + 57802752,
+      arena + 62619648);
+
+  /* %1166 = index(%1164) {axis 0, at 0} blocks.2.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57957120, 1536, arena + 61863936, 768);
+
+  /* %1167 = index(%1164) {axis 0, at 1} blocks.2.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 57957888, 1536, arena + 61864704, 768);
+
+  /* %1168 = transpose(%135) {perm [1, 0]} blocks.2.conv.conv.0 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[60], arena + 52985856);
+
+  /* %1169 = linear_grad_weight(%1165, %133) blocks.2.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 62619648, arena + 406345728, arena + 61421568);
+
+  /* %1170 = fused_linear(%1165, %1168, %1135) {residual} blocks.2.conv.conv.0 : f32[B, 196, 192], written into %1128 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 62619648, 150528, arena + 52985856, NULL, NULL,
+      0, LK_ACT_NONE, arena + 83097600, 37632, arena + 81887424, 37824);
+
+  /* %1171 = reshape(%1169) {shape [768, 192, 1, 1]} blocks.2.conv.conv.0 : f32[768, 192, 1, 1], a view of %1169: no code */
+
+  /* %1172 = concat(%1134, %1170) {axis 0} blocks.2 : f32[B, 197, 192], a view of %1128: no code */
+
+  /* %1173 = mul(%1172, %130) blocks.2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 81887232, (const long[]){37824, 192, 1}, inputs[2],
+      (const long[]){1, 0, 0}, arena + 52985856);
+
+  /* %1174 = transpose(%127) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[58], arena + 54196224);
+
+  /* %1175 = fused_linear(%1173, %1174) blocks.2.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 52985856, arena + 54196224, NULL, LK_ACT_NONE, NULL,
+      arena + 56616960);
+
+  /* %1176 = linear_grad_weight(%1173, %126) blocks.2.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 52985856, arena + 355534848, arena + 61827072);
+
+  /* %1177 = reduce_sum(%1173) {axes [0], batch} blocks.2.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 52985856,
+      arena + 61866048);
+
+  /* %1178 = sdpa_grad(%123, %124, %125, %1175) {heads 4, kv_heads 4} blocks.2.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 305909760, 576, arena + 305909952, 576,
+      arena + 305910144, 576, arena + 56616960, 192, arena + 52985856, 576, arena + 52985856 + 192,
+      576, arena + 52985856 + 384, 576, 0.14433756f);
+
+  /* %1179 = transpose(%120) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[56], arena + 56616960);
+
+  /* %1180 = fused_linear(%1178, %1179) blocks.2.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 52985856, arena + 56616960, NULL, LK_ACT_NONE, NULL,
       arena + 57802752);
 
-  /* %1182 = index(%1180) {axis 0, at 0} blocks.2.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 53140224, 1536, arena + 55836672, 768);
+  /* %1181 = linear_grad_weight(%1178, %119) blocks.2.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 52985856, arena + 354324480, arena + 61716480);
 
-  /* %1183 = index(%1180) {axis 0, at 1} blocks.2.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 53140992, 1536, arena + 55837440, 768);
+  /* %1182 = reduce_sum(%1178) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 52985856,
+      arena + 61865472);
 
-  /* %1184 = transpose(%132) {perm [1, 0]} blocks.2.conv.conv.0 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[60], arena + 48168960);
+  /* %1183 = reduce_sum(%1180) {axes [0], batch} blocks.2.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 57802752,
+      arena + 61866240);
 
-  /* %1185 = linear_grad_weight(%1181, %130) blocks.2.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 57802752, arena + 402739200, arena + 55394304);
-
-  /* %1186 = fused_linear(%1181, %1184, %1151) {residual} blocks.2.conv.conv.0 : f32[B, 196, 192], written into %663 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 57802752, 150528, arena + 48168960, NULL, NULL,
-      0, LK_ACT_NONE, arena + 77070336, 37632, arena + 396712128, 37824);
-
-  /* %1187 = reshape(%1185) {shape [768, 192, 1, 1]} blocks.2.conv.conv.0 : f32[768, 192, 1, 1], a view of %1185: no code */
-
-  /* %1188 = concat(%1150, %1186) {axis 0} blocks.2 : f32[B, 197, 192], a view of %663: no code */
-
-  /* %1189 = mul(%1188, %127) blocks.2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
-      inputs[2], (const long[]){1, 0, 0}, arena + 48168960);
-
-  /* %1190 = transpose(%124) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[58], arena + 49379328);
-
-  /* %1191 = fused_linear(%1189, %1190) blocks.2.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 48168960, arena + 49379328, NULL, LK_ACT_NONE, NULL,
-      arena + 51800064);
-
-  /* %1192 = linear_grad_weight(%1189, %123) blocks.2.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 48168960, arena + 350717952, arena + 55799808);
-
-  /* %1193 = reduce_sum(%1189) {axes [0], batch} blocks.2.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 48168960,
-      arena + 55838784);
-
-  /* %1194 = sdpa_grad(%120, %121, %122, %1191) {heads 4, kv_heads 4} blocks.2.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 301092864, 576, arena + 301093056, 576,
-      arena + 301093248, 576, arena + 51800064, 192, arena + 48168960, 576, arena + 48168960 + 192,
-      576, arena + 48168960 + 384, 576, 0.14433756f);
-
-  /* %1195 = transpose(%117) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[56], arena + 53010432);
-
-  /* %1196 = fused_linear(%1194, %1195) blocks.2.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 48168960, arena + 53010432, NULL, LK_ACT_NONE, NULL,
-      arena + 51800064);
-
-  /* %1197 = linear_grad_weight(%1194, %116) blocks.2.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 48168960, arena + 349507584, arena + 55689216);
-
-  /* %1198 = reduce_sum(%1194) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 48168960,
-      arena + 55838208);
-
-  /* %1199 = reduce_sum(%1196) {axes [0], batch} blocks.2.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 51800064,
-      arena + 55838976);
-
-  /* %1200 = mul(%1196, %113) blocks.2.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 51800064, (const long[]){37824, 192, 1},
-      params[54], (const long[]){0, 0, 1}, arena + 48168960);
-
-  /* %1201 = reduce_sum(%1196, %115) {axes [0], batch} blocks.2.norm1 : f32[192] */
+  /* %1184 = reduce_sum(%1180, %118) {axes [0], batch} blocks.2.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 51800064, arena + 348297216, arena + 55839168);
+      arena + 57802752, arena + 353114112, arena + 61866432);
 
-  /* %1202 = normalize_grad(%112, %1200) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 347086848, arena + 48168960, 1e-06f, arena + 49379328);
+  /* %1185 = normalize_grad(%115, %1180, %116, %1172) {eps 1e-06} blocks.1.conv : f32[B, 197, 192], written over %1180 */
+  lk_layernorm_grad(B * 197, 192, arena + 351903744, arena + 57802752, params[54], arena + 81887232,
+      1e-06f, arena + 57802752);
 
-  /* %1203 = add(%1188, %1202) blocks.1.conv : f32[B, 197, 192], written over %663 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
-      arena + 49379328, (const long[]){37824, 192, 1}, arena + 396711936);
+  /* %1186 = slice(%1185) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], a view of %1180: no code */
 
-  /* %1204 = slice(%1203) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], a view of %663: no code */
+  /* %1187 = slice(%1185) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 57802944, 37824, arena + 59013120, 37632);
 
-  /* %1205 = slice(%1203) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 396712128, 37824, arena + 52985856, 37632);
+  /* %1188 = batch_norm_act_param_grad(%108, %1187, %111, %109, %110) {eps 1e-05} blocks.1.conv.conv.8 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 405141504, arena + 59013120,
+      arena + 434156592, params[50], params[51], 1e-05f, LK_ACT_NONE, arena + 52985856,
+      arena + 53024448);
 
-  /* %1206 = batch_norm_act_param_grad(%105, %1205, %108, %106, %107) {eps 1e-05} blocks.1.conv.conv.8 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 401534976, arena + 52985856,
-      arena + 429345840, params[50], params[51], 1e-05f, LK_ACT_NONE, arena + 48168960,
-      arena + 48207552);
+  /* %1189 = batch_norm_act_grad(%108, %1187, %111, %109, %110, %1188) {eps 1e-05} blocks.1.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 405141504, arena + 59013120, arena + 434156592,
+      params[50], params[51], arena + 53024448, 1e-05f, LK_ACT_NONE, arena + 52985856,
+      arena + 60217344);
 
-  /* %1207 = batch_norm_act_grad(%105, %1205, %108, %106, %107, %1206) {eps 1e-05} blocks.1.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 401534976, arena + 52985856, arena + 429345840,
-      params[50], params[51], arena + 48207552, 1e-05f, LK_ACT_NONE, arena + 48168960,
-      arena + 54190080);
+  /* %1190 = index(%1188) {axis 0, at 0} blocks.1.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 53024448, 384, arena + 61866624, 192);
 
-  /* %1208 = index(%1206) {axis 0, at 0} blocks.1.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 48207552, 384, arena + 55839360, 192);
+  /* %1191 = index(%1188) {axis 0, at 1} blocks.1.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 53024640, 384, arena + 61866816, 192);
 
-  /* %1209 = index(%1206) {axis 0, at 1} blocks.1.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 48207744, 384, arena + 55839552, 192);
+  /* %1192 = transpose(%107) {perm [1, 0]} blocks.1.conv.conv.7 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[49], arena + 61569024);
 
-  /* %1210 = transpose(%104) {perm [1, 0]} blocks.1.conv.conv.7 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[49], arena + 55541760);
+  /* %1193 = fused_linear(%1189, %1192) blocks.1.conv.conv.7 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 60217344, arena + 61569024, NULL, LK_ACT_NONE, NULL,
+      arena + 52985856);
 
-  /* %1211 = fused_linear(%1207, %1210) blocks.1.conv.conv.7 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 54190080, arena + 55541760, NULL, LK_ACT_NONE, NULL,
-      arena + 48168960);
+  /* %1194 = linear_grad_weight(%1189, %105) blocks.1.conv.conv.7 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 60217344, arena + 48168960, arena + 61569024);
 
-  /* %1212 = linear_grad_weight(%1207, %102) blocks.1.conv.conv.7 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 54190080, arena + 43352064, arena + 55541760);
+  /* %1195 = reshape(%1194) {shape [192, 768, 1, 1]} blocks.1.conv.conv.7 : f32[192, 768, 1, 1], a view of %1194: no code */
 
-  /* %1213 = reshape(%1212) {shape [192, 768, 1, 1]} blocks.1.conv.conv.7 : f32[192, 768, 1, 1], a view of %1212: no code */
-
-  /* %1214 = reduce_sum(%1211, %92) {axes [0]} blocks.1.conv.conv.6 : f32[B, 768] */
+  /* %1196 = reduce_sum(%1193, %95) {axes [0]} blocks.1.conv.conv.6 : f32[B, 768] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0},
-      arena + 48168960, arena + 38535168, arena + 43352064);
+      arena + 52985856, arena + 43352064, arena + 48168960);
 
-  /* %1215 = hsigmoid_grad(%100, %1214) blocks.1.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428318208, arena + 43352064, arena + 38836992);
+  /* %1197 = hsigmoid_grad(%103, %1196) blocks.1.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 433128960, arena + 48168960, arena + 43653888);
 
-  /* %1216 = transpose(%98) {perm [1, 0]} blocks.1.conv.conv.6.fc.2 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[47], arena + 38535168);
+  /* %1198 = transpose(%101) {perm [1, 0]} blocks.1.conv.conv.6.fc.2 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[47], arena + 43352064);
 
-  /* %1217 = fused_linear(%1215, %1216) blocks.1.conv.conv.6.fc.2 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 38836992, arena + 38535168, NULL, LK_ACT_NONE, NULL,
-      arena + 38682624);
+  /* %1199 = fused_linear(%1197, %1198) blocks.1.conv.conv.6.fc.2 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 43653888, arena + 43352064, NULL, LK_ACT_NONE, NULL,
+      arena + 43499520);
 
-  /* %1218 = linear_grad_weight(%1215, %97) blocks.1.conv.conv.6.fc.2 : f32[768, 192] */
-  lk_linear_grad_weight(B, 192, 768, arena + 38836992, arena + 429123072, arena + 38689536);
+  /* %1200 = linear_grad_weight(%1197, %100) blocks.1.conv.conv.6.fc.2 : f32[768, 192] */
+  lk_linear_grad_weight(B, 192, 768, arena + 43653888, arena + 433933824, arena + 43506432);
 
-  /* %1219 = reduce_sum(%1215) {axes [], batch} blocks.1.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 38836992,
-      arena + 39015168);
+  /* %1201 = reduce_sum(%1197) {axes [], batch} blocks.1.conv.conv.6.fc.2 : f32[768] */
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 43653888,
+      arena + 43832064);
 
-  /* %1220 = relu_grad(%96, %1217) blocks.1.conv.conv.6 : f32[B, 192] */
-  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 429116928, arena + 38682624, arena + 39009024);
+  /* %1202 = relu_grad(%99, %1199) blocks.1.conv.conv.6 : f32[B, 192] */
+  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 433927680, arena + 43499520, arena + 43825920);
 
-  /* %1221 = transpose(%94) {perm [1, 0]} blocks.1.conv.conv.6.fc.0 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[45], arena + 38535168);
+  /* %1203 = transpose(%97) {perm [1, 0]} blocks.1.conv.conv.6.fc.0 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[45], arena + 43352064);
 
-  /* %1222 = fused_linear(%1220, %1221) blocks.1.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 39009024, arena + 38535168, NULL, LK_ACT_NONE, NULL,
-      arena + 38984448);
+  /* %1204 = fused_linear(%1202, %1203) blocks.1.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 43825920, arena + 43352064, NULL, LK_ACT_NONE, NULL,
+      arena + 43801344);
 
-  /* %1223 = linear_grad_weight(%1220, %93) blocks.1.conv.conv.6.fc.0 : f32[192, 768] */
-  lk_linear_grad_weight(B, 768, 192, arena + 39009024, arena + 428293632, arena + 38836992);
+  /* %1205 = linear_grad_weight(%1202, %96) blocks.1.conv.conv.6.fc.0 : f32[192, 768] */
+  lk_linear_grad_weight(B, 768, 192, arena + 43825920, arena + 433104384, arena + 43653888);
 
-  /* %1224 = reduce_sum(%1220) {axes [], batch} blocks.1.conv.conv.6.fc.0 : f32[192] */
-  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 39009024,
-      arena + 39015936);
+  /* %1206 = reduce_sum(%1202) {axes [], batch} blocks.1.conv.conv.6.fc.0 : f32[192] */
+  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 43825920,
+      arena + 43832832);
 
-  /* %1225 = reshape(%1222) {shape [1, 768]} blocks.1.conv.conv.6 : f32[B, 1, 768], a view of %1222: no code */
+  /* %1207 = reshape(%1204) {shape [1, 768]} blocks.1.conv.conv.6 : f32[B, 1, 768], a view of %1204: no code */
 
-  /* %1226 = mul_scalar(%1225) {x op 0.0051020407} blocks.1.conv.conv.6 : f32[B, 1, 768] */
-  lk_mul_scalar(B * 768, arena + 38984448, 0.0051020407f, arena + 38535168);
+  /* %1208 = mul_scalar(%1207) {x op 0.0051020407} blocks.1.conv.conv.6 : f32[B, 1, 768] */
+  lk_mul_scalar(B * 768, arena + 43801344, 0.0051020407f, arena + 43352064);
 
-  /* %1227 = mul_add(%1211, %101, %1226) blocks.1.conv.conv.4 : f32[B, 196, 768], written over %1211 */
-  lk_mul_add(3, (const long[]){B, 196, 768}, arena + 48168960, (const long[]){150528, 768, 1},
-      arena + 428342784, (const long[]){768, 0, 1}, arena + 38535168, (const long[]){768, 0, 1},
-      arena + 48168960);
+  /* %1209 = mul_add(%1193, %104, %1208) blocks.1.conv.conv.4 : f32[B, 196, 768], written over %1193 */
+  lk_mul_add(3, (const long[]){B, 196, 768}, arena + 52985856, (const long[]){150528, 768, 1},
+      arena + 433153536, (const long[]){768, 0, 1}, arena + 43352064, (const long[]){768, 0, 1},
+      arena + 52985856);
 
-  /* %1228 = batch_norm_act_param_grad(%87, %1227, %90, %88, %89) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 33718272, arena + 48168960,
-      arena + 429259008, params[41], params[42], 1e-05f, LK_ACT_HSWISH, arena + 38535168,
-      arena + 38984448);
+  /* %1210 = batch_norm_act_param_grad(%90, %1209, %93, %91, %92) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 38535168, arena + 52985856,
+      arena + 434069760, params[41], params[42], 1e-05f, LK_ACT_HSWISH, arena + 43352064,
+      arena + 43801344);
 
-  /* %1229 = batch_norm_act_grad(%87, %1227, %90, %88, %89, %1228) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[B, 196, 768], written over %1211 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 33718272, arena + 48168960, arena + 429259008,
-      params[41], params[42], arena + 38984448, 1e-05f, LK_ACT_HSWISH, arena + 38535168,
-      arena + 48168960);
+  /* %1211 = batch_norm_act_grad(%90, %1209, %93, %91, %92, %1210) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[B, 196, 768], written over %1193 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 38535168, arena + 52985856, arena + 434069760,
+      params[41], params[42], arena + 43801344, 1e-05f, LK_ACT_HSWISH, arena + 43352064,
+      arena + 52985856);
 
-  /* %1230 = index(%1228) {axis 0, at 0} blocks.1.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 38984448, 1536, arena + 38542080, 768);
+  /* %1212 = index(%1210) {axis 0, at 0} blocks.1.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 43801344, 1536, arena + 43358976, 768);
 
-  /* %1231 = index(%1228) {axis 0, at 1} blocks.1.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 38985216, 1536, arena + 38542848, 768);
+  /* %1213 = index(%1210) {axis 0, at 1} blocks.1.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 43802112, 1536, arena + 43359744, 768);
 
-  /* %1232 = token_dwconv_grad_input(%1229, %86) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 48168960, params[40],
-      arena + 33718272);
-
-  /* %1233 = token_dwconv_grad_weight(%1229, %85) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 48168960, arena + 28901376,
+  /* %1214 = token_dwconv_grad_input(%1211, %89) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 52985856, params[40],
       arena + 38535168);
 
-  /* %1234 = batch_norm_act_param_grad(%80, %1232, %83, %81, %82) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 24084480, arena + 33718272,
-      arena + 429256704, params[36], params[37], 1e-05f, LK_ACT_HSWISH, arena + 28901376,
-      arena + 29055744);
+  /* %1215 = token_dwconv_grad_weight(%1211, %88) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 52985856, arena + 33718272,
+      arena + 43352064);
 
-  /* %1235 = batch_norm_act_grad(%80, %1232, %83, %81, %82, %1234) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[B, 196, 768], written over %1232 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 24084480, arena + 33718272, arena + 429256704,
-      params[36], params[37], arena + 29055744, 1e-05f, LK_ACT_HSWISH, arena + 28901376,
+  /* %1216 = batch_norm_act_param_grad(%83, %1214, %86, %84, %85) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 28901376, arena + 38535168,
+      arena + 434067456, params[36], params[37], 1e-05f, LK_ACT_HSWISH, arena + 33718272,
+      arena + 33872640);
+
+  /* %1217 = batch_norm_act_grad(%83, %1214, %86, %84, %85, %1216) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[B, 196, 768], written over %1214 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 28901376, arena + 38535168, arena + 434067456,
+      params[36], params[37], arena + 33872640, 1e-05f, LK_ACT_HSWISH, arena + 33718272,
+      arena + 38535168);
+
+  /* %1218 = index(%1216) {axis 0, at 0} blocks.1.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 33872640, 1536, arena + 37779456, 768);
+
+  /* %1219 = index(%1216) {axis 0, at 1} blocks.1.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 33873408, 1536, arena + 37780224, 768);
+
+  /* %1220 = transpose(%82) {perm [1, 0]} blocks.1.conv.conv.0 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[35], arena + 28901376);
+
+  /* %1221 = linear_grad_weight(%1217, %80) blocks.1.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 38535168, arena + 403937280, arena + 37337088);
+
+  /* %1222 = fused_linear(%1217, %1220, %1187) {residual} blocks.1.conv.conv.0 : f32[B, 196, 192], written into %1180 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 38535168, 150528, arena + 28901376, NULL, NULL,
+      0, LK_ACT_NONE, arena + 59013120, 37632, arena + 57802944, 37824);
+
+  /* %1223 = reshape(%1221) {shape [768, 192, 1, 1]} blocks.1.conv.conv.0 : f32[768, 192, 1, 1], a view of %1221: no code */
+
+  /* %1224 = concat(%1186, %1222) {axis 0} blocks.1 : f32[B, 197, 192], a view of %1180: no code */
+
+  /* %1225 = mul(%1224, %77) blocks.1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 57802752, (const long[]){37824, 192, 1}, inputs[1],
+      (const long[]){1, 0, 0}, arena + 28901376);
+
+  /* %1226 = transpose(%74) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[33], arena + 30111744);
+
+  /* %1227 = fused_linear(%1225, %1226) blocks.1.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 28901376, arena + 30111744, NULL, LK_ACT_NONE, NULL,
+      arena + 32532480);
+
+  /* %1228 = linear_grad_weight(%1225, %73) blocks.1.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 28901376, arena + 350693376, arena + 37742592);
+
+  /* %1229 = reduce_sum(%1225) {axes [0], batch} blocks.1.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 28901376,
+      arena + 37781568);
+
+  /* %1230 = sdpa_grad(%70, %71, %72, %1227) {heads 4, kv_heads 4} blocks.1.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 302278656, 576, arena + 302278848, 576,
+      arena + 302279040, 576, arena + 32532480, 192, arena + 28901376, 576, arena + 28901376 + 192,
+      576, arena + 28901376 + 384, 576, 0.14433756f);
+
+  /* %1231 = transpose(%67) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[31], arena + 32532480);
+
+  /* %1232 = fused_linear(%1230, %1231) blocks.1.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 28901376, arena + 32532480, NULL, LK_ACT_NONE, NULL,
       arena + 33718272);
 
-  /* %1236 = index(%1234) {axis 0, at 0} blocks.1.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 29055744, 1536, arena + 31752192, 768);
+  /* %1233 = linear_grad_weight(%1230, %66) blocks.1.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 28901376, arena + 349483008, arena + 37632000);
 
-  /* %1237 = index(%1234) {axis 0, at 1} blocks.1.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 29056512, 1536, arena + 31752960, 768);
+  /* %1234 = reduce_sum(%1230) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 28901376,
+      arena + 37780992);
 
-  /* %1238 = transpose(%79) {perm [1, 0]} blocks.1.conv.conv.0 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[35], arena + 24084480);
+  /* %1235 = reduce_sum(%1232) {axes [0], batch} blocks.1.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 33718272,
+      arena + 37781760);
 
-  /* %1239 = linear_grad_weight(%1235, %77) blocks.1.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 33718272, arena + 400330752, arena + 31309824);
-
-  /* %1240 = fused_linear(%1235, %1238, %1205) {residual} blocks.1.conv.conv.0 : f32[B, 196, 192], written into %663 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 33718272, 150528, arena + 24084480, NULL, NULL,
-      0, LK_ACT_NONE, arena + 52985856, 37632, arena + 396712128, 37824);
-
-  /* %1241 = reshape(%1239) {shape [768, 192, 1, 1]} blocks.1.conv.conv.0 : f32[768, 192, 1, 1], a view of %1239: no code */
-
-  /* %1242 = concat(%1204, %1240) {axis 0} blocks.1 : f32[B, 197, 192], a view of %663: no code */
-
-  /* %1243 = mul(%1242, %74) blocks.1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
-      inputs[1], (const long[]){1, 0, 0}, arena + 24084480);
-
-  /* %1244 = transpose(%71) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[33], arena + 25294848);
-
-  /* %1245 = fused_linear(%1243, %1244) blocks.1.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 24084480, arena + 25294848, NULL, LK_ACT_NONE, NULL,
-      arena + 27715584);
-
-  /* %1246 = linear_grad_weight(%1243, %70) blocks.1.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 24084480, arena + 345876480, arena + 31715328);
-
-  /* %1247 = reduce_sum(%1243) {axes [0], batch} blocks.1.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 24084480,
-      arena + 31754304);
-
-  /* %1248 = sdpa_grad(%67, %68, %69, %1245) {heads 4, kv_heads 4} blocks.1.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 297461760, 576, arena + 297461952, 576,
-      arena + 297462144, 576, arena + 27715584, 192, arena + 24084480, 576, arena + 24084480 + 192,
-      576, arena + 24084480 + 384, 576, 0.14433756f);
-
-  /* %1249 = transpose(%64) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[31], arena + 28925952);
-
-  /* %1250 = fused_linear(%1248, %1249) blocks.1.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 24084480, arena + 28925952, NULL, LK_ACT_NONE, NULL,
-      arena + 27715584);
-
-  /* %1251 = linear_grad_weight(%1248, %63) blocks.1.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 24084480, arena + 344666112, arena + 31604736);
-
-  /* %1252 = reduce_sum(%1248) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 24084480,
-      arena + 31753728);
-
-  /* %1253 = reduce_sum(%1250) {axes [0], batch} blocks.1.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 27715584,
-      arena + 31754496);
-
-  /* %1254 = mul(%1250, %60) blocks.1.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 27715584, (const long[]){37824, 192, 1},
-      params[29], (const long[]){0, 0, 1}, arena + 24084480);
-
-  /* %1255 = reduce_sum(%1250, %62) {axes [0], batch} blocks.1.norm1 : f32[192] */
+  /* %1236 = reduce_sum(%1232, %65) {axes [0], batch} blocks.1.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 27715584, arena + 343455744, arena + 31754688);
+      arena + 33718272, arena + 348272640, arena + 37781952);
 
-  /* %1256 = normalize_grad(%59, %1254) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 342245376, arena + 24084480, 1e-06f, arena + 25294848);
+  /* %1237 = normalize_grad(%62, %1232, %63, %1224) {eps 1e-06} blocks.0.conv : f32[B, 197, 192], written over %1232 */
+  lk_layernorm_grad(B * 197, 192, arena + 347062272, arena + 33718272, params[29], arena + 57802752,
+      1e-06f, arena + 33718272);
 
-  /* %1257 = add(%1242, %1256) blocks.0.conv : f32[B, 197, 192], written over %663 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
-      arena + 25294848, (const long[]){37824, 192, 1}, arena + 396711936);
+  /* %1238 = slice(%1237) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], a view of %1232: no code */
 
-  /* %1258 = slice(%1257) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], a view of %663: no code */
+  /* %1239 = slice(%1237) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 33718464, 37824, arena + 34928640, 37632);
 
-  /* %1259 = slice(%1257) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 396712128, 37824, arena + 28901376, 37632);
+  /* %1240 = batch_norm_act_param_grad(%55, %1239, %58, %56, %57) {eps 1e-05} blocks.0.conv.conv.8 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 402733056, arena + 34928640,
+      arena + 434156016, params[25], params[26], 1e-05f, LK_ACT_NONE, arena + 28901376,
+      arena + 28939968);
 
-  /* %1260 = batch_norm_act_param_grad(%52, %1259, %55, %53, %54) {eps 1e-05} blocks.0.conv.conv.8 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 399126528, arena + 28901376,
-      arena + 429345264, params[25], params[26], 1e-05f, LK_ACT_NONE, arena + 24084480,
-      arena + 24123072);
+  /* %1241 = batch_norm_act_grad(%55, %1239, %58, %56, %57, %1240) {eps 1e-05} blocks.0.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 402733056, arena + 34928640, arena + 434156016,
+      params[25], params[26], arena + 28939968, 1e-05f, LK_ACT_NONE, arena + 28901376,
+      arena + 36132864);
 
-  /* %1261 = batch_norm_act_grad(%52, %1259, %55, %53, %54, %1260) {eps 1e-05} blocks.0.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 399126528, arena + 28901376, arena + 429345264,
-      params[25], params[26], arena + 24123072, 1e-05f, LK_ACT_NONE, arena + 24084480,
-      arena + 30105600);
+  /* %1242 = index(%1240) {axis 0, at 0} blocks.0.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 28939968, 384, arena + 37782144, 192);
 
-  /* %1262 = index(%1260) {axis 0, at 0} blocks.0.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 24123072, 384, arena + 31754880, 192);
+  /* %1243 = index(%1240) {axis 0, at 1} blocks.0.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 28940160, 384, arena + 37782336, 192);
 
-  /* %1263 = index(%1260) {axis 0, at 1} blocks.0.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 24123264, 384, arena + 31755072, 192);
+  /* %1244 = transpose(%54) {perm [1, 0]} blocks.0.conv.conv.7 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[24], arena + 37484544);
 
-  /* %1264 = transpose(%51) {perm [1, 0]} blocks.0.conv.conv.7 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[24], arena + 31457280);
+  /* %1245 = fused_linear(%1241, %1244) blocks.0.conv.conv.7 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 36132864, arena + 37484544, NULL, LK_ACT_NONE, NULL,
+      arena + 28901376);
 
-  /* %1265 = fused_linear(%1261, %1264) blocks.0.conv.conv.7 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 30105600, arena + 31457280, NULL, LK_ACT_NONE, NULL,
-      arena + 24084480);
+  /* %1246 = linear_grad_weight(%1241, %52) blocks.0.conv.conv.7 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 36132864, arena + 24084480, arena + 37484544);
 
-  /* %1266 = linear_grad_weight(%1261, %49) blocks.0.conv.conv.7 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 30105600, arena + 19267584, arena + 31457280);
+  /* %1247 = reshape(%1246) {shape [192, 768, 1, 1]} blocks.0.conv.conv.7 : f32[192, 768, 1, 1], a view of %1246: no code */
 
-  /* %1267 = reshape(%1266) {shape [192, 768, 1, 1]} blocks.0.conv.conv.7 : f32[192, 768, 1, 1], a view of %1266: no code */
-
-  /* %1268 = reduce_sum(%1265, %39) {axes [0]} blocks.0.conv.conv.6 : f32[B, 768] */
+  /* %1248 = reduce_sum(%1245, %42) {axes [0]} blocks.0.conv.conv.6 : f32[B, 768] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0},
-      arena + 24084480, arena + 14450688, arena + 19267584);
+      arena + 28901376, arena + 19267584, arena + 24084480);
 
-  /* %1269 = hsigmoid_grad(%47, %1268) blocks.0.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428244480, arena + 19267584, arena + 14752512);
+  /* %1249 = hsigmoid_grad(%50, %1248) blocks.0.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 433055232, arena + 24084480, arena + 19569408);
 
-  /* %1270 = transpose(%45) {perm [1, 0]} blocks.0.conv.conv.6.fc.2 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[22], arena + 14450688);
+  /* %1250 = transpose(%48) {perm [1, 0]} blocks.0.conv.conv.6.fc.2 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[22], arena + 19267584);
 
-  /* %1271 = fused_linear(%1269, %1270) blocks.0.conv.conv.6.fc.2 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 14752512, arena + 14450688, NULL, LK_ACT_NONE, NULL,
-      arena + 14598144);
+  /* %1251 = fused_linear(%1249, %1250) blocks.0.conv.conv.6.fc.2 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 19569408, arena + 19267584, NULL, LK_ACT_NONE, NULL,
+      arena + 19415040);
 
-  /* %1272 = linear_grad_weight(%1269, %44) blocks.0.conv.conv.6.fc.2 : f32[768, 192] */
-  lk_linear_grad_weight(B, 192, 768, arena + 14752512, arena + 429110784, arena + 14605056);
+  /* %1252 = linear_grad_weight(%1249, %47) blocks.0.conv.conv.6.fc.2 : f32[768, 192] */
+  lk_linear_grad_weight(B, 192, 768, arena + 19569408, arena + 433921536, arena + 19421952);
 
-  /* %1273 = reduce_sum(%1269) {axes [], batch} blocks.0.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 14752512,
-      arena + 14930688);
+  /* %1253 = reduce_sum(%1249) {axes [], batch} blocks.0.conv.conv.6.fc.2 : f32[768] */
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 19569408,
+      arena + 19747584);
 
-  /* %1274 = relu_grad(%43, %1271) blocks.0.conv.conv.6 : f32[B, 192] */
-  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 429104640, arena + 14598144, arena + 14924544);
+  /* %1254 = relu_grad(%46, %1251) blocks.0.conv.conv.6 : f32[B, 192] */
+  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 433915392, arena + 19415040, arena + 19741440);
 
-  /* %1275 = transpose(%41) {perm [1, 0]} blocks.0.conv.conv.6.fc.0 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[20], arena + 14450688);
+  /* %1255 = transpose(%44) {perm [1, 0]} blocks.0.conv.conv.6.fc.0 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[20], arena + 19267584);
 
-  /* %1276 = fused_linear(%1274, %1275) blocks.0.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 14924544, arena + 14450688, NULL, LK_ACT_NONE, NULL,
-      arena + 14899968);
+  /* %1256 = fused_linear(%1254, %1255) blocks.0.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 19741440, arena + 19267584, NULL, LK_ACT_NONE, NULL,
+      arena + 19716864);
 
-  /* %1277 = linear_grad_weight(%1274, %40) blocks.0.conv.conv.6.fc.0 : f32[192, 768] */
-  lk_linear_grad_weight(B, 768, 192, arena + 14924544, arena + 428219904, arena + 14752512);
+  /* %1257 = linear_grad_weight(%1254, %43) blocks.0.conv.conv.6.fc.0 : f32[192, 768] */
+  lk_linear_grad_weight(B, 768, 192, arena + 19741440, arena + 433030656, arena + 19569408);
 
-  /* %1278 = reduce_sum(%1274) {axes [], batch} blocks.0.conv.conv.6.fc.0 : f32[192] */
-  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 14924544,
-      arena + 14931456);
+  /* %1258 = reduce_sum(%1254) {axes [], batch} blocks.0.conv.conv.6.fc.0 : f32[192] */
+  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 19741440,
+      arena + 19748352);
 
-  /* %1279 = reshape(%1276) {shape [1, 768]} blocks.0.conv.conv.6 : f32[B, 1, 768], a view of %1276: no code */
+  /* %1259 = reshape(%1256) {shape [1, 768]} blocks.0.conv.conv.6 : f32[B, 1, 768], a view of %1256: no code */
 
-  /* %1280 = mul_scalar(%1279) {x op 0.0051020407} blocks.0.conv.conv.6 : f32[B, 1, 768] */
-  lk_mul_scalar(B * 768, arena + 14899968, 0.0051020407f, arena + 14450688);
+  /* %1260 = mul_scalar(%1259) {x op 0.0051020407} blocks.0.conv.conv.6 : f32[B, 1, 768] */
+  lk_mul_scalar(B * 768, arena + 19716864, 0.0051020407f, arena + 19267584);
 
-  /* %1281 = mul_add(%1265, %48, %1280) blocks.0.conv.conv.4 : f32[B, 196, 768], written over %1265 */
-  lk_mul_add(3, (const long[]){B, 196, 768}, arena + 24084480, (const long[]){150528, 768, 1},
-      arena + 428269056, (const long[]){768, 0, 1}, arena + 14450688, (const long[]){768, 0, 1},
-      arena + 24084480);
+  /* %1261 = mul_add(%1245, %51, %1260) blocks.0.conv.conv.4 : f32[B, 196, 768], written over %1245 */
+  lk_mul_add(3, (const long[]){B, 196, 768}, arena + 28901376, (const long[]){150528, 768, 1},
+      arena + 433079808, (const long[]){768, 0, 1}, arena + 19267584, (const long[]){768, 0, 1},
+      arena + 28901376);
 
-  /* %1282 = batch_norm_act_param_grad(%34, %1281, %37, %35, %36) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 9633792, arena + 24084480,
-      arena + 429254400, params[16], params[17], 1e-05f, LK_ACT_HSWISH, arena + 14450688,
-      arena + 14899968);
+  /* %1262 = batch_norm_act_param_grad(%37, %1261, %40, %38, %39) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 14450688, arena + 28901376,
+      arena + 434065152, params[16], params[17], 1e-05f, LK_ACT_HSWISH, arena + 19267584,
+      arena + 19716864);
 
-  /* %1283 = batch_norm_act_grad(%34, %1281, %37, %35, %36, %1282) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[B, 196, 768], written over %1265 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 9633792, arena + 24084480, arena + 429254400,
-      params[16], params[17], arena + 14899968, 1e-05f, LK_ACT_HSWISH, arena + 14450688,
-      arena + 24084480);
+  /* %1263 = batch_norm_act_grad(%37, %1261, %40, %38, %39, %1262) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[B, 196, 768], written over %1245 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 14450688, arena + 28901376, arena + 434065152,
+      params[16], params[17], arena + 19716864, 1e-05f, LK_ACT_HSWISH, arena + 19267584,
+      arena + 28901376);
 
-  /* %1284 = index(%1282) {axis 0, at 0} blocks.0.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 14899968, 1536, arena + 14457600, 768);
+  /* %1264 = index(%1262) {axis 0, at 0} blocks.0.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 19716864, 1536, arena + 19274496, 768);
 
-  /* %1285 = index(%1282) {axis 0, at 1} blocks.0.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 14900736, 1536, arena + 14458368, 768);
+  /* %1265 = index(%1262) {axis 0, at 1} blocks.0.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 19717632, 1536, arena + 19275264, 768);
 
-  /* %1286 = token_dwconv_grad_input(%1283, %33) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 24084480, params[15],
-      arena + 9633792);
-
-  /* %1287 = token_dwconv_grad_weight(%1283, %32) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 24084480, arena + 4816896,
+  /* %1266 = token_dwconv_grad_input(%1263, %36) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 28901376, params[15],
       arena + 14450688);
 
-  /* %1288 = batch_norm_act_param_grad(%27, %1286, %30, %28, %29) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena, arena + 9633792, arena + 429252096,
-      params[11], params[12], 1e-05f, LK_ACT_HSWISH, arena + 4816896, arena + 4971264);
+  /* %1267 = token_dwconv_grad_weight(%1263, %35) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 28901376, arena + 9633792,
+      arena + 19267584);
 
-  /* %1289 = batch_norm_act_grad(%27, %1286, %30, %28, %29, %1288) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[B, 196, 768], written over %1286 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena, arena + 9633792, arena + 429252096, params[11],
-      params[12], arena + 4971264, 1e-05f, LK_ACT_HSWISH, arena + 4816896, arena + 9633792);
+  /* %1268 = batch_norm_act_param_grad(%30, %1266, %33, %31, %32) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 4816896, arena + 14450688,
+      arena + 434062848, params[11], params[12], 1e-05f, LK_ACT_HSWISH, arena + 9633792,
+      arena + 9788160);
 
-  /* %1290 = index(%1288) {axis 0, at 0} blocks.0.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 4971264, 1536, arena + 5136384, 768);
+  /* %1269 = batch_norm_act_grad(%30, %1266, %33, %31, %32, %1268) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[B, 196, 768], written over %1266 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 4816896, arena + 14450688, arena + 434062848,
+      params[11], params[12], arena + 9788160, 1e-05f, LK_ACT_HSWISH, arena + 9633792,
+      arena + 14450688);
 
-  /* %1291 = index(%1288) {axis 0, at 1} blocks.0.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 4972032, 1536, arena + 5137152, 768);
+  /* %1270 = index(%1268) {axis 0, at 0} blocks.0.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 9788160, 1536, arena + 9953280, 768);
 
-  /* %1292 = transpose(%26) {perm [1, 0]} blocks.0.conv.conv.0 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[10], arena);
+  /* %1271 = index(%1268) {axis 0, at 1} blocks.0.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 9788928, 1536, arena + 9954048, 768);
 
-  /* %1293 = linear_grad_weight(%1289, %24) blocks.0.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 9633792, arena + 397922304, arena + 4841472);
+  /* %1272 = transpose(%29) {perm [1, 0]} blocks.0.conv.conv.0 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[10], arena + 4816896);
 
-  /* %1294 = fused_linear(%1289, %1292, %1259) {residual} blocks.0.conv.conv.0 : f32[B, 196, 192], written into %663 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 9633792, 150528, arena, NULL, NULL, 0,
-      LK_ACT_NONE, arena + 28901376, 37632, arena + 396712128, 37824);
+  /* %1273 = linear_grad_weight(%1269, %27) blocks.0.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 14450688, arena + 401528832, arena + 9658368);
 
-  /* %1295 = reshape(%1293) {shape [768, 192, 1, 1]} blocks.0.conv.conv.0 : f32[768, 192, 1, 1], a view of %1293: no code */
+  /* %1274 = fused_linear(%1269, %1272, %1239) {residual} blocks.0.conv.conv.0 : f32[B, 196, 192], written into %1232 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 14450688, 150528, arena + 4816896, NULL, NULL,
+      0, LK_ACT_NONE, arena + 34928640, 37632, arena + 33718464, 37824);
 
-  /* %1296 = concat(%1258, %1294) {axis 0} blocks.0 : f32[B, 197, 192], a view of %663: no code */
+  /* %1275 = reshape(%1273) {shape [768, 192, 1, 1]} blocks.0.conv.conv.0 : f32[768, 192, 1, 1], a view of %1273: no code */
 
-  /* %1297 = transpose(%20) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[8], arena);
+  /* %1276 = concat(%1238, %1274) {axis 0} blocks.0 : f32[B, 197, 192], a view of %1232: no code */
 
-  /* %1298 = fused_linear(%1296, %1297) blocks.0.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 396711936, arena, NULL, LK_ACT_NONE, NULL,
-      arena + 3631104);
+  /* %1277 = transpose(%23) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[8], arena + 4816896);
 
-  /* %1299 = linear_grad_weight(%1296, %19) blocks.0.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 396711936, arena + 341035008, arena + 5099520);
+  /* %1278 = fused_linear(%1276, %1277) blocks.0.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 33718272, arena + 4816896, NULL, LK_ACT_NONE, NULL,
+      arena + 8448000);
 
-  /* %1300 = reduce_sum(%1296) {axes [0], batch} blocks.0.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 396711936,
-      arena + 5138496);
+  /* %1279 = linear_grad_weight(%1276, %22) blocks.0.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 33718272, arena + 345851904, arena + 9916416);
 
-  /* %1301 = sdpa_grad(%16, %17, %18, %1298) {heads 4, kv_heads 4} blocks.0.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 293830656, 576, arena + 293830848, 576,
-      arena + 293831040, 576, arena + 3631104, 192, arena, 576, arena + 192, 576, arena + 384, 576,
-      0.14433756f);
+  /* %1280 = reduce_sum(%1276) {axes [0], batch} blocks.0.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 33718272,
+      arena + 9955392);
 
-  /* %1302 = transpose(%13) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[6], arena + 4988928);
+  /* %1281 = sdpa_grad(%19, %20, %21, %1278) {heads 4, kv_heads 4} blocks.0.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 298647552, 576, arena + 298647744, 576,
+      arena + 298647936, 576, arena + 8448000, 192, arena + 4816896, 576, arena + 4816896 + 192,
+      576, arena + 4816896 + 384, 576, 0.14433756f);
 
-  /* %1303 = fused_linear(%1301, %1302) blocks.0.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena, arena + 4988928, NULL, LK_ACT_NONE, NULL,
-      arena + 3631104);
+  /* %1282 = transpose(%16) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[6], arena + 9805824);
 
-  /* %1304 = linear_grad_weight(%1301, %12) blocks.0.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena, arena + 339824640, arena + 4988928);
+  /* %1283 = fused_linear(%1281, %1282) blocks.0.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 4816896, arena + 9805824, NULL, LK_ACT_NONE, NULL,
+      arena + 8448000);
 
-  /* %1305 = reduce_sum(%1301) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena,
-      arena + 5137920);
+  /* %1284 = linear_grad_weight(%1281, %15) blocks.0.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 4816896, arena + 344641536, arena + 9805824);
 
-  /* %1306 = reduce_sum(%1303) {axes [0], batch} blocks.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 3631104,
-      arena + 2420736);
+  /* %1285 = reduce_sum(%1281) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 4816896,
+      arena + 9954816);
 
-  /* %1307 = mul(%1303, %9) blocks.0.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 3631104, (const long[]){37824, 192, 1}, params[4],
-      (const long[]){0, 0, 1}, arena);
+  /* %1286 = reduce_sum(%1283) {axes [0], batch} blocks.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 8448000,
+      arena + 6206400);
 
-  /* %1308 = reduce_sum(%1303, %11) {axes [0], batch} blocks.0.norm1 : f32[192] */
+  /* %1287 = reduce_sum(%1283, %14) {axes [0], batch} blocks.0.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 3631104, arena + 338614272, arena + 2420928);
+      arena + 8448000, arena + 343431168, arena + 6206592);
 
-  /* %1309 = normalize_grad(%8, %1307) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 337403904, arena, 1e-06f, arena + 1210368);
+  /* %1288 = normalize_grad(%11, %1283, %12, %1276) {eps 1e-06} : f32[B, 197, 192], written over %1283 */
+  lk_layernorm_grad(B * 197, 192, arena + 342220800, arena + 8448000, params[4], arena + 33718272,
+      1e-06f, arena + 8448000);
 
-  /* %1310 = add(%1296, %1309) : f32[B, 197, 192], written over %663 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
-      arena + 1210368, (const long[]){37824, 192, 1}, arena + 396711936);
+  /* %1289 = reduce_sum(%1288) {axes [], batch} : f32[197, 192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 0, 0}, arena + 8448000,
+      arena + 6168576);
 
-  /* %1311 = reduce_sum(%1310) {axes [], batch} : f32[197, 192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 0, 0}, arena + 396711936,
-      arena + 1351680);
+  /* %1290 = reshape(%1289) {shape [1, 197, 192]} : f32[1, 197, 192], a view of %1289: no code */
 
-  /* %1312 = reshape(%1311) {shape [1, 197, 192]} : f32[1, 197, 192], a view of %1311: no code */
+  /* %1291 = slice(%1288) {axis 0, start 0, length 1} : f32[B, 1, 192] */
+  lk_copy_rows(B, 192, arena + 8448000, 37824, arena + 4816896, 192);
 
-  /* %1313 = slice(%1310) {axis 0, start 0, length 1} : f32[B, 1, 192] */
-  lk_copy_rows(B, 192, arena + 396711936, 37824, arena, 192);
+  /* %1292 = reduce_sum(%1291) {axes [], batch} : f32[1, 192] */
+  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 4816896,
+      arena + 6206784);
 
-  /* %1314 = reduce_sum(%1313) {axes [], batch} : f32[1, 192] */
-  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena,
-      arena + 1389504);
+  /* %1293 = reshape(%1292) {shape [1, 1, 192]} : f32[1, 1, 192], a view of %1292: no code */
 
-  /* %1315 = reshape(%1314) {shape [1, 1, 192]} : f32[1, 1, 192], a view of %1314: no code */
+  /* %1294 = slice(%1288) {axis 0, start 1, length 196} : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 8448192, 37824, arena + 4816896, 37632);
 
-  /* %1316 = slice(%1310) {axis 0, start 1, length 196} : f32[B, 196, 192], a view of %663: no code */
+  /* %1295 = linear_grad_weight(%1294, %5) patch_embed.proj : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 4816896, arena, arena + 6021120);
 
-  /* %1317 = seq2img(%1316) {height 14} patch_embed : f32[B, 192, 14, 14] */
-  for (int b = 0; b < B; b++) {
-    lk_seq2img(1, 196, 192, arena + 396712128 + (long)b * 37824, arena + (long)b * 37632);
-  } // for b
+  /* %1296 = reduce_sum(%1294) {axes [0], batch} patch_embed.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 4816896,
+      arena);
 
-  /* %1318 = conv2d_grad_weight(%1317, %0) {out 192, kernel [16, 16], stride [16, 16], padding [0, 0], groups 1} patch_embed.proj : f32[192, 3, 16, 16] */
-  lk_conv2d_grad_weight(B, 3, 224, 224, 192, 16, 16, 16, 16, 0, 0, 1, arena, inputs[0],
-      arena + 1204224);
+  /* %1297 = reshape(%1295) {shape [192, 3, 16, 16]} patch_embed.proj : f32[192, 3, 16, 16], a view of %1295: no code */
 
-  /* %1319 = reduce_sum(%1317) {axes [1, 2], batch} patch_embed.proj : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 14, 14}, (const unsigned char[]){1, 0, 1, 1}, arena,
-      arena + 1389696);
-
-  /* output 0 "loss" = %652 : f32[1] */
-  memcpy(outputs[0], arena + 429356592, sizeof(float) * 1);
-  /* output 1 "grad:patch_embed.proj.weight" = %1318 : f32[192, 3, 16, 16] */
-  memcpy(outputs[1], arena + 1204224, sizeof(float) * 147456);
-  /* output 2 "grad:patch_embed.proj.bias" = %1319 : f32[192] */
-  memcpy(outputs[2], arena + 1389696, sizeof(float) * 192);
-  /* output 3 "grad:cls_token" = %1315 : f32[1, 1, 192] */
-  memcpy(outputs[3], arena + 1389504, sizeof(float) * 192);
-  /* output 4 "grad:pos_embed" = %1312 : f32[1, 197, 192] */
-  memcpy(outputs[4], arena + 1351680, sizeof(float) * 37824);
-  /* output 5 "grad:blocks.0.norm1.weight" = %1308 : f32[192] */
-  memcpy(outputs[5], arena + 2420928, sizeof(float) * 192);
-  /* output 6 "grad:blocks.0.norm1.bias" = %1306 : f32[192] */
-  memcpy(outputs[6], arena + 2420736, sizeof(float) * 192);
-  /* output 7 "grad:blocks.0.attn.qkv.weight" = %1304 : f32[576, 192] */
-  memcpy(outputs[7], arena + 4988928, sizeof(float) * 110592);
-  /* output 8 "grad:blocks.0.attn.qkv.bias" = %1305 : f32[576] */
-  memcpy(outputs[8], arena + 5137920, sizeof(float) * 576);
-  /* output 9 "grad:blocks.0.attn.proj.weight" = %1299 : f32[192, 192] */
-  memcpy(outputs[9], arena + 5099520, sizeof(float) * 36864);
-  /* output 10 "grad:blocks.0.attn.proj.bias" = %1300 : f32[192] */
-  memcpy(outputs[10], arena + 5138496, sizeof(float) * 192);
-  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %1295 : f32[768, 192, 1, 1] */
-  memcpy(outputs[11], arena + 4841472, sizeof(float) * 147456);
-  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %1290 : f32[768] */
-  memcpy(outputs[12], arena + 5136384, sizeof(float) * 768);
-  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %1291 : f32[768] */
-  memcpy(outputs[13], arena + 5137152, sizeof(float) * 768);
-  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %1287 : f32[768, 1, 3, 3] */
-  memcpy(outputs[14], arena + 14450688, sizeof(float) * 6912);
-  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %1284 : f32[768] */
-  memcpy(outputs[15], arena + 14457600, sizeof(float) * 768);
-  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %1285 : f32[768] */
-  memcpy(outputs[16], arena + 14458368, sizeof(float) * 768);
-  /* output 17 "grad:blocks.0.conv.conv.6.fc.0.weight" = %1277 : f32[192, 768] */
-  memcpy(outputs[17], arena + 14752512, sizeof(float) * 147456);
-  /* output 18 "grad:blocks.0.conv.conv.6.fc.0.bias" = %1278 : f32[192] */
-  memcpy(outputs[18], arena + 14931456, sizeof(float) * 192);
-  /* output 19 "grad:blocks.0.conv.conv.6.fc.2.weight" = %1272 : f32[768, 192] */
-  memcpy(outputs[19], arena + 14605056, sizeof(float) * 147456);
-  /* output 20 "grad:blocks.0.conv.conv.6.fc.2.bias" = %1273 : f32[768] */
-  memcpy(outputs[20], arena + 14930688, sizeof(float) * 768);
-  /* output 21 "grad:blocks.0.conv.conv.7.weight" = %1267 : f32[192, 768, 1, 1] */
-  memcpy(outputs[21], arena + 31457280, sizeof(float) * 147456);
-  /* output 22 "grad:blocks.0.conv.conv.8.weight" = %1262 : f32[192] */
-  memcpy(outputs[22], arena + 31754880, sizeof(float) * 192);
-  /* output 23 "grad:blocks.0.conv.conv.8.bias" = %1263 : f32[192] */
-  memcpy(outputs[23], arena + 31755072, sizeof(float) * 192);
-  /* output 24 "grad:blocks.1.norm1.weight" = %1255 : f32[192] */
-  memcpy(outputs[24], arena + 31754688, sizeof(float) * 192);
-  /* output 25 "grad:blocks.1.norm1.bias" = %1253 : f32[192] */
-  memcpy(outputs[25], arena + 31754496, sizeof(float) * 192);
-  /* output 26 "grad:blocks.1.attn.qkv.weight" = %1251 : f32[576, 192] */
-  memcpy(outputs[26], arena + 31604736, sizeof(float) * 110592);
-  /* output 27 "grad:blocks.1.attn.qkv.bias" = %1252 : f32[576] */
-  memcpy(outputs[27], arena + 31753728, sizeof(float) * 576);
-  /* output 28 "grad:blocks.1.attn.proj.weight" = %1246 : f32[192, 192] */
-  memcpy(outputs[28], arena + 31715328, sizeof(float) * 36864);
-  /* output 29 "grad:blocks.1.attn.proj.bias" = %1247 : f32[192] */
-  memcpy(outputs[29], arena + 31754304, sizeof(float) * 192);
-  /* output 30 "grad:blocks.1.conv.conv.0.weight" = %1241 : f32[768, 192, 1, 1] */
-  memcpy(outputs[30], arena + 31309824, sizeof(float) * 147456);
-  /* output 31 "grad:blocks.1.conv.conv.1.weight" = %1236 : f32[768] */
-  memcpy(outputs[31], arena + 31752192, sizeof(float) * 768);
-  /* output 32 "grad:blocks.1.conv.conv.1.bias" = %1237 : f32[768] */
-  memcpy(outputs[32], arena + 31752960, sizeof(float) * 768);
-  /* output 33 "grad:blocks.1.conv.conv.3.weight" = %1233 : f32[768, 1, 3, 3] */
-  memcpy(outputs[33], arena + 38535168, sizeof(float) * 6912);
-  /* output 34 "grad:blocks.1.conv.conv.4.weight" = %1230 : f32[768] */
-  memcpy(outputs[34], arena + 38542080, sizeof(float) * 768);
-  /* output 35 "grad:blocks.1.conv.conv.4.bias" = %1231 : f32[768] */
-  memcpy(outputs[35], arena + 38542848, sizeof(float) * 768);
-  /* output 36 "grad:blocks.1.conv.conv.6.fc.0.weight" = %1223 : f32[192, 768] */
-  memcpy(outputs[36], arena + 38836992, sizeof(float) * 147456);
-  /* output 37 "grad:blocks.1.conv.conv.6.fc.0.bias" = %1224 : f32[192] */
-  memcpy(outputs[37], arena + 39015936, sizeof(float) * 192);
-  /* output 38 "grad:blocks.1.conv.conv.6.fc.2.weight" = %1218 : f32[768, 192] */
-  memcpy(outputs[38], arena + 38689536, sizeof(float) * 147456);
-  /* output 39 "grad:blocks.1.conv.conv.6.fc.2.bias" = %1219 : f32[768] */
-  memcpy(outputs[39], arena + 39015168, sizeof(float) * 768);
-  /* output 40 "grad:blocks.1.conv.conv.7.weight" = %1213 : f32[192, 768, 1, 1] */
-  memcpy(outputs[40], arena + 55541760, sizeof(float) * 147456);
-  /* output 41 "grad:blocks.1.conv.conv.8.weight" = %1208 : f32[192] */
-  memcpy(outputs[41], arena + 55839360, sizeof(float) * 192);
-  /* output 42 "grad:blocks.1.conv.conv.8.bias" = %1209 : f32[192] */
-  memcpy(outputs[42], arena + 55839552, sizeof(float) * 192);
-  /* output 43 "grad:blocks.2.norm1.weight" = %1201 : f32[192] */
-  memcpy(outputs[43], arena + 55839168, sizeof(float) * 192);
-  /* output 44 "grad:blocks.2.norm1.bias" = %1199 : f32[192] */
-  memcpy(outputs[44], arena + 55838976, sizeof(float) * 192);
-  /* output 45 "grad:blocks.2.attn.qkv.weight" = %1197 : f32[576, 192] */
-  memcpy(outputs[45], arena + 55689216, sizeof(float) * 110592);
-  /* output 46 "grad:blocks.2.attn.qkv.bias" = %1198 : f32[576] */
-  memcpy(outputs[46], arena + 55838208, sizeof(float) * 576);
-  /* output 47 "grad:blocks.2.attn.proj.weight" = %1192 : f32[192, 192] */
-  memcpy(outputs[47], arena + 55799808, sizeof(float) * 36864);
-  /* output 48 "grad:blocks.2.attn.proj.bias" = %1193 : f32[192] */
-  memcpy(outputs[48], arena + 55838784, sizeof(float) * 192);
-  /* output 49 "grad:blocks.2.conv.conv.0.weight" = %1187 : f32[768, 192, 1, 1] */
-  memcpy(outputs[49], arena + 55394304, sizeof(float) * 147456);
-  /* output 50 "grad:blocks.2.conv.conv.1.weight" = %1182 : f32[768] */
-  memcpy(outputs[50], arena + 55836672, sizeof(float) * 768);
-  /* output 51 "grad:blocks.2.conv.conv.1.bias" = %1183 : f32[768] */
-  memcpy(outputs[51], arena + 55837440, sizeof(float) * 768);
-  /* output 52 "grad:blocks.2.conv.conv.3.weight" = %1179 : f32[768, 1, 3, 3] */
-  memcpy(outputs[52], arena + 62619648, sizeof(float) * 6912);
-  /* output 53 "grad:blocks.2.conv.conv.4.weight" = %1176 : f32[768] */
-  memcpy(outputs[53], arena + 62626560, sizeof(float) * 768);
-  /* output 54 "grad:blocks.2.conv.conv.4.bias" = %1177 : f32[768] */
-  memcpy(outputs[54], arena + 62627328, sizeof(float) * 768);
-  /* output 55 "grad:blocks.2.conv.conv.6.fc.0.weight" = %1169 : f32[192, 768] */
-  memcpy(outputs[55], arena + 62921472, sizeof(float) * 147456);
-  /* output 56 "grad:blocks.2.conv.conv.6.fc.0.bias" = %1170 : f32[192] */
-  memcpy(outputs[56], arena + 63100416, sizeof(float) * 192);
-  /* output 57 "grad:blocks.2.conv.conv.6.fc.2.weight" = %1164 : f32[768, 192] */
-  memcpy(outputs[57], arena + 62774016, sizeof(float) * 147456);
-  /* output 58 "grad:blocks.2.conv.conv.6.fc.2.bias" = %1165 : f32[768] */
-  memcpy(outputs[58], arena + 63099648, sizeof(float) * 768);
-  /* output 59 "grad:blocks.2.conv.conv.7.weight" = %1159 : f32[192, 768, 1, 1] */
-  memcpy(outputs[59], arena + 79626240, sizeof(float) * 147456);
-  /* output 60 "grad:blocks.2.conv.conv.8.weight" = %1154 : f32[192] */
-  memcpy(outputs[60], arena + 79923840, sizeof(float) * 192);
-  /* output 61 "grad:blocks.2.conv.conv.8.bias" = %1155 : f32[192] */
-  memcpy(outputs[61], arena + 79924032, sizeof(float) * 192);
-  /* output 62 "grad:blocks.3.norm1.weight" = %1147 : f32[192] */
-  memcpy(outputs[62], arena + 79923648, sizeof(float) * 192);
-  /* output 63 "grad:blocks.3.norm1.bias" = %1145 : f32[192] */
-  memcpy(outputs[63], arena + 79923456, sizeof(float) * 192);
-  /* output 64 "grad:blocks.3.attn.qkv.weight" = %1143 : f32[576, 192] */
-  memcpy(outputs[64], arena + 79773696, sizeof(float) * 110592);
-  /* output 65 "grad:blocks.3.attn.qkv.bias" = %1144 : f32[576] */
-  memcpy(outputs[65], arena + 79922688, sizeof(float) * 576);
-  /* output 66 "grad:blocks.3.attn.proj.weight" = %1138 : f32[192, 192] */
-  memcpy(outputs[66], arena + 79884288, sizeof(float) * 36864);
-  /* output 67 "grad:blocks.3.attn.proj.bias" = %1139 : f32[192] */
-  memcpy(outputs[67], arena + 79923264, sizeof(float) * 192);
-  /* output 68 "grad:blocks.3.conv.conv.0.weight" = %1133 : f32[768, 192, 1, 1] */
-  memcpy(outputs[68], arena + 79478784, sizeof(float) * 147456);
-  /* output 69 "grad:blocks.3.conv.conv.1.weight" = %1128 : f32[768] */
-  memcpy(outputs[69], arena + 79921152, sizeof(float) * 768);
-  /* output 70 "grad:blocks.3.conv.conv.1.bias" = %1129 : f32[768] */
-  memcpy(outputs[70], arena + 79921920, sizeof(float) * 768);
-  /* output 71 "grad:blocks.3.conv.conv.3.weight" = %1125 : f32[768, 1, 3, 3] */
-  memcpy(outputs[71], arena + 86704128, sizeof(float) * 6912);
-  /* output 72 "grad:blocks.3.conv.conv.4.weight" = %1122 : f32[768] */
-  memcpy(outputs[72], arena + 86711040, sizeof(float) * 768);
-  /* output 73 "grad:blocks.3.conv.conv.4.bias" = %1123 : f32[768] */
-  memcpy(outputs[73], arena + 86711808, sizeof(float) * 768);
-  /* output 74 "grad:blocks.3.conv.conv.6.fc.0.weight" = %1115 : f32[192, 768] */
-  memcpy(outputs[74], arena + 87005952, sizeof(float) * 147456);
-  /* output 75 "grad:blocks.3.conv.conv.6.fc.0.bias" = %1116 : f32[192] */
-  memcpy(outputs[75], arena + 87184896, sizeof(float) * 192);
-  /* output 76 "grad:blocks.3.conv.conv.6.fc.2.weight" = %1110 : f32[768, 192] */
-  memcpy(outputs[76], arena + 86858496, sizeof(float) * 147456);
-  /* output 77 "grad:blocks.3.conv.conv.6.fc.2.bias" = %1111 : f32[768] */
-  memcpy(outputs[77], arena + 87184128, sizeof(float) * 768);
-  /* output 78 "grad:blocks.3.conv.conv.7.weight" = %1105 : f32[192, 768, 1, 1] */
-  memcpy(outputs[78], arena + 103710720, sizeof(float) * 147456);
-  /* output 79 "grad:blocks.3.conv.conv.8.weight" = %1100 : f32[192] */
-  memcpy(outputs[79], arena + 104008320, sizeof(float) * 192);
-  /* output 80 "grad:blocks.3.conv.conv.8.bias" = %1101 : f32[192] */
-  memcpy(outputs[80], arena + 104008512, sizeof(float) * 192);
-  /* output 81 "grad:blocks.4.norm1.weight" = %1093 : f32[192] */
-  memcpy(outputs[81], arena + 104008128, sizeof(float) * 192);
-  /* output 82 "grad:blocks.4.norm1.bias" = %1091 : f32[192] */
-  memcpy(outputs[82], arena + 104007936, sizeof(float) * 192);
-  /* output 83 "grad:blocks.4.attn.qkv.weight" = %1089 : f32[576, 192] */
-  memcpy(outputs[83], arena + 103858176, sizeof(float) * 110592);
-  /* output 84 "grad:blocks.4.attn.qkv.bias" = %1090 : f32[576] */
-  memcpy(outputs[84], arena + 104007168, sizeof(float) * 576);
-  /* output 85 "grad:blocks.4.attn.proj.weight" = %1084 : f32[192, 192] */
-  memcpy(outputs[85], arena + 103968768, sizeof(float) * 36864);
-  /* output 86 "grad:blocks.4.attn.proj.bias" = %1085 : f32[192] */
-  memcpy(outputs[86], arena + 104007744, sizeof(float) * 192);
-  /* output 87 "grad:blocks.4.conv.conv.0.weight" = %1079 : f32[768, 192, 1, 1] */
-  memcpy(outputs[87], arena + 103563264, sizeof(float) * 147456);
-  /* output 88 "grad:blocks.4.conv.conv.1.weight" = %1074 : f32[768] */
-  memcpy(outputs[88], arena + 104005632, sizeof(float) * 768);
-  /* output 89 "grad:blocks.4.conv.conv.1.bias" = %1075 : f32[768] */
-  memcpy(outputs[89], arena + 104006400, sizeof(float) * 768);
-  /* output 90 "grad:blocks.4.conv.conv.3.weight" = %1071 : f32[768, 1, 3, 3] */
-  memcpy(outputs[90], arena + 110788608, sizeof(float) * 6912);
-  /* output 91 "grad:blocks.4.conv.conv.4.weight" = %1068 : f32[768] */
-  memcpy(outputs[91], arena + 110795520, sizeof(float) * 768);
-  /* output 92 "grad:blocks.4.conv.conv.4.bias" = %1069 : f32[768] */
-  memcpy(outputs[92], arena + 110796288, sizeof(float) * 768);
-  /* output 93 "grad:blocks.4.conv.conv.6.fc.0.weight" = %1061 : f32[192, 768] */
-  memcpy(outputs[93], arena + 111090432, sizeof(float) * 147456);
-  /* output 94 "grad:blocks.4.conv.conv.6.fc.0.bias" = %1062 : f32[192] */
-  memcpy(outputs[94], arena + 111269376, sizeof(float) * 192);
-  /* output 95 "grad:blocks.4.conv.conv.6.fc.2.weight" = %1056 : f32[768, 192] */
-  memcpy(outputs[95], arena + 110942976, sizeof(float) * 147456);
-  /* output 96 "grad:blocks.4.conv.conv.6.fc.2.bias" = %1057 : f32[768] */
-  memcpy(outputs[96], arena + 111268608, sizeof(float) * 768);
-  /* output 97 "grad:blocks.4.conv.conv.7.weight" = %1051 : f32[192, 768, 1, 1] */
-  memcpy(outputs[97], arena + 127795200, sizeof(float) * 147456);
-  /* output 98 "grad:blocks.4.conv.conv.8.weight" = %1046 : f32[192] */
-  memcpy(outputs[98], arena + 128092800, sizeof(float) * 192);
-  /* output 99 "grad:blocks.4.conv.conv.8.bias" = %1047 : f32[192] */
-  memcpy(outputs[99], arena + 128092992, sizeof(float) * 192);
-  /* output 100 "grad:blocks.5.norm1.weight" = %1039 : f32[192] */
-  memcpy(outputs[100], arena + 128092608, sizeof(float) * 192);
-  /* output 101 "grad:blocks.5.norm1.bias" = %1037 : f32[192] */
-  memcpy(outputs[101], arena + 128092416, sizeof(float) * 192);
-  /* output 102 "grad:blocks.5.attn.qkv.weight" = %1035 : f32[576, 192] */
-  memcpy(outputs[102], arena + 127942656, sizeof(float) * 110592);
-  /* output 103 "grad:blocks.5.attn.qkv.bias" = %1036 : f32[576] */
-  memcpy(outputs[103], arena + 128091648, sizeof(float) * 576);
-  /* output 104 "grad:blocks.5.attn.proj.weight" = %1030 : f32[192, 192] */
-  memcpy(outputs[104], arena + 128053248, sizeof(float) * 36864);
-  /* output 105 "grad:blocks.5.attn.proj.bias" = %1031 : f32[192] */
-  memcpy(outputs[105], arena + 128092224, sizeof(float) * 192);
-  /* output 106 "grad:blocks.5.conv.conv.0.weight" = %1025 : f32[768, 192, 1, 1] */
-  memcpy(outputs[106], arena + 127647744, sizeof(float) * 147456);
-  /* output 107 "grad:blocks.5.conv.conv.1.weight" = %1020 : f32[768] */
-  memcpy(outputs[107], arena + 128090112, sizeof(float) * 768);
-  /* output 108 "grad:blocks.5.conv.conv.1.bias" = %1021 : f32[768] */
-  memcpy(outputs[108], arena + 128090880, sizeof(float) * 768);
-  /* output 109 "grad:blocks.5.conv.conv.3.weight" = %1017 : f32[768, 1, 3, 3] */
-  memcpy(outputs[109], arena + 134873088, sizeof(float) * 6912);
-  /* output 110 "grad:blocks.5.conv.conv.4.weight" = %1014 : f32[768] */
-  memcpy(outputs[110], arena + 134880000, sizeof(float) * 768);
-  /* output 111 "grad:blocks.5.conv.conv.4.bias" = %1015 : f32[768] */
-  memcpy(outputs[111], arena + 134880768, sizeof(float) * 768);
-  /* output 112 "grad:blocks.5.conv.conv.6.fc.0.weight" = %1007 : f32[192, 768] */
-  memcpy(outputs[112], arena + 135174912, sizeof(float) * 147456);
-  /* output 113 "grad:blocks.5.conv.conv.6.fc.0.bias" = %1008 : f32[192] */
-  memcpy(outputs[113], arena + 135353856, sizeof(float) * 192);
-  /* output 114 "grad:blocks.5.conv.conv.6.fc.2.weight" = %1002 : f32[768, 192] */
-  memcpy(outputs[114], arena + 135027456, sizeof(float) * 147456);
-  /* output 115 "grad:blocks.5.conv.conv.6.fc.2.bias" = %1003 : f32[768] */
-  memcpy(outputs[115], arena + 135353088, sizeof(float) * 768);
-  /* output 116 "grad:blocks.5.conv.conv.7.weight" = %997 : f32[192, 768, 1, 1] */
-  memcpy(outputs[116], arena + 151879680, sizeof(float) * 147456);
-  /* output 117 "grad:blocks.5.conv.conv.8.weight" = %992 : f32[192] */
-  memcpy(outputs[117], arena + 152177280, sizeof(float) * 192);
-  /* output 118 "grad:blocks.5.conv.conv.8.bias" = %993 : f32[192] */
-  memcpy(outputs[118], arena + 152177472, sizeof(float) * 192);
-  /* output 119 "grad:blocks.6.norm1.weight" = %985 : f32[192] */
-  memcpy(outputs[119], arena + 152177088, sizeof(float) * 192);
-  /* output 120 "grad:blocks.6.norm1.bias" = %983 : f32[192] */
-  memcpy(outputs[120], arena + 152176896, sizeof(float) * 192);
-  /* output 121 "grad:blocks.6.attn.qkv.weight" = %981 : f32[576, 192] */
-  memcpy(outputs[121], arena + 152027136, sizeof(float) * 110592);
-  /* output 122 "grad:blocks.6.attn.qkv.bias" = %982 : f32[576] */
-  memcpy(outputs[122], arena + 152176128, sizeof(float) * 576);
-  /* output 123 "grad:blocks.6.attn.proj.weight" = %976 : f32[192, 192] */
-  memcpy(outputs[123], arena + 152137728, sizeof(float) * 36864);
-  /* output 124 "grad:blocks.6.attn.proj.bias" = %977 : f32[192] */
-  memcpy(outputs[124], arena + 152176704, sizeof(float) * 192);
-  /* output 125 "grad:blocks.6.conv.conv.0.weight" = %971 : f32[768, 192, 1, 1] */
-  memcpy(outputs[125], arena + 151732224, sizeof(float) * 147456);
-  /* output 126 "grad:blocks.6.conv.conv.1.weight" = %966 : f32[768] */
-  memcpy(outputs[126], arena + 152174592, sizeof(float) * 768);
-  /* output 127 "grad:blocks.6.conv.conv.1.bias" = %967 : f32[768] */
-  memcpy(outputs[127], arena + 152175360, sizeof(float) * 768);
-  /* output 128 "grad:blocks.6.conv.conv.3.weight" = %963 : f32[768, 1, 3, 3] */
-  memcpy(outputs[128], arena + 158957568, sizeof(float) * 6912);
-  /* output 129 "grad:blocks.6.conv.conv.4.weight" = %960 : f32[768] */
-  memcpy(outputs[129], arena + 158964480, sizeof(float) * 768);
-  /* output 130 "grad:blocks.6.conv.conv.4.bias" = %961 : f32[768] */
-  memcpy(outputs[130], arena + 158965248, sizeof(float) * 768);
-  /* output 131 "grad:blocks.6.conv.conv.6.fc.0.weight" = %953 : f32[192, 768] */
-  memcpy(outputs[131], arena + 159259392, sizeof(float) * 147456);
-  /* output 132 "grad:blocks.6.conv.conv.6.fc.0.bias" = %954 : f32[192] */
-  memcpy(outputs[132], arena + 159438336, sizeof(float) * 192);
-  /* output 133 "grad:blocks.6.conv.conv.6.fc.2.weight" = %948 : f32[768, 192] */
-  memcpy(outputs[133], arena + 159111936, sizeof(float) * 147456);
-  /* output 134 "grad:blocks.6.conv.conv.6.fc.2.bias" = %949 : f32[768] */
-  memcpy(outputs[134], arena + 159437568, sizeof(float) * 768);
-  /* output 135 "grad:blocks.6.conv.conv.7.weight" = %943 : f32[192, 768, 1, 1] */
-  memcpy(outputs[135], arena + 175964160, sizeof(float) * 147456);
-  /* output 136 "grad:blocks.6.conv.conv.8.weight" = %938 : f32[192] */
-  memcpy(outputs[136], arena + 176261760, sizeof(float) * 192);
-  /* output 137 "grad:blocks.6.conv.conv.8.bias" = %939 : f32[192] */
-  memcpy(outputs[137], arena + 176261952, sizeof(float) * 192);
-  /* output 138 "grad:blocks.7.norm1.weight" = %931 : f32[192] */
-  memcpy(outputs[138], arena + 176261568, sizeof(float) * 192);
-  /* output 139 "grad:blocks.7.norm1.bias" = %929 : f32[192] */
-  memcpy(outputs[139], arena + 176261376, sizeof(float) * 192);
-  /* output 140 "grad:blocks.7.attn.qkv.weight" = %927 : f32[576, 192] */
-  memcpy(outputs[140], arena + 176111616, sizeof(float) * 110592);
-  /* output 141 "grad:blocks.7.attn.qkv.bias" = %928 : f32[576] */
-  memcpy(outputs[141], arena + 176260608, sizeof(float) * 576);
-  /* output 142 "grad:blocks.7.attn.proj.weight" = %922 : f32[192, 192] */
-  memcpy(outputs[142], arena + 176222208, sizeof(float) * 36864);
-  /* output 143 "grad:blocks.7.attn.proj.bias" = %923 : f32[192] */
-  memcpy(outputs[143], arena + 176261184, sizeof(float) * 192);
-  /* output 144 "grad:blocks.7.conv.conv.0.weight" = %917 : f32[768, 192, 1, 1] */
-  memcpy(outputs[144], arena + 175816704, sizeof(float) * 147456);
-  /* output 145 "grad:blocks.7.conv.conv.1.weight" = %912 : f32[768] */
-  memcpy(outputs[145], arena + 176259072, sizeof(float) * 768);
-  /* output 146 "grad:blocks.7.conv.conv.1.bias" = %913 : f32[768] */
-  memcpy(outputs[146], arena + 176259840, sizeof(float) * 768);
-  /* output 147 "grad:blocks.7.conv.conv.3.weight" = %909 : f32[768, 1, 3, 3] */
-  memcpy(outputs[147], arena + 183042048, sizeof(float) * 6912);
-  /* output 148 "grad:blocks.7.conv.conv.4.weight" = %906 : f32[768] */
-  memcpy(outputs[148], arena + 183048960, sizeof(float) * 768);
-  /* output 149 "grad:blocks.7.conv.conv.4.bias" = %907 : f32[768] */
-  memcpy(outputs[149], arena + 183049728, sizeof(float) * 768);
-  /* output 150 "grad:blocks.7.conv.conv.6.fc.0.weight" = %899 : f32[192, 768] */
-  memcpy(outputs[150], arena + 183343872, sizeof(float) * 147456);
-  /* output 151 "grad:blocks.7.conv.conv.6.fc.0.bias" = %900 : f32[192] */
-  memcpy(outputs[151], arena + 183522816, sizeof(float) * 192);
-  /* output 152 "grad:blocks.7.conv.conv.6.fc.2.weight" = %894 : f32[768, 192] */
-  memcpy(outputs[152], arena + 183196416, sizeof(float) * 147456);
-  /* output 153 "grad:blocks.7.conv.conv.6.fc.2.bias" = %895 : f32[768] */
-  memcpy(outputs[153], arena + 183522048, sizeof(float) * 768);
-  /* output 154 "grad:blocks.7.conv.conv.7.weight" = %889 : f32[192, 768, 1, 1] */
-  memcpy(outputs[154], arena + 200048640, sizeof(float) * 147456);
-  /* output 155 "grad:blocks.7.conv.conv.8.weight" = %884 : f32[192] */
-  memcpy(outputs[155], arena + 200346240, sizeof(float) * 192);
-  /* output 156 "grad:blocks.7.conv.conv.8.bias" = %885 : f32[192] */
-  memcpy(outputs[156], arena + 200346432, sizeof(float) * 192);
-  /* output 157 "grad:blocks.8.norm1.weight" = %877 : f32[192] */
-  memcpy(outputs[157], arena + 200346048, sizeof(float) * 192);
-  /* output 158 "grad:blocks.8.norm1.bias" = %875 : f32[192] */
-  memcpy(outputs[158], arena + 200345856, sizeof(float) * 192);
-  /* output 159 "grad:blocks.8.attn.qkv.weight" = %873 : f32[576, 192] */
-  memcpy(outputs[159], arena + 200196096, sizeof(float) * 110592);
-  /* output 160 "grad:blocks.8.attn.qkv.bias" = %874 : f32[576] */
-  memcpy(outputs[160], arena + 200345088, sizeof(float) * 576);
-  /* output 161 "grad:blocks.8.attn.proj.weight" = %868 : f32[192, 192] */
-  memcpy(outputs[161], arena + 200306688, sizeof(float) * 36864);
-  /* output 162 "grad:blocks.8.attn.proj.bias" = %869 : f32[192] */
-  memcpy(outputs[162], arena + 200345664, sizeof(float) * 192);
-  /* output 163 "grad:blocks.8.conv.conv.0.weight" = %863 : f32[768, 192, 1, 1] */
-  memcpy(outputs[163], arena + 199901184, sizeof(float) * 147456);
-  /* output 164 "grad:blocks.8.conv.conv.1.weight" = %858 : f32[768] */
-  memcpy(outputs[164], arena + 200343552, sizeof(float) * 768);
-  /* output 165 "grad:blocks.8.conv.conv.1.bias" = %859 : f32[768] */
-  memcpy(outputs[165], arena + 200344320, sizeof(float) * 768);
-  /* output 166 "grad:blocks.8.conv.conv.3.weight" = %855 : f32[768, 1, 3, 3] */
-  memcpy(outputs[166], arena + 207126528, sizeof(float) * 6912);
-  /* output 167 "grad:blocks.8.conv.conv.4.weight" = %852 : f32[768] */
-  memcpy(outputs[167], arena + 207133440, sizeof(float) * 768);
-  /* output 168 "grad:blocks.8.conv.conv.4.bias" = %853 : f32[768] */
-  memcpy(outputs[168], arena + 207134208, sizeof(float) * 768);
-  /* output 169 "grad:blocks.8.conv.conv.6.fc.0.weight" = %845 : f32[192, 768] */
-  memcpy(outputs[169], arena + 207428352, sizeof(float) * 147456);
-  /* output 170 "grad:blocks.8.conv.conv.6.fc.0.bias" = %846 : f32[192] */
-  memcpy(outputs[170], arena + 207607296, sizeof(float) * 192);
-  /* output 171 "grad:blocks.8.conv.conv.6.fc.2.weight" = %840 : f32[768, 192] */
-  memcpy(outputs[171], arena + 207280896, sizeof(float) * 147456);
-  /* output 172 "grad:blocks.8.conv.conv.6.fc.2.bias" = %841 : f32[768] */
-  memcpy(outputs[172], arena + 207606528, sizeof(float) * 768);
-  /* output 173 "grad:blocks.8.conv.conv.7.weight" = %835 : f32[192, 768, 1, 1] */
-  memcpy(outputs[173], arena + 224133120, sizeof(float) * 147456);
-  /* output 174 "grad:blocks.8.conv.conv.8.weight" = %830 : f32[192] */
-  memcpy(outputs[174], arena + 224430720, sizeof(float) * 192);
-  /* output 175 "grad:blocks.8.conv.conv.8.bias" = %831 : f32[192] */
-  memcpy(outputs[175], arena + 224430912, sizeof(float) * 192);
-  /* output 176 "grad:blocks.9.norm1.weight" = %823 : f32[192] */
-  memcpy(outputs[176], arena + 224430528, sizeof(float) * 192);
-  /* output 177 "grad:blocks.9.norm1.bias" = %821 : f32[192] */
-  memcpy(outputs[177], arena + 224430336, sizeof(float) * 192);
-  /* output 178 "grad:blocks.9.attn.qkv.weight" = %819 : f32[576, 192] */
-  memcpy(outputs[178], arena + 224280576, sizeof(float) * 110592);
-  /* output 179 "grad:blocks.9.attn.qkv.bias" = %820 : f32[576] */
-  memcpy(outputs[179], arena + 224429568, sizeof(float) * 576);
-  /* output 180 "grad:blocks.9.attn.proj.weight" = %814 : f32[192, 192] */
-  memcpy(outputs[180], arena + 224391168, sizeof(float) * 36864);
-  /* output 181 "grad:blocks.9.attn.proj.bias" = %815 : f32[192] */
-  memcpy(outputs[181], arena + 224430144, sizeof(float) * 192);
-  /* output 182 "grad:blocks.9.conv.conv.0.weight" = %809 : f32[768, 192, 1, 1] */
-  memcpy(outputs[182], arena + 223985664, sizeof(float) * 147456);
-  /* output 183 "grad:blocks.9.conv.conv.1.weight" = %804 : f32[768] */
-  memcpy(outputs[183], arena + 224428032, sizeof(float) * 768);
-  /* output 184 "grad:blocks.9.conv.conv.1.bias" = %805 : f32[768] */
-  memcpy(outputs[184], arena + 224428800, sizeof(float) * 768);
-  /* output 185 "grad:blocks.9.conv.conv.3.weight" = %801 : f32[768, 1, 3, 3] */
-  memcpy(outputs[185], arena + 231211008, sizeof(float) * 6912);
-  /* output 186 "grad:blocks.9.conv.conv.4.weight" = %798 : f32[768] */
-  memcpy(outputs[186], arena + 231217920, sizeof(float) * 768);
-  /* output 187 "grad:blocks.9.conv.conv.4.bias" = %799 : f32[768] */
-  memcpy(outputs[187], arena + 231218688, sizeof(float) * 768);
-  /* output 188 "grad:blocks.9.conv.conv.6.fc.0.weight" = %791 : f32[192, 768] */
-  memcpy(outputs[188], arena + 231512832, sizeof(float) * 147456);
-  /* output 189 "grad:blocks.9.conv.conv.6.fc.0.bias" = %792 : f32[192] */
-  memcpy(outputs[189], arena + 231691776, sizeof(float) * 192);
-  /* output 190 "grad:blocks.9.conv.conv.6.fc.2.weight" = %786 : f32[768, 192] */
-  memcpy(outputs[190], arena + 231365376, sizeof(float) * 147456);
-  /* output 191 "grad:blocks.9.conv.conv.6.fc.2.bias" = %787 : f32[768] */
-  memcpy(outputs[191], arena + 231691008, sizeof(float) * 768);
-  /* output 192 "grad:blocks.9.conv.conv.7.weight" = %781 : f32[192, 768, 1, 1] */
-  memcpy(outputs[192], arena + 248217600, sizeof(float) * 147456);
-  /* output 193 "grad:blocks.9.conv.conv.8.weight" = %776 : f32[192] */
-  memcpy(outputs[193], arena + 248515200, sizeof(float) * 192);
-  /* output 194 "grad:blocks.9.conv.conv.8.bias" = %777 : f32[192] */
-  memcpy(outputs[194], arena + 248515392, sizeof(float) * 192);
-  /* output 195 "grad:blocks.10.norm1.weight" = %769 : f32[192] */
-  memcpy(outputs[195], arena + 248515008, sizeof(float) * 192);
+  /* output 0 "loss" = %655 : f32[1] */
+  memcpy(outputs[0], arena + 434167344, sizeof(float) * 1);
+  /* output 1 "grad:patch_embed.proj.weight" = %1297 : f32[192, 3, 16, 16] */
+  memcpy(outputs[1], arena + 6021120, sizeof(float) * 147456);
+  /* output 2 "grad:patch_embed.proj.bias" = %1296 : f32[192] */
+  memcpy(outputs[2], arena, sizeof(float) * 192);
+  /* output 3 "grad:cls_token" = %1293 : f32[1, 1, 192] */
+  memcpy(outputs[3], arena + 6206784, sizeof(float) * 192);
+  /* output 4 "grad:pos_embed" = %1290 : f32[1, 197, 192] */
+  memcpy(outputs[4], arena + 6168576, sizeof(float) * 37824);
+  /* output 5 "grad:blocks.0.norm1.weight" = %1287 : f32[192] */
+  memcpy(outputs[5], arena + 6206592, sizeof(float) * 192);
+  /* output 6 "grad:blocks.0.norm1.bias" = %1286 : f32[192] */
+  memcpy(outputs[6], arena + 6206400, sizeof(float) * 192);
+  /* output 7 "grad:blocks.0.attn.qkv.weight" = %1284 : f32[576, 192] */
+  memcpy(outputs[7], arena + 9805824, sizeof(float) * 110592);
+  /* output 8 "grad:blocks.0.attn.qkv.bias" = %1285 : f32[576] */
+  memcpy(outputs[8], arena + 9954816, sizeof(float) * 576);
+  /* output 9 "grad:blocks.0.attn.proj.weight" = %1279 : f32[192, 192] */
+  memcpy(outputs[9], arena + 9916416, sizeof(float) * 36864);
+  /* output 10 "grad:blocks.0.attn.proj.bias" = %1280 : f32[192] */
+  memcpy(outputs[10], arena + 9955392, sizeof(float) * 192);
+  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %1275 : f32[768, 192, 1, 1] */
+  memcpy(outputs[11], arena + 9658368, sizeof(float) * 147456);
+  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %1270 : f32[768] */
+  memcpy(outputs[12], arena + 9953280, sizeof(float) * 768);
+  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %1271 : f32[768] */
+  memcpy(outputs[13], arena + 9954048, sizeof(float) * 768);
+  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %1267 : f32[768, 1, 3, 3] */
+  memcpy(outputs[14], arena + 19267584, sizeof(float) * 6912);
+  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %1264 : f32[768] */
+  memcpy(outputs[15], arena + 19274496, sizeof(float) * 768);
+  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %1265 : f32[768] */
+  memcpy(outputs[16], arena + 19275264, sizeof(float) * 768);
+  /* output 17 "grad:blocks.0.conv.conv.6.fc.0.weight" = %1257 : f32[192, 768] */
+  memcpy(outputs[17], arena + 19569408, sizeof(float) * 147456);
+  /* output 18 "grad:blocks.0.conv.conv.6.fc.0.bias" = %1258 : f32[192] */
+  memcpy(outputs[18], arena + 19748352, sizeof(float) * 192);
+  /* output 19 "grad:blocks.0.conv.conv.6.fc.2.weight" = %1252 : f32[768, 192] */
+  memcpy(outputs[19], arena + 19421952, sizeof(float) * 147456);
+  /* output 20 "grad:blocks.0.conv.conv.6.fc.2.bias" = %1253 : f32[768] */
+  memcpy(outputs[20], arena + 19747584, sizeof(float) * 768);
+  /* output 21 "grad:blocks.0.conv.conv.7.weight" = %1247 : f32[192, 768, 1, 1] */
+  memcpy(outputs[21], arena + 37484544, sizeof(float) * 147456);
+  /* output 22 "grad:blocks.0.conv.conv.8.weight" = %1242 : f32[192] */
+  memcpy(outputs[22], arena + 37782144, sizeof(float) * 192);
+  /* output 23 "grad:blocks.0.conv.conv.8.bias" = %1243 : f32[192] */
+  memcpy(outputs[23], arena + 37782336, sizeof(float) * 192);
+  /* output 24 "grad:blocks.1.norm1.weight" = %1236 : f32[192] */
+  memcpy(outputs[24], arena + 37781952, sizeof(float) * 192);
+  /* output 25 "grad:blocks.1.norm1.bias" = %1235 : f32[192] */
+  memcpy(outputs[25], arena + 37781760, sizeof(float) * 192);
+  /* output 26 "grad:blocks.1.attn.qkv.weight" = %1233 : f32[576, 192] */
+  memcpy(outputs[26], arena + 37632000, sizeof(float) * 110592);
+  /* output 27 "grad:blocks.1.attn.qkv.bias" = %1234 : f32[576] */
+  memcpy(outputs[27], arena + 37780992, sizeof(float) * 576);
+  /* output 28 "grad:blocks.1.attn.proj.weight" = %1228 : f32[192, 192] */
+  memcpy(outputs[28], arena + 37742592, sizeof(float) * 36864);
+  /* output 29 "grad:blocks.1.attn.proj.bias" = %1229 : f32[192] */
+  memcpy(outputs[29], arena + 37781568, sizeof(float) * 192);
+  /* output 30 "grad:blocks.1.conv.conv.0.weight" = %1223 : f32[768, 192, 1, 1] */
+  memcpy(outputs[30], arena + 37337088, sizeof(float) * 147456);
+  /* output 31 "grad:blocks.1.conv.conv.1.weight" = %1218 : f32[768] */
+  memcpy(outputs[31], arena + 37779456, sizeof(float) * 768);
+  /* output 32 "grad:blocks.1.conv.conv.1.bias" = %1219 : f32[768] */
+  memcpy(outputs[32], arena + 37780224, sizeof(float) * 768);
+  /* output 33 "grad:blocks.1.conv.conv.3.weight" = %1215 : f32[768, 1, 3, 3] */
+  memcpy(outputs[33], arena + 43352064, sizeof(float) * 6912);
+  /* output 34 "grad:blocks.1.conv.conv.4.weight" = %1212 : f32[768] */
+  memcpy(outputs[34], arena + 43358976, sizeof(float) * 768);
+  /* output 35 "grad:blocks.1.conv.conv.4.bias" = %1213 : f32[768] */
+  memcpy(outputs[35], arena + 43359744, sizeof(float) * 768);
+  /* output 36 "grad:blocks.1.conv.conv.6.fc.0.weight" = %1205 : f32[192, 768] */
+  memcpy(outputs[36], arena + 43653888, sizeof(float) * 147456);
+  /* output 37 "grad:blocks.1.conv.conv.6.fc.0.bias" = %1206 : f32[192] */
+  memcpy(outputs[37], arena + 43832832, sizeof(float) * 192);
+  /* output 38 "grad:blocks.1.conv.conv.6.fc.2.weight" = %1200 : f32[768, 192] */
+  memcpy(outputs[38], arena + 43506432, sizeof(float) * 147456);
+  /* output 39 "grad:blocks.1.conv.conv.6.fc.2.bias" = %1201 : f32[768] */
+  memcpy(outputs[39], arena + 43832064, sizeof(float) * 768);
+  /* output 40 "grad:blocks.1.conv.conv.7.weight" = %1195 : f32[192, 768, 1, 1] */
+  memcpy(outputs[40], arena + 61569024, sizeof(float) * 147456);
+  /* output 41 "grad:blocks.1.conv.conv.8.weight" = %1190 : f32[192] */
+  memcpy(outputs[41], arena + 61866624, sizeof(float) * 192);
+  /* output 42 "grad:blocks.1.conv.conv.8.bias" = %1191 : f32[192] */
+  memcpy(outputs[42], arena + 61866816, sizeof(float) * 192);
+  /* output 43 "grad:blocks.2.norm1.weight" = %1184 : f32[192] */
+  memcpy(outputs[43], arena + 61866432, sizeof(float) * 192);
+  /* output 44 "grad:blocks.2.norm1.bias" = %1183 : f32[192] */
+  memcpy(outputs[44], arena + 61866240, sizeof(float) * 192);
+  /* output 45 "grad:blocks.2.attn.qkv.weight" = %1181 : f32[576, 192] */
+  memcpy(outputs[45], arena + 61716480, sizeof(float) * 110592);
+  /* output 46 "grad:blocks.2.attn.qkv.bias" = %1182 : f32[576] */
+  memcpy(outputs[46], arena + 61865472, sizeof(float) * 576);
+  /* output 47 "grad:blocks.2.attn.proj.weight" = %1176 : f32[192, 192] */
+  memcpy(outputs[47], arena + 61827072, sizeof(float) * 36864);
+  /* output 48 "grad:blocks.2.attn.proj.bias" = %1177 : f32[192] */
+  memcpy(outputs[48], arena + 61866048, sizeof(float) * 192);
+  /* output 49 "grad:blocks.2.conv.conv.0.weight" = %1171 : f32[768, 192, 1, 1] */
+  memcpy(outputs[49], arena + 61421568, sizeof(float) * 147456);
+  /* output 50 "grad:blocks.2.conv.conv.1.weight" = %1166 : f32[768] */
+  memcpy(outputs[50], arena + 61863936, sizeof(float) * 768);
+  /* output 51 "grad:blocks.2.conv.conv.1.bias" = %1167 : f32[768] */
+  memcpy(outputs[51], arena + 61864704, sizeof(float) * 768);
+  /* output 52 "grad:blocks.2.conv.conv.3.weight" = %1163 : f32[768, 1, 3, 3] */
+  memcpy(outputs[52], arena + 67436544, sizeof(float) * 6912);
+  /* output 53 "grad:blocks.2.conv.conv.4.weight" = %1160 : f32[768] */
+  memcpy(outputs[53], arena + 67443456, sizeof(float) * 768);
+  /* output 54 "grad:blocks.2.conv.conv.4.bias" = %1161 : f32[768] */
+  memcpy(outputs[54], arena + 67444224, sizeof(float) * 768);
+  /* output 55 "grad:blocks.2.conv.conv.6.fc.0.weight" = %1153 : f32[192, 768] */
+  memcpy(outputs[55], arena + 67738368, sizeof(float) * 147456);
+  /* output 56 "grad:blocks.2.conv.conv.6.fc.0.bias" = %1154 : f32[192] */
+  memcpy(outputs[56], arena + 67917312, sizeof(float) * 192);
+  /* output 57 "grad:blocks.2.conv.conv.6.fc.2.weight" = %1148 : f32[768, 192] */
+  memcpy(outputs[57], arena + 67590912, sizeof(float) * 147456);
+  /* output 58 "grad:blocks.2.conv.conv.6.fc.2.bias" = %1149 : f32[768] */
+  memcpy(outputs[58], arena + 67916544, sizeof(float) * 768);
+  /* output 59 "grad:blocks.2.conv.conv.7.weight" = %1143 : f32[192, 768, 1, 1] */
+  memcpy(outputs[59], arena + 85653504, sizeof(float) * 147456);
+  /* output 60 "grad:blocks.2.conv.conv.8.weight" = %1138 : f32[192] */
+  memcpy(outputs[60], arena + 85951104, sizeof(float) * 192);
+  /* output 61 "grad:blocks.2.conv.conv.8.bias" = %1139 : f32[192] */
+  memcpy(outputs[61], arena + 85951296, sizeof(float) * 192);
+  /* output 62 "grad:blocks.3.norm1.weight" = %1132 : f32[192] */
+  memcpy(outputs[62], arena + 85950912, sizeof(float) * 192);
+  /* output 63 "grad:blocks.3.norm1.bias" = %1131 : f32[192] */
+  memcpy(outputs[63], arena + 85950720, sizeof(float) * 192);
+  /* output 64 "grad:blocks.3.attn.qkv.weight" = %1129 : f32[576, 192] */
+  memcpy(outputs[64], arena + 85800960, sizeof(float) * 110592);
+  /* output 65 "grad:blocks.3.attn.qkv.bias" = %1130 : f32[576] */
+  memcpy(outputs[65], arena + 85949952, sizeof(float) * 576);
+  /* output 66 "grad:blocks.3.attn.proj.weight" = %1124 : f32[192, 192] */
+  memcpy(outputs[66], arena + 85911552, sizeof(float) * 36864);
+  /* output 67 "grad:blocks.3.attn.proj.bias" = %1125 : f32[192] */
+  memcpy(outputs[67], arena + 85950528, sizeof(float) * 192);
+  /* output 68 "grad:blocks.3.conv.conv.0.weight" = %1119 : f32[768, 192, 1, 1] */
+  memcpy(outputs[68], arena + 85506048, sizeof(float) * 147456);
+  /* output 69 "grad:blocks.3.conv.conv.1.weight" = %1114 : f32[768] */
+  memcpy(outputs[69], arena + 85948416, sizeof(float) * 768);
+  /* output 70 "grad:blocks.3.conv.conv.1.bias" = %1115 : f32[768] */
+  memcpy(outputs[70], arena + 85949184, sizeof(float) * 768);
+  /* output 71 "grad:blocks.3.conv.conv.3.weight" = %1111 : f32[768, 1, 3, 3] */
+  memcpy(outputs[71], arena + 91521024, sizeof(float) * 6912);
+  /* output 72 "grad:blocks.3.conv.conv.4.weight" = %1108 : f32[768] */
+  memcpy(outputs[72], arena + 91527936, sizeof(float) * 768);
+  /* output 73 "grad:blocks.3.conv.conv.4.bias" = %1109 : f32[768] */
+  memcpy(outputs[73], arena + 91528704, sizeof(float) * 768);
+  /* output 74 "grad:blocks.3.conv.conv.6.fc.0.weight" = %1101 : f32[192, 768] */
+  memcpy(outputs[74], arena + 91822848, sizeof(float) * 147456);
+  /* output 75 "grad:blocks.3.conv.conv.6.fc.0.bias" = %1102 : f32[192] */
+  memcpy(outputs[75], arena + 92001792, sizeof(float) * 192);
+  /* output 76 "grad:blocks.3.conv.conv.6.fc.2.weight" = %1096 : f32[768, 192] */
+  memcpy(outputs[76], arena + 91675392, sizeof(float) * 147456);
+  /* output 77 "grad:blocks.3.conv.conv.6.fc.2.bias" = %1097 : f32[768] */
+  memcpy(outputs[77], arena + 92001024, sizeof(float) * 768);
+  /* output 78 "grad:blocks.3.conv.conv.7.weight" = %1091 : f32[192, 768, 1, 1] */
+  memcpy(outputs[78], arena + 109737984, sizeof(float) * 147456);
+  /* output 79 "grad:blocks.3.conv.conv.8.weight" = %1086 : f32[192] */
+  memcpy(outputs[79], arena + 110035584, sizeof(float) * 192);
+  /* output 80 "grad:blocks.3.conv.conv.8.bias" = %1087 : f32[192] */
+  memcpy(outputs[80], arena + 110035776, sizeof(float) * 192);
+  /* output 81 "grad:blocks.4.norm1.weight" = %1080 : f32[192] */
+  memcpy(outputs[81], arena + 110035392, sizeof(float) * 192);
+  /* output 82 "grad:blocks.4.norm1.bias" = %1079 : f32[192] */
+  memcpy(outputs[82], arena + 110035200, sizeof(float) * 192);
+  /* output 83 "grad:blocks.4.attn.qkv.weight" = %1077 : f32[576, 192] */
+  memcpy(outputs[83], arena + 109885440, sizeof(float) * 110592);
+  /* output 84 "grad:blocks.4.attn.qkv.bias" = %1078 : f32[576] */
+  memcpy(outputs[84], arena + 110034432, sizeof(float) * 576);
+  /* output 85 "grad:blocks.4.attn.proj.weight" = %1072 : f32[192, 192] */
+  memcpy(outputs[85], arena + 109996032, sizeof(float) * 36864);
+  /* output 86 "grad:blocks.4.attn.proj.bias" = %1073 : f32[192] */
+  memcpy(outputs[86], arena + 110035008, sizeof(float) * 192);
+  /* output 87 "grad:blocks.4.conv.conv.0.weight" = %1067 : f32[768, 192, 1, 1] */
+  memcpy(outputs[87], arena + 109590528, sizeof(float) * 147456);
+  /* output 88 "grad:blocks.4.conv.conv.1.weight" = %1062 : f32[768] */
+  memcpy(outputs[88], arena + 110032896, sizeof(float) * 768);
+  /* output 89 "grad:blocks.4.conv.conv.1.bias" = %1063 : f32[768] */
+  memcpy(outputs[89], arena + 110033664, sizeof(float) * 768);
+  /* output 90 "grad:blocks.4.conv.conv.3.weight" = %1059 : f32[768, 1, 3, 3] */
+  memcpy(outputs[90], arena + 115605504, sizeof(float) * 6912);
+  /* output 91 "grad:blocks.4.conv.conv.4.weight" = %1056 : f32[768] */
+  memcpy(outputs[91], arena + 115612416, sizeof(float) * 768);
+  /* output 92 "grad:blocks.4.conv.conv.4.bias" = %1057 : f32[768] */
+  memcpy(outputs[92], arena + 115613184, sizeof(float) * 768);
+  /* output 93 "grad:blocks.4.conv.conv.6.fc.0.weight" = %1049 : f32[192, 768] */
+  memcpy(outputs[93], arena + 115907328, sizeof(float) * 147456);
+  /* output 94 "grad:blocks.4.conv.conv.6.fc.0.bias" = %1050 : f32[192] */
+  memcpy(outputs[94], arena + 116086272, sizeof(float) * 192);
+  /* output 95 "grad:blocks.4.conv.conv.6.fc.2.weight" = %1044 : f32[768, 192] */
+  memcpy(outputs[95], arena + 115759872, sizeof(float) * 147456);
+  /* output 96 "grad:blocks.4.conv.conv.6.fc.2.bias" = %1045 : f32[768] */
+  memcpy(outputs[96], arena + 116085504, sizeof(float) * 768);
+  /* output 97 "grad:blocks.4.conv.conv.7.weight" = %1039 : f32[192, 768, 1, 1] */
+  memcpy(outputs[97], arena + 133822464, sizeof(float) * 147456);
+  /* output 98 "grad:blocks.4.conv.conv.8.weight" = %1034 : f32[192] */
+  memcpy(outputs[98], arena + 134120064, sizeof(float) * 192);
+  /* output 99 "grad:blocks.4.conv.conv.8.bias" = %1035 : f32[192] */
+  memcpy(outputs[99], arena + 134120256, sizeof(float) * 192);
+  /* output 100 "grad:blocks.5.norm1.weight" = %1028 : f32[192] */
+  memcpy(outputs[100], arena + 134119872, sizeof(float) * 192);
+  /* output 101 "grad:blocks.5.norm1.bias" = %1027 : f32[192] */
+  memcpy(outputs[101], arena + 134119680, sizeof(float) * 192);
+  /* output 102 "grad:blocks.5.attn.qkv.weight" = %1025 : f32[576, 192] */
+  memcpy(outputs[102], arena + 133969920, sizeof(float) * 110592);
+  /* output 103 "grad:blocks.5.attn.qkv.bias" = %1026 : f32[576] */
+  memcpy(outputs[103], arena + 134118912, sizeof(float) * 576);
+  /* output 104 "grad:blocks.5.attn.proj.weight" = %1020 : f32[192, 192] */
+  memcpy(outputs[104], arena + 134080512, sizeof(float) * 36864);
+  /* output 105 "grad:blocks.5.attn.proj.bias" = %1021 : f32[192] */
+  memcpy(outputs[105], arena + 134119488, sizeof(float) * 192);
+  /* output 106 "grad:blocks.5.conv.conv.0.weight" = %1015 : f32[768, 192, 1, 1] */
+  memcpy(outputs[106], arena + 133675008, sizeof(float) * 147456);
+  /* output 107 "grad:blocks.5.conv.conv.1.weight" = %1010 : f32[768] */
+  memcpy(outputs[107], arena + 134117376, sizeof(float) * 768);
+  /* output 108 "grad:blocks.5.conv.conv.1.bias" = %1011 : f32[768] */
+  memcpy(outputs[108], arena + 134118144, sizeof(float) * 768);
+  /* output 109 "grad:blocks.5.conv.conv.3.weight" = %1007 : f32[768, 1, 3, 3] */
+  memcpy(outputs[109], arena + 139689984, sizeof(float) * 6912);
+  /* output 110 "grad:blocks.5.conv.conv.4.weight" = %1004 : f32[768] */
+  memcpy(outputs[110], arena + 139696896, sizeof(float) * 768);
+  /* output 111 "grad:blocks.5.conv.conv.4.bias" = %1005 : f32[768] */
+  memcpy(outputs[111], arena + 139697664, sizeof(float) * 768);
+  /* output 112 "grad:blocks.5.conv.conv.6.fc.0.weight" = %997 : f32[192, 768] */
+  memcpy(outputs[112], arena + 139991808, sizeof(float) * 147456);
+  /* output 113 "grad:blocks.5.conv.conv.6.fc.0.bias" = %998 : f32[192] */
+  memcpy(outputs[113], arena + 140170752, sizeof(float) * 192);
+  /* output 114 "grad:blocks.5.conv.conv.6.fc.2.weight" = %992 : f32[768, 192] */
+  memcpy(outputs[114], arena + 139844352, sizeof(float) * 147456);
+  /* output 115 "grad:blocks.5.conv.conv.6.fc.2.bias" = %993 : f32[768] */
+  memcpy(outputs[115], arena + 140169984, sizeof(float) * 768);
+  /* output 116 "grad:blocks.5.conv.conv.7.weight" = %987 : f32[192, 768, 1, 1] */
+  memcpy(outputs[116], arena + 157906944, sizeof(float) * 147456);
+  /* output 117 "grad:blocks.5.conv.conv.8.weight" = %982 : f32[192] */
+  memcpy(outputs[117], arena + 158204544, sizeof(float) * 192);
+  /* output 118 "grad:blocks.5.conv.conv.8.bias" = %983 : f32[192] */
+  memcpy(outputs[118], arena + 158204736, sizeof(float) * 192);
+  /* output 119 "grad:blocks.6.norm1.weight" = %976 : f32[192] */
+  memcpy(outputs[119], arena + 158204352, sizeof(float) * 192);
+  /* output 120 "grad:blocks.6.norm1.bias" = %975 : f32[192] */
+  memcpy(outputs[120], arena + 158204160, sizeof(float) * 192);
+  /* output 121 "grad:blocks.6.attn.qkv.weight" = %973 : f32[576, 192] */
+  memcpy(outputs[121], arena + 158054400, sizeof(float) * 110592);
+  /* output 122 "grad:blocks.6.attn.qkv.bias" = %974 : f32[576] */
+  memcpy(outputs[122], arena + 158203392, sizeof(float) * 576);
+  /* output 123 "grad:blocks.6.attn.proj.weight" = %968 : f32[192, 192] */
+  memcpy(outputs[123], arena + 158164992, sizeof(float) * 36864);
+  /* output 124 "grad:blocks.6.attn.proj.bias" = %969 : f32[192] */
+  memcpy(outputs[124], arena + 158203968, sizeof(float) * 192);
+  /* output 125 "grad:blocks.6.conv.conv.0.weight" = %963 : f32[768, 192, 1, 1] */
+  memcpy(outputs[125], arena + 157759488, sizeof(float) * 147456);
+  /* output 126 "grad:blocks.6.conv.conv.1.weight" = %958 : f32[768] */
+  memcpy(outputs[126], arena + 158201856, sizeof(float) * 768);
+  /* output 127 "grad:blocks.6.conv.conv.1.bias" = %959 : f32[768] */
+  memcpy(outputs[127], arena + 158202624, sizeof(float) * 768);
+  /* output 128 "grad:blocks.6.conv.conv.3.weight" = %955 : f32[768, 1, 3, 3] */
+  memcpy(outputs[128], arena + 163774464, sizeof(float) * 6912);
+  /* output 129 "grad:blocks.6.conv.conv.4.weight" = %952 : f32[768] */
+  memcpy(outputs[129], arena + 163781376, sizeof(float) * 768);
+  /* output 130 "grad:blocks.6.conv.conv.4.bias" = %953 : f32[768] */
+  memcpy(outputs[130], arena + 163782144, sizeof(float) * 768);
+  /* output 131 "grad:blocks.6.conv.conv.6.fc.0.weight" = %945 : f32[192, 768] */
+  memcpy(outputs[131], arena + 164076288, sizeof(float) * 147456);
+  /* output 132 "grad:blocks.6.conv.conv.6.fc.0.bias" = %946 : f32[192] */
+  memcpy(outputs[132], arena + 164255232, sizeof(float) * 192);
+  /* output 133 "grad:blocks.6.conv.conv.6.fc.2.weight" = %940 : f32[768, 192] */
+  memcpy(outputs[133], arena + 163928832, sizeof(float) * 147456);
+  /* output 134 "grad:blocks.6.conv.conv.6.fc.2.bias" = %941 : f32[768] */
+  memcpy(outputs[134], arena + 164254464, sizeof(float) * 768);
+  /* output 135 "grad:blocks.6.conv.conv.7.weight" = %935 : f32[192, 768, 1, 1] */
+  memcpy(outputs[135], arena + 181991424, sizeof(float) * 147456);
+  /* output 136 "grad:blocks.6.conv.conv.8.weight" = %930 : f32[192] */
+  memcpy(outputs[136], arena + 182289024, sizeof(float) * 192);
+  /* output 137 "grad:blocks.6.conv.conv.8.bias" = %931 : f32[192] */
+  memcpy(outputs[137], arena + 182289216, sizeof(float) * 192);
+  /* output 138 "grad:blocks.7.norm1.weight" = %924 : f32[192] */
+  memcpy(outputs[138], arena + 182288832, sizeof(float) * 192);
+  /* output 139 "grad:blocks.7.norm1.bias" = %923 : f32[192] */
+  memcpy(outputs[139], arena + 182288640, sizeof(float) * 192);
+  /* output 140 "grad:blocks.7.attn.qkv.weight" = %921 : f32[576, 192] */
+  memcpy(outputs[140], arena + 182138880, sizeof(float) * 110592);
+  /* output 141 "grad:blocks.7.attn.qkv.bias" = %922 : f32[576] */
+  memcpy(outputs[141], arena + 182287872, sizeof(float) * 576);
+  /* output 142 "grad:blocks.7.attn.proj.weight" = %916 : f32[192, 192] */
+  memcpy(outputs[142], arena + 182249472, sizeof(float) * 36864);
+  /* output 143 "grad:blocks.7.attn.proj.bias" = %917 : f32[192] */
+  memcpy(outputs[143], arena + 182288448, sizeof(float) * 192);
+  /* output 144 "grad:blocks.7.conv.conv.0.weight" = %911 : f32[768, 192, 1, 1] */
+  memcpy(outputs[144], arena + 181843968, sizeof(float) * 147456);
+  /* output 145 "grad:blocks.7.conv.conv.1.weight" = %906 : f32[768] */
+  memcpy(outputs[145], arena + 182286336, sizeof(float) * 768);
+  /* output 146 "grad:blocks.7.conv.conv.1.bias" = %907 : f32[768] */
+  memcpy(outputs[146], arena + 182287104, sizeof(float) * 768);
+  /* output 147 "grad:blocks.7.conv.conv.3.weight" = %903 : f32[768, 1, 3, 3] */
+  memcpy(outputs[147], arena + 187858944, sizeof(float) * 6912);
+  /* output 148 "grad:blocks.7.conv.conv.4.weight" = %900 : f32[768] */
+  memcpy(outputs[148], arena + 187865856, sizeof(float) * 768);
+  /* output 149 "grad:blocks.7.conv.conv.4.bias" = %901 : f32[768] */
+  memcpy(outputs[149], arena + 187866624, sizeof(float) * 768);
+  /* output 150 "grad:blocks.7.conv.conv.6.fc.0.weight" = %893 : f32[192, 768] */
+  memcpy(outputs[150], arena + 188160768, sizeof(float) * 147456);
+  /* output 151 "grad:blocks.7.conv.conv.6.fc.0.bias" = %894 : f32[192] */
+  memcpy(outputs[151], arena + 188339712, sizeof(float) * 192);
+  /* output 152 "grad:blocks.7.conv.conv.6.fc.2.weight" = %888 : f32[768, 192] */
+  memcpy(outputs[152], arena + 188013312, sizeof(float) * 147456);
+  /* output 153 "grad:blocks.7.conv.conv.6.fc.2.bias" = %889 : f32[768] */
+  memcpy(outputs[153], arena + 188338944, sizeof(float) * 768);
+  /* output 154 "grad:blocks.7.conv.conv.7.weight" = %883 : f32[192, 768, 1, 1] */
+  memcpy(outputs[154], arena + 206075904, sizeof(float) * 147456);
+  /* output 155 "grad:blocks.7.conv.conv.8.weight" = %878 : f32[192] */
+  memcpy(outputs[155], arena + 206373504, sizeof(float) * 192);
+  /* output 156 "grad:blocks.7.conv.conv.8.bias" = %879 : f32[192] */
+  memcpy(outputs[156], arena + 206373696, sizeof(float) * 192);
+  /* output 157 "grad:blocks.8.norm1.weight" = %872 : f32[192] */
+  memcpy(outputs[157], arena + 206373312, sizeof(float) * 192);
+  /* output 158 "grad:blocks.8.norm1.bias" = %871 : f32[192] */
+  memcpy(outputs[158], arena + 206373120, sizeof(float) * 192);
+  /* output 159 "grad:blocks.8.attn.qkv.weight" = %869 : f32[576, 192] */
+  memcpy(outputs[159], arena + 206223360, sizeof(float) * 110592);
+  /* output 160 "grad:blocks.8.attn.qkv.bias" = %870 : f32[576] */
+  memcpy(outputs[160], arena + 206372352, sizeof(float) * 576);
+  /* output 161 "grad:blocks.8.attn.proj.weight" = %864 : f32[192, 192] */
+  memcpy(outputs[161], arena + 206333952, sizeof(float) * 36864);
+  /* output 162 "grad:blocks.8.attn.proj.bias" = %865 : f32[192] */
+  memcpy(outputs[162], arena + 206372928, sizeof(float) * 192);
+  /* output 163 "grad:blocks.8.conv.conv.0.weight" = %859 : f32[768, 192, 1, 1] */
+  memcpy(outputs[163], arena + 205928448, sizeof(float) * 147456);
+  /* output 164 "grad:blocks.8.conv.conv.1.weight" = %854 : f32[768] */
+  memcpy(outputs[164], arena + 206370816, sizeof(float) * 768);
+  /* output 165 "grad:blocks.8.conv.conv.1.bias" = %855 : f32[768] */
+  memcpy(outputs[165], arena + 206371584, sizeof(float) * 768);
+  /* output 166 "grad:blocks.8.conv.conv.3.weight" = %851 : f32[768, 1, 3, 3] */
+  memcpy(outputs[166], arena + 211943424, sizeof(float) * 6912);
+  /* output 167 "grad:blocks.8.conv.conv.4.weight" = %848 : f32[768] */
+  memcpy(outputs[167], arena + 211950336, sizeof(float) * 768);
+  /* output 168 "grad:blocks.8.conv.conv.4.bias" = %849 : f32[768] */
+  memcpy(outputs[168], arena + 211951104, sizeof(float) * 768);
+  /* output 169 "grad:blocks.8.conv.conv.6.fc.0.weight" = %841 : f32[192, 768] */
+  memcpy(outputs[169], arena + 212245248, sizeof(float) * 147456);
+  /* output 170 "grad:blocks.8.conv.conv.6.fc.0.bias" = %842 : f32[192] */
+  memcpy(outputs[170], arena + 212424192, sizeof(float) * 192);
+  /* output 171 "grad:blocks.8.conv.conv.6.fc.2.weight" = %836 : f32[768, 192] */
+  memcpy(outputs[171], arena + 212097792, sizeof(float) * 147456);
+  /* output 172 "grad:blocks.8.conv.conv.6.fc.2.bias" = %837 : f32[768] */
+  memcpy(outputs[172], arena + 212423424, sizeof(float) * 768);
+  /* output 173 "grad:blocks.8.conv.conv.7.weight" = %831 : f32[192, 768, 1, 1] */
+  memcpy(outputs[173], arena + 230160384, sizeof(float) * 147456);
+  /* output 174 "grad:blocks.8.conv.conv.8.weight" = %826 : f32[192] */
+  memcpy(outputs[174], arena + 230457984, sizeof(float) * 192);
+  /* output 175 "grad:blocks.8.conv.conv.8.bias" = %827 : f32[192] */
+  memcpy(outputs[175], arena + 230458176, sizeof(float) * 192);
+  /* output 176 "grad:blocks.9.norm1.weight" = %820 : f32[192] */
+  memcpy(outputs[176], arena + 230457792, sizeof(float) * 192);
+  /* output 177 "grad:blocks.9.norm1.bias" = %819 : f32[192] */
+  memcpy(outputs[177], arena + 230457600, sizeof(float) * 192);
+  /* output 178 "grad:blocks.9.attn.qkv.weight" = %817 : f32[576, 192] */
+  memcpy(outputs[178], arena + 230307840, sizeof(float) * 110592);
+  /* output 179 "grad:blocks.9.attn.qkv.bias" = %818 : f32[576] */
+  memcpy(outputs[179], arena + 230456832, sizeof(float) * 576);
+  /* output 180 "grad:blocks.9.attn.proj.weight" = %812 : f32[192, 192] */
+  memcpy(outputs[180], arena + 230418432, sizeof(float) * 36864);
+  /* output 181 "grad:blocks.9.attn.proj.bias" = %813 : f32[192] */
+  memcpy(outputs[181], arena + 230457408, sizeof(float) * 192);
+  /* output 182 "grad:blocks.9.conv.conv.0.weight" = %807 : f32[768, 192, 1, 1] */
+  memcpy(outputs[182], arena + 230012928, sizeof(float) * 147456);
+  /* output 183 "grad:blocks.9.conv.conv.1.weight" = %802 : f32[768] */
+  memcpy(outputs[183], arena + 230455296, sizeof(float) * 768);
+  /* output 184 "grad:blocks.9.conv.conv.1.bias" = %803 : f32[768] */
+  memcpy(outputs[184], arena + 230456064, sizeof(float) * 768);
+  /* output 185 "grad:blocks.9.conv.conv.3.weight" = %799 : f32[768, 1, 3, 3] */
+  memcpy(outputs[185], arena + 236027904, sizeof(float) * 6912);
+  /* output 186 "grad:blocks.9.conv.conv.4.weight" = %796 : f32[768] */
+  memcpy(outputs[186], arena + 236034816, sizeof(float) * 768);
+  /* output 187 "grad:blocks.9.conv.conv.4.bias" = %797 : f32[768] */
+  memcpy(outputs[187], arena + 236035584, sizeof(float) * 768);
+  /* output 188 "grad:blocks.9.conv.conv.6.fc.0.weight" = %789 : f32[192, 768] */
+  memcpy(outputs[188], arena + 236329728, sizeof(float) * 147456);
+  /* output 189 "grad:blocks.9.conv.conv.6.fc.0.bias" = %790 : f32[192] */
+  memcpy(outputs[189], arena + 236508672, sizeof(float) * 192);
+  /* output 190 "grad:blocks.9.conv.conv.6.fc.2.weight" = %784 : f32[768, 192] */
+  memcpy(outputs[190], arena + 236182272, sizeof(float) * 147456);
+  /* output 191 "grad:blocks.9.conv.conv.6.fc.2.bias" = %785 : f32[768] */
+  memcpy(outputs[191], arena + 236507904, sizeof(float) * 768);
+  /* output 192 "grad:blocks.9.conv.conv.7.weight" = %779 : f32[192, 768, 1, 1] */
+  memcpy(outputs[192], arena + 254244864, sizeof(float) * 147456);
+  /* output 193 "grad:blocks.9.conv.conv.8.weight" = %774 : f32[192] */
+  memcpy(outputs[193], arena + 254542464, sizeof(float) * 192);
+  /* output 194 "grad:blocks.9.conv.conv.8.bias" = %775 : f32[192] */
+  memcpy(outputs[194], arena + 254542656, sizeof(float) * 192);
+  /* output 195 "grad:blocks.10.norm1.weight" = %768 : f32[192] */
+  memcpy(outputs[195], arena + 254542272, sizeof(float) * 192);
   /* output 196 "grad:blocks.10.norm1.bias" = %767 : f32[192] */
-  memcpy(outputs[196], arena + 248514816, sizeof(float) * 192);
+  memcpy(outputs[196], arena + 254542080, sizeof(float) * 192);
   /* output 197 "grad:blocks.10.attn.qkv.weight" = %765 : f32[576, 192] */
-  memcpy(outputs[197], arena + 248365056, sizeof(float) * 110592);
+  memcpy(outputs[197], arena + 254392320, sizeof(float) * 110592);
   /* output 198 "grad:blocks.10.attn.qkv.bias" = %766 : f32[576] */
-  memcpy(outputs[198], arena + 248514048, sizeof(float) * 576);
+  memcpy(outputs[198], arena + 254541312, sizeof(float) * 576);
   /* output 199 "grad:blocks.10.attn.proj.weight" = %760 : f32[192, 192] */
-  memcpy(outputs[199], arena + 248475648, sizeof(float) * 36864);
+  memcpy(outputs[199], arena + 254502912, sizeof(float) * 36864);
   /* output 200 "grad:blocks.10.attn.proj.bias" = %761 : f32[192] */
-  memcpy(outputs[200], arena + 248514624, sizeof(float) * 192);
+  memcpy(outputs[200], arena + 254541888, sizeof(float) * 192);
   /* output 201 "grad:blocks.10.conv.conv.0.weight" = %755 : f32[768, 192, 1, 1] */
-  memcpy(outputs[201], arena + 248070144, sizeof(float) * 147456);
+  memcpy(outputs[201], arena + 254097408, sizeof(float) * 147456);
   /* output 202 "grad:blocks.10.conv.conv.1.weight" = %750 : f32[768] */
-  memcpy(outputs[202], arena + 248512512, sizeof(float) * 768);
+  memcpy(outputs[202], arena + 254539776, sizeof(float) * 768);
   /* output 203 "grad:blocks.10.conv.conv.1.bias" = %751 : f32[768] */
-  memcpy(outputs[203], arena + 248513280, sizeof(float) * 768);
+  memcpy(outputs[203], arena + 254540544, sizeof(float) * 768);
   /* output 204 "grad:blocks.10.conv.conv.3.weight" = %747 : f32[768, 1, 3, 3] */
-  memcpy(outputs[204], arena + 255295488, sizeof(float) * 6912);
+  memcpy(outputs[204], arena + 260112384, sizeof(float) * 6912);
   /* output 205 "grad:blocks.10.conv.conv.4.weight" = %744 : f32[768] */
-  memcpy(outputs[205], arena + 255302400, sizeof(float) * 768);
+  memcpy(outputs[205], arena + 260119296, sizeof(float) * 768);
   /* output 206 "grad:blocks.10.conv.conv.4.bias" = %745 : f32[768] */
-  memcpy(outputs[206], arena + 255303168, sizeof(float) * 768);
+  memcpy(outputs[206], arena + 260120064, sizeof(float) * 768);
   /* output 207 "grad:blocks.10.conv.conv.6.fc.0.weight" = %737 : f32[192, 768] */
-  memcpy(outputs[207], arena + 255597312, sizeof(float) * 147456);
+  memcpy(outputs[207], arena + 260414208, sizeof(float) * 147456);
   /* output 208 "grad:blocks.10.conv.conv.6.fc.0.bias" = %738 : f32[192] */
-  memcpy(outputs[208], arena + 255776256, sizeof(float) * 192);
+  memcpy(outputs[208], arena + 260593152, sizeof(float) * 192);
   /* output 209 "grad:blocks.10.conv.conv.6.fc.2.weight" = %732 : f32[768, 192] */
-  memcpy(outputs[209], arena + 255449856, sizeof(float) * 147456);
+  memcpy(outputs[209], arena + 260266752, sizeof(float) * 147456);
   /* output 210 "grad:blocks.10.conv.conv.6.fc.2.bias" = %733 : f32[768] */
-  memcpy(outputs[210], arena + 255775488, sizeof(float) * 768);
+  memcpy(outputs[210], arena + 260592384, sizeof(float) * 768);
   /* output 211 "grad:blocks.10.conv.conv.7.weight" = %727 : f32[192, 768, 1, 1] */
-  memcpy(outputs[211], arena + 272302080, sizeof(float) * 147456);
+  memcpy(outputs[211], arena + 278329344, sizeof(float) * 147456);
   /* output 212 "grad:blocks.10.conv.conv.8.weight" = %722 : f32[192] */
-  memcpy(outputs[212], arena + 272599680, sizeof(float) * 192);
+  memcpy(outputs[212], arena + 278626944, sizeof(float) * 192);
   /* output 213 "grad:blocks.10.conv.conv.8.bias" = %723 : f32[192] */
-  memcpy(outputs[213], arena + 272599872, sizeof(float) * 192);
-  /* output 214 "grad:blocks.11.norm1.weight" = %715 : f32[192] */
-  memcpy(outputs[214], arena + 272599488, sizeof(float) * 192);
-  /* output 215 "grad:blocks.11.norm1.bias" = %713 : f32[192] */
-  memcpy(outputs[215], arena + 272599296, sizeof(float) * 192);
-  /* output 216 "grad:blocks.11.attn.qkv.weight" = %711 : f32[576, 192] */
-  memcpy(outputs[216], arena + 272449536, sizeof(float) * 110592);
-  /* output 217 "grad:blocks.11.attn.qkv.bias" = %712 : f32[576] */
-  memcpy(outputs[217], arena + 272598528, sizeof(float) * 576);
-  /* output 218 "grad:blocks.11.attn.proj.weight" = %706 : f32[192, 192] */
-  memcpy(outputs[218], arena + 272560128, sizeof(float) * 36864);
-  /* output 219 "grad:blocks.11.attn.proj.bias" = %707 : f32[192] */
-  memcpy(outputs[219], arena + 272599104, sizeof(float) * 192);
-  /* output 220 "grad:blocks.11.conv.conv.0.weight" = %701 : f32[768, 192, 1, 1] */
-  memcpy(outputs[220], arena + 272154624, sizeof(float) * 147456);
-  /* output 221 "grad:blocks.11.conv.conv.1.weight" = %696 : f32[768] */
-  memcpy(outputs[221], arena + 272596992, sizeof(float) * 768);
-  /* output 222 "grad:blocks.11.conv.conv.1.bias" = %697 : f32[768] */
-  memcpy(outputs[222], arena + 272597760, sizeof(float) * 768);
-  /* output 223 "grad:blocks.11.conv.conv.3.weight" = %693 : f32[768, 1, 3, 3] */
-  memcpy(outputs[223], arena + 279379968, sizeof(float) * 6912);
-  /* output 224 "grad:blocks.11.conv.conv.4.weight" = %690 : f32[768] */
-  memcpy(outputs[224], arena + 279386880, sizeof(float) * 768);
-  /* output 225 "grad:blocks.11.conv.conv.4.bias" = %691 : f32[768] */
-  memcpy(outputs[225], arena + 279387648, sizeof(float) * 768);
-  /* output 226 "grad:blocks.11.conv.conv.6.fc.0.weight" = %683 : f32[192, 768] */
-  memcpy(outputs[226], arena + 279681792, sizeof(float) * 147456);
-  /* output 227 "grad:blocks.11.conv.conv.6.fc.0.bias" = %684 : f32[192] */
-  memcpy(outputs[227], arena + 279860736, sizeof(float) * 192);
-  /* output 228 "grad:blocks.11.conv.conv.6.fc.2.weight" = %678 : f32[768, 192] */
-  memcpy(outputs[228], arena + 279534336, sizeof(float) * 147456);
-  /* output 229 "grad:blocks.11.conv.conv.6.fc.2.bias" = %679 : f32[768] */
-  memcpy(outputs[229], arena + 279859968, sizeof(float) * 768);
-  /* output 230 "grad:blocks.11.conv.conv.7.weight" = %673 : f32[192, 768, 1, 1] */
-  memcpy(outputs[230], arena + 425619456, sizeof(float) * 147456);
-  /* output 231 "grad:blocks.11.conv.conv.8.weight" = %668 : f32[192] */
-  memcpy(outputs[231], arena + 396705792, sizeof(float) * 192);
-  /* output 232 "grad:blocks.11.conv.conv.8.bias" = %669 : f32[192] */
-  memcpy(outputs[232], arena + 396705984, sizeof(float) * 192);
-  /* output 233 "grad:norm.weight" = %662 : f32[192] */
-  memcpy(outputs[233], arena + 429356400, sizeof(float) * 192);
-  /* output 234 "grad:norm.bias" = %660 : f32[192] */
-  memcpy(outputs[234], arena + 429356208, sizeof(float) * 192);
-  /* output 235 "grad:head.weight" = %656 : f32[1000, 192] */
-  memcpy(outputs[235], arena + 428027904, sizeof(float) * 192000);
-  /* output 236 "grad:head.bias" = %657 : f32[1000] */
-  memcpy(outputs[236], arena + 429344256, sizeof(float) * 1000);
-  /* output 237 "running_stats:blocks.0.conv.conv.1.running_mean" = %31 : f32[2, 768] */
-  memcpy(outputs[237], arena + 429307392, sizeof(float) * 1536);
-  /* output 238 "running_stats:blocks.0.conv.conv.4.running_mean" = %38 : f32[2, 768] */
-  memcpy(outputs[238], arena + 429308928, sizeof(float) * 1536);
-  /* output 239 "running_stats:blocks.0.conv.conv.8.running_mean" = %56 : f32[2, 192] */
-  memcpy(outputs[239], arena + 429351600, sizeof(float) * 384);
-  /* output 240 "running_stats:blocks.1.conv.conv.1.running_mean" = %84 : f32[2, 768] */
-  memcpy(outputs[240], arena + 429310464, sizeof(float) * 1536);
-  /* output 241 "running_stats:blocks.1.conv.conv.4.running_mean" = %91 : f32[2, 768] */
-  memcpy(outputs[241], arena + 429312000, sizeof(float) * 1536);
-  /* output 242 "running_stats:blocks.1.conv.conv.8.running_mean" = %109 : f32[2, 192] */
-  memcpy(outputs[242], arena + 429351984, sizeof(float) * 384);
-  /* output 243 "running_stats:blocks.2.conv.conv.1.running_mean" = %137 : f32[2, 768] */
-  memcpy(outputs[243], arena + 429313536, sizeof(float) * 1536);
-  /* output 244 "running_stats:blocks.2.conv.conv.4.running_mean" = %144 : f32[2, 768] */
-  memcpy(outputs[244], arena + 429315072, sizeof(float) * 1536);
-  /* output 245 "running_stats:blocks.2.conv.conv.8.running_mean" = %162 : f32[2, 192] */
-  memcpy(outputs[245], arena + 429352368, sizeof(float) * 384);
-  /* output 246 "running_stats:blocks.3.conv.conv.1.running_mean" = %190 : f32[2, 768] */
-  memcpy(outputs[246], arena + 429316608, sizeof(float) * 1536);
-  /* output 247 "running_stats:blocks.3.conv.conv.4.running_mean" = %197 : f32[2, 768] */
-  memcpy(outputs[247], arena + 429318144, sizeof(float) * 1536);
-  /* output 248 "running_stats:blocks.3.conv.conv.8.running_mean" = %215 : f32[2, 192] */
-  memcpy(outputs[248], arena + 429352752, sizeof(float) * 384);
-  /* output 249 "running_stats:blocks.4.conv.conv.1.running_mean" = %243 : f32[2, 768] */
-  memcpy(outputs[249], arena + 429319680, sizeof(float) * 1536);
-  /* output 250 "running_stats:blocks.4.conv.conv.4.running_mean" = %250 : f32[2, 768] */
-  memcpy(outputs[250], arena + 429321216, sizeof(float) * 1536);
-  /* output 251 "running_stats:blocks.4.conv.conv.8.running_mean" = %268 : f32[2, 192] */
-  memcpy(outputs[251], arena + 429353136, sizeof(float) * 384);
-  /* output 252 "running_stats:blocks.5.conv.conv.1.running_mean" = %296 : f32[2, 768] */
-  memcpy(outputs[252], arena + 429322752, sizeof(float) * 1536);
-  /* output 253 "running_stats:blocks.5.conv.conv.4.running_mean" = %303 : f32[2, 768] */
-  memcpy(outputs[253], arena + 429324288, sizeof(float) * 1536);
-  /* output 254 "running_stats:blocks.5.conv.conv.8.running_mean" = %321 : f32[2, 192] */
-  memcpy(outputs[254], arena + 429353520, sizeof(float) * 384);
-  /* output 255 "running_stats:blocks.6.conv.conv.1.running_mean" = %349 : f32[2, 768] */
-  memcpy(outputs[255], arena + 429325824, sizeof(float) * 1536);
-  /* output 256 "running_stats:blocks.6.conv.conv.4.running_mean" = %356 : f32[2, 768] */
-  memcpy(outputs[256], arena + 429327360, sizeof(float) * 1536);
-  /* output 257 "running_stats:blocks.6.conv.conv.8.running_mean" = %374 : f32[2, 192] */
-  memcpy(outputs[257], arena + 429353904, sizeof(float) * 384);
-  /* output 258 "running_stats:blocks.7.conv.conv.1.running_mean" = %402 : f32[2, 768] */
-  memcpy(outputs[258], arena + 429328896, sizeof(float) * 1536);
-  /* output 259 "running_stats:blocks.7.conv.conv.4.running_mean" = %409 : f32[2, 768] */
-  memcpy(outputs[259], arena + 429330432, sizeof(float) * 1536);
-  /* output 260 "running_stats:blocks.7.conv.conv.8.running_mean" = %427 : f32[2, 192] */
-  memcpy(outputs[260], arena + 429354288, sizeof(float) * 384);
-  /* output 261 "running_stats:blocks.8.conv.conv.1.running_mean" = %455 : f32[2, 768] */
-  memcpy(outputs[261], arena + 429331968, sizeof(float) * 1536);
-  /* output 262 "running_stats:blocks.8.conv.conv.4.running_mean" = %462 : f32[2, 768] */
-  memcpy(outputs[262], arena + 429333504, sizeof(float) * 1536);
-  /* output 263 "running_stats:blocks.8.conv.conv.8.running_mean" = %480 : f32[2, 192] */
-  memcpy(outputs[263], arena + 429354672, sizeof(float) * 384);
-  /* output 264 "running_stats:blocks.9.conv.conv.1.running_mean" = %508 : f32[2, 768] */
-  memcpy(outputs[264], arena + 429335040, sizeof(float) * 1536);
-  /* output 265 "running_stats:blocks.9.conv.conv.4.running_mean" = %515 : f32[2, 768] */
-  memcpy(outputs[265], arena + 429336576, sizeof(float) * 1536);
-  /* output 266 "running_stats:blocks.9.conv.conv.8.running_mean" = %533 : f32[2, 192] */
-  memcpy(outputs[266], arena + 429355056, sizeof(float) * 384);
-  /* output 267 "running_stats:blocks.10.conv.conv.1.running_mean" = %561 : f32[2, 768] */
-  memcpy(outputs[267], arena + 429338112, sizeof(float) * 1536);
-  /* output 268 "running_stats:blocks.10.conv.conv.4.running_mean" = %568 : f32[2, 768] */
-  memcpy(outputs[268], arena + 429339648, sizeof(float) * 1536);
-  /* output 269 "running_stats:blocks.10.conv.conv.8.running_mean" = %586 : f32[2, 192] */
-  memcpy(outputs[269], arena + 429355440, sizeof(float) * 384);
-  /* output 270 "running_stats:blocks.11.conv.conv.1.running_mean" = %614 : f32[2, 768] */
-  memcpy(outputs[270], arena + 429341184, sizeof(float) * 1536);
-  /* output 271 "running_stats:blocks.11.conv.conv.4.running_mean" = %621 : f32[2, 768] */
-  memcpy(outputs[271], arena + 429342720, sizeof(float) * 1536);
-  /* output 272 "running_stats:blocks.11.conv.conv.8.running_mean" = %639 : f32[2, 192] */
-  memcpy(outputs[272], arena + 429355824, sizeof(float) * 384);
+  memcpy(outputs[213], arena + 278627136, sizeof(float) * 192);
+  /* output 214 "grad:blocks.11.norm1.weight" = %716 : f32[192] */
+  memcpy(outputs[214], arena + 278626752, sizeof(float) * 192);
+  /* output 215 "grad:blocks.11.norm1.bias" = %715 : f32[192] */
+  memcpy(outputs[215], arena + 278626560, sizeof(float) * 192);
+  /* output 216 "grad:blocks.11.attn.qkv.weight" = %713 : f32[576, 192] */
+  memcpy(outputs[216], arena + 278476800, sizeof(float) * 110592);
+  /* output 217 "grad:blocks.11.attn.qkv.bias" = %714 : f32[576] */
+  memcpy(outputs[217], arena + 278625792, sizeof(float) * 576);
+  /* output 218 "grad:blocks.11.attn.proj.weight" = %708 : f32[192, 192] */
+  memcpy(outputs[218], arena + 278587392, sizeof(float) * 36864);
+  /* output 219 "grad:blocks.11.attn.proj.bias" = %709 : f32[192] */
+  memcpy(outputs[219], arena + 278626368, sizeof(float) * 192);
+  /* output 220 "grad:blocks.11.conv.conv.0.weight" = %703 : f32[768, 192, 1, 1] */
+  memcpy(outputs[220], arena + 278181888, sizeof(float) * 147456);
+  /* output 221 "grad:blocks.11.conv.conv.1.weight" = %698 : f32[768] */
+  memcpy(outputs[221], arena + 278624256, sizeof(float) * 768);
+  /* output 222 "grad:blocks.11.conv.conv.1.bias" = %699 : f32[768] */
+  memcpy(outputs[222], arena + 278625024, sizeof(float) * 768);
+  /* output 223 "grad:blocks.11.conv.conv.3.weight" = %695 : f32[768, 1, 3, 3] */
+  memcpy(outputs[223], arena + 284196864, sizeof(float) * 6912);
+  /* output 224 "grad:blocks.11.conv.conv.4.weight" = %692 : f32[768] */
+  memcpy(outputs[224], arena + 284203776, sizeof(float) * 768);
+  /* output 225 "grad:blocks.11.conv.conv.4.bias" = %693 : f32[768] */
+  memcpy(outputs[225], arena + 284204544, sizeof(float) * 768);
+  /* output 226 "grad:blocks.11.conv.conv.6.fc.0.weight" = %685 : f32[192, 768] */
+  memcpy(outputs[226], arena + 284498688, sizeof(float) * 147456);
+  /* output 227 "grad:blocks.11.conv.conv.6.fc.0.bias" = %686 : f32[192] */
+  memcpy(outputs[227], arena + 284677632, sizeof(float) * 192);
+  /* output 228 "grad:blocks.11.conv.conv.6.fc.2.weight" = %680 : f32[768, 192] */
+  memcpy(outputs[228], arena + 284351232, sizeof(float) * 147456);
+  /* output 229 "grad:blocks.11.conv.conv.6.fc.2.bias" = %681 : f32[768] */
+  memcpy(outputs[229], arena + 284676864, sizeof(float) * 768);
+  /* output 230 "grad:blocks.11.conv.conv.7.weight" = %675 : f32[192, 768, 1, 1] */
+  memcpy(outputs[230], arena + 429225984, sizeof(float) * 147456);
+  /* output 231 "grad:blocks.11.conv.conv.8.weight" = %670 : f32[192] */
+  memcpy(outputs[231], arena + 429373440, sizeof(float) * 192);
+  /* output 232 "grad:blocks.11.conv.conv.8.bias" = %671 : f32[192] */
+  memcpy(outputs[232], arena + 429373632, sizeof(float) * 192);
+  /* output 233 "grad:norm.weight" = %664 : f32[192] */
+  memcpy(outputs[233], arena + 434167152, sizeof(float) * 192);
+  /* output 234 "grad:norm.bias" = %663 : f32[192] */
+  memcpy(outputs[234], arena + 434166960, sizeof(float) * 192);
+  /* output 235 "grad:head.weight" = %659 : f32[1000, 192] */
+  memcpy(outputs[235], arena + 432838656, sizeof(float) * 192000);
+  /* output 236 "grad:head.bias" = %660 : f32[1000] */
+  memcpy(outputs[236], arena + 434155008, sizeof(float) * 1000);
+  /* output 237 "running_stats:blocks.0.conv.conv.1.running_mean" = %34 : f32[2, 768] */
+  memcpy(outputs[237], arena + 434118144, sizeof(float) * 1536);
+  /* output 238 "running_stats:blocks.0.conv.conv.4.running_mean" = %41 : f32[2, 768] */
+  memcpy(outputs[238], arena + 434119680, sizeof(float) * 1536);
+  /* output 239 "running_stats:blocks.0.conv.conv.8.running_mean" = %59 : f32[2, 192] */
+  memcpy(outputs[239], arena + 434162352, sizeof(float) * 384);
+  /* output 240 "running_stats:blocks.1.conv.conv.1.running_mean" = %87 : f32[2, 768] */
+  memcpy(outputs[240], arena + 434121216, sizeof(float) * 1536);
+  /* output 241 "running_stats:blocks.1.conv.conv.4.running_mean" = %94 : f32[2, 768] */
+  memcpy(outputs[241], arena + 434122752, sizeof(float) * 1536);
+  /* output 242 "running_stats:blocks.1.conv.conv.8.running_mean" = %112 : f32[2, 192] */
+  memcpy(outputs[242], arena + 434162736, sizeof(float) * 384);
+  /* output 243 "running_stats:blocks.2.conv.conv.1.running_mean" = %140 : f32[2, 768] */
+  memcpy(outputs[243], arena + 434124288, sizeof(float) * 1536);
+  /* output 244 "running_stats:blocks.2.conv.conv.4.running_mean" = %147 : f32[2, 768] */
+  memcpy(outputs[244], arena + 434125824, sizeof(float) * 1536);
+  /* output 245 "running_stats:blocks.2.conv.conv.8.running_mean" = %165 : f32[2, 192] */
+  memcpy(outputs[245], arena + 434163120, sizeof(float) * 384);
+  /* output 246 "running_stats:blocks.3.conv.conv.1.running_mean" = %193 : f32[2, 768] */
+  memcpy(outputs[246], arena + 434127360, sizeof(float) * 1536);
+  /* output 247 "running_stats:blocks.3.conv.conv.4.running_mean" = %200 : f32[2, 768] */
+  memcpy(outputs[247], arena + 434128896, sizeof(float) * 1536);
+  /* output 248 "running_stats:blocks.3.conv.conv.8.running_mean" = %218 : f32[2, 192] */
+  memcpy(outputs[248], arena + 434163504, sizeof(float) * 384);
+  /* output 249 "running_stats:blocks.4.conv.conv.1.running_mean" = %246 : f32[2, 768] */
+  memcpy(outputs[249], arena + 434130432, sizeof(float) * 1536);
+  /* output 250 "running_stats:blocks.4.conv.conv.4.running_mean" = %253 : f32[2, 768] */
+  memcpy(outputs[250], arena + 434131968, sizeof(float) * 1536);
+  /* output 251 "running_stats:blocks.4.conv.conv.8.running_mean" = %271 : f32[2, 192] */
+  memcpy(outputs[251], arena + 434163888, sizeof(float) * 384);
+  /* output 252 "running_stats:blocks.5.conv.conv.1.running_mean" = %299 : f32[2, 768] */
+  memcpy(outputs[252], arena + 434133504, sizeof(float) * 1536);
+  /* output 253 "running_stats:blocks.5.conv.conv.4.running_mean" = %306 : f32[2, 768] */
+  memcpy(outputs[253], arena + 434135040, sizeof(float) * 1536);
+  /* output 254 "running_stats:blocks.5.conv.conv.8.running_mean" = %324 : f32[2, 192] */
+  memcpy(outputs[254], arena + 434164272, sizeof(float) * 384);
+  /* output 255 "running_stats:blocks.6.conv.conv.1.running_mean" = %352 : f32[2, 768] */
+  memcpy(outputs[255], arena + 434136576, sizeof(float) * 1536);
+  /* output 256 "running_stats:blocks.6.conv.conv.4.running_mean" = %359 : f32[2, 768] */
+  memcpy(outputs[256], arena + 434138112, sizeof(float) * 1536);
+  /* output 257 "running_stats:blocks.6.conv.conv.8.running_mean" = %377 : f32[2, 192] */
+  memcpy(outputs[257], arena + 434164656, sizeof(float) * 384);
+  /* output 258 "running_stats:blocks.7.conv.conv.1.running_mean" = %405 : f32[2, 768] */
+  memcpy(outputs[258], arena + 434139648, sizeof(float) * 1536);
+  /* output 259 "running_stats:blocks.7.conv.conv.4.running_mean" = %412 : f32[2, 768] */
+  memcpy(outputs[259], arena + 434141184, sizeof(float) * 1536);
+  /* output 260 "running_stats:blocks.7.conv.conv.8.running_mean" = %430 : f32[2, 192] */
+  memcpy(outputs[260], arena + 434165040, sizeof(float) * 384);
+  /* output 261 "running_stats:blocks.8.conv.conv.1.running_mean" = %458 : f32[2, 768] */
+  memcpy(outputs[261], arena + 434142720, sizeof(float) * 1536);
+  /* output 262 "running_stats:blocks.8.conv.conv.4.running_mean" = %465 : f32[2, 768] */
+  memcpy(outputs[262], arena + 434144256, sizeof(float) * 1536);
+  /* output 263 "running_stats:blocks.8.conv.conv.8.running_mean" = %483 : f32[2, 192] */
+  memcpy(outputs[263], arena + 434165424, sizeof(float) * 384);
+  /* output 264 "running_stats:blocks.9.conv.conv.1.running_mean" = %511 : f32[2, 768] */
+  memcpy(outputs[264], arena + 434145792, sizeof(float) * 1536);
+  /* output 265 "running_stats:blocks.9.conv.conv.4.running_mean" = %518 : f32[2, 768] */
+  memcpy(outputs[265], arena + 434147328, sizeof(float) * 1536);
+  /* output 266 "running_stats:blocks.9.conv.conv.8.running_mean" = %536 : f32[2, 192] */
+  memcpy(outputs[266], arena + 434165808, sizeof(float) * 384);
+  /* output 267 "running_stats:blocks.10.conv.conv.1.running_mean" = %564 : f32[2, 768] */
+  memcpy(outputs[267], arena + 434148864, sizeof(float) * 1536);
+  /* output 268 "running_stats:blocks.10.conv.conv.4.running_mean" = %571 : f32[2, 768] */
+  memcpy(outputs[268], arena + 434150400, sizeof(float) * 1536);
+  /* output 269 "running_stats:blocks.10.conv.conv.8.running_mean" = %589 : f32[2, 192] */
+  memcpy(outputs[269], arena + 434166192, sizeof(float) * 384);
+  /* output 270 "running_stats:blocks.11.conv.conv.1.running_mean" = %617 : f32[2, 768] */
+  memcpy(outputs[270], arena + 434151936, sizeof(float) * 1536);
+  /* output 271 "running_stats:blocks.11.conv.conv.4.running_mean" = %624 : f32[2, 768] */
+  memcpy(outputs[271], arena + 434153472, sizeof(float) * 1536);
+  /* output 272 "running_stats:blocks.11.conv.conv.8.running_mean" = %642 : f32[2, 192] */
+  memcpy(outputs[272], arena + 434166576, sizeof(float) * 384);
   return 0;
 } // localvit_tiny_se4_train_forward
 

@@ -2608,6 +2608,44 @@ void lk_circular_pad(long P, int Hh, int Ww, int top, int bottom, int left, int 
   lk__layout_wrap(P, Hh, Ww, Hh + top + bottom, Ww + left + right, top, left, x, y);
 }
 
+/* im2col, F.unfold(x, (kh, kw), padding=(ph, pw), stride=(sh, sw)).transpose(1, 2): image
+ * x [B, C, Hh, Ww] → patch rows y [B, Ho·Wo, C·kh·kw], row oh·Wo + ow holding the window at
+ * (oh·sh − ph, ow·sw − pw) in column order (c, ky, kx), zeros outside the image. A convolution
+ * weight [Co, C, kh, kw] read as [Co, C·kh·kw] then multiplies these rows straight into tokens
+ * (the patch-embedding pass uses it where C·kh·kw is small, as for a 3-channel image). A thread
+ * fills one output row oh (Wo patch rows, in L1/L2) a column at a time: each column is a run of
+ * an image row with zeros at the padded ends, without a bounds test per element. */
+void lk_im2col(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw, const float *x,
+               float *y) {
+  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
+  long K = (long)C * kh * kw, rows = (long)B * Ho;
+  LK_OMP(parallel for schedule(static) if(rows * Wo * K >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) {
+    long b = r / Ho;
+    int oh = (int)(r % Ho);
+    const float *xb = x + b * C * Hh * Ww;
+    float *yr = y + r * Wo * K; /* Wo patch rows of K columns */
+    for (int c = 0; c < C; ++c)
+      for (int ky = 0; ky < kh; ++ky) {
+        int iy = oh * sh - ph + ky;
+        const float *src = xb + ((long)c * Hh + (iy >= 0 && iy < Hh ? iy : 0)) * Ww;
+        for (int kx = 0; kx < kw; ++kx) {
+          float *dst = yr + ((long)c * kh + ky) * kw + kx; /* column (c, ky, kx), stride K */
+          /* Windows ow in [lo, hi) read pixel ow·sw − pw + kx inside the row; the others are 0. */
+          int lo = 0, hi = 0;
+          if (iy >= 0 && iy < Hh) {
+            lo = lk_min_l(Wo, kx >= pw ? 0 : (pw - kx + sw - 1) / sw);
+            hi = lk_min_l(Wo, Ww - 1 + pw - kx < 0 ? 0 : (Ww - 1 + pw - kx) / sw + 1);
+            if (hi < lo) hi = lo;
+          }
+          for (int ow = 0; ow < lo; ++ow) dst[ow * K] = 0.0f;
+          for (int ow = lo; ow < hi; ++ow) dst[ow * K] = src[ow * sw - pw + kx];
+          for (int ow = hi; ow < Wo; ++ow) dst[ow * K] = 0.0f;
+        }
+      }
+  }
+}
+
 /* References. */
 void lk_copy_strided_naive(int rank, const long *shape, const float *x, const long *sx, float *y, const long *sy) {
   long total = 1;
@@ -2639,6 +2677,25 @@ void lk_circular_pad_naive(long P, int Hh, int Ww, int top, int bottom, int left
         while (sj >= Ww) sj -= Ww;
         y[(p * Ho + i) * Wo + j] = x[(p * Hh + si) * Ww + sj];
       }
+}
+
+void lk_im2col_naive(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw, const float *x,
+                     float *y) {
+  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
+  long K = (long)C * kh * kw;
+  for (long i = 0; i < (long)B * Ho * Wo * K; ++i) y[i] = 0.0f;
+  for (int b = 0; b < B; ++b)
+    for (int c = 0; c < C; ++c)
+      for (int iy = 0; iy < Hh; ++iy)
+        for (int ix = 0; ix < Ww; ++ix)
+          /* Scatter: every window (oh, ow) that covers pixel (iy, ix) gets it at (c, ky, kx). */
+          for (int ky = 0; ky < kh; ++ky)
+            for (int kx = 0; kx < kw; ++kx) {
+              int ty = iy + ph - ky, tx = ix + pw - kx;
+              if (ty < 0 || tx < 0 || ty % sh || tx % sw || ty / sh >= Ho || tx / sw >= Wo) continue;
+              long row = ((long)b * Ho + ty / sh) * Wo + tx / sw;
+              y[row * K + ((long)c * kh + ky) * kw + kx] = x[(((long)b * C + c) * Hh + iy) * Ww + ix];
+            }
 }
 
 /* ---- templates/fused_linear.c -------------------------------------------------------------- */
@@ -3602,7 +3659,7 @@ void sag_tiny_cifar_set_num_threads(int n) {
  * Returns 0, or -1 when a kernel reports a failure.
  */
 int sag_tiny_cifar_prepare(const float *const *params, float *arena) {
-  /* %40 = index(%39) {axis 0, at 0} layers.0.0 : f32[1024, 192] */
+  /* %41 = index(%40) {axis 0, at 0} layers.0.0 : f32[1024, 192] */
   lk_copy_rows(1, 196608, params[36], 3538944, arena, 196608);
   return 0;
 } // sag_tiny_cifar_prepare
@@ -3615,25 +3672,27 @@ int sag_tiny_cifar_forward(const float *const *params, const float *const *input
     float *arena) {
   const int B = 1; /* the batch the model is compiled for */
 
-  /* %3 = conv2d(%0, %1, %2) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.0 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, inputs[0], params[0], params[1], arena + 196608,
-      NULL);
+  /* %3 = im2col(%0) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.0 : f32[B, 1024, 27] */
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, inputs[0], arena + 196608);
 
-  /* %4 = img2seq(%3) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena + 196608, arena + 983040);
+  /* %4 = reshape(%1) {shape [192, 27]} to_patch_embedding.projections.0 : f32[192, 27], a view of %1: no code */
 
-  /* %41 = add(%4, %40) layers.0.0 : f32[B, 1024, 192], written over %4 */
+  /* %5 = fused_linear(%3, %4, %2) to_patch_embedding.projections.0 : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 27, 192, arena + 196608, params[0], params[1], LK_ACT_NONE, NULL,
+      arena + 983040);
+
+  /* %42 = add(%5, %41) layers.0.0 : f32[B, 1024, 192], written over %5 */
   lk_add(3, (const long[]){B, 1024, 192}, arena + 983040, (const long[]){196608, 192, 1}, arena,
       (const long[]){0, 192, 1}, arena + 983040);
 
-  /* %44 = layernorm(%41, %42, %43) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
+  /* %45 = layernorm(%42, %43, %44) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
   lk_layernorm(B * 1024, 192, arena + 983040, params[37], params[38], 1e-06f, arena + 196608);
 
-  /* %47 = fused_linear(%44, %45, %46) layers.0.0.layers.0.0.Wq_even : f32[B, 1024, 192] */
+  /* %48 = fused_linear(%45, %46, %47) layers.0.0.layers.0.0.Wq_even : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena + 196608, params[39], params[40], LK_ACT_NONE, NULL,
       arena + 393216);
 
-  /* %50 = shifted_local_attention(%0, %47, %1, %2, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %42, %43, %48, %49) {T 18, shifts [roll(1, 0), roll(0, 1), roll(-1, 0), roll(0, -1), roll(2, 0), roll(0, 2), roll(-2, 0), roll(0, -2), roll(1, 1), roll(1, 2), roll(1, -1), roll(-1, 1), roll(-1, 2), roll(-1, -1), roll(2, 1), roll(2, 2), roll(2, -1)], kernel [3, 3], stride [1, 1], padding [1, 1], heads 4, kv_heads 1, eps 1e-06} layers.0.0.layers.0.0 : f32[B, 1024, 192] */
+  /* %51 = shifted_local_attention(%0, %48, %1, %2, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %43, %44, %49, %50) {T 18, shifts [roll(1, 0), roll(0, 1), roll(-1, 0), roll(0, -1), roll(2, 0), roll(0, 2), roll(-2, 0), roll(0, -2), roll(1, 1), roll(1, 2), roll(1, -1), roll(-1, 1), roll(-1, 2), roll(-1, -1), roll(2, 1), roll(2, 2), roll(2, -1)], kernel [3, 3], stride [1, 1], padding [1, 1], heads 4, kv_heads 1, eps 1e-06} layers.0.0.layers.0.0 : f32[B, 1024, 192] */
   if (lk_shifted_local_attention(B, 3, 32, 32, 18, LK_SHIFT_ROLL,
       (const int[]){0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, -1, 0, 0, 0, 0, -1, 0, 0, 2, 0, 0, 0, 0, 2, 0, 0, -2, 0, 0, 0, 0, -2, 0, 0, 1, 1, 0, 0, 1, 2, 0, 0, 1, -1, 0, 0, -1, 1, 0, 0, -1, 2, 0, 0, -1, -1, 0, 0, 2, 1, 0, 0, 2, 2, 0, 0, 2, -1, 0, 0},
       192, 3, 3, 1, 1, 1, 1, 4, 1, 48, inputs[0], arena + 393216,
@@ -3642,552 +3701,552 @@ int sag_tiny_cifar_forward(const float *const *params, const float *const *input
       params[36], params[37], params[38], 1e-06f, params[41], params[42], 0.14433756f,
       arena + 196608) != 0) return -1;
 
-  /* %53 = fused_linear(%50, %51, %52, %41) {residual} layers.0.0.layers.0.0.proj : f32[B, 1024, 192], written over %4 */
+  /* %54 = fused_linear(%51, %52, %53, %42) {residual} layers.0.0.layers.0.0.proj : f32[B, 1024, 192], written over %5 */
   lk_fused_linear(B * 1024, 192, 192, arena + 196608, params[43], params[44], LK_ACT_NONE,
       arena + 983040, arena + 983040);
 
-  /* %56 = layernorm(%53, %54, %55) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
+  /* %57 = layernorm(%54, %55, %56) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_layernorm(B * 1024, 192, arena + 983040, params[45], params[46], 1e-06f, arena + 1179648);
 
-  /* %59 = fused_linear(%56, %57, %58) {act gelu} layers.0.0.layers.0.1.fc1 : f32[B, 1024, 768] */
+  /* %60 = fused_linear(%57, %58, %59) {act gelu} layers.0.0.layers.0.1.fc1 : f32[B, 1024, 768] */
   lk_fused_linear(B * 1024, 192, 768, arena + 1179648, params[47], params[48], LK_ACT_GELU, NULL,
       arena + 196608);
 
-  /* %62 = fused_linear(%59, %60, %61, %53) {residual} layers.0.0.layers.0.1.fc2 : f32[B, 1024, 192], written over %4 */
+  /* %63 = fused_linear(%60, %61, %62, %54) {residual} layers.0.0.layers.0.1.fc2 : f32[B, 1024, 192], written over %5 */
   lk_fused_linear(B * 1024, 768, 192, arena + 196608, params[49], params[50], LK_ACT_NONE,
       arena + 983040, arena + 983040);
 
-  /* %63 = layernorm(%62, %42, %43) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
+  /* %64 = layernorm(%63, %43, %44) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
   lk_layernorm(B * 1024, 192, arena + 983040, params[37], params[38], 1e-06f, arena + 196608);
 
-  /* %66 = fused_linear(%63, %64, %65) layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192] */
+  /* %67 = fused_linear(%64, %65, %66) layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena + 196608, params[51], params[52], LK_ACT_NONE, NULL,
       arena + 393216);
 
-  /* %69 = fused_linear(%63, %67, %68) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 96] */
+  /* %70 = fused_linear(%64, %68, %69) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 96] */
   lk_fused_linear(B * 1024, 192, 96, arena + 196608, params[53], params[54], LK_ACT_NONE, NULL,
       arena + 589824);
 
-  /* %70 = slice(%69) {axis 1, start 0, length 48} layers.0.0.layers.1.0 : f32[B, 1024, 48], a view of %69: no code */
+  /* %71 = slice(%70) {axis 1, start 0, length 48} layers.0.0.layers.1.0 : f32[B, 1024, 48], a view of %70: no code */
 
-  /* %71 = slice(%69) {axis 1, start 48, length 48} layers.0.0.layers.1.0 : f32[B, 1024, 48], a view of %69: no code */
+  /* %72 = slice(%70) {axis 1, start 48, length 48} layers.0.0.layers.1.0 : f32[B, 1024, 48], a view of %70: no code */
 
-  /* %72 = sdpa(%66, %70, %71) {heads 4, kv_heads 1} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
+  /* %73 = sdpa(%67, %71, %72) {heads 4, kv_heads 1} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
   lk_sdpa(B, 1024, 1024, 4, 1, 48, arena + 393216, 192, arena + 589824, 96, arena + 589872, 96,
       arena + 196608, 0.14433756f);
 
-  /* %75 = fused_linear(%72, %73, %74, %62) {residual} layers.0.0.layers.1.0.proj : f32[B, 1024, 192], written over %4 */
+  /* %76 = fused_linear(%73, %74, %75, %63) {residual} layers.0.0.layers.1.0.proj : f32[B, 1024, 192], written over %5 */
   lk_fused_linear(B * 1024, 192, 192, arena + 196608, params[55], params[56], LK_ACT_NONE,
       arena + 983040, arena + 983040);
 
-  /* %76 = layernorm(%75, %54, %55) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
+  /* %77 = layernorm(%76, %55, %56) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_layernorm(B * 1024, 192, arena + 983040, params[45], params[46], 1e-06f, arena + 1179648);
 
-  /* %79 = fused_linear(%76, %77, %78) {act gelu} layers.0.0.layers.1.1.fc1 : f32[B, 1024, 768] */
+  /* %80 = fused_linear(%77, %78, %79) {act gelu} layers.0.0.layers.1.1.fc1 : f32[B, 1024, 768] */
   lk_fused_linear(B * 1024, 192, 768, arena + 1179648, params[57], params[58], LK_ACT_GELU, NULL,
       arena + 196608);
 
-  /* %82 = fused_linear(%79, %80, %81, %75) {residual} layers.0.0.layers.1.1.fc2 : f32[B, 1024, 192], written over %4 */
+  /* %83 = fused_linear(%80, %81, %82, %76) {residual} layers.0.0.layers.1.1.fc2 : f32[B, 1024, 192], written over %5 */
   lk_fused_linear(B * 1024, 768, 192, arena + 196608, params[59], params[60], LK_ACT_NONE,
       arena + 983040, arena + 983040);
 
-  /* %85 = seq2img(%82) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
+  /* %86 = seq2img(%83) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 983040, arena + 196608);
 
-  /* %86 = conv2d(%85, %83, %84) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[B, 192, 32, 32] */
+  /* %87 = conv2d(%86, %84, %85) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[B, 192, 32, 32] */
   lk_conv2d(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 196608, params[61], params[62],
       arena + 393216, NULL);
 
-  /* %87 = img2seq(%86) layers.0.1 : f32[B, 1024, 192] */
+  /* %88 = img2seq(%87) layers.0.1 : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena + 393216, arena + 196608);
 
-  /* %90 = layernorm(%87, %88, %89) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
+  /* %91 = layernorm(%88, %89, %90) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
   lk_layernorm(B * 1024, 192, arena + 196608, params[63], params[64], 1e-06f, arena + 393216);
 
-  /* %91 = seq2img(%90) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
+  /* %92 = seq2img(%91) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 393216, arena + 196608);
 
-  /* %92 = maxpool(%91) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 16, 16] */
+  /* %93 = maxpool(%92) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 16, 16] */
   lk_maxpool2d(B, 192, 32, 32, 3, 3, 2, 2, 1, 1, arena + 196608, arena + 393216);
 
-  /* %93 = img2seq(%92) layers.0.1 : f32[B, 256, 192] */
+  /* %94 = img2seq(%93) layers.0.1 : f32[B, 256, 192] */
   lk_img2seq(B, 192, 256, arena + 393216, arena + 442368);
 
-  /* %95 = add(%93, %94) layers.1.0 : f32[B, 256, 192], written over %93 */
+  /* %96 = add(%94, %95) layers.1.0 : f32[B, 256, 192], written over %94 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 442368, (const long[]){49152, 192, 1}, params[65],
       (const long[]){0, 192, 1}, arena + 442368);
 
-  /* %98 = layernorm(%95, %96, %97) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %99 = layernorm(%96, %97, %98) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_layernorm(B * 256, 192, arena + 442368, params[66], params[67], 1e-06f, arena + 196608);
 
-  /* %101 = fused_linear(%98, %99, %100) layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192] */
+  /* %102 = fused_linear(%99, %100, %101) layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 196608, params[68], params[69], LK_ACT_NONE, NULL,
       arena + 245760);
 
-  /* %104 = fused_linear(%98, %102, %103) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 96] */
+  /* %105 = fused_linear(%99, %103, %104) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 96] */
   lk_fused_linear(B * 256, 192, 96, arena + 196608, params[70], params[71], LK_ACT_NONE, NULL,
       arena + 294912);
 
-  /* %105 = slice(%104) {axis 1, start 0, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48], a view of %104: no code */
+  /* %106 = slice(%105) {axis 1, start 0, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48], a view of %105: no code */
 
-  /* %106 = slice(%104) {axis 1, start 48, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48], a view of %104: no code */
+  /* %107 = slice(%105) {axis 1, start 48, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48], a view of %105: no code */
 
-  /* %107 = sdpa(%101, %105, %106) {heads 4, kv_heads 1} layers.1.0.layers.0.0 : f32[B, 256, 192] */
+  /* %108 = sdpa(%102, %106, %107) {heads 4, kv_heads 1} layers.1.0.layers.0.0 : f32[B, 256, 192] */
   lk_sdpa(B, 256, 256, 4, 1, 48, arena + 245760, 192, arena + 294912, 96, arena + 294960, 96,
       arena + 196608, 0.14433756f);
 
-  /* %110 = fused_linear(%107, %108, %109, %95) {residual} layers.1.0.layers.0.0.proj : f32[B, 256, 192], written over %93 */
+  /* %111 = fused_linear(%108, %109, %110, %96) {residual} layers.1.0.layers.0.0.proj : f32[B, 256, 192], written over %94 */
   lk_fused_linear(B * 256, 192, 192, arena + 196608, params[72], params[73], LK_ACT_NONE,
       arena + 442368, arena + 442368);
 
-  /* %113 = layernorm(%110, %111, %112) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %114 = layernorm(%111, %112, %113) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_layernorm(B * 256, 192, arena + 442368, params[74], params[75], 1e-06f, arena + 393216);
 
-  /* %116 = fused_linear(%113, %114, %115) {act gelu} layers.1.0.layers.0.1.fc1 : f32[B, 256, 768] */
+  /* %117 = fused_linear(%114, %115, %116) {act gelu} layers.1.0.layers.0.1.fc1 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 393216, params[76], params[77], LK_ACT_GELU, NULL,
       arena + 196608);
 
-  /* %119 = fused_linear(%116, %117, %118, %110) {residual} layers.1.0.layers.0.1.fc2 : f32[B, 256, 192], written over %93 */
+  /* %120 = fused_linear(%117, %118, %119, %111) {residual} layers.1.0.layers.0.1.fc2 : f32[B, 256, 192], written over %94 */
   lk_fused_linear(B * 256, 768, 192, arena + 196608, params[78], params[79], LK_ACT_NONE,
       arena + 442368, arena + 442368);
 
-  /* %120 = layernorm(%119, %96, %97) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %121 = layernorm(%120, %97, %98) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_layernorm(B * 256, 192, arena + 442368, params[66], params[67], 1e-06f, arena + 196608);
 
-  /* %123 = fused_linear(%120, %121, %122) layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192] */
+  /* %124 = fused_linear(%121, %122, %123) layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 196608, params[80], params[81], LK_ACT_NONE, NULL,
       arena + 245760);
 
-  /* %126 = fused_linear(%120, %124, %125) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 96] */
+  /* %127 = fused_linear(%121, %125, %126) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 96] */
   lk_fused_linear(B * 256, 192, 96, arena + 196608, params[82], params[83], LK_ACT_NONE, NULL,
       arena + 294912);
 
-  /* %127 = slice(%126) {axis 1, start 0, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48], a view of %126: no code */
+  /* %128 = slice(%127) {axis 1, start 0, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48], a view of %127: no code */
 
-  /* %128 = slice(%126) {axis 1, start 48, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48], a view of %126: no code */
+  /* %129 = slice(%127) {axis 1, start 48, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48], a view of %127: no code */
 
-  /* %129 = sdpa(%123, %127, %128) {heads 4, kv_heads 1} layers.1.0.layers.1.0 : f32[B, 256, 192] */
+  /* %130 = sdpa(%124, %128, %129) {heads 4, kv_heads 1} layers.1.0.layers.1.0 : f32[B, 256, 192] */
   lk_sdpa(B, 256, 256, 4, 1, 48, arena + 245760, 192, arena + 294912, 96, arena + 294960, 96,
       arena + 196608, 0.14433756f);
 
-  /* %132 = fused_linear(%129, %130, %131, %119) {residual} layers.1.0.layers.1.0.proj : f32[B, 256, 192], written over %93 */
+  /* %133 = fused_linear(%130, %131, %132, %120) {residual} layers.1.0.layers.1.0.proj : f32[B, 256, 192], written over %94 */
   lk_fused_linear(B * 256, 192, 192, arena + 196608, params[84], params[85], LK_ACT_NONE,
       arena + 442368, arena + 442368);
 
-  /* %133 = layernorm(%132, %111, %112) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %134 = layernorm(%133, %112, %113) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_layernorm(B * 256, 192, arena + 442368, params[74], params[75], 1e-06f, arena + 393216);
 
-  /* %136 = fused_linear(%133, %134, %135) {act gelu} layers.1.0.layers.1.1.fc1 : f32[B, 256, 768] */
+  /* %137 = fused_linear(%134, %135, %136) {act gelu} layers.1.0.layers.1.1.fc1 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 393216, params[86], params[87], LK_ACT_GELU, NULL,
       arena + 196608);
 
-  /* %139 = fused_linear(%136, %137, %138, %132) {residual} layers.1.0.layers.1.1.fc2 : f32[B, 256, 192], written over %93 */
+  /* %140 = fused_linear(%137, %138, %139, %133) {residual} layers.1.0.layers.1.1.fc2 : f32[B, 256, 192], written over %94 */
   lk_fused_linear(B * 256, 768, 192, arena + 196608, params[88], params[89], LK_ACT_NONE,
       arena + 442368, arena + 442368);
 
-  /* %140 = layernorm(%139, %96, %97) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %141 = layernorm(%140, %97, %98) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_layernorm(B * 256, 192, arena + 442368, params[66], params[67], 1e-06f, arena + 196608);
 
-  /* %143 = fused_linear(%140, %141, %142) layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192] */
+  /* %144 = fused_linear(%141, %142, %143) layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 196608, params[90], params[91], LK_ACT_NONE, NULL,
       arena + 245760);
 
-  /* %146 = fused_linear(%140, %144, %145) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 96] */
+  /* %147 = fused_linear(%141, %145, %146) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 96] */
   lk_fused_linear(B * 256, 192, 96, arena + 196608, params[92], params[93], LK_ACT_NONE, NULL,
       arena + 294912);
 
-  /* %147 = slice(%146) {axis 1, start 0, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48], a view of %146: no code */
+  /* %148 = slice(%147) {axis 1, start 0, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48], a view of %147: no code */
 
-  /* %148 = slice(%146) {axis 1, start 48, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48], a view of %146: no code */
+  /* %149 = slice(%147) {axis 1, start 48, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48], a view of %147: no code */
 
-  /* %149 = sdpa(%143, %147, %148) {heads 4, kv_heads 1} layers.1.0.layers.2.0 : f32[B, 256, 192] */
+  /* %150 = sdpa(%144, %148, %149) {heads 4, kv_heads 1} layers.1.0.layers.2.0 : f32[B, 256, 192] */
   lk_sdpa(B, 256, 256, 4, 1, 48, arena + 245760, 192, arena + 294912, 96, arena + 294960, 96,
       arena + 196608, 0.14433756f);
 
-  /* %152 = fused_linear(%149, %150, %151, %139) {residual} layers.1.0.layers.2.0.proj : f32[B, 256, 192], written over %93 */
+  /* %153 = fused_linear(%150, %151, %152, %140) {residual} layers.1.0.layers.2.0.proj : f32[B, 256, 192], written over %94 */
   lk_fused_linear(B * 256, 192, 192, arena + 196608, params[94], params[95], LK_ACT_NONE,
       arena + 442368, arena + 442368);
 
-  /* %153 = layernorm(%152, %111, %112) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %154 = layernorm(%153, %112, %113) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_layernorm(B * 256, 192, arena + 442368, params[74], params[75], 1e-06f, arena + 393216);
 
-  /* %156 = fused_linear(%153, %154, %155) {act gelu} layers.1.0.layers.2.1.fc1 : f32[B, 256, 768] */
+  /* %157 = fused_linear(%154, %155, %156) {act gelu} layers.1.0.layers.2.1.fc1 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 393216, params[96], params[97], LK_ACT_GELU, NULL,
       arena + 196608);
 
-  /* %159 = fused_linear(%156, %157, %158, %152) {residual} layers.1.0.layers.2.1.fc2 : f32[B, 256, 192], written over %93 */
+  /* %160 = fused_linear(%157, %158, %159, %153) {residual} layers.1.0.layers.2.1.fc2 : f32[B, 256, 192], written over %94 */
   lk_fused_linear(B * 256, 768, 192, arena + 196608, params[98], params[99], LK_ACT_NONE,
       arena + 442368, arena + 442368);
 
-  /* %160 = layernorm(%159, %96, %97) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %161 = layernorm(%160, %97, %98) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_layernorm(B * 256, 192, arena + 442368, params[66], params[67], 1e-06f, arena + 196608);
 
-  /* %163 = fused_linear(%160, %161, %162) layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192] */
+  /* %164 = fused_linear(%161, %162, %163) layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 196608, params[100], params[101], LK_ACT_NONE, NULL,
       arena + 245760);
 
-  /* %166 = fused_linear(%160, %164, %165) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 96] */
+  /* %167 = fused_linear(%161, %165, %166) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 96] */
   lk_fused_linear(B * 256, 192, 96, arena + 196608, params[102], params[103], LK_ACT_NONE, NULL,
       arena + 294912);
 
-  /* %167 = slice(%166) {axis 1, start 0, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48], a view of %166: no code */
+  /* %168 = slice(%167) {axis 1, start 0, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48], a view of %167: no code */
 
-  /* %168 = slice(%166) {axis 1, start 48, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48], a view of %166: no code */
+  /* %169 = slice(%167) {axis 1, start 48, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48], a view of %167: no code */
 
-  /* %169 = sdpa(%163, %167, %168) {heads 4, kv_heads 1} layers.1.0.layers.3.0 : f32[B, 256, 192] */
+  /* %170 = sdpa(%164, %168, %169) {heads 4, kv_heads 1} layers.1.0.layers.3.0 : f32[B, 256, 192] */
   lk_sdpa(B, 256, 256, 4, 1, 48, arena + 245760, 192, arena + 294912, 96, arena + 294960, 96,
       arena + 196608, 0.14433756f);
 
-  /* %172 = fused_linear(%169, %170, %171, %159) {residual} layers.1.0.layers.3.0.proj : f32[B, 256, 192], written over %93 */
+  /* %173 = fused_linear(%170, %171, %172, %160) {residual} layers.1.0.layers.3.0.proj : f32[B, 256, 192], written over %94 */
   lk_fused_linear(B * 256, 192, 192, arena + 196608, params[104], params[105], LK_ACT_NONE,
       arena + 442368, arena + 442368);
 
-  /* %173 = layernorm(%172, %111, %112) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %174 = layernorm(%173, %112, %113) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_layernorm(B * 256, 192, arena + 442368, params[74], params[75], 1e-06f, arena + 393216);
 
-  /* %176 = fused_linear(%173, %174, %175) {act gelu} layers.1.0.layers.3.1.fc1 : f32[B, 256, 768] */
+  /* %177 = fused_linear(%174, %175, %176) {act gelu} layers.1.0.layers.3.1.fc1 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 393216, params[106], params[107], LK_ACT_GELU, NULL,
       arena + 196608);
 
-  /* %179 = fused_linear(%176, %177, %178, %172) {residual} layers.1.0.layers.3.1.fc2 : f32[B, 256, 192], written over %93 */
+  /* %180 = fused_linear(%177, %178, %179, %173) {residual} layers.1.0.layers.3.1.fc2 : f32[B, 256, 192], written over %94 */
   lk_fused_linear(B * 256, 768, 192, arena + 196608, params[108], params[109], LK_ACT_NONE,
       arena + 442368, arena + 442368);
 
-  /* %182 = seq2img(%179) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
+  /* %183 = seq2img(%180) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
   lk_seq2img(B, 256, 192, arena + 442368, arena + 196608);
 
-  /* %183 = conv2d(%182, %180, %181) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[B, 192, 16, 16] */
+  /* %184 = conv2d(%183, %181, %182) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[B, 192, 16, 16] */
   lk_conv2d(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 196608, params[110], params[111],
       arena + 245760, NULL);
 
-  /* %184 = img2seq(%183) layers.1.1 : f32[B, 256, 192] */
+  /* %185 = img2seq(%184) layers.1.1 : f32[B, 256, 192] */
   lk_img2seq(B, 192, 256, arena + 245760, arena + 196608);
 
-  /* %187 = layernorm(%184, %185, %186) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
+  /* %188 = layernorm(%185, %186, %187) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
   lk_layernorm(B * 256, 192, arena + 196608, params[112], params[113], 1e-06f, arena + 245760);
 
-  /* %188 = seq2img(%187) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
+  /* %189 = seq2img(%188) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
   lk_seq2img(B, 256, 192, arena + 245760, arena + 196608);
 
-  /* %189 = maxpool(%188) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 8, 8] */
+  /* %190 = maxpool(%189) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 8, 8] */
   lk_maxpool2d(B, 192, 16, 16, 3, 3, 2, 2, 1, 1, arena + 196608, arena + 245760);
 
-  /* %190 = img2seq(%189) layers.1.1 : f32[B, 64, 192] */
+  /* %191 = img2seq(%190) layers.1.1 : f32[B, 64, 192] */
   lk_img2seq(B, 192, 64, arena + 245760, arena + 258048);
 
-  /* %192 = add(%190, %191) layers.2.0 : f32[B, 64, 192], written over %190 */
+  /* %193 = add(%191, %192) layers.2.0 : f32[B, 64, 192], written over %191 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 258048, (const long[]){12288, 192, 1}, params[114],
       (const long[]){0, 192, 1}, arena + 258048);
 
-  /* %195 = layernorm(%192, %193, %194) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %196 = layernorm(%193, %194, %195) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
   lk_layernorm(B * 64, 192, arena + 258048, params[115], params[116], 1e-06f, arena + 196608);
 
-  /* %198 = fused_linear(%195, %196, %197) layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192] */
+  /* %199 = fused_linear(%196, %197, %198) layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 196608, params[117], params[118], LK_ACT_NONE, NULL,
       arena + 208896);
 
-  /* %201 = fused_linear(%195, %199, %200) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 96] */
+  /* %202 = fused_linear(%196, %200, %201) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 96] */
   lk_fused_linear(B * 64, 192, 96, arena + 196608, params[119], params[120], LK_ACT_NONE, NULL,
       arena + 221184);
 
-  /* %202 = slice(%201) {axis 1, start 0, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48], a view of %201: no code */
+  /* %203 = slice(%202) {axis 1, start 0, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48], a view of %202: no code */
 
-  /* %203 = slice(%201) {axis 1, start 48, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48], a view of %201: no code */
+  /* %204 = slice(%202) {axis 1, start 48, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48], a view of %202: no code */
 
-  /* %204 = sdpa(%198, %202, %203) {heads 4, kv_heads 1} layers.2.0.layers.0.0 : f32[B, 64, 192] */
+  /* %205 = sdpa(%199, %203, %204) {heads 4, kv_heads 1} layers.2.0.layers.0.0 : f32[B, 64, 192] */
   lk_sdpa(B, 64, 64, 4, 1, 48, arena + 208896, 192, arena + 221184, 96, arena + 221232, 96,
       arena + 196608, 0.14433756f);
 
-  /* %207 = fused_linear(%204, %205, %206, %192) {residual} layers.2.0.layers.0.0.proj : f32[B, 64, 192], written over %190 */
+  /* %208 = fused_linear(%205, %206, %207, %193) {residual} layers.2.0.layers.0.0.proj : f32[B, 64, 192], written over %191 */
   lk_fused_linear(B * 64, 192, 192, arena + 196608, params[121], params[122], LK_ACT_NONE,
       arena + 258048, arena + 258048);
 
-  /* %210 = layernorm(%207, %208, %209) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %211 = layernorm(%208, %209, %210) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
   lk_layernorm(B * 64, 192, arena + 258048, params[123], params[124], 1e-06f, arena + 245760);
 
-  /* %213 = fused_linear(%210, %211, %212) {act gelu} layers.2.0.layers.0.1.fc1 : f32[B, 64, 768] */
+  /* %214 = fused_linear(%211, %212, %213) {act gelu} layers.2.0.layers.0.1.fc1 : f32[B, 64, 768] */
   lk_fused_linear(B * 64, 192, 768, arena + 245760, params[125], params[126], LK_ACT_GELU, NULL,
       arena + 196608);
 
-  /* %216 = fused_linear(%213, %214, %215, %207) {residual} layers.2.0.layers.0.1.fc2 : f32[B, 64, 192], written over %190 */
+  /* %217 = fused_linear(%214, %215, %216, %208) {residual} layers.2.0.layers.0.1.fc2 : f32[B, 64, 192], written over %191 */
   lk_fused_linear(B * 64, 768, 192, arena + 196608, params[127], params[128], LK_ACT_NONE,
       arena + 258048, arena + 258048);
 
-  /* %217 = layernorm(%216, %193, %194) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %218 = layernorm(%217, %194, %195) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
   lk_layernorm(B * 64, 192, arena + 258048, params[115], params[116], 1e-06f, arena + 196608);
 
-  /* %220 = fused_linear(%217, %218, %219) layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192] */
+  /* %221 = fused_linear(%218, %219, %220) layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 196608, params[129], params[130], LK_ACT_NONE, NULL,
       arena + 208896);
 
-  /* %223 = fused_linear(%217, %221, %222) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 96] */
+  /* %224 = fused_linear(%218, %222, %223) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 96] */
   lk_fused_linear(B * 64, 192, 96, arena + 196608, params[131], params[132], LK_ACT_NONE, NULL,
       arena + 221184);
 
-  /* %224 = slice(%223) {axis 1, start 0, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48], a view of %223: no code */
+  /* %225 = slice(%224) {axis 1, start 0, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48], a view of %224: no code */
 
-  /* %225 = slice(%223) {axis 1, start 48, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48], a view of %223: no code */
+  /* %226 = slice(%224) {axis 1, start 48, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48], a view of %224: no code */
 
-  /* %226 = sdpa(%220, %224, %225) {heads 4, kv_heads 1} layers.2.0.layers.1.0 : f32[B, 64, 192] */
+  /* %227 = sdpa(%221, %225, %226) {heads 4, kv_heads 1} layers.2.0.layers.1.0 : f32[B, 64, 192] */
   lk_sdpa(B, 64, 64, 4, 1, 48, arena + 208896, 192, arena + 221184, 96, arena + 221232, 96,
       arena + 196608, 0.14433756f);
 
-  /* %229 = fused_linear(%226, %227, %228, %216) {residual} layers.2.0.layers.1.0.proj : f32[B, 64, 192], written over %190 */
+  /* %230 = fused_linear(%227, %228, %229, %217) {residual} layers.2.0.layers.1.0.proj : f32[B, 64, 192], written over %191 */
   lk_fused_linear(B * 64, 192, 192, arena + 196608, params[133], params[134], LK_ACT_NONE,
       arena + 258048, arena + 258048);
 
-  /* %230 = layernorm(%229, %208, %209) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %231 = layernorm(%230, %209, %210) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
   lk_layernorm(B * 64, 192, arena + 258048, params[123], params[124], 1e-06f, arena + 245760);
 
-  /* %233 = fused_linear(%230, %231, %232) {act gelu} layers.2.0.layers.1.1.fc1 : f32[B, 64, 768] */
+  /* %234 = fused_linear(%231, %232, %233) {act gelu} layers.2.0.layers.1.1.fc1 : f32[B, 64, 768] */
   lk_fused_linear(B * 64, 192, 768, arena + 245760, params[135], params[136], LK_ACT_GELU, NULL,
       arena + 196608);
 
-  /* %236 = fused_linear(%233, %234, %235, %229) {residual} layers.2.0.layers.1.1.fc2 : f32[B, 64, 192], written over %190 */
+  /* %237 = fused_linear(%234, %235, %236, %230) {residual} layers.2.0.layers.1.1.fc2 : f32[B, 64, 192], written over %191 */
   lk_fused_linear(B * 64, 768, 192, arena + 196608, params[137], params[138], LK_ACT_NONE,
       arena + 258048, arena + 258048);
 
-  /* %237 = layernorm(%236, %193, %194) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %238 = layernorm(%237, %194, %195) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
   lk_layernorm(B * 64, 192, arena + 258048, params[115], params[116], 1e-06f, arena + 196608);
 
-  /* %240 = fused_linear(%237, %238, %239) layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192] */
+  /* %241 = fused_linear(%238, %239, %240) layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 196608, params[139], params[140], LK_ACT_NONE, NULL,
       arena + 208896);
 
-  /* %243 = fused_linear(%237, %241, %242) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 96] */
+  /* %244 = fused_linear(%238, %242, %243) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 96] */
   lk_fused_linear(B * 64, 192, 96, arena + 196608, params[141], params[142], LK_ACT_NONE, NULL,
       arena + 221184);
 
-  /* %244 = slice(%243) {axis 1, start 0, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48], a view of %243: no code */
+  /* %245 = slice(%244) {axis 1, start 0, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48], a view of %244: no code */
 
-  /* %245 = slice(%243) {axis 1, start 48, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48], a view of %243: no code */
+  /* %246 = slice(%244) {axis 1, start 48, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48], a view of %244: no code */
 
-  /* %246 = sdpa(%240, %244, %245) {heads 4, kv_heads 1} layers.2.0.layers.2.0 : f32[B, 64, 192] */
+  /* %247 = sdpa(%241, %245, %246) {heads 4, kv_heads 1} layers.2.0.layers.2.0 : f32[B, 64, 192] */
   lk_sdpa(B, 64, 64, 4, 1, 48, arena + 208896, 192, arena + 221184, 96, arena + 221232, 96,
       arena + 196608, 0.14433756f);
 
-  /* %249 = fused_linear(%246, %247, %248, %236) {residual} layers.2.0.layers.2.0.proj : f32[B, 64, 192], written over %190 */
+  /* %250 = fused_linear(%247, %248, %249, %237) {residual} layers.2.0.layers.2.0.proj : f32[B, 64, 192], written over %191 */
   lk_fused_linear(B * 64, 192, 192, arena + 196608, params[143], params[144], LK_ACT_NONE,
       arena + 258048, arena + 258048);
 
-  /* %250 = layernorm(%249, %208, %209) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %251 = layernorm(%250, %209, %210) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
   lk_layernorm(B * 64, 192, arena + 258048, params[123], params[124], 1e-06f, arena + 245760);
 
-  /* %253 = fused_linear(%250, %251, %252) {act gelu} layers.2.0.layers.2.1.fc1 : f32[B, 64, 768] */
+  /* %254 = fused_linear(%251, %252, %253) {act gelu} layers.2.0.layers.2.1.fc1 : f32[B, 64, 768] */
   lk_fused_linear(B * 64, 192, 768, arena + 245760, params[145], params[146], LK_ACT_GELU, NULL,
       arena + 196608);
 
-  /* %256 = fused_linear(%253, %254, %255, %249) {residual} layers.2.0.layers.2.1.fc2 : f32[B, 64, 192], written over %190 */
+  /* %257 = fused_linear(%254, %255, %256, %250) {residual} layers.2.0.layers.2.1.fc2 : f32[B, 64, 192], written over %191 */
   lk_fused_linear(B * 64, 768, 192, arena + 196608, params[147], params[148], LK_ACT_NONE,
       arena + 258048, arena + 258048);
 
-  /* %257 = layernorm(%256, %193, %194) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %258 = layernorm(%257, %194, %195) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
   lk_layernorm(B * 64, 192, arena + 258048, params[115], params[116], 1e-06f, arena + 196608);
 
-  /* %260 = fused_linear(%257, %258, %259) layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192] */
+  /* %261 = fused_linear(%258, %259, %260) layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 196608, params[149], params[150], LK_ACT_NONE, NULL,
       arena + 208896);
 
-  /* %263 = fused_linear(%257, %261, %262) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 96] */
+  /* %264 = fused_linear(%258, %262, %263) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 96] */
   lk_fused_linear(B * 64, 192, 96, arena + 196608, params[151], params[152], LK_ACT_NONE, NULL,
       arena + 221184);
 
-  /* %264 = slice(%263) {axis 1, start 0, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48], a view of %263: no code */
+  /* %265 = slice(%264) {axis 1, start 0, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48], a view of %264: no code */
 
-  /* %265 = slice(%263) {axis 1, start 48, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48], a view of %263: no code */
+  /* %266 = slice(%264) {axis 1, start 48, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48], a view of %264: no code */
 
-  /* %266 = sdpa(%260, %264, %265) {heads 4, kv_heads 1} layers.2.0.layers.3.0 : f32[B, 64, 192] */
+  /* %267 = sdpa(%261, %265, %266) {heads 4, kv_heads 1} layers.2.0.layers.3.0 : f32[B, 64, 192] */
   lk_sdpa(B, 64, 64, 4, 1, 48, arena + 208896, 192, arena + 221184, 96, arena + 221232, 96,
       arena + 196608, 0.14433756f);
 
-  /* %269 = fused_linear(%266, %267, %268, %256) {residual} layers.2.0.layers.3.0.proj : f32[B, 64, 192], written over %190 */
+  /* %270 = fused_linear(%267, %268, %269, %257) {residual} layers.2.0.layers.3.0.proj : f32[B, 64, 192], written over %191 */
   lk_fused_linear(B * 64, 192, 192, arena + 196608, params[153], params[154], LK_ACT_NONE,
       arena + 258048, arena + 258048);
 
-  /* %270 = layernorm(%269, %208, %209) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %271 = layernorm(%270, %209, %210) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
   lk_layernorm(B * 64, 192, arena + 258048, params[123], params[124], 1e-06f, arena + 245760);
 
-  /* %273 = fused_linear(%270, %271, %272) {act gelu} layers.2.0.layers.3.1.fc1 : f32[B, 64, 768] */
+  /* %274 = fused_linear(%271, %272, %273) {act gelu} layers.2.0.layers.3.1.fc1 : f32[B, 64, 768] */
   lk_fused_linear(B * 64, 192, 768, arena + 245760, params[155], params[156], LK_ACT_GELU, NULL,
       arena + 196608);
 
-  /* %276 = fused_linear(%273, %274, %275, %269) {residual} layers.2.0.layers.3.1.fc2 : f32[B, 64, 192], written over %190 */
+  /* %277 = fused_linear(%274, %275, %276, %270) {residual} layers.2.0.layers.3.1.fc2 : f32[B, 64, 192], written over %191 */
   lk_fused_linear(B * 64, 768, 192, arena + 196608, params[157], params[158], LK_ACT_NONE,
       arena + 258048, arena + 258048);
 
-  /* %279 = seq2img(%276) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
+  /* %280 = seq2img(%277) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
   lk_seq2img(B, 64, 192, arena + 258048, arena + 196608);
 
-  /* %280 = conv2d(%279, %277, %278) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[B, 192, 8, 8] */
+  /* %281 = conv2d(%280, %278, %279) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[B, 192, 8, 8] */
   lk_conv2d(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 196608, params[159], params[160],
       arena + 208896, NULL);
 
-  /* %281 = img2seq(%280) layers.2.1 : f32[B, 64, 192] */
+  /* %282 = img2seq(%281) layers.2.1 : f32[B, 64, 192] */
   lk_img2seq(B, 192, 64, arena + 208896, arena + 196608);
 
-  /* %284 = layernorm(%281, %282, %283) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
+  /* %285 = layernorm(%282, %283, %284) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
   lk_layernorm(B * 64, 192, arena + 196608, params[161], params[162], 1e-06f, arena + 208896);
 
-  /* %285 = seq2img(%284) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
+  /* %286 = seq2img(%285) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
   lk_seq2img(B, 64, 192, arena + 208896, arena + 196608);
 
-  /* %286 = maxpool(%285) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 4, 4] */
+  /* %287 = maxpool(%286) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 4, 4] */
   lk_maxpool2d(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 196608, arena + 208896);
 
-  /* %287 = img2seq(%286) layers.2.1 : f32[B, 16, 192] */
+  /* %288 = img2seq(%287) layers.2.1 : f32[B, 16, 192] */
   lk_img2seq(B, 192, 16, arena + 208896, arena + 211968);
 
-  /* %289 = add(%287, %288) layers.3.0 : f32[B, 16, 192], written over %287 */
+  /* %290 = add(%288, %289) layers.3.0 : f32[B, 16, 192], written over %288 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 211968, (const long[]){3072, 192, 1}, params[163],
       (const long[]){0, 192, 1}, arena + 211968);
 
-  /* %292 = layernorm(%289, %290, %291) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %293 = layernorm(%290, %291, %292) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
   lk_layernorm(B * 16, 192, arena + 211968, params[164], params[165], 1e-06f, arena + 196608);
 
-  /* %295 = fused_linear(%292, %293, %294) layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192] */
+  /* %296 = fused_linear(%293, %294, %295) layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 196608, params[166], params[167], LK_ACT_NONE, NULL,
       arena + 199680);
 
-  /* %298 = fused_linear(%292, %296, %297) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 96] */
+  /* %299 = fused_linear(%293, %297, %298) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 96] */
   lk_fused_linear(B * 16, 192, 96, arena + 196608, params[168], params[169], LK_ACT_NONE, NULL,
       arena + 202752);
 
-  /* %299 = slice(%298) {axis 1, start 0, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48], a view of %298: no code */
+  /* %300 = slice(%299) {axis 1, start 0, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48], a view of %299: no code */
 
-  /* %300 = slice(%298) {axis 1, start 48, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48], a view of %298: no code */
+  /* %301 = slice(%299) {axis 1, start 48, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48], a view of %299: no code */
 
-  /* %301 = sdpa(%295, %299, %300) {heads 4, kv_heads 1} layers.3.0.layers.0.0 : f32[B, 16, 192] */
+  /* %302 = sdpa(%296, %300, %301) {heads 4, kv_heads 1} layers.3.0.layers.0.0 : f32[B, 16, 192] */
   lk_sdpa(B, 16, 16, 4, 1, 48, arena + 199680, 192, arena + 202752, 96, arena + 202800, 96,
       arena + 196608, 0.14433756f);
 
-  /* %304 = fused_linear(%301, %302, %303, %289) {residual} layers.3.0.layers.0.0.proj : f32[B, 16, 192], written over %287 */
+  /* %305 = fused_linear(%302, %303, %304, %290) {residual} layers.3.0.layers.0.0.proj : f32[B, 16, 192], written over %288 */
   lk_fused_linear(B * 16, 192, 192, arena + 196608, params[170], params[171], LK_ACT_NONE,
       arena + 211968, arena + 211968);
 
-  /* %307 = layernorm(%304, %305, %306) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %308 = layernorm(%305, %306, %307) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
   lk_layernorm(B * 16, 192, arena + 211968, params[172], params[173], 1e-06f, arena + 208896);
 
-  /* %310 = fused_linear(%307, %308, %309) {act gelu} layers.3.0.layers.0.1.fc1 : f32[B, 16, 768] */
+  /* %311 = fused_linear(%308, %309, %310) {act gelu} layers.3.0.layers.0.1.fc1 : f32[B, 16, 768] */
   lk_fused_linear(B * 16, 192, 768, arena + 208896, params[174], params[175], LK_ACT_GELU, NULL,
       arena + 196608);
 
-  /* %313 = fused_linear(%310, %311, %312, %304) {residual} layers.3.0.layers.0.1.fc2 : f32[B, 16, 192], written over %287 */
+  /* %314 = fused_linear(%311, %312, %313, %305) {residual} layers.3.0.layers.0.1.fc2 : f32[B, 16, 192], written over %288 */
   lk_fused_linear(B * 16, 768, 192, arena + 196608, params[176], params[177], LK_ACT_NONE,
       arena + 211968, arena + 211968);
 
-  /* %314 = layernorm(%313, %290, %291) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %315 = layernorm(%314, %291, %292) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
   lk_layernorm(B * 16, 192, arena + 211968, params[164], params[165], 1e-06f, arena + 196608);
 
-  /* %317 = fused_linear(%314, %315, %316) layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192] */
+  /* %318 = fused_linear(%315, %316, %317) layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 196608, params[178], params[179], LK_ACT_NONE, NULL,
       arena + 199680);
 
-  /* %320 = fused_linear(%314, %318, %319) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 96] */
+  /* %321 = fused_linear(%315, %319, %320) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 96] */
   lk_fused_linear(B * 16, 192, 96, arena + 196608, params[180], params[181], LK_ACT_NONE, NULL,
       arena + 202752);
 
-  /* %321 = slice(%320) {axis 1, start 0, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48], a view of %320: no code */
+  /* %322 = slice(%321) {axis 1, start 0, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48], a view of %321: no code */
 
-  /* %322 = slice(%320) {axis 1, start 48, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48], a view of %320: no code */
+  /* %323 = slice(%321) {axis 1, start 48, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48], a view of %321: no code */
 
-  /* %323 = sdpa(%317, %321, %322) {heads 4, kv_heads 1} layers.3.0.layers.1.0 : f32[B, 16, 192] */
+  /* %324 = sdpa(%318, %322, %323) {heads 4, kv_heads 1} layers.3.0.layers.1.0 : f32[B, 16, 192] */
   lk_sdpa(B, 16, 16, 4, 1, 48, arena + 199680, 192, arena + 202752, 96, arena + 202800, 96,
       arena + 196608, 0.14433756f);
 
-  /* %326 = fused_linear(%323, %324, %325, %313) {residual} layers.3.0.layers.1.0.proj : f32[B, 16, 192], written over %287 */
+  /* %327 = fused_linear(%324, %325, %326, %314) {residual} layers.3.0.layers.1.0.proj : f32[B, 16, 192], written over %288 */
   lk_fused_linear(B * 16, 192, 192, arena + 196608, params[182], params[183], LK_ACT_NONE,
       arena + 211968, arena + 211968);
 
-  /* %327 = layernorm(%326, %305, %306) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %328 = layernorm(%327, %306, %307) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
   lk_layernorm(B * 16, 192, arena + 211968, params[172], params[173], 1e-06f, arena + 208896);
 
-  /* %330 = fused_linear(%327, %328, %329) {act gelu} layers.3.0.layers.1.1.fc1 : f32[B, 16, 768] */
+  /* %331 = fused_linear(%328, %329, %330) {act gelu} layers.3.0.layers.1.1.fc1 : f32[B, 16, 768] */
   lk_fused_linear(B * 16, 192, 768, arena + 208896, params[184], params[185], LK_ACT_GELU, NULL,
       arena + 196608);
 
-  /* %333 = fused_linear(%330, %331, %332, %326) {residual} layers.3.0.layers.1.1.fc2 : f32[B, 16, 192], written over %287 */
+  /* %334 = fused_linear(%331, %332, %333, %327) {residual} layers.3.0.layers.1.1.fc2 : f32[B, 16, 192], written over %288 */
   lk_fused_linear(B * 16, 768, 192, arena + 196608, params[186], params[187], LK_ACT_NONE,
       arena + 211968, arena + 211968);
 
-  /* %334 = layernorm(%333, %290, %291) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %335 = layernorm(%334, %291, %292) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
   lk_layernorm(B * 16, 192, arena + 211968, params[164], params[165], 1e-06f, arena + 196608);
 
-  /* %337 = fused_linear(%334, %335, %336) layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192] */
+  /* %338 = fused_linear(%335, %336, %337) layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 196608, params[188], params[189], LK_ACT_NONE, NULL,
       arena + 199680);
 
-  /* %340 = fused_linear(%334, %338, %339) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 96] */
+  /* %341 = fused_linear(%335, %339, %340) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 96] */
   lk_fused_linear(B * 16, 192, 96, arena + 196608, params[190], params[191], LK_ACT_NONE, NULL,
       arena + 202752);
 
-  /* %341 = slice(%340) {axis 1, start 0, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48], a view of %340: no code */
+  /* %342 = slice(%341) {axis 1, start 0, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48], a view of %341: no code */
 
-  /* %342 = slice(%340) {axis 1, start 48, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48], a view of %340: no code */
+  /* %343 = slice(%341) {axis 1, start 48, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48], a view of %341: no code */
 
-  /* %343 = sdpa(%337, %341, %342) {heads 4, kv_heads 1} layers.3.0.layers.2.0 : f32[B, 16, 192] */
+  /* %344 = sdpa(%338, %342, %343) {heads 4, kv_heads 1} layers.3.0.layers.2.0 : f32[B, 16, 192] */
   lk_sdpa(B, 16, 16, 4, 1, 48, arena + 199680, 192, arena + 202752, 96, arena + 202800, 96,
       arena + 196608, 0.14433756f);
 
-  /* %346 = fused_linear(%343, %344, %345, %333) {residual} layers.3.0.layers.2.0.proj : f32[B, 16, 192], written over %287 */
+  /* %347 = fused_linear(%344, %345, %346, %334) {residual} layers.3.0.layers.2.0.proj : f32[B, 16, 192], written over %288 */
   lk_fused_linear(B * 16, 192, 192, arena + 196608, params[192], params[193], LK_ACT_NONE,
       arena + 211968, arena + 211968);
 
-  /* %347 = layernorm(%346, %305, %306) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %348 = layernorm(%347, %306, %307) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
   lk_layernorm(B * 16, 192, arena + 211968, params[172], params[173], 1e-06f, arena + 208896);
 
-  /* %350 = fused_linear(%347, %348, %349) {act gelu} layers.3.0.layers.2.1.fc1 : f32[B, 16, 768] */
+  /* %351 = fused_linear(%348, %349, %350) {act gelu} layers.3.0.layers.2.1.fc1 : f32[B, 16, 768] */
   lk_fused_linear(B * 16, 192, 768, arena + 208896, params[194], params[195], LK_ACT_GELU, NULL,
       arena + 196608);
 
-  /* %353 = fused_linear(%350, %351, %352, %346) {residual} layers.3.0.layers.2.1.fc2 : f32[B, 16, 192], written over %287 */
+  /* %354 = fused_linear(%351, %352, %353, %347) {residual} layers.3.0.layers.2.1.fc2 : f32[B, 16, 192], written over %288 */
   lk_fused_linear(B * 16, 768, 192, arena + 196608, params[196], params[197], LK_ACT_NONE,
       arena + 211968, arena + 211968);
 
-  /* %354 = layernorm(%353, %290, %291) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %355 = layernorm(%354, %291, %292) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
   lk_layernorm(B * 16, 192, arena + 211968, params[164], params[165], 1e-06f, arena + 196608);
 
-  /* %357 = fused_linear(%354, %355, %356) layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192] */
+  /* %358 = fused_linear(%355, %356, %357) layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 196608, params[198], params[199], LK_ACT_NONE, NULL,
       arena + 199680);
 
-  /* %360 = fused_linear(%354, %358, %359) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 96] */
+  /* %361 = fused_linear(%355, %359, %360) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 96] */
   lk_fused_linear(B * 16, 192, 96, arena + 196608, params[200], params[201], LK_ACT_NONE, NULL,
       arena + 202752);
 
-  /* %361 = slice(%360) {axis 1, start 0, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48], a view of %360: no code */
+  /* %362 = slice(%361) {axis 1, start 0, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48], a view of %361: no code */
 
-  /* %362 = slice(%360) {axis 1, start 48, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48], a view of %360: no code */
+  /* %363 = slice(%361) {axis 1, start 48, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48], a view of %361: no code */
 
-  /* %363 = sdpa(%357, %361, %362) {heads 4, kv_heads 1} layers.3.0.layers.3.0 : f32[B, 16, 192] */
+  /* %364 = sdpa(%358, %362, %363) {heads 4, kv_heads 1} layers.3.0.layers.3.0 : f32[B, 16, 192] */
   lk_sdpa(B, 16, 16, 4, 1, 48, arena + 199680, 192, arena + 202752, 96, arena + 202800, 96,
       arena + 196608, 0.14433756f);
 
-  /* %366 = fused_linear(%363, %364, %365, %353) {residual} layers.3.0.layers.3.0.proj : f32[B, 16, 192], written over %287 */
+  /* %367 = fused_linear(%364, %365, %366, %354) {residual} layers.3.0.layers.3.0.proj : f32[B, 16, 192], written over %288 */
   lk_fused_linear(B * 16, 192, 192, arena + 196608, params[202], params[203], LK_ACT_NONE,
       arena + 211968, arena + 211968);
 
-  /* %367 = layernorm(%366, %305, %306) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %368 = layernorm(%367, %306, %307) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
   lk_layernorm(B * 16, 192, arena + 211968, params[172], params[173], 1e-06f, arena + 208896);
 
-  /* %370 = fused_linear(%367, %368, %369) {act gelu} layers.3.0.layers.3.1.fc1 : f32[B, 16, 768] */
+  /* %371 = fused_linear(%368, %369, %370) {act gelu} layers.3.0.layers.3.1.fc1 : f32[B, 16, 768] */
   lk_fused_linear(B * 16, 192, 768, arena + 208896, params[204], params[205], LK_ACT_GELU, NULL,
       arena + 196608);
 
-  /* %373 = fused_linear(%370, %371, %372, %366) {residual} layers.3.0.layers.3.1.fc2 : f32[B, 16, 192], written over %287 */
+  /* %374 = fused_linear(%371, %372, %373, %367) {residual} layers.3.0.layers.3.1.fc2 : f32[B, 16, 192], written over %288 */
   lk_fused_linear(B * 16, 768, 192, arena + 196608, params[206], params[207], LK_ACT_NONE,
       arena + 211968, arena + 211968);
 
-  /* %376 = layernorm(%373, %374, %375) {eps 1e-06} norm : f32[B, 16, 192] */
+  /* %377 = layernorm(%374, %375, %376) {eps 1e-06} norm : f32[B, 16, 192] */
   lk_layernorm(B * 16, 192, arena + 211968, params[208], params[209], 1e-06f, arena + 196608);
 
-  /* %377 = mean(%376) {axis 0} : f32[B, 192] */
+  /* %378 = mean(%377) {axis 0} : f32[B, 192] */
   lk_mean_axis(B, 16, 192, arena + 196608, arena + 199680);
 
-  /* %380 = fused_linear(%377, %378, %379) mlp_head : f32[B, 10] */
+  /* %381 = fused_linear(%378, %379, %380) mlp_head : f32[B, 10] */
   lk_fused_linear(B, 192, 10, arena + 199680, params[210], params[211], LK_ACT_NONE, NULL,
       arena + 196608);
 
-  /* output 0 "logits" = %380 : f32[B, 10] */
+  /* output 0 "logits" = %381 : f32[B, 10] */
   memcpy(outputs[0], arena + 196608, sizeof(float) * B * 10);
   return 0;
 } // sag_tiny_cifar_forward

@@ -2591,6 +2591,44 @@ void lk_circular_pad(long P, int Hh, int Ww, int top, int bottom, int left, int 
   lk__layout_wrap(P, Hh, Ww, Hh + top + bottom, Ww + left + right, top, left, x, y);
 }
 
+/* im2col, F.unfold(x, (kh, kw), padding=(ph, pw), stride=(sh, sw)).transpose(1, 2): image
+ * x [B, C, Hh, Ww] → patch rows y [B, Ho·Wo, C·kh·kw], row oh·Wo + ow holding the window at
+ * (oh·sh − ph, ow·sw − pw) in column order (c, ky, kx), zeros outside the image. A convolution
+ * weight [Co, C, kh, kw] read as [Co, C·kh·kw] then multiplies these rows straight into tokens
+ * (the patch-embedding pass uses it where C·kh·kw is small, as for a 3-channel image). A thread
+ * fills one output row oh (Wo patch rows, in L1/L2) a column at a time: each column is a run of
+ * an image row with zeros at the padded ends, without a bounds test per element. */
+void lk_im2col(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw, const float *x,
+               float *y) {
+  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
+  long K = (long)C * kh * kw, rows = (long)B * Ho;
+  LK_OMP(parallel for schedule(static) if(rows * Wo * K >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) {
+    long b = r / Ho;
+    int oh = (int)(r % Ho);
+    const float *xb = x + b * C * Hh * Ww;
+    float *yr = y + r * Wo * K; /* Wo patch rows of K columns */
+    for (int c = 0; c < C; ++c)
+      for (int ky = 0; ky < kh; ++ky) {
+        int iy = oh * sh - ph + ky;
+        const float *src = xb + ((long)c * Hh + (iy >= 0 && iy < Hh ? iy : 0)) * Ww;
+        for (int kx = 0; kx < kw; ++kx) {
+          float *dst = yr + ((long)c * kh + ky) * kw + kx; /* column (c, ky, kx), stride K */
+          /* Windows ow in [lo, hi) read pixel ow·sw − pw + kx inside the row; the others are 0. */
+          int lo = 0, hi = 0;
+          if (iy >= 0 && iy < Hh) {
+            lo = lk_min_l(Wo, kx >= pw ? 0 : (pw - kx + sw - 1) / sw);
+            hi = lk_min_l(Wo, Ww - 1 + pw - kx < 0 ? 0 : (Ww - 1 + pw - kx) / sw + 1);
+            if (hi < lo) hi = lo;
+          }
+          for (int ow = 0; ow < lo; ++ow) dst[ow * K] = 0.0f;
+          for (int ow = lo; ow < hi; ++ow) dst[ow * K] = src[ow * sw - pw + kx];
+          for (int ow = hi; ow < Wo; ++ow) dst[ow * K] = 0.0f;
+        }
+      }
+  }
+}
+
 /* References. */
 void lk_copy_strided_naive(int rank, const long *shape, const float *x, const long *sx, float *y, const long *sy) {
   long total = 1;
@@ -2622,6 +2660,25 @@ void lk_circular_pad_naive(long P, int Hh, int Ww, int top, int bottom, int left
         while (sj >= Ww) sj -= Ww;
         y[(p * Ho + i) * Wo + j] = x[(p * Hh + si) * Ww + sj];
       }
+}
+
+void lk_im2col_naive(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw, const float *x,
+                     float *y) {
+  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
+  long K = (long)C * kh * kw;
+  for (long i = 0; i < (long)B * Ho * Wo * K; ++i) y[i] = 0.0f;
+  for (int b = 0; b < B; ++b)
+    for (int c = 0; c < C; ++c)
+      for (int iy = 0; iy < Hh; ++iy)
+        for (int ix = 0; ix < Ww; ++ix)
+          /* Scatter: every window (oh, ow) that covers pixel (iy, ix) gets it at (c, ky, kx). */
+          for (int ky = 0; ky < kh; ++ky)
+            for (int kx = 0; kx < kw; ++kx) {
+              int ty = iy + ph - ky, tx = ix + pw - kx;
+              if (ty < 0 || tx < 0 || ty % sh || tx % sw || ty / sh >= Ho || tx / sw >= Wo) continue;
+              long row = ((long)b * Ho + ty / sh) * Wo + tx / sw;
+              y[row * K + ((long)c * kh + ky) * kw + kx] = x[(((long)b * C + c) * Hh + iy) * Ww + ix];
+            }
 }
 
 /* ---- templates/fused_linear.c -------------------------------------------------------------- */
@@ -2938,6 +2995,36 @@ static void lk__grad_group_norm_grad(const float *x, const float *g, long nb, lo
 void lk_normalize_grad(long rows, long C, const float *x, const float *dxhat, float eps, float *dx) {
   LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
   for (long r = 0; r < rows; ++r) lk__grad_group_norm_grad(x + r * C, dxhat + r * C, 1, 0, C, eps, 1.0, dx + r * C);
+}
+
+/* An affine LayerNorm's input gradient in one pass: dx = normalize_grad(x, dy ⊙ w) (+ res), the
+ * `mul` that formed dx̂ = dy ⊙ w and the `add` of the residual branch's gradient folded in (the
+ * products pass makes it). Each row's dx̂ goes to a per-thread buffer of C floats (in L1), so the
+ * result is the unfused sequence's bit for bit: dx̂ rounded to float, dx rounded, then + res.
+ * w [C]; res [rows, C] or NULL; dx may equal dy or res. Out of memory gives NaN rows. */
+void lk_layernorm_grad(long rows, long C, const float *x, const float *dy, const float *w, const float *res, float eps,
+                       float *dx) {
+  LK_OMP(parallel if(rows * C >= LK_PAR_MIN))
+  {
+    float *g = lk_scratch_alloc((size_t)C);
+    LK_OMP(for schedule(static))
+    for (long r = 0; r < rows; ++r) {
+      const float *dyr = dy + r * C, *rr = res ? res + r * C : NULL;
+      float *dxr = dx + r * C;
+      if (!g) {
+        for (long c = 0; c < C; ++c) dxr[c] = NAN;
+        continue;
+      }
+      for (long c = 0; c < C; ++c) g[c] = dyr[c] * w[c];
+      if (!rr) {
+        lk__grad_group_norm_grad(x + r * C, g, 1, 0, C, eps, 1.0, dxr);
+        continue;
+      }
+      lk__grad_group_norm_grad(x + r * C, g, 1, 0, C, eps, 1.0, g);
+      for (long c = 0; c < C; ++c) dxr[c] = g[c] + rr[c];
+    }
+    lk_scratch_free(g);
+  }
 }
 
 /* ---- Batch normalisation (training mode) ----------------------------------------------------------
@@ -4019,6 +4106,17 @@ static void lk__grad_norm_grad_ref(const float *x, const float *g, float *dx, lo
 
 void lk_normalize_grad_naive(long rows, long C, const float *x, const float *dxhat, float eps, float *dx) {
   for (long r = 0; r < rows; ++r) lk__grad_norm_grad_ref(x + r * C, dxhat + r * C, dx + r * C, 1, 0, C, eps);
+}
+
+void lk_layernorm_grad_naive(long rows, long C, const float *x, const float *dy, const float *w, const float *res,
+                             float eps, float *dx) {
+  float *g = (float *)malloc((size_t)(rows * C) * sizeof(float));
+  if (!g) return;
+  for (long i = 0; i < rows * C; ++i) g[i] = dy[i] * w[i % C];
+  lk_normalize_grad_naive(rows, C, x, g, eps, dx);
+  if (res)
+    for (long i = 0; i < rows * C; ++i) dx[i] += res[i];
+  free(g);
 }
 
 void lk_batch_normalize_naive(int B, long C, long S, const float *x, const float *w, const float *b, float eps, float *y) {
@@ -5382,7 +5480,7 @@ static const unsigned char sag_tiny_cifar_train_param_read_[212] = {
 };
 int sag_tiny_cifar_train_param_read_by_forward(int i) { return i >= 0 && i < 212 ? sag_tiny_cifar_train_param_read_[i] : 0; }
 
-size_t sag_tiny_cifar_train_arena_bytes(void) { return 3099535232; }
+size_t sag_tiny_cifar_train_arena_bytes(void) { return 3156551552; }
 
 void sag_tiny_cifar_train_set_num_threads(int n) {
 #ifdef _OPENMP
@@ -5407,4139 +5505,3906 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
     float *arena) {
   const int B = 32; /* the batch the model is compiled for */
 
-  /* %3 = conv2d(%0, %1, %2) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.0 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, inputs[0], params[0], params[1], arena, NULL);
+  /* %3 = im2col(%0) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.0 : f32[B, 1024, 27] */
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, inputs[0], arena + 749469696);
 
-  /* %4 = img2seq(%3) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena, arena + 113246208);
+  /* %4 = reshape(%1) {shape [192, 27]} to_patch_embedding.projections.0 : f32[192, 27], a view of %1: no code */
 
-  /* %5 = roll(%0) {dy 1, dx 0} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 1, 0, inputs[0], arena + 769671168);
+  /* %5 = fused_linear(%3, %4, %2) to_patch_embedding.projections.0 : f32[B, 1024, 192], written into %108 from row 0 */
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 749469696, 27648, params[0], params[1], NULL, 0,
+      LK_ACT_NONE, NULL, 0, arena, 3538944);
 
-  /* %8 = conv2d(%5, %6, %7) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.1 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 769671168, params[2], params[3], arena,
-      NULL);
+  /* %6 = roll(%0) {dy 1, dx 0} to_patch_embedding : f32[B, 3, 32, 32] */
+  lk_roll(B * 3, 32, 32, 1, 0, inputs[0], arena + 113246208);
 
-  /* %9 = img2seq(%8) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena, arena + 119537664);
+  /* %9 = im2col(%6) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.1 : f32[B, 1024, 27] */
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 750354432);
 
-  /* %10 = roll(%0) {dy 0, dx 1} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 0, 1, inputs[0], arena + 769769472);
+  /* %10 = reshape(%7) {shape [192, 27]} to_patch_embedding.projections.1 : f32[192, 27], a view of %7: no code */
 
-  /* %13 = conv2d(%10, %11, %12) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.2 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 769769472, params[4], params[5], arena,
-      NULL);
+  /* %11 = fused_linear(%9, %10, %8) to_patch_embedding.projections.1 : f32[B, 1024, 192], written into %108 from row 1024 */
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 750354432, 27648, params[2], params[3], NULL, 0,
+      LK_ACT_NONE, NULL, 0, arena + 196608, 3538944);
 
-  /* %14 = img2seq(%13) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena, arena + 125829120);
+  /* %12 = roll(%0) {dy 0, dx 1} to_patch_embedding : f32[B, 3, 32, 32] */
+  lk_roll(B * 3, 32, 32, 0, 1, inputs[0], arena + 113246208);
 
-  /* %15 = roll(%0) {dy -1, dx 0} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, -1, 0, inputs[0], arena + 769867776);
+  /* %15 = im2col(%12) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.2 : f32[B, 1024, 27] */
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 751239168);
 
-  /* %18 = conv2d(%15, %16, %17) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.3 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 769867776, params[6], params[7], arena,
-      NULL);
+  /* %16 = reshape(%13) {shape [192, 27]} to_patch_embedding.projections.2 : f32[192, 27], a view of %13: no code */
 
-  /* %19 = img2seq(%18) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena, arena + 132120576);
+  /* %17 = fused_linear(%15, %16, %14) to_patch_embedding.projections.2 : f32[B, 1024, 192], written into %108 from row 2048 */
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 751239168, 27648, params[4], params[5], NULL, 0,
+      LK_ACT_NONE, NULL, 0, arena + 393216, 3538944);
 
-  /* %20 = roll(%0) {dy 0, dx -1} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 0, -1, inputs[0], arena + 769966080);
+  /* %18 = roll(%0) {dy -1, dx 0} to_patch_embedding : f32[B, 3, 32, 32] */
+  lk_roll(B * 3, 32, 32, -1, 0, inputs[0], arena + 113246208);
 
-  /* %23 = conv2d(%20, %21, %22) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.4 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 769966080, params[8], params[9], arena,
-      NULL);
+  /* %21 = im2col(%18) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.3 : f32[B, 1024, 27] */
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 752123904);
 
-  /* %24 = img2seq(%23) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena, arena + 138412032);
+  /* %22 = reshape(%19) {shape [192, 27]} to_patch_embedding.projections.3 : f32[192, 27], a view of %19: no code */
 
-  /* %25 = roll(%0) {dy 2, dx 0} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 2, 0, inputs[0], arena + 770064384);
+  /* %23 = fused_linear(%21, %22, %20) to_patch_embedding.projections.3 : f32[B, 1024, 192], written into %108 from row 3072 */
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 752123904, 27648, params[6], params[7], NULL, 0,
+      LK_ACT_NONE, NULL, 0, arena + 589824, 3538944);
 
-  /* %28 = conv2d(%25, %26, %27) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.5 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 770064384, params[10], params[11],
-      arena, NULL);
+  /* %24 = roll(%0) {dy 0, dx -1} to_patch_embedding : f32[B, 3, 32, 32] */
+  lk_roll(B * 3, 32, 32, 0, -1, inputs[0], arena + 113246208);
 
-  /* %29 = img2seq(%28) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena, arena + 144703488);
+  /* %27 = im2col(%24) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.4 : f32[B, 1024, 27] */
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 753008640);
 
-  /* %30 = roll(%0) {dy 0, dx 2} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 0, 2, inputs[0], arena + 770162688);
+  /* %28 = reshape(%25) {shape [192, 27]} to_patch_embedding.projections.4 : f32[192, 27], a view of %25: no code */
 
-  /* %33 = conv2d(%30, %31, %32) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.6 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 770162688, params[12], params[13],
-      arena, NULL);
+  /* %29 = fused_linear(%27, %28, %26) to_patch_embedding.projections.4 : f32[B, 1024, 192], written into %108 from row 4096 */
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 753008640, 27648, params[8], params[9], NULL, 0,
+      LK_ACT_NONE, NULL, 0, arena + 786432, 3538944);
 
-  /* %34 = img2seq(%33) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena, arena + 150994944);
+  /* %30 = roll(%0) {dy 2, dx 0} to_patch_embedding : f32[B, 3, 32, 32] */
+  lk_roll(B * 3, 32, 32, 2, 0, inputs[0], arena + 113246208);
 
-  /* %35 = roll(%0) {dy -2, dx 0} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, -2, 0, inputs[0], arena + 770260992);
+  /* %33 = im2col(%30) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.5 : f32[B, 1024, 27] */
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 753893376);
 
-  /* %38 = conv2d(%35, %36, %37) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.7 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 770260992, params[14], params[15],
-      arena, NULL);
+  /* %34 = reshape(%31) {shape [192, 27]} to_patch_embedding.projections.5 : f32[192, 27], a view of %31: no code */
 
-  /* %39 = img2seq(%38) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena, arena + 157286400);
+  /* %35 = fused_linear(%33, %34, %32) to_patch_embedding.projections.5 : f32[B, 1024, 192], written into %108 from row 5120 */
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 753893376, 27648, params[10], params[11], NULL,
+      0, LK_ACT_NONE, NULL, 0, arena + 983040, 3538944);
 
-  /* %40 = roll(%0) {dy 0, dx -2} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 0, -2, inputs[0], arena + 770359296);
+  /* %36 = roll(%0) {dy 0, dx 2} to_patch_embedding : f32[B, 3, 32, 32] */
+  lk_roll(B * 3, 32, 32, 0, 2, inputs[0], arena + 113246208);
 
-  /* %43 = conv2d(%40, %41, %42) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.8 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 770359296, params[16], params[17],
-      arena, NULL);
+  /* %39 = im2col(%36) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.6 : f32[B, 1024, 27] */
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 754778112);
 
-  /* %44 = img2seq(%43) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena, arena + 163577856);
+  /* %40 = reshape(%37) {shape [192, 27]} to_patch_embedding.projections.6 : f32[192, 27], a view of %37: no code */
 
-  /* %45 = roll(%0) {dy 1, dx 1} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 1, 1, inputs[0], arena + 770457600);
+  /* %41 = fused_linear(%39, %40, %38) to_patch_embedding.projections.6 : f32[B, 1024, 192], written into %108 from row 6144 */
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 754778112, 27648, params[12], params[13], NULL,
+      0, LK_ACT_NONE, NULL, 0, arena + 1179648, 3538944);
 
-  /* %48 = conv2d(%45, %46, %47) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.9 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 770457600, params[18], params[19],
-      arena, NULL);
+  /* %42 = roll(%0) {dy -2, dx 0} to_patch_embedding : f32[B, 3, 32, 32] */
+  lk_roll(B * 3, 32, 32, -2, 0, inputs[0], arena + 113246208);
 
-  /* %49 = img2seq(%48) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena, arena + 169869312);
+  /* %45 = im2col(%42) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.7 : f32[B, 1024, 27] */
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 755662848);
 
-  /* %50 = roll(%0) {dy 1, dx 2} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 1, 2, inputs[0], arena + 770555904);
+  /* %46 = reshape(%43) {shape [192, 27]} to_patch_embedding.projections.7 : f32[192, 27], a view of %43: no code */
 
-  /* %53 = conv2d(%50, %51, %52) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.10 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 770555904, params[20], params[21],
-      arena, NULL);
+  /* %47 = fused_linear(%45, %46, %44) to_patch_embedding.projections.7 : f32[B, 1024, 192], written into %108 from row 7168 */
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 755662848, 27648, params[14], params[15], NULL,
+      0, LK_ACT_NONE, NULL, 0, arena + 1376256, 3538944);
 
-  /* %54 = img2seq(%53) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena, arena + 176160768);
+  /* %48 = roll(%0) {dy 0, dx -2} to_patch_embedding : f32[B, 3, 32, 32] */
+  lk_roll(B * 3, 32, 32, 0, -2, inputs[0], arena + 113246208);
 
-  /* %55 = roll(%0) {dy 1, dx -1} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 1, -1, inputs[0], arena + 770654208);
+  /* %51 = im2col(%48) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.8 : f32[B, 1024, 27] */
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 756547584);
 
-  /* %58 = conv2d(%55, %56, %57) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.11 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 770654208, params[22], params[23],
-      arena, NULL);
+  /* %52 = reshape(%49) {shape [192, 27]} to_patch_embedding.projections.8 : f32[192, 27], a view of %49: no code */
 
-  /* %59 = img2seq(%58) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena, arena + 182452224);
+  /* %53 = fused_linear(%51, %52, %50) to_patch_embedding.projections.8 : f32[B, 1024, 192], written into %108 from row 8192 */
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 756547584, 27648, params[16], params[17], NULL,
+      0, LK_ACT_NONE, NULL, 0, arena + 1572864, 3538944);
 
-  /* %60 = roll(%0) {dy -1, dx 1} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, -1, 1, inputs[0], arena + 770752512);
+  /* %54 = roll(%0) {dy 1, dx 1} to_patch_embedding : f32[B, 3, 32, 32] */
+  lk_roll(B * 3, 32, 32, 1, 1, inputs[0], arena + 113246208);
 
-  /* %63 = conv2d(%60, %61, %62) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.12 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 770752512, params[24], params[25],
-      arena, NULL);
+  /* %57 = im2col(%54) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.9 : f32[B, 1024, 27] */
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 757432320);
 
-  /* %64 = img2seq(%63) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena, arena + 188743680);
+  /* %58 = reshape(%55) {shape [192, 27]} to_patch_embedding.projections.9 : f32[192, 27], a view of %55: no code */
 
-  /* %65 = roll(%0) {dy -1, dx 2} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, -1, 2, inputs[0], arena + 770850816);
+  /* %59 = fused_linear(%57, %58, %56) to_patch_embedding.projections.9 : f32[B, 1024, 192], written into %108 from row 9216 */
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 757432320, 27648, params[18], params[19], NULL,
+      0, LK_ACT_NONE, NULL, 0, arena + 1769472, 3538944);
 
-  /* %68 = conv2d(%65, %66, %67) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.13 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 770850816, params[26], params[27],
-      arena, NULL);
+  /* %60 = roll(%0) {dy 1, dx 2} to_patch_embedding : f32[B, 3, 32, 32] */
+  lk_roll(B * 3, 32, 32, 1, 2, inputs[0], arena + 113246208);
 
-  /* %69 = img2seq(%68) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena, arena + 195035136);
+  /* %63 = im2col(%60) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.10 : f32[B, 1024, 27] */
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 758317056);
 
-  /* %70 = roll(%0) {dy -1, dx -1} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, -1, -1, inputs[0], arena + 770949120);
+  /* %64 = reshape(%61) {shape [192, 27]} to_patch_embedding.projections.10 : f32[192, 27], a view of %61: no code */
 
-  /* %73 = conv2d(%70, %71, %72) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.14 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 770949120, params[28], params[29],
-      arena, NULL);
+  /* %65 = fused_linear(%63, %64, %62) to_patch_embedding.projections.10 : f32[B, 1024, 192], written into %108 from row 10240 */
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 758317056, 27648, params[20], params[21], NULL,
+      0, LK_ACT_NONE, NULL, 0, arena + 1966080, 3538944);
 
-  /* %74 = img2seq(%73) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena, arena + 201326592);
+  /* %66 = roll(%0) {dy 1, dx -1} to_patch_embedding : f32[B, 3, 32, 32] */
+  lk_roll(B * 3, 32, 32, 1, -1, inputs[0], arena + 113246208);
 
-  /* %75 = roll(%0) {dy 2, dx 1} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 2, 1, inputs[0], arena + 771047424);
+  /* %69 = im2col(%66) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.11 : f32[B, 1024, 27] */
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 759201792);
 
-  /* %78 = conv2d(%75, %76, %77) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.15 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 771047424, params[30], params[31],
-      arena, NULL);
+  /* %70 = reshape(%67) {shape [192, 27]} to_patch_embedding.projections.11 : f32[192, 27], a view of %67: no code */
 
-  /* %79 = img2seq(%78) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena, arena + 207618048);
+  /* %71 = fused_linear(%69, %70, %68) to_patch_embedding.projections.11 : f32[B, 1024, 192], written into %108 from row 11264 */
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 759201792, 27648, params[22], params[23], NULL,
+      0, LK_ACT_NONE, NULL, 0, arena + 2162688, 3538944);
 
-  /* %80 = roll(%0) {dy 2, dx 2} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 2, 2, inputs[0], arena + 771145728);
+  /* %72 = roll(%0) {dy -1, dx 1} to_patch_embedding : f32[B, 3, 32, 32] */
+  lk_roll(B * 3, 32, 32, -1, 1, inputs[0], arena + 113246208);
 
-  /* %83 = conv2d(%80, %81, %82) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.16 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 771145728, params[32], params[33],
-      arena, NULL);
+  /* %75 = im2col(%72) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.12 : f32[B, 1024, 27] */
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 760086528);
 
-  /* %84 = img2seq(%83) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena, arena + 213909504);
+  /* %76 = reshape(%73) {shape [192, 27]} to_patch_embedding.projections.12 : f32[192, 27], a view of %73: no code */
 
-  /* %85 = roll(%0) {dy 2, dx -1} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 2, -1, inputs[0], arena + 771244032);
+  /* %77 = fused_linear(%75, %76, %74) to_patch_embedding.projections.12 : f32[B, 1024, 192], written into %108 from row 12288 */
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 760086528, 27648, params[24], params[25], NULL,
+      0, LK_ACT_NONE, NULL, 0, arena + 2359296, 3538944);
 
-  /* %88 = conv2d(%85, %86, %87) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.17 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 771244032, params[34], params[35],
-      arena, NULL);
+  /* %78 = roll(%0) {dy -1, dx 2} to_patch_embedding : f32[B, 3, 32, 32] */
+  lk_roll(B * 3, 32, 32, -1, 2, inputs[0], arena + 113246208);
 
-  /* %89 = img2seq(%88) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena, arena + 220200960);
+  /* %81 = im2col(%78) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.13 : f32[B, 1024, 27] */
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 760971264);
 
-  /* %90 = stack(%4, %9, %14, %19, %24, %29, %34, %39, %44, %49, %54, %59, %64, %69, %74, %79, %84, %89) {axis 0} to_patch_embedding : f32[B, 18, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 113246208, 196608, arena, 3538944);
-  lk_copy_rows(B, 196608, arena + 119537664, 196608, arena + 196608, 3538944);
-  lk_copy_rows(B, 196608, arena + 125829120, 196608, arena + 393216, 3538944);
-  lk_copy_rows(B, 196608, arena + 132120576, 196608, arena + 589824, 3538944);
-  lk_copy_rows(B, 196608, arena + 138412032, 196608, arena + 786432, 3538944);
-  lk_copy_rows(B, 196608, arena + 144703488, 196608, arena + 983040, 3538944);
-  lk_copy_rows(B, 196608, arena + 150994944, 196608, arena + 1179648, 3538944);
-  lk_copy_rows(B, 196608, arena + 157286400, 196608, arena + 1376256, 3538944);
-  lk_copy_rows(B, 196608, arena + 163577856, 196608, arena + 1572864, 3538944);
-  lk_copy_rows(B, 196608, arena + 169869312, 196608, arena + 1769472, 3538944);
-  lk_copy_rows(B, 196608, arena + 176160768, 196608, arena + 1966080, 3538944);
-  lk_copy_rows(B, 196608, arena + 182452224, 196608, arena + 2162688, 3538944);
-  lk_copy_rows(B, 196608, arena + 188743680, 196608, arena + 2359296, 3538944);
-  lk_copy_rows(B, 196608, arena + 195035136, 196608, arena + 2555904, 3538944);
-  lk_copy_rows(B, 196608, arena + 201326592, 196608, arena + 2752512, 3538944);
-  lk_copy_rows(B, 196608, arena + 207618048, 196608, arena + 2949120, 3538944);
-  lk_copy_rows(B, 196608, arena + 213909504, 196608, arena + 3145728, 3538944);
-  lk_copy_rows(B, 196608, arena + 220200960, 196608, arena + 3342336, 3538944);
+  /* %82 = reshape(%79) {shape [192, 27]} to_patch_embedding.projections.13 : f32[192, 27], a view of %79: no code */
 
-  /* %92 = add(%90, %91) layers.0.0 : f32[B, 18, 1024, 192], written over %90 */
+  /* %83 = fused_linear(%81, %82, %80) to_patch_embedding.projections.13 : f32[B, 1024, 192], written into %108 from row 13312 */
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 760971264, 27648, params[26], params[27], NULL,
+      0, LK_ACT_NONE, NULL, 0, arena + 2555904, 3538944);
+
+  /* %84 = roll(%0) {dy -1, dx -1} to_patch_embedding : f32[B, 3, 32, 32] */
+  lk_roll(B * 3, 32, 32, -1, -1, inputs[0], arena + 113246208);
+
+  /* %87 = im2col(%84) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.14 : f32[B, 1024, 27] */
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 761856000);
+
+  /* %88 = reshape(%85) {shape [192, 27]} to_patch_embedding.projections.14 : f32[192, 27], a view of %85: no code */
+
+  /* %89 = fused_linear(%87, %88, %86) to_patch_embedding.projections.14 : f32[B, 1024, 192], written into %108 from row 14336 */
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 761856000, 27648, params[28], params[29], NULL,
+      0, LK_ACT_NONE, NULL, 0, arena + 2752512, 3538944);
+
+  /* %90 = roll(%0) {dy 2, dx 1} to_patch_embedding : f32[B, 3, 32, 32] */
+  lk_roll(B * 3, 32, 32, 2, 1, inputs[0], arena + 113246208);
+
+  /* %93 = im2col(%90) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.15 : f32[B, 1024, 27] */
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 762740736);
+
+  /* %94 = reshape(%91) {shape [192, 27]} to_patch_embedding.projections.15 : f32[192, 27], a view of %91: no code */
+
+  /* %95 = fused_linear(%93, %94, %92) to_patch_embedding.projections.15 : f32[B, 1024, 192], written into %108 from row 15360 */
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 762740736, 27648, params[30], params[31], NULL,
+      0, LK_ACT_NONE, NULL, 0, arena + 2949120, 3538944);
+
+  /* %96 = roll(%0) {dy 2, dx 2} to_patch_embedding : f32[B, 3, 32, 32] */
+  lk_roll(B * 3, 32, 32, 2, 2, inputs[0], arena + 113246208);
+
+  /* %99 = im2col(%96) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.16 : f32[B, 1024, 27] */
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 763625472);
+
+  /* %100 = reshape(%97) {shape [192, 27]} to_patch_embedding.projections.16 : f32[192, 27], a view of %97: no code */
+
+  /* %101 = fused_linear(%99, %100, %98) to_patch_embedding.projections.16 : f32[B, 1024, 192], written into %108 from row 16384 */
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 763625472, 27648, params[32], params[33], NULL,
+      0, LK_ACT_NONE, NULL, 0, arena + 3145728, 3538944);
+
+  /* %102 = roll(%0) {dy 2, dx -1} to_patch_embedding : f32[B, 3, 32, 32] */
+  lk_roll(B * 3, 32, 32, 2, -1, inputs[0], arena + 113246208);
+
+  /* %105 = im2col(%102) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.17 : f32[B, 1024, 27] */
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 764510208);
+
+  /* %106 = reshape(%103) {shape [192, 27]} to_patch_embedding.projections.17 : f32[192, 27], a view of %103: no code */
+
+  /* %107 = fused_linear(%105, %106, %104) to_patch_embedding.projections.17 : f32[B, 1024, 192], written into %108 from row 17408 */
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 764510208, 27648, params[34], params[35], NULL,
+      0, LK_ACT_NONE, NULL, 0, arena + 3342336, 3538944);
+
+  /* %108 = stack(%5, %11, %17, %23, %29, %35, %41, %47, %53, %59, %65, %71, %77, %83, %89, %95, %101, %107) {axis 0} to_patch_embedding : f32[B, 18, 1024, 192], its operands computed in place: no code */
+
+  /* %110 = add(%108, %109) layers.0.0 : f32[B, 18, 1024, 192], written over %108 */
   lk_add(4, (const long[]){B, 18, 1024, 192}, arena, (const long[]){3538944, 196608, 192, 1},
       params[36], (const long[]){0, 196608, 192, 1}, arena);
 
-  /* %93 = index(%92) {axis 0, at 0} layers.0.0 : f32[B, 1024, 192] */
+  /* %111 = index(%110) {axis 0, at 0} layers.0.0 : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena, 3538944, arena + 528482304, 196608);
 
-  /* %96 = normalize(%93) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
+  /* %114 = normalize(%111) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
   lk_normalize(B * 1024, 192, arena + 528482304, 1e-06f, arena + 534773760);
 
-  /* %97 = mul_add(%96, %94, %95) layers.0.0.norm1 : f32[B, 1024, 192] */
+  /* %115 = mul_add(%114, %112, %113) layers.0.0.norm1 : f32[B, 1024, 192] */
   lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 534773760, (const long[]){196608, 192, 1},
       params[37], (const long[]){0, 0, 1}, params[38], (const long[]){0, 0, 1}, arena + 541065216);
 
-  /* %98 = normalize(%92) {eps 1e-06} layers.0.0.norm1 : f32[B, 18, 1024, 192] */
+  /* %116 = normalize(%110) {eps 1e-06} layers.0.0.norm1 : f32[B, 18, 1024, 192] */
   lk_normalize(B * 18 * 1024, 192, arena, 1e-06f, arena + 113246208);
 
-  /* %99 = mul_add(%98, %94, %95) layers.0.0.norm1 : f32[B, 18, 1024, 192] */
+  /* %117 = mul_add(%116, %112, %113) layers.0.0.norm1 : f32[B, 18, 1024, 192] */
   lk_mul_add(4, (const long[]){B, 18, 1024, 192}, arena + 113246208,
       (const long[]){3538944, 196608, 192, 1}, params[37], (const long[]){0, 0, 0, 1}, params[38],
       (const long[]){0, 0, 0, 1}, arena + 226492416);
 
-  /* %102 = fused_linear(%97, %100, %101) layers.0.0.layers.0.0.Wq_even : f32[B, 1024, 192] */
+  /* %120 = fused_linear(%115, %118, %119) layers.0.0.layers.0.0.Wq_even : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena + 541065216, params[39], params[40], LK_ACT_NONE, NULL,
       arena + 547356672);
 
-  /* %105 = fused_linear(%99, %103, %104) layers.0.0.layers.0.0.Wkv_even : f32[B, 18, 1024, 96] */
+  /* %123 = fused_linear(%117, %121, %122) layers.0.0.layers.0.0.Wkv_even : f32[B, 18, 1024, 96] */
   lk_fused_linear(B * 18 * 1024, 192, 96, arena + 226492416, params[41], params[42], LK_ACT_NONE,
       NULL, arena + 339738624);
 
-  /* %106 = slice(%105) {axis 2, start 0, length 48} layers.0.0.layers.0.0 : f32[B, 18, 1024, 48] */
+  /* %124 = slice(%123) {axis 2, start 0, length 48} layers.0.0.layers.0.0 : f32[B, 18, 1024, 48] */
   lk_copy_rows(B * 18432, 48, arena + 339738624, 96, arena + 396361728, 48);
 
-  /* %107 = slice(%105) {axis 2, start 48, length 48} layers.0.0.layers.0.0 : f32[B, 18, 1024, 48] */
+  /* %125 = slice(%123) {axis 2, start 48, length 48} layers.0.0.layers.0.0 : f32[B, 18, 1024, 48] */
   lk_copy_rows(B * 18432, 48, arena + 339738672, 96, arena + 424673280, 48);
 
-  /* %108 = reshape(%102) {shape [1024, 1, 4, 48]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 48], a view of %102: no code */
+  /* %126 = reshape(%120) {shape [1024, 1, 4, 48]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 48], a view of %120: no code */
 
-  /* %109 = reshape(%106) {shape [18, 1024, 1, 48]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 1, 48], a view of %106: no code */
+  /* %127 = reshape(%124) {shape [18, 1024, 1, 48]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 1, 48], a view of %124: no code */
 
-  /* %110 = reshape(%107) {shape [18, 1024, 1, 48]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 1, 48], a view of %107: no code */
+  /* %128 = reshape(%125) {shape [18, 1024, 1, 48]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 1, 48], a view of %125: no code */
 
-  /* %111 = matmul_permuted(%108, %109) {a perm [0, 1, 2, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
+  /* %129 = matmul_permuted(%126, %127) {a perm [0, 1, 2, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
   lk_gemm_batched2(B, 196608, 884736, 73728, 1024, 4, 18, 48, arena + 547356672, 192, 48, 1,
       arena + 396361728, 48, 1, 49152, arena + 339738624, 72, 18, 0.0f);
 
-  /* %112 = mul_scalar(%111) {x op 0.14433756} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
+  /* %130 = mul_scalar(%129) {x op 0.14433756} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
   lk_mul_scalar(B * 1024 * 4 * 18, arena + 339738624, 0.14433756f, arena + 342097920);
 
-  /* %113 = softmax(%112) {axis -1} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
+  /* %131 = softmax(%130) {axis -1} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
   lk_softmax(B * 4096, 18, arena + 342097920, arena + 682622976);
 
-  /* %114 = matmul_permuted(%113, %110) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 48] */
+  /* %132 = matmul_permuted(%131, %128) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 48] */
   lk_gemm_batched2(B, 73728, 884736, 196608, 1024, 4, 48, 18, arena + 682622976, 72, 18, 1,
       arena + 424673280, 48, 49152, 1, arena + 390070272, 192, 48, 0.0f);
 
-  /* %115 = reshape(%114) {shape [1024, 192]} layers.0.0.layers.0.0 : f32[B, 1024, 192], a view of %114: no code */
+  /* %133 = reshape(%132) {shape [1024, 192]} layers.0.0.layers.0.0 : f32[B, 1024, 192], a view of %132: no code */
 
-  /* %118 = fused_linear(%115, %116, %117) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
+  /* %136 = fused_linear(%133, %134, %135) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena + 390070272, params[43], params[44], LK_ACT_NONE, NULL,
       arena + 553648128);
 
-  /* %120 = mul_add(%118, %119, %93) layers.0.0 : f32[B, 1024, 192], written over %118 */
+  /* %138 = mul_add(%136, %137, %111) layers.0.0 : f32[B, 1024, 192], written over %136 */
   lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 553648128, (const long[]){196608, 192, 1},
       inputs[1], (const long[]){1, 0, 0}, arena + 528482304, (const long[]){196608, 192, 1},
       arena + 553648128);
 
-  /* %123 = normalize(%120) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
+  /* %141 = normalize(%138) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_normalize(B * 1024, 192, arena + 553648128, 1e-06f, arena + 559939584);
 
-  /* %124 = mul_add(%123, %121, %122) layers.0.0.norm2 : f32[B, 1024, 192] */
+  /* %142 = mul_add(%141, %139, %140) layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 559939584, (const long[]){196608, 192, 1},
       params[45], (const long[]){0, 0, 1}, params[46], (const long[]){0, 0, 1}, arena + 566231040);
 
-  /* %127 = fused_linear(%124, %125, %126) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 768] */
+  /* %145 = fused_linear(%142, %143, %144) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 768] */
   lk_fused_linear(B * 1024, 192, 768, arena + 566231040, params[47], params[48], LK_ACT_NONE, NULL,
       arena + 339738624);
 
-  /* %128 = gelu(%127) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
+  /* %146 = gelu(%145) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
   lk_gelu(B * 1024 * 768, arena + 339738624, arena + 364904448);
 
-  /* %131 = fused_linear(%128, %129, %130) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 192] */
+  /* %149 = fused_linear(%146, %147, %148) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 768, 192, arena + 364904448, params[49], params[50], LK_ACT_NONE, NULL,
       arena + 572522496);
 
-  /* %133 = mul_add(%131, %132, %120) layers.0.0 : f32[B, 1024, 192], written over %131 */
+  /* %151 = mul_add(%149, %150, %138) layers.0.0 : f32[B, 1024, 192], written over %149 */
   lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 572522496, (const long[]){196608, 192, 1},
       inputs[2], (const long[]){1, 0, 0}, arena + 553648128, (const long[]){196608, 192, 1},
       arena + 572522496);
 
-  /* %134 = normalize(%133) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
+  /* %152 = normalize(%151) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
   lk_normalize(B * 1024, 192, arena + 572522496, 1e-06f, arena + 578813952);
 
-  /* %135 = mul_add(%134, %94, %95) layers.0.0.norm1 : f32[B, 1024, 192] */
+  /* %153 = mul_add(%152, %112, %113) layers.0.0.norm1 : f32[B, 1024, 192] */
   lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 578813952, (const long[]){196608, 192, 1},
       params[37], (const long[]){0, 0, 1}, params[38], (const long[]){0, 0, 1}, arena + 585105408);
 
-  /* %138 = fused_linear(%135, %136, %137) layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192] */
+  /* %156 = fused_linear(%153, %154, %155) layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena + 585105408, params[51], params[52], LK_ACT_NONE, NULL,
       arena + 591396864);
 
-  /* %141 = fused_linear(%135, %139, %140) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 96] */
+  /* %159 = fused_linear(%153, %157, %158) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 96] */
   lk_fused_linear(B * 1024, 192, 96, arena + 585105408, params[53], params[54], LK_ACT_NONE, NULL,
       arena + 679477248);
 
-  /* %142 = slice(%141) {axis 1, start 0, length 48} layers.0.0.layers.1.0 : f32[B, 1024, 48], a view of %141: no code */
+  /* %160 = slice(%159) {axis 1, start 0, length 48} layers.0.0.layers.1.0 : f32[B, 1024, 48], a view of %159: no code */
 
-  /* %143 = slice(%141) {axis 1, start 48, length 48} layers.0.0.layers.1.0 : f32[B, 1024, 48], a view of %141: no code */
+  /* %161 = slice(%159) {axis 1, start 48, length 48} layers.0.0.layers.1.0 : f32[B, 1024, 48], a view of %159: no code */
 
-  /* %144 = sdpa(%138, %142, %143) {heads 4, kv_heads 1} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
+  /* %162 = sdpa(%156, %160, %161) {heads 4, kv_heads 1} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
   lk_sdpa(B, 1024, 1024, 4, 1, 48, arena + 591396864, 192, arena + 679477248, 96, arena + 679477296,
       96, arena + 597688320, 0.14433756f);
 
-  /* %147 = fused_linear(%144, %145, %146) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
+  /* %165 = fused_linear(%162, %163, %164) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena + 597688320, params[55], params[56], LK_ACT_NONE, NULL,
       arena + 603979776);
 
-  /* %149 = mul_add(%147, %148, %133) layers.0.0 : f32[B, 1024, 192], written over %147 */
+  /* %167 = mul_add(%165, %166, %151) layers.0.0 : f32[B, 1024, 192], written over %165 */
   lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 603979776, (const long[]){196608, 192, 1},
       inputs[3], (const long[]){1, 0, 0}, arena + 572522496, (const long[]){196608, 192, 1},
       arena + 603979776);
 
-  /* %150 = normalize(%149) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
+  /* %168 = normalize(%167) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_normalize(B * 1024, 192, arena + 603979776, 1e-06f, arena + 610271232);
 
-  /* %151 = mul_add(%150, %121, %122) layers.0.0.norm2 : f32[B, 1024, 192] */
+  /* %169 = mul_add(%168, %139, %140) layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 610271232, (const long[]){196608, 192, 1},
       params[45], (const long[]){0, 0, 1}, params[46], (const long[]){0, 0, 1}, arena + 616562688);
 
-  /* %154 = fused_linear(%151, %152, %153) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 768] */
+  /* %172 = fused_linear(%169, %170, %171) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 768] */
   lk_fused_linear(B * 1024, 192, 768, arena + 616562688, params[57], params[58], LK_ACT_NONE, NULL,
       arena + 452984832);
 
-  /* %155 = gelu(%154) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
+  /* %173 = gelu(%172) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
   lk_gelu(B * 1024 * 768, arena + 452984832, arena + 478150656);
 
-  /* %158 = fused_linear(%155, %156, %157) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 192] */
+  /* %176 = fused_linear(%173, %174, %175) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 768, 192, arena + 478150656, params[59], params[60], LK_ACT_NONE, NULL,
       arena + 503316480);
 
-  /* %160 = mul_add(%158, %159, %149) layers.0.0 : f32[B, 1024, 192], written over %158 */
+  /* %178 = mul_add(%176, %177, %167) layers.0.0 : f32[B, 1024, 192], written over %176 */
   lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 503316480, (const long[]){196608, 192, 1},
       inputs[4], (const long[]){1, 0, 0}, arena + 603979776, (const long[]){196608, 192, 1},
       arena + 503316480);
 
-  /* %163 = seq2img(%160) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
+  /* %181 = seq2img(%178) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 503316480, arena + 509607936);
 
-  /* %164 = conv2d(%163, %161, %162) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[B, 192, 32, 32] */
+  /* %182 = conv2d(%181, %179, %180) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[B, 192, 32, 32] */
   lk_conv2d(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 509607936, params[61], params[62],
       arena + 503316480, NULL);
 
-  /* %165 = img2seq(%164) layers.0.1 : f32[B, 1024, 192] */
+  /* %183 = img2seq(%182) layers.0.1 : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena + 503316480, arena + 515899392);
 
-  /* %168 = normalize(%165) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
+  /* %186 = normalize(%183) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
   lk_normalize(B * 1024, 192, arena + 515899392, 1e-06f, arena + 503316480);
 
-  /* %169 = mul_add(%168, %166, %167) layers.0.1.norm : f32[B, 1024, 192] */
+  /* %187 = mul_add(%186, %184, %185) layers.0.1.norm : f32[B, 1024, 192] */
   lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 503316480, (const long[]){196608, 192, 1},
       params[63], (const long[]){0, 0, 1}, params[64], (const long[]){0, 0, 1}, arena + 522190848);
 
-  /* %170 = seq2img(%169) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
+  /* %188 = seq2img(%187) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 522190848, arena + 622854144);
 
-  /* %171 = maxpool(%170) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 16, 16] */
+  /* %189 = maxpool(%188) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 16, 16] */
   lk_maxpool2d(B, 192, 32, 32, 3, 3, 2, 2, 1, 1, arena + 622854144, arena + 522190848);
 
-  /* %172 = img2seq(%171) layers.0.1 : f32[B, 256, 192] */
+  /* %190 = img2seq(%189) layers.0.1 : f32[B, 256, 192] */
   lk_img2seq(B, 192, 256, arena + 522190848, arena + 684982272);
 
-  /* %174 = add(%172, %173) layers.1.0 : f32[B, 256, 192], written over %172 */
+  /* %192 = add(%190, %191) layers.1.0 : f32[B, 256, 192], written over %190 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 684982272, (const long[]){49152, 192, 1},
       params[65], (const long[]){0, 192, 1}, arena + 684982272);
 
-  /* %177 = normalize(%174) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %195 = normalize(%192) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_normalize(B * 256, 192, arena + 684982272, 1e-06f, arena + 686555136);
 
-  /* %178 = mul_add(%177, %175, %176) layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %196 = mul_add(%195, %193, %194) layers.1.0.norm1 : f32[B, 256, 192] */
   lk_mul_add(3, (const long[]){B, 256, 192}, arena + 686555136, (const long[]){49152, 192, 1},
       params[66], (const long[]){0, 0, 1}, params[67], (const long[]){0, 0, 1}, arena + 688128000);
 
-  /* %181 = fused_linear(%178, %179, %180) layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192] */
+  /* %199 = fused_linear(%196, %197, %198) layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 688128000, params[68], params[69], LK_ACT_NONE, NULL,
       arena + 689700864);
 
-  /* %184 = fused_linear(%178, %182, %183) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 96] */
+  /* %202 = fused_linear(%196, %200, %201) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 96] */
   lk_fused_linear(B * 256, 192, 96, arena + 688128000, params[70], params[71], LK_ACT_NONE, NULL,
-      arena + 749469696);
+      arena + 765394944);
 
-  /* %185 = slice(%184) {axis 1, start 0, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48], a view of %184: no code */
+  /* %203 = slice(%202) {axis 1, start 0, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48], a view of %202: no code */
 
-  /* %186 = slice(%184) {axis 1, start 48, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48], a view of %184: no code */
+  /* %204 = slice(%202) {axis 1, start 48, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48], a view of %202: no code */
 
-  /* %187 = sdpa(%181, %185, %186) {heads 4, kv_heads 1} layers.1.0.layers.0.0 : f32[B, 256, 192] */
-  lk_sdpa(B, 256, 256, 4, 1, 48, arena + 689700864, 192, arena + 749469696, 96, arena + 749469744,
+  /* %205 = sdpa(%199, %203, %204) {heads 4, kv_heads 1} layers.1.0.layers.0.0 : f32[B, 256, 192] */
+  lk_sdpa(B, 256, 256, 4, 1, 48, arena + 689700864, 192, arena + 765394944, 96, arena + 765394992,
       96, arena + 691273728, 0.14433756f);
 
-  /* %190 = fused_linear(%187, %188, %189) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
+  /* %208 = fused_linear(%205, %206, %207) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 691273728, params[72], params[73], LK_ACT_NONE, NULL,
       arena + 692846592);
 
-  /* %192 = mul_add(%190, %191, %174) layers.1.0 : f32[B, 256, 192], written over %190 */
+  /* %210 = mul_add(%208, %209, %192) layers.1.0 : f32[B, 256, 192], written over %208 */
   lk_mul_add(3, (const long[]){B, 256, 192}, arena + 692846592, (const long[]){49152, 192, 1},
       inputs[5], (const long[]){1, 0, 0}, arena + 684982272, (const long[]){49152, 192, 1},
       arena + 692846592);
 
-  /* %195 = normalize(%192) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %213 = normalize(%210) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_normalize(B * 256, 192, arena + 692846592, 1e-06f, arena + 694419456);
 
-  /* %196 = mul_add(%195, %193, %194) layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %214 = mul_add(%213, %211, %212) layers.1.0.norm2 : f32[B, 256, 192] */
   lk_mul_add(3, (const long[]){B, 256, 192}, arena + 694419456, (const long[]){49152, 192, 1},
       params[74], (const long[]){0, 0, 1}, params[75], (const long[]){0, 0, 1}, arena + 695992320);
 
-  /* %199 = fused_linear(%196, %197, %198) layers.1.0.layers.0.1.fc1 : f32[B, 256, 768] */
+  /* %217 = fused_linear(%214, %215, %216) layers.1.0.layers.0.1.fc1 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 695992320, params[76], params[77], LK_ACT_NONE, NULL,
       arena + 522190848);
 
-  /* %200 = gelu(%199) layers.1.0.layers.0.1 : f32[B, 256, 768] */
+  /* %218 = gelu(%217) layers.1.0.layers.0.1 : f32[B, 256, 768] */
   lk_gelu(B * 256 * 768, arena + 522190848, arena + 629145600);
 
-  /* %203 = fused_linear(%200, %201, %202) layers.1.0.layers.0.1.fc2 : f32[B, 256, 192] */
+  /* %221 = fused_linear(%218, %219, %220) layers.1.0.layers.0.1.fc2 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 629145600, params[78], params[79], LK_ACT_NONE, NULL,
       arena + 697565184);
 
-  /* %205 = mul_add(%203, %204, %192) layers.1.0 : f32[B, 256, 192], written over %203 */
+  /* %223 = mul_add(%221, %222, %210) layers.1.0 : f32[B, 256, 192], written over %221 */
   lk_mul_add(3, (const long[]){B, 256, 192}, arena + 697565184, (const long[]){49152, 192, 1},
       inputs[6], (const long[]){1, 0, 0}, arena + 692846592, (const long[]){49152, 192, 1},
       arena + 697565184);
 
-  /* %206 = normalize(%205) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %224 = normalize(%223) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_normalize(B * 256, 192, arena + 697565184, 1e-06f, arena + 699138048);
 
-  /* %207 = mul_add(%206, %175, %176) layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %225 = mul_add(%224, %193, %194) layers.1.0.norm1 : f32[B, 256, 192] */
   lk_mul_add(3, (const long[]){B, 256, 192}, arena + 699138048, (const long[]){49152, 192, 1},
       params[66], (const long[]){0, 0, 1}, params[67], (const long[]){0, 0, 1}, arena + 700710912);
 
-  /* %210 = fused_linear(%207, %208, %209) layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192] */
+  /* %228 = fused_linear(%225, %226, %227) layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 700710912, params[80], params[81], LK_ACT_NONE, NULL,
       arena + 702283776);
 
-  /* %213 = fused_linear(%207, %211, %212) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 96] */
+  /* %231 = fused_linear(%225, %229, %230) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 96] */
   lk_fused_linear(B * 256, 192, 96, arena + 700710912, params[82], params[83], LK_ACT_NONE, NULL,
-      arena + 750256128);
+      arena + 766181376);
 
-  /* %214 = slice(%213) {axis 1, start 0, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48], a view of %213: no code */
+  /* %232 = slice(%231) {axis 1, start 0, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48], a view of %231: no code */
 
-  /* %215 = slice(%213) {axis 1, start 48, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48], a view of %213: no code */
+  /* %233 = slice(%231) {axis 1, start 48, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48], a view of %231: no code */
 
-  /* %216 = sdpa(%210, %214, %215) {heads 4, kv_heads 1} layers.1.0.layers.1.0 : f32[B, 256, 192] */
-  lk_sdpa(B, 256, 256, 4, 1, 48, arena + 702283776, 192, arena + 750256128, 96, arena + 750256176,
+  /* %234 = sdpa(%228, %232, %233) {heads 4, kv_heads 1} layers.1.0.layers.1.0 : f32[B, 256, 192] */
+  lk_sdpa(B, 256, 256, 4, 1, 48, arena + 702283776, 192, arena + 766181376, 96, arena + 766181424,
       96, arena + 703856640, 0.14433756f);
 
-  /* %219 = fused_linear(%216, %217, %218) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
+  /* %237 = fused_linear(%234, %235, %236) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 703856640, params[84], params[85], LK_ACT_NONE, NULL,
       arena + 705429504);
 
-  /* %221 = mul_add(%219, %220, %205) layers.1.0 : f32[B, 256, 192], written over %219 */
+  /* %239 = mul_add(%237, %238, %223) layers.1.0 : f32[B, 256, 192], written over %237 */
   lk_mul_add(3, (const long[]){B, 256, 192}, arena + 705429504, (const long[]){49152, 192, 1},
       inputs[7], (const long[]){1, 0, 0}, arena + 697565184, (const long[]){49152, 192, 1},
       arena + 705429504);
 
-  /* %222 = normalize(%221) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %240 = normalize(%239) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_normalize(B * 256, 192, arena + 705429504, 1e-06f, arena + 707002368);
 
-  /* %223 = mul_add(%222, %193, %194) layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %241 = mul_add(%240, %211, %212) layers.1.0.norm2 : f32[B, 256, 192] */
   lk_mul_add(3, (const long[]){B, 256, 192}, arena + 707002368, (const long[]){49152, 192, 1},
       params[74], (const long[]){0, 0, 1}, params[75], (const long[]){0, 0, 1}, arena + 708575232);
 
-  /* %226 = fused_linear(%223, %224, %225) layers.1.0.layers.1.1.fc1 : f32[B, 256, 768] */
+  /* %244 = fused_linear(%241, %242, %243) layers.1.0.layers.1.1.fc1 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 708575232, params[86], params[87], LK_ACT_NONE, NULL,
       arena + 635437056);
 
-  /* %227 = gelu(%226) layers.1.0.layers.1.1 : f32[B, 256, 768] */
+  /* %245 = gelu(%244) layers.1.0.layers.1.1 : f32[B, 256, 768] */
   lk_gelu(B * 256 * 768, arena + 635437056, arena + 641728512);
 
-  /* %230 = fused_linear(%227, %228, %229) layers.1.0.layers.1.1.fc2 : f32[B, 256, 192] */
+  /* %248 = fused_linear(%245, %246, %247) layers.1.0.layers.1.1.fc2 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 641728512, params[88], params[89], LK_ACT_NONE, NULL,
       arena + 710148096);
 
-  /* %232 = mul_add(%230, %231, %221) layers.1.0 : f32[B, 256, 192], written over %230 */
+  /* %250 = mul_add(%248, %249, %239) layers.1.0 : f32[B, 256, 192], written over %248 */
   lk_mul_add(3, (const long[]){B, 256, 192}, arena + 710148096, (const long[]){49152, 192, 1},
       inputs[8], (const long[]){1, 0, 0}, arena + 705429504, (const long[]){49152, 192, 1},
       arena + 710148096);
 
-  /* %233 = normalize(%232) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %251 = normalize(%250) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_normalize(B * 256, 192, arena + 710148096, 1e-06f, arena + 711720960);
 
-  /* %234 = mul_add(%233, %175, %176) layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %252 = mul_add(%251, %193, %194) layers.1.0.norm1 : f32[B, 256, 192] */
   lk_mul_add(3, (const long[]){B, 256, 192}, arena + 711720960, (const long[]){49152, 192, 1},
       params[66], (const long[]){0, 0, 1}, params[67], (const long[]){0, 0, 1}, arena + 713293824);
 
-  /* %237 = fused_linear(%234, %235, %236) layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192] */
+  /* %255 = fused_linear(%252, %253, %254) layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 713293824, params[90], params[91], LK_ACT_NONE, NULL,
       arena + 714866688);
 
-  /* %240 = fused_linear(%234, %238, %239) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 96] */
+  /* %258 = fused_linear(%252, %256, %257) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 96] */
   lk_fused_linear(B * 256, 192, 96, arena + 713293824, params[92], params[93], LK_ACT_NONE, NULL,
-      arena + 751042560);
+      arena + 766967808);
 
-  /* %241 = slice(%240) {axis 1, start 0, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48], a view of %240: no code */
+  /* %259 = slice(%258) {axis 1, start 0, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48], a view of %258: no code */
 
-  /* %242 = slice(%240) {axis 1, start 48, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48], a view of %240: no code */
+  /* %260 = slice(%258) {axis 1, start 48, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48], a view of %258: no code */
 
-  /* %243 = sdpa(%237, %241, %242) {heads 4, kv_heads 1} layers.1.0.layers.2.0 : f32[B, 256, 192] */
-  lk_sdpa(B, 256, 256, 4, 1, 48, arena + 714866688, 192, arena + 751042560, 96, arena + 751042608,
+  /* %261 = sdpa(%255, %259, %260) {heads 4, kv_heads 1} layers.1.0.layers.2.0 : f32[B, 256, 192] */
+  lk_sdpa(B, 256, 256, 4, 1, 48, arena + 714866688, 192, arena + 766967808, 96, arena + 766967856,
       96, arena + 716439552, 0.14433756f);
 
-  /* %246 = fused_linear(%243, %244, %245) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
+  /* %264 = fused_linear(%261, %262, %263) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 716439552, params[94], params[95], LK_ACT_NONE, NULL,
       arena + 718012416);
 
-  /* %248 = mul_add(%246, %247, %232) layers.1.0 : f32[B, 256, 192], written over %246 */
+  /* %266 = mul_add(%264, %265, %250) layers.1.0 : f32[B, 256, 192], written over %264 */
   lk_mul_add(3, (const long[]){B, 256, 192}, arena + 718012416, (const long[]){49152, 192, 1},
       inputs[9], (const long[]){1, 0, 0}, arena + 710148096, (const long[]){49152, 192, 1},
       arena + 718012416);
 
-  /* %249 = normalize(%248) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %267 = normalize(%266) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_normalize(B * 256, 192, arena + 718012416, 1e-06f, arena + 719585280);
 
-  /* %250 = mul_add(%249, %193, %194) layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %268 = mul_add(%267, %211, %212) layers.1.0.norm2 : f32[B, 256, 192] */
   lk_mul_add(3, (const long[]){B, 256, 192}, arena + 719585280, (const long[]){49152, 192, 1},
       params[74], (const long[]){0, 0, 1}, params[75], (const long[]){0, 0, 1}, arena + 721158144);
 
-  /* %253 = fused_linear(%250, %251, %252) layers.1.0.layers.2.1.fc1 : f32[B, 256, 768] */
+  /* %271 = fused_linear(%268, %269, %270) layers.1.0.layers.2.1.fc1 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 721158144, params[96], params[97], LK_ACT_NONE, NULL,
       arena + 648019968);
 
-  /* %254 = gelu(%253) layers.1.0.layers.2.1 : f32[B, 256, 768] */
+  /* %272 = gelu(%271) layers.1.0.layers.2.1 : f32[B, 256, 768] */
   lk_gelu(B * 256 * 768, arena + 648019968, arena + 654311424);
 
-  /* %257 = fused_linear(%254, %255, %256) layers.1.0.layers.2.1.fc2 : f32[B, 256, 192] */
+  /* %275 = fused_linear(%272, %273, %274) layers.1.0.layers.2.1.fc2 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 654311424, params[98], params[99], LK_ACT_NONE, NULL,
       arena + 722731008);
 
-  /* %259 = mul_add(%257, %258, %248) layers.1.0 : f32[B, 256, 192], written over %257 */
+  /* %277 = mul_add(%275, %276, %266) layers.1.0 : f32[B, 256, 192], written over %275 */
   lk_mul_add(3, (const long[]){B, 256, 192}, arena + 722731008, (const long[]){49152, 192, 1},
       inputs[10], (const long[]){1, 0, 0}, arena + 718012416, (const long[]){49152, 192, 1},
       arena + 722731008);
 
-  /* %260 = normalize(%259) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %278 = normalize(%277) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_normalize(B * 256, 192, arena + 722731008, 1e-06f, arena + 724303872);
 
-  /* %261 = mul_add(%260, %175, %176) layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %279 = mul_add(%278, %193, %194) layers.1.0.norm1 : f32[B, 256, 192] */
   lk_mul_add(3, (const long[]){B, 256, 192}, arena + 724303872, (const long[]){49152, 192, 1},
       params[66], (const long[]){0, 0, 1}, params[67], (const long[]){0, 0, 1}, arena + 725876736);
 
-  /* %264 = fused_linear(%261, %262, %263) layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192] */
+  /* %282 = fused_linear(%279, %280, %281) layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 725876736, params[100], params[101], LK_ACT_NONE, NULL,
       arena + 727449600);
 
-  /* %267 = fused_linear(%261, %265, %266) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 96] */
+  /* %285 = fused_linear(%279, %283, %284) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 96] */
   lk_fused_linear(B * 256, 192, 96, arena + 725876736, params[102], params[103], LK_ACT_NONE, NULL,
-      arena + 751828992);
+      arena + 767754240);
 
-  /* %268 = slice(%267) {axis 1, start 0, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48], a view of %267: no code */
+  /* %286 = slice(%285) {axis 1, start 0, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48], a view of %285: no code */
 
-  /* %269 = slice(%267) {axis 1, start 48, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48], a view of %267: no code */
+  /* %287 = slice(%285) {axis 1, start 48, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48], a view of %285: no code */
 
-  /* %270 = sdpa(%264, %268, %269) {heads 4, kv_heads 1} layers.1.0.layers.3.0 : f32[B, 256, 192] */
-  lk_sdpa(B, 256, 256, 4, 1, 48, arena + 727449600, 192, arena + 751828992, 96, arena + 751829040,
+  /* %288 = sdpa(%282, %286, %287) {heads 4, kv_heads 1} layers.1.0.layers.3.0 : f32[B, 256, 192] */
+  lk_sdpa(B, 256, 256, 4, 1, 48, arena + 727449600, 192, arena + 767754240, 96, arena + 767754288,
       96, arena + 729022464, 0.14433756f);
 
-  /* %273 = fused_linear(%270, %271, %272) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
+  /* %291 = fused_linear(%288, %289, %290) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 729022464, params[104], params[105], LK_ACT_NONE, NULL,
       arena + 730595328);
 
-  /* %275 = mul_add(%273, %274, %259) layers.1.0 : f32[B, 256, 192], written over %273 */
+  /* %293 = mul_add(%291, %292, %277) layers.1.0 : f32[B, 256, 192], written over %291 */
   lk_mul_add(3, (const long[]){B, 256, 192}, arena + 730595328, (const long[]){49152, 192, 1},
       inputs[11], (const long[]){1, 0, 0}, arena + 722731008, (const long[]){49152, 192, 1},
       arena + 730595328);
 
-  /* %276 = normalize(%275) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %294 = normalize(%293) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_normalize(B * 256, 192, arena + 730595328, 1e-06f, arena + 732168192);
 
-  /* %277 = mul_add(%276, %193, %194) layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %295 = mul_add(%294, %211, %212) layers.1.0.norm2 : f32[B, 256, 192] */
   lk_mul_add(3, (const long[]){B, 256, 192}, arena + 732168192, (const long[]){49152, 192, 1},
       params[74], (const long[]){0, 0, 1}, params[75], (const long[]){0, 0, 1}, arena + 733741056);
 
-  /* %280 = fused_linear(%277, %278, %279) layers.1.0.layers.3.1.fc1 : f32[B, 256, 768] */
+  /* %298 = fused_linear(%295, %296, %297) layers.1.0.layers.3.1.fc1 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 733741056, params[106], params[107], LK_ACT_NONE, NULL,
       arena + 660602880);
 
-  /* %281 = gelu(%280) layers.1.0.layers.3.1 : f32[B, 256, 768] */
+  /* %299 = gelu(%298) layers.1.0.layers.3.1 : f32[B, 256, 768] */
   lk_gelu(B * 256 * 768, arena + 660602880, arena + 666894336);
 
-  /* %284 = fused_linear(%281, %282, %283) layers.1.0.layers.3.1.fc2 : f32[B, 256, 192] */
+  /* %302 = fused_linear(%299, %300, %301) layers.1.0.layers.3.1.fc2 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 666894336, params[108], params[109], LK_ACT_NONE, NULL,
       arena + 673185792);
 
-  /* %286 = mul_add(%284, %285, %275) layers.1.0 : f32[B, 256, 192], written over %284 */
+  /* %304 = mul_add(%302, %303, %293) layers.1.0 : f32[B, 256, 192], written over %302 */
   lk_mul_add(3, (const long[]){B, 256, 192}, arena + 673185792, (const long[]){49152, 192, 1},
       inputs[12], (const long[]){1, 0, 0}, arena + 730595328, (const long[]){49152, 192, 1},
       arena + 673185792);
 
-  /* %289 = seq2img(%286) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
+  /* %307 = seq2img(%304) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
   lk_seq2img(B, 256, 192, arena + 673185792, arena + 674758656);
 
-  /* %290 = conv2d(%289, %287, %288) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[B, 192, 16, 16] */
+  /* %308 = conv2d(%307, %305, %306) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[B, 192, 16, 16] */
   lk_conv2d(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 674758656, params[110], params[111],
       arena + 673185792, NULL);
 
-  /* %291 = img2seq(%290) layers.1.1 : f32[B, 256, 192] */
+  /* %309 = img2seq(%308) layers.1.1 : f32[B, 256, 192] */
   lk_img2seq(B, 192, 256, arena + 673185792, arena + 676331520);
 
-  /* %294 = normalize(%291) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
+  /* %312 = normalize(%309) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
   lk_normalize(B * 256, 192, arena + 676331520, 1e-06f, arena + 673185792);
 
-  /* %295 = mul_add(%294, %292, %293) layers.1.1.norm : f32[B, 256, 192] */
+  /* %313 = mul_add(%312, %310, %311) layers.1.1.norm : f32[B, 256, 192] */
   lk_mul_add(3, (const long[]){B, 256, 192}, arena + 673185792, (const long[]){49152, 192, 1},
       params[112], (const long[]){0, 0, 1}, params[113], (const long[]){0, 0, 1},
       arena + 677904384);
 
-  /* %296 = seq2img(%295) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
+  /* %314 = seq2img(%313) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
   lk_seq2img(B, 256, 192, arena + 677904384, arena + 735313920);
 
-  /* %297 = maxpool(%296) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 8, 8] */
+  /* %315 = maxpool(%314) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 8, 8] */
   lk_maxpool2d(B, 192, 16, 16, 3, 3, 2, 2, 1, 1, arena + 735313920, arena + 677904384);
 
-  /* %298 = img2seq(%297) layers.1.1 : f32[B, 64, 192] */
-  lk_img2seq(B, 192, 64, arena + 677904384, arena + 752615424);
+  /* %316 = img2seq(%315) layers.1.1 : f32[B, 64, 192] */
+  lk_img2seq(B, 192, 64, arena + 677904384, arena + 768540672);
 
-  /* %300 = add(%298, %299) layers.2.0 : f32[B, 64, 192], written over %298 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 752615424, (const long[]){12288, 192, 1},
-      params[114], (const long[]){0, 192, 1}, arena + 752615424);
+  /* %318 = add(%316, %317) layers.2.0 : f32[B, 64, 192], written over %316 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 768540672, (const long[]){12288, 192, 1},
+      params[114], (const long[]){0, 192, 1}, arena + 768540672);
 
-  /* %303 = normalize(%300) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 752615424, 1e-06f, arena + 753008640);
+  /* %321 = normalize(%318) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_normalize(B * 64, 192, arena + 768540672, 1e-06f, arena + 768933888);
 
-  /* %304 = mul_add(%303, %301, %302) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 753008640, (const long[]){12288, 192, 1},
+  /* %322 = mul_add(%321, %319, %320) layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 768933888, (const long[]){12288, 192, 1},
       params[115], (const long[]){0, 0, 1}, params[116], (const long[]){0, 0, 1},
-      arena + 753401856);
-
-  /* %307 = fused_linear(%304, %305, %306) layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 753401856, params[117], params[118], LK_ACT_NONE, NULL,
-      arena + 753795072);
-
-  /* %310 = fused_linear(%304, %308, %309) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 96] */
-  lk_fused_linear(B * 64, 192, 96, arena + 753401856, params[119], params[120], LK_ACT_NONE, NULL,
-      arena + 768737280);
-
-  /* %311 = slice(%310) {axis 1, start 0, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48], a view of %310: no code */
-
-  /* %312 = slice(%310) {axis 1, start 48, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48], a view of %310: no code */
-
-  /* %313 = sdpa(%307, %311, %312) {heads 4, kv_heads 1} layers.2.0.layers.0.0 : f32[B, 64, 192] */
-  lk_sdpa(B, 64, 64, 4, 1, 48, arena + 753795072, 192, arena + 768737280, 96, arena + 768737328, 96,
-      arena + 754188288, 0.14433756f);
-
-  /* %316 = fused_linear(%313, %314, %315) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 754188288, params[121], params[122], LK_ACT_NONE, NULL,
-      arena + 754581504);
-
-  /* %318 = mul_add(%316, %317, %300) layers.2.0 : f32[B, 64, 192], written over %316 */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 754581504, (const long[]){12288, 192, 1},
-      inputs[13], (const long[]){1, 0, 0}, arena + 752615424, (const long[]){12288, 192, 1},
-      arena + 754581504);
-
-  /* %321 = normalize(%318) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 754581504, 1e-06f, arena + 754974720);
-
-  /* %322 = mul_add(%321, %319, %320) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 754974720, (const long[]){12288, 192, 1},
-      params[123], (const long[]){0, 0, 1}, params[124], (const long[]){0, 0, 1},
-      arena + 755367936);
-
-  /* %325 = fused_linear(%322, %323, %324) layers.2.0.layers.0.1.fc1 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 755367936, params[125], params[126], LK_ACT_NONE, NULL,
-      arena + 677904384);
-
-  /* %326 = gelu(%325) layers.2.0.layers.0.1 : f32[B, 64, 768] */
-  lk_gelu(B * 64 * 768, arena + 677904384, arena + 736886784);
-
-  /* %329 = fused_linear(%326, %327, %328) layers.2.0.layers.0.1.fc2 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 736886784, params[127], params[128], LK_ACT_NONE, NULL,
-      arena + 755761152);
-
-  /* %331 = mul_add(%329, %330, %318) layers.2.0 : f32[B, 64, 192], written over %329 */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 755761152, (const long[]){12288, 192, 1},
-      inputs[14], (const long[]){1, 0, 0}, arena + 754581504, (const long[]){12288, 192, 1},
-      arena + 755761152);
-
-  /* %332 = normalize(%331) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 755761152, 1e-06f, arena + 756154368);
-
-  /* %333 = mul_add(%332, %301, %302) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 756154368, (const long[]){12288, 192, 1},
-      params[115], (const long[]){0, 0, 1}, params[116], (const long[]){0, 0, 1},
-      arena + 756547584);
-
-  /* %336 = fused_linear(%333, %334, %335) layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 756547584, params[129], params[130], LK_ACT_NONE, NULL,
-      arena + 756940800);
-
-  /* %339 = fused_linear(%333, %337, %338) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 96] */
-  lk_fused_linear(B * 64, 192, 96, arena + 756547584, params[131], params[132], LK_ACT_NONE, NULL,
-      arena + 768933888);
-
-  /* %340 = slice(%339) {axis 1, start 0, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48], a view of %339: no code */
-
-  /* %341 = slice(%339) {axis 1, start 48, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48], a view of %339: no code */
-
-  /* %342 = sdpa(%336, %340, %341) {heads 4, kv_heads 1} layers.2.0.layers.1.0 : f32[B, 64, 192] */
-  lk_sdpa(B, 64, 64, 4, 1, 48, arena + 756940800, 192, arena + 768933888, 96, arena + 768933936, 96,
-      arena + 757334016, 0.14433756f);
-
-  /* %345 = fused_linear(%342, %343, %344) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 757334016, params[133], params[134], LK_ACT_NONE, NULL,
-      arena + 757727232);
-
-  /* %347 = mul_add(%345, %346, %331) layers.2.0 : f32[B, 64, 192], written over %345 */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 757727232, (const long[]){12288, 192, 1},
-      inputs[15], (const long[]){1, 0, 0}, arena + 755761152, (const long[]){12288, 192, 1},
-      arena + 757727232);
-
-  /* %348 = normalize(%347) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 757727232, 1e-06f, arena + 758120448);
-
-  /* %349 = mul_add(%348, %319, %320) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 758120448, (const long[]){12288, 192, 1},
-      params[123], (const long[]){0, 0, 1}, params[124], (const long[]){0, 0, 1},
-      arena + 758513664);
-
-  /* %352 = fused_linear(%349, %350, %351) layers.2.0.layers.1.1.fc1 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 758513664, params[135], params[136], LK_ACT_NONE, NULL,
-      arena + 738459648);
-
-  /* %353 = gelu(%352) layers.2.0.layers.1.1 : f32[B, 64, 768] */
-  lk_gelu(B * 64 * 768, arena + 738459648, arena + 740032512);
-
-  /* %356 = fused_linear(%353, %354, %355) layers.2.0.layers.1.1.fc2 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 740032512, params[137], params[138], LK_ACT_NONE, NULL,
-      arena + 758906880);
-
-  /* %358 = mul_add(%356, %357, %347) layers.2.0 : f32[B, 64, 192], written over %356 */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 758906880, (const long[]){12288, 192, 1},
-      inputs[16], (const long[]){1, 0, 0}, arena + 757727232, (const long[]){12288, 192, 1},
-      arena + 758906880);
-
-  /* %359 = normalize(%358) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 758906880, 1e-06f, arena + 759300096);
-
-  /* %360 = mul_add(%359, %301, %302) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 759300096, (const long[]){12288, 192, 1},
-      params[115], (const long[]){0, 0, 1}, params[116], (const long[]){0, 0, 1},
-      arena + 759693312);
-
-  /* %363 = fused_linear(%360, %361, %362) layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 759693312, params[139], params[140], LK_ACT_NONE, NULL,
-      arena + 760086528);
-
-  /* %366 = fused_linear(%360, %364, %365) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 96] */
-  lk_fused_linear(B * 64, 192, 96, arena + 759693312, params[141], params[142], LK_ACT_NONE, NULL,
-      arena + 769130496);
-
-  /* %367 = slice(%366) {axis 1, start 0, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48], a view of %366: no code */
-
-  /* %368 = slice(%366) {axis 1, start 48, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48], a view of %366: no code */
-
-  /* %369 = sdpa(%363, %367, %368) {heads 4, kv_heads 1} layers.2.0.layers.2.0 : f32[B, 64, 192] */
-  lk_sdpa(B, 64, 64, 4, 1, 48, arena + 760086528, 192, arena + 769130496, 96, arena + 769130544, 96,
-      arena + 760479744, 0.14433756f);
-
-  /* %372 = fused_linear(%369, %370, %371) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 760479744, params[143], params[144], LK_ACT_NONE, NULL,
-      arena + 760872960);
-
-  /* %374 = mul_add(%372, %373, %358) layers.2.0 : f32[B, 64, 192], written over %372 */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 760872960, (const long[]){12288, 192, 1},
-      inputs[17], (const long[]){1, 0, 0}, arena + 758906880, (const long[]){12288, 192, 1},
-      arena + 760872960);
-
-  /* %375 = normalize(%374) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 760872960, 1e-06f, arena + 761266176);
-
-  /* %376 = mul_add(%375, %319, %320) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 761266176, (const long[]){12288, 192, 1},
-      params[123], (const long[]){0, 0, 1}, params[124], (const long[]){0, 0, 1},
-      arena + 761659392);
-
-  /* %379 = fused_linear(%376, %377, %378) layers.2.0.layers.2.1.fc1 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 761659392, params[145], params[146], LK_ACT_NONE, NULL,
-      arena + 741605376);
-
-  /* %380 = gelu(%379) layers.2.0.layers.2.1 : f32[B, 64, 768] */
-  lk_gelu(B * 64 * 768, arena + 741605376, arena + 743178240);
-
-  /* %383 = fused_linear(%380, %381, %382) layers.2.0.layers.2.1.fc2 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 743178240, params[147], params[148], LK_ACT_NONE, NULL,
-      arena + 762052608);
-
-  /* %385 = mul_add(%383, %384, %374) layers.2.0 : f32[B, 64, 192], written over %383 */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 762052608, (const long[]){12288, 192, 1},
-      inputs[18], (const long[]){1, 0, 0}, arena + 760872960, (const long[]){12288, 192, 1},
-      arena + 762052608);
-
-  /* %386 = normalize(%385) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 762052608, 1e-06f, arena + 762445824);
-
-  /* %387 = mul_add(%386, %301, %302) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 762445824, (const long[]){12288, 192, 1},
-      params[115], (const long[]){0, 0, 1}, params[116], (const long[]){0, 0, 1},
-      arena + 762839040);
-
-  /* %390 = fused_linear(%387, %388, %389) layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 762839040, params[149], params[150], LK_ACT_NONE, NULL,
-      arena + 763232256);
-
-  /* %393 = fused_linear(%387, %391, %392) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 96] */
-  lk_fused_linear(B * 64, 192, 96, arena + 762839040, params[151], params[152], LK_ACT_NONE, NULL,
       arena + 769327104);
 
-  /* %394 = slice(%393) {axis 1, start 0, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48], a view of %393: no code */
+  /* %325 = fused_linear(%322, %323, %324) layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 769327104, params[117], params[118], LK_ACT_NONE, NULL,
+      arena + 769720320);
 
-  /* %395 = slice(%393) {axis 1, start 48, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48], a view of %393: no code */
+  /* %328 = fused_linear(%322, %326, %327) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 96] */
+  lk_fused_linear(B * 64, 192, 96, arena + 769327104, params[119], params[120], LK_ACT_NONE, NULL,
+      arena + 784662528);
 
-  /* %396 = sdpa(%390, %394, %395) {heads 4, kv_heads 1} layers.2.0.layers.3.0 : f32[B, 64, 192] */
-  lk_sdpa(B, 64, 64, 4, 1, 48, arena + 763232256, 192, arena + 769327104, 96, arena + 769327152, 96,
-      arena + 763625472, 0.14433756f);
+  /* %329 = slice(%328) {axis 1, start 0, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48], a view of %328: no code */
 
-  /* %399 = fused_linear(%396, %397, %398) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 763625472, params[153], params[154], LK_ACT_NONE, NULL,
-      arena + 764018688);
+  /* %330 = slice(%328) {axis 1, start 48, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48], a view of %328: no code */
 
-  /* %401 = mul_add(%399, %400, %385) layers.2.0 : f32[B, 64, 192], written over %399 */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 764018688, (const long[]){12288, 192, 1},
-      inputs[19], (const long[]){1, 0, 0}, arena + 762052608, (const long[]){12288, 192, 1},
-      arena + 764018688);
+  /* %331 = sdpa(%325, %329, %330) {heads 4, kv_heads 1} layers.2.0.layers.0.0 : f32[B, 64, 192] */
+  lk_sdpa(B, 64, 64, 4, 1, 48, arena + 769720320, 192, arena + 784662528, 96, arena + 784662576, 96,
+      arena + 770113536, 0.14433756f);
 
-  /* %402 = normalize(%401) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 764018688, 1e-06f, arena + 764411904);
+  /* %334 = fused_linear(%331, %332, %333) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 770113536, params[121], params[122], LK_ACT_NONE, NULL,
+      arena + 770506752);
 
-  /* %403 = mul_add(%402, %319, %320) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 764411904, (const long[]){12288, 192, 1},
+  /* %336 = mul_add(%334, %335, %318) layers.2.0 : f32[B, 64, 192], written over %334 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 770506752, (const long[]){12288, 192, 1},
+      inputs[13], (const long[]){1, 0, 0}, arena + 768540672, (const long[]){12288, 192, 1},
+      arena + 770506752);
+
+  /* %339 = normalize(%336) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_normalize(B * 64, 192, arena + 770506752, 1e-06f, arena + 770899968);
+
+  /* %340 = mul_add(%339, %337, %338) layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 770899968, (const long[]){12288, 192, 1},
       params[123], (const long[]){0, 0, 1}, params[124], (const long[]){0, 0, 1},
-      arena + 764805120);
+      arena + 771293184);
 
-  /* %406 = fused_linear(%403, %404, %405) layers.2.0.layers.3.1.fc1 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 764805120, params[155], params[156], LK_ACT_NONE, NULL,
+  /* %343 = fused_linear(%340, %341, %342) layers.2.0.layers.0.1.fc1 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 771293184, params[125], params[126], LK_ACT_NONE, NULL,
+      arena + 677904384);
+
+  /* %344 = gelu(%343) layers.2.0.layers.0.1 : f32[B, 64, 768] */
+  lk_gelu(B * 64 * 768, arena + 677904384, arena + 736886784);
+
+  /* %347 = fused_linear(%344, %345, %346) layers.2.0.layers.0.1.fc2 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 736886784, params[127], params[128], LK_ACT_NONE, NULL,
+      arena + 771686400);
+
+  /* %349 = mul_add(%347, %348, %336) layers.2.0 : f32[B, 64, 192], written over %347 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 771686400, (const long[]){12288, 192, 1},
+      inputs[14], (const long[]){1, 0, 0}, arena + 770506752, (const long[]){12288, 192, 1},
+      arena + 771686400);
+
+  /* %350 = normalize(%349) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_normalize(B * 64, 192, arena + 771686400, 1e-06f, arena + 772079616);
+
+  /* %351 = mul_add(%350, %319, %320) layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 772079616, (const long[]){12288, 192, 1},
+      params[115], (const long[]){0, 0, 1}, params[116], (const long[]){0, 0, 1},
+      arena + 772472832);
+
+  /* %354 = fused_linear(%351, %352, %353) layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 772472832, params[129], params[130], LK_ACT_NONE, NULL,
+      arena + 772866048);
+
+  /* %357 = fused_linear(%351, %355, %356) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 96] */
+  lk_fused_linear(B * 64, 192, 96, arena + 772472832, params[131], params[132], LK_ACT_NONE, NULL,
+      arena + 784859136);
+
+  /* %358 = slice(%357) {axis 1, start 0, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48], a view of %357: no code */
+
+  /* %359 = slice(%357) {axis 1, start 48, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48], a view of %357: no code */
+
+  /* %360 = sdpa(%354, %358, %359) {heads 4, kv_heads 1} layers.2.0.layers.1.0 : f32[B, 64, 192] */
+  lk_sdpa(B, 64, 64, 4, 1, 48, arena + 772866048, 192, arena + 784859136, 96, arena + 784859184, 96,
+      arena + 773259264, 0.14433756f);
+
+  /* %363 = fused_linear(%360, %361, %362) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 773259264, params[133], params[134], LK_ACT_NONE, NULL,
+      arena + 773652480);
+
+  /* %365 = mul_add(%363, %364, %349) layers.2.0 : f32[B, 64, 192], written over %363 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 773652480, (const long[]){12288, 192, 1},
+      inputs[15], (const long[]){1, 0, 0}, arena + 771686400, (const long[]){12288, 192, 1},
+      arena + 773652480);
+
+  /* %366 = normalize(%365) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_normalize(B * 64, 192, arena + 773652480, 1e-06f, arena + 774045696);
+
+  /* %367 = mul_add(%366, %337, %338) layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 774045696, (const long[]){12288, 192, 1},
+      params[123], (const long[]){0, 0, 1}, params[124], (const long[]){0, 0, 1},
+      arena + 774438912);
+
+  /* %370 = fused_linear(%367, %368, %369) layers.2.0.layers.1.1.fc1 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 774438912, params[135], params[136], LK_ACT_NONE, NULL,
+      arena + 738459648);
+
+  /* %371 = gelu(%370) layers.2.0.layers.1.1 : f32[B, 64, 768] */
+  lk_gelu(B * 64 * 768, arena + 738459648, arena + 740032512);
+
+  /* %374 = fused_linear(%371, %372, %373) layers.2.0.layers.1.1.fc2 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 740032512, params[137], params[138], LK_ACT_NONE, NULL,
+      arena + 774832128);
+
+  /* %376 = mul_add(%374, %375, %365) layers.2.0 : f32[B, 64, 192], written over %374 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 774832128, (const long[]){12288, 192, 1},
+      inputs[16], (const long[]){1, 0, 0}, arena + 773652480, (const long[]){12288, 192, 1},
+      arena + 774832128);
+
+  /* %377 = normalize(%376) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_normalize(B * 64, 192, arena + 774832128, 1e-06f, arena + 775225344);
+
+  /* %378 = mul_add(%377, %319, %320) layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 775225344, (const long[]){12288, 192, 1},
+      params[115], (const long[]){0, 0, 1}, params[116], (const long[]){0, 0, 1},
+      arena + 775618560);
+
+  /* %381 = fused_linear(%378, %379, %380) layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 775618560, params[139], params[140], LK_ACT_NONE, NULL,
+      arena + 776011776);
+
+  /* %384 = fused_linear(%378, %382, %383) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 96] */
+  lk_fused_linear(B * 64, 192, 96, arena + 775618560, params[141], params[142], LK_ACT_NONE, NULL,
+      arena + 785055744);
+
+  /* %385 = slice(%384) {axis 1, start 0, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48], a view of %384: no code */
+
+  /* %386 = slice(%384) {axis 1, start 48, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48], a view of %384: no code */
+
+  /* %387 = sdpa(%381, %385, %386) {heads 4, kv_heads 1} layers.2.0.layers.2.0 : f32[B, 64, 192] */
+  lk_sdpa(B, 64, 64, 4, 1, 48, arena + 776011776, 192, arena + 785055744, 96, arena + 785055792, 96,
+      arena + 776404992, 0.14433756f);
+
+  /* %390 = fused_linear(%387, %388, %389) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 776404992, params[143], params[144], LK_ACT_NONE, NULL,
+      arena + 776798208);
+
+  /* %392 = mul_add(%390, %391, %376) layers.2.0 : f32[B, 64, 192], written over %390 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 776798208, (const long[]){12288, 192, 1},
+      inputs[17], (const long[]){1, 0, 0}, arena + 774832128, (const long[]){12288, 192, 1},
+      arena + 776798208);
+
+  /* %393 = normalize(%392) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_normalize(B * 64, 192, arena + 776798208, 1e-06f, arena + 777191424);
+
+  /* %394 = mul_add(%393, %337, %338) layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 777191424, (const long[]){12288, 192, 1},
+      params[123], (const long[]){0, 0, 1}, params[124], (const long[]){0, 0, 1},
+      arena + 777584640);
+
+  /* %397 = fused_linear(%394, %395, %396) layers.2.0.layers.2.1.fc1 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 777584640, params[145], params[146], LK_ACT_NONE, NULL,
+      arena + 741605376);
+
+  /* %398 = gelu(%397) layers.2.0.layers.2.1 : f32[B, 64, 768] */
+  lk_gelu(B * 64 * 768, arena + 741605376, arena + 743178240);
+
+  /* %401 = fused_linear(%398, %399, %400) layers.2.0.layers.2.1.fc2 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 743178240, params[147], params[148], LK_ACT_NONE, NULL,
+      arena + 777977856);
+
+  /* %403 = mul_add(%401, %402, %392) layers.2.0 : f32[B, 64, 192], written over %401 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 777977856, (const long[]){12288, 192, 1},
+      inputs[18], (const long[]){1, 0, 0}, arena + 776798208, (const long[]){12288, 192, 1},
+      arena + 777977856);
+
+  /* %404 = normalize(%403) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_normalize(B * 64, 192, arena + 777977856, 1e-06f, arena + 778371072);
+
+  /* %405 = mul_add(%404, %319, %320) layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 778371072, (const long[]){12288, 192, 1},
+      params[115], (const long[]){0, 0, 1}, params[116], (const long[]){0, 0, 1},
+      arena + 778764288);
+
+  /* %408 = fused_linear(%405, %406, %407) layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 778764288, params[149], params[150], LK_ACT_NONE, NULL,
+      arena + 779157504);
+
+  /* %411 = fused_linear(%405, %409, %410) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 96] */
+  lk_fused_linear(B * 64, 192, 96, arena + 778764288, params[151], params[152], LK_ACT_NONE, NULL,
+      arena + 785252352);
+
+  /* %412 = slice(%411) {axis 1, start 0, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48], a view of %411: no code */
+
+  /* %413 = slice(%411) {axis 1, start 48, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48], a view of %411: no code */
+
+  /* %414 = sdpa(%408, %412, %413) {heads 4, kv_heads 1} layers.2.0.layers.3.0 : f32[B, 64, 192] */
+  lk_sdpa(B, 64, 64, 4, 1, 48, arena + 779157504, 192, arena + 785252352, 96, arena + 785252400, 96,
+      arena + 779550720, 0.14433756f);
+
+  /* %417 = fused_linear(%414, %415, %416) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 779550720, params[153], params[154], LK_ACT_NONE, NULL,
+      arena + 779943936);
+
+  /* %419 = mul_add(%417, %418, %403) layers.2.0 : f32[B, 64, 192], written over %417 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 779943936, (const long[]){12288, 192, 1},
+      inputs[19], (const long[]){1, 0, 0}, arena + 777977856, (const long[]){12288, 192, 1},
+      arena + 779943936);
+
+  /* %420 = normalize(%419) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_normalize(B * 64, 192, arena + 779943936, 1e-06f, arena + 780337152);
+
+  /* %421 = mul_add(%420, %337, %338) layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 780337152, (const long[]){12288, 192, 1},
+      params[123], (const long[]){0, 0, 1}, params[124], (const long[]){0, 0, 1},
+      arena + 780730368);
+
+  /* %424 = fused_linear(%421, %422, %423) layers.2.0.layers.3.1.fc1 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 780730368, params[155], params[156], LK_ACT_NONE, NULL,
       arena + 744751104);
 
-  /* %407 = gelu(%406) layers.2.0.layers.3.1 : f32[B, 64, 768] */
+  /* %425 = gelu(%424) layers.2.0.layers.3.1 : f32[B, 64, 768] */
   lk_gelu(B * 64 * 768, arena + 744751104, arena + 746323968);
 
-  /* %410 = fused_linear(%407, %408, %409) layers.2.0.layers.3.1.fc2 : f32[B, 64, 192] */
+  /* %428 = fused_linear(%425, %426, %427) layers.2.0.layers.3.1.fc2 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 746323968, params[157], params[158], LK_ACT_NONE, NULL,
       arena + 747896832);
 
-  /* %412 = mul_add(%410, %411, %401) layers.2.0 : f32[B, 64, 192], written over %410 */
+  /* %430 = mul_add(%428, %429, %419) layers.2.0 : f32[B, 64, 192], written over %428 */
   lk_mul_add(3, (const long[]){B, 64, 192}, arena + 747896832, (const long[]){12288, 192, 1},
-      inputs[20], (const long[]){1, 0, 0}, arena + 764018688, (const long[]){12288, 192, 1},
+      inputs[20], (const long[]){1, 0, 0}, arena + 779943936, (const long[]){12288, 192, 1},
       arena + 747896832);
 
-  /* %415 = seq2img(%412) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
+  /* %433 = seq2img(%430) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
   lk_seq2img(B, 64, 192, arena + 747896832, arena + 748290048);
 
-  /* %416 = conv2d(%415, %413, %414) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[B, 192, 8, 8] */
+  /* %434 = conv2d(%433, %431, %432) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[B, 192, 8, 8] */
   lk_conv2d(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 748290048, params[159], params[160],
       arena + 747896832, NULL);
 
-  /* %417 = img2seq(%416) layers.2.1 : f32[B, 64, 192] */
+  /* %435 = img2seq(%434) layers.2.1 : f32[B, 64, 192] */
   lk_img2seq(B, 192, 64, arena + 747896832, arena + 748683264);
 
-  /* %420 = normalize(%417) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
+  /* %438 = normalize(%435) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
   lk_normalize(B * 64, 192, arena + 748683264, 1e-06f, arena + 747896832);
 
-  /* %421 = mul_add(%420, %418, %419) layers.2.1.norm : f32[B, 64, 192] */
+  /* %439 = mul_add(%438, %436, %437) layers.2.1.norm : f32[B, 64, 192] */
   lk_mul_add(3, (const long[]){B, 64, 192}, arena + 747896832, (const long[]){12288, 192, 1},
       params[161], (const long[]){0, 0, 1}, params[162], (const long[]){0, 0, 1},
       arena + 749076480);
 
-  /* %422 = seq2img(%421) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
-  lk_seq2img(B, 64, 192, arena + 749076480, arena + 765198336);
+  /* %440 = seq2img(%439) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
+  lk_seq2img(B, 64, 192, arena + 749076480, arena + 781123584);
 
-  /* %423 = maxpool(%422) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 4, 4] */
-  lk_maxpool2d(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 765198336, arena + 749076480);
+  /* %441 = maxpool(%440) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 4, 4] */
+  lk_maxpool2d(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 781123584, arena + 749076480);
 
-  /* %424 = img2seq(%423) layers.2.1 : f32[B, 16, 192] */
-  lk_img2seq(B, 192, 16, arena + 749076480, arena + 771342336);
+  /* %442 = img2seq(%441) layers.2.1 : f32[B, 16, 192] */
+  lk_img2seq(B, 192, 16, arena + 749076480, arena + 785596416);
 
-  /* %426 = add(%424, %425) layers.3.0 : f32[B, 16, 192], written over %424 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 771342336, (const long[]){3072, 192, 1},
-      params[163], (const long[]){0, 192, 1}, arena + 771342336);
+  /* %444 = add(%442, %443) layers.3.0 : f32[B, 16, 192], written over %442 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 785596416, (const long[]){3072, 192, 1},
+      params[163], (const long[]){0, 192, 1}, arena + 785596416);
 
-  /* %429 = normalize(%426) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 771342336, 1e-06f, arena + 771440640);
+  /* %447 = normalize(%444) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_normalize(B * 16, 192, arena + 785596416, 1e-06f, arena + 785694720);
 
-  /* %430 = mul_add(%429, %427, %428) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 771440640, (const long[]){3072, 192, 1},
+  /* %448 = mul_add(%447, %445, %446) layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 785694720, (const long[]){3072, 192, 1},
       params[164], (const long[]){0, 0, 1}, params[165], (const long[]){0, 0, 1},
-      arena + 771538944);
+      arena + 785793024);
 
-  /* %433 = fused_linear(%430, %431, %432) layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 771538944, params[166], params[167], LK_ACT_NONE, NULL,
-      arena + 771637248);
+  /* %451 = fused_linear(%448, %449, %450) layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 785793024, params[166], params[167], LK_ACT_NONE, NULL,
+      arena + 785891328);
 
-  /* %436 = fused_linear(%430, %434, %435) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 96] */
-  lk_fused_linear(B * 16, 192, 96, arena + 771538944, params[168], params[169], LK_ACT_NONE, NULL,
-      arena + 774684672);
+  /* %454 = fused_linear(%448, %452, %453) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 96] */
+  lk_fused_linear(B * 16, 192, 96, arena + 785793024, params[168], params[169], LK_ACT_NONE, NULL,
+      arena + 788938752);
 
-  /* %437 = slice(%436) {axis 1, start 0, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48], a view of %436: no code */
+  /* %455 = slice(%454) {axis 1, start 0, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48], a view of %454: no code */
 
-  /* %438 = slice(%436) {axis 1, start 48, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48], a view of %436: no code */
+  /* %456 = slice(%454) {axis 1, start 48, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48], a view of %454: no code */
 
-  /* %439 = sdpa(%433, %437, %438) {heads 4, kv_heads 1} layers.3.0.layers.0.0 : f32[B, 16, 192] */
-  lk_sdpa(B, 16, 16, 4, 1, 48, arena + 771637248, 192, arena + 774684672, 96, arena + 774684720, 96,
-      arena + 771735552, 0.14433756f);
+  /* %457 = sdpa(%451, %455, %456) {heads 4, kv_heads 1} layers.3.0.layers.0.0 : f32[B, 16, 192] */
+  lk_sdpa(B, 16, 16, 4, 1, 48, arena + 785891328, 192, arena + 788938752, 96, arena + 788938800, 96,
+      arena + 785989632, 0.14433756f);
 
-  /* %442 = fused_linear(%439, %440, %441) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 771735552, params[170], params[171], LK_ACT_NONE, NULL,
-      arena + 771833856);
+  /* %460 = fused_linear(%457, %458, %459) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 785989632, params[170], params[171], LK_ACT_NONE, NULL,
+      arena + 786087936);
 
-  /* %444 = mul_add(%442, %443, %426) layers.3.0 : f32[B, 16, 192], written over %442 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 771833856, (const long[]){3072, 192, 1},
-      inputs[21], (const long[]){1, 0, 0}, arena + 771342336, (const long[]){3072, 192, 1},
-      arena + 771833856);
+  /* %462 = mul_add(%460, %461, %444) layers.3.0 : f32[B, 16, 192], written over %460 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 786087936, (const long[]){3072, 192, 1},
+      inputs[21], (const long[]){1, 0, 0}, arena + 785596416, (const long[]){3072, 192, 1},
+      arena + 786087936);
 
-  /* %447 = normalize(%444) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 771833856, 1e-06f, arena + 771932160);
+  /* %465 = normalize(%462) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_normalize(B * 16, 192, arena + 786087936, 1e-06f, arena + 786186240);
 
-  /* %448 = mul_add(%447, %445, %446) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 771932160, (const long[]){3072, 192, 1},
+  /* %466 = mul_add(%465, %463, %464) layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 786186240, (const long[]){3072, 192, 1},
       params[172], (const long[]){0, 0, 1}, params[173], (const long[]){0, 0, 1},
-      arena + 772030464);
+      arena + 786284544);
 
-  /* %451 = fused_linear(%448, %449, %450) layers.3.0.layers.0.1.fc1 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 772030464, params[174], params[175], LK_ACT_NONE, NULL,
+  /* %469 = fused_linear(%466, %467, %468) layers.3.0.layers.0.1.fc1 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 786284544, params[174], params[175], LK_ACT_NONE, NULL,
       arena + 749076480);
 
-  /* %452 = gelu(%451) layers.3.0.layers.0.1 : f32[B, 16, 768] */
-  lk_gelu(B * 16 * 768, arena + 749076480, arena + 765591552);
+  /* %470 = gelu(%469) layers.3.0.layers.0.1 : f32[B, 16, 768] */
+  lk_gelu(B * 16 * 768, arena + 749076480, arena + 781516800);
 
-  /* %455 = fused_linear(%452, %453, %454) layers.3.0.layers.0.1.fc2 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 765591552, params[176], params[177], LK_ACT_NONE, NULL,
-      arena + 772128768);
+  /* %473 = fused_linear(%470, %471, %472) layers.3.0.layers.0.1.fc2 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 781516800, params[176], params[177], LK_ACT_NONE, NULL,
+      arena + 786382848);
 
-  /* %457 = mul_add(%455, %456, %444) layers.3.0 : f32[B, 16, 192], written over %455 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 772128768, (const long[]){3072, 192, 1},
-      inputs[22], (const long[]){1, 0, 0}, arena + 771833856, (const long[]){3072, 192, 1},
-      arena + 772128768);
+  /* %475 = mul_add(%473, %474, %462) layers.3.0 : f32[B, 16, 192], written over %473 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 786382848, (const long[]){3072, 192, 1},
+      inputs[22], (const long[]){1, 0, 0}, arena + 786087936, (const long[]){3072, 192, 1},
+      arena + 786382848);
 
-  /* %458 = normalize(%457) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 772128768, 1e-06f, arena + 772227072);
+  /* %476 = normalize(%475) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_normalize(B * 16, 192, arena + 786382848, 1e-06f, arena + 786481152);
 
-  /* %459 = mul_add(%458, %427, %428) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 772227072, (const long[]){3072, 192, 1},
+  /* %477 = mul_add(%476, %445, %446) layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 786481152, (const long[]){3072, 192, 1},
       params[164], (const long[]){0, 0, 1}, params[165], (const long[]){0, 0, 1},
-      arena + 772325376);
+      arena + 786579456);
 
-  /* %462 = fused_linear(%459, %460, %461) layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 772325376, params[178], params[179], LK_ACT_NONE, NULL,
-      arena + 772423680);
+  /* %480 = fused_linear(%477, %478, %479) layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 786579456, params[178], params[179], LK_ACT_NONE, NULL,
+      arena + 786677760);
 
-  /* %465 = fused_linear(%459, %463, %464) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 96] */
-  lk_fused_linear(B * 16, 192, 96, arena + 772325376, params[180], params[181], LK_ACT_NONE, NULL,
-      arena + 774733824);
+  /* %483 = fused_linear(%477, %481, %482) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 96] */
+  lk_fused_linear(B * 16, 192, 96, arena + 786579456, params[180], params[181], LK_ACT_NONE, NULL,
+      arena + 788987904);
 
-  /* %466 = slice(%465) {axis 1, start 0, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48], a view of %465: no code */
+  /* %484 = slice(%483) {axis 1, start 0, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48], a view of %483: no code */
 
-  /* %467 = slice(%465) {axis 1, start 48, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48], a view of %465: no code */
+  /* %485 = slice(%483) {axis 1, start 48, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48], a view of %483: no code */
 
-  /* %468 = sdpa(%462, %466, %467) {heads 4, kv_heads 1} layers.3.0.layers.1.0 : f32[B, 16, 192] */
-  lk_sdpa(B, 16, 16, 4, 1, 48, arena + 772423680, 192, arena + 774733824, 96, arena + 774733872, 96,
-      arena + 772521984, 0.14433756f);
+  /* %486 = sdpa(%480, %484, %485) {heads 4, kv_heads 1} layers.3.0.layers.1.0 : f32[B, 16, 192] */
+  lk_sdpa(B, 16, 16, 4, 1, 48, arena + 786677760, 192, arena + 788987904, 96, arena + 788987952, 96,
+      arena + 786776064, 0.14433756f);
 
-  /* %471 = fused_linear(%468, %469, %470) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 772521984, params[182], params[183], LK_ACT_NONE, NULL,
-      arena + 772620288);
+  /* %489 = fused_linear(%486, %487, %488) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 786776064, params[182], params[183], LK_ACT_NONE, NULL,
+      arena + 786874368);
 
-  /* %473 = mul_add(%471, %472, %457) layers.3.0 : f32[B, 16, 192], written over %471 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 772620288, (const long[]){3072, 192, 1},
-      inputs[23], (const long[]){1, 0, 0}, arena + 772128768, (const long[]){3072, 192, 1},
-      arena + 772620288);
+  /* %491 = mul_add(%489, %490, %475) layers.3.0 : f32[B, 16, 192], written over %489 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 786874368, (const long[]){3072, 192, 1},
+      inputs[23], (const long[]){1, 0, 0}, arena + 786382848, (const long[]){3072, 192, 1},
+      arena + 786874368);
 
-  /* %474 = normalize(%473) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 772620288, 1e-06f, arena + 772718592);
+  /* %492 = normalize(%491) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_normalize(B * 16, 192, arena + 786874368, 1e-06f, arena + 786972672);
 
-  /* %475 = mul_add(%474, %445, %446) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 772718592, (const long[]){3072, 192, 1},
+  /* %493 = mul_add(%492, %463, %464) layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 786972672, (const long[]){3072, 192, 1},
       params[172], (const long[]){0, 0, 1}, params[173], (const long[]){0, 0, 1},
-      arena + 772816896);
+      arena + 787070976);
 
-  /* %478 = fused_linear(%475, %476, %477) layers.3.0.layers.1.1.fc1 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 772816896, params[184], params[185], LK_ACT_NONE, NULL,
-      arena + 765984768);
+  /* %496 = fused_linear(%493, %494, %495) layers.3.0.layers.1.1.fc1 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 787070976, params[184], params[185], LK_ACT_NONE, NULL,
+      arena + 781910016);
 
-  /* %479 = gelu(%478) layers.3.0.layers.1.1 : f32[B, 16, 768] */
-  lk_gelu(B * 16 * 768, arena + 765984768, arena + 766377984);
+  /* %497 = gelu(%496) layers.3.0.layers.1.1 : f32[B, 16, 768] */
+  lk_gelu(B * 16 * 768, arena + 781910016, arena + 782303232);
 
-  /* %482 = fused_linear(%479, %480, %481) layers.3.0.layers.1.1.fc2 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 766377984, params[186], params[187], LK_ACT_NONE, NULL,
-      arena + 772915200);
+  /* %500 = fused_linear(%497, %498, %499) layers.3.0.layers.1.1.fc2 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 782303232, params[186], params[187], LK_ACT_NONE, NULL,
+      arena + 787169280);
 
-  /* %484 = mul_add(%482, %483, %473) layers.3.0 : f32[B, 16, 192], written over %482 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 772915200, (const long[]){3072, 192, 1},
-      inputs[24], (const long[]){1, 0, 0}, arena + 772620288, (const long[]){3072, 192, 1},
-      arena + 772915200);
+  /* %502 = mul_add(%500, %501, %491) layers.3.0 : f32[B, 16, 192], written over %500 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 787169280, (const long[]){3072, 192, 1},
+      inputs[24], (const long[]){1, 0, 0}, arena + 786874368, (const long[]){3072, 192, 1},
+      arena + 787169280);
 
-  /* %485 = normalize(%484) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 772915200, 1e-06f, arena + 773013504);
+  /* %503 = normalize(%502) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_normalize(B * 16, 192, arena + 787169280, 1e-06f, arena + 787267584);
 
-  /* %486 = mul_add(%485, %427, %428) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 773013504, (const long[]){3072, 192, 1},
+  /* %504 = mul_add(%503, %445, %446) layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 787267584, (const long[]){3072, 192, 1},
       params[164], (const long[]){0, 0, 1}, params[165], (const long[]){0, 0, 1},
-      arena + 773111808);
+      arena + 787365888);
 
-  /* %489 = fused_linear(%486, %487, %488) layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 773111808, params[188], params[189], LK_ACT_NONE, NULL,
-      arena + 773210112);
+  /* %507 = fused_linear(%504, %505, %506) layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 787365888, params[188], params[189], LK_ACT_NONE, NULL,
+      arena + 787464192);
 
-  /* %492 = fused_linear(%486, %490, %491) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 96] */
-  lk_fused_linear(B * 16, 192, 96, arena + 773111808, params[190], params[191], LK_ACT_NONE, NULL,
-      arena + 774782976);
+  /* %510 = fused_linear(%504, %508, %509) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 96] */
+  lk_fused_linear(B * 16, 192, 96, arena + 787365888, params[190], params[191], LK_ACT_NONE, NULL,
+      arena + 789037056);
 
-  /* %493 = slice(%492) {axis 1, start 0, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48], a view of %492: no code */
+  /* %511 = slice(%510) {axis 1, start 0, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48], a view of %510: no code */
 
-  /* %494 = slice(%492) {axis 1, start 48, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48], a view of %492: no code */
+  /* %512 = slice(%510) {axis 1, start 48, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48], a view of %510: no code */
 
-  /* %495 = sdpa(%489, %493, %494) {heads 4, kv_heads 1} layers.3.0.layers.2.0 : f32[B, 16, 192] */
-  lk_sdpa(B, 16, 16, 4, 1, 48, arena + 773210112, 192, arena + 774782976, 96, arena + 774783024, 96,
-      arena + 773308416, 0.14433756f);
+  /* %513 = sdpa(%507, %511, %512) {heads 4, kv_heads 1} layers.3.0.layers.2.0 : f32[B, 16, 192] */
+  lk_sdpa(B, 16, 16, 4, 1, 48, arena + 787464192, 192, arena + 789037056, 96, arena + 789037104, 96,
+      arena + 787562496, 0.14433756f);
 
-  /* %498 = fused_linear(%495, %496, %497) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 773308416, params[192], params[193], LK_ACT_NONE, NULL,
-      arena + 773406720);
+  /* %516 = fused_linear(%513, %514, %515) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 787562496, params[192], params[193], LK_ACT_NONE, NULL,
+      arena + 787660800);
 
-  /* %500 = mul_add(%498, %499, %484) layers.3.0 : f32[B, 16, 192], written over %498 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 773406720, (const long[]){3072, 192, 1},
-      inputs[25], (const long[]){1, 0, 0}, arena + 772915200, (const long[]){3072, 192, 1},
-      arena + 773406720);
+  /* %518 = mul_add(%516, %517, %502) layers.3.0 : f32[B, 16, 192], written over %516 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 787660800, (const long[]){3072, 192, 1},
+      inputs[25], (const long[]){1, 0, 0}, arena + 787169280, (const long[]){3072, 192, 1},
+      arena + 787660800);
 
-  /* %501 = normalize(%500) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 773406720, 1e-06f, arena + 773505024);
+  /* %519 = normalize(%518) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_normalize(B * 16, 192, arena + 787660800, 1e-06f, arena + 787759104);
 
-  /* %502 = mul_add(%501, %445, %446) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 773505024, (const long[]){3072, 192, 1},
+  /* %520 = mul_add(%519, %463, %464) layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 787759104, (const long[]){3072, 192, 1},
       params[172], (const long[]){0, 0, 1}, params[173], (const long[]){0, 0, 1},
-      arena + 773603328);
+      arena + 787857408);
 
-  /* %505 = fused_linear(%502, %503, %504) layers.3.0.layers.2.1.fc1 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 773603328, params[194], params[195], LK_ACT_NONE, NULL,
-      arena + 766771200);
+  /* %523 = fused_linear(%520, %521, %522) layers.3.0.layers.2.1.fc1 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 787857408, params[194], params[195], LK_ACT_NONE, NULL,
+      arena + 782696448);
 
-  /* %506 = gelu(%505) layers.3.0.layers.2.1 : f32[B, 16, 768] */
-  lk_gelu(B * 16 * 768, arena + 766771200, arena + 767164416);
+  /* %524 = gelu(%523) layers.3.0.layers.2.1 : f32[B, 16, 768] */
+  lk_gelu(B * 16 * 768, arena + 782696448, arena + 783089664);
 
-  /* %509 = fused_linear(%506, %507, %508) layers.3.0.layers.2.1.fc2 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 767164416, params[196], params[197], LK_ACT_NONE, NULL,
-      arena + 773701632);
+  /* %527 = fused_linear(%524, %525, %526) layers.3.0.layers.2.1.fc2 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 783089664, params[196], params[197], LK_ACT_NONE, NULL,
+      arena + 787955712);
 
-  /* %511 = mul_add(%509, %510, %500) layers.3.0 : f32[B, 16, 192], written over %509 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 773701632, (const long[]){3072, 192, 1},
-      inputs[26], (const long[]){1, 0, 0}, arena + 773406720, (const long[]){3072, 192, 1},
-      arena + 773701632);
+  /* %529 = mul_add(%527, %528, %518) layers.3.0 : f32[B, 16, 192], written over %527 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 787955712, (const long[]){3072, 192, 1},
+      inputs[26], (const long[]){1, 0, 0}, arena + 787660800, (const long[]){3072, 192, 1},
+      arena + 787955712);
 
-  /* %512 = normalize(%511) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 773701632, 1e-06f, arena + 773799936);
+  /* %530 = normalize(%529) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_normalize(B * 16, 192, arena + 787955712, 1e-06f, arena + 788054016);
 
-  /* %513 = mul_add(%512, %427, %428) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 773799936, (const long[]){3072, 192, 1},
+  /* %531 = mul_add(%530, %445, %446) layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 788054016, (const long[]){3072, 192, 1},
       params[164], (const long[]){0, 0, 1}, params[165], (const long[]){0, 0, 1},
-      arena + 773898240);
+      arena + 788152320);
 
-  /* %516 = fused_linear(%513, %514, %515) layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 773898240, params[198], params[199], LK_ACT_NONE, NULL,
-      arena + 773996544);
+  /* %534 = fused_linear(%531, %532, %533) layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 788152320, params[198], params[199], LK_ACT_NONE, NULL,
+      arena + 788250624);
 
-  /* %519 = fused_linear(%513, %517, %518) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 96] */
-  lk_fused_linear(B * 16, 192, 96, arena + 773898240, params[200], params[201], LK_ACT_NONE, NULL,
-      arena + 774832128);
+  /* %537 = fused_linear(%531, %535, %536) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 96] */
+  lk_fused_linear(B * 16, 192, 96, arena + 788152320, params[200], params[201], LK_ACT_NONE, NULL,
+      arena + 789086208);
 
-  /* %520 = slice(%519) {axis 1, start 0, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48], a view of %519: no code */
+  /* %538 = slice(%537) {axis 1, start 0, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48], a view of %537: no code */
 
-  /* %521 = slice(%519) {axis 1, start 48, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48], a view of %519: no code */
+  /* %539 = slice(%537) {axis 1, start 48, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48], a view of %537: no code */
 
-  /* %522 = sdpa(%516, %520, %521) {heads 4, kv_heads 1} layers.3.0.layers.3.0 : f32[B, 16, 192] */
-  lk_sdpa(B, 16, 16, 4, 1, 48, arena + 773996544, 192, arena + 774832128, 96, arena + 774832176, 96,
-      arena + 774094848, 0.14433756f);
+  /* %540 = sdpa(%534, %538, %539) {heads 4, kv_heads 1} layers.3.0.layers.3.0 : f32[B, 16, 192] */
+  lk_sdpa(B, 16, 16, 4, 1, 48, arena + 788250624, 192, arena + 789086208, 96, arena + 789086256, 96,
+      arena + 788348928, 0.14433756f);
 
-  /* %525 = fused_linear(%522, %523, %524) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 774094848, params[202], params[203], LK_ACT_NONE, NULL,
-      arena + 774193152);
+  /* %543 = fused_linear(%540, %541, %542) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 788348928, params[202], params[203], LK_ACT_NONE, NULL,
+      arena + 788447232);
 
-  /* %527 = mul_add(%525, %526, %511) layers.3.0 : f32[B, 16, 192], written over %525 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 774193152, (const long[]){3072, 192, 1},
-      inputs[27], (const long[]){1, 0, 0}, arena + 773701632, (const long[]){3072, 192, 1},
-      arena + 774193152);
+  /* %545 = mul_add(%543, %544, %529) layers.3.0 : f32[B, 16, 192], written over %543 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 788447232, (const long[]){3072, 192, 1},
+      inputs[27], (const long[]){1, 0, 0}, arena + 787955712, (const long[]){3072, 192, 1},
+      arena + 788447232);
 
-  /* %528 = normalize(%527) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 774193152, 1e-06f, arena + 774291456);
+  /* %546 = normalize(%545) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_normalize(B * 16, 192, arena + 788447232, 1e-06f, arena + 788545536);
 
-  /* %529 = mul_add(%528, %445, %446) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 774291456, (const long[]){3072, 192, 1},
+  /* %547 = mul_add(%546, %463, %464) layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 788545536, (const long[]){3072, 192, 1},
       params[172], (const long[]){0, 0, 1}, params[173], (const long[]){0, 0, 1},
-      arena + 774389760);
+      arena + 788643840);
 
-  /* %532 = fused_linear(%529, %530, %531) layers.3.0.layers.3.1.fc1 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 774389760, params[204], params[205], LK_ACT_NONE, NULL,
-      arena + 767557632);
+  /* %550 = fused_linear(%547, %548, %549) layers.3.0.layers.3.1.fc1 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 788643840, params[204], params[205], LK_ACT_NONE, NULL,
+      arena + 783482880);
 
-  /* %533 = gelu(%532) layers.3.0.layers.3.1 : f32[B, 16, 768] */
-  lk_gelu(B * 16 * 768, arena + 767557632, arena + 767950848);
+  /* %551 = gelu(%550) layers.3.0.layers.3.1 : f32[B, 16, 768] */
+  lk_gelu(B * 16 * 768, arena + 783482880, arena + 783876096);
 
-  /* %536 = fused_linear(%533, %534, %535) layers.3.0.layers.3.1.fc2 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 767950848, params[206], params[207], LK_ACT_NONE, NULL,
-      arena + 768344064);
+  /* %554 = fused_linear(%551, %552, %553) layers.3.0.layers.3.1.fc2 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 783876096, params[206], params[207], LK_ACT_NONE, NULL,
+      arena + 784269312);
 
-  /* %538 = mul_add(%536, %537, %527) layers.3.0 : f32[B, 16, 192], written over %536 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 768344064, (const long[]){3072, 192, 1},
-      inputs[28], (const long[]){1, 0, 0}, arena + 774193152, (const long[]){3072, 192, 1},
-      arena + 768344064);
+  /* %556 = mul_add(%554, %555, %545) layers.3.0 : f32[B, 16, 192], written over %554 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 784269312, (const long[]){3072, 192, 1},
+      inputs[28], (const long[]){1, 0, 0}, arena + 788447232, (const long[]){3072, 192, 1},
+      arena + 784269312);
 
-  /* %541 = normalize(%538) {eps 1e-06} norm : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 768344064, 1e-06f, arena + 768442368);
+  /* %559 = normalize(%556) {eps 1e-06} norm : f32[B, 16, 192] */
+  lk_normalize(B * 16, 192, arena + 784269312, 1e-06f, arena + 784367616);
 
-  /* %542 = mul_add(%541, %539, %540) norm : f32[B, 16, 192] */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 768442368, (const long[]){3072, 192, 1},
+  /* %560 = mul_add(%559, %557, %558) norm : f32[B, 16, 192] */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 784367616, (const long[]){3072, 192, 1},
       params[208], (const long[]){0, 0, 1}, params[209], (const long[]){0, 0, 1},
-      arena + 768540672);
+      arena + 784465920);
 
-  /* %543 = mean(%542) {axis 0} : f32[B, 192] */
-  lk_mean_axis(B, 16, 192, arena + 768540672, arena + 768638976);
+  /* %561 = mean(%560) {axis 0} : f32[B, 192] */
+  lk_mean_axis(B, 16, 192, arena + 784465920, arena + 784564224);
 
-  /* %546 = fused_linear(%543, %544, %545) mlp_head : f32[B, 10] */
-  lk_fused_linear(B, 192, 10, arena + 768638976, params[210], params[211], LK_ACT_NONE, NULL,
-      arena + 768540672);
+  /* %564 = fused_linear(%561, %562, %563) mlp_head : f32[B, 10] */
+  lk_fused_linear(B, 192, 10, arena + 784564224, params[210], params[211], LK_ACT_NONE, NULL,
+      arena + 784465920);
 
-  /* %548 = cross_entropy(%546, %547) : f32[1] */
-  lk_cross_entropy(B, 10, arena + 768540672, inputs[29], arena + 774883776);
+  /* %566 = cross_entropy(%564, %565) : f32[1] */
+  lk_cross_entropy(B, 10, arena + 784465920, inputs[29], arena + 789137856);
 
-  /* %549 = cross_entropy_grad(%546, %547) : f32[B, 10] */
-  lk_cross_entropy_grad(B, 10, arena + 768540672, inputs[29], arena + 768548736);
+  /* %567 = cross_entropy_grad(%564, %565) : f32[B, 10] */
+  lk_cross_entropy_grad(B, 10, arena + 784465920, inputs[29], arena + 784473984);
 
-  /* %550 = transpose(%544) {perm [1, 0]} mlp_head : f32[192, 10] */
-  lk_transpose(2, (const long[]){10, 192}, (const int[]){1, 0}, params[210], arena + 768546816);
+  /* %568 = transpose(%562) {perm [1, 0]} mlp_head : f32[192, 10] */
+  lk_transpose(2, (const long[]){10, 192}, (const int[]){1, 0}, params[210], arena + 784472064);
 
-  /* %551 = fused_linear(%549, %550) mlp_head : f32[B, 192] */
-  lk_fused_linear(B, 10, 192, arena + 768548736, arena + 768546816, NULL, LK_ACT_NONE, NULL,
-      arena + 768540672);
+  /* %569 = fused_linear(%567, %568) mlp_head : f32[B, 192] */
+  lk_fused_linear(B, 10, 192, arena + 784473984, arena + 784472064, NULL, LK_ACT_NONE, NULL,
+      arena + 784465920);
 
-  /* %552 = linear_grad_weight(%549, %543) mlp_head : f32[10, 192] */
-  lk_linear_grad_weight(B, 192, 10, arena + 768548736, arena + 768638976, arena + 774881280);
+  /* %570 = linear_grad_weight(%567, %561) mlp_head : f32[10, 192] */
+  lk_linear_grad_weight(B, 192, 10, arena + 784473984, arena + 784564224, arena + 789135360);
 
-  /* %553 = reduce_sum(%549) {axes [], batch} mlp_head : f32[10] */
-  lk_reduce_sum(2, (const long[]){B, 10}, (const unsigned char[]){1, 0}, arena + 768548736,
-      arena + 774883792);
+  /* %571 = reduce_sum(%567) {axes [], batch} mlp_head : f32[10] */
+  lk_reduce_sum(2, (const long[]){B, 10}, (const unsigned char[]){1, 0}, arena + 784473984,
+      arena + 789137872);
 
-  /* %554 = reshape(%551) {shape [1, 192]} : f32[B, 1, 192], a view of %551: no code */
+  /* %572 = reshape(%569) {shape [1, 192]} : f32[B, 1, 192], a view of %569: no code */
 
-  /* %555 = mul_scalar(%554) {x op 0.0625} : f32[B, 1, 192] */
-  lk_mul_scalar(B * 192, arena + 768540672, 0.0625f, arena + 768638976);
+  /* %573 = mul_scalar(%572) {x op 0.0625} : f32[B, 1, 192] */
+  lk_mul_scalar(B * 192, arena + 784465920, 0.0625f, arena + 784472064);
 
-  /* %556 = expand(%555) {shape [16, 192]} : f32[B, 16, 192] */
-  lk_copy_strided(3, (const long[]){B, 16, 192}, arena + 768638976, (const long[]){192, 0, 1},
-      arena + 768540672, (const long[]){3072, 192, 1});
+  /* %574 = expand(%573) {shape [16, 192]} : f32[B, 16, 192] */
+  lk_copy_strided(3, (const long[]){B, 16, 192}, arena + 784472064, (const long[]){192, 0, 1},
+      arena + 788742144, (const long[]){3072, 192, 1});
 
-  /* %557 = reduce_sum(%556) {axes [0], batch} norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 768540672,
-      arena + 774883200);
+  /* %575 = reduce_sum(%574) {axes [0], batch} norm : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 788742144,
+      arena + 789137280);
 
-  /* %558 = mul(%556, %539) norm : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 768540672, (const long[]){3072, 192, 1},
-      params[208], (const long[]){0, 0, 1}, arena + 768638976);
-
-  /* %559 = reduce_sum(%556, %541) {axes [0], batch} norm : f32[192] */
+  /* %576 = reduce_sum(%574, %559) {axes [0], batch} norm : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 768540672, arena + 768442368, arena + 774883392);
+      arena + 788742144, arena + 784367616, arena + 789137472);
 
-  /* %560 = normalize_grad(%538, %558) {eps 1e-06} norm : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 768344064, arena + 768638976, 1e-06f, arena + 774488064);
+  /* %577 = normalize_grad(%556, %574, %557) {eps 1e-06} norm : f32[B, 16, 192], written over %574 */
+  lk_layernorm_grad(B * 16, 192, arena + 784269312, arena + 788742144, params[208], NULL, 1e-06f,
+      arena + 788742144);
 
-  /* %561 = mul(%560, %537) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1}, inputs[28],
-      (const long[]){1, 0, 0}, arena + 774586368);
+  /* %578 = mul(%577, %555) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 788742144, (const long[]){3072, 192, 1}, inputs[28],
+      (const long[]){1, 0, 0}, arena + 788840448);
 
-  /* %562 = transpose(%534) {perm [1, 0]} layers.3.0.layers.3.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[206], arena + 769523712);
+  /* %579 = transpose(%552) {perm [1, 0]} layers.3.0.layers.3.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[206], arena + 785448960);
 
-  /* %563 = fused_linear(%561, %562) layers.3.0.layers.3.1.fc2 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 774586368, arena + 769523712, NULL, LK_ACT_NONE, NULL,
-      arena + 768344064);
+  /* %580 = fused_linear(%578, %579) layers.3.0.layers.3.1.fc2 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 788840448, arena + 785448960, NULL, LK_ACT_NONE, NULL,
+      arena + 784269312);
 
-  /* %564 = linear_grad_weight(%561, %533) layers.3.0.layers.3.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 16, 768, 192, arena + 774586368, arena + 767950848, arena + 769523712);
+  /* %581 = linear_grad_weight(%578, %551) layers.3.0.layers.3.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 16, 768, 192, arena + 788840448, arena + 783876096, arena + 785448960);
 
-  /* %565 = reduce_sum(%561) {axes [0], batch} layers.3.0.layers.3.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 774586368,
-      arena + 774883584);
+  /* %582 = reduce_sum(%578) {axes [0], batch} layers.3.0.layers.3.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 788840448,
+      arena + 789137664);
 
-  /* %566 = gelu_grad(%532, %563) layers.3.0.layers.3.1 : f32[B, 16, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 767557632, arena + 768344064, arena + 767950848);
+  /* %583 = gelu_grad(%550, %580) layers.3.0.layers.3.1 : f32[B, 16, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 783482880, arena + 784269312, arena + 783876096);
 
-  /* %567 = transpose(%530) {perm [1, 0]} layers.3.0.layers.3.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[204], arena + 767557632);
+  /* %584 = transpose(%548) {perm [1, 0]} layers.3.0.layers.3.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[204], arena + 783482880);
 
-  /* %568 = fused_linear(%566, %567) layers.3.0.layers.3.1.fc1 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 767950848, arena + 767557632, NULL, LK_ACT_NONE, NULL,
-      arena + 767705088);
+  /* %585 = fused_linear(%583, %584) layers.3.0.layers.3.1.fc1 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 783876096, arena + 783482880, NULL, LK_ACT_NONE, NULL,
+      arena + 783630336);
 
-  /* %569 = linear_grad_weight(%566, %529) layers.3.0.layers.3.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 16, 192, 768, arena + 767950848, arena + 774389760, arena + 768344064);
+  /* %586 = linear_grad_weight(%583, %547) layers.3.0.layers.3.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 16, 192, 768, arena + 783876096, arena + 788643840, arena + 784269312);
 
-  /* %570 = reduce_sum(%566) {axes [0], batch} layers.3.0.layers.3.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 767950848,
-      arena + 768491520);
+  /* %587 = reduce_sum(%583) {axes [0], batch} layers.3.0.layers.3.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 783876096,
+      arena + 784472064);
 
-  /* %571 = reduce_sum(%568) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 767705088,
-      arena + 768288768);
+  /* %588 = reduce_sum(%585) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 783630336,
+      arena + 784257024);
 
-  /* %572 = mul(%568, %445) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 767705088, (const long[]){3072, 192, 1},
-      params[172], (const long[]){0, 0, 1}, arena + 767557632);
-
-  /* %573 = reduce_sum(%568, %528) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  /* %589 = reduce_sum(%585, %546) {axes [0], batch} layers.3.0.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 767705088, arena + 774291456, arena + 768288960);
+      arena + 783630336, arena + 788545536, arena + 784257216);
 
-  /* %574 = normalize_grad(%527, %572) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 774193152, arena + 767557632, 1e-06f, arena + 767655936);
+  /* %590 = normalize_grad(%545, %585, %463, %577) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %585 */
+  lk_layernorm_grad(B * 16, 192, arena + 788447232, arena + 783630336, params[172],
+      arena + 788742144, 1e-06f, arena + 783630336);
 
-  /* %575 = add(%560, %574) layers.3.0 : f32[B, 16, 192], written over %560 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1},
-      arena + 767655936, (const long[]){3072, 192, 1}, arena + 774488064);
+  /* %591 = mul(%590, %544) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 783630336, (const long[]){3072, 192, 1}, inputs[27],
+      (const long[]){1, 0, 0}, arena + 783482880);
 
-  /* %576 = mul(%575, %526) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1}, inputs[27],
-      (const long[]){1, 0, 0}, arena + 767557632);
+  /* %592 = transpose(%541) {perm [1, 0]} layers.3.0.layers.3.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[202], arena + 783581184);
 
-  /* %577 = transpose(%523) {perm [1, 0]} layers.3.0.layers.3.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[202], arena + 767655936);
+  /* %593 = fused_linear(%591, %592) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 783482880, arena + 783581184, NULL, LK_ACT_NONE, NULL,
+      arena + 783728640);
 
-  /* %578 = fused_linear(%576, %577) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 767557632, arena + 767655936, NULL, LK_ACT_NONE, NULL,
-      arena + 767705088);
+  /* %594 = linear_grad_weight(%591, %540) layers.3.0.layers.3.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 783482880, arena + 788348928, arena + 784220160);
 
-  /* %579 = linear_grad_weight(%576, %522) layers.3.0.layers.3.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 767557632, arena + 774094848, arena + 768196608);
+  /* %595 = reduce_sum(%591) {axes [0], batch} layers.3.0.layers.3.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 783482880,
+      arena + 784257408);
 
-  /* %580 = reduce_sum(%576) {axes [0], batch} layers.3.0.layers.3.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 767557632,
-      arena + 768289152);
+  /* %596 = sdpa_grad(%534, %538, %539, %593) {heads 4, kv_heads 1} layers.3.0.layers.3.0 : f32[B, 16, 288] */
+  lk_sdpa_grad(B, 16, 16, 4, 1, 48, arena + 788250624, 192, arena + 789086208, 96,
+      arena + 789086256, 96, arena + 783728640, 192, arena + 783482880, 288,
+      arena + 783482880 + 192, 288, arena + 783482880 + 240, 288, 0.14433756f);
 
-  /* %581 = sdpa_grad(%516, %520, %521, %578) {heads 4, kv_heads 1} layers.3.0.layers.3.0 : f32[B, 16, 288] */
-  lk_sdpa_grad(B, 16, 16, 4, 1, 48, arena + 773996544, 192, arena + 774832128, 96,
-      arena + 774832176, 96, arena + 767705088, 192, arena + 767557632, 288,
-      arena + 767557632 + 192, 288, arena + 767557632 + 240, 288, 0.14433756f);
+  /* %597 = slice(%596) {axis 1, start 0, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 783482880, 288, arena + 783728640, 192);
 
-  /* %582 = slice(%581) {axis 1, start 0, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 767557632, 288, arena + 767705088, 192);
+  /* %598 = slice(%596) {axis 1, start 192, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48] */
+  lk_copy_rows(B * 16, 48, arena + 783483072, 288, arena + 783826944, 48);
 
-  /* %583 = slice(%581) {axis 1, start 192, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 767557824, 288, arena + 767803392, 48);
+  /* %599 = slice(%596) {axis 1, start 240, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48] */
+  lk_copy_rows(B * 16, 48, arena + 783483120, 288, arena + 783851520, 48);
 
-  /* %584 = slice(%581) {axis 1, start 240, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 767557872, 288, arena + 767827968, 48);
+  /* %600 = concat(%598, %599) {axis 1} layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 96] */
+  lk_copy_rows(B * 16, 48, arena + 783826944, 48, arena + 783482880, 96);
+  lk_copy_rows(B * 16, 48, arena + 783851520, 48, arena + 783482928, 96);
 
-  /* %585 = concat(%583, %584) {axis 1} layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 96] */
-  lk_copy_rows(B * 16, 48, arena + 767803392, 48, arena + 767655936, 96);
-  lk_copy_rows(B * 16, 48, arena + 767827968, 48, arena + 767655984, 96);
+  /* %601 = transpose(%535) {perm [1, 0]} layers.3.0.layers.3.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[200], arena + 783532032);
 
-  /* %586 = transpose(%517) {perm [1, 0]} layers.3.0.layers.3.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[200], arena + 767803392);
+  /* %602 = fused_linear(%600, %601) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 96, 192, arena + 783482880, arena + 783532032, NULL, LK_ACT_NONE, NULL,
+      arena + 784023552);
 
-  /* %587 = fused_linear(%585, %586) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 96, 192, arena + 767655936, arena + 767803392, NULL, LK_ACT_NONE, NULL,
-      arena + 767557632);
+  /* %603 = linear_grad_weight(%600, %531) layers.3.0.layers.3.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 16, 192, 96, arena + 783482880, arena + 788152320, arena + 784453632);
 
-  /* %588 = linear_grad_weight(%585, %513) layers.3.0.layers.3.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 16, 192, 96, arena + 767655936, arena + 773898240, arena + 768270336);
+  /* %604 = reduce_sum(%600) {axes [0], batch} layers.3.0.layers.3.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 783482880,
+      arena + 784258368);
 
-  /* %589 = reduce_sum(%585) {axes [0], batch} layers.3.0.layers.3.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 767655936,
-      arena + 768290112);
+  /* %605 = transpose(%532) {perm [1, 0]} layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[198], arena + 783482880);
 
-  /* %590 = transpose(%514) {perm [1, 0]} layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[198], arena + 767655936);
+  /* %606 = linear_grad_weight(%597, %531) layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 783728640, arena + 788152320, arena + 784416768);
 
-  /* %591 = linear_grad_weight(%582, %513) layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 767705088, arena + 773898240, arena + 768233472);
+  /* %607 = reduce_sum(%597) {axes [0], batch} layers.3.0.layers.3.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 783728640,
+      arena + 784257600);
 
-  /* %592 = reduce_sum(%582) {axes [0], batch} layers.3.0.layers.3.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 767705088,
-      arena + 768289344);
+  /* %608 = fused_linear(%597, %605, %602) {residual} layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192], written over %602 */
+  lk_fused_linear(B * 16, 192, 192, arena + 783728640, arena + 783482880, NULL, LK_ACT_NONE,
+      arena + 784023552, arena + 784023552);
 
-  /* %593 = fused_linear(%582, %590, %587) {residual} layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192], written over %587 */
-  lk_fused_linear(B * 16, 192, 192, arena + 767705088, arena + 767655936, NULL, LK_ACT_NONE,
-      arena + 767557632, arena + 767557632);
+  /* %609 = reduce_sum(%608) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 784023552,
+      arena + 784257792);
 
-  /* %594 = reduce_sum(%593) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 767557632,
-      arena + 768289536);
-
-  /* %595 = mul(%593, %427) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 767557632, (const long[]){3072, 192, 1},
-      params[164], (const long[]){0, 0, 1}, arena + 767655936);
-
-  /* %596 = reduce_sum(%593, %512) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  /* %610 = reduce_sum(%608, %530) {axes [0], batch} layers.3.0.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 767557632, arena + 773799936, arena + 768289728);
+      arena + 784023552, arena + 788054016, arena + 784257984);
 
-  /* %597 = normalize_grad(%511, %595) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 773701632, arena + 767655936, 1e-06f, arena + 767557632);
+  /* %611 = normalize_grad(%529, %608, %445, %590) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %602 */
+  lk_layernorm_grad(B * 16, 192, arena + 787955712, arena + 784023552, params[164],
+      arena + 783630336, 1e-06f, arena + 784023552);
 
-  /* %598 = add(%575, %597) layers.3.0 : f32[B, 16, 192], written over %560 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1},
-      arena + 767557632, (const long[]){3072, 192, 1}, arena + 774488064);
+  /* %612 = mul(%611, %528) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 784023552, (const long[]){3072, 192, 1}, inputs[26],
+      (const long[]){1, 0, 0}, arena + 784121856);
 
-  /* %599 = mul(%598, %510) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1}, inputs[26],
-      (const long[]){1, 0, 0}, arena + 768098304);
+  /* %613 = transpose(%525) {perm [1, 0]} layers.3.0.layers.2.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[196], arena + 783876096);
 
-  /* %600 = transpose(%507) {perm [1, 0]} layers.3.0.layers.2.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[196], arena + 767950848);
+  /* %614 = fused_linear(%612, %613) layers.3.0.layers.2.1.fc2 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 784121856, arena + 783876096, NULL, LK_ACT_NONE, NULL,
+      arena + 783482880);
 
-  /* %601 = fused_linear(%599, %600) layers.3.0.layers.2.1.fc2 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 768098304, arena + 767950848, NULL, LK_ACT_NONE, NULL,
-      arena + 767557632);
+  /* %615 = linear_grad_weight(%612, %524) layers.3.0.layers.2.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 16, 768, 192, arena + 784121856, arena + 783089664, arena + 783876096);
 
-  /* %602 = linear_grad_weight(%599, %506) layers.3.0.layers.2.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 16, 768, 192, arena + 768098304, arena + 767164416, arena + 767950848);
+  /* %616 = reduce_sum(%612) {axes [0], batch} layers.3.0.layers.2.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 784121856,
+      arena + 784258176);
 
-  /* %603 = reduce_sum(%599) {axes [0], batch} layers.3.0.layers.2.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 768098304,
-      arena + 768289920);
+  /* %617 = gelu_grad(%523, %614) layers.3.0.layers.2.1 : f32[B, 16, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 782696448, arena + 783482880, arena + 783089664);
 
-  /* %604 = gelu_grad(%505, %601) layers.3.0.layers.2.1 : f32[B, 16, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 766771200, arena + 767557632, arena + 767164416);
+  /* %618 = transpose(%521) {perm [1, 0]} layers.3.0.layers.2.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[194], arena + 782696448);
 
-  /* %605 = transpose(%503) {perm [1, 0]} layers.3.0.layers.2.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[194], arena + 766771200);
+  /* %619 = fused_linear(%617, %618) layers.3.0.layers.2.1.fc1 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 783089664, arena + 782696448, NULL, LK_ACT_NONE, NULL,
+      arena + 782843904);
 
-  /* %606 = fused_linear(%604, %605) layers.3.0.layers.2.1.fc1 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 767164416, arena + 766771200, NULL, LK_ACT_NONE, NULL,
-      arena + 766918656);
+  /* %620 = linear_grad_weight(%617, %520) layers.3.0.layers.2.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 16, 192, 768, arena + 783089664, arena + 787857408, arena + 783482880);
 
-  /* %607 = linear_grad_weight(%604, %502) layers.3.0.layers.2.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 16, 192, 768, arena + 767164416, arena + 773603328, arena + 767557632);
+  /* %621 = reduce_sum(%617) {axes [0], batch} layers.3.0.layers.2.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 783089664,
+      arena + 783685632);
 
-  /* %608 = reduce_sum(%604) {axes [0], batch} layers.3.0.layers.2.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 767164416,
-      arena + 767705088);
+  /* %622 = reduce_sum(%619) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 782843904,
+      arena + 782696448);
 
-  /* %609 = reduce_sum(%606) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 766918656,
-      arena + 766771200);
+  /* %623 = add(%588, %622) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 784257024, (const long[]){1}, arena + 782696448,
+      (const long[]){1}, arena + 783470592);
 
-  /* %610 = add(%571, %609) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 768288768, (const long[]){1}, arena + 766771200,
-      (const long[]){1}, arena + 767502336);
-
-  /* %611 = mul(%606, %445) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 766918656, (const long[]){3072, 192, 1},
-      params[172], (const long[]){0, 0, 1}, arena + 766771200);
-
-  /* %612 = reduce_sum(%606, %501) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  /* %624 = reduce_sum(%619, %519) {axes [0], batch} layers.3.0.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 766918656, arena + 773505024, arena + 766869504);
+      arena + 782843904, arena + 787759104, arena + 782696448);
 
-  /* %613 = add(%573, %612) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 768288960, (const long[]){1}, arena + 766869504,
-      (const long[]){1}, arena + 767502528);
+  /* %625 = add(%589, %624) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 784257216, (const long[]){1}, arena + 782696448,
+      (const long[]){1}, arena + 783470784);
 
-  /* %614 = normalize_grad(%500, %611) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 773406720, arena + 766771200, 1e-06f, arena + 766869504);
+  /* %626 = normalize_grad(%518, %619, %463, %611) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %619 */
+  lk_layernorm_grad(B * 16, 192, arena + 787660800, arena + 782843904, params[172],
+      arena + 784023552, 1e-06f, arena + 782843904);
 
-  /* %615 = add(%598, %614) layers.3.0 : f32[B, 16, 192], written over %560 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1},
-      arena + 766869504, (const long[]){3072, 192, 1}, arena + 774488064);
+  /* %627 = mul(%626, %517) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 782843904, (const long[]){3072, 192, 1}, inputs[25],
+      (const long[]){1, 0, 0}, arena + 782696448);
 
-  /* %616 = mul(%615, %499) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1}, inputs[25],
-      (const long[]){1, 0, 0}, arena + 766771200);
+  /* %628 = transpose(%514) {perm [1, 0]} layers.3.0.layers.2.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[192], arena + 782794752);
 
-  /* %617 = transpose(%496) {perm [1, 0]} layers.3.0.layers.2.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[192], arena + 766869504);
+  /* %629 = fused_linear(%627, %628) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 782696448, arena + 782794752, NULL, LK_ACT_NONE, NULL,
+      arena + 782942208);
 
-  /* %618 = fused_linear(%616, %617) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 766771200, arena + 766869504, NULL, LK_ACT_NONE, NULL,
-      arena + 766918656);
+  /* %630 = linear_grad_weight(%627, %513) layers.3.0.layers.2.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 782696448, arena + 787562496, arena + 783433728);
 
-  /* %619 = linear_grad_weight(%616, %495) layers.3.0.layers.2.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 766771200, arena + 773308416, arena + 767410176);
+  /* %631 = reduce_sum(%627) {axes [0], batch} layers.3.0.layers.2.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 782696448,
+      arena + 783470976);
 
-  /* %620 = reduce_sum(%616) {axes [0], batch} layers.3.0.layers.2.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 766771200,
-      arena + 767502720);
+  /* %632 = sdpa_grad(%507, %511, %512, %629) {heads 4, kv_heads 1} layers.3.0.layers.2.0 : f32[B, 16, 288] */
+  lk_sdpa_grad(B, 16, 16, 4, 1, 48, arena + 787464192, 192, arena + 789037056, 96,
+      arena + 789037104, 96, arena + 782942208, 192, arena + 782696448, 288,
+      arena + 782696448 + 192, 288, arena + 782696448 + 240, 288, 0.14433756f);
 
-  /* %621 = sdpa_grad(%489, %493, %494, %618) {heads 4, kv_heads 1} layers.3.0.layers.2.0 : f32[B, 16, 288] */
-  lk_sdpa_grad(B, 16, 16, 4, 1, 48, arena + 773210112, 192, arena + 774782976, 96,
-      arena + 774783024, 96, arena + 766918656, 192, arena + 766771200, 288,
-      arena + 766771200 + 192, 288, arena + 766771200 + 240, 288, 0.14433756f);
+  /* %633 = slice(%632) {axis 1, start 0, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 782696448, 288, arena + 782942208, 192);
 
-  /* %622 = slice(%621) {axis 1, start 0, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 766771200, 288, arena + 766918656, 192);
+  /* %634 = slice(%632) {axis 1, start 192, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48] */
+  lk_copy_rows(B * 16, 48, arena + 782696640, 288, arena + 783040512, 48);
 
-  /* %623 = slice(%621) {axis 1, start 192, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 766771392, 288, arena + 767016960, 48);
+  /* %635 = slice(%632) {axis 1, start 240, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48] */
+  lk_copy_rows(B * 16, 48, arena + 782696688, 288, arena + 783065088, 48);
 
-  /* %624 = slice(%621) {axis 1, start 240, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 766771440, 288, arena + 767041536, 48);
+  /* %636 = concat(%634, %635) {axis 1} layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 96] */
+  lk_copy_rows(B * 16, 48, arena + 783040512, 48, arena + 782696448, 96);
+  lk_copy_rows(B * 16, 48, arena + 783065088, 48, arena + 782696496, 96);
 
-  /* %625 = concat(%623, %624) {axis 1} layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 96] */
-  lk_copy_rows(B * 16, 48, arena + 767016960, 48, arena + 766869504, 96);
-  lk_copy_rows(B * 16, 48, arena + 767041536, 48, arena + 766869552, 96);
+  /* %637 = transpose(%508) {perm [1, 0]} layers.3.0.layers.2.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[190], arena + 782745600);
 
-  /* %626 = transpose(%490) {perm [1, 0]} layers.3.0.layers.2.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[190], arena + 767016960);
+  /* %638 = fused_linear(%636, %637) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 96, 192, arena + 782696448, arena + 782745600, NULL, LK_ACT_NONE, NULL,
+      arena + 783237120);
 
-  /* %627 = fused_linear(%625, %626) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 96, 192, arena + 766869504, arena + 767016960, NULL, LK_ACT_NONE, NULL,
-      arena + 766771200);
+  /* %639 = linear_grad_weight(%636, %504) layers.3.0.layers.2.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 16, 192, 96, arena + 782696448, arena + 787365888, arena + 783667200);
 
-  /* %628 = linear_grad_weight(%625, %486) layers.3.0.layers.2.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 16, 192, 96, arena + 766869504, arena + 773111808, arena + 767483904);
+  /* %640 = reduce_sum(%636) {axes [0], batch} layers.3.0.layers.2.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 782696448,
+      arena + 783471936);
 
-  /* %629 = reduce_sum(%625) {axes [0], batch} layers.3.0.layers.2.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 766869504,
-      arena + 767503680);
+  /* %641 = transpose(%505) {perm [1, 0]} layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[188], arena + 782696448);
 
-  /* %630 = transpose(%487) {perm [1, 0]} layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[188], arena + 766869504);
+  /* %642 = linear_grad_weight(%633, %504) layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 782942208, arena + 787365888, arena + 783630336);
 
-  /* %631 = linear_grad_weight(%622, %486) layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 766918656, arena + 773111808, arena + 767447040);
+  /* %643 = reduce_sum(%633) {axes [0], batch} layers.3.0.layers.2.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 782942208,
+      arena + 783471168);
 
-  /* %632 = reduce_sum(%622) {axes [0], batch} layers.3.0.layers.2.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 766918656,
-      arena + 767502912);
+  /* %644 = fused_linear(%633, %641, %638) {residual} layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192], written over %638 */
+  lk_fused_linear(B * 16, 192, 192, arena + 782942208, arena + 782696448, NULL, LK_ACT_NONE,
+      arena + 783237120, arena + 783237120);
 
-  /* %633 = fused_linear(%622, %630, %627) {residual} layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192], written over %627 */
-  lk_fused_linear(B * 16, 192, 192, arena + 766918656, arena + 766869504, NULL, LK_ACT_NONE,
-      arena + 766771200, arena + 766771200);
+  /* %645 = reduce_sum(%644) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 783237120,
+      arena + 782696448);
 
-  /* %634 = reduce_sum(%633) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 766771200,
-      arena + 766869504);
+  /* %646 = add(%609, %645) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 784257792, (const long[]){1}, arena + 782696448,
+      (const long[]){1}, arena + 783471360);
 
-  /* %635 = add(%594, %634) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 768289536, (const long[]){1}, arena + 766869504,
-      (const long[]){1}, arena + 767503104);
-
-  /* %636 = mul(%633, %427) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 766771200, (const long[]){3072, 192, 1},
-      params[164], (const long[]){0, 0, 1}, arena + 766869504);
-
-  /* %637 = reduce_sum(%633, %485) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  /* %647 = reduce_sum(%644, %503) {axes [0], batch} layers.3.0.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 766771200, arena + 773013504, arena + 766967808);
+      arena + 783237120, arena + 787267584, arena + 782696448);
 
-  /* %638 = add(%596, %637) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 768289728, (const long[]){1}, arena + 766967808,
-      (const long[]){1}, arena + 767503296);
+  /* %648 = add(%610, %647) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 784257984, (const long[]){1}, arena + 782696448,
+      (const long[]){1}, arena + 783471552);
 
-  /* %639 = normalize_grad(%484, %636) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 772915200, arena + 766869504, 1e-06f, arena + 766771200);
+  /* %649 = normalize_grad(%502, %644, %445, %626) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %638 */
+  lk_layernorm_grad(B * 16, 192, arena + 787169280, arena + 783237120, params[164],
+      arena + 782843904, 1e-06f, arena + 783237120);
 
-  /* %640 = add(%615, %639) layers.3.0 : f32[B, 16, 192], written over %560 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1},
-      arena + 766771200, (const long[]){3072, 192, 1}, arena + 774488064);
+  /* %650 = mul(%649, %501) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 783237120, (const long[]){3072, 192, 1}, inputs[24],
+      (const long[]){1, 0, 0}, arena + 783335424);
 
-  /* %641 = mul(%640, %483) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1}, inputs[24],
-      (const long[]){1, 0, 0}, arena + 767311872);
+  /* %651 = transpose(%498) {perm [1, 0]} layers.3.0.layers.1.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[186], arena + 783089664);
 
-  /* %642 = transpose(%480) {perm [1, 0]} layers.3.0.layers.1.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[186], arena + 767164416);
+  /* %652 = fused_linear(%650, %651) layers.3.0.layers.1.1.fc2 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 783335424, arena + 783089664, NULL, LK_ACT_NONE, NULL,
+      arena + 782696448);
 
-  /* %643 = fused_linear(%641, %642) layers.3.0.layers.1.1.fc2 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 767311872, arena + 767164416, NULL, LK_ACT_NONE, NULL,
-      arena + 766771200);
+  /* %653 = linear_grad_weight(%650, %497) layers.3.0.layers.1.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 16, 768, 192, arena + 783335424, arena + 782303232, arena + 783089664);
 
-  /* %644 = linear_grad_weight(%641, %479) layers.3.0.layers.1.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 16, 768, 192, arena + 767311872, arena + 766377984, arena + 767164416);
+  /* %654 = reduce_sum(%650) {axes [0], batch} layers.3.0.layers.1.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 783335424,
+      arena + 783471744);
 
-  /* %645 = reduce_sum(%641) {axes [0], batch} layers.3.0.layers.1.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 767311872,
-      arena + 767503488);
+  /* %655 = gelu_grad(%496, %652) layers.3.0.layers.1.1 : f32[B, 16, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 781910016, arena + 782696448, arena + 782303232);
 
-  /* %646 = gelu_grad(%478, %643) layers.3.0.layers.1.1 : f32[B, 16, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 765984768, arena + 766771200, arena + 766377984);
+  /* %656 = transpose(%494) {perm [1, 0]} layers.3.0.layers.1.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[184], arena + 781910016);
 
-  /* %647 = transpose(%476) {perm [1, 0]} layers.3.0.layers.1.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[184], arena + 765984768);
+  /* %657 = fused_linear(%655, %656) layers.3.0.layers.1.1.fc1 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 782303232, arena + 781910016, NULL, LK_ACT_NONE, NULL,
+      arena + 782057472);
 
-  /* %648 = fused_linear(%646, %647) layers.3.0.layers.1.1.fc1 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 766377984, arena + 765984768, NULL, LK_ACT_NONE, NULL,
-      arena + 766132224);
+  /* %658 = linear_grad_weight(%655, %493) layers.3.0.layers.1.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 16, 192, 768, arena + 782303232, arena + 787070976, arena + 782696448);
 
-  /* %649 = linear_grad_weight(%646, %475) layers.3.0.layers.1.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 16, 192, 768, arena + 766377984, arena + 772816896, arena + 766771200);
+  /* %659 = reduce_sum(%655) {axes [0], batch} layers.3.0.layers.1.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 782303232,
+      arena + 783083520);
 
-  /* %650 = reduce_sum(%646) {axes [0], batch} layers.3.0.layers.1.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 766377984,
-      arena + 767102976);
+  /* %660 = reduce_sum(%657) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 782057472,
+      arena + 781910016);
 
-  /* %651 = reduce_sum(%648) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 766132224,
-      arena + 765984768);
+  /* %661 = add(%623, %660) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 783470592, (const long[]){1}, arena + 781910016,
+      (const long[]){1}, arena + 782843904);
 
-  /* %652 = add(%610, %651) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 767502336, (const long[]){1}, arena + 765984768,
-      (const long[]){1}, arena + 766765056);
-
-  /* %653 = mul(%648, %445) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 766132224, (const long[]){3072, 192, 1},
-      params[172], (const long[]){0, 0, 1}, arena + 765984768);
-
-  /* %654 = reduce_sum(%648, %474) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  /* %662 = reduce_sum(%657, %492) {axes [0], batch} layers.3.0.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 766132224, arena + 772718592, arena + 766083072);
+      arena + 782057472, arena + 786972672, arena + 781910016);
 
-  /* %655 = add(%613, %654) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 767502528, (const long[]){1}, arena + 766083072,
-      (const long[]){1}, arena + 766765248);
+  /* %663 = add(%625, %662) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 783470784, (const long[]){1}, arena + 781910016,
+      (const long[]){1}, arena + 782844096);
 
-  /* %656 = normalize_grad(%473, %653) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 772620288, arena + 765984768, 1e-06f, arena + 766083072);
+  /* %664 = normalize_grad(%491, %657, %463, %649) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %657 */
+  lk_layernorm_grad(B * 16, 192, arena + 786874368, arena + 782057472, params[172],
+      arena + 783237120, 1e-06f, arena + 782057472);
 
-  /* %657 = add(%640, %656) layers.3.0 : f32[B, 16, 192], written over %560 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1},
-      arena + 766083072, (const long[]){3072, 192, 1}, arena + 774488064);
+  /* %665 = mul(%664, %490) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 782057472, (const long[]){3072, 192, 1}, inputs[23],
+      (const long[]){1, 0, 0}, arena + 781910016);
 
-  /* %658 = mul(%657, %472) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1}, inputs[23],
-      (const long[]){1, 0, 0}, arena + 765984768);
+  /* %666 = transpose(%487) {perm [1, 0]} layers.3.0.layers.1.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[182], arena + 782008320);
 
-  /* %659 = transpose(%469) {perm [1, 0]} layers.3.0.layers.1.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[182], arena + 766083072);
+  /* %667 = fused_linear(%665, %666) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 781910016, arena + 782008320, NULL, LK_ACT_NONE, NULL,
+      arena + 782155776);
 
-  /* %660 = fused_linear(%658, %659) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 765984768, arena + 766083072, NULL, LK_ACT_NONE, NULL,
-      arena + 766132224);
+  /* %668 = linear_grad_weight(%665, %486) layers.3.0.layers.1.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 781910016, arena + 786776064, arena + 782991360);
 
-  /* %661 = linear_grad_weight(%658, %468) layers.3.0.layers.1.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 765984768, arena + 772521984, arena + 766672896);
+  /* %669 = reduce_sum(%665) {axes [0], batch} layers.3.0.layers.1.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 781910016,
+      arena + 783084288);
 
-  /* %662 = reduce_sum(%658) {axes [0], batch} layers.3.0.layers.1.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 765984768,
-      arena + 766765440);
+  /* %670 = sdpa_grad(%480, %484, %485, %667) {heads 4, kv_heads 1} layers.3.0.layers.1.0 : f32[B, 16, 288] */
+  lk_sdpa_grad(B, 16, 16, 4, 1, 48, arena + 786677760, 192, arena + 788987904, 96,
+      arena + 788987952, 96, arena + 782155776, 192, arena + 781910016, 288,
+      arena + 781910016 + 192, 288, arena + 781910016 + 240, 288, 0.14433756f);
 
-  /* %663 = sdpa_grad(%462, %466, %467, %660) {heads 4, kv_heads 1} layers.3.0.layers.1.0 : f32[B, 16, 288] */
-  lk_sdpa_grad(B, 16, 16, 4, 1, 48, arena + 772423680, 192, arena + 774733824, 96,
-      arena + 774733872, 96, arena + 766132224, 192, arena + 765984768, 288,
-      arena + 765984768 + 192, 288, arena + 765984768 + 240, 288, 0.14433756f);
+  /* %671 = slice(%670) {axis 1, start 0, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 781910016, 288, arena + 782155776, 192);
 
-  /* %664 = slice(%663) {axis 1, start 0, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 765984768, 288, arena + 766132224, 192);
+  /* %672 = slice(%670) {axis 1, start 192, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48] */
+  lk_copy_rows(B * 16, 48, arena + 781910208, 288, arena + 782254080, 48);
 
-  /* %665 = slice(%663) {axis 1, start 192, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 765984960, 288, arena + 766230528, 48);
+  /* %673 = slice(%670) {axis 1, start 240, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48] */
+  lk_copy_rows(B * 16, 48, arena + 781910256, 288, arena + 782278656, 48);
 
-  /* %666 = slice(%663) {axis 1, start 240, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 765985008, 288, arena + 766255104, 48);
+  /* %674 = concat(%672, %673) {axis 1} layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 96] */
+  lk_copy_rows(B * 16, 48, arena + 782254080, 48, arena + 781910016, 96);
+  lk_copy_rows(B * 16, 48, arena + 782278656, 48, arena + 781910064, 96);
 
-  /* %667 = concat(%665, %666) {axis 1} layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 96] */
-  lk_copy_rows(B * 16, 48, arena + 766230528, 48, arena + 766083072, 96);
-  lk_copy_rows(B * 16, 48, arena + 766255104, 48, arena + 766083120, 96);
+  /* %675 = transpose(%481) {perm [1, 0]} layers.3.0.layers.1.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[180], arena + 781959168);
 
-  /* %668 = transpose(%463) {perm [1, 0]} layers.3.0.layers.1.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[180], arena + 766230528);
+  /* %676 = fused_linear(%674, %675) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 96, 192, arena + 781910016, arena + 781959168, NULL, LK_ACT_NONE, NULL,
+      arena + 782598144);
 
-  /* %669 = fused_linear(%667, %668) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 96, 192, arena + 766083072, arena + 766230528, NULL, LK_ACT_NONE, NULL,
-      arena + 765984768);
+  /* %677 = linear_grad_weight(%674, %477) layers.3.0.layers.1.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 16, 192, 96, arena + 781910016, arena + 786579456, arena + 783065088);
 
-  /* %670 = linear_grad_weight(%667, %459) layers.3.0.layers.1.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 16, 192, 96, arena + 766083072, arena + 772325376, arena + 766746624);
+  /* %678 = reduce_sum(%674) {axes [0], batch} layers.3.0.layers.1.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 781910016,
+      arena + 783084864);
 
-  /* %671 = reduce_sum(%667) {axes [0], batch} layers.3.0.layers.1.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 766083072,
-      arena + 766766400);
+  /* %679 = transpose(%478) {perm [1, 0]} layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[178], arena + 781910016);
 
-  /* %672 = transpose(%460) {perm [1, 0]} layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[178], arena + 766083072);
+  /* %680 = linear_grad_weight(%671, %477) layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 782155776, arena + 786579456, arena + 783028224);
 
-  /* %673 = linear_grad_weight(%664, %459) layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 766132224, arena + 772325376, arena + 766709760);
+  /* %681 = reduce_sum(%671) {axes [0], batch} layers.3.0.layers.1.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 782155776,
+      arena + 783084480);
 
-  /* %674 = reduce_sum(%664) {axes [0], batch} layers.3.0.layers.1.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 766132224,
-      arena + 766765632);
+  /* %682 = fused_linear(%671, %679, %676) {residual} layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192], written over %676 */
+  lk_fused_linear(B * 16, 192, 192, arena + 782155776, arena + 781910016, NULL, LK_ACT_NONE,
+      arena + 782598144, arena + 782598144);
 
-  /* %675 = fused_linear(%664, %672, %669) {residual} layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192], written over %669 */
-  lk_fused_linear(B * 16, 192, 192, arena + 766132224, arena + 766083072, NULL, LK_ACT_NONE,
-      arena + 765984768, arena + 765984768);
+  /* %683 = reduce_sum(%682) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 782598144,
+      arena + 781910016);
 
-  /* %676 = reduce_sum(%675) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 765984768,
-      arena + 766083072);
+  /* %684 = add(%646, %683) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 783471360, (const long[]){1}, arena + 781910016,
+      (const long[]){1}, arena + 782844288);
 
-  /* %677 = add(%635, %676) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 767503104, (const long[]){1}, arena + 766083072,
-      (const long[]){1}, arena + 766765824);
-
-  /* %678 = mul(%675, %427) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 765984768, (const long[]){3072, 192, 1},
-      params[164], (const long[]){0, 0, 1}, arena + 766083072);
-
-  /* %679 = reduce_sum(%675, %458) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  /* %685 = reduce_sum(%682, %476) {axes [0], batch} layers.3.0.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 765984768, arena + 772227072, arena + 766181376);
+      arena + 782598144, arena + 786481152, arena + 781910016);
 
-  /* %680 = add(%638, %679) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 767503296, (const long[]){1}, arena + 766181376,
-      (const long[]){1}, arena + 766766016);
+  /* %686 = add(%648, %685) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 783471552, (const long[]){1}, arena + 781910016,
+      (const long[]){1}, arena + 782844480);
 
-  /* %681 = normalize_grad(%457, %678) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 772128768, arena + 766083072, 1e-06f, arena + 765984768);
+  /* %687 = normalize_grad(%475, %682, %445, %664) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %676 */
+  lk_layernorm_grad(B * 16, 192, arena + 786382848, arena + 782598144, params[164],
+      arena + 782057472, 1e-06f, arena + 782598144);
 
-  /* %682 = add(%657, %681) layers.3.0 : f32[B, 16, 192], written over %560 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1},
-      arena + 765984768, (const long[]){3072, 192, 1}, arena + 774488064);
+  /* %688 = mul(%687, %474) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 782598144, (const long[]){3072, 192, 1}, inputs[22],
+      (const long[]){1, 0, 0}, arena + 782450688);
 
-  /* %683 = mul(%682, %456) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1}, inputs[22],
-      (const long[]){1, 0, 0}, arena + 766525440);
+  /* %689 = transpose(%471) {perm [1, 0]} layers.3.0.layers.0.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[176], arena + 782303232);
 
-  /* %684 = transpose(%453) {perm [1, 0]} layers.3.0.layers.0.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[176], arena + 766377984);
+  /* %690 = fused_linear(%688, %689) layers.3.0.layers.0.1.fc2 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 782450688, arena + 782303232, NULL, LK_ACT_NONE, NULL,
+      arena + 781910016);
 
-  /* %685 = fused_linear(%683, %684) layers.3.0.layers.0.1.fc2 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 766525440, arena + 766377984, NULL, LK_ACT_NONE, NULL,
-      arena + 765984768);
+  /* %691 = linear_grad_weight(%688, %470) layers.3.0.layers.0.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 16, 768, 192, arena + 782450688, arena + 781516800, arena + 782303232);
 
-  /* %686 = linear_grad_weight(%683, %452) layers.3.0.layers.0.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 16, 768, 192, arena + 766525440, arena + 765591552, arena + 766377984);
+  /* %692 = reduce_sum(%688) {axes [0], batch} layers.3.0.layers.0.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 782450688,
+      arena + 783084672);
 
-  /* %687 = reduce_sum(%683) {axes [0], batch} layers.3.0.layers.0.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 766525440,
-      arena + 766766208);
+  /* %693 = gelu_grad(%469, %690) layers.3.0.layers.0.1 : f32[B, 16, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 749076480, arena + 781910016, arena + 781516800);
 
-  /* %688 = gelu_grad(%451, %685) layers.3.0.layers.0.1 : f32[B, 16, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 749076480, arena + 765984768, arena + 765591552);
-
-  /* %689 = transpose(%449) {perm [1, 0]} layers.3.0.layers.0.1.fc1 : f32[192, 768] */
+  /* %694 = transpose(%467) {perm [1, 0]} layers.3.0.layers.0.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[174], arena + 749076480);
 
-  /* %690 = fused_linear(%688, %689) layers.3.0.layers.0.1.fc1 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 765591552, arena + 749076480, NULL, LK_ACT_NONE, NULL,
+  /* %695 = fused_linear(%693, %694) layers.3.0.layers.0.1.fc1 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 781516800, arena + 749076480, NULL, LK_ACT_NONE, NULL,
       arena + 749223936);
 
-  /* %691 = linear_grad_weight(%688, %448) layers.3.0.layers.0.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 16, 192, 768, arena + 765591552, arena + 772030464, arena + 766525440);
+  /* %696 = linear_grad_weight(%693, %466) layers.3.0.layers.0.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 16, 192, 768, arena + 781516800, arena + 786284544, arena + 782450688);
 
-  /* %692 = reduce_sum(%688) {axes [0], batch} layers.3.0.layers.0.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 765591552,
-      arena + 766374912);
+  /* %697 = reduce_sum(%693) {axes [0], batch} layers.3.0.layers.0.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 781516800,
+      arena + 782300160);
 
-  /* %693 = reduce_sum(%690) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  /* %698 = reduce_sum(%695) {axes [0], batch} layers.3.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749223936,
       arena + 749076480);
 
-  /* %694 = add(%652, %693) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 766765056, (const long[]){1}, arena + 749076480,
-      (const long[]){1}, arena + 766375680);
+  /* %699 = add(%661, %698) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 782843904, (const long[]){1}, arena + 749076480,
+      (const long[]){1}, arena + 782300928);
 
-  /* %695 = mul(%690, %445) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 749223936, (const long[]){3072, 192, 1},
-      params[172], (const long[]){0, 0, 1}, arena + 749076480);
-
-  /* %696 = reduce_sum(%690, %447) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  /* %700 = reduce_sum(%695, %465) {axes [0], batch} layers.3.0.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 749223936, arena + 771932160, arena + 749174784);
+      arena + 749223936, arena + 786186240, arena + 749076480);
 
-  /* %697 = add(%655, %696) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 766765248, (const long[]){1}, arena + 749174784,
-      (const long[]){1}, arena + 766375872);
+  /* %701 = add(%663, %700) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 782844096, (const long[]){1}, arena + 749076480,
+      (const long[]){1}, arena + 782301120);
 
-  /* %698 = normalize_grad(%444, %695) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 771833856, arena + 749076480, 1e-06f, arena + 749174784);
+  /* %702 = normalize_grad(%462, %695, %463, %687) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %695 */
+  lk_layernorm_grad(B * 16, 192, arena + 786087936, arena + 749223936, params[172],
+      arena + 782598144, 1e-06f, arena + 749223936);
 
-  /* %699 = add(%682, %698) layers.3.0 : f32[B, 16, 192], written over %560 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1},
-      arena + 749174784, (const long[]){3072, 192, 1}, arena + 774488064);
-
-  /* %700 = mul(%699, %443) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1}, inputs[21],
+  /* %703 = mul(%702, %461) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 749223936, (const long[]){3072, 192, 1}, inputs[21],
       (const long[]){1, 0, 0}, arena + 749076480);
 
-  /* %701 = transpose(%440) {perm [1, 0]} layers.3.0.layers.0.0.proj : f32[192, 192] */
+  /* %704 = transpose(%458) {perm [1, 0]} layers.3.0.layers.0.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[170], arena + 749174784);
 
-  /* %702 = fused_linear(%700, %701) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
+  /* %705 = fused_linear(%703, %704) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 749076480, arena + 749174784, NULL, LK_ACT_NONE, NULL,
-      arena + 749223936);
+      arena + 749322240);
 
-  /* %703 = linear_grad_weight(%700, %439) layers.3.0.layers.0.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 749076480, arena + 771735552, arena + 766316544);
+  /* %706 = linear_grad_weight(%703, %457) layers.3.0.layers.0.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 749076480, arena + 785989632, arena + 782241792);
 
-  /* %704 = reduce_sum(%700) {axes [0], batch} layers.3.0.layers.0.0.proj : f32[192] */
+  /* %707 = reduce_sum(%703) {axes [0], batch} layers.3.0.layers.0.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749076480,
-      arena + 766376064);
+      arena + 782301312);
 
-  /* %705 = sdpa_grad(%433, %437, %438, %702) {heads 4, kv_heads 1} layers.3.0.layers.0.0 : f32[B, 16, 288] */
-  lk_sdpa_grad(B, 16, 16, 4, 1, 48, arena + 771637248, 192, arena + 774684672, 96,
-      arena + 774684720, 96, arena + 749223936, 192, arena + 749076480, 288,
+  /* %708 = sdpa_grad(%451, %455, %456, %705) {heads 4, kv_heads 1} layers.3.0.layers.0.0 : f32[B, 16, 288] */
+  lk_sdpa_grad(B, 16, 16, 4, 1, 48, arena + 785891328, 192, arena + 788938752, 96,
+      arena + 788938800, 96, arena + 749322240, 192, arena + 749076480, 288,
       arena + 749076480 + 192, 288, arena + 749076480 + 240, 288, 0.14433756f);
 
-  /* %706 = slice(%705) {axis 1, start 0, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 749076480, 288, arena + 749223936, 192);
+  /* %709 = slice(%708) {axis 1, start 0, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 749076480, 288, arena + 749322240, 192);
 
-  /* %707 = slice(%705) {axis 1, start 192, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 749076672, 288, arena + 749322240, 48);
+  /* %710 = slice(%708) {axis 1, start 192, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48] */
+  lk_copy_rows(B * 16, 48, arena + 749076672, 288, arena + 749420544, 48);
 
-  /* %708 = slice(%705) {axis 1, start 240, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 749076720, 288, arena + 749346816, 48);
+  /* %711 = slice(%708) {axis 1, start 240, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48] */
+  lk_copy_rows(B * 16, 48, arena + 749076720, 288, arena + 749445120, 48);
 
-  /* %709 = concat(%707, %708) {axis 1} layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 96] */
-  lk_copy_rows(B * 16, 48, arena + 749322240, 48, arena + 749174784, 96);
-  lk_copy_rows(B * 16, 48, arena + 749346816, 48, arena + 749174832, 96);
+  /* %712 = concat(%710, %711) {axis 1} layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 96] */
+  lk_copy_rows(B * 16, 48, arena + 749420544, 48, arena + 749174784, 96);
+  lk_copy_rows(B * 16, 48, arena + 749445120, 48, arena + 749174832, 96);
 
-  /* %710 = transpose(%434) {perm [1, 0]} layers.3.0.layers.0.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[168], arena + 749322240);
+  /* %713 = transpose(%452) {perm [1, 0]} layers.3.0.layers.0.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[168], arena + 749420544);
 
-  /* %711 = fused_linear(%709, %710) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 96, 192, arena + 749174784, arena + 749322240, NULL, LK_ACT_NONE, NULL,
+  /* %714 = fused_linear(%712, %713) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 96, 192, arena + 749174784, arena + 749420544, NULL, LK_ACT_NONE, NULL,
       arena + 749076480);
 
-  /* %712 = linear_grad_weight(%709, %430) layers.3.0.layers.0.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 16, 192, 96, arena + 749174784, arena + 771538944, arena + 766353408);
+  /* %715 = linear_grad_weight(%712, %448) layers.3.0.layers.0.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 16, 192, 96, arena + 749174784, arena + 785793024, arena + 782278656);
 
-  /* %713 = reduce_sum(%709) {axes [0], batch} layers.3.0.layers.0.0.Wkv_odd : f32[96] */
+  /* %716 = reduce_sum(%712) {axes [0], batch} layers.3.0.layers.0.0.Wkv_odd : f32[96] */
   lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 749174784,
-      arena + 766377600);
+      arena + 782302848);
 
-  /* %714 = transpose(%431) {perm [1, 0]} layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
+  /* %717 = transpose(%449) {perm [1, 0]} layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[166], arena + 749174784);
 
-  /* %715 = linear_grad_weight(%706, %430) layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 749223936, arena + 771538944, arena + 767066112);
+  /* %718 = linear_grad_weight(%709, %448) layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 749322240, arena + 785793024, arena + 782598144);
 
-  /* %716 = reduce_sum(%706) {axes [0], batch} layers.3.0.layers.0.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749223936,
-      arena + 766376256);
+  /* %719 = reduce_sum(%709) {axes [0], batch} layers.3.0.layers.0.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749322240,
+      arena + 782301504);
 
-  /* %717 = fused_linear(%706, %714, %711) {residual} layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192], written over %711 */
-  lk_fused_linear(B * 16, 192, 192, arena + 749223936, arena + 749174784, NULL, LK_ACT_NONE,
+  /* %720 = fused_linear(%709, %717, %714) {residual} layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192], written over %714 */
+  lk_fused_linear(B * 16, 192, 192, arena + 749322240, arena + 749174784, NULL, LK_ACT_NONE,
       arena + 749076480, arena + 749076480);
 
-  /* %718 = reduce_sum(%717) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  /* %721 = reduce_sum(%720) {axes [0], batch} layers.3.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749076480,
       arena + 749174784);
 
-  /* %719 = add(%677, %718) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 766765824, (const long[]){1}, arena + 749174784,
-      (const long[]){1}, arena + 766376448);
+  /* %722 = add(%684, %721) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 782844288, (const long[]){1}, arena + 749174784,
+      (const long[]){1}, arena + 782301696);
 
-  /* %720 = mul(%717, %427) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 749076480, (const long[]){3072, 192, 1},
-      params[164], (const long[]){0, 0, 1}, arena + 749174784);
-
-  /* %721 = reduce_sum(%717, %429) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  /* %723 = reduce_sum(%720, %447) {axes [0], batch} layers.3.0.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 749076480, arena + 771440640, arena + 749273088);
+      arena + 749076480, arena + 785694720, arena + 749174784);
 
-  /* %722 = add(%680, %721) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 766766016, (const long[]){1}, arena + 749273088,
-      (const long[]){1}, arena + 766376640);
+  /* %724 = add(%686, %723) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 782844480, (const long[]){1}, arena + 749174784,
+      (const long[]){1}, arena + 782301888);
 
-  /* %723 = normalize_grad(%426, %720) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 771342336, arena + 749174784, 1e-06f, arena + 749076480);
+  /* %725 = normalize_grad(%444, %720, %445, %702) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %714 */
+  lk_layernorm_grad(B * 16, 192, arena + 785596416, arena + 749076480, params[164],
+      arena + 749223936, 1e-06f, arena + 749076480);
 
-  /* %724 = add(%699, %723) layers.3.0 : f32[B, 16, 192], written over %560 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1},
-      arena + 749076480, (const long[]){3072, 192, 1}, arena + 774488064);
+  /* %726 = reduce_sum(%725) {axes [], batch} layers.3.0 : f32[16, 192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 0, 0}, arena + 749076480,
+      arena + 782297088);
 
-  /* %725 = reduce_sum(%724) {axes [], batch} layers.3.0 : f32[16, 192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 0, 0}, arena + 774488064,
-      arena + 766371840);
+  /* %727 = seq2img(%725) {height 4} layers.2.1 : f32[B, 192, 4, 4] */
+  lk_seq2img(B, 16, 192, arena + 749076480, arena + 781516800);
 
-  /* %726 = seq2img(%724) {height 4} layers.2.1 : f32[B, 192, 4, 4] */
-  lk_seq2img(B, 16, 192, arena + 774488064, arena + 765591552);
-
-  /* %727 = maxpool_grad(%422, %726) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 8, 8] */
-  lk_maxpool2d_grad(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 765198336, arena + 765591552,
+  /* %728 = maxpool_grad(%440, %727) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 8, 8] */
+  lk_maxpool2d_grad(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 781123584, arena + 781516800,
       arena + 749076480);
 
-  /* %728 = img2seq(%727) layers.2.1 : f32[B, 64, 192] */
-  lk_img2seq(B, 192, 64, arena + 749076480, arena + 765198336);
+  /* %729 = img2seq(%728) layers.2.1 : f32[B, 64, 192] */
+  lk_img2seq(B, 192, 64, arena + 749076480, arena + 781123584);
 
-  /* %729 = reduce_sum(%728) {axes [0], batch} layers.2.1.norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 765198336,
-      arena + 766376832);
+  /* %730 = reduce_sum(%729) {axes [0], batch} layers.2.1.norm : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 781123584,
+      arena + 782302080);
 
-  /* %730 = mul(%728, %418) layers.2.1.norm : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
-      params[161], (const long[]){0, 0, 1}, arena + 749076480);
-
-  /* %731 = reduce_sum(%728, %420) {axes [0], batch} layers.2.1.norm : f32[192] */
+  /* %731 = reduce_sum(%729, %438) {axes [0], batch} layers.2.1.norm : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 765198336, arena + 747896832, arena + 766377024);
+      arena + 781123584, arena + 747896832, arena + 782302272);
 
-  /* %732 = normalize_grad(%417, %730) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 748683264, arena + 749076480, 1e-06f, arena + 747896832);
+  /* %732 = normalize_grad(%435, %729, %436) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192], written over %729 */
+  lk_layernorm_grad(B * 64, 192, arena + 748683264, arena + 781123584, params[161], NULL, 1e-06f,
+      arena + 781123584);
 
   /* %733 = seq2img(%732) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
-  lk_seq2img(B, 64, 192, arena + 747896832, arena + 748683264);
+  lk_seq2img(B, 64, 192, arena + 781123584, arena + 747896832);
 
-  /* %734 = conv2d_grad_input(%733, %413) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [8, 8]} layers.2.1.conv : f32[B, 192, 8, 8] */
-  lk_conv2d_grad_input(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 748683264, params[159],
-      arena + 747896832);
+  /* %734 = conv2d_grad_input(%733, %431) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [8, 8]} layers.2.1.conv : f32[B, 192, 8, 8] */
+  lk_conv2d_grad_input(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 747896832, params[159],
+      arena + 748683264);
 
-  /* %735 = conv2d_grad_weight(%733, %415) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[192, 192, 3, 3] */
-  lk_conv2d_grad_weight(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 748683264,
-      arena + 748290048, arena + 765984768);
+  /* %735 = conv2d_grad_weight(%733, %433) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[192, 192, 3, 3] */
+  lk_conv2d_grad_weight(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 747896832,
+      arena + 748290048, arena + 781910016);
 
   /* %736 = reduce_sum(%733) {axes [1, 2], batch} layers.2.1.conv : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 8, 8}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 748683264, arena + 766377216);
+      arena + 747896832, arena + 782302464);
 
   /* %737 = img2seq(%734) layers.2.1 : f32[B, 64, 192] */
-  lk_img2seq(B, 192, 64, arena + 747896832, arena + 765198336);
+  lk_img2seq(B, 192, 64, arena + 748683264, arena + 781123584);
 
-  /* %738 = mul(%737, %411) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
-      inputs[20], (const long[]){1, 0, 0}, arena + 765591552);
+  /* %738 = mul(%737, %429) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 781123584, (const long[]){12288, 192, 1},
+      inputs[20], (const long[]){1, 0, 0}, arena + 781516800);
 
-  /* %739 = transpose(%408) {perm [1, 0]} layers.2.0.layers.3.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[157], arena + 766918656);
+  /* %739 = transpose(%426) {perm [1, 0]} layers.2.0.layers.3.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[157], arena + 782843904);
 
   /* %740 = fused_linear(%738, %739) layers.2.0.layers.3.1.fc2 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 765591552, arena + 766918656, NULL, LK_ACT_NONE, NULL,
+  lk_fused_linear(B * 64, 192, 768, arena + 781516800, arena + 782843904, NULL, LK_ACT_NONE, NULL,
       arena + 747896832);
 
-  /* %741 = linear_grad_weight(%738, %407) layers.2.0.layers.3.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 64, 768, 192, arena + 765591552, arena + 746323968, arena + 766918656);
+  /* %741 = linear_grad_weight(%738, %425) layers.2.0.layers.3.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 64, 768, 192, arena + 781516800, arena + 746323968, arena + 782843904);
 
   /* %742 = reduce_sum(%738) {axes [0], batch} layers.2.0.layers.3.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 765591552,
-      arena + 766377408);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 781516800,
+      arena + 782302656);
 
-  /* %743 = gelu_grad(%406, %740) layers.2.0.layers.3.1 : f32[B, 64, 768] */
+  /* %743 = gelu_grad(%424, %740) layers.2.0.layers.3.1 : f32[B, 64, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 744751104, arena + 747896832, arena + 746323968);
 
-  /* %744 = transpose(%404) {perm [1, 0]} layers.2.0.layers.3.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[155], arena + 745144320);
+  /* %744 = transpose(%422) {perm [1, 0]} layers.2.0.layers.3.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[155], arena + 744751104);
 
   /* %745 = fused_linear(%743, %744) layers.2.0.layers.3.1.fc1 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 746323968, arena + 745144320, NULL, LK_ACT_NONE, NULL,
-      arena + 744751104);
+  lk_fused_linear(B * 64, 768, 192, arena + 746323968, arena + 744751104, NULL, LK_ACT_NONE, NULL,
+      arena + 745340928);
 
-  /* %746 = linear_grad_weight(%743, %403) layers.2.0.layers.3.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 64, 192, 768, arena + 746323968, arena + 764805120, arena + 747896832);
+  /* %746 = linear_grad_weight(%743, %421) layers.2.0.layers.3.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 64, 192, 768, arena + 746323968, arena + 780730368, arena + 747896832);
 
   /* %747 = reduce_sum(%743) {axes [0], batch} layers.2.0.layers.3.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 746323968,
       arena + 748044288);
 
   /* %748 = reduce_sum(%745) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 744751104,
-      arena + 746956800);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 745340928,
+      arena + 747350016);
 
-  /* %749 = mul(%745, %319) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 744751104, (const long[]){12288, 192, 1},
-      params[123], (const long[]){0, 0, 1}, arena + 745144320);
-
-  /* %750 = reduce_sum(%745, %402) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  /* %749 = reduce_sum(%745, %420) {axes [0], batch} layers.2.0.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 744751104, arena + 764411904, arena + 746956992);
+      arena + 745340928, arena + 780337152, arena + 747350208);
 
-  /* %751 = normalize_grad(%401, %749) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 764018688, arena + 745144320, 1e-06f, arena + 744751104);
+  /* %750 = normalize_grad(%419, %745, %337, %737) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %745 */
+  lk_layernorm_grad(B * 64, 192, arena + 779943936, arena + 745340928, params[123],
+      arena + 781123584, 1e-06f, arena + 745340928);
 
-  /* %752 = add(%737, %751) layers.2.0 : f32[B, 64, 192], written over %737 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
-      arena + 744751104, (const long[]){12288, 192, 1}, arena + 765198336);
-
-  /* %753 = mul(%752, %400) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
+  /* %751 = mul(%750, %418) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 745340928, (const long[]){12288, 192, 1},
       inputs[19], (const long[]){1, 0, 0}, arena + 744751104);
 
-  /* %754 = transpose(%397) {perm [1, 0]} layers.2.0.layers.3.0.proj : f32[192, 192] */
+  /* %752 = transpose(%415) {perm [1, 0]} layers.2.0.layers.3.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[153], arena + 745144320);
 
-  /* %755 = fused_linear(%753, %754) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
+  /* %753 = fused_linear(%751, %752) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 744751104, arena + 745144320, NULL, LK_ACT_NONE, NULL,
-      arena + 745340928);
+      arena + 745734144);
 
-  /* %756 = linear_grad_weight(%753, %396) layers.2.0.layers.3.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 744751104, arena + 763625472, arena + 746864640);
+  /* %754 = linear_grad_weight(%751, %414) layers.2.0.layers.3.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 744751104, arena + 779550720, arena + 747257856);
 
-  /* %757 = reduce_sum(%753) {axes [0], batch} layers.2.0.layers.3.0.proj : f32[192] */
+  /* %755 = reduce_sum(%751) {axes [0], batch} layers.2.0.layers.3.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 744751104,
-      arena + 746957184);
+      arena + 747350400);
 
-  /* %758 = sdpa_grad(%390, %394, %395, %755) {heads 4, kv_heads 1} layers.2.0.layers.3.0 : f32[B, 64, 288] */
-  lk_sdpa_grad(B, 64, 64, 4, 1, 48, arena + 763232256, 192, arena + 769327104, 96,
-      arena + 769327152, 96, arena + 745340928, 192, arena + 744751104, 288,
+  /* %756 = sdpa_grad(%408, %412, %413, %753) {heads 4, kv_heads 1} layers.2.0.layers.3.0 : f32[B, 64, 288] */
+  lk_sdpa_grad(B, 64, 64, 4, 1, 48, arena + 779157504, 192, arena + 785252352, 96,
+      arena + 785252400, 96, arena + 745734144, 192, arena + 744751104, 288,
       arena + 744751104 + 192, 288, arena + 744751104 + 240, 288, 0.14433756f);
 
-  /* %759 = slice(%758) {axis 1, start 0, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 744751104, 288, arena + 745340928, 192);
+  /* %757 = slice(%756) {axis 1, start 0, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 744751104, 288, arena + 745734144, 192);
 
-  /* %760 = slice(%758) {axis 1, start 192, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48] */
-  lk_copy_rows(B * 64, 48, arena + 744751296, 288, arena + 745734144, 48);
+  /* %758 = slice(%756) {axis 1, start 192, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48] */
+  lk_copy_rows(B * 64, 48, arena + 744751296, 288, arena + 746127360, 48);
 
-  /* %761 = slice(%758) {axis 1, start 240, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48] */
-  lk_copy_rows(B * 64, 48, arena + 744751344, 288, arena + 745832448, 48);
+  /* %759 = slice(%756) {axis 1, start 240, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48] */
+  lk_copy_rows(B * 64, 48, arena + 744751344, 288, arena + 746225664, 48);
 
-  /* %762 = concat(%760, %761) {axis 1} layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 96] */
-  lk_copy_rows(B * 64, 48, arena + 745734144, 48, arena + 745144320, 96);
-  lk_copy_rows(B * 64, 48, arena + 745832448, 48, arena + 745144368, 96);
+  /* %760 = concat(%758, %759) {axis 1} layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 96] */
+  lk_copy_rows(B * 64, 48, arena + 746127360, 48, arena + 744751104, 96);
+  lk_copy_rows(B * 64, 48, arena + 746225664, 48, arena + 744751152, 96);
 
-  /* %763 = transpose(%391) {perm [1, 0]} layers.2.0.layers.3.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[151], arena + 745734144);
+  /* %761 = transpose(%409) {perm [1, 0]} layers.2.0.layers.3.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[151], arena + 744947712);
 
-  /* %764 = fused_linear(%762, %763) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 96, 192, arena + 745144320, arena + 745734144, NULL, LK_ACT_NONE, NULL,
-      arena + 744751104);
+  /* %762 = fused_linear(%760, %761) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 96, 192, arena + 744751104, arena + 744947712, NULL, LK_ACT_NONE, NULL,
+      arena + 746323968);
 
-  /* %765 = linear_grad_weight(%762, %387) layers.2.0.layers.3.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 64, 192, 96, arena + 745144320, arena + 762839040, arena + 746938368);
+  /* %763 = linear_grad_weight(%760, %405) layers.2.0.layers.3.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 64, 192, 96, arena + 744751104, arena + 778764288, arena + 747331584);
 
-  /* %766 = reduce_sum(%762) {axes [0], batch} layers.2.0.layers.3.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 745144320,
-      arena + 746958144);
+  /* %764 = reduce_sum(%760) {axes [0], batch} layers.2.0.layers.3.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 744751104,
+      arena + 747351360);
 
-  /* %767 = transpose(%388) {perm [1, 0]} layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[149], arena + 745144320);
+  /* %765 = transpose(%406) {perm [1, 0]} layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[149], arena + 744751104);
 
-  /* %768 = linear_grad_weight(%759, %387) layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 745340928, arena + 762839040, arena + 746901504);
+  /* %766 = linear_grad_weight(%757, %405) layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 745734144, arena + 778764288, arena + 747294720);
 
-  /* %769 = reduce_sum(%759) {axes [0], batch} layers.2.0.layers.3.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 745340928,
-      arena + 746957376);
+  /* %767 = reduce_sum(%757) {axes [0], batch} layers.2.0.layers.3.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 745734144,
+      arena + 747350592);
 
-  /* %770 = fused_linear(%759, %767, %764) {residual} layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192], written over %764 */
-  lk_fused_linear(B * 64, 192, 192, arena + 745340928, arena + 745144320, NULL, LK_ACT_NONE,
-      arena + 744751104, arena + 744751104);
+  /* %768 = fused_linear(%757, %765, %762) {residual} layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192], written over %762 */
+  lk_fused_linear(B * 64, 192, 192, arena + 745734144, arena + 744751104, NULL, LK_ACT_NONE,
+      arena + 746323968, arena + 746323968);
 
-  /* %771 = reduce_sum(%770) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 744751104,
-      arena + 746957568);
-
-  /* %772 = mul(%770, %301) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 744751104, (const long[]){12288, 192, 1},
-      params[115], (const long[]){0, 0, 1}, arena + 745144320);
-
-  /* %773 = reduce_sum(%770, %386) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 744751104, arena + 762445824, arena + 746957760);
-
-  /* %774 = normalize_grad(%385, %772) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 762052608, arena + 745144320, 1e-06f, arena + 744751104);
-
-  /* %775 = add(%752, %774) layers.2.0 : f32[B, 64, 192], written over %737 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
-      arena + 744751104, (const long[]){12288, 192, 1}, arena + 765198336);
-
-  /* %776 = mul(%775, %384) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
-      inputs[18], (const long[]){1, 0, 0}, arena + 746323968);
-
-  /* %777 = transpose(%381) {perm [1, 0]} layers.2.0.layers.2.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[147], arena + 746717184);
-
-  /* %778 = fused_linear(%776, %777) layers.2.0.layers.2.1.fc2 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 746323968, arena + 746717184, NULL, LK_ACT_NONE, NULL,
-      arena + 744751104);
-
-  /* %779 = linear_grad_weight(%776, %380) layers.2.0.layers.2.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 64, 768, 192, arena + 746323968, arena + 743178240, arena + 746717184);
-
-  /* %780 = reduce_sum(%776) {axes [0], batch} layers.2.0.layers.2.1.fc2 : f32[192] */
+  /* %769 = reduce_sum(%768) {axes [0], batch} layers.2.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 746323968,
-      arena + 746957952);
+      arena + 747350784);
 
-  /* %781 = gelu_grad(%379, %778) layers.2.0.layers.2.1 : f32[B, 64, 768] */
+  /* %770 = reduce_sum(%768, %404) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 746323968, arena + 778371072, arena + 747350976);
+
+  /* %771 = normalize_grad(%403, %768, %319, %750) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %762 */
+  lk_layernorm_grad(B * 64, 192, arena + 777977856, arena + 746323968, params[115],
+      arena + 745340928, 1e-06f, arena + 746323968);
+
+  /* %772 = mul(%771, %402) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 746323968, (const long[]){12288, 192, 1},
+      inputs[18], (const long[]){1, 0, 0}, arena + 746717184);
+
+  /* %773 = transpose(%399) {perm [1, 0]} layers.2.0.layers.2.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[147], arena + 747110400);
+
+  /* %774 = fused_linear(%772, %773) layers.2.0.layers.2.1.fc2 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 746717184, arena + 747110400, NULL, LK_ACT_NONE, NULL,
+      arena + 744751104);
+
+  /* %775 = linear_grad_weight(%772, %398) layers.2.0.layers.2.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 64, 768, 192, arena + 746717184, arena + 743178240, arena + 747110400);
+
+  /* %776 = reduce_sum(%772) {axes [0], batch} layers.2.0.layers.2.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 746717184,
+      arena + 747351168);
+
+  /* %777 = gelu_grad(%397, %774) layers.2.0.layers.2.1 : f32[B, 64, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 741605376, arena + 744751104, arena + 743178240);
 
-  /* %782 = transpose(%377) {perm [1, 0]} layers.2.0.layers.2.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[145], arena + 741998592);
+  /* %778 = transpose(%395) {perm [1, 0]} layers.2.0.layers.2.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[145], arena + 741605376);
 
-  /* %783 = fused_linear(%781, %782) layers.2.0.layers.2.1.fc1 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 743178240, arena + 741998592, NULL, LK_ACT_NONE, NULL,
-      arena + 741605376);
+  /* %779 = fused_linear(%777, %778) layers.2.0.layers.2.1.fc1 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 743178240, arena + 741605376, NULL, LK_ACT_NONE, NULL,
+      arena + 742195200);
 
-  /* %784 = linear_grad_weight(%781, %376) layers.2.0.layers.2.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 64, 192, 768, arena + 743178240, arena + 761659392, arena + 744751104);
+  /* %780 = linear_grad_weight(%777, %394) layers.2.0.layers.2.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 64, 192, 768, arena + 743178240, arena + 777584640, arena + 744751104);
 
-  /* %785 = reduce_sum(%781) {axes [0], batch} layers.2.0.layers.2.1.fc1 : f32[768] */
+  /* %781 = reduce_sum(%777) {axes [0], batch} layers.2.0.layers.2.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 743178240,
       arena + 744898560);
 
-  /* %786 = reduce_sum(%783) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 741605376,
-      arena + 741998592);
+  /* %782 = reduce_sum(%779) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 742195200,
+      arena + 741605376);
 
-  /* %787 = add(%748, %786) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 746956800, (const long[]){1}, arena + 741998592,
-      (const long[]){1}, arena + 743811072);
+  /* %783 = add(%748, %782) layers.2.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 747350016, (const long[]){1}, arena + 741605376,
+      (const long[]){1}, arena + 744204288);
 
-  /* %788 = mul(%783, %319) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 741605376, (const long[]){12288, 192, 1},
-      params[123], (const long[]){0, 0, 1}, arena + 741998592);
-
-  /* %789 = reduce_sum(%783, %375) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  /* %784 = reduce_sum(%779, %393) {axes [0], batch} layers.2.0.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 741605376, arena + 761266176, arena + 742391808);
+      arena + 742195200, arena + 777191424, arena + 741605376);
 
-  /* %790 = add(%750, %789) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 746956992, (const long[]){1}, arena + 742391808,
-      (const long[]){1}, arena + 743811264);
+  /* %785 = add(%749, %784) layers.2.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 747350208, (const long[]){1}, arena + 741605376,
+      (const long[]){1}, arena + 744204480);
 
-  /* %791 = normalize_grad(%374, %788) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 760872960, arena + 741998592, 1e-06f, arena + 741605376);
+  /* %786 = normalize_grad(%392, %779, %337, %771) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %779 */
+  lk_layernorm_grad(B * 64, 192, arena + 776798208, arena + 742195200, params[123],
+      arena + 746323968, 1e-06f, arena + 742195200);
 
-  /* %792 = add(%775, %791) layers.2.0 : f32[B, 64, 192], written over %737 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
-      arena + 741605376, (const long[]){12288, 192, 1}, arena + 765198336);
-
-  /* %793 = mul(%792, %373) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
+  /* %787 = mul(%786, %391) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 742195200, (const long[]){12288, 192, 1},
       inputs[17], (const long[]){1, 0, 0}, arena + 741605376);
 
-  /* %794 = transpose(%370) {perm [1, 0]} layers.2.0.layers.2.0.proj : f32[192, 192] */
+  /* %788 = transpose(%388) {perm [1, 0]} layers.2.0.layers.2.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[143], arena + 741998592);
 
-  /* %795 = fused_linear(%793, %794) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
+  /* %789 = fused_linear(%787, %788) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 741605376, arena + 741998592, NULL, LK_ACT_NONE, NULL,
-      arena + 742195200);
+      arena + 742588416);
 
-  /* %796 = linear_grad_weight(%793, %369) layers.2.0.layers.2.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 741605376, arena + 760479744, arena + 743718912);
+  /* %790 = linear_grad_weight(%787, %387) layers.2.0.layers.2.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 741605376, arena + 776404992, arena + 744112128);
 
-  /* %797 = reduce_sum(%793) {axes [0], batch} layers.2.0.layers.2.0.proj : f32[192] */
+  /* %791 = reduce_sum(%787) {axes [0], batch} layers.2.0.layers.2.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 741605376,
-      arena + 743811456);
+      arena + 744204672);
 
-  /* %798 = sdpa_grad(%363, %367, %368, %795) {heads 4, kv_heads 1} layers.2.0.layers.2.0 : f32[B, 64, 288] */
-  lk_sdpa_grad(B, 64, 64, 4, 1, 48, arena + 760086528, 192, arena + 769130496, 96,
-      arena + 769130544, 96, arena + 742195200, 192, arena + 741605376, 288,
+  /* %792 = sdpa_grad(%381, %385, %386, %789) {heads 4, kv_heads 1} layers.2.0.layers.2.0 : f32[B, 64, 288] */
+  lk_sdpa_grad(B, 64, 64, 4, 1, 48, arena + 776011776, 192, arena + 785055744, 96,
+      arena + 785055792, 96, arena + 742588416, 192, arena + 741605376, 288,
       arena + 741605376 + 192, 288, arena + 741605376 + 240, 288, 0.14433756f);
 
-  /* %799 = slice(%798) {axis 1, start 0, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 741605376, 288, arena + 742195200, 192);
+  /* %793 = slice(%792) {axis 1, start 0, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 741605376, 288, arena + 742588416, 192);
 
-  /* %800 = slice(%798) {axis 1, start 192, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48] */
-  lk_copy_rows(B * 64, 48, arena + 741605568, 288, arena + 742588416, 48);
+  /* %794 = slice(%792) {axis 1, start 192, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48] */
+  lk_copy_rows(B * 64, 48, arena + 741605568, 288, arena + 742981632, 48);
 
-  /* %801 = slice(%798) {axis 1, start 240, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48] */
-  lk_copy_rows(B * 64, 48, arena + 741605616, 288, arena + 742686720, 48);
+  /* %795 = slice(%792) {axis 1, start 240, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48] */
+  lk_copy_rows(B * 64, 48, arena + 741605616, 288, arena + 743079936, 48);
 
-  /* %802 = concat(%800, %801) {axis 1} layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 96] */
-  lk_copy_rows(B * 64, 48, arena + 742588416, 48, arena + 741998592, 96);
-  lk_copy_rows(B * 64, 48, arena + 742686720, 48, arena + 741998640, 96);
+  /* %796 = concat(%794, %795) {axis 1} layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 96] */
+  lk_copy_rows(B * 64, 48, arena + 742981632, 48, arena + 741605376, 96);
+  lk_copy_rows(B * 64, 48, arena + 743079936, 48, arena + 741605424, 96);
 
-  /* %803 = transpose(%364) {perm [1, 0]} layers.2.0.layers.2.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[141], arena + 742588416);
+  /* %797 = transpose(%382) {perm [1, 0]} layers.2.0.layers.2.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[141], arena + 741801984);
 
-  /* %804 = fused_linear(%802, %803) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 96, 192, arena + 741998592, arena + 742588416, NULL, LK_ACT_NONE, NULL,
-      arena + 741605376);
+  /* %798 = fused_linear(%796, %797) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 96, 192, arena + 741605376, arena + 741801984, NULL, LK_ACT_NONE, NULL,
+      arena + 743178240);
 
-  /* %805 = linear_grad_weight(%802, %360) layers.2.0.layers.2.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 64, 192, 96, arena + 741998592, arena + 759693312, arena + 743792640);
+  /* %799 = linear_grad_weight(%796, %378) layers.2.0.layers.2.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 64, 192, 96, arena + 741605376, arena + 775618560, arena + 744185856);
 
-  /* %806 = reduce_sum(%802) {axes [0], batch} layers.2.0.layers.2.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 741998592,
-      arena + 743812416);
+  /* %800 = reduce_sum(%796) {axes [0], batch} layers.2.0.layers.2.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 741605376,
+      arena + 744205632);
 
-  /* %807 = transpose(%361) {perm [1, 0]} layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[139], arena + 741998592);
+  /* %801 = transpose(%379) {perm [1, 0]} layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[139], arena + 741605376);
 
-  /* %808 = linear_grad_weight(%799, %360) layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 742195200, arena + 759693312, arena + 743755776);
+  /* %802 = linear_grad_weight(%793, %378) layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 742588416, arena + 775618560, arena + 744148992);
 
-  /* %809 = reduce_sum(%799) {axes [0], batch} layers.2.0.layers.2.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 742195200,
-      arena + 743811648);
+  /* %803 = reduce_sum(%793) {axes [0], batch} layers.2.0.layers.2.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 742588416,
+      arena + 744204864);
 
-  /* %810 = fused_linear(%799, %807, %804) {residual} layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192], written over %804 */
-  lk_fused_linear(B * 64, 192, 192, arena + 742195200, arena + 741998592, NULL, LK_ACT_NONE,
-      arena + 741605376, arena + 741605376);
+  /* %804 = fused_linear(%793, %801, %798) {residual} layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192], written over %798 */
+  lk_fused_linear(B * 64, 192, 192, arena + 742588416, arena + 741605376, NULL, LK_ACT_NONE,
+      arena + 743178240, arena + 743178240);
 
-  /* %811 = reduce_sum(%810) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 741605376,
-      arena + 741998592);
-
-  /* %812 = add(%771, %811) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 746957568, (const long[]){1}, arena + 741998592,
-      (const long[]){1}, arena + 743811840);
-
-  /* %813 = mul(%810, %301) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 741605376, (const long[]){12288, 192, 1},
-      params[115], (const long[]){0, 0, 1}, arena + 741998592);
-
-  /* %814 = reduce_sum(%810, %359) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 741605376, arena + 759300096, arena + 742391808);
-
-  /* %815 = add(%773, %814) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 746957760, (const long[]){1}, arena + 742391808,
-      (const long[]){1}, arena + 743812032);
-
-  /* %816 = normalize_grad(%358, %813) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 758906880, arena + 741998592, 1e-06f, arena + 741605376);
-
-  /* %817 = add(%792, %816) layers.2.0 : f32[B, 64, 192], written over %737 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
-      arena + 741605376, (const long[]){12288, 192, 1}, arena + 765198336);
-
-  /* %818 = mul(%817, %357) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
-      inputs[16], (const long[]){1, 0, 0}, arena + 743178240);
-
-  /* %819 = transpose(%354) {perm [1, 0]} layers.2.0.layers.1.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[137], arena + 743571456);
-
-  /* %820 = fused_linear(%818, %819) layers.2.0.layers.1.1.fc2 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 743178240, arena + 743571456, NULL, LK_ACT_NONE, NULL,
-      arena + 741605376);
-
-  /* %821 = linear_grad_weight(%818, %353) layers.2.0.layers.1.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 64, 768, 192, arena + 743178240, arena + 740032512, arena + 743571456);
-
-  /* %822 = reduce_sum(%818) {axes [0], batch} layers.2.0.layers.1.1.fc2 : f32[192] */
+  /* %805 = reduce_sum(%804) {axes [0], batch} layers.2.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 743178240,
-      arena + 743812224);
+      arena + 741605376);
 
-  /* %823 = gelu_grad(%352, %820) layers.2.0.layers.1.1 : f32[B, 64, 768] */
+  /* %806 = add(%769, %805) layers.2.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 747350784, (const long[]){1}, arena + 741605376,
+      (const long[]){1}, arena + 744205056);
+
+  /* %807 = reduce_sum(%804, %377) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 743178240, arena + 775225344, arena + 741605376);
+
+  /* %808 = add(%770, %807) layers.2.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 747350976, (const long[]){1}, arena + 741605376,
+      (const long[]){1}, arena + 744205248);
+
+  /* %809 = normalize_grad(%376, %804, %319, %786) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %798 */
+  lk_layernorm_grad(B * 64, 192, arena + 774832128, arena + 743178240, params[115],
+      arena + 742195200, 1e-06f, arena + 743178240);
+
+  /* %810 = mul(%809, %375) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 743178240, (const long[]){12288, 192, 1},
+      inputs[16], (const long[]){1, 0, 0}, arena + 743571456);
+
+  /* %811 = transpose(%372) {perm [1, 0]} layers.2.0.layers.1.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[137], arena + 743964672);
+
+  /* %812 = fused_linear(%810, %811) layers.2.0.layers.1.1.fc2 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 743571456, arena + 743964672, NULL, LK_ACT_NONE, NULL,
+      arena + 741605376);
+
+  /* %813 = linear_grad_weight(%810, %371) layers.2.0.layers.1.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 64, 768, 192, arena + 743571456, arena + 740032512, arena + 743964672);
+
+  /* %814 = reduce_sum(%810) {axes [0], batch} layers.2.0.layers.1.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 743571456,
+      arena + 744205440);
+
+  /* %815 = gelu_grad(%370, %812) layers.2.0.layers.1.1 : f32[B, 64, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 738459648, arena + 741605376, arena + 740032512);
 
-  /* %824 = transpose(%350) {perm [1, 0]} layers.2.0.layers.1.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[135], arena + 738852864);
+  /* %816 = transpose(%368) {perm [1, 0]} layers.2.0.layers.1.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[135], arena + 738459648);
 
-  /* %825 = fused_linear(%823, %824) layers.2.0.layers.1.1.fc1 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 740032512, arena + 738852864, NULL, LK_ACT_NONE, NULL,
-      arena + 738459648);
+  /* %817 = fused_linear(%815, %816) layers.2.0.layers.1.1.fc1 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 740032512, arena + 738459648, NULL, LK_ACT_NONE, NULL,
+      arena + 739049472);
 
-  /* %826 = linear_grad_weight(%823, %349) layers.2.0.layers.1.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 64, 192, 768, arena + 740032512, arena + 758513664, arena + 741605376);
+  /* %818 = linear_grad_weight(%815, %367) layers.2.0.layers.1.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 64, 192, 768, arena + 740032512, arena + 774438912, arena + 741605376);
 
-  /* %827 = reduce_sum(%823) {axes [0], batch} layers.2.0.layers.1.1.fc1 : f32[768] */
+  /* %819 = reduce_sum(%815) {axes [0], batch} layers.2.0.layers.1.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 740032512,
       arena + 741752832);
 
-  /* %828 = reduce_sum(%825) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 738459648,
-      arena + 738852864);
+  /* %820 = reduce_sum(%817) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 739049472,
+      arena + 738459648);
 
-  /* %829 = add(%787, %828) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 743811072, (const long[]){1}, arena + 738852864,
-      (const long[]){1}, arena + 740665344);
+  /* %821 = add(%783, %820) layers.2.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 744204288, (const long[]){1}, arena + 738459648,
+      (const long[]){1}, arena + 741058560);
 
-  /* %830 = mul(%825, %319) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 738459648, (const long[]){12288, 192, 1},
-      params[123], (const long[]){0, 0, 1}, arena + 738852864);
-
-  /* %831 = reduce_sum(%825, %348) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  /* %822 = reduce_sum(%817, %366) {axes [0], batch} layers.2.0.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 738459648, arena + 758120448, arena + 739246080);
+      arena + 739049472, arena + 774045696, arena + 738459648);
 
-  /* %832 = add(%790, %831) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 743811264, (const long[]){1}, arena + 739246080,
-      (const long[]){1}, arena + 740665536);
+  /* %823 = add(%785, %822) layers.2.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 744204480, (const long[]){1}, arena + 738459648,
+      (const long[]){1}, arena + 741058752);
 
-  /* %833 = normalize_grad(%347, %830) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 757727232, arena + 738852864, 1e-06f, arena + 738459648);
+  /* %824 = normalize_grad(%365, %817, %337, %809) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %817 */
+  lk_layernorm_grad(B * 64, 192, arena + 773652480, arena + 739049472, params[123],
+      arena + 743178240, 1e-06f, arena + 739049472);
 
-  /* %834 = add(%817, %833) layers.2.0 : f32[B, 64, 192], written over %737 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
-      arena + 738459648, (const long[]){12288, 192, 1}, arena + 765198336);
-
-  /* %835 = mul(%834, %346) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
+  /* %825 = mul(%824, %364) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 739049472, (const long[]){12288, 192, 1},
       inputs[15], (const long[]){1, 0, 0}, arena + 738459648);
 
-  /* %836 = transpose(%343) {perm [1, 0]} layers.2.0.layers.1.0.proj : f32[192, 192] */
+  /* %826 = transpose(%361) {perm [1, 0]} layers.2.0.layers.1.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[133], arena + 738852864);
 
-  /* %837 = fused_linear(%835, %836) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
+  /* %827 = fused_linear(%825, %826) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 738459648, arena + 738852864, NULL, LK_ACT_NONE, NULL,
-      arena + 739049472);
+      arena + 739442688);
 
-  /* %838 = linear_grad_weight(%835, %342) layers.2.0.layers.1.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 738459648, arena + 757334016, arena + 740573184);
+  /* %828 = linear_grad_weight(%825, %360) layers.2.0.layers.1.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 738459648, arena + 773259264, arena + 740966400);
 
-  /* %839 = reduce_sum(%835) {axes [0], batch} layers.2.0.layers.1.0.proj : f32[192] */
+  /* %829 = reduce_sum(%825) {axes [0], batch} layers.2.0.layers.1.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 738459648,
-      arena + 740665728);
+      arena + 741058944);
 
-  /* %840 = sdpa_grad(%336, %340, %341, %837) {heads 4, kv_heads 1} layers.2.0.layers.1.0 : f32[B, 64, 288] */
-  lk_sdpa_grad(B, 64, 64, 4, 1, 48, arena + 756940800, 192, arena + 768933888, 96,
-      arena + 768933936, 96, arena + 739049472, 192, arena + 738459648, 288,
+  /* %830 = sdpa_grad(%354, %358, %359, %827) {heads 4, kv_heads 1} layers.2.0.layers.1.0 : f32[B, 64, 288] */
+  lk_sdpa_grad(B, 64, 64, 4, 1, 48, arena + 772866048, 192, arena + 784859136, 96,
+      arena + 784859184, 96, arena + 739442688, 192, arena + 738459648, 288,
       arena + 738459648 + 192, 288, arena + 738459648 + 240, 288, 0.14433756f);
 
-  /* %841 = slice(%840) {axis 1, start 0, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 738459648, 288, arena + 739049472, 192);
+  /* %831 = slice(%830) {axis 1, start 0, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 738459648, 288, arena + 739442688, 192);
 
-  /* %842 = slice(%840) {axis 1, start 192, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48] */
-  lk_copy_rows(B * 64, 48, arena + 738459840, 288, arena + 739442688, 48);
+  /* %832 = slice(%830) {axis 1, start 192, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48] */
+  lk_copy_rows(B * 64, 48, arena + 738459840, 288, arena + 739835904, 48);
 
-  /* %843 = slice(%840) {axis 1, start 240, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48] */
-  lk_copy_rows(B * 64, 48, arena + 738459888, 288, arena + 739540992, 48);
+  /* %833 = slice(%830) {axis 1, start 240, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48] */
+  lk_copy_rows(B * 64, 48, arena + 738459888, 288, arena + 739934208, 48);
 
-  /* %844 = concat(%842, %843) {axis 1} layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 96] */
-  lk_copy_rows(B * 64, 48, arena + 739442688, 48, arena + 738852864, 96);
-  lk_copy_rows(B * 64, 48, arena + 739540992, 48, arena + 738852912, 96);
+  /* %834 = concat(%832, %833) {axis 1} layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 96] */
+  lk_copy_rows(B * 64, 48, arena + 739835904, 48, arena + 738459648, 96);
+  lk_copy_rows(B * 64, 48, arena + 739934208, 48, arena + 738459696, 96);
 
-  /* %845 = transpose(%337) {perm [1, 0]} layers.2.0.layers.1.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[131], arena + 739442688);
+  /* %835 = transpose(%355) {perm [1, 0]} layers.2.0.layers.1.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[131], arena + 738656256);
 
-  /* %846 = fused_linear(%844, %845) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 96, 192, arena + 738852864, arena + 739442688, NULL, LK_ACT_NONE, NULL,
-      arena + 738459648);
+  /* %836 = fused_linear(%834, %835) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 96, 192, arena + 738459648, arena + 738656256, NULL, LK_ACT_NONE, NULL,
+      arena + 740032512);
 
-  /* %847 = linear_grad_weight(%844, %333) layers.2.0.layers.1.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 64, 192, 96, arena + 738852864, arena + 756547584, arena + 740646912);
+  /* %837 = linear_grad_weight(%834, %351) layers.2.0.layers.1.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 64, 192, 96, arena + 738459648, arena + 772472832, arena + 741040128);
 
-  /* %848 = reduce_sum(%844) {axes [0], batch} layers.2.0.layers.1.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 738852864,
-      arena + 740666688);
+  /* %838 = reduce_sum(%834) {axes [0], batch} layers.2.0.layers.1.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 738459648,
+      arena + 741059904);
 
-  /* %849 = transpose(%334) {perm [1, 0]} layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[129], arena + 738852864);
+  /* %839 = transpose(%352) {perm [1, 0]} layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[129], arena + 738459648);
 
-  /* %850 = linear_grad_weight(%841, %333) layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 739049472, arena + 756547584, arena + 740610048);
+  /* %840 = linear_grad_weight(%831, %351) layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 739442688, arena + 772472832, arena + 741003264);
 
-  /* %851 = reduce_sum(%841) {axes [0], batch} layers.2.0.layers.1.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 739049472,
-      arena + 740665920);
+  /* %841 = reduce_sum(%831) {axes [0], batch} layers.2.0.layers.1.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 739442688,
+      arena + 741059136);
 
-  /* %852 = fused_linear(%841, %849, %846) {residual} layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192], written over %846 */
-  lk_fused_linear(B * 64, 192, 192, arena + 739049472, arena + 738852864, NULL, LK_ACT_NONE,
-      arena + 738459648, arena + 738459648);
+  /* %842 = fused_linear(%831, %839, %836) {residual} layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192], written over %836 */
+  lk_fused_linear(B * 64, 192, 192, arena + 739442688, arena + 738459648, NULL, LK_ACT_NONE,
+      arena + 740032512, arena + 740032512);
 
-  /* %853 = reduce_sum(%852) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 738459648,
-      arena + 738852864);
-
-  /* %854 = add(%812, %853) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 743811840, (const long[]){1}, arena + 738852864,
-      (const long[]){1}, arena + 740666112);
-
-  /* %855 = mul(%852, %301) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 738459648, (const long[]){12288, 192, 1},
-      params[115], (const long[]){0, 0, 1}, arena + 738852864);
-
-  /* %856 = reduce_sum(%852, %332) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 738459648, arena + 756154368, arena + 739246080);
-
-  /* %857 = add(%815, %856) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 743812032, (const long[]){1}, arena + 739246080,
-      (const long[]){1}, arena + 740666304);
-
-  /* %858 = normalize_grad(%331, %855) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 755761152, arena + 738852864, 1e-06f, arena + 738459648);
-
-  /* %859 = add(%834, %858) layers.2.0 : f32[B, 64, 192], written over %737 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
-      arena + 738459648, (const long[]){12288, 192, 1}, arena + 765198336);
-
-  /* %860 = mul(%859, %330) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
-      inputs[14], (const long[]){1, 0, 0}, arena + 740032512);
-
-  /* %861 = transpose(%327) {perm [1, 0]} layers.2.0.layers.0.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[127], arena + 740425728);
-
-  /* %862 = fused_linear(%860, %861) layers.2.0.layers.0.1.fc2 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 740032512, arena + 740425728, NULL, LK_ACT_NONE, NULL,
-      arena + 738459648);
-
-  /* %863 = linear_grad_weight(%860, %326) layers.2.0.layers.0.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 64, 768, 192, arena + 740032512, arena + 736886784, arena + 740425728);
-
-  /* %864 = reduce_sum(%860) {axes [0], batch} layers.2.0.layers.0.1.fc2 : f32[192] */
+  /* %843 = reduce_sum(%842) {axes [0], batch} layers.2.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 740032512,
-      arena + 740666496);
+      arena + 738459648);
 
-  /* %865 = gelu_grad(%325, %862) layers.2.0.layers.0.1 : f32[B, 64, 768] */
+  /* %844 = add(%806, %843) layers.2.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 744205056, (const long[]){1}, arena + 738459648,
+      (const long[]){1}, arena + 741059328);
+
+  /* %845 = reduce_sum(%842, %350) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 740032512, arena + 772079616, arena + 738459648);
+
+  /* %846 = add(%808, %845) layers.2.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 744205248, (const long[]){1}, arena + 738459648,
+      (const long[]){1}, arena + 741059520);
+
+  /* %847 = normalize_grad(%349, %842, %319, %824) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %836 */
+  lk_layernorm_grad(B * 64, 192, arena + 771686400, arena + 740032512, params[115],
+      arena + 739049472, 1e-06f, arena + 740032512);
+
+  /* %848 = mul(%847, %348) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 740032512, (const long[]){12288, 192, 1},
+      inputs[14], (const long[]){1, 0, 0}, arena + 740425728);
+
+  /* %849 = transpose(%345) {perm [1, 0]} layers.2.0.layers.0.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[127], arena + 740818944);
+
+  /* %850 = fused_linear(%848, %849) layers.2.0.layers.0.1.fc2 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 740425728, arena + 740818944, NULL, LK_ACT_NONE, NULL,
+      arena + 738459648);
+
+  /* %851 = linear_grad_weight(%848, %344) layers.2.0.layers.0.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 64, 768, 192, arena + 740425728, arena + 736886784, arena + 740818944);
+
+  /* %852 = reduce_sum(%848) {axes [0], batch} layers.2.0.layers.0.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 740425728,
+      arena + 741059712);
+
+  /* %853 = gelu_grad(%343, %850) layers.2.0.layers.0.1 : f32[B, 64, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 677904384, arena + 738459648, arena + 736886784);
 
-  /* %866 = transpose(%323) {perm [1, 0]} layers.2.0.layers.0.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[125], arena + 678297600);
+  /* %854 = transpose(%341) {perm [1, 0]} layers.2.0.layers.0.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[125], arena + 677904384);
 
-  /* %867 = fused_linear(%865, %866) layers.2.0.layers.0.1.fc1 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 736886784, arena + 678297600, NULL, LK_ACT_NONE, NULL,
-      arena + 677904384);
+  /* %855 = fused_linear(%853, %854) layers.2.0.layers.0.1.fc1 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 736886784, arena + 677904384, NULL, LK_ACT_NONE, NULL,
+      arena + 678494208);
 
-  /* %868 = linear_grad_weight(%865, %322) layers.2.0.layers.0.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 64, 192, 768, arena + 736886784, arena + 755367936, arena + 738791424);
+  /* %856 = linear_grad_weight(%853, %340) layers.2.0.layers.0.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 64, 192, 768, arena + 736886784, arena + 771293184, arena + 738791424);
 
-  /* %869 = reduce_sum(%865) {axes [0], batch} layers.2.0.layers.0.1.fc1 : f32[768] */
+  /* %857 = reduce_sum(%853) {axes [0], batch} layers.2.0.layers.0.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 736886784,
       arena + 739190784);
 
-  /* %870 = reduce_sum(%867) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 677904384,
-      arena + 678297600);
+  /* %858 = reduce_sum(%855) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 678494208,
+      arena + 677904384);
 
-  /* %871 = add(%829, %870) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 740665344, (const long[]){1}, arena + 678297600,
+  /* %859 = add(%821, %858) layers.2.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 741058560, (const long[]){1}, arena + 677904384,
       (const long[]){1}, arena + 739191552);
 
-  /* %872 = mul(%867, %319) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 677904384, (const long[]){12288, 192, 1},
-      params[123], (const long[]){0, 0, 1}, arena + 678297600);
-
-  /* %873 = reduce_sum(%867, %321) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  /* %860 = reduce_sum(%855, %339) {axes [0], batch} layers.2.0.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 677904384, arena + 754974720, arena + 678690816);
+      arena + 678494208, arena + 770899968, arena + 677904384);
 
-  /* %874 = add(%832, %873) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 740665536, (const long[]){1}, arena + 678690816,
+  /* %861 = add(%823, %860) layers.2.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 741058752, (const long[]){1}, arena + 677904384,
       (const long[]){1}, arena + 739191744);
 
-  /* %875 = normalize_grad(%318, %872) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 754581504, arena + 678297600, 1e-06f, arena + 677904384);
+  /* %862 = normalize_grad(%336, %855, %337, %847) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %855 */
+  lk_layernorm_grad(B * 64, 192, arena + 770506752, arena + 678494208, params[123],
+      arena + 740032512, 1e-06f, arena + 678494208);
 
-  /* %876 = add(%859, %875) layers.2.0 : f32[B, 64, 192], written over %737 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
-      arena + 677904384, (const long[]){12288, 192, 1}, arena + 765198336);
-
-  /* %877 = mul(%876, %317) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
+  /* %863 = mul(%862, %335) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 678494208, (const long[]){12288, 192, 1},
       inputs[13], (const long[]){1, 0, 0}, arena + 677904384);
 
-  /* %878 = transpose(%314) {perm [1, 0]} layers.2.0.layers.0.0.proj : f32[192, 192] */
+  /* %864 = transpose(%332) {perm [1, 0]} layers.2.0.layers.0.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[121], arena + 678297600);
 
-  /* %879 = fused_linear(%877, %878) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
+  /* %865 = fused_linear(%863, %864) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 677904384, arena + 678297600, NULL, LK_ACT_NONE, NULL,
-      arena + 678494208);
+      arena + 678887424);
 
-  /* %880 = linear_grad_weight(%877, %313) layers.2.0.layers.0.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 677904384, arena + 754188288, arena + 739086336);
+  /* %866 = linear_grad_weight(%863, %331) layers.2.0.layers.0.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 677904384, arena + 770113536, arena + 739086336);
 
-  /* %881 = reduce_sum(%877) {axes [0], batch} layers.2.0.layers.0.0.proj : f32[192] */
+  /* %867 = reduce_sum(%863) {axes [0], batch} layers.2.0.layers.0.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 677904384,
       arena + 739191936);
 
-  /* %882 = sdpa_grad(%307, %311, %312, %879) {heads 4, kv_heads 1} layers.2.0.layers.0.0 : f32[B, 64, 288] */
-  lk_sdpa_grad(B, 64, 64, 4, 1, 48, arena + 753795072, 192, arena + 768737280, 96,
-      arena + 768737328, 96, arena + 678494208, 192, arena + 677904384, 288,
+  /* %868 = sdpa_grad(%325, %329, %330, %865) {heads 4, kv_heads 1} layers.2.0.layers.0.0 : f32[B, 64, 288] */
+  lk_sdpa_grad(B, 64, 64, 4, 1, 48, arena + 769720320, 192, arena + 784662528, 96,
+      arena + 784662576, 96, arena + 678887424, 192, arena + 677904384, 288,
       arena + 677904384 + 192, 288, arena + 677904384 + 240, 288, 0.14433756f);
 
-  /* %883 = slice(%882) {axis 1, start 0, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 677904384, 288, arena + 678494208, 192);
+  /* %869 = slice(%868) {axis 1, start 0, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 677904384, 288, arena + 678887424, 192);
 
-  /* %884 = slice(%882) {axis 1, start 192, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48] */
-  lk_copy_rows(B * 64, 48, arena + 677904576, 288, arena + 678887424, 48);
+  /* %870 = slice(%868) {axis 1, start 192, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48] */
+  lk_copy_rows(B * 64, 48, arena + 677904576, 288, arena + 679280640, 48);
 
-  /* %885 = slice(%882) {axis 1, start 240, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48] */
-  lk_copy_rows(B * 64, 48, arena + 677904624, 288, arena + 678985728, 48);
+  /* %871 = slice(%868) {axis 1, start 240, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48] */
+  lk_copy_rows(B * 64, 48, arena + 677904624, 288, arena + 679378944, 48);
 
-  /* %886 = concat(%884, %885) {axis 1} layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 96] */
-  lk_copy_rows(B * 64, 48, arena + 678887424, 48, arena + 678297600, 96);
-  lk_copy_rows(B * 64, 48, arena + 678985728, 48, arena + 678297648, 96);
+  /* %872 = concat(%870, %871) {axis 1} layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 96] */
+  lk_copy_rows(B * 64, 48, arena + 679280640, 48, arena + 678297600, 96);
+  lk_copy_rows(B * 64, 48, arena + 679378944, 48, arena + 678297648, 96);
 
-  /* %887 = transpose(%308) {perm [1, 0]} layers.2.0.layers.0.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[119], arena + 678887424);
+  /* %873 = transpose(%326) {perm [1, 0]} layers.2.0.layers.0.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[119], arena + 679280640);
 
-  /* %888 = fused_linear(%886, %887) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 96, 192, arena + 678297600, arena + 678887424, NULL, LK_ACT_NONE, NULL,
+  /* %874 = fused_linear(%872, %873) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 96, 192, arena + 678297600, arena + 679280640, NULL, LK_ACT_NONE, NULL,
       arena + 677904384);
 
-  /* %889 = linear_grad_weight(%886, %304) layers.2.0.layers.0.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 64, 192, 96, arena + 678297600, arena + 753401856, arena + 739160064);
+  /* %875 = linear_grad_weight(%872, %322) layers.2.0.layers.0.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 64, 192, 96, arena + 678297600, arena + 769327104, arena + 739160064);
 
-  /* %890 = reduce_sum(%886) {axes [0], batch} layers.2.0.layers.0.0.Wkv_odd : f32[96] */
+  /* %876 = reduce_sum(%872) {axes [0], batch} layers.2.0.layers.0.0.Wkv_odd : f32[96] */
   lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 678297600,
       arena + 739193472);
 
-  /* %891 = transpose(%305) {perm [1, 0]} layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
+  /* %877 = transpose(%323) {perm [1, 0]} layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[117], arena + 678297600);
 
-  /* %892 = linear_grad_weight(%883, %304) layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 678494208, arena + 753401856, arena + 739123200);
+  /* %878 = linear_grad_weight(%869, %322) layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 678887424, arena + 769327104, arena + 739123200);
 
-  /* %893 = reduce_sum(%883) {axes [0], batch} layers.2.0.layers.0.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 678494208,
+  /* %879 = reduce_sum(%869) {axes [0], batch} layers.2.0.layers.0.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 678887424,
       arena + 739192128);
 
-  /* %894 = fused_linear(%883, %891, %888) {residual} layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192], written over %888 */
-  lk_fused_linear(B * 64, 192, 192, arena + 678494208, arena + 678297600, NULL, LK_ACT_NONE,
+  /* %880 = fused_linear(%869, %877, %874) {residual} layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192], written over %874 */
+  lk_fused_linear(B * 64, 192, 192, arena + 678887424, arena + 678297600, NULL, LK_ACT_NONE,
       arena + 677904384, arena + 677904384);
 
-  /* %895 = reduce_sum(%894) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  /* %881 = reduce_sum(%880) {axes [0], batch} layers.2.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 677904384,
       arena + 678297600);
 
-  /* %896 = add(%854, %895) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 740666112, (const long[]){1}, arena + 678297600,
+  /* %882 = add(%844, %881) layers.2.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 741059328, (const long[]){1}, arena + 678297600,
       (const long[]){1}, arena + 739192320);
 
-  /* %897 = mul(%894, %301) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 677904384, (const long[]){12288, 192, 1},
-      params[115], (const long[]){0, 0, 1}, arena + 678297600);
-
-  /* %898 = reduce_sum(%894, %303) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  /* %883 = reduce_sum(%880, %321) {axes [0], batch} layers.2.0.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 677904384, arena + 753008640, arena + 678690816);
+      arena + 677904384, arena + 768933888, arena + 678297600);
 
-  /* %899 = add(%857, %898) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 740666304, (const long[]){1}, arena + 678690816,
+  /* %884 = add(%846, %883) layers.2.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 741059520, (const long[]){1}, arena + 678297600,
       (const long[]){1}, arena + 739192512);
 
-  /* %900 = normalize_grad(%300, %897) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 752615424, arena + 678297600, 1e-06f, arena + 677904384);
+  /* %885 = normalize_grad(%318, %880, %319, %862) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %874 */
+  lk_layernorm_grad(B * 64, 192, arena + 768540672, arena + 677904384, params[115],
+      arena + 678494208, 1e-06f, arena + 677904384);
 
-  /* %901 = add(%876, %900) layers.2.0 : f32[B, 64, 192], written over %737 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
-      arena + 677904384, (const long[]){12288, 192, 1}, arena + 765198336);
-
-  /* %902 = reduce_sum(%901) {axes [], batch} layers.2.0 : f32[64, 192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 0, 0}, arena + 765198336,
+  /* %886 = reduce_sum(%885) {axes [], batch} layers.2.0 : f32[64, 192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 0, 0}, arena + 677904384,
       arena + 739178496);
 
-  /* %903 = seq2img(%901) {height 8} layers.1.1 : f32[B, 192, 8, 8] */
-  lk_seq2img(B, 64, 192, arena + 765198336, arena + 736886784);
+  /* %887 = seq2img(%885) {height 8} layers.1.1 : f32[B, 192, 8, 8] */
+  lk_seq2img(B, 64, 192, arena + 677904384, arena + 736886784);
 
-  /* %904 = maxpool_grad(%296, %903) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 16, 16] */
+  /* %888 = maxpool_grad(%314, %887) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 16, 16] */
   lk_maxpool2d_grad(B, 192, 16, 16, 3, 3, 2, 2, 1, 1, arena + 735313920, arena + 736886784,
       arena + 677904384);
 
-  /* %905 = img2seq(%904) layers.1.1 : f32[B, 256, 192] */
+  /* %889 = img2seq(%888) layers.1.1 : f32[B, 256, 192] */
   lk_img2seq(B, 192, 256, arena + 677904384, arena + 735313920);
 
-  /* %906 = reduce_sum(%905) {axes [0], batch} layers.1.1.norm : f32[192] */
+  /* %890 = reduce_sum(%889) {axes [0], batch} layers.1.1.norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 735313920,
       arena + 739192704);
 
-  /* %907 = mul(%905, %292) layers.1.1.norm : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
-      params[112], (const long[]){0, 0, 1}, arena + 677904384);
-
-  /* %908 = reduce_sum(%905, %294) {axes [0], batch} layers.1.1.norm : f32[192] */
+  /* %891 = reduce_sum(%889, %312) {axes [0], batch} layers.1.1.norm : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
       arena + 735313920, arena + 673185792, arena + 739192896);
 
-  /* %909 = normalize_grad(%291, %907) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 676331520, arena + 677904384, 1e-06f, arena + 673185792);
+  /* %892 = normalize_grad(%309, %889, %310) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192], written over %889 */
+  lk_layernorm_grad(B * 256, 192, arena + 676331520, arena + 735313920, params[112], NULL, 1e-06f,
+      arena + 735313920);
 
-  /* %910 = seq2img(%909) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
-  lk_seq2img(B, 256, 192, arena + 673185792, arena + 676331520);
+  /* %893 = seq2img(%892) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
+  lk_seq2img(B, 256, 192, arena + 735313920, arena + 673185792);
 
-  /* %911 = conv2d_grad_input(%910, %287) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [16, 16]} layers.1.1.conv : f32[B, 192, 16, 16] */
-  lk_conv2d_grad_input(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 676331520, params[110],
-      arena + 673185792);
+  /* %894 = conv2d_grad_input(%893, %305) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [16, 16]} layers.1.1.conv : f32[B, 192, 16, 16] */
+  lk_conv2d_grad_input(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 673185792, params[110],
+      arena + 676331520);
 
-  /* %912 = conv2d_grad_weight(%910, %289) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[192, 192, 3, 3] */
-  lk_conv2d_grad_weight(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 676331520,
+  /* %895 = conv2d_grad_weight(%893, %307) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[192, 192, 3, 3] */
+  lk_conv2d_grad_weight(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 673185792,
       arena + 674758656, arena + 738459648);
 
-  /* %913 = reduce_sum(%910) {axes [1, 2], batch} layers.1.1.conv : f32[192] */
+  /* %896 = reduce_sum(%893) {axes [1, 2], batch} layers.1.1.conv : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 16, 16}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 676331520, arena + 739193088);
+      arena + 673185792, arena + 739193088);
 
-  /* %914 = img2seq(%911) layers.1.1 : f32[B, 256, 192] */
-  lk_img2seq(B, 192, 256, arena + 673185792, arena + 735313920);
+  /* %897 = img2seq(%894) layers.1.1 : f32[B, 256, 192] */
+  lk_img2seq(B, 192, 256, arena + 676331520, arena + 735313920);
 
-  /* %915 = mul(%914, %285) layers.1.0 : f32[B, 256, 192] */
+  /* %898 = mul(%897, %303) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
       inputs[12], (const long[]){1, 0, 0}, arena + 736886784);
 
-  /* %916 = transpose(%282) {perm [1, 0]} layers.1.0.layers.3.1.fc2 : f32[768, 192] */
+  /* %899 = transpose(%300) {perm [1, 0]} layers.1.0.layers.3.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[108], arena + 738938880);
 
-  /* %917 = fused_linear(%915, %916) layers.1.0.layers.3.1.fc2 : f32[B, 256, 768] */
+  /* %900 = fused_linear(%898, %899) layers.1.0.layers.3.1.fc2 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 736886784, arena + 738938880, NULL, LK_ACT_NONE, NULL,
       arena + 673185792);
 
-  /* %918 = linear_grad_weight(%915, %281) layers.1.0.layers.3.1.fc2 : f32[192, 768] */
+  /* %901 = linear_grad_weight(%898, %299) layers.1.0.layers.3.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 256, 768, 192, arena + 736886784, arena + 666894336, arena + 738938880);
 
-  /* %919 = reduce_sum(%915) {axes [0], batch} layers.1.0.layers.3.1.fc2 : f32[192] */
+  /* %902 = reduce_sum(%898) {axes [0], batch} layers.1.0.layers.3.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 736886784,
       arena + 739193280);
 
-  /* %920 = gelu_grad(%280, %917) layers.1.0.layers.3.1 : f32[B, 256, 768] */
+  /* %903 = gelu_grad(%298, %900) layers.1.0.layers.3.1 : f32[B, 256, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 660602880, arena + 673185792,
       arena + 666894336);
 
-  /* %921 = transpose(%278) {perm [1, 0]} layers.1.0.layers.3.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[106], arena + 662175744);
+  /* %904 = transpose(%296) {perm [1, 0]} layers.1.0.layers.3.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[106], arena + 660602880);
 
-  /* %922 = fused_linear(%920, %921) layers.1.0.layers.3.1.fc1 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 666894336, arena + 662175744, NULL, LK_ACT_NONE, NULL,
-      arena + 660602880);
+  /* %905 = fused_linear(%903, %904) layers.1.0.layers.3.1.fc1 : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 768, 192, arena + 666894336, arena + 660602880, NULL, LK_ACT_NONE, NULL,
+      arena + 662962176);
 
-  /* %923 = linear_grad_weight(%920, %277) layers.1.0.layers.3.1.fc1 : f32[768, 192] */
+  /* %906 = linear_grad_weight(%903, %295) layers.1.0.layers.3.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 256, 192, 768, arena + 666894336, arena + 733741056, arena + 673185792);
 
-  /* %924 = reduce_sum(%920) {axes [0], batch} layers.1.0.layers.3.1.fc1 : f32[768] */
+  /* %907 = reduce_sum(%903) {axes [0], batch} layers.1.0.layers.3.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 666894336,
       arena + 673333248);
 
-  /* %925 = reduce_sum(%922) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 660602880,
-      arena + 668706816);
+  /* %908 = reduce_sum(%905) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 662962176,
+      arena + 670279680);
 
-  /* %926 = mul(%922, %193) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 660602880, (const long[]){49152, 192, 1},
-      params[74], (const long[]){0, 0, 1}, arena + 662175744);
-
-  /* %927 = reduce_sum(%922, %276) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  /* %909 = reduce_sum(%905, %294) {axes [0], batch} layers.1.0.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 660602880, arena + 732168192, arena + 668707008);
+      arena + 662962176, arena + 732168192, arena + 670279872);
 
-  /* %928 = normalize_grad(%275, %926) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 730595328, arena + 662175744, 1e-06f, arena + 660602880);
+  /* %910 = normalize_grad(%293, %905, %211, %897) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %905 */
+  lk_layernorm_grad(B * 256, 192, arena + 730595328, arena + 662962176, params[74],
+      arena + 735313920, 1e-06f, arena + 662962176);
 
-  /* %929 = add(%914, %928) layers.1.0 : f32[B, 256, 192], written over %914 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
-      arena + 660602880, (const long[]){49152, 192, 1}, arena + 735313920);
-
-  /* %930 = mul(%929, %274) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
+  /* %911 = mul(%910, %292) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 662962176, (const long[]){49152, 192, 1},
       inputs[11], (const long[]){1, 0, 0}, arena + 660602880);
 
-  /* %931 = transpose(%271) {perm [1, 0]} layers.1.0.layers.3.0.proj : f32[192, 192] */
+  /* %912 = transpose(%289) {perm [1, 0]} layers.1.0.layers.3.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[104], arena + 662175744);
 
-  /* %932 = fused_linear(%930, %931) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
+  /* %913 = fused_linear(%911, %912) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 660602880, arena + 662175744, NULL, LK_ACT_NONE, NULL,
-      arena + 662962176);
+      arena + 664535040);
 
-  /* %933 = linear_grad_weight(%930, %270) layers.1.0.layers.3.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 660602880, arena + 729022464, arena + 668614656);
+  /* %914 = linear_grad_weight(%911, %288) layers.1.0.layers.3.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 660602880, arena + 729022464, arena + 670187520);
 
-  /* %934 = reduce_sum(%930) {axes [0], batch} layers.1.0.layers.3.0.proj : f32[192] */
+  /* %915 = reduce_sum(%911) {axes [0], batch} layers.1.0.layers.3.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 660602880,
-      arena + 668707200);
+      arena + 670280064);
 
-  /* %935 = sdpa_grad(%264, %268, %269, %932) {heads 4, kv_heads 1} layers.1.0.layers.3.0 : f32[B, 256, 288] */
-  lk_sdpa_grad(B, 256, 256, 4, 1, 48, arena + 727449600, 192, arena + 751828992, 96,
-      arena + 751829040, 96, arena + 662962176, 192, arena + 660602880, 288,
+  /* %916 = sdpa_grad(%282, %286, %287, %913) {heads 4, kv_heads 1} layers.1.0.layers.3.0 : f32[B, 256, 288] */
+  lk_sdpa_grad(B, 256, 256, 4, 1, 48, arena + 727449600, 192, arena + 767754240, 96,
+      arena + 767754288, 96, arena + 664535040, 192, arena + 660602880, 288,
       arena + 660602880 + 192, 288, arena + 660602880 + 240, 288, 0.14433756f);
 
-  /* %936 = slice(%935) {axis 1, start 0, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 660602880, 288, arena + 662962176, 192);
+  /* %917 = slice(%916) {axis 1, start 0, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 660602880, 288, arena + 664535040, 192);
 
-  /* %937 = slice(%935) {axis 1, start 192, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48] */
-  lk_copy_rows(B * 256, 48, arena + 660603072, 288, arena + 664535040, 48);
+  /* %918 = slice(%916) {axis 1, start 192, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48] */
+  lk_copy_rows(B * 256, 48, arena + 660603072, 288, arena + 666107904, 48);
 
-  /* %938 = slice(%935) {axis 1, start 240, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48] */
-  lk_copy_rows(B * 256, 48, arena + 660603120, 288, arena + 664928256, 48);
+  /* %919 = slice(%916) {axis 1, start 240, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48] */
+  lk_copy_rows(B * 256, 48, arena + 660603120, 288, arena + 666501120, 48);
 
-  /* %939 = concat(%937, %938) {axis 1} layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 96] */
-  lk_copy_rows(B * 256, 48, arena + 664535040, 48, arena + 662175744, 96);
-  lk_copy_rows(B * 256, 48, arena + 664928256, 48, arena + 662175792, 96);
+  /* %920 = concat(%918, %919) {axis 1} layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 96] */
+  lk_copy_rows(B * 256, 48, arena + 666107904, 48, arena + 660602880, 96);
+  lk_copy_rows(B * 256, 48, arena + 666501120, 48, arena + 660602928, 96);
 
-  /* %940 = transpose(%265) {perm [1, 0]} layers.1.0.layers.3.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[102], arena + 664535040);
+  /* %921 = transpose(%283) {perm [1, 0]} layers.1.0.layers.3.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[102], arena + 661389312);
 
-  /* %941 = fused_linear(%939, %940) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 96, 192, arena + 662175744, arena + 664535040, NULL, LK_ACT_NONE, NULL,
-      arena + 660602880);
+  /* %922 = fused_linear(%920, %921) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 96, 192, arena + 660602880, arena + 661389312, NULL, LK_ACT_NONE, NULL,
+      arena + 666894336);
 
-  /* %942 = linear_grad_weight(%939, %261) layers.1.0.layers.3.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 256, 192, 96, arena + 662175744, arena + 725876736, arena + 668688384);
+  /* %923 = linear_grad_weight(%920, %279) layers.1.0.layers.3.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 256, 192, 96, arena + 660602880, arena + 725876736, arena + 670261248);
 
-  /* %943 = reduce_sum(%939) {axes [0], batch} layers.1.0.layers.3.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 662175744,
-      arena + 668708160);
+  /* %924 = reduce_sum(%920) {axes [0], batch} layers.1.0.layers.3.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 660602880,
+      arena + 670281024);
 
-  /* %944 = transpose(%262) {perm [1, 0]} layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[100], arena + 662175744);
+  /* %925 = transpose(%280) {perm [1, 0]} layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[100], arena + 660602880);
 
-  /* %945 = linear_grad_weight(%936, %261) layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 662962176, arena + 725876736, arena + 668651520);
+  /* %926 = linear_grad_weight(%917, %279) layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 664535040, arena + 725876736, arena + 670224384);
 
-  /* %946 = reduce_sum(%936) {axes [0], batch} layers.1.0.layers.3.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 662962176,
-      arena + 668707392);
+  /* %927 = reduce_sum(%917) {axes [0], batch} layers.1.0.layers.3.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 664535040,
+      arena + 670280256);
 
-  /* %947 = fused_linear(%936, %944, %941) {residual} layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192], written over %941 */
-  lk_fused_linear(B * 256, 192, 192, arena + 662962176, arena + 662175744, NULL, LK_ACT_NONE,
-      arena + 660602880, arena + 660602880);
+  /* %928 = fused_linear(%917, %925, %922) {residual} layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192], written over %922 */
+  lk_fused_linear(B * 256, 192, 192, arena + 664535040, arena + 660602880, NULL, LK_ACT_NONE,
+      arena + 666894336, arena + 666894336);
 
-  /* %948 = reduce_sum(%947) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 660602880,
-      arena + 668707584);
-
-  /* %949 = mul(%947, %175) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 660602880, (const long[]){49152, 192, 1},
-      params[66], (const long[]){0, 0, 1}, arena + 662175744);
-
-  /* %950 = reduce_sum(%947, %260) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 660602880, arena + 724303872, arena + 668707776);
-
-  /* %951 = normalize_grad(%259, %949) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 722731008, arena + 662175744, 1e-06f, arena + 660602880);
-
-  /* %952 = add(%929, %951) layers.1.0 : f32[B, 256, 192], written over %914 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
-      arena + 660602880, (const long[]){49152, 192, 1}, arena + 735313920);
-
-  /* %953 = mul(%952, %258) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 666894336);
-
-  /* %954 = transpose(%255) {perm [1, 0]} layers.1.0.layers.2.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[98], arena + 668467200);
-
-  /* %955 = fused_linear(%953, %954) layers.1.0.layers.2.1.fc2 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 666894336, arena + 668467200, NULL, LK_ACT_NONE, NULL,
-      arena + 660602880);
-
-  /* %956 = linear_grad_weight(%953, %254) layers.1.0.layers.2.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 256, 768, 192, arena + 666894336, arena + 654311424, arena + 668467200);
-
-  /* %957 = reduce_sum(%953) {axes [0], batch} layers.1.0.layers.2.1.fc2 : f32[192] */
+  /* %929 = reduce_sum(%928) {axes [0], batch} layers.1.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 666894336,
-      arena + 668707968);
+      arena + 670280448);
 
-  /* %958 = gelu_grad(%253, %955) layers.1.0.layers.2.1 : f32[B, 256, 768] */
+  /* %930 = reduce_sum(%928, %278) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 666894336, arena + 724303872, arena + 670280640);
+
+  /* %931 = normalize_grad(%277, %928, %193, %910) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %922 */
+  lk_layernorm_grad(B * 256, 192, arena + 722731008, arena + 666894336, params[66],
+      arena + 662962176, 1e-06f, arena + 666894336);
+
+  /* %932 = mul(%931, %276) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 666894336, (const long[]){49152, 192, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 668467200);
+
+  /* %933 = transpose(%273) {perm [1, 0]} layers.1.0.layers.2.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[98], arena + 670040064);
+
+  /* %934 = fused_linear(%932, %933) layers.1.0.layers.2.1.fc2 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 668467200, arena + 670040064, NULL, LK_ACT_NONE, NULL,
+      arena + 660602880);
+
+  /* %935 = linear_grad_weight(%932, %272) layers.1.0.layers.2.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 256, 768, 192, arena + 668467200, arena + 654311424, arena + 670040064);
+
+  /* %936 = reduce_sum(%932) {axes [0], batch} layers.1.0.layers.2.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 668467200,
+      arena + 670280832);
+
+  /* %937 = gelu_grad(%271, %934) layers.1.0.layers.2.1 : f32[B, 256, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 648019968, arena + 660602880,
       arena + 654311424);
 
-  /* %959 = transpose(%251) {perm [1, 0]} layers.1.0.layers.2.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[96], arena + 649592832);
+  /* %938 = transpose(%269) {perm [1, 0]} layers.1.0.layers.2.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[96], arena + 648019968);
 
-  /* %960 = fused_linear(%958, %959) layers.1.0.layers.2.1.fc1 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 654311424, arena + 649592832, NULL, LK_ACT_NONE, NULL,
-      arena + 648019968);
+  /* %939 = fused_linear(%937, %938) layers.1.0.layers.2.1.fc1 : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 768, 192, arena + 654311424, arena + 648019968, NULL, LK_ACT_NONE, NULL,
+      arena + 650379264);
 
-  /* %961 = linear_grad_weight(%958, %250) layers.1.0.layers.2.1.fc1 : f32[768, 192] */
+  /* %940 = linear_grad_weight(%937, %268) layers.1.0.layers.2.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 256, 192, 768, arena + 654311424, arena + 721158144, arena + 660602880);
 
-  /* %962 = reduce_sum(%958) {axes [0], batch} layers.1.0.layers.2.1.fc1 : f32[768] */
+  /* %941 = reduce_sum(%937) {axes [0], batch} layers.1.0.layers.2.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 654311424,
       arena + 660750336);
 
-  /* %963 = reduce_sum(%960) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 648019968,
-      arena + 649592832);
+  /* %942 = reduce_sum(%939) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 650379264,
+      arena + 648019968);
 
-  /* %964 = add(%925, %963) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 668706816, (const long[]){1}, arena + 649592832,
-      (const long[]){1}, arena + 656123904);
+  /* %943 = add(%908, %942) layers.1.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 670279680, (const long[]){1}, arena + 648019968,
+      (const long[]){1}, arena + 657696768);
 
-  /* %965 = mul(%960, %193) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 648019968, (const long[]){49152, 192, 1},
-      params[74], (const long[]){0, 0, 1}, arena + 649592832);
-
-  /* %966 = reduce_sum(%960, %249) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  /* %944 = reduce_sum(%939, %267) {axes [0], batch} layers.1.0.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 648019968, arena + 719585280, arena + 651165696);
+      arena + 650379264, arena + 719585280, arena + 648019968);
 
-  /* %967 = add(%927, %966) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 668707008, (const long[]){1}, arena + 651165696,
-      (const long[]){1}, arena + 656124096);
+  /* %945 = add(%909, %944) layers.1.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 670279872, (const long[]){1}, arena + 648019968,
+      (const long[]){1}, arena + 657696960);
 
-  /* %968 = normalize_grad(%248, %965) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 718012416, arena + 649592832, 1e-06f, arena + 648019968);
+  /* %946 = normalize_grad(%266, %939, %211, %931) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %939 */
+  lk_layernorm_grad(B * 256, 192, arena + 718012416, arena + 650379264, params[74],
+      arena + 666894336, 1e-06f, arena + 650379264);
 
-  /* %969 = add(%952, %968) layers.1.0 : f32[B, 256, 192], written over %914 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
-      arena + 648019968, (const long[]){49152, 192, 1}, arena + 735313920);
-
-  /* %970 = mul(%969, %247) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
+  /* %947 = mul(%946, %265) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 650379264, (const long[]){49152, 192, 1},
       inputs[9], (const long[]){1, 0, 0}, arena + 648019968);
 
-  /* %971 = transpose(%244) {perm [1, 0]} layers.1.0.layers.2.0.proj : f32[192, 192] */
+  /* %948 = transpose(%262) {perm [1, 0]} layers.1.0.layers.2.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[94], arena + 649592832);
 
-  /* %972 = fused_linear(%970, %971) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
+  /* %949 = fused_linear(%947, %948) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 648019968, arena + 649592832, NULL, LK_ACT_NONE, NULL,
-      arena + 650379264);
+      arena + 651952128);
 
-  /* %973 = linear_grad_weight(%970, %243) layers.1.0.layers.2.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 648019968, arena + 716439552, arena + 656031744);
+  /* %950 = linear_grad_weight(%947, %261) layers.1.0.layers.2.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 648019968, arena + 716439552, arena + 657604608);
 
-  /* %974 = reduce_sum(%970) {axes [0], batch} layers.1.0.layers.2.0.proj : f32[192] */
+  /* %951 = reduce_sum(%947) {axes [0], batch} layers.1.0.layers.2.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 648019968,
-      arena + 656124288);
+      arena + 657697152);
 
-  /* %975 = sdpa_grad(%237, %241, %242, %972) {heads 4, kv_heads 1} layers.1.0.layers.2.0 : f32[B, 256, 288] */
-  lk_sdpa_grad(B, 256, 256, 4, 1, 48, arena + 714866688, 192, arena + 751042560, 96,
-      arena + 751042608, 96, arena + 650379264, 192, arena + 648019968, 288,
+  /* %952 = sdpa_grad(%255, %259, %260, %949) {heads 4, kv_heads 1} layers.1.0.layers.2.0 : f32[B, 256, 288] */
+  lk_sdpa_grad(B, 256, 256, 4, 1, 48, arena + 714866688, 192, arena + 766967808, 96,
+      arena + 766967856, 96, arena + 651952128, 192, arena + 648019968, 288,
       arena + 648019968 + 192, 288, arena + 648019968 + 240, 288, 0.14433756f);
 
-  /* %976 = slice(%975) {axis 1, start 0, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 648019968, 288, arena + 650379264, 192);
+  /* %953 = slice(%952) {axis 1, start 0, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 648019968, 288, arena + 651952128, 192);
 
-  /* %977 = slice(%975) {axis 1, start 192, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48] */
-  lk_copy_rows(B * 256, 48, arena + 648020160, 288, arena + 651952128, 48);
+  /* %954 = slice(%952) {axis 1, start 192, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48] */
+  lk_copy_rows(B * 256, 48, arena + 648020160, 288, arena + 653524992, 48);
 
-  /* %978 = slice(%975) {axis 1, start 240, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48] */
-  lk_copy_rows(B * 256, 48, arena + 648020208, 288, arena + 652345344, 48);
+  /* %955 = slice(%952) {axis 1, start 240, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48] */
+  lk_copy_rows(B * 256, 48, arena + 648020208, 288, arena + 653918208, 48);
 
-  /* %979 = concat(%977, %978) {axis 1} layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 96] */
-  lk_copy_rows(B * 256, 48, arena + 651952128, 48, arena + 649592832, 96);
-  lk_copy_rows(B * 256, 48, arena + 652345344, 48, arena + 649592880, 96);
+  /* %956 = concat(%954, %955) {axis 1} layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 96] */
+  lk_copy_rows(B * 256, 48, arena + 653524992, 48, arena + 648019968, 96);
+  lk_copy_rows(B * 256, 48, arena + 653918208, 48, arena + 648020016, 96);
 
-  /* %980 = transpose(%238) {perm [1, 0]} layers.1.0.layers.2.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[92], arena + 651952128);
+  /* %957 = transpose(%256) {perm [1, 0]} layers.1.0.layers.2.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[92], arena + 648806400);
 
-  /* %981 = fused_linear(%979, %980) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 96, 192, arena + 649592832, arena + 651952128, NULL, LK_ACT_NONE, NULL,
-      arena + 648019968);
+  /* %958 = fused_linear(%956, %957) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 96, 192, arena + 648019968, arena + 648806400, NULL, LK_ACT_NONE, NULL,
+      arena + 654311424);
 
-  /* %982 = linear_grad_weight(%979, %234) layers.1.0.layers.2.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 256, 192, 96, arena + 649592832, arena + 713293824, arena + 656105472);
+  /* %959 = linear_grad_weight(%956, %252) layers.1.0.layers.2.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 256, 192, 96, arena + 648019968, arena + 713293824, arena + 657678336);
 
-  /* %983 = reduce_sum(%979) {axes [0], batch} layers.1.0.layers.2.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 649592832,
-      arena + 656125248);
+  /* %960 = reduce_sum(%956) {axes [0], batch} layers.1.0.layers.2.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 648019968,
+      arena + 657698112);
 
-  /* %984 = transpose(%235) {perm [1, 0]} layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[90], arena + 649592832);
+  /* %961 = transpose(%253) {perm [1, 0]} layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[90], arena + 648019968);
 
-  /* %985 = linear_grad_weight(%976, %234) layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 650379264, arena + 713293824, arena + 656068608);
+  /* %962 = linear_grad_weight(%953, %252) layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 651952128, arena + 713293824, arena + 657641472);
 
-  /* %986 = reduce_sum(%976) {axes [0], batch} layers.1.0.layers.2.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 650379264,
-      arena + 656124480);
+  /* %963 = reduce_sum(%953) {axes [0], batch} layers.1.0.layers.2.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 651952128,
+      arena + 657697344);
 
-  /* %987 = fused_linear(%976, %984, %981) {residual} layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192], written over %981 */
-  lk_fused_linear(B * 256, 192, 192, arena + 650379264, arena + 649592832, NULL, LK_ACT_NONE,
-      arena + 648019968, arena + 648019968);
+  /* %964 = fused_linear(%953, %961, %958) {residual} layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192], written over %958 */
+  lk_fused_linear(B * 256, 192, 192, arena + 651952128, arena + 648019968, NULL, LK_ACT_NONE,
+      arena + 654311424, arena + 654311424);
 
-  /* %988 = reduce_sum(%987) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 648019968,
-      arena + 649592832);
-
-  /* %989 = add(%948, %988) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 668707584, (const long[]){1}, arena + 649592832,
-      (const long[]){1}, arena + 656124672);
-
-  /* %990 = mul(%987, %175) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 648019968, (const long[]){49152, 192, 1},
-      params[66], (const long[]){0, 0, 1}, arena + 649592832);
-
-  /* %991 = reduce_sum(%987, %233) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 648019968, arena + 711720960, arena + 651165696);
-
-  /* %992 = add(%950, %991) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 668707776, (const long[]){1}, arena + 651165696,
-      (const long[]){1}, arena + 656124864);
-
-  /* %993 = normalize_grad(%232, %990) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 710148096, arena + 649592832, 1e-06f, arena + 648019968);
-
-  /* %994 = add(%969, %993) layers.1.0 : f32[B, 256, 192], written over %914 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
-      arena + 648019968, (const long[]){49152, 192, 1}, arena + 735313920);
-
-  /* %995 = mul(%994, %231) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 654311424);
-
-  /* %996 = transpose(%228) {perm [1, 0]} layers.1.0.layers.1.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[88], arena + 655884288);
-
-  /* %997 = fused_linear(%995, %996) layers.1.0.layers.1.1.fc2 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 654311424, arena + 655884288, NULL, LK_ACT_NONE, NULL,
-      arena + 648019968);
-
-  /* %998 = linear_grad_weight(%995, %227) layers.1.0.layers.1.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 256, 768, 192, arena + 654311424, arena + 641728512, arena + 655884288);
-
-  /* %999 = reduce_sum(%995) {axes [0], batch} layers.1.0.layers.1.1.fc2 : f32[192] */
+  /* %965 = reduce_sum(%964) {axes [0], batch} layers.1.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 654311424,
-      arena + 656125056);
+      arena + 648019968);
 
-  /* %1000 = gelu_grad(%226, %997) layers.1.0.layers.1.1 : f32[B, 256, 768] */
+  /* %966 = add(%929, %965) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 670280448, (const long[]){1}, arena + 648019968,
+      (const long[]){1}, arena + 657697536);
+
+  /* %967 = reduce_sum(%964, %251) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 654311424, arena + 711720960, arena + 648019968);
+
+  /* %968 = add(%930, %967) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 670280640, (const long[]){1}, arena + 648019968,
+      (const long[]){1}, arena + 657697728);
+
+  /* %969 = normalize_grad(%250, %964, %193, %946) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %958 */
+  lk_layernorm_grad(B * 256, 192, arena + 710148096, arena + 654311424, params[66],
+      arena + 650379264, 1e-06f, arena + 654311424);
+
+  /* %970 = mul(%969, %249) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 654311424, (const long[]){49152, 192, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 655884288);
+
+  /* %971 = transpose(%246) {perm [1, 0]} layers.1.0.layers.1.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[88], arena + 657457152);
+
+  /* %972 = fused_linear(%970, %971) layers.1.0.layers.1.1.fc2 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 655884288, arena + 657457152, NULL, LK_ACT_NONE, NULL,
+      arena + 648019968);
+
+  /* %973 = linear_grad_weight(%970, %245) layers.1.0.layers.1.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 256, 768, 192, arena + 655884288, arena + 641728512, arena + 657457152);
+
+  /* %974 = reduce_sum(%970) {axes [0], batch} layers.1.0.layers.1.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 655884288,
+      arena + 657697920);
+
+  /* %975 = gelu_grad(%244, %972) layers.1.0.layers.1.1 : f32[B, 256, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 635437056, arena + 648019968,
       arena + 641728512);
 
-  /* %1001 = transpose(%224) {perm [1, 0]} layers.1.0.layers.1.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[86], arena + 637009920);
+  /* %976 = transpose(%242) {perm [1, 0]} layers.1.0.layers.1.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[86], arena + 635437056);
 
-  /* %1002 = fused_linear(%1000, %1001) layers.1.0.layers.1.1.fc1 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 641728512, arena + 637009920, NULL, LK_ACT_NONE, NULL,
-      arena + 635437056);
+  /* %977 = fused_linear(%975, %976) layers.1.0.layers.1.1.fc1 : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 768, 192, arena + 641728512, arena + 635437056, NULL, LK_ACT_NONE, NULL,
+      arena + 637796352);
 
-  /* %1003 = linear_grad_weight(%1000, %223) layers.1.0.layers.1.1.fc1 : f32[768, 192] */
+  /* %978 = linear_grad_weight(%975, %241) layers.1.0.layers.1.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 256, 192, 768, arena + 641728512, arena + 708575232, arena + 648019968);
 
-  /* %1004 = reduce_sum(%1000) {axes [0], batch} layers.1.0.layers.1.1.fc1 : f32[768] */
+  /* %979 = reduce_sum(%975) {axes [0], batch} layers.1.0.layers.1.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 641728512,
       arena + 648167424);
 
-  /* %1005 = reduce_sum(%1002) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 635437056,
-      arena + 637009920);
+  /* %980 = reduce_sum(%977) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 637796352,
+      arena + 635437056);
 
-  /* %1006 = add(%964, %1005) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 656123904, (const long[]){1}, arena + 637009920,
-      (const long[]){1}, arena + 643540992);
+  /* %981 = add(%943, %980) layers.1.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 657696768, (const long[]){1}, arena + 635437056,
+      (const long[]){1}, arena + 645113856);
 
-  /* %1007 = mul(%1002, %193) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 635437056, (const long[]){49152, 192, 1},
-      params[74], (const long[]){0, 0, 1}, arena + 637009920);
-
-  /* %1008 = reduce_sum(%1002, %222) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  /* %982 = reduce_sum(%977, %240) {axes [0], batch} layers.1.0.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 635437056, arena + 707002368, arena + 638582784);
+      arena + 637796352, arena + 707002368, arena + 635437056);
 
-  /* %1009 = add(%967, %1008) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 656124096, (const long[]){1}, arena + 638582784,
-      (const long[]){1}, arena + 643541184);
+  /* %983 = add(%945, %982) layers.1.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 657696960, (const long[]){1}, arena + 635437056,
+      (const long[]){1}, arena + 645114048);
 
-  /* %1010 = normalize_grad(%221, %1007) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 705429504, arena + 637009920, 1e-06f, arena + 635437056);
+  /* %984 = normalize_grad(%239, %977, %211, %969) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %977 */
+  lk_layernorm_grad(B * 256, 192, arena + 705429504, arena + 637796352, params[74],
+      arena + 654311424, 1e-06f, arena + 637796352);
 
-  /* %1011 = add(%994, %1010) layers.1.0 : f32[B, 256, 192], written over %914 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
-      arena + 635437056, (const long[]){49152, 192, 1}, arena + 735313920);
-
-  /* %1012 = mul(%1011, %220) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
+  /* %985 = mul(%984, %238) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 637796352, (const long[]){49152, 192, 1},
       inputs[7], (const long[]){1, 0, 0}, arena + 635437056);
 
-  /* %1013 = transpose(%217) {perm [1, 0]} layers.1.0.layers.1.0.proj : f32[192, 192] */
+  /* %986 = transpose(%235) {perm [1, 0]} layers.1.0.layers.1.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[84], arena + 637009920);
 
-  /* %1014 = fused_linear(%1012, %1013) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
+  /* %987 = fused_linear(%985, %986) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 635437056, arena + 637009920, NULL, LK_ACT_NONE, NULL,
-      arena + 637796352);
+      arena + 639369216);
 
-  /* %1015 = linear_grad_weight(%1012, %216) layers.1.0.layers.1.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 635437056, arena + 703856640, arena + 643448832);
+  /* %988 = linear_grad_weight(%985, %234) layers.1.0.layers.1.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 635437056, arena + 703856640, arena + 645021696);
 
-  /* %1016 = reduce_sum(%1012) {axes [0], batch} layers.1.0.layers.1.0.proj : f32[192] */
+  /* %989 = reduce_sum(%985) {axes [0], batch} layers.1.0.layers.1.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 635437056,
-      arena + 643541376);
+      arena + 645114240);
 
-  /* %1017 = sdpa_grad(%210, %214, %215, %1014) {heads 4, kv_heads 1} layers.1.0.layers.1.0 : f32[B, 256, 288] */
-  lk_sdpa_grad(B, 256, 256, 4, 1, 48, arena + 702283776, 192, arena + 750256128, 96,
-      arena + 750256176, 96, arena + 637796352, 192, arena + 635437056, 288,
+  /* %990 = sdpa_grad(%228, %232, %233, %987) {heads 4, kv_heads 1} layers.1.0.layers.1.0 : f32[B, 256, 288] */
+  lk_sdpa_grad(B, 256, 256, 4, 1, 48, arena + 702283776, 192, arena + 766181376, 96,
+      arena + 766181424, 96, arena + 639369216, 192, arena + 635437056, 288,
       arena + 635437056 + 192, 288, arena + 635437056 + 240, 288, 0.14433756f);
 
-  /* %1018 = slice(%1017) {axis 1, start 0, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 635437056, 288, arena + 637796352, 192);
+  /* %991 = slice(%990) {axis 1, start 0, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 635437056, 288, arena + 639369216, 192);
 
-  /* %1019 = slice(%1017) {axis 1, start 192, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48] */
-  lk_copy_rows(B * 256, 48, arena + 635437248, 288, arena + 639369216, 48);
+  /* %992 = slice(%990) {axis 1, start 192, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48] */
+  lk_copy_rows(B * 256, 48, arena + 635437248, 288, arena + 640942080, 48);
 
-  /* %1020 = slice(%1017) {axis 1, start 240, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48] */
-  lk_copy_rows(B * 256, 48, arena + 635437296, 288, arena + 639762432, 48);
+  /* %993 = slice(%990) {axis 1, start 240, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48] */
+  lk_copy_rows(B * 256, 48, arena + 635437296, 288, arena + 641335296, 48);
 
-  /* %1021 = concat(%1019, %1020) {axis 1} layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 96] */
-  lk_copy_rows(B * 256, 48, arena + 639369216, 48, arena + 637009920, 96);
-  lk_copy_rows(B * 256, 48, arena + 639762432, 48, arena + 637009968, 96);
+  /* %994 = concat(%992, %993) {axis 1} layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 96] */
+  lk_copy_rows(B * 256, 48, arena + 640942080, 48, arena + 635437056, 96);
+  lk_copy_rows(B * 256, 48, arena + 641335296, 48, arena + 635437104, 96);
 
-  /* %1022 = transpose(%211) {perm [1, 0]} layers.1.0.layers.1.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[82], arena + 639369216);
+  /* %995 = transpose(%229) {perm [1, 0]} layers.1.0.layers.1.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[82], arena + 636223488);
 
-  /* %1023 = fused_linear(%1021, %1022) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 96, 192, arena + 637009920, arena + 639369216, NULL, LK_ACT_NONE, NULL,
-      arena + 635437056);
+  /* %996 = fused_linear(%994, %995) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 96, 192, arena + 635437056, arena + 636223488, NULL, LK_ACT_NONE, NULL,
+      arena + 641728512);
 
-  /* %1024 = linear_grad_weight(%1021, %207) layers.1.0.layers.1.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 256, 192, 96, arena + 637009920, arena + 700710912, arena + 643522560);
+  /* %997 = linear_grad_weight(%994, %225) layers.1.0.layers.1.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 256, 192, 96, arena + 635437056, arena + 700710912, arena + 645095424);
 
-  /* %1025 = reduce_sum(%1021) {axes [0], batch} layers.1.0.layers.1.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 637009920,
-      arena + 643542336);
+  /* %998 = reduce_sum(%994) {axes [0], batch} layers.1.0.layers.1.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 635437056,
+      arena + 645115200);
 
-  /* %1026 = transpose(%208) {perm [1, 0]} layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[80], arena + 637009920);
+  /* %999 = transpose(%226) {perm [1, 0]} layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[80], arena + 635437056);
 
-  /* %1027 = linear_grad_weight(%1018, %207) layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 637796352, arena + 700710912, arena + 643485696);
+  /* %1000 = linear_grad_weight(%991, %225) layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 639369216, arena + 700710912, arena + 645058560);
 
-  /* %1028 = reduce_sum(%1018) {axes [0], batch} layers.1.0.layers.1.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 637796352,
-      arena + 643541568);
+  /* %1001 = reduce_sum(%991) {axes [0], batch} layers.1.0.layers.1.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 639369216,
+      arena + 645114432);
 
-  /* %1029 = fused_linear(%1018, %1026, %1023) {residual} layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192], written over %1023 */
-  lk_fused_linear(B * 256, 192, 192, arena + 637796352, arena + 637009920, NULL, LK_ACT_NONE,
-      arena + 635437056, arena + 635437056);
+  /* %1002 = fused_linear(%991, %999, %996) {residual} layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192], written over %996 */
+  lk_fused_linear(B * 256, 192, 192, arena + 639369216, arena + 635437056, NULL, LK_ACT_NONE,
+      arena + 641728512, arena + 641728512);
 
-  /* %1030 = reduce_sum(%1029) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 635437056,
-      arena + 637009920);
-
-  /* %1031 = add(%989, %1030) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 656124672, (const long[]){1}, arena + 637009920,
-      (const long[]){1}, arena + 643541760);
-
-  /* %1032 = mul(%1029, %175) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 635437056, (const long[]){49152, 192, 1},
-      params[66], (const long[]){0, 0, 1}, arena + 637009920);
-
-  /* %1033 = reduce_sum(%1029, %206) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 635437056, arena + 699138048, arena + 638582784);
-
-  /* %1034 = add(%992, %1033) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 656124864, (const long[]){1}, arena + 638582784,
-      (const long[]){1}, arena + 643541952);
-
-  /* %1035 = normalize_grad(%205, %1032) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 697565184, arena + 637009920, 1e-06f, arena + 635437056);
-
-  /* %1036 = add(%1011, %1035) layers.1.0 : f32[B, 256, 192], written over %914 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
-      arena + 635437056, (const long[]){49152, 192, 1}, arena + 735313920);
-
-  /* %1037 = mul(%1036, %204) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 641728512);
-
-  /* %1038 = transpose(%201) {perm [1, 0]} layers.1.0.layers.0.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[78], arena + 643301376);
-
-  /* %1039 = fused_linear(%1037, %1038) layers.1.0.layers.0.1.fc2 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 641728512, arena + 643301376, NULL, LK_ACT_NONE, NULL,
-      arena + 635437056);
-
-  /* %1040 = linear_grad_weight(%1037, %200) layers.1.0.layers.0.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 256, 768, 192, arena + 641728512, arena + 629145600, arena + 643301376);
-
-  /* %1041 = reduce_sum(%1037) {axes [0], batch} layers.1.0.layers.0.1.fc2 : f32[192] */
+  /* %1003 = reduce_sum(%1002) {axes [0], batch} layers.1.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 641728512,
-      arena + 643542144);
+      arena + 635437056);
 
-  /* %1042 = gelu_grad(%199, %1039) layers.1.0.layers.0.1 : f32[B, 256, 768] */
+  /* %1004 = add(%966, %1003) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 657697536, (const long[]){1}, arena + 635437056,
+      (const long[]){1}, arena + 645114624);
+
+  /* %1005 = reduce_sum(%1002, %224) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 641728512, arena + 699138048, arena + 635437056);
+
+  /* %1006 = add(%968, %1005) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 657697728, (const long[]){1}, arena + 635437056,
+      (const long[]){1}, arena + 645114816);
+
+  /* %1007 = normalize_grad(%223, %1002, %193, %984) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %996 */
+  lk_layernorm_grad(B * 256, 192, arena + 697565184, arena + 641728512, params[66],
+      arena + 637796352, 1e-06f, arena + 641728512);
+
+  /* %1008 = mul(%1007, %222) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 641728512, (const long[]){49152, 192, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 643301376);
+
+  /* %1009 = transpose(%219) {perm [1, 0]} layers.1.0.layers.0.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[78], arena + 644874240);
+
+  /* %1010 = fused_linear(%1008, %1009) layers.1.0.layers.0.1.fc2 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 643301376, arena + 644874240, NULL, LK_ACT_NONE, NULL,
+      arena + 635437056);
+
+  /* %1011 = linear_grad_weight(%1008, %218) layers.1.0.layers.0.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 256, 768, 192, arena + 643301376, arena + 629145600, arena + 644874240);
+
+  /* %1012 = reduce_sum(%1008) {axes [0], batch} layers.1.0.layers.0.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 643301376,
+      arena + 645115008);
+
+  /* %1013 = gelu_grad(%217, %1010) layers.1.0.layers.0.1 : f32[B, 256, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 522190848, arena + 635437056,
       arena + 629145600);
 
-  /* %1043 = transpose(%197) {perm [1, 0]} layers.1.0.layers.0.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[76], arena + 523763712);
+  /* %1014 = transpose(%215) {perm [1, 0]} layers.1.0.layers.0.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[76], arena + 522190848);
 
-  /* %1044 = fused_linear(%1042, %1043) layers.1.0.layers.0.1.fc1 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 629145600, arena + 523763712, NULL, LK_ACT_NONE, NULL,
-      arena + 522190848);
+  /* %1015 = fused_linear(%1013, %1014) layers.1.0.layers.0.1.fc1 : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 768, 192, arena + 629145600, arena + 522190848, NULL, LK_ACT_NONE, NULL,
+      arena + 524550144);
 
-  /* %1045 = linear_grad_weight(%1042, %196) layers.1.0.layers.0.1.fc1 : f32[768, 192] */
+  /* %1016 = linear_grad_weight(%1013, %214) layers.1.0.layers.0.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 256, 192, 768, arena + 629145600, arena + 695992320, arena + 635768832);
 
-  /* %1046 = reduce_sum(%1042) {axes [0], batch} layers.1.0.layers.0.1.fc1 : f32[768] */
+  /* %1017 = reduce_sum(%1013) {axes [0], batch} layers.1.0.layers.0.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 629145600,
       arena + 636205056);
 
-  /* %1047 = reduce_sum(%1044) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 522190848,
-      arena + 523763712);
+  /* %1018 = reduce_sum(%1015) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 524550144,
+      arena + 522190848);
 
-  /* %1048 = add(%1006, %1047) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 643540992, (const long[]){1}, arena + 523763712,
+  /* %1019 = add(%981, %1018) layers.1.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 645113856, (const long[]){1}, arena + 522190848,
       (const long[]){1}, arena + 636205824);
 
-  /* %1049 = mul(%1044, %193) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 522190848, (const long[]){49152, 192, 1},
-      params[74], (const long[]){0, 0, 1}, arena + 523763712);
-
-  /* %1050 = reduce_sum(%1044, %195) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  /* %1020 = reduce_sum(%1015, %213) {axes [0], batch} layers.1.0.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 522190848, arena + 694419456, arena + 525336576);
+      arena + 524550144, arena + 694419456, arena + 522190848);
 
-  /* %1051 = add(%1009, %1050) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 643541184, (const long[]){1}, arena + 525336576,
+  /* %1021 = add(%983, %1020) layers.1.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 645114048, (const long[]){1}, arena + 522190848,
       (const long[]){1}, arena + 636206016);
 
-  /* %1052 = normalize_grad(%192, %1049) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 692846592, arena + 523763712, 1e-06f, arena + 522190848);
+  /* %1022 = normalize_grad(%210, %1015, %211, %1007) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %1015 */
+  lk_layernorm_grad(B * 256, 192, arena + 692846592, arena + 524550144, params[74],
+      arena + 641728512, 1e-06f, arena + 524550144);
 
-  /* %1053 = add(%1036, %1052) layers.1.0 : f32[B, 256, 192], written over %914 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
-      arena + 522190848, (const long[]){49152, 192, 1}, arena + 735313920);
-
-  /* %1054 = mul(%1053, %191) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
+  /* %1023 = mul(%1022, %209) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 524550144, (const long[]){49152, 192, 1},
       inputs[5], (const long[]){1, 0, 0}, arena + 522190848);
 
-  /* %1055 = transpose(%188) {perm [1, 0]} layers.1.0.layers.0.0.proj : f32[192, 192] */
+  /* %1024 = transpose(%206) {perm [1, 0]} layers.1.0.layers.0.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[72], arena + 523763712);
 
-  /* %1056 = fused_linear(%1054, %1055) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
+  /* %1025 = fused_linear(%1023, %1024) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 522190848, arena + 523763712, NULL, LK_ACT_NONE, NULL,
-      arena + 524550144);
+      arena + 526123008);
 
-  /* %1057 = linear_grad_weight(%1054, %187) layers.1.0.layers.0.0.proj : f32[192, 192] */
+  /* %1026 = linear_grad_weight(%1023, %205) layers.1.0.layers.0.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 256, 192, 192, arena + 522190848, arena + 691273728, arena + 636112896);
 
-  /* %1058 = reduce_sum(%1054) {axes [0], batch} layers.1.0.layers.0.0.proj : f32[192] */
+  /* %1027 = reduce_sum(%1023) {axes [0], batch} layers.1.0.layers.0.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 522190848,
       arena + 636206208);
 
-  /* %1059 = sdpa_grad(%181, %185, %186, %1056) {heads 4, kv_heads 1} layers.1.0.layers.0.0 : f32[B, 256, 288] */
-  lk_sdpa_grad(B, 256, 256, 4, 1, 48, arena + 689700864, 192, arena + 749469696, 96,
-      arena + 749469744, 96, arena + 524550144, 192, arena + 522190848, 288,
+  /* %1028 = sdpa_grad(%199, %203, %204, %1025) {heads 4, kv_heads 1} layers.1.0.layers.0.0 : f32[B, 256, 288] */
+  lk_sdpa_grad(B, 256, 256, 4, 1, 48, arena + 689700864, 192, arena + 765394944, 96,
+      arena + 765394992, 96, arena + 526123008, 192, arena + 522190848, 288,
       arena + 522190848 + 192, 288, arena + 522190848 + 240, 288, 0.14433756f);
 
-  /* %1060 = slice(%1059) {axis 1, start 0, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 522190848, 288, arena + 524550144, 192);
+  /* %1029 = slice(%1028) {axis 1, start 0, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 522190848, 288, arena + 526123008, 192);
 
-  /* %1061 = slice(%1059) {axis 1, start 192, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48] */
-  lk_copy_rows(B * 256, 48, arena + 522191040, 288, arena + 526123008, 48);
+  /* %1030 = slice(%1028) {axis 1, start 192, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48] */
+  lk_copy_rows(B * 256, 48, arena + 522191040, 288, arena + 527695872, 48);
 
-  /* %1062 = slice(%1059) {axis 1, start 240, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48] */
-  lk_copy_rows(B * 256, 48, arena + 522191088, 288, arena + 526516224, 48);
+  /* %1031 = slice(%1028) {axis 1, start 240, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48] */
+  lk_copy_rows(B * 256, 48, arena + 522191088, 288, arena + 528089088, 48);
 
-  /* %1063 = concat(%1061, %1062) {axis 1} layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 96] */
-  lk_copy_rows(B * 256, 48, arena + 526123008, 48, arena + 523763712, 96);
-  lk_copy_rows(B * 256, 48, arena + 526516224, 48, arena + 523763760, 96);
+  /* %1032 = concat(%1030, %1031) {axis 1} layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 96] */
+  lk_copy_rows(B * 256, 48, arena + 527695872, 48, arena + 523763712, 96);
+  lk_copy_rows(B * 256, 48, arena + 528089088, 48, arena + 523763760, 96);
 
-  /* %1064 = transpose(%182) {perm [1, 0]} layers.1.0.layers.0.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[70], arena + 526123008);
+  /* %1033 = transpose(%200) {perm [1, 0]} layers.1.0.layers.0.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[70], arena + 527695872);
 
-  /* %1065 = fused_linear(%1063, %1064) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 96, 192, arena + 523763712, arena + 526123008, NULL, LK_ACT_NONE, NULL,
+  /* %1034 = fused_linear(%1032, %1033) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 96, 192, arena + 523763712, arena + 527695872, NULL, LK_ACT_NONE, NULL,
       arena + 522190848);
 
-  /* %1066 = linear_grad_weight(%1063, %178) layers.1.0.layers.0.0.Wkv_odd : f32[96, 192] */
+  /* %1035 = linear_grad_weight(%1032, %196) layers.1.0.layers.0.0.Wkv_odd : f32[96, 192] */
   lk_linear_grad_weight(B * 256, 192, 96, arena + 523763712, arena + 688128000, arena + 636186624);
 
-  /* %1067 = reduce_sum(%1063) {axes [0], batch} layers.1.0.layers.0.0.Wkv_odd : f32[96] */
+  /* %1036 = reduce_sum(%1032) {axes [0], batch} layers.1.0.layers.0.0.Wkv_odd : f32[96] */
   lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 523763712,
       arena + 636207744);
 
-  /* %1068 = transpose(%179) {perm [1, 0]} layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
+  /* %1037 = transpose(%197) {perm [1, 0]} layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[68], arena + 523763712);
 
-  /* %1069 = linear_grad_weight(%1060, %178) layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 524550144, arena + 688128000, arena + 636149760);
+  /* %1038 = linear_grad_weight(%1029, %196) layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 526123008, arena + 688128000, arena + 636149760);
 
-  /* %1070 = reduce_sum(%1060) {axes [0], batch} layers.1.0.layers.0.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 524550144,
+  /* %1039 = reduce_sum(%1029) {axes [0], batch} layers.1.0.layers.0.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 526123008,
       arena + 636206400);
 
-  /* %1071 = fused_linear(%1060, %1068, %1065) {residual} layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192], written over %1065 */
-  lk_fused_linear(B * 256, 192, 192, arena + 524550144, arena + 523763712, NULL, LK_ACT_NONE,
+  /* %1040 = fused_linear(%1029, %1037, %1034) {residual} layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192], written over %1034 */
+  lk_fused_linear(B * 256, 192, 192, arena + 526123008, arena + 523763712, NULL, LK_ACT_NONE,
       arena + 522190848, arena + 522190848);
 
-  /* %1072 = reduce_sum(%1071) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  /* %1041 = reduce_sum(%1040) {axes [0], batch} layers.1.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 522190848,
       arena + 523763712);
 
-  /* %1073 = add(%1031, %1072) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 643541760, (const long[]){1}, arena + 523763712,
+  /* %1042 = add(%1004, %1041) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 645114624, (const long[]){1}, arena + 523763712,
       (const long[]){1}, arena + 636206592);
 
-  /* %1074 = mul(%1071, %175) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 522190848, (const long[]){49152, 192, 1},
-      params[66], (const long[]){0, 0, 1}, arena + 523763712);
-
-  /* %1075 = reduce_sum(%1071, %177) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  /* %1043 = reduce_sum(%1040, %195) {axes [0], batch} layers.1.0.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 522190848, arena + 686555136, arena + 525336576);
+      arena + 522190848, arena + 686555136, arena + 523763712);
 
-  /* %1076 = add(%1034, %1075) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 643541952, (const long[]){1}, arena + 525336576,
+  /* %1044 = add(%1006, %1043) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 645114816, (const long[]){1}, arena + 523763712,
       (const long[]){1}, arena + 636206784);
 
-  /* %1077 = normalize_grad(%174, %1074) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 684982272, arena + 523763712, 1e-06f, arena + 522190848);
+  /* %1045 = normalize_grad(%192, %1040, %193, %1022) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %1034 */
+  lk_layernorm_grad(B * 256, 192, arena + 684982272, arena + 522190848, params[66],
+      arena + 524550144, 1e-06f, arena + 522190848);
 
-  /* %1078 = add(%1053, %1077) layers.1.0 : f32[B, 256, 192], written over %914 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
-      arena + 522190848, (const long[]){49152, 192, 1}, arena + 735313920);
-
-  /* %1079 = reduce_sum(%1078) {axes [], batch} layers.1.0 : f32[256, 192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 0, 0}, arena + 735313920,
+  /* %1046 = reduce_sum(%1045) {axes [], batch} layers.1.0 : f32[256, 192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 0, 0}, arena + 522190848,
       arena + 636063744);
 
-  /* %1080 = seq2img(%1078) {height 16} layers.0.1 : f32[B, 192, 16, 16] */
-  lk_seq2img(B, 256, 192, arena + 735313920, arena + 629145600);
+  /* %1047 = seq2img(%1045) {height 16} layers.0.1 : f32[B, 192, 16, 16] */
+  lk_seq2img(B, 256, 192, arena + 522190848, arena + 629145600);
 
-  /* %1081 = maxpool_grad(%170, %1080) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 32, 32] */
+  /* %1048 = maxpool_grad(%188, %1047) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 32, 32] */
   lk_maxpool2d_grad(B, 192, 32, 32, 3, 3, 2, 2, 1, 1, arena + 622854144, arena + 629145600,
       arena + 522190848);
 
-  /* %1082 = img2seq(%1081) layers.0.1 : f32[B, 1024, 192] */
+  /* %1049 = img2seq(%1048) layers.0.1 : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena + 522190848, arena + 622854144);
 
-  /* %1083 = reduce_sum(%1082) {axes [0], batch} layers.0.1.norm : f32[192] */
+  /* %1050 = reduce_sum(%1049) {axes [0], batch} layers.0.1.norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 622854144, arena + 636206976);
 
-  /* %1084 = mul(%1082, %166) layers.0.1.norm : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 622854144, (const long[]){196608, 192, 1},
-      params[63], (const long[]){0, 0, 1}, arena + 522190848);
-
-  /* %1085 = reduce_sum(%1082, %168) {axes [0], batch} layers.0.1.norm : f32[192] */
+  /* %1051 = reduce_sum(%1049, %186) {axes [0], batch} layers.0.1.norm : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 622854144, arena + 503316480, arena + 636207168);
 
-  /* %1086 = normalize_grad(%165, %1084) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
-  lk_normalize_grad(B * 1024, 192, arena + 515899392, arena + 522190848, 1e-06f, arena + 503316480);
+  /* %1052 = normalize_grad(%183, %1049, %184) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192], written over %1049 */
+  lk_layernorm_grad(B * 1024, 192, arena + 515899392, arena + 622854144, params[63], NULL, 1e-06f,
+      arena + 622854144);
 
-  /* %1087 = seq2img(%1086) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 503316480, arena + 515899392);
+  /* %1053 = seq2img(%1052) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
+  lk_seq2img(B, 1024, 192, arena + 622854144, arena + 503316480);
 
-  /* %1088 = conv2d_grad_input(%1087, %161) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [32, 32]} layers.0.1.conv : f32[B, 192, 32, 32] */
-  lk_conv2d_grad_input(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 515899392, params[61],
-      arena + 503316480);
+  /* %1054 = conv2d_grad_input(%1053, %179) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [32, 32]} layers.0.1.conv : f32[B, 192, 32, 32] */
+  lk_conv2d_grad_input(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 503316480, params[61],
+      arena + 515899392);
 
-  /* %1089 = conv2d_grad_weight(%1087, %163) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[192, 192, 3, 3] */
-  lk_conv2d_grad_weight(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 515899392,
+  /* %1055 = conv2d_grad_weight(%1053, %181) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[192, 192, 3, 3] */
+  lk_conv2d_grad_weight(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 503316480,
       arena + 509607936, arena + 635437056);
 
-  /* %1090 = reduce_sum(%1087) {axes [1, 2], batch} layers.0.1.conv : f32[192] */
+  /* %1056 = reduce_sum(%1053) {axes [1, 2], batch} layers.0.1.conv : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 515899392, arena + 636207360);
+      arena + 503316480, arena + 636207360);
 
-  /* %1091 = img2seq(%1088) layers.0.1 : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena + 503316480, arena + 622854144);
+  /* %1057 = img2seq(%1054) layers.0.1 : f32[B, 1024, 192] */
+  lk_img2seq(B, 192, 1024, arena + 515899392, arena + 622854144);
 
-  /* %1092 = mul(%1091, %159) layers.0.0 : f32[B, 1024, 192] */
+  /* %1058 = mul(%1057, %177) layers.0.0 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 622854144, (const long[]){196608, 192, 1},
       inputs[4], (const long[]){1, 0, 0}, arena + 629145600);
 
-  /* %1093 = transpose(%156) {perm [1, 0]} layers.0.0.layers.1.1.fc2 : f32[768, 192] */
+  /* %1059 = transpose(%174) {perm [1, 0]} layers.0.0.layers.1.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[59], arena + 635916288);
 
-  /* %1094 = fused_linear(%1092, %1093) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 768] */
+  /* %1060 = fused_linear(%1058, %1059) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 768] */
   lk_fused_linear(B * 1024, 192, 768, arena + 629145600, arena + 635916288, NULL, LK_ACT_NONE, NULL,
       arena + 503316480);
 
-  /* %1095 = linear_grad_weight(%1092, %155) layers.0.0.layers.1.1.fc2 : f32[192, 768] */
+  /* %1061 = linear_grad_weight(%1058, %173) layers.0.0.layers.1.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 1024, 768, 192, arena + 629145600, arena + 478150656,
       arena + 635916288);
 
-  /* %1096 = reduce_sum(%1092) {axes [0], batch} layers.0.0.layers.1.1.fc2 : f32[192] */
+  /* %1062 = reduce_sum(%1058) {axes [0], batch} layers.0.0.layers.1.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 629145600, arena + 636207552);
 
-  /* %1097 = gelu_grad(%154, %1094) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
+  /* %1063 = gelu_grad(%172, %1060) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 1024 * 768, arena + 452984832, arena + 503316480,
       arena + 478150656);
 
-  /* %1098 = transpose(%152) {perm [1, 0]} layers.0.0.layers.1.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[57], arena + 459276288);
+  /* %1064 = transpose(%170) {perm [1, 0]} layers.0.0.layers.1.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[57], arena + 452984832);
 
-  /* %1099 = fused_linear(%1097, %1098) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 768, 192, arena + 478150656, arena + 459276288, NULL, LK_ACT_NONE, NULL,
-      arena + 452984832);
-
-  /* %1100 = linear_grad_weight(%1097, %151) layers.0.0.layers.1.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 768, arena + 478150656, arena + 616562688,
-      arena + 515899392);
-
-  /* %1101 = reduce_sum(%1097) {axes [0], batch} layers.0.0.layers.1.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 768}, (const unsigned char[]){1, 1, 0},
-      arena + 478150656, arena + 516489216);
-
-  /* %1102 = reduce_sum(%1099) {axes [0], batch} layers.0.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 452984832, arena + 484589568);
-
-  /* %1103 = mul(%1099, %121) layers.0.0.norm2 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 452984832, (const long[]){196608, 192, 1},
-      params[45], (const long[]){0, 0, 1}, arena + 459276288);
-
-  /* %1104 = reduce_sum(%1099, %150) {axes [0], batch} layers.0.0.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 452984832, arena + 610271232, arena + 484589760);
-
-  /* %1105 = normalize_grad(%149, %1103) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
-  lk_normalize_grad(B * 1024, 192, arena + 603979776, arena + 459276288, 1e-06f, arena + 452984832);
-
-  /* %1106 = add(%1091, %1105) layers.0.0 : f32[B, 1024, 192], written over %1091 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 622854144, (const long[]){196608, 192, 1},
-      arena + 452984832, (const long[]){196608, 192, 1}, arena + 622854144);
-
-  /* %1107 = mul(%1106, %148) layers.0.0 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 622854144, (const long[]){196608, 192, 1},
-      inputs[3], (const long[]){1, 0, 0}, arena + 452984832);
-
-  /* %1108 = transpose(%145) {perm [1, 0]} layers.0.0.layers.1.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[55], arena + 459276288);
-
-  /* %1109 = fused_linear(%1107, %1108) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 192, 192, arena + 452984832, arena + 459276288, NULL, LK_ACT_NONE, NULL,
+  /* %1065 = fused_linear(%1063, %1064) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 768, 192, arena + 478150656, arena + 452984832, NULL, LK_ACT_NONE, NULL,
       arena + 462422016);
 
-  /* %1110 = linear_grad_weight(%1107, %144) layers.0.0.layers.1.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 192, arena + 452984832, arena + 597688320,
-      arena + 516341760);
+  /* %1066 = linear_grad_weight(%1063, %169) layers.0.0.layers.1.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 768, arena + 478150656, arena + 616562688,
+      arena + 522190848);
 
-  /* %1111 = reduce_sum(%1107) {axes [0], batch} layers.0.0.layers.1.0.proj : f32[192] */
+  /* %1067 = reduce_sum(%1063) {axes [0], batch} layers.0.0.layers.1.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 768}, (const unsigned char[]){1, 1, 0},
+      arena + 478150656, arena + 522780672);
+
+  /* %1068 = reduce_sum(%1065) {axes [0], batch} layers.0.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 452984832, arena + 516490752);
+      arena + 462422016, arena + 490881024);
 
-  /* %1112 = sdpa_grad(%138, %142, %143, %1109) {heads 4, kv_heads 1} layers.0.0.layers.1.0 : f32[B, 1024, 288] */
+  /* %1069 = reduce_sum(%1065, %168) {axes [0], batch} layers.0.0.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 462422016, arena + 610271232, arena + 490881216);
+
+  /* %1070 = normalize_grad(%167, %1065, %139, %1057) {eps 1e-06} layers.0.0 : f32[B, 1024, 192], written over %1065 */
+  lk_layernorm_grad(B * 1024, 192, arena + 603979776, arena + 462422016, params[45],
+      arena + 622854144, 1e-06f, arena + 462422016);
+
+  /* %1071 = mul(%1070, %166) layers.0.0 : f32[B, 1024, 192] */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 462422016, (const long[]){196608, 192, 1},
+      inputs[3], (const long[]){1, 0, 0}, arena + 452984832);
+
+  /* %1072 = transpose(%163) {perm [1, 0]} layers.0.0.layers.1.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[55], arena + 459276288);
+
+  /* %1073 = fused_linear(%1071, %1072) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 192, 192, arena + 452984832, arena + 459276288, NULL, LK_ACT_NONE, NULL,
+      arena + 468713472);
+
+  /* %1074 = linear_grad_weight(%1071, %162) layers.0.0.layers.1.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 192, arena + 452984832, arena + 597688320,
+      arena + 522633216);
+
+  /* %1075 = reduce_sum(%1071) {axes [0], batch} layers.0.0.layers.1.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 452984832, arena + 522782208);
+
+  /* %1076 = sdpa_grad(%156, %160, %161, %1073) {heads 4, kv_heads 1} layers.0.0.layers.1.0 : f32[B, 1024, 288] */
   lk_sdpa_grad(B, 1024, 1024, 4, 1, 48, arena + 591396864, 192, arena + 679477248, 96,
-      arena + 679477296, 96, arena + 462422016, 192, arena + 452984832, 288,
+      arena + 679477296, 96, arena + 468713472, 192, arena + 452984832, 288,
       arena + 452984832 + 192, 288, arena + 452984832 + 240, 288, 0.14433756f);
 
-  /* %1113 = slice(%1112) {axis 1, start 0, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
-  lk_copy_rows(B * 1024, 192, arena + 452984832, 288, arena + 462422016, 192);
+  /* %1077 = slice(%1076) {axis 1, start 0, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
+  lk_copy_rows(B * 1024, 192, arena + 452984832, 288, arena + 468713472, 192);
 
-  /* %1114 = slice(%1112) {axis 1, start 192, length 48} layers.0.0.layers.1.0 : f32[B, 1024, 48] */
-  lk_copy_rows(B * 1024, 48, arena + 452985024, 288, arena + 468713472, 48);
+  /* %1078 = slice(%1076) {axis 1, start 192, length 48} layers.0.0.layers.1.0 : f32[B, 1024, 48] */
+  lk_copy_rows(B * 1024, 48, arena + 452985024, 288, arena + 475004928, 48);
 
-  /* %1115 = slice(%1112) {axis 1, start 240, length 48} layers.0.0.layers.1.0 : f32[B, 1024, 48] */
-  lk_copy_rows(B * 1024, 48, arena + 452985072, 288, arena + 470286336, 48);
+  /* %1079 = slice(%1076) {axis 1, start 240, length 48} layers.0.0.layers.1.0 : f32[B, 1024, 48] */
+  lk_copy_rows(B * 1024, 48, arena + 452985072, 288, arena + 476577792, 48);
 
-  /* %1116 = concat(%1114, %1115) {axis 1} layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 96] */
-  lk_copy_rows(B * 1024, 48, arena + 468713472, 48, arena + 459276288, 96);
-  lk_copy_rows(B * 1024, 48, arena + 470286336, 48, arena + 459276336, 96);
+  /* %1080 = concat(%1078, %1079) {axis 1} layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 96] */
+  lk_copy_rows(B * 1024, 48, arena + 475004928, 48, arena + 452984832, 96);
+  lk_copy_rows(B * 1024, 48, arena + 476577792, 48, arena + 452984880, 96);
 
-  /* %1117 = transpose(%139) {perm [1, 0]} layers.0.0.layers.1.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[53], arena + 468713472);
+  /* %1081 = transpose(%157) {perm [1, 0]} layers.0.0.layers.1.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[53], arena + 456130560);
 
-  /* %1118 = fused_linear(%1116, %1117) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 96, 192, arena + 459276288, arena + 468713472, NULL, LK_ACT_NONE, NULL,
-      arena + 452984832);
+  /* %1082 = fused_linear(%1080, %1081) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 96, 192, arena + 452984832, arena + 456130560, NULL, LK_ACT_NONE, NULL,
+      arena + 478150656);
 
-  /* %1119 = linear_grad_weight(%1116, %135) layers.0.0.layers.1.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 96, arena + 459276288, arena + 585105408, arena + 516452352);
+  /* %1083 = linear_grad_weight(%1080, %153) layers.0.0.layers.1.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 96, arena + 452984832, arena + 585105408, arena + 522743808);
 
-  /* %1120 = reduce_sum(%1116) {axes [0], batch} layers.0.0.layers.1.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 96}, (const unsigned char[]){1, 1, 0}, arena + 459276288,
-      arena + 516492288);
+  /* %1084 = reduce_sum(%1080) {axes [0], batch} layers.0.0.layers.1.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 96}, (const unsigned char[]){1, 1, 0}, arena + 452984832,
+      arena + 522783744);
 
-  /* %1121 = transpose(%136) {perm [1, 0]} layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[51], arena + 459276288);
+  /* %1085 = transpose(%154) {perm [1, 0]} layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[51], arena + 452984832);
 
-  /* %1122 = linear_grad_weight(%1113, %135) layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 192, arena + 462422016, arena + 585105408,
-      arena + 516378624);
+  /* %1086 = linear_grad_weight(%1077, %153) layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 192, arena + 468713472, arena + 585105408,
+      arena + 522670080);
 
-  /* %1123 = reduce_sum(%1113) {axes [0], batch} layers.0.0.layers.1.0.Wq_odd : f32[192] */
+  /* %1087 = reduce_sum(%1077) {axes [0], batch} layers.0.0.layers.1.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 462422016, arena + 516490944);
+      arena + 468713472, arena + 522782400);
 
-  /* %1124 = fused_linear(%1113, %1121, %1118) {residual} layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192], written over %1118 */
-  lk_fused_linear(B * 1024, 192, 192, arena + 462422016, arena + 459276288, NULL, LK_ACT_NONE,
-      arena + 452984832, arena + 452984832);
+  /* %1088 = fused_linear(%1077, %1085, %1082) {residual} layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192], written over %1082 */
+  lk_fused_linear(B * 1024, 192, 192, arena + 468713472, arena + 452984832, NULL, LK_ACT_NONE,
+      arena + 478150656, arena + 478150656);
 
-  /* %1125 = reduce_sum(%1124) {axes [0], batch} layers.0.0.norm1 : f32[192] */
+  /* %1089 = reduce_sum(%1088) {axes [0], batch} layers.0.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 452984832, arena + 516491136);
+      arena + 478150656, arena + 522782592);
 
-  /* %1126 = mul(%1124, %94) layers.0.0.norm1 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 452984832, (const long[]){196608, 192, 1},
-      params[37], (const long[]){0, 0, 1}, arena + 459276288);
-
-  /* %1127 = reduce_sum(%1124, %134) {axes [0], batch} layers.0.0.norm1 : f32[192] */
+  /* %1090 = reduce_sum(%1088, %152) {axes [0], batch} layers.0.0.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 452984832, arena + 578813952, arena + 516491328);
+      arena + 478150656, arena + 578813952, arena + 522782784);
 
-  /* %1128 = normalize_grad(%133, %1126) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
-  lk_normalize_grad(B * 1024, 192, arena + 572522496, arena + 459276288, 1e-06f, arena + 452984832);
+  /* %1091 = normalize_grad(%151, %1088, %112, %1070) {eps 1e-06} layers.0.0 : f32[B, 1024, 192], written over %1082 */
+  lk_layernorm_grad(B * 1024, 192, arena + 572522496, arena + 478150656, params[37],
+      arena + 462422016, 1e-06f, arena + 478150656);
 
-  /* %1129 = add(%1106, %1128) layers.0.0 : f32[B, 1024, 192], written over %1091 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 622854144, (const long[]){196608, 192, 1},
-      arena + 452984832, (const long[]){196608, 192, 1}, arena + 622854144);
+  /* %1092 = mul(%1091, %150) layers.0.0 : f32[B, 1024, 192] */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 478150656, (const long[]){196608, 192, 1},
+      inputs[2], (const long[]){1, 0, 0}, arena + 484442112);
 
-  /* %1130 = mul(%1129, %132) layers.0.0 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 622854144, (const long[]){196608, 192, 1},
-      inputs[2], (const long[]){1, 0, 0}, arena + 478150656);
+  /* %1093 = transpose(%147) {perm [1, 0]} layers.0.0.layers.0.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[49], arena + 490733568);
 
-  /* %1131 = transpose(%129) {perm [1, 0]} layers.0.0.layers.0.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[49], arena + 484442112);
-
-  /* %1132 = fused_linear(%1130, %1131) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 768] */
-  lk_fused_linear(B * 1024, 192, 768, arena + 478150656, arena + 484442112, NULL, LK_ACT_NONE, NULL,
+  /* %1094 = fused_linear(%1092, %1093) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 768] */
+  lk_fused_linear(B * 1024, 192, 768, arena + 484442112, arena + 490733568, NULL, LK_ACT_NONE, NULL,
       arena + 452984832);
 
-  /* %1133 = linear_grad_weight(%1130, %128) layers.0.0.layers.0.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 1024, 768, 192, arena + 478150656, arena + 364904448,
-      arena + 516046848);
+  /* %1095 = linear_grad_weight(%1092, %146) layers.0.0.layers.0.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 1024, 768, 192, arena + 484442112, arena + 364904448,
+      arena + 522338304);
 
-  /* %1134 = reduce_sum(%1130) {axes [0], batch} layers.0.0.layers.0.1.fc2 : f32[192] */
+  /* %1096 = reduce_sum(%1092) {axes [0], batch} layers.0.0.layers.0.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 478150656, arena + 516491520);
+      arena + 484442112, arena + 522782976);
 
-  /* %1135 = gelu_grad(%127, %1132) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
+  /* %1097 = gelu_grad(%145, %1094) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 1024 * 768, arena + 339738624, arena + 452984832,
       arena + 364904448);
 
-  /* %1136 = transpose(%125) {perm [1, 0]} layers.0.0.layers.0.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[47], arena + 346030080);
+  /* %1098 = transpose(%143) {perm [1, 0]} layers.0.0.layers.0.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[47], arena + 339738624);
 
-  /* %1137 = fused_linear(%1135, %1136) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 768, 192, arena + 364904448, arena + 346030080, NULL, LK_ACT_NONE, NULL,
-      arena + 339738624);
+  /* %1099 = fused_linear(%1097, %1098) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 768, 192, arena + 364904448, arena + 339738624, NULL, LK_ACT_NONE, NULL,
+      arena + 509607936);
 
-  /* %1138 = linear_grad_weight(%1135, %124) layers.0.0.layers.0.1.fc1 : f32[768, 192] */
+  /* %1100 = linear_grad_weight(%1097, %142) layers.0.0.layers.0.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 1024, 192, 768, arena + 364904448, arena + 566231040,
-      arena + 516194304);
+      arena + 522485760);
 
-  /* %1139 = reduce_sum(%1135) {axes [0], batch} layers.0.0.layers.0.1.fc1 : f32[768] */
+  /* %1101 = reduce_sum(%1097) {axes [0], batch} layers.0.0.layers.0.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 1024, 768}, (const unsigned char[]){1, 1, 0},
-      arena + 364904448, arena + 516489984);
+      arena + 364904448, arena + 522781440);
 
-  /* %1140 = reduce_sum(%1137) {axes [0], batch} layers.0.0.norm2 : f32[192] */
+  /* %1102 = reduce_sum(%1099) {axes [0], batch} layers.0.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 339738624, arena + 346030080);
+      arena + 509607936, arena + 339738624);
 
-  /* %1141 = add(%1102, %1140) layers.0.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 484589568, (const long[]){1}, arena + 346030080,
-      (const long[]){1}, arena + 516491712);
+  /* %1103 = add(%1068, %1102) layers.0.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 490881024, (const long[]){1}, arena + 339738624,
+      (const long[]){1}, arena + 522783168);
 
-  /* %1142 = mul(%1137, %121) layers.0.0.norm2 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 339738624, (const long[]){196608, 192, 1},
-      params[45], (const long[]){0, 0, 1}, arena + 346030080);
-
-  /* %1143 = reduce_sum(%1137, %123) {axes [0], batch} layers.0.0.norm2 : f32[192] */
+  /* %1104 = reduce_sum(%1099, %141) {axes [0], batch} layers.0.0.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 339738624, arena + 559939584, arena + 352321536);
+      arena + 509607936, arena + 559939584, arena + 339738624);
 
-  /* %1144 = add(%1104, %1143) layers.0.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 484589760, (const long[]){1}, arena + 352321536,
-      (const long[]){1}, arena + 516491904);
+  /* %1105 = add(%1069, %1104) layers.0.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 490881216, (const long[]){1}, arena + 339738624,
+      (const long[]){1}, arena + 522783360);
 
-  /* %1145 = normalize_grad(%120, %1142) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
-  lk_normalize_grad(B * 1024, 192, arena + 553648128, arena + 346030080, 1e-06f, arena + 339738624);
+  /* %1106 = normalize_grad(%138, %1099, %139, %1091) {eps 1e-06} layers.0.0 : f32[B, 1024, 192], written over %1099 */
+  lk_layernorm_grad(B * 1024, 192, arena + 553648128, arena + 509607936, params[45],
+      arena + 478150656, 1e-06f, arena + 509607936);
 
-  /* %1146 = add(%1129, %1145) layers.0.0 : f32[B, 1024, 192], written over %1091 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 622854144, (const long[]){196608, 192, 1},
-      arena + 339738624, (const long[]){196608, 192, 1}, arena + 622854144);
-
-  /* %1147 = mul(%1146, %119) layers.0.0 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 622854144, (const long[]){196608, 192, 1},
+  /* %1107 = mul(%1106, %137) layers.0.0 : f32[B, 1024, 192] */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 509607936, (const long[]){196608, 192, 1},
       inputs[1], (const long[]){1, 0, 0}, arena + 339738624);
 
-  /* %1148 = transpose(%116) {perm [1, 0]} layers.0.0.layers.0.0.proj : f32[192, 192] */
+  /* %1108 = transpose(%134) {perm [1, 0]} layers.0.0.layers.0.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[43], arena + 346030080);
 
-  /* %1149 = fused_linear(%1147, %1148) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
+  /* %1109 = fused_linear(%1107, %1108) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena + 339738624, arena + 346030080, NULL, LK_ACT_NONE, NULL,
       arena + 368050176);
 
-  /* %1150 = linear_grad_weight(%1147, %115) layers.0.0.layers.0.0.proj : f32[192, 192] */
+  /* %1110 = linear_grad_weight(%1107, %133) layers.0.0.layers.0.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 1024, 192, 192, arena + 339738624, arena + 390070272,
-      arena + 516415488);
+      arena + 522706944);
 
-  /* %1151 = reduce_sum(%1147) {axes [0], batch} layers.0.0.layers.0.0.proj : f32[192] */
+  /* %1111 = reduce_sum(%1107) {axes [0], batch} layers.0.0.layers.0.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 339738624, arena + 516492096);
+      arena + 339738624, arena + 522783552);
 
-  /* %1152 = reshape(%1149) {shape [1024, 1, 4, 48]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 48], a view of %1149: no code */
+  /* %1112 = reshape(%1109) {shape [1024, 1, 4, 48]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 48], a view of %1109: no code */
 
-  /* %1153 = matmul_permuted(%1152, %110) {a perm [0, 1, 2, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
+  /* %1113 = matmul_permuted(%1112, %128) {a perm [0, 1, 2, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
   lk_gemm_batched2(B, 196608, 884736, 73728, 1024, 4, 18, 48, arena + 368050176, 192, 48, 1,
       arena + 424673280, 48, 1, 49152, arena + 374341632, 72, 18, 0.0f);
 
-  /* %1154 = matmul_permuted(%113, %1152) {a perm [0, 1, 3, 2], b perm [0, 1, 2, 3], out perm [2, 0, 1, 3]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 1, 48] */
+  /* %1114 = matmul_permuted(%131, %1112) {a perm [0, 1, 3, 2], b perm [0, 1, 2, 3], out perm [2, 0, 1, 3]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 1, 48] */
   lk_gemm_batched2(B, 73728, 196608, 884736, 1024, 18, 48, 4, arena + 682622976, 72, 1, 18,
       arena + 368050176, 192, 48, 1, arena + 339738624, 48, 49152, 0.0f);
 
-  /* %1155 = softmax_grad(%113, %1153) {axis -1} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
+  /* %1115 = softmax_grad(%131, %1113) {axis -1} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
   lk_softmax_grad(B * 4096, 18, arena + 682622976, arena + 374341632, arena + 368050176);
 
-  /* %1156 = mul_scalar(%1155) {x op 0.14433756} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
+  /* %1116 = mul_scalar(%1115) {x op 0.14433756} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
   lk_mul_scalar(B * 1024 * 4 * 18, arena + 368050176, 0.14433756f, arena + 424673280);
 
-  /* %1157 = matmul_permuted(%1156, %109) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 48] */
+  /* %1117 = matmul_permuted(%1116, %127) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 48] */
   lk_gemm_batched2(B, 73728, 884736, 196608, 1024, 4, 48, 18, arena + 424673280, 72, 18, 1,
-      arena + 396361728, 48, 49152, 1, arena + 509607936, 192, 48, 0.0f);
+      arena + 396361728, 48, 49152, 1, arena + 515899392, 192, 48, 0.0f);
 
-  /* %1158 = matmul_permuted(%108, %1156) {a perm [0, 1, 3, 2], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 1, 48] */
+  /* %1118 = matmul_permuted(%126, %1116) {a perm [0, 1, 3, 2], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 1, 48] */
   lk_gemm_batched2(B, 73728, 196608, 884736, 1024, 18, 48, 4, arena + 424673280, 72, 1, 18,
       arena + 547356672, 192, 48, 1, arena + 368050176, 48, 49152, 0.0f);
 
-  /* %1159 = reshape(%1154) {shape [18, 1024, 48]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 48], a view of %1154: no code */
+  /* %1119 = reshape(%1114) {shape [18, 1024, 48]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 48], a view of %1114: no code */
 
-  /* %1160 = reshape(%1158) {shape [18, 1024, 48]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 48], a view of %1158: no code */
+  /* %1120 = reshape(%1118) {shape [18, 1024, 48]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 48], a view of %1118: no code */
 
-  /* %1161 = reshape(%1157) {shape [1024, 192]} layers.0.0.layers.0.0 : f32[B, 1024, 192], a view of %1157: no code */
+  /* %1121 = reshape(%1117) {shape [1024, 192]} layers.0.0.layers.0.0 : f32[B, 1024, 192], a view of %1117: no code */
 
-  /* %1162 = concat(%1160, %1159) {axis 2} layers.0.0.layers.0.0.Wkv_even : f32[B, 18, 1024, 96] */
+  /* %1122 = concat(%1120, %1119) {axis 2} layers.0.0.layers.0.0.Wkv_even : f32[B, 18, 1024, 96] */
   lk_copy_rows(B * 18432, 48, arena + 368050176, 48, arena + 452984832, 96);
   lk_copy_rows(B * 18432, 48, arena + 339738624, 48, arena + 452984880, 96);
 
-  /* %1163 = transpose(%103) {perm [1, 0]} layers.0.0.layers.0.0.Wkv_even : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[41], arena + 516470784);
+  /* %1123 = transpose(%121) {perm [1, 0]} layers.0.0.layers.0.0.Wkv_even : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[41], arena + 522762240);
 
-  /* %1164 = fused_linear(%1162, %1163) layers.0.0.layers.0.0.Wkv_even : f32[B, 18, 1024, 192] */
-  lk_fused_linear(B * 18 * 1024, 96, 192, arena + 452984832, arena + 516470784, NULL, LK_ACT_NONE,
+  /* %1124 = fused_linear(%1122, %1123) layers.0.0.layers.0.0.Wkv_even : f32[B, 18, 1024, 192] */
+  lk_fused_linear(B * 18 * 1024, 96, 192, arena + 452984832, arena + 522762240, NULL, LK_ACT_NONE,
       NULL, arena + 339738624);
 
-  /* %1165 = linear_grad_weight(%1162, %99) layers.0.0.layers.0.0.Wkv_even : f32[96, 192] */
+  /* %1125 = linear_grad_weight(%1122, %117) layers.0.0.layers.0.0.Wkv_even : f32[96, 192] */
   lk_linear_grad_weight(B * 18 * 1024, 192, 96, arena + 452984832, arena + 226492416,
-      arena + 516470784);
+      arena + 522762240);
 
-  /* %1166 = reduce_sum(%1162) {axes [0, 1], batch} layers.0.0.layers.0.0.Wkv_even : f32[96] */
+  /* %1126 = reduce_sum(%1122) {axes [0, 1], batch} layers.0.0.layers.0.0.Wkv_even : f32[96] */
   lk_reduce_sum(4, (const long[]){B, 18, 1024, 96}, (const unsigned char[]){1, 1, 1, 0},
-      arena + 452984832, arena + 516492384);
+      arena + 452984832, arena + 232821312);
 
-  /* %1167 = transpose(%100) {perm [1, 0]} layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[39], arena + 226492416);
+  /* %1127 = transpose(%118) {perm [1, 0]} layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[39], arena + 232783872);
 
-  /* %1168 = fused_linear(%1161, %1167) layers.0.0.layers.0.0.Wq_even : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 192, 192, arena + 509607936, arena + 226492416, NULL, LK_ACT_NONE, NULL,
-      arena + 452984832);
-
-  /* %1169 = linear_grad_weight(%1161, %97) layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 192, arena + 509607936, arena + 541065216,
-      arena + 459276288);
-
-  /* %1170 = reduce_sum(%1161) {axes [0], batch} layers.0.0.layers.0.0.Wq_even : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 509607936, arena + 459313152);
-
-  /* %1171 = reduce_sum(%1164) {axes [0, 1], batch} layers.0.0.norm1 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 18, 1024, 192}, (const unsigned char[]){1, 1, 1, 0},
-      arena + 339738624, arena + 226492416);
-
-  /* %1172 = add(%1125, %1171) layers.0.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 516491136, (const long[]){1}, arena + 226492416,
-      (const long[]){1}, arena + 459313344);
-
-  /* %1173 = mul(%1164, %94) layers.0.0.norm1 : f32[B, 18, 1024, 192] */
-  lk_mul(4, (const long[]){B, 18, 1024, 192}, arena + 339738624,
-      (const long[]){3538944, 196608, 192, 1}, params[37], (const long[]){0, 0, 0, 1},
+  /* %1128 = fused_linear(%1121, %1127) layers.0.0.layers.0.0.Wq_even : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 192, 192, arena + 515899392, arena + 232783872, NULL, LK_ACT_NONE, NULL,
       arena + 226492416);
 
-  /* %1174 = reduce_sum(%1164, %98) {axes [0, 1], batch} layers.0.0.norm1 : f32[192] */
-  lk_reduce_sum_product(4, (const long[]){B, 18, 1024, 192}, (const unsigned char[]){1, 1, 1, 0},
-      arena + 339738624, arena + 113246208, arena + 459313536);
+  /* %1129 = linear_grad_weight(%1121, %115) layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 192, arena + 515899392, arena + 541065216,
+      arena + 232783872);
 
-  /* %1175 = add(%1127, %1174) layers.0.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 516491328, (const long[]){1}, arena + 459313536,
-      (const long[]){1}, arena + 339738624);
-
-  /* %1176 = normalize_grad(%92, %1173) {eps 1e-06} layers.0.0.norm1 : f32[B, 18, 1024, 192] */
-  lk_normalize_grad(B * 18 * 1024, 192, arena, arena + 226492416, 1e-06f, arena + 113246208);
-
-  /* %1177 = reduce_sum(%1168) {axes [0], batch} layers.0.0.norm1 : f32[192] */
+  /* %1130 = reduce_sum(%1121) {axes [0], batch} layers.0.0.layers.0.0.Wq_even : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 452984832, arena);
+      arena + 515899392, arena + 232820736);
 
-  /* %1178 = add(%1172, %1177) layers.0.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 459313344, (const long[]){1}, arena, (const long[]){1},
-      arena + 230031360);
+  /* %1131 = reduce_sum(%1124) {axes [0, 1], batch} layers.0.0.norm1 : f32[192] */
+  lk_reduce_sum(4, (const long[]){B, 18, 1024, 192}, (const unsigned char[]){1, 1, 1, 0},
+      arena + 339738624, arena + 232820928);
 
-  /* %1179 = mul(%1168, %94) layers.0.0.norm1 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 452984832, (const long[]){196608, 192, 1},
-      params[37], (const long[]){0, 0, 1}, arena);
+  /* %1132 = add(%1089, %1131) layers.0.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 522782592, (const long[]){1}, arena + 232820928,
+      (const long[]){1}, arena + 232821120);
 
-  /* %1180 = reduce_sum(%1168, %96) {axes [0], batch} layers.0.0.norm1 : f32[192] */
+  /* %1133 = reduce_sum(%1124, %116) {axes [0, 1], batch} layers.0.0.norm1 : f32[192] */
+  lk_reduce_sum_product(4, (const long[]){B, 18, 1024, 192}, (const unsigned char[]){1, 1, 1, 0},
+      arena + 339738624, arena + 113246208, arena + 232820928);
+
+  /* %1134 = add(%1090, %1133) layers.0.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 522782784, (const long[]){1}, arena + 232820928,
+      (const long[]){1}, arena + 113246208);
+
+  /* %1135 = reduce_sum(%1128) {axes [0], batch} layers.0.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 226492416, arena + 113246400);
+
+  /* %1136 = add(%1132, %1135) layers.0.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 232821120, (const long[]){1}, arena + 113246400,
+      (const long[]){1}, arena + 232820928);
+
+  /* %1137 = reduce_sum(%1128, %114) {axes [0], batch} layers.0.0.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 452984832, arena + 534773760, arena + 6291456);
+      arena + 226492416, arena + 534773760, arena + 113246400);
 
-  /* %1181 = add(%1175, %1180) layers.0.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 339738624, (const long[]){1}, arena + 6291456,
-      (const long[]){1}, arena + 230031552);
+  /* %1138 = add(%1134, %1137) layers.0.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 113246208, (const long[]){1}, arena + 113246400,
+      (const long[]){1}, arena + 232821120);
 
-  /* %1182 = normalize_grad(%93, %1179) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
-  lk_normalize_grad(B * 1024, 192, arena + 528482304, arena, 1e-06f, arena + 6291456);
+  /* %1139 = normalize_grad(%111, %1128, %112, %1106) {eps 1e-06} layers.0.0 : f32[B, 1024, 192], written over %1128 */
+  lk_layernorm_grad(B * 1024, 192, arena + 528482304, arena + 226492416, params[37],
+      arena + 509607936, 1e-06f, arena + 226492416);
 
-  /* %1183 = add(%1146, %1182) layers.0.0 : f32[B, 1024, 192], written over %1091 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 622854144, (const long[]){196608, 192, 1},
-      arena + 6291456, (const long[]){196608, 192, 1}, arena + 622854144);
+  /* %1140 = reshape(%1139) {shape [1, 1024, 192]} layers.0.0 : f32[B, 1, 1024, 192], a view of %1128: no code */
 
-  /* %1184 = reshape(%1183) {shape [1, 1024, 192]} layers.0.0 : f32[B, 1, 1024, 192], a view of %1091: no code */
+  /* %1141 = zero_pad(%1140) {axis 0, before 0, after 17} layers.0.0 : f32[B, 18, 1024, 192] */
+  lk_zero_pad(B, 1, 196608, 0, 17, arena + 226492416, arena + 113246208);
 
-  /* %1185 = zero_pad(%1184) {axis 0, before 0, after 17} layers.0.0 : f32[B, 18, 1024, 192] */
-  lk_zero_pad(B, 1, 196608, 0, 17, arena + 622854144, arena);
+  /* %1142 = normalize_grad(%110, %1124, %112, %1141) {eps 1e-06} layers.0.0 : f32[B, 18, 1024, 192], written over %1124 */
+  lk_layernorm_grad(B * 18 * 1024, 192, arena, arena + 339738624, params[37], arena + 113246208,
+      1e-06f, arena + 339738624);
 
-  /* %1186 = add(%1176, %1185) layers.0.0 : f32[B, 18, 1024, 192], written over %1176 */
-  lk_add(4, (const long[]){B, 18, 1024, 192}, arena + 113246208,
-      (const long[]){3538944, 196608, 192, 1}, arena, (const long[]){3538944, 196608, 192, 1},
-      arena + 113246208);
-
-  /* %1187 = reduce_sum(%1186) {axes [], batch} layers.0.0 : f32[18, 1024, 192] */
+  /* %1143 = reduce_sum(%1142) {axes [], batch} layers.0.0 : f32[18, 1024, 192] */
   lk_reduce_sum(4, (const long[]){B, 18, 1024, 192}, (const unsigned char[]){1, 0, 0, 0},
-      arena + 113246208, arena + 226492416);
+      arena + 339738624, arena + 113246208);
 
-  /* %1188 = index(%1186) {axis 0, at 0} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 113246208, 3538944, arena, 196608);
+  /* %1144 = index(%1142) {axis 0, at 0} to_patch_embedding : f32[B, 1024, 192] */
+  lk_copy_rows(B, 196608, arena + 339738624, 3538944, arena, 196608);
 
-  /* %1189 = index(%1186) {axis 0, at 1} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 113442816, 3538944, arena + 6291456, 196608);
+  /* %1145 = index(%1142) {axis 0, at 1} to_patch_embedding : f32[B, 1024, 192] */
+  lk_copy_rows(B, 196608, arena + 339935232, 3538944, arena + 6291456, 196608);
 
-  /* %1190 = index(%1186) {axis 0, at 2} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 113639424, 3538944, arena + 12582912, 196608);
+  /* %1146 = index(%1142) {axis 0, at 2} to_patch_embedding : f32[B, 1024, 192] */
+  lk_copy_rows(B, 196608, arena + 340131840, 3538944, arena + 12582912, 196608);
 
-  /* %1191 = index(%1186) {axis 0, at 3} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 113836032, 3538944, arena + 18874368, 196608);
+  /* %1147 = index(%1142) {axis 0, at 3} to_patch_embedding : f32[B, 1024, 192] */
+  lk_copy_rows(B, 196608, arena + 340328448, 3538944, arena + 18874368, 196608);
 
-  /* %1192 = index(%1186) {axis 0, at 4} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 114032640, 3538944, arena + 25165824, 196608);
+  /* %1148 = index(%1142) {axis 0, at 4} to_patch_embedding : f32[B, 1024, 192] */
+  lk_copy_rows(B, 196608, arena + 340525056, 3538944, arena + 25165824, 196608);
 
-  /* %1193 = index(%1186) {axis 0, at 5} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 114229248, 3538944, arena + 31457280, 196608);
+  /* %1149 = index(%1142) {axis 0, at 5} to_patch_embedding : f32[B, 1024, 192] */
+  lk_copy_rows(B, 196608, arena + 340721664, 3538944, arena + 31457280, 196608);
 
-  /* %1194 = index(%1186) {axis 0, at 6} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 114425856, 3538944, arena + 37748736, 196608);
+  /* %1150 = index(%1142) {axis 0, at 6} to_patch_embedding : f32[B, 1024, 192] */
+  lk_copy_rows(B, 196608, arena + 340918272, 3538944, arena + 37748736, 196608);
 
-  /* %1195 = index(%1186) {axis 0, at 7} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 114622464, 3538944, arena + 44040192, 196608);
+  /* %1151 = index(%1142) {axis 0, at 7} to_patch_embedding : f32[B, 1024, 192] */
+  lk_copy_rows(B, 196608, arena + 341114880, 3538944, arena + 44040192, 196608);
 
-  /* %1196 = index(%1186) {axis 0, at 8} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 114819072, 3538944, arena + 50331648, 196608);
+  /* %1152 = index(%1142) {axis 0, at 8} to_patch_embedding : f32[B, 1024, 192] */
+  lk_copy_rows(B, 196608, arena + 341311488, 3538944, arena + 50331648, 196608);
 
-  /* %1197 = index(%1186) {axis 0, at 9} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 115015680, 3538944, arena + 56623104, 196608);
+  /* %1153 = index(%1142) {axis 0, at 9} to_patch_embedding : f32[B, 1024, 192] */
+  lk_copy_rows(B, 196608, arena + 341508096, 3538944, arena + 56623104, 196608);
 
-  /* %1198 = index(%1186) {axis 0, at 10} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 115212288, 3538944, arena + 62914560, 196608);
+  /* %1154 = index(%1142) {axis 0, at 10} to_patch_embedding : f32[B, 1024, 192] */
+  lk_copy_rows(B, 196608, arena + 341704704, 3538944, arena + 62914560, 196608);
 
-  /* %1199 = index(%1186) {axis 0, at 11} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 115408896, 3538944, arena + 69206016, 196608);
+  /* %1155 = index(%1142) {axis 0, at 11} to_patch_embedding : f32[B, 1024, 192] */
+  lk_copy_rows(B, 196608, arena + 341901312, 3538944, arena + 69206016, 196608);
 
-  /* %1200 = index(%1186) {axis 0, at 12} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 115605504, 3538944, arena + 75497472, 196608);
+  /* %1156 = index(%1142) {axis 0, at 12} to_patch_embedding : f32[B, 1024, 192] */
+  lk_copy_rows(B, 196608, arena + 342097920, 3538944, arena + 75497472, 196608);
 
-  /* %1201 = index(%1186) {axis 0, at 13} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 115802112, 3538944, arena + 81788928, 196608);
+  /* %1157 = index(%1142) {axis 0, at 13} to_patch_embedding : f32[B, 1024, 192] */
+  lk_copy_rows(B, 196608, arena + 342294528, 3538944, arena + 81788928, 196608);
 
-  /* %1202 = index(%1186) {axis 0, at 14} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 115998720, 3538944, arena + 88080384, 196608);
+  /* %1158 = index(%1142) {axis 0, at 14} to_patch_embedding : f32[B, 1024, 192] */
+  lk_copy_rows(B, 196608, arena + 342491136, 3538944, arena + 88080384, 196608);
 
-  /* %1203 = index(%1186) {axis 0, at 15} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 116195328, 3538944, arena + 94371840, 196608);
+  /* %1159 = index(%1142) {axis 0, at 15} to_patch_embedding : f32[B, 1024, 192] */
+  lk_copy_rows(B, 196608, arena + 342687744, 3538944, arena + 94371840, 196608);
 
-  /* %1204 = index(%1186) {axis 0, at 16} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 116391936, 3538944, arena + 100663296, 196608);
+  /* %1160 = index(%1142) {axis 0, at 16} to_patch_embedding : f32[B, 1024, 192] */
+  lk_copy_rows(B, 196608, arena + 342884352, 3538944, arena + 100663296, 196608);
 
-  /* %1205 = index(%1186) {axis 0, at 17} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 116588544, 3538944, arena + 106954752, 196608);
+  /* %1161 = index(%1142) {axis 0, at 17} to_patch_embedding : f32[B, 1024, 192] */
+  lk_copy_rows(B, 196608, arena + 343080960, 3538944, arena + 106954752, 196608);
 
-  /* %1206 = seq2img(%1205) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 106954752, arena + 113246208);
+  /* %1162 = linear_grad_weight(%1161, %105) to_patch_embedding.projections.17 : f32[192, 27] */
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 106954752, arena + 764510208, arena + 116785152);
 
-  /* %1207 = conv2d_grad_weight(%1206, %85) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.17 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 113246208,
-      arena + 771244032, arena + 119537664);
+  /* %1163 = reduce_sum(%1161) {axes [0], batch} to_patch_embedding.projections.17 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 106954752, arena + 116790336);
 
-  /* %1208 = reduce_sum(%1206) {axes [1, 2], batch} to_patch_embedding.projections.17 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 113246208, arena + 119542848);
+  /* %1164 = reshape(%1162) {shape [192, 3, 3, 3]} to_patch_embedding.projections.17 : f32[192, 3, 3, 3], a view of %1162: no code */
 
-  /* %1209 = seq2img(%1204) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 100663296, arena + 106954752);
+  /* %1165 = linear_grad_weight(%1160, %99) to_patch_embedding.projections.16 : f32[192, 27] */
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 100663296, arena + 763625472, arena + 106954752);
 
-  /* %1210 = conv2d_grad_weight(%1209, %80) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.16 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 106954752,
-      arena + 771145728, arena + 113246208);
-
-  /* %1211 = reduce_sum(%1209) {axes [1, 2], batch} to_patch_embedding.projections.16 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 106954752, arena + 113251392);
-
-  /* %1212 = seq2img(%1203) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 94371840, arena + 100663296);
-
-  /* %1213 = conv2d_grad_weight(%1212, %75) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.15 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 100663296,
-      arena + 771047424, arena + 106954752);
-
-  /* %1214 = reduce_sum(%1212) {axes [1, 2], batch} to_patch_embedding.projections.15 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
+  /* %1166 = reduce_sum(%1160) {axes [0], batch} to_patch_embedding.projections.16 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 100663296, arena + 106959936);
 
-  /* %1215 = seq2img(%1202) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 88080384, arena + 94371840);
+  /* %1167 = reshape(%1165) {shape [192, 3, 3, 3]} to_patch_embedding.projections.16 : f32[192, 3, 3, 3], a view of %1165: no code */
 
-  /* %1216 = conv2d_grad_weight(%1215, %70) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.14 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 94371840, arena + 770949120,
-      arena + 100663296);
+  /* %1168 = linear_grad_weight(%1159, %93) to_patch_embedding.projections.15 : f32[192, 27] */
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 94371840, arena + 762740736, arena + 100663296);
 
-  /* %1217 = reduce_sum(%1215) {axes [1, 2], batch} to_patch_embedding.projections.14 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 94371840, arena + 100668480);
+  /* %1169 = reduce_sum(%1159) {axes [0], batch} to_patch_embedding.projections.15 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 94371840,
+      arena + 100668480);
 
-  /* %1218 = seq2img(%1201) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 81788928, arena + 88080384);
+  /* %1170 = reshape(%1168) {shape [192, 3, 3, 3]} to_patch_embedding.projections.15 : f32[192, 3, 3, 3], a view of %1168: no code */
 
-  /* %1219 = conv2d_grad_weight(%1218, %65) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.13 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 88080384, arena + 770850816,
-      arena + 94371840);
+  /* %1171 = linear_grad_weight(%1158, %87) to_patch_embedding.projections.14 : f32[192, 27] */
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 88080384, arena + 761856000, arena + 94371840);
 
-  /* %1220 = reduce_sum(%1218) {axes [1, 2], batch} to_patch_embedding.projections.13 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 88080384, arena + 94377024);
+  /* %1172 = reduce_sum(%1158) {axes [0], batch} to_patch_embedding.projections.14 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 88080384,
+      arena + 94377024);
 
-  /* %1221 = seq2img(%1200) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 75497472, arena + 81788928);
+  /* %1173 = reshape(%1171) {shape [192, 3, 3, 3]} to_patch_embedding.projections.14 : f32[192, 3, 3, 3], a view of %1171: no code */
 
-  /* %1222 = conv2d_grad_weight(%1221, %60) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.12 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 81788928, arena + 770752512,
-      arena + 88080384);
+  /* %1174 = linear_grad_weight(%1157, %81) to_patch_embedding.projections.13 : f32[192, 27] */
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 81788928, arena + 760971264, arena + 88080384);
 
-  /* %1223 = reduce_sum(%1221) {axes [1, 2], batch} to_patch_embedding.projections.12 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 81788928, arena + 88085568);
+  /* %1175 = reduce_sum(%1157) {axes [0], batch} to_patch_embedding.projections.13 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 81788928,
+      arena + 88085568);
 
-  /* %1224 = seq2img(%1199) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 69206016, arena + 75497472);
+  /* %1176 = reshape(%1174) {shape [192, 3, 3, 3]} to_patch_embedding.projections.13 : f32[192, 3, 3, 3], a view of %1174: no code */
 
-  /* %1225 = conv2d_grad_weight(%1224, %55) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.11 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 75497472, arena + 770654208,
-      arena + 81788928);
+  /* %1177 = linear_grad_weight(%1156, %75) to_patch_embedding.projections.12 : f32[192, 27] */
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 75497472, arena + 760086528, arena + 81788928);
 
-  /* %1226 = reduce_sum(%1224) {axes [1, 2], batch} to_patch_embedding.projections.11 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 75497472, arena + 81794112);
+  /* %1178 = reduce_sum(%1156) {axes [0], batch} to_patch_embedding.projections.12 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 75497472,
+      arena + 81794112);
 
-  /* %1227 = seq2img(%1198) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 62914560, arena + 69206016);
+  /* %1179 = reshape(%1177) {shape [192, 3, 3, 3]} to_patch_embedding.projections.12 : f32[192, 3, 3, 3], a view of %1177: no code */
 
-  /* %1228 = conv2d_grad_weight(%1227, %50) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.10 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 69206016, arena + 770555904,
-      arena + 75497472);
+  /* %1180 = linear_grad_weight(%1155, %69) to_patch_embedding.projections.11 : f32[192, 27] */
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 69206016, arena + 759201792, arena + 75497472);
 
-  /* %1229 = reduce_sum(%1227) {axes [1, 2], batch} to_patch_embedding.projections.10 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 69206016, arena + 75502656);
+  /* %1181 = reduce_sum(%1155) {axes [0], batch} to_patch_embedding.projections.11 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 69206016,
+      arena + 75502656);
 
-  /* %1230 = seq2img(%1197) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 56623104, arena + 62914560);
+  /* %1182 = reshape(%1180) {shape [192, 3, 3, 3]} to_patch_embedding.projections.11 : f32[192, 3, 3, 3], a view of %1180: no code */
 
-  /* %1231 = conv2d_grad_weight(%1230, %45) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.9 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 62914560, arena + 770457600,
-      arena + 69206016);
+  /* %1183 = linear_grad_weight(%1154, %63) to_patch_embedding.projections.10 : f32[192, 27] */
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 62914560, arena + 758317056, arena + 69206016);
 
-  /* %1232 = reduce_sum(%1230) {axes [1, 2], batch} to_patch_embedding.projections.9 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 62914560, arena + 69211200);
+  /* %1184 = reduce_sum(%1154) {axes [0], batch} to_patch_embedding.projections.10 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 62914560,
+      arena + 69211200);
 
-  /* %1233 = seq2img(%1196) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 50331648, arena + 56623104);
+  /* %1185 = reshape(%1183) {shape [192, 3, 3, 3]} to_patch_embedding.projections.10 : f32[192, 3, 3, 3], a view of %1183: no code */
 
-  /* %1234 = conv2d_grad_weight(%1233, %40) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.8 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 56623104, arena + 770359296,
-      arena + 62914560);
+  /* %1186 = linear_grad_weight(%1153, %57) to_patch_embedding.projections.9 : f32[192, 27] */
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 56623104, arena + 757432320, arena + 62914560);
 
-  /* %1235 = reduce_sum(%1233) {axes [1, 2], batch} to_patch_embedding.projections.8 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 56623104, arena + 62919744);
+  /* %1187 = reduce_sum(%1153) {axes [0], batch} to_patch_embedding.projections.9 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 56623104,
+      arena + 62919744);
 
-  /* %1236 = seq2img(%1195) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 44040192, arena + 50331648);
+  /* %1188 = reshape(%1186) {shape [192, 3, 3, 3]} to_patch_embedding.projections.9 : f32[192, 3, 3, 3], a view of %1186: no code */
 
-  /* %1237 = conv2d_grad_weight(%1236, %35) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.7 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 50331648, arena + 770260992,
-      arena + 56623104);
+  /* %1189 = linear_grad_weight(%1152, %51) to_patch_embedding.projections.8 : f32[192, 27] */
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 50331648, arena + 756547584, arena + 56623104);
 
-  /* %1238 = reduce_sum(%1236) {axes [1, 2], batch} to_patch_embedding.projections.7 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 50331648, arena + 56628288);
+  /* %1190 = reduce_sum(%1152) {axes [0], batch} to_patch_embedding.projections.8 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 50331648,
+      arena + 56628288);
 
-  /* %1239 = seq2img(%1194) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 37748736, arena + 44040192);
+  /* %1191 = reshape(%1189) {shape [192, 3, 3, 3]} to_patch_embedding.projections.8 : f32[192, 3, 3, 3], a view of %1189: no code */
 
-  /* %1240 = conv2d_grad_weight(%1239, %30) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.6 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 44040192, arena + 770162688,
-      arena + 50331648);
+  /* %1192 = linear_grad_weight(%1151, %45) to_patch_embedding.projections.7 : f32[192, 27] */
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 44040192, arena + 755662848, arena + 50331648);
 
-  /* %1241 = reduce_sum(%1239) {axes [1, 2], batch} to_patch_embedding.projections.6 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 44040192, arena + 50336832);
+  /* %1193 = reduce_sum(%1151) {axes [0], batch} to_patch_embedding.projections.7 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 44040192,
+      arena + 50336832);
 
-  /* %1242 = seq2img(%1193) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 31457280, arena + 37748736);
+  /* %1194 = reshape(%1192) {shape [192, 3, 3, 3]} to_patch_embedding.projections.7 : f32[192, 3, 3, 3], a view of %1192: no code */
 
-  /* %1243 = conv2d_grad_weight(%1242, %25) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.5 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 37748736, arena + 770064384,
-      arena + 44040192);
+  /* %1195 = linear_grad_weight(%1150, %39) to_patch_embedding.projections.6 : f32[192, 27] */
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 37748736, arena + 754778112, arena + 44040192);
 
-  /* %1244 = reduce_sum(%1242) {axes [1, 2], batch} to_patch_embedding.projections.5 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 37748736, arena + 44045376);
+  /* %1196 = reduce_sum(%1150) {axes [0], batch} to_patch_embedding.projections.6 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 37748736,
+      arena + 44045376);
 
-  /* %1245 = seq2img(%1192) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 25165824, arena + 31457280);
+  /* %1197 = reshape(%1195) {shape [192, 3, 3, 3]} to_patch_embedding.projections.6 : f32[192, 3, 3, 3], a view of %1195: no code */
 
-  /* %1246 = conv2d_grad_weight(%1245, %20) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.4 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 31457280, arena + 769966080,
-      arena + 37748736);
+  /* %1198 = linear_grad_weight(%1149, %33) to_patch_embedding.projections.5 : f32[192, 27] */
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 31457280, arena + 753893376, arena + 37748736);
 
-  /* %1247 = reduce_sum(%1245) {axes [1, 2], batch} to_patch_embedding.projections.4 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 31457280, arena + 37753920);
+  /* %1199 = reduce_sum(%1149) {axes [0], batch} to_patch_embedding.projections.5 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 31457280,
+      arena + 37753920);
 
-  /* %1248 = seq2img(%1191) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 18874368, arena + 25165824);
+  /* %1200 = reshape(%1198) {shape [192, 3, 3, 3]} to_patch_embedding.projections.5 : f32[192, 3, 3, 3], a view of %1198: no code */
 
-  /* %1249 = conv2d_grad_weight(%1248, %15) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.3 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 25165824, arena + 769867776,
-      arena + 31457280);
+  /* %1201 = linear_grad_weight(%1148, %27) to_patch_embedding.projections.4 : f32[192, 27] */
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 25165824, arena + 753008640, arena + 31457280);
 
-  /* %1250 = reduce_sum(%1248) {axes [1, 2], batch} to_patch_embedding.projections.3 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 25165824, arena + 31462464);
+  /* %1202 = reduce_sum(%1148) {axes [0], batch} to_patch_embedding.projections.4 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 25165824,
+      arena + 31462464);
 
-  /* %1251 = seq2img(%1190) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 12582912, arena + 18874368);
+  /* %1203 = reshape(%1201) {shape [192, 3, 3, 3]} to_patch_embedding.projections.4 : f32[192, 3, 3, 3], a view of %1201: no code */
 
-  /* %1252 = conv2d_grad_weight(%1251, %10) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.2 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 18874368, arena + 769769472,
-      arena + 25165824);
+  /* %1204 = linear_grad_weight(%1147, %21) to_patch_embedding.projections.3 : f32[192, 27] */
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 18874368, arena + 752123904, arena + 25165824);
 
-  /* %1253 = reduce_sum(%1251) {axes [1, 2], batch} to_patch_embedding.projections.2 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 18874368, arena + 25171008);
+  /* %1205 = reduce_sum(%1147) {axes [0], batch} to_patch_embedding.projections.3 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 18874368,
+      arena + 25171008);
 
-  /* %1254 = seq2img(%1189) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 6291456, arena + 12582912);
+  /* %1206 = reshape(%1204) {shape [192, 3, 3, 3]} to_patch_embedding.projections.3 : f32[192, 3, 3, 3], a view of %1204: no code */
 
-  /* %1255 = conv2d_grad_weight(%1254, %5) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.1 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 12582912, arena + 769671168,
-      arena + 18874368);
+  /* %1207 = linear_grad_weight(%1146, %15) to_patch_embedding.projections.2 : f32[192, 27] */
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 12582912, arena + 751239168, arena + 18874368);
 
-  /* %1256 = reduce_sum(%1254) {axes [1, 2], batch} to_patch_embedding.projections.1 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 12582912, arena + 18879552);
+  /* %1208 = reduce_sum(%1146) {axes [0], batch} to_patch_embedding.projections.2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 12582912,
+      arena + 18879552);
 
-  /* %1257 = seq2img(%1188) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena, arena + 6291456);
+  /* %1209 = reshape(%1207) {shape [192, 3, 3, 3]} to_patch_embedding.projections.2 : f32[192, 3, 3, 3], a view of %1207: no code */
 
-  /* %1258 = conv2d_grad_weight(%1257, %0) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.0 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 6291456, inputs[0], arena);
+  /* %1210 = linear_grad_weight(%1145, %9) to_patch_embedding.projections.1 : f32[192, 27] */
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 6291456, arena + 750354432, arena + 12582912);
 
-  /* %1259 = reduce_sum(%1257) {axes [1, 2], batch} to_patch_embedding.projections.0 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 6291456, arena + 5184);
+  /* %1211 = reduce_sum(%1145) {axes [0], batch} to_patch_embedding.projections.1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 6291456,
+      arena + 12588096);
 
-  /* output 0 "loss" = %548 : f32[1] */
-  memcpy(outputs[0], arena + 774883776, sizeof(float) * 1);
-  /* output 1 "grad:to_patch_embedding.projections.0.weight" = %1258 : f32[192, 3, 3, 3] */
-  memcpy(outputs[1], arena, sizeof(float) * 5184);
-  /* output 2 "grad:to_patch_embedding.projections.0.bias" = %1259 : f32[192] */
-  memcpy(outputs[2], arena + 5184, sizeof(float) * 192);
-  /* output 3 "grad:to_patch_embedding.projections.1.weight" = %1255 : f32[192, 3, 3, 3] */
-  memcpy(outputs[3], arena + 18874368, sizeof(float) * 5184);
-  /* output 4 "grad:to_patch_embedding.projections.1.bias" = %1256 : f32[192] */
-  memcpy(outputs[4], arena + 18879552, sizeof(float) * 192);
-  /* output 5 "grad:to_patch_embedding.projections.2.weight" = %1252 : f32[192, 3, 3, 3] */
-  memcpy(outputs[5], arena + 25165824, sizeof(float) * 5184);
-  /* output 6 "grad:to_patch_embedding.projections.2.bias" = %1253 : f32[192] */
-  memcpy(outputs[6], arena + 25171008, sizeof(float) * 192);
-  /* output 7 "grad:to_patch_embedding.projections.3.weight" = %1249 : f32[192, 3, 3, 3] */
-  memcpy(outputs[7], arena + 31457280, sizeof(float) * 5184);
-  /* output 8 "grad:to_patch_embedding.projections.3.bias" = %1250 : f32[192] */
-  memcpy(outputs[8], arena + 31462464, sizeof(float) * 192);
-  /* output 9 "grad:to_patch_embedding.projections.4.weight" = %1246 : f32[192, 3, 3, 3] */
-  memcpy(outputs[9], arena + 37748736, sizeof(float) * 5184);
-  /* output 10 "grad:to_patch_embedding.projections.4.bias" = %1247 : f32[192] */
-  memcpy(outputs[10], arena + 37753920, sizeof(float) * 192);
-  /* output 11 "grad:to_patch_embedding.projections.5.weight" = %1243 : f32[192, 3, 3, 3] */
-  memcpy(outputs[11], arena + 44040192, sizeof(float) * 5184);
-  /* output 12 "grad:to_patch_embedding.projections.5.bias" = %1244 : f32[192] */
-  memcpy(outputs[12], arena + 44045376, sizeof(float) * 192);
-  /* output 13 "grad:to_patch_embedding.projections.6.weight" = %1240 : f32[192, 3, 3, 3] */
-  memcpy(outputs[13], arena + 50331648, sizeof(float) * 5184);
-  /* output 14 "grad:to_patch_embedding.projections.6.bias" = %1241 : f32[192] */
-  memcpy(outputs[14], arena + 50336832, sizeof(float) * 192);
-  /* output 15 "grad:to_patch_embedding.projections.7.weight" = %1237 : f32[192, 3, 3, 3] */
-  memcpy(outputs[15], arena + 56623104, sizeof(float) * 5184);
-  /* output 16 "grad:to_patch_embedding.projections.7.bias" = %1238 : f32[192] */
-  memcpy(outputs[16], arena + 56628288, sizeof(float) * 192);
-  /* output 17 "grad:to_patch_embedding.projections.8.weight" = %1234 : f32[192, 3, 3, 3] */
-  memcpy(outputs[17], arena + 62914560, sizeof(float) * 5184);
-  /* output 18 "grad:to_patch_embedding.projections.8.bias" = %1235 : f32[192] */
-  memcpy(outputs[18], arena + 62919744, sizeof(float) * 192);
-  /* output 19 "grad:to_patch_embedding.projections.9.weight" = %1231 : f32[192, 3, 3, 3] */
-  memcpy(outputs[19], arena + 69206016, sizeof(float) * 5184);
-  /* output 20 "grad:to_patch_embedding.projections.9.bias" = %1232 : f32[192] */
-  memcpy(outputs[20], arena + 69211200, sizeof(float) * 192);
-  /* output 21 "grad:to_patch_embedding.projections.10.weight" = %1228 : f32[192, 3, 3, 3] */
-  memcpy(outputs[21], arena + 75497472, sizeof(float) * 5184);
-  /* output 22 "grad:to_patch_embedding.projections.10.bias" = %1229 : f32[192] */
-  memcpy(outputs[22], arena + 75502656, sizeof(float) * 192);
-  /* output 23 "grad:to_patch_embedding.projections.11.weight" = %1225 : f32[192, 3, 3, 3] */
-  memcpy(outputs[23], arena + 81788928, sizeof(float) * 5184);
-  /* output 24 "grad:to_patch_embedding.projections.11.bias" = %1226 : f32[192] */
-  memcpy(outputs[24], arena + 81794112, sizeof(float) * 192);
-  /* output 25 "grad:to_patch_embedding.projections.12.weight" = %1222 : f32[192, 3, 3, 3] */
-  memcpy(outputs[25], arena + 88080384, sizeof(float) * 5184);
-  /* output 26 "grad:to_patch_embedding.projections.12.bias" = %1223 : f32[192] */
-  memcpy(outputs[26], arena + 88085568, sizeof(float) * 192);
-  /* output 27 "grad:to_patch_embedding.projections.13.weight" = %1219 : f32[192, 3, 3, 3] */
-  memcpy(outputs[27], arena + 94371840, sizeof(float) * 5184);
-  /* output 28 "grad:to_patch_embedding.projections.13.bias" = %1220 : f32[192] */
-  memcpy(outputs[28], arena + 94377024, sizeof(float) * 192);
-  /* output 29 "grad:to_patch_embedding.projections.14.weight" = %1216 : f32[192, 3, 3, 3] */
-  memcpy(outputs[29], arena + 100663296, sizeof(float) * 5184);
-  /* output 30 "grad:to_patch_embedding.projections.14.bias" = %1217 : f32[192] */
-  memcpy(outputs[30], arena + 100668480, sizeof(float) * 192);
-  /* output 31 "grad:to_patch_embedding.projections.15.weight" = %1213 : f32[192, 3, 3, 3] */
-  memcpy(outputs[31], arena + 106954752, sizeof(float) * 5184);
-  /* output 32 "grad:to_patch_embedding.projections.15.bias" = %1214 : f32[192] */
-  memcpy(outputs[32], arena + 106959936, sizeof(float) * 192);
-  /* output 33 "grad:to_patch_embedding.projections.16.weight" = %1210 : f32[192, 3, 3, 3] */
-  memcpy(outputs[33], arena + 113246208, sizeof(float) * 5184);
-  /* output 34 "grad:to_patch_embedding.projections.16.bias" = %1211 : f32[192] */
-  memcpy(outputs[34], arena + 113251392, sizeof(float) * 192);
-  /* output 35 "grad:to_patch_embedding.projections.17.weight" = %1207 : f32[192, 3, 3, 3] */
-  memcpy(outputs[35], arena + 119537664, sizeof(float) * 5184);
-  /* output 36 "grad:to_patch_embedding.projections.17.bias" = %1208 : f32[192] */
-  memcpy(outputs[36], arena + 119542848, sizeof(float) * 192);
-  /* output 37 "grad:layers.0.0.pos_emb" = %1187 : f32[18, 1024, 192] */
-  memcpy(outputs[37], arena + 226492416, sizeof(float) * 3538944);
-  /* output 38 "grad:layers.0.0.norm1.weight" = %1181 : f32[192] */
-  memcpy(outputs[38], arena + 230031552, sizeof(float) * 192);
-  /* output 39 "grad:layers.0.0.norm1.bias" = %1178 : f32[192] */
-  memcpy(outputs[39], arena + 230031360, sizeof(float) * 192);
-  /* output 40 "grad:layers.0.0.layers.0.0.Wq_even.weight" = %1169 : f32[192, 192] */
-  memcpy(outputs[40], arena + 459276288, sizeof(float) * 36864);
-  /* output 41 "grad:layers.0.0.layers.0.0.Wq_even.bias" = %1170 : f32[192] */
-  memcpy(outputs[41], arena + 459313152, sizeof(float) * 192);
-  /* output 42 "grad:layers.0.0.layers.0.0.Wkv_even.weight" = %1165 : f32[96, 192] */
-  memcpy(outputs[42], arena + 516470784, sizeof(float) * 18432);
-  /* output 43 "grad:layers.0.0.layers.0.0.Wkv_even.bias" = %1166 : f32[96] */
-  memcpy(outputs[43], arena + 516492384, sizeof(float) * 96);
-  /* output 44 "grad:layers.0.0.layers.0.0.proj.weight" = %1150 : f32[192, 192] */
-  memcpy(outputs[44], arena + 516415488, sizeof(float) * 36864);
-  /* output 45 "grad:layers.0.0.layers.0.0.proj.bias" = %1151 : f32[192] */
-  memcpy(outputs[45], arena + 516492096, sizeof(float) * 192);
-  /* output 46 "grad:layers.0.0.norm2.weight" = %1144 : f32[192] */
-  memcpy(outputs[46], arena + 516491904, sizeof(float) * 192);
-  /* output 47 "grad:layers.0.0.norm2.bias" = %1141 : f32[192] */
-  memcpy(outputs[47], arena + 516491712, sizeof(float) * 192);
-  /* output 48 "grad:layers.0.0.layers.0.1.fc1.weight" = %1138 : f32[768, 192] */
-  memcpy(outputs[48], arena + 516194304, sizeof(float) * 147456);
-  /* output 49 "grad:layers.0.0.layers.0.1.fc1.bias" = %1139 : f32[768] */
-  memcpy(outputs[49], arena + 516489984, sizeof(float) * 768);
-  /* output 50 "grad:layers.0.0.layers.0.1.fc2.weight" = %1133 : f32[192, 768] */
-  memcpy(outputs[50], arena + 516046848, sizeof(float) * 147456);
-  /* output 51 "grad:layers.0.0.layers.0.1.fc2.bias" = %1134 : f32[192] */
-  memcpy(outputs[51], arena + 516491520, sizeof(float) * 192);
-  /* output 52 "grad:layers.0.0.layers.1.0.Wq_odd.weight" = %1122 : f32[192, 192] */
-  memcpy(outputs[52], arena + 516378624, sizeof(float) * 36864);
-  /* output 53 "grad:layers.0.0.layers.1.0.Wq_odd.bias" = %1123 : f32[192] */
-  memcpy(outputs[53], arena + 516490944, sizeof(float) * 192);
-  /* output 54 "grad:layers.0.0.layers.1.0.Wkv_odd.weight" = %1119 : f32[96, 192] */
-  memcpy(outputs[54], arena + 516452352, sizeof(float) * 18432);
-  /* output 55 "grad:layers.0.0.layers.1.0.Wkv_odd.bias" = %1120 : f32[96] */
-  memcpy(outputs[55], arena + 516492288, sizeof(float) * 96);
-  /* output 56 "grad:layers.0.0.layers.1.0.proj.weight" = %1110 : f32[192, 192] */
-  memcpy(outputs[56], arena + 516341760, sizeof(float) * 36864);
-  /* output 57 "grad:layers.0.0.layers.1.0.proj.bias" = %1111 : f32[192] */
-  memcpy(outputs[57], arena + 516490752, sizeof(float) * 192);
-  /* output 58 "grad:layers.0.0.layers.1.1.fc1.weight" = %1100 : f32[768, 192] */
-  memcpy(outputs[58], arena + 515899392, sizeof(float) * 147456);
-  /* output 59 "grad:layers.0.0.layers.1.1.fc1.bias" = %1101 : f32[768] */
-  memcpy(outputs[59], arena + 516489216, sizeof(float) * 768);
-  /* output 60 "grad:layers.0.0.layers.1.1.fc2.weight" = %1095 : f32[192, 768] */
+  /* %1212 = reshape(%1210) {shape [192, 3, 3, 3]} to_patch_embedding.projections.1 : f32[192, 3, 3, 3], a view of %1210: no code */
+
+  /* %1213 = linear_grad_weight(%1144, %3) to_patch_embedding.projections.0 : f32[192, 27] */
+  lk_linear_grad_weight(B * 1024, 27, 192, arena, arena + 749469696, arena + 6291456);
+
+  /* %1214 = reduce_sum(%1144) {axes [0], batch} to_patch_embedding.projections.0 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena,
+      arena + 6296640);
+
+  /* %1215 = reshape(%1213) {shape [192, 3, 3, 3]} to_patch_embedding.projections.0 : f32[192, 3, 3, 3], a view of %1213: no code */
+
+  /* output 0 "loss" = %566 : f32[1] */
+  memcpy(outputs[0], arena + 789137856, sizeof(float) * 1);
+  /* output 1 "grad:to_patch_embedding.projections.0.weight" = %1215 : f32[192, 3, 3, 3] */
+  memcpy(outputs[1], arena + 6291456, sizeof(float) * 5184);
+  /* output 2 "grad:to_patch_embedding.projections.0.bias" = %1214 : f32[192] */
+  memcpy(outputs[2], arena + 6296640, sizeof(float) * 192);
+  /* output 3 "grad:to_patch_embedding.projections.1.weight" = %1212 : f32[192, 3, 3, 3] */
+  memcpy(outputs[3], arena + 12582912, sizeof(float) * 5184);
+  /* output 4 "grad:to_patch_embedding.projections.1.bias" = %1211 : f32[192] */
+  memcpy(outputs[4], arena + 12588096, sizeof(float) * 192);
+  /* output 5 "grad:to_patch_embedding.projections.2.weight" = %1209 : f32[192, 3, 3, 3] */
+  memcpy(outputs[5], arena + 18874368, sizeof(float) * 5184);
+  /* output 6 "grad:to_patch_embedding.projections.2.bias" = %1208 : f32[192] */
+  memcpy(outputs[6], arena + 18879552, sizeof(float) * 192);
+  /* output 7 "grad:to_patch_embedding.projections.3.weight" = %1206 : f32[192, 3, 3, 3] */
+  memcpy(outputs[7], arena + 25165824, sizeof(float) * 5184);
+  /* output 8 "grad:to_patch_embedding.projections.3.bias" = %1205 : f32[192] */
+  memcpy(outputs[8], arena + 25171008, sizeof(float) * 192);
+  /* output 9 "grad:to_patch_embedding.projections.4.weight" = %1203 : f32[192, 3, 3, 3] */
+  memcpy(outputs[9], arena + 31457280, sizeof(float) * 5184);
+  /* output 10 "grad:to_patch_embedding.projections.4.bias" = %1202 : f32[192] */
+  memcpy(outputs[10], arena + 31462464, sizeof(float) * 192);
+  /* output 11 "grad:to_patch_embedding.projections.5.weight" = %1200 : f32[192, 3, 3, 3] */
+  memcpy(outputs[11], arena + 37748736, sizeof(float) * 5184);
+  /* output 12 "grad:to_patch_embedding.projections.5.bias" = %1199 : f32[192] */
+  memcpy(outputs[12], arena + 37753920, sizeof(float) * 192);
+  /* output 13 "grad:to_patch_embedding.projections.6.weight" = %1197 : f32[192, 3, 3, 3] */
+  memcpy(outputs[13], arena + 44040192, sizeof(float) * 5184);
+  /* output 14 "grad:to_patch_embedding.projections.6.bias" = %1196 : f32[192] */
+  memcpy(outputs[14], arena + 44045376, sizeof(float) * 192);
+  /* output 15 "grad:to_patch_embedding.projections.7.weight" = %1194 : f32[192, 3, 3, 3] */
+  memcpy(outputs[15], arena + 50331648, sizeof(float) * 5184);
+  /* output 16 "grad:to_patch_embedding.projections.7.bias" = %1193 : f32[192] */
+  memcpy(outputs[16], arena + 50336832, sizeof(float) * 192);
+  /* output 17 "grad:to_patch_embedding.projections.8.weight" = %1191 : f32[192, 3, 3, 3] */
+  memcpy(outputs[17], arena + 56623104, sizeof(float) * 5184);
+  /* output 18 "grad:to_patch_embedding.projections.8.bias" = %1190 : f32[192] */
+  memcpy(outputs[18], arena + 56628288, sizeof(float) * 192);
+  /* output 19 "grad:to_patch_embedding.projections.9.weight" = %1188 : f32[192, 3, 3, 3] */
+  memcpy(outputs[19], arena + 62914560, sizeof(float) * 5184);
+  /* output 20 "grad:to_patch_embedding.projections.9.bias" = %1187 : f32[192] */
+  memcpy(outputs[20], arena + 62919744, sizeof(float) * 192);
+  /* output 21 "grad:to_patch_embedding.projections.10.weight" = %1185 : f32[192, 3, 3, 3] */
+  memcpy(outputs[21], arena + 69206016, sizeof(float) * 5184);
+  /* output 22 "grad:to_patch_embedding.projections.10.bias" = %1184 : f32[192] */
+  memcpy(outputs[22], arena + 69211200, sizeof(float) * 192);
+  /* output 23 "grad:to_patch_embedding.projections.11.weight" = %1182 : f32[192, 3, 3, 3] */
+  memcpy(outputs[23], arena + 75497472, sizeof(float) * 5184);
+  /* output 24 "grad:to_patch_embedding.projections.11.bias" = %1181 : f32[192] */
+  memcpy(outputs[24], arena + 75502656, sizeof(float) * 192);
+  /* output 25 "grad:to_patch_embedding.projections.12.weight" = %1179 : f32[192, 3, 3, 3] */
+  memcpy(outputs[25], arena + 81788928, sizeof(float) * 5184);
+  /* output 26 "grad:to_patch_embedding.projections.12.bias" = %1178 : f32[192] */
+  memcpy(outputs[26], arena + 81794112, sizeof(float) * 192);
+  /* output 27 "grad:to_patch_embedding.projections.13.weight" = %1176 : f32[192, 3, 3, 3] */
+  memcpy(outputs[27], arena + 88080384, sizeof(float) * 5184);
+  /* output 28 "grad:to_patch_embedding.projections.13.bias" = %1175 : f32[192] */
+  memcpy(outputs[28], arena + 88085568, sizeof(float) * 192);
+  /* output 29 "grad:to_patch_embedding.projections.14.weight" = %1173 : f32[192, 3, 3, 3] */
+  memcpy(outputs[29], arena + 94371840, sizeof(float) * 5184);
+  /* output 30 "grad:to_patch_embedding.projections.14.bias" = %1172 : f32[192] */
+  memcpy(outputs[30], arena + 94377024, sizeof(float) * 192);
+  /* output 31 "grad:to_patch_embedding.projections.15.weight" = %1170 : f32[192, 3, 3, 3] */
+  memcpy(outputs[31], arena + 100663296, sizeof(float) * 5184);
+  /* output 32 "grad:to_patch_embedding.projections.15.bias" = %1169 : f32[192] */
+  memcpy(outputs[32], arena + 100668480, sizeof(float) * 192);
+  /* output 33 "grad:to_patch_embedding.projections.16.weight" = %1167 : f32[192, 3, 3, 3] */
+  memcpy(outputs[33], arena + 106954752, sizeof(float) * 5184);
+  /* output 34 "grad:to_patch_embedding.projections.16.bias" = %1166 : f32[192] */
+  memcpy(outputs[34], arena + 106959936, sizeof(float) * 192);
+  /* output 35 "grad:to_patch_embedding.projections.17.weight" = %1164 : f32[192, 3, 3, 3] */
+  memcpy(outputs[35], arena + 116785152, sizeof(float) * 5184);
+  /* output 36 "grad:to_patch_embedding.projections.17.bias" = %1163 : f32[192] */
+  memcpy(outputs[36], arena + 116790336, sizeof(float) * 192);
+  /* output 37 "grad:layers.0.0.pos_emb" = %1143 : f32[18, 1024, 192] */
+  memcpy(outputs[37], arena + 113246208, sizeof(float) * 3538944);
+  /* output 38 "grad:layers.0.0.norm1.weight" = %1138 : f32[192] */
+  memcpy(outputs[38], arena + 232821120, sizeof(float) * 192);
+  /* output 39 "grad:layers.0.0.norm1.bias" = %1136 : f32[192] */
+  memcpy(outputs[39], arena + 232820928, sizeof(float) * 192);
+  /* output 40 "grad:layers.0.0.layers.0.0.Wq_even.weight" = %1129 : f32[192, 192] */
+  memcpy(outputs[40], arena + 232783872, sizeof(float) * 36864);
+  /* output 41 "grad:layers.0.0.layers.0.0.Wq_even.bias" = %1130 : f32[192] */
+  memcpy(outputs[41], arena + 232820736, sizeof(float) * 192);
+  /* output 42 "grad:layers.0.0.layers.0.0.Wkv_even.weight" = %1125 : f32[96, 192] */
+  memcpy(outputs[42], arena + 522762240, sizeof(float) * 18432);
+  /* output 43 "grad:layers.0.0.layers.0.0.Wkv_even.bias" = %1126 : f32[96] */
+  memcpy(outputs[43], arena + 232821312, sizeof(float) * 96);
+  /* output 44 "grad:layers.0.0.layers.0.0.proj.weight" = %1110 : f32[192, 192] */
+  memcpy(outputs[44], arena + 522706944, sizeof(float) * 36864);
+  /* output 45 "grad:layers.0.0.layers.0.0.proj.bias" = %1111 : f32[192] */
+  memcpy(outputs[45], arena + 522783552, sizeof(float) * 192);
+  /* output 46 "grad:layers.0.0.norm2.weight" = %1105 : f32[192] */
+  memcpy(outputs[46], arena + 522783360, sizeof(float) * 192);
+  /* output 47 "grad:layers.0.0.norm2.bias" = %1103 : f32[192] */
+  memcpy(outputs[47], arena + 522783168, sizeof(float) * 192);
+  /* output 48 "grad:layers.0.0.layers.0.1.fc1.weight" = %1100 : f32[768, 192] */
+  memcpy(outputs[48], arena + 522485760, sizeof(float) * 147456);
+  /* output 49 "grad:layers.0.0.layers.0.1.fc1.bias" = %1101 : f32[768] */
+  memcpy(outputs[49], arena + 522781440, sizeof(float) * 768);
+  /* output 50 "grad:layers.0.0.layers.0.1.fc2.weight" = %1095 : f32[192, 768] */
+  memcpy(outputs[50], arena + 522338304, sizeof(float) * 147456);
+  /* output 51 "grad:layers.0.0.layers.0.1.fc2.bias" = %1096 : f32[192] */
+  memcpy(outputs[51], arena + 522782976, sizeof(float) * 192);
+  /* output 52 "grad:layers.0.0.layers.1.0.Wq_odd.weight" = %1086 : f32[192, 192] */
+  memcpy(outputs[52], arena + 522670080, sizeof(float) * 36864);
+  /* output 53 "grad:layers.0.0.layers.1.0.Wq_odd.bias" = %1087 : f32[192] */
+  memcpy(outputs[53], arena + 522782400, sizeof(float) * 192);
+  /* output 54 "grad:layers.0.0.layers.1.0.Wkv_odd.weight" = %1083 : f32[96, 192] */
+  memcpy(outputs[54], arena + 522743808, sizeof(float) * 18432);
+  /* output 55 "grad:layers.0.0.layers.1.0.Wkv_odd.bias" = %1084 : f32[96] */
+  memcpy(outputs[55], arena + 522783744, sizeof(float) * 96);
+  /* output 56 "grad:layers.0.0.layers.1.0.proj.weight" = %1074 : f32[192, 192] */
+  memcpy(outputs[56], arena + 522633216, sizeof(float) * 36864);
+  /* output 57 "grad:layers.0.0.layers.1.0.proj.bias" = %1075 : f32[192] */
+  memcpy(outputs[57], arena + 522782208, sizeof(float) * 192);
+  /* output 58 "grad:layers.0.0.layers.1.1.fc1.weight" = %1066 : f32[768, 192] */
+  memcpy(outputs[58], arena + 522190848, sizeof(float) * 147456);
+  /* output 59 "grad:layers.0.0.layers.1.1.fc1.bias" = %1067 : f32[768] */
+  memcpy(outputs[59], arena + 522780672, sizeof(float) * 768);
+  /* output 60 "grad:layers.0.0.layers.1.1.fc2.weight" = %1061 : f32[192, 768] */
   memcpy(outputs[60], arena + 635916288, sizeof(float) * 147456);
-  /* output 61 "grad:layers.0.0.layers.1.1.fc2.bias" = %1096 : f32[192] */
+  /* output 61 "grad:layers.0.0.layers.1.1.fc2.bias" = %1062 : f32[192] */
   memcpy(outputs[61], arena + 636207552, sizeof(float) * 192);
-  /* output 62 "grad:layers.0.1.conv.weight" = %1089 : f32[192, 192, 3, 3] */
+  /* output 62 "grad:layers.0.1.conv.weight" = %1055 : f32[192, 192, 3, 3] */
   memcpy(outputs[62], arena + 635437056, sizeof(float) * 331776);
-  /* output 63 "grad:layers.0.1.conv.bias" = %1090 : f32[192] */
+  /* output 63 "grad:layers.0.1.conv.bias" = %1056 : f32[192] */
   memcpy(outputs[63], arena + 636207360, sizeof(float) * 192);
-  /* output 64 "grad:layers.0.1.norm.weight" = %1085 : f32[192] */
+  /* output 64 "grad:layers.0.1.norm.weight" = %1051 : f32[192] */
   memcpy(outputs[64], arena + 636207168, sizeof(float) * 192);
-  /* output 65 "grad:layers.0.1.norm.bias" = %1083 : f32[192] */
+  /* output 65 "grad:layers.0.1.norm.bias" = %1050 : f32[192] */
   memcpy(outputs[65], arena + 636206976, sizeof(float) * 192);
-  /* output 66 "grad:layers.1.0.pos_emb" = %1079 : f32[256, 192] */
+  /* output 66 "grad:layers.1.0.pos_emb" = %1046 : f32[256, 192] */
   memcpy(outputs[66], arena + 636063744, sizeof(float) * 49152);
-  /* output 67 "grad:layers.1.0.norm1.weight" = %1076 : f32[192] */
+  /* output 67 "grad:layers.1.0.norm1.weight" = %1044 : f32[192] */
   memcpy(outputs[67], arena + 636206784, sizeof(float) * 192);
-  /* output 68 "grad:layers.1.0.norm1.bias" = %1073 : f32[192] */
+  /* output 68 "grad:layers.1.0.norm1.bias" = %1042 : f32[192] */
   memcpy(outputs[68], arena + 636206592, sizeof(float) * 192);
-  /* output 69 "grad:layers.1.0.layers.0.0.Wq_odd.weight" = %1069 : f32[192, 192] */
+  /* output 69 "grad:layers.1.0.layers.0.0.Wq_odd.weight" = %1038 : f32[192, 192] */
   memcpy(outputs[69], arena + 636149760, sizeof(float) * 36864);
-  /* output 70 "grad:layers.1.0.layers.0.0.Wq_odd.bias" = %1070 : f32[192] */
+  /* output 70 "grad:layers.1.0.layers.0.0.Wq_odd.bias" = %1039 : f32[192] */
   memcpy(outputs[70], arena + 636206400, sizeof(float) * 192);
-  /* output 71 "grad:layers.1.0.layers.0.0.Wkv_odd.weight" = %1066 : f32[96, 192] */
+  /* output 71 "grad:layers.1.0.layers.0.0.Wkv_odd.weight" = %1035 : f32[96, 192] */
   memcpy(outputs[71], arena + 636186624, sizeof(float) * 18432);
-  /* output 72 "grad:layers.1.0.layers.0.0.Wkv_odd.bias" = %1067 : f32[96] */
+  /* output 72 "grad:layers.1.0.layers.0.0.Wkv_odd.bias" = %1036 : f32[96] */
   memcpy(outputs[72], arena + 636207744, sizeof(float) * 96);
-  /* output 73 "grad:layers.1.0.layers.0.0.proj.weight" = %1057 : f32[192, 192] */
+  /* output 73 "grad:layers.1.0.layers.0.0.proj.weight" = %1026 : f32[192, 192] */
   memcpy(outputs[73], arena + 636112896, sizeof(float) * 36864);
-  /* output 74 "grad:layers.1.0.layers.0.0.proj.bias" = %1058 : f32[192] */
+  /* output 74 "grad:layers.1.0.layers.0.0.proj.bias" = %1027 : f32[192] */
   memcpy(outputs[74], arena + 636206208, sizeof(float) * 192);
-  /* output 75 "grad:layers.1.0.norm2.weight" = %1051 : f32[192] */
+  /* output 75 "grad:layers.1.0.norm2.weight" = %1021 : f32[192] */
   memcpy(outputs[75], arena + 636206016, sizeof(float) * 192);
-  /* output 76 "grad:layers.1.0.norm2.bias" = %1048 : f32[192] */
+  /* output 76 "grad:layers.1.0.norm2.bias" = %1019 : f32[192] */
   memcpy(outputs[76], arena + 636205824, sizeof(float) * 192);
-  /* output 77 "grad:layers.1.0.layers.0.1.fc1.weight" = %1045 : f32[768, 192] */
+  /* output 77 "grad:layers.1.0.layers.0.1.fc1.weight" = %1016 : f32[768, 192] */
   memcpy(outputs[77], arena + 635768832, sizeof(float) * 147456);
-  /* output 78 "grad:layers.1.0.layers.0.1.fc1.bias" = %1046 : f32[768] */
+  /* output 78 "grad:layers.1.0.layers.0.1.fc1.bias" = %1017 : f32[768] */
   memcpy(outputs[78], arena + 636205056, sizeof(float) * 768);
-  /* output 79 "grad:layers.1.0.layers.0.1.fc2.weight" = %1040 : f32[192, 768] */
-  memcpy(outputs[79], arena + 643301376, sizeof(float) * 147456);
-  /* output 80 "grad:layers.1.0.layers.0.1.fc2.bias" = %1041 : f32[192] */
-  memcpy(outputs[80], arena + 643542144, sizeof(float) * 192);
-  /* output 81 "grad:layers.1.0.layers.1.0.Wq_odd.weight" = %1027 : f32[192, 192] */
-  memcpy(outputs[81], arena + 643485696, sizeof(float) * 36864);
-  /* output 82 "grad:layers.1.0.layers.1.0.Wq_odd.bias" = %1028 : f32[192] */
-  memcpy(outputs[82], arena + 643541568, sizeof(float) * 192);
-  /* output 83 "grad:layers.1.0.layers.1.0.Wkv_odd.weight" = %1024 : f32[96, 192] */
-  memcpy(outputs[83], arena + 643522560, sizeof(float) * 18432);
-  /* output 84 "grad:layers.1.0.layers.1.0.Wkv_odd.bias" = %1025 : f32[96] */
-  memcpy(outputs[84], arena + 643542336, sizeof(float) * 96);
-  /* output 85 "grad:layers.1.0.layers.1.0.proj.weight" = %1015 : f32[192, 192] */
-  memcpy(outputs[85], arena + 643448832, sizeof(float) * 36864);
-  /* output 86 "grad:layers.1.0.layers.1.0.proj.bias" = %1016 : f32[192] */
-  memcpy(outputs[86], arena + 643541376, sizeof(float) * 192);
-  /* output 87 "grad:layers.1.0.layers.1.1.fc1.weight" = %1003 : f32[768, 192] */
+  /* output 79 "grad:layers.1.0.layers.0.1.fc2.weight" = %1011 : f32[192, 768] */
+  memcpy(outputs[79], arena + 644874240, sizeof(float) * 147456);
+  /* output 80 "grad:layers.1.0.layers.0.1.fc2.bias" = %1012 : f32[192] */
+  memcpy(outputs[80], arena + 645115008, sizeof(float) * 192);
+  /* output 81 "grad:layers.1.0.layers.1.0.Wq_odd.weight" = %1000 : f32[192, 192] */
+  memcpy(outputs[81], arena + 645058560, sizeof(float) * 36864);
+  /* output 82 "grad:layers.1.0.layers.1.0.Wq_odd.bias" = %1001 : f32[192] */
+  memcpy(outputs[82], arena + 645114432, sizeof(float) * 192);
+  /* output 83 "grad:layers.1.0.layers.1.0.Wkv_odd.weight" = %997 : f32[96, 192] */
+  memcpy(outputs[83], arena + 645095424, sizeof(float) * 18432);
+  /* output 84 "grad:layers.1.0.layers.1.0.Wkv_odd.bias" = %998 : f32[96] */
+  memcpy(outputs[84], arena + 645115200, sizeof(float) * 96);
+  /* output 85 "grad:layers.1.0.layers.1.0.proj.weight" = %988 : f32[192, 192] */
+  memcpy(outputs[85], arena + 645021696, sizeof(float) * 36864);
+  /* output 86 "grad:layers.1.0.layers.1.0.proj.bias" = %989 : f32[192] */
+  memcpy(outputs[86], arena + 645114240, sizeof(float) * 192);
+  /* output 87 "grad:layers.1.0.layers.1.1.fc1.weight" = %978 : f32[768, 192] */
   memcpy(outputs[87], arena + 648019968, sizeof(float) * 147456);
-  /* output 88 "grad:layers.1.0.layers.1.1.fc1.bias" = %1004 : f32[768] */
+  /* output 88 "grad:layers.1.0.layers.1.1.fc1.bias" = %979 : f32[768] */
   memcpy(outputs[88], arena + 648167424, sizeof(float) * 768);
-  /* output 89 "grad:layers.1.0.layers.1.1.fc2.weight" = %998 : f32[192, 768] */
-  memcpy(outputs[89], arena + 655884288, sizeof(float) * 147456);
-  /* output 90 "grad:layers.1.0.layers.1.1.fc2.bias" = %999 : f32[192] */
-  memcpy(outputs[90], arena + 656125056, sizeof(float) * 192);
-  /* output 91 "grad:layers.1.0.layers.2.0.Wq_odd.weight" = %985 : f32[192, 192] */
-  memcpy(outputs[91], arena + 656068608, sizeof(float) * 36864);
-  /* output 92 "grad:layers.1.0.layers.2.0.Wq_odd.bias" = %986 : f32[192] */
-  memcpy(outputs[92], arena + 656124480, sizeof(float) * 192);
-  /* output 93 "grad:layers.1.0.layers.2.0.Wkv_odd.weight" = %982 : f32[96, 192] */
-  memcpy(outputs[93], arena + 656105472, sizeof(float) * 18432);
-  /* output 94 "grad:layers.1.0.layers.2.0.Wkv_odd.bias" = %983 : f32[96] */
-  memcpy(outputs[94], arena + 656125248, sizeof(float) * 96);
-  /* output 95 "grad:layers.1.0.layers.2.0.proj.weight" = %973 : f32[192, 192] */
-  memcpy(outputs[95], arena + 656031744, sizeof(float) * 36864);
-  /* output 96 "grad:layers.1.0.layers.2.0.proj.bias" = %974 : f32[192] */
-  memcpy(outputs[96], arena + 656124288, sizeof(float) * 192);
-  /* output 97 "grad:layers.1.0.layers.2.1.fc1.weight" = %961 : f32[768, 192] */
+  /* output 89 "grad:layers.1.0.layers.1.1.fc2.weight" = %973 : f32[192, 768] */
+  memcpy(outputs[89], arena + 657457152, sizeof(float) * 147456);
+  /* output 90 "grad:layers.1.0.layers.1.1.fc2.bias" = %974 : f32[192] */
+  memcpy(outputs[90], arena + 657697920, sizeof(float) * 192);
+  /* output 91 "grad:layers.1.0.layers.2.0.Wq_odd.weight" = %962 : f32[192, 192] */
+  memcpy(outputs[91], arena + 657641472, sizeof(float) * 36864);
+  /* output 92 "grad:layers.1.0.layers.2.0.Wq_odd.bias" = %963 : f32[192] */
+  memcpy(outputs[92], arena + 657697344, sizeof(float) * 192);
+  /* output 93 "grad:layers.1.0.layers.2.0.Wkv_odd.weight" = %959 : f32[96, 192] */
+  memcpy(outputs[93], arena + 657678336, sizeof(float) * 18432);
+  /* output 94 "grad:layers.1.0.layers.2.0.Wkv_odd.bias" = %960 : f32[96] */
+  memcpy(outputs[94], arena + 657698112, sizeof(float) * 96);
+  /* output 95 "grad:layers.1.0.layers.2.0.proj.weight" = %950 : f32[192, 192] */
+  memcpy(outputs[95], arena + 657604608, sizeof(float) * 36864);
+  /* output 96 "grad:layers.1.0.layers.2.0.proj.bias" = %951 : f32[192] */
+  memcpy(outputs[96], arena + 657697152, sizeof(float) * 192);
+  /* output 97 "grad:layers.1.0.layers.2.1.fc1.weight" = %940 : f32[768, 192] */
   memcpy(outputs[97], arena + 660602880, sizeof(float) * 147456);
-  /* output 98 "grad:layers.1.0.layers.2.1.fc1.bias" = %962 : f32[768] */
+  /* output 98 "grad:layers.1.0.layers.2.1.fc1.bias" = %941 : f32[768] */
   memcpy(outputs[98], arena + 660750336, sizeof(float) * 768);
-  /* output 99 "grad:layers.1.0.layers.2.1.fc2.weight" = %956 : f32[192, 768] */
-  memcpy(outputs[99], arena + 668467200, sizeof(float) * 147456);
-  /* output 100 "grad:layers.1.0.layers.2.1.fc2.bias" = %957 : f32[192] */
-  memcpy(outputs[100], arena + 668707968, sizeof(float) * 192);
-  /* output 101 "grad:layers.1.0.layers.3.0.Wq_odd.weight" = %945 : f32[192, 192] */
-  memcpy(outputs[101], arena + 668651520, sizeof(float) * 36864);
-  /* output 102 "grad:layers.1.0.layers.3.0.Wq_odd.bias" = %946 : f32[192] */
-  memcpy(outputs[102], arena + 668707392, sizeof(float) * 192);
-  /* output 103 "grad:layers.1.0.layers.3.0.Wkv_odd.weight" = %942 : f32[96, 192] */
-  memcpy(outputs[103], arena + 668688384, sizeof(float) * 18432);
-  /* output 104 "grad:layers.1.0.layers.3.0.Wkv_odd.bias" = %943 : f32[96] */
-  memcpy(outputs[104], arena + 668708160, sizeof(float) * 96);
-  /* output 105 "grad:layers.1.0.layers.3.0.proj.weight" = %933 : f32[192, 192] */
-  memcpy(outputs[105], arena + 668614656, sizeof(float) * 36864);
-  /* output 106 "grad:layers.1.0.layers.3.0.proj.bias" = %934 : f32[192] */
-  memcpy(outputs[106], arena + 668707200, sizeof(float) * 192);
-  /* output 107 "grad:layers.1.0.layers.3.1.fc1.weight" = %923 : f32[768, 192] */
+  /* output 99 "grad:layers.1.0.layers.2.1.fc2.weight" = %935 : f32[192, 768] */
+  memcpy(outputs[99], arena + 670040064, sizeof(float) * 147456);
+  /* output 100 "grad:layers.1.0.layers.2.1.fc2.bias" = %936 : f32[192] */
+  memcpy(outputs[100], arena + 670280832, sizeof(float) * 192);
+  /* output 101 "grad:layers.1.0.layers.3.0.Wq_odd.weight" = %926 : f32[192, 192] */
+  memcpy(outputs[101], arena + 670224384, sizeof(float) * 36864);
+  /* output 102 "grad:layers.1.0.layers.3.0.Wq_odd.bias" = %927 : f32[192] */
+  memcpy(outputs[102], arena + 670280256, sizeof(float) * 192);
+  /* output 103 "grad:layers.1.0.layers.3.0.Wkv_odd.weight" = %923 : f32[96, 192] */
+  memcpy(outputs[103], arena + 670261248, sizeof(float) * 18432);
+  /* output 104 "grad:layers.1.0.layers.3.0.Wkv_odd.bias" = %924 : f32[96] */
+  memcpy(outputs[104], arena + 670281024, sizeof(float) * 96);
+  /* output 105 "grad:layers.1.0.layers.3.0.proj.weight" = %914 : f32[192, 192] */
+  memcpy(outputs[105], arena + 670187520, sizeof(float) * 36864);
+  /* output 106 "grad:layers.1.0.layers.3.0.proj.bias" = %915 : f32[192] */
+  memcpy(outputs[106], arena + 670280064, sizeof(float) * 192);
+  /* output 107 "grad:layers.1.0.layers.3.1.fc1.weight" = %906 : f32[768, 192] */
   memcpy(outputs[107], arena + 673185792, sizeof(float) * 147456);
-  /* output 108 "grad:layers.1.0.layers.3.1.fc1.bias" = %924 : f32[768] */
+  /* output 108 "grad:layers.1.0.layers.3.1.fc1.bias" = %907 : f32[768] */
   memcpy(outputs[108], arena + 673333248, sizeof(float) * 768);
-  /* output 109 "grad:layers.1.0.layers.3.1.fc2.weight" = %918 : f32[192, 768] */
+  /* output 109 "grad:layers.1.0.layers.3.1.fc2.weight" = %901 : f32[192, 768] */
   memcpy(outputs[109], arena + 738938880, sizeof(float) * 147456);
-  /* output 110 "grad:layers.1.0.layers.3.1.fc2.bias" = %919 : f32[192] */
+  /* output 110 "grad:layers.1.0.layers.3.1.fc2.bias" = %902 : f32[192] */
   memcpy(outputs[110], arena + 739193280, sizeof(float) * 192);
-  /* output 111 "grad:layers.1.1.conv.weight" = %912 : f32[192, 192, 3, 3] */
+  /* output 111 "grad:layers.1.1.conv.weight" = %895 : f32[192, 192, 3, 3] */
   memcpy(outputs[111], arena + 738459648, sizeof(float) * 331776);
-  /* output 112 "grad:layers.1.1.conv.bias" = %913 : f32[192] */
+  /* output 112 "grad:layers.1.1.conv.bias" = %896 : f32[192] */
   memcpy(outputs[112], arena + 739193088, sizeof(float) * 192);
-  /* output 113 "grad:layers.1.1.norm.weight" = %908 : f32[192] */
+  /* output 113 "grad:layers.1.1.norm.weight" = %891 : f32[192] */
   memcpy(outputs[113], arena + 739192896, sizeof(float) * 192);
-  /* output 114 "grad:layers.1.1.norm.bias" = %906 : f32[192] */
+  /* output 114 "grad:layers.1.1.norm.bias" = %890 : f32[192] */
   memcpy(outputs[114], arena + 739192704, sizeof(float) * 192);
-  /* output 115 "grad:layers.2.0.pos_emb" = %902 : f32[64, 192] */
+  /* output 115 "grad:layers.2.0.pos_emb" = %886 : f32[64, 192] */
   memcpy(outputs[115], arena + 739178496, sizeof(float) * 12288);
-  /* output 116 "grad:layers.2.0.norm1.weight" = %899 : f32[192] */
+  /* output 116 "grad:layers.2.0.norm1.weight" = %884 : f32[192] */
   memcpy(outputs[116], arena + 739192512, sizeof(float) * 192);
-  /* output 117 "grad:layers.2.0.norm1.bias" = %896 : f32[192] */
+  /* output 117 "grad:layers.2.0.norm1.bias" = %882 : f32[192] */
   memcpy(outputs[117], arena + 739192320, sizeof(float) * 192);
-  /* output 118 "grad:layers.2.0.layers.0.0.Wq_odd.weight" = %892 : f32[192, 192] */
+  /* output 118 "grad:layers.2.0.layers.0.0.Wq_odd.weight" = %878 : f32[192, 192] */
   memcpy(outputs[118], arena + 739123200, sizeof(float) * 36864);
-  /* output 119 "grad:layers.2.0.layers.0.0.Wq_odd.bias" = %893 : f32[192] */
+  /* output 119 "grad:layers.2.0.layers.0.0.Wq_odd.bias" = %879 : f32[192] */
   memcpy(outputs[119], arena + 739192128, sizeof(float) * 192);
-  /* output 120 "grad:layers.2.0.layers.0.0.Wkv_odd.weight" = %889 : f32[96, 192] */
+  /* output 120 "grad:layers.2.0.layers.0.0.Wkv_odd.weight" = %875 : f32[96, 192] */
   memcpy(outputs[120], arena + 739160064, sizeof(float) * 18432);
-  /* output 121 "grad:layers.2.0.layers.0.0.Wkv_odd.bias" = %890 : f32[96] */
+  /* output 121 "grad:layers.2.0.layers.0.0.Wkv_odd.bias" = %876 : f32[96] */
   memcpy(outputs[121], arena + 739193472, sizeof(float) * 96);
-  /* output 122 "grad:layers.2.0.layers.0.0.proj.weight" = %880 : f32[192, 192] */
+  /* output 122 "grad:layers.2.0.layers.0.0.proj.weight" = %866 : f32[192, 192] */
   memcpy(outputs[122], arena + 739086336, sizeof(float) * 36864);
-  /* output 123 "grad:layers.2.0.layers.0.0.proj.bias" = %881 : f32[192] */
+  /* output 123 "grad:layers.2.0.layers.0.0.proj.bias" = %867 : f32[192] */
   memcpy(outputs[123], arena + 739191936, sizeof(float) * 192);
-  /* output 124 "grad:layers.2.0.norm2.weight" = %874 : f32[192] */
+  /* output 124 "grad:layers.2.0.norm2.weight" = %861 : f32[192] */
   memcpy(outputs[124], arena + 739191744, sizeof(float) * 192);
-  /* output 125 "grad:layers.2.0.norm2.bias" = %871 : f32[192] */
+  /* output 125 "grad:layers.2.0.norm2.bias" = %859 : f32[192] */
   memcpy(outputs[125], arena + 739191552, sizeof(float) * 192);
-  /* output 126 "grad:layers.2.0.layers.0.1.fc1.weight" = %868 : f32[768, 192] */
+  /* output 126 "grad:layers.2.0.layers.0.1.fc1.weight" = %856 : f32[768, 192] */
   memcpy(outputs[126], arena + 738791424, sizeof(float) * 147456);
-  /* output 127 "grad:layers.2.0.layers.0.1.fc1.bias" = %869 : f32[768] */
+  /* output 127 "grad:layers.2.0.layers.0.1.fc1.bias" = %857 : f32[768] */
   memcpy(outputs[127], arena + 739190784, sizeof(float) * 768);
-  /* output 128 "grad:layers.2.0.layers.0.1.fc2.weight" = %863 : f32[192, 768] */
-  memcpy(outputs[128], arena + 740425728, sizeof(float) * 147456);
-  /* output 129 "grad:layers.2.0.layers.0.1.fc2.bias" = %864 : f32[192] */
-  memcpy(outputs[129], arena + 740666496, sizeof(float) * 192);
-  /* output 130 "grad:layers.2.0.layers.1.0.Wq_odd.weight" = %850 : f32[192, 192] */
-  memcpy(outputs[130], arena + 740610048, sizeof(float) * 36864);
-  /* output 131 "grad:layers.2.0.layers.1.0.Wq_odd.bias" = %851 : f32[192] */
-  memcpy(outputs[131], arena + 740665920, sizeof(float) * 192);
-  /* output 132 "grad:layers.2.0.layers.1.0.Wkv_odd.weight" = %847 : f32[96, 192] */
-  memcpy(outputs[132], arena + 740646912, sizeof(float) * 18432);
-  /* output 133 "grad:layers.2.0.layers.1.0.Wkv_odd.bias" = %848 : f32[96] */
-  memcpy(outputs[133], arena + 740666688, sizeof(float) * 96);
-  /* output 134 "grad:layers.2.0.layers.1.0.proj.weight" = %838 : f32[192, 192] */
-  memcpy(outputs[134], arena + 740573184, sizeof(float) * 36864);
-  /* output 135 "grad:layers.2.0.layers.1.0.proj.bias" = %839 : f32[192] */
-  memcpy(outputs[135], arena + 740665728, sizeof(float) * 192);
-  /* output 136 "grad:layers.2.0.layers.1.1.fc1.weight" = %826 : f32[768, 192] */
+  /* output 128 "grad:layers.2.0.layers.0.1.fc2.weight" = %851 : f32[192, 768] */
+  memcpy(outputs[128], arena + 740818944, sizeof(float) * 147456);
+  /* output 129 "grad:layers.2.0.layers.0.1.fc2.bias" = %852 : f32[192] */
+  memcpy(outputs[129], arena + 741059712, sizeof(float) * 192);
+  /* output 130 "grad:layers.2.0.layers.1.0.Wq_odd.weight" = %840 : f32[192, 192] */
+  memcpy(outputs[130], arena + 741003264, sizeof(float) * 36864);
+  /* output 131 "grad:layers.2.0.layers.1.0.Wq_odd.bias" = %841 : f32[192] */
+  memcpy(outputs[131], arena + 741059136, sizeof(float) * 192);
+  /* output 132 "grad:layers.2.0.layers.1.0.Wkv_odd.weight" = %837 : f32[96, 192] */
+  memcpy(outputs[132], arena + 741040128, sizeof(float) * 18432);
+  /* output 133 "grad:layers.2.0.layers.1.0.Wkv_odd.bias" = %838 : f32[96] */
+  memcpy(outputs[133], arena + 741059904, sizeof(float) * 96);
+  /* output 134 "grad:layers.2.0.layers.1.0.proj.weight" = %828 : f32[192, 192] */
+  memcpy(outputs[134], arena + 740966400, sizeof(float) * 36864);
+  /* output 135 "grad:layers.2.0.layers.1.0.proj.bias" = %829 : f32[192] */
+  memcpy(outputs[135], arena + 741058944, sizeof(float) * 192);
+  /* output 136 "grad:layers.2.0.layers.1.1.fc1.weight" = %818 : f32[768, 192] */
   memcpy(outputs[136], arena + 741605376, sizeof(float) * 147456);
-  /* output 137 "grad:layers.2.0.layers.1.1.fc1.bias" = %827 : f32[768] */
+  /* output 137 "grad:layers.2.0.layers.1.1.fc1.bias" = %819 : f32[768] */
   memcpy(outputs[137], arena + 741752832, sizeof(float) * 768);
-  /* output 138 "grad:layers.2.0.layers.1.1.fc2.weight" = %821 : f32[192, 768] */
-  memcpy(outputs[138], arena + 743571456, sizeof(float) * 147456);
-  /* output 139 "grad:layers.2.0.layers.1.1.fc2.bias" = %822 : f32[192] */
-  memcpy(outputs[139], arena + 743812224, sizeof(float) * 192);
-  /* output 140 "grad:layers.2.0.layers.2.0.Wq_odd.weight" = %808 : f32[192, 192] */
-  memcpy(outputs[140], arena + 743755776, sizeof(float) * 36864);
-  /* output 141 "grad:layers.2.0.layers.2.0.Wq_odd.bias" = %809 : f32[192] */
-  memcpy(outputs[141], arena + 743811648, sizeof(float) * 192);
-  /* output 142 "grad:layers.2.0.layers.2.0.Wkv_odd.weight" = %805 : f32[96, 192] */
-  memcpy(outputs[142], arena + 743792640, sizeof(float) * 18432);
-  /* output 143 "grad:layers.2.0.layers.2.0.Wkv_odd.bias" = %806 : f32[96] */
-  memcpy(outputs[143], arena + 743812416, sizeof(float) * 96);
-  /* output 144 "grad:layers.2.0.layers.2.0.proj.weight" = %796 : f32[192, 192] */
-  memcpy(outputs[144], arena + 743718912, sizeof(float) * 36864);
-  /* output 145 "grad:layers.2.0.layers.2.0.proj.bias" = %797 : f32[192] */
-  memcpy(outputs[145], arena + 743811456, sizeof(float) * 192);
-  /* output 146 "grad:layers.2.0.layers.2.1.fc1.weight" = %784 : f32[768, 192] */
+  /* output 138 "grad:layers.2.0.layers.1.1.fc2.weight" = %813 : f32[192, 768] */
+  memcpy(outputs[138], arena + 743964672, sizeof(float) * 147456);
+  /* output 139 "grad:layers.2.0.layers.1.1.fc2.bias" = %814 : f32[192] */
+  memcpy(outputs[139], arena + 744205440, sizeof(float) * 192);
+  /* output 140 "grad:layers.2.0.layers.2.0.Wq_odd.weight" = %802 : f32[192, 192] */
+  memcpy(outputs[140], arena + 744148992, sizeof(float) * 36864);
+  /* output 141 "grad:layers.2.0.layers.2.0.Wq_odd.bias" = %803 : f32[192] */
+  memcpy(outputs[141], arena + 744204864, sizeof(float) * 192);
+  /* output 142 "grad:layers.2.0.layers.2.0.Wkv_odd.weight" = %799 : f32[96, 192] */
+  memcpy(outputs[142], arena + 744185856, sizeof(float) * 18432);
+  /* output 143 "grad:layers.2.0.layers.2.0.Wkv_odd.bias" = %800 : f32[96] */
+  memcpy(outputs[143], arena + 744205632, sizeof(float) * 96);
+  /* output 144 "grad:layers.2.0.layers.2.0.proj.weight" = %790 : f32[192, 192] */
+  memcpy(outputs[144], arena + 744112128, sizeof(float) * 36864);
+  /* output 145 "grad:layers.2.0.layers.2.0.proj.bias" = %791 : f32[192] */
+  memcpy(outputs[145], arena + 744204672, sizeof(float) * 192);
+  /* output 146 "grad:layers.2.0.layers.2.1.fc1.weight" = %780 : f32[768, 192] */
   memcpy(outputs[146], arena + 744751104, sizeof(float) * 147456);
-  /* output 147 "grad:layers.2.0.layers.2.1.fc1.bias" = %785 : f32[768] */
+  /* output 147 "grad:layers.2.0.layers.2.1.fc1.bias" = %781 : f32[768] */
   memcpy(outputs[147], arena + 744898560, sizeof(float) * 768);
-  /* output 148 "grad:layers.2.0.layers.2.1.fc2.weight" = %779 : f32[192, 768] */
-  memcpy(outputs[148], arena + 746717184, sizeof(float) * 147456);
-  /* output 149 "grad:layers.2.0.layers.2.1.fc2.bias" = %780 : f32[192] */
-  memcpy(outputs[149], arena + 746957952, sizeof(float) * 192);
-  /* output 150 "grad:layers.2.0.layers.3.0.Wq_odd.weight" = %768 : f32[192, 192] */
-  memcpy(outputs[150], arena + 746901504, sizeof(float) * 36864);
-  /* output 151 "grad:layers.2.0.layers.3.0.Wq_odd.bias" = %769 : f32[192] */
-  memcpy(outputs[151], arena + 746957376, sizeof(float) * 192);
-  /* output 152 "grad:layers.2.0.layers.3.0.Wkv_odd.weight" = %765 : f32[96, 192] */
-  memcpy(outputs[152], arena + 746938368, sizeof(float) * 18432);
-  /* output 153 "grad:layers.2.0.layers.3.0.Wkv_odd.bias" = %766 : f32[96] */
-  memcpy(outputs[153], arena + 746958144, sizeof(float) * 96);
-  /* output 154 "grad:layers.2.0.layers.3.0.proj.weight" = %756 : f32[192, 192] */
-  memcpy(outputs[154], arena + 746864640, sizeof(float) * 36864);
-  /* output 155 "grad:layers.2.0.layers.3.0.proj.bias" = %757 : f32[192] */
-  memcpy(outputs[155], arena + 746957184, sizeof(float) * 192);
+  /* output 148 "grad:layers.2.0.layers.2.1.fc2.weight" = %775 : f32[192, 768] */
+  memcpy(outputs[148], arena + 747110400, sizeof(float) * 147456);
+  /* output 149 "grad:layers.2.0.layers.2.1.fc2.bias" = %776 : f32[192] */
+  memcpy(outputs[149], arena + 747351168, sizeof(float) * 192);
+  /* output 150 "grad:layers.2.0.layers.3.0.Wq_odd.weight" = %766 : f32[192, 192] */
+  memcpy(outputs[150], arena + 747294720, sizeof(float) * 36864);
+  /* output 151 "grad:layers.2.0.layers.3.0.Wq_odd.bias" = %767 : f32[192] */
+  memcpy(outputs[151], arena + 747350592, sizeof(float) * 192);
+  /* output 152 "grad:layers.2.0.layers.3.0.Wkv_odd.weight" = %763 : f32[96, 192] */
+  memcpy(outputs[152], arena + 747331584, sizeof(float) * 18432);
+  /* output 153 "grad:layers.2.0.layers.3.0.Wkv_odd.bias" = %764 : f32[96] */
+  memcpy(outputs[153], arena + 747351360, sizeof(float) * 96);
+  /* output 154 "grad:layers.2.0.layers.3.0.proj.weight" = %754 : f32[192, 192] */
+  memcpy(outputs[154], arena + 747257856, sizeof(float) * 36864);
+  /* output 155 "grad:layers.2.0.layers.3.0.proj.bias" = %755 : f32[192] */
+  memcpy(outputs[155], arena + 747350400, sizeof(float) * 192);
   /* output 156 "grad:layers.2.0.layers.3.1.fc1.weight" = %746 : f32[768, 192] */
   memcpy(outputs[156], arena + 747896832, sizeof(float) * 147456);
   /* output 157 "grad:layers.2.0.layers.3.1.fc1.bias" = %747 : f32[768] */
   memcpy(outputs[157], arena + 748044288, sizeof(float) * 768);
   /* output 158 "grad:layers.2.0.layers.3.1.fc2.weight" = %741 : f32[192, 768] */
-  memcpy(outputs[158], arena + 766918656, sizeof(float) * 147456);
+  memcpy(outputs[158], arena + 782843904, sizeof(float) * 147456);
   /* output 159 "grad:layers.2.0.layers.3.1.fc2.bias" = %742 : f32[192] */
-  memcpy(outputs[159], arena + 766377408, sizeof(float) * 192);
+  memcpy(outputs[159], arena + 782302656, sizeof(float) * 192);
   /* output 160 "grad:layers.2.1.conv.weight" = %735 : f32[192, 192, 3, 3] */
-  memcpy(outputs[160], arena + 765984768, sizeof(float) * 331776);
+  memcpy(outputs[160], arena + 781910016, sizeof(float) * 331776);
   /* output 161 "grad:layers.2.1.conv.bias" = %736 : f32[192] */
-  memcpy(outputs[161], arena + 766377216, sizeof(float) * 192);
+  memcpy(outputs[161], arena + 782302464, sizeof(float) * 192);
   /* output 162 "grad:layers.2.1.norm.weight" = %731 : f32[192] */
-  memcpy(outputs[162], arena + 766377024, sizeof(float) * 192);
-  /* output 163 "grad:layers.2.1.norm.bias" = %729 : f32[192] */
-  memcpy(outputs[163], arena + 766376832, sizeof(float) * 192);
-  /* output 164 "grad:layers.3.0.pos_emb" = %725 : f32[16, 192] */
-  memcpy(outputs[164], arena + 766371840, sizeof(float) * 3072);
-  /* output 165 "grad:layers.3.0.norm1.weight" = %722 : f32[192] */
-  memcpy(outputs[165], arena + 766376640, sizeof(float) * 192);
-  /* output 166 "grad:layers.3.0.norm1.bias" = %719 : f32[192] */
-  memcpy(outputs[166], arena + 766376448, sizeof(float) * 192);
-  /* output 167 "grad:layers.3.0.layers.0.0.Wq_odd.weight" = %715 : f32[192, 192] */
-  memcpy(outputs[167], arena + 767066112, sizeof(float) * 36864);
-  /* output 168 "grad:layers.3.0.layers.0.0.Wq_odd.bias" = %716 : f32[192] */
-  memcpy(outputs[168], arena + 766376256, sizeof(float) * 192);
-  /* output 169 "grad:layers.3.0.layers.0.0.Wkv_odd.weight" = %712 : f32[96, 192] */
-  memcpy(outputs[169], arena + 766353408, sizeof(float) * 18432);
-  /* output 170 "grad:layers.3.0.layers.0.0.Wkv_odd.bias" = %713 : f32[96] */
-  memcpy(outputs[170], arena + 766377600, sizeof(float) * 96);
-  /* output 171 "grad:layers.3.0.layers.0.0.proj.weight" = %703 : f32[192, 192] */
-  memcpy(outputs[171], arena + 766316544, sizeof(float) * 36864);
-  /* output 172 "grad:layers.3.0.layers.0.0.proj.bias" = %704 : f32[192] */
-  memcpy(outputs[172], arena + 766376064, sizeof(float) * 192);
-  /* output 173 "grad:layers.3.0.norm2.weight" = %697 : f32[192] */
-  memcpy(outputs[173], arena + 766375872, sizeof(float) * 192);
-  /* output 174 "grad:layers.3.0.norm2.bias" = %694 : f32[192] */
-  memcpy(outputs[174], arena + 766375680, sizeof(float) * 192);
-  /* output 175 "grad:layers.3.0.layers.0.1.fc1.weight" = %691 : f32[768, 192] */
-  memcpy(outputs[175], arena + 766525440, sizeof(float) * 147456);
-  /* output 176 "grad:layers.3.0.layers.0.1.fc1.bias" = %692 : f32[768] */
-  memcpy(outputs[176], arena + 766374912, sizeof(float) * 768);
-  /* output 177 "grad:layers.3.0.layers.0.1.fc2.weight" = %686 : f32[192, 768] */
-  memcpy(outputs[177], arena + 766377984, sizeof(float) * 147456);
-  /* output 178 "grad:layers.3.0.layers.0.1.fc2.bias" = %687 : f32[192] */
-  memcpy(outputs[178], arena + 766766208, sizeof(float) * 192);
-  /* output 179 "grad:layers.3.0.layers.1.0.Wq_odd.weight" = %673 : f32[192, 192] */
-  memcpy(outputs[179], arena + 766709760, sizeof(float) * 36864);
-  /* output 180 "grad:layers.3.0.layers.1.0.Wq_odd.bias" = %674 : f32[192] */
-  memcpy(outputs[180], arena + 766765632, sizeof(float) * 192);
-  /* output 181 "grad:layers.3.0.layers.1.0.Wkv_odd.weight" = %670 : f32[96, 192] */
-  memcpy(outputs[181], arena + 766746624, sizeof(float) * 18432);
-  /* output 182 "grad:layers.3.0.layers.1.0.Wkv_odd.bias" = %671 : f32[96] */
-  memcpy(outputs[182], arena + 766766400, sizeof(float) * 96);
-  /* output 183 "grad:layers.3.0.layers.1.0.proj.weight" = %661 : f32[192, 192] */
-  memcpy(outputs[183], arena + 766672896, sizeof(float) * 36864);
-  /* output 184 "grad:layers.3.0.layers.1.0.proj.bias" = %662 : f32[192] */
-  memcpy(outputs[184], arena + 766765440, sizeof(float) * 192);
-  /* output 185 "grad:layers.3.0.layers.1.1.fc1.weight" = %649 : f32[768, 192] */
-  memcpy(outputs[185], arena + 766771200, sizeof(float) * 147456);
-  /* output 186 "grad:layers.3.0.layers.1.1.fc1.bias" = %650 : f32[768] */
-  memcpy(outputs[186], arena + 767102976, sizeof(float) * 768);
-  /* output 187 "grad:layers.3.0.layers.1.1.fc2.weight" = %644 : f32[192, 768] */
-  memcpy(outputs[187], arena + 767164416, sizeof(float) * 147456);
-  /* output 188 "grad:layers.3.0.layers.1.1.fc2.bias" = %645 : f32[192] */
-  memcpy(outputs[188], arena + 767503488, sizeof(float) * 192);
-  /* output 189 "grad:layers.3.0.layers.2.0.Wq_odd.weight" = %631 : f32[192, 192] */
-  memcpy(outputs[189], arena + 767447040, sizeof(float) * 36864);
-  /* output 190 "grad:layers.3.0.layers.2.0.Wq_odd.bias" = %632 : f32[192] */
-  memcpy(outputs[190], arena + 767502912, sizeof(float) * 192);
-  /* output 191 "grad:layers.3.0.layers.2.0.Wkv_odd.weight" = %628 : f32[96, 192] */
-  memcpy(outputs[191], arena + 767483904, sizeof(float) * 18432);
-  /* output 192 "grad:layers.3.0.layers.2.0.Wkv_odd.bias" = %629 : f32[96] */
-  memcpy(outputs[192], arena + 767503680, sizeof(float) * 96);
-  /* output 193 "grad:layers.3.0.layers.2.0.proj.weight" = %619 : f32[192, 192] */
-  memcpy(outputs[193], arena + 767410176, sizeof(float) * 36864);
-  /* output 194 "grad:layers.3.0.layers.2.0.proj.bias" = %620 : f32[192] */
-  memcpy(outputs[194], arena + 767502720, sizeof(float) * 192);
-  /* output 195 "grad:layers.3.0.layers.2.1.fc1.weight" = %607 : f32[768, 192] */
-  memcpy(outputs[195], arena + 767557632, sizeof(float) * 147456);
-  /* output 196 "grad:layers.3.0.layers.2.1.fc1.bias" = %608 : f32[768] */
-  memcpy(outputs[196], arena + 767705088, sizeof(float) * 768);
-  /* output 197 "grad:layers.3.0.layers.2.1.fc2.weight" = %602 : f32[192, 768] */
-  memcpy(outputs[197], arena + 767950848, sizeof(float) * 147456);
-  /* output 198 "grad:layers.3.0.layers.2.1.fc2.bias" = %603 : f32[192] */
-  memcpy(outputs[198], arena + 768289920, sizeof(float) * 192);
-  /* output 199 "grad:layers.3.0.layers.3.0.Wq_odd.weight" = %591 : f32[192, 192] */
-  memcpy(outputs[199], arena + 768233472, sizeof(float) * 36864);
-  /* output 200 "grad:layers.3.0.layers.3.0.Wq_odd.bias" = %592 : f32[192] */
-  memcpy(outputs[200], arena + 768289344, sizeof(float) * 192);
-  /* output 201 "grad:layers.3.0.layers.3.0.Wkv_odd.weight" = %588 : f32[96, 192] */
-  memcpy(outputs[201], arena + 768270336, sizeof(float) * 18432);
-  /* output 202 "grad:layers.3.0.layers.3.0.Wkv_odd.bias" = %589 : f32[96] */
-  memcpy(outputs[202], arena + 768290112, sizeof(float) * 96);
-  /* output 203 "grad:layers.3.0.layers.3.0.proj.weight" = %579 : f32[192, 192] */
-  memcpy(outputs[203], arena + 768196608, sizeof(float) * 36864);
-  /* output 204 "grad:layers.3.0.layers.3.0.proj.bias" = %580 : f32[192] */
-  memcpy(outputs[204], arena + 768289152, sizeof(float) * 192);
-  /* output 205 "grad:layers.3.0.layers.3.1.fc1.weight" = %569 : f32[768, 192] */
-  memcpy(outputs[205], arena + 768344064, sizeof(float) * 147456);
-  /* output 206 "grad:layers.3.0.layers.3.1.fc1.bias" = %570 : f32[768] */
-  memcpy(outputs[206], arena + 768491520, sizeof(float) * 768);
-  /* output 207 "grad:layers.3.0.layers.3.1.fc2.weight" = %564 : f32[192, 768] */
-  memcpy(outputs[207], arena + 769523712, sizeof(float) * 147456);
-  /* output 208 "grad:layers.3.0.layers.3.1.fc2.bias" = %565 : f32[192] */
-  memcpy(outputs[208], arena + 774883584, sizeof(float) * 192);
-  /* output 209 "grad:norm.weight" = %559 : f32[192] */
-  memcpy(outputs[209], arena + 774883392, sizeof(float) * 192);
-  /* output 210 "grad:norm.bias" = %557 : f32[192] */
-  memcpy(outputs[210], arena + 774883200, sizeof(float) * 192);
-  /* output 211 "grad:mlp_head.weight" = %552 : f32[10, 192] */
-  memcpy(outputs[211], arena + 774881280, sizeof(float) * 1920);
-  /* output 212 "grad:mlp_head.bias" = %553 : f32[10] */
-  memcpy(outputs[212], arena + 774883792, sizeof(float) * 10);
+  memcpy(outputs[162], arena + 782302272, sizeof(float) * 192);
+  /* output 163 "grad:layers.2.1.norm.bias" = %730 : f32[192] */
+  memcpy(outputs[163], arena + 782302080, sizeof(float) * 192);
+  /* output 164 "grad:layers.3.0.pos_emb" = %726 : f32[16, 192] */
+  memcpy(outputs[164], arena + 782297088, sizeof(float) * 3072);
+  /* output 165 "grad:layers.3.0.norm1.weight" = %724 : f32[192] */
+  memcpy(outputs[165], arena + 782301888, sizeof(float) * 192);
+  /* output 166 "grad:layers.3.0.norm1.bias" = %722 : f32[192] */
+  memcpy(outputs[166], arena + 782301696, sizeof(float) * 192);
+  /* output 167 "grad:layers.3.0.layers.0.0.Wq_odd.weight" = %718 : f32[192, 192] */
+  memcpy(outputs[167], arena + 782598144, sizeof(float) * 36864);
+  /* output 168 "grad:layers.3.0.layers.0.0.Wq_odd.bias" = %719 : f32[192] */
+  memcpy(outputs[168], arena + 782301504, sizeof(float) * 192);
+  /* output 169 "grad:layers.3.0.layers.0.0.Wkv_odd.weight" = %715 : f32[96, 192] */
+  memcpy(outputs[169], arena + 782278656, sizeof(float) * 18432);
+  /* output 170 "grad:layers.3.0.layers.0.0.Wkv_odd.bias" = %716 : f32[96] */
+  memcpy(outputs[170], arena + 782302848, sizeof(float) * 96);
+  /* output 171 "grad:layers.3.0.layers.0.0.proj.weight" = %706 : f32[192, 192] */
+  memcpy(outputs[171], arena + 782241792, sizeof(float) * 36864);
+  /* output 172 "grad:layers.3.0.layers.0.0.proj.bias" = %707 : f32[192] */
+  memcpy(outputs[172], arena + 782301312, sizeof(float) * 192);
+  /* output 173 "grad:layers.3.0.norm2.weight" = %701 : f32[192] */
+  memcpy(outputs[173], arena + 782301120, sizeof(float) * 192);
+  /* output 174 "grad:layers.3.0.norm2.bias" = %699 : f32[192] */
+  memcpy(outputs[174], arena + 782300928, sizeof(float) * 192);
+  /* output 175 "grad:layers.3.0.layers.0.1.fc1.weight" = %696 : f32[768, 192] */
+  memcpy(outputs[175], arena + 782450688, sizeof(float) * 147456);
+  /* output 176 "grad:layers.3.0.layers.0.1.fc1.bias" = %697 : f32[768] */
+  memcpy(outputs[176], arena + 782300160, sizeof(float) * 768);
+  /* output 177 "grad:layers.3.0.layers.0.1.fc2.weight" = %691 : f32[192, 768] */
+  memcpy(outputs[177], arena + 782303232, sizeof(float) * 147456);
+  /* output 178 "grad:layers.3.0.layers.0.1.fc2.bias" = %692 : f32[192] */
+  memcpy(outputs[178], arena + 783084672, sizeof(float) * 192);
+  /* output 179 "grad:layers.3.0.layers.1.0.Wq_odd.weight" = %680 : f32[192, 192] */
+  memcpy(outputs[179], arena + 783028224, sizeof(float) * 36864);
+  /* output 180 "grad:layers.3.0.layers.1.0.Wq_odd.bias" = %681 : f32[192] */
+  memcpy(outputs[180], arena + 783084480, sizeof(float) * 192);
+  /* output 181 "grad:layers.3.0.layers.1.0.Wkv_odd.weight" = %677 : f32[96, 192] */
+  memcpy(outputs[181], arena + 783065088, sizeof(float) * 18432);
+  /* output 182 "grad:layers.3.0.layers.1.0.Wkv_odd.bias" = %678 : f32[96] */
+  memcpy(outputs[182], arena + 783084864, sizeof(float) * 96);
+  /* output 183 "grad:layers.3.0.layers.1.0.proj.weight" = %668 : f32[192, 192] */
+  memcpy(outputs[183], arena + 782991360, sizeof(float) * 36864);
+  /* output 184 "grad:layers.3.0.layers.1.0.proj.bias" = %669 : f32[192] */
+  memcpy(outputs[184], arena + 783084288, sizeof(float) * 192);
+  /* output 185 "grad:layers.3.0.layers.1.1.fc1.weight" = %658 : f32[768, 192] */
+  memcpy(outputs[185], arena + 782696448, sizeof(float) * 147456);
+  /* output 186 "grad:layers.3.0.layers.1.1.fc1.bias" = %659 : f32[768] */
+  memcpy(outputs[186], arena + 783083520, sizeof(float) * 768);
+  /* output 187 "grad:layers.3.0.layers.1.1.fc2.weight" = %653 : f32[192, 768] */
+  memcpy(outputs[187], arena + 783089664, sizeof(float) * 147456);
+  /* output 188 "grad:layers.3.0.layers.1.1.fc2.bias" = %654 : f32[192] */
+  memcpy(outputs[188], arena + 783471744, sizeof(float) * 192);
+  /* output 189 "grad:layers.3.0.layers.2.0.Wq_odd.weight" = %642 : f32[192, 192] */
+  memcpy(outputs[189], arena + 783630336, sizeof(float) * 36864);
+  /* output 190 "grad:layers.3.0.layers.2.0.Wq_odd.bias" = %643 : f32[192] */
+  memcpy(outputs[190], arena + 783471168, sizeof(float) * 192);
+  /* output 191 "grad:layers.3.0.layers.2.0.Wkv_odd.weight" = %639 : f32[96, 192] */
+  memcpy(outputs[191], arena + 783667200, sizeof(float) * 18432);
+  /* output 192 "grad:layers.3.0.layers.2.0.Wkv_odd.bias" = %640 : f32[96] */
+  memcpy(outputs[192], arena + 783471936, sizeof(float) * 96);
+  /* output 193 "grad:layers.3.0.layers.2.0.proj.weight" = %630 : f32[192, 192] */
+  memcpy(outputs[193], arena + 783433728, sizeof(float) * 36864);
+  /* output 194 "grad:layers.3.0.layers.2.0.proj.bias" = %631 : f32[192] */
+  memcpy(outputs[194], arena + 783470976, sizeof(float) * 192);
+  /* output 195 "grad:layers.3.0.layers.2.1.fc1.weight" = %620 : f32[768, 192] */
+  memcpy(outputs[195], arena + 783482880, sizeof(float) * 147456);
+  /* output 196 "grad:layers.3.0.layers.2.1.fc1.bias" = %621 : f32[768] */
+  memcpy(outputs[196], arena + 783685632, sizeof(float) * 768);
+  /* output 197 "grad:layers.3.0.layers.2.1.fc2.weight" = %615 : f32[192, 768] */
+  memcpy(outputs[197], arena + 783876096, sizeof(float) * 147456);
+  /* output 198 "grad:layers.3.0.layers.2.1.fc2.bias" = %616 : f32[192] */
+  memcpy(outputs[198], arena + 784258176, sizeof(float) * 192);
+  /* output 199 "grad:layers.3.0.layers.3.0.Wq_odd.weight" = %606 : f32[192, 192] */
+  memcpy(outputs[199], arena + 784416768, sizeof(float) * 36864);
+  /* output 200 "grad:layers.3.0.layers.3.0.Wq_odd.bias" = %607 : f32[192] */
+  memcpy(outputs[200], arena + 784257600, sizeof(float) * 192);
+  /* output 201 "grad:layers.3.0.layers.3.0.Wkv_odd.weight" = %603 : f32[96, 192] */
+  memcpy(outputs[201], arena + 784453632, sizeof(float) * 18432);
+  /* output 202 "grad:layers.3.0.layers.3.0.Wkv_odd.bias" = %604 : f32[96] */
+  memcpy(outputs[202], arena + 784258368, sizeof(float) * 96);
+  /* output 203 "grad:layers.3.0.layers.3.0.proj.weight" = %594 : f32[192, 192] */
+  memcpy(outputs[203], arena + 784220160, sizeof(float) * 36864);
+  /* output 204 "grad:layers.3.0.layers.3.0.proj.bias" = %595 : f32[192] */
+  memcpy(outputs[204], arena + 784257408, sizeof(float) * 192);
+  /* output 205 "grad:layers.3.0.layers.3.1.fc1.weight" = %586 : f32[768, 192] */
+  memcpy(outputs[205], arena + 784269312, sizeof(float) * 147456);
+  /* output 206 "grad:layers.3.0.layers.3.1.fc1.bias" = %587 : f32[768] */
+  memcpy(outputs[206], arena + 784472064, sizeof(float) * 768);
+  /* output 207 "grad:layers.3.0.layers.3.1.fc2.weight" = %581 : f32[192, 768] */
+  memcpy(outputs[207], arena + 785448960, sizeof(float) * 147456);
+  /* output 208 "grad:layers.3.0.layers.3.1.fc2.bias" = %582 : f32[192] */
+  memcpy(outputs[208], arena + 789137664, sizeof(float) * 192);
+  /* output 209 "grad:norm.weight" = %576 : f32[192] */
+  memcpy(outputs[209], arena + 789137472, sizeof(float) * 192);
+  /* output 210 "grad:norm.bias" = %575 : f32[192] */
+  memcpy(outputs[210], arena + 789137280, sizeof(float) * 192);
+  /* output 211 "grad:mlp_head.weight" = %570 : f32[10, 192] */
+  memcpy(outputs[211], arena + 789135360, sizeof(float) * 1920);
+  /* output 212 "grad:mlp_head.bias" = %571 : f32[10] */
+  memcpy(outputs[212], arena + 789137872, sizeof(float) * 10);
   return 0;
 } // sag_tiny_cifar_train_forward
 

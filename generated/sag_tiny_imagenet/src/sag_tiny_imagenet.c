@@ -2608,6 +2608,44 @@ void lk_circular_pad(long P, int Hh, int Ww, int top, int bottom, int left, int 
   lk__layout_wrap(P, Hh, Ww, Hh + top + bottom, Ww + left + right, top, left, x, y);
 }
 
+/* im2col, F.unfold(x, (kh, kw), padding=(ph, pw), stride=(sh, sw)).transpose(1, 2): image
+ * x [B, C, Hh, Ww] → patch rows y [B, Ho·Wo, C·kh·kw], row oh·Wo + ow holding the window at
+ * (oh·sh − ph, ow·sw − pw) in column order (c, ky, kx), zeros outside the image. A convolution
+ * weight [Co, C, kh, kw] read as [Co, C·kh·kw] then multiplies these rows straight into tokens
+ * (the patch-embedding pass uses it where C·kh·kw is small, as for a 3-channel image). A thread
+ * fills one output row oh (Wo patch rows, in L1/L2) a column at a time: each column is a run of
+ * an image row with zeros at the padded ends, without a bounds test per element. */
+void lk_im2col(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw, const float *x,
+               float *y) {
+  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
+  long K = (long)C * kh * kw, rows = (long)B * Ho;
+  LK_OMP(parallel for schedule(static) if(rows * Wo * K >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) {
+    long b = r / Ho;
+    int oh = (int)(r % Ho);
+    const float *xb = x + b * C * Hh * Ww;
+    float *yr = y + r * Wo * K; /* Wo patch rows of K columns */
+    for (int c = 0; c < C; ++c)
+      for (int ky = 0; ky < kh; ++ky) {
+        int iy = oh * sh - ph + ky;
+        const float *src = xb + ((long)c * Hh + (iy >= 0 && iy < Hh ? iy : 0)) * Ww;
+        for (int kx = 0; kx < kw; ++kx) {
+          float *dst = yr + ((long)c * kh + ky) * kw + kx; /* column (c, ky, kx), stride K */
+          /* Windows ow in [lo, hi) read pixel ow·sw − pw + kx inside the row; the others are 0. */
+          int lo = 0, hi = 0;
+          if (iy >= 0 && iy < Hh) {
+            lo = lk_min_l(Wo, kx >= pw ? 0 : (pw - kx + sw - 1) / sw);
+            hi = lk_min_l(Wo, Ww - 1 + pw - kx < 0 ? 0 : (Ww - 1 + pw - kx) / sw + 1);
+            if (hi < lo) hi = lo;
+          }
+          for (int ow = 0; ow < lo; ++ow) dst[ow * K] = 0.0f;
+          for (int ow = lo; ow < hi; ++ow) dst[ow * K] = src[ow * sw - pw + kx];
+          for (int ow = hi; ow < Wo; ++ow) dst[ow * K] = 0.0f;
+        }
+      }
+  }
+}
+
 /* References. */
 void lk_copy_strided_naive(int rank, const long *shape, const float *x, const long *sx, float *y, const long *sy) {
   long total = 1;
@@ -2639,6 +2677,25 @@ void lk_circular_pad_naive(long P, int Hh, int Ww, int top, int bottom, int left
         while (sj >= Ww) sj -= Ww;
         y[(p * Ho + i) * Wo + j] = x[(p * Hh + si) * Ww + sj];
       }
+}
+
+void lk_im2col_naive(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw, const float *x,
+                     float *y) {
+  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
+  long K = (long)C * kh * kw;
+  for (long i = 0; i < (long)B * Ho * Wo * K; ++i) y[i] = 0.0f;
+  for (int b = 0; b < B; ++b)
+    for (int c = 0; c < C; ++c)
+      for (int iy = 0; iy < Hh; ++iy)
+        for (int ix = 0; ix < Ww; ++ix)
+          /* Scatter: every window (oh, ow) that covers pixel (iy, ix) gets it at (c, ky, kx). */
+          for (int ky = 0; ky < kh; ++ky)
+            for (int kx = 0; kx < kw; ++kx) {
+              int ty = iy + ph - ky, tx = ix + pw - kx;
+              if (ty < 0 || tx < 0 || ty % sh || tx % sw || ty / sh >= Ho || tx / sw >= Wo) continue;
+              long row = ((long)b * Ho + ty / sh) * Wo + tx / sw;
+              y[row * K + ((long)c * kh + ky) * kw + kx] = x[(((long)b * C + c) * Hh + iy) * Ww + ix];
+            }
 }
 
 /* ---- templates/fused_linear.c -------------------------------------------------------------- */
@@ -3586,7 +3643,7 @@ void sag_tiny_imagenet_set_num_threads(int n) {
  * Returns 0, or -1 when a kernel reports a failure.
  */
 int sag_tiny_imagenet_prepare(const float *const *params, float *arena) {
-  /* %24 = index(%23) {axis 0, at 0} layers.0.0 : f32[1024, 192] */
+  /* %25 = index(%24) {axis 0, at 0} layers.0.0 : f32[1024, 192] */
   lk_copy_rows(1, 196608, params[20], 1966080, arena, 196608);
   return 0;
 } // sag_tiny_imagenet_prepare
@@ -3599,25 +3656,27 @@ int sag_tiny_imagenet_forward(const float *const *params, const float *const *in
     float *arena) {
   const int B = 1; /* the batch the model is compiled for */
 
-  /* %3 = conv2d(%0, %1, %2) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.0 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 224, 224, 192, 9, 9, 7, 7, 1, 1, 1, inputs[0], params[0], params[1],
-      arena + 196608, NULL);
+  /* %3 = im2col(%0) {kernel [9, 9], stride [7, 7], padding [1, 1]} to_patch_embedding.projections.0 : f32[B, 1024, 243] */
+  lk_im2col(B, 3, 224, 224, 9, 9, 7, 7, 1, 1, inputs[0], arena + 196608);
 
-  /* %4 = img2seq(%3) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena + 196608, arena + 983040);
+  /* %4 = reshape(%1) {shape [192, 243]} to_patch_embedding.projections.0 : f32[192, 243], a view of %1: no code */
 
-  /* %25 = add(%4, %24) layers.0.0 : f32[B, 1024, 192], written over %4 */
+  /* %5 = fused_linear(%3, %4, %2) to_patch_embedding.projections.0 : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 243, 192, arena + 196608, params[0], params[1], LK_ACT_NONE, NULL,
+      arena + 983040);
+
+  /* %26 = add(%5, %25) layers.0.0 : f32[B, 1024, 192], written over %5 */
   lk_add(3, (const long[]){B, 1024, 192}, arena + 983040, (const long[]){196608, 192, 1}, arena,
       (const long[]){0, 192, 1}, arena + 983040);
 
-  /* %28 = layernorm(%25, %26, %27) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
+  /* %29 = layernorm(%26, %27, %28) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
   lk_layernorm(B * 1024, 192, arena + 983040, params[21], params[22], 1e-06f, arena + 196608);
 
-  /* %31 = fused_linear(%28, %29, %30) layers.0.0.layers.0.0.Wq_even : f32[B, 1024, 192] */
+  /* %32 = fused_linear(%29, %30, %31) layers.0.0.layers.0.0.Wq_even : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena + 196608, params[23], params[24], LK_ACT_NONE, NULL,
       arena + 393216);
 
-  /* %34 = shifted_local_attention(%0, %31, %1, %2, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %26, %27, %32, %33) {T 10, shifts [pad(1, 0, 0, 0), pad(2, 0, 0, 0), pad(3, 0, 0, 0), pad(0, 0, 1, 0), pad(0, 0, 2, 0), pad(0, 0, 3, 0), pad(1, 0, 1, 0), pad(2, 0, 2, 0), pad(3, 0, 3, 0)], kernel [9, 9], stride [7, 7], padding [1, 1], heads 4, kv_heads 4, eps 1e-06} layers.0.0.layers.0.0 : f32[B, 1024, 192] */
+  /* %35 = shifted_local_attention(%0, %32, %1, %2, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %27, %28, %33, %34) {T 10, shifts [pad(1, 0, 0, 0), pad(2, 0, 0, 0), pad(3, 0, 0, 0), pad(0, 0, 1, 0), pad(0, 0, 2, 0), pad(0, 0, 3, 0), pad(1, 0, 1, 0), pad(2, 0, 2, 0), pad(3, 0, 3, 0)], kernel [9, 9], stride [7, 7], padding [1, 1], heads 4, kv_heads 4, eps 1e-06} layers.0.0.layers.0.0 : f32[B, 1024, 192] */
   if (lk_shifted_local_attention(B, 3, 224, 224, 10, LK_SHIFT_PAD,
       (const int[]){0, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 1, 0, 1, 0, 2, 0, 2, 0, 3, 0, 3, 0},
       192, 9, 9, 7, 7, 1, 1, 4, 4, 48, inputs[0], arena + 393216,
@@ -3626,552 +3685,552 @@ int sag_tiny_imagenet_forward(const float *const *params, const float *const *in
       params[20], params[21], params[22], 1e-06f, params[25], params[26], 0.14433756f,
       arena + 196608) != 0) return -1;
 
-  /* %37 = fused_linear(%34, %35, %36, %25) {residual} layers.0.0.layers.0.0.proj : f32[B, 1024, 192], written over %4 */
+  /* %38 = fused_linear(%35, %36, %37, %26) {residual} layers.0.0.layers.0.0.proj : f32[B, 1024, 192], written over %5 */
   lk_fused_linear(B * 1024, 192, 192, arena + 196608, params[27], params[28], LK_ACT_NONE,
       arena + 983040, arena + 983040);
 
-  /* %40 = layernorm(%37, %38, %39) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
+  /* %41 = layernorm(%38, %39, %40) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_layernorm(B * 1024, 192, arena + 983040, params[29], params[30], 1e-06f, arena + 1179648);
 
-  /* %43 = fused_linear(%40, %41, %42) {act gelu} layers.0.0.layers.0.1.fc1 : f32[B, 1024, 768] */
+  /* %44 = fused_linear(%41, %42, %43) {act gelu} layers.0.0.layers.0.1.fc1 : f32[B, 1024, 768] */
   lk_fused_linear(B * 1024, 192, 768, arena + 1179648, params[31], params[32], LK_ACT_GELU, NULL,
       arena + 196608);
 
-  /* %46 = fused_linear(%43, %44, %45, %37) {residual} layers.0.0.layers.0.1.fc2 : f32[B, 1024, 192], written over %4 */
+  /* %47 = fused_linear(%44, %45, %46, %38) {residual} layers.0.0.layers.0.1.fc2 : f32[B, 1024, 192], written over %5 */
   lk_fused_linear(B * 1024, 768, 192, arena + 196608, params[33], params[34], LK_ACT_NONE,
       arena + 983040, arena + 983040);
 
-  /* %47 = layernorm(%46, %26, %27) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
+  /* %48 = layernorm(%47, %27, %28) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
   lk_layernorm(B * 1024, 192, arena + 983040, params[21], params[22], 1e-06f, arena + 589824);
 
-  /* %50 = fused_linear(%47, %48, %49) layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192] */
+  /* %51 = fused_linear(%48, %49, %50) layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena + 589824, params[35], params[36], LK_ACT_NONE, NULL,
       arena + 786432);
 
-  /* %53 = fused_linear(%47, %51, %52) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 384] */
+  /* %54 = fused_linear(%48, %52, %53) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 384] */
   lk_fused_linear(B * 1024, 192, 384, arena + 589824, params[37], params[38], LK_ACT_NONE, NULL,
       arena + 196608);
 
-  /* %54 = slice(%53) {axis 1, start 0, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %53: no code */
+  /* %55 = slice(%54) {axis 1, start 0, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %54: no code */
 
-  /* %55 = slice(%53) {axis 1, start 192, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %53: no code */
+  /* %56 = slice(%54) {axis 1, start 192, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %54: no code */
 
-  /* %56 = sdpa(%50, %54, %55) {heads 4, kv_heads 4} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
+  /* %57 = sdpa(%51, %55, %56) {heads 4, kv_heads 4} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
   lk_sdpa(B, 1024, 1024, 4, 4, 48, arena + 786432, 192, arena + 196608, 384, arena + 196800, 384,
       arena + 589824, 0.14433756f);
 
-  /* %59 = fused_linear(%56, %57, %58, %46) {residual} layers.0.0.layers.1.0.proj : f32[B, 1024, 192], written over %4 */
+  /* %60 = fused_linear(%57, %58, %59, %47) {residual} layers.0.0.layers.1.0.proj : f32[B, 1024, 192], written over %5 */
   lk_fused_linear(B * 1024, 192, 192, arena + 589824, params[39], params[40], LK_ACT_NONE,
       arena + 983040, arena + 983040);
 
-  /* %60 = layernorm(%59, %38, %39) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
+  /* %61 = layernorm(%60, %39, %40) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_layernorm(B * 1024, 192, arena + 983040, params[29], params[30], 1e-06f, arena + 1179648);
 
-  /* %63 = fused_linear(%60, %61, %62) {act gelu} layers.0.0.layers.1.1.fc1 : f32[B, 1024, 768] */
+  /* %64 = fused_linear(%61, %62, %63) {act gelu} layers.0.0.layers.1.1.fc1 : f32[B, 1024, 768] */
   lk_fused_linear(B * 1024, 192, 768, arena + 1179648, params[41], params[42], LK_ACT_GELU, NULL,
       arena + 196608);
 
-  /* %66 = fused_linear(%63, %64, %65, %59) {residual} layers.0.0.layers.1.1.fc2 : f32[B, 1024, 192], written over %4 */
+  /* %67 = fused_linear(%64, %65, %66, %60) {residual} layers.0.0.layers.1.1.fc2 : f32[B, 1024, 192], written over %5 */
   lk_fused_linear(B * 1024, 768, 192, arena + 196608, params[43], params[44], LK_ACT_NONE,
       arena + 983040, arena + 983040);
 
-  /* %69 = seq2img(%66) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
+  /* %70 = seq2img(%67) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 983040, arena + 196608);
 
-  /* %70 = conv2d(%69, %67, %68) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[B, 192, 32, 32] */
+  /* %71 = conv2d(%70, %68, %69) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[B, 192, 32, 32] */
   lk_conv2d(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 196608, params[45], params[46],
       arena + 393216, NULL);
 
-  /* %71 = img2seq(%70) layers.0.1 : f32[B, 1024, 192] */
+  /* %72 = img2seq(%71) layers.0.1 : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena + 393216, arena + 196608);
 
-  /* %74 = layernorm(%71, %72, %73) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
+  /* %75 = layernorm(%72, %73, %74) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
   lk_layernorm(B * 1024, 192, arena + 196608, params[47], params[48], 1e-06f, arena + 393216);
 
-  /* %75 = seq2img(%74) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
+  /* %76 = seq2img(%75) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 393216, arena + 196608);
 
-  /* %76 = maxpool(%75) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 16, 16] */
+  /* %77 = maxpool(%76) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 16, 16] */
   lk_maxpool2d(B, 192, 32, 32, 3, 3, 2, 2, 1, 1, arena + 196608, arena + 393216);
 
-  /* %77 = img2seq(%76) layers.0.1 : f32[B, 256, 192] */
+  /* %78 = img2seq(%77) layers.0.1 : f32[B, 256, 192] */
   lk_img2seq(B, 192, 256, arena + 393216, arena + 442368);
 
-  /* %79 = add(%77, %78) layers.1.0 : f32[B, 256, 192], written over %77 */
+  /* %80 = add(%78, %79) layers.1.0 : f32[B, 256, 192], written over %78 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 442368, (const long[]){49152, 192, 1}, params[49],
       (const long[]){0, 192, 1}, arena + 442368);
 
-  /* %82 = layernorm(%79, %80, %81) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %83 = layernorm(%80, %81, %82) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_layernorm(B * 256, 192, arena + 442368, params[50], params[51], 1e-06f, arena + 294912);
 
-  /* %85 = fused_linear(%82, %83, %84) layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192] */
+  /* %86 = fused_linear(%83, %84, %85) layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 294912, params[52], params[53], LK_ACT_NONE, NULL,
       arena + 344064);
 
-  /* %88 = fused_linear(%82, %86, %87) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 384] */
+  /* %89 = fused_linear(%83, %87, %88) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 384] */
   lk_fused_linear(B * 256, 192, 384, arena + 294912, params[54], params[55], LK_ACT_NONE, NULL,
       arena + 196608);
 
-  /* %89 = slice(%88) {axis 1, start 0, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %88: no code */
+  /* %90 = slice(%89) {axis 1, start 0, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %89: no code */
 
-  /* %90 = slice(%88) {axis 1, start 192, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %88: no code */
+  /* %91 = slice(%89) {axis 1, start 192, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %89: no code */
 
-  /* %91 = sdpa(%85, %89, %90) {heads 4, kv_heads 4} layers.1.0.layers.0.0 : f32[B, 256, 192] */
+  /* %92 = sdpa(%86, %90, %91) {heads 4, kv_heads 4} layers.1.0.layers.0.0 : f32[B, 256, 192] */
   lk_sdpa(B, 256, 256, 4, 4, 48, arena + 344064, 192, arena + 196608, 384, arena + 196800, 384,
       arena + 294912, 0.14433756f);
 
-  /* %94 = fused_linear(%91, %92, %93, %79) {residual} layers.1.0.layers.0.0.proj : f32[B, 256, 192], written over %77 */
+  /* %95 = fused_linear(%92, %93, %94, %80) {residual} layers.1.0.layers.0.0.proj : f32[B, 256, 192], written over %78 */
   lk_fused_linear(B * 256, 192, 192, arena + 294912, params[56], params[57], LK_ACT_NONE,
       arena + 442368, arena + 442368);
 
-  /* %97 = layernorm(%94, %95, %96) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %98 = layernorm(%95, %96, %97) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_layernorm(B * 256, 192, arena + 442368, params[58], params[59], 1e-06f, arena + 393216);
 
-  /* %100 = fused_linear(%97, %98, %99) {act gelu} layers.1.0.layers.0.1.fc1 : f32[B, 256, 768] */
+  /* %101 = fused_linear(%98, %99, %100) {act gelu} layers.1.0.layers.0.1.fc1 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 393216, params[60], params[61], LK_ACT_GELU, NULL,
       arena + 196608);
 
-  /* %103 = fused_linear(%100, %101, %102, %94) {residual} layers.1.0.layers.0.1.fc2 : f32[B, 256, 192], written over %77 */
+  /* %104 = fused_linear(%101, %102, %103, %95) {residual} layers.1.0.layers.0.1.fc2 : f32[B, 256, 192], written over %78 */
   lk_fused_linear(B * 256, 768, 192, arena + 196608, params[62], params[63], LK_ACT_NONE,
       arena + 442368, arena + 442368);
 
-  /* %104 = layernorm(%103, %80, %81) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %105 = layernorm(%104, %81, %82) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_layernorm(B * 256, 192, arena + 442368, params[50], params[51], 1e-06f, arena + 294912);
 
-  /* %107 = fused_linear(%104, %105, %106) layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192] */
+  /* %108 = fused_linear(%105, %106, %107) layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 294912, params[64], params[65], LK_ACT_NONE, NULL,
       arena + 344064);
 
-  /* %110 = fused_linear(%104, %108, %109) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 384] */
+  /* %111 = fused_linear(%105, %109, %110) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 384] */
   lk_fused_linear(B * 256, 192, 384, arena + 294912, params[66], params[67], LK_ACT_NONE, NULL,
       arena + 196608);
 
-  /* %111 = slice(%110) {axis 1, start 0, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %110: no code */
+  /* %112 = slice(%111) {axis 1, start 0, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %111: no code */
 
-  /* %112 = slice(%110) {axis 1, start 192, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %110: no code */
+  /* %113 = slice(%111) {axis 1, start 192, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %111: no code */
 
-  /* %113 = sdpa(%107, %111, %112) {heads 4, kv_heads 4} layers.1.0.layers.1.0 : f32[B, 256, 192] */
+  /* %114 = sdpa(%108, %112, %113) {heads 4, kv_heads 4} layers.1.0.layers.1.0 : f32[B, 256, 192] */
   lk_sdpa(B, 256, 256, 4, 4, 48, arena + 344064, 192, arena + 196608, 384, arena + 196800, 384,
       arena + 294912, 0.14433756f);
 
-  /* %116 = fused_linear(%113, %114, %115, %103) {residual} layers.1.0.layers.1.0.proj : f32[B, 256, 192], written over %77 */
+  /* %117 = fused_linear(%114, %115, %116, %104) {residual} layers.1.0.layers.1.0.proj : f32[B, 256, 192], written over %78 */
   lk_fused_linear(B * 256, 192, 192, arena + 294912, params[68], params[69], LK_ACT_NONE,
       arena + 442368, arena + 442368);
 
-  /* %117 = layernorm(%116, %95, %96) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %118 = layernorm(%117, %96, %97) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_layernorm(B * 256, 192, arena + 442368, params[58], params[59], 1e-06f, arena + 393216);
 
-  /* %120 = fused_linear(%117, %118, %119) {act gelu} layers.1.0.layers.1.1.fc1 : f32[B, 256, 768] */
+  /* %121 = fused_linear(%118, %119, %120) {act gelu} layers.1.0.layers.1.1.fc1 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 393216, params[70], params[71], LK_ACT_GELU, NULL,
       arena + 196608);
 
-  /* %123 = fused_linear(%120, %121, %122, %116) {residual} layers.1.0.layers.1.1.fc2 : f32[B, 256, 192], written over %77 */
+  /* %124 = fused_linear(%121, %122, %123, %117) {residual} layers.1.0.layers.1.1.fc2 : f32[B, 256, 192], written over %78 */
   lk_fused_linear(B * 256, 768, 192, arena + 196608, params[72], params[73], LK_ACT_NONE,
       arena + 442368, arena + 442368);
 
-  /* %124 = layernorm(%123, %80, %81) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %125 = layernorm(%124, %81, %82) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_layernorm(B * 256, 192, arena + 442368, params[50], params[51], 1e-06f, arena + 294912);
 
-  /* %127 = fused_linear(%124, %125, %126) layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192] */
+  /* %128 = fused_linear(%125, %126, %127) layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 294912, params[74], params[75], LK_ACT_NONE, NULL,
       arena + 344064);
 
-  /* %130 = fused_linear(%124, %128, %129) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 384] */
+  /* %131 = fused_linear(%125, %129, %130) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 384] */
   lk_fused_linear(B * 256, 192, 384, arena + 294912, params[76], params[77], LK_ACT_NONE, NULL,
       arena + 196608);
 
-  /* %131 = slice(%130) {axis 1, start 0, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %130: no code */
+  /* %132 = slice(%131) {axis 1, start 0, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %131: no code */
 
-  /* %132 = slice(%130) {axis 1, start 192, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %130: no code */
+  /* %133 = slice(%131) {axis 1, start 192, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %131: no code */
 
-  /* %133 = sdpa(%127, %131, %132) {heads 4, kv_heads 4} layers.1.0.layers.2.0 : f32[B, 256, 192] */
+  /* %134 = sdpa(%128, %132, %133) {heads 4, kv_heads 4} layers.1.0.layers.2.0 : f32[B, 256, 192] */
   lk_sdpa(B, 256, 256, 4, 4, 48, arena + 344064, 192, arena + 196608, 384, arena + 196800, 384,
       arena + 294912, 0.14433756f);
 
-  /* %136 = fused_linear(%133, %134, %135, %123) {residual} layers.1.0.layers.2.0.proj : f32[B, 256, 192], written over %77 */
+  /* %137 = fused_linear(%134, %135, %136, %124) {residual} layers.1.0.layers.2.0.proj : f32[B, 256, 192], written over %78 */
   lk_fused_linear(B * 256, 192, 192, arena + 294912, params[78], params[79], LK_ACT_NONE,
       arena + 442368, arena + 442368);
 
-  /* %137 = layernorm(%136, %95, %96) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %138 = layernorm(%137, %96, %97) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_layernorm(B * 256, 192, arena + 442368, params[58], params[59], 1e-06f, arena + 393216);
 
-  /* %140 = fused_linear(%137, %138, %139) {act gelu} layers.1.0.layers.2.1.fc1 : f32[B, 256, 768] */
+  /* %141 = fused_linear(%138, %139, %140) {act gelu} layers.1.0.layers.2.1.fc1 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 393216, params[80], params[81], LK_ACT_GELU, NULL,
       arena + 196608);
 
-  /* %143 = fused_linear(%140, %141, %142, %136) {residual} layers.1.0.layers.2.1.fc2 : f32[B, 256, 192], written over %77 */
+  /* %144 = fused_linear(%141, %142, %143, %137) {residual} layers.1.0.layers.2.1.fc2 : f32[B, 256, 192], written over %78 */
   lk_fused_linear(B * 256, 768, 192, arena + 196608, params[82], params[83], LK_ACT_NONE,
       arena + 442368, arena + 442368);
 
-  /* %144 = layernorm(%143, %80, %81) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %145 = layernorm(%144, %81, %82) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_layernorm(B * 256, 192, arena + 442368, params[50], params[51], 1e-06f, arena + 294912);
 
-  /* %147 = fused_linear(%144, %145, %146) layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192] */
+  /* %148 = fused_linear(%145, %146, %147) layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 294912, params[84], params[85], LK_ACT_NONE, NULL,
       arena + 344064);
 
-  /* %150 = fused_linear(%144, %148, %149) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 384] */
+  /* %151 = fused_linear(%145, %149, %150) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 384] */
   lk_fused_linear(B * 256, 192, 384, arena + 294912, params[86], params[87], LK_ACT_NONE, NULL,
       arena + 196608);
 
-  /* %151 = slice(%150) {axis 1, start 0, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %150: no code */
+  /* %152 = slice(%151) {axis 1, start 0, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %151: no code */
 
-  /* %152 = slice(%150) {axis 1, start 192, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %150: no code */
+  /* %153 = slice(%151) {axis 1, start 192, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %151: no code */
 
-  /* %153 = sdpa(%147, %151, %152) {heads 4, kv_heads 4} layers.1.0.layers.3.0 : f32[B, 256, 192] */
+  /* %154 = sdpa(%148, %152, %153) {heads 4, kv_heads 4} layers.1.0.layers.3.0 : f32[B, 256, 192] */
   lk_sdpa(B, 256, 256, 4, 4, 48, arena + 344064, 192, arena + 196608, 384, arena + 196800, 384,
       arena + 294912, 0.14433756f);
 
-  /* %156 = fused_linear(%153, %154, %155, %143) {residual} layers.1.0.layers.3.0.proj : f32[B, 256, 192], written over %77 */
+  /* %157 = fused_linear(%154, %155, %156, %144) {residual} layers.1.0.layers.3.0.proj : f32[B, 256, 192], written over %78 */
   lk_fused_linear(B * 256, 192, 192, arena + 294912, params[88], params[89], LK_ACT_NONE,
       arena + 442368, arena + 442368);
 
-  /* %157 = layernorm(%156, %95, %96) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %158 = layernorm(%157, %96, %97) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_layernorm(B * 256, 192, arena + 442368, params[58], params[59], 1e-06f, arena + 393216);
 
-  /* %160 = fused_linear(%157, %158, %159) {act gelu} layers.1.0.layers.3.1.fc1 : f32[B, 256, 768] */
+  /* %161 = fused_linear(%158, %159, %160) {act gelu} layers.1.0.layers.3.1.fc1 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 393216, params[90], params[91], LK_ACT_GELU, NULL,
       arena + 196608);
 
-  /* %163 = fused_linear(%160, %161, %162, %156) {residual} layers.1.0.layers.3.1.fc2 : f32[B, 256, 192], written over %77 */
+  /* %164 = fused_linear(%161, %162, %163, %157) {residual} layers.1.0.layers.3.1.fc2 : f32[B, 256, 192], written over %78 */
   lk_fused_linear(B * 256, 768, 192, arena + 196608, params[92], params[93], LK_ACT_NONE,
       arena + 442368, arena + 442368);
 
-  /* %166 = seq2img(%163) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
+  /* %167 = seq2img(%164) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
   lk_seq2img(B, 256, 192, arena + 442368, arena + 196608);
 
-  /* %167 = conv2d(%166, %164, %165) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[B, 192, 16, 16] */
+  /* %168 = conv2d(%167, %165, %166) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[B, 192, 16, 16] */
   lk_conv2d(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 196608, params[94], params[95],
       arena + 245760, NULL);
 
-  /* %168 = img2seq(%167) layers.1.1 : f32[B, 256, 192] */
+  /* %169 = img2seq(%168) layers.1.1 : f32[B, 256, 192] */
   lk_img2seq(B, 192, 256, arena + 245760, arena + 196608);
 
-  /* %171 = layernorm(%168, %169, %170) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
+  /* %172 = layernorm(%169, %170, %171) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
   lk_layernorm(B * 256, 192, arena + 196608, params[96], params[97], 1e-06f, arena + 245760);
 
-  /* %172 = seq2img(%171) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
+  /* %173 = seq2img(%172) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
   lk_seq2img(B, 256, 192, arena + 245760, arena + 196608);
 
-  /* %173 = maxpool(%172) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 8, 8] */
+  /* %174 = maxpool(%173) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 8, 8] */
   lk_maxpool2d(B, 192, 16, 16, 3, 3, 2, 2, 1, 1, arena + 196608, arena + 245760);
 
-  /* %174 = img2seq(%173) layers.1.1 : f32[B, 64, 192] */
+  /* %175 = img2seq(%174) layers.1.1 : f32[B, 64, 192] */
   lk_img2seq(B, 192, 64, arena + 245760, arena + 258048);
 
-  /* %176 = add(%174, %175) layers.2.0 : f32[B, 64, 192], written over %174 */
+  /* %177 = add(%175, %176) layers.2.0 : f32[B, 64, 192], written over %175 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 258048, (const long[]){12288, 192, 1}, params[98],
       (const long[]){0, 192, 1}, arena + 258048);
 
-  /* %179 = layernorm(%176, %177, %178) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %180 = layernorm(%177, %178, %179) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
   lk_layernorm(B * 64, 192, arena + 258048, params[99], params[100], 1e-06f, arena + 221184);
 
-  /* %182 = fused_linear(%179, %180, %181) layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192] */
+  /* %183 = fused_linear(%180, %181, %182) layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 221184, params[101], params[102], LK_ACT_NONE, NULL,
       arena + 233472);
 
-  /* %185 = fused_linear(%179, %183, %184) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 384] */
+  /* %186 = fused_linear(%180, %184, %185) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 384] */
   lk_fused_linear(B * 64, 192, 384, arena + 221184, params[103], params[104], LK_ACT_NONE, NULL,
       arena + 196608);
 
-  /* %186 = slice(%185) {axis 1, start 0, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %185: no code */
+  /* %187 = slice(%186) {axis 1, start 0, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %186: no code */
 
-  /* %187 = slice(%185) {axis 1, start 192, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %185: no code */
+  /* %188 = slice(%186) {axis 1, start 192, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %186: no code */
 
-  /* %188 = sdpa(%182, %186, %187) {heads 4, kv_heads 4} layers.2.0.layers.0.0 : f32[B, 64, 192] */
+  /* %189 = sdpa(%183, %187, %188) {heads 4, kv_heads 4} layers.2.0.layers.0.0 : f32[B, 64, 192] */
   lk_sdpa(B, 64, 64, 4, 4, 48, arena + 233472, 192, arena + 196608, 384, arena + 196800, 384,
       arena + 221184, 0.14433756f);
 
-  /* %191 = fused_linear(%188, %189, %190, %176) {residual} layers.2.0.layers.0.0.proj : f32[B, 64, 192], written over %174 */
+  /* %192 = fused_linear(%189, %190, %191, %177) {residual} layers.2.0.layers.0.0.proj : f32[B, 64, 192], written over %175 */
   lk_fused_linear(B * 64, 192, 192, arena + 221184, params[105], params[106], LK_ACT_NONE,
       arena + 258048, arena + 258048);
 
-  /* %194 = layernorm(%191, %192, %193) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %195 = layernorm(%192, %193, %194) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
   lk_layernorm(B * 64, 192, arena + 258048, params[107], params[108], 1e-06f, arena + 245760);
 
-  /* %197 = fused_linear(%194, %195, %196) {act gelu} layers.2.0.layers.0.1.fc1 : f32[B, 64, 768] */
+  /* %198 = fused_linear(%195, %196, %197) {act gelu} layers.2.0.layers.0.1.fc1 : f32[B, 64, 768] */
   lk_fused_linear(B * 64, 192, 768, arena + 245760, params[109], params[110], LK_ACT_GELU, NULL,
       arena + 196608);
 
-  /* %200 = fused_linear(%197, %198, %199, %191) {residual} layers.2.0.layers.0.1.fc2 : f32[B, 64, 192], written over %174 */
+  /* %201 = fused_linear(%198, %199, %200, %192) {residual} layers.2.0.layers.0.1.fc2 : f32[B, 64, 192], written over %175 */
   lk_fused_linear(B * 64, 768, 192, arena + 196608, params[111], params[112], LK_ACT_NONE,
       arena + 258048, arena + 258048);
 
-  /* %201 = layernorm(%200, %177, %178) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %202 = layernorm(%201, %178, %179) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
   lk_layernorm(B * 64, 192, arena + 258048, params[99], params[100], 1e-06f, arena + 221184);
 
-  /* %204 = fused_linear(%201, %202, %203) layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192] */
+  /* %205 = fused_linear(%202, %203, %204) layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 221184, params[113], params[114], LK_ACT_NONE, NULL,
       arena + 233472);
 
-  /* %207 = fused_linear(%201, %205, %206) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 384] */
+  /* %208 = fused_linear(%202, %206, %207) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 384] */
   lk_fused_linear(B * 64, 192, 384, arena + 221184, params[115], params[116], LK_ACT_NONE, NULL,
       arena + 196608);
 
-  /* %208 = slice(%207) {axis 1, start 0, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %207: no code */
+  /* %209 = slice(%208) {axis 1, start 0, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %208: no code */
 
-  /* %209 = slice(%207) {axis 1, start 192, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %207: no code */
+  /* %210 = slice(%208) {axis 1, start 192, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %208: no code */
 
-  /* %210 = sdpa(%204, %208, %209) {heads 4, kv_heads 4} layers.2.0.layers.1.0 : f32[B, 64, 192] */
+  /* %211 = sdpa(%205, %209, %210) {heads 4, kv_heads 4} layers.2.0.layers.1.0 : f32[B, 64, 192] */
   lk_sdpa(B, 64, 64, 4, 4, 48, arena + 233472, 192, arena + 196608, 384, arena + 196800, 384,
       arena + 221184, 0.14433756f);
 
-  /* %213 = fused_linear(%210, %211, %212, %200) {residual} layers.2.0.layers.1.0.proj : f32[B, 64, 192], written over %174 */
+  /* %214 = fused_linear(%211, %212, %213, %201) {residual} layers.2.0.layers.1.0.proj : f32[B, 64, 192], written over %175 */
   lk_fused_linear(B * 64, 192, 192, arena + 221184, params[117], params[118], LK_ACT_NONE,
       arena + 258048, arena + 258048);
 
-  /* %214 = layernorm(%213, %192, %193) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %215 = layernorm(%214, %193, %194) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
   lk_layernorm(B * 64, 192, arena + 258048, params[107], params[108], 1e-06f, arena + 245760);
 
-  /* %217 = fused_linear(%214, %215, %216) {act gelu} layers.2.0.layers.1.1.fc1 : f32[B, 64, 768] */
+  /* %218 = fused_linear(%215, %216, %217) {act gelu} layers.2.0.layers.1.1.fc1 : f32[B, 64, 768] */
   lk_fused_linear(B * 64, 192, 768, arena + 245760, params[119], params[120], LK_ACT_GELU, NULL,
       arena + 196608);
 
-  /* %220 = fused_linear(%217, %218, %219, %213) {residual} layers.2.0.layers.1.1.fc2 : f32[B, 64, 192], written over %174 */
+  /* %221 = fused_linear(%218, %219, %220, %214) {residual} layers.2.0.layers.1.1.fc2 : f32[B, 64, 192], written over %175 */
   lk_fused_linear(B * 64, 768, 192, arena + 196608, params[121], params[122], LK_ACT_NONE,
       arena + 258048, arena + 258048);
 
-  /* %221 = layernorm(%220, %177, %178) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %222 = layernorm(%221, %178, %179) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
   lk_layernorm(B * 64, 192, arena + 258048, params[99], params[100], 1e-06f, arena + 221184);
 
-  /* %224 = fused_linear(%221, %222, %223) layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192] */
+  /* %225 = fused_linear(%222, %223, %224) layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 221184, params[123], params[124], LK_ACT_NONE, NULL,
       arena + 233472);
 
-  /* %227 = fused_linear(%221, %225, %226) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 384] */
+  /* %228 = fused_linear(%222, %226, %227) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 384] */
   lk_fused_linear(B * 64, 192, 384, arena + 221184, params[125], params[126], LK_ACT_NONE, NULL,
       arena + 196608);
 
-  /* %228 = slice(%227) {axis 1, start 0, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %227: no code */
+  /* %229 = slice(%228) {axis 1, start 0, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %228: no code */
 
-  /* %229 = slice(%227) {axis 1, start 192, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %227: no code */
+  /* %230 = slice(%228) {axis 1, start 192, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %228: no code */
 
-  /* %230 = sdpa(%224, %228, %229) {heads 4, kv_heads 4} layers.2.0.layers.2.0 : f32[B, 64, 192] */
+  /* %231 = sdpa(%225, %229, %230) {heads 4, kv_heads 4} layers.2.0.layers.2.0 : f32[B, 64, 192] */
   lk_sdpa(B, 64, 64, 4, 4, 48, arena + 233472, 192, arena + 196608, 384, arena + 196800, 384,
       arena + 221184, 0.14433756f);
 
-  /* %233 = fused_linear(%230, %231, %232, %220) {residual} layers.2.0.layers.2.0.proj : f32[B, 64, 192], written over %174 */
+  /* %234 = fused_linear(%231, %232, %233, %221) {residual} layers.2.0.layers.2.0.proj : f32[B, 64, 192], written over %175 */
   lk_fused_linear(B * 64, 192, 192, arena + 221184, params[127], params[128], LK_ACT_NONE,
       arena + 258048, arena + 258048);
 
-  /* %234 = layernorm(%233, %192, %193) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %235 = layernorm(%234, %193, %194) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
   lk_layernorm(B * 64, 192, arena + 258048, params[107], params[108], 1e-06f, arena + 245760);
 
-  /* %237 = fused_linear(%234, %235, %236) {act gelu} layers.2.0.layers.2.1.fc1 : f32[B, 64, 768] */
+  /* %238 = fused_linear(%235, %236, %237) {act gelu} layers.2.0.layers.2.1.fc1 : f32[B, 64, 768] */
   lk_fused_linear(B * 64, 192, 768, arena + 245760, params[129], params[130], LK_ACT_GELU, NULL,
       arena + 196608);
 
-  /* %240 = fused_linear(%237, %238, %239, %233) {residual} layers.2.0.layers.2.1.fc2 : f32[B, 64, 192], written over %174 */
+  /* %241 = fused_linear(%238, %239, %240, %234) {residual} layers.2.0.layers.2.1.fc2 : f32[B, 64, 192], written over %175 */
   lk_fused_linear(B * 64, 768, 192, arena + 196608, params[131], params[132], LK_ACT_NONE,
       arena + 258048, arena + 258048);
 
-  /* %241 = layernorm(%240, %177, %178) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %242 = layernorm(%241, %178, %179) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
   lk_layernorm(B * 64, 192, arena + 258048, params[99], params[100], 1e-06f, arena + 221184);
 
-  /* %244 = fused_linear(%241, %242, %243) layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192] */
+  /* %245 = fused_linear(%242, %243, %244) layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 221184, params[133], params[134], LK_ACT_NONE, NULL,
       arena + 233472);
 
-  /* %247 = fused_linear(%241, %245, %246) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 384] */
+  /* %248 = fused_linear(%242, %246, %247) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 384] */
   lk_fused_linear(B * 64, 192, 384, arena + 221184, params[135], params[136], LK_ACT_NONE, NULL,
       arena + 196608);
 
-  /* %248 = slice(%247) {axis 1, start 0, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %247: no code */
+  /* %249 = slice(%248) {axis 1, start 0, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %248: no code */
 
-  /* %249 = slice(%247) {axis 1, start 192, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %247: no code */
+  /* %250 = slice(%248) {axis 1, start 192, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %248: no code */
 
-  /* %250 = sdpa(%244, %248, %249) {heads 4, kv_heads 4} layers.2.0.layers.3.0 : f32[B, 64, 192] */
+  /* %251 = sdpa(%245, %249, %250) {heads 4, kv_heads 4} layers.2.0.layers.3.0 : f32[B, 64, 192] */
   lk_sdpa(B, 64, 64, 4, 4, 48, arena + 233472, 192, arena + 196608, 384, arena + 196800, 384,
       arena + 221184, 0.14433756f);
 
-  /* %253 = fused_linear(%250, %251, %252, %240) {residual} layers.2.0.layers.3.0.proj : f32[B, 64, 192], written over %174 */
+  /* %254 = fused_linear(%251, %252, %253, %241) {residual} layers.2.0.layers.3.0.proj : f32[B, 64, 192], written over %175 */
   lk_fused_linear(B * 64, 192, 192, arena + 221184, params[137], params[138], LK_ACT_NONE,
       arena + 258048, arena + 258048);
 
-  /* %254 = layernorm(%253, %192, %193) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %255 = layernorm(%254, %193, %194) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
   lk_layernorm(B * 64, 192, arena + 258048, params[107], params[108], 1e-06f, arena + 245760);
 
-  /* %257 = fused_linear(%254, %255, %256) {act gelu} layers.2.0.layers.3.1.fc1 : f32[B, 64, 768] */
+  /* %258 = fused_linear(%255, %256, %257) {act gelu} layers.2.0.layers.3.1.fc1 : f32[B, 64, 768] */
   lk_fused_linear(B * 64, 192, 768, arena + 245760, params[139], params[140], LK_ACT_GELU, NULL,
       arena + 196608);
 
-  /* %260 = fused_linear(%257, %258, %259, %253) {residual} layers.2.0.layers.3.1.fc2 : f32[B, 64, 192], written over %174 */
+  /* %261 = fused_linear(%258, %259, %260, %254) {residual} layers.2.0.layers.3.1.fc2 : f32[B, 64, 192], written over %175 */
   lk_fused_linear(B * 64, 768, 192, arena + 196608, params[141], params[142], LK_ACT_NONE,
       arena + 258048, arena + 258048);
 
-  /* %263 = seq2img(%260) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
+  /* %264 = seq2img(%261) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
   lk_seq2img(B, 64, 192, arena + 258048, arena + 196608);
 
-  /* %264 = conv2d(%263, %261, %262) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[B, 192, 8, 8] */
+  /* %265 = conv2d(%264, %262, %263) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[B, 192, 8, 8] */
   lk_conv2d(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 196608, params[143], params[144],
       arena + 208896, NULL);
 
-  /* %265 = img2seq(%264) layers.2.1 : f32[B, 64, 192] */
+  /* %266 = img2seq(%265) layers.2.1 : f32[B, 64, 192] */
   lk_img2seq(B, 192, 64, arena + 208896, arena + 196608);
 
-  /* %268 = layernorm(%265, %266, %267) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
+  /* %269 = layernorm(%266, %267, %268) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
   lk_layernorm(B * 64, 192, arena + 196608, params[145], params[146], 1e-06f, arena + 208896);
 
-  /* %269 = seq2img(%268) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
+  /* %270 = seq2img(%269) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
   lk_seq2img(B, 64, 192, arena + 208896, arena + 196608);
 
-  /* %270 = maxpool(%269) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 4, 4] */
+  /* %271 = maxpool(%270) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 4, 4] */
   lk_maxpool2d(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 196608, arena + 208896);
 
-  /* %271 = img2seq(%270) layers.2.1 : f32[B, 16, 192] */
+  /* %272 = img2seq(%271) layers.2.1 : f32[B, 16, 192] */
   lk_img2seq(B, 192, 16, arena + 208896, arena + 211968);
 
-  /* %273 = add(%271, %272) layers.3.0 : f32[B, 16, 192], written over %271 */
+  /* %274 = add(%272, %273) layers.3.0 : f32[B, 16, 192], written over %272 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 211968, (const long[]){3072, 192, 1}, params[147],
       (const long[]){0, 192, 1}, arena + 211968);
 
-  /* %276 = layernorm(%273, %274, %275) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %277 = layernorm(%274, %275, %276) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
   lk_layernorm(B * 16, 192, arena + 211968, params[148], params[149], 1e-06f, arena + 202752);
 
-  /* %279 = fused_linear(%276, %277, %278) layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192] */
+  /* %280 = fused_linear(%277, %278, %279) layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 202752, params[150], params[151], LK_ACT_NONE, NULL,
       arena + 205824);
 
-  /* %282 = fused_linear(%276, %280, %281) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 384] */
+  /* %283 = fused_linear(%277, %281, %282) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 384] */
   lk_fused_linear(B * 16, 192, 384, arena + 202752, params[152], params[153], LK_ACT_NONE, NULL,
       arena + 196608);
 
-  /* %283 = slice(%282) {axis 1, start 0, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %282: no code */
+  /* %284 = slice(%283) {axis 1, start 0, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %283: no code */
 
-  /* %284 = slice(%282) {axis 1, start 192, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %282: no code */
+  /* %285 = slice(%283) {axis 1, start 192, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %283: no code */
 
-  /* %285 = sdpa(%279, %283, %284) {heads 4, kv_heads 4} layers.3.0.layers.0.0 : f32[B, 16, 192] */
+  /* %286 = sdpa(%280, %284, %285) {heads 4, kv_heads 4} layers.3.0.layers.0.0 : f32[B, 16, 192] */
   lk_sdpa(B, 16, 16, 4, 4, 48, arena + 205824, 192, arena + 196608, 384, arena + 196800, 384,
       arena + 202752, 0.14433756f);
 
-  /* %288 = fused_linear(%285, %286, %287, %273) {residual} layers.3.0.layers.0.0.proj : f32[B, 16, 192], written over %271 */
+  /* %289 = fused_linear(%286, %287, %288, %274) {residual} layers.3.0.layers.0.0.proj : f32[B, 16, 192], written over %272 */
   lk_fused_linear(B * 16, 192, 192, arena + 202752, params[154], params[155], LK_ACT_NONE,
       arena + 211968, arena + 211968);
 
-  /* %291 = layernorm(%288, %289, %290) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %292 = layernorm(%289, %290, %291) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
   lk_layernorm(B * 16, 192, arena + 211968, params[156], params[157], 1e-06f, arena + 208896);
 
-  /* %294 = fused_linear(%291, %292, %293) {act gelu} layers.3.0.layers.0.1.fc1 : f32[B, 16, 768] */
+  /* %295 = fused_linear(%292, %293, %294) {act gelu} layers.3.0.layers.0.1.fc1 : f32[B, 16, 768] */
   lk_fused_linear(B * 16, 192, 768, arena + 208896, params[158], params[159], LK_ACT_GELU, NULL,
       arena + 196608);
 
-  /* %297 = fused_linear(%294, %295, %296, %288) {residual} layers.3.0.layers.0.1.fc2 : f32[B, 16, 192], written over %271 */
+  /* %298 = fused_linear(%295, %296, %297, %289) {residual} layers.3.0.layers.0.1.fc2 : f32[B, 16, 192], written over %272 */
   lk_fused_linear(B * 16, 768, 192, arena + 196608, params[160], params[161], LK_ACT_NONE,
       arena + 211968, arena + 211968);
 
-  /* %298 = layernorm(%297, %274, %275) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %299 = layernorm(%298, %275, %276) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
   lk_layernorm(B * 16, 192, arena + 211968, params[148], params[149], 1e-06f, arena + 202752);
 
-  /* %301 = fused_linear(%298, %299, %300) layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192] */
+  /* %302 = fused_linear(%299, %300, %301) layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 202752, params[162], params[163], LK_ACT_NONE, NULL,
       arena + 205824);
 
-  /* %304 = fused_linear(%298, %302, %303) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 384] */
+  /* %305 = fused_linear(%299, %303, %304) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 384] */
   lk_fused_linear(B * 16, 192, 384, arena + 202752, params[164], params[165], LK_ACT_NONE, NULL,
       arena + 196608);
 
-  /* %305 = slice(%304) {axis 1, start 0, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %304: no code */
+  /* %306 = slice(%305) {axis 1, start 0, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %305: no code */
 
-  /* %306 = slice(%304) {axis 1, start 192, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %304: no code */
+  /* %307 = slice(%305) {axis 1, start 192, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %305: no code */
 
-  /* %307 = sdpa(%301, %305, %306) {heads 4, kv_heads 4} layers.3.0.layers.1.0 : f32[B, 16, 192] */
+  /* %308 = sdpa(%302, %306, %307) {heads 4, kv_heads 4} layers.3.0.layers.1.0 : f32[B, 16, 192] */
   lk_sdpa(B, 16, 16, 4, 4, 48, arena + 205824, 192, arena + 196608, 384, arena + 196800, 384,
       arena + 202752, 0.14433756f);
 
-  /* %310 = fused_linear(%307, %308, %309, %297) {residual} layers.3.0.layers.1.0.proj : f32[B, 16, 192], written over %271 */
+  /* %311 = fused_linear(%308, %309, %310, %298) {residual} layers.3.0.layers.1.0.proj : f32[B, 16, 192], written over %272 */
   lk_fused_linear(B * 16, 192, 192, arena + 202752, params[166], params[167], LK_ACT_NONE,
       arena + 211968, arena + 211968);
 
-  /* %311 = layernorm(%310, %289, %290) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %312 = layernorm(%311, %290, %291) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
   lk_layernorm(B * 16, 192, arena + 211968, params[156], params[157], 1e-06f, arena + 208896);
 
-  /* %314 = fused_linear(%311, %312, %313) {act gelu} layers.3.0.layers.1.1.fc1 : f32[B, 16, 768] */
+  /* %315 = fused_linear(%312, %313, %314) {act gelu} layers.3.0.layers.1.1.fc1 : f32[B, 16, 768] */
   lk_fused_linear(B * 16, 192, 768, arena + 208896, params[168], params[169], LK_ACT_GELU, NULL,
       arena + 196608);
 
-  /* %317 = fused_linear(%314, %315, %316, %310) {residual} layers.3.0.layers.1.1.fc2 : f32[B, 16, 192], written over %271 */
+  /* %318 = fused_linear(%315, %316, %317, %311) {residual} layers.3.0.layers.1.1.fc2 : f32[B, 16, 192], written over %272 */
   lk_fused_linear(B * 16, 768, 192, arena + 196608, params[170], params[171], LK_ACT_NONE,
       arena + 211968, arena + 211968);
 
-  /* %318 = layernorm(%317, %274, %275) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %319 = layernorm(%318, %275, %276) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
   lk_layernorm(B * 16, 192, arena + 211968, params[148], params[149], 1e-06f, arena + 202752);
 
-  /* %321 = fused_linear(%318, %319, %320) layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192] */
+  /* %322 = fused_linear(%319, %320, %321) layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 202752, params[172], params[173], LK_ACT_NONE, NULL,
       arena + 205824);
 
-  /* %324 = fused_linear(%318, %322, %323) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 384] */
+  /* %325 = fused_linear(%319, %323, %324) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 384] */
   lk_fused_linear(B * 16, 192, 384, arena + 202752, params[174], params[175], LK_ACT_NONE, NULL,
       arena + 196608);
 
-  /* %325 = slice(%324) {axis 1, start 0, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %324: no code */
+  /* %326 = slice(%325) {axis 1, start 0, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %325: no code */
 
-  /* %326 = slice(%324) {axis 1, start 192, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %324: no code */
+  /* %327 = slice(%325) {axis 1, start 192, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %325: no code */
 
-  /* %327 = sdpa(%321, %325, %326) {heads 4, kv_heads 4} layers.3.0.layers.2.0 : f32[B, 16, 192] */
+  /* %328 = sdpa(%322, %326, %327) {heads 4, kv_heads 4} layers.3.0.layers.2.0 : f32[B, 16, 192] */
   lk_sdpa(B, 16, 16, 4, 4, 48, arena + 205824, 192, arena + 196608, 384, arena + 196800, 384,
       arena + 202752, 0.14433756f);
 
-  /* %330 = fused_linear(%327, %328, %329, %317) {residual} layers.3.0.layers.2.0.proj : f32[B, 16, 192], written over %271 */
+  /* %331 = fused_linear(%328, %329, %330, %318) {residual} layers.3.0.layers.2.0.proj : f32[B, 16, 192], written over %272 */
   lk_fused_linear(B * 16, 192, 192, arena + 202752, params[176], params[177], LK_ACT_NONE,
       arena + 211968, arena + 211968);
 
-  /* %331 = layernorm(%330, %289, %290) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %332 = layernorm(%331, %290, %291) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
   lk_layernorm(B * 16, 192, arena + 211968, params[156], params[157], 1e-06f, arena + 208896);
 
-  /* %334 = fused_linear(%331, %332, %333) {act gelu} layers.3.0.layers.2.1.fc1 : f32[B, 16, 768] */
+  /* %335 = fused_linear(%332, %333, %334) {act gelu} layers.3.0.layers.2.1.fc1 : f32[B, 16, 768] */
   lk_fused_linear(B * 16, 192, 768, arena + 208896, params[178], params[179], LK_ACT_GELU, NULL,
       arena + 196608);
 
-  /* %337 = fused_linear(%334, %335, %336, %330) {residual} layers.3.0.layers.2.1.fc2 : f32[B, 16, 192], written over %271 */
+  /* %338 = fused_linear(%335, %336, %337, %331) {residual} layers.3.0.layers.2.1.fc2 : f32[B, 16, 192], written over %272 */
   lk_fused_linear(B * 16, 768, 192, arena + 196608, params[180], params[181], LK_ACT_NONE,
       arena + 211968, arena + 211968);
 
-  /* %338 = layernorm(%337, %274, %275) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %339 = layernorm(%338, %275, %276) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
   lk_layernorm(B * 16, 192, arena + 211968, params[148], params[149], 1e-06f, arena + 202752);
 
-  /* %341 = fused_linear(%338, %339, %340) layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192] */
+  /* %342 = fused_linear(%339, %340, %341) layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 202752, params[182], params[183], LK_ACT_NONE, NULL,
       arena + 205824);
 
-  /* %344 = fused_linear(%338, %342, %343) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 384] */
+  /* %345 = fused_linear(%339, %343, %344) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 384] */
   lk_fused_linear(B * 16, 192, 384, arena + 202752, params[184], params[185], LK_ACT_NONE, NULL,
       arena + 196608);
 
-  /* %345 = slice(%344) {axis 1, start 0, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192], a view of %344: no code */
+  /* %346 = slice(%345) {axis 1, start 0, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192], a view of %345: no code */
 
-  /* %346 = slice(%344) {axis 1, start 192, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192], a view of %344: no code */
+  /* %347 = slice(%345) {axis 1, start 192, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192], a view of %345: no code */
 
-  /* %347 = sdpa(%341, %345, %346) {heads 4, kv_heads 4} layers.3.0.layers.3.0 : f32[B, 16, 192] */
+  /* %348 = sdpa(%342, %346, %347) {heads 4, kv_heads 4} layers.3.0.layers.3.0 : f32[B, 16, 192] */
   lk_sdpa(B, 16, 16, 4, 4, 48, arena + 205824, 192, arena + 196608, 384, arena + 196800, 384,
       arena + 202752, 0.14433756f);
 
-  /* %350 = fused_linear(%347, %348, %349, %337) {residual} layers.3.0.layers.3.0.proj : f32[B, 16, 192], written over %271 */
+  /* %351 = fused_linear(%348, %349, %350, %338) {residual} layers.3.0.layers.3.0.proj : f32[B, 16, 192], written over %272 */
   lk_fused_linear(B * 16, 192, 192, arena + 202752, params[186], params[187], LK_ACT_NONE,
       arena + 211968, arena + 211968);
 
-  /* %351 = layernorm(%350, %289, %290) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %352 = layernorm(%351, %290, %291) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
   lk_layernorm(B * 16, 192, arena + 211968, params[156], params[157], 1e-06f, arena + 208896);
 
-  /* %354 = fused_linear(%351, %352, %353) {act gelu} layers.3.0.layers.3.1.fc1 : f32[B, 16, 768] */
+  /* %355 = fused_linear(%352, %353, %354) {act gelu} layers.3.0.layers.3.1.fc1 : f32[B, 16, 768] */
   lk_fused_linear(B * 16, 192, 768, arena + 208896, params[188], params[189], LK_ACT_GELU, NULL,
       arena + 196608);
 
-  /* %357 = fused_linear(%354, %355, %356, %350) {residual} layers.3.0.layers.3.1.fc2 : f32[B, 16, 192], written over %271 */
+  /* %358 = fused_linear(%355, %356, %357, %351) {residual} layers.3.0.layers.3.1.fc2 : f32[B, 16, 192], written over %272 */
   lk_fused_linear(B * 16, 768, 192, arena + 196608, params[190], params[191], LK_ACT_NONE,
       arena + 211968, arena + 211968);
 
-  /* %360 = layernorm(%357, %358, %359) {eps 1e-06} norm : f32[B, 16, 192] */
+  /* %361 = layernorm(%358, %359, %360) {eps 1e-06} norm : f32[B, 16, 192] */
   lk_layernorm(B * 16, 192, arena + 211968, params[192], params[193], 1e-06f, arena + 196608);
 
-  /* %361 = mean(%360) {axis 0} : f32[B, 192] */
+  /* %362 = mean(%361) {axis 0} : f32[B, 192] */
   lk_mean_axis(B, 16, 192, arena + 196608, arena + 199680);
 
-  /* %364 = fused_linear(%361, %362, %363) mlp_head : f32[B, 1000] */
+  /* %365 = fused_linear(%362, %363, %364) mlp_head : f32[B, 1000] */
   lk_fused_linear(B, 192, 1000, arena + 199680, params[194], params[195], LK_ACT_NONE, NULL,
       arena + 196608);
 
-  /* output 0 "logits" = %364 : f32[B, 1000] */
+  /* output 0 "logits" = %365 : f32[B, 1000] */
   memcpy(outputs[0], arena + 196608, sizeof(float) * B * 1000);
   return 0;
 } // sag_tiny_imagenet_forward

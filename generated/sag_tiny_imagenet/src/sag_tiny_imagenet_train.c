@@ -2591,6 +2591,44 @@ void lk_circular_pad(long P, int Hh, int Ww, int top, int bottom, int left, int 
   lk__layout_wrap(P, Hh, Ww, Hh + top + bottom, Ww + left + right, top, left, x, y);
 }
 
+/* im2col, F.unfold(x, (kh, kw), padding=(ph, pw), stride=(sh, sw)).transpose(1, 2): image
+ * x [B, C, Hh, Ww] → patch rows y [B, Ho·Wo, C·kh·kw], row oh·Wo + ow holding the window at
+ * (oh·sh − ph, ow·sw − pw) in column order (c, ky, kx), zeros outside the image. A convolution
+ * weight [Co, C, kh, kw] read as [Co, C·kh·kw] then multiplies these rows straight into tokens
+ * (the patch-embedding pass uses it where C·kh·kw is small, as for a 3-channel image). A thread
+ * fills one output row oh (Wo patch rows, in L1/L2) a column at a time: each column is a run of
+ * an image row with zeros at the padded ends, without a bounds test per element. */
+void lk_im2col(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw, const float *x,
+               float *y) {
+  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
+  long K = (long)C * kh * kw, rows = (long)B * Ho;
+  LK_OMP(parallel for schedule(static) if(rows * Wo * K >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) {
+    long b = r / Ho;
+    int oh = (int)(r % Ho);
+    const float *xb = x + b * C * Hh * Ww;
+    float *yr = y + r * Wo * K; /* Wo patch rows of K columns */
+    for (int c = 0; c < C; ++c)
+      for (int ky = 0; ky < kh; ++ky) {
+        int iy = oh * sh - ph + ky;
+        const float *src = xb + ((long)c * Hh + (iy >= 0 && iy < Hh ? iy : 0)) * Ww;
+        for (int kx = 0; kx < kw; ++kx) {
+          float *dst = yr + ((long)c * kh + ky) * kw + kx; /* column (c, ky, kx), stride K */
+          /* Windows ow in [lo, hi) read pixel ow·sw − pw + kx inside the row; the others are 0. */
+          int lo = 0, hi = 0;
+          if (iy >= 0 && iy < Hh) {
+            lo = lk_min_l(Wo, kx >= pw ? 0 : (pw - kx + sw - 1) / sw);
+            hi = lk_min_l(Wo, Ww - 1 + pw - kx < 0 ? 0 : (Ww - 1 + pw - kx) / sw + 1);
+            if (hi < lo) hi = lo;
+          }
+          for (int ow = 0; ow < lo; ++ow) dst[ow * K] = 0.0f;
+          for (int ow = lo; ow < hi; ++ow) dst[ow * K] = src[ow * sw - pw + kx];
+          for (int ow = hi; ow < Wo; ++ow) dst[ow * K] = 0.0f;
+        }
+      }
+  }
+}
+
 /* References. */
 void lk_copy_strided_naive(int rank, const long *shape, const float *x, const long *sx, float *y, const long *sy) {
   long total = 1;
@@ -2622,6 +2660,25 @@ void lk_circular_pad_naive(long P, int Hh, int Ww, int top, int bottom, int left
         while (sj >= Ww) sj -= Ww;
         y[(p * Ho + i) * Wo + j] = x[(p * Hh + si) * Ww + sj];
       }
+}
+
+void lk_im2col_naive(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw, const float *x,
+                     float *y) {
+  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
+  long K = (long)C * kh * kw;
+  for (long i = 0; i < (long)B * Ho * Wo * K; ++i) y[i] = 0.0f;
+  for (int b = 0; b < B; ++b)
+    for (int c = 0; c < C; ++c)
+      for (int iy = 0; iy < Hh; ++iy)
+        for (int ix = 0; ix < Ww; ++ix)
+          /* Scatter: every window (oh, ow) that covers pixel (iy, ix) gets it at (c, ky, kx). */
+          for (int ky = 0; ky < kh; ++ky)
+            for (int kx = 0; kx < kw; ++kx) {
+              int ty = iy + ph - ky, tx = ix + pw - kx;
+              if (ty < 0 || tx < 0 || ty % sh || tx % sw || ty / sh >= Ho || tx / sw >= Wo) continue;
+              long row = ((long)b * Ho + ty / sh) * Wo + tx / sw;
+              y[row * K + ((long)c * kh + ky) * kw + kx] = x[(((long)b * C + c) * Hh + iy) * Ww + ix];
+            }
 }
 
 /* ---- templates/fused_linear.c -------------------------------------------------------------- */
@@ -2938,6 +2995,36 @@ static void lk__grad_group_norm_grad(const float *x, const float *g, long nb, lo
 void lk_normalize_grad(long rows, long C, const float *x, const float *dxhat, float eps, float *dx) {
   LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
   for (long r = 0; r < rows; ++r) lk__grad_group_norm_grad(x + r * C, dxhat + r * C, 1, 0, C, eps, 1.0, dx + r * C);
+}
+
+/* An affine LayerNorm's input gradient in one pass: dx = normalize_grad(x, dy ⊙ w) (+ res), the
+ * `mul` that formed dx̂ = dy ⊙ w and the `add` of the residual branch's gradient folded in (the
+ * products pass makes it). Each row's dx̂ goes to a per-thread buffer of C floats (in L1), so the
+ * result is the unfused sequence's bit for bit: dx̂ rounded to float, dx rounded, then + res.
+ * w [C]; res [rows, C] or NULL; dx may equal dy or res. Out of memory gives NaN rows. */
+void lk_layernorm_grad(long rows, long C, const float *x, const float *dy, const float *w, const float *res, float eps,
+                       float *dx) {
+  LK_OMP(parallel if(rows * C >= LK_PAR_MIN))
+  {
+    float *g = lk_scratch_alloc((size_t)C);
+    LK_OMP(for schedule(static))
+    for (long r = 0; r < rows; ++r) {
+      const float *dyr = dy + r * C, *rr = res ? res + r * C : NULL;
+      float *dxr = dx + r * C;
+      if (!g) {
+        for (long c = 0; c < C; ++c) dxr[c] = NAN;
+        continue;
+      }
+      for (long c = 0; c < C; ++c) g[c] = dyr[c] * w[c];
+      if (!rr) {
+        lk__grad_group_norm_grad(x + r * C, g, 1, 0, C, eps, 1.0, dxr);
+        continue;
+      }
+      lk__grad_group_norm_grad(x + r * C, g, 1, 0, C, eps, 1.0, g);
+      for (long c = 0; c < C; ++c) dxr[c] = g[c] + rr[c];
+    }
+    lk_scratch_free(g);
+  }
 }
 
 /* ---- Batch normalisation (training mode) ----------------------------------------------------------
@@ -4019,6 +4106,17 @@ static void lk__grad_norm_grad_ref(const float *x, const float *g, float *dx, lo
 
 void lk_normalize_grad_naive(long rows, long C, const float *x, const float *dxhat, float eps, float *dx) {
   for (long r = 0; r < rows; ++r) lk__grad_norm_grad_ref(x + r * C, dxhat + r * C, dx + r * C, 1, 0, C, eps);
+}
+
+void lk_layernorm_grad_naive(long rows, long C, const float *x, const float *dy, const float *w, const float *res,
+                             float eps, float *dx) {
+  float *g = (float *)malloc((size_t)(rows * C) * sizeof(float));
+  if (!g) return;
+  for (long i = 0; i < rows * C; ++i) g[i] = dy[i] * w[i % C];
+  lk_normalize_grad_naive(rows, C, x, g, eps, dx);
+  if (res)
+    for (long i = 0; i < rows * C; ++i) dx[i] += res[i];
+  free(g);
 }
 
 void lk_batch_normalize_naive(int B, long C, long S, const float *x, const float *w, const float *b, float eps, float *y) {
@@ -5350,7 +5448,7 @@ static const unsigned char sag_tiny_imagenet_train_param_read_[196] = {
 };
 int sag_tiny_imagenet_train_param_read_by_forward(int i) { return i >= 0 && i < 196 ? sag_tiny_imagenet_train_param_read_[i] : 0; }
 
-size_t sag_tiny_imagenet_train_arena_bytes(void) { return 3025036800; }
+size_t sag_tiny_imagenet_train_arena_bytes(void) { return 3168063744; }
 
 void sag_tiny_imagenet_train_set_num_threads(int n) {
 #ifdef _OPENMP
@@ -5375,3893 +5473,3667 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
     float *arena) {
   const int B = 32; /* the batch the model is compiled for */
 
-  /* %3 = conv2d(%0, %1, %2) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.0 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 224, 224, 192, 9, 9, 7, 7, 1, 1, 1, inputs[0], params[0], params[1], arena, NULL);
+  /* %3 = im2col(%0) {kernel [9, 9], stride [7, 7], padding [1, 1]} to_patch_embedding.projections.0 : f32[B, 1024, 243] */
+  lk_im2col(B, 3, 224, 224, 9, 9, 7, 7, 1, 1, inputs[0], arena + 452984832);
 
-  /* %4 = img2seq(%3) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena, arena + 6291456);
+  /* %4 = reshape(%1) {shape [192, 243]} to_patch_embedding.projections.0 : f32[192, 243], a view of %1: no code */
 
-  /* %5 = circular_pad(%0) {left 1, right 0, top 0, bottom 0} to_patch_embedding : f32[B, 3, 224, 225] */
-  lk_circular_pad(B * 3, 224, 224, 0, 0, 1, 0, inputs[0], arena + 644463936);
+  /* %5 = fused_linear(%3, %4, %2) to_patch_embedding.projections.0 : f32[B, 1024, 192], written into %60 from row 0 */
+  lk_fused_linear_strided(B, 1024, 243, 192, arena + 452984832, 248832, params[0], params[1], NULL,
+      0, LK_ACT_NONE, NULL, 0, arena + 125829120, 1966080);
 
-  /* %8 = conv2d(%5, %6, %7) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.1 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 224, 225, 192, 9, 9, 7, 7, 1, 1, 1, arena + 644463936, params[2], params[3],
-      arena, NULL);
+  /* %6 = circular_pad(%0) {left 1, right 0, top 0, bottom 0} to_patch_embedding : f32[B, 3, 224, 225] */
+  lk_circular_pad(B * 3, 224, 224, 0, 0, 1, 0, inputs[0], arena);
 
-  /* %9 = img2seq(%8) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena, arena + 12582912);
+  /* %9 = im2col(%6) {kernel [9, 9], stride [7, 7], padding [1, 1]} to_patch_embedding.projections.1 : f32[B, 1024, 243] */
+  lk_im2col(B, 3, 224, 225, 9, 9, 7, 7, 1, 1, arena, arena + 460947456);
 
-  /* %10 = circular_pad(%0) {left 2, right 0, top 0, bottom 0} to_patch_embedding : f32[B, 3, 224, 226] */
-  lk_circular_pad(B * 3, 224, 224, 0, 0, 2, 0, inputs[0], arena + 634744128);
+  /* %10 = reshape(%7) {shape [192, 243]} to_patch_embedding.projections.1 : f32[192, 243], a view of %7: no code */
 
-  /* %13 = conv2d(%10, %11, %12) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.2 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 224, 226, 192, 9, 9, 7, 7, 1, 1, 1, arena + 634744128, params[4], params[5],
-      arena, NULL);
+  /* %11 = fused_linear(%9, %10, %8) to_patch_embedding.projections.1 : f32[B, 1024, 192], written into %60 from row 1024 */
+  lk_fused_linear_strided(B, 1024, 243, 192, arena + 460947456, 248832, params[2], params[3], NULL,
+      0, LK_ACT_NONE, NULL, 0, arena + 126025728, 1966080);
 
-  /* %14 = img2seq(%13) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena, arena + 18874368);
+  /* %12 = circular_pad(%0) {left 2, right 0, top 0, bottom 0} to_patch_embedding : f32[B, 3, 224, 226] */
+  lk_circular_pad(B * 3, 224, 224, 0, 0, 2, 0, inputs[0], arena);
 
-  /* %15 = circular_pad(%0) {left 3, right 0, top 0, bottom 0} to_patch_embedding : f32[B, 3, 224, 227] */
-  lk_circular_pad(B * 3, 224, 224, 0, 0, 3, 0, inputs[0], arena + 620121312);
+  /* %15 = im2col(%12) {kernel [9, 9], stride [7, 7], padding [1, 1]} to_patch_embedding.projections.2 : f32[B, 1024, 243] */
+  lk_im2col(B, 3, 224, 226, 9, 9, 7, 7, 1, 1, arena, arena + 468910080);
 
-  /* %18 = conv2d(%15, %16, %17) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.3 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 224, 227, 192, 9, 9, 7, 7, 1, 1, 1, arena + 620121312, params[6], params[7],
-      arena, NULL);
+  /* %16 = reshape(%13) {shape [192, 243]} to_patch_embedding.projections.2 : f32[192, 243], a view of %13: no code */
 
-  /* %19 = img2seq(%18) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena, arena + 25165824);
+  /* %17 = fused_linear(%15, %16, %14) to_patch_embedding.projections.2 : f32[B, 1024, 192], written into %60 from row 2048 */
+  lk_fused_linear_strided(B, 1024, 243, 192, arena + 468910080, 248832, params[4], params[5], NULL,
+      0, LK_ACT_NONE, NULL, 0, arena + 126222336, 1966080);
 
-  /* %20 = circular_pad(%0) {left 0, right 0, top 1, bottom 0} to_patch_embedding : f32[B, 3, 225, 224] */
-  lk_circular_pad(B * 3, 224, 224, 1, 0, 0, 0, inputs[0], arena + 649302336);
+  /* %18 = circular_pad(%0) {left 3, right 0, top 0, bottom 0} to_patch_embedding : f32[B, 3, 224, 227] */
+  lk_circular_pad(B * 3, 224, 224, 0, 0, 3, 0, inputs[0], arena);
 
-  /* %23 = conv2d(%20, %21, %22) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.4 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 225, 224, 192, 9, 9, 7, 7, 1, 1, 1, arena + 649302336, params[8], params[9],
-      arena, NULL);
+  /* %21 = im2col(%18) {kernel [9, 9], stride [7, 7], padding [1, 1]} to_patch_embedding.projections.3 : f32[B, 1024, 243] */
+  lk_im2col(B, 3, 224, 227, 9, 9, 7, 7, 1, 1, arena, arena + 476872704);
 
-  /* %24 = img2seq(%23) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena, arena + 31457280);
+  /* %22 = reshape(%19) {shape [192, 243]} to_patch_embedding.projections.3 : f32[192, 243], a view of %19: no code */
 
-  /* %25 = circular_pad(%0) {left 0, right 0, top 2, bottom 0} to_patch_embedding : f32[B, 3, 226, 224] */
-  lk_circular_pad(B * 3, 224, 224, 2, 0, 0, 0, inputs[0], arena + 639604032);
+  /* %23 = fused_linear(%21, %22, %20) to_patch_embedding.projections.3 : f32[B, 1024, 192], written into %60 from row 3072 */
+  lk_fused_linear_strided(B, 1024, 243, 192, arena + 476872704, 248832, params[6], params[7], NULL,
+      0, LK_ACT_NONE, NULL, 0, arena + 126418944, 1966080);
 
-  /* %28 = conv2d(%25, %26, %27) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.5 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 226, 224, 192, 9, 9, 7, 7, 1, 1, 1, arena + 639604032, params[10], params[11],
-      arena, NULL);
+  /* %24 = circular_pad(%0) {left 0, right 0, top 1, bottom 0} to_patch_embedding : f32[B, 3, 225, 224] */
+  lk_circular_pad(B * 3, 224, 224, 1, 0, 0, 0, inputs[0], arena);
 
-  /* %29 = img2seq(%28) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena, arena + 37748736);
+  /* %27 = im2col(%24) {kernel [9, 9], stride [7, 7], padding [1, 1]} to_patch_embedding.projections.4 : f32[B, 1024, 243] */
+  lk_im2col(B, 3, 225, 224, 9, 9, 7, 7, 1, 1, arena, arena + 484835328);
 
-  /* %30 = circular_pad(%0) {left 0, right 0, top 3, bottom 0} to_patch_embedding : f32[B, 3, 227, 224] */
-  lk_circular_pad(B * 3, 224, 224, 3, 0, 0, 0, inputs[0], arena + 625002720);
+  /* %28 = reshape(%25) {shape [192, 243]} to_patch_embedding.projections.4 : f32[192, 243], a view of %25: no code */
 
-  /* %33 = conv2d(%30, %31, %32) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.6 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 227, 224, 192, 9, 9, 7, 7, 1, 1, 1, arena + 625002720, params[12], params[13],
-      arena, NULL);
+  /* %29 = fused_linear(%27, %28, %26) to_patch_embedding.projections.4 : f32[B, 1024, 192], written into %60 from row 4096 */
+  lk_fused_linear_strided(B, 1024, 243, 192, arena + 484835328, 248832, params[8], params[9], NULL,
+      0, LK_ACT_NONE, NULL, 0, arena + 126615552, 1966080);
 
-  /* %34 = img2seq(%33) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena, arena + 44040192);
+  /* %30 = circular_pad(%0) {left 0, right 0, top 2, bottom 0} to_patch_embedding : f32[B, 3, 226, 224] */
+  lk_circular_pad(B * 3, 224, 224, 2, 0, 0, 0, inputs[0], arena);
 
-  /* %35 = circular_pad(%0) {left 1, right 0, top 1, bottom 0} to_patch_embedding : f32[B, 3, 225, 225] */
-  lk_circular_pad(B * 3, 224, 224, 1, 0, 1, 0, inputs[0], arena + 629884128);
+  /* %33 = im2col(%30) {kernel [9, 9], stride [7, 7], padding [1, 1]} to_patch_embedding.projections.5 : f32[B, 1024, 243] */
+  lk_im2col(B, 3, 226, 224, 9, 9, 7, 7, 1, 1, arena, arena + 492797952);
 
-  /* %38 = conv2d(%35, %36, %37) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.7 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 225, 225, 192, 9, 9, 7, 7, 1, 1, 1, arena + 629884128, params[14], params[15],
-      arena, NULL);
+  /* %34 = reshape(%31) {shape [192, 243]} to_patch_embedding.projections.5 : f32[192, 243], a view of %31: no code */
 
-  /* %39 = img2seq(%38) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena, arena + 50331648);
+  /* %35 = fused_linear(%33, %34, %32) to_patch_embedding.projections.5 : f32[B, 1024, 192], written into %60 from row 5120 */
+  lk_fused_linear_strided(B, 1024, 243, 192, arena + 492797952, 248832, params[10], params[11],
+      NULL, 0, LK_ACT_NONE, NULL, 0, arena + 126812160, 1966080);
 
-  /* %40 = circular_pad(%0) {left 2, right 0, top 2, bottom 0} to_patch_embedding : f32[B, 3, 226, 226] */
-  lk_circular_pad(B * 3, 224, 224, 2, 0, 2, 0, inputs[0], arena + 615218016);
+  /* %36 = circular_pad(%0) {left 0, right 0, top 3, bottom 0} to_patch_embedding : f32[B, 3, 227, 224] */
+  lk_circular_pad(B * 3, 224, 224, 3, 0, 0, 0, inputs[0], arena);
 
-  /* %43 = conv2d(%40, %41, %42) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.8 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 226, 226, 192, 9, 9, 7, 7, 1, 1, 1, arena + 615218016, params[16], params[17],
-      arena, NULL);
+  /* %39 = im2col(%36) {kernel [9, 9], stride [7, 7], padding [1, 1]} to_patch_embedding.projections.6 : f32[B, 1024, 243] */
+  lk_im2col(B, 3, 227, 224, 9, 9, 7, 7, 1, 1, arena, arena + 500760576);
 
-  /* %44 = img2seq(%43) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena, arena + 56623104);
+  /* %40 = reshape(%37) {shape [192, 243]} to_patch_embedding.projections.6 : f32[192, 243], a view of %37: no code */
 
-  /* %45 = circular_pad(%0) {left 3, right 0, top 3, bottom 0} to_patch_embedding : f32[B, 3, 227, 227] */
-  lk_circular_pad(B * 3, 224, 224, 3, 0, 3, 0, inputs[0], arena + 610271232);
+  /* %41 = fused_linear(%39, %40, %38) to_patch_embedding.projections.6 : f32[B, 1024, 192], written into %60 from row 6144 */
+  lk_fused_linear_strided(B, 1024, 243, 192, arena + 500760576, 248832, params[12], params[13],
+      NULL, 0, LK_ACT_NONE, NULL, 0, arena + 127008768, 1966080);
 
-  /* %48 = conv2d(%45, %46, %47) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.9 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 227, 227, 192, 9, 9, 7, 7, 1, 1, 1, arena + 610271232, params[18], params[19],
-      arena, NULL);
+  /* %42 = circular_pad(%0) {left 1, right 0, top 1, bottom 0} to_patch_embedding : f32[B, 3, 225, 225] */
+  lk_circular_pad(B * 3, 224, 224, 1, 0, 1, 0, inputs[0], arena);
 
-  /* %49 = img2seq(%48) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena, arena + 62914560);
+  /* %45 = im2col(%42) {kernel [9, 9], stride [7, 7], padding [1, 1]} to_patch_embedding.projections.7 : f32[B, 1024, 243] */
+  lk_im2col(B, 3, 225, 225, 9, 9, 7, 7, 1, 1, arena, arena + 508723200);
 
-  /* %50 = stack(%4, %9, %14, %19, %24, %29, %34, %39, %44, %49) {axis 0} to_patch_embedding : f32[B, 10, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 6291456, 196608, arena + 125829120, 1966080);
-  lk_copy_rows(B, 196608, arena + 12582912, 196608, arena + 126025728, 1966080);
-  lk_copy_rows(B, 196608, arena + 18874368, 196608, arena + 126222336, 1966080);
-  lk_copy_rows(B, 196608, arena + 25165824, 196608, arena + 126418944, 1966080);
-  lk_copy_rows(B, 196608, arena + 31457280, 196608, arena + 126615552, 1966080);
-  lk_copy_rows(B, 196608, arena + 37748736, 196608, arena + 126812160, 1966080);
-  lk_copy_rows(B, 196608, arena + 44040192, 196608, arena + 127008768, 1966080);
-  lk_copy_rows(B, 196608, arena + 50331648, 196608, arena + 127205376, 1966080);
-  lk_copy_rows(B, 196608, arena + 56623104, 196608, arena + 127401984, 1966080);
-  lk_copy_rows(B, 196608, arena + 62914560, 196608, arena + 127598592, 1966080);
+  /* %46 = reshape(%43) {shape [192, 243]} to_patch_embedding.projections.7 : f32[192, 243], a view of %43: no code */
 
-  /* %52 = add(%50, %51) layers.0.0 : f32[B, 10, 1024, 192], written over %50 */
+  /* %47 = fused_linear(%45, %46, %44) to_patch_embedding.projections.7 : f32[B, 1024, 192], written into %60 from row 7168 */
+  lk_fused_linear_strided(B, 1024, 243, 192, arena + 508723200, 248832, params[14], params[15],
+      NULL, 0, LK_ACT_NONE, NULL, 0, arena + 127205376, 1966080);
+
+  /* %48 = circular_pad(%0) {left 2, right 0, top 2, bottom 0} to_patch_embedding : f32[B, 3, 226, 226] */
+  lk_circular_pad(B * 3, 224, 224, 2, 0, 2, 0, inputs[0], arena);
+
+  /* %51 = im2col(%48) {kernel [9, 9], stride [7, 7], padding [1, 1]} to_patch_embedding.projections.8 : f32[B, 1024, 243] */
+  lk_im2col(B, 3, 226, 226, 9, 9, 7, 7, 1, 1, arena, arena + 516685824);
+
+  /* %52 = reshape(%49) {shape [192, 243]} to_patch_embedding.projections.8 : f32[192, 243], a view of %49: no code */
+
+  /* %53 = fused_linear(%51, %52, %50) to_patch_embedding.projections.8 : f32[B, 1024, 192], written into %60 from row 8192 */
+  lk_fused_linear_strided(B, 1024, 243, 192, arena + 516685824, 248832, params[16], params[17],
+      NULL, 0, LK_ACT_NONE, NULL, 0, arena + 127401984, 1966080);
+
+  /* %54 = circular_pad(%0) {left 3, right 0, top 3, bottom 0} to_patch_embedding : f32[B, 3, 227, 227] */
+  lk_circular_pad(B * 3, 224, 224, 3, 0, 3, 0, inputs[0], arena);
+
+  /* %57 = im2col(%54) {kernel [9, 9], stride [7, 7], padding [1, 1]} to_patch_embedding.projections.9 : f32[B, 1024, 243] */
+  lk_im2col(B, 3, 227, 227, 9, 9, 7, 7, 1, 1, arena, arena + 524648448);
+
+  /* %58 = reshape(%55) {shape [192, 243]} to_patch_embedding.projections.9 : f32[192, 243], a view of %55: no code */
+
+  /* %59 = fused_linear(%57, %58, %56) to_patch_embedding.projections.9 : f32[B, 1024, 192], written into %60 from row 9216 */
+  lk_fused_linear_strided(B, 1024, 243, 192, arena + 524648448, 248832, params[18], params[19],
+      NULL, 0, LK_ACT_NONE, NULL, 0, arena + 127598592, 1966080);
+
+  /* %60 = stack(%5, %11, %17, %23, %29, %35, %41, %47, %53, %59) {axis 0} to_patch_embedding : f32[B, 10, 1024, 192], its operands computed in place: no code */
+
+  /* %62 = add(%60, %61) layers.0.0 : f32[B, 10, 1024, 192], written over %60 */
   lk_add(4, (const long[]){B, 10, 1024, 192}, arena + 125829120,
       (const long[]){1966080, 196608, 192, 1}, params[20], (const long[]){0, 196608, 192, 1},
       arena + 125829120);
 
-  /* %53 = index(%52) {axis 0, at 0} layers.0.0 : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 125829120, 1966080, arena + 452984832, 196608);
+  /* %63 = index(%62) {axis 0, at 0} layers.0.0 : f32[B, 1024, 192] */
+  lk_copy_rows(B, 196608, arena + 125829120, 1966080, arena + 532611072, 196608);
 
-  /* %56 = normalize(%53) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
-  lk_normalize(B * 1024, 192, arena + 452984832, 1e-06f, arena + 459276288);
+  /* %66 = normalize(%63) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
+  lk_normalize(B * 1024, 192, arena + 532611072, 1e-06f, arena + 538902528);
 
-  /* %57 = mul_add(%56, %54, %55) layers.0.0.norm1 : f32[B, 1024, 192] */
-  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 459276288, (const long[]){196608, 192, 1},
-      params[21], (const long[]){0, 0, 1}, params[22], (const long[]){0, 0, 1}, arena + 465567744);
+  /* %67 = mul_add(%66, %64, %65) layers.0.0.norm1 : f32[B, 1024, 192] */
+  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 538902528, (const long[]){196608, 192, 1},
+      params[21], (const long[]){0, 0, 1}, params[22], (const long[]){0, 0, 1}, arena + 545193984);
 
-  /* %58 = normalize(%52) {eps 1e-06} layers.0.0.norm1 : f32[B, 10, 1024, 192] */
+  /* %68 = normalize(%62) {eps 1e-06} layers.0.0.norm1 : f32[B, 10, 1024, 192] */
   lk_normalize(B * 10 * 1024, 192, arena + 125829120, 1e-06f, arena + 188743680);
 
-  /* %59 = mul_add(%58, %54, %55) layers.0.0.norm1 : f32[B, 10, 1024, 192] */
+  /* %69 = mul_add(%68, %64, %65) layers.0.0.norm1 : f32[B, 10, 1024, 192] */
   lk_mul_add(4, (const long[]){B, 10, 1024, 192}, arena + 188743680,
       (const long[]){1966080, 196608, 192, 1}, params[21], (const long[]){0, 0, 0, 1}, params[22],
       (const long[]){0, 0, 0, 1}, arena + 251658240);
 
-  /* %62 = fused_linear(%57, %60, %61) layers.0.0.layers.0.0.Wq_even : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 192, 192, arena + 465567744, params[23], params[24], LK_ACT_NONE, NULL,
-      arena + 471859200);
+  /* %72 = fused_linear(%67, %70, %71) layers.0.0.layers.0.0.Wq_even : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 192, 192, arena + 545193984, params[23], params[24], LK_ACT_NONE, NULL,
+      arena + 551485440);
 
-  /* %65 = fused_linear(%59, %63, %64) layers.0.0.layers.0.0.Wkv_even : f32[B, 10, 1024, 384] */
+  /* %75 = fused_linear(%69, %73, %74) layers.0.0.layers.0.0.Wkv_even : f32[B, 10, 1024, 384] */
   lk_fused_linear(B * 10 * 1024, 192, 384, arena + 251658240, params[25], params[26], LK_ACT_NONE,
       NULL, arena);
 
-  /* %66 = slice(%65) {axis 2, start 0, length 192} layers.0.0.layers.0.0 : f32[B, 10, 1024, 192] */
+  /* %76 = slice(%75) {axis 2, start 0, length 192} layers.0.0.layers.0.0 : f32[B, 10, 1024, 192] */
   lk_copy_rows(B * 10240, 192, arena, 384, arena + 314572800, 192);
 
-  /* %67 = slice(%65) {axis 2, start 192, length 192} layers.0.0.layers.0.0 : f32[B, 10, 1024, 192] */
+  /* %77 = slice(%75) {axis 2, start 192, length 192} layers.0.0.layers.0.0 : f32[B, 10, 1024, 192] */
   lk_copy_rows(B * 10240, 192, arena + 192, 384, arena + 377487360, 192);
 
-  /* %68 = reshape(%62) {shape [1024, 4, 1, 48]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 48], a view of %62: no code */
+  /* %78 = reshape(%72) {shape [1024, 4, 1, 48]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 48], a view of %72: no code */
 
-  /* %69 = reshape(%66) {shape [10, 1024, 4, 48]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 4, 48], a view of %66: no code */
+  /* %79 = reshape(%76) {shape [10, 1024, 4, 48]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 4, 48], a view of %76: no code */
 
-  /* %70 = reshape(%67) {shape [10, 1024, 4, 48]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 4, 48], a view of %67: no code */
+  /* %80 = reshape(%77) {shape [10, 1024, 4, 48]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 4, 48], a view of %77: no code */
 
-  /* %71 = matmul_permuted(%68, %69) {a perm [0, 1, 2, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
-  lk_gemm_batched2(B, 196608, 1966080, 40960, 4096, 1, 10, 48, arena + 471859200, 48, 0, 1,
+  /* %81 = matmul_permuted(%78, %79) {a perm [0, 1, 2, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
+  lk_gemm_batched2(B, 196608, 1966080, 40960, 4096, 1, 10, 48, arena + 551485440, 48, 0, 1,
       arena + 314572800, 48, 1, 196608, arena, 10, 0, 0.0f);
 
-  /* %72 = mul_scalar(%71) {x op 0.14433756} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
+  /* %82 = mul_scalar(%81) {x op 0.14433756} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
   lk_mul_scalar(B * 1024 * 4 * 10, arena, 0.14433756f, arena + 1310720);
 
-  /* %73 = softmax(%72) {axis -1} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
-  lk_softmax(B * 4096, 10, arena + 1310720, arena + 731211072);
+  /* %83 = softmax(%82) {axis -1} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
+  lk_softmax(B * 4096, 10, arena + 1310720, arena + 766967808);
 
-  /* %74 = matmul_permuted(%73, %70) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 48] */
-  lk_gemm_batched2(B, 40960, 1966080, 196608, 4096, 1, 48, 10, arena + 731211072, 10, 0, 1,
-      arena + 377487360, 48, 196608, 1, arena + 478150656, 48, 0, 0.0f);
+  /* %84 = matmul_permuted(%83, %80) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 48] */
+  lk_gemm_batched2(B, 40960, 1966080, 196608, 4096, 1, 48, 10, arena + 766967808, 10, 0, 1,
+      arena + 377487360, 48, 196608, 1, arena + 557776896, 48, 0, 0.0f);
 
-  /* %75 = reshape(%74) {shape [1024, 192]} layers.0.0.layers.0.0 : f32[B, 1024, 192], a view of %74: no code */
+  /* %85 = reshape(%84) {shape [1024, 192]} layers.0.0.layers.0.0 : f32[B, 1024, 192], a view of %84: no code */
 
-  /* %78 = fused_linear(%75, %76, %77) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 192, 192, arena + 478150656, params[27], params[28], LK_ACT_NONE, NULL,
-      arena + 484442112);
+  /* %88 = fused_linear(%85, %86, %87) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 192, 192, arena + 557776896, params[27], params[28], LK_ACT_NONE, NULL,
+      arena + 564068352);
 
-  /* %80 = mul_add(%78, %79, %53) layers.0.0 : f32[B, 1024, 192], written over %78 */
-  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 484442112, (const long[]){196608, 192, 1},
-      inputs[1], (const long[]){1, 0, 0}, arena + 452984832, (const long[]){196608, 192, 1},
-      arena + 484442112);
+  /* %90 = mul_add(%88, %89, %63) layers.0.0 : f32[B, 1024, 192], written over %88 */
+  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 564068352, (const long[]){196608, 192, 1},
+      inputs[1], (const long[]){1, 0, 0}, arena + 532611072, (const long[]){196608, 192, 1},
+      arena + 564068352);
 
-  /* %83 = normalize(%80) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
-  lk_normalize(B * 1024, 192, arena + 484442112, 1e-06f, arena + 490733568);
+  /* %93 = normalize(%90) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
+  lk_normalize(B * 1024, 192, arena + 564068352, 1e-06f, arena + 570359808);
 
-  /* %84 = mul_add(%83, %81, %82) layers.0.0.norm2 : f32[B, 1024, 192] */
-  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 490733568, (const long[]){196608, 192, 1},
-      params[29], (const long[]){0, 0, 1}, params[30], (const long[]){0, 0, 1}, arena + 497025024);
+  /* %94 = mul_add(%93, %91, %92) layers.0.0.norm2 : f32[B, 1024, 192] */
+  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 570359808, (const long[]){196608, 192, 1},
+      params[29], (const long[]){0, 0, 1}, params[30], (const long[]){0, 0, 1}, arena + 576651264);
 
-  /* %87 = fused_linear(%84, %85, %86) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 768] */
-  lk_fused_linear(B * 1024, 192, 768, arena + 497025024, params[31], params[32], LK_ACT_NONE, NULL,
+  /* %97 = fused_linear(%94, %95, %96) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 768] */
+  lk_fused_linear(B * 1024, 192, 768, arena + 576651264, params[31], params[32], LK_ACT_NONE, NULL,
       arena);
 
-  /* %88 = gelu(%87) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
+  /* %98 = gelu(%97) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
   lk_gelu(B * 1024 * 768, arena, arena + 25165824);
 
-  /* %91 = fused_linear(%88, %89, %90) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 192] */
+  /* %101 = fused_linear(%98, %99, %100) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 768, 192, arena + 25165824, params[33], params[34], LK_ACT_NONE, NULL,
-      arena + 503316480);
+      arena + 582942720);
 
-  /* %93 = mul_add(%91, %92, %80) layers.0.0 : f32[B, 1024, 192], written over %91 */
-  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 503316480, (const long[]){196608, 192, 1},
-      inputs[2], (const long[]){1, 0, 0}, arena + 484442112, (const long[]){196608, 192, 1},
-      arena + 503316480);
+  /* %103 = mul_add(%101, %102, %90) layers.0.0 : f32[B, 1024, 192], written over %101 */
+  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 582942720, (const long[]){196608, 192, 1},
+      inputs[2], (const long[]){1, 0, 0}, arena + 564068352, (const long[]){196608, 192, 1},
+      arena + 582942720);
 
-  /* %94 = normalize(%93) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
-  lk_normalize(B * 1024, 192, arena + 503316480, 1e-06f, arena + 509607936);
+  /* %104 = normalize(%103) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
+  lk_normalize(B * 1024, 192, arena + 582942720, 1e-06f, arena + 589234176);
 
-  /* %95 = mul_add(%94, %54, %55) layers.0.0.norm1 : f32[B, 1024, 192] */
-  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 509607936, (const long[]){196608, 192, 1},
-      params[21], (const long[]){0, 0, 1}, params[22], (const long[]){0, 0, 1}, arena + 515899392);
+  /* %105 = mul_add(%104, %64, %65) layers.0.0.norm1 : f32[B, 1024, 192] */
+  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 589234176, (const long[]){196608, 192, 1},
+      params[21], (const long[]){0, 0, 1}, params[22], (const long[]){0, 0, 1}, arena + 595525632);
 
-  /* %98 = fused_linear(%95, %96, %97) layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 192, 192, arena + 515899392, params[35], params[36], LK_ACT_NONE, NULL,
-      arena + 522190848);
+  /* %108 = fused_linear(%105, %106, %107) layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 192, 192, arena + 595525632, params[35], params[36], LK_ACT_NONE, NULL,
+      arena + 601817088);
 
-  /* %101 = fused_linear(%95, %99, %100) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 384] */
-  lk_fused_linear(B * 1024, 192, 384, arena + 515899392, params[37], params[38], LK_ACT_NONE, NULL,
+  /* %111 = fused_linear(%105, %109, %110) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 384] */
+  lk_fused_linear(B * 1024, 192, 384, arena + 595525632, params[37], params[38], LK_ACT_NONE, NULL,
       arena + 440401920);
 
-  /* %102 = slice(%101) {axis 1, start 0, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %101: no code */
+  /* %112 = slice(%111) {axis 1, start 0, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %111: no code */
 
-  /* %103 = slice(%101) {axis 1, start 192, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %101: no code */
+  /* %113 = slice(%111) {axis 1, start 192, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %111: no code */
 
-  /* %104 = sdpa(%98, %102, %103) {heads 4, kv_heads 4} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
-  lk_sdpa(B, 1024, 1024, 4, 4, 48, arena + 522190848, 192, arena + 440401920, 384,
-      arena + 440402112, 384, arena + 528482304, 0.14433756f);
+  /* %114 = sdpa(%108, %112, %113) {heads 4, kv_heads 4} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
+  lk_sdpa(B, 1024, 1024, 4, 4, 48, arena + 601817088, 192, arena + 440401920, 384,
+      arena + 440402112, 384, arena + 608108544, 0.14433756f);
 
-  /* %107 = fused_linear(%104, %105, %106) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 192, 192, arena + 528482304, params[39], params[40], LK_ACT_NONE, NULL,
-      arena + 534773760);
+  /* %117 = fused_linear(%114, %115, %116) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 192, 192, arena + 608108544, params[39], params[40], LK_ACT_NONE, NULL,
+      arena + 614400000);
 
-  /* %109 = mul_add(%107, %108, %93) layers.0.0 : f32[B, 1024, 192], written over %107 */
-  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 534773760, (const long[]){196608, 192, 1},
-      inputs[3], (const long[]){1, 0, 0}, arena + 503316480, (const long[]){196608, 192, 1},
-      arena + 534773760);
+  /* %119 = mul_add(%117, %118, %103) layers.0.0 : f32[B, 1024, 192], written over %117 */
+  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 614400000, (const long[]){196608, 192, 1},
+      inputs[3], (const long[]){1, 0, 0}, arena + 582942720, (const long[]){196608, 192, 1},
+      arena + 614400000);
 
-  /* %110 = normalize(%109) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
-  lk_normalize(B * 1024, 192, arena + 534773760, 1e-06f, arena + 541065216);
+  /* %120 = normalize(%119) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
+  lk_normalize(B * 1024, 192, arena + 614400000, 1e-06f, arena + 620691456);
 
-  /* %111 = mul_add(%110, %81, %82) layers.0.0.norm2 : f32[B, 1024, 192] */
-  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 541065216, (const long[]){196608, 192, 1},
-      params[29], (const long[]){0, 0, 1}, params[30], (const long[]){0, 0, 1}, arena + 547356672);
+  /* %121 = mul_add(%120, %91, %92) layers.0.0.norm2 : f32[B, 1024, 192] */
+  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 620691456, (const long[]){196608, 192, 1},
+      params[29], (const long[]){0, 0, 1}, params[30], (const long[]){0, 0, 1}, arena + 626982912);
 
-  /* %114 = fused_linear(%111, %112, %113) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 768] */
-  lk_fused_linear(B * 1024, 192, 768, arena + 547356672, params[41], params[42], LK_ACT_NONE, NULL,
+  /* %124 = fused_linear(%121, %122, %123) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 768] */
+  lk_fused_linear(B * 1024, 192, 768, arena + 626982912, params[41], params[42], LK_ACT_NONE, NULL,
       arena + 50331648);
 
-  /* %115 = gelu(%114) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
+  /* %125 = gelu(%124) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
   lk_gelu(B * 1024 * 768, arena + 50331648, arena + 75497472);
 
-  /* %118 = fused_linear(%115, %116, %117) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 192] */
+  /* %128 = fused_linear(%125, %126, %127) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 768, 192, arena + 75497472, params[43], params[44], LK_ACT_NONE, NULL,
       arena + 100663296);
 
-  /* %120 = mul_add(%118, %119, %109) layers.0.0 : f32[B, 1024, 192], written over %118 */
+  /* %130 = mul_add(%128, %129, %119) layers.0.0 : f32[B, 1024, 192], written over %128 */
   lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 100663296, (const long[]){196608, 192, 1},
-      inputs[4], (const long[]){1, 0, 0}, arena + 534773760, (const long[]){196608, 192, 1},
+      inputs[4], (const long[]){1, 0, 0}, arena + 614400000, (const long[]){196608, 192, 1},
       arena + 100663296);
 
-  /* %123 = seq2img(%120) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
+  /* %133 = seq2img(%130) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 100663296, arena + 106954752);
 
-  /* %124 = conv2d(%123, %121, %122) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[B, 192, 32, 32] */
+  /* %134 = conv2d(%133, %131, %132) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[B, 192, 32, 32] */
   lk_conv2d(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 106954752, params[45], params[46],
       arena + 100663296, NULL);
 
-  /* %125 = img2seq(%124) layers.0.1 : f32[B, 1024, 192] */
+  /* %135 = img2seq(%134) layers.0.1 : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena + 100663296, arena + 113246208);
 
-  /* %128 = normalize(%125) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
+  /* %138 = normalize(%135) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
   lk_normalize(B * 1024, 192, arena + 113246208, 1e-06f, arena + 100663296);
 
-  /* %129 = mul_add(%128, %126, %127) layers.0.1.norm : f32[B, 1024, 192] */
+  /* %139 = mul_add(%138, %136, %137) layers.0.1.norm : f32[B, 1024, 192] */
   lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 100663296, (const long[]){196608, 192, 1},
       params[47], (const long[]){0, 0, 1}, params[48], (const long[]){0, 0, 1}, arena + 119537664);
 
-  /* %130 = seq2img(%129) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 119537664, arena + 553648128);
+  /* %140 = seq2img(%139) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
+  lk_seq2img(B, 1024, 192, arena + 119537664, arena + 633274368);
 
-  /* %131 = maxpool(%130) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 16, 16] */
-  lk_maxpool2d(B, 192, 32, 32, 3, 3, 2, 2, 1, 1, arena + 553648128, arena + 119537664);
+  /* %141 = maxpool(%140) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 16, 16] */
+  lk_maxpool2d(B, 192, 32, 32, 3, 3, 2, 2, 1, 1, arena + 633274368, arena + 119537664);
 
-  /* %132 = img2seq(%131) layers.0.1 : f32[B, 256, 192] */
-  lk_img2seq(B, 192, 256, arena + 119537664, arena + 666723648);
+  /* %142 = img2seq(%141) layers.0.1 : f32[B, 256, 192] */
+  lk_img2seq(B, 192, 256, arena + 119537664, arena + 702480384);
 
-  /* %134 = add(%132, %133) layers.1.0 : f32[B, 256, 192], written over %132 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 666723648, (const long[]){49152, 192, 1},
-      params[49], (const long[]){0, 192, 1}, arena + 666723648);
+  /* %144 = add(%142, %143) layers.1.0 : f32[B, 256, 192], written over %142 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 702480384, (const long[]){49152, 192, 1},
+      params[49], (const long[]){0, 192, 1}, arena + 702480384);
 
-  /* %137 = normalize(%134) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 666723648, 1e-06f, arena + 668296512);
+  /* %147 = normalize(%144) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_normalize(B * 256, 192, arena + 702480384, 1e-06f, arena + 704053248);
 
-  /* %138 = mul_add(%137, %135, %136) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 668296512, (const long[]){49152, 192, 1},
-      params[50], (const long[]){0, 0, 1}, params[51], (const long[]){0, 0, 1}, arena + 669869376);
+  /* %148 = mul_add(%147, %145, %146) layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 704053248, (const long[]){49152, 192, 1},
+      params[50], (const long[]){0, 0, 1}, params[51], (const long[]){0, 0, 1}, arena + 705626112);
 
-  /* %141 = fused_linear(%138, %139, %140) layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 669869376, params[52], params[53], LK_ACT_NONE, NULL,
-      arena + 671442240);
+  /* %151 = fused_linear(%148, %149, %150) layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 705626112, params[52], params[53], LK_ACT_NONE, NULL,
+      arena + 707198976);
 
-  /* %144 = fused_linear(%138, %142, %143) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 384] */
-  lk_fused_linear(B * 256, 192, 384, arena + 669869376, params[54], params[55], LK_ACT_NONE, NULL,
-      arena + 654140736);
+  /* %154 = fused_linear(%148, %152, %153) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 384] */
+  lk_fused_linear(B * 256, 192, 384, arena + 705626112, params[54], params[55], LK_ACT_NONE, NULL,
+      arena + 689897472);
 
-  /* %145 = slice(%144) {axis 1, start 0, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %144: no code */
+  /* %155 = slice(%154) {axis 1, start 0, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %154: no code */
 
-  /* %146 = slice(%144) {axis 1, start 192, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %144: no code */
+  /* %156 = slice(%154) {axis 1, start 192, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %154: no code */
 
-  /* %147 = sdpa(%141, %145, %146) {heads 4, kv_heads 4} layers.1.0.layers.0.0 : f32[B, 256, 192] */
-  lk_sdpa(B, 256, 256, 4, 4, 48, arena + 671442240, 192, arena + 654140736, 384, arena + 654140928,
-      384, arena + 673015104, 0.14433756f);
+  /* %157 = sdpa(%151, %155, %156) {heads 4, kv_heads 4} layers.1.0.layers.0.0 : f32[B, 256, 192] */
+  lk_sdpa(B, 256, 256, 4, 4, 48, arena + 707198976, 192, arena + 689897472, 384, arena + 689897664,
+      384, arena + 708771840, 0.14433756f);
 
-  /* %150 = fused_linear(%147, %148, %149) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 673015104, params[56], params[57], LK_ACT_NONE, NULL,
-      arena + 674587968);
+  /* %160 = fused_linear(%157, %158, %159) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 708771840, params[56], params[57], LK_ACT_NONE, NULL,
+      arena + 710344704);
 
-  /* %152 = mul_add(%150, %151, %134) layers.1.0 : f32[B, 256, 192], written over %150 */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 674587968, (const long[]){49152, 192, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 666723648, (const long[]){49152, 192, 1},
-      arena + 674587968);
+  /* %162 = mul_add(%160, %161, %144) layers.1.0 : f32[B, 256, 192], written over %160 */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 710344704, (const long[]){49152, 192, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 702480384, (const long[]){49152, 192, 1},
+      arena + 710344704);
 
-  /* %155 = normalize(%152) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 674587968, 1e-06f, arena + 676160832);
+  /* %165 = normalize(%162) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_normalize(B * 256, 192, arena + 710344704, 1e-06f, arena + 711917568);
 
-  /* %156 = mul_add(%155, %153, %154) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 676160832, (const long[]){49152, 192, 1},
-      params[58], (const long[]){0, 0, 1}, params[59], (const long[]){0, 0, 1}, arena + 677733696);
+  /* %166 = mul_add(%165, %163, %164) layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 711917568, (const long[]){49152, 192, 1},
+      params[58], (const long[]){0, 0, 1}, params[59], (const long[]){0, 0, 1}, arena + 713490432);
 
-  /* %159 = fused_linear(%156, %157, %158) layers.1.0.layers.0.1.fc1 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 677733696, params[60], params[61], LK_ACT_NONE, NULL,
+  /* %169 = fused_linear(%166, %167, %168) layers.1.0.layers.0.1.fc1 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 713490432, params[60], params[61], LK_ACT_NONE, NULL,
       arena + 119537664);
 
-  /* %160 = gelu(%159) layers.1.0.layers.0.1 : f32[B, 256, 768] */
-  lk_gelu(B * 256 * 768, arena + 119537664, arena + 559939584);
+  /* %170 = gelu(%169) layers.1.0.layers.0.1 : f32[B, 256, 768] */
+  lk_gelu(B * 256 * 768, arena + 119537664, arena + 639565824);
 
-  /* %163 = fused_linear(%160, %161, %162) layers.1.0.layers.0.1.fc2 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 559939584, params[62], params[63], LK_ACT_NONE, NULL,
-      arena + 679306560);
+  /* %173 = fused_linear(%170, %171, %172) layers.1.0.layers.0.1.fc2 : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 768, 192, arena + 639565824, params[62], params[63], LK_ACT_NONE, NULL,
+      arena + 715063296);
 
-  /* %165 = mul_add(%163, %164, %152) layers.1.0 : f32[B, 256, 192], written over %163 */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 679306560, (const long[]){49152, 192, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 674587968, (const long[]){49152, 192, 1},
-      arena + 679306560);
+  /* %175 = mul_add(%173, %174, %162) layers.1.0 : f32[B, 256, 192], written over %173 */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 715063296, (const long[]){49152, 192, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 710344704, (const long[]){49152, 192, 1},
+      arena + 715063296);
 
-  /* %166 = normalize(%165) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 679306560, 1e-06f, arena + 680879424);
+  /* %176 = normalize(%175) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_normalize(B * 256, 192, arena + 715063296, 1e-06f, arena + 716636160);
 
-  /* %167 = mul_add(%166, %135, %136) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 680879424, (const long[]){49152, 192, 1},
-      params[50], (const long[]){0, 0, 1}, params[51], (const long[]){0, 0, 1}, arena + 682452288);
+  /* %177 = mul_add(%176, %145, %146) layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 716636160, (const long[]){49152, 192, 1},
+      params[50], (const long[]){0, 0, 1}, params[51], (const long[]){0, 0, 1}, arena + 718209024);
 
-  /* %170 = fused_linear(%167, %168, %169) layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 682452288, params[64], params[65], LK_ACT_NONE, NULL,
-      arena + 684025152);
+  /* %180 = fused_linear(%177, %178, %179) layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 718209024, params[64], params[65], LK_ACT_NONE, NULL,
+      arena + 719781888);
 
-  /* %173 = fused_linear(%167, %171, %172) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 384] */
-  lk_fused_linear(B * 256, 192, 384, arena + 682452288, params[66], params[67], LK_ACT_NONE, NULL,
-      arena + 657286464);
+  /* %183 = fused_linear(%177, %181, %182) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 384] */
+  lk_fused_linear(B * 256, 192, 384, arena + 718209024, params[66], params[67], LK_ACT_NONE, NULL,
+      arena + 693043200);
 
-  /* %174 = slice(%173) {axis 1, start 0, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %173: no code */
+  /* %184 = slice(%183) {axis 1, start 0, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %183: no code */
 
-  /* %175 = slice(%173) {axis 1, start 192, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %173: no code */
+  /* %185 = slice(%183) {axis 1, start 192, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %183: no code */
 
-  /* %176 = sdpa(%170, %174, %175) {heads 4, kv_heads 4} layers.1.0.layers.1.0 : f32[B, 256, 192] */
-  lk_sdpa(B, 256, 256, 4, 4, 48, arena + 684025152, 192, arena + 657286464, 384, arena + 657286656,
-      384, arena + 685598016, 0.14433756f);
+  /* %186 = sdpa(%180, %184, %185) {heads 4, kv_heads 4} layers.1.0.layers.1.0 : f32[B, 256, 192] */
+  lk_sdpa(B, 256, 256, 4, 4, 48, arena + 719781888, 192, arena + 693043200, 384, arena + 693043392,
+      384, arena + 721354752, 0.14433756f);
 
-  /* %179 = fused_linear(%176, %177, %178) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 685598016, params[68], params[69], LK_ACT_NONE, NULL,
-      arena + 687170880);
+  /* %189 = fused_linear(%186, %187, %188) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 721354752, params[68], params[69], LK_ACT_NONE, NULL,
+      arena + 722927616);
 
-  /* %181 = mul_add(%179, %180, %165) layers.1.0 : f32[B, 256, 192], written over %179 */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 687170880, (const long[]){49152, 192, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 679306560, (const long[]){49152, 192, 1},
-      arena + 687170880);
+  /* %191 = mul_add(%189, %190, %175) layers.1.0 : f32[B, 256, 192], written over %189 */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 722927616, (const long[]){49152, 192, 1},
+      inputs[7], (const long[]){1, 0, 0}, arena + 715063296, (const long[]){49152, 192, 1},
+      arena + 722927616);
 
-  /* %182 = normalize(%181) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 687170880, 1e-06f, arena + 688743744);
+  /* %192 = normalize(%191) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_normalize(B * 256, 192, arena + 722927616, 1e-06f, arena + 724500480);
 
-  /* %183 = mul_add(%182, %153, %154) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 688743744, (const long[]){49152, 192, 1},
-      params[58], (const long[]){0, 0, 1}, params[59], (const long[]){0, 0, 1}, arena + 690316608);
+  /* %193 = mul_add(%192, %163, %164) layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 724500480, (const long[]){49152, 192, 1},
+      params[58], (const long[]){0, 0, 1}, params[59], (const long[]){0, 0, 1}, arena + 726073344);
 
-  /* %186 = fused_linear(%183, %184, %185) layers.1.0.layers.1.1.fc1 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 690316608, params[70], params[71], LK_ACT_NONE, NULL,
-      arena + 566231040);
+  /* %196 = fused_linear(%193, %194, %195) layers.1.0.layers.1.1.fc1 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 726073344, params[70], params[71], LK_ACT_NONE, NULL,
+      arena + 645857280);
 
-  /* %187 = gelu(%186) layers.1.0.layers.1.1 : f32[B, 256, 768] */
-  lk_gelu(B * 256 * 768, arena + 566231040, arena + 572522496);
+  /* %197 = gelu(%196) layers.1.0.layers.1.1 : f32[B, 256, 768] */
+  lk_gelu(B * 256 * 768, arena + 645857280, arena + 652148736);
 
-  /* %190 = fused_linear(%187, %188, %189) layers.1.0.layers.1.1.fc2 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 572522496, params[72], params[73], LK_ACT_NONE, NULL,
-      arena + 691889472);
+  /* %200 = fused_linear(%197, %198, %199) layers.1.0.layers.1.1.fc2 : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 768, 192, arena + 652148736, params[72], params[73], LK_ACT_NONE, NULL,
+      arena + 727646208);
 
-  /* %192 = mul_add(%190, %191, %181) layers.1.0 : f32[B, 256, 192], written over %190 */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 691889472, (const long[]){49152, 192, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 687170880, (const long[]){49152, 192, 1},
-      arena + 691889472);
+  /* %202 = mul_add(%200, %201, %191) layers.1.0 : f32[B, 256, 192], written over %200 */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 727646208, (const long[]){49152, 192, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 722927616, (const long[]){49152, 192, 1},
+      arena + 727646208);
 
-  /* %193 = normalize(%192) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 691889472, 1e-06f, arena + 693462336);
+  /* %203 = normalize(%202) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_normalize(B * 256, 192, arena + 727646208, 1e-06f, arena + 729219072);
 
-  /* %194 = mul_add(%193, %135, %136) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 693462336, (const long[]){49152, 192, 1},
-      params[50], (const long[]){0, 0, 1}, params[51], (const long[]){0, 0, 1}, arena + 695035200);
+  /* %204 = mul_add(%203, %145, %146) layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 729219072, (const long[]){49152, 192, 1},
+      params[50], (const long[]){0, 0, 1}, params[51], (const long[]){0, 0, 1}, arena + 730791936);
 
-  /* %197 = fused_linear(%194, %195, %196) layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 695035200, params[74], params[75], LK_ACT_NONE, NULL,
-      arena + 696608064);
+  /* %207 = fused_linear(%204, %205, %206) layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 730791936, params[74], params[75], LK_ACT_NONE, NULL,
+      arena + 732364800);
 
-  /* %200 = fused_linear(%194, %198, %199) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 384] */
-  lk_fused_linear(B * 256, 192, 384, arena + 695035200, params[76], params[77], LK_ACT_NONE, NULL,
-      arena + 660432192);
+  /* %210 = fused_linear(%204, %208, %209) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 384] */
+  lk_fused_linear(B * 256, 192, 384, arena + 730791936, params[76], params[77], LK_ACT_NONE, NULL,
+      arena + 696188928);
 
-  /* %201 = slice(%200) {axis 1, start 0, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %200: no code */
+  /* %211 = slice(%210) {axis 1, start 0, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %210: no code */
 
-  /* %202 = slice(%200) {axis 1, start 192, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %200: no code */
+  /* %212 = slice(%210) {axis 1, start 192, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %210: no code */
 
-  /* %203 = sdpa(%197, %201, %202) {heads 4, kv_heads 4} layers.1.0.layers.2.0 : f32[B, 256, 192] */
-  lk_sdpa(B, 256, 256, 4, 4, 48, arena + 696608064, 192, arena + 660432192, 384, arena + 660432384,
-      384, arena + 698180928, 0.14433756f);
+  /* %213 = sdpa(%207, %211, %212) {heads 4, kv_heads 4} layers.1.0.layers.2.0 : f32[B, 256, 192] */
+  lk_sdpa(B, 256, 256, 4, 4, 48, arena + 732364800, 192, arena + 696188928, 384, arena + 696189120,
+      384, arena + 733937664, 0.14433756f);
 
-  /* %206 = fused_linear(%203, %204, %205) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 698180928, params[78], params[79], LK_ACT_NONE, NULL,
-      arena + 699753792);
+  /* %216 = fused_linear(%213, %214, %215) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 733937664, params[78], params[79], LK_ACT_NONE, NULL,
+      arena + 735510528);
 
-  /* %208 = mul_add(%206, %207, %192) layers.1.0 : f32[B, 256, 192], written over %206 */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 699753792, (const long[]){49152, 192, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 691889472, (const long[]){49152, 192, 1},
-      arena + 699753792);
+  /* %218 = mul_add(%216, %217, %202) layers.1.0 : f32[B, 256, 192], written over %216 */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 735510528, (const long[]){49152, 192, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 727646208, (const long[]){49152, 192, 1},
+      arena + 735510528);
 
-  /* %209 = normalize(%208) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 699753792, 1e-06f, arena + 701326656);
+  /* %219 = normalize(%218) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_normalize(B * 256, 192, arena + 735510528, 1e-06f, arena + 737083392);
 
-  /* %210 = mul_add(%209, %153, %154) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 701326656, (const long[]){49152, 192, 1},
-      params[58], (const long[]){0, 0, 1}, params[59], (const long[]){0, 0, 1}, arena + 702899520);
+  /* %220 = mul_add(%219, %163, %164) layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 737083392, (const long[]){49152, 192, 1},
+      params[58], (const long[]){0, 0, 1}, params[59], (const long[]){0, 0, 1}, arena + 738656256);
 
-  /* %213 = fused_linear(%210, %211, %212) layers.1.0.layers.2.1.fc1 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 702899520, params[80], params[81], LK_ACT_NONE, NULL,
-      arena + 578813952);
+  /* %223 = fused_linear(%220, %221, %222) layers.1.0.layers.2.1.fc1 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 738656256, params[80], params[81], LK_ACT_NONE, NULL,
+      arena + 658440192);
 
-  /* %214 = gelu(%213) layers.1.0.layers.2.1 : f32[B, 256, 768] */
-  lk_gelu(B * 256 * 768, arena + 578813952, arena + 585105408);
+  /* %224 = gelu(%223) layers.1.0.layers.2.1 : f32[B, 256, 768] */
+  lk_gelu(B * 256 * 768, arena + 658440192, arena + 664731648);
 
-  /* %217 = fused_linear(%214, %215, %216) layers.1.0.layers.2.1.fc2 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 585105408, params[82], params[83], LK_ACT_NONE, NULL,
-      arena + 704472384);
+  /* %227 = fused_linear(%224, %225, %226) layers.1.0.layers.2.1.fc2 : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 768, 192, arena + 664731648, params[82], params[83], LK_ACT_NONE, NULL,
+      arena + 740229120);
 
-  /* %219 = mul_add(%217, %218, %208) layers.1.0 : f32[B, 256, 192], written over %217 */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 704472384, (const long[]){49152, 192, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 699753792, (const long[]){49152, 192, 1},
-      arena + 704472384);
+  /* %229 = mul_add(%227, %228, %218) layers.1.0 : f32[B, 256, 192], written over %227 */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 740229120, (const long[]){49152, 192, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 735510528, (const long[]){49152, 192, 1},
+      arena + 740229120);
 
-  /* %220 = normalize(%219) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 704472384, 1e-06f, arena + 706045248);
+  /* %230 = normalize(%229) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_normalize(B * 256, 192, arena + 740229120, 1e-06f, arena + 741801984);
 
-  /* %221 = mul_add(%220, %135, %136) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 706045248, (const long[]){49152, 192, 1},
-      params[50], (const long[]){0, 0, 1}, params[51], (const long[]){0, 0, 1}, arena + 707618112);
+  /* %231 = mul_add(%230, %145, %146) layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 741801984, (const long[]){49152, 192, 1},
+      params[50], (const long[]){0, 0, 1}, params[51], (const long[]){0, 0, 1}, arena + 743374848);
 
-  /* %224 = fused_linear(%221, %222, %223) layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 707618112, params[84], params[85], LK_ACT_NONE, NULL,
-      arena + 709190976);
+  /* %234 = fused_linear(%231, %232, %233) layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 743374848, params[84], params[85], LK_ACT_NONE, NULL,
+      arena + 744947712);
 
-  /* %227 = fused_linear(%221, %225, %226) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 384] */
-  lk_fused_linear(B * 256, 192, 384, arena + 707618112, params[86], params[87], LK_ACT_NONE, NULL,
-      arena + 663577920);
+  /* %237 = fused_linear(%231, %235, %236) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 384] */
+  lk_fused_linear(B * 256, 192, 384, arena + 743374848, params[86], params[87], LK_ACT_NONE, NULL,
+      arena + 699334656);
 
-  /* %228 = slice(%227) {axis 1, start 0, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %227: no code */
+  /* %238 = slice(%237) {axis 1, start 0, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %237: no code */
 
-  /* %229 = slice(%227) {axis 1, start 192, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %227: no code */
+  /* %239 = slice(%237) {axis 1, start 192, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %237: no code */
 
-  /* %230 = sdpa(%224, %228, %229) {heads 4, kv_heads 4} layers.1.0.layers.3.0 : f32[B, 256, 192] */
-  lk_sdpa(B, 256, 256, 4, 4, 48, arena + 709190976, 192, arena + 663577920, 384, arena + 663578112,
-      384, arena + 710763840, 0.14433756f);
+  /* %240 = sdpa(%234, %238, %239) {heads 4, kv_heads 4} layers.1.0.layers.3.0 : f32[B, 256, 192] */
+  lk_sdpa(B, 256, 256, 4, 4, 48, arena + 744947712, 192, arena + 699334656, 384, arena + 699334848,
+      384, arena + 746520576, 0.14433756f);
 
-  /* %233 = fused_linear(%230, %231, %232) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 710763840, params[88], params[89], LK_ACT_NONE, NULL,
-      arena + 712336704);
+  /* %243 = fused_linear(%240, %241, %242) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 746520576, params[88], params[89], LK_ACT_NONE, NULL,
+      arena + 748093440);
 
-  /* %235 = mul_add(%233, %234, %219) layers.1.0 : f32[B, 256, 192], written over %233 */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 712336704, (const long[]){49152, 192, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 704472384, (const long[]){49152, 192, 1},
-      arena + 712336704);
+  /* %245 = mul_add(%243, %244, %229) layers.1.0 : f32[B, 256, 192], written over %243 */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 748093440, (const long[]){49152, 192, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 740229120, (const long[]){49152, 192, 1},
+      arena + 748093440);
 
-  /* %236 = normalize(%235) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 712336704, 1e-06f, arena + 713909568);
+  /* %246 = normalize(%245) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_normalize(B * 256, 192, arena + 748093440, 1e-06f, arena + 749666304);
 
-  /* %237 = mul_add(%236, %153, %154) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 713909568, (const long[]){49152, 192, 1},
-      params[58], (const long[]){0, 0, 1}, params[59], (const long[]){0, 0, 1}, arena + 715482432);
+  /* %247 = mul_add(%246, %163, %164) layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 749666304, (const long[]){49152, 192, 1},
+      params[58], (const long[]){0, 0, 1}, params[59], (const long[]){0, 0, 1}, arena + 751239168);
 
-  /* %240 = fused_linear(%237, %238, %239) layers.1.0.layers.3.1.fc1 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 715482432, params[90], params[91], LK_ACT_NONE, NULL,
-      arena + 591396864);
+  /* %250 = fused_linear(%247, %248, %249) layers.1.0.layers.3.1.fc1 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 751239168, params[90], params[91], LK_ACT_NONE, NULL,
+      arena + 671023104);
 
-  /* %241 = gelu(%240) layers.1.0.layers.3.1 : f32[B, 256, 768] */
-  lk_gelu(B * 256 * 768, arena + 591396864, arena + 597688320);
+  /* %251 = gelu(%250) layers.1.0.layers.3.1 : f32[B, 256, 768] */
+  lk_gelu(B * 256 * 768, arena + 671023104, arena + 677314560);
 
-  /* %244 = fused_linear(%241, %242, %243) layers.1.0.layers.3.1.fc2 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 597688320, params[92], params[93], LK_ACT_NONE, NULL,
-      arena + 603979776);
+  /* %254 = fused_linear(%251, %252, %253) layers.1.0.layers.3.1.fc2 : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 768, 192, arena + 677314560, params[92], params[93], LK_ACT_NONE, NULL,
+      arena + 683606016);
 
-  /* %246 = mul_add(%244, %245, %235) layers.1.0 : f32[B, 256, 192], written over %244 */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 603979776, (const long[]){49152, 192, 1},
-      inputs[12], (const long[]){1, 0, 0}, arena + 712336704, (const long[]){49152, 192, 1},
-      arena + 603979776);
+  /* %256 = mul_add(%254, %255, %245) layers.1.0 : f32[B, 256, 192], written over %254 */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 683606016, (const long[]){49152, 192, 1},
+      inputs[12], (const long[]){1, 0, 0}, arena + 748093440, (const long[]){49152, 192, 1},
+      arena + 683606016);
 
-  /* %249 = seq2img(%246) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
-  lk_seq2img(B, 256, 192, arena + 603979776, arena + 605552640);
+  /* %259 = seq2img(%256) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
+  lk_seq2img(B, 256, 192, arena + 683606016, arena + 685178880);
 
-  /* %250 = conv2d(%249, %247, %248) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[B, 192, 16, 16] */
-  lk_conv2d(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 605552640, params[94], params[95],
-      arena + 603979776, NULL);
+  /* %260 = conv2d(%259, %257, %258) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[B, 192, 16, 16] */
+  lk_conv2d(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 685178880, params[94], params[95],
+      arena + 683606016, NULL);
 
-  /* %251 = img2seq(%250) layers.1.1 : f32[B, 256, 192] */
-  lk_img2seq(B, 192, 256, arena + 603979776, arena + 607125504);
+  /* %261 = img2seq(%260) layers.1.1 : f32[B, 256, 192] */
+  lk_img2seq(B, 192, 256, arena + 683606016, arena + 686751744);
 
-  /* %254 = normalize(%251) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 607125504, 1e-06f, arena + 603979776);
+  /* %264 = normalize(%261) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
+  lk_normalize(B * 256, 192, arena + 686751744, 1e-06f, arena + 683606016);
 
-  /* %255 = mul_add(%254, %252, %253) layers.1.1.norm : f32[B, 256, 192] */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 603979776, (const long[]){49152, 192, 1},
-      params[96], (const long[]){0, 0, 1}, params[97], (const long[]){0, 0, 1}, arena + 608698368);
+  /* %265 = mul_add(%264, %262, %263) layers.1.1.norm : f32[B, 256, 192] */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 683606016, (const long[]){49152, 192, 1},
+      params[96], (const long[]){0, 0, 1}, params[97], (const long[]){0, 0, 1}, arena + 688324608);
 
-  /* %256 = seq2img(%255) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
-  lk_seq2img(B, 256, 192, arena + 608698368, arena + 717055296);
+  /* %266 = seq2img(%265) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
+  lk_seq2img(B, 256, 192, arena + 688324608, arena + 752812032);
 
-  /* %257 = maxpool(%256) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 8, 8] */
-  lk_maxpool2d(B, 192, 16, 16, 3, 3, 2, 2, 1, 1, arena + 717055296, arena + 608698368);
+  /* %267 = maxpool(%266) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 8, 8] */
+  lk_maxpool2d(B, 192, 16, 16, 3, 3, 2, 2, 1, 1, arena + 752812032, arena + 688324608);
 
-  /* %258 = img2seq(%257) layers.1.1 : f32[B, 64, 192] */
-  lk_img2seq(B, 192, 64, arena + 608698368, arena + 735667520);
+  /* %268 = img2seq(%267) layers.1.1 : f32[B, 64, 192] */
+  lk_img2seq(B, 192, 64, arena + 688324608, arena + 771424256);
 
-  /* %260 = add(%258, %259) layers.2.0 : f32[B, 64, 192], written over %258 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 735667520, (const long[]){12288, 192, 1},
-      params[98], (const long[]){0, 192, 1}, arena + 735667520);
+  /* %270 = add(%268, %269) layers.2.0 : f32[B, 64, 192], written over %268 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 771424256, (const long[]){12288, 192, 1},
+      params[98], (const long[]){0, 192, 1}, arena + 771424256);
 
-  /* %263 = normalize(%260) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 735667520, 1e-06f, arena + 736060736);
+  /* %273 = normalize(%270) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_normalize(B * 64, 192, arena + 771424256, 1e-06f, arena + 771817472);
 
-  /* %264 = mul_add(%263, %261, %262) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 736060736, (const long[]){12288, 192, 1},
-      params[99], (const long[]){0, 0, 1}, params[100], (const long[]){0, 0, 1}, arena + 736453952);
+  /* %274 = mul_add(%273, %271, %272) layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 771817472, (const long[]){12288, 192, 1},
+      params[99], (const long[]){0, 0, 1}, params[100], (const long[]){0, 0, 1}, arena + 772210688);
 
-  /* %267 = fused_linear(%264, %265, %266) layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 736453952, params[101], params[102], LK_ACT_NONE, NULL,
-      arena + 736847168);
+  /* %277 = fused_linear(%274, %275, %276) layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 772210688, params[101], params[102], LK_ACT_NONE, NULL,
+      arena + 772603904);
 
-  /* %270 = fused_linear(%264, %268, %269) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 384] */
-  lk_fused_linear(B * 64, 192, 384, arena + 736453952, params[103], params[104], LK_ACT_NONE, NULL,
-      arena + 732521792);
+  /* %280 = fused_linear(%274, %278, %279) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 384] */
+  lk_fused_linear(B * 64, 192, 384, arena + 772210688, params[103], params[104], LK_ACT_NONE, NULL,
+      arena + 768278528);
 
-  /* %271 = slice(%270) {axis 1, start 0, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %270: no code */
+  /* %281 = slice(%280) {axis 1, start 0, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %280: no code */
 
-  /* %272 = slice(%270) {axis 1, start 192, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %270: no code */
+  /* %282 = slice(%280) {axis 1, start 192, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %280: no code */
 
-  /* %273 = sdpa(%267, %271, %272) {heads 4, kv_heads 4} layers.2.0.layers.0.0 : f32[B, 64, 192] */
-  lk_sdpa(B, 64, 64, 4, 4, 48, arena + 736847168, 192, arena + 732521792, 384, arena + 732521984,
-      384, arena + 737240384, 0.14433756f);
+  /* %283 = sdpa(%277, %281, %282) {heads 4, kv_heads 4} layers.2.0.layers.0.0 : f32[B, 64, 192] */
+  lk_sdpa(B, 64, 64, 4, 4, 48, arena + 772603904, 192, arena + 768278528, 384, arena + 768278720,
+      384, arena + 772997120, 0.14433756f);
 
-  /* %276 = fused_linear(%273, %274, %275) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 737240384, params[105], params[106], LK_ACT_NONE, NULL,
-      arena + 737633600);
+  /* %286 = fused_linear(%283, %284, %285) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 772997120, params[105], params[106], LK_ACT_NONE, NULL,
+      arena + 773390336);
 
-  /* %278 = mul_add(%276, %277, %260) layers.2.0 : f32[B, 64, 192], written over %276 */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 737633600, (const long[]){12288, 192, 1},
-      inputs[13], (const long[]){1, 0, 0}, arena + 735667520, (const long[]){12288, 192, 1},
-      arena + 737633600);
+  /* %288 = mul_add(%286, %287, %270) layers.2.0 : f32[B, 64, 192], written over %286 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 773390336, (const long[]){12288, 192, 1},
+      inputs[13], (const long[]){1, 0, 0}, arena + 771424256, (const long[]){12288, 192, 1},
+      arena + 773390336);
 
-  /* %281 = normalize(%278) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 737633600, 1e-06f, arena + 738026816);
+  /* %291 = normalize(%288) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_normalize(B * 64, 192, arena + 773390336, 1e-06f, arena + 773783552);
 
-  /* %282 = mul_add(%281, %279, %280) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 738026816, (const long[]){12288, 192, 1},
+  /* %292 = mul_add(%291, %289, %290) layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 773783552, (const long[]){12288, 192, 1},
       params[107], (const long[]){0, 0, 1}, params[108], (const long[]){0, 0, 1},
-      arena + 738420032);
+      arena + 774176768);
 
-  /* %285 = fused_linear(%282, %283, %284) layers.2.0.layers.0.1.fc1 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 738420032, params[109], params[110], LK_ACT_NONE, NULL,
-      arena + 608698368);
+  /* %295 = fused_linear(%292, %293, %294) layers.2.0.layers.0.1.fc1 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 774176768, params[109], params[110], LK_ACT_NONE, NULL,
+      arena + 688324608);
 
-  /* %286 = gelu(%285) layers.2.0.layers.0.1 : f32[B, 64, 768] */
-  lk_gelu(B * 64 * 768, arena + 608698368, arena + 718628160);
+  /* %296 = gelu(%295) layers.2.0.layers.0.1 : f32[B, 64, 768] */
+  lk_gelu(B * 64 * 768, arena + 688324608, arena + 754384896);
 
-  /* %289 = fused_linear(%286, %287, %288) layers.2.0.layers.0.1.fc2 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 718628160, params[111], params[112], LK_ACT_NONE, NULL,
-      arena + 738813248);
+  /* %299 = fused_linear(%296, %297, %298) layers.2.0.layers.0.1.fc2 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 754384896, params[111], params[112], LK_ACT_NONE, NULL,
+      arena + 774569984);
 
-  /* %291 = mul_add(%289, %290, %278) layers.2.0 : f32[B, 64, 192], written over %289 */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 738813248, (const long[]){12288, 192, 1},
-      inputs[14], (const long[]){1, 0, 0}, arena + 737633600, (const long[]){12288, 192, 1},
-      arena + 738813248);
+  /* %301 = mul_add(%299, %300, %288) layers.2.0 : f32[B, 64, 192], written over %299 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 774569984, (const long[]){12288, 192, 1},
+      inputs[14], (const long[]){1, 0, 0}, arena + 773390336, (const long[]){12288, 192, 1},
+      arena + 774569984);
 
-  /* %292 = normalize(%291) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 738813248, 1e-06f, arena + 739206464);
+  /* %302 = normalize(%301) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_normalize(B * 64, 192, arena + 774569984, 1e-06f, arena + 774963200);
 
-  /* %293 = mul_add(%292, %261, %262) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 739206464, (const long[]){12288, 192, 1},
-      params[99], (const long[]){0, 0, 1}, params[100], (const long[]){0, 0, 1}, arena + 739599680);
+  /* %303 = mul_add(%302, %271, %272) layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 774963200, (const long[]){12288, 192, 1},
+      params[99], (const long[]){0, 0, 1}, params[100], (const long[]){0, 0, 1}, arena + 775356416);
 
-  /* %296 = fused_linear(%293, %294, %295) layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 739599680, params[113], params[114], LK_ACT_NONE, NULL,
-      arena + 739992896);
+  /* %306 = fused_linear(%303, %304, %305) layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 775356416, params[113], params[114], LK_ACT_NONE, NULL,
+      arena + 775749632);
 
-  /* %299 = fused_linear(%293, %297, %298) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 384] */
-  lk_fused_linear(B * 64, 192, 384, arena + 739599680, params[115], params[116], LK_ACT_NONE, NULL,
-      arena + 733308224);
+  /* %309 = fused_linear(%303, %307, %308) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 384] */
+  lk_fused_linear(B * 64, 192, 384, arena + 775356416, params[115], params[116], LK_ACT_NONE, NULL,
+      arena + 769064960);
 
-  /* %300 = slice(%299) {axis 1, start 0, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %299: no code */
+  /* %310 = slice(%309) {axis 1, start 0, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %309: no code */
 
-  /* %301 = slice(%299) {axis 1, start 192, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %299: no code */
+  /* %311 = slice(%309) {axis 1, start 192, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %309: no code */
 
-  /* %302 = sdpa(%296, %300, %301) {heads 4, kv_heads 4} layers.2.0.layers.1.0 : f32[B, 64, 192] */
-  lk_sdpa(B, 64, 64, 4, 4, 48, arena + 739992896, 192, arena + 733308224, 384, arena + 733308416,
-      384, arena + 740386112, 0.14433756f);
+  /* %312 = sdpa(%306, %310, %311) {heads 4, kv_heads 4} layers.2.0.layers.1.0 : f32[B, 64, 192] */
+  lk_sdpa(B, 64, 64, 4, 4, 48, arena + 775749632, 192, arena + 769064960, 384, arena + 769065152,
+      384, arena + 776142848, 0.14433756f);
 
-  /* %305 = fused_linear(%302, %303, %304) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 740386112, params[117], params[118], LK_ACT_NONE, NULL,
-      arena + 740779328);
+  /* %315 = fused_linear(%312, %313, %314) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 776142848, params[117], params[118], LK_ACT_NONE, NULL,
+      arena + 776536064);
 
-  /* %307 = mul_add(%305, %306, %291) layers.2.0 : f32[B, 64, 192], written over %305 */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 740779328, (const long[]){12288, 192, 1},
-      inputs[15], (const long[]){1, 0, 0}, arena + 738813248, (const long[]){12288, 192, 1},
-      arena + 740779328);
+  /* %317 = mul_add(%315, %316, %301) layers.2.0 : f32[B, 64, 192], written over %315 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 776536064, (const long[]){12288, 192, 1},
+      inputs[15], (const long[]){1, 0, 0}, arena + 774569984, (const long[]){12288, 192, 1},
+      arena + 776536064);
 
-  /* %308 = normalize(%307) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 740779328, 1e-06f, arena + 741172544);
+  /* %318 = normalize(%317) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_normalize(B * 64, 192, arena + 776536064, 1e-06f, arena + 776929280);
 
-  /* %309 = mul_add(%308, %279, %280) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 741172544, (const long[]){12288, 192, 1},
+  /* %319 = mul_add(%318, %289, %290) layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 776929280, (const long[]){12288, 192, 1},
       params[107], (const long[]){0, 0, 1}, params[108], (const long[]){0, 0, 1},
-      arena + 741565760);
+      arena + 777322496);
 
-  /* %312 = fused_linear(%309, %310, %311) layers.2.0.layers.1.1.fc1 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 741565760, params[119], params[120], LK_ACT_NONE, NULL,
-      arena + 720201024);
+  /* %322 = fused_linear(%319, %320, %321) layers.2.0.layers.1.1.fc1 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 777322496, params[119], params[120], LK_ACT_NONE, NULL,
+      arena + 755957760);
 
-  /* %313 = gelu(%312) layers.2.0.layers.1.1 : f32[B, 64, 768] */
-  lk_gelu(B * 64 * 768, arena + 720201024, arena + 721773888);
+  /* %323 = gelu(%322) layers.2.0.layers.1.1 : f32[B, 64, 768] */
+  lk_gelu(B * 64 * 768, arena + 755957760, arena + 757530624);
 
-  /* %316 = fused_linear(%313, %314, %315) layers.2.0.layers.1.1.fc2 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 721773888, params[121], params[122], LK_ACT_NONE, NULL,
-      arena + 741958976);
+  /* %326 = fused_linear(%323, %324, %325) layers.2.0.layers.1.1.fc2 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 757530624, params[121], params[122], LK_ACT_NONE, NULL,
+      arena + 777715712);
 
-  /* %318 = mul_add(%316, %317, %307) layers.2.0 : f32[B, 64, 192], written over %316 */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 741958976, (const long[]){12288, 192, 1},
-      inputs[16], (const long[]){1, 0, 0}, arena + 740779328, (const long[]){12288, 192, 1},
-      arena + 741958976);
+  /* %328 = mul_add(%326, %327, %317) layers.2.0 : f32[B, 64, 192], written over %326 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 777715712, (const long[]){12288, 192, 1},
+      inputs[16], (const long[]){1, 0, 0}, arena + 776536064, (const long[]){12288, 192, 1},
+      arena + 777715712);
 
-  /* %319 = normalize(%318) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 741958976, 1e-06f, arena + 742352192);
+  /* %329 = normalize(%328) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_normalize(B * 64, 192, arena + 777715712, 1e-06f, arena + 778108928);
 
-  /* %320 = mul_add(%319, %261, %262) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 742352192, (const long[]){12288, 192, 1},
-      params[99], (const long[]){0, 0, 1}, params[100], (const long[]){0, 0, 1}, arena + 742745408);
+  /* %330 = mul_add(%329, %271, %272) layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 778108928, (const long[]){12288, 192, 1},
+      params[99], (const long[]){0, 0, 1}, params[100], (const long[]){0, 0, 1}, arena + 778502144);
 
-  /* %323 = fused_linear(%320, %321, %322) layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 742745408, params[123], params[124], LK_ACT_NONE, NULL,
-      arena + 743138624);
+  /* %333 = fused_linear(%330, %331, %332) layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 778502144, params[123], params[124], LK_ACT_NONE, NULL,
+      arena + 778895360);
 
-  /* %326 = fused_linear(%320, %324, %325) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 384] */
-  lk_fused_linear(B * 64, 192, 384, arena + 742745408, params[125], params[126], LK_ACT_NONE, NULL,
-      arena + 734094656);
+  /* %336 = fused_linear(%330, %334, %335) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 384] */
+  lk_fused_linear(B * 64, 192, 384, arena + 778502144, params[125], params[126], LK_ACT_NONE, NULL,
+      arena + 769851392);
 
-  /* %327 = slice(%326) {axis 1, start 0, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %326: no code */
+  /* %337 = slice(%336) {axis 1, start 0, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %336: no code */
 
-  /* %328 = slice(%326) {axis 1, start 192, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %326: no code */
+  /* %338 = slice(%336) {axis 1, start 192, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %336: no code */
 
-  /* %329 = sdpa(%323, %327, %328) {heads 4, kv_heads 4} layers.2.0.layers.2.0 : f32[B, 64, 192] */
-  lk_sdpa(B, 64, 64, 4, 4, 48, arena + 743138624, 192, arena + 734094656, 384, arena + 734094848,
-      384, arena + 743531840, 0.14433756f);
+  /* %339 = sdpa(%333, %337, %338) {heads 4, kv_heads 4} layers.2.0.layers.2.0 : f32[B, 64, 192] */
+  lk_sdpa(B, 64, 64, 4, 4, 48, arena + 778895360, 192, arena + 769851392, 384, arena + 769851584,
+      384, arena + 779288576, 0.14433756f);
 
-  /* %332 = fused_linear(%329, %330, %331) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 743531840, params[127], params[128], LK_ACT_NONE, NULL,
-      arena + 743925056);
+  /* %342 = fused_linear(%339, %340, %341) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 779288576, params[127], params[128], LK_ACT_NONE, NULL,
+      arena + 779681792);
 
-  /* %334 = mul_add(%332, %333, %318) layers.2.0 : f32[B, 64, 192], written over %332 */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 743925056, (const long[]){12288, 192, 1},
-      inputs[17], (const long[]){1, 0, 0}, arena + 741958976, (const long[]){12288, 192, 1},
-      arena + 743925056);
+  /* %344 = mul_add(%342, %343, %328) layers.2.0 : f32[B, 64, 192], written over %342 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 779681792, (const long[]){12288, 192, 1},
+      inputs[17], (const long[]){1, 0, 0}, arena + 777715712, (const long[]){12288, 192, 1},
+      arena + 779681792);
 
-  /* %335 = normalize(%334) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 743925056, 1e-06f, arena + 744318272);
+  /* %345 = normalize(%344) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_normalize(B * 64, 192, arena + 779681792, 1e-06f, arena + 780075008);
 
-  /* %336 = mul_add(%335, %279, %280) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 744318272, (const long[]){12288, 192, 1},
+  /* %346 = mul_add(%345, %289, %290) layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 780075008, (const long[]){12288, 192, 1},
       params[107], (const long[]){0, 0, 1}, params[108], (const long[]){0, 0, 1},
-      arena + 744711488);
+      arena + 780468224);
 
-  /* %339 = fused_linear(%336, %337, %338) layers.2.0.layers.2.1.fc1 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 744711488, params[129], params[130], LK_ACT_NONE, NULL,
-      arena + 723346752);
+  /* %349 = fused_linear(%346, %347, %348) layers.2.0.layers.2.1.fc1 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 780468224, params[129], params[130], LK_ACT_NONE, NULL,
+      arena + 759103488);
 
-  /* %340 = gelu(%339) layers.2.0.layers.2.1 : f32[B, 64, 768] */
-  lk_gelu(B * 64 * 768, arena + 723346752, arena + 724919616);
+  /* %350 = gelu(%349) layers.2.0.layers.2.1 : f32[B, 64, 768] */
+  lk_gelu(B * 64 * 768, arena + 759103488, arena + 760676352);
 
-  /* %343 = fused_linear(%340, %341, %342) layers.2.0.layers.2.1.fc2 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 724919616, params[131], params[132], LK_ACT_NONE, NULL,
-      arena + 745104704);
+  /* %353 = fused_linear(%350, %351, %352) layers.2.0.layers.2.1.fc2 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 760676352, params[131], params[132], LK_ACT_NONE, NULL,
+      arena + 780861440);
 
-  /* %345 = mul_add(%343, %344, %334) layers.2.0 : f32[B, 64, 192], written over %343 */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 745104704, (const long[]){12288, 192, 1},
-      inputs[18], (const long[]){1, 0, 0}, arena + 743925056, (const long[]){12288, 192, 1},
-      arena + 745104704);
+  /* %355 = mul_add(%353, %354, %344) layers.2.0 : f32[B, 64, 192], written over %353 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 780861440, (const long[]){12288, 192, 1},
+      inputs[18], (const long[]){1, 0, 0}, arena + 779681792, (const long[]){12288, 192, 1},
+      arena + 780861440);
 
-  /* %346 = normalize(%345) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 745104704, 1e-06f, arena + 745497920);
+  /* %356 = normalize(%355) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_normalize(B * 64, 192, arena + 780861440, 1e-06f, arena + 781254656);
 
-  /* %347 = mul_add(%346, %261, %262) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 745497920, (const long[]){12288, 192, 1},
-      params[99], (const long[]){0, 0, 1}, params[100], (const long[]){0, 0, 1}, arena + 745891136);
+  /* %357 = mul_add(%356, %271, %272) layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 781254656, (const long[]){12288, 192, 1},
+      params[99], (const long[]){0, 0, 1}, params[100], (const long[]){0, 0, 1}, arena + 781647872);
 
-  /* %350 = fused_linear(%347, %348, %349) layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 745891136, params[133], params[134], LK_ACT_NONE, NULL,
-      arena + 746284352);
+  /* %360 = fused_linear(%357, %358, %359) layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 781647872, params[133], params[134], LK_ACT_NONE, NULL,
+      arena + 782041088);
 
-  /* %353 = fused_linear(%347, %351, %352) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 384] */
-  lk_fused_linear(B * 64, 192, 384, arena + 745891136, params[135], params[136], LK_ACT_NONE, NULL,
-      arena + 734881088);
+  /* %363 = fused_linear(%357, %361, %362) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 384] */
+  lk_fused_linear(B * 64, 192, 384, arena + 781647872, params[135], params[136], LK_ACT_NONE, NULL,
+      arena + 770637824);
 
-  /* %354 = slice(%353) {axis 1, start 0, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %353: no code */
+  /* %364 = slice(%363) {axis 1, start 0, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %363: no code */
 
-  /* %355 = slice(%353) {axis 1, start 192, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %353: no code */
+  /* %365 = slice(%363) {axis 1, start 192, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %363: no code */
 
-  /* %356 = sdpa(%350, %354, %355) {heads 4, kv_heads 4} layers.2.0.layers.3.0 : f32[B, 64, 192] */
-  lk_sdpa(B, 64, 64, 4, 4, 48, arena + 746284352, 192, arena + 734881088, 384, arena + 734881280,
-      384, arena + 746677568, 0.14433756f);
+  /* %366 = sdpa(%360, %364, %365) {heads 4, kv_heads 4} layers.2.0.layers.3.0 : f32[B, 64, 192] */
+  lk_sdpa(B, 64, 64, 4, 4, 48, arena + 782041088, 192, arena + 770637824, 384, arena + 770638016,
+      384, arena + 782434304, 0.14433756f);
 
-  /* %359 = fused_linear(%356, %357, %358) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 746677568, params[137], params[138], LK_ACT_NONE, NULL,
-      arena + 747070784);
+  /* %369 = fused_linear(%366, %367, %368) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 782434304, params[137], params[138], LK_ACT_NONE, NULL,
+      arena + 782827520);
 
-  /* %361 = mul_add(%359, %360, %345) layers.2.0 : f32[B, 64, 192], written over %359 */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 747070784, (const long[]){12288, 192, 1},
-      inputs[19], (const long[]){1, 0, 0}, arena + 745104704, (const long[]){12288, 192, 1},
-      arena + 747070784);
+  /* %371 = mul_add(%369, %370, %355) layers.2.0 : f32[B, 64, 192], written over %369 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 782827520, (const long[]){12288, 192, 1},
+      inputs[19], (const long[]){1, 0, 0}, arena + 780861440, (const long[]){12288, 192, 1},
+      arena + 782827520);
 
-  /* %362 = normalize(%361) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 747070784, 1e-06f, arena + 747464000);
+  /* %372 = normalize(%371) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_normalize(B * 64, 192, arena + 782827520, 1e-06f, arena + 783220736);
 
-  /* %363 = mul_add(%362, %279, %280) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 747464000, (const long[]){12288, 192, 1},
+  /* %373 = mul_add(%372, %289, %290) layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 783220736, (const long[]){12288, 192, 1},
       params[107], (const long[]){0, 0, 1}, params[108], (const long[]){0, 0, 1},
-      arena + 747857216);
+      arena + 783613952);
 
-  /* %366 = fused_linear(%363, %364, %365) layers.2.0.layers.3.1.fc1 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 747857216, params[139], params[140], LK_ACT_NONE, NULL,
-      arena + 726492480);
+  /* %376 = fused_linear(%373, %374, %375) layers.2.0.layers.3.1.fc1 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 783613952, params[139], params[140], LK_ACT_NONE, NULL,
+      arena + 762249216);
 
-  /* %367 = gelu(%366) layers.2.0.layers.3.1 : f32[B, 64, 768] */
-  lk_gelu(B * 64 * 768, arena + 726492480, arena + 728065344);
+  /* %377 = gelu(%376) layers.2.0.layers.3.1 : f32[B, 64, 768] */
+  lk_gelu(B * 64 * 768, arena + 762249216, arena + 763822080);
 
-  /* %370 = fused_linear(%367, %368, %369) layers.2.0.layers.3.1.fc2 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 728065344, params[141], params[142], LK_ACT_NONE, NULL,
-      arena + 729638208);
+  /* %380 = fused_linear(%377, %378, %379) layers.2.0.layers.3.1.fc2 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 763822080, params[141], params[142], LK_ACT_NONE, NULL,
+      arena + 765394944);
 
-  /* %372 = mul_add(%370, %371, %361) layers.2.0 : f32[B, 64, 192], written over %370 */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 729638208, (const long[]){12288, 192, 1},
-      inputs[20], (const long[]){1, 0, 0}, arena + 747070784, (const long[]){12288, 192, 1},
-      arena + 729638208);
+  /* %382 = mul_add(%380, %381, %371) layers.2.0 : f32[B, 64, 192], written over %380 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 765394944, (const long[]){12288, 192, 1},
+      inputs[20], (const long[]){1, 0, 0}, arena + 782827520, (const long[]){12288, 192, 1},
+      arena + 765394944);
 
-  /* %375 = seq2img(%372) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
-  lk_seq2img(B, 64, 192, arena + 729638208, arena + 730031424);
+  /* %385 = seq2img(%382) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
+  lk_seq2img(B, 64, 192, arena + 765394944, arena + 765788160);
 
-  /* %376 = conv2d(%375, %373, %374) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[B, 192, 8, 8] */
-  lk_conv2d(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 730031424, params[143], params[144],
-      arena + 729638208, NULL);
+  /* %386 = conv2d(%385, %383, %384) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[B, 192, 8, 8] */
+  lk_conv2d(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 765788160, params[143], params[144],
+      arena + 765394944, NULL);
 
-  /* %377 = img2seq(%376) layers.2.1 : f32[B, 64, 192] */
-  lk_img2seq(B, 192, 64, arena + 729638208, arena + 730424640);
+  /* %387 = img2seq(%386) layers.2.1 : f32[B, 64, 192] */
+  lk_img2seq(B, 192, 64, arena + 765394944, arena + 766181376);
 
-  /* %380 = normalize(%377) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 730424640, 1e-06f, arena + 729638208);
+  /* %390 = normalize(%387) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
+  lk_normalize(B * 64, 192, arena + 766181376, 1e-06f, arena + 765394944);
 
-  /* %381 = mul_add(%380, %378, %379) layers.2.1.norm : f32[B, 64, 192] */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 729638208, (const long[]){12288, 192, 1},
+  /* %391 = mul_add(%390, %388, %389) layers.2.1.norm : f32[B, 64, 192] */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 765394944, (const long[]){12288, 192, 1},
       params[145], (const long[]){0, 0, 1}, params[146], (const long[]){0, 0, 1},
-      arena + 730817856);
+      arena + 766574592);
 
-  /* %382 = seq2img(%381) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
-  lk_seq2img(B, 64, 192, arena + 730817856, arena + 748250432);
+  /* %392 = seq2img(%391) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
+  lk_seq2img(B, 64, 192, arena + 766574592, arena + 784007168);
 
-  /* %383 = maxpool(%382) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 4, 4] */
-  lk_maxpool2d(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 748250432, arena + 730817856);
+  /* %393 = maxpool(%392) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 4, 4] */
+  lk_maxpool2d(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 784007168, arena + 766574592);
 
-  /* %384 = img2seq(%383) layers.2.1 : f32[B, 16, 192] */
-  lk_img2seq(B, 192, 16, arena + 730817856, arena + 752915264);
+  /* %394 = img2seq(%393) layers.2.1 : f32[B, 16, 192] */
+  lk_img2seq(B, 192, 16, arena + 766574592, arena + 788672000);
 
-  /* %386 = add(%384, %385) layers.3.0 : f32[B, 16, 192], written over %384 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 752915264, (const long[]){3072, 192, 1},
-      params[147], (const long[]){0, 192, 1}, arena + 752915264);
+  /* %396 = add(%394, %395) layers.3.0 : f32[B, 16, 192], written over %394 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 788672000, (const long[]){3072, 192, 1},
+      params[147], (const long[]){0, 192, 1}, arena + 788672000);
 
-  /* %389 = normalize(%386) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 752915264, 1e-06f, arena + 753013568);
+  /* %399 = normalize(%396) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_normalize(B * 16, 192, arena + 788672000, 1e-06f, arena + 788770304);
 
-  /* %390 = mul_add(%389, %387, %388) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 753013568, (const long[]){3072, 192, 1},
+  /* %400 = mul_add(%399, %397, %398) layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 788770304, (const long[]){3072, 192, 1},
       params[148], (const long[]){0, 0, 1}, params[149], (const long[]){0, 0, 1},
-      arena + 753111872);
+      arena + 788868608);
 
-  /* %393 = fused_linear(%390, %391, %392) layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 753111872, params[150], params[151], LK_ACT_NONE, NULL,
-      arena + 753210176);
+  /* %403 = fused_linear(%400, %401, %402) layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 788868608, params[150], params[151], LK_ACT_NONE, NULL,
+      arena + 788966912);
 
-  /* %396 = fused_linear(%390, %394, %395) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 384] */
-  lk_fused_linear(B * 16, 192, 384, arena + 753111872, params[152], params[153], LK_ACT_NONE, NULL,
-      arena + 751789376);
+  /* %406 = fused_linear(%400, %404, %405) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 384] */
+  lk_fused_linear(B * 16, 192, 384, arena + 788868608, params[152], params[153], LK_ACT_NONE, NULL,
+      arena + 787546112);
 
-  /* %397 = slice(%396) {axis 1, start 0, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %396: no code */
+  /* %407 = slice(%406) {axis 1, start 0, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %406: no code */
 
-  /* %398 = slice(%396) {axis 1, start 192, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %396: no code */
+  /* %408 = slice(%406) {axis 1, start 192, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %406: no code */
 
-  /* %399 = sdpa(%393, %397, %398) {heads 4, kv_heads 4} layers.3.0.layers.0.0 : f32[B, 16, 192] */
-  lk_sdpa(B, 16, 16, 4, 4, 48, arena + 753210176, 192, arena + 751789376, 384, arena + 751789568,
-      384, arena + 753308480, 0.14433756f);
+  /* %409 = sdpa(%403, %407, %408) {heads 4, kv_heads 4} layers.3.0.layers.0.0 : f32[B, 16, 192] */
+  lk_sdpa(B, 16, 16, 4, 4, 48, arena + 788966912, 192, arena + 787546112, 384, arena + 787546304,
+      384, arena + 789065216, 0.14433756f);
 
-  /* %402 = fused_linear(%399, %400, %401) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 753308480, params[154], params[155], LK_ACT_NONE, NULL,
-      arena + 753406784);
+  /* %412 = fused_linear(%409, %410, %411) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 789065216, params[154], params[155], LK_ACT_NONE, NULL,
+      arena + 789163520);
 
-  /* %404 = mul_add(%402, %403, %386) layers.3.0 : f32[B, 16, 192], written over %402 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 753406784, (const long[]){3072, 192, 1},
-      inputs[21], (const long[]){1, 0, 0}, arena + 752915264, (const long[]){3072, 192, 1},
-      arena + 753406784);
+  /* %414 = mul_add(%412, %413, %396) layers.3.0 : f32[B, 16, 192], written over %412 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 789163520, (const long[]){3072, 192, 1},
+      inputs[21], (const long[]){1, 0, 0}, arena + 788672000, (const long[]){3072, 192, 1},
+      arena + 789163520);
 
-  /* %407 = normalize(%404) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 753406784, 1e-06f, arena + 753505088);
+  /* %417 = normalize(%414) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_normalize(B * 16, 192, arena + 789163520, 1e-06f, arena + 789261824);
 
-  /* %408 = mul_add(%407, %405, %406) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 753505088, (const long[]){3072, 192, 1},
+  /* %418 = mul_add(%417, %415, %416) layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 789261824, (const long[]){3072, 192, 1},
       params[156], (const long[]){0, 0, 1}, params[157], (const long[]){0, 0, 1},
-      arena + 753603392);
+      arena + 789360128);
 
-  /* %411 = fused_linear(%408, %409, %410) layers.3.0.layers.0.1.fc1 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 753603392, params[158], params[159], LK_ACT_NONE, NULL,
-      arena + 730817856);
+  /* %421 = fused_linear(%418, %419, %420) layers.3.0.layers.0.1.fc1 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 789360128, params[158], params[159], LK_ACT_NONE, NULL,
+      arena + 766574592);
 
-  /* %412 = gelu(%411) layers.3.0.layers.0.1 : f32[B, 16, 768] */
-  lk_gelu(B * 16 * 768, arena + 730817856, arena + 748643648);
+  /* %422 = gelu(%421) layers.3.0.layers.0.1 : f32[B, 16, 768] */
+  lk_gelu(B * 16 * 768, arena + 766574592, arena + 784400384);
 
-  /* %415 = fused_linear(%412, %413, %414) layers.3.0.layers.0.1.fc2 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 748643648, params[160], params[161], LK_ACT_NONE, NULL,
-      arena + 753701696);
+  /* %425 = fused_linear(%422, %423, %424) layers.3.0.layers.0.1.fc2 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 784400384, params[160], params[161], LK_ACT_NONE, NULL,
+      arena + 789458432);
 
-  /* %417 = mul_add(%415, %416, %404) layers.3.0 : f32[B, 16, 192], written over %415 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 753701696, (const long[]){3072, 192, 1},
-      inputs[22], (const long[]){1, 0, 0}, arena + 753406784, (const long[]){3072, 192, 1},
-      arena + 753701696);
+  /* %427 = mul_add(%425, %426, %414) layers.3.0 : f32[B, 16, 192], written over %425 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 789458432, (const long[]){3072, 192, 1},
+      inputs[22], (const long[]){1, 0, 0}, arena + 789163520, (const long[]){3072, 192, 1},
+      arena + 789458432);
 
-  /* %418 = normalize(%417) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 753701696, 1e-06f, arena + 753800000);
+  /* %428 = normalize(%427) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_normalize(B * 16, 192, arena + 789458432, 1e-06f, arena + 789556736);
 
-  /* %419 = mul_add(%418, %387, %388) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 753800000, (const long[]){3072, 192, 1},
+  /* %429 = mul_add(%428, %397, %398) layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 789556736, (const long[]){3072, 192, 1},
       params[148], (const long[]){0, 0, 1}, params[149], (const long[]){0, 0, 1},
-      arena + 753898304);
+      arena + 789655040);
 
-  /* %422 = fused_linear(%419, %420, %421) layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 753898304, params[162], params[163], LK_ACT_NONE, NULL,
-      arena + 753996608);
+  /* %432 = fused_linear(%429, %430, %431) layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 789655040, params[162], params[163], LK_ACT_NONE, NULL,
+      arena + 789753344);
 
-  /* %425 = fused_linear(%419, %423, %424) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 384] */
-  lk_fused_linear(B * 16, 192, 384, arena + 753898304, params[164], params[165], LK_ACT_NONE, NULL,
-      arena + 751985984);
+  /* %435 = fused_linear(%429, %433, %434) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 384] */
+  lk_fused_linear(B * 16, 192, 384, arena + 789655040, params[164], params[165], LK_ACT_NONE, NULL,
+      arena + 787742720);
 
-  /* %426 = slice(%425) {axis 1, start 0, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %425: no code */
+  /* %436 = slice(%435) {axis 1, start 0, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %435: no code */
 
-  /* %427 = slice(%425) {axis 1, start 192, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %425: no code */
+  /* %437 = slice(%435) {axis 1, start 192, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %435: no code */
 
-  /* %428 = sdpa(%422, %426, %427) {heads 4, kv_heads 4} layers.3.0.layers.1.0 : f32[B, 16, 192] */
-  lk_sdpa(B, 16, 16, 4, 4, 48, arena + 753996608, 192, arena + 751985984, 384, arena + 751986176,
-      384, arena + 754094912, 0.14433756f);
+  /* %438 = sdpa(%432, %436, %437) {heads 4, kv_heads 4} layers.3.0.layers.1.0 : f32[B, 16, 192] */
+  lk_sdpa(B, 16, 16, 4, 4, 48, arena + 789753344, 192, arena + 787742720, 384, arena + 787742912,
+      384, arena + 789851648, 0.14433756f);
 
-  /* %431 = fused_linear(%428, %429, %430) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 754094912, params[166], params[167], LK_ACT_NONE, NULL,
-      arena + 754193216);
+  /* %441 = fused_linear(%438, %439, %440) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 789851648, params[166], params[167], LK_ACT_NONE, NULL,
+      arena + 789949952);
 
-  /* %433 = mul_add(%431, %432, %417) layers.3.0 : f32[B, 16, 192], written over %431 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 754193216, (const long[]){3072, 192, 1},
-      inputs[23], (const long[]){1, 0, 0}, arena + 753701696, (const long[]){3072, 192, 1},
-      arena + 754193216);
+  /* %443 = mul_add(%441, %442, %427) layers.3.0 : f32[B, 16, 192], written over %441 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 789949952, (const long[]){3072, 192, 1},
+      inputs[23], (const long[]){1, 0, 0}, arena + 789458432, (const long[]){3072, 192, 1},
+      arena + 789949952);
 
-  /* %434 = normalize(%433) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 754193216, 1e-06f, arena + 754291520);
+  /* %444 = normalize(%443) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_normalize(B * 16, 192, arena + 789949952, 1e-06f, arena + 790048256);
 
-  /* %435 = mul_add(%434, %405, %406) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 754291520, (const long[]){3072, 192, 1},
+  /* %445 = mul_add(%444, %415, %416) layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 790048256, (const long[]){3072, 192, 1},
       params[156], (const long[]){0, 0, 1}, params[157], (const long[]){0, 0, 1},
-      arena + 754389824);
+      arena + 790146560);
 
-  /* %438 = fused_linear(%435, %436, %437) layers.3.0.layers.1.1.fc1 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 754389824, params[168], params[169], LK_ACT_NONE, NULL,
-      arena + 749036864);
+  /* %448 = fused_linear(%445, %446, %447) layers.3.0.layers.1.1.fc1 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 790146560, params[168], params[169], LK_ACT_NONE, NULL,
+      arena + 784793600);
 
-  /* %439 = gelu(%438) layers.3.0.layers.1.1 : f32[B, 16, 768] */
-  lk_gelu(B * 16 * 768, arena + 749036864, arena + 749430080);
+  /* %449 = gelu(%448) layers.3.0.layers.1.1 : f32[B, 16, 768] */
+  lk_gelu(B * 16 * 768, arena + 784793600, arena + 785186816);
 
-  /* %442 = fused_linear(%439, %440, %441) layers.3.0.layers.1.1.fc2 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 749430080, params[170], params[171], LK_ACT_NONE, NULL,
-      arena + 754488128);
+  /* %452 = fused_linear(%449, %450, %451) layers.3.0.layers.1.1.fc2 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 785186816, params[170], params[171], LK_ACT_NONE, NULL,
+      arena + 790244864);
 
-  /* %444 = mul_add(%442, %443, %433) layers.3.0 : f32[B, 16, 192], written over %442 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 754488128, (const long[]){3072, 192, 1},
-      inputs[24], (const long[]){1, 0, 0}, arena + 754193216, (const long[]){3072, 192, 1},
-      arena + 754488128);
+  /* %454 = mul_add(%452, %453, %443) layers.3.0 : f32[B, 16, 192], written over %452 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 790244864, (const long[]){3072, 192, 1},
+      inputs[24], (const long[]){1, 0, 0}, arena + 789949952, (const long[]){3072, 192, 1},
+      arena + 790244864);
 
-  /* %445 = normalize(%444) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 754488128, 1e-06f, arena + 754586432);
+  /* %455 = normalize(%454) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_normalize(B * 16, 192, arena + 790244864, 1e-06f, arena + 790343168);
 
-  /* %446 = mul_add(%445, %387, %388) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 754586432, (const long[]){3072, 192, 1},
+  /* %456 = mul_add(%455, %397, %398) layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 790343168, (const long[]){3072, 192, 1},
       params[148], (const long[]){0, 0, 1}, params[149], (const long[]){0, 0, 1},
-      arena + 754684736);
+      arena + 790441472);
 
-  /* %449 = fused_linear(%446, %447, %448) layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 754684736, params[172], params[173], LK_ACT_NONE, NULL,
-      arena + 754783040);
+  /* %459 = fused_linear(%456, %457, %458) layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 790441472, params[172], params[173], LK_ACT_NONE, NULL,
+      arena + 790539776);
 
-  /* %452 = fused_linear(%446, %450, %451) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 384] */
-  lk_fused_linear(B * 16, 192, 384, arena + 754684736, params[174], params[175], LK_ACT_NONE, NULL,
-      arena + 752182592);
+  /* %462 = fused_linear(%456, %460, %461) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 384] */
+  lk_fused_linear(B * 16, 192, 384, arena + 790441472, params[174], params[175], LK_ACT_NONE, NULL,
+      arena + 787939328);
 
-  /* %453 = slice(%452) {axis 1, start 0, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %452: no code */
+  /* %463 = slice(%462) {axis 1, start 0, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %462: no code */
 
-  /* %454 = slice(%452) {axis 1, start 192, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %452: no code */
+  /* %464 = slice(%462) {axis 1, start 192, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %462: no code */
 
-  /* %455 = sdpa(%449, %453, %454) {heads 4, kv_heads 4} layers.3.0.layers.2.0 : f32[B, 16, 192] */
-  lk_sdpa(B, 16, 16, 4, 4, 48, arena + 754783040, 192, arena + 752182592, 384, arena + 752182784,
-      384, arena + 754881344, 0.14433756f);
+  /* %465 = sdpa(%459, %463, %464) {heads 4, kv_heads 4} layers.3.0.layers.2.0 : f32[B, 16, 192] */
+  lk_sdpa(B, 16, 16, 4, 4, 48, arena + 790539776, 192, arena + 787939328, 384, arena + 787939520,
+      384, arena + 790638080, 0.14433756f);
 
-  /* %458 = fused_linear(%455, %456, %457) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 754881344, params[176], params[177], LK_ACT_NONE, NULL,
-      arena + 754979648);
+  /* %468 = fused_linear(%465, %466, %467) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 790638080, params[176], params[177], LK_ACT_NONE, NULL,
+      arena + 790736384);
 
-  /* %460 = mul_add(%458, %459, %444) layers.3.0 : f32[B, 16, 192], written over %458 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 754979648, (const long[]){3072, 192, 1},
-      inputs[25], (const long[]){1, 0, 0}, arena + 754488128, (const long[]){3072, 192, 1},
-      arena + 754979648);
+  /* %470 = mul_add(%468, %469, %454) layers.3.0 : f32[B, 16, 192], written over %468 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 790736384, (const long[]){3072, 192, 1},
+      inputs[25], (const long[]){1, 0, 0}, arena + 790244864, (const long[]){3072, 192, 1},
+      arena + 790736384);
 
-  /* %461 = normalize(%460) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 754979648, 1e-06f, arena + 755077952);
+  /* %471 = normalize(%470) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_normalize(B * 16, 192, arena + 790736384, 1e-06f, arena + 790834688);
 
-  /* %462 = mul_add(%461, %405, %406) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 755077952, (const long[]){3072, 192, 1},
+  /* %472 = mul_add(%471, %415, %416) layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 790834688, (const long[]){3072, 192, 1},
       params[156], (const long[]){0, 0, 1}, params[157], (const long[]){0, 0, 1},
-      arena + 755176256);
+      arena + 790932992);
 
-  /* %465 = fused_linear(%462, %463, %464) layers.3.0.layers.2.1.fc1 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 755176256, params[178], params[179], LK_ACT_NONE, NULL,
-      arena + 749823296);
+  /* %475 = fused_linear(%472, %473, %474) layers.3.0.layers.2.1.fc1 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 790932992, params[178], params[179], LK_ACT_NONE, NULL,
+      arena + 785580032);
 
-  /* %466 = gelu(%465) layers.3.0.layers.2.1 : f32[B, 16, 768] */
-  lk_gelu(B * 16 * 768, arena + 749823296, arena + 750216512);
+  /* %476 = gelu(%475) layers.3.0.layers.2.1 : f32[B, 16, 768] */
+  lk_gelu(B * 16 * 768, arena + 785580032, arena + 785973248);
 
-  /* %469 = fused_linear(%466, %467, %468) layers.3.0.layers.2.1.fc2 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 750216512, params[180], params[181], LK_ACT_NONE, NULL,
-      arena + 755274560);
+  /* %479 = fused_linear(%476, %477, %478) layers.3.0.layers.2.1.fc2 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 785973248, params[180], params[181], LK_ACT_NONE, NULL,
+      arena + 791031296);
 
-  /* %471 = mul_add(%469, %470, %460) layers.3.0 : f32[B, 16, 192], written over %469 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 755274560, (const long[]){3072, 192, 1},
-      inputs[26], (const long[]){1, 0, 0}, arena + 754979648, (const long[]){3072, 192, 1},
-      arena + 755274560);
+  /* %481 = mul_add(%479, %480, %470) layers.3.0 : f32[B, 16, 192], written over %479 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 791031296, (const long[]){3072, 192, 1},
+      inputs[26], (const long[]){1, 0, 0}, arena + 790736384, (const long[]){3072, 192, 1},
+      arena + 791031296);
 
-  /* %472 = normalize(%471) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 755274560, 1e-06f, arena + 755372864);
+  /* %482 = normalize(%481) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_normalize(B * 16, 192, arena + 791031296, 1e-06f, arena + 791129600);
 
-  /* %473 = mul_add(%472, %387, %388) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 755372864, (const long[]){3072, 192, 1},
+  /* %483 = mul_add(%482, %397, %398) layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 791129600, (const long[]){3072, 192, 1},
       params[148], (const long[]){0, 0, 1}, params[149], (const long[]){0, 0, 1},
-      arena + 755471168);
+      arena + 791227904);
 
-  /* %476 = fused_linear(%473, %474, %475) layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 755471168, params[182], params[183], LK_ACT_NONE, NULL,
-      arena + 755569472);
+  /* %486 = fused_linear(%483, %484, %485) layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 791227904, params[182], params[183], LK_ACT_NONE, NULL,
+      arena + 791326208);
 
-  /* %479 = fused_linear(%473, %477, %478) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 384] */
-  lk_fused_linear(B * 16, 192, 384, arena + 755471168, params[184], params[185], LK_ACT_NONE, NULL,
-      arena + 752379200);
+  /* %489 = fused_linear(%483, %487, %488) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 384] */
+  lk_fused_linear(B * 16, 192, 384, arena + 791227904, params[184], params[185], LK_ACT_NONE, NULL,
+      arena + 788135936);
 
-  /* %480 = slice(%479) {axis 1, start 0, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192], a view of %479: no code */
+  /* %490 = slice(%489) {axis 1, start 0, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192], a view of %489: no code */
 
-  /* %481 = slice(%479) {axis 1, start 192, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192], a view of %479: no code */
+  /* %491 = slice(%489) {axis 1, start 192, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192], a view of %489: no code */
 
-  /* %482 = sdpa(%476, %480, %481) {heads 4, kv_heads 4} layers.3.0.layers.3.0 : f32[B, 16, 192] */
-  lk_sdpa(B, 16, 16, 4, 4, 48, arena + 755569472, 192, arena + 752379200, 384, arena + 752379392,
-      384, arena + 755667776, 0.14433756f);
+  /* %492 = sdpa(%486, %490, %491) {heads 4, kv_heads 4} layers.3.0.layers.3.0 : f32[B, 16, 192] */
+  lk_sdpa(B, 16, 16, 4, 4, 48, arena + 791326208, 192, arena + 788135936, 384, arena + 788136128,
+      384, arena + 791424512, 0.14433756f);
 
-  /* %485 = fused_linear(%482, %483, %484) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 755667776, params[186], params[187], LK_ACT_NONE, NULL,
-      arena + 755766080);
+  /* %495 = fused_linear(%492, %493, %494) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 791424512, params[186], params[187], LK_ACT_NONE, NULL,
+      arena + 791522816);
 
-  /* %487 = mul_add(%485, %486, %471) layers.3.0 : f32[B, 16, 192], written over %485 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 755766080, (const long[]){3072, 192, 1},
-      inputs[27], (const long[]){1, 0, 0}, arena + 755274560, (const long[]){3072, 192, 1},
-      arena + 755766080);
+  /* %497 = mul_add(%495, %496, %481) layers.3.0 : f32[B, 16, 192], written over %495 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 791522816, (const long[]){3072, 192, 1},
+      inputs[27], (const long[]){1, 0, 0}, arena + 791031296, (const long[]){3072, 192, 1},
+      arena + 791522816);
 
-  /* %488 = normalize(%487) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 755766080, 1e-06f, arena + 755864384);
+  /* %498 = normalize(%497) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_normalize(B * 16, 192, arena + 791522816, 1e-06f, arena + 791621120);
 
-  /* %489 = mul_add(%488, %405, %406) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 755864384, (const long[]){3072, 192, 1},
+  /* %499 = mul_add(%498, %415, %416) layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 791621120, (const long[]){3072, 192, 1},
       params[156], (const long[]){0, 0, 1}, params[157], (const long[]){0, 0, 1},
-      arena + 755962688);
+      arena + 791719424);
 
-  /* %492 = fused_linear(%489, %490, %491) layers.3.0.layers.3.1.fc1 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 755962688, params[188], params[189], LK_ACT_NONE, NULL,
-      arena + 750609728);
+  /* %502 = fused_linear(%499, %500, %501) layers.3.0.layers.3.1.fc1 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 791719424, params[188], params[189], LK_ACT_NONE, NULL,
+      arena + 786366464);
 
-  /* %493 = gelu(%492) layers.3.0.layers.3.1 : f32[B, 16, 768] */
-  lk_gelu(B * 16 * 768, arena + 750609728, arena + 751002944);
+  /* %503 = gelu(%502) layers.3.0.layers.3.1 : f32[B, 16, 768] */
+  lk_gelu(B * 16 * 768, arena + 786366464, arena + 786759680);
 
-  /* %496 = fused_linear(%493, %494, %495) layers.3.0.layers.3.1.fc2 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 751002944, params[190], params[191], LK_ACT_NONE, NULL,
-      arena + 751588160);
+  /* %506 = fused_linear(%503, %504, %505) layers.3.0.layers.3.1.fc2 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 786759680, params[190], params[191], LK_ACT_NONE, NULL,
+      arena + 787344896);
 
-  /* %498 = mul_add(%496, %497, %487) layers.3.0 : f32[B, 16, 192], written over %496 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 751588160, (const long[]){3072, 192, 1},
-      inputs[28], (const long[]){1, 0, 0}, arena + 755766080, (const long[]){3072, 192, 1},
-      arena + 751588160);
+  /* %508 = mul_add(%506, %507, %497) layers.3.0 : f32[B, 16, 192], written over %506 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 787344896, (const long[]){3072, 192, 1},
+      inputs[28], (const long[]){1, 0, 0}, arena + 791522816, (const long[]){3072, 192, 1},
+      arena + 787344896);
 
-  /* %501 = normalize(%498) {eps 1e-06} norm : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 751588160, 1e-06f, arena + 751686464);
+  /* %511 = normalize(%508) {eps 1e-06} norm : f32[B, 16, 192] */
+  lk_normalize(B * 16, 192, arena + 787344896, 1e-06f, arena + 787443200);
 
-  /* %502 = mul_add(%501, %499, %500) norm : f32[B, 16, 192] */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 751686464, (const long[]){3072, 192, 1},
+  /* %512 = mul_add(%511, %509, %510) norm : f32[B, 16, 192] */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 787443200, (const long[]){3072, 192, 1},
       params[192], (const long[]){0, 0, 1}, params[193], (const long[]){0, 0, 1},
-      arena + 751396160);
+      arena + 787152896);
 
-  /* %503 = mean(%502) {axis 0} : f32[B, 192] */
-  lk_mean_axis(B, 16, 192, arena + 751396160, arena + 752799808);
+  /* %513 = mean(%512) {axis 0} : f32[B, 192] */
+  lk_mean_axis(B, 16, 192, arena + 787152896, arena + 788556544);
 
-  /* %506 = fused_linear(%503, %504, %505) mlp_head : f32[B, 1000] */
-  lk_fused_linear(B, 192, 1000, arena + 752799808, params[194], params[195], LK_ACT_NONE, NULL,
-      arena + 751396160);
+  /* %516 = fused_linear(%513, %514, %515) mlp_head : f32[B, 1000] */
+  lk_fused_linear(B, 192, 1000, arena + 788556544, params[194], params[195], LK_ACT_NONE, NULL,
+      arena + 787152896);
 
-  /* %508 = cross_entropy(%506, %507) : f32[1] */
-  lk_cross_entropy(B, 1000, arena + 751396160, inputs[29], arena + 756259184);
+  /* %518 = cross_entropy(%516, %517) : f32[1] */
+  lk_cross_entropy(B, 1000, arena + 787152896, inputs[29], arena + 792015920);
 
-  /* %509 = cross_entropy_grad(%506, %507) : f32[B, 1000] */
-  lk_cross_entropy_grad(B, 1000, arena + 751396160, inputs[29], arena + 752767808);
+  /* %519 = cross_entropy_grad(%516, %517) : f32[B, 1000] */
+  lk_cross_entropy_grad(B, 1000, arena + 787152896, inputs[29], arena + 788524544);
 
-  /* %510 = transpose(%504) {perm [1, 0]} mlp_head : f32[192, 1000] */
-  lk_transpose(2, (const long[]){1000, 192}, (const int[]){1, 0}, params[194], arena + 751396160);
+  /* %520 = transpose(%514) {perm [1, 0]} mlp_head : f32[192, 1000] */
+  lk_transpose(2, (const long[]){1000, 192}, (const int[]){1, 0}, params[194], arena + 787152896);
 
-  /* %511 = fused_linear(%509, %510) mlp_head : f32[B, 192] */
-  lk_fused_linear(B, 1000, 192, arena + 752767808, arena + 751396160, NULL, LK_ACT_NONE, NULL,
-      arena + 752805952);
+  /* %521 = fused_linear(%519, %520) mlp_head : f32[B, 192] */
+  lk_fused_linear(B, 1000, 192, arena + 788524544, arena + 787152896, NULL, LK_ACT_NONE, NULL,
+      arena + 788562688);
 
-  /* %512 = linear_grad_weight(%509, %503) mlp_head : f32[1000, 192] */
-  lk_linear_grad_weight(B, 192, 1000, arena + 752767808, arena + 752799808, arena + 752575808);
+  /* %522 = linear_grad_weight(%519, %513) mlp_head : f32[1000, 192] */
+  lk_linear_grad_weight(B, 192, 1000, arena + 788524544, arena + 788556544, arena + 788332544);
 
-  /* %513 = reduce_sum(%509) {axes [], batch} mlp_head : f32[1000] */
-  lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 752767808,
-      arena + 756257600);
+  /* %523 = reduce_sum(%519) {axes [], batch} mlp_head : f32[1000] */
+  lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 788524544,
+      arena + 792014336);
 
-  /* %514 = reshape(%511) {shape [1, 192]} : f32[B, 1, 192], a view of %511: no code */
+  /* %524 = reshape(%521) {shape [1, 192]} : f32[B, 1, 192], a view of %521: no code */
 
-  /* %515 = mul_scalar(%514) {x op 0.0625} : f32[B, 1, 192] */
-  lk_mul_scalar(B * 192, arena + 752805952, 0.0625f, arena + 751494464);
+  /* %525 = mul_scalar(%524) {x op 0.0625} : f32[B, 1, 192] */
+  lk_mul_scalar(B * 192, arena + 788562688, 0.0625f, arena + 787152896);
 
-  /* %516 = expand(%515) {shape [16, 192]} : f32[B, 16, 192] */
-  lk_copy_strided(3, (const long[]){B, 16, 192}, arena + 751494464, (const long[]){192, 0, 1},
-      arena + 751396160, (const long[]){3072, 192, 1});
+  /* %526 = expand(%525) {shape [16, 192]} : f32[B, 16, 192] */
+  lk_copy_strided(3, (const long[]){B, 16, 192}, arena + 787152896, (const long[]){192, 0, 1},
+      arena + 791817728, (const long[]){3072, 192, 1});
 
-  /* %517 = reduce_sum(%516) {axes [0], batch} norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 751396160,
-      arena + 756258608);
+  /* %527 = reduce_sum(%526) {axes [0], batch} norm : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 791817728,
+      arena + 792015344);
 
-  /* %518 = mul(%516, %499) norm : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 751396160, (const long[]){3072, 192, 1},
-      params[192], (const long[]){0, 0, 1}, arena + 752767808);
-
-  /* %519 = reduce_sum(%516, %501) {axes [0], batch} norm : f32[192] */
+  /* %528 = reduce_sum(%526, %511) {axes [0], batch} norm : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 751396160, arena + 751686464, arena + 756258800);
+      arena + 791817728, arena + 787443200, arena + 792015536);
 
-  /* %520 = normalize_grad(%498, %518) {eps 1e-06} norm : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 751588160, arena + 752767808, 1e-06f, arena + 756060992);
+  /* %529 = normalize_grad(%508, %526, %509) {eps 1e-06} norm : f32[B, 16, 192], written over %526 */
+  lk_layernorm_grad(B * 16, 192, arena + 787344896, arena + 791817728, params[192], NULL, 1e-06f,
+      arena + 791817728);
 
-  /* %521 = mul(%520, %497) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1}, inputs[28],
-      (const long[]){1, 0, 0}, arena + 756159296);
+  /* %530 = mul(%529, %507) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 791817728, (const long[]){3072, 192, 1}, inputs[28],
+      (const long[]){1, 0, 0}, arena + 791916032);
 
-  /* %522 = transpose(%494) {perm [1, 0]} layers.3.0.layers.3.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[190], arena + 752767808);
+  /* %531 = transpose(%504) {perm [1, 0]} layers.3.0.layers.3.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[190], arena + 788524544);
 
-  /* %523 = fused_linear(%521, %522) layers.3.0.layers.3.1.fc2 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 756159296, arena + 752767808, NULL, LK_ACT_NONE, NULL,
-      arena + 751396160);
+  /* %532 = fused_linear(%530, %531) layers.3.0.layers.3.1.fc2 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 791916032, arena + 788524544, NULL, LK_ACT_NONE, NULL,
+      arena + 787152896);
 
-  /* %524 = linear_grad_weight(%521, %493) layers.3.0.layers.3.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 16, 768, 192, arena + 756159296, arena + 751002944, arena + 752767808);
+  /* %533 = linear_grad_weight(%530, %503) layers.3.0.layers.3.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 16, 768, 192, arena + 791916032, arena + 786759680, arena + 788524544);
 
-  /* %525 = reduce_sum(%521) {axes [0], batch} layers.3.0.layers.3.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 756159296,
-      arena + 756258992);
+  /* %534 = reduce_sum(%530) {axes [0], batch} layers.3.0.layers.3.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 791916032,
+      arena + 792015728);
 
-  /* %526 = gelu_grad(%492, %523) layers.3.0.layers.3.1 : f32[B, 16, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 750609728, arena + 751396160, arena + 751002944);
+  /* %535 = gelu_grad(%502, %532) layers.3.0.layers.3.1 : f32[B, 16, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 786366464, arena + 787152896, arena + 786759680);
 
-  /* %527 = transpose(%490) {perm [1, 0]} layers.3.0.layers.3.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[188], arena + 750609728);
+  /* %536 = transpose(%500) {perm [1, 0]} layers.3.0.layers.3.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[188], arena + 786366464);
 
-  /* %528 = fused_linear(%526, %527) layers.3.0.layers.3.1.fc1 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 751002944, arena + 750609728, NULL, LK_ACT_NONE, NULL,
-      arena + 750757184);
+  /* %537 = fused_linear(%535, %536) layers.3.0.layers.3.1.fc1 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 786759680, arena + 786366464, NULL, LK_ACT_NONE, NULL,
+      arena + 786661376);
 
-  /* %529 = linear_grad_weight(%526, %489) layers.3.0.layers.3.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 16, 192, 768, arena + 751002944, arena + 755962688, arena + 751396160);
+  /* %538 = linear_grad_weight(%535, %499) layers.3.0.layers.3.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 16, 192, 768, arena + 786759680, arena + 791719424, arena + 787152896);
 
-  /* %530 = reduce_sum(%526) {axes [0], batch} layers.3.0.layers.3.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 751002944,
-      arena + 751543616);
+  /* %539 = reduce_sum(%535) {axes [0], batch} layers.3.0.layers.3.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 786759680,
+      arena + 787410944);
 
-  /* %531 = reduce_sum(%528) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 750757184,
-      arena + 751544768);
+  /* %540 = reduce_sum(%537) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 786661376,
+      arena + 787140992);
 
-  /* %532 = mul(%528, %405) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 750757184, (const long[]){3072, 192, 1},
-      params[156], (const long[]){0, 0, 1}, arena + 750609728);
-
-  /* %533 = reduce_sum(%528, %488) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  /* %541 = reduce_sum(%537, %498) {axes [0], batch} layers.3.0.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 750757184, arena + 755864384, arena + 751544960);
+      arena + 786661376, arena + 791621120, arena + 787141184);
 
-  /* %534 = normalize_grad(%487, %532) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 755766080, arena + 750609728, 1e-06f, arena + 750708032);
+  /* %542 = normalize_grad(%497, %537, %415, %529) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %537 */
+  lk_layernorm_grad(B * 16, 192, arena + 791522816, arena + 786661376, params[156],
+      arena + 791817728, 1e-06f, arena + 786661376);
 
-  /* %535 = add(%520, %534) layers.3.0 : f32[B, 16, 192], written over %520 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1},
-      arena + 750708032, (const long[]){3072, 192, 1}, arena + 756060992);
+  /* %543 = mul(%542, %496) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 786661376, (const long[]){3072, 192, 1}, inputs[27],
+      (const long[]){1, 0, 0}, arena + 786366464);
 
-  /* %536 = mul(%535, %486) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1}, inputs[27],
-      (const long[]){1, 0, 0}, arena + 750609728);
+  /* %544 = transpose(%493) {perm [1, 0]} layers.3.0.layers.3.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[186], arena + 786464768);
 
-  /* %537 = transpose(%483) {perm [1, 0]} layers.3.0.layers.3.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[186], arena + 750708032);
+  /* %545 = fused_linear(%543, %544) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 786366464, arena + 786464768, NULL, LK_ACT_NONE, NULL,
+      arena + 786759680);
 
-  /* %538 = fused_linear(%536, %537) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 750609728, arena + 750708032, NULL, LK_ACT_NONE, NULL,
-      arena + 750904640);
+  /* %546 = linear_grad_weight(%543, %492) layers.3.0.layers.3.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 786366464, arena + 791424512, arena + 787103744);
 
-  /* %539 = linear_grad_weight(%536, %482) layers.3.0.layers.3.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 750609728, arena + 755667776, arena + 751322432);
+  /* %547 = reduce_sum(%543) {axes [0], batch} layers.3.0.layers.3.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 786366464,
+      arena + 787141376);
 
-  /* %540 = reduce_sum(%536) {axes [0], batch} layers.3.0.layers.3.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 750609728,
-      arena + 751545152);
+  /* %548 = sdpa_grad(%486, %490, %491, %545) {heads 4, kv_heads 4} layers.3.0.layers.3.0 : f32[B, 16, 576] */
+  lk_sdpa_grad(B, 16, 16, 4, 4, 48, arena + 791326208, 192, arena + 788135936, 384,
+      arena + 788136128, 384, arena + 786759680, 192, arena + 786366464, 576,
+      arena + 786366464 + 192, 576, arena + 786366464 + 384, 576, 0.14433756f);
 
-  /* %541 = sdpa_grad(%476, %480, %481, %538) {heads 4, kv_heads 4} layers.3.0.layers.3.0 : f32[B, 16, 576] */
-  lk_sdpa_grad(B, 16, 16, 4, 4, 48, arena + 755569472, 192, arena + 752379200, 384,
-      arena + 752379392, 384, arena + 750904640, 192, arena + 750609728, 576,
-      arena + 750609728 + 192, 576, arena + 750609728 + 384, 576, 0.14433756f);
+  /* %549 = slice(%548) {axis 1, start 0, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 786366464, 576, arena + 786759680, 192);
 
-  /* %542 = slice(%541) {axis 1, start 0, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 750609728, 576, arena + 750904640, 192);
+  /* %550 = slice(%548) {axis 1, start 192, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 786366656, 576, arena + 786857984, 192);
 
-  /* %543 = slice(%541) {axis 1, start 192, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 750609920, 576, arena + 751002944, 192);
+  /* %551 = slice(%548) {axis 1, start 384, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 786366848, 576, arena + 786956288, 192);
 
-  /* %544 = slice(%541) {axis 1, start 384, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 750610112, 576, arena + 751101248, 192);
+  /* %552 = concat(%550, %551) {axis 1} layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 384] */
+  lk_copy_rows(B * 16, 192, arena + 786857984, 192, arena + 786366464, 384);
+  lk_copy_rows(B * 16, 192, arena + 786956288, 192, arena + 786366656, 384);
 
-  /* %545 = concat(%543, %544) {axis 1} layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 384] */
-  lk_copy_rows(B * 16, 192, arena + 751002944, 192, arena + 750609728, 384);
-  lk_copy_rows(B * 16, 192, arena + 751101248, 192, arena + 750609920, 384);
+  /* %553 = transpose(%487) {perm [1, 0]} layers.3.0.layers.3.0.Wkv_odd : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[184], arena + 786563072);
 
-  /* %546 = transpose(%477) {perm [1, 0]} layers.3.0.layers.3.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[184], arena + 751002944);
+  /* %554 = fused_linear(%552, %553) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 384, 192, arena + 786366464, arena + 786563072, NULL, LK_ACT_NONE, NULL,
+      arena + 786907136);
 
-  /* %547 = fused_linear(%545, %546) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 384, 192, arena + 750609728, arena + 751002944, NULL, LK_ACT_NONE, NULL,
-      arena + 750806336);
+  /* %555 = linear_grad_weight(%552, %483) layers.3.0.layers.3.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 16, 192, 384, arena + 786366464, arena + 791227904, arena + 787300352);
 
-  /* %548 = linear_grad_weight(%545, %473) layers.3.0.layers.3.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 16, 192, 384, arena + 750609728, arena + 755471168, arena + 751248704);
+  /* %556 = reduce_sum(%552) {axes [0], batch} layers.3.0.layers.3.0.Wkv_odd : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 786366464,
+      arena + 787140608);
 
-  /* %549 = reduce_sum(%545) {axes [0], batch} layers.3.0.layers.3.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 750609728,
-      arena + 751544384);
+  /* %557 = transpose(%484) {perm [1, 0]} layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[182], arena + 786366464);
 
-  /* %550 = transpose(%474) {perm [1, 0]} layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[182], arena + 750609728);
+  /* %558 = linear_grad_weight(%549, %483) layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 786759680, arena + 791227904, arena + 787374080);
 
-  /* %551 = linear_grad_weight(%542, %473) layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 750904640, arena + 755471168, arena + 751359296);
+  /* %559 = reduce_sum(%549) {axes [0], batch} layers.3.0.layers.3.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 786759680,
+      arena + 787141568);
 
-  /* %552 = reduce_sum(%542) {axes [0], batch} layers.3.0.layers.3.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 750904640,
-      arena + 751545344);
+  /* %560 = fused_linear(%549, %557, %554) {residual} layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192], written over %554 */
+  lk_fused_linear(B * 16, 192, 192, arena + 786759680, arena + 786366464, NULL, LK_ACT_NONE,
+      arena + 786907136, arena + 786907136);
 
-  /* %553 = fused_linear(%542, %550, %547) {residual} layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192], written over %547 */
-  lk_fused_linear(B * 16, 192, 192, arena + 750904640, arena + 750609728, NULL, LK_ACT_NONE,
-      arena + 750806336, arena + 750806336);
+  /* %561 = reduce_sum(%560) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 786907136,
+      arena + 787141760);
 
-  /* %554 = reduce_sum(%553) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 750806336,
-      arena + 751545536);
-
-  /* %555 = mul(%553, %387) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 750806336, (const long[]){3072, 192, 1},
-      params[148], (const long[]){0, 0, 1}, arena + 750609728);
-
-  /* %556 = reduce_sum(%553, %472) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  /* %562 = reduce_sum(%560, %482) {axes [0], batch} layers.3.0.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 750806336, arena + 755372864, arena + 751545728);
+      arena + 786907136, arena + 791129600, arena + 787141952);
 
-  /* %557 = normalize_grad(%471, %555) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 755274560, arena + 750609728, 1e-06f, arena + 750708032);
+  /* %563 = normalize_grad(%481, %560, %397, %542) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %554 */
+  lk_layernorm_grad(B * 16, 192, arena + 791031296, arena + 786907136, params[148],
+      arena + 786661376, 1e-06f, arena + 786907136);
 
-  /* %558 = add(%535, %557) layers.3.0 : f32[B, 16, 192], written over %520 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1},
-      arena + 750708032, (const long[]){3072, 192, 1}, arena + 756060992);
+  /* %564 = mul(%563, %480) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 786907136, (const long[]){3072, 192, 1}, inputs[26],
+      (const long[]){1, 0, 0}, arena + 787005440);
 
-  /* %559 = mul(%558, %470) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1}, inputs[26],
-      (const long[]){1, 0, 0}, arena + 751150400);
+  /* %565 = transpose(%477) {perm [1, 0]} layers.3.0.layers.2.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[180], arena + 786759680);
 
-  /* %560 = transpose(%467) {perm [1, 0]} layers.3.0.layers.2.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[180], arena + 751002944);
+  /* %566 = fused_linear(%564, %565) layers.3.0.layers.2.1.fc2 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 787005440, arena + 786759680, NULL, LK_ACT_NONE, NULL,
+      arena + 786366464);
 
-  /* %561 = fused_linear(%559, %560) layers.3.0.layers.2.1.fc2 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 751150400, arena + 751002944, NULL, LK_ACT_NONE, NULL,
-      arena + 750609728);
+  /* %567 = linear_grad_weight(%564, %476) layers.3.0.layers.2.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 16, 768, 192, arena + 787005440, arena + 785973248, arena + 786759680);
 
-  /* %562 = linear_grad_weight(%559, %466) layers.3.0.layers.2.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 16, 768, 192, arena + 751150400, arena + 750216512, arena + 751002944);
+  /* %568 = reduce_sum(%564) {axes [0], batch} layers.3.0.layers.2.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 787005440,
+      arena + 787142144);
 
-  /* %563 = reduce_sum(%559) {axes [0], batch} layers.3.0.layers.2.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 751150400,
-      arena + 751545920);
+  /* %569 = gelu_grad(%475, %566) layers.3.0.layers.2.1 : f32[B, 16, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 785580032, arena + 786366464, arena + 785973248);
 
-  /* %564 = gelu_grad(%465, %561) layers.3.0.layers.2.1 : f32[B, 16, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 749823296, arena + 750609728, arena + 750216512);
+  /* %570 = transpose(%473) {perm [1, 0]} layers.3.0.layers.2.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[178], arena + 785580032);
 
-  /* %565 = transpose(%463) {perm [1, 0]} layers.3.0.layers.2.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[178], arena + 749823296);
+  /* %571 = fused_linear(%569, %570) layers.3.0.layers.2.1.fc1 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 785973248, arena + 785580032, NULL, LK_ACT_NONE, NULL,
+      arena + 785874944);
 
-  /* %566 = fused_linear(%564, %565) layers.3.0.layers.2.1.fc1 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 750216512, arena + 749823296, NULL, LK_ACT_NONE, NULL,
-      arena + 749970752);
+  /* %572 = linear_grad_weight(%569, %472) layers.3.0.layers.2.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 16, 192, 768, arena + 785973248, arena + 790932992, arena + 786366464);
 
-  /* %567 = linear_grad_weight(%564, %462) layers.3.0.layers.2.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 16, 192, 768, arena + 750216512, arena + 755176256, arena + 750609728);
+  /* %573 = reduce_sum(%569) {axes [0], batch} layers.3.0.layers.2.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 785973248,
+      arena + 786624512);
 
-  /* %568 = reduce_sum(%564) {axes [0], batch} layers.3.0.layers.2.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 750216512,
-      arena + 750794048);
+  /* %574 = reduce_sum(%571) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 785874944,
+      arena + 785580032);
 
-  /* %569 = reduce_sum(%566) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749970752,
-      arena + 749823296);
+  /* %575 = add(%540, %574) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 787140992, (const long[]){1}, arena + 785580032,
+      (const long[]){1}, arena + 786354560);
 
-  /* %570 = add(%531, %569) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 751544768, (const long[]){1}, arena + 749823296,
-      (const long[]){1}, arena + 750757184);
-
-  /* %571 = mul(%566, %405) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 749970752, (const long[]){3072, 192, 1},
-      params[156], (const long[]){0, 0, 1}, arena + 749823296);
-
-  /* %572 = reduce_sum(%566, %461) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  /* %576 = reduce_sum(%571, %471) {axes [0], batch} layers.3.0.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 749970752, arena + 755077952, arena + 749921600);
+      arena + 785874944, arena + 790834688, arena + 785580032);
 
-  /* %573 = add(%533, %572) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 751544960, (const long[]){1}, arena + 749921600,
-      (const long[]){1}, arena + 750757376);
+  /* %577 = add(%541, %576) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 787141184, (const long[]){1}, arena + 785580032,
+      (const long[]){1}, arena + 786354752);
 
-  /* %574 = normalize_grad(%460, %571) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 754979648, arena + 749823296, 1e-06f, arena + 749921600);
+  /* %578 = normalize_grad(%470, %571, %415, %563) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %571 */
+  lk_layernorm_grad(B * 16, 192, arena + 790736384, arena + 785874944, params[156],
+      arena + 786907136, 1e-06f, arena + 785874944);
 
-  /* %575 = add(%558, %574) layers.3.0 : f32[B, 16, 192], written over %520 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1},
-      arena + 749921600, (const long[]){3072, 192, 1}, arena + 756060992);
+  /* %579 = mul(%578, %469) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 785874944, (const long[]){3072, 192, 1}, inputs[25],
+      (const long[]){1, 0, 0}, arena + 785580032);
 
-  /* %576 = mul(%575, %459) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1}, inputs[25],
-      (const long[]){1, 0, 0}, arena + 749823296);
+  /* %580 = transpose(%466) {perm [1, 0]} layers.3.0.layers.2.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[176], arena + 785678336);
 
-  /* %577 = transpose(%456) {perm [1, 0]} layers.3.0.layers.2.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[176], arena + 749921600);
+  /* %581 = fused_linear(%579, %580) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 785580032, arena + 785678336, NULL, LK_ACT_NONE, NULL,
+      arena + 785973248);
 
-  /* %578 = fused_linear(%576, %577) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 749823296, arena + 749921600, NULL, LK_ACT_NONE, NULL,
-      arena + 750118208);
+  /* %582 = linear_grad_weight(%579, %465) layers.3.0.layers.2.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 785580032, arena + 790638080, arena + 786317312);
 
-  /* %579 = linear_grad_weight(%576, %455) layers.3.0.layers.2.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 749823296, arena + 754881344, arena + 750536000);
+  /* %583 = reduce_sum(%579) {axes [0], batch} layers.3.0.layers.2.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 785580032,
+      arena + 786354944);
 
-  /* %580 = reduce_sum(%576) {axes [0], batch} layers.3.0.layers.2.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749823296,
-      arena + 750795200);
+  /* %584 = sdpa_grad(%459, %463, %464, %581) {heads 4, kv_heads 4} layers.3.0.layers.2.0 : f32[B, 16, 576] */
+  lk_sdpa_grad(B, 16, 16, 4, 4, 48, arena + 790539776, 192, arena + 787939328, 384,
+      arena + 787939520, 384, arena + 785973248, 192, arena + 785580032, 576,
+      arena + 785580032 + 192, 576, arena + 785580032 + 384, 576, 0.14433756f);
 
-  /* %581 = sdpa_grad(%449, %453, %454, %578) {heads 4, kv_heads 4} layers.3.0.layers.2.0 : f32[B, 16, 576] */
-  lk_sdpa_grad(B, 16, 16, 4, 4, 48, arena + 754783040, 192, arena + 752182592, 384,
-      arena + 752182784, 384, arena + 750118208, 192, arena + 749823296, 576,
-      arena + 749823296 + 192, 576, arena + 749823296 + 384, 576, 0.14433756f);
+  /* %585 = slice(%584) {axis 1, start 0, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 785580032, 576, arena + 785973248, 192);
 
-  /* %582 = slice(%581) {axis 1, start 0, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 749823296, 576, arena + 750118208, 192);
+  /* %586 = slice(%584) {axis 1, start 192, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 785580224, 576, arena + 786071552, 192);
 
-  /* %583 = slice(%581) {axis 1, start 192, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 749823488, 576, arena + 750216512, 192);
+  /* %587 = slice(%584) {axis 1, start 384, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 785580416, 576, arena + 786169856, 192);
 
-  /* %584 = slice(%581) {axis 1, start 384, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 749823680, 576, arena + 750314816, 192);
+  /* %588 = concat(%586, %587) {axis 1} layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 384] */
+  lk_copy_rows(B * 16, 192, arena + 786071552, 192, arena + 785580032, 384);
+  lk_copy_rows(B * 16, 192, arena + 786169856, 192, arena + 785580224, 384);
 
-  /* %585 = concat(%583, %584) {axis 1} layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 384] */
-  lk_copy_rows(B * 16, 192, arena + 750216512, 192, arena + 749823296, 384);
-  lk_copy_rows(B * 16, 192, arena + 750314816, 192, arena + 749823488, 384);
+  /* %589 = transpose(%460) {perm [1, 0]} layers.3.0.layers.2.0.Wkv_odd : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[174], arena + 785776640);
 
-  /* %586 = transpose(%450) {perm [1, 0]} layers.3.0.layers.2.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[174], arena + 750216512);
+  /* %590 = fused_linear(%588, %589) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 384, 192, arena + 785580032, arena + 785776640, NULL, LK_ACT_NONE, NULL,
+      arena + 786120704);
 
-  /* %587 = fused_linear(%585, %586) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 384, 192, arena + 749823296, arena + 750216512, NULL, LK_ACT_NONE, NULL,
-      arena + 750019904);
+  /* %591 = linear_grad_weight(%588, %456) layers.3.0.layers.2.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 16, 192, 384, arena + 785580032, arena + 790441472, arena + 786513920);
 
-  /* %588 = linear_grad_weight(%585, %446) layers.3.0.layers.2.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 16, 192, 384, arena + 749823296, arena + 754684736, arena + 750462272);
+  /* %592 = reduce_sum(%588) {axes [0], batch} layers.3.0.layers.2.0.Wkv_odd : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 785580032,
+      arena + 786354176);
 
-  /* %589 = reduce_sum(%585) {axes [0], batch} layers.3.0.layers.2.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 749823296,
-      arena + 750794816);
+  /* %593 = transpose(%457) {perm [1, 0]} layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[172], arena + 785580032);
 
-  /* %590 = transpose(%447) {perm [1, 0]} layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[172], arena + 749823296);
+  /* %594 = linear_grad_weight(%585, %456) layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 785973248, arena + 790441472, arena + 786587648);
 
-  /* %591 = linear_grad_weight(%582, %446) layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 750118208, arena + 754684736, arena + 750572864);
+  /* %595 = reduce_sum(%585) {axes [0], batch} layers.3.0.layers.2.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 785973248,
+      arena + 786355136);
 
-  /* %592 = reduce_sum(%582) {axes [0], batch} layers.3.0.layers.2.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 750118208,
-      arena + 750795392);
+  /* %596 = fused_linear(%585, %593, %590) {residual} layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192], written over %590 */
+  lk_fused_linear(B * 16, 192, 192, arena + 785973248, arena + 785580032, NULL, LK_ACT_NONE,
+      arena + 786120704, arena + 786120704);
 
-  /* %593 = fused_linear(%582, %590, %587) {residual} layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192], written over %587 */
-  lk_fused_linear(B * 16, 192, 192, arena + 750118208, arena + 749823296, NULL, LK_ACT_NONE,
-      arena + 750019904, arena + 750019904);
+  /* %597 = reduce_sum(%596) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 786120704,
+      arena + 785580032);
 
-  /* %594 = reduce_sum(%593) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 750019904,
-      arena + 749823296);
+  /* %598 = add(%561, %597) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 787141760, (const long[]){1}, arena + 785580032,
+      (const long[]){1}, arena + 786355328);
 
-  /* %595 = add(%554, %594) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 751545536, (const long[]){1}, arena + 749823296,
-      (const long[]){1}, arena + 750757568);
-
-  /* %596 = mul(%593, %387) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 750019904, (const long[]){3072, 192, 1},
-      params[148], (const long[]){0, 0, 1}, arena + 749823296);
-
-  /* %597 = reduce_sum(%593, %445) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  /* %599 = reduce_sum(%596, %455) {axes [0], batch} layers.3.0.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 750019904, arena + 754586432, arena + 749921600);
+      arena + 786120704, arena + 790343168, arena + 785580032);
 
-  /* %598 = add(%556, %597) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 751545728, (const long[]){1}, arena + 749921600,
-      (const long[]){1}, arena + 750757760);
+  /* %600 = add(%562, %599) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 787141952, (const long[]){1}, arena + 785580032,
+      (const long[]){1}, arena + 786355520);
 
-  /* %599 = normalize_grad(%444, %596) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 754488128, arena + 749823296, 1e-06f, arena + 749921600);
+  /* %601 = normalize_grad(%454, %596, %397, %578) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %590 */
+  lk_layernorm_grad(B * 16, 192, arena + 790244864, arena + 786120704, params[148],
+      arena + 785874944, 1e-06f, arena + 786120704);
 
-  /* %600 = add(%575, %599) layers.3.0 : f32[B, 16, 192], written over %520 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1},
-      arena + 749921600, (const long[]){3072, 192, 1}, arena + 756060992);
+  /* %602 = mul(%601, %453) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 786120704, (const long[]){3072, 192, 1}, inputs[24],
+      (const long[]){1, 0, 0}, arena + 786219008);
 
-  /* %601 = mul(%600, %443) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1}, inputs[24],
-      (const long[]){1, 0, 0}, arena + 750363968);
+  /* %603 = transpose(%450) {perm [1, 0]} layers.3.0.layers.1.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[170], arena + 785973248);
 
-  /* %602 = transpose(%440) {perm [1, 0]} layers.3.0.layers.1.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[170], arena + 750216512);
+  /* %604 = fused_linear(%602, %603) layers.3.0.layers.1.1.fc2 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 786219008, arena + 785973248, NULL, LK_ACT_NONE, NULL,
+      arena + 785580032);
 
-  /* %603 = fused_linear(%601, %602) layers.3.0.layers.1.1.fc2 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 750363968, arena + 750216512, NULL, LK_ACT_NONE, NULL,
-      arena + 749823296);
+  /* %605 = linear_grad_weight(%602, %449) layers.3.0.layers.1.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 16, 768, 192, arena + 786219008, arena + 785186816, arena + 785973248);
 
-  /* %604 = linear_grad_weight(%601, %439) layers.3.0.layers.1.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 16, 768, 192, arena + 750363968, arena + 749430080, arena + 750216512);
+  /* %606 = reduce_sum(%602) {axes [0], batch} layers.3.0.layers.1.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 786219008,
+      arena + 786355712);
 
-  /* %605 = reduce_sum(%601) {axes [0], batch} layers.3.0.layers.1.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 750363968,
-      arena + 750795584);
+  /* %607 = gelu_grad(%448, %604) layers.3.0.layers.1.1 : f32[B, 16, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 784793600, arena + 785580032, arena + 785186816);
 
-  /* %606 = gelu_grad(%438, %603) layers.3.0.layers.1.1 : f32[B, 16, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 749036864, arena + 749823296, arena + 749430080);
+  /* %608 = transpose(%446) {perm [1, 0]} layers.3.0.layers.1.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[168], arena + 784793600);
 
-  /* %607 = transpose(%436) {perm [1, 0]} layers.3.0.layers.1.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[168], arena + 749036864);
+  /* %609 = fused_linear(%607, %608) layers.3.0.layers.1.1.fc1 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 785186816, arena + 784793600, NULL, LK_ACT_NONE, NULL,
+      arena + 785088512);
 
-  /* %608 = fused_linear(%606, %607) layers.3.0.layers.1.1.fc1 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 749430080, arena + 749036864, NULL, LK_ACT_NONE, NULL,
-      arena + 749184320);
+  /* %610 = linear_grad_weight(%607, %445) layers.3.0.layers.1.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 16, 192, 768, arena + 785186816, arena + 790146560, arena + 785580032);
 
-  /* %609 = linear_grad_weight(%606, %435) layers.3.0.layers.1.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 16, 192, 768, arena + 749430080, arena + 754389824, arena + 749823296);
+  /* %611 = reduce_sum(%607) {axes [0], batch} layers.3.0.layers.1.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 785186816,
+      arena + 785948672);
 
-  /* %610 = reduce_sum(%606) {axes [0], batch} layers.3.0.layers.1.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 749430080,
-      arena + 750191936);
+  /* %612 = reduce_sum(%609) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 785088512,
+      arena + 784793600);
 
-  /* %611 = reduce_sum(%608) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749184320,
-      arena + 749036864);
+  /* %613 = add(%575, %612) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 786354560, (const long[]){1}, arena + 784793600,
+      (const long[]){1}, arena + 785727488);
 
-  /* %612 = add(%570, %611) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 750757184, (const long[]){1}, arena + 749036864,
-      (const long[]){1}, arena + 749799104);
-
-  /* %613 = mul(%608, %405) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 749184320, (const long[]){3072, 192, 1},
-      params[156], (const long[]){0, 0, 1}, arena + 749036864);
-
-  /* %614 = reduce_sum(%608, %434) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  /* %614 = reduce_sum(%609, %444) {axes [0], batch} layers.3.0.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 749184320, arena + 754291520, arena + 749135168);
+      arena + 785088512, arena + 790048256, arena + 784793600);
 
-  /* %615 = add(%573, %614) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 750757376, (const long[]){1}, arena + 749135168,
-      (const long[]){1}, arena + 749799296);
+  /* %615 = add(%577, %614) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 786354752, (const long[]){1}, arena + 784793600,
+      (const long[]){1}, arena + 785727680);
 
-  /* %616 = normalize_grad(%433, %613) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 754193216, arena + 749036864, 1e-06f, arena + 749135168);
+  /* %616 = normalize_grad(%443, %609, %415, %601) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %609 */
+  lk_layernorm_grad(B * 16, 192, arena + 789949952, arena + 785088512, params[156],
+      arena + 786120704, 1e-06f, arena + 785088512);
 
-  /* %617 = add(%600, %616) layers.3.0 : f32[B, 16, 192], written over %520 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1},
-      arena + 749135168, (const long[]){3072, 192, 1}, arena + 756060992);
+  /* %617 = mul(%616, %442) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 785088512, (const long[]){3072, 192, 1}, inputs[23],
+      (const long[]){1, 0, 0}, arena + 784793600);
 
-  /* %618 = mul(%617, %432) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1}, inputs[23],
-      (const long[]){1, 0, 0}, arena + 749036864);
+  /* %618 = transpose(%439) {perm [1, 0]} layers.3.0.layers.1.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[166], arena + 784891904);
 
-  /* %619 = transpose(%429) {perm [1, 0]} layers.3.0.layers.1.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[166], arena + 749135168);
+  /* %619 = fused_linear(%617, %618) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 784793600, arena + 784891904, NULL, LK_ACT_NONE, NULL,
+      arena + 785186816);
 
-  /* %620 = fused_linear(%618, %619) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 749036864, arena + 749135168, NULL, LK_ACT_NONE, NULL,
-      arena + 749331776);
+  /* %620 = linear_grad_weight(%617, %438) layers.3.0.layers.1.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 784793600, arena + 789851648, arena + 786120704);
 
-  /* %621 = linear_grad_weight(%618, %428) layers.3.0.layers.1.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 749036864, arena + 754094912, arena + 750363968);
+  /* %621 = reduce_sum(%617) {axes [0], batch} layers.3.0.layers.1.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 784793600,
+      arena + 785949824);
 
-  /* %622 = reduce_sum(%618) {axes [0], batch} layers.3.0.layers.1.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749036864,
-      arena + 749799488);
+  /* %622 = sdpa_grad(%432, %436, %437, %619) {heads 4, kv_heads 4} layers.3.0.layers.1.0 : f32[B, 16, 576] */
+  lk_sdpa_grad(B, 16, 16, 4, 4, 48, arena + 789753344, 192, arena + 787742720, 384,
+      arena + 787742912, 384, arena + 785186816, 192, arena + 784793600, 576,
+      arena + 784793600 + 192, 576, arena + 784793600 + 384, 576, 0.14433756f);
 
-  /* %623 = sdpa_grad(%422, %426, %427, %620) {heads 4, kv_heads 4} layers.3.0.layers.1.0 : f32[B, 16, 576] */
-  lk_sdpa_grad(B, 16, 16, 4, 4, 48, arena + 753996608, 192, arena + 751985984, 384,
-      arena + 751986176, 384, arena + 749331776, 192, arena + 749036864, 576,
-      arena + 749036864 + 192, 576, arena + 749036864 + 384, 576, 0.14433756f);
+  /* %623 = slice(%622) {axis 1, start 0, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 784793600, 576, arena + 785186816, 192);
 
-  /* %624 = slice(%623) {axis 1, start 0, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 749036864, 576, arena + 749331776, 192);
+  /* %624 = slice(%622) {axis 1, start 192, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 784793792, 576, arena + 785285120, 192);
 
-  /* %625 = slice(%623) {axis 1, start 192, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 749037056, 576, arena + 749430080, 192);
+  /* %625 = slice(%622) {axis 1, start 384, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 784793984, 576, arena + 785383424, 192);
 
-  /* %626 = slice(%623) {axis 1, start 384, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 749037248, 576, arena + 749528384, 192);
+  /* %626 = concat(%624, %625) {axis 1} layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 384] */
+  lk_copy_rows(B * 16, 192, arena + 785285120, 192, arena + 784793600, 384);
+  lk_copy_rows(B * 16, 192, arena + 785383424, 192, arena + 784793792, 384);
 
-  /* %627 = concat(%625, %626) {axis 1} layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 384] */
-  lk_copy_rows(B * 16, 192, arena + 749430080, 192, arena + 749036864, 384);
-  lk_copy_rows(B * 16, 192, arena + 749528384, 192, arena + 749037056, 384);
+  /* %627 = transpose(%433) {perm [1, 0]} layers.3.0.layers.1.0.Wkv_odd : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[164], arena + 784990208);
 
-  /* %628 = transpose(%423) {perm [1, 0]} layers.3.0.layers.1.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[164], arena + 749430080);
+  /* %628 = fused_linear(%626, %627) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 384, 192, arena + 784793600, arena + 784990208, NULL, LK_ACT_NONE, NULL,
+      arena + 785481728);
 
-  /* %629 = fused_linear(%627, %628) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 384, 192, arena + 749036864, arena + 749430080, NULL, LK_ACT_NONE, NULL,
-      arena + 749233472);
+  /* %629 = linear_grad_weight(%626, %429) layers.3.0.layers.1.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 16, 192, 384, arena + 784793600, arena + 789655040, arena + 785874944);
 
-  /* %630 = linear_grad_weight(%627, %419) layers.3.0.layers.1.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 16, 192, 384, arena + 749036864, arena + 753898304, arena + 749724992);
+  /* %630 = reduce_sum(%626) {axes [0], batch} layers.3.0.layers.1.0.Wkv_odd : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 784793600,
+      arena + 785949440);
 
-  /* %631 = reduce_sum(%627) {axes [0], batch} layers.3.0.layers.1.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 749036864,
-      arena + 749798720);
+  /* %631 = transpose(%430) {perm [1, 0]} layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[162], arena + 784793600);
 
-  /* %632 = transpose(%420) {perm [1, 0]} layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[162], arena + 749036864);
+  /* %632 = linear_grad_weight(%623, %429) layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 785186816, arena + 789655040, arena + 786157568);
 
-  /* %633 = linear_grad_weight(%624, %419) layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 749331776, arena + 753898304, arena + 750400832);
+  /* %633 = reduce_sum(%623) {axes [0], batch} layers.3.0.layers.1.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 785186816,
+      arena + 785950016);
 
-  /* %634 = reduce_sum(%624) {axes [0], batch} layers.3.0.layers.1.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749331776,
-      arena + 749799680);
+  /* %634 = fused_linear(%623, %631, %628) {residual} layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192], written over %628 */
+  lk_fused_linear(B * 16, 192, 192, arena + 785186816, arena + 784793600, NULL, LK_ACT_NONE,
+      arena + 785481728, arena + 785481728);
 
-  /* %635 = fused_linear(%624, %632, %629) {residual} layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192], written over %629 */
-  lk_fused_linear(B * 16, 192, 192, arena + 749331776, arena + 749036864, NULL, LK_ACT_NONE,
-      arena + 749233472, arena + 749233472);
+  /* %635 = reduce_sum(%634) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 785481728,
+      arena + 784793600);
 
-  /* %636 = reduce_sum(%635) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749233472,
-      arena + 749036864);
+  /* %636 = add(%598, %635) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 786355328, (const long[]){1}, arena + 784793600,
+      (const long[]){1}, arena + 785727872);
 
-  /* %637 = add(%595, %636) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 750757568, (const long[]){1}, arena + 749036864,
-      (const long[]){1}, arena + 749799872);
-
-  /* %638 = mul(%635, %387) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 749233472, (const long[]){3072, 192, 1},
-      params[148], (const long[]){0, 0, 1}, arena + 749036864);
-
-  /* %639 = reduce_sum(%635, %418) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  /* %637 = reduce_sum(%634, %428) {axes [0], batch} layers.3.0.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 749233472, arena + 753800000, arena + 749135168);
+      arena + 785481728, arena + 789556736, arena + 784793600);
 
-  /* %640 = add(%598, %639) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 750757760, (const long[]){1}, arena + 749135168,
-      (const long[]){1}, arena + 749800064);
+  /* %638 = add(%600, %637) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 786355520, (const long[]){1}, arena + 784793600,
+      (const long[]){1}, arena + 785728064);
 
-  /* %641 = normalize_grad(%417, %638) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 753701696, arena + 749036864, 1e-06f, arena + 749135168);
+  /* %639 = normalize_grad(%427, %634, %397, %616) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %628 */
+  lk_layernorm_grad(B * 16, 192, arena + 789458432, arena + 785481728, params[148],
+      arena + 785088512, 1e-06f, arena + 785481728);
 
-  /* %642 = add(%617, %641) layers.3.0 : f32[B, 16, 192], written over %520 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1},
-      arena + 749135168, (const long[]){3072, 192, 1}, arena + 756060992);
+  /* %640 = mul(%639, %426) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 785481728, (const long[]){3072, 192, 1}, inputs[22],
+      (const long[]){1, 0, 0}, arena + 785334272);
 
-  /* %643 = mul(%642, %416) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1}, inputs[22],
-      (const long[]){1, 0, 0}, arena + 749577536);
+  /* %641 = transpose(%423) {perm [1, 0]} layers.3.0.layers.0.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[160], arena + 785186816);
 
-  /* %644 = transpose(%413) {perm [1, 0]} layers.3.0.layers.0.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[160], arena + 749430080);
+  /* %642 = fused_linear(%640, %641) layers.3.0.layers.0.1.fc2 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 785334272, arena + 785186816, NULL, LK_ACT_NONE, NULL,
+      arena + 784793600);
 
-  /* %645 = fused_linear(%643, %644) layers.3.0.layers.0.1.fc2 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 749577536, arena + 749430080, NULL, LK_ACT_NONE, NULL,
-      arena + 749036864);
+  /* %643 = linear_grad_weight(%640, %422) layers.3.0.layers.0.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 16, 768, 192, arena + 785334272, arena + 784400384, arena + 785186816);
 
-  /* %646 = linear_grad_weight(%643, %412) layers.3.0.layers.0.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 16, 768, 192, arena + 749577536, arena + 748643648, arena + 749430080);
+  /* %644 = reduce_sum(%640) {axes [0], batch} layers.3.0.layers.0.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 785334272,
+      arena + 785950208);
 
-  /* %647 = reduce_sum(%643) {axes [0], batch} layers.3.0.layers.0.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749577536,
-      arena + 749800256);
+  /* %645 = gelu_grad(%421, %642) layers.3.0.layers.0.1 : f32[B, 16, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 766574592, arena + 784793600, arena + 784400384);
 
-  /* %648 = gelu_grad(%411, %645) layers.3.0.layers.0.1 : f32[B, 16, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 730817856, arena + 749036864, arena + 748643648);
+  /* %646 = transpose(%419) {perm [1, 0]} layers.3.0.layers.0.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[158], arena + 766574592);
 
-  /* %649 = transpose(%409) {perm [1, 0]} layers.3.0.layers.0.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[158], arena + 730817856);
+  /* %647 = fused_linear(%645, %646) layers.3.0.layers.0.1.fc1 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 784400384, arena + 766574592, NULL, LK_ACT_NONE, NULL,
+      arena + 766869504);
 
-  /* %650 = fused_linear(%648, %649) layers.3.0.layers.0.1.fc1 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 748643648, arena + 730817856, NULL, LK_ACT_NONE, NULL,
-      arena + 730965312);
+  /* %648 = linear_grad_weight(%645, %418) layers.3.0.layers.0.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 16, 192, 768, arena + 784400384, arena + 789360128, arena + 785334272);
 
-  /* %651 = linear_grad_weight(%648, %408) layers.3.0.layers.0.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 16, 192, 768, arena + 748643648, arena + 753603392, arena + 749577536);
+  /* %649 = reduce_sum(%645) {axes [0], batch} layers.3.0.layers.0.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 784400384,
+      arena + 785165312);
 
-  /* %652 = reduce_sum(%648) {axes [0], batch} layers.3.0.layers.0.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 748643648,
-      arena + 749408576);
+  /* %650 = reduce_sum(%647) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 766869504,
+      arena + 766574592);
 
-  /* %653 = reduce_sum(%650) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 730965312,
-      arena + 730817856);
+  /* %651 = add(%613, %650) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 785727488, (const long[]){1}, arena + 766574592,
+      (const long[]){1}, arena + 785166464);
 
-  /* %654 = add(%612, %653) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 749799104, (const long[]){1}, arena + 730817856,
-      (const long[]){1}, arena + 749409728);
-
-  /* %655 = mul(%650, %405) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 730965312, (const long[]){3072, 192, 1},
-      params[156], (const long[]){0, 0, 1}, arena + 730817856);
-
-  /* %656 = reduce_sum(%650, %407) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  /* %652 = reduce_sum(%647, %417) {axes [0], batch} layers.3.0.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 730965312, arena + 753505088, arena + 730916160);
+      arena + 766869504, arena + 789261824, arena + 766574592);
 
-  /* %657 = add(%615, %656) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 749799296, (const long[]){1}, arena + 730916160,
-      (const long[]){1}, arena + 749409920);
+  /* %653 = add(%615, %652) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 785727680, (const long[]){1}, arena + 766574592,
+      (const long[]){1}, arena + 785166656);
 
-  /* %658 = normalize_grad(%404, %655) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 753406784, arena + 730817856, 1e-06f, arena + 730916160);
+  /* %654 = normalize_grad(%414, %647, %415, %639) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %647 */
+  lk_layernorm_grad(B * 16, 192, arena + 789163520, arena + 766869504, params[156],
+      arena + 785481728, 1e-06f, arena + 766869504);
 
-  /* %659 = add(%642, %658) layers.3.0 : f32[B, 16, 192], written over %520 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1},
-      arena + 730916160, (const long[]){3072, 192, 1}, arena + 756060992);
+  /* %655 = mul(%654, %413) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 766869504, (const long[]){3072, 192, 1}, inputs[21],
+      (const long[]){1, 0, 0}, arena + 766574592);
 
-  /* %660 = mul(%659, %403) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1}, inputs[21],
-      (const long[]){1, 0, 0}, arena + 730817856);
+  /* %656 = transpose(%410) {perm [1, 0]} layers.3.0.layers.0.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[154], arena + 766672896);
 
-  /* %661 = transpose(%400) {perm [1, 0]} layers.3.0.layers.0.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[154], arena + 730916160);
+  /* %657 = fused_linear(%655, %656) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 766574592, arena + 766672896, NULL, LK_ACT_NONE, NULL,
+      arena + 784400384);
 
-  /* %662 = fused_linear(%660, %661) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 730817856, arena + 730916160, NULL, LK_ACT_NONE, NULL,
-      arena + 731112768);
+  /* %658 = linear_grad_weight(%655, %409) layers.3.0.layers.0.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 766574592, arena + 789065216, arena + 785125376);
 
-  /* %663 = linear_grad_weight(%660, %399) layers.3.0.layers.0.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 730817856, arena + 753308480, arena + 749368640);
+  /* %659 = reduce_sum(%655) {axes [0], batch} layers.3.0.layers.0.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 766574592,
+      arena + 785166848);
 
-  /* %664 = reduce_sum(%660) {axes [0], batch} layers.3.0.layers.0.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 730817856,
-      arena + 749410112);
+  /* %660 = sdpa_grad(%403, %407, %408, %657) {heads 4, kv_heads 4} layers.3.0.layers.0.0 : f32[B, 16, 576] */
+  lk_sdpa_grad(B, 16, 16, 4, 4, 48, arena + 788966912, 192, arena + 787546112, 384,
+      arena + 787546304, 384, arena + 784400384, 192, arena + 766574592, 576,
+      arena + 766574592 + 192, 576, arena + 766574592 + 384, 576, 0.14433756f);
 
-  /* %665 = sdpa_grad(%393, %397, %398, %662) {heads 4, kv_heads 4} layers.3.0.layers.0.0 : f32[B, 16, 576] */
-  lk_sdpa_grad(B, 16, 16, 4, 4, 48, arena + 753210176, 192, arena + 751789376, 384,
-      arena + 751789568, 384, arena + 731112768, 192, arena + 730817856, 576,
-      arena + 730817856 + 192, 576, arena + 730817856 + 384, 576, 0.14433756f);
+  /* %661 = slice(%660) {axis 1, start 0, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 766574592, 576, arena + 784400384, 192);
 
-  /* %666 = slice(%665) {axis 1, start 0, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 730817856, 576, arena + 731112768, 192);
+  /* %662 = slice(%660) {axis 1, start 192, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 766574784, 576, arena + 784498688, 192);
 
-  /* %667 = slice(%665) {axis 1, start 192, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 730818048, 576, arena + 748643648, 192);
+  /* %663 = slice(%660) {axis 1, start 384, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 766574976, 576, arena + 784596992, 192);
 
-  /* %668 = slice(%665) {axis 1, start 384, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 730818240, 576, arena + 748741952, 192);
+  /* %664 = concat(%662, %663) {axis 1} layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 384] */
+  lk_copy_rows(B * 16, 192, arena + 784498688, 192, arena + 766574592, 384);
+  lk_copy_rows(B * 16, 192, arena + 784596992, 192, arena + 766574784, 384);
 
-  /* %669 = concat(%667, %668) {axis 1} layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 384] */
-  lk_copy_rows(B * 16, 192, arena + 748643648, 192, arena + 730817856, 384);
-  lk_copy_rows(B * 16, 192, arena + 748741952, 192, arena + 730818048, 384);
+  /* %665 = transpose(%404) {perm [1, 0]} layers.3.0.layers.0.0.Wkv_odd : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[152], arena + 784498688);
 
-  /* %670 = transpose(%394) {perm [1, 0]} layers.3.0.layers.0.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[152], arena + 748643648);
+  /* %666 = fused_linear(%664, %665) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 384, 192, arena + 766574592, arena + 784498688, NULL, LK_ACT_NONE, NULL,
+      arena + 766771200);
 
-  /* %671 = fused_linear(%669, %670) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 384, 192, arena + 730817856, arena + 748643648, NULL, LK_ACT_NONE, NULL,
-      arena + 731014464);
+  /* %667 = linear_grad_weight(%664, %400) layers.3.0.layers.0.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 16, 192, 384, arena + 766574592, arena + 788868608, arena + 785481728);
 
-  /* %672 = linear_grad_weight(%669, %390) layers.3.0.layers.0.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 16, 192, 384, arena + 730817856, arena + 753111872, arena + 750118208);
+  /* %668 = reduce_sum(%664) {axes [0], batch} layers.3.0.layers.0.0.Wkv_odd : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 766574592,
+      arena + 785166080);
 
-  /* %673 = reduce_sum(%669) {axes [0], batch} layers.3.0.layers.0.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 730817856,
-      arena + 749409344);
+  /* %669 = transpose(%401) {perm [1, 0]} layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[150], arena + 766574592);
 
-  /* %674 = transpose(%391) {perm [1, 0]} layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[150], arena + 730817856);
+  /* %670 = linear_grad_weight(%661, %400) layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 784400384, arena + 788868608, arena + 786194432);
 
-  /* %675 = linear_grad_weight(%666, %390) layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 731112768, arena + 753111872, arena + 750757184);
+  /* %671 = reduce_sum(%661) {axes [0], batch} layers.3.0.layers.0.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 784400384,
+      arena + 785167040);
 
-  /* %676 = reduce_sum(%666) {axes [0], batch} layers.3.0.layers.0.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 731112768,
-      arena + 749410304);
+  /* %672 = fused_linear(%661, %669, %666) {residual} layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192], written over %666 */
+  lk_fused_linear(B * 16, 192, 192, arena + 784400384, arena + 766574592, NULL, LK_ACT_NONE,
+      arena + 766771200, arena + 766771200);
 
-  /* %677 = fused_linear(%666, %674, %671) {residual} layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192], written over %671 */
-  lk_fused_linear(B * 16, 192, 192, arena + 731112768, arena + 730817856, NULL, LK_ACT_NONE,
-      arena + 731014464, arena + 731014464);
+  /* %673 = reduce_sum(%672) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 766771200,
+      arena + 766574592);
 
-  /* %678 = reduce_sum(%677) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 731014464,
-      arena + 730817856);
+  /* %674 = add(%636, %673) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 785727872, (const long[]){1}, arena + 766574592,
+      (const long[]){1}, arena + 785167232);
 
-  /* %679 = add(%637, %678) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 749799872, (const long[]){1}, arena + 730817856,
-      (const long[]){1}, arena + 749410496);
-
-  /* %680 = mul(%677, %387) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 731014464, (const long[]){3072, 192, 1},
-      params[148], (const long[]){0, 0, 1}, arena + 730817856);
-
-  /* %681 = reduce_sum(%677, %389) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  /* %675 = reduce_sum(%672, %399) {axes [0], batch} layers.3.0.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 731014464, arena + 753013568, arena + 730916160);
+      arena + 766771200, arena + 788770304, arena + 766574592);
 
-  /* %682 = add(%640, %681) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 749800064, (const long[]){1}, arena + 730916160,
-      (const long[]){1}, arena + 749410688);
+  /* %676 = add(%638, %675) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 785728064, (const long[]){1}, arena + 766574592,
+      (const long[]){1}, arena + 785167424);
 
-  /* %683 = normalize_grad(%386, %680) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 752915264, arena + 730817856, 1e-06f, arena + 730916160);
+  /* %677 = normalize_grad(%396, %672, %397, %654) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %666 */
+  lk_layernorm_grad(B * 16, 192, arena + 788672000, arena + 766771200, params[148],
+      arena + 766869504, 1e-06f, arena + 766771200);
 
-  /* %684 = add(%659, %683) layers.3.0 : f32[B, 16, 192], written over %520 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1},
-      arena + 730916160, (const long[]){3072, 192, 1}, arena + 756060992);
+  /* %678 = reduce_sum(%677) {axes [], batch} layers.3.0 : f32[16, 192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 0, 0}, arena + 766771200,
+      arena + 785162240);
 
-  /* %685 = reduce_sum(%684) {axes [], batch} layers.3.0 : f32[16, 192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 0, 0}, arena + 756060992,
-      arena + 749405504);
+  /* %679 = seq2img(%677) {height 4} layers.2.1 : f32[B, 192, 4, 4] */
+  lk_seq2img(B, 16, 192, arena + 766771200, arena + 784400384);
 
-  /* %686 = seq2img(%684) {height 4} layers.2.1 : f32[B, 192, 4, 4] */
-  lk_seq2img(B, 16, 192, arena + 756060992, arena + 748643648);
+  /* %680 = maxpool_grad(%392, %679) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 8, 8] */
+  lk_maxpool2d_grad(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 784007168, arena + 784400384,
+      arena + 766574592);
 
-  /* %687 = maxpool_grad(%382, %686) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 8, 8] */
-  lk_maxpool2d_grad(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 748250432, arena + 748643648,
-      arena + 730817856);
+  /* %681 = img2seq(%680) layers.2.1 : f32[B, 64, 192] */
+  lk_img2seq(B, 192, 64, arena + 766574592, arena + 784007168);
 
-  /* %688 = img2seq(%687) layers.2.1 : f32[B, 64, 192] */
-  lk_img2seq(B, 192, 64, arena + 730817856, arena + 748250432);
+  /* %682 = reduce_sum(%681) {axes [0], batch} layers.2.1.norm : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 784007168,
+      arena + 785167616);
 
-  /* %689 = reduce_sum(%688) {axes [0], batch} layers.2.1.norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 748250432,
-      arena + 749410880);
-
-  /* %690 = mul(%688, %378) layers.2.1.norm : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
-      params[145], (const long[]){0, 0, 1}, arena + 730817856);
-
-  /* %691 = reduce_sum(%688, %380) {axes [0], batch} layers.2.1.norm : f32[192] */
+  /* %683 = reduce_sum(%681, %390) {axes [0], batch} layers.2.1.norm : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 748250432, arena + 729638208, arena + 749411072);
+      arena + 784007168, arena + 765394944, arena + 785167808);
 
-  /* %692 = normalize_grad(%377, %690) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 730424640, arena + 730817856, 1e-06f, arena + 729638208);
+  /* %684 = normalize_grad(%387, %681, %388) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192], written over %681 */
+  lk_layernorm_grad(B * 64, 192, arena + 766181376, arena + 784007168, params[145], NULL, 1e-06f,
+      arena + 784007168);
 
-  /* %693 = seq2img(%692) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
-  lk_seq2img(B, 64, 192, arena + 729638208, arena + 730424640);
+  /* %685 = seq2img(%684) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
+  lk_seq2img(B, 64, 192, arena + 784007168, arena + 765394944);
 
-  /* %694 = conv2d_grad_input(%693, %373) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [8, 8]} layers.2.1.conv : f32[B, 192, 8, 8] */
-  lk_conv2d_grad_input(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 730424640, params[143],
-      arena + 729638208);
+  /* %686 = conv2d_grad_input(%685, %383) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [8, 8]} layers.2.1.conv : f32[B, 192, 8, 8] */
+  lk_conv2d_grad_input(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 765394944, params[143],
+      arena + 766181376);
 
-  /* %695 = conv2d_grad_weight(%693, %375) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[192, 192, 3, 3] */
-  lk_conv2d_grad_weight(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 730424640,
-      arena + 730031424, arena + 749036864);
+  /* %687 = conv2d_grad_weight(%685, %385) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[192, 192, 3, 3] */
+  lk_conv2d_grad_weight(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 765394944,
+      arena + 765788160, arena + 784793600);
 
-  /* %696 = reduce_sum(%693) {axes [1, 2], batch} layers.2.1.conv : f32[192] */
+  /* %688 = reduce_sum(%685) {axes [1, 2], batch} layers.2.1.conv : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 8, 8}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 730424640, arena + 749411264);
+      arena + 765394944, arena + 785168000);
 
-  /* %697 = img2seq(%694) layers.2.1 : f32[B, 64, 192] */
-  lk_img2seq(B, 192, 64, arena + 729638208, arena + 748250432);
+  /* %689 = img2seq(%686) layers.2.1 : f32[B, 64, 192] */
+  lk_img2seq(B, 192, 64, arena + 766181376, arena + 784007168);
 
-  /* %698 = mul(%697, %371) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
-      inputs[20], (const long[]){1, 0, 0}, arena + 748643648);
+  /* %690 = mul(%689, %381) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 784007168, (const long[]){12288, 192, 1},
+      inputs[20], (const long[]){1, 0, 0}, arena + 784400384);
 
-  /* %699 = transpose(%368) {perm [1, 0]} layers.2.0.layers.3.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[141], arena + 749970752);
+  /* %691 = transpose(%378) {perm [1, 0]} layers.2.0.layers.3.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[141], arena + 785727488);
 
-  /* %700 = fused_linear(%698, %699) layers.2.0.layers.3.1.fc2 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 748643648, arena + 749970752, NULL, LK_ACT_NONE, NULL,
-      arena + 729638208);
+  /* %692 = fused_linear(%690, %691) layers.2.0.layers.3.1.fc2 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 784400384, arena + 785727488, NULL, LK_ACT_NONE, NULL,
+      arena + 765394944);
 
-  /* %701 = linear_grad_weight(%698, %367) layers.2.0.layers.3.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 64, 768, 192, arena + 748643648, arena + 728065344, arena + 749970752);
+  /* %693 = linear_grad_weight(%690, %377) layers.2.0.layers.3.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 64, 768, 192, arena + 784400384, arena + 763822080, arena + 785727488);
 
-  /* %702 = reduce_sum(%698) {axes [0], batch} layers.2.0.layers.3.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 748643648,
-      arena + 749411456);
+  /* %694 = reduce_sum(%690) {axes [0], batch} layers.2.0.layers.3.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 784400384,
+      arena + 785168192);
 
-  /* %703 = gelu_grad(%366, %700) layers.2.0.layers.3.1 : f32[B, 64, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 726492480, arena + 729638208, arena + 728065344);
+  /* %695 = gelu_grad(%376, %692) layers.2.0.layers.3.1 : f32[B, 64, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 762249216, arena + 765394944, arena + 763822080);
 
-  /* %704 = transpose(%364) {perm [1, 0]} layers.2.0.layers.3.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[139], arena + 726885696);
+  /* %696 = transpose(%374) {perm [1, 0]} layers.2.0.layers.3.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[139], arena + 762249216);
 
-  /* %705 = fused_linear(%703, %704) layers.2.0.layers.3.1.fc1 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 728065344, arena + 726885696, NULL, LK_ACT_NONE, NULL,
-      arena + 726492480);
+  /* %697 = fused_linear(%695, %696) layers.2.0.layers.3.1.fc1 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 763822080, arena + 762249216, NULL, LK_ACT_NONE, NULL,
+      arena + 763428864);
 
-  /* %706 = linear_grad_weight(%703, %363) layers.2.0.layers.3.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 64, 192, 768, arena + 728065344, arena + 747857216, arena + 729638208);
+  /* %698 = linear_grad_weight(%695, %373) layers.2.0.layers.3.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 64, 192, 768, arena + 763822080, arena + 783613952, arena + 765394944);
 
-  /* %707 = reduce_sum(%703) {axes [0], batch} layers.2.0.layers.3.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 728065344,
-      arena + 729785664);
+  /* %699 = reduce_sum(%695) {axes [0], batch} layers.2.0.layers.3.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 763822080,
+      arena + 765542400);
 
-  /* %708 = reduce_sum(%705) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 726492480,
-      arena + 728888640);
+  /* %700 = reduce_sum(%697) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 763428864,
+      arena + 765038592);
 
-  /* %709 = mul(%705, %279) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 726492480, (const long[]){12288, 192, 1},
-      params[107], (const long[]){0, 0, 1}, arena + 726885696);
-
-  /* %710 = reduce_sum(%705, %362) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  /* %701 = reduce_sum(%697, %372) {axes [0], batch} layers.2.0.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 726492480, arena + 747464000, arena + 728888832);
+      arena + 763428864, arena + 783220736, arena + 765038784);
 
-  /* %711 = normalize_grad(%361, %709) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 747070784, arena + 726885696, 1e-06f, arena + 726492480);
+  /* %702 = normalize_grad(%371, %697, %289, %689) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %697 */
+  lk_layernorm_grad(B * 64, 192, arena + 782827520, arena + 763428864, params[107],
+      arena + 784007168, 1e-06f, arena + 763428864);
 
-  /* %712 = add(%697, %711) layers.2.0 : f32[B, 64, 192], written over %697 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
-      arena + 726492480, (const long[]){12288, 192, 1}, arena + 748250432);
+  /* %703 = mul(%702, %370) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 763428864, (const long[]){12288, 192, 1},
+      inputs[19], (const long[]){1, 0, 0}, arena + 762249216);
 
-  /* %713 = mul(%712, %360) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
-      inputs[19], (const long[]){1, 0, 0}, arena + 726492480);
+  /* %704 = transpose(%367) {perm [1, 0]} layers.2.0.layers.3.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[137], arena + 762642432);
 
-  /* %714 = transpose(%357) {perm [1, 0]} layers.2.0.layers.3.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[137], arena + 726885696);
+  /* %705 = fused_linear(%703, %704) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 762249216, arena + 762642432, NULL, LK_ACT_NONE, NULL,
+      arena + 763822080);
 
-  /* %715 = fused_linear(%713, %714) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 726492480, arena + 726885696, NULL, LK_ACT_NONE, NULL,
-      arena + 727672128);
+  /* %706 = linear_grad_weight(%703, %366) layers.2.0.layers.3.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 762249216, arena + 782434304, arena + 765001728);
 
-  /* %716 = linear_grad_weight(%713, %356) layers.2.0.layers.3.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 726492480, arena + 746677568, arena + 728851776);
+  /* %707 = reduce_sum(%703) {axes [0], batch} layers.2.0.layers.3.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 762249216,
+      arena + 765038976);
 
-  /* %717 = reduce_sum(%713) {axes [0], batch} layers.2.0.layers.3.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 726492480,
-      arena + 728889024);
+  /* %708 = sdpa_grad(%360, %364, %365, %705) {heads 4, kv_heads 4} layers.2.0.layers.3.0 : f32[B, 64, 576] */
+  lk_sdpa_grad(B, 64, 64, 4, 4, 48, arena + 782041088, 192, arena + 770637824, 384,
+      arena + 770638016, 384, arena + 763822080, 192, arena + 762249216, 576,
+      arena + 762249216 + 192, 576, arena + 762249216 + 384, 576, 0.14433756f);
 
-  /* %718 = sdpa_grad(%350, %354, %355, %715) {heads 4, kv_heads 4} layers.2.0.layers.3.0 : f32[B, 64, 576] */
-  lk_sdpa_grad(B, 64, 64, 4, 4, 48, arena + 746284352, 192, arena + 734881088, 384,
-      arena + 734881280, 384, arena + 727672128, 192, arena + 726492480, 576,
-      arena + 726492480 + 192, 576, arena + 726492480 + 384, 576, 0.14433756f);
+  /* %709 = slice(%708) {axis 1, start 0, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 762249216, 576, arena + 763822080, 192);
 
-  /* %719 = slice(%718) {axis 1, start 0, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 726492480, 576, arena + 727672128, 192);
+  /* %710 = slice(%708) {axis 1, start 192, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 762249408, 576, arena + 764215296, 192);
 
-  /* %720 = slice(%718) {axis 1, start 192, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 726492672, 576, arena + 728065344, 192);
+  /* %711 = slice(%708) {axis 1, start 384, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 762249600, 576, arena + 764608512, 192);
 
-  /* %721 = slice(%718) {axis 1, start 384, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 726492864, 576, arena + 728458560, 192);
+  /* %712 = concat(%710, %711) {axis 1} layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 384] */
+  lk_copy_rows(B * 64, 192, arena + 764215296, 192, arena + 762249216, 384);
+  lk_copy_rows(B * 64, 192, arena + 764608512, 192, arena + 762249408, 384);
 
-  /* %722 = concat(%720, %721) {axis 1} layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 384] */
-  lk_copy_rows(B * 64, 192, arena + 728065344, 192, arena + 726492480, 384);
-  lk_copy_rows(B * 64, 192, arena + 728458560, 192, arena + 726492672, 384);
+  /* %713 = transpose(%361) {perm [1, 0]} layers.2.0.layers.3.0.Wkv_odd : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[135], arena + 763035648);
 
-  /* %723 = transpose(%351) {perm [1, 0]} layers.2.0.layers.3.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[135], arena + 728065344);
+  /* %714 = fused_linear(%712, %713) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 384, 192, arena + 762249216, arena + 763035648, NULL, LK_ACT_NONE, NULL,
+      arena + 764215296);
 
-  /* %724 = fused_linear(%722, %723) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 384, 192, arena + 726492480, arena + 728065344, NULL, LK_ACT_NONE, NULL,
-      arena + 727278912);
+  /* %715 = linear_grad_weight(%712, %357) layers.2.0.layers.3.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 64, 192, 384, arena + 762249216, arena + 781647872, arena + 764755968);
 
-  /* %725 = linear_grad_weight(%722, %347) layers.2.0.layers.3.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 64, 192, 384, arena + 726492480, arena + 745891136, arena + 728606016);
+  /* %716 = reduce_sum(%712) {axes [0], batch} layers.2.0.layers.3.0.Wkv_odd : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 762249216,
+      arena + 764866560);
 
-  /* %726 = reduce_sum(%722) {axes [0], batch} layers.2.0.layers.3.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 726492480,
-      arena + 728716608);
+  /* %717 = transpose(%358) {perm [1, 0]} layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[133], arena + 762249216);
 
-  /* %727 = transpose(%348) {perm [1, 0]} layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[133], arena + 726492480);
+  /* %718 = linear_grad_weight(%709, %357) layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 763822080, arena + 781647872, arena + 764829696);
 
-  /* %728 = linear_grad_weight(%719, %347) layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 727672128, arena + 745891136, arena + 728679744);
+  /* %719 = reduce_sum(%709) {axes [0], batch} layers.2.0.layers.3.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 763822080,
+      arena + 764866944);
 
-  /* %729 = reduce_sum(%719) {axes [0], batch} layers.2.0.layers.3.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 727672128,
-      arena + 728716992);
+  /* %720 = fused_linear(%709, %717, %714) {residual} layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192], written over %714 */
+  lk_fused_linear(B * 64, 192, 192, arena + 763822080, arena + 762249216, NULL, LK_ACT_NONE,
+      arena + 764215296, arena + 764215296);
 
-  /* %730 = fused_linear(%719, %727, %724) {residual} layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192], written over %724 */
-  lk_fused_linear(B * 64, 192, 192, arena + 727672128, arena + 726492480, NULL, LK_ACT_NONE,
-      arena + 727278912, arena + 727278912);
+  /* %721 = reduce_sum(%720) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 764215296,
+      arena + 764867136);
 
-  /* %731 = reduce_sum(%730) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 727278912,
-      arena + 728717184);
-
-  /* %732 = mul(%730, %261) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 727278912, (const long[]){12288, 192, 1},
-      params[99], (const long[]){0, 0, 1}, arena + 726492480);
-
-  /* %733 = reduce_sum(%730, %346) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  /* %722 = reduce_sum(%720, %356) {axes [0], batch} layers.2.0.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 727278912, arena + 745497920, arena + 728717376);
+      arena + 764215296, arena + 781254656, arena + 764867328);
 
-  /* %734 = normalize_grad(%345, %732) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 745104704, arena + 726492480, 1e-06f, arena + 726885696);
+  /* %723 = normalize_grad(%355, %720, %271, %702) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %714 */
+  lk_layernorm_grad(B * 64, 192, arena + 780861440, arena + 764215296, params[99],
+      arena + 763428864, 1e-06f, arena + 764215296);
 
-  /* %735 = add(%712, %734) layers.2.0 : f32[B, 64, 192], written over %697 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
-      arena + 726885696, (const long[]){12288, 192, 1}, arena + 748250432);
+  /* %724 = mul(%723, %354) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 764215296, (const long[]){12288, 192, 1},
+      inputs[18], (const long[]){1, 0, 0}, arena + 763822080);
 
-  /* %736 = mul(%735, %344) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
-      inputs[18], (const long[]){1, 0, 0}, arena + 728065344);
+  /* %725 = transpose(%351) {perm [1, 0]} layers.2.0.layers.2.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[131], arena + 764608512);
 
-  /* %737 = transpose(%341) {perm [1, 0]} layers.2.0.layers.2.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[131], arena + 728458560);
+  /* %726 = fused_linear(%724, %725) layers.2.0.layers.2.1.fc2 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 763822080, arena + 764608512, NULL, LK_ACT_NONE, NULL,
+      arena + 762249216);
 
-  /* %738 = fused_linear(%736, %737) layers.2.0.layers.2.1.fc2 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 728065344, arena + 728458560, NULL, LK_ACT_NONE, NULL,
-      arena + 726492480);
+  /* %727 = linear_grad_weight(%724, %350) layers.2.0.layers.2.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 64, 768, 192, arena + 763822080, arena + 760676352, arena + 764608512);
 
-  /* %739 = linear_grad_weight(%736, %340) layers.2.0.layers.2.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 64, 768, 192, arena + 728065344, arena + 724919616, arena + 728458560);
+  /* %728 = reduce_sum(%724) {axes [0], batch} layers.2.0.layers.2.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 763822080,
+      arena + 764867520);
 
-  /* %740 = reduce_sum(%736) {axes [0], batch} layers.2.0.layers.2.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 728065344,
-      arena + 728717568);
+  /* %729 = gelu_grad(%349, %726) layers.2.0.layers.2.1 : f32[B, 64, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 759103488, arena + 762249216, arena + 760676352);
 
-  /* %741 = gelu_grad(%339, %738) layers.2.0.layers.2.1 : f32[B, 64, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 723346752, arena + 726492480, arena + 724919616);
+  /* %730 = transpose(%347) {perm [1, 0]} layers.2.0.layers.2.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[129], arena + 759103488);
 
-  /* %742 = transpose(%337) {perm [1, 0]} layers.2.0.layers.2.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[129], arena + 723739968);
+  /* %731 = fused_linear(%729, %730) layers.2.0.layers.2.1.fc1 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 760676352, arena + 759103488, NULL, LK_ACT_NONE, NULL,
+      arena + 760283136);
 
-  /* %743 = fused_linear(%741, %742) layers.2.0.layers.2.1.fc1 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 724919616, arena + 723739968, NULL, LK_ACT_NONE, NULL,
-      arena + 723346752);
+  /* %732 = linear_grad_weight(%729, %346) layers.2.0.layers.2.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 64, 192, 768, arena + 760676352, arena + 780468224, arena + 762249216);
 
-  /* %744 = linear_grad_weight(%741, %336) layers.2.0.layers.2.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 64, 192, 768, arena + 724919616, arena + 744711488, arena + 726492480);
+  /* %733 = reduce_sum(%729) {axes [0], batch} layers.2.0.layers.2.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 760676352,
+      arena + 762396672);
 
-  /* %745 = reduce_sum(%741) {axes [0], batch} layers.2.0.layers.2.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 724919616,
-      arena + 726639936);
+  /* %734 = reduce_sum(%731) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 760283136,
+      arena + 759103488);
 
-  /* %746 = reduce_sum(%743) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 723346752,
-      arena + 723739968);
+  /* %735 = add(%700, %734) layers.2.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 765038592, (const long[]){1}, arena + 759103488,
+      (const long[]){1}, arena + 761892864);
 
-  /* %747 = add(%708, %746) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 728888640, (const long[]){1}, arena + 723739968,
-      (const long[]){1}, arena + 725742912);
-
-  /* %748 = mul(%743, %279) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 723346752, (const long[]){12288, 192, 1},
-      params[107], (const long[]){0, 0, 1}, arena + 723739968);
-
-  /* %749 = reduce_sum(%743, %335) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  /* %736 = reduce_sum(%731, %345) {axes [0], batch} layers.2.0.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 723346752, arena + 744318272, arena + 724133184);
+      arena + 760283136, arena + 780075008, arena + 759103488);
 
-  /* %750 = add(%710, %749) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 728888832, (const long[]){1}, arena + 724133184,
-      (const long[]){1}, arena + 725743104);
+  /* %737 = add(%701, %736) layers.2.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 765038784, (const long[]){1}, arena + 759103488,
+      (const long[]){1}, arena + 761893056);
 
-  /* %751 = normalize_grad(%334, %748) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 743925056, arena + 723739968, 1e-06f, arena + 723346752);
+  /* %738 = normalize_grad(%344, %731, %289, %723) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %731 */
+  lk_layernorm_grad(B * 64, 192, arena + 779681792, arena + 760283136, params[107],
+      arena + 764215296, 1e-06f, arena + 760283136);
 
-  /* %752 = add(%735, %751) layers.2.0 : f32[B, 64, 192], written over %697 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
-      arena + 723346752, (const long[]){12288, 192, 1}, arena + 748250432);
+  /* %739 = mul(%738, %343) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 760283136, (const long[]){12288, 192, 1},
+      inputs[17], (const long[]){1, 0, 0}, arena + 759103488);
 
-  /* %753 = mul(%752, %333) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
-      inputs[17], (const long[]){1, 0, 0}, arena + 723346752);
+  /* %740 = transpose(%340) {perm [1, 0]} layers.2.0.layers.2.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[127], arena + 759496704);
 
-  /* %754 = transpose(%330) {perm [1, 0]} layers.2.0.layers.2.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[127], arena + 723739968);
+  /* %741 = fused_linear(%739, %740) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 759103488, arena + 759496704, NULL, LK_ACT_NONE, NULL,
+      arena + 760676352);
 
-  /* %755 = fused_linear(%753, %754) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 723346752, arena + 723739968, NULL, LK_ACT_NONE, NULL,
-      arena + 724526400);
+  /* %742 = linear_grad_weight(%739, %339) layers.2.0.layers.2.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 759103488, arena + 779288576, arena + 761856000);
 
-  /* %756 = linear_grad_weight(%753, %329) layers.2.0.layers.2.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 723346752, arena + 743531840, arena + 725706048);
+  /* %743 = reduce_sum(%739) {axes [0], batch} layers.2.0.layers.2.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 759103488,
+      arena + 761893248);
 
-  /* %757 = reduce_sum(%753) {axes [0], batch} layers.2.0.layers.2.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 723346752,
-      arena + 725743296);
+  /* %744 = sdpa_grad(%333, %337, %338, %741) {heads 4, kv_heads 4} layers.2.0.layers.2.0 : f32[B, 64, 576] */
+  lk_sdpa_grad(B, 64, 64, 4, 4, 48, arena + 778895360, 192, arena + 769851392, 384,
+      arena + 769851584, 384, arena + 760676352, 192, arena + 759103488, 576,
+      arena + 759103488 + 192, 576, arena + 759103488 + 384, 576, 0.14433756f);
 
-  /* %758 = sdpa_grad(%323, %327, %328, %755) {heads 4, kv_heads 4} layers.2.0.layers.2.0 : f32[B, 64, 576] */
-  lk_sdpa_grad(B, 64, 64, 4, 4, 48, arena + 743138624, 192, arena + 734094656, 384,
-      arena + 734094848, 384, arena + 724526400, 192, arena + 723346752, 576,
-      arena + 723346752 + 192, 576, arena + 723346752 + 384, 576, 0.14433756f);
+  /* %745 = slice(%744) {axis 1, start 0, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 759103488, 576, arena + 760676352, 192);
 
-  /* %759 = slice(%758) {axis 1, start 0, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 723346752, 576, arena + 724526400, 192);
+  /* %746 = slice(%744) {axis 1, start 192, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 759103680, 576, arena + 761069568, 192);
 
-  /* %760 = slice(%758) {axis 1, start 192, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 723346944, 576, arena + 724919616, 192);
+  /* %747 = slice(%744) {axis 1, start 384, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 759103872, 576, arena + 761462784, 192);
 
-  /* %761 = slice(%758) {axis 1, start 384, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 723347136, 576, arena + 725312832, 192);
+  /* %748 = concat(%746, %747) {axis 1} layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 384] */
+  lk_copy_rows(B * 64, 192, arena + 761069568, 192, arena + 759103488, 384);
+  lk_copy_rows(B * 64, 192, arena + 761462784, 192, arena + 759103680, 384);
 
-  /* %762 = concat(%760, %761) {axis 1} layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 384] */
-  lk_copy_rows(B * 64, 192, arena + 724919616, 192, arena + 723346752, 384);
-  lk_copy_rows(B * 64, 192, arena + 725312832, 192, arena + 723346944, 384);
+  /* %749 = transpose(%334) {perm [1, 0]} layers.2.0.layers.2.0.Wkv_odd : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[125], arena + 759889920);
 
-  /* %763 = transpose(%324) {perm [1, 0]} layers.2.0.layers.2.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[125], arena + 724919616);
+  /* %750 = fused_linear(%748, %749) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 384, 192, arena + 759103488, arena + 759889920, NULL, LK_ACT_NONE, NULL,
+      arena + 761069568);
 
-  /* %764 = fused_linear(%762, %763) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 384, 192, arena + 723346752, arena + 724919616, NULL, LK_ACT_NONE, NULL,
-      arena + 724133184);
+  /* %751 = linear_grad_weight(%748, %330) layers.2.0.layers.2.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 64, 192, 384, arena + 759103488, arena + 778502144, arena + 761610240);
 
-  /* %765 = linear_grad_weight(%762, %320) layers.2.0.layers.2.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 64, 192, 384, arena + 723346752, arena + 742745408, arena + 725460288);
+  /* %752 = reduce_sum(%748) {axes [0], batch} layers.2.0.layers.2.0.Wkv_odd : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 759103488,
+      arena + 761720832);
 
-  /* %766 = reduce_sum(%762) {axes [0], batch} layers.2.0.layers.2.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 723346752,
-      arena + 725570880);
+  /* %753 = transpose(%331) {perm [1, 0]} layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[123], arena + 759103488);
 
-  /* %767 = transpose(%321) {perm [1, 0]} layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[123], arena + 723346752);
+  /* %754 = linear_grad_weight(%745, %330) layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 760676352, arena + 778502144, arena + 761683968);
 
-  /* %768 = linear_grad_weight(%759, %320) layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 724526400, arena + 742745408, arena + 725534016);
+  /* %755 = reduce_sum(%745) {axes [0], batch} layers.2.0.layers.2.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 760676352,
+      arena + 761721216);
 
-  /* %769 = reduce_sum(%759) {axes [0], batch} layers.2.0.layers.2.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 724526400,
-      arena + 725571264);
+  /* %756 = fused_linear(%745, %753, %750) {residual} layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192], written over %750 */
+  lk_fused_linear(B * 64, 192, 192, arena + 760676352, arena + 759103488, NULL, LK_ACT_NONE,
+      arena + 761069568, arena + 761069568);
 
-  /* %770 = fused_linear(%759, %767, %764) {residual} layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192], written over %764 */
-  lk_fused_linear(B * 64, 192, 192, arena + 724526400, arena + 723346752, NULL, LK_ACT_NONE,
-      arena + 724133184, arena + 724133184);
+  /* %757 = reduce_sum(%756) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 761069568,
+      arena + 759103488);
 
-  /* %771 = reduce_sum(%770) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 724133184,
-      arena + 723346752);
+  /* %758 = add(%721, %757) layers.2.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 764867136, (const long[]){1}, arena + 759103488,
+      (const long[]){1}, arena + 761721408);
 
-  /* %772 = add(%731, %771) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 728717184, (const long[]){1}, arena + 723346752,
-      (const long[]){1}, arena + 725571456);
-
-  /* %773 = mul(%770, %261) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 724133184, (const long[]){12288, 192, 1},
-      params[99], (const long[]){0, 0, 1}, arena + 723346752);
-
-  /* %774 = reduce_sum(%770, %319) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  /* %759 = reduce_sum(%756, %329) {axes [0], batch} layers.2.0.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 724133184, arena + 742352192, arena + 723739968);
+      arena + 761069568, arena + 778108928, arena + 759103488);
 
-  /* %775 = add(%733, %774) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 728717376, (const long[]){1}, arena + 723739968,
-      (const long[]){1}, arena + 725571648);
+  /* %760 = add(%722, %759) layers.2.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 764867328, (const long[]){1}, arena + 759103488,
+      (const long[]){1}, arena + 761721600);
 
-  /* %776 = normalize_grad(%318, %773) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 741958976, arena + 723346752, 1e-06f, arena + 723739968);
+  /* %761 = normalize_grad(%328, %756, %271, %738) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %750 */
+  lk_layernorm_grad(B * 64, 192, arena + 777715712, arena + 761069568, params[99],
+      arena + 760283136, 1e-06f, arena + 761069568);
 
-  /* %777 = add(%752, %776) layers.2.0 : f32[B, 64, 192], written over %697 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
-      arena + 723739968, (const long[]){12288, 192, 1}, arena + 748250432);
+  /* %762 = mul(%761, %327) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 761069568, (const long[]){12288, 192, 1},
+      inputs[16], (const long[]){1, 0, 0}, arena + 760676352);
 
-  /* %778 = mul(%777, %317) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
-      inputs[16], (const long[]){1, 0, 0}, arena + 724919616);
+  /* %763 = transpose(%324) {perm [1, 0]} layers.2.0.layers.1.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[121], arena + 761462784);
 
-  /* %779 = transpose(%314) {perm [1, 0]} layers.2.0.layers.1.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[121], arena + 725312832);
+  /* %764 = fused_linear(%762, %763) layers.2.0.layers.1.1.fc2 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 760676352, arena + 761462784, NULL, LK_ACT_NONE, NULL,
+      arena + 759103488);
 
-  /* %780 = fused_linear(%778, %779) layers.2.0.layers.1.1.fc2 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 724919616, arena + 725312832, NULL, LK_ACT_NONE, NULL,
-      arena + 723346752);
+  /* %765 = linear_grad_weight(%762, %323) layers.2.0.layers.1.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 64, 768, 192, arena + 760676352, arena + 757530624, arena + 761462784);
 
-  /* %781 = linear_grad_weight(%778, %313) layers.2.0.layers.1.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 64, 768, 192, arena + 724919616, arena + 721773888, arena + 725312832);
+  /* %766 = reduce_sum(%762) {axes [0], batch} layers.2.0.layers.1.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 760676352,
+      arena + 761721792);
 
-  /* %782 = reduce_sum(%778) {axes [0], batch} layers.2.0.layers.1.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 724919616,
-      arena + 725571840);
+  /* %767 = gelu_grad(%322, %764) layers.2.0.layers.1.1 : f32[B, 64, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 755957760, arena + 759103488, arena + 757530624);
 
-  /* %783 = gelu_grad(%312, %780) layers.2.0.layers.1.1 : f32[B, 64, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 720201024, arena + 723346752, arena + 721773888);
+  /* %768 = transpose(%320) {perm [1, 0]} layers.2.0.layers.1.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[119], arena + 755957760);
 
-  /* %784 = transpose(%310) {perm [1, 0]} layers.2.0.layers.1.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[119], arena + 720594240);
+  /* %769 = fused_linear(%767, %768) layers.2.0.layers.1.1.fc1 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 757530624, arena + 755957760, NULL, LK_ACT_NONE, NULL,
+      arena + 757137408);
 
-  /* %785 = fused_linear(%783, %784) layers.2.0.layers.1.1.fc1 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 721773888, arena + 720594240, NULL, LK_ACT_NONE, NULL,
-      arena + 720201024);
+  /* %770 = linear_grad_weight(%767, %319) layers.2.0.layers.1.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 64, 192, 768, arena + 757530624, arena + 777322496, arena + 759103488);
 
-  /* %786 = linear_grad_weight(%783, %309) layers.2.0.layers.1.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 64, 192, 768, arena + 721773888, arena + 741565760, arena + 723346752);
+  /* %771 = reduce_sum(%767) {axes [0], batch} layers.2.0.layers.1.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 757530624,
+      arena + 759250944);
 
-  /* %787 = reduce_sum(%783) {axes [0], batch} layers.2.0.layers.1.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 721773888,
-      arena + 723494208);
+  /* %772 = reduce_sum(%769) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 757137408,
+      arena + 755957760);
 
-  /* %788 = reduce_sum(%785) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 720201024,
-      arena + 720594240);
+  /* %773 = add(%735, %772) layers.2.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 761892864, (const long[]){1}, arena + 755957760,
+      (const long[]){1}, arena + 758747136);
 
-  /* %789 = add(%747, %788) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 725742912, (const long[]){1}, arena + 720594240,
-      (const long[]){1}, arena + 722597184);
-
-  /* %790 = mul(%785, %279) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 720201024, (const long[]){12288, 192, 1},
-      params[107], (const long[]){0, 0, 1}, arena + 720594240);
-
-  /* %791 = reduce_sum(%785, %308) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  /* %774 = reduce_sum(%769, %318) {axes [0], batch} layers.2.0.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 720201024, arena + 741172544, arena + 720987456);
+      arena + 757137408, arena + 776929280, arena + 755957760);
 
-  /* %792 = add(%750, %791) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 725743104, (const long[]){1}, arena + 720987456,
-      (const long[]){1}, arena + 722597376);
+  /* %775 = add(%737, %774) layers.2.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 761893056, (const long[]){1}, arena + 755957760,
+      (const long[]){1}, arena + 758747328);
 
-  /* %793 = normalize_grad(%307, %790) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 740779328, arena + 720594240, 1e-06f, arena + 720201024);
+  /* %776 = normalize_grad(%317, %769, %289, %761) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %769 */
+  lk_layernorm_grad(B * 64, 192, arena + 776536064, arena + 757137408, params[107],
+      arena + 761069568, 1e-06f, arena + 757137408);
 
-  /* %794 = add(%777, %793) layers.2.0 : f32[B, 64, 192], written over %697 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
-      arena + 720201024, (const long[]){12288, 192, 1}, arena + 748250432);
+  /* %777 = mul(%776, %316) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 757137408, (const long[]){12288, 192, 1},
+      inputs[15], (const long[]){1, 0, 0}, arena + 755957760);
 
-  /* %795 = mul(%794, %306) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
-      inputs[15], (const long[]){1, 0, 0}, arena + 720201024);
+  /* %778 = transpose(%313) {perm [1, 0]} layers.2.0.layers.1.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[117], arena + 756350976);
 
-  /* %796 = transpose(%303) {perm [1, 0]} layers.2.0.layers.1.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[117], arena + 720594240);
+  /* %779 = fused_linear(%777, %778) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 755957760, arena + 756350976, NULL, LK_ACT_NONE, NULL,
+      arena + 757530624);
 
-  /* %797 = fused_linear(%795, %796) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 720201024, arena + 720594240, NULL, LK_ACT_NONE, NULL,
-      arena + 721380672);
+  /* %780 = linear_grad_weight(%777, %312) layers.2.0.layers.1.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 755957760, arena + 776142848, arena + 758710272);
 
-  /* %798 = linear_grad_weight(%795, %302) layers.2.0.layers.1.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 720201024, arena + 740386112, arena + 722560320);
+  /* %781 = reduce_sum(%777) {axes [0], batch} layers.2.0.layers.1.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 755957760,
+      arena + 758747520);
 
-  /* %799 = reduce_sum(%795) {axes [0], batch} layers.2.0.layers.1.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 720201024,
-      arena + 722597568);
+  /* %782 = sdpa_grad(%306, %310, %311, %779) {heads 4, kv_heads 4} layers.2.0.layers.1.0 : f32[B, 64, 576] */
+  lk_sdpa_grad(B, 64, 64, 4, 4, 48, arena + 775749632, 192, arena + 769064960, 384,
+      arena + 769065152, 384, arena + 757530624, 192, arena + 755957760, 576,
+      arena + 755957760 + 192, 576, arena + 755957760 + 384, 576, 0.14433756f);
 
-  /* %800 = sdpa_grad(%296, %300, %301, %797) {heads 4, kv_heads 4} layers.2.0.layers.1.0 : f32[B, 64, 576] */
-  lk_sdpa_grad(B, 64, 64, 4, 4, 48, arena + 739992896, 192, arena + 733308224, 384,
-      arena + 733308416, 384, arena + 721380672, 192, arena + 720201024, 576,
-      arena + 720201024 + 192, 576, arena + 720201024 + 384, 576, 0.14433756f);
+  /* %783 = slice(%782) {axis 1, start 0, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 755957760, 576, arena + 757530624, 192);
 
-  /* %801 = slice(%800) {axis 1, start 0, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 720201024, 576, arena + 721380672, 192);
+  /* %784 = slice(%782) {axis 1, start 192, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 755957952, 576, arena + 757923840, 192);
 
-  /* %802 = slice(%800) {axis 1, start 192, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 720201216, 576, arena + 721773888, 192);
+  /* %785 = slice(%782) {axis 1, start 384, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 755958144, 576, arena + 758317056, 192);
 
-  /* %803 = slice(%800) {axis 1, start 384, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 720201408, 576, arena + 722167104, 192);
+  /* %786 = concat(%784, %785) {axis 1} layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 384] */
+  lk_copy_rows(B * 64, 192, arena + 757923840, 192, arena + 755957760, 384);
+  lk_copy_rows(B * 64, 192, arena + 758317056, 192, arena + 755957952, 384);
 
-  /* %804 = concat(%802, %803) {axis 1} layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 384] */
-  lk_copy_rows(B * 64, 192, arena + 721773888, 192, arena + 720201024, 384);
-  lk_copy_rows(B * 64, 192, arena + 722167104, 192, arena + 720201216, 384);
+  /* %787 = transpose(%307) {perm [1, 0]} layers.2.0.layers.1.0.Wkv_odd : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[115], arena + 756744192);
 
-  /* %805 = transpose(%297) {perm [1, 0]} layers.2.0.layers.1.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[115], arena + 721773888);
+  /* %788 = fused_linear(%786, %787) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 384, 192, arena + 755957760, arena + 756744192, NULL, LK_ACT_NONE, NULL,
+      arena + 757923840);
 
-  /* %806 = fused_linear(%804, %805) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 384, 192, arena + 720201024, arena + 721773888, NULL, LK_ACT_NONE, NULL,
-      arena + 720987456);
+  /* %789 = linear_grad_weight(%786, %303) layers.2.0.layers.1.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 64, 192, 384, arena + 755957760, arena + 775356416, arena + 758464512);
 
-  /* %807 = linear_grad_weight(%804, %293) layers.2.0.layers.1.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 64, 192, 384, arena + 720201024, arena + 739599680, arena + 722314560);
+  /* %790 = reduce_sum(%786) {axes [0], batch} layers.2.0.layers.1.0.Wkv_odd : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 755957760,
+      arena + 758575104);
 
-  /* %808 = reduce_sum(%804) {axes [0], batch} layers.2.0.layers.1.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 720201024,
-      arena + 722425152);
+  /* %791 = transpose(%304) {perm [1, 0]} layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[113], arena + 755957760);
 
-  /* %809 = transpose(%294) {perm [1, 0]} layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[113], arena + 720201024);
+  /* %792 = linear_grad_weight(%783, %303) layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 757530624, arena + 775356416, arena + 758538240);
 
-  /* %810 = linear_grad_weight(%801, %293) layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 721380672, arena + 739599680, arena + 722388288);
+  /* %793 = reduce_sum(%783) {axes [0], batch} layers.2.0.layers.1.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 757530624,
+      arena + 758575488);
 
-  /* %811 = reduce_sum(%801) {axes [0], batch} layers.2.0.layers.1.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 721380672,
-      arena + 722425536);
+  /* %794 = fused_linear(%783, %791, %788) {residual} layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192], written over %788 */
+  lk_fused_linear(B * 64, 192, 192, arena + 757530624, arena + 755957760, NULL, LK_ACT_NONE,
+      arena + 757923840, arena + 757923840);
 
-  /* %812 = fused_linear(%801, %809, %806) {residual} layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192], written over %806 */
-  lk_fused_linear(B * 64, 192, 192, arena + 721380672, arena + 720201024, NULL, LK_ACT_NONE,
-      arena + 720987456, arena + 720987456);
+  /* %795 = reduce_sum(%794) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 757923840,
+      arena + 755957760);
 
-  /* %813 = reduce_sum(%812) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 720987456,
-      arena + 720201024);
+  /* %796 = add(%758, %795) layers.2.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 761721408, (const long[]){1}, arena + 755957760,
+      (const long[]){1}, arena + 758575680);
 
-  /* %814 = add(%772, %813) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 725571456, (const long[]){1}, arena + 720201024,
-      (const long[]){1}, arena + 722425728);
-
-  /* %815 = mul(%812, %261) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 720987456, (const long[]){12288, 192, 1},
-      params[99], (const long[]){0, 0, 1}, arena + 720201024);
-
-  /* %816 = reduce_sum(%812, %292) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  /* %797 = reduce_sum(%794, %302) {axes [0], batch} layers.2.0.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 720987456, arena + 739206464, arena + 720594240);
+      arena + 757923840, arena + 774963200, arena + 755957760);
 
-  /* %817 = add(%775, %816) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 725571648, (const long[]){1}, arena + 720594240,
-      (const long[]){1}, arena + 722425920);
+  /* %798 = add(%760, %797) layers.2.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 761721600, (const long[]){1}, arena + 755957760,
+      (const long[]){1}, arena + 758575872);
 
-  /* %818 = normalize_grad(%291, %815) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 738813248, arena + 720201024, 1e-06f, arena + 720594240);
+  /* %799 = normalize_grad(%301, %794, %271, %776) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %788 */
+  lk_layernorm_grad(B * 64, 192, arena + 774569984, arena + 757923840, params[99],
+      arena + 757137408, 1e-06f, arena + 757923840);
 
-  /* %819 = add(%794, %818) layers.2.0 : f32[B, 64, 192], written over %697 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
-      arena + 720594240, (const long[]){12288, 192, 1}, arena + 748250432);
+  /* %800 = mul(%799, %300) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 757923840, (const long[]){12288, 192, 1},
+      inputs[14], (const long[]){1, 0, 0}, arena + 757530624);
 
-  /* %820 = mul(%819, %290) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
-      inputs[14], (const long[]){1, 0, 0}, arena + 721773888);
+  /* %801 = transpose(%297) {perm [1, 0]} layers.2.0.layers.0.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[111], arena + 758317056);
 
-  /* %821 = transpose(%287) {perm [1, 0]} layers.2.0.layers.0.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[111], arena + 722167104);
+  /* %802 = fused_linear(%800, %801) layers.2.0.layers.0.1.fc2 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 757530624, arena + 758317056, NULL, LK_ACT_NONE, NULL,
+      arena + 755957760);
 
-  /* %822 = fused_linear(%820, %821) layers.2.0.layers.0.1.fc2 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 721773888, arena + 722167104, NULL, LK_ACT_NONE, NULL,
-      arena + 720201024);
+  /* %803 = linear_grad_weight(%800, %296) layers.2.0.layers.0.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 64, 768, 192, arena + 757530624, arena + 754384896, arena + 758317056);
 
-  /* %823 = linear_grad_weight(%820, %286) layers.2.0.layers.0.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 64, 768, 192, arena + 721773888, arena + 718628160, arena + 722167104);
+  /* %804 = reduce_sum(%800) {axes [0], batch} layers.2.0.layers.0.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 757530624,
+      arena + 758576064);
 
-  /* %824 = reduce_sum(%820) {axes [0], batch} layers.2.0.layers.0.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 721773888,
-      arena + 722426112);
+  /* %805 = gelu_grad(%295, %802) layers.2.0.layers.0.1 : f32[B, 64, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 688324608, arena + 755957760, arena + 754384896);
 
-  /* %825 = gelu_grad(%285, %822) layers.2.0.layers.0.1 : f32[B, 64, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 608698368, arena + 720201024, arena + 718628160);
+  /* %806 = transpose(%293) {perm [1, 0]} layers.2.0.layers.0.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[109], arena + 688324608);
 
-  /* %826 = transpose(%283) {perm [1, 0]} layers.2.0.layers.0.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[109], arena + 609091584);
+  /* %807 = fused_linear(%805, %806) layers.2.0.layers.0.1.fc1 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 754384896, arena + 688324608, NULL, LK_ACT_NONE, NULL,
+      arena + 689504256);
 
-  /* %827 = fused_linear(%825, %826) layers.2.0.layers.0.1.fc1 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 718628160, arena + 609091584, NULL, LK_ACT_NONE, NULL,
-      arena + 608698368);
+  /* %808 = linear_grad_weight(%805, %292) layers.2.0.layers.0.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 64, 192, 768, arena + 754384896, arena + 774176768, arena + 756289536);
 
-  /* %828 = linear_grad_weight(%825, %282) layers.2.0.layers.0.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 64, 192, 768, arena + 718628160, arena + 738420032, arena + 720532800);
+  /* %809 = reduce_sum(%805) {axes [0], batch} layers.2.0.layers.0.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 754384896,
+      arena + 756744192);
 
-  /* %829 = reduce_sum(%825) {axes [0], batch} layers.2.0.layers.0.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 718628160,
-      arena + 720987456);
+  /* %810 = reduce_sum(%807) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 689504256,
+      arena + 688324608);
 
-  /* %830 = reduce_sum(%827) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 608698368,
-      arena + 609091584);
+  /* %811 = add(%773, %810) layers.2.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 758747136, (const long[]){1}, arena + 688324608,
+      (const long[]){1}, arena + 756745344);
 
-  /* %831 = add(%789, %830) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 722597184, (const long[]){1}, arena + 609091584,
-      (const long[]){1}, arena + 720988608);
-
-  /* %832 = mul(%827, %279) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 608698368, (const long[]){12288, 192, 1},
-      params[107], (const long[]){0, 0, 1}, arena + 609091584);
-
-  /* %833 = reduce_sum(%827, %281) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  /* %812 = reduce_sum(%807, %291) {axes [0], batch} layers.2.0.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 608698368, arena + 738026816, arena + 609484800);
+      arena + 689504256, arena + 773783552, arena + 688324608);
 
-  /* %834 = add(%792, %833) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 722597376, (const long[]){1}, arena + 609484800,
-      (const long[]){1}, arena + 720988800);
+  /* %813 = add(%775, %812) layers.2.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 758747328, (const long[]){1}, arena + 688324608,
+      (const long[]){1}, arena + 756745536);
 
-  /* %835 = normalize_grad(%278, %832) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 737633600, arena + 609091584, 1e-06f, arena + 608698368);
+  /* %814 = normalize_grad(%288, %807, %289, %799) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %807 */
+  lk_layernorm_grad(B * 64, 192, arena + 773390336, arena + 689504256, params[107],
+      arena + 757923840, 1e-06f, arena + 689504256);
 
-  /* %836 = add(%819, %835) layers.2.0 : f32[B, 64, 192], written over %697 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
-      arena + 608698368, (const long[]){12288, 192, 1}, arena + 748250432);
+  /* %815 = mul(%814, %287) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 689504256, (const long[]){12288, 192, 1},
+      inputs[13], (const long[]){1, 0, 0}, arena + 688324608);
 
-  /* %837 = mul(%836, %277) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
-      inputs[13], (const long[]){1, 0, 0}, arena + 608698368);
+  /* %816 = transpose(%284) {perm [1, 0]} layers.2.0.layers.0.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[105], arena + 688717824);
 
-  /* %838 = transpose(%274) {perm [1, 0]} layers.2.0.layers.0.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[105], arena + 609091584);
+  /* %817 = fused_linear(%815, %816) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 688324608, arena + 688717824, NULL, LK_ACT_NONE, NULL,
+      arena + 754384896);
 
-  /* %839 = fused_linear(%837, %838) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 608698368, arena + 609091584, NULL, LK_ACT_NONE, NULL,
-      arena + 609878016);
+  /* %818 = linear_grad_weight(%815, %283) layers.2.0.layers.0.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 688324608, arena + 772997120, arena + 756658176);
 
-  /* %840 = linear_grad_weight(%837, %273) layers.2.0.layers.0.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 608698368, arena + 737240384, arena + 720901440);
+  /* %819 = reduce_sum(%815) {axes [0], batch} layers.2.0.layers.0.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 688324608,
+      arena + 756745728);
 
-  /* %841 = reduce_sum(%837) {axes [0], batch} layers.2.0.layers.0.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 608698368,
-      arena + 720988992);
+  /* %820 = sdpa_grad(%277, %281, %282, %817) {heads 4, kv_heads 4} layers.2.0.layers.0.0 : f32[B, 64, 576] */
+  lk_sdpa_grad(B, 64, 64, 4, 4, 48, arena + 772603904, 192, arena + 768278528, 384,
+      arena + 768278720, 384, arena + 754384896, 192, arena + 688324608, 576,
+      arena + 688324608 + 192, 576, arena + 688324608 + 384, 576, 0.14433756f);
 
-  /* %842 = sdpa_grad(%267, %271, %272, %839) {heads 4, kv_heads 4} layers.2.0.layers.0.0 : f32[B, 64, 576] */
-  lk_sdpa_grad(B, 64, 64, 4, 4, 48, arena + 736847168, 192, arena + 732521792, 384,
-      arena + 732521984, 384, arena + 609878016, 192, arena + 608698368, 576,
-      arena + 608698368 + 192, 576, arena + 608698368 + 384, 576, 0.14433756f);
+  /* %821 = slice(%820) {axis 1, start 0, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 688324608, 576, arena + 754384896, 192);
 
-  /* %843 = slice(%842) {axis 1, start 0, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 608698368, 576, arena + 609878016, 192);
+  /* %822 = slice(%820) {axis 1, start 192, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 688324800, 576, arena + 754778112, 192);
 
-  /* %844 = slice(%842) {axis 1, start 192, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 608698560, 576, arena + 718628160, 192);
+  /* %823 = slice(%820) {axis 1, start 384, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 688324992, 576, arena + 755171328, 192);
 
-  /* %845 = slice(%842) {axis 1, start 384, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 608698752, 576, arena + 719021376, 192);
+  /* %824 = concat(%822, %823) {axis 1} layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 384] */
+  lk_copy_rows(B * 64, 192, arena + 754778112, 192, arena + 688324608, 384);
+  lk_copy_rows(B * 64, 192, arena + 755171328, 192, arena + 688324800, 384);
 
-  /* %846 = concat(%844, %845) {axis 1} layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 384] */
-  lk_copy_rows(B * 64, 192, arena + 718628160, 192, arena + 608698368, 384);
-  lk_copy_rows(B * 64, 192, arena + 719021376, 192, arena + 608698560, 384);
+  /* %825 = transpose(%278) {perm [1, 0]} layers.2.0.layers.0.0.Wkv_odd : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[103], arena + 754778112);
 
-  /* %847 = transpose(%268) {perm [1, 0]} layers.2.0.layers.0.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[103], arena + 718628160);
+  /* %826 = fused_linear(%824, %825) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 384, 192, arena + 688324608, arena + 754778112, NULL, LK_ACT_NONE, NULL,
+      arena + 689111040);
 
-  /* %848 = fused_linear(%846, %847) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 384, 192, arena + 608698368, arena + 718628160, NULL, LK_ACT_NONE, NULL,
-      arena + 609484800);
+  /* %827 = linear_grad_weight(%824, %274) layers.2.0.layers.0.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 64, 192, 384, arena + 688324608, arena + 772210688, arena + 756584448);
 
-  /* %849 = linear_grad_weight(%846, %264) layers.2.0.layers.0.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 64, 192, 384, arena + 608698368, arena + 736453952, arena + 720827712);
+  /* %828 = reduce_sum(%824) {axes [0], batch} layers.2.0.layers.0.0.Wkv_odd : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 688324608,
+      arena + 756744960);
 
-  /* %850 = reduce_sum(%846) {axes [0], batch} layers.2.0.layers.0.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 608698368,
-      arena + 720988224);
+  /* %829 = transpose(%275) {perm [1, 0]} layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[101], arena + 688324608);
 
-  /* %851 = transpose(%265) {perm [1, 0]} layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[101], arena + 608698368);
+  /* %830 = linear_grad_weight(%821, %274) layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 754384896, arena + 772210688, arena + 756695040);
 
-  /* %852 = linear_grad_weight(%843, %264) layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 609878016, arena + 736453952, arena + 720938304);
+  /* %831 = reduce_sum(%821) {axes [0], batch} layers.2.0.layers.0.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 754384896,
+      arena + 756745920);
 
-  /* %853 = reduce_sum(%843) {axes [0], batch} layers.2.0.layers.0.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 609878016,
-      arena + 720989184);
+  /* %832 = fused_linear(%821, %829, %826) {residual} layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192], written over %826 */
+  lk_fused_linear(B * 64, 192, 192, arena + 754384896, arena + 688324608, NULL, LK_ACT_NONE,
+      arena + 689111040, arena + 689111040);
 
-  /* %854 = fused_linear(%843, %851, %848) {residual} layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192], written over %848 */
-  lk_fused_linear(B * 64, 192, 192, arena + 609878016, arena + 608698368, NULL, LK_ACT_NONE,
-      arena + 609484800, arena + 609484800);
+  /* %833 = reduce_sum(%832) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 689111040,
+      arena + 688324608);
 
-  /* %855 = reduce_sum(%854) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 609484800,
-      arena + 608698368);
+  /* %834 = add(%796, %833) layers.2.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 758575680, (const long[]){1}, arena + 688324608,
+      (const long[]){1}, arena + 756746112);
 
-  /* %856 = add(%814, %855) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 722425728, (const long[]){1}, arena + 608698368,
-      (const long[]){1}, arena + 720989376);
-
-  /* %857 = mul(%854, %261) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 609484800, (const long[]){12288, 192, 1},
-      params[99], (const long[]){0, 0, 1}, arena + 608698368);
-
-  /* %858 = reduce_sum(%854, %263) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  /* %835 = reduce_sum(%832, %273) {axes [0], batch} layers.2.0.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 609484800, arena + 736060736, arena + 609091584);
+      arena + 689111040, arena + 771817472, arena + 688324608);
 
-  /* %859 = add(%817, %858) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 722425920, (const long[]){1}, arena + 609091584,
-      (const long[]){1}, arena + 720989568);
+  /* %836 = add(%798, %835) layers.2.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 758575872, (const long[]){1}, arena + 688324608,
+      (const long[]){1}, arena + 756746304);
 
-  /* %860 = normalize_grad(%260, %857) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 735667520, arena + 608698368, 1e-06f, arena + 609091584);
+  /* %837 = normalize_grad(%270, %832, %271, %814) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %826 */
+  lk_layernorm_grad(B * 64, 192, arena + 771424256, arena + 689111040, params[99],
+      arena + 689504256, 1e-06f, arena + 689111040);
 
-  /* %861 = add(%836, %860) layers.2.0 : f32[B, 64, 192], written over %697 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
-      arena + 609091584, (const long[]){12288, 192, 1}, arena + 748250432);
+  /* %838 = reduce_sum(%837) {axes [], batch} layers.2.0 : f32[64, 192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 0, 0}, arena + 689111040,
+      arena + 756731904);
 
-  /* %862 = reduce_sum(%861) {axes [], batch} layers.2.0 : f32[64, 192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 0, 0}, arena + 748250432,
-      arena + 720975168);
+  /* %839 = seq2img(%837) {height 8} layers.1.1 : f32[B, 192, 8, 8] */
+  lk_seq2img(B, 64, 192, arena + 689111040, arena + 754384896);
 
-  /* %863 = seq2img(%861) {height 8} layers.1.1 : f32[B, 192, 8, 8] */
-  lk_seq2img(B, 64, 192, arena + 748250432, arena + 718628160);
+  /* %840 = maxpool_grad(%266, %839) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 16, 16] */
+  lk_maxpool2d_grad(B, 192, 16, 16, 3, 3, 2, 2, 1, 1, arena + 752812032, arena + 754384896,
+      arena + 688324608);
 
-  /* %864 = maxpool_grad(%256, %863) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 16, 16] */
-  lk_maxpool2d_grad(B, 192, 16, 16, 3, 3, 2, 2, 1, 1, arena + 717055296, arena + 718628160,
-      arena + 608698368);
+  /* %841 = img2seq(%840) layers.1.1 : f32[B, 256, 192] */
+  lk_img2seq(B, 192, 256, arena + 688324608, arena + 752812032);
 
-  /* %865 = img2seq(%864) layers.1.1 : f32[B, 256, 192] */
-  lk_img2seq(B, 192, 256, arena + 608698368, arena + 717055296);
+  /* %842 = reduce_sum(%841) {axes [0], batch} layers.1.1.norm : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 752812032,
+      arena + 756746496);
 
-  /* %866 = reduce_sum(%865) {axes [0], batch} layers.1.1.norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 717055296,
-      arena + 720989760);
-
-  /* %867 = mul(%865, %252) layers.1.1.norm : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
-      params[96], (const long[]){0, 0, 1}, arena + 608698368);
-
-  /* %868 = reduce_sum(%865, %254) {axes [0], batch} layers.1.1.norm : f32[192] */
+  /* %843 = reduce_sum(%841, %264) {axes [0], batch} layers.1.1.norm : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 717055296, arena + 603979776, arena + 720989952);
+      arena + 752812032, arena + 683606016, arena + 756746688);
 
-  /* %869 = normalize_grad(%251, %867) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 607125504, arena + 608698368, 1e-06f, arena + 603979776);
+  /* %844 = normalize_grad(%261, %841, %262) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192], written over %841 */
+  lk_layernorm_grad(B * 256, 192, arena + 686751744, arena + 752812032, params[96], NULL, 1e-06f,
+      arena + 752812032);
 
-  /* %870 = seq2img(%869) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
-  lk_seq2img(B, 256, 192, arena + 603979776, arena + 607125504);
+  /* %845 = seq2img(%844) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
+  lk_seq2img(B, 256, 192, arena + 752812032, arena + 683606016);
 
-  /* %871 = conv2d_grad_input(%870, %247) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [16, 16]} layers.1.1.conv : f32[B, 192, 16, 16] */
-  lk_conv2d_grad_input(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 607125504, params[94],
-      arena + 603979776);
+  /* %846 = conv2d_grad_input(%845, %257) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [16, 16]} layers.1.1.conv : f32[B, 192, 16, 16] */
+  lk_conv2d_grad_input(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 683606016, params[94],
+      arena + 686751744);
 
-  /* %872 = conv2d_grad_weight(%870, %249) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[192, 192, 3, 3] */
-  lk_conv2d_grad_weight(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 607125504,
-      arena + 605552640, arena + 720201024);
+  /* %847 = conv2d_grad_weight(%845, %259) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[192, 192, 3, 3] */
+  lk_conv2d_grad_weight(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 683606016,
+      arena + 685178880, arena + 755957760);
 
-  /* %873 = reduce_sum(%870) {axes [1, 2], batch} layers.1.1.conv : f32[192] */
+  /* %848 = reduce_sum(%845) {axes [1, 2], batch} layers.1.1.conv : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 16, 16}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 607125504, arena + 720990144);
+      arena + 683606016, arena + 756746880);
 
-  /* %874 = img2seq(%871) layers.1.1 : f32[B, 256, 192] */
-  lk_img2seq(B, 192, 256, arena + 603979776, arena + 717055296);
+  /* %849 = img2seq(%846) layers.1.1 : f32[B, 256, 192] */
+  lk_img2seq(B, 192, 256, arena + 686751744, arena + 752812032);
 
-  /* %875 = mul(%874, %245) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
-      inputs[12], (const long[]){1, 0, 0}, arena + 718628160);
+  /* %850 = mul(%849, %255) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 752812032, (const long[]){49152, 192, 1},
+      inputs[12], (const long[]){1, 0, 0}, arena + 754384896);
 
-  /* %876 = transpose(%242) {perm [1, 0]} layers.1.0.layers.3.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[92], arena + 720680256);
+  /* %851 = transpose(%252) {perm [1, 0]} layers.1.0.layers.3.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[92], arena + 756436992);
 
-  /* %877 = fused_linear(%875, %876) layers.1.0.layers.3.1.fc2 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 718628160, arena + 720680256, NULL, LK_ACT_NONE, NULL,
-      arena + 603979776);
+  /* %852 = fused_linear(%850, %851) layers.1.0.layers.3.1.fc2 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 754384896, arena + 756436992, NULL, LK_ACT_NONE, NULL,
+      arena + 683606016);
 
-  /* %878 = linear_grad_weight(%875, %241) layers.1.0.layers.3.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 256, 768, 192, arena + 718628160, arena + 597688320, arena + 720680256);
+  /* %853 = linear_grad_weight(%850, %251) layers.1.0.layers.3.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 256, 768, 192, arena + 754384896, arena + 677314560, arena + 756436992);
 
-  /* %879 = reduce_sum(%875) {axes [0], batch} layers.1.0.layers.3.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 718628160,
-      arena + 720990336);
+  /* %854 = reduce_sum(%850) {axes [0], batch} layers.1.0.layers.3.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 754384896,
+      arena + 756747072);
 
-  /* %880 = gelu_grad(%240, %877) layers.1.0.layers.3.1 : f32[B, 256, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 591396864, arena + 603979776,
-      arena + 597688320);
+  /* %855 = gelu_grad(%250, %852) layers.1.0.layers.3.1 : f32[B, 256, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 671023104, arena + 683606016,
+      arena + 677314560);
 
-  /* %881 = transpose(%238) {perm [1, 0]} layers.1.0.layers.3.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[90], arena + 592969728);
+  /* %856 = transpose(%248) {perm [1, 0]} layers.1.0.layers.3.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[90], arena + 671023104);
 
-  /* %882 = fused_linear(%880, %881) layers.1.0.layers.3.1.fc1 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 597688320, arena + 592969728, NULL, LK_ACT_NONE, NULL,
-      arena + 591396864);
+  /* %857 = fused_linear(%855, %856) layers.1.0.layers.3.1.fc1 : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 768, 192, arena + 677314560, arena + 671023104, NULL, LK_ACT_NONE, NULL,
+      arena + 675741696);
 
-  /* %883 = linear_grad_weight(%880, %237) layers.1.0.layers.3.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 256, 192, 768, arena + 597688320, arena + 715482432, arena + 603979776);
+  /* %858 = linear_grad_weight(%855, %247) layers.1.0.layers.3.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 256, 192, 768, arena + 677314560, arena + 751239168, arena + 683606016);
 
-  /* %884 = reduce_sum(%880) {axes [0], batch} layers.1.0.layers.3.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 597688320,
-      arena + 604127232);
+  /* %859 = reduce_sum(%855) {axes [0], batch} layers.1.0.layers.3.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 677314560,
+      arena + 683753472);
 
-  /* %885 = reduce_sum(%882) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 591396864,
-      arena + 600870912);
+  /* %860 = reduce_sum(%857) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 675741696,
+      arena + 682070016);
 
-  /* %886 = mul(%882, %153) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 591396864, (const long[]){49152, 192, 1},
-      params[58], (const long[]){0, 0, 1}, arena + 592969728);
-
-  /* %887 = reduce_sum(%882, %236) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  /* %861 = reduce_sum(%857, %246) {axes [0], batch} layers.1.0.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 591396864, arena + 713909568, arena + 600871104);
+      arena + 675741696, arena + 749666304, arena + 682070208);
 
-  /* %888 = normalize_grad(%235, %886) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 712336704, arena + 592969728, 1e-06f, arena + 591396864);
+  /* %862 = normalize_grad(%245, %857, %163, %849) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %857 */
+  lk_layernorm_grad(B * 256, 192, arena + 748093440, arena + 675741696, params[58],
+      arena + 752812032, 1e-06f, arena + 675741696);
 
-  /* %889 = add(%874, %888) layers.1.0 : f32[B, 256, 192], written over %874 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
-      arena + 591396864, (const long[]){49152, 192, 1}, arena + 717055296);
+  /* %863 = mul(%862, %244) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 675741696, (const long[]){49152, 192, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 671023104);
 
-  /* %890 = mul(%889, %234) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 591396864);
+  /* %864 = transpose(%241) {perm [1, 0]} layers.1.0.layers.3.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[88], arena + 672595968);
 
-  /* %891 = transpose(%231) {perm [1, 0]} layers.1.0.layers.3.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[88], arena + 592969728);
+  /* %865 = fused_linear(%863, %864) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 671023104, arena + 672595968, NULL, LK_ACT_NONE, NULL,
+      arena + 677314560);
 
-  /* %892 = fused_linear(%890, %891) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 591396864, arena + 592969728, NULL, LK_ACT_NONE, NULL,
-      arena + 596115456);
+  /* %866 = linear_grad_weight(%863, %240) layers.1.0.layers.3.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 671023104, arena + 746520576, arena + 682033152);
 
-  /* %893 = linear_grad_weight(%890, %230) layers.1.0.layers.3.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 591396864, arena + 710763840, arena + 600834048);
+  /* %867 = reduce_sum(%863) {axes [0], batch} layers.1.0.layers.3.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 671023104,
+      arena + 682070400);
 
-  /* %894 = reduce_sum(%890) {axes [0], batch} layers.1.0.layers.3.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 591396864,
-      arena + 600871296);
+  /* %868 = sdpa_grad(%234, %238, %239, %865) {heads 4, kv_heads 4} layers.1.0.layers.3.0 : f32[B, 256, 576] */
+  lk_sdpa_grad(B, 256, 256, 4, 4, 48, arena + 744947712, 192, arena + 699334656, 384,
+      arena + 699334848, 384, arena + 677314560, 192, arena + 671023104, 576,
+      arena + 671023104 + 192, 576, arena + 671023104 + 384, 576, 0.14433756f);
 
-  /* %895 = sdpa_grad(%224, %228, %229, %892) {heads 4, kv_heads 4} layers.1.0.layers.3.0 : f32[B, 256, 576] */
-  lk_sdpa_grad(B, 256, 256, 4, 4, 48, arena + 709190976, 192, arena + 663577920, 384,
-      arena + 663578112, 384, arena + 596115456, 192, arena + 591396864, 576,
-      arena + 591396864 + 192, 576, arena + 591396864 + 384, 576, 0.14433756f);
+  /* %869 = slice(%868) {axis 1, start 0, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 671023104, 576, arena + 677314560, 192);
 
-  /* %896 = slice(%895) {axis 1, start 0, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 591396864, 576, arena + 596115456, 192);
+  /* %870 = slice(%868) {axis 1, start 192, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 671023296, 576, arena + 678887424, 192);
 
-  /* %897 = slice(%895) {axis 1, start 192, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 591397056, 576, arena + 597688320, 192);
+  /* %871 = slice(%868) {axis 1, start 384, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 671023488, 576, arena + 680460288, 192);
 
-  /* %898 = slice(%895) {axis 1, start 384, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 591397248, 576, arena + 599261184, 192);
+  /* %872 = concat(%870, %871) {axis 1} layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 384] */
+  lk_copy_rows(B * 256, 192, arena + 678887424, 192, arena + 671023104, 384);
+  lk_copy_rows(B * 256, 192, arena + 680460288, 192, arena + 671023296, 384);
 
-  /* %899 = concat(%897, %898) {axis 1} layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 384] */
-  lk_copy_rows(B * 256, 192, arena + 597688320, 192, arena + 591396864, 384);
-  lk_copy_rows(B * 256, 192, arena + 599261184, 192, arena + 591397056, 384);
+  /* %873 = transpose(%235) {perm [1, 0]} layers.1.0.layers.3.0.Wkv_odd : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[86], arena + 674168832);
 
-  /* %900 = transpose(%225) {perm [1, 0]} layers.1.0.layers.3.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[86], arena + 597688320);
+  /* %874 = fused_linear(%872, %873) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 384, 192, arena + 671023104, arena + 674168832, NULL, LK_ACT_NONE, NULL,
+      arena + 678887424);
 
-  /* %901 = fused_linear(%899, %900) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 384, 192, arena + 591396864, arena + 597688320, NULL, LK_ACT_NONE, NULL,
-      arena + 594542592);
+  /* %875 = linear_grad_weight(%872, %231) layers.1.0.layers.3.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 256, 192, 384, arena + 671023104, arena + 743374848, arena + 680607744);
 
-  /* %902 = linear_grad_weight(%899, %221) layers.1.0.layers.3.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 256, 192, 384, arena + 591396864, arena + 707618112, arena + 599408640);
+  /* %876 = reduce_sum(%872) {axes [0], batch} layers.1.0.layers.3.0.Wkv_odd : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 256, 384}, (const unsigned char[]){1, 1, 0}, arena + 671023104,
+      arena + 680718336);
 
-  /* %903 = reduce_sum(%899) {axes [0], batch} layers.1.0.layers.3.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 256, 384}, (const unsigned char[]){1, 1, 0}, arena + 591396864,
-      arena + 599519232);
+  /* %877 = transpose(%232) {perm [1, 0]} layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[84], arena + 671023104);
 
-  /* %904 = transpose(%222) {perm [1, 0]} layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[84], arena + 591396864);
+  /* %878 = linear_grad_weight(%869, %231) layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 677314560, arena + 743374848, arena + 680681472);
 
-  /* %905 = linear_grad_weight(%896, %221) layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 596115456, arena + 707618112, arena + 599482368);
+  /* %879 = reduce_sum(%869) {axes [0], batch} layers.1.0.layers.3.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 677314560,
+      arena + 680718720);
 
-  /* %906 = reduce_sum(%896) {axes [0], batch} layers.1.0.layers.3.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 596115456,
-      arena + 599519616);
+  /* %880 = fused_linear(%869, %877, %874) {residual} layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192], written over %874 */
+  lk_fused_linear(B * 256, 192, 192, arena + 677314560, arena + 671023104, NULL, LK_ACT_NONE,
+      arena + 678887424, arena + 678887424);
 
-  /* %907 = fused_linear(%896, %904, %901) {residual} layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192], written over %901 */
-  lk_fused_linear(B * 256, 192, 192, arena + 596115456, arena + 591396864, NULL, LK_ACT_NONE,
-      arena + 594542592, arena + 594542592);
+  /* %881 = reduce_sum(%880) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 678887424,
+      arena + 680718912);
 
-  /* %908 = reduce_sum(%907) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 594542592,
-      arena + 599519808);
-
-  /* %909 = mul(%907, %135) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 594542592, (const long[]){49152, 192, 1},
-      params[50], (const long[]){0, 0, 1}, arena + 591396864);
-
-  /* %910 = reduce_sum(%907, %220) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  /* %882 = reduce_sum(%880, %230) {axes [0], batch} layers.1.0.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 594542592, arena + 706045248, arena + 599520000);
+      arena + 678887424, arena + 741801984, arena + 680719104);
 
-  /* %911 = normalize_grad(%219, %909) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 704472384, arena + 591396864, 1e-06f, arena + 592969728);
+  /* %883 = normalize_grad(%229, %880, %145, %862) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %874 */
+  lk_layernorm_grad(B * 256, 192, arena + 740229120, arena + 678887424, params[50],
+      arena + 675741696, 1e-06f, arena + 678887424);
 
-  /* %912 = add(%889, %911) layers.1.0 : f32[B, 256, 192], written over %874 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
-      arena + 592969728, (const long[]){49152, 192, 1}, arena + 717055296);
+  /* %884 = mul(%883, %228) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 678887424, (const long[]){49152, 192, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 677314560);
 
-  /* %913 = mul(%912, %218) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 597688320);
+  /* %885 = transpose(%225) {perm [1, 0]} layers.1.0.layers.2.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[82], arena + 680460288);
 
-  /* %914 = transpose(%215) {perm [1, 0]} layers.1.0.layers.2.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[82], arena + 599261184);
+  /* %886 = fused_linear(%884, %885) layers.1.0.layers.2.1.fc2 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 677314560, arena + 680460288, NULL, LK_ACT_NONE, NULL,
+      arena + 671023104);
 
-  /* %915 = fused_linear(%913, %914) layers.1.0.layers.2.1.fc2 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 597688320, arena + 599261184, NULL, LK_ACT_NONE, NULL,
-      arena + 591396864);
+  /* %887 = linear_grad_weight(%884, %224) layers.1.0.layers.2.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 256, 768, 192, arena + 677314560, arena + 664731648, arena + 680460288);
 
-  /* %916 = linear_grad_weight(%913, %214) layers.1.0.layers.2.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 256, 768, 192, arena + 597688320, arena + 585105408, arena + 599261184);
+  /* %888 = reduce_sum(%884) {axes [0], batch} layers.1.0.layers.2.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 677314560,
+      arena + 680719296);
 
-  /* %917 = reduce_sum(%913) {axes [0], batch} layers.1.0.layers.2.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 597688320,
-      arena + 599520192);
+  /* %889 = gelu_grad(%223, %886) layers.1.0.layers.2.1 : f32[B, 256, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 658440192, arena + 671023104,
+      arena + 664731648);
 
-  /* %918 = gelu_grad(%213, %915) layers.1.0.layers.2.1 : f32[B, 256, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 578813952, arena + 591396864,
-      arena + 585105408);
+  /* %890 = transpose(%221) {perm [1, 0]} layers.1.0.layers.2.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[80], arena + 658440192);
 
-  /* %919 = transpose(%211) {perm [1, 0]} layers.1.0.layers.2.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[80], arena + 580386816);
+  /* %891 = fused_linear(%889, %890) layers.1.0.layers.2.1.fc1 : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 768, 192, arena + 664731648, arena + 658440192, NULL, LK_ACT_NONE, NULL,
+      arena + 663158784);
 
-  /* %920 = fused_linear(%918, %919) layers.1.0.layers.2.1.fc1 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 585105408, arena + 580386816, NULL, LK_ACT_NONE, NULL,
-      arena + 578813952);
+  /* %892 = linear_grad_weight(%889, %220) layers.1.0.layers.2.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 256, 192, 768, arena + 664731648, arena + 738656256, arena + 671023104);
 
-  /* %921 = linear_grad_weight(%918, %210) layers.1.0.layers.2.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 256, 192, 768, arena + 585105408, arena + 702899520, arena + 591396864);
+  /* %893 = reduce_sum(%889) {axes [0], batch} layers.1.0.layers.2.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 664731648,
+      arena + 671170560);
 
-  /* %922 = reduce_sum(%918) {axes [0], batch} layers.1.0.layers.2.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 585105408,
-      arena + 591544320);
+  /* %894 = reduce_sum(%891) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 663158784,
+      arena + 658440192);
 
-  /* %923 = reduce_sum(%920) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 578813952,
-      arena + 580386816);
+  /* %895 = add(%860, %894) layers.1.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 682070016, (const long[]){1}, arena + 658440192,
+      (const long[]){1}, arena + 669487104);
 
-  /* %924 = add(%885, %923) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 600870912, (const long[]){1}, arena + 580386816,
-      (const long[]){1}, arena + 588288000);
-
-  /* %925 = mul(%920, %153) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 578813952, (const long[]){49152, 192, 1},
-      params[58], (const long[]){0, 0, 1}, arena + 580386816);
-
-  /* %926 = reduce_sum(%920, %209) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  /* %896 = reduce_sum(%891, %219) {axes [0], batch} layers.1.0.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 578813952, arena + 701326656, arena + 581959680);
+      arena + 663158784, arena + 737083392, arena + 658440192);
 
-  /* %927 = add(%887, %926) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 600871104, (const long[]){1}, arena + 581959680,
-      (const long[]){1}, arena + 588288192);
+  /* %897 = add(%861, %896) layers.1.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 682070208, (const long[]){1}, arena + 658440192,
+      (const long[]){1}, arena + 669487296);
 
-  /* %928 = normalize_grad(%208, %925) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 699753792, arena + 580386816, 1e-06f, arena + 578813952);
+  /* %898 = normalize_grad(%218, %891, %163, %883) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %891 */
+  lk_layernorm_grad(B * 256, 192, arena + 735510528, arena + 663158784, params[58],
+      arena + 678887424, 1e-06f, arena + 663158784);
 
-  /* %929 = add(%912, %928) layers.1.0 : f32[B, 256, 192], written over %874 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
-      arena + 578813952, (const long[]){49152, 192, 1}, arena + 717055296);
+  /* %899 = mul(%898, %217) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 663158784, (const long[]){49152, 192, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 658440192);
 
-  /* %930 = mul(%929, %207) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 578813952);
+  /* %900 = transpose(%214) {perm [1, 0]} layers.1.0.layers.2.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[78], arena + 660013056);
 
-  /* %931 = transpose(%204) {perm [1, 0]} layers.1.0.layers.2.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[78], arena + 580386816);
+  /* %901 = fused_linear(%899, %900) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 658440192, arena + 660013056, NULL, LK_ACT_NONE, NULL,
+      arena + 664731648);
 
-  /* %932 = fused_linear(%930, %931) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 578813952, arena + 580386816, NULL, LK_ACT_NONE, NULL,
-      arena + 583532544);
+  /* %902 = linear_grad_weight(%899, %213) layers.1.0.layers.2.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 658440192, arena + 733937664, arena + 669450240);
 
-  /* %933 = linear_grad_weight(%930, %203) layers.1.0.layers.2.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 578813952, arena + 698180928, arena + 588251136);
+  /* %903 = reduce_sum(%899) {axes [0], batch} layers.1.0.layers.2.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 658440192,
+      arena + 669487488);
 
-  /* %934 = reduce_sum(%930) {axes [0], batch} layers.1.0.layers.2.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 578813952,
-      arena + 588288384);
+  /* %904 = sdpa_grad(%207, %211, %212, %901) {heads 4, kv_heads 4} layers.1.0.layers.2.0 : f32[B, 256, 576] */
+  lk_sdpa_grad(B, 256, 256, 4, 4, 48, arena + 732364800, 192, arena + 696188928, 384,
+      arena + 696189120, 384, arena + 664731648, 192, arena + 658440192, 576,
+      arena + 658440192 + 192, 576, arena + 658440192 + 384, 576, 0.14433756f);
 
-  /* %935 = sdpa_grad(%197, %201, %202, %932) {heads 4, kv_heads 4} layers.1.0.layers.2.0 : f32[B, 256, 576] */
-  lk_sdpa_grad(B, 256, 256, 4, 4, 48, arena + 696608064, 192, arena + 660432192, 384,
-      arena + 660432384, 384, arena + 583532544, 192, arena + 578813952, 576,
-      arena + 578813952 + 192, 576, arena + 578813952 + 384, 576, 0.14433756f);
+  /* %905 = slice(%904) {axis 1, start 0, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 658440192, 576, arena + 664731648, 192);
 
-  /* %936 = slice(%935) {axis 1, start 0, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 578813952, 576, arena + 583532544, 192);
+  /* %906 = slice(%904) {axis 1, start 192, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 658440384, 576, arena + 666304512, 192);
 
-  /* %937 = slice(%935) {axis 1, start 192, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 578814144, 576, arena + 585105408, 192);
+  /* %907 = slice(%904) {axis 1, start 384, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 658440576, 576, arena + 667877376, 192);
 
-  /* %938 = slice(%935) {axis 1, start 384, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 578814336, 576, arena + 586678272, 192);
+  /* %908 = concat(%906, %907) {axis 1} layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 384] */
+  lk_copy_rows(B * 256, 192, arena + 666304512, 192, arena + 658440192, 384);
+  lk_copy_rows(B * 256, 192, arena + 667877376, 192, arena + 658440384, 384);
 
-  /* %939 = concat(%937, %938) {axis 1} layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 384] */
-  lk_copy_rows(B * 256, 192, arena + 585105408, 192, arena + 578813952, 384);
-  lk_copy_rows(B * 256, 192, arena + 586678272, 192, arena + 578814144, 384);
+  /* %909 = transpose(%208) {perm [1, 0]} layers.1.0.layers.2.0.Wkv_odd : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[76], arena + 661585920);
 
-  /* %940 = transpose(%198) {perm [1, 0]} layers.1.0.layers.2.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[76], arena + 585105408);
+  /* %910 = fused_linear(%908, %909) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 384, 192, arena + 658440192, arena + 661585920, NULL, LK_ACT_NONE, NULL,
+      arena + 666304512);
 
-  /* %941 = fused_linear(%939, %940) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 384, 192, arena + 578813952, arena + 585105408, NULL, LK_ACT_NONE, NULL,
-      arena + 581959680);
+  /* %911 = linear_grad_weight(%908, %204) layers.1.0.layers.2.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 256, 192, 384, arena + 658440192, arena + 730791936, arena + 668024832);
 
-  /* %942 = linear_grad_weight(%939, %194) layers.1.0.layers.2.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 256, 192, 384, arena + 578813952, arena + 695035200, arena + 586825728);
+  /* %912 = reduce_sum(%908) {axes [0], batch} layers.1.0.layers.2.0.Wkv_odd : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 256, 384}, (const unsigned char[]){1, 1, 0}, arena + 658440192,
+      arena + 668135424);
 
-  /* %943 = reduce_sum(%939) {axes [0], batch} layers.1.0.layers.2.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 256, 384}, (const unsigned char[]){1, 1, 0}, arena + 578813952,
-      arena + 586936320);
+  /* %913 = transpose(%205) {perm [1, 0]} layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[74], arena + 658440192);
 
-  /* %944 = transpose(%195) {perm [1, 0]} layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[74], arena + 578813952);
+  /* %914 = linear_grad_weight(%905, %204) layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 664731648, arena + 730791936, arena + 668098560);
 
-  /* %945 = linear_grad_weight(%936, %194) layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 583532544, arena + 695035200, arena + 586899456);
+  /* %915 = reduce_sum(%905) {axes [0], batch} layers.1.0.layers.2.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 664731648,
+      arena + 668135808);
 
-  /* %946 = reduce_sum(%936) {axes [0], batch} layers.1.0.layers.2.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 583532544,
-      arena + 586936704);
+  /* %916 = fused_linear(%905, %913, %910) {residual} layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192], written over %910 */
+  lk_fused_linear(B * 256, 192, 192, arena + 664731648, arena + 658440192, NULL, LK_ACT_NONE,
+      arena + 666304512, arena + 666304512);
 
-  /* %947 = fused_linear(%936, %944, %941) {residual} layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192], written over %941 */
-  lk_fused_linear(B * 256, 192, 192, arena + 583532544, arena + 578813952, NULL, LK_ACT_NONE,
-      arena + 581959680, arena + 581959680);
+  /* %917 = reduce_sum(%916) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 666304512,
+      arena + 658440192);
 
-  /* %948 = reduce_sum(%947) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 581959680,
-      arena + 578813952);
+  /* %918 = add(%881, %917) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 680718912, (const long[]){1}, arena + 658440192,
+      (const long[]){1}, arena + 668136000);
 
-  /* %949 = add(%908, %948) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 599519808, (const long[]){1}, arena + 578813952,
-      (const long[]){1}, arena + 586936896);
-
-  /* %950 = mul(%947, %135) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 581959680, (const long[]){49152, 192, 1},
-      params[50], (const long[]){0, 0, 1}, arena + 578813952);
-
-  /* %951 = reduce_sum(%947, %193) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  /* %919 = reduce_sum(%916, %203) {axes [0], batch} layers.1.0.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 581959680, arena + 693462336, arena + 580386816);
+      arena + 666304512, arena + 729219072, arena + 658440192);
 
-  /* %952 = add(%910, %951) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 599520000, (const long[]){1}, arena + 580386816,
-      (const long[]){1}, arena + 586937088);
+  /* %920 = add(%882, %919) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 680719104, (const long[]){1}, arena + 658440192,
+      (const long[]){1}, arena + 668136192);
 
-  /* %953 = normalize_grad(%192, %950) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 691889472, arena + 578813952, 1e-06f, arena + 580386816);
+  /* %921 = normalize_grad(%202, %916, %145, %898) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %910 */
+  lk_layernorm_grad(B * 256, 192, arena + 727646208, arena + 666304512, params[50],
+      arena + 663158784, 1e-06f, arena + 666304512);
 
-  /* %954 = add(%929, %953) layers.1.0 : f32[B, 256, 192], written over %874 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
-      arena + 580386816, (const long[]){49152, 192, 1}, arena + 717055296);
+  /* %922 = mul(%921, %201) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 666304512, (const long[]){49152, 192, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 664731648);
 
-  /* %955 = mul(%954, %191) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 585105408);
+  /* %923 = transpose(%198) {perm [1, 0]} layers.1.0.layers.1.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[72], arena + 667877376);
 
-  /* %956 = transpose(%188) {perm [1, 0]} layers.1.0.layers.1.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[72], arena + 586678272);
+  /* %924 = fused_linear(%922, %923) layers.1.0.layers.1.1.fc2 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 664731648, arena + 667877376, NULL, LK_ACT_NONE, NULL,
+      arena + 658440192);
 
-  /* %957 = fused_linear(%955, %956) layers.1.0.layers.1.1.fc2 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 585105408, arena + 586678272, NULL, LK_ACT_NONE, NULL,
-      arena + 578813952);
+  /* %925 = linear_grad_weight(%922, %197) layers.1.0.layers.1.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 256, 768, 192, arena + 664731648, arena + 652148736, arena + 667877376);
 
-  /* %958 = linear_grad_weight(%955, %187) layers.1.0.layers.1.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 256, 768, 192, arena + 585105408, arena + 572522496, arena + 586678272);
+  /* %926 = reduce_sum(%922) {axes [0], batch} layers.1.0.layers.1.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 664731648,
+      arena + 668136384);
 
-  /* %959 = reduce_sum(%955) {axes [0], batch} layers.1.0.layers.1.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 585105408,
-      arena + 586937280);
+  /* %927 = gelu_grad(%196, %924) layers.1.0.layers.1.1 : f32[B, 256, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 645857280, arena + 658440192,
+      arena + 652148736);
 
-  /* %960 = gelu_grad(%186, %957) layers.1.0.layers.1.1 : f32[B, 256, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 566231040, arena + 578813952,
-      arena + 572522496);
+  /* %928 = transpose(%194) {perm [1, 0]} layers.1.0.layers.1.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[70], arena + 645857280);
 
-  /* %961 = transpose(%184) {perm [1, 0]} layers.1.0.layers.1.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[70], arena + 567803904);
+  /* %929 = fused_linear(%927, %928) layers.1.0.layers.1.1.fc1 : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 768, 192, arena + 652148736, arena + 645857280, NULL, LK_ACT_NONE, NULL,
+      arena + 650575872);
 
-  /* %962 = fused_linear(%960, %961) layers.1.0.layers.1.1.fc1 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 572522496, arena + 567803904, NULL, LK_ACT_NONE, NULL,
-      arena + 566231040);
+  /* %930 = linear_grad_weight(%927, %193) layers.1.0.layers.1.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 256, 192, 768, arena + 652148736, arena + 726073344, arena + 658440192);
 
-  /* %963 = linear_grad_weight(%960, %183) layers.1.0.layers.1.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 256, 192, 768, arena + 572522496, arena + 690316608, arena + 578813952);
+  /* %931 = reduce_sum(%927) {axes [0], batch} layers.1.0.layers.1.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 652148736,
+      arena + 658587648);
 
-  /* %964 = reduce_sum(%960) {axes [0], batch} layers.1.0.layers.1.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 572522496,
-      arena + 578961408);
+  /* %932 = reduce_sum(%929) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 650575872,
+      arena + 645857280);
 
-  /* %965 = reduce_sum(%962) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 566231040,
-      arena + 567803904);
+  /* %933 = add(%895, %932) layers.1.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 669487104, (const long[]){1}, arena + 645857280,
+      (const long[]){1}, arena + 656904192);
 
-  /* %966 = add(%924, %965) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 588288000, (const long[]){1}, arena + 567803904,
-      (const long[]){1}, arena + 575705088);
-
-  /* %967 = mul(%962, %153) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 566231040, (const long[]){49152, 192, 1},
-      params[58], (const long[]){0, 0, 1}, arena + 567803904);
-
-  /* %968 = reduce_sum(%962, %182) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  /* %934 = reduce_sum(%929, %192) {axes [0], batch} layers.1.0.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 566231040, arena + 688743744, arena + 569376768);
+      arena + 650575872, arena + 724500480, arena + 645857280);
 
-  /* %969 = add(%927, %968) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 588288192, (const long[]){1}, arena + 569376768,
-      (const long[]){1}, arena + 575705280);
+  /* %935 = add(%897, %934) layers.1.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 669487296, (const long[]){1}, arena + 645857280,
+      (const long[]){1}, arena + 656904384);
 
-  /* %970 = normalize_grad(%181, %967) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 687170880, arena + 567803904, 1e-06f, arena + 566231040);
+  /* %936 = normalize_grad(%191, %929, %163, %921) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %929 */
+  lk_layernorm_grad(B * 256, 192, arena + 722927616, arena + 650575872, params[58],
+      arena + 666304512, 1e-06f, arena + 650575872);
 
-  /* %971 = add(%954, %970) layers.1.0 : f32[B, 256, 192], written over %874 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
-      arena + 566231040, (const long[]){49152, 192, 1}, arena + 717055296);
+  /* %937 = mul(%936, %190) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 650575872, (const long[]){49152, 192, 1},
+      inputs[7], (const long[]){1, 0, 0}, arena + 645857280);
 
-  /* %972 = mul(%971, %180) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 566231040);
+  /* %938 = transpose(%187) {perm [1, 0]} layers.1.0.layers.1.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[68], arena + 647430144);
 
-  /* %973 = transpose(%177) {perm [1, 0]} layers.1.0.layers.1.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[68], arena + 567803904);
+  /* %939 = fused_linear(%937, %938) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 645857280, arena + 647430144, NULL, LK_ACT_NONE, NULL,
+      arena + 652148736);
 
-  /* %974 = fused_linear(%972, %973) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 566231040, arena + 567803904, NULL, LK_ACT_NONE, NULL,
-      arena + 570949632);
+  /* %940 = linear_grad_weight(%937, %186) layers.1.0.layers.1.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 645857280, arena + 721354752, arena + 656867328);
 
-  /* %975 = linear_grad_weight(%972, %176) layers.1.0.layers.1.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 566231040, arena + 685598016, arena + 575668224);
+  /* %941 = reduce_sum(%937) {axes [0], batch} layers.1.0.layers.1.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 645857280,
+      arena + 656904576);
 
-  /* %976 = reduce_sum(%972) {axes [0], batch} layers.1.0.layers.1.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 566231040,
-      arena + 575705472);
+  /* %942 = sdpa_grad(%180, %184, %185, %939) {heads 4, kv_heads 4} layers.1.0.layers.1.0 : f32[B, 256, 576] */
+  lk_sdpa_grad(B, 256, 256, 4, 4, 48, arena + 719781888, 192, arena + 693043200, 384,
+      arena + 693043392, 384, arena + 652148736, 192, arena + 645857280, 576,
+      arena + 645857280 + 192, 576, arena + 645857280 + 384, 576, 0.14433756f);
 
-  /* %977 = sdpa_grad(%170, %174, %175, %974) {heads 4, kv_heads 4} layers.1.0.layers.1.0 : f32[B, 256, 576] */
-  lk_sdpa_grad(B, 256, 256, 4, 4, 48, arena + 684025152, 192, arena + 657286464, 384,
-      arena + 657286656, 384, arena + 570949632, 192, arena + 566231040, 576,
-      arena + 566231040 + 192, 576, arena + 566231040 + 384, 576, 0.14433756f);
+  /* %943 = slice(%942) {axis 1, start 0, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 645857280, 576, arena + 652148736, 192);
 
-  /* %978 = slice(%977) {axis 1, start 0, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 566231040, 576, arena + 570949632, 192);
+  /* %944 = slice(%942) {axis 1, start 192, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 645857472, 576, arena + 653721600, 192);
 
-  /* %979 = slice(%977) {axis 1, start 192, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 566231232, 576, arena + 572522496, 192);
+  /* %945 = slice(%942) {axis 1, start 384, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 645857664, 576, arena + 655294464, 192);
 
-  /* %980 = slice(%977) {axis 1, start 384, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 566231424, 576, arena + 574095360, 192);
+  /* %946 = concat(%944, %945) {axis 1} layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 384] */
+  lk_copy_rows(B * 256, 192, arena + 653721600, 192, arena + 645857280, 384);
+  lk_copy_rows(B * 256, 192, arena + 655294464, 192, arena + 645857472, 384);
 
-  /* %981 = concat(%979, %980) {axis 1} layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 384] */
-  lk_copy_rows(B * 256, 192, arena + 572522496, 192, arena + 566231040, 384);
-  lk_copy_rows(B * 256, 192, arena + 574095360, 192, arena + 566231232, 384);
+  /* %947 = transpose(%181) {perm [1, 0]} layers.1.0.layers.1.0.Wkv_odd : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[66], arena + 649003008);
 
-  /* %982 = transpose(%171) {perm [1, 0]} layers.1.0.layers.1.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[66], arena + 572522496);
+  /* %948 = fused_linear(%946, %947) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 384, 192, arena + 645857280, arena + 649003008, NULL, LK_ACT_NONE, NULL,
+      arena + 653721600);
 
-  /* %983 = fused_linear(%981, %982) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 384, 192, arena + 566231040, arena + 572522496, NULL, LK_ACT_NONE, NULL,
-      arena + 569376768);
+  /* %949 = linear_grad_weight(%946, %177) layers.1.0.layers.1.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 256, 192, 384, arena + 645857280, arena + 718209024, arena + 655441920);
 
-  /* %984 = linear_grad_weight(%981, %167) layers.1.0.layers.1.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 256, 192, 384, arena + 566231040, arena + 682452288, arena + 574242816);
+  /* %950 = reduce_sum(%946) {axes [0], batch} layers.1.0.layers.1.0.Wkv_odd : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 256, 384}, (const unsigned char[]){1, 1, 0}, arena + 645857280,
+      arena + 655552512);
 
-  /* %985 = reduce_sum(%981) {axes [0], batch} layers.1.0.layers.1.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 256, 384}, (const unsigned char[]){1, 1, 0}, arena + 566231040,
-      arena + 574353408);
+  /* %951 = transpose(%178) {perm [1, 0]} layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[64], arena + 645857280);
 
-  /* %986 = transpose(%168) {perm [1, 0]} layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[64], arena + 566231040);
+  /* %952 = linear_grad_weight(%943, %177) layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 652148736, arena + 718209024, arena + 655515648);
 
-  /* %987 = linear_grad_weight(%978, %167) layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 570949632, arena + 682452288, arena + 574316544);
+  /* %953 = reduce_sum(%943) {axes [0], batch} layers.1.0.layers.1.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 652148736,
+      arena + 655552896);
 
-  /* %988 = reduce_sum(%978) {axes [0], batch} layers.1.0.layers.1.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 570949632,
-      arena + 574353792);
+  /* %954 = fused_linear(%943, %951, %948) {residual} layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192], written over %948 */
+  lk_fused_linear(B * 256, 192, 192, arena + 652148736, arena + 645857280, NULL, LK_ACT_NONE,
+      arena + 653721600, arena + 653721600);
 
-  /* %989 = fused_linear(%978, %986, %983) {residual} layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192], written over %983 */
-  lk_fused_linear(B * 256, 192, 192, arena + 570949632, arena + 566231040, NULL, LK_ACT_NONE,
-      arena + 569376768, arena + 569376768);
+  /* %955 = reduce_sum(%954) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 653721600,
+      arena + 645857280);
 
-  /* %990 = reduce_sum(%989) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 569376768,
-      arena + 566231040);
+  /* %956 = add(%918, %955) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 668136000, (const long[]){1}, arena + 645857280,
+      (const long[]){1}, arena + 655553088);
 
-  /* %991 = add(%949, %990) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 586936896, (const long[]){1}, arena + 566231040,
-      (const long[]){1}, arena + 574353984);
-
-  /* %992 = mul(%989, %135) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 569376768, (const long[]){49152, 192, 1},
-      params[50], (const long[]){0, 0, 1}, arena + 566231040);
-
-  /* %993 = reduce_sum(%989, %166) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  /* %957 = reduce_sum(%954, %176) {axes [0], batch} layers.1.0.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 569376768, arena + 680879424, arena + 567803904);
+      arena + 653721600, arena + 716636160, arena + 645857280);
 
-  /* %994 = add(%952, %993) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 586937088, (const long[]){1}, arena + 567803904,
-      (const long[]){1}, arena + 574354176);
+  /* %958 = add(%920, %957) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 668136192, (const long[]){1}, arena + 645857280,
+      (const long[]){1}, arena + 655553280);
 
-  /* %995 = normalize_grad(%165, %992) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 679306560, arena + 566231040, 1e-06f, arena + 567803904);
+  /* %959 = normalize_grad(%175, %954, %145, %936) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %948 */
+  lk_layernorm_grad(B * 256, 192, arena + 715063296, arena + 653721600, params[50],
+      arena + 650575872, 1e-06f, arena + 653721600);
 
-  /* %996 = add(%971, %995) layers.1.0 : f32[B, 256, 192], written over %874 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
-      arena + 567803904, (const long[]){49152, 192, 1}, arena + 717055296);
+  /* %960 = mul(%959, %174) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 653721600, (const long[]){49152, 192, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 652148736);
 
-  /* %997 = mul(%996, %164) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 572522496);
+  /* %961 = transpose(%171) {perm [1, 0]} layers.1.0.layers.0.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[62], arena + 655294464);
 
-  /* %998 = transpose(%161) {perm [1, 0]} layers.1.0.layers.0.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[62], arena + 574095360);
+  /* %962 = fused_linear(%960, %961) layers.1.0.layers.0.1.fc2 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 652148736, arena + 655294464, NULL, LK_ACT_NONE, NULL,
+      arena + 645857280);
 
-  /* %999 = fused_linear(%997, %998) layers.1.0.layers.0.1.fc2 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 572522496, arena + 574095360, NULL, LK_ACT_NONE, NULL,
-      arena + 566231040);
+  /* %963 = linear_grad_weight(%960, %170) layers.1.0.layers.0.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 256, 768, 192, arena + 652148736, arena + 639565824, arena + 655294464);
 
-  /* %1000 = linear_grad_weight(%997, %160) layers.1.0.layers.0.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 256, 768, 192, arena + 572522496, arena + 559939584, arena + 574095360);
+  /* %964 = reduce_sum(%960) {axes [0], batch} layers.1.0.layers.0.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 652148736,
+      arena + 655553472);
 
-  /* %1001 = reduce_sum(%997) {axes [0], batch} layers.1.0.layers.0.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 572522496,
-      arena + 574354368);
+  /* %965 = gelu_grad(%169, %962) layers.1.0.layers.0.1 : f32[B, 256, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 119537664, arena + 645857280,
+      arena + 639565824);
 
-  /* %1002 = gelu_grad(%159, %999) layers.1.0.layers.0.1 : f32[B, 256, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 119537664, arena + 566231040,
-      arena + 559939584);
+  /* %966 = transpose(%167) {perm [1, 0]} layers.1.0.layers.0.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[60], arena + 119537664);
 
-  /* %1003 = transpose(%157) {perm [1, 0]} layers.1.0.layers.0.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[60], arena + 121110528);
-
-  /* %1004 = fused_linear(%1002, %1003) layers.1.0.layers.0.1.fc1 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 559939584, arena + 121110528, NULL, LK_ACT_NONE, NULL,
-      arena + 119537664);
-
-  /* %1005 = linear_grad_weight(%1002, %156) layers.1.0.layers.0.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 256, 192, 768, arena + 559939584, arena + 677733696, arena + 566562816);
-
-  /* %1006 = reduce_sum(%1002) {axes [0], batch} layers.1.0.layers.0.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 559939584,
-      arena + 567054336);
-
-  /* %1007 = reduce_sum(%1004) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 119537664,
-      arena + 121110528);
-
-  /* %1008 = add(%966, %1007) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 575705088, (const long[]){1}, arena + 121110528,
-      (const long[]){1}, arena + 567055488);
-
-  /* %1009 = mul(%1004, %153) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 119537664, (const long[]){49152, 192, 1},
-      params[58], (const long[]){0, 0, 1}, arena + 121110528);
-
-  /* %1010 = reduce_sum(%1004, %155) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 119537664, arena + 676160832, arena + 122683392);
-
-  /* %1011 = add(%969, %1010) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 575705280, (const long[]){1}, arena + 122683392,
-      (const long[]){1}, arena + 567055680);
-
-  /* %1012 = normalize_grad(%152, %1009) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 674587968, arena + 121110528, 1e-06f, arena + 119537664);
-
-  /* %1013 = add(%996, %1012) layers.1.0 : f32[B, 256, 192], written over %874 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
-      arena + 119537664, (const long[]){49152, 192, 1}, arena + 717055296);
-
-  /* %1014 = mul(%1013, %151) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 119537664);
-
-  /* %1015 = transpose(%148) {perm [1, 0]} layers.1.0.layers.0.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[56], arena + 121110528);
-
-  /* %1016 = fused_linear(%1014, %1015) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 119537664, arena + 121110528, NULL, LK_ACT_NONE, NULL,
+  /* %967 = fused_linear(%965, %966) layers.1.0.layers.0.1.fc1 : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 768, 192, arena + 639565824, arena + 119537664, NULL, LK_ACT_NONE, NULL,
       arena + 124256256);
 
-  /* %1017 = linear_grad_weight(%1014, %147) layers.1.0.layers.0.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 119537664, arena + 673015104, arena + 566980608);
+  /* %968 = linear_grad_weight(%965, %166) layers.1.0.layers.0.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 256, 192, 768, arena + 639565824, arena + 713490432, arena + 646189056);
 
-  /* %1018 = reduce_sum(%1014) {axes [0], batch} layers.1.0.layers.0.0.proj : f32[192] */
+  /* %969 = reduce_sum(%965) {axes [0], batch} layers.1.0.layers.0.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 639565824,
+      arena + 646680576);
+
+  /* %970 = reduce_sum(%967) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 124256256,
+      arena + 119537664);
+
+  /* %971 = add(%933, %970) layers.1.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 656904192, (const long[]){1}, arena + 119537664,
+      (const long[]){1}, arena + 646681728);
+
+  /* %972 = reduce_sum(%967, %165) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 124256256, arena + 711917568, arena + 119537664);
+
+  /* %973 = add(%935, %972) layers.1.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 656904384, (const long[]){1}, arena + 119537664,
+      (const long[]){1}, arena + 646681920);
+
+  /* %974 = normalize_grad(%162, %967, %163, %959) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %967 */
+  lk_layernorm_grad(B * 256, 192, arena + 710344704, arena + 124256256, params[58],
+      arena + 653721600, 1e-06f, arena + 124256256);
+
+  /* %975 = mul(%974, %161) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 124256256, (const long[]){49152, 192, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 119537664);
+
+  /* %976 = transpose(%158) {perm [1, 0]} layers.1.0.layers.0.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[56], arena + 121110528);
+
+  /* %977 = fused_linear(%975, %976) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 119537664, arena + 121110528, NULL, LK_ACT_NONE, NULL,
+      arena + 639565824);
+
+  /* %978 = linear_grad_weight(%975, %157) layers.1.0.layers.0.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 119537664, arena + 708771840, arena + 646606848);
+
+  /* %979 = reduce_sum(%975) {axes [0], batch} layers.1.0.layers.0.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 119537664,
-      arena + 567055872);
+      arena + 646682112);
 
-  /* %1019 = sdpa_grad(%141, %145, %146, %1016) {heads 4, kv_heads 4} layers.1.0.layers.0.0 : f32[B, 256, 576] */
-  lk_sdpa_grad(B, 256, 256, 4, 4, 48, arena + 671442240, 192, arena + 654140736, 384,
-      arena + 654140928, 384, arena + 124256256, 192, arena + 119537664, 576,
+  /* %980 = sdpa_grad(%151, %155, %156, %977) {heads 4, kv_heads 4} layers.1.0.layers.0.0 : f32[B, 256, 576] */
+  lk_sdpa_grad(B, 256, 256, 4, 4, 48, arena + 707198976, 192, arena + 689897472, 384,
+      arena + 689897664, 384, arena + 639565824, 192, arena + 119537664, 576,
       arena + 119537664 + 192, 576, arena + 119537664 + 384, 576, 0.14433756f);
 
-  /* %1020 = slice(%1019) {axis 1, start 0, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 119537664, 576, arena + 124256256, 192);
+  /* %981 = slice(%980) {axis 1, start 0, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 119537664, 576, arena + 639565824, 192);
 
-  /* %1021 = slice(%1019) {axis 1, start 192, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 119537856, 576, arena + 559939584, 192);
+  /* %982 = slice(%980) {axis 1, start 192, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 119537856, 576, arena + 641138688, 192);
 
-  /* %1022 = slice(%1019) {axis 1, start 384, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 119538048, 576, arena + 561512448, 192);
+  /* %983 = slice(%980) {axis 1, start 384, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 119538048, 576, arena + 642711552, 192);
 
-  /* %1023 = concat(%1021, %1022) {axis 1} layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 384] */
-  lk_copy_rows(B * 256, 192, arena + 559939584, 192, arena + 119537664, 384);
-  lk_copy_rows(B * 256, 192, arena + 561512448, 192, arena + 119537856, 384);
+  /* %984 = concat(%982, %983) {axis 1} layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 384] */
+  lk_copy_rows(B * 256, 192, arena + 641138688, 192, arena + 119537664, 384);
+  lk_copy_rows(B * 256, 192, arena + 642711552, 192, arena + 119537856, 384);
 
-  /* %1024 = transpose(%142) {perm [1, 0]} layers.1.0.layers.0.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[54], arena + 559939584);
+  /* %985 = transpose(%152) {perm [1, 0]} layers.1.0.layers.0.0.Wkv_odd : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[54], arena + 641138688);
 
-  /* %1025 = fused_linear(%1023, %1024) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 384, 192, arena + 119537664, arena + 559939584, NULL, LK_ACT_NONE, NULL,
+  /* %986 = fused_linear(%984, %985) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 384, 192, arena + 119537664, arena + 641138688, NULL, LK_ACT_NONE, NULL,
       arena + 122683392);
 
-  /* %1026 = linear_grad_weight(%1023, %138) layers.1.0.layers.0.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 256, 192, 384, arena + 119537664, arena + 669869376, arena + 566857728);
+  /* %987 = linear_grad_weight(%984, %148) layers.1.0.layers.0.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 256, 192, 384, arena + 119537664, arena + 705626112, arena + 646483968);
 
-  /* %1027 = reduce_sum(%1023) {axes [0], batch} layers.1.0.layers.0.0.Wkv_odd : f32[384] */
+  /* %988 = reduce_sum(%984) {axes [0], batch} layers.1.0.layers.0.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 256, 384}, (const unsigned char[]){1, 1, 0}, arena + 119537664,
-      arena + 567055104);
+      arena + 646681344);
 
-  /* %1028 = transpose(%139) {perm [1, 0]} layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
+  /* %989 = transpose(%149) {perm [1, 0]} layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[52], arena + 119537664);
 
-  /* %1029 = linear_grad_weight(%1020, %138) layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 124256256, arena + 669869376, arena + 567017472);
+  /* %990 = linear_grad_weight(%981, %148) layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 639565824, arena + 705626112, arena + 646643712);
 
-  /* %1030 = reduce_sum(%1020) {axes [0], batch} layers.1.0.layers.0.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 124256256,
-      arena + 567056064);
+  /* %991 = reduce_sum(%981) {axes [0], batch} layers.1.0.layers.0.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 639565824,
+      arena + 646682304);
 
-  /* %1031 = fused_linear(%1020, %1028, %1025) {residual} layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192], written over %1025 */
-  lk_fused_linear(B * 256, 192, 192, arena + 124256256, arena + 119537664, NULL, LK_ACT_NONE,
+  /* %992 = fused_linear(%981, %989, %986) {residual} layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192], written over %986 */
+  lk_fused_linear(B * 256, 192, 192, arena + 639565824, arena + 119537664, NULL, LK_ACT_NONE,
       arena + 122683392, arena + 122683392);
 
-  /* %1032 = reduce_sum(%1031) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  /* %993 = reduce_sum(%992) {axes [0], batch} layers.1.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 122683392,
       arena + 119537664);
 
-  /* %1033 = add(%991, %1032) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 574353984, (const long[]){1}, arena + 119537664,
-      (const long[]){1}, arena + 567056256);
+  /* %994 = add(%956, %993) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 655553088, (const long[]){1}, arena + 119537664,
+      (const long[]){1}, arena + 646682496);
 
-  /* %1034 = mul(%1031, %135) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 122683392, (const long[]){49152, 192, 1},
-      params[50], (const long[]){0, 0, 1}, arena + 119537664);
-
-  /* %1035 = reduce_sum(%1031, %137) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  /* %995 = reduce_sum(%992, %147) {axes [0], batch} layers.1.0.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 122683392, arena + 668296512, arena + 121110528);
+      arena + 122683392, arena + 704053248, arena + 119537664);
 
-  /* %1036 = add(%994, %1035) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 574354176, (const long[]){1}, arena + 121110528,
-      (const long[]){1}, arena + 567056448);
+  /* %996 = add(%958, %995) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 655553280, (const long[]){1}, arena + 119537664,
+      (const long[]){1}, arena + 646682688);
 
-  /* %1037 = normalize_grad(%134, %1034) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 666723648, arena + 119537664, 1e-06f, arena + 121110528);
+  /* %997 = normalize_grad(%144, %992, %145, %974) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %986 */
+  lk_layernorm_grad(B * 256, 192, arena + 702480384, arena + 122683392, params[50],
+      arena + 124256256, 1e-06f, arena + 122683392);
 
-  /* %1038 = add(%1013, %1037) layers.1.0 : f32[B, 256, 192], written over %874 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
-      arena + 121110528, (const long[]){49152, 192, 1}, arena + 717055296);
+  /* %998 = reduce_sum(%997) {axes [], batch} layers.1.0 : f32[256, 192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 0, 0}, arena + 122683392,
+      arena + 646557696);
 
-  /* %1039 = reduce_sum(%1038) {axes [], batch} layers.1.0 : f32[256, 192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 0, 0}, arena + 717055296,
-      arena + 566931456);
+  /* %999 = seq2img(%997) {height 16} layers.0.1 : f32[B, 192, 16, 16] */
+  lk_seq2img(B, 256, 192, arena + 122683392, arena + 639565824);
 
-  /* %1040 = seq2img(%1038) {height 16} layers.0.1 : f32[B, 192, 16, 16] */
-  lk_seq2img(B, 256, 192, arena + 717055296, arena + 559939584);
-
-  /* %1041 = maxpool_grad(%130, %1040) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 32, 32] */
-  lk_maxpool2d_grad(B, 192, 32, 32, 3, 3, 2, 2, 1, 1, arena + 553648128, arena + 559939584,
+  /* %1000 = maxpool_grad(%140, %999) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 32, 32] */
+  lk_maxpool2d_grad(B, 192, 32, 32, 3, 3, 2, 2, 1, 1, arena + 633274368, arena + 639565824,
       arena + 119537664);
 
-  /* %1042 = img2seq(%1041) layers.0.1 : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena + 119537664, arena + 553648128);
+  /* %1001 = img2seq(%1000) layers.0.1 : f32[B, 1024, 192] */
+  lk_img2seq(B, 192, 1024, arena + 119537664, arena + 633274368);
 
-  /* %1043 = reduce_sum(%1042) {axes [0], batch} layers.0.1.norm : f32[192] */
+  /* %1002 = reduce_sum(%1001) {axes [0], batch} layers.0.1.norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 553648128, arena + 567056640);
+      arena + 633274368, arena + 646682880);
 
-  /* %1044 = mul(%1042, %126) layers.0.1.norm : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 553648128, (const long[]){196608, 192, 1},
-      params[47], (const long[]){0, 0, 1}, arena + 119537664);
-
-  /* %1045 = reduce_sum(%1042, %128) {axes [0], batch} layers.0.1.norm : f32[192] */
+  /* %1003 = reduce_sum(%1001, %138) {axes [0], batch} layers.0.1.norm : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 553648128, arena + 100663296, arena + 567056832);
+      arena + 633274368, arena + 100663296, arena + 646683072);
 
-  /* %1046 = normalize_grad(%125, %1044) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
-  lk_normalize_grad(B * 1024, 192, arena + 113246208, arena + 119537664, 1e-06f, arena + 100663296);
+  /* %1004 = normalize_grad(%135, %1001, %136) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192], written over %1001 */
+  lk_layernorm_grad(B * 1024, 192, arena + 113246208, arena + 633274368, params[47], NULL, 1e-06f,
+      arena + 633274368);
 
-  /* %1047 = seq2img(%1046) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 100663296, arena + 113246208);
+  /* %1005 = seq2img(%1004) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
+  lk_seq2img(B, 1024, 192, arena + 633274368, arena + 100663296);
 
-  /* %1048 = conv2d_grad_input(%1047, %121) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [32, 32]} layers.0.1.conv : f32[B, 192, 32, 32] */
-  lk_conv2d_grad_input(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 113246208, params[45],
-      arena + 100663296);
+  /* %1006 = conv2d_grad_input(%1005, %131) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [32, 32]} layers.0.1.conv : f32[B, 192, 32, 32] */
+  lk_conv2d_grad_input(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 100663296, params[45],
+      arena + 113246208);
 
-  /* %1049 = conv2d_grad_weight(%1047, %123) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[192, 192, 3, 3] */
-  lk_conv2d_grad_weight(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 113246208,
-      arena + 106954752, arena + 566231040);
+  /* %1007 = conv2d_grad_weight(%1005, %133) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[192, 192, 3, 3] */
+  lk_conv2d_grad_weight(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 100663296,
+      arena + 106954752, arena + 645857280);
 
-  /* %1050 = reduce_sum(%1047) {axes [1, 2], batch} layers.0.1.conv : f32[192] */
+  /* %1008 = reduce_sum(%1005) {axes [1, 2], batch} layers.0.1.conv : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 113246208, arena + 567057024);
+      arena + 100663296, arena + 646683264);
 
-  /* %1051 = img2seq(%1048) layers.0.1 : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena + 100663296, arena + 553648128);
+  /* %1009 = img2seq(%1006) layers.0.1 : f32[B, 1024, 192] */
+  lk_img2seq(B, 192, 1024, arena + 113246208, arena + 633274368);
 
-  /* %1052 = mul(%1051, %119) layers.0.0 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 553648128, (const long[]){196608, 192, 1},
-      inputs[4], (const long[]){1, 0, 0}, arena + 559939584);
+  /* %1010 = mul(%1009, %129) layers.0.0 : f32[B, 1024, 192] */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 633274368, (const long[]){196608, 192, 1},
+      inputs[4], (const long[]){1, 0, 0}, arena + 639565824);
 
-  /* %1053 = transpose(%116) {perm [1, 0]} layers.0.0.layers.1.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[43], arena + 566710272);
+  /* %1011 = transpose(%126) {perm [1, 0]} layers.0.0.layers.1.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[43], arena + 646336512);
 
-  /* %1054 = fused_linear(%1052, %1053) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 768] */
-  lk_fused_linear(B * 1024, 192, 768, arena + 559939584, arena + 566710272, NULL, LK_ACT_NONE, NULL,
+  /* %1012 = fused_linear(%1010, %1011) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 768] */
+  lk_fused_linear(B * 1024, 192, 768, arena + 639565824, arena + 646336512, NULL, LK_ACT_NONE, NULL,
       arena + 100663296);
 
-  /* %1055 = linear_grad_weight(%1052, %115) layers.0.0.layers.1.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 1024, 768, 192, arena + 559939584, arena + 75497472, arena + 566710272);
+  /* %1013 = linear_grad_weight(%1010, %125) layers.0.0.layers.1.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 1024, 768, 192, arena + 639565824, arena + 75497472, arena + 646336512);
 
-  /* %1056 = reduce_sum(%1052) {axes [0], batch} layers.0.0.layers.1.1.fc2 : f32[192] */
+  /* %1014 = reduce_sum(%1010) {axes [0], batch} layers.0.0.layers.1.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 559939584, arena + 567057216);
+      arena + 639565824, arena + 646683456);
 
-  /* %1057 = gelu_grad(%114, %1054) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
+  /* %1015 = gelu_grad(%124, %1012) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 1024 * 768, arena + 50331648, arena + 100663296, arena + 75497472);
 
-  /* %1058 = transpose(%112) {perm [1, 0]} layers.0.0.layers.1.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[41], arena + 56623104);
+  /* %1016 = transpose(%122) {perm [1, 0]} layers.0.0.layers.1.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[41], arena + 50331648);
 
-  /* %1059 = fused_linear(%1057, %1058) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 768, 192, arena + 75497472, arena + 56623104, NULL, LK_ACT_NONE, NULL,
-      arena + 50331648);
-
-  /* %1060 = linear_grad_weight(%1057, %111) layers.0.0.layers.1.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 768, arena + 75497472, arena + 547356672, arena + 559939584);
-
-  /* %1061 = reduce_sum(%1057) {axes [0], batch} layers.0.0.layers.1.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 768}, (const unsigned char[]){1, 1, 0}, arena + 75497472,
-      arena + 547356672);
-
-  /* %1062 = reduce_sum(%1059) {axes [0], batch} layers.0.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 50331648,
-      arena + 88080384);
-
-  /* %1063 = mul(%1059, %81) layers.0.0.norm2 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 50331648, (const long[]){196608, 192, 1},
-      params[29], (const long[]){0, 0, 1}, arena + 56623104);
-
-  /* %1064 = reduce_sum(%1059, %110) {axes [0], batch} layers.0.0.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 50331648, arena + 541065216, arena + 88080576);
-
-  /* %1065 = normalize_grad(%109, %1063) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
-  lk_normalize_grad(B * 1024, 192, arena + 534773760, arena + 56623104, 1e-06f, arena + 50331648);
-
-  /* %1066 = add(%1051, %1065) layers.0.0 : f32[B, 1024, 192], written over %1051 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 553648128, (const long[]){196608, 192, 1},
-      arena + 50331648, (const long[]){196608, 192, 1}, arena + 553648128);
-
-  /* %1067 = mul(%1066, %108) layers.0.0 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 553648128, (const long[]){196608, 192, 1},
-      inputs[3], (const long[]){1, 0, 0}, arena + 50331648);
-
-  /* %1068 = transpose(%105) {perm [1, 0]} layers.0.0.layers.1.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[39], arena + 56623104);
-
-  /* %1069 = fused_linear(%1067, %1068) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 192, 192, arena + 50331648, arena + 56623104, NULL, LK_ACT_NONE, NULL,
+  /* %1017 = fused_linear(%1015, %1016) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 768, 192, arena + 75497472, arena + 50331648, NULL, LK_ACT_NONE, NULL,
       arena + 69206016);
 
-  /* %1070 = linear_grad_weight(%1067, %104) layers.0.0.layers.1.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 192, arena + 50331648, arena + 528482304, arena + 534773760);
+  /* %1018 = linear_grad_weight(%1015, %121) layers.0.0.layers.1.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 768, arena + 75497472, arena + 626982912, arena + 639565824);
 
-  /* %1071 = reduce_sum(%1067) {axes [0], batch} layers.0.0.layers.1.0.proj : f32[192] */
+  /* %1019 = reduce_sum(%1015) {axes [0], batch} layers.0.0.layers.1.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 768}, (const unsigned char[]){1, 1, 0}, arena + 75497472,
+      arena + 626982912);
+
+  /* %1020 = reduce_sum(%1017) {axes [0], batch} layers.0.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 69206016,
+      arena + 94371840);
+
+  /* %1021 = reduce_sum(%1017, %120) {axes [0], batch} layers.0.0.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 69206016, arena + 620691456, arena + 94372032);
+
+  /* %1022 = normalize_grad(%119, %1017, %91, %1009) {eps 1e-06} layers.0.0 : f32[B, 1024, 192], written over %1017 */
+  lk_layernorm_grad(B * 1024, 192, arena + 614400000, arena + 69206016, params[29],
+      arena + 633274368, 1e-06f, arena + 69206016);
+
+  /* %1023 = mul(%1022, %118) layers.0.0 : f32[B, 1024, 192] */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 69206016, (const long[]){196608, 192, 1},
+      inputs[3], (const long[]){1, 0, 0}, arena + 50331648);
+
+  /* %1024 = transpose(%115) {perm [1, 0]} layers.0.0.layers.1.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[39], arena + 56623104);
+
+  /* %1025 = fused_linear(%1023, %1024) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 192, 192, arena + 50331648, arena + 56623104, NULL, LK_ACT_NONE, NULL,
+      arena + 75497472);
+
+  /* %1026 = linear_grad_weight(%1023, %114) layers.0.0.layers.1.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 192, arena + 50331648, arena + 608108544, arena + 614400000);
+
+  /* %1027 = reduce_sum(%1023) {axes [0], batch} layers.0.0.layers.1.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 50331648,
-      arena + 528482304);
+      arena + 608108544);
 
-  /* %1072 = sdpa_grad(%98, %102, %103, %1069) {heads 4, kv_heads 4} layers.0.0.layers.1.0 : f32[B, 1024, 576] */
-  lk_sdpa_grad(B, 1024, 1024, 4, 4, 48, arena + 522190848, 192, arena + 440401920, 384,
-      arena + 440402112, 384, arena + 69206016, 192, arena + 50331648, 576, arena + 50331648 + 192,
+  /* %1028 = sdpa_grad(%108, %112, %113, %1025) {heads 4, kv_heads 4} layers.0.0.layers.1.0 : f32[B, 1024, 576] */
+  lk_sdpa_grad(B, 1024, 1024, 4, 4, 48, arena + 601817088, 192, arena + 440401920, 384,
+      arena + 440402112, 384, arena + 75497472, 192, arena + 50331648, 576, arena + 50331648 + 192,
       576, arena + 50331648 + 384, 576, 0.14433756f);
 
-  /* %1073 = slice(%1072) {axis 1, start 0, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
-  lk_copy_rows(B * 1024, 192, arena + 50331648, 576, arena + 69206016, 192);
+  /* %1029 = slice(%1028) {axis 1, start 0, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
+  lk_copy_rows(B * 1024, 192, arena + 50331648, 576, arena + 75497472, 192);
 
-  /* %1074 = slice(%1072) {axis 1, start 192, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
-  lk_copy_rows(B * 1024, 192, arena + 50331840, 576, arena + 75497472, 192);
+  /* %1030 = slice(%1028) {axis 1, start 192, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
+  lk_copy_rows(B * 1024, 192, arena + 50331840, 576, arena + 81788928, 192);
 
-  /* %1075 = slice(%1072) {axis 1, start 384, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
-  lk_copy_rows(B * 1024, 192, arena + 50332032, 576, arena + 81788928, 192);
+  /* %1031 = slice(%1028) {axis 1, start 384, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
+  lk_copy_rows(B * 1024, 192, arena + 50332032, 576, arena + 88080384, 192);
 
-  /* %1076 = concat(%1074, %1075) {axis 1} layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 384] */
-  lk_copy_rows(B * 1024, 192, arena + 75497472, 192, arena + 50331648, 384);
-  lk_copy_rows(B * 1024, 192, arena + 81788928, 192, arena + 50331840, 384);
+  /* %1032 = concat(%1030, %1031) {axis 1} layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 384] */
+  lk_copy_rows(B * 1024, 192, arena + 81788928, 192, arena + 50331648, 384);
+  lk_copy_rows(B * 1024, 192, arena + 88080384, 192, arena + 50331840, 384);
 
-  /* %1077 = transpose(%99) {perm [1, 0]} layers.0.0.layers.1.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[37], arena + 75497472);
+  /* %1033 = transpose(%109) {perm [1, 0]} layers.0.0.layers.1.0.Wkv_odd : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[37], arena + 62914560);
 
-  /* %1078 = fused_linear(%1076, %1077) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 384, 192, arena + 50331648, arena + 75497472, NULL, LK_ACT_NONE, NULL,
-      arena + 62914560);
+  /* %1034 = fused_linear(%1032, %1033) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 384, 192, arena + 50331648, arena + 62914560, NULL, LK_ACT_NONE, NULL,
+      arena + 81788928);
 
-  /* %1079 = linear_grad_weight(%1076, %95) layers.0.0.layers.1.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 384, arena + 50331648, arena + 515899392, arena + 446988288);
+  /* %1035 = linear_grad_weight(%1032, %105) layers.0.0.layers.1.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 384, arena + 50331648, arena + 595525632, arena + 601817088);
 
-  /* %1080 = reduce_sum(%1076) {axes [0], batch} layers.0.0.layers.1.0.Wkv_odd : f32[384] */
+  /* %1036 = reduce_sum(%1032) {axes [0], batch} layers.0.0.layers.1.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 1024, 384}, (const unsigned char[]){1, 1, 0}, arena + 50331648,
-      arena + 447136512);
+      arena + 601927680);
 
-  /* %1081 = transpose(%96) {perm [1, 0]} layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
+  /* %1037 = transpose(%106) {perm [1, 0]} layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[35], arena + 50331648);
 
-  /* %1082 = linear_grad_weight(%1073, %95) layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 192, arena + 69206016, arena + 515899392, arena + 447062016);
+  /* %1038 = linear_grad_weight(%1029, %105) layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 192, arena + 75497472, arena + 595525632, arena + 601890816);
 
-  /* %1083 = reduce_sum(%1073) {axes [0], batch} layers.0.0.layers.1.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 69206016,
-      arena + 447136896);
+  /* %1039 = reduce_sum(%1029) {axes [0], batch} layers.0.0.layers.1.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 75497472,
+      arena + 595525632);
 
-  /* %1084 = fused_linear(%1073, %1081, %1078) {residual} layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192], written over %1078 */
-  lk_fused_linear(B * 1024, 192, 192, arena + 69206016, arena + 50331648, NULL, LK_ACT_NONE,
-      arena + 62914560, arena + 62914560);
+  /* %1040 = fused_linear(%1029, %1037, %1034) {residual} layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192], written over %1034 */
+  lk_fused_linear(B * 1024, 192, 192, arena + 75497472, arena + 50331648, NULL, LK_ACT_NONE,
+      arena + 81788928, arena + 81788928);
 
-  /* %1085 = reduce_sum(%1084) {axes [0], batch} layers.0.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 62914560,
-      arena + 447137088);
+  /* %1041 = reduce_sum(%1040) {axes [0], batch} layers.0.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 81788928,
+      arena + 595525824);
 
-  /* %1086 = mul(%1084, %54) layers.0.0.norm1 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 62914560, (const long[]){196608, 192, 1},
-      params[21], (const long[]){0, 0, 1}, arena + 50331648);
-
-  /* %1087 = reduce_sum(%1084, %94) {axes [0], batch} layers.0.0.norm1 : f32[192] */
+  /* %1042 = reduce_sum(%1040, %104) {axes [0], batch} layers.0.0.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 62914560, arena + 509607936, arena + 447137280);
+      arena + 81788928, arena + 589234176, arena + 595526016);
 
-  /* %1088 = normalize_grad(%93, %1086) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
-  lk_normalize_grad(B * 1024, 192, arena + 503316480, arena + 50331648, 1e-06f, arena + 56623104);
+  /* %1043 = normalize_grad(%103, %1040, %64, %1022) {eps 1e-06} layers.0.0 : f32[B, 1024, 192], written over %1034 */
+  lk_layernorm_grad(B * 1024, 192, arena + 582942720, arena + 81788928, params[21],
+      arena + 69206016, 1e-06f, arena + 81788928);
 
-  /* %1089 = add(%1066, %1088) layers.0.0 : f32[B, 1024, 192], written over %1051 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 553648128, (const long[]){196608, 192, 1},
-      arena + 56623104, (const long[]){196608, 192, 1}, arena + 553648128);
-
-  /* %1090 = mul(%1089, %92) layers.0.0 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 553648128, (const long[]){196608, 192, 1},
+  /* %1044 = mul(%1043, %102) layers.0.0 : f32[B, 1024, 192] */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 81788928, (const long[]){196608, 192, 1},
       inputs[2], (const long[]){1, 0, 0}, arena + 75497472);
 
-  /* %1091 = transpose(%89) {perm [1, 0]} layers.0.0.layers.0.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[33], arena + 81788928);
+  /* %1045 = transpose(%99) {perm [1, 0]} layers.0.0.layers.0.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[33], arena + 88080384);
 
-  /* %1092 = fused_linear(%1090, %1091) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 768] */
-  lk_fused_linear(B * 1024, 192, 768, arena + 75497472, arena + 81788928, NULL, LK_ACT_NONE, NULL,
+  /* %1046 = fused_linear(%1044, %1045) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 768] */
+  lk_fused_linear(B * 1024, 192, 768, arena + 75497472, arena + 88080384, NULL, LK_ACT_NONE, NULL,
       arena + 50331648);
 
-  /* %1093 = linear_grad_weight(%1090, %88) layers.0.0.layers.0.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 1024, 768, 192, arena + 75497472, arena + 25165824, arena + 446693376);
+  /* %1047 = linear_grad_weight(%1044, %98) layers.0.0.layers.0.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 1024, 768, 192, arena + 75497472, arena + 25165824, arena + 582942720);
 
-  /* %1094 = reduce_sum(%1090) {axes [0], batch} layers.0.0.layers.0.1.fc2 : f32[192] */
+  /* %1048 = reduce_sum(%1044) {axes [0], batch} layers.0.0.layers.0.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 75497472,
-      arena + 447137472);
+      arena + 583237632);
 
-  /* %1095 = gelu_grad(%87, %1092) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
+  /* %1049 = gelu_grad(%97, %1046) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 1024 * 768, arena, arena + 50331648, arena + 25165824);
 
-  /* %1096 = transpose(%85) {perm [1, 0]} layers.0.0.layers.0.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[31], arena + 6291456);
+  /* %1050 = transpose(%95) {perm [1, 0]} layers.0.0.layers.0.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[31], arena);
 
-  /* %1097 = fused_linear(%1095, %1096) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 768, 192, arena + 25165824, arena + 6291456, NULL, LK_ACT_NONE, NULL,
-      arena);
+  /* %1051 = fused_linear(%1049, %1050) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 768, 192, arena + 25165824, arena, NULL, LK_ACT_NONE, NULL,
+      arena + 440401920);
 
-  /* %1098 = linear_grad_weight(%1095, %84) layers.0.0.layers.0.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 768, arena + 25165824, arena + 497025024, arena + 446840832);
+  /* %1052 = linear_grad_weight(%1049, %94) layers.0.0.layers.0.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 768, arena + 25165824, arena + 576651264, arena + 583090176);
 
-  /* %1099 = reduce_sum(%1095) {axes [0], batch} layers.0.0.layers.0.1.fc1 : f32[768] */
+  /* %1053 = reduce_sum(%1049) {axes [0], batch} layers.0.0.layers.0.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 1024, 768}, (const unsigned char[]){1, 1, 0}, arena + 25165824,
-      arena + 447135744);
+      arena + 576651264);
 
-  /* %1100 = reduce_sum(%1097) {axes [0], batch} layers.0.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena,
-      arena + 6291456);
+  /* %1054 = reduce_sum(%1051) {axes [0], batch} layers.0.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 440401920, arena);
 
-  /* %1101 = add(%1062, %1100) layers.0.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 88080384, (const long[]){1}, arena + 6291456,
-      (const long[]){1}, arena + 447137664);
+  /* %1055 = add(%1020, %1054) layers.0.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 94371840, (const long[]){1}, arena, (const long[]){1},
+      arena + 576652032);
 
-  /* %1102 = mul(%1097, %81) layers.0.0.norm2 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena, (const long[]){196608, 192, 1}, params[29],
-      (const long[]){0, 0, 1}, arena + 6291456);
+  /* %1056 = reduce_sum(%1051, %93) {axes [0], batch} layers.0.0.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 440401920, arena + 570359808, arena);
 
-  /* %1103 = reduce_sum(%1097, %83) {axes [0], batch} layers.0.0.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena,
-      arena + 490733568, arena + 12582912);
+  /* %1057 = add(%1021, %1056) layers.0.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 94372032, (const long[]){1}, arena, (const long[]){1},
+      arena + 570359808);
 
-  /* %1104 = add(%1064, %1103) layers.0.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 88080576, (const long[]){1}, arena + 12582912,
-      (const long[]){1}, arena + 447137856);
+  /* %1058 = normalize_grad(%90, %1051, %91, %1043) {eps 1e-06} layers.0.0 : f32[B, 1024, 192], written over %1051 */
+  lk_layernorm_grad(B * 1024, 192, arena + 564068352, arena + 440401920, params[29],
+      arena + 81788928, 1e-06f, arena + 440401920);
 
-  /* %1105 = normalize_grad(%80, %1102) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
-  lk_normalize_grad(B * 1024, 192, arena + 484442112, arena + 6291456, 1e-06f, arena);
-
-  /* %1106 = add(%1089, %1105) layers.0.0 : f32[B, 1024, 192], written over %1051 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 553648128, (const long[]){196608, 192, 1}, arena,
-      (const long[]){196608, 192, 1}, arena + 553648128);
-
-  /* %1107 = mul(%1106, %79) layers.0.0 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 553648128, (const long[]){196608, 192, 1},
+  /* %1059 = mul(%1058, %89) layers.0.0 : f32[B, 1024, 192] */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 440401920, (const long[]){196608, 192, 1},
       inputs[1], (const long[]){1, 0, 0}, arena);
 
-  /* %1108 = transpose(%76) {perm [1, 0]} layers.0.0.layers.0.0.proj : f32[192, 192] */
+  /* %1060 = transpose(%86) {perm [1, 0]} layers.0.0.layers.0.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[27], arena + 12582912);
 
-  /* %1109 = fused_linear(%1107, %1108) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
+  /* %1061 = fused_linear(%1059, %1060) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena, arena + 12582912, NULL, LK_ACT_NONE, NULL,
       arena + 6291456);
 
-  /* %1110 = linear_grad_weight(%1107, %75) layers.0.0.layers.0.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 192, arena, arena + 478150656, arena + 447098880);
+  /* %1062 = linear_grad_weight(%1059, %85) layers.0.0.layers.0.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 192, arena, arena + 557776896, arena + 564068352);
 
-  /* %1111 = reduce_sum(%1107) {axes [0], batch} layers.0.0.layers.0.0.proj : f32[192] */
+  /* %1063 = reduce_sum(%1059) {axes [0], batch} layers.0.0.layers.0.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena,
-      arena + 447138048);
+      arena + 557776896);
 
-  /* %1112 = reshape(%1109) {shape [1024, 4, 1, 48]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 48], a view of %1109: no code */
+  /* %1064 = reshape(%1061) {shape [1024, 4, 1, 48]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 48], a view of %1061: no code */
 
-  /* %1113 = matmul_permuted(%1112, %70) {a perm [0, 1, 2, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
+  /* %1065 = matmul_permuted(%1064, %80) {a perm [0, 1, 2, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
   lk_gemm_batched2(B, 196608, 1966080, 40960, 4096, 1, 10, 48, arena + 6291456, 48, 0, 1,
       arena + 377487360, 48, 1, 196608, arena, 10, 0, 0.0f);
 
-  /* %1114 = matmul_permuted(%73, %1112) {a perm [0, 1, 3, 2], b perm [0, 1, 2, 3], out perm [2, 0, 1, 3]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 4, 48] */
-  lk_gemm_batched2(B, 40960, 196608, 1966080, 4096, 10, 48, 1, arena + 731211072, 10, 1, 0,
+  /* %1066 = matmul_permuted(%83, %1064) {a perm [0, 1, 3, 2], b perm [0, 1, 2, 3], out perm [2, 0, 1, 3]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 4, 48] */
+  lk_gemm_batched2(B, 40960, 196608, 1966080, 4096, 10, 48, 1, arena + 766967808, 10, 1, 0,
       arena + 6291456, 48, 0, 1, arena + 377487360, 48, 196608, 0.0f);
 
-  /* %1115 = softmax_grad(%73, %1113) {axis -1} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
-  lk_softmax_grad(B * 4096, 10, arena + 731211072, arena, arena + 1310720);
+  /* %1067 = softmax_grad(%83, %1065) {axis -1} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
+  lk_softmax_grad(B * 4096, 10, arena + 766967808, arena, arena + 1310720);
 
-  /* %1116 = mul_scalar(%1115) {x op 0.14433756} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
+  /* %1068 = mul_scalar(%1067) {x op 0.14433756} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
   lk_mul_scalar(B * 1024 * 4 * 10, arena + 1310720, 0.14433756f, arena);
 
-  /* %1117 = matmul_permuted(%1116, %69) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 48] */
+  /* %1069 = matmul_permuted(%1068, %79) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 48] */
   lk_gemm_batched2(B, 40960, 1966080, 196608, 4096, 1, 48, 10, arena, 10, 0, 1, arena + 314572800,
-      48, 196608, 1, arena + 440401920, 48, 0, 0.0f);
+      48, 196608, 1, arena + 446693376, 48, 0, 0.0f);
 
-  /* %1118 = matmul_permuted(%68, %1116) {a perm [0, 1, 3, 2], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 4, 48] */
-  lk_gemm_batched2(B, 40960, 196608, 1966080, 4096, 10, 48, 1, arena, 10, 1, 0, arena + 471859200,
+  /* %1070 = matmul_permuted(%78, %1068) {a perm [0, 1, 3, 2], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 4, 48] */
+  lk_gemm_batched2(B, 40960, 196608, 1966080, 4096, 10, 48, 1, arena, 10, 1, 0, arena + 551485440,
       48, 0, 1, arena + 314572800, 48, 196608, 0.0f);
 
-  /* %1119 = reshape(%1114) {shape [10, 1024, 192]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 192], a view of %1114: no code */
+  /* %1071 = reshape(%1066) {shape [10, 1024, 192]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 192], a view of %1066: no code */
 
-  /* %1120 = reshape(%1118) {shape [10, 1024, 192]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 192], a view of %1118: no code */
+  /* %1072 = reshape(%1070) {shape [10, 1024, 192]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 192], a view of %1070: no code */
 
-  /* %1121 = reshape(%1117) {shape [1024, 192]} layers.0.0.layers.0.0 : f32[B, 1024, 192], a view of %1117: no code */
+  /* %1073 = reshape(%1069) {shape [1024, 192]} layers.0.0.layers.0.0 : f32[B, 1024, 192], a view of %1069: no code */
 
-  /* %1122 = concat(%1120, %1119) {axis 2} layers.0.0.layers.0.0.Wkv_even : f32[B, 10, 1024, 384] */
+  /* %1074 = concat(%1072, %1071) {axis 2} layers.0.0.layers.0.0.Wkv_even : f32[B, 10, 1024, 384] */
   lk_copy_rows(B * 10240, 192, arena + 314572800, 192, arena, 384);
   lk_copy_rows(B * 10240, 192, arena + 377487360, 192, arena + 192, 384);
 
-  /* %1123 = transpose(%63) {perm [1, 0]} layers.0.0.layers.0.0.Wkv_even : f32[192, 384] */
+  /* %1075 = transpose(%73) {perm [1, 0]} layers.0.0.layers.0.0.Wkv_even : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[25], arena + 377487360);
 
-  /* %1124 = fused_linear(%1122, %1123) layers.0.0.layers.0.0.Wkv_even : f32[B, 10, 1024, 192] */
+  /* %1076 = fused_linear(%1074, %1075) layers.0.0.layers.0.0.Wkv_even : f32[B, 10, 1024, 192] */
   lk_fused_linear(B * 10 * 1024, 384, 192, arena, arena + 377487360, NULL, LK_ACT_NONE, NULL,
       arena + 314572800);
 
-  /* %1125 = linear_grad_weight(%1122, %59) layers.0.0.layers.0.0.Wkv_even : f32[384, 192] */
+  /* %1077 = linear_grad_weight(%1074, %69) layers.0.0.layers.0.0.Wkv_even : f32[384, 192] */
   lk_linear_grad_weight(B * 10 * 1024, 192, 384, arena, arena + 251658240, arena + 377487360);
 
-  /* %1126 = reduce_sum(%1122) {axes [0, 1], batch} layers.0.0.layers.0.0.Wkv_even : f32[384] */
+  /* %1078 = reduce_sum(%1074) {axes [0, 1], batch} layers.0.0.layers.0.0.Wkv_even : f32[384] */
   lk_reduce_sum(4, (const long[]){B, 10, 1024, 384}, (const unsigned char[]){1, 1, 1, 0}, arena,
-      arena + 257986560);
-
-  /* %1127 = transpose(%60) {perm [1, 0]} layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[23], arena);
-
-  /* %1128 = fused_linear(%1121, %1127) layers.0.0.layers.0.0.Wq_even : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 192, 192, arena + 440401920, arena, NULL, LK_ACT_NONE, NULL,
       arena + 251658240);
 
-  /* %1129 = linear_grad_weight(%1121, %57) layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 192, arena + 440401920, arena + 465567744,
-      arena + 257949696);
+  /* %1079 = transpose(%70) {perm [1, 0]} layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[23], arena);
 
-  /* %1130 = reduce_sum(%1121) {axes [0], batch} layers.0.0.layers.0.0.Wq_even : f32[192] */
+  /* %1080 = fused_linear(%1073, %1079) layers.0.0.layers.0.0.Wq_even : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 192, 192, arena + 446693376, arena, NULL, LK_ACT_NONE, NULL,
+      arena + 62914560);
+
+  /* %1081 = linear_grad_weight(%1073, %67) layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 192, arena + 446693376, arena + 545193984, arena + 69206016);
+
+  /* %1082 = reduce_sum(%1073) {axes [0], batch} layers.0.0.layers.0.0.Wq_even : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 440401920, arena + 257986944);
+      arena + 446693376, arena + 69242880);
 
-  /* %1131 = reduce_sum(%1124) {axes [0, 1], batch} layers.0.0.norm1 : f32[192] */
+  /* %1083 = reduce_sum(%1076) {axes [0, 1], batch} layers.0.0.norm1 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 10, 1024, 192}, (const unsigned char[]){1, 1, 1, 0},
       arena + 314572800, arena);
 
-  /* %1132 = add(%1085, %1131) layers.0.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 447137088, (const long[]){1}, arena, (const long[]){1},
-      arena + 257987136);
+  /* %1084 = add(%1041, %1083) layers.0.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 595525824, (const long[]){1}, arena, (const long[]){1},
+      arena + 192);
 
-  /* %1133 = mul(%1124, %54) layers.0.0.norm1 : f32[B, 10, 1024, 192] */
-  lk_mul(4, (const long[]){B, 10, 1024, 192}, arena + 314572800,
-      (const long[]){1966080, 196608, 192, 1}, params[21], (const long[]){0, 0, 0, 1}, arena);
-
-  /* %1134 = reduce_sum(%1124, %58) {axes [0, 1], batch} layers.0.0.norm1 : f32[192] */
+  /* %1085 = reduce_sum(%1076, %68) {axes [0, 1], batch} layers.0.0.norm1 : f32[192] */
   lk_reduce_sum_product(4, (const long[]){B, 10, 1024, 192}, (const unsigned char[]){1, 1, 1, 0},
-      arena + 314572800, arena + 188743680, arena + 62914560);
+      arena + 314572800, arena + 188743680, arena);
 
-  /* %1135 = add(%1087, %1134) layers.0.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 447137280, (const long[]){1}, arena + 62914560,
-      (const long[]){1}, arena + 188743680);
+  /* %1086 = add(%1042, %1085) layers.0.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 595526016, (const long[]){1}, arena, (const long[]){1},
+      arena + 384);
 
-  /* %1136 = normalize_grad(%52, %1133) {eps 1e-06} layers.0.0.norm1 : f32[B, 10, 1024, 192] */
-  lk_normalize_grad(B * 10 * 1024, 192, arena + 125829120, arena, 1e-06f, arena + 62914560);
-
-  /* %1137 = reduce_sum(%1128) {axes [0], batch} layers.0.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 251658240, arena);
-
-  /* %1138 = add(%1132, %1137) layers.0.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 257987136, (const long[]){1}, arena, (const long[]){1},
-      arena + 127795200);
-
-  /* %1139 = mul(%1128, %54) layers.0.0.norm1 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 251658240, (const long[]){196608, 192, 1},
-      params[21], (const long[]){0, 0, 1}, arena);
-
-  /* %1140 = reduce_sum(%1128, %56) {axes [0], batch} layers.0.0.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 251658240, arena + 459276288, arena + 6291456);
-
-  /* %1141 = add(%1135, %1140) layers.0.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 188743680, (const long[]){1}, arena + 6291456,
-      (const long[]){1}, arena + 127795392);
-
-  /* %1142 = normalize_grad(%53, %1139) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
-  lk_normalize_grad(B * 1024, 192, arena + 452984832, arena, 1e-06f, arena + 6291456);
-
-  /* %1143 = add(%1106, %1142) layers.0.0 : f32[B, 1024, 192], written over %1051 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 553648128, (const long[]){196608, 192, 1},
-      arena + 6291456, (const long[]){196608, 192, 1}, arena + 553648128);
-
-  /* %1144 = reshape(%1143) {shape [1, 1024, 192]} layers.0.0 : f32[B, 1, 1024, 192], a view of %1051: no code */
-
-  /* %1145 = zero_pad(%1144) {axis 0, before 0, after 9} layers.0.0 : f32[B, 10, 1024, 192] */
-  lk_zero_pad(B, 1, 196608, 0, 9, arena + 553648128, arena);
-
-  /* %1146 = add(%1136, %1145) layers.0.0 : f32[B, 10, 1024, 192], written over %1136 */
-  lk_add(4, (const long[]){B, 10, 1024, 192}, arena + 62914560,
-      (const long[]){1966080, 196608, 192, 1}, arena, (const long[]){1966080, 196608, 192, 1},
-      arena + 62914560);
-
-  /* %1147 = reduce_sum(%1146) {axes [], batch} layers.0.0 : f32[10, 1024, 192] */
-  lk_reduce_sum(4, (const long[]){B, 10, 1024, 192}, (const unsigned char[]){1, 0, 0, 0},
-      arena + 62914560, arena + 125829120);
-
-  /* %1148 = index(%1146) {axis 0, at 0} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 62914560, 1966080, arena, 196608);
-
-  /* %1149 = index(%1146) {axis 0, at 1} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 63111168, 1966080, arena + 6291456, 196608);
-
-  /* %1150 = index(%1146) {axis 0, at 2} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 63307776, 1966080, arena + 12582912, 196608);
-
-  /* %1151 = index(%1146) {axis 0, at 3} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 63504384, 1966080, arena + 18874368, 196608);
-
-  /* %1152 = index(%1146) {axis 0, at 4} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 63700992, 1966080, arena + 25165824, 196608);
-
-  /* %1153 = index(%1146) {axis 0, at 5} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 63897600, 1966080, arena + 31457280, 196608);
-
-  /* %1154 = index(%1146) {axis 0, at 6} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 64094208, 1966080, arena + 37748736, 196608);
-
-  /* %1155 = index(%1146) {axis 0, at 7} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 64290816, 1966080, arena + 44040192, 196608);
-
-  /* %1156 = index(%1146) {axis 0, at 8} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 64487424, 1966080, arena + 50331648, 196608);
-
-  /* %1157 = index(%1146) {axis 0, at 9} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 64684032, 1966080, arena + 56623104, 196608);
-
-  /* %1158 = seq2img(%1157) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 56623104, arena + 62914560);
-
-  /* %1159 = conv2d_grad_weight(%1158, %45) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.9 : f32[192, 3, 9, 9] */
-  lk_conv2d_grad_weight(B, 3, 227, 227, 192, 9, 9, 7, 7, 1, 1, 1, arena + 62914560,
-      arena + 610271232, arena + 69206016);
-
-  /* %1160 = reduce_sum(%1158) {axes [1, 2], batch} to_patch_embedding.projections.9 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 62914560, arena + 69252672);
-
-  /* %1161 = seq2img(%1156) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 50331648, arena + 56623104);
-
-  /* %1162 = conv2d_grad_weight(%1161, %40) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.8 : f32[192, 3, 9, 9] */
-  lk_conv2d_grad_weight(B, 3, 226, 226, 192, 9, 9, 7, 7, 1, 1, 1, arena + 56623104,
-      arena + 615218016, arena + 62914560);
-
-  /* %1163 = reduce_sum(%1161) {axes [1, 2], batch} to_patch_embedding.projections.8 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 56623104, arena + 62961216);
-
-  /* %1164 = seq2img(%1155) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 44040192, arena + 50331648);
-
-  /* %1165 = conv2d_grad_weight(%1164, %35) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.7 : f32[192, 3, 9, 9] */
-  lk_conv2d_grad_weight(B, 3, 225, 225, 192, 9, 9, 7, 7, 1, 1, 1, arena + 50331648,
-      arena + 629884128, arena + 56623104);
-
-  /* %1166 = reduce_sum(%1164) {axes [1, 2], batch} to_patch_embedding.projections.7 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 50331648, arena + 56669760);
-
-  /* %1167 = seq2img(%1154) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 37748736, arena + 44040192);
-
-  /* %1168 = conv2d_grad_weight(%1167, %30) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.6 : f32[192, 3, 9, 9] */
-  lk_conv2d_grad_weight(B, 3, 227, 224, 192, 9, 9, 7, 7, 1, 1, 1, arena + 44040192,
-      arena + 625002720, arena + 50331648);
-
-  /* %1169 = reduce_sum(%1167) {axes [1, 2], batch} to_patch_embedding.projections.6 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 44040192, arena + 50378304);
-
-  /* %1170 = seq2img(%1153) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 31457280, arena + 37748736);
-
-  /* %1171 = conv2d_grad_weight(%1170, %25) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.5 : f32[192, 3, 9, 9] */
-  lk_conv2d_grad_weight(B, 3, 226, 224, 192, 9, 9, 7, 7, 1, 1, 1, arena + 37748736,
-      arena + 639604032, arena + 44040192);
-
-  /* %1172 = reduce_sum(%1170) {axes [1, 2], batch} to_patch_embedding.projections.5 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 37748736, arena + 44086848);
-
-  /* %1173 = seq2img(%1152) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 25165824, arena + 31457280);
-
-  /* %1174 = conv2d_grad_weight(%1173, %20) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.4 : f32[192, 3, 9, 9] */
-  lk_conv2d_grad_weight(B, 3, 225, 224, 192, 9, 9, 7, 7, 1, 1, 1, arena + 31457280,
-      arena + 649302336, arena + 37748736);
-
-  /* %1175 = reduce_sum(%1173) {axes [1, 2], batch} to_patch_embedding.projections.4 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 31457280, arena + 37795392);
-
-  /* %1176 = seq2img(%1151) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 18874368, arena + 25165824);
-
-  /* %1177 = conv2d_grad_weight(%1176, %15) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.3 : f32[192, 3, 9, 9] */
-  lk_conv2d_grad_weight(B, 3, 224, 227, 192, 9, 9, 7, 7, 1, 1, 1, arena + 25165824,
-      arena + 620121312, arena + 31457280);
-
-  /* %1178 = reduce_sum(%1176) {axes [1, 2], batch} to_patch_embedding.projections.3 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 25165824, arena + 31503936);
-
-  /* %1179 = seq2img(%1150) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 12582912, arena + 18874368);
-
-  /* %1180 = conv2d_grad_weight(%1179, %10) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.2 : f32[192, 3, 9, 9] */
-  lk_conv2d_grad_weight(B, 3, 224, 226, 192, 9, 9, 7, 7, 1, 1, 1, arena + 18874368,
-      arena + 634744128, arena + 25165824);
-
-  /* %1181 = reduce_sum(%1179) {axes [1, 2], batch} to_patch_embedding.projections.2 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 18874368, arena + 25212480);
-
-  /* %1182 = seq2img(%1149) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 6291456, arena + 12582912);
-
-  /* %1183 = conv2d_grad_weight(%1182, %5) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.1 : f32[192, 3, 9, 9] */
-  lk_conv2d_grad_weight(B, 3, 224, 225, 192, 9, 9, 7, 7, 1, 1, 1, arena + 12582912,
-      arena + 644463936, arena + 18874368);
-
-  /* %1184 = reduce_sum(%1182) {axes [1, 2], batch} to_patch_embedding.projections.1 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 12582912, arena + 18921024);
-
-  /* %1185 = seq2img(%1148) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena, arena + 6291456);
-
-  /* %1186 = conv2d_grad_weight(%1185, %0) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.0 : f32[192, 3, 9, 9] */
-  lk_conv2d_grad_weight(B, 3, 224, 224, 192, 9, 9, 7, 7, 1, 1, 1, arena + 6291456, inputs[0],
+  /* %1087 = reduce_sum(%1080) {axes [0], batch} layers.0.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 62914560,
       arena);
 
-  /* %1187 = reduce_sum(%1185) {axes [1, 2], batch} to_patch_embedding.projections.0 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 6291456, arena + 46656);
+  /* %1088 = add(%1084, %1087) layers.0.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 192, (const long[]){1}, arena, (const long[]){1},
+      arena + 69243072);
 
-  /* output 0 "loss" = %508 : f32[1] */
-  memcpy(outputs[0], arena + 756259184, sizeof(float) * 1);
-  /* output 1 "grad:to_patch_embedding.projections.0.weight" = %1186 : f32[192, 3, 9, 9] */
-  memcpy(outputs[1], arena, sizeof(float) * 46656);
-  /* output 2 "grad:to_patch_embedding.projections.0.bias" = %1187 : f32[192] */
-  memcpy(outputs[2], arena + 46656, sizeof(float) * 192);
-  /* output 3 "grad:to_patch_embedding.projections.1.weight" = %1183 : f32[192, 3, 9, 9] */
-  memcpy(outputs[3], arena + 18874368, sizeof(float) * 46656);
-  /* output 4 "grad:to_patch_embedding.projections.1.bias" = %1184 : f32[192] */
-  memcpy(outputs[4], arena + 18921024, sizeof(float) * 192);
-  /* output 5 "grad:to_patch_embedding.projections.2.weight" = %1180 : f32[192, 3, 9, 9] */
-  memcpy(outputs[5], arena + 25165824, sizeof(float) * 46656);
-  /* output 6 "grad:to_patch_embedding.projections.2.bias" = %1181 : f32[192] */
-  memcpy(outputs[6], arena + 25212480, sizeof(float) * 192);
-  /* output 7 "grad:to_patch_embedding.projections.3.weight" = %1177 : f32[192, 3, 9, 9] */
-  memcpy(outputs[7], arena + 31457280, sizeof(float) * 46656);
-  /* output 8 "grad:to_patch_embedding.projections.3.bias" = %1178 : f32[192] */
-  memcpy(outputs[8], arena + 31503936, sizeof(float) * 192);
-  /* output 9 "grad:to_patch_embedding.projections.4.weight" = %1174 : f32[192, 3, 9, 9] */
-  memcpy(outputs[9], arena + 37748736, sizeof(float) * 46656);
-  /* output 10 "grad:to_patch_embedding.projections.4.bias" = %1175 : f32[192] */
-  memcpy(outputs[10], arena + 37795392, sizeof(float) * 192);
-  /* output 11 "grad:to_patch_embedding.projections.5.weight" = %1171 : f32[192, 3, 9, 9] */
-  memcpy(outputs[11], arena + 44040192, sizeof(float) * 46656);
-  /* output 12 "grad:to_patch_embedding.projections.5.bias" = %1172 : f32[192] */
-  memcpy(outputs[12], arena + 44086848, sizeof(float) * 192);
-  /* output 13 "grad:to_patch_embedding.projections.6.weight" = %1168 : f32[192, 3, 9, 9] */
-  memcpy(outputs[13], arena + 50331648, sizeof(float) * 46656);
-  /* output 14 "grad:to_patch_embedding.projections.6.bias" = %1169 : f32[192] */
-  memcpy(outputs[14], arena + 50378304, sizeof(float) * 192);
-  /* output 15 "grad:to_patch_embedding.projections.7.weight" = %1165 : f32[192, 3, 9, 9] */
-  memcpy(outputs[15], arena + 56623104, sizeof(float) * 46656);
-  /* output 16 "grad:to_patch_embedding.projections.7.bias" = %1166 : f32[192] */
-  memcpy(outputs[16], arena + 56669760, sizeof(float) * 192);
-  /* output 17 "grad:to_patch_embedding.projections.8.weight" = %1162 : f32[192, 3, 9, 9] */
-  memcpy(outputs[17], arena + 62914560, sizeof(float) * 46656);
-  /* output 18 "grad:to_patch_embedding.projections.8.bias" = %1163 : f32[192] */
-  memcpy(outputs[18], arena + 62961216, sizeof(float) * 192);
-  /* output 19 "grad:to_patch_embedding.projections.9.weight" = %1159 : f32[192, 3, 9, 9] */
-  memcpy(outputs[19], arena + 69206016, sizeof(float) * 46656);
-  /* output 20 "grad:to_patch_embedding.projections.9.bias" = %1160 : f32[192] */
-  memcpy(outputs[20], arena + 69252672, sizeof(float) * 192);
-  /* output 21 "grad:layers.0.0.pos_emb" = %1147 : f32[10, 1024, 192] */
-  memcpy(outputs[21], arena + 125829120, sizeof(float) * 1966080);
-  /* output 22 "grad:layers.0.0.norm1.weight" = %1141 : f32[192] */
-  memcpy(outputs[22], arena + 127795392, sizeof(float) * 192);
-  /* output 23 "grad:layers.0.0.norm1.bias" = %1138 : f32[192] */
-  memcpy(outputs[23], arena + 127795200, sizeof(float) * 192);
-  /* output 24 "grad:layers.0.0.layers.0.0.Wq_even.weight" = %1129 : f32[192, 192] */
-  memcpy(outputs[24], arena + 257949696, sizeof(float) * 36864);
-  /* output 25 "grad:layers.0.0.layers.0.0.Wq_even.bias" = %1130 : f32[192] */
-  memcpy(outputs[25], arena + 257986944, sizeof(float) * 192);
-  /* output 26 "grad:layers.0.0.layers.0.0.Wkv_even.weight" = %1125 : f32[384, 192] */
+  /* %1089 = reduce_sum(%1080, %66) {axes [0], batch} layers.0.0.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 62914560, arena + 538902528, arena);
+
+  /* %1090 = add(%1086, %1089) layers.0.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 384, (const long[]){1}, arena, (const long[]){1},
+      arena + 69243264);
+
+  /* %1091 = normalize_grad(%63, %1080, %64, %1058) {eps 1e-06} layers.0.0 : f32[B, 1024, 192], written over %1080 */
+  lk_layernorm_grad(B * 1024, 192, arena + 532611072, arena + 62914560, params[21],
+      arena + 440401920, 1e-06f, arena + 62914560);
+
+  /* %1092 = reshape(%1091) {shape [1, 1024, 192]} layers.0.0 : f32[B, 1, 1024, 192], a view of %1080: no code */
+
+  /* %1093 = zero_pad(%1092) {axis 0, before 0, after 9} layers.0.0 : f32[B, 10, 1024, 192] */
+  lk_zero_pad(B, 1, 196608, 0, 9, arena + 62914560, arena);
+
+  /* %1094 = normalize_grad(%62, %1076, %64, %1093) {eps 1e-06} layers.0.0 : f32[B, 10, 1024, 192], written over %1076 */
+  lk_layernorm_grad(B * 10 * 1024, 192, arena + 125829120, arena + 314572800, params[21], arena,
+      1e-06f, arena + 314572800);
+
+  /* %1095 = reduce_sum(%1094) {axes [], batch} layers.0.0 : f32[10, 1024, 192] */
+  lk_reduce_sum(4, (const long[]){B, 10, 1024, 192}, (const unsigned char[]){1, 0, 0, 0},
+      arena + 314572800, arena + 62914560);
+
+  /* %1096 = index(%1094) {axis 0, at 0} to_patch_embedding : f32[B, 1024, 192] */
+  lk_copy_rows(B, 196608, arena + 314572800, 1966080, arena, 196608);
+
+  /* %1097 = index(%1094) {axis 0, at 1} to_patch_embedding : f32[B, 1024, 192] */
+  lk_copy_rows(B, 196608, arena + 314769408, 1966080, arena + 6291456, 196608);
+
+  /* %1098 = index(%1094) {axis 0, at 2} to_patch_embedding : f32[B, 1024, 192] */
+  lk_copy_rows(B, 196608, arena + 314966016, 1966080, arena + 12582912, 196608);
+
+  /* %1099 = index(%1094) {axis 0, at 3} to_patch_embedding : f32[B, 1024, 192] */
+  lk_copy_rows(B, 196608, arena + 315162624, 1966080, arena + 18874368, 196608);
+
+  /* %1100 = index(%1094) {axis 0, at 4} to_patch_embedding : f32[B, 1024, 192] */
+  lk_copy_rows(B, 196608, arena + 315359232, 1966080, arena + 25165824, 196608);
+
+  /* %1101 = index(%1094) {axis 0, at 5} to_patch_embedding : f32[B, 1024, 192] */
+  lk_copy_rows(B, 196608, arena + 315555840, 1966080, arena + 31457280, 196608);
+
+  /* %1102 = index(%1094) {axis 0, at 6} to_patch_embedding : f32[B, 1024, 192] */
+  lk_copy_rows(B, 196608, arena + 315752448, 1966080, arena + 37748736, 196608);
+
+  /* %1103 = index(%1094) {axis 0, at 7} to_patch_embedding : f32[B, 1024, 192] */
+  lk_copy_rows(B, 196608, arena + 315949056, 1966080, arena + 44040192, 196608);
+
+  /* %1104 = index(%1094) {axis 0, at 8} to_patch_embedding : f32[B, 1024, 192] */
+  lk_copy_rows(B, 196608, arena + 316145664, 1966080, arena + 50331648, 196608);
+
+  /* %1105 = index(%1094) {axis 0, at 9} to_patch_embedding : f32[B, 1024, 192] */
+  lk_copy_rows(B, 196608, arena + 316342272, 1966080, arena + 56623104, 196608);
+
+  /* %1106 = linear_grad_weight(%1105, %57) to_patch_embedding.projections.9 : f32[192, 243] */
+  lk_linear_grad_weight(B * 1024, 243, 192, arena + 56623104, arena + 524648448, arena + 64880640);
+
+  /* %1107 = reduce_sum(%1105) {axes [0], batch} to_patch_embedding.projections.9 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 56623104,
+      arena + 64927296);
+
+  /* %1108 = reshape(%1106) {shape [192, 3, 9, 9]} to_patch_embedding.projections.9 : f32[192, 3, 9, 9], a view of %1106: no code */
+
+  /* %1109 = linear_grad_weight(%1104, %51) to_patch_embedding.projections.8 : f32[192, 243] */
+  lk_linear_grad_weight(B * 1024, 243, 192, arena + 50331648, arena + 516685824, arena + 56623104);
+
+  /* %1110 = reduce_sum(%1104) {axes [0], batch} to_patch_embedding.projections.8 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 50331648,
+      arena + 56669760);
+
+  /* %1111 = reshape(%1109) {shape [192, 3, 9, 9]} to_patch_embedding.projections.8 : f32[192, 3, 9, 9], a view of %1109: no code */
+
+  /* %1112 = linear_grad_weight(%1103, %45) to_patch_embedding.projections.7 : f32[192, 243] */
+  lk_linear_grad_weight(B * 1024, 243, 192, arena + 44040192, arena + 508723200, arena + 50331648);
+
+  /* %1113 = reduce_sum(%1103) {axes [0], batch} to_patch_embedding.projections.7 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 44040192,
+      arena + 50378304);
+
+  /* %1114 = reshape(%1112) {shape [192, 3, 9, 9]} to_patch_embedding.projections.7 : f32[192, 3, 9, 9], a view of %1112: no code */
+
+  /* %1115 = linear_grad_weight(%1102, %39) to_patch_embedding.projections.6 : f32[192, 243] */
+  lk_linear_grad_weight(B * 1024, 243, 192, arena + 37748736, arena + 500760576, arena + 44040192);
+
+  /* %1116 = reduce_sum(%1102) {axes [0], batch} to_patch_embedding.projections.6 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 37748736,
+      arena + 44086848);
+
+  /* %1117 = reshape(%1115) {shape [192, 3, 9, 9]} to_patch_embedding.projections.6 : f32[192, 3, 9, 9], a view of %1115: no code */
+
+  /* %1118 = linear_grad_weight(%1101, %33) to_patch_embedding.projections.5 : f32[192, 243] */
+  lk_linear_grad_weight(B * 1024, 243, 192, arena + 31457280, arena + 492797952, arena + 37748736);
+
+  /* %1119 = reduce_sum(%1101) {axes [0], batch} to_patch_embedding.projections.5 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 31457280,
+      arena + 37795392);
+
+  /* %1120 = reshape(%1118) {shape [192, 3, 9, 9]} to_patch_embedding.projections.5 : f32[192, 3, 9, 9], a view of %1118: no code */
+
+  /* %1121 = linear_grad_weight(%1100, %27) to_patch_embedding.projections.4 : f32[192, 243] */
+  lk_linear_grad_weight(B * 1024, 243, 192, arena + 25165824, arena + 484835328, arena + 31457280);
+
+  /* %1122 = reduce_sum(%1100) {axes [0], batch} to_patch_embedding.projections.4 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 25165824,
+      arena + 31503936);
+
+  /* %1123 = reshape(%1121) {shape [192, 3, 9, 9]} to_patch_embedding.projections.4 : f32[192, 3, 9, 9], a view of %1121: no code */
+
+  /* %1124 = linear_grad_weight(%1099, %21) to_patch_embedding.projections.3 : f32[192, 243] */
+  lk_linear_grad_weight(B * 1024, 243, 192, arena + 18874368, arena + 476872704, arena + 25165824);
+
+  /* %1125 = reduce_sum(%1099) {axes [0], batch} to_patch_embedding.projections.3 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 18874368,
+      arena + 25212480);
+
+  /* %1126 = reshape(%1124) {shape [192, 3, 9, 9]} to_patch_embedding.projections.3 : f32[192, 3, 9, 9], a view of %1124: no code */
+
+  /* %1127 = linear_grad_weight(%1098, %15) to_patch_embedding.projections.2 : f32[192, 243] */
+  lk_linear_grad_weight(B * 1024, 243, 192, arena + 12582912, arena + 468910080, arena + 18874368);
+
+  /* %1128 = reduce_sum(%1098) {axes [0], batch} to_patch_embedding.projections.2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 12582912,
+      arena + 18921024);
+
+  /* %1129 = reshape(%1127) {shape [192, 3, 9, 9]} to_patch_embedding.projections.2 : f32[192, 3, 9, 9], a view of %1127: no code */
+
+  /* %1130 = linear_grad_weight(%1097, %9) to_patch_embedding.projections.1 : f32[192, 243] */
+  lk_linear_grad_weight(B * 1024, 243, 192, arena + 6291456, arena + 460947456, arena + 12582912);
+
+  /* %1131 = reduce_sum(%1097) {axes [0], batch} to_patch_embedding.projections.1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 6291456,
+      arena + 12629568);
+
+  /* %1132 = reshape(%1130) {shape [192, 3, 9, 9]} to_patch_embedding.projections.1 : f32[192, 3, 9, 9], a view of %1130: no code */
+
+  /* %1133 = linear_grad_weight(%1096, %3) to_patch_embedding.projections.0 : f32[192, 243] */
+  lk_linear_grad_weight(B * 1024, 243, 192, arena, arena + 452984832, arena + 6291456);
+
+  /* %1134 = reduce_sum(%1096) {axes [0], batch} to_patch_embedding.projections.0 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena,
+      arena + 6338112);
+
+  /* %1135 = reshape(%1133) {shape [192, 3, 9, 9]} to_patch_embedding.projections.0 : f32[192, 3, 9, 9], a view of %1133: no code */
+
+  /* output 0 "loss" = %518 : f32[1] */
+  memcpy(outputs[0], arena + 792015920, sizeof(float) * 1);
+  /* output 1 "grad:to_patch_embedding.projections.0.weight" = %1135 : f32[192, 3, 9, 9] */
+  memcpy(outputs[1], arena + 6291456, sizeof(float) * 46656);
+  /* output 2 "grad:to_patch_embedding.projections.0.bias" = %1134 : f32[192] */
+  memcpy(outputs[2], arena + 6338112, sizeof(float) * 192);
+  /* output 3 "grad:to_patch_embedding.projections.1.weight" = %1132 : f32[192, 3, 9, 9] */
+  memcpy(outputs[3], arena + 12582912, sizeof(float) * 46656);
+  /* output 4 "grad:to_patch_embedding.projections.1.bias" = %1131 : f32[192] */
+  memcpy(outputs[4], arena + 12629568, sizeof(float) * 192);
+  /* output 5 "grad:to_patch_embedding.projections.2.weight" = %1129 : f32[192, 3, 9, 9] */
+  memcpy(outputs[5], arena + 18874368, sizeof(float) * 46656);
+  /* output 6 "grad:to_patch_embedding.projections.2.bias" = %1128 : f32[192] */
+  memcpy(outputs[6], arena + 18921024, sizeof(float) * 192);
+  /* output 7 "grad:to_patch_embedding.projections.3.weight" = %1126 : f32[192, 3, 9, 9] */
+  memcpy(outputs[7], arena + 25165824, sizeof(float) * 46656);
+  /* output 8 "grad:to_patch_embedding.projections.3.bias" = %1125 : f32[192] */
+  memcpy(outputs[8], arena + 25212480, sizeof(float) * 192);
+  /* output 9 "grad:to_patch_embedding.projections.4.weight" = %1123 : f32[192, 3, 9, 9] */
+  memcpy(outputs[9], arena + 31457280, sizeof(float) * 46656);
+  /* output 10 "grad:to_patch_embedding.projections.4.bias" = %1122 : f32[192] */
+  memcpy(outputs[10], arena + 31503936, sizeof(float) * 192);
+  /* output 11 "grad:to_patch_embedding.projections.5.weight" = %1120 : f32[192, 3, 9, 9] */
+  memcpy(outputs[11], arena + 37748736, sizeof(float) * 46656);
+  /* output 12 "grad:to_patch_embedding.projections.5.bias" = %1119 : f32[192] */
+  memcpy(outputs[12], arena + 37795392, sizeof(float) * 192);
+  /* output 13 "grad:to_patch_embedding.projections.6.weight" = %1117 : f32[192, 3, 9, 9] */
+  memcpy(outputs[13], arena + 44040192, sizeof(float) * 46656);
+  /* output 14 "grad:to_patch_embedding.projections.6.bias" = %1116 : f32[192] */
+  memcpy(outputs[14], arena + 44086848, sizeof(float) * 192);
+  /* output 15 "grad:to_patch_embedding.projections.7.weight" = %1114 : f32[192, 3, 9, 9] */
+  memcpy(outputs[15], arena + 50331648, sizeof(float) * 46656);
+  /* output 16 "grad:to_patch_embedding.projections.7.bias" = %1113 : f32[192] */
+  memcpy(outputs[16], arena + 50378304, sizeof(float) * 192);
+  /* output 17 "grad:to_patch_embedding.projections.8.weight" = %1111 : f32[192, 3, 9, 9] */
+  memcpy(outputs[17], arena + 56623104, sizeof(float) * 46656);
+  /* output 18 "grad:to_patch_embedding.projections.8.bias" = %1110 : f32[192] */
+  memcpy(outputs[18], arena + 56669760, sizeof(float) * 192);
+  /* output 19 "grad:to_patch_embedding.projections.9.weight" = %1108 : f32[192, 3, 9, 9] */
+  memcpy(outputs[19], arena + 64880640, sizeof(float) * 46656);
+  /* output 20 "grad:to_patch_embedding.projections.9.bias" = %1107 : f32[192] */
+  memcpy(outputs[20], arena + 64927296, sizeof(float) * 192);
+  /* output 21 "grad:layers.0.0.pos_emb" = %1095 : f32[10, 1024, 192] */
+  memcpy(outputs[21], arena + 62914560, sizeof(float) * 1966080);
+  /* output 22 "grad:layers.0.0.norm1.weight" = %1090 : f32[192] */
+  memcpy(outputs[22], arena + 69243264, sizeof(float) * 192);
+  /* output 23 "grad:layers.0.0.norm1.bias" = %1088 : f32[192] */
+  memcpy(outputs[23], arena + 69243072, sizeof(float) * 192);
+  /* output 24 "grad:layers.0.0.layers.0.0.Wq_even.weight" = %1081 : f32[192, 192] */
+  memcpy(outputs[24], arena + 69206016, sizeof(float) * 36864);
+  /* output 25 "grad:layers.0.0.layers.0.0.Wq_even.bias" = %1082 : f32[192] */
+  memcpy(outputs[25], arena + 69242880, sizeof(float) * 192);
+  /* output 26 "grad:layers.0.0.layers.0.0.Wkv_even.weight" = %1077 : f32[384, 192] */
   memcpy(outputs[26], arena + 377487360, sizeof(float) * 73728);
-  /* output 27 "grad:layers.0.0.layers.0.0.Wkv_even.bias" = %1126 : f32[384] */
-  memcpy(outputs[27], arena + 257986560, sizeof(float) * 384);
-  /* output 28 "grad:layers.0.0.layers.0.0.proj.weight" = %1110 : f32[192, 192] */
-  memcpy(outputs[28], arena + 447098880, sizeof(float) * 36864);
-  /* output 29 "grad:layers.0.0.layers.0.0.proj.bias" = %1111 : f32[192] */
-  memcpy(outputs[29], arena + 447138048, sizeof(float) * 192);
-  /* output 30 "grad:layers.0.0.norm2.weight" = %1104 : f32[192] */
-  memcpy(outputs[30], arena + 447137856, sizeof(float) * 192);
-  /* output 31 "grad:layers.0.0.norm2.bias" = %1101 : f32[192] */
-  memcpy(outputs[31], arena + 447137664, sizeof(float) * 192);
-  /* output 32 "grad:layers.0.0.layers.0.1.fc1.weight" = %1098 : f32[768, 192] */
-  memcpy(outputs[32], arena + 446840832, sizeof(float) * 147456);
-  /* output 33 "grad:layers.0.0.layers.0.1.fc1.bias" = %1099 : f32[768] */
-  memcpy(outputs[33], arena + 447135744, sizeof(float) * 768);
-  /* output 34 "grad:layers.0.0.layers.0.1.fc2.weight" = %1093 : f32[192, 768] */
-  memcpy(outputs[34], arena + 446693376, sizeof(float) * 147456);
-  /* output 35 "grad:layers.0.0.layers.0.1.fc2.bias" = %1094 : f32[192] */
-  memcpy(outputs[35], arena + 447137472, sizeof(float) * 192);
-  /* output 36 "grad:layers.0.0.layers.1.0.Wq_odd.weight" = %1082 : f32[192, 192] */
-  memcpy(outputs[36], arena + 447062016, sizeof(float) * 36864);
-  /* output 37 "grad:layers.0.0.layers.1.0.Wq_odd.bias" = %1083 : f32[192] */
-  memcpy(outputs[37], arena + 447136896, sizeof(float) * 192);
-  /* output 38 "grad:layers.0.0.layers.1.0.Wkv_odd.weight" = %1079 : f32[384, 192] */
-  memcpy(outputs[38], arena + 446988288, sizeof(float) * 73728);
-  /* output 39 "grad:layers.0.0.layers.1.0.Wkv_odd.bias" = %1080 : f32[384] */
-  memcpy(outputs[39], arena + 447136512, sizeof(float) * 384);
-  /* output 40 "grad:layers.0.0.layers.1.0.proj.weight" = %1070 : f32[192, 192] */
-  memcpy(outputs[40], arena + 534773760, sizeof(float) * 36864);
-  /* output 41 "grad:layers.0.0.layers.1.0.proj.bias" = %1071 : f32[192] */
-  memcpy(outputs[41], arena + 528482304, sizeof(float) * 192);
-  /* output 42 "grad:layers.0.0.layers.1.1.fc1.weight" = %1060 : f32[768, 192] */
-  memcpy(outputs[42], arena + 559939584, sizeof(float) * 147456);
-  /* output 43 "grad:layers.0.0.layers.1.1.fc1.bias" = %1061 : f32[768] */
-  memcpy(outputs[43], arena + 547356672, sizeof(float) * 768);
-  /* output 44 "grad:layers.0.0.layers.1.1.fc2.weight" = %1055 : f32[192, 768] */
-  memcpy(outputs[44], arena + 566710272, sizeof(float) * 147456);
-  /* output 45 "grad:layers.0.0.layers.1.1.fc2.bias" = %1056 : f32[192] */
-  memcpy(outputs[45], arena + 567057216, sizeof(float) * 192);
-  /* output 46 "grad:layers.0.1.conv.weight" = %1049 : f32[192, 192, 3, 3] */
-  memcpy(outputs[46], arena + 566231040, sizeof(float) * 331776);
-  /* output 47 "grad:layers.0.1.conv.bias" = %1050 : f32[192] */
-  memcpy(outputs[47], arena + 567057024, sizeof(float) * 192);
-  /* output 48 "grad:layers.0.1.norm.weight" = %1045 : f32[192] */
-  memcpy(outputs[48], arena + 567056832, sizeof(float) * 192);
-  /* output 49 "grad:layers.0.1.norm.bias" = %1043 : f32[192] */
-  memcpy(outputs[49], arena + 567056640, sizeof(float) * 192);
-  /* output 50 "grad:layers.1.0.pos_emb" = %1039 : f32[256, 192] */
-  memcpy(outputs[50], arena + 566931456, sizeof(float) * 49152);
-  /* output 51 "grad:layers.1.0.norm1.weight" = %1036 : f32[192] */
-  memcpy(outputs[51], arena + 567056448, sizeof(float) * 192);
-  /* output 52 "grad:layers.1.0.norm1.bias" = %1033 : f32[192] */
-  memcpy(outputs[52], arena + 567056256, sizeof(float) * 192);
-  /* output 53 "grad:layers.1.0.layers.0.0.Wq_odd.weight" = %1029 : f32[192, 192] */
-  memcpy(outputs[53], arena + 567017472, sizeof(float) * 36864);
-  /* output 54 "grad:layers.1.0.layers.0.0.Wq_odd.bias" = %1030 : f32[192] */
-  memcpy(outputs[54], arena + 567056064, sizeof(float) * 192);
-  /* output 55 "grad:layers.1.0.layers.0.0.Wkv_odd.weight" = %1026 : f32[384, 192] */
-  memcpy(outputs[55], arena + 566857728, sizeof(float) * 73728);
-  /* output 56 "grad:layers.1.0.layers.0.0.Wkv_odd.bias" = %1027 : f32[384] */
-  memcpy(outputs[56], arena + 567055104, sizeof(float) * 384);
-  /* output 57 "grad:layers.1.0.layers.0.0.proj.weight" = %1017 : f32[192, 192] */
-  memcpy(outputs[57], arena + 566980608, sizeof(float) * 36864);
-  /* output 58 "grad:layers.1.0.layers.0.0.proj.bias" = %1018 : f32[192] */
-  memcpy(outputs[58], arena + 567055872, sizeof(float) * 192);
-  /* output 59 "grad:layers.1.0.norm2.weight" = %1011 : f32[192] */
-  memcpy(outputs[59], arena + 567055680, sizeof(float) * 192);
-  /* output 60 "grad:layers.1.0.norm2.bias" = %1008 : f32[192] */
-  memcpy(outputs[60], arena + 567055488, sizeof(float) * 192);
-  /* output 61 "grad:layers.1.0.layers.0.1.fc1.weight" = %1005 : f32[768, 192] */
-  memcpy(outputs[61], arena + 566562816, sizeof(float) * 147456);
-  /* output 62 "grad:layers.1.0.layers.0.1.fc1.bias" = %1006 : f32[768] */
-  memcpy(outputs[62], arena + 567054336, sizeof(float) * 768);
-  /* output 63 "grad:layers.1.0.layers.0.1.fc2.weight" = %1000 : f32[192, 768] */
-  memcpy(outputs[63], arena + 574095360, sizeof(float) * 147456);
-  /* output 64 "grad:layers.1.0.layers.0.1.fc2.bias" = %1001 : f32[192] */
-  memcpy(outputs[64], arena + 574354368, sizeof(float) * 192);
-  /* output 65 "grad:layers.1.0.layers.1.0.Wq_odd.weight" = %987 : f32[192, 192] */
-  memcpy(outputs[65], arena + 574316544, sizeof(float) * 36864);
-  /* output 66 "grad:layers.1.0.layers.1.0.Wq_odd.bias" = %988 : f32[192] */
-  memcpy(outputs[66], arena + 574353792, sizeof(float) * 192);
-  /* output 67 "grad:layers.1.0.layers.1.0.Wkv_odd.weight" = %984 : f32[384, 192] */
-  memcpy(outputs[67], arena + 574242816, sizeof(float) * 73728);
-  /* output 68 "grad:layers.1.0.layers.1.0.Wkv_odd.bias" = %985 : f32[384] */
-  memcpy(outputs[68], arena + 574353408, sizeof(float) * 384);
-  /* output 69 "grad:layers.1.0.layers.1.0.proj.weight" = %975 : f32[192, 192] */
-  memcpy(outputs[69], arena + 575668224, sizeof(float) * 36864);
-  /* output 70 "grad:layers.1.0.layers.1.0.proj.bias" = %976 : f32[192] */
-  memcpy(outputs[70], arena + 575705472, sizeof(float) * 192);
-  /* output 71 "grad:layers.1.0.layers.1.1.fc1.weight" = %963 : f32[768, 192] */
-  memcpy(outputs[71], arena + 578813952, sizeof(float) * 147456);
-  /* output 72 "grad:layers.1.0.layers.1.1.fc1.bias" = %964 : f32[768] */
-  memcpy(outputs[72], arena + 578961408, sizeof(float) * 768);
-  /* output 73 "grad:layers.1.0.layers.1.1.fc2.weight" = %958 : f32[192, 768] */
-  memcpy(outputs[73], arena + 586678272, sizeof(float) * 147456);
-  /* output 74 "grad:layers.1.0.layers.1.1.fc2.bias" = %959 : f32[192] */
-  memcpy(outputs[74], arena + 586937280, sizeof(float) * 192);
-  /* output 75 "grad:layers.1.0.layers.2.0.Wq_odd.weight" = %945 : f32[192, 192] */
-  memcpy(outputs[75], arena + 586899456, sizeof(float) * 36864);
-  /* output 76 "grad:layers.1.0.layers.2.0.Wq_odd.bias" = %946 : f32[192] */
-  memcpy(outputs[76], arena + 586936704, sizeof(float) * 192);
-  /* output 77 "grad:layers.1.0.layers.2.0.Wkv_odd.weight" = %942 : f32[384, 192] */
-  memcpy(outputs[77], arena + 586825728, sizeof(float) * 73728);
-  /* output 78 "grad:layers.1.0.layers.2.0.Wkv_odd.bias" = %943 : f32[384] */
-  memcpy(outputs[78], arena + 586936320, sizeof(float) * 384);
-  /* output 79 "grad:layers.1.0.layers.2.0.proj.weight" = %933 : f32[192, 192] */
-  memcpy(outputs[79], arena + 588251136, sizeof(float) * 36864);
-  /* output 80 "grad:layers.1.0.layers.2.0.proj.bias" = %934 : f32[192] */
-  memcpy(outputs[80], arena + 588288384, sizeof(float) * 192);
-  /* output 81 "grad:layers.1.0.layers.2.1.fc1.weight" = %921 : f32[768, 192] */
-  memcpy(outputs[81], arena + 591396864, sizeof(float) * 147456);
-  /* output 82 "grad:layers.1.0.layers.2.1.fc1.bias" = %922 : f32[768] */
-  memcpy(outputs[82], arena + 591544320, sizeof(float) * 768);
-  /* output 83 "grad:layers.1.0.layers.2.1.fc2.weight" = %916 : f32[192, 768] */
-  memcpy(outputs[83], arena + 599261184, sizeof(float) * 147456);
-  /* output 84 "grad:layers.1.0.layers.2.1.fc2.bias" = %917 : f32[192] */
-  memcpy(outputs[84], arena + 599520192, sizeof(float) * 192);
-  /* output 85 "grad:layers.1.0.layers.3.0.Wq_odd.weight" = %905 : f32[192, 192] */
-  memcpy(outputs[85], arena + 599482368, sizeof(float) * 36864);
-  /* output 86 "grad:layers.1.0.layers.3.0.Wq_odd.bias" = %906 : f32[192] */
-  memcpy(outputs[86], arena + 599519616, sizeof(float) * 192);
-  /* output 87 "grad:layers.1.0.layers.3.0.Wkv_odd.weight" = %902 : f32[384, 192] */
-  memcpy(outputs[87], arena + 599408640, sizeof(float) * 73728);
-  /* output 88 "grad:layers.1.0.layers.3.0.Wkv_odd.bias" = %903 : f32[384] */
-  memcpy(outputs[88], arena + 599519232, sizeof(float) * 384);
-  /* output 89 "grad:layers.1.0.layers.3.0.proj.weight" = %893 : f32[192, 192] */
-  memcpy(outputs[89], arena + 600834048, sizeof(float) * 36864);
-  /* output 90 "grad:layers.1.0.layers.3.0.proj.bias" = %894 : f32[192] */
-  memcpy(outputs[90], arena + 600871296, sizeof(float) * 192);
-  /* output 91 "grad:layers.1.0.layers.3.1.fc1.weight" = %883 : f32[768, 192] */
-  memcpy(outputs[91], arena + 603979776, sizeof(float) * 147456);
-  /* output 92 "grad:layers.1.0.layers.3.1.fc1.bias" = %884 : f32[768] */
-  memcpy(outputs[92], arena + 604127232, sizeof(float) * 768);
-  /* output 93 "grad:layers.1.0.layers.3.1.fc2.weight" = %878 : f32[192, 768] */
-  memcpy(outputs[93], arena + 720680256, sizeof(float) * 147456);
-  /* output 94 "grad:layers.1.0.layers.3.1.fc2.bias" = %879 : f32[192] */
-  memcpy(outputs[94], arena + 720990336, sizeof(float) * 192);
-  /* output 95 "grad:layers.1.1.conv.weight" = %872 : f32[192, 192, 3, 3] */
-  memcpy(outputs[95], arena + 720201024, sizeof(float) * 331776);
-  /* output 96 "grad:layers.1.1.conv.bias" = %873 : f32[192] */
-  memcpy(outputs[96], arena + 720990144, sizeof(float) * 192);
-  /* output 97 "grad:layers.1.1.norm.weight" = %868 : f32[192] */
-  memcpy(outputs[97], arena + 720989952, sizeof(float) * 192);
-  /* output 98 "grad:layers.1.1.norm.bias" = %866 : f32[192] */
-  memcpy(outputs[98], arena + 720989760, sizeof(float) * 192);
-  /* output 99 "grad:layers.2.0.pos_emb" = %862 : f32[64, 192] */
-  memcpy(outputs[99], arena + 720975168, sizeof(float) * 12288);
-  /* output 100 "grad:layers.2.0.norm1.weight" = %859 : f32[192] */
-  memcpy(outputs[100], arena + 720989568, sizeof(float) * 192);
-  /* output 101 "grad:layers.2.0.norm1.bias" = %856 : f32[192] */
-  memcpy(outputs[101], arena + 720989376, sizeof(float) * 192);
-  /* output 102 "grad:layers.2.0.layers.0.0.Wq_odd.weight" = %852 : f32[192, 192] */
-  memcpy(outputs[102], arena + 720938304, sizeof(float) * 36864);
-  /* output 103 "grad:layers.2.0.layers.0.0.Wq_odd.bias" = %853 : f32[192] */
-  memcpy(outputs[103], arena + 720989184, sizeof(float) * 192);
-  /* output 104 "grad:layers.2.0.layers.0.0.Wkv_odd.weight" = %849 : f32[384, 192] */
-  memcpy(outputs[104], arena + 720827712, sizeof(float) * 73728);
-  /* output 105 "grad:layers.2.0.layers.0.0.Wkv_odd.bias" = %850 : f32[384] */
-  memcpy(outputs[105], arena + 720988224, sizeof(float) * 384);
-  /* output 106 "grad:layers.2.0.layers.0.0.proj.weight" = %840 : f32[192, 192] */
-  memcpy(outputs[106], arena + 720901440, sizeof(float) * 36864);
-  /* output 107 "grad:layers.2.0.layers.0.0.proj.bias" = %841 : f32[192] */
-  memcpy(outputs[107], arena + 720988992, sizeof(float) * 192);
-  /* output 108 "grad:layers.2.0.norm2.weight" = %834 : f32[192] */
-  memcpy(outputs[108], arena + 720988800, sizeof(float) * 192);
-  /* output 109 "grad:layers.2.0.norm2.bias" = %831 : f32[192] */
-  memcpy(outputs[109], arena + 720988608, sizeof(float) * 192);
-  /* output 110 "grad:layers.2.0.layers.0.1.fc1.weight" = %828 : f32[768, 192] */
-  memcpy(outputs[110], arena + 720532800, sizeof(float) * 147456);
-  /* output 111 "grad:layers.2.0.layers.0.1.fc1.bias" = %829 : f32[768] */
-  memcpy(outputs[111], arena + 720987456, sizeof(float) * 768);
-  /* output 112 "grad:layers.2.0.layers.0.1.fc2.weight" = %823 : f32[192, 768] */
-  memcpy(outputs[112], arena + 722167104, sizeof(float) * 147456);
-  /* output 113 "grad:layers.2.0.layers.0.1.fc2.bias" = %824 : f32[192] */
-  memcpy(outputs[113], arena + 722426112, sizeof(float) * 192);
-  /* output 114 "grad:layers.2.0.layers.1.0.Wq_odd.weight" = %810 : f32[192, 192] */
-  memcpy(outputs[114], arena + 722388288, sizeof(float) * 36864);
-  /* output 115 "grad:layers.2.0.layers.1.0.Wq_odd.bias" = %811 : f32[192] */
-  memcpy(outputs[115], arena + 722425536, sizeof(float) * 192);
-  /* output 116 "grad:layers.2.0.layers.1.0.Wkv_odd.weight" = %807 : f32[384, 192] */
-  memcpy(outputs[116], arena + 722314560, sizeof(float) * 73728);
-  /* output 117 "grad:layers.2.0.layers.1.0.Wkv_odd.bias" = %808 : f32[384] */
-  memcpy(outputs[117], arena + 722425152, sizeof(float) * 384);
-  /* output 118 "grad:layers.2.0.layers.1.0.proj.weight" = %798 : f32[192, 192] */
-  memcpy(outputs[118], arena + 722560320, sizeof(float) * 36864);
-  /* output 119 "grad:layers.2.0.layers.1.0.proj.bias" = %799 : f32[192] */
-  memcpy(outputs[119], arena + 722597568, sizeof(float) * 192);
-  /* output 120 "grad:layers.2.0.layers.1.1.fc1.weight" = %786 : f32[768, 192] */
-  memcpy(outputs[120], arena + 723346752, sizeof(float) * 147456);
-  /* output 121 "grad:layers.2.0.layers.1.1.fc1.bias" = %787 : f32[768] */
-  memcpy(outputs[121], arena + 723494208, sizeof(float) * 768);
-  /* output 122 "grad:layers.2.0.layers.1.1.fc2.weight" = %781 : f32[192, 768] */
-  memcpy(outputs[122], arena + 725312832, sizeof(float) * 147456);
-  /* output 123 "grad:layers.2.0.layers.1.1.fc2.bias" = %782 : f32[192] */
-  memcpy(outputs[123], arena + 725571840, sizeof(float) * 192);
-  /* output 124 "grad:layers.2.0.layers.2.0.Wq_odd.weight" = %768 : f32[192, 192] */
-  memcpy(outputs[124], arena + 725534016, sizeof(float) * 36864);
-  /* output 125 "grad:layers.2.0.layers.2.0.Wq_odd.bias" = %769 : f32[192] */
-  memcpy(outputs[125], arena + 725571264, sizeof(float) * 192);
-  /* output 126 "grad:layers.2.0.layers.2.0.Wkv_odd.weight" = %765 : f32[384, 192] */
-  memcpy(outputs[126], arena + 725460288, sizeof(float) * 73728);
-  /* output 127 "grad:layers.2.0.layers.2.0.Wkv_odd.bias" = %766 : f32[384] */
-  memcpy(outputs[127], arena + 725570880, sizeof(float) * 384);
-  /* output 128 "grad:layers.2.0.layers.2.0.proj.weight" = %756 : f32[192, 192] */
-  memcpy(outputs[128], arena + 725706048, sizeof(float) * 36864);
-  /* output 129 "grad:layers.2.0.layers.2.0.proj.bias" = %757 : f32[192] */
-  memcpy(outputs[129], arena + 725743296, sizeof(float) * 192);
-  /* output 130 "grad:layers.2.0.layers.2.1.fc1.weight" = %744 : f32[768, 192] */
-  memcpy(outputs[130], arena + 726492480, sizeof(float) * 147456);
-  /* output 131 "grad:layers.2.0.layers.2.1.fc1.bias" = %745 : f32[768] */
-  memcpy(outputs[131], arena + 726639936, sizeof(float) * 768);
-  /* output 132 "grad:layers.2.0.layers.2.1.fc2.weight" = %739 : f32[192, 768] */
-  memcpy(outputs[132], arena + 728458560, sizeof(float) * 147456);
-  /* output 133 "grad:layers.2.0.layers.2.1.fc2.bias" = %740 : f32[192] */
-  memcpy(outputs[133], arena + 728717568, sizeof(float) * 192);
-  /* output 134 "grad:layers.2.0.layers.3.0.Wq_odd.weight" = %728 : f32[192, 192] */
-  memcpy(outputs[134], arena + 728679744, sizeof(float) * 36864);
-  /* output 135 "grad:layers.2.0.layers.3.0.Wq_odd.bias" = %729 : f32[192] */
-  memcpy(outputs[135], arena + 728716992, sizeof(float) * 192);
-  /* output 136 "grad:layers.2.0.layers.3.0.Wkv_odd.weight" = %725 : f32[384, 192] */
-  memcpy(outputs[136], arena + 728606016, sizeof(float) * 73728);
-  /* output 137 "grad:layers.2.0.layers.3.0.Wkv_odd.bias" = %726 : f32[384] */
-  memcpy(outputs[137], arena + 728716608, sizeof(float) * 384);
-  /* output 138 "grad:layers.2.0.layers.3.0.proj.weight" = %716 : f32[192, 192] */
-  memcpy(outputs[138], arena + 728851776, sizeof(float) * 36864);
-  /* output 139 "grad:layers.2.0.layers.3.0.proj.bias" = %717 : f32[192] */
-  memcpy(outputs[139], arena + 728889024, sizeof(float) * 192);
-  /* output 140 "grad:layers.2.0.layers.3.1.fc1.weight" = %706 : f32[768, 192] */
-  memcpy(outputs[140], arena + 729638208, sizeof(float) * 147456);
-  /* output 141 "grad:layers.2.0.layers.3.1.fc1.bias" = %707 : f32[768] */
-  memcpy(outputs[141], arena + 729785664, sizeof(float) * 768);
-  /* output 142 "grad:layers.2.0.layers.3.1.fc2.weight" = %701 : f32[192, 768] */
-  memcpy(outputs[142], arena + 749970752, sizeof(float) * 147456);
-  /* output 143 "grad:layers.2.0.layers.3.1.fc2.bias" = %702 : f32[192] */
-  memcpy(outputs[143], arena + 749411456, sizeof(float) * 192);
-  /* output 144 "grad:layers.2.1.conv.weight" = %695 : f32[192, 192, 3, 3] */
-  memcpy(outputs[144], arena + 749036864, sizeof(float) * 331776);
-  /* output 145 "grad:layers.2.1.conv.bias" = %696 : f32[192] */
-  memcpy(outputs[145], arena + 749411264, sizeof(float) * 192);
-  /* output 146 "grad:layers.2.1.norm.weight" = %691 : f32[192] */
-  memcpy(outputs[146], arena + 749411072, sizeof(float) * 192);
-  /* output 147 "grad:layers.2.1.norm.bias" = %689 : f32[192] */
-  memcpy(outputs[147], arena + 749410880, sizeof(float) * 192);
-  /* output 148 "grad:layers.3.0.pos_emb" = %685 : f32[16, 192] */
-  memcpy(outputs[148], arena + 749405504, sizeof(float) * 3072);
-  /* output 149 "grad:layers.3.0.norm1.weight" = %682 : f32[192] */
-  memcpy(outputs[149], arena + 749410688, sizeof(float) * 192);
-  /* output 150 "grad:layers.3.0.norm1.bias" = %679 : f32[192] */
-  memcpy(outputs[150], arena + 749410496, sizeof(float) * 192);
-  /* output 151 "grad:layers.3.0.layers.0.0.Wq_odd.weight" = %675 : f32[192, 192] */
-  memcpy(outputs[151], arena + 750757184, sizeof(float) * 36864);
-  /* output 152 "grad:layers.3.0.layers.0.0.Wq_odd.bias" = %676 : f32[192] */
-  memcpy(outputs[152], arena + 749410304, sizeof(float) * 192);
-  /* output 153 "grad:layers.3.0.layers.0.0.Wkv_odd.weight" = %672 : f32[384, 192] */
-  memcpy(outputs[153], arena + 750118208, sizeof(float) * 73728);
-  /* output 154 "grad:layers.3.0.layers.0.0.Wkv_odd.bias" = %673 : f32[384] */
-  memcpy(outputs[154], arena + 749409344, sizeof(float) * 384);
-  /* output 155 "grad:layers.3.0.layers.0.0.proj.weight" = %663 : f32[192, 192] */
-  memcpy(outputs[155], arena + 749368640, sizeof(float) * 36864);
-  /* output 156 "grad:layers.3.0.layers.0.0.proj.bias" = %664 : f32[192] */
-  memcpy(outputs[156], arena + 749410112, sizeof(float) * 192);
-  /* output 157 "grad:layers.3.0.norm2.weight" = %657 : f32[192] */
-  memcpy(outputs[157], arena + 749409920, sizeof(float) * 192);
-  /* output 158 "grad:layers.3.0.norm2.bias" = %654 : f32[192] */
-  memcpy(outputs[158], arena + 749409728, sizeof(float) * 192);
-  /* output 159 "grad:layers.3.0.layers.0.1.fc1.weight" = %651 : f32[768, 192] */
-  memcpy(outputs[159], arena + 749577536, sizeof(float) * 147456);
-  /* output 160 "grad:layers.3.0.layers.0.1.fc1.bias" = %652 : f32[768] */
-  memcpy(outputs[160], arena + 749408576, sizeof(float) * 768);
-  /* output 161 "grad:layers.3.0.layers.0.1.fc2.weight" = %646 : f32[192, 768] */
-  memcpy(outputs[161], arena + 749430080, sizeof(float) * 147456);
-  /* output 162 "grad:layers.3.0.layers.0.1.fc2.bias" = %647 : f32[192] */
-  memcpy(outputs[162], arena + 749800256, sizeof(float) * 192);
-  /* output 163 "grad:layers.3.0.layers.1.0.Wq_odd.weight" = %633 : f32[192, 192] */
-  memcpy(outputs[163], arena + 750400832, sizeof(float) * 36864);
-  /* output 164 "grad:layers.3.0.layers.1.0.Wq_odd.bias" = %634 : f32[192] */
-  memcpy(outputs[164], arena + 749799680, sizeof(float) * 192);
-  /* output 165 "grad:layers.3.0.layers.1.0.Wkv_odd.weight" = %630 : f32[384, 192] */
-  memcpy(outputs[165], arena + 749724992, sizeof(float) * 73728);
-  /* output 166 "grad:layers.3.0.layers.1.0.Wkv_odd.bias" = %631 : f32[384] */
-  memcpy(outputs[166], arena + 749798720, sizeof(float) * 384);
-  /* output 167 "grad:layers.3.0.layers.1.0.proj.weight" = %621 : f32[192, 192] */
-  memcpy(outputs[167], arena + 750363968, sizeof(float) * 36864);
-  /* output 168 "grad:layers.3.0.layers.1.0.proj.bias" = %622 : f32[192] */
-  memcpy(outputs[168], arena + 749799488, sizeof(float) * 192);
-  /* output 169 "grad:layers.3.0.layers.1.1.fc1.weight" = %609 : f32[768, 192] */
-  memcpy(outputs[169], arena + 749823296, sizeof(float) * 147456);
-  /* output 170 "grad:layers.3.0.layers.1.1.fc1.bias" = %610 : f32[768] */
-  memcpy(outputs[170], arena + 750191936, sizeof(float) * 768);
-  /* output 171 "grad:layers.3.0.layers.1.1.fc2.weight" = %604 : f32[192, 768] */
-  memcpy(outputs[171], arena + 750216512, sizeof(float) * 147456);
-  /* output 172 "grad:layers.3.0.layers.1.1.fc2.bias" = %605 : f32[192] */
-  memcpy(outputs[172], arena + 750795584, sizeof(float) * 192);
-  /* output 173 "grad:layers.3.0.layers.2.0.Wq_odd.weight" = %591 : f32[192, 192] */
-  memcpy(outputs[173], arena + 750572864, sizeof(float) * 36864);
-  /* output 174 "grad:layers.3.0.layers.2.0.Wq_odd.bias" = %592 : f32[192] */
-  memcpy(outputs[174], arena + 750795392, sizeof(float) * 192);
-  /* output 175 "grad:layers.3.0.layers.2.0.Wkv_odd.weight" = %588 : f32[384, 192] */
-  memcpy(outputs[175], arena + 750462272, sizeof(float) * 73728);
-  /* output 176 "grad:layers.3.0.layers.2.0.Wkv_odd.bias" = %589 : f32[384] */
-  memcpy(outputs[176], arena + 750794816, sizeof(float) * 384);
-  /* output 177 "grad:layers.3.0.layers.2.0.proj.weight" = %579 : f32[192, 192] */
-  memcpy(outputs[177], arena + 750536000, sizeof(float) * 36864);
-  /* output 178 "grad:layers.3.0.layers.2.0.proj.bias" = %580 : f32[192] */
-  memcpy(outputs[178], arena + 750795200, sizeof(float) * 192);
-  /* output 179 "grad:layers.3.0.layers.2.1.fc1.weight" = %567 : f32[768, 192] */
-  memcpy(outputs[179], arena + 750609728, sizeof(float) * 147456);
-  /* output 180 "grad:layers.3.0.layers.2.1.fc1.bias" = %568 : f32[768] */
-  memcpy(outputs[180], arena + 750794048, sizeof(float) * 768);
-  /* output 181 "grad:layers.3.0.layers.2.1.fc2.weight" = %562 : f32[192, 768] */
-  memcpy(outputs[181], arena + 751002944, sizeof(float) * 147456);
-  /* output 182 "grad:layers.3.0.layers.2.1.fc2.bias" = %563 : f32[192] */
-  memcpy(outputs[182], arena + 751545920, sizeof(float) * 192);
-  /* output 183 "grad:layers.3.0.layers.3.0.Wq_odd.weight" = %551 : f32[192, 192] */
-  memcpy(outputs[183], arena + 751359296, sizeof(float) * 36864);
-  /* output 184 "grad:layers.3.0.layers.3.0.Wq_odd.bias" = %552 : f32[192] */
-  memcpy(outputs[184], arena + 751545344, sizeof(float) * 192);
-  /* output 185 "grad:layers.3.0.layers.3.0.Wkv_odd.weight" = %548 : f32[384, 192] */
-  memcpy(outputs[185], arena + 751248704, sizeof(float) * 73728);
-  /* output 186 "grad:layers.3.0.layers.3.0.Wkv_odd.bias" = %549 : f32[384] */
-  memcpy(outputs[186], arena + 751544384, sizeof(float) * 384);
-  /* output 187 "grad:layers.3.0.layers.3.0.proj.weight" = %539 : f32[192, 192] */
-  memcpy(outputs[187], arena + 751322432, sizeof(float) * 36864);
-  /* output 188 "grad:layers.3.0.layers.3.0.proj.bias" = %540 : f32[192] */
-  memcpy(outputs[188], arena + 751545152, sizeof(float) * 192);
-  /* output 189 "grad:layers.3.0.layers.3.1.fc1.weight" = %529 : f32[768, 192] */
-  memcpy(outputs[189], arena + 751396160, sizeof(float) * 147456);
-  /* output 190 "grad:layers.3.0.layers.3.1.fc1.bias" = %530 : f32[768] */
-  memcpy(outputs[190], arena + 751543616, sizeof(float) * 768);
-  /* output 191 "grad:layers.3.0.layers.3.1.fc2.weight" = %524 : f32[192, 768] */
-  memcpy(outputs[191], arena + 752767808, sizeof(float) * 147456);
-  /* output 192 "grad:layers.3.0.layers.3.1.fc2.bias" = %525 : f32[192] */
-  memcpy(outputs[192], arena + 756258992, sizeof(float) * 192);
-  /* output 193 "grad:norm.weight" = %519 : f32[192] */
-  memcpy(outputs[193], arena + 756258800, sizeof(float) * 192);
-  /* output 194 "grad:norm.bias" = %517 : f32[192] */
-  memcpy(outputs[194], arena + 756258608, sizeof(float) * 192);
-  /* output 195 "grad:mlp_head.weight" = %512 : f32[1000, 192] */
-  memcpy(outputs[195], arena + 752575808, sizeof(float) * 192000);
-  /* output 196 "grad:mlp_head.bias" = %513 : f32[1000] */
-  memcpy(outputs[196], arena + 756257600, sizeof(float) * 1000);
+  /* output 27 "grad:layers.0.0.layers.0.0.Wkv_even.bias" = %1078 : f32[384] */
+  memcpy(outputs[27], arena + 251658240, sizeof(float) * 384);
+  /* output 28 "grad:layers.0.0.layers.0.0.proj.weight" = %1062 : f32[192, 192] */
+  memcpy(outputs[28], arena + 564068352, sizeof(float) * 36864);
+  /* output 29 "grad:layers.0.0.layers.0.0.proj.bias" = %1063 : f32[192] */
+  memcpy(outputs[29], arena + 557776896, sizeof(float) * 192);
+  /* output 30 "grad:layers.0.0.norm2.weight" = %1057 : f32[192] */
+  memcpy(outputs[30], arena + 570359808, sizeof(float) * 192);
+  /* output 31 "grad:layers.0.0.norm2.bias" = %1055 : f32[192] */
+  memcpy(outputs[31], arena + 576652032, sizeof(float) * 192);
+  /* output 32 "grad:layers.0.0.layers.0.1.fc1.weight" = %1052 : f32[768, 192] */
+  memcpy(outputs[32], arena + 583090176, sizeof(float) * 147456);
+  /* output 33 "grad:layers.0.0.layers.0.1.fc1.bias" = %1053 : f32[768] */
+  memcpy(outputs[33], arena + 576651264, sizeof(float) * 768);
+  /* output 34 "grad:layers.0.0.layers.0.1.fc2.weight" = %1047 : f32[192, 768] */
+  memcpy(outputs[34], arena + 582942720, sizeof(float) * 147456);
+  /* output 35 "grad:layers.0.0.layers.0.1.fc2.bias" = %1048 : f32[192] */
+  memcpy(outputs[35], arena + 583237632, sizeof(float) * 192);
+  /* output 36 "grad:layers.0.0.layers.1.0.Wq_odd.weight" = %1038 : f32[192, 192] */
+  memcpy(outputs[36], arena + 601890816, sizeof(float) * 36864);
+  /* output 37 "grad:layers.0.0.layers.1.0.Wq_odd.bias" = %1039 : f32[192] */
+  memcpy(outputs[37], arena + 595525632, sizeof(float) * 192);
+  /* output 38 "grad:layers.0.0.layers.1.0.Wkv_odd.weight" = %1035 : f32[384, 192] */
+  memcpy(outputs[38], arena + 601817088, sizeof(float) * 73728);
+  /* output 39 "grad:layers.0.0.layers.1.0.Wkv_odd.bias" = %1036 : f32[384] */
+  memcpy(outputs[39], arena + 601927680, sizeof(float) * 384);
+  /* output 40 "grad:layers.0.0.layers.1.0.proj.weight" = %1026 : f32[192, 192] */
+  memcpy(outputs[40], arena + 614400000, sizeof(float) * 36864);
+  /* output 41 "grad:layers.0.0.layers.1.0.proj.bias" = %1027 : f32[192] */
+  memcpy(outputs[41], arena + 608108544, sizeof(float) * 192);
+  /* output 42 "grad:layers.0.0.layers.1.1.fc1.weight" = %1018 : f32[768, 192] */
+  memcpy(outputs[42], arena + 639565824, sizeof(float) * 147456);
+  /* output 43 "grad:layers.0.0.layers.1.1.fc1.bias" = %1019 : f32[768] */
+  memcpy(outputs[43], arena + 626982912, sizeof(float) * 768);
+  /* output 44 "grad:layers.0.0.layers.1.1.fc2.weight" = %1013 : f32[192, 768] */
+  memcpy(outputs[44], arena + 646336512, sizeof(float) * 147456);
+  /* output 45 "grad:layers.0.0.layers.1.1.fc2.bias" = %1014 : f32[192] */
+  memcpy(outputs[45], arena + 646683456, sizeof(float) * 192);
+  /* output 46 "grad:layers.0.1.conv.weight" = %1007 : f32[192, 192, 3, 3] */
+  memcpy(outputs[46], arena + 645857280, sizeof(float) * 331776);
+  /* output 47 "grad:layers.0.1.conv.bias" = %1008 : f32[192] */
+  memcpy(outputs[47], arena + 646683264, sizeof(float) * 192);
+  /* output 48 "grad:layers.0.1.norm.weight" = %1003 : f32[192] */
+  memcpy(outputs[48], arena + 646683072, sizeof(float) * 192);
+  /* output 49 "grad:layers.0.1.norm.bias" = %1002 : f32[192] */
+  memcpy(outputs[49], arena + 646682880, sizeof(float) * 192);
+  /* output 50 "grad:layers.1.0.pos_emb" = %998 : f32[256, 192] */
+  memcpy(outputs[50], arena + 646557696, sizeof(float) * 49152);
+  /* output 51 "grad:layers.1.0.norm1.weight" = %996 : f32[192] */
+  memcpy(outputs[51], arena + 646682688, sizeof(float) * 192);
+  /* output 52 "grad:layers.1.0.norm1.bias" = %994 : f32[192] */
+  memcpy(outputs[52], arena + 646682496, sizeof(float) * 192);
+  /* output 53 "grad:layers.1.0.layers.0.0.Wq_odd.weight" = %990 : f32[192, 192] */
+  memcpy(outputs[53], arena + 646643712, sizeof(float) * 36864);
+  /* output 54 "grad:layers.1.0.layers.0.0.Wq_odd.bias" = %991 : f32[192] */
+  memcpy(outputs[54], arena + 646682304, sizeof(float) * 192);
+  /* output 55 "grad:layers.1.0.layers.0.0.Wkv_odd.weight" = %987 : f32[384, 192] */
+  memcpy(outputs[55], arena + 646483968, sizeof(float) * 73728);
+  /* output 56 "grad:layers.1.0.layers.0.0.Wkv_odd.bias" = %988 : f32[384] */
+  memcpy(outputs[56], arena + 646681344, sizeof(float) * 384);
+  /* output 57 "grad:layers.1.0.layers.0.0.proj.weight" = %978 : f32[192, 192] */
+  memcpy(outputs[57], arena + 646606848, sizeof(float) * 36864);
+  /* output 58 "grad:layers.1.0.layers.0.0.proj.bias" = %979 : f32[192] */
+  memcpy(outputs[58], arena + 646682112, sizeof(float) * 192);
+  /* output 59 "grad:layers.1.0.norm2.weight" = %973 : f32[192] */
+  memcpy(outputs[59], arena + 646681920, sizeof(float) * 192);
+  /* output 60 "grad:layers.1.0.norm2.bias" = %971 : f32[192] */
+  memcpy(outputs[60], arena + 646681728, sizeof(float) * 192);
+  /* output 61 "grad:layers.1.0.layers.0.1.fc1.weight" = %968 : f32[768, 192] */
+  memcpy(outputs[61], arena + 646189056, sizeof(float) * 147456);
+  /* output 62 "grad:layers.1.0.layers.0.1.fc1.bias" = %969 : f32[768] */
+  memcpy(outputs[62], arena + 646680576, sizeof(float) * 768);
+  /* output 63 "grad:layers.1.0.layers.0.1.fc2.weight" = %963 : f32[192, 768] */
+  memcpy(outputs[63], arena + 655294464, sizeof(float) * 147456);
+  /* output 64 "grad:layers.1.0.layers.0.1.fc2.bias" = %964 : f32[192] */
+  memcpy(outputs[64], arena + 655553472, sizeof(float) * 192);
+  /* output 65 "grad:layers.1.0.layers.1.0.Wq_odd.weight" = %952 : f32[192, 192] */
+  memcpy(outputs[65], arena + 655515648, sizeof(float) * 36864);
+  /* output 66 "grad:layers.1.0.layers.1.0.Wq_odd.bias" = %953 : f32[192] */
+  memcpy(outputs[66], arena + 655552896, sizeof(float) * 192);
+  /* output 67 "grad:layers.1.0.layers.1.0.Wkv_odd.weight" = %949 : f32[384, 192] */
+  memcpy(outputs[67], arena + 655441920, sizeof(float) * 73728);
+  /* output 68 "grad:layers.1.0.layers.1.0.Wkv_odd.bias" = %950 : f32[384] */
+  memcpy(outputs[68], arena + 655552512, sizeof(float) * 384);
+  /* output 69 "grad:layers.1.0.layers.1.0.proj.weight" = %940 : f32[192, 192] */
+  memcpy(outputs[69], arena + 656867328, sizeof(float) * 36864);
+  /* output 70 "grad:layers.1.0.layers.1.0.proj.bias" = %941 : f32[192] */
+  memcpy(outputs[70], arena + 656904576, sizeof(float) * 192);
+  /* output 71 "grad:layers.1.0.layers.1.1.fc1.weight" = %930 : f32[768, 192] */
+  memcpy(outputs[71], arena + 658440192, sizeof(float) * 147456);
+  /* output 72 "grad:layers.1.0.layers.1.1.fc1.bias" = %931 : f32[768] */
+  memcpy(outputs[72], arena + 658587648, sizeof(float) * 768);
+  /* output 73 "grad:layers.1.0.layers.1.1.fc2.weight" = %925 : f32[192, 768] */
+  memcpy(outputs[73], arena + 667877376, sizeof(float) * 147456);
+  /* output 74 "grad:layers.1.0.layers.1.1.fc2.bias" = %926 : f32[192] */
+  memcpy(outputs[74], arena + 668136384, sizeof(float) * 192);
+  /* output 75 "grad:layers.1.0.layers.2.0.Wq_odd.weight" = %914 : f32[192, 192] */
+  memcpy(outputs[75], arena + 668098560, sizeof(float) * 36864);
+  /* output 76 "grad:layers.1.0.layers.2.0.Wq_odd.bias" = %915 : f32[192] */
+  memcpy(outputs[76], arena + 668135808, sizeof(float) * 192);
+  /* output 77 "grad:layers.1.0.layers.2.0.Wkv_odd.weight" = %911 : f32[384, 192] */
+  memcpy(outputs[77], arena + 668024832, sizeof(float) * 73728);
+  /* output 78 "grad:layers.1.0.layers.2.0.Wkv_odd.bias" = %912 : f32[384] */
+  memcpy(outputs[78], arena + 668135424, sizeof(float) * 384);
+  /* output 79 "grad:layers.1.0.layers.2.0.proj.weight" = %902 : f32[192, 192] */
+  memcpy(outputs[79], arena + 669450240, sizeof(float) * 36864);
+  /* output 80 "grad:layers.1.0.layers.2.0.proj.bias" = %903 : f32[192] */
+  memcpy(outputs[80], arena + 669487488, sizeof(float) * 192);
+  /* output 81 "grad:layers.1.0.layers.2.1.fc1.weight" = %892 : f32[768, 192] */
+  memcpy(outputs[81], arena + 671023104, sizeof(float) * 147456);
+  /* output 82 "grad:layers.1.0.layers.2.1.fc1.bias" = %893 : f32[768] */
+  memcpy(outputs[82], arena + 671170560, sizeof(float) * 768);
+  /* output 83 "grad:layers.1.0.layers.2.1.fc2.weight" = %887 : f32[192, 768] */
+  memcpy(outputs[83], arena + 680460288, sizeof(float) * 147456);
+  /* output 84 "grad:layers.1.0.layers.2.1.fc2.bias" = %888 : f32[192] */
+  memcpy(outputs[84], arena + 680719296, sizeof(float) * 192);
+  /* output 85 "grad:layers.1.0.layers.3.0.Wq_odd.weight" = %878 : f32[192, 192] */
+  memcpy(outputs[85], arena + 680681472, sizeof(float) * 36864);
+  /* output 86 "grad:layers.1.0.layers.3.0.Wq_odd.bias" = %879 : f32[192] */
+  memcpy(outputs[86], arena + 680718720, sizeof(float) * 192);
+  /* output 87 "grad:layers.1.0.layers.3.0.Wkv_odd.weight" = %875 : f32[384, 192] */
+  memcpy(outputs[87], arena + 680607744, sizeof(float) * 73728);
+  /* output 88 "grad:layers.1.0.layers.3.0.Wkv_odd.bias" = %876 : f32[384] */
+  memcpy(outputs[88], arena + 680718336, sizeof(float) * 384);
+  /* output 89 "grad:layers.1.0.layers.3.0.proj.weight" = %866 : f32[192, 192] */
+  memcpy(outputs[89], arena + 682033152, sizeof(float) * 36864);
+  /* output 90 "grad:layers.1.0.layers.3.0.proj.bias" = %867 : f32[192] */
+  memcpy(outputs[90], arena + 682070400, sizeof(float) * 192);
+  /* output 91 "grad:layers.1.0.layers.3.1.fc1.weight" = %858 : f32[768, 192] */
+  memcpy(outputs[91], arena + 683606016, sizeof(float) * 147456);
+  /* output 92 "grad:layers.1.0.layers.3.1.fc1.bias" = %859 : f32[768] */
+  memcpy(outputs[92], arena + 683753472, sizeof(float) * 768);
+  /* output 93 "grad:layers.1.0.layers.3.1.fc2.weight" = %853 : f32[192, 768] */
+  memcpy(outputs[93], arena + 756436992, sizeof(float) * 147456);
+  /* output 94 "grad:layers.1.0.layers.3.1.fc2.bias" = %854 : f32[192] */
+  memcpy(outputs[94], arena + 756747072, sizeof(float) * 192);
+  /* output 95 "grad:layers.1.1.conv.weight" = %847 : f32[192, 192, 3, 3] */
+  memcpy(outputs[95], arena + 755957760, sizeof(float) * 331776);
+  /* output 96 "grad:layers.1.1.conv.bias" = %848 : f32[192] */
+  memcpy(outputs[96], arena + 756746880, sizeof(float) * 192);
+  /* output 97 "grad:layers.1.1.norm.weight" = %843 : f32[192] */
+  memcpy(outputs[97], arena + 756746688, sizeof(float) * 192);
+  /* output 98 "grad:layers.1.1.norm.bias" = %842 : f32[192] */
+  memcpy(outputs[98], arena + 756746496, sizeof(float) * 192);
+  /* output 99 "grad:layers.2.0.pos_emb" = %838 : f32[64, 192] */
+  memcpy(outputs[99], arena + 756731904, sizeof(float) * 12288);
+  /* output 100 "grad:layers.2.0.norm1.weight" = %836 : f32[192] */
+  memcpy(outputs[100], arena + 756746304, sizeof(float) * 192);
+  /* output 101 "grad:layers.2.0.norm1.bias" = %834 : f32[192] */
+  memcpy(outputs[101], arena + 756746112, sizeof(float) * 192);
+  /* output 102 "grad:layers.2.0.layers.0.0.Wq_odd.weight" = %830 : f32[192, 192] */
+  memcpy(outputs[102], arena + 756695040, sizeof(float) * 36864);
+  /* output 103 "grad:layers.2.0.layers.0.0.Wq_odd.bias" = %831 : f32[192] */
+  memcpy(outputs[103], arena + 756745920, sizeof(float) * 192);
+  /* output 104 "grad:layers.2.0.layers.0.0.Wkv_odd.weight" = %827 : f32[384, 192] */
+  memcpy(outputs[104], arena + 756584448, sizeof(float) * 73728);
+  /* output 105 "grad:layers.2.0.layers.0.0.Wkv_odd.bias" = %828 : f32[384] */
+  memcpy(outputs[105], arena + 756744960, sizeof(float) * 384);
+  /* output 106 "grad:layers.2.0.layers.0.0.proj.weight" = %818 : f32[192, 192] */
+  memcpy(outputs[106], arena + 756658176, sizeof(float) * 36864);
+  /* output 107 "grad:layers.2.0.layers.0.0.proj.bias" = %819 : f32[192] */
+  memcpy(outputs[107], arena + 756745728, sizeof(float) * 192);
+  /* output 108 "grad:layers.2.0.norm2.weight" = %813 : f32[192] */
+  memcpy(outputs[108], arena + 756745536, sizeof(float) * 192);
+  /* output 109 "grad:layers.2.0.norm2.bias" = %811 : f32[192] */
+  memcpy(outputs[109], arena + 756745344, sizeof(float) * 192);
+  /* output 110 "grad:layers.2.0.layers.0.1.fc1.weight" = %808 : f32[768, 192] */
+  memcpy(outputs[110], arena + 756289536, sizeof(float) * 147456);
+  /* output 111 "grad:layers.2.0.layers.0.1.fc1.bias" = %809 : f32[768] */
+  memcpy(outputs[111], arena + 756744192, sizeof(float) * 768);
+  /* output 112 "grad:layers.2.0.layers.0.1.fc2.weight" = %803 : f32[192, 768] */
+  memcpy(outputs[112], arena + 758317056, sizeof(float) * 147456);
+  /* output 113 "grad:layers.2.0.layers.0.1.fc2.bias" = %804 : f32[192] */
+  memcpy(outputs[113], arena + 758576064, sizeof(float) * 192);
+  /* output 114 "grad:layers.2.0.layers.1.0.Wq_odd.weight" = %792 : f32[192, 192] */
+  memcpy(outputs[114], arena + 758538240, sizeof(float) * 36864);
+  /* output 115 "grad:layers.2.0.layers.1.0.Wq_odd.bias" = %793 : f32[192] */
+  memcpy(outputs[115], arena + 758575488, sizeof(float) * 192);
+  /* output 116 "grad:layers.2.0.layers.1.0.Wkv_odd.weight" = %789 : f32[384, 192] */
+  memcpy(outputs[116], arena + 758464512, sizeof(float) * 73728);
+  /* output 117 "grad:layers.2.0.layers.1.0.Wkv_odd.bias" = %790 : f32[384] */
+  memcpy(outputs[117], arena + 758575104, sizeof(float) * 384);
+  /* output 118 "grad:layers.2.0.layers.1.0.proj.weight" = %780 : f32[192, 192] */
+  memcpy(outputs[118], arena + 758710272, sizeof(float) * 36864);
+  /* output 119 "grad:layers.2.0.layers.1.0.proj.bias" = %781 : f32[192] */
+  memcpy(outputs[119], arena + 758747520, sizeof(float) * 192);
+  /* output 120 "grad:layers.2.0.layers.1.1.fc1.weight" = %770 : f32[768, 192] */
+  memcpy(outputs[120], arena + 759103488, sizeof(float) * 147456);
+  /* output 121 "grad:layers.2.0.layers.1.1.fc1.bias" = %771 : f32[768] */
+  memcpy(outputs[121], arena + 759250944, sizeof(float) * 768);
+  /* output 122 "grad:layers.2.0.layers.1.1.fc2.weight" = %765 : f32[192, 768] */
+  memcpy(outputs[122], arena + 761462784, sizeof(float) * 147456);
+  /* output 123 "grad:layers.2.0.layers.1.1.fc2.bias" = %766 : f32[192] */
+  memcpy(outputs[123], arena + 761721792, sizeof(float) * 192);
+  /* output 124 "grad:layers.2.0.layers.2.0.Wq_odd.weight" = %754 : f32[192, 192] */
+  memcpy(outputs[124], arena + 761683968, sizeof(float) * 36864);
+  /* output 125 "grad:layers.2.0.layers.2.0.Wq_odd.bias" = %755 : f32[192] */
+  memcpy(outputs[125], arena + 761721216, sizeof(float) * 192);
+  /* output 126 "grad:layers.2.0.layers.2.0.Wkv_odd.weight" = %751 : f32[384, 192] */
+  memcpy(outputs[126], arena + 761610240, sizeof(float) * 73728);
+  /* output 127 "grad:layers.2.0.layers.2.0.Wkv_odd.bias" = %752 : f32[384] */
+  memcpy(outputs[127], arena + 761720832, sizeof(float) * 384);
+  /* output 128 "grad:layers.2.0.layers.2.0.proj.weight" = %742 : f32[192, 192] */
+  memcpy(outputs[128], arena + 761856000, sizeof(float) * 36864);
+  /* output 129 "grad:layers.2.0.layers.2.0.proj.bias" = %743 : f32[192] */
+  memcpy(outputs[129], arena + 761893248, sizeof(float) * 192);
+  /* output 130 "grad:layers.2.0.layers.2.1.fc1.weight" = %732 : f32[768, 192] */
+  memcpy(outputs[130], arena + 762249216, sizeof(float) * 147456);
+  /* output 131 "grad:layers.2.0.layers.2.1.fc1.bias" = %733 : f32[768] */
+  memcpy(outputs[131], arena + 762396672, sizeof(float) * 768);
+  /* output 132 "grad:layers.2.0.layers.2.1.fc2.weight" = %727 : f32[192, 768] */
+  memcpy(outputs[132], arena + 764608512, sizeof(float) * 147456);
+  /* output 133 "grad:layers.2.0.layers.2.1.fc2.bias" = %728 : f32[192] */
+  memcpy(outputs[133], arena + 764867520, sizeof(float) * 192);
+  /* output 134 "grad:layers.2.0.layers.3.0.Wq_odd.weight" = %718 : f32[192, 192] */
+  memcpy(outputs[134], arena + 764829696, sizeof(float) * 36864);
+  /* output 135 "grad:layers.2.0.layers.3.0.Wq_odd.bias" = %719 : f32[192] */
+  memcpy(outputs[135], arena + 764866944, sizeof(float) * 192);
+  /* output 136 "grad:layers.2.0.layers.3.0.Wkv_odd.weight" = %715 : f32[384, 192] */
+  memcpy(outputs[136], arena + 764755968, sizeof(float) * 73728);
+  /* output 137 "grad:layers.2.0.layers.3.0.Wkv_odd.bias" = %716 : f32[384] */
+  memcpy(outputs[137], arena + 764866560, sizeof(float) * 384);
+  /* output 138 "grad:layers.2.0.layers.3.0.proj.weight" = %706 : f32[192, 192] */
+  memcpy(outputs[138], arena + 765001728, sizeof(float) * 36864);
+  /* output 139 "grad:layers.2.0.layers.3.0.proj.bias" = %707 : f32[192] */
+  memcpy(outputs[139], arena + 765038976, sizeof(float) * 192);
+  /* output 140 "grad:layers.2.0.layers.3.1.fc1.weight" = %698 : f32[768, 192] */
+  memcpy(outputs[140], arena + 765394944, sizeof(float) * 147456);
+  /* output 141 "grad:layers.2.0.layers.3.1.fc1.bias" = %699 : f32[768] */
+  memcpy(outputs[141], arena + 765542400, sizeof(float) * 768);
+  /* output 142 "grad:layers.2.0.layers.3.1.fc2.weight" = %693 : f32[192, 768] */
+  memcpy(outputs[142], arena + 785727488, sizeof(float) * 147456);
+  /* output 143 "grad:layers.2.0.layers.3.1.fc2.bias" = %694 : f32[192] */
+  memcpy(outputs[143], arena + 785168192, sizeof(float) * 192);
+  /* output 144 "grad:layers.2.1.conv.weight" = %687 : f32[192, 192, 3, 3] */
+  memcpy(outputs[144], arena + 784793600, sizeof(float) * 331776);
+  /* output 145 "grad:layers.2.1.conv.bias" = %688 : f32[192] */
+  memcpy(outputs[145], arena + 785168000, sizeof(float) * 192);
+  /* output 146 "grad:layers.2.1.norm.weight" = %683 : f32[192] */
+  memcpy(outputs[146], arena + 785167808, sizeof(float) * 192);
+  /* output 147 "grad:layers.2.1.norm.bias" = %682 : f32[192] */
+  memcpy(outputs[147], arena + 785167616, sizeof(float) * 192);
+  /* output 148 "grad:layers.3.0.pos_emb" = %678 : f32[16, 192] */
+  memcpy(outputs[148], arena + 785162240, sizeof(float) * 3072);
+  /* output 149 "grad:layers.3.0.norm1.weight" = %676 : f32[192] */
+  memcpy(outputs[149], arena + 785167424, sizeof(float) * 192);
+  /* output 150 "grad:layers.3.0.norm1.bias" = %674 : f32[192] */
+  memcpy(outputs[150], arena + 785167232, sizeof(float) * 192);
+  /* output 151 "grad:layers.3.0.layers.0.0.Wq_odd.weight" = %670 : f32[192, 192] */
+  memcpy(outputs[151], arena + 786194432, sizeof(float) * 36864);
+  /* output 152 "grad:layers.3.0.layers.0.0.Wq_odd.bias" = %671 : f32[192] */
+  memcpy(outputs[152], arena + 785167040, sizeof(float) * 192);
+  /* output 153 "grad:layers.3.0.layers.0.0.Wkv_odd.weight" = %667 : f32[384, 192] */
+  memcpy(outputs[153], arena + 785481728, sizeof(float) * 73728);
+  /* output 154 "grad:layers.3.0.layers.0.0.Wkv_odd.bias" = %668 : f32[384] */
+  memcpy(outputs[154], arena + 785166080, sizeof(float) * 384);
+  /* output 155 "grad:layers.3.0.layers.0.0.proj.weight" = %658 : f32[192, 192] */
+  memcpy(outputs[155], arena + 785125376, sizeof(float) * 36864);
+  /* output 156 "grad:layers.3.0.layers.0.0.proj.bias" = %659 : f32[192] */
+  memcpy(outputs[156], arena + 785166848, sizeof(float) * 192);
+  /* output 157 "grad:layers.3.0.norm2.weight" = %653 : f32[192] */
+  memcpy(outputs[157], arena + 785166656, sizeof(float) * 192);
+  /* output 158 "grad:layers.3.0.norm2.bias" = %651 : f32[192] */
+  memcpy(outputs[158], arena + 785166464, sizeof(float) * 192);
+  /* output 159 "grad:layers.3.0.layers.0.1.fc1.weight" = %648 : f32[768, 192] */
+  memcpy(outputs[159], arena + 785334272, sizeof(float) * 147456);
+  /* output 160 "grad:layers.3.0.layers.0.1.fc1.bias" = %649 : f32[768] */
+  memcpy(outputs[160], arena + 785165312, sizeof(float) * 768);
+  /* output 161 "grad:layers.3.0.layers.0.1.fc2.weight" = %643 : f32[192, 768] */
+  memcpy(outputs[161], arena + 785186816, sizeof(float) * 147456);
+  /* output 162 "grad:layers.3.0.layers.0.1.fc2.bias" = %644 : f32[192] */
+  memcpy(outputs[162], arena + 785950208, sizeof(float) * 192);
+  /* output 163 "grad:layers.3.0.layers.1.0.Wq_odd.weight" = %632 : f32[192, 192] */
+  memcpy(outputs[163], arena + 786157568, sizeof(float) * 36864);
+  /* output 164 "grad:layers.3.0.layers.1.0.Wq_odd.bias" = %633 : f32[192] */
+  memcpy(outputs[164], arena + 785950016, sizeof(float) * 192);
+  /* output 165 "grad:layers.3.0.layers.1.0.Wkv_odd.weight" = %629 : f32[384, 192] */
+  memcpy(outputs[165], arena + 785874944, sizeof(float) * 73728);
+  /* output 166 "grad:layers.3.0.layers.1.0.Wkv_odd.bias" = %630 : f32[384] */
+  memcpy(outputs[166], arena + 785949440, sizeof(float) * 384);
+  /* output 167 "grad:layers.3.0.layers.1.0.proj.weight" = %620 : f32[192, 192] */
+  memcpy(outputs[167], arena + 786120704, sizeof(float) * 36864);
+  /* output 168 "grad:layers.3.0.layers.1.0.proj.bias" = %621 : f32[192] */
+  memcpy(outputs[168], arena + 785949824, sizeof(float) * 192);
+  /* output 169 "grad:layers.3.0.layers.1.1.fc1.weight" = %610 : f32[768, 192] */
+  memcpy(outputs[169], arena + 785580032, sizeof(float) * 147456);
+  /* output 170 "grad:layers.3.0.layers.1.1.fc1.bias" = %611 : f32[768] */
+  memcpy(outputs[170], arena + 785948672, sizeof(float) * 768);
+  /* output 171 "grad:layers.3.0.layers.1.1.fc2.weight" = %605 : f32[192, 768] */
+  memcpy(outputs[171], arena + 785973248, sizeof(float) * 147456);
+  /* output 172 "grad:layers.3.0.layers.1.1.fc2.bias" = %606 : f32[192] */
+  memcpy(outputs[172], arena + 786355712, sizeof(float) * 192);
+  /* output 173 "grad:layers.3.0.layers.2.0.Wq_odd.weight" = %594 : f32[192, 192] */
+  memcpy(outputs[173], arena + 786587648, sizeof(float) * 36864);
+  /* output 174 "grad:layers.3.0.layers.2.0.Wq_odd.bias" = %595 : f32[192] */
+  memcpy(outputs[174], arena + 786355136, sizeof(float) * 192);
+  /* output 175 "grad:layers.3.0.layers.2.0.Wkv_odd.weight" = %591 : f32[384, 192] */
+  memcpy(outputs[175], arena + 786513920, sizeof(float) * 73728);
+  /* output 176 "grad:layers.3.0.layers.2.0.Wkv_odd.bias" = %592 : f32[384] */
+  memcpy(outputs[176], arena + 786354176, sizeof(float) * 384);
+  /* output 177 "grad:layers.3.0.layers.2.0.proj.weight" = %582 : f32[192, 192] */
+  memcpy(outputs[177], arena + 786317312, sizeof(float) * 36864);
+  /* output 178 "grad:layers.3.0.layers.2.0.proj.bias" = %583 : f32[192] */
+  memcpy(outputs[178], arena + 786354944, sizeof(float) * 192);
+  /* output 179 "grad:layers.3.0.layers.2.1.fc1.weight" = %572 : f32[768, 192] */
+  memcpy(outputs[179], arena + 786366464, sizeof(float) * 147456);
+  /* output 180 "grad:layers.3.0.layers.2.1.fc1.bias" = %573 : f32[768] */
+  memcpy(outputs[180], arena + 786624512, sizeof(float) * 768);
+  /* output 181 "grad:layers.3.0.layers.2.1.fc2.weight" = %567 : f32[192, 768] */
+  memcpy(outputs[181], arena + 786759680, sizeof(float) * 147456);
+  /* output 182 "grad:layers.3.0.layers.2.1.fc2.bias" = %568 : f32[192] */
+  memcpy(outputs[182], arena + 787142144, sizeof(float) * 192);
+  /* output 183 "grad:layers.3.0.layers.3.0.Wq_odd.weight" = %558 : f32[192, 192] */
+  memcpy(outputs[183], arena + 787374080, sizeof(float) * 36864);
+  /* output 184 "grad:layers.3.0.layers.3.0.Wq_odd.bias" = %559 : f32[192] */
+  memcpy(outputs[184], arena + 787141568, sizeof(float) * 192);
+  /* output 185 "grad:layers.3.0.layers.3.0.Wkv_odd.weight" = %555 : f32[384, 192] */
+  memcpy(outputs[185], arena + 787300352, sizeof(float) * 73728);
+  /* output 186 "grad:layers.3.0.layers.3.0.Wkv_odd.bias" = %556 : f32[384] */
+  memcpy(outputs[186], arena + 787140608, sizeof(float) * 384);
+  /* output 187 "grad:layers.3.0.layers.3.0.proj.weight" = %546 : f32[192, 192] */
+  memcpy(outputs[187], arena + 787103744, sizeof(float) * 36864);
+  /* output 188 "grad:layers.3.0.layers.3.0.proj.bias" = %547 : f32[192] */
+  memcpy(outputs[188], arena + 787141376, sizeof(float) * 192);
+  /* output 189 "grad:layers.3.0.layers.3.1.fc1.weight" = %538 : f32[768, 192] */
+  memcpy(outputs[189], arena + 787152896, sizeof(float) * 147456);
+  /* output 190 "grad:layers.3.0.layers.3.1.fc1.bias" = %539 : f32[768] */
+  memcpy(outputs[190], arena + 787410944, sizeof(float) * 768);
+  /* output 191 "grad:layers.3.0.layers.3.1.fc2.weight" = %533 : f32[192, 768] */
+  memcpy(outputs[191], arena + 788524544, sizeof(float) * 147456);
+  /* output 192 "grad:layers.3.0.layers.3.1.fc2.bias" = %534 : f32[192] */
+  memcpy(outputs[192], arena + 792015728, sizeof(float) * 192);
+  /* output 193 "grad:norm.weight" = %528 : f32[192] */
+  memcpy(outputs[193], arena + 792015536, sizeof(float) * 192);
+  /* output 194 "grad:norm.bias" = %527 : f32[192] */
+  memcpy(outputs[194], arena + 792015344, sizeof(float) * 192);
+  /* output 195 "grad:mlp_head.weight" = %522 : f32[1000, 192] */
+  memcpy(outputs[195], arena + 788332544, sizeof(float) * 192000);
+  /* output 196 "grad:mlp_head.bias" = %523 : f32[1000] */
+  memcpy(outputs[196], arena + 792014336, sizeof(float) * 1000);
   return 0;
 } // sag_tiny_imagenet_train_forward
 
