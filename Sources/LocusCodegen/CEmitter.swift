@@ -134,6 +134,7 @@ public enum CEmitter {
         case .binary, .training(.mulAdd): return true
         case .training(.batchNormActGrad): return i == 1  // dx over dz, element by element
         case .training(.normalizeGrad): return i == 1 || i == 3  // over dy or the residual: a row at a time
+        case .training(.zeroPad): return i == 1  // over the base: only x's part is then written
         default: return false
         }
       })

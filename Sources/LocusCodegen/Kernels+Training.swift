@@ -272,8 +272,12 @@ extension KernelTable {
   static func emitZeroPad(_ k: inout KernelContext) throws(CodegenError) {
     guard case .training(.zeroPad(let axis, let before, let after)) = k.node.op else { return }
     let (outer, l, inner) = split(k.operand(0).shape, at: normalizeAxis(axis, rank: k.result.rank) ?? 0)
-    k.call("lk_zero_pad", [k.count([outer], batched: k.result.batched), "\(l)", "\(inner)", "\(before)", "\(after)", try k.arg(0),
-                           try k.out()], from: "grad.c")
+    let geometry = [k.count([outer], batched: k.result.batched), "\(l)", "\(inner)", "\(before)", "\(after)", try k.arg(0)]
+    if k.node.operands.count > 1 {
+      k.call("lk_zero_pad_add", geometry + [try k.arg(1), try k.out()], from: "grad.c")
+    } else {
+      k.call("lk_zero_pad", geometry + [try k.out()], from: "grad.c")
+    }
   }
 
   static func emitCrossEntropy(_ k: inout KernelContext) throws(CodegenError) {

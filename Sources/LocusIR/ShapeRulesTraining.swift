@@ -125,7 +125,9 @@ extension TrainingOp {
       guard let a = normalizeAxis(axis, rank: x.rank), before >= 0, after >= 0 else { throw axisError(axis, x, mnemonic) }
       var shape = x.shape
       shape[a] += before + after
-      return TensorType(shape, batched: x.batched)
+      let padded = TensorType(shape, batched: x.batched || (ops.count > 1 && ops[1].batched))
+      if ops.count > 1 { try expectSame(ops[1], padded, "zero_pad base") }
+      return padded
     case .crossEntropy, .crossEntropyGrad:
       guard x.rank == 1, x.batched else { throw ShapeError("\(mnemonic) needs batched logits [K], got \(x)") }
       try expectSame(ops[1], x, "\(mnemonic) targets")

@@ -62,7 +62,10 @@ public enum TrainingOp: Hashable, Sendable {
   case maxpoolGrad(kernel: [Int], stride: [Int], padding: [Int]) // (x, dy) -> dx
   case circularPadGrad(left: Int, right: Int, top: Int, bottom: Int) // (dy) -> [C, H, W]
   /// The gradient of `slice`: x placed at `before` along `axis`, zeros around it.
-  case zeroPad(axis: Int, before: Int, after: Int)   // (x)
+  /// x with `before` and `after` zeros along `axis` (a slice's or an index's adjoint); with a
+  /// second operand of the result's type, that operand plus the padded x: `products` makes it
+  /// from `add(base, zero_pad(x))`, which then touches only x's part of base (in place).
+  case zeroPad(axis: Int, before: Int, after: Int)   // (x) or (x, base)
   /// Mean over the batch of softmax cross-entropy with soft targets: unbatched [1].
   case crossEntropy                                  // (logits [K], targets [K])
   case crossEntropyGrad                              // (logits, targets) -> (softmax − targets) / B
@@ -138,8 +141,8 @@ public enum TrainingOp: Hashable, Sendable {
 
   public var arity: ClosedRange<Int> {
     switch self {
-    case .normalize, .batchMoments, .batchStatistics, .expand, .circularPadGrad, .zeroPad: 1...1
-    case .reduceSum: 1...2
+    case .normalize, .batchMoments, .batchStatistics, .expand, .circularPadGrad: 1...1
+    case .reduceSum, .zeroPad: 1...2
     case .normalizeGrad: 2...4
     case .batchNormalize, .batchNormalizeGrad, .mulAdd: 3...3
     case .sdpaGrad, .batchNormAct: 4...4

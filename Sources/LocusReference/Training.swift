@@ -179,6 +179,7 @@ extension Interpreter {
           index[a] += before
           y.data[linearOffset(index, shape)] = v
         }
+        if t.count > 1 { y.data = zip(t[1].data, y.data).map { $0 + $1 } }
         return y
       }
     case .crossEntropy:

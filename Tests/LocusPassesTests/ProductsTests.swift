@@ -54,6 +54,26 @@ final class ProductsTests: XCTestCase {
     }
   }
 
+  /// A value read whole and through `index` (SAG's variants [T, N, C], variant 0 read again):
+  /// its gradient is the whole one plus the index's zero-padded one. After the pass that add
+  /// is `zero_pad(x, base)`, which adds only x's part.
+  func testIndexAdjointAddsIntoItsPart() throws {
+    for batch in [1, 2] {
+      var s = GraphSketch(batch: batch)
+      let h = try s.add(.linear(hasBias: false), s.input("x", [3, 4]), s.param("fc.weight", [4, 4]))
+      let first = try s.add(.index(axis: 0, at: 1), h)
+      let whole = try s.add(.linear(hasBias: false), try s.add(.reshape([12]), h), s.param("head.weight", [3, 12]))
+      s.output("logits", try s.add(.binary(.add), whole, try s.add(.linear(hasBias: false), first, s.param("side.weight", [3, 4]))))
+      let training = try Autodiff.trainingGraph(s.graph).graph
+      XCTAssertNotNil(training.opCounts["zero_pad"], training.dump())
+      let (after, notes) = try runPass(fuseProducts, training)
+      let pads = after.nodes.filter { if case .training(.zeroPad) = $0.op { true } else { false } }
+      XCTAssertEqual(pads.map(\.operands.count), [2], after.dump())
+      XCTAssertTrue(notes.contains { $0.what.contains("padded part") }, "\(notes)")
+      try assertFusionPreservesOutputs(fused: after, unfused: training, "products (index adjoint), batch \(batch)")
+    }
+  }
+
   /// Squeeze-excite's backward after broadcast-operands: x's gradient is dz·gate (gate broadcast
   /// over the tokens) plus the pooled gradient / n (broadcast too), and the gate's gradient is
   /// Σ_tokens dz ⊙ x. Both become single passes.

@@ -1167,6 +1167,23 @@ static void test_layout_grads(void) {
     fd_grad(slice_f, &c, yd, ny, 1e-3, r);
     snprintf(what, sizeof what, "zero_pad %ldx%ldx%ld +%ld+%ld vs finite diff of the slice", outer, L, inner, before, after);
     lkt_check(what, y, r, ny, FD_TOL_LINEAR);
+    {
+      /* With a base: base + the padded x, into a new buffer and in place over base, against the
+       * unfused add (zero_pad, then base + it) and the naive reference; tolerance 0 (the same
+       * single rounding; only a −0 base element may come back as +0 unfused). */
+      float *base = lkt_rand(ny, 1), *want = lkt_rand(ny, 1), *got = lkt_rand(ny, 1), *inplace = lkt_copy(base, ny);
+      for (long i = 0; i < ny; ++i) want[i] = base[i] + y[i];
+      lk_zero_pad_add(outer, L, inner, before, after, x, base, got);
+      snprintf(what, sizeof what, "zero_pad_add %ldx%ldx%ld +%ld+%ld == zero_pad + add", outer, L, inner, before, after);
+      lkt_check(what, got, want, ny, 0.0);
+      lk_zero_pad_add(outer, L, inner, before, after, x, inplace, inplace);
+      snprintf(what, sizeof what, "zero_pad_add %ldx%ldx%ld in place over base", outer, L, inner);
+      lkt_check(what, inplace, want, ny, 0.0);
+      lk_zero_pad_add_naive(outer, L, inner, before, after, x, base, got);
+      snprintf(what, sizeof what, "zero_pad_add %ldx%ldx%ld vs naive", outer, L, inner);
+      lkt_check(what, inplace, got, ny, 0.0);
+      free(base); free(want); free(got); free(inplace);
+    }
     free(x); free(y); free(r); free(yy); free(yd);
   }
 }

@@ -10,6 +10,9 @@ import LocusIR
 /// - `normalize_grad(x, mul(dy, w))` → `normalize_grad(x, dy, w)` with w the LayerNorm weight [C],
 ///   and then `add(that, r)` (either side, r of the sum's type) → `normalize_grad(x, dy, w, r)`:
 ///   an affine LayerNorm's input gradient and the residual branch's gradient it joins, in one pass.
+/// - `add(base, zero_pad(x))` → `zero_pad(x, base)`: a slice's or an index's adjoint joining the
+///   gradient of the whole (SAG's variant 0 inside all 18), which in place over base writes only
+///   x's part instead of a padded copy and a full add.
 /// Each saves a write and a read of the product (or of the sum's operand). sag_tiny_cifar's first LayerNorm sees
 /// [B, 18, 1024, 192] (226 MB at batch 16), and these passes run at memory speed.
 @Sendable func fuseProducts(_ g: Graph, _ notes: inout [FusionNote]) throws -> Graph {
@@ -27,6 +30,11 @@ import LocusIR
       return (a, b)
     }
     return nil
+  }
+  /// The old `zero_pad(x)` node `v`, when nothing else reads it.
+  func solePadding(_ v: ValueID) -> Node? {
+    guard case .training(.zeroPad) = g[v].op, g[v].operands.count == 1, r.users[v] == 1 else { return nil }
+    return g[v]
   }
   /// The new (x, dy, w) normalize_grad that old value `v` became, when nothing else reads it.
   func affineNormGrad(_ v: ValueID) -> (Node, Float)? {
@@ -50,6 +58,11 @@ import LocusIR
       }
       try r.replace(node, by: try r.add(.training(.normalizeGrad(eps: eps)), [node.operands[0], dy, w].map(r.operand), like: node))
       notes.append(FusionNote(pass: "products", scope: node.scope, what: "normalize_grad reads dy and the LayerNorm weight (no mul pass)"))
+    case .binary(.add) where (0..<2).contains(where: { solePadding(node.operands[$0]) != nil && g[node.operands[1 - $0]].type == node.type }):
+      let i = (0..<2).first { solePadding(node.operands[$0]) != nil && g[node.operands[1 - $0]].type == node.type }!
+      let pad = g[node.operands[i]]
+      try r.replace(node, by: try r.add(pad.op, [r.operand(pad.operands[0]), r.operand(node.operands[1 - i])], like: node))
+      notes.append(FusionNote(pass: "products", scope: node.scope, what: "zero_pad then add as an add into the padded part"))
     case .binary(.add) where (0..<2).contains(where: { affineNormGrad(node.operands[$0]) != nil && g[node.operands[1 - $0]].type == node.type }):
       let i = (0..<2).first { affineNormGrad(node.operands[$0]) != nil && g[node.operands[1 - $0]].type == node.type }!
       let (fused, eps) = affineNormGrad(node.operands[i])!

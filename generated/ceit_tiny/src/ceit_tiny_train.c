@@ -4431,6 +4431,21 @@ void lk_zero_pad(long outer, long L, long inner, long before, long after, const 
   }
 }
 
+/* y = base + zero_pad(x): base with x added into its part [before, before + L) of the padded axis.
+ * y may equal base (the usual case, made by the products pass): then only that part is read and
+ * written. Otherwise y must not overlap base or x. */
+void lk_zero_pad_add(long outer, long L, long inner, long before, long after, const float *x, const float *base,
+                     float *y) {
+  long Lo = before + L + after;
+  LK_OMP(parallel for schedule(static) if(outer * (y == base ? L : Lo) * inner >= LK_PAR_MIN))
+  for (long o = 0; o < outer; ++o) {
+    const float *xo = x + o * L * inner;
+    float *yo = y + o * Lo * inner + before * inner;
+    if (y != base) memcpy(y + o * Lo * inner, base + o * Lo * inner, (size_t)(Lo * inner) * sizeof(float));
+    for (long i = 0; i < L * inner; ++i) yo[i] += xo[i];
+  }
+}
+
 /* ---- Naive references: the definitions, double accumulation ------------------------------------------ */
 
 static double lk__grad_act_deriv_ref(int act, double x) {
@@ -4739,6 +4754,16 @@ void lk_zero_pad_naive(long outer, long L, long inner, long before, long after, 
     for (long l = 0; l < Lo; ++l)
       for (long i = 0; i < inner; ++i)
         y[(o * Lo + l) * inner + i] = l >= before && l < before + L ? x[(o * L + l - before) * inner + i] : 0.0f;
+}
+
+void lk_zero_pad_add_naive(long outer, long L, long inner, long before, long after, const float *x, const float *base,
+                           float *y) {
+  long n = outer * (before + L + after) * inner;
+  float *p = (float *)malloc((size_t)n * sizeof(float));
+  if (!p) return;
+  lk_zero_pad_naive(outer, L, inner, before, after, x, p);
+  for (long i = 0; i < n; ++i) y[i] = base[i] + p[i];
+  free(p);
 }
 
 /* ---- templates/attention_grad.c ------------------------------------------------------------ */
@@ -7643,7 +7668,7 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
 
   /* %716 = fused_linear(%714, %715) lca.feedforward.fc1 : f32[B, 1, 192] */
   lk_fused_linear(B, 768, 192, arena + 57579520, arena + 57407488, NULL, LK_ACT_NONE, NULL,
-      arena + 57554944);
+      arena + 57788416);
 
   /* %717 = linear_grad_weight(%714, %679) lca.feedforward.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B, 192, 768, arena + 57579520, arena + 57782272, arena + 456607232);
@@ -7655,103 +7680,103 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %719 = reshape(%718) {shape [768]} lca.feedforward.fc1 : f32[768], a view of %718: no code */
 
   /* %720 = reduce_sum(%716) {axes [], batch} lca.norm2 : f32[1, 192] */
-  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 57554944,
+  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 57788416,
       arena + 457231088);
 
   /* %721 = reshape(%720) {shape [192]} lca.norm2 : f32[192], a view of %720: no code */
 
   /* %722 = reduce_sum(%716, %678) {axes [], batch} lca.norm2 : f32[1, 192] */
   lk_reduce_sum_product(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0},
-      arena + 57554944, arena + 57692928, arena + 457231280);
+      arena + 57788416, arena + 57692928, arena + 457231280);
 
   /* %723 = reshape(%722) {shape [192]} lca.norm2 : f32[192], a view of %722: no code */
 
   /* %724 = normalize_grad(%675, %716, %676, %708) {eps 1e-06} lca : f32[B, 1, 192], written over %716 */
-  lk_layernorm_grad(B, 192, arena + 57686784, arena + 57554944, params[328], arena + 57604096,
-      1e-06f, arena + 57554944);
+  lk_layernorm_grad(B, 192, arena + 57686784, arena + 57788416, params[328], arena + 57604096,
+      1e-06f, arena + 57788416);
 
-  /* %725 = zero_pad(%724) {axis 0, before 11, after 0} lca : f32[B, 12, 192] */
-  lk_zero_pad(B, 1, 192, 11, 0, arena + 57554944, arena + 290840576);
-
-  /* %726 = transpose(%672) {perm [1, 0]} lca.attn.proj : f32[192, 192] */
+  /* %725 = transpose(%672) {perm [1, 0]} lca.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[326], arena + 57407488);
 
-  /* %727 = fused_linear(%724, %726) lca.attn.proj : f32[B, 1, 192] */
-  lk_fused_linear(B, 192, 192, arena + 57554944, arena + 57407488, NULL, LK_ACT_NONE, NULL,
+  /* %726 = fused_linear(%724, %725) lca.attn.proj : f32[B, 1, 192] */
+  lk_fused_linear(B, 192, 192, arena + 57788416, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 57444352);
 
-  /* %728 = linear_grad_weight(%724, %671) lca.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B, 192, 192, arena + 57554944, arena + 57680640, arena + 457086464);
+  /* %727 = linear_grad_weight(%724, %671) lca.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B, 192, 192, arena + 57788416, arena + 57680640, arena + 457086464);
 
-  /* %729 = reduce_sum(%724) {axes [], batch} lca.attn.proj : f32[1, 192] */
-  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 57554944,
+  /* %728 = reduce_sum(%724) {axes [], batch} lca.attn.proj : f32[1, 192] */
+  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 57788416,
       arena + 457231472);
 
-  /* %730 = reshape(%729) {shape [192]} lca.attn.proj : f32[192], a view of %729: no code */
+  /* %729 = reshape(%728) {shape [192]} lca.attn.proj : f32[192], a view of %728: no code */
 
-  /* %731 = reshape(%727) {shape [1, 3, 1, 64]} lca : f32[B, 1, 3, 1, 64], a view of %727: no code */
+  /* %730 = reshape(%726) {shape [1, 3, 1, 64]} lca : f32[B, 1, 3, 1, 64], a view of %726: no code */
 
-  /* %732 = matmul_permuted(%731, %666) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} lca : f32[B, 3, 1, 1, 12] */
+  /* %731 = matmul_permuted(%730, %666) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} lca : f32[B, 3, 1, 1, 12] */
   lk_gemm_batched2(B, 192, 2304, 36, 3, 1, 12, 64, arena + 57444352, 64, 0, 1, arena + 290766848,
       64, 1, 192, arena + 57407488, 12, 0, 0.0f);
 
-  /* %733 = matmul_permuted(%669, %731) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} lca : f32[B, 12, 3, 1, 64] */
+  /* %732 = matmul_permuted(%669, %730) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} lca : f32[B, 12, 3, 1, 64] */
   lk_gemm_batched2(B, 36, 192, 2304, 3, 12, 64, 1, arena + 57800704, 12, 1, 0, arena + 57444352, 64,
       0, 1, arena + 57628672, 64, 192, 0.0f);
 
-  /* %734 = softmax_grad(%669, %732) {axis -1} lca : f32[B, 3, 1, 1, 12] */
+  /* %733 = softmax_grad(%669, %731) {axis -1} lca : f32[B, 3, 1, 1, 12] */
   lk_softmax_grad(B * 3, 12, arena + 57800704, arena + 57407488, arena + 57408640);
 
-  /* %735 = mul_scalar(%734) {x op 0.125} lca : f32[B, 3, 1, 1, 12] */
+  /* %734 = mul_scalar(%733) {x op 0.125} lca : f32[B, 3, 1, 1, 12] */
   lk_mul_scalar(B * 3 * 12, arena + 57408640, 0.125f, arena + 57413632);
 
-  /* %736 = matmul_permuted(%735, %665) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} lca : f32[B, 1, 3, 1, 64] */
+  /* %735 = matmul_permuted(%734, %665) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} lca : f32[B, 1, 3, 1, 64] */
   lk_gemm_batched2(B, 36, 2304, 192, 3, 1, 64, 12, arena + 57413632, 12, 0, 1, arena + 57702400, 64,
       192, 1, arena + 57407488, 64, 0, 0.0f);
 
-  /* %737 = matmul_permuted(%664, %735) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} lca : f32[B, 12, 3, 1, 64] */
+  /* %736 = matmul_permuted(%664, %734) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} lca : f32[B, 12, 3, 1, 64] */
   lk_gemm_batched2(B, 36, 192, 2304, 3, 12, 64, 1, arena + 57413632, 12, 1, 0, arena + 57776128, 64,
       0, 1, arena + 57702400, 64, 192, 0.0f);
 
-  /* %738 = reshape(%733) {shape [12, 192]} lca : f32[B, 12, 192], a view of %733: no code */
+  /* %737 = reshape(%732) {shape [12, 192]} lca : f32[B, 12, 192], a view of %732: no code */
 
-  /* %739 = reshape(%737) {shape [12, 192]} lca : f32[B, 12, 192], a view of %737: no code */
+  /* %738 = reshape(%736) {shape [12, 192]} lca : f32[B, 12, 192], a view of %736: no code */
 
-  /* %740 = reshape(%736) {shape [1, 192]} lca : f32[B, 1, 192], a view of %736: no code */
+  /* %739 = reshape(%735) {shape [1, 192]} lca : f32[B, 1, 192], a view of %735: no code */
 
-  /* %741 = zero_pad(%740) {axis 0, before 11, after 0} lca : f32[B, 12, 192] */
+  /* %740 = zero_pad(%739) {axis 0, before 11, after 0} lca : f32[B, 12, 192] */
   lk_zero_pad(B, 1, 192, 11, 0, arena + 57407488, arena + 290766848);
 
-  /* %742 = concat(%741, %739, %738) {axis 1} lca.attn.qkv : f32[B, 12, 576] */
+  /* %741 = concat(%740, %738, %737) {axis 1} lca.attn.qkv : f32[B, 12, 576] */
   lk_copy_rows(B * 12, 192, arena + 290766848, 192, arena + 57407488, 576);
   lk_copy_rows(B * 12, 192, arena + 57702400, 192, arena + 57407680, 576);
   lk_copy_rows(B * 12, 192, arena + 57628672, 192, arena + 57407872, 576);
 
-  /* %743 = transpose(%657) {perm [1, 0]} lca.attn.qkv : f32[192, 576] */
+  /* %742 = transpose(%657) {perm [1, 0]} lca.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[324], arena + 57628672);
 
-  /* %744 = fused_linear(%742, %743) lca.attn.qkv : f32[B, 12, 192] */
+  /* %743 = fused_linear(%741, %742) lca.attn.qkv : f32[B, 12, 192] */
   lk_fused_linear(B * 12, 576, 192, arena + 57407488, arena + 57628672, NULL, LK_ACT_NONE, NULL,
       arena + 457012736);
 
-  /* %745 = linear_grad_weight(%742, %656) lca.attn.qkv : f32[576, 192] */
+  /* %744 = linear_grad_weight(%741, %656) lca.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 12, 192, 576, arena + 57407488, arena + 290693120, arena + 456902144);
 
-  /* %746 = reduce_sum(%742) {axes [0], batch} lca.attn.qkv : f32[576] */
+  /* %745 = reduce_sum(%741) {axes [0], batch} lca.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 12, 576}, (const unsigned char[]){1, 1, 0}, arena + 57407488,
       arena + 457225328);
 
-  /* %747 = reduce_sum(%744) {axes [0], batch} lca.norm1 : f32[192] */
+  /* %746 = reduce_sum(%743) {axes [0], batch} lca.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 12, 192}, (const unsigned char[]){1, 1, 0}, arena + 457012736,
       arena + 457231664);
 
-  /* %748 = reduce_sum(%744, %655) {axes [0], batch} lca.norm1 : f32[192] */
+  /* %747 = reduce_sum(%743, %655) {axes [0], batch} lca.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 12, 192}, (const unsigned char[]){1, 1, 0},
       arena + 457012736, arena + 290619392, arena + 457231856);
 
-  /* %749 = normalize_grad(%652, %744, %653, %725) {eps 1e-06} : f32[B, 12, 192], written over %744 */
-  lk_layernorm_grad(B * 12, 192, arena + 294238208, arena + 457012736, params[322],
-      arena + 290840576, 1e-06f, arena + 457012736);
+  /* %748 = normalize_grad(%652, %743, %653) {eps 1e-06} lca.norm1 : f32[B, 12, 192], written over %743 */
+  lk_layernorm_grad(B * 12, 192, arena + 294238208, arena + 457012736, params[322], NULL, 1e-06f,
+      arena + 457012736);
+
+  /* %749 = zero_pad(%724, %748) {axis 0, before 11, after 0} : f32[B, 12, 192], written over %743 */
+  lk_zero_pad_add(B, 1, 192, 11, 0, arena + 57788416, arena + 457012736, arena + 457012736);
 
   /* %750 = reduce_sum(%749) {axes [], batch} : f32[12, 192] */
   lk_reduce_sum(3, (const long[]){B, 12, 192}, (const unsigned char[]){1, 0, 0}, arena + 457012736,
@@ -7759,9 +7784,9 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
 
   /* %751 = reshape(%750) {shape [1, 12, 192]} : f32[1, 12, 192], a view of %750: no code */
 
-  /* %752 = slice(%749) {axis 0, start 0, length 11} : f32[B, 11, 192], a view of %744: no code */
+  /* %752 = slice(%749) {axis 0, start 0, length 11} : f32[B, 11, 192], a view of %743: no code */
 
-  /* %753 = slice(%749) {axis 0, start 11, length 1} : f32[B, 1, 192], a view of %744: no code */
+  /* %753 = slice(%749) {axis 0, start 11, length 1} : f32[B, 1, 192], a view of %743: no code */
 
   /* %754 = zero_pad(%753) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
@@ -7933,2474 +7958,2430 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   lk_layernorm_grad(B * 197, 192, arena + 417683456, arena + 276168704, params[295],
       arena + 426156032, 1e-06f, arena + 276168704);
 
-  /* %800 = slice(%752) {axis 0, start 0, length 10} : f32[B, 10, 192], a view of %744: no code */
+  /* %800 = slice(%752) {axis 0, start 0, length 10} : f32[B, 10, 192], a view of %743: no code */
 
-  /* %801 = slice(%752) {axis 0, start 10, length 1} : f32[B, 1, 192], a view of %744: no code */
+  /* %801 = slice(%752) {axis 0, start 10, length 1} : f32[B, 1, 192], a view of %743: no code */
 
-  /* %802 = zero_pad(%801) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %802 = zero_pad(%801, %799) {axis 0, before 0, after 196} blocks.10 : f32[B, 197, 192], written over %794 */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 457014656 + (long)b * 2304,
-        arena + 271351808 + (long)b * 37824);
+    lk_zero_pad_add(1, 1, 192, 0, 196, arena + 457014656 + (long)b * 2304,
+        arena + 276168704 + (long)b * 37824, arena + 276168704 + (long)b * 37824);
   } // for b
 
-  /* %803 = add(%799, %802) blocks.10 : f32[B, 197, 192], written over %794 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 276168704, (const long[]){37824, 192, 1},
-      arena + 271351808, (const long[]){37824, 192, 1}, arena + 276168704);
-
-  /* %804 = mul(%803, %594) blocks.10 : f32[B, 197, 192] */
+  /* %803 = mul(%802, %594) blocks.10 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 276168704, (const long[]){37824, 192, 1},
       inputs[20], (const long[]){1, 0, 0}, arena + 277379072);
 
-  /* %805 = slice(%804) {axis 0, start 0, length 1} blocks.10.leff : f32[B, 1, 192], a view of %804: no code */
+  /* %804 = slice(%803) {axis 0, start 0, length 1} blocks.10.leff : f32[B, 1, 192], a view of %803: no code */
 
-  /* %806 = slice(%804) {axis 0, start 1, length 196} blocks.10.leff : f32[B, 196, 192] */
+  /* %805 = slice(%803) {axis 0, start 1, length 196} blocks.10.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 277379264, 37824, arena + 278589440, 37632);
 
-  /* %807 = batch_norm_act_param_grad(%587, %806, %590, %588, %589) {eps 1e-05} blocks.10.leff.bn3 : f32[2, 192] */
+  /* %806 = batch_norm_act_param_grad(%587, %805, %590, %588, %589) {eps 1e-05} blocks.10.leff.bn3 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 452655104, arena + 278589440,
       arena + 457224752, params[291], params[292], 1e-05f, LK_ACT_NONE, arena + 57407488,
       arena + 57446080);
 
-  /* %808 = batch_norm_act_grad(%587, %806, %590, %588, %589, %807) {eps 1e-05} blocks.10.leff.bn3 : f32[B, 196, 192], written over %806 */
+  /* %807 = batch_norm_act_grad(%587, %805, %590, %588, %589, %806) {eps 1e-05} blocks.10.leff.bn3 : f32[B, 196, 192], written over %805 */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 452655104, arena + 278589440, arena + 457224752,
       params[291], params[292], arena + 57446080, 1e-05f, LK_ACT_NONE, arena + 57407488,
       arena + 278589440);
 
-  /* %809 = index(%807) {axis 0, at 0} blocks.10.leff.bn3 : f32[192] */
+  /* %808 = index(%806) {axis 0, at 0} blocks.10.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 57446080, 384, arena + 280240640, 192);
 
-  /* %810 = index(%807) {axis 0, at 1} blocks.10.leff.bn3 : f32[192] */
+  /* %809 = index(%806) {axis 0, at 1} blocks.10.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 57446272, 384, arena + 280240832, 192);
 
-  /* %811 = transpose(%586) {perm [1, 0]} blocks.10.leff.conv3 : f32[768, 192] */
+  /* %810 = transpose(%586) {perm [1, 0]} blocks.10.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[289], arena + 57407488);
 
-  /* %812 = fused_linear(%808, %811) blocks.10.leff.conv3 : f32[B, 196, 768] */
+  /* %811 = fused_linear(%807, %810) blocks.10.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 278589440, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 271351808);
 
-  /* %813 = linear_grad_weight(%808, %583) blocks.10.leff.conv3 : f32[192, 768] */
+  /* %812 = linear_grad_weight(%807, %583) blocks.10.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 278589440, arena + 266534912, arena + 279941120);
 
-  /* %814 = reduce_sum(%808) {axes [0], batch} blocks.10.leff.conv3 : f32[192] */
+  /* %813 = reduce_sum(%807) {axes [0], batch} blocks.10.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 278589440,
       arena + 266543360);
 
-  /* %815 = reshape(%813) {shape [192, 768, 1, 1]} blocks.10.leff.conv3 : f32[192, 768, 1, 1], a view of %813: no code */
+  /* %814 = reshape(%812) {shape [192, 768, 1, 1]} blocks.10.leff.conv3 : f32[192, 768, 1, 1], a view of %812: no code */
 
-  /* %816 = batch_norm_act_param_grad(%578, %812, %581, %579, %580) {eps 1e-05, act gelu} blocks.10.leff.bn2 : f32[2, 768] */
+  /* %815 = batch_norm_act_param_grad(%578, %811, %581, %579, %580) {eps 1e-05, act gelu} blocks.10.leff.bn2 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 261718016, arena + 271351808,
       arena + 457171712, params[285], params[286], 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 57561856);
 
-  /* %817 = batch_norm_act_grad(%578, %812, %581, %579, %580, %816) {eps 1e-05, act gelu} blocks.10.leff.bn2 : f32[B, 196, 768], written over %812 */
+  /* %816 = batch_norm_act_grad(%578, %811, %581, %579, %580, %815) {eps 1e-05, act gelu} blocks.10.leff.bn2 : f32[B, 196, 768], written over %811 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 261718016, arena + 271351808, arena + 457171712,
       params[285], params[286], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 271351808);
 
-  /* %818 = index(%816) {axis 0, at 0} blocks.10.leff.bn2 : f32[768] */
+  /* %817 = index(%815) {axis 0, at 0} blocks.10.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 266541824, 768);
 
-  /* %819 = index(%816) {axis 0, at 1} blocks.10.leff.bn2 : f32[768] */
+  /* %818 = index(%815) {axis 0, at 1} blocks.10.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 266542592, 768);
 
-  /* %820 = token_dwconv_grad_input(%817, %576) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.leff.conv2 : f32[B, 196, 768] */
+  /* %819 = token_dwconv_grad_input(%816, %576) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 271351808, params[283],
       arena + 261718016);
 
-  /* %821 = token_dwconv_grad_weight(%817, %575) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %820 = token_dwconv_grad_weight(%816, %575) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 271351808,
       arena + 256901120, arena + 266534912);
 
-  /* %822 = reduce_sum(%817) {axes [0], batch} blocks.10.leff.conv2 : f32[768] */
+  /* %821 = reduce_sum(%816) {axes [0], batch} blocks.10.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 271351808,
       arena + 260968448);
 
-  /* %823 = batch_norm_act_param_grad(%570, %820, %573, %571, %572) {eps 1e-05, act gelu} blocks.10.leff.bn1 : f32[2, 768] */
+  /* %822 = batch_norm_act_param_grad(%570, %819, %573, %571, %572) {eps 1e-05, act gelu} blocks.10.leff.bn1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 252084224, arena + 261718016,
       arena + 457169408, params[279], params[280], 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 57561856);
 
-  /* %824 = batch_norm_act_grad(%570, %820, %573, %571, %572, %823) {eps 1e-05, act gelu} blocks.10.leff.bn1 : f32[B, 196, 768], written over %820 */
+  /* %823 = batch_norm_act_grad(%570, %819, %573, %571, %572, %822) {eps 1e-05, act gelu} blocks.10.leff.bn1 : f32[B, 196, 768], written over %819 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 252084224, arena + 261718016, arena + 457169408,
       params[279], params[280], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 261718016);
 
-  /* %825 = index(%823) {axis 0, at 0} blocks.10.leff.bn1 : f32[768] */
+  /* %824 = index(%822) {axis 0, at 0} blocks.10.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 260969216, 768);
 
-  /* %826 = index(%823) {axis 0, at 1} blocks.10.leff.bn1 : f32[768] */
+  /* %825 = index(%822) {axis 0, at 1} blocks.10.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 260969984, 768);
 
-  /* %827 = transpose(%569) {perm [1, 0]} blocks.10.leff.conv1 : f32[192, 768] */
+  /* %826 = transpose(%569) {perm [1, 0]} blocks.10.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[277], arena + 57407488);
 
-  /* %828 = fused_linear(%824, %827) blocks.10.leff.conv1 : f32[B, 196, 192], written into %804 from row 1 */
+  /* %827 = fused_linear(%823, %826) blocks.10.leff.conv1 : f32[B, 196, 192], written into %803 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 261718016, 150528, arena + 57407488, NULL, NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 277379264, 37824);
 
-  /* %829 = linear_grad_weight(%824, %566) blocks.10.leff.conv1 : f32[768, 192] */
+  /* %828 = linear_grad_weight(%823, %566) blocks.10.leff.conv1 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 261718016, arena + 451450880, arena + 260526080);
 
-  /* %830 = reduce_sum(%824) {axes [0], batch} blocks.10.leff.conv1 : f32[768] */
+  /* %829 = reduce_sum(%823) {axes [0], batch} blocks.10.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 261718016,
       arena + 260970752);
 
-  /* %831 = reshape(%829) {shape [768, 192, 1, 1]} blocks.10.leff.conv1 : f32[768, 192, 1, 1], a view of %829: no code */
+  /* %830 = reshape(%828) {shape [768, 192, 1, 1]} blocks.10.leff.conv1 : f32[768, 192, 1, 1], a view of %828: no code */
 
-  /* %832 = concat(%805, %828) {axis 0} blocks.10.norm2 : f32[B, 197, 192], a view of %804: no code */
+  /* %831 = concat(%804, %827) {axis 0} blocks.10.norm2 : f32[B, 197, 192], a view of %803: no code */
 
-  /* %833 = reduce_sum(%832) {axes [0], batch} blocks.10.norm2 : f32[192] */
+  /* %832 = reduce_sum(%831) {axes [0], batch} blocks.10.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 277379072,
       arena + 260972096);
 
-  /* %834 = reduce_sum(%832, %563) {axes [0], batch} blocks.10.norm2 : f32[192] */
+  /* %833 = reduce_sum(%831, %563) {axes [0], batch} blocks.10.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
       arena + 277379072, arena + 416473088, arena + 260972288);
 
-  /* %835 = normalize_grad(%560, %832, %561, %803) {eps 1e-06} blocks.10 : f32[B, 197, 192], written over %804 */
+  /* %834 = normalize_grad(%560, %831, %561, %802) {eps 1e-06} blocks.10 : f32[B, 197, 192], written over %803 */
   lk_layernorm_grad(B * 197, 192, arena + 415262720, arena + 277379072, params[275],
       arena + 276168704, 1e-06f, arena + 277379072);
 
-  /* %836 = mul(%835, %559) blocks.10 : f32[B, 197, 192] */
+  /* %835 = mul(%834, %559) blocks.10 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 277379072, (const long[]){37824, 192, 1},
       inputs[19], (const long[]){1, 0, 0}, arena + 252084224);
 
-  /* %837 = transpose(%556) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
+  /* %836 = transpose(%556) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[273], arena + 57407488);
 
-  /* %838 = fused_linear(%836, %837) blocks.10.attn.proj : f32[B, 197, 192] */
+  /* %837 = fused_linear(%835, %836) blocks.10.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 252084224, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 255715328);
 
-  /* %839 = linear_grad_weight(%836, %555) blocks.10.attn.proj : f32[192, 192] */
+  /* %838 = linear_grad_weight(%835, %555) blocks.10.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 252084224, arena + 414052352, arena + 260931584);
 
-  /* %840 = reduce_sum(%836) {axes [0], batch} blocks.10.attn.proj : f32[192] */
+  /* %839 = reduce_sum(%835) {axes [0], batch} blocks.10.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 252084224,
       arena + 260972480);
 
-  /* %841 = sdpa_grad(%552, %553, %554, %838) {heads 3, kv_heads 3} blocks.10.attn : f32[B, 197, 576] */
+  /* %840 = sdpa_grad(%552, %553, %554, %837) {heads 3, kv_heads 3} blocks.10.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 331747328, 576, arena + 331747520, 576,
       arena + 331747712, 576, arena + 255715328, 192, arena + 252084224, 576,
       arena + 252084224 + 192, 576, arena + 252084224 + 384, 576, 0.125f);
 
-  /* %842 = transpose(%549) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
+  /* %841 = transpose(%549) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[271], arena + 57407488);
 
-  /* %843 = fused_linear(%841, %842) blocks.10.attn.qkv : f32[B, 197, 192] */
+  /* %842 = fused_linear(%840, %841) blocks.10.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 252084224, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 256901120);
 
-  /* %844 = linear_grad_weight(%841, %548) blocks.10.attn.qkv : f32[576, 192] */
+  /* %843 = linear_grad_weight(%840, %548) blocks.10.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 252084224, arena + 412841984, arena + 260820992);
 
-  /* %845 = reduce_sum(%841) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
+  /* %844 = reduce_sum(%840) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 252084224,
       arena + 260971520);
 
-  /* %846 = reduce_sum(%843) {axes [0], batch} blocks.10.norm1 : f32[192] */
+  /* %845 = reduce_sum(%842) {axes [0], batch} blocks.10.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 256901120,
       arena + 260972672);
 
-  /* %847 = reduce_sum(%843, %547) {axes [0], batch} blocks.10.norm1 : f32[192] */
+  /* %846 = reduce_sum(%842, %547) {axes [0], batch} blocks.10.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
       arena + 256901120, arena + 411631616, arena + 260972864);
 
-  /* %848 = normalize_grad(%542, %843, %545, %835) {eps 1e-06} blocks.9 : f32[B, 197, 192], written over %843 */
+  /* %847 = normalize_grad(%542, %842, %545, %834) {eps 1e-06} blocks.9 : f32[B, 197, 192], written over %842 */
   lk_layernorm_grad(B * 197, 192, arena + 410421248, arena + 256901120, params[269],
       arena + 277379072, 1e-06f, arena + 256901120);
 
-  /* %849 = slice(%800) {axis 0, start 0, length 9} : f32[B, 9, 192], a view of %744: no code */
+  /* %848 = slice(%800) {axis 0, start 0, length 9} : f32[B, 9, 192], a view of %743: no code */
 
-  /* %850 = slice(%800) {axis 0, start 9, length 1} : f32[B, 1, 192], a view of %744: no code */
+  /* %849 = slice(%800) {axis 0, start 9, length 1} : f32[B, 1, 192], a view of %743: no code */
 
-  /* %851 = zero_pad(%850) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %850 = zero_pad(%849, %847) {axis 0, before 0, after 196} blocks.9 : f32[B, 197, 192], written over %842 */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 457014464 + (long)b * 2304,
-        arena + 252084224 + (long)b * 37824);
+    lk_zero_pad_add(1, 1, 192, 0, 196, arena + 457014464 + (long)b * 2304,
+        arena + 256901120 + (long)b * 37824, arena + 256901120 + (long)b * 37824);
   } // for b
 
-  /* %852 = add(%848, %851) blocks.9 : f32[B, 197, 192], written over %843 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 256901120, (const long[]){37824, 192, 1},
-      arena + 252084224, (const long[]){37824, 192, 1}, arena + 256901120);
-
-  /* %853 = mul(%852, %541) blocks.9 : f32[B, 197, 192] */
+  /* %851 = mul(%850, %541) blocks.9 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 256901120, (const long[]){37824, 192, 1},
       inputs[18], (const long[]){1, 0, 0}, arena + 258111488);
 
-  /* %854 = slice(%853) {axis 0, start 0, length 1} blocks.9.leff : f32[B, 1, 192], a view of %853: no code */
+  /* %852 = slice(%851) {axis 0, start 0, length 1} blocks.9.leff : f32[B, 1, 192], a view of %851: no code */
 
-  /* %855 = slice(%853) {axis 0, start 1, length 196} blocks.9.leff : f32[B, 196, 192] */
+  /* %853 = slice(%851) {axis 0, start 1, length 196} blocks.9.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 258111680, 37824, arena + 259321856, 37632);
 
-  /* %856 = batch_norm_act_param_grad(%534, %855, %537, %535, %536) {eps 1e-05} blocks.9.leff.bn3 : f32[2, 192] */
+  /* %854 = batch_norm_act_param_grad(%534, %853, %537, %535, %536) {eps 1e-05} blocks.9.leff.bn3 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 450246656, arena + 259321856,
       arena + 457224176, params[265], params[266], 1e-05f, LK_ACT_NONE, arena + 57407488,
       arena + 57446080);
 
-  /* %857 = batch_norm_act_grad(%534, %855, %537, %535, %536, %856) {eps 1e-05} blocks.9.leff.bn3 : f32[B, 196, 192], written over %855 */
+  /* %855 = batch_norm_act_grad(%534, %853, %537, %535, %536, %854) {eps 1e-05} blocks.9.leff.bn3 : f32[B, 196, 192], written over %853 */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 450246656, arena + 259321856, arena + 457224176,
       params[265], params[266], arena + 57446080, 1e-05f, LK_ACT_NONE, arena + 57407488,
       arena + 259321856);
 
-  /* %858 = index(%856) {axis 0, at 0} blocks.9.leff.bn3 : f32[192] */
+  /* %856 = index(%854) {axis 0, at 0} blocks.9.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 57446080, 384, arena + 260973056, 192);
 
-  /* %859 = index(%856) {axis 0, at 1} blocks.9.leff.bn3 : f32[192] */
+  /* %857 = index(%854) {axis 0, at 1} blocks.9.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 57446272, 384, arena + 260973248, 192);
 
-  /* %860 = transpose(%533) {perm [1, 0]} blocks.9.leff.conv3 : f32[768, 192] */
+  /* %858 = transpose(%533) {perm [1, 0]} blocks.9.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[263], arena + 57407488);
 
-  /* %861 = fused_linear(%857, %860) blocks.9.leff.conv3 : f32[B, 196, 768] */
+  /* %859 = fused_linear(%855, %858) blocks.9.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 259321856, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 252084224);
 
-  /* %862 = linear_grad_weight(%857, %530) blocks.9.leff.conv3 : f32[192, 768] */
+  /* %860 = linear_grad_weight(%855, %530) blocks.9.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 259321856, arena + 247267328, arena + 260673536);
 
-  /* %863 = reduce_sum(%857) {axes [0], batch} blocks.9.leff.conv3 : f32[192] */
+  /* %861 = reduce_sum(%855) {axes [0], batch} blocks.9.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 259321856,
       arena + 247275776);
 
-  /* %864 = reshape(%862) {shape [192, 768, 1, 1]} blocks.9.leff.conv3 : f32[192, 768, 1, 1], a view of %862: no code */
+  /* %862 = reshape(%860) {shape [192, 768, 1, 1]} blocks.9.leff.conv3 : f32[192, 768, 1, 1], a view of %860: no code */
 
-  /* %865 = batch_norm_act_param_grad(%525, %861, %528, %526, %527) {eps 1e-05, act gelu} blocks.9.leff.bn2 : f32[2, 768] */
+  /* %863 = batch_norm_act_param_grad(%525, %859, %528, %526, %527) {eps 1e-05, act gelu} blocks.9.leff.bn2 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 242450432, arena + 252084224,
       arena + 457167104, params[259], params[260], 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 57561856);
 
-  /* %866 = batch_norm_act_grad(%525, %861, %528, %526, %527, %865) {eps 1e-05, act gelu} blocks.9.leff.bn2 : f32[B, 196, 768], written over %861 */
+  /* %864 = batch_norm_act_grad(%525, %859, %528, %526, %527, %863) {eps 1e-05, act gelu} blocks.9.leff.bn2 : f32[B, 196, 768], written over %859 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 242450432, arena + 252084224, arena + 457167104,
       params[259], params[260], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 252084224);
 
-  /* %867 = index(%865) {axis 0, at 0} blocks.9.leff.bn2 : f32[768] */
+  /* %865 = index(%863) {axis 0, at 0} blocks.9.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 247274240, 768);
 
-  /* %868 = index(%865) {axis 0, at 1} blocks.9.leff.bn2 : f32[768] */
+  /* %866 = index(%863) {axis 0, at 1} blocks.9.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 247275008, 768);
 
-  /* %869 = token_dwconv_grad_input(%866, %523) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.leff.conv2 : f32[B, 196, 768] */
+  /* %867 = token_dwconv_grad_input(%864, %523) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 252084224, params[257],
       arena + 242450432);
 
-  /* %870 = token_dwconv_grad_weight(%866, %522) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %868 = token_dwconv_grad_weight(%864, %522) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 252084224,
       arena + 237633536, arena + 247267328);
 
-  /* %871 = reduce_sum(%866) {axes [0], batch} blocks.9.leff.conv2 : f32[768] */
+  /* %869 = reduce_sum(%864) {axes [0], batch} blocks.9.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 252084224,
       arena + 241700864);
 
-  /* %872 = batch_norm_act_param_grad(%517, %869, %520, %518, %519) {eps 1e-05, act gelu} blocks.9.leff.bn1 : f32[2, 768] */
+  /* %870 = batch_norm_act_param_grad(%517, %867, %520, %518, %519) {eps 1e-05, act gelu} blocks.9.leff.bn1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 232816640, arena + 242450432,
       arena + 457164800, params[253], params[254], 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 57561856);
 
-  /* %873 = batch_norm_act_grad(%517, %869, %520, %518, %519, %872) {eps 1e-05, act gelu} blocks.9.leff.bn1 : f32[B, 196, 768], written over %869 */
+  /* %871 = batch_norm_act_grad(%517, %867, %520, %518, %519, %870) {eps 1e-05, act gelu} blocks.9.leff.bn1 : f32[B, 196, 768], written over %867 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 232816640, arena + 242450432, arena + 457164800,
       params[253], params[254], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 242450432);
 
-  /* %874 = index(%872) {axis 0, at 0} blocks.9.leff.bn1 : f32[768] */
+  /* %872 = index(%870) {axis 0, at 0} blocks.9.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 241701632, 768);
 
-  /* %875 = index(%872) {axis 0, at 1} blocks.9.leff.bn1 : f32[768] */
+  /* %873 = index(%870) {axis 0, at 1} blocks.9.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 241702400, 768);
 
-  /* %876 = transpose(%516) {perm [1, 0]} blocks.9.leff.conv1 : f32[192, 768] */
+  /* %874 = transpose(%516) {perm [1, 0]} blocks.9.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[251], arena + 57407488);
 
-  /* %877 = fused_linear(%873, %876) blocks.9.leff.conv1 : f32[B, 196, 192], written into %853 from row 1 */
+  /* %875 = fused_linear(%871, %874) blocks.9.leff.conv1 : f32[B, 196, 192], written into %851 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 242450432, 150528, arena + 57407488, NULL, NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 258111680, 37824);
 
-  /* %878 = linear_grad_weight(%873, %513) blocks.9.leff.conv1 : f32[768, 192] */
+  /* %876 = linear_grad_weight(%871, %513) blocks.9.leff.conv1 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 242450432, arena + 449042432, arena + 241258496);
 
-  /* %879 = reduce_sum(%873) {axes [0], batch} blocks.9.leff.conv1 : f32[768] */
+  /* %877 = reduce_sum(%871) {axes [0], batch} blocks.9.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 242450432,
       arena + 241703168);
 
-  /* %880 = reshape(%878) {shape [768, 192, 1, 1]} blocks.9.leff.conv1 : f32[768, 192, 1, 1], a view of %878: no code */
+  /* %878 = reshape(%876) {shape [768, 192, 1, 1]} blocks.9.leff.conv1 : f32[768, 192, 1, 1], a view of %876: no code */
 
-  /* %881 = concat(%854, %877) {axis 0} blocks.9.norm2 : f32[B, 197, 192], a view of %853: no code */
+  /* %879 = concat(%852, %875) {axis 0} blocks.9.norm2 : f32[B, 197, 192], a view of %851: no code */
 
-  /* %882 = reduce_sum(%881) {axes [0], batch} blocks.9.norm2 : f32[192] */
+  /* %880 = reduce_sum(%879) {axes [0], batch} blocks.9.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 258111488,
       arena + 241704512);
 
-  /* %883 = reduce_sum(%881, %510) {axes [0], batch} blocks.9.norm2 : f32[192] */
+  /* %881 = reduce_sum(%879, %510) {axes [0], batch} blocks.9.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
       arena + 258111488, arena + 409210880, arena + 241704704);
 
-  /* %884 = normalize_grad(%507, %881, %508, %852) {eps 1e-06} blocks.9 : f32[B, 197, 192], written over %853 */
+  /* %882 = normalize_grad(%507, %879, %508, %850) {eps 1e-06} blocks.9 : f32[B, 197, 192], written over %851 */
   lk_layernorm_grad(B * 197, 192, arena + 408000512, arena + 258111488, params[249],
       arena + 256901120, 1e-06f, arena + 258111488);
 
-  /* %885 = mul(%884, %506) blocks.9 : f32[B, 197, 192] */
+  /* %883 = mul(%882, %506) blocks.9 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 258111488, (const long[]){37824, 192, 1},
       inputs[17], (const long[]){1, 0, 0}, arena + 232816640);
 
-  /* %886 = transpose(%503) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
+  /* %884 = transpose(%503) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[247], arena + 57407488);
 
-  /* %887 = fused_linear(%885, %886) blocks.9.attn.proj : f32[B, 197, 192] */
+  /* %885 = fused_linear(%883, %884) blocks.9.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 232816640, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 236447744);
 
-  /* %888 = linear_grad_weight(%885, %502) blocks.9.attn.proj : f32[192, 192] */
+  /* %886 = linear_grad_weight(%883, %502) blocks.9.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 232816640, arena + 406790144, arena + 241664000);
 
-  /* %889 = reduce_sum(%885) {axes [0], batch} blocks.9.attn.proj : f32[192] */
+  /* %887 = reduce_sum(%883) {axes [0], batch} blocks.9.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 232816640,
       arena + 241704896);
 
-  /* %890 = sdpa_grad(%499, %500, %501, %887) {heads 3, kv_heads 3} blocks.9.attn : f32[B, 197, 576] */
+  /* %888 = sdpa_grad(%499, %500, %501, %885) {heads 3, kv_heads 3} blocks.9.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 328116224, 576, arena + 328116416, 576,
       arena + 328116608, 576, arena + 236447744, 192, arena + 232816640, 576,
       arena + 232816640 + 192, 576, arena + 232816640 + 384, 576, 0.125f);
 
-  /* %891 = transpose(%496) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
+  /* %889 = transpose(%496) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[245], arena + 57407488);
 
-  /* %892 = fused_linear(%890, %891) blocks.9.attn.qkv : f32[B, 197, 192] */
+  /* %890 = fused_linear(%888, %889) blocks.9.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 232816640, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 237633536);
 
-  /* %893 = linear_grad_weight(%890, %495) blocks.9.attn.qkv : f32[576, 192] */
+  /* %891 = linear_grad_weight(%888, %495) blocks.9.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 232816640, arena + 405579776, arena + 241553408);
 
-  /* %894 = reduce_sum(%890) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
+  /* %892 = reduce_sum(%888) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 232816640,
       arena + 241703936);
 
-  /* %895 = reduce_sum(%892) {axes [0], batch} blocks.9.norm1 : f32[192] */
+  /* %893 = reduce_sum(%890) {axes [0], batch} blocks.9.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 237633536,
       arena + 241705088);
 
-  /* %896 = reduce_sum(%892, %494) {axes [0], batch} blocks.9.norm1 : f32[192] */
+  /* %894 = reduce_sum(%890, %494) {axes [0], batch} blocks.9.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
       arena + 237633536, arena + 404369408, arena + 241705280);
 
-  /* %897 = normalize_grad(%489, %892, %492, %884) {eps 1e-06} blocks.8 : f32[B, 197, 192], written over %892 */
+  /* %895 = normalize_grad(%489, %890, %492, %882) {eps 1e-06} blocks.8 : f32[B, 197, 192], written over %890 */
   lk_layernorm_grad(B * 197, 192, arena + 403159040, arena + 237633536, params[243],
       arena + 258111488, 1e-06f, arena + 237633536);
 
-  /* %898 = slice(%849) {axis 0, start 0, length 8} : f32[B, 8, 192], a view of %744: no code */
+  /* %896 = slice(%848) {axis 0, start 0, length 8} : f32[B, 8, 192], a view of %743: no code */
 
-  /* %899 = slice(%849) {axis 0, start 8, length 1} : f32[B, 1, 192], a view of %744: no code */
+  /* %897 = slice(%848) {axis 0, start 8, length 1} : f32[B, 1, 192], a view of %743: no code */
 
-  /* %900 = zero_pad(%899) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %898 = zero_pad(%897, %895) {axis 0, before 0, after 196} blocks.8 : f32[B, 197, 192], written over %890 */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 457014272 + (long)b * 2304,
-        arena + 232816640 + (long)b * 37824);
+    lk_zero_pad_add(1, 1, 192, 0, 196, arena + 457014272 + (long)b * 2304,
+        arena + 237633536 + (long)b * 37824, arena + 237633536 + (long)b * 37824);
   } // for b
 
-  /* %901 = add(%897, %900) blocks.8 : f32[B, 197, 192], written over %892 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 237633536, (const long[]){37824, 192, 1},
-      arena + 232816640, (const long[]){37824, 192, 1}, arena + 237633536);
-
-  /* %902 = mul(%901, %488) blocks.8 : f32[B, 197, 192] */
+  /* %899 = mul(%898, %488) blocks.8 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 237633536, (const long[]){37824, 192, 1},
       inputs[16], (const long[]){1, 0, 0}, arena + 238843904);
 
-  /* %903 = slice(%902) {axis 0, start 0, length 1} blocks.8.leff : f32[B, 1, 192], a view of %902: no code */
+  /* %900 = slice(%899) {axis 0, start 0, length 1} blocks.8.leff : f32[B, 1, 192], a view of %899: no code */
 
-  /* %904 = slice(%902) {axis 0, start 1, length 196} blocks.8.leff : f32[B, 196, 192] */
+  /* %901 = slice(%899) {axis 0, start 1, length 196} blocks.8.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 238844096, 37824, arena + 240054272, 37632);
 
-  /* %905 = batch_norm_act_param_grad(%481, %904, %484, %482, %483) {eps 1e-05} blocks.8.leff.bn3 : f32[2, 192] */
+  /* %902 = batch_norm_act_param_grad(%481, %901, %484, %482, %483) {eps 1e-05} blocks.8.leff.bn3 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 447838208, arena + 240054272,
       arena + 457223600, params[239], params[240], 1e-05f, LK_ACT_NONE, arena + 57407488,
       arena + 57446080);
 
-  /* %906 = batch_norm_act_grad(%481, %904, %484, %482, %483, %905) {eps 1e-05} blocks.8.leff.bn3 : f32[B, 196, 192], written over %904 */
+  /* %903 = batch_norm_act_grad(%481, %901, %484, %482, %483, %902) {eps 1e-05} blocks.8.leff.bn3 : f32[B, 196, 192], written over %901 */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 447838208, arena + 240054272, arena + 457223600,
       params[239], params[240], arena + 57446080, 1e-05f, LK_ACT_NONE, arena + 57407488,
       arena + 240054272);
 
-  /* %907 = index(%905) {axis 0, at 0} blocks.8.leff.bn3 : f32[192] */
+  /* %904 = index(%902) {axis 0, at 0} blocks.8.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 57446080, 384, arena + 241705472, 192);
 
-  /* %908 = index(%905) {axis 0, at 1} blocks.8.leff.bn3 : f32[192] */
+  /* %905 = index(%902) {axis 0, at 1} blocks.8.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 57446272, 384, arena + 241705664, 192);
 
-  /* %909 = transpose(%480) {perm [1, 0]} blocks.8.leff.conv3 : f32[768, 192] */
+  /* %906 = transpose(%480) {perm [1, 0]} blocks.8.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[237], arena + 57407488);
 
-  /* %910 = fused_linear(%906, %909) blocks.8.leff.conv3 : f32[B, 196, 768] */
+  /* %907 = fused_linear(%903, %906) blocks.8.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 240054272, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 232816640);
 
-  /* %911 = linear_grad_weight(%906, %477) blocks.8.leff.conv3 : f32[192, 768] */
+  /* %908 = linear_grad_weight(%903, %477) blocks.8.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 240054272, arena + 227999744, arena + 241405952);
 
-  /* %912 = reduce_sum(%906) {axes [0], batch} blocks.8.leff.conv3 : f32[192] */
+  /* %909 = reduce_sum(%903) {axes [0], batch} blocks.8.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 240054272,
       arena + 228008192);
 
-  /* %913 = reshape(%911) {shape [192, 768, 1, 1]} blocks.8.leff.conv3 : f32[192, 768, 1, 1], a view of %911: no code */
+  /* %910 = reshape(%908) {shape [192, 768, 1, 1]} blocks.8.leff.conv3 : f32[192, 768, 1, 1], a view of %908: no code */
 
-  /* %914 = batch_norm_act_param_grad(%472, %910, %475, %473, %474) {eps 1e-05, act gelu} blocks.8.leff.bn2 : f32[2, 768] */
+  /* %911 = batch_norm_act_param_grad(%472, %907, %475, %473, %474) {eps 1e-05, act gelu} blocks.8.leff.bn2 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 223182848, arena + 232816640,
       arena + 457162496, params[233], params[234], 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 57561856);
 
-  /* %915 = batch_norm_act_grad(%472, %910, %475, %473, %474, %914) {eps 1e-05, act gelu} blocks.8.leff.bn2 : f32[B, 196, 768], written over %910 */
+  /* %912 = batch_norm_act_grad(%472, %907, %475, %473, %474, %911) {eps 1e-05, act gelu} blocks.8.leff.bn2 : f32[B, 196, 768], written over %907 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 223182848, arena + 232816640, arena + 457162496,
       params[233], params[234], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 232816640);
 
-  /* %916 = index(%914) {axis 0, at 0} blocks.8.leff.bn2 : f32[768] */
+  /* %913 = index(%911) {axis 0, at 0} blocks.8.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 228006656, 768);
 
-  /* %917 = index(%914) {axis 0, at 1} blocks.8.leff.bn2 : f32[768] */
+  /* %914 = index(%911) {axis 0, at 1} blocks.8.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 228007424, 768);
 
-  /* %918 = token_dwconv_grad_input(%915, %470) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.leff.conv2 : f32[B, 196, 768] */
+  /* %915 = token_dwconv_grad_input(%912, %470) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 232816640, params[231],
       arena + 223182848);
 
-  /* %919 = token_dwconv_grad_weight(%915, %469) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %916 = token_dwconv_grad_weight(%912, %469) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 232816640,
       arena + 218365952, arena + 227999744);
 
-  /* %920 = reduce_sum(%915) {axes [0], batch} blocks.8.leff.conv2 : f32[768] */
+  /* %917 = reduce_sum(%912) {axes [0], batch} blocks.8.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 232816640,
       arena + 222433280);
 
-  /* %921 = batch_norm_act_param_grad(%464, %918, %467, %465, %466) {eps 1e-05, act gelu} blocks.8.leff.bn1 : f32[2, 768] */
+  /* %918 = batch_norm_act_param_grad(%464, %915, %467, %465, %466) {eps 1e-05, act gelu} blocks.8.leff.bn1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 213549056, arena + 223182848,
       arena + 457160192, params[227], params[228], 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 57561856);
 
-  /* %922 = batch_norm_act_grad(%464, %918, %467, %465, %466, %921) {eps 1e-05, act gelu} blocks.8.leff.bn1 : f32[B, 196, 768], written over %918 */
+  /* %919 = batch_norm_act_grad(%464, %915, %467, %465, %466, %918) {eps 1e-05, act gelu} blocks.8.leff.bn1 : f32[B, 196, 768], written over %915 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 213549056, arena + 223182848, arena + 457160192,
       params[227], params[228], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 223182848);
 
-  /* %923 = index(%921) {axis 0, at 0} blocks.8.leff.bn1 : f32[768] */
+  /* %920 = index(%918) {axis 0, at 0} blocks.8.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 222434048, 768);
 
-  /* %924 = index(%921) {axis 0, at 1} blocks.8.leff.bn1 : f32[768] */
+  /* %921 = index(%918) {axis 0, at 1} blocks.8.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 222434816, 768);
 
-  /* %925 = transpose(%463) {perm [1, 0]} blocks.8.leff.conv1 : f32[192, 768] */
+  /* %922 = transpose(%463) {perm [1, 0]} blocks.8.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[225], arena + 57407488);
 
-  /* %926 = fused_linear(%922, %925) blocks.8.leff.conv1 : f32[B, 196, 192], written into %902 from row 1 */
+  /* %923 = fused_linear(%919, %922) blocks.8.leff.conv1 : f32[B, 196, 192], written into %899 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 223182848, 150528, arena + 57407488, NULL, NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 238844096, 37824);
 
-  /* %927 = linear_grad_weight(%922, %460) blocks.8.leff.conv1 : f32[768, 192] */
+  /* %924 = linear_grad_weight(%919, %460) blocks.8.leff.conv1 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 223182848, arena + 446633984, arena + 221990912);
 
-  /* %928 = reduce_sum(%922) {axes [0], batch} blocks.8.leff.conv1 : f32[768] */
+  /* %925 = reduce_sum(%919) {axes [0], batch} blocks.8.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 223182848,
       arena + 222435584);
 
-  /* %929 = reshape(%927) {shape [768, 192, 1, 1]} blocks.8.leff.conv1 : f32[768, 192, 1, 1], a view of %927: no code */
+  /* %926 = reshape(%924) {shape [768, 192, 1, 1]} blocks.8.leff.conv1 : f32[768, 192, 1, 1], a view of %924: no code */
 
-  /* %930 = concat(%903, %926) {axis 0} blocks.8.norm2 : f32[B, 197, 192], a view of %902: no code */
+  /* %927 = concat(%900, %923) {axis 0} blocks.8.norm2 : f32[B, 197, 192], a view of %899: no code */
 
-  /* %931 = reduce_sum(%930) {axes [0], batch} blocks.8.norm2 : f32[192] */
+  /* %928 = reduce_sum(%927) {axes [0], batch} blocks.8.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 238843904,
       arena + 222436928);
 
-  /* %932 = reduce_sum(%930, %457) {axes [0], batch} blocks.8.norm2 : f32[192] */
+  /* %929 = reduce_sum(%927, %457) {axes [0], batch} blocks.8.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
       arena + 238843904, arena + 401948672, arena + 222437120);
 
-  /* %933 = normalize_grad(%454, %930, %455, %901) {eps 1e-06} blocks.8 : f32[B, 197, 192], written over %902 */
+  /* %930 = normalize_grad(%454, %927, %455, %898) {eps 1e-06} blocks.8 : f32[B, 197, 192], written over %899 */
   lk_layernorm_grad(B * 197, 192, arena + 400738304, arena + 238843904, params[223],
       arena + 237633536, 1e-06f, arena + 238843904);
 
-  /* %934 = mul(%933, %453) blocks.8 : f32[B, 197, 192] */
+  /* %931 = mul(%930, %453) blocks.8 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 238843904, (const long[]){37824, 192, 1},
       inputs[15], (const long[]){1, 0, 0}, arena + 213549056);
 
-  /* %935 = transpose(%450) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
+  /* %932 = transpose(%450) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[221], arena + 57407488);
 
-  /* %936 = fused_linear(%934, %935) blocks.8.attn.proj : f32[B, 197, 192] */
+  /* %933 = fused_linear(%931, %932) blocks.8.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 213549056, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 217180160);
 
-  /* %937 = linear_grad_weight(%934, %449) blocks.8.attn.proj : f32[192, 192] */
+  /* %934 = linear_grad_weight(%931, %449) blocks.8.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 213549056, arena + 399527936, arena + 222396416);
 
-  /* %938 = reduce_sum(%934) {axes [0], batch} blocks.8.attn.proj : f32[192] */
+  /* %935 = reduce_sum(%931) {axes [0], batch} blocks.8.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 213549056,
       arena + 222437312);
 
-  /* %939 = sdpa_grad(%446, %447, %448, %936) {heads 3, kv_heads 3} blocks.8.attn : f32[B, 197, 576] */
+  /* %936 = sdpa_grad(%446, %447, %448, %933) {heads 3, kv_heads 3} blocks.8.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 324485120, 576, arena + 324485312, 576,
       arena + 324485504, 576, arena + 217180160, 192, arena + 213549056, 576,
       arena + 213549056 + 192, 576, arena + 213549056 + 384, 576, 0.125f);
 
-  /* %940 = transpose(%443) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
+  /* %937 = transpose(%443) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[219], arena + 57407488);
 
-  /* %941 = fused_linear(%939, %940) blocks.8.attn.qkv : f32[B, 197, 192] */
+  /* %938 = fused_linear(%936, %937) blocks.8.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 213549056, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 218365952);
 
-  /* %942 = linear_grad_weight(%939, %442) blocks.8.attn.qkv : f32[576, 192] */
+  /* %939 = linear_grad_weight(%936, %442) blocks.8.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 213549056, arena + 398317568, arena + 222285824);
 
-  /* %943 = reduce_sum(%939) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
+  /* %940 = reduce_sum(%936) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 213549056,
       arena + 222436352);
 
-  /* %944 = reduce_sum(%941) {axes [0], batch} blocks.8.norm1 : f32[192] */
+  /* %941 = reduce_sum(%938) {axes [0], batch} blocks.8.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 218365952,
       arena + 222437504);
 
-  /* %945 = reduce_sum(%941, %441) {axes [0], batch} blocks.8.norm1 : f32[192] */
+  /* %942 = reduce_sum(%938, %441) {axes [0], batch} blocks.8.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
       arena + 218365952, arena + 397107200, arena + 222437696);
 
-  /* %946 = normalize_grad(%436, %941, %439, %933) {eps 1e-06} blocks.7 : f32[B, 197, 192], written over %941 */
+  /* %943 = normalize_grad(%436, %938, %439, %930) {eps 1e-06} blocks.7 : f32[B, 197, 192], written over %938 */
   lk_layernorm_grad(B * 197, 192, arena + 395896832, arena + 218365952, params[217],
       arena + 238843904, 1e-06f, arena + 218365952);
 
-  /* %947 = slice(%898) {axis 0, start 0, length 7} : f32[B, 7, 192], a view of %744: no code */
+  /* %944 = slice(%896) {axis 0, start 0, length 7} : f32[B, 7, 192], a view of %743: no code */
 
-  /* %948 = slice(%898) {axis 0, start 7, length 1} : f32[B, 1, 192], a view of %744: no code */
+  /* %945 = slice(%896) {axis 0, start 7, length 1} : f32[B, 1, 192], a view of %743: no code */
 
-  /* %949 = zero_pad(%948) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %946 = zero_pad(%945, %943) {axis 0, before 0, after 196} blocks.7 : f32[B, 197, 192], written over %938 */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 457014080 + (long)b * 2304,
-        arena + 213549056 + (long)b * 37824);
+    lk_zero_pad_add(1, 1, 192, 0, 196, arena + 457014080 + (long)b * 2304,
+        arena + 218365952 + (long)b * 37824, arena + 218365952 + (long)b * 37824);
   } // for b
 
-  /* %950 = add(%946, %949) blocks.7 : f32[B, 197, 192], written over %941 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 218365952, (const long[]){37824, 192, 1},
-      arena + 213549056, (const long[]){37824, 192, 1}, arena + 218365952);
-
-  /* %951 = mul(%950, %435) blocks.7 : f32[B, 197, 192] */
+  /* %947 = mul(%946, %435) blocks.7 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 218365952, (const long[]){37824, 192, 1},
       inputs[14], (const long[]){1, 0, 0}, arena + 219576320);
 
-  /* %952 = slice(%951) {axis 0, start 0, length 1} blocks.7.leff : f32[B, 1, 192], a view of %951: no code */
+  /* %948 = slice(%947) {axis 0, start 0, length 1} blocks.7.leff : f32[B, 1, 192], a view of %947: no code */
 
-  /* %953 = slice(%951) {axis 0, start 1, length 196} blocks.7.leff : f32[B, 196, 192] */
+  /* %949 = slice(%947) {axis 0, start 1, length 196} blocks.7.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 219576512, 37824, arena + 220786688, 37632);
 
-  /* %954 = batch_norm_act_param_grad(%428, %953, %431, %429, %430) {eps 1e-05} blocks.7.leff.bn3 : f32[2, 192] */
+  /* %950 = batch_norm_act_param_grad(%428, %949, %431, %429, %430) {eps 1e-05} blocks.7.leff.bn3 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 445429760, arena + 220786688,
       arena + 457223024, params[213], params[214], 1e-05f, LK_ACT_NONE, arena + 57407488,
       arena + 57446080);
 
-  /* %955 = batch_norm_act_grad(%428, %953, %431, %429, %430, %954) {eps 1e-05} blocks.7.leff.bn3 : f32[B, 196, 192], written over %953 */
+  /* %951 = batch_norm_act_grad(%428, %949, %431, %429, %430, %950) {eps 1e-05} blocks.7.leff.bn3 : f32[B, 196, 192], written over %949 */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 445429760, arena + 220786688, arena + 457223024,
       params[213], params[214], arena + 57446080, 1e-05f, LK_ACT_NONE, arena + 57407488,
       arena + 220786688);
 
-  /* %956 = index(%954) {axis 0, at 0} blocks.7.leff.bn3 : f32[192] */
+  /* %952 = index(%950) {axis 0, at 0} blocks.7.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 57446080, 384, arena + 222437888, 192);
 
-  /* %957 = index(%954) {axis 0, at 1} blocks.7.leff.bn3 : f32[192] */
+  /* %953 = index(%950) {axis 0, at 1} blocks.7.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 57446272, 384, arena + 222438080, 192);
 
-  /* %958 = transpose(%427) {perm [1, 0]} blocks.7.leff.conv3 : f32[768, 192] */
+  /* %954 = transpose(%427) {perm [1, 0]} blocks.7.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[211], arena + 57407488);
 
-  /* %959 = fused_linear(%955, %958) blocks.7.leff.conv3 : f32[B, 196, 768] */
+  /* %955 = fused_linear(%951, %954) blocks.7.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 220786688, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 213549056);
 
-  /* %960 = linear_grad_weight(%955, %424) blocks.7.leff.conv3 : f32[192, 768] */
+  /* %956 = linear_grad_weight(%951, %424) blocks.7.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 220786688, arena + 208732160, arena + 222138368);
 
-  /* %961 = reduce_sum(%955) {axes [0], batch} blocks.7.leff.conv3 : f32[192] */
+  /* %957 = reduce_sum(%951) {axes [0], batch} blocks.7.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 220786688,
       arena + 208740608);
 
-  /* %962 = reshape(%960) {shape [192, 768, 1, 1]} blocks.7.leff.conv3 : f32[192, 768, 1, 1], a view of %960: no code */
+  /* %958 = reshape(%956) {shape [192, 768, 1, 1]} blocks.7.leff.conv3 : f32[192, 768, 1, 1], a view of %956: no code */
 
-  /* %963 = batch_norm_act_param_grad(%419, %959, %422, %420, %421) {eps 1e-05, act gelu} blocks.7.leff.bn2 : f32[2, 768] */
+  /* %959 = batch_norm_act_param_grad(%419, %955, %422, %420, %421) {eps 1e-05, act gelu} blocks.7.leff.bn2 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 203915264, arena + 213549056,
       arena + 457157888, params[207], params[208], 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 57561856);
 
-  /* %964 = batch_norm_act_grad(%419, %959, %422, %420, %421, %963) {eps 1e-05, act gelu} blocks.7.leff.bn2 : f32[B, 196, 768], written over %959 */
+  /* %960 = batch_norm_act_grad(%419, %955, %422, %420, %421, %959) {eps 1e-05, act gelu} blocks.7.leff.bn2 : f32[B, 196, 768], written over %955 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 203915264, arena + 213549056, arena + 457157888,
       params[207], params[208], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 213549056);
 
-  /* %965 = index(%963) {axis 0, at 0} blocks.7.leff.bn2 : f32[768] */
+  /* %961 = index(%959) {axis 0, at 0} blocks.7.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 208739072, 768);
 
-  /* %966 = index(%963) {axis 0, at 1} blocks.7.leff.bn2 : f32[768] */
+  /* %962 = index(%959) {axis 0, at 1} blocks.7.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 208739840, 768);
 
-  /* %967 = token_dwconv_grad_input(%964, %417) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.leff.conv2 : f32[B, 196, 768] */
+  /* %963 = token_dwconv_grad_input(%960, %417) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 213549056, params[205],
       arena + 203915264);
 
-  /* %968 = token_dwconv_grad_weight(%964, %416) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %964 = token_dwconv_grad_weight(%960, %416) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 213549056,
       arena + 199098368, arena + 208732160);
 
-  /* %969 = reduce_sum(%964) {axes [0], batch} blocks.7.leff.conv2 : f32[768] */
+  /* %965 = reduce_sum(%960) {axes [0], batch} blocks.7.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 213549056,
       arena + 203165696);
 
-  /* %970 = batch_norm_act_param_grad(%411, %967, %414, %412, %413) {eps 1e-05, act gelu} blocks.7.leff.bn1 : f32[2, 768] */
+  /* %966 = batch_norm_act_param_grad(%411, %963, %414, %412, %413) {eps 1e-05, act gelu} blocks.7.leff.bn1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 194281472, arena + 203915264,
       arena + 457155584, params[201], params[202], 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 57561856);
 
-  /* %971 = batch_norm_act_grad(%411, %967, %414, %412, %413, %970) {eps 1e-05, act gelu} blocks.7.leff.bn1 : f32[B, 196, 768], written over %967 */
+  /* %967 = batch_norm_act_grad(%411, %963, %414, %412, %413, %966) {eps 1e-05, act gelu} blocks.7.leff.bn1 : f32[B, 196, 768], written over %963 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 194281472, arena + 203915264, arena + 457155584,
       params[201], params[202], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 203915264);
 
-  /* %972 = index(%970) {axis 0, at 0} blocks.7.leff.bn1 : f32[768] */
+  /* %968 = index(%966) {axis 0, at 0} blocks.7.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 203166464, 768);
 
-  /* %973 = index(%970) {axis 0, at 1} blocks.7.leff.bn1 : f32[768] */
+  /* %969 = index(%966) {axis 0, at 1} blocks.7.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 203167232, 768);
 
-  /* %974 = transpose(%410) {perm [1, 0]} blocks.7.leff.conv1 : f32[192, 768] */
+  /* %970 = transpose(%410) {perm [1, 0]} blocks.7.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[199], arena + 57407488);
 
-  /* %975 = fused_linear(%971, %974) blocks.7.leff.conv1 : f32[B, 196, 192], written into %951 from row 1 */
+  /* %971 = fused_linear(%967, %970) blocks.7.leff.conv1 : f32[B, 196, 192], written into %947 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 203915264, 150528, arena + 57407488, NULL, NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 219576512, 37824);
 
-  /* %976 = linear_grad_weight(%971, %407) blocks.7.leff.conv1 : f32[768, 192] */
+  /* %972 = linear_grad_weight(%967, %407) blocks.7.leff.conv1 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 203915264, arena + 444225536, arena + 202723328);
 
-  /* %977 = reduce_sum(%971) {axes [0], batch} blocks.7.leff.conv1 : f32[768] */
+  /* %973 = reduce_sum(%967) {axes [0], batch} blocks.7.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 203915264,
       arena + 203168000);
 
-  /* %978 = reshape(%976) {shape [768, 192, 1, 1]} blocks.7.leff.conv1 : f32[768, 192, 1, 1], a view of %976: no code */
+  /* %974 = reshape(%972) {shape [768, 192, 1, 1]} blocks.7.leff.conv1 : f32[768, 192, 1, 1], a view of %972: no code */
 
-  /* %979 = concat(%952, %975) {axis 0} blocks.7.norm2 : f32[B, 197, 192], a view of %951: no code */
+  /* %975 = concat(%948, %971) {axis 0} blocks.7.norm2 : f32[B, 197, 192], a view of %947: no code */
 
-  /* %980 = reduce_sum(%979) {axes [0], batch} blocks.7.norm2 : f32[192] */
+  /* %976 = reduce_sum(%975) {axes [0], batch} blocks.7.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 219576320,
       arena + 203169344);
 
-  /* %981 = reduce_sum(%979, %404) {axes [0], batch} blocks.7.norm2 : f32[192] */
+  /* %977 = reduce_sum(%975, %404) {axes [0], batch} blocks.7.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
       arena + 219576320, arena + 394686464, arena + 203169536);
 
-  /* %982 = normalize_grad(%401, %979, %402, %950) {eps 1e-06} blocks.7 : f32[B, 197, 192], written over %951 */
+  /* %978 = normalize_grad(%401, %975, %402, %946) {eps 1e-06} blocks.7 : f32[B, 197, 192], written over %947 */
   lk_layernorm_grad(B * 197, 192, arena + 393476096, arena + 219576320, params[197],
       arena + 218365952, 1e-06f, arena + 219576320);
 
-  /* %983 = mul(%982, %400) blocks.7 : f32[B, 197, 192] */
+  /* %979 = mul(%978, %400) blocks.7 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 219576320, (const long[]){37824, 192, 1},
       inputs[13], (const long[]){1, 0, 0}, arena + 194281472);
 
-  /* %984 = transpose(%397) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
+  /* %980 = transpose(%397) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[195], arena + 57407488);
 
-  /* %985 = fused_linear(%983, %984) blocks.7.attn.proj : f32[B, 197, 192] */
+  /* %981 = fused_linear(%979, %980) blocks.7.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 194281472, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 197912576);
 
-  /* %986 = linear_grad_weight(%983, %396) blocks.7.attn.proj : f32[192, 192] */
+  /* %982 = linear_grad_weight(%979, %396) blocks.7.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 194281472, arena + 392265728, arena + 203128832);
 
-  /* %987 = reduce_sum(%983) {axes [0], batch} blocks.7.attn.proj : f32[192] */
+  /* %983 = reduce_sum(%979) {axes [0], batch} blocks.7.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 194281472,
       arena + 203169728);
 
-  /* %988 = sdpa_grad(%393, %394, %395, %985) {heads 3, kv_heads 3} blocks.7.attn : f32[B, 197, 576] */
+  /* %984 = sdpa_grad(%393, %394, %395, %981) {heads 3, kv_heads 3} blocks.7.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 320854016, 576, arena + 320854208, 576,
       arena + 320854400, 576, arena + 197912576, 192, arena + 194281472, 576,
       arena + 194281472 + 192, 576, arena + 194281472 + 384, 576, 0.125f);
 
-  /* %989 = transpose(%390) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
+  /* %985 = transpose(%390) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[193], arena + 57407488);
 
-  /* %990 = fused_linear(%988, %989) blocks.7.attn.qkv : f32[B, 197, 192] */
+  /* %986 = fused_linear(%984, %985) blocks.7.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 194281472, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 199098368);
 
-  /* %991 = linear_grad_weight(%988, %389) blocks.7.attn.qkv : f32[576, 192] */
+  /* %987 = linear_grad_weight(%984, %389) blocks.7.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 194281472, arena + 391055360, arena + 203018240);
 
-  /* %992 = reduce_sum(%988) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
+  /* %988 = reduce_sum(%984) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 194281472,
       arena + 203168768);
 
-  /* %993 = reduce_sum(%990) {axes [0], batch} blocks.7.norm1 : f32[192] */
+  /* %989 = reduce_sum(%986) {axes [0], batch} blocks.7.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 199098368,
       arena + 203169920);
 
-  /* %994 = reduce_sum(%990, %388) {axes [0], batch} blocks.7.norm1 : f32[192] */
+  /* %990 = reduce_sum(%986, %388) {axes [0], batch} blocks.7.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
       arena + 199098368, arena + 389844992, arena + 203170112);
 
-  /* %995 = normalize_grad(%383, %990, %386, %982) {eps 1e-06} blocks.6 : f32[B, 197, 192], written over %990 */
+  /* %991 = normalize_grad(%383, %986, %386, %978) {eps 1e-06} blocks.6 : f32[B, 197, 192], written over %986 */
   lk_layernorm_grad(B * 197, 192, arena + 388634624, arena + 199098368, params[191],
       arena + 219576320, 1e-06f, arena + 199098368);
 
-  /* %996 = slice(%947) {axis 0, start 0, length 6} : f32[B, 6, 192], a view of %744: no code */
+  /* %992 = slice(%944) {axis 0, start 0, length 6} : f32[B, 6, 192], a view of %743: no code */
 
-  /* %997 = slice(%947) {axis 0, start 6, length 1} : f32[B, 1, 192], a view of %744: no code */
+  /* %993 = slice(%944) {axis 0, start 6, length 1} : f32[B, 1, 192], a view of %743: no code */
 
-  /* %998 = zero_pad(%997) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %994 = zero_pad(%993, %991) {axis 0, before 0, after 196} blocks.6 : f32[B, 197, 192], written over %986 */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 457013888 + (long)b * 2304,
-        arena + 194281472 + (long)b * 37824);
+    lk_zero_pad_add(1, 1, 192, 0, 196, arena + 457013888 + (long)b * 2304,
+        arena + 199098368 + (long)b * 37824, arena + 199098368 + (long)b * 37824);
   } // for b
 
-  /* %999 = add(%995, %998) blocks.6 : f32[B, 197, 192], written over %990 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 199098368, (const long[]){37824, 192, 1},
-      arena + 194281472, (const long[]){37824, 192, 1}, arena + 199098368);
-
-  /* %1000 = mul(%999, %382) blocks.6 : f32[B, 197, 192] */
+  /* %995 = mul(%994, %382) blocks.6 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 199098368, (const long[]){37824, 192, 1},
       inputs[12], (const long[]){1, 0, 0}, arena + 200308736);
 
-  /* %1001 = slice(%1000) {axis 0, start 0, length 1} blocks.6.leff : f32[B, 1, 192], a view of %1000: no code */
+  /* %996 = slice(%995) {axis 0, start 0, length 1} blocks.6.leff : f32[B, 1, 192], a view of %995: no code */
 
-  /* %1002 = slice(%1000) {axis 0, start 1, length 196} blocks.6.leff : f32[B, 196, 192] */
+  /* %997 = slice(%995) {axis 0, start 1, length 196} blocks.6.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 200308928, 37824, arena + 201519104, 37632);
 
-  /* %1003 = batch_norm_act_param_grad(%375, %1002, %378, %376, %377) {eps 1e-05} blocks.6.leff.bn3 : f32[2, 192] */
+  /* %998 = batch_norm_act_param_grad(%375, %997, %378, %376, %377) {eps 1e-05} blocks.6.leff.bn3 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 443021312, arena + 201519104,
       arena + 457222448, params[187], params[188], 1e-05f, LK_ACT_NONE, arena + 57407488,
       arena + 57446080);
 
-  /* %1004 = batch_norm_act_grad(%375, %1002, %378, %376, %377, %1003) {eps 1e-05} blocks.6.leff.bn3 : f32[B, 196, 192], written over %1002 */
+  /* %999 = batch_norm_act_grad(%375, %997, %378, %376, %377, %998) {eps 1e-05} blocks.6.leff.bn3 : f32[B, 196, 192], written over %997 */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 443021312, arena + 201519104, arena + 457222448,
       params[187], params[188], arena + 57446080, 1e-05f, LK_ACT_NONE, arena + 57407488,
       arena + 201519104);
 
-  /* %1005 = index(%1003) {axis 0, at 0} blocks.6.leff.bn3 : f32[192] */
+  /* %1000 = index(%998) {axis 0, at 0} blocks.6.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 57446080, 384, arena + 203170304, 192);
 
-  /* %1006 = index(%1003) {axis 0, at 1} blocks.6.leff.bn3 : f32[192] */
+  /* %1001 = index(%998) {axis 0, at 1} blocks.6.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 57446272, 384, arena + 203170496, 192);
 
-  /* %1007 = transpose(%374) {perm [1, 0]} blocks.6.leff.conv3 : f32[768, 192] */
+  /* %1002 = transpose(%374) {perm [1, 0]} blocks.6.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[185], arena + 57407488);
 
-  /* %1008 = fused_linear(%1004, %1007) blocks.6.leff.conv3 : f32[B, 196, 768] */
+  /* %1003 = fused_linear(%999, %1002) blocks.6.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 201519104, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 194281472);
 
-  /* %1009 = linear_grad_weight(%1004, %371) blocks.6.leff.conv3 : f32[192, 768] */
+  /* %1004 = linear_grad_weight(%999, %371) blocks.6.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 201519104, arena + 189464576, arena + 202870784);
 
-  /* %1010 = reduce_sum(%1004) {axes [0], batch} blocks.6.leff.conv3 : f32[192] */
+  /* %1005 = reduce_sum(%999) {axes [0], batch} blocks.6.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 201519104,
       arena + 189473024);
 
-  /* %1011 = reshape(%1009) {shape [192, 768, 1, 1]} blocks.6.leff.conv3 : f32[192, 768, 1, 1], a view of %1009: no code */
+  /* %1006 = reshape(%1004) {shape [192, 768, 1, 1]} blocks.6.leff.conv3 : f32[192, 768, 1, 1], a view of %1004: no code */
 
-  /* %1012 = batch_norm_act_param_grad(%366, %1008, %369, %367, %368) {eps 1e-05, act gelu} blocks.6.leff.bn2 : f32[2, 768] */
+  /* %1007 = batch_norm_act_param_grad(%366, %1003, %369, %367, %368) {eps 1e-05, act gelu} blocks.6.leff.bn2 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 184647680, arena + 194281472,
       arena + 457153280, params[181], params[182], 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 57561856);
 
-  /* %1013 = batch_norm_act_grad(%366, %1008, %369, %367, %368, %1012) {eps 1e-05, act gelu} blocks.6.leff.bn2 : f32[B, 196, 768], written over %1008 */
+  /* %1008 = batch_norm_act_grad(%366, %1003, %369, %367, %368, %1007) {eps 1e-05, act gelu} blocks.6.leff.bn2 : f32[B, 196, 768], written over %1003 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 184647680, arena + 194281472, arena + 457153280,
       params[181], params[182], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 194281472);
 
-  /* %1014 = index(%1012) {axis 0, at 0} blocks.6.leff.bn2 : f32[768] */
+  /* %1009 = index(%1007) {axis 0, at 0} blocks.6.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 189471488, 768);
 
-  /* %1015 = index(%1012) {axis 0, at 1} blocks.6.leff.bn2 : f32[768] */
+  /* %1010 = index(%1007) {axis 0, at 1} blocks.6.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 189472256, 768);
 
-  /* %1016 = token_dwconv_grad_input(%1013, %364) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.leff.conv2 : f32[B, 196, 768] */
+  /* %1011 = token_dwconv_grad_input(%1008, %364) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 194281472, params[179],
       arena + 184647680);
 
-  /* %1017 = token_dwconv_grad_weight(%1013, %363) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %1012 = token_dwconv_grad_weight(%1008, %363) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 194281472,
       arena + 179830784, arena + 189464576);
 
-  /* %1018 = reduce_sum(%1013) {axes [0], batch} blocks.6.leff.conv2 : f32[768] */
+  /* %1013 = reduce_sum(%1008) {axes [0], batch} blocks.6.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 194281472,
       arena + 183898112);
 
-  /* %1019 = batch_norm_act_param_grad(%358, %1016, %361, %359, %360) {eps 1e-05, act gelu} blocks.6.leff.bn1 : f32[2, 768] */
+  /* %1014 = batch_norm_act_param_grad(%358, %1011, %361, %359, %360) {eps 1e-05, act gelu} blocks.6.leff.bn1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 175013888, arena + 184647680,
       arena + 457150976, params[175], params[176], 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 57561856);
 
-  /* %1020 = batch_norm_act_grad(%358, %1016, %361, %359, %360, %1019) {eps 1e-05, act gelu} blocks.6.leff.bn1 : f32[B, 196, 768], written over %1016 */
+  /* %1015 = batch_norm_act_grad(%358, %1011, %361, %359, %360, %1014) {eps 1e-05, act gelu} blocks.6.leff.bn1 : f32[B, 196, 768], written over %1011 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 175013888, arena + 184647680, arena + 457150976,
       params[175], params[176], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 184647680);
 
-  /* %1021 = index(%1019) {axis 0, at 0} blocks.6.leff.bn1 : f32[768] */
+  /* %1016 = index(%1014) {axis 0, at 0} blocks.6.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 183898880, 768);
 
-  /* %1022 = index(%1019) {axis 0, at 1} blocks.6.leff.bn1 : f32[768] */
+  /* %1017 = index(%1014) {axis 0, at 1} blocks.6.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 183899648, 768);
 
-  /* %1023 = transpose(%357) {perm [1, 0]} blocks.6.leff.conv1 : f32[192, 768] */
+  /* %1018 = transpose(%357) {perm [1, 0]} blocks.6.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[173], arena + 57407488);
 
-  /* %1024 = fused_linear(%1020, %1023) blocks.6.leff.conv1 : f32[B, 196, 192], written into %1000 from row 1 */
+  /* %1019 = fused_linear(%1015, %1018) blocks.6.leff.conv1 : f32[B, 196, 192], written into %995 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 184647680, 150528, arena + 57407488, NULL, NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 200308928, 37824);
 
-  /* %1025 = linear_grad_weight(%1020, %354) blocks.6.leff.conv1 : f32[768, 192] */
+  /* %1020 = linear_grad_weight(%1015, %354) blocks.6.leff.conv1 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 184647680, arena + 441817088, arena + 183455744);
 
-  /* %1026 = reduce_sum(%1020) {axes [0], batch} blocks.6.leff.conv1 : f32[768] */
+  /* %1021 = reduce_sum(%1015) {axes [0], batch} blocks.6.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 184647680,
       arena + 183900416);
 
-  /* %1027 = reshape(%1025) {shape [768, 192, 1, 1]} blocks.6.leff.conv1 : f32[768, 192, 1, 1], a view of %1025: no code */
+  /* %1022 = reshape(%1020) {shape [768, 192, 1, 1]} blocks.6.leff.conv1 : f32[768, 192, 1, 1], a view of %1020: no code */
 
-  /* %1028 = concat(%1001, %1024) {axis 0} blocks.6.norm2 : f32[B, 197, 192], a view of %1000: no code */
+  /* %1023 = concat(%996, %1019) {axis 0} blocks.6.norm2 : f32[B, 197, 192], a view of %995: no code */
 
-  /* %1029 = reduce_sum(%1028) {axes [0], batch} blocks.6.norm2 : f32[192] */
+  /* %1024 = reduce_sum(%1023) {axes [0], batch} blocks.6.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 200308736,
       arena + 183901760);
 
-  /* %1030 = reduce_sum(%1028, %351) {axes [0], batch} blocks.6.norm2 : f32[192] */
+  /* %1025 = reduce_sum(%1023, %351) {axes [0], batch} blocks.6.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
       arena + 200308736, arena + 387424256, arena + 183901952);
 
-  /* %1031 = normalize_grad(%348, %1028, %349, %999) {eps 1e-06} blocks.6 : f32[B, 197, 192], written over %1000 */
+  /* %1026 = normalize_grad(%348, %1023, %349, %994) {eps 1e-06} blocks.6 : f32[B, 197, 192], written over %995 */
   lk_layernorm_grad(B * 197, 192, arena + 386213888, arena + 200308736, params[171],
       arena + 199098368, 1e-06f, arena + 200308736);
 
-  /* %1032 = mul(%1031, %347) blocks.6 : f32[B, 197, 192] */
+  /* %1027 = mul(%1026, %347) blocks.6 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 200308736, (const long[]){37824, 192, 1},
       inputs[11], (const long[]){1, 0, 0}, arena + 175013888);
 
-  /* %1033 = transpose(%344) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
+  /* %1028 = transpose(%344) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[169], arena + 57407488);
 
-  /* %1034 = fused_linear(%1032, %1033) blocks.6.attn.proj : f32[B, 197, 192] */
+  /* %1029 = fused_linear(%1027, %1028) blocks.6.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 175013888, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 178644992);
 
-  /* %1035 = linear_grad_weight(%1032, %343) blocks.6.attn.proj : f32[192, 192] */
+  /* %1030 = linear_grad_weight(%1027, %343) blocks.6.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 175013888, arena + 385003520, arena + 183861248);
 
-  /* %1036 = reduce_sum(%1032) {axes [0], batch} blocks.6.attn.proj : f32[192] */
+  /* %1031 = reduce_sum(%1027) {axes [0], batch} blocks.6.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 175013888,
       arena + 183902144);
 
-  /* %1037 = sdpa_grad(%340, %341, %342, %1034) {heads 3, kv_heads 3} blocks.6.attn : f32[B, 197, 576] */
+  /* %1032 = sdpa_grad(%340, %341, %342, %1029) {heads 3, kv_heads 3} blocks.6.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 317222912, 576, arena + 317223104, 576,
       arena + 317223296, 576, arena + 178644992, 192, arena + 175013888, 576,
       arena + 175013888 + 192, 576, arena + 175013888 + 384, 576, 0.125f);
 
-  /* %1038 = transpose(%337) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
+  /* %1033 = transpose(%337) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[167], arena + 57407488);
 
-  /* %1039 = fused_linear(%1037, %1038) blocks.6.attn.qkv : f32[B, 197, 192] */
+  /* %1034 = fused_linear(%1032, %1033) blocks.6.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 175013888, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 179830784);
 
-  /* %1040 = linear_grad_weight(%1037, %336) blocks.6.attn.qkv : f32[576, 192] */
+  /* %1035 = linear_grad_weight(%1032, %336) blocks.6.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 175013888, arena + 383793152, arena + 183750656);
 
-  /* %1041 = reduce_sum(%1037) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
+  /* %1036 = reduce_sum(%1032) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 175013888,
       arena + 183901184);
 
-  /* %1042 = reduce_sum(%1039) {axes [0], batch} blocks.6.norm1 : f32[192] */
+  /* %1037 = reduce_sum(%1034) {axes [0], batch} blocks.6.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 179830784,
       arena + 183902336);
 
-  /* %1043 = reduce_sum(%1039, %335) {axes [0], batch} blocks.6.norm1 : f32[192] */
+  /* %1038 = reduce_sum(%1034, %335) {axes [0], batch} blocks.6.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
       arena + 179830784, arena + 382582784, arena + 183902528);
 
-  /* %1044 = normalize_grad(%330, %1039, %333, %1031) {eps 1e-06} blocks.5 : f32[B, 197, 192], written over %1039 */
+  /* %1039 = normalize_grad(%330, %1034, %333, %1026) {eps 1e-06} blocks.5 : f32[B, 197, 192], written over %1034 */
   lk_layernorm_grad(B * 197, 192, arena + 381372416, arena + 179830784, params[165],
       arena + 200308736, 1e-06f, arena + 179830784);
 
-  /* %1045 = slice(%996) {axis 0, start 0, length 5} : f32[B, 5, 192], a view of %744: no code */
+  /* %1040 = slice(%992) {axis 0, start 0, length 5} : f32[B, 5, 192], a view of %743: no code */
 
-  /* %1046 = slice(%996) {axis 0, start 5, length 1} : f32[B, 1, 192], a view of %744: no code */
+  /* %1041 = slice(%992) {axis 0, start 5, length 1} : f32[B, 1, 192], a view of %743: no code */
 
-  /* %1047 = zero_pad(%1046) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %1042 = zero_pad(%1041, %1039) {axis 0, before 0, after 196} blocks.5 : f32[B, 197, 192], written over %1034 */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 457013696 + (long)b * 2304,
-        arena + 175013888 + (long)b * 37824);
+    lk_zero_pad_add(1, 1, 192, 0, 196, arena + 457013696 + (long)b * 2304,
+        arena + 179830784 + (long)b * 37824, arena + 179830784 + (long)b * 37824);
   } // for b
 
-  /* %1048 = add(%1044, %1047) blocks.5 : f32[B, 197, 192], written over %1039 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 179830784, (const long[]){37824, 192, 1},
-      arena + 175013888, (const long[]){37824, 192, 1}, arena + 179830784);
-
-  /* %1049 = mul(%1048, %329) blocks.5 : f32[B, 197, 192] */
+  /* %1043 = mul(%1042, %329) blocks.5 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 179830784, (const long[]){37824, 192, 1},
       inputs[10], (const long[]){1, 0, 0}, arena + 181041152);
 
-  /* %1050 = slice(%1049) {axis 0, start 0, length 1} blocks.5.leff : f32[B, 1, 192], a view of %1049: no code */
+  /* %1044 = slice(%1043) {axis 0, start 0, length 1} blocks.5.leff : f32[B, 1, 192], a view of %1043: no code */
 
-  /* %1051 = slice(%1049) {axis 0, start 1, length 196} blocks.5.leff : f32[B, 196, 192] */
+  /* %1045 = slice(%1043) {axis 0, start 1, length 196} blocks.5.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 181041344, 37824, arena + 182251520, 37632);
 
-  /* %1052 = batch_norm_act_param_grad(%322, %1051, %325, %323, %324) {eps 1e-05} blocks.5.leff.bn3 : f32[2, 192] */
+  /* %1046 = batch_norm_act_param_grad(%322, %1045, %325, %323, %324) {eps 1e-05} blocks.5.leff.bn3 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 440612864, arena + 182251520,
       arena + 457221872, params[161], params[162], 1e-05f, LK_ACT_NONE, arena + 57407488,
       arena + 57446080);
 
-  /* %1053 = batch_norm_act_grad(%322, %1051, %325, %323, %324, %1052) {eps 1e-05} blocks.5.leff.bn3 : f32[B, 196, 192], written over %1051 */
+  /* %1047 = batch_norm_act_grad(%322, %1045, %325, %323, %324, %1046) {eps 1e-05} blocks.5.leff.bn3 : f32[B, 196, 192], written over %1045 */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 440612864, arena + 182251520, arena + 457221872,
       params[161], params[162], arena + 57446080, 1e-05f, LK_ACT_NONE, arena + 57407488,
       arena + 182251520);
 
-  /* %1054 = index(%1052) {axis 0, at 0} blocks.5.leff.bn3 : f32[192] */
+  /* %1048 = index(%1046) {axis 0, at 0} blocks.5.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 57446080, 384, arena + 183902720, 192);
 
-  /* %1055 = index(%1052) {axis 0, at 1} blocks.5.leff.bn3 : f32[192] */
+  /* %1049 = index(%1046) {axis 0, at 1} blocks.5.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 57446272, 384, arena + 183902912, 192);
 
-  /* %1056 = transpose(%321) {perm [1, 0]} blocks.5.leff.conv3 : f32[768, 192] */
+  /* %1050 = transpose(%321) {perm [1, 0]} blocks.5.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[159], arena + 57407488);
 
-  /* %1057 = fused_linear(%1053, %1056) blocks.5.leff.conv3 : f32[B, 196, 768] */
+  /* %1051 = fused_linear(%1047, %1050) blocks.5.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 182251520, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 175013888);
 
-  /* %1058 = linear_grad_weight(%1053, %318) blocks.5.leff.conv3 : f32[192, 768] */
+  /* %1052 = linear_grad_weight(%1047, %318) blocks.5.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 182251520, arena + 170196992, arena + 183603200);
 
-  /* %1059 = reduce_sum(%1053) {axes [0], batch} blocks.5.leff.conv3 : f32[192] */
+  /* %1053 = reduce_sum(%1047) {axes [0], batch} blocks.5.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 182251520,
       arena + 170205440);
 
-  /* %1060 = reshape(%1058) {shape [192, 768, 1, 1]} blocks.5.leff.conv3 : f32[192, 768, 1, 1], a view of %1058: no code */
+  /* %1054 = reshape(%1052) {shape [192, 768, 1, 1]} blocks.5.leff.conv3 : f32[192, 768, 1, 1], a view of %1052: no code */
 
-  /* %1061 = batch_norm_act_param_grad(%313, %1057, %316, %314, %315) {eps 1e-05, act gelu} blocks.5.leff.bn2 : f32[2, 768] */
+  /* %1055 = batch_norm_act_param_grad(%313, %1051, %316, %314, %315) {eps 1e-05, act gelu} blocks.5.leff.bn2 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 165380096, arena + 175013888,
       arena + 457148672, params[155], params[156], 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 57561856);
 
-  /* %1062 = batch_norm_act_grad(%313, %1057, %316, %314, %315, %1061) {eps 1e-05, act gelu} blocks.5.leff.bn2 : f32[B, 196, 768], written over %1057 */
+  /* %1056 = batch_norm_act_grad(%313, %1051, %316, %314, %315, %1055) {eps 1e-05, act gelu} blocks.5.leff.bn2 : f32[B, 196, 768], written over %1051 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 165380096, arena + 175013888, arena + 457148672,
       params[155], params[156], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 175013888);
 
-  /* %1063 = index(%1061) {axis 0, at 0} blocks.5.leff.bn2 : f32[768] */
+  /* %1057 = index(%1055) {axis 0, at 0} blocks.5.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 170203904, 768);
 
-  /* %1064 = index(%1061) {axis 0, at 1} blocks.5.leff.bn2 : f32[768] */
+  /* %1058 = index(%1055) {axis 0, at 1} blocks.5.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 170204672, 768);
 
-  /* %1065 = token_dwconv_grad_input(%1062, %311) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.leff.conv2 : f32[B, 196, 768] */
+  /* %1059 = token_dwconv_grad_input(%1056, %311) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 175013888, params[153],
       arena + 165380096);
 
-  /* %1066 = token_dwconv_grad_weight(%1062, %310) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %1060 = token_dwconv_grad_weight(%1056, %310) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 175013888,
       arena + 160563200, arena + 170196992);
 
-  /* %1067 = reduce_sum(%1062) {axes [0], batch} blocks.5.leff.conv2 : f32[768] */
+  /* %1061 = reduce_sum(%1056) {axes [0], batch} blocks.5.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 175013888,
       arena + 164630528);
 
-  /* %1068 = batch_norm_act_param_grad(%305, %1065, %308, %306, %307) {eps 1e-05, act gelu} blocks.5.leff.bn1 : f32[2, 768] */
+  /* %1062 = batch_norm_act_param_grad(%305, %1059, %308, %306, %307) {eps 1e-05, act gelu} blocks.5.leff.bn1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 155746304, arena + 165380096,
       arena + 457146368, params[149], params[150], 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 57561856);
 
-  /* %1069 = batch_norm_act_grad(%305, %1065, %308, %306, %307, %1068) {eps 1e-05, act gelu} blocks.5.leff.bn1 : f32[B, 196, 768], written over %1065 */
+  /* %1063 = batch_norm_act_grad(%305, %1059, %308, %306, %307, %1062) {eps 1e-05, act gelu} blocks.5.leff.bn1 : f32[B, 196, 768], written over %1059 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 155746304, arena + 165380096, arena + 457146368,
       params[149], params[150], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 165380096);
 
-  /* %1070 = index(%1068) {axis 0, at 0} blocks.5.leff.bn1 : f32[768] */
+  /* %1064 = index(%1062) {axis 0, at 0} blocks.5.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 164631296, 768);
 
-  /* %1071 = index(%1068) {axis 0, at 1} blocks.5.leff.bn1 : f32[768] */
+  /* %1065 = index(%1062) {axis 0, at 1} blocks.5.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 164632064, 768);
 
-  /* %1072 = transpose(%304) {perm [1, 0]} blocks.5.leff.conv1 : f32[192, 768] */
+  /* %1066 = transpose(%304) {perm [1, 0]} blocks.5.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[147], arena + 57407488);
 
-  /* %1073 = fused_linear(%1069, %1072) blocks.5.leff.conv1 : f32[B, 196, 192], written into %1049 from row 1 */
+  /* %1067 = fused_linear(%1063, %1066) blocks.5.leff.conv1 : f32[B, 196, 192], written into %1043 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 165380096, 150528, arena + 57407488, NULL, NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 181041344, 37824);
 
-  /* %1074 = linear_grad_weight(%1069, %301) blocks.5.leff.conv1 : f32[768, 192] */
+  /* %1068 = linear_grad_weight(%1063, %301) blocks.5.leff.conv1 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 165380096, arena + 439408640, arena + 164188160);
 
-  /* %1075 = reduce_sum(%1069) {axes [0], batch} blocks.5.leff.conv1 : f32[768] */
+  /* %1069 = reduce_sum(%1063) {axes [0], batch} blocks.5.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 165380096,
       arena + 164632832);
 
-  /* %1076 = reshape(%1074) {shape [768, 192, 1, 1]} blocks.5.leff.conv1 : f32[768, 192, 1, 1], a view of %1074: no code */
+  /* %1070 = reshape(%1068) {shape [768, 192, 1, 1]} blocks.5.leff.conv1 : f32[768, 192, 1, 1], a view of %1068: no code */
 
-  /* %1077 = concat(%1050, %1073) {axis 0} blocks.5.norm2 : f32[B, 197, 192], a view of %1049: no code */
+  /* %1071 = concat(%1044, %1067) {axis 0} blocks.5.norm2 : f32[B, 197, 192], a view of %1043: no code */
 
-  /* %1078 = reduce_sum(%1077) {axes [0], batch} blocks.5.norm2 : f32[192] */
+  /* %1072 = reduce_sum(%1071) {axes [0], batch} blocks.5.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 181041152,
       arena + 164634176);
 
-  /* %1079 = reduce_sum(%1077, %298) {axes [0], batch} blocks.5.norm2 : f32[192] */
+  /* %1073 = reduce_sum(%1071, %298) {axes [0], batch} blocks.5.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
       arena + 181041152, arena + 380162048, arena + 164634368);
 
-  /* %1080 = normalize_grad(%295, %1077, %296, %1048) {eps 1e-06} blocks.5 : f32[B, 197, 192], written over %1049 */
+  /* %1074 = normalize_grad(%295, %1071, %296, %1042) {eps 1e-06} blocks.5 : f32[B, 197, 192], written over %1043 */
   lk_layernorm_grad(B * 197, 192, arena + 378951680, arena + 181041152, params[145],
       arena + 179830784, 1e-06f, arena + 181041152);
 
-  /* %1081 = mul(%1080, %294) blocks.5 : f32[B, 197, 192] */
+  /* %1075 = mul(%1074, %294) blocks.5 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 181041152, (const long[]){37824, 192, 1},
       inputs[9], (const long[]){1, 0, 0}, arena + 155746304);
 
-  /* %1082 = transpose(%291) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
+  /* %1076 = transpose(%291) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[143], arena + 57407488);
 
-  /* %1083 = fused_linear(%1081, %1082) blocks.5.attn.proj : f32[B, 197, 192] */
+  /* %1077 = fused_linear(%1075, %1076) blocks.5.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 155746304, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 159377408);
 
-  /* %1084 = linear_grad_weight(%1081, %290) blocks.5.attn.proj : f32[192, 192] */
+  /* %1078 = linear_grad_weight(%1075, %290) blocks.5.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 155746304, arena + 377741312, arena + 164593664);
 
-  /* %1085 = reduce_sum(%1081) {axes [0], batch} blocks.5.attn.proj : f32[192] */
+  /* %1079 = reduce_sum(%1075) {axes [0], batch} blocks.5.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 155746304,
       arena + 164634560);
 
-  /* %1086 = sdpa_grad(%287, %288, %289, %1083) {heads 3, kv_heads 3} blocks.5.attn : f32[B, 197, 576] */
+  /* %1080 = sdpa_grad(%287, %288, %289, %1077) {heads 3, kv_heads 3} blocks.5.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 313591808, 576, arena + 313592000, 576,
       arena + 313592192, 576, arena + 159377408, 192, arena + 155746304, 576,
       arena + 155746304 + 192, 576, arena + 155746304 + 384, 576, 0.125f);
 
-  /* %1087 = transpose(%284) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
+  /* %1081 = transpose(%284) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[141], arena + 57407488);
 
-  /* %1088 = fused_linear(%1086, %1087) blocks.5.attn.qkv : f32[B, 197, 192] */
+  /* %1082 = fused_linear(%1080, %1081) blocks.5.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 155746304, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 160563200);
 
-  /* %1089 = linear_grad_weight(%1086, %283) blocks.5.attn.qkv : f32[576, 192] */
+  /* %1083 = linear_grad_weight(%1080, %283) blocks.5.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 155746304, arena + 376530944, arena + 164483072);
 
-  /* %1090 = reduce_sum(%1086) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
+  /* %1084 = reduce_sum(%1080) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 155746304,
       arena + 164633600);
 
-  /* %1091 = reduce_sum(%1088) {axes [0], batch} blocks.5.norm1 : f32[192] */
+  /* %1085 = reduce_sum(%1082) {axes [0], batch} blocks.5.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 160563200,
       arena + 164634752);
 
-  /* %1092 = reduce_sum(%1088, %282) {axes [0], batch} blocks.5.norm1 : f32[192] */
+  /* %1086 = reduce_sum(%1082, %282) {axes [0], batch} blocks.5.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
       arena + 160563200, arena + 375320576, arena + 164634944);
 
-  /* %1093 = normalize_grad(%277, %1088, %280, %1080) {eps 1e-06} blocks.4 : f32[B, 197, 192], written over %1088 */
+  /* %1087 = normalize_grad(%277, %1082, %280, %1074) {eps 1e-06} blocks.4 : f32[B, 197, 192], written over %1082 */
   lk_layernorm_grad(B * 197, 192, arena + 374110208, arena + 160563200, params[139],
       arena + 181041152, 1e-06f, arena + 160563200);
 
-  /* %1094 = slice(%1045) {axis 0, start 0, length 4} : f32[B, 4, 192], a view of %744: no code */
+  /* %1088 = slice(%1040) {axis 0, start 0, length 4} : f32[B, 4, 192], a view of %743: no code */
 
-  /* %1095 = slice(%1045) {axis 0, start 4, length 1} : f32[B, 1, 192], a view of %744: no code */
+  /* %1089 = slice(%1040) {axis 0, start 4, length 1} : f32[B, 1, 192], a view of %743: no code */
 
-  /* %1096 = zero_pad(%1095) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %1090 = zero_pad(%1089, %1087) {axis 0, before 0, after 196} blocks.4 : f32[B, 197, 192], written over %1082 */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 457013504 + (long)b * 2304,
-        arena + 155746304 + (long)b * 37824);
+    lk_zero_pad_add(1, 1, 192, 0, 196, arena + 457013504 + (long)b * 2304,
+        arena + 160563200 + (long)b * 37824, arena + 160563200 + (long)b * 37824);
   } // for b
 
-  /* %1097 = add(%1093, %1096) blocks.4 : f32[B, 197, 192], written over %1088 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 160563200, (const long[]){37824, 192, 1},
-      arena + 155746304, (const long[]){37824, 192, 1}, arena + 160563200);
-
-  /* %1098 = mul(%1097, %276) blocks.4 : f32[B, 197, 192] */
+  /* %1091 = mul(%1090, %276) blocks.4 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 160563200, (const long[]){37824, 192, 1},
       inputs[8], (const long[]){1, 0, 0}, arena + 161773568);
 
-  /* %1099 = slice(%1098) {axis 0, start 0, length 1} blocks.4.leff : f32[B, 1, 192], a view of %1098: no code */
+  /* %1092 = slice(%1091) {axis 0, start 0, length 1} blocks.4.leff : f32[B, 1, 192], a view of %1091: no code */
 
-  /* %1100 = slice(%1098) {axis 0, start 1, length 196} blocks.4.leff : f32[B, 196, 192] */
+  /* %1093 = slice(%1091) {axis 0, start 1, length 196} blocks.4.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 161773760, 37824, arena + 162983936, 37632);
 
-  /* %1101 = batch_norm_act_param_grad(%269, %1100, %272, %270, %271) {eps 1e-05} blocks.4.leff.bn3 : f32[2, 192] */
+  /* %1094 = batch_norm_act_param_grad(%269, %1093, %272, %270, %271) {eps 1e-05} blocks.4.leff.bn3 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 438204416, arena + 162983936,
       arena + 457221296, params[135], params[136], 1e-05f, LK_ACT_NONE, arena + 57407488,
       arena + 57446080);
 
-  /* %1102 = batch_norm_act_grad(%269, %1100, %272, %270, %271, %1101) {eps 1e-05} blocks.4.leff.bn3 : f32[B, 196, 192], written over %1100 */
+  /* %1095 = batch_norm_act_grad(%269, %1093, %272, %270, %271, %1094) {eps 1e-05} blocks.4.leff.bn3 : f32[B, 196, 192], written over %1093 */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 438204416, arena + 162983936, arena + 457221296,
       params[135], params[136], arena + 57446080, 1e-05f, LK_ACT_NONE, arena + 57407488,
       arena + 162983936);
 
-  /* %1103 = index(%1101) {axis 0, at 0} blocks.4.leff.bn3 : f32[192] */
+  /* %1096 = index(%1094) {axis 0, at 0} blocks.4.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 57446080, 384, arena + 164635136, 192);
 
-  /* %1104 = index(%1101) {axis 0, at 1} blocks.4.leff.bn3 : f32[192] */
+  /* %1097 = index(%1094) {axis 0, at 1} blocks.4.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 57446272, 384, arena + 164635328, 192);
 
-  /* %1105 = transpose(%268) {perm [1, 0]} blocks.4.leff.conv3 : f32[768, 192] */
+  /* %1098 = transpose(%268) {perm [1, 0]} blocks.4.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[133], arena + 57407488);
 
-  /* %1106 = fused_linear(%1102, %1105) blocks.4.leff.conv3 : f32[B, 196, 768] */
+  /* %1099 = fused_linear(%1095, %1098) blocks.4.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 162983936, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 155746304);
 
-  /* %1107 = linear_grad_weight(%1102, %265) blocks.4.leff.conv3 : f32[192, 768] */
+  /* %1100 = linear_grad_weight(%1095, %265) blocks.4.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 162983936, arena + 150929408, arena + 164335616);
 
-  /* %1108 = reduce_sum(%1102) {axes [0], batch} blocks.4.leff.conv3 : f32[192] */
+  /* %1101 = reduce_sum(%1095) {axes [0], batch} blocks.4.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 162983936,
       arena + 150937856);
 
-  /* %1109 = reshape(%1107) {shape [192, 768, 1, 1]} blocks.4.leff.conv3 : f32[192, 768, 1, 1], a view of %1107: no code */
+  /* %1102 = reshape(%1100) {shape [192, 768, 1, 1]} blocks.4.leff.conv3 : f32[192, 768, 1, 1], a view of %1100: no code */
 
-  /* %1110 = batch_norm_act_param_grad(%260, %1106, %263, %261, %262) {eps 1e-05, act gelu} blocks.4.leff.bn2 : f32[2, 768] */
+  /* %1103 = batch_norm_act_param_grad(%260, %1099, %263, %261, %262) {eps 1e-05, act gelu} blocks.4.leff.bn2 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 146112512, arena + 155746304,
       arena + 457144064, params[129], params[130], 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 57561856);
 
-  /* %1111 = batch_norm_act_grad(%260, %1106, %263, %261, %262, %1110) {eps 1e-05, act gelu} blocks.4.leff.bn2 : f32[B, 196, 768], written over %1106 */
+  /* %1104 = batch_norm_act_grad(%260, %1099, %263, %261, %262, %1103) {eps 1e-05, act gelu} blocks.4.leff.bn2 : f32[B, 196, 768], written over %1099 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 146112512, arena + 155746304, arena + 457144064,
       params[129], params[130], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 155746304);
 
-  /* %1112 = index(%1110) {axis 0, at 0} blocks.4.leff.bn2 : f32[768] */
+  /* %1105 = index(%1103) {axis 0, at 0} blocks.4.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 150936320, 768);
 
-  /* %1113 = index(%1110) {axis 0, at 1} blocks.4.leff.bn2 : f32[768] */
+  /* %1106 = index(%1103) {axis 0, at 1} blocks.4.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 150937088, 768);
 
-  /* %1114 = token_dwconv_grad_input(%1111, %258) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.leff.conv2 : f32[B, 196, 768] */
+  /* %1107 = token_dwconv_grad_input(%1104, %258) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 155746304, params[127],
       arena + 146112512);
 
-  /* %1115 = token_dwconv_grad_weight(%1111, %257) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %1108 = token_dwconv_grad_weight(%1104, %257) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 155746304,
       arena + 141295616, arena + 150929408);
 
-  /* %1116 = reduce_sum(%1111) {axes [0], batch} blocks.4.leff.conv2 : f32[768] */
+  /* %1109 = reduce_sum(%1104) {axes [0], batch} blocks.4.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 155746304,
       arena + 145362944);
 
-  /* %1117 = batch_norm_act_param_grad(%252, %1114, %255, %253, %254) {eps 1e-05, act gelu} blocks.4.leff.bn1 : f32[2, 768] */
+  /* %1110 = batch_norm_act_param_grad(%252, %1107, %255, %253, %254) {eps 1e-05, act gelu} blocks.4.leff.bn1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 136478720, arena + 146112512,
       arena + 457141760, params[123], params[124], 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 57561856);
 
-  /* %1118 = batch_norm_act_grad(%252, %1114, %255, %253, %254, %1117) {eps 1e-05, act gelu} blocks.4.leff.bn1 : f32[B, 196, 768], written over %1114 */
+  /* %1111 = batch_norm_act_grad(%252, %1107, %255, %253, %254, %1110) {eps 1e-05, act gelu} blocks.4.leff.bn1 : f32[B, 196, 768], written over %1107 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 136478720, arena + 146112512, arena + 457141760,
       params[123], params[124], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 146112512);
 
-  /* %1119 = index(%1117) {axis 0, at 0} blocks.4.leff.bn1 : f32[768] */
+  /* %1112 = index(%1110) {axis 0, at 0} blocks.4.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 145363712, 768);
 
-  /* %1120 = index(%1117) {axis 0, at 1} blocks.4.leff.bn1 : f32[768] */
+  /* %1113 = index(%1110) {axis 0, at 1} blocks.4.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 145364480, 768);
 
-  /* %1121 = transpose(%251) {perm [1, 0]} blocks.4.leff.conv1 : f32[192, 768] */
+  /* %1114 = transpose(%251) {perm [1, 0]} blocks.4.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[121], arena + 57407488);
 
-  /* %1122 = fused_linear(%1118, %1121) blocks.4.leff.conv1 : f32[B, 196, 192], written into %1098 from row 1 */
+  /* %1115 = fused_linear(%1111, %1114) blocks.4.leff.conv1 : f32[B, 196, 192], written into %1091 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 146112512, 150528, arena + 57407488, NULL, NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 161773760, 37824);
 
-  /* %1123 = linear_grad_weight(%1118, %248) blocks.4.leff.conv1 : f32[768, 192] */
+  /* %1116 = linear_grad_weight(%1111, %248) blocks.4.leff.conv1 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 146112512, arena + 437000192, arena + 144920576);
 
-  /* %1124 = reduce_sum(%1118) {axes [0], batch} blocks.4.leff.conv1 : f32[768] */
+  /* %1117 = reduce_sum(%1111) {axes [0], batch} blocks.4.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 146112512,
       arena + 145365248);
 
-  /* %1125 = reshape(%1123) {shape [768, 192, 1, 1]} blocks.4.leff.conv1 : f32[768, 192, 1, 1], a view of %1123: no code */
+  /* %1118 = reshape(%1116) {shape [768, 192, 1, 1]} blocks.4.leff.conv1 : f32[768, 192, 1, 1], a view of %1116: no code */
 
-  /* %1126 = concat(%1099, %1122) {axis 0} blocks.4.norm2 : f32[B, 197, 192], a view of %1098: no code */
+  /* %1119 = concat(%1092, %1115) {axis 0} blocks.4.norm2 : f32[B, 197, 192], a view of %1091: no code */
 
-  /* %1127 = reduce_sum(%1126) {axes [0], batch} blocks.4.norm2 : f32[192] */
+  /* %1120 = reduce_sum(%1119) {axes [0], batch} blocks.4.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 161773568,
       arena + 145366592);
 
-  /* %1128 = reduce_sum(%1126, %245) {axes [0], batch} blocks.4.norm2 : f32[192] */
+  /* %1121 = reduce_sum(%1119, %245) {axes [0], batch} blocks.4.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
       arena + 161773568, arena + 372899840, arena + 145366784);
 
-  /* %1129 = normalize_grad(%242, %1126, %243, %1097) {eps 1e-06} blocks.4 : f32[B, 197, 192], written over %1098 */
+  /* %1122 = normalize_grad(%242, %1119, %243, %1090) {eps 1e-06} blocks.4 : f32[B, 197, 192], written over %1091 */
   lk_layernorm_grad(B * 197, 192, arena + 371689472, arena + 161773568, params[119],
       arena + 160563200, 1e-06f, arena + 161773568);
 
-  /* %1130 = mul(%1129, %241) blocks.4 : f32[B, 197, 192] */
+  /* %1123 = mul(%1122, %241) blocks.4 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 161773568, (const long[]){37824, 192, 1},
       inputs[7], (const long[]){1, 0, 0}, arena + 136478720);
 
-  /* %1131 = transpose(%238) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
+  /* %1124 = transpose(%238) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[117], arena + 57407488);
 
-  /* %1132 = fused_linear(%1130, %1131) blocks.4.attn.proj : f32[B, 197, 192] */
+  /* %1125 = fused_linear(%1123, %1124) blocks.4.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 136478720, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 140109824);
 
-  /* %1133 = linear_grad_weight(%1130, %237) blocks.4.attn.proj : f32[192, 192] */
+  /* %1126 = linear_grad_weight(%1123, %237) blocks.4.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 136478720, arena + 370479104, arena + 145326080);
 
-  /* %1134 = reduce_sum(%1130) {axes [0], batch} blocks.4.attn.proj : f32[192] */
+  /* %1127 = reduce_sum(%1123) {axes [0], batch} blocks.4.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 136478720,
       arena + 145366976);
 
-  /* %1135 = sdpa_grad(%234, %235, %236, %1132) {heads 3, kv_heads 3} blocks.4.attn : f32[B, 197, 576] */
+  /* %1128 = sdpa_grad(%234, %235, %236, %1125) {heads 3, kv_heads 3} blocks.4.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 309960704, 576, arena + 309960896, 576,
       arena + 309961088, 576, arena + 140109824, 192, arena + 136478720, 576,
       arena + 136478720 + 192, 576, arena + 136478720 + 384, 576, 0.125f);
 
-  /* %1136 = transpose(%231) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
+  /* %1129 = transpose(%231) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[115], arena + 57407488);
 
-  /* %1137 = fused_linear(%1135, %1136) blocks.4.attn.qkv : f32[B, 197, 192] */
+  /* %1130 = fused_linear(%1128, %1129) blocks.4.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 136478720, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 141295616);
 
-  /* %1138 = linear_grad_weight(%1135, %230) blocks.4.attn.qkv : f32[576, 192] */
+  /* %1131 = linear_grad_weight(%1128, %230) blocks.4.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 136478720, arena + 369268736, arena + 145215488);
 
-  /* %1139 = reduce_sum(%1135) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
+  /* %1132 = reduce_sum(%1128) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 136478720,
       arena + 145366016);
 
-  /* %1140 = reduce_sum(%1137) {axes [0], batch} blocks.4.norm1 : f32[192] */
+  /* %1133 = reduce_sum(%1130) {axes [0], batch} blocks.4.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 141295616,
       arena + 145367168);
 
-  /* %1141 = reduce_sum(%1137, %229) {axes [0], batch} blocks.4.norm1 : f32[192] */
+  /* %1134 = reduce_sum(%1130, %229) {axes [0], batch} blocks.4.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
       arena + 141295616, arena + 368058368, arena + 145367360);
 
-  /* %1142 = normalize_grad(%224, %1137, %227, %1129) {eps 1e-06} blocks.3 : f32[B, 197, 192], written over %1137 */
+  /* %1135 = normalize_grad(%224, %1130, %227, %1122) {eps 1e-06} blocks.3 : f32[B, 197, 192], written over %1130 */
   lk_layernorm_grad(B * 197, 192, arena + 366848000, arena + 141295616, params[113],
       arena + 161773568, 1e-06f, arena + 141295616);
 
-  /* %1143 = slice(%1094) {axis 0, start 0, length 3} : f32[B, 3, 192], a view of %744: no code */
+  /* %1136 = slice(%1088) {axis 0, start 0, length 3} : f32[B, 3, 192], a view of %743: no code */
 
-  /* %1144 = slice(%1094) {axis 0, start 3, length 1} : f32[B, 1, 192], a view of %744: no code */
+  /* %1137 = slice(%1088) {axis 0, start 3, length 1} : f32[B, 1, 192], a view of %743: no code */
 
-  /* %1145 = zero_pad(%1144) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %1138 = zero_pad(%1137, %1135) {axis 0, before 0, after 196} blocks.3 : f32[B, 197, 192], written over %1130 */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 457013312 + (long)b * 2304,
-        arena + 136478720 + (long)b * 37824);
+    lk_zero_pad_add(1, 1, 192, 0, 196, arena + 457013312 + (long)b * 2304,
+        arena + 141295616 + (long)b * 37824, arena + 141295616 + (long)b * 37824);
   } // for b
 
-  /* %1146 = add(%1142, %1145) blocks.3 : f32[B, 197, 192], written over %1137 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 141295616, (const long[]){37824, 192, 1},
-      arena + 136478720, (const long[]){37824, 192, 1}, arena + 141295616);
-
-  /* %1147 = mul(%1146, %223) blocks.3 : f32[B, 197, 192] */
+  /* %1139 = mul(%1138, %223) blocks.3 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 141295616, (const long[]){37824, 192, 1},
       inputs[6], (const long[]){1, 0, 0}, arena + 142505984);
 
-  /* %1148 = slice(%1147) {axis 0, start 0, length 1} blocks.3.leff : f32[B, 1, 192], a view of %1147: no code */
+  /* %1140 = slice(%1139) {axis 0, start 0, length 1} blocks.3.leff : f32[B, 1, 192], a view of %1139: no code */
 
-  /* %1149 = slice(%1147) {axis 0, start 1, length 196} blocks.3.leff : f32[B, 196, 192] */
+  /* %1141 = slice(%1139) {axis 0, start 1, length 196} blocks.3.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 142506176, 37824, arena + 143716352, 37632);
 
-  /* %1150 = batch_norm_act_param_grad(%216, %1149, %219, %217, %218) {eps 1e-05} blocks.3.leff.bn3 : f32[2, 192] */
+  /* %1142 = batch_norm_act_param_grad(%216, %1141, %219, %217, %218) {eps 1e-05} blocks.3.leff.bn3 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 435795968, arena + 143716352,
       arena + 457220720, params[109], params[110], 1e-05f, LK_ACT_NONE, arena + 57407488,
       arena + 57446080);
 
-  /* %1151 = batch_norm_act_grad(%216, %1149, %219, %217, %218, %1150) {eps 1e-05} blocks.3.leff.bn3 : f32[B, 196, 192], written over %1149 */
+  /* %1143 = batch_norm_act_grad(%216, %1141, %219, %217, %218, %1142) {eps 1e-05} blocks.3.leff.bn3 : f32[B, 196, 192], written over %1141 */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 435795968, arena + 143716352, arena + 457220720,
       params[109], params[110], arena + 57446080, 1e-05f, LK_ACT_NONE, arena + 57407488,
       arena + 143716352);
 
-  /* %1152 = index(%1150) {axis 0, at 0} blocks.3.leff.bn3 : f32[192] */
+  /* %1144 = index(%1142) {axis 0, at 0} blocks.3.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 57446080, 384, arena + 145367552, 192);
 
-  /* %1153 = index(%1150) {axis 0, at 1} blocks.3.leff.bn3 : f32[192] */
+  /* %1145 = index(%1142) {axis 0, at 1} blocks.3.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 57446272, 384, arena + 145367744, 192);
 
-  /* %1154 = transpose(%215) {perm [1, 0]} blocks.3.leff.conv3 : f32[768, 192] */
+  /* %1146 = transpose(%215) {perm [1, 0]} blocks.3.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[107], arena + 57407488);
 
-  /* %1155 = fused_linear(%1151, %1154) blocks.3.leff.conv3 : f32[B, 196, 768] */
+  /* %1147 = fused_linear(%1143, %1146) blocks.3.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 143716352, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 136478720);
 
-  /* %1156 = linear_grad_weight(%1151, %212) blocks.3.leff.conv3 : f32[192, 768] */
+  /* %1148 = linear_grad_weight(%1143, %212) blocks.3.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 143716352, arena + 131661824, arena + 145068032);
 
-  /* %1157 = reduce_sum(%1151) {axes [0], batch} blocks.3.leff.conv3 : f32[192] */
+  /* %1149 = reduce_sum(%1143) {axes [0], batch} blocks.3.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 143716352,
       arena + 131670272);
 
-  /* %1158 = reshape(%1156) {shape [192, 768, 1, 1]} blocks.3.leff.conv3 : f32[192, 768, 1, 1], a view of %1156: no code */
+  /* %1150 = reshape(%1148) {shape [192, 768, 1, 1]} blocks.3.leff.conv3 : f32[192, 768, 1, 1], a view of %1148: no code */
 
-  /* %1159 = batch_norm_act_param_grad(%207, %1155, %210, %208, %209) {eps 1e-05, act gelu} blocks.3.leff.bn2 : f32[2, 768] */
+  /* %1151 = batch_norm_act_param_grad(%207, %1147, %210, %208, %209) {eps 1e-05, act gelu} blocks.3.leff.bn2 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 126844928, arena + 136478720,
       arena + 457139456, params[103], params[104], 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 57561856);
 
-  /* %1160 = batch_norm_act_grad(%207, %1155, %210, %208, %209, %1159) {eps 1e-05, act gelu} blocks.3.leff.bn2 : f32[B, 196, 768], written over %1155 */
+  /* %1152 = batch_norm_act_grad(%207, %1147, %210, %208, %209, %1151) {eps 1e-05, act gelu} blocks.3.leff.bn2 : f32[B, 196, 768], written over %1147 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 126844928, arena + 136478720, arena + 457139456,
       params[103], params[104], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 136478720);
 
-  /* %1161 = index(%1159) {axis 0, at 0} blocks.3.leff.bn2 : f32[768] */
+  /* %1153 = index(%1151) {axis 0, at 0} blocks.3.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 131668736, 768);
 
-  /* %1162 = index(%1159) {axis 0, at 1} blocks.3.leff.bn2 : f32[768] */
+  /* %1154 = index(%1151) {axis 0, at 1} blocks.3.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 131669504, 768);
 
-  /* %1163 = token_dwconv_grad_input(%1160, %205) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.leff.conv2 : f32[B, 196, 768] */
+  /* %1155 = token_dwconv_grad_input(%1152, %205) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 136478720, params[101],
       arena + 126844928);
 
-  /* %1164 = token_dwconv_grad_weight(%1160, %204) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %1156 = token_dwconv_grad_weight(%1152, %204) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 136478720,
       arena + 122028032, arena + 131661824);
 
-  /* %1165 = reduce_sum(%1160) {axes [0], batch} blocks.3.leff.conv2 : f32[768] */
+  /* %1157 = reduce_sum(%1152) {axes [0], batch} blocks.3.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 136478720,
       arena + 126095360);
 
-  /* %1166 = batch_norm_act_param_grad(%199, %1163, %202, %200, %201) {eps 1e-05, act gelu} blocks.3.leff.bn1 : f32[2, 768] */
+  /* %1158 = batch_norm_act_param_grad(%199, %1155, %202, %200, %201) {eps 1e-05, act gelu} blocks.3.leff.bn1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 117211136, arena + 126844928,
       arena + 457137152, params[97], params[98], 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 57561856);
 
-  /* %1167 = batch_norm_act_grad(%199, %1163, %202, %200, %201, %1166) {eps 1e-05, act gelu} blocks.3.leff.bn1 : f32[B, 196, 768], written over %1163 */
+  /* %1159 = batch_norm_act_grad(%199, %1155, %202, %200, %201, %1158) {eps 1e-05, act gelu} blocks.3.leff.bn1 : f32[B, 196, 768], written over %1155 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 117211136, arena + 126844928, arena + 457137152,
       params[97], params[98], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 126844928);
 
-  /* %1168 = index(%1166) {axis 0, at 0} blocks.3.leff.bn1 : f32[768] */
+  /* %1160 = index(%1158) {axis 0, at 0} blocks.3.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 126096128, 768);
 
-  /* %1169 = index(%1166) {axis 0, at 1} blocks.3.leff.bn1 : f32[768] */
+  /* %1161 = index(%1158) {axis 0, at 1} blocks.3.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 126096896, 768);
 
-  /* %1170 = transpose(%198) {perm [1, 0]} blocks.3.leff.conv1 : f32[192, 768] */
+  /* %1162 = transpose(%198) {perm [1, 0]} blocks.3.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[95], arena + 57407488);
 
-  /* %1171 = fused_linear(%1167, %1170) blocks.3.leff.conv1 : f32[B, 196, 192], written into %1147 from row 1 */
+  /* %1163 = fused_linear(%1159, %1162) blocks.3.leff.conv1 : f32[B, 196, 192], written into %1139 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 126844928, 150528, arena + 57407488, NULL, NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 142506176, 37824);
 
-  /* %1172 = linear_grad_weight(%1167, %195) blocks.3.leff.conv1 : f32[768, 192] */
+  /* %1164 = linear_grad_weight(%1159, %195) blocks.3.leff.conv1 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 126844928, arena + 434591744, arena + 125652992);
 
-  /* %1173 = reduce_sum(%1167) {axes [0], batch} blocks.3.leff.conv1 : f32[768] */
+  /* %1165 = reduce_sum(%1159) {axes [0], batch} blocks.3.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 126844928,
       arena + 126097664);
 
-  /* %1174 = reshape(%1172) {shape [768, 192, 1, 1]} blocks.3.leff.conv1 : f32[768, 192, 1, 1], a view of %1172: no code */
+  /* %1166 = reshape(%1164) {shape [768, 192, 1, 1]} blocks.3.leff.conv1 : f32[768, 192, 1, 1], a view of %1164: no code */
 
-  /* %1175 = concat(%1148, %1171) {axis 0} blocks.3.norm2 : f32[B, 197, 192], a view of %1147: no code */
+  /* %1167 = concat(%1140, %1163) {axis 0} blocks.3.norm2 : f32[B, 197, 192], a view of %1139: no code */
 
-  /* %1176 = reduce_sum(%1175) {axes [0], batch} blocks.3.norm2 : f32[192] */
+  /* %1168 = reduce_sum(%1167) {axes [0], batch} blocks.3.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 142505984,
       arena + 126099008);
 
-  /* %1177 = reduce_sum(%1175, %192) {axes [0], batch} blocks.3.norm2 : f32[192] */
+  /* %1169 = reduce_sum(%1167, %192) {axes [0], batch} blocks.3.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
       arena + 142505984, arena + 365637632, arena + 126099200);
 
-  /* %1178 = normalize_grad(%189, %1175, %190, %1146) {eps 1e-06} blocks.3 : f32[B, 197, 192], written over %1147 */
+  /* %1170 = normalize_grad(%189, %1167, %190, %1138) {eps 1e-06} blocks.3 : f32[B, 197, 192], written over %1139 */
   lk_layernorm_grad(B * 197, 192, arena + 364427264, arena + 142505984, params[93],
       arena + 141295616, 1e-06f, arena + 142505984);
 
-  /* %1179 = mul(%1178, %188) blocks.3 : f32[B, 197, 192] */
+  /* %1171 = mul(%1170, %188) blocks.3 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 142505984, (const long[]){37824, 192, 1},
       inputs[5], (const long[]){1, 0, 0}, arena + 117211136);
 
-  /* %1180 = transpose(%185) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
+  /* %1172 = transpose(%185) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[91], arena + 57407488);
 
-  /* %1181 = fused_linear(%1179, %1180) blocks.3.attn.proj : f32[B, 197, 192] */
+  /* %1173 = fused_linear(%1171, %1172) blocks.3.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 117211136, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 120842240);
 
-  /* %1182 = linear_grad_weight(%1179, %184) blocks.3.attn.proj : f32[192, 192] */
+  /* %1174 = linear_grad_weight(%1171, %184) blocks.3.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 117211136, arena + 363216896, arena + 126058496);
 
-  /* %1183 = reduce_sum(%1179) {axes [0], batch} blocks.3.attn.proj : f32[192] */
+  /* %1175 = reduce_sum(%1171) {axes [0], batch} blocks.3.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 117211136,
       arena + 126099392);
 
-  /* %1184 = sdpa_grad(%181, %182, %183, %1181) {heads 3, kv_heads 3} blocks.3.attn : f32[B, 197, 576] */
+  /* %1176 = sdpa_grad(%181, %182, %183, %1173) {heads 3, kv_heads 3} blocks.3.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 306329600, 576, arena + 306329792, 576,
       arena + 306329984, 576, arena + 120842240, 192, arena + 117211136, 576,
       arena + 117211136 + 192, 576, arena + 117211136 + 384, 576, 0.125f);
 
-  /* %1185 = transpose(%178) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
+  /* %1177 = transpose(%178) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[89], arena + 57407488);
 
-  /* %1186 = fused_linear(%1184, %1185) blocks.3.attn.qkv : f32[B, 197, 192] */
+  /* %1178 = fused_linear(%1176, %1177) blocks.3.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 117211136, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 122028032);
 
-  /* %1187 = linear_grad_weight(%1184, %177) blocks.3.attn.qkv : f32[576, 192] */
+  /* %1179 = linear_grad_weight(%1176, %177) blocks.3.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 117211136, arena + 362006528, arena + 125947904);
 
-  /* %1188 = reduce_sum(%1184) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
+  /* %1180 = reduce_sum(%1176) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 117211136,
       arena + 126098432);
 
-  /* %1189 = reduce_sum(%1186) {axes [0], batch} blocks.3.norm1 : f32[192] */
+  /* %1181 = reduce_sum(%1178) {axes [0], batch} blocks.3.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 122028032,
       arena + 126099584);
 
-  /* %1190 = reduce_sum(%1186, %176) {axes [0], batch} blocks.3.norm1 : f32[192] */
+  /* %1182 = reduce_sum(%1178, %176) {axes [0], batch} blocks.3.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
       arena + 122028032, arena + 360796160, arena + 126099776);
 
-  /* %1191 = normalize_grad(%171, %1186, %174, %1178) {eps 1e-06} blocks.2 : f32[B, 197, 192], written over %1186 */
+  /* %1183 = normalize_grad(%171, %1178, %174, %1170) {eps 1e-06} blocks.2 : f32[B, 197, 192], written over %1178 */
   lk_layernorm_grad(B * 197, 192, arena + 359585792, arena + 122028032, params[87],
       arena + 142505984, 1e-06f, arena + 122028032);
 
-  /* %1192 = slice(%1143) {axis 0, start 0, length 2} : f32[B, 2, 192], a view of %744: no code */
+  /* %1184 = slice(%1136) {axis 0, start 0, length 2} : f32[B, 2, 192], a view of %743: no code */
 
-  /* %1193 = slice(%1143) {axis 0, start 2, length 1} : f32[B, 1, 192], a view of %744: no code */
+  /* %1185 = slice(%1136) {axis 0, start 2, length 1} : f32[B, 1, 192], a view of %743: no code */
 
-  /* %1194 = zero_pad(%1193) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %1186 = zero_pad(%1185, %1183) {axis 0, before 0, after 196} blocks.2 : f32[B, 197, 192], written over %1178 */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 457013120 + (long)b * 2304,
-        arena + 117211136 + (long)b * 37824);
+    lk_zero_pad_add(1, 1, 192, 0, 196, arena + 457013120 + (long)b * 2304,
+        arena + 122028032 + (long)b * 37824, arena + 122028032 + (long)b * 37824);
   } // for b
 
-  /* %1195 = add(%1191, %1194) blocks.2 : f32[B, 197, 192], written over %1186 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 122028032, (const long[]){37824, 192, 1},
-      arena + 117211136, (const long[]){37824, 192, 1}, arena + 122028032);
-
-  /* %1196 = mul(%1195, %170) blocks.2 : f32[B, 197, 192] */
+  /* %1187 = mul(%1186, %170) blocks.2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 122028032, (const long[]){37824, 192, 1},
       inputs[4], (const long[]){1, 0, 0}, arena + 123238400);
 
-  /* %1197 = slice(%1196) {axis 0, start 0, length 1} blocks.2.leff : f32[B, 1, 192], a view of %1196: no code */
+  /* %1188 = slice(%1187) {axis 0, start 0, length 1} blocks.2.leff : f32[B, 1, 192], a view of %1187: no code */
 
-  /* %1198 = slice(%1196) {axis 0, start 1, length 196} blocks.2.leff : f32[B, 196, 192] */
+  /* %1189 = slice(%1187) {axis 0, start 1, length 196} blocks.2.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 123238592, 37824, arena + 124448768, 37632);
 
-  /* %1199 = batch_norm_act_param_grad(%163, %1198, %166, %164, %165) {eps 1e-05} blocks.2.leff.bn3 : f32[2, 192] */
+  /* %1190 = batch_norm_act_param_grad(%163, %1189, %166, %164, %165) {eps 1e-05} blocks.2.leff.bn3 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 433387520, arena + 124448768,
       arena + 457220144, params[83], params[84], 1e-05f, LK_ACT_NONE, arena + 57407488,
       arena + 57446080);
 
-  /* %1200 = batch_norm_act_grad(%163, %1198, %166, %164, %165, %1199) {eps 1e-05} blocks.2.leff.bn3 : f32[B, 196, 192], written over %1198 */
+  /* %1191 = batch_norm_act_grad(%163, %1189, %166, %164, %165, %1190) {eps 1e-05} blocks.2.leff.bn3 : f32[B, 196, 192], written over %1189 */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 433387520, arena + 124448768, arena + 457220144,
       params[83], params[84], arena + 57446080, 1e-05f, LK_ACT_NONE, arena + 57407488,
       arena + 124448768);
 
-  /* %1201 = index(%1199) {axis 0, at 0} blocks.2.leff.bn3 : f32[192] */
+  /* %1192 = index(%1190) {axis 0, at 0} blocks.2.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 57446080, 384, arena + 126099968, 192);
 
-  /* %1202 = index(%1199) {axis 0, at 1} blocks.2.leff.bn3 : f32[192] */
+  /* %1193 = index(%1190) {axis 0, at 1} blocks.2.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 57446272, 384, arena + 126100160, 192);
 
-  /* %1203 = transpose(%162) {perm [1, 0]} blocks.2.leff.conv3 : f32[768, 192] */
+  /* %1194 = transpose(%162) {perm [1, 0]} blocks.2.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[81], arena + 57407488);
 
-  /* %1204 = fused_linear(%1200, %1203) blocks.2.leff.conv3 : f32[B, 196, 768] */
+  /* %1195 = fused_linear(%1191, %1194) blocks.2.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 124448768, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 117211136);
 
-  /* %1205 = linear_grad_weight(%1200, %159) blocks.2.leff.conv3 : f32[192, 768] */
+  /* %1196 = linear_grad_weight(%1191, %159) blocks.2.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 124448768, arena + 112394240, arena + 125800448);
 
-  /* %1206 = reduce_sum(%1200) {axes [0], batch} blocks.2.leff.conv3 : f32[192] */
+  /* %1197 = reduce_sum(%1191) {axes [0], batch} blocks.2.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 124448768,
       arena + 112402688);
 
-  /* %1207 = reshape(%1205) {shape [192, 768, 1, 1]} blocks.2.leff.conv3 : f32[192, 768, 1, 1], a view of %1205: no code */
+  /* %1198 = reshape(%1196) {shape [192, 768, 1, 1]} blocks.2.leff.conv3 : f32[192, 768, 1, 1], a view of %1196: no code */
 
-  /* %1208 = batch_norm_act_param_grad(%154, %1204, %157, %155, %156) {eps 1e-05, act gelu} blocks.2.leff.bn2 : f32[2, 768] */
+  /* %1199 = batch_norm_act_param_grad(%154, %1195, %157, %155, %156) {eps 1e-05, act gelu} blocks.2.leff.bn2 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 107577344, arena + 117211136,
       arena + 457134848, params[77], params[78], 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 57561856);
 
-  /* %1209 = batch_norm_act_grad(%154, %1204, %157, %155, %156, %1208) {eps 1e-05, act gelu} blocks.2.leff.bn2 : f32[B, 196, 768], written over %1204 */
+  /* %1200 = batch_norm_act_grad(%154, %1195, %157, %155, %156, %1199) {eps 1e-05, act gelu} blocks.2.leff.bn2 : f32[B, 196, 768], written over %1195 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 107577344, arena + 117211136, arena + 457134848,
       params[77], params[78], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 117211136);
 
-  /* %1210 = index(%1208) {axis 0, at 0} blocks.2.leff.bn2 : f32[768] */
+  /* %1201 = index(%1199) {axis 0, at 0} blocks.2.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 112401152, 768);
 
-  /* %1211 = index(%1208) {axis 0, at 1} blocks.2.leff.bn2 : f32[768] */
+  /* %1202 = index(%1199) {axis 0, at 1} blocks.2.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 112401920, 768);
 
-  /* %1212 = token_dwconv_grad_input(%1209, %152) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.leff.conv2 : f32[B, 196, 768] */
+  /* %1203 = token_dwconv_grad_input(%1200, %152) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 117211136, params[75],
       arena + 107577344);
 
-  /* %1213 = token_dwconv_grad_weight(%1209, %151) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %1204 = token_dwconv_grad_weight(%1200, %151) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 117211136,
       arena + 102760448, arena + 112394240);
 
-  /* %1214 = reduce_sum(%1209) {axes [0], batch} blocks.2.leff.conv2 : f32[768] */
+  /* %1205 = reduce_sum(%1200) {axes [0], batch} blocks.2.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 117211136,
       arena + 106827776);
 
-  /* %1215 = batch_norm_act_param_grad(%146, %1212, %149, %147, %148) {eps 1e-05, act gelu} blocks.2.leff.bn1 : f32[2, 768] */
+  /* %1206 = batch_norm_act_param_grad(%146, %1203, %149, %147, %148) {eps 1e-05, act gelu} blocks.2.leff.bn1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 97943552, arena + 107577344,
       arena + 457132544, params[71], params[72], 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 57561856);
 
-  /* %1216 = batch_norm_act_grad(%146, %1212, %149, %147, %148, %1215) {eps 1e-05, act gelu} blocks.2.leff.bn1 : f32[B, 196, 768], written over %1212 */
+  /* %1207 = batch_norm_act_grad(%146, %1203, %149, %147, %148, %1206) {eps 1e-05, act gelu} blocks.2.leff.bn1 : f32[B, 196, 768], written over %1203 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 97943552, arena + 107577344, arena + 457132544,
       params[71], params[72], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 107577344);
 
-  /* %1217 = index(%1215) {axis 0, at 0} blocks.2.leff.bn1 : f32[768] */
+  /* %1208 = index(%1206) {axis 0, at 0} blocks.2.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 106828544, 768);
 
-  /* %1218 = index(%1215) {axis 0, at 1} blocks.2.leff.bn1 : f32[768] */
+  /* %1209 = index(%1206) {axis 0, at 1} blocks.2.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 106829312, 768);
 
-  /* %1219 = transpose(%145) {perm [1, 0]} blocks.2.leff.conv1 : f32[192, 768] */
+  /* %1210 = transpose(%145) {perm [1, 0]} blocks.2.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[69], arena + 57407488);
 
-  /* %1220 = fused_linear(%1216, %1219) blocks.2.leff.conv1 : f32[B, 196, 192], written into %1196 from row 1 */
+  /* %1211 = fused_linear(%1207, %1210) blocks.2.leff.conv1 : f32[B, 196, 192], written into %1187 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 107577344, 150528, arena + 57407488, NULL, NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 123238592, 37824);
 
-  /* %1221 = linear_grad_weight(%1216, %142) blocks.2.leff.conv1 : f32[768, 192] */
+  /* %1212 = linear_grad_weight(%1207, %142) blocks.2.leff.conv1 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 107577344, arena + 432183296, arena + 106385408);
 
-  /* %1222 = reduce_sum(%1216) {axes [0], batch} blocks.2.leff.conv1 : f32[768] */
+  /* %1213 = reduce_sum(%1207) {axes [0], batch} blocks.2.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 107577344,
       arena + 106830080);
 
-  /* %1223 = reshape(%1221) {shape [768, 192, 1, 1]} blocks.2.leff.conv1 : f32[768, 192, 1, 1], a view of %1221: no code */
+  /* %1214 = reshape(%1212) {shape [768, 192, 1, 1]} blocks.2.leff.conv1 : f32[768, 192, 1, 1], a view of %1212: no code */
 
-  /* %1224 = concat(%1197, %1220) {axis 0} blocks.2.norm2 : f32[B, 197, 192], a view of %1196: no code */
+  /* %1215 = concat(%1188, %1211) {axis 0} blocks.2.norm2 : f32[B, 197, 192], a view of %1187: no code */
 
-  /* %1225 = reduce_sum(%1224) {axes [0], batch} blocks.2.norm2 : f32[192] */
+  /* %1216 = reduce_sum(%1215) {axes [0], batch} blocks.2.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 123238400,
       arena + 106831424);
 
-  /* %1226 = reduce_sum(%1224, %139) {axes [0], batch} blocks.2.norm2 : f32[192] */
+  /* %1217 = reduce_sum(%1215, %139) {axes [0], batch} blocks.2.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
       arena + 123238400, arena + 358375424, arena + 106831616);
 
-  /* %1227 = normalize_grad(%136, %1224, %137, %1195) {eps 1e-06} blocks.2 : f32[B, 197, 192], written over %1196 */
+  /* %1218 = normalize_grad(%136, %1215, %137, %1186) {eps 1e-06} blocks.2 : f32[B, 197, 192], written over %1187 */
   lk_layernorm_grad(B * 197, 192, arena + 357165056, arena + 123238400, params[67],
       arena + 122028032, 1e-06f, arena + 123238400);
 
-  /* %1228 = mul(%1227, %135) blocks.2 : f32[B, 197, 192] */
+  /* %1219 = mul(%1218, %135) blocks.2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 123238400, (const long[]){37824, 192, 1},
       inputs[3], (const long[]){1, 0, 0}, arena + 97943552);
 
-  /* %1229 = transpose(%132) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
+  /* %1220 = transpose(%132) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[65], arena + 57407488);
 
-  /* %1230 = fused_linear(%1228, %1229) blocks.2.attn.proj : f32[B, 197, 192] */
+  /* %1221 = fused_linear(%1219, %1220) blocks.2.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 97943552, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 101574656);
 
-  /* %1231 = linear_grad_weight(%1228, %131) blocks.2.attn.proj : f32[192, 192] */
+  /* %1222 = linear_grad_weight(%1219, %131) blocks.2.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 97943552, arena + 355954688, arena + 106790912);
 
-  /* %1232 = reduce_sum(%1228) {axes [0], batch} blocks.2.attn.proj : f32[192] */
+  /* %1223 = reduce_sum(%1219) {axes [0], batch} blocks.2.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 97943552,
       arena + 106831808);
 
-  /* %1233 = sdpa_grad(%128, %129, %130, %1230) {heads 3, kv_heads 3} blocks.2.attn : f32[B, 197, 576] */
+  /* %1224 = sdpa_grad(%128, %129, %130, %1221) {heads 3, kv_heads 3} blocks.2.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 302698496, 576, arena + 302698688, 576,
       arena + 302698880, 576, arena + 101574656, 192, arena + 97943552, 576, arena + 97943552 + 192,
       576, arena + 97943552 + 384, 576, 0.125f);
 
-  /* %1234 = transpose(%125) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
+  /* %1225 = transpose(%125) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[63], arena + 57407488);
 
-  /* %1235 = fused_linear(%1233, %1234) blocks.2.attn.qkv : f32[B, 197, 192] */
+  /* %1226 = fused_linear(%1224, %1225) blocks.2.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 97943552, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 102760448);
 
-  /* %1236 = linear_grad_weight(%1233, %124) blocks.2.attn.qkv : f32[576, 192] */
+  /* %1227 = linear_grad_weight(%1224, %124) blocks.2.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 97943552, arena + 354744320, arena + 106680320);
 
-  /* %1237 = reduce_sum(%1233) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
+  /* %1228 = reduce_sum(%1224) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 97943552,
       arena + 106830848);
 
-  /* %1238 = reduce_sum(%1235) {axes [0], batch} blocks.2.norm1 : f32[192] */
+  /* %1229 = reduce_sum(%1226) {axes [0], batch} blocks.2.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 102760448,
       arena + 106832000);
 
-  /* %1239 = reduce_sum(%1235, %123) {axes [0], batch} blocks.2.norm1 : f32[192] */
+  /* %1230 = reduce_sum(%1226, %123) {axes [0], batch} blocks.2.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
       arena + 102760448, arena + 353533952, arena + 106832192);
 
-  /* %1240 = normalize_grad(%118, %1235, %121, %1227) {eps 1e-06} blocks.1 : f32[B, 197, 192], written over %1235 */
+  /* %1231 = normalize_grad(%118, %1226, %121, %1218) {eps 1e-06} blocks.1 : f32[B, 197, 192], written over %1226 */
   lk_layernorm_grad(B * 197, 192, arena + 352323584, arena + 102760448, params[61],
       arena + 123238400, 1e-06f, arena + 102760448);
 
-  /* %1241 = slice(%1192) {axis 0, start 0, length 1} : f32[B, 1, 192], a view of %744: no code */
+  /* %1232 = slice(%1184) {axis 0, start 0, length 1} : f32[B, 1, 192], a view of %743: no code */
 
-  /* %1242 = slice(%1192) {axis 0, start 1, length 1} : f32[B, 1, 192], a view of %744: no code */
+  /* %1233 = slice(%1184) {axis 0, start 1, length 1} : f32[B, 1, 192], a view of %743: no code */
 
-  /* %1243 = zero_pad(%1242) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %1234 = zero_pad(%1233, %1231) {axis 0, before 0, after 196} blocks.1 : f32[B, 197, 192], written over %1226 */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 457012928 + (long)b * 2304,
-        arena + 97943552 + (long)b * 37824);
+    lk_zero_pad_add(1, 1, 192, 0, 196, arena + 457012928 + (long)b * 2304,
+        arena + 102760448 + (long)b * 37824, arena + 102760448 + (long)b * 37824);
   } // for b
 
-  /* %1244 = add(%1240, %1243) blocks.1 : f32[B, 197, 192], written over %1235 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 102760448, (const long[]){37824, 192, 1},
-      arena + 97943552, (const long[]){37824, 192, 1}, arena + 102760448);
-
-  /* %1245 = mul(%1244, %117) blocks.1 : f32[B, 197, 192] */
+  /* %1235 = mul(%1234, %117) blocks.1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 102760448, (const long[]){37824, 192, 1},
       inputs[2], (const long[]){1, 0, 0}, arena + 103970816);
 
-  /* %1246 = slice(%1245) {axis 0, start 0, length 1} blocks.1.leff : f32[B, 1, 192], a view of %1245: no code */
+  /* %1236 = slice(%1235) {axis 0, start 0, length 1} blocks.1.leff : f32[B, 1, 192], a view of %1235: no code */
 
-  /* %1247 = slice(%1245) {axis 0, start 1, length 196} blocks.1.leff : f32[B, 196, 192] */
+  /* %1237 = slice(%1235) {axis 0, start 1, length 196} blocks.1.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 103971008, 37824, arena + 105181184, 37632);
 
-  /* %1248 = batch_norm_act_param_grad(%110, %1247, %113, %111, %112) {eps 1e-05} blocks.1.leff.bn3 : f32[2, 192] */
+  /* %1238 = batch_norm_act_param_grad(%110, %1237, %113, %111, %112) {eps 1e-05} blocks.1.leff.bn3 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 430979072, arena + 105181184,
       arena + 457219568, params[57], params[58], 1e-05f, LK_ACT_NONE, arena + 57407488,
       arena + 57446080);
 
-  /* %1249 = batch_norm_act_grad(%110, %1247, %113, %111, %112, %1248) {eps 1e-05} blocks.1.leff.bn3 : f32[B, 196, 192], written over %1247 */
+  /* %1239 = batch_norm_act_grad(%110, %1237, %113, %111, %112, %1238) {eps 1e-05} blocks.1.leff.bn3 : f32[B, 196, 192], written over %1237 */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 430979072, arena + 105181184, arena + 457219568,
       params[57], params[58], arena + 57446080, 1e-05f, LK_ACT_NONE, arena + 57407488,
       arena + 105181184);
 
-  /* %1250 = index(%1248) {axis 0, at 0} blocks.1.leff.bn3 : f32[192] */
+  /* %1240 = index(%1238) {axis 0, at 0} blocks.1.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 57446080, 384, arena + 106832384, 192);
 
-  /* %1251 = index(%1248) {axis 0, at 1} blocks.1.leff.bn3 : f32[192] */
+  /* %1241 = index(%1238) {axis 0, at 1} blocks.1.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 57446272, 384, arena + 106832576, 192);
 
-  /* %1252 = transpose(%109) {perm [1, 0]} blocks.1.leff.conv3 : f32[768, 192] */
+  /* %1242 = transpose(%109) {perm [1, 0]} blocks.1.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[55], arena + 57407488);
 
-  /* %1253 = fused_linear(%1249, %1252) blocks.1.leff.conv3 : f32[B, 196, 768] */
+  /* %1243 = fused_linear(%1239, %1242) blocks.1.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 105181184, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 97943552);
 
-  /* %1254 = linear_grad_weight(%1249, %106) blocks.1.leff.conv3 : f32[192, 768] */
+  /* %1244 = linear_grad_weight(%1239, %106) blocks.1.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 105181184, arena + 93126656, arena + 106532864);
 
-  /* %1255 = reduce_sum(%1249) {axes [0], batch} blocks.1.leff.conv3 : f32[192] */
+  /* %1245 = reduce_sum(%1239) {axes [0], batch} blocks.1.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 105181184,
       arena + 93135104);
 
-  /* %1256 = reshape(%1254) {shape [192, 768, 1, 1]} blocks.1.leff.conv3 : f32[192, 768, 1, 1], a view of %1254: no code */
+  /* %1246 = reshape(%1244) {shape [192, 768, 1, 1]} blocks.1.leff.conv3 : f32[192, 768, 1, 1], a view of %1244: no code */
 
-  /* %1257 = batch_norm_act_param_grad(%101, %1253, %104, %102, %103) {eps 1e-05, act gelu} blocks.1.leff.bn2 : f32[2, 768] */
+  /* %1247 = batch_norm_act_param_grad(%101, %1243, %104, %102, %103) {eps 1e-05, act gelu} blocks.1.leff.bn2 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 88309760, arena + 97943552,
       arena + 457130240, params[51], params[52], 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 57561856);
 
-  /* %1258 = batch_norm_act_grad(%101, %1253, %104, %102, %103, %1257) {eps 1e-05, act gelu} blocks.1.leff.bn2 : f32[B, 196, 768], written over %1253 */
+  /* %1248 = batch_norm_act_grad(%101, %1243, %104, %102, %103, %1247) {eps 1e-05, act gelu} blocks.1.leff.bn2 : f32[B, 196, 768], written over %1243 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 88309760, arena + 97943552, arena + 457130240,
       params[51], params[52], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 97943552);
 
-  /* %1259 = index(%1257) {axis 0, at 0} blocks.1.leff.bn2 : f32[768] */
+  /* %1249 = index(%1247) {axis 0, at 0} blocks.1.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 93133568, 768);
 
-  /* %1260 = index(%1257) {axis 0, at 1} blocks.1.leff.bn2 : f32[768] */
+  /* %1250 = index(%1247) {axis 0, at 1} blocks.1.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 93134336, 768);
 
-  /* %1261 = token_dwconv_grad_input(%1258, %99) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.leff.conv2 : f32[B, 196, 768] */
+  /* %1251 = token_dwconv_grad_input(%1248, %99) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 97943552, params[49],
       arena + 88309760);
 
-  /* %1262 = token_dwconv_grad_weight(%1258, %98) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %1252 = token_dwconv_grad_weight(%1248, %98) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 97943552, arena + 83492864,
       arena + 93126656);
 
-  /* %1263 = reduce_sum(%1258) {axes [0], batch} blocks.1.leff.conv2 : f32[768] */
+  /* %1253 = reduce_sum(%1248) {axes [0], batch} blocks.1.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 97943552,
       arena + 87560192);
 
-  /* %1264 = batch_norm_act_param_grad(%93, %1261, %96, %94, %95) {eps 1e-05, act gelu} blocks.1.leff.bn1 : f32[2, 768] */
+  /* %1254 = batch_norm_act_param_grad(%93, %1251, %96, %94, %95) {eps 1e-05, act gelu} blocks.1.leff.bn1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 78675968, arena + 88309760,
       arena + 457127936, params[45], params[46], 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 57561856);
 
-  /* %1265 = batch_norm_act_grad(%93, %1261, %96, %94, %95, %1264) {eps 1e-05, act gelu} blocks.1.leff.bn1 : f32[B, 196, 768], written over %1261 */
+  /* %1255 = batch_norm_act_grad(%93, %1251, %96, %94, %95, %1254) {eps 1e-05, act gelu} blocks.1.leff.bn1 : f32[B, 196, 768], written over %1251 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 78675968, arena + 88309760, arena + 457127936,
       params[45], params[46], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 88309760);
 
-  /* %1266 = index(%1264) {axis 0, at 0} blocks.1.leff.bn1 : f32[768] */
+  /* %1256 = index(%1254) {axis 0, at 0} blocks.1.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 87560960, 768);
 
-  /* %1267 = index(%1264) {axis 0, at 1} blocks.1.leff.bn1 : f32[768] */
+  /* %1257 = index(%1254) {axis 0, at 1} blocks.1.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 87561728, 768);
 
-  /* %1268 = transpose(%92) {perm [1, 0]} blocks.1.leff.conv1 : f32[192, 768] */
+  /* %1258 = transpose(%92) {perm [1, 0]} blocks.1.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[43], arena + 57407488);
 
-  /* %1269 = fused_linear(%1265, %1268) blocks.1.leff.conv1 : f32[B, 196, 192], written into %1245 from row 1 */
+  /* %1259 = fused_linear(%1255, %1258) blocks.1.leff.conv1 : f32[B, 196, 192], written into %1235 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 88309760, 150528, arena + 57407488, NULL, NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 103971008, 37824);
 
-  /* %1270 = linear_grad_weight(%1265, %89) blocks.1.leff.conv1 : f32[768, 192] */
+  /* %1260 = linear_grad_weight(%1255, %89) blocks.1.leff.conv1 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 88309760, arena + 429774848, arena + 87117824);
 
-  /* %1271 = reduce_sum(%1265) {axes [0], batch} blocks.1.leff.conv1 : f32[768] */
+  /* %1261 = reduce_sum(%1255) {axes [0], batch} blocks.1.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 88309760,
       arena + 87562496);
 
-  /* %1272 = reshape(%1270) {shape [768, 192, 1, 1]} blocks.1.leff.conv1 : f32[768, 192, 1, 1], a view of %1270: no code */
+  /* %1262 = reshape(%1260) {shape [768, 192, 1, 1]} blocks.1.leff.conv1 : f32[768, 192, 1, 1], a view of %1260: no code */
 
-  /* %1273 = concat(%1246, %1269) {axis 0} blocks.1.norm2 : f32[B, 197, 192], a view of %1245: no code */
+  /* %1263 = concat(%1236, %1259) {axis 0} blocks.1.norm2 : f32[B, 197, 192], a view of %1235: no code */
 
-  /* %1274 = reduce_sum(%1273) {axes [0], batch} blocks.1.norm2 : f32[192] */
+  /* %1264 = reduce_sum(%1263) {axes [0], batch} blocks.1.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 103970816,
       arena + 87563840);
 
-  /* %1275 = reduce_sum(%1273, %86) {axes [0], batch} blocks.1.norm2 : f32[192] */
+  /* %1265 = reduce_sum(%1263, %86) {axes [0], batch} blocks.1.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
       arena + 103970816, arena + 351113216, arena + 87564032);
 
-  /* %1276 = normalize_grad(%83, %1273, %84, %1244) {eps 1e-06} blocks.1 : f32[B, 197, 192], written over %1245 */
+  /* %1266 = normalize_grad(%83, %1263, %84, %1234) {eps 1e-06} blocks.1 : f32[B, 197, 192], written over %1235 */
   lk_layernorm_grad(B * 197, 192, arena + 349902848, arena + 103970816, params[41],
       arena + 102760448, 1e-06f, arena + 103970816);
 
-  /* %1277 = mul(%1276, %82) blocks.1 : f32[B, 197, 192] */
+  /* %1267 = mul(%1266, %82) blocks.1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 103970816, (const long[]){37824, 192, 1},
       inputs[1], (const long[]){1, 0, 0}, arena + 78675968);
 
-  /* %1278 = transpose(%79) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
+  /* %1268 = transpose(%79) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[39], arena + 57407488);
 
-  /* %1279 = fused_linear(%1277, %1278) blocks.1.attn.proj : f32[B, 197, 192] */
+  /* %1269 = fused_linear(%1267, %1268) blocks.1.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 78675968, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 82307072);
 
-  /* %1280 = linear_grad_weight(%1277, %78) blocks.1.attn.proj : f32[192, 192] */
+  /* %1270 = linear_grad_weight(%1267, %78) blocks.1.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 78675968, arena + 348692480, arena + 87523328);
 
-  /* %1281 = reduce_sum(%1277) {axes [0], batch} blocks.1.attn.proj : f32[192] */
+  /* %1271 = reduce_sum(%1267) {axes [0], batch} blocks.1.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 78675968,
       arena + 87564224);
 
-  /* %1282 = sdpa_grad(%75, %76, %77, %1279) {heads 3, kv_heads 3} blocks.1.attn : f32[B, 197, 576] */
+  /* %1272 = sdpa_grad(%75, %76, %77, %1269) {heads 3, kv_heads 3} blocks.1.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 299067392, 576, arena + 299067584, 576,
       arena + 299067776, 576, arena + 82307072, 192, arena + 78675968, 576, arena + 78675968 + 192,
       576, arena + 78675968 + 384, 576, 0.125f);
 
-  /* %1283 = transpose(%72) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
+  /* %1273 = transpose(%72) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[37], arena + 57407488);
 
-  /* %1284 = fused_linear(%1282, %1283) blocks.1.attn.qkv : f32[B, 197, 192] */
+  /* %1274 = fused_linear(%1272, %1273) blocks.1.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 78675968, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 83492864);
 
-  /* %1285 = linear_grad_weight(%1282, %71) blocks.1.attn.qkv : f32[576, 192] */
+  /* %1275 = linear_grad_weight(%1272, %71) blocks.1.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 78675968, arena + 347482112, arena + 87412736);
 
-  /* %1286 = reduce_sum(%1282) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
+  /* %1276 = reduce_sum(%1272) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 78675968,
       arena + 87563264);
 
-  /* %1287 = reduce_sum(%1284) {axes [0], batch} blocks.1.norm1 : f32[192] */
+  /* %1277 = reduce_sum(%1274) {axes [0], batch} blocks.1.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 83492864,
       arena + 87564416);
 
-  /* %1288 = reduce_sum(%1284, %70) {axes [0], batch} blocks.1.norm1 : f32[192] */
+  /* %1278 = reduce_sum(%1274, %70) {axes [0], batch} blocks.1.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
       arena + 83492864, arena + 346271744, arena + 87564608);
 
-  /* %1289 = normalize_grad(%66, %1284, %68, %1276) {eps 1e-06} blocks.0 : f32[B, 197, 192], written over %1284 */
+  /* %1279 = normalize_grad(%66, %1274, %68, %1266) {eps 1e-06} blocks.0 : f32[B, 197, 192], written over %1274 */
   lk_layernorm_grad(B * 197, 192, arena + 345061376, arena + 83492864, params[35],
       arena + 103970816, 1e-06f, arena + 83492864);
 
-  /* %1290 = zero_pad(%1241) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %1280 = zero_pad(%1232, %1279) {axis 0, before 0, after 196} blocks.0 : f32[B, 197, 192], written over %1274 */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 457012736 + (long)b * 2304,
-        arena + 78675968 + (long)b * 37824);
+    lk_zero_pad_add(1, 1, 192, 0, 196, arena + 457012736 + (long)b * 2304,
+        arena + 83492864 + (long)b * 37824, arena + 83492864 + (long)b * 37824);
   } // for b
 
-  /* %1291 = add(%1289, %1290) blocks.0 : f32[B, 197, 192], written over %1284 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 83492864, (const long[]){37824, 192, 1},
-      arena + 78675968, (const long[]){37824, 192, 1}, arena + 83492864);
-
-  /* %1292 = slice(%1291) {axis 0, start 0, length 1} blocks.0.leff : f32[B, 1, 192], written into %1319 from row 0 */
+  /* %1281 = slice(%1280) {axis 0, start 0, length 1} blocks.0.leff : f32[B, 1, 192], written into %1308 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 83492864 + (long)b * 37824, 37824,
         arena + 84703232 + (long)b * 37824, 192);
   } // for b
 
-  /* %1293 = slice(%1291) {axis 0, start 1, length 196} blocks.0.leff : f32[B, 196, 192] */
+  /* %1282 = slice(%1280) {axis 0, start 1, length 196} blocks.0.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 83493056, 37824, arena + 85913600, 37632);
 
-  /* %1294 = batch_norm_act_param_grad(%59, %1293, %62, %60, %61) {eps 1e-05} blocks.0.leff.bn3 : f32[2, 192] */
+  /* %1283 = batch_norm_act_param_grad(%59, %1282, %62, %60, %61) {eps 1e-05} blocks.0.leff.bn3 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 428570624, arena + 85913600,
       arena + 57801856, params[31], params[32], 1e-05f, LK_ACT_NONE, arena + 57407488,
       arena + 57446080);
 
-  /* %1295 = batch_norm_act_grad(%59, %1293, %62, %60, %61, %1294) {eps 1e-05} blocks.0.leff.bn3 : f32[B, 196, 192], written over %1293 */
+  /* %1284 = batch_norm_act_grad(%59, %1282, %62, %60, %61, %1283) {eps 1e-05} blocks.0.leff.bn3 : f32[B, 196, 192], written over %1282 */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 428570624, arena + 85913600, arena + 57801856,
       params[31], params[32], arena + 57446080, 1e-05f, LK_ACT_NONE, arena + 57407488,
       arena + 85913600);
 
-  /* %1296 = index(%1294) {axis 0, at 0} blocks.0.leff.bn3 : f32[192] */
+  /* %1285 = index(%1283) {axis 0, at 0} blocks.0.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 57446080, 384, arena + 87564800, 192);
 
-  /* %1297 = index(%1294) {axis 0, at 1} blocks.0.leff.bn3 : f32[192] */
+  /* %1286 = index(%1283) {axis 0, at 1} blocks.0.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 57446272, 384, arena + 87564992, 192);
 
-  /* %1298 = transpose(%58) {perm [1, 0]} blocks.0.leff.conv3 : f32[768, 192] */
+  /* %1287 = transpose(%58) {perm [1, 0]} blocks.0.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[29], arena + 57407488);
 
-  /* %1299 = fused_linear(%1295, %1298) blocks.0.leff.conv3 : f32[B, 196, 768] */
+  /* %1288 = fused_linear(%1284, %1287) blocks.0.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 85913600, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 78675968);
 
-  /* %1300 = linear_grad_weight(%1295, %55) blocks.0.leff.conv3 : f32[192, 768] */
+  /* %1289 = linear_grad_weight(%1284, %55) blocks.0.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 85913600, arena + 73859072, arena + 87265280);
 
-  /* %1301 = reduce_sum(%1295) {axes [0], batch} blocks.0.leff.conv3 : f32[192] */
+  /* %1290 = reduce_sum(%1284) {axes [0], batch} blocks.0.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 85913600,
       arena + 87565184);
 
-  /* %1302 = reshape(%1300) {shape [192, 768, 1, 1]} blocks.0.leff.conv3 : f32[192, 768, 1, 1], a view of %1300: no code */
+  /* %1291 = reshape(%1289) {shape [192, 768, 1, 1]} blocks.0.leff.conv3 : f32[192, 768, 1, 1], a view of %1289: no code */
 
-  /* %1303 = batch_norm_act_param_grad(%50, %1299, %53, %51, %52) {eps 1e-05, act gelu} blocks.0.leff.bn2 : f32[2, 768] */
+  /* %1292 = batch_norm_act_param_grad(%50, %1288, %53, %51, %52) {eps 1e-05, act gelu} blocks.0.leff.bn2 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 69042176, arena + 78675968,
       arena + 457125632, params[25], params[26], 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 57561856);
 
-  /* %1304 = batch_norm_act_grad(%50, %1299, %53, %51, %52, %1303) {eps 1e-05, act gelu} blocks.0.leff.bn2 : f32[B, 196, 768], written over %1299 */
+  /* %1293 = batch_norm_act_grad(%50, %1288, %53, %51, %52, %1292) {eps 1e-05, act gelu} blocks.0.leff.bn2 : f32[B, 196, 768], written over %1288 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 69042176, arena + 78675968, arena + 457125632,
       params[25], params[26], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 78675968);
 
-  /* %1305 = index(%1303) {axis 0, at 0} blocks.0.leff.bn2 : f32[768] */
+  /* %1294 = index(%1292) {axis 0, at 0} blocks.0.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 86067968, 768);
 
-  /* %1306 = index(%1303) {axis 0, at 1} blocks.0.leff.bn2 : f32[768] */
+  /* %1295 = index(%1292) {axis 0, at 1} blocks.0.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 86068736, 768);
 
-  /* %1307 = token_dwconv_grad_input(%1304, %48) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.leff.conv2 : f32[B, 196, 768] */
+  /* %1296 = token_dwconv_grad_input(%1293, %48) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 78675968, params[23],
       arena + 69042176);
 
-  /* %1308 = token_dwconv_grad_weight(%1304, %47) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %1297 = token_dwconv_grad_weight(%1293, %47) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 78675968, arena + 64225280,
       arena + 86061056);
 
-  /* %1309 = reduce_sum(%1304) {axes [0], batch} blocks.0.leff.conv2 : f32[768] */
+  /* %1298 = reduce_sum(%1293) {axes [0], batch} blocks.0.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 78675968,
       arena + 86069504);
 
-  /* %1310 = batch_norm_act_param_grad(%42, %1307, %45, %43, %44) {eps 1e-05, act gelu} blocks.0.leff.bn1 : f32[2, 768] */
+  /* %1299 = batch_norm_act_param_grad(%42, %1296, %45, %43, %44) {eps 1e-05, act gelu} blocks.0.leff.bn1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 51380224, arena + 69042176,
       arena + 457123328, params[19], params[20], 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 57561856);
 
-  /* %1311 = batch_norm_act_grad(%42, %1307, %45, %43, %44, %1310) {eps 1e-05, act gelu} blocks.0.leff.bn1 : f32[B, 196, 768], written over %1307 */
+  /* %1300 = batch_norm_act_grad(%42, %1296, %45, %43, %44, %1299) {eps 1e-05, act gelu} blocks.0.leff.bn1 : f32[B, 196, 768], written over %1296 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 51380224, arena + 69042176, arena + 457123328,
       params[19], params[20], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 69042176);
 
-  /* %1312 = index(%1310) {axis 0, at 0} blocks.0.leff.bn1 : f32[768] */
+  /* %1301 = index(%1299) {axis 0, at 0} blocks.0.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 86070272, 768);
 
-  /* %1313 = index(%1310) {axis 0, at 1} blocks.0.leff.bn1 : f32[768] */
+  /* %1302 = index(%1299) {axis 0, at 1} blocks.0.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 86071040, 768);
 
-  /* %1314 = transpose(%41) {perm [1, 0]} blocks.0.leff.conv1 : f32[192, 768] */
+  /* %1303 = transpose(%41) {perm [1, 0]} blocks.0.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[17], arena + 51380224);
 
-  /* %1315 = fused_linear(%1311, %1314) blocks.0.leff.conv1 : f32[B, 196, 192], written into %1319 from row 1 */
+  /* %1304 = fused_linear(%1300, %1303) blocks.0.leff.conv1 : f32[B, 196, 192], written into %1308 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 69042176, 150528, arena + 51380224, NULL, NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 84703424, 37824);
 
-  /* %1316 = linear_grad_weight(%1311, %38) blocks.0.leff.conv1 : f32[768, 192] */
+  /* %1305 = linear_grad_weight(%1300, %38) blocks.0.leff.conv1 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 69042176, arena + 427366400, arena + 85913600);
 
-  /* %1317 = reduce_sum(%1311) {axes [0], batch} blocks.0.leff.conv1 : f32[768] */
+  /* %1306 = reduce_sum(%1300) {axes [0], batch} blocks.0.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 69042176,
       arena + 86071808);
 
-  /* %1318 = reshape(%1316) {shape [768, 192, 1, 1]} blocks.0.leff.conv1 : f32[768, 192, 1, 1], a view of %1316: no code */
+  /* %1307 = reshape(%1305) {shape [768, 192, 1, 1]} blocks.0.leff.conv1 : f32[768, 192, 1, 1], a view of %1305: no code */
 
-  /* %1319 = concat(%1292, %1315) {axis 0} blocks.0.norm2 : f32[B, 197, 192], its operands computed in place: no code */
+  /* %1308 = concat(%1281, %1304) {axis 0} blocks.0.norm2 : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %1320 = reduce_sum(%1319) {axes [0], batch} blocks.0.norm2 : f32[192] */
+  /* %1309 = reduce_sum(%1308) {axes [0], batch} blocks.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 84703232,
       arena + 86072576);
 
-  /* %1321 = reduce_sum(%1319, %35) {axes [0], batch} blocks.0.norm2 : f32[192] */
+  /* %1310 = reduce_sum(%1308, %35) {axes [0], batch} blocks.0.norm2 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
       arena + 84703232, arena + 343851008, arena + 86072768);
 
-  /* %1322 = normalize_grad(%32, %1319, %33, %1291) {eps 1e-06} blocks.0 : f32[B, 197, 192], written over %1319 */
+  /* %1311 = normalize_grad(%32, %1308, %33, %1280) {eps 1e-06} blocks.0 : f32[B, 197, 192], written over %1308 */
   lk_layernorm_grad(B * 197, 192, arena + 342640640, arena + 84703232, params[15], arena + 83492864,
       1e-06f, arena + 84703232);
 
-  /* %1323 = transpose(%30) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
+  /* %1312 = transpose(%30) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[13], arena + 51380224);
 
-  /* %1324 = fused_linear(%1322, %1323) blocks.0.attn.proj : f32[B, 197, 192] */
+  /* %1313 = fused_linear(%1311, %1312) blocks.0.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 84703232, arena + 51380224, NULL, LK_ACT_NONE, NULL,
       arena + 64225280);
 
-  /* %1325 = linear_grad_weight(%1322, %29) blocks.0.attn.proj : f32[192, 192] */
+  /* %1314 = linear_grad_weight(%1311, %29) blocks.0.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 84703232, arena + 341430272, arena + 83837888);
 
-  /* %1326 = reduce_sum(%1322) {axes [0], batch} blocks.0.attn.proj : f32[192] */
+  /* %1315 = reduce_sum(%1311) {axes [0], batch} blocks.0.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 84703232,
       arena + 83875328);
 
-  /* %1327 = sdpa_grad(%26, %27, %28, %1324) {heads 3, kv_heads 3} blocks.0.attn : f32[B, 197, 576] */
+  /* %1316 = sdpa_grad(%26, %27, %28, %1313) {heads 3, kv_heads 3} blocks.0.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 295436288, 576, arena + 295436480, 576,
       arena + 295436672, 576, arena + 64225280, 192, arena + 51380224, 576, arena + 51380224 + 192,
       576, arena + 51380224 + 384, 576, 0.125f);
 
-  /* %1328 = transpose(%23) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
+  /* %1317 = transpose(%23) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[11], arena + 55011328);
 
-  /* %1329 = fused_linear(%1327, %1328) blocks.0.attn.qkv : f32[B, 197, 192] */
+  /* %1318 = fused_linear(%1316, %1317) blocks.0.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 51380224, arena + 55011328, NULL, LK_ACT_NONE, NULL,
       arena + 64225280);
 
-  /* %1330 = linear_grad_weight(%1327, %22) blocks.0.attn.qkv : f32[576, 192] */
+  /* %1319 = linear_grad_weight(%1316, %22) blocks.0.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 51380224, arena + 340219904, arena + 83689472);
 
-  /* %1331 = reduce_sum(%1327) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
+  /* %1320 = reduce_sum(%1316) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 51380224,
       arena + 83874752);
 
-  /* %1332 = reduce_sum(%1329) {axes [0], batch} blocks.0.norm1 : f32[192] */
+  /* %1321 = reduce_sum(%1318) {axes [0], batch} blocks.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 64225280,
       arena + 83875520);
 
-  /* %1333 = reduce_sum(%1329, %21) {axes [0], batch} blocks.0.norm1 : f32[192] */
+  /* %1322 = reduce_sum(%1318, %21) {axes [0], batch} blocks.0.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
       arena + 64225280, arena + 339009536, arena + 83875712);
 
-  /* %1334 = normalize_grad(%18, %1329, %19, %1322) {eps 1e-06} : f32[B, 197, 192], written over %1329 */
+  /* %1323 = normalize_grad(%18, %1318, %19, %1311) {eps 1e-06} : f32[B, 197, 192], written over %1318 */
   lk_layernorm_grad(B * 197, 192, arena + 56197120, arena + 64225280, params[9], arena + 84703232,
       1e-06f, arena + 64225280);
 
-  /* %1335 = reduce_sum(%1334) {axes [], batch} : f32[197, 192] */
+  /* %1324 = reduce_sum(%1323) {axes [], batch} : f32[197, 192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 0, 0}, arena + 64225280,
       arena + 83800064);
 
-  /* %1336 = reshape(%1335) {shape [1, 197, 192]} : f32[1, 197, 192], a view of %1335: no code */
+  /* %1325 = reshape(%1324) {shape [1, 197, 192]} : f32[1, 197, 192], a view of %1324: no code */
 
-  /* %1337 = slice(%1334) {axis 0, start 0, length 1} : f32[B, 1, 192] */
+  /* %1326 = slice(%1323) {axis 0, start 0, length 1} : f32[B, 1, 192] */
   lk_copy_rows(B, 192, arena + 64225280, 37824, arena + 51380224, 192);
 
-  /* %1338 = reduce_sum(%1337) {axes [], batch} : f32[1, 192] */
+  /* %1327 = reduce_sum(%1326) {axes [], batch} : f32[1, 192] */
   lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 51380224,
       arena + 83875904);
 
-  /* %1339 = reshape(%1338) {shape [1, 1, 192]} : f32[1, 1, 192], a view of %1338: no code */
+  /* %1328 = reshape(%1327) {shape [1, 1, 192]} : f32[1, 1, 192], a view of %1327: no code */
 
-  /* %1340 = slice(%1334) {axis 0, start 1, length 196} : f32[B, 196, 192] */
+  /* %1329 = slice(%1323) {axis 0, start 1, length 196} : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 64225472, 37824, arena + 65435648, 37632);
 
-  /* %1341 = transpose(%13) {perm [1, 0]} i2t.proj : f32[1024, 192] */
+  /* %1330 = transpose(%13) {perm [1, 0]} i2t.proj : f32[1024, 192] */
   lk_transpose(2, (const long[]){192, 1024}, (const int[]){1, 0}, params[5], arena + 64225280);
 
-  /* %1342 = fused_linear(%1340, %1341) i2t.proj : f32[B, 196, 1024] */
+  /* %1331 = fused_linear(%1329, %1330) i2t.proj : f32[B, 196, 1024] */
   lk_fused_linear(B * 196, 192, 1024, arena + 65435648, arena + 64225280, NULL, LK_ACT_NONE, NULL,
       arena + 51380224);
 
-  /* %1343 = linear_grad_weight(%1340, %12) i2t.proj : f32[192, 1024] */
+  /* %1332 = linear_grad_weight(%1329, %12) i2t.proj : f32[192, 1024] */
   lk_linear_grad_weight(B * 196, 1024, 192, arena + 65435648, arena + 57802752, arena + 83492864);
 
-  /* %1344 = reduce_sum(%1340) {axes [0], batch} i2t.proj : f32[192] */
+  /* %1333 = reduce_sum(%1329) {axes [0], batch} i2t.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 65435648,
       arena + 83876096);
 
-  /* %1345 = reshape(%1343) {shape [192, 64, 4, 4]} i2t.proj : f32[192, 64, 4, 4], a view of %1343: no code */
+  /* %1334 = reshape(%1332) {shape [192, 64, 4, 4]} i2t.proj : f32[192, 64, 4, 4], a view of %1332: no code */
 
-  /* %1346 = reshape(%1342) {shape [14, 14, 64, 4, 4]} i2t.proj : f32[B, 14, 14, 64, 4, 4], a view of %1342: no code */
+  /* %1335 = reshape(%1331) {shape [14, 14, 64, 4, 4]} i2t.proj : f32[B, 14, 14, 64, 4, 4], a view of %1331: no code */
 
-  /* %1347 = transpose(%1346) {perm [2, 0, 3, 1, 4]} i2t.proj : f32[B, 64, 14, 4, 14, 4] */
+  /* %1336 = transpose(%1335) {perm [2, 0, 3, 1, 4]} i2t.proj : f32[B, 64, 14, 4, 14, 4] */
   lk_transpose(6, (const long[]){B, 14, 14, 64, 4, 4}, (const int[]){0, 3, 1, 4, 2, 5},
       arena + 51380224, arena + 77070336);
 
-  /* %1348 = reshape(%1347) {shape [64, 56, 56]} i2t.proj : f32[B, 64, 56, 56], a view of %1347: no code */
+  /* %1337 = reshape(%1336) {shape [64, 56, 56]} i2t.proj : f32[B, 64, 56, 56], a view of %1336: no code */
 
-  /* %1349 = maxpool_grad(%6, %1348) {kernel [3, 3], stride [2, 2], padding [1, 1]} i2t : f32[B, 64, 112, 112] */
+  /* %1338 = maxpool_grad(%6, %1337) {kernel [3, 3], stride [2, 2], padding [1, 1]} i2t : f32[B, 64, 112, 112] */
   lk_maxpool2d_grad(B, 64, 112, 112, 3, 3, 2, 2, 1, 1, arena + 25690112, arena + 77070336,
       arena + 51380224);
 
-  /* %1350 = batch_normalize_grad(%2, %1349, %3) {eps 1e-05} i2t.backbone.bn : f32[B, 64, 112, 112] */
+  /* %1339 = batch_normalize_grad(%2, %1338, %3) {eps 1e-05} i2t.backbone.bn : f32[B, 64, 112, 112] */
   lk_batch_normalize_grad(B, 64, 12544, arena, arena + 51380224, params[1], 1e-05f,
       arena + 25690112);
 
-  /* %1351 = batch_normalize_param_grad(%2, %1349) {eps 1e-05} i2t.backbone.bn : f32[2, 64] */
+  /* %1340 = batch_normalize_param_grad(%2, %1338) {eps 1e-05} i2t.backbone.bn : f32[2, 64] */
   lk_batch_normalize_param_grad(B, 64, 12544, arena, arena + 51380224, 1e-05f, arena + 77070336);
 
-  /* %1352 = index(%1351) {axis 0, at 0} i2t.backbone.bn : f32[64] */
+  /* %1341 = index(%1340) {axis 0, at 0} i2t.backbone.bn : f32[64] */
   lk_copy_rows(1, 64, arena + 77070336, 128, arena + 9408, 64);
 
-  /* %1353 = index(%1351) {axis 0, at 1} i2t.backbone.bn : f32[64] */
+  /* %1342 = index(%1340) {axis 0, at 1} i2t.backbone.bn : f32[64] */
   lk_copy_rows(1, 64, arena + 77070400, 128, arena + 9472, 64);
 
-  /* %1354 = conv2d_grad_weight(%1350, %0) {out 64, kernel [7, 7], stride [2, 2], padding [3, 3], groups 1} i2t.backbone.conv : f32[64, 3, 7, 7] */
+  /* %1343 = conv2d_grad_weight(%1339, %0) {out 64, kernel [7, 7], stride [2, 2], padding [3, 3], groups 1} i2t.backbone.conv : f32[64, 3, 7, 7] */
   lk_conv2d_grad_weight(B, 3, 224, 224, 64, 7, 7, 2, 2, 3, 3, 1, arena + 25690112, inputs[0],
       arena);
 
   /* output 0 "loss" = %696 : f32[1] */
   memcpy(outputs[0], arena + 457232560, sizeof(float) * 1);
-  /* output 1 "grad:i2t.backbone.conv.weight" = %1354 : f32[64, 3, 7, 7] */
+  /* output 1 "grad:i2t.backbone.conv.weight" = %1343 : f32[64, 3, 7, 7] */
   memcpy(outputs[1], arena, sizeof(float) * 9408);
-  /* output 2 "grad:i2t.backbone.bn.weight" = %1352 : f32[64] */
+  /* output 2 "grad:i2t.backbone.bn.weight" = %1341 : f32[64] */
   memcpy(outputs[2], arena + 9408, sizeof(float) * 64);
-  /* output 3 "grad:i2t.backbone.bn.bias" = %1353 : f32[64] */
+  /* output 3 "grad:i2t.backbone.bn.bias" = %1342 : f32[64] */
   memcpy(outputs[3], arena + 9472, sizeof(float) * 64);
-  /* output 4 "grad:i2t.proj.weight" = %1345 : f32[192, 64, 4, 4] */
+  /* output 4 "grad:i2t.proj.weight" = %1334 : f32[192, 64, 4, 4] */
   memcpy(outputs[4], arena + 83492864, sizeof(float) * 196608);
-  /* output 5 "grad:i2t.proj.bias" = %1344 : f32[192] */
+  /* output 5 "grad:i2t.proj.bias" = %1333 : f32[192] */
   memcpy(outputs[5], arena + 83876096, sizeof(float) * 192);
-  /* output 6 "grad:cls_token" = %1339 : f32[1, 1, 192] */
+  /* output 6 "grad:cls_token" = %1328 : f32[1, 1, 192] */
   memcpy(outputs[6], arena + 83875904, sizeof(float) * 192);
-  /* output 7 "grad:pos_embed" = %1336 : f32[1, 197, 192] */
+  /* output 7 "grad:pos_embed" = %1325 : f32[1, 197, 192] */
   memcpy(outputs[7], arena + 83800064, sizeof(float) * 37824);
-  /* output 8 "grad:blocks.0.norm1.weight" = %1333 : f32[192] */
+  /* output 8 "grad:blocks.0.norm1.weight" = %1322 : f32[192] */
   memcpy(outputs[8], arena + 83875712, sizeof(float) * 192);
-  /* output 9 "grad:blocks.0.norm1.bias" = %1332 : f32[192] */
+  /* output 9 "grad:blocks.0.norm1.bias" = %1321 : f32[192] */
   memcpy(outputs[9], arena + 83875520, sizeof(float) * 192);
-  /* output 10 "grad:blocks.0.attn.qkv.weight" = %1330 : f32[576, 192] */
+  /* output 10 "grad:blocks.0.attn.qkv.weight" = %1319 : f32[576, 192] */
   memcpy(outputs[10], arena + 83689472, sizeof(float) * 110592);
-  /* output 11 "grad:blocks.0.attn.qkv.bias" = %1331 : f32[576] */
+  /* output 11 "grad:blocks.0.attn.qkv.bias" = %1320 : f32[576] */
   memcpy(outputs[11], arena + 83874752, sizeof(float) * 576);
-  /* output 12 "grad:blocks.0.attn.proj.weight" = %1325 : f32[192, 192] */
+  /* output 12 "grad:blocks.0.attn.proj.weight" = %1314 : f32[192, 192] */
   memcpy(outputs[12], arena + 83837888, sizeof(float) * 36864);
-  /* output 13 "grad:blocks.0.attn.proj.bias" = %1326 : f32[192] */
+  /* output 13 "grad:blocks.0.attn.proj.bias" = %1315 : f32[192] */
   memcpy(outputs[13], arena + 83875328, sizeof(float) * 192);
-  /* output 14 "grad:blocks.0.norm2.weight" = %1321 : f32[192] */
+  /* output 14 "grad:blocks.0.norm2.weight" = %1310 : f32[192] */
   memcpy(outputs[14], arena + 86072768, sizeof(float) * 192);
-  /* output 15 "grad:blocks.0.norm2.bias" = %1320 : f32[192] */
+  /* output 15 "grad:blocks.0.norm2.bias" = %1309 : f32[192] */
   memcpy(outputs[15], arena + 86072576, sizeof(float) * 192);
-  /* output 16 "grad:blocks.0.leff.conv1.weight" = %1318 : f32[768, 192, 1, 1] */
+  /* output 16 "grad:blocks.0.leff.conv1.weight" = %1307 : f32[768, 192, 1, 1] */
   memcpy(outputs[16], arena + 85913600, sizeof(float) * 147456);
-  /* output 17 "grad:blocks.0.leff.conv1.bias" = %1317 : f32[768] */
+  /* output 17 "grad:blocks.0.leff.conv1.bias" = %1306 : f32[768] */
   memcpy(outputs[17], arena + 86071808, sizeof(float) * 768);
-  /* output 18 "grad:blocks.0.leff.bn1.weight" = %1312 : f32[768] */
+  /* output 18 "grad:blocks.0.leff.bn1.weight" = %1301 : f32[768] */
   memcpy(outputs[18], arena + 86070272, sizeof(float) * 768);
-  /* output 19 "grad:blocks.0.leff.bn1.bias" = %1313 : f32[768] */
+  /* output 19 "grad:blocks.0.leff.bn1.bias" = %1302 : f32[768] */
   memcpy(outputs[19], arena + 86071040, sizeof(float) * 768);
-  /* output 20 "grad:blocks.0.leff.conv2.weight" = %1308 : f32[768, 1, 3, 3] */
+  /* output 20 "grad:blocks.0.leff.conv2.weight" = %1297 : f32[768, 1, 3, 3] */
   memcpy(outputs[20], arena + 86061056, sizeof(float) * 6912);
-  /* output 21 "grad:blocks.0.leff.conv2.bias" = %1309 : f32[768] */
+  /* output 21 "grad:blocks.0.leff.conv2.bias" = %1298 : f32[768] */
   memcpy(outputs[21], arena + 86069504, sizeof(float) * 768);
-  /* output 22 "grad:blocks.0.leff.bn2.weight" = %1305 : f32[768] */
+  /* output 22 "grad:blocks.0.leff.bn2.weight" = %1294 : f32[768] */
   memcpy(outputs[22], arena + 86067968, sizeof(float) * 768);
-  /* output 23 "grad:blocks.0.leff.bn2.bias" = %1306 : f32[768] */
+  /* output 23 "grad:blocks.0.leff.bn2.bias" = %1295 : f32[768] */
   memcpy(outputs[23], arena + 86068736, sizeof(float) * 768);
-  /* output 24 "grad:blocks.0.leff.conv3.weight" = %1302 : f32[192, 768, 1, 1] */
+  /* output 24 "grad:blocks.0.leff.conv3.weight" = %1291 : f32[192, 768, 1, 1] */
   memcpy(outputs[24], arena + 87265280, sizeof(float) * 147456);
-  /* output 25 "grad:blocks.0.leff.conv3.bias" = %1301 : f32[192] */
+  /* output 25 "grad:blocks.0.leff.conv3.bias" = %1290 : f32[192] */
   memcpy(outputs[25], arena + 87565184, sizeof(float) * 192);
-  /* output 26 "grad:blocks.0.leff.bn3.weight" = %1296 : f32[192] */
+  /* output 26 "grad:blocks.0.leff.bn3.weight" = %1285 : f32[192] */
   memcpy(outputs[26], arena + 87564800, sizeof(float) * 192);
-  /* output 27 "grad:blocks.0.leff.bn3.bias" = %1297 : f32[192] */
+  /* output 27 "grad:blocks.0.leff.bn3.bias" = %1286 : f32[192] */
   memcpy(outputs[27], arena + 87564992, sizeof(float) * 192);
-  /* output 28 "grad:blocks.1.norm1.weight" = %1288 : f32[192] */
+  /* output 28 "grad:blocks.1.norm1.weight" = %1278 : f32[192] */
   memcpy(outputs[28], arena + 87564608, sizeof(float) * 192);
-  /* output 29 "grad:blocks.1.norm1.bias" = %1287 : f32[192] */
+  /* output 29 "grad:blocks.1.norm1.bias" = %1277 : f32[192] */
   memcpy(outputs[29], arena + 87564416, sizeof(float) * 192);
-  /* output 30 "grad:blocks.1.attn.qkv.weight" = %1285 : f32[576, 192] */
+  /* output 30 "grad:blocks.1.attn.qkv.weight" = %1275 : f32[576, 192] */
   memcpy(outputs[30], arena + 87412736, sizeof(float) * 110592);
-  /* output 31 "grad:blocks.1.attn.qkv.bias" = %1286 : f32[576] */
+  /* output 31 "grad:blocks.1.attn.qkv.bias" = %1276 : f32[576] */
   memcpy(outputs[31], arena + 87563264, sizeof(float) * 576);
-  /* output 32 "grad:blocks.1.attn.proj.weight" = %1280 : f32[192, 192] */
+  /* output 32 "grad:blocks.1.attn.proj.weight" = %1270 : f32[192, 192] */
   memcpy(outputs[32], arena + 87523328, sizeof(float) * 36864);
-  /* output 33 "grad:blocks.1.attn.proj.bias" = %1281 : f32[192] */
+  /* output 33 "grad:blocks.1.attn.proj.bias" = %1271 : f32[192] */
   memcpy(outputs[33], arena + 87564224, sizeof(float) * 192);
-  /* output 34 "grad:blocks.1.norm2.weight" = %1275 : f32[192] */
+  /* output 34 "grad:blocks.1.norm2.weight" = %1265 : f32[192] */
   memcpy(outputs[34], arena + 87564032, sizeof(float) * 192);
-  /* output 35 "grad:blocks.1.norm2.bias" = %1274 : f32[192] */
+  /* output 35 "grad:blocks.1.norm2.bias" = %1264 : f32[192] */
   memcpy(outputs[35], arena + 87563840, sizeof(float) * 192);
-  /* output 36 "grad:blocks.1.leff.conv1.weight" = %1272 : f32[768, 192, 1, 1] */
+  /* output 36 "grad:blocks.1.leff.conv1.weight" = %1262 : f32[768, 192, 1, 1] */
   memcpy(outputs[36], arena + 87117824, sizeof(float) * 147456);
-  /* output 37 "grad:blocks.1.leff.conv1.bias" = %1271 : f32[768] */
+  /* output 37 "grad:blocks.1.leff.conv1.bias" = %1261 : f32[768] */
   memcpy(outputs[37], arena + 87562496, sizeof(float) * 768);
-  /* output 38 "grad:blocks.1.leff.bn1.weight" = %1266 : f32[768] */
+  /* output 38 "grad:blocks.1.leff.bn1.weight" = %1256 : f32[768] */
   memcpy(outputs[38], arena + 87560960, sizeof(float) * 768);
-  /* output 39 "grad:blocks.1.leff.bn1.bias" = %1267 : f32[768] */
+  /* output 39 "grad:blocks.1.leff.bn1.bias" = %1257 : f32[768] */
   memcpy(outputs[39], arena + 87561728, sizeof(float) * 768);
-  /* output 40 "grad:blocks.1.leff.conv2.weight" = %1262 : f32[768, 1, 3, 3] */
+  /* output 40 "grad:blocks.1.leff.conv2.weight" = %1252 : f32[768, 1, 3, 3] */
   memcpy(outputs[40], arena + 93126656, sizeof(float) * 6912);
-  /* output 41 "grad:blocks.1.leff.conv2.bias" = %1263 : f32[768] */
+  /* output 41 "grad:blocks.1.leff.conv2.bias" = %1253 : f32[768] */
   memcpy(outputs[41], arena + 87560192, sizeof(float) * 768);
-  /* output 42 "grad:blocks.1.leff.bn2.weight" = %1259 : f32[768] */
+  /* output 42 "grad:blocks.1.leff.bn2.weight" = %1249 : f32[768] */
   memcpy(outputs[42], arena + 93133568, sizeof(float) * 768);
-  /* output 43 "grad:blocks.1.leff.bn2.bias" = %1260 : f32[768] */
+  /* output 43 "grad:blocks.1.leff.bn2.bias" = %1250 : f32[768] */
   memcpy(outputs[43], arena + 93134336, sizeof(float) * 768);
-  /* output 44 "grad:blocks.1.leff.conv3.weight" = %1256 : f32[192, 768, 1, 1] */
+  /* output 44 "grad:blocks.1.leff.conv3.weight" = %1246 : f32[192, 768, 1, 1] */
   memcpy(outputs[44], arena + 106532864, sizeof(float) * 147456);
-  /* output 45 "grad:blocks.1.leff.conv3.bias" = %1255 : f32[192] */
+  /* output 45 "grad:blocks.1.leff.conv3.bias" = %1245 : f32[192] */
   memcpy(outputs[45], arena + 93135104, sizeof(float) * 192);
-  /* output 46 "grad:blocks.1.leff.bn3.weight" = %1250 : f32[192] */
+  /* output 46 "grad:blocks.1.leff.bn3.weight" = %1240 : f32[192] */
   memcpy(outputs[46], arena + 106832384, sizeof(float) * 192);
-  /* output 47 "grad:blocks.1.leff.bn3.bias" = %1251 : f32[192] */
+  /* output 47 "grad:blocks.1.leff.bn3.bias" = %1241 : f32[192] */
   memcpy(outputs[47], arena + 106832576, sizeof(float) * 192);
-  /* output 48 "grad:blocks.2.norm1.weight" = %1239 : f32[192] */
+  /* output 48 "grad:blocks.2.norm1.weight" = %1230 : f32[192] */
   memcpy(outputs[48], arena + 106832192, sizeof(float) * 192);
-  /* output 49 "grad:blocks.2.norm1.bias" = %1238 : f32[192] */
+  /* output 49 "grad:blocks.2.norm1.bias" = %1229 : f32[192] */
   memcpy(outputs[49], arena + 106832000, sizeof(float) * 192);
-  /* output 50 "grad:blocks.2.attn.qkv.weight" = %1236 : f32[576, 192] */
+  /* output 50 "grad:blocks.2.attn.qkv.weight" = %1227 : f32[576, 192] */
   memcpy(outputs[50], arena + 106680320, sizeof(float) * 110592);
-  /* output 51 "grad:blocks.2.attn.qkv.bias" = %1237 : f32[576] */
+  /* output 51 "grad:blocks.2.attn.qkv.bias" = %1228 : f32[576] */
   memcpy(outputs[51], arena + 106830848, sizeof(float) * 576);
-  /* output 52 "grad:blocks.2.attn.proj.weight" = %1231 : f32[192, 192] */
+  /* output 52 "grad:blocks.2.attn.proj.weight" = %1222 : f32[192, 192] */
   memcpy(outputs[52], arena + 106790912, sizeof(float) * 36864);
-  /* output 53 "grad:blocks.2.attn.proj.bias" = %1232 : f32[192] */
+  /* output 53 "grad:blocks.2.attn.proj.bias" = %1223 : f32[192] */
   memcpy(outputs[53], arena + 106831808, sizeof(float) * 192);
-  /* output 54 "grad:blocks.2.norm2.weight" = %1226 : f32[192] */
+  /* output 54 "grad:blocks.2.norm2.weight" = %1217 : f32[192] */
   memcpy(outputs[54], arena + 106831616, sizeof(float) * 192);
-  /* output 55 "grad:blocks.2.norm2.bias" = %1225 : f32[192] */
+  /* output 55 "grad:blocks.2.norm2.bias" = %1216 : f32[192] */
   memcpy(outputs[55], arena + 106831424, sizeof(float) * 192);
-  /* output 56 "grad:blocks.2.leff.conv1.weight" = %1223 : f32[768, 192, 1, 1] */
+  /* output 56 "grad:blocks.2.leff.conv1.weight" = %1214 : f32[768, 192, 1, 1] */
   memcpy(outputs[56], arena + 106385408, sizeof(float) * 147456);
-  /* output 57 "grad:blocks.2.leff.conv1.bias" = %1222 : f32[768] */
+  /* output 57 "grad:blocks.2.leff.conv1.bias" = %1213 : f32[768] */
   memcpy(outputs[57], arena + 106830080, sizeof(float) * 768);
-  /* output 58 "grad:blocks.2.leff.bn1.weight" = %1217 : f32[768] */
+  /* output 58 "grad:blocks.2.leff.bn1.weight" = %1208 : f32[768] */
   memcpy(outputs[58], arena + 106828544, sizeof(float) * 768);
-  /* output 59 "grad:blocks.2.leff.bn1.bias" = %1218 : f32[768] */
+  /* output 59 "grad:blocks.2.leff.bn1.bias" = %1209 : f32[768] */
   memcpy(outputs[59], arena + 106829312, sizeof(float) * 768);
-  /* output 60 "grad:blocks.2.leff.conv2.weight" = %1213 : f32[768, 1, 3, 3] */
+  /* output 60 "grad:blocks.2.leff.conv2.weight" = %1204 : f32[768, 1, 3, 3] */
   memcpy(outputs[60], arena + 112394240, sizeof(float) * 6912);
-  /* output 61 "grad:blocks.2.leff.conv2.bias" = %1214 : f32[768] */
+  /* output 61 "grad:blocks.2.leff.conv2.bias" = %1205 : f32[768] */
   memcpy(outputs[61], arena + 106827776, sizeof(float) * 768);
-  /* output 62 "grad:blocks.2.leff.bn2.weight" = %1210 : f32[768] */
+  /* output 62 "grad:blocks.2.leff.bn2.weight" = %1201 : f32[768] */
   memcpy(outputs[62], arena + 112401152, sizeof(float) * 768);
-  /* output 63 "grad:blocks.2.leff.bn2.bias" = %1211 : f32[768] */
+  /* output 63 "grad:blocks.2.leff.bn2.bias" = %1202 : f32[768] */
   memcpy(outputs[63], arena + 112401920, sizeof(float) * 768);
-  /* output 64 "grad:blocks.2.leff.conv3.weight" = %1207 : f32[192, 768, 1, 1] */
+  /* output 64 "grad:blocks.2.leff.conv3.weight" = %1198 : f32[192, 768, 1, 1] */
   memcpy(outputs[64], arena + 125800448, sizeof(float) * 147456);
-  /* output 65 "grad:blocks.2.leff.conv3.bias" = %1206 : f32[192] */
+  /* output 65 "grad:blocks.2.leff.conv3.bias" = %1197 : f32[192] */
   memcpy(outputs[65], arena + 112402688, sizeof(float) * 192);
-  /* output 66 "grad:blocks.2.leff.bn3.weight" = %1201 : f32[192] */
+  /* output 66 "grad:blocks.2.leff.bn3.weight" = %1192 : f32[192] */
   memcpy(outputs[66], arena + 126099968, sizeof(float) * 192);
-  /* output 67 "grad:blocks.2.leff.bn3.bias" = %1202 : f32[192] */
+  /* output 67 "grad:blocks.2.leff.bn3.bias" = %1193 : f32[192] */
   memcpy(outputs[67], arena + 126100160, sizeof(float) * 192);
-  /* output 68 "grad:blocks.3.norm1.weight" = %1190 : f32[192] */
+  /* output 68 "grad:blocks.3.norm1.weight" = %1182 : f32[192] */
   memcpy(outputs[68], arena + 126099776, sizeof(float) * 192);
-  /* output 69 "grad:blocks.3.norm1.bias" = %1189 : f32[192] */
+  /* output 69 "grad:blocks.3.norm1.bias" = %1181 : f32[192] */
   memcpy(outputs[69], arena + 126099584, sizeof(float) * 192);
-  /* output 70 "grad:blocks.3.attn.qkv.weight" = %1187 : f32[576, 192] */
+  /* output 70 "grad:blocks.3.attn.qkv.weight" = %1179 : f32[576, 192] */
   memcpy(outputs[70], arena + 125947904, sizeof(float) * 110592);
-  /* output 71 "grad:blocks.3.attn.qkv.bias" = %1188 : f32[576] */
+  /* output 71 "grad:blocks.3.attn.qkv.bias" = %1180 : f32[576] */
   memcpy(outputs[71], arena + 126098432, sizeof(float) * 576);
-  /* output 72 "grad:blocks.3.attn.proj.weight" = %1182 : f32[192, 192] */
+  /* output 72 "grad:blocks.3.attn.proj.weight" = %1174 : f32[192, 192] */
   memcpy(outputs[72], arena + 126058496, sizeof(float) * 36864);
-  /* output 73 "grad:blocks.3.attn.proj.bias" = %1183 : f32[192] */
+  /* output 73 "grad:blocks.3.attn.proj.bias" = %1175 : f32[192] */
   memcpy(outputs[73], arena + 126099392, sizeof(float) * 192);
-  /* output 74 "grad:blocks.3.norm2.weight" = %1177 : f32[192] */
+  /* output 74 "grad:blocks.3.norm2.weight" = %1169 : f32[192] */
   memcpy(outputs[74], arena + 126099200, sizeof(float) * 192);
-  /* output 75 "grad:blocks.3.norm2.bias" = %1176 : f32[192] */
+  /* output 75 "grad:blocks.3.norm2.bias" = %1168 : f32[192] */
   memcpy(outputs[75], arena + 126099008, sizeof(float) * 192);
-  /* output 76 "grad:blocks.3.leff.conv1.weight" = %1174 : f32[768, 192, 1, 1] */
+  /* output 76 "grad:blocks.3.leff.conv1.weight" = %1166 : f32[768, 192, 1, 1] */
   memcpy(outputs[76], arena + 125652992, sizeof(float) * 147456);
-  /* output 77 "grad:blocks.3.leff.conv1.bias" = %1173 : f32[768] */
+  /* output 77 "grad:blocks.3.leff.conv1.bias" = %1165 : f32[768] */
   memcpy(outputs[77], arena + 126097664, sizeof(float) * 768);
-  /* output 78 "grad:blocks.3.leff.bn1.weight" = %1168 : f32[768] */
+  /* output 78 "grad:blocks.3.leff.bn1.weight" = %1160 : f32[768] */
   memcpy(outputs[78], arena + 126096128, sizeof(float) * 768);
-  /* output 79 "grad:blocks.3.leff.bn1.bias" = %1169 : f32[768] */
+  /* output 79 "grad:blocks.3.leff.bn1.bias" = %1161 : f32[768] */
   memcpy(outputs[79], arena + 126096896, sizeof(float) * 768);
-  /* output 80 "grad:blocks.3.leff.conv2.weight" = %1164 : f32[768, 1, 3, 3] */
+  /* output 80 "grad:blocks.3.leff.conv2.weight" = %1156 : f32[768, 1, 3, 3] */
   memcpy(outputs[80], arena + 131661824, sizeof(float) * 6912);
-  /* output 81 "grad:blocks.3.leff.conv2.bias" = %1165 : f32[768] */
+  /* output 81 "grad:blocks.3.leff.conv2.bias" = %1157 : f32[768] */
   memcpy(outputs[81], arena + 126095360, sizeof(float) * 768);
-  /* output 82 "grad:blocks.3.leff.bn2.weight" = %1161 : f32[768] */
+  /* output 82 "grad:blocks.3.leff.bn2.weight" = %1153 : f32[768] */
   memcpy(outputs[82], arena + 131668736, sizeof(float) * 768);
-  /* output 83 "grad:blocks.3.leff.bn2.bias" = %1162 : f32[768] */
+  /* output 83 "grad:blocks.3.leff.bn2.bias" = %1154 : f32[768] */
   memcpy(outputs[83], arena + 131669504, sizeof(float) * 768);
-  /* output 84 "grad:blocks.3.leff.conv3.weight" = %1158 : f32[192, 768, 1, 1] */
+  /* output 84 "grad:blocks.3.leff.conv3.weight" = %1150 : f32[192, 768, 1, 1] */
   memcpy(outputs[84], arena + 145068032, sizeof(float) * 147456);
-  /* output 85 "grad:blocks.3.leff.conv3.bias" = %1157 : f32[192] */
+  /* output 85 "grad:blocks.3.leff.conv3.bias" = %1149 : f32[192] */
   memcpy(outputs[85], arena + 131670272, sizeof(float) * 192);
-  /* output 86 "grad:blocks.3.leff.bn3.weight" = %1152 : f32[192] */
+  /* output 86 "grad:blocks.3.leff.bn3.weight" = %1144 : f32[192] */
   memcpy(outputs[86], arena + 145367552, sizeof(float) * 192);
-  /* output 87 "grad:blocks.3.leff.bn3.bias" = %1153 : f32[192] */
+  /* output 87 "grad:blocks.3.leff.bn3.bias" = %1145 : f32[192] */
   memcpy(outputs[87], arena + 145367744, sizeof(float) * 192);
-  /* output 88 "grad:blocks.4.norm1.weight" = %1141 : f32[192] */
+  /* output 88 "grad:blocks.4.norm1.weight" = %1134 : f32[192] */
   memcpy(outputs[88], arena + 145367360, sizeof(float) * 192);
-  /* output 89 "grad:blocks.4.norm1.bias" = %1140 : f32[192] */
+  /* output 89 "grad:blocks.4.norm1.bias" = %1133 : f32[192] */
   memcpy(outputs[89], arena + 145367168, sizeof(float) * 192);
-  /* output 90 "grad:blocks.4.attn.qkv.weight" = %1138 : f32[576, 192] */
+  /* output 90 "grad:blocks.4.attn.qkv.weight" = %1131 : f32[576, 192] */
   memcpy(outputs[90], arena + 145215488, sizeof(float) * 110592);
-  /* output 91 "grad:blocks.4.attn.qkv.bias" = %1139 : f32[576] */
+  /* output 91 "grad:blocks.4.attn.qkv.bias" = %1132 : f32[576] */
   memcpy(outputs[91], arena + 145366016, sizeof(float) * 576);
-  /* output 92 "grad:blocks.4.attn.proj.weight" = %1133 : f32[192, 192] */
+  /* output 92 "grad:blocks.4.attn.proj.weight" = %1126 : f32[192, 192] */
   memcpy(outputs[92], arena + 145326080, sizeof(float) * 36864);
-  /* output 93 "grad:blocks.4.attn.proj.bias" = %1134 : f32[192] */
+  /* output 93 "grad:blocks.4.attn.proj.bias" = %1127 : f32[192] */
   memcpy(outputs[93], arena + 145366976, sizeof(float) * 192);
-  /* output 94 "grad:blocks.4.norm2.weight" = %1128 : f32[192] */
+  /* output 94 "grad:blocks.4.norm2.weight" = %1121 : f32[192] */
   memcpy(outputs[94], arena + 145366784, sizeof(float) * 192);
-  /* output 95 "grad:blocks.4.norm2.bias" = %1127 : f32[192] */
+  /* output 95 "grad:blocks.4.norm2.bias" = %1120 : f32[192] */
   memcpy(outputs[95], arena + 145366592, sizeof(float) * 192);
-  /* output 96 "grad:blocks.4.leff.conv1.weight" = %1125 : f32[768, 192, 1, 1] */
+  /* output 96 "grad:blocks.4.leff.conv1.weight" = %1118 : f32[768, 192, 1, 1] */
   memcpy(outputs[96], arena + 144920576, sizeof(float) * 147456);
-  /* output 97 "grad:blocks.4.leff.conv1.bias" = %1124 : f32[768] */
+  /* output 97 "grad:blocks.4.leff.conv1.bias" = %1117 : f32[768] */
   memcpy(outputs[97], arena + 145365248, sizeof(float) * 768);
-  /* output 98 "grad:blocks.4.leff.bn1.weight" = %1119 : f32[768] */
+  /* output 98 "grad:blocks.4.leff.bn1.weight" = %1112 : f32[768] */
   memcpy(outputs[98], arena + 145363712, sizeof(float) * 768);
-  /* output 99 "grad:blocks.4.leff.bn1.bias" = %1120 : f32[768] */
+  /* output 99 "grad:blocks.4.leff.bn1.bias" = %1113 : f32[768] */
   memcpy(outputs[99], arena + 145364480, sizeof(float) * 768);
-  /* output 100 "grad:blocks.4.leff.conv2.weight" = %1115 : f32[768, 1, 3, 3] */
+  /* output 100 "grad:blocks.4.leff.conv2.weight" = %1108 : f32[768, 1, 3, 3] */
   memcpy(outputs[100], arena + 150929408, sizeof(float) * 6912);
-  /* output 101 "grad:blocks.4.leff.conv2.bias" = %1116 : f32[768] */
+  /* output 101 "grad:blocks.4.leff.conv2.bias" = %1109 : f32[768] */
   memcpy(outputs[101], arena + 145362944, sizeof(float) * 768);
-  /* output 102 "grad:blocks.4.leff.bn2.weight" = %1112 : f32[768] */
+  /* output 102 "grad:blocks.4.leff.bn2.weight" = %1105 : f32[768] */
   memcpy(outputs[102], arena + 150936320, sizeof(float) * 768);
-  /* output 103 "grad:blocks.4.leff.bn2.bias" = %1113 : f32[768] */
+  /* output 103 "grad:blocks.4.leff.bn2.bias" = %1106 : f32[768] */
   memcpy(outputs[103], arena + 150937088, sizeof(float) * 768);
-  /* output 104 "grad:blocks.4.leff.conv3.weight" = %1109 : f32[192, 768, 1, 1] */
+  /* output 104 "grad:blocks.4.leff.conv3.weight" = %1102 : f32[192, 768, 1, 1] */
   memcpy(outputs[104], arena + 164335616, sizeof(float) * 147456);
-  /* output 105 "grad:blocks.4.leff.conv3.bias" = %1108 : f32[192] */
+  /* output 105 "grad:blocks.4.leff.conv3.bias" = %1101 : f32[192] */
   memcpy(outputs[105], arena + 150937856, sizeof(float) * 192);
-  /* output 106 "grad:blocks.4.leff.bn3.weight" = %1103 : f32[192] */
+  /* output 106 "grad:blocks.4.leff.bn3.weight" = %1096 : f32[192] */
   memcpy(outputs[106], arena + 164635136, sizeof(float) * 192);
-  /* output 107 "grad:blocks.4.leff.bn3.bias" = %1104 : f32[192] */
+  /* output 107 "grad:blocks.4.leff.bn3.bias" = %1097 : f32[192] */
   memcpy(outputs[107], arena + 164635328, sizeof(float) * 192);
-  /* output 108 "grad:blocks.5.norm1.weight" = %1092 : f32[192] */
+  /* output 108 "grad:blocks.5.norm1.weight" = %1086 : f32[192] */
   memcpy(outputs[108], arena + 164634944, sizeof(float) * 192);
-  /* output 109 "grad:blocks.5.norm1.bias" = %1091 : f32[192] */
+  /* output 109 "grad:blocks.5.norm1.bias" = %1085 : f32[192] */
   memcpy(outputs[109], arena + 164634752, sizeof(float) * 192);
-  /* output 110 "grad:blocks.5.attn.qkv.weight" = %1089 : f32[576, 192] */
+  /* output 110 "grad:blocks.5.attn.qkv.weight" = %1083 : f32[576, 192] */
   memcpy(outputs[110], arena + 164483072, sizeof(float) * 110592);
-  /* output 111 "grad:blocks.5.attn.qkv.bias" = %1090 : f32[576] */
+  /* output 111 "grad:blocks.5.attn.qkv.bias" = %1084 : f32[576] */
   memcpy(outputs[111], arena + 164633600, sizeof(float) * 576);
-  /* output 112 "grad:blocks.5.attn.proj.weight" = %1084 : f32[192, 192] */
+  /* output 112 "grad:blocks.5.attn.proj.weight" = %1078 : f32[192, 192] */
   memcpy(outputs[112], arena + 164593664, sizeof(float) * 36864);
-  /* output 113 "grad:blocks.5.attn.proj.bias" = %1085 : f32[192] */
+  /* output 113 "grad:blocks.5.attn.proj.bias" = %1079 : f32[192] */
   memcpy(outputs[113], arena + 164634560, sizeof(float) * 192);
-  /* output 114 "grad:blocks.5.norm2.weight" = %1079 : f32[192] */
+  /* output 114 "grad:blocks.5.norm2.weight" = %1073 : f32[192] */
   memcpy(outputs[114], arena + 164634368, sizeof(float) * 192);
-  /* output 115 "grad:blocks.5.norm2.bias" = %1078 : f32[192] */
+  /* output 115 "grad:blocks.5.norm2.bias" = %1072 : f32[192] */
   memcpy(outputs[115], arena + 164634176, sizeof(float) * 192);
-  /* output 116 "grad:blocks.5.leff.conv1.weight" = %1076 : f32[768, 192, 1, 1] */
+  /* output 116 "grad:blocks.5.leff.conv1.weight" = %1070 : f32[768, 192, 1, 1] */
   memcpy(outputs[116], arena + 164188160, sizeof(float) * 147456);
-  /* output 117 "grad:blocks.5.leff.conv1.bias" = %1075 : f32[768] */
+  /* output 117 "grad:blocks.5.leff.conv1.bias" = %1069 : f32[768] */
   memcpy(outputs[117], arena + 164632832, sizeof(float) * 768);
-  /* output 118 "grad:blocks.5.leff.bn1.weight" = %1070 : f32[768] */
+  /* output 118 "grad:blocks.5.leff.bn1.weight" = %1064 : f32[768] */
   memcpy(outputs[118], arena + 164631296, sizeof(float) * 768);
-  /* output 119 "grad:blocks.5.leff.bn1.bias" = %1071 : f32[768] */
+  /* output 119 "grad:blocks.5.leff.bn1.bias" = %1065 : f32[768] */
   memcpy(outputs[119], arena + 164632064, sizeof(float) * 768);
-  /* output 120 "grad:blocks.5.leff.conv2.weight" = %1066 : f32[768, 1, 3, 3] */
+  /* output 120 "grad:blocks.5.leff.conv2.weight" = %1060 : f32[768, 1, 3, 3] */
   memcpy(outputs[120], arena + 170196992, sizeof(float) * 6912);
-  /* output 121 "grad:blocks.5.leff.conv2.bias" = %1067 : f32[768] */
+  /* output 121 "grad:blocks.5.leff.conv2.bias" = %1061 : f32[768] */
   memcpy(outputs[121], arena + 164630528, sizeof(float) * 768);
-  /* output 122 "grad:blocks.5.leff.bn2.weight" = %1063 : f32[768] */
+  /* output 122 "grad:blocks.5.leff.bn2.weight" = %1057 : f32[768] */
   memcpy(outputs[122], arena + 170203904, sizeof(float) * 768);
-  /* output 123 "grad:blocks.5.leff.bn2.bias" = %1064 : f32[768] */
+  /* output 123 "grad:blocks.5.leff.bn2.bias" = %1058 : f32[768] */
   memcpy(outputs[123], arena + 170204672, sizeof(float) * 768);
-  /* output 124 "grad:blocks.5.leff.conv3.weight" = %1060 : f32[192, 768, 1, 1] */
+  /* output 124 "grad:blocks.5.leff.conv3.weight" = %1054 : f32[192, 768, 1, 1] */
   memcpy(outputs[124], arena + 183603200, sizeof(float) * 147456);
-  /* output 125 "grad:blocks.5.leff.conv3.bias" = %1059 : f32[192] */
+  /* output 125 "grad:blocks.5.leff.conv3.bias" = %1053 : f32[192] */
   memcpy(outputs[125], arena + 170205440, sizeof(float) * 192);
-  /* output 126 "grad:blocks.5.leff.bn3.weight" = %1054 : f32[192] */
+  /* output 126 "grad:blocks.5.leff.bn3.weight" = %1048 : f32[192] */
   memcpy(outputs[126], arena + 183902720, sizeof(float) * 192);
-  /* output 127 "grad:blocks.5.leff.bn3.bias" = %1055 : f32[192] */
+  /* output 127 "grad:blocks.5.leff.bn3.bias" = %1049 : f32[192] */
   memcpy(outputs[127], arena + 183902912, sizeof(float) * 192);
-  /* output 128 "grad:blocks.6.norm1.weight" = %1043 : f32[192] */
+  /* output 128 "grad:blocks.6.norm1.weight" = %1038 : f32[192] */
   memcpy(outputs[128], arena + 183902528, sizeof(float) * 192);
-  /* output 129 "grad:blocks.6.norm1.bias" = %1042 : f32[192] */
+  /* output 129 "grad:blocks.6.norm1.bias" = %1037 : f32[192] */
   memcpy(outputs[129], arena + 183902336, sizeof(float) * 192);
-  /* output 130 "grad:blocks.6.attn.qkv.weight" = %1040 : f32[576, 192] */
+  /* output 130 "grad:blocks.6.attn.qkv.weight" = %1035 : f32[576, 192] */
   memcpy(outputs[130], arena + 183750656, sizeof(float) * 110592);
-  /* output 131 "grad:blocks.6.attn.qkv.bias" = %1041 : f32[576] */
+  /* output 131 "grad:blocks.6.attn.qkv.bias" = %1036 : f32[576] */
   memcpy(outputs[131], arena + 183901184, sizeof(float) * 576);
-  /* output 132 "grad:blocks.6.attn.proj.weight" = %1035 : f32[192, 192] */
+  /* output 132 "grad:blocks.6.attn.proj.weight" = %1030 : f32[192, 192] */
   memcpy(outputs[132], arena + 183861248, sizeof(float) * 36864);
-  /* output 133 "grad:blocks.6.attn.proj.bias" = %1036 : f32[192] */
+  /* output 133 "grad:blocks.6.attn.proj.bias" = %1031 : f32[192] */
   memcpy(outputs[133], arena + 183902144, sizeof(float) * 192);
-  /* output 134 "grad:blocks.6.norm2.weight" = %1030 : f32[192] */
+  /* output 134 "grad:blocks.6.norm2.weight" = %1025 : f32[192] */
   memcpy(outputs[134], arena + 183901952, sizeof(float) * 192);
-  /* output 135 "grad:blocks.6.norm2.bias" = %1029 : f32[192] */
+  /* output 135 "grad:blocks.6.norm2.bias" = %1024 : f32[192] */
   memcpy(outputs[135], arena + 183901760, sizeof(float) * 192);
-  /* output 136 "grad:blocks.6.leff.conv1.weight" = %1027 : f32[768, 192, 1, 1] */
+  /* output 136 "grad:blocks.6.leff.conv1.weight" = %1022 : f32[768, 192, 1, 1] */
   memcpy(outputs[136], arena + 183455744, sizeof(float) * 147456);
-  /* output 137 "grad:blocks.6.leff.conv1.bias" = %1026 : f32[768] */
+  /* output 137 "grad:blocks.6.leff.conv1.bias" = %1021 : f32[768] */
   memcpy(outputs[137], arena + 183900416, sizeof(float) * 768);
-  /* output 138 "grad:blocks.6.leff.bn1.weight" = %1021 : f32[768] */
+  /* output 138 "grad:blocks.6.leff.bn1.weight" = %1016 : f32[768] */
   memcpy(outputs[138], arena + 183898880, sizeof(float) * 768);
-  /* output 139 "grad:blocks.6.leff.bn1.bias" = %1022 : f32[768] */
+  /* output 139 "grad:blocks.6.leff.bn1.bias" = %1017 : f32[768] */
   memcpy(outputs[139], arena + 183899648, sizeof(float) * 768);
-  /* output 140 "grad:blocks.6.leff.conv2.weight" = %1017 : f32[768, 1, 3, 3] */
+  /* output 140 "grad:blocks.6.leff.conv2.weight" = %1012 : f32[768, 1, 3, 3] */
   memcpy(outputs[140], arena + 189464576, sizeof(float) * 6912);
-  /* output 141 "grad:blocks.6.leff.conv2.bias" = %1018 : f32[768] */
+  /* output 141 "grad:blocks.6.leff.conv2.bias" = %1013 : f32[768] */
   memcpy(outputs[141], arena + 183898112, sizeof(float) * 768);
-  /* output 142 "grad:blocks.6.leff.bn2.weight" = %1014 : f32[768] */
+  /* output 142 "grad:blocks.6.leff.bn2.weight" = %1009 : f32[768] */
   memcpy(outputs[142], arena + 189471488, sizeof(float) * 768);
-  /* output 143 "grad:blocks.6.leff.bn2.bias" = %1015 : f32[768] */
+  /* output 143 "grad:blocks.6.leff.bn2.bias" = %1010 : f32[768] */
   memcpy(outputs[143], arena + 189472256, sizeof(float) * 768);
-  /* output 144 "grad:blocks.6.leff.conv3.weight" = %1011 : f32[192, 768, 1, 1] */
+  /* output 144 "grad:blocks.6.leff.conv3.weight" = %1006 : f32[192, 768, 1, 1] */
   memcpy(outputs[144], arena + 202870784, sizeof(float) * 147456);
-  /* output 145 "grad:blocks.6.leff.conv3.bias" = %1010 : f32[192] */
+  /* output 145 "grad:blocks.6.leff.conv3.bias" = %1005 : f32[192] */
   memcpy(outputs[145], arena + 189473024, sizeof(float) * 192);
-  /* output 146 "grad:blocks.6.leff.bn3.weight" = %1005 : f32[192] */
+  /* output 146 "grad:blocks.6.leff.bn3.weight" = %1000 : f32[192] */
   memcpy(outputs[146], arena + 203170304, sizeof(float) * 192);
-  /* output 147 "grad:blocks.6.leff.bn3.bias" = %1006 : f32[192] */
+  /* output 147 "grad:blocks.6.leff.bn3.bias" = %1001 : f32[192] */
   memcpy(outputs[147], arena + 203170496, sizeof(float) * 192);
-  /* output 148 "grad:blocks.7.norm1.weight" = %994 : f32[192] */
+  /* output 148 "grad:blocks.7.norm1.weight" = %990 : f32[192] */
   memcpy(outputs[148], arena + 203170112, sizeof(float) * 192);
-  /* output 149 "grad:blocks.7.norm1.bias" = %993 : f32[192] */
+  /* output 149 "grad:blocks.7.norm1.bias" = %989 : f32[192] */
   memcpy(outputs[149], arena + 203169920, sizeof(float) * 192);
-  /* output 150 "grad:blocks.7.attn.qkv.weight" = %991 : f32[576, 192] */
+  /* output 150 "grad:blocks.7.attn.qkv.weight" = %987 : f32[576, 192] */
   memcpy(outputs[150], arena + 203018240, sizeof(float) * 110592);
-  /* output 151 "grad:blocks.7.attn.qkv.bias" = %992 : f32[576] */
+  /* output 151 "grad:blocks.7.attn.qkv.bias" = %988 : f32[576] */
   memcpy(outputs[151], arena + 203168768, sizeof(float) * 576);
-  /* output 152 "grad:blocks.7.attn.proj.weight" = %986 : f32[192, 192] */
+  /* output 152 "grad:blocks.7.attn.proj.weight" = %982 : f32[192, 192] */
   memcpy(outputs[152], arena + 203128832, sizeof(float) * 36864);
-  /* output 153 "grad:blocks.7.attn.proj.bias" = %987 : f32[192] */
+  /* output 153 "grad:blocks.7.attn.proj.bias" = %983 : f32[192] */
   memcpy(outputs[153], arena + 203169728, sizeof(float) * 192);
-  /* output 154 "grad:blocks.7.norm2.weight" = %981 : f32[192] */
+  /* output 154 "grad:blocks.7.norm2.weight" = %977 : f32[192] */
   memcpy(outputs[154], arena + 203169536, sizeof(float) * 192);
-  /* output 155 "grad:blocks.7.norm2.bias" = %980 : f32[192] */
+  /* output 155 "grad:blocks.7.norm2.bias" = %976 : f32[192] */
   memcpy(outputs[155], arena + 203169344, sizeof(float) * 192);
-  /* output 156 "grad:blocks.7.leff.conv1.weight" = %978 : f32[768, 192, 1, 1] */
+  /* output 156 "grad:blocks.7.leff.conv1.weight" = %974 : f32[768, 192, 1, 1] */
   memcpy(outputs[156], arena + 202723328, sizeof(float) * 147456);
-  /* output 157 "grad:blocks.7.leff.conv1.bias" = %977 : f32[768] */
+  /* output 157 "grad:blocks.7.leff.conv1.bias" = %973 : f32[768] */
   memcpy(outputs[157], arena + 203168000, sizeof(float) * 768);
-  /* output 158 "grad:blocks.7.leff.bn1.weight" = %972 : f32[768] */
+  /* output 158 "grad:blocks.7.leff.bn1.weight" = %968 : f32[768] */
   memcpy(outputs[158], arena + 203166464, sizeof(float) * 768);
-  /* output 159 "grad:blocks.7.leff.bn1.bias" = %973 : f32[768] */
+  /* output 159 "grad:blocks.7.leff.bn1.bias" = %969 : f32[768] */
   memcpy(outputs[159], arena + 203167232, sizeof(float) * 768);
-  /* output 160 "grad:blocks.7.leff.conv2.weight" = %968 : f32[768, 1, 3, 3] */
+  /* output 160 "grad:blocks.7.leff.conv2.weight" = %964 : f32[768, 1, 3, 3] */
   memcpy(outputs[160], arena + 208732160, sizeof(float) * 6912);
-  /* output 161 "grad:blocks.7.leff.conv2.bias" = %969 : f32[768] */
+  /* output 161 "grad:blocks.7.leff.conv2.bias" = %965 : f32[768] */
   memcpy(outputs[161], arena + 203165696, sizeof(float) * 768);
-  /* output 162 "grad:blocks.7.leff.bn2.weight" = %965 : f32[768] */
+  /* output 162 "grad:blocks.7.leff.bn2.weight" = %961 : f32[768] */
   memcpy(outputs[162], arena + 208739072, sizeof(float) * 768);
-  /* output 163 "grad:blocks.7.leff.bn2.bias" = %966 : f32[768] */
+  /* output 163 "grad:blocks.7.leff.bn2.bias" = %962 : f32[768] */
   memcpy(outputs[163], arena + 208739840, sizeof(float) * 768);
-  /* output 164 "grad:blocks.7.leff.conv3.weight" = %962 : f32[192, 768, 1, 1] */
+  /* output 164 "grad:blocks.7.leff.conv3.weight" = %958 : f32[192, 768, 1, 1] */
   memcpy(outputs[164], arena + 222138368, sizeof(float) * 147456);
-  /* output 165 "grad:blocks.7.leff.conv3.bias" = %961 : f32[192] */
+  /* output 165 "grad:blocks.7.leff.conv3.bias" = %957 : f32[192] */
   memcpy(outputs[165], arena + 208740608, sizeof(float) * 192);
-  /* output 166 "grad:blocks.7.leff.bn3.weight" = %956 : f32[192] */
+  /* output 166 "grad:blocks.7.leff.bn3.weight" = %952 : f32[192] */
   memcpy(outputs[166], arena + 222437888, sizeof(float) * 192);
-  /* output 167 "grad:blocks.7.leff.bn3.bias" = %957 : f32[192] */
+  /* output 167 "grad:blocks.7.leff.bn3.bias" = %953 : f32[192] */
   memcpy(outputs[167], arena + 222438080, sizeof(float) * 192);
-  /* output 168 "grad:blocks.8.norm1.weight" = %945 : f32[192] */
+  /* output 168 "grad:blocks.8.norm1.weight" = %942 : f32[192] */
   memcpy(outputs[168], arena + 222437696, sizeof(float) * 192);
-  /* output 169 "grad:blocks.8.norm1.bias" = %944 : f32[192] */
+  /* output 169 "grad:blocks.8.norm1.bias" = %941 : f32[192] */
   memcpy(outputs[169], arena + 222437504, sizeof(float) * 192);
-  /* output 170 "grad:blocks.8.attn.qkv.weight" = %942 : f32[576, 192] */
+  /* output 170 "grad:blocks.8.attn.qkv.weight" = %939 : f32[576, 192] */
   memcpy(outputs[170], arena + 222285824, sizeof(float) * 110592);
-  /* output 171 "grad:blocks.8.attn.qkv.bias" = %943 : f32[576] */
+  /* output 171 "grad:blocks.8.attn.qkv.bias" = %940 : f32[576] */
   memcpy(outputs[171], arena + 222436352, sizeof(float) * 576);
-  /* output 172 "grad:blocks.8.attn.proj.weight" = %937 : f32[192, 192] */
+  /* output 172 "grad:blocks.8.attn.proj.weight" = %934 : f32[192, 192] */
   memcpy(outputs[172], arena + 222396416, sizeof(float) * 36864);
-  /* output 173 "grad:blocks.8.attn.proj.bias" = %938 : f32[192] */
+  /* output 173 "grad:blocks.8.attn.proj.bias" = %935 : f32[192] */
   memcpy(outputs[173], arena + 222437312, sizeof(float) * 192);
-  /* output 174 "grad:blocks.8.norm2.weight" = %932 : f32[192] */
+  /* output 174 "grad:blocks.8.norm2.weight" = %929 : f32[192] */
   memcpy(outputs[174], arena + 222437120, sizeof(float) * 192);
-  /* output 175 "grad:blocks.8.norm2.bias" = %931 : f32[192] */
+  /* output 175 "grad:blocks.8.norm2.bias" = %928 : f32[192] */
   memcpy(outputs[175], arena + 222436928, sizeof(float) * 192);
-  /* output 176 "grad:blocks.8.leff.conv1.weight" = %929 : f32[768, 192, 1, 1] */
+  /* output 176 "grad:blocks.8.leff.conv1.weight" = %926 : f32[768, 192, 1, 1] */
   memcpy(outputs[176], arena + 221990912, sizeof(float) * 147456);
-  /* output 177 "grad:blocks.8.leff.conv1.bias" = %928 : f32[768] */
+  /* output 177 "grad:blocks.8.leff.conv1.bias" = %925 : f32[768] */
   memcpy(outputs[177], arena + 222435584, sizeof(float) * 768);
-  /* output 178 "grad:blocks.8.leff.bn1.weight" = %923 : f32[768] */
+  /* output 178 "grad:blocks.8.leff.bn1.weight" = %920 : f32[768] */
   memcpy(outputs[178], arena + 222434048, sizeof(float) * 768);
-  /* output 179 "grad:blocks.8.leff.bn1.bias" = %924 : f32[768] */
+  /* output 179 "grad:blocks.8.leff.bn1.bias" = %921 : f32[768] */
   memcpy(outputs[179], arena + 222434816, sizeof(float) * 768);
-  /* output 180 "grad:blocks.8.leff.conv2.weight" = %919 : f32[768, 1, 3, 3] */
+  /* output 180 "grad:blocks.8.leff.conv2.weight" = %916 : f32[768, 1, 3, 3] */
   memcpy(outputs[180], arena + 227999744, sizeof(float) * 6912);
-  /* output 181 "grad:blocks.8.leff.conv2.bias" = %920 : f32[768] */
+  /* output 181 "grad:blocks.8.leff.conv2.bias" = %917 : f32[768] */
   memcpy(outputs[181], arena + 222433280, sizeof(float) * 768);
-  /* output 182 "grad:blocks.8.leff.bn2.weight" = %916 : f32[768] */
+  /* output 182 "grad:blocks.8.leff.bn2.weight" = %913 : f32[768] */
   memcpy(outputs[182], arena + 228006656, sizeof(float) * 768);
-  /* output 183 "grad:blocks.8.leff.bn2.bias" = %917 : f32[768] */
+  /* output 183 "grad:blocks.8.leff.bn2.bias" = %914 : f32[768] */
   memcpy(outputs[183], arena + 228007424, sizeof(float) * 768);
-  /* output 184 "grad:blocks.8.leff.conv3.weight" = %913 : f32[192, 768, 1, 1] */
+  /* output 184 "grad:blocks.8.leff.conv3.weight" = %910 : f32[192, 768, 1, 1] */
   memcpy(outputs[184], arena + 241405952, sizeof(float) * 147456);
-  /* output 185 "grad:blocks.8.leff.conv3.bias" = %912 : f32[192] */
+  /* output 185 "grad:blocks.8.leff.conv3.bias" = %909 : f32[192] */
   memcpy(outputs[185], arena + 228008192, sizeof(float) * 192);
-  /* output 186 "grad:blocks.8.leff.bn3.weight" = %907 : f32[192] */
+  /* output 186 "grad:blocks.8.leff.bn3.weight" = %904 : f32[192] */
   memcpy(outputs[186], arena + 241705472, sizeof(float) * 192);
-  /* output 187 "grad:blocks.8.leff.bn3.bias" = %908 : f32[192] */
+  /* output 187 "grad:blocks.8.leff.bn3.bias" = %905 : f32[192] */
   memcpy(outputs[187], arena + 241705664, sizeof(float) * 192);
-  /* output 188 "grad:blocks.9.norm1.weight" = %896 : f32[192] */
+  /* output 188 "grad:blocks.9.norm1.weight" = %894 : f32[192] */
   memcpy(outputs[188], arena + 241705280, sizeof(float) * 192);
-  /* output 189 "grad:blocks.9.norm1.bias" = %895 : f32[192] */
+  /* output 189 "grad:blocks.9.norm1.bias" = %893 : f32[192] */
   memcpy(outputs[189], arena + 241705088, sizeof(float) * 192);
-  /* output 190 "grad:blocks.9.attn.qkv.weight" = %893 : f32[576, 192] */
+  /* output 190 "grad:blocks.9.attn.qkv.weight" = %891 : f32[576, 192] */
   memcpy(outputs[190], arena + 241553408, sizeof(float) * 110592);
-  /* output 191 "grad:blocks.9.attn.qkv.bias" = %894 : f32[576] */
+  /* output 191 "grad:blocks.9.attn.qkv.bias" = %892 : f32[576] */
   memcpy(outputs[191], arena + 241703936, sizeof(float) * 576);
-  /* output 192 "grad:blocks.9.attn.proj.weight" = %888 : f32[192, 192] */
+  /* output 192 "grad:blocks.9.attn.proj.weight" = %886 : f32[192, 192] */
   memcpy(outputs[192], arena + 241664000, sizeof(float) * 36864);
-  /* output 193 "grad:blocks.9.attn.proj.bias" = %889 : f32[192] */
+  /* output 193 "grad:blocks.9.attn.proj.bias" = %887 : f32[192] */
   memcpy(outputs[193], arena + 241704896, sizeof(float) * 192);
-  /* output 194 "grad:blocks.9.norm2.weight" = %883 : f32[192] */
+  /* output 194 "grad:blocks.9.norm2.weight" = %881 : f32[192] */
   memcpy(outputs[194], arena + 241704704, sizeof(float) * 192);
-  /* output 195 "grad:blocks.9.norm2.bias" = %882 : f32[192] */
+  /* output 195 "grad:blocks.9.norm2.bias" = %880 : f32[192] */
   memcpy(outputs[195], arena + 241704512, sizeof(float) * 192);
-  /* output 196 "grad:blocks.9.leff.conv1.weight" = %880 : f32[768, 192, 1, 1] */
+  /* output 196 "grad:blocks.9.leff.conv1.weight" = %878 : f32[768, 192, 1, 1] */
   memcpy(outputs[196], arena + 241258496, sizeof(float) * 147456);
-  /* output 197 "grad:blocks.9.leff.conv1.bias" = %879 : f32[768] */
+  /* output 197 "grad:blocks.9.leff.conv1.bias" = %877 : f32[768] */
   memcpy(outputs[197], arena + 241703168, sizeof(float) * 768);
-  /* output 198 "grad:blocks.9.leff.bn1.weight" = %874 : f32[768] */
+  /* output 198 "grad:blocks.9.leff.bn1.weight" = %872 : f32[768] */
   memcpy(outputs[198], arena + 241701632, sizeof(float) * 768);
-  /* output 199 "grad:blocks.9.leff.bn1.bias" = %875 : f32[768] */
+  /* output 199 "grad:blocks.9.leff.bn1.bias" = %873 : f32[768] */
   memcpy(outputs[199], arena + 241702400, sizeof(float) * 768);
-  /* output 200 "grad:blocks.9.leff.conv2.weight" = %870 : f32[768, 1, 3, 3] */
+  /* output 200 "grad:blocks.9.leff.conv2.weight" = %868 : f32[768, 1, 3, 3] */
   memcpy(outputs[200], arena + 247267328, sizeof(float) * 6912);
-  /* output 201 "grad:blocks.9.leff.conv2.bias" = %871 : f32[768] */
+  /* output 201 "grad:blocks.9.leff.conv2.bias" = %869 : f32[768] */
   memcpy(outputs[201], arena + 241700864, sizeof(float) * 768);
-  /* output 202 "grad:blocks.9.leff.bn2.weight" = %867 : f32[768] */
+  /* output 202 "grad:blocks.9.leff.bn2.weight" = %865 : f32[768] */
   memcpy(outputs[202], arena + 247274240, sizeof(float) * 768);
-  /* output 203 "grad:blocks.9.leff.bn2.bias" = %868 : f32[768] */
+  /* output 203 "grad:blocks.9.leff.bn2.bias" = %866 : f32[768] */
   memcpy(outputs[203], arena + 247275008, sizeof(float) * 768);
-  /* output 204 "grad:blocks.9.leff.conv3.weight" = %864 : f32[192, 768, 1, 1] */
+  /* output 204 "grad:blocks.9.leff.conv3.weight" = %862 : f32[192, 768, 1, 1] */
   memcpy(outputs[204], arena + 260673536, sizeof(float) * 147456);
-  /* output 205 "grad:blocks.9.leff.conv3.bias" = %863 : f32[192] */
+  /* output 205 "grad:blocks.9.leff.conv3.bias" = %861 : f32[192] */
   memcpy(outputs[205], arena + 247275776, sizeof(float) * 192);
-  /* output 206 "grad:blocks.9.leff.bn3.weight" = %858 : f32[192] */
+  /* output 206 "grad:blocks.9.leff.bn3.weight" = %856 : f32[192] */
   memcpy(outputs[206], arena + 260973056, sizeof(float) * 192);
-  /* output 207 "grad:blocks.9.leff.bn3.bias" = %859 : f32[192] */
+  /* output 207 "grad:blocks.9.leff.bn3.bias" = %857 : f32[192] */
   memcpy(outputs[207], arena + 260973248, sizeof(float) * 192);
-  /* output 208 "grad:blocks.10.norm1.weight" = %847 : f32[192] */
+  /* output 208 "grad:blocks.10.norm1.weight" = %846 : f32[192] */
   memcpy(outputs[208], arena + 260972864, sizeof(float) * 192);
-  /* output 209 "grad:blocks.10.norm1.bias" = %846 : f32[192] */
+  /* output 209 "grad:blocks.10.norm1.bias" = %845 : f32[192] */
   memcpy(outputs[209], arena + 260972672, sizeof(float) * 192);
-  /* output 210 "grad:blocks.10.attn.qkv.weight" = %844 : f32[576, 192] */
+  /* output 210 "grad:blocks.10.attn.qkv.weight" = %843 : f32[576, 192] */
   memcpy(outputs[210], arena + 260820992, sizeof(float) * 110592);
-  /* output 211 "grad:blocks.10.attn.qkv.bias" = %845 : f32[576] */
+  /* output 211 "grad:blocks.10.attn.qkv.bias" = %844 : f32[576] */
   memcpy(outputs[211], arena + 260971520, sizeof(float) * 576);
-  /* output 212 "grad:blocks.10.attn.proj.weight" = %839 : f32[192, 192] */
+  /* output 212 "grad:blocks.10.attn.proj.weight" = %838 : f32[192, 192] */
   memcpy(outputs[212], arena + 260931584, sizeof(float) * 36864);
-  /* output 213 "grad:blocks.10.attn.proj.bias" = %840 : f32[192] */
+  /* output 213 "grad:blocks.10.attn.proj.bias" = %839 : f32[192] */
   memcpy(outputs[213], arena + 260972480, sizeof(float) * 192);
-  /* output 214 "grad:blocks.10.norm2.weight" = %834 : f32[192] */
+  /* output 214 "grad:blocks.10.norm2.weight" = %833 : f32[192] */
   memcpy(outputs[214], arena + 260972288, sizeof(float) * 192);
-  /* output 215 "grad:blocks.10.norm2.bias" = %833 : f32[192] */
+  /* output 215 "grad:blocks.10.norm2.bias" = %832 : f32[192] */
   memcpy(outputs[215], arena + 260972096, sizeof(float) * 192);
-  /* output 216 "grad:blocks.10.leff.conv1.weight" = %831 : f32[768, 192, 1, 1] */
+  /* output 216 "grad:blocks.10.leff.conv1.weight" = %830 : f32[768, 192, 1, 1] */
   memcpy(outputs[216], arena + 260526080, sizeof(float) * 147456);
-  /* output 217 "grad:blocks.10.leff.conv1.bias" = %830 : f32[768] */
+  /* output 217 "grad:blocks.10.leff.conv1.bias" = %829 : f32[768] */
   memcpy(outputs[217], arena + 260970752, sizeof(float) * 768);
-  /* output 218 "grad:blocks.10.leff.bn1.weight" = %825 : f32[768] */
+  /* output 218 "grad:blocks.10.leff.bn1.weight" = %824 : f32[768] */
   memcpy(outputs[218], arena + 260969216, sizeof(float) * 768);
-  /* output 219 "grad:blocks.10.leff.bn1.bias" = %826 : f32[768] */
+  /* output 219 "grad:blocks.10.leff.bn1.bias" = %825 : f32[768] */
   memcpy(outputs[219], arena + 260969984, sizeof(float) * 768);
-  /* output 220 "grad:blocks.10.leff.conv2.weight" = %821 : f32[768, 1, 3, 3] */
+  /* output 220 "grad:blocks.10.leff.conv2.weight" = %820 : f32[768, 1, 3, 3] */
   memcpy(outputs[220], arena + 266534912, sizeof(float) * 6912);
-  /* output 221 "grad:blocks.10.leff.conv2.bias" = %822 : f32[768] */
+  /* output 221 "grad:blocks.10.leff.conv2.bias" = %821 : f32[768] */
   memcpy(outputs[221], arena + 260968448, sizeof(float) * 768);
-  /* output 222 "grad:blocks.10.leff.bn2.weight" = %818 : f32[768] */
+  /* output 222 "grad:blocks.10.leff.bn2.weight" = %817 : f32[768] */
   memcpy(outputs[222], arena + 266541824, sizeof(float) * 768);
-  /* output 223 "grad:blocks.10.leff.bn2.bias" = %819 : f32[768] */
+  /* output 223 "grad:blocks.10.leff.bn2.bias" = %818 : f32[768] */
   memcpy(outputs[223], arena + 266542592, sizeof(float) * 768);
-  /* output 224 "grad:blocks.10.leff.conv3.weight" = %815 : f32[192, 768, 1, 1] */
+  /* output 224 "grad:blocks.10.leff.conv3.weight" = %814 : f32[192, 768, 1, 1] */
   memcpy(outputs[224], arena + 279941120, sizeof(float) * 147456);
-  /* output 225 "grad:blocks.10.leff.conv3.bias" = %814 : f32[192] */
+  /* output 225 "grad:blocks.10.leff.conv3.bias" = %813 : f32[192] */
   memcpy(outputs[225], arena + 266543360, sizeof(float) * 192);
-  /* output 226 "grad:blocks.10.leff.bn3.weight" = %809 : f32[192] */
+  /* output 226 "grad:blocks.10.leff.bn3.weight" = %808 : f32[192] */
   memcpy(outputs[226], arena + 280240640, sizeof(float) * 192);
-  /* output 227 "grad:blocks.10.leff.bn3.bias" = %810 : f32[192] */
+  /* output 227 "grad:blocks.10.leff.bn3.bias" = %809 : f32[192] */
   memcpy(outputs[227], arena + 280240832, sizeof(float) * 192);
   /* output 228 "grad:blocks.11.norm1.weight" = %798 : f32[192] */
   memcpy(outputs[228], arena + 280240448, sizeof(float) * 192);
@@ -10444,17 +10425,17 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   memcpy(outputs[247], arena + 457232240, sizeof(float) * 192);
   /* output 248 "grad:pos_layer_embed" = %751 : f32[1, 12, 192] */
   memcpy(outputs[248], arena + 457178624, sizeof(float) * 2304);
-  /* output 249 "grad:lca.norm1.weight" = %748 : f32[192] */
+  /* output 249 "grad:lca.norm1.weight" = %747 : f32[192] */
   memcpy(outputs[249], arena + 457231856, sizeof(float) * 192);
-  /* output 250 "grad:lca.norm1.bias" = %747 : f32[192] */
+  /* output 250 "grad:lca.norm1.bias" = %746 : f32[192] */
   memcpy(outputs[250], arena + 457231664, sizeof(float) * 192);
-  /* output 251 "grad:lca.attn.qkv.weight" = %745 : f32[576, 192] */
+  /* output 251 "grad:lca.attn.qkv.weight" = %744 : f32[576, 192] */
   memcpy(outputs[251], arena + 456902144, sizeof(float) * 110592);
-  /* output 252 "grad:lca.attn.qkv.bias" = %746 : f32[576] */
+  /* output 252 "grad:lca.attn.qkv.bias" = %745 : f32[576] */
   memcpy(outputs[252], arena + 457225328, sizeof(float) * 576);
-  /* output 253 "grad:lca.attn.proj.weight" = %728 : f32[192, 192] */
+  /* output 253 "grad:lca.attn.proj.weight" = %727 : f32[192, 192] */
   memcpy(outputs[253], arena + 457086464, sizeof(float) * 36864);
-  /* output 254 "grad:lca.attn.proj.bias" = %730 : f32[192] */
+  /* output 254 "grad:lca.attn.proj.bias" = %729 : f32[192] */
   memcpy(outputs[254], arena + 457231472, sizeof(float) * 192);
   /* output 255 "grad:lca.norm2.weight" = %723 : f32[192] */
   memcpy(outputs[255], arena + 457231280, sizeof(float) * 192);

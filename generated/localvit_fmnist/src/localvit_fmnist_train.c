@@ -4380,6 +4380,21 @@ void lk_zero_pad(long outer, long L, long inner, long before, long after, const 
   }
 }
 
+/* y = base + zero_pad(x): base with x added into its part [before, before + L) of the padded axis.
+ * y may equal base (the usual case, made by the products pass): then only that part is read and
+ * written. Otherwise y must not overlap base or x. */
+void lk_zero_pad_add(long outer, long L, long inner, long before, long after, const float *x, const float *base,
+                     float *y) {
+  long Lo = before + L + after;
+  LK_OMP(parallel for schedule(static) if(outer * (y == base ? L : Lo) * inner >= LK_PAR_MIN))
+  for (long o = 0; o < outer; ++o) {
+    const float *xo = x + o * L * inner;
+    float *yo = y + o * Lo * inner + before * inner;
+    if (y != base) memcpy(y + o * Lo * inner, base + o * Lo * inner, (size_t)(Lo * inner) * sizeof(float));
+    for (long i = 0; i < L * inner; ++i) yo[i] += xo[i];
+  }
+}
+
 /* ---- Naive references: the definitions, double accumulation ------------------------------------------ */
 
 static double lk__grad_act_deriv_ref(int act, double x) {
@@ -4688,6 +4703,16 @@ void lk_zero_pad_naive(long outer, long L, long inner, long before, long after, 
     for (long l = 0; l < Lo; ++l)
       for (long i = 0; i < inner; ++i)
         y[(o * Lo + l) * inner + i] = l >= before && l < before + L ? x[(o * L + l - before) * inner + i] : 0.0f;
+}
+
+void lk_zero_pad_add_naive(long outer, long L, long inner, long before, long after, const float *x, const float *base,
+                           float *y) {
+  long n = outer * (before + L + after) * inner;
+  float *p = (float *)malloc((size_t)n * sizeof(float));
+  if (!p) return;
+  lk_zero_pad_naive(outer, L, inner, before, after, x, p);
+  for (long i = 0; i < n; ++i) y[i] = base[i] + p[i];
+  free(p);
 }
 
 /* ---- templates/attention_grad.c ------------------------------------------------------------ */

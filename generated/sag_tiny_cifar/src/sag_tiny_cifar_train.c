@@ -4034,6 +4034,21 @@ void lk_zero_pad(long outer, long L, long inner, long before, long after, const 
   }
 }
 
+/* y = base + zero_pad(x): base with x added into its part [before, before + L) of the padded axis.
+ * y may equal base (the usual case, made by the products pass): then only that part is read and
+ * written. Otherwise y must not overlap base or x. */
+void lk_zero_pad_add(long outer, long L, long inner, long before, long after, const float *x, const float *base,
+                     float *y) {
+  long Lo = before + L + after;
+  LK_OMP(parallel for schedule(static) if(outer * (y == base ? L : Lo) * inner >= LK_PAR_MIN))
+  for (long o = 0; o < outer; ++o) {
+    const float *xo = x + o * L * inner;
+    float *yo = y + o * Lo * inner + before * inner;
+    if (y != base) memcpy(y + o * Lo * inner, base + o * Lo * inner, (size_t)(Lo * inner) * sizeof(float));
+    for (long i = 0; i < L * inner; ++i) yo[i] += xo[i];
+  }
+}
+
 /* ---- Naive references: the definitions, double accumulation ------------------------------------------ */
 
 static double lk__grad_act_deriv_ref(int act, double x) {
@@ -4342,6 +4357,16 @@ void lk_zero_pad_naive(long outer, long L, long inner, long before, long after, 
     for (long l = 0; l < Lo; ++l)
       for (long i = 0; i < inner; ++i)
         y[(o * Lo + l) * inner + i] = l >= before && l < before + L ? x[(o * L + l - before) * inner + i] : 0.0f;
+}
+
+void lk_zero_pad_add_naive(long outer, long L, long inner, long before, long after, const float *x, const float *base,
+                           float *y) {
+  long n = outer * (before + L + after) * inner;
+  float *p = (float *)malloc((size_t)n * sizeof(float));
+  if (!p) return;
+  lk_zero_pad_naive(outer, L, inner, before, after, x, p);
+  for (long i = 0; i < n; ++i) y[i] = base[i] + p[i];
+  free(p);
 }
 
 /* ---- templates/attention_grad.c ------------------------------------------------------------ */
@@ -8730,34 +8755,34 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   lk_add(1, (const long[]){192}, arena + 522782784, (const long[]){1}, arena + 232820928,
       (const long[]){1}, arena + 113246208);
 
-  /* %1135 = reduce_sum(%1128) {axes [0], batch} layers.0.0.norm1 : f32[192] */
+  /* %1135 = normalize_grad(%110, %1124, %112) {eps 1e-06} layers.0.0.norm1 : f32[B, 18, 1024, 192], written over %1124 */
+  lk_layernorm_grad(B * 18 * 1024, 192, arena, arena + 339738624, params[37], NULL, 1e-06f,
+      arena + 339738624);
+
+  /* %1136 = reduce_sum(%1128) {axes [0], batch} layers.0.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 226492416, arena + 113246400);
+      arena + 226492416, arena);
 
-  /* %1136 = add(%1132, %1135) layers.0.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 232821120, (const long[]){1}, arena + 113246400,
-      (const long[]){1}, arena + 232820928);
+  /* %1137 = add(%1132, %1136) layers.0.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 232821120, (const long[]){1}, arena, (const long[]){1},
+      arena + 116790336);
 
-  /* %1137 = reduce_sum(%1128, %114) {axes [0], batch} layers.0.0.norm1 : f32[192] */
+  /* %1138 = reduce_sum(%1128, %114) {axes [0], batch} layers.0.0.norm1 : f32[192] */
   lk_reduce_sum_product(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 226492416, arena + 534773760, arena + 113246400);
+      arena + 226492416, arena + 534773760, arena);
 
-  /* %1138 = add(%1134, %1137) layers.0.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 113246208, (const long[]){1}, arena + 113246400,
-      (const long[]){1}, arena + 232821120);
+  /* %1139 = add(%1134, %1138) layers.0.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 113246208, (const long[]){1}, arena, (const long[]){1},
+      arena + 116790528);
 
-  /* %1139 = normalize_grad(%111, %1128, %112, %1106) {eps 1e-06} layers.0.0 : f32[B, 1024, 192], written over %1128 */
+  /* %1140 = normalize_grad(%111, %1128, %112, %1106) {eps 1e-06} layers.0.0 : f32[B, 1024, 192], written over %1128 */
   lk_layernorm_grad(B * 1024, 192, arena + 528482304, arena + 226492416, params[37],
       arena + 509607936, 1e-06f, arena + 226492416);
 
-  /* %1140 = reshape(%1139) {shape [1, 1024, 192]} layers.0.0 : f32[B, 1, 1024, 192], a view of %1128: no code */
+  /* %1141 = reshape(%1140) {shape [1, 1024, 192]} layers.0.0 : f32[B, 1, 1024, 192], a view of %1128: no code */
 
-  /* %1141 = zero_pad(%1140) {axis 0, before 0, after 17} layers.0.0 : f32[B, 18, 1024, 192] */
-  lk_zero_pad(B, 1, 196608, 0, 17, arena + 226492416, arena + 113246208);
-
-  /* %1142 = normalize_grad(%110, %1124, %112, %1141) {eps 1e-06} layers.0.0 : f32[B, 18, 1024, 192], written over %1124 */
-  lk_layernorm_grad(B * 18 * 1024, 192, arena, arena + 339738624, params[37], arena + 113246208,
-      1e-06f, arena + 339738624);
+  /* %1142 = zero_pad(%1141, %1135) {axis 0, before 0, after 17} layers.0.0 : f32[B, 18, 1024, 192], written over %1124 */
+  lk_zero_pad_add(B, 1, 196608, 0, 17, arena + 226492416, arena + 339738624, arena + 339738624);
 
   /* %1143 = reduce_sum(%1142) {axes [], batch} layers.0.0 : f32[18, 1024, 192] */
   lk_reduce_sum(4, (const long[]){B, 18, 1024, 192}, (const unsigned char[]){1, 0, 0, 0},
@@ -8822,7 +8847,7 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
 
   /* %1163 = reduce_sum(%1161) {axes [0], batch} to_patch_embedding.projections.17 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 106954752, arena + 116790336);
+      arena + 106954752, arena + 116790720);
 
   /* %1164 = reshape(%1162) {shape [192, 3, 3, 3]} to_patch_embedding.projections.17 : f32[192, 3, 3, 3], a view of %1162: no code */
 
@@ -9052,13 +9077,13 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   /* output 35 "grad:to_patch_embedding.projections.17.weight" = %1164 : f32[192, 3, 3, 3] */
   memcpy(outputs[35], arena + 116785152, sizeof(float) * 5184);
   /* output 36 "grad:to_patch_embedding.projections.17.bias" = %1163 : f32[192] */
-  memcpy(outputs[36], arena + 116790336, sizeof(float) * 192);
+  memcpy(outputs[36], arena + 116790720, sizeof(float) * 192);
   /* output 37 "grad:layers.0.0.pos_emb" = %1143 : f32[18, 1024, 192] */
   memcpy(outputs[37], arena + 113246208, sizeof(float) * 3538944);
-  /* output 38 "grad:layers.0.0.norm1.weight" = %1138 : f32[192] */
-  memcpy(outputs[38], arena + 232821120, sizeof(float) * 192);
-  /* output 39 "grad:layers.0.0.norm1.bias" = %1136 : f32[192] */
-  memcpy(outputs[39], arena + 232820928, sizeof(float) * 192);
+  /* output 38 "grad:layers.0.0.norm1.weight" = %1139 : f32[192] */
+  memcpy(outputs[38], arena + 116790528, sizeof(float) * 192);
+  /* output 39 "grad:layers.0.0.norm1.bias" = %1137 : f32[192] */
+  memcpy(outputs[39], arena + 116790336, sizeof(float) * 192);
   /* output 40 "grad:layers.0.0.layers.0.0.Wq_even.weight" = %1129 : f32[192, 192] */
   memcpy(outputs[40], arena + 232783872, sizeof(float) * 36864);
   /* output 41 "grad:layers.0.0.layers.0.0.Wq_even.bias" = %1130 : f32[192] */

@@ -4034,6 +4034,21 @@ void lk_zero_pad(long outer, long L, long inner, long before, long after, const 
   }
 }
 
+/* y = base + zero_pad(x): base with x added into its part [before, before + L) of the padded axis.
+ * y may equal base (the usual case, made by the products pass): then only that part is read and
+ * written. Otherwise y must not overlap base or x. */
+void lk_zero_pad_add(long outer, long L, long inner, long before, long after, const float *x, const float *base,
+                     float *y) {
+  long Lo = before + L + after;
+  LK_OMP(parallel for schedule(static) if(outer * (y == base ? L : Lo) * inner >= LK_PAR_MIN))
+  for (long o = 0; o < outer; ++o) {
+    const float *xo = x + o * L * inner;
+    float *yo = y + o * Lo * inner + before * inner;
+    if (y != base) memcpy(y + o * Lo * inner, base + o * Lo * inner, (size_t)(Lo * inner) * sizeof(float));
+    for (long i = 0; i < L * inner; ++i) yo[i] += xo[i];
+  }
+}
+
 /* ---- Naive references: the definitions, double accumulation ------------------------------------------ */
 
 static double lk__grad_act_deriv_ref(int act, double x) {
@@ -4342,6 +4357,16 @@ void lk_zero_pad_naive(long outer, long L, long inner, long before, long after, 
     for (long l = 0; l < Lo; ++l)
       for (long i = 0; i < inner; ++i)
         y[(o * Lo + l) * inner + i] = l >= before && l < before + L ? x[(o * L + l - before) * inner + i] : 0.0f;
+}
+
+void lk_zero_pad_add_naive(long outer, long L, long inner, long before, long after, const float *x, const float *base,
+                           float *y) {
+  long n = outer * (before + L + after) * inner;
+  float *p = (float *)malloc((size_t)n * sizeof(float));
+  if (!p) return;
+  lk_zero_pad_naive(outer, L, inner, before, after, x, p);
+  for (long i = 0; i < n; ++i) y[i] = base[i] + p[i];
+  free(p);
 }
 
 /* ---- templates/attention_grad.c ------------------------------------------------------------ */
@@ -8558,63 +8583,63 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
       arena + 251658240);
 
   /* %1079 = transpose(%70) {perm [1, 0]} layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[23], arena);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[23], arena + 6291456);
 
   /* %1080 = fused_linear(%1073, %1079) layers.0.0.layers.0.0.Wq_even : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 192, 192, arena + 446693376, arena, NULL, LK_ACT_NONE, NULL,
-      arena + 62914560);
+  lk_fused_linear(B * 1024, 192, 192, arena + 446693376, arena + 6291456, NULL, LK_ACT_NONE, NULL,
+      arena);
 
   /* %1081 = linear_grad_weight(%1073, %67) layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 192, arena + 446693376, arena + 545193984, arena + 69206016);
+  lk_linear_grad_weight(B * 1024, 192, 192, arena + 446693376, arena + 545193984, arena + 64927296);
 
   /* %1082 = reduce_sum(%1073) {axes [0], batch} layers.0.0.layers.0.0.Wq_even : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 446693376, arena + 69242880);
+      arena + 446693376, arena + 64964160);
 
   /* %1083 = reduce_sum(%1076) {axes [0, 1], batch} layers.0.0.norm1 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 10, 1024, 192}, (const unsigned char[]){1, 1, 1, 0},
-      arena + 314572800, arena);
+      arena + 314572800, arena + 6291456);
 
   /* %1084 = add(%1041, %1083) layers.0.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 595525824, (const long[]){1}, arena, (const long[]){1},
-      arena + 192);
+  lk_add(1, (const long[]){192}, arena + 595525824, (const long[]){1}, arena + 6291456,
+      (const long[]){1}, arena + 6291648);
 
   /* %1085 = reduce_sum(%1076, %68) {axes [0, 1], batch} layers.0.0.norm1 : f32[192] */
   lk_reduce_sum_product(4, (const long[]){B, 10, 1024, 192}, (const unsigned char[]){1, 1, 1, 0},
-      arena + 314572800, arena + 188743680, arena);
+      arena + 314572800, arena + 188743680, arena + 6291456);
 
   /* %1086 = add(%1042, %1085) layers.0.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 595526016, (const long[]){1}, arena, (const long[]){1},
-      arena + 384);
+  lk_add(1, (const long[]){192}, arena + 595526016, (const long[]){1}, arena + 6291456,
+      (const long[]){1}, arena + 6291840);
 
-  /* %1087 = reduce_sum(%1080) {axes [0], batch} layers.0.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 62914560,
+  /* %1087 = normalize_grad(%62, %1076, %64) {eps 1e-06} layers.0.0.norm1 : f32[B, 10, 1024, 192], written over %1076 */
+  lk_layernorm_grad(B * 10 * 1024, 192, arena + 125829120, arena + 314572800, params[21], NULL,
+      1e-06f, arena + 314572800);
+
+  /* %1088 = reduce_sum(%1080) {axes [0], batch} layers.0.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena,
+      arena + 6291456);
+
+  /* %1089 = add(%1084, %1088) layers.0.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 6291648, (const long[]){1}, arena + 6291456,
+      (const long[]){1}, arena + 64964352);
+
+  /* %1090 = reduce_sum(%1080, %66) {axes [0], batch} layers.0.0.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena,
+      arena + 538902528, arena + 6291456);
+
+  /* %1091 = add(%1086, %1090) layers.0.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 6291840, (const long[]){1}, arena + 6291456,
+      (const long[]){1}, arena + 64964544);
+
+  /* %1092 = normalize_grad(%63, %1080, %64, %1058) {eps 1e-06} layers.0.0 : f32[B, 1024, 192], written over %1080 */
+  lk_layernorm_grad(B * 1024, 192, arena + 532611072, arena, params[21], arena + 440401920, 1e-06f,
       arena);
 
-  /* %1088 = add(%1084, %1087) layers.0.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 192, (const long[]){1}, arena, (const long[]){1},
-      arena + 69243072);
+  /* %1093 = reshape(%1092) {shape [1, 1024, 192]} layers.0.0 : f32[B, 1, 1024, 192], a view of %1080: no code */
 
-  /* %1089 = reduce_sum(%1080, %66) {axes [0], batch} layers.0.0.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 62914560, arena + 538902528, arena);
-
-  /* %1090 = add(%1086, %1089) layers.0.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 384, (const long[]){1}, arena, (const long[]){1},
-      arena + 69243264);
-
-  /* %1091 = normalize_grad(%63, %1080, %64, %1058) {eps 1e-06} layers.0.0 : f32[B, 1024, 192], written over %1080 */
-  lk_layernorm_grad(B * 1024, 192, arena + 532611072, arena + 62914560, params[21],
-      arena + 440401920, 1e-06f, arena + 62914560);
-
-  /* %1092 = reshape(%1091) {shape [1, 1024, 192]} layers.0.0 : f32[B, 1, 1024, 192], a view of %1080: no code */
-
-  /* %1093 = zero_pad(%1092) {axis 0, before 0, after 9} layers.0.0 : f32[B, 10, 1024, 192] */
-  lk_zero_pad(B, 1, 196608, 0, 9, arena + 62914560, arena);
-
-  /* %1094 = normalize_grad(%62, %1076, %64, %1093) {eps 1e-06} layers.0.0 : f32[B, 10, 1024, 192], written over %1076 */
-  lk_layernorm_grad(B * 10 * 1024, 192, arena + 125829120, arena + 314572800, params[21], arena,
-      1e-06f, arena + 314572800);
+  /* %1094 = zero_pad(%1093, %1087) {axis 0, before 0, after 9} layers.0.0 : f32[B, 10, 1024, 192], written over %1076 */
+  lk_zero_pad_add(B, 1, 196608, 0, 9, arena, arena + 314572800, arena + 314572800);
 
   /* %1095 = reduce_sum(%1094) {axes [], batch} layers.0.0 : f32[10, 1024, 192] */
   lk_reduce_sum(4, (const long[]){B, 10, 1024, 192}, (const unsigned char[]){1, 0, 0, 0},
@@ -8655,7 +8680,7 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
 
   /* %1107 = reduce_sum(%1105) {axes [0], batch} to_patch_embedding.projections.9 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 56623104,
-      arena + 64927296);
+      arena + 64964736);
 
   /* %1108 = reshape(%1106) {shape [192, 3, 9, 9]} to_patch_embedding.projections.9 : f32[192, 3, 9, 9], a view of %1106: no code */
 
@@ -8781,17 +8806,17 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
   /* output 19 "grad:to_patch_embedding.projections.9.weight" = %1108 : f32[192, 3, 9, 9] */
   memcpy(outputs[19], arena + 64880640, sizeof(float) * 46656);
   /* output 20 "grad:to_patch_embedding.projections.9.bias" = %1107 : f32[192] */
-  memcpy(outputs[20], arena + 64927296, sizeof(float) * 192);
+  memcpy(outputs[20], arena + 64964736, sizeof(float) * 192);
   /* output 21 "grad:layers.0.0.pos_emb" = %1095 : f32[10, 1024, 192] */
   memcpy(outputs[21], arena + 62914560, sizeof(float) * 1966080);
-  /* output 22 "grad:layers.0.0.norm1.weight" = %1090 : f32[192] */
-  memcpy(outputs[22], arena + 69243264, sizeof(float) * 192);
-  /* output 23 "grad:layers.0.0.norm1.bias" = %1088 : f32[192] */
-  memcpy(outputs[23], arena + 69243072, sizeof(float) * 192);
+  /* output 22 "grad:layers.0.0.norm1.weight" = %1091 : f32[192] */
+  memcpy(outputs[22], arena + 64964544, sizeof(float) * 192);
+  /* output 23 "grad:layers.0.0.norm1.bias" = %1089 : f32[192] */
+  memcpy(outputs[23], arena + 64964352, sizeof(float) * 192);
   /* output 24 "grad:layers.0.0.layers.0.0.Wq_even.weight" = %1081 : f32[192, 192] */
-  memcpy(outputs[24], arena + 69206016, sizeof(float) * 36864);
+  memcpy(outputs[24], arena + 64927296, sizeof(float) * 36864);
   /* output 25 "grad:layers.0.0.layers.0.0.Wq_even.bias" = %1082 : f32[192] */
-  memcpy(outputs[25], arena + 69242880, sizeof(float) * 192);
+  memcpy(outputs[25], arena + 64964160, sizeof(float) * 192);
   /* output 26 "grad:layers.0.0.layers.0.0.Wkv_even.weight" = %1077 : f32[384, 192] */
   memcpy(outputs[26], arena + 377487360, sizeof(float) * 73728);
   /* output 27 "grad:layers.0.0.layers.0.0.Wkv_even.bias" = %1078 : f32[384] */
