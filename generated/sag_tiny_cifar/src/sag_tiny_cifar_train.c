@@ -4414,13 +4414,25 @@ void lk_zero_pad_add_naive(long outer, long L, long inner, long before, long aft
 #  define LK__SDPA_GRAD_MQ(Nk) ((Nk) > 256 ? 16L : 64L)
 #endif
 
-/* C[0:4, 0:nv·VW] (+)= Σ_{k<K} A[i·ars + k·acs] · B[k·ldb + 0:nv·VW], nv = 1 or 2. */
+/* C[0:4, 0:nv·VW] (+)= Σ_{k<K} A[i·ars + k·acs] · B[k·ldb + 0:nv·VW], nv = 1, 2 or 3. The
+ * accumulators c[4][nv] are independent FMA chains: 8 with two vectors keep both FMA ports
+ * busy through a 4-cycle latency, 12 with three do so with fewer broadcasts per FMA. */
 static inline void lk__ag_block(int nv, int K, const float *restrict A, long ars, long acs,
                                 const float *restrict B, long ldb, float *restrict C, long ldc, int accumulate) {
-  lk_vf c[4][2];
+  lk_vf c[4][3];
   for (int i = 0; i < 4; ++i)
-    for (int u = 0; u < 2; ++u) c[i][u] = lk_vzero();
-  if (nv == 2) {
+    for (int u = 0; u < 3; ++u) c[i][u] = lk_vzero();
+  if (nv == 3) {
+    for (int k = 0; k < K; ++k) {
+      const lk_vf b0 = lk_vload(B + k * ldb), b1 = lk_vload(B + k * ldb + LK_VW), b2 = lk_vload(B + k * ldb + 2 * LK_VW);
+      for (int i = 0; i < 4; ++i) {
+        const lk_vf a = lk_vset1(A[i * ars + k * acs]);
+        c[i][0] += a * b0;
+        c[i][1] += a * b1;
+        c[i][2] += a * b2;
+      }
+    }
+  } else if (nv == 2) {
     for (int k = 0; k < K; ++k) {
       const lk_vf b0 = lk_vload(B + k * ldb), b1 = lk_vload(B + k * ldb + LK_VW);
       for (int i = 0; i < 4; ++i) {
@@ -4442,12 +4454,16 @@ static inline void lk__ag_block(int nv, int K, const float *restrict A, long ars
     }
 }
 
-/* C[M, N] (+)= A·B for M a multiple of 4 and N a multiple of LK_VW (the callers pad both). */
+/* C[M, N] (+)= A·B for M a multiple of 4 and N a multiple of LK_VW (the callers pad both). Columns
+ * go three vectors at a time when they divide by three (SAG's D = 48: one block instead of a
+ * two-vector block and a one-vector one, whose 4 chains ran at half the FMA rate), else two. */
 static void lk__ag_mm(int M, int N, int K, const float *A, long ars, long acs, const float *B, long ldb,
                       float *C, long ldc, int accumulate) {
+  const int step = N % (3 * LK_VW) == 0 ? 3 : 2;
   for (int i = 0; i < M; i += 4)
-    for (int n = 0; n < N; n += 2 * LK_VW)
-      lk__ag_block(N - n >= 2 * LK_VW ? 2 : 1, K, A + i * ars, ars, acs, B + n, ldb, C + i * ldc + n, ldc, accumulate);
+    for (int n = 0; n < N; n += step * LK_VW)
+      lk__ag_block((int)lk_min_l(step, (N - n) / LK_VW), K, A + i * ars, ars, acs, B + n, ldb, C + i * ldc + n, ldc,
+                   accumulate);
 }
 
 /* dst[d·ld + j] = src[j·rs + d] for j < n, d < D; columns n..ld−1 are zero. 8×8 blocks turn
