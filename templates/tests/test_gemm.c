@@ -103,6 +103,48 @@ static void check_batched2(int S, int H, int N, int D) {
   free(q); free(k); free(C); free(R); free(C1);
 }
 
+/* lk_gemm_batched2 on SAG's local attention, the two forward products as matmul_permuted emits
+ * them (samples × tokens, H query heads sharing one key/value head, T variants, head width D):
+ * scores s = q·kᵀ with k's variants N·D apart (B's columns contiguous), then o = p·v (B's rows
+ * contiguous), each against one naive GEMM per product, with beta 0 and 1, and thread-count
+ * invariant. Both take the direct path for tiny products (M·N·K ≤ 4096). */
+static void check_batched2_local(int S, int N, int H, int T, int D, float beta) {
+  long nq = (long)S * N * H * D, nkv = (long)S * T * N * D, ns = (long)S * N * H * T;
+  float *q = lkt_rand(nq, 1.0f), *k = lkt_rand(nkv, 1.0f), *v = lkt_rand(nkv, 1.0f), *p = lkt_rand(ns, 1.0f);
+  float *s = lkt_rand(ns, 1.0f), *sr = lkt_copy(s, ns), *s1 = lkt_copy(s, ns);
+  float *o = lkt_rand(nq, 1.0f), *orf = lkt_copy(o, nq), *o1 = lkt_copy(o, nq);
+  char what[96];
+  lk_gemm_batched2(S, (long)N * H * D, (long)T * N * D, (long)N * H * T, N, H, T, D, q, (long)H * D, D, 1, k, D, 1,
+                   (long)N * D, s, (long)H * T, T, beta);
+  lk_gemm_batched2(S, (long)N * H * T, (long)T * N * D, (long)N * H * D, N, H, D, T, p, (long)H * T, T, 1, v, D,
+                   (long)N * D, 1, o, (long)H * D, D, beta);
+  for (int b = 0; b < S; ++b)
+    for (int n = 0; n < N; ++n) {
+      long at = (long)b * N + n;
+      lk_gemm_naive(H, T, D, q + at * H * D, D, 1, k + (long)b * T * N * D + (long)n * D, 1, (long)N * D, sr + at * H * T, T, beta);
+      lk_gemm_naive(H, D, T, p + at * H * T, T, 1, v + (long)b * T * N * D + (long)n * D, (long)N * D, 1, orf + at * H * D, D, beta);
+    }
+  snprintf(what, sizeof what, "gemm_batched2 local scores %dx%d H%d T%d D%d beta %g", S, N, H, T, D, beta);
+  lkt_check(what, s, sr, ns, 2e-5 * sqrt((double)D + 1.0));
+  snprintf(what, sizeof what, "gemm_batched2 local values %dx%d H%d T%d D%d beta %g", S, N, H, T, D, beta);
+  lkt_check(what, o, orf, nq, 2e-5 * sqrt((double)T + 1.0));
+#ifdef _OPENMP
+  {
+    extern void omp_set_num_threads(int);
+    int t = omp_get_max_threads();
+    omp_set_num_threads(1);
+    lk_gemm_batched2(S, (long)N * H * D, (long)T * N * D, (long)N * H * T, N, H, T, D, q, (long)H * D, D, 1, k, D, 1,
+                     (long)N * D, s1, (long)H * T, T, beta);
+    lk_gemm_batched2(S, (long)N * H * T, (long)T * N * D, (long)N * H * D, N, H, D, T, p, (long)H * T, T, 1, v, D,
+                     (long)N * D, 1, o1, (long)H * D, D, beta);
+    omp_set_num_threads(t);
+    lkt_check_exact("gemm_batched2 local thread-count invariance (scores)", s1, s, ns);
+    lkt_check_exact("gemm_batched2 local thread-count invariance (values)", o1, o, nq);
+  }
+#endif
+  free(q); free(k); free(v); free(p); free(s); free(sr); free(s1); free(o); free(orf); free(o1);
+}
+
 int main(void) {
   static const int edge[] = {1, 2, 5, 6, 7, 15, 16, 17, 31, 33, 49, 64, 197, 255, 257, 300, 513};
   const int ne = (int)(sizeof edge / sizeof edge[0]);
@@ -127,6 +169,9 @@ int main(void) {
   check_batched2(3, 2, 50, 32);
   check_batched2(5, 3, 7, 5);
   check_batched2(1, 1, 197, 64);
+  check_batched2_local(2, 256, 4, 18, 48, 0.0f); /* SAG-tiny: 4 heads over one K/V head, 18 variants */
+  check_batched2_local(3, 37, 2, 5, 7, 1.0f);
+  check_batched2_local(1, 9, 3, 1, 16, -0.5f);
   check_thread_invariance(197, 576, 192);
   check_thread_invariance(301, 77, 600);
   return lkt_finish("test_gemm");

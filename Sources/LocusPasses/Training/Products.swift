@@ -13,8 +13,8 @@ import LocusIR
 /// - `add(base, zero_pad(x))` → `zero_pad(x, base)`: a slice's or an index's adjoint joining the
 ///   gradient of the whole (SAG's variant 0 inside all 18), which in place over base writes only
 ///   x's part instead of a padded copy and a full add.
-/// Each saves a write and a read of the product (or of the sum's operand). sag_tiny_cifar's first LayerNorm sees
-/// [B, 18, 1024, 192] (226 MB at batch 16), and these passes run at memory speed.
+/// Each saves a write and a read of the product (or of the sum's operand). sag_tiny_cifar's first
+/// LayerNorm sees [B, 18, 1024, 192] (226 MB at batch 16), and these passes run at memory speed.
 @Sendable func fuseProducts(_ g: Graph, _ notes: inout [FusionNote]) throws -> Graph {
   var r = Rewriter(g)
   /// The old product node `v`, when it is a `mul` that nothing else reads.
@@ -58,25 +58,27 @@ import LocusIR
       }
       try r.replace(node, by: try r.add(.training(.normalizeGrad(eps: eps)), [node.operands[0], dy, w].map(r.operand), like: node))
       notes.append(FusionNote(pass: "products", scope: node.scope, what: "normalize_grad reads dy and the LayerNorm weight (no mul pass)"))
-    case .binary(.add) where (0..<2).contains(where: { solePadding(node.operands[$0]) != nil && g[node.operands[1 - $0]].type == node.type }):
-      let i = (0..<2).first { solePadding(node.operands[$0]) != nil && g[node.operands[1 - $0]].type == node.type }!
-      let pad = g[node.operands[i]]
-      try r.replace(node, by: try r.add(pad.op, [r.operand(pad.operands[0]), r.operand(node.operands[1 - i])], like: node))
-      notes.append(FusionNote(pass: "products", scope: node.scope, what: "zero_pad then add as an add into the padded part"))
-    case .binary(.add) where (0..<2).contains(where: { affineNormGrad(node.operands[$0]) != nil && g[node.operands[1 - $0]].type == node.type }):
-      let i = (0..<2).first { affineNormGrad(node.operands[$0]) != nil && g[node.operands[1 - $0]].type == node.type }!
-      let (fused, eps) = affineNormGrad(node.operands[i])!
-      try r.replace(node, by: try r.add(.training(.normalizeGrad(eps: eps)), fused.operands + [r.operand(node.operands[1 - i])], like: node))
-      notes.append(FusionNote(pass: "products", scope: node.scope, what: "normalize_grad adds the residual gradient (no add pass)"))
     case .binary(.add):
-      guard let i = (0..<2).first(where: { soleProduct(node.operands[$0])?.type == node.type }) else {
-        r.copy(node)
-        continue
+      /// The side of the add whose operand `fits`, when the other operand has the sum's type.
+      func side(_ fits: (ValueID) -> Bool) -> Int? {
+        (0..<2).first { fits(node.operands[$0]) && g[node.operands[1 - $0]].type == node.type }
       }
-      let m = g[node.operands[i]]
-      let operands = m.operands.map(r.operand) + [r.operand(node.operands[1 - i])]
-      try r.replace(node, by: try r.add(.training(.mulAdd), operands, like: node))
-      notes.append(FusionNote(pass: "products", scope: node.scope, what: "mul then add as one mul_add"))
+      if let i = side({ solePadding($0) != nil }) {
+        let pad = g[node.operands[i]]
+        try r.replace(node, by: try r.add(pad.op, [r.operand(pad.operands[0]), r.operand(node.operands[1 - i])], like: node))
+        notes.append(FusionNote(pass: "products", scope: node.scope, what: "zero_pad then add as an add into the padded part"))
+      } else if let i = side({ affineNormGrad($0) != nil }), let (fused, eps) = affineNormGrad(node.operands[i]) {
+        let operands = fused.operands + [r.operand(node.operands[1 - i])]
+        try r.replace(node, by: try r.add(.training(.normalizeGrad(eps: eps)), operands, like: node))
+        notes.append(FusionNote(pass: "products", scope: node.scope, what: "normalize_grad adds the residual gradient (no add pass)"))
+      } else if let i = (0..<2).first(where: { soleProduct(node.operands[$0])?.type == node.type }) {
+        let m = g[node.operands[i]]
+        let operands = m.operands.map(r.operand) + [r.operand(node.operands[1 - i])]
+        try r.replace(node, by: try r.add(.training(.mulAdd), operands, like: node))
+        notes.append(FusionNote(pass: "products", scope: node.scope, what: "mul then add as one mul_add"))
+      } else {
+        r.copy(node)
+      }
     default:
       r.copy(node)
     }

@@ -2005,12 +2005,59 @@ void lk_gemm(int M, int N, int K, const float *A, long rsa, long csa, const floa
   lk_gemm_ex(1, M, N, K, A, 0, rsa, csa, B, 0, rsb, csb, C, 0, rsc, beta, NULL, NULL);
 }
 
+/* Products of at most this many multiply-adds run as direct loops in lk_gemm_batched2. SAG's local
+ * attention over its 18 variants is 16384 products of 4×18×48 per call (one per sample and token):
+ * packing and blocking each cost more than its arithmetic, and the call ran at ~10 GFLOP/s. */
+#define LK_GEMM_TINY 4096
+
+/* C = A·B + beta·C for M·N·K ≤ LK_GEMM_TINY, K ≥ 1: row by row, c += a(i, k)·B[k, :] when B's
+ * rows are contiguous (a vector loop over j), dot products when A's rows and B's columns are,
+ * plain loops otherwise. Each sum runs over k in order. */
+static void lk__gemm_tiny(int M, int N, int K, const float *A, long rsa, long csa, const float *B, long rsb, long csb,
+                          float *C, long rsc, float beta) {
+  for (int i = 0; i < M; ++i) {
+    const float *a = A + i * rsa;
+    float *c = C + i * rsc;
+    if (csb == 1) {
+      float acc[LK_GEMM_TINY];
+      for (int j = 0; j < N; ++j) acc[j] = 0.0f;
+      for (int k = 0; k < K; ++k) {
+        const float aik = a[k * csa], *b = B + k * rsb;
+        for (int j = 0; j < N; ++j) acc[j] += aik * b[j];
+      }
+      for (int j = 0; j < N; ++j) c[j] = beta == 0.0f ? acc[j] : acc[j] + beta * c[j];
+    } else {
+      for (int j = 0; j < N; ++j) {
+        float d;
+        if (rsb == 1 && csa == 1) {
+          d = lk_dot(a, B + j * csb, K);
+        } else {
+          d = 0.0f;
+          for (int k = 0; k < K; ++k) d += a[k * csa] * B[k * rsb + j * csb];
+        }
+        c[j] = beta == 0.0f ? d : d + beta * c[j];
+      }
+    }
+  }
+}
+
 /* outer · batch independent products, operand (o, b) at A + o*osa + b*bsa (B, C likewise): two
  * leading axes that do not flatten into one stride (attention's heads read in place by
- * matmul_permuted, inside the batch of samples). */
+ * matmul_permuted, inside the batch of samples). Tiny products (LK_GEMM_TINY) run as direct
+ * loops, one product per task. */
 void lk_gemm_batched2(int outer, long osa, long osb, long osc, int batch, int M, int N, int K, const float *A,
                       long bsa, long rsa, long csa, const float *B, long bsb, long rsb, long csb, float *C, long bsc,
                       long rsc, float beta) {
+  if (outer > 0 && batch > 0 && M > 0 && N > 0 && K > 0 && (long)M * N * K <= LK_GEMM_TINY) {
+    long products = (long)outer * batch;
+    LK_OMP(parallel for schedule(static) if((double)products * M * N * K >= LK_GEMM_PAR_MIN))
+    for (long p = 0; p < products; ++p) {
+      long o = p / batch, b = p % batch;
+      lk__gemm_tiny(M, N, K, A + o * osa + b * bsa, rsa, csa, B + o * osb + b * bsb, rsb, csb, C + o * osc + b * bsc, rsc,
+                    beta);
+    }
+    return;
+  }
   lk__gemm_nested(outer, osa, osb, osc, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL,
                   NULL, LK_ACT_NONE, NULL, 0, 0, NULL, 0);
 }
