@@ -29,30 +29,29 @@ import LocusIR
       r.copy(node)
       continue
     }
-    if let (conv, a) = overlappingConvolution(node.operands[0], r, constant: constant) {
+    // The patch rows [Ho·Wo, C·kh·kw] by one of the two routes; the linear after is the same.
+    let conv: Node, a: Conv2dAttrs, rows: ValueID, what: String
+    if let (found, attrs) = overlappingConvolution(node.operands[0], r, constant: constant) {
+      (conv, a) = (found, attrs)
+      rows = try r.add(.im2col(kernel: a.kernel, stride: a.stride, padding: a.padding), [r.operand(conv.operands[0])], like: conv)
+      what = "\(a.kernel[0])×\(a.kernel[1]) conv2d + img2seq → im2col rows + linear"
+    } else if let (found, attrs) = patchConvolution(node.operands[0], r) {
+      (conv, a) = (found, attrs)
       let x = g[conv.operands[0]].type.shape
-      let columns = x[0] * a.kernel[0] * a.kernel[1]
-      let rows = try r.add(.im2col(kernel: a.kernel, stride: a.stride, padding: a.padding), [r.operand(conv.operands[0])], like: conv)
-      let weight = try r.add(.reshape([a.outChannels, columns]), [r.operand(conv.operands[1])], like: conv)
-      let bias = a.hasBias ? [r.operand(conv.operands[2])] : []
-      try r.replace(node, by: r.add(.linear(hasBias: a.hasBias), [rows, weight] + bias, like: conv))
-      notes.append(FusionNote(pass: "patch-embedding", scope: conv.scope, what: "\(a.kernel[0])×\(a.kernel[1]) conv2d + img2seq → im2col rows + linear"))
-      continue
-    }
-    guard let (conv, a) = patchConvolution(node.operands[0], r) else {
+      let (c, kh, kw) = (x[0], a.kernel[0], a.kernel[1])
+      let (ho, wo) = (x[1] / kh, x[2] / kw)
+      let split = try r.add(.reshape([c, ho, kh, wo, kw]), [r.operand(conv.operands[0])], like: conv)
+      let patches = try r.add(.transpose([1, 3, 0, 2, 4]), [split], like: conv)
+      rows = try r.add(.reshape([ho * wo, c * kh * kw]), [patches], like: conv)
+      what = "\(kh)×\(kw) patch conv2d + img2seq → patch rows + linear"
+    } else {
       r.copy(node)
       continue
     }
-    let x = g[conv.operands[0]].type.shape
-    let (c, kh, kw) = (x[0], a.kernel[0], a.kernel[1])
-    let (ho, wo) = (x[1] / kh, x[2] / kw)
-    let split = try r.add(.reshape([c, ho, kh, wo, kw]), [r.operand(conv.operands[0])], like: conv)
-    let patches = try r.add(.transpose([1, 3, 0, 2, 4]), [split], like: conv)
-    let rows = try r.add(.reshape([ho * wo, c * kh * kw]), [patches], like: conv)
-    let weight = try r.add(.reshape([a.outChannels, c * kh * kw]), [r.operand(conv.operands[1])], like: conv)
+    let weight = try r.add(.reshape([a.outChannels, r.new[rows].type.shape[1]]), [r.operand(conv.operands[1])], like: conv)
     let bias = a.hasBias ? [r.operand(conv.operands[2])] : []
     try r.replace(node, by: r.add(.linear(hasBias: a.hasBias), [rows, weight] + bias, like: conv))
-    notes.append(FusionNote(pass: "patch-embedding", scope: conv.scope, what: "\(kh)×\(kw) patch conv2d + img2seq → patch rows + linear"))
+    notes.append(FusionNote(pass: "patch-embedding", scope: conv.scope, what: what))
   }
   return eliminateDeadCode(r.finish())
 }

@@ -145,6 +145,20 @@ static void check_batched2_local(int S, int N, int H, int T, int D, float beta) 
   free(q); free(k); free(v); free(p); free(s); free(sr); free(s1); free(o); free(orf); free(o1);
 }
 
+/* lk_gemm_batched2 on tiny products (the direct path) with A column-major (csa = M) and B read
+ * every other float (rsb = 2, csb = 2·K): neither B's rows nor the dot form are contiguous, so the
+ * strided fallback runs; against one naive GEMM per product. */
+static void check_batched2_strided(int outer, int batch, int M, int N, int K, float beta) {
+  long sa = (long)M * K, sb = 2L * K * N, sc = (long)M * N, n = (long)outer * batch;
+  float *A = lkt_rand(n * sa, 1.0f), *B = lkt_rand(n * sb, 1.0f), *C = lkt_rand(n * sc, 1.0f), *R = lkt_copy(C, n * sc);
+  char what[96];
+  lk_gemm_batched2(outer, batch * sa, batch * sb, batch * sc, batch, M, N, K, A, sa, 1, M, B, sb, 2, 2L * K, C, sc, N, beta);
+  for (long p = 0; p < n; ++p) lk_gemm_naive(M, N, K, A + p * sa, 1, M, B + p * sb, 2, 2L * K, R + p * sc, N, beta);
+  snprintf(what, sizeof what, "gemm_batched2 tiny strided %dx%d of %dx%dx%d beta %g", outer, batch, M, N, K, beta);
+  lkt_check(what, C, R, n * sc, 2e-5 * sqrt((double)K + 1.0));
+  free(A); free(B); free(C); free(R);
+}
+
 int main(void) {
   static const int edge[] = {1, 2, 5, 6, 7, 15, 16, 17, 31, 33, 49, 64, 197, 255, 257, 300, 513};
   const int ne = (int)(sizeof edge / sizeof edge[0]);
@@ -172,6 +186,8 @@ int main(void) {
   check_batched2_local(2, 256, 4, 18, 48, 0.0f); /* SAG-tiny: 4 heads over one K/V head, 18 variants */
   check_batched2_local(3, 37, 2, 5, 7, 1.0f);
   check_batched2_local(1, 9, 3, 1, 16, -0.5f);
+  check_batched2_strided(2, 3, 4, 18, 48, 0.0f);
+  check_batched2_strided(3, 2, 5, 7, 3, 1.0f);
   check_thread_invariance(197, 576, 192);
   check_thread_invariance(301, 77, 600);
   return lkt_finish("test_gemm");

@@ -59,15 +59,18 @@ import LocusIR
       try r.replace(node, by: try r.add(.training(.normalizeGrad(eps: eps)), [node.operands[0], dy, w].map(r.operand), like: node))
       notes.append(FusionNote(pass: "products", scope: node.scope, what: "normalize_grad reads dy and the LayerNorm weight (no mul pass)"))
     case .binary(.add):
-      /// The side of the add whose operand `fits`, when the other operand has the sum's type.
-      func side(_ fits: (ValueID) -> Bool) -> Int? {
-        (0..<2).first { fits(node.operands[$0]) && g[node.operands[1 - $0]].type == node.type }
+      /// The side whose operand `match`es, with what it matched, when the other operand has the
+      /// sum's type.
+      func side<T>(_ match: (ValueID) -> T?) -> (Int, T)? {
+        for i in 0..<2 where g[node.operands[1 - i]].type == node.type {
+          if let m = match(node.operands[i]) { return (i, m) }
+        }
+        return nil
       }
-      if let i = side({ solePadding($0) != nil }) {
-        let pad = g[node.operands[i]]
+      if let (i, pad) = side(solePadding) {
         try r.replace(node, by: try r.add(pad.op, [r.operand(pad.operands[0]), r.operand(node.operands[1 - i])], like: node))
         notes.append(FusionNote(pass: "products", scope: node.scope, what: "zero_pad then add as an add into the padded part"))
-      } else if let i = side({ affineNormGrad($0) != nil }), let (fused, eps) = affineNormGrad(node.operands[i]) {
+      } else if let (i, (fused, eps)) = side(affineNormGrad) {
         let operands = fused.operands + [r.operand(node.operands[1 - i])]
         try r.replace(node, by: try r.add(.training(.normalizeGrad(eps: eps)), operands, like: node))
         notes.append(FusionNote(pass: "products", scope: node.scope, what: "normalize_grad adds the residual gradient (no add pass)"))

@@ -2225,34 +2225,28 @@ void lk_gemm(int M, int N, int K, const float *A, long rsa, long csa, const floa
  * packing and blocking each cost more than its arithmetic, and the call ran at ~10 GFLOP/s. */
 #define LK_GEMM_TINY 4096
 
-/* C = A·B + beta·C for M·N·K ≤ LK_GEMM_TINY, K ≥ 1: row by row, c += a(i, k)·B[k, :] when B's
- * rows are contiguous (a vector loop over j), dot products when A's rows and B's columns are,
- * plain loops otherwise. Each sum runs over k in order. */
-static void lk__gemm_tiny(int M, int N, int K, const float *A, long rsa, long csa, const float *B, long rsb, long csb,
-                          float *C, long rsc, float beta) {
+/* C = A·B + beta·C for M·N·K ≤ LK_GEMM_TINY, K ≥ 1 (no epilogue): row by row, c += a(i, k)·B[k, :]
+ * when B's rows are contiguous (a vector loop over j), dot products when A's rows and B's columns
+ * are, else lk__gemm_rect_naive. Each sum runs over k in order. */
+static void lk__gemm_tiny(const lk__gemm_args *g) {
+  const int M = g->M, N = g->N, K = g->K;
+  if (g->csb != 1 && !(g->rsb == 1 && g->csa == 1)) {
+    lk__gemm_rect_naive(g, 0, M, 0, N);
+    return;
+  }
   for (int i = 0; i < M; ++i) {
-    const float *a = A + i * rsa;
-    float *c = C + i * rsc;
-    if (csb == 1) {
-      float acc[LK_GEMM_TINY];
+    const float *a = g->A + i * g->rsa;
+    float *c = g->C + i * g->rsc, acc[LK_GEMM_TINY];
+    if (g->csb == 1) {
       for (int j = 0; j < N; ++j) acc[j] = 0.0f;
       for (int k = 0; k < K; ++k) {
-        const float aik = a[k * csa], *b = B + k * rsb;
+        const float aik = a[k * g->csa], *b = g->B + k * g->rsb;
         for (int j = 0; j < N; ++j) acc[j] += aik * b[j];
       }
-      for (int j = 0; j < N; ++j) c[j] = beta == 0.0f ? acc[j] : acc[j] + beta * c[j];
     } else {
-      for (int j = 0; j < N; ++j) {
-        float d;
-        if (rsb == 1 && csa == 1) {
-          d = lk_dot(a, B + j * csb, K);
-        } else {
-          d = 0.0f;
-          for (int k = 0; k < K; ++k) d += a[k * csa] * B[k * rsb + j * csb];
-        }
-        c[j] = beta == 0.0f ? d : d + beta * c[j];
-      }
+      for (int j = 0; j < N; ++j) acc[j] = lk_dot(a, g->B + j * g->csb, K);
     }
+    for (int j = 0; j < N; ++j) c[j] = g->beta == 0.0f ? acc[j] : acc[j] + g->beta * c[j];
   }
 }
 
@@ -2268,8 +2262,10 @@ void lk_gemm_batched2(int outer, long osa, long osb, long osc, int batch, int M,
     LK_OMP(parallel for schedule(static) if((double)products * M * N * K >= LK_GEMM_PAR_MIN))
     for (long p = 0; p < products; ++p) {
       long o = p / batch, b = p % batch;
-      lk__gemm_tiny(M, N, K, A + o * osa + b * bsa, rsa, csa, B + o * osb + b * bsb, rsb, csb, C + o * osc + b * bsc, rsc,
-                    beta);
+      lk__gemm_args g = {.M = M, .N = N, .K = K, .A = A + o * osa + b * bsa, .rsa = rsa, .csa = csa,
+                         .B = B + o * osb + b * bsb, .rsb = rsb, .csb = csb, .C = C + o * osc + b * bsc, .rsc = rsc,
+                         .beta = beta, .act = LK_ACT_NONE};
+      lk__gemm_tiny(&g);
     }
     return;
   }
