@@ -762,6 +762,14 @@ void lk_batch_norm_act_grad_cl(long rows, long C, const float *x, const float *d
 #define LK__RED_TASKS 64
 #define LK__RED_MIN_BLOCK 8192 /* elements of x per block, at least */
 
+/* Blocks the reduced range of `total` elements (`reduced` indices) is cut into when only `tasks`
+ * output tasks exist: enough tasks for the threads, blocks of at least LK__RED_MIN_BLOCK. Depends on
+ * the shape alone; lk_layernorm_param_grad uses it too, so its sums are the unfused ones'. */
+static long lk__reduce_blocks(long tasks, long total, long reduced) {
+  long n = tasks < LK__RED_TASKS ? lk_min_l(lk_min_l(lk_ceil_div(LK__RED_TASKS, tasks), total / LK__RED_MIN_BLOCK), reduced) : 1;
+  return n < 1 ? 1 : n;
+}
+
 /* Row-major walk over some axes: the offset in x of the multi-index (sizes, strides). */
 typedef struct { int n; long size[8], stride[8], idx[8], off; } lk__grad_odo;
 
@@ -822,13 +830,10 @@ static void lk__reduce_sum(int rank, const long *shape, const unsigned char *red
   Sin = inner_kept ? 1 : sz[m - 1]; /* contiguous run of reduced elements */
   chunks = lk_ceil_div(Kin, LK__RED_CH);
   otasks = inner_kept ? nout / Kin * chunks : nout;
-  if (otasks < LK__RED_TASKS) {
-    nblk = lk_min_l(lk_min_l(lk_ceil_div(LK__RED_TASKS, otasks), total / LK__RED_MIN_BLOCK), Rtot);
-    if (nblk < 1) nblk = 1;
-    if (nblk > 1) {
-      part = lk_scratch_alloc((size_t)(nblk * nout));
-      if (!part) nblk = 1; /* out of memory: one block, straight into y (same math, slower) */
-    }
+  nblk = lk__reduce_blocks(otasks, total, Rtot);
+  if (nblk > 1) {
+    part = lk_scratch_alloc((size_t)(nblk * nout));
+    if (!part) nblk = 1; /* out of memory: one block, straight into y (same math, slower) */
   }
   ntasks = otasks * nblk;
 
@@ -889,6 +894,52 @@ void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, con
 void lk_reduce_sum_product(int rank, const long *shape, const unsigned char *reduce, const float *a, const float *b,
                            float *y) {
   lk__reduce_sum(rank, shape, reduce, a, b, y);
+}
+
+/* An affine LayerNorm's weight and bias gradients from x instead of a stored x̂ (made by the
+ * `layernorm-training` pass): out[0:C) = Σ dy ⊙ x̂, out[C:2C) = Σ dy over the rows of [rows, C].
+ * Each row's x̂ is lk_normalize's, recomputed from the row's statistics while the row is in L1,
+ * and the sums are lk_reduce_sum's: the same blocks of rows, each summed in float in row order,
+ * the blocks added in order. So the result is reduce_sum(dy ⊙ normalize(x)) and reduce_sum(dy) bit
+ * for bit, in one pass over x and dy instead of a forward pass writing x̂ and two passes reading
+ * x̂ and dy back (sag_tiny_cifar's first LayerNorm: 226 MB each at batch 16). */
+void lk_layernorm_param_grad(long rows, long C, const float *x, const float *dy, float eps, float *out) {
+  long nblk = lk__reduce_blocks(lk_ceil_div(C, LK__RED_CH), rows * C, rows);
+  float *part = NULL;
+  if (rows <= 0 || C <= 0) {
+    for (long c = 0; c < 2 * C; ++c) out[c] = 0.0f;
+    return;
+  }
+  if (nblk > 1 && !(part = lk_scratch_alloc((size_t)(nblk * 2 * C)))) nblk = 1; /* out of memory: one block */
+  LK_OMP(parallel if(rows * C >= LK_PAR_MIN))
+  {
+    LK_OMP(for schedule(static))
+    for (long b = 0; b < nblk; ++b) {
+      long lo, hi;
+      float *sw = nblk > 1 ? part + b * 2 * C : out, *sb = sw + C;
+      lk_split(rows, (int)nblk, (int)b, &lo, &hi);
+      for (long c = 0; c < C; ++c) sw[c] = sb[c] = 0.0f;
+      for (long r = lo; r < hi; ++r) {
+        const float *xr = x + r * C, *gr = dy + r * C;
+        float m, delta, rstd;
+        lk__grad_row_stats(xr, C, eps, &m, &delta, &rstd);
+        for (long c = 0; c < C; ++c) {
+          const float xh = (xr[c] - m - delta) * rstd; /* its own statement: rounded as lk_normalize stores it */
+          sw[c] += gr[c] * xh;
+          sb[c] += gr[c];
+        }
+      }
+    }
+    if (nblk > 1) {
+      LK_OMP(for schedule(static))
+      for (long c = 0; c < 2 * C; ++c) {
+        float acc = part[c];
+        for (long b = 1; b < nblk; ++b) acc += part[b * 2 * C + c];
+        out[c] = acc;
+      }
+    }
+  }
+  lk_scratch_free(part);
 }
 
 /* ---- conv2d ---------------------------------------------------------------------------------------
@@ -1376,6 +1427,23 @@ void lk_layernorm_grad_naive(long rows, long C, const float *x, const float *dy,
   free(g);
 }
 
+void lk_layernorm_param_grad_naive(long rows, long C, const float *x, const float *dy, float eps, float *out) {
+  double *s = (double *)calloc((size_t)(2 * C > 0 ? 2 * C : 1), sizeof(double));
+  for (long r = 0; r < rows; ++r) {
+    const float *xr = x + r * C, *gr = dy + r * C;
+    double m = 0.0, v = 0.0;
+    for (long c = 0; c < C; ++c) m += xr[c];
+    m /= (double)C;
+    for (long c = 0; c < C; ++c) v += (xr[c] - m) * (xr[c] - m);
+    v /= (double)C;
+    for (long c = 0; c < C; ++c) {
+      s[c] += gr[c] * (xr[c] - m) / sqrt(v + eps);
+      s[C + c] += gr[c];
+    }
+  }
+  for (long c = 0; c < 2 * C; ++c) out[c] = (float)s[c];
+  free(s);
+}
 void lk_batch_normalize_naive(int B, long C, long S, const float *x, const float *w, const float *b, float eps, float *y) {
   for (long c = 0; c < C; ++c) {
     double m, v;

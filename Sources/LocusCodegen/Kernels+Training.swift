@@ -8,6 +8,7 @@ extension KernelTable {
     var table: [String: KernelEntry] = [
       "normalize": KernelEntry(batch: .together, emit: emitNormalize),
       "normalize_grad": KernelEntry(batch: .shared([2]), emit: emitNormalize),  // the weight (affine form)
+      "normalize_param_grad": KernelEntry(batch: .strided, emit: emitNormalize),
       "batch_normalize": KernelEntry(batch: .strided, emit: emitBatchNormalize),
       "batch_normalize_grad": KernelEntry(batch: .strided, emit: emitBatchNormalize),
       "batch_normalize_param_grad": KernelEntry(batch: .strided, emit: emitBatchNormalize),
@@ -67,6 +68,10 @@ extension KernelTable {
       k.call("lk_layernorm_grad", [rows, c, try k.arg(0), try k.arg(1), try k.arg(2), residual, cFloat(eps), try k.out()], from: "grad.c")
     case .training(.normalizeGrad(let eps)):
       k.call("lk_normalize_grad", [rows, c, try k.arg(0), try k.arg(1), cFloat(eps), try k.out()], from: "grad.c")
+    case .training(.normalizeParamGrad(let eps)):
+      // Sums over the whole batch: rows count every sample's.
+      try requireBatchedFirst(2, k)
+      k.call("lk_layernorm_param_grad", tokenRows(&k) + [try k.arg(0), try k.arg(1), cFloat(eps), try k.out()], from: "grad.c")
     default: return
     }
   }

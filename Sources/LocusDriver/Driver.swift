@@ -117,10 +117,11 @@ public enum Driver {
   }
 
   /// The memory plan the model would have without any fusion: the "before" of `--report`.
-  public static func unfusedPlan(_ request: CompileRequest) throws(DriverError) -> MemoryPlan {
+  /// With `training`, the training library's (`compileTraining` without fusions).
+  public static func unfusedPlan(_ request: CompileRequest, training: Bool = false) throws(DriverError) -> MemoryPlan {
     var plain = request
     plain.fusion = .none
-    let (graph, _) = try self.graph(plain)
+    let graph = training ? try trainingGraph(plain).0.graph : try self.graph(plain).0
     do {
       return try CEmitter.emit(graph, options: EmitOptions(target: request.target)).plan
     } catch {

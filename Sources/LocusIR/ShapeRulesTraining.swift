@@ -7,6 +7,10 @@ extension TrainingOp {
     case .normalize:
       _ = try lastAxis(x, mnemonic)
       return x
+    case .normalizeParamGrad:
+      guard x.rank >= 1, x.batched else { throw ShapeError("normalize_param_grad needs batched tokens [..., C], got \(x)") }
+      try expectSame(ops[1], x, "normalize_param_grad gradient")
+      return TensorType([2, x.shape[x.rank - 1]], batched: false)
     case .batchNormalize(_, let last), .batchNormalizeGrad(_, let last), .batchNormalizeParamGrad(_, let last),
          .batchMoments(let last):
       guard x.rank >= 1, x.batched else {

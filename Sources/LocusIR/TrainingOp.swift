@@ -10,6 +10,10 @@ public enum TrainingOp: Hashable, Sendable {
   /// normalize_grad(x, dy ⊙ w), and a fourth operand of the result's type is added to it (the
   /// residual branch's gradient): `products` folds the `mul` and the `add` in.
   case normalizeGrad(eps: Float)                     // (x, dxhat) or (x, dy, w [C], residual?) -> dx
+  /// An affine LayerNorm's weight and bias gradients from x (not from a stored x̂): unbatched
+  /// [2, C] = (Σ dy ⊙ normalize(x), Σ dy) over every row of the batch. `layernorm-training` makes
+  /// it, so the forward keeps `layernorm` in one pass and x̂ is never written.
+  case normalizeParamGrad(eps: Float)                // (x [..., C], dy)
   /// BatchNorm in train mode: x̂·w + b, x̂ with the statistics per channel over the batch and every
   /// other axis (biased variance). The channels are the first axis of an image [C, ...], or the
   /// last of tokens [..., C] when `channelsLast` (the `token-layout` form).
@@ -74,6 +78,7 @@ public enum TrainingOp: Hashable, Sendable {
     switch self {
     case .normalize: "normalize"
     case .normalizeGrad: "normalize_grad"
+    case .normalizeParamGrad: "normalize_param_grad"
     case .batchNormalize: "batch_normalize"
     case .batchNormalizeGrad: "batch_normalize_grad"
     case .batchNormalizeParamGrad: "batch_normalize_param_grad"
@@ -105,7 +110,7 @@ public enum TrainingOp: Hashable, Sendable {
   public var attributeText: String {
     func list(_ xs: [Int]) -> String { "[" + xs.map(String.init).joined(separator: ", ") + "]" }
     switch self {
-    case .normalize(let eps), .normalizeGrad(let eps):
+    case .normalize(let eps), .normalizeGrad(let eps), .normalizeParamGrad(let eps):
       return "eps \(eps)"
     case .batchNormalize(let eps, let last), .batchNormalizeGrad(let eps, let last), .batchNormalizeParamGrad(let eps, let last):
       return "eps \(eps)" + (last ? ", channels last" : "")
@@ -133,7 +138,8 @@ public enum TrainingOp: Hashable, Sendable {
   /// Ops whose unbatched result sums (or averages) over the batch of a batched operand.
   public var reducesBatch: Bool {
     switch self {
-    case .batchMoments, .batchStatistics, .batchNormalizeParamGrad, .batchNormActParamGrad, .conv2dGradWeight, .linearGradWeight, .tokenDWConvGradWeight, .crossEntropy: true
+    case .batchMoments, .batchStatistics, .batchNormalizeParamGrad, .batchNormActParamGrad, .normalizeParamGrad, .conv2dGradWeight,
+         .linearGradWeight, .tokenDWConvGradWeight, .crossEntropy: true
     case .reduceSum(_, let batch): batch
     default: false
     }

@@ -86,6 +86,7 @@ public enum Pipeline {
     Pass("broadcast-operands", readBroadcastOperands),
     Pass("epilogues", flag: "epilogue", fuseEpilogues),
     Pass("products", flag: "epilogue", fuseProducts),
+    Pass("layernorm-training", flag: "epilogue", fuseLayerNormTraining),
     Pass("dead-code-elimination") { g, _ in eliminateDeadCode(g) },
   ]
 

@@ -24,6 +24,18 @@ extension Interpreter {
         if t.count > 3 { dx.data = zip(dx.data, t[3].data).map { $0 + $1 } }
         return dx
       }
+    case .normalizeParamGrad(let eps):
+      // Over every row of the batch: Σ dy ⊙ x̂ (x̂ per row, in double) and Σ dy.
+      let (x, dy) = (xs[0], xs[1]), c = x.shape.last ?? 1
+      var sums = [Double](repeating: 0, count: 2 * c)
+      for r in 0..<x.count / max(c, 1) {
+        let row = r * c..<(r + 1) * c, (_, mean, inv) = normalized(Array(x.data[row]), eps: eps)
+        for (j, i) in row.enumerated() {
+          sums[j] += Double(dy.data[i]) * (Double(x.data[i]) - mean) * inv
+          sums[c + j] += Double(dy.data[i])
+        }
+      }
+      return Tensor(shape: [2, c], data: sums.map(Float.init))
     case .batchNormalize(let eps, let last):
       // x̂·w + b, as the inference graph's batchnorm with the batch's statistics.
       let (w, b) = (xs[1].data, xs[2].data)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LocusDriver
+import LocusIR
 import LocusPasses
 
 /// What `locus compile` writes.
@@ -64,10 +65,11 @@ struct CompileCommand: ParsableCommand {
     try reportingErrors {
       var request = options.request(batch: batch)
       request.profile = profile
-      let artifact = training ? try Driver.compileTraining(request).compiled
-        : try Driver.compile(request) { pass, graph in
-          if dumpIR { print("// after \(pass)\n\(graph.dump())") }
-        }
+      let observe = { (pass: String, graph: Graph) in
+        if dumpIR { print("// after \(pass)\n\(graph.dump())") }
+      }
+      let artifact = training ? try Driver.compileTraining(request, observe: observe).compiled
+        : try Driver.compile(request, observe: observe)
       printWarnings(artifact)
       if report { try printReport(artifact) }
       let directory = output ?? "out/\(artifact.graph.name)"
@@ -128,7 +130,7 @@ extension CompileCommand {
     }
     // The arena holds activations and, at its start, the constants `prepare` computes from the
     // weights (folded BatchNorm): those are weight bytes, so they are reported as such.
-    let before = try Driver.unfusedPlan(options.request(batch: batch)), after = artifact.emitted.plan
+    let before = try Driver.unfusedPlan(options.request(batch: batch), training: training), after = artifact.emitted.plan
     let bytes = MemoryLayout<Float>.size
     func activations(_ p: MemoryPlan) -> Int { (p.arenaFloats - p.persistentFloats) * bytes }
     print("activation arena: \(activations(before)) bytes unfused (-O0) → \(activations(after)) bytes fused")

@@ -173,7 +173,7 @@ final class CLibraryTests: XCTestCase {
       (try file("shape.safetensors") { $0[victim] = Tensor(shape: [16, 48], floats: Array(repeating: 0, count: 768)) },
        "tensor '\(victim)' has shape [16, 48], the model expects [48, 16]"),
       (try file("dtype.safetensors") { $0[victim] = Tensor(shape: [48, 16], int64s: Array(repeating: 0, count: 768)) },
-       "tensor '\(victim)' is I64; this library reads F32 only"),
+       "tensor '\(victim)' is I64; this library reads F32, F64, F16 or BF16"),
       (truncated.path, "the file is truncated: tensor '"),
       (garbage.path, "not a safetensors file"),
       (s.scratch.appendingPathComponent("nowhere.safetensors").path, "cannot open: No such file or directory"),
@@ -182,6 +182,72 @@ final class CLibraryTests: XCTestCase {
       let r = try CLibrarySupport.run([s.check, "load", path])
       XCTAssertEqual(r.status, 0, "\(path) loaded: \(r.stdout) \(r.stderr)")
       XCTAssertTrue(r.stdout.hasPrefix("rc -1: \(path): ") && r.stdout.contains(message), "\(path): \(r.stdout)")
+    }
+  }
+
+  /// Weights stored as F16, BF16 and F64 (PyTorch's half-precision and double checkpoints) load
+  /// into the C library converted to F32 exactly as LocusRuntime's loader converts them: the
+  /// logits equal, bit for bit, those of an F32 file written from what the Swift loader read. The
+  /// F16 file holds values below the smallest normal half (subnormals) and −0; F64 holds the
+  /// original floats exactly, so its logits are the original model's.
+  func testHalfBFloatAndDoubleWeightsLoad() throws {
+    let s = try setup()
+    let good = try SafeTensorsFile.read(path: s.weights.path)
+    let x = images(Self.batch * 784, seed: 11)
+    try writeRawFloats(x, to: s.scratch.appendingPathComponent("hx.bin"))
+    func predict(_ weights: String) throws -> [Float] {
+      let out = s.scratch.appendingPathComponent("hy.bin")
+      let r = try CLibrarySupport.run([s.check, "predict", weights, s.scratch.appendingPathComponent("hx.bin").path, "\(Self.batch)", out.path])
+      XCTAssertEqual(r.status, 0, r.stderr)
+      return try readRawFloats(out)
+    }
+    // Round toward zero into binary16 (|v| < 65504): normal halves keep the top 10 mantissa bits,
+    // smaller values become subnormals v / 2^-24.
+    func half(_ v: Float) -> [UInt8] {
+      let b = v.bitPattern, sign = UInt16(truncatingIfNeeded: b >> 16) & 0x8000
+      let h = abs(v) >= 0x1p-14 ? sign | UInt16(Int((b >> 23) & 0xff) - 112) << 10 | UInt16((b >> 13) & 0x3ff)
+        : sign | UInt16(abs(v) * 0x1p24)
+      return [UInt8(h & 0xff), UInt8(h >> 8)]
+    }
+    let encodings: [(String, Int, (Float) -> [UInt8])] = [
+      ("F16", 2, half),
+      ("BF16", 2, { v in let h = UInt16(v.bitPattern >> 16); return [UInt8(h & 0xff), UInt8(h >> 8)] }),
+      ("F64", 8, { v in withUnsafeBytes(of: Double(v).bitPattern.littleEndian) { Array($0) } }),
+    ]
+    for (dtype, size, encode) in encodings {
+      var header: [String] = [], data: [UInt8] = []
+      for name in good.names {
+        let t = try good.tensor(name)
+        let shape = "[" + t.shape.map(String.init).joined(separator: ",") + "]"
+        let (stored, bytes): (String, [UInt8])
+        if var values = t.floats {
+          if dtype == "F16", values.count >= 4 { values[0] = -0.0; values[1] = 3e-6; values[2] = -1e-7; values[3] = 6e-5 }
+          (stored, bytes) = (dtype, values.flatMap(encode))
+          XCTAssertEqual(bytes.count, values.count * size)
+        } else {  // BatchNorm's num_batches_tracked stays I64 (the library ignores it)
+          (stored, bytes) = ("I64", try good.int64s(name).flatMap { v in withUnsafeBytes(of: v.littleEndian) { Array($0) } })
+        }
+        header.append(#""\#(name)":{"dtype":"\#(stored)","shape":\#(shape),"data_offsets":[\#(data.count),\#(data.count + bytes.count)]}"#)
+        data += bytes
+      }
+      var json = "{" + header.joined(separator: ",") + "}"
+      json += String(repeating: " ", count: (8 - json.utf8.count % 8) % 8)
+      var file = Data(withUnsafeBytes(of: UInt64(json.utf8.count).littleEndian) { Array($0) })
+      file.append(contentsOf: Array(json.utf8) + data)
+      let converted = s.scratch.appendingPathComponent("w-\(dtype).safetensors"), reference = s.scratch.appendingPathComponent("w-\(dtype)-f32.safetensors")
+      try file.write(to: converted)
+      let read = try SafeTensorsFile.read(path: converted.path)
+      var tensors: [String: Tensor] = [:]
+      for name in read.names { tensors[name] = try read.tensor(name) }
+      try SafeTensorsWriter.write(tensors, to: reference.path)
+      let (got, want) = (try predict(converted.path), try predict(reference.path))
+      XCTAssertEqual(got.count, want.count)
+      assertWithin(got, want, tolerance: 0, "logits from \(dtype) weights")
+      if dtype == "F64" {  // every float is a double exactly: the original model
+        assertWithin(got, try predict(s.weights.path), tolerance: 0, "logits from F64 weights against the F32 original")
+      } else {
+        XCTAssertNotEqual(want, try predict(s.weights.path), "\(dtype): the conversion changed no weight, so the test shows nothing")
+      }
     }
   }
 

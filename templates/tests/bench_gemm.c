@@ -42,17 +42,25 @@ static void bench(int M, int N, int K, int trans_b, int threads, double *wall_gf
   free(A); free(B); free(C);
 }
 
-int main(void) {
-  static const int shapes[][4] = {
+int main(int argc, char **argv) {
+  static int shapes[][4] = {
       {1024, 1024, 1024, 0}, {1024, 1024, 1024, 1}, {197, 576, 192, 1}, {197, 768, 192, 1},
-      {3152, 768, 192, 1},   {197, 192, 768, 1},    {197, 197, 64, 1},  {197, 64, 197, 0}};
+      {3152, 768, 192, 1},   {197, 192, 768, 1},    {197, 197, 64, 1},  {197, 64, 197, 0},
+      /* SAG stage 1 per 1/16 of a batch-16 step: K/V projection, its input gradient, the MLP */
+      {18432, 96, 192, 1},   {18432, 192, 96, 0},   {18432, 768, 192, 1}, {18432, 192, 768, 1}};
   char load[64] = "?";
   FILE *f = fopen("/proc/loadavg", "r");
   if (f) { if (!fgets(load, sizeof load, f)) load[0] = 0; fclose(f); }
   printf("bench_gemm: VW=%d MR=%d NR=%d KC=%d MC=%d NC=%d; load average %s", LK_VW, LK_GEMM_MR, LK_GEMM_NR,
          LK_GEMM_KC, LK_GEMM_MC, LK_GEMM_NC, load);
   printf("%6s %6s %6s  %-11s %18s %18s\n", "M", "N", "K", "B", "1 thread wall/cpu", "2 threads wall/cpu");
-  for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; ++s) {
+  /* `bench_gemm M N K T` (T: 1 for W[N,K]^T) measures that one shape instead of the list. */
+  size_t count = sizeof shapes / sizeof shapes[0];
+  if (argc == 5) {
+    for (int i = 0; i < 4; ++i) shapes[0][i] = atoi(argv[i + 1]);
+    count = 1;
+  }
+  for (size_t s = 0; s < count; ++s) {
     const int *p = shapes[s];
     printf("%6d %6d %6d  %-11s", p[0], p[1], p[2], p[3] ? "W[N,K]^T" : "row-major");
     for (int t = 1; t <= 2; ++t) {

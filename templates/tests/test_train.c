@@ -443,6 +443,38 @@ static void reduce_case(int rank, const long *shape, const unsigned char *red, i
   }
 }
 
+/* lk_layernorm_param_grad: the unfused lk_normalize + lk_reduce_sum_product + lk_reduce_sum bit for
+ * bit (the same x̂ and the same blocks of rows), the double reference within the float sums'
+ * tolerance, and the same on 1 and 2 threads. Shapes cover one block (few rows), the 64 blocks of
+ * a large input, C over the 512-column chunks (fewer blocks), a channel count off the vector
+ * width, one channel, and rows far from zero mean. */
+static void test_layernorm_param_grad(void) {
+  static const long cases[][2] = {{1, 5}, {3, 17}, {50, 7}, {3000, 192}, {97, 600}, {4100, 24}, {130, 1}};
+  for (size_t t = 0; t < sizeof cases / sizeof cases[0]; ++t) {
+    long rows = cases[t][0], C = cases[t][1], n = rows * C, shape[2] = {rows, C};
+    const unsigned char red[2] = {1, 0};
+    float eps = t % 2 ? 1e-6f : 1e-5f;
+    float *x = lkt_rand(n, 2), *dy = lkt_rand(n, 1), *xh = lkt_rand(n, 1), *want = lkt_rand(2 * C, 1);
+    float *got = lkt_rand(2 * C, 1), *ref = lkt_rand(2 * C, 1);
+    char what[128];
+    if (t % 3 == 1) for (long i = 0; i < n; ++i) x[i] += 50.0f;
+    lk_normalize(rows, C, x, eps, xh);
+    lk_reduce_sum_product(2, shape, red, dy, xh, want);
+    lk_reduce_sum(2, shape, red, dy, want + C);
+    lk_layernorm_param_grad(rows, C, x, dy, eps, got);
+    snprintf(what, sizeof what, "layernorm_param_grad %ldx%ld == normalize + reduce_sums", rows, C);
+    if (C > 1) lkt_check_exact(what, got, want, 2 * C);
+    else lkt_check(what, got, want, 2, 1e-5 * sqrt((double)rows)); /* [rows, 1] → lk_reduce_sum runs lk_sum's lanes */
+    lk_layernorm_param_grad_naive(rows, C, x, dy, eps, ref);
+    snprintf(what, sizeof what, "layernorm_param_grad %ldx%ld vs naive", rows, C);
+    lkt_check(what, got, ref, 2 * C, 1e-5 * sqrt((double)rows + 1.0)); /* float sums of `rows` terms */
+    snprintf(what, sizeof what, "layernorm_param_grad %ldx%ld thread-count invariance", rows, C);
+    SAME_ON_1_AND_2(what, want, got, 2 * C, lk_layernorm_param_grad(rows, C, x, dy, eps, want),
+                    lk_layernorm_param_grad(rows, C, x, dy, eps, got));
+    free(x); free(dy); free(xh); free(want); free(got); free(ref);
+  }
+}
+
 /* FD of a bias broadcast: f(bias) = Σ dy ⊙ (z + bias[c]) over [rows, C]: ∂f/∂bias = Σ_rows dy. */
 typedef struct { long rows, C; const float *dy, *z; } bias_ctx;
 static double bias_f(const double *bias, const void *c) {
@@ -1542,6 +1574,7 @@ int main(void) {
   test_normalize();
   test_batchnorm();
   test_reduce_sum();
+  test_layernorm_param_grad();
   test_conv_grad();
   test_channels_last();
   test_batch_norm_act();

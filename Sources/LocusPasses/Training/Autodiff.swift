@@ -25,12 +25,20 @@ public enum Autodiff {
   /// smoothing is applied by whoever makes the targets), averaged over the batch. The train-mode
   /// forward goes through `Pipeline.beforeDifferentiation` as `options` allow.
   public static func trainingGraph(_ graph: Graph, options: FusionOptions = FusionOptions()) throws -> TrainingGraph {
+    var notes: [FusionNote] = []
+    return try trainingGraph(graph, options: options, notes: &notes)
+  }
+
+  /// As `trainingGraph(_:options:)`, collecting the fusions of `Pipeline.beforeDifferentiation` into
+  /// `notes`; `observe` sees the graph after each of those passes (for `--dump-ir`).
+  public static func trainingGraph(_ graph: Graph, options: FusionOptions, notes: inout [FusionNote],
+                                   observe: (String, Graph) -> Void = { _, _ in }) throws -> TrainingGraph {
     guard graph.outputs.count == 1, let logits = graph.outputs.first, graph[logits.value].type.rank == 1 else {
       throw AutodiffError(message: "training needs a model with one output of logits [classes]; \(graph.name) has outputs \(graph.outputs.map { "\($0.name) \(graph[$0.value].type)" }.joined(separator: ", "))")
     }
     var statistics: [RunningStatistics] = []
     var g = try lowerForTraining(eliminateDeadCode(graph), statistics: &statistics)
-    g = try Pipeline.run(g, passes: Pipeline.beforeDifferentiation, options: options)
+    g = try Pipeline.run(g, passes: Pipeline.beforeDifferentiation, options: options, notes: &notes, observe: observe)
     let z = g.outputs[0].value
     let targets = g.append(.input(name: TrainingGraph.targetsInput), [], type: g[z].type, scope: "", origin: "loss")
     let loss = try g.add(.training(.crossEntropy), [z, targets], scope: "", origin: "loss")

@@ -1641,6 +1641,74 @@ void lk_conv2d_naive(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, i
         }
 }
 
+/* ---- templates/norm.c ---------------------------------------------------------------------- */
+/* locus-requires: prologue.h */
+/* Normalisations: layernorm over the last axis of tokens, batchnorm (inference) over channels. */
+
+/* y[rows, C] = (x − mean) / sqrt(var + eps) · w + b per row (biased variance, as PyTorch).
+ * Corrected two-pass algorithm: m = Σx/C in float is off by the rounding of a large sum; the second
+ * pass sums the deviations d = x − m (small numbers, accurate) and their squares, and the true mean
+ * is m + δ with δ = Σd/C, var = Σd²/C − δ². Output uses (x − m) − δ, never rounding the mean to a
+ * float, so rows with |mean| ≫ std lose nothing (E[x²] − E[x]² would lose everything).
+ * w and b may be NULL (no affine). y may equal x. */
+void lk_layernorm(long rows, int C, const float *x, const float *w, const float *b, float eps, float *y) {
+  LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) {
+    const float *xr = x + r * C;
+    float *yr = y + r * C;
+    float m = lk_sum(xr, C) / (float)C, s1, s2, delta, var, rstd;
+    lk_dev_sums(xr, C, m, &s1, &s2);
+    delta = s1 / (float)C;
+    var = s2 / (float)C - delta * delta;
+    rstd = 1.0f / sqrtf((var > 0.0f ? var : 0.0f) + eps);
+    /* One loop per affine case: with `if (w)` inside, clang if-converts to masked loads, which
+     * on AMD take a microcode assist per vector when the pointer is NULL (40× slower). */
+    if (w && b) for (int c = 0; c < C; ++c) yr[c] = (xr[c] - m - delta) * rstd * w[c] + b[c];
+    else if (w) for (int c = 0; c < C; ++c) yr[c] = (xr[c] - m - delta) * rstd * w[c];
+    else if (b) for (int c = 0; c < C; ++c) yr[c] = (xr[c] - m - delta) * rstd + b[c];
+    else for (int c = 0; c < C; ++c) yr[c] = (xr[c] - m - delta) * rstd;
+  }
+}
+
+/* Reference: double precision, straight from the definition. */
+void lk_layernorm_naive(long rows, int C, const float *x, const float *w, const float *b, float eps, float *y) {
+  for (long r = 0; r < rows; ++r) {
+    double m = 0.0, v = 0.0;
+    for (int c = 0; c < C; ++c) m += x[r * C + c];
+    m /= C;
+    for (int c = 0; c < C; ++c) v += (x[r * C + c] - m) * (x[r * C + c] - m);
+    v /= C;
+    for (int c = 0; c < C; ++c)
+      y[r * C + c] = (float)((x[r * C + c] - m) / sqrt(v + eps) * (w ? w[c] : 1.0) + (b ? b[c] : 0.0));
+  }
+}
+
+/* Batchnorm at inference, channels first: x, y [B, C, HW] (HW = every axis after C, flattened).
+ * y = (x − mean[c]) / sqrt(var[c] + eps) · w[c] + b[c], folded into one scale and shift per
+ * channel. y may equal x. */
+void lk_batchnorm_infer(int B, int C, long HW, const float *x, const float *w, const float *b,
+                        const float *mean, const float *var, float eps, float *y) {
+  long planes = (long)B * C;
+  LK_OMP(parallel for schedule(static) if(planes * HW >= LK_PAR_MIN))
+  for (long p = 0; p < planes; ++p) {
+    int c = (int)(p % C);
+    float scale = w[c] / sqrtf(var[c] + eps), shift = b[c] - mean[c] * scale;
+    const float *xp = x + p * HW;
+    float *yp = y + p * HW;
+    for (long i = 0; i < HW; ++i) yp[i] = xp[i] * scale + shift;
+  }
+}
+
+void lk_batchnorm_infer_naive(int B, int C, long HW, const float *x, const float *w, const float *b,
+                              const float *mean, const float *var, float eps, float *y) {
+  for (int n = 0; n < B; ++n)
+    for (int c = 0; c < C; ++c)
+      for (long i = 0; i < HW; ++i) {
+        long at = ((long)n * C + c) * HW + i;
+        y[at] = (float)((x[at] - (double)mean[c]) / sqrt((double)var[c] + eps) * w[c] + b[c]);
+      }
+}
+
 /* ---- templates/activation.c ---------------------------------------------------------------- */
 /* locus-requires: prologue.h */
 /* Elementwise kernels: activations, rsqrt, binary arithmetic with broadcasting, scalar variants.
@@ -3960,6 +4028,14 @@ void lk_batch_norm_act_grad_cl(long rows, long C, const float *x, const float *d
 #define LK__RED_TASKS 64
 #define LK__RED_MIN_BLOCK 8192 /* elements of x per block, at least */
 
+/* Blocks the reduced range of `total` elements (`reduced` indices) is cut into when only `tasks`
+ * output tasks exist: enough tasks for the threads, blocks of at least LK__RED_MIN_BLOCK. Depends on
+ * the shape alone; lk_layernorm_param_grad uses it too, so its sums are the unfused ones'. */
+static long lk__reduce_blocks(long tasks, long total, long reduced) {
+  long n = tasks < LK__RED_TASKS ? lk_min_l(lk_min_l(lk_ceil_div(LK__RED_TASKS, tasks), total / LK__RED_MIN_BLOCK), reduced) : 1;
+  return n < 1 ? 1 : n;
+}
+
 /* Row-major walk over some axes: the offset in x of the multi-index (sizes, strides). */
 typedef struct { int n; long size[8], stride[8], idx[8], off; } lk__grad_odo;
 
@@ -4020,13 +4096,10 @@ static void lk__reduce_sum(int rank, const long *shape, const unsigned char *red
   Sin = inner_kept ? 1 : sz[m - 1]; /* contiguous run of reduced elements */
   chunks = lk_ceil_div(Kin, LK__RED_CH);
   otasks = inner_kept ? nout / Kin * chunks : nout;
-  if (otasks < LK__RED_TASKS) {
-    nblk = lk_min_l(lk_min_l(lk_ceil_div(LK__RED_TASKS, otasks), total / LK__RED_MIN_BLOCK), Rtot);
-    if (nblk < 1) nblk = 1;
-    if (nblk > 1) {
-      part = lk_scratch_alloc((size_t)(nblk * nout));
-      if (!part) nblk = 1; /* out of memory: one block, straight into y (same math, slower) */
-    }
+  nblk = lk__reduce_blocks(otasks, total, Rtot);
+  if (nblk > 1) {
+    part = lk_scratch_alloc((size_t)(nblk * nout));
+    if (!part) nblk = 1; /* out of memory: one block, straight into y (same math, slower) */
   }
   ntasks = otasks * nblk;
 
@@ -4087,6 +4160,52 @@ void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, con
 void lk_reduce_sum_product(int rank, const long *shape, const unsigned char *reduce, const float *a, const float *b,
                            float *y) {
   lk__reduce_sum(rank, shape, reduce, a, b, y);
+}
+
+/* An affine LayerNorm's weight and bias gradients from x instead of a stored x̂ (made by the
+ * `layernorm-training` pass): out[0:C) = Σ dy ⊙ x̂, out[C:2C) = Σ dy over the rows of [rows, C].
+ * Each row's x̂ is lk_normalize's, recomputed from the row's statistics while the row is in L1,
+ * and the sums are lk_reduce_sum's: the same blocks of rows, each summed in float in row order,
+ * the blocks added in order. So the result is reduce_sum(dy ⊙ normalize(x)) and reduce_sum(dy) bit
+ * for bit, in one pass over x and dy instead of a forward pass writing x̂ and two passes reading
+ * x̂ and dy back (sag_tiny_cifar's first LayerNorm: 226 MB each at batch 16). */
+void lk_layernorm_param_grad(long rows, long C, const float *x, const float *dy, float eps, float *out) {
+  long nblk = lk__reduce_blocks(lk_ceil_div(C, LK__RED_CH), rows * C, rows);
+  float *part = NULL;
+  if (rows <= 0 || C <= 0) {
+    for (long c = 0; c < 2 * C; ++c) out[c] = 0.0f;
+    return;
+  }
+  if (nblk > 1 && !(part = lk_scratch_alloc((size_t)(nblk * 2 * C)))) nblk = 1; /* out of memory: one block */
+  LK_OMP(parallel if(rows * C >= LK_PAR_MIN))
+  {
+    LK_OMP(for schedule(static))
+    for (long b = 0; b < nblk; ++b) {
+      long lo, hi;
+      float *sw = nblk > 1 ? part + b * 2 * C : out, *sb = sw + C;
+      lk_split(rows, (int)nblk, (int)b, &lo, &hi);
+      for (long c = 0; c < C; ++c) sw[c] = sb[c] = 0.0f;
+      for (long r = lo; r < hi; ++r) {
+        const float *xr = x + r * C, *gr = dy + r * C;
+        float m, delta, rstd;
+        lk__grad_row_stats(xr, C, eps, &m, &delta, &rstd);
+        for (long c = 0; c < C; ++c) {
+          const float xh = (xr[c] - m - delta) * rstd; /* its own statement: rounded as lk_normalize stores it */
+          sw[c] += gr[c] * xh;
+          sb[c] += gr[c];
+        }
+      }
+    }
+    if (nblk > 1) {
+      LK_OMP(for schedule(static))
+      for (long c = 0; c < 2 * C; ++c) {
+        float acc = part[c];
+        for (long b = 1; b < nblk; ++b) acc += part[b * 2 * C + c];
+        out[c] = acc;
+      }
+    }
+  }
+  lk_scratch_free(part);
 }
 
 /* ---- conv2d ---------------------------------------------------------------------------------------
@@ -4574,6 +4693,23 @@ void lk_layernorm_grad_naive(long rows, long C, const float *x, const float *dy,
   free(g);
 }
 
+void lk_layernorm_param_grad_naive(long rows, long C, const float *x, const float *dy, float eps, float *out) {
+  double *s = (double *)calloc((size_t)(2 * C > 0 ? 2 * C : 1), sizeof(double));
+  for (long r = 0; r < rows; ++r) {
+    const float *xr = x + r * C, *gr = dy + r * C;
+    double m = 0.0, v = 0.0;
+    for (long c = 0; c < C; ++c) m += xr[c];
+    m /= (double)C;
+    for (long c = 0; c < C; ++c) v += (xr[c] - m) * (xr[c] - m);
+    v /= (double)C;
+    for (long c = 0; c < C; ++c) {
+      s[c] += gr[c] * (xr[c] - m) / sqrt(v + eps);
+      s[C + c] += gr[c];
+    }
+  }
+  for (long c = 0; c < 2 * C; ++c) out[c] = (float)s[c];
+  free(s);
+}
 void lk_batch_normalize_naive(int B, long C, long S, const float *x, const float *w, const float *b, float eps, float *y) {
   for (long c = 0; c < C; ++c) {
     double m, v;
@@ -6174,7 +6310,7 @@ static const unsigned char ceit_tiny_train_param_read_[338] = {
 };
 int ceit_tiny_train_param_read_by_forward(int i) { return i >= 0 && i < 338 ? ceit_tiny_train_param_read_[i] : 0; }
 
-size_t ceit_tiny_train_arena_bytes(void) { return 1828930304; }
+size_t ceit_tiny_train_arena_bytes(void) { return 1712734976; }
 
 void ceit_tiny_train_set_num_threads(int n) {
 #ifdef _OPENMP
@@ -6203,7 +6339,7 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   lk_conv2d(B, 3, 224, 224, 64, 7, 7, 2, 2, 3, 3, 1, inputs[0], params[0], NULL, arena, NULL);
 
   /* %5 = batch_moments(%2) i2t.backbone.bn : f32[2, 64] */
-  lk_batch_moments(B, 64, 12544, arena, arena + 457232432);
+  lk_batch_moments(B, 64, 12544, arena, arena + 428183600);
 
   /* %6 = batch_normalize(%2, %3, %4) {eps 1e-05} i2t.backbone.bn : f32[B, 64, 112, 112] */
   lk_batch_normalize(B, 64, 12544, arena, params[1], params[2], 1e-05f, arena + 25690112);
@@ -6235,3691 +6371,3640 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   lk_add(3, (const long[]){B, 197, 192}, arena + 56197120, (const long[]){37824, 192, 1}, params[8],
       (const long[]){0, 192, 1}, arena + 56197120);
 
-  /* %21 = normalize(%18) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 56197120, 1e-06f, arena + 339009536);
+  /* %21 = layernorm(%18, %19, %20) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 56197120, params[9], params[10], 1e-06f, arena + 339009536);
 
-  /* %22 = mul_add(%21, %19, %20) blocks.0.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 339009536, (const long[]){37824, 192, 1},
-      params[9], (const long[]){0, 0, 1}, params[10], (const long[]){0, 0, 1}, arena + 340219904);
-
-  /* %25 = fused_linear(%22, %23, %24) blocks.0.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 340219904, params[11], params[12], LK_ACT_NONE, NULL,
+  /* %24 = fused_linear(%21, %22, %23) blocks.0.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 339009536, params[11], params[12], LK_ACT_NONE, NULL,
       arena + 295436288);
 
-  /* %26 = slice(%25) {axis 1, start 0, length 192} blocks.0.attn : f32[B, 197, 192], a view of %25: no code */
+  /* %25 = slice(%24) {axis 1, start 0, length 192} blocks.0.attn : f32[B, 197, 192], a view of %24: no code */
 
-  /* %27 = slice(%25) {axis 1, start 192, length 192} blocks.0.attn : f32[B, 197, 192], a view of %25: no code */
+  /* %26 = slice(%24) {axis 1, start 192, length 192} blocks.0.attn : f32[B, 197, 192], a view of %24: no code */
 
-  /* %28 = slice(%25) {axis 1, start 384, length 192} blocks.0.attn : f32[B, 197, 192], a view of %25: no code */
+  /* %27 = slice(%24) {axis 1, start 384, length 192} blocks.0.attn : f32[B, 197, 192], a view of %24: no code */
 
-  /* %29 = sdpa(%26, %27, %28) {heads 3, kv_heads 3} blocks.0.attn : f32[B, 197, 192] */
+  /* %28 = sdpa(%25, %26, %27) {heads 3, kv_heads 3} blocks.0.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 295436288, 576, arena + 295436480, 576, arena + 295436672,
-      576, arena + 341430272, 0.125f);
+      576, arena + 340219904, 0.125f);
 
-  /* %32 = fused_linear(%29, %30, %31, %18) {residual} blocks.0.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 341430272, params[13], params[14], LK_ACT_NONE,
-      arena + 56197120, arena + 342640640);
+  /* %31 = fused_linear(%28, %29, %30, %18) {residual} blocks.0.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 340219904, params[13], params[14], LK_ACT_NONE,
+      arena + 56197120, arena + 341430272);
 
-  /* %35 = normalize(%32) {eps 1e-06} blocks.0.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 342640640, 1e-06f, arena + 343851008);
+  /* %34 = layernorm(%31, %32, %33) {eps 1e-06} blocks.0.norm2 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 341430272, params[15], params[16], 1e-06f, arena + 51380224);
 
-  /* %36 = mul_add(%35, %33, %34) blocks.0.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 343851008, (const long[]){37824, 192, 1},
-      params[15], (const long[]){0, 0, 1}, params[16], (const long[]){0, 0, 1}, arena + 51380224);
-
-  /* %37 = slice(%36) {axis 0, start 0, length 1} blocks.0.leff : f32[B, 1, 192], written into %65 from row 0 */
+  /* %35 = slice(%34) {axis 0, start 0, length 1} blocks.0.leff : f32[B, 1, 192], written into %63 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 51380224 + (long)b * 37824, 37824,
-        arena + 345061376 + (long)b * 37824, 192);
+        arena + 342640640 + (long)b * 37824, 192);
   } // for b
 
-  /* %38 = slice(%36) {axis 0, start 1, length 196} blocks.0.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 51380416, 37824, arena + 427366400, 37632);
+  /* %36 = slice(%34) {axis 0, start 1, length 196} blocks.0.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 51380416, 37824, arena + 398317568, 37632);
 
-  /* %41 = reshape(%39) {shape [768, 192]} blocks.0.leff.conv1 : f32[768, 192], a view of %39: no code */
+  /* %39 = reshape(%37) {shape [768, 192]} blocks.0.leff.conv1 : f32[768, 192], a view of %37: no code */
 
-  /* %42 = fused_linear(%38, %41, %40) blocks.0.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 427366400, params[17], params[18], LK_ACT_NONE, NULL,
+  /* %40 = fused_linear(%36, %39, %38) blocks.0.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 398317568, params[17], params[18], LK_ACT_NONE, NULL,
       arena + 51380224);
 
-  /* %45 = batch_statistics(%42) blocks.0.leff.bn1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 51380224, arena + 457123328);
+  /* %43 = batch_statistics(%40) blocks.0.leff.bn1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 51380224, arena + 428074496);
 
-  /* %46 = slice(%45) {axis 0, start 0, length 2} blocks.0.leff.bn1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 457123328, 2304, arena + 457180928, 1536);
+  /* %44 = slice(%43) {axis 0, start 0, length 2} blocks.0.leff.bn1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 428074496, 2304, arena + 428132096, 1536);
 
-  /* %47 = batch_norm_act(%42, %45, %43, %44) {eps 1e-05, act gelu} blocks.0.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 51380224, arena + 457123328, params[19], params[20],
+  /* %45 = batch_norm_act(%40, %43, %41, %42) {eps 1e-05, act gelu} blocks.0.leff.bn1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 51380224, arena + 428074496, params[19], params[20],
       1e-05f, LK_ACT_GELU, arena + 57407488, arena + 64225280);
 
-  /* %50 = token_dwconv(%47, %48, %49) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.leff.conv2 : f32[B, 196, 768] */
+  /* %48 = token_dwconv(%45, %46, %47) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 64225280, params[23], params[24],
       LK_ACT_NONE, arena + 69042176);
 
-  /* %53 = batch_statistics(%50) blocks.0.leff.bn2 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 69042176, arena + 457125632);
+  /* %51 = batch_statistics(%48) blocks.0.leff.bn2 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 69042176, arena + 428076800);
 
-  /* %54 = slice(%53) {axis 0, start 0, length 2} blocks.0.leff.bn2 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 457125632, 2304, arena + 457182464, 1536);
+  /* %52 = slice(%51) {axis 0, start 0, length 2} blocks.0.leff.bn2 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 428076800, 2304, arena + 428133632, 1536);
 
-  /* %55 = batch_norm_act(%50, %53, %51, %52) {eps 1e-05, act gelu} blocks.0.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 69042176, arena + 457125632, params[25], params[26],
+  /* %53 = batch_norm_act(%48, %51, %49, %50) {eps 1e-05, act gelu} blocks.0.leff.bn2 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 69042176, arena + 428076800, params[25], params[26],
       1e-05f, LK_ACT_GELU, arena + 57407488, arena + 73859072);
 
-  /* %58 = reshape(%56) {shape [192, 768]} blocks.0.leff.conv3 : f32[192, 768], a view of %56: no code */
+  /* %56 = reshape(%54) {shape [192, 768]} blocks.0.leff.conv3 : f32[192, 768], a view of %54: no code */
 
-  /* %59 = fused_linear(%55, %58, %57) blocks.0.leff.conv3 : f32[B, 196, 192] */
+  /* %57 = fused_linear(%53, %56, %55) blocks.0.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 73859072, params[29], params[30], LK_ACT_NONE, NULL,
-      arena + 428570624);
+      arena + 399521792);
 
-  /* %62 = batch_statistics(%59) blocks.0.leff.bn3 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 428570624, arena + 57801856);
+  /* %60 = batch_statistics(%57) blocks.0.leff.bn3 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 399521792, arena + 57801856);
 
-  /* %63 = slice(%62) {axis 0, start 0, length 2} blocks.0.leff.bn3 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 57801856, 576, arena + 457225904, 384);
+  /* %61 = slice(%60) {axis 0, start 0, length 2} blocks.0.leff.bn3 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 57801856, 576, arena + 428177072, 384);
 
-  /* %64 = batch_norm_act(%59, %62, %60, %61) {eps 1e-05} blocks.0.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 428570624, arena + 57801856, params[31], params[32],
+  /* %62 = batch_norm_act(%57, %60, %58, %59) {eps 1e-05} blocks.0.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 399521792, arena + 57801856, params[31], params[32],
       1e-05f, LK_ACT_NONE, arena + 57407488, arena + 78675968);
 
-  /* %65 = concat(%37, %64) {axis 0} blocks.0.leff : f32[B, 197, 192] */
+  /* %63 = concat(%35, %62) {axis 0} blocks.0.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 78675968 + (long)b * 37632, 37632,
-        arena + 345061376 + (long)b * 37824 + 192, 37824);
+        arena + 342640640 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %66 = add(%32, %65) blocks.0 : f32[B, 197, 192], written over %65 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 342640640, (const long[]){37824, 192, 1},
-      arena + 345061376, (const long[]){37824, 192, 1}, arena + 345061376);
+  /* %64 = add(%31, %63) blocks.0 : f32[B, 197, 192], written over %63 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 341430272, (const long[]){37824, 192, 1},
+      arena + 342640640, (const long[]){37824, 192, 1}, arena + 342640640);
 
-  /* %67 = slice(%66) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %650 from row 0 */
+  /* %65 = slice(%64) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %626 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 345061376 + (long)b * 37824, 37824,
+    lk_copy_rows(1, 192, arena + 342640640 + (long)b * 37824, 37824,
         arena + 294238208 + (long)b * 2304, 192);
   } // for b
 
-  /* %70 = normalize(%66) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 345061376, 1e-06f, arena + 346271744);
+  /* %68 = layernorm(%64, %66, %67) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 342640640, params[35], params[36], 1e-06f, arena + 343851008);
 
-  /* %71 = mul_add(%70, %68, %69) blocks.1.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 346271744, (const long[]){37824, 192, 1},
-      params[35], (const long[]){0, 0, 1}, params[36], (const long[]){0, 0, 1}, arena + 347482112);
-
-  /* %74 = fused_linear(%71, %72, %73) blocks.1.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 347482112, params[37], params[38], LK_ACT_NONE, NULL,
+  /* %71 = fused_linear(%68, %69, %70) blocks.1.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 343851008, params[37], params[38], LK_ACT_NONE, NULL,
       arena + 299067392);
 
-  /* %75 = slice(%74) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192], a view of %74: no code */
+  /* %72 = slice(%71) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192], a view of %71: no code */
 
-  /* %76 = slice(%74) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192], a view of %74: no code */
+  /* %73 = slice(%71) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192], a view of %71: no code */
 
-  /* %77 = slice(%74) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192], a view of %74: no code */
+  /* %74 = slice(%71) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192], a view of %71: no code */
 
-  /* %78 = sdpa(%75, %76, %77) {heads 3, kv_heads 3} blocks.1.attn : f32[B, 197, 192] */
+  /* %75 = sdpa(%72, %73, %74) {heads 3, kv_heads 3} blocks.1.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 299067392, 576, arena + 299067584, 576, arena + 299067776,
-      576, arena + 348692480, 0.125f);
+      576, arena + 345061376, 0.125f);
 
-  /* %81 = fused_linear(%78, %79, %80) blocks.1.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 348692480, params[39], params[40], LK_ACT_NONE, NULL,
-      arena + 349902848);
+  /* %78 = fused_linear(%75, %76, %77) blocks.1.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 345061376, params[39], params[40], LK_ACT_NONE, NULL,
+      arena + 346271744);
 
-  /* %83 = mul_add(%81, %82, %66) blocks.1 : f32[B, 197, 192], written over %81 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 349902848, (const long[]){37824, 192, 1},
-      inputs[1], (const long[]){1, 0, 0}, arena + 345061376, (const long[]){37824, 192, 1},
-      arena + 349902848);
+  /* %80 = mul_add(%78, %79, %64) blocks.1 : f32[B, 197, 192], written over %78 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 346271744, (const long[]){37824, 192, 1},
+      inputs[1], (const long[]){1, 0, 0}, arena + 342640640, (const long[]){37824, 192, 1},
+      arena + 346271744);
 
-  /* %86 = normalize(%83) {eps 1e-06} blocks.1.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 349902848, 1e-06f, arena + 351113216);
+  /* %83 = layernorm(%80, %81, %82) {eps 1e-06} blocks.1.norm2 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 346271744, params[41], params[42], 1e-06f, arena + 78675968);
 
-  /* %87 = mul_add(%86, %84, %85) blocks.1.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 351113216, (const long[]){37824, 192, 1},
-      params[41], (const long[]){0, 0, 1}, params[42], (const long[]){0, 0, 1}, arena + 78675968);
-
-  /* %88 = slice(%87) {axis 0, start 0, length 1} blocks.1.leff : f32[B, 1, 192], written into %116 from row 0 */
+  /* %84 = slice(%83) {axis 0, start 0, length 1} blocks.1.leff : f32[B, 1, 192], written into %112 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 78675968 + (long)b * 37824, 37824,
-        arena + 352323584 + (long)b * 37824, 192);
+        arena + 347482112 + (long)b * 37824, 192);
   } // for b
 
-  /* %89 = slice(%87) {axis 0, start 1, length 196} blocks.1.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 78676160, 37824, arena + 429774848, 37632);
+  /* %85 = slice(%83) {axis 0, start 1, length 196} blocks.1.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 78676160, 37824, arena + 400726016, 37632);
 
-  /* %92 = reshape(%90) {shape [768, 192]} blocks.1.leff.conv1 : f32[768, 192], a view of %90: no code */
+  /* %88 = reshape(%86) {shape [768, 192]} blocks.1.leff.conv1 : f32[768, 192], a view of %86: no code */
 
-  /* %93 = fused_linear(%89, %92, %91) blocks.1.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 429774848, params[43], params[44], LK_ACT_NONE, NULL,
+  /* %89 = fused_linear(%85, %88, %87) blocks.1.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 400726016, params[43], params[44], LK_ACT_NONE, NULL,
       arena + 78675968);
 
-  /* %96 = batch_statistics(%93) blocks.1.leff.bn1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 78675968, arena + 457127936);
+  /* %92 = batch_statistics(%89) blocks.1.leff.bn1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 78675968, arena + 428079104);
 
-  /* %97 = slice(%96) {axis 0, start 0, length 2} blocks.1.leff.bn1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 457127936, 2304, arena + 457184000, 1536);
+  /* %93 = slice(%92) {axis 0, start 0, length 2} blocks.1.leff.bn1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 428079104, 2304, arena + 428135168, 1536);
 
-  /* %98 = batch_norm_act(%93, %96, %94, %95) {eps 1e-05, act gelu} blocks.1.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 78675968, arena + 457127936, params[45], params[46],
+  /* %94 = batch_norm_act(%89, %92, %90, %91) {eps 1e-05, act gelu} blocks.1.leff.bn1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 78675968, arena + 428079104, params[45], params[46],
       1e-05f, LK_ACT_GELU, arena + 57407488, arena + 83492864);
 
-  /* %101 = token_dwconv(%98, %99, %100) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.leff.conv2 : f32[B, 196, 768] */
+  /* %97 = token_dwconv(%94, %95, %96) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 83492864, params[49], params[50],
       LK_ACT_NONE, arena + 88309760);
 
-  /* %104 = batch_statistics(%101) blocks.1.leff.bn2 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 88309760, arena + 457130240);
+  /* %100 = batch_statistics(%97) blocks.1.leff.bn2 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 88309760, arena + 428081408);
 
-  /* %105 = slice(%104) {axis 0, start 0, length 2} blocks.1.leff.bn2 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 457130240, 2304, arena + 457185536, 1536);
+  /* %101 = slice(%100) {axis 0, start 0, length 2} blocks.1.leff.bn2 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 428081408, 2304, arena + 428136704, 1536);
 
-  /* %106 = batch_norm_act(%101, %104, %102, %103) {eps 1e-05, act gelu} blocks.1.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 88309760, arena + 457130240, params[51], params[52],
+  /* %102 = batch_norm_act(%97, %100, %98, %99) {eps 1e-05, act gelu} blocks.1.leff.bn2 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 88309760, arena + 428081408, params[51], params[52],
       1e-05f, LK_ACT_GELU, arena + 57407488, arena + 93126656);
 
-  /* %109 = reshape(%107) {shape [192, 768]} blocks.1.leff.conv3 : f32[192, 768], a view of %107: no code */
+  /* %105 = reshape(%103) {shape [192, 768]} blocks.1.leff.conv3 : f32[192, 768], a view of %103: no code */
 
-  /* %110 = fused_linear(%106, %109, %108) blocks.1.leff.conv3 : f32[B, 196, 192] */
+  /* %106 = fused_linear(%102, %105, %104) blocks.1.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 93126656, params[55], params[56], LK_ACT_NONE, NULL,
-      arena + 430979072);
+      arena + 401930240);
 
-  /* %113 = batch_statistics(%110) blocks.1.leff.bn3 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 430979072, arena + 457219568);
+  /* %109 = batch_statistics(%106) blocks.1.leff.bn3 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 401930240, arena + 428170736);
 
-  /* %114 = slice(%113) {axis 0, start 0, length 2} blocks.1.leff.bn3 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 457219568, 576, arena + 457226288, 384);
+  /* %110 = slice(%109) {axis 0, start 0, length 2} blocks.1.leff.bn3 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 428170736, 576, arena + 428177456, 384);
 
-  /* %115 = batch_norm_act(%110, %113, %111, %112) {eps 1e-05} blocks.1.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 430979072, arena + 457219568, params[57], params[58],
+  /* %111 = batch_norm_act(%106, %109, %107, %108) {eps 1e-05} blocks.1.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 401930240, arena + 428170736, params[57], params[58],
       1e-05f, LK_ACT_NONE, arena + 57407488, arena + 97943552);
 
-  /* %116 = concat(%88, %115) {axis 0} blocks.1.leff : f32[B, 197, 192] */
+  /* %112 = concat(%84, %111) {axis 0} blocks.1.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 97943552 + (long)b * 37632, 37632,
-        arena + 352323584 + (long)b * 37824 + 192, 37824);
+        arena + 347482112 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %118 = mul_add(%116, %117, %83) blocks.1 : f32[B, 197, 192], written over %116 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 352323584, (const long[]){37824, 192, 1},
-      inputs[2], (const long[]){1, 0, 0}, arena + 349902848, (const long[]){37824, 192, 1},
-      arena + 352323584);
+  /* %114 = mul_add(%112, %113, %80) blocks.1 : f32[B, 197, 192], written over %112 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 347482112, (const long[]){37824, 192, 1},
+      inputs[2], (const long[]){1, 0, 0}, arena + 346271744, (const long[]){37824, 192, 1},
+      arena + 347482112);
 
-  /* %119 = slice(%118) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %650 from row 1 */
+  /* %115 = slice(%114) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %626 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 352323584 + (long)b * 37824, 37824,
+    lk_copy_rows(1, 192, arena + 347482112 + (long)b * 37824, 37824,
         arena + 294238400 + (long)b * 2304, 192);
   } // for b
 
-  /* %120 = concat(%67, %119) {axis 0} : f32[B, 2, 192], a view of %650: no code */
+  /* %116 = concat(%65, %115) {axis 0} : f32[B, 2, 192], a view of %626: no code */
 
-  /* %123 = normalize(%118) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 352323584, 1e-06f, arena + 353533952);
+  /* %119 = layernorm(%114, %117, %118) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 347482112, params[61], params[62], 1e-06f, arena + 348692480);
 
-  /* %124 = mul_add(%123, %121, %122) blocks.2.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 353533952, (const long[]){37824, 192, 1},
-      params[61], (const long[]){0, 0, 1}, params[62], (const long[]){0, 0, 1}, arena + 354744320);
-
-  /* %127 = fused_linear(%124, %125, %126) blocks.2.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 354744320, params[63], params[64], LK_ACT_NONE, NULL,
+  /* %122 = fused_linear(%119, %120, %121) blocks.2.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 348692480, params[63], params[64], LK_ACT_NONE, NULL,
       arena + 302698496);
 
-  /* %128 = slice(%127) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192], a view of %127: no code */
+  /* %123 = slice(%122) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192], a view of %122: no code */
 
-  /* %129 = slice(%127) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192], a view of %127: no code */
+  /* %124 = slice(%122) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192], a view of %122: no code */
 
-  /* %130 = slice(%127) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192], a view of %127: no code */
+  /* %125 = slice(%122) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192], a view of %122: no code */
 
-  /* %131 = sdpa(%128, %129, %130) {heads 3, kv_heads 3} blocks.2.attn : f32[B, 197, 192] */
+  /* %126 = sdpa(%123, %124, %125) {heads 3, kv_heads 3} blocks.2.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 302698496, 576, arena + 302698688, 576, arena + 302698880,
-      576, arena + 355954688, 0.125f);
+      576, arena + 349902848, 0.125f);
 
-  /* %134 = fused_linear(%131, %132, %133) blocks.2.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 355954688, params[65], params[66], LK_ACT_NONE, NULL,
-      arena + 357165056);
+  /* %129 = fused_linear(%126, %127, %128) blocks.2.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 349902848, params[65], params[66], LK_ACT_NONE, NULL,
+      arena + 351113216);
 
-  /* %136 = mul_add(%134, %135, %118) blocks.2 : f32[B, 197, 192], written over %134 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 357165056, (const long[]){37824, 192, 1},
-      inputs[3], (const long[]){1, 0, 0}, arena + 352323584, (const long[]){37824, 192, 1},
-      arena + 357165056);
+  /* %131 = mul_add(%129, %130, %114) blocks.2 : f32[B, 197, 192], written over %129 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 351113216, (const long[]){37824, 192, 1},
+      inputs[3], (const long[]){1, 0, 0}, arena + 347482112, (const long[]){37824, 192, 1},
+      arena + 351113216);
 
-  /* %139 = normalize(%136) {eps 1e-06} blocks.2.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 357165056, 1e-06f, arena + 358375424);
+  /* %134 = layernorm(%131, %132, %133) {eps 1e-06} blocks.2.norm2 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 351113216, params[67], params[68], 1e-06f, arena + 97943552);
 
-  /* %140 = mul_add(%139, %137, %138) blocks.2.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 358375424, (const long[]){37824, 192, 1},
-      params[67], (const long[]){0, 0, 1}, params[68], (const long[]){0, 0, 1}, arena + 97943552);
-
-  /* %141 = slice(%140) {axis 0, start 0, length 1} blocks.2.leff : f32[B, 1, 192], written into %169 from row 0 */
+  /* %135 = slice(%134) {axis 0, start 0, length 1} blocks.2.leff : f32[B, 1, 192], written into %163 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 97943552 + (long)b * 37824, 37824,
-        arena + 359585792 + (long)b * 37824, 192);
+        arena + 352323584 + (long)b * 37824, 192);
   } // for b
 
-  /* %142 = slice(%140) {axis 0, start 1, length 196} blocks.2.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 97943744, 37824, arena + 432183296, 37632);
+  /* %136 = slice(%134) {axis 0, start 1, length 196} blocks.2.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 97943744, 37824, arena + 403134464, 37632);
 
-  /* %145 = reshape(%143) {shape [768, 192]} blocks.2.leff.conv1 : f32[768, 192], a view of %143: no code */
+  /* %139 = reshape(%137) {shape [768, 192]} blocks.2.leff.conv1 : f32[768, 192], a view of %137: no code */
 
-  /* %146 = fused_linear(%142, %145, %144) blocks.2.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 432183296, params[69], params[70], LK_ACT_NONE, NULL,
+  /* %140 = fused_linear(%136, %139, %138) blocks.2.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 403134464, params[69], params[70], LK_ACT_NONE, NULL,
       arena + 97943552);
 
-  /* %149 = batch_statistics(%146) blocks.2.leff.bn1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 97943552, arena + 457132544);
+  /* %143 = batch_statistics(%140) blocks.2.leff.bn1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 97943552, arena + 428083712);
 
-  /* %150 = slice(%149) {axis 0, start 0, length 2} blocks.2.leff.bn1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 457132544, 2304, arena + 457187072, 1536);
+  /* %144 = slice(%143) {axis 0, start 0, length 2} blocks.2.leff.bn1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 428083712, 2304, arena + 428138240, 1536);
 
-  /* %151 = batch_norm_act(%146, %149, %147, %148) {eps 1e-05, act gelu} blocks.2.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 97943552, arena + 457132544, params[71], params[72],
+  /* %145 = batch_norm_act(%140, %143, %141, %142) {eps 1e-05, act gelu} blocks.2.leff.bn1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 97943552, arena + 428083712, params[71], params[72],
       1e-05f, LK_ACT_GELU, arena + 57407488, arena + 102760448);
 
-  /* %154 = token_dwconv(%151, %152, %153) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.leff.conv2 : f32[B, 196, 768] */
+  /* %148 = token_dwconv(%145, %146, %147) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 102760448, params[75], params[76],
       LK_ACT_NONE, arena + 107577344);
 
-  /* %157 = batch_statistics(%154) blocks.2.leff.bn2 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 107577344, arena + 457134848);
+  /* %151 = batch_statistics(%148) blocks.2.leff.bn2 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 107577344, arena + 428086016);
 
-  /* %158 = slice(%157) {axis 0, start 0, length 2} blocks.2.leff.bn2 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 457134848, 2304, arena + 457188608, 1536);
+  /* %152 = slice(%151) {axis 0, start 0, length 2} blocks.2.leff.bn2 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 428086016, 2304, arena + 428139776, 1536);
 
-  /* %159 = batch_norm_act(%154, %157, %155, %156) {eps 1e-05, act gelu} blocks.2.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 107577344, arena + 457134848, params[77], params[78],
+  /* %153 = batch_norm_act(%148, %151, %149, %150) {eps 1e-05, act gelu} blocks.2.leff.bn2 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 107577344, arena + 428086016, params[77], params[78],
       1e-05f, LK_ACT_GELU, arena + 57407488, arena + 112394240);
 
-  /* %162 = reshape(%160) {shape [192, 768]} blocks.2.leff.conv3 : f32[192, 768], a view of %160: no code */
+  /* %156 = reshape(%154) {shape [192, 768]} blocks.2.leff.conv3 : f32[192, 768], a view of %154: no code */
 
-  /* %163 = fused_linear(%159, %162, %161) blocks.2.leff.conv3 : f32[B, 196, 192] */
+  /* %157 = fused_linear(%153, %156, %155) blocks.2.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 112394240, params[81], params[82], LK_ACT_NONE, NULL,
-      arena + 433387520);
+      arena + 404338688);
 
-  /* %166 = batch_statistics(%163) blocks.2.leff.bn3 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 433387520, arena + 457220144);
+  /* %160 = batch_statistics(%157) blocks.2.leff.bn3 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 404338688, arena + 428171312);
 
-  /* %167 = slice(%166) {axis 0, start 0, length 2} blocks.2.leff.bn3 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 457220144, 576, arena + 457226672, 384);
+  /* %161 = slice(%160) {axis 0, start 0, length 2} blocks.2.leff.bn3 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 428171312, 576, arena + 428177840, 384);
 
-  /* %168 = batch_norm_act(%163, %166, %164, %165) {eps 1e-05} blocks.2.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 433387520, arena + 457220144, params[83], params[84],
+  /* %162 = batch_norm_act(%157, %160, %158, %159) {eps 1e-05} blocks.2.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 404338688, arena + 428171312, params[83], params[84],
       1e-05f, LK_ACT_NONE, arena + 57407488, arena + 117211136);
 
-  /* %169 = concat(%141, %168) {axis 0} blocks.2.leff : f32[B, 197, 192] */
+  /* %163 = concat(%135, %162) {axis 0} blocks.2.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 117211136 + (long)b * 37632, 37632,
-        arena + 359585792 + (long)b * 37824 + 192, 37824);
+        arena + 352323584 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %171 = mul_add(%169, %170, %136) blocks.2 : f32[B, 197, 192], written over %169 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 359585792, (const long[]){37824, 192, 1},
-      inputs[4], (const long[]){1, 0, 0}, arena + 357165056, (const long[]){37824, 192, 1},
-      arena + 359585792);
+  /* %165 = mul_add(%163, %164, %131) blocks.2 : f32[B, 197, 192], written over %163 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 352323584, (const long[]){37824, 192, 1},
+      inputs[4], (const long[]){1, 0, 0}, arena + 351113216, (const long[]){37824, 192, 1},
+      arena + 352323584);
 
-  /* %172 = slice(%171) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %650 from row 2 */
+  /* %166 = slice(%165) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %626 from row 2 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 359585792 + (long)b * 37824, 37824,
+    lk_copy_rows(1, 192, arena + 352323584 + (long)b * 37824, 37824,
         arena + 294238592 + (long)b * 2304, 192);
   } // for b
 
-  /* %173 = concat(%120, %172) {axis 0} : f32[B, 3, 192], a view of %650: no code */
+  /* %167 = concat(%116, %166) {axis 0} : f32[B, 3, 192], a view of %626: no code */
 
-  /* %176 = normalize(%171) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 359585792, 1e-06f, arena + 360796160);
+  /* %170 = layernorm(%165, %168, %169) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 352323584, params[87], params[88], 1e-06f, arena + 353533952);
 
-  /* %177 = mul_add(%176, %174, %175) blocks.3.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 360796160, (const long[]){37824, 192, 1},
-      params[87], (const long[]){0, 0, 1}, params[88], (const long[]){0, 0, 1}, arena + 362006528);
-
-  /* %180 = fused_linear(%177, %178, %179) blocks.3.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 362006528, params[89], params[90], LK_ACT_NONE, NULL,
+  /* %173 = fused_linear(%170, %171, %172) blocks.3.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 353533952, params[89], params[90], LK_ACT_NONE, NULL,
       arena + 306329600);
 
-  /* %181 = slice(%180) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192], a view of %180: no code */
+  /* %174 = slice(%173) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192], a view of %173: no code */
 
-  /* %182 = slice(%180) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192], a view of %180: no code */
+  /* %175 = slice(%173) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192], a view of %173: no code */
 
-  /* %183 = slice(%180) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192], a view of %180: no code */
+  /* %176 = slice(%173) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192], a view of %173: no code */
 
-  /* %184 = sdpa(%181, %182, %183) {heads 3, kv_heads 3} blocks.3.attn : f32[B, 197, 192] */
+  /* %177 = sdpa(%174, %175, %176) {heads 3, kv_heads 3} blocks.3.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 306329600, 576, arena + 306329792, 576, arena + 306329984,
-      576, arena + 363216896, 0.125f);
+      576, arena + 354744320, 0.125f);
 
-  /* %187 = fused_linear(%184, %185, %186) blocks.3.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 363216896, params[91], params[92], LK_ACT_NONE, NULL,
-      arena + 364427264);
+  /* %180 = fused_linear(%177, %178, %179) blocks.3.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 354744320, params[91], params[92], LK_ACT_NONE, NULL,
+      arena + 355954688);
 
-  /* %189 = mul_add(%187, %188, %171) blocks.3 : f32[B, 197, 192], written over %187 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 364427264, (const long[]){37824, 192, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 359585792, (const long[]){37824, 192, 1},
-      arena + 364427264);
+  /* %182 = mul_add(%180, %181, %165) blocks.3 : f32[B, 197, 192], written over %180 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 355954688, (const long[]){37824, 192, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 352323584, (const long[]){37824, 192, 1},
+      arena + 355954688);
 
-  /* %192 = normalize(%189) {eps 1e-06} blocks.3.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 364427264, 1e-06f, arena + 365637632);
+  /* %185 = layernorm(%182, %183, %184) {eps 1e-06} blocks.3.norm2 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 355954688, params[93], params[94], 1e-06f, arena + 117211136);
 
-  /* %193 = mul_add(%192, %190, %191) blocks.3.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 365637632, (const long[]){37824, 192, 1},
-      params[93], (const long[]){0, 0, 1}, params[94], (const long[]){0, 0, 1}, arena + 117211136);
-
-  /* %194 = slice(%193) {axis 0, start 0, length 1} blocks.3.leff : f32[B, 1, 192], written into %222 from row 0 */
+  /* %186 = slice(%185) {axis 0, start 0, length 1} blocks.3.leff : f32[B, 1, 192], written into %214 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 117211136 + (long)b * 37824, 37824,
-        arena + 366848000 + (long)b * 37824, 192);
+        arena + 357165056 + (long)b * 37824, 192);
   } // for b
 
-  /* %195 = slice(%193) {axis 0, start 1, length 196} blocks.3.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 117211328, 37824, arena + 434591744, 37632);
+  /* %187 = slice(%185) {axis 0, start 1, length 196} blocks.3.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 117211328, 37824, arena + 405542912, 37632);
 
-  /* %198 = reshape(%196) {shape [768, 192]} blocks.3.leff.conv1 : f32[768, 192], a view of %196: no code */
+  /* %190 = reshape(%188) {shape [768, 192]} blocks.3.leff.conv1 : f32[768, 192], a view of %188: no code */
 
-  /* %199 = fused_linear(%195, %198, %197) blocks.3.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 434591744, params[95], params[96], LK_ACT_NONE, NULL,
+  /* %191 = fused_linear(%187, %190, %189) blocks.3.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 405542912, params[95], params[96], LK_ACT_NONE, NULL,
       arena + 117211136);
 
-  /* %202 = batch_statistics(%199) blocks.3.leff.bn1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 117211136, arena + 457137152);
+  /* %194 = batch_statistics(%191) blocks.3.leff.bn1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 117211136, arena + 428088320);
 
-  /* %203 = slice(%202) {axis 0, start 0, length 2} blocks.3.leff.bn1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 457137152, 2304, arena + 457190144, 1536);
+  /* %195 = slice(%194) {axis 0, start 0, length 2} blocks.3.leff.bn1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 428088320, 2304, arena + 428141312, 1536);
 
-  /* %204 = batch_norm_act(%199, %202, %200, %201) {eps 1e-05, act gelu} blocks.3.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 117211136, arena + 457137152, params[97], params[98],
+  /* %196 = batch_norm_act(%191, %194, %192, %193) {eps 1e-05, act gelu} blocks.3.leff.bn1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 117211136, arena + 428088320, params[97], params[98],
       1e-05f, LK_ACT_GELU, arena + 57407488, arena + 122028032);
 
-  /* %207 = token_dwconv(%204, %205, %206) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.leff.conv2 : f32[B, 196, 768] */
+  /* %199 = token_dwconv(%196, %197, %198) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 122028032, params[101], params[102],
       LK_ACT_NONE, arena + 126844928);
 
-  /* %210 = batch_statistics(%207) blocks.3.leff.bn2 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 126844928, arena + 457139456);
+  /* %202 = batch_statistics(%199) blocks.3.leff.bn2 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 126844928, arena + 428090624);
 
-  /* %211 = slice(%210) {axis 0, start 0, length 2} blocks.3.leff.bn2 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 457139456, 2304, arena + 457191680, 1536);
+  /* %203 = slice(%202) {axis 0, start 0, length 2} blocks.3.leff.bn2 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 428090624, 2304, arena + 428142848, 1536);
 
-  /* %212 = batch_norm_act(%207, %210, %208, %209) {eps 1e-05, act gelu} blocks.3.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 126844928, arena + 457139456, params[103], params[104],
+  /* %204 = batch_norm_act(%199, %202, %200, %201) {eps 1e-05, act gelu} blocks.3.leff.bn2 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 126844928, arena + 428090624, params[103], params[104],
       1e-05f, LK_ACT_GELU, arena + 57407488, arena + 131661824);
 
-  /* %215 = reshape(%213) {shape [192, 768]} blocks.3.leff.conv3 : f32[192, 768], a view of %213: no code */
+  /* %207 = reshape(%205) {shape [192, 768]} blocks.3.leff.conv3 : f32[192, 768], a view of %205: no code */
 
-  /* %216 = fused_linear(%212, %215, %214) blocks.3.leff.conv3 : f32[B, 196, 192] */
+  /* %208 = fused_linear(%204, %207, %206) blocks.3.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 131661824, params[107], params[108], LK_ACT_NONE, NULL,
-      arena + 435795968);
+      arena + 406747136);
 
-  /* %219 = batch_statistics(%216) blocks.3.leff.bn3 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 435795968, arena + 457220720);
+  /* %211 = batch_statistics(%208) blocks.3.leff.bn3 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 406747136, arena + 428171888);
 
-  /* %220 = slice(%219) {axis 0, start 0, length 2} blocks.3.leff.bn3 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 457220720, 576, arena + 457227056, 384);
+  /* %212 = slice(%211) {axis 0, start 0, length 2} blocks.3.leff.bn3 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 428171888, 576, arena + 428178224, 384);
 
-  /* %221 = batch_norm_act(%216, %219, %217, %218) {eps 1e-05} blocks.3.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 435795968, arena + 457220720, params[109], params[110],
+  /* %213 = batch_norm_act(%208, %211, %209, %210) {eps 1e-05} blocks.3.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 406747136, arena + 428171888, params[109], params[110],
       1e-05f, LK_ACT_NONE, arena + 57407488, arena + 136478720);
 
-  /* %222 = concat(%194, %221) {axis 0} blocks.3.leff : f32[B, 197, 192] */
+  /* %214 = concat(%186, %213) {axis 0} blocks.3.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 136478720 + (long)b * 37632, 37632,
-        arena + 366848000 + (long)b * 37824 + 192, 37824);
+        arena + 357165056 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %224 = mul_add(%222, %223, %189) blocks.3 : f32[B, 197, 192], written over %222 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 366848000, (const long[]){37824, 192, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 364427264, (const long[]){37824, 192, 1},
-      arena + 366848000);
+  /* %216 = mul_add(%214, %215, %182) blocks.3 : f32[B, 197, 192], written over %214 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 357165056, (const long[]){37824, 192, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 355954688, (const long[]){37824, 192, 1},
+      arena + 357165056);
 
-  /* %225 = slice(%224) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %650 from row 3 */
+  /* %217 = slice(%216) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %626 from row 3 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 366848000 + (long)b * 37824, 37824,
+    lk_copy_rows(1, 192, arena + 357165056 + (long)b * 37824, 37824,
         arena + 294238784 + (long)b * 2304, 192);
   } // for b
 
-  /* %226 = concat(%173, %225) {axis 0} : f32[B, 4, 192], a view of %650: no code */
+  /* %218 = concat(%167, %217) {axis 0} : f32[B, 4, 192], a view of %626: no code */
 
-  /* %229 = normalize(%224) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 366848000, 1e-06f, arena + 368058368);
+  /* %221 = layernorm(%216, %219, %220) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 357165056, params[113], params[114], 1e-06f,
+      arena + 358375424);
 
-  /* %230 = mul_add(%229, %227, %228) blocks.4.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 368058368, (const long[]){37824, 192, 1},
-      params[113], (const long[]){0, 0, 1}, params[114], (const long[]){0, 0, 1},
-      arena + 369268736);
-
-  /* %233 = fused_linear(%230, %231, %232) blocks.4.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 369268736, params[115], params[116], LK_ACT_NONE, NULL,
+  /* %224 = fused_linear(%221, %222, %223) blocks.4.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 358375424, params[115], params[116], LK_ACT_NONE, NULL,
       arena + 309960704);
 
-  /* %234 = slice(%233) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192], a view of %233: no code */
+  /* %225 = slice(%224) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192], a view of %224: no code */
 
-  /* %235 = slice(%233) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192], a view of %233: no code */
+  /* %226 = slice(%224) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192], a view of %224: no code */
 
-  /* %236 = slice(%233) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192], a view of %233: no code */
+  /* %227 = slice(%224) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192], a view of %224: no code */
 
-  /* %237 = sdpa(%234, %235, %236) {heads 3, kv_heads 3} blocks.4.attn : f32[B, 197, 192] */
+  /* %228 = sdpa(%225, %226, %227) {heads 3, kv_heads 3} blocks.4.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 309960704, 576, arena + 309960896, 576, arena + 309961088,
-      576, arena + 370479104, 0.125f);
+      576, arena + 359585792, 0.125f);
 
-  /* %240 = fused_linear(%237, %238, %239) blocks.4.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 370479104, params[117], params[118], LK_ACT_NONE, NULL,
-      arena + 371689472);
+  /* %231 = fused_linear(%228, %229, %230) blocks.4.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 359585792, params[117], params[118], LK_ACT_NONE, NULL,
+      arena + 360796160);
 
-  /* %242 = mul_add(%240, %241, %224) blocks.4 : f32[B, 197, 192], written over %240 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 371689472, (const long[]){37824, 192, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 366848000, (const long[]){37824, 192, 1},
-      arena + 371689472);
+  /* %233 = mul_add(%231, %232, %216) blocks.4 : f32[B, 197, 192], written over %231 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 360796160, (const long[]){37824, 192, 1},
+      inputs[7], (const long[]){1, 0, 0}, arena + 357165056, (const long[]){37824, 192, 1},
+      arena + 360796160);
 
-  /* %245 = normalize(%242) {eps 1e-06} blocks.4.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 371689472, 1e-06f, arena + 372899840);
-
-  /* %246 = mul_add(%245, %243, %244) blocks.4.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 372899840, (const long[]){37824, 192, 1},
-      params[119], (const long[]){0, 0, 1}, params[120], (const long[]){0, 0, 1},
+  /* %236 = layernorm(%233, %234, %235) {eps 1e-06} blocks.4.norm2 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 360796160, params[119], params[120], 1e-06f,
       arena + 136478720);
 
-  /* %247 = slice(%246) {axis 0, start 0, length 1} blocks.4.leff : f32[B, 1, 192], written into %275 from row 0 */
+  /* %237 = slice(%236) {axis 0, start 0, length 1} blocks.4.leff : f32[B, 1, 192], written into %265 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 136478720 + (long)b * 37824, 37824,
-        arena + 374110208 + (long)b * 37824, 192);
+        arena + 362006528 + (long)b * 37824, 192);
   } // for b
 
-  /* %248 = slice(%246) {axis 0, start 1, length 196} blocks.4.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 136478912, 37824, arena + 437000192, 37632);
+  /* %238 = slice(%236) {axis 0, start 1, length 196} blocks.4.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 136478912, 37824, arena + 407951360, 37632);
 
-  /* %251 = reshape(%249) {shape [768, 192]} blocks.4.leff.conv1 : f32[768, 192], a view of %249: no code */
+  /* %241 = reshape(%239) {shape [768, 192]} blocks.4.leff.conv1 : f32[768, 192], a view of %239: no code */
 
-  /* %252 = fused_linear(%248, %251, %250) blocks.4.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 437000192, params[121], params[122], LK_ACT_NONE, NULL,
+  /* %242 = fused_linear(%238, %241, %240) blocks.4.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 407951360, params[121], params[122], LK_ACT_NONE, NULL,
       arena + 136478720);
 
-  /* %255 = batch_statistics(%252) blocks.4.leff.bn1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 136478720, arena + 457141760);
+  /* %245 = batch_statistics(%242) blocks.4.leff.bn1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 136478720, arena + 428092928);
 
-  /* %256 = slice(%255) {axis 0, start 0, length 2} blocks.4.leff.bn1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 457141760, 2304, arena + 457193216, 1536);
+  /* %246 = slice(%245) {axis 0, start 0, length 2} blocks.4.leff.bn1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 428092928, 2304, arena + 428144384, 1536);
 
-  /* %257 = batch_norm_act(%252, %255, %253, %254) {eps 1e-05, act gelu} blocks.4.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 136478720, arena + 457141760, params[123], params[124],
+  /* %247 = batch_norm_act(%242, %245, %243, %244) {eps 1e-05, act gelu} blocks.4.leff.bn1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 136478720, arena + 428092928, params[123], params[124],
       1e-05f, LK_ACT_GELU, arena + 57407488, arena + 141295616);
 
-  /* %260 = token_dwconv(%257, %258, %259) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.leff.conv2 : f32[B, 196, 768] */
+  /* %250 = token_dwconv(%247, %248, %249) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 141295616, params[127], params[128],
       LK_ACT_NONE, arena + 146112512);
 
-  /* %263 = batch_statistics(%260) blocks.4.leff.bn2 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 146112512, arena + 457144064);
+  /* %253 = batch_statistics(%250) blocks.4.leff.bn2 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 146112512, arena + 428095232);
 
-  /* %264 = slice(%263) {axis 0, start 0, length 2} blocks.4.leff.bn2 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 457144064, 2304, arena + 457194752, 1536);
+  /* %254 = slice(%253) {axis 0, start 0, length 2} blocks.4.leff.bn2 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 428095232, 2304, arena + 428145920, 1536);
 
-  /* %265 = batch_norm_act(%260, %263, %261, %262) {eps 1e-05, act gelu} blocks.4.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 146112512, arena + 457144064, params[129], params[130],
+  /* %255 = batch_norm_act(%250, %253, %251, %252) {eps 1e-05, act gelu} blocks.4.leff.bn2 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 146112512, arena + 428095232, params[129], params[130],
       1e-05f, LK_ACT_GELU, arena + 57407488, arena + 150929408);
 
-  /* %268 = reshape(%266) {shape [192, 768]} blocks.4.leff.conv3 : f32[192, 768], a view of %266: no code */
+  /* %258 = reshape(%256) {shape [192, 768]} blocks.4.leff.conv3 : f32[192, 768], a view of %256: no code */
 
-  /* %269 = fused_linear(%265, %268, %267) blocks.4.leff.conv3 : f32[B, 196, 192] */
+  /* %259 = fused_linear(%255, %258, %257) blocks.4.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 150929408, params[133], params[134], LK_ACT_NONE, NULL,
-      arena + 438204416);
+      arena + 409155584);
 
-  /* %272 = batch_statistics(%269) blocks.4.leff.bn3 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 438204416, arena + 457221296);
+  /* %262 = batch_statistics(%259) blocks.4.leff.bn3 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 409155584, arena + 428172464);
 
-  /* %273 = slice(%272) {axis 0, start 0, length 2} blocks.4.leff.bn3 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 457221296, 576, arena + 457227440, 384);
+  /* %263 = slice(%262) {axis 0, start 0, length 2} blocks.4.leff.bn3 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 428172464, 576, arena + 428178608, 384);
 
-  /* %274 = batch_norm_act(%269, %272, %270, %271) {eps 1e-05} blocks.4.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 438204416, arena + 457221296, params[135], params[136],
+  /* %264 = batch_norm_act(%259, %262, %260, %261) {eps 1e-05} blocks.4.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 409155584, arena + 428172464, params[135], params[136],
       1e-05f, LK_ACT_NONE, arena + 57407488, arena + 155746304);
 
-  /* %275 = concat(%247, %274) {axis 0} blocks.4.leff : f32[B, 197, 192] */
+  /* %265 = concat(%237, %264) {axis 0} blocks.4.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 155746304 + (long)b * 37632, 37632,
-        arena + 374110208 + (long)b * 37824 + 192, 37824);
+        arena + 362006528 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %277 = mul_add(%275, %276, %242) blocks.4 : f32[B, 197, 192], written over %275 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 374110208, (const long[]){37824, 192, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 371689472, (const long[]){37824, 192, 1},
-      arena + 374110208);
+  /* %267 = mul_add(%265, %266, %233) blocks.4 : f32[B, 197, 192], written over %265 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 362006528, (const long[]){37824, 192, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 360796160, (const long[]){37824, 192, 1},
+      arena + 362006528);
 
-  /* %278 = slice(%277) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %650 from row 4 */
+  /* %268 = slice(%267) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %626 from row 4 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 374110208 + (long)b * 37824, 37824,
+    lk_copy_rows(1, 192, arena + 362006528 + (long)b * 37824, 37824,
         arena + 294238976 + (long)b * 2304, 192);
   } // for b
 
-  /* %279 = concat(%226, %278) {axis 0} : f32[B, 5, 192], a view of %650: no code */
+  /* %269 = concat(%218, %268) {axis 0} : f32[B, 5, 192], a view of %626: no code */
 
-  /* %282 = normalize(%277) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 374110208, 1e-06f, arena + 375320576);
+  /* %272 = layernorm(%267, %270, %271) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 362006528, params[139], params[140], 1e-06f,
+      arena + 363216896);
 
-  /* %283 = mul_add(%282, %280, %281) blocks.5.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 375320576, (const long[]){37824, 192, 1},
-      params[139], (const long[]){0, 0, 1}, params[140], (const long[]){0, 0, 1},
-      arena + 376530944);
-
-  /* %286 = fused_linear(%283, %284, %285) blocks.5.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 376530944, params[141], params[142], LK_ACT_NONE, NULL,
+  /* %275 = fused_linear(%272, %273, %274) blocks.5.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 363216896, params[141], params[142], LK_ACT_NONE, NULL,
       arena + 313591808);
 
-  /* %287 = slice(%286) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192], a view of %286: no code */
+  /* %276 = slice(%275) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192], a view of %275: no code */
 
-  /* %288 = slice(%286) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192], a view of %286: no code */
+  /* %277 = slice(%275) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192], a view of %275: no code */
 
-  /* %289 = slice(%286) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192], a view of %286: no code */
+  /* %278 = slice(%275) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192], a view of %275: no code */
 
-  /* %290 = sdpa(%287, %288, %289) {heads 3, kv_heads 3} blocks.5.attn : f32[B, 197, 192] */
+  /* %279 = sdpa(%276, %277, %278) {heads 3, kv_heads 3} blocks.5.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 313591808, 576, arena + 313592000, 576, arena + 313592192,
-      576, arena + 377741312, 0.125f);
+      576, arena + 364427264, 0.125f);
 
-  /* %293 = fused_linear(%290, %291, %292) blocks.5.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 377741312, params[143], params[144], LK_ACT_NONE, NULL,
-      arena + 378951680);
+  /* %282 = fused_linear(%279, %280, %281) blocks.5.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 364427264, params[143], params[144], LK_ACT_NONE, NULL,
+      arena + 365637632);
 
-  /* %295 = mul_add(%293, %294, %277) blocks.5 : f32[B, 197, 192], written over %293 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 378951680, (const long[]){37824, 192, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 374110208, (const long[]){37824, 192, 1},
-      arena + 378951680);
+  /* %284 = mul_add(%282, %283, %267) blocks.5 : f32[B, 197, 192], written over %282 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 365637632, (const long[]){37824, 192, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 362006528, (const long[]){37824, 192, 1},
+      arena + 365637632);
 
-  /* %298 = normalize(%295) {eps 1e-06} blocks.5.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 378951680, 1e-06f, arena + 380162048);
-
-  /* %299 = mul_add(%298, %296, %297) blocks.5.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 380162048, (const long[]){37824, 192, 1},
-      params[145], (const long[]){0, 0, 1}, params[146], (const long[]){0, 0, 1},
+  /* %287 = layernorm(%284, %285, %286) {eps 1e-06} blocks.5.norm2 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 365637632, params[145], params[146], 1e-06f,
       arena + 155746304);
 
-  /* %300 = slice(%299) {axis 0, start 0, length 1} blocks.5.leff : f32[B, 1, 192], written into %328 from row 0 */
+  /* %288 = slice(%287) {axis 0, start 0, length 1} blocks.5.leff : f32[B, 1, 192], written into %316 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 155746304 + (long)b * 37824, 37824,
-        arena + 381372416 + (long)b * 37824, 192);
+        arena + 366848000 + (long)b * 37824, 192);
   } // for b
 
-  /* %301 = slice(%299) {axis 0, start 1, length 196} blocks.5.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 155746496, 37824, arena + 439408640, 37632);
+  /* %289 = slice(%287) {axis 0, start 1, length 196} blocks.5.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 155746496, 37824, arena + 410359808, 37632);
 
-  /* %304 = reshape(%302) {shape [768, 192]} blocks.5.leff.conv1 : f32[768, 192], a view of %302: no code */
+  /* %292 = reshape(%290) {shape [768, 192]} blocks.5.leff.conv1 : f32[768, 192], a view of %290: no code */
 
-  /* %305 = fused_linear(%301, %304, %303) blocks.5.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 439408640, params[147], params[148], LK_ACT_NONE, NULL,
+  /* %293 = fused_linear(%289, %292, %291) blocks.5.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 410359808, params[147], params[148], LK_ACT_NONE, NULL,
       arena + 155746304);
 
-  /* %308 = batch_statistics(%305) blocks.5.leff.bn1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 155746304, arena + 457146368);
+  /* %296 = batch_statistics(%293) blocks.5.leff.bn1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 155746304, arena + 428097536);
 
-  /* %309 = slice(%308) {axis 0, start 0, length 2} blocks.5.leff.bn1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 457146368, 2304, arena + 457196288, 1536);
+  /* %297 = slice(%296) {axis 0, start 0, length 2} blocks.5.leff.bn1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 428097536, 2304, arena + 428147456, 1536);
 
-  /* %310 = batch_norm_act(%305, %308, %306, %307) {eps 1e-05, act gelu} blocks.5.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 155746304, arena + 457146368, params[149], params[150],
+  /* %298 = batch_norm_act(%293, %296, %294, %295) {eps 1e-05, act gelu} blocks.5.leff.bn1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 155746304, arena + 428097536, params[149], params[150],
       1e-05f, LK_ACT_GELU, arena + 57407488, arena + 160563200);
 
-  /* %313 = token_dwconv(%310, %311, %312) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.leff.conv2 : f32[B, 196, 768] */
+  /* %301 = token_dwconv(%298, %299, %300) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 160563200, params[153], params[154],
       LK_ACT_NONE, arena + 165380096);
 
-  /* %316 = batch_statistics(%313) blocks.5.leff.bn2 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 165380096, arena + 457148672);
+  /* %304 = batch_statistics(%301) blocks.5.leff.bn2 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 165380096, arena + 428099840);
 
-  /* %317 = slice(%316) {axis 0, start 0, length 2} blocks.5.leff.bn2 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 457148672, 2304, arena + 457197824, 1536);
+  /* %305 = slice(%304) {axis 0, start 0, length 2} blocks.5.leff.bn2 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 428099840, 2304, arena + 428148992, 1536);
 
-  /* %318 = batch_norm_act(%313, %316, %314, %315) {eps 1e-05, act gelu} blocks.5.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 165380096, arena + 457148672, params[155], params[156],
+  /* %306 = batch_norm_act(%301, %304, %302, %303) {eps 1e-05, act gelu} blocks.5.leff.bn2 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 165380096, arena + 428099840, params[155], params[156],
       1e-05f, LK_ACT_GELU, arena + 57407488, arena + 170196992);
 
-  /* %321 = reshape(%319) {shape [192, 768]} blocks.5.leff.conv3 : f32[192, 768], a view of %319: no code */
+  /* %309 = reshape(%307) {shape [192, 768]} blocks.5.leff.conv3 : f32[192, 768], a view of %307: no code */
 
-  /* %322 = fused_linear(%318, %321, %320) blocks.5.leff.conv3 : f32[B, 196, 192] */
+  /* %310 = fused_linear(%306, %309, %308) blocks.5.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 170196992, params[159], params[160], LK_ACT_NONE, NULL,
-      arena + 440612864);
+      arena + 411564032);
 
-  /* %325 = batch_statistics(%322) blocks.5.leff.bn3 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 440612864, arena + 457221872);
+  /* %313 = batch_statistics(%310) blocks.5.leff.bn3 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 411564032, arena + 428173040);
 
-  /* %326 = slice(%325) {axis 0, start 0, length 2} blocks.5.leff.bn3 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 457221872, 576, arena + 457227824, 384);
+  /* %314 = slice(%313) {axis 0, start 0, length 2} blocks.5.leff.bn3 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 428173040, 576, arena + 428178992, 384);
 
-  /* %327 = batch_norm_act(%322, %325, %323, %324) {eps 1e-05} blocks.5.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 440612864, arena + 457221872, params[161], params[162],
+  /* %315 = batch_norm_act(%310, %313, %311, %312) {eps 1e-05} blocks.5.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 411564032, arena + 428173040, params[161], params[162],
       1e-05f, LK_ACT_NONE, arena + 57407488, arena + 175013888);
 
-  /* %328 = concat(%300, %327) {axis 0} blocks.5.leff : f32[B, 197, 192] */
+  /* %316 = concat(%288, %315) {axis 0} blocks.5.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 175013888 + (long)b * 37632, 37632,
-        arena + 381372416 + (long)b * 37824 + 192, 37824);
+        arena + 366848000 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %330 = mul_add(%328, %329, %295) blocks.5 : f32[B, 197, 192], written over %328 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 381372416, (const long[]){37824, 192, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 378951680, (const long[]){37824, 192, 1},
-      arena + 381372416);
+  /* %318 = mul_add(%316, %317, %284) blocks.5 : f32[B, 197, 192], written over %316 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 366848000, (const long[]){37824, 192, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 365637632, (const long[]){37824, 192, 1},
+      arena + 366848000);
 
-  /* %331 = slice(%330) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %650 from row 5 */
+  /* %319 = slice(%318) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %626 from row 5 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 381372416 + (long)b * 37824, 37824,
+    lk_copy_rows(1, 192, arena + 366848000 + (long)b * 37824, 37824,
         arena + 294239168 + (long)b * 2304, 192);
   } // for b
 
-  /* %332 = concat(%279, %331) {axis 0} : f32[B, 6, 192], a view of %650: no code */
+  /* %320 = concat(%269, %319) {axis 0} : f32[B, 6, 192], a view of %626: no code */
 
-  /* %335 = normalize(%330) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 381372416, 1e-06f, arena + 382582784);
+  /* %323 = layernorm(%318, %321, %322) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 366848000, params[165], params[166], 1e-06f,
+      arena + 368058368);
 
-  /* %336 = mul_add(%335, %333, %334) blocks.6.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 382582784, (const long[]){37824, 192, 1},
-      params[165], (const long[]){0, 0, 1}, params[166], (const long[]){0, 0, 1},
-      arena + 383793152);
-
-  /* %339 = fused_linear(%336, %337, %338) blocks.6.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 383793152, params[167], params[168], LK_ACT_NONE, NULL,
+  /* %326 = fused_linear(%323, %324, %325) blocks.6.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 368058368, params[167], params[168], LK_ACT_NONE, NULL,
       arena + 317222912);
 
-  /* %340 = slice(%339) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192], a view of %339: no code */
+  /* %327 = slice(%326) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192], a view of %326: no code */
 
-  /* %341 = slice(%339) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192], a view of %339: no code */
+  /* %328 = slice(%326) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192], a view of %326: no code */
 
-  /* %342 = slice(%339) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192], a view of %339: no code */
+  /* %329 = slice(%326) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192], a view of %326: no code */
 
-  /* %343 = sdpa(%340, %341, %342) {heads 3, kv_heads 3} blocks.6.attn : f32[B, 197, 192] */
+  /* %330 = sdpa(%327, %328, %329) {heads 3, kv_heads 3} blocks.6.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 317222912, 576, arena + 317223104, 576, arena + 317223296,
-      576, arena + 385003520, 0.125f);
+      576, arena + 369268736, 0.125f);
 
-  /* %346 = fused_linear(%343, %344, %345) blocks.6.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 385003520, params[169], params[170], LK_ACT_NONE, NULL,
-      arena + 386213888);
+  /* %333 = fused_linear(%330, %331, %332) blocks.6.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 369268736, params[169], params[170], LK_ACT_NONE, NULL,
+      arena + 370479104);
 
-  /* %348 = mul_add(%346, %347, %330) blocks.6 : f32[B, 197, 192], written over %346 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 386213888, (const long[]){37824, 192, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 381372416, (const long[]){37824, 192, 1},
-      arena + 386213888);
+  /* %335 = mul_add(%333, %334, %318) blocks.6 : f32[B, 197, 192], written over %333 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 370479104, (const long[]){37824, 192, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 366848000, (const long[]){37824, 192, 1},
+      arena + 370479104);
 
-  /* %351 = normalize(%348) {eps 1e-06} blocks.6.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 386213888, 1e-06f, arena + 387424256);
-
-  /* %352 = mul_add(%351, %349, %350) blocks.6.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 387424256, (const long[]){37824, 192, 1},
-      params[171], (const long[]){0, 0, 1}, params[172], (const long[]){0, 0, 1},
+  /* %338 = layernorm(%335, %336, %337) {eps 1e-06} blocks.6.norm2 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 370479104, params[171], params[172], 1e-06f,
       arena + 175013888);
 
-  /* %353 = slice(%352) {axis 0, start 0, length 1} blocks.6.leff : f32[B, 1, 192], written into %381 from row 0 */
+  /* %339 = slice(%338) {axis 0, start 0, length 1} blocks.6.leff : f32[B, 1, 192], written into %367 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 175013888 + (long)b * 37824, 37824,
-        arena + 388634624 + (long)b * 37824, 192);
+        arena + 371689472 + (long)b * 37824, 192);
   } // for b
 
-  /* %354 = slice(%352) {axis 0, start 1, length 196} blocks.6.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 175014080, 37824, arena + 441817088, 37632);
+  /* %340 = slice(%338) {axis 0, start 1, length 196} blocks.6.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 175014080, 37824, arena + 412768256, 37632);
 
-  /* %357 = reshape(%355) {shape [768, 192]} blocks.6.leff.conv1 : f32[768, 192], a view of %355: no code */
+  /* %343 = reshape(%341) {shape [768, 192]} blocks.6.leff.conv1 : f32[768, 192], a view of %341: no code */
 
-  /* %358 = fused_linear(%354, %357, %356) blocks.6.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 441817088, params[173], params[174], LK_ACT_NONE, NULL,
+  /* %344 = fused_linear(%340, %343, %342) blocks.6.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 412768256, params[173], params[174], LK_ACT_NONE, NULL,
       arena + 175013888);
 
-  /* %361 = batch_statistics(%358) blocks.6.leff.bn1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 175013888, arena + 457150976);
+  /* %347 = batch_statistics(%344) blocks.6.leff.bn1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 175013888, arena + 428102144);
 
-  /* %362 = slice(%361) {axis 0, start 0, length 2} blocks.6.leff.bn1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 457150976, 2304, arena + 457199360, 1536);
+  /* %348 = slice(%347) {axis 0, start 0, length 2} blocks.6.leff.bn1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 428102144, 2304, arena + 428150528, 1536);
 
-  /* %363 = batch_norm_act(%358, %361, %359, %360) {eps 1e-05, act gelu} blocks.6.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 175013888, arena + 457150976, params[175], params[176],
+  /* %349 = batch_norm_act(%344, %347, %345, %346) {eps 1e-05, act gelu} blocks.6.leff.bn1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 175013888, arena + 428102144, params[175], params[176],
       1e-05f, LK_ACT_GELU, arena + 57407488, arena + 179830784);
 
-  /* %366 = token_dwconv(%363, %364, %365) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.leff.conv2 : f32[B, 196, 768] */
+  /* %352 = token_dwconv(%349, %350, %351) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 179830784, params[179], params[180],
       LK_ACT_NONE, arena + 184647680);
 
-  /* %369 = batch_statistics(%366) blocks.6.leff.bn2 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 184647680, arena + 457153280);
+  /* %355 = batch_statistics(%352) blocks.6.leff.bn2 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 184647680, arena + 428104448);
 
-  /* %370 = slice(%369) {axis 0, start 0, length 2} blocks.6.leff.bn2 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 457153280, 2304, arena + 457200896, 1536);
+  /* %356 = slice(%355) {axis 0, start 0, length 2} blocks.6.leff.bn2 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 428104448, 2304, arena + 428152064, 1536);
 
-  /* %371 = batch_norm_act(%366, %369, %367, %368) {eps 1e-05, act gelu} blocks.6.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 184647680, arena + 457153280, params[181], params[182],
+  /* %357 = batch_norm_act(%352, %355, %353, %354) {eps 1e-05, act gelu} blocks.6.leff.bn2 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 184647680, arena + 428104448, params[181], params[182],
       1e-05f, LK_ACT_GELU, arena + 57407488, arena + 189464576);
 
-  /* %374 = reshape(%372) {shape [192, 768]} blocks.6.leff.conv3 : f32[192, 768], a view of %372: no code */
+  /* %360 = reshape(%358) {shape [192, 768]} blocks.6.leff.conv3 : f32[192, 768], a view of %358: no code */
 
-  /* %375 = fused_linear(%371, %374, %373) blocks.6.leff.conv3 : f32[B, 196, 192] */
+  /* %361 = fused_linear(%357, %360, %359) blocks.6.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 189464576, params[185], params[186], LK_ACT_NONE, NULL,
-      arena + 443021312);
+      arena + 413972480);
 
-  /* %378 = batch_statistics(%375) blocks.6.leff.bn3 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 443021312, arena + 457222448);
+  /* %364 = batch_statistics(%361) blocks.6.leff.bn3 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 413972480, arena + 428173616);
 
-  /* %379 = slice(%378) {axis 0, start 0, length 2} blocks.6.leff.bn3 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 457222448, 576, arena + 457228208, 384);
+  /* %365 = slice(%364) {axis 0, start 0, length 2} blocks.6.leff.bn3 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 428173616, 576, arena + 428179376, 384);
 
-  /* %380 = batch_norm_act(%375, %378, %376, %377) {eps 1e-05} blocks.6.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 443021312, arena + 457222448, params[187], params[188],
+  /* %366 = batch_norm_act(%361, %364, %362, %363) {eps 1e-05} blocks.6.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 413972480, arena + 428173616, params[187], params[188],
       1e-05f, LK_ACT_NONE, arena + 57407488, arena + 194281472);
 
-  /* %381 = concat(%353, %380) {axis 0} blocks.6.leff : f32[B, 197, 192] */
+  /* %367 = concat(%339, %366) {axis 0} blocks.6.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 194281472 + (long)b * 37632, 37632,
-        arena + 388634624 + (long)b * 37824 + 192, 37824);
+        arena + 371689472 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %383 = mul_add(%381, %382, %348) blocks.6 : f32[B, 197, 192], written over %381 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 388634624, (const long[]){37824, 192, 1},
-      inputs[12], (const long[]){1, 0, 0}, arena + 386213888, (const long[]){37824, 192, 1},
-      arena + 388634624);
+  /* %369 = mul_add(%367, %368, %335) blocks.6 : f32[B, 197, 192], written over %367 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 371689472, (const long[]){37824, 192, 1},
+      inputs[12], (const long[]){1, 0, 0}, arena + 370479104, (const long[]){37824, 192, 1},
+      arena + 371689472);
 
-  /* %384 = slice(%383) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %650 from row 6 */
+  /* %370 = slice(%369) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %626 from row 6 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 388634624 + (long)b * 37824, 37824,
+    lk_copy_rows(1, 192, arena + 371689472 + (long)b * 37824, 37824,
         arena + 294239360 + (long)b * 2304, 192);
   } // for b
 
-  /* %385 = concat(%332, %384) {axis 0} : f32[B, 7, 192], a view of %650: no code */
+  /* %371 = concat(%320, %370) {axis 0} : f32[B, 7, 192], a view of %626: no code */
 
-  /* %388 = normalize(%383) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 388634624, 1e-06f, arena + 389844992);
+  /* %374 = layernorm(%369, %372, %373) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 371689472, params[191], params[192], 1e-06f,
+      arena + 372899840);
 
-  /* %389 = mul_add(%388, %386, %387) blocks.7.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 389844992, (const long[]){37824, 192, 1},
-      params[191], (const long[]){0, 0, 1}, params[192], (const long[]){0, 0, 1},
-      arena + 391055360);
-
-  /* %392 = fused_linear(%389, %390, %391) blocks.7.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 391055360, params[193], params[194], LK_ACT_NONE, NULL,
+  /* %377 = fused_linear(%374, %375, %376) blocks.7.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 372899840, params[193], params[194], LK_ACT_NONE, NULL,
       arena + 320854016);
 
-  /* %393 = slice(%392) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192], a view of %392: no code */
+  /* %378 = slice(%377) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192], a view of %377: no code */
 
-  /* %394 = slice(%392) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192], a view of %392: no code */
+  /* %379 = slice(%377) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192], a view of %377: no code */
 
-  /* %395 = slice(%392) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192], a view of %392: no code */
+  /* %380 = slice(%377) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192], a view of %377: no code */
 
-  /* %396 = sdpa(%393, %394, %395) {heads 3, kv_heads 3} blocks.7.attn : f32[B, 197, 192] */
+  /* %381 = sdpa(%378, %379, %380) {heads 3, kv_heads 3} blocks.7.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 320854016, 576, arena + 320854208, 576, arena + 320854400,
-      576, arena + 392265728, 0.125f);
+      576, arena + 374110208, 0.125f);
 
-  /* %399 = fused_linear(%396, %397, %398) blocks.7.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 392265728, params[195], params[196], LK_ACT_NONE, NULL,
-      arena + 393476096);
+  /* %384 = fused_linear(%381, %382, %383) blocks.7.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 374110208, params[195], params[196], LK_ACT_NONE, NULL,
+      arena + 375320576);
 
-  /* %401 = mul_add(%399, %400, %383) blocks.7 : f32[B, 197, 192], written over %399 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 393476096, (const long[]){37824, 192, 1},
-      inputs[13], (const long[]){1, 0, 0}, arena + 388634624, (const long[]){37824, 192, 1},
-      arena + 393476096);
+  /* %386 = mul_add(%384, %385, %369) blocks.7 : f32[B, 197, 192], written over %384 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 375320576, (const long[]){37824, 192, 1},
+      inputs[13], (const long[]){1, 0, 0}, arena + 371689472, (const long[]){37824, 192, 1},
+      arena + 375320576);
 
-  /* %404 = normalize(%401) {eps 1e-06} blocks.7.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 393476096, 1e-06f, arena + 394686464);
-
-  /* %405 = mul_add(%404, %402, %403) blocks.7.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 394686464, (const long[]){37824, 192, 1},
-      params[197], (const long[]){0, 0, 1}, params[198], (const long[]){0, 0, 1},
+  /* %389 = layernorm(%386, %387, %388) {eps 1e-06} blocks.7.norm2 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 375320576, params[197], params[198], 1e-06f,
       arena + 194281472);
 
-  /* %406 = slice(%405) {axis 0, start 0, length 1} blocks.7.leff : f32[B, 1, 192], written into %434 from row 0 */
+  /* %390 = slice(%389) {axis 0, start 0, length 1} blocks.7.leff : f32[B, 1, 192], written into %418 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 194281472 + (long)b * 37824, 37824,
-        arena + 395896832 + (long)b * 37824, 192);
+        arena + 376530944 + (long)b * 37824, 192);
   } // for b
 
-  /* %407 = slice(%405) {axis 0, start 1, length 196} blocks.7.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 194281664, 37824, arena + 444225536, 37632);
+  /* %391 = slice(%389) {axis 0, start 1, length 196} blocks.7.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 194281664, 37824, arena + 415176704, 37632);
 
-  /* %410 = reshape(%408) {shape [768, 192]} blocks.7.leff.conv1 : f32[768, 192], a view of %408: no code */
+  /* %394 = reshape(%392) {shape [768, 192]} blocks.7.leff.conv1 : f32[768, 192], a view of %392: no code */
 
-  /* %411 = fused_linear(%407, %410, %409) blocks.7.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 444225536, params[199], params[200], LK_ACT_NONE, NULL,
+  /* %395 = fused_linear(%391, %394, %393) blocks.7.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 415176704, params[199], params[200], LK_ACT_NONE, NULL,
       arena + 194281472);
 
-  /* %414 = batch_statistics(%411) blocks.7.leff.bn1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 194281472, arena + 457155584);
+  /* %398 = batch_statistics(%395) blocks.7.leff.bn1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 194281472, arena + 428106752);
 
-  /* %415 = slice(%414) {axis 0, start 0, length 2} blocks.7.leff.bn1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 457155584, 2304, arena + 457202432, 1536);
+  /* %399 = slice(%398) {axis 0, start 0, length 2} blocks.7.leff.bn1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 428106752, 2304, arena + 428153600, 1536);
 
-  /* %416 = batch_norm_act(%411, %414, %412, %413) {eps 1e-05, act gelu} blocks.7.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 194281472, arena + 457155584, params[201], params[202],
+  /* %400 = batch_norm_act(%395, %398, %396, %397) {eps 1e-05, act gelu} blocks.7.leff.bn1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 194281472, arena + 428106752, params[201], params[202],
       1e-05f, LK_ACT_GELU, arena + 57407488, arena + 199098368);
 
-  /* %419 = token_dwconv(%416, %417, %418) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.leff.conv2 : f32[B, 196, 768] */
+  /* %403 = token_dwconv(%400, %401, %402) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 199098368, params[205], params[206],
       LK_ACT_NONE, arena + 203915264);
 
-  /* %422 = batch_statistics(%419) blocks.7.leff.bn2 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 203915264, arena + 457157888);
+  /* %406 = batch_statistics(%403) blocks.7.leff.bn2 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 203915264, arena + 428109056);
 
-  /* %423 = slice(%422) {axis 0, start 0, length 2} blocks.7.leff.bn2 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 457157888, 2304, arena + 457203968, 1536);
+  /* %407 = slice(%406) {axis 0, start 0, length 2} blocks.7.leff.bn2 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 428109056, 2304, arena + 428155136, 1536);
 
-  /* %424 = batch_norm_act(%419, %422, %420, %421) {eps 1e-05, act gelu} blocks.7.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 203915264, arena + 457157888, params[207], params[208],
+  /* %408 = batch_norm_act(%403, %406, %404, %405) {eps 1e-05, act gelu} blocks.7.leff.bn2 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 203915264, arena + 428109056, params[207], params[208],
       1e-05f, LK_ACT_GELU, arena + 57407488, arena + 208732160);
 
-  /* %427 = reshape(%425) {shape [192, 768]} blocks.7.leff.conv3 : f32[192, 768], a view of %425: no code */
+  /* %411 = reshape(%409) {shape [192, 768]} blocks.7.leff.conv3 : f32[192, 768], a view of %409: no code */
 
-  /* %428 = fused_linear(%424, %427, %426) blocks.7.leff.conv3 : f32[B, 196, 192] */
+  /* %412 = fused_linear(%408, %411, %410) blocks.7.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 208732160, params[211], params[212], LK_ACT_NONE, NULL,
-      arena + 445429760);
+      arena + 416380928);
 
-  /* %431 = batch_statistics(%428) blocks.7.leff.bn3 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 445429760, arena + 457223024);
+  /* %415 = batch_statistics(%412) blocks.7.leff.bn3 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 416380928, arena + 428174192);
 
-  /* %432 = slice(%431) {axis 0, start 0, length 2} blocks.7.leff.bn3 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 457223024, 576, arena + 457228592, 384);
+  /* %416 = slice(%415) {axis 0, start 0, length 2} blocks.7.leff.bn3 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 428174192, 576, arena + 428179760, 384);
 
-  /* %433 = batch_norm_act(%428, %431, %429, %430) {eps 1e-05} blocks.7.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 445429760, arena + 457223024, params[213], params[214],
+  /* %417 = batch_norm_act(%412, %415, %413, %414) {eps 1e-05} blocks.7.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 416380928, arena + 428174192, params[213], params[214],
       1e-05f, LK_ACT_NONE, arena + 57407488, arena + 213549056);
 
-  /* %434 = concat(%406, %433) {axis 0} blocks.7.leff : f32[B, 197, 192] */
+  /* %418 = concat(%390, %417) {axis 0} blocks.7.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 213549056 + (long)b * 37632, 37632,
-        arena + 395896832 + (long)b * 37824 + 192, 37824);
+        arena + 376530944 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %436 = mul_add(%434, %435, %401) blocks.7 : f32[B, 197, 192], written over %434 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 395896832, (const long[]){37824, 192, 1},
-      inputs[14], (const long[]){1, 0, 0}, arena + 393476096, (const long[]){37824, 192, 1},
-      arena + 395896832);
+  /* %420 = mul_add(%418, %419, %386) blocks.7 : f32[B, 197, 192], written over %418 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 376530944, (const long[]){37824, 192, 1},
+      inputs[14], (const long[]){1, 0, 0}, arena + 375320576, (const long[]){37824, 192, 1},
+      arena + 376530944);
 
-  /* %437 = slice(%436) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %650 from row 7 */
+  /* %421 = slice(%420) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %626 from row 7 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 395896832 + (long)b * 37824, 37824,
+    lk_copy_rows(1, 192, arena + 376530944 + (long)b * 37824, 37824,
         arena + 294239552 + (long)b * 2304, 192);
   } // for b
 
-  /* %438 = concat(%385, %437) {axis 0} : f32[B, 8, 192], a view of %650: no code */
+  /* %422 = concat(%371, %421) {axis 0} : f32[B, 8, 192], a view of %626: no code */
 
-  /* %441 = normalize(%436) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 395896832, 1e-06f, arena + 397107200);
+  /* %425 = layernorm(%420, %423, %424) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 376530944, params[217], params[218], 1e-06f,
+      arena + 377741312);
 
-  /* %442 = mul_add(%441, %439, %440) blocks.8.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 397107200, (const long[]){37824, 192, 1},
-      params[217], (const long[]){0, 0, 1}, params[218], (const long[]){0, 0, 1},
-      arena + 398317568);
-
-  /* %445 = fused_linear(%442, %443, %444) blocks.8.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 398317568, params[219], params[220], LK_ACT_NONE, NULL,
+  /* %428 = fused_linear(%425, %426, %427) blocks.8.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 377741312, params[219], params[220], LK_ACT_NONE, NULL,
       arena + 324485120);
 
-  /* %446 = slice(%445) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192], a view of %445: no code */
+  /* %429 = slice(%428) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192], a view of %428: no code */
 
-  /* %447 = slice(%445) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192], a view of %445: no code */
+  /* %430 = slice(%428) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192], a view of %428: no code */
 
-  /* %448 = slice(%445) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192], a view of %445: no code */
+  /* %431 = slice(%428) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192], a view of %428: no code */
 
-  /* %449 = sdpa(%446, %447, %448) {heads 3, kv_heads 3} blocks.8.attn : f32[B, 197, 192] */
+  /* %432 = sdpa(%429, %430, %431) {heads 3, kv_heads 3} blocks.8.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 324485120, 576, arena + 324485312, 576, arena + 324485504,
-      576, arena + 399527936, 0.125f);
+      576, arena + 378951680, 0.125f);
 
-  /* %452 = fused_linear(%449, %450, %451) blocks.8.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 399527936, params[221], params[222], LK_ACT_NONE, NULL,
-      arena + 400738304);
+  /* %435 = fused_linear(%432, %433, %434) blocks.8.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 378951680, params[221], params[222], LK_ACT_NONE, NULL,
+      arena + 380162048);
 
-  /* %454 = mul_add(%452, %453, %436) blocks.8 : f32[B, 197, 192], written over %452 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 400738304, (const long[]){37824, 192, 1},
-      inputs[15], (const long[]){1, 0, 0}, arena + 395896832, (const long[]){37824, 192, 1},
-      arena + 400738304);
+  /* %437 = mul_add(%435, %436, %420) blocks.8 : f32[B, 197, 192], written over %435 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 380162048, (const long[]){37824, 192, 1},
+      inputs[15], (const long[]){1, 0, 0}, arena + 376530944, (const long[]){37824, 192, 1},
+      arena + 380162048);
 
-  /* %457 = normalize(%454) {eps 1e-06} blocks.8.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 400738304, 1e-06f, arena + 401948672);
-
-  /* %458 = mul_add(%457, %455, %456) blocks.8.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 401948672, (const long[]){37824, 192, 1},
-      params[223], (const long[]){0, 0, 1}, params[224], (const long[]){0, 0, 1},
+  /* %440 = layernorm(%437, %438, %439) {eps 1e-06} blocks.8.norm2 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 380162048, params[223], params[224], 1e-06f,
       arena + 213549056);
 
-  /* %459 = slice(%458) {axis 0, start 0, length 1} blocks.8.leff : f32[B, 1, 192], written into %487 from row 0 */
+  /* %441 = slice(%440) {axis 0, start 0, length 1} blocks.8.leff : f32[B, 1, 192], written into %469 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 213549056 + (long)b * 37824, 37824,
-        arena + 403159040 + (long)b * 37824, 192);
+        arena + 381372416 + (long)b * 37824, 192);
   } // for b
 
-  /* %460 = slice(%458) {axis 0, start 1, length 196} blocks.8.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 213549248, 37824, arena + 446633984, 37632);
+  /* %442 = slice(%440) {axis 0, start 1, length 196} blocks.8.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 213549248, 37824, arena + 417585152, 37632);
 
-  /* %463 = reshape(%461) {shape [768, 192]} blocks.8.leff.conv1 : f32[768, 192], a view of %461: no code */
+  /* %445 = reshape(%443) {shape [768, 192]} blocks.8.leff.conv1 : f32[768, 192], a view of %443: no code */
 
-  /* %464 = fused_linear(%460, %463, %462) blocks.8.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 446633984, params[225], params[226], LK_ACT_NONE, NULL,
+  /* %446 = fused_linear(%442, %445, %444) blocks.8.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 417585152, params[225], params[226], LK_ACT_NONE, NULL,
       arena + 213549056);
 
-  /* %467 = batch_statistics(%464) blocks.8.leff.bn1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 213549056, arena + 457160192);
+  /* %449 = batch_statistics(%446) blocks.8.leff.bn1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 213549056, arena + 428111360);
 
-  /* %468 = slice(%467) {axis 0, start 0, length 2} blocks.8.leff.bn1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 457160192, 2304, arena + 457205504, 1536);
+  /* %450 = slice(%449) {axis 0, start 0, length 2} blocks.8.leff.bn1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 428111360, 2304, arena + 428156672, 1536);
 
-  /* %469 = batch_norm_act(%464, %467, %465, %466) {eps 1e-05, act gelu} blocks.8.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 213549056, arena + 457160192, params[227], params[228],
+  /* %451 = batch_norm_act(%446, %449, %447, %448) {eps 1e-05, act gelu} blocks.8.leff.bn1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 213549056, arena + 428111360, params[227], params[228],
       1e-05f, LK_ACT_GELU, arena + 57407488, arena + 218365952);
 
-  /* %472 = token_dwconv(%469, %470, %471) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.leff.conv2 : f32[B, 196, 768] */
+  /* %454 = token_dwconv(%451, %452, %453) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 218365952, params[231], params[232],
       LK_ACT_NONE, arena + 223182848);
 
-  /* %475 = batch_statistics(%472) blocks.8.leff.bn2 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 223182848, arena + 457162496);
+  /* %457 = batch_statistics(%454) blocks.8.leff.bn2 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 223182848, arena + 428113664);
 
-  /* %476 = slice(%475) {axis 0, start 0, length 2} blocks.8.leff.bn2 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 457162496, 2304, arena + 457207040, 1536);
+  /* %458 = slice(%457) {axis 0, start 0, length 2} blocks.8.leff.bn2 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 428113664, 2304, arena + 428158208, 1536);
 
-  /* %477 = batch_norm_act(%472, %475, %473, %474) {eps 1e-05, act gelu} blocks.8.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 223182848, arena + 457162496, params[233], params[234],
+  /* %459 = batch_norm_act(%454, %457, %455, %456) {eps 1e-05, act gelu} blocks.8.leff.bn2 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 223182848, arena + 428113664, params[233], params[234],
       1e-05f, LK_ACT_GELU, arena + 57407488, arena + 227999744);
 
-  /* %480 = reshape(%478) {shape [192, 768]} blocks.8.leff.conv3 : f32[192, 768], a view of %478: no code */
+  /* %462 = reshape(%460) {shape [192, 768]} blocks.8.leff.conv3 : f32[192, 768], a view of %460: no code */
 
-  /* %481 = fused_linear(%477, %480, %479) blocks.8.leff.conv3 : f32[B, 196, 192] */
+  /* %463 = fused_linear(%459, %462, %461) blocks.8.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 227999744, params[237], params[238], LK_ACT_NONE, NULL,
-      arena + 447838208);
+      arena + 418789376);
 
-  /* %484 = batch_statistics(%481) blocks.8.leff.bn3 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 447838208, arena + 457223600);
+  /* %466 = batch_statistics(%463) blocks.8.leff.bn3 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 418789376, arena + 428174768);
 
-  /* %485 = slice(%484) {axis 0, start 0, length 2} blocks.8.leff.bn3 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 457223600, 576, arena + 457228976, 384);
+  /* %467 = slice(%466) {axis 0, start 0, length 2} blocks.8.leff.bn3 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 428174768, 576, arena + 428180144, 384);
 
-  /* %486 = batch_norm_act(%481, %484, %482, %483) {eps 1e-05} blocks.8.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 447838208, arena + 457223600, params[239], params[240],
+  /* %468 = batch_norm_act(%463, %466, %464, %465) {eps 1e-05} blocks.8.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 418789376, arena + 428174768, params[239], params[240],
       1e-05f, LK_ACT_NONE, arena + 57407488, arena + 232816640);
 
-  /* %487 = concat(%459, %486) {axis 0} blocks.8.leff : f32[B, 197, 192] */
+  /* %469 = concat(%441, %468) {axis 0} blocks.8.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 232816640 + (long)b * 37632, 37632,
-        arena + 403159040 + (long)b * 37824 + 192, 37824);
+        arena + 381372416 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %489 = mul_add(%487, %488, %454) blocks.8 : f32[B, 197, 192], written over %487 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 403159040, (const long[]){37824, 192, 1},
-      inputs[16], (const long[]){1, 0, 0}, arena + 400738304, (const long[]){37824, 192, 1},
-      arena + 403159040);
+  /* %471 = mul_add(%469, %470, %437) blocks.8 : f32[B, 197, 192], written over %469 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 381372416, (const long[]){37824, 192, 1},
+      inputs[16], (const long[]){1, 0, 0}, arena + 380162048, (const long[]){37824, 192, 1},
+      arena + 381372416);
 
-  /* %490 = slice(%489) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %650 from row 8 */
+  /* %472 = slice(%471) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %626 from row 8 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 403159040 + (long)b * 37824, 37824,
+    lk_copy_rows(1, 192, arena + 381372416 + (long)b * 37824, 37824,
         arena + 294239744 + (long)b * 2304, 192);
   } // for b
 
-  /* %491 = concat(%438, %490) {axis 0} : f32[B, 9, 192], a view of %650: no code */
+  /* %473 = concat(%422, %472) {axis 0} : f32[B, 9, 192], a view of %626: no code */
 
-  /* %494 = normalize(%489) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 403159040, 1e-06f, arena + 404369408);
+  /* %476 = layernorm(%471, %474, %475) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 381372416, params[243], params[244], 1e-06f,
+      arena + 382582784);
 
-  /* %495 = mul_add(%494, %492, %493) blocks.9.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 404369408, (const long[]){37824, 192, 1},
-      params[243], (const long[]){0, 0, 1}, params[244], (const long[]){0, 0, 1},
-      arena + 405579776);
-
-  /* %498 = fused_linear(%495, %496, %497) blocks.9.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 405579776, params[245], params[246], LK_ACT_NONE, NULL,
+  /* %479 = fused_linear(%476, %477, %478) blocks.9.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 382582784, params[245], params[246], LK_ACT_NONE, NULL,
       arena + 328116224);
 
-  /* %499 = slice(%498) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192], a view of %498: no code */
+  /* %480 = slice(%479) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192], a view of %479: no code */
 
-  /* %500 = slice(%498) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192], a view of %498: no code */
+  /* %481 = slice(%479) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192], a view of %479: no code */
 
-  /* %501 = slice(%498) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192], a view of %498: no code */
+  /* %482 = slice(%479) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192], a view of %479: no code */
 
-  /* %502 = sdpa(%499, %500, %501) {heads 3, kv_heads 3} blocks.9.attn : f32[B, 197, 192] */
+  /* %483 = sdpa(%480, %481, %482) {heads 3, kv_heads 3} blocks.9.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 328116224, 576, arena + 328116416, 576, arena + 328116608,
-      576, arena + 406790144, 0.125f);
+      576, arena + 383793152, 0.125f);
 
-  /* %505 = fused_linear(%502, %503, %504) blocks.9.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 406790144, params[247], params[248], LK_ACT_NONE, NULL,
-      arena + 408000512);
+  /* %486 = fused_linear(%483, %484, %485) blocks.9.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 383793152, params[247], params[248], LK_ACT_NONE, NULL,
+      arena + 385003520);
 
-  /* %507 = mul_add(%505, %506, %489) blocks.9 : f32[B, 197, 192], written over %505 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 408000512, (const long[]){37824, 192, 1},
-      inputs[17], (const long[]){1, 0, 0}, arena + 403159040, (const long[]){37824, 192, 1},
-      arena + 408000512);
+  /* %488 = mul_add(%486, %487, %471) blocks.9 : f32[B, 197, 192], written over %486 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 385003520, (const long[]){37824, 192, 1},
+      inputs[17], (const long[]){1, 0, 0}, arena + 381372416, (const long[]){37824, 192, 1},
+      arena + 385003520);
 
-  /* %510 = normalize(%507) {eps 1e-06} blocks.9.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 408000512, 1e-06f, arena + 409210880);
-
-  /* %511 = mul_add(%510, %508, %509) blocks.9.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 409210880, (const long[]){37824, 192, 1},
-      params[249], (const long[]){0, 0, 1}, params[250], (const long[]){0, 0, 1},
+  /* %491 = layernorm(%488, %489, %490) {eps 1e-06} blocks.9.norm2 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 385003520, params[249], params[250], 1e-06f,
       arena + 232816640);
 
-  /* %512 = slice(%511) {axis 0, start 0, length 1} blocks.9.leff : f32[B, 1, 192], written into %540 from row 0 */
+  /* %492 = slice(%491) {axis 0, start 0, length 1} blocks.9.leff : f32[B, 1, 192], written into %520 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 232816640 + (long)b * 37824, 37824,
-        arena + 410421248 + (long)b * 37824, 192);
+        arena + 386213888 + (long)b * 37824, 192);
   } // for b
 
-  /* %513 = slice(%511) {axis 0, start 1, length 196} blocks.9.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 232816832, 37824, arena + 449042432, 37632);
+  /* %493 = slice(%491) {axis 0, start 1, length 196} blocks.9.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 232816832, 37824, arena + 419993600, 37632);
 
-  /* %516 = reshape(%514) {shape [768, 192]} blocks.9.leff.conv1 : f32[768, 192], a view of %514: no code */
+  /* %496 = reshape(%494) {shape [768, 192]} blocks.9.leff.conv1 : f32[768, 192], a view of %494: no code */
 
-  /* %517 = fused_linear(%513, %516, %515) blocks.9.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 449042432, params[251], params[252], LK_ACT_NONE, NULL,
+  /* %497 = fused_linear(%493, %496, %495) blocks.9.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 419993600, params[251], params[252], LK_ACT_NONE, NULL,
       arena + 232816640);
 
-  /* %520 = batch_statistics(%517) blocks.9.leff.bn1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 232816640, arena + 457164800);
+  /* %500 = batch_statistics(%497) blocks.9.leff.bn1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 232816640, arena + 428115968);
 
-  /* %521 = slice(%520) {axis 0, start 0, length 2} blocks.9.leff.bn1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 457164800, 2304, arena + 457208576, 1536);
+  /* %501 = slice(%500) {axis 0, start 0, length 2} blocks.9.leff.bn1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 428115968, 2304, arena + 428159744, 1536);
 
-  /* %522 = batch_norm_act(%517, %520, %518, %519) {eps 1e-05, act gelu} blocks.9.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 232816640, arena + 457164800, params[253], params[254],
+  /* %502 = batch_norm_act(%497, %500, %498, %499) {eps 1e-05, act gelu} blocks.9.leff.bn1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 232816640, arena + 428115968, params[253], params[254],
       1e-05f, LK_ACT_GELU, arena + 57407488, arena + 237633536);
 
-  /* %525 = token_dwconv(%522, %523, %524) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.leff.conv2 : f32[B, 196, 768] */
+  /* %505 = token_dwconv(%502, %503, %504) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 237633536, params[257], params[258],
       LK_ACT_NONE, arena + 242450432);
 
-  /* %528 = batch_statistics(%525) blocks.9.leff.bn2 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 242450432, arena + 457167104);
+  /* %508 = batch_statistics(%505) blocks.9.leff.bn2 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 242450432, arena + 428118272);
 
-  /* %529 = slice(%528) {axis 0, start 0, length 2} blocks.9.leff.bn2 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 457167104, 2304, arena + 457210112, 1536);
+  /* %509 = slice(%508) {axis 0, start 0, length 2} blocks.9.leff.bn2 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 428118272, 2304, arena + 428161280, 1536);
 
-  /* %530 = batch_norm_act(%525, %528, %526, %527) {eps 1e-05, act gelu} blocks.9.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 242450432, arena + 457167104, params[259], params[260],
+  /* %510 = batch_norm_act(%505, %508, %506, %507) {eps 1e-05, act gelu} blocks.9.leff.bn2 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 242450432, arena + 428118272, params[259], params[260],
       1e-05f, LK_ACT_GELU, arena + 57407488, arena + 247267328);
 
-  /* %533 = reshape(%531) {shape [192, 768]} blocks.9.leff.conv3 : f32[192, 768], a view of %531: no code */
+  /* %513 = reshape(%511) {shape [192, 768]} blocks.9.leff.conv3 : f32[192, 768], a view of %511: no code */
 
-  /* %534 = fused_linear(%530, %533, %532) blocks.9.leff.conv3 : f32[B, 196, 192] */
+  /* %514 = fused_linear(%510, %513, %512) blocks.9.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 247267328, params[263], params[264], LK_ACT_NONE, NULL,
-      arena + 450246656);
+      arena + 421197824);
 
-  /* %537 = batch_statistics(%534) blocks.9.leff.bn3 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 450246656, arena + 457224176);
+  /* %517 = batch_statistics(%514) blocks.9.leff.bn3 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 421197824, arena + 428175344);
 
-  /* %538 = slice(%537) {axis 0, start 0, length 2} blocks.9.leff.bn3 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 457224176, 576, arena + 457229360, 384);
+  /* %518 = slice(%517) {axis 0, start 0, length 2} blocks.9.leff.bn3 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 428175344, 576, arena + 428180528, 384);
 
-  /* %539 = batch_norm_act(%534, %537, %535, %536) {eps 1e-05} blocks.9.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 450246656, arena + 457224176, params[265], params[266],
+  /* %519 = batch_norm_act(%514, %517, %515, %516) {eps 1e-05} blocks.9.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 421197824, arena + 428175344, params[265], params[266],
       1e-05f, LK_ACT_NONE, arena + 57407488, arena + 252084224);
 
-  /* %540 = concat(%512, %539) {axis 0} blocks.9.leff : f32[B, 197, 192] */
+  /* %520 = concat(%492, %519) {axis 0} blocks.9.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 252084224 + (long)b * 37632, 37632,
-        arena + 410421248 + (long)b * 37824 + 192, 37824);
+        arena + 386213888 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %542 = mul_add(%540, %541, %507) blocks.9 : f32[B, 197, 192], written over %540 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 410421248, (const long[]){37824, 192, 1},
-      inputs[18], (const long[]){1, 0, 0}, arena + 408000512, (const long[]){37824, 192, 1},
-      arena + 410421248);
+  /* %522 = mul_add(%520, %521, %488) blocks.9 : f32[B, 197, 192], written over %520 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 386213888, (const long[]){37824, 192, 1},
+      inputs[18], (const long[]){1, 0, 0}, arena + 385003520, (const long[]){37824, 192, 1},
+      arena + 386213888);
 
-  /* %543 = slice(%542) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %650 from row 9 */
+  /* %523 = slice(%522) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %626 from row 9 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 410421248 + (long)b * 37824, 37824,
+    lk_copy_rows(1, 192, arena + 386213888 + (long)b * 37824, 37824,
         arena + 294239936 + (long)b * 2304, 192);
   } // for b
 
-  /* %544 = concat(%491, %543) {axis 0} : f32[B, 10, 192], a view of %650: no code */
+  /* %524 = concat(%473, %523) {axis 0} : f32[B, 10, 192], a view of %626: no code */
 
-  /* %547 = normalize(%542) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 410421248, 1e-06f, arena + 411631616);
+  /* %527 = layernorm(%522, %525, %526) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 386213888, params[269], params[270], 1e-06f,
+      arena + 387424256);
 
-  /* %548 = mul_add(%547, %545, %546) blocks.10.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 411631616, (const long[]){37824, 192, 1},
-      params[269], (const long[]){0, 0, 1}, params[270], (const long[]){0, 0, 1},
-      arena + 412841984);
-
-  /* %551 = fused_linear(%548, %549, %550) blocks.10.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 412841984, params[271], params[272], LK_ACT_NONE, NULL,
+  /* %530 = fused_linear(%527, %528, %529) blocks.10.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 387424256, params[271], params[272], LK_ACT_NONE, NULL,
       arena + 331747328);
 
-  /* %552 = slice(%551) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192], a view of %551: no code */
+  /* %531 = slice(%530) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192], a view of %530: no code */
 
-  /* %553 = slice(%551) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192], a view of %551: no code */
+  /* %532 = slice(%530) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192], a view of %530: no code */
 
-  /* %554 = slice(%551) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192], a view of %551: no code */
+  /* %533 = slice(%530) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192], a view of %530: no code */
 
-  /* %555 = sdpa(%552, %553, %554) {heads 3, kv_heads 3} blocks.10.attn : f32[B, 197, 192] */
+  /* %534 = sdpa(%531, %532, %533) {heads 3, kv_heads 3} blocks.10.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 331747328, 576, arena + 331747520, 576, arena + 331747712,
-      576, arena + 414052352, 0.125f);
+      576, arena + 388634624, 0.125f);
 
-  /* %558 = fused_linear(%555, %556, %557) blocks.10.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 414052352, params[273], params[274], LK_ACT_NONE, NULL,
-      arena + 415262720);
+  /* %537 = fused_linear(%534, %535, %536) blocks.10.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 388634624, params[273], params[274], LK_ACT_NONE, NULL,
+      arena + 389844992);
 
-  /* %560 = mul_add(%558, %559, %542) blocks.10 : f32[B, 197, 192], written over %558 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 415262720, (const long[]){37824, 192, 1},
-      inputs[19], (const long[]){1, 0, 0}, arena + 410421248, (const long[]){37824, 192, 1},
-      arena + 415262720);
+  /* %539 = mul_add(%537, %538, %522) blocks.10 : f32[B, 197, 192], written over %537 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 389844992, (const long[]){37824, 192, 1},
+      inputs[19], (const long[]){1, 0, 0}, arena + 386213888, (const long[]){37824, 192, 1},
+      arena + 389844992);
 
-  /* %563 = normalize(%560) {eps 1e-06} blocks.10.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 415262720, 1e-06f, arena + 416473088);
-
-  /* %564 = mul_add(%563, %561, %562) blocks.10.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 416473088, (const long[]){37824, 192, 1},
-      params[275], (const long[]){0, 0, 1}, params[276], (const long[]){0, 0, 1},
+  /* %542 = layernorm(%539, %540, %541) {eps 1e-06} blocks.10.norm2 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 389844992, params[275], params[276], 1e-06f,
       arena + 252084224);
 
-  /* %565 = slice(%564) {axis 0, start 0, length 1} blocks.10.leff : f32[B, 1, 192], written into %593 from row 0 */
+  /* %543 = slice(%542) {axis 0, start 0, length 1} blocks.10.leff : f32[B, 1, 192], written into %571 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 252084224 + (long)b * 37824, 37824,
-        arena + 417683456 + (long)b * 37824, 192);
+        arena + 391055360 + (long)b * 37824, 192);
   } // for b
 
-  /* %566 = slice(%564) {axis 0, start 1, length 196} blocks.10.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 252084416, 37824, arena + 451450880, 37632);
+  /* %544 = slice(%542) {axis 0, start 1, length 196} blocks.10.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 252084416, 37824, arena + 422402048, 37632);
 
-  /* %569 = reshape(%567) {shape [768, 192]} blocks.10.leff.conv1 : f32[768, 192], a view of %567: no code */
+  /* %547 = reshape(%545) {shape [768, 192]} blocks.10.leff.conv1 : f32[768, 192], a view of %545: no code */
 
-  /* %570 = fused_linear(%566, %569, %568) blocks.10.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 451450880, params[277], params[278], LK_ACT_NONE, NULL,
+  /* %548 = fused_linear(%544, %547, %546) blocks.10.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 422402048, params[277], params[278], LK_ACT_NONE, NULL,
       arena + 252084224);
 
-  /* %573 = batch_statistics(%570) blocks.10.leff.bn1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 252084224, arena + 457169408);
+  /* %551 = batch_statistics(%548) blocks.10.leff.bn1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 252084224, arena + 428120576);
 
-  /* %574 = slice(%573) {axis 0, start 0, length 2} blocks.10.leff.bn1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 457169408, 2304, arena + 457211648, 1536);
+  /* %552 = slice(%551) {axis 0, start 0, length 2} blocks.10.leff.bn1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 428120576, 2304, arena + 428162816, 1536);
 
-  /* %575 = batch_norm_act(%570, %573, %571, %572) {eps 1e-05, act gelu} blocks.10.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 252084224, arena + 457169408, params[279], params[280],
+  /* %553 = batch_norm_act(%548, %551, %549, %550) {eps 1e-05, act gelu} blocks.10.leff.bn1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 252084224, arena + 428120576, params[279], params[280],
       1e-05f, LK_ACT_GELU, arena + 57407488, arena + 256901120);
 
-  /* %578 = token_dwconv(%575, %576, %577) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.leff.conv2 : f32[B, 196, 768] */
+  /* %556 = token_dwconv(%553, %554, %555) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 256901120, params[283], params[284],
       LK_ACT_NONE, arena + 261718016);
 
-  /* %581 = batch_statistics(%578) blocks.10.leff.bn2 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 261718016, arena + 457171712);
+  /* %559 = batch_statistics(%556) blocks.10.leff.bn2 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 261718016, arena + 428122880);
 
-  /* %582 = slice(%581) {axis 0, start 0, length 2} blocks.10.leff.bn2 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 457171712, 2304, arena + 457213184, 1536);
+  /* %560 = slice(%559) {axis 0, start 0, length 2} blocks.10.leff.bn2 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 428122880, 2304, arena + 428164352, 1536);
 
-  /* %583 = batch_norm_act(%578, %581, %579, %580) {eps 1e-05, act gelu} blocks.10.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 261718016, arena + 457171712, params[285], params[286],
+  /* %561 = batch_norm_act(%556, %559, %557, %558) {eps 1e-05, act gelu} blocks.10.leff.bn2 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 261718016, arena + 428122880, params[285], params[286],
       1e-05f, LK_ACT_GELU, arena + 57407488, arena + 266534912);
 
-  /* %586 = reshape(%584) {shape [192, 768]} blocks.10.leff.conv3 : f32[192, 768], a view of %584: no code */
+  /* %564 = reshape(%562) {shape [192, 768]} blocks.10.leff.conv3 : f32[192, 768], a view of %562: no code */
 
-  /* %587 = fused_linear(%583, %586, %585) blocks.10.leff.conv3 : f32[B, 196, 192] */
+  /* %565 = fused_linear(%561, %564, %563) blocks.10.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 266534912, params[289], params[290], LK_ACT_NONE, NULL,
-      arena + 452655104);
+      arena + 423606272);
 
-  /* %590 = batch_statistics(%587) blocks.10.leff.bn3 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 452655104, arena + 457224752);
+  /* %568 = batch_statistics(%565) blocks.10.leff.bn3 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 423606272, arena + 428175920);
 
-  /* %591 = slice(%590) {axis 0, start 0, length 2} blocks.10.leff.bn3 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 457224752, 576, arena + 457229744, 384);
+  /* %569 = slice(%568) {axis 0, start 0, length 2} blocks.10.leff.bn3 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 428175920, 576, arena + 428180912, 384);
 
-  /* %592 = batch_norm_act(%587, %590, %588, %589) {eps 1e-05} blocks.10.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 452655104, arena + 457224752, params[291], params[292],
+  /* %570 = batch_norm_act(%565, %568, %566, %567) {eps 1e-05} blocks.10.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 423606272, arena + 428175920, params[291], params[292],
       1e-05f, LK_ACT_NONE, arena + 57407488, arena + 271351808);
 
-  /* %593 = concat(%565, %592) {axis 0} blocks.10.leff : f32[B, 197, 192] */
+  /* %571 = concat(%543, %570) {axis 0} blocks.10.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 271351808 + (long)b * 37632, 37632,
-        arena + 417683456 + (long)b * 37824 + 192, 37824);
+        arena + 391055360 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %595 = mul_add(%593, %594, %560) blocks.10 : f32[B, 197, 192], written over %593 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 417683456, (const long[]){37824, 192, 1},
-      inputs[20], (const long[]){1, 0, 0}, arena + 415262720, (const long[]){37824, 192, 1},
-      arena + 417683456);
+  /* %573 = mul_add(%571, %572, %539) blocks.10 : f32[B, 197, 192], written over %571 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 391055360, (const long[]){37824, 192, 1},
+      inputs[20], (const long[]){1, 0, 0}, arena + 389844992, (const long[]){37824, 192, 1},
+      arena + 391055360);
 
-  /* %596 = slice(%595) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %650 from row 10 */
+  /* %574 = slice(%573) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %626 from row 10 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 417683456 + (long)b * 37824, 37824,
+    lk_copy_rows(1, 192, arena + 391055360 + (long)b * 37824, 37824,
         arena + 294240128 + (long)b * 2304, 192);
   } // for b
 
-  /* %597 = concat(%544, %596) {axis 0} : f32[B, 11, 192], a view of %650: no code */
+  /* %575 = concat(%524, %574) {axis 0} : f32[B, 11, 192], a view of %626: no code */
 
-  /* %600 = normalize(%595) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 417683456, 1e-06f, arena + 418893824);
+  /* %578 = layernorm(%573, %576, %577) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 391055360, params[295], params[296], 1e-06f,
+      arena + 392265728);
 
-  /* %601 = mul_add(%600, %598, %599) blocks.11.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 418893824, (const long[]){37824, 192, 1},
-      params[295], (const long[]){0, 0, 1}, params[296], (const long[]){0, 0, 1},
-      arena + 420104192);
-
-  /* %604 = fused_linear(%601, %602, %603) blocks.11.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 420104192, params[297], params[298], LK_ACT_NONE, NULL,
+  /* %581 = fused_linear(%578, %579, %580) blocks.11.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 392265728, params[297], params[298], LK_ACT_NONE, NULL,
       arena + 335378432);
 
-  /* %605 = slice(%604) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 197, 192], a view of %604: no code */
+  /* %582 = slice(%581) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 197, 192], a view of %581: no code */
 
-  /* %606 = slice(%604) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192], a view of %604: no code */
+  /* %583 = slice(%581) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192], a view of %581: no code */
 
-  /* %607 = slice(%604) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192], a view of %604: no code */
+  /* %584 = slice(%581) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192], a view of %581: no code */
 
-  /* %608 = sdpa(%605, %606, %607) {heads 3, kv_heads 3} blocks.11.attn : f32[B, 197, 192] */
+  /* %585 = sdpa(%582, %583, %584) {heads 3, kv_heads 3} blocks.11.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 335378432, 576, arena + 335378624, 576, arena + 335378816,
-      576, arena + 421314560, 0.125f);
+      576, arena + 393476096, 0.125f);
 
-  /* %611 = fused_linear(%608, %609, %610) blocks.11.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 421314560, params[299], params[300], LK_ACT_NONE, NULL,
-      arena + 422524928);
+  /* %588 = fused_linear(%585, %586, %587) blocks.11.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 393476096, params[299], params[300], LK_ACT_NONE, NULL,
+      arena + 394686464);
 
-  /* %613 = mul_add(%611, %612, %595) blocks.11 : f32[B, 197, 192], written over %611 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 422524928, (const long[]){37824, 192, 1},
-      inputs[21], (const long[]){1, 0, 0}, arena + 417683456, (const long[]){37824, 192, 1},
-      arena + 422524928);
+  /* %590 = mul_add(%588, %589, %573) blocks.11 : f32[B, 197, 192], written over %588 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 394686464, (const long[]){37824, 192, 1},
+      inputs[21], (const long[]){1, 0, 0}, arena + 391055360, (const long[]){37824, 192, 1},
+      arena + 394686464);
 
-  /* %616 = normalize(%613) {eps 1e-06} blocks.11.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 422524928, 1e-06f, arena + 423735296);
-
-  /* %617 = mul_add(%616, %614, %615) blocks.11.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 423735296, (const long[]){37824, 192, 1},
-      params[301], (const long[]){0, 0, 1}, params[302], (const long[]){0, 0, 1},
+  /* %593 = layernorm(%590, %591, %592) {eps 1e-06} blocks.11.norm2 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 394686464, params[301], params[302], 1e-06f,
       arena + 271351808);
 
-  /* %618 = slice(%617) {axis 0, start 0, length 1} blocks.11.leff : f32[B, 1, 192], written into %646 from row 0 */
+  /* %594 = slice(%593) {axis 0, start 0, length 1} blocks.11.leff : f32[B, 1, 192], written into %622 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 271351808 + (long)b * 37824, 37824,
         arena + 290619392 + (long)b * 37824, 192);
   } // for b
 
-  /* %619 = slice(%617) {axis 0, start 1, length 196} blocks.11.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 271352000, 37824, arena + 453859328, 37632);
+  /* %595 = slice(%593) {axis 0, start 1, length 196} blocks.11.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 271352000, 37824, arena + 424810496, 37632);
 
-  /* %622 = reshape(%620) {shape [768, 192]} blocks.11.leff.conv1 : f32[768, 192], a view of %620: no code */
+  /* %598 = reshape(%596) {shape [768, 192]} blocks.11.leff.conv1 : f32[768, 192], a view of %596: no code */
 
-  /* %623 = fused_linear(%619, %622, %621) blocks.11.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 453859328, params[303], params[304], LK_ACT_NONE, NULL,
+  /* %599 = fused_linear(%595, %598, %597) blocks.11.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 424810496, params[303], params[304], LK_ACT_NONE, NULL,
       arena + 271351808);
 
-  /* %626 = batch_statistics(%623) blocks.11.leff.bn1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 271351808, arena + 457174016);
+  /* %602 = batch_statistics(%599) blocks.11.leff.bn1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 271351808, arena + 428125184);
 
-  /* %627 = slice(%626) {axis 0, start 0, length 2} blocks.11.leff.bn1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 457174016, 2304, arena + 457214720, 1536);
+  /* %603 = slice(%602) {axis 0, start 0, length 2} blocks.11.leff.bn1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 428125184, 2304, arena + 428165888, 1536);
 
-  /* %628 = batch_norm_act(%623, %626, %624, %625) {eps 1e-05, act gelu} blocks.11.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 271351808, arena + 457174016, params[305], params[306],
+  /* %604 = batch_norm_act(%599, %602, %600, %601) {eps 1e-05, act gelu} blocks.11.leff.bn1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 271351808, arena + 428125184, params[305], params[306],
       1e-05f, LK_ACT_GELU, arena + 57407488, arena + 276168704);
 
-  /* %631 = token_dwconv(%628, %629, %630) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.leff.conv2 : f32[B, 196, 768] */
+  /* %607 = token_dwconv(%604, %605, %606) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 276168704, params[309], params[310],
       LK_ACT_NONE, arena + 280985600);
 
-  /* %634 = batch_statistics(%631) blocks.11.leff.bn2 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 280985600, arena + 457176320);
+  /* %610 = batch_statistics(%607) blocks.11.leff.bn2 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 280985600, arena + 428127488);
 
-  /* %635 = slice(%634) {axis 0, start 0, length 2} blocks.11.leff.bn2 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 457176320, 2304, arena + 457216256, 1536);
+  /* %611 = slice(%610) {axis 0, start 0, length 2} blocks.11.leff.bn2 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 428127488, 2304, arena + 428167424, 1536);
 
-  /* %636 = batch_norm_act(%631, %634, %632, %633) {eps 1e-05, act gelu} blocks.11.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 280985600, arena + 457176320, params[311], params[312],
+  /* %612 = batch_norm_act(%607, %610, %608, %609) {eps 1e-05, act gelu} blocks.11.leff.bn2 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 280985600, arena + 428127488, params[311], params[312],
       1e-05f, LK_ACT_GELU, arena + 57407488, arena + 285802496);
 
-  /* %639 = reshape(%637) {shape [192, 768]} blocks.11.leff.conv3 : f32[192, 768], a view of %637: no code */
+  /* %615 = reshape(%613) {shape [192, 768]} blocks.11.leff.conv3 : f32[192, 768], a view of %613: no code */
 
-  /* %640 = fused_linear(%636, %639, %638) blocks.11.leff.conv3 : f32[B, 196, 192] */
+  /* %616 = fused_linear(%612, %615, %614) blocks.11.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 285802496, params[315], params[316], LK_ACT_NONE, NULL,
       arena + 291829760);
 
-  /* %643 = batch_statistics(%640) blocks.11.leff.bn3 : f32[3, 192] */
+  /* %619 = batch_statistics(%616) blocks.11.leff.bn3 : f32[3, 192] */
   lk_batch_statistics_cl(B * 196, 192, arena + 291829760, arena + 294311936);
 
-  /* %644 = slice(%643) {axis 0, start 0, length 2} blocks.11.leff.bn3 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 294311936, 576, arena + 457230128, 384);
+  /* %620 = slice(%619) {axis 0, start 0, length 2} blocks.11.leff.bn3 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 294311936, 576, arena + 428181296, 384);
 
-  /* %645 = batch_norm_act(%640, %643, %641, %642) {eps 1e-05} blocks.11.leff.bn3 : f32[B, 196, 192] */
+  /* %621 = batch_norm_act(%616, %619, %617, %618) {eps 1e-05} blocks.11.leff.bn3 : f32[B, 196, 192] */
   lk_batch_norm_act_cl(B * 196, 192, arena + 291829760, arena + 294311936, params[317], params[318],
       1e-05f, LK_ACT_NONE, arena + 57407488, arena + 293033984);
 
-  /* %646 = concat(%618, %645) {axis 0} blocks.11.leff : f32[B, 197, 192] */
+  /* %622 = concat(%594, %621) {axis 0} blocks.11.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 293033984 + (long)b * 37632, 37632,
         arena + 290619392 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %648 = mul_add(%646, %647, %613) blocks.11 : f32[B, 197, 192], written over %646 */
+  /* %624 = mul_add(%622, %623, %590) blocks.11 : f32[B, 197, 192], written over %622 */
   lk_mul_add(3, (const long[]){B, 197, 192}, arena + 290619392, (const long[]){37824, 192, 1},
-      inputs[22], (const long[]){1, 0, 0}, arena + 422524928, (const long[]){37824, 192, 1},
+      inputs[22], (const long[]){1, 0, 0}, arena + 394686464, (const long[]){37824, 192, 1},
       arena + 290619392);
 
-  /* %649 = slice(%648) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %650 from row 11 */
+  /* %625 = slice(%624) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %626 from row 11 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 290619392 + (long)b * 37824, 37824,
         arena + 294240320 + (long)b * 2304, 192);
   } // for b
 
-  /* %650 = concat(%597, %649) {axis 0} : f32[B, 12, 192], its operands computed in place: no code */
+  /* %626 = concat(%575, %625) {axis 0} : f32[B, 12, 192], its operands computed in place: no code */
 
-  /* %652 = add(%650, %651) : f32[B, 12, 192], written over %650 */
+  /* %628 = add(%626, %627) : f32[B, 12, 192], written over %626 */
   lk_add(3, (const long[]){B, 12, 192}, arena + 294238208, (const long[]){2304, 192, 1},
       params[321], (const long[]){0, 192, 1}, arena + 294238208);
 
-  /* %655 = normalize(%652) {eps 1e-06} lca.norm1 : f32[B, 12, 192] */
-  lk_normalize(B * 12, 192, arena + 294238208, 1e-06f, arena + 290619392);
+  /* %631 = layernorm(%628, %629, %630) {eps 1e-06} lca.norm1 : f32[B, 12, 192] */
+  lk_layernorm(B * 12, 192, arena + 294238208, params[322], params[323], 1e-06f, arena + 290619392);
 
-  /* %656 = mul_add(%655, %653, %654) lca.norm1 : f32[B, 12, 192] */
-  lk_mul_add(3, (const long[]){B, 12, 192}, arena + 290619392, (const long[]){2304, 192, 1},
-      params[322], (const long[]){0, 0, 1}, params[323], (const long[]){0, 0, 1},
-      arena + 290693120);
-
-  /* %659 = fused_linear(%656, %657, %658) lca.attn.qkv : f32[B, 12, 576] */
-  lk_fused_linear(B * 12, 192, 576, arena + 290693120, params[324], params[325], LK_ACT_NONE, NULL,
+  /* %634 = fused_linear(%631, %632, %633) lca.attn.qkv : f32[B, 12, 576] */
+  lk_fused_linear(B * 12, 192, 576, arena + 290619392, params[324], params[325], LK_ACT_NONE, NULL,
       arena + 57407488);
 
-  /* %660 = slice(%659) {axis 1, start 0, length 192} lca : f32[B, 12, 192] */
+  /* %635 = slice(%634) {axis 1, start 0, length 192} lca : f32[B, 12, 192] */
   lk_copy_rows(B * 12, 192, arena + 57407488, 576, arena + 57628672, 192);
 
-  /* %661 = slice(%659) {axis 1, start 192, length 192} lca : f32[B, 12, 192] */
+  /* %636 = slice(%634) {axis 1, start 192, length 192} lca : f32[B, 12, 192] */
   lk_copy_rows(B * 12, 192, arena + 57407680, 576, arena + 57702400, 192);
 
-  /* %662 = slice(%659) {axis 1, start 384, length 192} lca : f32[B, 12, 192] */
-  lk_copy_rows(B * 12, 192, arena + 57407872, 576, arena + 290766848, 192);
+  /* %637 = slice(%634) {axis 1, start 384, length 192} lca : f32[B, 12, 192] */
+  lk_copy_rows(B * 12, 192, arena + 57407872, 576, arena + 290693120, 192);
 
-  /* %663 = slice(%660) {axis 0, start 11, length 1} lca : f32[B, 1, 192] */
+  /* %638 = slice(%635) {axis 0, start 11, length 1} lca : f32[B, 1, 192] */
   lk_copy_rows(B, 192, arena + 57630784, 2304, arena + 57776128, 192);
 
-  /* %664 = reshape(%663) {shape [1, 3, 1, 64]} lca : f32[B, 1, 3, 1, 64], a view of %663: no code */
+  /* %639 = reshape(%638) {shape [1, 3, 1, 64]} lca : f32[B, 1, 3, 1, 64], a view of %638: no code */
 
-  /* %665 = reshape(%661) {shape [12, 3, 1, 64]} lca : f32[B, 12, 3, 1, 64], a view of %661: no code */
+  /* %640 = reshape(%636) {shape [12, 3, 1, 64]} lca : f32[B, 12, 3, 1, 64], a view of %636: no code */
 
-  /* %666 = reshape(%662) {shape [12, 3, 1, 64]} lca : f32[B, 12, 3, 1, 64], a view of %662: no code */
+  /* %641 = reshape(%637) {shape [12, 3, 1, 64]} lca : f32[B, 12, 3, 1, 64], a view of %637: no code */
 
-  /* %667 = matmul_permuted(%664, %665) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} lca : f32[B, 3, 1, 1, 12] */
+  /* %642 = matmul_permuted(%639, %640) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} lca : f32[B, 3, 1, 1, 12] */
   lk_gemm_batched2(B, 192, 2304, 36, 3, 1, 12, 64, arena + 57776128, 64, 0, 1, arena + 57702400, 64,
       1, 192, arena + 57407488, 12, 0, 0.0f);
 
-  /* %668 = mul_scalar(%667) {x op 0.125} lca : f32[B, 3, 1, 1, 12] */
+  /* %643 = mul_scalar(%642) {x op 0.125} lca : f32[B, 3, 1, 1, 12] */
   lk_mul_scalar(B * 3 * 12, arena + 57407488, 0.125f, arena + 57408640);
 
-  /* %669 = softmax(%668) {axis -1} lca : f32[B, 3, 1, 1, 12] */
+  /* %644 = softmax(%643) {axis -1} lca : f32[B, 3, 1, 1, 12] */
   lk_softmax(B * 3, 12, arena + 57408640, arena + 57800704);
 
-  /* %670 = matmul_permuted(%669, %666) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} lca : f32[B, 1, 3, 1, 64] */
-  lk_gemm_batched2(B, 36, 2304, 192, 3, 1, 64, 12, arena + 57800704, 12, 0, 1, arena + 290766848,
+  /* %645 = matmul_permuted(%644, %641) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} lca : f32[B, 1, 3, 1, 64] */
+  lk_gemm_batched2(B, 36, 2304, 192, 3, 1, 64, 12, arena + 57800704, 12, 0, 1, arena + 290693120,
       64, 192, 1, arena + 57680640, 64, 0, 0.0f);
 
-  /* %671 = reshape(%670) {shape [1, 192]} lca : f32[B, 1, 192], a view of %670: no code */
+  /* %646 = reshape(%645) {shape [1, 192]} lca : f32[B, 1, 192], a view of %645: no code */
 
-  /* %674 = slice(%652) {axis 0, start 11, length 1} lca : f32[B, 1, 192], a view of %650: no code */
+  /* %649 = slice(%628) {axis 0, start 11, length 1} lca : f32[B, 1, 192], a view of %626: no code */
 
-  /* %675 = fused_linear(%671, %672, %673, %674) {residual} lca.attn.proj : f32[B, 1, 192] */
+  /* %650 = fused_linear(%646, %647, %648, %649) {residual} lca.attn.proj : f32[B, 1, 192] */
   lk_fused_linear_strided(B, 1, 192, 192, arena + 57680640, 192, params[326], params[327], NULL, 0,
       LK_ACT_NONE, arena + 294240320, 2304, arena + 57686784, 192);
 
-  /* %678 = normalize(%675) {eps 1e-06} lca.norm2 : f32[B, 1, 192] */
+  /* %653 = normalize(%650) {eps 1e-06} lca.norm2 : f32[B, 1, 192] */
   lk_normalize(B, 192, arena + 57686784, 1e-06f, arena + 57692928);
 
-  /* %679 = mul_add(%678, %676, %677) lca.norm2 : f32[B, 1, 192] */
+  /* %654 = mul_add(%653, %651, %652) lca.norm2 : f32[B, 1, 192] */
   lk_mul_add(3, (const long[]){B, 1, 192}, arena + 57692928, (const long[]){192, 0, 1}, params[328],
       (const long[]){0, 0, 1}, params[329], (const long[]){0, 0, 1}, arena + 57782272);
 
-  /* %682 = fused_linear(%679, %680, %681) lca.feedforward.fc1 : f32[B, 1, 768] */
+  /* %657 = fused_linear(%654, %655, %656) lca.feedforward.fc1 : f32[B, 1, 768] */
   lk_fused_linear(B, 192, 768, arena + 57782272, params[330], params[331], LK_ACT_NONE, NULL,
       arena + 57631488);
 
-  /* %683 = gelu(%682) lca.feedforward : f32[B, 1, 768] */
+  /* %658 = gelu(%657) lca.feedforward : f32[B, 1, 768] */
   lk_gelu(B * 768, arena + 57631488, arena + 57656064);
 
-  /* %686 = fused_linear(%683, %684, %685, %675) {residual} lca.feedforward.fc2 : f32[B, 1, 192] */
+  /* %661 = fused_linear(%658, %659, %660, %650) {residual} lca.feedforward.fc2 : f32[B, 1, 192] */
   lk_fused_linear(B, 768, 192, arena + 57656064, params[332], params[333], LK_ACT_NONE,
       arena + 57686784, arena + 57788416);
 
-  /* %689 = normalize(%686) {eps 1e-06} norm : f32[B, 1, 192] */
+  /* %664 = normalize(%661) {eps 1e-06} norm : f32[B, 1, 192] */
   lk_normalize(B, 192, arena + 57788416, 1e-06f, arena + 57794560);
 
-  /* %690 = mul_add(%689, %687, %688) norm : f32[B, 1, 192] */
+  /* %665 = mul_add(%664, %662, %663) norm : f32[B, 1, 192] */
   lk_mul_add(3, (const long[]){B, 1, 192}, arena + 57794560, (const long[]){192, 0, 1}, params[334],
-      (const long[]){0, 0, 1}, params[335], (const long[]){0, 0, 1}, arena + 290840576);
+      (const long[]){0, 0, 1}, params[335], (const long[]){0, 0, 1}, arena + 290766848);
 
-  /* %691 = index(%690) {axis 0, at 0} : f32[B, 192], a view of %690: no code */
+  /* %666 = index(%665) {axis 0, at 0} : f32[B, 192], a view of %665: no code */
 
-  /* %694 = fused_linear(%691, %692, %693) head : f32[B, 1000] */
-  lk_fused_linear(B, 192, 1000, arena + 290840576, params[336], params[337], LK_ACT_NONE, NULL,
+  /* %669 = fused_linear(%666, %667, %668) head : f32[B, 1000] */
+  lk_fused_linear(B, 192, 1000, arena + 290766848, params[336], params[337], LK_ACT_NONE, NULL,
       arena + 57407488);
 
-  /* %696 = cross_entropy(%694, %695) : f32[1] */
-  lk_cross_entropy(B, 1000, arena + 57407488, inputs[23], arena + 457232560);
+  /* %671 = cross_entropy(%669, %670) : f32[1] */
+  lk_cross_entropy(B, 1000, arena + 57407488, inputs[23], arena + 428183728);
 
-  /* %697 = cross_entropy_grad(%694, %695) : f32[B, 1000] */
+  /* %672 = cross_entropy_grad(%669, %670) : f32[B, 1000] */
   lk_cross_entropy_grad(B, 1000, arena + 57407488, inputs[23], arena + 57599488);
 
-  /* %698 = transpose(%692) {perm [1, 0]} head : f32[192, 1000] */
+  /* %673 = transpose(%667) {perm [1, 0]} head : f32[192, 1000] */
   lk_transpose(2, (const long[]){1000, 192}, (const int[]){1, 0}, params[336], arena + 57407488);
 
-  /* %699 = fused_linear(%697, %698) head : f32[B, 192] */
+  /* %674 = fused_linear(%672, %673) head : f32[B, 192] */
   lk_fused_linear(B, 1000, 192, arena + 57599488, arena + 57407488, NULL, LK_ACT_NONE, NULL,
-      arena + 290846720);
+      arena + 290772992);
 
-  /* %700 = linear_grad_weight(%697, %691) head : f32[1000, 192] */
-  lk_linear_grad_weight(B, 192, 1000, arena + 57599488, arena + 290840576, arena + 456267776);
+  /* %675 = linear_grad_weight(%672, %666) head : f32[1000, 192] */
+  lk_linear_grad_weight(B, 192, 1000, arena + 57599488, arena + 290766848, arena + 427218944);
 
-  /* %701 = reduce_sum(%697) {axes [], batch} head : f32[1000] */
+  /* %676 = reduce_sum(%672) {axes [], batch} head : f32[1000] */
   lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 57599488,
-      arena + 457217792);
+      arena + 428168960);
 
-  /* %702 = reshape(%699) {shape [1, 192]} : f32[B, 1, 192], a view of %699: no code */
+  /* %677 = reshape(%674) {shape [1, 192]} : f32[B, 1, 192], a view of %674: no code */
 
-  /* %703 = zero_pad(%702) {axis 0, before 0, after 0} : f32[B, 1, 192] */
-  lk_zero_pad(B, 1, 192, 0, 0, arena + 290846720, arena + 57604096);
+  /* %678 = zero_pad(%677) {axis 0, before 0, after 0} : f32[B, 1, 192] */
+  lk_zero_pad(B, 1, 192, 0, 0, arena + 290772992, arena + 57604096);
 
-  /* %704 = reduce_sum(%703) {axes [], batch} norm : f32[1, 192] */
+  /* %679 = reduce_sum(%678) {axes [], batch} norm : f32[1, 192] */
   lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 57604096,
-      arena + 457230512);
+      arena + 428181680);
 
-  /* %705 = reshape(%704) {shape [192]} norm : f32[192], a view of %704: no code */
+  /* %680 = reshape(%679) {shape [192]} norm : f32[192], a view of %679: no code */
 
-  /* %706 = reduce_sum(%703, %689) {axes [], batch} norm : f32[1, 192] */
+  /* %681 = reduce_sum(%678, %664) {axes [], batch} norm : f32[1, 192] */
   lk_reduce_sum_product(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0},
-      arena + 57604096, arena + 57794560, arena + 457230704);
+      arena + 57604096, arena + 57794560, arena + 428181872);
 
-  /* %707 = reshape(%706) {shape [192]} norm : f32[192], a view of %706: no code */
+  /* %682 = reshape(%681) {shape [192]} norm : f32[192], a view of %681: no code */
 
-  /* %708 = normalize_grad(%686, %703, %687) {eps 1e-06} norm : f32[B, 1, 192], written over %703 */
+  /* %683 = normalize_grad(%661, %678, %662) {eps 1e-06} norm : f32[B, 1, 192], written over %678 */
   lk_layernorm_grad(B, 192, arena + 57788416, arena + 57604096, params[334], NULL, 1e-06f,
       arena + 57604096);
 
-  /* %709 = transpose(%684) {perm [1, 0]} lca.feedforward.fc2 : f32[768, 192] */
+  /* %684 = transpose(%659) {perm [1, 0]} lca.feedforward.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[332], arena + 57407488);
 
-  /* %710 = fused_linear(%708, %709) lca.feedforward.fc2 : f32[B, 1, 768] */
+  /* %685 = fused_linear(%683, %684) lca.feedforward.fc2 : f32[B, 1, 768] */
   lk_fused_linear(B, 192, 768, arena + 57604096, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 57554944);
 
-  /* %711 = linear_grad_weight(%708, %683) lca.feedforward.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B, 768, 192, arena + 57604096, arena + 57656064, arena + 456459776);
+  /* %686 = linear_grad_weight(%683, %658) lca.feedforward.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B, 768, 192, arena + 57604096, arena + 57656064, arena + 427410944);
 
-  /* %712 = reduce_sum(%708) {axes [], batch} lca.feedforward.fc2 : f32[1, 192] */
+  /* %687 = reduce_sum(%683) {axes [], batch} lca.feedforward.fc2 : f32[1, 192] */
   lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 57604096,
-      arena + 457230896);
+      arena + 428182064);
 
-  /* %713 = reshape(%712) {shape [192]} lca.feedforward.fc2 : f32[192], a view of %712: no code */
+  /* %688 = reshape(%687) {shape [192]} lca.feedforward.fc2 : f32[192], a view of %687: no code */
 
-  /* %714 = gelu_grad(%682, %710) lca.feedforward : f32[B, 1, 768] */
+  /* %689 = gelu_grad(%657, %685) lca.feedforward : f32[B, 1, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 768, arena + 57631488, arena + 57554944, arena + 57579520);
 
-  /* %715 = transpose(%680) {perm [1, 0]} lca.feedforward.fc1 : f32[192, 768] */
+  /* %690 = transpose(%655) {perm [1, 0]} lca.feedforward.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[330], arena + 57407488);
 
-  /* %716 = fused_linear(%714, %715) lca.feedforward.fc1 : f32[B, 1, 192] */
+  /* %691 = fused_linear(%689, %690) lca.feedforward.fc1 : f32[B, 1, 192] */
   lk_fused_linear(B, 768, 192, arena + 57579520, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 57788416);
 
-  /* %717 = linear_grad_weight(%714, %679) lca.feedforward.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B, 192, 768, arena + 57579520, arena + 57782272, arena + 456607232);
+  /* %692 = linear_grad_weight(%689, %654) lca.feedforward.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B, 192, 768, arena + 57579520, arena + 57782272, arena + 427558400);
 
-  /* %718 = reduce_sum(%714) {axes [], batch} lca.feedforward.fc1 : f32[1, 768] */
+  /* %693 = reduce_sum(%689) {axes [], batch} lca.feedforward.fc1 : f32[1, 768] */
   lk_reduce_sum(3, (const long[]){B, 1, 768}, (const unsigned char[]){1, 0, 0}, arena + 57579520,
-      arena + 457218800);
+      arena + 428169968);
 
-  /* %719 = reshape(%718) {shape [768]} lca.feedforward.fc1 : f32[768], a view of %718: no code */
+  /* %694 = reshape(%693) {shape [768]} lca.feedforward.fc1 : f32[768], a view of %693: no code */
 
-  /* %720 = reduce_sum(%716) {axes [], batch} lca.norm2 : f32[1, 192] */
+  /* %695 = reduce_sum(%691) {axes [], batch} lca.norm2 : f32[1, 192] */
   lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 57788416,
-      arena + 457231088);
+      arena + 428182256);
 
-  /* %721 = reshape(%720) {shape [192]} lca.norm2 : f32[192], a view of %720: no code */
+  /* %696 = reshape(%695) {shape [192]} lca.norm2 : f32[192], a view of %695: no code */
 
-  /* %722 = reduce_sum(%716, %678) {axes [], batch} lca.norm2 : f32[1, 192] */
+  /* %697 = reduce_sum(%691, %653) {axes [], batch} lca.norm2 : f32[1, 192] */
   lk_reduce_sum_product(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0},
-      arena + 57788416, arena + 57692928, arena + 457231280);
+      arena + 57788416, arena + 57692928, arena + 428182448);
 
-  /* %723 = reshape(%722) {shape [192]} lca.norm2 : f32[192], a view of %722: no code */
+  /* %698 = reshape(%697) {shape [192]} lca.norm2 : f32[192], a view of %697: no code */
 
-  /* %724 = normalize_grad(%675, %716, %676, %708) {eps 1e-06} lca : f32[B, 1, 192], written over %716 */
+  /* %699 = normalize_grad(%650, %691, %651, %683) {eps 1e-06} lca : f32[B, 1, 192], written over %691 */
   lk_layernorm_grad(B, 192, arena + 57686784, arena + 57788416, params[328], arena + 57604096,
       1e-06f, arena + 57788416);
 
-  /* %725 = transpose(%672) {perm [1, 0]} lca.attn.proj : f32[192, 192] */
+  /* %700 = transpose(%647) {perm [1, 0]} lca.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[326], arena + 57407488);
 
-  /* %726 = fused_linear(%724, %725) lca.attn.proj : f32[B, 1, 192] */
+  /* %701 = fused_linear(%699, %700) lca.attn.proj : f32[B, 1, 192] */
   lk_fused_linear(B, 192, 192, arena + 57788416, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 57444352);
 
-  /* %727 = linear_grad_weight(%724, %671) lca.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B, 192, 192, arena + 57788416, arena + 57680640, arena + 457086464);
+  /* %702 = linear_grad_weight(%699, %646) lca.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B, 192, 192, arena + 57788416, arena + 57680640, arena + 428037632);
 
-  /* %728 = reduce_sum(%724) {axes [], batch} lca.attn.proj : f32[1, 192] */
+  /* %703 = reduce_sum(%699) {axes [], batch} lca.attn.proj : f32[1, 192] */
   lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 57788416,
-      arena + 457231472);
+      arena + 428182640);
 
-  /* %729 = reshape(%728) {shape [192]} lca.attn.proj : f32[192], a view of %728: no code */
+  /* %704 = reshape(%703) {shape [192]} lca.attn.proj : f32[192], a view of %703: no code */
 
-  /* %730 = reshape(%726) {shape [1, 3, 1, 64]} lca : f32[B, 1, 3, 1, 64], a view of %726: no code */
+  /* %705 = reshape(%701) {shape [1, 3, 1, 64]} lca : f32[B, 1, 3, 1, 64], a view of %701: no code */
 
-  /* %731 = matmul_permuted(%730, %666) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} lca : f32[B, 3, 1, 1, 12] */
-  lk_gemm_batched2(B, 192, 2304, 36, 3, 1, 12, 64, arena + 57444352, 64, 0, 1, arena + 290766848,
+  /* %706 = matmul_permuted(%705, %641) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} lca : f32[B, 3, 1, 1, 12] */
+  lk_gemm_batched2(B, 192, 2304, 36, 3, 1, 12, 64, arena + 57444352, 64, 0, 1, arena + 290693120,
       64, 1, 192, arena + 57407488, 12, 0, 0.0f);
 
-  /* %732 = matmul_permuted(%669, %730) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} lca : f32[B, 12, 3, 1, 64] */
+  /* %707 = matmul_permuted(%644, %705) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} lca : f32[B, 12, 3, 1, 64] */
   lk_gemm_batched2(B, 36, 192, 2304, 3, 12, 64, 1, arena + 57800704, 12, 1, 0, arena + 57444352, 64,
       0, 1, arena + 57628672, 64, 192, 0.0f);
 
-  /* %733 = softmax_grad(%669, %731) {axis -1} lca : f32[B, 3, 1, 1, 12] */
+  /* %708 = softmax_grad(%644, %706) {axis -1} lca : f32[B, 3, 1, 1, 12] */
   lk_softmax_grad(B * 3, 12, arena + 57800704, arena + 57407488, arena + 57408640);
 
-  /* %734 = mul_scalar(%733) {x op 0.125} lca : f32[B, 3, 1, 1, 12] */
+  /* %709 = mul_scalar(%708) {x op 0.125} lca : f32[B, 3, 1, 1, 12] */
   lk_mul_scalar(B * 3 * 12, arena + 57408640, 0.125f, arena + 57413632);
 
-  /* %735 = matmul_permuted(%734, %665) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} lca : f32[B, 1, 3, 1, 64] */
+  /* %710 = matmul_permuted(%709, %640) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} lca : f32[B, 1, 3, 1, 64] */
   lk_gemm_batched2(B, 36, 2304, 192, 3, 1, 64, 12, arena + 57413632, 12, 0, 1, arena + 57702400, 64,
       192, 1, arena + 57407488, 64, 0, 0.0f);
 
-  /* %736 = matmul_permuted(%664, %734) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} lca : f32[B, 12, 3, 1, 64] */
+  /* %711 = matmul_permuted(%639, %709) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} lca : f32[B, 12, 3, 1, 64] */
   lk_gemm_batched2(B, 36, 192, 2304, 3, 12, 64, 1, arena + 57413632, 12, 1, 0, arena + 57776128, 64,
       0, 1, arena + 57702400, 64, 192, 0.0f);
 
-  /* %737 = reshape(%732) {shape [12, 192]} lca : f32[B, 12, 192], a view of %732: no code */
+  /* %712 = reshape(%707) {shape [12, 192]} lca : f32[B, 12, 192], a view of %707: no code */
 
-  /* %738 = reshape(%736) {shape [12, 192]} lca : f32[B, 12, 192], a view of %736: no code */
+  /* %713 = reshape(%711) {shape [12, 192]} lca : f32[B, 12, 192], a view of %711: no code */
 
-  /* %739 = reshape(%735) {shape [1, 192]} lca : f32[B, 1, 192], a view of %735: no code */
+  /* %714 = reshape(%710) {shape [1, 192]} lca : f32[B, 1, 192], a view of %710: no code */
 
-  /* %740 = zero_pad(%739) {axis 0, before 11, after 0} lca : f32[B, 12, 192] */
-  lk_zero_pad(B, 1, 192, 11, 0, arena + 57407488, arena + 290766848);
+  /* %715 = zero_pad(%714) {axis 0, before 11, after 0} lca : f32[B, 12, 192] */
+  lk_zero_pad(B, 1, 192, 11, 0, arena + 57407488, arena + 290693120);
 
-  /* %741 = concat(%740, %738, %737) {axis 1} lca.attn.qkv : f32[B, 12, 576] */
-  lk_copy_rows(B * 12, 192, arena + 290766848, 192, arena + 57407488, 576);
+  /* %716 = concat(%715, %713, %712) {axis 1} lca.attn.qkv : f32[B, 12, 576] */
+  lk_copy_rows(B * 12, 192, arena + 290693120, 192, arena + 57407488, 576);
   lk_copy_rows(B * 12, 192, arena + 57702400, 192, arena + 57407680, 576);
   lk_copy_rows(B * 12, 192, arena + 57628672, 192, arena + 57407872, 576);
 
-  /* %742 = transpose(%657) {perm [1, 0]} lca.attn.qkv : f32[192, 576] */
+  /* %717 = transpose(%632) {perm [1, 0]} lca.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[324], arena + 57628672);
 
-  /* %743 = fused_linear(%741, %742) lca.attn.qkv : f32[B, 12, 192] */
+  /* %718 = fused_linear(%716, %717) lca.attn.qkv : f32[B, 12, 192] */
   lk_fused_linear(B * 12, 576, 192, arena + 57407488, arena + 57628672, NULL, LK_ACT_NONE, NULL,
-      arena + 457012736);
+      arena + 427963904);
 
-  /* %744 = linear_grad_weight(%741, %656) lca.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 12, 192, 576, arena + 57407488, arena + 290693120, arena + 456902144);
+  /* %719 = linear_grad_weight(%716, %631) lca.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 12, 192, 576, arena + 57407488, arena + 290619392, arena + 427853312);
 
-  /* %745 = reduce_sum(%741) {axes [0], batch} lca.attn.qkv : f32[576] */
+  /* %720 = reduce_sum(%716) {axes [0], batch} lca.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 12, 576}, (const unsigned char[]){1, 1, 0}, arena + 57407488,
-      arena + 457225328);
+      arena + 428176496);
 
-  /* %746 = reduce_sum(%743) {axes [0], batch} lca.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 12, 192}, (const unsigned char[]){1, 1, 0}, arena + 457012736,
-      arena + 457231664);
+  /* %721 = normalize_param_grad(%628, %718) {eps 1e-06} lca.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 12, 192, arena + 294238208, arena + 427963904, 1e-06f,
+      arena + 57407488);
 
-  /* %747 = reduce_sum(%743, %655) {axes [0], batch} lca.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 12, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 457012736, arena + 290619392, arena + 457231856);
+  /* %722 = index(%721) {axis 0, at 1} lca.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57407680, 384, arena + 428182832, 192);
 
-  /* %748 = normalize_grad(%652, %743, %653) {eps 1e-06} lca.norm1 : f32[B, 12, 192], written over %743 */
-  lk_layernorm_grad(B * 12, 192, arena + 294238208, arena + 457012736, params[322], NULL, 1e-06f,
-      arena + 457012736);
+  /* %723 = index(%721) {axis 0, at 0} lca.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57407488, 384, arena + 428183024, 192);
 
-  /* %749 = zero_pad(%724, %748) {axis 0, before 11, after 0} : f32[B, 12, 192], written over %743 */
-  lk_zero_pad_add(B, 1, 192, 11, 0, arena + 57788416, arena + 457012736, arena + 457012736);
+  /* %724 = normalize_grad(%628, %718, %629) {eps 1e-06} lca.norm1 : f32[B, 12, 192], written over %718 */
+  lk_layernorm_grad(B * 12, 192, arena + 294238208, arena + 427963904, params[322], NULL, 1e-06f,
+      arena + 427963904);
 
-  /* %750 = reduce_sum(%749) {axes [], batch} : f32[12, 192] */
-  lk_reduce_sum(3, (const long[]){B, 12, 192}, (const unsigned char[]){1, 0, 0}, arena + 457012736,
-      arena + 457178624);
+  /* %725 = zero_pad(%699, %724) {axis 0, before 11, after 0} : f32[B, 12, 192], written over %718 */
+  lk_zero_pad_add(B, 1, 192, 11, 0, arena + 57788416, arena + 427963904, arena + 427963904);
 
-  /* %751 = reshape(%750) {shape [1, 12, 192]} : f32[1, 12, 192], a view of %750: no code */
+  /* %726 = reduce_sum(%725) {axes [], batch} : f32[12, 192] */
+  lk_reduce_sum(3, (const long[]){B, 12, 192}, (const unsigned char[]){1, 0, 0}, arena + 427963904,
+      arena + 428129792);
 
-  /* %752 = slice(%749) {axis 0, start 0, length 11} : f32[B, 11, 192], a view of %743: no code */
+  /* %727 = reshape(%726) {shape [1, 12, 192]} : f32[1, 12, 192], a view of %726: no code */
 
-  /* %753 = slice(%749) {axis 0, start 11, length 1} : f32[B, 1, 192], a view of %743: no code */
+  /* %728 = slice(%725) {axis 0, start 0, length 11} : f32[B, 11, 192], a view of %718: no code */
 
-  /* %754 = zero_pad(%753) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %729 = slice(%725) {axis 0, start 11, length 1} : f32[B, 1, 192], a view of %718: no code */
+
+  /* %730 = zero_pad(%729) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 457014848 + (long)b * 2304,
-        arena + 424945664 + (long)b * 37824);
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 427966016 + (long)b * 2304,
+        arena + 395896832 + (long)b * 37824);
   } // for b
 
-  /* %755 = mul(%754, %647) blocks.11 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 424945664, (const long[]){37824, 192, 1},
-      inputs[22], (const long[]){1, 0, 0}, arena + 426156032);
+  /* %731 = mul(%730, %623) blocks.11 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 395896832, (const long[]){37824, 192, 1},
+      inputs[22], (const long[]){1, 0, 0}, arena + 397107200);
 
-  /* %756 = slice(%755) {axis 0, start 0, length 1} blocks.11.leff : f32[B, 1, 192], a view of %755: no code */
+  /* %732 = slice(%731) {axis 0, start 0, length 1} blocks.11.leff : f32[B, 1, 192], a view of %731: no code */
 
-  /* %757 = slice(%755) {axis 0, start 1, length 196} blocks.11.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 426156224, 37824, arena + 455063552, 37632);
+  /* %733 = slice(%731) {axis 0, start 1, length 196} blocks.11.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 397107392, 37824, arena + 426014720, 37632);
 
-  /* %758 = batch_norm_act_param_grad(%640, %757, %643, %641, %642) {eps 1e-05} blocks.11.leff.bn3 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 291829760, arena + 455063552,
+  /* %734 = batch_norm_act_param_grad(%616, %733, %619, %617, %618) {eps 1e-05} blocks.11.leff.bn3 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 291829760, arena + 426014720,
       arena + 294311936, params[317], params[318], 1e-05f, LK_ACT_NONE, arena + 57407488,
       arena + 57446080);
 
-  /* %759 = batch_norm_act_grad(%640, %757, %643, %641, %642, %758) {eps 1e-05} blocks.11.leff.bn3 : f32[B, 196, 192], written over %757 */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 291829760, arena + 455063552, arena + 294311936,
+  /* %735 = batch_norm_act_grad(%616, %733, %619, %617, %618, %734) {eps 1e-05} blocks.11.leff.bn3 : f32[B, 196, 192], written over %733 */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 291829760, arena + 426014720, arena + 294311936,
       params[317], params[318], arena + 57446080, 1e-05f, LK_ACT_NONE, arena + 57407488,
-      arena + 455063552);
+      arena + 426014720);
 
-  /* %760 = index(%758) {axis 0, at 0} blocks.11.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 57446080, 384, arena + 457232048, 192);
+  /* %736 = index(%734) {axis 0, at 0} blocks.11.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57446080, 384, arena + 428183216, 192);
 
-  /* %761 = index(%758) {axis 0, at 1} blocks.11.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 57446272, 384, arena + 457232240, 192);
+  /* %737 = index(%734) {axis 0, at 1} blocks.11.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57446272, 384, arena + 428183408, 192);
 
-  /* %762 = transpose(%639) {perm [1, 0]} blocks.11.leff.conv3 : f32[768, 192] */
+  /* %738 = transpose(%615) {perm [1, 0]} blocks.11.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[315], arena + 57407488);
 
-  /* %763 = fused_linear(%759, %762) blocks.11.leff.conv3 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 455063552, arena + 57407488, NULL, LK_ACT_NONE, NULL,
+  /* %739 = fused_linear(%735, %738) blocks.11.leff.conv3 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 426014720, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 290619392);
 
-  /* %764 = linear_grad_weight(%759, %636) blocks.11.leff.conv3 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 455063552, arena + 285802496, arena + 456754688);
+  /* %740 = linear_grad_weight(%735, %612) blocks.11.leff.conv3 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 426014720, arena + 285802496, arena + 427705856);
 
-  /* %765 = reduce_sum(%759) {axes [0], batch} blocks.11.leff.conv3 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 455063552,
+  /* %741 = reduce_sum(%735) {axes [0], batch} blocks.11.leff.conv3 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 426014720,
       arena + 285810944);
 
-  /* %766 = reshape(%764) {shape [192, 768, 1, 1]} blocks.11.leff.conv3 : f32[192, 768, 1, 1], a view of %764: no code */
+  /* %742 = reshape(%740) {shape [192, 768, 1, 1]} blocks.11.leff.conv3 : f32[192, 768, 1, 1], a view of %740: no code */
 
-  /* %767 = batch_norm_act_param_grad(%631, %763, %634, %632, %633) {eps 1e-05, act gelu} blocks.11.leff.bn2 : f32[2, 768] */
+  /* %743 = batch_norm_act_param_grad(%607, %739, %610, %608, %609) {eps 1e-05, act gelu} blocks.11.leff.bn2 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 280985600, arena + 290619392,
-      arena + 457176320, params[311], params[312], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 428127488, params[311], params[312], 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 57561856);
 
-  /* %768 = batch_norm_act_grad(%631, %763, %634, %632, %633, %767) {eps 1e-05, act gelu} blocks.11.leff.bn2 : f32[B, 196, 768], written over %763 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 280985600, arena + 290619392, arena + 457176320,
+  /* %744 = batch_norm_act_grad(%607, %739, %610, %608, %609, %743) {eps 1e-05, act gelu} blocks.11.leff.bn2 : f32[B, 196, 768], written over %739 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 280985600, arena + 290619392, arena + 428127488,
       params[311], params[312], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 290619392);
 
-  /* %769 = index(%767) {axis 0, at 0} blocks.11.leff.bn2 : f32[768] */
+  /* %745 = index(%743) {axis 0, at 0} blocks.11.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 285809408, 768);
 
-  /* %770 = index(%767) {axis 0, at 1} blocks.11.leff.bn2 : f32[768] */
+  /* %746 = index(%743) {axis 0, at 1} blocks.11.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 285810176, 768);
 
-  /* %771 = token_dwconv_grad_input(%768, %629) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.leff.conv2 : f32[B, 196, 768] */
+  /* %747 = token_dwconv_grad_input(%744, %605) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 290619392, params[309],
       arena + 280985600);
 
-  /* %772 = token_dwconv_grad_weight(%768, %628) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %748 = token_dwconv_grad_weight(%744, %604) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 290619392,
       arena + 276168704, arena + 285802496);
 
-  /* %773 = reduce_sum(%768) {axes [0], batch} blocks.11.leff.conv2 : f32[768] */
+  /* %749 = reduce_sum(%744) {axes [0], batch} blocks.11.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 290619392,
       arena + 280236032);
 
-  /* %774 = batch_norm_act_param_grad(%623, %771, %626, %624, %625) {eps 1e-05, act gelu} blocks.11.leff.bn1 : f32[2, 768] */
+  /* %750 = batch_norm_act_param_grad(%599, %747, %602, %600, %601) {eps 1e-05, act gelu} blocks.11.leff.bn1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 271351808, arena + 280985600,
-      arena + 457174016, params[305], params[306], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 428125184, params[305], params[306], 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 57561856);
 
-  /* %775 = batch_norm_act_grad(%623, %771, %626, %624, %625, %774) {eps 1e-05, act gelu} blocks.11.leff.bn1 : f32[B, 196, 768], written over %771 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 271351808, arena + 280985600, arena + 457174016,
+  /* %751 = batch_norm_act_grad(%599, %747, %602, %600, %601, %750) {eps 1e-05, act gelu} blocks.11.leff.bn1 : f32[B, 196, 768], written over %747 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 271351808, arena + 280985600, arena + 428125184,
       params[305], params[306], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 280985600);
 
-  /* %776 = index(%774) {axis 0, at 0} blocks.11.leff.bn1 : f32[768] */
+  /* %752 = index(%750) {axis 0, at 0} blocks.11.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 280236800, 768);
 
-  /* %777 = index(%774) {axis 0, at 1} blocks.11.leff.bn1 : f32[768] */
+  /* %753 = index(%750) {axis 0, at 1} blocks.11.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 280237568, 768);
 
-  /* %778 = transpose(%622) {perm [1, 0]} blocks.11.leff.conv1 : f32[192, 768] */
+  /* %754 = transpose(%598) {perm [1, 0]} blocks.11.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[303], arena + 57407488);
 
-  /* %779 = fused_linear(%775, %778) blocks.11.leff.conv1 : f32[B, 196, 192], written into %755 from row 1 */
+  /* %755 = fused_linear(%751, %754) blocks.11.leff.conv1 : f32[B, 196, 192], written into %731 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 280985600, 150528, arena + 57407488, NULL, NULL,
-      0, LK_ACT_NONE, NULL, 0, arena + 426156224, 37824);
+      0, LK_ACT_NONE, NULL, 0, arena + 397107392, 37824);
 
-  /* %780 = linear_grad_weight(%775, %619) blocks.11.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 280985600, arena + 453859328, arena + 279793664);
+  /* %756 = linear_grad_weight(%751, %595) blocks.11.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 280985600, arena + 424810496, arena + 279793664);
 
-  /* %781 = reduce_sum(%775) {axes [0], batch} blocks.11.leff.conv1 : f32[768] */
+  /* %757 = reduce_sum(%751) {axes [0], batch} blocks.11.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 280985600,
       arena + 280238336);
 
-  /* %782 = reshape(%780) {shape [768, 192, 1, 1]} blocks.11.leff.conv1 : f32[768, 192, 1, 1], a view of %780: no code */
+  /* %758 = reshape(%756) {shape [768, 192, 1, 1]} blocks.11.leff.conv1 : f32[768, 192, 1, 1], a view of %756: no code */
 
-  /* %783 = concat(%756, %779) {axis 0} blocks.11.norm2 : f32[B, 197, 192], a view of %755: no code */
+  /* %759 = concat(%732, %755) {axis 0} blocks.11.norm2 : f32[B, 197, 192], a view of %731: no code */
 
-  /* %784 = reduce_sum(%783) {axes [0], batch} blocks.11.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 426156032,
-      arena + 280239680);
+  /* %760 = normalize_param_grad(%590, %759) {eps 1e-06} blocks.11.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 394686464, arena + 397107200, 1e-06f,
+      arena + 57407488);
 
-  /* %785 = reduce_sum(%783, %616) {axes [0], batch} blocks.11.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 426156032, arena + 423735296, arena + 280239872);
+  /* %761 = index(%760) {axis 0, at 1} blocks.11.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57407680, 384, arena + 280239680, 192);
 
-  /* %786 = normalize_grad(%613, %783, %614, %754) {eps 1e-06} blocks.11 : f32[B, 197, 192], written over %755 */
-  lk_layernorm_grad(B * 197, 192, arena + 422524928, arena + 426156032, params[301],
-      arena + 424945664, 1e-06f, arena + 426156032);
+  /* %762 = index(%760) {axis 0, at 0} blocks.11.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57407488, 384, arena + 280239872, 192);
 
-  /* %787 = mul(%786, %612) blocks.11 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 426156032, (const long[]){37824, 192, 1},
+  /* %763 = normalize_grad(%590, %759, %591, %730) {eps 1e-06} blocks.11 : f32[B, 197, 192], written over %731 */
+  lk_layernorm_grad(B * 197, 192, arena + 394686464, arena + 397107200, params[301],
+      arena + 395896832, 1e-06f, arena + 397107200);
+
+  /* %764 = mul(%763, %589) blocks.11 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 397107200, (const long[]){37824, 192, 1},
       inputs[21], (const long[]){1, 0, 0}, arena + 271351808);
 
-  /* %788 = transpose(%609) {perm [1, 0]} blocks.11.attn.proj : f32[192, 192] */
+  /* %765 = transpose(%586) {perm [1, 0]} blocks.11.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[299], arena + 57407488);
 
-  /* %789 = fused_linear(%787, %788) blocks.11.attn.proj : f32[B, 197, 192] */
+  /* %766 = fused_linear(%764, %765) blocks.11.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 271351808, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 274982912);
 
-  /* %790 = linear_grad_weight(%787, %608) blocks.11.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 271351808, arena + 421314560, arena + 280199168);
+  /* %767 = linear_grad_weight(%764, %585) blocks.11.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 271351808, arena + 393476096, arena + 280199168);
 
-  /* %791 = reduce_sum(%787) {axes [0], batch} blocks.11.attn.proj : f32[192] */
+  /* %768 = reduce_sum(%764) {axes [0], batch} blocks.11.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 271351808,
       arena + 280240064);
 
-  /* %792 = sdpa_grad(%605, %606, %607, %789) {heads 3, kv_heads 3} blocks.11.attn : f32[B, 197, 576] */
+  /* %769 = sdpa_grad(%582, %583, %584, %766) {heads 3, kv_heads 3} blocks.11.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 335378432, 576, arena + 335378624, 576,
       arena + 335378816, 576, arena + 274982912, 192, arena + 271351808, 576,
       arena + 271351808 + 192, 576, arena + 271351808 + 384, 576, 0.125f);
 
-  /* %793 = transpose(%602) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
+  /* %770 = transpose(%579) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[297], arena + 57407488);
 
-  /* %794 = fused_linear(%792, %793) blocks.11.attn.qkv : f32[B, 197, 192] */
+  /* %771 = fused_linear(%769, %770) blocks.11.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 271351808, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 276168704);
 
-  /* %795 = linear_grad_weight(%792, %601) blocks.11.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 271351808, arena + 420104192, arena + 280088576);
+  /* %772 = linear_grad_weight(%769, %578) blocks.11.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 271351808, arena + 392265728, arena + 280088576);
 
-  /* %796 = reduce_sum(%792) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
+  /* %773 = reduce_sum(%769) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 271351808,
       arena + 280239104);
 
-  /* %797 = reduce_sum(%794) {axes [0], batch} blocks.11.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 276168704,
-      arena + 280240256);
+  /* %774 = normalize_param_grad(%573, %771) {eps 1e-06} blocks.11.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 391055360, arena + 276168704, 1e-06f,
+      arena + 57407488);
 
-  /* %798 = reduce_sum(%794, %600) {axes [0], batch} blocks.11.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 276168704, arena + 418893824, arena + 280240448);
+  /* %775 = index(%774) {axis 0, at 1} blocks.11.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57407680, 384, arena + 280240256, 192);
 
-  /* %799 = normalize_grad(%595, %794, %598, %786) {eps 1e-06} blocks.10 : f32[B, 197, 192], written over %794 */
-  lk_layernorm_grad(B * 197, 192, arena + 417683456, arena + 276168704, params[295],
-      arena + 426156032, 1e-06f, arena + 276168704);
+  /* %776 = index(%774) {axis 0, at 0} blocks.11.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57407488, 384, arena + 280240448, 192);
 
-  /* %800 = slice(%752) {axis 0, start 0, length 10} : f32[B, 10, 192], a view of %743: no code */
+  /* %777 = normalize_grad(%573, %771, %576, %763) {eps 1e-06} blocks.10 : f32[B, 197, 192], written over %771 */
+  lk_layernorm_grad(B * 197, 192, arena + 391055360, arena + 276168704, params[295],
+      arena + 397107200, 1e-06f, arena + 276168704);
 
-  /* %801 = slice(%752) {axis 0, start 10, length 1} : f32[B, 1, 192], a view of %743: no code */
+  /* %778 = slice(%728) {axis 0, start 0, length 10} : f32[B, 10, 192], a view of %718: no code */
 
-  /* %802 = zero_pad(%801, %799) {axis 0, before 0, after 196} blocks.10 : f32[B, 197, 192], written over %794 */
+  /* %779 = slice(%728) {axis 0, start 10, length 1} : f32[B, 1, 192], a view of %718: no code */
+
+  /* %780 = zero_pad(%779, %777) {axis 0, before 0, after 196} blocks.10 : f32[B, 197, 192], written over %771 */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad_add(1, 1, 192, 0, 196, arena + 457014656 + (long)b * 2304,
+    lk_zero_pad_add(1, 1, 192, 0, 196, arena + 427965824 + (long)b * 2304,
         arena + 276168704 + (long)b * 37824, arena + 276168704 + (long)b * 37824);
   } // for b
 
-  /* %803 = mul(%802, %594) blocks.10 : f32[B, 197, 192] */
+  /* %781 = mul(%780, %572) blocks.10 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 276168704, (const long[]){37824, 192, 1},
       inputs[20], (const long[]){1, 0, 0}, arena + 277379072);
 
-  /* %804 = slice(%803) {axis 0, start 0, length 1} blocks.10.leff : f32[B, 1, 192], a view of %803: no code */
+  /* %782 = slice(%781) {axis 0, start 0, length 1} blocks.10.leff : f32[B, 1, 192], a view of %781: no code */
 
-  /* %805 = slice(%803) {axis 0, start 1, length 196} blocks.10.leff : f32[B, 196, 192] */
+  /* %783 = slice(%781) {axis 0, start 1, length 196} blocks.10.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 277379264, 37824, arena + 278589440, 37632);
 
-  /* %806 = batch_norm_act_param_grad(%587, %805, %590, %588, %589) {eps 1e-05} blocks.10.leff.bn3 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 452655104, arena + 278589440,
-      arena + 457224752, params[291], params[292], 1e-05f, LK_ACT_NONE, arena + 57407488,
+  /* %784 = batch_norm_act_param_grad(%565, %783, %568, %566, %567) {eps 1e-05} blocks.10.leff.bn3 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 423606272, arena + 278589440,
+      arena + 428175920, params[291], params[292], 1e-05f, LK_ACT_NONE, arena + 57407488,
       arena + 57446080);
 
-  /* %807 = batch_norm_act_grad(%587, %805, %590, %588, %589, %806) {eps 1e-05} blocks.10.leff.bn3 : f32[B, 196, 192], written over %805 */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 452655104, arena + 278589440, arena + 457224752,
+  /* %785 = batch_norm_act_grad(%565, %783, %568, %566, %567, %784) {eps 1e-05} blocks.10.leff.bn3 : f32[B, 196, 192], written over %783 */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 423606272, arena + 278589440, arena + 428175920,
       params[291], params[292], arena + 57446080, 1e-05f, LK_ACT_NONE, arena + 57407488,
       arena + 278589440);
 
-  /* %808 = index(%806) {axis 0, at 0} blocks.10.leff.bn3 : f32[192] */
+  /* %786 = index(%784) {axis 0, at 0} blocks.10.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 57446080, 384, arena + 280240640, 192);
 
-  /* %809 = index(%806) {axis 0, at 1} blocks.10.leff.bn3 : f32[192] */
+  /* %787 = index(%784) {axis 0, at 1} blocks.10.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 57446272, 384, arena + 280240832, 192);
 
-  /* %810 = transpose(%586) {perm [1, 0]} blocks.10.leff.conv3 : f32[768, 192] */
+  /* %788 = transpose(%564) {perm [1, 0]} blocks.10.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[289], arena + 57407488);
 
-  /* %811 = fused_linear(%807, %810) blocks.10.leff.conv3 : f32[B, 196, 768] */
+  /* %789 = fused_linear(%785, %788) blocks.10.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 278589440, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 271351808);
 
-  /* %812 = linear_grad_weight(%807, %583) blocks.10.leff.conv3 : f32[192, 768] */
+  /* %790 = linear_grad_weight(%785, %561) blocks.10.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 278589440, arena + 266534912, arena + 279941120);
 
-  /* %813 = reduce_sum(%807) {axes [0], batch} blocks.10.leff.conv3 : f32[192] */
+  /* %791 = reduce_sum(%785) {axes [0], batch} blocks.10.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 278589440,
       arena + 266543360);
 
-  /* %814 = reshape(%812) {shape [192, 768, 1, 1]} blocks.10.leff.conv3 : f32[192, 768, 1, 1], a view of %812: no code */
+  /* %792 = reshape(%790) {shape [192, 768, 1, 1]} blocks.10.leff.conv3 : f32[192, 768, 1, 1], a view of %790: no code */
 
-  /* %815 = batch_norm_act_param_grad(%578, %811, %581, %579, %580) {eps 1e-05, act gelu} blocks.10.leff.bn2 : f32[2, 768] */
+  /* %793 = batch_norm_act_param_grad(%556, %789, %559, %557, %558) {eps 1e-05, act gelu} blocks.10.leff.bn2 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 261718016, arena + 271351808,
-      arena + 457171712, params[285], params[286], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 428122880, params[285], params[286], 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 57561856);
 
-  /* %816 = batch_norm_act_grad(%578, %811, %581, %579, %580, %815) {eps 1e-05, act gelu} blocks.10.leff.bn2 : f32[B, 196, 768], written over %811 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 261718016, arena + 271351808, arena + 457171712,
+  /* %794 = batch_norm_act_grad(%556, %789, %559, %557, %558, %793) {eps 1e-05, act gelu} blocks.10.leff.bn2 : f32[B, 196, 768], written over %789 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 261718016, arena + 271351808, arena + 428122880,
       params[285], params[286], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 271351808);
 
-  /* %817 = index(%815) {axis 0, at 0} blocks.10.leff.bn2 : f32[768] */
+  /* %795 = index(%793) {axis 0, at 0} blocks.10.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 266541824, 768);
 
-  /* %818 = index(%815) {axis 0, at 1} blocks.10.leff.bn2 : f32[768] */
+  /* %796 = index(%793) {axis 0, at 1} blocks.10.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 266542592, 768);
 
-  /* %819 = token_dwconv_grad_input(%816, %576) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.leff.conv2 : f32[B, 196, 768] */
+  /* %797 = token_dwconv_grad_input(%794, %554) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 271351808, params[283],
       arena + 261718016);
 
-  /* %820 = token_dwconv_grad_weight(%816, %575) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %798 = token_dwconv_grad_weight(%794, %553) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 271351808,
       arena + 256901120, arena + 266534912);
 
-  /* %821 = reduce_sum(%816) {axes [0], batch} blocks.10.leff.conv2 : f32[768] */
+  /* %799 = reduce_sum(%794) {axes [0], batch} blocks.10.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 271351808,
       arena + 260968448);
 
-  /* %822 = batch_norm_act_param_grad(%570, %819, %573, %571, %572) {eps 1e-05, act gelu} blocks.10.leff.bn1 : f32[2, 768] */
+  /* %800 = batch_norm_act_param_grad(%548, %797, %551, %549, %550) {eps 1e-05, act gelu} blocks.10.leff.bn1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 252084224, arena + 261718016,
-      arena + 457169408, params[279], params[280], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 428120576, params[279], params[280], 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 57561856);
 
-  /* %823 = batch_norm_act_grad(%570, %819, %573, %571, %572, %822) {eps 1e-05, act gelu} blocks.10.leff.bn1 : f32[B, 196, 768], written over %819 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 252084224, arena + 261718016, arena + 457169408,
+  /* %801 = batch_norm_act_grad(%548, %797, %551, %549, %550, %800) {eps 1e-05, act gelu} blocks.10.leff.bn1 : f32[B, 196, 768], written over %797 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 252084224, arena + 261718016, arena + 428120576,
       params[279], params[280], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 261718016);
 
-  /* %824 = index(%822) {axis 0, at 0} blocks.10.leff.bn1 : f32[768] */
+  /* %802 = index(%800) {axis 0, at 0} blocks.10.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 260969216, 768);
 
-  /* %825 = index(%822) {axis 0, at 1} blocks.10.leff.bn1 : f32[768] */
+  /* %803 = index(%800) {axis 0, at 1} blocks.10.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 260969984, 768);
 
-  /* %826 = transpose(%569) {perm [1, 0]} blocks.10.leff.conv1 : f32[192, 768] */
+  /* %804 = transpose(%547) {perm [1, 0]} blocks.10.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[277], arena + 57407488);
 
-  /* %827 = fused_linear(%823, %826) blocks.10.leff.conv1 : f32[B, 196, 192], written into %803 from row 1 */
+  /* %805 = fused_linear(%801, %804) blocks.10.leff.conv1 : f32[B, 196, 192], written into %781 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 261718016, 150528, arena + 57407488, NULL, NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 277379264, 37824);
 
-  /* %828 = linear_grad_weight(%823, %566) blocks.10.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 261718016, arena + 451450880, arena + 260526080);
+  /* %806 = linear_grad_weight(%801, %544) blocks.10.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 261718016, arena + 422402048, arena + 260526080);
 
-  /* %829 = reduce_sum(%823) {axes [0], batch} blocks.10.leff.conv1 : f32[768] */
+  /* %807 = reduce_sum(%801) {axes [0], batch} blocks.10.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 261718016,
       arena + 260970752);
 
-  /* %830 = reshape(%828) {shape [768, 192, 1, 1]} blocks.10.leff.conv1 : f32[768, 192, 1, 1], a view of %828: no code */
+  /* %808 = reshape(%806) {shape [768, 192, 1, 1]} blocks.10.leff.conv1 : f32[768, 192, 1, 1], a view of %806: no code */
 
-  /* %831 = concat(%804, %827) {axis 0} blocks.10.norm2 : f32[B, 197, 192], a view of %803: no code */
+  /* %809 = concat(%782, %805) {axis 0} blocks.10.norm2 : f32[B, 197, 192], a view of %781: no code */
 
-  /* %832 = reduce_sum(%831) {axes [0], batch} blocks.10.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 277379072,
-      arena + 260972096);
+  /* %810 = normalize_param_grad(%539, %809) {eps 1e-06} blocks.10.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 389844992, arena + 277379072, 1e-06f,
+      arena + 57407488);
 
-  /* %833 = reduce_sum(%831, %563) {axes [0], batch} blocks.10.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 277379072, arena + 416473088, arena + 260972288);
+  /* %811 = index(%810) {axis 0, at 1} blocks.10.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57407680, 384, arena + 260972096, 192);
 
-  /* %834 = normalize_grad(%560, %831, %561, %802) {eps 1e-06} blocks.10 : f32[B, 197, 192], written over %803 */
-  lk_layernorm_grad(B * 197, 192, arena + 415262720, arena + 277379072, params[275],
+  /* %812 = index(%810) {axis 0, at 0} blocks.10.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57407488, 384, arena + 260972288, 192);
+
+  /* %813 = normalize_grad(%539, %809, %540, %780) {eps 1e-06} blocks.10 : f32[B, 197, 192], written over %781 */
+  lk_layernorm_grad(B * 197, 192, arena + 389844992, arena + 277379072, params[275],
       arena + 276168704, 1e-06f, arena + 277379072);
 
-  /* %835 = mul(%834, %559) blocks.10 : f32[B, 197, 192] */
+  /* %814 = mul(%813, %538) blocks.10 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 277379072, (const long[]){37824, 192, 1},
       inputs[19], (const long[]){1, 0, 0}, arena + 252084224);
 
-  /* %836 = transpose(%556) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
+  /* %815 = transpose(%535) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[273], arena + 57407488);
 
-  /* %837 = fused_linear(%835, %836) blocks.10.attn.proj : f32[B, 197, 192] */
+  /* %816 = fused_linear(%814, %815) blocks.10.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 252084224, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 255715328);
 
-  /* %838 = linear_grad_weight(%835, %555) blocks.10.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 252084224, arena + 414052352, arena + 260931584);
+  /* %817 = linear_grad_weight(%814, %534) blocks.10.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 252084224, arena + 388634624, arena + 260931584);
 
-  /* %839 = reduce_sum(%835) {axes [0], batch} blocks.10.attn.proj : f32[192] */
+  /* %818 = reduce_sum(%814) {axes [0], batch} blocks.10.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 252084224,
       arena + 260972480);
 
-  /* %840 = sdpa_grad(%552, %553, %554, %837) {heads 3, kv_heads 3} blocks.10.attn : f32[B, 197, 576] */
+  /* %819 = sdpa_grad(%531, %532, %533, %816) {heads 3, kv_heads 3} blocks.10.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 331747328, 576, arena + 331747520, 576,
       arena + 331747712, 576, arena + 255715328, 192, arena + 252084224, 576,
       arena + 252084224 + 192, 576, arena + 252084224 + 384, 576, 0.125f);
 
-  /* %841 = transpose(%549) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
+  /* %820 = transpose(%528) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[271], arena + 57407488);
 
-  /* %842 = fused_linear(%840, %841) blocks.10.attn.qkv : f32[B, 197, 192] */
+  /* %821 = fused_linear(%819, %820) blocks.10.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 252084224, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 256901120);
 
-  /* %843 = linear_grad_weight(%840, %548) blocks.10.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 252084224, arena + 412841984, arena + 260820992);
+  /* %822 = linear_grad_weight(%819, %527) blocks.10.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 252084224, arena + 387424256, arena + 260820992);
 
-  /* %844 = reduce_sum(%840) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
+  /* %823 = reduce_sum(%819) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 252084224,
       arena + 260971520);
 
-  /* %845 = reduce_sum(%842) {axes [0], batch} blocks.10.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 256901120,
-      arena + 260972672);
+  /* %824 = normalize_param_grad(%522, %821) {eps 1e-06} blocks.10.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 386213888, arena + 256901120, 1e-06f,
+      arena + 57407488);
 
-  /* %846 = reduce_sum(%842, %547) {axes [0], batch} blocks.10.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 256901120, arena + 411631616, arena + 260972864);
+  /* %825 = index(%824) {axis 0, at 1} blocks.10.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57407680, 384, arena + 260972672, 192);
 
-  /* %847 = normalize_grad(%542, %842, %545, %834) {eps 1e-06} blocks.9 : f32[B, 197, 192], written over %842 */
-  lk_layernorm_grad(B * 197, 192, arena + 410421248, arena + 256901120, params[269],
+  /* %826 = index(%824) {axis 0, at 0} blocks.10.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57407488, 384, arena + 260972864, 192);
+
+  /* %827 = normalize_grad(%522, %821, %525, %813) {eps 1e-06} blocks.9 : f32[B, 197, 192], written over %821 */
+  lk_layernorm_grad(B * 197, 192, arena + 386213888, arena + 256901120, params[269],
       arena + 277379072, 1e-06f, arena + 256901120);
 
-  /* %848 = slice(%800) {axis 0, start 0, length 9} : f32[B, 9, 192], a view of %743: no code */
+  /* %828 = slice(%778) {axis 0, start 0, length 9} : f32[B, 9, 192], a view of %718: no code */
 
-  /* %849 = slice(%800) {axis 0, start 9, length 1} : f32[B, 1, 192], a view of %743: no code */
+  /* %829 = slice(%778) {axis 0, start 9, length 1} : f32[B, 1, 192], a view of %718: no code */
 
-  /* %850 = zero_pad(%849, %847) {axis 0, before 0, after 196} blocks.9 : f32[B, 197, 192], written over %842 */
+  /* %830 = zero_pad(%829, %827) {axis 0, before 0, after 196} blocks.9 : f32[B, 197, 192], written over %821 */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad_add(1, 1, 192, 0, 196, arena + 457014464 + (long)b * 2304,
+    lk_zero_pad_add(1, 1, 192, 0, 196, arena + 427965632 + (long)b * 2304,
         arena + 256901120 + (long)b * 37824, arena + 256901120 + (long)b * 37824);
   } // for b
 
-  /* %851 = mul(%850, %541) blocks.9 : f32[B, 197, 192] */
+  /* %831 = mul(%830, %521) blocks.9 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 256901120, (const long[]){37824, 192, 1},
       inputs[18], (const long[]){1, 0, 0}, arena + 258111488);
 
-  /* %852 = slice(%851) {axis 0, start 0, length 1} blocks.9.leff : f32[B, 1, 192], a view of %851: no code */
+  /* %832 = slice(%831) {axis 0, start 0, length 1} blocks.9.leff : f32[B, 1, 192], a view of %831: no code */
 
-  /* %853 = slice(%851) {axis 0, start 1, length 196} blocks.9.leff : f32[B, 196, 192] */
+  /* %833 = slice(%831) {axis 0, start 1, length 196} blocks.9.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 258111680, 37824, arena + 259321856, 37632);
 
-  /* %854 = batch_norm_act_param_grad(%534, %853, %537, %535, %536) {eps 1e-05} blocks.9.leff.bn3 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 450246656, arena + 259321856,
-      arena + 457224176, params[265], params[266], 1e-05f, LK_ACT_NONE, arena + 57407488,
+  /* %834 = batch_norm_act_param_grad(%514, %833, %517, %515, %516) {eps 1e-05} blocks.9.leff.bn3 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 421197824, arena + 259321856,
+      arena + 428175344, params[265], params[266], 1e-05f, LK_ACT_NONE, arena + 57407488,
       arena + 57446080);
 
-  /* %855 = batch_norm_act_grad(%534, %853, %537, %535, %536, %854) {eps 1e-05} blocks.9.leff.bn3 : f32[B, 196, 192], written over %853 */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 450246656, arena + 259321856, arena + 457224176,
+  /* %835 = batch_norm_act_grad(%514, %833, %517, %515, %516, %834) {eps 1e-05} blocks.9.leff.bn3 : f32[B, 196, 192], written over %833 */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 421197824, arena + 259321856, arena + 428175344,
       params[265], params[266], arena + 57446080, 1e-05f, LK_ACT_NONE, arena + 57407488,
       arena + 259321856);
 
-  /* %856 = index(%854) {axis 0, at 0} blocks.9.leff.bn3 : f32[192] */
+  /* %836 = index(%834) {axis 0, at 0} blocks.9.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 57446080, 384, arena + 260973056, 192);
 
-  /* %857 = index(%854) {axis 0, at 1} blocks.9.leff.bn3 : f32[192] */
+  /* %837 = index(%834) {axis 0, at 1} blocks.9.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 57446272, 384, arena + 260973248, 192);
 
-  /* %858 = transpose(%533) {perm [1, 0]} blocks.9.leff.conv3 : f32[768, 192] */
+  /* %838 = transpose(%513) {perm [1, 0]} blocks.9.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[263], arena + 57407488);
 
-  /* %859 = fused_linear(%855, %858) blocks.9.leff.conv3 : f32[B, 196, 768] */
+  /* %839 = fused_linear(%835, %838) blocks.9.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 259321856, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 252084224);
 
-  /* %860 = linear_grad_weight(%855, %530) blocks.9.leff.conv3 : f32[192, 768] */
+  /* %840 = linear_grad_weight(%835, %510) blocks.9.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 259321856, arena + 247267328, arena + 260673536);
 
-  /* %861 = reduce_sum(%855) {axes [0], batch} blocks.9.leff.conv3 : f32[192] */
+  /* %841 = reduce_sum(%835) {axes [0], batch} blocks.9.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 259321856,
       arena + 247275776);
 
-  /* %862 = reshape(%860) {shape [192, 768, 1, 1]} blocks.9.leff.conv3 : f32[192, 768, 1, 1], a view of %860: no code */
+  /* %842 = reshape(%840) {shape [192, 768, 1, 1]} blocks.9.leff.conv3 : f32[192, 768, 1, 1], a view of %840: no code */
 
-  /* %863 = batch_norm_act_param_grad(%525, %859, %528, %526, %527) {eps 1e-05, act gelu} blocks.9.leff.bn2 : f32[2, 768] */
+  /* %843 = batch_norm_act_param_grad(%505, %839, %508, %506, %507) {eps 1e-05, act gelu} blocks.9.leff.bn2 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 242450432, arena + 252084224,
-      arena + 457167104, params[259], params[260], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 428118272, params[259], params[260], 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 57561856);
 
-  /* %864 = batch_norm_act_grad(%525, %859, %528, %526, %527, %863) {eps 1e-05, act gelu} blocks.9.leff.bn2 : f32[B, 196, 768], written over %859 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 242450432, arena + 252084224, arena + 457167104,
+  /* %844 = batch_norm_act_grad(%505, %839, %508, %506, %507, %843) {eps 1e-05, act gelu} blocks.9.leff.bn2 : f32[B, 196, 768], written over %839 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 242450432, arena + 252084224, arena + 428118272,
       params[259], params[260], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 252084224);
 
-  /* %865 = index(%863) {axis 0, at 0} blocks.9.leff.bn2 : f32[768] */
+  /* %845 = index(%843) {axis 0, at 0} blocks.9.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 247274240, 768);
 
-  /* %866 = index(%863) {axis 0, at 1} blocks.9.leff.bn2 : f32[768] */
+  /* %846 = index(%843) {axis 0, at 1} blocks.9.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 247275008, 768);
 
-  /* %867 = token_dwconv_grad_input(%864, %523) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.leff.conv2 : f32[B, 196, 768] */
+  /* %847 = token_dwconv_grad_input(%844, %503) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 252084224, params[257],
       arena + 242450432);
 
-  /* %868 = token_dwconv_grad_weight(%864, %522) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %848 = token_dwconv_grad_weight(%844, %502) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 252084224,
       arena + 237633536, arena + 247267328);
 
-  /* %869 = reduce_sum(%864) {axes [0], batch} blocks.9.leff.conv2 : f32[768] */
+  /* %849 = reduce_sum(%844) {axes [0], batch} blocks.9.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 252084224,
       arena + 241700864);
 
-  /* %870 = batch_norm_act_param_grad(%517, %867, %520, %518, %519) {eps 1e-05, act gelu} blocks.9.leff.bn1 : f32[2, 768] */
+  /* %850 = batch_norm_act_param_grad(%497, %847, %500, %498, %499) {eps 1e-05, act gelu} blocks.9.leff.bn1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 232816640, arena + 242450432,
-      arena + 457164800, params[253], params[254], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 428115968, params[253], params[254], 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 57561856);
 
-  /* %871 = batch_norm_act_grad(%517, %867, %520, %518, %519, %870) {eps 1e-05, act gelu} blocks.9.leff.bn1 : f32[B, 196, 768], written over %867 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 232816640, arena + 242450432, arena + 457164800,
+  /* %851 = batch_norm_act_grad(%497, %847, %500, %498, %499, %850) {eps 1e-05, act gelu} blocks.9.leff.bn1 : f32[B, 196, 768], written over %847 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 232816640, arena + 242450432, arena + 428115968,
       params[253], params[254], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 242450432);
 
-  /* %872 = index(%870) {axis 0, at 0} blocks.9.leff.bn1 : f32[768] */
+  /* %852 = index(%850) {axis 0, at 0} blocks.9.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 241701632, 768);
 
-  /* %873 = index(%870) {axis 0, at 1} blocks.9.leff.bn1 : f32[768] */
+  /* %853 = index(%850) {axis 0, at 1} blocks.9.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 241702400, 768);
 
-  /* %874 = transpose(%516) {perm [1, 0]} blocks.9.leff.conv1 : f32[192, 768] */
+  /* %854 = transpose(%496) {perm [1, 0]} blocks.9.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[251], arena + 57407488);
 
-  /* %875 = fused_linear(%871, %874) blocks.9.leff.conv1 : f32[B, 196, 192], written into %851 from row 1 */
+  /* %855 = fused_linear(%851, %854) blocks.9.leff.conv1 : f32[B, 196, 192], written into %831 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 242450432, 150528, arena + 57407488, NULL, NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 258111680, 37824);
 
-  /* %876 = linear_grad_weight(%871, %513) blocks.9.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 242450432, arena + 449042432, arena + 241258496);
+  /* %856 = linear_grad_weight(%851, %493) blocks.9.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 242450432, arena + 419993600, arena + 241258496);
 
-  /* %877 = reduce_sum(%871) {axes [0], batch} blocks.9.leff.conv1 : f32[768] */
+  /* %857 = reduce_sum(%851) {axes [0], batch} blocks.9.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 242450432,
       arena + 241703168);
 
-  /* %878 = reshape(%876) {shape [768, 192, 1, 1]} blocks.9.leff.conv1 : f32[768, 192, 1, 1], a view of %876: no code */
+  /* %858 = reshape(%856) {shape [768, 192, 1, 1]} blocks.9.leff.conv1 : f32[768, 192, 1, 1], a view of %856: no code */
 
-  /* %879 = concat(%852, %875) {axis 0} blocks.9.norm2 : f32[B, 197, 192], a view of %851: no code */
+  /* %859 = concat(%832, %855) {axis 0} blocks.9.norm2 : f32[B, 197, 192], a view of %831: no code */
 
-  /* %880 = reduce_sum(%879) {axes [0], batch} blocks.9.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 258111488,
-      arena + 241704512);
+  /* %860 = normalize_param_grad(%488, %859) {eps 1e-06} blocks.9.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 385003520, arena + 258111488, 1e-06f,
+      arena + 57407488);
 
-  /* %881 = reduce_sum(%879, %510) {axes [0], batch} blocks.9.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 258111488, arena + 409210880, arena + 241704704);
+  /* %861 = index(%860) {axis 0, at 1} blocks.9.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57407680, 384, arena + 241704512, 192);
 
-  /* %882 = normalize_grad(%507, %879, %508, %850) {eps 1e-06} blocks.9 : f32[B, 197, 192], written over %851 */
-  lk_layernorm_grad(B * 197, 192, arena + 408000512, arena + 258111488, params[249],
+  /* %862 = index(%860) {axis 0, at 0} blocks.9.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57407488, 384, arena + 241704704, 192);
+
+  /* %863 = normalize_grad(%488, %859, %489, %830) {eps 1e-06} blocks.9 : f32[B, 197, 192], written over %831 */
+  lk_layernorm_grad(B * 197, 192, arena + 385003520, arena + 258111488, params[249],
       arena + 256901120, 1e-06f, arena + 258111488);
 
-  /* %883 = mul(%882, %506) blocks.9 : f32[B, 197, 192] */
+  /* %864 = mul(%863, %487) blocks.9 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 258111488, (const long[]){37824, 192, 1},
       inputs[17], (const long[]){1, 0, 0}, arena + 232816640);
 
-  /* %884 = transpose(%503) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
+  /* %865 = transpose(%484) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[247], arena + 57407488);
 
-  /* %885 = fused_linear(%883, %884) blocks.9.attn.proj : f32[B, 197, 192] */
+  /* %866 = fused_linear(%864, %865) blocks.9.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 232816640, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 236447744);
 
-  /* %886 = linear_grad_weight(%883, %502) blocks.9.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 232816640, arena + 406790144, arena + 241664000);
+  /* %867 = linear_grad_weight(%864, %483) blocks.9.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 232816640, arena + 383793152, arena + 241664000);
 
-  /* %887 = reduce_sum(%883) {axes [0], batch} blocks.9.attn.proj : f32[192] */
+  /* %868 = reduce_sum(%864) {axes [0], batch} blocks.9.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 232816640,
       arena + 241704896);
 
-  /* %888 = sdpa_grad(%499, %500, %501, %885) {heads 3, kv_heads 3} blocks.9.attn : f32[B, 197, 576] */
+  /* %869 = sdpa_grad(%480, %481, %482, %866) {heads 3, kv_heads 3} blocks.9.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 328116224, 576, arena + 328116416, 576,
       arena + 328116608, 576, arena + 236447744, 192, arena + 232816640, 576,
       arena + 232816640 + 192, 576, arena + 232816640 + 384, 576, 0.125f);
 
-  /* %889 = transpose(%496) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
+  /* %870 = transpose(%477) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[245], arena + 57407488);
 
-  /* %890 = fused_linear(%888, %889) blocks.9.attn.qkv : f32[B, 197, 192] */
+  /* %871 = fused_linear(%869, %870) blocks.9.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 232816640, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 237633536);
 
-  /* %891 = linear_grad_weight(%888, %495) blocks.9.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 232816640, arena + 405579776, arena + 241553408);
+  /* %872 = linear_grad_weight(%869, %476) blocks.9.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 232816640, arena + 382582784, arena + 241553408);
 
-  /* %892 = reduce_sum(%888) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
+  /* %873 = reduce_sum(%869) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 232816640,
       arena + 241703936);
 
-  /* %893 = reduce_sum(%890) {axes [0], batch} blocks.9.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 237633536,
-      arena + 241705088);
+  /* %874 = normalize_param_grad(%471, %871) {eps 1e-06} blocks.9.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 381372416, arena + 237633536, 1e-06f,
+      arena + 57407488);
 
-  /* %894 = reduce_sum(%890, %494) {axes [0], batch} blocks.9.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 237633536, arena + 404369408, arena + 241705280);
+  /* %875 = index(%874) {axis 0, at 1} blocks.9.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57407680, 384, arena + 241705088, 192);
 
-  /* %895 = normalize_grad(%489, %890, %492, %882) {eps 1e-06} blocks.8 : f32[B, 197, 192], written over %890 */
-  lk_layernorm_grad(B * 197, 192, arena + 403159040, arena + 237633536, params[243],
+  /* %876 = index(%874) {axis 0, at 0} blocks.9.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57407488, 384, arena + 241705280, 192);
+
+  /* %877 = normalize_grad(%471, %871, %474, %863) {eps 1e-06} blocks.8 : f32[B, 197, 192], written over %871 */
+  lk_layernorm_grad(B * 197, 192, arena + 381372416, arena + 237633536, params[243],
       arena + 258111488, 1e-06f, arena + 237633536);
 
-  /* %896 = slice(%848) {axis 0, start 0, length 8} : f32[B, 8, 192], a view of %743: no code */
+  /* %878 = slice(%828) {axis 0, start 0, length 8} : f32[B, 8, 192], a view of %718: no code */
 
-  /* %897 = slice(%848) {axis 0, start 8, length 1} : f32[B, 1, 192], a view of %743: no code */
+  /* %879 = slice(%828) {axis 0, start 8, length 1} : f32[B, 1, 192], a view of %718: no code */
 
-  /* %898 = zero_pad(%897, %895) {axis 0, before 0, after 196} blocks.8 : f32[B, 197, 192], written over %890 */
+  /* %880 = zero_pad(%879, %877) {axis 0, before 0, after 196} blocks.8 : f32[B, 197, 192], written over %871 */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad_add(1, 1, 192, 0, 196, arena + 457014272 + (long)b * 2304,
+    lk_zero_pad_add(1, 1, 192, 0, 196, arena + 427965440 + (long)b * 2304,
         arena + 237633536 + (long)b * 37824, arena + 237633536 + (long)b * 37824);
   } // for b
 
-  /* %899 = mul(%898, %488) blocks.8 : f32[B, 197, 192] */
+  /* %881 = mul(%880, %470) blocks.8 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 237633536, (const long[]){37824, 192, 1},
       inputs[16], (const long[]){1, 0, 0}, arena + 238843904);
 
-  /* %900 = slice(%899) {axis 0, start 0, length 1} blocks.8.leff : f32[B, 1, 192], a view of %899: no code */
+  /* %882 = slice(%881) {axis 0, start 0, length 1} blocks.8.leff : f32[B, 1, 192], a view of %881: no code */
 
-  /* %901 = slice(%899) {axis 0, start 1, length 196} blocks.8.leff : f32[B, 196, 192] */
+  /* %883 = slice(%881) {axis 0, start 1, length 196} blocks.8.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 238844096, 37824, arena + 240054272, 37632);
 
-  /* %902 = batch_norm_act_param_grad(%481, %901, %484, %482, %483) {eps 1e-05} blocks.8.leff.bn3 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 447838208, arena + 240054272,
-      arena + 457223600, params[239], params[240], 1e-05f, LK_ACT_NONE, arena + 57407488,
+  /* %884 = batch_norm_act_param_grad(%463, %883, %466, %464, %465) {eps 1e-05} blocks.8.leff.bn3 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 418789376, arena + 240054272,
+      arena + 428174768, params[239], params[240], 1e-05f, LK_ACT_NONE, arena + 57407488,
       arena + 57446080);
 
-  /* %903 = batch_norm_act_grad(%481, %901, %484, %482, %483, %902) {eps 1e-05} blocks.8.leff.bn3 : f32[B, 196, 192], written over %901 */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 447838208, arena + 240054272, arena + 457223600,
+  /* %885 = batch_norm_act_grad(%463, %883, %466, %464, %465, %884) {eps 1e-05} blocks.8.leff.bn3 : f32[B, 196, 192], written over %883 */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 418789376, arena + 240054272, arena + 428174768,
       params[239], params[240], arena + 57446080, 1e-05f, LK_ACT_NONE, arena + 57407488,
       arena + 240054272);
 
-  /* %904 = index(%902) {axis 0, at 0} blocks.8.leff.bn3 : f32[192] */
+  /* %886 = index(%884) {axis 0, at 0} blocks.8.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 57446080, 384, arena + 241705472, 192);
 
-  /* %905 = index(%902) {axis 0, at 1} blocks.8.leff.bn3 : f32[192] */
+  /* %887 = index(%884) {axis 0, at 1} blocks.8.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 57446272, 384, arena + 241705664, 192);
 
-  /* %906 = transpose(%480) {perm [1, 0]} blocks.8.leff.conv3 : f32[768, 192] */
+  /* %888 = transpose(%462) {perm [1, 0]} blocks.8.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[237], arena + 57407488);
 
-  /* %907 = fused_linear(%903, %906) blocks.8.leff.conv3 : f32[B, 196, 768] */
+  /* %889 = fused_linear(%885, %888) blocks.8.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 240054272, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 232816640);
 
-  /* %908 = linear_grad_weight(%903, %477) blocks.8.leff.conv3 : f32[192, 768] */
+  /* %890 = linear_grad_weight(%885, %459) blocks.8.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 240054272, arena + 227999744, arena + 241405952);
 
-  /* %909 = reduce_sum(%903) {axes [0], batch} blocks.8.leff.conv3 : f32[192] */
+  /* %891 = reduce_sum(%885) {axes [0], batch} blocks.8.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 240054272,
       arena + 228008192);
 
-  /* %910 = reshape(%908) {shape [192, 768, 1, 1]} blocks.8.leff.conv3 : f32[192, 768, 1, 1], a view of %908: no code */
+  /* %892 = reshape(%890) {shape [192, 768, 1, 1]} blocks.8.leff.conv3 : f32[192, 768, 1, 1], a view of %890: no code */
 
-  /* %911 = batch_norm_act_param_grad(%472, %907, %475, %473, %474) {eps 1e-05, act gelu} blocks.8.leff.bn2 : f32[2, 768] */
+  /* %893 = batch_norm_act_param_grad(%454, %889, %457, %455, %456) {eps 1e-05, act gelu} blocks.8.leff.bn2 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 223182848, arena + 232816640,
-      arena + 457162496, params[233], params[234], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 428113664, params[233], params[234], 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 57561856);
 
-  /* %912 = batch_norm_act_grad(%472, %907, %475, %473, %474, %911) {eps 1e-05, act gelu} blocks.8.leff.bn2 : f32[B, 196, 768], written over %907 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 223182848, arena + 232816640, arena + 457162496,
+  /* %894 = batch_norm_act_grad(%454, %889, %457, %455, %456, %893) {eps 1e-05, act gelu} blocks.8.leff.bn2 : f32[B, 196, 768], written over %889 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 223182848, arena + 232816640, arena + 428113664,
       params[233], params[234], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 232816640);
 
-  /* %913 = index(%911) {axis 0, at 0} blocks.8.leff.bn2 : f32[768] */
+  /* %895 = index(%893) {axis 0, at 0} blocks.8.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 228006656, 768);
 
-  /* %914 = index(%911) {axis 0, at 1} blocks.8.leff.bn2 : f32[768] */
+  /* %896 = index(%893) {axis 0, at 1} blocks.8.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 228007424, 768);
 
-  /* %915 = token_dwconv_grad_input(%912, %470) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.leff.conv2 : f32[B, 196, 768] */
+  /* %897 = token_dwconv_grad_input(%894, %452) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 232816640, params[231],
       arena + 223182848);
 
-  /* %916 = token_dwconv_grad_weight(%912, %469) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %898 = token_dwconv_grad_weight(%894, %451) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 232816640,
       arena + 218365952, arena + 227999744);
 
-  /* %917 = reduce_sum(%912) {axes [0], batch} blocks.8.leff.conv2 : f32[768] */
+  /* %899 = reduce_sum(%894) {axes [0], batch} blocks.8.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 232816640,
       arena + 222433280);
 
-  /* %918 = batch_norm_act_param_grad(%464, %915, %467, %465, %466) {eps 1e-05, act gelu} blocks.8.leff.bn1 : f32[2, 768] */
+  /* %900 = batch_norm_act_param_grad(%446, %897, %449, %447, %448) {eps 1e-05, act gelu} blocks.8.leff.bn1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 213549056, arena + 223182848,
-      arena + 457160192, params[227], params[228], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 428111360, params[227], params[228], 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 57561856);
 
-  /* %919 = batch_norm_act_grad(%464, %915, %467, %465, %466, %918) {eps 1e-05, act gelu} blocks.8.leff.bn1 : f32[B, 196, 768], written over %915 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 213549056, arena + 223182848, arena + 457160192,
+  /* %901 = batch_norm_act_grad(%446, %897, %449, %447, %448, %900) {eps 1e-05, act gelu} blocks.8.leff.bn1 : f32[B, 196, 768], written over %897 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 213549056, arena + 223182848, arena + 428111360,
       params[227], params[228], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 223182848);
 
-  /* %920 = index(%918) {axis 0, at 0} blocks.8.leff.bn1 : f32[768] */
+  /* %902 = index(%900) {axis 0, at 0} blocks.8.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 222434048, 768);
 
-  /* %921 = index(%918) {axis 0, at 1} blocks.8.leff.bn1 : f32[768] */
+  /* %903 = index(%900) {axis 0, at 1} blocks.8.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 222434816, 768);
 
-  /* %922 = transpose(%463) {perm [1, 0]} blocks.8.leff.conv1 : f32[192, 768] */
+  /* %904 = transpose(%445) {perm [1, 0]} blocks.8.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[225], arena + 57407488);
 
-  /* %923 = fused_linear(%919, %922) blocks.8.leff.conv1 : f32[B, 196, 192], written into %899 from row 1 */
+  /* %905 = fused_linear(%901, %904) blocks.8.leff.conv1 : f32[B, 196, 192], written into %881 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 223182848, 150528, arena + 57407488, NULL, NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 238844096, 37824);
 
-  /* %924 = linear_grad_weight(%919, %460) blocks.8.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 223182848, arena + 446633984, arena + 221990912);
+  /* %906 = linear_grad_weight(%901, %442) blocks.8.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 223182848, arena + 417585152, arena + 221990912);
 
-  /* %925 = reduce_sum(%919) {axes [0], batch} blocks.8.leff.conv1 : f32[768] */
+  /* %907 = reduce_sum(%901) {axes [0], batch} blocks.8.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 223182848,
       arena + 222435584);
 
-  /* %926 = reshape(%924) {shape [768, 192, 1, 1]} blocks.8.leff.conv1 : f32[768, 192, 1, 1], a view of %924: no code */
+  /* %908 = reshape(%906) {shape [768, 192, 1, 1]} blocks.8.leff.conv1 : f32[768, 192, 1, 1], a view of %906: no code */
 
-  /* %927 = concat(%900, %923) {axis 0} blocks.8.norm2 : f32[B, 197, 192], a view of %899: no code */
+  /* %909 = concat(%882, %905) {axis 0} blocks.8.norm2 : f32[B, 197, 192], a view of %881: no code */
 
-  /* %928 = reduce_sum(%927) {axes [0], batch} blocks.8.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 238843904,
-      arena + 222436928);
+  /* %910 = normalize_param_grad(%437, %909) {eps 1e-06} blocks.8.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 380162048, arena + 238843904, 1e-06f,
+      arena + 57407488);
 
-  /* %929 = reduce_sum(%927, %457) {axes [0], batch} blocks.8.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 238843904, arena + 401948672, arena + 222437120);
+  /* %911 = index(%910) {axis 0, at 1} blocks.8.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57407680, 384, arena + 222436928, 192);
 
-  /* %930 = normalize_grad(%454, %927, %455, %898) {eps 1e-06} blocks.8 : f32[B, 197, 192], written over %899 */
-  lk_layernorm_grad(B * 197, 192, arena + 400738304, arena + 238843904, params[223],
+  /* %912 = index(%910) {axis 0, at 0} blocks.8.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57407488, 384, arena + 222437120, 192);
+
+  /* %913 = normalize_grad(%437, %909, %438, %880) {eps 1e-06} blocks.8 : f32[B, 197, 192], written over %881 */
+  lk_layernorm_grad(B * 197, 192, arena + 380162048, arena + 238843904, params[223],
       arena + 237633536, 1e-06f, arena + 238843904);
 
-  /* %931 = mul(%930, %453) blocks.8 : f32[B, 197, 192] */
+  /* %914 = mul(%913, %436) blocks.8 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 238843904, (const long[]){37824, 192, 1},
       inputs[15], (const long[]){1, 0, 0}, arena + 213549056);
 
-  /* %932 = transpose(%450) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
+  /* %915 = transpose(%433) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[221], arena + 57407488);
 
-  /* %933 = fused_linear(%931, %932) blocks.8.attn.proj : f32[B, 197, 192] */
+  /* %916 = fused_linear(%914, %915) blocks.8.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 213549056, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 217180160);
 
-  /* %934 = linear_grad_weight(%931, %449) blocks.8.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 213549056, arena + 399527936, arena + 222396416);
+  /* %917 = linear_grad_weight(%914, %432) blocks.8.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 213549056, arena + 378951680, arena + 222396416);
 
-  /* %935 = reduce_sum(%931) {axes [0], batch} blocks.8.attn.proj : f32[192] */
+  /* %918 = reduce_sum(%914) {axes [0], batch} blocks.8.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 213549056,
       arena + 222437312);
 
-  /* %936 = sdpa_grad(%446, %447, %448, %933) {heads 3, kv_heads 3} blocks.8.attn : f32[B, 197, 576] */
+  /* %919 = sdpa_grad(%429, %430, %431, %916) {heads 3, kv_heads 3} blocks.8.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 324485120, 576, arena + 324485312, 576,
       arena + 324485504, 576, arena + 217180160, 192, arena + 213549056, 576,
       arena + 213549056 + 192, 576, arena + 213549056 + 384, 576, 0.125f);
 
-  /* %937 = transpose(%443) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
+  /* %920 = transpose(%426) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[219], arena + 57407488);
 
-  /* %938 = fused_linear(%936, %937) blocks.8.attn.qkv : f32[B, 197, 192] */
+  /* %921 = fused_linear(%919, %920) blocks.8.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 213549056, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 218365952);
 
-  /* %939 = linear_grad_weight(%936, %442) blocks.8.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 213549056, arena + 398317568, arena + 222285824);
+  /* %922 = linear_grad_weight(%919, %425) blocks.8.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 213549056, arena + 377741312, arena + 222285824);
 
-  /* %940 = reduce_sum(%936) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
+  /* %923 = reduce_sum(%919) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 213549056,
       arena + 222436352);
 
-  /* %941 = reduce_sum(%938) {axes [0], batch} blocks.8.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 218365952,
-      arena + 222437504);
+  /* %924 = normalize_param_grad(%420, %921) {eps 1e-06} blocks.8.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 376530944, arena + 218365952, 1e-06f,
+      arena + 57407488);
 
-  /* %942 = reduce_sum(%938, %441) {axes [0], batch} blocks.8.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 218365952, arena + 397107200, arena + 222437696);
+  /* %925 = index(%924) {axis 0, at 1} blocks.8.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57407680, 384, arena + 222437504, 192);
 
-  /* %943 = normalize_grad(%436, %938, %439, %930) {eps 1e-06} blocks.7 : f32[B, 197, 192], written over %938 */
-  lk_layernorm_grad(B * 197, 192, arena + 395896832, arena + 218365952, params[217],
+  /* %926 = index(%924) {axis 0, at 0} blocks.8.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57407488, 384, arena + 222437696, 192);
+
+  /* %927 = normalize_grad(%420, %921, %423, %913) {eps 1e-06} blocks.7 : f32[B, 197, 192], written over %921 */
+  lk_layernorm_grad(B * 197, 192, arena + 376530944, arena + 218365952, params[217],
       arena + 238843904, 1e-06f, arena + 218365952);
 
-  /* %944 = slice(%896) {axis 0, start 0, length 7} : f32[B, 7, 192], a view of %743: no code */
+  /* %928 = slice(%878) {axis 0, start 0, length 7} : f32[B, 7, 192], a view of %718: no code */
 
-  /* %945 = slice(%896) {axis 0, start 7, length 1} : f32[B, 1, 192], a view of %743: no code */
+  /* %929 = slice(%878) {axis 0, start 7, length 1} : f32[B, 1, 192], a view of %718: no code */
 
-  /* %946 = zero_pad(%945, %943) {axis 0, before 0, after 196} blocks.7 : f32[B, 197, 192], written over %938 */
+  /* %930 = zero_pad(%929, %927) {axis 0, before 0, after 196} blocks.7 : f32[B, 197, 192], written over %921 */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad_add(1, 1, 192, 0, 196, arena + 457014080 + (long)b * 2304,
+    lk_zero_pad_add(1, 1, 192, 0, 196, arena + 427965248 + (long)b * 2304,
         arena + 218365952 + (long)b * 37824, arena + 218365952 + (long)b * 37824);
   } // for b
 
-  /* %947 = mul(%946, %435) blocks.7 : f32[B, 197, 192] */
+  /* %931 = mul(%930, %419) blocks.7 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 218365952, (const long[]){37824, 192, 1},
       inputs[14], (const long[]){1, 0, 0}, arena + 219576320);
 
-  /* %948 = slice(%947) {axis 0, start 0, length 1} blocks.7.leff : f32[B, 1, 192], a view of %947: no code */
+  /* %932 = slice(%931) {axis 0, start 0, length 1} blocks.7.leff : f32[B, 1, 192], a view of %931: no code */
 
-  /* %949 = slice(%947) {axis 0, start 1, length 196} blocks.7.leff : f32[B, 196, 192] */
+  /* %933 = slice(%931) {axis 0, start 1, length 196} blocks.7.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 219576512, 37824, arena + 220786688, 37632);
 
-  /* %950 = batch_norm_act_param_grad(%428, %949, %431, %429, %430) {eps 1e-05} blocks.7.leff.bn3 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 445429760, arena + 220786688,
-      arena + 457223024, params[213], params[214], 1e-05f, LK_ACT_NONE, arena + 57407488,
+  /* %934 = batch_norm_act_param_grad(%412, %933, %415, %413, %414) {eps 1e-05} blocks.7.leff.bn3 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 416380928, arena + 220786688,
+      arena + 428174192, params[213], params[214], 1e-05f, LK_ACT_NONE, arena + 57407488,
       arena + 57446080);
 
-  /* %951 = batch_norm_act_grad(%428, %949, %431, %429, %430, %950) {eps 1e-05} blocks.7.leff.bn3 : f32[B, 196, 192], written over %949 */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 445429760, arena + 220786688, arena + 457223024,
+  /* %935 = batch_norm_act_grad(%412, %933, %415, %413, %414, %934) {eps 1e-05} blocks.7.leff.bn3 : f32[B, 196, 192], written over %933 */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 416380928, arena + 220786688, arena + 428174192,
       params[213], params[214], arena + 57446080, 1e-05f, LK_ACT_NONE, arena + 57407488,
       arena + 220786688);
 
-  /* %952 = index(%950) {axis 0, at 0} blocks.7.leff.bn3 : f32[192] */
+  /* %936 = index(%934) {axis 0, at 0} blocks.7.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 57446080, 384, arena + 222437888, 192);
 
-  /* %953 = index(%950) {axis 0, at 1} blocks.7.leff.bn3 : f32[192] */
+  /* %937 = index(%934) {axis 0, at 1} blocks.7.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 57446272, 384, arena + 222438080, 192);
 
-  /* %954 = transpose(%427) {perm [1, 0]} blocks.7.leff.conv3 : f32[768, 192] */
+  /* %938 = transpose(%411) {perm [1, 0]} blocks.7.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[211], arena + 57407488);
 
-  /* %955 = fused_linear(%951, %954) blocks.7.leff.conv3 : f32[B, 196, 768] */
+  /* %939 = fused_linear(%935, %938) blocks.7.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 220786688, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 213549056);
 
-  /* %956 = linear_grad_weight(%951, %424) blocks.7.leff.conv3 : f32[192, 768] */
+  /* %940 = linear_grad_weight(%935, %408) blocks.7.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 220786688, arena + 208732160, arena + 222138368);
 
-  /* %957 = reduce_sum(%951) {axes [0], batch} blocks.7.leff.conv3 : f32[192] */
+  /* %941 = reduce_sum(%935) {axes [0], batch} blocks.7.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 220786688,
       arena + 208740608);
 
-  /* %958 = reshape(%956) {shape [192, 768, 1, 1]} blocks.7.leff.conv3 : f32[192, 768, 1, 1], a view of %956: no code */
+  /* %942 = reshape(%940) {shape [192, 768, 1, 1]} blocks.7.leff.conv3 : f32[192, 768, 1, 1], a view of %940: no code */
 
-  /* %959 = batch_norm_act_param_grad(%419, %955, %422, %420, %421) {eps 1e-05, act gelu} blocks.7.leff.bn2 : f32[2, 768] */
+  /* %943 = batch_norm_act_param_grad(%403, %939, %406, %404, %405) {eps 1e-05, act gelu} blocks.7.leff.bn2 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 203915264, arena + 213549056,
-      arena + 457157888, params[207], params[208], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 428109056, params[207], params[208], 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 57561856);
 
-  /* %960 = batch_norm_act_grad(%419, %955, %422, %420, %421, %959) {eps 1e-05, act gelu} blocks.7.leff.bn2 : f32[B, 196, 768], written over %955 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 203915264, arena + 213549056, arena + 457157888,
+  /* %944 = batch_norm_act_grad(%403, %939, %406, %404, %405, %943) {eps 1e-05, act gelu} blocks.7.leff.bn2 : f32[B, 196, 768], written over %939 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 203915264, arena + 213549056, arena + 428109056,
       params[207], params[208], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 213549056);
 
-  /* %961 = index(%959) {axis 0, at 0} blocks.7.leff.bn2 : f32[768] */
+  /* %945 = index(%943) {axis 0, at 0} blocks.7.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 208739072, 768);
 
-  /* %962 = index(%959) {axis 0, at 1} blocks.7.leff.bn2 : f32[768] */
+  /* %946 = index(%943) {axis 0, at 1} blocks.7.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 208739840, 768);
 
-  /* %963 = token_dwconv_grad_input(%960, %417) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.leff.conv2 : f32[B, 196, 768] */
+  /* %947 = token_dwconv_grad_input(%944, %401) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 213549056, params[205],
       arena + 203915264);
 
-  /* %964 = token_dwconv_grad_weight(%960, %416) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %948 = token_dwconv_grad_weight(%944, %400) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 213549056,
       arena + 199098368, arena + 208732160);
 
-  /* %965 = reduce_sum(%960) {axes [0], batch} blocks.7.leff.conv2 : f32[768] */
+  /* %949 = reduce_sum(%944) {axes [0], batch} blocks.7.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 213549056,
       arena + 203165696);
 
-  /* %966 = batch_norm_act_param_grad(%411, %963, %414, %412, %413) {eps 1e-05, act gelu} blocks.7.leff.bn1 : f32[2, 768] */
+  /* %950 = batch_norm_act_param_grad(%395, %947, %398, %396, %397) {eps 1e-05, act gelu} blocks.7.leff.bn1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 194281472, arena + 203915264,
-      arena + 457155584, params[201], params[202], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 428106752, params[201], params[202], 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 57561856);
 
-  /* %967 = batch_norm_act_grad(%411, %963, %414, %412, %413, %966) {eps 1e-05, act gelu} blocks.7.leff.bn1 : f32[B, 196, 768], written over %963 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 194281472, arena + 203915264, arena + 457155584,
+  /* %951 = batch_norm_act_grad(%395, %947, %398, %396, %397, %950) {eps 1e-05, act gelu} blocks.7.leff.bn1 : f32[B, 196, 768], written over %947 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 194281472, arena + 203915264, arena + 428106752,
       params[201], params[202], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 203915264);
 
-  /* %968 = index(%966) {axis 0, at 0} blocks.7.leff.bn1 : f32[768] */
+  /* %952 = index(%950) {axis 0, at 0} blocks.7.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 203166464, 768);
 
-  /* %969 = index(%966) {axis 0, at 1} blocks.7.leff.bn1 : f32[768] */
+  /* %953 = index(%950) {axis 0, at 1} blocks.7.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 203167232, 768);
 
-  /* %970 = transpose(%410) {perm [1, 0]} blocks.7.leff.conv1 : f32[192, 768] */
+  /* %954 = transpose(%394) {perm [1, 0]} blocks.7.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[199], arena + 57407488);
 
-  /* %971 = fused_linear(%967, %970) blocks.7.leff.conv1 : f32[B, 196, 192], written into %947 from row 1 */
+  /* %955 = fused_linear(%951, %954) blocks.7.leff.conv1 : f32[B, 196, 192], written into %931 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 203915264, 150528, arena + 57407488, NULL, NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 219576512, 37824);
 
-  /* %972 = linear_grad_weight(%967, %407) blocks.7.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 203915264, arena + 444225536, arena + 202723328);
+  /* %956 = linear_grad_weight(%951, %391) blocks.7.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 203915264, arena + 415176704, arena + 202723328);
 
-  /* %973 = reduce_sum(%967) {axes [0], batch} blocks.7.leff.conv1 : f32[768] */
+  /* %957 = reduce_sum(%951) {axes [0], batch} blocks.7.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 203915264,
       arena + 203168000);
 
-  /* %974 = reshape(%972) {shape [768, 192, 1, 1]} blocks.7.leff.conv1 : f32[768, 192, 1, 1], a view of %972: no code */
+  /* %958 = reshape(%956) {shape [768, 192, 1, 1]} blocks.7.leff.conv1 : f32[768, 192, 1, 1], a view of %956: no code */
 
-  /* %975 = concat(%948, %971) {axis 0} blocks.7.norm2 : f32[B, 197, 192], a view of %947: no code */
+  /* %959 = concat(%932, %955) {axis 0} blocks.7.norm2 : f32[B, 197, 192], a view of %931: no code */
 
-  /* %976 = reduce_sum(%975) {axes [0], batch} blocks.7.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 219576320,
-      arena + 203169344);
+  /* %960 = normalize_param_grad(%386, %959) {eps 1e-06} blocks.7.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 375320576, arena + 219576320, 1e-06f,
+      arena + 57407488);
 
-  /* %977 = reduce_sum(%975, %404) {axes [0], batch} blocks.7.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 219576320, arena + 394686464, arena + 203169536);
+  /* %961 = index(%960) {axis 0, at 1} blocks.7.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57407680, 384, arena + 203169344, 192);
 
-  /* %978 = normalize_grad(%401, %975, %402, %946) {eps 1e-06} blocks.7 : f32[B, 197, 192], written over %947 */
-  lk_layernorm_grad(B * 197, 192, arena + 393476096, arena + 219576320, params[197],
+  /* %962 = index(%960) {axis 0, at 0} blocks.7.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57407488, 384, arena + 203169536, 192);
+
+  /* %963 = normalize_grad(%386, %959, %387, %930) {eps 1e-06} blocks.7 : f32[B, 197, 192], written over %931 */
+  lk_layernorm_grad(B * 197, 192, arena + 375320576, arena + 219576320, params[197],
       arena + 218365952, 1e-06f, arena + 219576320);
 
-  /* %979 = mul(%978, %400) blocks.7 : f32[B, 197, 192] */
+  /* %964 = mul(%963, %385) blocks.7 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 219576320, (const long[]){37824, 192, 1},
       inputs[13], (const long[]){1, 0, 0}, arena + 194281472);
 
-  /* %980 = transpose(%397) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
+  /* %965 = transpose(%382) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[195], arena + 57407488);
 
-  /* %981 = fused_linear(%979, %980) blocks.7.attn.proj : f32[B, 197, 192] */
+  /* %966 = fused_linear(%964, %965) blocks.7.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 194281472, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 197912576);
 
-  /* %982 = linear_grad_weight(%979, %396) blocks.7.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 194281472, arena + 392265728, arena + 203128832);
+  /* %967 = linear_grad_weight(%964, %381) blocks.7.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 194281472, arena + 374110208, arena + 203128832);
 
-  /* %983 = reduce_sum(%979) {axes [0], batch} blocks.7.attn.proj : f32[192] */
+  /* %968 = reduce_sum(%964) {axes [0], batch} blocks.7.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 194281472,
       arena + 203169728);
 
-  /* %984 = sdpa_grad(%393, %394, %395, %981) {heads 3, kv_heads 3} blocks.7.attn : f32[B, 197, 576] */
+  /* %969 = sdpa_grad(%378, %379, %380, %966) {heads 3, kv_heads 3} blocks.7.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 320854016, 576, arena + 320854208, 576,
       arena + 320854400, 576, arena + 197912576, 192, arena + 194281472, 576,
       arena + 194281472 + 192, 576, arena + 194281472 + 384, 576, 0.125f);
 
-  /* %985 = transpose(%390) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
+  /* %970 = transpose(%375) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[193], arena + 57407488);
 
-  /* %986 = fused_linear(%984, %985) blocks.7.attn.qkv : f32[B, 197, 192] */
+  /* %971 = fused_linear(%969, %970) blocks.7.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 194281472, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 199098368);
 
-  /* %987 = linear_grad_weight(%984, %389) blocks.7.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 194281472, arena + 391055360, arena + 203018240);
+  /* %972 = linear_grad_weight(%969, %374) blocks.7.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 194281472, arena + 372899840, arena + 203018240);
 
-  /* %988 = reduce_sum(%984) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
+  /* %973 = reduce_sum(%969) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 194281472,
       arena + 203168768);
 
-  /* %989 = reduce_sum(%986) {axes [0], batch} blocks.7.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 199098368,
-      arena + 203169920);
+  /* %974 = normalize_param_grad(%369, %971) {eps 1e-06} blocks.7.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 371689472, arena + 199098368, 1e-06f,
+      arena + 57407488);
 
-  /* %990 = reduce_sum(%986, %388) {axes [0], batch} blocks.7.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 199098368, arena + 389844992, arena + 203170112);
+  /* %975 = index(%974) {axis 0, at 1} blocks.7.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57407680, 384, arena + 203169920, 192);
 
-  /* %991 = normalize_grad(%383, %986, %386, %978) {eps 1e-06} blocks.6 : f32[B, 197, 192], written over %986 */
-  lk_layernorm_grad(B * 197, 192, arena + 388634624, arena + 199098368, params[191],
+  /* %976 = index(%974) {axis 0, at 0} blocks.7.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57407488, 384, arena + 203170112, 192);
+
+  /* %977 = normalize_grad(%369, %971, %372, %963) {eps 1e-06} blocks.6 : f32[B, 197, 192], written over %971 */
+  lk_layernorm_grad(B * 197, 192, arena + 371689472, arena + 199098368, params[191],
       arena + 219576320, 1e-06f, arena + 199098368);
 
-  /* %992 = slice(%944) {axis 0, start 0, length 6} : f32[B, 6, 192], a view of %743: no code */
+  /* %978 = slice(%928) {axis 0, start 0, length 6} : f32[B, 6, 192], a view of %718: no code */
 
-  /* %993 = slice(%944) {axis 0, start 6, length 1} : f32[B, 1, 192], a view of %743: no code */
+  /* %979 = slice(%928) {axis 0, start 6, length 1} : f32[B, 1, 192], a view of %718: no code */
 
-  /* %994 = zero_pad(%993, %991) {axis 0, before 0, after 196} blocks.6 : f32[B, 197, 192], written over %986 */
+  /* %980 = zero_pad(%979, %977) {axis 0, before 0, after 196} blocks.6 : f32[B, 197, 192], written over %971 */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad_add(1, 1, 192, 0, 196, arena + 457013888 + (long)b * 2304,
+    lk_zero_pad_add(1, 1, 192, 0, 196, arena + 427965056 + (long)b * 2304,
         arena + 199098368 + (long)b * 37824, arena + 199098368 + (long)b * 37824);
   } // for b
 
-  /* %995 = mul(%994, %382) blocks.6 : f32[B, 197, 192] */
+  /* %981 = mul(%980, %368) blocks.6 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 199098368, (const long[]){37824, 192, 1},
       inputs[12], (const long[]){1, 0, 0}, arena + 200308736);
 
-  /* %996 = slice(%995) {axis 0, start 0, length 1} blocks.6.leff : f32[B, 1, 192], a view of %995: no code */
+  /* %982 = slice(%981) {axis 0, start 0, length 1} blocks.6.leff : f32[B, 1, 192], a view of %981: no code */
 
-  /* %997 = slice(%995) {axis 0, start 1, length 196} blocks.6.leff : f32[B, 196, 192] */
+  /* %983 = slice(%981) {axis 0, start 1, length 196} blocks.6.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 200308928, 37824, arena + 201519104, 37632);
 
-  /* %998 = batch_norm_act_param_grad(%375, %997, %378, %376, %377) {eps 1e-05} blocks.6.leff.bn3 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 443021312, arena + 201519104,
-      arena + 457222448, params[187], params[188], 1e-05f, LK_ACT_NONE, arena + 57407488,
+  /* %984 = batch_norm_act_param_grad(%361, %983, %364, %362, %363) {eps 1e-05} blocks.6.leff.bn3 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 413972480, arena + 201519104,
+      arena + 428173616, params[187], params[188], 1e-05f, LK_ACT_NONE, arena + 57407488,
       arena + 57446080);
 
-  /* %999 = batch_norm_act_grad(%375, %997, %378, %376, %377, %998) {eps 1e-05} blocks.6.leff.bn3 : f32[B, 196, 192], written over %997 */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 443021312, arena + 201519104, arena + 457222448,
+  /* %985 = batch_norm_act_grad(%361, %983, %364, %362, %363, %984) {eps 1e-05} blocks.6.leff.bn3 : f32[B, 196, 192], written over %983 */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 413972480, arena + 201519104, arena + 428173616,
       params[187], params[188], arena + 57446080, 1e-05f, LK_ACT_NONE, arena + 57407488,
       arena + 201519104);
 
-  /* %1000 = index(%998) {axis 0, at 0} blocks.6.leff.bn3 : f32[192] */
+  /* %986 = index(%984) {axis 0, at 0} blocks.6.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 57446080, 384, arena + 203170304, 192);
 
-  /* %1001 = index(%998) {axis 0, at 1} blocks.6.leff.bn3 : f32[192] */
+  /* %987 = index(%984) {axis 0, at 1} blocks.6.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 57446272, 384, arena + 203170496, 192);
 
-  /* %1002 = transpose(%374) {perm [1, 0]} blocks.6.leff.conv3 : f32[768, 192] */
+  /* %988 = transpose(%360) {perm [1, 0]} blocks.6.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[185], arena + 57407488);
 
-  /* %1003 = fused_linear(%999, %1002) blocks.6.leff.conv3 : f32[B, 196, 768] */
+  /* %989 = fused_linear(%985, %988) blocks.6.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 201519104, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 194281472);
 
-  /* %1004 = linear_grad_weight(%999, %371) blocks.6.leff.conv3 : f32[192, 768] */
+  /* %990 = linear_grad_weight(%985, %357) blocks.6.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 201519104, arena + 189464576, arena + 202870784);
 
-  /* %1005 = reduce_sum(%999) {axes [0], batch} blocks.6.leff.conv3 : f32[192] */
+  /* %991 = reduce_sum(%985) {axes [0], batch} blocks.6.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 201519104,
       arena + 189473024);
 
-  /* %1006 = reshape(%1004) {shape [192, 768, 1, 1]} blocks.6.leff.conv3 : f32[192, 768, 1, 1], a view of %1004: no code */
+  /* %992 = reshape(%990) {shape [192, 768, 1, 1]} blocks.6.leff.conv3 : f32[192, 768, 1, 1], a view of %990: no code */
 
-  /* %1007 = batch_norm_act_param_grad(%366, %1003, %369, %367, %368) {eps 1e-05, act gelu} blocks.6.leff.bn2 : f32[2, 768] */
+  /* %993 = batch_norm_act_param_grad(%352, %989, %355, %353, %354) {eps 1e-05, act gelu} blocks.6.leff.bn2 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 184647680, arena + 194281472,
-      arena + 457153280, params[181], params[182], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 428104448, params[181], params[182], 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 57561856);
 
-  /* %1008 = batch_norm_act_grad(%366, %1003, %369, %367, %368, %1007) {eps 1e-05, act gelu} blocks.6.leff.bn2 : f32[B, 196, 768], written over %1003 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 184647680, arena + 194281472, arena + 457153280,
+  /* %994 = batch_norm_act_grad(%352, %989, %355, %353, %354, %993) {eps 1e-05, act gelu} blocks.6.leff.bn2 : f32[B, 196, 768], written over %989 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 184647680, arena + 194281472, arena + 428104448,
       params[181], params[182], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 194281472);
 
-  /* %1009 = index(%1007) {axis 0, at 0} blocks.6.leff.bn2 : f32[768] */
+  /* %995 = index(%993) {axis 0, at 0} blocks.6.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 189471488, 768);
 
-  /* %1010 = index(%1007) {axis 0, at 1} blocks.6.leff.bn2 : f32[768] */
+  /* %996 = index(%993) {axis 0, at 1} blocks.6.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 189472256, 768);
 
-  /* %1011 = token_dwconv_grad_input(%1008, %364) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.leff.conv2 : f32[B, 196, 768] */
+  /* %997 = token_dwconv_grad_input(%994, %350) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 194281472, params[179],
       arena + 184647680);
 
-  /* %1012 = token_dwconv_grad_weight(%1008, %363) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %998 = token_dwconv_grad_weight(%994, %349) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 194281472,
       arena + 179830784, arena + 189464576);
 
-  /* %1013 = reduce_sum(%1008) {axes [0], batch} blocks.6.leff.conv2 : f32[768] */
+  /* %999 = reduce_sum(%994) {axes [0], batch} blocks.6.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 194281472,
       arena + 183898112);
 
-  /* %1014 = batch_norm_act_param_grad(%358, %1011, %361, %359, %360) {eps 1e-05, act gelu} blocks.6.leff.bn1 : f32[2, 768] */
+  /* %1000 = batch_norm_act_param_grad(%344, %997, %347, %345, %346) {eps 1e-05, act gelu} blocks.6.leff.bn1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 175013888, arena + 184647680,
-      arena + 457150976, params[175], params[176], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 428102144, params[175], params[176], 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 57561856);
 
-  /* %1015 = batch_norm_act_grad(%358, %1011, %361, %359, %360, %1014) {eps 1e-05, act gelu} blocks.6.leff.bn1 : f32[B, 196, 768], written over %1011 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 175013888, arena + 184647680, arena + 457150976,
+  /* %1001 = batch_norm_act_grad(%344, %997, %347, %345, %346, %1000) {eps 1e-05, act gelu} blocks.6.leff.bn1 : f32[B, 196, 768], written over %997 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 175013888, arena + 184647680, arena + 428102144,
       params[175], params[176], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 184647680);
 
-  /* %1016 = index(%1014) {axis 0, at 0} blocks.6.leff.bn1 : f32[768] */
+  /* %1002 = index(%1000) {axis 0, at 0} blocks.6.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 183898880, 768);
 
-  /* %1017 = index(%1014) {axis 0, at 1} blocks.6.leff.bn1 : f32[768] */
+  /* %1003 = index(%1000) {axis 0, at 1} blocks.6.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 183899648, 768);
 
-  /* %1018 = transpose(%357) {perm [1, 0]} blocks.6.leff.conv1 : f32[192, 768] */
+  /* %1004 = transpose(%343) {perm [1, 0]} blocks.6.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[173], arena + 57407488);
 
-  /* %1019 = fused_linear(%1015, %1018) blocks.6.leff.conv1 : f32[B, 196, 192], written into %995 from row 1 */
+  /* %1005 = fused_linear(%1001, %1004) blocks.6.leff.conv1 : f32[B, 196, 192], written into %981 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 184647680, 150528, arena + 57407488, NULL, NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 200308928, 37824);
 
-  /* %1020 = linear_grad_weight(%1015, %354) blocks.6.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 184647680, arena + 441817088, arena + 183455744);
+  /* %1006 = linear_grad_weight(%1001, %340) blocks.6.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 184647680, arena + 412768256, arena + 183455744);
 
-  /* %1021 = reduce_sum(%1015) {axes [0], batch} blocks.6.leff.conv1 : f32[768] */
+  /* %1007 = reduce_sum(%1001) {axes [0], batch} blocks.6.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 184647680,
       arena + 183900416);
 
-  /* %1022 = reshape(%1020) {shape [768, 192, 1, 1]} blocks.6.leff.conv1 : f32[768, 192, 1, 1], a view of %1020: no code */
+  /* %1008 = reshape(%1006) {shape [768, 192, 1, 1]} blocks.6.leff.conv1 : f32[768, 192, 1, 1], a view of %1006: no code */
 
-  /* %1023 = concat(%996, %1019) {axis 0} blocks.6.norm2 : f32[B, 197, 192], a view of %995: no code */
+  /* %1009 = concat(%982, %1005) {axis 0} blocks.6.norm2 : f32[B, 197, 192], a view of %981: no code */
 
-  /* %1024 = reduce_sum(%1023) {axes [0], batch} blocks.6.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 200308736,
-      arena + 183901760);
+  /* %1010 = normalize_param_grad(%335, %1009) {eps 1e-06} blocks.6.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 370479104, arena + 200308736, 1e-06f,
+      arena + 57407488);
 
-  /* %1025 = reduce_sum(%1023, %351) {axes [0], batch} blocks.6.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 200308736, arena + 387424256, arena + 183901952);
+  /* %1011 = index(%1010) {axis 0, at 1} blocks.6.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57407680, 384, arena + 183901760, 192);
 
-  /* %1026 = normalize_grad(%348, %1023, %349, %994) {eps 1e-06} blocks.6 : f32[B, 197, 192], written over %995 */
-  lk_layernorm_grad(B * 197, 192, arena + 386213888, arena + 200308736, params[171],
+  /* %1012 = index(%1010) {axis 0, at 0} blocks.6.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57407488, 384, arena + 183901952, 192);
+
+  /* %1013 = normalize_grad(%335, %1009, %336, %980) {eps 1e-06} blocks.6 : f32[B, 197, 192], written over %981 */
+  lk_layernorm_grad(B * 197, 192, arena + 370479104, arena + 200308736, params[171],
       arena + 199098368, 1e-06f, arena + 200308736);
 
-  /* %1027 = mul(%1026, %347) blocks.6 : f32[B, 197, 192] */
+  /* %1014 = mul(%1013, %334) blocks.6 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 200308736, (const long[]){37824, 192, 1},
       inputs[11], (const long[]){1, 0, 0}, arena + 175013888);
 
-  /* %1028 = transpose(%344) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
+  /* %1015 = transpose(%331) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[169], arena + 57407488);
 
-  /* %1029 = fused_linear(%1027, %1028) blocks.6.attn.proj : f32[B, 197, 192] */
+  /* %1016 = fused_linear(%1014, %1015) blocks.6.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 175013888, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 178644992);
 
-  /* %1030 = linear_grad_weight(%1027, %343) blocks.6.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 175013888, arena + 385003520, arena + 183861248);
+  /* %1017 = linear_grad_weight(%1014, %330) blocks.6.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 175013888, arena + 369268736, arena + 183861248);
 
-  /* %1031 = reduce_sum(%1027) {axes [0], batch} blocks.6.attn.proj : f32[192] */
+  /* %1018 = reduce_sum(%1014) {axes [0], batch} blocks.6.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 175013888,
       arena + 183902144);
 
-  /* %1032 = sdpa_grad(%340, %341, %342, %1029) {heads 3, kv_heads 3} blocks.6.attn : f32[B, 197, 576] */
+  /* %1019 = sdpa_grad(%327, %328, %329, %1016) {heads 3, kv_heads 3} blocks.6.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 317222912, 576, arena + 317223104, 576,
       arena + 317223296, 576, arena + 178644992, 192, arena + 175013888, 576,
       arena + 175013888 + 192, 576, arena + 175013888 + 384, 576, 0.125f);
 
-  /* %1033 = transpose(%337) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
+  /* %1020 = transpose(%324) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[167], arena + 57407488);
 
-  /* %1034 = fused_linear(%1032, %1033) blocks.6.attn.qkv : f32[B, 197, 192] */
+  /* %1021 = fused_linear(%1019, %1020) blocks.6.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 175013888, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 179830784);
 
-  /* %1035 = linear_grad_weight(%1032, %336) blocks.6.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 175013888, arena + 383793152, arena + 183750656);
+  /* %1022 = linear_grad_weight(%1019, %323) blocks.6.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 175013888, arena + 368058368, arena + 183750656);
 
-  /* %1036 = reduce_sum(%1032) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
+  /* %1023 = reduce_sum(%1019) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 175013888,
       arena + 183901184);
 
-  /* %1037 = reduce_sum(%1034) {axes [0], batch} blocks.6.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 179830784,
-      arena + 183902336);
+  /* %1024 = normalize_param_grad(%318, %1021) {eps 1e-06} blocks.6.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 366848000, arena + 179830784, 1e-06f,
+      arena + 57407488);
 
-  /* %1038 = reduce_sum(%1034, %335) {axes [0], batch} blocks.6.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 179830784, arena + 382582784, arena + 183902528);
+  /* %1025 = index(%1024) {axis 0, at 1} blocks.6.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57407680, 384, arena + 183902336, 192);
 
-  /* %1039 = normalize_grad(%330, %1034, %333, %1026) {eps 1e-06} blocks.5 : f32[B, 197, 192], written over %1034 */
-  lk_layernorm_grad(B * 197, 192, arena + 381372416, arena + 179830784, params[165],
+  /* %1026 = index(%1024) {axis 0, at 0} blocks.6.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57407488, 384, arena + 183902528, 192);
+
+  /* %1027 = normalize_grad(%318, %1021, %321, %1013) {eps 1e-06} blocks.5 : f32[B, 197, 192], written over %1021 */
+  lk_layernorm_grad(B * 197, 192, arena + 366848000, arena + 179830784, params[165],
       arena + 200308736, 1e-06f, arena + 179830784);
 
-  /* %1040 = slice(%992) {axis 0, start 0, length 5} : f32[B, 5, 192], a view of %743: no code */
+  /* %1028 = slice(%978) {axis 0, start 0, length 5} : f32[B, 5, 192], a view of %718: no code */
 
-  /* %1041 = slice(%992) {axis 0, start 5, length 1} : f32[B, 1, 192], a view of %743: no code */
+  /* %1029 = slice(%978) {axis 0, start 5, length 1} : f32[B, 1, 192], a view of %718: no code */
 
-  /* %1042 = zero_pad(%1041, %1039) {axis 0, before 0, after 196} blocks.5 : f32[B, 197, 192], written over %1034 */
+  /* %1030 = zero_pad(%1029, %1027) {axis 0, before 0, after 196} blocks.5 : f32[B, 197, 192], written over %1021 */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad_add(1, 1, 192, 0, 196, arena + 457013696 + (long)b * 2304,
+    lk_zero_pad_add(1, 1, 192, 0, 196, arena + 427964864 + (long)b * 2304,
         arena + 179830784 + (long)b * 37824, arena + 179830784 + (long)b * 37824);
   } // for b
 
-  /* %1043 = mul(%1042, %329) blocks.5 : f32[B, 197, 192] */
+  /* %1031 = mul(%1030, %317) blocks.5 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 179830784, (const long[]){37824, 192, 1},
       inputs[10], (const long[]){1, 0, 0}, arena + 181041152);
 
-  /* %1044 = slice(%1043) {axis 0, start 0, length 1} blocks.5.leff : f32[B, 1, 192], a view of %1043: no code */
+  /* %1032 = slice(%1031) {axis 0, start 0, length 1} blocks.5.leff : f32[B, 1, 192], a view of %1031: no code */
 
-  /* %1045 = slice(%1043) {axis 0, start 1, length 196} blocks.5.leff : f32[B, 196, 192] */
+  /* %1033 = slice(%1031) {axis 0, start 1, length 196} blocks.5.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 181041344, 37824, arena + 182251520, 37632);
 
-  /* %1046 = batch_norm_act_param_grad(%322, %1045, %325, %323, %324) {eps 1e-05} blocks.5.leff.bn3 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 440612864, arena + 182251520,
-      arena + 457221872, params[161], params[162], 1e-05f, LK_ACT_NONE, arena + 57407488,
+  /* %1034 = batch_norm_act_param_grad(%310, %1033, %313, %311, %312) {eps 1e-05} blocks.5.leff.bn3 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 411564032, arena + 182251520,
+      arena + 428173040, params[161], params[162], 1e-05f, LK_ACT_NONE, arena + 57407488,
       arena + 57446080);
 
-  /* %1047 = batch_norm_act_grad(%322, %1045, %325, %323, %324, %1046) {eps 1e-05} blocks.5.leff.bn3 : f32[B, 196, 192], written over %1045 */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 440612864, arena + 182251520, arena + 457221872,
+  /* %1035 = batch_norm_act_grad(%310, %1033, %313, %311, %312, %1034) {eps 1e-05} blocks.5.leff.bn3 : f32[B, 196, 192], written over %1033 */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 411564032, arena + 182251520, arena + 428173040,
       params[161], params[162], arena + 57446080, 1e-05f, LK_ACT_NONE, arena + 57407488,
       arena + 182251520);
 
-  /* %1048 = index(%1046) {axis 0, at 0} blocks.5.leff.bn3 : f32[192] */
+  /* %1036 = index(%1034) {axis 0, at 0} blocks.5.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 57446080, 384, arena + 183902720, 192);
 
-  /* %1049 = index(%1046) {axis 0, at 1} blocks.5.leff.bn3 : f32[192] */
+  /* %1037 = index(%1034) {axis 0, at 1} blocks.5.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 57446272, 384, arena + 183902912, 192);
 
-  /* %1050 = transpose(%321) {perm [1, 0]} blocks.5.leff.conv3 : f32[768, 192] */
+  /* %1038 = transpose(%309) {perm [1, 0]} blocks.5.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[159], arena + 57407488);
 
-  /* %1051 = fused_linear(%1047, %1050) blocks.5.leff.conv3 : f32[B, 196, 768] */
+  /* %1039 = fused_linear(%1035, %1038) blocks.5.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 182251520, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 175013888);
 
-  /* %1052 = linear_grad_weight(%1047, %318) blocks.5.leff.conv3 : f32[192, 768] */
+  /* %1040 = linear_grad_weight(%1035, %306) blocks.5.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 182251520, arena + 170196992, arena + 183603200);
 
-  /* %1053 = reduce_sum(%1047) {axes [0], batch} blocks.5.leff.conv3 : f32[192] */
+  /* %1041 = reduce_sum(%1035) {axes [0], batch} blocks.5.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 182251520,
       arena + 170205440);
 
-  /* %1054 = reshape(%1052) {shape [192, 768, 1, 1]} blocks.5.leff.conv3 : f32[192, 768, 1, 1], a view of %1052: no code */
+  /* %1042 = reshape(%1040) {shape [192, 768, 1, 1]} blocks.5.leff.conv3 : f32[192, 768, 1, 1], a view of %1040: no code */
 
-  /* %1055 = batch_norm_act_param_grad(%313, %1051, %316, %314, %315) {eps 1e-05, act gelu} blocks.5.leff.bn2 : f32[2, 768] */
+  /* %1043 = batch_norm_act_param_grad(%301, %1039, %304, %302, %303) {eps 1e-05, act gelu} blocks.5.leff.bn2 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 165380096, arena + 175013888,
-      arena + 457148672, params[155], params[156], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 428099840, params[155], params[156], 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 57561856);
 
-  /* %1056 = batch_norm_act_grad(%313, %1051, %316, %314, %315, %1055) {eps 1e-05, act gelu} blocks.5.leff.bn2 : f32[B, 196, 768], written over %1051 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 165380096, arena + 175013888, arena + 457148672,
+  /* %1044 = batch_norm_act_grad(%301, %1039, %304, %302, %303, %1043) {eps 1e-05, act gelu} blocks.5.leff.bn2 : f32[B, 196, 768], written over %1039 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 165380096, arena + 175013888, arena + 428099840,
       params[155], params[156], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 175013888);
 
-  /* %1057 = index(%1055) {axis 0, at 0} blocks.5.leff.bn2 : f32[768] */
+  /* %1045 = index(%1043) {axis 0, at 0} blocks.5.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 170203904, 768);
 
-  /* %1058 = index(%1055) {axis 0, at 1} blocks.5.leff.bn2 : f32[768] */
+  /* %1046 = index(%1043) {axis 0, at 1} blocks.5.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 170204672, 768);
 
-  /* %1059 = token_dwconv_grad_input(%1056, %311) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.leff.conv2 : f32[B, 196, 768] */
+  /* %1047 = token_dwconv_grad_input(%1044, %299) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 175013888, params[153],
       arena + 165380096);
 
-  /* %1060 = token_dwconv_grad_weight(%1056, %310) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %1048 = token_dwconv_grad_weight(%1044, %298) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 175013888,
       arena + 160563200, arena + 170196992);
 
-  /* %1061 = reduce_sum(%1056) {axes [0], batch} blocks.5.leff.conv2 : f32[768] */
+  /* %1049 = reduce_sum(%1044) {axes [0], batch} blocks.5.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 175013888,
       arena + 164630528);
 
-  /* %1062 = batch_norm_act_param_grad(%305, %1059, %308, %306, %307) {eps 1e-05, act gelu} blocks.5.leff.bn1 : f32[2, 768] */
+  /* %1050 = batch_norm_act_param_grad(%293, %1047, %296, %294, %295) {eps 1e-05, act gelu} blocks.5.leff.bn1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 155746304, arena + 165380096,
-      arena + 457146368, params[149], params[150], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 428097536, params[149], params[150], 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 57561856);
 
-  /* %1063 = batch_norm_act_grad(%305, %1059, %308, %306, %307, %1062) {eps 1e-05, act gelu} blocks.5.leff.bn1 : f32[B, 196, 768], written over %1059 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 155746304, arena + 165380096, arena + 457146368,
+  /* %1051 = batch_norm_act_grad(%293, %1047, %296, %294, %295, %1050) {eps 1e-05, act gelu} blocks.5.leff.bn1 : f32[B, 196, 768], written over %1047 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 155746304, arena + 165380096, arena + 428097536,
       params[149], params[150], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 165380096);
 
-  /* %1064 = index(%1062) {axis 0, at 0} blocks.5.leff.bn1 : f32[768] */
+  /* %1052 = index(%1050) {axis 0, at 0} blocks.5.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 164631296, 768);
 
-  /* %1065 = index(%1062) {axis 0, at 1} blocks.5.leff.bn1 : f32[768] */
+  /* %1053 = index(%1050) {axis 0, at 1} blocks.5.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 164632064, 768);
 
-  /* %1066 = transpose(%304) {perm [1, 0]} blocks.5.leff.conv1 : f32[192, 768] */
+  /* %1054 = transpose(%292) {perm [1, 0]} blocks.5.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[147], arena + 57407488);
 
-  /* %1067 = fused_linear(%1063, %1066) blocks.5.leff.conv1 : f32[B, 196, 192], written into %1043 from row 1 */
+  /* %1055 = fused_linear(%1051, %1054) blocks.5.leff.conv1 : f32[B, 196, 192], written into %1031 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 165380096, 150528, arena + 57407488, NULL, NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 181041344, 37824);
 
-  /* %1068 = linear_grad_weight(%1063, %301) blocks.5.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 165380096, arena + 439408640, arena + 164188160);
+  /* %1056 = linear_grad_weight(%1051, %289) blocks.5.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 165380096, arena + 410359808, arena + 164188160);
 
-  /* %1069 = reduce_sum(%1063) {axes [0], batch} blocks.5.leff.conv1 : f32[768] */
+  /* %1057 = reduce_sum(%1051) {axes [0], batch} blocks.5.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 165380096,
       arena + 164632832);
 
-  /* %1070 = reshape(%1068) {shape [768, 192, 1, 1]} blocks.5.leff.conv1 : f32[768, 192, 1, 1], a view of %1068: no code */
+  /* %1058 = reshape(%1056) {shape [768, 192, 1, 1]} blocks.5.leff.conv1 : f32[768, 192, 1, 1], a view of %1056: no code */
 
-  /* %1071 = concat(%1044, %1067) {axis 0} blocks.5.norm2 : f32[B, 197, 192], a view of %1043: no code */
+  /* %1059 = concat(%1032, %1055) {axis 0} blocks.5.norm2 : f32[B, 197, 192], a view of %1031: no code */
 
-  /* %1072 = reduce_sum(%1071) {axes [0], batch} blocks.5.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 181041152,
-      arena + 164634176);
+  /* %1060 = normalize_param_grad(%284, %1059) {eps 1e-06} blocks.5.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 365637632, arena + 181041152, 1e-06f,
+      arena + 57407488);
 
-  /* %1073 = reduce_sum(%1071, %298) {axes [0], batch} blocks.5.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 181041152, arena + 380162048, arena + 164634368);
+  /* %1061 = index(%1060) {axis 0, at 1} blocks.5.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57407680, 384, arena + 164634176, 192);
 
-  /* %1074 = normalize_grad(%295, %1071, %296, %1042) {eps 1e-06} blocks.5 : f32[B, 197, 192], written over %1043 */
-  lk_layernorm_grad(B * 197, 192, arena + 378951680, arena + 181041152, params[145],
+  /* %1062 = index(%1060) {axis 0, at 0} blocks.5.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57407488, 384, arena + 164634368, 192);
+
+  /* %1063 = normalize_grad(%284, %1059, %285, %1030) {eps 1e-06} blocks.5 : f32[B, 197, 192], written over %1031 */
+  lk_layernorm_grad(B * 197, 192, arena + 365637632, arena + 181041152, params[145],
       arena + 179830784, 1e-06f, arena + 181041152);
 
-  /* %1075 = mul(%1074, %294) blocks.5 : f32[B, 197, 192] */
+  /* %1064 = mul(%1063, %283) blocks.5 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 181041152, (const long[]){37824, 192, 1},
       inputs[9], (const long[]){1, 0, 0}, arena + 155746304);
 
-  /* %1076 = transpose(%291) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
+  /* %1065 = transpose(%280) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[143], arena + 57407488);
 
-  /* %1077 = fused_linear(%1075, %1076) blocks.5.attn.proj : f32[B, 197, 192] */
+  /* %1066 = fused_linear(%1064, %1065) blocks.5.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 155746304, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 159377408);
 
-  /* %1078 = linear_grad_weight(%1075, %290) blocks.5.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 155746304, arena + 377741312, arena + 164593664);
+  /* %1067 = linear_grad_weight(%1064, %279) blocks.5.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 155746304, arena + 364427264, arena + 164593664);
 
-  /* %1079 = reduce_sum(%1075) {axes [0], batch} blocks.5.attn.proj : f32[192] */
+  /* %1068 = reduce_sum(%1064) {axes [0], batch} blocks.5.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 155746304,
       arena + 164634560);
 
-  /* %1080 = sdpa_grad(%287, %288, %289, %1077) {heads 3, kv_heads 3} blocks.5.attn : f32[B, 197, 576] */
+  /* %1069 = sdpa_grad(%276, %277, %278, %1066) {heads 3, kv_heads 3} blocks.5.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 313591808, 576, arena + 313592000, 576,
       arena + 313592192, 576, arena + 159377408, 192, arena + 155746304, 576,
       arena + 155746304 + 192, 576, arena + 155746304 + 384, 576, 0.125f);
 
-  /* %1081 = transpose(%284) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
+  /* %1070 = transpose(%273) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[141], arena + 57407488);
 
-  /* %1082 = fused_linear(%1080, %1081) blocks.5.attn.qkv : f32[B, 197, 192] */
+  /* %1071 = fused_linear(%1069, %1070) blocks.5.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 155746304, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 160563200);
 
-  /* %1083 = linear_grad_weight(%1080, %283) blocks.5.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 155746304, arena + 376530944, arena + 164483072);
+  /* %1072 = linear_grad_weight(%1069, %272) blocks.5.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 155746304, arena + 363216896, arena + 164483072);
 
-  /* %1084 = reduce_sum(%1080) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
+  /* %1073 = reduce_sum(%1069) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 155746304,
       arena + 164633600);
 
-  /* %1085 = reduce_sum(%1082) {axes [0], batch} blocks.5.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 160563200,
-      arena + 164634752);
+  /* %1074 = normalize_param_grad(%267, %1071) {eps 1e-06} blocks.5.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 362006528, arena + 160563200, 1e-06f,
+      arena + 57407488);
 
-  /* %1086 = reduce_sum(%1082, %282) {axes [0], batch} blocks.5.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 160563200, arena + 375320576, arena + 164634944);
+  /* %1075 = index(%1074) {axis 0, at 1} blocks.5.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57407680, 384, arena + 164634752, 192);
 
-  /* %1087 = normalize_grad(%277, %1082, %280, %1074) {eps 1e-06} blocks.4 : f32[B, 197, 192], written over %1082 */
-  lk_layernorm_grad(B * 197, 192, arena + 374110208, arena + 160563200, params[139],
+  /* %1076 = index(%1074) {axis 0, at 0} blocks.5.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57407488, 384, arena + 164634944, 192);
+
+  /* %1077 = normalize_grad(%267, %1071, %270, %1063) {eps 1e-06} blocks.4 : f32[B, 197, 192], written over %1071 */
+  lk_layernorm_grad(B * 197, 192, arena + 362006528, arena + 160563200, params[139],
       arena + 181041152, 1e-06f, arena + 160563200);
 
-  /* %1088 = slice(%1040) {axis 0, start 0, length 4} : f32[B, 4, 192], a view of %743: no code */
+  /* %1078 = slice(%1028) {axis 0, start 0, length 4} : f32[B, 4, 192], a view of %718: no code */
 
-  /* %1089 = slice(%1040) {axis 0, start 4, length 1} : f32[B, 1, 192], a view of %743: no code */
+  /* %1079 = slice(%1028) {axis 0, start 4, length 1} : f32[B, 1, 192], a view of %718: no code */
 
-  /* %1090 = zero_pad(%1089, %1087) {axis 0, before 0, after 196} blocks.4 : f32[B, 197, 192], written over %1082 */
+  /* %1080 = zero_pad(%1079, %1077) {axis 0, before 0, after 196} blocks.4 : f32[B, 197, 192], written over %1071 */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad_add(1, 1, 192, 0, 196, arena + 457013504 + (long)b * 2304,
+    lk_zero_pad_add(1, 1, 192, 0, 196, arena + 427964672 + (long)b * 2304,
         arena + 160563200 + (long)b * 37824, arena + 160563200 + (long)b * 37824);
   } // for b
 
-  /* %1091 = mul(%1090, %276) blocks.4 : f32[B, 197, 192] */
+  /* %1081 = mul(%1080, %266) blocks.4 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 160563200, (const long[]){37824, 192, 1},
       inputs[8], (const long[]){1, 0, 0}, arena + 161773568);
 
-  /* %1092 = slice(%1091) {axis 0, start 0, length 1} blocks.4.leff : f32[B, 1, 192], a view of %1091: no code */
+  /* %1082 = slice(%1081) {axis 0, start 0, length 1} blocks.4.leff : f32[B, 1, 192], a view of %1081: no code */
 
-  /* %1093 = slice(%1091) {axis 0, start 1, length 196} blocks.4.leff : f32[B, 196, 192] */
+  /* %1083 = slice(%1081) {axis 0, start 1, length 196} blocks.4.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 161773760, 37824, arena + 162983936, 37632);
 
-  /* %1094 = batch_norm_act_param_grad(%269, %1093, %272, %270, %271) {eps 1e-05} blocks.4.leff.bn3 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 438204416, arena + 162983936,
-      arena + 457221296, params[135], params[136], 1e-05f, LK_ACT_NONE, arena + 57407488,
+  /* %1084 = batch_norm_act_param_grad(%259, %1083, %262, %260, %261) {eps 1e-05} blocks.4.leff.bn3 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 409155584, arena + 162983936,
+      arena + 428172464, params[135], params[136], 1e-05f, LK_ACT_NONE, arena + 57407488,
       arena + 57446080);
 
-  /* %1095 = batch_norm_act_grad(%269, %1093, %272, %270, %271, %1094) {eps 1e-05} blocks.4.leff.bn3 : f32[B, 196, 192], written over %1093 */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 438204416, arena + 162983936, arena + 457221296,
+  /* %1085 = batch_norm_act_grad(%259, %1083, %262, %260, %261, %1084) {eps 1e-05} blocks.4.leff.bn3 : f32[B, 196, 192], written over %1083 */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 409155584, arena + 162983936, arena + 428172464,
       params[135], params[136], arena + 57446080, 1e-05f, LK_ACT_NONE, arena + 57407488,
       arena + 162983936);
 
-  /* %1096 = index(%1094) {axis 0, at 0} blocks.4.leff.bn3 : f32[192] */
+  /* %1086 = index(%1084) {axis 0, at 0} blocks.4.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 57446080, 384, arena + 164635136, 192);
 
-  /* %1097 = index(%1094) {axis 0, at 1} blocks.4.leff.bn3 : f32[192] */
+  /* %1087 = index(%1084) {axis 0, at 1} blocks.4.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 57446272, 384, arena + 164635328, 192);
 
-  /* %1098 = transpose(%268) {perm [1, 0]} blocks.4.leff.conv3 : f32[768, 192] */
+  /* %1088 = transpose(%258) {perm [1, 0]} blocks.4.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[133], arena + 57407488);
 
-  /* %1099 = fused_linear(%1095, %1098) blocks.4.leff.conv3 : f32[B, 196, 768] */
+  /* %1089 = fused_linear(%1085, %1088) blocks.4.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 162983936, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 155746304);
 
-  /* %1100 = linear_grad_weight(%1095, %265) blocks.4.leff.conv3 : f32[192, 768] */
+  /* %1090 = linear_grad_weight(%1085, %255) blocks.4.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 162983936, arena + 150929408, arena + 164335616);
 
-  /* %1101 = reduce_sum(%1095) {axes [0], batch} blocks.4.leff.conv3 : f32[192] */
+  /* %1091 = reduce_sum(%1085) {axes [0], batch} blocks.4.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 162983936,
       arena + 150937856);
 
-  /* %1102 = reshape(%1100) {shape [192, 768, 1, 1]} blocks.4.leff.conv3 : f32[192, 768, 1, 1], a view of %1100: no code */
+  /* %1092 = reshape(%1090) {shape [192, 768, 1, 1]} blocks.4.leff.conv3 : f32[192, 768, 1, 1], a view of %1090: no code */
 
-  /* %1103 = batch_norm_act_param_grad(%260, %1099, %263, %261, %262) {eps 1e-05, act gelu} blocks.4.leff.bn2 : f32[2, 768] */
+  /* %1093 = batch_norm_act_param_grad(%250, %1089, %253, %251, %252) {eps 1e-05, act gelu} blocks.4.leff.bn2 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 146112512, arena + 155746304,
-      arena + 457144064, params[129], params[130], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 428095232, params[129], params[130], 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 57561856);
 
-  /* %1104 = batch_norm_act_grad(%260, %1099, %263, %261, %262, %1103) {eps 1e-05, act gelu} blocks.4.leff.bn2 : f32[B, 196, 768], written over %1099 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 146112512, arena + 155746304, arena + 457144064,
+  /* %1094 = batch_norm_act_grad(%250, %1089, %253, %251, %252, %1093) {eps 1e-05, act gelu} blocks.4.leff.bn2 : f32[B, 196, 768], written over %1089 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 146112512, arena + 155746304, arena + 428095232,
       params[129], params[130], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 155746304);
 
-  /* %1105 = index(%1103) {axis 0, at 0} blocks.4.leff.bn2 : f32[768] */
+  /* %1095 = index(%1093) {axis 0, at 0} blocks.4.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 150936320, 768);
 
-  /* %1106 = index(%1103) {axis 0, at 1} blocks.4.leff.bn2 : f32[768] */
+  /* %1096 = index(%1093) {axis 0, at 1} blocks.4.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 150937088, 768);
 
-  /* %1107 = token_dwconv_grad_input(%1104, %258) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.leff.conv2 : f32[B, 196, 768] */
+  /* %1097 = token_dwconv_grad_input(%1094, %248) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 155746304, params[127],
       arena + 146112512);
 
-  /* %1108 = token_dwconv_grad_weight(%1104, %257) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %1098 = token_dwconv_grad_weight(%1094, %247) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 155746304,
       arena + 141295616, arena + 150929408);
 
-  /* %1109 = reduce_sum(%1104) {axes [0], batch} blocks.4.leff.conv2 : f32[768] */
+  /* %1099 = reduce_sum(%1094) {axes [0], batch} blocks.4.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 155746304,
       arena + 145362944);
 
-  /* %1110 = batch_norm_act_param_grad(%252, %1107, %255, %253, %254) {eps 1e-05, act gelu} blocks.4.leff.bn1 : f32[2, 768] */
+  /* %1100 = batch_norm_act_param_grad(%242, %1097, %245, %243, %244) {eps 1e-05, act gelu} blocks.4.leff.bn1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 136478720, arena + 146112512,
-      arena + 457141760, params[123], params[124], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 428092928, params[123], params[124], 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 57561856);
 
-  /* %1111 = batch_norm_act_grad(%252, %1107, %255, %253, %254, %1110) {eps 1e-05, act gelu} blocks.4.leff.bn1 : f32[B, 196, 768], written over %1107 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 136478720, arena + 146112512, arena + 457141760,
+  /* %1101 = batch_norm_act_grad(%242, %1097, %245, %243, %244, %1100) {eps 1e-05, act gelu} blocks.4.leff.bn1 : f32[B, 196, 768], written over %1097 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 136478720, arena + 146112512, arena + 428092928,
       params[123], params[124], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 146112512);
 
-  /* %1112 = index(%1110) {axis 0, at 0} blocks.4.leff.bn1 : f32[768] */
+  /* %1102 = index(%1100) {axis 0, at 0} blocks.4.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 145363712, 768);
 
-  /* %1113 = index(%1110) {axis 0, at 1} blocks.4.leff.bn1 : f32[768] */
+  /* %1103 = index(%1100) {axis 0, at 1} blocks.4.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 145364480, 768);
 
-  /* %1114 = transpose(%251) {perm [1, 0]} blocks.4.leff.conv1 : f32[192, 768] */
+  /* %1104 = transpose(%241) {perm [1, 0]} blocks.4.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[121], arena + 57407488);
 
-  /* %1115 = fused_linear(%1111, %1114) blocks.4.leff.conv1 : f32[B, 196, 192], written into %1091 from row 1 */
+  /* %1105 = fused_linear(%1101, %1104) blocks.4.leff.conv1 : f32[B, 196, 192], written into %1081 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 146112512, 150528, arena + 57407488, NULL, NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 161773760, 37824);
 
-  /* %1116 = linear_grad_weight(%1111, %248) blocks.4.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 146112512, arena + 437000192, arena + 144920576);
+  /* %1106 = linear_grad_weight(%1101, %238) blocks.4.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 146112512, arena + 407951360, arena + 144920576);
 
-  /* %1117 = reduce_sum(%1111) {axes [0], batch} blocks.4.leff.conv1 : f32[768] */
+  /* %1107 = reduce_sum(%1101) {axes [0], batch} blocks.4.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 146112512,
       arena + 145365248);
 
-  /* %1118 = reshape(%1116) {shape [768, 192, 1, 1]} blocks.4.leff.conv1 : f32[768, 192, 1, 1], a view of %1116: no code */
+  /* %1108 = reshape(%1106) {shape [768, 192, 1, 1]} blocks.4.leff.conv1 : f32[768, 192, 1, 1], a view of %1106: no code */
 
-  /* %1119 = concat(%1092, %1115) {axis 0} blocks.4.norm2 : f32[B, 197, 192], a view of %1091: no code */
+  /* %1109 = concat(%1082, %1105) {axis 0} blocks.4.norm2 : f32[B, 197, 192], a view of %1081: no code */
 
-  /* %1120 = reduce_sum(%1119) {axes [0], batch} blocks.4.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 161773568,
-      arena + 145366592);
+  /* %1110 = normalize_param_grad(%233, %1109) {eps 1e-06} blocks.4.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 360796160, arena + 161773568, 1e-06f,
+      arena + 57407488);
 
-  /* %1121 = reduce_sum(%1119, %245) {axes [0], batch} blocks.4.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 161773568, arena + 372899840, arena + 145366784);
+  /* %1111 = index(%1110) {axis 0, at 1} blocks.4.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57407680, 384, arena + 145366592, 192);
 
-  /* %1122 = normalize_grad(%242, %1119, %243, %1090) {eps 1e-06} blocks.4 : f32[B, 197, 192], written over %1091 */
-  lk_layernorm_grad(B * 197, 192, arena + 371689472, arena + 161773568, params[119],
+  /* %1112 = index(%1110) {axis 0, at 0} blocks.4.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57407488, 384, arena + 145366784, 192);
+
+  /* %1113 = normalize_grad(%233, %1109, %234, %1080) {eps 1e-06} blocks.4 : f32[B, 197, 192], written over %1081 */
+  lk_layernorm_grad(B * 197, 192, arena + 360796160, arena + 161773568, params[119],
       arena + 160563200, 1e-06f, arena + 161773568);
 
-  /* %1123 = mul(%1122, %241) blocks.4 : f32[B, 197, 192] */
+  /* %1114 = mul(%1113, %232) blocks.4 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 161773568, (const long[]){37824, 192, 1},
       inputs[7], (const long[]){1, 0, 0}, arena + 136478720);
 
-  /* %1124 = transpose(%238) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
+  /* %1115 = transpose(%229) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[117], arena + 57407488);
 
-  /* %1125 = fused_linear(%1123, %1124) blocks.4.attn.proj : f32[B, 197, 192] */
+  /* %1116 = fused_linear(%1114, %1115) blocks.4.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 136478720, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 140109824);
 
-  /* %1126 = linear_grad_weight(%1123, %237) blocks.4.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 136478720, arena + 370479104, arena + 145326080);
+  /* %1117 = linear_grad_weight(%1114, %228) blocks.4.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 136478720, arena + 359585792, arena + 145326080);
 
-  /* %1127 = reduce_sum(%1123) {axes [0], batch} blocks.4.attn.proj : f32[192] */
+  /* %1118 = reduce_sum(%1114) {axes [0], batch} blocks.4.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 136478720,
       arena + 145366976);
 
-  /* %1128 = sdpa_grad(%234, %235, %236, %1125) {heads 3, kv_heads 3} blocks.4.attn : f32[B, 197, 576] */
+  /* %1119 = sdpa_grad(%225, %226, %227, %1116) {heads 3, kv_heads 3} blocks.4.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 309960704, 576, arena + 309960896, 576,
       arena + 309961088, 576, arena + 140109824, 192, arena + 136478720, 576,
       arena + 136478720 + 192, 576, arena + 136478720 + 384, 576, 0.125f);
 
-  /* %1129 = transpose(%231) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
+  /* %1120 = transpose(%222) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[115], arena + 57407488);
 
-  /* %1130 = fused_linear(%1128, %1129) blocks.4.attn.qkv : f32[B, 197, 192] */
+  /* %1121 = fused_linear(%1119, %1120) blocks.4.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 136478720, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 141295616);
 
-  /* %1131 = linear_grad_weight(%1128, %230) blocks.4.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 136478720, arena + 369268736, arena + 145215488);
+  /* %1122 = linear_grad_weight(%1119, %221) blocks.4.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 136478720, arena + 358375424, arena + 145215488);
 
-  /* %1132 = reduce_sum(%1128) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
+  /* %1123 = reduce_sum(%1119) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 136478720,
       arena + 145366016);
 
-  /* %1133 = reduce_sum(%1130) {axes [0], batch} blocks.4.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 141295616,
-      arena + 145367168);
+  /* %1124 = normalize_param_grad(%216, %1121) {eps 1e-06} blocks.4.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 357165056, arena + 141295616, 1e-06f,
+      arena + 57407488);
 
-  /* %1134 = reduce_sum(%1130, %229) {axes [0], batch} blocks.4.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 141295616, arena + 368058368, arena + 145367360);
+  /* %1125 = index(%1124) {axis 0, at 1} blocks.4.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57407680, 384, arena + 145367168, 192);
 
-  /* %1135 = normalize_grad(%224, %1130, %227, %1122) {eps 1e-06} blocks.3 : f32[B, 197, 192], written over %1130 */
-  lk_layernorm_grad(B * 197, 192, arena + 366848000, arena + 141295616, params[113],
+  /* %1126 = index(%1124) {axis 0, at 0} blocks.4.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57407488, 384, arena + 145367360, 192);
+
+  /* %1127 = normalize_grad(%216, %1121, %219, %1113) {eps 1e-06} blocks.3 : f32[B, 197, 192], written over %1121 */
+  lk_layernorm_grad(B * 197, 192, arena + 357165056, arena + 141295616, params[113],
       arena + 161773568, 1e-06f, arena + 141295616);
 
-  /* %1136 = slice(%1088) {axis 0, start 0, length 3} : f32[B, 3, 192], a view of %743: no code */
+  /* %1128 = slice(%1078) {axis 0, start 0, length 3} : f32[B, 3, 192], a view of %718: no code */
 
-  /* %1137 = slice(%1088) {axis 0, start 3, length 1} : f32[B, 1, 192], a view of %743: no code */
+  /* %1129 = slice(%1078) {axis 0, start 3, length 1} : f32[B, 1, 192], a view of %718: no code */
 
-  /* %1138 = zero_pad(%1137, %1135) {axis 0, before 0, after 196} blocks.3 : f32[B, 197, 192], written over %1130 */
+  /* %1130 = zero_pad(%1129, %1127) {axis 0, before 0, after 196} blocks.3 : f32[B, 197, 192], written over %1121 */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad_add(1, 1, 192, 0, 196, arena + 457013312 + (long)b * 2304,
+    lk_zero_pad_add(1, 1, 192, 0, 196, arena + 427964480 + (long)b * 2304,
         arena + 141295616 + (long)b * 37824, arena + 141295616 + (long)b * 37824);
   } // for b
 
-  /* %1139 = mul(%1138, %223) blocks.3 : f32[B, 197, 192] */
+  /* %1131 = mul(%1130, %215) blocks.3 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 141295616, (const long[]){37824, 192, 1},
       inputs[6], (const long[]){1, 0, 0}, arena + 142505984);
 
-  /* %1140 = slice(%1139) {axis 0, start 0, length 1} blocks.3.leff : f32[B, 1, 192], a view of %1139: no code */
+  /* %1132 = slice(%1131) {axis 0, start 0, length 1} blocks.3.leff : f32[B, 1, 192], a view of %1131: no code */
 
-  /* %1141 = slice(%1139) {axis 0, start 1, length 196} blocks.3.leff : f32[B, 196, 192] */
+  /* %1133 = slice(%1131) {axis 0, start 1, length 196} blocks.3.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 142506176, 37824, arena + 143716352, 37632);
 
-  /* %1142 = batch_norm_act_param_grad(%216, %1141, %219, %217, %218) {eps 1e-05} blocks.3.leff.bn3 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 435795968, arena + 143716352,
-      arena + 457220720, params[109], params[110], 1e-05f, LK_ACT_NONE, arena + 57407488,
+  /* %1134 = batch_norm_act_param_grad(%208, %1133, %211, %209, %210) {eps 1e-05} blocks.3.leff.bn3 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 406747136, arena + 143716352,
+      arena + 428171888, params[109], params[110], 1e-05f, LK_ACT_NONE, arena + 57407488,
       arena + 57446080);
 
-  /* %1143 = batch_norm_act_grad(%216, %1141, %219, %217, %218, %1142) {eps 1e-05} blocks.3.leff.bn3 : f32[B, 196, 192], written over %1141 */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 435795968, arena + 143716352, arena + 457220720,
+  /* %1135 = batch_norm_act_grad(%208, %1133, %211, %209, %210, %1134) {eps 1e-05} blocks.3.leff.bn3 : f32[B, 196, 192], written over %1133 */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 406747136, arena + 143716352, arena + 428171888,
       params[109], params[110], arena + 57446080, 1e-05f, LK_ACT_NONE, arena + 57407488,
       arena + 143716352);
 
-  /* %1144 = index(%1142) {axis 0, at 0} blocks.3.leff.bn3 : f32[192] */
+  /* %1136 = index(%1134) {axis 0, at 0} blocks.3.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 57446080, 384, arena + 145367552, 192);
 
-  /* %1145 = index(%1142) {axis 0, at 1} blocks.3.leff.bn3 : f32[192] */
+  /* %1137 = index(%1134) {axis 0, at 1} blocks.3.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 57446272, 384, arena + 145367744, 192);
 
-  /* %1146 = transpose(%215) {perm [1, 0]} blocks.3.leff.conv3 : f32[768, 192] */
+  /* %1138 = transpose(%207) {perm [1, 0]} blocks.3.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[107], arena + 57407488);
 
-  /* %1147 = fused_linear(%1143, %1146) blocks.3.leff.conv3 : f32[B, 196, 768] */
+  /* %1139 = fused_linear(%1135, %1138) blocks.3.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 143716352, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 136478720);
 
-  /* %1148 = linear_grad_weight(%1143, %212) blocks.3.leff.conv3 : f32[192, 768] */
+  /* %1140 = linear_grad_weight(%1135, %204) blocks.3.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 143716352, arena + 131661824, arena + 145068032);
 
-  /* %1149 = reduce_sum(%1143) {axes [0], batch} blocks.3.leff.conv3 : f32[192] */
+  /* %1141 = reduce_sum(%1135) {axes [0], batch} blocks.3.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 143716352,
       arena + 131670272);
 
-  /* %1150 = reshape(%1148) {shape [192, 768, 1, 1]} blocks.3.leff.conv3 : f32[192, 768, 1, 1], a view of %1148: no code */
+  /* %1142 = reshape(%1140) {shape [192, 768, 1, 1]} blocks.3.leff.conv3 : f32[192, 768, 1, 1], a view of %1140: no code */
 
-  /* %1151 = batch_norm_act_param_grad(%207, %1147, %210, %208, %209) {eps 1e-05, act gelu} blocks.3.leff.bn2 : f32[2, 768] */
+  /* %1143 = batch_norm_act_param_grad(%199, %1139, %202, %200, %201) {eps 1e-05, act gelu} blocks.3.leff.bn2 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 126844928, arena + 136478720,
-      arena + 457139456, params[103], params[104], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 428090624, params[103], params[104], 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 57561856);
 
-  /* %1152 = batch_norm_act_grad(%207, %1147, %210, %208, %209, %1151) {eps 1e-05, act gelu} blocks.3.leff.bn2 : f32[B, 196, 768], written over %1147 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 126844928, arena + 136478720, arena + 457139456,
+  /* %1144 = batch_norm_act_grad(%199, %1139, %202, %200, %201, %1143) {eps 1e-05, act gelu} blocks.3.leff.bn2 : f32[B, 196, 768], written over %1139 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 126844928, arena + 136478720, arena + 428090624,
       params[103], params[104], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 136478720);
 
-  /* %1153 = index(%1151) {axis 0, at 0} blocks.3.leff.bn2 : f32[768] */
+  /* %1145 = index(%1143) {axis 0, at 0} blocks.3.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 131668736, 768);
 
-  /* %1154 = index(%1151) {axis 0, at 1} blocks.3.leff.bn2 : f32[768] */
+  /* %1146 = index(%1143) {axis 0, at 1} blocks.3.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 131669504, 768);
 
-  /* %1155 = token_dwconv_grad_input(%1152, %205) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.leff.conv2 : f32[B, 196, 768] */
+  /* %1147 = token_dwconv_grad_input(%1144, %197) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 136478720, params[101],
       arena + 126844928);
 
-  /* %1156 = token_dwconv_grad_weight(%1152, %204) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %1148 = token_dwconv_grad_weight(%1144, %196) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 136478720,
       arena + 122028032, arena + 131661824);
 
-  /* %1157 = reduce_sum(%1152) {axes [0], batch} blocks.3.leff.conv2 : f32[768] */
+  /* %1149 = reduce_sum(%1144) {axes [0], batch} blocks.3.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 136478720,
       arena + 126095360);
 
-  /* %1158 = batch_norm_act_param_grad(%199, %1155, %202, %200, %201) {eps 1e-05, act gelu} blocks.3.leff.bn1 : f32[2, 768] */
+  /* %1150 = batch_norm_act_param_grad(%191, %1147, %194, %192, %193) {eps 1e-05, act gelu} blocks.3.leff.bn1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 117211136, arena + 126844928,
-      arena + 457137152, params[97], params[98], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 428088320, params[97], params[98], 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 57561856);
 
-  /* %1159 = batch_norm_act_grad(%199, %1155, %202, %200, %201, %1158) {eps 1e-05, act gelu} blocks.3.leff.bn1 : f32[B, 196, 768], written over %1155 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 117211136, arena + 126844928, arena + 457137152,
+  /* %1151 = batch_norm_act_grad(%191, %1147, %194, %192, %193, %1150) {eps 1e-05, act gelu} blocks.3.leff.bn1 : f32[B, 196, 768], written over %1147 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 117211136, arena + 126844928, arena + 428088320,
       params[97], params[98], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 126844928);
 
-  /* %1160 = index(%1158) {axis 0, at 0} blocks.3.leff.bn1 : f32[768] */
+  /* %1152 = index(%1150) {axis 0, at 0} blocks.3.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 126096128, 768);
 
-  /* %1161 = index(%1158) {axis 0, at 1} blocks.3.leff.bn1 : f32[768] */
+  /* %1153 = index(%1150) {axis 0, at 1} blocks.3.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 126096896, 768);
 
-  /* %1162 = transpose(%198) {perm [1, 0]} blocks.3.leff.conv1 : f32[192, 768] */
+  /* %1154 = transpose(%190) {perm [1, 0]} blocks.3.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[95], arena + 57407488);
 
-  /* %1163 = fused_linear(%1159, %1162) blocks.3.leff.conv1 : f32[B, 196, 192], written into %1139 from row 1 */
+  /* %1155 = fused_linear(%1151, %1154) blocks.3.leff.conv1 : f32[B, 196, 192], written into %1131 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 126844928, 150528, arena + 57407488, NULL, NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 142506176, 37824);
 
-  /* %1164 = linear_grad_weight(%1159, %195) blocks.3.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 126844928, arena + 434591744, arena + 125652992);
+  /* %1156 = linear_grad_weight(%1151, %187) blocks.3.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 126844928, arena + 405542912, arena + 125652992);
 
-  /* %1165 = reduce_sum(%1159) {axes [0], batch} blocks.3.leff.conv1 : f32[768] */
+  /* %1157 = reduce_sum(%1151) {axes [0], batch} blocks.3.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 126844928,
       arena + 126097664);
 
-  /* %1166 = reshape(%1164) {shape [768, 192, 1, 1]} blocks.3.leff.conv1 : f32[768, 192, 1, 1], a view of %1164: no code */
+  /* %1158 = reshape(%1156) {shape [768, 192, 1, 1]} blocks.3.leff.conv1 : f32[768, 192, 1, 1], a view of %1156: no code */
 
-  /* %1167 = concat(%1140, %1163) {axis 0} blocks.3.norm2 : f32[B, 197, 192], a view of %1139: no code */
+  /* %1159 = concat(%1132, %1155) {axis 0} blocks.3.norm2 : f32[B, 197, 192], a view of %1131: no code */
 
-  /* %1168 = reduce_sum(%1167) {axes [0], batch} blocks.3.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 142505984,
-      arena + 126099008);
+  /* %1160 = normalize_param_grad(%182, %1159) {eps 1e-06} blocks.3.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 355954688, arena + 142505984, 1e-06f,
+      arena + 57407488);
 
-  /* %1169 = reduce_sum(%1167, %192) {axes [0], batch} blocks.3.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 142505984, arena + 365637632, arena + 126099200);
+  /* %1161 = index(%1160) {axis 0, at 1} blocks.3.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57407680, 384, arena + 126099008, 192);
 
-  /* %1170 = normalize_grad(%189, %1167, %190, %1138) {eps 1e-06} blocks.3 : f32[B, 197, 192], written over %1139 */
-  lk_layernorm_grad(B * 197, 192, arena + 364427264, arena + 142505984, params[93],
+  /* %1162 = index(%1160) {axis 0, at 0} blocks.3.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57407488, 384, arena + 126099200, 192);
+
+  /* %1163 = normalize_grad(%182, %1159, %183, %1130) {eps 1e-06} blocks.3 : f32[B, 197, 192], written over %1131 */
+  lk_layernorm_grad(B * 197, 192, arena + 355954688, arena + 142505984, params[93],
       arena + 141295616, 1e-06f, arena + 142505984);
 
-  /* %1171 = mul(%1170, %188) blocks.3 : f32[B, 197, 192] */
+  /* %1164 = mul(%1163, %181) blocks.3 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 142505984, (const long[]){37824, 192, 1},
       inputs[5], (const long[]){1, 0, 0}, arena + 117211136);
 
-  /* %1172 = transpose(%185) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
+  /* %1165 = transpose(%178) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[91], arena + 57407488);
 
-  /* %1173 = fused_linear(%1171, %1172) blocks.3.attn.proj : f32[B, 197, 192] */
+  /* %1166 = fused_linear(%1164, %1165) blocks.3.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 117211136, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 120842240);
 
-  /* %1174 = linear_grad_weight(%1171, %184) blocks.3.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 117211136, arena + 363216896, arena + 126058496);
+  /* %1167 = linear_grad_weight(%1164, %177) blocks.3.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 117211136, arena + 354744320, arena + 126058496);
 
-  /* %1175 = reduce_sum(%1171) {axes [0], batch} blocks.3.attn.proj : f32[192] */
+  /* %1168 = reduce_sum(%1164) {axes [0], batch} blocks.3.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 117211136,
       arena + 126099392);
 
-  /* %1176 = sdpa_grad(%181, %182, %183, %1173) {heads 3, kv_heads 3} blocks.3.attn : f32[B, 197, 576] */
+  /* %1169 = sdpa_grad(%174, %175, %176, %1166) {heads 3, kv_heads 3} blocks.3.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 306329600, 576, arena + 306329792, 576,
       arena + 306329984, 576, arena + 120842240, 192, arena + 117211136, 576,
       arena + 117211136 + 192, 576, arena + 117211136 + 384, 576, 0.125f);
 
-  /* %1177 = transpose(%178) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
+  /* %1170 = transpose(%171) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[89], arena + 57407488);
 
-  /* %1178 = fused_linear(%1176, %1177) blocks.3.attn.qkv : f32[B, 197, 192] */
+  /* %1171 = fused_linear(%1169, %1170) blocks.3.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 117211136, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 122028032);
 
-  /* %1179 = linear_grad_weight(%1176, %177) blocks.3.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 117211136, arena + 362006528, arena + 125947904);
+  /* %1172 = linear_grad_weight(%1169, %170) blocks.3.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 117211136, arena + 353533952, arena + 125947904);
 
-  /* %1180 = reduce_sum(%1176) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
+  /* %1173 = reduce_sum(%1169) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 117211136,
       arena + 126098432);
 
-  /* %1181 = reduce_sum(%1178) {axes [0], batch} blocks.3.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 122028032,
-      arena + 126099584);
+  /* %1174 = normalize_param_grad(%165, %1171) {eps 1e-06} blocks.3.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 352323584, arena + 122028032, 1e-06f,
+      arena + 57407488);
 
-  /* %1182 = reduce_sum(%1178, %176) {axes [0], batch} blocks.3.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 122028032, arena + 360796160, arena + 126099776);
+  /* %1175 = index(%1174) {axis 0, at 1} blocks.3.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57407680, 384, arena + 126099584, 192);
 
-  /* %1183 = normalize_grad(%171, %1178, %174, %1170) {eps 1e-06} blocks.2 : f32[B, 197, 192], written over %1178 */
-  lk_layernorm_grad(B * 197, 192, arena + 359585792, arena + 122028032, params[87],
+  /* %1176 = index(%1174) {axis 0, at 0} blocks.3.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57407488, 384, arena + 126099776, 192);
+
+  /* %1177 = normalize_grad(%165, %1171, %168, %1163) {eps 1e-06} blocks.2 : f32[B, 197, 192], written over %1171 */
+  lk_layernorm_grad(B * 197, 192, arena + 352323584, arena + 122028032, params[87],
       arena + 142505984, 1e-06f, arena + 122028032);
 
-  /* %1184 = slice(%1136) {axis 0, start 0, length 2} : f32[B, 2, 192], a view of %743: no code */
+  /* %1178 = slice(%1128) {axis 0, start 0, length 2} : f32[B, 2, 192], a view of %718: no code */
 
-  /* %1185 = slice(%1136) {axis 0, start 2, length 1} : f32[B, 1, 192], a view of %743: no code */
+  /* %1179 = slice(%1128) {axis 0, start 2, length 1} : f32[B, 1, 192], a view of %718: no code */
 
-  /* %1186 = zero_pad(%1185, %1183) {axis 0, before 0, after 196} blocks.2 : f32[B, 197, 192], written over %1178 */
+  /* %1180 = zero_pad(%1179, %1177) {axis 0, before 0, after 196} blocks.2 : f32[B, 197, 192], written over %1171 */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad_add(1, 1, 192, 0, 196, arena + 457013120 + (long)b * 2304,
+    lk_zero_pad_add(1, 1, 192, 0, 196, arena + 427964288 + (long)b * 2304,
         arena + 122028032 + (long)b * 37824, arena + 122028032 + (long)b * 37824);
   } // for b
 
-  /* %1187 = mul(%1186, %170) blocks.2 : f32[B, 197, 192] */
+  /* %1181 = mul(%1180, %164) blocks.2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 122028032, (const long[]){37824, 192, 1},
       inputs[4], (const long[]){1, 0, 0}, arena + 123238400);
 
-  /* %1188 = slice(%1187) {axis 0, start 0, length 1} blocks.2.leff : f32[B, 1, 192], a view of %1187: no code */
+  /* %1182 = slice(%1181) {axis 0, start 0, length 1} blocks.2.leff : f32[B, 1, 192], a view of %1181: no code */
 
-  /* %1189 = slice(%1187) {axis 0, start 1, length 196} blocks.2.leff : f32[B, 196, 192] */
+  /* %1183 = slice(%1181) {axis 0, start 1, length 196} blocks.2.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 123238592, 37824, arena + 124448768, 37632);
 
-  /* %1190 = batch_norm_act_param_grad(%163, %1189, %166, %164, %165) {eps 1e-05} blocks.2.leff.bn3 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 433387520, arena + 124448768,
-      arena + 457220144, params[83], params[84], 1e-05f, LK_ACT_NONE, arena + 57407488,
+  /* %1184 = batch_norm_act_param_grad(%157, %1183, %160, %158, %159) {eps 1e-05} blocks.2.leff.bn3 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 404338688, arena + 124448768,
+      arena + 428171312, params[83], params[84], 1e-05f, LK_ACT_NONE, arena + 57407488,
       arena + 57446080);
 
-  /* %1191 = batch_norm_act_grad(%163, %1189, %166, %164, %165, %1190) {eps 1e-05} blocks.2.leff.bn3 : f32[B, 196, 192], written over %1189 */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 433387520, arena + 124448768, arena + 457220144,
+  /* %1185 = batch_norm_act_grad(%157, %1183, %160, %158, %159, %1184) {eps 1e-05} blocks.2.leff.bn3 : f32[B, 196, 192], written over %1183 */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 404338688, arena + 124448768, arena + 428171312,
       params[83], params[84], arena + 57446080, 1e-05f, LK_ACT_NONE, arena + 57407488,
       arena + 124448768);
 
-  /* %1192 = index(%1190) {axis 0, at 0} blocks.2.leff.bn3 : f32[192] */
+  /* %1186 = index(%1184) {axis 0, at 0} blocks.2.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 57446080, 384, arena + 126099968, 192);
 
-  /* %1193 = index(%1190) {axis 0, at 1} blocks.2.leff.bn3 : f32[192] */
+  /* %1187 = index(%1184) {axis 0, at 1} blocks.2.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 57446272, 384, arena + 126100160, 192);
 
-  /* %1194 = transpose(%162) {perm [1, 0]} blocks.2.leff.conv3 : f32[768, 192] */
+  /* %1188 = transpose(%156) {perm [1, 0]} blocks.2.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[81], arena + 57407488);
 
-  /* %1195 = fused_linear(%1191, %1194) blocks.2.leff.conv3 : f32[B, 196, 768] */
+  /* %1189 = fused_linear(%1185, %1188) blocks.2.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 124448768, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 117211136);
 
-  /* %1196 = linear_grad_weight(%1191, %159) blocks.2.leff.conv3 : f32[192, 768] */
+  /* %1190 = linear_grad_weight(%1185, %153) blocks.2.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 124448768, arena + 112394240, arena + 125800448);
 
-  /* %1197 = reduce_sum(%1191) {axes [0], batch} blocks.2.leff.conv3 : f32[192] */
+  /* %1191 = reduce_sum(%1185) {axes [0], batch} blocks.2.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 124448768,
       arena + 112402688);
 
-  /* %1198 = reshape(%1196) {shape [192, 768, 1, 1]} blocks.2.leff.conv3 : f32[192, 768, 1, 1], a view of %1196: no code */
+  /* %1192 = reshape(%1190) {shape [192, 768, 1, 1]} blocks.2.leff.conv3 : f32[192, 768, 1, 1], a view of %1190: no code */
 
-  /* %1199 = batch_norm_act_param_grad(%154, %1195, %157, %155, %156) {eps 1e-05, act gelu} blocks.2.leff.bn2 : f32[2, 768] */
+  /* %1193 = batch_norm_act_param_grad(%148, %1189, %151, %149, %150) {eps 1e-05, act gelu} blocks.2.leff.bn2 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 107577344, arena + 117211136,
-      arena + 457134848, params[77], params[78], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 428086016, params[77], params[78], 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 57561856);
 
-  /* %1200 = batch_norm_act_grad(%154, %1195, %157, %155, %156, %1199) {eps 1e-05, act gelu} blocks.2.leff.bn2 : f32[B, 196, 768], written over %1195 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 107577344, arena + 117211136, arena + 457134848,
+  /* %1194 = batch_norm_act_grad(%148, %1189, %151, %149, %150, %1193) {eps 1e-05, act gelu} blocks.2.leff.bn2 : f32[B, 196, 768], written over %1189 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 107577344, arena + 117211136, arena + 428086016,
       params[77], params[78], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 117211136);
 
-  /* %1201 = index(%1199) {axis 0, at 0} blocks.2.leff.bn2 : f32[768] */
+  /* %1195 = index(%1193) {axis 0, at 0} blocks.2.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 112401152, 768);
 
-  /* %1202 = index(%1199) {axis 0, at 1} blocks.2.leff.bn2 : f32[768] */
+  /* %1196 = index(%1193) {axis 0, at 1} blocks.2.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 112401920, 768);
 
-  /* %1203 = token_dwconv_grad_input(%1200, %152) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.leff.conv2 : f32[B, 196, 768] */
+  /* %1197 = token_dwconv_grad_input(%1194, %146) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 117211136, params[75],
       arena + 107577344);
 
-  /* %1204 = token_dwconv_grad_weight(%1200, %151) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %1198 = token_dwconv_grad_weight(%1194, %145) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 117211136,
       arena + 102760448, arena + 112394240);
 
-  /* %1205 = reduce_sum(%1200) {axes [0], batch} blocks.2.leff.conv2 : f32[768] */
+  /* %1199 = reduce_sum(%1194) {axes [0], batch} blocks.2.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 117211136,
       arena + 106827776);
 
-  /* %1206 = batch_norm_act_param_grad(%146, %1203, %149, %147, %148) {eps 1e-05, act gelu} blocks.2.leff.bn1 : f32[2, 768] */
+  /* %1200 = batch_norm_act_param_grad(%140, %1197, %143, %141, %142) {eps 1e-05, act gelu} blocks.2.leff.bn1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 97943552, arena + 107577344,
-      arena + 457132544, params[71], params[72], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 428083712, params[71], params[72], 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 57561856);
 
-  /* %1207 = batch_norm_act_grad(%146, %1203, %149, %147, %148, %1206) {eps 1e-05, act gelu} blocks.2.leff.bn1 : f32[B, 196, 768], written over %1203 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 97943552, arena + 107577344, arena + 457132544,
+  /* %1201 = batch_norm_act_grad(%140, %1197, %143, %141, %142, %1200) {eps 1e-05, act gelu} blocks.2.leff.bn1 : f32[B, 196, 768], written over %1197 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 97943552, arena + 107577344, arena + 428083712,
       params[71], params[72], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 107577344);
 
-  /* %1208 = index(%1206) {axis 0, at 0} blocks.2.leff.bn1 : f32[768] */
+  /* %1202 = index(%1200) {axis 0, at 0} blocks.2.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 106828544, 768);
 
-  /* %1209 = index(%1206) {axis 0, at 1} blocks.2.leff.bn1 : f32[768] */
+  /* %1203 = index(%1200) {axis 0, at 1} blocks.2.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 106829312, 768);
 
-  /* %1210 = transpose(%145) {perm [1, 0]} blocks.2.leff.conv1 : f32[192, 768] */
+  /* %1204 = transpose(%139) {perm [1, 0]} blocks.2.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[69], arena + 57407488);
 
-  /* %1211 = fused_linear(%1207, %1210) blocks.2.leff.conv1 : f32[B, 196, 192], written into %1187 from row 1 */
+  /* %1205 = fused_linear(%1201, %1204) blocks.2.leff.conv1 : f32[B, 196, 192], written into %1181 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 107577344, 150528, arena + 57407488, NULL, NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 123238592, 37824);
 
-  /* %1212 = linear_grad_weight(%1207, %142) blocks.2.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 107577344, arena + 432183296, arena + 106385408);
+  /* %1206 = linear_grad_weight(%1201, %136) blocks.2.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 107577344, arena + 403134464, arena + 106385408);
 
-  /* %1213 = reduce_sum(%1207) {axes [0], batch} blocks.2.leff.conv1 : f32[768] */
+  /* %1207 = reduce_sum(%1201) {axes [0], batch} blocks.2.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 107577344,
       arena + 106830080);
 
-  /* %1214 = reshape(%1212) {shape [768, 192, 1, 1]} blocks.2.leff.conv1 : f32[768, 192, 1, 1], a view of %1212: no code */
+  /* %1208 = reshape(%1206) {shape [768, 192, 1, 1]} blocks.2.leff.conv1 : f32[768, 192, 1, 1], a view of %1206: no code */
 
-  /* %1215 = concat(%1188, %1211) {axis 0} blocks.2.norm2 : f32[B, 197, 192], a view of %1187: no code */
+  /* %1209 = concat(%1182, %1205) {axis 0} blocks.2.norm2 : f32[B, 197, 192], a view of %1181: no code */
 
-  /* %1216 = reduce_sum(%1215) {axes [0], batch} blocks.2.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 123238400,
-      arena + 106831424);
+  /* %1210 = normalize_param_grad(%131, %1209) {eps 1e-06} blocks.2.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 351113216, arena + 123238400, 1e-06f,
+      arena + 57407488);
 
-  /* %1217 = reduce_sum(%1215, %139) {axes [0], batch} blocks.2.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 123238400, arena + 358375424, arena + 106831616);
+  /* %1211 = index(%1210) {axis 0, at 1} blocks.2.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57407680, 384, arena + 106831424, 192);
 
-  /* %1218 = normalize_grad(%136, %1215, %137, %1186) {eps 1e-06} blocks.2 : f32[B, 197, 192], written over %1187 */
-  lk_layernorm_grad(B * 197, 192, arena + 357165056, arena + 123238400, params[67],
+  /* %1212 = index(%1210) {axis 0, at 0} blocks.2.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57407488, 384, arena + 106831616, 192);
+
+  /* %1213 = normalize_grad(%131, %1209, %132, %1180) {eps 1e-06} blocks.2 : f32[B, 197, 192], written over %1181 */
+  lk_layernorm_grad(B * 197, 192, arena + 351113216, arena + 123238400, params[67],
       arena + 122028032, 1e-06f, arena + 123238400);
 
-  /* %1219 = mul(%1218, %135) blocks.2 : f32[B, 197, 192] */
+  /* %1214 = mul(%1213, %130) blocks.2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 123238400, (const long[]){37824, 192, 1},
       inputs[3], (const long[]){1, 0, 0}, arena + 97943552);
 
-  /* %1220 = transpose(%132) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
+  /* %1215 = transpose(%127) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[65], arena + 57407488);
 
-  /* %1221 = fused_linear(%1219, %1220) blocks.2.attn.proj : f32[B, 197, 192] */
+  /* %1216 = fused_linear(%1214, %1215) blocks.2.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 97943552, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 101574656);
 
-  /* %1222 = linear_grad_weight(%1219, %131) blocks.2.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 97943552, arena + 355954688, arena + 106790912);
+  /* %1217 = linear_grad_weight(%1214, %126) blocks.2.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 97943552, arena + 349902848, arena + 106790912);
 
-  /* %1223 = reduce_sum(%1219) {axes [0], batch} blocks.2.attn.proj : f32[192] */
+  /* %1218 = reduce_sum(%1214) {axes [0], batch} blocks.2.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 97943552,
       arena + 106831808);
 
-  /* %1224 = sdpa_grad(%128, %129, %130, %1221) {heads 3, kv_heads 3} blocks.2.attn : f32[B, 197, 576] */
+  /* %1219 = sdpa_grad(%123, %124, %125, %1216) {heads 3, kv_heads 3} blocks.2.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 302698496, 576, arena + 302698688, 576,
       arena + 302698880, 576, arena + 101574656, 192, arena + 97943552, 576, arena + 97943552 + 192,
       576, arena + 97943552 + 384, 576, 0.125f);
 
-  /* %1225 = transpose(%125) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
+  /* %1220 = transpose(%120) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[63], arena + 57407488);
 
-  /* %1226 = fused_linear(%1224, %1225) blocks.2.attn.qkv : f32[B, 197, 192] */
+  /* %1221 = fused_linear(%1219, %1220) blocks.2.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 97943552, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 102760448);
 
-  /* %1227 = linear_grad_weight(%1224, %124) blocks.2.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 97943552, arena + 354744320, arena + 106680320);
+  /* %1222 = linear_grad_weight(%1219, %119) blocks.2.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 97943552, arena + 348692480, arena + 106680320);
 
-  /* %1228 = reduce_sum(%1224) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
+  /* %1223 = reduce_sum(%1219) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 97943552,
       arena + 106830848);
 
-  /* %1229 = reduce_sum(%1226) {axes [0], batch} blocks.2.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 102760448,
-      arena + 106832000);
+  /* %1224 = normalize_param_grad(%114, %1221) {eps 1e-06} blocks.2.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 347482112, arena + 102760448, 1e-06f,
+      arena + 57407488);
 
-  /* %1230 = reduce_sum(%1226, %123) {axes [0], batch} blocks.2.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 102760448, arena + 353533952, arena + 106832192);
+  /* %1225 = index(%1224) {axis 0, at 1} blocks.2.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57407680, 384, arena + 106832000, 192);
 
-  /* %1231 = normalize_grad(%118, %1226, %121, %1218) {eps 1e-06} blocks.1 : f32[B, 197, 192], written over %1226 */
-  lk_layernorm_grad(B * 197, 192, arena + 352323584, arena + 102760448, params[61],
+  /* %1226 = index(%1224) {axis 0, at 0} blocks.2.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57407488, 384, arena + 106832192, 192);
+
+  /* %1227 = normalize_grad(%114, %1221, %117, %1213) {eps 1e-06} blocks.1 : f32[B, 197, 192], written over %1221 */
+  lk_layernorm_grad(B * 197, 192, arena + 347482112, arena + 102760448, params[61],
       arena + 123238400, 1e-06f, arena + 102760448);
 
-  /* %1232 = slice(%1184) {axis 0, start 0, length 1} : f32[B, 1, 192], a view of %743: no code */
+  /* %1228 = slice(%1178) {axis 0, start 0, length 1} : f32[B, 1, 192], a view of %718: no code */
 
-  /* %1233 = slice(%1184) {axis 0, start 1, length 1} : f32[B, 1, 192], a view of %743: no code */
+  /* %1229 = slice(%1178) {axis 0, start 1, length 1} : f32[B, 1, 192], a view of %718: no code */
 
-  /* %1234 = zero_pad(%1233, %1231) {axis 0, before 0, after 196} blocks.1 : f32[B, 197, 192], written over %1226 */
+  /* %1230 = zero_pad(%1229, %1227) {axis 0, before 0, after 196} blocks.1 : f32[B, 197, 192], written over %1221 */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad_add(1, 1, 192, 0, 196, arena + 457012928 + (long)b * 2304,
+    lk_zero_pad_add(1, 1, 192, 0, 196, arena + 427964096 + (long)b * 2304,
         arena + 102760448 + (long)b * 37824, arena + 102760448 + (long)b * 37824);
   } // for b
 
-  /* %1235 = mul(%1234, %117) blocks.1 : f32[B, 197, 192] */
+  /* %1231 = mul(%1230, %113) blocks.1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 102760448, (const long[]){37824, 192, 1},
       inputs[2], (const long[]){1, 0, 0}, arena + 103970816);
 
-  /* %1236 = slice(%1235) {axis 0, start 0, length 1} blocks.1.leff : f32[B, 1, 192], a view of %1235: no code */
+  /* %1232 = slice(%1231) {axis 0, start 0, length 1} blocks.1.leff : f32[B, 1, 192], a view of %1231: no code */
 
-  /* %1237 = slice(%1235) {axis 0, start 1, length 196} blocks.1.leff : f32[B, 196, 192] */
+  /* %1233 = slice(%1231) {axis 0, start 1, length 196} blocks.1.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 103971008, 37824, arena + 105181184, 37632);
 
-  /* %1238 = batch_norm_act_param_grad(%110, %1237, %113, %111, %112) {eps 1e-05} blocks.1.leff.bn3 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 430979072, arena + 105181184,
-      arena + 457219568, params[57], params[58], 1e-05f, LK_ACT_NONE, arena + 57407488,
+  /* %1234 = batch_norm_act_param_grad(%106, %1233, %109, %107, %108) {eps 1e-05} blocks.1.leff.bn3 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 401930240, arena + 105181184,
+      arena + 428170736, params[57], params[58], 1e-05f, LK_ACT_NONE, arena + 57407488,
       arena + 57446080);
 
-  /* %1239 = batch_norm_act_grad(%110, %1237, %113, %111, %112, %1238) {eps 1e-05} blocks.1.leff.bn3 : f32[B, 196, 192], written over %1237 */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 430979072, arena + 105181184, arena + 457219568,
+  /* %1235 = batch_norm_act_grad(%106, %1233, %109, %107, %108, %1234) {eps 1e-05} blocks.1.leff.bn3 : f32[B, 196, 192], written over %1233 */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 401930240, arena + 105181184, arena + 428170736,
       params[57], params[58], arena + 57446080, 1e-05f, LK_ACT_NONE, arena + 57407488,
       arena + 105181184);
 
-  /* %1240 = index(%1238) {axis 0, at 0} blocks.1.leff.bn3 : f32[192] */
+  /* %1236 = index(%1234) {axis 0, at 0} blocks.1.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 57446080, 384, arena + 106832384, 192);
 
-  /* %1241 = index(%1238) {axis 0, at 1} blocks.1.leff.bn3 : f32[192] */
+  /* %1237 = index(%1234) {axis 0, at 1} blocks.1.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 57446272, 384, arena + 106832576, 192);
 
-  /* %1242 = transpose(%109) {perm [1, 0]} blocks.1.leff.conv3 : f32[768, 192] */
+  /* %1238 = transpose(%105) {perm [1, 0]} blocks.1.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[55], arena + 57407488);
 
-  /* %1243 = fused_linear(%1239, %1242) blocks.1.leff.conv3 : f32[B, 196, 768] */
+  /* %1239 = fused_linear(%1235, %1238) blocks.1.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 105181184, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 97943552);
 
-  /* %1244 = linear_grad_weight(%1239, %106) blocks.1.leff.conv3 : f32[192, 768] */
+  /* %1240 = linear_grad_weight(%1235, %102) blocks.1.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 105181184, arena + 93126656, arena + 106532864);
 
-  /* %1245 = reduce_sum(%1239) {axes [0], batch} blocks.1.leff.conv3 : f32[192] */
+  /* %1241 = reduce_sum(%1235) {axes [0], batch} blocks.1.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 105181184,
       arena + 93135104);
 
-  /* %1246 = reshape(%1244) {shape [192, 768, 1, 1]} blocks.1.leff.conv3 : f32[192, 768, 1, 1], a view of %1244: no code */
+  /* %1242 = reshape(%1240) {shape [192, 768, 1, 1]} blocks.1.leff.conv3 : f32[192, 768, 1, 1], a view of %1240: no code */
 
-  /* %1247 = batch_norm_act_param_grad(%101, %1243, %104, %102, %103) {eps 1e-05, act gelu} blocks.1.leff.bn2 : f32[2, 768] */
+  /* %1243 = batch_norm_act_param_grad(%97, %1239, %100, %98, %99) {eps 1e-05, act gelu} blocks.1.leff.bn2 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 88309760, arena + 97943552,
-      arena + 457130240, params[51], params[52], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 428081408, params[51], params[52], 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 57561856);
 
-  /* %1248 = batch_norm_act_grad(%101, %1243, %104, %102, %103, %1247) {eps 1e-05, act gelu} blocks.1.leff.bn2 : f32[B, 196, 768], written over %1243 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 88309760, arena + 97943552, arena + 457130240,
+  /* %1244 = batch_norm_act_grad(%97, %1239, %100, %98, %99, %1243) {eps 1e-05, act gelu} blocks.1.leff.bn2 : f32[B, 196, 768], written over %1239 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 88309760, arena + 97943552, arena + 428081408,
       params[51], params[52], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 97943552);
 
-  /* %1249 = index(%1247) {axis 0, at 0} blocks.1.leff.bn2 : f32[768] */
+  /* %1245 = index(%1243) {axis 0, at 0} blocks.1.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 93133568, 768);
 
-  /* %1250 = index(%1247) {axis 0, at 1} blocks.1.leff.bn2 : f32[768] */
+  /* %1246 = index(%1243) {axis 0, at 1} blocks.1.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 93134336, 768);
 
-  /* %1251 = token_dwconv_grad_input(%1248, %99) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.leff.conv2 : f32[B, 196, 768] */
+  /* %1247 = token_dwconv_grad_input(%1244, %95) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 97943552, params[49],
       arena + 88309760);
 
-  /* %1252 = token_dwconv_grad_weight(%1248, %98) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %1248 = token_dwconv_grad_weight(%1244, %94) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 97943552, arena + 83492864,
       arena + 93126656);
 
-  /* %1253 = reduce_sum(%1248) {axes [0], batch} blocks.1.leff.conv2 : f32[768] */
+  /* %1249 = reduce_sum(%1244) {axes [0], batch} blocks.1.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 97943552,
       arena + 87560192);
 
-  /* %1254 = batch_norm_act_param_grad(%93, %1251, %96, %94, %95) {eps 1e-05, act gelu} blocks.1.leff.bn1 : f32[2, 768] */
+  /* %1250 = batch_norm_act_param_grad(%89, %1247, %92, %90, %91) {eps 1e-05, act gelu} blocks.1.leff.bn1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 78675968, arena + 88309760,
-      arena + 457127936, params[45], params[46], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 428079104, params[45], params[46], 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 57561856);
 
-  /* %1255 = batch_norm_act_grad(%93, %1251, %96, %94, %95, %1254) {eps 1e-05, act gelu} blocks.1.leff.bn1 : f32[B, 196, 768], written over %1251 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 78675968, arena + 88309760, arena + 457127936,
+  /* %1251 = batch_norm_act_grad(%89, %1247, %92, %90, %91, %1250) {eps 1e-05, act gelu} blocks.1.leff.bn1 : f32[B, 196, 768], written over %1247 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 78675968, arena + 88309760, arena + 428079104,
       params[45], params[46], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 88309760);
 
-  /* %1256 = index(%1254) {axis 0, at 0} blocks.1.leff.bn1 : f32[768] */
+  /* %1252 = index(%1250) {axis 0, at 0} blocks.1.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 87560960, 768);
 
-  /* %1257 = index(%1254) {axis 0, at 1} blocks.1.leff.bn1 : f32[768] */
+  /* %1253 = index(%1250) {axis 0, at 1} blocks.1.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 87561728, 768);
 
-  /* %1258 = transpose(%92) {perm [1, 0]} blocks.1.leff.conv1 : f32[192, 768] */
+  /* %1254 = transpose(%88) {perm [1, 0]} blocks.1.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[43], arena + 57407488);
 
-  /* %1259 = fused_linear(%1255, %1258) blocks.1.leff.conv1 : f32[B, 196, 192], written into %1235 from row 1 */
+  /* %1255 = fused_linear(%1251, %1254) blocks.1.leff.conv1 : f32[B, 196, 192], written into %1231 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 88309760, 150528, arena + 57407488, NULL, NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 103971008, 37824);
 
-  /* %1260 = linear_grad_weight(%1255, %89) blocks.1.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 88309760, arena + 429774848, arena + 87117824);
+  /* %1256 = linear_grad_weight(%1251, %85) blocks.1.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 88309760, arena + 400726016, arena + 87117824);
 
-  /* %1261 = reduce_sum(%1255) {axes [0], batch} blocks.1.leff.conv1 : f32[768] */
+  /* %1257 = reduce_sum(%1251) {axes [0], batch} blocks.1.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 88309760,
       arena + 87562496);
 
-  /* %1262 = reshape(%1260) {shape [768, 192, 1, 1]} blocks.1.leff.conv1 : f32[768, 192, 1, 1], a view of %1260: no code */
+  /* %1258 = reshape(%1256) {shape [768, 192, 1, 1]} blocks.1.leff.conv1 : f32[768, 192, 1, 1], a view of %1256: no code */
 
-  /* %1263 = concat(%1236, %1259) {axis 0} blocks.1.norm2 : f32[B, 197, 192], a view of %1235: no code */
+  /* %1259 = concat(%1232, %1255) {axis 0} blocks.1.norm2 : f32[B, 197, 192], a view of %1231: no code */
 
-  /* %1264 = reduce_sum(%1263) {axes [0], batch} blocks.1.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 103970816,
-      arena + 87563840);
+  /* %1260 = normalize_param_grad(%80, %1259) {eps 1e-06} blocks.1.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 346271744, arena + 103970816, 1e-06f,
+      arena + 57407488);
 
-  /* %1265 = reduce_sum(%1263, %86) {axes [0], batch} blocks.1.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 103970816, arena + 351113216, arena + 87564032);
+  /* %1261 = index(%1260) {axis 0, at 1} blocks.1.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57407680, 384, arena + 87563840, 192);
 
-  /* %1266 = normalize_grad(%83, %1263, %84, %1234) {eps 1e-06} blocks.1 : f32[B, 197, 192], written over %1235 */
-  lk_layernorm_grad(B * 197, 192, arena + 349902848, arena + 103970816, params[41],
+  /* %1262 = index(%1260) {axis 0, at 0} blocks.1.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57407488, 384, arena + 87564032, 192);
+
+  /* %1263 = normalize_grad(%80, %1259, %81, %1230) {eps 1e-06} blocks.1 : f32[B, 197, 192], written over %1231 */
+  lk_layernorm_grad(B * 197, 192, arena + 346271744, arena + 103970816, params[41],
       arena + 102760448, 1e-06f, arena + 103970816);
 
-  /* %1267 = mul(%1266, %82) blocks.1 : f32[B, 197, 192] */
+  /* %1264 = mul(%1263, %79) blocks.1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 103970816, (const long[]){37824, 192, 1},
       inputs[1], (const long[]){1, 0, 0}, arena + 78675968);
 
-  /* %1268 = transpose(%79) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
+  /* %1265 = transpose(%76) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[39], arena + 57407488);
 
-  /* %1269 = fused_linear(%1267, %1268) blocks.1.attn.proj : f32[B, 197, 192] */
+  /* %1266 = fused_linear(%1264, %1265) blocks.1.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 78675968, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 82307072);
 
-  /* %1270 = linear_grad_weight(%1267, %78) blocks.1.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 78675968, arena + 348692480, arena + 87523328);
+  /* %1267 = linear_grad_weight(%1264, %75) blocks.1.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 78675968, arena + 345061376, arena + 87523328);
 
-  /* %1271 = reduce_sum(%1267) {axes [0], batch} blocks.1.attn.proj : f32[192] */
+  /* %1268 = reduce_sum(%1264) {axes [0], batch} blocks.1.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 78675968,
       arena + 87564224);
 
-  /* %1272 = sdpa_grad(%75, %76, %77, %1269) {heads 3, kv_heads 3} blocks.1.attn : f32[B, 197, 576] */
+  /* %1269 = sdpa_grad(%72, %73, %74, %1266) {heads 3, kv_heads 3} blocks.1.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 299067392, 576, arena + 299067584, 576,
       arena + 299067776, 576, arena + 82307072, 192, arena + 78675968, 576, arena + 78675968 + 192,
       576, arena + 78675968 + 384, 576, 0.125f);
 
-  /* %1273 = transpose(%72) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
+  /* %1270 = transpose(%69) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[37], arena + 57407488);
 
-  /* %1274 = fused_linear(%1272, %1273) blocks.1.attn.qkv : f32[B, 197, 192] */
+  /* %1271 = fused_linear(%1269, %1270) blocks.1.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 78675968, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 83492864);
 
-  /* %1275 = linear_grad_weight(%1272, %71) blocks.1.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 78675968, arena + 347482112, arena + 87412736);
+  /* %1272 = linear_grad_weight(%1269, %68) blocks.1.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 78675968, arena + 343851008, arena + 87412736);
 
-  /* %1276 = reduce_sum(%1272) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
+  /* %1273 = reduce_sum(%1269) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 78675968,
       arena + 87563264);
 
-  /* %1277 = reduce_sum(%1274) {axes [0], batch} blocks.1.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 83492864,
-      arena + 87564416);
+  /* %1274 = normalize_param_grad(%64, %1271) {eps 1e-06} blocks.1.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 342640640, arena + 83492864, 1e-06f,
+      arena + 57407488);
 
-  /* %1278 = reduce_sum(%1274, %70) {axes [0], batch} blocks.1.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 83492864, arena + 346271744, arena + 87564608);
+  /* %1275 = index(%1274) {axis 0, at 1} blocks.1.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57407680, 384, arena + 87564416, 192);
 
-  /* %1279 = normalize_grad(%66, %1274, %68, %1266) {eps 1e-06} blocks.0 : f32[B, 197, 192], written over %1274 */
-  lk_layernorm_grad(B * 197, 192, arena + 345061376, arena + 83492864, params[35],
+  /* %1276 = index(%1274) {axis 0, at 0} blocks.1.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57407488, 384, arena + 87564608, 192);
+
+  /* %1277 = normalize_grad(%64, %1271, %66, %1263) {eps 1e-06} blocks.0 : f32[B, 197, 192], written over %1271 */
+  lk_layernorm_grad(B * 197, 192, arena + 342640640, arena + 83492864, params[35],
       arena + 103970816, 1e-06f, arena + 83492864);
 
-  /* %1280 = zero_pad(%1232, %1279) {axis 0, before 0, after 196} blocks.0 : f32[B, 197, 192], written over %1274 */
+  /* %1278 = zero_pad(%1228, %1277) {axis 0, before 0, after 196} blocks.0 : f32[B, 197, 192], written over %1271 */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad_add(1, 1, 192, 0, 196, arena + 457012736 + (long)b * 2304,
+    lk_zero_pad_add(1, 1, 192, 0, 196, arena + 427963904 + (long)b * 2304,
         arena + 83492864 + (long)b * 37824, arena + 83492864 + (long)b * 37824);
   } // for b
 
-  /* %1281 = slice(%1280) {axis 0, start 0, length 1} blocks.0.leff : f32[B, 1, 192], written into %1308 from row 0 */
+  /* %1279 = slice(%1278) {axis 0, start 0, length 1} blocks.0.leff : f32[B, 1, 192], written into %1306 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 83492864 + (long)b * 37824, 37824,
         arena + 84703232 + (long)b * 37824, 192);
   } // for b
 
-  /* %1282 = slice(%1280) {axis 0, start 1, length 196} blocks.0.leff : f32[B, 196, 192] */
+  /* %1280 = slice(%1278) {axis 0, start 1, length 196} blocks.0.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 83493056, 37824, arena + 85913600, 37632);
 
-  /* %1283 = batch_norm_act_param_grad(%59, %1282, %62, %60, %61) {eps 1e-05} blocks.0.leff.bn3 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 428570624, arena + 85913600,
+  /* %1281 = batch_norm_act_param_grad(%57, %1280, %60, %58, %59) {eps 1e-05} blocks.0.leff.bn3 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 399521792, arena + 85913600,
       arena + 57801856, params[31], params[32], 1e-05f, LK_ACT_NONE, arena + 57407488,
       arena + 57446080);
 
-  /* %1284 = batch_norm_act_grad(%59, %1282, %62, %60, %61, %1283) {eps 1e-05} blocks.0.leff.bn3 : f32[B, 196, 192], written over %1282 */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 428570624, arena + 85913600, arena + 57801856,
+  /* %1282 = batch_norm_act_grad(%57, %1280, %60, %58, %59, %1281) {eps 1e-05} blocks.0.leff.bn3 : f32[B, 196, 192], written over %1280 */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 399521792, arena + 85913600, arena + 57801856,
       params[31], params[32], arena + 57446080, 1e-05f, LK_ACT_NONE, arena + 57407488,
       arena + 85913600);
 
-  /* %1285 = index(%1283) {axis 0, at 0} blocks.0.leff.bn3 : f32[192] */
+  /* %1283 = index(%1281) {axis 0, at 0} blocks.0.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 57446080, 384, arena + 87564800, 192);
 
-  /* %1286 = index(%1283) {axis 0, at 1} blocks.0.leff.bn3 : f32[192] */
+  /* %1284 = index(%1281) {axis 0, at 1} blocks.0.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 57446272, 384, arena + 87564992, 192);
 
-  /* %1287 = transpose(%58) {perm [1, 0]} blocks.0.leff.conv3 : f32[768, 192] */
+  /* %1285 = transpose(%56) {perm [1, 0]} blocks.0.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[29], arena + 57407488);
 
-  /* %1288 = fused_linear(%1284, %1287) blocks.0.leff.conv3 : f32[B, 196, 768] */
+  /* %1286 = fused_linear(%1282, %1285) blocks.0.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 85913600, arena + 57407488, NULL, LK_ACT_NONE, NULL,
       arena + 78675968);
 
-  /* %1289 = linear_grad_weight(%1284, %55) blocks.0.leff.conv3 : f32[192, 768] */
+  /* %1287 = linear_grad_weight(%1282, %53) blocks.0.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 85913600, arena + 73859072, arena + 87265280);
 
-  /* %1290 = reduce_sum(%1284) {axes [0], batch} blocks.0.leff.conv3 : f32[192] */
+  /* %1288 = reduce_sum(%1282) {axes [0], batch} blocks.0.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 85913600,
       arena + 87565184);
 
-  /* %1291 = reshape(%1289) {shape [192, 768, 1, 1]} blocks.0.leff.conv3 : f32[192, 768, 1, 1], a view of %1289: no code */
+  /* %1289 = reshape(%1287) {shape [192, 768, 1, 1]} blocks.0.leff.conv3 : f32[192, 768, 1, 1], a view of %1287: no code */
 
-  /* %1292 = batch_norm_act_param_grad(%50, %1288, %53, %51, %52) {eps 1e-05, act gelu} blocks.0.leff.bn2 : f32[2, 768] */
+  /* %1290 = batch_norm_act_param_grad(%48, %1286, %51, %49, %50) {eps 1e-05, act gelu} blocks.0.leff.bn2 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 69042176, arena + 78675968,
-      arena + 457125632, params[25], params[26], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 428076800, params[25], params[26], 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 57561856);
 
-  /* %1293 = batch_norm_act_grad(%50, %1288, %53, %51, %52, %1292) {eps 1e-05, act gelu} blocks.0.leff.bn2 : f32[B, 196, 768], written over %1288 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 69042176, arena + 78675968, arena + 457125632,
+  /* %1291 = batch_norm_act_grad(%48, %1286, %51, %49, %50, %1290) {eps 1e-05, act gelu} blocks.0.leff.bn2 : f32[B, 196, 768], written over %1286 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 69042176, arena + 78675968, arena + 428076800,
       params[25], params[26], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 78675968);
 
-  /* %1294 = index(%1292) {axis 0, at 0} blocks.0.leff.bn2 : f32[768] */
+  /* %1292 = index(%1290) {axis 0, at 0} blocks.0.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 86067968, 768);
 
-  /* %1295 = index(%1292) {axis 0, at 1} blocks.0.leff.bn2 : f32[768] */
+  /* %1293 = index(%1290) {axis 0, at 1} blocks.0.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 86068736, 768);
 
-  /* %1296 = token_dwconv_grad_input(%1293, %48) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.leff.conv2 : f32[B, 196, 768] */
+  /* %1294 = token_dwconv_grad_input(%1291, %46) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 78675968, params[23],
       arena + 69042176);
 
-  /* %1297 = token_dwconv_grad_weight(%1293, %47) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %1295 = token_dwconv_grad_weight(%1291, %45) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 78675968, arena + 64225280,
       arena + 86061056);
 
-  /* %1298 = reduce_sum(%1293) {axes [0], batch} blocks.0.leff.conv2 : f32[768] */
+  /* %1296 = reduce_sum(%1291) {axes [0], batch} blocks.0.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 78675968,
       arena + 86069504);
 
-  /* %1299 = batch_norm_act_param_grad(%42, %1296, %45, %43, %44) {eps 1e-05, act gelu} blocks.0.leff.bn1 : f32[2, 768] */
+  /* %1297 = batch_norm_act_param_grad(%40, %1294, %43, %41, %42) {eps 1e-05, act gelu} blocks.0.leff.bn1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 51380224, arena + 69042176,
-      arena + 457123328, params[19], params[20], 1e-05f, LK_ACT_GELU, arena + 57407488,
+      arena + 428074496, params[19], params[20], 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 57561856);
 
-  /* %1300 = batch_norm_act_grad(%42, %1296, %45, %43, %44, %1299) {eps 1e-05, act gelu} blocks.0.leff.bn1 : f32[B, 196, 768], written over %1296 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 51380224, arena + 69042176, arena + 457123328,
+  /* %1298 = batch_norm_act_grad(%40, %1294, %43, %41, %42, %1297) {eps 1e-05, act gelu} blocks.0.leff.bn1 : f32[B, 196, 768], written over %1294 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 51380224, arena + 69042176, arena + 428074496,
       params[19], params[20], arena + 57561856, 1e-05f, LK_ACT_GELU, arena + 57407488,
       arena + 69042176);
 
-  /* %1301 = index(%1299) {axis 0, at 0} blocks.0.leff.bn1 : f32[768] */
+  /* %1299 = index(%1297) {axis 0, at 0} blocks.0.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57561856, 1536, arena + 86070272, 768);
 
-  /* %1302 = index(%1299) {axis 0, at 1} blocks.0.leff.bn1 : f32[768] */
+  /* %1300 = index(%1297) {axis 0, at 1} blocks.0.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57562624, 1536, arena + 86071040, 768);
 
-  /* %1303 = transpose(%41) {perm [1, 0]} blocks.0.leff.conv1 : f32[192, 768] */
+  /* %1301 = transpose(%39) {perm [1, 0]} blocks.0.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[17], arena + 51380224);
 
-  /* %1304 = fused_linear(%1300, %1303) blocks.0.leff.conv1 : f32[B, 196, 192], written into %1308 from row 1 */
+  /* %1302 = fused_linear(%1298, %1301) blocks.0.leff.conv1 : f32[B, 196, 192], written into %1306 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 69042176, 150528, arena + 51380224, NULL, NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 84703424, 37824);
 
-  /* %1305 = linear_grad_weight(%1300, %38) blocks.0.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 69042176, arena + 427366400, arena + 85913600);
+  /* %1303 = linear_grad_weight(%1298, %36) blocks.0.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 69042176, arena + 398317568, arena + 85913600);
 
-  /* %1306 = reduce_sum(%1300) {axes [0], batch} blocks.0.leff.conv1 : f32[768] */
+  /* %1304 = reduce_sum(%1298) {axes [0], batch} blocks.0.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 69042176,
       arena + 86071808);
 
-  /* %1307 = reshape(%1305) {shape [768, 192, 1, 1]} blocks.0.leff.conv1 : f32[768, 192, 1, 1], a view of %1305: no code */
+  /* %1305 = reshape(%1303) {shape [768, 192, 1, 1]} blocks.0.leff.conv1 : f32[768, 192, 1, 1], a view of %1303: no code */
 
-  /* %1308 = concat(%1281, %1304) {axis 0} blocks.0.norm2 : f32[B, 197, 192], its operands computed in place: no code */
+  /* %1306 = concat(%1279, %1302) {axis 0} blocks.0.norm2 : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %1309 = reduce_sum(%1308) {axes [0], batch} blocks.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 84703232,
-      arena + 86072576);
+  /* %1307 = normalize_param_grad(%31, %1306) {eps 1e-06} blocks.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 341430272, arena + 84703232, 1e-06f,
+      arena + 51380224);
 
-  /* %1310 = reduce_sum(%1308, %35) {axes [0], batch} blocks.0.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 84703232, arena + 343851008, arena + 86072768);
+  /* %1308 = index(%1307) {axis 0, at 1} blocks.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 51380416, 384, arena + 86072576, 192);
 
-  /* %1311 = normalize_grad(%32, %1308, %33, %1280) {eps 1e-06} blocks.0 : f32[B, 197, 192], written over %1308 */
-  lk_layernorm_grad(B * 197, 192, arena + 342640640, arena + 84703232, params[15], arena + 83492864,
+  /* %1309 = index(%1307) {axis 0, at 0} blocks.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 51380224, 384, arena + 86072768, 192);
+
+  /* %1310 = normalize_grad(%31, %1306, %32, %1278) {eps 1e-06} blocks.0 : f32[B, 197, 192], written over %1306 */
+  lk_layernorm_grad(B * 197, 192, arena + 341430272, arena + 84703232, params[15], arena + 83492864,
       1e-06f, arena + 84703232);
 
-  /* %1312 = transpose(%30) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
+  /* %1311 = transpose(%29) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[13], arena + 51380224);
 
-  /* %1313 = fused_linear(%1311, %1312) blocks.0.attn.proj : f32[B, 197, 192] */
+  /* %1312 = fused_linear(%1310, %1311) blocks.0.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 84703232, arena + 51380224, NULL, LK_ACT_NONE, NULL,
       arena + 64225280);
 
-  /* %1314 = linear_grad_weight(%1311, %29) blocks.0.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 84703232, arena + 341430272, arena + 83837888);
+  /* %1313 = linear_grad_weight(%1310, %28) blocks.0.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 84703232, arena + 340219904, arena + 83837888);
 
-  /* %1315 = reduce_sum(%1311) {axes [0], batch} blocks.0.attn.proj : f32[192] */
+  /* %1314 = reduce_sum(%1310) {axes [0], batch} blocks.0.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 84703232,
       arena + 83875328);
 
-  /* %1316 = sdpa_grad(%26, %27, %28, %1313) {heads 3, kv_heads 3} blocks.0.attn : f32[B, 197, 576] */
+  /* %1315 = sdpa_grad(%25, %26, %27, %1312) {heads 3, kv_heads 3} blocks.0.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 295436288, 576, arena + 295436480, 576,
       arena + 295436672, 576, arena + 64225280, 192, arena + 51380224, 576, arena + 51380224 + 192,
       576, arena + 51380224 + 384, 576, 0.125f);
 
-  /* %1317 = transpose(%23) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
+  /* %1316 = transpose(%22) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[11], arena + 55011328);
 
-  /* %1318 = fused_linear(%1316, %1317) blocks.0.attn.qkv : f32[B, 197, 192] */
+  /* %1317 = fused_linear(%1315, %1316) blocks.0.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 51380224, arena + 55011328, NULL, LK_ACT_NONE, NULL,
       arena + 64225280);
 
-  /* %1319 = linear_grad_weight(%1316, %22) blocks.0.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 51380224, arena + 340219904, arena + 83689472);
+  /* %1318 = linear_grad_weight(%1315, %21) blocks.0.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 51380224, arena + 339009536, arena + 83689472);
 
-  /* %1320 = reduce_sum(%1316) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
+  /* %1319 = reduce_sum(%1315) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 51380224,
       arena + 83874752);
 
-  /* %1321 = reduce_sum(%1318) {axes [0], batch} blocks.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 64225280,
-      arena + 83875520);
+  /* %1320 = normalize_param_grad(%18, %1317) {eps 1e-06} blocks.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 56197120, arena + 64225280, 1e-06f,
+      arena + 51380224);
 
-  /* %1322 = reduce_sum(%1318, %21) {axes [0], batch} blocks.0.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 64225280, arena + 339009536, arena + 83875712);
+  /* %1321 = index(%1320) {axis 0, at 1} blocks.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 51380416, 384, arena + 83875520, 192);
 
-  /* %1323 = normalize_grad(%18, %1318, %19, %1311) {eps 1e-06} : f32[B, 197, 192], written over %1318 */
+  /* %1322 = index(%1320) {axis 0, at 0} blocks.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 51380224, 384, arena + 83875712, 192);
+
+  /* %1323 = normalize_grad(%18, %1317, %19, %1310) {eps 1e-06} : f32[B, 197, 192], written over %1317 */
   lk_layernorm_grad(B * 197, 192, arena + 56197120, arena + 64225280, params[9], arena + 84703232,
       1e-06f, arena + 64225280);
 
@@ -9986,8 +10071,8 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   lk_conv2d_grad_weight(B, 3, 224, 224, 64, 7, 7, 2, 2, 3, 3, 1, arena + 25690112, inputs[0],
       arena);
 
-  /* output 0 "loss" = %696 : f32[1] */
-  memcpy(outputs[0], arena + 457232560, sizeof(float) * 1);
+  /* output 0 "loss" = %671 : f32[1] */
+  memcpy(outputs[0], arena + 428183728, sizeof(float) * 1);
   /* output 1 "grad:i2t.backbone.conv.weight" = %1343 : f32[64, 3, 7, 7] */
   memcpy(outputs[1], arena, sizeof(float) * 9408);
   /* output 2 "grad:i2t.backbone.bn.weight" = %1341 : f32[64] */
@@ -10006,590 +10091,590 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   memcpy(outputs[8], arena + 83875712, sizeof(float) * 192);
   /* output 9 "grad:blocks.0.norm1.bias" = %1321 : f32[192] */
   memcpy(outputs[9], arena + 83875520, sizeof(float) * 192);
-  /* output 10 "grad:blocks.0.attn.qkv.weight" = %1319 : f32[576, 192] */
+  /* output 10 "grad:blocks.0.attn.qkv.weight" = %1318 : f32[576, 192] */
   memcpy(outputs[10], arena + 83689472, sizeof(float) * 110592);
-  /* output 11 "grad:blocks.0.attn.qkv.bias" = %1320 : f32[576] */
+  /* output 11 "grad:blocks.0.attn.qkv.bias" = %1319 : f32[576] */
   memcpy(outputs[11], arena + 83874752, sizeof(float) * 576);
-  /* output 12 "grad:blocks.0.attn.proj.weight" = %1314 : f32[192, 192] */
+  /* output 12 "grad:blocks.0.attn.proj.weight" = %1313 : f32[192, 192] */
   memcpy(outputs[12], arena + 83837888, sizeof(float) * 36864);
-  /* output 13 "grad:blocks.0.attn.proj.bias" = %1315 : f32[192] */
+  /* output 13 "grad:blocks.0.attn.proj.bias" = %1314 : f32[192] */
   memcpy(outputs[13], arena + 83875328, sizeof(float) * 192);
-  /* output 14 "grad:blocks.0.norm2.weight" = %1310 : f32[192] */
+  /* output 14 "grad:blocks.0.norm2.weight" = %1309 : f32[192] */
   memcpy(outputs[14], arena + 86072768, sizeof(float) * 192);
-  /* output 15 "grad:blocks.0.norm2.bias" = %1309 : f32[192] */
+  /* output 15 "grad:blocks.0.norm2.bias" = %1308 : f32[192] */
   memcpy(outputs[15], arena + 86072576, sizeof(float) * 192);
-  /* output 16 "grad:blocks.0.leff.conv1.weight" = %1307 : f32[768, 192, 1, 1] */
+  /* output 16 "grad:blocks.0.leff.conv1.weight" = %1305 : f32[768, 192, 1, 1] */
   memcpy(outputs[16], arena + 85913600, sizeof(float) * 147456);
-  /* output 17 "grad:blocks.0.leff.conv1.bias" = %1306 : f32[768] */
+  /* output 17 "grad:blocks.0.leff.conv1.bias" = %1304 : f32[768] */
   memcpy(outputs[17], arena + 86071808, sizeof(float) * 768);
-  /* output 18 "grad:blocks.0.leff.bn1.weight" = %1301 : f32[768] */
+  /* output 18 "grad:blocks.0.leff.bn1.weight" = %1299 : f32[768] */
   memcpy(outputs[18], arena + 86070272, sizeof(float) * 768);
-  /* output 19 "grad:blocks.0.leff.bn1.bias" = %1302 : f32[768] */
+  /* output 19 "grad:blocks.0.leff.bn1.bias" = %1300 : f32[768] */
   memcpy(outputs[19], arena + 86071040, sizeof(float) * 768);
-  /* output 20 "grad:blocks.0.leff.conv2.weight" = %1297 : f32[768, 1, 3, 3] */
+  /* output 20 "grad:blocks.0.leff.conv2.weight" = %1295 : f32[768, 1, 3, 3] */
   memcpy(outputs[20], arena + 86061056, sizeof(float) * 6912);
-  /* output 21 "grad:blocks.0.leff.conv2.bias" = %1298 : f32[768] */
+  /* output 21 "grad:blocks.0.leff.conv2.bias" = %1296 : f32[768] */
   memcpy(outputs[21], arena + 86069504, sizeof(float) * 768);
-  /* output 22 "grad:blocks.0.leff.bn2.weight" = %1294 : f32[768] */
+  /* output 22 "grad:blocks.0.leff.bn2.weight" = %1292 : f32[768] */
   memcpy(outputs[22], arena + 86067968, sizeof(float) * 768);
-  /* output 23 "grad:blocks.0.leff.bn2.bias" = %1295 : f32[768] */
+  /* output 23 "grad:blocks.0.leff.bn2.bias" = %1293 : f32[768] */
   memcpy(outputs[23], arena + 86068736, sizeof(float) * 768);
-  /* output 24 "grad:blocks.0.leff.conv3.weight" = %1291 : f32[192, 768, 1, 1] */
+  /* output 24 "grad:blocks.0.leff.conv3.weight" = %1289 : f32[192, 768, 1, 1] */
   memcpy(outputs[24], arena + 87265280, sizeof(float) * 147456);
-  /* output 25 "grad:blocks.0.leff.conv3.bias" = %1290 : f32[192] */
+  /* output 25 "grad:blocks.0.leff.conv3.bias" = %1288 : f32[192] */
   memcpy(outputs[25], arena + 87565184, sizeof(float) * 192);
-  /* output 26 "grad:blocks.0.leff.bn3.weight" = %1285 : f32[192] */
+  /* output 26 "grad:blocks.0.leff.bn3.weight" = %1283 : f32[192] */
   memcpy(outputs[26], arena + 87564800, sizeof(float) * 192);
-  /* output 27 "grad:blocks.0.leff.bn3.bias" = %1286 : f32[192] */
+  /* output 27 "grad:blocks.0.leff.bn3.bias" = %1284 : f32[192] */
   memcpy(outputs[27], arena + 87564992, sizeof(float) * 192);
-  /* output 28 "grad:blocks.1.norm1.weight" = %1278 : f32[192] */
+  /* output 28 "grad:blocks.1.norm1.weight" = %1276 : f32[192] */
   memcpy(outputs[28], arena + 87564608, sizeof(float) * 192);
-  /* output 29 "grad:blocks.1.norm1.bias" = %1277 : f32[192] */
+  /* output 29 "grad:blocks.1.norm1.bias" = %1275 : f32[192] */
   memcpy(outputs[29], arena + 87564416, sizeof(float) * 192);
-  /* output 30 "grad:blocks.1.attn.qkv.weight" = %1275 : f32[576, 192] */
+  /* output 30 "grad:blocks.1.attn.qkv.weight" = %1272 : f32[576, 192] */
   memcpy(outputs[30], arena + 87412736, sizeof(float) * 110592);
-  /* output 31 "grad:blocks.1.attn.qkv.bias" = %1276 : f32[576] */
+  /* output 31 "grad:blocks.1.attn.qkv.bias" = %1273 : f32[576] */
   memcpy(outputs[31], arena + 87563264, sizeof(float) * 576);
-  /* output 32 "grad:blocks.1.attn.proj.weight" = %1270 : f32[192, 192] */
+  /* output 32 "grad:blocks.1.attn.proj.weight" = %1267 : f32[192, 192] */
   memcpy(outputs[32], arena + 87523328, sizeof(float) * 36864);
-  /* output 33 "grad:blocks.1.attn.proj.bias" = %1271 : f32[192] */
+  /* output 33 "grad:blocks.1.attn.proj.bias" = %1268 : f32[192] */
   memcpy(outputs[33], arena + 87564224, sizeof(float) * 192);
-  /* output 34 "grad:blocks.1.norm2.weight" = %1265 : f32[192] */
+  /* output 34 "grad:blocks.1.norm2.weight" = %1262 : f32[192] */
   memcpy(outputs[34], arena + 87564032, sizeof(float) * 192);
-  /* output 35 "grad:blocks.1.norm2.bias" = %1264 : f32[192] */
+  /* output 35 "grad:blocks.1.norm2.bias" = %1261 : f32[192] */
   memcpy(outputs[35], arena + 87563840, sizeof(float) * 192);
-  /* output 36 "grad:blocks.1.leff.conv1.weight" = %1262 : f32[768, 192, 1, 1] */
+  /* output 36 "grad:blocks.1.leff.conv1.weight" = %1258 : f32[768, 192, 1, 1] */
   memcpy(outputs[36], arena + 87117824, sizeof(float) * 147456);
-  /* output 37 "grad:blocks.1.leff.conv1.bias" = %1261 : f32[768] */
+  /* output 37 "grad:blocks.1.leff.conv1.bias" = %1257 : f32[768] */
   memcpy(outputs[37], arena + 87562496, sizeof(float) * 768);
-  /* output 38 "grad:blocks.1.leff.bn1.weight" = %1256 : f32[768] */
+  /* output 38 "grad:blocks.1.leff.bn1.weight" = %1252 : f32[768] */
   memcpy(outputs[38], arena + 87560960, sizeof(float) * 768);
-  /* output 39 "grad:blocks.1.leff.bn1.bias" = %1257 : f32[768] */
+  /* output 39 "grad:blocks.1.leff.bn1.bias" = %1253 : f32[768] */
   memcpy(outputs[39], arena + 87561728, sizeof(float) * 768);
-  /* output 40 "grad:blocks.1.leff.conv2.weight" = %1252 : f32[768, 1, 3, 3] */
+  /* output 40 "grad:blocks.1.leff.conv2.weight" = %1248 : f32[768, 1, 3, 3] */
   memcpy(outputs[40], arena + 93126656, sizeof(float) * 6912);
-  /* output 41 "grad:blocks.1.leff.conv2.bias" = %1253 : f32[768] */
+  /* output 41 "grad:blocks.1.leff.conv2.bias" = %1249 : f32[768] */
   memcpy(outputs[41], arena + 87560192, sizeof(float) * 768);
-  /* output 42 "grad:blocks.1.leff.bn2.weight" = %1249 : f32[768] */
+  /* output 42 "grad:blocks.1.leff.bn2.weight" = %1245 : f32[768] */
   memcpy(outputs[42], arena + 93133568, sizeof(float) * 768);
-  /* output 43 "grad:blocks.1.leff.bn2.bias" = %1250 : f32[768] */
+  /* output 43 "grad:blocks.1.leff.bn2.bias" = %1246 : f32[768] */
   memcpy(outputs[43], arena + 93134336, sizeof(float) * 768);
-  /* output 44 "grad:blocks.1.leff.conv3.weight" = %1246 : f32[192, 768, 1, 1] */
+  /* output 44 "grad:blocks.1.leff.conv3.weight" = %1242 : f32[192, 768, 1, 1] */
   memcpy(outputs[44], arena + 106532864, sizeof(float) * 147456);
-  /* output 45 "grad:blocks.1.leff.conv3.bias" = %1245 : f32[192] */
+  /* output 45 "grad:blocks.1.leff.conv3.bias" = %1241 : f32[192] */
   memcpy(outputs[45], arena + 93135104, sizeof(float) * 192);
-  /* output 46 "grad:blocks.1.leff.bn3.weight" = %1240 : f32[192] */
+  /* output 46 "grad:blocks.1.leff.bn3.weight" = %1236 : f32[192] */
   memcpy(outputs[46], arena + 106832384, sizeof(float) * 192);
-  /* output 47 "grad:blocks.1.leff.bn3.bias" = %1241 : f32[192] */
+  /* output 47 "grad:blocks.1.leff.bn3.bias" = %1237 : f32[192] */
   memcpy(outputs[47], arena + 106832576, sizeof(float) * 192);
-  /* output 48 "grad:blocks.2.norm1.weight" = %1230 : f32[192] */
+  /* output 48 "grad:blocks.2.norm1.weight" = %1226 : f32[192] */
   memcpy(outputs[48], arena + 106832192, sizeof(float) * 192);
-  /* output 49 "grad:blocks.2.norm1.bias" = %1229 : f32[192] */
+  /* output 49 "grad:blocks.2.norm1.bias" = %1225 : f32[192] */
   memcpy(outputs[49], arena + 106832000, sizeof(float) * 192);
-  /* output 50 "grad:blocks.2.attn.qkv.weight" = %1227 : f32[576, 192] */
+  /* output 50 "grad:blocks.2.attn.qkv.weight" = %1222 : f32[576, 192] */
   memcpy(outputs[50], arena + 106680320, sizeof(float) * 110592);
-  /* output 51 "grad:blocks.2.attn.qkv.bias" = %1228 : f32[576] */
+  /* output 51 "grad:blocks.2.attn.qkv.bias" = %1223 : f32[576] */
   memcpy(outputs[51], arena + 106830848, sizeof(float) * 576);
-  /* output 52 "grad:blocks.2.attn.proj.weight" = %1222 : f32[192, 192] */
+  /* output 52 "grad:blocks.2.attn.proj.weight" = %1217 : f32[192, 192] */
   memcpy(outputs[52], arena + 106790912, sizeof(float) * 36864);
-  /* output 53 "grad:blocks.2.attn.proj.bias" = %1223 : f32[192] */
+  /* output 53 "grad:blocks.2.attn.proj.bias" = %1218 : f32[192] */
   memcpy(outputs[53], arena + 106831808, sizeof(float) * 192);
-  /* output 54 "grad:blocks.2.norm2.weight" = %1217 : f32[192] */
+  /* output 54 "grad:blocks.2.norm2.weight" = %1212 : f32[192] */
   memcpy(outputs[54], arena + 106831616, sizeof(float) * 192);
-  /* output 55 "grad:blocks.2.norm2.bias" = %1216 : f32[192] */
+  /* output 55 "grad:blocks.2.norm2.bias" = %1211 : f32[192] */
   memcpy(outputs[55], arena + 106831424, sizeof(float) * 192);
-  /* output 56 "grad:blocks.2.leff.conv1.weight" = %1214 : f32[768, 192, 1, 1] */
+  /* output 56 "grad:blocks.2.leff.conv1.weight" = %1208 : f32[768, 192, 1, 1] */
   memcpy(outputs[56], arena + 106385408, sizeof(float) * 147456);
-  /* output 57 "grad:blocks.2.leff.conv1.bias" = %1213 : f32[768] */
+  /* output 57 "grad:blocks.2.leff.conv1.bias" = %1207 : f32[768] */
   memcpy(outputs[57], arena + 106830080, sizeof(float) * 768);
-  /* output 58 "grad:blocks.2.leff.bn1.weight" = %1208 : f32[768] */
+  /* output 58 "grad:blocks.2.leff.bn1.weight" = %1202 : f32[768] */
   memcpy(outputs[58], arena + 106828544, sizeof(float) * 768);
-  /* output 59 "grad:blocks.2.leff.bn1.bias" = %1209 : f32[768] */
+  /* output 59 "grad:blocks.2.leff.bn1.bias" = %1203 : f32[768] */
   memcpy(outputs[59], arena + 106829312, sizeof(float) * 768);
-  /* output 60 "grad:blocks.2.leff.conv2.weight" = %1204 : f32[768, 1, 3, 3] */
+  /* output 60 "grad:blocks.2.leff.conv2.weight" = %1198 : f32[768, 1, 3, 3] */
   memcpy(outputs[60], arena + 112394240, sizeof(float) * 6912);
-  /* output 61 "grad:blocks.2.leff.conv2.bias" = %1205 : f32[768] */
+  /* output 61 "grad:blocks.2.leff.conv2.bias" = %1199 : f32[768] */
   memcpy(outputs[61], arena + 106827776, sizeof(float) * 768);
-  /* output 62 "grad:blocks.2.leff.bn2.weight" = %1201 : f32[768] */
+  /* output 62 "grad:blocks.2.leff.bn2.weight" = %1195 : f32[768] */
   memcpy(outputs[62], arena + 112401152, sizeof(float) * 768);
-  /* output 63 "grad:blocks.2.leff.bn2.bias" = %1202 : f32[768] */
+  /* output 63 "grad:blocks.2.leff.bn2.bias" = %1196 : f32[768] */
   memcpy(outputs[63], arena + 112401920, sizeof(float) * 768);
-  /* output 64 "grad:blocks.2.leff.conv3.weight" = %1198 : f32[192, 768, 1, 1] */
+  /* output 64 "grad:blocks.2.leff.conv3.weight" = %1192 : f32[192, 768, 1, 1] */
   memcpy(outputs[64], arena + 125800448, sizeof(float) * 147456);
-  /* output 65 "grad:blocks.2.leff.conv3.bias" = %1197 : f32[192] */
+  /* output 65 "grad:blocks.2.leff.conv3.bias" = %1191 : f32[192] */
   memcpy(outputs[65], arena + 112402688, sizeof(float) * 192);
-  /* output 66 "grad:blocks.2.leff.bn3.weight" = %1192 : f32[192] */
+  /* output 66 "grad:blocks.2.leff.bn3.weight" = %1186 : f32[192] */
   memcpy(outputs[66], arena + 126099968, sizeof(float) * 192);
-  /* output 67 "grad:blocks.2.leff.bn3.bias" = %1193 : f32[192] */
+  /* output 67 "grad:blocks.2.leff.bn3.bias" = %1187 : f32[192] */
   memcpy(outputs[67], arena + 126100160, sizeof(float) * 192);
-  /* output 68 "grad:blocks.3.norm1.weight" = %1182 : f32[192] */
+  /* output 68 "grad:blocks.3.norm1.weight" = %1176 : f32[192] */
   memcpy(outputs[68], arena + 126099776, sizeof(float) * 192);
-  /* output 69 "grad:blocks.3.norm1.bias" = %1181 : f32[192] */
+  /* output 69 "grad:blocks.3.norm1.bias" = %1175 : f32[192] */
   memcpy(outputs[69], arena + 126099584, sizeof(float) * 192);
-  /* output 70 "grad:blocks.3.attn.qkv.weight" = %1179 : f32[576, 192] */
+  /* output 70 "grad:blocks.3.attn.qkv.weight" = %1172 : f32[576, 192] */
   memcpy(outputs[70], arena + 125947904, sizeof(float) * 110592);
-  /* output 71 "grad:blocks.3.attn.qkv.bias" = %1180 : f32[576] */
+  /* output 71 "grad:blocks.3.attn.qkv.bias" = %1173 : f32[576] */
   memcpy(outputs[71], arena + 126098432, sizeof(float) * 576);
-  /* output 72 "grad:blocks.3.attn.proj.weight" = %1174 : f32[192, 192] */
+  /* output 72 "grad:blocks.3.attn.proj.weight" = %1167 : f32[192, 192] */
   memcpy(outputs[72], arena + 126058496, sizeof(float) * 36864);
-  /* output 73 "grad:blocks.3.attn.proj.bias" = %1175 : f32[192] */
+  /* output 73 "grad:blocks.3.attn.proj.bias" = %1168 : f32[192] */
   memcpy(outputs[73], arena + 126099392, sizeof(float) * 192);
-  /* output 74 "grad:blocks.3.norm2.weight" = %1169 : f32[192] */
+  /* output 74 "grad:blocks.3.norm2.weight" = %1162 : f32[192] */
   memcpy(outputs[74], arena + 126099200, sizeof(float) * 192);
-  /* output 75 "grad:blocks.3.norm2.bias" = %1168 : f32[192] */
+  /* output 75 "grad:blocks.3.norm2.bias" = %1161 : f32[192] */
   memcpy(outputs[75], arena + 126099008, sizeof(float) * 192);
-  /* output 76 "grad:blocks.3.leff.conv1.weight" = %1166 : f32[768, 192, 1, 1] */
+  /* output 76 "grad:blocks.3.leff.conv1.weight" = %1158 : f32[768, 192, 1, 1] */
   memcpy(outputs[76], arena + 125652992, sizeof(float) * 147456);
-  /* output 77 "grad:blocks.3.leff.conv1.bias" = %1165 : f32[768] */
+  /* output 77 "grad:blocks.3.leff.conv1.bias" = %1157 : f32[768] */
   memcpy(outputs[77], arena + 126097664, sizeof(float) * 768);
-  /* output 78 "grad:blocks.3.leff.bn1.weight" = %1160 : f32[768] */
+  /* output 78 "grad:blocks.3.leff.bn1.weight" = %1152 : f32[768] */
   memcpy(outputs[78], arena + 126096128, sizeof(float) * 768);
-  /* output 79 "grad:blocks.3.leff.bn1.bias" = %1161 : f32[768] */
+  /* output 79 "grad:blocks.3.leff.bn1.bias" = %1153 : f32[768] */
   memcpy(outputs[79], arena + 126096896, sizeof(float) * 768);
-  /* output 80 "grad:blocks.3.leff.conv2.weight" = %1156 : f32[768, 1, 3, 3] */
+  /* output 80 "grad:blocks.3.leff.conv2.weight" = %1148 : f32[768, 1, 3, 3] */
   memcpy(outputs[80], arena + 131661824, sizeof(float) * 6912);
-  /* output 81 "grad:blocks.3.leff.conv2.bias" = %1157 : f32[768] */
+  /* output 81 "grad:blocks.3.leff.conv2.bias" = %1149 : f32[768] */
   memcpy(outputs[81], arena + 126095360, sizeof(float) * 768);
-  /* output 82 "grad:blocks.3.leff.bn2.weight" = %1153 : f32[768] */
+  /* output 82 "grad:blocks.3.leff.bn2.weight" = %1145 : f32[768] */
   memcpy(outputs[82], arena + 131668736, sizeof(float) * 768);
-  /* output 83 "grad:blocks.3.leff.bn2.bias" = %1154 : f32[768] */
+  /* output 83 "grad:blocks.3.leff.bn2.bias" = %1146 : f32[768] */
   memcpy(outputs[83], arena + 131669504, sizeof(float) * 768);
-  /* output 84 "grad:blocks.3.leff.conv3.weight" = %1150 : f32[192, 768, 1, 1] */
+  /* output 84 "grad:blocks.3.leff.conv3.weight" = %1142 : f32[192, 768, 1, 1] */
   memcpy(outputs[84], arena + 145068032, sizeof(float) * 147456);
-  /* output 85 "grad:blocks.3.leff.conv3.bias" = %1149 : f32[192] */
+  /* output 85 "grad:blocks.3.leff.conv3.bias" = %1141 : f32[192] */
   memcpy(outputs[85], arena + 131670272, sizeof(float) * 192);
-  /* output 86 "grad:blocks.3.leff.bn3.weight" = %1144 : f32[192] */
+  /* output 86 "grad:blocks.3.leff.bn3.weight" = %1136 : f32[192] */
   memcpy(outputs[86], arena + 145367552, sizeof(float) * 192);
-  /* output 87 "grad:blocks.3.leff.bn3.bias" = %1145 : f32[192] */
+  /* output 87 "grad:blocks.3.leff.bn3.bias" = %1137 : f32[192] */
   memcpy(outputs[87], arena + 145367744, sizeof(float) * 192);
-  /* output 88 "grad:blocks.4.norm1.weight" = %1134 : f32[192] */
+  /* output 88 "grad:blocks.4.norm1.weight" = %1126 : f32[192] */
   memcpy(outputs[88], arena + 145367360, sizeof(float) * 192);
-  /* output 89 "grad:blocks.4.norm1.bias" = %1133 : f32[192] */
+  /* output 89 "grad:blocks.4.norm1.bias" = %1125 : f32[192] */
   memcpy(outputs[89], arena + 145367168, sizeof(float) * 192);
-  /* output 90 "grad:blocks.4.attn.qkv.weight" = %1131 : f32[576, 192] */
+  /* output 90 "grad:blocks.4.attn.qkv.weight" = %1122 : f32[576, 192] */
   memcpy(outputs[90], arena + 145215488, sizeof(float) * 110592);
-  /* output 91 "grad:blocks.4.attn.qkv.bias" = %1132 : f32[576] */
+  /* output 91 "grad:blocks.4.attn.qkv.bias" = %1123 : f32[576] */
   memcpy(outputs[91], arena + 145366016, sizeof(float) * 576);
-  /* output 92 "grad:blocks.4.attn.proj.weight" = %1126 : f32[192, 192] */
+  /* output 92 "grad:blocks.4.attn.proj.weight" = %1117 : f32[192, 192] */
   memcpy(outputs[92], arena + 145326080, sizeof(float) * 36864);
-  /* output 93 "grad:blocks.4.attn.proj.bias" = %1127 : f32[192] */
+  /* output 93 "grad:blocks.4.attn.proj.bias" = %1118 : f32[192] */
   memcpy(outputs[93], arena + 145366976, sizeof(float) * 192);
-  /* output 94 "grad:blocks.4.norm2.weight" = %1121 : f32[192] */
+  /* output 94 "grad:blocks.4.norm2.weight" = %1112 : f32[192] */
   memcpy(outputs[94], arena + 145366784, sizeof(float) * 192);
-  /* output 95 "grad:blocks.4.norm2.bias" = %1120 : f32[192] */
+  /* output 95 "grad:blocks.4.norm2.bias" = %1111 : f32[192] */
   memcpy(outputs[95], arena + 145366592, sizeof(float) * 192);
-  /* output 96 "grad:blocks.4.leff.conv1.weight" = %1118 : f32[768, 192, 1, 1] */
+  /* output 96 "grad:blocks.4.leff.conv1.weight" = %1108 : f32[768, 192, 1, 1] */
   memcpy(outputs[96], arena + 144920576, sizeof(float) * 147456);
-  /* output 97 "grad:blocks.4.leff.conv1.bias" = %1117 : f32[768] */
+  /* output 97 "grad:blocks.4.leff.conv1.bias" = %1107 : f32[768] */
   memcpy(outputs[97], arena + 145365248, sizeof(float) * 768);
-  /* output 98 "grad:blocks.4.leff.bn1.weight" = %1112 : f32[768] */
+  /* output 98 "grad:blocks.4.leff.bn1.weight" = %1102 : f32[768] */
   memcpy(outputs[98], arena + 145363712, sizeof(float) * 768);
-  /* output 99 "grad:blocks.4.leff.bn1.bias" = %1113 : f32[768] */
+  /* output 99 "grad:blocks.4.leff.bn1.bias" = %1103 : f32[768] */
   memcpy(outputs[99], arena + 145364480, sizeof(float) * 768);
-  /* output 100 "grad:blocks.4.leff.conv2.weight" = %1108 : f32[768, 1, 3, 3] */
+  /* output 100 "grad:blocks.4.leff.conv2.weight" = %1098 : f32[768, 1, 3, 3] */
   memcpy(outputs[100], arena + 150929408, sizeof(float) * 6912);
-  /* output 101 "grad:blocks.4.leff.conv2.bias" = %1109 : f32[768] */
+  /* output 101 "grad:blocks.4.leff.conv2.bias" = %1099 : f32[768] */
   memcpy(outputs[101], arena + 145362944, sizeof(float) * 768);
-  /* output 102 "grad:blocks.4.leff.bn2.weight" = %1105 : f32[768] */
+  /* output 102 "grad:blocks.4.leff.bn2.weight" = %1095 : f32[768] */
   memcpy(outputs[102], arena + 150936320, sizeof(float) * 768);
-  /* output 103 "grad:blocks.4.leff.bn2.bias" = %1106 : f32[768] */
+  /* output 103 "grad:blocks.4.leff.bn2.bias" = %1096 : f32[768] */
   memcpy(outputs[103], arena + 150937088, sizeof(float) * 768);
-  /* output 104 "grad:blocks.4.leff.conv3.weight" = %1102 : f32[192, 768, 1, 1] */
+  /* output 104 "grad:blocks.4.leff.conv3.weight" = %1092 : f32[192, 768, 1, 1] */
   memcpy(outputs[104], arena + 164335616, sizeof(float) * 147456);
-  /* output 105 "grad:blocks.4.leff.conv3.bias" = %1101 : f32[192] */
+  /* output 105 "grad:blocks.4.leff.conv3.bias" = %1091 : f32[192] */
   memcpy(outputs[105], arena + 150937856, sizeof(float) * 192);
-  /* output 106 "grad:blocks.4.leff.bn3.weight" = %1096 : f32[192] */
+  /* output 106 "grad:blocks.4.leff.bn3.weight" = %1086 : f32[192] */
   memcpy(outputs[106], arena + 164635136, sizeof(float) * 192);
-  /* output 107 "grad:blocks.4.leff.bn3.bias" = %1097 : f32[192] */
+  /* output 107 "grad:blocks.4.leff.bn3.bias" = %1087 : f32[192] */
   memcpy(outputs[107], arena + 164635328, sizeof(float) * 192);
-  /* output 108 "grad:blocks.5.norm1.weight" = %1086 : f32[192] */
+  /* output 108 "grad:blocks.5.norm1.weight" = %1076 : f32[192] */
   memcpy(outputs[108], arena + 164634944, sizeof(float) * 192);
-  /* output 109 "grad:blocks.5.norm1.bias" = %1085 : f32[192] */
+  /* output 109 "grad:blocks.5.norm1.bias" = %1075 : f32[192] */
   memcpy(outputs[109], arena + 164634752, sizeof(float) * 192);
-  /* output 110 "grad:blocks.5.attn.qkv.weight" = %1083 : f32[576, 192] */
+  /* output 110 "grad:blocks.5.attn.qkv.weight" = %1072 : f32[576, 192] */
   memcpy(outputs[110], arena + 164483072, sizeof(float) * 110592);
-  /* output 111 "grad:blocks.5.attn.qkv.bias" = %1084 : f32[576] */
+  /* output 111 "grad:blocks.5.attn.qkv.bias" = %1073 : f32[576] */
   memcpy(outputs[111], arena + 164633600, sizeof(float) * 576);
-  /* output 112 "grad:blocks.5.attn.proj.weight" = %1078 : f32[192, 192] */
+  /* output 112 "grad:blocks.5.attn.proj.weight" = %1067 : f32[192, 192] */
   memcpy(outputs[112], arena + 164593664, sizeof(float) * 36864);
-  /* output 113 "grad:blocks.5.attn.proj.bias" = %1079 : f32[192] */
+  /* output 113 "grad:blocks.5.attn.proj.bias" = %1068 : f32[192] */
   memcpy(outputs[113], arena + 164634560, sizeof(float) * 192);
-  /* output 114 "grad:blocks.5.norm2.weight" = %1073 : f32[192] */
+  /* output 114 "grad:blocks.5.norm2.weight" = %1062 : f32[192] */
   memcpy(outputs[114], arena + 164634368, sizeof(float) * 192);
-  /* output 115 "grad:blocks.5.norm2.bias" = %1072 : f32[192] */
+  /* output 115 "grad:blocks.5.norm2.bias" = %1061 : f32[192] */
   memcpy(outputs[115], arena + 164634176, sizeof(float) * 192);
-  /* output 116 "grad:blocks.5.leff.conv1.weight" = %1070 : f32[768, 192, 1, 1] */
+  /* output 116 "grad:blocks.5.leff.conv1.weight" = %1058 : f32[768, 192, 1, 1] */
   memcpy(outputs[116], arena + 164188160, sizeof(float) * 147456);
-  /* output 117 "grad:blocks.5.leff.conv1.bias" = %1069 : f32[768] */
+  /* output 117 "grad:blocks.5.leff.conv1.bias" = %1057 : f32[768] */
   memcpy(outputs[117], arena + 164632832, sizeof(float) * 768);
-  /* output 118 "grad:blocks.5.leff.bn1.weight" = %1064 : f32[768] */
+  /* output 118 "grad:blocks.5.leff.bn1.weight" = %1052 : f32[768] */
   memcpy(outputs[118], arena + 164631296, sizeof(float) * 768);
-  /* output 119 "grad:blocks.5.leff.bn1.bias" = %1065 : f32[768] */
+  /* output 119 "grad:blocks.5.leff.bn1.bias" = %1053 : f32[768] */
   memcpy(outputs[119], arena + 164632064, sizeof(float) * 768);
-  /* output 120 "grad:blocks.5.leff.conv2.weight" = %1060 : f32[768, 1, 3, 3] */
+  /* output 120 "grad:blocks.5.leff.conv2.weight" = %1048 : f32[768, 1, 3, 3] */
   memcpy(outputs[120], arena + 170196992, sizeof(float) * 6912);
-  /* output 121 "grad:blocks.5.leff.conv2.bias" = %1061 : f32[768] */
+  /* output 121 "grad:blocks.5.leff.conv2.bias" = %1049 : f32[768] */
   memcpy(outputs[121], arena + 164630528, sizeof(float) * 768);
-  /* output 122 "grad:blocks.5.leff.bn2.weight" = %1057 : f32[768] */
+  /* output 122 "grad:blocks.5.leff.bn2.weight" = %1045 : f32[768] */
   memcpy(outputs[122], arena + 170203904, sizeof(float) * 768);
-  /* output 123 "grad:blocks.5.leff.bn2.bias" = %1058 : f32[768] */
+  /* output 123 "grad:blocks.5.leff.bn2.bias" = %1046 : f32[768] */
   memcpy(outputs[123], arena + 170204672, sizeof(float) * 768);
-  /* output 124 "grad:blocks.5.leff.conv3.weight" = %1054 : f32[192, 768, 1, 1] */
+  /* output 124 "grad:blocks.5.leff.conv3.weight" = %1042 : f32[192, 768, 1, 1] */
   memcpy(outputs[124], arena + 183603200, sizeof(float) * 147456);
-  /* output 125 "grad:blocks.5.leff.conv3.bias" = %1053 : f32[192] */
+  /* output 125 "grad:blocks.5.leff.conv3.bias" = %1041 : f32[192] */
   memcpy(outputs[125], arena + 170205440, sizeof(float) * 192);
-  /* output 126 "grad:blocks.5.leff.bn3.weight" = %1048 : f32[192] */
+  /* output 126 "grad:blocks.5.leff.bn3.weight" = %1036 : f32[192] */
   memcpy(outputs[126], arena + 183902720, sizeof(float) * 192);
-  /* output 127 "grad:blocks.5.leff.bn3.bias" = %1049 : f32[192] */
+  /* output 127 "grad:blocks.5.leff.bn3.bias" = %1037 : f32[192] */
   memcpy(outputs[127], arena + 183902912, sizeof(float) * 192);
-  /* output 128 "grad:blocks.6.norm1.weight" = %1038 : f32[192] */
+  /* output 128 "grad:blocks.6.norm1.weight" = %1026 : f32[192] */
   memcpy(outputs[128], arena + 183902528, sizeof(float) * 192);
-  /* output 129 "grad:blocks.6.norm1.bias" = %1037 : f32[192] */
+  /* output 129 "grad:blocks.6.norm1.bias" = %1025 : f32[192] */
   memcpy(outputs[129], arena + 183902336, sizeof(float) * 192);
-  /* output 130 "grad:blocks.6.attn.qkv.weight" = %1035 : f32[576, 192] */
+  /* output 130 "grad:blocks.6.attn.qkv.weight" = %1022 : f32[576, 192] */
   memcpy(outputs[130], arena + 183750656, sizeof(float) * 110592);
-  /* output 131 "grad:blocks.6.attn.qkv.bias" = %1036 : f32[576] */
+  /* output 131 "grad:blocks.6.attn.qkv.bias" = %1023 : f32[576] */
   memcpy(outputs[131], arena + 183901184, sizeof(float) * 576);
-  /* output 132 "grad:blocks.6.attn.proj.weight" = %1030 : f32[192, 192] */
+  /* output 132 "grad:blocks.6.attn.proj.weight" = %1017 : f32[192, 192] */
   memcpy(outputs[132], arena + 183861248, sizeof(float) * 36864);
-  /* output 133 "grad:blocks.6.attn.proj.bias" = %1031 : f32[192] */
+  /* output 133 "grad:blocks.6.attn.proj.bias" = %1018 : f32[192] */
   memcpy(outputs[133], arena + 183902144, sizeof(float) * 192);
-  /* output 134 "grad:blocks.6.norm2.weight" = %1025 : f32[192] */
+  /* output 134 "grad:blocks.6.norm2.weight" = %1012 : f32[192] */
   memcpy(outputs[134], arena + 183901952, sizeof(float) * 192);
-  /* output 135 "grad:blocks.6.norm2.bias" = %1024 : f32[192] */
+  /* output 135 "grad:blocks.6.norm2.bias" = %1011 : f32[192] */
   memcpy(outputs[135], arena + 183901760, sizeof(float) * 192);
-  /* output 136 "grad:blocks.6.leff.conv1.weight" = %1022 : f32[768, 192, 1, 1] */
+  /* output 136 "grad:blocks.6.leff.conv1.weight" = %1008 : f32[768, 192, 1, 1] */
   memcpy(outputs[136], arena + 183455744, sizeof(float) * 147456);
-  /* output 137 "grad:blocks.6.leff.conv1.bias" = %1021 : f32[768] */
+  /* output 137 "grad:blocks.6.leff.conv1.bias" = %1007 : f32[768] */
   memcpy(outputs[137], arena + 183900416, sizeof(float) * 768);
-  /* output 138 "grad:blocks.6.leff.bn1.weight" = %1016 : f32[768] */
+  /* output 138 "grad:blocks.6.leff.bn1.weight" = %1002 : f32[768] */
   memcpy(outputs[138], arena + 183898880, sizeof(float) * 768);
-  /* output 139 "grad:blocks.6.leff.bn1.bias" = %1017 : f32[768] */
+  /* output 139 "grad:blocks.6.leff.bn1.bias" = %1003 : f32[768] */
   memcpy(outputs[139], arena + 183899648, sizeof(float) * 768);
-  /* output 140 "grad:blocks.6.leff.conv2.weight" = %1012 : f32[768, 1, 3, 3] */
+  /* output 140 "grad:blocks.6.leff.conv2.weight" = %998 : f32[768, 1, 3, 3] */
   memcpy(outputs[140], arena + 189464576, sizeof(float) * 6912);
-  /* output 141 "grad:blocks.6.leff.conv2.bias" = %1013 : f32[768] */
+  /* output 141 "grad:blocks.6.leff.conv2.bias" = %999 : f32[768] */
   memcpy(outputs[141], arena + 183898112, sizeof(float) * 768);
-  /* output 142 "grad:blocks.6.leff.bn2.weight" = %1009 : f32[768] */
+  /* output 142 "grad:blocks.6.leff.bn2.weight" = %995 : f32[768] */
   memcpy(outputs[142], arena + 189471488, sizeof(float) * 768);
-  /* output 143 "grad:blocks.6.leff.bn2.bias" = %1010 : f32[768] */
+  /* output 143 "grad:blocks.6.leff.bn2.bias" = %996 : f32[768] */
   memcpy(outputs[143], arena + 189472256, sizeof(float) * 768);
-  /* output 144 "grad:blocks.6.leff.conv3.weight" = %1006 : f32[192, 768, 1, 1] */
+  /* output 144 "grad:blocks.6.leff.conv3.weight" = %992 : f32[192, 768, 1, 1] */
   memcpy(outputs[144], arena + 202870784, sizeof(float) * 147456);
-  /* output 145 "grad:blocks.6.leff.conv3.bias" = %1005 : f32[192] */
+  /* output 145 "grad:blocks.6.leff.conv3.bias" = %991 : f32[192] */
   memcpy(outputs[145], arena + 189473024, sizeof(float) * 192);
-  /* output 146 "grad:blocks.6.leff.bn3.weight" = %1000 : f32[192] */
+  /* output 146 "grad:blocks.6.leff.bn3.weight" = %986 : f32[192] */
   memcpy(outputs[146], arena + 203170304, sizeof(float) * 192);
-  /* output 147 "grad:blocks.6.leff.bn3.bias" = %1001 : f32[192] */
+  /* output 147 "grad:blocks.6.leff.bn3.bias" = %987 : f32[192] */
   memcpy(outputs[147], arena + 203170496, sizeof(float) * 192);
-  /* output 148 "grad:blocks.7.norm1.weight" = %990 : f32[192] */
+  /* output 148 "grad:blocks.7.norm1.weight" = %976 : f32[192] */
   memcpy(outputs[148], arena + 203170112, sizeof(float) * 192);
-  /* output 149 "grad:blocks.7.norm1.bias" = %989 : f32[192] */
+  /* output 149 "grad:blocks.7.norm1.bias" = %975 : f32[192] */
   memcpy(outputs[149], arena + 203169920, sizeof(float) * 192);
-  /* output 150 "grad:blocks.7.attn.qkv.weight" = %987 : f32[576, 192] */
+  /* output 150 "grad:blocks.7.attn.qkv.weight" = %972 : f32[576, 192] */
   memcpy(outputs[150], arena + 203018240, sizeof(float) * 110592);
-  /* output 151 "grad:blocks.7.attn.qkv.bias" = %988 : f32[576] */
+  /* output 151 "grad:blocks.7.attn.qkv.bias" = %973 : f32[576] */
   memcpy(outputs[151], arena + 203168768, sizeof(float) * 576);
-  /* output 152 "grad:blocks.7.attn.proj.weight" = %982 : f32[192, 192] */
+  /* output 152 "grad:blocks.7.attn.proj.weight" = %967 : f32[192, 192] */
   memcpy(outputs[152], arena + 203128832, sizeof(float) * 36864);
-  /* output 153 "grad:blocks.7.attn.proj.bias" = %983 : f32[192] */
+  /* output 153 "grad:blocks.7.attn.proj.bias" = %968 : f32[192] */
   memcpy(outputs[153], arena + 203169728, sizeof(float) * 192);
-  /* output 154 "grad:blocks.7.norm2.weight" = %977 : f32[192] */
+  /* output 154 "grad:blocks.7.norm2.weight" = %962 : f32[192] */
   memcpy(outputs[154], arena + 203169536, sizeof(float) * 192);
-  /* output 155 "grad:blocks.7.norm2.bias" = %976 : f32[192] */
+  /* output 155 "grad:blocks.7.norm2.bias" = %961 : f32[192] */
   memcpy(outputs[155], arena + 203169344, sizeof(float) * 192);
-  /* output 156 "grad:blocks.7.leff.conv1.weight" = %974 : f32[768, 192, 1, 1] */
+  /* output 156 "grad:blocks.7.leff.conv1.weight" = %958 : f32[768, 192, 1, 1] */
   memcpy(outputs[156], arena + 202723328, sizeof(float) * 147456);
-  /* output 157 "grad:blocks.7.leff.conv1.bias" = %973 : f32[768] */
+  /* output 157 "grad:blocks.7.leff.conv1.bias" = %957 : f32[768] */
   memcpy(outputs[157], arena + 203168000, sizeof(float) * 768);
-  /* output 158 "grad:blocks.7.leff.bn1.weight" = %968 : f32[768] */
+  /* output 158 "grad:blocks.7.leff.bn1.weight" = %952 : f32[768] */
   memcpy(outputs[158], arena + 203166464, sizeof(float) * 768);
-  /* output 159 "grad:blocks.7.leff.bn1.bias" = %969 : f32[768] */
+  /* output 159 "grad:blocks.7.leff.bn1.bias" = %953 : f32[768] */
   memcpy(outputs[159], arena + 203167232, sizeof(float) * 768);
-  /* output 160 "grad:blocks.7.leff.conv2.weight" = %964 : f32[768, 1, 3, 3] */
+  /* output 160 "grad:blocks.7.leff.conv2.weight" = %948 : f32[768, 1, 3, 3] */
   memcpy(outputs[160], arena + 208732160, sizeof(float) * 6912);
-  /* output 161 "grad:blocks.7.leff.conv2.bias" = %965 : f32[768] */
+  /* output 161 "grad:blocks.7.leff.conv2.bias" = %949 : f32[768] */
   memcpy(outputs[161], arena + 203165696, sizeof(float) * 768);
-  /* output 162 "grad:blocks.7.leff.bn2.weight" = %961 : f32[768] */
+  /* output 162 "grad:blocks.7.leff.bn2.weight" = %945 : f32[768] */
   memcpy(outputs[162], arena + 208739072, sizeof(float) * 768);
-  /* output 163 "grad:blocks.7.leff.bn2.bias" = %962 : f32[768] */
+  /* output 163 "grad:blocks.7.leff.bn2.bias" = %946 : f32[768] */
   memcpy(outputs[163], arena + 208739840, sizeof(float) * 768);
-  /* output 164 "grad:blocks.7.leff.conv3.weight" = %958 : f32[192, 768, 1, 1] */
+  /* output 164 "grad:blocks.7.leff.conv3.weight" = %942 : f32[192, 768, 1, 1] */
   memcpy(outputs[164], arena + 222138368, sizeof(float) * 147456);
-  /* output 165 "grad:blocks.7.leff.conv3.bias" = %957 : f32[192] */
+  /* output 165 "grad:blocks.7.leff.conv3.bias" = %941 : f32[192] */
   memcpy(outputs[165], arena + 208740608, sizeof(float) * 192);
-  /* output 166 "grad:blocks.7.leff.bn3.weight" = %952 : f32[192] */
+  /* output 166 "grad:blocks.7.leff.bn3.weight" = %936 : f32[192] */
   memcpy(outputs[166], arena + 222437888, sizeof(float) * 192);
-  /* output 167 "grad:blocks.7.leff.bn3.bias" = %953 : f32[192] */
+  /* output 167 "grad:blocks.7.leff.bn3.bias" = %937 : f32[192] */
   memcpy(outputs[167], arena + 222438080, sizeof(float) * 192);
-  /* output 168 "grad:blocks.8.norm1.weight" = %942 : f32[192] */
+  /* output 168 "grad:blocks.8.norm1.weight" = %926 : f32[192] */
   memcpy(outputs[168], arena + 222437696, sizeof(float) * 192);
-  /* output 169 "grad:blocks.8.norm1.bias" = %941 : f32[192] */
+  /* output 169 "grad:blocks.8.norm1.bias" = %925 : f32[192] */
   memcpy(outputs[169], arena + 222437504, sizeof(float) * 192);
-  /* output 170 "grad:blocks.8.attn.qkv.weight" = %939 : f32[576, 192] */
+  /* output 170 "grad:blocks.8.attn.qkv.weight" = %922 : f32[576, 192] */
   memcpy(outputs[170], arena + 222285824, sizeof(float) * 110592);
-  /* output 171 "grad:blocks.8.attn.qkv.bias" = %940 : f32[576] */
+  /* output 171 "grad:blocks.8.attn.qkv.bias" = %923 : f32[576] */
   memcpy(outputs[171], arena + 222436352, sizeof(float) * 576);
-  /* output 172 "grad:blocks.8.attn.proj.weight" = %934 : f32[192, 192] */
+  /* output 172 "grad:blocks.8.attn.proj.weight" = %917 : f32[192, 192] */
   memcpy(outputs[172], arena + 222396416, sizeof(float) * 36864);
-  /* output 173 "grad:blocks.8.attn.proj.bias" = %935 : f32[192] */
+  /* output 173 "grad:blocks.8.attn.proj.bias" = %918 : f32[192] */
   memcpy(outputs[173], arena + 222437312, sizeof(float) * 192);
-  /* output 174 "grad:blocks.8.norm2.weight" = %929 : f32[192] */
+  /* output 174 "grad:blocks.8.norm2.weight" = %912 : f32[192] */
   memcpy(outputs[174], arena + 222437120, sizeof(float) * 192);
-  /* output 175 "grad:blocks.8.norm2.bias" = %928 : f32[192] */
+  /* output 175 "grad:blocks.8.norm2.bias" = %911 : f32[192] */
   memcpy(outputs[175], arena + 222436928, sizeof(float) * 192);
-  /* output 176 "grad:blocks.8.leff.conv1.weight" = %926 : f32[768, 192, 1, 1] */
+  /* output 176 "grad:blocks.8.leff.conv1.weight" = %908 : f32[768, 192, 1, 1] */
   memcpy(outputs[176], arena + 221990912, sizeof(float) * 147456);
-  /* output 177 "grad:blocks.8.leff.conv1.bias" = %925 : f32[768] */
+  /* output 177 "grad:blocks.8.leff.conv1.bias" = %907 : f32[768] */
   memcpy(outputs[177], arena + 222435584, sizeof(float) * 768);
-  /* output 178 "grad:blocks.8.leff.bn1.weight" = %920 : f32[768] */
+  /* output 178 "grad:blocks.8.leff.bn1.weight" = %902 : f32[768] */
   memcpy(outputs[178], arena + 222434048, sizeof(float) * 768);
-  /* output 179 "grad:blocks.8.leff.bn1.bias" = %921 : f32[768] */
+  /* output 179 "grad:blocks.8.leff.bn1.bias" = %903 : f32[768] */
   memcpy(outputs[179], arena + 222434816, sizeof(float) * 768);
-  /* output 180 "grad:blocks.8.leff.conv2.weight" = %916 : f32[768, 1, 3, 3] */
+  /* output 180 "grad:blocks.8.leff.conv2.weight" = %898 : f32[768, 1, 3, 3] */
   memcpy(outputs[180], arena + 227999744, sizeof(float) * 6912);
-  /* output 181 "grad:blocks.8.leff.conv2.bias" = %917 : f32[768] */
+  /* output 181 "grad:blocks.8.leff.conv2.bias" = %899 : f32[768] */
   memcpy(outputs[181], arena + 222433280, sizeof(float) * 768);
-  /* output 182 "grad:blocks.8.leff.bn2.weight" = %913 : f32[768] */
+  /* output 182 "grad:blocks.8.leff.bn2.weight" = %895 : f32[768] */
   memcpy(outputs[182], arena + 228006656, sizeof(float) * 768);
-  /* output 183 "grad:blocks.8.leff.bn2.bias" = %914 : f32[768] */
+  /* output 183 "grad:blocks.8.leff.bn2.bias" = %896 : f32[768] */
   memcpy(outputs[183], arena + 228007424, sizeof(float) * 768);
-  /* output 184 "grad:blocks.8.leff.conv3.weight" = %910 : f32[192, 768, 1, 1] */
+  /* output 184 "grad:blocks.8.leff.conv3.weight" = %892 : f32[192, 768, 1, 1] */
   memcpy(outputs[184], arena + 241405952, sizeof(float) * 147456);
-  /* output 185 "grad:blocks.8.leff.conv3.bias" = %909 : f32[192] */
+  /* output 185 "grad:blocks.8.leff.conv3.bias" = %891 : f32[192] */
   memcpy(outputs[185], arena + 228008192, sizeof(float) * 192);
-  /* output 186 "grad:blocks.8.leff.bn3.weight" = %904 : f32[192] */
+  /* output 186 "grad:blocks.8.leff.bn3.weight" = %886 : f32[192] */
   memcpy(outputs[186], arena + 241705472, sizeof(float) * 192);
-  /* output 187 "grad:blocks.8.leff.bn3.bias" = %905 : f32[192] */
+  /* output 187 "grad:blocks.8.leff.bn3.bias" = %887 : f32[192] */
   memcpy(outputs[187], arena + 241705664, sizeof(float) * 192);
-  /* output 188 "grad:blocks.9.norm1.weight" = %894 : f32[192] */
+  /* output 188 "grad:blocks.9.norm1.weight" = %876 : f32[192] */
   memcpy(outputs[188], arena + 241705280, sizeof(float) * 192);
-  /* output 189 "grad:blocks.9.norm1.bias" = %893 : f32[192] */
+  /* output 189 "grad:blocks.9.norm1.bias" = %875 : f32[192] */
   memcpy(outputs[189], arena + 241705088, sizeof(float) * 192);
-  /* output 190 "grad:blocks.9.attn.qkv.weight" = %891 : f32[576, 192] */
+  /* output 190 "grad:blocks.9.attn.qkv.weight" = %872 : f32[576, 192] */
   memcpy(outputs[190], arena + 241553408, sizeof(float) * 110592);
-  /* output 191 "grad:blocks.9.attn.qkv.bias" = %892 : f32[576] */
+  /* output 191 "grad:blocks.9.attn.qkv.bias" = %873 : f32[576] */
   memcpy(outputs[191], arena + 241703936, sizeof(float) * 576);
-  /* output 192 "grad:blocks.9.attn.proj.weight" = %886 : f32[192, 192] */
+  /* output 192 "grad:blocks.9.attn.proj.weight" = %867 : f32[192, 192] */
   memcpy(outputs[192], arena + 241664000, sizeof(float) * 36864);
-  /* output 193 "grad:blocks.9.attn.proj.bias" = %887 : f32[192] */
+  /* output 193 "grad:blocks.9.attn.proj.bias" = %868 : f32[192] */
   memcpy(outputs[193], arena + 241704896, sizeof(float) * 192);
-  /* output 194 "grad:blocks.9.norm2.weight" = %881 : f32[192] */
+  /* output 194 "grad:blocks.9.norm2.weight" = %862 : f32[192] */
   memcpy(outputs[194], arena + 241704704, sizeof(float) * 192);
-  /* output 195 "grad:blocks.9.norm2.bias" = %880 : f32[192] */
+  /* output 195 "grad:blocks.9.norm2.bias" = %861 : f32[192] */
   memcpy(outputs[195], arena + 241704512, sizeof(float) * 192);
-  /* output 196 "grad:blocks.9.leff.conv1.weight" = %878 : f32[768, 192, 1, 1] */
+  /* output 196 "grad:blocks.9.leff.conv1.weight" = %858 : f32[768, 192, 1, 1] */
   memcpy(outputs[196], arena + 241258496, sizeof(float) * 147456);
-  /* output 197 "grad:blocks.9.leff.conv1.bias" = %877 : f32[768] */
+  /* output 197 "grad:blocks.9.leff.conv1.bias" = %857 : f32[768] */
   memcpy(outputs[197], arena + 241703168, sizeof(float) * 768);
-  /* output 198 "grad:blocks.9.leff.bn1.weight" = %872 : f32[768] */
+  /* output 198 "grad:blocks.9.leff.bn1.weight" = %852 : f32[768] */
   memcpy(outputs[198], arena + 241701632, sizeof(float) * 768);
-  /* output 199 "grad:blocks.9.leff.bn1.bias" = %873 : f32[768] */
+  /* output 199 "grad:blocks.9.leff.bn1.bias" = %853 : f32[768] */
   memcpy(outputs[199], arena + 241702400, sizeof(float) * 768);
-  /* output 200 "grad:blocks.9.leff.conv2.weight" = %868 : f32[768, 1, 3, 3] */
+  /* output 200 "grad:blocks.9.leff.conv2.weight" = %848 : f32[768, 1, 3, 3] */
   memcpy(outputs[200], arena + 247267328, sizeof(float) * 6912);
-  /* output 201 "grad:blocks.9.leff.conv2.bias" = %869 : f32[768] */
+  /* output 201 "grad:blocks.9.leff.conv2.bias" = %849 : f32[768] */
   memcpy(outputs[201], arena + 241700864, sizeof(float) * 768);
-  /* output 202 "grad:blocks.9.leff.bn2.weight" = %865 : f32[768] */
+  /* output 202 "grad:blocks.9.leff.bn2.weight" = %845 : f32[768] */
   memcpy(outputs[202], arena + 247274240, sizeof(float) * 768);
-  /* output 203 "grad:blocks.9.leff.bn2.bias" = %866 : f32[768] */
+  /* output 203 "grad:blocks.9.leff.bn2.bias" = %846 : f32[768] */
   memcpy(outputs[203], arena + 247275008, sizeof(float) * 768);
-  /* output 204 "grad:blocks.9.leff.conv3.weight" = %862 : f32[192, 768, 1, 1] */
+  /* output 204 "grad:blocks.9.leff.conv3.weight" = %842 : f32[192, 768, 1, 1] */
   memcpy(outputs[204], arena + 260673536, sizeof(float) * 147456);
-  /* output 205 "grad:blocks.9.leff.conv3.bias" = %861 : f32[192] */
+  /* output 205 "grad:blocks.9.leff.conv3.bias" = %841 : f32[192] */
   memcpy(outputs[205], arena + 247275776, sizeof(float) * 192);
-  /* output 206 "grad:blocks.9.leff.bn3.weight" = %856 : f32[192] */
+  /* output 206 "grad:blocks.9.leff.bn3.weight" = %836 : f32[192] */
   memcpy(outputs[206], arena + 260973056, sizeof(float) * 192);
-  /* output 207 "grad:blocks.9.leff.bn3.bias" = %857 : f32[192] */
+  /* output 207 "grad:blocks.9.leff.bn3.bias" = %837 : f32[192] */
   memcpy(outputs[207], arena + 260973248, sizeof(float) * 192);
-  /* output 208 "grad:blocks.10.norm1.weight" = %846 : f32[192] */
+  /* output 208 "grad:blocks.10.norm1.weight" = %826 : f32[192] */
   memcpy(outputs[208], arena + 260972864, sizeof(float) * 192);
-  /* output 209 "grad:blocks.10.norm1.bias" = %845 : f32[192] */
+  /* output 209 "grad:blocks.10.norm1.bias" = %825 : f32[192] */
   memcpy(outputs[209], arena + 260972672, sizeof(float) * 192);
-  /* output 210 "grad:blocks.10.attn.qkv.weight" = %843 : f32[576, 192] */
+  /* output 210 "grad:blocks.10.attn.qkv.weight" = %822 : f32[576, 192] */
   memcpy(outputs[210], arena + 260820992, sizeof(float) * 110592);
-  /* output 211 "grad:blocks.10.attn.qkv.bias" = %844 : f32[576] */
+  /* output 211 "grad:blocks.10.attn.qkv.bias" = %823 : f32[576] */
   memcpy(outputs[211], arena + 260971520, sizeof(float) * 576);
-  /* output 212 "grad:blocks.10.attn.proj.weight" = %838 : f32[192, 192] */
+  /* output 212 "grad:blocks.10.attn.proj.weight" = %817 : f32[192, 192] */
   memcpy(outputs[212], arena + 260931584, sizeof(float) * 36864);
-  /* output 213 "grad:blocks.10.attn.proj.bias" = %839 : f32[192] */
+  /* output 213 "grad:blocks.10.attn.proj.bias" = %818 : f32[192] */
   memcpy(outputs[213], arena + 260972480, sizeof(float) * 192);
-  /* output 214 "grad:blocks.10.norm2.weight" = %833 : f32[192] */
+  /* output 214 "grad:blocks.10.norm2.weight" = %812 : f32[192] */
   memcpy(outputs[214], arena + 260972288, sizeof(float) * 192);
-  /* output 215 "grad:blocks.10.norm2.bias" = %832 : f32[192] */
+  /* output 215 "grad:blocks.10.norm2.bias" = %811 : f32[192] */
   memcpy(outputs[215], arena + 260972096, sizeof(float) * 192);
-  /* output 216 "grad:blocks.10.leff.conv1.weight" = %830 : f32[768, 192, 1, 1] */
+  /* output 216 "grad:blocks.10.leff.conv1.weight" = %808 : f32[768, 192, 1, 1] */
   memcpy(outputs[216], arena + 260526080, sizeof(float) * 147456);
-  /* output 217 "grad:blocks.10.leff.conv1.bias" = %829 : f32[768] */
+  /* output 217 "grad:blocks.10.leff.conv1.bias" = %807 : f32[768] */
   memcpy(outputs[217], arena + 260970752, sizeof(float) * 768);
-  /* output 218 "grad:blocks.10.leff.bn1.weight" = %824 : f32[768] */
+  /* output 218 "grad:blocks.10.leff.bn1.weight" = %802 : f32[768] */
   memcpy(outputs[218], arena + 260969216, sizeof(float) * 768);
-  /* output 219 "grad:blocks.10.leff.bn1.bias" = %825 : f32[768] */
+  /* output 219 "grad:blocks.10.leff.bn1.bias" = %803 : f32[768] */
   memcpy(outputs[219], arena + 260969984, sizeof(float) * 768);
-  /* output 220 "grad:blocks.10.leff.conv2.weight" = %820 : f32[768, 1, 3, 3] */
+  /* output 220 "grad:blocks.10.leff.conv2.weight" = %798 : f32[768, 1, 3, 3] */
   memcpy(outputs[220], arena + 266534912, sizeof(float) * 6912);
-  /* output 221 "grad:blocks.10.leff.conv2.bias" = %821 : f32[768] */
+  /* output 221 "grad:blocks.10.leff.conv2.bias" = %799 : f32[768] */
   memcpy(outputs[221], arena + 260968448, sizeof(float) * 768);
-  /* output 222 "grad:blocks.10.leff.bn2.weight" = %817 : f32[768] */
+  /* output 222 "grad:blocks.10.leff.bn2.weight" = %795 : f32[768] */
   memcpy(outputs[222], arena + 266541824, sizeof(float) * 768);
-  /* output 223 "grad:blocks.10.leff.bn2.bias" = %818 : f32[768] */
+  /* output 223 "grad:blocks.10.leff.bn2.bias" = %796 : f32[768] */
   memcpy(outputs[223], arena + 266542592, sizeof(float) * 768);
-  /* output 224 "grad:blocks.10.leff.conv3.weight" = %814 : f32[192, 768, 1, 1] */
+  /* output 224 "grad:blocks.10.leff.conv3.weight" = %792 : f32[192, 768, 1, 1] */
   memcpy(outputs[224], arena + 279941120, sizeof(float) * 147456);
-  /* output 225 "grad:blocks.10.leff.conv3.bias" = %813 : f32[192] */
+  /* output 225 "grad:blocks.10.leff.conv3.bias" = %791 : f32[192] */
   memcpy(outputs[225], arena + 266543360, sizeof(float) * 192);
-  /* output 226 "grad:blocks.10.leff.bn3.weight" = %808 : f32[192] */
+  /* output 226 "grad:blocks.10.leff.bn3.weight" = %786 : f32[192] */
   memcpy(outputs[226], arena + 280240640, sizeof(float) * 192);
-  /* output 227 "grad:blocks.10.leff.bn3.bias" = %809 : f32[192] */
+  /* output 227 "grad:blocks.10.leff.bn3.bias" = %787 : f32[192] */
   memcpy(outputs[227], arena + 280240832, sizeof(float) * 192);
-  /* output 228 "grad:blocks.11.norm1.weight" = %798 : f32[192] */
+  /* output 228 "grad:blocks.11.norm1.weight" = %776 : f32[192] */
   memcpy(outputs[228], arena + 280240448, sizeof(float) * 192);
-  /* output 229 "grad:blocks.11.norm1.bias" = %797 : f32[192] */
+  /* output 229 "grad:blocks.11.norm1.bias" = %775 : f32[192] */
   memcpy(outputs[229], arena + 280240256, sizeof(float) * 192);
-  /* output 230 "grad:blocks.11.attn.qkv.weight" = %795 : f32[576, 192] */
+  /* output 230 "grad:blocks.11.attn.qkv.weight" = %772 : f32[576, 192] */
   memcpy(outputs[230], arena + 280088576, sizeof(float) * 110592);
-  /* output 231 "grad:blocks.11.attn.qkv.bias" = %796 : f32[576] */
+  /* output 231 "grad:blocks.11.attn.qkv.bias" = %773 : f32[576] */
   memcpy(outputs[231], arena + 280239104, sizeof(float) * 576);
-  /* output 232 "grad:blocks.11.attn.proj.weight" = %790 : f32[192, 192] */
+  /* output 232 "grad:blocks.11.attn.proj.weight" = %767 : f32[192, 192] */
   memcpy(outputs[232], arena + 280199168, sizeof(float) * 36864);
-  /* output 233 "grad:blocks.11.attn.proj.bias" = %791 : f32[192] */
+  /* output 233 "grad:blocks.11.attn.proj.bias" = %768 : f32[192] */
   memcpy(outputs[233], arena + 280240064, sizeof(float) * 192);
-  /* output 234 "grad:blocks.11.norm2.weight" = %785 : f32[192] */
+  /* output 234 "grad:blocks.11.norm2.weight" = %762 : f32[192] */
   memcpy(outputs[234], arena + 280239872, sizeof(float) * 192);
-  /* output 235 "grad:blocks.11.norm2.bias" = %784 : f32[192] */
+  /* output 235 "grad:blocks.11.norm2.bias" = %761 : f32[192] */
   memcpy(outputs[235], arena + 280239680, sizeof(float) * 192);
-  /* output 236 "grad:blocks.11.leff.conv1.weight" = %782 : f32[768, 192, 1, 1] */
+  /* output 236 "grad:blocks.11.leff.conv1.weight" = %758 : f32[768, 192, 1, 1] */
   memcpy(outputs[236], arena + 279793664, sizeof(float) * 147456);
-  /* output 237 "grad:blocks.11.leff.conv1.bias" = %781 : f32[768] */
+  /* output 237 "grad:blocks.11.leff.conv1.bias" = %757 : f32[768] */
   memcpy(outputs[237], arena + 280238336, sizeof(float) * 768);
-  /* output 238 "grad:blocks.11.leff.bn1.weight" = %776 : f32[768] */
+  /* output 238 "grad:blocks.11.leff.bn1.weight" = %752 : f32[768] */
   memcpy(outputs[238], arena + 280236800, sizeof(float) * 768);
-  /* output 239 "grad:blocks.11.leff.bn1.bias" = %777 : f32[768] */
+  /* output 239 "grad:blocks.11.leff.bn1.bias" = %753 : f32[768] */
   memcpy(outputs[239], arena + 280237568, sizeof(float) * 768);
-  /* output 240 "grad:blocks.11.leff.conv2.weight" = %772 : f32[768, 1, 3, 3] */
+  /* output 240 "grad:blocks.11.leff.conv2.weight" = %748 : f32[768, 1, 3, 3] */
   memcpy(outputs[240], arena + 285802496, sizeof(float) * 6912);
-  /* output 241 "grad:blocks.11.leff.conv2.bias" = %773 : f32[768] */
+  /* output 241 "grad:blocks.11.leff.conv2.bias" = %749 : f32[768] */
   memcpy(outputs[241], arena + 280236032, sizeof(float) * 768);
-  /* output 242 "grad:blocks.11.leff.bn2.weight" = %769 : f32[768] */
+  /* output 242 "grad:blocks.11.leff.bn2.weight" = %745 : f32[768] */
   memcpy(outputs[242], arena + 285809408, sizeof(float) * 768);
-  /* output 243 "grad:blocks.11.leff.bn2.bias" = %770 : f32[768] */
+  /* output 243 "grad:blocks.11.leff.bn2.bias" = %746 : f32[768] */
   memcpy(outputs[243], arena + 285810176, sizeof(float) * 768);
-  /* output 244 "grad:blocks.11.leff.conv3.weight" = %766 : f32[192, 768, 1, 1] */
-  memcpy(outputs[244], arena + 456754688, sizeof(float) * 147456);
-  /* output 245 "grad:blocks.11.leff.conv3.bias" = %765 : f32[192] */
+  /* output 244 "grad:blocks.11.leff.conv3.weight" = %742 : f32[192, 768, 1, 1] */
+  memcpy(outputs[244], arena + 427705856, sizeof(float) * 147456);
+  /* output 245 "grad:blocks.11.leff.conv3.bias" = %741 : f32[192] */
   memcpy(outputs[245], arena + 285810944, sizeof(float) * 192);
-  /* output 246 "grad:blocks.11.leff.bn3.weight" = %760 : f32[192] */
-  memcpy(outputs[246], arena + 457232048, sizeof(float) * 192);
-  /* output 247 "grad:blocks.11.leff.bn3.bias" = %761 : f32[192] */
-  memcpy(outputs[247], arena + 457232240, sizeof(float) * 192);
-  /* output 248 "grad:pos_layer_embed" = %751 : f32[1, 12, 192] */
-  memcpy(outputs[248], arena + 457178624, sizeof(float) * 2304);
-  /* output 249 "grad:lca.norm1.weight" = %747 : f32[192] */
-  memcpy(outputs[249], arena + 457231856, sizeof(float) * 192);
-  /* output 250 "grad:lca.norm1.bias" = %746 : f32[192] */
-  memcpy(outputs[250], arena + 457231664, sizeof(float) * 192);
-  /* output 251 "grad:lca.attn.qkv.weight" = %744 : f32[576, 192] */
-  memcpy(outputs[251], arena + 456902144, sizeof(float) * 110592);
-  /* output 252 "grad:lca.attn.qkv.bias" = %745 : f32[576] */
-  memcpy(outputs[252], arena + 457225328, sizeof(float) * 576);
-  /* output 253 "grad:lca.attn.proj.weight" = %727 : f32[192, 192] */
-  memcpy(outputs[253], arena + 457086464, sizeof(float) * 36864);
-  /* output 254 "grad:lca.attn.proj.bias" = %729 : f32[192] */
-  memcpy(outputs[254], arena + 457231472, sizeof(float) * 192);
-  /* output 255 "grad:lca.norm2.weight" = %723 : f32[192] */
-  memcpy(outputs[255], arena + 457231280, sizeof(float) * 192);
-  /* output 256 "grad:lca.norm2.bias" = %721 : f32[192] */
-  memcpy(outputs[256], arena + 457231088, sizeof(float) * 192);
-  /* output 257 "grad:lca.feedforward.fc1.weight" = %717 : f32[768, 192] */
-  memcpy(outputs[257], arena + 456607232, sizeof(float) * 147456);
-  /* output 258 "grad:lca.feedforward.fc1.bias" = %719 : f32[768] */
-  memcpy(outputs[258], arena + 457218800, sizeof(float) * 768);
-  /* output 259 "grad:lca.feedforward.fc2.weight" = %711 : f32[192, 768] */
-  memcpy(outputs[259], arena + 456459776, sizeof(float) * 147456);
-  /* output 260 "grad:lca.feedforward.fc2.bias" = %713 : f32[192] */
-  memcpy(outputs[260], arena + 457230896, sizeof(float) * 192);
-  /* output 261 "grad:norm.weight" = %707 : f32[192] */
-  memcpy(outputs[261], arena + 457230704, sizeof(float) * 192);
-  /* output 262 "grad:norm.bias" = %705 : f32[192] */
-  memcpy(outputs[262], arena + 457230512, sizeof(float) * 192);
-  /* output 263 "grad:head.weight" = %700 : f32[1000, 192] */
-  memcpy(outputs[263], arena + 456267776, sizeof(float) * 192000);
-  /* output 264 "grad:head.bias" = %701 : f32[1000] */
-  memcpy(outputs[264], arena + 457217792, sizeof(float) * 1000);
+  /* output 246 "grad:blocks.11.leff.bn3.weight" = %736 : f32[192] */
+  memcpy(outputs[246], arena + 428183216, sizeof(float) * 192);
+  /* output 247 "grad:blocks.11.leff.bn3.bias" = %737 : f32[192] */
+  memcpy(outputs[247], arena + 428183408, sizeof(float) * 192);
+  /* output 248 "grad:pos_layer_embed" = %727 : f32[1, 12, 192] */
+  memcpy(outputs[248], arena + 428129792, sizeof(float) * 2304);
+  /* output 249 "grad:lca.norm1.weight" = %723 : f32[192] */
+  memcpy(outputs[249], arena + 428183024, sizeof(float) * 192);
+  /* output 250 "grad:lca.norm1.bias" = %722 : f32[192] */
+  memcpy(outputs[250], arena + 428182832, sizeof(float) * 192);
+  /* output 251 "grad:lca.attn.qkv.weight" = %719 : f32[576, 192] */
+  memcpy(outputs[251], arena + 427853312, sizeof(float) * 110592);
+  /* output 252 "grad:lca.attn.qkv.bias" = %720 : f32[576] */
+  memcpy(outputs[252], arena + 428176496, sizeof(float) * 576);
+  /* output 253 "grad:lca.attn.proj.weight" = %702 : f32[192, 192] */
+  memcpy(outputs[253], arena + 428037632, sizeof(float) * 36864);
+  /* output 254 "grad:lca.attn.proj.bias" = %704 : f32[192] */
+  memcpy(outputs[254], arena + 428182640, sizeof(float) * 192);
+  /* output 255 "grad:lca.norm2.weight" = %698 : f32[192] */
+  memcpy(outputs[255], arena + 428182448, sizeof(float) * 192);
+  /* output 256 "grad:lca.norm2.bias" = %696 : f32[192] */
+  memcpy(outputs[256], arena + 428182256, sizeof(float) * 192);
+  /* output 257 "grad:lca.feedforward.fc1.weight" = %692 : f32[768, 192] */
+  memcpy(outputs[257], arena + 427558400, sizeof(float) * 147456);
+  /* output 258 "grad:lca.feedforward.fc1.bias" = %694 : f32[768] */
+  memcpy(outputs[258], arena + 428169968, sizeof(float) * 768);
+  /* output 259 "grad:lca.feedforward.fc2.weight" = %686 : f32[192, 768] */
+  memcpy(outputs[259], arena + 427410944, sizeof(float) * 147456);
+  /* output 260 "grad:lca.feedforward.fc2.bias" = %688 : f32[192] */
+  memcpy(outputs[260], arena + 428182064, sizeof(float) * 192);
+  /* output 261 "grad:norm.weight" = %682 : f32[192] */
+  memcpy(outputs[261], arena + 428181872, sizeof(float) * 192);
+  /* output 262 "grad:norm.bias" = %680 : f32[192] */
+  memcpy(outputs[262], arena + 428181680, sizeof(float) * 192);
+  /* output 263 "grad:head.weight" = %675 : f32[1000, 192] */
+  memcpy(outputs[263], arena + 427218944, sizeof(float) * 192000);
+  /* output 264 "grad:head.bias" = %676 : f32[1000] */
+  memcpy(outputs[264], arena + 428168960, sizeof(float) * 1000);
   /* output 265 "running_stats:i2t.backbone.bn.running_mean" = %5 : f32[2, 64] */
-  memcpy(outputs[265], arena + 457232432, sizeof(float) * 128);
-  /* output 266 "running_stats:blocks.0.leff.bn1.running_mean" = %46 : f32[2, 768] */
-  memcpy(outputs[266], arena + 457180928, sizeof(float) * 1536);
-  /* output 267 "running_stats:blocks.0.leff.bn2.running_mean" = %54 : f32[2, 768] */
-  memcpy(outputs[267], arena + 457182464, sizeof(float) * 1536);
-  /* output 268 "running_stats:blocks.0.leff.bn3.running_mean" = %63 : f32[2, 192] */
-  memcpy(outputs[268], arena + 457225904, sizeof(float) * 384);
-  /* output 269 "running_stats:blocks.1.leff.bn1.running_mean" = %97 : f32[2, 768] */
-  memcpy(outputs[269], arena + 457184000, sizeof(float) * 1536);
-  /* output 270 "running_stats:blocks.1.leff.bn2.running_mean" = %105 : f32[2, 768] */
-  memcpy(outputs[270], arena + 457185536, sizeof(float) * 1536);
-  /* output 271 "running_stats:blocks.1.leff.bn3.running_mean" = %114 : f32[2, 192] */
-  memcpy(outputs[271], arena + 457226288, sizeof(float) * 384);
-  /* output 272 "running_stats:blocks.2.leff.bn1.running_mean" = %150 : f32[2, 768] */
-  memcpy(outputs[272], arena + 457187072, sizeof(float) * 1536);
-  /* output 273 "running_stats:blocks.2.leff.bn2.running_mean" = %158 : f32[2, 768] */
-  memcpy(outputs[273], arena + 457188608, sizeof(float) * 1536);
-  /* output 274 "running_stats:blocks.2.leff.bn3.running_mean" = %167 : f32[2, 192] */
-  memcpy(outputs[274], arena + 457226672, sizeof(float) * 384);
-  /* output 275 "running_stats:blocks.3.leff.bn1.running_mean" = %203 : f32[2, 768] */
-  memcpy(outputs[275], arena + 457190144, sizeof(float) * 1536);
-  /* output 276 "running_stats:blocks.3.leff.bn2.running_mean" = %211 : f32[2, 768] */
-  memcpy(outputs[276], arena + 457191680, sizeof(float) * 1536);
-  /* output 277 "running_stats:blocks.3.leff.bn3.running_mean" = %220 : f32[2, 192] */
-  memcpy(outputs[277], arena + 457227056, sizeof(float) * 384);
-  /* output 278 "running_stats:blocks.4.leff.bn1.running_mean" = %256 : f32[2, 768] */
-  memcpy(outputs[278], arena + 457193216, sizeof(float) * 1536);
-  /* output 279 "running_stats:blocks.4.leff.bn2.running_mean" = %264 : f32[2, 768] */
-  memcpy(outputs[279], arena + 457194752, sizeof(float) * 1536);
-  /* output 280 "running_stats:blocks.4.leff.bn3.running_mean" = %273 : f32[2, 192] */
-  memcpy(outputs[280], arena + 457227440, sizeof(float) * 384);
-  /* output 281 "running_stats:blocks.5.leff.bn1.running_mean" = %309 : f32[2, 768] */
-  memcpy(outputs[281], arena + 457196288, sizeof(float) * 1536);
-  /* output 282 "running_stats:blocks.5.leff.bn2.running_mean" = %317 : f32[2, 768] */
-  memcpy(outputs[282], arena + 457197824, sizeof(float) * 1536);
-  /* output 283 "running_stats:blocks.5.leff.bn3.running_mean" = %326 : f32[2, 192] */
-  memcpy(outputs[283], arena + 457227824, sizeof(float) * 384);
-  /* output 284 "running_stats:blocks.6.leff.bn1.running_mean" = %362 : f32[2, 768] */
-  memcpy(outputs[284], arena + 457199360, sizeof(float) * 1536);
-  /* output 285 "running_stats:blocks.6.leff.bn2.running_mean" = %370 : f32[2, 768] */
-  memcpy(outputs[285], arena + 457200896, sizeof(float) * 1536);
-  /* output 286 "running_stats:blocks.6.leff.bn3.running_mean" = %379 : f32[2, 192] */
-  memcpy(outputs[286], arena + 457228208, sizeof(float) * 384);
-  /* output 287 "running_stats:blocks.7.leff.bn1.running_mean" = %415 : f32[2, 768] */
-  memcpy(outputs[287], arena + 457202432, sizeof(float) * 1536);
-  /* output 288 "running_stats:blocks.7.leff.bn2.running_mean" = %423 : f32[2, 768] */
-  memcpy(outputs[288], arena + 457203968, sizeof(float) * 1536);
-  /* output 289 "running_stats:blocks.7.leff.bn3.running_mean" = %432 : f32[2, 192] */
-  memcpy(outputs[289], arena + 457228592, sizeof(float) * 384);
-  /* output 290 "running_stats:blocks.8.leff.bn1.running_mean" = %468 : f32[2, 768] */
-  memcpy(outputs[290], arena + 457205504, sizeof(float) * 1536);
-  /* output 291 "running_stats:blocks.8.leff.bn2.running_mean" = %476 : f32[2, 768] */
-  memcpy(outputs[291], arena + 457207040, sizeof(float) * 1536);
-  /* output 292 "running_stats:blocks.8.leff.bn3.running_mean" = %485 : f32[2, 192] */
-  memcpy(outputs[292], arena + 457228976, sizeof(float) * 384);
-  /* output 293 "running_stats:blocks.9.leff.bn1.running_mean" = %521 : f32[2, 768] */
-  memcpy(outputs[293], arena + 457208576, sizeof(float) * 1536);
-  /* output 294 "running_stats:blocks.9.leff.bn2.running_mean" = %529 : f32[2, 768] */
-  memcpy(outputs[294], arena + 457210112, sizeof(float) * 1536);
-  /* output 295 "running_stats:blocks.9.leff.bn3.running_mean" = %538 : f32[2, 192] */
-  memcpy(outputs[295], arena + 457229360, sizeof(float) * 384);
-  /* output 296 "running_stats:blocks.10.leff.bn1.running_mean" = %574 : f32[2, 768] */
-  memcpy(outputs[296], arena + 457211648, sizeof(float) * 1536);
-  /* output 297 "running_stats:blocks.10.leff.bn2.running_mean" = %582 : f32[2, 768] */
-  memcpy(outputs[297], arena + 457213184, sizeof(float) * 1536);
-  /* output 298 "running_stats:blocks.10.leff.bn3.running_mean" = %591 : f32[2, 192] */
-  memcpy(outputs[298], arena + 457229744, sizeof(float) * 384);
-  /* output 299 "running_stats:blocks.11.leff.bn1.running_mean" = %627 : f32[2, 768] */
-  memcpy(outputs[299], arena + 457214720, sizeof(float) * 1536);
-  /* output 300 "running_stats:blocks.11.leff.bn2.running_mean" = %635 : f32[2, 768] */
-  memcpy(outputs[300], arena + 457216256, sizeof(float) * 1536);
-  /* output 301 "running_stats:blocks.11.leff.bn3.running_mean" = %644 : f32[2, 192] */
-  memcpy(outputs[301], arena + 457230128, sizeof(float) * 384);
+  memcpy(outputs[265], arena + 428183600, sizeof(float) * 128);
+  /* output 266 "running_stats:blocks.0.leff.bn1.running_mean" = %44 : f32[2, 768] */
+  memcpy(outputs[266], arena + 428132096, sizeof(float) * 1536);
+  /* output 267 "running_stats:blocks.0.leff.bn2.running_mean" = %52 : f32[2, 768] */
+  memcpy(outputs[267], arena + 428133632, sizeof(float) * 1536);
+  /* output 268 "running_stats:blocks.0.leff.bn3.running_mean" = %61 : f32[2, 192] */
+  memcpy(outputs[268], arena + 428177072, sizeof(float) * 384);
+  /* output 269 "running_stats:blocks.1.leff.bn1.running_mean" = %93 : f32[2, 768] */
+  memcpy(outputs[269], arena + 428135168, sizeof(float) * 1536);
+  /* output 270 "running_stats:blocks.1.leff.bn2.running_mean" = %101 : f32[2, 768] */
+  memcpy(outputs[270], arena + 428136704, sizeof(float) * 1536);
+  /* output 271 "running_stats:blocks.1.leff.bn3.running_mean" = %110 : f32[2, 192] */
+  memcpy(outputs[271], arena + 428177456, sizeof(float) * 384);
+  /* output 272 "running_stats:blocks.2.leff.bn1.running_mean" = %144 : f32[2, 768] */
+  memcpy(outputs[272], arena + 428138240, sizeof(float) * 1536);
+  /* output 273 "running_stats:blocks.2.leff.bn2.running_mean" = %152 : f32[2, 768] */
+  memcpy(outputs[273], arena + 428139776, sizeof(float) * 1536);
+  /* output 274 "running_stats:blocks.2.leff.bn3.running_mean" = %161 : f32[2, 192] */
+  memcpy(outputs[274], arena + 428177840, sizeof(float) * 384);
+  /* output 275 "running_stats:blocks.3.leff.bn1.running_mean" = %195 : f32[2, 768] */
+  memcpy(outputs[275], arena + 428141312, sizeof(float) * 1536);
+  /* output 276 "running_stats:blocks.3.leff.bn2.running_mean" = %203 : f32[2, 768] */
+  memcpy(outputs[276], arena + 428142848, sizeof(float) * 1536);
+  /* output 277 "running_stats:blocks.3.leff.bn3.running_mean" = %212 : f32[2, 192] */
+  memcpy(outputs[277], arena + 428178224, sizeof(float) * 384);
+  /* output 278 "running_stats:blocks.4.leff.bn1.running_mean" = %246 : f32[2, 768] */
+  memcpy(outputs[278], arena + 428144384, sizeof(float) * 1536);
+  /* output 279 "running_stats:blocks.4.leff.bn2.running_mean" = %254 : f32[2, 768] */
+  memcpy(outputs[279], arena + 428145920, sizeof(float) * 1536);
+  /* output 280 "running_stats:blocks.4.leff.bn3.running_mean" = %263 : f32[2, 192] */
+  memcpy(outputs[280], arena + 428178608, sizeof(float) * 384);
+  /* output 281 "running_stats:blocks.5.leff.bn1.running_mean" = %297 : f32[2, 768] */
+  memcpy(outputs[281], arena + 428147456, sizeof(float) * 1536);
+  /* output 282 "running_stats:blocks.5.leff.bn2.running_mean" = %305 : f32[2, 768] */
+  memcpy(outputs[282], arena + 428148992, sizeof(float) * 1536);
+  /* output 283 "running_stats:blocks.5.leff.bn3.running_mean" = %314 : f32[2, 192] */
+  memcpy(outputs[283], arena + 428178992, sizeof(float) * 384);
+  /* output 284 "running_stats:blocks.6.leff.bn1.running_mean" = %348 : f32[2, 768] */
+  memcpy(outputs[284], arena + 428150528, sizeof(float) * 1536);
+  /* output 285 "running_stats:blocks.6.leff.bn2.running_mean" = %356 : f32[2, 768] */
+  memcpy(outputs[285], arena + 428152064, sizeof(float) * 1536);
+  /* output 286 "running_stats:blocks.6.leff.bn3.running_mean" = %365 : f32[2, 192] */
+  memcpy(outputs[286], arena + 428179376, sizeof(float) * 384);
+  /* output 287 "running_stats:blocks.7.leff.bn1.running_mean" = %399 : f32[2, 768] */
+  memcpy(outputs[287], arena + 428153600, sizeof(float) * 1536);
+  /* output 288 "running_stats:blocks.7.leff.bn2.running_mean" = %407 : f32[2, 768] */
+  memcpy(outputs[288], arena + 428155136, sizeof(float) * 1536);
+  /* output 289 "running_stats:blocks.7.leff.bn3.running_mean" = %416 : f32[2, 192] */
+  memcpy(outputs[289], arena + 428179760, sizeof(float) * 384);
+  /* output 290 "running_stats:blocks.8.leff.bn1.running_mean" = %450 : f32[2, 768] */
+  memcpy(outputs[290], arena + 428156672, sizeof(float) * 1536);
+  /* output 291 "running_stats:blocks.8.leff.bn2.running_mean" = %458 : f32[2, 768] */
+  memcpy(outputs[291], arena + 428158208, sizeof(float) * 1536);
+  /* output 292 "running_stats:blocks.8.leff.bn3.running_mean" = %467 : f32[2, 192] */
+  memcpy(outputs[292], arena + 428180144, sizeof(float) * 384);
+  /* output 293 "running_stats:blocks.9.leff.bn1.running_mean" = %501 : f32[2, 768] */
+  memcpy(outputs[293], arena + 428159744, sizeof(float) * 1536);
+  /* output 294 "running_stats:blocks.9.leff.bn2.running_mean" = %509 : f32[2, 768] */
+  memcpy(outputs[294], arena + 428161280, sizeof(float) * 1536);
+  /* output 295 "running_stats:blocks.9.leff.bn3.running_mean" = %518 : f32[2, 192] */
+  memcpy(outputs[295], arena + 428180528, sizeof(float) * 384);
+  /* output 296 "running_stats:blocks.10.leff.bn1.running_mean" = %552 : f32[2, 768] */
+  memcpy(outputs[296], arena + 428162816, sizeof(float) * 1536);
+  /* output 297 "running_stats:blocks.10.leff.bn2.running_mean" = %560 : f32[2, 768] */
+  memcpy(outputs[297], arena + 428164352, sizeof(float) * 1536);
+  /* output 298 "running_stats:blocks.10.leff.bn3.running_mean" = %569 : f32[2, 192] */
+  memcpy(outputs[298], arena + 428180912, sizeof(float) * 384);
+  /* output 299 "running_stats:blocks.11.leff.bn1.running_mean" = %603 : f32[2, 768] */
+  memcpy(outputs[299], arena + 428165888, sizeof(float) * 1536);
+  /* output 300 "running_stats:blocks.11.leff.bn2.running_mean" = %611 : f32[2, 768] */
+  memcpy(outputs[300], arena + 428167424, sizeof(float) * 1536);
+  /* output 301 "running_stats:blocks.11.leff.bn3.running_mean" = %620 : f32[2, 192] */
+  memcpy(outputs[301], arena + 428181296, sizeof(float) * 384);
   return 0;
 } // ceit_tiny_train_forward
 

@@ -596,6 +596,74 @@ void lk_sgd_step(long n, float *p, const float *grad, float *buf, float lr, floa
 
 #pragma GCC visibility push(hidden)
 
+/* ---- templates/norm.c ---------------------------------------------------------------------- */
+/* locus-requires: prologue.h */
+/* Normalisations: layernorm over the last axis of tokens, batchnorm (inference) over channels. */
+
+/* y[rows, C] = (x − mean) / sqrt(var + eps) · w + b per row (biased variance, as PyTorch).
+ * Corrected two-pass algorithm: m = Σx/C in float is off by the rounding of a large sum; the second
+ * pass sums the deviations d = x − m (small numbers, accurate) and their squares, and the true mean
+ * is m + δ with δ = Σd/C, var = Σd²/C − δ². Output uses (x − m) − δ, never rounding the mean to a
+ * float, so rows with |mean| ≫ std lose nothing (E[x²] − E[x]² would lose everything).
+ * w and b may be NULL (no affine). y may equal x. */
+void lk_layernorm(long rows, int C, const float *x, const float *w, const float *b, float eps, float *y) {
+  LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) {
+    const float *xr = x + r * C;
+    float *yr = y + r * C;
+    float m = lk_sum(xr, C) / (float)C, s1, s2, delta, var, rstd;
+    lk_dev_sums(xr, C, m, &s1, &s2);
+    delta = s1 / (float)C;
+    var = s2 / (float)C - delta * delta;
+    rstd = 1.0f / sqrtf((var > 0.0f ? var : 0.0f) + eps);
+    /* One loop per affine case: with `if (w)` inside, clang if-converts to masked loads, which
+     * on AMD take a microcode assist per vector when the pointer is NULL (40× slower). */
+    if (w && b) for (int c = 0; c < C; ++c) yr[c] = (xr[c] - m - delta) * rstd * w[c] + b[c];
+    else if (w) for (int c = 0; c < C; ++c) yr[c] = (xr[c] - m - delta) * rstd * w[c];
+    else if (b) for (int c = 0; c < C; ++c) yr[c] = (xr[c] - m - delta) * rstd + b[c];
+    else for (int c = 0; c < C; ++c) yr[c] = (xr[c] - m - delta) * rstd;
+  }
+}
+
+/* Reference: double precision, straight from the definition. */
+void lk_layernorm_naive(long rows, int C, const float *x, const float *w, const float *b, float eps, float *y) {
+  for (long r = 0; r < rows; ++r) {
+    double m = 0.0, v = 0.0;
+    for (int c = 0; c < C; ++c) m += x[r * C + c];
+    m /= C;
+    for (int c = 0; c < C; ++c) v += (x[r * C + c] - m) * (x[r * C + c] - m);
+    v /= C;
+    for (int c = 0; c < C; ++c)
+      y[r * C + c] = (float)((x[r * C + c] - m) / sqrt(v + eps) * (w ? w[c] : 1.0) + (b ? b[c] : 0.0));
+  }
+}
+
+/* Batchnorm at inference, channels first: x, y [B, C, HW] (HW = every axis after C, flattened).
+ * y = (x − mean[c]) / sqrt(var[c] + eps) · w[c] + b[c], folded into one scale and shift per
+ * channel. y may equal x. */
+void lk_batchnorm_infer(int B, int C, long HW, const float *x, const float *w, const float *b,
+                        const float *mean, const float *var, float eps, float *y) {
+  long planes = (long)B * C;
+  LK_OMP(parallel for schedule(static) if(planes * HW >= LK_PAR_MIN))
+  for (long p = 0; p < planes; ++p) {
+    int c = (int)(p % C);
+    float scale = w[c] / sqrtf(var[c] + eps), shift = b[c] - mean[c] * scale;
+    const float *xp = x + p * HW;
+    float *yp = y + p * HW;
+    for (long i = 0; i < HW; ++i) yp[i] = xp[i] * scale + shift;
+  }
+}
+
+void lk_batchnorm_infer_naive(int B, int C, long HW, const float *x, const float *w, const float *b,
+                              const float *mean, const float *var, float eps, float *y) {
+  for (int n = 0; n < B; ++n)
+    for (int c = 0; c < C; ++c)
+      for (long i = 0; i < HW; ++i) {
+        long at = ((long)n * C + c) * HW + i;
+        y[at] = (float)((x[at] - (double)mean[c]) / sqrt((double)var[c] + eps) * w[c] + b[c]);
+      }
+}
+
 /* ---- templates/activation.c ---------------------------------------------------------------- */
 /* locus-requires: prologue.h */
 /* Elementwise kernels: activations, rsqrt, binary arithmetic with broadcasting, scalar variants.
@@ -3365,6 +3433,14 @@ void lk_batch_norm_act_grad_cl(long rows, long C, const float *x, const float *d
 #define LK__RED_TASKS 64
 #define LK__RED_MIN_BLOCK 8192 /* elements of x per block, at least */
 
+/* Blocks the reduced range of `total` elements (`reduced` indices) is cut into when only `tasks`
+ * output tasks exist: enough tasks for the threads, blocks of at least LK__RED_MIN_BLOCK. Depends on
+ * the shape alone; lk_layernorm_param_grad uses it too, so its sums are the unfused ones'. */
+static long lk__reduce_blocks(long tasks, long total, long reduced) {
+  long n = tasks < LK__RED_TASKS ? lk_min_l(lk_min_l(lk_ceil_div(LK__RED_TASKS, tasks), total / LK__RED_MIN_BLOCK), reduced) : 1;
+  return n < 1 ? 1 : n;
+}
+
 /* Row-major walk over some axes: the offset in x of the multi-index (sizes, strides). */
 typedef struct { int n; long size[8], stride[8], idx[8], off; } lk__grad_odo;
 
@@ -3425,13 +3501,10 @@ static void lk__reduce_sum(int rank, const long *shape, const unsigned char *red
   Sin = inner_kept ? 1 : sz[m - 1]; /* contiguous run of reduced elements */
   chunks = lk_ceil_div(Kin, LK__RED_CH);
   otasks = inner_kept ? nout / Kin * chunks : nout;
-  if (otasks < LK__RED_TASKS) {
-    nblk = lk_min_l(lk_min_l(lk_ceil_div(LK__RED_TASKS, otasks), total / LK__RED_MIN_BLOCK), Rtot);
-    if (nblk < 1) nblk = 1;
-    if (nblk > 1) {
-      part = lk_scratch_alloc((size_t)(nblk * nout));
-      if (!part) nblk = 1; /* out of memory: one block, straight into y (same math, slower) */
-    }
+  nblk = lk__reduce_blocks(otasks, total, Rtot);
+  if (nblk > 1) {
+    part = lk_scratch_alloc((size_t)(nblk * nout));
+    if (!part) nblk = 1; /* out of memory: one block, straight into y (same math, slower) */
   }
   ntasks = otasks * nblk;
 
@@ -3492,6 +3565,52 @@ void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, con
 void lk_reduce_sum_product(int rank, const long *shape, const unsigned char *reduce, const float *a, const float *b,
                            float *y) {
   lk__reduce_sum(rank, shape, reduce, a, b, y);
+}
+
+/* An affine LayerNorm's weight and bias gradients from x instead of a stored x̂ (made by the
+ * `layernorm-training` pass): out[0:C) = Σ dy ⊙ x̂, out[C:2C) = Σ dy over the rows of [rows, C].
+ * Each row's x̂ is lk_normalize's, recomputed from the row's statistics while the row is in L1,
+ * and the sums are lk_reduce_sum's: the same blocks of rows, each summed in float in row order,
+ * the blocks added in order. So the result is reduce_sum(dy ⊙ normalize(x)) and reduce_sum(dy) bit
+ * for bit, in one pass over x and dy instead of a forward pass writing x̂ and two passes reading
+ * x̂ and dy back (sag_tiny_cifar's first LayerNorm: 226 MB each at batch 16). */
+void lk_layernorm_param_grad(long rows, long C, const float *x, const float *dy, float eps, float *out) {
+  long nblk = lk__reduce_blocks(lk_ceil_div(C, LK__RED_CH), rows * C, rows);
+  float *part = NULL;
+  if (rows <= 0 || C <= 0) {
+    for (long c = 0; c < 2 * C; ++c) out[c] = 0.0f;
+    return;
+  }
+  if (nblk > 1 && !(part = lk_scratch_alloc((size_t)(nblk * 2 * C)))) nblk = 1; /* out of memory: one block */
+  LK_OMP(parallel if(rows * C >= LK_PAR_MIN))
+  {
+    LK_OMP(for schedule(static))
+    for (long b = 0; b < nblk; ++b) {
+      long lo, hi;
+      float *sw = nblk > 1 ? part + b * 2 * C : out, *sb = sw + C;
+      lk_split(rows, (int)nblk, (int)b, &lo, &hi);
+      for (long c = 0; c < C; ++c) sw[c] = sb[c] = 0.0f;
+      for (long r = lo; r < hi; ++r) {
+        const float *xr = x + r * C, *gr = dy + r * C;
+        float m, delta, rstd;
+        lk__grad_row_stats(xr, C, eps, &m, &delta, &rstd);
+        for (long c = 0; c < C; ++c) {
+          const float xh = (xr[c] - m - delta) * rstd; /* its own statement: rounded as lk_normalize stores it */
+          sw[c] += gr[c] * xh;
+          sb[c] += gr[c];
+        }
+      }
+    }
+    if (nblk > 1) {
+      LK_OMP(for schedule(static))
+      for (long c = 0; c < 2 * C; ++c) {
+        float acc = part[c];
+        for (long b = 1; b < nblk; ++b) acc += part[b * 2 * C + c];
+        out[c] = acc;
+      }
+    }
+  }
+  lk_scratch_free(part);
 }
 
 /* ---- conv2d ---------------------------------------------------------------------------------------
@@ -3979,6 +4098,23 @@ void lk_layernorm_grad_naive(long rows, long C, const float *x, const float *dy,
   free(g);
 }
 
+void lk_layernorm_param_grad_naive(long rows, long C, const float *x, const float *dy, float eps, float *out) {
+  double *s = (double *)calloc((size_t)(2 * C > 0 ? 2 * C : 1), sizeof(double));
+  for (long r = 0; r < rows; ++r) {
+    const float *xr = x + r * C, *gr = dy + r * C;
+    double m = 0.0, v = 0.0;
+    for (long c = 0; c < C; ++c) m += xr[c];
+    m /= (double)C;
+    for (long c = 0; c < C; ++c) v += (xr[c] - m) * (xr[c] - m);
+    v /= (double)C;
+    for (long c = 0; c < C; ++c) {
+      s[c] += gr[c] * (xr[c] - m) / sqrt(v + eps);
+      s[C + c] += gr[c];
+    }
+  }
+  for (long c = 0; c < 2 * C; ++c) out[c] = (float)s[c];
+  free(s);
+}
 void lk_batch_normalize_naive(int B, long C, long S, const float *x, const float *w, const float *b, float eps, float *y) {
   for (long c = 0; c < C; ++c) {
     double m, v;
@@ -5238,7 +5374,7 @@ static const unsigned char deit_tiny_train_param_read_[152] = {
 };
 int deit_tiny_train_param_read_by_forward(int i) { return i >= 0 && i < 152 ? deit_tiny_train_param_read_[i] : 0; }
 
-size_t deit_tiny_train_arena_bytes(void) { return 1095438592; }
+size_t deit_tiny_train_arena_bytes(void) { return 979243264; }
 
 void deit_tiny_train_set_num_threads(int n) {
 #ifdef _OPENMP
@@ -5287,1834 +5423,1782 @@ int deit_tiny_train_forward(const float *const *params, const float *const *inpu
   lk_add(3, (const long[]){B, 197, 192}, arena + 169426944, (const long[]){37824, 192, 1},
       params[3], (const long[]){0, 192, 1}, arena + 169426944);
 
-  /* %14 = normalize(%11) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 169426944, 1e-06f, arena + 170637312);
+  /* %14 = layernorm(%11, %12, %13) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 169426944, params[4], params[5], 1e-06f, arena + 170637312);
 
-  /* %15 = mul_add(%14, %12, %13) blocks.0.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 170637312, (const long[]){37824, 192, 1},
-      params[4], (const long[]){0, 0, 1}, params[5], (const long[]){0, 0, 1}, arena + 171847680);
-
-  /* %18 = fused_linear(%15, %16, %17) blocks.0.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 171847680, params[6], params[7], LK_ACT_NONE, NULL,
+  /* %17 = fused_linear(%14, %15, %16) blocks.0.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 170637312, params[6], params[7], LK_ACT_NONE, NULL,
       arena + 125853696);
 
-  /* %19 = slice(%18) {axis 1, start 0, length 192} blocks.0.attn : f32[B, 197, 192], a view of %18: no code */
+  /* %18 = slice(%17) {axis 1, start 0, length 192} blocks.0.attn : f32[B, 197, 192], a view of %17: no code */
 
-  /* %20 = slice(%18) {axis 1, start 192, length 192} blocks.0.attn : f32[B, 197, 192], a view of %18: no code */
+  /* %19 = slice(%17) {axis 1, start 192, length 192} blocks.0.attn : f32[B, 197, 192], a view of %17: no code */
 
-  /* %21 = slice(%18) {axis 1, start 384, length 192} blocks.0.attn : f32[B, 197, 192], a view of %18: no code */
+  /* %20 = slice(%17) {axis 1, start 384, length 192} blocks.0.attn : f32[B, 197, 192], a view of %17: no code */
 
-  /* %22 = sdpa(%19, %20, %21) {heads 3, kv_heads 3} blocks.0.attn : f32[B, 197, 192] */
+  /* %21 = sdpa(%18, %19, %20) {heads 3, kv_heads 3} blocks.0.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 125853696, 576, arena + 125853888, 576, arena + 125854080,
-      576, arena + 173058048, 0.125f);
+      576, arena + 171847680, 0.125f);
 
-  /* %25 = fused_linear(%22, %23, %24, %11) {residual} blocks.0.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 173058048, params[8], params[9], LK_ACT_NONE,
-      arena + 169426944, arena + 174268416);
+  /* %24 = fused_linear(%21, %22, %23, %11) {residual} blocks.0.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 171847680, params[8], params[9], LK_ACT_NONE,
+      arena + 169426944, arena + 173058048);
 
-  /* %28 = normalize(%25) {eps 1e-06} blocks.0.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 174268416, 1e-06f, arena + 175478784);
+  /* %27 = layernorm(%24, %25, %26) {eps 1e-06} blocks.0.norm2 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 173058048, params[10], params[11], 1e-06f, arena + 174268416);
 
-  /* %29 = mul_add(%28, %26, %27) blocks.0.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 175478784, (const long[]){37824, 192, 1},
-      params[10], (const long[]){0, 0, 1}, params[11], (const long[]){0, 0, 1}, arena + 176689152);
-
-  /* %32 = fused_linear(%29, %30, %31) blocks.0.mlp.fc1 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 176689152, params[12], params[13], LK_ACT_NONE, NULL,
+  /* %30 = fused_linear(%27, %28, %29) blocks.0.mlp.fc1 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 174268416, params[12], params[13], LK_ACT_NONE, NULL,
       arena);
 
-  /* %33 = gelu(%32) blocks.0.mlp : f32[B, 197, 768] */
+  /* %31 = gelu(%30) blocks.0.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena, arena + 4841472);
 
-  /* %36 = fused_linear(%33, %34, %35, %25) {residual} blocks.0.mlp.fc2 : f32[B, 197, 192] */
+  /* %34 = fused_linear(%31, %32, %33, %24) {residual} blocks.0.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 4841472, params[14], params[15], LK_ACT_NONE,
-      arena + 174268416, arena + 177899520);
+      arena + 173058048, arena + 175478784);
 
-  /* %39 = normalize(%36) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 177899520, 1e-06f, arena + 179109888);
+  /* %37 = layernorm(%34, %35, %36) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 175478784, params[16], params[17], 1e-06f, arena + 176689152);
 
-  /* %40 = mul_add(%39, %37, %38) blocks.1.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 179109888, (const long[]){37824, 192, 1},
-      params[16], (const long[]){0, 0, 1}, params[17], (const long[]){0, 0, 1}, arena + 180320256);
-
-  /* %43 = fused_linear(%40, %41, %42) blocks.1.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 180320256, params[18], params[19], LK_ACT_NONE, NULL,
+  /* %40 = fused_linear(%37, %38, %39) blocks.1.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 176689152, params[18], params[19], LK_ACT_NONE, NULL,
       arena + 129484800);
 
-  /* %44 = slice(%43) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192], a view of %43: no code */
+  /* %41 = slice(%40) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192], a view of %40: no code */
 
-  /* %45 = slice(%43) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192], a view of %43: no code */
+  /* %42 = slice(%40) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192], a view of %40: no code */
 
-  /* %46 = slice(%43) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192], a view of %43: no code */
+  /* %43 = slice(%40) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192], a view of %40: no code */
 
-  /* %47 = sdpa(%44, %45, %46) {heads 3, kv_heads 3} blocks.1.attn : f32[B, 197, 192] */
+  /* %44 = sdpa(%41, %42, %43) {heads 3, kv_heads 3} blocks.1.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 129484800, 576, arena + 129484992, 576, arena + 129485184,
-      576, arena + 181530624, 0.125f);
+      576, arena + 177899520, 0.125f);
 
-  /* %50 = fused_linear(%47, %48, %49) blocks.1.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 181530624, params[20], params[21], LK_ACT_NONE, NULL,
-      arena + 182740992);
+  /* %47 = fused_linear(%44, %45, %46) blocks.1.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 177899520, params[20], params[21], LK_ACT_NONE, NULL,
+      arena + 179109888);
 
-  /* %52 = mul_add(%50, %51, %36) blocks.1 : f32[B, 197, 192], written over %50 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 182740992, (const long[]){37824, 192, 1},
-      inputs[1], (const long[]){1, 0, 0}, arena + 177899520, (const long[]){37824, 192, 1},
-      arena + 182740992);
+  /* %49 = mul_add(%47, %48, %34) blocks.1 : f32[B, 197, 192], written over %47 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 179109888, (const long[]){37824, 192, 1},
+      inputs[1], (const long[]){1, 0, 0}, arena + 175478784, (const long[]){37824, 192, 1},
+      arena + 179109888);
 
-  /* %55 = normalize(%52) {eps 1e-06} blocks.1.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 182740992, 1e-06f, arena + 183951360);
+  /* %52 = layernorm(%49, %50, %51) {eps 1e-06} blocks.1.norm2 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 179109888, params[22], params[23], 1e-06f, arena + 180320256);
 
-  /* %56 = mul_add(%55, %53, %54) blocks.1.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 183951360, (const long[]){37824, 192, 1},
-      params[22], (const long[]){0, 0, 1}, params[23], (const long[]){0, 0, 1}, arena + 185161728);
-
-  /* %59 = fused_linear(%56, %57, %58) blocks.1.mlp.fc1 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 185161728, params[24], params[25], LK_ACT_NONE, NULL,
+  /* %55 = fused_linear(%52, %53, %54) blocks.1.mlp.fc1 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 180320256, params[24], params[25], LK_ACT_NONE, NULL,
       arena + 9682944);
 
-  /* %60 = gelu(%59) blocks.1.mlp : f32[B, 197, 768] */
+  /* %56 = gelu(%55) blocks.1.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 9682944, arena + 14524416);
 
-  /* %63 = fused_linear(%60, %61, %62) blocks.1.mlp.fc2 : f32[B, 197, 192] */
+  /* %59 = fused_linear(%56, %57, %58) blocks.1.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 14524416, params[26], params[27], LK_ACT_NONE, NULL,
-      arena + 186372096);
+      arena + 181530624);
 
-  /* %65 = mul_add(%63, %64, %52) blocks.1 : f32[B, 197, 192], written over %63 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 186372096, (const long[]){37824, 192, 1},
-      inputs[2], (const long[]){1, 0, 0}, arena + 182740992, (const long[]){37824, 192, 1},
-      arena + 186372096);
+  /* %61 = mul_add(%59, %60, %49) blocks.1 : f32[B, 197, 192], written over %59 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 181530624, (const long[]){37824, 192, 1},
+      inputs[2], (const long[]){1, 0, 0}, arena + 179109888, (const long[]){37824, 192, 1},
+      arena + 181530624);
 
-  /* %68 = normalize(%65) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 186372096, 1e-06f, arena + 187582464);
+  /* %64 = layernorm(%61, %62, %63) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 181530624, params[28], params[29], 1e-06f, arena + 182740992);
 
-  /* %69 = mul_add(%68, %66, %67) blocks.2.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 187582464, (const long[]){37824, 192, 1},
-      params[28], (const long[]){0, 0, 1}, params[29], (const long[]){0, 0, 1}, arena + 188792832);
-
-  /* %72 = fused_linear(%69, %70, %71) blocks.2.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 188792832, params[30], params[31], LK_ACT_NONE, NULL,
+  /* %67 = fused_linear(%64, %65, %66) blocks.2.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 182740992, params[30], params[31], LK_ACT_NONE, NULL,
       arena + 133115904);
 
-  /* %73 = slice(%72) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192], a view of %72: no code */
+  /* %68 = slice(%67) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192], a view of %67: no code */
 
-  /* %74 = slice(%72) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192], a view of %72: no code */
+  /* %69 = slice(%67) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192], a view of %67: no code */
 
-  /* %75 = slice(%72) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192], a view of %72: no code */
+  /* %70 = slice(%67) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192], a view of %67: no code */
 
-  /* %76 = sdpa(%73, %74, %75) {heads 3, kv_heads 3} blocks.2.attn : f32[B, 197, 192] */
+  /* %71 = sdpa(%68, %69, %70) {heads 3, kv_heads 3} blocks.2.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 133115904, 576, arena + 133116096, 576, arena + 133116288,
-      576, arena + 190003200, 0.125f);
+      576, arena + 183951360, 0.125f);
 
-  /* %79 = fused_linear(%76, %77, %78) blocks.2.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 190003200, params[32], params[33], LK_ACT_NONE, NULL,
-      arena + 191213568);
+  /* %74 = fused_linear(%71, %72, %73) blocks.2.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 183951360, params[32], params[33], LK_ACT_NONE, NULL,
+      arena + 185161728);
 
-  /* %81 = mul_add(%79, %80, %65) blocks.2 : f32[B, 197, 192], written over %79 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 191213568, (const long[]){37824, 192, 1},
-      inputs[3], (const long[]){1, 0, 0}, arena + 186372096, (const long[]){37824, 192, 1},
-      arena + 191213568);
+  /* %76 = mul_add(%74, %75, %61) blocks.2 : f32[B, 197, 192], written over %74 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 185161728, (const long[]){37824, 192, 1},
+      inputs[3], (const long[]){1, 0, 0}, arena + 181530624, (const long[]){37824, 192, 1},
+      arena + 185161728);
 
-  /* %84 = normalize(%81) {eps 1e-06} blocks.2.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 191213568, 1e-06f, arena + 192423936);
+  /* %79 = layernorm(%76, %77, %78) {eps 1e-06} blocks.2.norm2 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 185161728, params[34], params[35], 1e-06f, arena + 186372096);
 
-  /* %85 = mul_add(%84, %82, %83) blocks.2.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 192423936, (const long[]){37824, 192, 1},
-      params[34], (const long[]){0, 0, 1}, params[35], (const long[]){0, 0, 1}, arena + 193634304);
-
-  /* %88 = fused_linear(%85, %86, %87) blocks.2.mlp.fc1 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 193634304, params[36], params[37], LK_ACT_NONE, NULL,
+  /* %82 = fused_linear(%79, %80, %81) blocks.2.mlp.fc1 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 186372096, params[36], params[37], LK_ACT_NONE, NULL,
       arena + 19365888);
 
-  /* %89 = gelu(%88) blocks.2.mlp : f32[B, 197, 768] */
+  /* %83 = gelu(%82) blocks.2.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 19365888, arena + 24207360);
 
-  /* %92 = fused_linear(%89, %90, %91) blocks.2.mlp.fc2 : f32[B, 197, 192] */
+  /* %86 = fused_linear(%83, %84, %85) blocks.2.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 24207360, params[38], params[39], LK_ACT_NONE, NULL,
-      arena + 194844672);
+      arena + 187582464);
 
-  /* %94 = mul_add(%92, %93, %81) blocks.2 : f32[B, 197, 192], written over %92 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 194844672, (const long[]){37824, 192, 1},
-      inputs[4], (const long[]){1, 0, 0}, arena + 191213568, (const long[]){37824, 192, 1},
-      arena + 194844672);
+  /* %88 = mul_add(%86, %87, %76) blocks.2 : f32[B, 197, 192], written over %86 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 187582464, (const long[]){37824, 192, 1},
+      inputs[4], (const long[]){1, 0, 0}, arena + 185161728, (const long[]){37824, 192, 1},
+      arena + 187582464);
 
-  /* %97 = normalize(%94) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 194844672, 1e-06f, arena + 196055040);
+  /* %91 = layernorm(%88, %89, %90) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 187582464, params[40], params[41], 1e-06f, arena + 188792832);
 
-  /* %98 = mul_add(%97, %95, %96) blocks.3.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 196055040, (const long[]){37824, 192, 1},
-      params[40], (const long[]){0, 0, 1}, params[41], (const long[]){0, 0, 1}, arena + 197265408);
-
-  /* %101 = fused_linear(%98, %99, %100) blocks.3.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 197265408, params[42], params[43], LK_ACT_NONE, NULL,
+  /* %94 = fused_linear(%91, %92, %93) blocks.3.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 188792832, params[42], params[43], LK_ACT_NONE, NULL,
       arena + 136747008);
 
-  /* %102 = slice(%101) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192], a view of %101: no code */
+  /* %95 = slice(%94) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192], a view of %94: no code */
 
-  /* %103 = slice(%101) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192], a view of %101: no code */
+  /* %96 = slice(%94) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192], a view of %94: no code */
 
-  /* %104 = slice(%101) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192], a view of %101: no code */
+  /* %97 = slice(%94) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192], a view of %94: no code */
 
-  /* %105 = sdpa(%102, %103, %104) {heads 3, kv_heads 3} blocks.3.attn : f32[B, 197, 192] */
+  /* %98 = sdpa(%95, %96, %97) {heads 3, kv_heads 3} blocks.3.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 136747008, 576, arena + 136747200, 576, arena + 136747392,
-      576, arena + 198475776, 0.125f);
+      576, arena + 190003200, 0.125f);
 
-  /* %108 = fused_linear(%105, %106, %107) blocks.3.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 198475776, params[44], params[45], LK_ACT_NONE, NULL,
-      arena + 199686144);
+  /* %101 = fused_linear(%98, %99, %100) blocks.3.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 190003200, params[44], params[45], LK_ACT_NONE, NULL,
+      arena + 191213568);
 
-  /* %110 = mul_add(%108, %109, %94) blocks.3 : f32[B, 197, 192], written over %108 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 199686144, (const long[]){37824, 192, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 194844672, (const long[]){37824, 192, 1},
-      arena + 199686144);
+  /* %103 = mul_add(%101, %102, %88) blocks.3 : f32[B, 197, 192], written over %101 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 191213568, (const long[]){37824, 192, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 187582464, (const long[]){37824, 192, 1},
+      arena + 191213568);
 
-  /* %113 = normalize(%110) {eps 1e-06} blocks.3.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 199686144, 1e-06f, arena + 200896512);
+  /* %106 = layernorm(%103, %104, %105) {eps 1e-06} blocks.3.norm2 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 191213568, params[46], params[47], 1e-06f, arena + 192423936);
 
-  /* %114 = mul_add(%113, %111, %112) blocks.3.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 200896512, (const long[]){37824, 192, 1},
-      params[46], (const long[]){0, 0, 1}, params[47], (const long[]){0, 0, 1}, arena + 202106880);
-
-  /* %117 = fused_linear(%114, %115, %116) blocks.3.mlp.fc1 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 202106880, params[48], params[49], LK_ACT_NONE, NULL,
+  /* %109 = fused_linear(%106, %107, %108) blocks.3.mlp.fc1 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 192423936, params[48], params[49], LK_ACT_NONE, NULL,
       arena + 29048832);
 
-  /* %118 = gelu(%117) blocks.3.mlp : f32[B, 197, 768] */
+  /* %110 = gelu(%109) blocks.3.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 29048832, arena + 33890304);
 
-  /* %121 = fused_linear(%118, %119, %120) blocks.3.mlp.fc2 : f32[B, 197, 192] */
+  /* %113 = fused_linear(%110, %111, %112) blocks.3.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 33890304, params[50], params[51], LK_ACT_NONE, NULL,
-      arena + 203317248);
+      arena + 193634304);
 
-  /* %123 = mul_add(%121, %122, %110) blocks.3 : f32[B, 197, 192], written over %121 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 203317248, (const long[]){37824, 192, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 199686144, (const long[]){37824, 192, 1},
-      arena + 203317248);
+  /* %115 = mul_add(%113, %114, %103) blocks.3 : f32[B, 197, 192], written over %113 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 193634304, (const long[]){37824, 192, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 191213568, (const long[]){37824, 192, 1},
+      arena + 193634304);
 
-  /* %126 = normalize(%123) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 203317248, 1e-06f, arena + 204527616);
+  /* %118 = layernorm(%115, %116, %117) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 193634304, params[52], params[53], 1e-06f, arena + 194844672);
 
-  /* %127 = mul_add(%126, %124, %125) blocks.4.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 204527616, (const long[]){37824, 192, 1},
-      params[52], (const long[]){0, 0, 1}, params[53], (const long[]){0, 0, 1}, arena + 205737984);
-
-  /* %130 = fused_linear(%127, %128, %129) blocks.4.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 205737984, params[54], params[55], LK_ACT_NONE, NULL,
+  /* %121 = fused_linear(%118, %119, %120) blocks.4.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 194844672, params[54], params[55], LK_ACT_NONE, NULL,
       arena + 140378112);
 
-  /* %131 = slice(%130) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192], a view of %130: no code */
+  /* %122 = slice(%121) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192], a view of %121: no code */
 
-  /* %132 = slice(%130) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192], a view of %130: no code */
+  /* %123 = slice(%121) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192], a view of %121: no code */
 
-  /* %133 = slice(%130) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192], a view of %130: no code */
+  /* %124 = slice(%121) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192], a view of %121: no code */
 
-  /* %134 = sdpa(%131, %132, %133) {heads 3, kv_heads 3} blocks.4.attn : f32[B, 197, 192] */
+  /* %125 = sdpa(%122, %123, %124) {heads 3, kv_heads 3} blocks.4.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 140378112, 576, arena + 140378304, 576, arena + 140378496,
-      576, arena + 206948352, 0.125f);
+      576, arena + 196055040, 0.125f);
 
-  /* %137 = fused_linear(%134, %135, %136) blocks.4.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 206948352, params[56], params[57], LK_ACT_NONE, NULL,
-      arena + 208158720);
+  /* %128 = fused_linear(%125, %126, %127) blocks.4.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 196055040, params[56], params[57], LK_ACT_NONE, NULL,
+      arena + 197265408);
 
-  /* %139 = mul_add(%137, %138, %123) blocks.4 : f32[B, 197, 192], written over %137 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 208158720, (const long[]){37824, 192, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 203317248, (const long[]){37824, 192, 1},
-      arena + 208158720);
+  /* %130 = mul_add(%128, %129, %115) blocks.4 : f32[B, 197, 192], written over %128 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 197265408, (const long[]){37824, 192, 1},
+      inputs[7], (const long[]){1, 0, 0}, arena + 193634304, (const long[]){37824, 192, 1},
+      arena + 197265408);
 
-  /* %142 = normalize(%139) {eps 1e-06} blocks.4.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 208158720, 1e-06f, arena + 209369088);
+  /* %133 = layernorm(%130, %131, %132) {eps 1e-06} blocks.4.norm2 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 197265408, params[58], params[59], 1e-06f, arena + 198475776);
 
-  /* %143 = mul_add(%142, %140, %141) blocks.4.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 209369088, (const long[]){37824, 192, 1},
-      params[58], (const long[]){0, 0, 1}, params[59], (const long[]){0, 0, 1}, arena + 210579456);
-
-  /* %146 = fused_linear(%143, %144, %145) blocks.4.mlp.fc1 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 210579456, params[60], params[61], LK_ACT_NONE, NULL,
+  /* %136 = fused_linear(%133, %134, %135) blocks.4.mlp.fc1 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 198475776, params[60], params[61], LK_ACT_NONE, NULL,
       arena + 38731776);
 
-  /* %147 = gelu(%146) blocks.4.mlp : f32[B, 197, 768] */
+  /* %137 = gelu(%136) blocks.4.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 38731776, arena + 43573248);
 
-  /* %150 = fused_linear(%147, %148, %149) blocks.4.mlp.fc2 : f32[B, 197, 192] */
+  /* %140 = fused_linear(%137, %138, %139) blocks.4.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 43573248, params[62], params[63], LK_ACT_NONE, NULL,
-      arena + 211789824);
+      arena + 199686144);
 
-  /* %152 = mul_add(%150, %151, %139) blocks.4 : f32[B, 197, 192], written over %150 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 211789824, (const long[]){37824, 192, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 208158720, (const long[]){37824, 192, 1},
-      arena + 211789824);
+  /* %142 = mul_add(%140, %141, %130) blocks.4 : f32[B, 197, 192], written over %140 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 199686144, (const long[]){37824, 192, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 197265408, (const long[]){37824, 192, 1},
+      arena + 199686144);
 
-  /* %155 = normalize(%152) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 211789824, 1e-06f, arena + 213000192);
+  /* %145 = layernorm(%142, %143, %144) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 199686144, params[64], params[65], 1e-06f, arena + 200896512);
 
-  /* %156 = mul_add(%155, %153, %154) blocks.5.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 213000192, (const long[]){37824, 192, 1},
-      params[64], (const long[]){0, 0, 1}, params[65], (const long[]){0, 0, 1}, arena + 214210560);
-
-  /* %159 = fused_linear(%156, %157, %158) blocks.5.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 214210560, params[66], params[67], LK_ACT_NONE, NULL,
+  /* %148 = fused_linear(%145, %146, %147) blocks.5.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 200896512, params[66], params[67], LK_ACT_NONE, NULL,
       arena + 144009216);
 
-  /* %160 = slice(%159) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192], a view of %159: no code */
+  /* %149 = slice(%148) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192], a view of %148: no code */
 
-  /* %161 = slice(%159) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192], a view of %159: no code */
+  /* %150 = slice(%148) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192], a view of %148: no code */
 
-  /* %162 = slice(%159) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192], a view of %159: no code */
+  /* %151 = slice(%148) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192], a view of %148: no code */
 
-  /* %163 = sdpa(%160, %161, %162) {heads 3, kv_heads 3} blocks.5.attn : f32[B, 197, 192] */
+  /* %152 = sdpa(%149, %150, %151) {heads 3, kv_heads 3} blocks.5.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 144009216, 576, arena + 144009408, 576, arena + 144009600,
-      576, arena + 215420928, 0.125f);
+      576, arena + 202106880, 0.125f);
 
-  /* %166 = fused_linear(%163, %164, %165) blocks.5.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 215420928, params[68], params[69], LK_ACT_NONE, NULL,
-      arena + 216631296);
+  /* %155 = fused_linear(%152, %153, %154) blocks.5.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 202106880, params[68], params[69], LK_ACT_NONE, NULL,
+      arena + 203317248);
 
-  /* %168 = mul_add(%166, %167, %152) blocks.5 : f32[B, 197, 192], written over %166 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 216631296, (const long[]){37824, 192, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 211789824, (const long[]){37824, 192, 1},
-      arena + 216631296);
+  /* %157 = mul_add(%155, %156, %142) blocks.5 : f32[B, 197, 192], written over %155 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 203317248, (const long[]){37824, 192, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 199686144, (const long[]){37824, 192, 1},
+      arena + 203317248);
 
-  /* %171 = normalize(%168) {eps 1e-06} blocks.5.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 216631296, 1e-06f, arena + 217841664);
+  /* %160 = layernorm(%157, %158, %159) {eps 1e-06} blocks.5.norm2 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 203317248, params[70], params[71], 1e-06f, arena + 204527616);
 
-  /* %172 = mul_add(%171, %169, %170) blocks.5.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 217841664, (const long[]){37824, 192, 1},
-      params[70], (const long[]){0, 0, 1}, params[71], (const long[]){0, 0, 1}, arena + 219052032);
-
-  /* %175 = fused_linear(%172, %173, %174) blocks.5.mlp.fc1 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 219052032, params[72], params[73], LK_ACT_NONE, NULL,
+  /* %163 = fused_linear(%160, %161, %162) blocks.5.mlp.fc1 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 204527616, params[72], params[73], LK_ACT_NONE, NULL,
       arena + 48414720);
 
-  /* %176 = gelu(%175) blocks.5.mlp : f32[B, 197, 768] */
+  /* %164 = gelu(%163) blocks.5.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 48414720, arena + 53256192);
 
-  /* %179 = fused_linear(%176, %177, %178) blocks.5.mlp.fc2 : f32[B, 197, 192] */
+  /* %167 = fused_linear(%164, %165, %166) blocks.5.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 53256192, params[74], params[75], LK_ACT_NONE, NULL,
-      arena + 220262400);
+      arena + 205737984);
 
-  /* %181 = mul_add(%179, %180, %168) blocks.5 : f32[B, 197, 192], written over %179 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 220262400, (const long[]){37824, 192, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 216631296, (const long[]){37824, 192, 1},
-      arena + 220262400);
+  /* %169 = mul_add(%167, %168, %157) blocks.5 : f32[B, 197, 192], written over %167 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 205737984, (const long[]){37824, 192, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 203317248, (const long[]){37824, 192, 1},
+      arena + 205737984);
 
-  /* %184 = normalize(%181) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 220262400, 1e-06f, arena + 221472768);
+  /* %172 = layernorm(%169, %170, %171) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 205737984, params[76], params[77], 1e-06f, arena + 206948352);
 
-  /* %185 = mul_add(%184, %182, %183) blocks.6.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 221472768, (const long[]){37824, 192, 1},
-      params[76], (const long[]){0, 0, 1}, params[77], (const long[]){0, 0, 1}, arena + 222683136);
-
-  /* %188 = fused_linear(%185, %186, %187) blocks.6.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 222683136, params[78], params[79], LK_ACT_NONE, NULL,
+  /* %175 = fused_linear(%172, %173, %174) blocks.6.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 206948352, params[78], params[79], LK_ACT_NONE, NULL,
       arena + 147640320);
 
-  /* %189 = slice(%188) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192], a view of %188: no code */
+  /* %176 = slice(%175) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192], a view of %175: no code */
 
-  /* %190 = slice(%188) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192], a view of %188: no code */
+  /* %177 = slice(%175) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192], a view of %175: no code */
 
-  /* %191 = slice(%188) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192], a view of %188: no code */
+  /* %178 = slice(%175) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192], a view of %175: no code */
 
-  /* %192 = sdpa(%189, %190, %191) {heads 3, kv_heads 3} blocks.6.attn : f32[B, 197, 192] */
+  /* %179 = sdpa(%176, %177, %178) {heads 3, kv_heads 3} blocks.6.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 147640320, 576, arena + 147640512, 576, arena + 147640704,
-      576, arena + 223893504, 0.125f);
+      576, arena + 208158720, 0.125f);
 
-  /* %195 = fused_linear(%192, %193, %194) blocks.6.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 223893504, params[80], params[81], LK_ACT_NONE, NULL,
-      arena + 225103872);
+  /* %182 = fused_linear(%179, %180, %181) blocks.6.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 208158720, params[80], params[81], LK_ACT_NONE, NULL,
+      arena + 209369088);
 
-  /* %197 = mul_add(%195, %196, %181) blocks.6 : f32[B, 197, 192], written over %195 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 225103872, (const long[]){37824, 192, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 220262400, (const long[]){37824, 192, 1},
-      arena + 225103872);
+  /* %184 = mul_add(%182, %183, %169) blocks.6 : f32[B, 197, 192], written over %182 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 209369088, (const long[]){37824, 192, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 205737984, (const long[]){37824, 192, 1},
+      arena + 209369088);
 
-  /* %200 = normalize(%197) {eps 1e-06} blocks.6.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 225103872, 1e-06f, arena + 226314240);
+  /* %187 = layernorm(%184, %185, %186) {eps 1e-06} blocks.6.norm2 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 209369088, params[82], params[83], 1e-06f, arena + 210579456);
 
-  /* %201 = mul_add(%200, %198, %199) blocks.6.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 226314240, (const long[]){37824, 192, 1},
-      params[82], (const long[]){0, 0, 1}, params[83], (const long[]){0, 0, 1}, arena + 227524608);
-
-  /* %204 = fused_linear(%201, %202, %203) blocks.6.mlp.fc1 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 227524608, params[84], params[85], LK_ACT_NONE, NULL,
+  /* %190 = fused_linear(%187, %188, %189) blocks.6.mlp.fc1 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 210579456, params[84], params[85], LK_ACT_NONE, NULL,
       arena + 58097664);
 
-  /* %205 = gelu(%204) blocks.6.mlp : f32[B, 197, 768] */
+  /* %191 = gelu(%190) blocks.6.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 58097664, arena + 62939136);
 
-  /* %208 = fused_linear(%205, %206, %207) blocks.6.mlp.fc2 : f32[B, 197, 192] */
+  /* %194 = fused_linear(%191, %192, %193) blocks.6.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 62939136, params[86], params[87], LK_ACT_NONE, NULL,
-      arena + 228734976);
+      arena + 211789824);
 
-  /* %210 = mul_add(%208, %209, %197) blocks.6 : f32[B, 197, 192], written over %208 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 228734976, (const long[]){37824, 192, 1},
-      inputs[12], (const long[]){1, 0, 0}, arena + 225103872, (const long[]){37824, 192, 1},
-      arena + 228734976);
+  /* %196 = mul_add(%194, %195, %184) blocks.6 : f32[B, 197, 192], written over %194 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 211789824, (const long[]){37824, 192, 1},
+      inputs[12], (const long[]){1, 0, 0}, arena + 209369088, (const long[]){37824, 192, 1},
+      arena + 211789824);
 
-  /* %213 = normalize(%210) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 228734976, 1e-06f, arena + 229945344);
+  /* %199 = layernorm(%196, %197, %198) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 211789824, params[88], params[89], 1e-06f, arena + 213000192);
 
-  /* %214 = mul_add(%213, %211, %212) blocks.7.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 229945344, (const long[]){37824, 192, 1},
-      params[88], (const long[]){0, 0, 1}, params[89], (const long[]){0, 0, 1}, arena + 231155712);
-
-  /* %217 = fused_linear(%214, %215, %216) blocks.7.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 231155712, params[90], params[91], LK_ACT_NONE, NULL,
+  /* %202 = fused_linear(%199, %200, %201) blocks.7.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 213000192, params[90], params[91], LK_ACT_NONE, NULL,
       arena + 151271424);
 
-  /* %218 = slice(%217) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192], a view of %217: no code */
+  /* %203 = slice(%202) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192], a view of %202: no code */
 
-  /* %219 = slice(%217) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192], a view of %217: no code */
+  /* %204 = slice(%202) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192], a view of %202: no code */
 
-  /* %220 = slice(%217) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192], a view of %217: no code */
+  /* %205 = slice(%202) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192], a view of %202: no code */
 
-  /* %221 = sdpa(%218, %219, %220) {heads 3, kv_heads 3} blocks.7.attn : f32[B, 197, 192] */
+  /* %206 = sdpa(%203, %204, %205) {heads 3, kv_heads 3} blocks.7.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 151271424, 576, arena + 151271616, 576, arena + 151271808,
-      576, arena + 232366080, 0.125f);
+      576, arena + 214210560, 0.125f);
 
-  /* %224 = fused_linear(%221, %222, %223) blocks.7.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 232366080, params[92], params[93], LK_ACT_NONE, NULL,
-      arena + 233576448);
+  /* %209 = fused_linear(%206, %207, %208) blocks.7.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 214210560, params[92], params[93], LK_ACT_NONE, NULL,
+      arena + 215420928);
 
-  /* %226 = mul_add(%224, %225, %210) blocks.7 : f32[B, 197, 192], written over %224 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 233576448, (const long[]){37824, 192, 1},
-      inputs[13], (const long[]){1, 0, 0}, arena + 228734976, (const long[]){37824, 192, 1},
-      arena + 233576448);
+  /* %211 = mul_add(%209, %210, %196) blocks.7 : f32[B, 197, 192], written over %209 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 215420928, (const long[]){37824, 192, 1},
+      inputs[13], (const long[]){1, 0, 0}, arena + 211789824, (const long[]){37824, 192, 1},
+      arena + 215420928);
 
-  /* %229 = normalize(%226) {eps 1e-06} blocks.7.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 233576448, 1e-06f, arena + 234786816);
+  /* %214 = layernorm(%211, %212, %213) {eps 1e-06} blocks.7.norm2 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 215420928, params[94], params[95], 1e-06f, arena + 216631296);
 
-  /* %230 = mul_add(%229, %227, %228) blocks.7.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 234786816, (const long[]){37824, 192, 1},
-      params[94], (const long[]){0, 0, 1}, params[95], (const long[]){0, 0, 1}, arena + 235997184);
-
-  /* %233 = fused_linear(%230, %231, %232) blocks.7.mlp.fc1 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 235997184, params[96], params[97], LK_ACT_NONE, NULL,
+  /* %217 = fused_linear(%214, %215, %216) blocks.7.mlp.fc1 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 216631296, params[96], params[97], LK_ACT_NONE, NULL,
       arena + 67780608);
 
-  /* %234 = gelu(%233) blocks.7.mlp : f32[B, 197, 768] */
+  /* %218 = gelu(%217) blocks.7.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 67780608, arena + 72622080);
 
-  /* %237 = fused_linear(%234, %235, %236) blocks.7.mlp.fc2 : f32[B, 197, 192] */
+  /* %221 = fused_linear(%218, %219, %220) blocks.7.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 72622080, params[98], params[99], LK_ACT_NONE, NULL,
-      arena + 237207552);
+      arena + 217841664);
 
-  /* %239 = mul_add(%237, %238, %226) blocks.7 : f32[B, 197, 192], written over %237 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 237207552, (const long[]){37824, 192, 1},
-      inputs[14], (const long[]){1, 0, 0}, arena + 233576448, (const long[]){37824, 192, 1},
-      arena + 237207552);
+  /* %223 = mul_add(%221, %222, %211) blocks.7 : f32[B, 197, 192], written over %221 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 217841664, (const long[]){37824, 192, 1},
+      inputs[14], (const long[]){1, 0, 0}, arena + 215420928, (const long[]){37824, 192, 1},
+      arena + 217841664);
 
-  /* %242 = normalize(%239) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 237207552, 1e-06f, arena + 238417920);
+  /* %226 = layernorm(%223, %224, %225) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 217841664, params[100], params[101], 1e-06f,
+      arena + 219052032);
 
-  /* %243 = mul_add(%242, %240, %241) blocks.8.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 238417920, (const long[]){37824, 192, 1},
-      params[100], (const long[]){0, 0, 1}, params[101], (const long[]){0, 0, 1},
-      arena + 239628288);
-
-  /* %246 = fused_linear(%243, %244, %245) blocks.8.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 239628288, params[102], params[103], LK_ACT_NONE, NULL,
+  /* %229 = fused_linear(%226, %227, %228) blocks.8.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 219052032, params[102], params[103], LK_ACT_NONE, NULL,
       arena + 154902528);
 
-  /* %247 = slice(%246) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192], a view of %246: no code */
+  /* %230 = slice(%229) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192], a view of %229: no code */
 
-  /* %248 = slice(%246) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192], a view of %246: no code */
+  /* %231 = slice(%229) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192], a view of %229: no code */
 
-  /* %249 = slice(%246) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192], a view of %246: no code */
+  /* %232 = slice(%229) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192], a view of %229: no code */
 
-  /* %250 = sdpa(%247, %248, %249) {heads 3, kv_heads 3} blocks.8.attn : f32[B, 197, 192] */
+  /* %233 = sdpa(%230, %231, %232) {heads 3, kv_heads 3} blocks.8.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 154902528, 576, arena + 154902720, 576, arena + 154902912,
-      576, arena + 240838656, 0.125f);
+      576, arena + 220262400, 0.125f);
 
-  /* %253 = fused_linear(%250, %251, %252) blocks.8.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 240838656, params[104], params[105], LK_ACT_NONE, NULL,
-      arena + 242049024);
+  /* %236 = fused_linear(%233, %234, %235) blocks.8.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 220262400, params[104], params[105], LK_ACT_NONE, NULL,
+      arena + 221472768);
 
-  /* %255 = mul_add(%253, %254, %239) blocks.8 : f32[B, 197, 192], written over %253 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 242049024, (const long[]){37824, 192, 1},
-      inputs[15], (const long[]){1, 0, 0}, arena + 237207552, (const long[]){37824, 192, 1},
-      arena + 242049024);
+  /* %238 = mul_add(%236, %237, %223) blocks.8 : f32[B, 197, 192], written over %236 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 221472768, (const long[]){37824, 192, 1},
+      inputs[15], (const long[]){1, 0, 0}, arena + 217841664, (const long[]){37824, 192, 1},
+      arena + 221472768);
 
-  /* %258 = normalize(%255) {eps 1e-06} blocks.8.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 242049024, 1e-06f, arena + 243259392);
+  /* %241 = layernorm(%238, %239, %240) {eps 1e-06} blocks.8.norm2 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 221472768, params[106], params[107], 1e-06f,
+      arena + 222683136);
 
-  /* %259 = mul_add(%258, %256, %257) blocks.8.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 243259392, (const long[]){37824, 192, 1},
-      params[106], (const long[]){0, 0, 1}, params[107], (const long[]){0, 0, 1},
-      arena + 244469760);
-
-  /* %262 = fused_linear(%259, %260, %261) blocks.8.mlp.fc1 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 244469760, params[108], params[109], LK_ACT_NONE, NULL,
+  /* %244 = fused_linear(%241, %242, %243) blocks.8.mlp.fc1 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 222683136, params[108], params[109], LK_ACT_NONE, NULL,
       arena + 77463552);
 
-  /* %263 = gelu(%262) blocks.8.mlp : f32[B, 197, 768] */
+  /* %245 = gelu(%244) blocks.8.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 77463552, arena + 82305024);
 
-  /* %266 = fused_linear(%263, %264, %265) blocks.8.mlp.fc2 : f32[B, 197, 192] */
+  /* %248 = fused_linear(%245, %246, %247) blocks.8.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 82305024, params[110], params[111], LK_ACT_NONE, NULL,
-      arena + 245680128);
+      arena + 223893504);
 
-  /* %268 = mul_add(%266, %267, %255) blocks.8 : f32[B, 197, 192], written over %266 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 245680128, (const long[]){37824, 192, 1},
-      inputs[16], (const long[]){1, 0, 0}, arena + 242049024, (const long[]){37824, 192, 1},
-      arena + 245680128);
+  /* %250 = mul_add(%248, %249, %238) blocks.8 : f32[B, 197, 192], written over %248 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 223893504, (const long[]){37824, 192, 1},
+      inputs[16], (const long[]){1, 0, 0}, arena + 221472768, (const long[]){37824, 192, 1},
+      arena + 223893504);
 
-  /* %271 = normalize(%268) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 245680128, 1e-06f, arena + 246890496);
+  /* %253 = layernorm(%250, %251, %252) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 223893504, params[112], params[113], 1e-06f,
+      arena + 225103872);
 
-  /* %272 = mul_add(%271, %269, %270) blocks.9.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 246890496, (const long[]){37824, 192, 1},
-      params[112], (const long[]){0, 0, 1}, params[113], (const long[]){0, 0, 1},
-      arena + 248100864);
-
-  /* %275 = fused_linear(%272, %273, %274) blocks.9.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 248100864, params[114], params[115], LK_ACT_NONE, NULL,
+  /* %256 = fused_linear(%253, %254, %255) blocks.9.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 225103872, params[114], params[115], LK_ACT_NONE, NULL,
       arena + 158533632);
 
-  /* %276 = slice(%275) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192], a view of %275: no code */
+  /* %257 = slice(%256) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192], a view of %256: no code */
 
-  /* %277 = slice(%275) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192], a view of %275: no code */
+  /* %258 = slice(%256) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192], a view of %256: no code */
 
-  /* %278 = slice(%275) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192], a view of %275: no code */
+  /* %259 = slice(%256) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192], a view of %256: no code */
 
-  /* %279 = sdpa(%276, %277, %278) {heads 3, kv_heads 3} blocks.9.attn : f32[B, 197, 192] */
+  /* %260 = sdpa(%257, %258, %259) {heads 3, kv_heads 3} blocks.9.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 158533632, 576, arena + 158533824, 576, arena + 158534016,
-      576, arena + 249311232, 0.125f);
+      576, arena + 226314240, 0.125f);
 
-  /* %282 = fused_linear(%279, %280, %281) blocks.9.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 249311232, params[116], params[117], LK_ACT_NONE, NULL,
-      arena + 250521600);
+  /* %263 = fused_linear(%260, %261, %262) blocks.9.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 226314240, params[116], params[117], LK_ACT_NONE, NULL,
+      arena + 227524608);
 
-  /* %284 = mul_add(%282, %283, %268) blocks.9 : f32[B, 197, 192], written over %282 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 250521600, (const long[]){37824, 192, 1},
-      inputs[17], (const long[]){1, 0, 0}, arena + 245680128, (const long[]){37824, 192, 1},
-      arena + 250521600);
+  /* %265 = mul_add(%263, %264, %250) blocks.9 : f32[B, 197, 192], written over %263 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 227524608, (const long[]){37824, 192, 1},
+      inputs[17], (const long[]){1, 0, 0}, arena + 223893504, (const long[]){37824, 192, 1},
+      arena + 227524608);
 
-  /* %287 = normalize(%284) {eps 1e-06} blocks.9.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 250521600, 1e-06f, arena + 251731968);
+  /* %268 = layernorm(%265, %266, %267) {eps 1e-06} blocks.9.norm2 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 227524608, params[118], params[119], 1e-06f,
+      arena + 228734976);
 
-  /* %288 = mul_add(%287, %285, %286) blocks.9.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 251731968, (const long[]){37824, 192, 1},
-      params[118], (const long[]){0, 0, 1}, params[119], (const long[]){0, 0, 1},
-      arena + 252942336);
-
-  /* %291 = fused_linear(%288, %289, %290) blocks.9.mlp.fc1 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 252942336, params[120], params[121], LK_ACT_NONE, NULL,
+  /* %271 = fused_linear(%268, %269, %270) blocks.9.mlp.fc1 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 228734976, params[120], params[121], LK_ACT_NONE, NULL,
       arena + 87146496);
 
-  /* %292 = gelu(%291) blocks.9.mlp : f32[B, 197, 768] */
+  /* %272 = gelu(%271) blocks.9.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 87146496, arena + 91987968);
 
-  /* %295 = fused_linear(%292, %293, %294) blocks.9.mlp.fc2 : f32[B, 197, 192] */
+  /* %275 = fused_linear(%272, %273, %274) blocks.9.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 91987968, params[122], params[123], LK_ACT_NONE, NULL,
-      arena + 254152704);
+      arena + 229945344);
 
-  /* %297 = mul_add(%295, %296, %284) blocks.9 : f32[B, 197, 192], written over %295 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 254152704, (const long[]){37824, 192, 1},
-      inputs[18], (const long[]){1, 0, 0}, arena + 250521600, (const long[]){37824, 192, 1},
-      arena + 254152704);
+  /* %277 = mul_add(%275, %276, %265) blocks.9 : f32[B, 197, 192], written over %275 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 229945344, (const long[]){37824, 192, 1},
+      inputs[18], (const long[]){1, 0, 0}, arena + 227524608, (const long[]){37824, 192, 1},
+      arena + 229945344);
 
-  /* %300 = normalize(%297) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 254152704, 1e-06f, arena + 255363072);
+  /* %280 = layernorm(%277, %278, %279) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 229945344, params[124], params[125], 1e-06f,
+      arena + 231155712);
 
-  /* %301 = mul_add(%300, %298, %299) blocks.10.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 255363072, (const long[]){37824, 192, 1},
-      params[124], (const long[]){0, 0, 1}, params[125], (const long[]){0, 0, 1},
-      arena + 256573440);
-
-  /* %304 = fused_linear(%301, %302, %303) blocks.10.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 256573440, params[126], params[127], LK_ACT_NONE, NULL,
+  /* %283 = fused_linear(%280, %281, %282) blocks.10.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 231155712, params[126], params[127], LK_ACT_NONE, NULL,
       arena + 162164736);
 
-  /* %305 = slice(%304) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192], a view of %304: no code */
+  /* %284 = slice(%283) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192], a view of %283: no code */
 
-  /* %306 = slice(%304) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192], a view of %304: no code */
+  /* %285 = slice(%283) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192], a view of %283: no code */
 
-  /* %307 = slice(%304) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192], a view of %304: no code */
+  /* %286 = slice(%283) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192], a view of %283: no code */
 
-  /* %308 = sdpa(%305, %306, %307) {heads 3, kv_heads 3} blocks.10.attn : f32[B, 197, 192] */
+  /* %287 = sdpa(%284, %285, %286) {heads 3, kv_heads 3} blocks.10.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 162164736, 576, arena + 162164928, 576, arena + 162165120,
-      576, arena + 257783808, 0.125f);
+      576, arena + 232366080, 0.125f);
 
-  /* %311 = fused_linear(%308, %309, %310) blocks.10.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 257783808, params[128], params[129], LK_ACT_NONE, NULL,
-      arena + 258994176);
+  /* %290 = fused_linear(%287, %288, %289) blocks.10.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 232366080, params[128], params[129], LK_ACT_NONE, NULL,
+      arena + 233576448);
 
-  /* %313 = mul_add(%311, %312, %297) blocks.10 : f32[B, 197, 192], written over %311 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 258994176, (const long[]){37824, 192, 1},
-      inputs[19], (const long[]){1, 0, 0}, arena + 254152704, (const long[]){37824, 192, 1},
-      arena + 258994176);
+  /* %292 = mul_add(%290, %291, %277) blocks.10 : f32[B, 197, 192], written over %290 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 233576448, (const long[]){37824, 192, 1},
+      inputs[19], (const long[]){1, 0, 0}, arena + 229945344, (const long[]){37824, 192, 1},
+      arena + 233576448);
 
-  /* %316 = normalize(%313) {eps 1e-06} blocks.10.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 258994176, 1e-06f, arena + 260204544);
+  /* %295 = layernorm(%292, %293, %294) {eps 1e-06} blocks.10.norm2 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 233576448, params[130], params[131], 1e-06f,
+      arena + 234786816);
 
-  /* %317 = mul_add(%316, %314, %315) blocks.10.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 260204544, (const long[]){37824, 192, 1},
-      params[130], (const long[]){0, 0, 1}, params[131], (const long[]){0, 0, 1},
-      arena + 261414912);
-
-  /* %320 = fused_linear(%317, %318, %319) blocks.10.mlp.fc1 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 261414912, params[132], params[133], LK_ACT_NONE, NULL,
+  /* %298 = fused_linear(%295, %296, %297) blocks.10.mlp.fc1 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 234786816, params[132], params[133], LK_ACT_NONE, NULL,
       arena + 96829440);
 
-  /* %321 = gelu(%320) blocks.10.mlp : f32[B, 197, 768] */
+  /* %299 = gelu(%298) blocks.10.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 96829440, arena + 101670912);
 
-  /* %324 = fused_linear(%321, %322, %323) blocks.10.mlp.fc2 : f32[B, 197, 192] */
+  /* %302 = fused_linear(%299, %300, %301) blocks.10.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 101670912, params[134], params[135], LK_ACT_NONE, NULL,
-      arena + 262625280);
+      arena + 235997184);
 
-  /* %326 = mul_add(%324, %325, %313) blocks.10 : f32[B, 197, 192], written over %324 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 262625280, (const long[]){37824, 192, 1},
-      inputs[20], (const long[]){1, 0, 0}, arena + 258994176, (const long[]){37824, 192, 1},
-      arena + 262625280);
+  /* %304 = mul_add(%302, %303, %292) blocks.10 : f32[B, 197, 192], written over %302 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 235997184, (const long[]){37824, 192, 1},
+      inputs[20], (const long[]){1, 0, 0}, arena + 233576448, (const long[]){37824, 192, 1},
+      arena + 235997184);
 
-  /* %329 = normalize(%326) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 262625280, 1e-06f, arena + 263835648);
+  /* %307 = layernorm(%304, %305, %306) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 235997184, params[136], params[137], 1e-06f,
+      arena + 237207552);
 
-  /* %330 = mul_add(%329, %327, %328) blocks.11.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 263835648, (const long[]){37824, 192, 1},
-      params[136], (const long[]){0, 0, 1}, params[137], (const long[]){0, 0, 1},
-      arena + 265046016);
-
-  /* %333 = fused_linear(%330, %331, %332) blocks.11.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 265046016, params[138], params[139], LK_ACT_NONE, NULL,
+  /* %310 = fused_linear(%307, %308, %309) blocks.11.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 237207552, params[138], params[139], LK_ACT_NONE, NULL,
       arena + 165795840);
 
-  /* %334 = slice(%333) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 197, 192], a view of %333: no code */
+  /* %311 = slice(%310) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 197, 192], a view of %310: no code */
 
-  /* %335 = slice(%333) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192], a view of %333: no code */
+  /* %312 = slice(%310) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192], a view of %310: no code */
 
-  /* %336 = slice(%333) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192], a view of %333: no code */
+  /* %313 = slice(%310) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192], a view of %310: no code */
 
-  /* %337 = sdpa(%334, %335, %336) {heads 3, kv_heads 3} blocks.11.attn : f32[B, 197, 192] */
+  /* %314 = sdpa(%311, %312, %313) {heads 3, kv_heads 3} blocks.11.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 165795840, 576, arena + 165796032, 576, arena + 165796224,
-      576, arena + 266256384, 0.125f);
+      576, arena + 238417920, 0.125f);
 
-  /* %340 = fused_linear(%337, %338, %339) blocks.11.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 266256384, params[140], params[141], LK_ACT_NONE, NULL,
-      arena + 267466752);
+  /* %317 = fused_linear(%314, %315, %316) blocks.11.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 238417920, params[140], params[141], LK_ACT_NONE, NULL,
+      arena + 239628288);
 
-  /* %342 = mul_add(%340, %341, %326) blocks.11 : f32[B, 197, 192], written over %340 */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 267466752, (const long[]){37824, 192, 1},
-      inputs[21], (const long[]){1, 0, 0}, arena + 262625280, (const long[]){37824, 192, 1},
-      arena + 267466752);
+  /* %319 = mul_add(%317, %318, %304) blocks.11 : f32[B, 197, 192], written over %317 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 239628288, (const long[]){37824, 192, 1},
+      inputs[21], (const long[]){1, 0, 0}, arena + 235997184, (const long[]){37824, 192, 1},
+      arena + 239628288);
 
-  /* %345 = normalize(%342) {eps 1e-06} blocks.11.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 267466752, 1e-06f, arena + 268677120);
+  /* %322 = layernorm(%319, %320, %321) {eps 1e-06} blocks.11.norm2 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 239628288, params[142], params[143], 1e-06f,
+      arena + 240838656);
 
-  /* %346 = mul_add(%345, %343, %344) blocks.11.norm2 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 268677120, (const long[]){37824, 192, 1},
-      params[142], (const long[]){0, 0, 1}, params[143], (const long[]){0, 0, 1},
-      arena + 269887488);
-
-  /* %349 = fused_linear(%346, %347, %348) blocks.11.mlp.fc1 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 269887488, params[144], params[145], LK_ACT_NONE, NULL,
+  /* %325 = fused_linear(%322, %323, %324) blocks.11.mlp.fc1 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 240838656, params[144], params[145], LK_ACT_NONE, NULL,
       arena + 106512384);
 
-  /* %350 = gelu(%349) blocks.11.mlp : f32[B, 197, 768] */
+  /* %326 = gelu(%325) blocks.11.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 106512384, arena + 111353856);
 
-  /* %353 = fused_linear(%350, %351, %352) blocks.11.mlp.fc2 : f32[B, 197, 192] */
+  /* %329 = fused_linear(%326, %327, %328) blocks.11.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 111353856, params[146], params[147], LK_ACT_NONE, NULL,
       arena + 116195328);
 
-  /* %355 = mul_add(%353, %354, %342) blocks.11 : f32[B, 197, 192], written over %353 */
+  /* %331 = mul_add(%329, %330, %319) blocks.11 : f32[B, 197, 192], written over %329 */
   lk_mul_add(3, (const long[]){B, 197, 192}, arena + 116195328, (const long[]){37824, 192, 1},
-      inputs[22], (const long[]){1, 0, 0}, arena + 267466752, (const long[]){37824, 192, 1},
+      inputs[22], (const long[]){1, 0, 0}, arena + 239628288, (const long[]){37824, 192, 1},
       arena + 116195328);
 
-  /* %358 = normalize(%355) {eps 1e-06} norm : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 116195328, 1e-06f, arena + 117405696);
+  /* %334 = layernorm(%331, %332, %333) {eps 1e-06} norm : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 116195328, params[148], params[149], 1e-06f,
+      arena + 117405696);
 
-  /* %359 = mul_add(%358, %356, %357) norm : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 117405696, (const long[]){37824, 192, 1},
-      params[148], (const long[]){0, 0, 1}, params[149], (const long[]){0, 0, 1},
-      arena + 118616064);
+  /* %335 = index(%334) {axis 0, at 0} : f32[B, 192] */
+  lk_copy_rows(B, 192, arena + 117405696, 37824, arena + 118616064, 192);
 
-  /* %360 = index(%359) {axis 0, at 0} : f32[B, 192] */
-  lk_copy_rows(B, 192, arena + 118616064, 37824, arena + 119826432, 192);
+  /* %338 = fused_linear(%335, %336, %337) head : f32[B, 1000] */
+  lk_fused_linear(B, 192, 1000, arena + 118616064, params[150], params[151], LK_ACT_NONE, NULL,
+      arena + 117405696);
 
-  /* %363 = fused_linear(%360, %361, %362) head : f32[B, 1000] */
-  lk_fused_linear(B, 192, 1000, arena + 119826432, params[150], params[151], LK_ACT_NONE, NULL,
-      arena + 118616064);
+  /* %340 = cross_entropy(%338, %339) : f32[1] */
+  lk_cross_entropy(B, 1000, arena + 117405696, inputs[23], arena + 244810800);
 
-  /* %365 = cross_entropy(%363, %364) : f32[1] */
-  lk_cross_entropy(B, 1000, arena + 118616064, inputs[23], arena + 273859632);
+  /* %341 = cross_entropy_grad(%338, %339) : f32[B, 1000] */
+  lk_cross_entropy_grad(B, 1000, arena + 117405696, inputs[23], arena + 117597696);
 
-  /* %366 = cross_entropy_grad(%363, %364) : f32[B, 1000] */
-  lk_cross_entropy_grad(B, 1000, arena + 118616064, inputs[23], arena + 118808064);
+  /* %342 = transpose(%336) {perm [1, 0]} head : f32[192, 1000] */
+  lk_transpose(2, (const long[]){1000, 192}, (const int[]){1, 0}, params[150], arena + 117405696);
 
-  /* %367 = transpose(%361) {perm [1, 0]} head : f32[192, 1000] */
-  lk_transpose(2, (const long[]){1000, 192}, (const int[]){1, 0}, params[150], arena + 118616064);
+  /* %343 = fused_linear(%341, %342) head : f32[B, 192] */
+  lk_fused_linear(B, 1000, 192, arena + 117597696, arena + 117405696, NULL, LK_ACT_NONE, NULL,
+      arena + 117629696);
 
-  /* %368 = fused_linear(%366, %367) head : f32[B, 192] */
-  lk_fused_linear(B, 1000, 192, arena + 118808064, arena + 118616064, NULL, LK_ACT_NONE, NULL,
-      arena + 118840064);
+  /* %344 = linear_grad_weight(%341, %335) head : f32[1000, 192] */
+  lk_linear_grad_weight(B, 192, 1000, arena + 117597696, arena + 118616064, arena + 244469760);
 
-  /* %369 = linear_grad_weight(%366, %360) head : f32[1000, 192] */
-  lk_linear_grad_weight(B, 192, 1000, arena + 118808064, arena + 119826432, arena + 273518592);
+  /* %345 = reduce_sum(%341) {axes [], batch} head : f32[1000] */
+  lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 117597696,
+      arena + 244809216);
 
-  /* %370 = reduce_sum(%366) {axes [], batch} head : f32[1000] */
-  lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 118808064,
-      arena + 273858048);
+  /* %346 = reshape(%343) {shape [1, 192]} : f32[B, 1, 192], a view of %343: no code */
 
-  /* %371 = reshape(%368) {shape [1, 192]} : f32[B, 1, 192], a view of %368: no code */
+  /* %347 = zero_pad(%346) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  lk_zero_pad(B, 1, 192, 0, 196, arena + 117629696, arena + 242049024);
 
-  /* %372 = zero_pad(%371) {axis 0, before 0, after 196} : f32[B, 197, 192] */
-  lk_zero_pad(B, 1, 192, 0, 196, arena + 118840064, arena + 271097856);
+  /* %348 = normalize_param_grad(%331, %347) {eps 1e-06} norm : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 116195328, arena + 242049024, 1e-06f,
+      arena + 117405696);
 
-  /* %373 = reduce_sum(%372) {axes [0], batch} norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 271097856,
-      arena + 273859056);
+  /* %349 = index(%348) {axis 0, at 1} norm : f32[192] */
+  lk_copy_rows(1, 192, arena + 117405888, 384, arena + 244810224, 192);
 
-  /* %374 = reduce_sum(%372, %358) {axes [0], batch} norm : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 271097856, arena + 117405696, arena + 273859248);
+  /* %350 = index(%348) {axis 0, at 0} norm : f32[192] */
+  lk_copy_rows(1, 192, arena + 117405696, 384, arena + 244810416, 192);
 
-  /* %375 = normalize_grad(%355, %372, %356) {eps 1e-06} norm : f32[B, 197, 192], written over %372 */
-  lk_layernorm_grad(B * 197, 192, arena + 116195328, arena + 271097856, params[148], NULL, 1e-06f,
-      arena + 271097856);
+  /* %351 = normalize_grad(%331, %347, %332) {eps 1e-06} norm : f32[B, 197, 192], written over %347 */
+  lk_layernorm_grad(B * 197, 192, arena + 116195328, arena + 242049024, params[148], NULL, 1e-06f,
+      arena + 242049024);
 
-  /* %376 = mul(%375, %354) blocks.11 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 271097856, (const long[]){37824, 192, 1},
-      inputs[22], (const long[]){1, 0, 0}, arena + 272308224);
+  /* %352 = mul(%351, %330) blocks.11 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 242049024, (const long[]){37824, 192, 1},
+      inputs[22], (const long[]){1, 0, 0}, arena + 243259392);
 
-  /* %377 = transpose(%351) {perm [1, 0]} blocks.11.mlp.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[146], arena + 273710592);
+  /* %353 = transpose(%327) {perm [1, 0]} blocks.11.mlp.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[146], arena + 244661760);
 
-  /* %378 = fused_linear(%376, %377) blocks.11.mlp.fc2 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 272308224, arena + 273710592, NULL, LK_ACT_NONE, NULL,
+  /* %354 = fused_linear(%352, %353) blocks.11.mlp.fc2 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 243259392, arena + 244661760, NULL, LK_ACT_NONE, NULL,
       arena + 116195328);
 
-  /* %379 = linear_grad_weight(%376, %350) blocks.11.mlp.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 197, 768, 192, arena + 272308224, arena + 111353856, arena + 273710592);
+  /* %355 = linear_grad_weight(%352, %326) blocks.11.mlp.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 197, 768, 192, arena + 243259392, arena + 111353856, arena + 244661760);
 
-  /* %380 = reduce_sum(%376) {axes [0], batch} blocks.11.mlp.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 272308224,
-      arena + 273859440);
+  /* %356 = reduce_sum(%352) {axes [0], batch} blocks.11.mlp.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 243259392,
+      arena + 244810608);
 
-  /* %381 = gelu_grad(%349, %378) blocks.11.mlp : f32[B, 197, 768] */
+  /* %357 = gelu_grad(%325, %354) blocks.11.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 106512384, arena + 116195328,
       arena + 111353856);
 
-  /* %382 = transpose(%347) {perm [1, 0]} blocks.11.mlp.fc1 : f32[192, 768] */
+  /* %358 = transpose(%323) {perm [1, 0]} blocks.11.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[144], arena + 106512384);
 
-  /* %383 = fused_linear(%381, %382) blocks.11.mlp.fc1 : f32[B, 197, 192] */
+  /* %359 = fused_linear(%357, %358) blocks.11.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 111353856, arena + 106512384, NULL, LK_ACT_NONE, NULL,
       arena + 110143488);
 
-  /* %384 = linear_grad_weight(%381, %346) blocks.11.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 111353856, arena + 269887488, arena + 116195328);
+  /* %360 = linear_grad_weight(%357, %322) blocks.11.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 111353856, arena + 240838656, arena + 116195328);
 
-  /* %385 = reduce_sum(%381) {axes [0], batch} blocks.11.mlp.fc1 : f32[768] */
+  /* %361 = reduce_sum(%357) {axes [0], batch} blocks.11.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 111353856,
       arena + 116342784);
 
-  /* %386 = reduce_sum(%383) {axes [0], batch} blocks.11.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 110143488,
-      arena + 114070080);
+  /* %362 = normalize_param_grad(%319, %359) {eps 1e-06} blocks.11.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 239628288, arena + 110143488, 1e-06f,
+      arena + 106512384);
 
-  /* %387 = reduce_sum(%383, %345) {axes [0], batch} blocks.11.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 110143488, arena + 268677120, arena + 114070272);
+  /* %363 = index(%362) {axis 0, at 1} blocks.11.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 106512576, 384, arena + 114070080, 192);
 
-  /* %388 = normalize_grad(%342, %383, %343, %375) {eps 1e-06} blocks.11 : f32[B, 197, 192], written over %383 */
-  lk_layernorm_grad(B * 197, 192, arena + 267466752, arena + 110143488, params[142],
-      arena + 271097856, 1e-06f, arena + 110143488);
+  /* %364 = index(%362) {axis 0, at 0} blocks.11.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 106512384, 384, arena + 114070272, 192);
 
-  /* %389 = mul(%388, %341) blocks.11 : f32[B, 197, 192] */
+  /* %365 = normalize_grad(%319, %359, %320, %351) {eps 1e-06} blocks.11 : f32[B, 197, 192], written over %359 */
+  lk_layernorm_grad(B * 197, 192, arena + 239628288, arena + 110143488, params[142],
+      arena + 242049024, 1e-06f, arena + 110143488);
+
+  /* %366 = mul(%365, %318) blocks.11 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 110143488, (const long[]){37824, 192, 1},
       inputs[21], (const long[]){1, 0, 0}, arena + 106512384);
 
-  /* %390 = transpose(%338) {perm [1, 0]} blocks.11.attn.proj : f32[192, 192] */
+  /* %367 = transpose(%315) {perm [1, 0]} blocks.11.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[140], arena + 107722752);
 
-  /* %391 = fused_linear(%389, %390) blocks.11.attn.proj : f32[B, 197, 192] */
+  /* %368 = fused_linear(%366, %367) blocks.11.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 106512384, arena + 107722752, NULL, LK_ACT_NONE, NULL,
       arena + 111353856);
 
-  /* %392 = linear_grad_weight(%389, %337) blocks.11.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 106512384, arena + 266256384, arena + 114032640);
+  /* %369 = linear_grad_weight(%366, %314) blocks.11.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 106512384, arena + 238417920, arena + 114032640);
 
-  /* %393 = reduce_sum(%389) {axes [0], batch} blocks.11.attn.proj : f32[192] */
+  /* %370 = reduce_sum(%366) {axes [0], batch} blocks.11.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 106512384,
       arena + 114070464);
 
-  /* %394 = sdpa_grad(%334, %335, %336, %391) {heads 3, kv_heads 3} blocks.11.attn : f32[B, 197, 576] */
+  /* %371 = sdpa_grad(%311, %312, %313, %368) {heads 3, kv_heads 3} blocks.11.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 165795840, 576, arena + 165796032, 576,
       arena + 165796224, 576, arena + 111353856, 192, arena + 106512384, 576,
       arena + 106512384 + 192, 576, arena + 106512384 + 384, 576, 0.125f);
 
-  /* %395 = transpose(%331) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
+  /* %372 = transpose(%308) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[138], arena + 112564224);
 
-  /* %396 = fused_linear(%394, %395) blocks.11.attn.qkv : f32[B, 197, 192] */
+  /* %373 = fused_linear(%371, %372) blocks.11.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 106512384, arena + 112564224, NULL, LK_ACT_NONE, NULL,
       arena + 111353856);
 
-  /* %397 = linear_grad_weight(%394, %330) blocks.11.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 106512384, arena + 265046016, arena + 113922048);
+  /* %374 = linear_grad_weight(%371, %307) blocks.11.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 106512384, arena + 237207552, arena + 113922048);
 
-  /* %398 = reduce_sum(%394) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
+  /* %375 = reduce_sum(%371) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 106512384,
       arena + 114069504);
 
-  /* %399 = reduce_sum(%396) {axes [0], batch} blocks.11.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 111353856,
-      arena + 114070656);
+  /* %376 = normalize_param_grad(%304, %373) {eps 1e-06} blocks.11.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 235997184, arena + 111353856, 1e-06f,
+      arena + 106512384);
 
-  /* %400 = reduce_sum(%396, %329) {axes [0], batch} blocks.11.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 111353856, arena + 263835648, arena + 114070848);
+  /* %377 = index(%376) {axis 0, at 1} blocks.11.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 106512576, 384, arena + 114070656, 192);
 
-  /* %401 = normalize_grad(%326, %396, %327, %388) {eps 1e-06} blocks.10 : f32[B, 197, 192], written over %396 */
-  lk_layernorm_grad(B * 197, 192, arena + 262625280, arena + 111353856, params[136],
+  /* %378 = index(%376) {axis 0, at 0} blocks.11.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 106512384, 384, arena + 114070848, 192);
+
+  /* %379 = normalize_grad(%304, %373, %305, %365) {eps 1e-06} blocks.10 : f32[B, 197, 192], written over %373 */
+  lk_layernorm_grad(B * 197, 192, arena + 235997184, arena + 111353856, params[136],
       arena + 110143488, 1e-06f, arena + 111353856);
 
-  /* %402 = mul(%401, %325) blocks.10 : f32[B, 197, 192] */
+  /* %380 = mul(%379, %303) blocks.10 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 111353856, (const long[]){37824, 192, 1},
       inputs[20], (const long[]){1, 0, 0}, arena + 112564224);
 
-  /* %403 = transpose(%322) {perm [1, 0]} blocks.10.mlp.fc2 : f32[768, 192] */
+  /* %381 = transpose(%300) {perm [1, 0]} blocks.10.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[134], arena + 113774592);
 
-  /* %404 = fused_linear(%402, %403) blocks.10.mlp.fc2 : f32[B, 197, 768] */
+  /* %382 = fused_linear(%380, %381) blocks.10.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 112564224, arena + 113774592, NULL, LK_ACT_NONE, NULL,
       arena + 106512384);
 
-  /* %405 = linear_grad_weight(%402, %321) blocks.10.mlp.fc2 : f32[192, 768] */
+  /* %383 = linear_grad_weight(%380, %299) blocks.10.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 112564224, arena + 101670912, arena + 113774592);
 
-  /* %406 = reduce_sum(%402) {axes [0], batch} blocks.10.mlp.fc2 : f32[192] */
+  /* %384 = reduce_sum(%380) {axes [0], batch} blocks.10.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 112564224,
       arena + 114071040);
 
-  /* %407 = gelu_grad(%320, %404) blocks.10.mlp : f32[B, 197, 768] */
+  /* %385 = gelu_grad(%298, %382) blocks.10.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 96829440, arena + 106512384, arena + 101670912);
 
-  /* %408 = transpose(%318) {perm [1, 0]} blocks.10.mlp.fc1 : f32[192, 768] */
+  /* %386 = transpose(%296) {perm [1, 0]} blocks.10.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[132], arena + 96829440);
 
-  /* %409 = fused_linear(%407, %408) blocks.10.mlp.fc1 : f32[B, 197, 192] */
+  /* %387 = fused_linear(%385, %386) blocks.10.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 101670912, arena + 96829440, NULL, LK_ACT_NONE, NULL,
       arena + 100460544);
 
-  /* %410 = linear_grad_weight(%407, %317) blocks.10.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 101670912, arena + 261414912, arena + 106512384);
+  /* %388 = linear_grad_weight(%385, %295) blocks.10.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 101670912, arena + 234786816, arena + 106512384);
 
-  /* %411 = reduce_sum(%407) {axes [0], batch} blocks.10.mlp.fc1 : f32[768] */
+  /* %389 = reduce_sum(%385) {axes [0], batch} blocks.10.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 101670912,
       arena + 106659840);
 
-  /* %412 = reduce_sum(%409) {axes [0], batch} blocks.10.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 100460544,
-      arena + 104387136);
+  /* %390 = normalize_param_grad(%292, %387) {eps 1e-06} blocks.10.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 233576448, arena + 100460544, 1e-06f,
+      arena + 96829440);
 
-  /* %413 = reduce_sum(%409, %316) {axes [0], batch} blocks.10.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 100460544, arena + 260204544, arena + 104387328);
+  /* %391 = index(%390) {axis 0, at 1} blocks.10.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 96829632, 384, arena + 104387136, 192);
 
-  /* %414 = normalize_grad(%313, %409, %314, %401) {eps 1e-06} blocks.10 : f32[B, 197, 192], written over %409 */
-  lk_layernorm_grad(B * 197, 192, arena + 258994176, arena + 100460544, params[130],
+  /* %392 = index(%390) {axis 0, at 0} blocks.10.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 96829440, 384, arena + 104387328, 192);
+
+  /* %393 = normalize_grad(%292, %387, %293, %379) {eps 1e-06} blocks.10 : f32[B, 197, 192], written over %387 */
+  lk_layernorm_grad(B * 197, 192, arena + 233576448, arena + 100460544, params[130],
       arena + 111353856, 1e-06f, arena + 100460544);
 
-  /* %415 = mul(%414, %312) blocks.10 : f32[B, 197, 192] */
+  /* %394 = mul(%393, %291) blocks.10 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 100460544, (const long[]){37824, 192, 1},
       inputs[19], (const long[]){1, 0, 0}, arena + 96829440);
 
-  /* %416 = transpose(%309) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
+  /* %395 = transpose(%288) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[128], arena + 98039808);
 
-  /* %417 = fused_linear(%415, %416) blocks.10.attn.proj : f32[B, 197, 192] */
+  /* %396 = fused_linear(%394, %395) blocks.10.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 96829440, arena + 98039808, NULL, LK_ACT_NONE, NULL,
       arena + 101670912);
 
-  /* %418 = linear_grad_weight(%415, %308) blocks.10.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 96829440, arena + 257783808, arena + 104349696);
+  /* %397 = linear_grad_weight(%394, %287) blocks.10.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 96829440, arena + 232366080, arena + 104349696);
 
-  /* %419 = reduce_sum(%415) {axes [0], batch} blocks.10.attn.proj : f32[192] */
+  /* %398 = reduce_sum(%394) {axes [0], batch} blocks.10.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 96829440,
       arena + 104387520);
 
-  /* %420 = sdpa_grad(%305, %306, %307, %417) {heads 3, kv_heads 3} blocks.10.attn : f32[B, 197, 576] */
+  /* %399 = sdpa_grad(%284, %285, %286, %396) {heads 3, kv_heads 3} blocks.10.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 162164736, 576, arena + 162164928, 576,
       arena + 162165120, 576, arena + 101670912, 192, arena + 96829440, 576, arena + 96829440 + 192,
       576, arena + 96829440 + 384, 576, 0.125f);
 
-  /* %421 = transpose(%302) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
+  /* %400 = transpose(%281) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[126], arena + 102881280);
 
-  /* %422 = fused_linear(%420, %421) blocks.10.attn.qkv : f32[B, 197, 192] */
+  /* %401 = fused_linear(%399, %400) blocks.10.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 96829440, arena + 102881280, NULL, LK_ACT_NONE, NULL,
       arena + 101670912);
 
-  /* %423 = linear_grad_weight(%420, %301) blocks.10.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 96829440, arena + 256573440, arena + 104239104);
+  /* %402 = linear_grad_weight(%399, %280) blocks.10.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 96829440, arena + 231155712, arena + 104239104);
 
-  /* %424 = reduce_sum(%420) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
+  /* %403 = reduce_sum(%399) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 96829440,
       arena + 104386560);
 
-  /* %425 = reduce_sum(%422) {axes [0], batch} blocks.10.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 101670912,
-      arena + 104387712);
+  /* %404 = normalize_param_grad(%277, %401) {eps 1e-06} blocks.10.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 229945344, arena + 101670912, 1e-06f,
+      arena + 96829440);
 
-  /* %426 = reduce_sum(%422, %300) {axes [0], batch} blocks.10.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 101670912, arena + 255363072, arena + 104387904);
+  /* %405 = index(%404) {axis 0, at 1} blocks.10.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 96829632, 384, arena + 104387712, 192);
 
-  /* %427 = normalize_grad(%297, %422, %298, %414) {eps 1e-06} blocks.9 : f32[B, 197, 192], written over %422 */
-  lk_layernorm_grad(B * 197, 192, arena + 254152704, arena + 101670912, params[124],
+  /* %406 = index(%404) {axis 0, at 0} blocks.10.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 96829440, 384, arena + 104387904, 192);
+
+  /* %407 = normalize_grad(%277, %401, %278, %393) {eps 1e-06} blocks.9 : f32[B, 197, 192], written over %401 */
+  lk_layernorm_grad(B * 197, 192, arena + 229945344, arena + 101670912, params[124],
       arena + 100460544, 1e-06f, arena + 101670912);
 
-  /* %428 = mul(%427, %296) blocks.9 : f32[B, 197, 192] */
+  /* %408 = mul(%407, %276) blocks.9 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 101670912, (const long[]){37824, 192, 1},
       inputs[18], (const long[]){1, 0, 0}, arena + 102881280);
 
-  /* %429 = transpose(%293) {perm [1, 0]} blocks.9.mlp.fc2 : f32[768, 192] */
+  /* %409 = transpose(%273) {perm [1, 0]} blocks.9.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[122], arena + 104091648);
 
-  /* %430 = fused_linear(%428, %429) blocks.9.mlp.fc2 : f32[B, 197, 768] */
+  /* %410 = fused_linear(%408, %409) blocks.9.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 102881280, arena + 104091648, NULL, LK_ACT_NONE, NULL,
       arena + 96829440);
 
-  /* %431 = linear_grad_weight(%428, %292) blocks.9.mlp.fc2 : f32[192, 768] */
+  /* %411 = linear_grad_weight(%408, %272) blocks.9.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 102881280, arena + 91987968, arena + 104091648);
 
-  /* %432 = reduce_sum(%428) {axes [0], batch} blocks.9.mlp.fc2 : f32[192] */
+  /* %412 = reduce_sum(%408) {axes [0], batch} blocks.9.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 102881280,
       arena + 104388096);
 
-  /* %433 = gelu_grad(%291, %430) blocks.9.mlp : f32[B, 197, 768] */
+  /* %413 = gelu_grad(%271, %410) blocks.9.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 87146496, arena + 96829440, arena + 91987968);
 
-  /* %434 = transpose(%289) {perm [1, 0]} blocks.9.mlp.fc1 : f32[192, 768] */
+  /* %414 = transpose(%269) {perm [1, 0]} blocks.9.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[120], arena + 87146496);
 
-  /* %435 = fused_linear(%433, %434) blocks.9.mlp.fc1 : f32[B, 197, 192] */
+  /* %415 = fused_linear(%413, %414) blocks.9.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 91987968, arena + 87146496, NULL, LK_ACT_NONE, NULL,
       arena + 90777600);
 
-  /* %436 = linear_grad_weight(%433, %288) blocks.9.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 91987968, arena + 252942336, arena + 96829440);
+  /* %416 = linear_grad_weight(%413, %268) blocks.9.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 91987968, arena + 228734976, arena + 96829440);
 
-  /* %437 = reduce_sum(%433) {axes [0], batch} blocks.9.mlp.fc1 : f32[768] */
+  /* %417 = reduce_sum(%413) {axes [0], batch} blocks.9.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 91987968,
       arena + 96976896);
 
-  /* %438 = reduce_sum(%435) {axes [0], batch} blocks.9.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 90777600,
-      arena + 94704192);
+  /* %418 = normalize_param_grad(%265, %415) {eps 1e-06} blocks.9.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 227524608, arena + 90777600, 1e-06f,
+      arena + 87146496);
 
-  /* %439 = reduce_sum(%435, %287) {axes [0], batch} blocks.9.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 90777600, arena + 251731968, arena + 94704384);
+  /* %419 = index(%418) {axis 0, at 1} blocks.9.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 87146688, 384, arena + 94704192, 192);
 
-  /* %440 = normalize_grad(%284, %435, %285, %427) {eps 1e-06} blocks.9 : f32[B, 197, 192], written over %435 */
-  lk_layernorm_grad(B * 197, 192, arena + 250521600, arena + 90777600, params[118],
+  /* %420 = index(%418) {axis 0, at 0} blocks.9.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 87146496, 384, arena + 94704384, 192);
+
+  /* %421 = normalize_grad(%265, %415, %266, %407) {eps 1e-06} blocks.9 : f32[B, 197, 192], written over %415 */
+  lk_layernorm_grad(B * 197, 192, arena + 227524608, arena + 90777600, params[118],
       arena + 101670912, 1e-06f, arena + 90777600);
 
-  /* %441 = mul(%440, %283) blocks.9 : f32[B, 197, 192] */
+  /* %422 = mul(%421, %264) blocks.9 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 90777600, (const long[]){37824, 192, 1},
       inputs[17], (const long[]){1, 0, 0}, arena + 87146496);
 
-  /* %442 = transpose(%280) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
+  /* %423 = transpose(%261) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[116], arena + 88356864);
 
-  /* %443 = fused_linear(%441, %442) blocks.9.attn.proj : f32[B, 197, 192] */
+  /* %424 = fused_linear(%422, %423) blocks.9.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 87146496, arena + 88356864, NULL, LK_ACT_NONE, NULL,
       arena + 91987968);
 
-  /* %444 = linear_grad_weight(%441, %279) blocks.9.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 87146496, arena + 249311232, arena + 94666752);
+  /* %425 = linear_grad_weight(%422, %260) blocks.9.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 87146496, arena + 226314240, arena + 94666752);
 
-  /* %445 = reduce_sum(%441) {axes [0], batch} blocks.9.attn.proj : f32[192] */
+  /* %426 = reduce_sum(%422) {axes [0], batch} blocks.9.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 87146496,
       arena + 94704576);
 
-  /* %446 = sdpa_grad(%276, %277, %278, %443) {heads 3, kv_heads 3} blocks.9.attn : f32[B, 197, 576] */
+  /* %427 = sdpa_grad(%257, %258, %259, %424) {heads 3, kv_heads 3} blocks.9.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 158533632, 576, arena + 158533824, 576,
       arena + 158534016, 576, arena + 91987968, 192, arena + 87146496, 576, arena + 87146496 + 192,
       576, arena + 87146496 + 384, 576, 0.125f);
 
-  /* %447 = transpose(%273) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
+  /* %428 = transpose(%254) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[114], arena + 93198336);
 
-  /* %448 = fused_linear(%446, %447) blocks.9.attn.qkv : f32[B, 197, 192] */
+  /* %429 = fused_linear(%427, %428) blocks.9.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 87146496, arena + 93198336, NULL, LK_ACT_NONE, NULL,
       arena + 91987968);
 
-  /* %449 = linear_grad_weight(%446, %272) blocks.9.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 87146496, arena + 248100864, arena + 94556160);
+  /* %430 = linear_grad_weight(%427, %253) blocks.9.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 87146496, arena + 225103872, arena + 94556160);
 
-  /* %450 = reduce_sum(%446) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
+  /* %431 = reduce_sum(%427) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 87146496,
       arena + 94703616);
 
-  /* %451 = reduce_sum(%448) {axes [0], batch} blocks.9.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 91987968,
-      arena + 94704768);
+  /* %432 = normalize_param_grad(%250, %429) {eps 1e-06} blocks.9.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 223893504, arena + 91987968, 1e-06f,
+      arena + 87146496);
 
-  /* %452 = reduce_sum(%448, %271) {axes [0], batch} blocks.9.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 91987968, arena + 246890496, arena + 94704960);
+  /* %433 = index(%432) {axis 0, at 1} blocks.9.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 87146688, 384, arena + 94704768, 192);
 
-  /* %453 = normalize_grad(%268, %448, %269, %440) {eps 1e-06} blocks.8 : f32[B, 197, 192], written over %448 */
-  lk_layernorm_grad(B * 197, 192, arena + 245680128, arena + 91987968, params[112],
+  /* %434 = index(%432) {axis 0, at 0} blocks.9.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 87146496, 384, arena + 94704960, 192);
+
+  /* %435 = normalize_grad(%250, %429, %251, %421) {eps 1e-06} blocks.8 : f32[B, 197, 192], written over %429 */
+  lk_layernorm_grad(B * 197, 192, arena + 223893504, arena + 91987968, params[112],
       arena + 90777600, 1e-06f, arena + 91987968);
 
-  /* %454 = mul(%453, %267) blocks.8 : f32[B, 197, 192] */
+  /* %436 = mul(%435, %249) blocks.8 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 91987968, (const long[]){37824, 192, 1},
       inputs[16], (const long[]){1, 0, 0}, arena + 93198336);
 
-  /* %455 = transpose(%264) {perm [1, 0]} blocks.8.mlp.fc2 : f32[768, 192] */
+  /* %437 = transpose(%246) {perm [1, 0]} blocks.8.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[110], arena + 94408704);
 
-  /* %456 = fused_linear(%454, %455) blocks.8.mlp.fc2 : f32[B, 197, 768] */
+  /* %438 = fused_linear(%436, %437) blocks.8.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 93198336, arena + 94408704, NULL, LK_ACT_NONE, NULL,
       arena + 87146496);
 
-  /* %457 = linear_grad_weight(%454, %263) blocks.8.mlp.fc2 : f32[192, 768] */
+  /* %439 = linear_grad_weight(%436, %245) blocks.8.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 93198336, arena + 82305024, arena + 94408704);
 
-  /* %458 = reduce_sum(%454) {axes [0], batch} blocks.8.mlp.fc2 : f32[192] */
+  /* %440 = reduce_sum(%436) {axes [0], batch} blocks.8.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 93198336,
       arena + 94705152);
 
-  /* %459 = gelu_grad(%262, %456) blocks.8.mlp : f32[B, 197, 768] */
+  /* %441 = gelu_grad(%244, %438) blocks.8.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 77463552, arena + 87146496, arena + 82305024);
 
-  /* %460 = transpose(%260) {perm [1, 0]} blocks.8.mlp.fc1 : f32[192, 768] */
+  /* %442 = transpose(%242) {perm [1, 0]} blocks.8.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[108], arena + 77463552);
 
-  /* %461 = fused_linear(%459, %460) blocks.8.mlp.fc1 : f32[B, 197, 192] */
+  /* %443 = fused_linear(%441, %442) blocks.8.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 82305024, arena + 77463552, NULL, LK_ACT_NONE, NULL,
       arena + 81094656);
 
-  /* %462 = linear_grad_weight(%459, %259) blocks.8.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 82305024, arena + 244469760, arena + 87146496);
+  /* %444 = linear_grad_weight(%441, %241) blocks.8.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 82305024, arena + 222683136, arena + 87146496);
 
-  /* %463 = reduce_sum(%459) {axes [0], batch} blocks.8.mlp.fc1 : f32[768] */
+  /* %445 = reduce_sum(%441) {axes [0], batch} blocks.8.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 82305024,
       arena + 87293952);
 
-  /* %464 = reduce_sum(%461) {axes [0], batch} blocks.8.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 81094656,
-      arena + 85021248);
+  /* %446 = normalize_param_grad(%238, %443) {eps 1e-06} blocks.8.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 221472768, arena + 81094656, 1e-06f,
+      arena + 77463552);
 
-  /* %465 = reduce_sum(%461, %258) {axes [0], batch} blocks.8.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 81094656, arena + 243259392, arena + 85021440);
+  /* %447 = index(%446) {axis 0, at 1} blocks.8.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 77463744, 384, arena + 85021248, 192);
 
-  /* %466 = normalize_grad(%255, %461, %256, %453) {eps 1e-06} blocks.8 : f32[B, 197, 192], written over %461 */
-  lk_layernorm_grad(B * 197, 192, arena + 242049024, arena + 81094656, params[106],
+  /* %448 = index(%446) {axis 0, at 0} blocks.8.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 77463552, 384, arena + 85021440, 192);
+
+  /* %449 = normalize_grad(%238, %443, %239, %435) {eps 1e-06} blocks.8 : f32[B, 197, 192], written over %443 */
+  lk_layernorm_grad(B * 197, 192, arena + 221472768, arena + 81094656, params[106],
       arena + 91987968, 1e-06f, arena + 81094656);
 
-  /* %467 = mul(%466, %254) blocks.8 : f32[B, 197, 192] */
+  /* %450 = mul(%449, %237) blocks.8 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 81094656, (const long[]){37824, 192, 1},
       inputs[15], (const long[]){1, 0, 0}, arena + 77463552);
 
-  /* %468 = transpose(%251) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
+  /* %451 = transpose(%234) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[104], arena + 78673920);
 
-  /* %469 = fused_linear(%467, %468) blocks.8.attn.proj : f32[B, 197, 192] */
+  /* %452 = fused_linear(%450, %451) blocks.8.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 77463552, arena + 78673920, NULL, LK_ACT_NONE, NULL,
       arena + 82305024);
 
-  /* %470 = linear_grad_weight(%467, %250) blocks.8.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 77463552, arena + 240838656, arena + 84983808);
+  /* %453 = linear_grad_weight(%450, %233) blocks.8.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 77463552, arena + 220262400, arena + 84983808);
 
-  /* %471 = reduce_sum(%467) {axes [0], batch} blocks.8.attn.proj : f32[192] */
+  /* %454 = reduce_sum(%450) {axes [0], batch} blocks.8.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 77463552,
       arena + 85021632);
 
-  /* %472 = sdpa_grad(%247, %248, %249, %469) {heads 3, kv_heads 3} blocks.8.attn : f32[B, 197, 576] */
+  /* %455 = sdpa_grad(%230, %231, %232, %452) {heads 3, kv_heads 3} blocks.8.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 154902528, 576, arena + 154902720, 576,
       arena + 154902912, 576, arena + 82305024, 192, arena + 77463552, 576, arena + 77463552 + 192,
       576, arena + 77463552 + 384, 576, 0.125f);
 
-  /* %473 = transpose(%244) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
+  /* %456 = transpose(%227) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[102], arena + 83515392);
 
-  /* %474 = fused_linear(%472, %473) blocks.8.attn.qkv : f32[B, 197, 192] */
+  /* %457 = fused_linear(%455, %456) blocks.8.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 77463552, arena + 83515392, NULL, LK_ACT_NONE, NULL,
       arena + 82305024);
 
-  /* %475 = linear_grad_weight(%472, %243) blocks.8.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 77463552, arena + 239628288, arena + 84873216);
+  /* %458 = linear_grad_weight(%455, %226) blocks.8.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 77463552, arena + 219052032, arena + 84873216);
 
-  /* %476 = reduce_sum(%472) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
+  /* %459 = reduce_sum(%455) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 77463552,
       arena + 85020672);
 
-  /* %477 = reduce_sum(%474) {axes [0], batch} blocks.8.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 82305024,
-      arena + 85021824);
+  /* %460 = normalize_param_grad(%223, %457) {eps 1e-06} blocks.8.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 217841664, arena + 82305024, 1e-06f,
+      arena + 77463552);
 
-  /* %478 = reduce_sum(%474, %242) {axes [0], batch} blocks.8.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 82305024, arena + 238417920, arena + 85022016);
+  /* %461 = index(%460) {axis 0, at 1} blocks.8.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 77463744, 384, arena + 85021824, 192);
 
-  /* %479 = normalize_grad(%239, %474, %240, %466) {eps 1e-06} blocks.7 : f32[B, 197, 192], written over %474 */
-  lk_layernorm_grad(B * 197, 192, arena + 237207552, arena + 82305024, params[100],
+  /* %462 = index(%460) {axis 0, at 0} blocks.8.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 77463552, 384, arena + 85022016, 192);
+
+  /* %463 = normalize_grad(%223, %457, %224, %449) {eps 1e-06} blocks.7 : f32[B, 197, 192], written over %457 */
+  lk_layernorm_grad(B * 197, 192, arena + 217841664, arena + 82305024, params[100],
       arena + 81094656, 1e-06f, arena + 82305024);
 
-  /* %480 = mul(%479, %238) blocks.7 : f32[B, 197, 192] */
+  /* %464 = mul(%463, %222) blocks.7 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 82305024, (const long[]){37824, 192, 1},
       inputs[14], (const long[]){1, 0, 0}, arena + 83515392);
 
-  /* %481 = transpose(%235) {perm [1, 0]} blocks.7.mlp.fc2 : f32[768, 192] */
+  /* %465 = transpose(%219) {perm [1, 0]} blocks.7.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[98], arena + 84725760);
 
-  /* %482 = fused_linear(%480, %481) blocks.7.mlp.fc2 : f32[B, 197, 768] */
+  /* %466 = fused_linear(%464, %465) blocks.7.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 83515392, arena + 84725760, NULL, LK_ACT_NONE, NULL,
       arena + 77463552);
 
-  /* %483 = linear_grad_weight(%480, %234) blocks.7.mlp.fc2 : f32[192, 768] */
+  /* %467 = linear_grad_weight(%464, %218) blocks.7.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 83515392, arena + 72622080, arena + 84725760);
 
-  /* %484 = reduce_sum(%480) {axes [0], batch} blocks.7.mlp.fc2 : f32[192] */
+  /* %468 = reduce_sum(%464) {axes [0], batch} blocks.7.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 83515392,
       arena + 85022208);
 
-  /* %485 = gelu_grad(%233, %482) blocks.7.mlp : f32[B, 197, 768] */
+  /* %469 = gelu_grad(%217, %466) blocks.7.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 67780608, arena + 77463552, arena + 72622080);
 
-  /* %486 = transpose(%231) {perm [1, 0]} blocks.7.mlp.fc1 : f32[192, 768] */
+  /* %470 = transpose(%215) {perm [1, 0]} blocks.7.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[96], arena + 67780608);
 
-  /* %487 = fused_linear(%485, %486) blocks.7.mlp.fc1 : f32[B, 197, 192] */
+  /* %471 = fused_linear(%469, %470) blocks.7.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 72622080, arena + 67780608, NULL, LK_ACT_NONE, NULL,
       arena + 71411712);
 
-  /* %488 = linear_grad_weight(%485, %230) blocks.7.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 72622080, arena + 235997184, arena + 77463552);
+  /* %472 = linear_grad_weight(%469, %214) blocks.7.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 72622080, arena + 216631296, arena + 77463552);
 
-  /* %489 = reduce_sum(%485) {axes [0], batch} blocks.7.mlp.fc1 : f32[768] */
+  /* %473 = reduce_sum(%469) {axes [0], batch} blocks.7.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 72622080,
       arena + 77611008);
 
-  /* %490 = reduce_sum(%487) {axes [0], batch} blocks.7.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 71411712,
-      arena + 75338304);
+  /* %474 = normalize_param_grad(%211, %471) {eps 1e-06} blocks.7.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 215420928, arena + 71411712, 1e-06f,
+      arena + 67780608);
 
-  /* %491 = reduce_sum(%487, %229) {axes [0], batch} blocks.7.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 71411712, arena + 234786816, arena + 75338496);
+  /* %475 = index(%474) {axis 0, at 1} blocks.7.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 67780800, 384, arena + 75338304, 192);
 
-  /* %492 = normalize_grad(%226, %487, %227, %479) {eps 1e-06} blocks.7 : f32[B, 197, 192], written over %487 */
-  lk_layernorm_grad(B * 197, 192, arena + 233576448, arena + 71411712, params[94], arena + 82305024,
+  /* %476 = index(%474) {axis 0, at 0} blocks.7.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 67780608, 384, arena + 75338496, 192);
+
+  /* %477 = normalize_grad(%211, %471, %212, %463) {eps 1e-06} blocks.7 : f32[B, 197, 192], written over %471 */
+  lk_layernorm_grad(B * 197, 192, arena + 215420928, arena + 71411712, params[94], arena + 82305024,
       1e-06f, arena + 71411712);
 
-  /* %493 = mul(%492, %225) blocks.7 : f32[B, 197, 192] */
+  /* %478 = mul(%477, %210) blocks.7 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 71411712, (const long[]){37824, 192, 1},
       inputs[13], (const long[]){1, 0, 0}, arena + 67780608);
 
-  /* %494 = transpose(%222) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
+  /* %479 = transpose(%207) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[92], arena + 68990976);
 
-  /* %495 = fused_linear(%493, %494) blocks.7.attn.proj : f32[B, 197, 192] */
+  /* %480 = fused_linear(%478, %479) blocks.7.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 67780608, arena + 68990976, NULL, LK_ACT_NONE, NULL,
       arena + 72622080);
 
-  /* %496 = linear_grad_weight(%493, %221) blocks.7.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 67780608, arena + 232366080, arena + 75300864);
+  /* %481 = linear_grad_weight(%478, %206) blocks.7.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 67780608, arena + 214210560, arena + 75300864);
 
-  /* %497 = reduce_sum(%493) {axes [0], batch} blocks.7.attn.proj : f32[192] */
+  /* %482 = reduce_sum(%478) {axes [0], batch} blocks.7.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 67780608,
       arena + 75338688);
 
-  /* %498 = sdpa_grad(%218, %219, %220, %495) {heads 3, kv_heads 3} blocks.7.attn : f32[B, 197, 576] */
+  /* %483 = sdpa_grad(%203, %204, %205, %480) {heads 3, kv_heads 3} blocks.7.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 151271424, 576, arena + 151271616, 576,
       arena + 151271808, 576, arena + 72622080, 192, arena + 67780608, 576, arena + 67780608 + 192,
       576, arena + 67780608 + 384, 576, 0.125f);
 
-  /* %499 = transpose(%215) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
+  /* %484 = transpose(%200) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[90], arena + 73832448);
 
-  /* %500 = fused_linear(%498, %499) blocks.7.attn.qkv : f32[B, 197, 192] */
+  /* %485 = fused_linear(%483, %484) blocks.7.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 67780608, arena + 73832448, NULL, LK_ACT_NONE, NULL,
       arena + 72622080);
 
-  /* %501 = linear_grad_weight(%498, %214) blocks.7.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 67780608, arena + 231155712, arena + 75190272);
+  /* %486 = linear_grad_weight(%483, %199) blocks.7.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 67780608, arena + 213000192, arena + 75190272);
 
-  /* %502 = reduce_sum(%498) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
+  /* %487 = reduce_sum(%483) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 67780608,
       arena + 75337728);
 
-  /* %503 = reduce_sum(%500) {axes [0], batch} blocks.7.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 72622080,
-      arena + 75338880);
+  /* %488 = normalize_param_grad(%196, %485) {eps 1e-06} blocks.7.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 211789824, arena + 72622080, 1e-06f,
+      arena + 67780608);
 
-  /* %504 = reduce_sum(%500, %213) {axes [0], batch} blocks.7.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 72622080, arena + 229945344, arena + 75339072);
+  /* %489 = index(%488) {axis 0, at 1} blocks.7.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 67780800, 384, arena + 75338880, 192);
 
-  /* %505 = normalize_grad(%210, %500, %211, %492) {eps 1e-06} blocks.6 : f32[B, 197, 192], written over %500 */
-  lk_layernorm_grad(B * 197, 192, arena + 228734976, arena + 72622080, params[88], arena + 71411712,
+  /* %490 = index(%488) {axis 0, at 0} blocks.7.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 67780608, 384, arena + 75339072, 192);
+
+  /* %491 = normalize_grad(%196, %485, %197, %477) {eps 1e-06} blocks.6 : f32[B, 197, 192], written over %485 */
+  lk_layernorm_grad(B * 197, 192, arena + 211789824, arena + 72622080, params[88], arena + 71411712,
       1e-06f, arena + 72622080);
 
-  /* %506 = mul(%505, %209) blocks.6 : f32[B, 197, 192] */
+  /* %492 = mul(%491, %195) blocks.6 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 72622080, (const long[]){37824, 192, 1},
       inputs[12], (const long[]){1, 0, 0}, arena + 73832448);
 
-  /* %507 = transpose(%206) {perm [1, 0]} blocks.6.mlp.fc2 : f32[768, 192] */
+  /* %493 = transpose(%192) {perm [1, 0]} blocks.6.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[86], arena + 75042816);
 
-  /* %508 = fused_linear(%506, %507) blocks.6.mlp.fc2 : f32[B, 197, 768] */
+  /* %494 = fused_linear(%492, %493) blocks.6.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 73832448, arena + 75042816, NULL, LK_ACT_NONE, NULL,
       arena + 67780608);
 
-  /* %509 = linear_grad_weight(%506, %205) blocks.6.mlp.fc2 : f32[192, 768] */
+  /* %495 = linear_grad_weight(%492, %191) blocks.6.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 73832448, arena + 62939136, arena + 75042816);
 
-  /* %510 = reduce_sum(%506) {axes [0], batch} blocks.6.mlp.fc2 : f32[192] */
+  /* %496 = reduce_sum(%492) {axes [0], batch} blocks.6.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 73832448,
       arena + 75339264);
 
-  /* %511 = gelu_grad(%204, %508) blocks.6.mlp : f32[B, 197, 768] */
+  /* %497 = gelu_grad(%190, %494) blocks.6.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 58097664, arena + 67780608, arena + 62939136);
 
-  /* %512 = transpose(%202) {perm [1, 0]} blocks.6.mlp.fc1 : f32[192, 768] */
+  /* %498 = transpose(%188) {perm [1, 0]} blocks.6.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[84], arena + 58097664);
 
-  /* %513 = fused_linear(%511, %512) blocks.6.mlp.fc1 : f32[B, 197, 192] */
+  /* %499 = fused_linear(%497, %498) blocks.6.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 62939136, arena + 58097664, NULL, LK_ACT_NONE, NULL,
       arena + 61728768);
 
-  /* %514 = linear_grad_weight(%511, %201) blocks.6.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 62939136, arena + 227524608, arena + 67780608);
+  /* %500 = linear_grad_weight(%497, %187) blocks.6.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 62939136, arena + 210579456, arena + 67780608);
 
-  /* %515 = reduce_sum(%511) {axes [0], batch} blocks.6.mlp.fc1 : f32[768] */
+  /* %501 = reduce_sum(%497) {axes [0], batch} blocks.6.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 62939136,
       arena + 67928064);
 
-  /* %516 = reduce_sum(%513) {axes [0], batch} blocks.6.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 61728768,
-      arena + 65655360);
+  /* %502 = normalize_param_grad(%184, %499) {eps 1e-06} blocks.6.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 209369088, arena + 61728768, 1e-06f,
+      arena + 58097664);
 
-  /* %517 = reduce_sum(%513, %200) {axes [0], batch} blocks.6.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 61728768, arena + 226314240, arena + 65655552);
+  /* %503 = index(%502) {axis 0, at 1} blocks.6.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 58097856, 384, arena + 65655360, 192);
 
-  /* %518 = normalize_grad(%197, %513, %198, %505) {eps 1e-06} blocks.6 : f32[B, 197, 192], written over %513 */
-  lk_layernorm_grad(B * 197, 192, arena + 225103872, arena + 61728768, params[82], arena + 72622080,
+  /* %504 = index(%502) {axis 0, at 0} blocks.6.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 58097664, 384, arena + 65655552, 192);
+
+  /* %505 = normalize_grad(%184, %499, %185, %491) {eps 1e-06} blocks.6 : f32[B, 197, 192], written over %499 */
+  lk_layernorm_grad(B * 197, 192, arena + 209369088, arena + 61728768, params[82], arena + 72622080,
       1e-06f, arena + 61728768);
 
-  /* %519 = mul(%518, %196) blocks.6 : f32[B, 197, 192] */
+  /* %506 = mul(%505, %183) blocks.6 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 61728768, (const long[]){37824, 192, 1},
       inputs[11], (const long[]){1, 0, 0}, arena + 58097664);
 
-  /* %520 = transpose(%193) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
+  /* %507 = transpose(%180) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[80], arena + 59308032);
 
-  /* %521 = fused_linear(%519, %520) blocks.6.attn.proj : f32[B, 197, 192] */
+  /* %508 = fused_linear(%506, %507) blocks.6.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 58097664, arena + 59308032, NULL, LK_ACT_NONE, NULL,
       arena + 62939136);
 
-  /* %522 = linear_grad_weight(%519, %192) blocks.6.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 58097664, arena + 223893504, arena + 65617920);
+  /* %509 = linear_grad_weight(%506, %179) blocks.6.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 58097664, arena + 208158720, arena + 65617920);
 
-  /* %523 = reduce_sum(%519) {axes [0], batch} blocks.6.attn.proj : f32[192] */
+  /* %510 = reduce_sum(%506) {axes [0], batch} blocks.6.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 58097664,
       arena + 65655744);
 
-  /* %524 = sdpa_grad(%189, %190, %191, %521) {heads 3, kv_heads 3} blocks.6.attn : f32[B, 197, 576] */
+  /* %511 = sdpa_grad(%176, %177, %178, %508) {heads 3, kv_heads 3} blocks.6.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 147640320, 576, arena + 147640512, 576,
       arena + 147640704, 576, arena + 62939136, 192, arena + 58097664, 576, arena + 58097664 + 192,
       576, arena + 58097664 + 384, 576, 0.125f);
 
-  /* %525 = transpose(%186) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
+  /* %512 = transpose(%173) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[78], arena + 64149504);
 
-  /* %526 = fused_linear(%524, %525) blocks.6.attn.qkv : f32[B, 197, 192] */
+  /* %513 = fused_linear(%511, %512) blocks.6.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 58097664, arena + 64149504, NULL, LK_ACT_NONE, NULL,
       arena + 62939136);
 
-  /* %527 = linear_grad_weight(%524, %185) blocks.6.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 58097664, arena + 222683136, arena + 65507328);
+  /* %514 = linear_grad_weight(%511, %172) blocks.6.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 58097664, arena + 206948352, arena + 65507328);
 
-  /* %528 = reduce_sum(%524) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
+  /* %515 = reduce_sum(%511) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 58097664,
       arena + 65654784);
 
-  /* %529 = reduce_sum(%526) {axes [0], batch} blocks.6.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 62939136,
-      arena + 65655936);
+  /* %516 = normalize_param_grad(%169, %513) {eps 1e-06} blocks.6.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 205737984, arena + 62939136, 1e-06f,
+      arena + 58097664);
 
-  /* %530 = reduce_sum(%526, %184) {axes [0], batch} blocks.6.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 62939136, arena + 221472768, arena + 65656128);
+  /* %517 = index(%516) {axis 0, at 1} blocks.6.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 58097856, 384, arena + 65655936, 192);
 
-  /* %531 = normalize_grad(%181, %526, %182, %518) {eps 1e-06} blocks.5 : f32[B, 197, 192], written over %526 */
-  lk_layernorm_grad(B * 197, 192, arena + 220262400, arena + 62939136, params[76], arena + 61728768,
+  /* %518 = index(%516) {axis 0, at 0} blocks.6.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 58097664, 384, arena + 65656128, 192);
+
+  /* %519 = normalize_grad(%169, %513, %170, %505) {eps 1e-06} blocks.5 : f32[B, 197, 192], written over %513 */
+  lk_layernorm_grad(B * 197, 192, arena + 205737984, arena + 62939136, params[76], arena + 61728768,
       1e-06f, arena + 62939136);
 
-  /* %532 = mul(%531, %180) blocks.5 : f32[B, 197, 192] */
+  /* %520 = mul(%519, %168) blocks.5 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 62939136, (const long[]){37824, 192, 1},
       inputs[10], (const long[]){1, 0, 0}, arena + 64149504);
 
-  /* %533 = transpose(%177) {perm [1, 0]} blocks.5.mlp.fc2 : f32[768, 192] */
+  /* %521 = transpose(%165) {perm [1, 0]} blocks.5.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[74], arena + 65359872);
 
-  /* %534 = fused_linear(%532, %533) blocks.5.mlp.fc2 : f32[B, 197, 768] */
+  /* %522 = fused_linear(%520, %521) blocks.5.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 64149504, arena + 65359872, NULL, LK_ACT_NONE, NULL,
       arena + 58097664);
 
-  /* %535 = linear_grad_weight(%532, %176) blocks.5.mlp.fc2 : f32[192, 768] */
+  /* %523 = linear_grad_weight(%520, %164) blocks.5.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 64149504, arena + 53256192, arena + 65359872);
 
-  /* %536 = reduce_sum(%532) {axes [0], batch} blocks.5.mlp.fc2 : f32[192] */
+  /* %524 = reduce_sum(%520) {axes [0], batch} blocks.5.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 64149504,
       arena + 65656320);
 
-  /* %537 = gelu_grad(%175, %534) blocks.5.mlp : f32[B, 197, 768] */
+  /* %525 = gelu_grad(%163, %522) blocks.5.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 48414720, arena + 58097664, arena + 53256192);
 
-  /* %538 = transpose(%173) {perm [1, 0]} blocks.5.mlp.fc1 : f32[192, 768] */
+  /* %526 = transpose(%161) {perm [1, 0]} blocks.5.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[72], arena + 48414720);
 
-  /* %539 = fused_linear(%537, %538) blocks.5.mlp.fc1 : f32[B, 197, 192] */
+  /* %527 = fused_linear(%525, %526) blocks.5.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 53256192, arena + 48414720, NULL, LK_ACT_NONE, NULL,
       arena + 52045824);
 
-  /* %540 = linear_grad_weight(%537, %172) blocks.5.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 53256192, arena + 219052032, arena + 58097664);
+  /* %528 = linear_grad_weight(%525, %160) blocks.5.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 53256192, arena + 204527616, arena + 58097664);
 
-  /* %541 = reduce_sum(%537) {axes [0], batch} blocks.5.mlp.fc1 : f32[768] */
+  /* %529 = reduce_sum(%525) {axes [0], batch} blocks.5.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 53256192,
       arena + 58245120);
 
-  /* %542 = reduce_sum(%539) {axes [0], batch} blocks.5.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 52045824,
-      arena + 55972416);
+  /* %530 = normalize_param_grad(%157, %527) {eps 1e-06} blocks.5.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 203317248, arena + 52045824, 1e-06f,
+      arena + 48414720);
 
-  /* %543 = reduce_sum(%539, %171) {axes [0], batch} blocks.5.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 52045824, arena + 217841664, arena + 55972608);
+  /* %531 = index(%530) {axis 0, at 1} blocks.5.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 48414912, 384, arena + 55972416, 192);
 
-  /* %544 = normalize_grad(%168, %539, %169, %531) {eps 1e-06} blocks.5 : f32[B, 197, 192], written over %539 */
-  lk_layernorm_grad(B * 197, 192, arena + 216631296, arena + 52045824, params[70], arena + 62939136,
+  /* %532 = index(%530) {axis 0, at 0} blocks.5.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 48414720, 384, arena + 55972608, 192);
+
+  /* %533 = normalize_grad(%157, %527, %158, %519) {eps 1e-06} blocks.5 : f32[B, 197, 192], written over %527 */
+  lk_layernorm_grad(B * 197, 192, arena + 203317248, arena + 52045824, params[70], arena + 62939136,
       1e-06f, arena + 52045824);
 
-  /* %545 = mul(%544, %167) blocks.5 : f32[B, 197, 192] */
+  /* %534 = mul(%533, %156) blocks.5 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 52045824, (const long[]){37824, 192, 1}, inputs[9],
       (const long[]){1, 0, 0}, arena + 48414720);
 
-  /* %546 = transpose(%164) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
+  /* %535 = transpose(%153) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[68], arena + 49625088);
 
-  /* %547 = fused_linear(%545, %546) blocks.5.attn.proj : f32[B, 197, 192] */
+  /* %536 = fused_linear(%534, %535) blocks.5.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 48414720, arena + 49625088, NULL, LK_ACT_NONE, NULL,
       arena + 53256192);
 
-  /* %548 = linear_grad_weight(%545, %163) blocks.5.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 48414720, arena + 215420928, arena + 55934976);
+  /* %537 = linear_grad_weight(%534, %152) blocks.5.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 48414720, arena + 202106880, arena + 55934976);
 
-  /* %549 = reduce_sum(%545) {axes [0], batch} blocks.5.attn.proj : f32[192] */
+  /* %538 = reduce_sum(%534) {axes [0], batch} blocks.5.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 48414720,
       arena + 55972800);
 
-  /* %550 = sdpa_grad(%160, %161, %162, %547) {heads 3, kv_heads 3} blocks.5.attn : f32[B, 197, 576] */
+  /* %539 = sdpa_grad(%149, %150, %151, %536) {heads 3, kv_heads 3} blocks.5.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 144009216, 576, arena + 144009408, 576,
       arena + 144009600, 576, arena + 53256192, 192, arena + 48414720, 576, arena + 48414720 + 192,
       576, arena + 48414720 + 384, 576, 0.125f);
 
-  /* %551 = transpose(%157) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
+  /* %540 = transpose(%146) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[66], arena + 54466560);
 
-  /* %552 = fused_linear(%550, %551) blocks.5.attn.qkv : f32[B, 197, 192] */
+  /* %541 = fused_linear(%539, %540) blocks.5.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 48414720, arena + 54466560, NULL, LK_ACT_NONE, NULL,
       arena + 53256192);
 
-  /* %553 = linear_grad_weight(%550, %156) blocks.5.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 48414720, arena + 214210560, arena + 55824384);
+  /* %542 = linear_grad_weight(%539, %145) blocks.5.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 48414720, arena + 200896512, arena + 55824384);
 
-  /* %554 = reduce_sum(%550) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
+  /* %543 = reduce_sum(%539) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 48414720,
       arena + 55971840);
 
-  /* %555 = reduce_sum(%552) {axes [0], batch} blocks.5.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 53256192,
-      arena + 55972992);
+  /* %544 = normalize_param_grad(%142, %541) {eps 1e-06} blocks.5.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 199686144, arena + 53256192, 1e-06f,
+      arena + 48414720);
 
-  /* %556 = reduce_sum(%552, %155) {axes [0], batch} blocks.5.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 53256192, arena + 213000192, arena + 55973184);
+  /* %545 = index(%544) {axis 0, at 1} blocks.5.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 48414912, 384, arena + 55972992, 192);
 
-  /* %557 = normalize_grad(%152, %552, %153, %544) {eps 1e-06} blocks.4 : f32[B, 197, 192], written over %552 */
-  lk_layernorm_grad(B * 197, 192, arena + 211789824, arena + 53256192, params[64], arena + 52045824,
+  /* %546 = index(%544) {axis 0, at 0} blocks.5.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 48414720, 384, arena + 55973184, 192);
+
+  /* %547 = normalize_grad(%142, %541, %143, %533) {eps 1e-06} blocks.4 : f32[B, 197, 192], written over %541 */
+  lk_layernorm_grad(B * 197, 192, arena + 199686144, arena + 53256192, params[64], arena + 52045824,
       1e-06f, arena + 53256192);
 
-  /* %558 = mul(%557, %151) blocks.4 : f32[B, 197, 192] */
+  /* %548 = mul(%547, %141) blocks.4 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 53256192, (const long[]){37824, 192, 1}, inputs[8],
       (const long[]){1, 0, 0}, arena + 54466560);
 
-  /* %559 = transpose(%148) {perm [1, 0]} blocks.4.mlp.fc2 : f32[768, 192] */
+  /* %549 = transpose(%138) {perm [1, 0]} blocks.4.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[62], arena + 55676928);
 
-  /* %560 = fused_linear(%558, %559) blocks.4.mlp.fc2 : f32[B, 197, 768] */
+  /* %550 = fused_linear(%548, %549) blocks.4.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 54466560, arena + 55676928, NULL, LK_ACT_NONE, NULL,
       arena + 48414720);
 
-  /* %561 = linear_grad_weight(%558, %147) blocks.4.mlp.fc2 : f32[192, 768] */
+  /* %551 = linear_grad_weight(%548, %137) blocks.4.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 54466560, arena + 43573248, arena + 55676928);
 
-  /* %562 = reduce_sum(%558) {axes [0], batch} blocks.4.mlp.fc2 : f32[192] */
+  /* %552 = reduce_sum(%548) {axes [0], batch} blocks.4.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 54466560,
       arena + 55973376);
 
-  /* %563 = gelu_grad(%146, %560) blocks.4.mlp : f32[B, 197, 768] */
+  /* %553 = gelu_grad(%136, %550) blocks.4.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 38731776, arena + 48414720, arena + 43573248);
 
-  /* %564 = transpose(%144) {perm [1, 0]} blocks.4.mlp.fc1 : f32[192, 768] */
+  /* %554 = transpose(%134) {perm [1, 0]} blocks.4.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[60], arena + 38731776);
 
-  /* %565 = fused_linear(%563, %564) blocks.4.mlp.fc1 : f32[B, 197, 192] */
+  /* %555 = fused_linear(%553, %554) blocks.4.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 43573248, arena + 38731776, NULL, LK_ACT_NONE, NULL,
       arena + 42362880);
 
-  /* %566 = linear_grad_weight(%563, %143) blocks.4.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 43573248, arena + 210579456, arena + 48414720);
+  /* %556 = linear_grad_weight(%553, %133) blocks.4.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 43573248, arena + 198475776, arena + 48414720);
 
-  /* %567 = reduce_sum(%563) {axes [0], batch} blocks.4.mlp.fc1 : f32[768] */
+  /* %557 = reduce_sum(%553) {axes [0], batch} blocks.4.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 43573248,
       arena + 48562176);
 
-  /* %568 = reduce_sum(%565) {axes [0], batch} blocks.4.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 42362880,
-      arena + 46289472);
+  /* %558 = normalize_param_grad(%130, %555) {eps 1e-06} blocks.4.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 197265408, arena + 42362880, 1e-06f,
+      arena + 38731776);
 
-  /* %569 = reduce_sum(%565, %142) {axes [0], batch} blocks.4.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 42362880, arena + 209369088, arena + 46289664);
+  /* %559 = index(%558) {axis 0, at 1} blocks.4.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 38731968, 384, arena + 46289472, 192);
 
-  /* %570 = normalize_grad(%139, %565, %140, %557) {eps 1e-06} blocks.4 : f32[B, 197, 192], written over %565 */
-  lk_layernorm_grad(B * 197, 192, arena + 208158720, arena + 42362880, params[58], arena + 53256192,
+  /* %560 = index(%558) {axis 0, at 0} blocks.4.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 38731776, 384, arena + 46289664, 192);
+
+  /* %561 = normalize_grad(%130, %555, %131, %547) {eps 1e-06} blocks.4 : f32[B, 197, 192], written over %555 */
+  lk_layernorm_grad(B * 197, 192, arena + 197265408, arena + 42362880, params[58], arena + 53256192,
       1e-06f, arena + 42362880);
 
-  /* %571 = mul(%570, %138) blocks.4 : f32[B, 197, 192] */
+  /* %562 = mul(%561, %129) blocks.4 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 42362880, (const long[]){37824, 192, 1}, inputs[7],
       (const long[]){1, 0, 0}, arena + 38731776);
 
-  /* %572 = transpose(%135) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
+  /* %563 = transpose(%126) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[56], arena + 39942144);
 
-  /* %573 = fused_linear(%571, %572) blocks.4.attn.proj : f32[B, 197, 192] */
+  /* %564 = fused_linear(%562, %563) blocks.4.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 38731776, arena + 39942144, NULL, LK_ACT_NONE, NULL,
       arena + 43573248);
 
-  /* %574 = linear_grad_weight(%571, %134) blocks.4.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 38731776, arena + 206948352, arena + 46252032);
+  /* %565 = linear_grad_weight(%562, %125) blocks.4.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 38731776, arena + 196055040, arena + 46252032);
 
-  /* %575 = reduce_sum(%571) {axes [0], batch} blocks.4.attn.proj : f32[192] */
+  /* %566 = reduce_sum(%562) {axes [0], batch} blocks.4.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 38731776,
       arena + 46289856);
 
-  /* %576 = sdpa_grad(%131, %132, %133, %573) {heads 3, kv_heads 3} blocks.4.attn : f32[B, 197, 576] */
+  /* %567 = sdpa_grad(%122, %123, %124, %564) {heads 3, kv_heads 3} blocks.4.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 140378112, 576, arena + 140378304, 576,
       arena + 140378496, 576, arena + 43573248, 192, arena + 38731776, 576, arena + 38731776 + 192,
       576, arena + 38731776 + 384, 576, 0.125f);
 
-  /* %577 = transpose(%128) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
+  /* %568 = transpose(%119) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[54], arena + 44783616);
 
-  /* %578 = fused_linear(%576, %577) blocks.4.attn.qkv : f32[B, 197, 192] */
+  /* %569 = fused_linear(%567, %568) blocks.4.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 38731776, arena + 44783616, NULL, LK_ACT_NONE, NULL,
       arena + 43573248);
 
-  /* %579 = linear_grad_weight(%576, %127) blocks.4.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 38731776, arena + 205737984, arena + 46141440);
+  /* %570 = linear_grad_weight(%567, %118) blocks.4.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 38731776, arena + 194844672, arena + 46141440);
 
-  /* %580 = reduce_sum(%576) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
+  /* %571 = reduce_sum(%567) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 38731776,
       arena + 46288896);
 
-  /* %581 = reduce_sum(%578) {axes [0], batch} blocks.4.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 43573248,
-      arena + 46290048);
+  /* %572 = normalize_param_grad(%115, %569) {eps 1e-06} blocks.4.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 193634304, arena + 43573248, 1e-06f,
+      arena + 38731776);
 
-  /* %582 = reduce_sum(%578, %126) {axes [0], batch} blocks.4.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 43573248, arena + 204527616, arena + 46290240);
+  /* %573 = index(%572) {axis 0, at 1} blocks.4.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 38731968, 384, arena + 46290048, 192);
 
-  /* %583 = normalize_grad(%123, %578, %124, %570) {eps 1e-06} blocks.3 : f32[B, 197, 192], written over %578 */
-  lk_layernorm_grad(B * 197, 192, arena + 203317248, arena + 43573248, params[52], arena + 42362880,
+  /* %574 = index(%572) {axis 0, at 0} blocks.4.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 38731776, 384, arena + 46290240, 192);
+
+  /* %575 = normalize_grad(%115, %569, %116, %561) {eps 1e-06} blocks.3 : f32[B, 197, 192], written over %569 */
+  lk_layernorm_grad(B * 197, 192, arena + 193634304, arena + 43573248, params[52], arena + 42362880,
       1e-06f, arena + 43573248);
 
-  /* %584 = mul(%583, %122) blocks.3 : f32[B, 197, 192] */
+  /* %576 = mul(%575, %114) blocks.3 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 43573248, (const long[]){37824, 192, 1}, inputs[6],
       (const long[]){1, 0, 0}, arena + 44783616);
 
-  /* %585 = transpose(%119) {perm [1, 0]} blocks.3.mlp.fc2 : f32[768, 192] */
+  /* %577 = transpose(%111) {perm [1, 0]} blocks.3.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[50], arena + 45993984);
 
-  /* %586 = fused_linear(%584, %585) blocks.3.mlp.fc2 : f32[B, 197, 768] */
+  /* %578 = fused_linear(%576, %577) blocks.3.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 44783616, arena + 45993984, NULL, LK_ACT_NONE, NULL,
       arena + 38731776);
 
-  /* %587 = linear_grad_weight(%584, %118) blocks.3.mlp.fc2 : f32[192, 768] */
+  /* %579 = linear_grad_weight(%576, %110) blocks.3.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 44783616, arena + 33890304, arena + 45993984);
 
-  /* %588 = reduce_sum(%584) {axes [0], batch} blocks.3.mlp.fc2 : f32[192] */
+  /* %580 = reduce_sum(%576) {axes [0], batch} blocks.3.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 44783616,
       arena + 46290432);
 
-  /* %589 = gelu_grad(%117, %586) blocks.3.mlp : f32[B, 197, 768] */
+  /* %581 = gelu_grad(%109, %578) blocks.3.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 29048832, arena + 38731776, arena + 33890304);
 
-  /* %590 = transpose(%115) {perm [1, 0]} blocks.3.mlp.fc1 : f32[192, 768] */
+  /* %582 = transpose(%107) {perm [1, 0]} blocks.3.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[48], arena + 29048832);
 
-  /* %591 = fused_linear(%589, %590) blocks.3.mlp.fc1 : f32[B, 197, 192] */
+  /* %583 = fused_linear(%581, %582) blocks.3.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 33890304, arena + 29048832, NULL, LK_ACT_NONE, NULL,
       arena + 32679936);
 
-  /* %592 = linear_grad_weight(%589, %114) blocks.3.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 33890304, arena + 202106880, arena + 38731776);
+  /* %584 = linear_grad_weight(%581, %106) blocks.3.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 33890304, arena + 192423936, arena + 38731776);
 
-  /* %593 = reduce_sum(%589) {axes [0], batch} blocks.3.mlp.fc1 : f32[768] */
+  /* %585 = reduce_sum(%581) {axes [0], batch} blocks.3.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 33890304,
       arena + 38879232);
 
-  /* %594 = reduce_sum(%591) {axes [0], batch} blocks.3.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 32679936,
-      arena + 36606528);
+  /* %586 = normalize_param_grad(%103, %583) {eps 1e-06} blocks.3.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 191213568, arena + 32679936, 1e-06f,
+      arena + 29048832);
 
-  /* %595 = reduce_sum(%591, %113) {axes [0], batch} blocks.3.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 32679936, arena + 200896512, arena + 36606720);
+  /* %587 = index(%586) {axis 0, at 1} blocks.3.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 29049024, 384, arena + 36606528, 192);
 
-  /* %596 = normalize_grad(%110, %591, %111, %583) {eps 1e-06} blocks.3 : f32[B, 197, 192], written over %591 */
-  lk_layernorm_grad(B * 197, 192, arena + 199686144, arena + 32679936, params[46], arena + 43573248,
+  /* %588 = index(%586) {axis 0, at 0} blocks.3.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 29048832, 384, arena + 36606720, 192);
+
+  /* %589 = normalize_grad(%103, %583, %104, %575) {eps 1e-06} blocks.3 : f32[B, 197, 192], written over %583 */
+  lk_layernorm_grad(B * 197, 192, arena + 191213568, arena + 32679936, params[46], arena + 43573248,
       1e-06f, arena + 32679936);
 
-  /* %597 = mul(%596, %109) blocks.3 : f32[B, 197, 192] */
+  /* %590 = mul(%589, %102) blocks.3 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 32679936, (const long[]){37824, 192, 1}, inputs[5],
       (const long[]){1, 0, 0}, arena + 29048832);
 
-  /* %598 = transpose(%106) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
+  /* %591 = transpose(%99) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[44], arena + 30259200);
 
-  /* %599 = fused_linear(%597, %598) blocks.3.attn.proj : f32[B, 197, 192] */
+  /* %592 = fused_linear(%590, %591) blocks.3.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 29048832, arena + 30259200, NULL, LK_ACT_NONE, NULL,
       arena + 33890304);
 
-  /* %600 = linear_grad_weight(%597, %105) blocks.3.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 29048832, arena + 198475776, arena + 36569088);
+  /* %593 = linear_grad_weight(%590, %98) blocks.3.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 29048832, arena + 190003200, arena + 36569088);
 
-  /* %601 = reduce_sum(%597) {axes [0], batch} blocks.3.attn.proj : f32[192] */
+  /* %594 = reduce_sum(%590) {axes [0], batch} blocks.3.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 29048832,
       arena + 36606912);
 
-  /* %602 = sdpa_grad(%102, %103, %104, %599) {heads 3, kv_heads 3} blocks.3.attn : f32[B, 197, 576] */
+  /* %595 = sdpa_grad(%95, %96, %97, %592) {heads 3, kv_heads 3} blocks.3.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 136747008, 576, arena + 136747200, 576,
       arena + 136747392, 576, arena + 33890304, 192, arena + 29048832, 576, arena + 29048832 + 192,
       576, arena + 29048832 + 384, 576, 0.125f);
 
-  /* %603 = transpose(%99) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
+  /* %596 = transpose(%92) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[42], arena + 35100672);
 
-  /* %604 = fused_linear(%602, %603) blocks.3.attn.qkv : f32[B, 197, 192] */
+  /* %597 = fused_linear(%595, %596) blocks.3.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 29048832, arena + 35100672, NULL, LK_ACT_NONE, NULL,
       arena + 33890304);
 
-  /* %605 = linear_grad_weight(%602, %98) blocks.3.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 29048832, arena + 197265408, arena + 36458496);
+  /* %598 = linear_grad_weight(%595, %91) blocks.3.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 29048832, arena + 188792832, arena + 36458496);
 
-  /* %606 = reduce_sum(%602) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
+  /* %599 = reduce_sum(%595) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 29048832,
       arena + 36605952);
 
-  /* %607 = reduce_sum(%604) {axes [0], batch} blocks.3.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 33890304,
-      arena + 36607104);
+  /* %600 = normalize_param_grad(%88, %597) {eps 1e-06} blocks.3.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 187582464, arena + 33890304, 1e-06f,
+      arena + 29048832);
 
-  /* %608 = reduce_sum(%604, %97) {axes [0], batch} blocks.3.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 33890304, arena + 196055040, arena + 36607296);
+  /* %601 = index(%600) {axis 0, at 1} blocks.3.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 29049024, 384, arena + 36607104, 192);
 
-  /* %609 = normalize_grad(%94, %604, %95, %596) {eps 1e-06} blocks.2 : f32[B, 197, 192], written over %604 */
-  lk_layernorm_grad(B * 197, 192, arena + 194844672, arena + 33890304, params[40], arena + 32679936,
+  /* %602 = index(%600) {axis 0, at 0} blocks.3.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 29048832, 384, arena + 36607296, 192);
+
+  /* %603 = normalize_grad(%88, %597, %89, %589) {eps 1e-06} blocks.2 : f32[B, 197, 192], written over %597 */
+  lk_layernorm_grad(B * 197, 192, arena + 187582464, arena + 33890304, params[40], arena + 32679936,
       1e-06f, arena + 33890304);
 
-  /* %610 = mul(%609, %93) blocks.2 : f32[B, 197, 192] */
+  /* %604 = mul(%603, %87) blocks.2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 33890304, (const long[]){37824, 192, 1}, inputs[4],
       (const long[]){1, 0, 0}, arena + 35100672);
 
-  /* %611 = transpose(%90) {perm [1, 0]} blocks.2.mlp.fc2 : f32[768, 192] */
+  /* %605 = transpose(%84) {perm [1, 0]} blocks.2.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[38], arena + 36311040);
 
-  /* %612 = fused_linear(%610, %611) blocks.2.mlp.fc2 : f32[B, 197, 768] */
+  /* %606 = fused_linear(%604, %605) blocks.2.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 35100672, arena + 36311040, NULL, LK_ACT_NONE, NULL,
       arena + 29048832);
 
-  /* %613 = linear_grad_weight(%610, %89) blocks.2.mlp.fc2 : f32[192, 768] */
+  /* %607 = linear_grad_weight(%604, %83) blocks.2.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 35100672, arena + 24207360, arena + 36311040);
 
-  /* %614 = reduce_sum(%610) {axes [0], batch} blocks.2.mlp.fc2 : f32[192] */
+  /* %608 = reduce_sum(%604) {axes [0], batch} blocks.2.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 35100672,
       arena + 36607488);
 
-  /* %615 = gelu_grad(%88, %612) blocks.2.mlp : f32[B, 197, 768] */
+  /* %609 = gelu_grad(%82, %606) blocks.2.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 19365888, arena + 29048832, arena + 24207360);
 
-  /* %616 = transpose(%86) {perm [1, 0]} blocks.2.mlp.fc1 : f32[192, 768] */
+  /* %610 = transpose(%80) {perm [1, 0]} blocks.2.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[36], arena + 19365888);
 
-  /* %617 = fused_linear(%615, %616) blocks.2.mlp.fc1 : f32[B, 197, 192] */
+  /* %611 = fused_linear(%609, %610) blocks.2.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 24207360, arena + 19365888, NULL, LK_ACT_NONE, NULL,
       arena + 22996992);
 
-  /* %618 = linear_grad_weight(%615, %85) blocks.2.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 24207360, arena + 193634304, arena + 29048832);
+  /* %612 = linear_grad_weight(%609, %79) blocks.2.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 24207360, arena + 186372096, arena + 29048832);
 
-  /* %619 = reduce_sum(%615) {axes [0], batch} blocks.2.mlp.fc1 : f32[768] */
+  /* %613 = reduce_sum(%609) {axes [0], batch} blocks.2.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 24207360,
       arena + 29196288);
 
-  /* %620 = reduce_sum(%617) {axes [0], batch} blocks.2.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 22996992,
-      arena + 26923584);
+  /* %614 = normalize_param_grad(%76, %611) {eps 1e-06} blocks.2.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 185161728, arena + 22996992, 1e-06f,
+      arena + 19365888);
 
-  /* %621 = reduce_sum(%617, %84) {axes [0], batch} blocks.2.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 22996992, arena + 192423936, arena + 26923776);
+  /* %615 = index(%614) {axis 0, at 1} blocks.2.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 19366080, 384, arena + 26923584, 192);
 
-  /* %622 = normalize_grad(%81, %617, %82, %609) {eps 1e-06} blocks.2 : f32[B, 197, 192], written over %617 */
-  lk_layernorm_grad(B * 197, 192, arena + 191213568, arena + 22996992, params[34], arena + 33890304,
+  /* %616 = index(%614) {axis 0, at 0} blocks.2.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 19365888, 384, arena + 26923776, 192);
+
+  /* %617 = normalize_grad(%76, %611, %77, %603) {eps 1e-06} blocks.2 : f32[B, 197, 192], written over %611 */
+  lk_layernorm_grad(B * 197, 192, arena + 185161728, arena + 22996992, params[34], arena + 33890304,
       1e-06f, arena + 22996992);
 
-  /* %623 = mul(%622, %80) blocks.2 : f32[B, 197, 192] */
+  /* %618 = mul(%617, %75) blocks.2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 22996992, (const long[]){37824, 192, 1}, inputs[3],
       (const long[]){1, 0, 0}, arena + 19365888);
 
-  /* %624 = transpose(%77) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
+  /* %619 = transpose(%72) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[32], arena + 20576256);
 
-  /* %625 = fused_linear(%623, %624) blocks.2.attn.proj : f32[B, 197, 192] */
+  /* %620 = fused_linear(%618, %619) blocks.2.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 19365888, arena + 20576256, NULL, LK_ACT_NONE, NULL,
       arena + 24207360);
 
-  /* %626 = linear_grad_weight(%623, %76) blocks.2.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 19365888, arena + 190003200, arena + 26886144);
+  /* %621 = linear_grad_weight(%618, %71) blocks.2.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 19365888, arena + 183951360, arena + 26886144);
 
-  /* %627 = reduce_sum(%623) {axes [0], batch} blocks.2.attn.proj : f32[192] */
+  /* %622 = reduce_sum(%618) {axes [0], batch} blocks.2.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 19365888,
       arena + 26923968);
 
-  /* %628 = sdpa_grad(%73, %74, %75, %625) {heads 3, kv_heads 3} blocks.2.attn : f32[B, 197, 576] */
+  /* %623 = sdpa_grad(%68, %69, %70, %620) {heads 3, kv_heads 3} blocks.2.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 133115904, 576, arena + 133116096, 576,
       arena + 133116288, 576, arena + 24207360, 192, arena + 19365888, 576, arena + 19365888 + 192,
       576, arena + 19365888 + 384, 576, 0.125f);
 
-  /* %629 = transpose(%70) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
+  /* %624 = transpose(%65) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[30], arena + 25417728);
 
-  /* %630 = fused_linear(%628, %629) blocks.2.attn.qkv : f32[B, 197, 192] */
+  /* %625 = fused_linear(%623, %624) blocks.2.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 19365888, arena + 25417728, NULL, LK_ACT_NONE, NULL,
       arena + 24207360);
 
-  /* %631 = linear_grad_weight(%628, %69) blocks.2.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 19365888, arena + 188792832, arena + 26775552);
+  /* %626 = linear_grad_weight(%623, %64) blocks.2.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 19365888, arena + 182740992, arena + 26775552);
 
-  /* %632 = reduce_sum(%628) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
+  /* %627 = reduce_sum(%623) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 19365888,
       arena + 26923008);
 
-  /* %633 = reduce_sum(%630) {axes [0], batch} blocks.2.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 24207360,
-      arena + 26924160);
+  /* %628 = normalize_param_grad(%61, %625) {eps 1e-06} blocks.2.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 181530624, arena + 24207360, 1e-06f,
+      arena + 19365888);
 
-  /* %634 = reduce_sum(%630, %68) {axes [0], batch} blocks.2.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 24207360, arena + 187582464, arena + 26924352);
+  /* %629 = index(%628) {axis 0, at 1} blocks.2.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 19366080, 384, arena + 26924160, 192);
 
-  /* %635 = normalize_grad(%65, %630, %66, %622) {eps 1e-06} blocks.1 : f32[B, 197, 192], written over %630 */
-  lk_layernorm_grad(B * 197, 192, arena + 186372096, arena + 24207360, params[28], arena + 22996992,
+  /* %630 = index(%628) {axis 0, at 0} blocks.2.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 19365888, 384, arena + 26924352, 192);
+
+  /* %631 = normalize_grad(%61, %625, %62, %617) {eps 1e-06} blocks.1 : f32[B, 197, 192], written over %625 */
+  lk_layernorm_grad(B * 197, 192, arena + 181530624, arena + 24207360, params[28], arena + 22996992,
       1e-06f, arena + 24207360);
 
-  /* %636 = mul(%635, %64) blocks.1 : f32[B, 197, 192] */
+  /* %632 = mul(%631, %60) blocks.1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 24207360, (const long[]){37824, 192, 1}, inputs[2],
       (const long[]){1, 0, 0}, arena + 25417728);
 
-  /* %637 = transpose(%61) {perm [1, 0]} blocks.1.mlp.fc2 : f32[768, 192] */
+  /* %633 = transpose(%57) {perm [1, 0]} blocks.1.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[26], arena + 26628096);
 
-  /* %638 = fused_linear(%636, %637) blocks.1.mlp.fc2 : f32[B, 197, 768] */
+  /* %634 = fused_linear(%632, %633) blocks.1.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 25417728, arena + 26628096, NULL, LK_ACT_NONE, NULL,
       arena + 19365888);
 
-  /* %639 = linear_grad_weight(%636, %60) blocks.1.mlp.fc2 : f32[192, 768] */
+  /* %635 = linear_grad_weight(%632, %56) blocks.1.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 25417728, arena + 14524416, arena + 26628096);
 
-  /* %640 = reduce_sum(%636) {axes [0], batch} blocks.1.mlp.fc2 : f32[192] */
+  /* %636 = reduce_sum(%632) {axes [0], batch} blocks.1.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 25417728,
       arena + 26924544);
 
-  /* %641 = gelu_grad(%59, %638) blocks.1.mlp : f32[B, 197, 768] */
+  /* %637 = gelu_grad(%55, %634) blocks.1.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 9682944, arena + 19365888, arena + 14524416);
 
-  /* %642 = transpose(%57) {perm [1, 0]} blocks.1.mlp.fc1 : f32[192, 768] */
+  /* %638 = transpose(%53) {perm [1, 0]} blocks.1.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[24], arena + 9682944);
 
-  /* %643 = fused_linear(%641, %642) blocks.1.mlp.fc1 : f32[B, 197, 192] */
+  /* %639 = fused_linear(%637, %638) blocks.1.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 14524416, arena + 9682944, NULL, LK_ACT_NONE, NULL,
       arena + 13314048);
 
-  /* %644 = linear_grad_weight(%641, %56) blocks.1.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 14524416, arena + 185161728, arena + 19365888);
+  /* %640 = linear_grad_weight(%637, %52) blocks.1.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 14524416, arena + 180320256, arena + 19365888);
 
-  /* %645 = reduce_sum(%641) {axes [0], batch} blocks.1.mlp.fc1 : f32[768] */
+  /* %641 = reduce_sum(%637) {axes [0], batch} blocks.1.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 14524416,
       arena + 19513344);
 
-  /* %646 = reduce_sum(%643) {axes [0], batch} blocks.1.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 13314048,
-      arena + 16030272);
+  /* %642 = normalize_param_grad(%49, %639) {eps 1e-06} blocks.1.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 179109888, arena + 13314048, 1e-06f,
+      arena + 9682944);
 
-  /* %647 = reduce_sum(%643, %55) {axes [0], batch} blocks.1.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 13314048, arena + 183951360, arena + 16030464);
+  /* %643 = index(%642) {axis 0, at 1} blocks.1.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 9683136, 384, arena + 16030272, 192);
 
-  /* %648 = normalize_grad(%52, %643, %53, %635) {eps 1e-06} blocks.1 : f32[B, 197, 192], written over %643 */
-  lk_layernorm_grad(B * 197, 192, arena + 182740992, arena + 13314048, params[22], arena + 24207360,
+  /* %644 = index(%642) {axis 0, at 0} blocks.1.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 9682944, 384, arena + 16030464, 192);
+
+  /* %645 = normalize_grad(%49, %639, %50, %631) {eps 1e-06} blocks.1 : f32[B, 197, 192], written over %639 */
+  lk_layernorm_grad(B * 197, 192, arena + 179109888, arena + 13314048, params[22], arena + 24207360,
       1e-06f, arena + 13314048);
 
-  /* %649 = mul(%648, %51) blocks.1 : f32[B, 197, 192] */
+  /* %646 = mul(%645, %48) blocks.1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 13314048, (const long[]){37824, 192, 1}, inputs[1],
       (const long[]){1, 0, 0}, arena + 9682944);
 
-  /* %650 = transpose(%48) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
+  /* %647 = transpose(%45) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[20], arena + 10893312);
 
-  /* %651 = fused_linear(%649, %650) blocks.1.attn.proj : f32[B, 197, 192] */
+  /* %648 = fused_linear(%646, %647) blocks.1.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 9682944, arena + 10893312, NULL, LK_ACT_NONE, NULL,
       arena + 14524416);
 
-  /* %652 = linear_grad_weight(%649, %47) blocks.1.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 9682944, arena + 181530624, arena + 15992832);
+  /* %649 = linear_grad_weight(%646, %44) blocks.1.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 9682944, arena + 177899520, arena + 15992832);
 
-  /* %653 = reduce_sum(%649) {axes [0], batch} blocks.1.attn.proj : f32[192] */
+  /* %650 = reduce_sum(%646) {axes [0], batch} blocks.1.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 9682944,
       arena + 16030656);
 
-  /* %654 = sdpa_grad(%44, %45, %46, %651) {heads 3, kv_heads 3} blocks.1.attn : f32[B, 197, 576] */
+  /* %651 = sdpa_grad(%41, %42, %43, %648) {heads 3, kv_heads 3} blocks.1.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 129484800, 576, arena + 129484992, 576,
       arena + 129485184, 576, arena + 14524416, 192, arena + 9682944, 576, arena + 9682944 + 192,
       576, arena + 9682944 + 384, 576, 0.125f);
 
-  /* %655 = transpose(%41) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
+  /* %652 = transpose(%38) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[18], arena + 15734784);
 
-  /* %656 = fused_linear(%654, %655) blocks.1.attn.qkv : f32[B, 197, 192] */
+  /* %653 = fused_linear(%651, %652) blocks.1.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 9682944, arena + 15734784, NULL, LK_ACT_NONE, NULL,
       arena + 14524416);
 
-  /* %657 = linear_grad_weight(%654, %40) blocks.1.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 9682944, arena + 180320256, arena + 15882240);
+  /* %654 = linear_grad_weight(%651, %37) blocks.1.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 9682944, arena + 176689152, arena + 15882240);
 
-  /* %658 = reduce_sum(%654) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
+  /* %655 = reduce_sum(%651) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 9682944,
       arena + 16029696);
 
-  /* %659 = reduce_sum(%656) {axes [0], batch} blocks.1.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 14524416,
-      arena + 16030848);
+  /* %656 = normalize_param_grad(%34, %653) {eps 1e-06} blocks.1.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 175478784, arena + 14524416, 1e-06f,
+      arena + 9682944);
 
-  /* %660 = reduce_sum(%656, %39) {axes [0], batch} blocks.1.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 14524416, arena + 179109888, arena + 16031040);
+  /* %657 = index(%656) {axis 0, at 1} blocks.1.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 9683136, 384, arena + 16030848, 192);
 
-  /* %661 = normalize_grad(%36, %656, %37, %648) {eps 1e-06} blocks.0 : f32[B, 197, 192], written over %656 */
-  lk_layernorm_grad(B * 197, 192, arena + 177899520, arena + 14524416, params[16], arena + 13314048,
+  /* %658 = index(%656) {axis 0, at 0} blocks.1.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 9682944, 384, arena + 16031040, 192);
+
+  /* %659 = normalize_grad(%34, %653, %35, %645) {eps 1e-06} blocks.0 : f32[B, 197, 192], written over %653 */
+  lk_layernorm_grad(B * 197, 192, arena + 175478784, arena + 14524416, params[16], arena + 13314048,
       1e-06f, arena + 14524416);
 
-  /* %662 = transpose(%34) {perm [1, 0]} blocks.0.mlp.fc2 : f32[768, 192] */
+  /* %660 = transpose(%32) {perm [1, 0]} blocks.0.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[14], arena + 15734784);
 
-  /* %663 = fused_linear(%661, %662) blocks.0.mlp.fc2 : f32[B, 197, 768] */
+  /* %661 = fused_linear(%659, %660) blocks.0.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 14524416, arena + 15734784, NULL, LK_ACT_NONE, NULL,
       arena + 9682944);
 
-  /* %664 = linear_grad_weight(%661, %33) blocks.0.mlp.fc2 : f32[192, 768] */
+  /* %662 = linear_grad_weight(%659, %31) blocks.0.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 14524416, arena + 4841472, arena + 15734784);
 
-  /* %665 = reduce_sum(%661) {axes [0], batch} blocks.0.mlp.fc2 : f32[192] */
+  /* %663 = reduce_sum(%659) {axes [0], batch} blocks.0.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 14524416,
       arena + 16031232);
 
-  /* %666 = gelu_grad(%32, %663) blocks.0.mlp : f32[B, 197, 768] */
+  /* %664 = gelu_grad(%30, %661) blocks.0.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena, arena + 9682944, arena + 4841472);
 
-  /* %667 = transpose(%30) {perm [1, 0]} blocks.0.mlp.fc1 : f32[192, 768] */
+  /* %665 = transpose(%28) {perm [1, 0]} blocks.0.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[12], arena);
 
-  /* %668 = fused_linear(%666, %667) blocks.0.mlp.fc1 : f32[B, 197, 192] */
+  /* %666 = fused_linear(%664, %665) blocks.0.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 4841472, arena, NULL, LK_ACT_NONE, NULL,
       arena + 3631104);
 
-  /* %669 = linear_grad_weight(%666, %29) blocks.0.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 4841472, arena + 176689152, arena + 9682944);
+  /* %667 = linear_grad_weight(%664, %27) blocks.0.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 4841472, arena + 174268416, arena + 9682944);
 
-  /* %670 = reduce_sum(%666) {axes [0], batch} blocks.0.mlp.fc1 : f32[768] */
+  /* %668 = reduce_sum(%664) {axes [0], batch} blocks.0.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 4841472,
       arena + 9830400);
 
-  /* %671 = reduce_sum(%668) {axes [0], batch} blocks.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 3631104,
-      arena + 6199872);
+  /* %669 = normalize_param_grad(%24, %666) {eps 1e-06} blocks.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 173058048, arena + 3631104, 1e-06f, arena);
 
-  /* %672 = reduce_sum(%668, %28) {axes [0], batch} blocks.0.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 3631104, arena + 175478784, arena + 6200064);
+  /* %670 = index(%669) {axis 0, at 1} blocks.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 192, 384, arena + 6199872, 192);
 
-  /* %673 = normalize_grad(%25, %668, %26, %661) {eps 1e-06} blocks.0 : f32[B, 197, 192], written over %668 */
-  lk_layernorm_grad(B * 197, 192, arena + 174268416, arena + 3631104, params[10], arena + 14524416,
+  /* %671 = index(%669) {axis 0, at 0} blocks.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena, 384, arena + 6200064, 192);
+
+  /* %672 = normalize_grad(%24, %666, %25, %659) {eps 1e-06} blocks.0 : f32[B, 197, 192], written over %666 */
+  lk_layernorm_grad(B * 197, 192, arena + 173058048, arena + 3631104, params[10], arena + 14524416,
       1e-06f, arena + 3631104);
 
-  /* %674 = transpose(%23) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
+  /* %673 = transpose(%22) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[8], arena);
 
-  /* %675 = fused_linear(%673, %674) blocks.0.attn.proj : f32[B, 197, 192] */
+  /* %674 = fused_linear(%672, %673) blocks.0.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 3631104, arena, NULL, LK_ACT_NONE, NULL,
       arena + 4841472);
 
-  /* %676 = linear_grad_weight(%673, %22) blocks.0.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 3631104, arena + 173058048, arena + 6162432);
+  /* %675 = linear_grad_weight(%672, %21) blocks.0.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 3631104, arena + 171847680, arena + 6162432);
 
-  /* %677 = reduce_sum(%673) {axes [0], batch} blocks.0.attn.proj : f32[192] */
+  /* %676 = reduce_sum(%672) {axes [0], batch} blocks.0.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 3631104,
       arena + 6200256);
 
-  /* %678 = sdpa_grad(%19, %20, %21, %675) {heads 3, kv_heads 3} blocks.0.attn : f32[B, 197, 576] */
+  /* %677 = sdpa_grad(%18, %19, %20, %674) {heads 3, kv_heads 3} blocks.0.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 125853696, 576, arena + 125853888, 576,
       arena + 125854080, 576, arena + 4841472, 192, arena, 576, arena + 192, 576, arena + 384, 576,
       0.125f);
 
-  /* %679 = transpose(%16) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
+  /* %678 = transpose(%15) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[6], arena + 6051840);
 
-  /* %680 = fused_linear(%678, %679) blocks.0.attn.qkv : f32[B, 197, 192] */
+  /* %679 = fused_linear(%677, %678) blocks.0.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena, arena + 6051840, NULL, LK_ACT_NONE, NULL,
       arena + 4841472);
 
-  /* %681 = linear_grad_weight(%678, %15) blocks.0.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena, arena + 171847680, arena + 6051840);
+  /* %680 = linear_grad_weight(%677, %14) blocks.0.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena, arena + 170637312, arena + 6051840);
 
-  /* %682 = reduce_sum(%678) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
+  /* %681 = reduce_sum(%677) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena,
       arena + 6199296);
 
-  /* %683 = reduce_sum(%680) {axes [0], batch} blocks.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 4841472,
-      arena + 1389504);
+  /* %682 = normalize_param_grad(%11, %679) {eps 1e-06} blocks.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 169426944, arena + 4841472, 1e-06f, arena);
 
-  /* %684 = reduce_sum(%680, %14) {axes [0], batch} blocks.0.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 4841472, arena + 170637312, arena + 1389696);
+  /* %683 = index(%682) {axis 0, at 1} blocks.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 192, 384, arena + 1389504, 192);
 
-  /* %685 = normalize_grad(%11, %680, %12, %673) {eps 1e-06} : f32[B, 197, 192], written over %680 */
+  /* %684 = index(%682) {axis 0, at 0} blocks.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena, 384, arena + 1389696, 192);
+
+  /* %685 = normalize_grad(%11, %679, %12, %672) {eps 1e-06} : f32[B, 197, 192], written over %679 */
   lk_layernorm_grad(B * 197, 192, arena + 169426944, arena + 4841472, params[4], arena + 3631104,
       1e-06f, arena + 4841472);
 
@@ -7145,8 +7229,8 @@ int deit_tiny_train_forward(const float *const *params, const float *const *inpu
 
   /* %694 = reshape(%692) {shape [192, 3, 16, 16]} patch_embed.proj : f32[192, 3, 16, 16], a view of %692: no code */
 
-  /* output 0 "loss" = %365 : f32[1] */
-  memcpy(outputs[0], arena + 273859632, sizeof(float) * 1);
+  /* output 0 "loss" = %340 : f32[1] */
+  memcpy(outputs[0], arena + 244810800, sizeof(float) * 1);
   /* output 1 "grad:patch_embed.proj.weight" = %694 : f32[192, 3, 16, 16] */
   memcpy(outputs[1], arena + 1204224, sizeof(float) * 147456);
   /* output 2 "grad:patch_embed.proj.bias" = %693 : f32[192] */
@@ -7159,298 +7243,298 @@ int deit_tiny_train_forward(const float *const *params, const float *const *inpu
   memcpy(outputs[5], arena + 1389696, sizeof(float) * 192);
   /* output 6 "grad:blocks.0.norm1.bias" = %683 : f32[192] */
   memcpy(outputs[6], arena + 1389504, sizeof(float) * 192);
-  /* output 7 "grad:blocks.0.attn.qkv.weight" = %681 : f32[576, 192] */
+  /* output 7 "grad:blocks.0.attn.qkv.weight" = %680 : f32[576, 192] */
   memcpy(outputs[7], arena + 6051840, sizeof(float) * 110592);
-  /* output 8 "grad:blocks.0.attn.qkv.bias" = %682 : f32[576] */
+  /* output 8 "grad:blocks.0.attn.qkv.bias" = %681 : f32[576] */
   memcpy(outputs[8], arena + 6199296, sizeof(float) * 576);
-  /* output 9 "grad:blocks.0.attn.proj.weight" = %676 : f32[192, 192] */
+  /* output 9 "grad:blocks.0.attn.proj.weight" = %675 : f32[192, 192] */
   memcpy(outputs[9], arena + 6162432, sizeof(float) * 36864);
-  /* output 10 "grad:blocks.0.attn.proj.bias" = %677 : f32[192] */
+  /* output 10 "grad:blocks.0.attn.proj.bias" = %676 : f32[192] */
   memcpy(outputs[10], arena + 6200256, sizeof(float) * 192);
-  /* output 11 "grad:blocks.0.norm2.weight" = %672 : f32[192] */
+  /* output 11 "grad:blocks.0.norm2.weight" = %671 : f32[192] */
   memcpy(outputs[11], arena + 6200064, sizeof(float) * 192);
-  /* output 12 "grad:blocks.0.norm2.bias" = %671 : f32[192] */
+  /* output 12 "grad:blocks.0.norm2.bias" = %670 : f32[192] */
   memcpy(outputs[12], arena + 6199872, sizeof(float) * 192);
-  /* output 13 "grad:blocks.0.mlp.fc1.weight" = %669 : f32[768, 192] */
+  /* output 13 "grad:blocks.0.mlp.fc1.weight" = %667 : f32[768, 192] */
   memcpy(outputs[13], arena + 9682944, sizeof(float) * 147456);
-  /* output 14 "grad:blocks.0.mlp.fc1.bias" = %670 : f32[768] */
+  /* output 14 "grad:blocks.0.mlp.fc1.bias" = %668 : f32[768] */
   memcpy(outputs[14], arena + 9830400, sizeof(float) * 768);
-  /* output 15 "grad:blocks.0.mlp.fc2.weight" = %664 : f32[192, 768] */
+  /* output 15 "grad:blocks.0.mlp.fc2.weight" = %662 : f32[192, 768] */
   memcpy(outputs[15], arena + 15734784, sizeof(float) * 147456);
-  /* output 16 "grad:blocks.0.mlp.fc2.bias" = %665 : f32[192] */
+  /* output 16 "grad:blocks.0.mlp.fc2.bias" = %663 : f32[192] */
   memcpy(outputs[16], arena + 16031232, sizeof(float) * 192);
-  /* output 17 "grad:blocks.1.norm1.weight" = %660 : f32[192] */
+  /* output 17 "grad:blocks.1.norm1.weight" = %658 : f32[192] */
   memcpy(outputs[17], arena + 16031040, sizeof(float) * 192);
-  /* output 18 "grad:blocks.1.norm1.bias" = %659 : f32[192] */
+  /* output 18 "grad:blocks.1.norm1.bias" = %657 : f32[192] */
   memcpy(outputs[18], arena + 16030848, sizeof(float) * 192);
-  /* output 19 "grad:blocks.1.attn.qkv.weight" = %657 : f32[576, 192] */
+  /* output 19 "grad:blocks.1.attn.qkv.weight" = %654 : f32[576, 192] */
   memcpy(outputs[19], arena + 15882240, sizeof(float) * 110592);
-  /* output 20 "grad:blocks.1.attn.qkv.bias" = %658 : f32[576] */
+  /* output 20 "grad:blocks.1.attn.qkv.bias" = %655 : f32[576] */
   memcpy(outputs[20], arena + 16029696, sizeof(float) * 576);
-  /* output 21 "grad:blocks.1.attn.proj.weight" = %652 : f32[192, 192] */
+  /* output 21 "grad:blocks.1.attn.proj.weight" = %649 : f32[192, 192] */
   memcpy(outputs[21], arena + 15992832, sizeof(float) * 36864);
-  /* output 22 "grad:blocks.1.attn.proj.bias" = %653 : f32[192] */
+  /* output 22 "grad:blocks.1.attn.proj.bias" = %650 : f32[192] */
   memcpy(outputs[22], arena + 16030656, sizeof(float) * 192);
-  /* output 23 "grad:blocks.1.norm2.weight" = %647 : f32[192] */
+  /* output 23 "grad:blocks.1.norm2.weight" = %644 : f32[192] */
   memcpy(outputs[23], arena + 16030464, sizeof(float) * 192);
-  /* output 24 "grad:blocks.1.norm2.bias" = %646 : f32[192] */
+  /* output 24 "grad:blocks.1.norm2.bias" = %643 : f32[192] */
   memcpy(outputs[24], arena + 16030272, sizeof(float) * 192);
-  /* output 25 "grad:blocks.1.mlp.fc1.weight" = %644 : f32[768, 192] */
+  /* output 25 "grad:blocks.1.mlp.fc1.weight" = %640 : f32[768, 192] */
   memcpy(outputs[25], arena + 19365888, sizeof(float) * 147456);
-  /* output 26 "grad:blocks.1.mlp.fc1.bias" = %645 : f32[768] */
+  /* output 26 "grad:blocks.1.mlp.fc1.bias" = %641 : f32[768] */
   memcpy(outputs[26], arena + 19513344, sizeof(float) * 768);
-  /* output 27 "grad:blocks.1.mlp.fc2.weight" = %639 : f32[192, 768] */
+  /* output 27 "grad:blocks.1.mlp.fc2.weight" = %635 : f32[192, 768] */
   memcpy(outputs[27], arena + 26628096, sizeof(float) * 147456);
-  /* output 28 "grad:blocks.1.mlp.fc2.bias" = %640 : f32[192] */
+  /* output 28 "grad:blocks.1.mlp.fc2.bias" = %636 : f32[192] */
   memcpy(outputs[28], arena + 26924544, sizeof(float) * 192);
-  /* output 29 "grad:blocks.2.norm1.weight" = %634 : f32[192] */
+  /* output 29 "grad:blocks.2.norm1.weight" = %630 : f32[192] */
   memcpy(outputs[29], arena + 26924352, sizeof(float) * 192);
-  /* output 30 "grad:blocks.2.norm1.bias" = %633 : f32[192] */
+  /* output 30 "grad:blocks.2.norm1.bias" = %629 : f32[192] */
   memcpy(outputs[30], arena + 26924160, sizeof(float) * 192);
-  /* output 31 "grad:blocks.2.attn.qkv.weight" = %631 : f32[576, 192] */
+  /* output 31 "grad:blocks.2.attn.qkv.weight" = %626 : f32[576, 192] */
   memcpy(outputs[31], arena + 26775552, sizeof(float) * 110592);
-  /* output 32 "grad:blocks.2.attn.qkv.bias" = %632 : f32[576] */
+  /* output 32 "grad:blocks.2.attn.qkv.bias" = %627 : f32[576] */
   memcpy(outputs[32], arena + 26923008, sizeof(float) * 576);
-  /* output 33 "grad:blocks.2.attn.proj.weight" = %626 : f32[192, 192] */
+  /* output 33 "grad:blocks.2.attn.proj.weight" = %621 : f32[192, 192] */
   memcpy(outputs[33], arena + 26886144, sizeof(float) * 36864);
-  /* output 34 "grad:blocks.2.attn.proj.bias" = %627 : f32[192] */
+  /* output 34 "grad:blocks.2.attn.proj.bias" = %622 : f32[192] */
   memcpy(outputs[34], arena + 26923968, sizeof(float) * 192);
-  /* output 35 "grad:blocks.2.norm2.weight" = %621 : f32[192] */
+  /* output 35 "grad:blocks.2.norm2.weight" = %616 : f32[192] */
   memcpy(outputs[35], arena + 26923776, sizeof(float) * 192);
-  /* output 36 "grad:blocks.2.norm2.bias" = %620 : f32[192] */
+  /* output 36 "grad:blocks.2.norm2.bias" = %615 : f32[192] */
   memcpy(outputs[36], arena + 26923584, sizeof(float) * 192);
-  /* output 37 "grad:blocks.2.mlp.fc1.weight" = %618 : f32[768, 192] */
+  /* output 37 "grad:blocks.2.mlp.fc1.weight" = %612 : f32[768, 192] */
   memcpy(outputs[37], arena + 29048832, sizeof(float) * 147456);
-  /* output 38 "grad:blocks.2.mlp.fc1.bias" = %619 : f32[768] */
+  /* output 38 "grad:blocks.2.mlp.fc1.bias" = %613 : f32[768] */
   memcpy(outputs[38], arena + 29196288, sizeof(float) * 768);
-  /* output 39 "grad:blocks.2.mlp.fc2.weight" = %613 : f32[192, 768] */
+  /* output 39 "grad:blocks.2.mlp.fc2.weight" = %607 : f32[192, 768] */
   memcpy(outputs[39], arena + 36311040, sizeof(float) * 147456);
-  /* output 40 "grad:blocks.2.mlp.fc2.bias" = %614 : f32[192] */
+  /* output 40 "grad:blocks.2.mlp.fc2.bias" = %608 : f32[192] */
   memcpy(outputs[40], arena + 36607488, sizeof(float) * 192);
-  /* output 41 "grad:blocks.3.norm1.weight" = %608 : f32[192] */
+  /* output 41 "grad:blocks.3.norm1.weight" = %602 : f32[192] */
   memcpy(outputs[41], arena + 36607296, sizeof(float) * 192);
-  /* output 42 "grad:blocks.3.norm1.bias" = %607 : f32[192] */
+  /* output 42 "grad:blocks.3.norm1.bias" = %601 : f32[192] */
   memcpy(outputs[42], arena + 36607104, sizeof(float) * 192);
-  /* output 43 "grad:blocks.3.attn.qkv.weight" = %605 : f32[576, 192] */
+  /* output 43 "grad:blocks.3.attn.qkv.weight" = %598 : f32[576, 192] */
   memcpy(outputs[43], arena + 36458496, sizeof(float) * 110592);
-  /* output 44 "grad:blocks.3.attn.qkv.bias" = %606 : f32[576] */
+  /* output 44 "grad:blocks.3.attn.qkv.bias" = %599 : f32[576] */
   memcpy(outputs[44], arena + 36605952, sizeof(float) * 576);
-  /* output 45 "grad:blocks.3.attn.proj.weight" = %600 : f32[192, 192] */
+  /* output 45 "grad:blocks.3.attn.proj.weight" = %593 : f32[192, 192] */
   memcpy(outputs[45], arena + 36569088, sizeof(float) * 36864);
-  /* output 46 "grad:blocks.3.attn.proj.bias" = %601 : f32[192] */
+  /* output 46 "grad:blocks.3.attn.proj.bias" = %594 : f32[192] */
   memcpy(outputs[46], arena + 36606912, sizeof(float) * 192);
-  /* output 47 "grad:blocks.3.norm2.weight" = %595 : f32[192] */
+  /* output 47 "grad:blocks.3.norm2.weight" = %588 : f32[192] */
   memcpy(outputs[47], arena + 36606720, sizeof(float) * 192);
-  /* output 48 "grad:blocks.3.norm2.bias" = %594 : f32[192] */
+  /* output 48 "grad:blocks.3.norm2.bias" = %587 : f32[192] */
   memcpy(outputs[48], arena + 36606528, sizeof(float) * 192);
-  /* output 49 "grad:blocks.3.mlp.fc1.weight" = %592 : f32[768, 192] */
+  /* output 49 "grad:blocks.3.mlp.fc1.weight" = %584 : f32[768, 192] */
   memcpy(outputs[49], arena + 38731776, sizeof(float) * 147456);
-  /* output 50 "grad:blocks.3.mlp.fc1.bias" = %593 : f32[768] */
+  /* output 50 "grad:blocks.3.mlp.fc1.bias" = %585 : f32[768] */
   memcpy(outputs[50], arena + 38879232, sizeof(float) * 768);
-  /* output 51 "grad:blocks.3.mlp.fc2.weight" = %587 : f32[192, 768] */
+  /* output 51 "grad:blocks.3.mlp.fc2.weight" = %579 : f32[192, 768] */
   memcpy(outputs[51], arena + 45993984, sizeof(float) * 147456);
-  /* output 52 "grad:blocks.3.mlp.fc2.bias" = %588 : f32[192] */
+  /* output 52 "grad:blocks.3.mlp.fc2.bias" = %580 : f32[192] */
   memcpy(outputs[52], arena + 46290432, sizeof(float) * 192);
-  /* output 53 "grad:blocks.4.norm1.weight" = %582 : f32[192] */
+  /* output 53 "grad:blocks.4.norm1.weight" = %574 : f32[192] */
   memcpy(outputs[53], arena + 46290240, sizeof(float) * 192);
-  /* output 54 "grad:blocks.4.norm1.bias" = %581 : f32[192] */
+  /* output 54 "grad:blocks.4.norm1.bias" = %573 : f32[192] */
   memcpy(outputs[54], arena + 46290048, sizeof(float) * 192);
-  /* output 55 "grad:blocks.4.attn.qkv.weight" = %579 : f32[576, 192] */
+  /* output 55 "grad:blocks.4.attn.qkv.weight" = %570 : f32[576, 192] */
   memcpy(outputs[55], arena + 46141440, sizeof(float) * 110592);
-  /* output 56 "grad:blocks.4.attn.qkv.bias" = %580 : f32[576] */
+  /* output 56 "grad:blocks.4.attn.qkv.bias" = %571 : f32[576] */
   memcpy(outputs[56], arena + 46288896, sizeof(float) * 576);
-  /* output 57 "grad:blocks.4.attn.proj.weight" = %574 : f32[192, 192] */
+  /* output 57 "grad:blocks.4.attn.proj.weight" = %565 : f32[192, 192] */
   memcpy(outputs[57], arena + 46252032, sizeof(float) * 36864);
-  /* output 58 "grad:blocks.4.attn.proj.bias" = %575 : f32[192] */
+  /* output 58 "grad:blocks.4.attn.proj.bias" = %566 : f32[192] */
   memcpy(outputs[58], arena + 46289856, sizeof(float) * 192);
-  /* output 59 "grad:blocks.4.norm2.weight" = %569 : f32[192] */
+  /* output 59 "grad:blocks.4.norm2.weight" = %560 : f32[192] */
   memcpy(outputs[59], arena + 46289664, sizeof(float) * 192);
-  /* output 60 "grad:blocks.4.norm2.bias" = %568 : f32[192] */
+  /* output 60 "grad:blocks.4.norm2.bias" = %559 : f32[192] */
   memcpy(outputs[60], arena + 46289472, sizeof(float) * 192);
-  /* output 61 "grad:blocks.4.mlp.fc1.weight" = %566 : f32[768, 192] */
+  /* output 61 "grad:blocks.4.mlp.fc1.weight" = %556 : f32[768, 192] */
   memcpy(outputs[61], arena + 48414720, sizeof(float) * 147456);
-  /* output 62 "grad:blocks.4.mlp.fc1.bias" = %567 : f32[768] */
+  /* output 62 "grad:blocks.4.mlp.fc1.bias" = %557 : f32[768] */
   memcpy(outputs[62], arena + 48562176, sizeof(float) * 768);
-  /* output 63 "grad:blocks.4.mlp.fc2.weight" = %561 : f32[192, 768] */
+  /* output 63 "grad:blocks.4.mlp.fc2.weight" = %551 : f32[192, 768] */
   memcpy(outputs[63], arena + 55676928, sizeof(float) * 147456);
-  /* output 64 "grad:blocks.4.mlp.fc2.bias" = %562 : f32[192] */
+  /* output 64 "grad:blocks.4.mlp.fc2.bias" = %552 : f32[192] */
   memcpy(outputs[64], arena + 55973376, sizeof(float) * 192);
-  /* output 65 "grad:blocks.5.norm1.weight" = %556 : f32[192] */
+  /* output 65 "grad:blocks.5.norm1.weight" = %546 : f32[192] */
   memcpy(outputs[65], arena + 55973184, sizeof(float) * 192);
-  /* output 66 "grad:blocks.5.norm1.bias" = %555 : f32[192] */
+  /* output 66 "grad:blocks.5.norm1.bias" = %545 : f32[192] */
   memcpy(outputs[66], arena + 55972992, sizeof(float) * 192);
-  /* output 67 "grad:blocks.5.attn.qkv.weight" = %553 : f32[576, 192] */
+  /* output 67 "grad:blocks.5.attn.qkv.weight" = %542 : f32[576, 192] */
   memcpy(outputs[67], arena + 55824384, sizeof(float) * 110592);
-  /* output 68 "grad:blocks.5.attn.qkv.bias" = %554 : f32[576] */
+  /* output 68 "grad:blocks.5.attn.qkv.bias" = %543 : f32[576] */
   memcpy(outputs[68], arena + 55971840, sizeof(float) * 576);
-  /* output 69 "grad:blocks.5.attn.proj.weight" = %548 : f32[192, 192] */
+  /* output 69 "grad:blocks.5.attn.proj.weight" = %537 : f32[192, 192] */
   memcpy(outputs[69], arena + 55934976, sizeof(float) * 36864);
-  /* output 70 "grad:blocks.5.attn.proj.bias" = %549 : f32[192] */
+  /* output 70 "grad:blocks.5.attn.proj.bias" = %538 : f32[192] */
   memcpy(outputs[70], arena + 55972800, sizeof(float) * 192);
-  /* output 71 "grad:blocks.5.norm2.weight" = %543 : f32[192] */
+  /* output 71 "grad:blocks.5.norm2.weight" = %532 : f32[192] */
   memcpy(outputs[71], arena + 55972608, sizeof(float) * 192);
-  /* output 72 "grad:blocks.5.norm2.bias" = %542 : f32[192] */
+  /* output 72 "grad:blocks.5.norm2.bias" = %531 : f32[192] */
   memcpy(outputs[72], arena + 55972416, sizeof(float) * 192);
-  /* output 73 "grad:blocks.5.mlp.fc1.weight" = %540 : f32[768, 192] */
+  /* output 73 "grad:blocks.5.mlp.fc1.weight" = %528 : f32[768, 192] */
   memcpy(outputs[73], arena + 58097664, sizeof(float) * 147456);
-  /* output 74 "grad:blocks.5.mlp.fc1.bias" = %541 : f32[768] */
+  /* output 74 "grad:blocks.5.mlp.fc1.bias" = %529 : f32[768] */
   memcpy(outputs[74], arena + 58245120, sizeof(float) * 768);
-  /* output 75 "grad:blocks.5.mlp.fc2.weight" = %535 : f32[192, 768] */
+  /* output 75 "grad:blocks.5.mlp.fc2.weight" = %523 : f32[192, 768] */
   memcpy(outputs[75], arena + 65359872, sizeof(float) * 147456);
-  /* output 76 "grad:blocks.5.mlp.fc2.bias" = %536 : f32[192] */
+  /* output 76 "grad:blocks.5.mlp.fc2.bias" = %524 : f32[192] */
   memcpy(outputs[76], arena + 65656320, sizeof(float) * 192);
-  /* output 77 "grad:blocks.6.norm1.weight" = %530 : f32[192] */
+  /* output 77 "grad:blocks.6.norm1.weight" = %518 : f32[192] */
   memcpy(outputs[77], arena + 65656128, sizeof(float) * 192);
-  /* output 78 "grad:blocks.6.norm1.bias" = %529 : f32[192] */
+  /* output 78 "grad:blocks.6.norm1.bias" = %517 : f32[192] */
   memcpy(outputs[78], arena + 65655936, sizeof(float) * 192);
-  /* output 79 "grad:blocks.6.attn.qkv.weight" = %527 : f32[576, 192] */
+  /* output 79 "grad:blocks.6.attn.qkv.weight" = %514 : f32[576, 192] */
   memcpy(outputs[79], arena + 65507328, sizeof(float) * 110592);
-  /* output 80 "grad:blocks.6.attn.qkv.bias" = %528 : f32[576] */
+  /* output 80 "grad:blocks.6.attn.qkv.bias" = %515 : f32[576] */
   memcpy(outputs[80], arena + 65654784, sizeof(float) * 576);
-  /* output 81 "grad:blocks.6.attn.proj.weight" = %522 : f32[192, 192] */
+  /* output 81 "grad:blocks.6.attn.proj.weight" = %509 : f32[192, 192] */
   memcpy(outputs[81], arena + 65617920, sizeof(float) * 36864);
-  /* output 82 "grad:blocks.6.attn.proj.bias" = %523 : f32[192] */
+  /* output 82 "grad:blocks.6.attn.proj.bias" = %510 : f32[192] */
   memcpy(outputs[82], arena + 65655744, sizeof(float) * 192);
-  /* output 83 "grad:blocks.6.norm2.weight" = %517 : f32[192] */
+  /* output 83 "grad:blocks.6.norm2.weight" = %504 : f32[192] */
   memcpy(outputs[83], arena + 65655552, sizeof(float) * 192);
-  /* output 84 "grad:blocks.6.norm2.bias" = %516 : f32[192] */
+  /* output 84 "grad:blocks.6.norm2.bias" = %503 : f32[192] */
   memcpy(outputs[84], arena + 65655360, sizeof(float) * 192);
-  /* output 85 "grad:blocks.6.mlp.fc1.weight" = %514 : f32[768, 192] */
+  /* output 85 "grad:blocks.6.mlp.fc1.weight" = %500 : f32[768, 192] */
   memcpy(outputs[85], arena + 67780608, sizeof(float) * 147456);
-  /* output 86 "grad:blocks.6.mlp.fc1.bias" = %515 : f32[768] */
+  /* output 86 "grad:blocks.6.mlp.fc1.bias" = %501 : f32[768] */
   memcpy(outputs[86], arena + 67928064, sizeof(float) * 768);
-  /* output 87 "grad:blocks.6.mlp.fc2.weight" = %509 : f32[192, 768] */
+  /* output 87 "grad:blocks.6.mlp.fc2.weight" = %495 : f32[192, 768] */
   memcpy(outputs[87], arena + 75042816, sizeof(float) * 147456);
-  /* output 88 "grad:blocks.6.mlp.fc2.bias" = %510 : f32[192] */
+  /* output 88 "grad:blocks.6.mlp.fc2.bias" = %496 : f32[192] */
   memcpy(outputs[88], arena + 75339264, sizeof(float) * 192);
-  /* output 89 "grad:blocks.7.norm1.weight" = %504 : f32[192] */
+  /* output 89 "grad:blocks.7.norm1.weight" = %490 : f32[192] */
   memcpy(outputs[89], arena + 75339072, sizeof(float) * 192);
-  /* output 90 "grad:blocks.7.norm1.bias" = %503 : f32[192] */
+  /* output 90 "grad:blocks.7.norm1.bias" = %489 : f32[192] */
   memcpy(outputs[90], arena + 75338880, sizeof(float) * 192);
-  /* output 91 "grad:blocks.7.attn.qkv.weight" = %501 : f32[576, 192] */
+  /* output 91 "grad:blocks.7.attn.qkv.weight" = %486 : f32[576, 192] */
   memcpy(outputs[91], arena + 75190272, sizeof(float) * 110592);
-  /* output 92 "grad:blocks.7.attn.qkv.bias" = %502 : f32[576] */
+  /* output 92 "grad:blocks.7.attn.qkv.bias" = %487 : f32[576] */
   memcpy(outputs[92], arena + 75337728, sizeof(float) * 576);
-  /* output 93 "grad:blocks.7.attn.proj.weight" = %496 : f32[192, 192] */
+  /* output 93 "grad:blocks.7.attn.proj.weight" = %481 : f32[192, 192] */
   memcpy(outputs[93], arena + 75300864, sizeof(float) * 36864);
-  /* output 94 "grad:blocks.7.attn.proj.bias" = %497 : f32[192] */
+  /* output 94 "grad:blocks.7.attn.proj.bias" = %482 : f32[192] */
   memcpy(outputs[94], arena + 75338688, sizeof(float) * 192);
-  /* output 95 "grad:blocks.7.norm2.weight" = %491 : f32[192] */
+  /* output 95 "grad:blocks.7.norm2.weight" = %476 : f32[192] */
   memcpy(outputs[95], arena + 75338496, sizeof(float) * 192);
-  /* output 96 "grad:blocks.7.norm2.bias" = %490 : f32[192] */
+  /* output 96 "grad:blocks.7.norm2.bias" = %475 : f32[192] */
   memcpy(outputs[96], arena + 75338304, sizeof(float) * 192);
-  /* output 97 "grad:blocks.7.mlp.fc1.weight" = %488 : f32[768, 192] */
+  /* output 97 "grad:blocks.7.mlp.fc1.weight" = %472 : f32[768, 192] */
   memcpy(outputs[97], arena + 77463552, sizeof(float) * 147456);
-  /* output 98 "grad:blocks.7.mlp.fc1.bias" = %489 : f32[768] */
+  /* output 98 "grad:blocks.7.mlp.fc1.bias" = %473 : f32[768] */
   memcpy(outputs[98], arena + 77611008, sizeof(float) * 768);
-  /* output 99 "grad:blocks.7.mlp.fc2.weight" = %483 : f32[192, 768] */
+  /* output 99 "grad:blocks.7.mlp.fc2.weight" = %467 : f32[192, 768] */
   memcpy(outputs[99], arena + 84725760, sizeof(float) * 147456);
-  /* output 100 "grad:blocks.7.mlp.fc2.bias" = %484 : f32[192] */
+  /* output 100 "grad:blocks.7.mlp.fc2.bias" = %468 : f32[192] */
   memcpy(outputs[100], arena + 85022208, sizeof(float) * 192);
-  /* output 101 "grad:blocks.8.norm1.weight" = %478 : f32[192] */
+  /* output 101 "grad:blocks.8.norm1.weight" = %462 : f32[192] */
   memcpy(outputs[101], arena + 85022016, sizeof(float) * 192);
-  /* output 102 "grad:blocks.8.norm1.bias" = %477 : f32[192] */
+  /* output 102 "grad:blocks.8.norm1.bias" = %461 : f32[192] */
   memcpy(outputs[102], arena + 85021824, sizeof(float) * 192);
-  /* output 103 "grad:blocks.8.attn.qkv.weight" = %475 : f32[576, 192] */
+  /* output 103 "grad:blocks.8.attn.qkv.weight" = %458 : f32[576, 192] */
   memcpy(outputs[103], arena + 84873216, sizeof(float) * 110592);
-  /* output 104 "grad:blocks.8.attn.qkv.bias" = %476 : f32[576] */
+  /* output 104 "grad:blocks.8.attn.qkv.bias" = %459 : f32[576] */
   memcpy(outputs[104], arena + 85020672, sizeof(float) * 576);
-  /* output 105 "grad:blocks.8.attn.proj.weight" = %470 : f32[192, 192] */
+  /* output 105 "grad:blocks.8.attn.proj.weight" = %453 : f32[192, 192] */
   memcpy(outputs[105], arena + 84983808, sizeof(float) * 36864);
-  /* output 106 "grad:blocks.8.attn.proj.bias" = %471 : f32[192] */
+  /* output 106 "grad:blocks.8.attn.proj.bias" = %454 : f32[192] */
   memcpy(outputs[106], arena + 85021632, sizeof(float) * 192);
-  /* output 107 "grad:blocks.8.norm2.weight" = %465 : f32[192] */
+  /* output 107 "grad:blocks.8.norm2.weight" = %448 : f32[192] */
   memcpy(outputs[107], arena + 85021440, sizeof(float) * 192);
-  /* output 108 "grad:blocks.8.norm2.bias" = %464 : f32[192] */
+  /* output 108 "grad:blocks.8.norm2.bias" = %447 : f32[192] */
   memcpy(outputs[108], arena + 85021248, sizeof(float) * 192);
-  /* output 109 "grad:blocks.8.mlp.fc1.weight" = %462 : f32[768, 192] */
+  /* output 109 "grad:blocks.8.mlp.fc1.weight" = %444 : f32[768, 192] */
   memcpy(outputs[109], arena + 87146496, sizeof(float) * 147456);
-  /* output 110 "grad:blocks.8.mlp.fc1.bias" = %463 : f32[768] */
+  /* output 110 "grad:blocks.8.mlp.fc1.bias" = %445 : f32[768] */
   memcpy(outputs[110], arena + 87293952, sizeof(float) * 768);
-  /* output 111 "grad:blocks.8.mlp.fc2.weight" = %457 : f32[192, 768] */
+  /* output 111 "grad:blocks.8.mlp.fc2.weight" = %439 : f32[192, 768] */
   memcpy(outputs[111], arena + 94408704, sizeof(float) * 147456);
-  /* output 112 "grad:blocks.8.mlp.fc2.bias" = %458 : f32[192] */
+  /* output 112 "grad:blocks.8.mlp.fc2.bias" = %440 : f32[192] */
   memcpy(outputs[112], arena + 94705152, sizeof(float) * 192);
-  /* output 113 "grad:blocks.9.norm1.weight" = %452 : f32[192] */
+  /* output 113 "grad:blocks.9.norm1.weight" = %434 : f32[192] */
   memcpy(outputs[113], arena + 94704960, sizeof(float) * 192);
-  /* output 114 "grad:blocks.9.norm1.bias" = %451 : f32[192] */
+  /* output 114 "grad:blocks.9.norm1.bias" = %433 : f32[192] */
   memcpy(outputs[114], arena + 94704768, sizeof(float) * 192);
-  /* output 115 "grad:blocks.9.attn.qkv.weight" = %449 : f32[576, 192] */
+  /* output 115 "grad:blocks.9.attn.qkv.weight" = %430 : f32[576, 192] */
   memcpy(outputs[115], arena + 94556160, sizeof(float) * 110592);
-  /* output 116 "grad:blocks.9.attn.qkv.bias" = %450 : f32[576] */
+  /* output 116 "grad:blocks.9.attn.qkv.bias" = %431 : f32[576] */
   memcpy(outputs[116], arena + 94703616, sizeof(float) * 576);
-  /* output 117 "grad:blocks.9.attn.proj.weight" = %444 : f32[192, 192] */
+  /* output 117 "grad:blocks.9.attn.proj.weight" = %425 : f32[192, 192] */
   memcpy(outputs[117], arena + 94666752, sizeof(float) * 36864);
-  /* output 118 "grad:blocks.9.attn.proj.bias" = %445 : f32[192] */
+  /* output 118 "grad:blocks.9.attn.proj.bias" = %426 : f32[192] */
   memcpy(outputs[118], arena + 94704576, sizeof(float) * 192);
-  /* output 119 "grad:blocks.9.norm2.weight" = %439 : f32[192] */
+  /* output 119 "grad:blocks.9.norm2.weight" = %420 : f32[192] */
   memcpy(outputs[119], arena + 94704384, sizeof(float) * 192);
-  /* output 120 "grad:blocks.9.norm2.bias" = %438 : f32[192] */
+  /* output 120 "grad:blocks.9.norm2.bias" = %419 : f32[192] */
   memcpy(outputs[120], arena + 94704192, sizeof(float) * 192);
-  /* output 121 "grad:blocks.9.mlp.fc1.weight" = %436 : f32[768, 192] */
+  /* output 121 "grad:blocks.9.mlp.fc1.weight" = %416 : f32[768, 192] */
   memcpy(outputs[121], arena + 96829440, sizeof(float) * 147456);
-  /* output 122 "grad:blocks.9.mlp.fc1.bias" = %437 : f32[768] */
+  /* output 122 "grad:blocks.9.mlp.fc1.bias" = %417 : f32[768] */
   memcpy(outputs[122], arena + 96976896, sizeof(float) * 768);
-  /* output 123 "grad:blocks.9.mlp.fc2.weight" = %431 : f32[192, 768] */
+  /* output 123 "grad:blocks.9.mlp.fc2.weight" = %411 : f32[192, 768] */
   memcpy(outputs[123], arena + 104091648, sizeof(float) * 147456);
-  /* output 124 "grad:blocks.9.mlp.fc2.bias" = %432 : f32[192] */
+  /* output 124 "grad:blocks.9.mlp.fc2.bias" = %412 : f32[192] */
   memcpy(outputs[124], arena + 104388096, sizeof(float) * 192);
-  /* output 125 "grad:blocks.10.norm1.weight" = %426 : f32[192] */
+  /* output 125 "grad:blocks.10.norm1.weight" = %406 : f32[192] */
   memcpy(outputs[125], arena + 104387904, sizeof(float) * 192);
-  /* output 126 "grad:blocks.10.norm1.bias" = %425 : f32[192] */
+  /* output 126 "grad:blocks.10.norm1.bias" = %405 : f32[192] */
   memcpy(outputs[126], arena + 104387712, sizeof(float) * 192);
-  /* output 127 "grad:blocks.10.attn.qkv.weight" = %423 : f32[576, 192] */
+  /* output 127 "grad:blocks.10.attn.qkv.weight" = %402 : f32[576, 192] */
   memcpy(outputs[127], arena + 104239104, sizeof(float) * 110592);
-  /* output 128 "grad:blocks.10.attn.qkv.bias" = %424 : f32[576] */
+  /* output 128 "grad:blocks.10.attn.qkv.bias" = %403 : f32[576] */
   memcpy(outputs[128], arena + 104386560, sizeof(float) * 576);
-  /* output 129 "grad:blocks.10.attn.proj.weight" = %418 : f32[192, 192] */
+  /* output 129 "grad:blocks.10.attn.proj.weight" = %397 : f32[192, 192] */
   memcpy(outputs[129], arena + 104349696, sizeof(float) * 36864);
-  /* output 130 "grad:blocks.10.attn.proj.bias" = %419 : f32[192] */
+  /* output 130 "grad:blocks.10.attn.proj.bias" = %398 : f32[192] */
   memcpy(outputs[130], arena + 104387520, sizeof(float) * 192);
-  /* output 131 "grad:blocks.10.norm2.weight" = %413 : f32[192] */
+  /* output 131 "grad:blocks.10.norm2.weight" = %392 : f32[192] */
   memcpy(outputs[131], arena + 104387328, sizeof(float) * 192);
-  /* output 132 "grad:blocks.10.norm2.bias" = %412 : f32[192] */
+  /* output 132 "grad:blocks.10.norm2.bias" = %391 : f32[192] */
   memcpy(outputs[132], arena + 104387136, sizeof(float) * 192);
-  /* output 133 "grad:blocks.10.mlp.fc1.weight" = %410 : f32[768, 192] */
+  /* output 133 "grad:blocks.10.mlp.fc1.weight" = %388 : f32[768, 192] */
   memcpy(outputs[133], arena + 106512384, sizeof(float) * 147456);
-  /* output 134 "grad:blocks.10.mlp.fc1.bias" = %411 : f32[768] */
+  /* output 134 "grad:blocks.10.mlp.fc1.bias" = %389 : f32[768] */
   memcpy(outputs[134], arena + 106659840, sizeof(float) * 768);
-  /* output 135 "grad:blocks.10.mlp.fc2.weight" = %405 : f32[192, 768] */
+  /* output 135 "grad:blocks.10.mlp.fc2.weight" = %383 : f32[192, 768] */
   memcpy(outputs[135], arena + 113774592, sizeof(float) * 147456);
-  /* output 136 "grad:blocks.10.mlp.fc2.bias" = %406 : f32[192] */
+  /* output 136 "grad:blocks.10.mlp.fc2.bias" = %384 : f32[192] */
   memcpy(outputs[136], arena + 114071040, sizeof(float) * 192);
-  /* output 137 "grad:blocks.11.norm1.weight" = %400 : f32[192] */
+  /* output 137 "grad:blocks.11.norm1.weight" = %378 : f32[192] */
   memcpy(outputs[137], arena + 114070848, sizeof(float) * 192);
-  /* output 138 "grad:blocks.11.norm1.bias" = %399 : f32[192] */
+  /* output 138 "grad:blocks.11.norm1.bias" = %377 : f32[192] */
   memcpy(outputs[138], arena + 114070656, sizeof(float) * 192);
-  /* output 139 "grad:blocks.11.attn.qkv.weight" = %397 : f32[576, 192] */
+  /* output 139 "grad:blocks.11.attn.qkv.weight" = %374 : f32[576, 192] */
   memcpy(outputs[139], arena + 113922048, sizeof(float) * 110592);
-  /* output 140 "grad:blocks.11.attn.qkv.bias" = %398 : f32[576] */
+  /* output 140 "grad:blocks.11.attn.qkv.bias" = %375 : f32[576] */
   memcpy(outputs[140], arena + 114069504, sizeof(float) * 576);
-  /* output 141 "grad:blocks.11.attn.proj.weight" = %392 : f32[192, 192] */
+  /* output 141 "grad:blocks.11.attn.proj.weight" = %369 : f32[192, 192] */
   memcpy(outputs[141], arena + 114032640, sizeof(float) * 36864);
-  /* output 142 "grad:blocks.11.attn.proj.bias" = %393 : f32[192] */
+  /* output 142 "grad:blocks.11.attn.proj.bias" = %370 : f32[192] */
   memcpy(outputs[142], arena + 114070464, sizeof(float) * 192);
-  /* output 143 "grad:blocks.11.norm2.weight" = %387 : f32[192] */
+  /* output 143 "grad:blocks.11.norm2.weight" = %364 : f32[192] */
   memcpy(outputs[143], arena + 114070272, sizeof(float) * 192);
-  /* output 144 "grad:blocks.11.norm2.bias" = %386 : f32[192] */
+  /* output 144 "grad:blocks.11.norm2.bias" = %363 : f32[192] */
   memcpy(outputs[144], arena + 114070080, sizeof(float) * 192);
-  /* output 145 "grad:blocks.11.mlp.fc1.weight" = %384 : f32[768, 192] */
+  /* output 145 "grad:blocks.11.mlp.fc1.weight" = %360 : f32[768, 192] */
   memcpy(outputs[145], arena + 116195328, sizeof(float) * 147456);
-  /* output 146 "grad:blocks.11.mlp.fc1.bias" = %385 : f32[768] */
+  /* output 146 "grad:blocks.11.mlp.fc1.bias" = %361 : f32[768] */
   memcpy(outputs[146], arena + 116342784, sizeof(float) * 768);
-  /* output 147 "grad:blocks.11.mlp.fc2.weight" = %379 : f32[192, 768] */
-  memcpy(outputs[147], arena + 273710592, sizeof(float) * 147456);
-  /* output 148 "grad:blocks.11.mlp.fc2.bias" = %380 : f32[192] */
-  memcpy(outputs[148], arena + 273859440, sizeof(float) * 192);
-  /* output 149 "grad:norm.weight" = %374 : f32[192] */
-  memcpy(outputs[149], arena + 273859248, sizeof(float) * 192);
-  /* output 150 "grad:norm.bias" = %373 : f32[192] */
-  memcpy(outputs[150], arena + 273859056, sizeof(float) * 192);
-  /* output 151 "grad:head.weight" = %369 : f32[1000, 192] */
-  memcpy(outputs[151], arena + 273518592, sizeof(float) * 192000);
-  /* output 152 "grad:head.bias" = %370 : f32[1000] */
-  memcpy(outputs[152], arena + 273858048, sizeof(float) * 1000);
+  /* output 147 "grad:blocks.11.mlp.fc2.weight" = %355 : f32[192, 768] */
+  memcpy(outputs[147], arena + 244661760, sizeof(float) * 147456);
+  /* output 148 "grad:blocks.11.mlp.fc2.bias" = %356 : f32[192] */
+  memcpy(outputs[148], arena + 244810608, sizeof(float) * 192);
+  /* output 149 "grad:norm.weight" = %350 : f32[192] */
+  memcpy(outputs[149], arena + 244810416, sizeof(float) * 192);
+  /* output 150 "grad:norm.bias" = %349 : f32[192] */
+  memcpy(outputs[150], arena + 244810224, sizeof(float) * 192);
+  /* output 151 "grad:head.weight" = %344 : f32[1000, 192] */
+  memcpy(outputs[151], arena + 244469760, sizeof(float) * 192000);
+  /* output 152 "grad:head.bias" = %345 : f32[1000] */
+  memcpy(outputs[152], arena + 244809216, sizeof(float) * 1000);
   return 0;
 } // deit_tiny_train_forward
 

@@ -39,7 +39,7 @@ static const unsigned char ctx_decays[108] = {1, 0, 0, 0, 0, 0, 1, 0, 1, 0, 1, 0
 #include <unistd.h>
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "safetensors data is little-endian; this reader copies floats as they are"
+#error "safetensors data is little-endian; this reader copies F32 tensors as they are"
 #endif
 
 #define ST_MAX_RANK 8
@@ -48,7 +48,7 @@ static const unsigned char ctx_decays[108] = {1, 0, 0, 0, 0, 0, 1, 0, 1, 0, 1, 0
 
 typedef struct {
   const char *name; /* points into st_file.strings */
-  char dtype[8];    /* "F32", ...; longer dtypes are truncated (and never equal "F32") */
+  char dtype[8];    /* "F32", ...; longer dtypes are truncated (and never equal a float dtype) */
   int rank;         /* may exceed ST_MAX_RANK: then only the first ST_MAX_RANK dims are kept */
   int64_t shape[ST_MAX_RANK];
   uint64_t begin, end; /* data_offsets */
@@ -445,28 +445,75 @@ static const char *st_metadata(const st_file *f, const char *key) {
   return NULL;
 }
 
-/* Checks that `name` is an F32 tensor of exactly `shape`, then reads it into out. */
+/* Bytes per element of the dtypes read as float (F32, and F64, F16, BF16 converted), else 0. */
+static unsigned st_float_size(const char *dtype) {
+  if (strcmp(dtype, "F32") == 0) return 4;
+  if (strcmp(dtype, "F64") == 0) return 8;
+  return strcmp(dtype, "F16") == 0 || strcmp(dtype, "BF16") == 0 ? 2 : 0;
+}
+
+/* One little-endian element of `size` bytes (st_float_size of dtype) as a float: F64 rounded to
+ * nearest, F16 and BF16 exactly (as LocusRuntime's loader converts them). */
+static float st_to_float(const unsigned char *p, unsigned size, int bf16) {
+  uint64_t u = 0;
+  uint32_t bits;
+  float f;
+  double d;
+  for (unsigned i = 0; i < size; ++i) u |= (uint64_t)p[i] << (8 * i);
+  if (size == 8) {
+    memcpy(&d, &u, sizeof d);
+    return (float)d;
+  }
+  if (size == 4 || bf16) {
+    bits = size == 4 ? (uint32_t)u : (uint32_t)u << 16; /* bfloat16 is the top half of a binary32 */
+  } else {
+    uint32_t sign = (uint32_t)(u >> 15) << 31, exponent = (uint32_t)(u >> 10) & 0x1f, mantissa = (uint32_t)u & 0x3ff;
+    if (exponent == 0) { /* zero or subnormal: mantissa · 2^-24, exact in a float */
+      f = (float)mantissa * 0x1p-24f;
+      return sign ? -f : f;
+    }
+    bits = sign | (exponent == 0x1f ? 0x7f800000u : (exponent + 112) << 23) | (mantissa << 13); /* inf/NaN keep the payload */
+  }
+  memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+/* Checks that `name` is a float tensor (F32, F64, F16 or BF16) of exactly `shape`, then reads it
+ * into out as F32 (other widths converted in chunks, so no copy of the tensor is allocated). */
 static int st_read_f32(st_file *f, const char *name, int rank, const int64_t *shape, float *out, st_error *err) {
   const st_entry *e = st_find(f, name);
   char want[160], got[160];
   uint64_t numel = 1;
+  unsigned size;
   if (!e) return st_fail(err, "%s: tensor '%s' is missing (the file holds %d tensors)", f->path, name, f->count);
-  if (strcmp(e->dtype, "F32") != 0)
-    return st_fail(err, "%s: tensor '%s' is %s; this library reads F32 only", f->path, name, e->dtype);
+  if (!(size = st_float_size(e->dtype)))
+    return st_fail(err, "%s: tensor '%s' is %s; this library reads F32, F64, F16 or BF16", f->path, name, e->dtype);
   int same = e->rank == rank;
   for (int i = 0; same && i < rank; ++i) same = e->shape[i] == shape[i];
   if (!same)
     return st_fail(err, "%s: tensor '%s' has shape %s, the model expects %s", f->path, name,
                    st_shape_text(got, sizeof got, e->rank, e->shape), st_shape_text(want, sizeof want, rank, shape));
   for (int i = 0; i < rank; ++i) numel *= (uint64_t)shape[i];
-  if (e->end - e->begin != numel * 4)
+  if (e->end - e->begin != numel * size)
     return st_fail(err, "%s: tensor '%s': data_offsets [%llu, %llu] hold %llu bytes, its shape needs %llu", f->path, name,
                    (unsigned long long)e->begin, (unsigned long long)e->end, (unsigned long long)(e->end - e->begin),
-                   (unsigned long long)(numel * 4));
+                   (unsigned long long)(numel * size));
   if (numel == 0) return 0;
-  if (fseek(f->f, (long)(f->data_start + e->begin), SEEK_SET) != 0 || fread(out, 4, (size_t)numel, f->f) != (size_t)numel)
-    return st_fail(err, "%s: cannot read tensor '%s': %s", f->path, name, ferror(f->f) ? strerror(errno) : "unexpected end of file");
+  if (fseek(f->f, (long)(f->data_start + e->begin), SEEK_SET) != 0) goto failed;
+  if (size == 4) { /* little-endian host (checked above): the bytes are the floats */
+    if (fread(out, 4, (size_t)numel, f->f) != (size_t)numel) goto failed;
+    return 0;
+  }
+  for (uint64_t i = 0; i < numel;) {
+    unsigned char chunk[8192];
+    size_t n = (size_t)(numel - i < sizeof chunk / size ? numel - i : sizeof chunk / size);
+    if (fread(chunk, size, n, f->f) != n) goto failed;
+    for (size_t j = 0; j < n; ++j) out[i + j] = st_to_float(chunk + j * size, size, e->dtype[0] == 'B');
+    i += n;
+  }
   return 0;
+failed:
+  return st_fail(err, "%s: cannot read tensor '%s': %s", f->path, name, ferror(f->f) ? strerror(errno) : "unexpected end of file");
 }
 
 /* ---- Writing ---------------------------------------------------------------------------------- */

@@ -596,6 +596,74 @@ void lk_sgd_step(long n, float *p, const float *grad, float *buf, float lr, floa
 
 #pragma GCC visibility push(hidden)
 
+/* ---- templates/norm.c ---------------------------------------------------------------------- */
+/* locus-requires: prologue.h */
+/* Normalisations: layernorm over the last axis of tokens, batchnorm (inference) over channels. */
+
+/* y[rows, C] = (x − mean) / sqrt(var + eps) · w + b per row (biased variance, as PyTorch).
+ * Corrected two-pass algorithm: m = Σx/C in float is off by the rounding of a large sum; the second
+ * pass sums the deviations d = x − m (small numbers, accurate) and their squares, and the true mean
+ * is m + δ with δ = Σd/C, var = Σd²/C − δ². Output uses (x − m) − δ, never rounding the mean to a
+ * float, so rows with |mean| ≫ std lose nothing (E[x²] − E[x]² would lose everything).
+ * w and b may be NULL (no affine). y may equal x. */
+void lk_layernorm(long rows, int C, const float *x, const float *w, const float *b, float eps, float *y) {
+  LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) {
+    const float *xr = x + r * C;
+    float *yr = y + r * C;
+    float m = lk_sum(xr, C) / (float)C, s1, s2, delta, var, rstd;
+    lk_dev_sums(xr, C, m, &s1, &s2);
+    delta = s1 / (float)C;
+    var = s2 / (float)C - delta * delta;
+    rstd = 1.0f / sqrtf((var > 0.0f ? var : 0.0f) + eps);
+    /* One loop per affine case: with `if (w)` inside, clang if-converts to masked loads, which
+     * on AMD take a microcode assist per vector when the pointer is NULL (40× slower). */
+    if (w && b) for (int c = 0; c < C; ++c) yr[c] = (xr[c] - m - delta) * rstd * w[c] + b[c];
+    else if (w) for (int c = 0; c < C; ++c) yr[c] = (xr[c] - m - delta) * rstd * w[c];
+    else if (b) for (int c = 0; c < C; ++c) yr[c] = (xr[c] - m - delta) * rstd + b[c];
+    else for (int c = 0; c < C; ++c) yr[c] = (xr[c] - m - delta) * rstd;
+  }
+}
+
+/* Reference: double precision, straight from the definition. */
+void lk_layernorm_naive(long rows, int C, const float *x, const float *w, const float *b, float eps, float *y) {
+  for (long r = 0; r < rows; ++r) {
+    double m = 0.0, v = 0.0;
+    for (int c = 0; c < C; ++c) m += x[r * C + c];
+    m /= C;
+    for (int c = 0; c < C; ++c) v += (x[r * C + c] - m) * (x[r * C + c] - m);
+    v /= C;
+    for (int c = 0; c < C; ++c)
+      y[r * C + c] = (float)((x[r * C + c] - m) / sqrt(v + eps) * (w ? w[c] : 1.0) + (b ? b[c] : 0.0));
+  }
+}
+
+/* Batchnorm at inference, channels first: x, y [B, C, HW] (HW = every axis after C, flattened).
+ * y = (x − mean[c]) / sqrt(var[c] + eps) · w[c] + b[c], folded into one scale and shift per
+ * channel. y may equal x. */
+void lk_batchnorm_infer(int B, int C, long HW, const float *x, const float *w, const float *b,
+                        const float *mean, const float *var, float eps, float *y) {
+  long planes = (long)B * C;
+  LK_OMP(parallel for schedule(static) if(planes * HW >= LK_PAR_MIN))
+  for (long p = 0; p < planes; ++p) {
+    int c = (int)(p % C);
+    float scale = w[c] / sqrtf(var[c] + eps), shift = b[c] - mean[c] * scale;
+    const float *xp = x + p * HW;
+    float *yp = y + p * HW;
+    for (long i = 0; i < HW; ++i) yp[i] = xp[i] * scale + shift;
+  }
+}
+
+void lk_batchnorm_infer_naive(int B, int C, long HW, const float *x, const float *w, const float *b,
+                              const float *mean, const float *var, float eps, float *y) {
+  for (int n = 0; n < B; ++n)
+    for (int c = 0; c < C; ++c)
+      for (long i = 0; i < HW; ++i) {
+        long at = ((long)n * C + c) * HW + i;
+        y[at] = (float)((x[at] - (double)mean[c]) / sqrt((double)var[c] + eps) * w[c] + b[c]);
+      }
+}
+
 /* ---- templates/activation.c ---------------------------------------------------------------- */
 /* locus-requires: prologue.h */
 /* Elementwise kernels: activations, rsqrt, binary arithmetic with broadcasting, scalar variants.
@@ -3909,6 +3977,14 @@ void lk_batch_norm_act_grad_cl(long rows, long C, const float *x, const float *d
 #define LK__RED_TASKS 64
 #define LK__RED_MIN_BLOCK 8192 /* elements of x per block, at least */
 
+/* Blocks the reduced range of `total` elements (`reduced` indices) is cut into when only `tasks`
+ * output tasks exist: enough tasks for the threads, blocks of at least LK__RED_MIN_BLOCK. Depends on
+ * the shape alone; lk_layernorm_param_grad uses it too, so its sums are the unfused ones'. */
+static long lk__reduce_blocks(long tasks, long total, long reduced) {
+  long n = tasks < LK__RED_TASKS ? lk_min_l(lk_min_l(lk_ceil_div(LK__RED_TASKS, tasks), total / LK__RED_MIN_BLOCK), reduced) : 1;
+  return n < 1 ? 1 : n;
+}
+
 /* Row-major walk over some axes: the offset in x of the multi-index (sizes, strides). */
 typedef struct { int n; long size[8], stride[8], idx[8], off; } lk__grad_odo;
 
@@ -3969,13 +4045,10 @@ static void lk__reduce_sum(int rank, const long *shape, const unsigned char *red
   Sin = inner_kept ? 1 : sz[m - 1]; /* contiguous run of reduced elements */
   chunks = lk_ceil_div(Kin, LK__RED_CH);
   otasks = inner_kept ? nout / Kin * chunks : nout;
-  if (otasks < LK__RED_TASKS) {
-    nblk = lk_min_l(lk_min_l(lk_ceil_div(LK__RED_TASKS, otasks), total / LK__RED_MIN_BLOCK), Rtot);
-    if (nblk < 1) nblk = 1;
-    if (nblk > 1) {
-      part = lk_scratch_alloc((size_t)(nblk * nout));
-      if (!part) nblk = 1; /* out of memory: one block, straight into y (same math, slower) */
-    }
+  nblk = lk__reduce_blocks(otasks, total, Rtot);
+  if (nblk > 1) {
+    part = lk_scratch_alloc((size_t)(nblk * nout));
+    if (!part) nblk = 1; /* out of memory: one block, straight into y (same math, slower) */
   }
   ntasks = otasks * nblk;
 
@@ -4036,6 +4109,52 @@ void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, con
 void lk_reduce_sum_product(int rank, const long *shape, const unsigned char *reduce, const float *a, const float *b,
                            float *y) {
   lk__reduce_sum(rank, shape, reduce, a, b, y);
+}
+
+/* An affine LayerNorm's weight and bias gradients from x instead of a stored x̂ (made by the
+ * `layernorm-training` pass): out[0:C) = Σ dy ⊙ x̂, out[C:2C) = Σ dy over the rows of [rows, C].
+ * Each row's x̂ is lk_normalize's, recomputed from the row's statistics while the row is in L1,
+ * and the sums are lk_reduce_sum's: the same blocks of rows, each summed in float in row order,
+ * the blocks added in order. So the result is reduce_sum(dy ⊙ normalize(x)) and reduce_sum(dy) bit
+ * for bit, in one pass over x and dy instead of a forward pass writing x̂ and two passes reading
+ * x̂ and dy back (sag_tiny_cifar's first LayerNorm: 226 MB each at batch 16). */
+void lk_layernorm_param_grad(long rows, long C, const float *x, const float *dy, float eps, float *out) {
+  long nblk = lk__reduce_blocks(lk_ceil_div(C, LK__RED_CH), rows * C, rows);
+  float *part = NULL;
+  if (rows <= 0 || C <= 0) {
+    for (long c = 0; c < 2 * C; ++c) out[c] = 0.0f;
+    return;
+  }
+  if (nblk > 1 && !(part = lk_scratch_alloc((size_t)(nblk * 2 * C)))) nblk = 1; /* out of memory: one block */
+  LK_OMP(parallel if(rows * C >= LK_PAR_MIN))
+  {
+    LK_OMP(for schedule(static))
+    for (long b = 0; b < nblk; ++b) {
+      long lo, hi;
+      float *sw = nblk > 1 ? part + b * 2 * C : out, *sb = sw + C;
+      lk_split(rows, (int)nblk, (int)b, &lo, &hi);
+      for (long c = 0; c < C; ++c) sw[c] = sb[c] = 0.0f;
+      for (long r = lo; r < hi; ++r) {
+        const float *xr = x + r * C, *gr = dy + r * C;
+        float m, delta, rstd;
+        lk__grad_row_stats(xr, C, eps, &m, &delta, &rstd);
+        for (long c = 0; c < C; ++c) {
+          const float xh = (xr[c] - m - delta) * rstd; /* its own statement: rounded as lk_normalize stores it */
+          sw[c] += gr[c] * xh;
+          sb[c] += gr[c];
+        }
+      }
+    }
+    if (nblk > 1) {
+      LK_OMP(for schedule(static))
+      for (long c = 0; c < 2 * C; ++c) {
+        float acc = part[c];
+        for (long b = 1; b < nblk; ++b) acc += part[b * 2 * C + c];
+        out[c] = acc;
+      }
+    }
+  }
+  lk_scratch_free(part);
 }
 
 /* ---- conv2d ---------------------------------------------------------------------------------------
@@ -4523,6 +4642,23 @@ void lk_layernorm_grad_naive(long rows, long C, const float *x, const float *dy,
   free(g);
 }
 
+void lk_layernorm_param_grad_naive(long rows, long C, const float *x, const float *dy, float eps, float *out) {
+  double *s = (double *)calloc((size_t)(2 * C > 0 ? 2 * C : 1), sizeof(double));
+  for (long r = 0; r < rows; ++r) {
+    const float *xr = x + r * C, *gr = dy + r * C;
+    double m = 0.0, v = 0.0;
+    for (long c = 0; c < C; ++c) m += xr[c];
+    m /= (double)C;
+    for (long c = 0; c < C; ++c) v += (xr[c] - m) * (xr[c] - m);
+    v /= (double)C;
+    for (long c = 0; c < C; ++c) {
+      s[c] += gr[c] * (xr[c] - m) / sqrt(v + eps);
+      s[C + c] += gr[c];
+    }
+  }
+  for (long c = 0; c < 2 * C; ++c) out[c] = (float)s[c];
+  free(s);
+}
 void lk_batch_normalize_naive(int B, long C, long S, const float *x, const float *w, const float *b, float eps, float *y) {
   for (long c = 0; c < C; ++c) {
     double m, v;
@@ -5659,7 +5795,7 @@ static const unsigned char localvit_fmnist_train_param_read_[108] = {
 };
 int localvit_fmnist_train_param_read_by_forward(int i) { return i >= 0 && i < 108 ? localvit_fmnist_train_param_read_[i] : 0; }
 
-size_t localvit_fmnist_train_arena_bytes(void) { return 50156928; }
+size_t localvit_fmnist_train_arena_bytes(void) { return 48183168; }
 
 void localvit_fmnist_train_set_num_threads(int n) {
 #ifdef _OPENMP
@@ -5685,12 +5821,12 @@ int localvit_fmnist_train_forward(const float *const *params, const float *const
   const int B = 32; /* the batch the model is compiled for */
 
   /* %3 = im2col(%0) {kernel [4, 4], stride [4, 4], padding [0, 0]} patch_embed.proj : f32[B, 49, 16] */
-  lk_im2col(B, 1, 28, 28, 4, 4, 4, 4, 0, 0, inputs[0], arena + 12402688);
+  lk_im2col(B, 1, 28, 28, 4, 4, 4, 4, 0, 0, inputs[0], arena + 11892736);
 
   /* %4 = reshape(%1) {shape [64, 16]} patch_embed.proj : f32[64, 16], a view of %1: no code */
 
   /* %5 = fused_linear(%3, %4, %2) patch_embed.proj : f32[B, 49, 64], written into %8 from row 1 */
-  lk_fused_linear_strided(B, 49, 16, 64, arena + 12402688, 784, params[0], params[1], NULL, 0,
+  lk_fused_linear_strided(B, 49, 16, 64, arena + 11892736, 784, params[0], params[1], NULL, 0,
       LK_ACT_NONE, NULL, 0, arena + 9658432, 3200);
 
   /* %8 = concat(%6, %5) {axis 0} : f32[B, 50, 64] */
@@ -5703,1192 +5839,1177 @@ int localvit_fmnist_train_forward(const float *const *params, const float *const
   lk_add(3, (const long[]){B, 50, 64}, arena + 9658368, (const long[]){3200, 64, 1}, params[3],
       (const long[]){0, 64, 1}, arena + 9658368);
 
-  /* %12 = normalize(%9) {eps 1e-06} blocks.0.norm1 : f32[B, 50, 64] */
-  lk_normalize(B * 50, 64, arena + 9658368, 1e-06f, arena + 9760768);
+  /* %12 = layernorm(%9, %10, %11) {eps 1e-06} blocks.0.norm1 : f32[B, 50, 64] */
+  lk_layernorm(B * 50, 64, arena + 9658368, params[4], params[5], 1e-06f, arena + 9760768);
 
-  /* %13 = mul_add(%12, %10, %11) blocks.0.norm1 : f32[B, 50, 64] */
-  lk_mul_add(3, (const long[]){B, 50, 64}, arena + 9760768, (const long[]){3200, 64, 1}, params[4],
-      (const long[]){0, 0, 1}, params[5], (const long[]){0, 0, 1}, arena + 9863168);
-
-  /* %16 = fused_linear(%13, %14, %15) blocks.0.attn.qkv : f32[B, 50, 192] */
-  lk_fused_linear(B * 50, 64, 192, arena + 9863168, params[6], params[7], LK_ACT_NONE, NULL,
+  /* %15 = fused_linear(%12, %13, %14) blocks.0.attn.qkv : f32[B, 50, 192] */
+  lk_fused_linear(B * 50, 64, 192, arena + 9760768, params[6], params[7], LK_ACT_NONE, NULL,
       arena + 8429568);
 
-  /* %17 = slice(%16) {axis 1, start 0, length 64} blocks.0.attn : f32[B, 50, 64], a view of %16: no code */
+  /* %16 = slice(%15) {axis 1, start 0, length 64} blocks.0.attn : f32[B, 50, 64], a view of %15: no code */
 
-  /* %18 = slice(%16) {axis 1, start 64, length 64} blocks.0.attn : f32[B, 50, 64], a view of %16: no code */
+  /* %17 = slice(%15) {axis 1, start 64, length 64} blocks.0.attn : f32[B, 50, 64], a view of %15: no code */
 
-  /* %19 = slice(%16) {axis 1, start 128, length 64} blocks.0.attn : f32[B, 50, 64], a view of %16: no code */
+  /* %18 = slice(%15) {axis 1, start 128, length 64} blocks.0.attn : f32[B, 50, 64], a view of %15: no code */
 
-  /* %20 = sdpa(%17, %18, %19) {heads 2, kv_heads 2} blocks.0.attn : f32[B, 50, 64] */
+  /* %19 = sdpa(%16, %17, %18) {heads 2, kv_heads 2} blocks.0.attn : f32[B, 50, 64] */
   lk_sdpa(B, 50, 50, 2, 2, 32, arena + 8429568, 192, arena + 8429632, 192, arena + 8429696, 192,
-      arena + 9965568, 0.17677669f);
+      arena + 9863168, 0.17677669f);
 
-  /* %23 = fused_linear(%20, %21, %22, %9) {residual} blocks.0.attn.proj : f32[B, 50, 64] */
-  lk_fused_linear(B * 50, 64, 64, arena + 9965568, params[8], params[9], LK_ACT_NONE,
+  /* %22 = fused_linear(%19, %20, %21, %9) {residual} blocks.0.attn.proj : f32[B, 50, 64] */
+  lk_fused_linear(B * 50, 64, 64, arena + 9863168, params[8], params[9], LK_ACT_NONE,
       arena + 9658368, arena);
 
-  /* %24 = slice(%23) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 64], written into %60 from row 0 */
+  /* %23 = slice(%22) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 64], written into %59 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 64, arena + (long)b * 3200, 3200, arena + 10067968 + (long)b * 3200, 64);
+    lk_copy_rows(1, 64, arena + (long)b * 3200, 3200, arena + 9965568 + (long)b * 3200, 64);
   } // for b
 
-  /* %25 = slice(%23) {axis 0, start 1, length 49} blocks.0.conv : f32[B, 49, 64] */
-  lk_copy_rows(B, 3136, arena + 64, 3200, arena + 11399168, 3136);
+  /* %24 = slice(%22) {axis 0, start 1, length 49} blocks.0.conv : f32[B, 49, 64] */
+  lk_copy_rows(B, 3136, arena + 64, 3200, arena + 10989568, 3136);
 
-  /* %27 = reshape(%26) {shape [256, 64]} blocks.0.conv.conv.0 : f32[256, 64], a view of %26: no code */
+  /* %26 = reshape(%25) {shape [256, 64]} blocks.0.conv.conv.0 : f32[256, 64], a view of %25: no code */
 
-  /* %28 = fused_linear(%25, %27) blocks.0.conv.conv.0 : f32[B, 49, 256] */
-  lk_fused_linear(B * 49, 64, 256, arena + 11399168, params[10], NULL, LK_ACT_NONE, NULL, arena);
+  /* %27 = fused_linear(%24, %26) blocks.0.conv.conv.0 : f32[B, 49, 256] */
+  lk_fused_linear(B * 49, 64, 256, arena + 10989568, params[10], NULL, LK_ACT_NONE, NULL, arena);
 
-  /* %31 = batch_statistics(%28) blocks.0.conv.conv.1 : f32[3, 256] */
-  lk_batch_statistics_cl(B * 49, 256, arena, arena + 12526080);
+  /* %30 = batch_statistics(%27) blocks.0.conv.conv.1 : f32[3, 256] */
+  lk_batch_statistics_cl(B * 49, 256, arena, arena + 12032512);
 
-  /* %32 = slice(%31) {axis 0, start 0, length 2} blocks.0.conv.conv.1 : f32[2, 256] */
-  lk_copy_rows(1, 512, arena + 12526080, 768, arena + 12532864, 512);
+  /* %31 = slice(%30) {axis 0, start 0, length 2} blocks.0.conv.conv.1 : f32[2, 256] */
+  lk_copy_rows(1, 512, arena + 12032512, 768, arena + 12039296, 512);
 
-  /* %33 = batch_norm_act(%28, %31, %29, %30) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[B, 49, 256] */
-  lk_batch_norm_act_cl(B * 49, 256, arena, arena + 12526080, params[11], params[12], 1e-05f,
+  /* %32 = batch_norm_act(%27, %30, %28, %29) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[B, 49, 256] */
+  lk_batch_norm_act_cl(B * 49, 256, arena, arena + 12032512, params[11], params[12], 1e-05f,
       LK_ACT_HSWISH, arena + 802816, arena + 401408);
 
-  /* %35 = token_dwconv(%33, %34) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 49, 256] */
+  /* %34 = token_dwconv(%32, %33) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 401408, params[15], NULL, LK_ACT_NONE,
       arena + 802816);
 
-  /* %38 = batch_statistics(%35) blocks.0.conv.conv.4 : f32[3, 256] */
-  lk_batch_statistics_cl(B * 49, 256, arena + 802816, arena + 12526848);
+  /* %37 = batch_statistics(%34) blocks.0.conv.conv.4 : f32[3, 256] */
+  lk_batch_statistics_cl(B * 49, 256, arena + 802816, arena + 12033280);
 
-  /* %39 = slice(%38) {axis 0, start 0, length 2} blocks.0.conv.conv.4 : f32[2, 256] */
-  lk_copy_rows(1, 512, arena + 12526848, 768, arena + 12533376, 512);
+  /* %38 = slice(%37) {axis 0, start 0, length 2} blocks.0.conv.conv.4 : f32[2, 256] */
+  lk_copy_rows(1, 512, arena + 12033280, 768, arena + 12039808, 512);
 
-  /* %40 = batch_norm_act(%35, %38, %36, %37) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[B, 49, 256] */
-  lk_batch_norm_act_cl(B * 49, 256, arena + 802816, arena + 12526848, params[16], params[17],
+  /* %39 = batch_norm_act(%34, %37, %35, %36) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[B, 49, 256] */
+  lk_batch_norm_act_cl(B * 49, 256, arena + 802816, arena + 12033280, params[16], params[17],
       1e-05f, LK_ACT_HSWISH, arena + 1605632, arena + 1204224);
 
-  /* %41 = mean(%40) {axis 0} blocks.0.conv.conv.6 : f32[B, 256] */
-  lk_mean_axis(B, 49, 256, arena + 1204224, arena + 12427776);
+  /* %40 = mean(%39) {axis 0} blocks.0.conv.conv.6 : f32[B, 256] */
+  lk_mean_axis(B, 49, 256, arena + 1204224, arena + 11934208);
 
-  /* %44 = fused_linear(%41, %42, %43) blocks.0.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 256, 4, arena + 12427776, params[20], params[21], LK_ACT_NONE, NULL,
-      arena + 12537536);
+  /* %43 = fused_linear(%40, %41, %42) blocks.0.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 256, 4, arena + 11934208, params[20], params[21], LK_ACT_NONE, NULL,
+      arena + 12043968);
 
-  /* %45 = relu(%44) blocks.0.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 12537536, arena + 12537664);
+  /* %44 = relu(%43) blocks.0.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 12043968, arena + 12044096);
 
-  /* %48 = fused_linear(%45, %46, %47) blocks.0.conv.conv.6.fc.2 : f32[B, 256] */
-  lk_fused_linear(B, 4, 256, arena + 12537664, params[22], params[23], LK_ACT_NONE, NULL,
-      arena + 12435968);
+  /* %47 = fused_linear(%44, %45, %46) blocks.0.conv.conv.6.fc.2 : f32[B, 256] */
+  lk_fused_linear(B, 4, 256, arena + 12044096, params[22], params[23], LK_ACT_NONE, NULL,
+      arena + 11942400);
 
-  /* %49 = hsigmoid(%48) blocks.0.conv.conv.6 : f32[B, 256] */
-  lk_hsigmoid(B * 256, arena + 12435968, arena + 12444160);
+  /* %48 = hsigmoid(%47) blocks.0.conv.conv.6 : f32[B, 256] */
+  lk_hsigmoid(B * 256, arena + 11942400, arena + 11950592);
 
-  /* %50 = mul(%40, %49) blocks.0.conv.conv.6 : f32[B, 49, 256] */
+  /* %49 = mul(%39, %48) blocks.0.conv.conv.6 : f32[B, 49, 256] */
   lk_mul(3, (const long[]){B, 49, 256}, arena + 1204224, (const long[]){12544, 256, 1},
-      arena + 12444160, (const long[]){256, 0, 1}, arena + 1605632);
+      arena + 11950592, (const long[]){256, 0, 1}, arena + 1605632);
 
-  /* %52 = reshape(%51) {shape [64, 256]} blocks.0.conv.conv.7 : f32[64, 256], a view of %51: no code */
+  /* %51 = reshape(%50) {shape [64, 256]} blocks.0.conv.conv.7 : f32[64, 256], a view of %50: no code */
 
-  /* %53 = fused_linear(%50, %52) blocks.0.conv.conv.7 : f32[B, 49, 64] */
+  /* %52 = fused_linear(%49, %51) blocks.0.conv.conv.7 : f32[B, 49, 64] */
   lk_fused_linear(B * 49, 256, 64, arena + 1605632, params[24], NULL, LK_ACT_NONE, NULL,
-      arena + 11499520);
+      arena + 11089920);
 
-  /* %56 = batch_statistics(%53) blocks.0.conv.conv.8 : f32[3, 64] */
-  lk_batch_statistics_cl(B * 49, 64, arena + 11499520, arena + 12536960);
+  /* %55 = batch_statistics(%52) blocks.0.conv.conv.8 : f32[3, 64] */
+  lk_batch_statistics_cl(B * 49, 64, arena + 11089920, arena + 12043392);
 
-  /* %57 = slice(%56) {axis 0, start 0, length 2} blocks.0.conv.conv.8 : f32[2, 64] */
-  lk_copy_rows(1, 128, arena + 12536960, 192, arena + 12537792, 128);
+  /* %56 = slice(%55) {axis 0, start 0, length 2} blocks.0.conv.conv.8 : f32[2, 64] */
+  lk_copy_rows(1, 128, arena + 12043392, 192, arena + 12044224, 128);
 
-  /* %58 = batch_norm_act(%53, %56, %54, %55) {eps 1e-05} blocks.0.conv.conv.8 : f32[B, 49, 64] */
-  lk_batch_norm_act_cl(B * 49, 64, arena + 11499520, arena + 12536960, params[25], params[26],
+  /* %57 = batch_norm_act(%52, %55, %53, %54) {eps 1e-05} blocks.0.conv.conv.8 : f32[B, 49, 64] */
+  lk_batch_norm_act_cl(B * 49, 64, arena + 11089920, arena + 12043392, params[25], params[26],
       1e-05f, LK_ACT_NONE, arena + 2107392, arena + 2007040);
 
-  /* %59 = add(%25, %58) blocks.0.conv : f32[B, 49, 64], written into %60 from row 1 */
+  /* %58 = add(%24, %57) blocks.0.conv : f32[B, 49, 64], written into %59 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){49, 64}, arena + 11399168 + (long)b * 3136, (const long[]){64, 1},
-        arena + 2007040 + (long)b * 3136, (const long[]){64, 1}, arena + 10068032 + (long)b * 3200);
+    lk_add(2, (const long[]){49, 64}, arena + 10989568 + (long)b * 3136, (const long[]){64, 1},
+        arena + 2007040 + (long)b * 3136, (const long[]){64, 1}, arena + 9965632 + (long)b * 3200);
   } // for b
 
-  /* %60 = concat(%24, %59) {axis 0} blocks.0.conv : f32[B, 50, 64], its operands computed in place: no code */
+  /* %59 = concat(%23, %58) {axis 0} blocks.0.conv : f32[B, 50, 64], its operands computed in place: no code */
 
-  /* %63 = normalize(%60) {eps 1e-06} blocks.1.norm1 : f32[B, 50, 64] */
-  lk_normalize(B * 50, 64, arena + 10067968, 1e-06f, arena + 10170368);
+  /* %62 = layernorm(%59, %60, %61) {eps 1e-06} blocks.1.norm1 : f32[B, 50, 64] */
+  lk_layernorm(B * 50, 64, arena + 9965568, params[29], params[30], 1e-06f, arena + 10067968);
 
-  /* %64 = mul_add(%63, %61, %62) blocks.1.norm1 : f32[B, 50, 64] */
-  lk_mul_add(3, (const long[]){B, 50, 64}, arena + 10170368, (const long[]){3200, 64, 1},
-      params[29], (const long[]){0, 0, 1}, params[30], (const long[]){0, 0, 1}, arena + 10272768);
-
-  /* %67 = fused_linear(%64, %65, %66) blocks.1.attn.qkv : f32[B, 50, 192] */
-  lk_fused_linear(B * 50, 64, 192, arena + 10272768, params[31], params[32], LK_ACT_NONE, NULL,
+  /* %65 = fused_linear(%62, %63, %64) blocks.1.attn.qkv : f32[B, 50, 192] */
+  lk_fused_linear(B * 50, 64, 192, arena + 10067968, params[31], params[32], LK_ACT_NONE, NULL,
       arena + 8736768);
 
-  /* %68 = slice(%67) {axis 1, start 0, length 64} blocks.1.attn : f32[B, 50, 64], a view of %67: no code */
+  /* %66 = slice(%65) {axis 1, start 0, length 64} blocks.1.attn : f32[B, 50, 64], a view of %65: no code */
 
-  /* %69 = slice(%67) {axis 1, start 64, length 64} blocks.1.attn : f32[B, 50, 64], a view of %67: no code */
+  /* %67 = slice(%65) {axis 1, start 64, length 64} blocks.1.attn : f32[B, 50, 64], a view of %65: no code */
 
-  /* %70 = slice(%67) {axis 1, start 128, length 64} blocks.1.attn : f32[B, 50, 64], a view of %67: no code */
+  /* %68 = slice(%65) {axis 1, start 128, length 64} blocks.1.attn : f32[B, 50, 64], a view of %65: no code */
 
-  /* %71 = sdpa(%68, %69, %70) {heads 2, kv_heads 2} blocks.1.attn : f32[B, 50, 64] */
+  /* %69 = sdpa(%66, %67, %68) {heads 2, kv_heads 2} blocks.1.attn : f32[B, 50, 64] */
   lk_sdpa(B, 50, 50, 2, 2, 32, arena + 8736768, 192, arena + 8736832, 192, arena + 8736896, 192,
-      arena + 10375168, 0.17677669f);
+      arena + 10170368, 0.17677669f);
 
-  /* %74 = fused_linear(%71, %72, %73, %60) {residual} blocks.1.attn.proj : f32[B, 50, 64] */
-  lk_fused_linear(B * 50, 64, 64, arena + 10375168, params[33], params[34], LK_ACT_NONE,
-      arena + 10067968, arena + 2007040);
+  /* %72 = fused_linear(%69, %70, %71, %59) {residual} blocks.1.attn.proj : f32[B, 50, 64] */
+  lk_fused_linear(B * 50, 64, 64, arena + 10170368, params[33], params[34], LK_ACT_NONE,
+      arena + 9965568, arena + 2007040);
 
-  /* %75 = slice(%74) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 64], written into %111 from row 0 */
+  /* %73 = slice(%72) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 64], written into %109 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 64, arena + 2007040 + (long)b * 3200, 3200, arena + 10477568 + (long)b * 3200,
+    lk_copy_rows(1, 64, arena + 2007040 + (long)b * 3200, 3200, arena + 10272768 + (long)b * 3200,
         64);
   } // for b
 
-  /* %76 = slice(%74) {axis 0, start 1, length 49} blocks.1.conv : f32[B, 49, 64] */
-  lk_copy_rows(B, 3136, arena + 2007104, 3200, arena + 11599872, 3136);
+  /* %74 = slice(%72) {axis 0, start 1, length 49} blocks.1.conv : f32[B, 49, 64] */
+  lk_copy_rows(B, 3136, arena + 2007104, 3200, arena + 11190272, 3136);
 
-  /* %78 = reshape(%77) {shape [256, 64]} blocks.1.conv.conv.0 : f32[256, 64], a view of %77: no code */
+  /* %76 = reshape(%75) {shape [256, 64]} blocks.1.conv.conv.0 : f32[256, 64], a view of %75: no code */
 
-  /* %79 = fused_linear(%76, %78) blocks.1.conv.conv.0 : f32[B, 49, 256] */
-  lk_fused_linear(B * 49, 64, 256, arena + 11599872, params[35], NULL, LK_ACT_NONE, NULL,
+  /* %77 = fused_linear(%74, %76) blocks.1.conv.conv.0 : f32[B, 49, 256] */
+  lk_fused_linear(B * 49, 64, 256, arena + 11190272, params[35], NULL, LK_ACT_NONE, NULL,
       arena + 2007040);
 
-  /* %82 = batch_statistics(%79) blocks.1.conv.conv.1 : f32[3, 256] */
-  lk_batch_statistics_cl(B * 49, 256, arena + 2007040, arena + 12527616);
+  /* %80 = batch_statistics(%77) blocks.1.conv.conv.1 : f32[3, 256] */
+  lk_batch_statistics_cl(B * 49, 256, arena + 2007040, arena + 12034048);
 
-  /* %83 = slice(%82) {axis 0, start 0, length 2} blocks.1.conv.conv.1 : f32[2, 256] */
-  lk_copy_rows(1, 512, arena + 12527616, 768, arena + 12533888, 512);
+  /* %81 = slice(%80) {axis 0, start 0, length 2} blocks.1.conv.conv.1 : f32[2, 256] */
+  lk_copy_rows(1, 512, arena + 12034048, 768, arena + 12040320, 512);
 
-  /* %84 = batch_norm_act(%79, %82, %80, %81) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[B, 49, 256] */
-  lk_batch_norm_act_cl(B * 49, 256, arena + 2007040, arena + 12527616, params[36], params[37],
+  /* %82 = batch_norm_act(%77, %80, %78, %79) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[B, 49, 256] */
+  lk_batch_norm_act_cl(B * 49, 256, arena + 2007040, arena + 12034048, params[36], params[37],
       1e-05f, LK_ACT_HSWISH, arena + 2809856, arena + 2408448);
 
-  /* %86 = token_dwconv(%84, %85) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 49, 256] */
+  /* %84 = token_dwconv(%82, %83) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 2408448, params[40], NULL, LK_ACT_NONE,
       arena + 2809856);
 
-  /* %89 = batch_statistics(%86) blocks.1.conv.conv.4 : f32[3, 256] */
-  lk_batch_statistics_cl(B * 49, 256, arena + 2809856, arena + 12528384);
+  /* %87 = batch_statistics(%84) blocks.1.conv.conv.4 : f32[3, 256] */
+  lk_batch_statistics_cl(B * 49, 256, arena + 2809856, arena + 12034816);
 
-  /* %90 = slice(%89) {axis 0, start 0, length 2} blocks.1.conv.conv.4 : f32[2, 256] */
-  lk_copy_rows(1, 512, arena + 12528384, 768, arena + 12534400, 512);
+  /* %88 = slice(%87) {axis 0, start 0, length 2} blocks.1.conv.conv.4 : f32[2, 256] */
+  lk_copy_rows(1, 512, arena + 12034816, 768, arena + 12040832, 512);
 
-  /* %91 = batch_norm_act(%86, %89, %87, %88) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[B, 49, 256] */
-  lk_batch_norm_act_cl(B * 49, 256, arena + 2809856, arena + 12528384, params[41], params[42],
+  /* %89 = batch_norm_act(%84, %87, %85, %86) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[B, 49, 256] */
+  lk_batch_norm_act_cl(B * 49, 256, arena + 2809856, arena + 12034816, params[41], params[42],
       1e-05f, LK_ACT_HSWISH, arena + 3612672, arena + 3211264);
 
-  /* %92 = mean(%91) {axis 0} blocks.1.conv.conv.6 : f32[B, 256] */
-  lk_mean_axis(B, 49, 256, arena + 3211264, arena + 12452352);
+  /* %90 = mean(%89) {axis 0} blocks.1.conv.conv.6 : f32[B, 256] */
+  lk_mean_axis(B, 49, 256, arena + 3211264, arena + 11958784);
 
-  /* %95 = fused_linear(%92, %93, %94) blocks.1.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 256, 4, arena + 12452352, params[45], params[46], LK_ACT_NONE, NULL,
-      arena + 12537920);
+  /* %93 = fused_linear(%90, %91, %92) blocks.1.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 256, 4, arena + 11958784, params[45], params[46], LK_ACT_NONE, NULL,
+      arena + 12044352);
 
-  /* %96 = relu(%95) blocks.1.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 12537920, arena + 12538048);
+  /* %94 = relu(%93) blocks.1.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 12044352, arena + 12044480);
 
-  /* %99 = fused_linear(%96, %97, %98) blocks.1.conv.conv.6.fc.2 : f32[B, 256] */
-  lk_fused_linear(B, 4, 256, arena + 12538048, params[47], params[48], LK_ACT_NONE, NULL,
-      arena + 12460544);
+  /* %97 = fused_linear(%94, %95, %96) blocks.1.conv.conv.6.fc.2 : f32[B, 256] */
+  lk_fused_linear(B, 4, 256, arena + 12044480, params[47], params[48], LK_ACT_NONE, NULL,
+      arena + 11966976);
 
-  /* %100 = hsigmoid(%99) blocks.1.conv.conv.6 : f32[B, 256] */
-  lk_hsigmoid(B * 256, arena + 12460544, arena + 12468736);
+  /* %98 = hsigmoid(%97) blocks.1.conv.conv.6 : f32[B, 256] */
+  lk_hsigmoid(B * 256, arena + 11966976, arena + 11975168);
 
-  /* %101 = mul(%91, %100) blocks.1.conv.conv.6 : f32[B, 49, 256] */
+  /* %99 = mul(%89, %98) blocks.1.conv.conv.6 : f32[B, 49, 256] */
   lk_mul(3, (const long[]){B, 49, 256}, arena + 3211264, (const long[]){12544, 256, 1},
-      arena + 12468736, (const long[]){256, 0, 1}, arena + 3612672);
+      arena + 11975168, (const long[]){256, 0, 1}, arena + 3612672);
 
-  /* %103 = reshape(%102) {shape [64, 256]} blocks.1.conv.conv.7 : f32[64, 256], a view of %102: no code */
+  /* %101 = reshape(%100) {shape [64, 256]} blocks.1.conv.conv.7 : f32[64, 256], a view of %100: no code */
 
-  /* %104 = fused_linear(%101, %103) blocks.1.conv.conv.7 : f32[B, 49, 64] */
+  /* %102 = fused_linear(%99, %101) blocks.1.conv.conv.7 : f32[B, 49, 64] */
   lk_fused_linear(B * 49, 256, 64, arena + 3612672, params[49], NULL, LK_ACT_NONE, NULL,
-      arena + 11700224);
+      arena + 11290624);
 
-  /* %107 = batch_statistics(%104) blocks.1.conv.conv.8 : f32[3, 64] */
-  lk_batch_statistics_cl(B * 49, 64, arena + 11700224, arena + 12537152);
+  /* %105 = batch_statistics(%102) blocks.1.conv.conv.8 : f32[3, 64] */
+  lk_batch_statistics_cl(B * 49, 64, arena + 11290624, arena + 12043584);
 
-  /* %108 = slice(%107) {axis 0, start 0, length 2} blocks.1.conv.conv.8 : f32[2, 64] */
-  lk_copy_rows(1, 128, arena + 12537152, 192, arena + 12538176, 128);
+  /* %106 = slice(%105) {axis 0, start 0, length 2} blocks.1.conv.conv.8 : f32[2, 64] */
+  lk_copy_rows(1, 128, arena + 12043584, 192, arena + 12044608, 128);
 
-  /* %109 = batch_norm_act(%104, %107, %105, %106) {eps 1e-05} blocks.1.conv.conv.8 : f32[B, 49, 64] */
-  lk_batch_norm_act_cl(B * 49, 64, arena + 11700224, arena + 12537152, params[50], params[51],
+  /* %107 = batch_norm_act(%102, %105, %103, %104) {eps 1e-05} blocks.1.conv.conv.8 : f32[B, 49, 64] */
+  lk_batch_norm_act_cl(B * 49, 64, arena + 11290624, arena + 12043584, params[50], params[51],
       1e-05f, LK_ACT_NONE, arena + 4114432, arena + 4014080);
 
-  /* %110 = add(%76, %109) blocks.1.conv : f32[B, 49, 64], written into %111 from row 1 */
+  /* %108 = add(%74, %107) blocks.1.conv : f32[B, 49, 64], written into %109 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){49, 64}, arena + 11599872 + (long)b * 3136, (const long[]){64, 1},
-        arena + 4014080 + (long)b * 3136, (const long[]){64, 1}, arena + 10477632 + (long)b * 3200);
+    lk_add(2, (const long[]){49, 64}, arena + 11190272 + (long)b * 3136, (const long[]){64, 1},
+        arena + 4014080 + (long)b * 3136, (const long[]){64, 1}, arena + 10272832 + (long)b * 3200);
   } // for b
 
-  /* %111 = concat(%75, %110) {axis 0} blocks.1.conv : f32[B, 50, 64], its operands computed in place: no code */
+  /* %109 = concat(%73, %108) {axis 0} blocks.1.conv : f32[B, 50, 64], its operands computed in place: no code */
 
-  /* %114 = normalize(%111) {eps 1e-06} blocks.2.norm1 : f32[B, 50, 64] */
-  lk_normalize(B * 50, 64, arena + 10477568, 1e-06f, arena + 10579968);
+  /* %112 = layernorm(%109, %110, %111) {eps 1e-06} blocks.2.norm1 : f32[B, 50, 64] */
+  lk_layernorm(B * 50, 64, arena + 10272768, params[54], params[55], 1e-06f, arena + 10375168);
 
-  /* %115 = mul_add(%114, %112, %113) blocks.2.norm1 : f32[B, 50, 64] */
-  lk_mul_add(3, (const long[]){B, 50, 64}, arena + 10579968, (const long[]){3200, 64, 1},
-      params[54], (const long[]){0, 0, 1}, params[55], (const long[]){0, 0, 1}, arena + 10682368);
-
-  /* %118 = fused_linear(%115, %116, %117) blocks.2.attn.qkv : f32[B, 50, 192] */
-  lk_fused_linear(B * 50, 64, 192, arena + 10682368, params[56], params[57], LK_ACT_NONE, NULL,
+  /* %115 = fused_linear(%112, %113, %114) blocks.2.attn.qkv : f32[B, 50, 192] */
+  lk_fused_linear(B * 50, 64, 192, arena + 10375168, params[56], params[57], LK_ACT_NONE, NULL,
       arena + 9043968);
 
-  /* %119 = slice(%118) {axis 1, start 0, length 64} blocks.2.attn : f32[B, 50, 64], a view of %118: no code */
+  /* %116 = slice(%115) {axis 1, start 0, length 64} blocks.2.attn : f32[B, 50, 64], a view of %115: no code */
 
-  /* %120 = slice(%118) {axis 1, start 64, length 64} blocks.2.attn : f32[B, 50, 64], a view of %118: no code */
+  /* %117 = slice(%115) {axis 1, start 64, length 64} blocks.2.attn : f32[B, 50, 64], a view of %115: no code */
 
-  /* %121 = slice(%118) {axis 1, start 128, length 64} blocks.2.attn : f32[B, 50, 64], a view of %118: no code */
+  /* %118 = slice(%115) {axis 1, start 128, length 64} blocks.2.attn : f32[B, 50, 64], a view of %115: no code */
 
-  /* %122 = sdpa(%119, %120, %121) {heads 2, kv_heads 2} blocks.2.attn : f32[B, 50, 64] */
+  /* %119 = sdpa(%116, %117, %118) {heads 2, kv_heads 2} blocks.2.attn : f32[B, 50, 64] */
   lk_sdpa(B, 50, 50, 2, 2, 32, arena + 9043968, 192, arena + 9044032, 192, arena + 9044096, 192,
-      arena + 10784768, 0.17677669f);
+      arena + 10477568, 0.17677669f);
 
-  /* %125 = fused_linear(%122, %123, %124, %111) {residual} blocks.2.attn.proj : f32[B, 50, 64] */
-  lk_fused_linear(B * 50, 64, 64, arena + 10784768, params[58], params[59], LK_ACT_NONE,
-      arena + 10477568, arena + 4014080);
+  /* %122 = fused_linear(%119, %120, %121, %109) {residual} blocks.2.attn.proj : f32[B, 50, 64] */
+  lk_fused_linear(B * 50, 64, 64, arena + 10477568, params[58], params[59], LK_ACT_NONE,
+      arena + 10272768, arena + 4014080);
 
-  /* %126 = slice(%125) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 64], written into %162 from row 0 */
+  /* %123 = slice(%122) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 64], written into %159 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 64, arena + 4014080 + (long)b * 3200, 3200, arena + 10887168 + (long)b * 3200,
+    lk_copy_rows(1, 64, arena + 4014080 + (long)b * 3200, 3200, arena + 10579968 + (long)b * 3200,
         64);
   } // for b
 
-  /* %127 = slice(%125) {axis 0, start 1, length 49} blocks.2.conv : f32[B, 49, 64] */
-  lk_copy_rows(B, 3136, arena + 4014144, 3200, arena + 11800576, 3136);
+  /* %124 = slice(%122) {axis 0, start 1, length 49} blocks.2.conv : f32[B, 49, 64] */
+  lk_copy_rows(B, 3136, arena + 4014144, 3200, arena + 11390976, 3136);
 
-  /* %129 = reshape(%128) {shape [256, 64]} blocks.2.conv.conv.0 : f32[256, 64], a view of %128: no code */
+  /* %126 = reshape(%125) {shape [256, 64]} blocks.2.conv.conv.0 : f32[256, 64], a view of %125: no code */
 
-  /* %130 = fused_linear(%127, %129) blocks.2.conv.conv.0 : f32[B, 49, 256] */
-  lk_fused_linear(B * 49, 64, 256, arena + 11800576, params[60], NULL, LK_ACT_NONE, NULL,
+  /* %127 = fused_linear(%124, %126) blocks.2.conv.conv.0 : f32[B, 49, 256] */
+  lk_fused_linear(B * 49, 64, 256, arena + 11390976, params[60], NULL, LK_ACT_NONE, NULL,
       arena + 4014080);
 
-  /* %133 = batch_statistics(%130) blocks.2.conv.conv.1 : f32[3, 256] */
-  lk_batch_statistics_cl(B * 49, 256, arena + 4014080, arena + 12529152);
+  /* %130 = batch_statistics(%127) blocks.2.conv.conv.1 : f32[3, 256] */
+  lk_batch_statistics_cl(B * 49, 256, arena + 4014080, arena + 12035584);
 
-  /* %134 = slice(%133) {axis 0, start 0, length 2} blocks.2.conv.conv.1 : f32[2, 256] */
-  lk_copy_rows(1, 512, arena + 12529152, 768, arena + 12534912, 512);
+  /* %131 = slice(%130) {axis 0, start 0, length 2} blocks.2.conv.conv.1 : f32[2, 256] */
+  lk_copy_rows(1, 512, arena + 12035584, 768, arena + 12041344, 512);
 
-  /* %135 = batch_norm_act(%130, %133, %131, %132) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[B, 49, 256] */
-  lk_batch_norm_act_cl(B * 49, 256, arena + 4014080, arena + 12529152, params[61], params[62],
+  /* %132 = batch_norm_act(%127, %130, %128, %129) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[B, 49, 256] */
+  lk_batch_norm_act_cl(B * 49, 256, arena + 4014080, arena + 12035584, params[61], params[62],
       1e-05f, LK_ACT_HSWISH, arena + 4816896, arena + 4415488);
 
-  /* %137 = token_dwconv(%135, %136) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 49, 256] */
+  /* %134 = token_dwconv(%132, %133) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 4415488, params[65], NULL, LK_ACT_NONE,
       arena + 4816896);
 
-  /* %140 = batch_statistics(%137) blocks.2.conv.conv.4 : f32[3, 256] */
-  lk_batch_statistics_cl(B * 49, 256, arena + 4816896, arena + 12529920);
+  /* %137 = batch_statistics(%134) blocks.2.conv.conv.4 : f32[3, 256] */
+  lk_batch_statistics_cl(B * 49, 256, arena + 4816896, arena + 12036352);
 
-  /* %141 = slice(%140) {axis 0, start 0, length 2} blocks.2.conv.conv.4 : f32[2, 256] */
-  lk_copy_rows(1, 512, arena + 12529920, 768, arena + 12535424, 512);
+  /* %138 = slice(%137) {axis 0, start 0, length 2} blocks.2.conv.conv.4 : f32[2, 256] */
+  lk_copy_rows(1, 512, arena + 12036352, 768, arena + 12041856, 512);
 
-  /* %142 = batch_norm_act(%137, %140, %138, %139) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[B, 49, 256] */
-  lk_batch_norm_act_cl(B * 49, 256, arena + 4816896, arena + 12529920, params[66], params[67],
+  /* %139 = batch_norm_act(%134, %137, %135, %136) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[B, 49, 256] */
+  lk_batch_norm_act_cl(B * 49, 256, arena + 4816896, arena + 12036352, params[66], params[67],
       1e-05f, LK_ACT_HSWISH, arena + 5619712, arena + 5218304);
 
-  /* %143 = mean(%142) {axis 0} blocks.2.conv.conv.6 : f32[B, 256] */
-  lk_mean_axis(B, 49, 256, arena + 5218304, arena + 12476928);
+  /* %140 = mean(%139) {axis 0} blocks.2.conv.conv.6 : f32[B, 256] */
+  lk_mean_axis(B, 49, 256, arena + 5218304, arena + 11983360);
 
-  /* %146 = fused_linear(%143, %144, %145) blocks.2.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 256, 4, arena + 12476928, params[70], params[71], LK_ACT_NONE, NULL,
-      arena + 12538304);
+  /* %143 = fused_linear(%140, %141, %142) blocks.2.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 256, 4, arena + 11983360, params[70], params[71], LK_ACT_NONE, NULL,
+      arena + 12044736);
 
-  /* %147 = relu(%146) blocks.2.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 12538304, arena + 12538432);
+  /* %144 = relu(%143) blocks.2.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 12044736, arena + 12044864);
 
-  /* %150 = fused_linear(%147, %148, %149) blocks.2.conv.conv.6.fc.2 : f32[B, 256] */
-  lk_fused_linear(B, 4, 256, arena + 12538432, params[72], params[73], LK_ACT_NONE, NULL,
-      arena + 12485120);
+  /* %147 = fused_linear(%144, %145, %146) blocks.2.conv.conv.6.fc.2 : f32[B, 256] */
+  lk_fused_linear(B, 4, 256, arena + 12044864, params[72], params[73], LK_ACT_NONE, NULL,
+      arena + 11991552);
 
-  /* %151 = hsigmoid(%150) blocks.2.conv.conv.6 : f32[B, 256] */
-  lk_hsigmoid(B * 256, arena + 12485120, arena + 12493312);
+  /* %148 = hsigmoid(%147) blocks.2.conv.conv.6 : f32[B, 256] */
+  lk_hsigmoid(B * 256, arena + 11991552, arena + 11999744);
 
-  /* %152 = mul(%142, %151) blocks.2.conv.conv.6 : f32[B, 49, 256] */
+  /* %149 = mul(%139, %148) blocks.2.conv.conv.6 : f32[B, 49, 256] */
   lk_mul(3, (const long[]){B, 49, 256}, arena + 5218304, (const long[]){12544, 256, 1},
-      arena + 12493312, (const long[]){256, 0, 1}, arena + 5619712);
+      arena + 11999744, (const long[]){256, 0, 1}, arena + 5619712);
 
-  /* %154 = reshape(%153) {shape [64, 256]} blocks.2.conv.conv.7 : f32[64, 256], a view of %153: no code */
+  /* %151 = reshape(%150) {shape [64, 256]} blocks.2.conv.conv.7 : f32[64, 256], a view of %150: no code */
 
-  /* %155 = fused_linear(%152, %154) blocks.2.conv.conv.7 : f32[B, 49, 64] */
+  /* %152 = fused_linear(%149, %151) blocks.2.conv.conv.7 : f32[B, 49, 64] */
   lk_fused_linear(B * 49, 256, 64, arena + 5619712, params[74], NULL, LK_ACT_NONE, NULL,
-      arena + 11900928);
+      arena + 11491328);
 
-  /* %158 = batch_statistics(%155) blocks.2.conv.conv.8 : f32[3, 64] */
-  lk_batch_statistics_cl(B * 49, 64, arena + 11900928, arena + 12537344);
+  /* %155 = batch_statistics(%152) blocks.2.conv.conv.8 : f32[3, 64] */
+  lk_batch_statistics_cl(B * 49, 64, arena + 11491328, arena + 12043776);
 
-  /* %159 = slice(%158) {axis 0, start 0, length 2} blocks.2.conv.conv.8 : f32[2, 64] */
-  lk_copy_rows(1, 128, arena + 12537344, 192, arena + 12538560, 128);
+  /* %156 = slice(%155) {axis 0, start 0, length 2} blocks.2.conv.conv.8 : f32[2, 64] */
+  lk_copy_rows(1, 128, arena + 12043776, 192, arena + 12044992, 128);
 
-  /* %160 = batch_norm_act(%155, %158, %156, %157) {eps 1e-05} blocks.2.conv.conv.8 : f32[B, 49, 64] */
-  lk_batch_norm_act_cl(B * 49, 64, arena + 11900928, arena + 12537344, params[75], params[76],
+  /* %157 = batch_norm_act(%152, %155, %153, %154) {eps 1e-05} blocks.2.conv.conv.8 : f32[B, 49, 64] */
+  lk_batch_norm_act_cl(B * 49, 64, arena + 11491328, arena + 12043776, params[75], params[76],
       1e-05f, LK_ACT_NONE, arena + 6121472, arena + 6021120);
 
-  /* %161 = add(%127, %160) blocks.2.conv : f32[B, 49, 64], written into %162 from row 1 */
+  /* %158 = add(%124, %157) blocks.2.conv : f32[B, 49, 64], written into %159 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){49, 64}, arena + 11800576 + (long)b * 3136, (const long[]){64, 1},
-        arena + 6021120 + (long)b * 3136, (const long[]){64, 1}, arena + 10887232 + (long)b * 3200);
+    lk_add(2, (const long[]){49, 64}, arena + 11390976 + (long)b * 3136, (const long[]){64, 1},
+        arena + 6021120 + (long)b * 3136, (const long[]){64, 1}, arena + 10580032 + (long)b * 3200);
   } // for b
 
-  /* %162 = concat(%126, %161) {axis 0} blocks.2.conv : f32[B, 50, 64], its operands computed in place: no code */
+  /* %159 = concat(%123, %158) {axis 0} blocks.2.conv : f32[B, 50, 64], its operands computed in place: no code */
 
-  /* %165 = normalize(%162) {eps 1e-06} blocks.3.norm1 : f32[B, 50, 64] */
-  lk_normalize(B * 50, 64, arena + 10887168, 1e-06f, arena + 10989568);
+  /* %162 = layernorm(%159, %160, %161) {eps 1e-06} blocks.3.norm1 : f32[B, 50, 64] */
+  lk_layernorm(B * 50, 64, arena + 10579968, params[79], params[80], 1e-06f, arena + 10682368);
 
-  /* %166 = mul_add(%165, %163, %164) blocks.3.norm1 : f32[B, 50, 64] */
-  lk_mul_add(3, (const long[]){B, 50, 64}, arena + 10989568, (const long[]){3200, 64, 1},
-      params[79], (const long[]){0, 0, 1}, params[80], (const long[]){0, 0, 1}, arena + 11091968);
-
-  /* %169 = fused_linear(%166, %167, %168) blocks.3.attn.qkv : f32[B, 50, 192] */
-  lk_fused_linear(B * 50, 64, 192, arena + 11091968, params[81], params[82], LK_ACT_NONE, NULL,
+  /* %165 = fused_linear(%162, %163, %164) blocks.3.attn.qkv : f32[B, 50, 192] */
+  lk_fused_linear(B * 50, 64, 192, arena + 10682368, params[81], params[82], LK_ACT_NONE, NULL,
       arena + 9351168);
 
-  /* %170 = slice(%169) {axis 1, start 0, length 64} blocks.3.attn : f32[B, 50, 64], a view of %169: no code */
+  /* %166 = slice(%165) {axis 1, start 0, length 64} blocks.3.attn : f32[B, 50, 64], a view of %165: no code */
 
-  /* %171 = slice(%169) {axis 1, start 64, length 64} blocks.3.attn : f32[B, 50, 64], a view of %169: no code */
+  /* %167 = slice(%165) {axis 1, start 64, length 64} blocks.3.attn : f32[B, 50, 64], a view of %165: no code */
 
-  /* %172 = slice(%169) {axis 1, start 128, length 64} blocks.3.attn : f32[B, 50, 64], a view of %169: no code */
+  /* %168 = slice(%165) {axis 1, start 128, length 64} blocks.3.attn : f32[B, 50, 64], a view of %165: no code */
 
-  /* %173 = sdpa(%170, %171, %172) {heads 2, kv_heads 2} blocks.3.attn : f32[B, 50, 64] */
+  /* %169 = sdpa(%166, %167, %168) {heads 2, kv_heads 2} blocks.3.attn : f32[B, 50, 64] */
   lk_sdpa(B, 50, 50, 2, 2, 32, arena + 9351168, 192, arena + 9351232, 192, arena + 9351296, 192,
-      arena + 11194368, 0.17677669f);
+      arena + 10784768, 0.17677669f);
 
-  /* %176 = fused_linear(%173, %174, %175, %162) {residual} blocks.3.attn.proj : f32[B, 50, 64] */
-  lk_fused_linear(B * 50, 64, 64, arena + 11194368, params[83], params[84], LK_ACT_NONE,
-      arena + 10887168, arena + 6021120);
+  /* %172 = fused_linear(%169, %170, %171, %159) {residual} blocks.3.attn.proj : f32[B, 50, 64] */
+  lk_fused_linear(B * 50, 64, 64, arena + 10784768, params[83], params[84], LK_ACT_NONE,
+      arena + 10579968, arena + 6021120);
 
-  /* %177 = slice(%176) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 64], written into %213 from row 0 */
+  /* %173 = slice(%172) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 64], written into %209 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 64, arena + 6021120 + (long)b * 3200, 3200, arena + 8028160 + (long)b * 3200,
         64);
   } // for b
 
-  /* %178 = slice(%176) {axis 0, start 1, length 49} blocks.3.conv : f32[B, 49, 64] */
-  lk_copy_rows(B, 3136, arena + 6021184, 3200, arena + 12001280, 3136);
+  /* %174 = slice(%172) {axis 0, start 1, length 49} blocks.3.conv : f32[B, 49, 64] */
+  lk_copy_rows(B, 3136, arena + 6021184, 3200, arena + 11591680, 3136);
 
-  /* %180 = reshape(%179) {shape [256, 64]} blocks.3.conv.conv.0 : f32[256, 64], a view of %179: no code */
+  /* %176 = reshape(%175) {shape [256, 64]} blocks.3.conv.conv.0 : f32[256, 64], a view of %175: no code */
 
-  /* %181 = fused_linear(%178, %180) blocks.3.conv.conv.0 : f32[B, 49, 256] */
-  lk_fused_linear(B * 49, 64, 256, arena + 12001280, params[85], NULL, LK_ACT_NONE, NULL,
+  /* %177 = fused_linear(%174, %176) blocks.3.conv.conv.0 : f32[B, 49, 256] */
+  lk_fused_linear(B * 49, 64, 256, arena + 11591680, params[85], NULL, LK_ACT_NONE, NULL,
       arena + 6021120);
 
-  /* %184 = batch_statistics(%181) blocks.3.conv.conv.1 : f32[3, 256] */
-  lk_batch_statistics_cl(B * 49, 256, arena + 6021120, arena + 12530688);
+  /* %180 = batch_statistics(%177) blocks.3.conv.conv.1 : f32[3, 256] */
+  lk_batch_statistics_cl(B * 49, 256, arena + 6021120, arena + 12037120);
 
-  /* %185 = slice(%184) {axis 0, start 0, length 2} blocks.3.conv.conv.1 : f32[2, 256] */
-  lk_copy_rows(1, 512, arena + 12530688, 768, arena + 12535936, 512);
+  /* %181 = slice(%180) {axis 0, start 0, length 2} blocks.3.conv.conv.1 : f32[2, 256] */
+  lk_copy_rows(1, 512, arena + 12037120, 768, arena + 12042368, 512);
 
-  /* %186 = batch_norm_act(%181, %184, %182, %183) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[B, 49, 256] */
-  lk_batch_norm_act_cl(B * 49, 256, arena + 6021120, arena + 12530688, params[86], params[87],
+  /* %182 = batch_norm_act(%177, %180, %178, %179) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[B, 49, 256] */
+  lk_batch_norm_act_cl(B * 49, 256, arena + 6021120, arena + 12037120, params[86], params[87],
       1e-05f, LK_ACT_HSWISH, arena + 6823936, arena + 6422528);
 
-  /* %188 = token_dwconv(%186, %187) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 49, 256] */
+  /* %184 = token_dwconv(%182, %183) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 6422528, params[90], NULL, LK_ACT_NONE,
       arena + 6823936);
 
-  /* %191 = batch_statistics(%188) blocks.3.conv.conv.4 : f32[3, 256] */
-  lk_batch_statistics_cl(B * 49, 256, arena + 6823936, arena + 12531456);
+  /* %187 = batch_statistics(%184) blocks.3.conv.conv.4 : f32[3, 256] */
+  lk_batch_statistics_cl(B * 49, 256, arena + 6823936, arena + 12037888);
 
-  /* %192 = slice(%191) {axis 0, start 0, length 2} blocks.3.conv.conv.4 : f32[2, 256] */
-  lk_copy_rows(1, 512, arena + 12531456, 768, arena + 12536448, 512);
+  /* %188 = slice(%187) {axis 0, start 0, length 2} blocks.3.conv.conv.4 : f32[2, 256] */
+  lk_copy_rows(1, 512, arena + 12037888, 768, arena + 12042880, 512);
 
-  /* %193 = batch_norm_act(%188, %191, %189, %190) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[B, 49, 256] */
-  lk_batch_norm_act_cl(B * 49, 256, arena + 6823936, arena + 12531456, params[91], params[92],
+  /* %189 = batch_norm_act(%184, %187, %185, %186) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[B, 49, 256] */
+  lk_batch_norm_act_cl(B * 49, 256, arena + 6823936, arena + 12037888, params[91], params[92],
       1e-05f, LK_ACT_HSWISH, arena + 7626752, arena + 7225344);
 
-  /* %194 = mean(%193) {axis 0} blocks.3.conv.conv.6 : f32[B, 256] */
-  lk_mean_axis(B, 49, 256, arena + 7225344, arena + 12501504);
+  /* %190 = mean(%189) {axis 0} blocks.3.conv.conv.6 : f32[B, 256] */
+  lk_mean_axis(B, 49, 256, arena + 7225344, arena + 12007936);
 
-  /* %197 = fused_linear(%194, %195, %196) blocks.3.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 256, 4, arena + 12501504, params[95], params[96], LK_ACT_NONE, NULL,
-      arena + 12538688);
+  /* %193 = fused_linear(%190, %191, %192) blocks.3.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 256, 4, arena + 12007936, params[95], params[96], LK_ACT_NONE, NULL,
+      arena + 12045120);
 
-  /* %198 = relu(%197) blocks.3.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 12538688, arena + 12538816);
+  /* %194 = relu(%193) blocks.3.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 12045120, arena + 12045248);
 
-  /* %201 = fused_linear(%198, %199, %200) blocks.3.conv.conv.6.fc.2 : f32[B, 256] */
-  lk_fused_linear(B, 4, 256, arena + 12538816, params[97], params[98], LK_ACT_NONE, NULL,
-      arena + 12509696);
+  /* %197 = fused_linear(%194, %195, %196) blocks.3.conv.conv.6.fc.2 : f32[B, 256] */
+  lk_fused_linear(B, 4, 256, arena + 12045248, params[97], params[98], LK_ACT_NONE, NULL,
+      arena + 12016128);
 
-  /* %202 = hsigmoid(%201) blocks.3.conv.conv.6 : f32[B, 256] */
-  lk_hsigmoid(B * 256, arena + 12509696, arena + 12517888);
+  /* %198 = hsigmoid(%197) blocks.3.conv.conv.6 : f32[B, 256] */
+  lk_hsigmoid(B * 256, arena + 12016128, arena + 12024320);
 
-  /* %203 = mul(%193, %202) blocks.3.conv.conv.6 : f32[B, 49, 256] */
+  /* %199 = mul(%189, %198) blocks.3.conv.conv.6 : f32[B, 49, 256] */
   lk_mul(3, (const long[]){B, 49, 256}, arena + 7225344, (const long[]){12544, 256, 1},
-      arena + 12517888, (const long[]){256, 0, 1}, arena + 7626752);
+      arena + 12024320, (const long[]){256, 0, 1}, arena + 7626752);
 
-  /* %205 = reshape(%204) {shape [64, 256]} blocks.3.conv.conv.7 : f32[64, 256], a view of %204: no code */
+  /* %201 = reshape(%200) {shape [64, 256]} blocks.3.conv.conv.7 : f32[64, 256], a view of %200: no code */
 
-  /* %206 = fused_linear(%203, %205) blocks.3.conv.conv.7 : f32[B, 49, 64] */
+  /* %202 = fused_linear(%199, %201) blocks.3.conv.conv.7 : f32[B, 49, 64] */
   lk_fused_linear(B * 49, 256, 64, arena + 7626752, params[99], NULL, LK_ACT_NONE, NULL,
-      arena + 12101632);
+      arena + 8232960);
 
-  /* %209 = batch_statistics(%206) blocks.3.conv.conv.8 : f32[3, 64] */
-  lk_batch_statistics_cl(B * 49, 64, arena + 12101632, arena + 8337408);
+  /* %205 = batch_statistics(%202) blocks.3.conv.conv.8 : f32[3, 64] */
+  lk_batch_statistics_cl(B * 49, 64, arena + 8232960, arena + 8335360);
 
-  /* %210 = slice(%209) {axis 0, start 0, length 2} blocks.3.conv.conv.8 : f32[2, 64] */
-  lk_copy_rows(1, 128, arena + 8337408, 192, arena + 12538944, 128);
+  /* %206 = slice(%205) {axis 0, start 0, length 2} blocks.3.conv.conv.8 : f32[2, 64] */
+  lk_copy_rows(1, 128, arena + 8335360, 192, arena + 12045376, 128);
 
-  /* %211 = batch_norm_act(%206, %209, %207, %208) {eps 1e-05} blocks.3.conv.conv.8 : f32[B, 49, 64] */
-  lk_batch_norm_act_cl(B * 49, 64, arena + 12101632, arena + 8337408, params[100], params[101],
+  /* %207 = batch_norm_act(%202, %205, %203, %204) {eps 1e-05} blocks.3.conv.conv.8 : f32[B, 49, 64] */
+  lk_batch_norm_act_cl(B * 49, 64, arena + 8232960, arena + 8335360, params[100], params[101],
       1e-05f, LK_ACT_NONE, arena + 8230912, arena + 8130560);
 
-  /* %212 = add(%178, %211) blocks.3.conv : f32[B, 49, 64], written into %213 from row 1 */
+  /* %208 = add(%174, %207) blocks.3.conv : f32[B, 49, 64], written into %209 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){49, 64}, arena + 12001280 + (long)b * 3136, (const long[]){64, 1},
+    lk_add(2, (const long[]){49, 64}, arena + 11591680 + (long)b * 3136, (const long[]){64, 1},
         arena + 8130560 + (long)b * 3136, (const long[]){64, 1}, arena + 8028224 + (long)b * 3200);
   } // for b
 
-  /* %213 = concat(%177, %212) {axis 0} blocks.3.conv : f32[B, 50, 64], its operands computed in place: no code */
+  /* %209 = concat(%173, %208) {axis 0} blocks.3.conv : f32[B, 50, 64], its operands computed in place: no code */
 
-  /* %216 = normalize(%213) {eps 1e-06} norm : f32[B, 50, 64] */
-  lk_normalize(B * 50, 64, arena + 8028160, 1e-06f, arena + 8130560);
+  /* %212 = layernorm(%209, %210, %211) {eps 1e-06} norm : f32[B, 50, 64] */
+  lk_layernorm(B * 50, 64, arena + 8028160, params[104], params[105], 1e-06f, arena + 8130560);
 
-  /* %217 = mul_add(%216, %214, %215) norm : f32[B, 50, 64] */
-  lk_mul_add(3, (const long[]){B, 50, 64}, arena + 8130560, (const long[]){3200, 64, 1},
-      params[104], (const long[]){0, 0, 1}, params[105], (const long[]){0, 0, 1}, arena + 8232960);
+  /* %213 = index(%212) {axis 0, at 0} : f32[B, 64] */
+  lk_copy_rows(B, 64, arena + 8130560, 3200, arena + 8333312, 64);
 
-  /* %218 = index(%217) {axis 0, at 0} : f32[B, 64] */
-  lk_copy_rows(B, 64, arena + 8232960, 3200, arena + 8335360, 64);
+  /* %216 = fused_linear(%213, %214, %215) head : f32[B, 10] */
+  lk_fused_linear(B, 64, 10, arena + 8333312, params[106], params[107], LK_ACT_NONE, NULL,
+      arena + 8130560);
 
-  /* %221 = fused_linear(%218, %219, %220) head : f32[B, 10] */
-  lk_fused_linear(B, 64, 10, arena + 8335360, params[106], params[107], LK_ACT_NONE, NULL,
-      arena + 8232960);
+  /* %218 = cross_entropy(%216, %217) : f32[1] */
+  lk_cross_entropy(B, 10, arena + 8130560, inputs[1], arena + 12045760);
 
-  /* %223 = cross_entropy(%221, %222) : f32[1] */
-  lk_cross_entropy(B, 10, arena + 8232960, inputs[1], arena + 12539200);
+  /* %219 = cross_entropy_grad(%216, %217) : f32[B, 10] */
+  lk_cross_entropy_grad(B, 10, arena + 8130560, inputs[1], arena + 8133248);
 
-  /* %224 = cross_entropy_grad(%221, %222) : f32[B, 10] */
-  lk_cross_entropy_grad(B, 10, arena + 8232960, inputs[1], arena + 8235648);
+  /* %220 = transpose(%214) {perm [1, 0]} head : f32[64, 10] */
+  lk_transpose(2, (const long[]){10, 64}, (const int[]){1, 0}, params[106], arena + 8132608);
 
-  /* %225 = transpose(%219) {perm [1, 0]} head : f32[64, 10] */
-  lk_transpose(2, (const long[]){10, 64}, (const int[]){1, 0}, params[106], arena + 8235008);
+  /* %221 = fused_linear(%219, %220) head : f32[B, 64] */
+  lk_fused_linear(B, 10, 64, arena + 8133248, arena + 8132608, NULL, LK_ACT_NONE, NULL,
+      arena + 8130560);
 
-  /* %226 = fused_linear(%224, %225) head : f32[B, 64] */
-  lk_fused_linear(B, 10, 64, arena + 8235648, arena + 8235008, NULL, LK_ACT_NONE, NULL,
-      arena + 8232960);
+  /* %222 = linear_grad_weight(%219, %213) head : f32[10, 64] */
+  lk_linear_grad_weight(B, 64, 10, arena + 8133248, arena + 8333312, arena + 12038656);
 
-  /* %227 = linear_grad_weight(%224, %218) head : f32[10, 64] */
-  lk_linear_grad_weight(B, 64, 10, arena + 8235648, arena + 8335360, arena + 12532224);
+  /* %223 = reduce_sum(%219) {axes [], batch} head : f32[10] */
+  lk_reduce_sum(2, (const long[]){B, 10}, (const unsigned char[]){1, 0}, arena + 8133248,
+      arena + 12045776);
 
-  /* %228 = reduce_sum(%224) {axes [], batch} head : f32[10] */
-  lk_reduce_sum(2, (const long[]){B, 10}, (const unsigned char[]){1, 0}, arena + 8235648,
-      arena + 12539216);
+  /* %224 = reshape(%221) {shape [1, 64]} : f32[B, 1, 64], a view of %221: no code */
 
-  /* %229 = reshape(%226) {shape [1, 64]} : f32[B, 1, 64], a view of %226: no code */
+  /* %225 = zero_pad(%224) {axis 0, before 0, after 49} : f32[B, 50, 64] */
+  lk_zero_pad(B, 1, 64, 0, 49, arena + 8130560, arena + 10887168);
 
-  /* %230 = zero_pad(%229) {axis 0, before 0, after 49} : f32[B, 50, 64] */
-  lk_zero_pad(B, 1, 64, 0, 49, arena + 8232960, arena + 11296768);
+  /* %226 = normalize_param_grad(%209, %225) {eps 1e-06} norm : f32[2, 64] */
+  lk_layernorm_param_grad(B * 50, 64, arena + 8028160, arena + 10887168, 1e-06f, arena + 8130560);
 
-  /* %231 = reduce_sum(%230) {axes [0], batch} norm : f32[64] */
-  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 11296768,
-      arena + 12539072);
+  /* %227 = index(%226) {axis 0, at 1} norm : f32[64] */
+  lk_copy_rows(1, 64, arena + 8130624, 128, arena + 12045504, 64);
 
-  /* %232 = reduce_sum(%230, %216) {axes [0], batch} norm : f32[64] */
-  lk_reduce_sum_product(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0},
-      arena + 11296768, arena + 8130560, arena + 12539136);
+  /* %228 = index(%226) {axis 0, at 0} norm : f32[64] */
+  lk_copy_rows(1, 64, arena + 8130560, 128, arena + 12045568, 64);
 
-  /* %233 = normalize_grad(%213, %230, %214) {eps 1e-06} norm : f32[B, 50, 64], written over %230 */
-  lk_layernorm_grad(B * 50, 64, arena + 8028160, arena + 11296768, params[104], NULL, 1e-06f,
-      arena + 11296768);
+  /* %229 = normalize_grad(%209, %225, %210) {eps 1e-06} norm : f32[B, 50, 64], written over %225 */
+  lk_layernorm_grad(B * 50, 64, arena + 8028160, arena + 10887168, params[104], NULL, 1e-06f,
+      arena + 10887168);
 
-  /* %234 = slice(%233) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 64], a view of %230: no code */
+  /* %230 = slice(%229) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 64], a view of %225: no code */
 
-  /* %235 = slice(%233) {axis 0, start 1, length 49} blocks.3.conv : f32[B, 49, 64] */
-  lk_copy_rows(B, 3136, arena + 11296832, 3200, arena + 12201984, 3136);
+  /* %231 = slice(%229) {axis 0, start 1, length 49} blocks.3.conv : f32[B, 49, 64] */
+  lk_copy_rows(B, 3136, arena + 10887232, 3200, arena + 11692032, 3136);
 
-  /* %236 = batch_norm_act_param_grad(%206, %235, %209, %207, %208) {eps 1e-05} blocks.3.conv.conv.8 : f32[2, 64] */
-  lk_batch_norm_act_param_grad_cl(B * 49, 64, arena + 12101632, arena + 12201984, arena + 8337408,
+  /* %232 = batch_norm_act_param_grad(%202, %231, %205, %203, %204) {eps 1e-05} blocks.3.conv.conv.8 : f32[2, 64] */
+  lk_batch_norm_act_param_grad_cl(B * 49, 64, arena + 8232960, arena + 11692032, arena + 8335360,
       params[100], params[101], 1e-05f, LK_ACT_NONE, arena + 8028160, arena + 8031680);
 
-  /* %237 = batch_norm_act_grad(%206, %235, %209, %207, %208, %236) {eps 1e-05} blocks.3.conv.conv.8 : f32[B, 49, 64] */
-  lk_batch_norm_act_grad_cl(B * 49, 64, arena + 12101632, arena + 12201984, arena + 8337408,
+  /* %233 = batch_norm_act_grad(%202, %231, %205, %203, %204, %232) {eps 1e-05} blocks.3.conv.conv.8 : f32[B, 49, 64] */
+  lk_batch_norm_act_grad_cl(B * 49, 64, arena + 8232960, arena + 11692032, arena + 8335360,
       params[100], params[101], arena + 8031680, 1e-05f, LK_ACT_NONE, arena + 8028160,
-      arena + 12302336);
+      arena + 11792384);
 
-  /* %238 = index(%236) {axis 0, at 0} blocks.3.conv.conv.8 : f32[64] */
-  lk_copy_rows(1, 64, arena + 8031680, 128, arena + 12118016, 64);
+  /* %234 = index(%232) {axis 0, at 0} blocks.3.conv.conv.8 : f32[64] */
+  lk_copy_rows(1, 64, arena + 8031680, 128, arena + 12045632, 64);
 
-  /* %239 = index(%236) {axis 0, at 1} blocks.3.conv.conv.8 : f32[64] */
-  lk_copy_rows(1, 64, arena + 8031744, 128, arena + 12118080, 64);
+  /* %235 = index(%232) {axis 0, at 1} blocks.3.conv.conv.8 : f32[64] */
+  lk_copy_rows(1, 64, arena + 8031744, 128, arena + 12045696, 64);
 
-  /* %240 = transpose(%205) {perm [1, 0]} blocks.3.conv.conv.7 : f32[256, 64] */
-  lk_transpose(2, (const long[]){64, 256}, (const int[]){1, 0}, params[99], arena + 12101632);
+  /* %236 = transpose(%201) {perm [1, 0]} blocks.3.conv.conv.7 : f32[256, 64] */
+  lk_transpose(2, (const long[]){64, 256}, (const int[]){1, 0}, params[99], arena + 11917824);
 
-  /* %241 = fused_linear(%237, %240) blocks.3.conv.conv.7 : f32[B, 49, 256] */
-  lk_fused_linear(B * 49, 64, 256, arena + 12302336, arena + 12101632, NULL, LK_ACT_NONE, NULL,
+  /* %237 = fused_linear(%233, %236) blocks.3.conv.conv.7 : f32[B, 49, 256] */
+  lk_fused_linear(B * 49, 64, 256, arena + 11792384, arena + 11917824, NULL, LK_ACT_NONE, NULL,
       arena + 8028160);
 
-  /* %242 = linear_grad_weight(%237, %203) blocks.3.conv.conv.7 : f32[64, 256] */
-  lk_linear_grad_weight(B * 49, 256, 64, arena + 12302336, arena + 7626752, arena + 12101632);
+  /* %238 = linear_grad_weight(%233, %199) blocks.3.conv.conv.7 : f32[64, 256] */
+  lk_linear_grad_weight(B * 49, 256, 64, arena + 11792384, arena + 7626752, arena + 11917824);
 
-  /* %243 = reshape(%242) {shape [64, 256, 1, 1]} blocks.3.conv.conv.7 : f32[64, 256, 1, 1], a view of %242: no code */
+  /* %239 = reshape(%238) {shape [64, 256, 1, 1]} blocks.3.conv.conv.7 : f32[64, 256, 1, 1], a view of %238: no code */
 
-  /* %244 = reduce_sum(%241, %193) {axes [0]} blocks.3.conv.conv.6 : f32[B, 256] */
+  /* %240 = reduce_sum(%237, %189) {axes [0]} blocks.3.conv.conv.6 : f32[B, 256] */
   lk_reduce_sum_product(3, (const long[]){B, 49, 256}, (const unsigned char[]){0, 1, 0},
       arena + 8028160, arena + 7225344, arena + 7626752);
 
-  /* %245 = hsigmoid_grad(%201, %244) blocks.3.conv.conv.6 : f32[B, 256] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 256, arena + 12509696, arena + 7626752, arena + 7225344);
+  /* %241 = hsigmoid_grad(%197, %240) blocks.3.conv.conv.6 : f32[B, 256] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 256, arena + 12016128, arena + 7626752, arena + 7225344);
 
-  /* %246 = transpose(%199) {perm [1, 0]} blocks.3.conv.conv.6.fc.2 : f32[4, 256] */
+  /* %242 = transpose(%195) {perm [1, 0]} blocks.3.conv.conv.6.fc.2 : f32[4, 256] */
   lk_transpose(2, (const long[]){256, 4}, (const int[]){1, 0}, params[97], arena + 7233536);
 
-  /* %247 = fused_linear(%245, %246) blocks.3.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %243 = fused_linear(%241, %242) blocks.3.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 256, 4, arena + 7225344, arena + 7233536, NULL, LK_ACT_NONE, NULL,
       arena + 7234560);
 
-  /* %248 = linear_grad_weight(%245, %198) blocks.3.conv.conv.6.fc.2 : f32[256, 4] */
-  lk_linear_grad_weight(B, 4, 256, arena + 7225344, arena + 12538816, arena + 7241728);
+  /* %244 = linear_grad_weight(%241, %194) blocks.3.conv.conv.6.fc.2 : f32[256, 4] */
+  lk_linear_grad_weight(B, 4, 256, arena + 7225344, arena + 12045248, arena + 7241728);
 
-  /* %249 = reduce_sum(%245) {axes [], batch} blocks.3.conv.conv.6.fc.2 : f32[256] */
+  /* %245 = reduce_sum(%241) {axes [], batch} blocks.3.conv.conv.6.fc.2 : f32[256] */
   lk_reduce_sum(2, (const long[]){B, 256}, (const unsigned char[]){1, 0}, arena + 7225344,
       arena + 7243776);
 
-  /* %250 = relu_grad(%197, %247) blocks.3.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 12538688, arena + 7234560, arena + 7234688);
+  /* %246 = relu_grad(%193, %243) blocks.3.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 12045120, arena + 7234560, arena + 7234688);
 
-  /* %251 = transpose(%195) {perm [1, 0]} blocks.3.conv.conv.6.fc.0 : f32[256, 4] */
+  /* %247 = transpose(%191) {perm [1, 0]} blocks.3.conv.conv.6.fc.0 : f32[256, 4] */
   lk_transpose(2, (const long[]){4, 256}, (const int[]){1, 0}, params[95], arena + 7233536);
 
-  /* %252 = fused_linear(%250, %251) blocks.3.conv.conv.6.fc.0 : f32[B, 256] */
+  /* %248 = fused_linear(%246, %247) blocks.3.conv.conv.6.fc.0 : f32[B, 256] */
   lk_fused_linear(B, 4, 256, arena + 7234688, arena + 7233536, NULL, LK_ACT_NONE, NULL,
       arena + 7225344);
 
-  /* %253 = linear_grad_weight(%250, %194) blocks.3.conv.conv.6.fc.0 : f32[4, 256] */
-  lk_linear_grad_weight(B, 256, 4, arena + 7234688, arena + 12501504, arena + 7242752);
+  /* %249 = linear_grad_weight(%246, %190) blocks.3.conv.conv.6.fc.0 : f32[4, 256] */
+  lk_linear_grad_weight(B, 256, 4, arena + 7234688, arena + 12007936, arena + 7242752);
 
-  /* %254 = reduce_sum(%250) {axes [], batch} blocks.3.conv.conv.6.fc.0 : f32[4] */
+  /* %250 = reduce_sum(%246) {axes [], batch} blocks.3.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 7234688,
       arena + 7244032);
 
-  /* %255 = reshape(%252) {shape [1, 256]} blocks.3.conv.conv.6 : f32[B, 1, 256], a view of %252: no code */
+  /* %251 = reshape(%248) {shape [1, 256]} blocks.3.conv.conv.6 : f32[B, 1, 256], a view of %248: no code */
 
-  /* %256 = mul_scalar(%255) {x op 0.020408163} blocks.3.conv.conv.6 : f32[B, 1, 256] */
+  /* %252 = mul_scalar(%251) {x op 0.020408163} blocks.3.conv.conv.6 : f32[B, 1, 256] */
   lk_mul_scalar(B * 256, arena + 7225344, 0.020408163f, arena + 7233536);
 
-  /* %257 = mul_add(%241, %202, %256) blocks.3.conv.conv.4 : f32[B, 49, 256], written over %241 */
+  /* %253 = mul_add(%237, %198, %252) blocks.3.conv.conv.4 : f32[B, 49, 256], written over %237 */
   lk_mul_add(3, (const long[]){B, 49, 256}, arena + 8028160, (const long[]){12544, 256, 1},
-      arena + 12517888, (const long[]){256, 0, 1}, arena + 7233536, (const long[]){256, 0, 1},
+      arena + 12024320, (const long[]){256, 0, 1}, arena + 7233536, (const long[]){256, 0, 1},
       arena + 8028160);
 
-  /* %258 = batch_norm_act_param_grad(%188, %257, %191, %189, %190) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[2, 256] */
-  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 6823936, arena + 8028160, arena + 12531456,
+  /* %254 = batch_norm_act_param_grad(%184, %253, %187, %185, %186) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[2, 256] */
+  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 6823936, arena + 8028160, arena + 12037888,
       params[91], params[92], 1e-05f, LK_ACT_HSWISH, arena + 7225344, arena + 7239424);
 
-  /* %259 = batch_norm_act_grad(%188, %257, %191, %189, %190, %258) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[B, 49, 256], written over %241 */
-  lk_batch_norm_act_grad_cl(B * 49, 256, arena + 6823936, arena + 8028160, arena + 12531456,
+  /* %255 = batch_norm_act_grad(%184, %253, %187, %185, %186, %254) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[B, 49, 256], written over %237 */
+  lk_batch_norm_act_grad_cl(B * 49, 256, arena + 6823936, arena + 8028160, arena + 12037888,
       params[91], params[92], arena + 7239424, 1e-05f, LK_ACT_HSWISH, arena + 7225344,
       arena + 8028160);
 
-  /* %260 = index(%258) {axis 0, at 0} blocks.3.conv.conv.4 : f32[256] */
+  /* %256 = index(%254) {axis 0, at 0} blocks.3.conv.conv.4 : f32[256] */
   lk_copy_rows(1, 256, arena + 7239424, 512, arena + 7227648, 256);
 
-  /* %261 = index(%258) {axis 0, at 1} blocks.3.conv.conv.4 : f32[256] */
+  /* %257 = index(%254) {axis 0, at 1} blocks.3.conv.conv.4 : f32[256] */
   lk_copy_rows(1, 256, arena + 7239680, 512, arena + 7227904, 256);
 
-  /* %262 = token_dwconv_grad_input(%259, %187) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 49, 256] */
+  /* %258 = token_dwconv_grad_input(%255, %183) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv_grad_input(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 8028160, params[90],
       arena + 6823936);
 
-  /* %263 = token_dwconv_grad_weight(%259, %186) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[256, 1, 3, 3] */
+  /* %259 = token_dwconv_grad_weight(%255, %182) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[256, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 8028160, arena + 6422528,
       arena + 7225344);
 
-  /* %264 = batch_norm_act_param_grad(%181, %262, %184, %182, %183) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[2, 256] */
-  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 6021120, arena + 6823936, arena + 12530688,
+  /* %260 = batch_norm_act_param_grad(%177, %258, %180, %178, %179) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[2, 256] */
+  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 6021120, arena + 6823936, arena + 12037120,
       params[86], params[87], 1e-05f, LK_ACT_HSWISH, arena + 6422528, arena + 6436608);
 
-  /* %265 = batch_norm_act_grad(%181, %262, %184, %182, %183, %264) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[B, 49, 256], written over %262 */
-  lk_batch_norm_act_grad_cl(B * 49, 256, arena + 6021120, arena + 6823936, arena + 12530688,
+  /* %261 = batch_norm_act_grad(%177, %258, %180, %178, %179, %260) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[B, 49, 256], written over %258 */
+  lk_batch_norm_act_grad_cl(B * 49, 256, arena + 6021120, arena + 6823936, arena + 12037120,
       params[86], params[87], arena + 6436608, 1e-05f, LK_ACT_HSWISH, arena + 6422528,
       arena + 6823936);
 
-  /* %266 = index(%264) {axis 0, at 0} blocks.3.conv.conv.1 : f32[256] */
+  /* %262 = index(%260) {axis 0, at 0} blocks.3.conv.conv.1 : f32[256] */
   lk_copy_rows(1, 256, arena + 6436608, 512, arena + 6774784, 256);
 
-  /* %267 = index(%264) {axis 0, at 1} blocks.3.conv.conv.1 : f32[256] */
+  /* %263 = index(%260) {axis 0, at 1} blocks.3.conv.conv.1 : f32[256] */
   lk_copy_rows(1, 256, arena + 6436864, 512, arena + 6775040, 256);
 
-  /* %268 = transpose(%180) {perm [1, 0]} blocks.3.conv.conv.0 : f32[64, 256] */
+  /* %264 = transpose(%176) {perm [1, 0]} blocks.3.conv.conv.0 : f32[64, 256] */
   lk_transpose(2, (const long[]){256, 64}, (const int[]){1, 0}, params[85], arena + 6021120);
 
-  /* %269 = linear_grad_weight(%265, %178) blocks.3.conv.conv.0 : f32[256, 64] */
-  lk_linear_grad_weight(B * 49, 64, 256, arena + 6823936, arena + 12001280, arena + 6725632);
+  /* %265 = linear_grad_weight(%261, %174) blocks.3.conv.conv.0 : f32[256, 64] */
+  lk_linear_grad_weight(B * 49, 64, 256, arena + 6823936, arena + 11591680, arena + 6725632);
 
-  /* %270 = fused_linear(%265, %268, %235) {residual} blocks.3.conv.conv.0 : f32[B, 49, 64], written into %230 from row 1 */
+  /* %266 = fused_linear(%261, %264, %231) {residual} blocks.3.conv.conv.0 : f32[B, 49, 64], written into %225 from row 1 */
   lk_fused_linear_strided(B, 49, 256, 64, arena + 6823936, 12544, arena + 6021120, NULL, NULL, 0,
-      LK_ACT_NONE, arena + 12201984, 3136, arena + 11296832, 3200);
+      LK_ACT_NONE, arena + 11692032, 3136, arena + 10887232, 3200);
 
-  /* %271 = reshape(%269) {shape [256, 64, 1, 1]} blocks.3.conv.conv.0 : f32[256, 64, 1, 1], a view of %269: no code */
+  /* %267 = reshape(%265) {shape [256, 64, 1, 1]} blocks.3.conv.conv.0 : f32[256, 64, 1, 1], a view of %265: no code */
 
-  /* %272 = concat(%234, %270) {axis 0} blocks.3 : f32[B, 50, 64], a view of %230: no code */
+  /* %268 = concat(%230, %266) {axis 0} blocks.3 : f32[B, 50, 64], a view of %225: no code */
 
-  /* %273 = transpose(%174) {perm [1, 0]} blocks.3.attn.proj : f32[64, 64] */
+  /* %269 = transpose(%170) {perm [1, 0]} blocks.3.attn.proj : f32[64, 64] */
   lk_transpose(2, (const long[]){64, 64}, (const int[]){1, 0}, params[83], arena + 6021120);
 
-  /* %274 = fused_linear(%272, %273) blocks.3.attn.proj : f32[B, 50, 64] */
-  lk_fused_linear(B * 50, 64, 64, arena + 11296768, arena + 6021120, NULL, LK_ACT_NONE, NULL,
+  /* %270 = fused_linear(%268, %269) blocks.3.attn.proj : f32[B, 50, 64] */
+  lk_fused_linear(B * 50, 64, 64, arena + 10887168, arena + 6021120, NULL, LK_ACT_NONE, NULL,
       arena + 6328320);
 
-  /* %275 = linear_grad_weight(%272, %173) blocks.3.attn.proj : f32[64, 64] */
-  lk_linear_grad_weight(B * 50, 64, 64, arena + 11296768, arena + 11194368, arena + 6770688);
+  /* %271 = linear_grad_weight(%268, %169) blocks.3.attn.proj : f32[64, 64] */
+  lk_linear_grad_weight(B * 50, 64, 64, arena + 10887168, arena + 10784768, arena + 6770688);
 
-  /* %276 = reduce_sum(%272) {axes [0], batch} blocks.3.attn.proj : f32[64] */
-  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 11296768,
+  /* %272 = reduce_sum(%268) {axes [0], batch} blocks.3.attn.proj : f32[64] */
+  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 10887168,
       arena + 6775488);
 
-  /* %277 = sdpa_grad(%170, %171, %172, %274) {heads 2, kv_heads 2} blocks.3.attn : f32[B, 50, 192] */
+  /* %273 = sdpa_grad(%166, %167, %168, %270) {heads 2, kv_heads 2} blocks.3.attn : f32[B, 50, 192] */
   lk_sdpa_grad(B, 50, 50, 2, 2, 32, arena + 9351168, 192, arena + 9351232, 192, arena + 9351296,
       192, arena + 6328320, 64, arena + 6021120, 192, arena + 6021120 + 64, 192,
       arena + 6021120 + 128, 192, 0.17677669f);
 
-  /* %278 = transpose(%167) {perm [1, 0]} blocks.3.attn.qkv : f32[64, 192] */
+  /* %274 = transpose(%163) {perm [1, 0]} blocks.3.attn.qkv : f32[64, 192] */
   lk_transpose(2, (const long[]){192, 64}, (const int[]){1, 0}, params[81], arena + 6328320);
 
-  /* %279 = fused_linear(%277, %278) blocks.3.attn.qkv : f32[B, 50, 64] */
+  /* %275 = fused_linear(%273, %274) blocks.3.attn.qkv : f32[B, 50, 64] */
   lk_fused_linear(B * 50, 192, 64, arena + 6021120, arena + 6328320, NULL, LK_ACT_NONE, NULL,
       arena + 6422528);
 
-  /* %280 = linear_grad_weight(%277, %166) blocks.3.attn.qkv : f32[192, 64] */
-  lk_linear_grad_weight(B * 50, 64, 192, arena + 6021120, arena + 11091968, arena + 6758400);
+  /* %276 = linear_grad_weight(%273, %162) blocks.3.attn.qkv : f32[192, 64] */
+  lk_linear_grad_weight(B * 50, 64, 192, arena + 6021120, arena + 10682368, arena + 6758400);
 
-  /* %281 = reduce_sum(%277) {axes [0], batch} blocks.3.attn.qkv : f32[192] */
+  /* %277 = reduce_sum(%273) {axes [0], batch} blocks.3.attn.qkv : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 50, 192}, (const unsigned char[]){1, 1, 0}, arena + 6021120,
       arena + 6775296);
 
-  /* %282 = reduce_sum(%279) {axes [0], batch} blocks.3.norm1 : f32[64] */
-  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 6422528,
-      arena + 6775552);
+  /* %278 = normalize_param_grad(%159, %275) {eps 1e-06} blocks.3.norm1 : f32[2, 64] */
+  lk_layernorm_param_grad(B * 50, 64, arena + 10579968, arena + 6422528, 1e-06f, arena + 6021120);
 
-  /* %283 = reduce_sum(%279, %165) {axes [0], batch} blocks.3.norm1 : f32[64] */
-  lk_reduce_sum_product(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0},
-      arena + 6422528, arena + 10989568, arena + 6775616);
+  /* %279 = index(%278) {axis 0, at 1} blocks.3.norm1 : f32[64] */
+  lk_copy_rows(1, 64, arena + 6021184, 128, arena + 6775552, 64);
 
-  /* %284 = normalize_grad(%162, %279, %163, %272) {eps 1e-06} blocks.2.conv : f32[B, 50, 64], written over %279 */
-  lk_layernorm_grad(B * 50, 64, arena + 10887168, arena + 6422528, params[79], arena + 11296768,
+  /* %280 = index(%278) {axis 0, at 0} blocks.3.norm1 : f32[64] */
+  lk_copy_rows(1, 64, arena + 6021120, 128, arena + 6775616, 64);
+
+  /* %281 = normalize_grad(%159, %275, %160, %268) {eps 1e-06} blocks.2.conv : f32[B, 50, 64], written over %275 */
+  lk_layernorm_grad(B * 50, 64, arena + 10579968, arena + 6422528, params[79], arena + 10887168,
       1e-06f, arena + 6422528);
 
-  /* %285 = slice(%284) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 64], a view of %279: no code */
+  /* %282 = slice(%281) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 64], a view of %275: no code */
 
-  /* %286 = slice(%284) {axis 0, start 1, length 49} blocks.2.conv : f32[B, 49, 64] */
+  /* %283 = slice(%281) {axis 0, start 1, length 49} blocks.2.conv : f32[B, 49, 64] */
   lk_copy_rows(B, 3136, arena + 6422592, 3200, arena + 6524928, 3136);
 
-  /* %287 = batch_norm_act_param_grad(%155, %286, %158, %156, %157) {eps 1e-05} blocks.2.conv.conv.8 : f32[2, 64] */
-  lk_batch_norm_act_param_grad_cl(B * 49, 64, arena + 11900928, arena + 6524928, arena + 12537344,
+  /* %284 = batch_norm_act_param_grad(%152, %283, %155, %153, %154) {eps 1e-05} blocks.2.conv.conv.8 : f32[2, 64] */
+  lk_batch_norm_act_param_grad_cl(B * 49, 64, arena + 11491328, arena + 6524928, arena + 12043776,
       params[75], params[76], 1e-05f, LK_ACT_NONE, arena + 6021120, arena + 6024640);
 
-  /* %288 = batch_norm_act_grad(%155, %286, %158, %156, %157, %287) {eps 1e-05} blocks.2.conv.conv.8 : f32[B, 49, 64] */
-  lk_batch_norm_act_grad_cl(B * 49, 64, arena + 11900928, arena + 6524928, arena + 12537344,
+  /* %285 = batch_norm_act_grad(%152, %283, %155, %153, %154, %284) {eps 1e-05} blocks.2.conv.conv.8 : f32[B, 49, 64] */
+  lk_batch_norm_act_grad_cl(B * 49, 64, arena + 11491328, arena + 6524928, arena + 12043776,
       params[75], params[76], arena + 6024640, 1e-05f, LK_ACT_NONE, arena + 6021120,
       arena + 6625280);
 
-  /* %289 = index(%287) {axis 0, at 0} blocks.2.conv.conv.8 : f32[64] */
+  /* %286 = index(%284) {axis 0, at 0} blocks.2.conv.conv.8 : f32[64] */
   lk_copy_rows(1, 64, arena + 6024640, 128, arena + 6775680, 64);
 
-  /* %290 = index(%287) {axis 0, at 1} blocks.2.conv.conv.8 : f32[64] */
+  /* %287 = index(%284) {axis 0, at 1} blocks.2.conv.conv.8 : f32[64] */
   lk_copy_rows(1, 64, arena + 6024704, 128, arena + 6775744, 64);
 
-  /* %291 = transpose(%154) {perm [1, 0]} blocks.2.conv.conv.7 : f32[256, 64] */
+  /* %288 = transpose(%151) {perm [1, 0]} blocks.2.conv.conv.7 : f32[256, 64] */
   lk_transpose(2, (const long[]){64, 256}, (const int[]){1, 0}, params[74], arena + 6742016);
 
-  /* %292 = fused_linear(%288, %291) blocks.2.conv.conv.7 : f32[B, 49, 256] */
+  /* %289 = fused_linear(%285, %288) blocks.2.conv.conv.7 : f32[B, 49, 256] */
   lk_fused_linear(B * 49, 64, 256, arena + 6625280, arena + 6742016, NULL, LK_ACT_NONE, NULL,
       arena + 6021120);
 
-  /* %293 = linear_grad_weight(%288, %152) blocks.2.conv.conv.7 : f32[64, 256] */
+  /* %290 = linear_grad_weight(%285, %149) blocks.2.conv.conv.7 : f32[64, 256] */
   lk_linear_grad_weight(B * 49, 256, 64, arena + 6625280, arena + 5619712, arena + 6742016);
 
-  /* %294 = reshape(%293) {shape [64, 256, 1, 1]} blocks.2.conv.conv.7 : f32[64, 256, 1, 1], a view of %293: no code */
+  /* %291 = reshape(%290) {shape [64, 256, 1, 1]} blocks.2.conv.conv.7 : f32[64, 256, 1, 1], a view of %290: no code */
 
-  /* %295 = reduce_sum(%292, %142) {axes [0]} blocks.2.conv.conv.6 : f32[B, 256] */
+  /* %292 = reduce_sum(%289, %139) {axes [0]} blocks.2.conv.conv.6 : f32[B, 256] */
   lk_reduce_sum_product(3, (const long[]){B, 49, 256}, (const unsigned char[]){0, 1, 0},
       arena + 6021120, arena + 5218304, arena + 5619712);
 
-  /* %296 = hsigmoid_grad(%150, %295) blocks.2.conv.conv.6 : f32[B, 256] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 256, arena + 12485120, arena + 5619712, arena + 5218304);
+  /* %293 = hsigmoid_grad(%147, %292) blocks.2.conv.conv.6 : f32[B, 256] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 256, arena + 11991552, arena + 5619712, arena + 5218304);
 
-  /* %297 = transpose(%148) {perm [1, 0]} blocks.2.conv.conv.6.fc.2 : f32[4, 256] */
+  /* %294 = transpose(%145) {perm [1, 0]} blocks.2.conv.conv.6.fc.2 : f32[4, 256] */
   lk_transpose(2, (const long[]){256, 4}, (const int[]){1, 0}, params[72], arena + 5226496);
 
-  /* %298 = fused_linear(%296, %297) blocks.2.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %295 = fused_linear(%293, %294) blocks.2.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 256, 4, arena + 5218304, arena + 5226496, NULL, LK_ACT_NONE, NULL,
       arena + 5227520);
 
-  /* %299 = linear_grad_weight(%296, %147) blocks.2.conv.conv.6.fc.2 : f32[256, 4] */
-  lk_linear_grad_weight(B, 4, 256, arena + 5218304, arena + 12538432, arena + 5234688);
+  /* %296 = linear_grad_weight(%293, %144) blocks.2.conv.conv.6.fc.2 : f32[256, 4] */
+  lk_linear_grad_weight(B, 4, 256, arena + 5218304, arena + 12044864, arena + 5234688);
 
-  /* %300 = reduce_sum(%296) {axes [], batch} blocks.2.conv.conv.6.fc.2 : f32[256] */
+  /* %297 = reduce_sum(%293) {axes [], batch} blocks.2.conv.conv.6.fc.2 : f32[256] */
   lk_reduce_sum(2, (const long[]){B, 256}, (const unsigned char[]){1, 0}, arena + 5218304,
       arena + 5236736);
 
-  /* %301 = relu_grad(%146, %298) blocks.2.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 12538304, arena + 5227520, arena + 5227648);
+  /* %298 = relu_grad(%143, %295) blocks.2.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 12044736, arena + 5227520, arena + 5227648);
 
-  /* %302 = transpose(%144) {perm [1, 0]} blocks.2.conv.conv.6.fc.0 : f32[256, 4] */
+  /* %299 = transpose(%141) {perm [1, 0]} blocks.2.conv.conv.6.fc.0 : f32[256, 4] */
   lk_transpose(2, (const long[]){4, 256}, (const int[]){1, 0}, params[70], arena + 5226496);
 
-  /* %303 = fused_linear(%301, %302) blocks.2.conv.conv.6.fc.0 : f32[B, 256] */
+  /* %300 = fused_linear(%298, %299) blocks.2.conv.conv.6.fc.0 : f32[B, 256] */
   lk_fused_linear(B, 4, 256, arena + 5227648, arena + 5226496, NULL, LK_ACT_NONE, NULL,
       arena + 5218304);
 
-  /* %304 = linear_grad_weight(%301, %143) blocks.2.conv.conv.6.fc.0 : f32[4, 256] */
-  lk_linear_grad_weight(B, 256, 4, arena + 5227648, arena + 12476928, arena + 5235712);
+  /* %301 = linear_grad_weight(%298, %140) blocks.2.conv.conv.6.fc.0 : f32[4, 256] */
+  lk_linear_grad_weight(B, 256, 4, arena + 5227648, arena + 11983360, arena + 5235712);
 
-  /* %305 = reduce_sum(%301) {axes [], batch} blocks.2.conv.conv.6.fc.0 : f32[4] */
+  /* %302 = reduce_sum(%298) {axes [], batch} blocks.2.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 5227648,
       arena + 5236992);
 
-  /* %306 = reshape(%303) {shape [1, 256]} blocks.2.conv.conv.6 : f32[B, 1, 256], a view of %303: no code */
+  /* %303 = reshape(%300) {shape [1, 256]} blocks.2.conv.conv.6 : f32[B, 1, 256], a view of %300: no code */
 
-  /* %307 = mul_scalar(%306) {x op 0.020408163} blocks.2.conv.conv.6 : f32[B, 1, 256] */
+  /* %304 = mul_scalar(%303) {x op 0.020408163} blocks.2.conv.conv.6 : f32[B, 1, 256] */
   lk_mul_scalar(B * 256, arena + 5218304, 0.020408163f, arena + 5226496);
 
-  /* %308 = mul_add(%292, %151, %307) blocks.2.conv.conv.4 : f32[B, 49, 256], written over %292 */
+  /* %305 = mul_add(%289, %148, %304) blocks.2.conv.conv.4 : f32[B, 49, 256], written over %289 */
   lk_mul_add(3, (const long[]){B, 49, 256}, arena + 6021120, (const long[]){12544, 256, 1},
-      arena + 12493312, (const long[]){256, 0, 1}, arena + 5226496, (const long[]){256, 0, 1},
+      arena + 11999744, (const long[]){256, 0, 1}, arena + 5226496, (const long[]){256, 0, 1},
       arena + 6021120);
 
-  /* %309 = batch_norm_act_param_grad(%137, %308, %140, %138, %139) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[2, 256] */
-  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 4816896, arena + 6021120, arena + 12529920,
+  /* %306 = batch_norm_act_param_grad(%134, %305, %137, %135, %136) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[2, 256] */
+  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 4816896, arena + 6021120, arena + 12036352,
       params[66], params[67], 1e-05f, LK_ACT_HSWISH, arena + 5218304, arena + 5232384);
 
-  /* %310 = batch_norm_act_grad(%137, %308, %140, %138, %139, %309) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[B, 49, 256], written over %292 */
-  lk_batch_norm_act_grad_cl(B * 49, 256, arena + 4816896, arena + 6021120, arena + 12529920,
+  /* %307 = batch_norm_act_grad(%134, %305, %137, %135, %136, %306) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[B, 49, 256], written over %289 */
+  lk_batch_norm_act_grad_cl(B * 49, 256, arena + 4816896, arena + 6021120, arena + 12036352,
       params[66], params[67], arena + 5232384, 1e-05f, LK_ACT_HSWISH, arena + 5218304,
       arena + 6021120);
 
-  /* %311 = index(%309) {axis 0, at 0} blocks.2.conv.conv.4 : f32[256] */
+  /* %308 = index(%306) {axis 0, at 0} blocks.2.conv.conv.4 : f32[256] */
   lk_copy_rows(1, 256, arena + 5232384, 512, arena + 5220608, 256);
 
-  /* %312 = index(%309) {axis 0, at 1} blocks.2.conv.conv.4 : f32[256] */
+  /* %309 = index(%306) {axis 0, at 1} blocks.2.conv.conv.4 : f32[256] */
   lk_copy_rows(1, 256, arena + 5232640, 512, arena + 5220864, 256);
 
-  /* %313 = token_dwconv_grad_input(%310, %136) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 49, 256] */
+  /* %310 = token_dwconv_grad_input(%307, %133) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv_grad_input(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 6021120, params[65],
       arena + 4816896);
 
-  /* %314 = token_dwconv_grad_weight(%310, %135) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[256, 1, 3, 3] */
+  /* %311 = token_dwconv_grad_weight(%307, %132) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[256, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 6021120, arena + 4415488,
       arena + 5218304);
 
-  /* %315 = batch_norm_act_param_grad(%130, %313, %133, %131, %132) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[2, 256] */
-  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 4014080, arena + 4816896, arena + 12529152,
+  /* %312 = batch_norm_act_param_grad(%127, %310, %130, %128, %129) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[2, 256] */
+  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 4014080, arena + 4816896, arena + 12035584,
       params[61], params[62], 1e-05f, LK_ACT_HSWISH, arena + 4415488, arena + 4429568);
 
-  /* %316 = batch_norm_act_grad(%130, %313, %133, %131, %132, %315) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[B, 49, 256], written over %313 */
-  lk_batch_norm_act_grad_cl(B * 49, 256, arena + 4014080, arena + 4816896, arena + 12529152,
+  /* %313 = batch_norm_act_grad(%127, %310, %130, %128, %129, %312) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[B, 49, 256], written over %310 */
+  lk_batch_norm_act_grad_cl(B * 49, 256, arena + 4014080, arena + 4816896, arena + 12035584,
       params[61], params[62], arena + 4429568, 1e-05f, LK_ACT_HSWISH, arena + 4415488,
       arena + 4816896);
 
-  /* %317 = index(%315) {axis 0, at 0} blocks.2.conv.conv.1 : f32[256] */
+  /* %314 = index(%312) {axis 0, at 0} blocks.2.conv.conv.1 : f32[256] */
   lk_copy_rows(1, 256, arena + 4429568, 512, arena + 4767744, 256);
 
-  /* %318 = index(%315) {axis 0, at 1} blocks.2.conv.conv.1 : f32[256] */
+  /* %315 = index(%312) {axis 0, at 1} blocks.2.conv.conv.1 : f32[256] */
   lk_copy_rows(1, 256, arena + 4429824, 512, arena + 4768000, 256);
 
-  /* %319 = transpose(%129) {perm [1, 0]} blocks.2.conv.conv.0 : f32[64, 256] */
+  /* %316 = transpose(%126) {perm [1, 0]} blocks.2.conv.conv.0 : f32[64, 256] */
   lk_transpose(2, (const long[]){256, 64}, (const int[]){1, 0}, params[60], arena + 4014080);
 
-  /* %320 = linear_grad_weight(%316, %127) blocks.2.conv.conv.0 : f32[256, 64] */
-  lk_linear_grad_weight(B * 49, 64, 256, arena + 4816896, arena + 11800576, arena + 4718592);
+  /* %317 = linear_grad_weight(%313, %124) blocks.2.conv.conv.0 : f32[256, 64] */
+  lk_linear_grad_weight(B * 49, 64, 256, arena + 4816896, arena + 11390976, arena + 4718592);
 
-  /* %321 = fused_linear(%316, %319, %286) {residual} blocks.2.conv.conv.0 : f32[B, 49, 64], written into %279 from row 1 */
+  /* %318 = fused_linear(%313, %316, %283) {residual} blocks.2.conv.conv.0 : f32[B, 49, 64], written into %275 from row 1 */
   lk_fused_linear_strided(B, 49, 256, 64, arena + 4816896, 12544, arena + 4014080, NULL, NULL, 0,
       LK_ACT_NONE, arena + 6524928, 3136, arena + 6422592, 3200);
 
-  /* %322 = reshape(%320) {shape [256, 64, 1, 1]} blocks.2.conv.conv.0 : f32[256, 64, 1, 1], a view of %320: no code */
+  /* %319 = reshape(%317) {shape [256, 64, 1, 1]} blocks.2.conv.conv.0 : f32[256, 64, 1, 1], a view of %317: no code */
 
-  /* %323 = concat(%285, %321) {axis 0} blocks.2 : f32[B, 50, 64], a view of %279: no code */
+  /* %320 = concat(%282, %318) {axis 0} blocks.2 : f32[B, 50, 64], a view of %275: no code */
 
-  /* %324 = transpose(%123) {perm [1, 0]} blocks.2.attn.proj : f32[64, 64] */
+  /* %321 = transpose(%120) {perm [1, 0]} blocks.2.attn.proj : f32[64, 64] */
   lk_transpose(2, (const long[]){64, 64}, (const int[]){1, 0}, params[58], arena + 4014080);
 
-  /* %325 = fused_linear(%323, %324) blocks.2.attn.proj : f32[B, 50, 64] */
+  /* %322 = fused_linear(%320, %321) blocks.2.attn.proj : f32[B, 50, 64] */
   lk_fused_linear(B * 50, 64, 64, arena + 6422528, arena + 4014080, NULL, LK_ACT_NONE, NULL,
       arena + 4321280);
 
-  /* %326 = linear_grad_weight(%323, %122) blocks.2.attn.proj : f32[64, 64] */
-  lk_linear_grad_weight(B * 50, 64, 64, arena + 6422528, arena + 10784768, arena + 4763648);
+  /* %323 = linear_grad_weight(%320, %119) blocks.2.attn.proj : f32[64, 64] */
+  lk_linear_grad_weight(B * 50, 64, 64, arena + 6422528, arena + 10477568, arena + 4763648);
 
-  /* %327 = reduce_sum(%323) {axes [0], batch} blocks.2.attn.proj : f32[64] */
+  /* %324 = reduce_sum(%320) {axes [0], batch} blocks.2.attn.proj : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 6422528,
       arena + 4768448);
 
-  /* %328 = sdpa_grad(%119, %120, %121, %325) {heads 2, kv_heads 2} blocks.2.attn : f32[B, 50, 192] */
+  /* %325 = sdpa_grad(%116, %117, %118, %322) {heads 2, kv_heads 2} blocks.2.attn : f32[B, 50, 192] */
   lk_sdpa_grad(B, 50, 50, 2, 2, 32, arena + 9043968, 192, arena + 9044032, 192, arena + 9044096,
       192, arena + 4321280, 64, arena + 4014080, 192, arena + 4014080 + 64, 192,
       arena + 4014080 + 128, 192, 0.17677669f);
 
-  /* %329 = transpose(%116) {perm [1, 0]} blocks.2.attn.qkv : f32[64, 192] */
+  /* %326 = transpose(%113) {perm [1, 0]} blocks.2.attn.qkv : f32[64, 192] */
   lk_transpose(2, (const long[]){192, 64}, (const int[]){1, 0}, params[56], arena + 4321280);
 
-  /* %330 = fused_linear(%328, %329) blocks.2.attn.qkv : f32[B, 50, 64] */
+  /* %327 = fused_linear(%325, %326) blocks.2.attn.qkv : f32[B, 50, 64] */
   lk_fused_linear(B * 50, 192, 64, arena + 4014080, arena + 4321280, NULL, LK_ACT_NONE, NULL,
       arena + 4415488);
 
-  /* %331 = linear_grad_weight(%328, %115) blocks.2.attn.qkv : f32[192, 64] */
-  lk_linear_grad_weight(B * 50, 64, 192, arena + 4014080, arena + 10682368, arena + 4751360);
+  /* %328 = linear_grad_weight(%325, %112) blocks.2.attn.qkv : f32[192, 64] */
+  lk_linear_grad_weight(B * 50, 64, 192, arena + 4014080, arena + 10375168, arena + 4751360);
 
-  /* %332 = reduce_sum(%328) {axes [0], batch} blocks.2.attn.qkv : f32[192] */
+  /* %329 = reduce_sum(%325) {axes [0], batch} blocks.2.attn.qkv : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 50, 192}, (const unsigned char[]){1, 1, 0}, arena + 4014080,
       arena + 4768256);
 
-  /* %333 = reduce_sum(%330) {axes [0], batch} blocks.2.norm1 : f32[64] */
-  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 4415488,
-      arena + 4768512);
+  /* %330 = normalize_param_grad(%109, %327) {eps 1e-06} blocks.2.norm1 : f32[2, 64] */
+  lk_layernorm_param_grad(B * 50, 64, arena + 10272768, arena + 4415488, 1e-06f, arena + 4014080);
 
-  /* %334 = reduce_sum(%330, %114) {axes [0], batch} blocks.2.norm1 : f32[64] */
-  lk_reduce_sum_product(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0},
-      arena + 4415488, arena + 10579968, arena + 4768576);
+  /* %331 = index(%330) {axis 0, at 1} blocks.2.norm1 : f32[64] */
+  lk_copy_rows(1, 64, arena + 4014144, 128, arena + 4768512, 64);
 
-  /* %335 = normalize_grad(%111, %330, %112, %323) {eps 1e-06} blocks.1.conv : f32[B, 50, 64], written over %330 */
-  lk_layernorm_grad(B * 50, 64, arena + 10477568, arena + 4415488, params[54], arena + 6422528,
+  /* %332 = index(%330) {axis 0, at 0} blocks.2.norm1 : f32[64] */
+  lk_copy_rows(1, 64, arena + 4014080, 128, arena + 4768576, 64);
+
+  /* %333 = normalize_grad(%109, %327, %110, %320) {eps 1e-06} blocks.1.conv : f32[B, 50, 64], written over %327 */
+  lk_layernorm_grad(B * 50, 64, arena + 10272768, arena + 4415488, params[54], arena + 6422528,
       1e-06f, arena + 4415488);
 
-  /* %336 = slice(%335) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 64], a view of %330: no code */
+  /* %334 = slice(%333) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 64], a view of %327: no code */
 
-  /* %337 = slice(%335) {axis 0, start 1, length 49} blocks.1.conv : f32[B, 49, 64] */
+  /* %335 = slice(%333) {axis 0, start 1, length 49} blocks.1.conv : f32[B, 49, 64] */
   lk_copy_rows(B, 3136, arena + 4415552, 3200, arena + 4517888, 3136);
 
-  /* %338 = batch_norm_act_param_grad(%104, %337, %107, %105, %106) {eps 1e-05} blocks.1.conv.conv.8 : f32[2, 64] */
-  lk_batch_norm_act_param_grad_cl(B * 49, 64, arena + 11700224, arena + 4517888, arena + 12537152,
+  /* %336 = batch_norm_act_param_grad(%102, %335, %105, %103, %104) {eps 1e-05} blocks.1.conv.conv.8 : f32[2, 64] */
+  lk_batch_norm_act_param_grad_cl(B * 49, 64, arena + 11290624, arena + 4517888, arena + 12043584,
       params[50], params[51], 1e-05f, LK_ACT_NONE, arena + 4014080, arena + 4017600);
 
-  /* %339 = batch_norm_act_grad(%104, %337, %107, %105, %106, %338) {eps 1e-05} blocks.1.conv.conv.8 : f32[B, 49, 64] */
-  lk_batch_norm_act_grad_cl(B * 49, 64, arena + 11700224, arena + 4517888, arena + 12537152,
+  /* %337 = batch_norm_act_grad(%102, %335, %105, %103, %104, %336) {eps 1e-05} blocks.1.conv.conv.8 : f32[B, 49, 64] */
+  lk_batch_norm_act_grad_cl(B * 49, 64, arena + 11290624, arena + 4517888, arena + 12043584,
       params[50], params[51], arena + 4017600, 1e-05f, LK_ACT_NONE, arena + 4014080,
       arena + 4618240);
 
-  /* %340 = index(%338) {axis 0, at 0} blocks.1.conv.conv.8 : f32[64] */
+  /* %338 = index(%336) {axis 0, at 0} blocks.1.conv.conv.8 : f32[64] */
   lk_copy_rows(1, 64, arena + 4017600, 128, arena + 4768640, 64);
 
-  /* %341 = index(%338) {axis 0, at 1} blocks.1.conv.conv.8 : f32[64] */
+  /* %339 = index(%336) {axis 0, at 1} blocks.1.conv.conv.8 : f32[64] */
   lk_copy_rows(1, 64, arena + 4017664, 128, arena + 4768704, 64);
 
-  /* %342 = transpose(%103) {perm [1, 0]} blocks.1.conv.conv.7 : f32[256, 64] */
+  /* %340 = transpose(%101) {perm [1, 0]} blocks.1.conv.conv.7 : f32[256, 64] */
   lk_transpose(2, (const long[]){64, 256}, (const int[]){1, 0}, params[49], arena + 4734976);
 
-  /* %343 = fused_linear(%339, %342) blocks.1.conv.conv.7 : f32[B, 49, 256] */
+  /* %341 = fused_linear(%337, %340) blocks.1.conv.conv.7 : f32[B, 49, 256] */
   lk_fused_linear(B * 49, 64, 256, arena + 4618240, arena + 4734976, NULL, LK_ACT_NONE, NULL,
       arena + 4014080);
 
-  /* %344 = linear_grad_weight(%339, %101) blocks.1.conv.conv.7 : f32[64, 256] */
+  /* %342 = linear_grad_weight(%337, %99) blocks.1.conv.conv.7 : f32[64, 256] */
   lk_linear_grad_weight(B * 49, 256, 64, arena + 4618240, arena + 3612672, arena + 4734976);
 
-  /* %345 = reshape(%344) {shape [64, 256, 1, 1]} blocks.1.conv.conv.7 : f32[64, 256, 1, 1], a view of %344: no code */
+  /* %343 = reshape(%342) {shape [64, 256, 1, 1]} blocks.1.conv.conv.7 : f32[64, 256, 1, 1], a view of %342: no code */
 
-  /* %346 = reduce_sum(%343, %91) {axes [0]} blocks.1.conv.conv.6 : f32[B, 256] */
+  /* %344 = reduce_sum(%341, %89) {axes [0]} blocks.1.conv.conv.6 : f32[B, 256] */
   lk_reduce_sum_product(3, (const long[]){B, 49, 256}, (const unsigned char[]){0, 1, 0},
       arena + 4014080, arena + 3211264, arena + 3612672);
 
-  /* %347 = hsigmoid_grad(%99, %346) blocks.1.conv.conv.6 : f32[B, 256] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 256, arena + 12460544, arena + 3612672, arena + 3211264);
+  /* %345 = hsigmoid_grad(%97, %344) blocks.1.conv.conv.6 : f32[B, 256] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 256, arena + 11966976, arena + 3612672, arena + 3211264);
 
-  /* %348 = transpose(%97) {perm [1, 0]} blocks.1.conv.conv.6.fc.2 : f32[4, 256] */
+  /* %346 = transpose(%95) {perm [1, 0]} blocks.1.conv.conv.6.fc.2 : f32[4, 256] */
   lk_transpose(2, (const long[]){256, 4}, (const int[]){1, 0}, params[47], arena + 3219456);
 
-  /* %349 = fused_linear(%347, %348) blocks.1.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %347 = fused_linear(%345, %346) blocks.1.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 256, 4, arena + 3211264, arena + 3219456, NULL, LK_ACT_NONE, NULL,
       arena + 3220480);
 
-  /* %350 = linear_grad_weight(%347, %96) blocks.1.conv.conv.6.fc.2 : f32[256, 4] */
-  lk_linear_grad_weight(B, 4, 256, arena + 3211264, arena + 12538048, arena + 3227648);
+  /* %348 = linear_grad_weight(%345, %94) blocks.1.conv.conv.6.fc.2 : f32[256, 4] */
+  lk_linear_grad_weight(B, 4, 256, arena + 3211264, arena + 12044480, arena + 3227648);
 
-  /* %351 = reduce_sum(%347) {axes [], batch} blocks.1.conv.conv.6.fc.2 : f32[256] */
+  /* %349 = reduce_sum(%345) {axes [], batch} blocks.1.conv.conv.6.fc.2 : f32[256] */
   lk_reduce_sum(2, (const long[]){B, 256}, (const unsigned char[]){1, 0}, arena + 3211264,
       arena + 3229696);
 
-  /* %352 = relu_grad(%95, %349) blocks.1.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 12537920, arena + 3220480, arena + 3220608);
+  /* %350 = relu_grad(%93, %347) blocks.1.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 12044352, arena + 3220480, arena + 3220608);
 
-  /* %353 = transpose(%93) {perm [1, 0]} blocks.1.conv.conv.6.fc.0 : f32[256, 4] */
+  /* %351 = transpose(%91) {perm [1, 0]} blocks.1.conv.conv.6.fc.0 : f32[256, 4] */
   lk_transpose(2, (const long[]){4, 256}, (const int[]){1, 0}, params[45], arena + 3219456);
 
-  /* %354 = fused_linear(%352, %353) blocks.1.conv.conv.6.fc.0 : f32[B, 256] */
+  /* %352 = fused_linear(%350, %351) blocks.1.conv.conv.6.fc.0 : f32[B, 256] */
   lk_fused_linear(B, 4, 256, arena + 3220608, arena + 3219456, NULL, LK_ACT_NONE, NULL,
       arena + 3211264);
 
-  /* %355 = linear_grad_weight(%352, %92) blocks.1.conv.conv.6.fc.0 : f32[4, 256] */
-  lk_linear_grad_weight(B, 256, 4, arena + 3220608, arena + 12452352, arena + 3228672);
+  /* %353 = linear_grad_weight(%350, %90) blocks.1.conv.conv.6.fc.0 : f32[4, 256] */
+  lk_linear_grad_weight(B, 256, 4, arena + 3220608, arena + 11958784, arena + 3228672);
 
-  /* %356 = reduce_sum(%352) {axes [], batch} blocks.1.conv.conv.6.fc.0 : f32[4] */
+  /* %354 = reduce_sum(%350) {axes [], batch} blocks.1.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 3220608,
       arena + 3229952);
 
-  /* %357 = reshape(%354) {shape [1, 256]} blocks.1.conv.conv.6 : f32[B, 1, 256], a view of %354: no code */
+  /* %355 = reshape(%352) {shape [1, 256]} blocks.1.conv.conv.6 : f32[B, 1, 256], a view of %352: no code */
 
-  /* %358 = mul_scalar(%357) {x op 0.020408163} blocks.1.conv.conv.6 : f32[B, 1, 256] */
+  /* %356 = mul_scalar(%355) {x op 0.020408163} blocks.1.conv.conv.6 : f32[B, 1, 256] */
   lk_mul_scalar(B * 256, arena + 3211264, 0.020408163f, arena + 3219456);
 
-  /* %359 = mul_add(%343, %100, %358) blocks.1.conv.conv.4 : f32[B, 49, 256], written over %343 */
+  /* %357 = mul_add(%341, %98, %356) blocks.1.conv.conv.4 : f32[B, 49, 256], written over %341 */
   lk_mul_add(3, (const long[]){B, 49, 256}, arena + 4014080, (const long[]){12544, 256, 1},
-      arena + 12468736, (const long[]){256, 0, 1}, arena + 3219456, (const long[]){256, 0, 1},
+      arena + 11975168, (const long[]){256, 0, 1}, arena + 3219456, (const long[]){256, 0, 1},
       arena + 4014080);
 
-  /* %360 = batch_norm_act_param_grad(%86, %359, %89, %87, %88) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[2, 256] */
-  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 2809856, arena + 4014080, arena + 12528384,
+  /* %358 = batch_norm_act_param_grad(%84, %357, %87, %85, %86) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[2, 256] */
+  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 2809856, arena + 4014080, arena + 12034816,
       params[41], params[42], 1e-05f, LK_ACT_HSWISH, arena + 3211264, arena + 3225344);
 
-  /* %361 = batch_norm_act_grad(%86, %359, %89, %87, %88, %360) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[B, 49, 256], written over %343 */
-  lk_batch_norm_act_grad_cl(B * 49, 256, arena + 2809856, arena + 4014080, arena + 12528384,
+  /* %359 = batch_norm_act_grad(%84, %357, %87, %85, %86, %358) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[B, 49, 256], written over %341 */
+  lk_batch_norm_act_grad_cl(B * 49, 256, arena + 2809856, arena + 4014080, arena + 12034816,
       params[41], params[42], arena + 3225344, 1e-05f, LK_ACT_HSWISH, arena + 3211264,
       arena + 4014080);
 
-  /* %362 = index(%360) {axis 0, at 0} blocks.1.conv.conv.4 : f32[256] */
+  /* %360 = index(%358) {axis 0, at 0} blocks.1.conv.conv.4 : f32[256] */
   lk_copy_rows(1, 256, arena + 3225344, 512, arena + 3213568, 256);
 
-  /* %363 = index(%360) {axis 0, at 1} blocks.1.conv.conv.4 : f32[256] */
+  /* %361 = index(%358) {axis 0, at 1} blocks.1.conv.conv.4 : f32[256] */
   lk_copy_rows(1, 256, arena + 3225600, 512, arena + 3213824, 256);
 
-  /* %364 = token_dwconv_grad_input(%361, %85) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 49, 256] */
+  /* %362 = token_dwconv_grad_input(%359, %83) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv_grad_input(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 4014080, params[40],
       arena + 2809856);
 
-  /* %365 = token_dwconv_grad_weight(%361, %84) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[256, 1, 3, 3] */
+  /* %363 = token_dwconv_grad_weight(%359, %82) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[256, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 4014080, arena + 2408448,
       arena + 3211264);
 
-  /* %366 = batch_norm_act_param_grad(%79, %364, %82, %80, %81) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[2, 256] */
-  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 2007040, arena + 2809856, arena + 12527616,
+  /* %364 = batch_norm_act_param_grad(%77, %362, %80, %78, %79) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[2, 256] */
+  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 2007040, arena + 2809856, arena + 12034048,
       params[36], params[37], 1e-05f, LK_ACT_HSWISH, arena + 2408448, arena + 2422528);
 
-  /* %367 = batch_norm_act_grad(%79, %364, %82, %80, %81, %366) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[B, 49, 256], written over %364 */
-  lk_batch_norm_act_grad_cl(B * 49, 256, arena + 2007040, arena + 2809856, arena + 12527616,
+  /* %365 = batch_norm_act_grad(%77, %362, %80, %78, %79, %364) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[B, 49, 256], written over %362 */
+  lk_batch_norm_act_grad_cl(B * 49, 256, arena + 2007040, arena + 2809856, arena + 12034048,
       params[36], params[37], arena + 2422528, 1e-05f, LK_ACT_HSWISH, arena + 2408448,
       arena + 2809856);
 
-  /* %368 = index(%366) {axis 0, at 0} blocks.1.conv.conv.1 : f32[256] */
+  /* %366 = index(%364) {axis 0, at 0} blocks.1.conv.conv.1 : f32[256] */
   lk_copy_rows(1, 256, arena + 2422528, 512, arena + 2760704, 256);
 
-  /* %369 = index(%366) {axis 0, at 1} blocks.1.conv.conv.1 : f32[256] */
+  /* %367 = index(%364) {axis 0, at 1} blocks.1.conv.conv.1 : f32[256] */
   lk_copy_rows(1, 256, arena + 2422784, 512, arena + 2760960, 256);
 
-  /* %370 = transpose(%78) {perm [1, 0]} blocks.1.conv.conv.0 : f32[64, 256] */
+  /* %368 = transpose(%76) {perm [1, 0]} blocks.1.conv.conv.0 : f32[64, 256] */
   lk_transpose(2, (const long[]){256, 64}, (const int[]){1, 0}, params[35], arena + 2007040);
 
-  /* %371 = linear_grad_weight(%367, %76) blocks.1.conv.conv.0 : f32[256, 64] */
-  lk_linear_grad_weight(B * 49, 64, 256, arena + 2809856, arena + 11599872, arena + 2711552);
+  /* %369 = linear_grad_weight(%365, %74) blocks.1.conv.conv.0 : f32[256, 64] */
+  lk_linear_grad_weight(B * 49, 64, 256, arena + 2809856, arena + 11190272, arena + 2711552);
 
-  /* %372 = fused_linear(%367, %370, %337) {residual} blocks.1.conv.conv.0 : f32[B, 49, 64], written into %330 from row 1 */
+  /* %370 = fused_linear(%365, %368, %335) {residual} blocks.1.conv.conv.0 : f32[B, 49, 64], written into %327 from row 1 */
   lk_fused_linear_strided(B, 49, 256, 64, arena + 2809856, 12544, arena + 2007040, NULL, NULL, 0,
       LK_ACT_NONE, arena + 4517888, 3136, arena + 4415552, 3200);
 
-  /* %373 = reshape(%371) {shape [256, 64, 1, 1]} blocks.1.conv.conv.0 : f32[256, 64, 1, 1], a view of %371: no code */
+  /* %371 = reshape(%369) {shape [256, 64, 1, 1]} blocks.1.conv.conv.0 : f32[256, 64, 1, 1], a view of %369: no code */
 
-  /* %374 = concat(%336, %372) {axis 0} blocks.1 : f32[B, 50, 64], a view of %330: no code */
+  /* %372 = concat(%334, %370) {axis 0} blocks.1 : f32[B, 50, 64], a view of %327: no code */
 
-  /* %375 = transpose(%72) {perm [1, 0]} blocks.1.attn.proj : f32[64, 64] */
+  /* %373 = transpose(%70) {perm [1, 0]} blocks.1.attn.proj : f32[64, 64] */
   lk_transpose(2, (const long[]){64, 64}, (const int[]){1, 0}, params[33], arena + 2007040);
 
-  /* %376 = fused_linear(%374, %375) blocks.1.attn.proj : f32[B, 50, 64] */
+  /* %374 = fused_linear(%372, %373) blocks.1.attn.proj : f32[B, 50, 64] */
   lk_fused_linear(B * 50, 64, 64, arena + 4415488, arena + 2007040, NULL, LK_ACT_NONE, NULL,
       arena + 2314240);
 
-  /* %377 = linear_grad_weight(%374, %71) blocks.1.attn.proj : f32[64, 64] */
-  lk_linear_grad_weight(B * 50, 64, 64, arena + 4415488, arena + 10375168, arena + 2756608);
+  /* %375 = linear_grad_weight(%372, %69) blocks.1.attn.proj : f32[64, 64] */
+  lk_linear_grad_weight(B * 50, 64, 64, arena + 4415488, arena + 10170368, arena + 2756608);
 
-  /* %378 = reduce_sum(%374) {axes [0], batch} blocks.1.attn.proj : f32[64] */
+  /* %376 = reduce_sum(%372) {axes [0], batch} blocks.1.attn.proj : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 4415488,
       arena + 2761408);
 
-  /* %379 = sdpa_grad(%68, %69, %70, %376) {heads 2, kv_heads 2} blocks.1.attn : f32[B, 50, 192] */
+  /* %377 = sdpa_grad(%66, %67, %68, %374) {heads 2, kv_heads 2} blocks.1.attn : f32[B, 50, 192] */
   lk_sdpa_grad(B, 50, 50, 2, 2, 32, arena + 8736768, 192, arena + 8736832, 192, arena + 8736896,
       192, arena + 2314240, 64, arena + 2007040, 192, arena + 2007040 + 64, 192,
       arena + 2007040 + 128, 192, 0.17677669f);
 
-  /* %380 = transpose(%65) {perm [1, 0]} blocks.1.attn.qkv : f32[64, 192] */
+  /* %378 = transpose(%63) {perm [1, 0]} blocks.1.attn.qkv : f32[64, 192] */
   lk_transpose(2, (const long[]){192, 64}, (const int[]){1, 0}, params[31], arena + 2314240);
 
-  /* %381 = fused_linear(%379, %380) blocks.1.attn.qkv : f32[B, 50, 64] */
+  /* %379 = fused_linear(%377, %378) blocks.1.attn.qkv : f32[B, 50, 64] */
   lk_fused_linear(B * 50, 192, 64, arena + 2007040, arena + 2314240, NULL, LK_ACT_NONE, NULL,
       arena + 2408448);
 
-  /* %382 = linear_grad_weight(%379, %64) blocks.1.attn.qkv : f32[192, 64] */
-  lk_linear_grad_weight(B * 50, 64, 192, arena + 2007040, arena + 10272768, arena + 2744320);
+  /* %380 = linear_grad_weight(%377, %62) blocks.1.attn.qkv : f32[192, 64] */
+  lk_linear_grad_weight(B * 50, 64, 192, arena + 2007040, arena + 10067968, arena + 2744320);
 
-  /* %383 = reduce_sum(%379) {axes [0], batch} blocks.1.attn.qkv : f32[192] */
+  /* %381 = reduce_sum(%377) {axes [0], batch} blocks.1.attn.qkv : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 50, 192}, (const unsigned char[]){1, 1, 0}, arena + 2007040,
       arena + 2761216);
 
-  /* %384 = reduce_sum(%381) {axes [0], batch} blocks.1.norm1 : f32[64] */
-  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 2408448,
-      arena + 2761472);
+  /* %382 = normalize_param_grad(%59, %379) {eps 1e-06} blocks.1.norm1 : f32[2, 64] */
+  lk_layernorm_param_grad(B * 50, 64, arena + 9965568, arena + 2408448, 1e-06f, arena + 2007040);
 
-  /* %385 = reduce_sum(%381, %63) {axes [0], batch} blocks.1.norm1 : f32[64] */
-  lk_reduce_sum_product(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0},
-      arena + 2408448, arena + 10170368, arena + 2761536);
+  /* %383 = index(%382) {axis 0, at 1} blocks.1.norm1 : f32[64] */
+  lk_copy_rows(1, 64, arena + 2007104, 128, arena + 2761472, 64);
 
-  /* %386 = normalize_grad(%60, %381, %61, %374) {eps 1e-06} blocks.0.conv : f32[B, 50, 64], written over %381 */
-  lk_layernorm_grad(B * 50, 64, arena + 10067968, arena + 2408448, params[29], arena + 4415488,
+  /* %384 = index(%382) {axis 0, at 0} blocks.1.norm1 : f32[64] */
+  lk_copy_rows(1, 64, arena + 2007040, 128, arena + 2761536, 64);
+
+  /* %385 = normalize_grad(%59, %379, %60, %372) {eps 1e-06} blocks.0.conv : f32[B, 50, 64], written over %379 */
+  lk_layernorm_grad(B * 50, 64, arena + 9965568, arena + 2408448, params[29], arena + 4415488,
       1e-06f, arena + 2408448);
 
-  /* %387 = slice(%386) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 64], a view of %381: no code */
+  /* %386 = slice(%385) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 64], a view of %379: no code */
 
-  /* %388 = slice(%386) {axis 0, start 1, length 49} blocks.0.conv : f32[B, 49, 64] */
+  /* %387 = slice(%385) {axis 0, start 1, length 49} blocks.0.conv : f32[B, 49, 64] */
   lk_copy_rows(B, 3136, arena + 2408512, 3200, arena + 2510848, 3136);
 
-  /* %389 = batch_norm_act_param_grad(%53, %388, %56, %54, %55) {eps 1e-05} blocks.0.conv.conv.8 : f32[2, 64] */
-  lk_batch_norm_act_param_grad_cl(B * 49, 64, arena + 11499520, arena + 2510848, arena + 12536960,
+  /* %388 = batch_norm_act_param_grad(%52, %387, %55, %53, %54) {eps 1e-05} blocks.0.conv.conv.8 : f32[2, 64] */
+  lk_batch_norm_act_param_grad_cl(B * 49, 64, arena + 11089920, arena + 2510848, arena + 12043392,
       params[25], params[26], 1e-05f, LK_ACT_NONE, arena + 2007040, arena + 2010560);
 
-  /* %390 = batch_norm_act_grad(%53, %388, %56, %54, %55, %389) {eps 1e-05} blocks.0.conv.conv.8 : f32[B, 49, 64] */
-  lk_batch_norm_act_grad_cl(B * 49, 64, arena + 11499520, arena + 2510848, arena + 12536960,
+  /* %389 = batch_norm_act_grad(%52, %387, %55, %53, %54, %388) {eps 1e-05} blocks.0.conv.conv.8 : f32[B, 49, 64] */
+  lk_batch_norm_act_grad_cl(B * 49, 64, arena + 11089920, arena + 2510848, arena + 12043392,
       params[25], params[26], arena + 2010560, 1e-05f, LK_ACT_NONE, arena + 2007040,
       arena + 2611200);
 
-  /* %391 = index(%389) {axis 0, at 0} blocks.0.conv.conv.8 : f32[64] */
+  /* %390 = index(%388) {axis 0, at 0} blocks.0.conv.conv.8 : f32[64] */
   lk_copy_rows(1, 64, arena + 2010560, 128, arena + 2761600, 64);
 
-  /* %392 = index(%389) {axis 0, at 1} blocks.0.conv.conv.8 : f32[64] */
+  /* %391 = index(%388) {axis 0, at 1} blocks.0.conv.conv.8 : f32[64] */
   lk_copy_rows(1, 64, arena + 2010624, 128, arena + 2761664, 64);
 
-  /* %393 = transpose(%52) {perm [1, 0]} blocks.0.conv.conv.7 : f32[256, 64] */
+  /* %392 = transpose(%51) {perm [1, 0]} blocks.0.conv.conv.7 : f32[256, 64] */
   lk_transpose(2, (const long[]){64, 256}, (const int[]){1, 0}, params[24], arena + 2727936);
 
-  /* %394 = fused_linear(%390, %393) blocks.0.conv.conv.7 : f32[B, 49, 256] */
+  /* %393 = fused_linear(%389, %392) blocks.0.conv.conv.7 : f32[B, 49, 256] */
   lk_fused_linear(B * 49, 64, 256, arena + 2611200, arena + 2727936, NULL, LK_ACT_NONE, NULL,
       arena + 2007040);
 
-  /* %395 = linear_grad_weight(%390, %50) blocks.0.conv.conv.7 : f32[64, 256] */
+  /* %394 = linear_grad_weight(%389, %49) blocks.0.conv.conv.7 : f32[64, 256] */
   lk_linear_grad_weight(B * 49, 256, 64, arena + 2611200, arena + 1605632, arena + 2727936);
 
-  /* %396 = reshape(%395) {shape [64, 256, 1, 1]} blocks.0.conv.conv.7 : f32[64, 256, 1, 1], a view of %395: no code */
+  /* %395 = reshape(%394) {shape [64, 256, 1, 1]} blocks.0.conv.conv.7 : f32[64, 256, 1, 1], a view of %394: no code */
 
-  /* %397 = reduce_sum(%394, %40) {axes [0]} blocks.0.conv.conv.6 : f32[B, 256] */
+  /* %396 = reduce_sum(%393, %39) {axes [0]} blocks.0.conv.conv.6 : f32[B, 256] */
   lk_reduce_sum_product(3, (const long[]){B, 49, 256}, (const unsigned char[]){0, 1, 0},
       arena + 2007040, arena + 1204224, arena + 1605632);
 
-  /* %398 = hsigmoid_grad(%48, %397) blocks.0.conv.conv.6 : f32[B, 256] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 256, arena + 12435968, arena + 1605632, arena + 1204224);
+  /* %397 = hsigmoid_grad(%47, %396) blocks.0.conv.conv.6 : f32[B, 256] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 256, arena + 11942400, arena + 1605632, arena + 1204224);
 
-  /* %399 = transpose(%46) {perm [1, 0]} blocks.0.conv.conv.6.fc.2 : f32[4, 256] */
+  /* %398 = transpose(%45) {perm [1, 0]} blocks.0.conv.conv.6.fc.2 : f32[4, 256] */
   lk_transpose(2, (const long[]){256, 4}, (const int[]){1, 0}, params[22], arena + 1212416);
 
-  /* %400 = fused_linear(%398, %399) blocks.0.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %399 = fused_linear(%397, %398) blocks.0.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 256, 4, arena + 1204224, arena + 1212416, NULL, LK_ACT_NONE, NULL,
       arena + 1213440);
 
-  /* %401 = linear_grad_weight(%398, %45) blocks.0.conv.conv.6.fc.2 : f32[256, 4] */
-  lk_linear_grad_weight(B, 4, 256, arena + 1204224, arena + 12537664, arena + 1220608);
+  /* %400 = linear_grad_weight(%397, %44) blocks.0.conv.conv.6.fc.2 : f32[256, 4] */
+  lk_linear_grad_weight(B, 4, 256, arena + 1204224, arena + 12044096, arena + 1220608);
 
-  /* %402 = reduce_sum(%398) {axes [], batch} blocks.0.conv.conv.6.fc.2 : f32[256] */
+  /* %401 = reduce_sum(%397) {axes [], batch} blocks.0.conv.conv.6.fc.2 : f32[256] */
   lk_reduce_sum(2, (const long[]){B, 256}, (const unsigned char[]){1, 0}, arena + 1204224,
       arena + 1222656);
 
-  /* %403 = relu_grad(%44, %400) blocks.0.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 12537536, arena + 1213440, arena + 1213568);
+  /* %402 = relu_grad(%43, %399) blocks.0.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 12043968, arena + 1213440, arena + 1213568);
 
-  /* %404 = transpose(%42) {perm [1, 0]} blocks.0.conv.conv.6.fc.0 : f32[256, 4] */
+  /* %403 = transpose(%41) {perm [1, 0]} blocks.0.conv.conv.6.fc.0 : f32[256, 4] */
   lk_transpose(2, (const long[]){4, 256}, (const int[]){1, 0}, params[20], arena + 1212416);
 
-  /* %405 = fused_linear(%403, %404) blocks.0.conv.conv.6.fc.0 : f32[B, 256] */
+  /* %404 = fused_linear(%402, %403) blocks.0.conv.conv.6.fc.0 : f32[B, 256] */
   lk_fused_linear(B, 4, 256, arena + 1213568, arena + 1212416, NULL, LK_ACT_NONE, NULL,
       arena + 1204224);
 
-  /* %406 = linear_grad_weight(%403, %41) blocks.0.conv.conv.6.fc.0 : f32[4, 256] */
-  lk_linear_grad_weight(B, 256, 4, arena + 1213568, arena + 12427776, arena + 1221632);
+  /* %405 = linear_grad_weight(%402, %40) blocks.0.conv.conv.6.fc.0 : f32[4, 256] */
+  lk_linear_grad_weight(B, 256, 4, arena + 1213568, arena + 11934208, arena + 1221632);
 
-  /* %407 = reduce_sum(%403) {axes [], batch} blocks.0.conv.conv.6.fc.0 : f32[4] */
+  /* %406 = reduce_sum(%402) {axes [], batch} blocks.0.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 1213568,
       arena + 1222912);
 
-  /* %408 = reshape(%405) {shape [1, 256]} blocks.0.conv.conv.6 : f32[B, 1, 256], a view of %405: no code */
+  /* %407 = reshape(%404) {shape [1, 256]} blocks.0.conv.conv.6 : f32[B, 1, 256], a view of %404: no code */
 
-  /* %409 = mul_scalar(%408) {x op 0.020408163} blocks.0.conv.conv.6 : f32[B, 1, 256] */
+  /* %408 = mul_scalar(%407) {x op 0.020408163} blocks.0.conv.conv.6 : f32[B, 1, 256] */
   lk_mul_scalar(B * 256, arena + 1204224, 0.020408163f, arena + 1212416);
 
-  /* %410 = mul_add(%394, %49, %409) blocks.0.conv.conv.4 : f32[B, 49, 256], written over %394 */
+  /* %409 = mul_add(%393, %48, %408) blocks.0.conv.conv.4 : f32[B, 49, 256], written over %393 */
   lk_mul_add(3, (const long[]){B, 49, 256}, arena + 2007040, (const long[]){12544, 256, 1},
-      arena + 12444160, (const long[]){256, 0, 1}, arena + 1212416, (const long[]){256, 0, 1},
+      arena + 11950592, (const long[]){256, 0, 1}, arena + 1212416, (const long[]){256, 0, 1},
       arena + 2007040);
 
-  /* %411 = batch_norm_act_param_grad(%35, %410, %38, %36, %37) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[2, 256] */
-  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 802816, arena + 2007040, arena + 12526848,
+  /* %410 = batch_norm_act_param_grad(%34, %409, %37, %35, %36) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[2, 256] */
+  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 802816, arena + 2007040, arena + 12033280,
       params[16], params[17], 1e-05f, LK_ACT_HSWISH, arena + 1204224, arena + 1218304);
 
-  /* %412 = batch_norm_act_grad(%35, %410, %38, %36, %37, %411) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[B, 49, 256], written over %394 */
-  lk_batch_norm_act_grad_cl(B * 49, 256, arena + 802816, arena + 2007040, arena + 12526848,
+  /* %411 = batch_norm_act_grad(%34, %409, %37, %35, %36, %410) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[B, 49, 256], written over %393 */
+  lk_batch_norm_act_grad_cl(B * 49, 256, arena + 802816, arena + 2007040, arena + 12033280,
       params[16], params[17], arena + 1218304, 1e-05f, LK_ACT_HSWISH, arena + 1204224,
       arena + 2007040);
 
-  /* %413 = index(%411) {axis 0, at 0} blocks.0.conv.conv.4 : f32[256] */
+  /* %412 = index(%410) {axis 0, at 0} blocks.0.conv.conv.4 : f32[256] */
   lk_copy_rows(1, 256, arena + 1218304, 512, arena + 1206528, 256);
 
-  /* %414 = index(%411) {axis 0, at 1} blocks.0.conv.conv.4 : f32[256] */
+  /* %413 = index(%410) {axis 0, at 1} blocks.0.conv.conv.4 : f32[256] */
   lk_copy_rows(1, 256, arena + 1218560, 512, arena + 1206784, 256);
 
-  /* %415 = token_dwconv_grad_input(%412, %34) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 49, 256] */
+  /* %414 = token_dwconv_grad_input(%411, %33) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv_grad_input(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 2007040, params[15],
       arena + 802816);
 
-  /* %416 = token_dwconv_grad_weight(%412, %33) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[256, 1, 3, 3] */
+  /* %415 = token_dwconv_grad_weight(%411, %32) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[256, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 2007040, arena + 401408,
       arena + 1204224);
 
-  /* %417 = batch_norm_act_param_grad(%28, %415, %31, %29, %30) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[2, 256] */
-  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena, arena + 802816, arena + 12526080, params[11],
+  /* %416 = batch_norm_act_param_grad(%27, %414, %30, %28, %29) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[2, 256] */
+  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena, arena + 802816, arena + 12032512, params[11],
       params[12], 1e-05f, LK_ACT_HSWISH, arena + 401408, arena + 415488);
 
-  /* %418 = batch_norm_act_grad(%28, %415, %31, %29, %30, %417) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[B, 49, 256], written over %415 */
-  lk_batch_norm_act_grad_cl(B * 49, 256, arena, arena + 802816, arena + 12526080, params[11],
+  /* %417 = batch_norm_act_grad(%27, %414, %30, %28, %29, %416) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[B, 49, 256], written over %414 */
+  lk_batch_norm_act_grad_cl(B * 49, 256, arena, arena + 802816, arena + 12032512, params[11],
       params[12], arena + 415488, 1e-05f, LK_ACT_HSWISH, arena + 401408, arena + 802816);
 
-  /* %419 = index(%417) {axis 0, at 0} blocks.0.conv.conv.1 : f32[256] */
+  /* %418 = index(%416) {axis 0, at 0} blocks.0.conv.conv.1 : f32[256] */
   lk_copy_rows(1, 256, arena + 415488, 512, arena + 442368, 256);
 
-  /* %420 = index(%417) {axis 0, at 1} blocks.0.conv.conv.1 : f32[256] */
+  /* %419 = index(%416) {axis 0, at 1} blocks.0.conv.conv.1 : f32[256] */
   lk_copy_rows(1, 256, arena + 415744, 512, arena + 442624, 256);
 
-  /* %421 = transpose(%27) {perm [1, 0]} blocks.0.conv.conv.0 : f32[64, 256] */
+  /* %420 = transpose(%26) {perm [1, 0]} blocks.0.conv.conv.0 : f32[64, 256] */
   lk_transpose(2, (const long[]){256, 64}, (const int[]){1, 0}, params[10], arena);
 
-  /* %422 = linear_grad_weight(%418, %25) blocks.0.conv.conv.0 : f32[256, 64] */
-  lk_linear_grad_weight(B * 49, 64, 256, arena + 802816, arena + 11399168, arena + 409600);
+  /* %421 = linear_grad_weight(%417, %24) blocks.0.conv.conv.0 : f32[256, 64] */
+  lk_linear_grad_weight(B * 49, 64, 256, arena + 802816, arena + 10989568, arena + 409600);
 
-  /* %423 = fused_linear(%418, %421, %388) {residual} blocks.0.conv.conv.0 : f32[B, 49, 64], written into %381 from row 1 */
+  /* %422 = fused_linear(%417, %420, %387) {residual} blocks.0.conv.conv.0 : f32[B, 49, 64], written into %379 from row 1 */
   lk_fused_linear_strided(B, 49, 256, 64, arena + 802816, 12544, arena, NULL, NULL, 0, LK_ACT_NONE,
       arena + 2510848, 3136, arena + 2408512, 3200);
 
-  /* %424 = reshape(%422) {shape [256, 64, 1, 1]} blocks.0.conv.conv.0 : f32[256, 64, 1, 1], a view of %422: no code */
+  /* %423 = reshape(%421) {shape [256, 64, 1, 1]} blocks.0.conv.conv.0 : f32[256, 64, 1, 1], a view of %421: no code */
 
-  /* %425 = concat(%387, %423) {axis 0} blocks.0 : f32[B, 50, 64], a view of %381: no code */
+  /* %424 = concat(%386, %422) {axis 0} blocks.0 : f32[B, 50, 64], a view of %379: no code */
 
-  /* %426 = transpose(%21) {perm [1, 0]} blocks.0.attn.proj : f32[64, 64] */
+  /* %425 = transpose(%20) {perm [1, 0]} blocks.0.attn.proj : f32[64, 64] */
   lk_transpose(2, (const long[]){64, 64}, (const int[]){1, 0}, params[8], arena);
 
-  /* %427 = fused_linear(%425, %426) blocks.0.attn.proj : f32[B, 50, 64] */
+  /* %426 = fused_linear(%424, %425) blocks.0.attn.proj : f32[B, 50, 64] */
   lk_fused_linear(B * 50, 64, 64, arena + 2408448, arena, NULL, LK_ACT_NONE, NULL, arena + 307200);
 
-  /* %428 = linear_grad_weight(%425, %20) blocks.0.attn.proj : f32[64, 64] */
-  lk_linear_grad_weight(B * 50, 64, 64, arena + 2408448, arena + 9965568, arena + 438272);
+  /* %427 = linear_grad_weight(%424, %19) blocks.0.attn.proj : f32[64, 64] */
+  lk_linear_grad_weight(B * 50, 64, 64, arena + 2408448, arena + 9863168, arena + 438272);
 
-  /* %429 = reduce_sum(%425) {axes [0], batch} blocks.0.attn.proj : f32[64] */
+  /* %428 = reduce_sum(%424) {axes [0], batch} blocks.0.attn.proj : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 2408448,
       arena + 443072);
 
-  /* %430 = sdpa_grad(%17, %18, %19, %427) {heads 2, kv_heads 2} blocks.0.attn : f32[B, 50, 192] */
+  /* %429 = sdpa_grad(%16, %17, %18, %426) {heads 2, kv_heads 2} blocks.0.attn : f32[B, 50, 192] */
   lk_sdpa_grad(B, 50, 50, 2, 2, 32, arena + 8429568, 192, arena + 8429632, 192, arena + 8429696,
       192, arena + 307200, 64, arena, 192, arena + 64, 192, arena + 128, 192, 0.17677669f);
 
-  /* %431 = transpose(%14) {perm [1, 0]} blocks.0.attn.qkv : f32[64, 192] */
+  /* %430 = transpose(%13) {perm [1, 0]} blocks.0.attn.qkv : f32[64, 192] */
   lk_transpose(2, (const long[]){192, 64}, (const int[]){1, 0}, params[6], arena + 425984);
 
-  /* %432 = fused_linear(%430, %431) blocks.0.attn.qkv : f32[B, 50, 64] */
+  /* %431 = fused_linear(%429, %430) blocks.0.attn.qkv : f32[B, 50, 64] */
   lk_fused_linear(B * 50, 192, 64, arena, arena + 425984, NULL, LK_ACT_NONE, NULL, arena + 307200);
 
-  /* %433 = linear_grad_weight(%430, %13) blocks.0.attn.qkv : f32[192, 64] */
-  lk_linear_grad_weight(B * 50, 64, 192, arena, arena + 9863168, arena + 425984);
+  /* %432 = linear_grad_weight(%429, %12) blocks.0.attn.qkv : f32[192, 64] */
+  lk_linear_grad_weight(B * 50, 64, 192, arena, arena + 9760768, arena + 425984);
 
-  /* %434 = reduce_sum(%430) {axes [0], batch} blocks.0.attn.qkv : f32[192] */
+  /* %433 = reduce_sum(%429) {axes [0], batch} blocks.0.attn.qkv : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 50, 192}, (const unsigned char[]){1, 1, 0}, arena,
       arena + 442880);
 
-  /* %435 = reduce_sum(%432) {axes [0], batch} blocks.0.norm1 : f32[64] */
-  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 307200,
-      arena + 104576);
+  /* %434 = normalize_param_grad(%9, %431) {eps 1e-06} blocks.0.norm1 : f32[2, 64] */
+  lk_layernorm_param_grad(B * 50, 64, arena + 9658368, arena + 307200, 1e-06f, arena);
 
-  /* %436 = reduce_sum(%432, %12) {axes [0], batch} blocks.0.norm1 : f32[64] */
-  lk_reduce_sum_product(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0},
-      arena + 307200, arena + 9760768, arena + 104640);
+  /* %435 = index(%434) {axis 0, at 1} blocks.0.norm1 : f32[64] */
+  lk_copy_rows(1, 64, arena + 64, 128, arena + 104576, 64);
 
-  /* %437 = normalize_grad(%9, %432, %10, %425) {eps 1e-06} : f32[B, 50, 64], written over %432 */
+  /* %436 = index(%434) {axis 0, at 0} blocks.0.norm1 : f32[64] */
+  lk_copy_rows(1, 64, arena, 128, arena + 104640, 64);
+
+  /* %437 = normalize_grad(%9, %431, %10, %424) {eps 1e-06} : f32[B, 50, 64], written over %431 */
   lk_layernorm_grad(B * 50, 64, arena + 9658368, arena + 307200, params[4], arena + 2408448, 1e-06f,
       arena + 307200);
 
@@ -6911,7 +7032,7 @@ int localvit_fmnist_train_forward(const float *const *params, const float *const
   lk_copy_rows(B, 3136, arena + 307264, 3200, arena, 3136);
 
   /* %444 = linear_grad_weight(%443, %3) patch_embed.proj : f32[64, 16] */
-  lk_linear_grad_weight(B * 49, 16, 64, arena, arena + 12402688, arena + 103552);
+  lk_linear_grad_weight(B * 49, 16, 64, arena, arena + 11892736, arena + 103552);
 
   /* %445 = reduce_sum(%443) {axes [0], batch} patch_embed.proj : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 49, 64}, (const unsigned char[]){1, 1, 0}, arena,
@@ -6919,8 +7040,8 @@ int localvit_fmnist_train_forward(const float *const *params, const float *const
 
   /* %446 = reshape(%444) {shape [64, 1, 4, 4]} patch_embed.proj : f32[64, 1, 4, 4], a view of %444: no code */
 
-  /* output 0 "loss" = %223 : f32[1] */
-  memcpy(outputs[0], arena + 12539200, sizeof(float) * 1);
+  /* output 0 "loss" = %218 : f32[1] */
+  memcpy(outputs[0], arena + 12045760, sizeof(float) * 1);
   /* output 1 "grad:patch_embed.proj.weight" = %446 : f32[64, 1, 4, 4] */
   memcpy(outputs[1], arena + 103552, sizeof(float) * 1024);
   /* output 2 "grad:patch_embed.proj.bias" = %445 : f32[64] */
@@ -6933,186 +7054,186 @@ int localvit_fmnist_train_forward(const float *const *params, const float *const
   memcpy(outputs[5], arena + 104640, sizeof(float) * 64);
   /* output 6 "grad:blocks.0.norm1.bias" = %435 : f32[64] */
   memcpy(outputs[6], arena + 104576, sizeof(float) * 64);
-  /* output 7 "grad:blocks.0.attn.qkv.weight" = %433 : f32[192, 64] */
+  /* output 7 "grad:blocks.0.attn.qkv.weight" = %432 : f32[192, 64] */
   memcpy(outputs[7], arena + 425984, sizeof(float) * 12288);
-  /* output 8 "grad:blocks.0.attn.qkv.bias" = %434 : f32[192] */
+  /* output 8 "grad:blocks.0.attn.qkv.bias" = %433 : f32[192] */
   memcpy(outputs[8], arena + 442880, sizeof(float) * 192);
-  /* output 9 "grad:blocks.0.attn.proj.weight" = %428 : f32[64, 64] */
+  /* output 9 "grad:blocks.0.attn.proj.weight" = %427 : f32[64, 64] */
   memcpy(outputs[9], arena + 438272, sizeof(float) * 4096);
-  /* output 10 "grad:blocks.0.attn.proj.bias" = %429 : f32[64] */
+  /* output 10 "grad:blocks.0.attn.proj.bias" = %428 : f32[64] */
   memcpy(outputs[10], arena + 443072, sizeof(float) * 64);
-  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %424 : f32[256, 64, 1, 1] */
+  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %423 : f32[256, 64, 1, 1] */
   memcpy(outputs[11], arena + 409600, sizeof(float) * 16384);
-  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %419 : f32[256] */
+  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %418 : f32[256] */
   memcpy(outputs[12], arena + 442368, sizeof(float) * 256);
-  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %420 : f32[256] */
+  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %419 : f32[256] */
   memcpy(outputs[13], arena + 442624, sizeof(float) * 256);
-  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %416 : f32[256, 1, 3, 3] */
+  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %415 : f32[256, 1, 3, 3] */
   memcpy(outputs[14], arena + 1204224, sizeof(float) * 2304);
-  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %413 : f32[256] */
+  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %412 : f32[256] */
   memcpy(outputs[15], arena + 1206528, sizeof(float) * 256);
-  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %414 : f32[256] */
+  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %413 : f32[256] */
   memcpy(outputs[16], arena + 1206784, sizeof(float) * 256);
-  /* output 17 "grad:blocks.0.conv.conv.6.fc.0.weight" = %406 : f32[4, 256] */
+  /* output 17 "grad:blocks.0.conv.conv.6.fc.0.weight" = %405 : f32[4, 256] */
   memcpy(outputs[17], arena + 1221632, sizeof(float) * 1024);
-  /* output 18 "grad:blocks.0.conv.conv.6.fc.0.bias" = %407 : f32[4] */
+  /* output 18 "grad:blocks.0.conv.conv.6.fc.0.bias" = %406 : f32[4] */
   memcpy(outputs[18], arena + 1222912, sizeof(float) * 4);
-  /* output 19 "grad:blocks.0.conv.conv.6.fc.2.weight" = %401 : f32[256, 4] */
+  /* output 19 "grad:blocks.0.conv.conv.6.fc.2.weight" = %400 : f32[256, 4] */
   memcpy(outputs[19], arena + 1220608, sizeof(float) * 1024);
-  /* output 20 "grad:blocks.0.conv.conv.6.fc.2.bias" = %402 : f32[256] */
+  /* output 20 "grad:blocks.0.conv.conv.6.fc.2.bias" = %401 : f32[256] */
   memcpy(outputs[20], arena + 1222656, sizeof(float) * 256);
-  /* output 21 "grad:blocks.0.conv.conv.7.weight" = %396 : f32[64, 256, 1, 1] */
+  /* output 21 "grad:blocks.0.conv.conv.7.weight" = %395 : f32[64, 256, 1, 1] */
   memcpy(outputs[21], arena + 2727936, sizeof(float) * 16384);
-  /* output 22 "grad:blocks.0.conv.conv.8.weight" = %391 : f32[64] */
+  /* output 22 "grad:blocks.0.conv.conv.8.weight" = %390 : f32[64] */
   memcpy(outputs[22], arena + 2761600, sizeof(float) * 64);
-  /* output 23 "grad:blocks.0.conv.conv.8.bias" = %392 : f32[64] */
+  /* output 23 "grad:blocks.0.conv.conv.8.bias" = %391 : f32[64] */
   memcpy(outputs[23], arena + 2761664, sizeof(float) * 64);
-  /* output 24 "grad:blocks.1.norm1.weight" = %385 : f32[64] */
+  /* output 24 "grad:blocks.1.norm1.weight" = %384 : f32[64] */
   memcpy(outputs[24], arena + 2761536, sizeof(float) * 64);
-  /* output 25 "grad:blocks.1.norm1.bias" = %384 : f32[64] */
+  /* output 25 "grad:blocks.1.norm1.bias" = %383 : f32[64] */
   memcpy(outputs[25], arena + 2761472, sizeof(float) * 64);
-  /* output 26 "grad:blocks.1.attn.qkv.weight" = %382 : f32[192, 64] */
+  /* output 26 "grad:blocks.1.attn.qkv.weight" = %380 : f32[192, 64] */
   memcpy(outputs[26], arena + 2744320, sizeof(float) * 12288);
-  /* output 27 "grad:blocks.1.attn.qkv.bias" = %383 : f32[192] */
+  /* output 27 "grad:blocks.1.attn.qkv.bias" = %381 : f32[192] */
   memcpy(outputs[27], arena + 2761216, sizeof(float) * 192);
-  /* output 28 "grad:blocks.1.attn.proj.weight" = %377 : f32[64, 64] */
+  /* output 28 "grad:blocks.1.attn.proj.weight" = %375 : f32[64, 64] */
   memcpy(outputs[28], arena + 2756608, sizeof(float) * 4096);
-  /* output 29 "grad:blocks.1.attn.proj.bias" = %378 : f32[64] */
+  /* output 29 "grad:blocks.1.attn.proj.bias" = %376 : f32[64] */
   memcpy(outputs[29], arena + 2761408, sizeof(float) * 64);
-  /* output 30 "grad:blocks.1.conv.conv.0.weight" = %373 : f32[256, 64, 1, 1] */
+  /* output 30 "grad:blocks.1.conv.conv.0.weight" = %371 : f32[256, 64, 1, 1] */
   memcpy(outputs[30], arena + 2711552, sizeof(float) * 16384);
-  /* output 31 "grad:blocks.1.conv.conv.1.weight" = %368 : f32[256] */
+  /* output 31 "grad:blocks.1.conv.conv.1.weight" = %366 : f32[256] */
   memcpy(outputs[31], arena + 2760704, sizeof(float) * 256);
-  /* output 32 "grad:blocks.1.conv.conv.1.bias" = %369 : f32[256] */
+  /* output 32 "grad:blocks.1.conv.conv.1.bias" = %367 : f32[256] */
   memcpy(outputs[32], arena + 2760960, sizeof(float) * 256);
-  /* output 33 "grad:blocks.1.conv.conv.3.weight" = %365 : f32[256, 1, 3, 3] */
+  /* output 33 "grad:blocks.1.conv.conv.3.weight" = %363 : f32[256, 1, 3, 3] */
   memcpy(outputs[33], arena + 3211264, sizeof(float) * 2304);
-  /* output 34 "grad:blocks.1.conv.conv.4.weight" = %362 : f32[256] */
+  /* output 34 "grad:blocks.1.conv.conv.4.weight" = %360 : f32[256] */
   memcpy(outputs[34], arena + 3213568, sizeof(float) * 256);
-  /* output 35 "grad:blocks.1.conv.conv.4.bias" = %363 : f32[256] */
+  /* output 35 "grad:blocks.1.conv.conv.4.bias" = %361 : f32[256] */
   memcpy(outputs[35], arena + 3213824, sizeof(float) * 256);
-  /* output 36 "grad:blocks.1.conv.conv.6.fc.0.weight" = %355 : f32[4, 256] */
+  /* output 36 "grad:blocks.1.conv.conv.6.fc.0.weight" = %353 : f32[4, 256] */
   memcpy(outputs[36], arena + 3228672, sizeof(float) * 1024);
-  /* output 37 "grad:blocks.1.conv.conv.6.fc.0.bias" = %356 : f32[4] */
+  /* output 37 "grad:blocks.1.conv.conv.6.fc.0.bias" = %354 : f32[4] */
   memcpy(outputs[37], arena + 3229952, sizeof(float) * 4);
-  /* output 38 "grad:blocks.1.conv.conv.6.fc.2.weight" = %350 : f32[256, 4] */
+  /* output 38 "grad:blocks.1.conv.conv.6.fc.2.weight" = %348 : f32[256, 4] */
   memcpy(outputs[38], arena + 3227648, sizeof(float) * 1024);
-  /* output 39 "grad:blocks.1.conv.conv.6.fc.2.bias" = %351 : f32[256] */
+  /* output 39 "grad:blocks.1.conv.conv.6.fc.2.bias" = %349 : f32[256] */
   memcpy(outputs[39], arena + 3229696, sizeof(float) * 256);
-  /* output 40 "grad:blocks.1.conv.conv.7.weight" = %345 : f32[64, 256, 1, 1] */
+  /* output 40 "grad:blocks.1.conv.conv.7.weight" = %343 : f32[64, 256, 1, 1] */
   memcpy(outputs[40], arena + 4734976, sizeof(float) * 16384);
-  /* output 41 "grad:blocks.1.conv.conv.8.weight" = %340 : f32[64] */
+  /* output 41 "grad:blocks.1.conv.conv.8.weight" = %338 : f32[64] */
   memcpy(outputs[41], arena + 4768640, sizeof(float) * 64);
-  /* output 42 "grad:blocks.1.conv.conv.8.bias" = %341 : f32[64] */
+  /* output 42 "grad:blocks.1.conv.conv.8.bias" = %339 : f32[64] */
   memcpy(outputs[42], arena + 4768704, sizeof(float) * 64);
-  /* output 43 "grad:blocks.2.norm1.weight" = %334 : f32[64] */
+  /* output 43 "grad:blocks.2.norm1.weight" = %332 : f32[64] */
   memcpy(outputs[43], arena + 4768576, sizeof(float) * 64);
-  /* output 44 "grad:blocks.2.norm1.bias" = %333 : f32[64] */
+  /* output 44 "grad:blocks.2.norm1.bias" = %331 : f32[64] */
   memcpy(outputs[44], arena + 4768512, sizeof(float) * 64);
-  /* output 45 "grad:blocks.2.attn.qkv.weight" = %331 : f32[192, 64] */
+  /* output 45 "grad:blocks.2.attn.qkv.weight" = %328 : f32[192, 64] */
   memcpy(outputs[45], arena + 4751360, sizeof(float) * 12288);
-  /* output 46 "grad:blocks.2.attn.qkv.bias" = %332 : f32[192] */
+  /* output 46 "grad:blocks.2.attn.qkv.bias" = %329 : f32[192] */
   memcpy(outputs[46], arena + 4768256, sizeof(float) * 192);
-  /* output 47 "grad:blocks.2.attn.proj.weight" = %326 : f32[64, 64] */
+  /* output 47 "grad:blocks.2.attn.proj.weight" = %323 : f32[64, 64] */
   memcpy(outputs[47], arena + 4763648, sizeof(float) * 4096);
-  /* output 48 "grad:blocks.2.attn.proj.bias" = %327 : f32[64] */
+  /* output 48 "grad:blocks.2.attn.proj.bias" = %324 : f32[64] */
   memcpy(outputs[48], arena + 4768448, sizeof(float) * 64);
-  /* output 49 "grad:blocks.2.conv.conv.0.weight" = %322 : f32[256, 64, 1, 1] */
+  /* output 49 "grad:blocks.2.conv.conv.0.weight" = %319 : f32[256, 64, 1, 1] */
   memcpy(outputs[49], arena + 4718592, sizeof(float) * 16384);
-  /* output 50 "grad:blocks.2.conv.conv.1.weight" = %317 : f32[256] */
+  /* output 50 "grad:blocks.2.conv.conv.1.weight" = %314 : f32[256] */
   memcpy(outputs[50], arena + 4767744, sizeof(float) * 256);
-  /* output 51 "grad:blocks.2.conv.conv.1.bias" = %318 : f32[256] */
+  /* output 51 "grad:blocks.2.conv.conv.1.bias" = %315 : f32[256] */
   memcpy(outputs[51], arena + 4768000, sizeof(float) * 256);
-  /* output 52 "grad:blocks.2.conv.conv.3.weight" = %314 : f32[256, 1, 3, 3] */
+  /* output 52 "grad:blocks.2.conv.conv.3.weight" = %311 : f32[256, 1, 3, 3] */
   memcpy(outputs[52], arena + 5218304, sizeof(float) * 2304);
-  /* output 53 "grad:blocks.2.conv.conv.4.weight" = %311 : f32[256] */
+  /* output 53 "grad:blocks.2.conv.conv.4.weight" = %308 : f32[256] */
   memcpy(outputs[53], arena + 5220608, sizeof(float) * 256);
-  /* output 54 "grad:blocks.2.conv.conv.4.bias" = %312 : f32[256] */
+  /* output 54 "grad:blocks.2.conv.conv.4.bias" = %309 : f32[256] */
   memcpy(outputs[54], arena + 5220864, sizeof(float) * 256);
-  /* output 55 "grad:blocks.2.conv.conv.6.fc.0.weight" = %304 : f32[4, 256] */
+  /* output 55 "grad:blocks.2.conv.conv.6.fc.0.weight" = %301 : f32[4, 256] */
   memcpy(outputs[55], arena + 5235712, sizeof(float) * 1024);
-  /* output 56 "grad:blocks.2.conv.conv.6.fc.0.bias" = %305 : f32[4] */
+  /* output 56 "grad:blocks.2.conv.conv.6.fc.0.bias" = %302 : f32[4] */
   memcpy(outputs[56], arena + 5236992, sizeof(float) * 4);
-  /* output 57 "grad:blocks.2.conv.conv.6.fc.2.weight" = %299 : f32[256, 4] */
+  /* output 57 "grad:blocks.2.conv.conv.6.fc.2.weight" = %296 : f32[256, 4] */
   memcpy(outputs[57], arena + 5234688, sizeof(float) * 1024);
-  /* output 58 "grad:blocks.2.conv.conv.6.fc.2.bias" = %300 : f32[256] */
+  /* output 58 "grad:blocks.2.conv.conv.6.fc.2.bias" = %297 : f32[256] */
   memcpy(outputs[58], arena + 5236736, sizeof(float) * 256);
-  /* output 59 "grad:blocks.2.conv.conv.7.weight" = %294 : f32[64, 256, 1, 1] */
+  /* output 59 "grad:blocks.2.conv.conv.7.weight" = %291 : f32[64, 256, 1, 1] */
   memcpy(outputs[59], arena + 6742016, sizeof(float) * 16384);
-  /* output 60 "grad:blocks.2.conv.conv.8.weight" = %289 : f32[64] */
+  /* output 60 "grad:blocks.2.conv.conv.8.weight" = %286 : f32[64] */
   memcpy(outputs[60], arena + 6775680, sizeof(float) * 64);
-  /* output 61 "grad:blocks.2.conv.conv.8.bias" = %290 : f32[64] */
+  /* output 61 "grad:blocks.2.conv.conv.8.bias" = %287 : f32[64] */
   memcpy(outputs[61], arena + 6775744, sizeof(float) * 64);
-  /* output 62 "grad:blocks.3.norm1.weight" = %283 : f32[64] */
+  /* output 62 "grad:blocks.3.norm1.weight" = %280 : f32[64] */
   memcpy(outputs[62], arena + 6775616, sizeof(float) * 64);
-  /* output 63 "grad:blocks.3.norm1.bias" = %282 : f32[64] */
+  /* output 63 "grad:blocks.3.norm1.bias" = %279 : f32[64] */
   memcpy(outputs[63], arena + 6775552, sizeof(float) * 64);
-  /* output 64 "grad:blocks.3.attn.qkv.weight" = %280 : f32[192, 64] */
+  /* output 64 "grad:blocks.3.attn.qkv.weight" = %276 : f32[192, 64] */
   memcpy(outputs[64], arena + 6758400, sizeof(float) * 12288);
-  /* output 65 "grad:blocks.3.attn.qkv.bias" = %281 : f32[192] */
+  /* output 65 "grad:blocks.3.attn.qkv.bias" = %277 : f32[192] */
   memcpy(outputs[65], arena + 6775296, sizeof(float) * 192);
-  /* output 66 "grad:blocks.3.attn.proj.weight" = %275 : f32[64, 64] */
+  /* output 66 "grad:blocks.3.attn.proj.weight" = %271 : f32[64, 64] */
   memcpy(outputs[66], arena + 6770688, sizeof(float) * 4096);
-  /* output 67 "grad:blocks.3.attn.proj.bias" = %276 : f32[64] */
+  /* output 67 "grad:blocks.3.attn.proj.bias" = %272 : f32[64] */
   memcpy(outputs[67], arena + 6775488, sizeof(float) * 64);
-  /* output 68 "grad:blocks.3.conv.conv.0.weight" = %271 : f32[256, 64, 1, 1] */
+  /* output 68 "grad:blocks.3.conv.conv.0.weight" = %267 : f32[256, 64, 1, 1] */
   memcpy(outputs[68], arena + 6725632, sizeof(float) * 16384);
-  /* output 69 "grad:blocks.3.conv.conv.1.weight" = %266 : f32[256] */
+  /* output 69 "grad:blocks.3.conv.conv.1.weight" = %262 : f32[256] */
   memcpy(outputs[69], arena + 6774784, sizeof(float) * 256);
-  /* output 70 "grad:blocks.3.conv.conv.1.bias" = %267 : f32[256] */
+  /* output 70 "grad:blocks.3.conv.conv.1.bias" = %263 : f32[256] */
   memcpy(outputs[70], arena + 6775040, sizeof(float) * 256);
-  /* output 71 "grad:blocks.3.conv.conv.3.weight" = %263 : f32[256, 1, 3, 3] */
+  /* output 71 "grad:blocks.3.conv.conv.3.weight" = %259 : f32[256, 1, 3, 3] */
   memcpy(outputs[71], arena + 7225344, sizeof(float) * 2304);
-  /* output 72 "grad:blocks.3.conv.conv.4.weight" = %260 : f32[256] */
+  /* output 72 "grad:blocks.3.conv.conv.4.weight" = %256 : f32[256] */
   memcpy(outputs[72], arena + 7227648, sizeof(float) * 256);
-  /* output 73 "grad:blocks.3.conv.conv.4.bias" = %261 : f32[256] */
+  /* output 73 "grad:blocks.3.conv.conv.4.bias" = %257 : f32[256] */
   memcpy(outputs[73], arena + 7227904, sizeof(float) * 256);
-  /* output 74 "grad:blocks.3.conv.conv.6.fc.0.weight" = %253 : f32[4, 256] */
+  /* output 74 "grad:blocks.3.conv.conv.6.fc.0.weight" = %249 : f32[4, 256] */
   memcpy(outputs[74], arena + 7242752, sizeof(float) * 1024);
-  /* output 75 "grad:blocks.3.conv.conv.6.fc.0.bias" = %254 : f32[4] */
+  /* output 75 "grad:blocks.3.conv.conv.6.fc.0.bias" = %250 : f32[4] */
   memcpy(outputs[75], arena + 7244032, sizeof(float) * 4);
-  /* output 76 "grad:blocks.3.conv.conv.6.fc.2.weight" = %248 : f32[256, 4] */
+  /* output 76 "grad:blocks.3.conv.conv.6.fc.2.weight" = %244 : f32[256, 4] */
   memcpy(outputs[76], arena + 7241728, sizeof(float) * 1024);
-  /* output 77 "grad:blocks.3.conv.conv.6.fc.2.bias" = %249 : f32[256] */
+  /* output 77 "grad:blocks.3.conv.conv.6.fc.2.bias" = %245 : f32[256] */
   memcpy(outputs[77], arena + 7243776, sizeof(float) * 256);
-  /* output 78 "grad:blocks.3.conv.conv.7.weight" = %243 : f32[64, 256, 1, 1] */
-  memcpy(outputs[78], arena + 12101632, sizeof(float) * 16384);
-  /* output 79 "grad:blocks.3.conv.conv.8.weight" = %238 : f32[64] */
-  memcpy(outputs[79], arena + 12118016, sizeof(float) * 64);
-  /* output 80 "grad:blocks.3.conv.conv.8.bias" = %239 : f32[64] */
-  memcpy(outputs[80], arena + 12118080, sizeof(float) * 64);
-  /* output 81 "grad:norm.weight" = %232 : f32[64] */
-  memcpy(outputs[81], arena + 12539136, sizeof(float) * 64);
-  /* output 82 "grad:norm.bias" = %231 : f32[64] */
-  memcpy(outputs[82], arena + 12539072, sizeof(float) * 64);
-  /* output 83 "grad:head.weight" = %227 : f32[10, 64] */
-  memcpy(outputs[83], arena + 12532224, sizeof(float) * 640);
-  /* output 84 "grad:head.bias" = %228 : f32[10] */
-  memcpy(outputs[84], arena + 12539216, sizeof(float) * 10);
-  /* output 85 "running_stats:blocks.0.conv.conv.1.running_mean" = %32 : f32[2, 256] */
-  memcpy(outputs[85], arena + 12532864, sizeof(float) * 512);
-  /* output 86 "running_stats:blocks.0.conv.conv.4.running_mean" = %39 : f32[2, 256] */
-  memcpy(outputs[86], arena + 12533376, sizeof(float) * 512);
-  /* output 87 "running_stats:blocks.0.conv.conv.8.running_mean" = %57 : f32[2, 64] */
-  memcpy(outputs[87], arena + 12537792, sizeof(float) * 128);
-  /* output 88 "running_stats:blocks.1.conv.conv.1.running_mean" = %83 : f32[2, 256] */
-  memcpy(outputs[88], arena + 12533888, sizeof(float) * 512);
-  /* output 89 "running_stats:blocks.1.conv.conv.4.running_mean" = %90 : f32[2, 256] */
-  memcpy(outputs[89], arena + 12534400, sizeof(float) * 512);
-  /* output 90 "running_stats:blocks.1.conv.conv.8.running_mean" = %108 : f32[2, 64] */
-  memcpy(outputs[90], arena + 12538176, sizeof(float) * 128);
-  /* output 91 "running_stats:blocks.2.conv.conv.1.running_mean" = %134 : f32[2, 256] */
-  memcpy(outputs[91], arena + 12534912, sizeof(float) * 512);
-  /* output 92 "running_stats:blocks.2.conv.conv.4.running_mean" = %141 : f32[2, 256] */
-  memcpy(outputs[92], arena + 12535424, sizeof(float) * 512);
-  /* output 93 "running_stats:blocks.2.conv.conv.8.running_mean" = %159 : f32[2, 64] */
-  memcpy(outputs[93], arena + 12538560, sizeof(float) * 128);
-  /* output 94 "running_stats:blocks.3.conv.conv.1.running_mean" = %185 : f32[2, 256] */
-  memcpy(outputs[94], arena + 12535936, sizeof(float) * 512);
-  /* output 95 "running_stats:blocks.3.conv.conv.4.running_mean" = %192 : f32[2, 256] */
-  memcpy(outputs[95], arena + 12536448, sizeof(float) * 512);
-  /* output 96 "running_stats:blocks.3.conv.conv.8.running_mean" = %210 : f32[2, 64] */
-  memcpy(outputs[96], arena + 12538944, sizeof(float) * 128);
+  /* output 78 "grad:blocks.3.conv.conv.7.weight" = %239 : f32[64, 256, 1, 1] */
+  memcpy(outputs[78], arena + 11917824, sizeof(float) * 16384);
+  /* output 79 "grad:blocks.3.conv.conv.8.weight" = %234 : f32[64] */
+  memcpy(outputs[79], arena + 12045632, sizeof(float) * 64);
+  /* output 80 "grad:blocks.3.conv.conv.8.bias" = %235 : f32[64] */
+  memcpy(outputs[80], arena + 12045696, sizeof(float) * 64);
+  /* output 81 "grad:norm.weight" = %228 : f32[64] */
+  memcpy(outputs[81], arena + 12045568, sizeof(float) * 64);
+  /* output 82 "grad:norm.bias" = %227 : f32[64] */
+  memcpy(outputs[82], arena + 12045504, sizeof(float) * 64);
+  /* output 83 "grad:head.weight" = %222 : f32[10, 64] */
+  memcpy(outputs[83], arena + 12038656, sizeof(float) * 640);
+  /* output 84 "grad:head.bias" = %223 : f32[10] */
+  memcpy(outputs[84], arena + 12045776, sizeof(float) * 10);
+  /* output 85 "running_stats:blocks.0.conv.conv.1.running_mean" = %31 : f32[2, 256] */
+  memcpy(outputs[85], arena + 12039296, sizeof(float) * 512);
+  /* output 86 "running_stats:blocks.0.conv.conv.4.running_mean" = %38 : f32[2, 256] */
+  memcpy(outputs[86], arena + 12039808, sizeof(float) * 512);
+  /* output 87 "running_stats:blocks.0.conv.conv.8.running_mean" = %56 : f32[2, 64] */
+  memcpy(outputs[87], arena + 12044224, sizeof(float) * 128);
+  /* output 88 "running_stats:blocks.1.conv.conv.1.running_mean" = %81 : f32[2, 256] */
+  memcpy(outputs[88], arena + 12040320, sizeof(float) * 512);
+  /* output 89 "running_stats:blocks.1.conv.conv.4.running_mean" = %88 : f32[2, 256] */
+  memcpy(outputs[89], arena + 12040832, sizeof(float) * 512);
+  /* output 90 "running_stats:blocks.1.conv.conv.8.running_mean" = %106 : f32[2, 64] */
+  memcpy(outputs[90], arena + 12044608, sizeof(float) * 128);
+  /* output 91 "running_stats:blocks.2.conv.conv.1.running_mean" = %131 : f32[2, 256] */
+  memcpy(outputs[91], arena + 12041344, sizeof(float) * 512);
+  /* output 92 "running_stats:blocks.2.conv.conv.4.running_mean" = %138 : f32[2, 256] */
+  memcpy(outputs[92], arena + 12041856, sizeof(float) * 512);
+  /* output 93 "running_stats:blocks.2.conv.conv.8.running_mean" = %156 : f32[2, 64] */
+  memcpy(outputs[93], arena + 12044992, sizeof(float) * 128);
+  /* output 94 "running_stats:blocks.3.conv.conv.1.running_mean" = %181 : f32[2, 256] */
+  memcpy(outputs[94], arena + 12042368, sizeof(float) * 512);
+  /* output 95 "running_stats:blocks.3.conv.conv.4.running_mean" = %188 : f32[2, 256] */
+  memcpy(outputs[95], arena + 12042880, sizeof(float) * 512);
+  /* output 96 "running_stats:blocks.3.conv.conv.8.running_mean" = %206 : f32[2, 64] */
+  memcpy(outputs[96], arena + 12045376, sizeof(float) * 128);
   return 0;
 } // localvit_fmnist_train_forward
 

@@ -596,6 +596,74 @@ void lk_sgd_step(long n, float *p, const float *grad, float *buf, float lr, floa
 
 #pragma GCC visibility push(hidden)
 
+/* ---- templates/norm.c ---------------------------------------------------------------------- */
+/* locus-requires: prologue.h */
+/* Normalisations: layernorm over the last axis of tokens, batchnorm (inference) over channels. */
+
+/* y[rows, C] = (x − mean) / sqrt(var + eps) · w + b per row (biased variance, as PyTorch).
+ * Corrected two-pass algorithm: m = Σx/C in float is off by the rounding of a large sum; the second
+ * pass sums the deviations d = x − m (small numbers, accurate) and their squares, and the true mean
+ * is m + δ with δ = Σd/C, var = Σd²/C − δ². Output uses (x − m) − δ, never rounding the mean to a
+ * float, so rows with |mean| ≫ std lose nothing (E[x²] − E[x]² would lose everything).
+ * w and b may be NULL (no affine). y may equal x. */
+void lk_layernorm(long rows, int C, const float *x, const float *w, const float *b, float eps, float *y) {
+  LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) {
+    const float *xr = x + r * C;
+    float *yr = y + r * C;
+    float m = lk_sum(xr, C) / (float)C, s1, s2, delta, var, rstd;
+    lk_dev_sums(xr, C, m, &s1, &s2);
+    delta = s1 / (float)C;
+    var = s2 / (float)C - delta * delta;
+    rstd = 1.0f / sqrtf((var > 0.0f ? var : 0.0f) + eps);
+    /* One loop per affine case: with `if (w)` inside, clang if-converts to masked loads, which
+     * on AMD take a microcode assist per vector when the pointer is NULL (40× slower). */
+    if (w && b) for (int c = 0; c < C; ++c) yr[c] = (xr[c] - m - delta) * rstd * w[c] + b[c];
+    else if (w) for (int c = 0; c < C; ++c) yr[c] = (xr[c] - m - delta) * rstd * w[c];
+    else if (b) for (int c = 0; c < C; ++c) yr[c] = (xr[c] - m - delta) * rstd + b[c];
+    else for (int c = 0; c < C; ++c) yr[c] = (xr[c] - m - delta) * rstd;
+  }
+}
+
+/* Reference: double precision, straight from the definition. */
+void lk_layernorm_naive(long rows, int C, const float *x, const float *w, const float *b, float eps, float *y) {
+  for (long r = 0; r < rows; ++r) {
+    double m = 0.0, v = 0.0;
+    for (int c = 0; c < C; ++c) m += x[r * C + c];
+    m /= C;
+    for (int c = 0; c < C; ++c) v += (x[r * C + c] - m) * (x[r * C + c] - m);
+    v /= C;
+    for (int c = 0; c < C; ++c)
+      y[r * C + c] = (float)((x[r * C + c] - m) / sqrt(v + eps) * (w ? w[c] : 1.0) + (b ? b[c] : 0.0));
+  }
+}
+
+/* Batchnorm at inference, channels first: x, y [B, C, HW] (HW = every axis after C, flattened).
+ * y = (x − mean[c]) / sqrt(var[c] + eps) · w[c] + b[c], folded into one scale and shift per
+ * channel. y may equal x. */
+void lk_batchnorm_infer(int B, int C, long HW, const float *x, const float *w, const float *b,
+                        const float *mean, const float *var, float eps, float *y) {
+  long planes = (long)B * C;
+  LK_OMP(parallel for schedule(static) if(planes * HW >= LK_PAR_MIN))
+  for (long p = 0; p < planes; ++p) {
+    int c = (int)(p % C);
+    float scale = w[c] / sqrtf(var[c] + eps), shift = b[c] - mean[c] * scale;
+    const float *xp = x + p * HW;
+    float *yp = y + p * HW;
+    for (long i = 0; i < HW; ++i) yp[i] = xp[i] * scale + shift;
+  }
+}
+
+void lk_batchnorm_infer_naive(int B, int C, long HW, const float *x, const float *w, const float *b,
+                              const float *mean, const float *var, float eps, float *y) {
+  for (int n = 0; n < B; ++n)
+    for (int c = 0; c < C; ++c)
+      for (long i = 0; i < HW; ++i) {
+        long at = ((long)n * C + c) * HW + i;
+        y[at] = (float)((x[at] - (double)mean[c]) / sqrt((double)var[c] + eps) * w[c] + b[c]);
+      }
+}
+
 /* ---- templates/activation.c ---------------------------------------------------------------- */
 /* locus-requires: prologue.h */
 /* Elementwise kernels: activations, rsqrt, binary arithmetic with broadcasting, scalar variants.
@@ -3909,6 +3977,14 @@ void lk_batch_norm_act_grad_cl(long rows, long C, const float *x, const float *d
 #define LK__RED_TASKS 64
 #define LK__RED_MIN_BLOCK 8192 /* elements of x per block, at least */
 
+/* Blocks the reduced range of `total` elements (`reduced` indices) is cut into when only `tasks`
+ * output tasks exist: enough tasks for the threads, blocks of at least LK__RED_MIN_BLOCK. Depends on
+ * the shape alone; lk_layernorm_param_grad uses it too, so its sums are the unfused ones'. */
+static long lk__reduce_blocks(long tasks, long total, long reduced) {
+  long n = tasks < LK__RED_TASKS ? lk_min_l(lk_min_l(lk_ceil_div(LK__RED_TASKS, tasks), total / LK__RED_MIN_BLOCK), reduced) : 1;
+  return n < 1 ? 1 : n;
+}
+
 /* Row-major walk over some axes: the offset in x of the multi-index (sizes, strides). */
 typedef struct { int n; long size[8], stride[8], idx[8], off; } lk__grad_odo;
 
@@ -3969,13 +4045,10 @@ static void lk__reduce_sum(int rank, const long *shape, const unsigned char *red
   Sin = inner_kept ? 1 : sz[m - 1]; /* contiguous run of reduced elements */
   chunks = lk_ceil_div(Kin, LK__RED_CH);
   otasks = inner_kept ? nout / Kin * chunks : nout;
-  if (otasks < LK__RED_TASKS) {
-    nblk = lk_min_l(lk_min_l(lk_ceil_div(LK__RED_TASKS, otasks), total / LK__RED_MIN_BLOCK), Rtot);
-    if (nblk < 1) nblk = 1;
-    if (nblk > 1) {
-      part = lk_scratch_alloc((size_t)(nblk * nout));
-      if (!part) nblk = 1; /* out of memory: one block, straight into y (same math, slower) */
-    }
+  nblk = lk__reduce_blocks(otasks, total, Rtot);
+  if (nblk > 1) {
+    part = lk_scratch_alloc((size_t)(nblk * nout));
+    if (!part) nblk = 1; /* out of memory: one block, straight into y (same math, slower) */
   }
   ntasks = otasks * nblk;
 
@@ -4036,6 +4109,52 @@ void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, con
 void lk_reduce_sum_product(int rank, const long *shape, const unsigned char *reduce, const float *a, const float *b,
                            float *y) {
   lk__reduce_sum(rank, shape, reduce, a, b, y);
+}
+
+/* An affine LayerNorm's weight and bias gradients from x instead of a stored x̂ (made by the
+ * `layernorm-training` pass): out[0:C) = Σ dy ⊙ x̂, out[C:2C) = Σ dy over the rows of [rows, C].
+ * Each row's x̂ is lk_normalize's, recomputed from the row's statistics while the row is in L1,
+ * and the sums are lk_reduce_sum's: the same blocks of rows, each summed in float in row order,
+ * the blocks added in order. So the result is reduce_sum(dy ⊙ normalize(x)) and reduce_sum(dy) bit
+ * for bit, in one pass over x and dy instead of a forward pass writing x̂ and two passes reading
+ * x̂ and dy back (sag_tiny_cifar's first LayerNorm: 226 MB each at batch 16). */
+void lk_layernorm_param_grad(long rows, long C, const float *x, const float *dy, float eps, float *out) {
+  long nblk = lk__reduce_blocks(lk_ceil_div(C, LK__RED_CH), rows * C, rows);
+  float *part = NULL;
+  if (rows <= 0 || C <= 0) {
+    for (long c = 0; c < 2 * C; ++c) out[c] = 0.0f;
+    return;
+  }
+  if (nblk > 1 && !(part = lk_scratch_alloc((size_t)(nblk * 2 * C)))) nblk = 1; /* out of memory: one block */
+  LK_OMP(parallel if(rows * C >= LK_PAR_MIN))
+  {
+    LK_OMP(for schedule(static))
+    for (long b = 0; b < nblk; ++b) {
+      long lo, hi;
+      float *sw = nblk > 1 ? part + b * 2 * C : out, *sb = sw + C;
+      lk_split(rows, (int)nblk, (int)b, &lo, &hi);
+      for (long c = 0; c < C; ++c) sw[c] = sb[c] = 0.0f;
+      for (long r = lo; r < hi; ++r) {
+        const float *xr = x + r * C, *gr = dy + r * C;
+        float m, delta, rstd;
+        lk__grad_row_stats(xr, C, eps, &m, &delta, &rstd);
+        for (long c = 0; c < C; ++c) {
+          const float xh = (xr[c] - m - delta) * rstd; /* its own statement: rounded as lk_normalize stores it */
+          sw[c] += gr[c] * xh;
+          sb[c] += gr[c];
+        }
+      }
+    }
+    if (nblk > 1) {
+      LK_OMP(for schedule(static))
+      for (long c = 0; c < 2 * C; ++c) {
+        float acc = part[c];
+        for (long b = 1; b < nblk; ++b) acc += part[b * 2 * C + c];
+        out[c] = acc;
+      }
+    }
+  }
+  lk_scratch_free(part);
 }
 
 /* ---- conv2d ---------------------------------------------------------------------------------------
@@ -4523,6 +4642,23 @@ void lk_layernorm_grad_naive(long rows, long C, const float *x, const float *dy,
   free(g);
 }
 
+void lk_layernorm_param_grad_naive(long rows, long C, const float *x, const float *dy, float eps, float *out) {
+  double *s = (double *)calloc((size_t)(2 * C > 0 ? 2 * C : 1), sizeof(double));
+  for (long r = 0; r < rows; ++r) {
+    const float *xr = x + r * C, *gr = dy + r * C;
+    double m = 0.0, v = 0.0;
+    for (long c = 0; c < C; ++c) m += xr[c];
+    m /= (double)C;
+    for (long c = 0; c < C; ++c) v += (xr[c] - m) * (xr[c] - m);
+    v /= (double)C;
+    for (long c = 0; c < C; ++c) {
+      s[c] += gr[c] * (xr[c] - m) / sqrt(v + eps);
+      s[C + c] += gr[c];
+    }
+  }
+  for (long c = 0; c < 2 * C; ++c) out[c] = (float)s[c];
+  free(s);
+}
 void lk_batch_normalize_naive(int B, long C, long S, const float *x, const float *w, const float *b, float eps, float *y) {
   for (long c = 0; c < C; ++c) {
     double m, v;
@@ -6052,7 +6188,7 @@ static const unsigned char localvit_small_train_param_read_[308] = {
 };
 int localvit_small_train_param_read_by_forward(int i) { return i >= 0 && i < 308 ? localvit_small_train_param_read_[i] : 0; }
 
-size_t localvit_small_train_arena_bytes(void) { return 3452899840; }
+size_t localvit_small_train_arena_bytes(void) { return 3329433088; }
 
 void localvit_small_train_set_num_threads(int n) {
 #ifdef _OPENMP
@@ -6096,3668 +6232,3641 @@ int localvit_small_train_forward(const float *const *params, const float *const 
   lk_add(3, (const long[]){B, 197, 384}, arena + 679624704, (const long[]){75648, 384, 1},
       params[3], (const long[]){0, 384, 1}, arena + 679624704);
 
-  /* %12 = normalize(%9) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 679624704, 1e-06f, arena + 682045440);
+  /* %12 = layernorm(%9, %10, %11) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 384] */
+  lk_layernorm(B * 197, 384, arena + 679624704, params[4], params[5], 1e-06f, arena + 682045440);
 
-  /* %13 = mul_add(%12, %10, %11) blocks.0.norm1 : f32[B, 197, 384] */
-  lk_mul_add(3, (const long[]){B, 197, 384}, arena + 682045440, (const long[]){75648, 384, 1},
-      params[4], (const long[]){0, 0, 1}, params[5], (const long[]){0, 0, 1}, arena + 684466176);
-
-  /* %16 = fused_linear(%13, %14, %15) blocks.0.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 684466176, params[6], params[7], LK_ACT_NONE, NULL,
+  /* %15 = fused_linear(%12, %13, %14) blocks.0.attn.qkv : f32[B, 197, 1152] */
+  lk_fused_linear(B * 197, 384, 1152, arena + 682045440, params[6], params[7], LK_ACT_NONE, NULL,
       arena + 587661312);
 
-  /* %17 = slice(%16) {axis 1, start 0, length 384} blocks.0.attn : f32[B, 197, 384], a view of %16: no code */
+  /* %16 = slice(%15) {axis 1, start 0, length 384} blocks.0.attn : f32[B, 197, 384], a view of %15: no code */
 
-  /* %18 = slice(%16) {axis 1, start 384, length 384} blocks.0.attn : f32[B, 197, 384], a view of %16: no code */
+  /* %17 = slice(%15) {axis 1, start 384, length 384} blocks.0.attn : f32[B, 197, 384], a view of %15: no code */
 
-  /* %19 = slice(%16) {axis 1, start 768, length 384} blocks.0.attn : f32[B, 197, 384], a view of %16: no code */
+  /* %18 = slice(%15) {axis 1, start 768, length 384} blocks.0.attn : f32[B, 197, 384], a view of %15: no code */
 
-  /* %20 = sdpa(%17, %18, %19) {heads 8, kv_heads 8} blocks.0.attn : f32[B, 197, 384] */
+  /* %19 = sdpa(%16, %17, %18) {heads 8, kv_heads 8} blocks.0.attn : f32[B, 197, 384] */
   lk_sdpa(B, 197, 197, 8, 8, 48, arena + 587661312, 1152, arena + 587661696, 1152,
-      arena + 587662080, 1152, arena + 686886912, 0.14433756f);
+      arena + 587662080, 1152, arena + 684466176, 0.14433756f);
 
-  /* %23 = fused_linear(%20, %21, %22, %9) {residual} blocks.0.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 686886912, params[8], params[9], LK_ACT_NONE,
+  /* %22 = fused_linear(%19, %20, %21, %9) {residual} blocks.0.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 684466176, params[8], params[9], LK_ACT_NONE,
       arena + 679624704, arena);
 
-  /* %24 = slice(%23) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 384], written into %60 from row 0 */
+  /* %23 = slice(%22) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 384], written into %59 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 384, arena + (long)b * 75648, 75648, arena + 689307648 + (long)b * 75648, 384);
+    lk_copy_rows(1, 384, arena + (long)b * 75648, 75648, arena + 686886912 + (long)b * 75648, 384);
   } // for b
 
-  /* %25 = slice(%23) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 384, 75648, arena + 798240768, 75264);
+  /* %24 = slice(%22) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 384, 75648, arena + 769191936, 75264);
 
-  /* %27 = reshape(%26) {shape [1536, 384]} blocks.0.conv.conv.0 : f32[1536, 384], a view of %26: no code */
+  /* %26 = reshape(%25) {shape [1536, 384]} blocks.0.conv.conv.0 : f32[1536, 384], a view of %25: no code */
 
-  /* %28 = fused_linear(%25, %27) blocks.0.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 798240768, params[10], NULL, LK_ACT_NONE, NULL,
+  /* %27 = fused_linear(%24, %26) blocks.0.conv.conv.0 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 769191936, params[10], NULL, LK_ACT_NONE, NULL,
       arena);
 
-  /* %31 = batch_statistics(%28) blocks.0.conv.conv.1 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena, arena + 863013888);
+  /* %30 = batch_statistics(%27) blocks.0.conv.conv.1 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena, arena + 832146432);
 
-  /* %32 = slice(%31) {axis 0, start 0, length 2} blocks.0.conv.conv.1 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 863013888, 4608, arena + 863124480, 3072);
+  /* %31 = slice(%30) {axis 0, start 0, length 2} blocks.0.conv.conv.1 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 832146432, 4608, arena + 832257024, 3072);
 
-  /* %33 = batch_norm_act(%28, %31, %29, %30) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena, arena + 863013888, params[11], params[12], 1e-05f,
+  /* %32 = batch_norm_act(%27, %30, %28, %29) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena, arena + 832146432, params[11], params[12], 1e-05f,
       LK_ACT_HSWISH, arena + 19267584, arena + 9633792);
 
-  /* %35 = token_dwconv(%33, %34) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 1536] */
+  /* %34 = token_dwconv(%32, %33) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 9633792, params[15], NULL, LK_ACT_NONE,
       arena + 19267584);
 
-  /* %38 = batch_statistics(%35) blocks.0.conv.conv.4 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena + 19267584, arena + 863018496);
+  /* %37 = batch_statistics(%34) blocks.0.conv.conv.4 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 19267584, arena + 832151040);
 
-  /* %39 = slice(%38) {axis 0, start 0, length 2} blocks.0.conv.conv.4 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 863018496, 4608, arena + 863127552, 3072);
+  /* %38 = slice(%37) {axis 0, start 0, length 2} blocks.0.conv.conv.4 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 832151040, 4608, arena + 832260096, 3072);
 
-  /* %40 = batch_norm_act(%35, %38, %36, %37) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena + 19267584, arena + 863018496, params[16], params[17],
+  /* %39 = batch_norm_act(%34, %37, %35, %36) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 19267584, arena + 832151040, params[16], params[17],
       1e-05f, LK_ACT_HSWISH, arena + 38535168, arena + 28901376);
 
-  /* %41 = mean(%40) {axis 0} blocks.0.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 28901376, arena + 861244416);
+  /* %40 = mean(%39) {axis 0} blocks.0.conv.conv.6 : f32[B, 1536] */
+  lk_mean_axis(B, 196, 1536, arena + 28901376, arena + 830376960);
 
-  /* %44 = fused_linear(%41, %42, %43) blocks.0.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 861244416, params[20], params[21], LK_ACT_NONE, NULL,
-      arena + 863221872);
+  /* %43 = fused_linear(%40, %41, %42) blocks.0.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 830376960, params[20], params[21], LK_ACT_NONE, NULL,
+      arena + 832355184);
 
-  /* %45 = relu(%44) blocks.0.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 863221872, arena + 863222000);
+  /* %44 = relu(%43) blocks.0.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 832355184, arena + 832355312);
 
-  /* %48 = fused_linear(%45, %46, %47) blocks.0.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 863222000, params[22], params[23], LK_ACT_NONE, NULL,
-      arena + 861293568);
+  /* %47 = fused_linear(%44, %45, %46) blocks.0.conv.conv.6.fc.2 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 832355312, params[22], params[23], LK_ACT_NONE, NULL,
+      arena + 830426112);
 
-  /* %49 = hsigmoid(%48) blocks.0.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 861293568, arena + 861342720);
+  /* %48 = hsigmoid(%47) blocks.0.conv.conv.6 : f32[B, 1536] */
+  lk_hsigmoid(B * 1536, arena + 830426112, arena + 830475264);
 
-  /* %50 = mul(%40, %49) blocks.0.conv.conv.6 : f32[B, 196, 1536] */
+  /* %49 = mul(%39, %48) blocks.0.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 28901376, (const long[]){301056, 1536, 1},
-      arena + 861342720, (const long[]){1536, 0, 1}, arena + 38535168);
+      arena + 830475264, (const long[]){1536, 0, 1}, arena + 38535168);
 
-  /* %52 = reshape(%51) {shape [384, 1536]} blocks.0.conv.conv.7 : f32[384, 1536], a view of %51: no code */
+  /* %51 = reshape(%50) {shape [384, 1536]} blocks.0.conv.conv.7 : f32[384, 1536], a view of %50: no code */
 
-  /* %53 = fused_linear(%50, %52) blocks.0.conv.conv.7 : f32[B, 196, 384] */
+  /* %52 = fused_linear(%49, %51) blocks.0.conv.conv.7 : f32[B, 196, 384] */
   lk_fused_linear(B * 196, 1536, 384, arena + 38535168, params[24], NULL, LK_ACT_NONE, NULL,
-      arena + 800649216);
+      arena + 771600384);
 
-  /* %56 = batch_statistics(%53) blocks.0.conv.conv.8 : f32[3, 384] */
-  lk_batch_statistics_cl(B * 196, 384, arena + 800649216, arena + 863198208);
+  /* %55 = batch_statistics(%52) blocks.0.conv.conv.8 : f32[3, 384] */
+  lk_batch_statistics_cl(B * 196, 384, arena + 771600384, arena + 832330752);
 
-  /* %57 = slice(%56) {axis 0, start 0, length 2} blocks.0.conv.conv.8 : f32[2, 384] */
-  lk_copy_rows(1, 768, arena + 863198208, 1152, arena + 863211888, 768);
+  /* %56 = slice(%55) {axis 0, start 0, length 2} blocks.0.conv.conv.8 : f32[2, 384] */
+  lk_copy_rows(1, 768, arena + 832330752, 1152, arena + 832344432, 768);
 
-  /* %58 = batch_norm_act(%53, %56, %54, %55) {eps 1e-05} blocks.0.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_cl(B * 196, 384, arena + 800649216, arena + 863198208, params[25], params[26],
+  /* %57 = batch_norm_act(%52, %55, %53, %54) {eps 1e-05} blocks.0.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_cl(B * 196, 384, arena + 771600384, arena + 832330752, params[25], params[26],
       1e-05f, LK_ACT_NONE, arena + 50577408, arena + 48168960);
 
-  /* %59 = add(%25, %58) blocks.0.conv : f32[B, 196, 384], written into %60 from row 1 */
+  /* %58 = add(%24, %57) blocks.0.conv : f32[B, 196, 384], written into %59 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 798240768 + (long)b * 75264, (const long[]){384, 1},
+    lk_add(2, (const long[]){196, 384}, arena + 769191936 + (long)b * 75264, (const long[]){384, 1},
         arena + 48168960 + (long)b * 75264, (const long[]){384, 1},
-        arena + 689308032 + (long)b * 75648);
+        arena + 686887296 + (long)b * 75648);
   } // for b
 
-  /* %60 = concat(%24, %59) {axis 0} blocks.0.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %59 = concat(%23, %58) {axis 0} blocks.0.conv : f32[B, 197, 384], its operands computed in place: no code */
 
-  /* %63 = normalize(%60) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 689307648, 1e-06f, arena + 691728384);
+  /* %62 = layernorm(%59, %60, %61) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 384] */
+  lk_layernorm(B * 197, 384, arena + 686886912, params[29], params[30], 1e-06f, arena + 689307648);
 
-  /* %64 = mul_add(%63, %61, %62) blocks.1.norm1 : f32[B, 197, 384] */
-  lk_mul_add(3, (const long[]){B, 197, 384}, arena + 691728384, (const long[]){75648, 384, 1},
-      params[29], (const long[]){0, 0, 1}, params[30], (const long[]){0, 0, 1}, arena + 694149120);
-
-  /* %67 = fused_linear(%64, %65, %66) blocks.1.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 694149120, params[31], params[32], LK_ACT_NONE, NULL,
+  /* %65 = fused_linear(%62, %63, %64) blocks.1.attn.qkv : f32[B, 197, 1152] */
+  lk_fused_linear(B * 197, 384, 1152, arena + 689307648, params[31], params[32], LK_ACT_NONE, NULL,
       arena + 594923520);
 
-  /* %68 = slice(%67) {axis 1, start 0, length 384} blocks.1.attn : f32[B, 197, 384], a view of %67: no code */
+  /* %66 = slice(%65) {axis 1, start 0, length 384} blocks.1.attn : f32[B, 197, 384], a view of %65: no code */
 
-  /* %69 = slice(%67) {axis 1, start 384, length 384} blocks.1.attn : f32[B, 197, 384], a view of %67: no code */
+  /* %67 = slice(%65) {axis 1, start 384, length 384} blocks.1.attn : f32[B, 197, 384], a view of %65: no code */
 
-  /* %70 = slice(%67) {axis 1, start 768, length 384} blocks.1.attn : f32[B, 197, 384], a view of %67: no code */
+  /* %68 = slice(%65) {axis 1, start 768, length 384} blocks.1.attn : f32[B, 197, 384], a view of %65: no code */
 
-  /* %71 = sdpa(%68, %69, %70) {heads 8, kv_heads 8} blocks.1.attn : f32[B, 197, 384] */
+  /* %69 = sdpa(%66, %67, %68) {heads 8, kv_heads 8} blocks.1.attn : f32[B, 197, 384] */
   lk_sdpa(B, 197, 197, 8, 8, 48, arena + 594923520, 1152, arena + 594923904, 1152,
-      arena + 594924288, 1152, arena + 696569856, 0.14433756f);
+      arena + 594924288, 1152, arena + 691728384, 0.14433756f);
 
-  /* %74 = fused_linear(%71, %72, %73) blocks.1.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 696569856, params[33], params[34], LK_ACT_NONE, NULL,
+  /* %72 = fused_linear(%69, %70, %71) blocks.1.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 691728384, params[33], params[34], LK_ACT_NONE, NULL,
       arena + 48168960);
 
-  /* %76 = mul_add(%74, %75, %60) blocks.1 : f32[B, 197, 384], written over %74 */
+  /* %74 = mul_add(%72, %73, %59) blocks.1 : f32[B, 197, 384], written over %72 */
   lk_mul_add(3, (const long[]){B, 197, 384}, arena + 48168960, (const long[]){75648, 384, 1},
-      inputs[1], (const long[]){1, 0, 0}, arena + 689307648, (const long[]){75648, 384, 1},
+      inputs[1], (const long[]){1, 0, 0}, arena + 686886912, (const long[]){75648, 384, 1},
       arena + 48168960);
 
-  /* %77 = slice(%76) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 384], written into %113 from row 0 */
+  /* %75 = slice(%74) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 384], written into %111 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 384, arena + 48168960 + (long)b * 75648, 75648,
-        arena + 698990592 + (long)b * 75648, 384);
+        arena + 694149120 + (long)b * 75648, 384);
   } // for b
 
-  /* %78 = slice(%76) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 48169344, 75648, arena + 803057664, 75264);
+  /* %76 = slice(%74) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 48169344, 75648, arena + 774008832, 75264);
 
-  /* %80 = reshape(%79) {shape [1536, 384]} blocks.1.conv.conv.0 : f32[1536, 384], a view of %79: no code */
+  /* %78 = reshape(%77) {shape [1536, 384]} blocks.1.conv.conv.0 : f32[1536, 384], a view of %77: no code */
 
-  /* %81 = fused_linear(%78, %80) blocks.1.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 803057664, params[35], NULL, LK_ACT_NONE, NULL,
+  /* %79 = fused_linear(%76, %78) blocks.1.conv.conv.0 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 774008832, params[35], NULL, LK_ACT_NONE, NULL,
       arena + 48168960);
 
-  /* %84 = batch_statistics(%81) blocks.1.conv.conv.1 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena + 48168960, arena + 863023104);
+  /* %82 = batch_statistics(%79) blocks.1.conv.conv.1 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 48168960, arena + 832155648);
 
-  /* %85 = slice(%84) {axis 0, start 0, length 2} blocks.1.conv.conv.1 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 863023104, 4608, arena + 863130624, 3072);
+  /* %83 = slice(%82) {axis 0, start 0, length 2} blocks.1.conv.conv.1 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 832155648, 4608, arena + 832263168, 3072);
 
-  /* %86 = batch_norm_act(%81, %84, %82, %83) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena + 48168960, arena + 863023104, params[36], params[37],
+  /* %84 = batch_norm_act(%79, %82, %80, %81) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 48168960, arena + 832155648, params[36], params[37],
       1e-05f, LK_ACT_HSWISH, arena + 67436544, arena + 57802752);
 
-  /* %88 = token_dwconv(%86, %87) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 1536] */
+  /* %86 = token_dwconv(%84, %85) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 57802752, params[40], NULL,
       LK_ACT_NONE, arena + 67436544);
 
-  /* %91 = batch_statistics(%88) blocks.1.conv.conv.4 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena + 67436544, arena + 863027712);
+  /* %89 = batch_statistics(%86) blocks.1.conv.conv.4 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 67436544, arena + 832160256);
 
-  /* %92 = slice(%91) {axis 0, start 0, length 2} blocks.1.conv.conv.4 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 863027712, 4608, arena + 863133696, 3072);
+  /* %90 = slice(%89) {axis 0, start 0, length 2} blocks.1.conv.conv.4 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 832160256, 4608, arena + 832266240, 3072);
 
-  /* %93 = batch_norm_act(%88, %91, %89, %90) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena + 67436544, arena + 863027712, params[41], params[42],
+  /* %91 = batch_norm_act(%86, %89, %87, %88) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 67436544, arena + 832160256, params[41], params[42],
       1e-05f, LK_ACT_HSWISH, arena + 86704128, arena + 77070336);
 
-  /* %94 = mean(%93) {axis 0} blocks.1.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 77070336, arena + 861391872);
+  /* %92 = mean(%91) {axis 0} blocks.1.conv.conv.6 : f32[B, 1536] */
+  lk_mean_axis(B, 196, 1536, arena + 77070336, arena + 830524416);
 
-  /* %97 = fused_linear(%94, %95, %96) blocks.1.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 861391872, params[45], params[46], LK_ACT_NONE, NULL,
-      arena + 863222128);
+  /* %95 = fused_linear(%92, %93, %94) blocks.1.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 830524416, params[45], params[46], LK_ACT_NONE, NULL,
+      arena + 832355440);
 
-  /* %98 = relu(%97) blocks.1.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 863222128, arena + 863222256);
+  /* %96 = relu(%95) blocks.1.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 832355440, arena + 832355568);
 
-  /* %101 = fused_linear(%98, %99, %100) blocks.1.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 863222256, params[47], params[48], LK_ACT_NONE, NULL,
-      arena + 861441024);
+  /* %99 = fused_linear(%96, %97, %98) blocks.1.conv.conv.6.fc.2 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 832355568, params[47], params[48], LK_ACT_NONE, NULL,
+      arena + 830573568);
 
-  /* %102 = hsigmoid(%101) blocks.1.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 861441024, arena + 861490176);
+  /* %100 = hsigmoid(%99) blocks.1.conv.conv.6 : f32[B, 1536] */
+  lk_hsigmoid(B * 1536, arena + 830573568, arena + 830622720);
 
-  /* %103 = mul(%93, %102) blocks.1.conv.conv.6 : f32[B, 196, 1536] */
+  /* %101 = mul(%91, %100) blocks.1.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 77070336, (const long[]){301056, 1536, 1},
-      arena + 861490176, (const long[]){1536, 0, 1}, arena + 86704128);
+      arena + 830622720, (const long[]){1536, 0, 1}, arena + 86704128);
 
-  /* %105 = reshape(%104) {shape [384, 1536]} blocks.1.conv.conv.7 : f32[384, 1536], a view of %104: no code */
+  /* %103 = reshape(%102) {shape [384, 1536]} blocks.1.conv.conv.7 : f32[384, 1536], a view of %102: no code */
 
-  /* %106 = fused_linear(%103, %105) blocks.1.conv.conv.7 : f32[B, 196, 384] */
+  /* %104 = fused_linear(%101, %103) blocks.1.conv.conv.7 : f32[B, 196, 384] */
   lk_fused_linear(B * 196, 1536, 384, arena + 86704128, params[49], NULL, LK_ACT_NONE, NULL,
-      arena + 805466112);
+      arena + 776417280);
 
-  /* %109 = batch_statistics(%106) blocks.1.conv.conv.8 : f32[3, 384] */
-  lk_batch_statistics_cl(B * 196, 384, arena + 805466112, arena + 863199360);
+  /* %107 = batch_statistics(%104) blocks.1.conv.conv.8 : f32[3, 384] */
+  lk_batch_statistics_cl(B * 196, 384, arena + 776417280, arena + 832331904);
 
-  /* %110 = slice(%109) {axis 0, start 0, length 2} blocks.1.conv.conv.8 : f32[2, 384] */
-  lk_copy_rows(1, 768, arena + 863199360, 1152, arena + 863212656, 768);
+  /* %108 = slice(%107) {axis 0, start 0, length 2} blocks.1.conv.conv.8 : f32[2, 384] */
+  lk_copy_rows(1, 768, arena + 832331904, 1152, arena + 832345200, 768);
 
-  /* %111 = batch_norm_act(%106, %109, %107, %108) {eps 1e-05} blocks.1.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_cl(B * 196, 384, arena + 805466112, arena + 863199360, params[50], params[51],
+  /* %109 = batch_norm_act(%104, %107, %105, %106) {eps 1e-05} blocks.1.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_cl(B * 196, 384, arena + 776417280, arena + 832331904, params[50], params[51],
       1e-05f, LK_ACT_NONE, arena + 98746368, arena + 96337920);
 
-  /* %112 = add(%78, %111) blocks.1.conv : f32[B, 196, 384], written into %113 from row 1 */
+  /* %110 = add(%76, %109) blocks.1.conv : f32[B, 196, 384], written into %111 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 803057664 + (long)b * 75264, (const long[]){384, 1},
+    lk_add(2, (const long[]){196, 384}, arena + 774008832 + (long)b * 75264, (const long[]){384, 1},
         arena + 96337920 + (long)b * 75264, (const long[]){384, 1},
-        arena + 698990976 + (long)b * 75648);
+        arena + 694149504 + (long)b * 75648);
   } // for b
 
-  /* %113 = concat(%77, %112) {axis 0} blocks.1.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %111 = concat(%75, %110) {axis 0} blocks.1.conv : f32[B, 197, 384], its operands computed in place: no code */
 
-  /* %116 = normalize(%113) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 698990592, 1e-06f, arena + 701411328);
+  /* %114 = layernorm(%111, %112, %113) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 384] */
+  lk_layernorm(B * 197, 384, arena + 694149120, params[54], params[55], 1e-06f, arena + 696569856);
 
-  /* %117 = mul_add(%116, %114, %115) blocks.2.norm1 : f32[B, 197, 384] */
-  lk_mul_add(3, (const long[]){B, 197, 384}, arena + 701411328, (const long[]){75648, 384, 1},
-      params[54], (const long[]){0, 0, 1}, params[55], (const long[]){0, 0, 1}, arena + 703832064);
-
-  /* %120 = fused_linear(%117, %118, %119) blocks.2.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 703832064, params[56], params[57], LK_ACT_NONE, NULL,
+  /* %117 = fused_linear(%114, %115, %116) blocks.2.attn.qkv : f32[B, 197, 1152] */
+  lk_fused_linear(B * 197, 384, 1152, arena + 696569856, params[56], params[57], LK_ACT_NONE, NULL,
       arena + 602185728);
 
-  /* %121 = slice(%120) {axis 1, start 0, length 384} blocks.2.attn : f32[B, 197, 384], a view of %120: no code */
+  /* %118 = slice(%117) {axis 1, start 0, length 384} blocks.2.attn : f32[B, 197, 384], a view of %117: no code */
 
-  /* %122 = slice(%120) {axis 1, start 384, length 384} blocks.2.attn : f32[B, 197, 384], a view of %120: no code */
+  /* %119 = slice(%117) {axis 1, start 384, length 384} blocks.2.attn : f32[B, 197, 384], a view of %117: no code */
 
-  /* %123 = slice(%120) {axis 1, start 768, length 384} blocks.2.attn : f32[B, 197, 384], a view of %120: no code */
+  /* %120 = slice(%117) {axis 1, start 768, length 384} blocks.2.attn : f32[B, 197, 384], a view of %117: no code */
 
-  /* %124 = sdpa(%121, %122, %123) {heads 8, kv_heads 8} blocks.2.attn : f32[B, 197, 384] */
+  /* %121 = sdpa(%118, %119, %120) {heads 8, kv_heads 8} blocks.2.attn : f32[B, 197, 384] */
   lk_sdpa(B, 197, 197, 8, 8, 48, arena + 602185728, 1152, arena + 602186112, 1152,
-      arena + 602186496, 1152, arena + 706252800, 0.14433756f);
+      arena + 602186496, 1152, arena + 698990592, 0.14433756f);
 
-  /* %127 = fused_linear(%124, %125, %126) blocks.2.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 706252800, params[58], params[59], LK_ACT_NONE, NULL,
+  /* %124 = fused_linear(%121, %122, %123) blocks.2.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 698990592, params[58], params[59], LK_ACT_NONE, NULL,
       arena + 96337920);
 
-  /* %129 = mul_add(%127, %128, %113) blocks.2 : f32[B, 197, 384], written over %127 */
+  /* %126 = mul_add(%124, %125, %111) blocks.2 : f32[B, 197, 384], written over %124 */
   lk_mul_add(3, (const long[]){B, 197, 384}, arena + 96337920, (const long[]){75648, 384, 1},
-      inputs[2], (const long[]){1, 0, 0}, arena + 698990592, (const long[]){75648, 384, 1},
+      inputs[2], (const long[]){1, 0, 0}, arena + 694149120, (const long[]){75648, 384, 1},
       arena + 96337920);
 
-  /* %130 = slice(%129) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 384], written into %166 from row 0 */
+  /* %127 = slice(%126) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 384], written into %163 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 384, arena + 96337920 + (long)b * 75648, 75648,
-        arena + 708673536 + (long)b * 75648, 384);
+        arena + 701411328 + (long)b * 75648, 384);
   } // for b
 
-  /* %131 = slice(%129) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 96338304, 75648, arena + 807874560, 75264);
+  /* %128 = slice(%126) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 96338304, 75648, arena + 778825728, 75264);
 
-  /* %133 = reshape(%132) {shape [1536, 384]} blocks.2.conv.conv.0 : f32[1536, 384], a view of %132: no code */
+  /* %130 = reshape(%129) {shape [1536, 384]} blocks.2.conv.conv.0 : f32[1536, 384], a view of %129: no code */
 
-  /* %134 = fused_linear(%131, %133) blocks.2.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 807874560, params[60], NULL, LK_ACT_NONE, NULL,
+  /* %131 = fused_linear(%128, %130) blocks.2.conv.conv.0 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 778825728, params[60], NULL, LK_ACT_NONE, NULL,
       arena + 96337920);
 
-  /* %137 = batch_statistics(%134) blocks.2.conv.conv.1 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena + 96337920, arena + 863032320);
+  /* %134 = batch_statistics(%131) blocks.2.conv.conv.1 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 96337920, arena + 832164864);
 
-  /* %138 = slice(%137) {axis 0, start 0, length 2} blocks.2.conv.conv.1 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 863032320, 4608, arena + 863136768, 3072);
+  /* %135 = slice(%134) {axis 0, start 0, length 2} blocks.2.conv.conv.1 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 832164864, 4608, arena + 832269312, 3072);
 
-  /* %139 = batch_norm_act(%134, %137, %135, %136) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena + 96337920, arena + 863032320, params[61], params[62],
+  /* %136 = batch_norm_act(%131, %134, %132, %133) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 96337920, arena + 832164864, params[61], params[62],
       1e-05f, LK_ACT_HSWISH, arena + 115605504, arena + 105971712);
 
-  /* %141 = token_dwconv(%139, %140) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 1536] */
+  /* %138 = token_dwconv(%136, %137) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 105971712, params[65], NULL,
       LK_ACT_NONE, arena + 115605504);
 
-  /* %144 = batch_statistics(%141) blocks.2.conv.conv.4 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena + 115605504, arena + 863036928);
+  /* %141 = batch_statistics(%138) blocks.2.conv.conv.4 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 115605504, arena + 832169472);
 
-  /* %145 = slice(%144) {axis 0, start 0, length 2} blocks.2.conv.conv.4 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 863036928, 4608, arena + 863139840, 3072);
+  /* %142 = slice(%141) {axis 0, start 0, length 2} blocks.2.conv.conv.4 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 832169472, 4608, arena + 832272384, 3072);
 
-  /* %146 = batch_norm_act(%141, %144, %142, %143) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena + 115605504, arena + 863036928, params[66], params[67],
+  /* %143 = batch_norm_act(%138, %141, %139, %140) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 115605504, arena + 832169472, params[66], params[67],
       1e-05f, LK_ACT_HSWISH, arena + 134873088, arena + 125239296);
 
-  /* %147 = mean(%146) {axis 0} blocks.2.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 125239296, arena + 861539328);
+  /* %144 = mean(%143) {axis 0} blocks.2.conv.conv.6 : f32[B, 1536] */
+  lk_mean_axis(B, 196, 1536, arena + 125239296, arena + 830671872);
 
-  /* %150 = fused_linear(%147, %148, %149) blocks.2.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 861539328, params[70], params[71], LK_ACT_NONE, NULL,
-      arena + 863222384);
+  /* %147 = fused_linear(%144, %145, %146) blocks.2.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 830671872, params[70], params[71], LK_ACT_NONE, NULL,
+      arena + 832355696);
 
-  /* %151 = relu(%150) blocks.2.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 863222384, arena + 863222512);
+  /* %148 = relu(%147) blocks.2.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 832355696, arena + 832355824);
 
-  /* %154 = fused_linear(%151, %152, %153) blocks.2.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 863222512, params[72], params[73], LK_ACT_NONE, NULL,
-      arena + 861588480);
+  /* %151 = fused_linear(%148, %149, %150) blocks.2.conv.conv.6.fc.2 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 832355824, params[72], params[73], LK_ACT_NONE, NULL,
+      arena + 830721024);
 
-  /* %155 = hsigmoid(%154) blocks.2.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 861588480, arena + 861637632);
+  /* %152 = hsigmoid(%151) blocks.2.conv.conv.6 : f32[B, 1536] */
+  lk_hsigmoid(B * 1536, arena + 830721024, arena + 830770176);
 
-  /* %156 = mul(%146, %155) blocks.2.conv.conv.6 : f32[B, 196, 1536] */
+  /* %153 = mul(%143, %152) blocks.2.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 125239296, (const long[]){301056, 1536, 1},
-      arena + 861637632, (const long[]){1536, 0, 1}, arena + 134873088);
+      arena + 830770176, (const long[]){1536, 0, 1}, arena + 134873088);
 
-  /* %158 = reshape(%157) {shape [384, 1536]} blocks.2.conv.conv.7 : f32[384, 1536], a view of %157: no code */
+  /* %155 = reshape(%154) {shape [384, 1536]} blocks.2.conv.conv.7 : f32[384, 1536], a view of %154: no code */
 
-  /* %159 = fused_linear(%156, %158) blocks.2.conv.conv.7 : f32[B, 196, 384] */
+  /* %156 = fused_linear(%153, %155) blocks.2.conv.conv.7 : f32[B, 196, 384] */
   lk_fused_linear(B * 196, 1536, 384, arena + 134873088, params[74], NULL, LK_ACT_NONE, NULL,
-      arena + 810283008);
+      arena + 781234176);
 
-  /* %162 = batch_statistics(%159) blocks.2.conv.conv.8 : f32[3, 384] */
-  lk_batch_statistics_cl(B * 196, 384, arena + 810283008, arena + 863200512);
+  /* %159 = batch_statistics(%156) blocks.2.conv.conv.8 : f32[3, 384] */
+  lk_batch_statistics_cl(B * 196, 384, arena + 781234176, arena + 832333056);
 
-  /* %163 = slice(%162) {axis 0, start 0, length 2} blocks.2.conv.conv.8 : f32[2, 384] */
-  lk_copy_rows(1, 768, arena + 863200512, 1152, arena + 863213424, 768);
+  /* %160 = slice(%159) {axis 0, start 0, length 2} blocks.2.conv.conv.8 : f32[2, 384] */
+  lk_copy_rows(1, 768, arena + 832333056, 1152, arena + 832345968, 768);
 
-  /* %164 = batch_norm_act(%159, %162, %160, %161) {eps 1e-05} blocks.2.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_cl(B * 196, 384, arena + 810283008, arena + 863200512, params[75], params[76],
+  /* %161 = batch_norm_act(%156, %159, %157, %158) {eps 1e-05} blocks.2.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_cl(B * 196, 384, arena + 781234176, arena + 832333056, params[75], params[76],
       1e-05f, LK_ACT_NONE, arena + 146915328, arena + 144506880);
 
-  /* %165 = add(%131, %164) blocks.2.conv : f32[B, 196, 384], written into %166 from row 1 */
+  /* %162 = add(%128, %161) blocks.2.conv : f32[B, 196, 384], written into %163 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 807874560 + (long)b * 75264, (const long[]){384, 1},
+    lk_add(2, (const long[]){196, 384}, arena + 778825728 + (long)b * 75264, (const long[]){384, 1},
         arena + 144506880 + (long)b * 75264, (const long[]){384, 1},
-        arena + 708673920 + (long)b * 75648);
+        arena + 701411712 + (long)b * 75648);
   } // for b
 
-  /* %166 = concat(%130, %165) {axis 0} blocks.2.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %163 = concat(%127, %162) {axis 0} blocks.2.conv : f32[B, 197, 384], its operands computed in place: no code */
 
-  /* %169 = normalize(%166) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 708673536, 1e-06f, arena + 711094272);
+  /* %166 = layernorm(%163, %164, %165) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 384] */
+  lk_layernorm(B * 197, 384, arena + 701411328, params[79], params[80], 1e-06f, arena + 703832064);
 
-  /* %170 = mul_add(%169, %167, %168) blocks.3.norm1 : f32[B, 197, 384] */
-  lk_mul_add(3, (const long[]){B, 197, 384}, arena + 711094272, (const long[]){75648, 384, 1},
-      params[79], (const long[]){0, 0, 1}, params[80], (const long[]){0, 0, 1}, arena + 713515008);
-
-  /* %173 = fused_linear(%170, %171, %172) blocks.3.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 713515008, params[81], params[82], LK_ACT_NONE, NULL,
+  /* %169 = fused_linear(%166, %167, %168) blocks.3.attn.qkv : f32[B, 197, 1152] */
+  lk_fused_linear(B * 197, 384, 1152, arena + 703832064, params[81], params[82], LK_ACT_NONE, NULL,
       arena + 609447936);
 
-  /* %174 = slice(%173) {axis 1, start 0, length 384} blocks.3.attn : f32[B, 197, 384], a view of %173: no code */
+  /* %170 = slice(%169) {axis 1, start 0, length 384} blocks.3.attn : f32[B, 197, 384], a view of %169: no code */
 
-  /* %175 = slice(%173) {axis 1, start 384, length 384} blocks.3.attn : f32[B, 197, 384], a view of %173: no code */
+  /* %171 = slice(%169) {axis 1, start 384, length 384} blocks.3.attn : f32[B, 197, 384], a view of %169: no code */
 
-  /* %176 = slice(%173) {axis 1, start 768, length 384} blocks.3.attn : f32[B, 197, 384], a view of %173: no code */
+  /* %172 = slice(%169) {axis 1, start 768, length 384} blocks.3.attn : f32[B, 197, 384], a view of %169: no code */
 
-  /* %177 = sdpa(%174, %175, %176) {heads 8, kv_heads 8} blocks.3.attn : f32[B, 197, 384] */
+  /* %173 = sdpa(%170, %171, %172) {heads 8, kv_heads 8} blocks.3.attn : f32[B, 197, 384] */
   lk_sdpa(B, 197, 197, 8, 8, 48, arena + 609447936, 1152, arena + 609448320, 1152,
-      arena + 609448704, 1152, arena + 715935744, 0.14433756f);
+      arena + 609448704, 1152, arena + 706252800, 0.14433756f);
 
-  /* %180 = fused_linear(%177, %178, %179) blocks.3.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 715935744, params[83], params[84], LK_ACT_NONE, NULL,
+  /* %176 = fused_linear(%173, %174, %175) blocks.3.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 706252800, params[83], params[84], LK_ACT_NONE, NULL,
       arena + 144506880);
 
-  /* %182 = mul_add(%180, %181, %166) blocks.3 : f32[B, 197, 384], written over %180 */
+  /* %178 = mul_add(%176, %177, %163) blocks.3 : f32[B, 197, 384], written over %176 */
   lk_mul_add(3, (const long[]){B, 197, 384}, arena + 144506880, (const long[]){75648, 384, 1},
-      inputs[3], (const long[]){1, 0, 0}, arena + 708673536, (const long[]){75648, 384, 1},
+      inputs[3], (const long[]){1, 0, 0}, arena + 701411328, (const long[]){75648, 384, 1},
       arena + 144506880);
 
-  /* %183 = slice(%182) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 384], written into %219 from row 0 */
+  /* %179 = slice(%178) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 384], written into %215 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 384, arena + 144506880 + (long)b * 75648, 75648,
-        arena + 718356480 + (long)b * 75648, 384);
+        arena + 708673536 + (long)b * 75648, 384);
   } // for b
 
-  /* %184 = slice(%182) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 144507264, 75648, arena + 812691456, 75264);
+  /* %180 = slice(%178) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 144507264, 75648, arena + 783642624, 75264);
 
-  /* %186 = reshape(%185) {shape [1536, 384]} blocks.3.conv.conv.0 : f32[1536, 384], a view of %185: no code */
+  /* %182 = reshape(%181) {shape [1536, 384]} blocks.3.conv.conv.0 : f32[1536, 384], a view of %181: no code */
 
-  /* %187 = fused_linear(%184, %186) blocks.3.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 812691456, params[85], NULL, LK_ACT_NONE, NULL,
+  /* %183 = fused_linear(%180, %182) blocks.3.conv.conv.0 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 783642624, params[85], NULL, LK_ACT_NONE, NULL,
       arena + 144506880);
 
-  /* %190 = batch_statistics(%187) blocks.3.conv.conv.1 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena + 144506880, arena + 863041536);
+  /* %186 = batch_statistics(%183) blocks.3.conv.conv.1 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 144506880, arena + 832174080);
 
-  /* %191 = slice(%190) {axis 0, start 0, length 2} blocks.3.conv.conv.1 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 863041536, 4608, arena + 863142912, 3072);
+  /* %187 = slice(%186) {axis 0, start 0, length 2} blocks.3.conv.conv.1 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 832174080, 4608, arena + 832275456, 3072);
 
-  /* %192 = batch_norm_act(%187, %190, %188, %189) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena + 144506880, arena + 863041536, params[86], params[87],
+  /* %188 = batch_norm_act(%183, %186, %184, %185) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 144506880, arena + 832174080, params[86], params[87],
       1e-05f, LK_ACT_HSWISH, arena + 163774464, arena + 154140672);
 
-  /* %194 = token_dwconv(%192, %193) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 1536] */
+  /* %190 = token_dwconv(%188, %189) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 154140672, params[90], NULL,
       LK_ACT_NONE, arena + 163774464);
 
-  /* %197 = batch_statistics(%194) blocks.3.conv.conv.4 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena + 163774464, arena + 863046144);
+  /* %193 = batch_statistics(%190) blocks.3.conv.conv.4 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 163774464, arena + 832178688);
 
-  /* %198 = slice(%197) {axis 0, start 0, length 2} blocks.3.conv.conv.4 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 863046144, 4608, arena + 863145984, 3072);
+  /* %194 = slice(%193) {axis 0, start 0, length 2} blocks.3.conv.conv.4 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 832178688, 4608, arena + 832278528, 3072);
 
-  /* %199 = batch_norm_act(%194, %197, %195, %196) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena + 163774464, arena + 863046144, params[91], params[92],
+  /* %195 = batch_norm_act(%190, %193, %191, %192) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 163774464, arena + 832178688, params[91], params[92],
       1e-05f, LK_ACT_HSWISH, arena + 183042048, arena + 173408256);
 
-  /* %200 = mean(%199) {axis 0} blocks.3.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 173408256, arena + 861686784);
+  /* %196 = mean(%195) {axis 0} blocks.3.conv.conv.6 : f32[B, 1536] */
+  lk_mean_axis(B, 196, 1536, arena + 173408256, arena + 830819328);
 
-  /* %203 = fused_linear(%200, %201, %202) blocks.3.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 861686784, params[95], params[96], LK_ACT_NONE, NULL,
-      arena + 863222640);
+  /* %199 = fused_linear(%196, %197, %198) blocks.3.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 830819328, params[95], params[96], LK_ACT_NONE, NULL,
+      arena + 832355952);
 
-  /* %204 = relu(%203) blocks.3.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 863222640, arena + 863222768);
+  /* %200 = relu(%199) blocks.3.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 832355952, arena + 832356080);
 
-  /* %207 = fused_linear(%204, %205, %206) blocks.3.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 863222768, params[97], params[98], LK_ACT_NONE, NULL,
-      arena + 861735936);
+  /* %203 = fused_linear(%200, %201, %202) blocks.3.conv.conv.6.fc.2 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 832356080, params[97], params[98], LK_ACT_NONE, NULL,
+      arena + 830868480);
 
-  /* %208 = hsigmoid(%207) blocks.3.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 861735936, arena + 861785088);
+  /* %204 = hsigmoid(%203) blocks.3.conv.conv.6 : f32[B, 1536] */
+  lk_hsigmoid(B * 1536, arena + 830868480, arena + 830917632);
 
-  /* %209 = mul(%199, %208) blocks.3.conv.conv.6 : f32[B, 196, 1536] */
+  /* %205 = mul(%195, %204) blocks.3.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 173408256, (const long[]){301056, 1536, 1},
-      arena + 861785088, (const long[]){1536, 0, 1}, arena + 183042048);
+      arena + 830917632, (const long[]){1536, 0, 1}, arena + 183042048);
 
-  /* %211 = reshape(%210) {shape [384, 1536]} blocks.3.conv.conv.7 : f32[384, 1536], a view of %210: no code */
+  /* %207 = reshape(%206) {shape [384, 1536]} blocks.3.conv.conv.7 : f32[384, 1536], a view of %206: no code */
 
-  /* %212 = fused_linear(%209, %211) blocks.3.conv.conv.7 : f32[B, 196, 384] */
+  /* %208 = fused_linear(%205, %207) blocks.3.conv.conv.7 : f32[B, 196, 384] */
   lk_fused_linear(B * 196, 1536, 384, arena + 183042048, params[99], NULL, LK_ACT_NONE, NULL,
-      arena + 815099904);
+      arena + 786051072);
 
-  /* %215 = batch_statistics(%212) blocks.3.conv.conv.8 : f32[3, 384] */
-  lk_batch_statistics_cl(B * 196, 384, arena + 815099904, arena + 863201664);
+  /* %211 = batch_statistics(%208) blocks.3.conv.conv.8 : f32[3, 384] */
+  lk_batch_statistics_cl(B * 196, 384, arena + 786051072, arena + 832334208);
 
-  /* %216 = slice(%215) {axis 0, start 0, length 2} blocks.3.conv.conv.8 : f32[2, 384] */
-  lk_copy_rows(1, 768, arena + 863201664, 1152, arena + 863214192, 768);
+  /* %212 = slice(%211) {axis 0, start 0, length 2} blocks.3.conv.conv.8 : f32[2, 384] */
+  lk_copy_rows(1, 768, arena + 832334208, 1152, arena + 832346736, 768);
 
-  /* %217 = batch_norm_act(%212, %215, %213, %214) {eps 1e-05} blocks.3.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_cl(B * 196, 384, arena + 815099904, arena + 863201664, params[100], params[101],
+  /* %213 = batch_norm_act(%208, %211, %209, %210) {eps 1e-05} blocks.3.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_cl(B * 196, 384, arena + 786051072, arena + 832334208, params[100], params[101],
       1e-05f, LK_ACT_NONE, arena + 195084288, arena + 192675840);
 
-  /* %218 = add(%184, %217) blocks.3.conv : f32[B, 196, 384], written into %219 from row 1 */
+  /* %214 = add(%180, %213) blocks.3.conv : f32[B, 196, 384], written into %215 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 812691456 + (long)b * 75264, (const long[]){384, 1},
+    lk_add(2, (const long[]){196, 384}, arena + 783642624 + (long)b * 75264, (const long[]){384, 1},
         arena + 192675840 + (long)b * 75264, (const long[]){384, 1},
-        arena + 718356864 + (long)b * 75648);
+        arena + 708673920 + (long)b * 75648);
   } // for b
 
-  /* %219 = concat(%183, %218) {axis 0} blocks.3.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %215 = concat(%179, %214) {axis 0} blocks.3.conv : f32[B, 197, 384], its operands computed in place: no code */
 
-  /* %222 = normalize(%219) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 718356480, 1e-06f, arena + 720777216);
+  /* %218 = layernorm(%215, %216, %217) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 384] */
+  lk_layernorm(B * 197, 384, arena + 708673536, params[104], params[105], 1e-06f,
+      arena + 711094272);
 
-  /* %223 = mul_add(%222, %220, %221) blocks.4.norm1 : f32[B, 197, 384] */
-  lk_mul_add(3, (const long[]){B, 197, 384}, arena + 720777216, (const long[]){75648, 384, 1},
-      params[104], (const long[]){0, 0, 1}, params[105], (const long[]){0, 0, 1},
-      arena + 723197952);
-
-  /* %226 = fused_linear(%223, %224, %225) blocks.4.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 723197952, params[106], params[107], LK_ACT_NONE,
+  /* %221 = fused_linear(%218, %219, %220) blocks.4.attn.qkv : f32[B, 197, 1152] */
+  lk_fused_linear(B * 197, 384, 1152, arena + 711094272, params[106], params[107], LK_ACT_NONE,
       NULL, arena + 616710144);
 
-  /* %227 = slice(%226) {axis 1, start 0, length 384} blocks.4.attn : f32[B, 197, 384], a view of %226: no code */
+  /* %222 = slice(%221) {axis 1, start 0, length 384} blocks.4.attn : f32[B, 197, 384], a view of %221: no code */
 
-  /* %228 = slice(%226) {axis 1, start 384, length 384} blocks.4.attn : f32[B, 197, 384], a view of %226: no code */
+  /* %223 = slice(%221) {axis 1, start 384, length 384} blocks.4.attn : f32[B, 197, 384], a view of %221: no code */
 
-  /* %229 = slice(%226) {axis 1, start 768, length 384} blocks.4.attn : f32[B, 197, 384], a view of %226: no code */
+  /* %224 = slice(%221) {axis 1, start 768, length 384} blocks.4.attn : f32[B, 197, 384], a view of %221: no code */
 
-  /* %230 = sdpa(%227, %228, %229) {heads 8, kv_heads 8} blocks.4.attn : f32[B, 197, 384] */
+  /* %225 = sdpa(%222, %223, %224) {heads 8, kv_heads 8} blocks.4.attn : f32[B, 197, 384] */
   lk_sdpa(B, 197, 197, 8, 8, 48, arena + 616710144, 1152, arena + 616710528, 1152,
-      arena + 616710912, 1152, arena + 725618688, 0.14433756f);
+      arena + 616710912, 1152, arena + 713515008, 0.14433756f);
 
-  /* %233 = fused_linear(%230, %231, %232) blocks.4.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 725618688, params[108], params[109], LK_ACT_NONE, NULL,
+  /* %228 = fused_linear(%225, %226, %227) blocks.4.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 713515008, params[108], params[109], LK_ACT_NONE, NULL,
       arena + 192675840);
 
-  /* %235 = mul_add(%233, %234, %219) blocks.4 : f32[B, 197, 384], written over %233 */
+  /* %230 = mul_add(%228, %229, %215) blocks.4 : f32[B, 197, 384], written over %228 */
   lk_mul_add(3, (const long[]){B, 197, 384}, arena + 192675840, (const long[]){75648, 384, 1},
-      inputs[4], (const long[]){1, 0, 0}, arena + 718356480, (const long[]){75648, 384, 1},
+      inputs[4], (const long[]){1, 0, 0}, arena + 708673536, (const long[]){75648, 384, 1},
       arena + 192675840);
 
-  /* %236 = slice(%235) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 384], written into %272 from row 0 */
+  /* %231 = slice(%230) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 384], written into %267 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 384, arena + 192675840 + (long)b * 75648, 75648,
-        arena + 728039424 + (long)b * 75648, 384);
+        arena + 715935744 + (long)b * 75648, 384);
   } // for b
 
-  /* %237 = slice(%235) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 192676224, 75648, arena + 817508352, 75264);
+  /* %232 = slice(%230) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 192676224, 75648, arena + 788459520, 75264);
 
-  /* %239 = reshape(%238) {shape [1536, 384]} blocks.4.conv.conv.0 : f32[1536, 384], a view of %238: no code */
+  /* %234 = reshape(%233) {shape [1536, 384]} blocks.4.conv.conv.0 : f32[1536, 384], a view of %233: no code */
 
-  /* %240 = fused_linear(%237, %239) blocks.4.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 817508352, params[110], NULL, LK_ACT_NONE, NULL,
+  /* %235 = fused_linear(%232, %234) blocks.4.conv.conv.0 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 788459520, params[110], NULL, LK_ACT_NONE, NULL,
       arena + 192675840);
 
-  /* %243 = batch_statistics(%240) blocks.4.conv.conv.1 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena + 192675840, arena + 863050752);
+  /* %238 = batch_statistics(%235) blocks.4.conv.conv.1 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 192675840, arena + 832183296);
 
-  /* %244 = slice(%243) {axis 0, start 0, length 2} blocks.4.conv.conv.1 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 863050752, 4608, arena + 863149056, 3072);
+  /* %239 = slice(%238) {axis 0, start 0, length 2} blocks.4.conv.conv.1 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 832183296, 4608, arena + 832281600, 3072);
 
-  /* %245 = batch_norm_act(%240, %243, %241, %242) {eps 1e-05, act hswish} blocks.4.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena + 192675840, arena + 863050752, params[111],
+  /* %240 = batch_norm_act(%235, %238, %236, %237) {eps 1e-05, act hswish} blocks.4.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 192675840, arena + 832183296, params[111],
       params[112], 1e-05f, LK_ACT_HSWISH, arena + 211943424, arena + 202309632);
 
-  /* %247 = token_dwconv(%245, %246) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 1536] */
+  /* %242 = token_dwconv(%240, %241) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 202309632, params[115], NULL,
       LK_ACT_NONE, arena + 211943424);
 
-  /* %250 = batch_statistics(%247) blocks.4.conv.conv.4 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena + 211943424, arena + 863055360);
+  /* %245 = batch_statistics(%242) blocks.4.conv.conv.4 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 211943424, arena + 832187904);
 
-  /* %251 = slice(%250) {axis 0, start 0, length 2} blocks.4.conv.conv.4 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 863055360, 4608, arena + 863152128, 3072);
+  /* %246 = slice(%245) {axis 0, start 0, length 2} blocks.4.conv.conv.4 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 832187904, 4608, arena + 832284672, 3072);
 
-  /* %252 = batch_norm_act(%247, %250, %248, %249) {eps 1e-05, act hswish} blocks.4.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena + 211943424, arena + 863055360, params[116],
+  /* %247 = batch_norm_act(%242, %245, %243, %244) {eps 1e-05, act hswish} blocks.4.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 211943424, arena + 832187904, params[116],
       params[117], 1e-05f, LK_ACT_HSWISH, arena + 231211008, arena + 221577216);
 
-  /* %253 = mean(%252) {axis 0} blocks.4.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 221577216, arena + 861834240);
+  /* %248 = mean(%247) {axis 0} blocks.4.conv.conv.6 : f32[B, 1536] */
+  lk_mean_axis(B, 196, 1536, arena + 221577216, arena + 830966784);
 
-  /* %256 = fused_linear(%253, %254, %255) blocks.4.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 861834240, params[120], params[121], LK_ACT_NONE, NULL,
-      arena + 863222896);
+  /* %251 = fused_linear(%248, %249, %250) blocks.4.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 830966784, params[120], params[121], LK_ACT_NONE, NULL,
+      arena + 832356208);
 
-  /* %257 = relu(%256) blocks.4.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 863222896, arena + 863223024);
+  /* %252 = relu(%251) blocks.4.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 832356208, arena + 832356336);
 
-  /* %260 = fused_linear(%257, %258, %259) blocks.4.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 863223024, params[122], params[123], LK_ACT_NONE, NULL,
-      arena + 861883392);
+  /* %255 = fused_linear(%252, %253, %254) blocks.4.conv.conv.6.fc.2 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 832356336, params[122], params[123], LK_ACT_NONE, NULL,
+      arena + 831015936);
 
-  /* %261 = hsigmoid(%260) blocks.4.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 861883392, arena + 861932544);
+  /* %256 = hsigmoid(%255) blocks.4.conv.conv.6 : f32[B, 1536] */
+  lk_hsigmoid(B * 1536, arena + 831015936, arena + 831065088);
 
-  /* %262 = mul(%252, %261) blocks.4.conv.conv.6 : f32[B, 196, 1536] */
+  /* %257 = mul(%247, %256) blocks.4.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 221577216, (const long[]){301056, 1536, 1},
-      arena + 861932544, (const long[]){1536, 0, 1}, arena + 231211008);
+      arena + 831065088, (const long[]){1536, 0, 1}, arena + 231211008);
 
-  /* %264 = reshape(%263) {shape [384, 1536]} blocks.4.conv.conv.7 : f32[384, 1536], a view of %263: no code */
+  /* %259 = reshape(%258) {shape [384, 1536]} blocks.4.conv.conv.7 : f32[384, 1536], a view of %258: no code */
 
-  /* %265 = fused_linear(%262, %264) blocks.4.conv.conv.7 : f32[B, 196, 384] */
+  /* %260 = fused_linear(%257, %259) blocks.4.conv.conv.7 : f32[B, 196, 384] */
   lk_fused_linear(B * 196, 1536, 384, arena + 231211008, params[124], NULL, LK_ACT_NONE, NULL,
-      arena + 819916800);
+      arena + 790867968);
 
-  /* %268 = batch_statistics(%265) blocks.4.conv.conv.8 : f32[3, 384] */
-  lk_batch_statistics_cl(B * 196, 384, arena + 819916800, arena + 863202816);
+  /* %263 = batch_statistics(%260) blocks.4.conv.conv.8 : f32[3, 384] */
+  lk_batch_statistics_cl(B * 196, 384, arena + 790867968, arena + 832335360);
 
-  /* %269 = slice(%268) {axis 0, start 0, length 2} blocks.4.conv.conv.8 : f32[2, 384] */
-  lk_copy_rows(1, 768, arena + 863202816, 1152, arena + 863214960, 768);
+  /* %264 = slice(%263) {axis 0, start 0, length 2} blocks.4.conv.conv.8 : f32[2, 384] */
+  lk_copy_rows(1, 768, arena + 832335360, 1152, arena + 832347504, 768);
 
-  /* %270 = batch_norm_act(%265, %268, %266, %267) {eps 1e-05} blocks.4.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_cl(B * 196, 384, arena + 819916800, arena + 863202816, params[125], params[126],
+  /* %265 = batch_norm_act(%260, %263, %261, %262) {eps 1e-05} blocks.4.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_cl(B * 196, 384, arena + 790867968, arena + 832335360, params[125], params[126],
       1e-05f, LK_ACT_NONE, arena + 243253248, arena + 240844800);
 
-  /* %271 = add(%237, %270) blocks.4.conv : f32[B, 196, 384], written into %272 from row 1 */
+  /* %266 = add(%232, %265) blocks.4.conv : f32[B, 196, 384], written into %267 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 817508352 + (long)b * 75264, (const long[]){384, 1},
+    lk_add(2, (const long[]){196, 384}, arena + 788459520 + (long)b * 75264, (const long[]){384, 1},
         arena + 240844800 + (long)b * 75264, (const long[]){384, 1},
-        arena + 728039808 + (long)b * 75648);
+        arena + 715936128 + (long)b * 75648);
   } // for b
 
-  /* %272 = concat(%236, %271) {axis 0} blocks.4.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %267 = concat(%231, %266) {axis 0} blocks.4.conv : f32[B, 197, 384], its operands computed in place: no code */
 
-  /* %275 = normalize(%272) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 728039424, 1e-06f, arena + 730460160);
+  /* %270 = layernorm(%267, %268, %269) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 384] */
+  lk_layernorm(B * 197, 384, arena + 715935744, params[129], params[130], 1e-06f,
+      arena + 718356480);
 
-  /* %276 = mul_add(%275, %273, %274) blocks.5.norm1 : f32[B, 197, 384] */
-  lk_mul_add(3, (const long[]){B, 197, 384}, arena + 730460160, (const long[]){75648, 384, 1},
-      params[129], (const long[]){0, 0, 1}, params[130], (const long[]){0, 0, 1},
-      arena + 732880896);
-
-  /* %279 = fused_linear(%276, %277, %278) blocks.5.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 732880896, params[131], params[132], LK_ACT_NONE,
+  /* %273 = fused_linear(%270, %271, %272) blocks.5.attn.qkv : f32[B, 197, 1152] */
+  lk_fused_linear(B * 197, 384, 1152, arena + 718356480, params[131], params[132], LK_ACT_NONE,
       NULL, arena + 623972352);
 
-  /* %280 = slice(%279) {axis 1, start 0, length 384} blocks.5.attn : f32[B, 197, 384], a view of %279: no code */
+  /* %274 = slice(%273) {axis 1, start 0, length 384} blocks.5.attn : f32[B, 197, 384], a view of %273: no code */
 
-  /* %281 = slice(%279) {axis 1, start 384, length 384} blocks.5.attn : f32[B, 197, 384], a view of %279: no code */
+  /* %275 = slice(%273) {axis 1, start 384, length 384} blocks.5.attn : f32[B, 197, 384], a view of %273: no code */
 
-  /* %282 = slice(%279) {axis 1, start 768, length 384} blocks.5.attn : f32[B, 197, 384], a view of %279: no code */
+  /* %276 = slice(%273) {axis 1, start 768, length 384} blocks.5.attn : f32[B, 197, 384], a view of %273: no code */
 
-  /* %283 = sdpa(%280, %281, %282) {heads 8, kv_heads 8} blocks.5.attn : f32[B, 197, 384] */
+  /* %277 = sdpa(%274, %275, %276) {heads 8, kv_heads 8} blocks.5.attn : f32[B, 197, 384] */
   lk_sdpa(B, 197, 197, 8, 8, 48, arena + 623972352, 1152, arena + 623972736, 1152,
-      arena + 623973120, 1152, arena + 735301632, 0.14433756f);
+      arena + 623973120, 1152, arena + 720777216, 0.14433756f);
 
-  /* %286 = fused_linear(%283, %284, %285) blocks.5.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 735301632, params[133], params[134], LK_ACT_NONE, NULL,
+  /* %280 = fused_linear(%277, %278, %279) blocks.5.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 720777216, params[133], params[134], LK_ACT_NONE, NULL,
       arena + 240844800);
 
-  /* %288 = mul_add(%286, %287, %272) blocks.5 : f32[B, 197, 384], written over %286 */
+  /* %282 = mul_add(%280, %281, %267) blocks.5 : f32[B, 197, 384], written over %280 */
   lk_mul_add(3, (const long[]){B, 197, 384}, arena + 240844800, (const long[]){75648, 384, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 728039424, (const long[]){75648, 384, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 715935744, (const long[]){75648, 384, 1},
       arena + 240844800);
 
-  /* %289 = slice(%288) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 384], written into %325 from row 0 */
+  /* %283 = slice(%282) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 384], written into %319 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 384, arena + 240844800 + (long)b * 75648, 75648,
-        arena + 737722368 + (long)b * 75648, 384);
+        arena + 723197952 + (long)b * 75648, 384);
   } // for b
 
-  /* %290 = slice(%288) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 240845184, 75648, arena + 822325248, 75264);
+  /* %284 = slice(%282) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 240845184, 75648, arena + 793276416, 75264);
 
-  /* %292 = reshape(%291) {shape [1536, 384]} blocks.5.conv.conv.0 : f32[1536, 384], a view of %291: no code */
+  /* %286 = reshape(%285) {shape [1536, 384]} blocks.5.conv.conv.0 : f32[1536, 384], a view of %285: no code */
 
-  /* %293 = fused_linear(%290, %292) blocks.5.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 822325248, params[135], NULL, LK_ACT_NONE, NULL,
+  /* %287 = fused_linear(%284, %286) blocks.5.conv.conv.0 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 793276416, params[135], NULL, LK_ACT_NONE, NULL,
       arena + 240844800);
 
-  /* %296 = batch_statistics(%293) blocks.5.conv.conv.1 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena + 240844800, arena + 863059968);
+  /* %290 = batch_statistics(%287) blocks.5.conv.conv.1 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 240844800, arena + 832192512);
 
-  /* %297 = slice(%296) {axis 0, start 0, length 2} blocks.5.conv.conv.1 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 863059968, 4608, arena + 863155200, 3072);
+  /* %291 = slice(%290) {axis 0, start 0, length 2} blocks.5.conv.conv.1 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 832192512, 4608, arena + 832287744, 3072);
 
-  /* %298 = batch_norm_act(%293, %296, %294, %295) {eps 1e-05, act hswish} blocks.5.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena + 240844800, arena + 863059968, params[136],
+  /* %292 = batch_norm_act(%287, %290, %288, %289) {eps 1e-05, act hswish} blocks.5.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 240844800, arena + 832192512, params[136],
       params[137], 1e-05f, LK_ACT_HSWISH, arena + 260112384, arena + 250478592);
 
-  /* %300 = token_dwconv(%298, %299) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 1536] */
+  /* %294 = token_dwconv(%292, %293) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 250478592, params[140], NULL,
       LK_ACT_NONE, arena + 260112384);
 
-  /* %303 = batch_statistics(%300) blocks.5.conv.conv.4 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena + 260112384, arena + 863064576);
+  /* %297 = batch_statistics(%294) blocks.5.conv.conv.4 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 260112384, arena + 832197120);
 
-  /* %304 = slice(%303) {axis 0, start 0, length 2} blocks.5.conv.conv.4 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 863064576, 4608, arena + 863158272, 3072);
+  /* %298 = slice(%297) {axis 0, start 0, length 2} blocks.5.conv.conv.4 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 832197120, 4608, arena + 832290816, 3072);
 
-  /* %305 = batch_norm_act(%300, %303, %301, %302) {eps 1e-05, act hswish} blocks.5.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena + 260112384, arena + 863064576, params[141],
+  /* %299 = batch_norm_act(%294, %297, %295, %296) {eps 1e-05, act hswish} blocks.5.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 260112384, arena + 832197120, params[141],
       params[142], 1e-05f, LK_ACT_HSWISH, arena + 279379968, arena + 269746176);
 
-  /* %306 = mean(%305) {axis 0} blocks.5.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 269746176, arena + 861981696);
+  /* %300 = mean(%299) {axis 0} blocks.5.conv.conv.6 : f32[B, 1536] */
+  lk_mean_axis(B, 196, 1536, arena + 269746176, arena + 831114240);
 
-  /* %309 = fused_linear(%306, %307, %308) blocks.5.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 861981696, params[145], params[146], LK_ACT_NONE, NULL,
-      arena + 863223152);
+  /* %303 = fused_linear(%300, %301, %302) blocks.5.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 831114240, params[145], params[146], LK_ACT_NONE, NULL,
+      arena + 832356464);
 
-  /* %310 = relu(%309) blocks.5.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 863223152, arena + 863223280);
+  /* %304 = relu(%303) blocks.5.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 832356464, arena + 832356592);
 
-  /* %313 = fused_linear(%310, %311, %312) blocks.5.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 863223280, params[147], params[148], LK_ACT_NONE, NULL,
-      arena + 862030848);
+  /* %307 = fused_linear(%304, %305, %306) blocks.5.conv.conv.6.fc.2 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 832356592, params[147], params[148], LK_ACT_NONE, NULL,
+      arena + 831163392);
 
-  /* %314 = hsigmoid(%313) blocks.5.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 862030848, arena + 862080000);
+  /* %308 = hsigmoid(%307) blocks.5.conv.conv.6 : f32[B, 1536] */
+  lk_hsigmoid(B * 1536, arena + 831163392, arena + 831212544);
 
-  /* %315 = mul(%305, %314) blocks.5.conv.conv.6 : f32[B, 196, 1536] */
+  /* %309 = mul(%299, %308) blocks.5.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 269746176, (const long[]){301056, 1536, 1},
-      arena + 862080000, (const long[]){1536, 0, 1}, arena + 279379968);
+      arena + 831212544, (const long[]){1536, 0, 1}, arena + 279379968);
 
-  /* %317 = reshape(%316) {shape [384, 1536]} blocks.5.conv.conv.7 : f32[384, 1536], a view of %316: no code */
+  /* %311 = reshape(%310) {shape [384, 1536]} blocks.5.conv.conv.7 : f32[384, 1536], a view of %310: no code */
 
-  /* %318 = fused_linear(%315, %317) blocks.5.conv.conv.7 : f32[B, 196, 384] */
+  /* %312 = fused_linear(%309, %311) blocks.5.conv.conv.7 : f32[B, 196, 384] */
   lk_fused_linear(B * 196, 1536, 384, arena + 279379968, params[149], NULL, LK_ACT_NONE, NULL,
-      arena + 824733696);
+      arena + 795684864);
 
-  /* %321 = batch_statistics(%318) blocks.5.conv.conv.8 : f32[3, 384] */
-  lk_batch_statistics_cl(B * 196, 384, arena + 824733696, arena + 863203968);
+  /* %315 = batch_statistics(%312) blocks.5.conv.conv.8 : f32[3, 384] */
+  lk_batch_statistics_cl(B * 196, 384, arena + 795684864, arena + 832336512);
 
-  /* %322 = slice(%321) {axis 0, start 0, length 2} blocks.5.conv.conv.8 : f32[2, 384] */
-  lk_copy_rows(1, 768, arena + 863203968, 1152, arena + 863215728, 768);
+  /* %316 = slice(%315) {axis 0, start 0, length 2} blocks.5.conv.conv.8 : f32[2, 384] */
+  lk_copy_rows(1, 768, arena + 832336512, 1152, arena + 832348272, 768);
 
-  /* %323 = batch_norm_act(%318, %321, %319, %320) {eps 1e-05} blocks.5.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_cl(B * 196, 384, arena + 824733696, arena + 863203968, params[150], params[151],
+  /* %317 = batch_norm_act(%312, %315, %313, %314) {eps 1e-05} blocks.5.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_cl(B * 196, 384, arena + 795684864, arena + 832336512, params[150], params[151],
       1e-05f, LK_ACT_NONE, arena + 291422208, arena + 289013760);
 
-  /* %324 = add(%290, %323) blocks.5.conv : f32[B, 196, 384], written into %325 from row 1 */
+  /* %318 = add(%284, %317) blocks.5.conv : f32[B, 196, 384], written into %319 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 822325248 + (long)b * 75264, (const long[]){384, 1},
+    lk_add(2, (const long[]){196, 384}, arena + 793276416 + (long)b * 75264, (const long[]){384, 1},
         arena + 289013760 + (long)b * 75264, (const long[]){384, 1},
-        arena + 737722752 + (long)b * 75648);
+        arena + 723198336 + (long)b * 75648);
   } // for b
 
-  /* %325 = concat(%289, %324) {axis 0} blocks.5.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %319 = concat(%283, %318) {axis 0} blocks.5.conv : f32[B, 197, 384], its operands computed in place: no code */
 
-  /* %328 = normalize(%325) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 737722368, 1e-06f, arena + 740143104);
+  /* %322 = layernorm(%319, %320, %321) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 384] */
+  lk_layernorm(B * 197, 384, arena + 723197952, params[154], params[155], 1e-06f,
+      arena + 725618688);
 
-  /* %329 = mul_add(%328, %326, %327) blocks.6.norm1 : f32[B, 197, 384] */
-  lk_mul_add(3, (const long[]){B, 197, 384}, arena + 740143104, (const long[]){75648, 384, 1},
-      params[154], (const long[]){0, 0, 1}, params[155], (const long[]){0, 0, 1},
-      arena + 742563840);
-
-  /* %332 = fused_linear(%329, %330, %331) blocks.6.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 742563840, params[156], params[157], LK_ACT_NONE,
+  /* %325 = fused_linear(%322, %323, %324) blocks.6.attn.qkv : f32[B, 197, 1152] */
+  lk_fused_linear(B * 197, 384, 1152, arena + 725618688, params[156], params[157], LK_ACT_NONE,
       NULL, arena + 631234560);
 
-  /* %333 = slice(%332) {axis 1, start 0, length 384} blocks.6.attn : f32[B, 197, 384], a view of %332: no code */
+  /* %326 = slice(%325) {axis 1, start 0, length 384} blocks.6.attn : f32[B, 197, 384], a view of %325: no code */
 
-  /* %334 = slice(%332) {axis 1, start 384, length 384} blocks.6.attn : f32[B, 197, 384], a view of %332: no code */
+  /* %327 = slice(%325) {axis 1, start 384, length 384} blocks.6.attn : f32[B, 197, 384], a view of %325: no code */
 
-  /* %335 = slice(%332) {axis 1, start 768, length 384} blocks.6.attn : f32[B, 197, 384], a view of %332: no code */
+  /* %328 = slice(%325) {axis 1, start 768, length 384} blocks.6.attn : f32[B, 197, 384], a view of %325: no code */
 
-  /* %336 = sdpa(%333, %334, %335) {heads 8, kv_heads 8} blocks.6.attn : f32[B, 197, 384] */
+  /* %329 = sdpa(%326, %327, %328) {heads 8, kv_heads 8} blocks.6.attn : f32[B, 197, 384] */
   lk_sdpa(B, 197, 197, 8, 8, 48, arena + 631234560, 1152, arena + 631234944, 1152,
-      arena + 631235328, 1152, arena + 744984576, 0.14433756f);
+      arena + 631235328, 1152, arena + 728039424, 0.14433756f);
 
-  /* %339 = fused_linear(%336, %337, %338) blocks.6.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 744984576, params[158], params[159], LK_ACT_NONE, NULL,
+  /* %332 = fused_linear(%329, %330, %331) blocks.6.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 728039424, params[158], params[159], LK_ACT_NONE, NULL,
       arena + 289013760);
 
-  /* %341 = mul_add(%339, %340, %325) blocks.6 : f32[B, 197, 384], written over %339 */
+  /* %334 = mul_add(%332, %333, %319) blocks.6 : f32[B, 197, 384], written over %332 */
   lk_mul_add(3, (const long[]){B, 197, 384}, arena + 289013760, (const long[]){75648, 384, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 737722368, (const long[]){75648, 384, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 723197952, (const long[]){75648, 384, 1},
       arena + 289013760);
 
-  /* %342 = slice(%341) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 384], written into %378 from row 0 */
+  /* %335 = slice(%334) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 384], written into %371 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 384, arena + 289013760 + (long)b * 75648, 75648,
-        arena + 747405312 + (long)b * 75648, 384);
+        arena + 730460160 + (long)b * 75648, 384);
   } // for b
 
-  /* %343 = slice(%341) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 289014144, 75648, arena + 827142144, 75264);
+  /* %336 = slice(%334) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 289014144, 75648, arena + 798093312, 75264);
 
-  /* %345 = reshape(%344) {shape [1536, 384]} blocks.6.conv.conv.0 : f32[1536, 384], a view of %344: no code */
+  /* %338 = reshape(%337) {shape [1536, 384]} blocks.6.conv.conv.0 : f32[1536, 384], a view of %337: no code */
 
-  /* %346 = fused_linear(%343, %345) blocks.6.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 827142144, params[160], NULL, LK_ACT_NONE, NULL,
+  /* %339 = fused_linear(%336, %338) blocks.6.conv.conv.0 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 798093312, params[160], NULL, LK_ACT_NONE, NULL,
       arena + 289013760);
 
-  /* %349 = batch_statistics(%346) blocks.6.conv.conv.1 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena + 289013760, arena + 863069184);
+  /* %342 = batch_statistics(%339) blocks.6.conv.conv.1 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 289013760, arena + 832201728);
 
-  /* %350 = slice(%349) {axis 0, start 0, length 2} blocks.6.conv.conv.1 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 863069184, 4608, arena + 863161344, 3072);
+  /* %343 = slice(%342) {axis 0, start 0, length 2} blocks.6.conv.conv.1 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 832201728, 4608, arena + 832293888, 3072);
 
-  /* %351 = batch_norm_act(%346, %349, %347, %348) {eps 1e-05, act hswish} blocks.6.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena + 289013760, arena + 863069184, params[161],
+  /* %344 = batch_norm_act(%339, %342, %340, %341) {eps 1e-05, act hswish} blocks.6.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 289013760, arena + 832201728, params[161],
       params[162], 1e-05f, LK_ACT_HSWISH, arena + 308281344, arena + 298647552);
 
-  /* %353 = token_dwconv(%351, %352) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 1536] */
+  /* %346 = token_dwconv(%344, %345) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 298647552, params[165], NULL,
       LK_ACT_NONE, arena + 308281344);
 
-  /* %356 = batch_statistics(%353) blocks.6.conv.conv.4 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena + 308281344, arena + 863073792);
+  /* %349 = batch_statistics(%346) blocks.6.conv.conv.4 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 308281344, arena + 832206336);
 
-  /* %357 = slice(%356) {axis 0, start 0, length 2} blocks.6.conv.conv.4 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 863073792, 4608, arena + 863164416, 3072);
+  /* %350 = slice(%349) {axis 0, start 0, length 2} blocks.6.conv.conv.4 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 832206336, 4608, arena + 832296960, 3072);
 
-  /* %358 = batch_norm_act(%353, %356, %354, %355) {eps 1e-05, act hswish} blocks.6.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena + 308281344, arena + 863073792, params[166],
+  /* %351 = batch_norm_act(%346, %349, %347, %348) {eps 1e-05, act hswish} blocks.6.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 308281344, arena + 832206336, params[166],
       params[167], 1e-05f, LK_ACT_HSWISH, arena + 327548928, arena + 317915136);
 
-  /* %359 = mean(%358) {axis 0} blocks.6.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 317915136, arena + 862129152);
+  /* %352 = mean(%351) {axis 0} blocks.6.conv.conv.6 : f32[B, 1536] */
+  lk_mean_axis(B, 196, 1536, arena + 317915136, arena + 831261696);
 
-  /* %362 = fused_linear(%359, %360, %361) blocks.6.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 862129152, params[170], params[171], LK_ACT_NONE, NULL,
-      arena + 863223408);
+  /* %355 = fused_linear(%352, %353, %354) blocks.6.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 831261696, params[170], params[171], LK_ACT_NONE, NULL,
+      arena + 832356720);
 
-  /* %363 = relu(%362) blocks.6.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 863223408, arena + 863223536);
+  /* %356 = relu(%355) blocks.6.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 832356720, arena + 832356848);
 
-  /* %366 = fused_linear(%363, %364, %365) blocks.6.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 863223536, params[172], params[173], LK_ACT_NONE, NULL,
-      arena + 862178304);
+  /* %359 = fused_linear(%356, %357, %358) blocks.6.conv.conv.6.fc.2 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 832356848, params[172], params[173], LK_ACT_NONE, NULL,
+      arena + 831310848);
 
-  /* %367 = hsigmoid(%366) blocks.6.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 862178304, arena + 862227456);
+  /* %360 = hsigmoid(%359) blocks.6.conv.conv.6 : f32[B, 1536] */
+  lk_hsigmoid(B * 1536, arena + 831310848, arena + 831360000);
 
-  /* %368 = mul(%358, %367) blocks.6.conv.conv.6 : f32[B, 196, 1536] */
+  /* %361 = mul(%351, %360) blocks.6.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 317915136, (const long[]){301056, 1536, 1},
-      arena + 862227456, (const long[]){1536, 0, 1}, arena + 327548928);
+      arena + 831360000, (const long[]){1536, 0, 1}, arena + 327548928);
 
-  /* %370 = reshape(%369) {shape [384, 1536]} blocks.6.conv.conv.7 : f32[384, 1536], a view of %369: no code */
+  /* %363 = reshape(%362) {shape [384, 1536]} blocks.6.conv.conv.7 : f32[384, 1536], a view of %362: no code */
 
-  /* %371 = fused_linear(%368, %370) blocks.6.conv.conv.7 : f32[B, 196, 384] */
+  /* %364 = fused_linear(%361, %363) blocks.6.conv.conv.7 : f32[B, 196, 384] */
   lk_fused_linear(B * 196, 1536, 384, arena + 327548928, params[174], NULL, LK_ACT_NONE, NULL,
-      arena + 829550592);
+      arena + 800501760);
 
-  /* %374 = batch_statistics(%371) blocks.6.conv.conv.8 : f32[3, 384] */
-  lk_batch_statistics_cl(B * 196, 384, arena + 829550592, arena + 863205120);
+  /* %367 = batch_statistics(%364) blocks.6.conv.conv.8 : f32[3, 384] */
+  lk_batch_statistics_cl(B * 196, 384, arena + 800501760, arena + 832337664);
 
-  /* %375 = slice(%374) {axis 0, start 0, length 2} blocks.6.conv.conv.8 : f32[2, 384] */
-  lk_copy_rows(1, 768, arena + 863205120, 1152, arena + 863216496, 768);
+  /* %368 = slice(%367) {axis 0, start 0, length 2} blocks.6.conv.conv.8 : f32[2, 384] */
+  lk_copy_rows(1, 768, arena + 832337664, 1152, arena + 832349040, 768);
 
-  /* %376 = batch_norm_act(%371, %374, %372, %373) {eps 1e-05} blocks.6.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_cl(B * 196, 384, arena + 829550592, arena + 863205120, params[175], params[176],
+  /* %369 = batch_norm_act(%364, %367, %365, %366) {eps 1e-05} blocks.6.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_cl(B * 196, 384, arena + 800501760, arena + 832337664, params[175], params[176],
       1e-05f, LK_ACT_NONE, arena + 339591168, arena + 337182720);
 
-  /* %377 = add(%343, %376) blocks.6.conv : f32[B, 196, 384], written into %378 from row 1 */
+  /* %370 = add(%336, %369) blocks.6.conv : f32[B, 196, 384], written into %371 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 827142144 + (long)b * 75264, (const long[]){384, 1},
+    lk_add(2, (const long[]){196, 384}, arena + 798093312 + (long)b * 75264, (const long[]){384, 1},
         arena + 337182720 + (long)b * 75264, (const long[]){384, 1},
-        arena + 747405696 + (long)b * 75648);
+        arena + 730460544 + (long)b * 75648);
   } // for b
 
-  /* %378 = concat(%342, %377) {axis 0} blocks.6.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %371 = concat(%335, %370) {axis 0} blocks.6.conv : f32[B, 197, 384], its operands computed in place: no code */
 
-  /* %381 = normalize(%378) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 747405312, 1e-06f, arena + 749826048);
+  /* %374 = layernorm(%371, %372, %373) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 384] */
+  lk_layernorm(B * 197, 384, arena + 730460160, params[179], params[180], 1e-06f,
+      arena + 732880896);
 
-  /* %382 = mul_add(%381, %379, %380) blocks.7.norm1 : f32[B, 197, 384] */
-  lk_mul_add(3, (const long[]){B, 197, 384}, arena + 749826048, (const long[]){75648, 384, 1},
-      params[179], (const long[]){0, 0, 1}, params[180], (const long[]){0, 0, 1},
-      arena + 752246784);
-
-  /* %385 = fused_linear(%382, %383, %384) blocks.7.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 752246784, params[181], params[182], LK_ACT_NONE,
+  /* %377 = fused_linear(%374, %375, %376) blocks.7.attn.qkv : f32[B, 197, 1152] */
+  lk_fused_linear(B * 197, 384, 1152, arena + 732880896, params[181], params[182], LK_ACT_NONE,
       NULL, arena + 638496768);
 
-  /* %386 = slice(%385) {axis 1, start 0, length 384} blocks.7.attn : f32[B, 197, 384], a view of %385: no code */
+  /* %378 = slice(%377) {axis 1, start 0, length 384} blocks.7.attn : f32[B, 197, 384], a view of %377: no code */
 
-  /* %387 = slice(%385) {axis 1, start 384, length 384} blocks.7.attn : f32[B, 197, 384], a view of %385: no code */
+  /* %379 = slice(%377) {axis 1, start 384, length 384} blocks.7.attn : f32[B, 197, 384], a view of %377: no code */
 
-  /* %388 = slice(%385) {axis 1, start 768, length 384} blocks.7.attn : f32[B, 197, 384], a view of %385: no code */
+  /* %380 = slice(%377) {axis 1, start 768, length 384} blocks.7.attn : f32[B, 197, 384], a view of %377: no code */
 
-  /* %389 = sdpa(%386, %387, %388) {heads 8, kv_heads 8} blocks.7.attn : f32[B, 197, 384] */
+  /* %381 = sdpa(%378, %379, %380) {heads 8, kv_heads 8} blocks.7.attn : f32[B, 197, 384] */
   lk_sdpa(B, 197, 197, 8, 8, 48, arena + 638496768, 1152, arena + 638497152, 1152,
-      arena + 638497536, 1152, arena + 754667520, 0.14433756f);
+      arena + 638497536, 1152, arena + 735301632, 0.14433756f);
 
-  /* %392 = fused_linear(%389, %390, %391) blocks.7.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 754667520, params[183], params[184], LK_ACT_NONE, NULL,
+  /* %384 = fused_linear(%381, %382, %383) blocks.7.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 735301632, params[183], params[184], LK_ACT_NONE, NULL,
       arena + 337182720);
 
-  /* %394 = mul_add(%392, %393, %378) blocks.7 : f32[B, 197, 384], written over %392 */
+  /* %386 = mul_add(%384, %385, %371) blocks.7 : f32[B, 197, 384], written over %384 */
   lk_mul_add(3, (const long[]){B, 197, 384}, arena + 337182720, (const long[]){75648, 384, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 747405312, (const long[]){75648, 384, 1},
+      inputs[7], (const long[]){1, 0, 0}, arena + 730460160, (const long[]){75648, 384, 1},
       arena + 337182720);
 
-  /* %395 = slice(%394) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 384], written into %431 from row 0 */
+  /* %387 = slice(%386) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 384], written into %423 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 384, arena + 337182720 + (long)b * 75648, 75648,
-        arena + 757088256 + (long)b * 75648, 384);
+        arena + 737722368 + (long)b * 75648, 384);
   } // for b
 
-  /* %396 = slice(%394) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 337183104, 75648, arena + 831959040, 75264);
+  /* %388 = slice(%386) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 337183104, 75648, arena + 802910208, 75264);
 
-  /* %398 = reshape(%397) {shape [1536, 384]} blocks.7.conv.conv.0 : f32[1536, 384], a view of %397: no code */
+  /* %390 = reshape(%389) {shape [1536, 384]} blocks.7.conv.conv.0 : f32[1536, 384], a view of %389: no code */
 
-  /* %399 = fused_linear(%396, %398) blocks.7.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 831959040, params[185], NULL, LK_ACT_NONE, NULL,
+  /* %391 = fused_linear(%388, %390) blocks.7.conv.conv.0 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 802910208, params[185], NULL, LK_ACT_NONE, NULL,
       arena + 337182720);
 
-  /* %402 = batch_statistics(%399) blocks.7.conv.conv.1 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena + 337182720, arena + 863078400);
+  /* %394 = batch_statistics(%391) blocks.7.conv.conv.1 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 337182720, arena + 832210944);
 
-  /* %403 = slice(%402) {axis 0, start 0, length 2} blocks.7.conv.conv.1 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 863078400, 4608, arena + 863167488, 3072);
+  /* %395 = slice(%394) {axis 0, start 0, length 2} blocks.7.conv.conv.1 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 832210944, 4608, arena + 832300032, 3072);
 
-  /* %404 = batch_norm_act(%399, %402, %400, %401) {eps 1e-05, act hswish} blocks.7.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena + 337182720, arena + 863078400, params[186],
+  /* %396 = batch_norm_act(%391, %394, %392, %393) {eps 1e-05, act hswish} blocks.7.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 337182720, arena + 832210944, params[186],
       params[187], 1e-05f, LK_ACT_HSWISH, arena + 356450304, arena + 346816512);
 
-  /* %406 = token_dwconv(%404, %405) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 1536] */
+  /* %398 = token_dwconv(%396, %397) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 346816512, params[190], NULL,
       LK_ACT_NONE, arena + 356450304);
 
-  /* %409 = batch_statistics(%406) blocks.7.conv.conv.4 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena + 356450304, arena + 863083008);
+  /* %401 = batch_statistics(%398) blocks.7.conv.conv.4 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 356450304, arena + 832215552);
 
-  /* %410 = slice(%409) {axis 0, start 0, length 2} blocks.7.conv.conv.4 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 863083008, 4608, arena + 863170560, 3072);
+  /* %402 = slice(%401) {axis 0, start 0, length 2} blocks.7.conv.conv.4 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 832215552, 4608, arena + 832303104, 3072);
 
-  /* %411 = batch_norm_act(%406, %409, %407, %408) {eps 1e-05, act hswish} blocks.7.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena + 356450304, arena + 863083008, params[191],
+  /* %403 = batch_norm_act(%398, %401, %399, %400) {eps 1e-05, act hswish} blocks.7.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 356450304, arena + 832215552, params[191],
       params[192], 1e-05f, LK_ACT_HSWISH, arena + 375717888, arena + 366084096);
 
-  /* %412 = mean(%411) {axis 0} blocks.7.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 366084096, arena + 862276608);
+  /* %404 = mean(%403) {axis 0} blocks.7.conv.conv.6 : f32[B, 1536] */
+  lk_mean_axis(B, 196, 1536, arena + 366084096, arena + 831409152);
 
-  /* %415 = fused_linear(%412, %413, %414) blocks.7.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 862276608, params[195], params[196], LK_ACT_NONE, NULL,
-      arena + 863223664);
+  /* %407 = fused_linear(%404, %405, %406) blocks.7.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 831409152, params[195], params[196], LK_ACT_NONE, NULL,
+      arena + 832356976);
 
-  /* %416 = relu(%415) blocks.7.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 863223664, arena + 863223792);
+  /* %408 = relu(%407) blocks.7.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 832356976, arena + 832357104);
 
-  /* %419 = fused_linear(%416, %417, %418) blocks.7.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 863223792, params[197], params[198], LK_ACT_NONE, NULL,
-      arena + 862325760);
+  /* %411 = fused_linear(%408, %409, %410) blocks.7.conv.conv.6.fc.2 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 832357104, params[197], params[198], LK_ACT_NONE, NULL,
+      arena + 831458304);
 
-  /* %420 = hsigmoid(%419) blocks.7.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 862325760, arena + 862374912);
+  /* %412 = hsigmoid(%411) blocks.7.conv.conv.6 : f32[B, 1536] */
+  lk_hsigmoid(B * 1536, arena + 831458304, arena + 831507456);
 
-  /* %421 = mul(%411, %420) blocks.7.conv.conv.6 : f32[B, 196, 1536] */
+  /* %413 = mul(%403, %412) blocks.7.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 366084096, (const long[]){301056, 1536, 1},
-      arena + 862374912, (const long[]){1536, 0, 1}, arena + 375717888);
+      arena + 831507456, (const long[]){1536, 0, 1}, arena + 375717888);
 
-  /* %423 = reshape(%422) {shape [384, 1536]} blocks.7.conv.conv.7 : f32[384, 1536], a view of %422: no code */
+  /* %415 = reshape(%414) {shape [384, 1536]} blocks.7.conv.conv.7 : f32[384, 1536], a view of %414: no code */
 
-  /* %424 = fused_linear(%421, %423) blocks.7.conv.conv.7 : f32[B, 196, 384] */
+  /* %416 = fused_linear(%413, %415) blocks.7.conv.conv.7 : f32[B, 196, 384] */
   lk_fused_linear(B * 196, 1536, 384, arena + 375717888, params[199], NULL, LK_ACT_NONE, NULL,
-      arena + 834367488);
+      arena + 805318656);
 
-  /* %427 = batch_statistics(%424) blocks.7.conv.conv.8 : f32[3, 384] */
-  lk_batch_statistics_cl(B * 196, 384, arena + 834367488, arena + 863206272);
+  /* %419 = batch_statistics(%416) blocks.7.conv.conv.8 : f32[3, 384] */
+  lk_batch_statistics_cl(B * 196, 384, arena + 805318656, arena + 832338816);
 
-  /* %428 = slice(%427) {axis 0, start 0, length 2} blocks.7.conv.conv.8 : f32[2, 384] */
-  lk_copy_rows(1, 768, arena + 863206272, 1152, arena + 863217264, 768);
+  /* %420 = slice(%419) {axis 0, start 0, length 2} blocks.7.conv.conv.8 : f32[2, 384] */
+  lk_copy_rows(1, 768, arena + 832338816, 1152, arena + 832349808, 768);
 
-  /* %429 = batch_norm_act(%424, %427, %425, %426) {eps 1e-05} blocks.7.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_cl(B * 196, 384, arena + 834367488, arena + 863206272, params[200], params[201],
+  /* %421 = batch_norm_act(%416, %419, %417, %418) {eps 1e-05} blocks.7.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_cl(B * 196, 384, arena + 805318656, arena + 832338816, params[200], params[201],
       1e-05f, LK_ACT_NONE, arena + 387760128, arena + 385351680);
 
-  /* %430 = add(%396, %429) blocks.7.conv : f32[B, 196, 384], written into %431 from row 1 */
+  /* %422 = add(%388, %421) blocks.7.conv : f32[B, 196, 384], written into %423 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 831959040 + (long)b * 75264, (const long[]){384, 1},
+    lk_add(2, (const long[]){196, 384}, arena + 802910208 + (long)b * 75264, (const long[]){384, 1},
         arena + 385351680 + (long)b * 75264, (const long[]){384, 1},
-        arena + 757088640 + (long)b * 75648);
+        arena + 737722752 + (long)b * 75648);
   } // for b
 
-  /* %431 = concat(%395, %430) {axis 0} blocks.7.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %423 = concat(%387, %422) {axis 0} blocks.7.conv : f32[B, 197, 384], its operands computed in place: no code */
 
-  /* %434 = normalize(%431) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 757088256, 1e-06f, arena + 759508992);
+  /* %426 = layernorm(%423, %424, %425) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 384] */
+  lk_layernorm(B * 197, 384, arena + 737722368, params[204], params[205], 1e-06f,
+      arena + 740143104);
 
-  /* %435 = mul_add(%434, %432, %433) blocks.8.norm1 : f32[B, 197, 384] */
-  lk_mul_add(3, (const long[]){B, 197, 384}, arena + 759508992, (const long[]){75648, 384, 1},
-      params[204], (const long[]){0, 0, 1}, params[205], (const long[]){0, 0, 1},
-      arena + 761929728);
-
-  /* %438 = fused_linear(%435, %436, %437) blocks.8.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 761929728, params[206], params[207], LK_ACT_NONE,
+  /* %429 = fused_linear(%426, %427, %428) blocks.8.attn.qkv : f32[B, 197, 1152] */
+  lk_fused_linear(B * 197, 384, 1152, arena + 740143104, params[206], params[207], LK_ACT_NONE,
       NULL, arena + 645758976);
 
-  /* %439 = slice(%438) {axis 1, start 0, length 384} blocks.8.attn : f32[B, 197, 384], a view of %438: no code */
+  /* %430 = slice(%429) {axis 1, start 0, length 384} blocks.8.attn : f32[B, 197, 384], a view of %429: no code */
 
-  /* %440 = slice(%438) {axis 1, start 384, length 384} blocks.8.attn : f32[B, 197, 384], a view of %438: no code */
+  /* %431 = slice(%429) {axis 1, start 384, length 384} blocks.8.attn : f32[B, 197, 384], a view of %429: no code */
 
-  /* %441 = slice(%438) {axis 1, start 768, length 384} blocks.8.attn : f32[B, 197, 384], a view of %438: no code */
+  /* %432 = slice(%429) {axis 1, start 768, length 384} blocks.8.attn : f32[B, 197, 384], a view of %429: no code */
 
-  /* %442 = sdpa(%439, %440, %441) {heads 8, kv_heads 8} blocks.8.attn : f32[B, 197, 384] */
+  /* %433 = sdpa(%430, %431, %432) {heads 8, kv_heads 8} blocks.8.attn : f32[B, 197, 384] */
   lk_sdpa(B, 197, 197, 8, 8, 48, arena + 645758976, 1152, arena + 645759360, 1152,
-      arena + 645759744, 1152, arena + 764350464, 0.14433756f);
+      arena + 645759744, 1152, arena + 742563840, 0.14433756f);
 
-  /* %445 = fused_linear(%442, %443, %444) blocks.8.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 764350464, params[208], params[209], LK_ACT_NONE, NULL,
+  /* %436 = fused_linear(%433, %434, %435) blocks.8.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 742563840, params[208], params[209], LK_ACT_NONE, NULL,
       arena + 385351680);
 
-  /* %447 = mul_add(%445, %446, %431) blocks.8 : f32[B, 197, 384], written over %445 */
+  /* %438 = mul_add(%436, %437, %423) blocks.8 : f32[B, 197, 384], written over %436 */
   lk_mul_add(3, (const long[]){B, 197, 384}, arena + 385351680, (const long[]){75648, 384, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 757088256, (const long[]){75648, 384, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 737722368, (const long[]){75648, 384, 1},
       arena + 385351680);
 
-  /* %448 = slice(%447) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 384], written into %484 from row 0 */
+  /* %439 = slice(%438) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 384], written into %475 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 384, arena + 385351680 + (long)b * 75648, 75648,
-        arena + 766771200 + (long)b * 75648, 384);
+        arena + 744984576 + (long)b * 75648, 384);
   } // for b
 
-  /* %449 = slice(%447) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 385352064, 75648, arena + 836775936, 75264);
+  /* %440 = slice(%438) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 385352064, 75648, arena + 807727104, 75264);
 
-  /* %451 = reshape(%450) {shape [1536, 384]} blocks.8.conv.conv.0 : f32[1536, 384], a view of %450: no code */
+  /* %442 = reshape(%441) {shape [1536, 384]} blocks.8.conv.conv.0 : f32[1536, 384], a view of %441: no code */
 
-  /* %452 = fused_linear(%449, %451) blocks.8.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 836775936, params[210], NULL, LK_ACT_NONE, NULL,
+  /* %443 = fused_linear(%440, %442) blocks.8.conv.conv.0 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 807727104, params[210], NULL, LK_ACT_NONE, NULL,
       arena + 385351680);
 
-  /* %455 = batch_statistics(%452) blocks.8.conv.conv.1 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena + 385351680, arena + 863087616);
+  /* %446 = batch_statistics(%443) blocks.8.conv.conv.1 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 385351680, arena + 832220160);
 
-  /* %456 = slice(%455) {axis 0, start 0, length 2} blocks.8.conv.conv.1 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 863087616, 4608, arena + 863173632, 3072);
+  /* %447 = slice(%446) {axis 0, start 0, length 2} blocks.8.conv.conv.1 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 832220160, 4608, arena + 832306176, 3072);
 
-  /* %457 = batch_norm_act(%452, %455, %453, %454) {eps 1e-05, act hswish} blocks.8.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena + 385351680, arena + 863087616, params[211],
+  /* %448 = batch_norm_act(%443, %446, %444, %445) {eps 1e-05, act hswish} blocks.8.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 385351680, arena + 832220160, params[211],
       params[212], 1e-05f, LK_ACT_HSWISH, arena + 404619264, arena + 394985472);
 
-  /* %459 = token_dwconv(%457, %458) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 1536] */
+  /* %450 = token_dwconv(%448, %449) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 394985472, params[215], NULL,
       LK_ACT_NONE, arena + 404619264);
 
-  /* %462 = batch_statistics(%459) blocks.8.conv.conv.4 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena + 404619264, arena + 863092224);
+  /* %453 = batch_statistics(%450) blocks.8.conv.conv.4 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 404619264, arena + 832224768);
 
-  /* %463 = slice(%462) {axis 0, start 0, length 2} blocks.8.conv.conv.4 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 863092224, 4608, arena + 863176704, 3072);
+  /* %454 = slice(%453) {axis 0, start 0, length 2} blocks.8.conv.conv.4 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 832224768, 4608, arena + 832309248, 3072);
 
-  /* %464 = batch_norm_act(%459, %462, %460, %461) {eps 1e-05, act hswish} blocks.8.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena + 404619264, arena + 863092224, params[216],
+  /* %455 = batch_norm_act(%450, %453, %451, %452) {eps 1e-05, act hswish} blocks.8.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 404619264, arena + 832224768, params[216],
       params[217], 1e-05f, LK_ACT_HSWISH, arena + 423886848, arena + 414253056);
 
-  /* %465 = mean(%464) {axis 0} blocks.8.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 414253056, arena + 862424064);
+  /* %456 = mean(%455) {axis 0} blocks.8.conv.conv.6 : f32[B, 1536] */
+  lk_mean_axis(B, 196, 1536, arena + 414253056, arena + 831556608);
 
-  /* %468 = fused_linear(%465, %466, %467) blocks.8.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 862424064, params[220], params[221], LK_ACT_NONE, NULL,
-      arena + 863223920);
+  /* %459 = fused_linear(%456, %457, %458) blocks.8.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 831556608, params[220], params[221], LK_ACT_NONE, NULL,
+      arena + 832357232);
 
-  /* %469 = relu(%468) blocks.8.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 863223920, arena + 863224048);
+  /* %460 = relu(%459) blocks.8.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 832357232, arena + 832357360);
 
-  /* %472 = fused_linear(%469, %470, %471) blocks.8.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 863224048, params[222], params[223], LK_ACT_NONE, NULL,
-      arena + 862473216);
+  /* %463 = fused_linear(%460, %461, %462) blocks.8.conv.conv.6.fc.2 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 832357360, params[222], params[223], LK_ACT_NONE, NULL,
+      arena + 831605760);
 
-  /* %473 = hsigmoid(%472) blocks.8.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 862473216, arena + 862522368);
+  /* %464 = hsigmoid(%463) blocks.8.conv.conv.6 : f32[B, 1536] */
+  lk_hsigmoid(B * 1536, arena + 831605760, arena + 831654912);
 
-  /* %474 = mul(%464, %473) blocks.8.conv.conv.6 : f32[B, 196, 1536] */
+  /* %465 = mul(%455, %464) blocks.8.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 414253056, (const long[]){301056, 1536, 1},
-      arena + 862522368, (const long[]){1536, 0, 1}, arena + 423886848);
+      arena + 831654912, (const long[]){1536, 0, 1}, arena + 423886848);
 
-  /* %476 = reshape(%475) {shape [384, 1536]} blocks.8.conv.conv.7 : f32[384, 1536], a view of %475: no code */
+  /* %467 = reshape(%466) {shape [384, 1536]} blocks.8.conv.conv.7 : f32[384, 1536], a view of %466: no code */
 
-  /* %477 = fused_linear(%474, %476) blocks.8.conv.conv.7 : f32[B, 196, 384] */
+  /* %468 = fused_linear(%465, %467) blocks.8.conv.conv.7 : f32[B, 196, 384] */
   lk_fused_linear(B * 196, 1536, 384, arena + 423886848, params[224], NULL, LK_ACT_NONE, NULL,
-      arena + 839184384);
+      arena + 810135552);
 
-  /* %480 = batch_statistics(%477) blocks.8.conv.conv.8 : f32[3, 384] */
-  lk_batch_statistics_cl(B * 196, 384, arena + 839184384, arena + 863207424);
+  /* %471 = batch_statistics(%468) blocks.8.conv.conv.8 : f32[3, 384] */
+  lk_batch_statistics_cl(B * 196, 384, arena + 810135552, arena + 832339968);
 
-  /* %481 = slice(%480) {axis 0, start 0, length 2} blocks.8.conv.conv.8 : f32[2, 384] */
-  lk_copy_rows(1, 768, arena + 863207424, 1152, arena + 863218032, 768);
+  /* %472 = slice(%471) {axis 0, start 0, length 2} blocks.8.conv.conv.8 : f32[2, 384] */
+  lk_copy_rows(1, 768, arena + 832339968, 1152, arena + 832350576, 768);
 
-  /* %482 = batch_norm_act(%477, %480, %478, %479) {eps 1e-05} blocks.8.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_cl(B * 196, 384, arena + 839184384, arena + 863207424, params[225], params[226],
+  /* %473 = batch_norm_act(%468, %471, %469, %470) {eps 1e-05} blocks.8.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_cl(B * 196, 384, arena + 810135552, arena + 832339968, params[225], params[226],
       1e-05f, LK_ACT_NONE, arena + 435929088, arena + 433520640);
 
-  /* %483 = add(%449, %482) blocks.8.conv : f32[B, 196, 384], written into %484 from row 1 */
+  /* %474 = add(%440, %473) blocks.8.conv : f32[B, 196, 384], written into %475 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 836775936 + (long)b * 75264, (const long[]){384, 1},
+    lk_add(2, (const long[]){196, 384}, arena + 807727104 + (long)b * 75264, (const long[]){384, 1},
         arena + 433520640 + (long)b * 75264, (const long[]){384, 1},
-        arena + 766771584 + (long)b * 75648);
+        arena + 744984960 + (long)b * 75648);
   } // for b
 
-  /* %484 = concat(%448, %483) {axis 0} blocks.8.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %475 = concat(%439, %474) {axis 0} blocks.8.conv : f32[B, 197, 384], its operands computed in place: no code */
 
-  /* %487 = normalize(%484) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 766771200, 1e-06f, arena + 769191936);
+  /* %478 = layernorm(%475, %476, %477) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 384] */
+  lk_layernorm(B * 197, 384, arena + 744984576, params[229], params[230], 1e-06f,
+      arena + 747405312);
 
-  /* %488 = mul_add(%487, %485, %486) blocks.9.norm1 : f32[B, 197, 384] */
-  lk_mul_add(3, (const long[]){B, 197, 384}, arena + 769191936, (const long[]){75648, 384, 1},
-      params[229], (const long[]){0, 0, 1}, params[230], (const long[]){0, 0, 1},
-      arena + 771612672);
-
-  /* %491 = fused_linear(%488, %489, %490) blocks.9.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 771612672, params[231], params[232], LK_ACT_NONE,
+  /* %481 = fused_linear(%478, %479, %480) blocks.9.attn.qkv : f32[B, 197, 1152] */
+  lk_fused_linear(B * 197, 384, 1152, arena + 747405312, params[231], params[232], LK_ACT_NONE,
       NULL, arena + 653021184);
 
-  /* %492 = slice(%491) {axis 1, start 0, length 384} blocks.9.attn : f32[B, 197, 384], a view of %491: no code */
+  /* %482 = slice(%481) {axis 1, start 0, length 384} blocks.9.attn : f32[B, 197, 384], a view of %481: no code */
 
-  /* %493 = slice(%491) {axis 1, start 384, length 384} blocks.9.attn : f32[B, 197, 384], a view of %491: no code */
+  /* %483 = slice(%481) {axis 1, start 384, length 384} blocks.9.attn : f32[B, 197, 384], a view of %481: no code */
 
-  /* %494 = slice(%491) {axis 1, start 768, length 384} blocks.9.attn : f32[B, 197, 384], a view of %491: no code */
+  /* %484 = slice(%481) {axis 1, start 768, length 384} blocks.9.attn : f32[B, 197, 384], a view of %481: no code */
 
-  /* %495 = sdpa(%492, %493, %494) {heads 8, kv_heads 8} blocks.9.attn : f32[B, 197, 384] */
+  /* %485 = sdpa(%482, %483, %484) {heads 8, kv_heads 8} blocks.9.attn : f32[B, 197, 384] */
   lk_sdpa(B, 197, 197, 8, 8, 48, arena + 653021184, 1152, arena + 653021568, 1152,
-      arena + 653021952, 1152, arena + 774033408, 0.14433756f);
+      arena + 653021952, 1152, arena + 749826048, 0.14433756f);
 
-  /* %498 = fused_linear(%495, %496, %497) blocks.9.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 774033408, params[233], params[234], LK_ACT_NONE, NULL,
+  /* %488 = fused_linear(%485, %486, %487) blocks.9.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 749826048, params[233], params[234], LK_ACT_NONE, NULL,
       arena + 433520640);
 
-  /* %500 = mul_add(%498, %499, %484) blocks.9 : f32[B, 197, 384], written over %498 */
+  /* %490 = mul_add(%488, %489, %475) blocks.9 : f32[B, 197, 384], written over %488 */
   lk_mul_add(3, (const long[]){B, 197, 384}, arena + 433520640, (const long[]){75648, 384, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 766771200, (const long[]){75648, 384, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 744984576, (const long[]){75648, 384, 1},
       arena + 433520640);
 
-  /* %501 = slice(%500) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 384], written into %537 from row 0 */
+  /* %491 = slice(%490) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 384], written into %527 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 384, arena + 433520640 + (long)b * 75648, 75648,
-        arena + 776454144 + (long)b * 75648, 384);
+        arena + 752246784 + (long)b * 75648, 384);
   } // for b
 
-  /* %502 = slice(%500) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 433521024, 75648, arena + 841592832, 75264);
+  /* %492 = slice(%490) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 433521024, 75648, arena + 812544000, 75264);
 
-  /* %504 = reshape(%503) {shape [1536, 384]} blocks.9.conv.conv.0 : f32[1536, 384], a view of %503: no code */
+  /* %494 = reshape(%493) {shape [1536, 384]} blocks.9.conv.conv.0 : f32[1536, 384], a view of %493: no code */
 
-  /* %505 = fused_linear(%502, %504) blocks.9.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 841592832, params[235], NULL, LK_ACT_NONE, NULL,
+  /* %495 = fused_linear(%492, %494) blocks.9.conv.conv.0 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 812544000, params[235], NULL, LK_ACT_NONE, NULL,
       arena + 433520640);
 
-  /* %508 = batch_statistics(%505) blocks.9.conv.conv.1 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena + 433520640, arena + 863096832);
+  /* %498 = batch_statistics(%495) blocks.9.conv.conv.1 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 433520640, arena + 832229376);
 
-  /* %509 = slice(%508) {axis 0, start 0, length 2} blocks.9.conv.conv.1 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 863096832, 4608, arena + 863179776, 3072);
+  /* %499 = slice(%498) {axis 0, start 0, length 2} blocks.9.conv.conv.1 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 832229376, 4608, arena + 832312320, 3072);
 
-  /* %510 = batch_norm_act(%505, %508, %506, %507) {eps 1e-05, act hswish} blocks.9.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena + 433520640, arena + 863096832, params[236],
+  /* %500 = batch_norm_act(%495, %498, %496, %497) {eps 1e-05, act hswish} blocks.9.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 433520640, arena + 832229376, params[236],
       params[237], 1e-05f, LK_ACT_HSWISH, arena + 452788224, arena + 443154432);
 
-  /* %512 = token_dwconv(%510, %511) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 1536] */
+  /* %502 = token_dwconv(%500, %501) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 443154432, params[240], NULL,
       LK_ACT_NONE, arena + 452788224);
 
-  /* %515 = batch_statistics(%512) blocks.9.conv.conv.4 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena + 452788224, arena + 863101440);
+  /* %505 = batch_statistics(%502) blocks.9.conv.conv.4 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 452788224, arena + 832233984);
 
-  /* %516 = slice(%515) {axis 0, start 0, length 2} blocks.9.conv.conv.4 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 863101440, 4608, arena + 863182848, 3072);
+  /* %506 = slice(%505) {axis 0, start 0, length 2} blocks.9.conv.conv.4 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 832233984, 4608, arena + 832315392, 3072);
 
-  /* %517 = batch_norm_act(%512, %515, %513, %514) {eps 1e-05, act hswish} blocks.9.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena + 452788224, arena + 863101440, params[241],
+  /* %507 = batch_norm_act(%502, %505, %503, %504) {eps 1e-05, act hswish} blocks.9.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 452788224, arena + 832233984, params[241],
       params[242], 1e-05f, LK_ACT_HSWISH, arena + 472055808, arena + 462422016);
 
-  /* %518 = mean(%517) {axis 0} blocks.9.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 462422016, arena + 862571520);
+  /* %508 = mean(%507) {axis 0} blocks.9.conv.conv.6 : f32[B, 1536] */
+  lk_mean_axis(B, 196, 1536, arena + 462422016, arena + 831704064);
 
-  /* %521 = fused_linear(%518, %519, %520) blocks.9.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 862571520, params[245], params[246], LK_ACT_NONE, NULL,
-      arena + 863224176);
+  /* %511 = fused_linear(%508, %509, %510) blocks.9.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 831704064, params[245], params[246], LK_ACT_NONE, NULL,
+      arena + 832357488);
 
-  /* %522 = relu(%521) blocks.9.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 863224176, arena + 863224304);
+  /* %512 = relu(%511) blocks.9.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 832357488, arena + 832357616);
 
-  /* %525 = fused_linear(%522, %523, %524) blocks.9.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 863224304, params[247], params[248], LK_ACT_NONE, NULL,
-      arena + 862620672);
+  /* %515 = fused_linear(%512, %513, %514) blocks.9.conv.conv.6.fc.2 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 832357616, params[247], params[248], LK_ACT_NONE, NULL,
+      arena + 831753216);
 
-  /* %526 = hsigmoid(%525) blocks.9.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 862620672, arena + 862669824);
+  /* %516 = hsigmoid(%515) blocks.9.conv.conv.6 : f32[B, 1536] */
+  lk_hsigmoid(B * 1536, arena + 831753216, arena + 831802368);
 
-  /* %527 = mul(%517, %526) blocks.9.conv.conv.6 : f32[B, 196, 1536] */
+  /* %517 = mul(%507, %516) blocks.9.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 462422016, (const long[]){301056, 1536, 1},
-      arena + 862669824, (const long[]){1536, 0, 1}, arena + 472055808);
+      arena + 831802368, (const long[]){1536, 0, 1}, arena + 472055808);
 
-  /* %529 = reshape(%528) {shape [384, 1536]} blocks.9.conv.conv.7 : f32[384, 1536], a view of %528: no code */
+  /* %519 = reshape(%518) {shape [384, 1536]} blocks.9.conv.conv.7 : f32[384, 1536], a view of %518: no code */
 
-  /* %530 = fused_linear(%527, %529) blocks.9.conv.conv.7 : f32[B, 196, 384] */
+  /* %520 = fused_linear(%517, %519) blocks.9.conv.conv.7 : f32[B, 196, 384] */
   lk_fused_linear(B * 196, 1536, 384, arena + 472055808, params[249], NULL, LK_ACT_NONE, NULL,
-      arena + 844001280);
+      arena + 814952448);
 
-  /* %533 = batch_statistics(%530) blocks.9.conv.conv.8 : f32[3, 384] */
-  lk_batch_statistics_cl(B * 196, 384, arena + 844001280, arena + 863208576);
+  /* %523 = batch_statistics(%520) blocks.9.conv.conv.8 : f32[3, 384] */
+  lk_batch_statistics_cl(B * 196, 384, arena + 814952448, arena + 832341120);
 
-  /* %534 = slice(%533) {axis 0, start 0, length 2} blocks.9.conv.conv.8 : f32[2, 384] */
-  lk_copy_rows(1, 768, arena + 863208576, 1152, arena + 863218800, 768);
+  /* %524 = slice(%523) {axis 0, start 0, length 2} blocks.9.conv.conv.8 : f32[2, 384] */
+  lk_copy_rows(1, 768, arena + 832341120, 1152, arena + 832351344, 768);
 
-  /* %535 = batch_norm_act(%530, %533, %531, %532) {eps 1e-05} blocks.9.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_cl(B * 196, 384, arena + 844001280, arena + 863208576, params[250], params[251],
+  /* %525 = batch_norm_act(%520, %523, %521, %522) {eps 1e-05} blocks.9.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_cl(B * 196, 384, arena + 814952448, arena + 832341120, params[250], params[251],
       1e-05f, LK_ACT_NONE, arena + 484098048, arena + 481689600);
 
-  /* %536 = add(%502, %535) blocks.9.conv : f32[B, 196, 384], written into %537 from row 1 */
+  /* %526 = add(%492, %525) blocks.9.conv : f32[B, 196, 384], written into %527 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 841592832 + (long)b * 75264, (const long[]){384, 1},
+    lk_add(2, (const long[]){196, 384}, arena + 812544000 + (long)b * 75264, (const long[]){384, 1},
         arena + 481689600 + (long)b * 75264, (const long[]){384, 1},
-        arena + 776454528 + (long)b * 75648);
+        arena + 752247168 + (long)b * 75648);
   } // for b
 
-  /* %537 = concat(%501, %536) {axis 0} blocks.9.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %527 = concat(%491, %526) {axis 0} blocks.9.conv : f32[B, 197, 384], its operands computed in place: no code */
 
-  /* %540 = normalize(%537) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 776454144, 1e-06f, arena + 778874880);
+  /* %530 = layernorm(%527, %528, %529) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 384] */
+  lk_layernorm(B * 197, 384, arena + 752246784, params[254], params[255], 1e-06f,
+      arena + 754667520);
 
-  /* %541 = mul_add(%540, %538, %539) blocks.10.norm1 : f32[B, 197, 384] */
-  lk_mul_add(3, (const long[]){B, 197, 384}, arena + 778874880, (const long[]){75648, 384, 1},
-      params[254], (const long[]){0, 0, 1}, params[255], (const long[]){0, 0, 1},
-      arena + 781295616);
-
-  /* %544 = fused_linear(%541, %542, %543) blocks.10.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 781295616, params[256], params[257], LK_ACT_NONE,
+  /* %533 = fused_linear(%530, %531, %532) blocks.10.attn.qkv : f32[B, 197, 1152] */
+  lk_fused_linear(B * 197, 384, 1152, arena + 754667520, params[256], params[257], LK_ACT_NONE,
       NULL, arena + 660283392);
 
-  /* %545 = slice(%544) {axis 1, start 0, length 384} blocks.10.attn : f32[B, 197, 384], a view of %544: no code */
+  /* %534 = slice(%533) {axis 1, start 0, length 384} blocks.10.attn : f32[B, 197, 384], a view of %533: no code */
 
-  /* %546 = slice(%544) {axis 1, start 384, length 384} blocks.10.attn : f32[B, 197, 384], a view of %544: no code */
+  /* %535 = slice(%533) {axis 1, start 384, length 384} blocks.10.attn : f32[B, 197, 384], a view of %533: no code */
 
-  /* %547 = slice(%544) {axis 1, start 768, length 384} blocks.10.attn : f32[B, 197, 384], a view of %544: no code */
+  /* %536 = slice(%533) {axis 1, start 768, length 384} blocks.10.attn : f32[B, 197, 384], a view of %533: no code */
 
-  /* %548 = sdpa(%545, %546, %547) {heads 8, kv_heads 8} blocks.10.attn : f32[B, 197, 384] */
+  /* %537 = sdpa(%534, %535, %536) {heads 8, kv_heads 8} blocks.10.attn : f32[B, 197, 384] */
   lk_sdpa(B, 197, 197, 8, 8, 48, arena + 660283392, 1152, arena + 660283776, 1152,
-      arena + 660284160, 1152, arena + 783716352, 0.14433756f);
+      arena + 660284160, 1152, arena + 757088256, 0.14433756f);
 
-  /* %551 = fused_linear(%548, %549, %550) blocks.10.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 783716352, params[258], params[259], LK_ACT_NONE, NULL,
+  /* %540 = fused_linear(%537, %538, %539) blocks.10.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 757088256, params[258], params[259], LK_ACT_NONE, NULL,
       arena + 481689600);
 
-  /* %553 = mul_add(%551, %552, %537) blocks.10 : f32[B, 197, 384], written over %551 */
+  /* %542 = mul_add(%540, %541, %527) blocks.10 : f32[B, 197, 384], written over %540 */
   lk_mul_add(3, (const long[]){B, 197, 384}, arena + 481689600, (const long[]){75648, 384, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 776454144, (const long[]){75648, 384, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 752246784, (const long[]){75648, 384, 1},
       arena + 481689600);
 
-  /* %554 = slice(%553) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 384], written into %590 from row 0 */
+  /* %543 = slice(%542) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 384], written into %579 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 384, arena + 481689600 + (long)b * 75648, 75648,
-        arena + 786137088 + (long)b * 75648, 384);
+        arena + 759508992 + (long)b * 75648, 384);
   } // for b
 
-  /* %555 = slice(%553) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 481689984, 75648, arena + 846409728, 75264);
+  /* %544 = slice(%542) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 481689984, 75648, arena + 817360896, 75264);
 
-  /* %557 = reshape(%556) {shape [1536, 384]} blocks.10.conv.conv.0 : f32[1536, 384], a view of %556: no code */
+  /* %546 = reshape(%545) {shape [1536, 384]} blocks.10.conv.conv.0 : f32[1536, 384], a view of %545: no code */
 
-  /* %558 = fused_linear(%555, %557) blocks.10.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 846409728, params[260], NULL, LK_ACT_NONE, NULL,
+  /* %547 = fused_linear(%544, %546) blocks.10.conv.conv.0 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 817360896, params[260], NULL, LK_ACT_NONE, NULL,
       arena + 481689600);
 
-  /* %561 = batch_statistics(%558) blocks.10.conv.conv.1 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena + 481689600, arena + 863106048);
+  /* %550 = batch_statistics(%547) blocks.10.conv.conv.1 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 481689600, arena + 832238592);
 
-  /* %562 = slice(%561) {axis 0, start 0, length 2} blocks.10.conv.conv.1 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 863106048, 4608, arena + 863185920, 3072);
+  /* %551 = slice(%550) {axis 0, start 0, length 2} blocks.10.conv.conv.1 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 832238592, 4608, arena + 832318464, 3072);
 
-  /* %563 = batch_norm_act(%558, %561, %559, %560) {eps 1e-05, act hswish} blocks.10.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena + 481689600, arena + 863106048, params[261],
+  /* %552 = batch_norm_act(%547, %550, %548, %549) {eps 1e-05, act hswish} blocks.10.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 481689600, arena + 832238592, params[261],
       params[262], 1e-05f, LK_ACT_HSWISH, arena + 500957184, arena + 491323392);
 
-  /* %565 = token_dwconv(%563, %564) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 1536] */
+  /* %554 = token_dwconv(%552, %553) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 491323392, params[265], NULL,
       LK_ACT_NONE, arena + 500957184);
 
-  /* %568 = batch_statistics(%565) blocks.10.conv.conv.4 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena + 500957184, arena + 863110656);
+  /* %557 = batch_statistics(%554) blocks.10.conv.conv.4 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 500957184, arena + 832243200);
 
-  /* %569 = slice(%568) {axis 0, start 0, length 2} blocks.10.conv.conv.4 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 863110656, 4608, arena + 863188992, 3072);
+  /* %558 = slice(%557) {axis 0, start 0, length 2} blocks.10.conv.conv.4 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 832243200, 4608, arena + 832321536, 3072);
 
-  /* %570 = batch_norm_act(%565, %568, %566, %567) {eps 1e-05, act hswish} blocks.10.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena + 500957184, arena + 863110656, params[266],
+  /* %559 = batch_norm_act(%554, %557, %555, %556) {eps 1e-05, act hswish} blocks.10.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 500957184, arena + 832243200, params[266],
       params[267], 1e-05f, LK_ACT_HSWISH, arena + 520224768, arena + 510590976);
 
-  /* %571 = mean(%570) {axis 0} blocks.10.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 510590976, arena + 862718976);
+  /* %560 = mean(%559) {axis 0} blocks.10.conv.conv.6 : f32[B, 1536] */
+  lk_mean_axis(B, 196, 1536, arena + 510590976, arena + 831851520);
 
-  /* %574 = fused_linear(%571, %572, %573) blocks.10.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 862718976, params[270], params[271], LK_ACT_NONE, NULL,
-      arena + 863224432);
+  /* %563 = fused_linear(%560, %561, %562) blocks.10.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 831851520, params[270], params[271], LK_ACT_NONE, NULL,
+      arena + 832357744);
 
-  /* %575 = relu(%574) blocks.10.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 863224432, arena + 863224560);
+  /* %564 = relu(%563) blocks.10.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 832357744, arena + 832357872);
 
-  /* %578 = fused_linear(%575, %576, %577) blocks.10.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 863224560, params[272], params[273], LK_ACT_NONE, NULL,
-      arena + 862768128);
+  /* %567 = fused_linear(%564, %565, %566) blocks.10.conv.conv.6.fc.2 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 832357872, params[272], params[273], LK_ACT_NONE, NULL,
+      arena + 831900672);
 
-  /* %579 = hsigmoid(%578) blocks.10.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 862768128, arena + 862817280);
+  /* %568 = hsigmoid(%567) blocks.10.conv.conv.6 : f32[B, 1536] */
+  lk_hsigmoid(B * 1536, arena + 831900672, arena + 831949824);
 
-  /* %580 = mul(%570, %579) blocks.10.conv.conv.6 : f32[B, 196, 1536] */
+  /* %569 = mul(%559, %568) blocks.10.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 510590976, (const long[]){301056, 1536, 1},
-      arena + 862817280, (const long[]){1536, 0, 1}, arena + 520224768);
+      arena + 831949824, (const long[]){1536, 0, 1}, arena + 520224768);
 
-  /* %582 = reshape(%581) {shape [384, 1536]} blocks.10.conv.conv.7 : f32[384, 1536], a view of %581: no code */
+  /* %571 = reshape(%570) {shape [384, 1536]} blocks.10.conv.conv.7 : f32[384, 1536], a view of %570: no code */
 
-  /* %583 = fused_linear(%580, %582) blocks.10.conv.conv.7 : f32[B, 196, 384] */
+  /* %572 = fused_linear(%569, %571) blocks.10.conv.conv.7 : f32[B, 196, 384] */
   lk_fused_linear(B * 196, 1536, 384, arena + 520224768, params[274], NULL, LK_ACT_NONE, NULL,
-      arena + 848818176);
+      arena + 819769344);
 
-  /* %586 = batch_statistics(%583) blocks.10.conv.conv.8 : f32[3, 384] */
-  lk_batch_statistics_cl(B * 196, 384, arena + 848818176, arena + 863209728);
+  /* %575 = batch_statistics(%572) blocks.10.conv.conv.8 : f32[3, 384] */
+  lk_batch_statistics_cl(B * 196, 384, arena + 819769344, arena + 832342272);
 
-  /* %587 = slice(%586) {axis 0, start 0, length 2} blocks.10.conv.conv.8 : f32[2, 384] */
-  lk_copy_rows(1, 768, arena + 863209728, 1152, arena + 863219568, 768);
+  /* %576 = slice(%575) {axis 0, start 0, length 2} blocks.10.conv.conv.8 : f32[2, 384] */
+  lk_copy_rows(1, 768, arena + 832342272, 1152, arena + 832352112, 768);
 
-  /* %588 = batch_norm_act(%583, %586, %584, %585) {eps 1e-05} blocks.10.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_cl(B * 196, 384, arena + 848818176, arena + 863209728, params[275], params[276],
+  /* %577 = batch_norm_act(%572, %575, %573, %574) {eps 1e-05} blocks.10.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_cl(B * 196, 384, arena + 819769344, arena + 832342272, params[275], params[276],
       1e-05f, LK_ACT_NONE, arena + 532267008, arena + 529858560);
 
-  /* %589 = add(%555, %588) blocks.10.conv : f32[B, 196, 384], written into %590 from row 1 */
+  /* %578 = add(%544, %577) blocks.10.conv : f32[B, 196, 384], written into %579 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 846409728 + (long)b * 75264, (const long[]){384, 1},
+    lk_add(2, (const long[]){196, 384}, arena + 817360896 + (long)b * 75264, (const long[]){384, 1},
         arena + 529858560 + (long)b * 75264, (const long[]){384, 1},
-        arena + 786137472 + (long)b * 75648);
+        arena + 759509376 + (long)b * 75648);
   } // for b
 
-  /* %590 = concat(%554, %589) {axis 0} blocks.10.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %579 = concat(%543, %578) {axis 0} blocks.10.conv : f32[B, 197, 384], its operands computed in place: no code */
 
-  /* %593 = normalize(%590) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 786137088, 1e-06f, arena + 788557824);
+  /* %582 = layernorm(%579, %580, %581) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 384] */
+  lk_layernorm(B * 197, 384, arena + 759508992, params[279], params[280], 1e-06f,
+      arena + 761929728);
 
-  /* %594 = mul_add(%593, %591, %592) blocks.11.norm1 : f32[B, 197, 384] */
-  lk_mul_add(3, (const long[]){B, 197, 384}, arena + 788557824, (const long[]){75648, 384, 1},
-      params[279], (const long[]){0, 0, 1}, params[280], (const long[]){0, 0, 1},
-      arena + 790978560);
-
-  /* %597 = fused_linear(%594, %595, %596) blocks.11.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 790978560, params[281], params[282], LK_ACT_NONE,
+  /* %585 = fused_linear(%582, %583, %584) blocks.11.attn.qkv : f32[B, 197, 1152] */
+  lk_fused_linear(B * 197, 384, 1152, arena + 761929728, params[281], params[282], LK_ACT_NONE,
       NULL, arena + 667545600);
 
-  /* %598 = slice(%597) {axis 1, start 0, length 384} blocks.11.attn : f32[B, 197, 384], a view of %597: no code */
+  /* %586 = slice(%585) {axis 1, start 0, length 384} blocks.11.attn : f32[B, 197, 384], a view of %585: no code */
 
-  /* %599 = slice(%597) {axis 1, start 384, length 384} blocks.11.attn : f32[B, 197, 384], a view of %597: no code */
+  /* %587 = slice(%585) {axis 1, start 384, length 384} blocks.11.attn : f32[B, 197, 384], a view of %585: no code */
 
-  /* %600 = slice(%597) {axis 1, start 768, length 384} blocks.11.attn : f32[B, 197, 384], a view of %597: no code */
+  /* %588 = slice(%585) {axis 1, start 768, length 384} blocks.11.attn : f32[B, 197, 384], a view of %585: no code */
 
-  /* %601 = sdpa(%598, %599, %600) {heads 8, kv_heads 8} blocks.11.attn : f32[B, 197, 384] */
+  /* %589 = sdpa(%586, %587, %588) {heads 8, kv_heads 8} blocks.11.attn : f32[B, 197, 384] */
   lk_sdpa(B, 197, 197, 8, 8, 48, arena + 667545600, 1152, arena + 667545984, 1152,
-      arena + 667546368, 1152, arena + 793399296, 0.14433756f);
+      arena + 667546368, 1152, arena + 764350464, 0.14433756f);
 
-  /* %604 = fused_linear(%601, %602, %603) blocks.11.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 793399296, params[283], params[284], LK_ACT_NONE, NULL,
+  /* %592 = fused_linear(%589, %590, %591) blocks.11.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 764350464, params[283], params[284], LK_ACT_NONE, NULL,
       arena + 529858560);
 
-  /* %606 = mul_add(%604, %605, %590) blocks.11 : f32[B, 197, 384], written over %604 */
+  /* %594 = mul_add(%592, %593, %579) blocks.11 : f32[B, 197, 384], written over %592 */
   lk_mul_add(3, (const long[]){B, 197, 384}, arena + 529858560, (const long[]){75648, 384, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 786137088, (const long[]){75648, 384, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 759508992, (const long[]){75648, 384, 1},
       arena + 529858560);
 
-  /* %607 = slice(%606) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 384], written into %643 from row 0 */
+  /* %595 = slice(%594) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 384], written into %631 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 384, arena + 529858560 + (long)b * 75648, 75648,
         arena + 578027520 + (long)b * 75648, 384);
   } // for b
 
-  /* %608 = slice(%606) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 529858944, 75648, arena + 851226624, 75264);
+  /* %596 = slice(%594) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 529858944, 75648, arena + 822177792, 75264);
 
-  /* %610 = reshape(%609) {shape [1536, 384]} blocks.11.conv.conv.0 : f32[1536, 384], a view of %609: no code */
+  /* %598 = reshape(%597) {shape [1536, 384]} blocks.11.conv.conv.0 : f32[1536, 384], a view of %597: no code */
 
-  /* %611 = fused_linear(%608, %610) blocks.11.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 851226624, params[285], NULL, LK_ACT_NONE, NULL,
+  /* %599 = fused_linear(%596, %598) blocks.11.conv.conv.0 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 822177792, params[285], NULL, LK_ACT_NONE, NULL,
       arena + 529858560);
 
-  /* %614 = batch_statistics(%611) blocks.11.conv.conv.1 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena + 529858560, arena + 863115264);
+  /* %602 = batch_statistics(%599) blocks.11.conv.conv.1 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 529858560, arena + 832247808);
 
-  /* %615 = slice(%614) {axis 0, start 0, length 2} blocks.11.conv.conv.1 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 863115264, 4608, arena + 863192064, 3072);
+  /* %603 = slice(%602) {axis 0, start 0, length 2} blocks.11.conv.conv.1 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 832247808, 4608, arena + 832324608, 3072);
 
-  /* %616 = batch_norm_act(%611, %614, %612, %613) {eps 1e-05, act hswish} blocks.11.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena + 529858560, arena + 863115264, params[286],
+  /* %604 = batch_norm_act(%599, %602, %600, %601) {eps 1e-05, act hswish} blocks.11.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 529858560, arena + 832247808, params[286],
       params[287], 1e-05f, LK_ACT_HSWISH, arena + 549126144, arena + 539492352);
 
-  /* %618 = token_dwconv(%616, %617) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 1536] */
+  /* %606 = token_dwconv(%604, %605) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 539492352, params[290], NULL,
       LK_ACT_NONE, arena + 549126144);
 
-  /* %621 = batch_statistics(%618) blocks.11.conv.conv.4 : f32[3, 1536] */
-  lk_batch_statistics_cl(B * 196, 1536, arena + 549126144, arena + 863119872);
+  /* %609 = batch_statistics(%606) blocks.11.conv.conv.4 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 549126144, arena + 832252416);
 
-  /* %622 = slice(%621) {axis 0, start 0, length 2} blocks.11.conv.conv.4 : f32[2, 1536] */
-  lk_copy_rows(1, 3072, arena + 863119872, 4608, arena + 863195136, 3072);
+  /* %610 = slice(%609) {axis 0, start 0, length 2} blocks.11.conv.conv.4 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 832252416, 4608, arena + 832327680, 3072);
 
-  /* %623 = batch_norm_act(%618, %621, %619, %620) {eps 1e-05, act hswish} blocks.11.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_norm_act_cl(B * 196, 1536, arena + 549126144, arena + 863119872, params[291],
+  /* %611 = batch_norm_act(%606, %609, %607, %608) {eps 1e-05, act hswish} blocks.11.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 549126144, arena + 832252416, params[291],
       params[292], 1e-05f, LK_ACT_HSWISH, arena + 568393728, arena + 558759936);
 
-  /* %624 = mean(%623) {axis 0} blocks.11.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 558759936, arena + 862866432);
+  /* %612 = mean(%611) {axis 0} blocks.11.conv.conv.6 : f32[B, 1536] */
+  lk_mean_axis(B, 196, 1536, arena + 558759936, arena + 831998976);
 
-  /* %627 = fused_linear(%624, %625, %626) blocks.11.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 862866432, params[295], params[296], LK_ACT_NONE, NULL,
-      arena + 863224688);
+  /* %615 = fused_linear(%612, %613, %614) blocks.11.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 831998976, params[295], params[296], LK_ACT_NONE, NULL,
+      arena + 832358000);
 
-  /* %628 = relu(%627) blocks.11.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 863224688, arena + 863224816);
+  /* %616 = relu(%615) blocks.11.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 832358000, arena + 832358128);
 
-  /* %631 = fused_linear(%628, %629, %630) blocks.11.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 863224816, params[297], params[298], LK_ACT_NONE, NULL,
-      arena + 862915584);
+  /* %619 = fused_linear(%616, %617, %618) blocks.11.conv.conv.6.fc.2 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 832358128, params[297], params[298], LK_ACT_NONE, NULL,
+      arena + 832048128);
 
-  /* %632 = hsigmoid(%631) blocks.11.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 862915584, arena + 862964736);
+  /* %620 = hsigmoid(%619) blocks.11.conv.conv.6 : f32[B, 1536] */
+  lk_hsigmoid(B * 1536, arena + 832048128, arena + 832097280);
 
-  /* %633 = mul(%623, %632) blocks.11.conv.conv.6 : f32[B, 196, 1536] */
+  /* %621 = mul(%611, %620) blocks.11.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 558759936, (const long[]){301056, 1536, 1},
-      arena + 862964736, (const long[]){1536, 0, 1}, arena + 568393728);
+      arena + 832097280, (const long[]){1536, 0, 1}, arena + 568393728);
 
-  /* %635 = reshape(%634) {shape [384, 1536]} blocks.11.conv.conv.7 : f32[384, 1536], a view of %634: no code */
+  /* %623 = reshape(%622) {shape [384, 1536]} blocks.11.conv.conv.7 : f32[384, 1536], a view of %622: no code */
 
-  /* %636 = fused_linear(%633, %635) blocks.11.conv.conv.7 : f32[B, 196, 384] */
+  /* %624 = fused_linear(%621, %623) blocks.11.conv.conv.7 : f32[B, 196, 384] */
   lk_fused_linear(B * 196, 1536, 384, arena + 568393728, params[299], NULL, LK_ACT_NONE, NULL,
-      arena + 853635072);
+      arena + 582868992);
 
-  /* %639 = batch_statistics(%636) blocks.11.conv.conv.8 : f32[3, 384] */
-  lk_batch_statistics_cl(B * 196, 384, arena + 853635072, arena + 585302016);
+  /* %627 = batch_statistics(%624) blocks.11.conv.conv.8 : f32[3, 384] */
+  lk_batch_statistics_cl(B * 196, 384, arena + 582868992, arena + 585289728);
 
-  /* %640 = slice(%639) {axis 0, start 0, length 2} blocks.11.conv.conv.8 : f32[2, 384] */
-  lk_copy_rows(1, 768, arena + 585302016, 1152, arena + 863220336, 768);
+  /* %628 = slice(%627) {axis 0, start 0, length 2} blocks.11.conv.conv.8 : f32[2, 384] */
+  lk_copy_rows(1, 768, arena + 585289728, 1152, arena + 832352880, 768);
 
-  /* %641 = batch_norm_act(%636, %639, %637, %638) {eps 1e-05} blocks.11.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_cl(B * 196, 384, arena + 853635072, arena + 585302016, params[300], params[301],
+  /* %629 = batch_norm_act(%624, %627, %625, %626) {eps 1e-05} blocks.11.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_cl(B * 196, 384, arena + 582868992, arena + 585289728, params[300], params[301],
       1e-05f, LK_ACT_NONE, arena + 582856704, arena + 580448256);
 
-  /* %642 = add(%608, %641) blocks.11.conv : f32[B, 196, 384], written into %643 from row 1 */
+  /* %630 = add(%596, %629) blocks.11.conv : f32[B, 196, 384], written into %631 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 851226624 + (long)b * 75264, (const long[]){384, 1},
+    lk_add(2, (const long[]){196, 384}, arena + 822177792 + (long)b * 75264, (const long[]){384, 1},
         arena + 580448256 + (long)b * 75264, (const long[]){384, 1},
         arena + 578027904 + (long)b * 75648);
   } // for b
 
-  /* %643 = concat(%607, %642) {axis 0} blocks.11.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %631 = concat(%595, %630) {axis 0} blocks.11.conv : f32[B, 197, 384], its operands computed in place: no code */
 
-  /* %646 = normalize(%643) {eps 1e-06} norm : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 578027520, 1e-06f, arena + 580448256);
+  /* %634 = layernorm(%631, %632, %633) {eps 1e-06} norm : f32[B, 197, 384] */
+  lk_layernorm(B * 197, 384, arena + 578027520, params[304], params[305], 1e-06f,
+      arena + 580448256);
 
-  /* %647 = mul_add(%646, %644, %645) norm : f32[B, 197, 384] */
-  lk_mul_add(3, (const long[]){B, 197, 384}, arena + 580448256, (const long[]){75648, 384, 1},
-      params[304], (const long[]){0, 0, 1}, params[305], (const long[]){0, 0, 1},
-      arena + 582868992);
+  /* %635 = index(%634) {axis 0, at 0} : f32[B, 384] */
+  lk_copy_rows(B, 384, arena + 580448256, 75648, arena + 585277440, 384);
 
-  /* %648 = index(%647) {axis 0, at 0} : f32[B, 384] */
-  lk_copy_rows(B, 384, arena + 582868992, 75648, arena + 585289728, 384);
+  /* %638 = fused_linear(%635, %636, %637) head : f32[B, 1000] */
+  lk_fused_linear(B, 384, 1000, arena + 585277440, params[306], params[307], LK_ACT_NONE, NULL,
+      arena + 580448256);
 
-  /* %651 = fused_linear(%648, %649, %650) head : f32[B, 1000] */
-  lk_fused_linear(B, 384, 1000, arena + 585289728, params[306], params[307], LK_ACT_NONE, NULL,
-      arena + 582868992);
+  /* %640 = cross_entropy(%638, %639) : f32[1] */
+  lk_cross_entropy(B, 1000, arena + 580448256, inputs[12], arena + 832358256);
 
-  /* %653 = cross_entropy(%651, %652) : f32[1] */
-  lk_cross_entropy(B, 1000, arena + 582868992, inputs[12], arena + 863224944);
+  /* %641 = cross_entropy_grad(%638, %639) : f32[B, 1000] */
+  lk_cross_entropy_grad(B, 1000, arena + 580448256, inputs[12], arena + 580832256);
 
-  /* %654 = cross_entropy_grad(%651, %652) : f32[B, 1000] */
-  lk_cross_entropy_grad(B, 1000, arena + 582868992, inputs[12], arena + 583252992);
+  /* %642 = transpose(%636) {perm [1, 0]} head : f32[384, 1000] */
+  lk_transpose(2, (const long[]){1000, 384}, (const int[]){1, 0}, params[306], arena + 580448256);
 
-  /* %655 = transpose(%649) {perm [1, 0]} head : f32[384, 1000] */
-  lk_transpose(2, (const long[]){1000, 384}, (const int[]){1, 0}, params[306], arena + 582868992);
+  /* %643 = fused_linear(%641, %642) head : f32[B, 384] */
+  lk_fused_linear(B, 1000, 384, arena + 580832256, arena + 580448256, NULL, LK_ACT_NONE, NULL,
+      arena + 580864256);
 
-  /* %656 = fused_linear(%654, %655) head : f32[B, 384] */
-  lk_fused_linear(B, 1000, 384, arena + 583252992, arena + 582868992, NULL, LK_ACT_NONE, NULL,
-      arena + 583284992);
+  /* %644 = linear_grad_weight(%641, %635) head : f32[1000, 384] */
+  lk_linear_grad_weight(B, 384, 1000, arena + 580832256, arena + 585277440, arena + 829992960);
 
-  /* %657 = linear_grad_weight(%654, %648) head : f32[1000, 384] */
-  lk_linear_grad_weight(B, 384, 1000, arena + 583252992, arena + 585289728, arena + 860860416);
+  /* %645 = reduce_sum(%641) {axes [], batch} head : f32[1000] */
+  lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 580832256,
+      arena + 832343424);
 
-  /* %658 = reduce_sum(%654) {axes [], batch} head : f32[1000] */
-  lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 583252992,
-      arena + 863210880);
+  /* %646 = reshape(%643) {shape [1, 384]} : f32[B, 1, 384], a view of %643: no code */
 
-  /* %659 = reshape(%656) {shape [1, 384]} : f32[B, 1, 384], a view of %656: no code */
+  /* %647 = zero_pad(%646) {axis 0, before 0, after 196} : f32[B, 197, 384] */
+  lk_zero_pad(B, 1, 384, 0, 196, arena + 580864256, arena + 766771200);
 
-  /* %660 = zero_pad(%659) {axis 0, before 0, after 196} : f32[B, 197, 384] */
-  lk_zero_pad(B, 1, 384, 0, 196, arena + 583284992, arena + 795820032);
+  /* %648 = normalize_param_grad(%631, %647) {eps 1e-06} norm : f32[2, 384] */
+  lk_layernorm_param_grad(B * 197, 384, arena + 578027520, arena + 766771200, 1e-06f,
+      arena + 580448256);
 
-  /* %661 = reduce_sum(%660) {axes [0], batch} norm : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 795820032,
-      arena + 863221104);
+  /* %649 = index(%648) {axis 0, at 1} norm : f32[384] */
+  lk_copy_rows(1, 384, arena + 580448640, 768, arena + 832353648, 384);
 
-  /* %662 = reduce_sum(%660, %646) {axes [0], batch} norm : f32[384] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0},
-      arena + 795820032, arena + 580448256, arena + 863221488);
+  /* %650 = index(%648) {axis 0, at 0} norm : f32[384] */
+  lk_copy_rows(1, 384, arena + 580448256, 768, arena + 832354032, 384);
 
-  /* %663 = normalize_grad(%643, %660, %644) {eps 1e-06} norm : f32[B, 197, 384], written over %660 */
-  lk_layernorm_grad(B * 197, 384, arena + 578027520, arena + 795820032, params[304], NULL, 1e-06f,
-      arena + 795820032);
+  /* %651 = normalize_grad(%631, %647, %632) {eps 1e-06} norm : f32[B, 197, 384], written over %647 */
+  lk_layernorm_grad(B * 197, 384, arena + 578027520, arena + 766771200, params[304], NULL, 1e-06f,
+      arena + 766771200);
 
-  /* %664 = slice(%663) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 384], a view of %660: no code */
+  /* %652 = slice(%651) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 384], a view of %647: no code */
 
-  /* %665 = slice(%663) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 795820416, 75648, arena + 856043520, 75264);
+  /* %653 = slice(%651) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 766771584, 75648, arena + 824586240, 75264);
 
-  /* %666 = batch_norm_act_param_grad(%636, %665, %639, %637, %638) {eps 1e-05} blocks.11.conv.conv.8 : f32[2, 384] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 853635072, arena + 856043520,
-      arena + 585302016, params[300], params[301], 1e-05f, LK_ACT_NONE, arena + 578027520,
+  /* %654 = batch_norm_act_param_grad(%624, %653, %627, %625, %626) {eps 1e-05} blocks.11.conv.conv.8 : f32[2, 384] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 582868992, arena + 824586240,
+      arena + 585289728, params[300], params[301], 1e-05f, LK_ACT_NONE, arena + 578027520,
       arena + 578104704);
 
-  /* %667 = batch_norm_act_grad(%636, %665, %639, %637, %638, %666) {eps 1e-05} blocks.11.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 853635072, arena + 856043520, arena + 585302016,
+  /* %655 = batch_norm_act_grad(%624, %653, %627, %625, %626, %654) {eps 1e-05} blocks.11.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 582868992, arena + 824586240, arena + 585289728,
       params[300], params[301], arena + 578104704, 1e-05f, LK_ACT_NONE, arena + 578027520,
-      arena + 858451968);
+      arena + 826994688);
 
-  /* %668 = index(%666) {axis 0, at 0} blocks.11.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 578104704, 768, arena + 854224896, 384);
+  /* %656 = index(%654) {axis 0, at 0} blocks.11.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 578104704, 768, arena + 832354416, 384);
 
-  /* %669 = index(%666) {axis 0, at 1} blocks.11.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 578105088, 768, arena + 854225280, 384);
+  /* %657 = index(%654) {axis 0, at 1} blocks.11.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 578105088, 768, arena + 832354800, 384);
 
-  /* %670 = transpose(%635) {perm [1, 0]} blocks.11.conv.conv.7 : f32[1536, 384] */
-  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[299], arena + 853635072);
+  /* %658 = transpose(%623) {perm [1, 0]} blocks.11.conv.conv.7 : f32[1536, 384] */
+  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[299], arena + 829403136);
 
-  /* %671 = fused_linear(%667, %670) blocks.11.conv.conv.7 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 858451968, arena + 853635072, NULL, LK_ACT_NONE, NULL,
+  /* %659 = fused_linear(%655, %658) blocks.11.conv.conv.7 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 826994688, arena + 829403136, NULL, LK_ACT_NONE, NULL,
       arena + 578027520);
 
-  /* %672 = linear_grad_weight(%667, %633) blocks.11.conv.conv.7 : f32[384, 1536] */
-  lk_linear_grad_weight(B * 196, 1536, 384, arena + 858451968, arena + 568393728,
-      arena + 853635072);
+  /* %660 = linear_grad_weight(%655, %621) blocks.11.conv.conv.7 : f32[384, 1536] */
+  lk_linear_grad_weight(B * 196, 1536, 384, arena + 826994688, arena + 568393728,
+      arena + 829403136);
 
-  /* %673 = reshape(%672) {shape [384, 1536, 1, 1]} blocks.11.conv.conv.7 : f32[384, 1536, 1, 1], a view of %672: no code */
+  /* %661 = reshape(%660) {shape [384, 1536, 1, 1]} blocks.11.conv.conv.7 : f32[384, 1536, 1, 1], a view of %660: no code */
 
-  /* %674 = reduce_sum(%671, %623) {axes [0]} blocks.11.conv.conv.6 : f32[B, 1536] */
+  /* %662 = reduce_sum(%659, %611) {axes [0]} blocks.11.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
       arena + 578027520, arena + 558759936, arena + 568393728);
 
-  /* %675 = hsigmoid_grad(%631, %674) blocks.11.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 862915584, arena + 568393728, arena + 558759936);
+  /* %663 = hsigmoid_grad(%619, %662) blocks.11.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 832048128, arena + 568393728, arena + 558759936);
 
-  /* %676 = transpose(%629) {perm [1, 0]} blocks.11.conv.conv.6.fc.2 : f32[4, 1536] */
+  /* %664 = transpose(%617) {perm [1, 0]} blocks.11.conv.conv.6.fc.2 : f32[4, 1536] */
   lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[297], arena + 558809088);
 
-  /* %677 = fused_linear(%675, %676) blocks.11.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %665 = fused_linear(%663, %664) blocks.11.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 558759936, arena + 558809088, NULL, LK_ACT_NONE, NULL,
       arena + 558815232);
 
-  /* %678 = linear_grad_weight(%675, %628) blocks.11.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 558759936, arena + 863224816, arena + 559068672);
+  /* %666 = linear_grad_weight(%663, %616) blocks.11.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 558759936, arena + 832358128, arena + 559068672);
 
-  /* %679 = reduce_sum(%675) {axes [], batch} blocks.11.conv.conv.6.fc.2 : f32[1536] */
+  /* %667 = reduce_sum(%663) {axes [], batch} blocks.11.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 558759936,
       arena + 559084032);
 
-  /* %680 = relu_grad(%627, %677) blocks.11.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 863224688, arena + 558815232, arena + 558815360);
+  /* %668 = relu_grad(%615, %665) blocks.11.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 832358000, arena + 558815232, arena + 558815360);
 
-  /* %681 = transpose(%625) {perm [1, 0]} blocks.11.conv.conv.6.fc.0 : f32[1536, 4] */
+  /* %669 = transpose(%613) {perm [1, 0]} blocks.11.conv.conv.6.fc.0 : f32[1536, 4] */
   lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[295], arena + 558809088);
 
-  /* %682 = fused_linear(%680, %681) blocks.11.conv.conv.6.fc.0 : f32[B, 1536] */
+  /* %670 = fused_linear(%668, %669) blocks.11.conv.conv.6.fc.0 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 558815360, arena + 558809088, NULL, LK_ACT_NONE, NULL,
       arena + 558759936);
 
-  /* %683 = linear_grad_weight(%680, %624) blocks.11.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 558815360, arena + 862866432, arena + 559074816);
+  /* %671 = linear_grad_weight(%668, %612) blocks.11.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 558815360, arena + 831998976, arena + 559074816);
 
-  /* %684 = reduce_sum(%680) {axes [], batch} blocks.11.conv.conv.6.fc.0 : f32[4] */
+  /* %672 = reduce_sum(%668) {axes [], batch} blocks.11.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 558815360,
       arena + 559085568);
 
-  /* %685 = reshape(%682) {shape [1, 1536]} blocks.11.conv.conv.6 : f32[B, 1, 1536], a view of %682: no code */
+  /* %673 = reshape(%670) {shape [1, 1536]} blocks.11.conv.conv.6 : f32[B, 1, 1536], a view of %670: no code */
 
-  /* %686 = mul_scalar(%685) {x op 0.0051020407} blocks.11.conv.conv.6 : f32[B, 1, 1536] */
+  /* %674 = mul_scalar(%673) {x op 0.0051020407} blocks.11.conv.conv.6 : f32[B, 1, 1536] */
   lk_mul_scalar(B * 1536, arena + 558759936, 0.0051020407f, arena + 558809088);
 
-  /* %687 = mul_add(%671, %632, %686) blocks.11.conv.conv.4 : f32[B, 196, 1536], written over %671 */
+  /* %675 = mul_add(%659, %620, %674) blocks.11.conv.conv.4 : f32[B, 196, 1536], written over %659 */
   lk_mul_add(3, (const long[]){B, 196, 1536}, arena + 578027520, (const long[]){301056, 1536, 1},
-      arena + 862964736, (const long[]){1536, 0, 1}, arena + 558809088, (const long[]){1536, 0, 1},
+      arena + 832097280, (const long[]){1536, 0, 1}, arena + 558809088, (const long[]){1536, 0, 1},
       arena + 578027520);
 
-  /* %688 = batch_norm_act_param_grad(%618, %687, %621, %619, %620) {eps 1e-05, act hswish} blocks.11.conv.conv.4 : f32[2, 1536] */
+  /* %676 = batch_norm_act_param_grad(%606, %675, %609, %607, %608) {eps 1e-05, act hswish} blocks.11.conv.conv.4 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 549126144, arena + 578027520,
-      arena + 863119872, params[291], params[292], 1e-05f, LK_ACT_HSWISH, arena + 558759936,
+      arena + 832252416, params[291], params[292], 1e-05f, LK_ACT_HSWISH, arena + 558759936,
       arena + 559080960);
 
-  /* %689 = batch_norm_act_grad(%618, %687, %621, %619, %620, %688) {eps 1e-05, act hswish} blocks.11.conv.conv.4 : f32[B, 196, 1536], written over %671 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 549126144, arena + 578027520, arena + 863119872,
+  /* %677 = batch_norm_act_grad(%606, %675, %609, %607, %608, %676) {eps 1e-05, act hswish} blocks.11.conv.conv.4 : f32[B, 196, 1536], written over %659 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 549126144, arena + 578027520, arena + 832252416,
       params[291], params[292], arena + 559080960, 1e-05f, LK_ACT_HSWISH, arena + 558759936,
       arena + 578027520);
 
-  /* %690 = index(%688) {axis 0, at 0} blocks.11.conv.conv.4 : f32[1536] */
+  /* %678 = index(%676) {axis 0, at 0} blocks.11.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 559080960, 3072, arena + 558773760, 1536);
 
-  /* %691 = index(%688) {axis 0, at 1} blocks.11.conv.conv.4 : f32[1536] */
+  /* %679 = index(%676) {axis 0, at 1} blocks.11.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 559082496, 3072, arena + 558775296, 1536);
 
-  /* %692 = token_dwconv_grad_input(%689, %617) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 1536] */
+  /* %680 = token_dwconv_grad_input(%677, %605) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 578027520, params[290],
       arena + 549126144);
 
-  /* %693 = token_dwconv_grad_weight(%689, %616) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %681 = token_dwconv_grad_weight(%677, %604) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 578027520,
       arena + 539492352, arena + 558759936);
 
-  /* %694 = batch_norm_act_param_grad(%611, %692, %614, %612, %613) {eps 1e-05, act hswish} blocks.11.conv.conv.1 : f32[2, 1536] */
+  /* %682 = batch_norm_act_param_grad(%599, %680, %602, %600, %601) {eps 1e-05, act hswish} blocks.11.conv.conv.1 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 529858560, arena + 549126144,
-      arena + 863115264, params[286], params[287], 1e-05f, LK_ACT_HSWISH, arena + 539492352,
+      arena + 832247808, params[286], params[287], 1e-05f, LK_ACT_HSWISH, arena + 539492352,
       arena + 539801088);
 
-  /* %695 = batch_norm_act_grad(%611, %692, %614, %612, %613, %694) {eps 1e-05, act hswish} blocks.11.conv.conv.1 : f32[B, 196, 1536], written over %692 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 529858560, arena + 549126144, arena + 863115264,
+  /* %683 = batch_norm_act_grad(%599, %680, %602, %600, %601, %682) {eps 1e-05, act hswish} blocks.11.conv.conv.1 : f32[B, 196, 1536], written over %680 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 529858560, arena + 549126144, arena + 832247808,
       params[286], params[287], arena + 539801088, 1e-05f, LK_ACT_HSWISH, arena + 539492352,
       arena + 549126144);
 
-  /* %696 = index(%694) {axis 0, at 0} blocks.11.conv.conv.1 : f32[1536] */
+  /* %684 = index(%682) {axis 0, at 0} blocks.11.conv.conv.1 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 539801088, 3072, arena + 548499456, 1536);
 
-  /* %697 = index(%694) {axis 0, at 1} blocks.11.conv.conv.1 : f32[1536] */
+  /* %685 = index(%682) {axis 0, at 1} blocks.11.conv.conv.1 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 539802624, 3072, arena + 548500992, 1536);
 
-  /* %698 = transpose(%610) {perm [1, 0]} blocks.11.conv.conv.0 : f32[384, 1536] */
+  /* %686 = transpose(%598) {perm [1, 0]} blocks.11.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[285], arena + 529858560);
 
-  /* %699 = linear_grad_weight(%695, %608) blocks.11.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 549126144, arena + 851226624,
+  /* %687 = linear_grad_weight(%683, %596) blocks.11.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 549126144, arena + 822177792,
       arena + 546729984);
 
-  /* %700 = fused_linear(%695, %698, %665) {residual} blocks.11.conv.conv.0 : f32[B, 196, 384], written into %660 from row 1 */
+  /* %688 = fused_linear(%683, %686, %653) {residual} blocks.11.conv.conv.0 : f32[B, 196, 384], written into %647 from row 1 */
   lk_fused_linear_strided(B, 196, 1536, 384, arena + 549126144, 301056, arena + 529858560, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 856043520, 75264, arena + 795820416, 75648);
+      NULL, 0, LK_ACT_NONE, arena + 824586240, 75264, arena + 766771584, 75648);
 
-  /* %701 = reshape(%699) {shape [1536, 384, 1, 1]} blocks.11.conv.conv.0 : f32[1536, 384, 1, 1], a view of %699: no code */
+  /* %689 = reshape(%687) {shape [1536, 384, 1, 1]} blocks.11.conv.conv.0 : f32[1536, 384, 1, 1], a view of %687: no code */
 
-  /* %702 = concat(%664, %700) {axis 0} blocks.11 : f32[B, 197, 384], a view of %660: no code */
+  /* %690 = concat(%652, %688) {axis 0} blocks.11 : f32[B, 197, 384], a view of %647: no code */
 
-  /* %703 = mul(%702, %605) blocks.11 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 795820032, (const long[]){75648, 384, 1},
+  /* %691 = mul(%690, %593) blocks.11 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 766771200, (const long[]){75648, 384, 1},
       inputs[11], (const long[]){1, 0, 0}, arena + 529858560);
 
-  /* %704 = transpose(%602) {perm [1, 0]} blocks.11.attn.proj : f32[384, 384] */
+  /* %692 = transpose(%590) {perm [1, 0]} blocks.11.attn.proj : f32[384, 384] */
   lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[283], arena + 532279296);
 
-  /* %705 = fused_linear(%703, %704) blocks.11.attn.proj : f32[B, 197, 384] */
+  /* %693 = fused_linear(%691, %692) blocks.11.attn.proj : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 384, 384, arena + 529858560, arena + 532279296, NULL, LK_ACT_NONE, NULL,
       arena + 537120768);
 
-  /* %706 = linear_grad_weight(%703, %601) blocks.11.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 529858560, arena + 793399296, arena + 548352000);
+  /* %694 = linear_grad_weight(%691, %589) blocks.11.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 529858560, arena + 764350464, arena + 548352000);
 
-  /* %707 = reduce_sum(%703) {axes [0], batch} blocks.11.attn.proj : f32[384] */
+  /* %695 = reduce_sum(%691) {axes [0], batch} blocks.11.attn.proj : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 529858560,
       arena + 548503680);
 
-  /* %708 = sdpa_grad(%598, %599, %600, %705) {heads 8, kv_heads 8} blocks.11.attn : f32[B, 197, 1152] */
+  /* %696 = sdpa_grad(%586, %587, %588, %693) {heads 8, kv_heads 8} blocks.11.attn : f32[B, 197, 1152] */
   lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 667545600, 1152, arena + 667545984, 1152,
       arena + 667546368, 1152, arena + 537120768, 384, arena + 529858560, 1152,
       arena + 529858560 + 384, 1152, arena + 529858560 + 768, 1152, 0.14433756f);
 
-  /* %709 = transpose(%595) {perm [1, 0]} blocks.11.attn.qkv : f32[384, 1152] */
+  /* %697 = transpose(%583) {perm [1, 0]} blocks.11.attn.qkv : f32[384, 1152] */
   lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[281], arena + 537120768);
 
-  /* %710 = fused_linear(%708, %709) blocks.11.attn.qkv : f32[B, 197, 384] */
+  /* %698 = fused_linear(%696, %697) blocks.11.attn.qkv : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 1152, 384, arena + 529858560, arena + 537120768, NULL, LK_ACT_NONE, NULL,
       arena + 539492352);
 
-  /* %711 = linear_grad_weight(%708, %594) blocks.11.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 529858560, arena + 790978560,
+  /* %699 = linear_grad_weight(%696, %582) blocks.11.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 529858560, arena + 761929728,
       arena + 547909632);
 
-  /* %712 = reduce_sum(%708) {axes [0], batch} blocks.11.attn.qkv : f32[1152] */
+  /* %700 = reduce_sum(%696) {axes [0], batch} blocks.11.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
       arena + 529858560, arena + 548502528);
 
-  /* %713 = reduce_sum(%710) {axes [0], batch} blocks.11.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 539492352,
-      arena + 548504064);
+  /* %701 = normalize_param_grad(%579, %698) {eps 1e-06} blocks.11.norm1 : f32[2, 384] */
+  lk_layernorm_param_grad(B * 197, 384, arena + 759508992, arena + 539492352, 1e-06f,
+      arena + 529858560);
 
-  /* %714 = reduce_sum(%710, %593) {axes [0], batch} blocks.11.norm1 : f32[384] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0},
-      arena + 539492352, arena + 788557824, arena + 548504448);
+  /* %702 = index(%701) {axis 0, at 1} blocks.11.norm1 : f32[384] */
+  lk_copy_rows(1, 384, arena + 529858944, 768, arena + 548504064, 384);
 
-  /* %715 = normalize_grad(%590, %710, %591, %702) {eps 1e-06} blocks.10.conv : f32[B, 197, 384], written over %710 */
-  lk_layernorm_grad(B * 197, 384, arena + 786137088, arena + 539492352, params[279],
-      arena + 795820032, 1e-06f, arena + 539492352);
+  /* %703 = index(%701) {axis 0, at 0} blocks.11.norm1 : f32[384] */
+  lk_copy_rows(1, 384, arena + 529858560, 768, arena + 548504448, 384);
 
-  /* %716 = slice(%715) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 384], a view of %710: no code */
+  /* %704 = normalize_grad(%579, %698, %580, %690) {eps 1e-06} blocks.10.conv : f32[B, 197, 384], written over %698 */
+  lk_layernorm_grad(B * 197, 384, arena + 759508992, arena + 539492352, params[279],
+      arena + 766771200, 1e-06f, arena + 539492352);
 
-  /* %717 = slice(%715) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 384] */
+  /* %705 = slice(%704) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 384], a view of %698: no code */
+
+  /* %706 = slice(%704) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 384] */
   lk_copy_rows(B, 75264, arena + 539492736, 75648, arena + 541913088, 75264);
 
-  /* %718 = batch_norm_act_param_grad(%583, %717, %586, %584, %585) {eps 1e-05} blocks.10.conv.conv.8 : f32[2, 384] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 848818176, arena + 541913088,
-      arena + 863209728, params[275], params[276], 1e-05f, LK_ACT_NONE, arena + 529858560,
+  /* %707 = batch_norm_act_param_grad(%572, %706, %575, %573, %574) {eps 1e-05} blocks.10.conv.conv.8 : f32[2, 384] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 819769344, arena + 541913088,
+      arena + 832342272, params[275], params[276], 1e-05f, LK_ACT_NONE, arena + 529858560,
       arena + 529935744);
 
-  /* %719 = batch_norm_act_grad(%583, %717, %586, %584, %585, %718) {eps 1e-05} blocks.10.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 848818176, arena + 541913088, arena + 863209728,
+  /* %708 = batch_norm_act_grad(%572, %706, %575, %573, %574, %707) {eps 1e-05} blocks.10.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 819769344, arena + 541913088, arena + 832342272,
       params[275], params[276], arena + 529935744, 1e-05f, LK_ACT_NONE, arena + 529858560,
       arena + 544321536);
 
-  /* %720 = index(%718) {axis 0, at 0} blocks.10.conv.conv.8 : f32[384] */
+  /* %709 = index(%707) {axis 0, at 0} blocks.10.conv.conv.8 : f32[384] */
   lk_copy_rows(1, 384, arena + 529935744, 768, arena + 548504832, 384);
 
-  /* %721 = index(%718) {axis 0, at 1} blocks.10.conv.conv.8 : f32[384] */
+  /* %710 = index(%707) {axis 0, at 1} blocks.10.conv.conv.8 : f32[384] */
   lk_copy_rows(1, 384, arena + 529936128, 768, arena + 548505216, 384);
 
-  /* %722 = transpose(%582) {perm [1, 0]} blocks.10.conv.conv.7 : f32[1536, 384] */
+  /* %711 = transpose(%571) {perm [1, 0]} blocks.10.conv.conv.7 : f32[1536, 384] */
   lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[274], arena + 547319808);
 
-  /* %723 = fused_linear(%719, %722) blocks.10.conv.conv.7 : f32[B, 196, 1536] */
+  /* %712 = fused_linear(%708, %711) blocks.10.conv.conv.7 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 544321536, arena + 547319808, NULL, LK_ACT_NONE, NULL,
       arena + 529858560);
 
-  /* %724 = linear_grad_weight(%719, %580) blocks.10.conv.conv.7 : f32[384, 1536] */
+  /* %713 = linear_grad_weight(%708, %569) blocks.10.conv.conv.7 : f32[384, 1536] */
   lk_linear_grad_weight(B * 196, 1536, 384, arena + 544321536, arena + 520224768,
       arena + 547319808);
 
-  /* %725 = reshape(%724) {shape [384, 1536, 1, 1]} blocks.10.conv.conv.7 : f32[384, 1536, 1, 1], a view of %724: no code */
+  /* %714 = reshape(%713) {shape [384, 1536, 1, 1]} blocks.10.conv.conv.7 : f32[384, 1536, 1, 1], a view of %713: no code */
 
-  /* %726 = reduce_sum(%723, %570) {axes [0]} blocks.10.conv.conv.6 : f32[B, 1536] */
+  /* %715 = reduce_sum(%712, %559) {axes [0]} blocks.10.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
       arena + 529858560, arena + 510590976, arena + 520224768);
 
-  /* %727 = hsigmoid_grad(%578, %726) blocks.10.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 862768128, arena + 520224768, arena + 510590976);
+  /* %716 = hsigmoid_grad(%567, %715) blocks.10.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 831900672, arena + 520224768, arena + 510590976);
 
-  /* %728 = transpose(%576) {perm [1, 0]} blocks.10.conv.conv.6.fc.2 : f32[4, 1536] */
+  /* %717 = transpose(%565) {perm [1, 0]} blocks.10.conv.conv.6.fc.2 : f32[4, 1536] */
   lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[272], arena + 510640128);
 
-  /* %729 = fused_linear(%727, %728) blocks.10.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %718 = fused_linear(%716, %717) blocks.10.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 510590976, arena + 510640128, NULL, LK_ACT_NONE, NULL,
       arena + 510646272);
 
-  /* %730 = linear_grad_weight(%727, %575) blocks.10.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 510590976, arena + 863224560, arena + 510899712);
+  /* %719 = linear_grad_weight(%716, %564) blocks.10.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 510590976, arena + 832357872, arena + 510899712);
 
-  /* %731 = reduce_sum(%727) {axes [], batch} blocks.10.conv.conv.6.fc.2 : f32[1536] */
+  /* %720 = reduce_sum(%716) {axes [], batch} blocks.10.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 510590976,
       arena + 510915072);
 
-  /* %732 = relu_grad(%574, %729) blocks.10.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 863224432, arena + 510646272, arena + 510646400);
+  /* %721 = relu_grad(%563, %718) blocks.10.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 832357744, arena + 510646272, arena + 510646400);
 
-  /* %733 = transpose(%572) {perm [1, 0]} blocks.10.conv.conv.6.fc.0 : f32[1536, 4] */
+  /* %722 = transpose(%561) {perm [1, 0]} blocks.10.conv.conv.6.fc.0 : f32[1536, 4] */
   lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[270], arena + 510640128);
 
-  /* %734 = fused_linear(%732, %733) blocks.10.conv.conv.6.fc.0 : f32[B, 1536] */
+  /* %723 = fused_linear(%721, %722) blocks.10.conv.conv.6.fc.0 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 510646400, arena + 510640128, NULL, LK_ACT_NONE, NULL,
       arena + 510590976);
 
-  /* %735 = linear_grad_weight(%732, %571) blocks.10.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 510646400, arena + 862718976, arena + 510905856);
+  /* %724 = linear_grad_weight(%721, %560) blocks.10.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 510646400, arena + 831851520, arena + 510905856);
 
-  /* %736 = reduce_sum(%732) {axes [], batch} blocks.10.conv.conv.6.fc.0 : f32[4] */
+  /* %725 = reduce_sum(%721) {axes [], batch} blocks.10.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 510646400,
       arena + 510916608);
 
-  /* %737 = reshape(%734) {shape [1, 1536]} blocks.10.conv.conv.6 : f32[B, 1, 1536], a view of %734: no code */
+  /* %726 = reshape(%723) {shape [1, 1536]} blocks.10.conv.conv.6 : f32[B, 1, 1536], a view of %723: no code */
 
-  /* %738 = mul_scalar(%737) {x op 0.0051020407} blocks.10.conv.conv.6 : f32[B, 1, 1536] */
+  /* %727 = mul_scalar(%726) {x op 0.0051020407} blocks.10.conv.conv.6 : f32[B, 1, 1536] */
   lk_mul_scalar(B * 1536, arena + 510590976, 0.0051020407f, arena + 510640128);
 
-  /* %739 = mul_add(%723, %579, %738) blocks.10.conv.conv.4 : f32[B, 196, 1536], written over %723 */
+  /* %728 = mul_add(%712, %568, %727) blocks.10.conv.conv.4 : f32[B, 196, 1536], written over %712 */
   lk_mul_add(3, (const long[]){B, 196, 1536}, arena + 529858560, (const long[]){301056, 1536, 1},
-      arena + 862817280, (const long[]){1536, 0, 1}, arena + 510640128, (const long[]){1536, 0, 1},
+      arena + 831949824, (const long[]){1536, 0, 1}, arena + 510640128, (const long[]){1536, 0, 1},
       arena + 529858560);
 
-  /* %740 = batch_norm_act_param_grad(%565, %739, %568, %566, %567) {eps 1e-05, act hswish} blocks.10.conv.conv.4 : f32[2, 1536] */
+  /* %729 = batch_norm_act_param_grad(%554, %728, %557, %555, %556) {eps 1e-05, act hswish} blocks.10.conv.conv.4 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 500957184, arena + 529858560,
-      arena + 863110656, params[266], params[267], 1e-05f, LK_ACT_HSWISH, arena + 510590976,
+      arena + 832243200, params[266], params[267], 1e-05f, LK_ACT_HSWISH, arena + 510590976,
       arena + 510912000);
 
-  /* %741 = batch_norm_act_grad(%565, %739, %568, %566, %567, %740) {eps 1e-05, act hswish} blocks.10.conv.conv.4 : f32[B, 196, 1536], written over %723 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 500957184, arena + 529858560, arena + 863110656,
+  /* %730 = batch_norm_act_grad(%554, %728, %557, %555, %556, %729) {eps 1e-05, act hswish} blocks.10.conv.conv.4 : f32[B, 196, 1536], written over %712 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 500957184, arena + 529858560, arena + 832243200,
       params[266], params[267], arena + 510912000, 1e-05f, LK_ACT_HSWISH, arena + 510590976,
       arena + 529858560);
 
-  /* %742 = index(%740) {axis 0, at 0} blocks.10.conv.conv.4 : f32[1536] */
+  /* %731 = index(%729) {axis 0, at 0} blocks.10.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 510912000, 3072, arena + 510604800, 1536);
 
-  /* %743 = index(%740) {axis 0, at 1} blocks.10.conv.conv.4 : f32[1536] */
+  /* %732 = index(%729) {axis 0, at 1} blocks.10.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 510913536, 3072, arena + 510606336, 1536);
 
-  /* %744 = token_dwconv_grad_input(%741, %564) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 1536] */
+  /* %733 = token_dwconv_grad_input(%730, %553) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 529858560, params[265],
       arena + 500957184);
 
-  /* %745 = token_dwconv_grad_weight(%741, %563) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %734 = token_dwconv_grad_weight(%730, %552) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 529858560,
       arena + 491323392, arena + 510590976);
 
-  /* %746 = batch_norm_act_param_grad(%558, %744, %561, %559, %560) {eps 1e-05, act hswish} blocks.10.conv.conv.1 : f32[2, 1536] */
+  /* %735 = batch_norm_act_param_grad(%547, %733, %550, %548, %549) {eps 1e-05, act hswish} blocks.10.conv.conv.1 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 481689600, arena + 500957184,
-      arena + 863106048, params[261], params[262], 1e-05f, LK_ACT_HSWISH, arena + 491323392,
+      arena + 832238592, params[261], params[262], 1e-05f, LK_ACT_HSWISH, arena + 491323392,
       arena + 491632128);
 
-  /* %747 = batch_norm_act_grad(%558, %744, %561, %559, %560, %746) {eps 1e-05, act hswish} blocks.10.conv.conv.1 : f32[B, 196, 1536], written over %744 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 481689600, arena + 500957184, arena + 863106048,
+  /* %736 = batch_norm_act_grad(%547, %733, %550, %548, %549, %735) {eps 1e-05, act hswish} blocks.10.conv.conv.1 : f32[B, 196, 1536], written over %733 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 481689600, arena + 500957184, arena + 832238592,
       params[261], params[262], arena + 491632128, 1e-05f, LK_ACT_HSWISH, arena + 491323392,
       arena + 500957184);
 
-  /* %748 = index(%746) {axis 0, at 0} blocks.10.conv.conv.1 : f32[1536] */
+  /* %737 = index(%735) {axis 0, at 0} blocks.10.conv.conv.1 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 491632128, 3072, arena + 500330496, 1536);
 
-  /* %749 = index(%746) {axis 0, at 1} blocks.10.conv.conv.1 : f32[1536] */
+  /* %738 = index(%735) {axis 0, at 1} blocks.10.conv.conv.1 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 491633664, 3072, arena + 500332032, 1536);
 
-  /* %750 = transpose(%557) {perm [1, 0]} blocks.10.conv.conv.0 : f32[384, 1536] */
+  /* %739 = transpose(%546) {perm [1, 0]} blocks.10.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[260], arena + 481689600);
 
-  /* %751 = linear_grad_weight(%747, %555) blocks.10.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 500957184, arena + 846409728,
+  /* %740 = linear_grad_weight(%736, %544) blocks.10.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 500957184, arena + 817360896,
       arena + 498561024);
 
-  /* %752 = fused_linear(%747, %750, %717) {residual} blocks.10.conv.conv.0 : f32[B, 196, 384], written into %710 from row 1 */
+  /* %741 = fused_linear(%736, %739, %706) {residual} blocks.10.conv.conv.0 : f32[B, 196, 384], written into %698 from row 1 */
   lk_fused_linear_strided(B, 196, 1536, 384, arena + 500957184, 301056, arena + 481689600, NULL,
       NULL, 0, LK_ACT_NONE, arena + 541913088, 75264, arena + 539492736, 75648);
 
-  /* %753 = reshape(%751) {shape [1536, 384, 1, 1]} blocks.10.conv.conv.0 : f32[1536, 384, 1, 1], a view of %751: no code */
+  /* %742 = reshape(%740) {shape [1536, 384, 1, 1]} blocks.10.conv.conv.0 : f32[1536, 384, 1, 1], a view of %740: no code */
 
-  /* %754 = concat(%716, %752) {axis 0} blocks.10 : f32[B, 197, 384], a view of %710: no code */
+  /* %743 = concat(%705, %741) {axis 0} blocks.10 : f32[B, 197, 384], a view of %698: no code */
 
-  /* %755 = mul(%754, %552) blocks.10 : f32[B, 197, 384] */
+  /* %744 = mul(%743, %541) blocks.10 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 539492352, (const long[]){75648, 384, 1},
       inputs[10], (const long[]){1, 0, 0}, arena + 481689600);
 
-  /* %756 = transpose(%549) {perm [1, 0]} blocks.10.attn.proj : f32[384, 384] */
+  /* %745 = transpose(%538) {perm [1, 0]} blocks.10.attn.proj : f32[384, 384] */
   lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[258], arena + 484110336);
 
-  /* %757 = fused_linear(%755, %756) blocks.10.attn.proj : f32[B, 197, 384] */
+  /* %746 = fused_linear(%744, %745) blocks.10.attn.proj : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 384, 384, arena + 481689600, arena + 484110336, NULL, LK_ACT_NONE, NULL,
       arena + 488951808);
 
-  /* %758 = linear_grad_weight(%755, %548) blocks.10.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 481689600, arena + 783716352, arena + 500183040);
+  /* %747 = linear_grad_weight(%744, %537) blocks.10.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 481689600, arena + 757088256, arena + 500183040);
 
-  /* %759 = reduce_sum(%755) {axes [0], batch} blocks.10.attn.proj : f32[384] */
+  /* %748 = reduce_sum(%744) {axes [0], batch} blocks.10.attn.proj : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 481689600,
       arena + 500334720);
 
-  /* %760 = sdpa_grad(%545, %546, %547, %757) {heads 8, kv_heads 8} blocks.10.attn : f32[B, 197, 1152] */
+  /* %749 = sdpa_grad(%534, %535, %536, %746) {heads 8, kv_heads 8} blocks.10.attn : f32[B, 197, 1152] */
   lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 660283392, 1152, arena + 660283776, 1152,
       arena + 660284160, 1152, arena + 488951808, 384, arena + 481689600, 1152,
       arena + 481689600 + 384, 1152, arena + 481689600 + 768, 1152, 0.14433756f);
 
-  /* %761 = transpose(%542) {perm [1, 0]} blocks.10.attn.qkv : f32[384, 1152] */
+  /* %750 = transpose(%531) {perm [1, 0]} blocks.10.attn.qkv : f32[384, 1152] */
   lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[256], arena + 488951808);
 
-  /* %762 = fused_linear(%760, %761) blocks.10.attn.qkv : f32[B, 197, 384] */
+  /* %751 = fused_linear(%749, %750) blocks.10.attn.qkv : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 1152, 384, arena + 481689600, arena + 488951808, NULL, LK_ACT_NONE, NULL,
       arena + 491323392);
 
-  /* %763 = linear_grad_weight(%760, %541) blocks.10.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 481689600, arena + 781295616,
+  /* %752 = linear_grad_weight(%749, %530) blocks.10.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 481689600, arena + 754667520,
       arena + 499740672);
 
-  /* %764 = reduce_sum(%760) {axes [0], batch} blocks.10.attn.qkv : f32[1152] */
+  /* %753 = reduce_sum(%749) {axes [0], batch} blocks.10.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
       arena + 481689600, arena + 500333568);
 
-  /* %765 = reduce_sum(%762) {axes [0], batch} blocks.10.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 491323392,
-      arena + 500335104);
+  /* %754 = normalize_param_grad(%527, %751) {eps 1e-06} blocks.10.norm1 : f32[2, 384] */
+  lk_layernorm_param_grad(B * 197, 384, arena + 752246784, arena + 491323392, 1e-06f,
+      arena + 481689600);
 
-  /* %766 = reduce_sum(%762, %540) {axes [0], batch} blocks.10.norm1 : f32[384] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0},
-      arena + 491323392, arena + 778874880, arena + 500335488);
+  /* %755 = index(%754) {axis 0, at 1} blocks.10.norm1 : f32[384] */
+  lk_copy_rows(1, 384, arena + 481689984, 768, arena + 500335104, 384);
 
-  /* %767 = normalize_grad(%537, %762, %538, %754) {eps 1e-06} blocks.9.conv : f32[B, 197, 384], written over %762 */
-  lk_layernorm_grad(B * 197, 384, arena + 776454144, arena + 491323392, params[254],
+  /* %756 = index(%754) {axis 0, at 0} blocks.10.norm1 : f32[384] */
+  lk_copy_rows(1, 384, arena + 481689600, 768, arena + 500335488, 384);
+
+  /* %757 = normalize_grad(%527, %751, %528, %743) {eps 1e-06} blocks.9.conv : f32[B, 197, 384], written over %751 */
+  lk_layernorm_grad(B * 197, 384, arena + 752246784, arena + 491323392, params[254],
       arena + 539492352, 1e-06f, arena + 491323392);
 
-  /* %768 = slice(%767) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 384], a view of %762: no code */
+  /* %758 = slice(%757) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 384], a view of %751: no code */
 
-  /* %769 = slice(%767) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 384] */
+  /* %759 = slice(%757) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 384] */
   lk_copy_rows(B, 75264, arena + 491323776, 75648, arena + 493744128, 75264);
 
-  /* %770 = batch_norm_act_param_grad(%530, %769, %533, %531, %532) {eps 1e-05} blocks.9.conv.conv.8 : f32[2, 384] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 844001280, arena + 493744128,
-      arena + 863208576, params[250], params[251], 1e-05f, LK_ACT_NONE, arena + 481689600,
+  /* %760 = batch_norm_act_param_grad(%520, %759, %523, %521, %522) {eps 1e-05} blocks.9.conv.conv.8 : f32[2, 384] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 814952448, arena + 493744128,
+      arena + 832341120, params[250], params[251], 1e-05f, LK_ACT_NONE, arena + 481689600,
       arena + 481766784);
 
-  /* %771 = batch_norm_act_grad(%530, %769, %533, %531, %532, %770) {eps 1e-05} blocks.9.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 844001280, arena + 493744128, arena + 863208576,
+  /* %761 = batch_norm_act_grad(%520, %759, %523, %521, %522, %760) {eps 1e-05} blocks.9.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 814952448, arena + 493744128, arena + 832341120,
       params[250], params[251], arena + 481766784, 1e-05f, LK_ACT_NONE, arena + 481689600,
       arena + 496152576);
 
-  /* %772 = index(%770) {axis 0, at 0} blocks.9.conv.conv.8 : f32[384] */
+  /* %762 = index(%760) {axis 0, at 0} blocks.9.conv.conv.8 : f32[384] */
   lk_copy_rows(1, 384, arena + 481766784, 768, arena + 500335872, 384);
 
-  /* %773 = index(%770) {axis 0, at 1} blocks.9.conv.conv.8 : f32[384] */
+  /* %763 = index(%760) {axis 0, at 1} blocks.9.conv.conv.8 : f32[384] */
   lk_copy_rows(1, 384, arena + 481767168, 768, arena + 500336256, 384);
 
-  /* %774 = transpose(%529) {perm [1, 0]} blocks.9.conv.conv.7 : f32[1536, 384] */
+  /* %764 = transpose(%519) {perm [1, 0]} blocks.9.conv.conv.7 : f32[1536, 384] */
   lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[249], arena + 499150848);
 
-  /* %775 = fused_linear(%771, %774) blocks.9.conv.conv.7 : f32[B, 196, 1536] */
+  /* %765 = fused_linear(%761, %764) blocks.9.conv.conv.7 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 496152576, arena + 499150848, NULL, LK_ACT_NONE, NULL,
       arena + 481689600);
 
-  /* %776 = linear_grad_weight(%771, %527) blocks.9.conv.conv.7 : f32[384, 1536] */
+  /* %766 = linear_grad_weight(%761, %517) blocks.9.conv.conv.7 : f32[384, 1536] */
   lk_linear_grad_weight(B * 196, 1536, 384, arena + 496152576, arena + 472055808,
       arena + 499150848);
 
-  /* %777 = reshape(%776) {shape [384, 1536, 1, 1]} blocks.9.conv.conv.7 : f32[384, 1536, 1, 1], a view of %776: no code */
+  /* %767 = reshape(%766) {shape [384, 1536, 1, 1]} blocks.9.conv.conv.7 : f32[384, 1536, 1, 1], a view of %766: no code */
 
-  /* %778 = reduce_sum(%775, %517) {axes [0]} blocks.9.conv.conv.6 : f32[B, 1536] */
+  /* %768 = reduce_sum(%765, %507) {axes [0]} blocks.9.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
       arena + 481689600, arena + 462422016, arena + 472055808);
 
-  /* %779 = hsigmoid_grad(%525, %778) blocks.9.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 862620672, arena + 472055808, arena + 462422016);
+  /* %769 = hsigmoid_grad(%515, %768) blocks.9.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 831753216, arena + 472055808, arena + 462422016);
 
-  /* %780 = transpose(%523) {perm [1, 0]} blocks.9.conv.conv.6.fc.2 : f32[4, 1536] */
+  /* %770 = transpose(%513) {perm [1, 0]} blocks.9.conv.conv.6.fc.2 : f32[4, 1536] */
   lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[247], arena + 462471168);
 
-  /* %781 = fused_linear(%779, %780) blocks.9.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %771 = fused_linear(%769, %770) blocks.9.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 462422016, arena + 462471168, NULL, LK_ACT_NONE, NULL,
       arena + 462477312);
 
-  /* %782 = linear_grad_weight(%779, %522) blocks.9.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 462422016, arena + 863224304, arena + 462730752);
+  /* %772 = linear_grad_weight(%769, %512) blocks.9.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 462422016, arena + 832357616, arena + 462730752);
 
-  /* %783 = reduce_sum(%779) {axes [], batch} blocks.9.conv.conv.6.fc.2 : f32[1536] */
+  /* %773 = reduce_sum(%769) {axes [], batch} blocks.9.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 462422016,
       arena + 462746112);
 
-  /* %784 = relu_grad(%521, %781) blocks.9.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 863224176, arena + 462477312, arena + 462477440);
+  /* %774 = relu_grad(%511, %771) blocks.9.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 832357488, arena + 462477312, arena + 462477440);
 
-  /* %785 = transpose(%519) {perm [1, 0]} blocks.9.conv.conv.6.fc.0 : f32[1536, 4] */
+  /* %775 = transpose(%509) {perm [1, 0]} blocks.9.conv.conv.6.fc.0 : f32[1536, 4] */
   lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[245], arena + 462471168);
 
-  /* %786 = fused_linear(%784, %785) blocks.9.conv.conv.6.fc.0 : f32[B, 1536] */
+  /* %776 = fused_linear(%774, %775) blocks.9.conv.conv.6.fc.0 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 462477440, arena + 462471168, NULL, LK_ACT_NONE, NULL,
       arena + 462422016);
 
-  /* %787 = linear_grad_weight(%784, %518) blocks.9.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 462477440, arena + 862571520, arena + 462736896);
+  /* %777 = linear_grad_weight(%774, %508) blocks.9.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 462477440, arena + 831704064, arena + 462736896);
 
-  /* %788 = reduce_sum(%784) {axes [], batch} blocks.9.conv.conv.6.fc.0 : f32[4] */
+  /* %778 = reduce_sum(%774) {axes [], batch} blocks.9.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 462477440,
       arena + 462747648);
 
-  /* %789 = reshape(%786) {shape [1, 1536]} blocks.9.conv.conv.6 : f32[B, 1, 1536], a view of %786: no code */
+  /* %779 = reshape(%776) {shape [1, 1536]} blocks.9.conv.conv.6 : f32[B, 1, 1536], a view of %776: no code */
 
-  /* %790 = mul_scalar(%789) {x op 0.0051020407} blocks.9.conv.conv.6 : f32[B, 1, 1536] */
+  /* %780 = mul_scalar(%779) {x op 0.0051020407} blocks.9.conv.conv.6 : f32[B, 1, 1536] */
   lk_mul_scalar(B * 1536, arena + 462422016, 0.0051020407f, arena + 462471168);
 
-  /* %791 = mul_add(%775, %526, %790) blocks.9.conv.conv.4 : f32[B, 196, 1536], written over %775 */
+  /* %781 = mul_add(%765, %516, %780) blocks.9.conv.conv.4 : f32[B, 196, 1536], written over %765 */
   lk_mul_add(3, (const long[]){B, 196, 1536}, arena + 481689600, (const long[]){301056, 1536, 1},
-      arena + 862669824, (const long[]){1536, 0, 1}, arena + 462471168, (const long[]){1536, 0, 1},
+      arena + 831802368, (const long[]){1536, 0, 1}, arena + 462471168, (const long[]){1536, 0, 1},
       arena + 481689600);
 
-  /* %792 = batch_norm_act_param_grad(%512, %791, %515, %513, %514) {eps 1e-05, act hswish} blocks.9.conv.conv.4 : f32[2, 1536] */
+  /* %782 = batch_norm_act_param_grad(%502, %781, %505, %503, %504) {eps 1e-05, act hswish} blocks.9.conv.conv.4 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 452788224, arena + 481689600,
-      arena + 863101440, params[241], params[242], 1e-05f, LK_ACT_HSWISH, arena + 462422016,
+      arena + 832233984, params[241], params[242], 1e-05f, LK_ACT_HSWISH, arena + 462422016,
       arena + 462743040);
 
-  /* %793 = batch_norm_act_grad(%512, %791, %515, %513, %514, %792) {eps 1e-05, act hswish} blocks.9.conv.conv.4 : f32[B, 196, 1536], written over %775 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 452788224, arena + 481689600, arena + 863101440,
+  /* %783 = batch_norm_act_grad(%502, %781, %505, %503, %504, %782) {eps 1e-05, act hswish} blocks.9.conv.conv.4 : f32[B, 196, 1536], written over %765 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 452788224, arena + 481689600, arena + 832233984,
       params[241], params[242], arena + 462743040, 1e-05f, LK_ACT_HSWISH, arena + 462422016,
       arena + 481689600);
 
-  /* %794 = index(%792) {axis 0, at 0} blocks.9.conv.conv.4 : f32[1536] */
+  /* %784 = index(%782) {axis 0, at 0} blocks.9.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 462743040, 3072, arena + 462435840, 1536);
 
-  /* %795 = index(%792) {axis 0, at 1} blocks.9.conv.conv.4 : f32[1536] */
+  /* %785 = index(%782) {axis 0, at 1} blocks.9.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 462744576, 3072, arena + 462437376, 1536);
 
-  /* %796 = token_dwconv_grad_input(%793, %511) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 1536] */
+  /* %786 = token_dwconv_grad_input(%783, %501) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 481689600, params[240],
       arena + 452788224);
 
-  /* %797 = token_dwconv_grad_weight(%793, %510) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %787 = token_dwconv_grad_weight(%783, %500) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 481689600,
       arena + 443154432, arena + 462422016);
 
-  /* %798 = batch_norm_act_param_grad(%505, %796, %508, %506, %507) {eps 1e-05, act hswish} blocks.9.conv.conv.1 : f32[2, 1536] */
+  /* %788 = batch_norm_act_param_grad(%495, %786, %498, %496, %497) {eps 1e-05, act hswish} blocks.9.conv.conv.1 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 433520640, arena + 452788224,
-      arena + 863096832, params[236], params[237], 1e-05f, LK_ACT_HSWISH, arena + 443154432,
+      arena + 832229376, params[236], params[237], 1e-05f, LK_ACT_HSWISH, arena + 443154432,
       arena + 443463168);
 
-  /* %799 = batch_norm_act_grad(%505, %796, %508, %506, %507, %798) {eps 1e-05, act hswish} blocks.9.conv.conv.1 : f32[B, 196, 1536], written over %796 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 433520640, arena + 452788224, arena + 863096832,
+  /* %789 = batch_norm_act_grad(%495, %786, %498, %496, %497, %788) {eps 1e-05, act hswish} blocks.9.conv.conv.1 : f32[B, 196, 1536], written over %786 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 433520640, arena + 452788224, arena + 832229376,
       params[236], params[237], arena + 443463168, 1e-05f, LK_ACT_HSWISH, arena + 443154432,
       arena + 452788224);
 
-  /* %800 = index(%798) {axis 0, at 0} blocks.9.conv.conv.1 : f32[1536] */
+  /* %790 = index(%788) {axis 0, at 0} blocks.9.conv.conv.1 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 443463168, 3072, arena + 452161536, 1536);
 
-  /* %801 = index(%798) {axis 0, at 1} blocks.9.conv.conv.1 : f32[1536] */
+  /* %791 = index(%788) {axis 0, at 1} blocks.9.conv.conv.1 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 443464704, 3072, arena + 452163072, 1536);
 
-  /* %802 = transpose(%504) {perm [1, 0]} blocks.9.conv.conv.0 : f32[384, 1536] */
+  /* %792 = transpose(%494) {perm [1, 0]} blocks.9.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[235], arena + 433520640);
 
-  /* %803 = linear_grad_weight(%799, %502) blocks.9.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 452788224, arena + 841592832,
+  /* %793 = linear_grad_weight(%789, %492) blocks.9.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 452788224, arena + 812544000,
       arena + 450392064);
 
-  /* %804 = fused_linear(%799, %802, %769) {residual} blocks.9.conv.conv.0 : f32[B, 196, 384], written into %762 from row 1 */
+  /* %794 = fused_linear(%789, %792, %759) {residual} blocks.9.conv.conv.0 : f32[B, 196, 384], written into %751 from row 1 */
   lk_fused_linear_strided(B, 196, 1536, 384, arena + 452788224, 301056, arena + 433520640, NULL,
       NULL, 0, LK_ACT_NONE, arena + 493744128, 75264, arena + 491323776, 75648);
 
-  /* %805 = reshape(%803) {shape [1536, 384, 1, 1]} blocks.9.conv.conv.0 : f32[1536, 384, 1, 1], a view of %803: no code */
+  /* %795 = reshape(%793) {shape [1536, 384, 1, 1]} blocks.9.conv.conv.0 : f32[1536, 384, 1, 1], a view of %793: no code */
 
-  /* %806 = concat(%768, %804) {axis 0} blocks.9 : f32[B, 197, 384], a view of %762: no code */
+  /* %796 = concat(%758, %794) {axis 0} blocks.9 : f32[B, 197, 384], a view of %751: no code */
 
-  /* %807 = mul(%806, %499) blocks.9 : f32[B, 197, 384] */
+  /* %797 = mul(%796, %489) blocks.9 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 491323392, (const long[]){75648, 384, 1},
       inputs[9], (const long[]){1, 0, 0}, arena + 433520640);
 
-  /* %808 = transpose(%496) {perm [1, 0]} blocks.9.attn.proj : f32[384, 384] */
+  /* %798 = transpose(%486) {perm [1, 0]} blocks.9.attn.proj : f32[384, 384] */
   lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[233], arena + 435941376);
 
-  /* %809 = fused_linear(%807, %808) blocks.9.attn.proj : f32[B, 197, 384] */
+  /* %799 = fused_linear(%797, %798) blocks.9.attn.proj : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 384, 384, arena + 433520640, arena + 435941376, NULL, LK_ACT_NONE, NULL,
       arena + 440782848);
 
-  /* %810 = linear_grad_weight(%807, %495) blocks.9.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 433520640, arena + 774033408, arena + 452014080);
+  /* %800 = linear_grad_weight(%797, %485) blocks.9.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 433520640, arena + 749826048, arena + 452014080);
 
-  /* %811 = reduce_sum(%807) {axes [0], batch} blocks.9.attn.proj : f32[384] */
+  /* %801 = reduce_sum(%797) {axes [0], batch} blocks.9.attn.proj : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 433520640,
       arena + 452165760);
 
-  /* %812 = sdpa_grad(%492, %493, %494, %809) {heads 8, kv_heads 8} blocks.9.attn : f32[B, 197, 1152] */
+  /* %802 = sdpa_grad(%482, %483, %484, %799) {heads 8, kv_heads 8} blocks.9.attn : f32[B, 197, 1152] */
   lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 653021184, 1152, arena + 653021568, 1152,
       arena + 653021952, 1152, arena + 440782848, 384, arena + 433520640, 1152,
       arena + 433520640 + 384, 1152, arena + 433520640 + 768, 1152, 0.14433756f);
 
-  /* %813 = transpose(%489) {perm [1, 0]} blocks.9.attn.qkv : f32[384, 1152] */
+  /* %803 = transpose(%479) {perm [1, 0]} blocks.9.attn.qkv : f32[384, 1152] */
   lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[231], arena + 440782848);
 
-  /* %814 = fused_linear(%812, %813) blocks.9.attn.qkv : f32[B, 197, 384] */
+  /* %804 = fused_linear(%802, %803) blocks.9.attn.qkv : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 1152, 384, arena + 433520640, arena + 440782848, NULL, LK_ACT_NONE, NULL,
       arena + 443154432);
 
-  /* %815 = linear_grad_weight(%812, %488) blocks.9.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 433520640, arena + 771612672,
+  /* %805 = linear_grad_weight(%802, %478) blocks.9.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 433520640, arena + 747405312,
       arena + 451571712);
 
-  /* %816 = reduce_sum(%812) {axes [0], batch} blocks.9.attn.qkv : f32[1152] */
+  /* %806 = reduce_sum(%802) {axes [0], batch} blocks.9.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
       arena + 433520640, arena + 452164608);
 
-  /* %817 = reduce_sum(%814) {axes [0], batch} blocks.9.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 443154432,
-      arena + 452166144);
+  /* %807 = normalize_param_grad(%475, %804) {eps 1e-06} blocks.9.norm1 : f32[2, 384] */
+  lk_layernorm_param_grad(B * 197, 384, arena + 744984576, arena + 443154432, 1e-06f,
+      arena + 433520640);
 
-  /* %818 = reduce_sum(%814, %487) {axes [0], batch} blocks.9.norm1 : f32[384] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0},
-      arena + 443154432, arena + 769191936, arena + 452166528);
+  /* %808 = index(%807) {axis 0, at 1} blocks.9.norm1 : f32[384] */
+  lk_copy_rows(1, 384, arena + 433521024, 768, arena + 452166144, 384);
 
-  /* %819 = normalize_grad(%484, %814, %485, %806) {eps 1e-06} blocks.8.conv : f32[B, 197, 384], written over %814 */
-  lk_layernorm_grad(B * 197, 384, arena + 766771200, arena + 443154432, params[229],
+  /* %809 = index(%807) {axis 0, at 0} blocks.9.norm1 : f32[384] */
+  lk_copy_rows(1, 384, arena + 433520640, 768, arena + 452166528, 384);
+
+  /* %810 = normalize_grad(%475, %804, %476, %796) {eps 1e-06} blocks.8.conv : f32[B, 197, 384], written over %804 */
+  lk_layernorm_grad(B * 197, 384, arena + 744984576, arena + 443154432, params[229],
       arena + 491323392, 1e-06f, arena + 443154432);
 
-  /* %820 = slice(%819) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 384], a view of %814: no code */
+  /* %811 = slice(%810) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 384], a view of %804: no code */
 
-  /* %821 = slice(%819) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 384] */
+  /* %812 = slice(%810) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 384] */
   lk_copy_rows(B, 75264, arena + 443154816, 75648, arena + 445575168, 75264);
 
-  /* %822 = batch_norm_act_param_grad(%477, %821, %480, %478, %479) {eps 1e-05} blocks.8.conv.conv.8 : f32[2, 384] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 839184384, arena + 445575168,
-      arena + 863207424, params[225], params[226], 1e-05f, LK_ACT_NONE, arena + 433520640,
+  /* %813 = batch_norm_act_param_grad(%468, %812, %471, %469, %470) {eps 1e-05} blocks.8.conv.conv.8 : f32[2, 384] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 810135552, arena + 445575168,
+      arena + 832339968, params[225], params[226], 1e-05f, LK_ACT_NONE, arena + 433520640,
       arena + 433597824);
 
-  /* %823 = batch_norm_act_grad(%477, %821, %480, %478, %479, %822) {eps 1e-05} blocks.8.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 839184384, arena + 445575168, arena + 863207424,
+  /* %814 = batch_norm_act_grad(%468, %812, %471, %469, %470, %813) {eps 1e-05} blocks.8.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 810135552, arena + 445575168, arena + 832339968,
       params[225], params[226], arena + 433597824, 1e-05f, LK_ACT_NONE, arena + 433520640,
       arena + 447983616);
 
-  /* %824 = index(%822) {axis 0, at 0} blocks.8.conv.conv.8 : f32[384] */
+  /* %815 = index(%813) {axis 0, at 0} blocks.8.conv.conv.8 : f32[384] */
   lk_copy_rows(1, 384, arena + 433597824, 768, arena + 452166912, 384);
 
-  /* %825 = index(%822) {axis 0, at 1} blocks.8.conv.conv.8 : f32[384] */
+  /* %816 = index(%813) {axis 0, at 1} blocks.8.conv.conv.8 : f32[384] */
   lk_copy_rows(1, 384, arena + 433598208, 768, arena + 452167296, 384);
 
-  /* %826 = transpose(%476) {perm [1, 0]} blocks.8.conv.conv.7 : f32[1536, 384] */
+  /* %817 = transpose(%467) {perm [1, 0]} blocks.8.conv.conv.7 : f32[1536, 384] */
   lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[224], arena + 450981888);
 
-  /* %827 = fused_linear(%823, %826) blocks.8.conv.conv.7 : f32[B, 196, 1536] */
+  /* %818 = fused_linear(%814, %817) blocks.8.conv.conv.7 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 447983616, arena + 450981888, NULL, LK_ACT_NONE, NULL,
       arena + 433520640);
 
-  /* %828 = linear_grad_weight(%823, %474) blocks.8.conv.conv.7 : f32[384, 1536] */
+  /* %819 = linear_grad_weight(%814, %465) blocks.8.conv.conv.7 : f32[384, 1536] */
   lk_linear_grad_weight(B * 196, 1536, 384, arena + 447983616, arena + 423886848,
       arena + 450981888);
 
-  /* %829 = reshape(%828) {shape [384, 1536, 1, 1]} blocks.8.conv.conv.7 : f32[384, 1536, 1, 1], a view of %828: no code */
+  /* %820 = reshape(%819) {shape [384, 1536, 1, 1]} blocks.8.conv.conv.7 : f32[384, 1536, 1, 1], a view of %819: no code */
 
-  /* %830 = reduce_sum(%827, %464) {axes [0]} blocks.8.conv.conv.6 : f32[B, 1536] */
+  /* %821 = reduce_sum(%818, %455) {axes [0]} blocks.8.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
       arena + 433520640, arena + 414253056, arena + 423886848);
 
-  /* %831 = hsigmoid_grad(%472, %830) blocks.8.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 862473216, arena + 423886848, arena + 414253056);
+  /* %822 = hsigmoid_grad(%463, %821) blocks.8.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 831605760, arena + 423886848, arena + 414253056);
 
-  /* %832 = transpose(%470) {perm [1, 0]} blocks.8.conv.conv.6.fc.2 : f32[4, 1536] */
+  /* %823 = transpose(%461) {perm [1, 0]} blocks.8.conv.conv.6.fc.2 : f32[4, 1536] */
   lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[222], arena + 414302208);
 
-  /* %833 = fused_linear(%831, %832) blocks.8.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %824 = fused_linear(%822, %823) blocks.8.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 414253056, arena + 414302208, NULL, LK_ACT_NONE, NULL,
       arena + 414308352);
 
-  /* %834 = linear_grad_weight(%831, %469) blocks.8.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 414253056, arena + 863224048, arena + 414561792);
+  /* %825 = linear_grad_weight(%822, %460) blocks.8.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 414253056, arena + 832357360, arena + 414561792);
 
-  /* %835 = reduce_sum(%831) {axes [], batch} blocks.8.conv.conv.6.fc.2 : f32[1536] */
+  /* %826 = reduce_sum(%822) {axes [], batch} blocks.8.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 414253056,
       arena + 414577152);
 
-  /* %836 = relu_grad(%468, %833) blocks.8.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 863223920, arena + 414308352, arena + 414308480);
+  /* %827 = relu_grad(%459, %824) blocks.8.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 832357232, arena + 414308352, arena + 414308480);
 
-  /* %837 = transpose(%466) {perm [1, 0]} blocks.8.conv.conv.6.fc.0 : f32[1536, 4] */
+  /* %828 = transpose(%457) {perm [1, 0]} blocks.8.conv.conv.6.fc.0 : f32[1536, 4] */
   lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[220], arena + 414302208);
 
-  /* %838 = fused_linear(%836, %837) blocks.8.conv.conv.6.fc.0 : f32[B, 1536] */
+  /* %829 = fused_linear(%827, %828) blocks.8.conv.conv.6.fc.0 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 414308480, arena + 414302208, NULL, LK_ACT_NONE, NULL,
       arena + 414253056);
 
-  /* %839 = linear_grad_weight(%836, %465) blocks.8.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 414308480, arena + 862424064, arena + 414567936);
+  /* %830 = linear_grad_weight(%827, %456) blocks.8.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 414308480, arena + 831556608, arena + 414567936);
 
-  /* %840 = reduce_sum(%836) {axes [], batch} blocks.8.conv.conv.6.fc.0 : f32[4] */
+  /* %831 = reduce_sum(%827) {axes [], batch} blocks.8.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 414308480,
       arena + 414578688);
 
-  /* %841 = reshape(%838) {shape [1, 1536]} blocks.8.conv.conv.6 : f32[B, 1, 1536], a view of %838: no code */
+  /* %832 = reshape(%829) {shape [1, 1536]} blocks.8.conv.conv.6 : f32[B, 1, 1536], a view of %829: no code */
 
-  /* %842 = mul_scalar(%841) {x op 0.0051020407} blocks.8.conv.conv.6 : f32[B, 1, 1536] */
+  /* %833 = mul_scalar(%832) {x op 0.0051020407} blocks.8.conv.conv.6 : f32[B, 1, 1536] */
   lk_mul_scalar(B * 1536, arena + 414253056, 0.0051020407f, arena + 414302208);
 
-  /* %843 = mul_add(%827, %473, %842) blocks.8.conv.conv.4 : f32[B, 196, 1536], written over %827 */
+  /* %834 = mul_add(%818, %464, %833) blocks.8.conv.conv.4 : f32[B, 196, 1536], written over %818 */
   lk_mul_add(3, (const long[]){B, 196, 1536}, arena + 433520640, (const long[]){301056, 1536, 1},
-      arena + 862522368, (const long[]){1536, 0, 1}, arena + 414302208, (const long[]){1536, 0, 1},
+      arena + 831654912, (const long[]){1536, 0, 1}, arena + 414302208, (const long[]){1536, 0, 1},
       arena + 433520640);
 
-  /* %844 = batch_norm_act_param_grad(%459, %843, %462, %460, %461) {eps 1e-05, act hswish} blocks.8.conv.conv.4 : f32[2, 1536] */
+  /* %835 = batch_norm_act_param_grad(%450, %834, %453, %451, %452) {eps 1e-05, act hswish} blocks.8.conv.conv.4 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 404619264, arena + 433520640,
-      arena + 863092224, params[216], params[217], 1e-05f, LK_ACT_HSWISH, arena + 414253056,
+      arena + 832224768, params[216], params[217], 1e-05f, LK_ACT_HSWISH, arena + 414253056,
       arena + 414574080);
 
-  /* %845 = batch_norm_act_grad(%459, %843, %462, %460, %461, %844) {eps 1e-05, act hswish} blocks.8.conv.conv.4 : f32[B, 196, 1536], written over %827 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 404619264, arena + 433520640, arena + 863092224,
+  /* %836 = batch_norm_act_grad(%450, %834, %453, %451, %452, %835) {eps 1e-05, act hswish} blocks.8.conv.conv.4 : f32[B, 196, 1536], written over %818 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 404619264, arena + 433520640, arena + 832224768,
       params[216], params[217], arena + 414574080, 1e-05f, LK_ACT_HSWISH, arena + 414253056,
       arena + 433520640);
 
-  /* %846 = index(%844) {axis 0, at 0} blocks.8.conv.conv.4 : f32[1536] */
+  /* %837 = index(%835) {axis 0, at 0} blocks.8.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 414574080, 3072, arena + 414266880, 1536);
 
-  /* %847 = index(%844) {axis 0, at 1} blocks.8.conv.conv.4 : f32[1536] */
+  /* %838 = index(%835) {axis 0, at 1} blocks.8.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 414575616, 3072, arena + 414268416, 1536);
 
-  /* %848 = token_dwconv_grad_input(%845, %458) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 1536] */
+  /* %839 = token_dwconv_grad_input(%836, %449) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 433520640, params[215],
       arena + 404619264);
 
-  /* %849 = token_dwconv_grad_weight(%845, %457) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %840 = token_dwconv_grad_weight(%836, %448) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 433520640,
       arena + 394985472, arena + 414253056);
 
-  /* %850 = batch_norm_act_param_grad(%452, %848, %455, %453, %454) {eps 1e-05, act hswish} blocks.8.conv.conv.1 : f32[2, 1536] */
+  /* %841 = batch_norm_act_param_grad(%443, %839, %446, %444, %445) {eps 1e-05, act hswish} blocks.8.conv.conv.1 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 385351680, arena + 404619264,
-      arena + 863087616, params[211], params[212], 1e-05f, LK_ACT_HSWISH, arena + 394985472,
+      arena + 832220160, params[211], params[212], 1e-05f, LK_ACT_HSWISH, arena + 394985472,
       arena + 395294208);
 
-  /* %851 = batch_norm_act_grad(%452, %848, %455, %453, %454, %850) {eps 1e-05, act hswish} blocks.8.conv.conv.1 : f32[B, 196, 1536], written over %848 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 385351680, arena + 404619264, arena + 863087616,
+  /* %842 = batch_norm_act_grad(%443, %839, %446, %444, %445, %841) {eps 1e-05, act hswish} blocks.8.conv.conv.1 : f32[B, 196, 1536], written over %839 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 385351680, arena + 404619264, arena + 832220160,
       params[211], params[212], arena + 395294208, 1e-05f, LK_ACT_HSWISH, arena + 394985472,
       arena + 404619264);
 
-  /* %852 = index(%850) {axis 0, at 0} blocks.8.conv.conv.1 : f32[1536] */
+  /* %843 = index(%841) {axis 0, at 0} blocks.8.conv.conv.1 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 395294208, 3072, arena + 403992576, 1536);
 
-  /* %853 = index(%850) {axis 0, at 1} blocks.8.conv.conv.1 : f32[1536] */
+  /* %844 = index(%841) {axis 0, at 1} blocks.8.conv.conv.1 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 395295744, 3072, arena + 403994112, 1536);
 
-  /* %854 = transpose(%451) {perm [1, 0]} blocks.8.conv.conv.0 : f32[384, 1536] */
+  /* %845 = transpose(%442) {perm [1, 0]} blocks.8.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[210], arena + 385351680);
 
-  /* %855 = linear_grad_weight(%851, %449) blocks.8.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 404619264, arena + 836775936,
+  /* %846 = linear_grad_weight(%842, %440) blocks.8.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 404619264, arena + 807727104,
       arena + 402223104);
 
-  /* %856 = fused_linear(%851, %854, %821) {residual} blocks.8.conv.conv.0 : f32[B, 196, 384], written into %814 from row 1 */
+  /* %847 = fused_linear(%842, %845, %812) {residual} blocks.8.conv.conv.0 : f32[B, 196, 384], written into %804 from row 1 */
   lk_fused_linear_strided(B, 196, 1536, 384, arena + 404619264, 301056, arena + 385351680, NULL,
       NULL, 0, LK_ACT_NONE, arena + 445575168, 75264, arena + 443154816, 75648);
 
-  /* %857 = reshape(%855) {shape [1536, 384, 1, 1]} blocks.8.conv.conv.0 : f32[1536, 384, 1, 1], a view of %855: no code */
+  /* %848 = reshape(%846) {shape [1536, 384, 1, 1]} blocks.8.conv.conv.0 : f32[1536, 384, 1, 1], a view of %846: no code */
 
-  /* %858 = concat(%820, %856) {axis 0} blocks.8 : f32[B, 197, 384], a view of %814: no code */
+  /* %849 = concat(%811, %847) {axis 0} blocks.8 : f32[B, 197, 384], a view of %804: no code */
 
-  /* %859 = mul(%858, %446) blocks.8 : f32[B, 197, 384] */
+  /* %850 = mul(%849, %437) blocks.8 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 443154432, (const long[]){75648, 384, 1},
       inputs[8], (const long[]){1, 0, 0}, arena + 385351680);
 
-  /* %860 = transpose(%443) {perm [1, 0]} blocks.8.attn.proj : f32[384, 384] */
+  /* %851 = transpose(%434) {perm [1, 0]} blocks.8.attn.proj : f32[384, 384] */
   lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[208], arena + 387772416);
 
-  /* %861 = fused_linear(%859, %860) blocks.8.attn.proj : f32[B, 197, 384] */
+  /* %852 = fused_linear(%850, %851) blocks.8.attn.proj : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 384, 384, arena + 385351680, arena + 387772416, NULL, LK_ACT_NONE, NULL,
       arena + 392613888);
 
-  /* %862 = linear_grad_weight(%859, %442) blocks.8.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 385351680, arena + 764350464, arena + 403845120);
+  /* %853 = linear_grad_weight(%850, %433) blocks.8.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 385351680, arena + 742563840, arena + 403845120);
 
-  /* %863 = reduce_sum(%859) {axes [0], batch} blocks.8.attn.proj : f32[384] */
+  /* %854 = reduce_sum(%850) {axes [0], batch} blocks.8.attn.proj : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 385351680,
       arena + 403996800);
 
-  /* %864 = sdpa_grad(%439, %440, %441, %861) {heads 8, kv_heads 8} blocks.8.attn : f32[B, 197, 1152] */
+  /* %855 = sdpa_grad(%430, %431, %432, %852) {heads 8, kv_heads 8} blocks.8.attn : f32[B, 197, 1152] */
   lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 645758976, 1152, arena + 645759360, 1152,
       arena + 645759744, 1152, arena + 392613888, 384, arena + 385351680, 1152,
       arena + 385351680 + 384, 1152, arena + 385351680 + 768, 1152, 0.14433756f);
 
-  /* %865 = transpose(%436) {perm [1, 0]} blocks.8.attn.qkv : f32[384, 1152] */
+  /* %856 = transpose(%427) {perm [1, 0]} blocks.8.attn.qkv : f32[384, 1152] */
   lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[206], arena + 392613888);
 
-  /* %866 = fused_linear(%864, %865) blocks.8.attn.qkv : f32[B, 197, 384] */
+  /* %857 = fused_linear(%855, %856) blocks.8.attn.qkv : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 1152, 384, arena + 385351680, arena + 392613888, NULL, LK_ACT_NONE, NULL,
       arena + 394985472);
 
-  /* %867 = linear_grad_weight(%864, %435) blocks.8.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 385351680, arena + 761929728,
+  /* %858 = linear_grad_weight(%855, %426) blocks.8.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 385351680, arena + 740143104,
       arena + 403402752);
 
-  /* %868 = reduce_sum(%864) {axes [0], batch} blocks.8.attn.qkv : f32[1152] */
+  /* %859 = reduce_sum(%855) {axes [0], batch} blocks.8.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
       arena + 385351680, arena + 403995648);
 
-  /* %869 = reduce_sum(%866) {axes [0], batch} blocks.8.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 394985472,
-      arena + 403997184);
+  /* %860 = normalize_param_grad(%423, %857) {eps 1e-06} blocks.8.norm1 : f32[2, 384] */
+  lk_layernorm_param_grad(B * 197, 384, arena + 737722368, arena + 394985472, 1e-06f,
+      arena + 385351680);
 
-  /* %870 = reduce_sum(%866, %434) {axes [0], batch} blocks.8.norm1 : f32[384] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0},
-      arena + 394985472, arena + 759508992, arena + 403997568);
+  /* %861 = index(%860) {axis 0, at 1} blocks.8.norm1 : f32[384] */
+  lk_copy_rows(1, 384, arena + 385352064, 768, arena + 403997184, 384);
 
-  /* %871 = normalize_grad(%431, %866, %432, %858) {eps 1e-06} blocks.7.conv : f32[B, 197, 384], written over %866 */
-  lk_layernorm_grad(B * 197, 384, arena + 757088256, arena + 394985472, params[204],
+  /* %862 = index(%860) {axis 0, at 0} blocks.8.norm1 : f32[384] */
+  lk_copy_rows(1, 384, arena + 385351680, 768, arena + 403997568, 384);
+
+  /* %863 = normalize_grad(%423, %857, %424, %849) {eps 1e-06} blocks.7.conv : f32[B, 197, 384], written over %857 */
+  lk_layernorm_grad(B * 197, 384, arena + 737722368, arena + 394985472, params[204],
       arena + 443154432, 1e-06f, arena + 394985472);
 
-  /* %872 = slice(%871) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 384], a view of %866: no code */
+  /* %864 = slice(%863) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 384], a view of %857: no code */
 
-  /* %873 = slice(%871) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 384] */
+  /* %865 = slice(%863) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 384] */
   lk_copy_rows(B, 75264, arena + 394985856, 75648, arena + 397406208, 75264);
 
-  /* %874 = batch_norm_act_param_grad(%424, %873, %427, %425, %426) {eps 1e-05} blocks.7.conv.conv.8 : f32[2, 384] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 834367488, arena + 397406208,
-      arena + 863206272, params[200], params[201], 1e-05f, LK_ACT_NONE, arena + 385351680,
+  /* %866 = batch_norm_act_param_grad(%416, %865, %419, %417, %418) {eps 1e-05} blocks.7.conv.conv.8 : f32[2, 384] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 805318656, arena + 397406208,
+      arena + 832338816, params[200], params[201], 1e-05f, LK_ACT_NONE, arena + 385351680,
       arena + 385428864);
 
-  /* %875 = batch_norm_act_grad(%424, %873, %427, %425, %426, %874) {eps 1e-05} blocks.7.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 834367488, arena + 397406208, arena + 863206272,
+  /* %867 = batch_norm_act_grad(%416, %865, %419, %417, %418, %866) {eps 1e-05} blocks.7.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 805318656, arena + 397406208, arena + 832338816,
       params[200], params[201], arena + 385428864, 1e-05f, LK_ACT_NONE, arena + 385351680,
       arena + 399814656);
 
-  /* %876 = index(%874) {axis 0, at 0} blocks.7.conv.conv.8 : f32[384] */
+  /* %868 = index(%866) {axis 0, at 0} blocks.7.conv.conv.8 : f32[384] */
   lk_copy_rows(1, 384, arena + 385428864, 768, arena + 403997952, 384);
 
-  /* %877 = index(%874) {axis 0, at 1} blocks.7.conv.conv.8 : f32[384] */
+  /* %869 = index(%866) {axis 0, at 1} blocks.7.conv.conv.8 : f32[384] */
   lk_copy_rows(1, 384, arena + 385429248, 768, arena + 403998336, 384);
 
-  /* %878 = transpose(%423) {perm [1, 0]} blocks.7.conv.conv.7 : f32[1536, 384] */
+  /* %870 = transpose(%415) {perm [1, 0]} blocks.7.conv.conv.7 : f32[1536, 384] */
   lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[199], arena + 402812928);
 
-  /* %879 = fused_linear(%875, %878) blocks.7.conv.conv.7 : f32[B, 196, 1536] */
+  /* %871 = fused_linear(%867, %870) blocks.7.conv.conv.7 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 399814656, arena + 402812928, NULL, LK_ACT_NONE, NULL,
       arena + 385351680);
 
-  /* %880 = linear_grad_weight(%875, %421) blocks.7.conv.conv.7 : f32[384, 1536] */
+  /* %872 = linear_grad_weight(%867, %413) blocks.7.conv.conv.7 : f32[384, 1536] */
   lk_linear_grad_weight(B * 196, 1536, 384, arena + 399814656, arena + 375717888,
       arena + 402812928);
 
-  /* %881 = reshape(%880) {shape [384, 1536, 1, 1]} blocks.7.conv.conv.7 : f32[384, 1536, 1, 1], a view of %880: no code */
+  /* %873 = reshape(%872) {shape [384, 1536, 1, 1]} blocks.7.conv.conv.7 : f32[384, 1536, 1, 1], a view of %872: no code */
 
-  /* %882 = reduce_sum(%879, %411) {axes [0]} blocks.7.conv.conv.6 : f32[B, 1536] */
+  /* %874 = reduce_sum(%871, %403) {axes [0]} blocks.7.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
       arena + 385351680, arena + 366084096, arena + 375717888);
 
-  /* %883 = hsigmoid_grad(%419, %882) blocks.7.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 862325760, arena + 375717888, arena + 366084096);
+  /* %875 = hsigmoid_grad(%411, %874) blocks.7.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 831458304, arena + 375717888, arena + 366084096);
 
-  /* %884 = transpose(%417) {perm [1, 0]} blocks.7.conv.conv.6.fc.2 : f32[4, 1536] */
+  /* %876 = transpose(%409) {perm [1, 0]} blocks.7.conv.conv.6.fc.2 : f32[4, 1536] */
   lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[197], arena + 366133248);
 
-  /* %885 = fused_linear(%883, %884) blocks.7.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %877 = fused_linear(%875, %876) blocks.7.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 366084096, arena + 366133248, NULL, LK_ACT_NONE, NULL,
       arena + 366139392);
 
-  /* %886 = linear_grad_weight(%883, %416) blocks.7.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 366084096, arena + 863223792, arena + 366392832);
+  /* %878 = linear_grad_weight(%875, %408) blocks.7.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 366084096, arena + 832357104, arena + 366392832);
 
-  /* %887 = reduce_sum(%883) {axes [], batch} blocks.7.conv.conv.6.fc.2 : f32[1536] */
+  /* %879 = reduce_sum(%875) {axes [], batch} blocks.7.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 366084096,
       arena + 366408192);
 
-  /* %888 = relu_grad(%415, %885) blocks.7.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 863223664, arena + 366139392, arena + 366139520);
+  /* %880 = relu_grad(%407, %877) blocks.7.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 832356976, arena + 366139392, arena + 366139520);
 
-  /* %889 = transpose(%413) {perm [1, 0]} blocks.7.conv.conv.6.fc.0 : f32[1536, 4] */
+  /* %881 = transpose(%405) {perm [1, 0]} blocks.7.conv.conv.6.fc.0 : f32[1536, 4] */
   lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[195], arena + 366133248);
 
-  /* %890 = fused_linear(%888, %889) blocks.7.conv.conv.6.fc.0 : f32[B, 1536] */
+  /* %882 = fused_linear(%880, %881) blocks.7.conv.conv.6.fc.0 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 366139520, arena + 366133248, NULL, LK_ACT_NONE, NULL,
       arena + 366084096);
 
-  /* %891 = linear_grad_weight(%888, %412) blocks.7.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 366139520, arena + 862276608, arena + 366398976);
+  /* %883 = linear_grad_weight(%880, %404) blocks.7.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 366139520, arena + 831409152, arena + 366398976);
 
-  /* %892 = reduce_sum(%888) {axes [], batch} blocks.7.conv.conv.6.fc.0 : f32[4] */
+  /* %884 = reduce_sum(%880) {axes [], batch} blocks.7.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 366139520,
       arena + 366409728);
 
-  /* %893 = reshape(%890) {shape [1, 1536]} blocks.7.conv.conv.6 : f32[B, 1, 1536], a view of %890: no code */
+  /* %885 = reshape(%882) {shape [1, 1536]} blocks.7.conv.conv.6 : f32[B, 1, 1536], a view of %882: no code */
 
-  /* %894 = mul_scalar(%893) {x op 0.0051020407} blocks.7.conv.conv.6 : f32[B, 1, 1536] */
+  /* %886 = mul_scalar(%885) {x op 0.0051020407} blocks.7.conv.conv.6 : f32[B, 1, 1536] */
   lk_mul_scalar(B * 1536, arena + 366084096, 0.0051020407f, arena + 366133248);
 
-  /* %895 = mul_add(%879, %420, %894) blocks.7.conv.conv.4 : f32[B, 196, 1536], written over %879 */
+  /* %887 = mul_add(%871, %412, %886) blocks.7.conv.conv.4 : f32[B, 196, 1536], written over %871 */
   lk_mul_add(3, (const long[]){B, 196, 1536}, arena + 385351680, (const long[]){301056, 1536, 1},
-      arena + 862374912, (const long[]){1536, 0, 1}, arena + 366133248, (const long[]){1536, 0, 1},
+      arena + 831507456, (const long[]){1536, 0, 1}, arena + 366133248, (const long[]){1536, 0, 1},
       arena + 385351680);
 
-  /* %896 = batch_norm_act_param_grad(%406, %895, %409, %407, %408) {eps 1e-05, act hswish} blocks.7.conv.conv.4 : f32[2, 1536] */
+  /* %888 = batch_norm_act_param_grad(%398, %887, %401, %399, %400) {eps 1e-05, act hswish} blocks.7.conv.conv.4 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 356450304, arena + 385351680,
-      arena + 863083008, params[191], params[192], 1e-05f, LK_ACT_HSWISH, arena + 366084096,
+      arena + 832215552, params[191], params[192], 1e-05f, LK_ACT_HSWISH, arena + 366084096,
       arena + 366405120);
 
-  /* %897 = batch_norm_act_grad(%406, %895, %409, %407, %408, %896) {eps 1e-05, act hswish} blocks.7.conv.conv.4 : f32[B, 196, 1536], written over %879 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 356450304, arena + 385351680, arena + 863083008,
+  /* %889 = batch_norm_act_grad(%398, %887, %401, %399, %400, %888) {eps 1e-05, act hswish} blocks.7.conv.conv.4 : f32[B, 196, 1536], written over %871 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 356450304, arena + 385351680, arena + 832215552,
       params[191], params[192], arena + 366405120, 1e-05f, LK_ACT_HSWISH, arena + 366084096,
       arena + 385351680);
 
-  /* %898 = index(%896) {axis 0, at 0} blocks.7.conv.conv.4 : f32[1536] */
+  /* %890 = index(%888) {axis 0, at 0} blocks.7.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 366405120, 3072, arena + 366097920, 1536);
 
-  /* %899 = index(%896) {axis 0, at 1} blocks.7.conv.conv.4 : f32[1536] */
+  /* %891 = index(%888) {axis 0, at 1} blocks.7.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 366406656, 3072, arena + 366099456, 1536);
 
-  /* %900 = token_dwconv_grad_input(%897, %405) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 1536] */
+  /* %892 = token_dwconv_grad_input(%889, %397) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 385351680, params[190],
       arena + 356450304);
 
-  /* %901 = token_dwconv_grad_weight(%897, %404) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %893 = token_dwconv_grad_weight(%889, %396) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 385351680,
       arena + 346816512, arena + 366084096);
 
-  /* %902 = batch_norm_act_param_grad(%399, %900, %402, %400, %401) {eps 1e-05, act hswish} blocks.7.conv.conv.1 : f32[2, 1536] */
+  /* %894 = batch_norm_act_param_grad(%391, %892, %394, %392, %393) {eps 1e-05, act hswish} blocks.7.conv.conv.1 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 337182720, arena + 356450304,
-      arena + 863078400, params[186], params[187], 1e-05f, LK_ACT_HSWISH, arena + 346816512,
+      arena + 832210944, params[186], params[187], 1e-05f, LK_ACT_HSWISH, arena + 346816512,
       arena + 347125248);
 
-  /* %903 = batch_norm_act_grad(%399, %900, %402, %400, %401, %902) {eps 1e-05, act hswish} blocks.7.conv.conv.1 : f32[B, 196, 1536], written over %900 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 337182720, arena + 356450304, arena + 863078400,
+  /* %895 = batch_norm_act_grad(%391, %892, %394, %392, %393, %894) {eps 1e-05, act hswish} blocks.7.conv.conv.1 : f32[B, 196, 1536], written over %892 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 337182720, arena + 356450304, arena + 832210944,
       params[186], params[187], arena + 347125248, 1e-05f, LK_ACT_HSWISH, arena + 346816512,
       arena + 356450304);
 
-  /* %904 = index(%902) {axis 0, at 0} blocks.7.conv.conv.1 : f32[1536] */
+  /* %896 = index(%894) {axis 0, at 0} blocks.7.conv.conv.1 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 347125248, 3072, arena + 355823616, 1536);
 
-  /* %905 = index(%902) {axis 0, at 1} blocks.7.conv.conv.1 : f32[1536] */
+  /* %897 = index(%894) {axis 0, at 1} blocks.7.conv.conv.1 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 347126784, 3072, arena + 355825152, 1536);
 
-  /* %906 = transpose(%398) {perm [1, 0]} blocks.7.conv.conv.0 : f32[384, 1536] */
+  /* %898 = transpose(%390) {perm [1, 0]} blocks.7.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[185], arena + 337182720);
 
-  /* %907 = linear_grad_weight(%903, %396) blocks.7.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 356450304, arena + 831959040,
+  /* %899 = linear_grad_weight(%895, %388) blocks.7.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 356450304, arena + 802910208,
       arena + 354054144);
 
-  /* %908 = fused_linear(%903, %906, %873) {residual} blocks.7.conv.conv.0 : f32[B, 196, 384], written into %866 from row 1 */
+  /* %900 = fused_linear(%895, %898, %865) {residual} blocks.7.conv.conv.0 : f32[B, 196, 384], written into %857 from row 1 */
   lk_fused_linear_strided(B, 196, 1536, 384, arena + 356450304, 301056, arena + 337182720, NULL,
       NULL, 0, LK_ACT_NONE, arena + 397406208, 75264, arena + 394985856, 75648);
 
-  /* %909 = reshape(%907) {shape [1536, 384, 1, 1]} blocks.7.conv.conv.0 : f32[1536, 384, 1, 1], a view of %907: no code */
+  /* %901 = reshape(%899) {shape [1536, 384, 1, 1]} blocks.7.conv.conv.0 : f32[1536, 384, 1, 1], a view of %899: no code */
 
-  /* %910 = concat(%872, %908) {axis 0} blocks.7 : f32[B, 197, 384], a view of %866: no code */
+  /* %902 = concat(%864, %900) {axis 0} blocks.7 : f32[B, 197, 384], a view of %857: no code */
 
-  /* %911 = mul(%910, %393) blocks.7 : f32[B, 197, 384] */
+  /* %903 = mul(%902, %385) blocks.7 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 394985472, (const long[]){75648, 384, 1},
       inputs[7], (const long[]){1, 0, 0}, arena + 337182720);
 
-  /* %912 = transpose(%390) {perm [1, 0]} blocks.7.attn.proj : f32[384, 384] */
+  /* %904 = transpose(%382) {perm [1, 0]} blocks.7.attn.proj : f32[384, 384] */
   lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[183], arena + 339603456);
 
-  /* %913 = fused_linear(%911, %912) blocks.7.attn.proj : f32[B, 197, 384] */
+  /* %905 = fused_linear(%903, %904) blocks.7.attn.proj : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 384, 384, arena + 337182720, arena + 339603456, NULL, LK_ACT_NONE, NULL,
       arena + 344444928);
 
-  /* %914 = linear_grad_weight(%911, %389) blocks.7.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 337182720, arena + 754667520, arena + 355676160);
+  /* %906 = linear_grad_weight(%903, %381) blocks.7.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 337182720, arena + 735301632, arena + 355676160);
 
-  /* %915 = reduce_sum(%911) {axes [0], batch} blocks.7.attn.proj : f32[384] */
+  /* %907 = reduce_sum(%903) {axes [0], batch} blocks.7.attn.proj : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 337182720,
       arena + 355827840);
 
-  /* %916 = sdpa_grad(%386, %387, %388, %913) {heads 8, kv_heads 8} blocks.7.attn : f32[B, 197, 1152] */
+  /* %908 = sdpa_grad(%378, %379, %380, %905) {heads 8, kv_heads 8} blocks.7.attn : f32[B, 197, 1152] */
   lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 638496768, 1152, arena + 638497152, 1152,
       arena + 638497536, 1152, arena + 344444928, 384, arena + 337182720, 1152,
       arena + 337182720 + 384, 1152, arena + 337182720 + 768, 1152, 0.14433756f);
 
-  /* %917 = transpose(%383) {perm [1, 0]} blocks.7.attn.qkv : f32[384, 1152] */
+  /* %909 = transpose(%375) {perm [1, 0]} blocks.7.attn.qkv : f32[384, 1152] */
   lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[181], arena + 344444928);
 
-  /* %918 = fused_linear(%916, %917) blocks.7.attn.qkv : f32[B, 197, 384] */
+  /* %910 = fused_linear(%908, %909) blocks.7.attn.qkv : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 1152, 384, arena + 337182720, arena + 344444928, NULL, LK_ACT_NONE, NULL,
       arena + 346816512);
 
-  /* %919 = linear_grad_weight(%916, %382) blocks.7.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 337182720, arena + 752246784,
+  /* %911 = linear_grad_weight(%908, %374) blocks.7.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 337182720, arena + 732880896,
       arena + 355233792);
 
-  /* %920 = reduce_sum(%916) {axes [0], batch} blocks.7.attn.qkv : f32[1152] */
+  /* %912 = reduce_sum(%908) {axes [0], batch} blocks.7.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
       arena + 337182720, arena + 355826688);
 
-  /* %921 = reduce_sum(%918) {axes [0], batch} blocks.7.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 346816512,
-      arena + 355828224);
+  /* %913 = normalize_param_grad(%371, %910) {eps 1e-06} blocks.7.norm1 : f32[2, 384] */
+  lk_layernorm_param_grad(B * 197, 384, arena + 730460160, arena + 346816512, 1e-06f,
+      arena + 337182720);
 
-  /* %922 = reduce_sum(%918, %381) {axes [0], batch} blocks.7.norm1 : f32[384] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0},
-      arena + 346816512, arena + 749826048, arena + 355828608);
+  /* %914 = index(%913) {axis 0, at 1} blocks.7.norm1 : f32[384] */
+  lk_copy_rows(1, 384, arena + 337183104, 768, arena + 355828224, 384);
 
-  /* %923 = normalize_grad(%378, %918, %379, %910) {eps 1e-06} blocks.6.conv : f32[B, 197, 384], written over %918 */
-  lk_layernorm_grad(B * 197, 384, arena + 747405312, arena + 346816512, params[179],
+  /* %915 = index(%913) {axis 0, at 0} blocks.7.norm1 : f32[384] */
+  lk_copy_rows(1, 384, arena + 337182720, 768, arena + 355828608, 384);
+
+  /* %916 = normalize_grad(%371, %910, %372, %902) {eps 1e-06} blocks.6.conv : f32[B, 197, 384], written over %910 */
+  lk_layernorm_grad(B * 197, 384, arena + 730460160, arena + 346816512, params[179],
       arena + 394985472, 1e-06f, arena + 346816512);
 
-  /* %924 = slice(%923) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 384], a view of %918: no code */
+  /* %917 = slice(%916) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 384], a view of %910: no code */
 
-  /* %925 = slice(%923) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 384] */
+  /* %918 = slice(%916) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 384] */
   lk_copy_rows(B, 75264, arena + 346816896, 75648, arena + 349237248, 75264);
 
-  /* %926 = batch_norm_act_param_grad(%371, %925, %374, %372, %373) {eps 1e-05} blocks.6.conv.conv.8 : f32[2, 384] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 829550592, arena + 349237248,
-      arena + 863205120, params[175], params[176], 1e-05f, LK_ACT_NONE, arena + 337182720,
+  /* %919 = batch_norm_act_param_grad(%364, %918, %367, %365, %366) {eps 1e-05} blocks.6.conv.conv.8 : f32[2, 384] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 800501760, arena + 349237248,
+      arena + 832337664, params[175], params[176], 1e-05f, LK_ACT_NONE, arena + 337182720,
       arena + 337259904);
 
-  /* %927 = batch_norm_act_grad(%371, %925, %374, %372, %373, %926) {eps 1e-05} blocks.6.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 829550592, arena + 349237248, arena + 863205120,
+  /* %920 = batch_norm_act_grad(%364, %918, %367, %365, %366, %919) {eps 1e-05} blocks.6.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 800501760, arena + 349237248, arena + 832337664,
       params[175], params[176], arena + 337259904, 1e-05f, LK_ACT_NONE, arena + 337182720,
       arena + 351645696);
 
-  /* %928 = index(%926) {axis 0, at 0} blocks.6.conv.conv.8 : f32[384] */
+  /* %921 = index(%919) {axis 0, at 0} blocks.6.conv.conv.8 : f32[384] */
   lk_copy_rows(1, 384, arena + 337259904, 768, arena + 355828992, 384);
 
-  /* %929 = index(%926) {axis 0, at 1} blocks.6.conv.conv.8 : f32[384] */
+  /* %922 = index(%919) {axis 0, at 1} blocks.6.conv.conv.8 : f32[384] */
   lk_copy_rows(1, 384, arena + 337260288, 768, arena + 355829376, 384);
 
-  /* %930 = transpose(%370) {perm [1, 0]} blocks.6.conv.conv.7 : f32[1536, 384] */
+  /* %923 = transpose(%363) {perm [1, 0]} blocks.6.conv.conv.7 : f32[1536, 384] */
   lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[174], arena + 354643968);
 
-  /* %931 = fused_linear(%927, %930) blocks.6.conv.conv.7 : f32[B, 196, 1536] */
+  /* %924 = fused_linear(%920, %923) blocks.6.conv.conv.7 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 351645696, arena + 354643968, NULL, LK_ACT_NONE, NULL,
       arena + 337182720);
 
-  /* %932 = linear_grad_weight(%927, %368) blocks.6.conv.conv.7 : f32[384, 1536] */
+  /* %925 = linear_grad_weight(%920, %361) blocks.6.conv.conv.7 : f32[384, 1536] */
   lk_linear_grad_weight(B * 196, 1536, 384, arena + 351645696, arena + 327548928,
       arena + 354643968);
 
-  /* %933 = reshape(%932) {shape [384, 1536, 1, 1]} blocks.6.conv.conv.7 : f32[384, 1536, 1, 1], a view of %932: no code */
+  /* %926 = reshape(%925) {shape [384, 1536, 1, 1]} blocks.6.conv.conv.7 : f32[384, 1536, 1, 1], a view of %925: no code */
 
-  /* %934 = reduce_sum(%931, %358) {axes [0]} blocks.6.conv.conv.6 : f32[B, 1536] */
+  /* %927 = reduce_sum(%924, %351) {axes [0]} blocks.6.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
       arena + 337182720, arena + 317915136, arena + 327548928);
 
-  /* %935 = hsigmoid_grad(%366, %934) blocks.6.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 862178304, arena + 327548928, arena + 317915136);
+  /* %928 = hsigmoid_grad(%359, %927) blocks.6.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 831310848, arena + 327548928, arena + 317915136);
 
-  /* %936 = transpose(%364) {perm [1, 0]} blocks.6.conv.conv.6.fc.2 : f32[4, 1536] */
+  /* %929 = transpose(%357) {perm [1, 0]} blocks.6.conv.conv.6.fc.2 : f32[4, 1536] */
   lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[172], arena + 317964288);
 
-  /* %937 = fused_linear(%935, %936) blocks.6.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %930 = fused_linear(%928, %929) blocks.6.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 317915136, arena + 317964288, NULL, LK_ACT_NONE, NULL,
       arena + 317970432);
 
-  /* %938 = linear_grad_weight(%935, %363) blocks.6.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 317915136, arena + 863223536, arena + 318223872);
+  /* %931 = linear_grad_weight(%928, %356) blocks.6.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 317915136, arena + 832356848, arena + 318223872);
 
-  /* %939 = reduce_sum(%935) {axes [], batch} blocks.6.conv.conv.6.fc.2 : f32[1536] */
+  /* %932 = reduce_sum(%928) {axes [], batch} blocks.6.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 317915136,
       arena + 318239232);
 
-  /* %940 = relu_grad(%362, %937) blocks.6.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 863223408, arena + 317970432, arena + 317970560);
+  /* %933 = relu_grad(%355, %930) blocks.6.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 832356720, arena + 317970432, arena + 317970560);
 
-  /* %941 = transpose(%360) {perm [1, 0]} blocks.6.conv.conv.6.fc.0 : f32[1536, 4] */
+  /* %934 = transpose(%353) {perm [1, 0]} blocks.6.conv.conv.6.fc.0 : f32[1536, 4] */
   lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[170], arena + 317964288);
 
-  /* %942 = fused_linear(%940, %941) blocks.6.conv.conv.6.fc.0 : f32[B, 1536] */
+  /* %935 = fused_linear(%933, %934) blocks.6.conv.conv.6.fc.0 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 317970560, arena + 317964288, NULL, LK_ACT_NONE, NULL,
       arena + 317915136);
 
-  /* %943 = linear_grad_weight(%940, %359) blocks.6.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 317970560, arena + 862129152, arena + 318230016);
+  /* %936 = linear_grad_weight(%933, %352) blocks.6.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 317970560, arena + 831261696, arena + 318230016);
 
-  /* %944 = reduce_sum(%940) {axes [], batch} blocks.6.conv.conv.6.fc.0 : f32[4] */
+  /* %937 = reduce_sum(%933) {axes [], batch} blocks.6.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 317970560,
       arena + 318240768);
 
-  /* %945 = reshape(%942) {shape [1, 1536]} blocks.6.conv.conv.6 : f32[B, 1, 1536], a view of %942: no code */
+  /* %938 = reshape(%935) {shape [1, 1536]} blocks.6.conv.conv.6 : f32[B, 1, 1536], a view of %935: no code */
 
-  /* %946 = mul_scalar(%945) {x op 0.0051020407} blocks.6.conv.conv.6 : f32[B, 1, 1536] */
+  /* %939 = mul_scalar(%938) {x op 0.0051020407} blocks.6.conv.conv.6 : f32[B, 1, 1536] */
   lk_mul_scalar(B * 1536, arena + 317915136, 0.0051020407f, arena + 317964288);
 
-  /* %947 = mul_add(%931, %367, %946) blocks.6.conv.conv.4 : f32[B, 196, 1536], written over %931 */
+  /* %940 = mul_add(%924, %360, %939) blocks.6.conv.conv.4 : f32[B, 196, 1536], written over %924 */
   lk_mul_add(3, (const long[]){B, 196, 1536}, arena + 337182720, (const long[]){301056, 1536, 1},
-      arena + 862227456, (const long[]){1536, 0, 1}, arena + 317964288, (const long[]){1536, 0, 1},
+      arena + 831360000, (const long[]){1536, 0, 1}, arena + 317964288, (const long[]){1536, 0, 1},
       arena + 337182720);
 
-  /* %948 = batch_norm_act_param_grad(%353, %947, %356, %354, %355) {eps 1e-05, act hswish} blocks.6.conv.conv.4 : f32[2, 1536] */
+  /* %941 = batch_norm_act_param_grad(%346, %940, %349, %347, %348) {eps 1e-05, act hswish} blocks.6.conv.conv.4 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 308281344, arena + 337182720,
-      arena + 863073792, params[166], params[167], 1e-05f, LK_ACT_HSWISH, arena + 317915136,
+      arena + 832206336, params[166], params[167], 1e-05f, LK_ACT_HSWISH, arena + 317915136,
       arena + 318236160);
 
-  /* %949 = batch_norm_act_grad(%353, %947, %356, %354, %355, %948) {eps 1e-05, act hswish} blocks.6.conv.conv.4 : f32[B, 196, 1536], written over %931 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 308281344, arena + 337182720, arena + 863073792,
+  /* %942 = batch_norm_act_grad(%346, %940, %349, %347, %348, %941) {eps 1e-05, act hswish} blocks.6.conv.conv.4 : f32[B, 196, 1536], written over %924 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 308281344, arena + 337182720, arena + 832206336,
       params[166], params[167], arena + 318236160, 1e-05f, LK_ACT_HSWISH, arena + 317915136,
       arena + 337182720);
 
-  /* %950 = index(%948) {axis 0, at 0} blocks.6.conv.conv.4 : f32[1536] */
+  /* %943 = index(%941) {axis 0, at 0} blocks.6.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 318236160, 3072, arena + 317928960, 1536);
 
-  /* %951 = index(%948) {axis 0, at 1} blocks.6.conv.conv.4 : f32[1536] */
+  /* %944 = index(%941) {axis 0, at 1} blocks.6.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 318237696, 3072, arena + 317930496, 1536);
 
-  /* %952 = token_dwconv_grad_input(%949, %352) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 1536] */
+  /* %945 = token_dwconv_grad_input(%942, %345) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 337182720, params[165],
       arena + 308281344);
 
-  /* %953 = token_dwconv_grad_weight(%949, %351) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %946 = token_dwconv_grad_weight(%942, %344) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 337182720,
       arena + 298647552, arena + 317915136);
 
-  /* %954 = batch_norm_act_param_grad(%346, %952, %349, %347, %348) {eps 1e-05, act hswish} blocks.6.conv.conv.1 : f32[2, 1536] */
+  /* %947 = batch_norm_act_param_grad(%339, %945, %342, %340, %341) {eps 1e-05, act hswish} blocks.6.conv.conv.1 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 289013760, arena + 308281344,
-      arena + 863069184, params[161], params[162], 1e-05f, LK_ACT_HSWISH, arena + 298647552,
+      arena + 832201728, params[161], params[162], 1e-05f, LK_ACT_HSWISH, arena + 298647552,
       arena + 298956288);
 
-  /* %955 = batch_norm_act_grad(%346, %952, %349, %347, %348, %954) {eps 1e-05, act hswish} blocks.6.conv.conv.1 : f32[B, 196, 1536], written over %952 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 289013760, arena + 308281344, arena + 863069184,
+  /* %948 = batch_norm_act_grad(%339, %945, %342, %340, %341, %947) {eps 1e-05, act hswish} blocks.6.conv.conv.1 : f32[B, 196, 1536], written over %945 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 289013760, arena + 308281344, arena + 832201728,
       params[161], params[162], arena + 298956288, 1e-05f, LK_ACT_HSWISH, arena + 298647552,
       arena + 308281344);
 
-  /* %956 = index(%954) {axis 0, at 0} blocks.6.conv.conv.1 : f32[1536] */
+  /* %949 = index(%947) {axis 0, at 0} blocks.6.conv.conv.1 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 298956288, 3072, arena + 307654656, 1536);
 
-  /* %957 = index(%954) {axis 0, at 1} blocks.6.conv.conv.1 : f32[1536] */
+  /* %950 = index(%947) {axis 0, at 1} blocks.6.conv.conv.1 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 298957824, 3072, arena + 307656192, 1536);
 
-  /* %958 = transpose(%345) {perm [1, 0]} blocks.6.conv.conv.0 : f32[384, 1536] */
+  /* %951 = transpose(%338) {perm [1, 0]} blocks.6.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[160], arena + 289013760);
 
-  /* %959 = linear_grad_weight(%955, %343) blocks.6.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 308281344, arena + 827142144,
+  /* %952 = linear_grad_weight(%948, %336) blocks.6.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 308281344, arena + 798093312,
       arena + 305885184);
 
-  /* %960 = fused_linear(%955, %958, %925) {residual} blocks.6.conv.conv.0 : f32[B, 196, 384], written into %918 from row 1 */
+  /* %953 = fused_linear(%948, %951, %918) {residual} blocks.6.conv.conv.0 : f32[B, 196, 384], written into %910 from row 1 */
   lk_fused_linear_strided(B, 196, 1536, 384, arena + 308281344, 301056, arena + 289013760, NULL,
       NULL, 0, LK_ACT_NONE, arena + 349237248, 75264, arena + 346816896, 75648);
 
-  /* %961 = reshape(%959) {shape [1536, 384, 1, 1]} blocks.6.conv.conv.0 : f32[1536, 384, 1, 1], a view of %959: no code */
+  /* %954 = reshape(%952) {shape [1536, 384, 1, 1]} blocks.6.conv.conv.0 : f32[1536, 384, 1, 1], a view of %952: no code */
 
-  /* %962 = concat(%924, %960) {axis 0} blocks.6 : f32[B, 197, 384], a view of %918: no code */
+  /* %955 = concat(%917, %953) {axis 0} blocks.6 : f32[B, 197, 384], a view of %910: no code */
 
-  /* %963 = mul(%962, %340) blocks.6 : f32[B, 197, 384] */
+  /* %956 = mul(%955, %333) blocks.6 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 346816512, (const long[]){75648, 384, 1},
       inputs[6], (const long[]){1, 0, 0}, arena + 289013760);
 
-  /* %964 = transpose(%337) {perm [1, 0]} blocks.6.attn.proj : f32[384, 384] */
+  /* %957 = transpose(%330) {perm [1, 0]} blocks.6.attn.proj : f32[384, 384] */
   lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[158], arena + 291434496);
 
-  /* %965 = fused_linear(%963, %964) blocks.6.attn.proj : f32[B, 197, 384] */
+  /* %958 = fused_linear(%956, %957) blocks.6.attn.proj : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 384, 384, arena + 289013760, arena + 291434496, NULL, LK_ACT_NONE, NULL,
       arena + 296275968);
 
-  /* %966 = linear_grad_weight(%963, %336) blocks.6.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 289013760, arena + 744984576, arena + 307507200);
+  /* %959 = linear_grad_weight(%956, %329) blocks.6.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 289013760, arena + 728039424, arena + 307507200);
 
-  /* %967 = reduce_sum(%963) {axes [0], batch} blocks.6.attn.proj : f32[384] */
+  /* %960 = reduce_sum(%956) {axes [0], batch} blocks.6.attn.proj : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 289013760,
       arena + 307658880);
 
-  /* %968 = sdpa_grad(%333, %334, %335, %965) {heads 8, kv_heads 8} blocks.6.attn : f32[B, 197, 1152] */
+  /* %961 = sdpa_grad(%326, %327, %328, %958) {heads 8, kv_heads 8} blocks.6.attn : f32[B, 197, 1152] */
   lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 631234560, 1152, arena + 631234944, 1152,
       arena + 631235328, 1152, arena + 296275968, 384, arena + 289013760, 1152,
       arena + 289013760 + 384, 1152, arena + 289013760 + 768, 1152, 0.14433756f);
 
-  /* %969 = transpose(%330) {perm [1, 0]} blocks.6.attn.qkv : f32[384, 1152] */
+  /* %962 = transpose(%323) {perm [1, 0]} blocks.6.attn.qkv : f32[384, 1152] */
   lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[156], arena + 296275968);
 
-  /* %970 = fused_linear(%968, %969) blocks.6.attn.qkv : f32[B, 197, 384] */
+  /* %963 = fused_linear(%961, %962) blocks.6.attn.qkv : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 1152, 384, arena + 289013760, arena + 296275968, NULL, LK_ACT_NONE, NULL,
       arena + 298647552);
 
-  /* %971 = linear_grad_weight(%968, %329) blocks.6.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 289013760, arena + 742563840,
+  /* %964 = linear_grad_weight(%961, %322) blocks.6.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 289013760, arena + 725618688,
       arena + 307064832);
 
-  /* %972 = reduce_sum(%968) {axes [0], batch} blocks.6.attn.qkv : f32[1152] */
+  /* %965 = reduce_sum(%961) {axes [0], batch} blocks.6.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
       arena + 289013760, arena + 307657728);
 
-  /* %973 = reduce_sum(%970) {axes [0], batch} blocks.6.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 298647552,
-      arena + 307659264);
+  /* %966 = normalize_param_grad(%319, %963) {eps 1e-06} blocks.6.norm1 : f32[2, 384] */
+  lk_layernorm_param_grad(B * 197, 384, arena + 723197952, arena + 298647552, 1e-06f,
+      arena + 289013760);
 
-  /* %974 = reduce_sum(%970, %328) {axes [0], batch} blocks.6.norm1 : f32[384] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0},
-      arena + 298647552, arena + 740143104, arena + 307659648);
+  /* %967 = index(%966) {axis 0, at 1} blocks.6.norm1 : f32[384] */
+  lk_copy_rows(1, 384, arena + 289014144, 768, arena + 307659264, 384);
 
-  /* %975 = normalize_grad(%325, %970, %326, %962) {eps 1e-06} blocks.5.conv : f32[B, 197, 384], written over %970 */
-  lk_layernorm_grad(B * 197, 384, arena + 737722368, arena + 298647552, params[154],
+  /* %968 = index(%966) {axis 0, at 0} blocks.6.norm1 : f32[384] */
+  lk_copy_rows(1, 384, arena + 289013760, 768, arena + 307659648, 384);
+
+  /* %969 = normalize_grad(%319, %963, %320, %955) {eps 1e-06} blocks.5.conv : f32[B, 197, 384], written over %963 */
+  lk_layernorm_grad(B * 197, 384, arena + 723197952, arena + 298647552, params[154],
       arena + 346816512, 1e-06f, arena + 298647552);
 
-  /* %976 = slice(%975) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 384], a view of %970: no code */
+  /* %970 = slice(%969) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 384], a view of %963: no code */
 
-  /* %977 = slice(%975) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 384] */
+  /* %971 = slice(%969) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 384] */
   lk_copy_rows(B, 75264, arena + 298647936, 75648, arena + 301068288, 75264);
 
-  /* %978 = batch_norm_act_param_grad(%318, %977, %321, %319, %320) {eps 1e-05} blocks.5.conv.conv.8 : f32[2, 384] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 824733696, arena + 301068288,
-      arena + 863203968, params[150], params[151], 1e-05f, LK_ACT_NONE, arena + 289013760,
+  /* %972 = batch_norm_act_param_grad(%312, %971, %315, %313, %314) {eps 1e-05} blocks.5.conv.conv.8 : f32[2, 384] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 795684864, arena + 301068288,
+      arena + 832336512, params[150], params[151], 1e-05f, LK_ACT_NONE, arena + 289013760,
       arena + 289090944);
 
-  /* %979 = batch_norm_act_grad(%318, %977, %321, %319, %320, %978) {eps 1e-05} blocks.5.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 824733696, arena + 301068288, arena + 863203968,
+  /* %973 = batch_norm_act_grad(%312, %971, %315, %313, %314, %972) {eps 1e-05} blocks.5.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 795684864, arena + 301068288, arena + 832336512,
       params[150], params[151], arena + 289090944, 1e-05f, LK_ACT_NONE, arena + 289013760,
       arena + 303476736);
 
-  /* %980 = index(%978) {axis 0, at 0} blocks.5.conv.conv.8 : f32[384] */
+  /* %974 = index(%972) {axis 0, at 0} blocks.5.conv.conv.8 : f32[384] */
   lk_copy_rows(1, 384, arena + 289090944, 768, arena + 307660032, 384);
 
-  /* %981 = index(%978) {axis 0, at 1} blocks.5.conv.conv.8 : f32[384] */
+  /* %975 = index(%972) {axis 0, at 1} blocks.5.conv.conv.8 : f32[384] */
   lk_copy_rows(1, 384, arena + 289091328, 768, arena + 307660416, 384);
 
-  /* %982 = transpose(%317) {perm [1, 0]} blocks.5.conv.conv.7 : f32[1536, 384] */
+  /* %976 = transpose(%311) {perm [1, 0]} blocks.5.conv.conv.7 : f32[1536, 384] */
   lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[149], arena + 306475008);
 
-  /* %983 = fused_linear(%979, %982) blocks.5.conv.conv.7 : f32[B, 196, 1536] */
+  /* %977 = fused_linear(%973, %976) blocks.5.conv.conv.7 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 303476736, arena + 306475008, NULL, LK_ACT_NONE, NULL,
       arena + 289013760);
 
-  /* %984 = linear_grad_weight(%979, %315) blocks.5.conv.conv.7 : f32[384, 1536] */
+  /* %978 = linear_grad_weight(%973, %309) blocks.5.conv.conv.7 : f32[384, 1536] */
   lk_linear_grad_weight(B * 196, 1536, 384, arena + 303476736, arena + 279379968,
       arena + 306475008);
 
-  /* %985 = reshape(%984) {shape [384, 1536, 1, 1]} blocks.5.conv.conv.7 : f32[384, 1536, 1, 1], a view of %984: no code */
+  /* %979 = reshape(%978) {shape [384, 1536, 1, 1]} blocks.5.conv.conv.7 : f32[384, 1536, 1, 1], a view of %978: no code */
 
-  /* %986 = reduce_sum(%983, %305) {axes [0]} blocks.5.conv.conv.6 : f32[B, 1536] */
+  /* %980 = reduce_sum(%977, %299) {axes [0]} blocks.5.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
       arena + 289013760, arena + 269746176, arena + 279379968);
 
-  /* %987 = hsigmoid_grad(%313, %986) blocks.5.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 862030848, arena + 279379968, arena + 269746176);
+  /* %981 = hsigmoid_grad(%307, %980) blocks.5.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 831163392, arena + 279379968, arena + 269746176);
 
-  /* %988 = transpose(%311) {perm [1, 0]} blocks.5.conv.conv.6.fc.2 : f32[4, 1536] */
+  /* %982 = transpose(%305) {perm [1, 0]} blocks.5.conv.conv.6.fc.2 : f32[4, 1536] */
   lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[147], arena + 269795328);
 
-  /* %989 = fused_linear(%987, %988) blocks.5.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %983 = fused_linear(%981, %982) blocks.5.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 269746176, arena + 269795328, NULL, LK_ACT_NONE, NULL,
       arena + 269801472);
 
-  /* %990 = linear_grad_weight(%987, %310) blocks.5.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 269746176, arena + 863223280, arena + 270054912);
+  /* %984 = linear_grad_weight(%981, %304) blocks.5.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 269746176, arena + 832356592, arena + 270054912);
 
-  /* %991 = reduce_sum(%987) {axes [], batch} blocks.5.conv.conv.6.fc.2 : f32[1536] */
+  /* %985 = reduce_sum(%981) {axes [], batch} blocks.5.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 269746176,
       arena + 270070272);
 
-  /* %992 = relu_grad(%309, %989) blocks.5.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 863223152, arena + 269801472, arena + 269801600);
+  /* %986 = relu_grad(%303, %983) blocks.5.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 832356464, arena + 269801472, arena + 269801600);
 
-  /* %993 = transpose(%307) {perm [1, 0]} blocks.5.conv.conv.6.fc.0 : f32[1536, 4] */
+  /* %987 = transpose(%301) {perm [1, 0]} blocks.5.conv.conv.6.fc.0 : f32[1536, 4] */
   lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[145], arena + 269795328);
 
-  /* %994 = fused_linear(%992, %993) blocks.5.conv.conv.6.fc.0 : f32[B, 1536] */
+  /* %988 = fused_linear(%986, %987) blocks.5.conv.conv.6.fc.0 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 269801600, arena + 269795328, NULL, LK_ACT_NONE, NULL,
       arena + 269746176);
 
-  /* %995 = linear_grad_weight(%992, %306) blocks.5.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 269801600, arena + 861981696, arena + 270061056);
+  /* %989 = linear_grad_weight(%986, %300) blocks.5.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 269801600, arena + 831114240, arena + 270061056);
 
-  /* %996 = reduce_sum(%992) {axes [], batch} blocks.5.conv.conv.6.fc.0 : f32[4] */
+  /* %990 = reduce_sum(%986) {axes [], batch} blocks.5.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 269801600,
       arena + 270071808);
 
-  /* %997 = reshape(%994) {shape [1, 1536]} blocks.5.conv.conv.6 : f32[B, 1, 1536], a view of %994: no code */
+  /* %991 = reshape(%988) {shape [1, 1536]} blocks.5.conv.conv.6 : f32[B, 1, 1536], a view of %988: no code */
 
-  /* %998 = mul_scalar(%997) {x op 0.0051020407} blocks.5.conv.conv.6 : f32[B, 1, 1536] */
+  /* %992 = mul_scalar(%991) {x op 0.0051020407} blocks.5.conv.conv.6 : f32[B, 1, 1536] */
   lk_mul_scalar(B * 1536, arena + 269746176, 0.0051020407f, arena + 269795328);
 
-  /* %999 = mul_add(%983, %314, %998) blocks.5.conv.conv.4 : f32[B, 196, 1536], written over %983 */
+  /* %993 = mul_add(%977, %308, %992) blocks.5.conv.conv.4 : f32[B, 196, 1536], written over %977 */
   lk_mul_add(3, (const long[]){B, 196, 1536}, arena + 289013760, (const long[]){301056, 1536, 1},
-      arena + 862080000, (const long[]){1536, 0, 1}, arena + 269795328, (const long[]){1536, 0, 1},
+      arena + 831212544, (const long[]){1536, 0, 1}, arena + 269795328, (const long[]){1536, 0, 1},
       arena + 289013760);
 
-  /* %1000 = batch_norm_act_param_grad(%300, %999, %303, %301, %302) {eps 1e-05, act hswish} blocks.5.conv.conv.4 : f32[2, 1536] */
+  /* %994 = batch_norm_act_param_grad(%294, %993, %297, %295, %296) {eps 1e-05, act hswish} blocks.5.conv.conv.4 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 260112384, arena + 289013760,
-      arena + 863064576, params[141], params[142], 1e-05f, LK_ACT_HSWISH, arena + 269746176,
+      arena + 832197120, params[141], params[142], 1e-05f, LK_ACT_HSWISH, arena + 269746176,
       arena + 270067200);
 
-  /* %1001 = batch_norm_act_grad(%300, %999, %303, %301, %302, %1000) {eps 1e-05, act hswish} blocks.5.conv.conv.4 : f32[B, 196, 1536], written over %983 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 260112384, arena + 289013760, arena + 863064576,
+  /* %995 = batch_norm_act_grad(%294, %993, %297, %295, %296, %994) {eps 1e-05, act hswish} blocks.5.conv.conv.4 : f32[B, 196, 1536], written over %977 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 260112384, arena + 289013760, arena + 832197120,
       params[141], params[142], arena + 270067200, 1e-05f, LK_ACT_HSWISH, arena + 269746176,
       arena + 289013760);
 
-  /* %1002 = index(%1000) {axis 0, at 0} blocks.5.conv.conv.4 : f32[1536] */
+  /* %996 = index(%994) {axis 0, at 0} blocks.5.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 270067200, 3072, arena + 269760000, 1536);
 
-  /* %1003 = index(%1000) {axis 0, at 1} blocks.5.conv.conv.4 : f32[1536] */
+  /* %997 = index(%994) {axis 0, at 1} blocks.5.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 270068736, 3072, arena + 269761536, 1536);
 
-  /* %1004 = token_dwconv_grad_input(%1001, %299) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 1536] */
+  /* %998 = token_dwconv_grad_input(%995, %293) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 289013760, params[140],
       arena + 260112384);
 
-  /* %1005 = token_dwconv_grad_weight(%1001, %298) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %999 = token_dwconv_grad_weight(%995, %292) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 289013760,
       arena + 250478592, arena + 269746176);
 
-  /* %1006 = batch_norm_act_param_grad(%293, %1004, %296, %294, %295) {eps 1e-05, act hswish} blocks.5.conv.conv.1 : f32[2, 1536] */
+  /* %1000 = batch_norm_act_param_grad(%287, %998, %290, %288, %289) {eps 1e-05, act hswish} blocks.5.conv.conv.1 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 240844800, arena + 260112384,
-      arena + 863059968, params[136], params[137], 1e-05f, LK_ACT_HSWISH, arena + 250478592,
+      arena + 832192512, params[136], params[137], 1e-05f, LK_ACT_HSWISH, arena + 250478592,
       arena + 250787328);
 
-  /* %1007 = batch_norm_act_grad(%293, %1004, %296, %294, %295, %1006) {eps 1e-05, act hswish} blocks.5.conv.conv.1 : f32[B, 196, 1536], written over %1004 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 240844800, arena + 260112384, arena + 863059968,
+  /* %1001 = batch_norm_act_grad(%287, %998, %290, %288, %289, %1000) {eps 1e-05, act hswish} blocks.5.conv.conv.1 : f32[B, 196, 1536], written over %998 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 240844800, arena + 260112384, arena + 832192512,
       params[136], params[137], arena + 250787328, 1e-05f, LK_ACT_HSWISH, arena + 250478592,
       arena + 260112384);
 
-  /* %1008 = index(%1006) {axis 0, at 0} blocks.5.conv.conv.1 : f32[1536] */
+  /* %1002 = index(%1000) {axis 0, at 0} blocks.5.conv.conv.1 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 250787328, 3072, arena + 259485696, 1536);
 
-  /* %1009 = index(%1006) {axis 0, at 1} blocks.5.conv.conv.1 : f32[1536] */
+  /* %1003 = index(%1000) {axis 0, at 1} blocks.5.conv.conv.1 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 250788864, 3072, arena + 259487232, 1536);
 
-  /* %1010 = transpose(%292) {perm [1, 0]} blocks.5.conv.conv.0 : f32[384, 1536] */
+  /* %1004 = transpose(%286) {perm [1, 0]} blocks.5.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[135], arena + 240844800);
 
-  /* %1011 = linear_grad_weight(%1007, %290) blocks.5.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 260112384, arena + 822325248,
+  /* %1005 = linear_grad_weight(%1001, %284) blocks.5.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 260112384, arena + 793276416,
       arena + 257716224);
 
-  /* %1012 = fused_linear(%1007, %1010, %977) {residual} blocks.5.conv.conv.0 : f32[B, 196, 384], written into %970 from row 1 */
+  /* %1006 = fused_linear(%1001, %1004, %971) {residual} blocks.5.conv.conv.0 : f32[B, 196, 384], written into %963 from row 1 */
   lk_fused_linear_strided(B, 196, 1536, 384, arena + 260112384, 301056, arena + 240844800, NULL,
       NULL, 0, LK_ACT_NONE, arena + 301068288, 75264, arena + 298647936, 75648);
 
-  /* %1013 = reshape(%1011) {shape [1536, 384, 1, 1]} blocks.5.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1011: no code */
+  /* %1007 = reshape(%1005) {shape [1536, 384, 1, 1]} blocks.5.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1005: no code */
 
-  /* %1014 = concat(%976, %1012) {axis 0} blocks.5 : f32[B, 197, 384], a view of %970: no code */
+  /* %1008 = concat(%970, %1006) {axis 0} blocks.5 : f32[B, 197, 384], a view of %963: no code */
 
-  /* %1015 = mul(%1014, %287) blocks.5 : f32[B, 197, 384] */
+  /* %1009 = mul(%1008, %281) blocks.5 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 298647552, (const long[]){75648, 384, 1},
       inputs[5], (const long[]){1, 0, 0}, arena + 240844800);
 
-  /* %1016 = transpose(%284) {perm [1, 0]} blocks.5.attn.proj : f32[384, 384] */
+  /* %1010 = transpose(%278) {perm [1, 0]} blocks.5.attn.proj : f32[384, 384] */
   lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[133], arena + 243265536);
 
-  /* %1017 = fused_linear(%1015, %1016) blocks.5.attn.proj : f32[B, 197, 384] */
+  /* %1011 = fused_linear(%1009, %1010) blocks.5.attn.proj : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 384, 384, arena + 240844800, arena + 243265536, NULL, LK_ACT_NONE, NULL,
       arena + 248107008);
 
-  /* %1018 = linear_grad_weight(%1015, %283) blocks.5.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 240844800, arena + 735301632, arena + 259338240);
+  /* %1012 = linear_grad_weight(%1009, %277) blocks.5.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 240844800, arena + 720777216, arena + 259338240);
 
-  /* %1019 = reduce_sum(%1015) {axes [0], batch} blocks.5.attn.proj : f32[384] */
+  /* %1013 = reduce_sum(%1009) {axes [0], batch} blocks.5.attn.proj : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 240844800,
       arena + 259489920);
 
-  /* %1020 = sdpa_grad(%280, %281, %282, %1017) {heads 8, kv_heads 8} blocks.5.attn : f32[B, 197, 1152] */
+  /* %1014 = sdpa_grad(%274, %275, %276, %1011) {heads 8, kv_heads 8} blocks.5.attn : f32[B, 197, 1152] */
   lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 623972352, 1152, arena + 623972736, 1152,
       arena + 623973120, 1152, arena + 248107008, 384, arena + 240844800, 1152,
       arena + 240844800 + 384, 1152, arena + 240844800 + 768, 1152, 0.14433756f);
 
-  /* %1021 = transpose(%277) {perm [1, 0]} blocks.5.attn.qkv : f32[384, 1152] */
+  /* %1015 = transpose(%271) {perm [1, 0]} blocks.5.attn.qkv : f32[384, 1152] */
   lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[131], arena + 248107008);
 
-  /* %1022 = fused_linear(%1020, %1021) blocks.5.attn.qkv : f32[B, 197, 384] */
+  /* %1016 = fused_linear(%1014, %1015) blocks.5.attn.qkv : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 1152, 384, arena + 240844800, arena + 248107008, NULL, LK_ACT_NONE, NULL,
       arena + 250478592);
 
-  /* %1023 = linear_grad_weight(%1020, %276) blocks.5.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 240844800, arena + 732880896,
+  /* %1017 = linear_grad_weight(%1014, %270) blocks.5.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 240844800, arena + 718356480,
       arena + 258895872);
 
-  /* %1024 = reduce_sum(%1020) {axes [0], batch} blocks.5.attn.qkv : f32[1152] */
+  /* %1018 = reduce_sum(%1014) {axes [0], batch} blocks.5.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
       arena + 240844800, arena + 259488768);
 
-  /* %1025 = reduce_sum(%1022) {axes [0], batch} blocks.5.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 250478592,
-      arena + 259490304);
+  /* %1019 = normalize_param_grad(%267, %1016) {eps 1e-06} blocks.5.norm1 : f32[2, 384] */
+  lk_layernorm_param_grad(B * 197, 384, arena + 715935744, arena + 250478592, 1e-06f,
+      arena + 240844800);
 
-  /* %1026 = reduce_sum(%1022, %275) {axes [0], batch} blocks.5.norm1 : f32[384] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0},
-      arena + 250478592, arena + 730460160, arena + 259490688);
+  /* %1020 = index(%1019) {axis 0, at 1} blocks.5.norm1 : f32[384] */
+  lk_copy_rows(1, 384, arena + 240845184, 768, arena + 259490304, 384);
 
-  /* %1027 = normalize_grad(%272, %1022, %273, %1014) {eps 1e-06} blocks.4.conv : f32[B, 197, 384], written over %1022 */
-  lk_layernorm_grad(B * 197, 384, arena + 728039424, arena + 250478592, params[129],
+  /* %1021 = index(%1019) {axis 0, at 0} blocks.5.norm1 : f32[384] */
+  lk_copy_rows(1, 384, arena + 240844800, 768, arena + 259490688, 384);
+
+  /* %1022 = normalize_grad(%267, %1016, %268, %1008) {eps 1e-06} blocks.4.conv : f32[B, 197, 384], written over %1016 */
+  lk_layernorm_grad(B * 197, 384, arena + 715935744, arena + 250478592, params[129],
       arena + 298647552, 1e-06f, arena + 250478592);
 
-  /* %1028 = slice(%1027) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 384], a view of %1022: no code */
+  /* %1023 = slice(%1022) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 384], a view of %1016: no code */
 
-  /* %1029 = slice(%1027) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 384] */
+  /* %1024 = slice(%1022) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 384] */
   lk_copy_rows(B, 75264, arena + 250478976, 75648, arena + 252899328, 75264);
 
-  /* %1030 = batch_norm_act_param_grad(%265, %1029, %268, %266, %267) {eps 1e-05} blocks.4.conv.conv.8 : f32[2, 384] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 819916800, arena + 252899328,
-      arena + 863202816, params[125], params[126], 1e-05f, LK_ACT_NONE, arena + 240844800,
+  /* %1025 = batch_norm_act_param_grad(%260, %1024, %263, %261, %262) {eps 1e-05} blocks.4.conv.conv.8 : f32[2, 384] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 790867968, arena + 252899328,
+      arena + 832335360, params[125], params[126], 1e-05f, LK_ACT_NONE, arena + 240844800,
       arena + 240921984);
 
-  /* %1031 = batch_norm_act_grad(%265, %1029, %268, %266, %267, %1030) {eps 1e-05} blocks.4.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 819916800, arena + 252899328, arena + 863202816,
+  /* %1026 = batch_norm_act_grad(%260, %1024, %263, %261, %262, %1025) {eps 1e-05} blocks.4.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 790867968, arena + 252899328, arena + 832335360,
       params[125], params[126], arena + 240921984, 1e-05f, LK_ACT_NONE, arena + 240844800,
       arena + 255307776);
 
-  /* %1032 = index(%1030) {axis 0, at 0} blocks.4.conv.conv.8 : f32[384] */
+  /* %1027 = index(%1025) {axis 0, at 0} blocks.4.conv.conv.8 : f32[384] */
   lk_copy_rows(1, 384, arena + 240921984, 768, arena + 259491072, 384);
 
-  /* %1033 = index(%1030) {axis 0, at 1} blocks.4.conv.conv.8 : f32[384] */
+  /* %1028 = index(%1025) {axis 0, at 1} blocks.4.conv.conv.8 : f32[384] */
   lk_copy_rows(1, 384, arena + 240922368, 768, arena + 259491456, 384);
 
-  /* %1034 = transpose(%264) {perm [1, 0]} blocks.4.conv.conv.7 : f32[1536, 384] */
+  /* %1029 = transpose(%259) {perm [1, 0]} blocks.4.conv.conv.7 : f32[1536, 384] */
   lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[124], arena + 258306048);
 
-  /* %1035 = fused_linear(%1031, %1034) blocks.4.conv.conv.7 : f32[B, 196, 1536] */
+  /* %1030 = fused_linear(%1026, %1029) blocks.4.conv.conv.7 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 255307776, arena + 258306048, NULL, LK_ACT_NONE, NULL,
       arena + 240844800);
 
-  /* %1036 = linear_grad_weight(%1031, %262) blocks.4.conv.conv.7 : f32[384, 1536] */
+  /* %1031 = linear_grad_weight(%1026, %257) blocks.4.conv.conv.7 : f32[384, 1536] */
   lk_linear_grad_weight(B * 196, 1536, 384, arena + 255307776, arena + 231211008,
       arena + 258306048);
 
-  /* %1037 = reshape(%1036) {shape [384, 1536, 1, 1]} blocks.4.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1036: no code */
+  /* %1032 = reshape(%1031) {shape [384, 1536, 1, 1]} blocks.4.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1031: no code */
 
-  /* %1038 = reduce_sum(%1035, %252) {axes [0]} blocks.4.conv.conv.6 : f32[B, 1536] */
+  /* %1033 = reduce_sum(%1030, %247) {axes [0]} blocks.4.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
       arena + 240844800, arena + 221577216, arena + 231211008);
 
-  /* %1039 = hsigmoid_grad(%260, %1038) blocks.4.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 861883392, arena + 231211008, arena + 221577216);
+  /* %1034 = hsigmoid_grad(%255, %1033) blocks.4.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 831015936, arena + 231211008, arena + 221577216);
 
-  /* %1040 = transpose(%258) {perm [1, 0]} blocks.4.conv.conv.6.fc.2 : f32[4, 1536] */
+  /* %1035 = transpose(%253) {perm [1, 0]} blocks.4.conv.conv.6.fc.2 : f32[4, 1536] */
   lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[122], arena + 221626368);
 
-  /* %1041 = fused_linear(%1039, %1040) blocks.4.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %1036 = fused_linear(%1034, %1035) blocks.4.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 221577216, arena + 221626368, NULL, LK_ACT_NONE, NULL,
       arena + 221632512);
 
-  /* %1042 = linear_grad_weight(%1039, %257) blocks.4.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 221577216, arena + 863223024, arena + 221885952);
+  /* %1037 = linear_grad_weight(%1034, %252) blocks.4.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 221577216, arena + 832356336, arena + 221885952);
 
-  /* %1043 = reduce_sum(%1039) {axes [], batch} blocks.4.conv.conv.6.fc.2 : f32[1536] */
+  /* %1038 = reduce_sum(%1034) {axes [], batch} blocks.4.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 221577216,
       arena + 221901312);
 
-  /* %1044 = relu_grad(%256, %1041) blocks.4.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 863222896, arena + 221632512, arena + 221632640);
+  /* %1039 = relu_grad(%251, %1036) blocks.4.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 832356208, arena + 221632512, arena + 221632640);
 
-  /* %1045 = transpose(%254) {perm [1, 0]} blocks.4.conv.conv.6.fc.0 : f32[1536, 4] */
+  /* %1040 = transpose(%249) {perm [1, 0]} blocks.4.conv.conv.6.fc.0 : f32[1536, 4] */
   lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[120], arena + 221626368);
 
-  /* %1046 = fused_linear(%1044, %1045) blocks.4.conv.conv.6.fc.0 : f32[B, 1536] */
+  /* %1041 = fused_linear(%1039, %1040) blocks.4.conv.conv.6.fc.0 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 221632640, arena + 221626368, NULL, LK_ACT_NONE, NULL,
       arena + 221577216);
 
-  /* %1047 = linear_grad_weight(%1044, %253) blocks.4.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 221632640, arena + 861834240, arena + 221892096);
+  /* %1042 = linear_grad_weight(%1039, %248) blocks.4.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 221632640, arena + 830966784, arena + 221892096);
 
-  /* %1048 = reduce_sum(%1044) {axes [], batch} blocks.4.conv.conv.6.fc.0 : f32[4] */
+  /* %1043 = reduce_sum(%1039) {axes [], batch} blocks.4.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 221632640,
       arena + 221902848);
 
-  /* %1049 = reshape(%1046) {shape [1, 1536]} blocks.4.conv.conv.6 : f32[B, 1, 1536], a view of %1046: no code */
+  /* %1044 = reshape(%1041) {shape [1, 1536]} blocks.4.conv.conv.6 : f32[B, 1, 1536], a view of %1041: no code */
 
-  /* %1050 = mul_scalar(%1049) {x op 0.0051020407} blocks.4.conv.conv.6 : f32[B, 1, 1536] */
+  /* %1045 = mul_scalar(%1044) {x op 0.0051020407} blocks.4.conv.conv.6 : f32[B, 1, 1536] */
   lk_mul_scalar(B * 1536, arena + 221577216, 0.0051020407f, arena + 221626368);
 
-  /* %1051 = mul_add(%1035, %261, %1050) blocks.4.conv.conv.4 : f32[B, 196, 1536], written over %1035 */
+  /* %1046 = mul_add(%1030, %256, %1045) blocks.4.conv.conv.4 : f32[B, 196, 1536], written over %1030 */
   lk_mul_add(3, (const long[]){B, 196, 1536}, arena + 240844800, (const long[]){301056, 1536, 1},
-      arena + 861932544, (const long[]){1536, 0, 1}, arena + 221626368, (const long[]){1536, 0, 1},
+      arena + 831065088, (const long[]){1536, 0, 1}, arena + 221626368, (const long[]){1536, 0, 1},
       arena + 240844800);
 
-  /* %1052 = batch_norm_act_param_grad(%247, %1051, %250, %248, %249) {eps 1e-05, act hswish} blocks.4.conv.conv.4 : f32[2, 1536] */
+  /* %1047 = batch_norm_act_param_grad(%242, %1046, %245, %243, %244) {eps 1e-05, act hswish} blocks.4.conv.conv.4 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 211943424, arena + 240844800,
-      arena + 863055360, params[116], params[117], 1e-05f, LK_ACT_HSWISH, arena + 221577216,
+      arena + 832187904, params[116], params[117], 1e-05f, LK_ACT_HSWISH, arena + 221577216,
       arena + 221898240);
 
-  /* %1053 = batch_norm_act_grad(%247, %1051, %250, %248, %249, %1052) {eps 1e-05, act hswish} blocks.4.conv.conv.4 : f32[B, 196, 1536], written over %1035 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 211943424, arena + 240844800, arena + 863055360,
+  /* %1048 = batch_norm_act_grad(%242, %1046, %245, %243, %244, %1047) {eps 1e-05, act hswish} blocks.4.conv.conv.4 : f32[B, 196, 1536], written over %1030 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 211943424, arena + 240844800, arena + 832187904,
       params[116], params[117], arena + 221898240, 1e-05f, LK_ACT_HSWISH, arena + 221577216,
       arena + 240844800);
 
-  /* %1054 = index(%1052) {axis 0, at 0} blocks.4.conv.conv.4 : f32[1536] */
+  /* %1049 = index(%1047) {axis 0, at 0} blocks.4.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 221898240, 3072, arena + 221591040, 1536);
 
-  /* %1055 = index(%1052) {axis 0, at 1} blocks.4.conv.conv.4 : f32[1536] */
+  /* %1050 = index(%1047) {axis 0, at 1} blocks.4.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 221899776, 3072, arena + 221592576, 1536);
 
-  /* %1056 = token_dwconv_grad_input(%1053, %246) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 1536] */
+  /* %1051 = token_dwconv_grad_input(%1048, %241) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 240844800, params[115],
       arena + 211943424);
 
-  /* %1057 = token_dwconv_grad_weight(%1053, %245) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %1052 = token_dwconv_grad_weight(%1048, %240) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 240844800,
       arena + 202309632, arena + 221577216);
 
-  /* %1058 = batch_norm_act_param_grad(%240, %1056, %243, %241, %242) {eps 1e-05, act hswish} blocks.4.conv.conv.1 : f32[2, 1536] */
+  /* %1053 = batch_norm_act_param_grad(%235, %1051, %238, %236, %237) {eps 1e-05, act hswish} blocks.4.conv.conv.1 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 192675840, arena + 211943424,
-      arena + 863050752, params[111], params[112], 1e-05f, LK_ACT_HSWISH, arena + 202309632,
+      arena + 832183296, params[111], params[112], 1e-05f, LK_ACT_HSWISH, arena + 202309632,
       arena + 202618368);
 
-  /* %1059 = batch_norm_act_grad(%240, %1056, %243, %241, %242, %1058) {eps 1e-05, act hswish} blocks.4.conv.conv.1 : f32[B, 196, 1536], written over %1056 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 192675840, arena + 211943424, arena + 863050752,
+  /* %1054 = batch_norm_act_grad(%235, %1051, %238, %236, %237, %1053) {eps 1e-05, act hswish} blocks.4.conv.conv.1 : f32[B, 196, 1536], written over %1051 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 192675840, arena + 211943424, arena + 832183296,
       params[111], params[112], arena + 202618368, 1e-05f, LK_ACT_HSWISH, arena + 202309632,
       arena + 211943424);
 
-  /* %1060 = index(%1058) {axis 0, at 0} blocks.4.conv.conv.1 : f32[1536] */
+  /* %1055 = index(%1053) {axis 0, at 0} blocks.4.conv.conv.1 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 202618368, 3072, arena + 211316736, 1536);
 
-  /* %1061 = index(%1058) {axis 0, at 1} blocks.4.conv.conv.1 : f32[1536] */
+  /* %1056 = index(%1053) {axis 0, at 1} blocks.4.conv.conv.1 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 202619904, 3072, arena + 211318272, 1536);
 
-  /* %1062 = transpose(%239) {perm [1, 0]} blocks.4.conv.conv.0 : f32[384, 1536] */
+  /* %1057 = transpose(%234) {perm [1, 0]} blocks.4.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[110], arena + 192675840);
 
-  /* %1063 = linear_grad_weight(%1059, %237) blocks.4.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 211943424, arena + 817508352,
+  /* %1058 = linear_grad_weight(%1054, %232) blocks.4.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 211943424, arena + 788459520,
       arena + 209547264);
 
-  /* %1064 = fused_linear(%1059, %1062, %1029) {residual} blocks.4.conv.conv.0 : f32[B, 196, 384], written into %1022 from row 1 */
+  /* %1059 = fused_linear(%1054, %1057, %1024) {residual} blocks.4.conv.conv.0 : f32[B, 196, 384], written into %1016 from row 1 */
   lk_fused_linear_strided(B, 196, 1536, 384, arena + 211943424, 301056, arena + 192675840, NULL,
       NULL, 0, LK_ACT_NONE, arena + 252899328, 75264, arena + 250478976, 75648);
 
-  /* %1065 = reshape(%1063) {shape [1536, 384, 1, 1]} blocks.4.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1063: no code */
+  /* %1060 = reshape(%1058) {shape [1536, 384, 1, 1]} blocks.4.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1058: no code */
 
-  /* %1066 = concat(%1028, %1064) {axis 0} blocks.4 : f32[B, 197, 384], a view of %1022: no code */
+  /* %1061 = concat(%1023, %1059) {axis 0} blocks.4 : f32[B, 197, 384], a view of %1016: no code */
 
-  /* %1067 = mul(%1066, %234) blocks.4 : f32[B, 197, 384] */
+  /* %1062 = mul(%1061, %229) blocks.4 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 250478592, (const long[]){75648, 384, 1},
       inputs[4], (const long[]){1, 0, 0}, arena + 192675840);
 
-  /* %1068 = transpose(%231) {perm [1, 0]} blocks.4.attn.proj : f32[384, 384] */
+  /* %1063 = transpose(%226) {perm [1, 0]} blocks.4.attn.proj : f32[384, 384] */
   lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[108], arena + 195096576);
 
-  /* %1069 = fused_linear(%1067, %1068) blocks.4.attn.proj : f32[B, 197, 384] */
+  /* %1064 = fused_linear(%1062, %1063) blocks.4.attn.proj : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 384, 384, arena + 192675840, arena + 195096576, NULL, LK_ACT_NONE, NULL,
       arena + 199938048);
 
-  /* %1070 = linear_grad_weight(%1067, %230) blocks.4.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 192675840, arena + 725618688, arena + 211169280);
+  /* %1065 = linear_grad_weight(%1062, %225) blocks.4.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 192675840, arena + 713515008, arena + 211169280);
 
-  /* %1071 = reduce_sum(%1067) {axes [0], batch} blocks.4.attn.proj : f32[384] */
+  /* %1066 = reduce_sum(%1062) {axes [0], batch} blocks.4.attn.proj : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 192675840,
       arena + 211320960);
 
-  /* %1072 = sdpa_grad(%227, %228, %229, %1069) {heads 8, kv_heads 8} blocks.4.attn : f32[B, 197, 1152] */
+  /* %1067 = sdpa_grad(%222, %223, %224, %1064) {heads 8, kv_heads 8} blocks.4.attn : f32[B, 197, 1152] */
   lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 616710144, 1152, arena + 616710528, 1152,
       arena + 616710912, 1152, arena + 199938048, 384, arena + 192675840, 1152,
       arena + 192675840 + 384, 1152, arena + 192675840 + 768, 1152, 0.14433756f);
 
-  /* %1073 = transpose(%224) {perm [1, 0]} blocks.4.attn.qkv : f32[384, 1152] */
+  /* %1068 = transpose(%219) {perm [1, 0]} blocks.4.attn.qkv : f32[384, 1152] */
   lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[106], arena + 199938048);
 
-  /* %1074 = fused_linear(%1072, %1073) blocks.4.attn.qkv : f32[B, 197, 384] */
+  /* %1069 = fused_linear(%1067, %1068) blocks.4.attn.qkv : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 1152, 384, arena + 192675840, arena + 199938048, NULL, LK_ACT_NONE, NULL,
       arena + 202309632);
 
-  /* %1075 = linear_grad_weight(%1072, %223) blocks.4.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 192675840, arena + 723197952,
+  /* %1070 = linear_grad_weight(%1067, %218) blocks.4.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 192675840, arena + 711094272,
       arena + 210726912);
 
-  /* %1076 = reduce_sum(%1072) {axes [0], batch} blocks.4.attn.qkv : f32[1152] */
+  /* %1071 = reduce_sum(%1067) {axes [0], batch} blocks.4.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
       arena + 192675840, arena + 211319808);
 
-  /* %1077 = reduce_sum(%1074) {axes [0], batch} blocks.4.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 202309632,
-      arena + 211321344);
+  /* %1072 = normalize_param_grad(%215, %1069) {eps 1e-06} blocks.4.norm1 : f32[2, 384] */
+  lk_layernorm_param_grad(B * 197, 384, arena + 708673536, arena + 202309632, 1e-06f,
+      arena + 192675840);
 
-  /* %1078 = reduce_sum(%1074, %222) {axes [0], batch} blocks.4.norm1 : f32[384] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0},
-      arena + 202309632, arena + 720777216, arena + 211321728);
+  /* %1073 = index(%1072) {axis 0, at 1} blocks.4.norm1 : f32[384] */
+  lk_copy_rows(1, 384, arena + 192676224, 768, arena + 211321344, 384);
 
-  /* %1079 = normalize_grad(%219, %1074, %220, %1066) {eps 1e-06} blocks.3.conv : f32[B, 197, 384], written over %1074 */
-  lk_layernorm_grad(B * 197, 384, arena + 718356480, arena + 202309632, params[104],
+  /* %1074 = index(%1072) {axis 0, at 0} blocks.4.norm1 : f32[384] */
+  lk_copy_rows(1, 384, arena + 192675840, 768, arena + 211321728, 384);
+
+  /* %1075 = normalize_grad(%215, %1069, %216, %1061) {eps 1e-06} blocks.3.conv : f32[B, 197, 384], written over %1069 */
+  lk_layernorm_grad(B * 197, 384, arena + 708673536, arena + 202309632, params[104],
       arena + 250478592, 1e-06f, arena + 202309632);
 
-  /* %1080 = slice(%1079) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 384], a view of %1074: no code */
+  /* %1076 = slice(%1075) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 384], a view of %1069: no code */
 
-  /* %1081 = slice(%1079) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 384] */
+  /* %1077 = slice(%1075) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 384] */
   lk_copy_rows(B, 75264, arena + 202310016, 75648, arena + 204730368, 75264);
 
-  /* %1082 = batch_norm_act_param_grad(%212, %1081, %215, %213, %214) {eps 1e-05} blocks.3.conv.conv.8 : f32[2, 384] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 815099904, arena + 204730368,
-      arena + 863201664, params[100], params[101], 1e-05f, LK_ACT_NONE, arena + 192675840,
+  /* %1078 = batch_norm_act_param_grad(%208, %1077, %211, %209, %210) {eps 1e-05} blocks.3.conv.conv.8 : f32[2, 384] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 786051072, arena + 204730368,
+      arena + 832334208, params[100], params[101], 1e-05f, LK_ACT_NONE, arena + 192675840,
       arena + 192753024);
 
-  /* %1083 = batch_norm_act_grad(%212, %1081, %215, %213, %214, %1082) {eps 1e-05} blocks.3.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 815099904, arena + 204730368, arena + 863201664,
+  /* %1079 = batch_norm_act_grad(%208, %1077, %211, %209, %210, %1078) {eps 1e-05} blocks.3.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 786051072, arena + 204730368, arena + 832334208,
       params[100], params[101], arena + 192753024, 1e-05f, LK_ACT_NONE, arena + 192675840,
       arena + 207138816);
 
-  /* %1084 = index(%1082) {axis 0, at 0} blocks.3.conv.conv.8 : f32[384] */
+  /* %1080 = index(%1078) {axis 0, at 0} blocks.3.conv.conv.8 : f32[384] */
   lk_copy_rows(1, 384, arena + 192753024, 768, arena + 211322112, 384);
 
-  /* %1085 = index(%1082) {axis 0, at 1} blocks.3.conv.conv.8 : f32[384] */
+  /* %1081 = index(%1078) {axis 0, at 1} blocks.3.conv.conv.8 : f32[384] */
   lk_copy_rows(1, 384, arena + 192753408, 768, arena + 211322496, 384);
 
-  /* %1086 = transpose(%211) {perm [1, 0]} blocks.3.conv.conv.7 : f32[1536, 384] */
+  /* %1082 = transpose(%207) {perm [1, 0]} blocks.3.conv.conv.7 : f32[1536, 384] */
   lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[99], arena + 210137088);
 
-  /* %1087 = fused_linear(%1083, %1086) blocks.3.conv.conv.7 : f32[B, 196, 1536] */
+  /* %1083 = fused_linear(%1079, %1082) blocks.3.conv.conv.7 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 207138816, arena + 210137088, NULL, LK_ACT_NONE, NULL,
       arena + 192675840);
 
-  /* %1088 = linear_grad_weight(%1083, %209) blocks.3.conv.conv.7 : f32[384, 1536] */
+  /* %1084 = linear_grad_weight(%1079, %205) blocks.3.conv.conv.7 : f32[384, 1536] */
   lk_linear_grad_weight(B * 196, 1536, 384, arena + 207138816, arena + 183042048,
       arena + 210137088);
 
-  /* %1089 = reshape(%1088) {shape [384, 1536, 1, 1]} blocks.3.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1088: no code */
+  /* %1085 = reshape(%1084) {shape [384, 1536, 1, 1]} blocks.3.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1084: no code */
 
-  /* %1090 = reduce_sum(%1087, %199) {axes [0]} blocks.3.conv.conv.6 : f32[B, 1536] */
+  /* %1086 = reduce_sum(%1083, %195) {axes [0]} blocks.3.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
       arena + 192675840, arena + 173408256, arena + 183042048);
 
-  /* %1091 = hsigmoid_grad(%207, %1090) blocks.3.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 861735936, arena + 183042048, arena + 173408256);
+  /* %1087 = hsigmoid_grad(%203, %1086) blocks.3.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 830868480, arena + 183042048, arena + 173408256);
 
-  /* %1092 = transpose(%205) {perm [1, 0]} blocks.3.conv.conv.6.fc.2 : f32[4, 1536] */
+  /* %1088 = transpose(%201) {perm [1, 0]} blocks.3.conv.conv.6.fc.2 : f32[4, 1536] */
   lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[97], arena + 173457408);
 
-  /* %1093 = fused_linear(%1091, %1092) blocks.3.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %1089 = fused_linear(%1087, %1088) blocks.3.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 173408256, arena + 173457408, NULL, LK_ACT_NONE, NULL,
       arena + 173463552);
 
-  /* %1094 = linear_grad_weight(%1091, %204) blocks.3.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 173408256, arena + 863222768, arena + 173716992);
+  /* %1090 = linear_grad_weight(%1087, %200) blocks.3.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 173408256, arena + 832356080, arena + 173716992);
 
-  /* %1095 = reduce_sum(%1091) {axes [], batch} blocks.3.conv.conv.6.fc.2 : f32[1536] */
+  /* %1091 = reduce_sum(%1087) {axes [], batch} blocks.3.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 173408256,
       arena + 173732352);
 
-  /* %1096 = relu_grad(%203, %1093) blocks.3.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 863222640, arena + 173463552, arena + 173463680);
+  /* %1092 = relu_grad(%199, %1089) blocks.3.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 832355952, arena + 173463552, arena + 173463680);
 
-  /* %1097 = transpose(%201) {perm [1, 0]} blocks.3.conv.conv.6.fc.0 : f32[1536, 4] */
+  /* %1093 = transpose(%197) {perm [1, 0]} blocks.3.conv.conv.6.fc.0 : f32[1536, 4] */
   lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[95], arena + 173457408);
 
-  /* %1098 = fused_linear(%1096, %1097) blocks.3.conv.conv.6.fc.0 : f32[B, 1536] */
+  /* %1094 = fused_linear(%1092, %1093) blocks.3.conv.conv.6.fc.0 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 173463680, arena + 173457408, NULL, LK_ACT_NONE, NULL,
       arena + 173408256);
 
-  /* %1099 = linear_grad_weight(%1096, %200) blocks.3.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 173463680, arena + 861686784, arena + 173723136);
+  /* %1095 = linear_grad_weight(%1092, %196) blocks.3.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 173463680, arena + 830819328, arena + 173723136);
 
-  /* %1100 = reduce_sum(%1096) {axes [], batch} blocks.3.conv.conv.6.fc.0 : f32[4] */
+  /* %1096 = reduce_sum(%1092) {axes [], batch} blocks.3.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 173463680,
       arena + 173733888);
 
-  /* %1101 = reshape(%1098) {shape [1, 1536]} blocks.3.conv.conv.6 : f32[B, 1, 1536], a view of %1098: no code */
+  /* %1097 = reshape(%1094) {shape [1, 1536]} blocks.3.conv.conv.6 : f32[B, 1, 1536], a view of %1094: no code */
 
-  /* %1102 = mul_scalar(%1101) {x op 0.0051020407} blocks.3.conv.conv.6 : f32[B, 1, 1536] */
+  /* %1098 = mul_scalar(%1097) {x op 0.0051020407} blocks.3.conv.conv.6 : f32[B, 1, 1536] */
   lk_mul_scalar(B * 1536, arena + 173408256, 0.0051020407f, arena + 173457408);
 
-  /* %1103 = mul_add(%1087, %208, %1102) blocks.3.conv.conv.4 : f32[B, 196, 1536], written over %1087 */
+  /* %1099 = mul_add(%1083, %204, %1098) blocks.3.conv.conv.4 : f32[B, 196, 1536], written over %1083 */
   lk_mul_add(3, (const long[]){B, 196, 1536}, arena + 192675840, (const long[]){301056, 1536, 1},
-      arena + 861785088, (const long[]){1536, 0, 1}, arena + 173457408, (const long[]){1536, 0, 1},
+      arena + 830917632, (const long[]){1536, 0, 1}, arena + 173457408, (const long[]){1536, 0, 1},
       arena + 192675840);
 
-  /* %1104 = batch_norm_act_param_grad(%194, %1103, %197, %195, %196) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[2, 1536] */
+  /* %1100 = batch_norm_act_param_grad(%190, %1099, %193, %191, %192) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 163774464, arena + 192675840,
-      arena + 863046144, params[91], params[92], 1e-05f, LK_ACT_HSWISH, arena + 173408256,
+      arena + 832178688, params[91], params[92], 1e-05f, LK_ACT_HSWISH, arena + 173408256,
       arena + 173729280);
 
-  /* %1105 = batch_norm_act_grad(%194, %1103, %197, %195, %196, %1104) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[B, 196, 1536], written over %1087 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 163774464, arena + 192675840, arena + 863046144,
+  /* %1101 = batch_norm_act_grad(%190, %1099, %193, %191, %192, %1100) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[B, 196, 1536], written over %1083 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 163774464, arena + 192675840, arena + 832178688,
       params[91], params[92], arena + 173729280, 1e-05f, LK_ACT_HSWISH, arena + 173408256,
       arena + 192675840);
 
-  /* %1106 = index(%1104) {axis 0, at 0} blocks.3.conv.conv.4 : f32[1536] */
+  /* %1102 = index(%1100) {axis 0, at 0} blocks.3.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 173729280, 3072, arena + 173422080, 1536);
 
-  /* %1107 = index(%1104) {axis 0, at 1} blocks.3.conv.conv.4 : f32[1536] */
+  /* %1103 = index(%1100) {axis 0, at 1} blocks.3.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 173730816, 3072, arena + 173423616, 1536);
 
-  /* %1108 = token_dwconv_grad_input(%1105, %193) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 1536] */
+  /* %1104 = token_dwconv_grad_input(%1101, %189) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 192675840, params[90],
       arena + 163774464);
 
-  /* %1109 = token_dwconv_grad_weight(%1105, %192) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %1105 = token_dwconv_grad_weight(%1101, %188) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 192675840,
       arena + 154140672, arena + 173408256);
 
-  /* %1110 = batch_norm_act_param_grad(%187, %1108, %190, %188, %189) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[2, 1536] */
+  /* %1106 = batch_norm_act_param_grad(%183, %1104, %186, %184, %185) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 144506880, arena + 163774464,
-      arena + 863041536, params[86], params[87], 1e-05f, LK_ACT_HSWISH, arena + 154140672,
+      arena + 832174080, params[86], params[87], 1e-05f, LK_ACT_HSWISH, arena + 154140672,
       arena + 154449408);
 
-  /* %1111 = batch_norm_act_grad(%187, %1108, %190, %188, %189, %1110) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[B, 196, 1536], written over %1108 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 144506880, arena + 163774464, arena + 863041536,
+  /* %1107 = batch_norm_act_grad(%183, %1104, %186, %184, %185, %1106) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[B, 196, 1536], written over %1104 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 144506880, arena + 163774464, arena + 832174080,
       params[86], params[87], arena + 154449408, 1e-05f, LK_ACT_HSWISH, arena + 154140672,
       arena + 163774464);
 
-  /* %1112 = index(%1110) {axis 0, at 0} blocks.3.conv.conv.1 : f32[1536] */
+  /* %1108 = index(%1106) {axis 0, at 0} blocks.3.conv.conv.1 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 154449408, 3072, arena + 163147776, 1536);
 
-  /* %1113 = index(%1110) {axis 0, at 1} blocks.3.conv.conv.1 : f32[1536] */
+  /* %1109 = index(%1106) {axis 0, at 1} blocks.3.conv.conv.1 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 154450944, 3072, arena + 163149312, 1536);
 
-  /* %1114 = transpose(%186) {perm [1, 0]} blocks.3.conv.conv.0 : f32[384, 1536] */
+  /* %1110 = transpose(%182) {perm [1, 0]} blocks.3.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[85], arena + 144506880);
 
-  /* %1115 = linear_grad_weight(%1111, %184) blocks.3.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 163774464, arena + 812691456,
+  /* %1111 = linear_grad_weight(%1107, %180) blocks.3.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 163774464, arena + 783642624,
       arena + 161378304);
 
-  /* %1116 = fused_linear(%1111, %1114, %1081) {residual} blocks.3.conv.conv.0 : f32[B, 196, 384], written into %1074 from row 1 */
+  /* %1112 = fused_linear(%1107, %1110, %1077) {residual} blocks.3.conv.conv.0 : f32[B, 196, 384], written into %1069 from row 1 */
   lk_fused_linear_strided(B, 196, 1536, 384, arena + 163774464, 301056, arena + 144506880, NULL,
       NULL, 0, LK_ACT_NONE, arena + 204730368, 75264, arena + 202310016, 75648);
 
-  /* %1117 = reshape(%1115) {shape [1536, 384, 1, 1]} blocks.3.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1115: no code */
+  /* %1113 = reshape(%1111) {shape [1536, 384, 1, 1]} blocks.3.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1111: no code */
 
-  /* %1118 = concat(%1080, %1116) {axis 0} blocks.3 : f32[B, 197, 384], a view of %1074: no code */
+  /* %1114 = concat(%1076, %1112) {axis 0} blocks.3 : f32[B, 197, 384], a view of %1069: no code */
 
-  /* %1119 = mul(%1118, %181) blocks.3 : f32[B, 197, 384] */
+  /* %1115 = mul(%1114, %177) blocks.3 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 202309632, (const long[]){75648, 384, 1},
       inputs[3], (const long[]){1, 0, 0}, arena + 144506880);
 
-  /* %1120 = transpose(%178) {perm [1, 0]} blocks.3.attn.proj : f32[384, 384] */
+  /* %1116 = transpose(%174) {perm [1, 0]} blocks.3.attn.proj : f32[384, 384] */
   lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[83], arena + 146927616);
 
-  /* %1121 = fused_linear(%1119, %1120) blocks.3.attn.proj : f32[B, 197, 384] */
+  /* %1117 = fused_linear(%1115, %1116) blocks.3.attn.proj : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 384, 384, arena + 144506880, arena + 146927616, NULL, LK_ACT_NONE, NULL,
       arena + 151769088);
 
-  /* %1122 = linear_grad_weight(%1119, %177) blocks.3.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 144506880, arena + 715935744, arena + 163000320);
+  /* %1118 = linear_grad_weight(%1115, %173) blocks.3.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 144506880, arena + 706252800, arena + 163000320);
 
-  /* %1123 = reduce_sum(%1119) {axes [0], batch} blocks.3.attn.proj : f32[384] */
+  /* %1119 = reduce_sum(%1115) {axes [0], batch} blocks.3.attn.proj : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 144506880,
       arena + 163152000);
 
-  /* %1124 = sdpa_grad(%174, %175, %176, %1121) {heads 8, kv_heads 8} blocks.3.attn : f32[B, 197, 1152] */
+  /* %1120 = sdpa_grad(%170, %171, %172, %1117) {heads 8, kv_heads 8} blocks.3.attn : f32[B, 197, 1152] */
   lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 609447936, 1152, arena + 609448320, 1152,
       arena + 609448704, 1152, arena + 151769088, 384, arena + 144506880, 1152,
       arena + 144506880 + 384, 1152, arena + 144506880 + 768, 1152, 0.14433756f);
 
-  /* %1125 = transpose(%171) {perm [1, 0]} blocks.3.attn.qkv : f32[384, 1152] */
+  /* %1121 = transpose(%167) {perm [1, 0]} blocks.3.attn.qkv : f32[384, 1152] */
   lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[81], arena + 151769088);
 
-  /* %1126 = fused_linear(%1124, %1125) blocks.3.attn.qkv : f32[B, 197, 384] */
+  /* %1122 = fused_linear(%1120, %1121) blocks.3.attn.qkv : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 1152, 384, arena + 144506880, arena + 151769088, NULL, LK_ACT_NONE, NULL,
       arena + 154140672);
 
-  /* %1127 = linear_grad_weight(%1124, %170) blocks.3.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 144506880, arena + 713515008,
+  /* %1123 = linear_grad_weight(%1120, %166) blocks.3.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 144506880, arena + 703832064,
       arena + 162557952);
 
-  /* %1128 = reduce_sum(%1124) {axes [0], batch} blocks.3.attn.qkv : f32[1152] */
+  /* %1124 = reduce_sum(%1120) {axes [0], batch} blocks.3.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
       arena + 144506880, arena + 163150848);
 
-  /* %1129 = reduce_sum(%1126) {axes [0], batch} blocks.3.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 154140672,
-      arena + 163152384);
+  /* %1125 = normalize_param_grad(%163, %1122) {eps 1e-06} blocks.3.norm1 : f32[2, 384] */
+  lk_layernorm_param_grad(B * 197, 384, arena + 701411328, arena + 154140672, 1e-06f,
+      arena + 144506880);
 
-  /* %1130 = reduce_sum(%1126, %169) {axes [0], batch} blocks.3.norm1 : f32[384] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0},
-      arena + 154140672, arena + 711094272, arena + 163152768);
+  /* %1126 = index(%1125) {axis 0, at 1} blocks.3.norm1 : f32[384] */
+  lk_copy_rows(1, 384, arena + 144507264, 768, arena + 163152384, 384);
 
-  /* %1131 = normalize_grad(%166, %1126, %167, %1118) {eps 1e-06} blocks.2.conv : f32[B, 197, 384], written over %1126 */
-  lk_layernorm_grad(B * 197, 384, arena + 708673536, arena + 154140672, params[79],
+  /* %1127 = index(%1125) {axis 0, at 0} blocks.3.norm1 : f32[384] */
+  lk_copy_rows(1, 384, arena + 144506880, 768, arena + 163152768, 384);
+
+  /* %1128 = normalize_grad(%163, %1122, %164, %1114) {eps 1e-06} blocks.2.conv : f32[B, 197, 384], written over %1122 */
+  lk_layernorm_grad(B * 197, 384, arena + 701411328, arena + 154140672, params[79],
       arena + 202309632, 1e-06f, arena + 154140672);
 
-  /* %1132 = slice(%1131) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 384], a view of %1126: no code */
+  /* %1129 = slice(%1128) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 384], a view of %1122: no code */
 
-  /* %1133 = slice(%1131) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 384] */
+  /* %1130 = slice(%1128) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 384] */
   lk_copy_rows(B, 75264, arena + 154141056, 75648, arena + 156561408, 75264);
 
-  /* %1134 = batch_norm_act_param_grad(%159, %1133, %162, %160, %161) {eps 1e-05} blocks.2.conv.conv.8 : f32[2, 384] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 810283008, arena + 156561408,
-      arena + 863200512, params[75], params[76], 1e-05f, LK_ACT_NONE, arena + 144506880,
+  /* %1131 = batch_norm_act_param_grad(%156, %1130, %159, %157, %158) {eps 1e-05} blocks.2.conv.conv.8 : f32[2, 384] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 781234176, arena + 156561408,
+      arena + 832333056, params[75], params[76], 1e-05f, LK_ACT_NONE, arena + 144506880,
       arena + 144584064);
 
-  /* %1135 = batch_norm_act_grad(%159, %1133, %162, %160, %161, %1134) {eps 1e-05} blocks.2.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 810283008, arena + 156561408, arena + 863200512,
+  /* %1132 = batch_norm_act_grad(%156, %1130, %159, %157, %158, %1131) {eps 1e-05} blocks.2.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 781234176, arena + 156561408, arena + 832333056,
       params[75], params[76], arena + 144584064, 1e-05f, LK_ACT_NONE, arena + 144506880,
       arena + 158969856);
 
-  /* %1136 = index(%1134) {axis 0, at 0} blocks.2.conv.conv.8 : f32[384] */
+  /* %1133 = index(%1131) {axis 0, at 0} blocks.2.conv.conv.8 : f32[384] */
   lk_copy_rows(1, 384, arena + 144584064, 768, arena + 163153152, 384);
 
-  /* %1137 = index(%1134) {axis 0, at 1} blocks.2.conv.conv.8 : f32[384] */
+  /* %1134 = index(%1131) {axis 0, at 1} blocks.2.conv.conv.8 : f32[384] */
   lk_copy_rows(1, 384, arena + 144584448, 768, arena + 163153536, 384);
 
-  /* %1138 = transpose(%158) {perm [1, 0]} blocks.2.conv.conv.7 : f32[1536, 384] */
+  /* %1135 = transpose(%155) {perm [1, 0]} blocks.2.conv.conv.7 : f32[1536, 384] */
   lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[74], arena + 161968128);
 
-  /* %1139 = fused_linear(%1135, %1138) blocks.2.conv.conv.7 : f32[B, 196, 1536] */
+  /* %1136 = fused_linear(%1132, %1135) blocks.2.conv.conv.7 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 158969856, arena + 161968128, NULL, LK_ACT_NONE, NULL,
       arena + 144506880);
 
-  /* %1140 = linear_grad_weight(%1135, %156) blocks.2.conv.conv.7 : f32[384, 1536] */
+  /* %1137 = linear_grad_weight(%1132, %153) blocks.2.conv.conv.7 : f32[384, 1536] */
   lk_linear_grad_weight(B * 196, 1536, 384, arena + 158969856, arena + 134873088,
       arena + 161968128);
 
-  /* %1141 = reshape(%1140) {shape [384, 1536, 1, 1]} blocks.2.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1140: no code */
+  /* %1138 = reshape(%1137) {shape [384, 1536, 1, 1]} blocks.2.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1137: no code */
 
-  /* %1142 = reduce_sum(%1139, %146) {axes [0]} blocks.2.conv.conv.6 : f32[B, 1536] */
+  /* %1139 = reduce_sum(%1136, %143) {axes [0]} blocks.2.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
       arena + 144506880, arena + 125239296, arena + 134873088);
 
-  /* %1143 = hsigmoid_grad(%154, %1142) blocks.2.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 861588480, arena + 134873088, arena + 125239296);
+  /* %1140 = hsigmoid_grad(%151, %1139) blocks.2.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 830721024, arena + 134873088, arena + 125239296);
 
-  /* %1144 = transpose(%152) {perm [1, 0]} blocks.2.conv.conv.6.fc.2 : f32[4, 1536] */
+  /* %1141 = transpose(%149) {perm [1, 0]} blocks.2.conv.conv.6.fc.2 : f32[4, 1536] */
   lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[72], arena + 125288448);
 
-  /* %1145 = fused_linear(%1143, %1144) blocks.2.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %1142 = fused_linear(%1140, %1141) blocks.2.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 125239296, arena + 125288448, NULL, LK_ACT_NONE, NULL,
       arena + 125294592);
 
-  /* %1146 = linear_grad_weight(%1143, %151) blocks.2.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 125239296, arena + 863222512, arena + 125548032);
+  /* %1143 = linear_grad_weight(%1140, %148) blocks.2.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 125239296, arena + 832355824, arena + 125548032);
 
-  /* %1147 = reduce_sum(%1143) {axes [], batch} blocks.2.conv.conv.6.fc.2 : f32[1536] */
+  /* %1144 = reduce_sum(%1140) {axes [], batch} blocks.2.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 125239296,
       arena + 125563392);
 
-  /* %1148 = relu_grad(%150, %1145) blocks.2.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 863222384, arena + 125294592, arena + 125294720);
+  /* %1145 = relu_grad(%147, %1142) blocks.2.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 832355696, arena + 125294592, arena + 125294720);
 
-  /* %1149 = transpose(%148) {perm [1, 0]} blocks.2.conv.conv.6.fc.0 : f32[1536, 4] */
+  /* %1146 = transpose(%145) {perm [1, 0]} blocks.2.conv.conv.6.fc.0 : f32[1536, 4] */
   lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[70], arena + 125288448);
 
-  /* %1150 = fused_linear(%1148, %1149) blocks.2.conv.conv.6.fc.0 : f32[B, 1536] */
+  /* %1147 = fused_linear(%1145, %1146) blocks.2.conv.conv.6.fc.0 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 125294720, arena + 125288448, NULL, LK_ACT_NONE, NULL,
       arena + 125239296);
 
-  /* %1151 = linear_grad_weight(%1148, %147) blocks.2.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 125294720, arena + 861539328, arena + 125554176);
+  /* %1148 = linear_grad_weight(%1145, %144) blocks.2.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 125294720, arena + 830671872, arena + 125554176);
 
-  /* %1152 = reduce_sum(%1148) {axes [], batch} blocks.2.conv.conv.6.fc.0 : f32[4] */
+  /* %1149 = reduce_sum(%1145) {axes [], batch} blocks.2.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 125294720,
       arena + 125564928);
 
-  /* %1153 = reshape(%1150) {shape [1, 1536]} blocks.2.conv.conv.6 : f32[B, 1, 1536], a view of %1150: no code */
+  /* %1150 = reshape(%1147) {shape [1, 1536]} blocks.2.conv.conv.6 : f32[B, 1, 1536], a view of %1147: no code */
 
-  /* %1154 = mul_scalar(%1153) {x op 0.0051020407} blocks.2.conv.conv.6 : f32[B, 1, 1536] */
+  /* %1151 = mul_scalar(%1150) {x op 0.0051020407} blocks.2.conv.conv.6 : f32[B, 1, 1536] */
   lk_mul_scalar(B * 1536, arena + 125239296, 0.0051020407f, arena + 125288448);
 
-  /* %1155 = mul_add(%1139, %155, %1154) blocks.2.conv.conv.4 : f32[B, 196, 1536], written over %1139 */
+  /* %1152 = mul_add(%1136, %152, %1151) blocks.2.conv.conv.4 : f32[B, 196, 1536], written over %1136 */
   lk_mul_add(3, (const long[]){B, 196, 1536}, arena + 144506880, (const long[]){301056, 1536, 1},
-      arena + 861637632, (const long[]){1536, 0, 1}, arena + 125288448, (const long[]){1536, 0, 1},
+      arena + 830770176, (const long[]){1536, 0, 1}, arena + 125288448, (const long[]){1536, 0, 1},
       arena + 144506880);
 
-  /* %1156 = batch_norm_act_param_grad(%141, %1155, %144, %142, %143) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[2, 1536] */
+  /* %1153 = batch_norm_act_param_grad(%138, %1152, %141, %139, %140) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 115605504, arena + 144506880,
-      arena + 863036928, params[66], params[67], 1e-05f, LK_ACT_HSWISH, arena + 125239296,
+      arena + 832169472, params[66], params[67], 1e-05f, LK_ACT_HSWISH, arena + 125239296,
       arena + 125560320);
 
-  /* %1157 = batch_norm_act_grad(%141, %1155, %144, %142, %143, %1156) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[B, 196, 1536], written over %1139 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 115605504, arena + 144506880, arena + 863036928,
+  /* %1154 = batch_norm_act_grad(%138, %1152, %141, %139, %140, %1153) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[B, 196, 1536], written over %1136 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 115605504, arena + 144506880, arena + 832169472,
       params[66], params[67], arena + 125560320, 1e-05f, LK_ACT_HSWISH, arena + 125239296,
       arena + 144506880);
 
-  /* %1158 = index(%1156) {axis 0, at 0} blocks.2.conv.conv.4 : f32[1536] */
+  /* %1155 = index(%1153) {axis 0, at 0} blocks.2.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 125560320, 3072, arena + 125253120, 1536);
 
-  /* %1159 = index(%1156) {axis 0, at 1} blocks.2.conv.conv.4 : f32[1536] */
+  /* %1156 = index(%1153) {axis 0, at 1} blocks.2.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 125561856, 3072, arena + 125254656, 1536);
 
-  /* %1160 = token_dwconv_grad_input(%1157, %140) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 1536] */
+  /* %1157 = token_dwconv_grad_input(%1154, %137) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 144506880, params[65],
       arena + 115605504);
 
-  /* %1161 = token_dwconv_grad_weight(%1157, %139) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %1158 = token_dwconv_grad_weight(%1154, %136) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 144506880,
       arena + 105971712, arena + 125239296);
 
-  /* %1162 = batch_norm_act_param_grad(%134, %1160, %137, %135, %136) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[2, 1536] */
+  /* %1159 = batch_norm_act_param_grad(%131, %1157, %134, %132, %133) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 96337920, arena + 115605504,
-      arena + 863032320, params[61], params[62], 1e-05f, LK_ACT_HSWISH, arena + 105971712,
+      arena + 832164864, params[61], params[62], 1e-05f, LK_ACT_HSWISH, arena + 105971712,
       arena + 106280448);
 
-  /* %1163 = batch_norm_act_grad(%134, %1160, %137, %135, %136, %1162) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[B, 196, 1536], written over %1160 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 96337920, arena + 115605504, arena + 863032320,
+  /* %1160 = batch_norm_act_grad(%131, %1157, %134, %132, %133, %1159) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[B, 196, 1536], written over %1157 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 96337920, arena + 115605504, arena + 832164864,
       params[61], params[62], arena + 106280448, 1e-05f, LK_ACT_HSWISH, arena + 105971712,
       arena + 115605504);
 
-  /* %1164 = index(%1162) {axis 0, at 0} blocks.2.conv.conv.1 : f32[1536] */
+  /* %1161 = index(%1159) {axis 0, at 0} blocks.2.conv.conv.1 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 106280448, 3072, arena + 114978816, 1536);
 
-  /* %1165 = index(%1162) {axis 0, at 1} blocks.2.conv.conv.1 : f32[1536] */
+  /* %1162 = index(%1159) {axis 0, at 1} blocks.2.conv.conv.1 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 106281984, 3072, arena + 114980352, 1536);
 
-  /* %1166 = transpose(%133) {perm [1, 0]} blocks.2.conv.conv.0 : f32[384, 1536] */
+  /* %1163 = transpose(%130) {perm [1, 0]} blocks.2.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[60], arena + 96337920);
 
-  /* %1167 = linear_grad_weight(%1163, %131) blocks.2.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 115605504, arena + 807874560,
+  /* %1164 = linear_grad_weight(%1160, %128) blocks.2.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 115605504, arena + 778825728,
       arena + 113209344);
 
-  /* %1168 = fused_linear(%1163, %1166, %1133) {residual} blocks.2.conv.conv.0 : f32[B, 196, 384], written into %1126 from row 1 */
+  /* %1165 = fused_linear(%1160, %1163, %1130) {residual} blocks.2.conv.conv.0 : f32[B, 196, 384], written into %1122 from row 1 */
   lk_fused_linear_strided(B, 196, 1536, 384, arena + 115605504, 301056, arena + 96337920, NULL,
       NULL, 0, LK_ACT_NONE, arena + 156561408, 75264, arena + 154141056, 75648);
 
-  /* %1169 = reshape(%1167) {shape [1536, 384, 1, 1]} blocks.2.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1167: no code */
+  /* %1166 = reshape(%1164) {shape [1536, 384, 1, 1]} blocks.2.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1164: no code */
 
-  /* %1170 = concat(%1132, %1168) {axis 0} blocks.2 : f32[B, 197, 384], a view of %1126: no code */
+  /* %1167 = concat(%1129, %1165) {axis 0} blocks.2 : f32[B, 197, 384], a view of %1122: no code */
 
-  /* %1171 = mul(%1170, %128) blocks.2 : f32[B, 197, 384] */
+  /* %1168 = mul(%1167, %125) blocks.2 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 154140672, (const long[]){75648, 384, 1},
       inputs[2], (const long[]){1, 0, 0}, arena + 96337920);
 
-  /* %1172 = transpose(%125) {perm [1, 0]} blocks.2.attn.proj : f32[384, 384] */
+  /* %1169 = transpose(%122) {perm [1, 0]} blocks.2.attn.proj : f32[384, 384] */
   lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[58], arena + 98758656);
 
-  /* %1173 = fused_linear(%1171, %1172) blocks.2.attn.proj : f32[B, 197, 384] */
+  /* %1170 = fused_linear(%1168, %1169) blocks.2.attn.proj : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 384, 384, arena + 96337920, arena + 98758656, NULL, LK_ACT_NONE, NULL,
       arena + 103600128);
 
-  /* %1174 = linear_grad_weight(%1171, %124) blocks.2.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 96337920, arena + 706252800, arena + 114831360);
+  /* %1171 = linear_grad_weight(%1168, %121) blocks.2.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 96337920, arena + 698990592, arena + 114831360);
 
-  /* %1175 = reduce_sum(%1171) {axes [0], batch} blocks.2.attn.proj : f32[384] */
+  /* %1172 = reduce_sum(%1168) {axes [0], batch} blocks.2.attn.proj : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 96337920,
       arena + 114983040);
 
-  /* %1176 = sdpa_grad(%121, %122, %123, %1173) {heads 8, kv_heads 8} blocks.2.attn : f32[B, 197, 1152] */
+  /* %1173 = sdpa_grad(%118, %119, %120, %1170) {heads 8, kv_heads 8} blocks.2.attn : f32[B, 197, 1152] */
   lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 602185728, 1152, arena + 602186112, 1152,
       arena + 602186496, 1152, arena + 103600128, 384, arena + 96337920, 1152,
       arena + 96337920 + 384, 1152, arena + 96337920 + 768, 1152, 0.14433756f);
 
-  /* %1177 = transpose(%118) {perm [1, 0]} blocks.2.attn.qkv : f32[384, 1152] */
+  /* %1174 = transpose(%115) {perm [1, 0]} blocks.2.attn.qkv : f32[384, 1152] */
   lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[56], arena + 103600128);
 
-  /* %1178 = fused_linear(%1176, %1177) blocks.2.attn.qkv : f32[B, 197, 384] */
+  /* %1175 = fused_linear(%1173, %1174) blocks.2.attn.qkv : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 1152, 384, arena + 96337920, arena + 103600128, NULL, LK_ACT_NONE, NULL,
       arena + 105971712);
 
-  /* %1179 = linear_grad_weight(%1176, %117) blocks.2.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 96337920, arena + 703832064, arena + 114388992);
+  /* %1176 = linear_grad_weight(%1173, %114) blocks.2.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 96337920, arena + 696569856, arena + 114388992);
 
-  /* %1180 = reduce_sum(%1176) {axes [0], batch} blocks.2.attn.qkv : f32[1152] */
+  /* %1177 = reduce_sum(%1173) {axes [0], batch} blocks.2.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0}, arena + 96337920,
       arena + 114981888);
 
-  /* %1181 = reduce_sum(%1178) {axes [0], batch} blocks.2.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 105971712,
-      arena + 114983424);
+  /* %1178 = normalize_param_grad(%111, %1175) {eps 1e-06} blocks.2.norm1 : f32[2, 384] */
+  lk_layernorm_param_grad(B * 197, 384, arena + 694149120, arena + 105971712, 1e-06f,
+      arena + 96337920);
 
-  /* %1182 = reduce_sum(%1178, %116) {axes [0], batch} blocks.2.norm1 : f32[384] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0},
-      arena + 105971712, arena + 701411328, arena + 114983808);
+  /* %1179 = index(%1178) {axis 0, at 1} blocks.2.norm1 : f32[384] */
+  lk_copy_rows(1, 384, arena + 96338304, 768, arena + 114983424, 384);
 
-  /* %1183 = normalize_grad(%113, %1178, %114, %1170) {eps 1e-06} blocks.1.conv : f32[B, 197, 384], written over %1178 */
-  lk_layernorm_grad(B * 197, 384, arena + 698990592, arena + 105971712, params[54],
+  /* %1180 = index(%1178) {axis 0, at 0} blocks.2.norm1 : f32[384] */
+  lk_copy_rows(1, 384, arena + 96337920, 768, arena + 114983808, 384);
+
+  /* %1181 = normalize_grad(%111, %1175, %112, %1167) {eps 1e-06} blocks.1.conv : f32[B, 197, 384], written over %1175 */
+  lk_layernorm_grad(B * 197, 384, arena + 694149120, arena + 105971712, params[54],
       arena + 154140672, 1e-06f, arena + 105971712);
 
-  /* %1184 = slice(%1183) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 384], a view of %1178: no code */
+  /* %1182 = slice(%1181) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 384], a view of %1175: no code */
 
-  /* %1185 = slice(%1183) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 384] */
+  /* %1183 = slice(%1181) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 384] */
   lk_copy_rows(B, 75264, arena + 105972096, 75648, arena + 108392448, 75264);
 
-  /* %1186 = batch_norm_act_param_grad(%106, %1185, %109, %107, %108) {eps 1e-05} blocks.1.conv.conv.8 : f32[2, 384] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 805466112, arena + 108392448,
-      arena + 863199360, params[50], params[51], 1e-05f, LK_ACT_NONE, arena + 96337920,
+  /* %1184 = batch_norm_act_param_grad(%104, %1183, %107, %105, %106) {eps 1e-05} blocks.1.conv.conv.8 : f32[2, 384] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 776417280, arena + 108392448,
+      arena + 832331904, params[50], params[51], 1e-05f, LK_ACT_NONE, arena + 96337920,
       arena + 96415104);
 
-  /* %1187 = batch_norm_act_grad(%106, %1185, %109, %107, %108, %1186) {eps 1e-05} blocks.1.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 805466112, arena + 108392448, arena + 863199360,
+  /* %1185 = batch_norm_act_grad(%104, %1183, %107, %105, %106, %1184) {eps 1e-05} blocks.1.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 776417280, arena + 108392448, arena + 832331904,
       params[50], params[51], arena + 96415104, 1e-05f, LK_ACT_NONE, arena + 96337920,
       arena + 110800896);
 
-  /* %1188 = index(%1186) {axis 0, at 0} blocks.1.conv.conv.8 : f32[384] */
+  /* %1186 = index(%1184) {axis 0, at 0} blocks.1.conv.conv.8 : f32[384] */
   lk_copy_rows(1, 384, arena + 96415104, 768, arena + 114984192, 384);
 
-  /* %1189 = index(%1186) {axis 0, at 1} blocks.1.conv.conv.8 : f32[384] */
+  /* %1187 = index(%1184) {axis 0, at 1} blocks.1.conv.conv.8 : f32[384] */
   lk_copy_rows(1, 384, arena + 96415488, 768, arena + 114984576, 384);
 
-  /* %1190 = transpose(%105) {perm [1, 0]} blocks.1.conv.conv.7 : f32[1536, 384] */
+  /* %1188 = transpose(%103) {perm [1, 0]} blocks.1.conv.conv.7 : f32[1536, 384] */
   lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[49], arena + 113799168);
 
-  /* %1191 = fused_linear(%1187, %1190) blocks.1.conv.conv.7 : f32[B, 196, 1536] */
+  /* %1189 = fused_linear(%1185, %1188) blocks.1.conv.conv.7 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 110800896, arena + 113799168, NULL, LK_ACT_NONE, NULL,
       arena + 96337920);
 
-  /* %1192 = linear_grad_weight(%1187, %103) blocks.1.conv.conv.7 : f32[384, 1536] */
+  /* %1190 = linear_grad_weight(%1185, %101) blocks.1.conv.conv.7 : f32[384, 1536] */
   lk_linear_grad_weight(B * 196, 1536, 384, arena + 110800896, arena + 86704128, arena + 113799168);
 
-  /* %1193 = reshape(%1192) {shape [384, 1536, 1, 1]} blocks.1.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1192: no code */
+  /* %1191 = reshape(%1190) {shape [384, 1536, 1, 1]} blocks.1.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1190: no code */
 
-  /* %1194 = reduce_sum(%1191, %93) {axes [0]} blocks.1.conv.conv.6 : f32[B, 1536] */
+  /* %1192 = reduce_sum(%1189, %91) {axes [0]} blocks.1.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
       arena + 96337920, arena + 77070336, arena + 86704128);
 
-  /* %1195 = hsigmoid_grad(%101, %1194) blocks.1.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 861441024, arena + 86704128, arena + 77070336);
+  /* %1193 = hsigmoid_grad(%99, %1192) blocks.1.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 830573568, arena + 86704128, arena + 77070336);
 
-  /* %1196 = transpose(%99) {perm [1, 0]} blocks.1.conv.conv.6.fc.2 : f32[4, 1536] */
+  /* %1194 = transpose(%97) {perm [1, 0]} blocks.1.conv.conv.6.fc.2 : f32[4, 1536] */
   lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[47], arena + 77119488);
 
-  /* %1197 = fused_linear(%1195, %1196) blocks.1.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %1195 = fused_linear(%1193, %1194) blocks.1.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 77070336, arena + 77119488, NULL, LK_ACT_NONE, NULL,
       arena + 77125632);
 
-  /* %1198 = linear_grad_weight(%1195, %98) blocks.1.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 77070336, arena + 863222256, arena + 77379072);
+  /* %1196 = linear_grad_weight(%1193, %96) blocks.1.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 77070336, arena + 832355568, arena + 77379072);
 
-  /* %1199 = reduce_sum(%1195) {axes [], batch} blocks.1.conv.conv.6.fc.2 : f32[1536] */
+  /* %1197 = reduce_sum(%1193) {axes [], batch} blocks.1.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 77070336,
       arena + 77394432);
 
-  /* %1200 = relu_grad(%97, %1197) blocks.1.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 863222128, arena + 77125632, arena + 77125760);
+  /* %1198 = relu_grad(%95, %1195) blocks.1.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 832355440, arena + 77125632, arena + 77125760);
 
-  /* %1201 = transpose(%95) {perm [1, 0]} blocks.1.conv.conv.6.fc.0 : f32[1536, 4] */
+  /* %1199 = transpose(%93) {perm [1, 0]} blocks.1.conv.conv.6.fc.0 : f32[1536, 4] */
   lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[45], arena + 77119488);
 
-  /* %1202 = fused_linear(%1200, %1201) blocks.1.conv.conv.6.fc.0 : f32[B, 1536] */
+  /* %1200 = fused_linear(%1198, %1199) blocks.1.conv.conv.6.fc.0 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 77125760, arena + 77119488, NULL, LK_ACT_NONE, NULL,
       arena + 77070336);
 
-  /* %1203 = linear_grad_weight(%1200, %94) blocks.1.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 77125760, arena + 861391872, arena + 77385216);
+  /* %1201 = linear_grad_weight(%1198, %92) blocks.1.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 77125760, arena + 830524416, arena + 77385216);
 
-  /* %1204 = reduce_sum(%1200) {axes [], batch} blocks.1.conv.conv.6.fc.0 : f32[4] */
+  /* %1202 = reduce_sum(%1198) {axes [], batch} blocks.1.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 77125760,
       arena + 77395968);
 
-  /* %1205 = reshape(%1202) {shape [1, 1536]} blocks.1.conv.conv.6 : f32[B, 1, 1536], a view of %1202: no code */
+  /* %1203 = reshape(%1200) {shape [1, 1536]} blocks.1.conv.conv.6 : f32[B, 1, 1536], a view of %1200: no code */
 
-  /* %1206 = mul_scalar(%1205) {x op 0.0051020407} blocks.1.conv.conv.6 : f32[B, 1, 1536] */
+  /* %1204 = mul_scalar(%1203) {x op 0.0051020407} blocks.1.conv.conv.6 : f32[B, 1, 1536] */
   lk_mul_scalar(B * 1536, arena + 77070336, 0.0051020407f, arena + 77119488);
 
-  /* %1207 = mul_add(%1191, %102, %1206) blocks.1.conv.conv.4 : f32[B, 196, 1536], written over %1191 */
+  /* %1205 = mul_add(%1189, %100, %1204) blocks.1.conv.conv.4 : f32[B, 196, 1536], written over %1189 */
   lk_mul_add(3, (const long[]){B, 196, 1536}, arena + 96337920, (const long[]){301056, 1536, 1},
-      arena + 861490176, (const long[]){1536, 0, 1}, arena + 77119488, (const long[]){1536, 0, 1},
+      arena + 830622720, (const long[]){1536, 0, 1}, arena + 77119488, (const long[]){1536, 0, 1},
       arena + 96337920);
 
-  /* %1208 = batch_norm_act_param_grad(%88, %1207, %91, %89, %90) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[2, 1536] */
+  /* %1206 = batch_norm_act_param_grad(%86, %1205, %89, %87, %88) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 67436544, arena + 96337920,
-      arena + 863027712, params[41], params[42], 1e-05f, LK_ACT_HSWISH, arena + 77070336,
+      arena + 832160256, params[41], params[42], 1e-05f, LK_ACT_HSWISH, arena + 77070336,
       arena + 77391360);
 
-  /* %1209 = batch_norm_act_grad(%88, %1207, %91, %89, %90, %1208) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[B, 196, 1536], written over %1191 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 67436544, arena + 96337920, arena + 863027712,
+  /* %1207 = batch_norm_act_grad(%86, %1205, %89, %87, %88, %1206) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[B, 196, 1536], written over %1189 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 67436544, arena + 96337920, arena + 832160256,
       params[41], params[42], arena + 77391360, 1e-05f, LK_ACT_HSWISH, arena + 77070336,
       arena + 96337920);
 
-  /* %1210 = index(%1208) {axis 0, at 0} blocks.1.conv.conv.4 : f32[1536] */
+  /* %1208 = index(%1206) {axis 0, at 0} blocks.1.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 77391360, 3072, arena + 77084160, 1536);
 
-  /* %1211 = index(%1208) {axis 0, at 1} blocks.1.conv.conv.4 : f32[1536] */
+  /* %1209 = index(%1206) {axis 0, at 1} blocks.1.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 77392896, 3072, arena + 77085696, 1536);
 
-  /* %1212 = token_dwconv_grad_input(%1209, %87) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 1536] */
+  /* %1210 = token_dwconv_grad_input(%1207, %85) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 96337920, params[40],
       arena + 67436544);
 
-  /* %1213 = token_dwconv_grad_weight(%1209, %86) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %1211 = token_dwconv_grad_weight(%1207, %84) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 96337920, arena + 57802752,
       arena + 77070336);
 
-  /* %1214 = batch_norm_act_param_grad(%81, %1212, %84, %82, %83) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[2, 1536] */
+  /* %1212 = batch_norm_act_param_grad(%79, %1210, %82, %80, %81) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 48168960, arena + 67436544,
-      arena + 863023104, params[36], params[37], 1e-05f, LK_ACT_HSWISH, arena + 57802752,
+      arena + 832155648, params[36], params[37], 1e-05f, LK_ACT_HSWISH, arena + 57802752,
       arena + 58111488);
 
-  /* %1215 = batch_norm_act_grad(%81, %1212, %84, %82, %83, %1214) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[B, 196, 1536], written over %1212 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 48168960, arena + 67436544, arena + 863023104,
+  /* %1213 = batch_norm_act_grad(%79, %1210, %82, %80, %81, %1212) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[B, 196, 1536], written over %1210 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 48168960, arena + 67436544, arena + 832155648,
       params[36], params[37], arena + 58111488, 1e-05f, LK_ACT_HSWISH, arena + 57802752,
       arena + 67436544);
 
-  /* %1216 = index(%1214) {axis 0, at 0} blocks.1.conv.conv.1 : f32[1536] */
+  /* %1214 = index(%1212) {axis 0, at 0} blocks.1.conv.conv.1 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 58111488, 3072, arena + 66809856, 1536);
 
-  /* %1217 = index(%1214) {axis 0, at 1} blocks.1.conv.conv.1 : f32[1536] */
+  /* %1215 = index(%1212) {axis 0, at 1} blocks.1.conv.conv.1 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 58113024, 3072, arena + 66811392, 1536);
 
-  /* %1218 = transpose(%80) {perm [1, 0]} blocks.1.conv.conv.0 : f32[384, 1536] */
+  /* %1216 = transpose(%78) {perm [1, 0]} blocks.1.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[35], arena + 48168960);
 
-  /* %1219 = linear_grad_weight(%1215, %78) blocks.1.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 67436544, arena + 803057664, arena + 65040384);
+  /* %1217 = linear_grad_weight(%1213, %76) blocks.1.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 67436544, arena + 774008832, arena + 65040384);
 
-  /* %1220 = fused_linear(%1215, %1218, %1185) {residual} blocks.1.conv.conv.0 : f32[B, 196, 384], written into %1178 from row 1 */
+  /* %1218 = fused_linear(%1213, %1216, %1183) {residual} blocks.1.conv.conv.0 : f32[B, 196, 384], written into %1175 from row 1 */
   lk_fused_linear_strided(B, 196, 1536, 384, arena + 67436544, 301056, arena + 48168960, NULL, NULL,
       0, LK_ACT_NONE, arena + 108392448, 75264, arena + 105972096, 75648);
 
-  /* %1221 = reshape(%1219) {shape [1536, 384, 1, 1]} blocks.1.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1219: no code */
+  /* %1219 = reshape(%1217) {shape [1536, 384, 1, 1]} blocks.1.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1217: no code */
 
-  /* %1222 = concat(%1184, %1220) {axis 0} blocks.1 : f32[B, 197, 384], a view of %1178: no code */
+  /* %1220 = concat(%1182, %1218) {axis 0} blocks.1 : f32[B, 197, 384], a view of %1175: no code */
 
-  /* %1223 = mul(%1222, %75) blocks.1 : f32[B, 197, 384] */
+  /* %1221 = mul(%1220, %73) blocks.1 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 105971712, (const long[]){75648, 384, 1},
       inputs[1], (const long[]){1, 0, 0}, arena + 48168960);
 
-  /* %1224 = transpose(%72) {perm [1, 0]} blocks.1.attn.proj : f32[384, 384] */
+  /* %1222 = transpose(%70) {perm [1, 0]} blocks.1.attn.proj : f32[384, 384] */
   lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[33], arena + 50589696);
 
-  /* %1225 = fused_linear(%1223, %1224) blocks.1.attn.proj : f32[B, 197, 384] */
+  /* %1223 = fused_linear(%1221, %1222) blocks.1.attn.proj : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 384, 384, arena + 48168960, arena + 50589696, NULL, LK_ACT_NONE, NULL,
       arena + 55431168);
 
-  /* %1226 = linear_grad_weight(%1223, %71) blocks.1.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 48168960, arena + 696569856, arena + 66662400);
+  /* %1224 = linear_grad_weight(%1221, %69) blocks.1.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 48168960, arena + 691728384, arena + 66662400);
 
-  /* %1227 = reduce_sum(%1223) {axes [0], batch} blocks.1.attn.proj : f32[384] */
+  /* %1225 = reduce_sum(%1221) {axes [0], batch} blocks.1.attn.proj : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 48168960,
       arena + 66814080);
 
-  /* %1228 = sdpa_grad(%68, %69, %70, %1225) {heads 8, kv_heads 8} blocks.1.attn : f32[B, 197, 1152] */
+  /* %1226 = sdpa_grad(%66, %67, %68, %1223) {heads 8, kv_heads 8} blocks.1.attn : f32[B, 197, 1152] */
   lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 594923520, 1152, arena + 594923904, 1152,
       arena + 594924288, 1152, arena + 55431168, 384, arena + 48168960, 1152,
       arena + 48168960 + 384, 1152, arena + 48168960 + 768, 1152, 0.14433756f);
 
-  /* %1229 = transpose(%65) {perm [1, 0]} blocks.1.attn.qkv : f32[384, 1152] */
+  /* %1227 = transpose(%63) {perm [1, 0]} blocks.1.attn.qkv : f32[384, 1152] */
   lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[31], arena + 55431168);
 
-  /* %1230 = fused_linear(%1228, %1229) blocks.1.attn.qkv : f32[B, 197, 384] */
+  /* %1228 = fused_linear(%1226, %1227) blocks.1.attn.qkv : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 1152, 384, arena + 48168960, arena + 55431168, NULL, LK_ACT_NONE, NULL,
       arena + 57802752);
 
-  /* %1231 = linear_grad_weight(%1228, %64) blocks.1.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 48168960, arena + 694149120, arena + 66220032);
+  /* %1229 = linear_grad_weight(%1226, %62) blocks.1.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 48168960, arena + 689307648, arena + 66220032);
 
-  /* %1232 = reduce_sum(%1228) {axes [0], batch} blocks.1.attn.qkv : f32[1152] */
+  /* %1230 = reduce_sum(%1226) {axes [0], batch} blocks.1.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0}, arena + 48168960,
       arena + 66812928);
 
-  /* %1233 = reduce_sum(%1230) {axes [0], batch} blocks.1.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 57802752,
-      arena + 66814464);
+  /* %1231 = normalize_param_grad(%59, %1228) {eps 1e-06} blocks.1.norm1 : f32[2, 384] */
+  lk_layernorm_param_grad(B * 197, 384, arena + 686886912, arena + 57802752, 1e-06f,
+      arena + 48168960);
 
-  /* %1234 = reduce_sum(%1230, %63) {axes [0], batch} blocks.1.norm1 : f32[384] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0},
-      arena + 57802752, arena + 691728384, arena + 66814848);
+  /* %1232 = index(%1231) {axis 0, at 1} blocks.1.norm1 : f32[384] */
+  lk_copy_rows(1, 384, arena + 48169344, 768, arena + 66814464, 384);
 
-  /* %1235 = normalize_grad(%60, %1230, %61, %1222) {eps 1e-06} blocks.0.conv : f32[B, 197, 384], written over %1230 */
-  lk_layernorm_grad(B * 197, 384, arena + 689307648, arena + 57802752, params[29],
+  /* %1233 = index(%1231) {axis 0, at 0} blocks.1.norm1 : f32[384] */
+  lk_copy_rows(1, 384, arena + 48168960, 768, arena + 66814848, 384);
+
+  /* %1234 = normalize_grad(%59, %1228, %60, %1220) {eps 1e-06} blocks.0.conv : f32[B, 197, 384], written over %1228 */
+  lk_layernorm_grad(B * 197, 384, arena + 686886912, arena + 57802752, params[29],
       arena + 105971712, 1e-06f, arena + 57802752);
 
-  /* %1236 = slice(%1235) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 384], a view of %1230: no code */
+  /* %1235 = slice(%1234) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 384], a view of %1228: no code */
 
-  /* %1237 = slice(%1235) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 384] */
+  /* %1236 = slice(%1234) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 384] */
   lk_copy_rows(B, 75264, arena + 57803136, 75648, arena + 60223488, 75264);
 
-  /* %1238 = batch_norm_act_param_grad(%53, %1237, %56, %54, %55) {eps 1e-05} blocks.0.conv.conv.8 : f32[2, 384] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 800649216, arena + 60223488,
-      arena + 863198208, params[25], params[26], 1e-05f, LK_ACT_NONE, arena + 48168960,
+  /* %1237 = batch_norm_act_param_grad(%52, %1236, %55, %53, %54) {eps 1e-05} blocks.0.conv.conv.8 : f32[2, 384] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 771600384, arena + 60223488,
+      arena + 832330752, params[25], params[26], 1e-05f, LK_ACT_NONE, arena + 48168960,
       arena + 48246144);
 
-  /* %1239 = batch_norm_act_grad(%53, %1237, %56, %54, %55, %1238) {eps 1e-05} blocks.0.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 800649216, arena + 60223488, arena + 863198208,
+  /* %1238 = batch_norm_act_grad(%52, %1236, %55, %53, %54, %1237) {eps 1e-05} blocks.0.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 771600384, arena + 60223488, arena + 832330752,
       params[25], params[26], arena + 48246144, 1e-05f, LK_ACT_NONE, arena + 48168960,
       arena + 62631936);
 
-  /* %1240 = index(%1238) {axis 0, at 0} blocks.0.conv.conv.8 : f32[384] */
+  /* %1239 = index(%1237) {axis 0, at 0} blocks.0.conv.conv.8 : f32[384] */
   lk_copy_rows(1, 384, arena + 48246144, 768, arena + 66815232, 384);
 
-  /* %1241 = index(%1238) {axis 0, at 1} blocks.0.conv.conv.8 : f32[384] */
+  /* %1240 = index(%1237) {axis 0, at 1} blocks.0.conv.conv.8 : f32[384] */
   lk_copy_rows(1, 384, arena + 48246528, 768, arena + 66815616, 384);
 
-  /* %1242 = transpose(%52) {perm [1, 0]} blocks.0.conv.conv.7 : f32[1536, 384] */
+  /* %1241 = transpose(%51) {perm [1, 0]} blocks.0.conv.conv.7 : f32[1536, 384] */
   lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[24], arena + 65630208);
 
-  /* %1243 = fused_linear(%1239, %1242) blocks.0.conv.conv.7 : f32[B, 196, 1536] */
+  /* %1242 = fused_linear(%1238, %1241) blocks.0.conv.conv.7 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 62631936, arena + 65630208, NULL, LK_ACT_NONE, NULL,
       arena + 48168960);
 
-  /* %1244 = linear_grad_weight(%1239, %50) blocks.0.conv.conv.7 : f32[384, 1536] */
+  /* %1243 = linear_grad_weight(%1238, %49) blocks.0.conv.conv.7 : f32[384, 1536] */
   lk_linear_grad_weight(B * 196, 1536, 384, arena + 62631936, arena + 38535168, arena + 65630208);
 
-  /* %1245 = reshape(%1244) {shape [384, 1536, 1, 1]} blocks.0.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1244: no code */
+  /* %1244 = reshape(%1243) {shape [384, 1536, 1, 1]} blocks.0.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1243: no code */
 
-  /* %1246 = reduce_sum(%1243, %40) {axes [0]} blocks.0.conv.conv.6 : f32[B, 1536] */
+  /* %1245 = reduce_sum(%1242, %39) {axes [0]} blocks.0.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
       arena + 48168960, arena + 28901376, arena + 38535168);
 
-  /* %1247 = hsigmoid_grad(%48, %1246) blocks.0.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 861293568, arena + 38535168, arena + 28901376);
+  /* %1246 = hsigmoid_grad(%47, %1245) blocks.0.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 830426112, arena + 38535168, arena + 28901376);
 
-  /* %1248 = transpose(%46) {perm [1, 0]} blocks.0.conv.conv.6.fc.2 : f32[4, 1536] */
+  /* %1247 = transpose(%45) {perm [1, 0]} blocks.0.conv.conv.6.fc.2 : f32[4, 1536] */
   lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[22], arena + 28950528);
 
-  /* %1249 = fused_linear(%1247, %1248) blocks.0.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %1248 = fused_linear(%1246, %1247) blocks.0.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 28901376, arena + 28950528, NULL, LK_ACT_NONE, NULL,
       arena + 28956672);
 
-  /* %1250 = linear_grad_weight(%1247, %45) blocks.0.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 28901376, arena + 863222000, arena + 29210112);
+  /* %1249 = linear_grad_weight(%1246, %44) blocks.0.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 28901376, arena + 832355312, arena + 29210112);
 
-  /* %1251 = reduce_sum(%1247) {axes [], batch} blocks.0.conv.conv.6.fc.2 : f32[1536] */
+  /* %1250 = reduce_sum(%1246) {axes [], batch} blocks.0.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 28901376,
       arena + 29225472);
 
-  /* %1252 = relu_grad(%44, %1249) blocks.0.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 863221872, arena + 28956672, arena + 28956800);
+  /* %1251 = relu_grad(%43, %1248) blocks.0.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 832355184, arena + 28956672, arena + 28956800);
 
-  /* %1253 = transpose(%42) {perm [1, 0]} blocks.0.conv.conv.6.fc.0 : f32[1536, 4] */
+  /* %1252 = transpose(%41) {perm [1, 0]} blocks.0.conv.conv.6.fc.0 : f32[1536, 4] */
   lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[20], arena + 28950528);
 
-  /* %1254 = fused_linear(%1252, %1253) blocks.0.conv.conv.6.fc.0 : f32[B, 1536] */
+  /* %1253 = fused_linear(%1251, %1252) blocks.0.conv.conv.6.fc.0 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 28956800, arena + 28950528, NULL, LK_ACT_NONE, NULL,
       arena + 28901376);
 
-  /* %1255 = linear_grad_weight(%1252, %41) blocks.0.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 28956800, arena + 861244416, arena + 29216256);
+  /* %1254 = linear_grad_weight(%1251, %40) blocks.0.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 28956800, arena + 830376960, arena + 29216256);
 
-  /* %1256 = reduce_sum(%1252) {axes [], batch} blocks.0.conv.conv.6.fc.0 : f32[4] */
+  /* %1255 = reduce_sum(%1251) {axes [], batch} blocks.0.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 28956800,
       arena + 29227008);
 
-  /* %1257 = reshape(%1254) {shape [1, 1536]} blocks.0.conv.conv.6 : f32[B, 1, 1536], a view of %1254: no code */
+  /* %1256 = reshape(%1253) {shape [1, 1536]} blocks.0.conv.conv.6 : f32[B, 1, 1536], a view of %1253: no code */
 
-  /* %1258 = mul_scalar(%1257) {x op 0.0051020407} blocks.0.conv.conv.6 : f32[B, 1, 1536] */
+  /* %1257 = mul_scalar(%1256) {x op 0.0051020407} blocks.0.conv.conv.6 : f32[B, 1, 1536] */
   lk_mul_scalar(B * 1536, arena + 28901376, 0.0051020407f, arena + 28950528);
 
-  /* %1259 = mul_add(%1243, %49, %1258) blocks.0.conv.conv.4 : f32[B, 196, 1536], written over %1243 */
+  /* %1258 = mul_add(%1242, %48, %1257) blocks.0.conv.conv.4 : f32[B, 196, 1536], written over %1242 */
   lk_mul_add(3, (const long[]){B, 196, 1536}, arena + 48168960, (const long[]){301056, 1536, 1},
-      arena + 861342720, (const long[]){1536, 0, 1}, arena + 28950528, (const long[]){1536, 0, 1},
+      arena + 830475264, (const long[]){1536, 0, 1}, arena + 28950528, (const long[]){1536, 0, 1},
       arena + 48168960);
 
-  /* %1260 = batch_norm_act_param_grad(%35, %1259, %38, %36, %37) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[2, 1536] */
+  /* %1259 = batch_norm_act_param_grad(%34, %1258, %37, %35, %36) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 19267584, arena + 48168960,
-      arena + 863018496, params[16], params[17], 1e-05f, LK_ACT_HSWISH, arena + 28901376,
+      arena + 832151040, params[16], params[17], 1e-05f, LK_ACT_HSWISH, arena + 28901376,
       arena + 29222400);
 
-  /* %1261 = batch_norm_act_grad(%35, %1259, %38, %36, %37, %1260) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[B, 196, 1536], written over %1243 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 19267584, arena + 48168960, arena + 863018496,
+  /* %1260 = batch_norm_act_grad(%34, %1258, %37, %35, %36, %1259) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[B, 196, 1536], written over %1242 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 19267584, arena + 48168960, arena + 832151040,
       params[16], params[17], arena + 29222400, 1e-05f, LK_ACT_HSWISH, arena + 28901376,
       arena + 48168960);
 
-  /* %1262 = index(%1260) {axis 0, at 0} blocks.0.conv.conv.4 : f32[1536] */
+  /* %1261 = index(%1259) {axis 0, at 0} blocks.0.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 29222400, 3072, arena + 28915200, 1536);
 
-  /* %1263 = index(%1260) {axis 0, at 1} blocks.0.conv.conv.4 : f32[1536] */
+  /* %1262 = index(%1259) {axis 0, at 1} blocks.0.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 29223936, 3072, arena + 28916736, 1536);
 
-  /* %1264 = token_dwconv_grad_input(%1261, %34) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 1536] */
+  /* %1263 = token_dwconv_grad_input(%1260, %33) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 48168960, params[15],
       arena + 19267584);
 
-  /* %1265 = token_dwconv_grad_weight(%1261, %33) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %1264 = token_dwconv_grad_weight(%1260, %32) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 48168960, arena + 9633792,
       arena + 28901376);
 
-  /* %1266 = batch_norm_act_param_grad(%28, %1264, %31, %29, %30) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[2, 1536] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena, arena + 19267584, arena + 863013888,
+  /* %1265 = batch_norm_act_param_grad(%27, %1263, %30, %28, %29) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[2, 1536] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena, arena + 19267584, arena + 832146432,
       params[11], params[12], 1e-05f, LK_ACT_HSWISH, arena + 9633792, arena + 9942528);
 
-  /* %1267 = batch_norm_act_grad(%28, %1264, %31, %29, %30, %1266) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[B, 196, 1536], written over %1264 */
-  lk_batch_norm_act_grad_cl(B * 196, 1536, arena, arena + 19267584, arena + 863013888, params[11],
+  /* %1266 = batch_norm_act_grad(%27, %1263, %30, %28, %29, %1265) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[B, 196, 1536], written over %1263 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena, arena + 19267584, arena + 832146432, params[11],
       params[12], arena + 9942528, 1e-05f, LK_ACT_HSWISH, arena + 9633792, arena + 19267584);
 
-  /* %1268 = index(%1266) {axis 0, at 0} blocks.0.conv.conv.1 : f32[1536] */
+  /* %1267 = index(%1265) {axis 0, at 0} blocks.0.conv.conv.1 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 9942528, 3072, arena + 10862592, 1536);
 
-  /* %1269 = index(%1266) {axis 0, at 1} blocks.0.conv.conv.1 : f32[1536] */
+  /* %1268 = index(%1265) {axis 0, at 1} blocks.0.conv.conv.1 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 9944064, 3072, arena + 10864128, 1536);
 
-  /* %1270 = transpose(%27) {perm [1, 0]} blocks.0.conv.conv.0 : f32[384, 1536] */
+  /* %1269 = transpose(%26) {perm [1, 0]} blocks.0.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[10], arena);
 
-  /* %1271 = linear_grad_weight(%1267, %25) blocks.0.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 19267584, arena + 798240768, arena + 9682944);
+  /* %1270 = linear_grad_weight(%1266, %24) blocks.0.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 19267584, arena + 769191936, arena + 9682944);
 
-  /* %1272 = fused_linear(%1267, %1270, %1237) {residual} blocks.0.conv.conv.0 : f32[B, 196, 384], written into %1230 from row 1 */
+  /* %1271 = fused_linear(%1266, %1269, %1236) {residual} blocks.0.conv.conv.0 : f32[B, 196, 384], written into %1228 from row 1 */
   lk_fused_linear_strided(B, 196, 1536, 384, arena + 19267584, 301056, arena, NULL, NULL, 0,
       LK_ACT_NONE, arena + 60223488, 75264, arena + 57803136, 75648);
 
-  /* %1273 = reshape(%1271) {shape [1536, 384, 1, 1]} blocks.0.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1271: no code */
+  /* %1272 = reshape(%1270) {shape [1536, 384, 1, 1]} blocks.0.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1270: no code */
 
-  /* %1274 = concat(%1236, %1272) {axis 0} blocks.0 : f32[B, 197, 384], a view of %1230: no code */
+  /* %1273 = concat(%1235, %1271) {axis 0} blocks.0 : f32[B, 197, 384], a view of %1228: no code */
 
-  /* %1275 = transpose(%21) {perm [1, 0]} blocks.0.attn.proj : f32[384, 384] */
+  /* %1274 = transpose(%20) {perm [1, 0]} blocks.0.attn.proj : f32[384, 384] */
   lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[8], arena);
 
-  /* %1276 = fused_linear(%1274, %1275) blocks.0.attn.proj : f32[B, 197, 384] */
+  /* %1275 = fused_linear(%1273, %1274) blocks.0.attn.proj : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 384, 384, arena + 57802752, arena, NULL, LK_ACT_NONE, NULL,
       arena + 7262208);
 
-  /* %1277 = linear_grad_weight(%1274, %20) blocks.0.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 57802752, arena + 686886912, arena + 10715136);
+  /* %1276 = linear_grad_weight(%1273, %19) blocks.0.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 57802752, arena + 684466176, arena + 10715136);
 
-  /* %1278 = reduce_sum(%1274) {axes [0], batch} blocks.0.attn.proj : f32[384] */
+  /* %1277 = reduce_sum(%1273) {axes [0], batch} blocks.0.attn.proj : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 57802752,
       arena + 10866816);
 
-  /* %1279 = sdpa_grad(%17, %18, %19, %1276) {heads 8, kv_heads 8} blocks.0.attn : f32[B, 197, 1152] */
+  /* %1278 = sdpa_grad(%16, %17, %18, %1275) {heads 8, kv_heads 8} blocks.0.attn : f32[B, 197, 1152] */
   lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 587661312, 1152, arena + 587661696, 1152,
       arena + 587662080, 1152, arena + 7262208, 384, arena, 1152, arena + 384, 1152, arena + 768,
       1152, 0.14433756f);
 
-  /* %1280 = transpose(%14) {perm [1, 0]} blocks.0.attn.qkv : f32[384, 1152] */
+  /* %1279 = transpose(%13) {perm [1, 0]} blocks.0.attn.qkv : f32[384, 1152] */
   lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[6], arena + 10272768);
 
-  /* %1281 = fused_linear(%1279, %1280) blocks.0.attn.qkv : f32[B, 197, 384] */
+  /* %1280 = fused_linear(%1278, %1279) blocks.0.attn.qkv : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 1152, 384, arena, arena + 10272768, NULL, LK_ACT_NONE, NULL,
       arena + 7262208);
 
-  /* %1282 = linear_grad_weight(%1279, %13) blocks.0.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena, arena + 684466176, arena + 10272768);
+  /* %1281 = linear_grad_weight(%1278, %12) blocks.0.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena, arena + 682045440, arena + 10272768);
 
-  /* %1283 = reduce_sum(%1279) {axes [0], batch} blocks.0.attn.qkv : f32[1152] */
+  /* %1282 = reduce_sum(%1278) {axes [0], batch} blocks.0.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0}, arena,
       arena + 10865664);
 
-  /* %1284 = reduce_sum(%1281) {axes [0], batch} blocks.0.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 7262208,
-      arena + 2779008);
+  /* %1283 = normalize_param_grad(%9, %1280) {eps 1e-06} blocks.0.norm1 : f32[2, 384] */
+  lk_layernorm_param_grad(B * 197, 384, arena + 679624704, arena + 7262208, 1e-06f, arena);
 
-  /* %1285 = reduce_sum(%1281, %12) {axes [0], batch} blocks.0.norm1 : f32[384] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0},
-      arena + 7262208, arena + 682045440, arena + 2779392);
+  /* %1284 = index(%1283) {axis 0, at 1} blocks.0.norm1 : f32[384] */
+  lk_copy_rows(1, 384, arena + 384, 768, arena + 2779008, 384);
 
-  /* %1286 = normalize_grad(%9, %1281, %10, %1274) {eps 1e-06} : f32[B, 197, 384], written over %1281 */
+  /* %1285 = index(%1283) {axis 0, at 0} blocks.0.norm1 : f32[384] */
+  lk_copy_rows(1, 384, arena, 768, arena + 2779392, 384);
+
+  /* %1286 = normalize_grad(%9, %1280, %10, %1273) {eps 1e-06} : f32[B, 197, 384], written over %1280 */
   lk_layernorm_grad(B * 197, 384, arena + 679624704, arena + 7262208, params[4], arena + 57802752,
       1e-06f, arena + 7262208);
 
@@ -9788,8 +9897,8 @@ int localvit_small_train_forward(const float *const *params, const float *const 
 
   /* %1295 = reshape(%1293) {shape [384, 3, 16, 16]} patch_embed.proj : f32[384, 3, 16, 16], a view of %1293: no code */
 
-  /* output 0 "loss" = %653 : f32[1] */
-  memcpy(outputs[0], arena + 863224944, sizeof(float) * 1);
+  /* output 0 "loss" = %640 : f32[1] */
+  memcpy(outputs[0], arena + 832358256, sizeof(float) * 1);
   /* output 1 "grad:patch_embed.proj.weight" = %1295 : f32[384, 3, 16, 16] */
   memcpy(outputs[1], arena + 2408448, sizeof(float) * 294912);
   /* output 2 "grad:patch_embed.proj.bias" = %1294 : f32[384] */
@@ -9802,538 +9911,538 @@ int localvit_small_train_forward(const float *const *params, const float *const 
   memcpy(outputs[5], arena + 2779392, sizeof(float) * 384);
   /* output 6 "grad:blocks.0.norm1.bias" = %1284 : f32[384] */
   memcpy(outputs[6], arena + 2779008, sizeof(float) * 384);
-  /* output 7 "grad:blocks.0.attn.qkv.weight" = %1282 : f32[1152, 384] */
+  /* output 7 "grad:blocks.0.attn.qkv.weight" = %1281 : f32[1152, 384] */
   memcpy(outputs[7], arena + 10272768, sizeof(float) * 442368);
-  /* output 8 "grad:blocks.0.attn.qkv.bias" = %1283 : f32[1152] */
+  /* output 8 "grad:blocks.0.attn.qkv.bias" = %1282 : f32[1152] */
   memcpy(outputs[8], arena + 10865664, sizeof(float) * 1152);
-  /* output 9 "grad:blocks.0.attn.proj.weight" = %1277 : f32[384, 384] */
+  /* output 9 "grad:blocks.0.attn.proj.weight" = %1276 : f32[384, 384] */
   memcpy(outputs[9], arena + 10715136, sizeof(float) * 147456);
-  /* output 10 "grad:blocks.0.attn.proj.bias" = %1278 : f32[384] */
+  /* output 10 "grad:blocks.0.attn.proj.bias" = %1277 : f32[384] */
   memcpy(outputs[10], arena + 10866816, sizeof(float) * 384);
-  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %1273 : f32[1536, 384, 1, 1] */
+  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %1272 : f32[1536, 384, 1, 1] */
   memcpy(outputs[11], arena + 9682944, sizeof(float) * 589824);
-  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %1268 : f32[1536] */
+  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %1267 : f32[1536] */
   memcpy(outputs[12], arena + 10862592, sizeof(float) * 1536);
-  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %1269 : f32[1536] */
+  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %1268 : f32[1536] */
   memcpy(outputs[13], arena + 10864128, sizeof(float) * 1536);
-  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %1265 : f32[1536, 1, 3, 3] */
+  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %1264 : f32[1536, 1, 3, 3] */
   memcpy(outputs[14], arena + 28901376, sizeof(float) * 13824);
-  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %1262 : f32[1536] */
+  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %1261 : f32[1536] */
   memcpy(outputs[15], arena + 28915200, sizeof(float) * 1536);
-  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %1263 : f32[1536] */
+  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %1262 : f32[1536] */
   memcpy(outputs[16], arena + 28916736, sizeof(float) * 1536);
-  /* output 17 "grad:blocks.0.conv.conv.6.fc.0.weight" = %1255 : f32[4, 1536] */
+  /* output 17 "grad:blocks.0.conv.conv.6.fc.0.weight" = %1254 : f32[4, 1536] */
   memcpy(outputs[17], arena + 29216256, sizeof(float) * 6144);
-  /* output 18 "grad:blocks.0.conv.conv.6.fc.0.bias" = %1256 : f32[4] */
+  /* output 18 "grad:blocks.0.conv.conv.6.fc.0.bias" = %1255 : f32[4] */
   memcpy(outputs[18], arena + 29227008, sizeof(float) * 4);
-  /* output 19 "grad:blocks.0.conv.conv.6.fc.2.weight" = %1250 : f32[1536, 4] */
+  /* output 19 "grad:blocks.0.conv.conv.6.fc.2.weight" = %1249 : f32[1536, 4] */
   memcpy(outputs[19], arena + 29210112, sizeof(float) * 6144);
-  /* output 20 "grad:blocks.0.conv.conv.6.fc.2.bias" = %1251 : f32[1536] */
+  /* output 20 "grad:blocks.0.conv.conv.6.fc.2.bias" = %1250 : f32[1536] */
   memcpy(outputs[20], arena + 29225472, sizeof(float) * 1536);
-  /* output 21 "grad:blocks.0.conv.conv.7.weight" = %1245 : f32[384, 1536, 1, 1] */
+  /* output 21 "grad:blocks.0.conv.conv.7.weight" = %1244 : f32[384, 1536, 1, 1] */
   memcpy(outputs[21], arena + 65630208, sizeof(float) * 589824);
-  /* output 22 "grad:blocks.0.conv.conv.8.weight" = %1240 : f32[384] */
+  /* output 22 "grad:blocks.0.conv.conv.8.weight" = %1239 : f32[384] */
   memcpy(outputs[22], arena + 66815232, sizeof(float) * 384);
-  /* output 23 "grad:blocks.0.conv.conv.8.bias" = %1241 : f32[384] */
+  /* output 23 "grad:blocks.0.conv.conv.8.bias" = %1240 : f32[384] */
   memcpy(outputs[23], arena + 66815616, sizeof(float) * 384);
-  /* output 24 "grad:blocks.1.norm1.weight" = %1234 : f32[384] */
+  /* output 24 "grad:blocks.1.norm1.weight" = %1233 : f32[384] */
   memcpy(outputs[24], arena + 66814848, sizeof(float) * 384);
-  /* output 25 "grad:blocks.1.norm1.bias" = %1233 : f32[384] */
+  /* output 25 "grad:blocks.1.norm1.bias" = %1232 : f32[384] */
   memcpy(outputs[25], arena + 66814464, sizeof(float) * 384);
-  /* output 26 "grad:blocks.1.attn.qkv.weight" = %1231 : f32[1152, 384] */
+  /* output 26 "grad:blocks.1.attn.qkv.weight" = %1229 : f32[1152, 384] */
   memcpy(outputs[26], arena + 66220032, sizeof(float) * 442368);
-  /* output 27 "grad:blocks.1.attn.qkv.bias" = %1232 : f32[1152] */
+  /* output 27 "grad:blocks.1.attn.qkv.bias" = %1230 : f32[1152] */
   memcpy(outputs[27], arena + 66812928, sizeof(float) * 1152);
-  /* output 28 "grad:blocks.1.attn.proj.weight" = %1226 : f32[384, 384] */
+  /* output 28 "grad:blocks.1.attn.proj.weight" = %1224 : f32[384, 384] */
   memcpy(outputs[28], arena + 66662400, sizeof(float) * 147456);
-  /* output 29 "grad:blocks.1.attn.proj.bias" = %1227 : f32[384] */
+  /* output 29 "grad:blocks.1.attn.proj.bias" = %1225 : f32[384] */
   memcpy(outputs[29], arena + 66814080, sizeof(float) * 384);
-  /* output 30 "grad:blocks.1.conv.conv.0.weight" = %1221 : f32[1536, 384, 1, 1] */
+  /* output 30 "grad:blocks.1.conv.conv.0.weight" = %1219 : f32[1536, 384, 1, 1] */
   memcpy(outputs[30], arena + 65040384, sizeof(float) * 589824);
-  /* output 31 "grad:blocks.1.conv.conv.1.weight" = %1216 : f32[1536] */
+  /* output 31 "grad:blocks.1.conv.conv.1.weight" = %1214 : f32[1536] */
   memcpy(outputs[31], arena + 66809856, sizeof(float) * 1536);
-  /* output 32 "grad:blocks.1.conv.conv.1.bias" = %1217 : f32[1536] */
+  /* output 32 "grad:blocks.1.conv.conv.1.bias" = %1215 : f32[1536] */
   memcpy(outputs[32], arena + 66811392, sizeof(float) * 1536);
-  /* output 33 "grad:blocks.1.conv.conv.3.weight" = %1213 : f32[1536, 1, 3, 3] */
+  /* output 33 "grad:blocks.1.conv.conv.3.weight" = %1211 : f32[1536, 1, 3, 3] */
   memcpy(outputs[33], arena + 77070336, sizeof(float) * 13824);
-  /* output 34 "grad:blocks.1.conv.conv.4.weight" = %1210 : f32[1536] */
+  /* output 34 "grad:blocks.1.conv.conv.4.weight" = %1208 : f32[1536] */
   memcpy(outputs[34], arena + 77084160, sizeof(float) * 1536);
-  /* output 35 "grad:blocks.1.conv.conv.4.bias" = %1211 : f32[1536] */
+  /* output 35 "grad:blocks.1.conv.conv.4.bias" = %1209 : f32[1536] */
   memcpy(outputs[35], arena + 77085696, sizeof(float) * 1536);
-  /* output 36 "grad:blocks.1.conv.conv.6.fc.0.weight" = %1203 : f32[4, 1536] */
+  /* output 36 "grad:blocks.1.conv.conv.6.fc.0.weight" = %1201 : f32[4, 1536] */
   memcpy(outputs[36], arena + 77385216, sizeof(float) * 6144);
-  /* output 37 "grad:blocks.1.conv.conv.6.fc.0.bias" = %1204 : f32[4] */
+  /* output 37 "grad:blocks.1.conv.conv.6.fc.0.bias" = %1202 : f32[4] */
   memcpy(outputs[37], arena + 77395968, sizeof(float) * 4);
-  /* output 38 "grad:blocks.1.conv.conv.6.fc.2.weight" = %1198 : f32[1536, 4] */
+  /* output 38 "grad:blocks.1.conv.conv.6.fc.2.weight" = %1196 : f32[1536, 4] */
   memcpy(outputs[38], arena + 77379072, sizeof(float) * 6144);
-  /* output 39 "grad:blocks.1.conv.conv.6.fc.2.bias" = %1199 : f32[1536] */
+  /* output 39 "grad:blocks.1.conv.conv.6.fc.2.bias" = %1197 : f32[1536] */
   memcpy(outputs[39], arena + 77394432, sizeof(float) * 1536);
-  /* output 40 "grad:blocks.1.conv.conv.7.weight" = %1193 : f32[384, 1536, 1, 1] */
+  /* output 40 "grad:blocks.1.conv.conv.7.weight" = %1191 : f32[384, 1536, 1, 1] */
   memcpy(outputs[40], arena + 113799168, sizeof(float) * 589824);
-  /* output 41 "grad:blocks.1.conv.conv.8.weight" = %1188 : f32[384] */
+  /* output 41 "grad:blocks.1.conv.conv.8.weight" = %1186 : f32[384] */
   memcpy(outputs[41], arena + 114984192, sizeof(float) * 384);
-  /* output 42 "grad:blocks.1.conv.conv.8.bias" = %1189 : f32[384] */
+  /* output 42 "grad:blocks.1.conv.conv.8.bias" = %1187 : f32[384] */
   memcpy(outputs[42], arena + 114984576, sizeof(float) * 384);
-  /* output 43 "grad:blocks.2.norm1.weight" = %1182 : f32[384] */
+  /* output 43 "grad:blocks.2.norm1.weight" = %1180 : f32[384] */
   memcpy(outputs[43], arena + 114983808, sizeof(float) * 384);
-  /* output 44 "grad:blocks.2.norm1.bias" = %1181 : f32[384] */
+  /* output 44 "grad:blocks.2.norm1.bias" = %1179 : f32[384] */
   memcpy(outputs[44], arena + 114983424, sizeof(float) * 384);
-  /* output 45 "grad:blocks.2.attn.qkv.weight" = %1179 : f32[1152, 384] */
+  /* output 45 "grad:blocks.2.attn.qkv.weight" = %1176 : f32[1152, 384] */
   memcpy(outputs[45], arena + 114388992, sizeof(float) * 442368);
-  /* output 46 "grad:blocks.2.attn.qkv.bias" = %1180 : f32[1152] */
+  /* output 46 "grad:blocks.2.attn.qkv.bias" = %1177 : f32[1152] */
   memcpy(outputs[46], arena + 114981888, sizeof(float) * 1152);
-  /* output 47 "grad:blocks.2.attn.proj.weight" = %1174 : f32[384, 384] */
+  /* output 47 "grad:blocks.2.attn.proj.weight" = %1171 : f32[384, 384] */
   memcpy(outputs[47], arena + 114831360, sizeof(float) * 147456);
-  /* output 48 "grad:blocks.2.attn.proj.bias" = %1175 : f32[384] */
+  /* output 48 "grad:blocks.2.attn.proj.bias" = %1172 : f32[384] */
   memcpy(outputs[48], arena + 114983040, sizeof(float) * 384);
-  /* output 49 "grad:blocks.2.conv.conv.0.weight" = %1169 : f32[1536, 384, 1, 1] */
+  /* output 49 "grad:blocks.2.conv.conv.0.weight" = %1166 : f32[1536, 384, 1, 1] */
   memcpy(outputs[49], arena + 113209344, sizeof(float) * 589824);
-  /* output 50 "grad:blocks.2.conv.conv.1.weight" = %1164 : f32[1536] */
+  /* output 50 "grad:blocks.2.conv.conv.1.weight" = %1161 : f32[1536] */
   memcpy(outputs[50], arena + 114978816, sizeof(float) * 1536);
-  /* output 51 "grad:blocks.2.conv.conv.1.bias" = %1165 : f32[1536] */
+  /* output 51 "grad:blocks.2.conv.conv.1.bias" = %1162 : f32[1536] */
   memcpy(outputs[51], arena + 114980352, sizeof(float) * 1536);
-  /* output 52 "grad:blocks.2.conv.conv.3.weight" = %1161 : f32[1536, 1, 3, 3] */
+  /* output 52 "grad:blocks.2.conv.conv.3.weight" = %1158 : f32[1536, 1, 3, 3] */
   memcpy(outputs[52], arena + 125239296, sizeof(float) * 13824);
-  /* output 53 "grad:blocks.2.conv.conv.4.weight" = %1158 : f32[1536] */
+  /* output 53 "grad:blocks.2.conv.conv.4.weight" = %1155 : f32[1536] */
   memcpy(outputs[53], arena + 125253120, sizeof(float) * 1536);
-  /* output 54 "grad:blocks.2.conv.conv.4.bias" = %1159 : f32[1536] */
+  /* output 54 "grad:blocks.2.conv.conv.4.bias" = %1156 : f32[1536] */
   memcpy(outputs[54], arena + 125254656, sizeof(float) * 1536);
-  /* output 55 "grad:blocks.2.conv.conv.6.fc.0.weight" = %1151 : f32[4, 1536] */
+  /* output 55 "grad:blocks.2.conv.conv.6.fc.0.weight" = %1148 : f32[4, 1536] */
   memcpy(outputs[55], arena + 125554176, sizeof(float) * 6144);
-  /* output 56 "grad:blocks.2.conv.conv.6.fc.0.bias" = %1152 : f32[4] */
+  /* output 56 "grad:blocks.2.conv.conv.6.fc.0.bias" = %1149 : f32[4] */
   memcpy(outputs[56], arena + 125564928, sizeof(float) * 4);
-  /* output 57 "grad:blocks.2.conv.conv.6.fc.2.weight" = %1146 : f32[1536, 4] */
+  /* output 57 "grad:blocks.2.conv.conv.6.fc.2.weight" = %1143 : f32[1536, 4] */
   memcpy(outputs[57], arena + 125548032, sizeof(float) * 6144);
-  /* output 58 "grad:blocks.2.conv.conv.6.fc.2.bias" = %1147 : f32[1536] */
+  /* output 58 "grad:blocks.2.conv.conv.6.fc.2.bias" = %1144 : f32[1536] */
   memcpy(outputs[58], arena + 125563392, sizeof(float) * 1536);
-  /* output 59 "grad:blocks.2.conv.conv.7.weight" = %1141 : f32[384, 1536, 1, 1] */
+  /* output 59 "grad:blocks.2.conv.conv.7.weight" = %1138 : f32[384, 1536, 1, 1] */
   memcpy(outputs[59], arena + 161968128, sizeof(float) * 589824);
-  /* output 60 "grad:blocks.2.conv.conv.8.weight" = %1136 : f32[384] */
+  /* output 60 "grad:blocks.2.conv.conv.8.weight" = %1133 : f32[384] */
   memcpy(outputs[60], arena + 163153152, sizeof(float) * 384);
-  /* output 61 "grad:blocks.2.conv.conv.8.bias" = %1137 : f32[384] */
+  /* output 61 "grad:blocks.2.conv.conv.8.bias" = %1134 : f32[384] */
   memcpy(outputs[61], arena + 163153536, sizeof(float) * 384);
-  /* output 62 "grad:blocks.3.norm1.weight" = %1130 : f32[384] */
+  /* output 62 "grad:blocks.3.norm1.weight" = %1127 : f32[384] */
   memcpy(outputs[62], arena + 163152768, sizeof(float) * 384);
-  /* output 63 "grad:blocks.3.norm1.bias" = %1129 : f32[384] */
+  /* output 63 "grad:blocks.3.norm1.bias" = %1126 : f32[384] */
   memcpy(outputs[63], arena + 163152384, sizeof(float) * 384);
-  /* output 64 "grad:blocks.3.attn.qkv.weight" = %1127 : f32[1152, 384] */
+  /* output 64 "grad:blocks.3.attn.qkv.weight" = %1123 : f32[1152, 384] */
   memcpy(outputs[64], arena + 162557952, sizeof(float) * 442368);
-  /* output 65 "grad:blocks.3.attn.qkv.bias" = %1128 : f32[1152] */
+  /* output 65 "grad:blocks.3.attn.qkv.bias" = %1124 : f32[1152] */
   memcpy(outputs[65], arena + 163150848, sizeof(float) * 1152);
-  /* output 66 "grad:blocks.3.attn.proj.weight" = %1122 : f32[384, 384] */
+  /* output 66 "grad:blocks.3.attn.proj.weight" = %1118 : f32[384, 384] */
   memcpy(outputs[66], arena + 163000320, sizeof(float) * 147456);
-  /* output 67 "grad:blocks.3.attn.proj.bias" = %1123 : f32[384] */
+  /* output 67 "grad:blocks.3.attn.proj.bias" = %1119 : f32[384] */
   memcpy(outputs[67], arena + 163152000, sizeof(float) * 384);
-  /* output 68 "grad:blocks.3.conv.conv.0.weight" = %1117 : f32[1536, 384, 1, 1] */
+  /* output 68 "grad:blocks.3.conv.conv.0.weight" = %1113 : f32[1536, 384, 1, 1] */
   memcpy(outputs[68], arena + 161378304, sizeof(float) * 589824);
-  /* output 69 "grad:blocks.3.conv.conv.1.weight" = %1112 : f32[1536] */
+  /* output 69 "grad:blocks.3.conv.conv.1.weight" = %1108 : f32[1536] */
   memcpy(outputs[69], arena + 163147776, sizeof(float) * 1536);
-  /* output 70 "grad:blocks.3.conv.conv.1.bias" = %1113 : f32[1536] */
+  /* output 70 "grad:blocks.3.conv.conv.1.bias" = %1109 : f32[1536] */
   memcpy(outputs[70], arena + 163149312, sizeof(float) * 1536);
-  /* output 71 "grad:blocks.3.conv.conv.3.weight" = %1109 : f32[1536, 1, 3, 3] */
+  /* output 71 "grad:blocks.3.conv.conv.3.weight" = %1105 : f32[1536, 1, 3, 3] */
   memcpy(outputs[71], arena + 173408256, sizeof(float) * 13824);
-  /* output 72 "grad:blocks.3.conv.conv.4.weight" = %1106 : f32[1536] */
+  /* output 72 "grad:blocks.3.conv.conv.4.weight" = %1102 : f32[1536] */
   memcpy(outputs[72], arena + 173422080, sizeof(float) * 1536);
-  /* output 73 "grad:blocks.3.conv.conv.4.bias" = %1107 : f32[1536] */
+  /* output 73 "grad:blocks.3.conv.conv.4.bias" = %1103 : f32[1536] */
   memcpy(outputs[73], arena + 173423616, sizeof(float) * 1536);
-  /* output 74 "grad:blocks.3.conv.conv.6.fc.0.weight" = %1099 : f32[4, 1536] */
+  /* output 74 "grad:blocks.3.conv.conv.6.fc.0.weight" = %1095 : f32[4, 1536] */
   memcpy(outputs[74], arena + 173723136, sizeof(float) * 6144);
-  /* output 75 "grad:blocks.3.conv.conv.6.fc.0.bias" = %1100 : f32[4] */
+  /* output 75 "grad:blocks.3.conv.conv.6.fc.0.bias" = %1096 : f32[4] */
   memcpy(outputs[75], arena + 173733888, sizeof(float) * 4);
-  /* output 76 "grad:blocks.3.conv.conv.6.fc.2.weight" = %1094 : f32[1536, 4] */
+  /* output 76 "grad:blocks.3.conv.conv.6.fc.2.weight" = %1090 : f32[1536, 4] */
   memcpy(outputs[76], arena + 173716992, sizeof(float) * 6144);
-  /* output 77 "grad:blocks.3.conv.conv.6.fc.2.bias" = %1095 : f32[1536] */
+  /* output 77 "grad:blocks.3.conv.conv.6.fc.2.bias" = %1091 : f32[1536] */
   memcpy(outputs[77], arena + 173732352, sizeof(float) * 1536);
-  /* output 78 "grad:blocks.3.conv.conv.7.weight" = %1089 : f32[384, 1536, 1, 1] */
+  /* output 78 "grad:blocks.3.conv.conv.7.weight" = %1085 : f32[384, 1536, 1, 1] */
   memcpy(outputs[78], arena + 210137088, sizeof(float) * 589824);
-  /* output 79 "grad:blocks.3.conv.conv.8.weight" = %1084 : f32[384] */
+  /* output 79 "grad:blocks.3.conv.conv.8.weight" = %1080 : f32[384] */
   memcpy(outputs[79], arena + 211322112, sizeof(float) * 384);
-  /* output 80 "grad:blocks.3.conv.conv.8.bias" = %1085 : f32[384] */
+  /* output 80 "grad:blocks.3.conv.conv.8.bias" = %1081 : f32[384] */
   memcpy(outputs[80], arena + 211322496, sizeof(float) * 384);
-  /* output 81 "grad:blocks.4.norm1.weight" = %1078 : f32[384] */
+  /* output 81 "grad:blocks.4.norm1.weight" = %1074 : f32[384] */
   memcpy(outputs[81], arena + 211321728, sizeof(float) * 384);
-  /* output 82 "grad:blocks.4.norm1.bias" = %1077 : f32[384] */
+  /* output 82 "grad:blocks.4.norm1.bias" = %1073 : f32[384] */
   memcpy(outputs[82], arena + 211321344, sizeof(float) * 384);
-  /* output 83 "grad:blocks.4.attn.qkv.weight" = %1075 : f32[1152, 384] */
+  /* output 83 "grad:blocks.4.attn.qkv.weight" = %1070 : f32[1152, 384] */
   memcpy(outputs[83], arena + 210726912, sizeof(float) * 442368);
-  /* output 84 "grad:blocks.4.attn.qkv.bias" = %1076 : f32[1152] */
+  /* output 84 "grad:blocks.4.attn.qkv.bias" = %1071 : f32[1152] */
   memcpy(outputs[84], arena + 211319808, sizeof(float) * 1152);
-  /* output 85 "grad:blocks.4.attn.proj.weight" = %1070 : f32[384, 384] */
+  /* output 85 "grad:blocks.4.attn.proj.weight" = %1065 : f32[384, 384] */
   memcpy(outputs[85], arena + 211169280, sizeof(float) * 147456);
-  /* output 86 "grad:blocks.4.attn.proj.bias" = %1071 : f32[384] */
+  /* output 86 "grad:blocks.4.attn.proj.bias" = %1066 : f32[384] */
   memcpy(outputs[86], arena + 211320960, sizeof(float) * 384);
-  /* output 87 "grad:blocks.4.conv.conv.0.weight" = %1065 : f32[1536, 384, 1, 1] */
+  /* output 87 "grad:blocks.4.conv.conv.0.weight" = %1060 : f32[1536, 384, 1, 1] */
   memcpy(outputs[87], arena + 209547264, sizeof(float) * 589824);
-  /* output 88 "grad:blocks.4.conv.conv.1.weight" = %1060 : f32[1536] */
+  /* output 88 "grad:blocks.4.conv.conv.1.weight" = %1055 : f32[1536] */
   memcpy(outputs[88], arena + 211316736, sizeof(float) * 1536);
-  /* output 89 "grad:blocks.4.conv.conv.1.bias" = %1061 : f32[1536] */
+  /* output 89 "grad:blocks.4.conv.conv.1.bias" = %1056 : f32[1536] */
   memcpy(outputs[89], arena + 211318272, sizeof(float) * 1536);
-  /* output 90 "grad:blocks.4.conv.conv.3.weight" = %1057 : f32[1536, 1, 3, 3] */
+  /* output 90 "grad:blocks.4.conv.conv.3.weight" = %1052 : f32[1536, 1, 3, 3] */
   memcpy(outputs[90], arena + 221577216, sizeof(float) * 13824);
-  /* output 91 "grad:blocks.4.conv.conv.4.weight" = %1054 : f32[1536] */
+  /* output 91 "grad:blocks.4.conv.conv.4.weight" = %1049 : f32[1536] */
   memcpy(outputs[91], arena + 221591040, sizeof(float) * 1536);
-  /* output 92 "grad:blocks.4.conv.conv.4.bias" = %1055 : f32[1536] */
+  /* output 92 "grad:blocks.4.conv.conv.4.bias" = %1050 : f32[1536] */
   memcpy(outputs[92], arena + 221592576, sizeof(float) * 1536);
-  /* output 93 "grad:blocks.4.conv.conv.6.fc.0.weight" = %1047 : f32[4, 1536] */
+  /* output 93 "grad:blocks.4.conv.conv.6.fc.0.weight" = %1042 : f32[4, 1536] */
   memcpy(outputs[93], arena + 221892096, sizeof(float) * 6144);
-  /* output 94 "grad:blocks.4.conv.conv.6.fc.0.bias" = %1048 : f32[4] */
+  /* output 94 "grad:blocks.4.conv.conv.6.fc.0.bias" = %1043 : f32[4] */
   memcpy(outputs[94], arena + 221902848, sizeof(float) * 4);
-  /* output 95 "grad:blocks.4.conv.conv.6.fc.2.weight" = %1042 : f32[1536, 4] */
+  /* output 95 "grad:blocks.4.conv.conv.6.fc.2.weight" = %1037 : f32[1536, 4] */
   memcpy(outputs[95], arena + 221885952, sizeof(float) * 6144);
-  /* output 96 "grad:blocks.4.conv.conv.6.fc.2.bias" = %1043 : f32[1536] */
+  /* output 96 "grad:blocks.4.conv.conv.6.fc.2.bias" = %1038 : f32[1536] */
   memcpy(outputs[96], arena + 221901312, sizeof(float) * 1536);
-  /* output 97 "grad:blocks.4.conv.conv.7.weight" = %1037 : f32[384, 1536, 1, 1] */
+  /* output 97 "grad:blocks.4.conv.conv.7.weight" = %1032 : f32[384, 1536, 1, 1] */
   memcpy(outputs[97], arena + 258306048, sizeof(float) * 589824);
-  /* output 98 "grad:blocks.4.conv.conv.8.weight" = %1032 : f32[384] */
+  /* output 98 "grad:blocks.4.conv.conv.8.weight" = %1027 : f32[384] */
   memcpy(outputs[98], arena + 259491072, sizeof(float) * 384);
-  /* output 99 "grad:blocks.4.conv.conv.8.bias" = %1033 : f32[384] */
+  /* output 99 "grad:blocks.4.conv.conv.8.bias" = %1028 : f32[384] */
   memcpy(outputs[99], arena + 259491456, sizeof(float) * 384);
-  /* output 100 "grad:blocks.5.norm1.weight" = %1026 : f32[384] */
+  /* output 100 "grad:blocks.5.norm1.weight" = %1021 : f32[384] */
   memcpy(outputs[100], arena + 259490688, sizeof(float) * 384);
-  /* output 101 "grad:blocks.5.norm1.bias" = %1025 : f32[384] */
+  /* output 101 "grad:blocks.5.norm1.bias" = %1020 : f32[384] */
   memcpy(outputs[101], arena + 259490304, sizeof(float) * 384);
-  /* output 102 "grad:blocks.5.attn.qkv.weight" = %1023 : f32[1152, 384] */
+  /* output 102 "grad:blocks.5.attn.qkv.weight" = %1017 : f32[1152, 384] */
   memcpy(outputs[102], arena + 258895872, sizeof(float) * 442368);
-  /* output 103 "grad:blocks.5.attn.qkv.bias" = %1024 : f32[1152] */
+  /* output 103 "grad:blocks.5.attn.qkv.bias" = %1018 : f32[1152] */
   memcpy(outputs[103], arena + 259488768, sizeof(float) * 1152);
-  /* output 104 "grad:blocks.5.attn.proj.weight" = %1018 : f32[384, 384] */
+  /* output 104 "grad:blocks.5.attn.proj.weight" = %1012 : f32[384, 384] */
   memcpy(outputs[104], arena + 259338240, sizeof(float) * 147456);
-  /* output 105 "grad:blocks.5.attn.proj.bias" = %1019 : f32[384] */
+  /* output 105 "grad:blocks.5.attn.proj.bias" = %1013 : f32[384] */
   memcpy(outputs[105], arena + 259489920, sizeof(float) * 384);
-  /* output 106 "grad:blocks.5.conv.conv.0.weight" = %1013 : f32[1536, 384, 1, 1] */
+  /* output 106 "grad:blocks.5.conv.conv.0.weight" = %1007 : f32[1536, 384, 1, 1] */
   memcpy(outputs[106], arena + 257716224, sizeof(float) * 589824);
-  /* output 107 "grad:blocks.5.conv.conv.1.weight" = %1008 : f32[1536] */
+  /* output 107 "grad:blocks.5.conv.conv.1.weight" = %1002 : f32[1536] */
   memcpy(outputs[107], arena + 259485696, sizeof(float) * 1536);
-  /* output 108 "grad:blocks.5.conv.conv.1.bias" = %1009 : f32[1536] */
+  /* output 108 "grad:blocks.5.conv.conv.1.bias" = %1003 : f32[1536] */
   memcpy(outputs[108], arena + 259487232, sizeof(float) * 1536);
-  /* output 109 "grad:blocks.5.conv.conv.3.weight" = %1005 : f32[1536, 1, 3, 3] */
+  /* output 109 "grad:blocks.5.conv.conv.3.weight" = %999 : f32[1536, 1, 3, 3] */
   memcpy(outputs[109], arena + 269746176, sizeof(float) * 13824);
-  /* output 110 "grad:blocks.5.conv.conv.4.weight" = %1002 : f32[1536] */
+  /* output 110 "grad:blocks.5.conv.conv.4.weight" = %996 : f32[1536] */
   memcpy(outputs[110], arena + 269760000, sizeof(float) * 1536);
-  /* output 111 "grad:blocks.5.conv.conv.4.bias" = %1003 : f32[1536] */
+  /* output 111 "grad:blocks.5.conv.conv.4.bias" = %997 : f32[1536] */
   memcpy(outputs[111], arena + 269761536, sizeof(float) * 1536);
-  /* output 112 "grad:blocks.5.conv.conv.6.fc.0.weight" = %995 : f32[4, 1536] */
+  /* output 112 "grad:blocks.5.conv.conv.6.fc.0.weight" = %989 : f32[4, 1536] */
   memcpy(outputs[112], arena + 270061056, sizeof(float) * 6144);
-  /* output 113 "grad:blocks.5.conv.conv.6.fc.0.bias" = %996 : f32[4] */
+  /* output 113 "grad:blocks.5.conv.conv.6.fc.0.bias" = %990 : f32[4] */
   memcpy(outputs[113], arena + 270071808, sizeof(float) * 4);
-  /* output 114 "grad:blocks.5.conv.conv.6.fc.2.weight" = %990 : f32[1536, 4] */
+  /* output 114 "grad:blocks.5.conv.conv.6.fc.2.weight" = %984 : f32[1536, 4] */
   memcpy(outputs[114], arena + 270054912, sizeof(float) * 6144);
-  /* output 115 "grad:blocks.5.conv.conv.6.fc.2.bias" = %991 : f32[1536] */
+  /* output 115 "grad:blocks.5.conv.conv.6.fc.2.bias" = %985 : f32[1536] */
   memcpy(outputs[115], arena + 270070272, sizeof(float) * 1536);
-  /* output 116 "grad:blocks.5.conv.conv.7.weight" = %985 : f32[384, 1536, 1, 1] */
+  /* output 116 "grad:blocks.5.conv.conv.7.weight" = %979 : f32[384, 1536, 1, 1] */
   memcpy(outputs[116], arena + 306475008, sizeof(float) * 589824);
-  /* output 117 "grad:blocks.5.conv.conv.8.weight" = %980 : f32[384] */
+  /* output 117 "grad:blocks.5.conv.conv.8.weight" = %974 : f32[384] */
   memcpy(outputs[117], arena + 307660032, sizeof(float) * 384);
-  /* output 118 "grad:blocks.5.conv.conv.8.bias" = %981 : f32[384] */
+  /* output 118 "grad:blocks.5.conv.conv.8.bias" = %975 : f32[384] */
   memcpy(outputs[118], arena + 307660416, sizeof(float) * 384);
-  /* output 119 "grad:blocks.6.norm1.weight" = %974 : f32[384] */
+  /* output 119 "grad:blocks.6.norm1.weight" = %968 : f32[384] */
   memcpy(outputs[119], arena + 307659648, sizeof(float) * 384);
-  /* output 120 "grad:blocks.6.norm1.bias" = %973 : f32[384] */
+  /* output 120 "grad:blocks.6.norm1.bias" = %967 : f32[384] */
   memcpy(outputs[120], arena + 307659264, sizeof(float) * 384);
-  /* output 121 "grad:blocks.6.attn.qkv.weight" = %971 : f32[1152, 384] */
+  /* output 121 "grad:blocks.6.attn.qkv.weight" = %964 : f32[1152, 384] */
   memcpy(outputs[121], arena + 307064832, sizeof(float) * 442368);
-  /* output 122 "grad:blocks.6.attn.qkv.bias" = %972 : f32[1152] */
+  /* output 122 "grad:blocks.6.attn.qkv.bias" = %965 : f32[1152] */
   memcpy(outputs[122], arena + 307657728, sizeof(float) * 1152);
-  /* output 123 "grad:blocks.6.attn.proj.weight" = %966 : f32[384, 384] */
+  /* output 123 "grad:blocks.6.attn.proj.weight" = %959 : f32[384, 384] */
   memcpy(outputs[123], arena + 307507200, sizeof(float) * 147456);
-  /* output 124 "grad:blocks.6.attn.proj.bias" = %967 : f32[384] */
+  /* output 124 "grad:blocks.6.attn.proj.bias" = %960 : f32[384] */
   memcpy(outputs[124], arena + 307658880, sizeof(float) * 384);
-  /* output 125 "grad:blocks.6.conv.conv.0.weight" = %961 : f32[1536, 384, 1, 1] */
+  /* output 125 "grad:blocks.6.conv.conv.0.weight" = %954 : f32[1536, 384, 1, 1] */
   memcpy(outputs[125], arena + 305885184, sizeof(float) * 589824);
-  /* output 126 "grad:blocks.6.conv.conv.1.weight" = %956 : f32[1536] */
+  /* output 126 "grad:blocks.6.conv.conv.1.weight" = %949 : f32[1536] */
   memcpy(outputs[126], arena + 307654656, sizeof(float) * 1536);
-  /* output 127 "grad:blocks.6.conv.conv.1.bias" = %957 : f32[1536] */
+  /* output 127 "grad:blocks.6.conv.conv.1.bias" = %950 : f32[1536] */
   memcpy(outputs[127], arena + 307656192, sizeof(float) * 1536);
-  /* output 128 "grad:blocks.6.conv.conv.3.weight" = %953 : f32[1536, 1, 3, 3] */
+  /* output 128 "grad:blocks.6.conv.conv.3.weight" = %946 : f32[1536, 1, 3, 3] */
   memcpy(outputs[128], arena + 317915136, sizeof(float) * 13824);
-  /* output 129 "grad:blocks.6.conv.conv.4.weight" = %950 : f32[1536] */
+  /* output 129 "grad:blocks.6.conv.conv.4.weight" = %943 : f32[1536] */
   memcpy(outputs[129], arena + 317928960, sizeof(float) * 1536);
-  /* output 130 "grad:blocks.6.conv.conv.4.bias" = %951 : f32[1536] */
+  /* output 130 "grad:blocks.6.conv.conv.4.bias" = %944 : f32[1536] */
   memcpy(outputs[130], arena + 317930496, sizeof(float) * 1536);
-  /* output 131 "grad:blocks.6.conv.conv.6.fc.0.weight" = %943 : f32[4, 1536] */
+  /* output 131 "grad:blocks.6.conv.conv.6.fc.0.weight" = %936 : f32[4, 1536] */
   memcpy(outputs[131], arena + 318230016, sizeof(float) * 6144);
-  /* output 132 "grad:blocks.6.conv.conv.6.fc.0.bias" = %944 : f32[4] */
+  /* output 132 "grad:blocks.6.conv.conv.6.fc.0.bias" = %937 : f32[4] */
   memcpy(outputs[132], arena + 318240768, sizeof(float) * 4);
-  /* output 133 "grad:blocks.6.conv.conv.6.fc.2.weight" = %938 : f32[1536, 4] */
+  /* output 133 "grad:blocks.6.conv.conv.6.fc.2.weight" = %931 : f32[1536, 4] */
   memcpy(outputs[133], arena + 318223872, sizeof(float) * 6144);
-  /* output 134 "grad:blocks.6.conv.conv.6.fc.2.bias" = %939 : f32[1536] */
+  /* output 134 "grad:blocks.6.conv.conv.6.fc.2.bias" = %932 : f32[1536] */
   memcpy(outputs[134], arena + 318239232, sizeof(float) * 1536);
-  /* output 135 "grad:blocks.6.conv.conv.7.weight" = %933 : f32[384, 1536, 1, 1] */
+  /* output 135 "grad:blocks.6.conv.conv.7.weight" = %926 : f32[384, 1536, 1, 1] */
   memcpy(outputs[135], arena + 354643968, sizeof(float) * 589824);
-  /* output 136 "grad:blocks.6.conv.conv.8.weight" = %928 : f32[384] */
+  /* output 136 "grad:blocks.6.conv.conv.8.weight" = %921 : f32[384] */
   memcpy(outputs[136], arena + 355828992, sizeof(float) * 384);
-  /* output 137 "grad:blocks.6.conv.conv.8.bias" = %929 : f32[384] */
+  /* output 137 "grad:blocks.6.conv.conv.8.bias" = %922 : f32[384] */
   memcpy(outputs[137], arena + 355829376, sizeof(float) * 384);
-  /* output 138 "grad:blocks.7.norm1.weight" = %922 : f32[384] */
+  /* output 138 "grad:blocks.7.norm1.weight" = %915 : f32[384] */
   memcpy(outputs[138], arena + 355828608, sizeof(float) * 384);
-  /* output 139 "grad:blocks.7.norm1.bias" = %921 : f32[384] */
+  /* output 139 "grad:blocks.7.norm1.bias" = %914 : f32[384] */
   memcpy(outputs[139], arena + 355828224, sizeof(float) * 384);
-  /* output 140 "grad:blocks.7.attn.qkv.weight" = %919 : f32[1152, 384] */
+  /* output 140 "grad:blocks.7.attn.qkv.weight" = %911 : f32[1152, 384] */
   memcpy(outputs[140], arena + 355233792, sizeof(float) * 442368);
-  /* output 141 "grad:blocks.7.attn.qkv.bias" = %920 : f32[1152] */
+  /* output 141 "grad:blocks.7.attn.qkv.bias" = %912 : f32[1152] */
   memcpy(outputs[141], arena + 355826688, sizeof(float) * 1152);
-  /* output 142 "grad:blocks.7.attn.proj.weight" = %914 : f32[384, 384] */
+  /* output 142 "grad:blocks.7.attn.proj.weight" = %906 : f32[384, 384] */
   memcpy(outputs[142], arena + 355676160, sizeof(float) * 147456);
-  /* output 143 "grad:blocks.7.attn.proj.bias" = %915 : f32[384] */
+  /* output 143 "grad:blocks.7.attn.proj.bias" = %907 : f32[384] */
   memcpy(outputs[143], arena + 355827840, sizeof(float) * 384);
-  /* output 144 "grad:blocks.7.conv.conv.0.weight" = %909 : f32[1536, 384, 1, 1] */
+  /* output 144 "grad:blocks.7.conv.conv.0.weight" = %901 : f32[1536, 384, 1, 1] */
   memcpy(outputs[144], arena + 354054144, sizeof(float) * 589824);
-  /* output 145 "grad:blocks.7.conv.conv.1.weight" = %904 : f32[1536] */
+  /* output 145 "grad:blocks.7.conv.conv.1.weight" = %896 : f32[1536] */
   memcpy(outputs[145], arena + 355823616, sizeof(float) * 1536);
-  /* output 146 "grad:blocks.7.conv.conv.1.bias" = %905 : f32[1536] */
+  /* output 146 "grad:blocks.7.conv.conv.1.bias" = %897 : f32[1536] */
   memcpy(outputs[146], arena + 355825152, sizeof(float) * 1536);
-  /* output 147 "grad:blocks.7.conv.conv.3.weight" = %901 : f32[1536, 1, 3, 3] */
+  /* output 147 "grad:blocks.7.conv.conv.3.weight" = %893 : f32[1536, 1, 3, 3] */
   memcpy(outputs[147], arena + 366084096, sizeof(float) * 13824);
-  /* output 148 "grad:blocks.7.conv.conv.4.weight" = %898 : f32[1536] */
+  /* output 148 "grad:blocks.7.conv.conv.4.weight" = %890 : f32[1536] */
   memcpy(outputs[148], arena + 366097920, sizeof(float) * 1536);
-  /* output 149 "grad:blocks.7.conv.conv.4.bias" = %899 : f32[1536] */
+  /* output 149 "grad:blocks.7.conv.conv.4.bias" = %891 : f32[1536] */
   memcpy(outputs[149], arena + 366099456, sizeof(float) * 1536);
-  /* output 150 "grad:blocks.7.conv.conv.6.fc.0.weight" = %891 : f32[4, 1536] */
+  /* output 150 "grad:blocks.7.conv.conv.6.fc.0.weight" = %883 : f32[4, 1536] */
   memcpy(outputs[150], arena + 366398976, sizeof(float) * 6144);
-  /* output 151 "grad:blocks.7.conv.conv.6.fc.0.bias" = %892 : f32[4] */
+  /* output 151 "grad:blocks.7.conv.conv.6.fc.0.bias" = %884 : f32[4] */
   memcpy(outputs[151], arena + 366409728, sizeof(float) * 4);
-  /* output 152 "grad:blocks.7.conv.conv.6.fc.2.weight" = %886 : f32[1536, 4] */
+  /* output 152 "grad:blocks.7.conv.conv.6.fc.2.weight" = %878 : f32[1536, 4] */
   memcpy(outputs[152], arena + 366392832, sizeof(float) * 6144);
-  /* output 153 "grad:blocks.7.conv.conv.6.fc.2.bias" = %887 : f32[1536] */
+  /* output 153 "grad:blocks.7.conv.conv.6.fc.2.bias" = %879 : f32[1536] */
   memcpy(outputs[153], arena + 366408192, sizeof(float) * 1536);
-  /* output 154 "grad:blocks.7.conv.conv.7.weight" = %881 : f32[384, 1536, 1, 1] */
+  /* output 154 "grad:blocks.7.conv.conv.7.weight" = %873 : f32[384, 1536, 1, 1] */
   memcpy(outputs[154], arena + 402812928, sizeof(float) * 589824);
-  /* output 155 "grad:blocks.7.conv.conv.8.weight" = %876 : f32[384] */
+  /* output 155 "grad:blocks.7.conv.conv.8.weight" = %868 : f32[384] */
   memcpy(outputs[155], arena + 403997952, sizeof(float) * 384);
-  /* output 156 "grad:blocks.7.conv.conv.8.bias" = %877 : f32[384] */
+  /* output 156 "grad:blocks.7.conv.conv.8.bias" = %869 : f32[384] */
   memcpy(outputs[156], arena + 403998336, sizeof(float) * 384);
-  /* output 157 "grad:blocks.8.norm1.weight" = %870 : f32[384] */
+  /* output 157 "grad:blocks.8.norm1.weight" = %862 : f32[384] */
   memcpy(outputs[157], arena + 403997568, sizeof(float) * 384);
-  /* output 158 "grad:blocks.8.norm1.bias" = %869 : f32[384] */
+  /* output 158 "grad:blocks.8.norm1.bias" = %861 : f32[384] */
   memcpy(outputs[158], arena + 403997184, sizeof(float) * 384);
-  /* output 159 "grad:blocks.8.attn.qkv.weight" = %867 : f32[1152, 384] */
+  /* output 159 "grad:blocks.8.attn.qkv.weight" = %858 : f32[1152, 384] */
   memcpy(outputs[159], arena + 403402752, sizeof(float) * 442368);
-  /* output 160 "grad:blocks.8.attn.qkv.bias" = %868 : f32[1152] */
+  /* output 160 "grad:blocks.8.attn.qkv.bias" = %859 : f32[1152] */
   memcpy(outputs[160], arena + 403995648, sizeof(float) * 1152);
-  /* output 161 "grad:blocks.8.attn.proj.weight" = %862 : f32[384, 384] */
+  /* output 161 "grad:blocks.8.attn.proj.weight" = %853 : f32[384, 384] */
   memcpy(outputs[161], arena + 403845120, sizeof(float) * 147456);
-  /* output 162 "grad:blocks.8.attn.proj.bias" = %863 : f32[384] */
+  /* output 162 "grad:blocks.8.attn.proj.bias" = %854 : f32[384] */
   memcpy(outputs[162], arena + 403996800, sizeof(float) * 384);
-  /* output 163 "grad:blocks.8.conv.conv.0.weight" = %857 : f32[1536, 384, 1, 1] */
+  /* output 163 "grad:blocks.8.conv.conv.0.weight" = %848 : f32[1536, 384, 1, 1] */
   memcpy(outputs[163], arena + 402223104, sizeof(float) * 589824);
-  /* output 164 "grad:blocks.8.conv.conv.1.weight" = %852 : f32[1536] */
+  /* output 164 "grad:blocks.8.conv.conv.1.weight" = %843 : f32[1536] */
   memcpy(outputs[164], arena + 403992576, sizeof(float) * 1536);
-  /* output 165 "grad:blocks.8.conv.conv.1.bias" = %853 : f32[1536] */
+  /* output 165 "grad:blocks.8.conv.conv.1.bias" = %844 : f32[1536] */
   memcpy(outputs[165], arena + 403994112, sizeof(float) * 1536);
-  /* output 166 "grad:blocks.8.conv.conv.3.weight" = %849 : f32[1536, 1, 3, 3] */
+  /* output 166 "grad:blocks.8.conv.conv.3.weight" = %840 : f32[1536, 1, 3, 3] */
   memcpy(outputs[166], arena + 414253056, sizeof(float) * 13824);
-  /* output 167 "grad:blocks.8.conv.conv.4.weight" = %846 : f32[1536] */
+  /* output 167 "grad:blocks.8.conv.conv.4.weight" = %837 : f32[1536] */
   memcpy(outputs[167], arena + 414266880, sizeof(float) * 1536);
-  /* output 168 "grad:blocks.8.conv.conv.4.bias" = %847 : f32[1536] */
+  /* output 168 "grad:blocks.8.conv.conv.4.bias" = %838 : f32[1536] */
   memcpy(outputs[168], arena + 414268416, sizeof(float) * 1536);
-  /* output 169 "grad:blocks.8.conv.conv.6.fc.0.weight" = %839 : f32[4, 1536] */
+  /* output 169 "grad:blocks.8.conv.conv.6.fc.0.weight" = %830 : f32[4, 1536] */
   memcpy(outputs[169], arena + 414567936, sizeof(float) * 6144);
-  /* output 170 "grad:blocks.8.conv.conv.6.fc.0.bias" = %840 : f32[4] */
+  /* output 170 "grad:blocks.8.conv.conv.6.fc.0.bias" = %831 : f32[4] */
   memcpy(outputs[170], arena + 414578688, sizeof(float) * 4);
-  /* output 171 "grad:blocks.8.conv.conv.6.fc.2.weight" = %834 : f32[1536, 4] */
+  /* output 171 "grad:blocks.8.conv.conv.6.fc.2.weight" = %825 : f32[1536, 4] */
   memcpy(outputs[171], arena + 414561792, sizeof(float) * 6144);
-  /* output 172 "grad:blocks.8.conv.conv.6.fc.2.bias" = %835 : f32[1536] */
+  /* output 172 "grad:blocks.8.conv.conv.6.fc.2.bias" = %826 : f32[1536] */
   memcpy(outputs[172], arena + 414577152, sizeof(float) * 1536);
-  /* output 173 "grad:blocks.8.conv.conv.7.weight" = %829 : f32[384, 1536, 1, 1] */
+  /* output 173 "grad:blocks.8.conv.conv.7.weight" = %820 : f32[384, 1536, 1, 1] */
   memcpy(outputs[173], arena + 450981888, sizeof(float) * 589824);
-  /* output 174 "grad:blocks.8.conv.conv.8.weight" = %824 : f32[384] */
+  /* output 174 "grad:blocks.8.conv.conv.8.weight" = %815 : f32[384] */
   memcpy(outputs[174], arena + 452166912, sizeof(float) * 384);
-  /* output 175 "grad:blocks.8.conv.conv.8.bias" = %825 : f32[384] */
+  /* output 175 "grad:blocks.8.conv.conv.8.bias" = %816 : f32[384] */
   memcpy(outputs[175], arena + 452167296, sizeof(float) * 384);
-  /* output 176 "grad:blocks.9.norm1.weight" = %818 : f32[384] */
+  /* output 176 "grad:blocks.9.norm1.weight" = %809 : f32[384] */
   memcpy(outputs[176], arena + 452166528, sizeof(float) * 384);
-  /* output 177 "grad:blocks.9.norm1.bias" = %817 : f32[384] */
+  /* output 177 "grad:blocks.9.norm1.bias" = %808 : f32[384] */
   memcpy(outputs[177], arena + 452166144, sizeof(float) * 384);
-  /* output 178 "grad:blocks.9.attn.qkv.weight" = %815 : f32[1152, 384] */
+  /* output 178 "grad:blocks.9.attn.qkv.weight" = %805 : f32[1152, 384] */
   memcpy(outputs[178], arena + 451571712, sizeof(float) * 442368);
-  /* output 179 "grad:blocks.9.attn.qkv.bias" = %816 : f32[1152] */
+  /* output 179 "grad:blocks.9.attn.qkv.bias" = %806 : f32[1152] */
   memcpy(outputs[179], arena + 452164608, sizeof(float) * 1152);
-  /* output 180 "grad:blocks.9.attn.proj.weight" = %810 : f32[384, 384] */
+  /* output 180 "grad:blocks.9.attn.proj.weight" = %800 : f32[384, 384] */
   memcpy(outputs[180], arena + 452014080, sizeof(float) * 147456);
-  /* output 181 "grad:blocks.9.attn.proj.bias" = %811 : f32[384] */
+  /* output 181 "grad:blocks.9.attn.proj.bias" = %801 : f32[384] */
   memcpy(outputs[181], arena + 452165760, sizeof(float) * 384);
-  /* output 182 "grad:blocks.9.conv.conv.0.weight" = %805 : f32[1536, 384, 1, 1] */
+  /* output 182 "grad:blocks.9.conv.conv.0.weight" = %795 : f32[1536, 384, 1, 1] */
   memcpy(outputs[182], arena + 450392064, sizeof(float) * 589824);
-  /* output 183 "grad:blocks.9.conv.conv.1.weight" = %800 : f32[1536] */
+  /* output 183 "grad:blocks.9.conv.conv.1.weight" = %790 : f32[1536] */
   memcpy(outputs[183], arena + 452161536, sizeof(float) * 1536);
-  /* output 184 "grad:blocks.9.conv.conv.1.bias" = %801 : f32[1536] */
+  /* output 184 "grad:blocks.9.conv.conv.1.bias" = %791 : f32[1536] */
   memcpy(outputs[184], arena + 452163072, sizeof(float) * 1536);
-  /* output 185 "grad:blocks.9.conv.conv.3.weight" = %797 : f32[1536, 1, 3, 3] */
+  /* output 185 "grad:blocks.9.conv.conv.3.weight" = %787 : f32[1536, 1, 3, 3] */
   memcpy(outputs[185], arena + 462422016, sizeof(float) * 13824);
-  /* output 186 "grad:blocks.9.conv.conv.4.weight" = %794 : f32[1536] */
+  /* output 186 "grad:blocks.9.conv.conv.4.weight" = %784 : f32[1536] */
   memcpy(outputs[186], arena + 462435840, sizeof(float) * 1536);
-  /* output 187 "grad:blocks.9.conv.conv.4.bias" = %795 : f32[1536] */
+  /* output 187 "grad:blocks.9.conv.conv.4.bias" = %785 : f32[1536] */
   memcpy(outputs[187], arena + 462437376, sizeof(float) * 1536);
-  /* output 188 "grad:blocks.9.conv.conv.6.fc.0.weight" = %787 : f32[4, 1536] */
+  /* output 188 "grad:blocks.9.conv.conv.6.fc.0.weight" = %777 : f32[4, 1536] */
   memcpy(outputs[188], arena + 462736896, sizeof(float) * 6144);
-  /* output 189 "grad:blocks.9.conv.conv.6.fc.0.bias" = %788 : f32[4] */
+  /* output 189 "grad:blocks.9.conv.conv.6.fc.0.bias" = %778 : f32[4] */
   memcpy(outputs[189], arena + 462747648, sizeof(float) * 4);
-  /* output 190 "grad:blocks.9.conv.conv.6.fc.2.weight" = %782 : f32[1536, 4] */
+  /* output 190 "grad:blocks.9.conv.conv.6.fc.2.weight" = %772 : f32[1536, 4] */
   memcpy(outputs[190], arena + 462730752, sizeof(float) * 6144);
-  /* output 191 "grad:blocks.9.conv.conv.6.fc.2.bias" = %783 : f32[1536] */
+  /* output 191 "grad:blocks.9.conv.conv.6.fc.2.bias" = %773 : f32[1536] */
   memcpy(outputs[191], arena + 462746112, sizeof(float) * 1536);
-  /* output 192 "grad:blocks.9.conv.conv.7.weight" = %777 : f32[384, 1536, 1, 1] */
+  /* output 192 "grad:blocks.9.conv.conv.7.weight" = %767 : f32[384, 1536, 1, 1] */
   memcpy(outputs[192], arena + 499150848, sizeof(float) * 589824);
-  /* output 193 "grad:blocks.9.conv.conv.8.weight" = %772 : f32[384] */
+  /* output 193 "grad:blocks.9.conv.conv.8.weight" = %762 : f32[384] */
   memcpy(outputs[193], arena + 500335872, sizeof(float) * 384);
-  /* output 194 "grad:blocks.9.conv.conv.8.bias" = %773 : f32[384] */
+  /* output 194 "grad:blocks.9.conv.conv.8.bias" = %763 : f32[384] */
   memcpy(outputs[194], arena + 500336256, sizeof(float) * 384);
-  /* output 195 "grad:blocks.10.norm1.weight" = %766 : f32[384] */
+  /* output 195 "grad:blocks.10.norm1.weight" = %756 : f32[384] */
   memcpy(outputs[195], arena + 500335488, sizeof(float) * 384);
-  /* output 196 "grad:blocks.10.norm1.bias" = %765 : f32[384] */
+  /* output 196 "grad:blocks.10.norm1.bias" = %755 : f32[384] */
   memcpy(outputs[196], arena + 500335104, sizeof(float) * 384);
-  /* output 197 "grad:blocks.10.attn.qkv.weight" = %763 : f32[1152, 384] */
+  /* output 197 "grad:blocks.10.attn.qkv.weight" = %752 : f32[1152, 384] */
   memcpy(outputs[197], arena + 499740672, sizeof(float) * 442368);
-  /* output 198 "grad:blocks.10.attn.qkv.bias" = %764 : f32[1152] */
+  /* output 198 "grad:blocks.10.attn.qkv.bias" = %753 : f32[1152] */
   memcpy(outputs[198], arena + 500333568, sizeof(float) * 1152);
-  /* output 199 "grad:blocks.10.attn.proj.weight" = %758 : f32[384, 384] */
+  /* output 199 "grad:blocks.10.attn.proj.weight" = %747 : f32[384, 384] */
   memcpy(outputs[199], arena + 500183040, sizeof(float) * 147456);
-  /* output 200 "grad:blocks.10.attn.proj.bias" = %759 : f32[384] */
+  /* output 200 "grad:blocks.10.attn.proj.bias" = %748 : f32[384] */
   memcpy(outputs[200], arena + 500334720, sizeof(float) * 384);
-  /* output 201 "grad:blocks.10.conv.conv.0.weight" = %753 : f32[1536, 384, 1, 1] */
+  /* output 201 "grad:blocks.10.conv.conv.0.weight" = %742 : f32[1536, 384, 1, 1] */
   memcpy(outputs[201], arena + 498561024, sizeof(float) * 589824);
-  /* output 202 "grad:blocks.10.conv.conv.1.weight" = %748 : f32[1536] */
+  /* output 202 "grad:blocks.10.conv.conv.1.weight" = %737 : f32[1536] */
   memcpy(outputs[202], arena + 500330496, sizeof(float) * 1536);
-  /* output 203 "grad:blocks.10.conv.conv.1.bias" = %749 : f32[1536] */
+  /* output 203 "grad:blocks.10.conv.conv.1.bias" = %738 : f32[1536] */
   memcpy(outputs[203], arena + 500332032, sizeof(float) * 1536);
-  /* output 204 "grad:blocks.10.conv.conv.3.weight" = %745 : f32[1536, 1, 3, 3] */
+  /* output 204 "grad:blocks.10.conv.conv.3.weight" = %734 : f32[1536, 1, 3, 3] */
   memcpy(outputs[204], arena + 510590976, sizeof(float) * 13824);
-  /* output 205 "grad:blocks.10.conv.conv.4.weight" = %742 : f32[1536] */
+  /* output 205 "grad:blocks.10.conv.conv.4.weight" = %731 : f32[1536] */
   memcpy(outputs[205], arena + 510604800, sizeof(float) * 1536);
-  /* output 206 "grad:blocks.10.conv.conv.4.bias" = %743 : f32[1536] */
+  /* output 206 "grad:blocks.10.conv.conv.4.bias" = %732 : f32[1536] */
   memcpy(outputs[206], arena + 510606336, sizeof(float) * 1536);
-  /* output 207 "grad:blocks.10.conv.conv.6.fc.0.weight" = %735 : f32[4, 1536] */
+  /* output 207 "grad:blocks.10.conv.conv.6.fc.0.weight" = %724 : f32[4, 1536] */
   memcpy(outputs[207], arena + 510905856, sizeof(float) * 6144);
-  /* output 208 "grad:blocks.10.conv.conv.6.fc.0.bias" = %736 : f32[4] */
+  /* output 208 "grad:blocks.10.conv.conv.6.fc.0.bias" = %725 : f32[4] */
   memcpy(outputs[208], arena + 510916608, sizeof(float) * 4);
-  /* output 209 "grad:blocks.10.conv.conv.6.fc.2.weight" = %730 : f32[1536, 4] */
+  /* output 209 "grad:blocks.10.conv.conv.6.fc.2.weight" = %719 : f32[1536, 4] */
   memcpy(outputs[209], arena + 510899712, sizeof(float) * 6144);
-  /* output 210 "grad:blocks.10.conv.conv.6.fc.2.bias" = %731 : f32[1536] */
+  /* output 210 "grad:blocks.10.conv.conv.6.fc.2.bias" = %720 : f32[1536] */
   memcpy(outputs[210], arena + 510915072, sizeof(float) * 1536);
-  /* output 211 "grad:blocks.10.conv.conv.7.weight" = %725 : f32[384, 1536, 1, 1] */
+  /* output 211 "grad:blocks.10.conv.conv.7.weight" = %714 : f32[384, 1536, 1, 1] */
   memcpy(outputs[211], arena + 547319808, sizeof(float) * 589824);
-  /* output 212 "grad:blocks.10.conv.conv.8.weight" = %720 : f32[384] */
+  /* output 212 "grad:blocks.10.conv.conv.8.weight" = %709 : f32[384] */
   memcpy(outputs[212], arena + 548504832, sizeof(float) * 384);
-  /* output 213 "grad:blocks.10.conv.conv.8.bias" = %721 : f32[384] */
+  /* output 213 "grad:blocks.10.conv.conv.8.bias" = %710 : f32[384] */
   memcpy(outputs[213], arena + 548505216, sizeof(float) * 384);
-  /* output 214 "grad:blocks.11.norm1.weight" = %714 : f32[384] */
+  /* output 214 "grad:blocks.11.norm1.weight" = %703 : f32[384] */
   memcpy(outputs[214], arena + 548504448, sizeof(float) * 384);
-  /* output 215 "grad:blocks.11.norm1.bias" = %713 : f32[384] */
+  /* output 215 "grad:blocks.11.norm1.bias" = %702 : f32[384] */
   memcpy(outputs[215], arena + 548504064, sizeof(float) * 384);
-  /* output 216 "grad:blocks.11.attn.qkv.weight" = %711 : f32[1152, 384] */
+  /* output 216 "grad:blocks.11.attn.qkv.weight" = %699 : f32[1152, 384] */
   memcpy(outputs[216], arena + 547909632, sizeof(float) * 442368);
-  /* output 217 "grad:blocks.11.attn.qkv.bias" = %712 : f32[1152] */
+  /* output 217 "grad:blocks.11.attn.qkv.bias" = %700 : f32[1152] */
   memcpy(outputs[217], arena + 548502528, sizeof(float) * 1152);
-  /* output 218 "grad:blocks.11.attn.proj.weight" = %706 : f32[384, 384] */
+  /* output 218 "grad:blocks.11.attn.proj.weight" = %694 : f32[384, 384] */
   memcpy(outputs[218], arena + 548352000, sizeof(float) * 147456);
-  /* output 219 "grad:blocks.11.attn.proj.bias" = %707 : f32[384] */
+  /* output 219 "grad:blocks.11.attn.proj.bias" = %695 : f32[384] */
   memcpy(outputs[219], arena + 548503680, sizeof(float) * 384);
-  /* output 220 "grad:blocks.11.conv.conv.0.weight" = %701 : f32[1536, 384, 1, 1] */
+  /* output 220 "grad:blocks.11.conv.conv.0.weight" = %689 : f32[1536, 384, 1, 1] */
   memcpy(outputs[220], arena + 546729984, sizeof(float) * 589824);
-  /* output 221 "grad:blocks.11.conv.conv.1.weight" = %696 : f32[1536] */
+  /* output 221 "grad:blocks.11.conv.conv.1.weight" = %684 : f32[1536] */
   memcpy(outputs[221], arena + 548499456, sizeof(float) * 1536);
-  /* output 222 "grad:blocks.11.conv.conv.1.bias" = %697 : f32[1536] */
+  /* output 222 "grad:blocks.11.conv.conv.1.bias" = %685 : f32[1536] */
   memcpy(outputs[222], arena + 548500992, sizeof(float) * 1536);
-  /* output 223 "grad:blocks.11.conv.conv.3.weight" = %693 : f32[1536, 1, 3, 3] */
+  /* output 223 "grad:blocks.11.conv.conv.3.weight" = %681 : f32[1536, 1, 3, 3] */
   memcpy(outputs[223], arena + 558759936, sizeof(float) * 13824);
-  /* output 224 "grad:blocks.11.conv.conv.4.weight" = %690 : f32[1536] */
+  /* output 224 "grad:blocks.11.conv.conv.4.weight" = %678 : f32[1536] */
   memcpy(outputs[224], arena + 558773760, sizeof(float) * 1536);
-  /* output 225 "grad:blocks.11.conv.conv.4.bias" = %691 : f32[1536] */
+  /* output 225 "grad:blocks.11.conv.conv.4.bias" = %679 : f32[1536] */
   memcpy(outputs[225], arena + 558775296, sizeof(float) * 1536);
-  /* output 226 "grad:blocks.11.conv.conv.6.fc.0.weight" = %683 : f32[4, 1536] */
+  /* output 226 "grad:blocks.11.conv.conv.6.fc.0.weight" = %671 : f32[4, 1536] */
   memcpy(outputs[226], arena + 559074816, sizeof(float) * 6144);
-  /* output 227 "grad:blocks.11.conv.conv.6.fc.0.bias" = %684 : f32[4] */
+  /* output 227 "grad:blocks.11.conv.conv.6.fc.0.bias" = %672 : f32[4] */
   memcpy(outputs[227], arena + 559085568, sizeof(float) * 4);
-  /* output 228 "grad:blocks.11.conv.conv.6.fc.2.weight" = %678 : f32[1536, 4] */
+  /* output 228 "grad:blocks.11.conv.conv.6.fc.2.weight" = %666 : f32[1536, 4] */
   memcpy(outputs[228], arena + 559068672, sizeof(float) * 6144);
-  /* output 229 "grad:blocks.11.conv.conv.6.fc.2.bias" = %679 : f32[1536] */
+  /* output 229 "grad:blocks.11.conv.conv.6.fc.2.bias" = %667 : f32[1536] */
   memcpy(outputs[229], arena + 559084032, sizeof(float) * 1536);
-  /* output 230 "grad:blocks.11.conv.conv.7.weight" = %673 : f32[384, 1536, 1, 1] */
-  memcpy(outputs[230], arena + 853635072, sizeof(float) * 589824);
-  /* output 231 "grad:blocks.11.conv.conv.8.weight" = %668 : f32[384] */
-  memcpy(outputs[231], arena + 854224896, sizeof(float) * 384);
-  /* output 232 "grad:blocks.11.conv.conv.8.bias" = %669 : f32[384] */
-  memcpy(outputs[232], arena + 854225280, sizeof(float) * 384);
-  /* output 233 "grad:norm.weight" = %662 : f32[384] */
-  memcpy(outputs[233], arena + 863221488, sizeof(float) * 384);
-  /* output 234 "grad:norm.bias" = %661 : f32[384] */
-  memcpy(outputs[234], arena + 863221104, sizeof(float) * 384);
-  /* output 235 "grad:head.weight" = %657 : f32[1000, 384] */
-  memcpy(outputs[235], arena + 860860416, sizeof(float) * 384000);
-  /* output 236 "grad:head.bias" = %658 : f32[1000] */
-  memcpy(outputs[236], arena + 863210880, sizeof(float) * 1000);
-  /* output 237 "running_stats:blocks.0.conv.conv.1.running_mean" = %32 : f32[2, 1536] */
-  memcpy(outputs[237], arena + 863124480, sizeof(float) * 3072);
-  /* output 238 "running_stats:blocks.0.conv.conv.4.running_mean" = %39 : f32[2, 1536] */
-  memcpy(outputs[238], arena + 863127552, sizeof(float) * 3072);
-  /* output 239 "running_stats:blocks.0.conv.conv.8.running_mean" = %57 : f32[2, 384] */
-  memcpy(outputs[239], arena + 863211888, sizeof(float) * 768);
-  /* output 240 "running_stats:blocks.1.conv.conv.1.running_mean" = %85 : f32[2, 1536] */
-  memcpy(outputs[240], arena + 863130624, sizeof(float) * 3072);
-  /* output 241 "running_stats:blocks.1.conv.conv.4.running_mean" = %92 : f32[2, 1536] */
-  memcpy(outputs[241], arena + 863133696, sizeof(float) * 3072);
-  /* output 242 "running_stats:blocks.1.conv.conv.8.running_mean" = %110 : f32[2, 384] */
-  memcpy(outputs[242], arena + 863212656, sizeof(float) * 768);
-  /* output 243 "running_stats:blocks.2.conv.conv.1.running_mean" = %138 : f32[2, 1536] */
-  memcpy(outputs[243], arena + 863136768, sizeof(float) * 3072);
-  /* output 244 "running_stats:blocks.2.conv.conv.4.running_mean" = %145 : f32[2, 1536] */
-  memcpy(outputs[244], arena + 863139840, sizeof(float) * 3072);
-  /* output 245 "running_stats:blocks.2.conv.conv.8.running_mean" = %163 : f32[2, 384] */
-  memcpy(outputs[245], arena + 863213424, sizeof(float) * 768);
-  /* output 246 "running_stats:blocks.3.conv.conv.1.running_mean" = %191 : f32[2, 1536] */
-  memcpy(outputs[246], arena + 863142912, sizeof(float) * 3072);
-  /* output 247 "running_stats:blocks.3.conv.conv.4.running_mean" = %198 : f32[2, 1536] */
-  memcpy(outputs[247], arena + 863145984, sizeof(float) * 3072);
-  /* output 248 "running_stats:blocks.3.conv.conv.8.running_mean" = %216 : f32[2, 384] */
-  memcpy(outputs[248], arena + 863214192, sizeof(float) * 768);
-  /* output 249 "running_stats:blocks.4.conv.conv.1.running_mean" = %244 : f32[2, 1536] */
-  memcpy(outputs[249], arena + 863149056, sizeof(float) * 3072);
-  /* output 250 "running_stats:blocks.4.conv.conv.4.running_mean" = %251 : f32[2, 1536] */
-  memcpy(outputs[250], arena + 863152128, sizeof(float) * 3072);
-  /* output 251 "running_stats:blocks.4.conv.conv.8.running_mean" = %269 : f32[2, 384] */
-  memcpy(outputs[251], arena + 863214960, sizeof(float) * 768);
-  /* output 252 "running_stats:blocks.5.conv.conv.1.running_mean" = %297 : f32[2, 1536] */
-  memcpy(outputs[252], arena + 863155200, sizeof(float) * 3072);
-  /* output 253 "running_stats:blocks.5.conv.conv.4.running_mean" = %304 : f32[2, 1536] */
-  memcpy(outputs[253], arena + 863158272, sizeof(float) * 3072);
-  /* output 254 "running_stats:blocks.5.conv.conv.8.running_mean" = %322 : f32[2, 384] */
-  memcpy(outputs[254], arena + 863215728, sizeof(float) * 768);
-  /* output 255 "running_stats:blocks.6.conv.conv.1.running_mean" = %350 : f32[2, 1536] */
-  memcpy(outputs[255], arena + 863161344, sizeof(float) * 3072);
-  /* output 256 "running_stats:blocks.6.conv.conv.4.running_mean" = %357 : f32[2, 1536] */
-  memcpy(outputs[256], arena + 863164416, sizeof(float) * 3072);
-  /* output 257 "running_stats:blocks.6.conv.conv.8.running_mean" = %375 : f32[2, 384] */
-  memcpy(outputs[257], arena + 863216496, sizeof(float) * 768);
-  /* output 258 "running_stats:blocks.7.conv.conv.1.running_mean" = %403 : f32[2, 1536] */
-  memcpy(outputs[258], arena + 863167488, sizeof(float) * 3072);
-  /* output 259 "running_stats:blocks.7.conv.conv.4.running_mean" = %410 : f32[2, 1536] */
-  memcpy(outputs[259], arena + 863170560, sizeof(float) * 3072);
-  /* output 260 "running_stats:blocks.7.conv.conv.8.running_mean" = %428 : f32[2, 384] */
-  memcpy(outputs[260], arena + 863217264, sizeof(float) * 768);
-  /* output 261 "running_stats:blocks.8.conv.conv.1.running_mean" = %456 : f32[2, 1536] */
-  memcpy(outputs[261], arena + 863173632, sizeof(float) * 3072);
-  /* output 262 "running_stats:blocks.8.conv.conv.4.running_mean" = %463 : f32[2, 1536] */
-  memcpy(outputs[262], arena + 863176704, sizeof(float) * 3072);
-  /* output 263 "running_stats:blocks.8.conv.conv.8.running_mean" = %481 : f32[2, 384] */
-  memcpy(outputs[263], arena + 863218032, sizeof(float) * 768);
-  /* output 264 "running_stats:blocks.9.conv.conv.1.running_mean" = %509 : f32[2, 1536] */
-  memcpy(outputs[264], arena + 863179776, sizeof(float) * 3072);
-  /* output 265 "running_stats:blocks.9.conv.conv.4.running_mean" = %516 : f32[2, 1536] */
-  memcpy(outputs[265], arena + 863182848, sizeof(float) * 3072);
-  /* output 266 "running_stats:blocks.9.conv.conv.8.running_mean" = %534 : f32[2, 384] */
-  memcpy(outputs[266], arena + 863218800, sizeof(float) * 768);
-  /* output 267 "running_stats:blocks.10.conv.conv.1.running_mean" = %562 : f32[2, 1536] */
-  memcpy(outputs[267], arena + 863185920, sizeof(float) * 3072);
-  /* output 268 "running_stats:blocks.10.conv.conv.4.running_mean" = %569 : f32[2, 1536] */
-  memcpy(outputs[268], arena + 863188992, sizeof(float) * 3072);
-  /* output 269 "running_stats:blocks.10.conv.conv.8.running_mean" = %587 : f32[2, 384] */
-  memcpy(outputs[269], arena + 863219568, sizeof(float) * 768);
-  /* output 270 "running_stats:blocks.11.conv.conv.1.running_mean" = %615 : f32[2, 1536] */
-  memcpy(outputs[270], arena + 863192064, sizeof(float) * 3072);
-  /* output 271 "running_stats:blocks.11.conv.conv.4.running_mean" = %622 : f32[2, 1536] */
-  memcpy(outputs[271], arena + 863195136, sizeof(float) * 3072);
-  /* output 272 "running_stats:blocks.11.conv.conv.8.running_mean" = %640 : f32[2, 384] */
-  memcpy(outputs[272], arena + 863220336, sizeof(float) * 768);
+  /* output 230 "grad:blocks.11.conv.conv.7.weight" = %661 : f32[384, 1536, 1, 1] */
+  memcpy(outputs[230], arena + 829403136, sizeof(float) * 589824);
+  /* output 231 "grad:blocks.11.conv.conv.8.weight" = %656 : f32[384] */
+  memcpy(outputs[231], arena + 832354416, sizeof(float) * 384);
+  /* output 232 "grad:blocks.11.conv.conv.8.bias" = %657 : f32[384] */
+  memcpy(outputs[232], arena + 832354800, sizeof(float) * 384);
+  /* output 233 "grad:norm.weight" = %650 : f32[384] */
+  memcpy(outputs[233], arena + 832354032, sizeof(float) * 384);
+  /* output 234 "grad:norm.bias" = %649 : f32[384] */
+  memcpy(outputs[234], arena + 832353648, sizeof(float) * 384);
+  /* output 235 "grad:head.weight" = %644 : f32[1000, 384] */
+  memcpy(outputs[235], arena + 829992960, sizeof(float) * 384000);
+  /* output 236 "grad:head.bias" = %645 : f32[1000] */
+  memcpy(outputs[236], arena + 832343424, sizeof(float) * 1000);
+  /* output 237 "running_stats:blocks.0.conv.conv.1.running_mean" = %31 : f32[2, 1536] */
+  memcpy(outputs[237], arena + 832257024, sizeof(float) * 3072);
+  /* output 238 "running_stats:blocks.0.conv.conv.4.running_mean" = %38 : f32[2, 1536] */
+  memcpy(outputs[238], arena + 832260096, sizeof(float) * 3072);
+  /* output 239 "running_stats:blocks.0.conv.conv.8.running_mean" = %56 : f32[2, 384] */
+  memcpy(outputs[239], arena + 832344432, sizeof(float) * 768);
+  /* output 240 "running_stats:blocks.1.conv.conv.1.running_mean" = %83 : f32[2, 1536] */
+  memcpy(outputs[240], arena + 832263168, sizeof(float) * 3072);
+  /* output 241 "running_stats:blocks.1.conv.conv.4.running_mean" = %90 : f32[2, 1536] */
+  memcpy(outputs[241], arena + 832266240, sizeof(float) * 3072);
+  /* output 242 "running_stats:blocks.1.conv.conv.8.running_mean" = %108 : f32[2, 384] */
+  memcpy(outputs[242], arena + 832345200, sizeof(float) * 768);
+  /* output 243 "running_stats:blocks.2.conv.conv.1.running_mean" = %135 : f32[2, 1536] */
+  memcpy(outputs[243], arena + 832269312, sizeof(float) * 3072);
+  /* output 244 "running_stats:blocks.2.conv.conv.4.running_mean" = %142 : f32[2, 1536] */
+  memcpy(outputs[244], arena + 832272384, sizeof(float) * 3072);
+  /* output 245 "running_stats:blocks.2.conv.conv.8.running_mean" = %160 : f32[2, 384] */
+  memcpy(outputs[245], arena + 832345968, sizeof(float) * 768);
+  /* output 246 "running_stats:blocks.3.conv.conv.1.running_mean" = %187 : f32[2, 1536] */
+  memcpy(outputs[246], arena + 832275456, sizeof(float) * 3072);
+  /* output 247 "running_stats:blocks.3.conv.conv.4.running_mean" = %194 : f32[2, 1536] */
+  memcpy(outputs[247], arena + 832278528, sizeof(float) * 3072);
+  /* output 248 "running_stats:blocks.3.conv.conv.8.running_mean" = %212 : f32[2, 384] */
+  memcpy(outputs[248], arena + 832346736, sizeof(float) * 768);
+  /* output 249 "running_stats:blocks.4.conv.conv.1.running_mean" = %239 : f32[2, 1536] */
+  memcpy(outputs[249], arena + 832281600, sizeof(float) * 3072);
+  /* output 250 "running_stats:blocks.4.conv.conv.4.running_mean" = %246 : f32[2, 1536] */
+  memcpy(outputs[250], arena + 832284672, sizeof(float) * 3072);
+  /* output 251 "running_stats:blocks.4.conv.conv.8.running_mean" = %264 : f32[2, 384] */
+  memcpy(outputs[251], arena + 832347504, sizeof(float) * 768);
+  /* output 252 "running_stats:blocks.5.conv.conv.1.running_mean" = %291 : f32[2, 1536] */
+  memcpy(outputs[252], arena + 832287744, sizeof(float) * 3072);
+  /* output 253 "running_stats:blocks.5.conv.conv.4.running_mean" = %298 : f32[2, 1536] */
+  memcpy(outputs[253], arena + 832290816, sizeof(float) * 3072);
+  /* output 254 "running_stats:blocks.5.conv.conv.8.running_mean" = %316 : f32[2, 384] */
+  memcpy(outputs[254], arena + 832348272, sizeof(float) * 768);
+  /* output 255 "running_stats:blocks.6.conv.conv.1.running_mean" = %343 : f32[2, 1536] */
+  memcpy(outputs[255], arena + 832293888, sizeof(float) * 3072);
+  /* output 256 "running_stats:blocks.6.conv.conv.4.running_mean" = %350 : f32[2, 1536] */
+  memcpy(outputs[256], arena + 832296960, sizeof(float) * 3072);
+  /* output 257 "running_stats:blocks.6.conv.conv.8.running_mean" = %368 : f32[2, 384] */
+  memcpy(outputs[257], arena + 832349040, sizeof(float) * 768);
+  /* output 258 "running_stats:blocks.7.conv.conv.1.running_mean" = %395 : f32[2, 1536] */
+  memcpy(outputs[258], arena + 832300032, sizeof(float) * 3072);
+  /* output 259 "running_stats:blocks.7.conv.conv.4.running_mean" = %402 : f32[2, 1536] */
+  memcpy(outputs[259], arena + 832303104, sizeof(float) * 3072);
+  /* output 260 "running_stats:blocks.7.conv.conv.8.running_mean" = %420 : f32[2, 384] */
+  memcpy(outputs[260], arena + 832349808, sizeof(float) * 768);
+  /* output 261 "running_stats:blocks.8.conv.conv.1.running_mean" = %447 : f32[2, 1536] */
+  memcpy(outputs[261], arena + 832306176, sizeof(float) * 3072);
+  /* output 262 "running_stats:blocks.8.conv.conv.4.running_mean" = %454 : f32[2, 1536] */
+  memcpy(outputs[262], arena + 832309248, sizeof(float) * 3072);
+  /* output 263 "running_stats:blocks.8.conv.conv.8.running_mean" = %472 : f32[2, 384] */
+  memcpy(outputs[263], arena + 832350576, sizeof(float) * 768);
+  /* output 264 "running_stats:blocks.9.conv.conv.1.running_mean" = %499 : f32[2, 1536] */
+  memcpy(outputs[264], arena + 832312320, sizeof(float) * 3072);
+  /* output 265 "running_stats:blocks.9.conv.conv.4.running_mean" = %506 : f32[2, 1536] */
+  memcpy(outputs[265], arena + 832315392, sizeof(float) * 3072);
+  /* output 266 "running_stats:blocks.9.conv.conv.8.running_mean" = %524 : f32[2, 384] */
+  memcpy(outputs[266], arena + 832351344, sizeof(float) * 768);
+  /* output 267 "running_stats:blocks.10.conv.conv.1.running_mean" = %551 : f32[2, 1536] */
+  memcpy(outputs[267], arena + 832318464, sizeof(float) * 3072);
+  /* output 268 "running_stats:blocks.10.conv.conv.4.running_mean" = %558 : f32[2, 1536] */
+  memcpy(outputs[268], arena + 832321536, sizeof(float) * 3072);
+  /* output 269 "running_stats:blocks.10.conv.conv.8.running_mean" = %576 : f32[2, 384] */
+  memcpy(outputs[269], arena + 832352112, sizeof(float) * 768);
+  /* output 270 "running_stats:blocks.11.conv.conv.1.running_mean" = %603 : f32[2, 1536] */
+  memcpy(outputs[270], arena + 832324608, sizeof(float) * 3072);
+  /* output 271 "running_stats:blocks.11.conv.conv.4.running_mean" = %610 : f32[2, 1536] */
+  memcpy(outputs[271], arena + 832327680, sizeof(float) * 3072);
+  /* output 272 "running_stats:blocks.11.conv.conv.8.running_mean" = %628 : f32[2, 384] */
+  memcpy(outputs[272], arena + 832352880, sizeof(float) * 768);
   return 0;
 } // localvit_small_train_forward
 

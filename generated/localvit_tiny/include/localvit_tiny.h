@@ -13,7 +13,8 @@
  * - Images are float32 [C, H, W] each, normalised as at training time, back to back; logits
  *   float32 [classes] each.
  * - Parameters are in the order of localvit_tiny_model_param_info and carry the official state_dict names;
- *   weight files are safetensors (F32), as `locus train` and PyTorch's safetensors write them. */
+ *   weight files are safetensors, as `locus train` (F32) and PyTorch's safetensors write them
+ *   (F32, or F64, F16 and BF16, converted to F32 on load). */
 #ifndef LOCUS_LOCALVIT_TINY_API_H
 #define LOCUS_LOCALVIT_TINY_API_H
 
@@ -73,8 +74,8 @@ const char *localvit_tiny_model_error(const localvit_tiny_model *m);
  * the calling thread: other OpenMP code that thread runs afterwards sees it too. */
 void localvit_tiny_model_set_threads(localvit_tiny_model *m, int n);
 
-/* Loads every parameter from a safetensors file: each must be present, F32, with exactly the
- * model's shape; other tensors (optimizer state, num_batches_tracked) are ignored. On failure
+/* Loads every parameter from a safetensors file: each must be present, F32 (or F64, F16 or BF16,
+ * converted as PyTorch's .float() does), with exactly the model's shape; other tensors (optimizer state, num_batches_tracked) are ignored. On failure
  * the message names the file and the tensor, and the weights are unchanged. */
 int localvit_tiny_model_load_weights(localvit_tiny_model *m, const char *safetensors_path);
 

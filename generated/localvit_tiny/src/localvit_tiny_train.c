@@ -596,6 +596,74 @@ void lk_sgd_step(long n, float *p, const float *grad, float *buf, float lr, floa
 
 #pragma GCC visibility push(hidden)
 
+/* ---- templates/norm.c ---------------------------------------------------------------------- */
+/* locus-requires: prologue.h */
+/* Normalisations: layernorm over the last axis of tokens, batchnorm (inference) over channels. */
+
+/* y[rows, C] = (x − mean) / sqrt(var + eps) · w + b per row (biased variance, as PyTorch).
+ * Corrected two-pass algorithm: m = Σx/C in float is off by the rounding of a large sum; the second
+ * pass sums the deviations d = x − m (small numbers, accurate) and their squares, and the true mean
+ * is m + δ with δ = Σd/C, var = Σd²/C − δ². Output uses (x − m) − δ, never rounding the mean to a
+ * float, so rows with |mean| ≫ std lose nothing (E[x²] − E[x]² would lose everything).
+ * w and b may be NULL (no affine). y may equal x. */
+void lk_layernorm(long rows, int C, const float *x, const float *w, const float *b, float eps, float *y) {
+  LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) {
+    const float *xr = x + r * C;
+    float *yr = y + r * C;
+    float m = lk_sum(xr, C) / (float)C, s1, s2, delta, var, rstd;
+    lk_dev_sums(xr, C, m, &s1, &s2);
+    delta = s1 / (float)C;
+    var = s2 / (float)C - delta * delta;
+    rstd = 1.0f / sqrtf((var > 0.0f ? var : 0.0f) + eps);
+    /* One loop per affine case: with `if (w)` inside, clang if-converts to masked loads, which
+     * on AMD take a microcode assist per vector when the pointer is NULL (40× slower). */
+    if (w && b) for (int c = 0; c < C; ++c) yr[c] = (xr[c] - m - delta) * rstd * w[c] + b[c];
+    else if (w) for (int c = 0; c < C; ++c) yr[c] = (xr[c] - m - delta) * rstd * w[c];
+    else if (b) for (int c = 0; c < C; ++c) yr[c] = (xr[c] - m - delta) * rstd + b[c];
+    else for (int c = 0; c < C; ++c) yr[c] = (xr[c] - m - delta) * rstd;
+  }
+}
+
+/* Reference: double precision, straight from the definition. */
+void lk_layernorm_naive(long rows, int C, const float *x, const float *w, const float *b, float eps, float *y) {
+  for (long r = 0; r < rows; ++r) {
+    double m = 0.0, v = 0.0;
+    for (int c = 0; c < C; ++c) m += x[r * C + c];
+    m /= C;
+    for (int c = 0; c < C; ++c) v += (x[r * C + c] - m) * (x[r * C + c] - m);
+    v /= C;
+    for (int c = 0; c < C; ++c)
+      y[r * C + c] = (float)((x[r * C + c] - m) / sqrt(v + eps) * (w ? w[c] : 1.0) + (b ? b[c] : 0.0));
+  }
+}
+
+/* Batchnorm at inference, channels first: x, y [B, C, HW] (HW = every axis after C, flattened).
+ * y = (x − mean[c]) / sqrt(var[c] + eps) · w[c] + b[c], folded into one scale and shift per
+ * channel. y may equal x. */
+void lk_batchnorm_infer(int B, int C, long HW, const float *x, const float *w, const float *b,
+                        const float *mean, const float *var, float eps, float *y) {
+  long planes = (long)B * C;
+  LK_OMP(parallel for schedule(static) if(planes * HW >= LK_PAR_MIN))
+  for (long p = 0; p < planes; ++p) {
+    int c = (int)(p % C);
+    float scale = w[c] / sqrtf(var[c] + eps), shift = b[c] - mean[c] * scale;
+    const float *xp = x + p * HW;
+    float *yp = y + p * HW;
+    for (long i = 0; i < HW; ++i) yp[i] = xp[i] * scale + shift;
+  }
+}
+
+void lk_batchnorm_infer_naive(int B, int C, long HW, const float *x, const float *w, const float *b,
+                              const float *mean, const float *var, float eps, float *y) {
+  for (int n = 0; n < B; ++n)
+    for (int c = 0; c < C; ++c)
+      for (long i = 0; i < HW; ++i) {
+        long at = ((long)n * C + c) * HW + i;
+        y[at] = (float)((x[at] - (double)mean[c]) / sqrt((double)var[c] + eps) * w[c] + b[c]);
+      }
+}
+
 /* ---- templates/activation.c ---------------------------------------------------------------- */
 /* locus-requires: prologue.h */
 /* Elementwise kernels: activations, rsqrt, binary arithmetic with broadcasting, scalar variants.
@@ -3909,6 +3977,14 @@ void lk_batch_norm_act_grad_cl(long rows, long C, const float *x, const float *d
 #define LK__RED_TASKS 64
 #define LK__RED_MIN_BLOCK 8192 /* elements of x per block, at least */
 
+/* Blocks the reduced range of `total` elements (`reduced` indices) is cut into when only `tasks`
+ * output tasks exist: enough tasks for the threads, blocks of at least LK__RED_MIN_BLOCK. Depends on
+ * the shape alone; lk_layernorm_param_grad uses it too, so its sums are the unfused ones'. */
+static long lk__reduce_blocks(long tasks, long total, long reduced) {
+  long n = tasks < LK__RED_TASKS ? lk_min_l(lk_min_l(lk_ceil_div(LK__RED_TASKS, tasks), total / LK__RED_MIN_BLOCK), reduced) : 1;
+  return n < 1 ? 1 : n;
+}
+
 /* Row-major walk over some axes: the offset in x of the multi-index (sizes, strides). */
 typedef struct { int n; long size[8], stride[8], idx[8], off; } lk__grad_odo;
 
@@ -3969,13 +4045,10 @@ static void lk__reduce_sum(int rank, const long *shape, const unsigned char *red
   Sin = inner_kept ? 1 : sz[m - 1]; /* contiguous run of reduced elements */
   chunks = lk_ceil_div(Kin, LK__RED_CH);
   otasks = inner_kept ? nout / Kin * chunks : nout;
-  if (otasks < LK__RED_TASKS) {
-    nblk = lk_min_l(lk_min_l(lk_ceil_div(LK__RED_TASKS, otasks), total / LK__RED_MIN_BLOCK), Rtot);
-    if (nblk < 1) nblk = 1;
-    if (nblk > 1) {
-      part = lk_scratch_alloc((size_t)(nblk * nout));
-      if (!part) nblk = 1; /* out of memory: one block, straight into y (same math, slower) */
-    }
+  nblk = lk__reduce_blocks(otasks, total, Rtot);
+  if (nblk > 1) {
+    part = lk_scratch_alloc((size_t)(nblk * nout));
+    if (!part) nblk = 1; /* out of memory: one block, straight into y (same math, slower) */
   }
   ntasks = otasks * nblk;
 
@@ -4036,6 +4109,52 @@ void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, con
 void lk_reduce_sum_product(int rank, const long *shape, const unsigned char *reduce, const float *a, const float *b,
                            float *y) {
   lk__reduce_sum(rank, shape, reduce, a, b, y);
+}
+
+/* An affine LayerNorm's weight and bias gradients from x instead of a stored x̂ (made by the
+ * `layernorm-training` pass): out[0:C) = Σ dy ⊙ x̂, out[C:2C) = Σ dy over the rows of [rows, C].
+ * Each row's x̂ is lk_normalize's, recomputed from the row's statistics while the row is in L1,
+ * and the sums are lk_reduce_sum's: the same blocks of rows, each summed in float in row order,
+ * the blocks added in order. So the result is reduce_sum(dy ⊙ normalize(x)) and reduce_sum(dy) bit
+ * for bit, in one pass over x and dy instead of a forward pass writing x̂ and two passes reading
+ * x̂ and dy back (sag_tiny_cifar's first LayerNorm: 226 MB each at batch 16). */
+void lk_layernorm_param_grad(long rows, long C, const float *x, const float *dy, float eps, float *out) {
+  long nblk = lk__reduce_blocks(lk_ceil_div(C, LK__RED_CH), rows * C, rows);
+  float *part = NULL;
+  if (rows <= 0 || C <= 0) {
+    for (long c = 0; c < 2 * C; ++c) out[c] = 0.0f;
+    return;
+  }
+  if (nblk > 1 && !(part = lk_scratch_alloc((size_t)(nblk * 2 * C)))) nblk = 1; /* out of memory: one block */
+  LK_OMP(parallel if(rows * C >= LK_PAR_MIN))
+  {
+    LK_OMP(for schedule(static))
+    for (long b = 0; b < nblk; ++b) {
+      long lo, hi;
+      float *sw = nblk > 1 ? part + b * 2 * C : out, *sb = sw + C;
+      lk_split(rows, (int)nblk, (int)b, &lo, &hi);
+      for (long c = 0; c < C; ++c) sw[c] = sb[c] = 0.0f;
+      for (long r = lo; r < hi; ++r) {
+        const float *xr = x + r * C, *gr = dy + r * C;
+        float m, delta, rstd;
+        lk__grad_row_stats(xr, C, eps, &m, &delta, &rstd);
+        for (long c = 0; c < C; ++c) {
+          const float xh = (xr[c] - m - delta) * rstd; /* its own statement: rounded as lk_normalize stores it */
+          sw[c] += gr[c] * xh;
+          sb[c] += gr[c];
+        }
+      }
+    }
+    if (nblk > 1) {
+      LK_OMP(for schedule(static))
+      for (long c = 0; c < 2 * C; ++c) {
+        float acc = part[c];
+        for (long b = 1; b < nblk; ++b) acc += part[b * 2 * C + c];
+        out[c] = acc;
+      }
+    }
+  }
+  lk_scratch_free(part);
 }
 
 /* ---- conv2d ---------------------------------------------------------------------------------------
@@ -4523,6 +4642,23 @@ void lk_layernorm_grad_naive(long rows, long C, const float *x, const float *dy,
   free(g);
 }
 
+void lk_layernorm_param_grad_naive(long rows, long C, const float *x, const float *dy, float eps, float *out) {
+  double *s = (double *)calloc((size_t)(2 * C > 0 ? 2 * C : 1), sizeof(double));
+  for (long r = 0; r < rows; ++r) {
+    const float *xr = x + r * C, *gr = dy + r * C;
+    double m = 0.0, v = 0.0;
+    for (long c = 0; c < C; ++c) m += xr[c];
+    m /= (double)C;
+    for (long c = 0; c < C; ++c) v += (xr[c] - m) * (xr[c] - m);
+    v /= (double)C;
+    for (long c = 0; c < C; ++c) {
+      s[c] += gr[c] * (xr[c] - m) / sqrt(v + eps);
+      s[C + c] += gr[c];
+    }
+  }
+  for (long c = 0; c < 2 * C; ++c) out[c] = (float)s[c];
+  free(s);
+}
 void lk_batch_normalize_naive(int B, long C, long S, const float *x, const float *w, const float *b, float eps, float *y) {
   for (long c = 0; c < C; ++c) {
     double m, v;
@@ -6052,7 +6188,7 @@ static const unsigned char localvit_tiny_train_param_read_[308] = {
 };
 int localvit_tiny_train_param_read_by_forward(int i) { return i >= 0 && i < 308 ? localvit_tiny_train_param_read_[i] : 0; }
 
-size_t localvit_tiny_train_arena_bytes(void) { return 1736091904; }
+size_t localvit_tiny_train_arena_bytes(void) { return 1673768704; }
 
 void localvit_tiny_train_set_num_threads(int n) {
 #ifdef _OPENMP
@@ -6101,3642 +6237,3616 @@ int localvit_tiny_train_forward(const float *const *params, const float *const *
   lk_add(3, (const long[]){B, 197, 192}, arena + 342220800, (const long[]){37824, 192, 1},
       params[3], (const long[]){0, 192, 1}, arena + 342220800);
 
-  /* %14 = normalize(%11) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 342220800, 1e-06f, arena + 343431168);
+  /* %14 = layernorm(%11, %12, %13) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 342220800, params[4], params[5], 1e-06f, arena + 343431168);
 
-  /* %15 = mul_add(%14, %12, %13) blocks.0.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 343431168, (const long[]){37824, 192, 1},
-      params[4], (const long[]){0, 0, 1}, params[5], (const long[]){0, 0, 1}, arena + 344641536);
-
-  /* %18 = fused_linear(%15, %16, %17) blocks.0.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 344641536, params[6], params[7], LK_ACT_NONE, NULL,
+  /* %17 = fused_linear(%14, %15, %16) blocks.0.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 343431168, params[6], params[7], LK_ACT_NONE, NULL,
       arena + 298647552);
 
-  /* %19 = slice(%18) {axis 1, start 0, length 192} blocks.0.attn : f32[B, 197, 192], a view of %18: no code */
+  /* %18 = slice(%17) {axis 1, start 0, length 192} blocks.0.attn : f32[B, 197, 192], a view of %17: no code */
 
-  /* %20 = slice(%18) {axis 1, start 192, length 192} blocks.0.attn : f32[B, 197, 192], a view of %18: no code */
+  /* %19 = slice(%17) {axis 1, start 192, length 192} blocks.0.attn : f32[B, 197, 192], a view of %17: no code */
 
-  /* %21 = slice(%18) {axis 1, start 384, length 192} blocks.0.attn : f32[B, 197, 192], a view of %18: no code */
+  /* %20 = slice(%17) {axis 1, start 384, length 192} blocks.0.attn : f32[B, 197, 192], a view of %17: no code */
 
-  /* %22 = sdpa(%19, %20, %21) {heads 4, kv_heads 4} blocks.0.attn : f32[B, 197, 192] */
+  /* %21 = sdpa(%18, %19, %20) {heads 4, kv_heads 4} blocks.0.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 298647552, 576, arena + 298647744, 576, arena + 298647936,
-      576, arena + 345851904, 0.14433756f);
+      576, arena + 344641536, 0.14433756f);
 
-  /* %25 = fused_linear(%22, %23, %24, %11) {residual} blocks.0.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 345851904, params[8], params[9], LK_ACT_NONE,
+  /* %24 = fused_linear(%21, %22, %23, %11) {residual} blocks.0.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 344641536, params[8], params[9], LK_ACT_NONE,
       arena + 342220800, arena + 4816896);
 
-  /* %26 = slice(%25) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], written into %62 from row 0 */
+  /* %25 = slice(%24) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], written into %61 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 4816896 + (long)b * 37824, 37824,
-        arena + 347062272 + (long)b * 37824, 192);
+        arena + 345851904 + (long)b * 37824, 192);
   } // for b
 
-  /* %27 = slice(%25) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 4817088, 37824, arena + 401528832, 37632);
+  /* %26 = slice(%24) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 4817088, 37824, arena + 387004416, 37632);
 
-  /* %29 = reshape(%28) {shape [768, 192]} blocks.0.conv.conv.0 : f32[768, 192], a view of %28: no code */
+  /* %28 = reshape(%27) {shape [768, 192]} blocks.0.conv.conv.0 : f32[768, 192], a view of %27: no code */
 
-  /* %30 = fused_linear(%27, %29) blocks.0.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 401528832, params[10], NULL, LK_ACT_NONE, NULL,
+  /* %29 = fused_linear(%26, %28) blocks.0.conv.conv.0 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 387004416, params[10], NULL, LK_ACT_NONE, NULL,
       arena + 4816896);
 
-  /* %33 = batch_statistics(%30) blocks.0.conv.conv.1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 4816896, arena + 433915392);
+  /* %32 = batch_statistics(%29) blocks.0.conv.conv.1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 4816896, arena + 418334208);
 
-  /* %34 = slice(%33) {axis 0, start 0, length 2} blocks.0.conv.conv.1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 433915392, 2304, arena + 433970688, 1536);
+  /* %33 = slice(%32) {axis 0, start 0, length 2} blocks.0.conv.conv.1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 418334208, 2304, arena + 418389504, 1536);
 
-  /* %35 = batch_norm_act(%30, %33, %31, %32) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 4816896, arena + 433915392, params[11], params[12],
+  /* %34 = batch_norm_act(%29, %32, %30, %31) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 4816896, arena + 418334208, params[11], params[12],
       1e-05f, LK_ACT_HSWISH, arena + 14450688, arena + 9633792);
 
-  /* %37 = token_dwconv(%35, %36) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 768] */
+  /* %36 = token_dwconv(%34, %35) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 9633792, params[15], NULL, LK_ACT_NONE,
       arena + 14450688);
 
-  /* %40 = batch_statistics(%37) blocks.0.conv.conv.4 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 14450688, arena + 433917696);
+  /* %39 = batch_statistics(%36) blocks.0.conv.conv.4 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 14450688, arena + 418336512);
 
-  /* %41 = slice(%40) {axis 0, start 0, length 2} blocks.0.conv.conv.4 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 433917696, 2304, arena + 433972224, 1536);
+  /* %40 = slice(%39) {axis 0, start 0, length 2} blocks.0.conv.conv.4 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 418336512, 2304, arena + 418391040, 1536);
 
-  /* %42 = batch_norm_act(%37, %40, %38, %39) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 14450688, arena + 433917696, params[16], params[17],
+  /* %41 = batch_norm_act(%36, %39, %37, %38) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 14450688, arena + 418336512, params[16], params[17],
       1e-05f, LK_ACT_HSWISH, arena + 24084480, arena + 19267584);
 
-  /* %43 = mean(%42) {axis 0} blocks.0.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 19267584, arena + 433030656);
+  /* %42 = mean(%41) {axis 0} blocks.0.conv.conv.6 : f32[B, 768] */
+  lk_mean_axis(B, 196, 768, arena + 19267584, arena + 417449472);
 
-  /* %46 = fused_linear(%43, %44, %45) blocks.0.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 768, 4, arena + 433030656, params[20], params[21], LK_ACT_NONE, NULL,
-      arena + 434019888);
+  /* %45 = fused_linear(%42, %43, %44) blocks.0.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 768, 4, arena + 417449472, params[20], params[21], LK_ACT_NONE, NULL,
+      arena + 418439088);
 
-  /* %47 = relu(%46) blocks.0.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 434019888, arena + 434020016);
+  /* %46 = relu(%45) blocks.0.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 418439088, arena + 418439216);
 
-  /* %50 = fused_linear(%47, %48, %49) blocks.0.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 4, 768, arena + 434020016, params[22], params[23], LK_ACT_NONE, NULL,
-      arena + 433055232);
+  /* %49 = fused_linear(%46, %47, %48) blocks.0.conv.conv.6.fc.2 : f32[B, 768] */
+  lk_fused_linear(B, 4, 768, arena + 418439216, params[22], params[23], LK_ACT_NONE, NULL,
+      arena + 417474048);
 
-  /* %51 = hsigmoid(%50) blocks.0.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 433055232, arena + 433079808);
+  /* %50 = hsigmoid(%49) blocks.0.conv.conv.6 : f32[B, 768] */
+  lk_hsigmoid(B * 768, arena + 417474048, arena + 417498624);
 
-  /* %52 = mul(%42, %51) blocks.0.conv.conv.6 : f32[B, 196, 768] */
+  /* %51 = mul(%41, %50) blocks.0.conv.conv.6 : f32[B, 196, 768] */
   lk_mul(3, (const long[]){B, 196, 768}, arena + 19267584, (const long[]){150528, 768, 1},
-      arena + 433079808, (const long[]){768, 0, 1}, arena + 24084480);
+      arena + 417498624, (const long[]){768, 0, 1}, arena + 24084480);
 
-  /* %54 = reshape(%53) {shape [192, 768]} blocks.0.conv.conv.7 : f32[192, 768], a view of %53: no code */
+  /* %53 = reshape(%52) {shape [192, 768]} blocks.0.conv.conv.7 : f32[192, 768], a view of %52: no code */
 
-  /* %55 = fused_linear(%52, %54) blocks.0.conv.conv.7 : f32[B, 196, 192] */
+  /* %54 = fused_linear(%51, %53) blocks.0.conv.conv.7 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 24084480, params[24], NULL, LK_ACT_NONE, NULL,
-      arena + 402733056);
+      arena + 388208640);
 
-  /* %58 = batch_statistics(%55) blocks.0.conv.conv.8 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 402733056, arena + 434008560);
+  /* %57 = batch_statistics(%54) blocks.0.conv.conv.8 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 388208640, arena + 418427376);
 
-  /* %59 = slice(%58) {axis 0, start 0, length 2} blocks.0.conv.conv.8 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 434008560, 576, arena + 434014896, 384);
+  /* %58 = slice(%57) {axis 0, start 0, length 2} blocks.0.conv.conv.8 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 418427376, 576, arena + 418433712, 384);
 
-  /* %60 = batch_norm_act(%55, %58, %56, %57) {eps 1e-05} blocks.0.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 402733056, arena + 434008560, params[25], params[26],
+  /* %59 = batch_norm_act(%54, %57, %55, %56) {eps 1e-05} blocks.0.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 388208640, arena + 418427376, params[25], params[26],
       1e-05f, LK_ACT_NONE, arena + 30105600, arena + 28901376);
 
-  /* %61 = add(%27, %60) blocks.0.conv : f32[B, 196, 192], written into %62 from row 1 */
+  /* %60 = add(%26, %59) blocks.0.conv : f32[B, 196, 192], written into %61 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 401528832 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 387004416 + (long)b * 37632, (const long[]){192, 1},
         arena + 28901376 + (long)b * 37632, (const long[]){192, 1},
-        arena + 347062464 + (long)b * 37824);
+        arena + 345852096 + (long)b * 37824);
   } // for b
 
-  /* %62 = concat(%26, %61) {axis 0} blocks.0.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %61 = concat(%25, %60) {axis 0} blocks.0.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %65 = normalize(%62) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 347062272, 1e-06f, arena + 348272640);
+  /* %64 = layernorm(%61, %62, %63) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 345851904, params[29], params[30], 1e-06f, arena + 347062272);
 
-  /* %66 = mul_add(%65, %63, %64) blocks.1.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 348272640, (const long[]){37824, 192, 1},
-      params[29], (const long[]){0, 0, 1}, params[30], (const long[]){0, 0, 1}, arena + 349483008);
-
-  /* %69 = fused_linear(%66, %67, %68) blocks.1.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 349483008, params[31], params[32], LK_ACT_NONE, NULL,
+  /* %67 = fused_linear(%64, %65, %66) blocks.1.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 347062272, params[31], params[32], LK_ACT_NONE, NULL,
       arena + 302278656);
 
-  /* %70 = slice(%69) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192], a view of %69: no code */
+  /* %68 = slice(%67) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192], a view of %67: no code */
 
-  /* %71 = slice(%69) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192], a view of %69: no code */
+  /* %69 = slice(%67) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192], a view of %67: no code */
 
-  /* %72 = slice(%69) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192], a view of %69: no code */
+  /* %70 = slice(%67) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192], a view of %67: no code */
 
-  /* %73 = sdpa(%70, %71, %72) {heads 4, kv_heads 4} blocks.1.attn : f32[B, 197, 192] */
+  /* %71 = sdpa(%68, %69, %70) {heads 4, kv_heads 4} blocks.1.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 302278656, 576, arena + 302278848, 576, arena + 302279040,
-      576, arena + 350693376, 0.14433756f);
+      576, arena + 348272640, 0.14433756f);
 
-  /* %76 = fused_linear(%73, %74, %75) blocks.1.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 350693376, params[33], params[34], LK_ACT_NONE, NULL,
+  /* %74 = fused_linear(%71, %72, %73) blocks.1.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 348272640, params[33], params[34], LK_ACT_NONE, NULL,
       arena + 28901376);
 
-  /* %78 = mul_add(%76, %77, %62) blocks.1 : f32[B, 197, 192], written over %76 */
+  /* %76 = mul_add(%74, %75, %61) blocks.1 : f32[B, 197, 192], written over %74 */
   lk_mul_add(3, (const long[]){B, 197, 192}, arena + 28901376, (const long[]){37824, 192, 1},
-      inputs[1], (const long[]){1, 0, 0}, arena + 347062272, (const long[]){37824, 192, 1},
+      inputs[1], (const long[]){1, 0, 0}, arena + 345851904, (const long[]){37824, 192, 1},
       arena + 28901376);
 
-  /* %79 = slice(%78) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], written into %115 from row 0 */
+  /* %77 = slice(%76) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], written into %113 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 28901376 + (long)b * 37824, 37824,
-        arena + 351903744 + (long)b * 37824, 192);
+        arena + 349483008 + (long)b * 37824, 192);
   } // for b
 
-  /* %80 = slice(%78) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 28901568, 37824, arena + 403937280, 37632);
+  /* %78 = slice(%76) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 28901568, 37824, arena + 389412864, 37632);
 
-  /* %82 = reshape(%81) {shape [768, 192]} blocks.1.conv.conv.0 : f32[768, 192], a view of %81: no code */
+  /* %80 = reshape(%79) {shape [768, 192]} blocks.1.conv.conv.0 : f32[768, 192], a view of %79: no code */
 
-  /* %83 = fused_linear(%80, %82) blocks.1.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 403937280, params[35], NULL, LK_ACT_NONE, NULL,
+  /* %81 = fused_linear(%78, %80) blocks.1.conv.conv.0 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 389412864, params[35], NULL, LK_ACT_NONE, NULL,
       arena + 28901376);
 
-  /* %86 = batch_statistics(%83) blocks.1.conv.conv.1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 28901376, arena + 433920000);
+  /* %84 = batch_statistics(%81) blocks.1.conv.conv.1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 28901376, arena + 418338816);
 
-  /* %87 = slice(%86) {axis 0, start 0, length 2} blocks.1.conv.conv.1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 433920000, 2304, arena + 433973760, 1536);
+  /* %85 = slice(%84) {axis 0, start 0, length 2} blocks.1.conv.conv.1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 418338816, 2304, arena + 418392576, 1536);
 
-  /* %88 = batch_norm_act(%83, %86, %84, %85) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 28901376, arena + 433920000, params[36], params[37],
+  /* %86 = batch_norm_act(%81, %84, %82, %83) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 28901376, arena + 418338816, params[36], params[37],
       1e-05f, LK_ACT_HSWISH, arena + 38535168, arena + 33718272);
 
-  /* %90 = token_dwconv(%88, %89) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 768] */
+  /* %88 = token_dwconv(%86, %87) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 33718272, params[40], NULL, LK_ACT_NONE,
       arena + 38535168);
 
-  /* %93 = batch_statistics(%90) blocks.1.conv.conv.4 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 38535168, arena + 433922304);
+  /* %91 = batch_statistics(%88) blocks.1.conv.conv.4 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 38535168, arena + 418341120);
 
-  /* %94 = slice(%93) {axis 0, start 0, length 2} blocks.1.conv.conv.4 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 433922304, 2304, arena + 433975296, 1536);
+  /* %92 = slice(%91) {axis 0, start 0, length 2} blocks.1.conv.conv.4 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 418341120, 2304, arena + 418394112, 1536);
 
-  /* %95 = batch_norm_act(%90, %93, %91, %92) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 38535168, arena + 433922304, params[41], params[42],
+  /* %93 = batch_norm_act(%88, %91, %89, %90) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 38535168, arena + 418341120, params[41], params[42],
       1e-05f, LK_ACT_HSWISH, arena + 48168960, arena + 43352064);
 
-  /* %96 = mean(%95) {axis 0} blocks.1.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 43352064, arena + 433104384);
+  /* %94 = mean(%93) {axis 0} blocks.1.conv.conv.6 : f32[B, 768] */
+  lk_mean_axis(B, 196, 768, arena + 43352064, arena + 417523200);
 
-  /* %99 = fused_linear(%96, %97, %98) blocks.1.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 768, 4, arena + 433104384, params[45], params[46], LK_ACT_NONE, NULL,
-      arena + 434020144);
+  /* %97 = fused_linear(%94, %95, %96) blocks.1.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 768, 4, arena + 417523200, params[45], params[46], LK_ACT_NONE, NULL,
+      arena + 418439344);
 
-  /* %100 = relu(%99) blocks.1.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 434020144, arena + 434020272);
+  /* %98 = relu(%97) blocks.1.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 418439344, arena + 418439472);
 
-  /* %103 = fused_linear(%100, %101, %102) blocks.1.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 4, 768, arena + 434020272, params[47], params[48], LK_ACT_NONE, NULL,
-      arena + 433128960);
+  /* %101 = fused_linear(%98, %99, %100) blocks.1.conv.conv.6.fc.2 : f32[B, 768] */
+  lk_fused_linear(B, 4, 768, arena + 418439472, params[47], params[48], LK_ACT_NONE, NULL,
+      arena + 417547776);
 
-  /* %104 = hsigmoid(%103) blocks.1.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 433128960, arena + 433153536);
+  /* %102 = hsigmoid(%101) blocks.1.conv.conv.6 : f32[B, 768] */
+  lk_hsigmoid(B * 768, arena + 417547776, arena + 417572352);
 
-  /* %105 = mul(%95, %104) blocks.1.conv.conv.6 : f32[B, 196, 768] */
+  /* %103 = mul(%93, %102) blocks.1.conv.conv.6 : f32[B, 196, 768] */
   lk_mul(3, (const long[]){B, 196, 768}, arena + 43352064, (const long[]){150528, 768, 1},
-      arena + 433153536, (const long[]){768, 0, 1}, arena + 48168960);
+      arena + 417572352, (const long[]){768, 0, 1}, arena + 48168960);
 
-  /* %107 = reshape(%106) {shape [192, 768]} blocks.1.conv.conv.7 : f32[192, 768], a view of %106: no code */
+  /* %105 = reshape(%104) {shape [192, 768]} blocks.1.conv.conv.7 : f32[192, 768], a view of %104: no code */
 
-  /* %108 = fused_linear(%105, %107) blocks.1.conv.conv.7 : f32[B, 196, 192] */
+  /* %106 = fused_linear(%103, %105) blocks.1.conv.conv.7 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 48168960, params[49], NULL, LK_ACT_NONE, NULL,
-      arena + 405141504);
+      arena + 390617088);
 
-  /* %111 = batch_statistics(%108) blocks.1.conv.conv.8 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 405141504, arena + 434009136);
+  /* %109 = batch_statistics(%106) blocks.1.conv.conv.8 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 390617088, arena + 418427952);
 
-  /* %112 = slice(%111) {axis 0, start 0, length 2} blocks.1.conv.conv.8 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 434009136, 576, arena + 434015280, 384);
+  /* %110 = slice(%109) {axis 0, start 0, length 2} blocks.1.conv.conv.8 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 418427952, 576, arena + 418434096, 384);
 
-  /* %113 = batch_norm_act(%108, %111, %109, %110) {eps 1e-05} blocks.1.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 405141504, arena + 434009136, params[50], params[51],
+  /* %111 = batch_norm_act(%106, %109, %107, %108) {eps 1e-05} blocks.1.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 390617088, arena + 418427952, params[50], params[51],
       1e-05f, LK_ACT_NONE, arena + 54190080, arena + 52985856);
 
-  /* %114 = add(%80, %113) blocks.1.conv : f32[B, 196, 192], written into %115 from row 1 */
+  /* %112 = add(%78, %111) blocks.1.conv : f32[B, 196, 192], written into %113 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 403937280 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 389412864 + (long)b * 37632, (const long[]){192, 1},
         arena + 52985856 + (long)b * 37632, (const long[]){192, 1},
-        arena + 351903936 + (long)b * 37824);
+        arena + 349483200 + (long)b * 37824);
   } // for b
 
-  /* %115 = concat(%79, %114) {axis 0} blocks.1.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %113 = concat(%77, %112) {axis 0} blocks.1.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %118 = normalize(%115) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 351903744, 1e-06f, arena + 353114112);
+  /* %116 = layernorm(%113, %114, %115) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 349483008, params[54], params[55], 1e-06f, arena + 350693376);
 
-  /* %119 = mul_add(%118, %116, %117) blocks.2.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 353114112, (const long[]){37824, 192, 1},
-      params[54], (const long[]){0, 0, 1}, params[55], (const long[]){0, 0, 1}, arena + 354324480);
-
-  /* %122 = fused_linear(%119, %120, %121) blocks.2.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 354324480, params[56], params[57], LK_ACT_NONE, NULL,
+  /* %119 = fused_linear(%116, %117, %118) blocks.2.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 350693376, params[56], params[57], LK_ACT_NONE, NULL,
       arena + 305909760);
 
-  /* %123 = slice(%122) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192], a view of %122: no code */
+  /* %120 = slice(%119) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192], a view of %119: no code */
 
-  /* %124 = slice(%122) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192], a view of %122: no code */
+  /* %121 = slice(%119) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192], a view of %119: no code */
 
-  /* %125 = slice(%122) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192], a view of %122: no code */
+  /* %122 = slice(%119) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192], a view of %119: no code */
 
-  /* %126 = sdpa(%123, %124, %125) {heads 4, kv_heads 4} blocks.2.attn : f32[B, 197, 192] */
+  /* %123 = sdpa(%120, %121, %122) {heads 4, kv_heads 4} blocks.2.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 305909760, 576, arena + 305909952, 576, arena + 305910144,
-      576, arena + 355534848, 0.14433756f);
+      576, arena + 351903744, 0.14433756f);
 
-  /* %129 = fused_linear(%126, %127, %128) blocks.2.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 355534848, params[58], params[59], LK_ACT_NONE, NULL,
+  /* %126 = fused_linear(%123, %124, %125) blocks.2.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 351903744, params[58], params[59], LK_ACT_NONE, NULL,
       arena + 52985856);
 
-  /* %131 = mul_add(%129, %130, %115) blocks.2 : f32[B, 197, 192], written over %129 */
+  /* %128 = mul_add(%126, %127, %113) blocks.2 : f32[B, 197, 192], written over %126 */
   lk_mul_add(3, (const long[]){B, 197, 192}, arena + 52985856, (const long[]){37824, 192, 1},
-      inputs[2], (const long[]){1, 0, 0}, arena + 351903744, (const long[]){37824, 192, 1},
+      inputs[2], (const long[]){1, 0, 0}, arena + 349483008, (const long[]){37824, 192, 1},
       arena + 52985856);
 
-  /* %132 = slice(%131) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], written into %168 from row 0 */
+  /* %129 = slice(%128) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], written into %165 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 52985856 + (long)b * 37824, 37824,
-        arena + 356745216 + (long)b * 37824, 192);
+        arena + 353114112 + (long)b * 37824, 192);
   } // for b
 
-  /* %133 = slice(%131) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 52986048, 37824, arena + 406345728, 37632);
+  /* %130 = slice(%128) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 52986048, 37824, arena + 391821312, 37632);
 
-  /* %135 = reshape(%134) {shape [768, 192]} blocks.2.conv.conv.0 : f32[768, 192], a view of %134: no code */
+  /* %132 = reshape(%131) {shape [768, 192]} blocks.2.conv.conv.0 : f32[768, 192], a view of %131: no code */
 
-  /* %136 = fused_linear(%133, %135) blocks.2.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 406345728, params[60], NULL, LK_ACT_NONE, NULL,
+  /* %133 = fused_linear(%130, %132) blocks.2.conv.conv.0 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 391821312, params[60], NULL, LK_ACT_NONE, NULL,
       arena + 52985856);
 
-  /* %139 = batch_statistics(%136) blocks.2.conv.conv.1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 52985856, arena + 433924608);
+  /* %136 = batch_statistics(%133) blocks.2.conv.conv.1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 52985856, arena + 418343424);
 
-  /* %140 = slice(%139) {axis 0, start 0, length 2} blocks.2.conv.conv.1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 433924608, 2304, arena + 433976832, 1536);
+  /* %137 = slice(%136) {axis 0, start 0, length 2} blocks.2.conv.conv.1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 418343424, 2304, arena + 418395648, 1536);
 
-  /* %141 = batch_norm_act(%136, %139, %137, %138) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 52985856, arena + 433924608, params[61], params[62],
+  /* %138 = batch_norm_act(%133, %136, %134, %135) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 52985856, arena + 418343424, params[61], params[62],
       1e-05f, LK_ACT_HSWISH, arena + 62619648, arena + 57802752);
 
-  /* %143 = token_dwconv(%141, %142) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 768] */
+  /* %140 = token_dwconv(%138, %139) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 57802752, params[65], NULL, LK_ACT_NONE,
       arena + 62619648);
 
-  /* %146 = batch_statistics(%143) blocks.2.conv.conv.4 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 62619648, arena + 433926912);
+  /* %143 = batch_statistics(%140) blocks.2.conv.conv.4 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 62619648, arena + 418345728);
 
-  /* %147 = slice(%146) {axis 0, start 0, length 2} blocks.2.conv.conv.4 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 433926912, 2304, arena + 433978368, 1536);
+  /* %144 = slice(%143) {axis 0, start 0, length 2} blocks.2.conv.conv.4 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 418345728, 2304, arena + 418397184, 1536);
 
-  /* %148 = batch_norm_act(%143, %146, %144, %145) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 62619648, arena + 433926912, params[66], params[67],
+  /* %145 = batch_norm_act(%140, %143, %141, %142) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 62619648, arena + 418345728, params[66], params[67],
       1e-05f, LK_ACT_HSWISH, arena + 72253440, arena + 67436544);
 
-  /* %149 = mean(%148) {axis 0} blocks.2.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 67436544, arena + 433178112);
+  /* %146 = mean(%145) {axis 0} blocks.2.conv.conv.6 : f32[B, 768] */
+  lk_mean_axis(B, 196, 768, arena + 67436544, arena + 417596928);
 
-  /* %152 = fused_linear(%149, %150, %151) blocks.2.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 768, 4, arena + 433178112, params[70], params[71], LK_ACT_NONE, NULL,
-      arena + 434020400);
+  /* %149 = fused_linear(%146, %147, %148) blocks.2.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 768, 4, arena + 417596928, params[70], params[71], LK_ACT_NONE, NULL,
+      arena + 418439600);
 
-  /* %153 = relu(%152) blocks.2.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 434020400, arena + 434020528);
+  /* %150 = relu(%149) blocks.2.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 418439600, arena + 418439728);
 
-  /* %156 = fused_linear(%153, %154, %155) blocks.2.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 4, 768, arena + 434020528, params[72], params[73], LK_ACT_NONE, NULL,
-      arena + 433202688);
+  /* %153 = fused_linear(%150, %151, %152) blocks.2.conv.conv.6.fc.2 : f32[B, 768] */
+  lk_fused_linear(B, 4, 768, arena + 418439728, params[72], params[73], LK_ACT_NONE, NULL,
+      arena + 417621504);
 
-  /* %157 = hsigmoid(%156) blocks.2.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 433202688, arena + 433227264);
+  /* %154 = hsigmoid(%153) blocks.2.conv.conv.6 : f32[B, 768] */
+  lk_hsigmoid(B * 768, arena + 417621504, arena + 417646080);
 
-  /* %158 = mul(%148, %157) blocks.2.conv.conv.6 : f32[B, 196, 768] */
+  /* %155 = mul(%145, %154) blocks.2.conv.conv.6 : f32[B, 196, 768] */
   lk_mul(3, (const long[]){B, 196, 768}, arena + 67436544, (const long[]){150528, 768, 1},
-      arena + 433227264, (const long[]){768, 0, 1}, arena + 72253440);
+      arena + 417646080, (const long[]){768, 0, 1}, arena + 72253440);
 
-  /* %160 = reshape(%159) {shape [192, 768]} blocks.2.conv.conv.7 : f32[192, 768], a view of %159: no code */
+  /* %157 = reshape(%156) {shape [192, 768]} blocks.2.conv.conv.7 : f32[192, 768], a view of %156: no code */
 
-  /* %161 = fused_linear(%158, %160) blocks.2.conv.conv.7 : f32[B, 196, 192] */
+  /* %158 = fused_linear(%155, %157) blocks.2.conv.conv.7 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 72253440, params[74], NULL, LK_ACT_NONE, NULL,
-      arena + 407549952);
+      arena + 393025536);
 
-  /* %164 = batch_statistics(%161) blocks.2.conv.conv.8 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 407549952, arena + 434009712);
+  /* %161 = batch_statistics(%158) blocks.2.conv.conv.8 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 393025536, arena + 418428528);
 
-  /* %165 = slice(%164) {axis 0, start 0, length 2} blocks.2.conv.conv.8 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 434009712, 576, arena + 434015664, 384);
+  /* %162 = slice(%161) {axis 0, start 0, length 2} blocks.2.conv.conv.8 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 418428528, 576, arena + 418434480, 384);
 
-  /* %166 = batch_norm_act(%161, %164, %162, %163) {eps 1e-05} blocks.2.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 407549952, arena + 434009712, params[75], params[76],
+  /* %163 = batch_norm_act(%158, %161, %159, %160) {eps 1e-05} blocks.2.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 393025536, arena + 418428528, params[75], params[76],
       1e-05f, LK_ACT_NONE, arena + 78274560, arena + 77070336);
 
-  /* %167 = add(%133, %166) blocks.2.conv : f32[B, 196, 192], written into %168 from row 1 */
+  /* %164 = add(%130, %163) blocks.2.conv : f32[B, 196, 192], written into %165 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 406345728 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 391821312 + (long)b * 37632, (const long[]){192, 1},
         arena + 77070336 + (long)b * 37632, (const long[]){192, 1},
-        arena + 356745408 + (long)b * 37824);
+        arena + 353114304 + (long)b * 37824);
   } // for b
 
-  /* %168 = concat(%132, %167) {axis 0} blocks.2.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %165 = concat(%129, %164) {axis 0} blocks.2.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %171 = normalize(%168) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 356745216, 1e-06f, arena + 357955584);
+  /* %168 = layernorm(%165, %166, %167) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 353114112, params[79], params[80], 1e-06f, arena + 354324480);
 
-  /* %172 = mul_add(%171, %169, %170) blocks.3.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 357955584, (const long[]){37824, 192, 1},
-      params[79], (const long[]){0, 0, 1}, params[80], (const long[]){0, 0, 1}, arena + 359165952);
-
-  /* %175 = fused_linear(%172, %173, %174) blocks.3.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 359165952, params[81], params[82], LK_ACT_NONE, NULL,
+  /* %171 = fused_linear(%168, %169, %170) blocks.3.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 354324480, params[81], params[82], LK_ACT_NONE, NULL,
       arena + 309540864);
 
-  /* %176 = slice(%175) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192], a view of %175: no code */
+  /* %172 = slice(%171) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192], a view of %171: no code */
 
-  /* %177 = slice(%175) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192], a view of %175: no code */
+  /* %173 = slice(%171) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192], a view of %171: no code */
 
-  /* %178 = slice(%175) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192], a view of %175: no code */
+  /* %174 = slice(%171) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192], a view of %171: no code */
 
-  /* %179 = sdpa(%176, %177, %178) {heads 4, kv_heads 4} blocks.3.attn : f32[B, 197, 192] */
+  /* %175 = sdpa(%172, %173, %174) {heads 4, kv_heads 4} blocks.3.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 309540864, 576, arena + 309541056, 576, arena + 309541248,
-      576, arena + 360376320, 0.14433756f);
+      576, arena + 355534848, 0.14433756f);
 
-  /* %182 = fused_linear(%179, %180, %181) blocks.3.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 360376320, params[83], params[84], LK_ACT_NONE, NULL,
+  /* %178 = fused_linear(%175, %176, %177) blocks.3.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 355534848, params[83], params[84], LK_ACT_NONE, NULL,
       arena + 77070336);
 
-  /* %184 = mul_add(%182, %183, %168) blocks.3 : f32[B, 197, 192], written over %182 */
+  /* %180 = mul_add(%178, %179, %165) blocks.3 : f32[B, 197, 192], written over %178 */
   lk_mul_add(3, (const long[]){B, 197, 192}, arena + 77070336, (const long[]){37824, 192, 1},
-      inputs[3], (const long[]){1, 0, 0}, arena + 356745216, (const long[]){37824, 192, 1},
+      inputs[3], (const long[]){1, 0, 0}, arena + 353114112, (const long[]){37824, 192, 1},
       arena + 77070336);
 
-  /* %185 = slice(%184) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], written into %221 from row 0 */
+  /* %181 = slice(%180) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], written into %217 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 77070336 + (long)b * 37824, 37824,
-        arena + 361586688 + (long)b * 37824, 192);
+        arena + 356745216 + (long)b * 37824, 192);
   } // for b
 
-  /* %186 = slice(%184) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 77070528, 37824, arena + 408754176, 37632);
+  /* %182 = slice(%180) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 77070528, 37824, arena + 394229760, 37632);
 
-  /* %188 = reshape(%187) {shape [768, 192]} blocks.3.conv.conv.0 : f32[768, 192], a view of %187: no code */
+  /* %184 = reshape(%183) {shape [768, 192]} blocks.3.conv.conv.0 : f32[768, 192], a view of %183: no code */
 
-  /* %189 = fused_linear(%186, %188) blocks.3.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 408754176, params[85], NULL, LK_ACT_NONE, NULL,
+  /* %185 = fused_linear(%182, %184) blocks.3.conv.conv.0 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 394229760, params[85], NULL, LK_ACT_NONE, NULL,
       arena + 77070336);
 
-  /* %192 = batch_statistics(%189) blocks.3.conv.conv.1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 77070336, arena + 433929216);
+  /* %188 = batch_statistics(%185) blocks.3.conv.conv.1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 77070336, arena + 418348032);
 
-  /* %193 = slice(%192) {axis 0, start 0, length 2} blocks.3.conv.conv.1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 433929216, 2304, arena + 433979904, 1536);
+  /* %189 = slice(%188) {axis 0, start 0, length 2} blocks.3.conv.conv.1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 418348032, 2304, arena + 418398720, 1536);
 
-  /* %194 = batch_norm_act(%189, %192, %190, %191) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 77070336, arena + 433929216, params[86], params[87],
+  /* %190 = batch_norm_act(%185, %188, %186, %187) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 77070336, arena + 418348032, params[86], params[87],
       1e-05f, LK_ACT_HSWISH, arena + 86704128, arena + 81887232);
 
-  /* %196 = token_dwconv(%194, %195) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 768] */
+  /* %192 = token_dwconv(%190, %191) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 81887232, params[90], NULL, LK_ACT_NONE,
       arena + 86704128);
 
-  /* %199 = batch_statistics(%196) blocks.3.conv.conv.4 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 86704128, arena + 433931520);
+  /* %195 = batch_statistics(%192) blocks.3.conv.conv.4 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 86704128, arena + 418350336);
 
-  /* %200 = slice(%199) {axis 0, start 0, length 2} blocks.3.conv.conv.4 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 433931520, 2304, arena + 433981440, 1536);
+  /* %196 = slice(%195) {axis 0, start 0, length 2} blocks.3.conv.conv.4 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 418350336, 2304, arena + 418400256, 1536);
 
-  /* %201 = batch_norm_act(%196, %199, %197, %198) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 86704128, arena + 433931520, params[91], params[92],
+  /* %197 = batch_norm_act(%192, %195, %193, %194) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 86704128, arena + 418350336, params[91], params[92],
       1e-05f, LK_ACT_HSWISH, arena + 96337920, arena + 91521024);
 
-  /* %202 = mean(%201) {axis 0} blocks.3.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 91521024, arena + 433251840);
+  /* %198 = mean(%197) {axis 0} blocks.3.conv.conv.6 : f32[B, 768] */
+  lk_mean_axis(B, 196, 768, arena + 91521024, arena + 417670656);
 
-  /* %205 = fused_linear(%202, %203, %204) blocks.3.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 768, 4, arena + 433251840, params[95], params[96], LK_ACT_NONE, NULL,
-      arena + 434020656);
+  /* %201 = fused_linear(%198, %199, %200) blocks.3.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 768, 4, arena + 417670656, params[95], params[96], LK_ACT_NONE, NULL,
+      arena + 418439856);
 
-  /* %206 = relu(%205) blocks.3.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 434020656, arena + 434020784);
+  /* %202 = relu(%201) blocks.3.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 418439856, arena + 418439984);
 
-  /* %209 = fused_linear(%206, %207, %208) blocks.3.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 4, 768, arena + 434020784, params[97], params[98], LK_ACT_NONE, NULL,
-      arena + 433276416);
+  /* %205 = fused_linear(%202, %203, %204) blocks.3.conv.conv.6.fc.2 : f32[B, 768] */
+  lk_fused_linear(B, 4, 768, arena + 418439984, params[97], params[98], LK_ACT_NONE, NULL,
+      arena + 417695232);
 
-  /* %210 = hsigmoid(%209) blocks.3.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 433276416, arena + 433300992);
+  /* %206 = hsigmoid(%205) blocks.3.conv.conv.6 : f32[B, 768] */
+  lk_hsigmoid(B * 768, arena + 417695232, arena + 417719808);
 
-  /* %211 = mul(%201, %210) blocks.3.conv.conv.6 : f32[B, 196, 768] */
+  /* %207 = mul(%197, %206) blocks.3.conv.conv.6 : f32[B, 196, 768] */
   lk_mul(3, (const long[]){B, 196, 768}, arena + 91521024, (const long[]){150528, 768, 1},
-      arena + 433300992, (const long[]){768, 0, 1}, arena + 96337920);
+      arena + 417719808, (const long[]){768, 0, 1}, arena + 96337920);
 
-  /* %213 = reshape(%212) {shape [192, 768]} blocks.3.conv.conv.7 : f32[192, 768], a view of %212: no code */
+  /* %209 = reshape(%208) {shape [192, 768]} blocks.3.conv.conv.7 : f32[192, 768], a view of %208: no code */
 
-  /* %214 = fused_linear(%211, %213) blocks.3.conv.conv.7 : f32[B, 196, 192] */
+  /* %210 = fused_linear(%207, %209) blocks.3.conv.conv.7 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 96337920, params[99], NULL, LK_ACT_NONE, NULL,
-      arena + 409958400);
+      arena + 395433984);
 
-  /* %217 = batch_statistics(%214) blocks.3.conv.conv.8 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 409958400, arena + 434010288);
+  /* %213 = batch_statistics(%210) blocks.3.conv.conv.8 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 395433984, arena + 418429104);
 
-  /* %218 = slice(%217) {axis 0, start 0, length 2} blocks.3.conv.conv.8 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 434010288, 576, arena + 434016048, 384);
+  /* %214 = slice(%213) {axis 0, start 0, length 2} blocks.3.conv.conv.8 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 418429104, 576, arena + 418434864, 384);
 
-  /* %219 = batch_norm_act(%214, %217, %215, %216) {eps 1e-05} blocks.3.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 409958400, arena + 434010288, params[100], params[101],
+  /* %215 = batch_norm_act(%210, %213, %211, %212) {eps 1e-05} blocks.3.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 395433984, arena + 418429104, params[100], params[101],
       1e-05f, LK_ACT_NONE, arena + 102359040, arena + 101154816);
 
-  /* %220 = add(%186, %219) blocks.3.conv : f32[B, 196, 192], written into %221 from row 1 */
+  /* %216 = add(%182, %215) blocks.3.conv : f32[B, 196, 192], written into %217 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 408754176 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 394229760 + (long)b * 37632, (const long[]){192, 1},
         arena + 101154816 + (long)b * 37632, (const long[]){192, 1},
-        arena + 361586880 + (long)b * 37824);
+        arena + 356745408 + (long)b * 37824);
   } // for b
 
-  /* %221 = concat(%185, %220) {axis 0} blocks.3.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %217 = concat(%181, %216) {axis 0} blocks.3.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %224 = normalize(%221) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 361586688, 1e-06f, arena + 362797056);
+  /* %220 = layernorm(%217, %218, %219) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 356745216, params[104], params[105], 1e-06f,
+      arena + 357955584);
 
-  /* %225 = mul_add(%224, %222, %223) blocks.4.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 362797056, (const long[]){37824, 192, 1},
-      params[104], (const long[]){0, 0, 1}, params[105], (const long[]){0, 0, 1},
-      arena + 364007424);
-
-  /* %228 = fused_linear(%225, %226, %227) blocks.4.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 364007424, params[106], params[107], LK_ACT_NONE, NULL,
+  /* %223 = fused_linear(%220, %221, %222) blocks.4.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 357955584, params[106], params[107], LK_ACT_NONE, NULL,
       arena + 313171968);
 
-  /* %229 = slice(%228) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192], a view of %228: no code */
+  /* %224 = slice(%223) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192], a view of %223: no code */
 
-  /* %230 = slice(%228) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192], a view of %228: no code */
+  /* %225 = slice(%223) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192], a view of %223: no code */
 
-  /* %231 = slice(%228) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192], a view of %228: no code */
+  /* %226 = slice(%223) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192], a view of %223: no code */
 
-  /* %232 = sdpa(%229, %230, %231) {heads 4, kv_heads 4} blocks.4.attn : f32[B, 197, 192] */
+  /* %227 = sdpa(%224, %225, %226) {heads 4, kv_heads 4} blocks.4.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 313171968, 576, arena + 313172160, 576, arena + 313172352,
-      576, arena + 365217792, 0.14433756f);
+      576, arena + 359165952, 0.14433756f);
 
-  /* %235 = fused_linear(%232, %233, %234) blocks.4.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 365217792, params[108], params[109], LK_ACT_NONE, NULL,
+  /* %230 = fused_linear(%227, %228, %229) blocks.4.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 359165952, params[108], params[109], LK_ACT_NONE, NULL,
       arena + 101154816);
 
-  /* %237 = mul_add(%235, %236, %221) blocks.4 : f32[B, 197, 192], written over %235 */
+  /* %232 = mul_add(%230, %231, %217) blocks.4 : f32[B, 197, 192], written over %230 */
   lk_mul_add(3, (const long[]){B, 197, 192}, arena + 101154816, (const long[]){37824, 192, 1},
-      inputs[4], (const long[]){1, 0, 0}, arena + 361586688, (const long[]){37824, 192, 1},
+      inputs[4], (const long[]){1, 0, 0}, arena + 356745216, (const long[]){37824, 192, 1},
       arena + 101154816);
 
-  /* %238 = slice(%237) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], written into %274 from row 0 */
+  /* %233 = slice(%232) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], written into %269 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 101154816 + (long)b * 37824, 37824,
-        arena + 366428160 + (long)b * 37824, 192);
+        arena + 360376320 + (long)b * 37824, 192);
   } // for b
 
-  /* %239 = slice(%237) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 101155008, 37824, arena + 411162624, 37632);
+  /* %234 = slice(%232) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 101155008, 37824, arena + 396638208, 37632);
 
-  /* %241 = reshape(%240) {shape [768, 192]} blocks.4.conv.conv.0 : f32[768, 192], a view of %240: no code */
+  /* %236 = reshape(%235) {shape [768, 192]} blocks.4.conv.conv.0 : f32[768, 192], a view of %235: no code */
 
-  /* %242 = fused_linear(%239, %241) blocks.4.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 411162624, params[110], NULL, LK_ACT_NONE, NULL,
+  /* %237 = fused_linear(%234, %236) blocks.4.conv.conv.0 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 396638208, params[110], NULL, LK_ACT_NONE, NULL,
       arena + 101154816);
 
-  /* %245 = batch_statistics(%242) blocks.4.conv.conv.1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 101154816, arena + 433933824);
+  /* %240 = batch_statistics(%237) blocks.4.conv.conv.1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 101154816, arena + 418352640);
 
-  /* %246 = slice(%245) {axis 0, start 0, length 2} blocks.4.conv.conv.1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 433933824, 2304, arena + 433982976, 1536);
+  /* %241 = slice(%240) {axis 0, start 0, length 2} blocks.4.conv.conv.1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 418352640, 2304, arena + 418401792, 1536);
 
-  /* %247 = batch_norm_act(%242, %245, %243, %244) {eps 1e-05, act hswish} blocks.4.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 101154816, arena + 433933824, params[111], params[112],
+  /* %242 = batch_norm_act(%237, %240, %238, %239) {eps 1e-05, act hswish} blocks.4.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 101154816, arena + 418352640, params[111], params[112],
       1e-05f, LK_ACT_HSWISH, arena + 110788608, arena + 105971712);
 
-  /* %249 = token_dwconv(%247, %248) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 768] */
+  /* %244 = token_dwconv(%242, %243) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 105971712, params[115], NULL,
       LK_ACT_NONE, arena + 110788608);
 
-  /* %252 = batch_statistics(%249) blocks.4.conv.conv.4 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 110788608, arena + 433936128);
+  /* %247 = batch_statistics(%244) blocks.4.conv.conv.4 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 110788608, arena + 418354944);
 
-  /* %253 = slice(%252) {axis 0, start 0, length 2} blocks.4.conv.conv.4 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 433936128, 2304, arena + 433984512, 1536);
+  /* %248 = slice(%247) {axis 0, start 0, length 2} blocks.4.conv.conv.4 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 418354944, 2304, arena + 418403328, 1536);
 
-  /* %254 = batch_norm_act(%249, %252, %250, %251) {eps 1e-05, act hswish} blocks.4.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 110788608, arena + 433936128, params[116], params[117],
+  /* %249 = batch_norm_act(%244, %247, %245, %246) {eps 1e-05, act hswish} blocks.4.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 110788608, arena + 418354944, params[116], params[117],
       1e-05f, LK_ACT_HSWISH, arena + 120422400, arena + 115605504);
 
-  /* %255 = mean(%254) {axis 0} blocks.4.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 115605504, arena + 433325568);
+  /* %250 = mean(%249) {axis 0} blocks.4.conv.conv.6 : f32[B, 768] */
+  lk_mean_axis(B, 196, 768, arena + 115605504, arena + 417744384);
 
-  /* %258 = fused_linear(%255, %256, %257) blocks.4.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 768, 4, arena + 433325568, params[120], params[121], LK_ACT_NONE, NULL,
-      arena + 434020912);
+  /* %253 = fused_linear(%250, %251, %252) blocks.4.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 768, 4, arena + 417744384, params[120], params[121], LK_ACT_NONE, NULL,
+      arena + 418440112);
 
-  /* %259 = relu(%258) blocks.4.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 434020912, arena + 434021040);
+  /* %254 = relu(%253) blocks.4.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 418440112, arena + 418440240);
 
-  /* %262 = fused_linear(%259, %260, %261) blocks.4.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 4, 768, arena + 434021040, params[122], params[123], LK_ACT_NONE, NULL,
-      arena + 433350144);
+  /* %257 = fused_linear(%254, %255, %256) blocks.4.conv.conv.6.fc.2 : f32[B, 768] */
+  lk_fused_linear(B, 4, 768, arena + 418440240, params[122], params[123], LK_ACT_NONE, NULL,
+      arena + 417768960);
 
-  /* %263 = hsigmoid(%262) blocks.4.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 433350144, arena + 433374720);
+  /* %258 = hsigmoid(%257) blocks.4.conv.conv.6 : f32[B, 768] */
+  lk_hsigmoid(B * 768, arena + 417768960, arena + 417793536);
 
-  /* %264 = mul(%254, %263) blocks.4.conv.conv.6 : f32[B, 196, 768] */
+  /* %259 = mul(%249, %258) blocks.4.conv.conv.6 : f32[B, 196, 768] */
   lk_mul(3, (const long[]){B, 196, 768}, arena + 115605504, (const long[]){150528, 768, 1},
-      arena + 433374720, (const long[]){768, 0, 1}, arena + 120422400);
+      arena + 417793536, (const long[]){768, 0, 1}, arena + 120422400);
 
-  /* %266 = reshape(%265) {shape [192, 768]} blocks.4.conv.conv.7 : f32[192, 768], a view of %265: no code */
+  /* %261 = reshape(%260) {shape [192, 768]} blocks.4.conv.conv.7 : f32[192, 768], a view of %260: no code */
 
-  /* %267 = fused_linear(%264, %266) blocks.4.conv.conv.7 : f32[B, 196, 192] */
+  /* %262 = fused_linear(%259, %261) blocks.4.conv.conv.7 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 120422400, params[124], NULL, LK_ACT_NONE, NULL,
-      arena + 412366848);
+      arena + 397842432);
 
-  /* %270 = batch_statistics(%267) blocks.4.conv.conv.8 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 412366848, arena + 434010864);
+  /* %265 = batch_statistics(%262) blocks.4.conv.conv.8 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 397842432, arena + 418429680);
 
-  /* %271 = slice(%270) {axis 0, start 0, length 2} blocks.4.conv.conv.8 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 434010864, 576, arena + 434016432, 384);
+  /* %266 = slice(%265) {axis 0, start 0, length 2} blocks.4.conv.conv.8 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 418429680, 576, arena + 418435248, 384);
 
-  /* %272 = batch_norm_act(%267, %270, %268, %269) {eps 1e-05} blocks.4.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 412366848, arena + 434010864, params[125], params[126],
+  /* %267 = batch_norm_act(%262, %265, %263, %264) {eps 1e-05} blocks.4.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 397842432, arena + 418429680, params[125], params[126],
       1e-05f, LK_ACT_NONE, arena + 126443520, arena + 125239296);
 
-  /* %273 = add(%239, %272) blocks.4.conv : f32[B, 196, 192], written into %274 from row 1 */
+  /* %268 = add(%234, %267) blocks.4.conv : f32[B, 196, 192], written into %269 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 411162624 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 396638208 + (long)b * 37632, (const long[]){192, 1},
         arena + 125239296 + (long)b * 37632, (const long[]){192, 1},
-        arena + 366428352 + (long)b * 37824);
+        arena + 360376512 + (long)b * 37824);
   } // for b
 
-  /* %274 = concat(%238, %273) {axis 0} blocks.4.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %269 = concat(%233, %268) {axis 0} blocks.4.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %277 = normalize(%274) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 366428160, 1e-06f, arena + 367638528);
+  /* %272 = layernorm(%269, %270, %271) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 360376320, params[129], params[130], 1e-06f,
+      arena + 361586688);
 
-  /* %278 = mul_add(%277, %275, %276) blocks.5.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 367638528, (const long[]){37824, 192, 1},
-      params[129], (const long[]){0, 0, 1}, params[130], (const long[]){0, 0, 1},
-      arena + 368848896);
-
-  /* %281 = fused_linear(%278, %279, %280) blocks.5.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 368848896, params[131], params[132], LK_ACT_NONE, NULL,
+  /* %275 = fused_linear(%272, %273, %274) blocks.5.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 361586688, params[131], params[132], LK_ACT_NONE, NULL,
       arena + 316803072);
 
-  /* %282 = slice(%281) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192], a view of %281: no code */
+  /* %276 = slice(%275) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192], a view of %275: no code */
 
-  /* %283 = slice(%281) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192], a view of %281: no code */
+  /* %277 = slice(%275) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192], a view of %275: no code */
 
-  /* %284 = slice(%281) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192], a view of %281: no code */
+  /* %278 = slice(%275) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192], a view of %275: no code */
 
-  /* %285 = sdpa(%282, %283, %284) {heads 4, kv_heads 4} blocks.5.attn : f32[B, 197, 192] */
+  /* %279 = sdpa(%276, %277, %278) {heads 4, kv_heads 4} blocks.5.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 316803072, 576, arena + 316803264, 576, arena + 316803456,
-      576, arena + 370059264, 0.14433756f);
+      576, arena + 362797056, 0.14433756f);
 
-  /* %288 = fused_linear(%285, %286, %287) blocks.5.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 370059264, params[133], params[134], LK_ACT_NONE, NULL,
+  /* %282 = fused_linear(%279, %280, %281) blocks.5.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 362797056, params[133], params[134], LK_ACT_NONE, NULL,
       arena + 125239296);
 
-  /* %290 = mul_add(%288, %289, %274) blocks.5 : f32[B, 197, 192], written over %288 */
+  /* %284 = mul_add(%282, %283, %269) blocks.5 : f32[B, 197, 192], written over %282 */
   lk_mul_add(3, (const long[]){B, 197, 192}, arena + 125239296, (const long[]){37824, 192, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 366428160, (const long[]){37824, 192, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 360376320, (const long[]){37824, 192, 1},
       arena + 125239296);
 
-  /* %291 = slice(%290) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], written into %327 from row 0 */
+  /* %285 = slice(%284) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], written into %321 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 125239296 + (long)b * 37824, 37824,
-        arena + 371269632 + (long)b * 37824, 192);
+        arena + 364007424 + (long)b * 37824, 192);
   } // for b
 
-  /* %292 = slice(%290) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 125239488, 37824, arena + 413571072, 37632);
+  /* %286 = slice(%284) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 125239488, 37824, arena + 399046656, 37632);
 
-  /* %294 = reshape(%293) {shape [768, 192]} blocks.5.conv.conv.0 : f32[768, 192], a view of %293: no code */
+  /* %288 = reshape(%287) {shape [768, 192]} blocks.5.conv.conv.0 : f32[768, 192], a view of %287: no code */
 
-  /* %295 = fused_linear(%292, %294) blocks.5.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 413571072, params[135], NULL, LK_ACT_NONE, NULL,
+  /* %289 = fused_linear(%286, %288) blocks.5.conv.conv.0 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 399046656, params[135], NULL, LK_ACT_NONE, NULL,
       arena + 125239296);
 
-  /* %298 = batch_statistics(%295) blocks.5.conv.conv.1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 125239296, arena + 433938432);
+  /* %292 = batch_statistics(%289) blocks.5.conv.conv.1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 125239296, arena + 418357248);
 
-  /* %299 = slice(%298) {axis 0, start 0, length 2} blocks.5.conv.conv.1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 433938432, 2304, arena + 433986048, 1536);
+  /* %293 = slice(%292) {axis 0, start 0, length 2} blocks.5.conv.conv.1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 418357248, 2304, arena + 418404864, 1536);
 
-  /* %300 = batch_norm_act(%295, %298, %296, %297) {eps 1e-05, act hswish} blocks.5.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 125239296, arena + 433938432, params[136], params[137],
+  /* %294 = batch_norm_act(%289, %292, %290, %291) {eps 1e-05, act hswish} blocks.5.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 125239296, arena + 418357248, params[136], params[137],
       1e-05f, LK_ACT_HSWISH, arena + 134873088, arena + 130056192);
 
-  /* %302 = token_dwconv(%300, %301) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 768] */
+  /* %296 = token_dwconv(%294, %295) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 130056192, params[140], NULL,
       LK_ACT_NONE, arena + 134873088);
 
-  /* %305 = batch_statistics(%302) blocks.5.conv.conv.4 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 134873088, arena + 433940736);
+  /* %299 = batch_statistics(%296) blocks.5.conv.conv.4 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 134873088, arena + 418359552);
 
-  /* %306 = slice(%305) {axis 0, start 0, length 2} blocks.5.conv.conv.4 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 433940736, 2304, arena + 433987584, 1536);
+  /* %300 = slice(%299) {axis 0, start 0, length 2} blocks.5.conv.conv.4 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 418359552, 2304, arena + 418406400, 1536);
 
-  /* %307 = batch_norm_act(%302, %305, %303, %304) {eps 1e-05, act hswish} blocks.5.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 134873088, arena + 433940736, params[141], params[142],
+  /* %301 = batch_norm_act(%296, %299, %297, %298) {eps 1e-05, act hswish} blocks.5.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 134873088, arena + 418359552, params[141], params[142],
       1e-05f, LK_ACT_HSWISH, arena + 144506880, arena + 139689984);
 
-  /* %308 = mean(%307) {axis 0} blocks.5.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 139689984, arena + 433399296);
+  /* %302 = mean(%301) {axis 0} blocks.5.conv.conv.6 : f32[B, 768] */
+  lk_mean_axis(B, 196, 768, arena + 139689984, arena + 417818112);
 
-  /* %311 = fused_linear(%308, %309, %310) blocks.5.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 768, 4, arena + 433399296, params[145], params[146], LK_ACT_NONE, NULL,
-      arena + 434021168);
+  /* %305 = fused_linear(%302, %303, %304) blocks.5.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 768, 4, arena + 417818112, params[145], params[146], LK_ACT_NONE, NULL,
+      arena + 418440368);
 
-  /* %312 = relu(%311) blocks.5.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 434021168, arena + 434021296);
+  /* %306 = relu(%305) blocks.5.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 418440368, arena + 418440496);
 
-  /* %315 = fused_linear(%312, %313, %314) blocks.5.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 4, 768, arena + 434021296, params[147], params[148], LK_ACT_NONE, NULL,
-      arena + 433423872);
+  /* %309 = fused_linear(%306, %307, %308) blocks.5.conv.conv.6.fc.2 : f32[B, 768] */
+  lk_fused_linear(B, 4, 768, arena + 418440496, params[147], params[148], LK_ACT_NONE, NULL,
+      arena + 417842688);
 
-  /* %316 = hsigmoid(%315) blocks.5.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 433423872, arena + 433448448);
+  /* %310 = hsigmoid(%309) blocks.5.conv.conv.6 : f32[B, 768] */
+  lk_hsigmoid(B * 768, arena + 417842688, arena + 417867264);
 
-  /* %317 = mul(%307, %316) blocks.5.conv.conv.6 : f32[B, 196, 768] */
+  /* %311 = mul(%301, %310) blocks.5.conv.conv.6 : f32[B, 196, 768] */
   lk_mul(3, (const long[]){B, 196, 768}, arena + 139689984, (const long[]){150528, 768, 1},
-      arena + 433448448, (const long[]){768, 0, 1}, arena + 144506880);
+      arena + 417867264, (const long[]){768, 0, 1}, arena + 144506880);
 
-  /* %319 = reshape(%318) {shape [192, 768]} blocks.5.conv.conv.7 : f32[192, 768], a view of %318: no code */
+  /* %313 = reshape(%312) {shape [192, 768]} blocks.5.conv.conv.7 : f32[192, 768], a view of %312: no code */
 
-  /* %320 = fused_linear(%317, %319) blocks.5.conv.conv.7 : f32[B, 196, 192] */
+  /* %314 = fused_linear(%311, %313) blocks.5.conv.conv.7 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 144506880, params[149], NULL, LK_ACT_NONE, NULL,
-      arena + 414775296);
+      arena + 400250880);
 
-  /* %323 = batch_statistics(%320) blocks.5.conv.conv.8 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 414775296, arena + 434011440);
+  /* %317 = batch_statistics(%314) blocks.5.conv.conv.8 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 400250880, arena + 418430256);
 
-  /* %324 = slice(%323) {axis 0, start 0, length 2} blocks.5.conv.conv.8 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 434011440, 576, arena + 434016816, 384);
+  /* %318 = slice(%317) {axis 0, start 0, length 2} blocks.5.conv.conv.8 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 418430256, 576, arena + 418435632, 384);
 
-  /* %325 = batch_norm_act(%320, %323, %321, %322) {eps 1e-05} blocks.5.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 414775296, arena + 434011440, params[150], params[151],
+  /* %319 = batch_norm_act(%314, %317, %315, %316) {eps 1e-05} blocks.5.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 400250880, arena + 418430256, params[150], params[151],
       1e-05f, LK_ACT_NONE, arena + 150528000, arena + 149323776);
 
-  /* %326 = add(%292, %325) blocks.5.conv : f32[B, 196, 192], written into %327 from row 1 */
+  /* %320 = add(%286, %319) blocks.5.conv : f32[B, 196, 192], written into %321 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 413571072 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 399046656 + (long)b * 37632, (const long[]){192, 1},
         arena + 149323776 + (long)b * 37632, (const long[]){192, 1},
-        arena + 371269824 + (long)b * 37824);
+        arena + 364007616 + (long)b * 37824);
   } // for b
 
-  /* %327 = concat(%291, %326) {axis 0} blocks.5.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %321 = concat(%285, %320) {axis 0} blocks.5.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %330 = normalize(%327) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 371269632, 1e-06f, arena + 372480000);
+  /* %324 = layernorm(%321, %322, %323) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 364007424, params[154], params[155], 1e-06f,
+      arena + 365217792);
 
-  /* %331 = mul_add(%330, %328, %329) blocks.6.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 372480000, (const long[]){37824, 192, 1},
-      params[154], (const long[]){0, 0, 1}, params[155], (const long[]){0, 0, 1},
-      arena + 373690368);
-
-  /* %334 = fused_linear(%331, %332, %333) blocks.6.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 373690368, params[156], params[157], LK_ACT_NONE, NULL,
+  /* %327 = fused_linear(%324, %325, %326) blocks.6.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 365217792, params[156], params[157], LK_ACT_NONE, NULL,
       arena + 320434176);
 
-  /* %335 = slice(%334) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192], a view of %334: no code */
+  /* %328 = slice(%327) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192], a view of %327: no code */
 
-  /* %336 = slice(%334) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192], a view of %334: no code */
+  /* %329 = slice(%327) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192], a view of %327: no code */
 
-  /* %337 = slice(%334) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192], a view of %334: no code */
+  /* %330 = slice(%327) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192], a view of %327: no code */
 
-  /* %338 = sdpa(%335, %336, %337) {heads 4, kv_heads 4} blocks.6.attn : f32[B, 197, 192] */
+  /* %331 = sdpa(%328, %329, %330) {heads 4, kv_heads 4} blocks.6.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 320434176, 576, arena + 320434368, 576, arena + 320434560,
-      576, arena + 374900736, 0.14433756f);
+      576, arena + 366428160, 0.14433756f);
 
-  /* %341 = fused_linear(%338, %339, %340) blocks.6.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 374900736, params[158], params[159], LK_ACT_NONE, NULL,
+  /* %334 = fused_linear(%331, %332, %333) blocks.6.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 366428160, params[158], params[159], LK_ACT_NONE, NULL,
       arena + 149323776);
 
-  /* %343 = mul_add(%341, %342, %327) blocks.6 : f32[B, 197, 192], written over %341 */
+  /* %336 = mul_add(%334, %335, %321) blocks.6 : f32[B, 197, 192], written over %334 */
   lk_mul_add(3, (const long[]){B, 197, 192}, arena + 149323776, (const long[]){37824, 192, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 371269632, (const long[]){37824, 192, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 364007424, (const long[]){37824, 192, 1},
       arena + 149323776);
 
-  /* %344 = slice(%343) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], written into %380 from row 0 */
+  /* %337 = slice(%336) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], written into %373 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 149323776 + (long)b * 37824, 37824,
-        arena + 376111104 + (long)b * 37824, 192);
+        arena + 367638528 + (long)b * 37824, 192);
   } // for b
 
-  /* %345 = slice(%343) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 149323968, 37824, arena + 415979520, 37632);
+  /* %338 = slice(%336) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 149323968, 37824, arena + 401455104, 37632);
 
-  /* %347 = reshape(%346) {shape [768, 192]} blocks.6.conv.conv.0 : f32[768, 192], a view of %346: no code */
+  /* %340 = reshape(%339) {shape [768, 192]} blocks.6.conv.conv.0 : f32[768, 192], a view of %339: no code */
 
-  /* %348 = fused_linear(%345, %347) blocks.6.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 415979520, params[160], NULL, LK_ACT_NONE, NULL,
+  /* %341 = fused_linear(%338, %340) blocks.6.conv.conv.0 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 401455104, params[160], NULL, LK_ACT_NONE, NULL,
       arena + 149323776);
 
-  /* %351 = batch_statistics(%348) blocks.6.conv.conv.1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 149323776, arena + 433943040);
+  /* %344 = batch_statistics(%341) blocks.6.conv.conv.1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 149323776, arena + 418361856);
 
-  /* %352 = slice(%351) {axis 0, start 0, length 2} blocks.6.conv.conv.1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 433943040, 2304, arena + 433989120, 1536);
+  /* %345 = slice(%344) {axis 0, start 0, length 2} blocks.6.conv.conv.1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 418361856, 2304, arena + 418407936, 1536);
 
-  /* %353 = batch_norm_act(%348, %351, %349, %350) {eps 1e-05, act hswish} blocks.6.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 149323776, arena + 433943040, params[161], params[162],
+  /* %346 = batch_norm_act(%341, %344, %342, %343) {eps 1e-05, act hswish} blocks.6.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 149323776, arena + 418361856, params[161], params[162],
       1e-05f, LK_ACT_HSWISH, arena + 158957568, arena + 154140672);
 
-  /* %355 = token_dwconv(%353, %354) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 768] */
+  /* %348 = token_dwconv(%346, %347) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 154140672, params[165], NULL,
       LK_ACT_NONE, arena + 158957568);
 
-  /* %358 = batch_statistics(%355) blocks.6.conv.conv.4 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 158957568, arena + 433945344);
+  /* %351 = batch_statistics(%348) blocks.6.conv.conv.4 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 158957568, arena + 418364160);
 
-  /* %359 = slice(%358) {axis 0, start 0, length 2} blocks.6.conv.conv.4 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 433945344, 2304, arena + 433990656, 1536);
+  /* %352 = slice(%351) {axis 0, start 0, length 2} blocks.6.conv.conv.4 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 418364160, 2304, arena + 418409472, 1536);
 
-  /* %360 = batch_norm_act(%355, %358, %356, %357) {eps 1e-05, act hswish} blocks.6.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 158957568, arena + 433945344, params[166], params[167],
+  /* %353 = batch_norm_act(%348, %351, %349, %350) {eps 1e-05, act hswish} blocks.6.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 158957568, arena + 418364160, params[166], params[167],
       1e-05f, LK_ACT_HSWISH, arena + 168591360, arena + 163774464);
 
-  /* %361 = mean(%360) {axis 0} blocks.6.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 163774464, arena + 433473024);
+  /* %354 = mean(%353) {axis 0} blocks.6.conv.conv.6 : f32[B, 768] */
+  lk_mean_axis(B, 196, 768, arena + 163774464, arena + 417891840);
 
-  /* %364 = fused_linear(%361, %362, %363) blocks.6.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 768, 4, arena + 433473024, params[170], params[171], LK_ACT_NONE, NULL,
-      arena + 434021424);
+  /* %357 = fused_linear(%354, %355, %356) blocks.6.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 768, 4, arena + 417891840, params[170], params[171], LK_ACT_NONE, NULL,
+      arena + 418440624);
 
-  /* %365 = relu(%364) blocks.6.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 434021424, arena + 434021552);
+  /* %358 = relu(%357) blocks.6.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 418440624, arena + 418440752);
 
-  /* %368 = fused_linear(%365, %366, %367) blocks.6.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 4, 768, arena + 434021552, params[172], params[173], LK_ACT_NONE, NULL,
-      arena + 433497600);
+  /* %361 = fused_linear(%358, %359, %360) blocks.6.conv.conv.6.fc.2 : f32[B, 768] */
+  lk_fused_linear(B, 4, 768, arena + 418440752, params[172], params[173], LK_ACT_NONE, NULL,
+      arena + 417916416);
 
-  /* %369 = hsigmoid(%368) blocks.6.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 433497600, arena + 433522176);
+  /* %362 = hsigmoid(%361) blocks.6.conv.conv.6 : f32[B, 768] */
+  lk_hsigmoid(B * 768, arena + 417916416, arena + 417940992);
 
-  /* %370 = mul(%360, %369) blocks.6.conv.conv.6 : f32[B, 196, 768] */
+  /* %363 = mul(%353, %362) blocks.6.conv.conv.6 : f32[B, 196, 768] */
   lk_mul(3, (const long[]){B, 196, 768}, arena + 163774464, (const long[]){150528, 768, 1},
-      arena + 433522176, (const long[]){768, 0, 1}, arena + 168591360);
+      arena + 417940992, (const long[]){768, 0, 1}, arena + 168591360);
 
-  /* %372 = reshape(%371) {shape [192, 768]} blocks.6.conv.conv.7 : f32[192, 768], a view of %371: no code */
+  /* %365 = reshape(%364) {shape [192, 768]} blocks.6.conv.conv.7 : f32[192, 768], a view of %364: no code */
 
-  /* %373 = fused_linear(%370, %372) blocks.6.conv.conv.7 : f32[B, 196, 192] */
+  /* %366 = fused_linear(%363, %365) blocks.6.conv.conv.7 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 168591360, params[174], NULL, LK_ACT_NONE, NULL,
-      arena + 417183744);
+      arena + 402659328);
 
-  /* %376 = batch_statistics(%373) blocks.6.conv.conv.8 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 417183744, arena + 434012016);
+  /* %369 = batch_statistics(%366) blocks.6.conv.conv.8 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 402659328, arena + 418430832);
 
-  /* %377 = slice(%376) {axis 0, start 0, length 2} blocks.6.conv.conv.8 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 434012016, 576, arena + 434017200, 384);
+  /* %370 = slice(%369) {axis 0, start 0, length 2} blocks.6.conv.conv.8 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 418430832, 576, arena + 418436016, 384);
 
-  /* %378 = batch_norm_act(%373, %376, %374, %375) {eps 1e-05} blocks.6.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 417183744, arena + 434012016, params[175], params[176],
+  /* %371 = batch_norm_act(%366, %369, %367, %368) {eps 1e-05} blocks.6.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 402659328, arena + 418430832, params[175], params[176],
       1e-05f, LK_ACT_NONE, arena + 174612480, arena + 173408256);
 
-  /* %379 = add(%345, %378) blocks.6.conv : f32[B, 196, 192], written into %380 from row 1 */
+  /* %372 = add(%338, %371) blocks.6.conv : f32[B, 196, 192], written into %373 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 415979520 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 401455104 + (long)b * 37632, (const long[]){192, 1},
         arena + 173408256 + (long)b * 37632, (const long[]){192, 1},
-        arena + 376111296 + (long)b * 37824);
+        arena + 367638720 + (long)b * 37824);
   } // for b
 
-  /* %380 = concat(%344, %379) {axis 0} blocks.6.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %373 = concat(%337, %372) {axis 0} blocks.6.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %383 = normalize(%380) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 376111104, 1e-06f, arena + 377321472);
+  /* %376 = layernorm(%373, %374, %375) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 367638528, params[179], params[180], 1e-06f,
+      arena + 368848896);
 
-  /* %384 = mul_add(%383, %381, %382) blocks.7.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 377321472, (const long[]){37824, 192, 1},
-      params[179], (const long[]){0, 0, 1}, params[180], (const long[]){0, 0, 1},
-      arena + 378531840);
-
-  /* %387 = fused_linear(%384, %385, %386) blocks.7.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 378531840, params[181], params[182], LK_ACT_NONE, NULL,
+  /* %379 = fused_linear(%376, %377, %378) blocks.7.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 368848896, params[181], params[182], LK_ACT_NONE, NULL,
       arena + 324065280);
 
-  /* %388 = slice(%387) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192], a view of %387: no code */
+  /* %380 = slice(%379) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192], a view of %379: no code */
 
-  /* %389 = slice(%387) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192], a view of %387: no code */
+  /* %381 = slice(%379) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192], a view of %379: no code */
 
-  /* %390 = slice(%387) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192], a view of %387: no code */
+  /* %382 = slice(%379) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192], a view of %379: no code */
 
-  /* %391 = sdpa(%388, %389, %390) {heads 4, kv_heads 4} blocks.7.attn : f32[B, 197, 192] */
+  /* %383 = sdpa(%380, %381, %382) {heads 4, kv_heads 4} blocks.7.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 324065280, 576, arena + 324065472, 576, arena + 324065664,
-      576, arena + 379742208, 0.14433756f);
+      576, arena + 370059264, 0.14433756f);
 
-  /* %394 = fused_linear(%391, %392, %393) blocks.7.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 379742208, params[183], params[184], LK_ACT_NONE, NULL,
+  /* %386 = fused_linear(%383, %384, %385) blocks.7.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 370059264, params[183], params[184], LK_ACT_NONE, NULL,
       arena + 173408256);
 
-  /* %396 = mul_add(%394, %395, %380) blocks.7 : f32[B, 197, 192], written over %394 */
+  /* %388 = mul_add(%386, %387, %373) blocks.7 : f32[B, 197, 192], written over %386 */
   lk_mul_add(3, (const long[]){B, 197, 192}, arena + 173408256, (const long[]){37824, 192, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 376111104, (const long[]){37824, 192, 1},
+      inputs[7], (const long[]){1, 0, 0}, arena + 367638528, (const long[]){37824, 192, 1},
       arena + 173408256);
 
-  /* %397 = slice(%396) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], written into %433 from row 0 */
+  /* %389 = slice(%388) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], written into %425 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 173408256 + (long)b * 37824, 37824,
-        arena + 380952576 + (long)b * 37824, 192);
+        arena + 371269632 + (long)b * 37824, 192);
   } // for b
 
-  /* %398 = slice(%396) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 173408448, 37824, arena + 418387968, 37632);
+  /* %390 = slice(%388) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 173408448, 37824, arena + 403863552, 37632);
 
-  /* %400 = reshape(%399) {shape [768, 192]} blocks.7.conv.conv.0 : f32[768, 192], a view of %399: no code */
+  /* %392 = reshape(%391) {shape [768, 192]} blocks.7.conv.conv.0 : f32[768, 192], a view of %391: no code */
 
-  /* %401 = fused_linear(%398, %400) blocks.7.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 418387968, params[185], NULL, LK_ACT_NONE, NULL,
+  /* %393 = fused_linear(%390, %392) blocks.7.conv.conv.0 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 403863552, params[185], NULL, LK_ACT_NONE, NULL,
       arena + 173408256);
 
-  /* %404 = batch_statistics(%401) blocks.7.conv.conv.1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 173408256, arena + 433947648);
+  /* %396 = batch_statistics(%393) blocks.7.conv.conv.1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 173408256, arena + 418366464);
 
-  /* %405 = slice(%404) {axis 0, start 0, length 2} blocks.7.conv.conv.1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 433947648, 2304, arena + 433992192, 1536);
+  /* %397 = slice(%396) {axis 0, start 0, length 2} blocks.7.conv.conv.1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 418366464, 2304, arena + 418411008, 1536);
 
-  /* %406 = batch_norm_act(%401, %404, %402, %403) {eps 1e-05, act hswish} blocks.7.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 173408256, arena + 433947648, params[186], params[187],
+  /* %398 = batch_norm_act(%393, %396, %394, %395) {eps 1e-05, act hswish} blocks.7.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 173408256, arena + 418366464, params[186], params[187],
       1e-05f, LK_ACT_HSWISH, arena + 183042048, arena + 178225152);
 
-  /* %408 = token_dwconv(%406, %407) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 768] */
+  /* %400 = token_dwconv(%398, %399) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 178225152, params[190], NULL,
       LK_ACT_NONE, arena + 183042048);
 
-  /* %411 = batch_statistics(%408) blocks.7.conv.conv.4 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 183042048, arena + 433949952);
+  /* %403 = batch_statistics(%400) blocks.7.conv.conv.4 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 183042048, arena + 418368768);
 
-  /* %412 = slice(%411) {axis 0, start 0, length 2} blocks.7.conv.conv.4 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 433949952, 2304, arena + 433993728, 1536);
+  /* %404 = slice(%403) {axis 0, start 0, length 2} blocks.7.conv.conv.4 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 418368768, 2304, arena + 418412544, 1536);
 
-  /* %413 = batch_norm_act(%408, %411, %409, %410) {eps 1e-05, act hswish} blocks.7.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 183042048, arena + 433949952, params[191], params[192],
+  /* %405 = batch_norm_act(%400, %403, %401, %402) {eps 1e-05, act hswish} blocks.7.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 183042048, arena + 418368768, params[191], params[192],
       1e-05f, LK_ACT_HSWISH, arena + 192675840, arena + 187858944);
 
-  /* %414 = mean(%413) {axis 0} blocks.7.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 187858944, arena + 433546752);
+  /* %406 = mean(%405) {axis 0} blocks.7.conv.conv.6 : f32[B, 768] */
+  lk_mean_axis(B, 196, 768, arena + 187858944, arena + 417965568);
 
-  /* %417 = fused_linear(%414, %415, %416) blocks.7.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 768, 4, arena + 433546752, params[195], params[196], LK_ACT_NONE, NULL,
-      arena + 434021680);
+  /* %409 = fused_linear(%406, %407, %408) blocks.7.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 768, 4, arena + 417965568, params[195], params[196], LK_ACT_NONE, NULL,
+      arena + 418440880);
 
-  /* %418 = relu(%417) blocks.7.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 434021680, arena + 434021808);
+  /* %410 = relu(%409) blocks.7.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 418440880, arena + 418441008);
 
-  /* %421 = fused_linear(%418, %419, %420) blocks.7.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 4, 768, arena + 434021808, params[197], params[198], LK_ACT_NONE, NULL,
-      arena + 433571328);
+  /* %413 = fused_linear(%410, %411, %412) blocks.7.conv.conv.6.fc.2 : f32[B, 768] */
+  lk_fused_linear(B, 4, 768, arena + 418441008, params[197], params[198], LK_ACT_NONE, NULL,
+      arena + 417990144);
 
-  /* %422 = hsigmoid(%421) blocks.7.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 433571328, arena + 433595904);
+  /* %414 = hsigmoid(%413) blocks.7.conv.conv.6 : f32[B, 768] */
+  lk_hsigmoid(B * 768, arena + 417990144, arena + 418014720);
 
-  /* %423 = mul(%413, %422) blocks.7.conv.conv.6 : f32[B, 196, 768] */
+  /* %415 = mul(%405, %414) blocks.7.conv.conv.6 : f32[B, 196, 768] */
   lk_mul(3, (const long[]){B, 196, 768}, arena + 187858944, (const long[]){150528, 768, 1},
-      arena + 433595904, (const long[]){768, 0, 1}, arena + 192675840);
+      arena + 418014720, (const long[]){768, 0, 1}, arena + 192675840);
 
-  /* %425 = reshape(%424) {shape [192, 768]} blocks.7.conv.conv.7 : f32[192, 768], a view of %424: no code */
+  /* %417 = reshape(%416) {shape [192, 768]} blocks.7.conv.conv.7 : f32[192, 768], a view of %416: no code */
 
-  /* %426 = fused_linear(%423, %425) blocks.7.conv.conv.7 : f32[B, 196, 192] */
+  /* %418 = fused_linear(%415, %417) blocks.7.conv.conv.7 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 192675840, params[199], NULL, LK_ACT_NONE, NULL,
-      arena + 419592192);
+      arena + 405067776);
 
-  /* %429 = batch_statistics(%426) blocks.7.conv.conv.8 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 419592192, arena + 434012592);
+  /* %421 = batch_statistics(%418) blocks.7.conv.conv.8 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 405067776, arena + 418431408);
 
-  /* %430 = slice(%429) {axis 0, start 0, length 2} blocks.7.conv.conv.8 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 434012592, 576, arena + 434017584, 384);
+  /* %422 = slice(%421) {axis 0, start 0, length 2} blocks.7.conv.conv.8 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 418431408, 576, arena + 418436400, 384);
 
-  /* %431 = batch_norm_act(%426, %429, %427, %428) {eps 1e-05} blocks.7.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 419592192, arena + 434012592, params[200], params[201],
+  /* %423 = batch_norm_act(%418, %421, %419, %420) {eps 1e-05} blocks.7.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 405067776, arena + 418431408, params[200], params[201],
       1e-05f, LK_ACT_NONE, arena + 198696960, arena + 197492736);
 
-  /* %432 = add(%398, %431) blocks.7.conv : f32[B, 196, 192], written into %433 from row 1 */
+  /* %424 = add(%390, %423) blocks.7.conv : f32[B, 196, 192], written into %425 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 418387968 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 403863552 + (long)b * 37632, (const long[]){192, 1},
         arena + 197492736 + (long)b * 37632, (const long[]){192, 1},
-        arena + 380952768 + (long)b * 37824);
+        arena + 371269824 + (long)b * 37824);
   } // for b
 
-  /* %433 = concat(%397, %432) {axis 0} blocks.7.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %425 = concat(%389, %424) {axis 0} blocks.7.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %436 = normalize(%433) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 380952576, 1e-06f, arena + 382162944);
+  /* %428 = layernorm(%425, %426, %427) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 371269632, params[204], params[205], 1e-06f,
+      arena + 372480000);
 
-  /* %437 = mul_add(%436, %434, %435) blocks.8.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 382162944, (const long[]){37824, 192, 1},
-      params[204], (const long[]){0, 0, 1}, params[205], (const long[]){0, 0, 1},
-      arena + 383373312);
-
-  /* %440 = fused_linear(%437, %438, %439) blocks.8.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 383373312, params[206], params[207], LK_ACT_NONE, NULL,
+  /* %431 = fused_linear(%428, %429, %430) blocks.8.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 372480000, params[206], params[207], LK_ACT_NONE, NULL,
       arena + 327696384);
 
-  /* %441 = slice(%440) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192], a view of %440: no code */
+  /* %432 = slice(%431) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192], a view of %431: no code */
 
-  /* %442 = slice(%440) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192], a view of %440: no code */
+  /* %433 = slice(%431) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192], a view of %431: no code */
 
-  /* %443 = slice(%440) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192], a view of %440: no code */
+  /* %434 = slice(%431) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192], a view of %431: no code */
 
-  /* %444 = sdpa(%441, %442, %443) {heads 4, kv_heads 4} blocks.8.attn : f32[B, 197, 192] */
+  /* %435 = sdpa(%432, %433, %434) {heads 4, kv_heads 4} blocks.8.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 327696384, 576, arena + 327696576, 576, arena + 327696768,
-      576, arena + 384583680, 0.14433756f);
+      576, arena + 373690368, 0.14433756f);
 
-  /* %447 = fused_linear(%444, %445, %446) blocks.8.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 384583680, params[208], params[209], LK_ACT_NONE, NULL,
+  /* %438 = fused_linear(%435, %436, %437) blocks.8.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 373690368, params[208], params[209], LK_ACT_NONE, NULL,
       arena + 197492736);
 
-  /* %449 = mul_add(%447, %448, %433) blocks.8 : f32[B, 197, 192], written over %447 */
+  /* %440 = mul_add(%438, %439, %425) blocks.8 : f32[B, 197, 192], written over %438 */
   lk_mul_add(3, (const long[]){B, 197, 192}, arena + 197492736, (const long[]){37824, 192, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 380952576, (const long[]){37824, 192, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 371269632, (const long[]){37824, 192, 1},
       arena + 197492736);
 
-  /* %450 = slice(%449) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], written into %486 from row 0 */
+  /* %441 = slice(%440) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], written into %477 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 197492736 + (long)b * 37824, 37824,
-        arena + 385794048 + (long)b * 37824, 192);
+        arena + 374900736 + (long)b * 37824, 192);
   } // for b
 
-  /* %451 = slice(%449) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 197492928, 37824, arena + 420796416, 37632);
+  /* %442 = slice(%440) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 197492928, 37824, arena + 406272000, 37632);
 
-  /* %453 = reshape(%452) {shape [768, 192]} blocks.8.conv.conv.0 : f32[768, 192], a view of %452: no code */
+  /* %444 = reshape(%443) {shape [768, 192]} blocks.8.conv.conv.0 : f32[768, 192], a view of %443: no code */
 
-  /* %454 = fused_linear(%451, %453) blocks.8.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 420796416, params[210], NULL, LK_ACT_NONE, NULL,
+  /* %445 = fused_linear(%442, %444) blocks.8.conv.conv.0 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 406272000, params[210], NULL, LK_ACT_NONE, NULL,
       arena + 197492736);
 
-  /* %457 = batch_statistics(%454) blocks.8.conv.conv.1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 197492736, arena + 433952256);
+  /* %448 = batch_statistics(%445) blocks.8.conv.conv.1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 197492736, arena + 418371072);
 
-  /* %458 = slice(%457) {axis 0, start 0, length 2} blocks.8.conv.conv.1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 433952256, 2304, arena + 433995264, 1536);
+  /* %449 = slice(%448) {axis 0, start 0, length 2} blocks.8.conv.conv.1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 418371072, 2304, arena + 418414080, 1536);
 
-  /* %459 = batch_norm_act(%454, %457, %455, %456) {eps 1e-05, act hswish} blocks.8.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 197492736, arena + 433952256, params[211], params[212],
+  /* %450 = batch_norm_act(%445, %448, %446, %447) {eps 1e-05, act hswish} blocks.8.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 197492736, arena + 418371072, params[211], params[212],
       1e-05f, LK_ACT_HSWISH, arena + 207126528, arena + 202309632);
 
-  /* %461 = token_dwconv(%459, %460) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 768] */
+  /* %452 = token_dwconv(%450, %451) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 202309632, params[215], NULL,
       LK_ACT_NONE, arena + 207126528);
 
-  /* %464 = batch_statistics(%461) blocks.8.conv.conv.4 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 207126528, arena + 433954560);
+  /* %455 = batch_statistics(%452) blocks.8.conv.conv.4 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 207126528, arena + 418373376);
 
-  /* %465 = slice(%464) {axis 0, start 0, length 2} blocks.8.conv.conv.4 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 433954560, 2304, arena + 433996800, 1536);
+  /* %456 = slice(%455) {axis 0, start 0, length 2} blocks.8.conv.conv.4 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 418373376, 2304, arena + 418415616, 1536);
 
-  /* %466 = batch_norm_act(%461, %464, %462, %463) {eps 1e-05, act hswish} blocks.8.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 207126528, arena + 433954560, params[216], params[217],
+  /* %457 = batch_norm_act(%452, %455, %453, %454) {eps 1e-05, act hswish} blocks.8.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 207126528, arena + 418373376, params[216], params[217],
       1e-05f, LK_ACT_HSWISH, arena + 216760320, arena + 211943424);
 
-  /* %467 = mean(%466) {axis 0} blocks.8.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 211943424, arena + 433620480);
+  /* %458 = mean(%457) {axis 0} blocks.8.conv.conv.6 : f32[B, 768] */
+  lk_mean_axis(B, 196, 768, arena + 211943424, arena + 418039296);
 
-  /* %470 = fused_linear(%467, %468, %469) blocks.8.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 768, 4, arena + 433620480, params[220], params[221], LK_ACT_NONE, NULL,
-      arena + 434021936);
+  /* %461 = fused_linear(%458, %459, %460) blocks.8.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 768, 4, arena + 418039296, params[220], params[221], LK_ACT_NONE, NULL,
+      arena + 418441136);
 
-  /* %471 = relu(%470) blocks.8.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 434021936, arena + 434022064);
+  /* %462 = relu(%461) blocks.8.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 418441136, arena + 418441264);
 
-  /* %474 = fused_linear(%471, %472, %473) blocks.8.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 4, 768, arena + 434022064, params[222], params[223], LK_ACT_NONE, NULL,
-      arena + 433645056);
+  /* %465 = fused_linear(%462, %463, %464) blocks.8.conv.conv.6.fc.2 : f32[B, 768] */
+  lk_fused_linear(B, 4, 768, arena + 418441264, params[222], params[223], LK_ACT_NONE, NULL,
+      arena + 418063872);
 
-  /* %475 = hsigmoid(%474) blocks.8.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 433645056, arena + 433669632);
+  /* %466 = hsigmoid(%465) blocks.8.conv.conv.6 : f32[B, 768] */
+  lk_hsigmoid(B * 768, arena + 418063872, arena + 418088448);
 
-  /* %476 = mul(%466, %475) blocks.8.conv.conv.6 : f32[B, 196, 768] */
+  /* %467 = mul(%457, %466) blocks.8.conv.conv.6 : f32[B, 196, 768] */
   lk_mul(3, (const long[]){B, 196, 768}, arena + 211943424, (const long[]){150528, 768, 1},
-      arena + 433669632, (const long[]){768, 0, 1}, arena + 216760320);
+      arena + 418088448, (const long[]){768, 0, 1}, arena + 216760320);
 
-  /* %478 = reshape(%477) {shape [192, 768]} blocks.8.conv.conv.7 : f32[192, 768], a view of %477: no code */
+  /* %469 = reshape(%468) {shape [192, 768]} blocks.8.conv.conv.7 : f32[192, 768], a view of %468: no code */
 
-  /* %479 = fused_linear(%476, %478) blocks.8.conv.conv.7 : f32[B, 196, 192] */
+  /* %470 = fused_linear(%467, %469) blocks.8.conv.conv.7 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 216760320, params[224], NULL, LK_ACT_NONE, NULL,
-      arena + 422000640);
+      arena + 407476224);
 
-  /* %482 = batch_statistics(%479) blocks.8.conv.conv.8 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 422000640, arena + 434013168);
+  /* %473 = batch_statistics(%470) blocks.8.conv.conv.8 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 407476224, arena + 418431984);
 
-  /* %483 = slice(%482) {axis 0, start 0, length 2} blocks.8.conv.conv.8 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 434013168, 576, arena + 434017968, 384);
+  /* %474 = slice(%473) {axis 0, start 0, length 2} blocks.8.conv.conv.8 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 418431984, 576, arena + 418436784, 384);
 
-  /* %484 = batch_norm_act(%479, %482, %480, %481) {eps 1e-05} blocks.8.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 422000640, arena + 434013168, params[225], params[226],
+  /* %475 = batch_norm_act(%470, %473, %471, %472) {eps 1e-05} blocks.8.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 407476224, arena + 418431984, params[225], params[226],
       1e-05f, LK_ACT_NONE, arena + 222781440, arena + 221577216);
 
-  /* %485 = add(%451, %484) blocks.8.conv : f32[B, 196, 192], written into %486 from row 1 */
+  /* %476 = add(%442, %475) blocks.8.conv : f32[B, 196, 192], written into %477 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 420796416 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 406272000 + (long)b * 37632, (const long[]){192, 1},
         arena + 221577216 + (long)b * 37632, (const long[]){192, 1},
-        arena + 385794240 + (long)b * 37824);
+        arena + 374900928 + (long)b * 37824);
   } // for b
 
-  /* %486 = concat(%450, %485) {axis 0} blocks.8.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %477 = concat(%441, %476) {axis 0} blocks.8.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %489 = normalize(%486) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 385794048, 1e-06f, arena + 387004416);
+  /* %480 = layernorm(%477, %478, %479) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 374900736, params[229], params[230], 1e-06f,
+      arena + 376111104);
 
-  /* %490 = mul_add(%489, %487, %488) blocks.9.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 387004416, (const long[]){37824, 192, 1},
-      params[229], (const long[]){0, 0, 1}, params[230], (const long[]){0, 0, 1},
-      arena + 388214784);
-
-  /* %493 = fused_linear(%490, %491, %492) blocks.9.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 388214784, params[231], params[232], LK_ACT_NONE, NULL,
+  /* %483 = fused_linear(%480, %481, %482) blocks.9.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 376111104, params[231], params[232], LK_ACT_NONE, NULL,
       arena + 331327488);
 
-  /* %494 = slice(%493) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192], a view of %493: no code */
+  /* %484 = slice(%483) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192], a view of %483: no code */
 
-  /* %495 = slice(%493) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192], a view of %493: no code */
+  /* %485 = slice(%483) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192], a view of %483: no code */
 
-  /* %496 = slice(%493) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192], a view of %493: no code */
+  /* %486 = slice(%483) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192], a view of %483: no code */
 
-  /* %497 = sdpa(%494, %495, %496) {heads 4, kv_heads 4} blocks.9.attn : f32[B, 197, 192] */
+  /* %487 = sdpa(%484, %485, %486) {heads 4, kv_heads 4} blocks.9.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 331327488, 576, arena + 331327680, 576, arena + 331327872,
-      576, arena + 389425152, 0.14433756f);
+      576, arena + 377321472, 0.14433756f);
 
-  /* %500 = fused_linear(%497, %498, %499) blocks.9.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 389425152, params[233], params[234], LK_ACT_NONE, NULL,
+  /* %490 = fused_linear(%487, %488, %489) blocks.9.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 377321472, params[233], params[234], LK_ACT_NONE, NULL,
       arena + 221577216);
 
-  /* %502 = mul_add(%500, %501, %486) blocks.9 : f32[B, 197, 192], written over %500 */
+  /* %492 = mul_add(%490, %491, %477) blocks.9 : f32[B, 197, 192], written over %490 */
   lk_mul_add(3, (const long[]){B, 197, 192}, arena + 221577216, (const long[]){37824, 192, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 385794048, (const long[]){37824, 192, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 374900736, (const long[]){37824, 192, 1},
       arena + 221577216);
 
-  /* %503 = slice(%502) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], written into %539 from row 0 */
+  /* %493 = slice(%492) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], written into %529 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 221577216 + (long)b * 37824, 37824,
-        arena + 390635520 + (long)b * 37824, 192);
+        arena + 378531840 + (long)b * 37824, 192);
   } // for b
 
-  /* %504 = slice(%502) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 221577408, 37824, arena + 423204864, 37632);
+  /* %494 = slice(%492) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 221577408, 37824, arena + 408680448, 37632);
 
-  /* %506 = reshape(%505) {shape [768, 192]} blocks.9.conv.conv.0 : f32[768, 192], a view of %505: no code */
+  /* %496 = reshape(%495) {shape [768, 192]} blocks.9.conv.conv.0 : f32[768, 192], a view of %495: no code */
 
-  /* %507 = fused_linear(%504, %506) blocks.9.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 423204864, params[235], NULL, LK_ACT_NONE, NULL,
+  /* %497 = fused_linear(%494, %496) blocks.9.conv.conv.0 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 408680448, params[235], NULL, LK_ACT_NONE, NULL,
       arena + 221577216);
 
-  /* %510 = batch_statistics(%507) blocks.9.conv.conv.1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 221577216, arena + 433956864);
+  /* %500 = batch_statistics(%497) blocks.9.conv.conv.1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 221577216, arena + 418375680);
 
-  /* %511 = slice(%510) {axis 0, start 0, length 2} blocks.9.conv.conv.1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 433956864, 2304, arena + 433998336, 1536);
+  /* %501 = slice(%500) {axis 0, start 0, length 2} blocks.9.conv.conv.1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 418375680, 2304, arena + 418417152, 1536);
 
-  /* %512 = batch_norm_act(%507, %510, %508, %509) {eps 1e-05, act hswish} blocks.9.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 221577216, arena + 433956864, params[236], params[237],
+  /* %502 = batch_norm_act(%497, %500, %498, %499) {eps 1e-05, act hswish} blocks.9.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 221577216, arena + 418375680, params[236], params[237],
       1e-05f, LK_ACT_HSWISH, arena + 231211008, arena + 226394112);
 
-  /* %514 = token_dwconv(%512, %513) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 768] */
+  /* %504 = token_dwconv(%502, %503) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 226394112, params[240], NULL,
       LK_ACT_NONE, arena + 231211008);
 
-  /* %517 = batch_statistics(%514) blocks.9.conv.conv.4 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 231211008, arena + 433959168);
+  /* %507 = batch_statistics(%504) blocks.9.conv.conv.4 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 231211008, arena + 418377984);
 
-  /* %518 = slice(%517) {axis 0, start 0, length 2} blocks.9.conv.conv.4 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 433959168, 2304, arena + 433999872, 1536);
+  /* %508 = slice(%507) {axis 0, start 0, length 2} blocks.9.conv.conv.4 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 418377984, 2304, arena + 418418688, 1536);
 
-  /* %519 = batch_norm_act(%514, %517, %515, %516) {eps 1e-05, act hswish} blocks.9.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 231211008, arena + 433959168, params[241], params[242],
+  /* %509 = batch_norm_act(%504, %507, %505, %506) {eps 1e-05, act hswish} blocks.9.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 231211008, arena + 418377984, params[241], params[242],
       1e-05f, LK_ACT_HSWISH, arena + 240844800, arena + 236027904);
 
-  /* %520 = mean(%519) {axis 0} blocks.9.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 236027904, arena + 433694208);
+  /* %510 = mean(%509) {axis 0} blocks.9.conv.conv.6 : f32[B, 768] */
+  lk_mean_axis(B, 196, 768, arena + 236027904, arena + 418113024);
 
-  /* %523 = fused_linear(%520, %521, %522) blocks.9.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 768, 4, arena + 433694208, params[245], params[246], LK_ACT_NONE, NULL,
-      arena + 434022192);
+  /* %513 = fused_linear(%510, %511, %512) blocks.9.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 768, 4, arena + 418113024, params[245], params[246], LK_ACT_NONE, NULL,
+      arena + 418441392);
 
-  /* %524 = relu(%523) blocks.9.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 434022192, arena + 434022320);
+  /* %514 = relu(%513) blocks.9.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 418441392, arena + 418441520);
 
-  /* %527 = fused_linear(%524, %525, %526) blocks.9.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 4, 768, arena + 434022320, params[247], params[248], LK_ACT_NONE, NULL,
-      arena + 433718784);
+  /* %517 = fused_linear(%514, %515, %516) blocks.9.conv.conv.6.fc.2 : f32[B, 768] */
+  lk_fused_linear(B, 4, 768, arena + 418441520, params[247], params[248], LK_ACT_NONE, NULL,
+      arena + 418137600);
 
-  /* %528 = hsigmoid(%527) blocks.9.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 433718784, arena + 433743360);
+  /* %518 = hsigmoid(%517) blocks.9.conv.conv.6 : f32[B, 768] */
+  lk_hsigmoid(B * 768, arena + 418137600, arena + 418162176);
 
-  /* %529 = mul(%519, %528) blocks.9.conv.conv.6 : f32[B, 196, 768] */
+  /* %519 = mul(%509, %518) blocks.9.conv.conv.6 : f32[B, 196, 768] */
   lk_mul(3, (const long[]){B, 196, 768}, arena + 236027904, (const long[]){150528, 768, 1},
-      arena + 433743360, (const long[]){768, 0, 1}, arena + 240844800);
+      arena + 418162176, (const long[]){768, 0, 1}, arena + 240844800);
 
-  /* %531 = reshape(%530) {shape [192, 768]} blocks.9.conv.conv.7 : f32[192, 768], a view of %530: no code */
+  /* %521 = reshape(%520) {shape [192, 768]} blocks.9.conv.conv.7 : f32[192, 768], a view of %520: no code */
 
-  /* %532 = fused_linear(%529, %531) blocks.9.conv.conv.7 : f32[B, 196, 192] */
+  /* %522 = fused_linear(%519, %521) blocks.9.conv.conv.7 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 240844800, params[249], NULL, LK_ACT_NONE, NULL,
-      arena + 424409088);
+      arena + 409884672);
 
-  /* %535 = batch_statistics(%532) blocks.9.conv.conv.8 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 424409088, arena + 434013744);
+  /* %525 = batch_statistics(%522) blocks.9.conv.conv.8 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 409884672, arena + 418432560);
 
-  /* %536 = slice(%535) {axis 0, start 0, length 2} blocks.9.conv.conv.8 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 434013744, 576, arena + 434018352, 384);
+  /* %526 = slice(%525) {axis 0, start 0, length 2} blocks.9.conv.conv.8 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 418432560, 576, arena + 418437168, 384);
 
-  /* %537 = batch_norm_act(%532, %535, %533, %534) {eps 1e-05} blocks.9.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 424409088, arena + 434013744, params[250], params[251],
+  /* %527 = batch_norm_act(%522, %525, %523, %524) {eps 1e-05} blocks.9.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 409884672, arena + 418432560, params[250], params[251],
       1e-05f, LK_ACT_NONE, arena + 246865920, arena + 245661696);
 
-  /* %538 = add(%504, %537) blocks.9.conv : f32[B, 196, 192], written into %539 from row 1 */
+  /* %528 = add(%494, %527) blocks.9.conv : f32[B, 196, 192], written into %529 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 423204864 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 408680448 + (long)b * 37632, (const long[]){192, 1},
         arena + 245661696 + (long)b * 37632, (const long[]){192, 1},
-        arena + 390635712 + (long)b * 37824);
+        arena + 378532032 + (long)b * 37824);
   } // for b
 
-  /* %539 = concat(%503, %538) {axis 0} blocks.9.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %529 = concat(%493, %528) {axis 0} blocks.9.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %542 = normalize(%539) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 390635520, 1e-06f, arena + 391845888);
+  /* %532 = layernorm(%529, %530, %531) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 378531840, params[254], params[255], 1e-06f,
+      arena + 379742208);
 
-  /* %543 = mul_add(%542, %540, %541) blocks.10.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 391845888, (const long[]){37824, 192, 1},
-      params[254], (const long[]){0, 0, 1}, params[255], (const long[]){0, 0, 1},
-      arena + 393056256);
-
-  /* %546 = fused_linear(%543, %544, %545) blocks.10.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 393056256, params[256], params[257], LK_ACT_NONE, NULL,
+  /* %535 = fused_linear(%532, %533, %534) blocks.10.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 379742208, params[256], params[257], LK_ACT_NONE, NULL,
       arena + 334958592);
 
-  /* %547 = slice(%546) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192], a view of %546: no code */
+  /* %536 = slice(%535) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192], a view of %535: no code */
 
-  /* %548 = slice(%546) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192], a view of %546: no code */
+  /* %537 = slice(%535) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192], a view of %535: no code */
 
-  /* %549 = slice(%546) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192], a view of %546: no code */
+  /* %538 = slice(%535) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192], a view of %535: no code */
 
-  /* %550 = sdpa(%547, %548, %549) {heads 4, kv_heads 4} blocks.10.attn : f32[B, 197, 192] */
+  /* %539 = sdpa(%536, %537, %538) {heads 4, kv_heads 4} blocks.10.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 334958592, 576, arena + 334958784, 576, arena + 334958976,
-      576, arena + 394266624, 0.14433756f);
+      576, arena + 380952576, 0.14433756f);
 
-  /* %553 = fused_linear(%550, %551, %552) blocks.10.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 394266624, params[258], params[259], LK_ACT_NONE, NULL,
+  /* %542 = fused_linear(%539, %540, %541) blocks.10.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 380952576, params[258], params[259], LK_ACT_NONE, NULL,
       arena + 245661696);
 
-  /* %555 = mul_add(%553, %554, %539) blocks.10 : f32[B, 197, 192], written over %553 */
+  /* %544 = mul_add(%542, %543, %529) blocks.10 : f32[B, 197, 192], written over %542 */
   lk_mul_add(3, (const long[]){B, 197, 192}, arena + 245661696, (const long[]){37824, 192, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 390635520, (const long[]){37824, 192, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 378531840, (const long[]){37824, 192, 1},
       arena + 245661696);
 
-  /* %556 = slice(%555) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], written into %592 from row 0 */
+  /* %545 = slice(%544) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], written into %581 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 245661696 + (long)b * 37824, 37824,
-        arena + 395476992 + (long)b * 37824, 192);
+        arena + 382162944 + (long)b * 37824, 192);
   } // for b
 
-  /* %557 = slice(%555) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 245661888, 37824, arena + 425613312, 37632);
+  /* %546 = slice(%544) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 245661888, 37824, arena + 411088896, 37632);
 
-  /* %559 = reshape(%558) {shape [768, 192]} blocks.10.conv.conv.0 : f32[768, 192], a view of %558: no code */
+  /* %548 = reshape(%547) {shape [768, 192]} blocks.10.conv.conv.0 : f32[768, 192], a view of %547: no code */
 
-  /* %560 = fused_linear(%557, %559) blocks.10.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 425613312, params[260], NULL, LK_ACT_NONE, NULL,
+  /* %549 = fused_linear(%546, %548) blocks.10.conv.conv.0 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 411088896, params[260], NULL, LK_ACT_NONE, NULL,
       arena + 245661696);
 
-  /* %563 = batch_statistics(%560) blocks.10.conv.conv.1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 245661696, arena + 433961472);
+  /* %552 = batch_statistics(%549) blocks.10.conv.conv.1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 245661696, arena + 418380288);
 
-  /* %564 = slice(%563) {axis 0, start 0, length 2} blocks.10.conv.conv.1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 433961472, 2304, arena + 434001408, 1536);
+  /* %553 = slice(%552) {axis 0, start 0, length 2} blocks.10.conv.conv.1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 418380288, 2304, arena + 418420224, 1536);
 
-  /* %565 = batch_norm_act(%560, %563, %561, %562) {eps 1e-05, act hswish} blocks.10.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 245661696, arena + 433961472, params[261], params[262],
+  /* %554 = batch_norm_act(%549, %552, %550, %551) {eps 1e-05, act hswish} blocks.10.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 245661696, arena + 418380288, params[261], params[262],
       1e-05f, LK_ACT_HSWISH, arena + 255295488, arena + 250478592);
 
-  /* %567 = token_dwconv(%565, %566) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 768] */
+  /* %556 = token_dwconv(%554, %555) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 250478592, params[265], NULL,
       LK_ACT_NONE, arena + 255295488);
 
-  /* %570 = batch_statistics(%567) blocks.10.conv.conv.4 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 255295488, arena + 433963776);
+  /* %559 = batch_statistics(%556) blocks.10.conv.conv.4 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 255295488, arena + 418382592);
 
-  /* %571 = slice(%570) {axis 0, start 0, length 2} blocks.10.conv.conv.4 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 433963776, 2304, arena + 434002944, 1536);
+  /* %560 = slice(%559) {axis 0, start 0, length 2} blocks.10.conv.conv.4 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 418382592, 2304, arena + 418421760, 1536);
 
-  /* %572 = batch_norm_act(%567, %570, %568, %569) {eps 1e-05, act hswish} blocks.10.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 255295488, arena + 433963776, params[266], params[267],
+  /* %561 = batch_norm_act(%556, %559, %557, %558) {eps 1e-05, act hswish} blocks.10.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 255295488, arena + 418382592, params[266], params[267],
       1e-05f, LK_ACT_HSWISH, arena + 264929280, arena + 260112384);
 
-  /* %573 = mean(%572) {axis 0} blocks.10.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 260112384, arena + 433767936);
+  /* %562 = mean(%561) {axis 0} blocks.10.conv.conv.6 : f32[B, 768] */
+  lk_mean_axis(B, 196, 768, arena + 260112384, arena + 418186752);
 
-  /* %576 = fused_linear(%573, %574, %575) blocks.10.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 768, 4, arena + 433767936, params[270], params[271], LK_ACT_NONE, NULL,
-      arena + 434022448);
+  /* %565 = fused_linear(%562, %563, %564) blocks.10.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 768, 4, arena + 418186752, params[270], params[271], LK_ACT_NONE, NULL,
+      arena + 418441648);
 
-  /* %577 = relu(%576) blocks.10.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 434022448, arena + 434022576);
+  /* %566 = relu(%565) blocks.10.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 418441648, arena + 418441776);
 
-  /* %580 = fused_linear(%577, %578, %579) blocks.10.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 4, 768, arena + 434022576, params[272], params[273], LK_ACT_NONE, NULL,
-      arena + 433792512);
+  /* %569 = fused_linear(%566, %567, %568) blocks.10.conv.conv.6.fc.2 : f32[B, 768] */
+  lk_fused_linear(B, 4, 768, arena + 418441776, params[272], params[273], LK_ACT_NONE, NULL,
+      arena + 418211328);
 
-  /* %581 = hsigmoid(%580) blocks.10.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 433792512, arena + 433817088);
+  /* %570 = hsigmoid(%569) blocks.10.conv.conv.6 : f32[B, 768] */
+  lk_hsigmoid(B * 768, arena + 418211328, arena + 418235904);
 
-  /* %582 = mul(%572, %581) blocks.10.conv.conv.6 : f32[B, 196, 768] */
+  /* %571 = mul(%561, %570) blocks.10.conv.conv.6 : f32[B, 196, 768] */
   lk_mul(3, (const long[]){B, 196, 768}, arena + 260112384, (const long[]){150528, 768, 1},
-      arena + 433817088, (const long[]){768, 0, 1}, arena + 264929280);
+      arena + 418235904, (const long[]){768, 0, 1}, arena + 264929280);
 
-  /* %584 = reshape(%583) {shape [192, 768]} blocks.10.conv.conv.7 : f32[192, 768], a view of %583: no code */
+  /* %573 = reshape(%572) {shape [192, 768]} blocks.10.conv.conv.7 : f32[192, 768], a view of %572: no code */
 
-  /* %585 = fused_linear(%582, %584) blocks.10.conv.conv.7 : f32[B, 196, 192] */
+  /* %574 = fused_linear(%571, %573) blocks.10.conv.conv.7 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 264929280, params[274], NULL, LK_ACT_NONE, NULL,
-      arena + 426817536);
+      arena + 412293120);
 
-  /* %588 = batch_statistics(%585) blocks.10.conv.conv.8 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 426817536, arena + 434014320);
+  /* %577 = batch_statistics(%574) blocks.10.conv.conv.8 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 412293120, arena + 418433136);
 
-  /* %589 = slice(%588) {axis 0, start 0, length 2} blocks.10.conv.conv.8 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 434014320, 576, arena + 434018736, 384);
+  /* %578 = slice(%577) {axis 0, start 0, length 2} blocks.10.conv.conv.8 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 418433136, 576, arena + 418437552, 384);
 
-  /* %590 = batch_norm_act(%585, %588, %586, %587) {eps 1e-05} blocks.10.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 426817536, arena + 434014320, params[275], params[276],
+  /* %579 = batch_norm_act(%574, %577, %575, %576) {eps 1e-05} blocks.10.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 412293120, arena + 418433136, params[275], params[276],
       1e-05f, LK_ACT_NONE, arena + 270950400, arena + 269746176);
 
-  /* %591 = add(%557, %590) blocks.10.conv : f32[B, 196, 192], written into %592 from row 1 */
+  /* %580 = add(%546, %579) blocks.10.conv : f32[B, 196, 192], written into %581 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 425613312 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 411088896 + (long)b * 37632, (const long[]){192, 1},
         arena + 269746176 + (long)b * 37632, (const long[]){192, 1},
-        arena + 395477184 + (long)b * 37824);
+        arena + 382163136 + (long)b * 37824);
   } // for b
 
-  /* %592 = concat(%556, %591) {axis 0} blocks.10.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %581 = concat(%545, %580) {axis 0} blocks.10.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %595 = normalize(%592) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 395476992, 1e-06f, arena + 396687360);
+  /* %584 = layernorm(%581, %582, %583) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 382162944, params[279], params[280], 1e-06f,
+      arena + 383373312);
 
-  /* %596 = mul_add(%595, %593, %594) blocks.11.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 396687360, (const long[]){37824, 192, 1},
-      params[279], (const long[]){0, 0, 1}, params[280], (const long[]){0, 0, 1},
-      arena + 397897728);
-
-  /* %599 = fused_linear(%596, %597, %598) blocks.11.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 397897728, params[281], params[282], LK_ACT_NONE, NULL,
+  /* %587 = fused_linear(%584, %585, %586) blocks.11.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 383373312, params[281], params[282], LK_ACT_NONE, NULL,
       arena + 338589696);
 
-  /* %600 = slice(%599) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 197, 192], a view of %599: no code */
+  /* %588 = slice(%587) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 197, 192], a view of %587: no code */
 
-  /* %601 = slice(%599) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192], a view of %599: no code */
+  /* %589 = slice(%587) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192], a view of %587: no code */
 
-  /* %602 = slice(%599) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192], a view of %599: no code */
+  /* %590 = slice(%587) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192], a view of %587: no code */
 
-  /* %603 = sdpa(%600, %601, %602) {heads 4, kv_heads 4} blocks.11.attn : f32[B, 197, 192] */
+  /* %591 = sdpa(%588, %589, %590) {heads 4, kv_heads 4} blocks.11.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 338589696, 576, arena + 338589888, 576, arena + 338590080,
-      576, arena + 399108096, 0.14433756f);
+      576, arena + 384583680, 0.14433756f);
 
-  /* %606 = fused_linear(%603, %604, %605) blocks.11.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 399108096, params[283], params[284], LK_ACT_NONE, NULL,
+  /* %594 = fused_linear(%591, %592, %593) blocks.11.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 384583680, params[283], params[284], LK_ACT_NONE, NULL,
       arena + 269746176);
 
-  /* %608 = mul_add(%606, %607, %592) blocks.11 : f32[B, 197, 192], written over %606 */
+  /* %596 = mul_add(%594, %595, %581) blocks.11 : f32[B, 197, 192], written over %594 */
   lk_mul_add(3, (const long[]){B, 197, 192}, arena + 269746176, (const long[]){37824, 192, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 395476992, (const long[]){37824, 192, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 382162944, (const long[]){37824, 192, 1},
       arena + 269746176);
 
-  /* %609 = slice(%608) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 192], written into %645 from row 0 */
+  /* %597 = slice(%596) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 192], written into %633 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 269746176 + (long)b * 37824, 37824,
         arena + 293830656 + (long)b * 37824, 192);
   } // for b
 
-  /* %610 = slice(%608) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 269746368, 37824, arena + 428021760, 37632);
+  /* %598 = slice(%596) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 269746368, 37824, arena + 413497344, 37632);
 
-  /* %612 = reshape(%611) {shape [768, 192]} blocks.11.conv.conv.0 : f32[768, 192], a view of %611: no code */
+  /* %600 = reshape(%599) {shape [768, 192]} blocks.11.conv.conv.0 : f32[768, 192], a view of %599: no code */
 
-  /* %613 = fused_linear(%610, %612) blocks.11.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 428021760, params[285], NULL, LK_ACT_NONE, NULL,
+  /* %601 = fused_linear(%598, %600) blocks.11.conv.conv.0 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 413497344, params[285], NULL, LK_ACT_NONE, NULL,
       arena + 269746176);
 
-  /* %616 = batch_statistics(%613) blocks.11.conv.conv.1 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 269746176, arena + 433966080);
+  /* %604 = batch_statistics(%601) blocks.11.conv.conv.1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 269746176, arena + 418384896);
 
-  /* %617 = slice(%616) {axis 0, start 0, length 2} blocks.11.conv.conv.1 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 433966080, 2304, arena + 434004480, 1536);
+  /* %605 = slice(%604) {axis 0, start 0, length 2} blocks.11.conv.conv.1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 418384896, 2304, arena + 418423296, 1536);
 
-  /* %618 = batch_norm_act(%613, %616, %614, %615) {eps 1e-05, act hswish} blocks.11.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 269746176, arena + 433966080, params[286], params[287],
+  /* %606 = batch_norm_act(%601, %604, %602, %603) {eps 1e-05, act hswish} blocks.11.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 269746176, arena + 418384896, params[286], params[287],
       1e-05f, LK_ACT_HSWISH, arena + 279379968, arena + 274563072);
 
-  /* %620 = token_dwconv(%618, %619) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 768] */
+  /* %608 = token_dwconv(%606, %607) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 274563072, params[290], NULL,
       LK_ACT_NONE, arena + 279379968);
 
-  /* %623 = batch_statistics(%620) blocks.11.conv.conv.4 : f32[3, 768] */
-  lk_batch_statistics_cl(B * 196, 768, arena + 279379968, arena + 433968384);
+  /* %611 = batch_statistics(%608) blocks.11.conv.conv.4 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 279379968, arena + 418387200);
 
-  /* %624 = slice(%623) {axis 0, start 0, length 2} blocks.11.conv.conv.4 : f32[2, 768] */
-  lk_copy_rows(1, 1536, arena + 433968384, 2304, arena + 434006016, 1536);
+  /* %612 = slice(%611) {axis 0, start 0, length 2} blocks.11.conv.conv.4 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 418387200, 2304, arena + 418424832, 1536);
 
-  /* %625 = batch_norm_act(%620, %623, %621, %622) {eps 1e-05, act hswish} blocks.11.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_norm_act_cl(B * 196, 768, arena + 279379968, arena + 433968384, params[291], params[292],
+  /* %613 = batch_norm_act(%608, %611, %609, %610) {eps 1e-05, act hswish} blocks.11.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 279379968, arena + 418387200, params[291], params[292],
       1e-05f, LK_ACT_HSWISH, arena + 289013760, arena + 284196864);
 
-  /* %626 = mean(%625) {axis 0} blocks.11.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 284196864, arena + 433841664);
+  /* %614 = mean(%613) {axis 0} blocks.11.conv.conv.6 : f32[B, 768] */
+  lk_mean_axis(B, 196, 768, arena + 284196864, arena + 418260480);
 
-  /* %629 = fused_linear(%626, %627, %628) blocks.11.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 768, 4, arena + 433841664, params[295], params[296], LK_ACT_NONE, NULL,
-      arena + 434022704);
+  /* %617 = fused_linear(%614, %615, %616) blocks.11.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 768, 4, arena + 418260480, params[295], params[296], LK_ACT_NONE, NULL,
+      arena + 418441904);
 
-  /* %630 = relu(%629) blocks.11.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 434022704, arena + 434022832);
+  /* %618 = relu(%617) blocks.11.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 418441904, arena + 418442032);
 
-  /* %633 = fused_linear(%630, %631, %632) blocks.11.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 4, 768, arena + 434022832, params[297], params[298], LK_ACT_NONE, NULL,
-      arena + 433866240);
+  /* %621 = fused_linear(%618, %619, %620) blocks.11.conv.conv.6.fc.2 : f32[B, 768] */
+  lk_fused_linear(B, 4, 768, arena + 418442032, params[297], params[298], LK_ACT_NONE, NULL,
+      arena + 418285056);
 
-  /* %634 = hsigmoid(%633) blocks.11.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 433866240, arena + 433890816);
+  /* %622 = hsigmoid(%621) blocks.11.conv.conv.6 : f32[B, 768] */
+  lk_hsigmoid(B * 768, arena + 418285056, arena + 418309632);
 
-  /* %635 = mul(%625, %634) blocks.11.conv.conv.6 : f32[B, 196, 768] */
+  /* %623 = mul(%613, %622) blocks.11.conv.conv.6 : f32[B, 196, 768] */
   lk_mul(3, (const long[]){B, 196, 768}, arena + 284196864, (const long[]){150528, 768, 1},
-      arena + 433890816, (const long[]){768, 0, 1}, arena + 289013760);
+      arena + 418309632, (const long[]){768, 0, 1}, arena + 289013760);
 
-  /* %637 = reshape(%636) {shape [192, 768]} blocks.11.conv.conv.7 : f32[192, 768], a view of %636: no code */
+  /* %625 = reshape(%624) {shape [192, 768]} blocks.11.conv.conv.7 : f32[192, 768], a view of %624: no code */
 
-  /* %638 = fused_linear(%635, %637) blocks.11.conv.conv.7 : f32[B, 196, 192] */
+  /* %626 = fused_linear(%623, %625) blocks.11.conv.conv.7 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 289013760, params[299], NULL, LK_ACT_NONE, NULL,
-      arena + 429225984);
+      arena + 296251392);
 
-  /* %641 = batch_statistics(%638) blocks.11.conv.conv.8 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 429225984, arena + 297467904);
+  /* %629 = batch_statistics(%626) blocks.11.conv.conv.8 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 296251392, arena + 297461760);
 
-  /* %642 = slice(%641) {axis 0, start 0, length 2} blocks.11.conv.conv.8 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 297467904, 576, arena + 434019120, 384);
+  /* %630 = slice(%629) {axis 0, start 0, length 2} blocks.11.conv.conv.8 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 297461760, 576, arena + 418437936, 384);
 
-  /* %643 = batch_norm_act(%638, %641, %639, %640) {eps 1e-05} blocks.11.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 429225984, arena + 297467904, params[300], params[301],
+  /* %631 = batch_norm_act(%626, %629, %627, %628) {eps 1e-05} blocks.11.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 296251392, arena + 297461760, params[300], params[301],
       1e-05f, LK_ACT_NONE, arena + 296245248, arena + 295041024);
 
-  /* %644 = add(%610, %643) blocks.11.conv : f32[B, 196, 192], written into %645 from row 1 */
+  /* %632 = add(%598, %631) blocks.11.conv : f32[B, 196, 192], written into %633 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 428021760 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 413497344 + (long)b * 37632, (const long[]){192, 1},
         arena + 295041024 + (long)b * 37632, (const long[]){192, 1},
         arena + 293830848 + (long)b * 37824);
   } // for b
 
-  /* %645 = concat(%609, %644) {axis 0} blocks.11.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %633 = concat(%597, %632) {axis 0} blocks.11.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %648 = normalize(%645) {eps 1e-06} norm : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 293830656, 1e-06f, arena + 295041024);
+  /* %636 = layernorm(%633, %634, %635) {eps 1e-06} norm : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 293830656, params[304], params[305], 1e-06f,
+      arena + 295041024);
 
-  /* %649 = mul_add(%648, %646, %647) norm : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 295041024, (const long[]){37824, 192, 1},
-      params[304], (const long[]){0, 0, 1}, params[305], (const long[]){0, 0, 1},
-      arena + 296251392);
+  /* %637 = index(%636) {axis 0, at 0} : f32[B, 192] */
+  lk_copy_rows(B, 192, arena + 295041024, 37824, arena + 297455616, 192);
 
-  /* %650 = index(%649) {axis 0, at 0} : f32[B, 192] */
-  lk_copy_rows(B, 192, arena + 296251392, 37824, arena + 297461760, 192);
+  /* %640 = fused_linear(%637, %638, %639) head : f32[B, 1000] */
+  lk_fused_linear(B, 192, 1000, arena + 297455616, params[306], params[307], LK_ACT_NONE, NULL,
+      arena + 295041024);
 
-  /* %653 = fused_linear(%650, %651, %652) head : f32[B, 1000] */
-  lk_fused_linear(B, 192, 1000, arena + 297461760, params[306], params[307], LK_ACT_NONE, NULL,
-      arena + 296251392);
+  /* %642 = cross_entropy(%640, %641) : f32[1] */
+  lk_cross_entropy(B, 1000, arena + 295041024, inputs[12], arena + 418442160);
 
-  /* %655 = cross_entropy(%653, %654) : f32[1] */
-  lk_cross_entropy(B, 1000, arena + 296251392, inputs[12], arena + 434022960);
+  /* %643 = cross_entropy_grad(%640, %641) : f32[B, 1000] */
+  lk_cross_entropy_grad(B, 1000, arena + 295041024, inputs[12], arena + 295233024);
 
-  /* %656 = cross_entropy_grad(%653, %654) : f32[B, 1000] */
-  lk_cross_entropy_grad(B, 1000, arena + 296251392, inputs[12], arena + 296443392);
+  /* %644 = transpose(%638) {perm [1, 0]} head : f32[192, 1000] */
+  lk_transpose(2, (const long[]){1000, 192}, (const int[]){1, 0}, params[306], arena + 295041024);
 
-  /* %657 = transpose(%651) {perm [1, 0]} head : f32[192, 1000] */
-  lk_transpose(2, (const long[]){1000, 192}, (const int[]){1, 0}, params[306], arena + 296251392);
+  /* %645 = fused_linear(%643, %644) head : f32[B, 192] */
+  lk_fused_linear(B, 1000, 192, arena + 295233024, arena + 295041024, NULL, LK_ACT_NONE, NULL,
+      arena + 295265024);
 
-  /* %658 = fused_linear(%656, %657) head : f32[B, 192] */
-  lk_fused_linear(B, 1000, 192, arena + 296443392, arena + 296251392, NULL, LK_ACT_NONE, NULL,
-      arena + 296475392);
+  /* %646 = linear_grad_weight(%643, %637) head : f32[1000, 192] */
+  lk_linear_grad_weight(B, 192, 1000, arena + 295233024, arena + 297455616, arena + 417110016);
 
-  /* %659 = linear_grad_weight(%656, %650) head : f32[1000, 192] */
-  lk_linear_grad_weight(B, 192, 1000, arena + 296443392, arena + 297461760, arena + 432838656);
+  /* %647 = reduce_sum(%643) {axes [], batch} head : f32[1000] */
+  lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 295233024,
+      arena + 418426368);
 
-  /* %660 = reduce_sum(%656) {axes [], batch} head : f32[1000] */
-  lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 296443392,
-      arena + 434007552);
+  /* %648 = reshape(%645) {shape [1, 192]} : f32[B, 1, 192], a view of %645: no code */
 
-  /* %661 = reshape(%658) {shape [1, 192]} : f32[B, 1, 192], a view of %658: no code */
+  /* %649 = zero_pad(%648) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  lk_zero_pad(B, 1, 192, 0, 196, arena + 295265024, arena + 385794048);
 
-  /* %662 = zero_pad(%661) {axis 0, before 0, after 196} : f32[B, 197, 192] */
-  lk_zero_pad(B, 1, 192, 0, 196, arena + 296475392, arena + 400318464);
+  /* %650 = normalize_param_grad(%633, %649) {eps 1e-06} norm : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 293830656, arena + 385794048, 1e-06f,
+      arena + 295041024);
 
-  /* %663 = reduce_sum(%662) {axes [0], batch} norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 400318464,
-      arena + 434019504);
+  /* %651 = index(%650) {axis 0, at 1} norm : f32[192] */
+  lk_copy_rows(1, 192, arena + 295041216, 384, arena + 418438320, 192);
 
-  /* %664 = reduce_sum(%662, %648) {axes [0], batch} norm : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 400318464, arena + 295041024, arena + 434019696);
+  /* %652 = index(%650) {axis 0, at 0} norm : f32[192] */
+  lk_copy_rows(1, 192, arena + 295041024, 384, arena + 418438512, 192);
 
-  /* %665 = normalize_grad(%645, %662, %646) {eps 1e-06} norm : f32[B, 197, 192], written over %662 */
-  lk_layernorm_grad(B * 197, 192, arena + 293830656, arena + 400318464, params[304], NULL, 1e-06f,
-      arena + 400318464);
+  /* %653 = normalize_grad(%633, %649, %634) {eps 1e-06} norm : f32[B, 197, 192], written over %649 */
+  lk_layernorm_grad(B * 197, 192, arena + 293830656, arena + 385794048, params[304], NULL, 1e-06f,
+      arena + 385794048);
 
-  /* %666 = slice(%665) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 192], a view of %662: no code */
+  /* %654 = slice(%653) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 192], a view of %649: no code */
 
-  /* %667 = slice(%665) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 400318656, 37824, arena + 430430208, 37632);
+  /* %655 = slice(%653) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 385794240, 37824, arena + 414701568, 37632);
 
-  /* %668 = batch_norm_act_param_grad(%638, %667, %641, %639, %640) {eps 1e-05} blocks.11.conv.conv.8 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 429225984, arena + 430430208,
-      arena + 297467904, params[300], params[301], 1e-05f, LK_ACT_NONE, arena + 293830656,
+  /* %656 = batch_norm_act_param_grad(%626, %655, %629, %627, %628) {eps 1e-05} blocks.11.conv.conv.8 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 296251392, arena + 414701568,
+      arena + 297461760, params[300], params[301], 1e-05f, LK_ACT_NONE, arena + 293830656,
       arena + 293869248);
 
-  /* %669 = batch_norm_act_grad(%638, %667, %641, %639, %640, %668) {eps 1e-05} blocks.11.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 429225984, arena + 430430208, arena + 297467904,
+  /* %657 = batch_norm_act_grad(%626, %655, %629, %627, %628, %656) {eps 1e-05} blocks.11.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 296251392, arena + 414701568, arena + 297461760,
       params[300], params[301], arena + 293869248, 1e-05f, LK_ACT_NONE, arena + 293830656,
-      arena + 431634432);
+      arena + 415905792);
 
-  /* %670 = index(%668) {axis 0, at 0} blocks.11.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 293869248, 384, arena + 429373440, 192);
+  /* %658 = index(%656) {axis 0, at 0} blocks.11.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 293869248, 384, arena + 418438704, 192);
 
-  /* %671 = index(%668) {axis 0, at 1} blocks.11.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 293869440, 384, arena + 429373632, 192);
+  /* %659 = index(%656) {axis 0, at 1} blocks.11.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 293869440, 384, arena + 418438896, 192);
 
-  /* %672 = transpose(%637) {perm [1, 0]} blocks.11.conv.conv.7 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[299], arena + 429225984);
+  /* %660 = transpose(%625) {perm [1, 0]} blocks.11.conv.conv.7 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[299], arena + 417302016);
 
-  /* %673 = fused_linear(%669, %672) blocks.11.conv.conv.7 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 431634432, arena + 429225984, NULL, LK_ACT_NONE, NULL,
+  /* %661 = fused_linear(%657, %660) blocks.11.conv.conv.7 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 415905792, arena + 417302016, NULL, LK_ACT_NONE, NULL,
       arena + 293830656);
 
-  /* %674 = linear_grad_weight(%669, %635) blocks.11.conv.conv.7 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 431634432, arena + 289013760, arena + 429225984);
+  /* %662 = linear_grad_weight(%657, %623) blocks.11.conv.conv.7 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 415905792, arena + 289013760, arena + 417302016);
 
-  /* %675 = reshape(%674) {shape [192, 768, 1, 1]} blocks.11.conv.conv.7 : f32[192, 768, 1, 1], a view of %674: no code */
+  /* %663 = reshape(%662) {shape [192, 768, 1, 1]} blocks.11.conv.conv.7 : f32[192, 768, 1, 1], a view of %662: no code */
 
-  /* %676 = reduce_sum(%673, %625) {axes [0]} blocks.11.conv.conv.6 : f32[B, 768] */
+  /* %664 = reduce_sum(%661, %613) {axes [0]} blocks.11.conv.conv.6 : f32[B, 768] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0},
       arena + 293830656, arena + 284196864, arena + 289013760);
 
-  /* %677 = hsigmoid_grad(%633, %676) blocks.11.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 433866240, arena + 289013760, arena + 284196864);
+  /* %665 = hsigmoid_grad(%621, %664) blocks.11.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 418285056, arena + 289013760, arena + 284196864);
 
-  /* %678 = transpose(%631) {perm [1, 0]} blocks.11.conv.conv.6.fc.2 : f32[4, 768] */
+  /* %666 = transpose(%619) {perm [1, 0]} blocks.11.conv.conv.6.fc.2 : f32[4, 768] */
   lk_transpose(2, (const long[]){768, 4}, (const int[]){1, 0}, params[297], arena + 284221440);
 
-  /* %679 = fused_linear(%677, %678) blocks.11.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %667 = fused_linear(%665, %666) blocks.11.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 768, 4, arena + 284196864, arena + 284221440, NULL, LK_ACT_NONE, NULL,
       arena + 284224512);
 
-  /* %680 = linear_grad_weight(%677, %630) blocks.11.conv.conv.6.fc.2 : f32[768, 4] */
-  lk_linear_grad_weight(B, 4, 768, arena + 284196864, arena + 434022832, arena + 284351232);
+  /* %668 = linear_grad_weight(%665, %618) blocks.11.conv.conv.6.fc.2 : f32[768, 4] */
+  lk_linear_grad_weight(B, 4, 768, arena + 284196864, arena + 418442032, arena + 284351232);
 
-  /* %681 = reduce_sum(%677) {axes [], batch} blocks.11.conv.conv.6.fc.2 : f32[768] */
+  /* %669 = reduce_sum(%665) {axes [], batch} blocks.11.conv.conv.6.fc.2 : f32[768] */
   lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 284196864,
       arena + 284358912);
 
-  /* %682 = relu_grad(%629, %679) blocks.11.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 434022704, arena + 284224512, arena + 284224640);
+  /* %670 = relu_grad(%617, %667) blocks.11.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 418441904, arena + 284224512, arena + 284224640);
 
-  /* %683 = transpose(%627) {perm [1, 0]} blocks.11.conv.conv.6.fc.0 : f32[768, 4] */
+  /* %671 = transpose(%615) {perm [1, 0]} blocks.11.conv.conv.6.fc.0 : f32[768, 4] */
   lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[295], arena + 284221440);
 
-  /* %684 = fused_linear(%682, %683) blocks.11.conv.conv.6.fc.0 : f32[B, 768] */
+  /* %672 = fused_linear(%670, %671) blocks.11.conv.conv.6.fc.0 : f32[B, 768] */
   lk_fused_linear(B, 4, 768, arena + 284224640, arena + 284221440, NULL, LK_ACT_NONE, NULL,
       arena + 284196864);
 
-  /* %685 = linear_grad_weight(%682, %626) blocks.11.conv.conv.6.fc.0 : f32[4, 768] */
-  lk_linear_grad_weight(B, 768, 4, arena + 284224640, arena + 433841664, arena + 284354304);
+  /* %673 = linear_grad_weight(%670, %614) blocks.11.conv.conv.6.fc.0 : f32[4, 768] */
+  lk_linear_grad_weight(B, 768, 4, arena + 284224640, arena + 418260480, arena + 284354304);
 
-  /* %686 = reduce_sum(%682) {axes [], batch} blocks.11.conv.conv.6.fc.0 : f32[4] */
+  /* %674 = reduce_sum(%670) {axes [], batch} blocks.11.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 284224640,
       arena + 284359680);
 
-  /* %687 = reshape(%684) {shape [1, 768]} blocks.11.conv.conv.6 : f32[B, 1, 768], a view of %684: no code */
+  /* %675 = reshape(%672) {shape [1, 768]} blocks.11.conv.conv.6 : f32[B, 1, 768], a view of %672: no code */
 
-  /* %688 = mul_scalar(%687) {x op 0.0051020407} blocks.11.conv.conv.6 : f32[B, 1, 768] */
+  /* %676 = mul_scalar(%675) {x op 0.0051020407} blocks.11.conv.conv.6 : f32[B, 1, 768] */
   lk_mul_scalar(B * 768, arena + 284196864, 0.0051020407f, arena + 284221440);
 
-  /* %689 = mul_add(%673, %634, %688) blocks.11.conv.conv.4 : f32[B, 196, 768], written over %673 */
+  /* %677 = mul_add(%661, %622, %676) blocks.11.conv.conv.4 : f32[B, 196, 768], written over %661 */
   lk_mul_add(3, (const long[]){B, 196, 768}, arena + 293830656, (const long[]){150528, 768, 1},
-      arena + 433890816, (const long[]){768, 0, 1}, arena + 284221440, (const long[]){768, 0, 1},
+      arena + 418309632, (const long[]){768, 0, 1}, arena + 284221440, (const long[]){768, 0, 1},
       arena + 293830656);
 
-  /* %690 = batch_norm_act_param_grad(%620, %689, %623, %621, %622) {eps 1e-05, act hswish} blocks.11.conv.conv.4 : f32[2, 768] */
+  /* %678 = batch_norm_act_param_grad(%608, %677, %611, %609, %610) {eps 1e-05, act hswish} blocks.11.conv.conv.4 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 279379968, arena + 293830656,
-      arena + 433968384, params[291], params[292], 1e-05f, LK_ACT_HSWISH, arena + 284196864,
+      arena + 418387200, params[291], params[292], 1e-05f, LK_ACT_HSWISH, arena + 284196864,
       arena + 284357376);
 
-  /* %691 = batch_norm_act_grad(%620, %689, %623, %621, %622, %690) {eps 1e-05, act hswish} blocks.11.conv.conv.4 : f32[B, 196, 768], written over %673 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 279379968, arena + 293830656, arena + 433968384,
+  /* %679 = batch_norm_act_grad(%608, %677, %611, %609, %610, %678) {eps 1e-05, act hswish} blocks.11.conv.conv.4 : f32[B, 196, 768], written over %661 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 279379968, arena + 293830656, arena + 418387200,
       params[291], params[292], arena + 284357376, 1e-05f, LK_ACT_HSWISH, arena + 284196864,
       arena + 293830656);
 
-  /* %692 = index(%690) {axis 0, at 0} blocks.11.conv.conv.4 : f32[768] */
+  /* %680 = index(%678) {axis 0, at 0} blocks.11.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 284357376, 1536, arena + 284203776, 768);
 
-  /* %693 = index(%690) {axis 0, at 1} blocks.11.conv.conv.4 : f32[768] */
+  /* %681 = index(%678) {axis 0, at 1} blocks.11.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 284358144, 1536, arena + 284204544, 768);
 
-  /* %694 = token_dwconv_grad_input(%691, %619) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 768] */
+  /* %682 = token_dwconv_grad_input(%679, %607) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 293830656, params[290],
       arena + 279379968);
 
-  /* %695 = token_dwconv_grad_weight(%691, %618) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[768, 1, 3, 3] */
+  /* %683 = token_dwconv_grad_weight(%679, %606) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 293830656,
       arena + 274563072, arena + 284196864);
 
-  /* %696 = batch_norm_act_param_grad(%613, %694, %616, %614, %615) {eps 1e-05, act hswish} blocks.11.conv.conv.1 : f32[2, 768] */
+  /* %684 = batch_norm_act_param_grad(%601, %682, %604, %602, %603) {eps 1e-05, act hswish} blocks.11.conv.conv.1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 269746176, arena + 279379968,
-      arena + 433966080, params[286], params[287], 1e-05f, LK_ACT_HSWISH, arena + 274563072,
+      arena + 418384896, params[286], params[287], 1e-05f, LK_ACT_HSWISH, arena + 274563072,
       arena + 274717440);
 
-  /* %697 = batch_norm_act_grad(%613, %694, %616, %614, %615, %696) {eps 1e-05, act hswish} blocks.11.conv.conv.1 : f32[B, 196, 768], written over %694 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 269746176, arena + 279379968, arena + 433966080,
+  /* %685 = batch_norm_act_grad(%601, %682, %604, %602, %603, %684) {eps 1e-05, act hswish} blocks.11.conv.conv.1 : f32[B, 196, 768], written over %682 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 269746176, arena + 279379968, arena + 418384896,
       params[286], params[287], arena + 274717440, 1e-05f, LK_ACT_HSWISH, arena + 274563072,
       arena + 279379968);
 
-  /* %698 = index(%696) {axis 0, at 0} blocks.11.conv.conv.1 : f32[768] */
+  /* %686 = index(%684) {axis 0, at 0} blocks.11.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 274717440, 1536, arena + 278624256, 768);
 
-  /* %699 = index(%696) {axis 0, at 1} blocks.11.conv.conv.1 : f32[768] */
+  /* %687 = index(%684) {axis 0, at 1} blocks.11.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 274718208, 1536, arena + 278625024, 768);
 
-  /* %700 = transpose(%612) {perm [1, 0]} blocks.11.conv.conv.0 : f32[192, 768] */
+  /* %688 = transpose(%600) {perm [1, 0]} blocks.11.conv.conv.0 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[285], arena + 269746176);
 
-  /* %701 = linear_grad_weight(%697, %610) blocks.11.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 279379968, arena + 428021760, arena + 278181888);
+  /* %689 = linear_grad_weight(%685, %598) blocks.11.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 279379968, arena + 413497344, arena + 278181888);
 
-  /* %702 = fused_linear(%697, %700, %667) {residual} blocks.11.conv.conv.0 : f32[B, 196, 192], written into %662 from row 1 */
+  /* %690 = fused_linear(%685, %688, %655) {residual} blocks.11.conv.conv.0 : f32[B, 196, 192], written into %649 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 279379968, 150528, arena + 269746176, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 430430208, 37632, arena + 400318656, 37824);
+      NULL, 0, LK_ACT_NONE, arena + 414701568, 37632, arena + 385794240, 37824);
 
-  /* %703 = reshape(%701) {shape [768, 192, 1, 1]} blocks.11.conv.conv.0 : f32[768, 192, 1, 1], a view of %701: no code */
+  /* %691 = reshape(%689) {shape [768, 192, 1, 1]} blocks.11.conv.conv.0 : f32[768, 192, 1, 1], a view of %689: no code */
 
-  /* %704 = concat(%666, %702) {axis 0} blocks.11 : f32[B, 197, 192], a view of %662: no code */
+  /* %692 = concat(%654, %690) {axis 0} blocks.11 : f32[B, 197, 192], a view of %649: no code */
 
-  /* %705 = mul(%704, %607) blocks.11 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 400318464, (const long[]){37824, 192, 1},
+  /* %693 = mul(%692, %595) blocks.11 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 385794048, (const long[]){37824, 192, 1},
       inputs[11], (const long[]){1, 0, 0}, arena + 269746176);
 
-  /* %706 = transpose(%604) {perm [1, 0]} blocks.11.attn.proj : f32[192, 192] */
+  /* %694 = transpose(%592) {perm [1, 0]} blocks.11.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[283], arena + 270956544);
 
-  /* %707 = fused_linear(%705, %706) blocks.11.attn.proj : f32[B, 197, 192] */
+  /* %695 = fused_linear(%693, %694) blocks.11.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 269746176, arena + 270956544, NULL, LK_ACT_NONE, NULL,
       arena + 273377280);
 
-  /* %708 = linear_grad_weight(%705, %603) blocks.11.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 269746176, arena + 399108096, arena + 278587392);
+  /* %696 = linear_grad_weight(%693, %591) blocks.11.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 269746176, arena + 384583680, arena + 278587392);
 
-  /* %709 = reduce_sum(%705) {axes [0], batch} blocks.11.attn.proj : f32[192] */
+  /* %697 = reduce_sum(%693) {axes [0], batch} blocks.11.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 269746176,
       arena + 278626368);
 
-  /* %710 = sdpa_grad(%600, %601, %602, %707) {heads 4, kv_heads 4} blocks.11.attn : f32[B, 197, 576] */
+  /* %698 = sdpa_grad(%588, %589, %590, %695) {heads 4, kv_heads 4} blocks.11.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 338589696, 576, arena + 338589888, 576,
       arena + 338590080, 576, arena + 273377280, 192, arena + 269746176, 576,
       arena + 269746176 + 192, 576, arena + 269746176 + 384, 576, 0.14433756f);
 
-  /* %711 = transpose(%597) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
+  /* %699 = transpose(%585) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[281], arena + 273377280);
 
-  /* %712 = fused_linear(%710, %711) blocks.11.attn.qkv : f32[B, 197, 192] */
+  /* %700 = fused_linear(%698, %699) blocks.11.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 269746176, arena + 273377280, NULL, LK_ACT_NONE, NULL,
       arena + 274563072);
 
-  /* %713 = linear_grad_weight(%710, %596) blocks.11.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 269746176, arena + 397897728, arena + 278476800);
+  /* %701 = linear_grad_weight(%698, %584) blocks.11.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 269746176, arena + 383373312, arena + 278476800);
 
-  /* %714 = reduce_sum(%710) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
+  /* %702 = reduce_sum(%698) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 269746176,
       arena + 278625792);
 
-  /* %715 = reduce_sum(%712) {axes [0], batch} blocks.11.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 274563072,
-      arena + 278626560);
+  /* %703 = normalize_param_grad(%581, %700) {eps 1e-06} blocks.11.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 382162944, arena + 274563072, 1e-06f,
+      arena + 269746176);
 
-  /* %716 = reduce_sum(%712, %595) {axes [0], batch} blocks.11.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 274563072, arena + 396687360, arena + 278626752);
+  /* %704 = index(%703) {axis 0, at 1} blocks.11.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 269746368, 384, arena + 278626560, 192);
 
-  /* %717 = normalize_grad(%592, %712, %593, %704) {eps 1e-06} blocks.10.conv : f32[B, 197, 192], written over %712 */
-  lk_layernorm_grad(B * 197, 192, arena + 395476992, arena + 274563072, params[279],
-      arena + 400318464, 1e-06f, arena + 274563072);
+  /* %705 = index(%703) {axis 0, at 0} blocks.11.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 269746176, 384, arena + 278626752, 192);
 
-  /* %718 = slice(%717) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], a view of %712: no code */
+  /* %706 = normalize_grad(%581, %700, %582, %692) {eps 1e-06} blocks.10.conv : f32[B, 197, 192], written over %700 */
+  lk_layernorm_grad(B * 197, 192, arena + 382162944, arena + 274563072, params[279],
+      arena + 385794048, 1e-06f, arena + 274563072);
 
-  /* %719 = slice(%717) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192] */
+  /* %707 = slice(%706) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], a view of %700: no code */
+
+  /* %708 = slice(%706) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 274563264, 37824, arena + 275773440, 37632);
 
-  /* %720 = batch_norm_act_param_grad(%585, %719, %588, %586, %587) {eps 1e-05} blocks.10.conv.conv.8 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 426817536, arena + 275773440,
-      arena + 434014320, params[275], params[276], 1e-05f, LK_ACT_NONE, arena + 269746176,
+  /* %709 = batch_norm_act_param_grad(%574, %708, %577, %575, %576) {eps 1e-05} blocks.10.conv.conv.8 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 412293120, arena + 275773440,
+      arena + 418433136, params[275], params[276], 1e-05f, LK_ACT_NONE, arena + 269746176,
       arena + 269784768);
 
-  /* %721 = batch_norm_act_grad(%585, %719, %588, %586, %587, %720) {eps 1e-05} blocks.10.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 426817536, arena + 275773440, arena + 434014320,
+  /* %710 = batch_norm_act_grad(%574, %708, %577, %575, %576, %709) {eps 1e-05} blocks.10.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 412293120, arena + 275773440, arena + 418433136,
       params[275], params[276], arena + 269784768, 1e-05f, LK_ACT_NONE, arena + 269746176,
       arena + 276977664);
 
-  /* %722 = index(%720) {axis 0, at 0} blocks.10.conv.conv.8 : f32[192] */
+  /* %711 = index(%709) {axis 0, at 0} blocks.10.conv.conv.8 : f32[192] */
   lk_copy_rows(1, 192, arena + 269784768, 384, arena + 278626944, 192);
 
-  /* %723 = index(%720) {axis 0, at 1} blocks.10.conv.conv.8 : f32[192] */
+  /* %712 = index(%709) {axis 0, at 1} blocks.10.conv.conv.8 : f32[192] */
   lk_copy_rows(1, 192, arena + 269784960, 384, arena + 278627136, 192);
 
-  /* %724 = transpose(%584) {perm [1, 0]} blocks.10.conv.conv.7 : f32[768, 192] */
+  /* %713 = transpose(%573) {perm [1, 0]} blocks.10.conv.conv.7 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[274], arena + 278329344);
 
-  /* %725 = fused_linear(%721, %724) blocks.10.conv.conv.7 : f32[B, 196, 768] */
+  /* %714 = fused_linear(%710, %713) blocks.10.conv.conv.7 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 276977664, arena + 278329344, NULL, LK_ACT_NONE, NULL,
       arena + 269746176);
 
-  /* %726 = linear_grad_weight(%721, %582) blocks.10.conv.conv.7 : f32[192, 768] */
+  /* %715 = linear_grad_weight(%710, %571) blocks.10.conv.conv.7 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 276977664, arena + 264929280, arena + 278329344);
 
-  /* %727 = reshape(%726) {shape [192, 768, 1, 1]} blocks.10.conv.conv.7 : f32[192, 768, 1, 1], a view of %726: no code */
+  /* %716 = reshape(%715) {shape [192, 768, 1, 1]} blocks.10.conv.conv.7 : f32[192, 768, 1, 1], a view of %715: no code */
 
-  /* %728 = reduce_sum(%725, %572) {axes [0]} blocks.10.conv.conv.6 : f32[B, 768] */
+  /* %717 = reduce_sum(%714, %561) {axes [0]} blocks.10.conv.conv.6 : f32[B, 768] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0},
       arena + 269746176, arena + 260112384, arena + 264929280);
 
-  /* %729 = hsigmoid_grad(%580, %728) blocks.10.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 433792512, arena + 264929280, arena + 260112384);
+  /* %718 = hsigmoid_grad(%569, %717) blocks.10.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 418211328, arena + 264929280, arena + 260112384);
 
-  /* %730 = transpose(%578) {perm [1, 0]} blocks.10.conv.conv.6.fc.2 : f32[4, 768] */
+  /* %719 = transpose(%567) {perm [1, 0]} blocks.10.conv.conv.6.fc.2 : f32[4, 768] */
   lk_transpose(2, (const long[]){768, 4}, (const int[]){1, 0}, params[272], arena + 260136960);
 
-  /* %731 = fused_linear(%729, %730) blocks.10.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %720 = fused_linear(%718, %719) blocks.10.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 768, 4, arena + 260112384, arena + 260136960, NULL, LK_ACT_NONE, NULL,
       arena + 260140032);
 
-  /* %732 = linear_grad_weight(%729, %577) blocks.10.conv.conv.6.fc.2 : f32[768, 4] */
-  lk_linear_grad_weight(B, 4, 768, arena + 260112384, arena + 434022576, arena + 260266752);
+  /* %721 = linear_grad_weight(%718, %566) blocks.10.conv.conv.6.fc.2 : f32[768, 4] */
+  lk_linear_grad_weight(B, 4, 768, arena + 260112384, arena + 418441776, arena + 260266752);
 
-  /* %733 = reduce_sum(%729) {axes [], batch} blocks.10.conv.conv.6.fc.2 : f32[768] */
+  /* %722 = reduce_sum(%718) {axes [], batch} blocks.10.conv.conv.6.fc.2 : f32[768] */
   lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 260112384,
       arena + 260274432);
 
-  /* %734 = relu_grad(%576, %731) blocks.10.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 434022448, arena + 260140032, arena + 260140160);
+  /* %723 = relu_grad(%565, %720) blocks.10.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 418441648, arena + 260140032, arena + 260140160);
 
-  /* %735 = transpose(%574) {perm [1, 0]} blocks.10.conv.conv.6.fc.0 : f32[768, 4] */
+  /* %724 = transpose(%563) {perm [1, 0]} blocks.10.conv.conv.6.fc.0 : f32[768, 4] */
   lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[270], arena + 260136960);
 
-  /* %736 = fused_linear(%734, %735) blocks.10.conv.conv.6.fc.0 : f32[B, 768] */
+  /* %725 = fused_linear(%723, %724) blocks.10.conv.conv.6.fc.0 : f32[B, 768] */
   lk_fused_linear(B, 4, 768, arena + 260140160, arena + 260136960, NULL, LK_ACT_NONE, NULL,
       arena + 260112384);
 
-  /* %737 = linear_grad_weight(%734, %573) blocks.10.conv.conv.6.fc.0 : f32[4, 768] */
-  lk_linear_grad_weight(B, 768, 4, arena + 260140160, arena + 433767936, arena + 260269824);
+  /* %726 = linear_grad_weight(%723, %562) blocks.10.conv.conv.6.fc.0 : f32[4, 768] */
+  lk_linear_grad_weight(B, 768, 4, arena + 260140160, arena + 418186752, arena + 260269824);
 
-  /* %738 = reduce_sum(%734) {axes [], batch} blocks.10.conv.conv.6.fc.0 : f32[4] */
+  /* %727 = reduce_sum(%723) {axes [], batch} blocks.10.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 260140160,
       arena + 260275200);
 
-  /* %739 = reshape(%736) {shape [1, 768]} blocks.10.conv.conv.6 : f32[B, 1, 768], a view of %736: no code */
+  /* %728 = reshape(%725) {shape [1, 768]} blocks.10.conv.conv.6 : f32[B, 1, 768], a view of %725: no code */
 
-  /* %740 = mul_scalar(%739) {x op 0.0051020407} blocks.10.conv.conv.6 : f32[B, 1, 768] */
+  /* %729 = mul_scalar(%728) {x op 0.0051020407} blocks.10.conv.conv.6 : f32[B, 1, 768] */
   lk_mul_scalar(B * 768, arena + 260112384, 0.0051020407f, arena + 260136960);
 
-  /* %741 = mul_add(%725, %581, %740) blocks.10.conv.conv.4 : f32[B, 196, 768], written over %725 */
+  /* %730 = mul_add(%714, %570, %729) blocks.10.conv.conv.4 : f32[B, 196, 768], written over %714 */
   lk_mul_add(3, (const long[]){B, 196, 768}, arena + 269746176, (const long[]){150528, 768, 1},
-      arena + 433817088, (const long[]){768, 0, 1}, arena + 260136960, (const long[]){768, 0, 1},
+      arena + 418235904, (const long[]){768, 0, 1}, arena + 260136960, (const long[]){768, 0, 1},
       arena + 269746176);
 
-  /* %742 = batch_norm_act_param_grad(%567, %741, %570, %568, %569) {eps 1e-05, act hswish} blocks.10.conv.conv.4 : f32[2, 768] */
+  /* %731 = batch_norm_act_param_grad(%556, %730, %559, %557, %558) {eps 1e-05, act hswish} blocks.10.conv.conv.4 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 255295488, arena + 269746176,
-      arena + 433963776, params[266], params[267], 1e-05f, LK_ACT_HSWISH, arena + 260112384,
+      arena + 418382592, params[266], params[267], 1e-05f, LK_ACT_HSWISH, arena + 260112384,
       arena + 260272896);
 
-  /* %743 = batch_norm_act_grad(%567, %741, %570, %568, %569, %742) {eps 1e-05, act hswish} blocks.10.conv.conv.4 : f32[B, 196, 768], written over %725 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 255295488, arena + 269746176, arena + 433963776,
+  /* %732 = batch_norm_act_grad(%556, %730, %559, %557, %558, %731) {eps 1e-05, act hswish} blocks.10.conv.conv.4 : f32[B, 196, 768], written over %714 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 255295488, arena + 269746176, arena + 418382592,
       params[266], params[267], arena + 260272896, 1e-05f, LK_ACT_HSWISH, arena + 260112384,
       arena + 269746176);
 
-  /* %744 = index(%742) {axis 0, at 0} blocks.10.conv.conv.4 : f32[768] */
+  /* %733 = index(%731) {axis 0, at 0} blocks.10.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 260272896, 1536, arena + 260119296, 768);
 
-  /* %745 = index(%742) {axis 0, at 1} blocks.10.conv.conv.4 : f32[768] */
+  /* %734 = index(%731) {axis 0, at 1} blocks.10.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 260273664, 1536, arena + 260120064, 768);
 
-  /* %746 = token_dwconv_grad_input(%743, %566) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 768] */
+  /* %735 = token_dwconv_grad_input(%732, %555) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 269746176, params[265],
       arena + 255295488);
 
-  /* %747 = token_dwconv_grad_weight(%743, %565) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[768, 1, 3, 3] */
+  /* %736 = token_dwconv_grad_weight(%732, %554) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 269746176,
       arena + 250478592, arena + 260112384);
 
-  /* %748 = batch_norm_act_param_grad(%560, %746, %563, %561, %562) {eps 1e-05, act hswish} blocks.10.conv.conv.1 : f32[2, 768] */
+  /* %737 = batch_norm_act_param_grad(%549, %735, %552, %550, %551) {eps 1e-05, act hswish} blocks.10.conv.conv.1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 245661696, arena + 255295488,
-      arena + 433961472, params[261], params[262], 1e-05f, LK_ACT_HSWISH, arena + 250478592,
+      arena + 418380288, params[261], params[262], 1e-05f, LK_ACT_HSWISH, arena + 250478592,
       arena + 250632960);
 
-  /* %749 = batch_norm_act_grad(%560, %746, %563, %561, %562, %748) {eps 1e-05, act hswish} blocks.10.conv.conv.1 : f32[B, 196, 768], written over %746 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 245661696, arena + 255295488, arena + 433961472,
+  /* %738 = batch_norm_act_grad(%549, %735, %552, %550, %551, %737) {eps 1e-05, act hswish} blocks.10.conv.conv.1 : f32[B, 196, 768], written over %735 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 245661696, arena + 255295488, arena + 418380288,
       params[261], params[262], arena + 250632960, 1e-05f, LK_ACT_HSWISH, arena + 250478592,
       arena + 255295488);
 
-  /* %750 = index(%748) {axis 0, at 0} blocks.10.conv.conv.1 : f32[768] */
+  /* %739 = index(%737) {axis 0, at 0} blocks.10.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 250632960, 1536, arena + 254539776, 768);
 
-  /* %751 = index(%748) {axis 0, at 1} blocks.10.conv.conv.1 : f32[768] */
+  /* %740 = index(%737) {axis 0, at 1} blocks.10.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 250633728, 1536, arena + 254540544, 768);
 
-  /* %752 = transpose(%559) {perm [1, 0]} blocks.10.conv.conv.0 : f32[192, 768] */
+  /* %741 = transpose(%548) {perm [1, 0]} blocks.10.conv.conv.0 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[260], arena + 245661696);
 
-  /* %753 = linear_grad_weight(%749, %557) blocks.10.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 255295488, arena + 425613312, arena + 254097408);
+  /* %742 = linear_grad_weight(%738, %546) blocks.10.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 255295488, arena + 411088896, arena + 254097408);
 
-  /* %754 = fused_linear(%749, %752, %719) {residual} blocks.10.conv.conv.0 : f32[B, 196, 192], written into %712 from row 1 */
+  /* %743 = fused_linear(%738, %741, %708) {residual} blocks.10.conv.conv.0 : f32[B, 196, 192], written into %700 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 255295488, 150528, arena + 245661696, NULL,
       NULL, 0, LK_ACT_NONE, arena + 275773440, 37632, arena + 274563264, 37824);
 
-  /* %755 = reshape(%753) {shape [768, 192, 1, 1]} blocks.10.conv.conv.0 : f32[768, 192, 1, 1], a view of %753: no code */
+  /* %744 = reshape(%742) {shape [768, 192, 1, 1]} blocks.10.conv.conv.0 : f32[768, 192, 1, 1], a view of %742: no code */
 
-  /* %756 = concat(%718, %754) {axis 0} blocks.10 : f32[B, 197, 192], a view of %712: no code */
+  /* %745 = concat(%707, %743) {axis 0} blocks.10 : f32[B, 197, 192], a view of %700: no code */
 
-  /* %757 = mul(%756, %554) blocks.10 : f32[B, 197, 192] */
+  /* %746 = mul(%745, %543) blocks.10 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 274563072, (const long[]){37824, 192, 1},
       inputs[10], (const long[]){1, 0, 0}, arena + 245661696);
 
-  /* %758 = transpose(%551) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
+  /* %747 = transpose(%540) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[258], arena + 246872064);
 
-  /* %759 = fused_linear(%757, %758) blocks.10.attn.proj : f32[B, 197, 192] */
+  /* %748 = fused_linear(%746, %747) blocks.10.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 245661696, arena + 246872064, NULL, LK_ACT_NONE, NULL,
       arena + 249292800);
 
-  /* %760 = linear_grad_weight(%757, %550) blocks.10.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 245661696, arena + 394266624, arena + 254502912);
+  /* %749 = linear_grad_weight(%746, %539) blocks.10.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 245661696, arena + 380952576, arena + 254502912);
 
-  /* %761 = reduce_sum(%757) {axes [0], batch} blocks.10.attn.proj : f32[192] */
+  /* %750 = reduce_sum(%746) {axes [0], batch} blocks.10.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 245661696,
       arena + 254541888);
 
-  /* %762 = sdpa_grad(%547, %548, %549, %759) {heads 4, kv_heads 4} blocks.10.attn : f32[B, 197, 576] */
+  /* %751 = sdpa_grad(%536, %537, %538, %748) {heads 4, kv_heads 4} blocks.10.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 334958592, 576, arena + 334958784, 576,
       arena + 334958976, 576, arena + 249292800, 192, arena + 245661696, 576,
       arena + 245661696 + 192, 576, arena + 245661696 + 384, 576, 0.14433756f);
 
-  /* %763 = transpose(%544) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
+  /* %752 = transpose(%533) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[256], arena + 249292800);
 
-  /* %764 = fused_linear(%762, %763) blocks.10.attn.qkv : f32[B, 197, 192] */
+  /* %753 = fused_linear(%751, %752) blocks.10.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 245661696, arena + 249292800, NULL, LK_ACT_NONE, NULL,
       arena + 250478592);
 
-  /* %765 = linear_grad_weight(%762, %543) blocks.10.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 245661696, arena + 393056256, arena + 254392320);
+  /* %754 = linear_grad_weight(%751, %532) blocks.10.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 245661696, arena + 379742208, arena + 254392320);
 
-  /* %766 = reduce_sum(%762) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
+  /* %755 = reduce_sum(%751) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 245661696,
       arena + 254541312);
 
-  /* %767 = reduce_sum(%764) {axes [0], batch} blocks.10.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 250478592,
-      arena + 254542080);
+  /* %756 = normalize_param_grad(%529, %753) {eps 1e-06} blocks.10.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 378531840, arena + 250478592, 1e-06f,
+      arena + 245661696);
 
-  /* %768 = reduce_sum(%764, %542) {axes [0], batch} blocks.10.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 250478592, arena + 391845888, arena + 254542272);
+  /* %757 = index(%756) {axis 0, at 1} blocks.10.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 245661888, 384, arena + 254542080, 192);
 
-  /* %769 = normalize_grad(%539, %764, %540, %756) {eps 1e-06} blocks.9.conv : f32[B, 197, 192], written over %764 */
-  lk_layernorm_grad(B * 197, 192, arena + 390635520, arena + 250478592, params[254],
+  /* %758 = index(%756) {axis 0, at 0} blocks.10.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 245661696, 384, arena + 254542272, 192);
+
+  /* %759 = normalize_grad(%529, %753, %530, %745) {eps 1e-06} blocks.9.conv : f32[B, 197, 192], written over %753 */
+  lk_layernorm_grad(B * 197, 192, arena + 378531840, arena + 250478592, params[254],
       arena + 274563072, 1e-06f, arena + 250478592);
 
-  /* %770 = slice(%769) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], a view of %764: no code */
+  /* %760 = slice(%759) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], a view of %753: no code */
 
-  /* %771 = slice(%769) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192] */
+  /* %761 = slice(%759) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 250478784, 37824, arena + 251688960, 37632);
 
-  /* %772 = batch_norm_act_param_grad(%532, %771, %535, %533, %534) {eps 1e-05} blocks.9.conv.conv.8 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 424409088, arena + 251688960,
-      arena + 434013744, params[250], params[251], 1e-05f, LK_ACT_NONE, arena + 245661696,
+  /* %762 = batch_norm_act_param_grad(%522, %761, %525, %523, %524) {eps 1e-05} blocks.9.conv.conv.8 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 409884672, arena + 251688960,
+      arena + 418432560, params[250], params[251], 1e-05f, LK_ACT_NONE, arena + 245661696,
       arena + 245700288);
 
-  /* %773 = batch_norm_act_grad(%532, %771, %535, %533, %534, %772) {eps 1e-05} blocks.9.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 424409088, arena + 251688960, arena + 434013744,
+  /* %763 = batch_norm_act_grad(%522, %761, %525, %523, %524, %762) {eps 1e-05} blocks.9.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 409884672, arena + 251688960, arena + 418432560,
       params[250], params[251], arena + 245700288, 1e-05f, LK_ACT_NONE, arena + 245661696,
       arena + 252893184);
 
-  /* %774 = index(%772) {axis 0, at 0} blocks.9.conv.conv.8 : f32[192] */
+  /* %764 = index(%762) {axis 0, at 0} blocks.9.conv.conv.8 : f32[192] */
   lk_copy_rows(1, 192, arena + 245700288, 384, arena + 254542464, 192);
 
-  /* %775 = index(%772) {axis 0, at 1} blocks.9.conv.conv.8 : f32[192] */
+  /* %765 = index(%762) {axis 0, at 1} blocks.9.conv.conv.8 : f32[192] */
   lk_copy_rows(1, 192, arena + 245700480, 384, arena + 254542656, 192);
 
-  /* %776 = transpose(%531) {perm [1, 0]} blocks.9.conv.conv.7 : f32[768, 192] */
+  /* %766 = transpose(%521) {perm [1, 0]} blocks.9.conv.conv.7 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[249], arena + 254244864);
 
-  /* %777 = fused_linear(%773, %776) blocks.9.conv.conv.7 : f32[B, 196, 768] */
+  /* %767 = fused_linear(%763, %766) blocks.9.conv.conv.7 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 252893184, arena + 254244864, NULL, LK_ACT_NONE, NULL,
       arena + 245661696);
 
-  /* %778 = linear_grad_weight(%773, %529) blocks.9.conv.conv.7 : f32[192, 768] */
+  /* %768 = linear_grad_weight(%763, %519) blocks.9.conv.conv.7 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 252893184, arena + 240844800, arena + 254244864);
 
-  /* %779 = reshape(%778) {shape [192, 768, 1, 1]} blocks.9.conv.conv.7 : f32[192, 768, 1, 1], a view of %778: no code */
+  /* %769 = reshape(%768) {shape [192, 768, 1, 1]} blocks.9.conv.conv.7 : f32[192, 768, 1, 1], a view of %768: no code */
 
-  /* %780 = reduce_sum(%777, %519) {axes [0]} blocks.9.conv.conv.6 : f32[B, 768] */
+  /* %770 = reduce_sum(%767, %509) {axes [0]} blocks.9.conv.conv.6 : f32[B, 768] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0},
       arena + 245661696, arena + 236027904, arena + 240844800);
 
-  /* %781 = hsigmoid_grad(%527, %780) blocks.9.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 433718784, arena + 240844800, arena + 236027904);
+  /* %771 = hsigmoid_grad(%517, %770) blocks.9.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 418137600, arena + 240844800, arena + 236027904);
 
-  /* %782 = transpose(%525) {perm [1, 0]} blocks.9.conv.conv.6.fc.2 : f32[4, 768] */
+  /* %772 = transpose(%515) {perm [1, 0]} blocks.9.conv.conv.6.fc.2 : f32[4, 768] */
   lk_transpose(2, (const long[]){768, 4}, (const int[]){1, 0}, params[247], arena + 236052480);
 
-  /* %783 = fused_linear(%781, %782) blocks.9.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %773 = fused_linear(%771, %772) blocks.9.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 768, 4, arena + 236027904, arena + 236052480, NULL, LK_ACT_NONE, NULL,
       arena + 236055552);
 
-  /* %784 = linear_grad_weight(%781, %524) blocks.9.conv.conv.6.fc.2 : f32[768, 4] */
-  lk_linear_grad_weight(B, 4, 768, arena + 236027904, arena + 434022320, arena + 236182272);
+  /* %774 = linear_grad_weight(%771, %514) blocks.9.conv.conv.6.fc.2 : f32[768, 4] */
+  lk_linear_grad_weight(B, 4, 768, arena + 236027904, arena + 418441520, arena + 236182272);
 
-  /* %785 = reduce_sum(%781) {axes [], batch} blocks.9.conv.conv.6.fc.2 : f32[768] */
+  /* %775 = reduce_sum(%771) {axes [], batch} blocks.9.conv.conv.6.fc.2 : f32[768] */
   lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 236027904,
       arena + 236189952);
 
-  /* %786 = relu_grad(%523, %783) blocks.9.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 434022192, arena + 236055552, arena + 236055680);
+  /* %776 = relu_grad(%513, %773) blocks.9.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 418441392, arena + 236055552, arena + 236055680);
 
-  /* %787 = transpose(%521) {perm [1, 0]} blocks.9.conv.conv.6.fc.0 : f32[768, 4] */
+  /* %777 = transpose(%511) {perm [1, 0]} blocks.9.conv.conv.6.fc.0 : f32[768, 4] */
   lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[245], arena + 236052480);
 
-  /* %788 = fused_linear(%786, %787) blocks.9.conv.conv.6.fc.0 : f32[B, 768] */
+  /* %778 = fused_linear(%776, %777) blocks.9.conv.conv.6.fc.0 : f32[B, 768] */
   lk_fused_linear(B, 4, 768, arena + 236055680, arena + 236052480, NULL, LK_ACT_NONE, NULL,
       arena + 236027904);
 
-  /* %789 = linear_grad_weight(%786, %520) blocks.9.conv.conv.6.fc.0 : f32[4, 768] */
-  lk_linear_grad_weight(B, 768, 4, arena + 236055680, arena + 433694208, arena + 236185344);
+  /* %779 = linear_grad_weight(%776, %510) blocks.9.conv.conv.6.fc.0 : f32[4, 768] */
+  lk_linear_grad_weight(B, 768, 4, arena + 236055680, arena + 418113024, arena + 236185344);
 
-  /* %790 = reduce_sum(%786) {axes [], batch} blocks.9.conv.conv.6.fc.0 : f32[4] */
+  /* %780 = reduce_sum(%776) {axes [], batch} blocks.9.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 236055680,
       arena + 236190720);
 
-  /* %791 = reshape(%788) {shape [1, 768]} blocks.9.conv.conv.6 : f32[B, 1, 768], a view of %788: no code */
+  /* %781 = reshape(%778) {shape [1, 768]} blocks.9.conv.conv.6 : f32[B, 1, 768], a view of %778: no code */
 
-  /* %792 = mul_scalar(%791) {x op 0.0051020407} blocks.9.conv.conv.6 : f32[B, 1, 768] */
+  /* %782 = mul_scalar(%781) {x op 0.0051020407} blocks.9.conv.conv.6 : f32[B, 1, 768] */
   lk_mul_scalar(B * 768, arena + 236027904, 0.0051020407f, arena + 236052480);
 
-  /* %793 = mul_add(%777, %528, %792) blocks.9.conv.conv.4 : f32[B, 196, 768], written over %777 */
+  /* %783 = mul_add(%767, %518, %782) blocks.9.conv.conv.4 : f32[B, 196, 768], written over %767 */
   lk_mul_add(3, (const long[]){B, 196, 768}, arena + 245661696, (const long[]){150528, 768, 1},
-      arena + 433743360, (const long[]){768, 0, 1}, arena + 236052480, (const long[]){768, 0, 1},
+      arena + 418162176, (const long[]){768, 0, 1}, arena + 236052480, (const long[]){768, 0, 1},
       arena + 245661696);
 
-  /* %794 = batch_norm_act_param_grad(%514, %793, %517, %515, %516) {eps 1e-05, act hswish} blocks.9.conv.conv.4 : f32[2, 768] */
+  /* %784 = batch_norm_act_param_grad(%504, %783, %507, %505, %506) {eps 1e-05, act hswish} blocks.9.conv.conv.4 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 231211008, arena + 245661696,
-      arena + 433959168, params[241], params[242], 1e-05f, LK_ACT_HSWISH, arena + 236027904,
+      arena + 418377984, params[241], params[242], 1e-05f, LK_ACT_HSWISH, arena + 236027904,
       arena + 236188416);
 
-  /* %795 = batch_norm_act_grad(%514, %793, %517, %515, %516, %794) {eps 1e-05, act hswish} blocks.9.conv.conv.4 : f32[B, 196, 768], written over %777 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 231211008, arena + 245661696, arena + 433959168,
+  /* %785 = batch_norm_act_grad(%504, %783, %507, %505, %506, %784) {eps 1e-05, act hswish} blocks.9.conv.conv.4 : f32[B, 196, 768], written over %767 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 231211008, arena + 245661696, arena + 418377984,
       params[241], params[242], arena + 236188416, 1e-05f, LK_ACT_HSWISH, arena + 236027904,
       arena + 245661696);
 
-  /* %796 = index(%794) {axis 0, at 0} blocks.9.conv.conv.4 : f32[768] */
+  /* %786 = index(%784) {axis 0, at 0} blocks.9.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 236188416, 1536, arena + 236034816, 768);
 
-  /* %797 = index(%794) {axis 0, at 1} blocks.9.conv.conv.4 : f32[768] */
+  /* %787 = index(%784) {axis 0, at 1} blocks.9.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 236189184, 1536, arena + 236035584, 768);
 
-  /* %798 = token_dwconv_grad_input(%795, %513) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 768] */
+  /* %788 = token_dwconv_grad_input(%785, %503) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 245661696, params[240],
       arena + 231211008);
 
-  /* %799 = token_dwconv_grad_weight(%795, %512) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[768, 1, 3, 3] */
+  /* %789 = token_dwconv_grad_weight(%785, %502) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 245661696,
       arena + 226394112, arena + 236027904);
 
-  /* %800 = batch_norm_act_param_grad(%507, %798, %510, %508, %509) {eps 1e-05, act hswish} blocks.9.conv.conv.1 : f32[2, 768] */
+  /* %790 = batch_norm_act_param_grad(%497, %788, %500, %498, %499) {eps 1e-05, act hswish} blocks.9.conv.conv.1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 221577216, arena + 231211008,
-      arena + 433956864, params[236], params[237], 1e-05f, LK_ACT_HSWISH, arena + 226394112,
+      arena + 418375680, params[236], params[237], 1e-05f, LK_ACT_HSWISH, arena + 226394112,
       arena + 226548480);
 
-  /* %801 = batch_norm_act_grad(%507, %798, %510, %508, %509, %800) {eps 1e-05, act hswish} blocks.9.conv.conv.1 : f32[B, 196, 768], written over %798 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 221577216, arena + 231211008, arena + 433956864,
+  /* %791 = batch_norm_act_grad(%497, %788, %500, %498, %499, %790) {eps 1e-05, act hswish} blocks.9.conv.conv.1 : f32[B, 196, 768], written over %788 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 221577216, arena + 231211008, arena + 418375680,
       params[236], params[237], arena + 226548480, 1e-05f, LK_ACT_HSWISH, arena + 226394112,
       arena + 231211008);
 
-  /* %802 = index(%800) {axis 0, at 0} blocks.9.conv.conv.1 : f32[768] */
+  /* %792 = index(%790) {axis 0, at 0} blocks.9.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 226548480, 1536, arena + 230455296, 768);
 
-  /* %803 = index(%800) {axis 0, at 1} blocks.9.conv.conv.1 : f32[768] */
+  /* %793 = index(%790) {axis 0, at 1} blocks.9.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 226549248, 1536, arena + 230456064, 768);
 
-  /* %804 = transpose(%506) {perm [1, 0]} blocks.9.conv.conv.0 : f32[192, 768] */
+  /* %794 = transpose(%496) {perm [1, 0]} blocks.9.conv.conv.0 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[235], arena + 221577216);
 
-  /* %805 = linear_grad_weight(%801, %504) blocks.9.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 231211008, arena + 423204864, arena + 230012928);
+  /* %795 = linear_grad_weight(%791, %494) blocks.9.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 231211008, arena + 408680448, arena + 230012928);
 
-  /* %806 = fused_linear(%801, %804, %771) {residual} blocks.9.conv.conv.0 : f32[B, 196, 192], written into %764 from row 1 */
+  /* %796 = fused_linear(%791, %794, %761) {residual} blocks.9.conv.conv.0 : f32[B, 196, 192], written into %753 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 231211008, 150528, arena + 221577216, NULL,
       NULL, 0, LK_ACT_NONE, arena + 251688960, 37632, arena + 250478784, 37824);
 
-  /* %807 = reshape(%805) {shape [768, 192, 1, 1]} blocks.9.conv.conv.0 : f32[768, 192, 1, 1], a view of %805: no code */
+  /* %797 = reshape(%795) {shape [768, 192, 1, 1]} blocks.9.conv.conv.0 : f32[768, 192, 1, 1], a view of %795: no code */
 
-  /* %808 = concat(%770, %806) {axis 0} blocks.9 : f32[B, 197, 192], a view of %764: no code */
+  /* %798 = concat(%760, %796) {axis 0} blocks.9 : f32[B, 197, 192], a view of %753: no code */
 
-  /* %809 = mul(%808, %501) blocks.9 : f32[B, 197, 192] */
+  /* %799 = mul(%798, %491) blocks.9 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 250478592, (const long[]){37824, 192, 1},
       inputs[9], (const long[]){1, 0, 0}, arena + 221577216);
 
-  /* %810 = transpose(%498) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
+  /* %800 = transpose(%488) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[233], arena + 222787584);
 
-  /* %811 = fused_linear(%809, %810) blocks.9.attn.proj : f32[B, 197, 192] */
+  /* %801 = fused_linear(%799, %800) blocks.9.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 221577216, arena + 222787584, NULL, LK_ACT_NONE, NULL,
       arena + 225208320);
 
-  /* %812 = linear_grad_weight(%809, %497) blocks.9.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 221577216, arena + 389425152, arena + 230418432);
+  /* %802 = linear_grad_weight(%799, %487) blocks.9.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 221577216, arena + 377321472, arena + 230418432);
 
-  /* %813 = reduce_sum(%809) {axes [0], batch} blocks.9.attn.proj : f32[192] */
+  /* %803 = reduce_sum(%799) {axes [0], batch} blocks.9.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 221577216,
       arena + 230457408);
 
-  /* %814 = sdpa_grad(%494, %495, %496, %811) {heads 4, kv_heads 4} blocks.9.attn : f32[B, 197, 576] */
+  /* %804 = sdpa_grad(%484, %485, %486, %801) {heads 4, kv_heads 4} blocks.9.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 331327488, 576, arena + 331327680, 576,
       arena + 331327872, 576, arena + 225208320, 192, arena + 221577216, 576,
       arena + 221577216 + 192, 576, arena + 221577216 + 384, 576, 0.14433756f);
 
-  /* %815 = transpose(%491) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
+  /* %805 = transpose(%481) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[231], arena + 225208320);
 
-  /* %816 = fused_linear(%814, %815) blocks.9.attn.qkv : f32[B, 197, 192] */
+  /* %806 = fused_linear(%804, %805) blocks.9.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 221577216, arena + 225208320, NULL, LK_ACT_NONE, NULL,
       arena + 226394112);
 
-  /* %817 = linear_grad_weight(%814, %490) blocks.9.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 221577216, arena + 388214784, arena + 230307840);
+  /* %807 = linear_grad_weight(%804, %480) blocks.9.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 221577216, arena + 376111104, arena + 230307840);
 
-  /* %818 = reduce_sum(%814) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
+  /* %808 = reduce_sum(%804) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 221577216,
       arena + 230456832);
 
-  /* %819 = reduce_sum(%816) {axes [0], batch} blocks.9.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 226394112,
-      arena + 230457600);
+  /* %809 = normalize_param_grad(%477, %806) {eps 1e-06} blocks.9.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 374900736, arena + 226394112, 1e-06f,
+      arena + 221577216);
 
-  /* %820 = reduce_sum(%816, %489) {axes [0], batch} blocks.9.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 226394112, arena + 387004416, arena + 230457792);
+  /* %810 = index(%809) {axis 0, at 1} blocks.9.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 221577408, 384, arena + 230457600, 192);
 
-  /* %821 = normalize_grad(%486, %816, %487, %808) {eps 1e-06} blocks.8.conv : f32[B, 197, 192], written over %816 */
-  lk_layernorm_grad(B * 197, 192, arena + 385794048, arena + 226394112, params[229],
+  /* %811 = index(%809) {axis 0, at 0} blocks.9.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 221577216, 384, arena + 230457792, 192);
+
+  /* %812 = normalize_grad(%477, %806, %478, %798) {eps 1e-06} blocks.8.conv : f32[B, 197, 192], written over %806 */
+  lk_layernorm_grad(B * 197, 192, arena + 374900736, arena + 226394112, params[229],
       arena + 250478592, 1e-06f, arena + 226394112);
 
-  /* %822 = slice(%821) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], a view of %816: no code */
+  /* %813 = slice(%812) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], a view of %806: no code */
 
-  /* %823 = slice(%821) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192] */
+  /* %814 = slice(%812) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 226394304, 37824, arena + 227604480, 37632);
 
-  /* %824 = batch_norm_act_param_grad(%479, %823, %482, %480, %481) {eps 1e-05} blocks.8.conv.conv.8 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 422000640, arena + 227604480,
-      arena + 434013168, params[225], params[226], 1e-05f, LK_ACT_NONE, arena + 221577216,
+  /* %815 = batch_norm_act_param_grad(%470, %814, %473, %471, %472) {eps 1e-05} blocks.8.conv.conv.8 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 407476224, arena + 227604480,
+      arena + 418431984, params[225], params[226], 1e-05f, LK_ACT_NONE, arena + 221577216,
       arena + 221615808);
 
-  /* %825 = batch_norm_act_grad(%479, %823, %482, %480, %481, %824) {eps 1e-05} blocks.8.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 422000640, arena + 227604480, arena + 434013168,
+  /* %816 = batch_norm_act_grad(%470, %814, %473, %471, %472, %815) {eps 1e-05} blocks.8.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 407476224, arena + 227604480, arena + 418431984,
       params[225], params[226], arena + 221615808, 1e-05f, LK_ACT_NONE, arena + 221577216,
       arena + 228808704);
 
-  /* %826 = index(%824) {axis 0, at 0} blocks.8.conv.conv.8 : f32[192] */
+  /* %817 = index(%815) {axis 0, at 0} blocks.8.conv.conv.8 : f32[192] */
   lk_copy_rows(1, 192, arena + 221615808, 384, arena + 230457984, 192);
 
-  /* %827 = index(%824) {axis 0, at 1} blocks.8.conv.conv.8 : f32[192] */
+  /* %818 = index(%815) {axis 0, at 1} blocks.8.conv.conv.8 : f32[192] */
   lk_copy_rows(1, 192, arena + 221616000, 384, arena + 230458176, 192);
 
-  /* %828 = transpose(%478) {perm [1, 0]} blocks.8.conv.conv.7 : f32[768, 192] */
+  /* %819 = transpose(%469) {perm [1, 0]} blocks.8.conv.conv.7 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[224], arena + 230160384);
 
-  /* %829 = fused_linear(%825, %828) blocks.8.conv.conv.7 : f32[B, 196, 768] */
+  /* %820 = fused_linear(%816, %819) blocks.8.conv.conv.7 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 228808704, arena + 230160384, NULL, LK_ACT_NONE, NULL,
       arena + 221577216);
 
-  /* %830 = linear_grad_weight(%825, %476) blocks.8.conv.conv.7 : f32[192, 768] */
+  /* %821 = linear_grad_weight(%816, %467) blocks.8.conv.conv.7 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 228808704, arena + 216760320, arena + 230160384);
 
-  /* %831 = reshape(%830) {shape [192, 768, 1, 1]} blocks.8.conv.conv.7 : f32[192, 768, 1, 1], a view of %830: no code */
+  /* %822 = reshape(%821) {shape [192, 768, 1, 1]} blocks.8.conv.conv.7 : f32[192, 768, 1, 1], a view of %821: no code */
 
-  /* %832 = reduce_sum(%829, %466) {axes [0]} blocks.8.conv.conv.6 : f32[B, 768] */
+  /* %823 = reduce_sum(%820, %457) {axes [0]} blocks.8.conv.conv.6 : f32[B, 768] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0},
       arena + 221577216, arena + 211943424, arena + 216760320);
 
-  /* %833 = hsigmoid_grad(%474, %832) blocks.8.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 433645056, arena + 216760320, arena + 211943424);
+  /* %824 = hsigmoid_grad(%465, %823) blocks.8.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 418063872, arena + 216760320, arena + 211943424);
 
-  /* %834 = transpose(%472) {perm [1, 0]} blocks.8.conv.conv.6.fc.2 : f32[4, 768] */
+  /* %825 = transpose(%463) {perm [1, 0]} blocks.8.conv.conv.6.fc.2 : f32[4, 768] */
   lk_transpose(2, (const long[]){768, 4}, (const int[]){1, 0}, params[222], arena + 211968000);
 
-  /* %835 = fused_linear(%833, %834) blocks.8.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %826 = fused_linear(%824, %825) blocks.8.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 768, 4, arena + 211943424, arena + 211968000, NULL, LK_ACT_NONE, NULL,
       arena + 211971072);
 
-  /* %836 = linear_grad_weight(%833, %471) blocks.8.conv.conv.6.fc.2 : f32[768, 4] */
-  lk_linear_grad_weight(B, 4, 768, arena + 211943424, arena + 434022064, arena + 212097792);
+  /* %827 = linear_grad_weight(%824, %462) blocks.8.conv.conv.6.fc.2 : f32[768, 4] */
+  lk_linear_grad_weight(B, 4, 768, arena + 211943424, arena + 418441264, arena + 212097792);
 
-  /* %837 = reduce_sum(%833) {axes [], batch} blocks.8.conv.conv.6.fc.2 : f32[768] */
+  /* %828 = reduce_sum(%824) {axes [], batch} blocks.8.conv.conv.6.fc.2 : f32[768] */
   lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 211943424,
       arena + 212105472);
 
-  /* %838 = relu_grad(%470, %835) blocks.8.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 434021936, arena + 211971072, arena + 211971200);
+  /* %829 = relu_grad(%461, %826) blocks.8.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 418441136, arena + 211971072, arena + 211971200);
 
-  /* %839 = transpose(%468) {perm [1, 0]} blocks.8.conv.conv.6.fc.0 : f32[768, 4] */
+  /* %830 = transpose(%459) {perm [1, 0]} blocks.8.conv.conv.6.fc.0 : f32[768, 4] */
   lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[220], arena + 211968000);
 
-  /* %840 = fused_linear(%838, %839) blocks.8.conv.conv.6.fc.0 : f32[B, 768] */
+  /* %831 = fused_linear(%829, %830) blocks.8.conv.conv.6.fc.0 : f32[B, 768] */
   lk_fused_linear(B, 4, 768, arena + 211971200, arena + 211968000, NULL, LK_ACT_NONE, NULL,
       arena + 211943424);
 
-  /* %841 = linear_grad_weight(%838, %467) blocks.8.conv.conv.6.fc.0 : f32[4, 768] */
-  lk_linear_grad_weight(B, 768, 4, arena + 211971200, arena + 433620480, arena + 212100864);
+  /* %832 = linear_grad_weight(%829, %458) blocks.8.conv.conv.6.fc.0 : f32[4, 768] */
+  lk_linear_grad_weight(B, 768, 4, arena + 211971200, arena + 418039296, arena + 212100864);
 
-  /* %842 = reduce_sum(%838) {axes [], batch} blocks.8.conv.conv.6.fc.0 : f32[4] */
+  /* %833 = reduce_sum(%829) {axes [], batch} blocks.8.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 211971200,
       arena + 212106240);
 
-  /* %843 = reshape(%840) {shape [1, 768]} blocks.8.conv.conv.6 : f32[B, 1, 768], a view of %840: no code */
+  /* %834 = reshape(%831) {shape [1, 768]} blocks.8.conv.conv.6 : f32[B, 1, 768], a view of %831: no code */
 
-  /* %844 = mul_scalar(%843) {x op 0.0051020407} blocks.8.conv.conv.6 : f32[B, 1, 768] */
+  /* %835 = mul_scalar(%834) {x op 0.0051020407} blocks.8.conv.conv.6 : f32[B, 1, 768] */
   lk_mul_scalar(B * 768, arena + 211943424, 0.0051020407f, arena + 211968000);
 
-  /* %845 = mul_add(%829, %475, %844) blocks.8.conv.conv.4 : f32[B, 196, 768], written over %829 */
+  /* %836 = mul_add(%820, %466, %835) blocks.8.conv.conv.4 : f32[B, 196, 768], written over %820 */
   lk_mul_add(3, (const long[]){B, 196, 768}, arena + 221577216, (const long[]){150528, 768, 1},
-      arena + 433669632, (const long[]){768, 0, 1}, arena + 211968000, (const long[]){768, 0, 1},
+      arena + 418088448, (const long[]){768, 0, 1}, arena + 211968000, (const long[]){768, 0, 1},
       arena + 221577216);
 
-  /* %846 = batch_norm_act_param_grad(%461, %845, %464, %462, %463) {eps 1e-05, act hswish} blocks.8.conv.conv.4 : f32[2, 768] */
+  /* %837 = batch_norm_act_param_grad(%452, %836, %455, %453, %454) {eps 1e-05, act hswish} blocks.8.conv.conv.4 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 207126528, arena + 221577216,
-      arena + 433954560, params[216], params[217], 1e-05f, LK_ACT_HSWISH, arena + 211943424,
+      arena + 418373376, params[216], params[217], 1e-05f, LK_ACT_HSWISH, arena + 211943424,
       arena + 212103936);
 
-  /* %847 = batch_norm_act_grad(%461, %845, %464, %462, %463, %846) {eps 1e-05, act hswish} blocks.8.conv.conv.4 : f32[B, 196, 768], written over %829 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 207126528, arena + 221577216, arena + 433954560,
+  /* %838 = batch_norm_act_grad(%452, %836, %455, %453, %454, %837) {eps 1e-05, act hswish} blocks.8.conv.conv.4 : f32[B, 196, 768], written over %820 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 207126528, arena + 221577216, arena + 418373376,
       params[216], params[217], arena + 212103936, 1e-05f, LK_ACT_HSWISH, arena + 211943424,
       arena + 221577216);
 
-  /* %848 = index(%846) {axis 0, at 0} blocks.8.conv.conv.4 : f32[768] */
+  /* %839 = index(%837) {axis 0, at 0} blocks.8.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 212103936, 1536, arena + 211950336, 768);
 
-  /* %849 = index(%846) {axis 0, at 1} blocks.8.conv.conv.4 : f32[768] */
+  /* %840 = index(%837) {axis 0, at 1} blocks.8.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 212104704, 1536, arena + 211951104, 768);
 
-  /* %850 = token_dwconv_grad_input(%847, %460) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 768] */
+  /* %841 = token_dwconv_grad_input(%838, %451) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 221577216, params[215],
       arena + 207126528);
 
-  /* %851 = token_dwconv_grad_weight(%847, %459) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[768, 1, 3, 3] */
+  /* %842 = token_dwconv_grad_weight(%838, %450) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 221577216,
       arena + 202309632, arena + 211943424);
 
-  /* %852 = batch_norm_act_param_grad(%454, %850, %457, %455, %456) {eps 1e-05, act hswish} blocks.8.conv.conv.1 : f32[2, 768] */
+  /* %843 = batch_norm_act_param_grad(%445, %841, %448, %446, %447) {eps 1e-05, act hswish} blocks.8.conv.conv.1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 197492736, arena + 207126528,
-      arena + 433952256, params[211], params[212], 1e-05f, LK_ACT_HSWISH, arena + 202309632,
+      arena + 418371072, params[211], params[212], 1e-05f, LK_ACT_HSWISH, arena + 202309632,
       arena + 202464000);
 
-  /* %853 = batch_norm_act_grad(%454, %850, %457, %455, %456, %852) {eps 1e-05, act hswish} blocks.8.conv.conv.1 : f32[B, 196, 768], written over %850 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 197492736, arena + 207126528, arena + 433952256,
+  /* %844 = batch_norm_act_grad(%445, %841, %448, %446, %447, %843) {eps 1e-05, act hswish} blocks.8.conv.conv.1 : f32[B, 196, 768], written over %841 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 197492736, arena + 207126528, arena + 418371072,
       params[211], params[212], arena + 202464000, 1e-05f, LK_ACT_HSWISH, arena + 202309632,
       arena + 207126528);
 
-  /* %854 = index(%852) {axis 0, at 0} blocks.8.conv.conv.1 : f32[768] */
+  /* %845 = index(%843) {axis 0, at 0} blocks.8.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 202464000, 1536, arena + 206370816, 768);
 
-  /* %855 = index(%852) {axis 0, at 1} blocks.8.conv.conv.1 : f32[768] */
+  /* %846 = index(%843) {axis 0, at 1} blocks.8.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 202464768, 1536, arena + 206371584, 768);
 
-  /* %856 = transpose(%453) {perm [1, 0]} blocks.8.conv.conv.0 : f32[192, 768] */
+  /* %847 = transpose(%444) {perm [1, 0]} blocks.8.conv.conv.0 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[210], arena + 197492736);
 
-  /* %857 = linear_grad_weight(%853, %451) blocks.8.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 207126528, arena + 420796416, arena + 205928448);
+  /* %848 = linear_grad_weight(%844, %442) blocks.8.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 207126528, arena + 406272000, arena + 205928448);
 
-  /* %858 = fused_linear(%853, %856, %823) {residual} blocks.8.conv.conv.0 : f32[B, 196, 192], written into %816 from row 1 */
+  /* %849 = fused_linear(%844, %847, %814) {residual} blocks.8.conv.conv.0 : f32[B, 196, 192], written into %806 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 207126528, 150528, arena + 197492736, NULL,
       NULL, 0, LK_ACT_NONE, arena + 227604480, 37632, arena + 226394304, 37824);
 
-  /* %859 = reshape(%857) {shape [768, 192, 1, 1]} blocks.8.conv.conv.0 : f32[768, 192, 1, 1], a view of %857: no code */
+  /* %850 = reshape(%848) {shape [768, 192, 1, 1]} blocks.8.conv.conv.0 : f32[768, 192, 1, 1], a view of %848: no code */
 
-  /* %860 = concat(%822, %858) {axis 0} blocks.8 : f32[B, 197, 192], a view of %816: no code */
+  /* %851 = concat(%813, %849) {axis 0} blocks.8 : f32[B, 197, 192], a view of %806: no code */
 
-  /* %861 = mul(%860, %448) blocks.8 : f32[B, 197, 192] */
+  /* %852 = mul(%851, %439) blocks.8 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 226394112, (const long[]){37824, 192, 1},
       inputs[8], (const long[]){1, 0, 0}, arena + 197492736);
 
-  /* %862 = transpose(%445) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
+  /* %853 = transpose(%436) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[208], arena + 198703104);
 
-  /* %863 = fused_linear(%861, %862) blocks.8.attn.proj : f32[B, 197, 192] */
+  /* %854 = fused_linear(%852, %853) blocks.8.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 197492736, arena + 198703104, NULL, LK_ACT_NONE, NULL,
       arena + 201123840);
 
-  /* %864 = linear_grad_weight(%861, %444) blocks.8.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 197492736, arena + 384583680, arena + 206333952);
+  /* %855 = linear_grad_weight(%852, %435) blocks.8.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 197492736, arena + 373690368, arena + 206333952);
 
-  /* %865 = reduce_sum(%861) {axes [0], batch} blocks.8.attn.proj : f32[192] */
+  /* %856 = reduce_sum(%852) {axes [0], batch} blocks.8.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 197492736,
       arena + 206372928);
 
-  /* %866 = sdpa_grad(%441, %442, %443, %863) {heads 4, kv_heads 4} blocks.8.attn : f32[B, 197, 576] */
+  /* %857 = sdpa_grad(%432, %433, %434, %854) {heads 4, kv_heads 4} blocks.8.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 327696384, 576, arena + 327696576, 576,
       arena + 327696768, 576, arena + 201123840, 192, arena + 197492736, 576,
       arena + 197492736 + 192, 576, arena + 197492736 + 384, 576, 0.14433756f);
 
-  /* %867 = transpose(%438) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
+  /* %858 = transpose(%429) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[206], arena + 201123840);
 
-  /* %868 = fused_linear(%866, %867) blocks.8.attn.qkv : f32[B, 197, 192] */
+  /* %859 = fused_linear(%857, %858) blocks.8.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 197492736, arena + 201123840, NULL, LK_ACT_NONE, NULL,
       arena + 202309632);
 
-  /* %869 = linear_grad_weight(%866, %437) blocks.8.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 197492736, arena + 383373312, arena + 206223360);
+  /* %860 = linear_grad_weight(%857, %428) blocks.8.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 197492736, arena + 372480000, arena + 206223360);
 
-  /* %870 = reduce_sum(%866) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
+  /* %861 = reduce_sum(%857) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 197492736,
       arena + 206372352);
 
-  /* %871 = reduce_sum(%868) {axes [0], batch} blocks.8.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 202309632,
-      arena + 206373120);
+  /* %862 = normalize_param_grad(%425, %859) {eps 1e-06} blocks.8.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 371269632, arena + 202309632, 1e-06f,
+      arena + 197492736);
 
-  /* %872 = reduce_sum(%868, %436) {axes [0], batch} blocks.8.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 202309632, arena + 382162944, arena + 206373312);
+  /* %863 = index(%862) {axis 0, at 1} blocks.8.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 197492928, 384, arena + 206373120, 192);
 
-  /* %873 = normalize_grad(%433, %868, %434, %860) {eps 1e-06} blocks.7.conv : f32[B, 197, 192], written over %868 */
-  lk_layernorm_grad(B * 197, 192, arena + 380952576, arena + 202309632, params[204],
+  /* %864 = index(%862) {axis 0, at 0} blocks.8.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 197492736, 384, arena + 206373312, 192);
+
+  /* %865 = normalize_grad(%425, %859, %426, %851) {eps 1e-06} blocks.7.conv : f32[B, 197, 192], written over %859 */
+  lk_layernorm_grad(B * 197, 192, arena + 371269632, arena + 202309632, params[204],
       arena + 226394112, 1e-06f, arena + 202309632);
 
-  /* %874 = slice(%873) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], a view of %868: no code */
+  /* %866 = slice(%865) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], a view of %859: no code */
 
-  /* %875 = slice(%873) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192] */
+  /* %867 = slice(%865) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 202309824, 37824, arena + 203520000, 37632);
 
-  /* %876 = batch_norm_act_param_grad(%426, %875, %429, %427, %428) {eps 1e-05} blocks.7.conv.conv.8 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 419592192, arena + 203520000,
-      arena + 434012592, params[200], params[201], 1e-05f, LK_ACT_NONE, arena + 197492736,
+  /* %868 = batch_norm_act_param_grad(%418, %867, %421, %419, %420) {eps 1e-05} blocks.7.conv.conv.8 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 405067776, arena + 203520000,
+      arena + 418431408, params[200], params[201], 1e-05f, LK_ACT_NONE, arena + 197492736,
       arena + 197531328);
 
-  /* %877 = batch_norm_act_grad(%426, %875, %429, %427, %428, %876) {eps 1e-05} blocks.7.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 419592192, arena + 203520000, arena + 434012592,
+  /* %869 = batch_norm_act_grad(%418, %867, %421, %419, %420, %868) {eps 1e-05} blocks.7.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 405067776, arena + 203520000, arena + 418431408,
       params[200], params[201], arena + 197531328, 1e-05f, LK_ACT_NONE, arena + 197492736,
       arena + 204724224);
 
-  /* %878 = index(%876) {axis 0, at 0} blocks.7.conv.conv.8 : f32[192] */
+  /* %870 = index(%868) {axis 0, at 0} blocks.7.conv.conv.8 : f32[192] */
   lk_copy_rows(1, 192, arena + 197531328, 384, arena + 206373504, 192);
 
-  /* %879 = index(%876) {axis 0, at 1} blocks.7.conv.conv.8 : f32[192] */
+  /* %871 = index(%868) {axis 0, at 1} blocks.7.conv.conv.8 : f32[192] */
   lk_copy_rows(1, 192, arena + 197531520, 384, arena + 206373696, 192);
 
-  /* %880 = transpose(%425) {perm [1, 0]} blocks.7.conv.conv.7 : f32[768, 192] */
+  /* %872 = transpose(%417) {perm [1, 0]} blocks.7.conv.conv.7 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[199], arena + 206075904);
 
-  /* %881 = fused_linear(%877, %880) blocks.7.conv.conv.7 : f32[B, 196, 768] */
+  /* %873 = fused_linear(%869, %872) blocks.7.conv.conv.7 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 204724224, arena + 206075904, NULL, LK_ACT_NONE, NULL,
       arena + 197492736);
 
-  /* %882 = linear_grad_weight(%877, %423) blocks.7.conv.conv.7 : f32[192, 768] */
+  /* %874 = linear_grad_weight(%869, %415) blocks.7.conv.conv.7 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 204724224, arena + 192675840, arena + 206075904);
 
-  /* %883 = reshape(%882) {shape [192, 768, 1, 1]} blocks.7.conv.conv.7 : f32[192, 768, 1, 1], a view of %882: no code */
+  /* %875 = reshape(%874) {shape [192, 768, 1, 1]} blocks.7.conv.conv.7 : f32[192, 768, 1, 1], a view of %874: no code */
 
-  /* %884 = reduce_sum(%881, %413) {axes [0]} blocks.7.conv.conv.6 : f32[B, 768] */
+  /* %876 = reduce_sum(%873, %405) {axes [0]} blocks.7.conv.conv.6 : f32[B, 768] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0},
       arena + 197492736, arena + 187858944, arena + 192675840);
 
-  /* %885 = hsigmoid_grad(%421, %884) blocks.7.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 433571328, arena + 192675840, arena + 187858944);
+  /* %877 = hsigmoid_grad(%413, %876) blocks.7.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 417990144, arena + 192675840, arena + 187858944);
 
-  /* %886 = transpose(%419) {perm [1, 0]} blocks.7.conv.conv.6.fc.2 : f32[4, 768] */
+  /* %878 = transpose(%411) {perm [1, 0]} blocks.7.conv.conv.6.fc.2 : f32[4, 768] */
   lk_transpose(2, (const long[]){768, 4}, (const int[]){1, 0}, params[197], arena + 187883520);
 
-  /* %887 = fused_linear(%885, %886) blocks.7.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %879 = fused_linear(%877, %878) blocks.7.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 768, 4, arena + 187858944, arena + 187883520, NULL, LK_ACT_NONE, NULL,
       arena + 187886592);
 
-  /* %888 = linear_grad_weight(%885, %418) blocks.7.conv.conv.6.fc.2 : f32[768, 4] */
-  lk_linear_grad_weight(B, 4, 768, arena + 187858944, arena + 434021808, arena + 188013312);
+  /* %880 = linear_grad_weight(%877, %410) blocks.7.conv.conv.6.fc.2 : f32[768, 4] */
+  lk_linear_grad_weight(B, 4, 768, arena + 187858944, arena + 418441008, arena + 188013312);
 
-  /* %889 = reduce_sum(%885) {axes [], batch} blocks.7.conv.conv.6.fc.2 : f32[768] */
+  /* %881 = reduce_sum(%877) {axes [], batch} blocks.7.conv.conv.6.fc.2 : f32[768] */
   lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 187858944,
       arena + 188020992);
 
-  /* %890 = relu_grad(%417, %887) blocks.7.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 434021680, arena + 187886592, arena + 187886720);
+  /* %882 = relu_grad(%409, %879) blocks.7.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 418440880, arena + 187886592, arena + 187886720);
 
-  /* %891 = transpose(%415) {perm [1, 0]} blocks.7.conv.conv.6.fc.0 : f32[768, 4] */
+  /* %883 = transpose(%407) {perm [1, 0]} blocks.7.conv.conv.6.fc.0 : f32[768, 4] */
   lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[195], arena + 187883520);
 
-  /* %892 = fused_linear(%890, %891) blocks.7.conv.conv.6.fc.0 : f32[B, 768] */
+  /* %884 = fused_linear(%882, %883) blocks.7.conv.conv.6.fc.0 : f32[B, 768] */
   lk_fused_linear(B, 4, 768, arena + 187886720, arena + 187883520, NULL, LK_ACT_NONE, NULL,
       arena + 187858944);
 
-  /* %893 = linear_grad_weight(%890, %414) blocks.7.conv.conv.6.fc.0 : f32[4, 768] */
-  lk_linear_grad_weight(B, 768, 4, arena + 187886720, arena + 433546752, arena + 188016384);
+  /* %885 = linear_grad_weight(%882, %406) blocks.7.conv.conv.6.fc.0 : f32[4, 768] */
+  lk_linear_grad_weight(B, 768, 4, arena + 187886720, arena + 417965568, arena + 188016384);
 
-  /* %894 = reduce_sum(%890) {axes [], batch} blocks.7.conv.conv.6.fc.0 : f32[4] */
+  /* %886 = reduce_sum(%882) {axes [], batch} blocks.7.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 187886720,
       arena + 188021760);
 
-  /* %895 = reshape(%892) {shape [1, 768]} blocks.7.conv.conv.6 : f32[B, 1, 768], a view of %892: no code */
+  /* %887 = reshape(%884) {shape [1, 768]} blocks.7.conv.conv.6 : f32[B, 1, 768], a view of %884: no code */
 
-  /* %896 = mul_scalar(%895) {x op 0.0051020407} blocks.7.conv.conv.6 : f32[B, 1, 768] */
+  /* %888 = mul_scalar(%887) {x op 0.0051020407} blocks.7.conv.conv.6 : f32[B, 1, 768] */
   lk_mul_scalar(B * 768, arena + 187858944, 0.0051020407f, arena + 187883520);
 
-  /* %897 = mul_add(%881, %422, %896) blocks.7.conv.conv.4 : f32[B, 196, 768], written over %881 */
+  /* %889 = mul_add(%873, %414, %888) blocks.7.conv.conv.4 : f32[B, 196, 768], written over %873 */
   lk_mul_add(3, (const long[]){B, 196, 768}, arena + 197492736, (const long[]){150528, 768, 1},
-      arena + 433595904, (const long[]){768, 0, 1}, arena + 187883520, (const long[]){768, 0, 1},
+      arena + 418014720, (const long[]){768, 0, 1}, arena + 187883520, (const long[]){768, 0, 1},
       arena + 197492736);
 
-  /* %898 = batch_norm_act_param_grad(%408, %897, %411, %409, %410) {eps 1e-05, act hswish} blocks.7.conv.conv.4 : f32[2, 768] */
+  /* %890 = batch_norm_act_param_grad(%400, %889, %403, %401, %402) {eps 1e-05, act hswish} blocks.7.conv.conv.4 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 183042048, arena + 197492736,
-      arena + 433949952, params[191], params[192], 1e-05f, LK_ACT_HSWISH, arena + 187858944,
+      arena + 418368768, params[191], params[192], 1e-05f, LK_ACT_HSWISH, arena + 187858944,
       arena + 188019456);
 
-  /* %899 = batch_norm_act_grad(%408, %897, %411, %409, %410, %898) {eps 1e-05, act hswish} blocks.7.conv.conv.4 : f32[B, 196, 768], written over %881 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 183042048, arena + 197492736, arena + 433949952,
+  /* %891 = batch_norm_act_grad(%400, %889, %403, %401, %402, %890) {eps 1e-05, act hswish} blocks.7.conv.conv.4 : f32[B, 196, 768], written over %873 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 183042048, arena + 197492736, arena + 418368768,
       params[191], params[192], arena + 188019456, 1e-05f, LK_ACT_HSWISH, arena + 187858944,
       arena + 197492736);
 
-  /* %900 = index(%898) {axis 0, at 0} blocks.7.conv.conv.4 : f32[768] */
+  /* %892 = index(%890) {axis 0, at 0} blocks.7.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 188019456, 1536, arena + 187865856, 768);
 
-  /* %901 = index(%898) {axis 0, at 1} blocks.7.conv.conv.4 : f32[768] */
+  /* %893 = index(%890) {axis 0, at 1} blocks.7.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 188020224, 1536, arena + 187866624, 768);
 
-  /* %902 = token_dwconv_grad_input(%899, %407) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 768] */
+  /* %894 = token_dwconv_grad_input(%891, %399) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 197492736, params[190],
       arena + 183042048);
 
-  /* %903 = token_dwconv_grad_weight(%899, %406) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[768, 1, 3, 3] */
+  /* %895 = token_dwconv_grad_weight(%891, %398) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 197492736,
       arena + 178225152, arena + 187858944);
 
-  /* %904 = batch_norm_act_param_grad(%401, %902, %404, %402, %403) {eps 1e-05, act hswish} blocks.7.conv.conv.1 : f32[2, 768] */
+  /* %896 = batch_norm_act_param_grad(%393, %894, %396, %394, %395) {eps 1e-05, act hswish} blocks.7.conv.conv.1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 173408256, arena + 183042048,
-      arena + 433947648, params[186], params[187], 1e-05f, LK_ACT_HSWISH, arena + 178225152,
+      arena + 418366464, params[186], params[187], 1e-05f, LK_ACT_HSWISH, arena + 178225152,
       arena + 178379520);
 
-  /* %905 = batch_norm_act_grad(%401, %902, %404, %402, %403, %904) {eps 1e-05, act hswish} blocks.7.conv.conv.1 : f32[B, 196, 768], written over %902 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 173408256, arena + 183042048, arena + 433947648,
+  /* %897 = batch_norm_act_grad(%393, %894, %396, %394, %395, %896) {eps 1e-05, act hswish} blocks.7.conv.conv.1 : f32[B, 196, 768], written over %894 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 173408256, arena + 183042048, arena + 418366464,
       params[186], params[187], arena + 178379520, 1e-05f, LK_ACT_HSWISH, arena + 178225152,
       arena + 183042048);
 
-  /* %906 = index(%904) {axis 0, at 0} blocks.7.conv.conv.1 : f32[768] */
+  /* %898 = index(%896) {axis 0, at 0} blocks.7.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 178379520, 1536, arena + 182286336, 768);
 
-  /* %907 = index(%904) {axis 0, at 1} blocks.7.conv.conv.1 : f32[768] */
+  /* %899 = index(%896) {axis 0, at 1} blocks.7.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 178380288, 1536, arena + 182287104, 768);
 
-  /* %908 = transpose(%400) {perm [1, 0]} blocks.7.conv.conv.0 : f32[192, 768] */
+  /* %900 = transpose(%392) {perm [1, 0]} blocks.7.conv.conv.0 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[185], arena + 173408256);
 
-  /* %909 = linear_grad_weight(%905, %398) blocks.7.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 183042048, arena + 418387968, arena + 181843968);
+  /* %901 = linear_grad_weight(%897, %390) blocks.7.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 183042048, arena + 403863552, arena + 181843968);
 
-  /* %910 = fused_linear(%905, %908, %875) {residual} blocks.7.conv.conv.0 : f32[B, 196, 192], written into %868 from row 1 */
+  /* %902 = fused_linear(%897, %900, %867) {residual} blocks.7.conv.conv.0 : f32[B, 196, 192], written into %859 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 183042048, 150528, arena + 173408256, NULL,
       NULL, 0, LK_ACT_NONE, arena + 203520000, 37632, arena + 202309824, 37824);
 
-  /* %911 = reshape(%909) {shape [768, 192, 1, 1]} blocks.7.conv.conv.0 : f32[768, 192, 1, 1], a view of %909: no code */
+  /* %903 = reshape(%901) {shape [768, 192, 1, 1]} blocks.7.conv.conv.0 : f32[768, 192, 1, 1], a view of %901: no code */
 
-  /* %912 = concat(%874, %910) {axis 0} blocks.7 : f32[B, 197, 192], a view of %868: no code */
+  /* %904 = concat(%866, %902) {axis 0} blocks.7 : f32[B, 197, 192], a view of %859: no code */
 
-  /* %913 = mul(%912, %395) blocks.7 : f32[B, 197, 192] */
+  /* %905 = mul(%904, %387) blocks.7 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 202309632, (const long[]){37824, 192, 1},
       inputs[7], (const long[]){1, 0, 0}, arena + 173408256);
 
-  /* %914 = transpose(%392) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
+  /* %906 = transpose(%384) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[183], arena + 174618624);
 
-  /* %915 = fused_linear(%913, %914) blocks.7.attn.proj : f32[B, 197, 192] */
+  /* %907 = fused_linear(%905, %906) blocks.7.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 173408256, arena + 174618624, NULL, LK_ACT_NONE, NULL,
       arena + 177039360);
 
-  /* %916 = linear_grad_weight(%913, %391) blocks.7.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 173408256, arena + 379742208, arena + 182249472);
+  /* %908 = linear_grad_weight(%905, %383) blocks.7.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 173408256, arena + 370059264, arena + 182249472);
 
-  /* %917 = reduce_sum(%913) {axes [0], batch} blocks.7.attn.proj : f32[192] */
+  /* %909 = reduce_sum(%905) {axes [0], batch} blocks.7.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 173408256,
       arena + 182288448);
 
-  /* %918 = sdpa_grad(%388, %389, %390, %915) {heads 4, kv_heads 4} blocks.7.attn : f32[B, 197, 576] */
+  /* %910 = sdpa_grad(%380, %381, %382, %907) {heads 4, kv_heads 4} blocks.7.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 324065280, 576, arena + 324065472, 576,
       arena + 324065664, 576, arena + 177039360, 192, arena + 173408256, 576,
       arena + 173408256 + 192, 576, arena + 173408256 + 384, 576, 0.14433756f);
 
-  /* %919 = transpose(%385) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
+  /* %911 = transpose(%377) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[181], arena + 177039360);
 
-  /* %920 = fused_linear(%918, %919) blocks.7.attn.qkv : f32[B, 197, 192] */
+  /* %912 = fused_linear(%910, %911) blocks.7.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 173408256, arena + 177039360, NULL, LK_ACT_NONE, NULL,
       arena + 178225152);
 
-  /* %921 = linear_grad_weight(%918, %384) blocks.7.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 173408256, arena + 378531840, arena + 182138880);
+  /* %913 = linear_grad_weight(%910, %376) blocks.7.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 173408256, arena + 368848896, arena + 182138880);
 
-  /* %922 = reduce_sum(%918) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
+  /* %914 = reduce_sum(%910) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 173408256,
       arena + 182287872);
 
-  /* %923 = reduce_sum(%920) {axes [0], batch} blocks.7.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 178225152,
-      arena + 182288640);
+  /* %915 = normalize_param_grad(%373, %912) {eps 1e-06} blocks.7.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 367638528, arena + 178225152, 1e-06f,
+      arena + 173408256);
 
-  /* %924 = reduce_sum(%920, %383) {axes [0], batch} blocks.7.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 178225152, arena + 377321472, arena + 182288832);
+  /* %916 = index(%915) {axis 0, at 1} blocks.7.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 173408448, 384, arena + 182288640, 192);
 
-  /* %925 = normalize_grad(%380, %920, %381, %912) {eps 1e-06} blocks.6.conv : f32[B, 197, 192], written over %920 */
-  lk_layernorm_grad(B * 197, 192, arena + 376111104, arena + 178225152, params[179],
+  /* %917 = index(%915) {axis 0, at 0} blocks.7.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 173408256, 384, arena + 182288832, 192);
+
+  /* %918 = normalize_grad(%373, %912, %374, %904) {eps 1e-06} blocks.6.conv : f32[B, 197, 192], written over %912 */
+  lk_layernorm_grad(B * 197, 192, arena + 367638528, arena + 178225152, params[179],
       arena + 202309632, 1e-06f, arena + 178225152);
 
-  /* %926 = slice(%925) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], a view of %920: no code */
+  /* %919 = slice(%918) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], a view of %912: no code */
 
-  /* %927 = slice(%925) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192] */
+  /* %920 = slice(%918) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 178225344, 37824, arena + 179435520, 37632);
 
-  /* %928 = batch_norm_act_param_grad(%373, %927, %376, %374, %375) {eps 1e-05} blocks.6.conv.conv.8 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 417183744, arena + 179435520,
-      arena + 434012016, params[175], params[176], 1e-05f, LK_ACT_NONE, arena + 173408256,
+  /* %921 = batch_norm_act_param_grad(%366, %920, %369, %367, %368) {eps 1e-05} blocks.6.conv.conv.8 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 402659328, arena + 179435520,
+      arena + 418430832, params[175], params[176], 1e-05f, LK_ACT_NONE, arena + 173408256,
       arena + 173446848);
 
-  /* %929 = batch_norm_act_grad(%373, %927, %376, %374, %375, %928) {eps 1e-05} blocks.6.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 417183744, arena + 179435520, arena + 434012016,
+  /* %922 = batch_norm_act_grad(%366, %920, %369, %367, %368, %921) {eps 1e-05} blocks.6.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 402659328, arena + 179435520, arena + 418430832,
       params[175], params[176], arena + 173446848, 1e-05f, LK_ACT_NONE, arena + 173408256,
       arena + 180639744);
 
-  /* %930 = index(%928) {axis 0, at 0} blocks.6.conv.conv.8 : f32[192] */
+  /* %923 = index(%921) {axis 0, at 0} blocks.6.conv.conv.8 : f32[192] */
   lk_copy_rows(1, 192, arena + 173446848, 384, arena + 182289024, 192);
 
-  /* %931 = index(%928) {axis 0, at 1} blocks.6.conv.conv.8 : f32[192] */
+  /* %924 = index(%921) {axis 0, at 1} blocks.6.conv.conv.8 : f32[192] */
   lk_copy_rows(1, 192, arena + 173447040, 384, arena + 182289216, 192);
 
-  /* %932 = transpose(%372) {perm [1, 0]} blocks.6.conv.conv.7 : f32[768, 192] */
+  /* %925 = transpose(%365) {perm [1, 0]} blocks.6.conv.conv.7 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[174], arena + 181991424);
 
-  /* %933 = fused_linear(%929, %932) blocks.6.conv.conv.7 : f32[B, 196, 768] */
+  /* %926 = fused_linear(%922, %925) blocks.6.conv.conv.7 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 180639744, arena + 181991424, NULL, LK_ACT_NONE, NULL,
       arena + 173408256);
 
-  /* %934 = linear_grad_weight(%929, %370) blocks.6.conv.conv.7 : f32[192, 768] */
+  /* %927 = linear_grad_weight(%922, %363) blocks.6.conv.conv.7 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 180639744, arena + 168591360, arena + 181991424);
 
-  /* %935 = reshape(%934) {shape [192, 768, 1, 1]} blocks.6.conv.conv.7 : f32[192, 768, 1, 1], a view of %934: no code */
+  /* %928 = reshape(%927) {shape [192, 768, 1, 1]} blocks.6.conv.conv.7 : f32[192, 768, 1, 1], a view of %927: no code */
 
-  /* %936 = reduce_sum(%933, %360) {axes [0]} blocks.6.conv.conv.6 : f32[B, 768] */
+  /* %929 = reduce_sum(%926, %353) {axes [0]} blocks.6.conv.conv.6 : f32[B, 768] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0},
       arena + 173408256, arena + 163774464, arena + 168591360);
 
-  /* %937 = hsigmoid_grad(%368, %936) blocks.6.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 433497600, arena + 168591360, arena + 163774464);
+  /* %930 = hsigmoid_grad(%361, %929) blocks.6.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 417916416, arena + 168591360, arena + 163774464);
 
-  /* %938 = transpose(%366) {perm [1, 0]} blocks.6.conv.conv.6.fc.2 : f32[4, 768] */
+  /* %931 = transpose(%359) {perm [1, 0]} blocks.6.conv.conv.6.fc.2 : f32[4, 768] */
   lk_transpose(2, (const long[]){768, 4}, (const int[]){1, 0}, params[172], arena + 163799040);
 
-  /* %939 = fused_linear(%937, %938) blocks.6.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %932 = fused_linear(%930, %931) blocks.6.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 768, 4, arena + 163774464, arena + 163799040, NULL, LK_ACT_NONE, NULL,
       arena + 163802112);
 
-  /* %940 = linear_grad_weight(%937, %365) blocks.6.conv.conv.6.fc.2 : f32[768, 4] */
-  lk_linear_grad_weight(B, 4, 768, arena + 163774464, arena + 434021552, arena + 163928832);
+  /* %933 = linear_grad_weight(%930, %358) blocks.6.conv.conv.6.fc.2 : f32[768, 4] */
+  lk_linear_grad_weight(B, 4, 768, arena + 163774464, arena + 418440752, arena + 163928832);
 
-  /* %941 = reduce_sum(%937) {axes [], batch} blocks.6.conv.conv.6.fc.2 : f32[768] */
+  /* %934 = reduce_sum(%930) {axes [], batch} blocks.6.conv.conv.6.fc.2 : f32[768] */
   lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 163774464,
       arena + 163936512);
 
-  /* %942 = relu_grad(%364, %939) blocks.6.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 434021424, arena + 163802112, arena + 163802240);
+  /* %935 = relu_grad(%357, %932) blocks.6.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 418440624, arena + 163802112, arena + 163802240);
 
-  /* %943 = transpose(%362) {perm [1, 0]} blocks.6.conv.conv.6.fc.0 : f32[768, 4] */
+  /* %936 = transpose(%355) {perm [1, 0]} blocks.6.conv.conv.6.fc.0 : f32[768, 4] */
   lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[170], arena + 163799040);
 
-  /* %944 = fused_linear(%942, %943) blocks.6.conv.conv.6.fc.0 : f32[B, 768] */
+  /* %937 = fused_linear(%935, %936) blocks.6.conv.conv.6.fc.0 : f32[B, 768] */
   lk_fused_linear(B, 4, 768, arena + 163802240, arena + 163799040, NULL, LK_ACT_NONE, NULL,
       arena + 163774464);
 
-  /* %945 = linear_grad_weight(%942, %361) blocks.6.conv.conv.6.fc.0 : f32[4, 768] */
-  lk_linear_grad_weight(B, 768, 4, arena + 163802240, arena + 433473024, arena + 163931904);
+  /* %938 = linear_grad_weight(%935, %354) blocks.6.conv.conv.6.fc.0 : f32[4, 768] */
+  lk_linear_grad_weight(B, 768, 4, arena + 163802240, arena + 417891840, arena + 163931904);
 
-  /* %946 = reduce_sum(%942) {axes [], batch} blocks.6.conv.conv.6.fc.0 : f32[4] */
+  /* %939 = reduce_sum(%935) {axes [], batch} blocks.6.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 163802240,
       arena + 163937280);
 
-  /* %947 = reshape(%944) {shape [1, 768]} blocks.6.conv.conv.6 : f32[B, 1, 768], a view of %944: no code */
+  /* %940 = reshape(%937) {shape [1, 768]} blocks.6.conv.conv.6 : f32[B, 1, 768], a view of %937: no code */
 
-  /* %948 = mul_scalar(%947) {x op 0.0051020407} blocks.6.conv.conv.6 : f32[B, 1, 768] */
+  /* %941 = mul_scalar(%940) {x op 0.0051020407} blocks.6.conv.conv.6 : f32[B, 1, 768] */
   lk_mul_scalar(B * 768, arena + 163774464, 0.0051020407f, arena + 163799040);
 
-  /* %949 = mul_add(%933, %369, %948) blocks.6.conv.conv.4 : f32[B, 196, 768], written over %933 */
+  /* %942 = mul_add(%926, %362, %941) blocks.6.conv.conv.4 : f32[B, 196, 768], written over %926 */
   lk_mul_add(3, (const long[]){B, 196, 768}, arena + 173408256, (const long[]){150528, 768, 1},
-      arena + 433522176, (const long[]){768, 0, 1}, arena + 163799040, (const long[]){768, 0, 1},
+      arena + 417940992, (const long[]){768, 0, 1}, arena + 163799040, (const long[]){768, 0, 1},
       arena + 173408256);
 
-  /* %950 = batch_norm_act_param_grad(%355, %949, %358, %356, %357) {eps 1e-05, act hswish} blocks.6.conv.conv.4 : f32[2, 768] */
+  /* %943 = batch_norm_act_param_grad(%348, %942, %351, %349, %350) {eps 1e-05, act hswish} blocks.6.conv.conv.4 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 158957568, arena + 173408256,
-      arena + 433945344, params[166], params[167], 1e-05f, LK_ACT_HSWISH, arena + 163774464,
+      arena + 418364160, params[166], params[167], 1e-05f, LK_ACT_HSWISH, arena + 163774464,
       arena + 163934976);
 
-  /* %951 = batch_norm_act_grad(%355, %949, %358, %356, %357, %950) {eps 1e-05, act hswish} blocks.6.conv.conv.4 : f32[B, 196, 768], written over %933 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 158957568, arena + 173408256, arena + 433945344,
+  /* %944 = batch_norm_act_grad(%348, %942, %351, %349, %350, %943) {eps 1e-05, act hswish} blocks.6.conv.conv.4 : f32[B, 196, 768], written over %926 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 158957568, arena + 173408256, arena + 418364160,
       params[166], params[167], arena + 163934976, 1e-05f, LK_ACT_HSWISH, arena + 163774464,
       arena + 173408256);
 
-  /* %952 = index(%950) {axis 0, at 0} blocks.6.conv.conv.4 : f32[768] */
+  /* %945 = index(%943) {axis 0, at 0} blocks.6.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 163934976, 1536, arena + 163781376, 768);
 
-  /* %953 = index(%950) {axis 0, at 1} blocks.6.conv.conv.4 : f32[768] */
+  /* %946 = index(%943) {axis 0, at 1} blocks.6.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 163935744, 1536, arena + 163782144, 768);
 
-  /* %954 = token_dwconv_grad_input(%951, %354) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 768] */
+  /* %947 = token_dwconv_grad_input(%944, %347) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 173408256, params[165],
       arena + 158957568);
 
-  /* %955 = token_dwconv_grad_weight(%951, %353) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[768, 1, 3, 3] */
+  /* %948 = token_dwconv_grad_weight(%944, %346) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 173408256,
       arena + 154140672, arena + 163774464);
 
-  /* %956 = batch_norm_act_param_grad(%348, %954, %351, %349, %350) {eps 1e-05, act hswish} blocks.6.conv.conv.1 : f32[2, 768] */
+  /* %949 = batch_norm_act_param_grad(%341, %947, %344, %342, %343) {eps 1e-05, act hswish} blocks.6.conv.conv.1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 149323776, arena + 158957568,
-      arena + 433943040, params[161], params[162], 1e-05f, LK_ACT_HSWISH, arena + 154140672,
+      arena + 418361856, params[161], params[162], 1e-05f, LK_ACT_HSWISH, arena + 154140672,
       arena + 154295040);
 
-  /* %957 = batch_norm_act_grad(%348, %954, %351, %349, %350, %956) {eps 1e-05, act hswish} blocks.6.conv.conv.1 : f32[B, 196, 768], written over %954 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 149323776, arena + 158957568, arena + 433943040,
+  /* %950 = batch_norm_act_grad(%341, %947, %344, %342, %343, %949) {eps 1e-05, act hswish} blocks.6.conv.conv.1 : f32[B, 196, 768], written over %947 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 149323776, arena + 158957568, arena + 418361856,
       params[161], params[162], arena + 154295040, 1e-05f, LK_ACT_HSWISH, arena + 154140672,
       arena + 158957568);
 
-  /* %958 = index(%956) {axis 0, at 0} blocks.6.conv.conv.1 : f32[768] */
+  /* %951 = index(%949) {axis 0, at 0} blocks.6.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 154295040, 1536, arena + 158201856, 768);
 
-  /* %959 = index(%956) {axis 0, at 1} blocks.6.conv.conv.1 : f32[768] */
+  /* %952 = index(%949) {axis 0, at 1} blocks.6.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 154295808, 1536, arena + 158202624, 768);
 
-  /* %960 = transpose(%347) {perm [1, 0]} blocks.6.conv.conv.0 : f32[192, 768] */
+  /* %953 = transpose(%340) {perm [1, 0]} blocks.6.conv.conv.0 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[160], arena + 149323776);
 
-  /* %961 = linear_grad_weight(%957, %345) blocks.6.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 158957568, arena + 415979520, arena + 157759488);
+  /* %954 = linear_grad_weight(%950, %338) blocks.6.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 158957568, arena + 401455104, arena + 157759488);
 
-  /* %962 = fused_linear(%957, %960, %927) {residual} blocks.6.conv.conv.0 : f32[B, 196, 192], written into %920 from row 1 */
+  /* %955 = fused_linear(%950, %953, %920) {residual} blocks.6.conv.conv.0 : f32[B, 196, 192], written into %912 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 158957568, 150528, arena + 149323776, NULL,
       NULL, 0, LK_ACT_NONE, arena + 179435520, 37632, arena + 178225344, 37824);
 
-  /* %963 = reshape(%961) {shape [768, 192, 1, 1]} blocks.6.conv.conv.0 : f32[768, 192, 1, 1], a view of %961: no code */
+  /* %956 = reshape(%954) {shape [768, 192, 1, 1]} blocks.6.conv.conv.0 : f32[768, 192, 1, 1], a view of %954: no code */
 
-  /* %964 = concat(%926, %962) {axis 0} blocks.6 : f32[B, 197, 192], a view of %920: no code */
+  /* %957 = concat(%919, %955) {axis 0} blocks.6 : f32[B, 197, 192], a view of %912: no code */
 
-  /* %965 = mul(%964, %342) blocks.6 : f32[B, 197, 192] */
+  /* %958 = mul(%957, %335) blocks.6 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 178225152, (const long[]){37824, 192, 1},
       inputs[6], (const long[]){1, 0, 0}, arena + 149323776);
 
-  /* %966 = transpose(%339) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
+  /* %959 = transpose(%332) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[158], arena + 150534144);
 
-  /* %967 = fused_linear(%965, %966) blocks.6.attn.proj : f32[B, 197, 192] */
+  /* %960 = fused_linear(%958, %959) blocks.6.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 149323776, arena + 150534144, NULL, LK_ACT_NONE, NULL,
       arena + 152954880);
 
-  /* %968 = linear_grad_weight(%965, %338) blocks.6.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 149323776, arena + 374900736, arena + 158164992);
+  /* %961 = linear_grad_weight(%958, %331) blocks.6.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 149323776, arena + 366428160, arena + 158164992);
 
-  /* %969 = reduce_sum(%965) {axes [0], batch} blocks.6.attn.proj : f32[192] */
+  /* %962 = reduce_sum(%958) {axes [0], batch} blocks.6.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 149323776,
       arena + 158203968);
 
-  /* %970 = sdpa_grad(%335, %336, %337, %967) {heads 4, kv_heads 4} blocks.6.attn : f32[B, 197, 576] */
+  /* %963 = sdpa_grad(%328, %329, %330, %960) {heads 4, kv_heads 4} blocks.6.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 320434176, 576, arena + 320434368, 576,
       arena + 320434560, 576, arena + 152954880, 192, arena + 149323776, 576,
       arena + 149323776 + 192, 576, arena + 149323776 + 384, 576, 0.14433756f);
 
-  /* %971 = transpose(%332) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
+  /* %964 = transpose(%325) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[156], arena + 152954880);
 
-  /* %972 = fused_linear(%970, %971) blocks.6.attn.qkv : f32[B, 197, 192] */
+  /* %965 = fused_linear(%963, %964) blocks.6.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 149323776, arena + 152954880, NULL, LK_ACT_NONE, NULL,
       arena + 154140672);
 
-  /* %973 = linear_grad_weight(%970, %331) blocks.6.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 149323776, arena + 373690368, arena + 158054400);
+  /* %966 = linear_grad_weight(%963, %324) blocks.6.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 149323776, arena + 365217792, arena + 158054400);
 
-  /* %974 = reduce_sum(%970) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
+  /* %967 = reduce_sum(%963) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 149323776,
       arena + 158203392);
 
-  /* %975 = reduce_sum(%972) {axes [0], batch} blocks.6.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 154140672,
-      arena + 158204160);
+  /* %968 = normalize_param_grad(%321, %965) {eps 1e-06} blocks.6.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 364007424, arena + 154140672, 1e-06f,
+      arena + 149323776);
 
-  /* %976 = reduce_sum(%972, %330) {axes [0], batch} blocks.6.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 154140672, arena + 372480000, arena + 158204352);
+  /* %969 = index(%968) {axis 0, at 1} blocks.6.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 149323968, 384, arena + 158204160, 192);
 
-  /* %977 = normalize_grad(%327, %972, %328, %964) {eps 1e-06} blocks.5.conv : f32[B, 197, 192], written over %972 */
-  lk_layernorm_grad(B * 197, 192, arena + 371269632, arena + 154140672, params[154],
+  /* %970 = index(%968) {axis 0, at 0} blocks.6.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 149323776, 384, arena + 158204352, 192);
+
+  /* %971 = normalize_grad(%321, %965, %322, %957) {eps 1e-06} blocks.5.conv : f32[B, 197, 192], written over %965 */
+  lk_layernorm_grad(B * 197, 192, arena + 364007424, arena + 154140672, params[154],
       arena + 178225152, 1e-06f, arena + 154140672);
 
-  /* %978 = slice(%977) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], a view of %972: no code */
+  /* %972 = slice(%971) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], a view of %965: no code */
 
-  /* %979 = slice(%977) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192] */
+  /* %973 = slice(%971) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 154140864, 37824, arena + 155351040, 37632);
 
-  /* %980 = batch_norm_act_param_grad(%320, %979, %323, %321, %322) {eps 1e-05} blocks.5.conv.conv.8 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 414775296, arena + 155351040,
-      arena + 434011440, params[150], params[151], 1e-05f, LK_ACT_NONE, arena + 149323776,
+  /* %974 = batch_norm_act_param_grad(%314, %973, %317, %315, %316) {eps 1e-05} blocks.5.conv.conv.8 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 400250880, arena + 155351040,
+      arena + 418430256, params[150], params[151], 1e-05f, LK_ACT_NONE, arena + 149323776,
       arena + 149362368);
 
-  /* %981 = batch_norm_act_grad(%320, %979, %323, %321, %322, %980) {eps 1e-05} blocks.5.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 414775296, arena + 155351040, arena + 434011440,
+  /* %975 = batch_norm_act_grad(%314, %973, %317, %315, %316, %974) {eps 1e-05} blocks.5.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 400250880, arena + 155351040, arena + 418430256,
       params[150], params[151], arena + 149362368, 1e-05f, LK_ACT_NONE, arena + 149323776,
       arena + 156555264);
 
-  /* %982 = index(%980) {axis 0, at 0} blocks.5.conv.conv.8 : f32[192] */
+  /* %976 = index(%974) {axis 0, at 0} blocks.5.conv.conv.8 : f32[192] */
   lk_copy_rows(1, 192, arena + 149362368, 384, arena + 158204544, 192);
 
-  /* %983 = index(%980) {axis 0, at 1} blocks.5.conv.conv.8 : f32[192] */
+  /* %977 = index(%974) {axis 0, at 1} blocks.5.conv.conv.8 : f32[192] */
   lk_copy_rows(1, 192, arena + 149362560, 384, arena + 158204736, 192);
 
-  /* %984 = transpose(%319) {perm [1, 0]} blocks.5.conv.conv.7 : f32[768, 192] */
+  /* %978 = transpose(%313) {perm [1, 0]} blocks.5.conv.conv.7 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[149], arena + 157906944);
 
-  /* %985 = fused_linear(%981, %984) blocks.5.conv.conv.7 : f32[B, 196, 768] */
+  /* %979 = fused_linear(%975, %978) blocks.5.conv.conv.7 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 156555264, arena + 157906944, NULL, LK_ACT_NONE, NULL,
       arena + 149323776);
 
-  /* %986 = linear_grad_weight(%981, %317) blocks.5.conv.conv.7 : f32[192, 768] */
+  /* %980 = linear_grad_weight(%975, %311) blocks.5.conv.conv.7 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 156555264, arena + 144506880, arena + 157906944);
 
-  /* %987 = reshape(%986) {shape [192, 768, 1, 1]} blocks.5.conv.conv.7 : f32[192, 768, 1, 1], a view of %986: no code */
+  /* %981 = reshape(%980) {shape [192, 768, 1, 1]} blocks.5.conv.conv.7 : f32[192, 768, 1, 1], a view of %980: no code */
 
-  /* %988 = reduce_sum(%985, %307) {axes [0]} blocks.5.conv.conv.6 : f32[B, 768] */
+  /* %982 = reduce_sum(%979, %301) {axes [0]} blocks.5.conv.conv.6 : f32[B, 768] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0},
       arena + 149323776, arena + 139689984, arena + 144506880);
 
-  /* %989 = hsigmoid_grad(%315, %988) blocks.5.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 433423872, arena + 144506880, arena + 139689984);
+  /* %983 = hsigmoid_grad(%309, %982) blocks.5.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 417842688, arena + 144506880, arena + 139689984);
 
-  /* %990 = transpose(%313) {perm [1, 0]} blocks.5.conv.conv.6.fc.2 : f32[4, 768] */
+  /* %984 = transpose(%307) {perm [1, 0]} blocks.5.conv.conv.6.fc.2 : f32[4, 768] */
   lk_transpose(2, (const long[]){768, 4}, (const int[]){1, 0}, params[147], arena + 139714560);
 
-  /* %991 = fused_linear(%989, %990) blocks.5.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %985 = fused_linear(%983, %984) blocks.5.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 768, 4, arena + 139689984, arena + 139714560, NULL, LK_ACT_NONE, NULL,
       arena + 139717632);
 
-  /* %992 = linear_grad_weight(%989, %312) blocks.5.conv.conv.6.fc.2 : f32[768, 4] */
-  lk_linear_grad_weight(B, 4, 768, arena + 139689984, arena + 434021296, arena + 139844352);
+  /* %986 = linear_grad_weight(%983, %306) blocks.5.conv.conv.6.fc.2 : f32[768, 4] */
+  lk_linear_grad_weight(B, 4, 768, arena + 139689984, arena + 418440496, arena + 139844352);
 
-  /* %993 = reduce_sum(%989) {axes [], batch} blocks.5.conv.conv.6.fc.2 : f32[768] */
+  /* %987 = reduce_sum(%983) {axes [], batch} blocks.5.conv.conv.6.fc.2 : f32[768] */
   lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 139689984,
       arena + 139852032);
 
-  /* %994 = relu_grad(%311, %991) blocks.5.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 434021168, arena + 139717632, arena + 139717760);
+  /* %988 = relu_grad(%305, %985) blocks.5.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 418440368, arena + 139717632, arena + 139717760);
 
-  /* %995 = transpose(%309) {perm [1, 0]} blocks.5.conv.conv.6.fc.0 : f32[768, 4] */
+  /* %989 = transpose(%303) {perm [1, 0]} blocks.5.conv.conv.6.fc.0 : f32[768, 4] */
   lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[145], arena + 139714560);
 
-  /* %996 = fused_linear(%994, %995) blocks.5.conv.conv.6.fc.0 : f32[B, 768] */
+  /* %990 = fused_linear(%988, %989) blocks.5.conv.conv.6.fc.0 : f32[B, 768] */
   lk_fused_linear(B, 4, 768, arena + 139717760, arena + 139714560, NULL, LK_ACT_NONE, NULL,
       arena + 139689984);
 
-  /* %997 = linear_grad_weight(%994, %308) blocks.5.conv.conv.6.fc.0 : f32[4, 768] */
-  lk_linear_grad_weight(B, 768, 4, arena + 139717760, arena + 433399296, arena + 139847424);
+  /* %991 = linear_grad_weight(%988, %302) blocks.5.conv.conv.6.fc.0 : f32[4, 768] */
+  lk_linear_grad_weight(B, 768, 4, arena + 139717760, arena + 417818112, arena + 139847424);
 
-  /* %998 = reduce_sum(%994) {axes [], batch} blocks.5.conv.conv.6.fc.0 : f32[4] */
+  /* %992 = reduce_sum(%988) {axes [], batch} blocks.5.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 139717760,
       arena + 139852800);
 
-  /* %999 = reshape(%996) {shape [1, 768]} blocks.5.conv.conv.6 : f32[B, 1, 768], a view of %996: no code */
+  /* %993 = reshape(%990) {shape [1, 768]} blocks.5.conv.conv.6 : f32[B, 1, 768], a view of %990: no code */
 
-  /* %1000 = mul_scalar(%999) {x op 0.0051020407} blocks.5.conv.conv.6 : f32[B, 1, 768] */
+  /* %994 = mul_scalar(%993) {x op 0.0051020407} blocks.5.conv.conv.6 : f32[B, 1, 768] */
   lk_mul_scalar(B * 768, arena + 139689984, 0.0051020407f, arena + 139714560);
 
-  /* %1001 = mul_add(%985, %316, %1000) blocks.5.conv.conv.4 : f32[B, 196, 768], written over %985 */
+  /* %995 = mul_add(%979, %310, %994) blocks.5.conv.conv.4 : f32[B, 196, 768], written over %979 */
   lk_mul_add(3, (const long[]){B, 196, 768}, arena + 149323776, (const long[]){150528, 768, 1},
-      arena + 433448448, (const long[]){768, 0, 1}, arena + 139714560, (const long[]){768, 0, 1},
+      arena + 417867264, (const long[]){768, 0, 1}, arena + 139714560, (const long[]){768, 0, 1},
       arena + 149323776);
 
-  /* %1002 = batch_norm_act_param_grad(%302, %1001, %305, %303, %304) {eps 1e-05, act hswish} blocks.5.conv.conv.4 : f32[2, 768] */
+  /* %996 = batch_norm_act_param_grad(%296, %995, %299, %297, %298) {eps 1e-05, act hswish} blocks.5.conv.conv.4 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 134873088, arena + 149323776,
-      arena + 433940736, params[141], params[142], 1e-05f, LK_ACT_HSWISH, arena + 139689984,
+      arena + 418359552, params[141], params[142], 1e-05f, LK_ACT_HSWISH, arena + 139689984,
       arena + 139850496);
 
-  /* %1003 = batch_norm_act_grad(%302, %1001, %305, %303, %304, %1002) {eps 1e-05, act hswish} blocks.5.conv.conv.4 : f32[B, 196, 768], written over %985 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 134873088, arena + 149323776, arena + 433940736,
+  /* %997 = batch_norm_act_grad(%296, %995, %299, %297, %298, %996) {eps 1e-05, act hswish} blocks.5.conv.conv.4 : f32[B, 196, 768], written over %979 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 134873088, arena + 149323776, arena + 418359552,
       params[141], params[142], arena + 139850496, 1e-05f, LK_ACT_HSWISH, arena + 139689984,
       arena + 149323776);
 
-  /* %1004 = index(%1002) {axis 0, at 0} blocks.5.conv.conv.4 : f32[768] */
+  /* %998 = index(%996) {axis 0, at 0} blocks.5.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 139850496, 1536, arena + 139696896, 768);
 
-  /* %1005 = index(%1002) {axis 0, at 1} blocks.5.conv.conv.4 : f32[768] */
+  /* %999 = index(%996) {axis 0, at 1} blocks.5.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 139851264, 1536, arena + 139697664, 768);
 
-  /* %1006 = token_dwconv_grad_input(%1003, %301) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 768] */
+  /* %1000 = token_dwconv_grad_input(%997, %295) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 149323776, params[140],
       arena + 134873088);
 
-  /* %1007 = token_dwconv_grad_weight(%1003, %300) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[768, 1, 3, 3] */
+  /* %1001 = token_dwconv_grad_weight(%997, %294) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 149323776,
       arena + 130056192, arena + 139689984);
 
-  /* %1008 = batch_norm_act_param_grad(%295, %1006, %298, %296, %297) {eps 1e-05, act hswish} blocks.5.conv.conv.1 : f32[2, 768] */
+  /* %1002 = batch_norm_act_param_grad(%289, %1000, %292, %290, %291) {eps 1e-05, act hswish} blocks.5.conv.conv.1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 125239296, arena + 134873088,
-      arena + 433938432, params[136], params[137], 1e-05f, LK_ACT_HSWISH, arena + 130056192,
+      arena + 418357248, params[136], params[137], 1e-05f, LK_ACT_HSWISH, arena + 130056192,
       arena + 130210560);
 
-  /* %1009 = batch_norm_act_grad(%295, %1006, %298, %296, %297, %1008) {eps 1e-05, act hswish} blocks.5.conv.conv.1 : f32[B, 196, 768], written over %1006 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 125239296, arena + 134873088, arena + 433938432,
+  /* %1003 = batch_norm_act_grad(%289, %1000, %292, %290, %291, %1002) {eps 1e-05, act hswish} blocks.5.conv.conv.1 : f32[B, 196, 768], written over %1000 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 125239296, arena + 134873088, arena + 418357248,
       params[136], params[137], arena + 130210560, 1e-05f, LK_ACT_HSWISH, arena + 130056192,
       arena + 134873088);
 
-  /* %1010 = index(%1008) {axis 0, at 0} blocks.5.conv.conv.1 : f32[768] */
+  /* %1004 = index(%1002) {axis 0, at 0} blocks.5.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 130210560, 1536, arena + 134117376, 768);
 
-  /* %1011 = index(%1008) {axis 0, at 1} blocks.5.conv.conv.1 : f32[768] */
+  /* %1005 = index(%1002) {axis 0, at 1} blocks.5.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 130211328, 1536, arena + 134118144, 768);
 
-  /* %1012 = transpose(%294) {perm [1, 0]} blocks.5.conv.conv.0 : f32[192, 768] */
+  /* %1006 = transpose(%288) {perm [1, 0]} blocks.5.conv.conv.0 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[135], arena + 125239296);
 
-  /* %1013 = linear_grad_weight(%1009, %292) blocks.5.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 134873088, arena + 413571072, arena + 133675008);
+  /* %1007 = linear_grad_weight(%1003, %286) blocks.5.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 134873088, arena + 399046656, arena + 133675008);
 
-  /* %1014 = fused_linear(%1009, %1012, %979) {residual} blocks.5.conv.conv.0 : f32[B, 196, 192], written into %972 from row 1 */
+  /* %1008 = fused_linear(%1003, %1006, %973) {residual} blocks.5.conv.conv.0 : f32[B, 196, 192], written into %965 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 134873088, 150528, arena + 125239296, NULL,
       NULL, 0, LK_ACT_NONE, arena + 155351040, 37632, arena + 154140864, 37824);
 
-  /* %1015 = reshape(%1013) {shape [768, 192, 1, 1]} blocks.5.conv.conv.0 : f32[768, 192, 1, 1], a view of %1013: no code */
+  /* %1009 = reshape(%1007) {shape [768, 192, 1, 1]} blocks.5.conv.conv.0 : f32[768, 192, 1, 1], a view of %1007: no code */
 
-  /* %1016 = concat(%978, %1014) {axis 0} blocks.5 : f32[B, 197, 192], a view of %972: no code */
+  /* %1010 = concat(%972, %1008) {axis 0} blocks.5 : f32[B, 197, 192], a view of %965: no code */
 
-  /* %1017 = mul(%1016, %289) blocks.5 : f32[B, 197, 192] */
+  /* %1011 = mul(%1010, %283) blocks.5 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 154140672, (const long[]){37824, 192, 1},
       inputs[5], (const long[]){1, 0, 0}, arena + 125239296);
 
-  /* %1018 = transpose(%286) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
+  /* %1012 = transpose(%280) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[133], arena + 126449664);
 
-  /* %1019 = fused_linear(%1017, %1018) blocks.5.attn.proj : f32[B, 197, 192] */
+  /* %1013 = fused_linear(%1011, %1012) blocks.5.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 125239296, arena + 126449664, NULL, LK_ACT_NONE, NULL,
       arena + 128870400);
 
-  /* %1020 = linear_grad_weight(%1017, %285) blocks.5.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 125239296, arena + 370059264, arena + 134080512);
+  /* %1014 = linear_grad_weight(%1011, %279) blocks.5.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 125239296, arena + 362797056, arena + 134080512);
 
-  /* %1021 = reduce_sum(%1017) {axes [0], batch} blocks.5.attn.proj : f32[192] */
+  /* %1015 = reduce_sum(%1011) {axes [0], batch} blocks.5.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 125239296,
       arena + 134119488);
 
-  /* %1022 = sdpa_grad(%282, %283, %284, %1019) {heads 4, kv_heads 4} blocks.5.attn : f32[B, 197, 576] */
+  /* %1016 = sdpa_grad(%276, %277, %278, %1013) {heads 4, kv_heads 4} blocks.5.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 316803072, 576, arena + 316803264, 576,
       arena + 316803456, 576, arena + 128870400, 192, arena + 125239296, 576,
       arena + 125239296 + 192, 576, arena + 125239296 + 384, 576, 0.14433756f);
 
-  /* %1023 = transpose(%279) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
+  /* %1017 = transpose(%273) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[131], arena + 128870400);
 
-  /* %1024 = fused_linear(%1022, %1023) blocks.5.attn.qkv : f32[B, 197, 192] */
+  /* %1018 = fused_linear(%1016, %1017) blocks.5.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 125239296, arena + 128870400, NULL, LK_ACT_NONE, NULL,
       arena + 130056192);
 
-  /* %1025 = linear_grad_weight(%1022, %278) blocks.5.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 125239296, arena + 368848896, arena + 133969920);
+  /* %1019 = linear_grad_weight(%1016, %272) blocks.5.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 125239296, arena + 361586688, arena + 133969920);
 
-  /* %1026 = reduce_sum(%1022) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
+  /* %1020 = reduce_sum(%1016) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 125239296,
       arena + 134118912);
 
-  /* %1027 = reduce_sum(%1024) {axes [0], batch} blocks.5.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 130056192,
-      arena + 134119680);
+  /* %1021 = normalize_param_grad(%269, %1018) {eps 1e-06} blocks.5.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 360376320, arena + 130056192, 1e-06f,
+      arena + 125239296);
 
-  /* %1028 = reduce_sum(%1024, %277) {axes [0], batch} blocks.5.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 130056192, arena + 367638528, arena + 134119872);
+  /* %1022 = index(%1021) {axis 0, at 1} blocks.5.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 125239488, 384, arena + 134119680, 192);
 
-  /* %1029 = normalize_grad(%274, %1024, %275, %1016) {eps 1e-06} blocks.4.conv : f32[B, 197, 192], written over %1024 */
-  lk_layernorm_grad(B * 197, 192, arena + 366428160, arena + 130056192, params[129],
+  /* %1023 = index(%1021) {axis 0, at 0} blocks.5.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 125239296, 384, arena + 134119872, 192);
+
+  /* %1024 = normalize_grad(%269, %1018, %270, %1010) {eps 1e-06} blocks.4.conv : f32[B, 197, 192], written over %1018 */
+  lk_layernorm_grad(B * 197, 192, arena + 360376320, arena + 130056192, params[129],
       arena + 154140672, 1e-06f, arena + 130056192);
 
-  /* %1030 = slice(%1029) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], a view of %1024: no code */
+  /* %1025 = slice(%1024) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], a view of %1018: no code */
 
-  /* %1031 = slice(%1029) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192] */
+  /* %1026 = slice(%1024) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 130056384, 37824, arena + 131266560, 37632);
 
-  /* %1032 = batch_norm_act_param_grad(%267, %1031, %270, %268, %269) {eps 1e-05} blocks.4.conv.conv.8 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 412366848, arena + 131266560,
-      arena + 434010864, params[125], params[126], 1e-05f, LK_ACT_NONE, arena + 125239296,
+  /* %1027 = batch_norm_act_param_grad(%262, %1026, %265, %263, %264) {eps 1e-05} blocks.4.conv.conv.8 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 397842432, arena + 131266560,
+      arena + 418429680, params[125], params[126], 1e-05f, LK_ACT_NONE, arena + 125239296,
       arena + 125277888);
 
-  /* %1033 = batch_norm_act_grad(%267, %1031, %270, %268, %269, %1032) {eps 1e-05} blocks.4.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 412366848, arena + 131266560, arena + 434010864,
+  /* %1028 = batch_norm_act_grad(%262, %1026, %265, %263, %264, %1027) {eps 1e-05} blocks.4.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 397842432, arena + 131266560, arena + 418429680,
       params[125], params[126], arena + 125277888, 1e-05f, LK_ACT_NONE, arena + 125239296,
       arena + 132470784);
 
-  /* %1034 = index(%1032) {axis 0, at 0} blocks.4.conv.conv.8 : f32[192] */
+  /* %1029 = index(%1027) {axis 0, at 0} blocks.4.conv.conv.8 : f32[192] */
   lk_copy_rows(1, 192, arena + 125277888, 384, arena + 134120064, 192);
 
-  /* %1035 = index(%1032) {axis 0, at 1} blocks.4.conv.conv.8 : f32[192] */
+  /* %1030 = index(%1027) {axis 0, at 1} blocks.4.conv.conv.8 : f32[192] */
   lk_copy_rows(1, 192, arena + 125278080, 384, arena + 134120256, 192);
 
-  /* %1036 = transpose(%266) {perm [1, 0]} blocks.4.conv.conv.7 : f32[768, 192] */
+  /* %1031 = transpose(%261) {perm [1, 0]} blocks.4.conv.conv.7 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[124], arena + 133822464);
 
-  /* %1037 = fused_linear(%1033, %1036) blocks.4.conv.conv.7 : f32[B, 196, 768] */
+  /* %1032 = fused_linear(%1028, %1031) blocks.4.conv.conv.7 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 132470784, arena + 133822464, NULL, LK_ACT_NONE, NULL,
       arena + 125239296);
 
-  /* %1038 = linear_grad_weight(%1033, %264) blocks.4.conv.conv.7 : f32[192, 768] */
+  /* %1033 = linear_grad_weight(%1028, %259) blocks.4.conv.conv.7 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 132470784, arena + 120422400, arena + 133822464);
 
-  /* %1039 = reshape(%1038) {shape [192, 768, 1, 1]} blocks.4.conv.conv.7 : f32[192, 768, 1, 1], a view of %1038: no code */
+  /* %1034 = reshape(%1033) {shape [192, 768, 1, 1]} blocks.4.conv.conv.7 : f32[192, 768, 1, 1], a view of %1033: no code */
 
-  /* %1040 = reduce_sum(%1037, %254) {axes [0]} blocks.4.conv.conv.6 : f32[B, 768] */
+  /* %1035 = reduce_sum(%1032, %249) {axes [0]} blocks.4.conv.conv.6 : f32[B, 768] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0},
       arena + 125239296, arena + 115605504, arena + 120422400);
 
-  /* %1041 = hsigmoid_grad(%262, %1040) blocks.4.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 433350144, arena + 120422400, arena + 115605504);
+  /* %1036 = hsigmoid_grad(%257, %1035) blocks.4.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 417768960, arena + 120422400, arena + 115605504);
 
-  /* %1042 = transpose(%260) {perm [1, 0]} blocks.4.conv.conv.6.fc.2 : f32[4, 768] */
+  /* %1037 = transpose(%255) {perm [1, 0]} blocks.4.conv.conv.6.fc.2 : f32[4, 768] */
   lk_transpose(2, (const long[]){768, 4}, (const int[]){1, 0}, params[122], arena + 115630080);
 
-  /* %1043 = fused_linear(%1041, %1042) blocks.4.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %1038 = fused_linear(%1036, %1037) blocks.4.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 768, 4, arena + 115605504, arena + 115630080, NULL, LK_ACT_NONE, NULL,
       arena + 115633152);
 
-  /* %1044 = linear_grad_weight(%1041, %259) blocks.4.conv.conv.6.fc.2 : f32[768, 4] */
-  lk_linear_grad_weight(B, 4, 768, arena + 115605504, arena + 434021040, arena + 115759872);
+  /* %1039 = linear_grad_weight(%1036, %254) blocks.4.conv.conv.6.fc.2 : f32[768, 4] */
+  lk_linear_grad_weight(B, 4, 768, arena + 115605504, arena + 418440240, arena + 115759872);
 
-  /* %1045 = reduce_sum(%1041) {axes [], batch} blocks.4.conv.conv.6.fc.2 : f32[768] */
+  /* %1040 = reduce_sum(%1036) {axes [], batch} blocks.4.conv.conv.6.fc.2 : f32[768] */
   lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 115605504,
       arena + 115767552);
 
-  /* %1046 = relu_grad(%258, %1043) blocks.4.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 434020912, arena + 115633152, arena + 115633280);
+  /* %1041 = relu_grad(%253, %1038) blocks.4.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 418440112, arena + 115633152, arena + 115633280);
 
-  /* %1047 = transpose(%256) {perm [1, 0]} blocks.4.conv.conv.6.fc.0 : f32[768, 4] */
+  /* %1042 = transpose(%251) {perm [1, 0]} blocks.4.conv.conv.6.fc.0 : f32[768, 4] */
   lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[120], arena + 115630080);
 
-  /* %1048 = fused_linear(%1046, %1047) blocks.4.conv.conv.6.fc.0 : f32[B, 768] */
+  /* %1043 = fused_linear(%1041, %1042) blocks.4.conv.conv.6.fc.0 : f32[B, 768] */
   lk_fused_linear(B, 4, 768, arena + 115633280, arena + 115630080, NULL, LK_ACT_NONE, NULL,
       arena + 115605504);
 
-  /* %1049 = linear_grad_weight(%1046, %255) blocks.4.conv.conv.6.fc.0 : f32[4, 768] */
-  lk_linear_grad_weight(B, 768, 4, arena + 115633280, arena + 433325568, arena + 115762944);
+  /* %1044 = linear_grad_weight(%1041, %250) blocks.4.conv.conv.6.fc.0 : f32[4, 768] */
+  lk_linear_grad_weight(B, 768, 4, arena + 115633280, arena + 417744384, arena + 115762944);
 
-  /* %1050 = reduce_sum(%1046) {axes [], batch} blocks.4.conv.conv.6.fc.0 : f32[4] */
+  /* %1045 = reduce_sum(%1041) {axes [], batch} blocks.4.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 115633280,
       arena + 115768320);
 
-  /* %1051 = reshape(%1048) {shape [1, 768]} blocks.4.conv.conv.6 : f32[B, 1, 768], a view of %1048: no code */
+  /* %1046 = reshape(%1043) {shape [1, 768]} blocks.4.conv.conv.6 : f32[B, 1, 768], a view of %1043: no code */
 
-  /* %1052 = mul_scalar(%1051) {x op 0.0051020407} blocks.4.conv.conv.6 : f32[B, 1, 768] */
+  /* %1047 = mul_scalar(%1046) {x op 0.0051020407} blocks.4.conv.conv.6 : f32[B, 1, 768] */
   lk_mul_scalar(B * 768, arena + 115605504, 0.0051020407f, arena + 115630080);
 
-  /* %1053 = mul_add(%1037, %263, %1052) blocks.4.conv.conv.4 : f32[B, 196, 768], written over %1037 */
+  /* %1048 = mul_add(%1032, %258, %1047) blocks.4.conv.conv.4 : f32[B, 196, 768], written over %1032 */
   lk_mul_add(3, (const long[]){B, 196, 768}, arena + 125239296, (const long[]){150528, 768, 1},
-      arena + 433374720, (const long[]){768, 0, 1}, arena + 115630080, (const long[]){768, 0, 1},
+      arena + 417793536, (const long[]){768, 0, 1}, arena + 115630080, (const long[]){768, 0, 1},
       arena + 125239296);
 
-  /* %1054 = batch_norm_act_param_grad(%249, %1053, %252, %250, %251) {eps 1e-05, act hswish} blocks.4.conv.conv.4 : f32[2, 768] */
+  /* %1049 = batch_norm_act_param_grad(%244, %1048, %247, %245, %246) {eps 1e-05, act hswish} blocks.4.conv.conv.4 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 110788608, arena + 125239296,
-      arena + 433936128, params[116], params[117], 1e-05f, LK_ACT_HSWISH, arena + 115605504,
+      arena + 418354944, params[116], params[117], 1e-05f, LK_ACT_HSWISH, arena + 115605504,
       arena + 115766016);
 
-  /* %1055 = batch_norm_act_grad(%249, %1053, %252, %250, %251, %1054) {eps 1e-05, act hswish} blocks.4.conv.conv.4 : f32[B, 196, 768], written over %1037 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 110788608, arena + 125239296, arena + 433936128,
+  /* %1050 = batch_norm_act_grad(%244, %1048, %247, %245, %246, %1049) {eps 1e-05, act hswish} blocks.4.conv.conv.4 : f32[B, 196, 768], written over %1032 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 110788608, arena + 125239296, arena + 418354944,
       params[116], params[117], arena + 115766016, 1e-05f, LK_ACT_HSWISH, arena + 115605504,
       arena + 125239296);
 
-  /* %1056 = index(%1054) {axis 0, at 0} blocks.4.conv.conv.4 : f32[768] */
+  /* %1051 = index(%1049) {axis 0, at 0} blocks.4.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 115766016, 1536, arena + 115612416, 768);
 
-  /* %1057 = index(%1054) {axis 0, at 1} blocks.4.conv.conv.4 : f32[768] */
+  /* %1052 = index(%1049) {axis 0, at 1} blocks.4.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 115766784, 1536, arena + 115613184, 768);
 
-  /* %1058 = token_dwconv_grad_input(%1055, %248) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 768] */
+  /* %1053 = token_dwconv_grad_input(%1050, %243) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 125239296, params[115],
       arena + 110788608);
 
-  /* %1059 = token_dwconv_grad_weight(%1055, %247) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[768, 1, 3, 3] */
+  /* %1054 = token_dwconv_grad_weight(%1050, %242) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 125239296,
       arena + 105971712, arena + 115605504);
 
-  /* %1060 = batch_norm_act_param_grad(%242, %1058, %245, %243, %244) {eps 1e-05, act hswish} blocks.4.conv.conv.1 : f32[2, 768] */
+  /* %1055 = batch_norm_act_param_grad(%237, %1053, %240, %238, %239) {eps 1e-05, act hswish} blocks.4.conv.conv.1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 101154816, arena + 110788608,
-      arena + 433933824, params[111], params[112], 1e-05f, LK_ACT_HSWISH, arena + 105971712,
+      arena + 418352640, params[111], params[112], 1e-05f, LK_ACT_HSWISH, arena + 105971712,
       arena + 106126080);
 
-  /* %1061 = batch_norm_act_grad(%242, %1058, %245, %243, %244, %1060) {eps 1e-05, act hswish} blocks.4.conv.conv.1 : f32[B, 196, 768], written over %1058 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 101154816, arena + 110788608, arena + 433933824,
+  /* %1056 = batch_norm_act_grad(%237, %1053, %240, %238, %239, %1055) {eps 1e-05, act hswish} blocks.4.conv.conv.1 : f32[B, 196, 768], written over %1053 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 101154816, arena + 110788608, arena + 418352640,
       params[111], params[112], arena + 106126080, 1e-05f, LK_ACT_HSWISH, arena + 105971712,
       arena + 110788608);
 
-  /* %1062 = index(%1060) {axis 0, at 0} blocks.4.conv.conv.1 : f32[768] */
+  /* %1057 = index(%1055) {axis 0, at 0} blocks.4.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 106126080, 1536, arena + 110032896, 768);
 
-  /* %1063 = index(%1060) {axis 0, at 1} blocks.4.conv.conv.1 : f32[768] */
+  /* %1058 = index(%1055) {axis 0, at 1} blocks.4.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 106126848, 1536, arena + 110033664, 768);
 
-  /* %1064 = transpose(%241) {perm [1, 0]} blocks.4.conv.conv.0 : f32[192, 768] */
+  /* %1059 = transpose(%236) {perm [1, 0]} blocks.4.conv.conv.0 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[110], arena + 101154816);
 
-  /* %1065 = linear_grad_weight(%1061, %239) blocks.4.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 110788608, arena + 411162624, arena + 109590528);
+  /* %1060 = linear_grad_weight(%1056, %234) blocks.4.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 110788608, arena + 396638208, arena + 109590528);
 
-  /* %1066 = fused_linear(%1061, %1064, %1031) {residual} blocks.4.conv.conv.0 : f32[B, 196, 192], written into %1024 from row 1 */
+  /* %1061 = fused_linear(%1056, %1059, %1026) {residual} blocks.4.conv.conv.0 : f32[B, 196, 192], written into %1018 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 110788608, 150528, arena + 101154816, NULL,
       NULL, 0, LK_ACT_NONE, arena + 131266560, 37632, arena + 130056384, 37824);
 
-  /* %1067 = reshape(%1065) {shape [768, 192, 1, 1]} blocks.4.conv.conv.0 : f32[768, 192, 1, 1], a view of %1065: no code */
+  /* %1062 = reshape(%1060) {shape [768, 192, 1, 1]} blocks.4.conv.conv.0 : f32[768, 192, 1, 1], a view of %1060: no code */
 
-  /* %1068 = concat(%1030, %1066) {axis 0} blocks.4 : f32[B, 197, 192], a view of %1024: no code */
+  /* %1063 = concat(%1025, %1061) {axis 0} blocks.4 : f32[B, 197, 192], a view of %1018: no code */
 
-  /* %1069 = mul(%1068, %236) blocks.4 : f32[B, 197, 192] */
+  /* %1064 = mul(%1063, %231) blocks.4 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 130056192, (const long[]){37824, 192, 1},
       inputs[4], (const long[]){1, 0, 0}, arena + 101154816);
 
-  /* %1070 = transpose(%233) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
+  /* %1065 = transpose(%228) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[108], arena + 102365184);
 
-  /* %1071 = fused_linear(%1069, %1070) blocks.4.attn.proj : f32[B, 197, 192] */
+  /* %1066 = fused_linear(%1064, %1065) blocks.4.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 101154816, arena + 102365184, NULL, LK_ACT_NONE, NULL,
       arena + 104785920);
 
-  /* %1072 = linear_grad_weight(%1069, %232) blocks.4.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 101154816, arena + 365217792, arena + 109996032);
+  /* %1067 = linear_grad_weight(%1064, %227) blocks.4.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 101154816, arena + 359165952, arena + 109996032);
 
-  /* %1073 = reduce_sum(%1069) {axes [0], batch} blocks.4.attn.proj : f32[192] */
+  /* %1068 = reduce_sum(%1064) {axes [0], batch} blocks.4.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 101154816,
       arena + 110035008);
 
-  /* %1074 = sdpa_grad(%229, %230, %231, %1071) {heads 4, kv_heads 4} blocks.4.attn : f32[B, 197, 576] */
+  /* %1069 = sdpa_grad(%224, %225, %226, %1066) {heads 4, kv_heads 4} blocks.4.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 313171968, 576, arena + 313172160, 576,
       arena + 313172352, 576, arena + 104785920, 192, arena + 101154816, 576,
       arena + 101154816 + 192, 576, arena + 101154816 + 384, 576, 0.14433756f);
 
-  /* %1075 = transpose(%226) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
+  /* %1070 = transpose(%221) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[106], arena + 104785920);
 
-  /* %1076 = fused_linear(%1074, %1075) blocks.4.attn.qkv : f32[B, 197, 192] */
+  /* %1071 = fused_linear(%1069, %1070) blocks.4.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 101154816, arena + 104785920, NULL, LK_ACT_NONE, NULL,
       arena + 105971712);
 
-  /* %1077 = linear_grad_weight(%1074, %225) blocks.4.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 101154816, arena + 364007424, arena + 109885440);
+  /* %1072 = linear_grad_weight(%1069, %220) blocks.4.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 101154816, arena + 357955584, arena + 109885440);
 
-  /* %1078 = reduce_sum(%1074) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
+  /* %1073 = reduce_sum(%1069) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 101154816,
       arena + 110034432);
 
-  /* %1079 = reduce_sum(%1076) {axes [0], batch} blocks.4.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 105971712,
-      arena + 110035200);
+  /* %1074 = normalize_param_grad(%217, %1071) {eps 1e-06} blocks.4.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 356745216, arena + 105971712, 1e-06f,
+      arena + 101154816);
 
-  /* %1080 = reduce_sum(%1076, %224) {axes [0], batch} blocks.4.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 105971712, arena + 362797056, arena + 110035392);
+  /* %1075 = index(%1074) {axis 0, at 1} blocks.4.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 101155008, 384, arena + 110035200, 192);
 
-  /* %1081 = normalize_grad(%221, %1076, %222, %1068) {eps 1e-06} blocks.3.conv : f32[B, 197, 192], written over %1076 */
-  lk_layernorm_grad(B * 197, 192, arena + 361586688, arena + 105971712, params[104],
+  /* %1076 = index(%1074) {axis 0, at 0} blocks.4.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 101154816, 384, arena + 110035392, 192);
+
+  /* %1077 = normalize_grad(%217, %1071, %218, %1063) {eps 1e-06} blocks.3.conv : f32[B, 197, 192], written over %1071 */
+  lk_layernorm_grad(B * 197, 192, arena + 356745216, arena + 105971712, params[104],
       arena + 130056192, 1e-06f, arena + 105971712);
 
-  /* %1082 = slice(%1081) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], a view of %1076: no code */
+  /* %1078 = slice(%1077) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], a view of %1071: no code */
 
-  /* %1083 = slice(%1081) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192] */
+  /* %1079 = slice(%1077) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 105971904, 37824, arena + 107182080, 37632);
 
-  /* %1084 = batch_norm_act_param_grad(%214, %1083, %217, %215, %216) {eps 1e-05} blocks.3.conv.conv.8 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 409958400, arena + 107182080,
-      arena + 434010288, params[100], params[101], 1e-05f, LK_ACT_NONE, arena + 101154816,
+  /* %1080 = batch_norm_act_param_grad(%210, %1079, %213, %211, %212) {eps 1e-05} blocks.3.conv.conv.8 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 395433984, arena + 107182080,
+      arena + 418429104, params[100], params[101], 1e-05f, LK_ACT_NONE, arena + 101154816,
       arena + 101193408);
 
-  /* %1085 = batch_norm_act_grad(%214, %1083, %217, %215, %216, %1084) {eps 1e-05} blocks.3.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 409958400, arena + 107182080, arena + 434010288,
+  /* %1081 = batch_norm_act_grad(%210, %1079, %213, %211, %212, %1080) {eps 1e-05} blocks.3.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 395433984, arena + 107182080, arena + 418429104,
       params[100], params[101], arena + 101193408, 1e-05f, LK_ACT_NONE, arena + 101154816,
       arena + 108386304);
 
-  /* %1086 = index(%1084) {axis 0, at 0} blocks.3.conv.conv.8 : f32[192] */
+  /* %1082 = index(%1080) {axis 0, at 0} blocks.3.conv.conv.8 : f32[192] */
   lk_copy_rows(1, 192, arena + 101193408, 384, arena + 110035584, 192);
 
-  /* %1087 = index(%1084) {axis 0, at 1} blocks.3.conv.conv.8 : f32[192] */
+  /* %1083 = index(%1080) {axis 0, at 1} blocks.3.conv.conv.8 : f32[192] */
   lk_copy_rows(1, 192, arena + 101193600, 384, arena + 110035776, 192);
 
-  /* %1088 = transpose(%213) {perm [1, 0]} blocks.3.conv.conv.7 : f32[768, 192] */
+  /* %1084 = transpose(%209) {perm [1, 0]} blocks.3.conv.conv.7 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[99], arena + 109737984);
 
-  /* %1089 = fused_linear(%1085, %1088) blocks.3.conv.conv.7 : f32[B, 196, 768] */
+  /* %1085 = fused_linear(%1081, %1084) blocks.3.conv.conv.7 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 108386304, arena + 109737984, NULL, LK_ACT_NONE, NULL,
       arena + 101154816);
 
-  /* %1090 = linear_grad_weight(%1085, %211) blocks.3.conv.conv.7 : f32[192, 768] */
+  /* %1086 = linear_grad_weight(%1081, %207) blocks.3.conv.conv.7 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 108386304, arena + 96337920, arena + 109737984);
 
-  /* %1091 = reshape(%1090) {shape [192, 768, 1, 1]} blocks.3.conv.conv.7 : f32[192, 768, 1, 1], a view of %1090: no code */
+  /* %1087 = reshape(%1086) {shape [192, 768, 1, 1]} blocks.3.conv.conv.7 : f32[192, 768, 1, 1], a view of %1086: no code */
 
-  /* %1092 = reduce_sum(%1089, %201) {axes [0]} blocks.3.conv.conv.6 : f32[B, 768] */
+  /* %1088 = reduce_sum(%1085, %197) {axes [0]} blocks.3.conv.conv.6 : f32[B, 768] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0},
       arena + 101154816, arena + 91521024, arena + 96337920);
 
-  /* %1093 = hsigmoid_grad(%209, %1092) blocks.3.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 433276416, arena + 96337920, arena + 91521024);
+  /* %1089 = hsigmoid_grad(%205, %1088) blocks.3.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 417695232, arena + 96337920, arena + 91521024);
 
-  /* %1094 = transpose(%207) {perm [1, 0]} blocks.3.conv.conv.6.fc.2 : f32[4, 768] */
+  /* %1090 = transpose(%203) {perm [1, 0]} blocks.3.conv.conv.6.fc.2 : f32[4, 768] */
   lk_transpose(2, (const long[]){768, 4}, (const int[]){1, 0}, params[97], arena + 91545600);
 
-  /* %1095 = fused_linear(%1093, %1094) blocks.3.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %1091 = fused_linear(%1089, %1090) blocks.3.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 768, 4, arena + 91521024, arena + 91545600, NULL, LK_ACT_NONE, NULL,
       arena + 91548672);
 
-  /* %1096 = linear_grad_weight(%1093, %206) blocks.3.conv.conv.6.fc.2 : f32[768, 4] */
-  lk_linear_grad_weight(B, 4, 768, arena + 91521024, arena + 434020784, arena + 91675392);
+  /* %1092 = linear_grad_weight(%1089, %202) blocks.3.conv.conv.6.fc.2 : f32[768, 4] */
+  lk_linear_grad_weight(B, 4, 768, arena + 91521024, arena + 418439984, arena + 91675392);
 
-  /* %1097 = reduce_sum(%1093) {axes [], batch} blocks.3.conv.conv.6.fc.2 : f32[768] */
+  /* %1093 = reduce_sum(%1089) {axes [], batch} blocks.3.conv.conv.6.fc.2 : f32[768] */
   lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 91521024,
       arena + 91683072);
 
-  /* %1098 = relu_grad(%205, %1095) blocks.3.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 434020656, arena + 91548672, arena + 91548800);
+  /* %1094 = relu_grad(%201, %1091) blocks.3.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 418439856, arena + 91548672, arena + 91548800);
 
-  /* %1099 = transpose(%203) {perm [1, 0]} blocks.3.conv.conv.6.fc.0 : f32[768, 4] */
+  /* %1095 = transpose(%199) {perm [1, 0]} blocks.3.conv.conv.6.fc.0 : f32[768, 4] */
   lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[95], arena + 91545600);
 
-  /* %1100 = fused_linear(%1098, %1099) blocks.3.conv.conv.6.fc.0 : f32[B, 768] */
+  /* %1096 = fused_linear(%1094, %1095) blocks.3.conv.conv.6.fc.0 : f32[B, 768] */
   lk_fused_linear(B, 4, 768, arena + 91548800, arena + 91545600, NULL, LK_ACT_NONE, NULL,
       arena + 91521024);
 
-  /* %1101 = linear_grad_weight(%1098, %202) blocks.3.conv.conv.6.fc.0 : f32[4, 768] */
-  lk_linear_grad_weight(B, 768, 4, arena + 91548800, arena + 433251840, arena + 91678464);
+  /* %1097 = linear_grad_weight(%1094, %198) blocks.3.conv.conv.6.fc.0 : f32[4, 768] */
+  lk_linear_grad_weight(B, 768, 4, arena + 91548800, arena + 417670656, arena + 91678464);
 
-  /* %1102 = reduce_sum(%1098) {axes [], batch} blocks.3.conv.conv.6.fc.0 : f32[4] */
+  /* %1098 = reduce_sum(%1094) {axes [], batch} blocks.3.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 91548800,
       arena + 91683840);
 
-  /* %1103 = reshape(%1100) {shape [1, 768]} blocks.3.conv.conv.6 : f32[B, 1, 768], a view of %1100: no code */
+  /* %1099 = reshape(%1096) {shape [1, 768]} blocks.3.conv.conv.6 : f32[B, 1, 768], a view of %1096: no code */
 
-  /* %1104 = mul_scalar(%1103) {x op 0.0051020407} blocks.3.conv.conv.6 : f32[B, 1, 768] */
+  /* %1100 = mul_scalar(%1099) {x op 0.0051020407} blocks.3.conv.conv.6 : f32[B, 1, 768] */
   lk_mul_scalar(B * 768, arena + 91521024, 0.0051020407f, arena + 91545600);
 
-  /* %1105 = mul_add(%1089, %210, %1104) blocks.3.conv.conv.4 : f32[B, 196, 768], written over %1089 */
+  /* %1101 = mul_add(%1085, %206, %1100) blocks.3.conv.conv.4 : f32[B, 196, 768], written over %1085 */
   lk_mul_add(3, (const long[]){B, 196, 768}, arena + 101154816, (const long[]){150528, 768, 1},
-      arena + 433300992, (const long[]){768, 0, 1}, arena + 91545600, (const long[]){768, 0, 1},
+      arena + 417719808, (const long[]){768, 0, 1}, arena + 91545600, (const long[]){768, 0, 1},
       arena + 101154816);
 
-  /* %1106 = batch_norm_act_param_grad(%196, %1105, %199, %197, %198) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[2, 768] */
+  /* %1102 = batch_norm_act_param_grad(%192, %1101, %195, %193, %194) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 86704128, arena + 101154816,
-      arena + 433931520, params[91], params[92], 1e-05f, LK_ACT_HSWISH, arena + 91521024,
+      arena + 418350336, params[91], params[92], 1e-05f, LK_ACT_HSWISH, arena + 91521024,
       arena + 91681536);
 
-  /* %1107 = batch_norm_act_grad(%196, %1105, %199, %197, %198, %1106) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[B, 196, 768], written over %1089 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 86704128, arena + 101154816, arena + 433931520,
+  /* %1103 = batch_norm_act_grad(%192, %1101, %195, %193, %194, %1102) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[B, 196, 768], written over %1085 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 86704128, arena + 101154816, arena + 418350336,
       params[91], params[92], arena + 91681536, 1e-05f, LK_ACT_HSWISH, arena + 91521024,
       arena + 101154816);
 
-  /* %1108 = index(%1106) {axis 0, at 0} blocks.3.conv.conv.4 : f32[768] */
+  /* %1104 = index(%1102) {axis 0, at 0} blocks.3.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 91681536, 1536, arena + 91527936, 768);
 
-  /* %1109 = index(%1106) {axis 0, at 1} blocks.3.conv.conv.4 : f32[768] */
+  /* %1105 = index(%1102) {axis 0, at 1} blocks.3.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 91682304, 1536, arena + 91528704, 768);
 
-  /* %1110 = token_dwconv_grad_input(%1107, %195) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 768] */
+  /* %1106 = token_dwconv_grad_input(%1103, %191) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 101154816, params[90],
       arena + 86704128);
 
-  /* %1111 = token_dwconv_grad_weight(%1107, %194) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[768, 1, 3, 3] */
+  /* %1107 = token_dwconv_grad_weight(%1103, %190) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 101154816, arena + 81887232,
       arena + 91521024);
 
-  /* %1112 = batch_norm_act_param_grad(%189, %1110, %192, %190, %191) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[2, 768] */
+  /* %1108 = batch_norm_act_param_grad(%185, %1106, %188, %186, %187) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 77070336, arena + 86704128,
-      arena + 433929216, params[86], params[87], 1e-05f, LK_ACT_HSWISH, arena + 81887232,
+      arena + 418348032, params[86], params[87], 1e-05f, LK_ACT_HSWISH, arena + 81887232,
       arena + 82041600);
 
-  /* %1113 = batch_norm_act_grad(%189, %1110, %192, %190, %191, %1112) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[B, 196, 768], written over %1110 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 77070336, arena + 86704128, arena + 433929216,
+  /* %1109 = batch_norm_act_grad(%185, %1106, %188, %186, %187, %1108) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[B, 196, 768], written over %1106 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 77070336, arena + 86704128, arena + 418348032,
       params[86], params[87], arena + 82041600, 1e-05f, LK_ACT_HSWISH, arena + 81887232,
       arena + 86704128);
 
-  /* %1114 = index(%1112) {axis 0, at 0} blocks.3.conv.conv.1 : f32[768] */
+  /* %1110 = index(%1108) {axis 0, at 0} blocks.3.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 82041600, 1536, arena + 85948416, 768);
 
-  /* %1115 = index(%1112) {axis 0, at 1} blocks.3.conv.conv.1 : f32[768] */
+  /* %1111 = index(%1108) {axis 0, at 1} blocks.3.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 82042368, 1536, arena + 85949184, 768);
 
-  /* %1116 = transpose(%188) {perm [1, 0]} blocks.3.conv.conv.0 : f32[192, 768] */
+  /* %1112 = transpose(%184) {perm [1, 0]} blocks.3.conv.conv.0 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[85], arena + 77070336);
 
-  /* %1117 = linear_grad_weight(%1113, %186) blocks.3.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 86704128, arena + 408754176, arena + 85506048);
+  /* %1113 = linear_grad_weight(%1109, %182) blocks.3.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 86704128, arena + 394229760, arena + 85506048);
 
-  /* %1118 = fused_linear(%1113, %1116, %1083) {residual} blocks.3.conv.conv.0 : f32[B, 196, 192], written into %1076 from row 1 */
+  /* %1114 = fused_linear(%1109, %1112, %1079) {residual} blocks.3.conv.conv.0 : f32[B, 196, 192], written into %1071 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 86704128, 150528, arena + 77070336, NULL, NULL,
       0, LK_ACT_NONE, arena + 107182080, 37632, arena + 105971904, 37824);
 
-  /* %1119 = reshape(%1117) {shape [768, 192, 1, 1]} blocks.3.conv.conv.0 : f32[768, 192, 1, 1], a view of %1117: no code */
+  /* %1115 = reshape(%1113) {shape [768, 192, 1, 1]} blocks.3.conv.conv.0 : f32[768, 192, 1, 1], a view of %1113: no code */
 
-  /* %1120 = concat(%1082, %1118) {axis 0} blocks.3 : f32[B, 197, 192], a view of %1076: no code */
+  /* %1116 = concat(%1078, %1114) {axis 0} blocks.3 : f32[B, 197, 192], a view of %1071: no code */
 
-  /* %1121 = mul(%1120, %183) blocks.3 : f32[B, 197, 192] */
+  /* %1117 = mul(%1116, %179) blocks.3 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 105971712, (const long[]){37824, 192, 1},
       inputs[3], (const long[]){1, 0, 0}, arena + 77070336);
 
-  /* %1122 = transpose(%180) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
+  /* %1118 = transpose(%176) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[83], arena + 78280704);
 
-  /* %1123 = fused_linear(%1121, %1122) blocks.3.attn.proj : f32[B, 197, 192] */
+  /* %1119 = fused_linear(%1117, %1118) blocks.3.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 77070336, arena + 78280704, NULL, LK_ACT_NONE, NULL,
       arena + 80701440);
 
-  /* %1124 = linear_grad_weight(%1121, %179) blocks.3.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 77070336, arena + 360376320, arena + 85911552);
+  /* %1120 = linear_grad_weight(%1117, %175) blocks.3.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 77070336, arena + 355534848, arena + 85911552);
 
-  /* %1125 = reduce_sum(%1121) {axes [0], batch} blocks.3.attn.proj : f32[192] */
+  /* %1121 = reduce_sum(%1117) {axes [0], batch} blocks.3.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 77070336,
       arena + 85950528);
 
-  /* %1126 = sdpa_grad(%176, %177, %178, %1123) {heads 4, kv_heads 4} blocks.3.attn : f32[B, 197, 576] */
+  /* %1122 = sdpa_grad(%172, %173, %174, %1119) {heads 4, kv_heads 4} blocks.3.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 309540864, 576, arena + 309541056, 576,
       arena + 309541248, 576, arena + 80701440, 192, arena + 77070336, 576, arena + 77070336 + 192,
       576, arena + 77070336 + 384, 576, 0.14433756f);
 
-  /* %1127 = transpose(%173) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
+  /* %1123 = transpose(%169) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[81], arena + 80701440);
 
-  /* %1128 = fused_linear(%1126, %1127) blocks.3.attn.qkv : f32[B, 197, 192] */
+  /* %1124 = fused_linear(%1122, %1123) blocks.3.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 77070336, arena + 80701440, NULL, LK_ACT_NONE, NULL,
       arena + 81887232);
 
-  /* %1129 = linear_grad_weight(%1126, %172) blocks.3.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 77070336, arena + 359165952, arena + 85800960);
+  /* %1125 = linear_grad_weight(%1122, %168) blocks.3.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 77070336, arena + 354324480, arena + 85800960);
 
-  /* %1130 = reduce_sum(%1126) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
+  /* %1126 = reduce_sum(%1122) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 77070336,
       arena + 85949952);
 
-  /* %1131 = reduce_sum(%1128) {axes [0], batch} blocks.3.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 81887232,
-      arena + 85950720);
+  /* %1127 = normalize_param_grad(%165, %1124) {eps 1e-06} blocks.3.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 353114112, arena + 81887232, 1e-06f,
+      arena + 77070336);
 
-  /* %1132 = reduce_sum(%1128, %171) {axes [0], batch} blocks.3.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 81887232, arena + 357955584, arena + 85950912);
+  /* %1128 = index(%1127) {axis 0, at 1} blocks.3.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 77070528, 384, arena + 85950720, 192);
 
-  /* %1133 = normalize_grad(%168, %1128, %169, %1120) {eps 1e-06} blocks.2.conv : f32[B, 197, 192], written over %1128 */
-  lk_layernorm_grad(B * 197, 192, arena + 356745216, arena + 81887232, params[79],
+  /* %1129 = index(%1127) {axis 0, at 0} blocks.3.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 77070336, 384, arena + 85950912, 192);
+
+  /* %1130 = normalize_grad(%165, %1124, %166, %1116) {eps 1e-06} blocks.2.conv : f32[B, 197, 192], written over %1124 */
+  lk_layernorm_grad(B * 197, 192, arena + 353114112, arena + 81887232, params[79],
       arena + 105971712, 1e-06f, arena + 81887232);
 
-  /* %1134 = slice(%1133) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], a view of %1128: no code */
+  /* %1131 = slice(%1130) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], a view of %1124: no code */
 
-  /* %1135 = slice(%1133) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192] */
+  /* %1132 = slice(%1130) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 81887424, 37824, arena + 83097600, 37632);
 
-  /* %1136 = batch_norm_act_param_grad(%161, %1135, %164, %162, %163) {eps 1e-05} blocks.2.conv.conv.8 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 407549952, arena + 83097600,
-      arena + 434009712, params[75], params[76], 1e-05f, LK_ACT_NONE, arena + 77070336,
+  /* %1133 = batch_norm_act_param_grad(%158, %1132, %161, %159, %160) {eps 1e-05} blocks.2.conv.conv.8 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 393025536, arena + 83097600,
+      arena + 418428528, params[75], params[76], 1e-05f, LK_ACT_NONE, arena + 77070336,
       arena + 77108928);
 
-  /* %1137 = batch_norm_act_grad(%161, %1135, %164, %162, %163, %1136) {eps 1e-05} blocks.2.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 407549952, arena + 83097600, arena + 434009712,
+  /* %1134 = batch_norm_act_grad(%158, %1132, %161, %159, %160, %1133) {eps 1e-05} blocks.2.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 393025536, arena + 83097600, arena + 418428528,
       params[75], params[76], arena + 77108928, 1e-05f, LK_ACT_NONE, arena + 77070336,
       arena + 84301824);
 
-  /* %1138 = index(%1136) {axis 0, at 0} blocks.2.conv.conv.8 : f32[192] */
+  /* %1135 = index(%1133) {axis 0, at 0} blocks.2.conv.conv.8 : f32[192] */
   lk_copy_rows(1, 192, arena + 77108928, 384, arena + 85951104, 192);
 
-  /* %1139 = index(%1136) {axis 0, at 1} blocks.2.conv.conv.8 : f32[192] */
+  /* %1136 = index(%1133) {axis 0, at 1} blocks.2.conv.conv.8 : f32[192] */
   lk_copy_rows(1, 192, arena + 77109120, 384, arena + 85951296, 192);
 
-  /* %1140 = transpose(%160) {perm [1, 0]} blocks.2.conv.conv.7 : f32[768, 192] */
+  /* %1137 = transpose(%157) {perm [1, 0]} blocks.2.conv.conv.7 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[74], arena + 85653504);
 
-  /* %1141 = fused_linear(%1137, %1140) blocks.2.conv.conv.7 : f32[B, 196, 768] */
+  /* %1138 = fused_linear(%1134, %1137) blocks.2.conv.conv.7 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 84301824, arena + 85653504, NULL, LK_ACT_NONE, NULL,
       arena + 77070336);
 
-  /* %1142 = linear_grad_weight(%1137, %158) blocks.2.conv.conv.7 : f32[192, 768] */
+  /* %1139 = linear_grad_weight(%1134, %155) blocks.2.conv.conv.7 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 84301824, arena + 72253440, arena + 85653504);
 
-  /* %1143 = reshape(%1142) {shape [192, 768, 1, 1]} blocks.2.conv.conv.7 : f32[192, 768, 1, 1], a view of %1142: no code */
+  /* %1140 = reshape(%1139) {shape [192, 768, 1, 1]} blocks.2.conv.conv.7 : f32[192, 768, 1, 1], a view of %1139: no code */
 
-  /* %1144 = reduce_sum(%1141, %148) {axes [0]} blocks.2.conv.conv.6 : f32[B, 768] */
+  /* %1141 = reduce_sum(%1138, %145) {axes [0]} blocks.2.conv.conv.6 : f32[B, 768] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0},
       arena + 77070336, arena + 67436544, arena + 72253440);
 
-  /* %1145 = hsigmoid_grad(%156, %1144) blocks.2.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 433202688, arena + 72253440, arena + 67436544);
+  /* %1142 = hsigmoid_grad(%153, %1141) blocks.2.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 417621504, arena + 72253440, arena + 67436544);
 
-  /* %1146 = transpose(%154) {perm [1, 0]} blocks.2.conv.conv.6.fc.2 : f32[4, 768] */
+  /* %1143 = transpose(%151) {perm [1, 0]} blocks.2.conv.conv.6.fc.2 : f32[4, 768] */
   lk_transpose(2, (const long[]){768, 4}, (const int[]){1, 0}, params[72], arena + 67461120);
 
-  /* %1147 = fused_linear(%1145, %1146) blocks.2.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %1144 = fused_linear(%1142, %1143) blocks.2.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 768, 4, arena + 67436544, arena + 67461120, NULL, LK_ACT_NONE, NULL,
       arena + 67464192);
 
-  /* %1148 = linear_grad_weight(%1145, %153) blocks.2.conv.conv.6.fc.2 : f32[768, 4] */
-  lk_linear_grad_weight(B, 4, 768, arena + 67436544, arena + 434020528, arena + 67590912);
+  /* %1145 = linear_grad_weight(%1142, %150) blocks.2.conv.conv.6.fc.2 : f32[768, 4] */
+  lk_linear_grad_weight(B, 4, 768, arena + 67436544, arena + 418439728, arena + 67590912);
 
-  /* %1149 = reduce_sum(%1145) {axes [], batch} blocks.2.conv.conv.6.fc.2 : f32[768] */
+  /* %1146 = reduce_sum(%1142) {axes [], batch} blocks.2.conv.conv.6.fc.2 : f32[768] */
   lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 67436544,
       arena + 67598592);
 
-  /* %1150 = relu_grad(%152, %1147) blocks.2.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 434020400, arena + 67464192, arena + 67464320);
+  /* %1147 = relu_grad(%149, %1144) blocks.2.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 418439600, arena + 67464192, arena + 67464320);
 
-  /* %1151 = transpose(%150) {perm [1, 0]} blocks.2.conv.conv.6.fc.0 : f32[768, 4] */
+  /* %1148 = transpose(%147) {perm [1, 0]} blocks.2.conv.conv.6.fc.0 : f32[768, 4] */
   lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[70], arena + 67461120);
 
-  /* %1152 = fused_linear(%1150, %1151) blocks.2.conv.conv.6.fc.0 : f32[B, 768] */
+  /* %1149 = fused_linear(%1147, %1148) blocks.2.conv.conv.6.fc.0 : f32[B, 768] */
   lk_fused_linear(B, 4, 768, arena + 67464320, arena + 67461120, NULL, LK_ACT_NONE, NULL,
       arena + 67436544);
 
-  /* %1153 = linear_grad_weight(%1150, %149) blocks.2.conv.conv.6.fc.0 : f32[4, 768] */
-  lk_linear_grad_weight(B, 768, 4, arena + 67464320, arena + 433178112, arena + 67593984);
+  /* %1150 = linear_grad_weight(%1147, %146) blocks.2.conv.conv.6.fc.0 : f32[4, 768] */
+  lk_linear_grad_weight(B, 768, 4, arena + 67464320, arena + 417596928, arena + 67593984);
 
-  /* %1154 = reduce_sum(%1150) {axes [], batch} blocks.2.conv.conv.6.fc.0 : f32[4] */
+  /* %1151 = reduce_sum(%1147) {axes [], batch} blocks.2.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 67464320,
       arena + 67599360);
 
-  /* %1155 = reshape(%1152) {shape [1, 768]} blocks.2.conv.conv.6 : f32[B, 1, 768], a view of %1152: no code */
+  /* %1152 = reshape(%1149) {shape [1, 768]} blocks.2.conv.conv.6 : f32[B, 1, 768], a view of %1149: no code */
 
-  /* %1156 = mul_scalar(%1155) {x op 0.0051020407} blocks.2.conv.conv.6 : f32[B, 1, 768] */
+  /* %1153 = mul_scalar(%1152) {x op 0.0051020407} blocks.2.conv.conv.6 : f32[B, 1, 768] */
   lk_mul_scalar(B * 768, arena + 67436544, 0.0051020407f, arena + 67461120);
 
-  /* %1157 = mul_add(%1141, %157, %1156) blocks.2.conv.conv.4 : f32[B, 196, 768], written over %1141 */
+  /* %1154 = mul_add(%1138, %154, %1153) blocks.2.conv.conv.4 : f32[B, 196, 768], written over %1138 */
   lk_mul_add(3, (const long[]){B, 196, 768}, arena + 77070336, (const long[]){150528, 768, 1},
-      arena + 433227264, (const long[]){768, 0, 1}, arena + 67461120, (const long[]){768, 0, 1},
+      arena + 417646080, (const long[]){768, 0, 1}, arena + 67461120, (const long[]){768, 0, 1},
       arena + 77070336);
 
-  /* %1158 = batch_norm_act_param_grad(%143, %1157, %146, %144, %145) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[2, 768] */
+  /* %1155 = batch_norm_act_param_grad(%140, %1154, %143, %141, %142) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 62619648, arena + 77070336,
-      arena + 433926912, params[66], params[67], 1e-05f, LK_ACT_HSWISH, arena + 67436544,
+      arena + 418345728, params[66], params[67], 1e-05f, LK_ACT_HSWISH, arena + 67436544,
       arena + 67597056);
 
-  /* %1159 = batch_norm_act_grad(%143, %1157, %146, %144, %145, %1158) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[B, 196, 768], written over %1141 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 62619648, arena + 77070336, arena + 433926912,
+  /* %1156 = batch_norm_act_grad(%140, %1154, %143, %141, %142, %1155) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[B, 196, 768], written over %1138 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 62619648, arena + 77070336, arena + 418345728,
       params[66], params[67], arena + 67597056, 1e-05f, LK_ACT_HSWISH, arena + 67436544,
       arena + 77070336);
 
-  /* %1160 = index(%1158) {axis 0, at 0} blocks.2.conv.conv.4 : f32[768] */
+  /* %1157 = index(%1155) {axis 0, at 0} blocks.2.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 67597056, 1536, arena + 67443456, 768);
 
-  /* %1161 = index(%1158) {axis 0, at 1} blocks.2.conv.conv.4 : f32[768] */
+  /* %1158 = index(%1155) {axis 0, at 1} blocks.2.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 67597824, 1536, arena + 67444224, 768);
 
-  /* %1162 = token_dwconv_grad_input(%1159, %142) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 768] */
+  /* %1159 = token_dwconv_grad_input(%1156, %139) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 77070336, params[65],
       arena + 62619648);
 
-  /* %1163 = token_dwconv_grad_weight(%1159, %141) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[768, 1, 3, 3] */
+  /* %1160 = token_dwconv_grad_weight(%1156, %138) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 77070336, arena + 57802752,
       arena + 67436544);
 
-  /* %1164 = batch_norm_act_param_grad(%136, %1162, %139, %137, %138) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[2, 768] */
+  /* %1161 = batch_norm_act_param_grad(%133, %1159, %136, %134, %135) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 52985856, arena + 62619648,
-      arena + 433924608, params[61], params[62], 1e-05f, LK_ACT_HSWISH, arena + 57802752,
+      arena + 418343424, params[61], params[62], 1e-05f, LK_ACT_HSWISH, arena + 57802752,
       arena + 57957120);
 
-  /* %1165 = batch_norm_act_grad(%136, %1162, %139, %137, %138, %1164) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[B, 196, 768], written over %1162 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 52985856, arena + 62619648, arena + 433924608,
+  /* %1162 = batch_norm_act_grad(%133, %1159, %136, %134, %135, %1161) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[B, 196, 768], written over %1159 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 52985856, arena + 62619648, arena + 418343424,
       params[61], params[62], arena + 57957120, 1e-05f, LK_ACT_HSWISH, arena + 57802752,
       arena + 62619648);
 
-  /* %1166 = index(%1164) {axis 0, at 0} blocks.2.conv.conv.1 : f32[768] */
+  /* %1163 = index(%1161) {axis 0, at 0} blocks.2.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57957120, 1536, arena + 61863936, 768);
 
-  /* %1167 = index(%1164) {axis 0, at 1} blocks.2.conv.conv.1 : f32[768] */
+  /* %1164 = index(%1161) {axis 0, at 1} blocks.2.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 57957888, 1536, arena + 61864704, 768);
 
-  /* %1168 = transpose(%135) {perm [1, 0]} blocks.2.conv.conv.0 : f32[192, 768] */
+  /* %1165 = transpose(%132) {perm [1, 0]} blocks.2.conv.conv.0 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[60], arena + 52985856);
 
-  /* %1169 = linear_grad_weight(%1165, %133) blocks.2.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 62619648, arena + 406345728, arena + 61421568);
+  /* %1166 = linear_grad_weight(%1162, %130) blocks.2.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 62619648, arena + 391821312, arena + 61421568);
 
-  /* %1170 = fused_linear(%1165, %1168, %1135) {residual} blocks.2.conv.conv.0 : f32[B, 196, 192], written into %1128 from row 1 */
+  /* %1167 = fused_linear(%1162, %1165, %1132) {residual} blocks.2.conv.conv.0 : f32[B, 196, 192], written into %1124 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 62619648, 150528, arena + 52985856, NULL, NULL,
       0, LK_ACT_NONE, arena + 83097600, 37632, arena + 81887424, 37824);
 
-  /* %1171 = reshape(%1169) {shape [768, 192, 1, 1]} blocks.2.conv.conv.0 : f32[768, 192, 1, 1], a view of %1169: no code */
+  /* %1168 = reshape(%1166) {shape [768, 192, 1, 1]} blocks.2.conv.conv.0 : f32[768, 192, 1, 1], a view of %1166: no code */
 
-  /* %1172 = concat(%1134, %1170) {axis 0} blocks.2 : f32[B, 197, 192], a view of %1128: no code */
+  /* %1169 = concat(%1131, %1167) {axis 0} blocks.2 : f32[B, 197, 192], a view of %1124: no code */
 
-  /* %1173 = mul(%1172, %130) blocks.2 : f32[B, 197, 192] */
+  /* %1170 = mul(%1169, %127) blocks.2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 81887232, (const long[]){37824, 192, 1}, inputs[2],
       (const long[]){1, 0, 0}, arena + 52985856);
 
-  /* %1174 = transpose(%127) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
+  /* %1171 = transpose(%124) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[58], arena + 54196224);
 
-  /* %1175 = fused_linear(%1173, %1174) blocks.2.attn.proj : f32[B, 197, 192] */
+  /* %1172 = fused_linear(%1170, %1171) blocks.2.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 52985856, arena + 54196224, NULL, LK_ACT_NONE, NULL,
       arena + 56616960);
 
-  /* %1176 = linear_grad_weight(%1173, %126) blocks.2.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 52985856, arena + 355534848, arena + 61827072);
+  /* %1173 = linear_grad_weight(%1170, %123) blocks.2.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 52985856, arena + 351903744, arena + 61827072);
 
-  /* %1177 = reduce_sum(%1173) {axes [0], batch} blocks.2.attn.proj : f32[192] */
+  /* %1174 = reduce_sum(%1170) {axes [0], batch} blocks.2.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 52985856,
       arena + 61866048);
 
-  /* %1178 = sdpa_grad(%123, %124, %125, %1175) {heads 4, kv_heads 4} blocks.2.attn : f32[B, 197, 576] */
+  /* %1175 = sdpa_grad(%120, %121, %122, %1172) {heads 4, kv_heads 4} blocks.2.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 305909760, 576, arena + 305909952, 576,
       arena + 305910144, 576, arena + 56616960, 192, arena + 52985856, 576, arena + 52985856 + 192,
       576, arena + 52985856 + 384, 576, 0.14433756f);
 
-  /* %1179 = transpose(%120) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
+  /* %1176 = transpose(%117) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[56], arena + 56616960);
 
-  /* %1180 = fused_linear(%1178, %1179) blocks.2.attn.qkv : f32[B, 197, 192] */
+  /* %1177 = fused_linear(%1175, %1176) blocks.2.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 52985856, arena + 56616960, NULL, LK_ACT_NONE, NULL,
       arena + 57802752);
 
-  /* %1181 = linear_grad_weight(%1178, %119) blocks.2.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 52985856, arena + 354324480, arena + 61716480);
+  /* %1178 = linear_grad_weight(%1175, %116) blocks.2.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 52985856, arena + 350693376, arena + 61716480);
 
-  /* %1182 = reduce_sum(%1178) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
+  /* %1179 = reduce_sum(%1175) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 52985856,
       arena + 61865472);
 
-  /* %1183 = reduce_sum(%1180) {axes [0], batch} blocks.2.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 57802752,
-      arena + 61866240);
+  /* %1180 = normalize_param_grad(%113, %1177) {eps 1e-06} blocks.2.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 349483008, arena + 57802752, 1e-06f,
+      arena + 52985856);
 
-  /* %1184 = reduce_sum(%1180, %118) {axes [0], batch} blocks.2.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 57802752, arena + 353114112, arena + 61866432);
+  /* %1181 = index(%1180) {axis 0, at 1} blocks.2.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 52986048, 384, arena + 61866240, 192);
 
-  /* %1185 = normalize_grad(%115, %1180, %116, %1172) {eps 1e-06} blocks.1.conv : f32[B, 197, 192], written over %1180 */
-  lk_layernorm_grad(B * 197, 192, arena + 351903744, arena + 57802752, params[54], arena + 81887232,
+  /* %1182 = index(%1180) {axis 0, at 0} blocks.2.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 52985856, 384, arena + 61866432, 192);
+
+  /* %1183 = normalize_grad(%113, %1177, %114, %1169) {eps 1e-06} blocks.1.conv : f32[B, 197, 192], written over %1177 */
+  lk_layernorm_grad(B * 197, 192, arena + 349483008, arena + 57802752, params[54], arena + 81887232,
       1e-06f, arena + 57802752);
 
-  /* %1186 = slice(%1185) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], a view of %1180: no code */
+  /* %1184 = slice(%1183) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], a view of %1177: no code */
 
-  /* %1187 = slice(%1185) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192] */
+  /* %1185 = slice(%1183) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 57802944, 37824, arena + 59013120, 37632);
 
-  /* %1188 = batch_norm_act_param_grad(%108, %1187, %111, %109, %110) {eps 1e-05} blocks.1.conv.conv.8 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 405141504, arena + 59013120,
-      arena + 434009136, params[50], params[51], 1e-05f, LK_ACT_NONE, arena + 52985856,
+  /* %1186 = batch_norm_act_param_grad(%106, %1185, %109, %107, %108) {eps 1e-05} blocks.1.conv.conv.8 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 390617088, arena + 59013120,
+      arena + 418427952, params[50], params[51], 1e-05f, LK_ACT_NONE, arena + 52985856,
       arena + 53024448);
 
-  /* %1189 = batch_norm_act_grad(%108, %1187, %111, %109, %110, %1188) {eps 1e-05} blocks.1.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 405141504, arena + 59013120, arena + 434009136,
+  /* %1187 = batch_norm_act_grad(%106, %1185, %109, %107, %108, %1186) {eps 1e-05} blocks.1.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 390617088, arena + 59013120, arena + 418427952,
       params[50], params[51], arena + 53024448, 1e-05f, LK_ACT_NONE, arena + 52985856,
       arena + 60217344);
 
-  /* %1190 = index(%1188) {axis 0, at 0} blocks.1.conv.conv.8 : f32[192] */
+  /* %1188 = index(%1186) {axis 0, at 0} blocks.1.conv.conv.8 : f32[192] */
   lk_copy_rows(1, 192, arena + 53024448, 384, arena + 61866624, 192);
 
-  /* %1191 = index(%1188) {axis 0, at 1} blocks.1.conv.conv.8 : f32[192] */
+  /* %1189 = index(%1186) {axis 0, at 1} blocks.1.conv.conv.8 : f32[192] */
   lk_copy_rows(1, 192, arena + 53024640, 384, arena + 61866816, 192);
 
-  /* %1192 = transpose(%107) {perm [1, 0]} blocks.1.conv.conv.7 : f32[768, 192] */
+  /* %1190 = transpose(%105) {perm [1, 0]} blocks.1.conv.conv.7 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[49], arena + 61569024);
 
-  /* %1193 = fused_linear(%1189, %1192) blocks.1.conv.conv.7 : f32[B, 196, 768] */
+  /* %1191 = fused_linear(%1187, %1190) blocks.1.conv.conv.7 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 60217344, arena + 61569024, NULL, LK_ACT_NONE, NULL,
       arena + 52985856);
 
-  /* %1194 = linear_grad_weight(%1189, %105) blocks.1.conv.conv.7 : f32[192, 768] */
+  /* %1192 = linear_grad_weight(%1187, %103) blocks.1.conv.conv.7 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 60217344, arena + 48168960, arena + 61569024);
 
-  /* %1195 = reshape(%1194) {shape [192, 768, 1, 1]} blocks.1.conv.conv.7 : f32[192, 768, 1, 1], a view of %1194: no code */
+  /* %1193 = reshape(%1192) {shape [192, 768, 1, 1]} blocks.1.conv.conv.7 : f32[192, 768, 1, 1], a view of %1192: no code */
 
-  /* %1196 = reduce_sum(%1193, %95) {axes [0]} blocks.1.conv.conv.6 : f32[B, 768] */
+  /* %1194 = reduce_sum(%1191, %93) {axes [0]} blocks.1.conv.conv.6 : f32[B, 768] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0},
       arena + 52985856, arena + 43352064, arena + 48168960);
 
-  /* %1197 = hsigmoid_grad(%103, %1196) blocks.1.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 433128960, arena + 48168960, arena + 43352064);
+  /* %1195 = hsigmoid_grad(%101, %1194) blocks.1.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 417547776, arena + 48168960, arena + 43352064);
 
-  /* %1198 = transpose(%101) {perm [1, 0]} blocks.1.conv.conv.6.fc.2 : f32[4, 768] */
+  /* %1196 = transpose(%99) {perm [1, 0]} blocks.1.conv.conv.6.fc.2 : f32[4, 768] */
   lk_transpose(2, (const long[]){768, 4}, (const int[]){1, 0}, params[47], arena + 43376640);
 
-  /* %1199 = fused_linear(%1197, %1198) blocks.1.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %1197 = fused_linear(%1195, %1196) blocks.1.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 768, 4, arena + 43352064, arena + 43376640, NULL, LK_ACT_NONE, NULL,
       arena + 43379712);
 
-  /* %1200 = linear_grad_weight(%1197, %100) blocks.1.conv.conv.6.fc.2 : f32[768, 4] */
-  lk_linear_grad_weight(B, 4, 768, arena + 43352064, arena + 434020272, arena + 43506432);
+  /* %1198 = linear_grad_weight(%1195, %98) blocks.1.conv.conv.6.fc.2 : f32[768, 4] */
+  lk_linear_grad_weight(B, 4, 768, arena + 43352064, arena + 418439472, arena + 43506432);
 
-  /* %1201 = reduce_sum(%1197) {axes [], batch} blocks.1.conv.conv.6.fc.2 : f32[768] */
+  /* %1199 = reduce_sum(%1195) {axes [], batch} blocks.1.conv.conv.6.fc.2 : f32[768] */
   lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 43352064,
       arena + 43514112);
 
-  /* %1202 = relu_grad(%99, %1199) blocks.1.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 434020144, arena + 43379712, arena + 43379840);
+  /* %1200 = relu_grad(%97, %1197) blocks.1.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 418439344, arena + 43379712, arena + 43379840);
 
-  /* %1203 = transpose(%97) {perm [1, 0]} blocks.1.conv.conv.6.fc.0 : f32[768, 4] */
+  /* %1201 = transpose(%95) {perm [1, 0]} blocks.1.conv.conv.6.fc.0 : f32[768, 4] */
   lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[45], arena + 43376640);
 
-  /* %1204 = fused_linear(%1202, %1203) blocks.1.conv.conv.6.fc.0 : f32[B, 768] */
+  /* %1202 = fused_linear(%1200, %1201) blocks.1.conv.conv.6.fc.0 : f32[B, 768] */
   lk_fused_linear(B, 4, 768, arena + 43379840, arena + 43376640, NULL, LK_ACT_NONE, NULL,
       arena + 43352064);
 
-  /* %1205 = linear_grad_weight(%1202, %96) blocks.1.conv.conv.6.fc.0 : f32[4, 768] */
-  lk_linear_grad_weight(B, 768, 4, arena + 43379840, arena + 433104384, arena + 43509504);
+  /* %1203 = linear_grad_weight(%1200, %94) blocks.1.conv.conv.6.fc.0 : f32[4, 768] */
+  lk_linear_grad_weight(B, 768, 4, arena + 43379840, arena + 417523200, arena + 43509504);
 
-  /* %1206 = reduce_sum(%1202) {axes [], batch} blocks.1.conv.conv.6.fc.0 : f32[4] */
+  /* %1204 = reduce_sum(%1200) {axes [], batch} blocks.1.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 43379840,
       arena + 43514880);
 
-  /* %1207 = reshape(%1204) {shape [1, 768]} blocks.1.conv.conv.6 : f32[B, 1, 768], a view of %1204: no code */
+  /* %1205 = reshape(%1202) {shape [1, 768]} blocks.1.conv.conv.6 : f32[B, 1, 768], a view of %1202: no code */
 
-  /* %1208 = mul_scalar(%1207) {x op 0.0051020407} blocks.1.conv.conv.6 : f32[B, 1, 768] */
+  /* %1206 = mul_scalar(%1205) {x op 0.0051020407} blocks.1.conv.conv.6 : f32[B, 1, 768] */
   lk_mul_scalar(B * 768, arena + 43352064, 0.0051020407f, arena + 43376640);
 
-  /* %1209 = mul_add(%1193, %104, %1208) blocks.1.conv.conv.4 : f32[B, 196, 768], written over %1193 */
+  /* %1207 = mul_add(%1191, %102, %1206) blocks.1.conv.conv.4 : f32[B, 196, 768], written over %1191 */
   lk_mul_add(3, (const long[]){B, 196, 768}, arena + 52985856, (const long[]){150528, 768, 1},
-      arena + 433153536, (const long[]){768, 0, 1}, arena + 43376640, (const long[]){768, 0, 1},
+      arena + 417572352, (const long[]){768, 0, 1}, arena + 43376640, (const long[]){768, 0, 1},
       arena + 52985856);
 
-  /* %1210 = batch_norm_act_param_grad(%90, %1209, %93, %91, %92) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[2, 768] */
+  /* %1208 = batch_norm_act_param_grad(%88, %1207, %91, %89, %90) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 38535168, arena + 52985856,
-      arena + 433922304, params[41], params[42], 1e-05f, LK_ACT_HSWISH, arena + 43352064,
+      arena + 418341120, params[41], params[42], 1e-05f, LK_ACT_HSWISH, arena + 43352064,
       arena + 43512576);
 
-  /* %1211 = batch_norm_act_grad(%90, %1209, %93, %91, %92, %1210) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[B, 196, 768], written over %1193 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 38535168, arena + 52985856, arena + 433922304,
+  /* %1209 = batch_norm_act_grad(%88, %1207, %91, %89, %90, %1208) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[B, 196, 768], written over %1191 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 38535168, arena + 52985856, arena + 418341120,
       params[41], params[42], arena + 43512576, 1e-05f, LK_ACT_HSWISH, arena + 43352064,
       arena + 52985856);
 
-  /* %1212 = index(%1210) {axis 0, at 0} blocks.1.conv.conv.4 : f32[768] */
+  /* %1210 = index(%1208) {axis 0, at 0} blocks.1.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 43512576, 1536, arena + 43358976, 768);
 
-  /* %1213 = index(%1210) {axis 0, at 1} blocks.1.conv.conv.4 : f32[768] */
+  /* %1211 = index(%1208) {axis 0, at 1} blocks.1.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 43513344, 1536, arena + 43359744, 768);
 
-  /* %1214 = token_dwconv_grad_input(%1211, %89) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 768] */
+  /* %1212 = token_dwconv_grad_input(%1209, %87) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 52985856, params[40],
       arena + 38535168);
 
-  /* %1215 = token_dwconv_grad_weight(%1211, %88) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[768, 1, 3, 3] */
+  /* %1213 = token_dwconv_grad_weight(%1209, %86) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 52985856, arena + 33718272,
       arena + 43352064);
 
-  /* %1216 = batch_norm_act_param_grad(%83, %1214, %86, %84, %85) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[2, 768] */
+  /* %1214 = batch_norm_act_param_grad(%81, %1212, %84, %82, %83) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 28901376, arena + 38535168,
-      arena + 433920000, params[36], params[37], 1e-05f, LK_ACT_HSWISH, arena + 33718272,
+      arena + 418338816, params[36], params[37], 1e-05f, LK_ACT_HSWISH, arena + 33718272,
       arena + 33872640);
 
-  /* %1217 = batch_norm_act_grad(%83, %1214, %86, %84, %85, %1216) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[B, 196, 768], written over %1214 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 28901376, arena + 38535168, arena + 433920000,
+  /* %1215 = batch_norm_act_grad(%81, %1212, %84, %82, %83, %1214) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[B, 196, 768], written over %1212 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 28901376, arena + 38535168, arena + 418338816,
       params[36], params[37], arena + 33872640, 1e-05f, LK_ACT_HSWISH, arena + 33718272,
       arena + 38535168);
 
-  /* %1218 = index(%1216) {axis 0, at 0} blocks.1.conv.conv.1 : f32[768] */
+  /* %1216 = index(%1214) {axis 0, at 0} blocks.1.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 33872640, 1536, arena + 37779456, 768);
 
-  /* %1219 = index(%1216) {axis 0, at 1} blocks.1.conv.conv.1 : f32[768] */
+  /* %1217 = index(%1214) {axis 0, at 1} blocks.1.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 33873408, 1536, arena + 37780224, 768);
 
-  /* %1220 = transpose(%82) {perm [1, 0]} blocks.1.conv.conv.0 : f32[192, 768] */
+  /* %1218 = transpose(%80) {perm [1, 0]} blocks.1.conv.conv.0 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[35], arena + 28901376);
 
-  /* %1221 = linear_grad_weight(%1217, %80) blocks.1.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 38535168, arena + 403937280, arena + 37337088);
+  /* %1219 = linear_grad_weight(%1215, %78) blocks.1.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 38535168, arena + 389412864, arena + 37337088);
 
-  /* %1222 = fused_linear(%1217, %1220, %1187) {residual} blocks.1.conv.conv.0 : f32[B, 196, 192], written into %1180 from row 1 */
+  /* %1220 = fused_linear(%1215, %1218, %1185) {residual} blocks.1.conv.conv.0 : f32[B, 196, 192], written into %1177 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 38535168, 150528, arena + 28901376, NULL, NULL,
       0, LK_ACT_NONE, arena + 59013120, 37632, arena + 57802944, 37824);
 
-  /* %1223 = reshape(%1221) {shape [768, 192, 1, 1]} blocks.1.conv.conv.0 : f32[768, 192, 1, 1], a view of %1221: no code */
+  /* %1221 = reshape(%1219) {shape [768, 192, 1, 1]} blocks.1.conv.conv.0 : f32[768, 192, 1, 1], a view of %1219: no code */
 
-  /* %1224 = concat(%1186, %1222) {axis 0} blocks.1 : f32[B, 197, 192], a view of %1180: no code */
+  /* %1222 = concat(%1184, %1220) {axis 0} blocks.1 : f32[B, 197, 192], a view of %1177: no code */
 
-  /* %1225 = mul(%1224, %77) blocks.1 : f32[B, 197, 192] */
+  /* %1223 = mul(%1222, %75) blocks.1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 57802752, (const long[]){37824, 192, 1}, inputs[1],
       (const long[]){1, 0, 0}, arena + 28901376);
 
-  /* %1226 = transpose(%74) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
+  /* %1224 = transpose(%72) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[33], arena + 30111744);
 
-  /* %1227 = fused_linear(%1225, %1226) blocks.1.attn.proj : f32[B, 197, 192] */
+  /* %1225 = fused_linear(%1223, %1224) blocks.1.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 28901376, arena + 30111744, NULL, LK_ACT_NONE, NULL,
       arena + 32532480);
 
-  /* %1228 = linear_grad_weight(%1225, %73) blocks.1.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 28901376, arena + 350693376, arena + 37742592);
+  /* %1226 = linear_grad_weight(%1223, %71) blocks.1.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 28901376, arena + 348272640, arena + 37742592);
 
-  /* %1229 = reduce_sum(%1225) {axes [0], batch} blocks.1.attn.proj : f32[192] */
+  /* %1227 = reduce_sum(%1223) {axes [0], batch} blocks.1.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 28901376,
       arena + 37781568);
 
-  /* %1230 = sdpa_grad(%70, %71, %72, %1227) {heads 4, kv_heads 4} blocks.1.attn : f32[B, 197, 576] */
+  /* %1228 = sdpa_grad(%68, %69, %70, %1225) {heads 4, kv_heads 4} blocks.1.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 302278656, 576, arena + 302278848, 576,
       arena + 302279040, 576, arena + 32532480, 192, arena + 28901376, 576, arena + 28901376 + 192,
       576, arena + 28901376 + 384, 576, 0.14433756f);
 
-  /* %1231 = transpose(%67) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
+  /* %1229 = transpose(%65) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[31], arena + 32532480);
 
-  /* %1232 = fused_linear(%1230, %1231) blocks.1.attn.qkv : f32[B, 197, 192] */
+  /* %1230 = fused_linear(%1228, %1229) blocks.1.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 28901376, arena + 32532480, NULL, LK_ACT_NONE, NULL,
       arena + 33718272);
 
-  /* %1233 = linear_grad_weight(%1230, %66) blocks.1.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 28901376, arena + 349483008, arena + 37632000);
+  /* %1231 = linear_grad_weight(%1228, %64) blocks.1.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 28901376, arena + 347062272, arena + 37632000);
 
-  /* %1234 = reduce_sum(%1230) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
+  /* %1232 = reduce_sum(%1228) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 28901376,
       arena + 37780992);
 
-  /* %1235 = reduce_sum(%1232) {axes [0], batch} blocks.1.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 33718272,
-      arena + 37781760);
+  /* %1233 = normalize_param_grad(%61, %1230) {eps 1e-06} blocks.1.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 345851904, arena + 33718272, 1e-06f,
+      arena + 28901376);
 
-  /* %1236 = reduce_sum(%1232, %65) {axes [0], batch} blocks.1.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 33718272, arena + 348272640, arena + 37781952);
+  /* %1234 = index(%1233) {axis 0, at 1} blocks.1.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 28901568, 384, arena + 37781760, 192);
 
-  /* %1237 = normalize_grad(%62, %1232, %63, %1224) {eps 1e-06} blocks.0.conv : f32[B, 197, 192], written over %1232 */
-  lk_layernorm_grad(B * 197, 192, arena + 347062272, arena + 33718272, params[29], arena + 57802752,
+  /* %1235 = index(%1233) {axis 0, at 0} blocks.1.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 28901376, 384, arena + 37781952, 192);
+
+  /* %1236 = normalize_grad(%61, %1230, %62, %1222) {eps 1e-06} blocks.0.conv : f32[B, 197, 192], written over %1230 */
+  lk_layernorm_grad(B * 197, 192, arena + 345851904, arena + 33718272, params[29], arena + 57802752,
       1e-06f, arena + 33718272);
 
-  /* %1238 = slice(%1237) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], a view of %1232: no code */
+  /* %1237 = slice(%1236) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], a view of %1230: no code */
 
-  /* %1239 = slice(%1237) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192] */
+  /* %1238 = slice(%1236) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 33718464, 37824, arena + 34928640, 37632);
 
-  /* %1240 = batch_norm_act_param_grad(%55, %1239, %58, %56, %57) {eps 1e-05} blocks.0.conv.conv.8 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 402733056, arena + 34928640,
-      arena + 434008560, params[25], params[26], 1e-05f, LK_ACT_NONE, arena + 28901376,
+  /* %1239 = batch_norm_act_param_grad(%54, %1238, %57, %55, %56) {eps 1e-05} blocks.0.conv.conv.8 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 388208640, arena + 34928640,
+      arena + 418427376, params[25], params[26], 1e-05f, LK_ACT_NONE, arena + 28901376,
       arena + 28939968);
 
-  /* %1241 = batch_norm_act_grad(%55, %1239, %58, %56, %57, %1240) {eps 1e-05} blocks.0.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 402733056, arena + 34928640, arena + 434008560,
+  /* %1240 = batch_norm_act_grad(%54, %1238, %57, %55, %56, %1239) {eps 1e-05} blocks.0.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 388208640, arena + 34928640, arena + 418427376,
       params[25], params[26], arena + 28939968, 1e-05f, LK_ACT_NONE, arena + 28901376,
       arena + 36132864);
 
-  /* %1242 = index(%1240) {axis 0, at 0} blocks.0.conv.conv.8 : f32[192] */
+  /* %1241 = index(%1239) {axis 0, at 0} blocks.0.conv.conv.8 : f32[192] */
   lk_copy_rows(1, 192, arena + 28939968, 384, arena + 37782144, 192);
 
-  /* %1243 = index(%1240) {axis 0, at 1} blocks.0.conv.conv.8 : f32[192] */
+  /* %1242 = index(%1239) {axis 0, at 1} blocks.0.conv.conv.8 : f32[192] */
   lk_copy_rows(1, 192, arena + 28940160, 384, arena + 37782336, 192);
 
-  /* %1244 = transpose(%54) {perm [1, 0]} blocks.0.conv.conv.7 : f32[768, 192] */
+  /* %1243 = transpose(%53) {perm [1, 0]} blocks.0.conv.conv.7 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[24], arena + 37484544);
 
-  /* %1245 = fused_linear(%1241, %1244) blocks.0.conv.conv.7 : f32[B, 196, 768] */
+  /* %1244 = fused_linear(%1240, %1243) blocks.0.conv.conv.7 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 36132864, arena + 37484544, NULL, LK_ACT_NONE, NULL,
       arena + 28901376);
 
-  /* %1246 = linear_grad_weight(%1241, %52) blocks.0.conv.conv.7 : f32[192, 768] */
+  /* %1245 = linear_grad_weight(%1240, %51) blocks.0.conv.conv.7 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 36132864, arena + 24084480, arena + 37484544);
 
-  /* %1247 = reshape(%1246) {shape [192, 768, 1, 1]} blocks.0.conv.conv.7 : f32[192, 768, 1, 1], a view of %1246: no code */
+  /* %1246 = reshape(%1245) {shape [192, 768, 1, 1]} blocks.0.conv.conv.7 : f32[192, 768, 1, 1], a view of %1245: no code */
 
-  /* %1248 = reduce_sum(%1245, %42) {axes [0]} blocks.0.conv.conv.6 : f32[B, 768] */
+  /* %1247 = reduce_sum(%1244, %41) {axes [0]} blocks.0.conv.conv.6 : f32[B, 768] */
   lk_reduce_sum_product(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0},
       arena + 28901376, arena + 19267584, arena + 24084480);
 
-  /* %1249 = hsigmoid_grad(%50, %1248) blocks.0.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 433055232, arena + 24084480, arena + 19267584);
+  /* %1248 = hsigmoid_grad(%49, %1247) blocks.0.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 417474048, arena + 24084480, arena + 19267584);
 
-  /* %1250 = transpose(%48) {perm [1, 0]} blocks.0.conv.conv.6.fc.2 : f32[4, 768] */
+  /* %1249 = transpose(%47) {perm [1, 0]} blocks.0.conv.conv.6.fc.2 : f32[4, 768] */
   lk_transpose(2, (const long[]){768, 4}, (const int[]){1, 0}, params[22], arena + 19292160);
 
-  /* %1251 = fused_linear(%1249, %1250) blocks.0.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %1250 = fused_linear(%1248, %1249) blocks.0.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 768, 4, arena + 19267584, arena + 19292160, NULL, LK_ACT_NONE, NULL,
       arena + 19295232);
 
-  /* %1252 = linear_grad_weight(%1249, %47) blocks.0.conv.conv.6.fc.2 : f32[768, 4] */
-  lk_linear_grad_weight(B, 4, 768, arena + 19267584, arena + 434020016, arena + 19421952);
+  /* %1251 = linear_grad_weight(%1248, %46) blocks.0.conv.conv.6.fc.2 : f32[768, 4] */
+  lk_linear_grad_weight(B, 4, 768, arena + 19267584, arena + 418439216, arena + 19421952);
 
-  /* %1253 = reduce_sum(%1249) {axes [], batch} blocks.0.conv.conv.6.fc.2 : f32[768] */
+  /* %1252 = reduce_sum(%1248) {axes [], batch} blocks.0.conv.conv.6.fc.2 : f32[768] */
   lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 19267584,
       arena + 19429632);
 
-  /* %1254 = relu_grad(%46, %1251) blocks.0.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 434019888, arena + 19295232, arena + 19295360);
+  /* %1253 = relu_grad(%45, %1250) blocks.0.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 418439088, arena + 19295232, arena + 19295360);
 
-  /* %1255 = transpose(%44) {perm [1, 0]} blocks.0.conv.conv.6.fc.0 : f32[768, 4] */
+  /* %1254 = transpose(%43) {perm [1, 0]} blocks.0.conv.conv.6.fc.0 : f32[768, 4] */
   lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[20], arena + 19292160);
 
-  /* %1256 = fused_linear(%1254, %1255) blocks.0.conv.conv.6.fc.0 : f32[B, 768] */
+  /* %1255 = fused_linear(%1253, %1254) blocks.0.conv.conv.6.fc.0 : f32[B, 768] */
   lk_fused_linear(B, 4, 768, arena + 19295360, arena + 19292160, NULL, LK_ACT_NONE, NULL,
       arena + 19267584);
 
-  /* %1257 = linear_grad_weight(%1254, %43) blocks.0.conv.conv.6.fc.0 : f32[4, 768] */
-  lk_linear_grad_weight(B, 768, 4, arena + 19295360, arena + 433030656, arena + 19425024);
+  /* %1256 = linear_grad_weight(%1253, %42) blocks.0.conv.conv.6.fc.0 : f32[4, 768] */
+  lk_linear_grad_weight(B, 768, 4, arena + 19295360, arena + 417449472, arena + 19425024);
 
-  /* %1258 = reduce_sum(%1254) {axes [], batch} blocks.0.conv.conv.6.fc.0 : f32[4] */
+  /* %1257 = reduce_sum(%1253) {axes [], batch} blocks.0.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 19295360,
       arena + 19430400);
 
-  /* %1259 = reshape(%1256) {shape [1, 768]} blocks.0.conv.conv.6 : f32[B, 1, 768], a view of %1256: no code */
+  /* %1258 = reshape(%1255) {shape [1, 768]} blocks.0.conv.conv.6 : f32[B, 1, 768], a view of %1255: no code */
 
-  /* %1260 = mul_scalar(%1259) {x op 0.0051020407} blocks.0.conv.conv.6 : f32[B, 1, 768] */
+  /* %1259 = mul_scalar(%1258) {x op 0.0051020407} blocks.0.conv.conv.6 : f32[B, 1, 768] */
   lk_mul_scalar(B * 768, arena + 19267584, 0.0051020407f, arena + 19292160);
 
-  /* %1261 = mul_add(%1245, %51, %1260) blocks.0.conv.conv.4 : f32[B, 196, 768], written over %1245 */
+  /* %1260 = mul_add(%1244, %50, %1259) blocks.0.conv.conv.4 : f32[B, 196, 768], written over %1244 */
   lk_mul_add(3, (const long[]){B, 196, 768}, arena + 28901376, (const long[]){150528, 768, 1},
-      arena + 433079808, (const long[]){768, 0, 1}, arena + 19292160, (const long[]){768, 0, 1},
+      arena + 417498624, (const long[]){768, 0, 1}, arena + 19292160, (const long[]){768, 0, 1},
       arena + 28901376);
 
-  /* %1262 = batch_norm_act_param_grad(%37, %1261, %40, %38, %39) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[2, 768] */
+  /* %1261 = batch_norm_act_param_grad(%36, %1260, %39, %37, %38) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 14450688, arena + 28901376,
-      arena + 433917696, params[16], params[17], 1e-05f, LK_ACT_HSWISH, arena + 19267584,
+      arena + 418336512, params[16], params[17], 1e-05f, LK_ACT_HSWISH, arena + 19267584,
       arena + 19428096);
 
-  /* %1263 = batch_norm_act_grad(%37, %1261, %40, %38, %39, %1262) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[B, 196, 768], written over %1245 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 14450688, arena + 28901376, arena + 433917696,
+  /* %1262 = batch_norm_act_grad(%36, %1260, %39, %37, %38, %1261) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[B, 196, 768], written over %1244 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 14450688, arena + 28901376, arena + 418336512,
       params[16], params[17], arena + 19428096, 1e-05f, LK_ACT_HSWISH, arena + 19267584,
       arena + 28901376);
 
-  /* %1264 = index(%1262) {axis 0, at 0} blocks.0.conv.conv.4 : f32[768] */
+  /* %1263 = index(%1261) {axis 0, at 0} blocks.0.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 19428096, 1536, arena + 19274496, 768);
 
-  /* %1265 = index(%1262) {axis 0, at 1} blocks.0.conv.conv.4 : f32[768] */
+  /* %1264 = index(%1261) {axis 0, at 1} blocks.0.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 19428864, 1536, arena + 19275264, 768);
 
-  /* %1266 = token_dwconv_grad_input(%1263, %36) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 768] */
+  /* %1265 = token_dwconv_grad_input(%1262, %35) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 28901376, params[15],
       arena + 14450688);
 
-  /* %1267 = token_dwconv_grad_weight(%1263, %35) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[768, 1, 3, 3] */
+  /* %1266 = token_dwconv_grad_weight(%1262, %34) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 28901376, arena + 9633792,
       arena + 19267584);
 
-  /* %1268 = batch_norm_act_param_grad(%30, %1266, %33, %31, %32) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[2, 768] */
+  /* %1267 = batch_norm_act_param_grad(%29, %1265, %32, %30, %31) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 4816896, arena + 14450688,
-      arena + 433915392, params[11], params[12], 1e-05f, LK_ACT_HSWISH, arena + 9633792,
+      arena + 418334208, params[11], params[12], 1e-05f, LK_ACT_HSWISH, arena + 9633792,
       arena + 9788160);
 
-  /* %1269 = batch_norm_act_grad(%30, %1266, %33, %31, %32, %1268) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[B, 196, 768], written over %1266 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 4816896, arena + 14450688, arena + 433915392,
+  /* %1268 = batch_norm_act_grad(%29, %1265, %32, %30, %31, %1267) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[B, 196, 768], written over %1265 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 4816896, arena + 14450688, arena + 418334208,
       params[11], params[12], arena + 9788160, 1e-05f, LK_ACT_HSWISH, arena + 9633792,
       arena + 14450688);
 
-  /* %1270 = index(%1268) {axis 0, at 0} blocks.0.conv.conv.1 : f32[768] */
+  /* %1269 = index(%1267) {axis 0, at 0} blocks.0.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 9788160, 1536, arena + 9953280, 768);
 
-  /* %1271 = index(%1268) {axis 0, at 1} blocks.0.conv.conv.1 : f32[768] */
+  /* %1270 = index(%1267) {axis 0, at 1} blocks.0.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 9788928, 1536, arena + 9954048, 768);
 
-  /* %1272 = transpose(%29) {perm [1, 0]} blocks.0.conv.conv.0 : f32[192, 768] */
+  /* %1271 = transpose(%28) {perm [1, 0]} blocks.0.conv.conv.0 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[10], arena + 4816896);
 
-  /* %1273 = linear_grad_weight(%1269, %27) blocks.0.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 14450688, arena + 401528832, arena + 9658368);
+  /* %1272 = linear_grad_weight(%1268, %26) blocks.0.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 14450688, arena + 387004416, arena + 9658368);
 
-  /* %1274 = fused_linear(%1269, %1272, %1239) {residual} blocks.0.conv.conv.0 : f32[B, 196, 192], written into %1232 from row 1 */
+  /* %1273 = fused_linear(%1268, %1271, %1238) {residual} blocks.0.conv.conv.0 : f32[B, 196, 192], written into %1230 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 14450688, 150528, arena + 4816896, NULL, NULL,
       0, LK_ACT_NONE, arena + 34928640, 37632, arena + 33718464, 37824);
 
-  /* %1275 = reshape(%1273) {shape [768, 192, 1, 1]} blocks.0.conv.conv.0 : f32[768, 192, 1, 1], a view of %1273: no code */
+  /* %1274 = reshape(%1272) {shape [768, 192, 1, 1]} blocks.0.conv.conv.0 : f32[768, 192, 1, 1], a view of %1272: no code */
 
-  /* %1276 = concat(%1238, %1274) {axis 0} blocks.0 : f32[B, 197, 192], a view of %1232: no code */
+  /* %1275 = concat(%1237, %1273) {axis 0} blocks.0 : f32[B, 197, 192], a view of %1230: no code */
 
-  /* %1277 = transpose(%23) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
+  /* %1276 = transpose(%22) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[8], arena + 4816896);
 
-  /* %1278 = fused_linear(%1276, %1277) blocks.0.attn.proj : f32[B, 197, 192] */
+  /* %1277 = fused_linear(%1275, %1276) blocks.0.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 33718272, arena + 4816896, NULL, LK_ACT_NONE, NULL,
       arena + 8448000);
 
-  /* %1279 = linear_grad_weight(%1276, %22) blocks.0.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 33718272, arena + 345851904, arena + 9916416);
+  /* %1278 = linear_grad_weight(%1275, %21) blocks.0.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 33718272, arena + 344641536, arena + 9916416);
 
-  /* %1280 = reduce_sum(%1276) {axes [0], batch} blocks.0.attn.proj : f32[192] */
+  /* %1279 = reduce_sum(%1275) {axes [0], batch} blocks.0.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 33718272,
       arena + 9955392);
 
-  /* %1281 = sdpa_grad(%19, %20, %21, %1278) {heads 4, kv_heads 4} blocks.0.attn : f32[B, 197, 576] */
+  /* %1280 = sdpa_grad(%18, %19, %20, %1277) {heads 4, kv_heads 4} blocks.0.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 298647552, 576, arena + 298647744, 576,
       arena + 298647936, 576, arena + 8448000, 192, arena + 4816896, 576, arena + 4816896 + 192,
       576, arena + 4816896 + 384, 576, 0.14433756f);
 
-  /* %1282 = transpose(%16) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
+  /* %1281 = transpose(%15) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[6], arena + 9805824);
 
-  /* %1283 = fused_linear(%1281, %1282) blocks.0.attn.qkv : f32[B, 197, 192] */
+  /* %1282 = fused_linear(%1280, %1281) blocks.0.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 4816896, arena + 9805824, NULL, LK_ACT_NONE, NULL,
       arena + 8448000);
 
-  /* %1284 = linear_grad_weight(%1281, %15) blocks.0.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 4816896, arena + 344641536, arena + 9805824);
+  /* %1283 = linear_grad_weight(%1280, %14) blocks.0.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 4816896, arena + 343431168, arena + 9805824);
 
-  /* %1285 = reduce_sum(%1281) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
+  /* %1284 = reduce_sum(%1280) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 4816896,
       arena + 9954816);
 
-  /* %1286 = reduce_sum(%1283) {axes [0], batch} blocks.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 8448000,
-      arena + 6206400);
+  /* %1285 = normalize_param_grad(%11, %1282) {eps 1e-06} blocks.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 342220800, arena + 8448000, 1e-06f,
+      arena + 4816896);
 
-  /* %1287 = reduce_sum(%1283, %14) {axes [0], batch} blocks.0.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 8448000, arena + 343431168, arena + 6206592);
+  /* %1286 = index(%1285) {axis 0, at 1} blocks.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 4817088, 384, arena + 6206400, 192);
 
-  /* %1288 = normalize_grad(%11, %1283, %12, %1276) {eps 1e-06} : f32[B, 197, 192], written over %1283 */
+  /* %1287 = index(%1285) {axis 0, at 0} blocks.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 4816896, 384, arena + 6206592, 192);
+
+  /* %1288 = normalize_grad(%11, %1282, %12, %1275) {eps 1e-06} : f32[B, 197, 192], written over %1282 */
   lk_layernorm_grad(B * 197, 192, arena + 342220800, arena + 8448000, params[4], arena + 33718272,
       1e-06f, arena + 8448000);
 
@@ -9767,8 +9877,8 @@ int localvit_tiny_train_forward(const float *const *params, const float *const *
 
   /* %1297 = reshape(%1295) {shape [192, 3, 16, 16]} patch_embed.proj : f32[192, 3, 16, 16], a view of %1295: no code */
 
-  /* output 0 "loss" = %655 : f32[1] */
-  memcpy(outputs[0], arena + 434022960, sizeof(float) * 1);
+  /* output 0 "loss" = %642 : f32[1] */
+  memcpy(outputs[0], arena + 418442160, sizeof(float) * 1);
   /* output 1 "grad:patch_embed.proj.weight" = %1297 : f32[192, 3, 16, 16] */
   memcpy(outputs[1], arena + 6021120, sizeof(float) * 147456);
   /* output 2 "grad:patch_embed.proj.bias" = %1296 : f32[192] */
@@ -9781,538 +9891,538 @@ int localvit_tiny_train_forward(const float *const *params, const float *const *
   memcpy(outputs[5], arena + 6206592, sizeof(float) * 192);
   /* output 6 "grad:blocks.0.norm1.bias" = %1286 : f32[192] */
   memcpy(outputs[6], arena + 6206400, sizeof(float) * 192);
-  /* output 7 "grad:blocks.0.attn.qkv.weight" = %1284 : f32[576, 192] */
+  /* output 7 "grad:blocks.0.attn.qkv.weight" = %1283 : f32[576, 192] */
   memcpy(outputs[7], arena + 9805824, sizeof(float) * 110592);
-  /* output 8 "grad:blocks.0.attn.qkv.bias" = %1285 : f32[576] */
+  /* output 8 "grad:blocks.0.attn.qkv.bias" = %1284 : f32[576] */
   memcpy(outputs[8], arena + 9954816, sizeof(float) * 576);
-  /* output 9 "grad:blocks.0.attn.proj.weight" = %1279 : f32[192, 192] */
+  /* output 9 "grad:blocks.0.attn.proj.weight" = %1278 : f32[192, 192] */
   memcpy(outputs[9], arena + 9916416, sizeof(float) * 36864);
-  /* output 10 "grad:blocks.0.attn.proj.bias" = %1280 : f32[192] */
+  /* output 10 "grad:blocks.0.attn.proj.bias" = %1279 : f32[192] */
   memcpy(outputs[10], arena + 9955392, sizeof(float) * 192);
-  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %1275 : f32[768, 192, 1, 1] */
+  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %1274 : f32[768, 192, 1, 1] */
   memcpy(outputs[11], arena + 9658368, sizeof(float) * 147456);
-  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %1270 : f32[768] */
+  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %1269 : f32[768] */
   memcpy(outputs[12], arena + 9953280, sizeof(float) * 768);
-  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %1271 : f32[768] */
+  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %1270 : f32[768] */
   memcpy(outputs[13], arena + 9954048, sizeof(float) * 768);
-  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %1267 : f32[768, 1, 3, 3] */
+  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %1266 : f32[768, 1, 3, 3] */
   memcpy(outputs[14], arena + 19267584, sizeof(float) * 6912);
-  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %1264 : f32[768] */
+  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %1263 : f32[768] */
   memcpy(outputs[15], arena + 19274496, sizeof(float) * 768);
-  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %1265 : f32[768] */
+  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %1264 : f32[768] */
   memcpy(outputs[16], arena + 19275264, sizeof(float) * 768);
-  /* output 17 "grad:blocks.0.conv.conv.6.fc.0.weight" = %1257 : f32[4, 768] */
+  /* output 17 "grad:blocks.0.conv.conv.6.fc.0.weight" = %1256 : f32[4, 768] */
   memcpy(outputs[17], arena + 19425024, sizeof(float) * 3072);
-  /* output 18 "grad:blocks.0.conv.conv.6.fc.0.bias" = %1258 : f32[4] */
+  /* output 18 "grad:blocks.0.conv.conv.6.fc.0.bias" = %1257 : f32[4] */
   memcpy(outputs[18], arena + 19430400, sizeof(float) * 4);
-  /* output 19 "grad:blocks.0.conv.conv.6.fc.2.weight" = %1252 : f32[768, 4] */
+  /* output 19 "grad:blocks.0.conv.conv.6.fc.2.weight" = %1251 : f32[768, 4] */
   memcpy(outputs[19], arena + 19421952, sizeof(float) * 3072);
-  /* output 20 "grad:blocks.0.conv.conv.6.fc.2.bias" = %1253 : f32[768] */
+  /* output 20 "grad:blocks.0.conv.conv.6.fc.2.bias" = %1252 : f32[768] */
   memcpy(outputs[20], arena + 19429632, sizeof(float) * 768);
-  /* output 21 "grad:blocks.0.conv.conv.7.weight" = %1247 : f32[192, 768, 1, 1] */
+  /* output 21 "grad:blocks.0.conv.conv.7.weight" = %1246 : f32[192, 768, 1, 1] */
   memcpy(outputs[21], arena + 37484544, sizeof(float) * 147456);
-  /* output 22 "grad:blocks.0.conv.conv.8.weight" = %1242 : f32[192] */
+  /* output 22 "grad:blocks.0.conv.conv.8.weight" = %1241 : f32[192] */
   memcpy(outputs[22], arena + 37782144, sizeof(float) * 192);
-  /* output 23 "grad:blocks.0.conv.conv.8.bias" = %1243 : f32[192] */
+  /* output 23 "grad:blocks.0.conv.conv.8.bias" = %1242 : f32[192] */
   memcpy(outputs[23], arena + 37782336, sizeof(float) * 192);
-  /* output 24 "grad:blocks.1.norm1.weight" = %1236 : f32[192] */
+  /* output 24 "grad:blocks.1.norm1.weight" = %1235 : f32[192] */
   memcpy(outputs[24], arena + 37781952, sizeof(float) * 192);
-  /* output 25 "grad:blocks.1.norm1.bias" = %1235 : f32[192] */
+  /* output 25 "grad:blocks.1.norm1.bias" = %1234 : f32[192] */
   memcpy(outputs[25], arena + 37781760, sizeof(float) * 192);
-  /* output 26 "grad:blocks.1.attn.qkv.weight" = %1233 : f32[576, 192] */
+  /* output 26 "grad:blocks.1.attn.qkv.weight" = %1231 : f32[576, 192] */
   memcpy(outputs[26], arena + 37632000, sizeof(float) * 110592);
-  /* output 27 "grad:blocks.1.attn.qkv.bias" = %1234 : f32[576] */
+  /* output 27 "grad:blocks.1.attn.qkv.bias" = %1232 : f32[576] */
   memcpy(outputs[27], arena + 37780992, sizeof(float) * 576);
-  /* output 28 "grad:blocks.1.attn.proj.weight" = %1228 : f32[192, 192] */
+  /* output 28 "grad:blocks.1.attn.proj.weight" = %1226 : f32[192, 192] */
   memcpy(outputs[28], arena + 37742592, sizeof(float) * 36864);
-  /* output 29 "grad:blocks.1.attn.proj.bias" = %1229 : f32[192] */
+  /* output 29 "grad:blocks.1.attn.proj.bias" = %1227 : f32[192] */
   memcpy(outputs[29], arena + 37781568, sizeof(float) * 192);
-  /* output 30 "grad:blocks.1.conv.conv.0.weight" = %1223 : f32[768, 192, 1, 1] */
+  /* output 30 "grad:blocks.1.conv.conv.0.weight" = %1221 : f32[768, 192, 1, 1] */
   memcpy(outputs[30], arena + 37337088, sizeof(float) * 147456);
-  /* output 31 "grad:blocks.1.conv.conv.1.weight" = %1218 : f32[768] */
+  /* output 31 "grad:blocks.1.conv.conv.1.weight" = %1216 : f32[768] */
   memcpy(outputs[31], arena + 37779456, sizeof(float) * 768);
-  /* output 32 "grad:blocks.1.conv.conv.1.bias" = %1219 : f32[768] */
+  /* output 32 "grad:blocks.1.conv.conv.1.bias" = %1217 : f32[768] */
   memcpy(outputs[32], arena + 37780224, sizeof(float) * 768);
-  /* output 33 "grad:blocks.1.conv.conv.3.weight" = %1215 : f32[768, 1, 3, 3] */
+  /* output 33 "grad:blocks.1.conv.conv.3.weight" = %1213 : f32[768, 1, 3, 3] */
   memcpy(outputs[33], arena + 43352064, sizeof(float) * 6912);
-  /* output 34 "grad:blocks.1.conv.conv.4.weight" = %1212 : f32[768] */
+  /* output 34 "grad:blocks.1.conv.conv.4.weight" = %1210 : f32[768] */
   memcpy(outputs[34], arena + 43358976, sizeof(float) * 768);
-  /* output 35 "grad:blocks.1.conv.conv.4.bias" = %1213 : f32[768] */
+  /* output 35 "grad:blocks.1.conv.conv.4.bias" = %1211 : f32[768] */
   memcpy(outputs[35], arena + 43359744, sizeof(float) * 768);
-  /* output 36 "grad:blocks.1.conv.conv.6.fc.0.weight" = %1205 : f32[4, 768] */
+  /* output 36 "grad:blocks.1.conv.conv.6.fc.0.weight" = %1203 : f32[4, 768] */
   memcpy(outputs[36], arena + 43509504, sizeof(float) * 3072);
-  /* output 37 "grad:blocks.1.conv.conv.6.fc.0.bias" = %1206 : f32[4] */
+  /* output 37 "grad:blocks.1.conv.conv.6.fc.0.bias" = %1204 : f32[4] */
   memcpy(outputs[37], arena + 43514880, sizeof(float) * 4);
-  /* output 38 "grad:blocks.1.conv.conv.6.fc.2.weight" = %1200 : f32[768, 4] */
+  /* output 38 "grad:blocks.1.conv.conv.6.fc.2.weight" = %1198 : f32[768, 4] */
   memcpy(outputs[38], arena + 43506432, sizeof(float) * 3072);
-  /* output 39 "grad:blocks.1.conv.conv.6.fc.2.bias" = %1201 : f32[768] */
+  /* output 39 "grad:blocks.1.conv.conv.6.fc.2.bias" = %1199 : f32[768] */
   memcpy(outputs[39], arena + 43514112, sizeof(float) * 768);
-  /* output 40 "grad:blocks.1.conv.conv.7.weight" = %1195 : f32[192, 768, 1, 1] */
+  /* output 40 "grad:blocks.1.conv.conv.7.weight" = %1193 : f32[192, 768, 1, 1] */
   memcpy(outputs[40], arena + 61569024, sizeof(float) * 147456);
-  /* output 41 "grad:blocks.1.conv.conv.8.weight" = %1190 : f32[192] */
+  /* output 41 "grad:blocks.1.conv.conv.8.weight" = %1188 : f32[192] */
   memcpy(outputs[41], arena + 61866624, sizeof(float) * 192);
-  /* output 42 "grad:blocks.1.conv.conv.8.bias" = %1191 : f32[192] */
+  /* output 42 "grad:blocks.1.conv.conv.8.bias" = %1189 : f32[192] */
   memcpy(outputs[42], arena + 61866816, sizeof(float) * 192);
-  /* output 43 "grad:blocks.2.norm1.weight" = %1184 : f32[192] */
+  /* output 43 "grad:blocks.2.norm1.weight" = %1182 : f32[192] */
   memcpy(outputs[43], arena + 61866432, sizeof(float) * 192);
-  /* output 44 "grad:blocks.2.norm1.bias" = %1183 : f32[192] */
+  /* output 44 "grad:blocks.2.norm1.bias" = %1181 : f32[192] */
   memcpy(outputs[44], arena + 61866240, sizeof(float) * 192);
-  /* output 45 "grad:blocks.2.attn.qkv.weight" = %1181 : f32[576, 192] */
+  /* output 45 "grad:blocks.2.attn.qkv.weight" = %1178 : f32[576, 192] */
   memcpy(outputs[45], arena + 61716480, sizeof(float) * 110592);
-  /* output 46 "grad:blocks.2.attn.qkv.bias" = %1182 : f32[576] */
+  /* output 46 "grad:blocks.2.attn.qkv.bias" = %1179 : f32[576] */
   memcpy(outputs[46], arena + 61865472, sizeof(float) * 576);
-  /* output 47 "grad:blocks.2.attn.proj.weight" = %1176 : f32[192, 192] */
+  /* output 47 "grad:blocks.2.attn.proj.weight" = %1173 : f32[192, 192] */
   memcpy(outputs[47], arena + 61827072, sizeof(float) * 36864);
-  /* output 48 "grad:blocks.2.attn.proj.bias" = %1177 : f32[192] */
+  /* output 48 "grad:blocks.2.attn.proj.bias" = %1174 : f32[192] */
   memcpy(outputs[48], arena + 61866048, sizeof(float) * 192);
-  /* output 49 "grad:blocks.2.conv.conv.0.weight" = %1171 : f32[768, 192, 1, 1] */
+  /* output 49 "grad:blocks.2.conv.conv.0.weight" = %1168 : f32[768, 192, 1, 1] */
   memcpy(outputs[49], arena + 61421568, sizeof(float) * 147456);
-  /* output 50 "grad:blocks.2.conv.conv.1.weight" = %1166 : f32[768] */
+  /* output 50 "grad:blocks.2.conv.conv.1.weight" = %1163 : f32[768] */
   memcpy(outputs[50], arena + 61863936, sizeof(float) * 768);
-  /* output 51 "grad:blocks.2.conv.conv.1.bias" = %1167 : f32[768] */
+  /* output 51 "grad:blocks.2.conv.conv.1.bias" = %1164 : f32[768] */
   memcpy(outputs[51], arena + 61864704, sizeof(float) * 768);
-  /* output 52 "grad:blocks.2.conv.conv.3.weight" = %1163 : f32[768, 1, 3, 3] */
+  /* output 52 "grad:blocks.2.conv.conv.3.weight" = %1160 : f32[768, 1, 3, 3] */
   memcpy(outputs[52], arena + 67436544, sizeof(float) * 6912);
-  /* output 53 "grad:blocks.2.conv.conv.4.weight" = %1160 : f32[768] */
+  /* output 53 "grad:blocks.2.conv.conv.4.weight" = %1157 : f32[768] */
   memcpy(outputs[53], arena + 67443456, sizeof(float) * 768);
-  /* output 54 "grad:blocks.2.conv.conv.4.bias" = %1161 : f32[768] */
+  /* output 54 "grad:blocks.2.conv.conv.4.bias" = %1158 : f32[768] */
   memcpy(outputs[54], arena + 67444224, sizeof(float) * 768);
-  /* output 55 "grad:blocks.2.conv.conv.6.fc.0.weight" = %1153 : f32[4, 768] */
+  /* output 55 "grad:blocks.2.conv.conv.6.fc.0.weight" = %1150 : f32[4, 768] */
   memcpy(outputs[55], arena + 67593984, sizeof(float) * 3072);
-  /* output 56 "grad:blocks.2.conv.conv.6.fc.0.bias" = %1154 : f32[4] */
+  /* output 56 "grad:blocks.2.conv.conv.6.fc.0.bias" = %1151 : f32[4] */
   memcpy(outputs[56], arena + 67599360, sizeof(float) * 4);
-  /* output 57 "grad:blocks.2.conv.conv.6.fc.2.weight" = %1148 : f32[768, 4] */
+  /* output 57 "grad:blocks.2.conv.conv.6.fc.2.weight" = %1145 : f32[768, 4] */
   memcpy(outputs[57], arena + 67590912, sizeof(float) * 3072);
-  /* output 58 "grad:blocks.2.conv.conv.6.fc.2.bias" = %1149 : f32[768] */
+  /* output 58 "grad:blocks.2.conv.conv.6.fc.2.bias" = %1146 : f32[768] */
   memcpy(outputs[58], arena + 67598592, sizeof(float) * 768);
-  /* output 59 "grad:blocks.2.conv.conv.7.weight" = %1143 : f32[192, 768, 1, 1] */
+  /* output 59 "grad:blocks.2.conv.conv.7.weight" = %1140 : f32[192, 768, 1, 1] */
   memcpy(outputs[59], arena + 85653504, sizeof(float) * 147456);
-  /* output 60 "grad:blocks.2.conv.conv.8.weight" = %1138 : f32[192] */
+  /* output 60 "grad:blocks.2.conv.conv.8.weight" = %1135 : f32[192] */
   memcpy(outputs[60], arena + 85951104, sizeof(float) * 192);
-  /* output 61 "grad:blocks.2.conv.conv.8.bias" = %1139 : f32[192] */
+  /* output 61 "grad:blocks.2.conv.conv.8.bias" = %1136 : f32[192] */
   memcpy(outputs[61], arena + 85951296, sizeof(float) * 192);
-  /* output 62 "grad:blocks.3.norm1.weight" = %1132 : f32[192] */
+  /* output 62 "grad:blocks.3.norm1.weight" = %1129 : f32[192] */
   memcpy(outputs[62], arena + 85950912, sizeof(float) * 192);
-  /* output 63 "grad:blocks.3.norm1.bias" = %1131 : f32[192] */
+  /* output 63 "grad:blocks.3.norm1.bias" = %1128 : f32[192] */
   memcpy(outputs[63], arena + 85950720, sizeof(float) * 192);
-  /* output 64 "grad:blocks.3.attn.qkv.weight" = %1129 : f32[576, 192] */
+  /* output 64 "grad:blocks.3.attn.qkv.weight" = %1125 : f32[576, 192] */
   memcpy(outputs[64], arena + 85800960, sizeof(float) * 110592);
-  /* output 65 "grad:blocks.3.attn.qkv.bias" = %1130 : f32[576] */
+  /* output 65 "grad:blocks.3.attn.qkv.bias" = %1126 : f32[576] */
   memcpy(outputs[65], arena + 85949952, sizeof(float) * 576);
-  /* output 66 "grad:blocks.3.attn.proj.weight" = %1124 : f32[192, 192] */
+  /* output 66 "grad:blocks.3.attn.proj.weight" = %1120 : f32[192, 192] */
   memcpy(outputs[66], arena + 85911552, sizeof(float) * 36864);
-  /* output 67 "grad:blocks.3.attn.proj.bias" = %1125 : f32[192] */
+  /* output 67 "grad:blocks.3.attn.proj.bias" = %1121 : f32[192] */
   memcpy(outputs[67], arena + 85950528, sizeof(float) * 192);
-  /* output 68 "grad:blocks.3.conv.conv.0.weight" = %1119 : f32[768, 192, 1, 1] */
+  /* output 68 "grad:blocks.3.conv.conv.0.weight" = %1115 : f32[768, 192, 1, 1] */
   memcpy(outputs[68], arena + 85506048, sizeof(float) * 147456);
-  /* output 69 "grad:blocks.3.conv.conv.1.weight" = %1114 : f32[768] */
+  /* output 69 "grad:blocks.3.conv.conv.1.weight" = %1110 : f32[768] */
   memcpy(outputs[69], arena + 85948416, sizeof(float) * 768);
-  /* output 70 "grad:blocks.3.conv.conv.1.bias" = %1115 : f32[768] */
+  /* output 70 "grad:blocks.3.conv.conv.1.bias" = %1111 : f32[768] */
   memcpy(outputs[70], arena + 85949184, sizeof(float) * 768);
-  /* output 71 "grad:blocks.3.conv.conv.3.weight" = %1111 : f32[768, 1, 3, 3] */
+  /* output 71 "grad:blocks.3.conv.conv.3.weight" = %1107 : f32[768, 1, 3, 3] */
   memcpy(outputs[71], arena + 91521024, sizeof(float) * 6912);
-  /* output 72 "grad:blocks.3.conv.conv.4.weight" = %1108 : f32[768] */
+  /* output 72 "grad:blocks.3.conv.conv.4.weight" = %1104 : f32[768] */
   memcpy(outputs[72], arena + 91527936, sizeof(float) * 768);
-  /* output 73 "grad:blocks.3.conv.conv.4.bias" = %1109 : f32[768] */
+  /* output 73 "grad:blocks.3.conv.conv.4.bias" = %1105 : f32[768] */
   memcpy(outputs[73], arena + 91528704, sizeof(float) * 768);
-  /* output 74 "grad:blocks.3.conv.conv.6.fc.0.weight" = %1101 : f32[4, 768] */
+  /* output 74 "grad:blocks.3.conv.conv.6.fc.0.weight" = %1097 : f32[4, 768] */
   memcpy(outputs[74], arena + 91678464, sizeof(float) * 3072);
-  /* output 75 "grad:blocks.3.conv.conv.6.fc.0.bias" = %1102 : f32[4] */
+  /* output 75 "grad:blocks.3.conv.conv.6.fc.0.bias" = %1098 : f32[4] */
   memcpy(outputs[75], arena + 91683840, sizeof(float) * 4);
-  /* output 76 "grad:blocks.3.conv.conv.6.fc.2.weight" = %1096 : f32[768, 4] */
+  /* output 76 "grad:blocks.3.conv.conv.6.fc.2.weight" = %1092 : f32[768, 4] */
   memcpy(outputs[76], arena + 91675392, sizeof(float) * 3072);
-  /* output 77 "grad:blocks.3.conv.conv.6.fc.2.bias" = %1097 : f32[768] */
+  /* output 77 "grad:blocks.3.conv.conv.6.fc.2.bias" = %1093 : f32[768] */
   memcpy(outputs[77], arena + 91683072, sizeof(float) * 768);
-  /* output 78 "grad:blocks.3.conv.conv.7.weight" = %1091 : f32[192, 768, 1, 1] */
+  /* output 78 "grad:blocks.3.conv.conv.7.weight" = %1087 : f32[192, 768, 1, 1] */
   memcpy(outputs[78], arena + 109737984, sizeof(float) * 147456);
-  /* output 79 "grad:blocks.3.conv.conv.8.weight" = %1086 : f32[192] */
+  /* output 79 "grad:blocks.3.conv.conv.8.weight" = %1082 : f32[192] */
   memcpy(outputs[79], arena + 110035584, sizeof(float) * 192);
-  /* output 80 "grad:blocks.3.conv.conv.8.bias" = %1087 : f32[192] */
+  /* output 80 "grad:blocks.3.conv.conv.8.bias" = %1083 : f32[192] */
   memcpy(outputs[80], arena + 110035776, sizeof(float) * 192);
-  /* output 81 "grad:blocks.4.norm1.weight" = %1080 : f32[192] */
+  /* output 81 "grad:blocks.4.norm1.weight" = %1076 : f32[192] */
   memcpy(outputs[81], arena + 110035392, sizeof(float) * 192);
-  /* output 82 "grad:blocks.4.norm1.bias" = %1079 : f32[192] */
+  /* output 82 "grad:blocks.4.norm1.bias" = %1075 : f32[192] */
   memcpy(outputs[82], arena + 110035200, sizeof(float) * 192);
-  /* output 83 "grad:blocks.4.attn.qkv.weight" = %1077 : f32[576, 192] */
+  /* output 83 "grad:blocks.4.attn.qkv.weight" = %1072 : f32[576, 192] */
   memcpy(outputs[83], arena + 109885440, sizeof(float) * 110592);
-  /* output 84 "grad:blocks.4.attn.qkv.bias" = %1078 : f32[576] */
+  /* output 84 "grad:blocks.4.attn.qkv.bias" = %1073 : f32[576] */
   memcpy(outputs[84], arena + 110034432, sizeof(float) * 576);
-  /* output 85 "grad:blocks.4.attn.proj.weight" = %1072 : f32[192, 192] */
+  /* output 85 "grad:blocks.4.attn.proj.weight" = %1067 : f32[192, 192] */
   memcpy(outputs[85], arena + 109996032, sizeof(float) * 36864);
-  /* output 86 "grad:blocks.4.attn.proj.bias" = %1073 : f32[192] */
+  /* output 86 "grad:blocks.4.attn.proj.bias" = %1068 : f32[192] */
   memcpy(outputs[86], arena + 110035008, sizeof(float) * 192);
-  /* output 87 "grad:blocks.4.conv.conv.0.weight" = %1067 : f32[768, 192, 1, 1] */
+  /* output 87 "grad:blocks.4.conv.conv.0.weight" = %1062 : f32[768, 192, 1, 1] */
   memcpy(outputs[87], arena + 109590528, sizeof(float) * 147456);
-  /* output 88 "grad:blocks.4.conv.conv.1.weight" = %1062 : f32[768] */
+  /* output 88 "grad:blocks.4.conv.conv.1.weight" = %1057 : f32[768] */
   memcpy(outputs[88], arena + 110032896, sizeof(float) * 768);
-  /* output 89 "grad:blocks.4.conv.conv.1.bias" = %1063 : f32[768] */
+  /* output 89 "grad:blocks.4.conv.conv.1.bias" = %1058 : f32[768] */
   memcpy(outputs[89], arena + 110033664, sizeof(float) * 768);
-  /* output 90 "grad:blocks.4.conv.conv.3.weight" = %1059 : f32[768, 1, 3, 3] */
+  /* output 90 "grad:blocks.4.conv.conv.3.weight" = %1054 : f32[768, 1, 3, 3] */
   memcpy(outputs[90], arena + 115605504, sizeof(float) * 6912);
-  /* output 91 "grad:blocks.4.conv.conv.4.weight" = %1056 : f32[768] */
+  /* output 91 "grad:blocks.4.conv.conv.4.weight" = %1051 : f32[768] */
   memcpy(outputs[91], arena + 115612416, sizeof(float) * 768);
-  /* output 92 "grad:blocks.4.conv.conv.4.bias" = %1057 : f32[768] */
+  /* output 92 "grad:blocks.4.conv.conv.4.bias" = %1052 : f32[768] */
   memcpy(outputs[92], arena + 115613184, sizeof(float) * 768);
-  /* output 93 "grad:blocks.4.conv.conv.6.fc.0.weight" = %1049 : f32[4, 768] */
+  /* output 93 "grad:blocks.4.conv.conv.6.fc.0.weight" = %1044 : f32[4, 768] */
   memcpy(outputs[93], arena + 115762944, sizeof(float) * 3072);
-  /* output 94 "grad:blocks.4.conv.conv.6.fc.0.bias" = %1050 : f32[4] */
+  /* output 94 "grad:blocks.4.conv.conv.6.fc.0.bias" = %1045 : f32[4] */
   memcpy(outputs[94], arena + 115768320, sizeof(float) * 4);
-  /* output 95 "grad:blocks.4.conv.conv.6.fc.2.weight" = %1044 : f32[768, 4] */
+  /* output 95 "grad:blocks.4.conv.conv.6.fc.2.weight" = %1039 : f32[768, 4] */
   memcpy(outputs[95], arena + 115759872, sizeof(float) * 3072);
-  /* output 96 "grad:blocks.4.conv.conv.6.fc.2.bias" = %1045 : f32[768] */
+  /* output 96 "grad:blocks.4.conv.conv.6.fc.2.bias" = %1040 : f32[768] */
   memcpy(outputs[96], arena + 115767552, sizeof(float) * 768);
-  /* output 97 "grad:blocks.4.conv.conv.7.weight" = %1039 : f32[192, 768, 1, 1] */
+  /* output 97 "grad:blocks.4.conv.conv.7.weight" = %1034 : f32[192, 768, 1, 1] */
   memcpy(outputs[97], arena + 133822464, sizeof(float) * 147456);
-  /* output 98 "grad:blocks.4.conv.conv.8.weight" = %1034 : f32[192] */
+  /* output 98 "grad:blocks.4.conv.conv.8.weight" = %1029 : f32[192] */
   memcpy(outputs[98], arena + 134120064, sizeof(float) * 192);
-  /* output 99 "grad:blocks.4.conv.conv.8.bias" = %1035 : f32[192] */
+  /* output 99 "grad:blocks.4.conv.conv.8.bias" = %1030 : f32[192] */
   memcpy(outputs[99], arena + 134120256, sizeof(float) * 192);
-  /* output 100 "grad:blocks.5.norm1.weight" = %1028 : f32[192] */
+  /* output 100 "grad:blocks.5.norm1.weight" = %1023 : f32[192] */
   memcpy(outputs[100], arena + 134119872, sizeof(float) * 192);
-  /* output 101 "grad:blocks.5.norm1.bias" = %1027 : f32[192] */
+  /* output 101 "grad:blocks.5.norm1.bias" = %1022 : f32[192] */
   memcpy(outputs[101], arena + 134119680, sizeof(float) * 192);
-  /* output 102 "grad:blocks.5.attn.qkv.weight" = %1025 : f32[576, 192] */
+  /* output 102 "grad:blocks.5.attn.qkv.weight" = %1019 : f32[576, 192] */
   memcpy(outputs[102], arena + 133969920, sizeof(float) * 110592);
-  /* output 103 "grad:blocks.5.attn.qkv.bias" = %1026 : f32[576] */
+  /* output 103 "grad:blocks.5.attn.qkv.bias" = %1020 : f32[576] */
   memcpy(outputs[103], arena + 134118912, sizeof(float) * 576);
-  /* output 104 "grad:blocks.5.attn.proj.weight" = %1020 : f32[192, 192] */
+  /* output 104 "grad:blocks.5.attn.proj.weight" = %1014 : f32[192, 192] */
   memcpy(outputs[104], arena + 134080512, sizeof(float) * 36864);
-  /* output 105 "grad:blocks.5.attn.proj.bias" = %1021 : f32[192] */
+  /* output 105 "grad:blocks.5.attn.proj.bias" = %1015 : f32[192] */
   memcpy(outputs[105], arena + 134119488, sizeof(float) * 192);
-  /* output 106 "grad:blocks.5.conv.conv.0.weight" = %1015 : f32[768, 192, 1, 1] */
+  /* output 106 "grad:blocks.5.conv.conv.0.weight" = %1009 : f32[768, 192, 1, 1] */
   memcpy(outputs[106], arena + 133675008, sizeof(float) * 147456);
-  /* output 107 "grad:blocks.5.conv.conv.1.weight" = %1010 : f32[768] */
+  /* output 107 "grad:blocks.5.conv.conv.1.weight" = %1004 : f32[768] */
   memcpy(outputs[107], arena + 134117376, sizeof(float) * 768);
-  /* output 108 "grad:blocks.5.conv.conv.1.bias" = %1011 : f32[768] */
+  /* output 108 "grad:blocks.5.conv.conv.1.bias" = %1005 : f32[768] */
   memcpy(outputs[108], arena + 134118144, sizeof(float) * 768);
-  /* output 109 "grad:blocks.5.conv.conv.3.weight" = %1007 : f32[768, 1, 3, 3] */
+  /* output 109 "grad:blocks.5.conv.conv.3.weight" = %1001 : f32[768, 1, 3, 3] */
   memcpy(outputs[109], arena + 139689984, sizeof(float) * 6912);
-  /* output 110 "grad:blocks.5.conv.conv.4.weight" = %1004 : f32[768] */
+  /* output 110 "grad:blocks.5.conv.conv.4.weight" = %998 : f32[768] */
   memcpy(outputs[110], arena + 139696896, sizeof(float) * 768);
-  /* output 111 "grad:blocks.5.conv.conv.4.bias" = %1005 : f32[768] */
+  /* output 111 "grad:blocks.5.conv.conv.4.bias" = %999 : f32[768] */
   memcpy(outputs[111], arena + 139697664, sizeof(float) * 768);
-  /* output 112 "grad:blocks.5.conv.conv.6.fc.0.weight" = %997 : f32[4, 768] */
+  /* output 112 "grad:blocks.5.conv.conv.6.fc.0.weight" = %991 : f32[4, 768] */
   memcpy(outputs[112], arena + 139847424, sizeof(float) * 3072);
-  /* output 113 "grad:blocks.5.conv.conv.6.fc.0.bias" = %998 : f32[4] */
+  /* output 113 "grad:blocks.5.conv.conv.6.fc.0.bias" = %992 : f32[4] */
   memcpy(outputs[113], arena + 139852800, sizeof(float) * 4);
-  /* output 114 "grad:blocks.5.conv.conv.6.fc.2.weight" = %992 : f32[768, 4] */
+  /* output 114 "grad:blocks.5.conv.conv.6.fc.2.weight" = %986 : f32[768, 4] */
   memcpy(outputs[114], arena + 139844352, sizeof(float) * 3072);
-  /* output 115 "grad:blocks.5.conv.conv.6.fc.2.bias" = %993 : f32[768] */
+  /* output 115 "grad:blocks.5.conv.conv.6.fc.2.bias" = %987 : f32[768] */
   memcpy(outputs[115], arena + 139852032, sizeof(float) * 768);
-  /* output 116 "grad:blocks.5.conv.conv.7.weight" = %987 : f32[192, 768, 1, 1] */
+  /* output 116 "grad:blocks.5.conv.conv.7.weight" = %981 : f32[192, 768, 1, 1] */
   memcpy(outputs[116], arena + 157906944, sizeof(float) * 147456);
-  /* output 117 "grad:blocks.5.conv.conv.8.weight" = %982 : f32[192] */
+  /* output 117 "grad:blocks.5.conv.conv.8.weight" = %976 : f32[192] */
   memcpy(outputs[117], arena + 158204544, sizeof(float) * 192);
-  /* output 118 "grad:blocks.5.conv.conv.8.bias" = %983 : f32[192] */
+  /* output 118 "grad:blocks.5.conv.conv.8.bias" = %977 : f32[192] */
   memcpy(outputs[118], arena + 158204736, sizeof(float) * 192);
-  /* output 119 "grad:blocks.6.norm1.weight" = %976 : f32[192] */
+  /* output 119 "grad:blocks.6.norm1.weight" = %970 : f32[192] */
   memcpy(outputs[119], arena + 158204352, sizeof(float) * 192);
-  /* output 120 "grad:blocks.6.norm1.bias" = %975 : f32[192] */
+  /* output 120 "grad:blocks.6.norm1.bias" = %969 : f32[192] */
   memcpy(outputs[120], arena + 158204160, sizeof(float) * 192);
-  /* output 121 "grad:blocks.6.attn.qkv.weight" = %973 : f32[576, 192] */
+  /* output 121 "grad:blocks.6.attn.qkv.weight" = %966 : f32[576, 192] */
   memcpy(outputs[121], arena + 158054400, sizeof(float) * 110592);
-  /* output 122 "grad:blocks.6.attn.qkv.bias" = %974 : f32[576] */
+  /* output 122 "grad:blocks.6.attn.qkv.bias" = %967 : f32[576] */
   memcpy(outputs[122], arena + 158203392, sizeof(float) * 576);
-  /* output 123 "grad:blocks.6.attn.proj.weight" = %968 : f32[192, 192] */
+  /* output 123 "grad:blocks.6.attn.proj.weight" = %961 : f32[192, 192] */
   memcpy(outputs[123], arena + 158164992, sizeof(float) * 36864);
-  /* output 124 "grad:blocks.6.attn.proj.bias" = %969 : f32[192] */
+  /* output 124 "grad:blocks.6.attn.proj.bias" = %962 : f32[192] */
   memcpy(outputs[124], arena + 158203968, sizeof(float) * 192);
-  /* output 125 "grad:blocks.6.conv.conv.0.weight" = %963 : f32[768, 192, 1, 1] */
+  /* output 125 "grad:blocks.6.conv.conv.0.weight" = %956 : f32[768, 192, 1, 1] */
   memcpy(outputs[125], arena + 157759488, sizeof(float) * 147456);
-  /* output 126 "grad:blocks.6.conv.conv.1.weight" = %958 : f32[768] */
+  /* output 126 "grad:blocks.6.conv.conv.1.weight" = %951 : f32[768] */
   memcpy(outputs[126], arena + 158201856, sizeof(float) * 768);
-  /* output 127 "grad:blocks.6.conv.conv.1.bias" = %959 : f32[768] */
+  /* output 127 "grad:blocks.6.conv.conv.1.bias" = %952 : f32[768] */
   memcpy(outputs[127], arena + 158202624, sizeof(float) * 768);
-  /* output 128 "grad:blocks.6.conv.conv.3.weight" = %955 : f32[768, 1, 3, 3] */
+  /* output 128 "grad:blocks.6.conv.conv.3.weight" = %948 : f32[768, 1, 3, 3] */
   memcpy(outputs[128], arena + 163774464, sizeof(float) * 6912);
-  /* output 129 "grad:blocks.6.conv.conv.4.weight" = %952 : f32[768] */
+  /* output 129 "grad:blocks.6.conv.conv.4.weight" = %945 : f32[768] */
   memcpy(outputs[129], arena + 163781376, sizeof(float) * 768);
-  /* output 130 "grad:blocks.6.conv.conv.4.bias" = %953 : f32[768] */
+  /* output 130 "grad:blocks.6.conv.conv.4.bias" = %946 : f32[768] */
   memcpy(outputs[130], arena + 163782144, sizeof(float) * 768);
-  /* output 131 "grad:blocks.6.conv.conv.6.fc.0.weight" = %945 : f32[4, 768] */
+  /* output 131 "grad:blocks.6.conv.conv.6.fc.0.weight" = %938 : f32[4, 768] */
   memcpy(outputs[131], arena + 163931904, sizeof(float) * 3072);
-  /* output 132 "grad:blocks.6.conv.conv.6.fc.0.bias" = %946 : f32[4] */
+  /* output 132 "grad:blocks.6.conv.conv.6.fc.0.bias" = %939 : f32[4] */
   memcpy(outputs[132], arena + 163937280, sizeof(float) * 4);
-  /* output 133 "grad:blocks.6.conv.conv.6.fc.2.weight" = %940 : f32[768, 4] */
+  /* output 133 "grad:blocks.6.conv.conv.6.fc.2.weight" = %933 : f32[768, 4] */
   memcpy(outputs[133], arena + 163928832, sizeof(float) * 3072);
-  /* output 134 "grad:blocks.6.conv.conv.6.fc.2.bias" = %941 : f32[768] */
+  /* output 134 "grad:blocks.6.conv.conv.6.fc.2.bias" = %934 : f32[768] */
   memcpy(outputs[134], arena + 163936512, sizeof(float) * 768);
-  /* output 135 "grad:blocks.6.conv.conv.7.weight" = %935 : f32[192, 768, 1, 1] */
+  /* output 135 "grad:blocks.6.conv.conv.7.weight" = %928 : f32[192, 768, 1, 1] */
   memcpy(outputs[135], arena + 181991424, sizeof(float) * 147456);
-  /* output 136 "grad:blocks.6.conv.conv.8.weight" = %930 : f32[192] */
+  /* output 136 "grad:blocks.6.conv.conv.8.weight" = %923 : f32[192] */
   memcpy(outputs[136], arena + 182289024, sizeof(float) * 192);
-  /* output 137 "grad:blocks.6.conv.conv.8.bias" = %931 : f32[192] */
+  /* output 137 "grad:blocks.6.conv.conv.8.bias" = %924 : f32[192] */
   memcpy(outputs[137], arena + 182289216, sizeof(float) * 192);
-  /* output 138 "grad:blocks.7.norm1.weight" = %924 : f32[192] */
+  /* output 138 "grad:blocks.7.norm1.weight" = %917 : f32[192] */
   memcpy(outputs[138], arena + 182288832, sizeof(float) * 192);
-  /* output 139 "grad:blocks.7.norm1.bias" = %923 : f32[192] */
+  /* output 139 "grad:blocks.7.norm1.bias" = %916 : f32[192] */
   memcpy(outputs[139], arena + 182288640, sizeof(float) * 192);
-  /* output 140 "grad:blocks.7.attn.qkv.weight" = %921 : f32[576, 192] */
+  /* output 140 "grad:blocks.7.attn.qkv.weight" = %913 : f32[576, 192] */
   memcpy(outputs[140], arena + 182138880, sizeof(float) * 110592);
-  /* output 141 "grad:blocks.7.attn.qkv.bias" = %922 : f32[576] */
+  /* output 141 "grad:blocks.7.attn.qkv.bias" = %914 : f32[576] */
   memcpy(outputs[141], arena + 182287872, sizeof(float) * 576);
-  /* output 142 "grad:blocks.7.attn.proj.weight" = %916 : f32[192, 192] */
+  /* output 142 "grad:blocks.7.attn.proj.weight" = %908 : f32[192, 192] */
   memcpy(outputs[142], arena + 182249472, sizeof(float) * 36864);
-  /* output 143 "grad:blocks.7.attn.proj.bias" = %917 : f32[192] */
+  /* output 143 "grad:blocks.7.attn.proj.bias" = %909 : f32[192] */
   memcpy(outputs[143], arena + 182288448, sizeof(float) * 192);
-  /* output 144 "grad:blocks.7.conv.conv.0.weight" = %911 : f32[768, 192, 1, 1] */
+  /* output 144 "grad:blocks.7.conv.conv.0.weight" = %903 : f32[768, 192, 1, 1] */
   memcpy(outputs[144], arena + 181843968, sizeof(float) * 147456);
-  /* output 145 "grad:blocks.7.conv.conv.1.weight" = %906 : f32[768] */
+  /* output 145 "grad:blocks.7.conv.conv.1.weight" = %898 : f32[768] */
   memcpy(outputs[145], arena + 182286336, sizeof(float) * 768);
-  /* output 146 "grad:blocks.7.conv.conv.1.bias" = %907 : f32[768] */
+  /* output 146 "grad:blocks.7.conv.conv.1.bias" = %899 : f32[768] */
   memcpy(outputs[146], arena + 182287104, sizeof(float) * 768);
-  /* output 147 "grad:blocks.7.conv.conv.3.weight" = %903 : f32[768, 1, 3, 3] */
+  /* output 147 "grad:blocks.7.conv.conv.3.weight" = %895 : f32[768, 1, 3, 3] */
   memcpy(outputs[147], arena + 187858944, sizeof(float) * 6912);
-  /* output 148 "grad:blocks.7.conv.conv.4.weight" = %900 : f32[768] */
+  /* output 148 "grad:blocks.7.conv.conv.4.weight" = %892 : f32[768] */
   memcpy(outputs[148], arena + 187865856, sizeof(float) * 768);
-  /* output 149 "grad:blocks.7.conv.conv.4.bias" = %901 : f32[768] */
+  /* output 149 "grad:blocks.7.conv.conv.4.bias" = %893 : f32[768] */
   memcpy(outputs[149], arena + 187866624, sizeof(float) * 768);
-  /* output 150 "grad:blocks.7.conv.conv.6.fc.0.weight" = %893 : f32[4, 768] */
+  /* output 150 "grad:blocks.7.conv.conv.6.fc.0.weight" = %885 : f32[4, 768] */
   memcpy(outputs[150], arena + 188016384, sizeof(float) * 3072);
-  /* output 151 "grad:blocks.7.conv.conv.6.fc.0.bias" = %894 : f32[4] */
+  /* output 151 "grad:blocks.7.conv.conv.6.fc.0.bias" = %886 : f32[4] */
   memcpy(outputs[151], arena + 188021760, sizeof(float) * 4);
-  /* output 152 "grad:blocks.7.conv.conv.6.fc.2.weight" = %888 : f32[768, 4] */
+  /* output 152 "grad:blocks.7.conv.conv.6.fc.2.weight" = %880 : f32[768, 4] */
   memcpy(outputs[152], arena + 188013312, sizeof(float) * 3072);
-  /* output 153 "grad:blocks.7.conv.conv.6.fc.2.bias" = %889 : f32[768] */
+  /* output 153 "grad:blocks.7.conv.conv.6.fc.2.bias" = %881 : f32[768] */
   memcpy(outputs[153], arena + 188020992, sizeof(float) * 768);
-  /* output 154 "grad:blocks.7.conv.conv.7.weight" = %883 : f32[192, 768, 1, 1] */
+  /* output 154 "grad:blocks.7.conv.conv.7.weight" = %875 : f32[192, 768, 1, 1] */
   memcpy(outputs[154], arena + 206075904, sizeof(float) * 147456);
-  /* output 155 "grad:blocks.7.conv.conv.8.weight" = %878 : f32[192] */
+  /* output 155 "grad:blocks.7.conv.conv.8.weight" = %870 : f32[192] */
   memcpy(outputs[155], arena + 206373504, sizeof(float) * 192);
-  /* output 156 "grad:blocks.7.conv.conv.8.bias" = %879 : f32[192] */
+  /* output 156 "grad:blocks.7.conv.conv.8.bias" = %871 : f32[192] */
   memcpy(outputs[156], arena + 206373696, sizeof(float) * 192);
-  /* output 157 "grad:blocks.8.norm1.weight" = %872 : f32[192] */
+  /* output 157 "grad:blocks.8.norm1.weight" = %864 : f32[192] */
   memcpy(outputs[157], arena + 206373312, sizeof(float) * 192);
-  /* output 158 "grad:blocks.8.norm1.bias" = %871 : f32[192] */
+  /* output 158 "grad:blocks.8.norm1.bias" = %863 : f32[192] */
   memcpy(outputs[158], arena + 206373120, sizeof(float) * 192);
-  /* output 159 "grad:blocks.8.attn.qkv.weight" = %869 : f32[576, 192] */
+  /* output 159 "grad:blocks.8.attn.qkv.weight" = %860 : f32[576, 192] */
   memcpy(outputs[159], arena + 206223360, sizeof(float) * 110592);
-  /* output 160 "grad:blocks.8.attn.qkv.bias" = %870 : f32[576] */
+  /* output 160 "grad:blocks.8.attn.qkv.bias" = %861 : f32[576] */
   memcpy(outputs[160], arena + 206372352, sizeof(float) * 576);
-  /* output 161 "grad:blocks.8.attn.proj.weight" = %864 : f32[192, 192] */
+  /* output 161 "grad:blocks.8.attn.proj.weight" = %855 : f32[192, 192] */
   memcpy(outputs[161], arena + 206333952, sizeof(float) * 36864);
-  /* output 162 "grad:blocks.8.attn.proj.bias" = %865 : f32[192] */
+  /* output 162 "grad:blocks.8.attn.proj.bias" = %856 : f32[192] */
   memcpy(outputs[162], arena + 206372928, sizeof(float) * 192);
-  /* output 163 "grad:blocks.8.conv.conv.0.weight" = %859 : f32[768, 192, 1, 1] */
+  /* output 163 "grad:blocks.8.conv.conv.0.weight" = %850 : f32[768, 192, 1, 1] */
   memcpy(outputs[163], arena + 205928448, sizeof(float) * 147456);
-  /* output 164 "grad:blocks.8.conv.conv.1.weight" = %854 : f32[768] */
+  /* output 164 "grad:blocks.8.conv.conv.1.weight" = %845 : f32[768] */
   memcpy(outputs[164], arena + 206370816, sizeof(float) * 768);
-  /* output 165 "grad:blocks.8.conv.conv.1.bias" = %855 : f32[768] */
+  /* output 165 "grad:blocks.8.conv.conv.1.bias" = %846 : f32[768] */
   memcpy(outputs[165], arena + 206371584, sizeof(float) * 768);
-  /* output 166 "grad:blocks.8.conv.conv.3.weight" = %851 : f32[768, 1, 3, 3] */
+  /* output 166 "grad:blocks.8.conv.conv.3.weight" = %842 : f32[768, 1, 3, 3] */
   memcpy(outputs[166], arena + 211943424, sizeof(float) * 6912);
-  /* output 167 "grad:blocks.8.conv.conv.4.weight" = %848 : f32[768] */
+  /* output 167 "grad:blocks.8.conv.conv.4.weight" = %839 : f32[768] */
   memcpy(outputs[167], arena + 211950336, sizeof(float) * 768);
-  /* output 168 "grad:blocks.8.conv.conv.4.bias" = %849 : f32[768] */
+  /* output 168 "grad:blocks.8.conv.conv.4.bias" = %840 : f32[768] */
   memcpy(outputs[168], arena + 211951104, sizeof(float) * 768);
-  /* output 169 "grad:blocks.8.conv.conv.6.fc.0.weight" = %841 : f32[4, 768] */
+  /* output 169 "grad:blocks.8.conv.conv.6.fc.0.weight" = %832 : f32[4, 768] */
   memcpy(outputs[169], arena + 212100864, sizeof(float) * 3072);
-  /* output 170 "grad:blocks.8.conv.conv.6.fc.0.bias" = %842 : f32[4] */
+  /* output 170 "grad:blocks.8.conv.conv.6.fc.0.bias" = %833 : f32[4] */
   memcpy(outputs[170], arena + 212106240, sizeof(float) * 4);
-  /* output 171 "grad:blocks.8.conv.conv.6.fc.2.weight" = %836 : f32[768, 4] */
+  /* output 171 "grad:blocks.8.conv.conv.6.fc.2.weight" = %827 : f32[768, 4] */
   memcpy(outputs[171], arena + 212097792, sizeof(float) * 3072);
-  /* output 172 "grad:blocks.8.conv.conv.6.fc.2.bias" = %837 : f32[768] */
+  /* output 172 "grad:blocks.8.conv.conv.6.fc.2.bias" = %828 : f32[768] */
   memcpy(outputs[172], arena + 212105472, sizeof(float) * 768);
-  /* output 173 "grad:blocks.8.conv.conv.7.weight" = %831 : f32[192, 768, 1, 1] */
+  /* output 173 "grad:blocks.8.conv.conv.7.weight" = %822 : f32[192, 768, 1, 1] */
   memcpy(outputs[173], arena + 230160384, sizeof(float) * 147456);
-  /* output 174 "grad:blocks.8.conv.conv.8.weight" = %826 : f32[192] */
+  /* output 174 "grad:blocks.8.conv.conv.8.weight" = %817 : f32[192] */
   memcpy(outputs[174], arena + 230457984, sizeof(float) * 192);
-  /* output 175 "grad:blocks.8.conv.conv.8.bias" = %827 : f32[192] */
+  /* output 175 "grad:blocks.8.conv.conv.8.bias" = %818 : f32[192] */
   memcpy(outputs[175], arena + 230458176, sizeof(float) * 192);
-  /* output 176 "grad:blocks.9.norm1.weight" = %820 : f32[192] */
+  /* output 176 "grad:blocks.9.norm1.weight" = %811 : f32[192] */
   memcpy(outputs[176], arena + 230457792, sizeof(float) * 192);
-  /* output 177 "grad:blocks.9.norm1.bias" = %819 : f32[192] */
+  /* output 177 "grad:blocks.9.norm1.bias" = %810 : f32[192] */
   memcpy(outputs[177], arena + 230457600, sizeof(float) * 192);
-  /* output 178 "grad:blocks.9.attn.qkv.weight" = %817 : f32[576, 192] */
+  /* output 178 "grad:blocks.9.attn.qkv.weight" = %807 : f32[576, 192] */
   memcpy(outputs[178], arena + 230307840, sizeof(float) * 110592);
-  /* output 179 "grad:blocks.9.attn.qkv.bias" = %818 : f32[576] */
+  /* output 179 "grad:blocks.9.attn.qkv.bias" = %808 : f32[576] */
   memcpy(outputs[179], arena + 230456832, sizeof(float) * 576);
-  /* output 180 "grad:blocks.9.attn.proj.weight" = %812 : f32[192, 192] */
+  /* output 180 "grad:blocks.9.attn.proj.weight" = %802 : f32[192, 192] */
   memcpy(outputs[180], arena + 230418432, sizeof(float) * 36864);
-  /* output 181 "grad:blocks.9.attn.proj.bias" = %813 : f32[192] */
+  /* output 181 "grad:blocks.9.attn.proj.bias" = %803 : f32[192] */
   memcpy(outputs[181], arena + 230457408, sizeof(float) * 192);
-  /* output 182 "grad:blocks.9.conv.conv.0.weight" = %807 : f32[768, 192, 1, 1] */
+  /* output 182 "grad:blocks.9.conv.conv.0.weight" = %797 : f32[768, 192, 1, 1] */
   memcpy(outputs[182], arena + 230012928, sizeof(float) * 147456);
-  /* output 183 "grad:blocks.9.conv.conv.1.weight" = %802 : f32[768] */
+  /* output 183 "grad:blocks.9.conv.conv.1.weight" = %792 : f32[768] */
   memcpy(outputs[183], arena + 230455296, sizeof(float) * 768);
-  /* output 184 "grad:blocks.9.conv.conv.1.bias" = %803 : f32[768] */
+  /* output 184 "grad:blocks.9.conv.conv.1.bias" = %793 : f32[768] */
   memcpy(outputs[184], arena + 230456064, sizeof(float) * 768);
-  /* output 185 "grad:blocks.9.conv.conv.3.weight" = %799 : f32[768, 1, 3, 3] */
+  /* output 185 "grad:blocks.9.conv.conv.3.weight" = %789 : f32[768, 1, 3, 3] */
   memcpy(outputs[185], arena + 236027904, sizeof(float) * 6912);
-  /* output 186 "grad:blocks.9.conv.conv.4.weight" = %796 : f32[768] */
+  /* output 186 "grad:blocks.9.conv.conv.4.weight" = %786 : f32[768] */
   memcpy(outputs[186], arena + 236034816, sizeof(float) * 768);
-  /* output 187 "grad:blocks.9.conv.conv.4.bias" = %797 : f32[768] */
+  /* output 187 "grad:blocks.9.conv.conv.4.bias" = %787 : f32[768] */
   memcpy(outputs[187], arena + 236035584, sizeof(float) * 768);
-  /* output 188 "grad:blocks.9.conv.conv.6.fc.0.weight" = %789 : f32[4, 768] */
+  /* output 188 "grad:blocks.9.conv.conv.6.fc.0.weight" = %779 : f32[4, 768] */
   memcpy(outputs[188], arena + 236185344, sizeof(float) * 3072);
-  /* output 189 "grad:blocks.9.conv.conv.6.fc.0.bias" = %790 : f32[4] */
+  /* output 189 "grad:blocks.9.conv.conv.6.fc.0.bias" = %780 : f32[4] */
   memcpy(outputs[189], arena + 236190720, sizeof(float) * 4);
-  /* output 190 "grad:blocks.9.conv.conv.6.fc.2.weight" = %784 : f32[768, 4] */
+  /* output 190 "grad:blocks.9.conv.conv.6.fc.2.weight" = %774 : f32[768, 4] */
   memcpy(outputs[190], arena + 236182272, sizeof(float) * 3072);
-  /* output 191 "grad:blocks.9.conv.conv.6.fc.2.bias" = %785 : f32[768] */
+  /* output 191 "grad:blocks.9.conv.conv.6.fc.2.bias" = %775 : f32[768] */
   memcpy(outputs[191], arena + 236189952, sizeof(float) * 768);
-  /* output 192 "grad:blocks.9.conv.conv.7.weight" = %779 : f32[192, 768, 1, 1] */
+  /* output 192 "grad:blocks.9.conv.conv.7.weight" = %769 : f32[192, 768, 1, 1] */
   memcpy(outputs[192], arena + 254244864, sizeof(float) * 147456);
-  /* output 193 "grad:blocks.9.conv.conv.8.weight" = %774 : f32[192] */
+  /* output 193 "grad:blocks.9.conv.conv.8.weight" = %764 : f32[192] */
   memcpy(outputs[193], arena + 254542464, sizeof(float) * 192);
-  /* output 194 "grad:blocks.9.conv.conv.8.bias" = %775 : f32[192] */
+  /* output 194 "grad:blocks.9.conv.conv.8.bias" = %765 : f32[192] */
   memcpy(outputs[194], arena + 254542656, sizeof(float) * 192);
-  /* output 195 "grad:blocks.10.norm1.weight" = %768 : f32[192] */
+  /* output 195 "grad:blocks.10.norm1.weight" = %758 : f32[192] */
   memcpy(outputs[195], arena + 254542272, sizeof(float) * 192);
-  /* output 196 "grad:blocks.10.norm1.bias" = %767 : f32[192] */
+  /* output 196 "grad:blocks.10.norm1.bias" = %757 : f32[192] */
   memcpy(outputs[196], arena + 254542080, sizeof(float) * 192);
-  /* output 197 "grad:blocks.10.attn.qkv.weight" = %765 : f32[576, 192] */
+  /* output 197 "grad:blocks.10.attn.qkv.weight" = %754 : f32[576, 192] */
   memcpy(outputs[197], arena + 254392320, sizeof(float) * 110592);
-  /* output 198 "grad:blocks.10.attn.qkv.bias" = %766 : f32[576] */
+  /* output 198 "grad:blocks.10.attn.qkv.bias" = %755 : f32[576] */
   memcpy(outputs[198], arena + 254541312, sizeof(float) * 576);
-  /* output 199 "grad:blocks.10.attn.proj.weight" = %760 : f32[192, 192] */
+  /* output 199 "grad:blocks.10.attn.proj.weight" = %749 : f32[192, 192] */
   memcpy(outputs[199], arena + 254502912, sizeof(float) * 36864);
-  /* output 200 "grad:blocks.10.attn.proj.bias" = %761 : f32[192] */
+  /* output 200 "grad:blocks.10.attn.proj.bias" = %750 : f32[192] */
   memcpy(outputs[200], arena + 254541888, sizeof(float) * 192);
-  /* output 201 "grad:blocks.10.conv.conv.0.weight" = %755 : f32[768, 192, 1, 1] */
+  /* output 201 "grad:blocks.10.conv.conv.0.weight" = %744 : f32[768, 192, 1, 1] */
   memcpy(outputs[201], arena + 254097408, sizeof(float) * 147456);
-  /* output 202 "grad:blocks.10.conv.conv.1.weight" = %750 : f32[768] */
+  /* output 202 "grad:blocks.10.conv.conv.1.weight" = %739 : f32[768] */
   memcpy(outputs[202], arena + 254539776, sizeof(float) * 768);
-  /* output 203 "grad:blocks.10.conv.conv.1.bias" = %751 : f32[768] */
+  /* output 203 "grad:blocks.10.conv.conv.1.bias" = %740 : f32[768] */
   memcpy(outputs[203], arena + 254540544, sizeof(float) * 768);
-  /* output 204 "grad:blocks.10.conv.conv.3.weight" = %747 : f32[768, 1, 3, 3] */
+  /* output 204 "grad:blocks.10.conv.conv.3.weight" = %736 : f32[768, 1, 3, 3] */
   memcpy(outputs[204], arena + 260112384, sizeof(float) * 6912);
-  /* output 205 "grad:blocks.10.conv.conv.4.weight" = %744 : f32[768] */
+  /* output 205 "grad:blocks.10.conv.conv.4.weight" = %733 : f32[768] */
   memcpy(outputs[205], arena + 260119296, sizeof(float) * 768);
-  /* output 206 "grad:blocks.10.conv.conv.4.bias" = %745 : f32[768] */
+  /* output 206 "grad:blocks.10.conv.conv.4.bias" = %734 : f32[768] */
   memcpy(outputs[206], arena + 260120064, sizeof(float) * 768);
-  /* output 207 "grad:blocks.10.conv.conv.6.fc.0.weight" = %737 : f32[4, 768] */
+  /* output 207 "grad:blocks.10.conv.conv.6.fc.0.weight" = %726 : f32[4, 768] */
   memcpy(outputs[207], arena + 260269824, sizeof(float) * 3072);
-  /* output 208 "grad:blocks.10.conv.conv.6.fc.0.bias" = %738 : f32[4] */
+  /* output 208 "grad:blocks.10.conv.conv.6.fc.0.bias" = %727 : f32[4] */
   memcpy(outputs[208], arena + 260275200, sizeof(float) * 4);
-  /* output 209 "grad:blocks.10.conv.conv.6.fc.2.weight" = %732 : f32[768, 4] */
+  /* output 209 "grad:blocks.10.conv.conv.6.fc.2.weight" = %721 : f32[768, 4] */
   memcpy(outputs[209], arena + 260266752, sizeof(float) * 3072);
-  /* output 210 "grad:blocks.10.conv.conv.6.fc.2.bias" = %733 : f32[768] */
+  /* output 210 "grad:blocks.10.conv.conv.6.fc.2.bias" = %722 : f32[768] */
   memcpy(outputs[210], arena + 260274432, sizeof(float) * 768);
-  /* output 211 "grad:blocks.10.conv.conv.7.weight" = %727 : f32[192, 768, 1, 1] */
+  /* output 211 "grad:blocks.10.conv.conv.7.weight" = %716 : f32[192, 768, 1, 1] */
   memcpy(outputs[211], arena + 278329344, sizeof(float) * 147456);
-  /* output 212 "grad:blocks.10.conv.conv.8.weight" = %722 : f32[192] */
+  /* output 212 "grad:blocks.10.conv.conv.8.weight" = %711 : f32[192] */
   memcpy(outputs[212], arena + 278626944, sizeof(float) * 192);
-  /* output 213 "grad:blocks.10.conv.conv.8.bias" = %723 : f32[192] */
+  /* output 213 "grad:blocks.10.conv.conv.8.bias" = %712 : f32[192] */
   memcpy(outputs[213], arena + 278627136, sizeof(float) * 192);
-  /* output 214 "grad:blocks.11.norm1.weight" = %716 : f32[192] */
+  /* output 214 "grad:blocks.11.norm1.weight" = %705 : f32[192] */
   memcpy(outputs[214], arena + 278626752, sizeof(float) * 192);
-  /* output 215 "grad:blocks.11.norm1.bias" = %715 : f32[192] */
+  /* output 215 "grad:blocks.11.norm1.bias" = %704 : f32[192] */
   memcpy(outputs[215], arena + 278626560, sizeof(float) * 192);
-  /* output 216 "grad:blocks.11.attn.qkv.weight" = %713 : f32[576, 192] */
+  /* output 216 "grad:blocks.11.attn.qkv.weight" = %701 : f32[576, 192] */
   memcpy(outputs[216], arena + 278476800, sizeof(float) * 110592);
-  /* output 217 "grad:blocks.11.attn.qkv.bias" = %714 : f32[576] */
+  /* output 217 "grad:blocks.11.attn.qkv.bias" = %702 : f32[576] */
   memcpy(outputs[217], arena + 278625792, sizeof(float) * 576);
-  /* output 218 "grad:blocks.11.attn.proj.weight" = %708 : f32[192, 192] */
+  /* output 218 "grad:blocks.11.attn.proj.weight" = %696 : f32[192, 192] */
   memcpy(outputs[218], arena + 278587392, sizeof(float) * 36864);
-  /* output 219 "grad:blocks.11.attn.proj.bias" = %709 : f32[192] */
+  /* output 219 "grad:blocks.11.attn.proj.bias" = %697 : f32[192] */
   memcpy(outputs[219], arena + 278626368, sizeof(float) * 192);
-  /* output 220 "grad:blocks.11.conv.conv.0.weight" = %703 : f32[768, 192, 1, 1] */
+  /* output 220 "grad:blocks.11.conv.conv.0.weight" = %691 : f32[768, 192, 1, 1] */
   memcpy(outputs[220], arena + 278181888, sizeof(float) * 147456);
-  /* output 221 "grad:blocks.11.conv.conv.1.weight" = %698 : f32[768] */
+  /* output 221 "grad:blocks.11.conv.conv.1.weight" = %686 : f32[768] */
   memcpy(outputs[221], arena + 278624256, sizeof(float) * 768);
-  /* output 222 "grad:blocks.11.conv.conv.1.bias" = %699 : f32[768] */
+  /* output 222 "grad:blocks.11.conv.conv.1.bias" = %687 : f32[768] */
   memcpy(outputs[222], arena + 278625024, sizeof(float) * 768);
-  /* output 223 "grad:blocks.11.conv.conv.3.weight" = %695 : f32[768, 1, 3, 3] */
+  /* output 223 "grad:blocks.11.conv.conv.3.weight" = %683 : f32[768, 1, 3, 3] */
   memcpy(outputs[223], arena + 284196864, sizeof(float) * 6912);
-  /* output 224 "grad:blocks.11.conv.conv.4.weight" = %692 : f32[768] */
+  /* output 224 "grad:blocks.11.conv.conv.4.weight" = %680 : f32[768] */
   memcpy(outputs[224], arena + 284203776, sizeof(float) * 768);
-  /* output 225 "grad:blocks.11.conv.conv.4.bias" = %693 : f32[768] */
+  /* output 225 "grad:blocks.11.conv.conv.4.bias" = %681 : f32[768] */
   memcpy(outputs[225], arena + 284204544, sizeof(float) * 768);
-  /* output 226 "grad:blocks.11.conv.conv.6.fc.0.weight" = %685 : f32[4, 768] */
+  /* output 226 "grad:blocks.11.conv.conv.6.fc.0.weight" = %673 : f32[4, 768] */
   memcpy(outputs[226], arena + 284354304, sizeof(float) * 3072);
-  /* output 227 "grad:blocks.11.conv.conv.6.fc.0.bias" = %686 : f32[4] */
+  /* output 227 "grad:blocks.11.conv.conv.6.fc.0.bias" = %674 : f32[4] */
   memcpy(outputs[227], arena + 284359680, sizeof(float) * 4);
-  /* output 228 "grad:blocks.11.conv.conv.6.fc.2.weight" = %680 : f32[768, 4] */
+  /* output 228 "grad:blocks.11.conv.conv.6.fc.2.weight" = %668 : f32[768, 4] */
   memcpy(outputs[228], arena + 284351232, sizeof(float) * 3072);
-  /* output 229 "grad:blocks.11.conv.conv.6.fc.2.bias" = %681 : f32[768] */
+  /* output 229 "grad:blocks.11.conv.conv.6.fc.2.bias" = %669 : f32[768] */
   memcpy(outputs[229], arena + 284358912, sizeof(float) * 768);
-  /* output 230 "grad:blocks.11.conv.conv.7.weight" = %675 : f32[192, 768, 1, 1] */
-  memcpy(outputs[230], arena + 429225984, sizeof(float) * 147456);
-  /* output 231 "grad:blocks.11.conv.conv.8.weight" = %670 : f32[192] */
-  memcpy(outputs[231], arena + 429373440, sizeof(float) * 192);
-  /* output 232 "grad:blocks.11.conv.conv.8.bias" = %671 : f32[192] */
-  memcpy(outputs[232], arena + 429373632, sizeof(float) * 192);
-  /* output 233 "grad:norm.weight" = %664 : f32[192] */
-  memcpy(outputs[233], arena + 434019696, sizeof(float) * 192);
-  /* output 234 "grad:norm.bias" = %663 : f32[192] */
-  memcpy(outputs[234], arena + 434019504, sizeof(float) * 192);
-  /* output 235 "grad:head.weight" = %659 : f32[1000, 192] */
-  memcpy(outputs[235], arena + 432838656, sizeof(float) * 192000);
-  /* output 236 "grad:head.bias" = %660 : f32[1000] */
-  memcpy(outputs[236], arena + 434007552, sizeof(float) * 1000);
-  /* output 237 "running_stats:blocks.0.conv.conv.1.running_mean" = %34 : f32[2, 768] */
-  memcpy(outputs[237], arena + 433970688, sizeof(float) * 1536);
-  /* output 238 "running_stats:blocks.0.conv.conv.4.running_mean" = %41 : f32[2, 768] */
-  memcpy(outputs[238], arena + 433972224, sizeof(float) * 1536);
-  /* output 239 "running_stats:blocks.0.conv.conv.8.running_mean" = %59 : f32[2, 192] */
-  memcpy(outputs[239], arena + 434014896, sizeof(float) * 384);
-  /* output 240 "running_stats:blocks.1.conv.conv.1.running_mean" = %87 : f32[2, 768] */
-  memcpy(outputs[240], arena + 433973760, sizeof(float) * 1536);
-  /* output 241 "running_stats:blocks.1.conv.conv.4.running_mean" = %94 : f32[2, 768] */
-  memcpy(outputs[241], arena + 433975296, sizeof(float) * 1536);
-  /* output 242 "running_stats:blocks.1.conv.conv.8.running_mean" = %112 : f32[2, 192] */
-  memcpy(outputs[242], arena + 434015280, sizeof(float) * 384);
-  /* output 243 "running_stats:blocks.2.conv.conv.1.running_mean" = %140 : f32[2, 768] */
-  memcpy(outputs[243], arena + 433976832, sizeof(float) * 1536);
-  /* output 244 "running_stats:blocks.2.conv.conv.4.running_mean" = %147 : f32[2, 768] */
-  memcpy(outputs[244], arena + 433978368, sizeof(float) * 1536);
-  /* output 245 "running_stats:blocks.2.conv.conv.8.running_mean" = %165 : f32[2, 192] */
-  memcpy(outputs[245], arena + 434015664, sizeof(float) * 384);
-  /* output 246 "running_stats:blocks.3.conv.conv.1.running_mean" = %193 : f32[2, 768] */
-  memcpy(outputs[246], arena + 433979904, sizeof(float) * 1536);
-  /* output 247 "running_stats:blocks.3.conv.conv.4.running_mean" = %200 : f32[2, 768] */
-  memcpy(outputs[247], arena + 433981440, sizeof(float) * 1536);
-  /* output 248 "running_stats:blocks.3.conv.conv.8.running_mean" = %218 : f32[2, 192] */
-  memcpy(outputs[248], arena + 434016048, sizeof(float) * 384);
-  /* output 249 "running_stats:blocks.4.conv.conv.1.running_mean" = %246 : f32[2, 768] */
-  memcpy(outputs[249], arena + 433982976, sizeof(float) * 1536);
-  /* output 250 "running_stats:blocks.4.conv.conv.4.running_mean" = %253 : f32[2, 768] */
-  memcpy(outputs[250], arena + 433984512, sizeof(float) * 1536);
-  /* output 251 "running_stats:blocks.4.conv.conv.8.running_mean" = %271 : f32[2, 192] */
-  memcpy(outputs[251], arena + 434016432, sizeof(float) * 384);
-  /* output 252 "running_stats:blocks.5.conv.conv.1.running_mean" = %299 : f32[2, 768] */
-  memcpy(outputs[252], arena + 433986048, sizeof(float) * 1536);
-  /* output 253 "running_stats:blocks.5.conv.conv.4.running_mean" = %306 : f32[2, 768] */
-  memcpy(outputs[253], arena + 433987584, sizeof(float) * 1536);
-  /* output 254 "running_stats:blocks.5.conv.conv.8.running_mean" = %324 : f32[2, 192] */
-  memcpy(outputs[254], arena + 434016816, sizeof(float) * 384);
-  /* output 255 "running_stats:blocks.6.conv.conv.1.running_mean" = %352 : f32[2, 768] */
-  memcpy(outputs[255], arena + 433989120, sizeof(float) * 1536);
-  /* output 256 "running_stats:blocks.6.conv.conv.4.running_mean" = %359 : f32[2, 768] */
-  memcpy(outputs[256], arena + 433990656, sizeof(float) * 1536);
-  /* output 257 "running_stats:blocks.6.conv.conv.8.running_mean" = %377 : f32[2, 192] */
-  memcpy(outputs[257], arena + 434017200, sizeof(float) * 384);
-  /* output 258 "running_stats:blocks.7.conv.conv.1.running_mean" = %405 : f32[2, 768] */
-  memcpy(outputs[258], arena + 433992192, sizeof(float) * 1536);
-  /* output 259 "running_stats:blocks.7.conv.conv.4.running_mean" = %412 : f32[2, 768] */
-  memcpy(outputs[259], arena + 433993728, sizeof(float) * 1536);
-  /* output 260 "running_stats:blocks.7.conv.conv.8.running_mean" = %430 : f32[2, 192] */
-  memcpy(outputs[260], arena + 434017584, sizeof(float) * 384);
-  /* output 261 "running_stats:blocks.8.conv.conv.1.running_mean" = %458 : f32[2, 768] */
-  memcpy(outputs[261], arena + 433995264, sizeof(float) * 1536);
-  /* output 262 "running_stats:blocks.8.conv.conv.4.running_mean" = %465 : f32[2, 768] */
-  memcpy(outputs[262], arena + 433996800, sizeof(float) * 1536);
-  /* output 263 "running_stats:blocks.8.conv.conv.8.running_mean" = %483 : f32[2, 192] */
-  memcpy(outputs[263], arena + 434017968, sizeof(float) * 384);
-  /* output 264 "running_stats:blocks.9.conv.conv.1.running_mean" = %511 : f32[2, 768] */
-  memcpy(outputs[264], arena + 433998336, sizeof(float) * 1536);
-  /* output 265 "running_stats:blocks.9.conv.conv.4.running_mean" = %518 : f32[2, 768] */
-  memcpy(outputs[265], arena + 433999872, sizeof(float) * 1536);
-  /* output 266 "running_stats:blocks.9.conv.conv.8.running_mean" = %536 : f32[2, 192] */
-  memcpy(outputs[266], arena + 434018352, sizeof(float) * 384);
-  /* output 267 "running_stats:blocks.10.conv.conv.1.running_mean" = %564 : f32[2, 768] */
-  memcpy(outputs[267], arena + 434001408, sizeof(float) * 1536);
-  /* output 268 "running_stats:blocks.10.conv.conv.4.running_mean" = %571 : f32[2, 768] */
-  memcpy(outputs[268], arena + 434002944, sizeof(float) * 1536);
-  /* output 269 "running_stats:blocks.10.conv.conv.8.running_mean" = %589 : f32[2, 192] */
-  memcpy(outputs[269], arena + 434018736, sizeof(float) * 384);
-  /* output 270 "running_stats:blocks.11.conv.conv.1.running_mean" = %617 : f32[2, 768] */
-  memcpy(outputs[270], arena + 434004480, sizeof(float) * 1536);
-  /* output 271 "running_stats:blocks.11.conv.conv.4.running_mean" = %624 : f32[2, 768] */
-  memcpy(outputs[271], arena + 434006016, sizeof(float) * 1536);
-  /* output 272 "running_stats:blocks.11.conv.conv.8.running_mean" = %642 : f32[2, 192] */
-  memcpy(outputs[272], arena + 434019120, sizeof(float) * 384);
+  /* output 230 "grad:blocks.11.conv.conv.7.weight" = %663 : f32[192, 768, 1, 1] */
+  memcpy(outputs[230], arena + 417302016, sizeof(float) * 147456);
+  /* output 231 "grad:blocks.11.conv.conv.8.weight" = %658 : f32[192] */
+  memcpy(outputs[231], arena + 418438704, sizeof(float) * 192);
+  /* output 232 "grad:blocks.11.conv.conv.8.bias" = %659 : f32[192] */
+  memcpy(outputs[232], arena + 418438896, sizeof(float) * 192);
+  /* output 233 "grad:norm.weight" = %652 : f32[192] */
+  memcpy(outputs[233], arena + 418438512, sizeof(float) * 192);
+  /* output 234 "grad:norm.bias" = %651 : f32[192] */
+  memcpy(outputs[234], arena + 418438320, sizeof(float) * 192);
+  /* output 235 "grad:head.weight" = %646 : f32[1000, 192] */
+  memcpy(outputs[235], arena + 417110016, sizeof(float) * 192000);
+  /* output 236 "grad:head.bias" = %647 : f32[1000] */
+  memcpy(outputs[236], arena + 418426368, sizeof(float) * 1000);
+  /* output 237 "running_stats:blocks.0.conv.conv.1.running_mean" = %33 : f32[2, 768] */
+  memcpy(outputs[237], arena + 418389504, sizeof(float) * 1536);
+  /* output 238 "running_stats:blocks.0.conv.conv.4.running_mean" = %40 : f32[2, 768] */
+  memcpy(outputs[238], arena + 418391040, sizeof(float) * 1536);
+  /* output 239 "running_stats:blocks.0.conv.conv.8.running_mean" = %58 : f32[2, 192] */
+  memcpy(outputs[239], arena + 418433712, sizeof(float) * 384);
+  /* output 240 "running_stats:blocks.1.conv.conv.1.running_mean" = %85 : f32[2, 768] */
+  memcpy(outputs[240], arena + 418392576, sizeof(float) * 1536);
+  /* output 241 "running_stats:blocks.1.conv.conv.4.running_mean" = %92 : f32[2, 768] */
+  memcpy(outputs[241], arena + 418394112, sizeof(float) * 1536);
+  /* output 242 "running_stats:blocks.1.conv.conv.8.running_mean" = %110 : f32[2, 192] */
+  memcpy(outputs[242], arena + 418434096, sizeof(float) * 384);
+  /* output 243 "running_stats:blocks.2.conv.conv.1.running_mean" = %137 : f32[2, 768] */
+  memcpy(outputs[243], arena + 418395648, sizeof(float) * 1536);
+  /* output 244 "running_stats:blocks.2.conv.conv.4.running_mean" = %144 : f32[2, 768] */
+  memcpy(outputs[244], arena + 418397184, sizeof(float) * 1536);
+  /* output 245 "running_stats:blocks.2.conv.conv.8.running_mean" = %162 : f32[2, 192] */
+  memcpy(outputs[245], arena + 418434480, sizeof(float) * 384);
+  /* output 246 "running_stats:blocks.3.conv.conv.1.running_mean" = %189 : f32[2, 768] */
+  memcpy(outputs[246], arena + 418398720, sizeof(float) * 1536);
+  /* output 247 "running_stats:blocks.3.conv.conv.4.running_mean" = %196 : f32[2, 768] */
+  memcpy(outputs[247], arena + 418400256, sizeof(float) * 1536);
+  /* output 248 "running_stats:blocks.3.conv.conv.8.running_mean" = %214 : f32[2, 192] */
+  memcpy(outputs[248], arena + 418434864, sizeof(float) * 384);
+  /* output 249 "running_stats:blocks.4.conv.conv.1.running_mean" = %241 : f32[2, 768] */
+  memcpy(outputs[249], arena + 418401792, sizeof(float) * 1536);
+  /* output 250 "running_stats:blocks.4.conv.conv.4.running_mean" = %248 : f32[2, 768] */
+  memcpy(outputs[250], arena + 418403328, sizeof(float) * 1536);
+  /* output 251 "running_stats:blocks.4.conv.conv.8.running_mean" = %266 : f32[2, 192] */
+  memcpy(outputs[251], arena + 418435248, sizeof(float) * 384);
+  /* output 252 "running_stats:blocks.5.conv.conv.1.running_mean" = %293 : f32[2, 768] */
+  memcpy(outputs[252], arena + 418404864, sizeof(float) * 1536);
+  /* output 253 "running_stats:blocks.5.conv.conv.4.running_mean" = %300 : f32[2, 768] */
+  memcpy(outputs[253], arena + 418406400, sizeof(float) * 1536);
+  /* output 254 "running_stats:blocks.5.conv.conv.8.running_mean" = %318 : f32[2, 192] */
+  memcpy(outputs[254], arena + 418435632, sizeof(float) * 384);
+  /* output 255 "running_stats:blocks.6.conv.conv.1.running_mean" = %345 : f32[2, 768] */
+  memcpy(outputs[255], arena + 418407936, sizeof(float) * 1536);
+  /* output 256 "running_stats:blocks.6.conv.conv.4.running_mean" = %352 : f32[2, 768] */
+  memcpy(outputs[256], arena + 418409472, sizeof(float) * 1536);
+  /* output 257 "running_stats:blocks.6.conv.conv.8.running_mean" = %370 : f32[2, 192] */
+  memcpy(outputs[257], arena + 418436016, sizeof(float) * 384);
+  /* output 258 "running_stats:blocks.7.conv.conv.1.running_mean" = %397 : f32[2, 768] */
+  memcpy(outputs[258], arena + 418411008, sizeof(float) * 1536);
+  /* output 259 "running_stats:blocks.7.conv.conv.4.running_mean" = %404 : f32[2, 768] */
+  memcpy(outputs[259], arena + 418412544, sizeof(float) * 1536);
+  /* output 260 "running_stats:blocks.7.conv.conv.8.running_mean" = %422 : f32[2, 192] */
+  memcpy(outputs[260], arena + 418436400, sizeof(float) * 384);
+  /* output 261 "running_stats:blocks.8.conv.conv.1.running_mean" = %449 : f32[2, 768] */
+  memcpy(outputs[261], arena + 418414080, sizeof(float) * 1536);
+  /* output 262 "running_stats:blocks.8.conv.conv.4.running_mean" = %456 : f32[2, 768] */
+  memcpy(outputs[262], arena + 418415616, sizeof(float) * 1536);
+  /* output 263 "running_stats:blocks.8.conv.conv.8.running_mean" = %474 : f32[2, 192] */
+  memcpy(outputs[263], arena + 418436784, sizeof(float) * 384);
+  /* output 264 "running_stats:blocks.9.conv.conv.1.running_mean" = %501 : f32[2, 768] */
+  memcpy(outputs[264], arena + 418417152, sizeof(float) * 1536);
+  /* output 265 "running_stats:blocks.9.conv.conv.4.running_mean" = %508 : f32[2, 768] */
+  memcpy(outputs[265], arena + 418418688, sizeof(float) * 1536);
+  /* output 266 "running_stats:blocks.9.conv.conv.8.running_mean" = %526 : f32[2, 192] */
+  memcpy(outputs[266], arena + 418437168, sizeof(float) * 384);
+  /* output 267 "running_stats:blocks.10.conv.conv.1.running_mean" = %553 : f32[2, 768] */
+  memcpy(outputs[267], arena + 418420224, sizeof(float) * 1536);
+  /* output 268 "running_stats:blocks.10.conv.conv.4.running_mean" = %560 : f32[2, 768] */
+  memcpy(outputs[268], arena + 418421760, sizeof(float) * 1536);
+  /* output 269 "running_stats:blocks.10.conv.conv.8.running_mean" = %578 : f32[2, 192] */
+  memcpy(outputs[269], arena + 418437552, sizeof(float) * 384);
+  /* output 270 "running_stats:blocks.11.conv.conv.1.running_mean" = %605 : f32[2, 768] */
+  memcpy(outputs[270], arena + 418423296, sizeof(float) * 1536);
+  /* output 271 "running_stats:blocks.11.conv.conv.4.running_mean" = %612 : f32[2, 768] */
+  memcpy(outputs[271], arena + 418424832, sizeof(float) * 1536);
+  /* output 272 "running_stats:blocks.11.conv.conv.8.running_mean" = %630 : f32[2, 192] */
+  memcpy(outputs[272], arena + 418437936, sizeof(float) * 384);
   return 0;
 } // localvit_tiny_train_forward
 

@@ -596,6 +596,74 @@ void lk_sgd_step(long n, float *p, const float *grad, float *buf, float lr, floa
 
 #pragma GCC visibility push(hidden)
 
+/* ---- templates/norm.c ---------------------------------------------------------------------- */
+/* locus-requires: prologue.h */
+/* Normalisations: layernorm over the last axis of tokens, batchnorm (inference) over channels. */
+
+/* y[rows, C] = (x − mean) / sqrt(var + eps) · w + b per row (biased variance, as PyTorch).
+ * Corrected two-pass algorithm: m = Σx/C in float is off by the rounding of a large sum; the second
+ * pass sums the deviations d = x − m (small numbers, accurate) and their squares, and the true mean
+ * is m + δ with δ = Σd/C, var = Σd²/C − δ². Output uses (x − m) − δ, never rounding the mean to a
+ * float, so rows with |mean| ≫ std lose nothing (E[x²] − E[x]² would lose everything).
+ * w and b may be NULL (no affine). y may equal x. */
+void lk_layernorm(long rows, int C, const float *x, const float *w, const float *b, float eps, float *y) {
+  LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) {
+    const float *xr = x + r * C;
+    float *yr = y + r * C;
+    float m = lk_sum(xr, C) / (float)C, s1, s2, delta, var, rstd;
+    lk_dev_sums(xr, C, m, &s1, &s2);
+    delta = s1 / (float)C;
+    var = s2 / (float)C - delta * delta;
+    rstd = 1.0f / sqrtf((var > 0.0f ? var : 0.0f) + eps);
+    /* One loop per affine case: with `if (w)` inside, clang if-converts to masked loads, which
+     * on AMD take a microcode assist per vector when the pointer is NULL (40× slower). */
+    if (w && b) for (int c = 0; c < C; ++c) yr[c] = (xr[c] - m - delta) * rstd * w[c] + b[c];
+    else if (w) for (int c = 0; c < C; ++c) yr[c] = (xr[c] - m - delta) * rstd * w[c];
+    else if (b) for (int c = 0; c < C; ++c) yr[c] = (xr[c] - m - delta) * rstd + b[c];
+    else for (int c = 0; c < C; ++c) yr[c] = (xr[c] - m - delta) * rstd;
+  }
+}
+
+/* Reference: double precision, straight from the definition. */
+void lk_layernorm_naive(long rows, int C, const float *x, const float *w, const float *b, float eps, float *y) {
+  for (long r = 0; r < rows; ++r) {
+    double m = 0.0, v = 0.0;
+    for (int c = 0; c < C; ++c) m += x[r * C + c];
+    m /= C;
+    for (int c = 0; c < C; ++c) v += (x[r * C + c] - m) * (x[r * C + c] - m);
+    v /= C;
+    for (int c = 0; c < C; ++c)
+      y[r * C + c] = (float)((x[r * C + c] - m) / sqrt(v + eps) * (w ? w[c] : 1.0) + (b ? b[c] : 0.0));
+  }
+}
+
+/* Batchnorm at inference, channels first: x, y [B, C, HW] (HW = every axis after C, flattened).
+ * y = (x − mean[c]) / sqrt(var[c] + eps) · w[c] + b[c], folded into one scale and shift per
+ * channel. y may equal x. */
+void lk_batchnorm_infer(int B, int C, long HW, const float *x, const float *w, const float *b,
+                        const float *mean, const float *var, float eps, float *y) {
+  long planes = (long)B * C;
+  LK_OMP(parallel for schedule(static) if(planes * HW >= LK_PAR_MIN))
+  for (long p = 0; p < planes; ++p) {
+    int c = (int)(p % C);
+    float scale = w[c] / sqrtf(var[c] + eps), shift = b[c] - mean[c] * scale;
+    const float *xp = x + p * HW;
+    float *yp = y + p * HW;
+    for (long i = 0; i < HW; ++i) yp[i] = xp[i] * scale + shift;
+  }
+}
+
+void lk_batchnorm_infer_naive(int B, int C, long HW, const float *x, const float *w, const float *b,
+                              const float *mean, const float *var, float eps, float *y) {
+  for (int n = 0; n < B; ++n)
+    for (int c = 0; c < C; ++c)
+      for (long i = 0; i < HW; ++i) {
+        long at = ((long)n * C + c) * HW + i;
+        y[at] = (float)((x[at] - (double)mean[c]) / sqrt((double)var[c] + eps) * w[c] + b[c]);
+      }
+}
+
 /* ---- templates/activation.c ---------------------------------------------------------------- */
 /* locus-requires: prologue.h */
 /* Elementwise kernels: activations, rsqrt, binary arithmetic with broadcasting, scalar variants.
@@ -3762,6 +3830,14 @@ void lk_batch_norm_act_grad_cl(long rows, long C, const float *x, const float *d
 #define LK__RED_TASKS 64
 #define LK__RED_MIN_BLOCK 8192 /* elements of x per block, at least */
 
+/* Blocks the reduced range of `total` elements (`reduced` indices) is cut into when only `tasks`
+ * output tasks exist: enough tasks for the threads, blocks of at least LK__RED_MIN_BLOCK. Depends on
+ * the shape alone; lk_layernorm_param_grad uses it too, so its sums are the unfused ones'. */
+static long lk__reduce_blocks(long tasks, long total, long reduced) {
+  long n = tasks < LK__RED_TASKS ? lk_min_l(lk_min_l(lk_ceil_div(LK__RED_TASKS, tasks), total / LK__RED_MIN_BLOCK), reduced) : 1;
+  return n < 1 ? 1 : n;
+}
+
 /* Row-major walk over some axes: the offset in x of the multi-index (sizes, strides). */
 typedef struct { int n; long size[8], stride[8], idx[8], off; } lk__grad_odo;
 
@@ -3822,13 +3898,10 @@ static void lk__reduce_sum(int rank, const long *shape, const unsigned char *red
   Sin = inner_kept ? 1 : sz[m - 1]; /* contiguous run of reduced elements */
   chunks = lk_ceil_div(Kin, LK__RED_CH);
   otasks = inner_kept ? nout / Kin * chunks : nout;
-  if (otasks < LK__RED_TASKS) {
-    nblk = lk_min_l(lk_min_l(lk_ceil_div(LK__RED_TASKS, otasks), total / LK__RED_MIN_BLOCK), Rtot);
-    if (nblk < 1) nblk = 1;
-    if (nblk > 1) {
-      part = lk_scratch_alloc((size_t)(nblk * nout));
-      if (!part) nblk = 1; /* out of memory: one block, straight into y (same math, slower) */
-    }
+  nblk = lk__reduce_blocks(otasks, total, Rtot);
+  if (nblk > 1) {
+    part = lk_scratch_alloc((size_t)(nblk * nout));
+    if (!part) nblk = 1; /* out of memory: one block, straight into y (same math, slower) */
   }
   ntasks = otasks * nblk;
 
@@ -3889,6 +3962,52 @@ void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, con
 void lk_reduce_sum_product(int rank, const long *shape, const unsigned char *reduce, const float *a, const float *b,
                            float *y) {
   lk__reduce_sum(rank, shape, reduce, a, b, y);
+}
+
+/* An affine LayerNorm's weight and bias gradients from x instead of a stored x̂ (made by the
+ * `layernorm-training` pass): out[0:C) = Σ dy ⊙ x̂, out[C:2C) = Σ dy over the rows of [rows, C].
+ * Each row's x̂ is lk_normalize's, recomputed from the row's statistics while the row is in L1,
+ * and the sums are lk_reduce_sum's: the same blocks of rows, each summed in float in row order,
+ * the blocks added in order. So the result is reduce_sum(dy ⊙ normalize(x)) and reduce_sum(dy) bit
+ * for bit, in one pass over x and dy instead of a forward pass writing x̂ and two passes reading
+ * x̂ and dy back (sag_tiny_cifar's first LayerNorm: 226 MB each at batch 16). */
+void lk_layernorm_param_grad(long rows, long C, const float *x, const float *dy, float eps, float *out) {
+  long nblk = lk__reduce_blocks(lk_ceil_div(C, LK__RED_CH), rows * C, rows);
+  float *part = NULL;
+  if (rows <= 0 || C <= 0) {
+    for (long c = 0; c < 2 * C; ++c) out[c] = 0.0f;
+    return;
+  }
+  if (nblk > 1 && !(part = lk_scratch_alloc((size_t)(nblk * 2 * C)))) nblk = 1; /* out of memory: one block */
+  LK_OMP(parallel if(rows * C >= LK_PAR_MIN))
+  {
+    LK_OMP(for schedule(static))
+    for (long b = 0; b < nblk; ++b) {
+      long lo, hi;
+      float *sw = nblk > 1 ? part + b * 2 * C : out, *sb = sw + C;
+      lk_split(rows, (int)nblk, (int)b, &lo, &hi);
+      for (long c = 0; c < C; ++c) sw[c] = sb[c] = 0.0f;
+      for (long r = lo; r < hi; ++r) {
+        const float *xr = x + r * C, *gr = dy + r * C;
+        float m, delta, rstd;
+        lk__grad_row_stats(xr, C, eps, &m, &delta, &rstd);
+        for (long c = 0; c < C; ++c) {
+          const float xh = (xr[c] - m - delta) * rstd; /* its own statement: rounded as lk_normalize stores it */
+          sw[c] += gr[c] * xh;
+          sb[c] += gr[c];
+        }
+      }
+    }
+    if (nblk > 1) {
+      LK_OMP(for schedule(static))
+      for (long c = 0; c < 2 * C; ++c) {
+        float acc = part[c];
+        for (long b = 1; b < nblk; ++b) acc += part[b * 2 * C + c];
+        out[c] = acc;
+      }
+    }
+  }
+  lk_scratch_free(part);
 }
 
 /* ---- conv2d ---------------------------------------------------------------------------------------
@@ -4376,6 +4495,23 @@ void lk_layernorm_grad_naive(long rows, long C, const float *x, const float *dy,
   free(g);
 }
 
+void lk_layernorm_param_grad_naive(long rows, long C, const float *x, const float *dy, float eps, float *out) {
+  double *s = (double *)calloc((size_t)(2 * C > 0 ? 2 * C : 1), sizeof(double));
+  for (long r = 0; r < rows; ++r) {
+    const float *xr = x + r * C, *gr = dy + r * C;
+    double m = 0.0, v = 0.0;
+    for (long c = 0; c < C; ++c) m += xr[c];
+    m /= (double)C;
+    for (long c = 0; c < C; ++c) v += (xr[c] - m) * (xr[c] - m);
+    v /= (double)C;
+    for (long c = 0; c < C; ++c) {
+      s[c] += gr[c] * (xr[c] - m) / sqrt(v + eps);
+      s[C + c] += gr[c];
+    }
+  }
+  for (long c = 0; c < 2 * C; ++c) out[c] = (float)s[c];
+  free(s);
+}
 void lk_batch_normalize_naive(int B, long C, long S, const float *x, const float *w, const float *b, float eps, float *y) {
   for (long c = 0; c < C; ++c) {
     double m, v;
@@ -5808,7 +5944,7 @@ static const unsigned char localvit_tiny_relu6_train_param_read_[260] = {
 };
 int localvit_tiny_relu6_train_param_read_by_forward(int i) { return i >= 0 && i < 260 ? localvit_tiny_relu6_train_param_read_[i] : 0; }
 
-size_t localvit_tiny_relu6_train_arena_bytes(void) { return 1969639168; }
+size_t localvit_tiny_relu6_train_arena_bytes(void) { return 1911541504; }
 
 void localvit_tiny_relu6_train_set_num_threads(int n) {
 #ifdef _OPENMP
@@ -5857,2827 +5993,2800 @@ int localvit_tiny_relu6_train_forward(const float *const *params, const float *c
   lk_add(3, (const long[]){B, 197, 192}, arena + 402432000, (const long[]){37824, 192, 1},
       params[3], (const long[]){0, 192, 1}, arena + 402432000);
 
-  /* %14 = normalize(%11) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 402432000, 1e-06f, arena + 403642368);
+  /* %14 = layernorm(%11, %12, %13) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 402432000, params[4], params[5], 1e-06f, arena + 403642368);
 
-  /* %15 = mul_add(%14, %12, %13) blocks.0.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 403642368, (const long[]){37824, 192, 1},
-      params[4], (const long[]){0, 0, 1}, params[5], (const long[]){0, 0, 1}, arena + 404852736);
-
-  /* %18 = fused_linear(%15, %16, %17) blocks.0.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 404852736, params[6], params[7], LK_ACT_NONE, NULL,
+  /* %17 = fused_linear(%14, %15, %16) blocks.0.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 403642368, params[6], params[7], LK_ACT_NONE, NULL,
       arena + 358858752);
 
-  /* %19 = slice(%18) {axis 1, start 0, length 192} blocks.0.attn : f32[B, 197, 192], a view of %18: no code */
+  /* %18 = slice(%17) {axis 1, start 0, length 192} blocks.0.attn : f32[B, 197, 192], a view of %17: no code */
 
-  /* %20 = slice(%18) {axis 1, start 192, length 192} blocks.0.attn : f32[B, 197, 192], a view of %18: no code */
+  /* %19 = slice(%17) {axis 1, start 192, length 192} blocks.0.attn : f32[B, 197, 192], a view of %17: no code */
 
-  /* %21 = slice(%18) {axis 1, start 384, length 192} blocks.0.attn : f32[B, 197, 192], a view of %18: no code */
+  /* %20 = slice(%17) {axis 1, start 384, length 192} blocks.0.attn : f32[B, 197, 192], a view of %17: no code */
 
-  /* %22 = sdpa(%19, %20, %21) {heads 4, kv_heads 4} blocks.0.attn : f32[B, 197, 192] */
+  /* %21 = sdpa(%18, %19, %20) {heads 4, kv_heads 4} blocks.0.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 358858752, 576, arena + 358858944, 576, arena + 358859136,
-      576, arena + 406063104, 0.14433756f);
+      576, arena + 404852736, 0.14433756f);
 
-  /* %25 = fused_linear(%22, %23, %24, %11) {residual} blocks.0.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 406063104, params[8], params[9], LK_ACT_NONE,
+  /* %24 = fused_linear(%21, %22, %23, %11) {residual} blocks.0.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 404852736, params[8], params[9], LK_ACT_NONE,
       arena + 402432000, arena);
 
-  /* %26 = slice(%25) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], written into %52 from row 0 */
+  /* %25 = slice(%24) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], written into %51 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + (long)b * 37824, 37824, arena + 407273472 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + (long)b * 37824, 37824, arena + 406063104 + (long)b * 37824, 192);
   } // for b
 
-  /* %27 = slice(%25) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 192, 37824, arena + 461740032, 37632);
+  /* %26 = slice(%24) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 192, 37824, arena + 447215616, 37632);
 
-  /* %29 = reshape(%28) {shape [1152, 192]} blocks.0.conv.conv.0 : f32[1152, 192], a view of %28: no code */
+  /* %28 = reshape(%27) {shape [1152, 192]} blocks.0.conv.conv.0 : f32[1152, 192], a view of %27: no code */
 
-  /* %30 = fused_linear(%27, %29) blocks.0.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 461740032, params[10], NULL, LK_ACT_NONE, NULL,
+  /* %29 = fused_linear(%26, %28) blocks.0.conv.conv.0 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 447215616, params[10], NULL, LK_ACT_NONE, NULL,
       arena);
 
-  /* %33 = batch_statistics(%30) blocks.0.conv.conv.1 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena, arena + 492258816);
+  /* %32 = batch_statistics(%29) blocks.0.conv.conv.1 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena, arena + 477734400);
 
-  /* %34 = slice(%33) {axis 0, start 0, length 2} blocks.0.conv.conv.1 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 492258816, 3456, arena + 492341760, 2304);
+  /* %33 = slice(%32) {axis 0, start 0, length 2} blocks.0.conv.conv.1 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 477734400, 3456, arena + 477817344, 2304);
 
-  /* %35 = batch_norm_act(%30, %33, %31, %32) {eps 1e-05, act relu6} blocks.0.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena, arena + 492258816, params[11], params[12], 1e-05f,
+  /* %34 = batch_norm_act(%29, %32, %30, %31) {eps 1e-05, act relu6} blocks.0.conv.conv.1 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena, arena + 477734400, params[11], params[12], 1e-05f,
       LK_ACT_RELU6, arena + 14450688, arena + 7225344);
 
-  /* %37 = token_dwconv(%35, %36) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 1152] */
+  /* %36 = token_dwconv(%34, %35) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 7225344, params[15], NULL, LK_ACT_NONE,
       arena + 14450688);
 
-  /* %40 = batch_statistics(%37) blocks.0.conv.conv.4 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena + 14450688, arena + 492262272);
+  /* %39 = batch_statistics(%36) blocks.0.conv.conv.4 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 14450688, arena + 477737856);
 
-  /* %41 = slice(%40) {axis 0, start 0, length 2} blocks.0.conv.conv.4 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 492262272, 3456, arena + 492344064, 2304);
+  /* %40 = slice(%39) {axis 0, start 0, length 2} blocks.0.conv.conv.4 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 477737856, 3456, arena + 477819648, 2304);
 
-  /* %42 = batch_norm_act(%37, %40, %38, %39) {eps 1e-05, act relu6} blocks.0.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena + 14450688, arena + 492262272, params[16], params[17],
+  /* %41 = batch_norm_act(%36, %39, %37, %38) {eps 1e-05, act relu6} blocks.0.conv.conv.4 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 14450688, arena + 477737856, params[16], params[17],
       1e-05f, LK_ACT_RELU6, arena + 28901376, arena + 21676032);
 
-  /* %44 = reshape(%43) {shape [192, 1152]} blocks.0.conv.conv.6 : f32[192, 1152], a view of %43: no code */
+  /* %43 = reshape(%42) {shape [192, 1152]} blocks.0.conv.conv.6 : f32[192, 1152], a view of %42: no code */
 
-  /* %45 = fused_linear(%42, %44) blocks.0.conv.conv.6 : f32[B, 196, 192] */
+  /* %44 = fused_linear(%41, %43) blocks.0.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 21676032, params[20], NULL, LK_ACT_NONE, NULL,
-      arena + 462944256);
+      arena + 448419840);
 
-  /* %48 = batch_statistics(%45) blocks.0.conv.conv.7 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 462944256, arena + 492398064);
+  /* %47 = batch_statistics(%44) blocks.0.conv.conv.7 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 448419840, arena + 477873648);
 
-  /* %49 = slice(%48) {axis 0, start 0, length 2} blocks.0.conv.conv.7 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 492398064, 576, arena + 492404400, 384);
+  /* %48 = slice(%47) {axis 0, start 0, length 2} blocks.0.conv.conv.7 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 477873648, 576, arena + 477879984, 384);
 
-  /* %50 = batch_norm_act(%45, %48, %46, %47) {eps 1e-05} blocks.0.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 462944256, arena + 492398064, params[21], params[22],
+  /* %49 = batch_norm_act(%44, %47, %45, %46) {eps 1e-05} blocks.0.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 448419840, arena + 477873648, params[21], params[22],
       1e-05f, LK_ACT_NONE, arena + 30105600, arena + 28901376);
 
-  /* %51 = add(%27, %50) blocks.0.conv : f32[B, 196, 192], written into %52 from row 1 */
+  /* %50 = add(%26, %49) blocks.0.conv : f32[B, 196, 192], written into %51 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 461740032 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 447215616 + (long)b * 37632, (const long[]){192, 1},
         arena + 28901376 + (long)b * 37632, (const long[]){192, 1},
-        arena + 407273664 + (long)b * 37824);
+        arena + 406063296 + (long)b * 37824);
   } // for b
 
-  /* %52 = concat(%26, %51) {axis 0} blocks.0.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %51 = concat(%25, %50) {axis 0} blocks.0.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %55 = normalize(%52) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 407273472, 1e-06f, arena + 408483840);
+  /* %54 = layernorm(%51, %52, %53) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 406063104, params[25], params[26], 1e-06f, arena + 407273472);
 
-  /* %56 = mul_add(%55, %53, %54) blocks.1.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 408483840, (const long[]){37824, 192, 1},
-      params[25], (const long[]){0, 0, 1}, params[26], (const long[]){0, 0, 1}, arena + 409694208);
-
-  /* %59 = fused_linear(%56, %57, %58) blocks.1.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 409694208, params[27], params[28], LK_ACT_NONE, NULL,
+  /* %57 = fused_linear(%54, %55, %56) blocks.1.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 407273472, params[27], params[28], LK_ACT_NONE, NULL,
       arena + 362489856);
 
-  /* %60 = slice(%59) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192], a view of %59: no code */
+  /* %58 = slice(%57) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192], a view of %57: no code */
 
-  /* %61 = slice(%59) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192], a view of %59: no code */
+  /* %59 = slice(%57) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192], a view of %57: no code */
 
-  /* %62 = slice(%59) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192], a view of %59: no code */
+  /* %60 = slice(%57) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192], a view of %57: no code */
 
-  /* %63 = sdpa(%60, %61, %62) {heads 4, kv_heads 4} blocks.1.attn : f32[B, 197, 192] */
+  /* %61 = sdpa(%58, %59, %60) {heads 4, kv_heads 4} blocks.1.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 362489856, 576, arena + 362490048, 576, arena + 362490240,
-      576, arena + 410904576, 0.14433756f);
+      576, arena + 408483840, 0.14433756f);
 
-  /* %66 = fused_linear(%63, %64, %65) blocks.1.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 410904576, params[29], params[30], LK_ACT_NONE, NULL,
+  /* %64 = fused_linear(%61, %62, %63) blocks.1.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 408483840, params[29], params[30], LK_ACT_NONE, NULL,
       arena + 28901376);
 
-  /* %68 = mul_add(%66, %67, %52) blocks.1 : f32[B, 197, 192], written over %66 */
+  /* %66 = mul_add(%64, %65, %51) blocks.1 : f32[B, 197, 192], written over %64 */
   lk_mul_add(3, (const long[]){B, 197, 192}, arena + 28901376, (const long[]){37824, 192, 1},
-      inputs[1], (const long[]){1, 0, 0}, arena + 407273472, (const long[]){37824, 192, 1},
+      inputs[1], (const long[]){1, 0, 0}, arena + 406063104, (const long[]){37824, 192, 1},
       arena + 28901376);
 
-  /* %69 = slice(%68) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], written into %95 from row 0 */
+  /* %67 = slice(%66) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], written into %93 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 28901376 + (long)b * 37824, 37824,
-        arena + 412114944 + (long)b * 37824, 192);
+        arena + 409694208 + (long)b * 37824, 192);
   } // for b
 
-  /* %70 = slice(%68) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 28901568, 37824, arena + 464148480, 37632);
+  /* %68 = slice(%66) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 28901568, 37824, arena + 449624064, 37632);
 
-  /* %72 = reshape(%71) {shape [1152, 192]} blocks.1.conv.conv.0 : f32[1152, 192], a view of %71: no code */
+  /* %70 = reshape(%69) {shape [1152, 192]} blocks.1.conv.conv.0 : f32[1152, 192], a view of %69: no code */
 
-  /* %73 = fused_linear(%70, %72) blocks.1.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 464148480, params[31], NULL, LK_ACT_NONE, NULL,
+  /* %71 = fused_linear(%68, %70) blocks.1.conv.conv.0 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 449624064, params[31], NULL, LK_ACT_NONE, NULL,
       arena + 28901376);
 
-  /* %76 = batch_statistics(%73) blocks.1.conv.conv.1 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena + 28901376, arena + 492265728);
+  /* %74 = batch_statistics(%71) blocks.1.conv.conv.1 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 28901376, arena + 477741312);
 
-  /* %77 = slice(%76) {axis 0, start 0, length 2} blocks.1.conv.conv.1 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 492265728, 3456, arena + 492346368, 2304);
+  /* %75 = slice(%74) {axis 0, start 0, length 2} blocks.1.conv.conv.1 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 477741312, 3456, arena + 477821952, 2304);
 
-  /* %78 = batch_norm_act(%73, %76, %74, %75) {eps 1e-05, act relu6} blocks.1.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena + 28901376, arena + 492265728, params[32], params[33],
+  /* %76 = batch_norm_act(%71, %74, %72, %73) {eps 1e-05, act relu6} blocks.1.conv.conv.1 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 28901376, arena + 477741312, params[32], params[33],
       1e-05f, LK_ACT_RELU6, arena + 43352064, arena + 36126720);
 
-  /* %80 = token_dwconv(%78, %79) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 1152] */
+  /* %78 = token_dwconv(%76, %77) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 36126720, params[36], NULL,
       LK_ACT_NONE, arena + 43352064);
 
-  /* %83 = batch_statistics(%80) blocks.1.conv.conv.4 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena + 43352064, arena + 492269184);
+  /* %81 = batch_statistics(%78) blocks.1.conv.conv.4 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 43352064, arena + 477744768);
 
-  /* %84 = slice(%83) {axis 0, start 0, length 2} blocks.1.conv.conv.4 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 492269184, 3456, arena + 492348672, 2304);
+  /* %82 = slice(%81) {axis 0, start 0, length 2} blocks.1.conv.conv.4 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 477744768, 3456, arena + 477824256, 2304);
 
-  /* %85 = batch_norm_act(%80, %83, %81, %82) {eps 1e-05, act relu6} blocks.1.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena + 43352064, arena + 492269184, params[37], params[38],
+  /* %83 = batch_norm_act(%78, %81, %79, %80) {eps 1e-05, act relu6} blocks.1.conv.conv.4 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 43352064, arena + 477744768, params[37], params[38],
       1e-05f, LK_ACT_RELU6, arena + 57802752, arena + 50577408);
 
-  /* %87 = reshape(%86) {shape [192, 1152]} blocks.1.conv.conv.6 : f32[192, 1152], a view of %86: no code */
+  /* %85 = reshape(%84) {shape [192, 1152]} blocks.1.conv.conv.6 : f32[192, 1152], a view of %84: no code */
 
-  /* %88 = fused_linear(%85, %87) blocks.1.conv.conv.6 : f32[B, 196, 192] */
+  /* %86 = fused_linear(%83, %85) blocks.1.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 50577408, params[41], NULL, LK_ACT_NONE, NULL,
-      arena + 465352704);
+      arena + 450828288);
 
-  /* %91 = batch_statistics(%88) blocks.1.conv.conv.7 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 465352704, arena + 492398640);
+  /* %89 = batch_statistics(%86) blocks.1.conv.conv.7 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 450828288, arena + 477874224);
 
-  /* %92 = slice(%91) {axis 0, start 0, length 2} blocks.1.conv.conv.7 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 492398640, 576, arena + 492404784, 384);
+  /* %90 = slice(%89) {axis 0, start 0, length 2} blocks.1.conv.conv.7 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 477874224, 576, arena + 477880368, 384);
 
-  /* %93 = batch_norm_act(%88, %91, %89, %90) {eps 1e-05} blocks.1.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 465352704, arena + 492398640, params[42], params[43],
+  /* %91 = batch_norm_act(%86, %89, %87, %88) {eps 1e-05} blocks.1.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 450828288, arena + 477874224, params[42], params[43],
       1e-05f, LK_ACT_NONE, arena + 59006976, arena + 57802752);
 
-  /* %94 = add(%70, %93) blocks.1.conv : f32[B, 196, 192], written into %95 from row 1 */
+  /* %92 = add(%68, %91) blocks.1.conv : f32[B, 196, 192], written into %93 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 464148480 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 449624064 + (long)b * 37632, (const long[]){192, 1},
         arena + 57802752 + (long)b * 37632, (const long[]){192, 1},
-        arena + 412115136 + (long)b * 37824);
+        arena + 409694400 + (long)b * 37824);
   } // for b
 
-  /* %95 = concat(%69, %94) {axis 0} blocks.1.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %93 = concat(%67, %92) {axis 0} blocks.1.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %98 = normalize(%95) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 412114944, 1e-06f, arena + 413325312);
+  /* %96 = layernorm(%93, %94, %95) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 409694208, params[46], params[47], 1e-06f, arena + 410904576);
 
-  /* %99 = mul_add(%98, %96, %97) blocks.2.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 413325312, (const long[]){37824, 192, 1},
-      params[46], (const long[]){0, 0, 1}, params[47], (const long[]){0, 0, 1}, arena + 414535680);
-
-  /* %102 = fused_linear(%99, %100, %101) blocks.2.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 414535680, params[48], params[49], LK_ACT_NONE, NULL,
+  /* %99 = fused_linear(%96, %97, %98) blocks.2.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 410904576, params[48], params[49], LK_ACT_NONE, NULL,
       arena + 366120960);
 
-  /* %103 = slice(%102) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192], a view of %102: no code */
+  /* %100 = slice(%99) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192], a view of %99: no code */
 
-  /* %104 = slice(%102) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192], a view of %102: no code */
+  /* %101 = slice(%99) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192], a view of %99: no code */
 
-  /* %105 = slice(%102) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192], a view of %102: no code */
+  /* %102 = slice(%99) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192], a view of %99: no code */
 
-  /* %106 = sdpa(%103, %104, %105) {heads 4, kv_heads 4} blocks.2.attn : f32[B, 197, 192] */
+  /* %103 = sdpa(%100, %101, %102) {heads 4, kv_heads 4} blocks.2.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 366120960, 576, arena + 366121152, 576, arena + 366121344,
-      576, arena + 415746048, 0.14433756f);
+      576, arena + 412114944, 0.14433756f);
 
-  /* %109 = fused_linear(%106, %107, %108) blocks.2.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 415746048, params[50], params[51], LK_ACT_NONE, NULL,
+  /* %106 = fused_linear(%103, %104, %105) blocks.2.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 412114944, params[50], params[51], LK_ACT_NONE, NULL,
       arena + 57802752);
 
-  /* %111 = mul_add(%109, %110, %95) blocks.2 : f32[B, 197, 192], written over %109 */
+  /* %108 = mul_add(%106, %107, %93) blocks.2 : f32[B, 197, 192], written over %106 */
   lk_mul_add(3, (const long[]){B, 197, 192}, arena + 57802752, (const long[]){37824, 192, 1},
-      inputs[2], (const long[]){1, 0, 0}, arena + 412114944, (const long[]){37824, 192, 1},
+      inputs[2], (const long[]){1, 0, 0}, arena + 409694208, (const long[]){37824, 192, 1},
       arena + 57802752);
 
-  /* %112 = slice(%111) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], written into %138 from row 0 */
+  /* %109 = slice(%108) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], written into %135 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 57802752 + (long)b * 37824, 37824,
-        arena + 416956416 + (long)b * 37824, 192);
+        arena + 413325312 + (long)b * 37824, 192);
   } // for b
 
-  /* %113 = slice(%111) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 57802944, 37824, arena + 466556928, 37632);
+  /* %110 = slice(%108) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 57802944, 37824, arena + 452032512, 37632);
 
-  /* %115 = reshape(%114) {shape [1152, 192]} blocks.2.conv.conv.0 : f32[1152, 192], a view of %114: no code */
+  /* %112 = reshape(%111) {shape [1152, 192]} blocks.2.conv.conv.0 : f32[1152, 192], a view of %111: no code */
 
-  /* %116 = fused_linear(%113, %115) blocks.2.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 466556928, params[52], NULL, LK_ACT_NONE, NULL,
+  /* %113 = fused_linear(%110, %112) blocks.2.conv.conv.0 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 452032512, params[52], NULL, LK_ACT_NONE, NULL,
       arena + 57802752);
 
-  /* %119 = batch_statistics(%116) blocks.2.conv.conv.1 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena + 57802752, arena + 492272640);
+  /* %116 = batch_statistics(%113) blocks.2.conv.conv.1 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 57802752, arena + 477748224);
 
-  /* %120 = slice(%119) {axis 0, start 0, length 2} blocks.2.conv.conv.1 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 492272640, 3456, arena + 492350976, 2304);
+  /* %117 = slice(%116) {axis 0, start 0, length 2} blocks.2.conv.conv.1 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 477748224, 3456, arena + 477826560, 2304);
 
-  /* %121 = batch_norm_act(%116, %119, %117, %118) {eps 1e-05, act relu6} blocks.2.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena + 57802752, arena + 492272640, params[53], params[54],
+  /* %118 = batch_norm_act(%113, %116, %114, %115) {eps 1e-05, act relu6} blocks.2.conv.conv.1 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 57802752, arena + 477748224, params[53], params[54],
       1e-05f, LK_ACT_RELU6, arena + 72253440, arena + 65028096);
 
-  /* %123 = token_dwconv(%121, %122) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 1152] */
+  /* %120 = token_dwconv(%118, %119) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 65028096, params[57], NULL,
       LK_ACT_NONE, arena + 72253440);
 
-  /* %126 = batch_statistics(%123) blocks.2.conv.conv.4 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena + 72253440, arena + 492276096);
+  /* %123 = batch_statistics(%120) blocks.2.conv.conv.4 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 72253440, arena + 477751680);
 
-  /* %127 = slice(%126) {axis 0, start 0, length 2} blocks.2.conv.conv.4 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 492276096, 3456, arena + 492353280, 2304);
+  /* %124 = slice(%123) {axis 0, start 0, length 2} blocks.2.conv.conv.4 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 477751680, 3456, arena + 477828864, 2304);
 
-  /* %128 = batch_norm_act(%123, %126, %124, %125) {eps 1e-05, act relu6} blocks.2.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena + 72253440, arena + 492276096, params[58], params[59],
+  /* %125 = batch_norm_act(%120, %123, %121, %122) {eps 1e-05, act relu6} blocks.2.conv.conv.4 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 72253440, arena + 477751680, params[58], params[59],
       1e-05f, LK_ACT_RELU6, arena + 86704128, arena + 79478784);
 
-  /* %130 = reshape(%129) {shape [192, 1152]} blocks.2.conv.conv.6 : f32[192, 1152], a view of %129: no code */
+  /* %127 = reshape(%126) {shape [192, 1152]} blocks.2.conv.conv.6 : f32[192, 1152], a view of %126: no code */
 
-  /* %131 = fused_linear(%128, %130) blocks.2.conv.conv.6 : f32[B, 196, 192] */
+  /* %128 = fused_linear(%125, %127) blocks.2.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 79478784, params[62], NULL, LK_ACT_NONE, NULL,
-      arena + 467761152);
+      arena + 453236736);
 
-  /* %134 = batch_statistics(%131) blocks.2.conv.conv.7 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 467761152, arena + 492399216);
+  /* %131 = batch_statistics(%128) blocks.2.conv.conv.7 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 453236736, arena + 477874800);
 
-  /* %135 = slice(%134) {axis 0, start 0, length 2} blocks.2.conv.conv.7 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 492399216, 576, arena + 492405168, 384);
+  /* %132 = slice(%131) {axis 0, start 0, length 2} blocks.2.conv.conv.7 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 477874800, 576, arena + 477880752, 384);
 
-  /* %136 = batch_norm_act(%131, %134, %132, %133) {eps 1e-05} blocks.2.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 467761152, arena + 492399216, params[63], params[64],
+  /* %133 = batch_norm_act(%128, %131, %129, %130) {eps 1e-05} blocks.2.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 453236736, arena + 477874800, params[63], params[64],
       1e-05f, LK_ACT_NONE, arena + 87908352, arena + 86704128);
 
-  /* %137 = add(%113, %136) blocks.2.conv : f32[B, 196, 192], written into %138 from row 1 */
+  /* %134 = add(%110, %133) blocks.2.conv : f32[B, 196, 192], written into %135 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 466556928 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 452032512 + (long)b * 37632, (const long[]){192, 1},
         arena + 86704128 + (long)b * 37632, (const long[]){192, 1},
-        arena + 416956608 + (long)b * 37824);
+        arena + 413325504 + (long)b * 37824);
   } // for b
 
-  /* %138 = concat(%112, %137) {axis 0} blocks.2.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %135 = concat(%109, %134) {axis 0} blocks.2.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %141 = normalize(%138) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 416956416, 1e-06f, arena + 418166784);
+  /* %138 = layernorm(%135, %136, %137) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 413325312, params[67], params[68], 1e-06f, arena + 414535680);
 
-  /* %142 = mul_add(%141, %139, %140) blocks.3.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 418166784, (const long[]){37824, 192, 1},
-      params[67], (const long[]){0, 0, 1}, params[68], (const long[]){0, 0, 1}, arena + 419377152);
-
-  /* %145 = fused_linear(%142, %143, %144) blocks.3.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 419377152, params[69], params[70], LK_ACT_NONE, NULL,
+  /* %141 = fused_linear(%138, %139, %140) blocks.3.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 414535680, params[69], params[70], LK_ACT_NONE, NULL,
       arena + 369752064);
 
-  /* %146 = slice(%145) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192], a view of %145: no code */
+  /* %142 = slice(%141) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192], a view of %141: no code */
 
-  /* %147 = slice(%145) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192], a view of %145: no code */
+  /* %143 = slice(%141) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192], a view of %141: no code */
 
-  /* %148 = slice(%145) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192], a view of %145: no code */
+  /* %144 = slice(%141) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192], a view of %141: no code */
 
-  /* %149 = sdpa(%146, %147, %148) {heads 4, kv_heads 4} blocks.3.attn : f32[B, 197, 192] */
+  /* %145 = sdpa(%142, %143, %144) {heads 4, kv_heads 4} blocks.3.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 369752064, 576, arena + 369752256, 576, arena + 369752448,
-      576, arena + 420587520, 0.14433756f);
+      576, arena + 415746048, 0.14433756f);
 
-  /* %152 = fused_linear(%149, %150, %151) blocks.3.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 420587520, params[71], params[72], LK_ACT_NONE, NULL,
+  /* %148 = fused_linear(%145, %146, %147) blocks.3.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 415746048, params[71], params[72], LK_ACT_NONE, NULL,
       arena + 86704128);
 
-  /* %154 = mul_add(%152, %153, %138) blocks.3 : f32[B, 197, 192], written over %152 */
+  /* %150 = mul_add(%148, %149, %135) blocks.3 : f32[B, 197, 192], written over %148 */
   lk_mul_add(3, (const long[]){B, 197, 192}, arena + 86704128, (const long[]){37824, 192, 1},
-      inputs[3], (const long[]){1, 0, 0}, arena + 416956416, (const long[]){37824, 192, 1},
+      inputs[3], (const long[]){1, 0, 0}, arena + 413325312, (const long[]){37824, 192, 1},
       arena + 86704128);
 
-  /* %155 = slice(%154) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], written into %181 from row 0 */
+  /* %151 = slice(%150) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], written into %177 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 86704128 + (long)b * 37824, 37824,
-        arena + 421797888 + (long)b * 37824, 192);
+        arena + 416956416 + (long)b * 37824, 192);
   } // for b
 
-  /* %156 = slice(%154) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 86704320, 37824, arena + 468965376, 37632);
+  /* %152 = slice(%150) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 86704320, 37824, arena + 454440960, 37632);
 
-  /* %158 = reshape(%157) {shape [1152, 192]} blocks.3.conv.conv.0 : f32[1152, 192], a view of %157: no code */
+  /* %154 = reshape(%153) {shape [1152, 192]} blocks.3.conv.conv.0 : f32[1152, 192], a view of %153: no code */
 
-  /* %159 = fused_linear(%156, %158) blocks.3.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 468965376, params[73], NULL, LK_ACT_NONE, NULL,
+  /* %155 = fused_linear(%152, %154) blocks.3.conv.conv.0 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 454440960, params[73], NULL, LK_ACT_NONE, NULL,
       arena + 86704128);
 
-  /* %162 = batch_statistics(%159) blocks.3.conv.conv.1 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena + 86704128, arena + 492279552);
+  /* %158 = batch_statistics(%155) blocks.3.conv.conv.1 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 86704128, arena + 477755136);
 
-  /* %163 = slice(%162) {axis 0, start 0, length 2} blocks.3.conv.conv.1 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 492279552, 3456, arena + 492355584, 2304);
+  /* %159 = slice(%158) {axis 0, start 0, length 2} blocks.3.conv.conv.1 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 477755136, 3456, arena + 477831168, 2304);
 
-  /* %164 = batch_norm_act(%159, %162, %160, %161) {eps 1e-05, act relu6} blocks.3.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena + 86704128, arena + 492279552, params[74], params[75],
+  /* %160 = batch_norm_act(%155, %158, %156, %157) {eps 1e-05, act relu6} blocks.3.conv.conv.1 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 86704128, arena + 477755136, params[74], params[75],
       1e-05f, LK_ACT_RELU6, arena + 101154816, arena + 93929472);
 
-  /* %166 = token_dwconv(%164, %165) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 1152] */
+  /* %162 = token_dwconv(%160, %161) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 93929472, params[78], NULL,
       LK_ACT_NONE, arena + 101154816);
 
-  /* %169 = batch_statistics(%166) blocks.3.conv.conv.4 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena + 101154816, arena + 492283008);
+  /* %165 = batch_statistics(%162) blocks.3.conv.conv.4 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 101154816, arena + 477758592);
 
-  /* %170 = slice(%169) {axis 0, start 0, length 2} blocks.3.conv.conv.4 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 492283008, 3456, arena + 492357888, 2304);
+  /* %166 = slice(%165) {axis 0, start 0, length 2} blocks.3.conv.conv.4 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 477758592, 3456, arena + 477833472, 2304);
 
-  /* %171 = batch_norm_act(%166, %169, %167, %168) {eps 1e-05, act relu6} blocks.3.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena + 101154816, arena + 492283008, params[79], params[80],
+  /* %167 = batch_norm_act(%162, %165, %163, %164) {eps 1e-05, act relu6} blocks.3.conv.conv.4 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 101154816, arena + 477758592, params[79], params[80],
       1e-05f, LK_ACT_RELU6, arena + 115605504, arena + 108380160);
 
-  /* %173 = reshape(%172) {shape [192, 1152]} blocks.3.conv.conv.6 : f32[192, 1152], a view of %172: no code */
+  /* %169 = reshape(%168) {shape [192, 1152]} blocks.3.conv.conv.6 : f32[192, 1152], a view of %168: no code */
 
-  /* %174 = fused_linear(%171, %173) blocks.3.conv.conv.6 : f32[B, 196, 192] */
+  /* %170 = fused_linear(%167, %169) blocks.3.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 108380160, params[83], NULL, LK_ACT_NONE, NULL,
-      arena + 470169600);
+      arena + 455645184);
 
-  /* %177 = batch_statistics(%174) blocks.3.conv.conv.7 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 470169600, arena + 492399792);
+  /* %173 = batch_statistics(%170) blocks.3.conv.conv.7 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 455645184, arena + 477875376);
 
-  /* %178 = slice(%177) {axis 0, start 0, length 2} blocks.3.conv.conv.7 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 492399792, 576, arena + 492405552, 384);
+  /* %174 = slice(%173) {axis 0, start 0, length 2} blocks.3.conv.conv.7 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 477875376, 576, arena + 477881136, 384);
 
-  /* %179 = batch_norm_act(%174, %177, %175, %176) {eps 1e-05} blocks.3.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 470169600, arena + 492399792, params[84], params[85],
+  /* %175 = batch_norm_act(%170, %173, %171, %172) {eps 1e-05} blocks.3.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 455645184, arena + 477875376, params[84], params[85],
       1e-05f, LK_ACT_NONE, arena + 116809728, arena + 115605504);
 
-  /* %180 = add(%156, %179) blocks.3.conv : f32[B, 196, 192], written into %181 from row 1 */
+  /* %176 = add(%152, %175) blocks.3.conv : f32[B, 196, 192], written into %177 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 468965376 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 454440960 + (long)b * 37632, (const long[]){192, 1},
         arena + 115605504 + (long)b * 37632, (const long[]){192, 1},
-        arena + 421798080 + (long)b * 37824);
+        arena + 416956608 + (long)b * 37824);
   } // for b
 
-  /* %181 = concat(%155, %180) {axis 0} blocks.3.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %177 = concat(%151, %176) {axis 0} blocks.3.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %184 = normalize(%181) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 421797888, 1e-06f, arena + 423008256);
+  /* %180 = layernorm(%177, %178, %179) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 416956416, params[88], params[89], 1e-06f, arena + 418166784);
 
-  /* %185 = mul_add(%184, %182, %183) blocks.4.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 423008256, (const long[]){37824, 192, 1},
-      params[88], (const long[]){0, 0, 1}, params[89], (const long[]){0, 0, 1}, arena + 424218624);
-
-  /* %188 = fused_linear(%185, %186, %187) blocks.4.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 424218624, params[90], params[91], LK_ACT_NONE, NULL,
+  /* %183 = fused_linear(%180, %181, %182) blocks.4.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 418166784, params[90], params[91], LK_ACT_NONE, NULL,
       arena + 373383168);
 
-  /* %189 = slice(%188) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192], a view of %188: no code */
+  /* %184 = slice(%183) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192], a view of %183: no code */
 
-  /* %190 = slice(%188) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192], a view of %188: no code */
+  /* %185 = slice(%183) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192], a view of %183: no code */
 
-  /* %191 = slice(%188) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192], a view of %188: no code */
+  /* %186 = slice(%183) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192], a view of %183: no code */
 
-  /* %192 = sdpa(%189, %190, %191) {heads 4, kv_heads 4} blocks.4.attn : f32[B, 197, 192] */
+  /* %187 = sdpa(%184, %185, %186) {heads 4, kv_heads 4} blocks.4.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 373383168, 576, arena + 373383360, 576, arena + 373383552,
-      576, arena + 425428992, 0.14433756f);
+      576, arena + 419377152, 0.14433756f);
 
-  /* %195 = fused_linear(%192, %193, %194) blocks.4.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 425428992, params[92], params[93], LK_ACT_NONE, NULL,
+  /* %190 = fused_linear(%187, %188, %189) blocks.4.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 419377152, params[92], params[93], LK_ACT_NONE, NULL,
       arena + 115605504);
 
-  /* %197 = mul_add(%195, %196, %181) blocks.4 : f32[B, 197, 192], written over %195 */
+  /* %192 = mul_add(%190, %191, %177) blocks.4 : f32[B, 197, 192], written over %190 */
   lk_mul_add(3, (const long[]){B, 197, 192}, arena + 115605504, (const long[]){37824, 192, 1},
-      inputs[4], (const long[]){1, 0, 0}, arena + 421797888, (const long[]){37824, 192, 1},
+      inputs[4], (const long[]){1, 0, 0}, arena + 416956416, (const long[]){37824, 192, 1},
       arena + 115605504);
 
-  /* %198 = slice(%197) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], written into %224 from row 0 */
+  /* %193 = slice(%192) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], written into %219 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 115605504 + (long)b * 37824, 37824,
-        arena + 426639360 + (long)b * 37824, 192);
+        arena + 420587520 + (long)b * 37824, 192);
   } // for b
 
-  /* %199 = slice(%197) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 115605696, 37824, arena + 471373824, 37632);
+  /* %194 = slice(%192) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 115605696, 37824, arena + 456849408, 37632);
 
-  /* %201 = reshape(%200) {shape [1152, 192]} blocks.4.conv.conv.0 : f32[1152, 192], a view of %200: no code */
+  /* %196 = reshape(%195) {shape [1152, 192]} blocks.4.conv.conv.0 : f32[1152, 192], a view of %195: no code */
 
-  /* %202 = fused_linear(%199, %201) blocks.4.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 471373824, params[94], NULL, LK_ACT_NONE, NULL,
+  /* %197 = fused_linear(%194, %196) blocks.4.conv.conv.0 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 456849408, params[94], NULL, LK_ACT_NONE, NULL,
       arena + 115605504);
 
-  /* %205 = batch_statistics(%202) blocks.4.conv.conv.1 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena + 115605504, arena + 492286464);
+  /* %200 = batch_statistics(%197) blocks.4.conv.conv.1 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 115605504, arena + 477762048);
 
-  /* %206 = slice(%205) {axis 0, start 0, length 2} blocks.4.conv.conv.1 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 492286464, 3456, arena + 492360192, 2304);
+  /* %201 = slice(%200) {axis 0, start 0, length 2} blocks.4.conv.conv.1 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 477762048, 3456, arena + 477835776, 2304);
 
-  /* %207 = batch_norm_act(%202, %205, %203, %204) {eps 1e-05, act relu6} blocks.4.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena + 115605504, arena + 492286464, params[95], params[96],
+  /* %202 = batch_norm_act(%197, %200, %198, %199) {eps 1e-05, act relu6} blocks.4.conv.conv.1 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 115605504, arena + 477762048, params[95], params[96],
       1e-05f, LK_ACT_RELU6, arena + 130056192, arena + 122830848);
 
-  /* %209 = token_dwconv(%207, %208) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 1152] */
+  /* %204 = token_dwconv(%202, %203) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 122830848, params[99], NULL,
       LK_ACT_NONE, arena + 130056192);
 
-  /* %212 = batch_statistics(%209) blocks.4.conv.conv.4 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena + 130056192, arena + 492289920);
+  /* %207 = batch_statistics(%204) blocks.4.conv.conv.4 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 130056192, arena + 477765504);
 
-  /* %213 = slice(%212) {axis 0, start 0, length 2} blocks.4.conv.conv.4 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 492289920, 3456, arena + 492362496, 2304);
+  /* %208 = slice(%207) {axis 0, start 0, length 2} blocks.4.conv.conv.4 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 477765504, 3456, arena + 477838080, 2304);
 
-  /* %214 = batch_norm_act(%209, %212, %210, %211) {eps 1e-05, act relu6} blocks.4.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena + 130056192, arena + 492289920, params[100],
+  /* %209 = batch_norm_act(%204, %207, %205, %206) {eps 1e-05, act relu6} blocks.4.conv.conv.4 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 130056192, arena + 477765504, params[100],
       params[101], 1e-05f, LK_ACT_RELU6, arena + 144506880, arena + 137281536);
 
-  /* %216 = reshape(%215) {shape [192, 1152]} blocks.4.conv.conv.6 : f32[192, 1152], a view of %215: no code */
+  /* %211 = reshape(%210) {shape [192, 1152]} blocks.4.conv.conv.6 : f32[192, 1152], a view of %210: no code */
 
-  /* %217 = fused_linear(%214, %216) blocks.4.conv.conv.6 : f32[B, 196, 192] */
+  /* %212 = fused_linear(%209, %211) blocks.4.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 137281536, params[104], NULL, LK_ACT_NONE, NULL,
-      arena + 472578048);
+      arena + 458053632);
 
-  /* %220 = batch_statistics(%217) blocks.4.conv.conv.7 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 472578048, arena + 492400368);
+  /* %215 = batch_statistics(%212) blocks.4.conv.conv.7 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 458053632, arena + 477875952);
 
-  /* %221 = slice(%220) {axis 0, start 0, length 2} blocks.4.conv.conv.7 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 492400368, 576, arena + 492405936, 384);
+  /* %216 = slice(%215) {axis 0, start 0, length 2} blocks.4.conv.conv.7 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 477875952, 576, arena + 477881520, 384);
 
-  /* %222 = batch_norm_act(%217, %220, %218, %219) {eps 1e-05} blocks.4.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 472578048, arena + 492400368, params[105], params[106],
+  /* %217 = batch_norm_act(%212, %215, %213, %214) {eps 1e-05} blocks.4.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 458053632, arena + 477875952, params[105], params[106],
       1e-05f, LK_ACT_NONE, arena + 145711104, arena + 144506880);
 
-  /* %223 = add(%199, %222) blocks.4.conv : f32[B, 196, 192], written into %224 from row 1 */
+  /* %218 = add(%194, %217) blocks.4.conv : f32[B, 196, 192], written into %219 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 471373824 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 456849408 + (long)b * 37632, (const long[]){192, 1},
         arena + 144506880 + (long)b * 37632, (const long[]){192, 1},
-        arena + 426639552 + (long)b * 37824);
+        arena + 420587712 + (long)b * 37824);
   } // for b
 
-  /* %224 = concat(%198, %223) {axis 0} blocks.4.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %219 = concat(%193, %218) {axis 0} blocks.4.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %227 = normalize(%224) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 426639360, 1e-06f, arena + 427849728);
+  /* %222 = layernorm(%219, %220, %221) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 420587520, params[109], params[110], 1e-06f,
+      arena + 421797888);
 
-  /* %228 = mul_add(%227, %225, %226) blocks.5.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 427849728, (const long[]){37824, 192, 1},
-      params[109], (const long[]){0, 0, 1}, params[110], (const long[]){0, 0, 1},
-      arena + 429060096);
-
-  /* %231 = fused_linear(%228, %229, %230) blocks.5.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 429060096, params[111], params[112], LK_ACT_NONE, NULL,
+  /* %225 = fused_linear(%222, %223, %224) blocks.5.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 421797888, params[111], params[112], LK_ACT_NONE, NULL,
       arena + 377014272);
 
-  /* %232 = slice(%231) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192], a view of %231: no code */
+  /* %226 = slice(%225) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192], a view of %225: no code */
 
-  /* %233 = slice(%231) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192], a view of %231: no code */
+  /* %227 = slice(%225) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192], a view of %225: no code */
 
-  /* %234 = slice(%231) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192], a view of %231: no code */
+  /* %228 = slice(%225) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192], a view of %225: no code */
 
-  /* %235 = sdpa(%232, %233, %234) {heads 4, kv_heads 4} blocks.5.attn : f32[B, 197, 192] */
+  /* %229 = sdpa(%226, %227, %228) {heads 4, kv_heads 4} blocks.5.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 377014272, 576, arena + 377014464, 576, arena + 377014656,
-      576, arena + 430270464, 0.14433756f);
+      576, arena + 423008256, 0.14433756f);
 
-  /* %238 = fused_linear(%235, %236, %237) blocks.5.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 430270464, params[113], params[114], LK_ACT_NONE, NULL,
+  /* %232 = fused_linear(%229, %230, %231) blocks.5.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 423008256, params[113], params[114], LK_ACT_NONE, NULL,
       arena + 144506880);
 
-  /* %240 = mul_add(%238, %239, %224) blocks.5 : f32[B, 197, 192], written over %238 */
+  /* %234 = mul_add(%232, %233, %219) blocks.5 : f32[B, 197, 192], written over %232 */
   lk_mul_add(3, (const long[]){B, 197, 192}, arena + 144506880, (const long[]){37824, 192, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 426639360, (const long[]){37824, 192, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 420587520, (const long[]){37824, 192, 1},
       arena + 144506880);
 
-  /* %241 = slice(%240) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], written into %267 from row 0 */
+  /* %235 = slice(%234) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], written into %261 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 144506880 + (long)b * 37824, 37824,
-        arena + 431480832 + (long)b * 37824, 192);
+        arena + 424218624 + (long)b * 37824, 192);
   } // for b
 
-  /* %242 = slice(%240) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 144507072, 37824, arena + 473782272, 37632);
+  /* %236 = slice(%234) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 144507072, 37824, arena + 459257856, 37632);
 
-  /* %244 = reshape(%243) {shape [1152, 192]} blocks.5.conv.conv.0 : f32[1152, 192], a view of %243: no code */
+  /* %238 = reshape(%237) {shape [1152, 192]} blocks.5.conv.conv.0 : f32[1152, 192], a view of %237: no code */
 
-  /* %245 = fused_linear(%242, %244) blocks.5.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 473782272, params[115], NULL, LK_ACT_NONE, NULL,
+  /* %239 = fused_linear(%236, %238) blocks.5.conv.conv.0 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 459257856, params[115], NULL, LK_ACT_NONE, NULL,
       arena + 144506880);
 
-  /* %248 = batch_statistics(%245) blocks.5.conv.conv.1 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena + 144506880, arena + 492293376);
+  /* %242 = batch_statistics(%239) blocks.5.conv.conv.1 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 144506880, arena + 477768960);
 
-  /* %249 = slice(%248) {axis 0, start 0, length 2} blocks.5.conv.conv.1 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 492293376, 3456, arena + 492364800, 2304);
+  /* %243 = slice(%242) {axis 0, start 0, length 2} blocks.5.conv.conv.1 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 477768960, 3456, arena + 477840384, 2304);
 
-  /* %250 = batch_norm_act(%245, %248, %246, %247) {eps 1e-05, act relu6} blocks.5.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena + 144506880, arena + 492293376, params[116],
+  /* %244 = batch_norm_act(%239, %242, %240, %241) {eps 1e-05, act relu6} blocks.5.conv.conv.1 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 144506880, arena + 477768960, params[116],
       params[117], 1e-05f, LK_ACT_RELU6, arena + 158957568, arena + 151732224);
 
-  /* %252 = token_dwconv(%250, %251) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 1152] */
+  /* %246 = token_dwconv(%244, %245) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 151732224, params[120], NULL,
       LK_ACT_NONE, arena + 158957568);
 
-  /* %255 = batch_statistics(%252) blocks.5.conv.conv.4 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena + 158957568, arena + 492296832);
+  /* %249 = batch_statistics(%246) blocks.5.conv.conv.4 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 158957568, arena + 477772416);
 
-  /* %256 = slice(%255) {axis 0, start 0, length 2} blocks.5.conv.conv.4 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 492296832, 3456, arena + 492367104, 2304);
+  /* %250 = slice(%249) {axis 0, start 0, length 2} blocks.5.conv.conv.4 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 477772416, 3456, arena + 477842688, 2304);
 
-  /* %257 = batch_norm_act(%252, %255, %253, %254) {eps 1e-05, act relu6} blocks.5.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena + 158957568, arena + 492296832, params[121],
+  /* %251 = batch_norm_act(%246, %249, %247, %248) {eps 1e-05, act relu6} blocks.5.conv.conv.4 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 158957568, arena + 477772416, params[121],
       params[122], 1e-05f, LK_ACT_RELU6, arena + 173408256, arena + 166182912);
 
-  /* %259 = reshape(%258) {shape [192, 1152]} blocks.5.conv.conv.6 : f32[192, 1152], a view of %258: no code */
+  /* %253 = reshape(%252) {shape [192, 1152]} blocks.5.conv.conv.6 : f32[192, 1152], a view of %252: no code */
 
-  /* %260 = fused_linear(%257, %259) blocks.5.conv.conv.6 : f32[B, 196, 192] */
+  /* %254 = fused_linear(%251, %253) blocks.5.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 166182912, params[125], NULL, LK_ACT_NONE, NULL,
-      arena + 474986496);
+      arena + 460462080);
 
-  /* %263 = batch_statistics(%260) blocks.5.conv.conv.7 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 474986496, arena + 492400944);
+  /* %257 = batch_statistics(%254) blocks.5.conv.conv.7 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 460462080, arena + 477876528);
 
-  /* %264 = slice(%263) {axis 0, start 0, length 2} blocks.5.conv.conv.7 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 492400944, 576, arena + 492406320, 384);
+  /* %258 = slice(%257) {axis 0, start 0, length 2} blocks.5.conv.conv.7 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 477876528, 576, arena + 477881904, 384);
 
-  /* %265 = batch_norm_act(%260, %263, %261, %262) {eps 1e-05} blocks.5.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 474986496, arena + 492400944, params[126], params[127],
+  /* %259 = batch_norm_act(%254, %257, %255, %256) {eps 1e-05} blocks.5.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 460462080, arena + 477876528, params[126], params[127],
       1e-05f, LK_ACT_NONE, arena + 174612480, arena + 173408256);
 
-  /* %266 = add(%242, %265) blocks.5.conv : f32[B, 196, 192], written into %267 from row 1 */
+  /* %260 = add(%236, %259) blocks.5.conv : f32[B, 196, 192], written into %261 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 473782272 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 459257856 + (long)b * 37632, (const long[]){192, 1},
         arena + 173408256 + (long)b * 37632, (const long[]){192, 1},
-        arena + 431481024 + (long)b * 37824);
+        arena + 424218816 + (long)b * 37824);
   } // for b
 
-  /* %267 = concat(%241, %266) {axis 0} blocks.5.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %261 = concat(%235, %260) {axis 0} blocks.5.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %270 = normalize(%267) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 431480832, 1e-06f, arena + 432691200);
+  /* %264 = layernorm(%261, %262, %263) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 424218624, params[130], params[131], 1e-06f,
+      arena + 425428992);
 
-  /* %271 = mul_add(%270, %268, %269) blocks.6.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 432691200, (const long[]){37824, 192, 1},
-      params[130], (const long[]){0, 0, 1}, params[131], (const long[]){0, 0, 1},
-      arena + 433901568);
-
-  /* %274 = fused_linear(%271, %272, %273) blocks.6.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 433901568, params[132], params[133], LK_ACT_NONE, NULL,
+  /* %267 = fused_linear(%264, %265, %266) blocks.6.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 425428992, params[132], params[133], LK_ACT_NONE, NULL,
       arena + 380645376);
 
-  /* %275 = slice(%274) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192], a view of %274: no code */
+  /* %268 = slice(%267) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192], a view of %267: no code */
 
-  /* %276 = slice(%274) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192], a view of %274: no code */
+  /* %269 = slice(%267) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192], a view of %267: no code */
 
-  /* %277 = slice(%274) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192], a view of %274: no code */
+  /* %270 = slice(%267) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192], a view of %267: no code */
 
-  /* %278 = sdpa(%275, %276, %277) {heads 4, kv_heads 4} blocks.6.attn : f32[B, 197, 192] */
+  /* %271 = sdpa(%268, %269, %270) {heads 4, kv_heads 4} blocks.6.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 380645376, 576, arena + 380645568, 576, arena + 380645760,
-      576, arena + 435111936, 0.14433756f);
+      576, arena + 426639360, 0.14433756f);
 
-  /* %281 = fused_linear(%278, %279, %280) blocks.6.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 435111936, params[134], params[135], LK_ACT_NONE, NULL,
+  /* %274 = fused_linear(%271, %272, %273) blocks.6.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 426639360, params[134], params[135], LK_ACT_NONE, NULL,
       arena + 173408256);
 
-  /* %283 = mul_add(%281, %282, %267) blocks.6 : f32[B, 197, 192], written over %281 */
+  /* %276 = mul_add(%274, %275, %261) blocks.6 : f32[B, 197, 192], written over %274 */
   lk_mul_add(3, (const long[]){B, 197, 192}, arena + 173408256, (const long[]){37824, 192, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 431480832, (const long[]){37824, 192, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 424218624, (const long[]){37824, 192, 1},
       arena + 173408256);
 
-  /* %284 = slice(%283) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], written into %310 from row 0 */
+  /* %277 = slice(%276) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], written into %303 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 173408256 + (long)b * 37824, 37824,
-        arena + 436322304 + (long)b * 37824, 192);
+        arena + 427849728 + (long)b * 37824, 192);
   } // for b
 
-  /* %285 = slice(%283) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 173408448, 37824, arena + 476190720, 37632);
+  /* %278 = slice(%276) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 173408448, 37824, arena + 461666304, 37632);
 
-  /* %287 = reshape(%286) {shape [1152, 192]} blocks.6.conv.conv.0 : f32[1152, 192], a view of %286: no code */
+  /* %280 = reshape(%279) {shape [1152, 192]} blocks.6.conv.conv.0 : f32[1152, 192], a view of %279: no code */
 
-  /* %288 = fused_linear(%285, %287) blocks.6.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 476190720, params[136], NULL, LK_ACT_NONE, NULL,
+  /* %281 = fused_linear(%278, %280) blocks.6.conv.conv.0 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 461666304, params[136], NULL, LK_ACT_NONE, NULL,
       arena + 173408256);
 
-  /* %291 = batch_statistics(%288) blocks.6.conv.conv.1 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena + 173408256, arena + 492300288);
+  /* %284 = batch_statistics(%281) blocks.6.conv.conv.1 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 173408256, arena + 477775872);
 
-  /* %292 = slice(%291) {axis 0, start 0, length 2} blocks.6.conv.conv.1 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 492300288, 3456, arena + 492369408, 2304);
+  /* %285 = slice(%284) {axis 0, start 0, length 2} blocks.6.conv.conv.1 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 477775872, 3456, arena + 477844992, 2304);
 
-  /* %293 = batch_norm_act(%288, %291, %289, %290) {eps 1e-05, act relu6} blocks.6.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena + 173408256, arena + 492300288, params[137],
+  /* %286 = batch_norm_act(%281, %284, %282, %283) {eps 1e-05, act relu6} blocks.6.conv.conv.1 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 173408256, arena + 477775872, params[137],
       params[138], 1e-05f, LK_ACT_RELU6, arena + 187858944, arena + 180633600);
 
-  /* %295 = token_dwconv(%293, %294) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 1152] */
+  /* %288 = token_dwconv(%286, %287) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 180633600, params[141], NULL,
       LK_ACT_NONE, arena + 187858944);
 
-  /* %298 = batch_statistics(%295) blocks.6.conv.conv.4 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena + 187858944, arena + 492303744);
+  /* %291 = batch_statistics(%288) blocks.6.conv.conv.4 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 187858944, arena + 477779328);
 
-  /* %299 = slice(%298) {axis 0, start 0, length 2} blocks.6.conv.conv.4 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 492303744, 3456, arena + 492371712, 2304);
+  /* %292 = slice(%291) {axis 0, start 0, length 2} blocks.6.conv.conv.4 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 477779328, 3456, arena + 477847296, 2304);
 
-  /* %300 = batch_norm_act(%295, %298, %296, %297) {eps 1e-05, act relu6} blocks.6.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena + 187858944, arena + 492303744, params[142],
+  /* %293 = batch_norm_act(%288, %291, %289, %290) {eps 1e-05, act relu6} blocks.6.conv.conv.4 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 187858944, arena + 477779328, params[142],
       params[143], 1e-05f, LK_ACT_RELU6, arena + 202309632, arena + 195084288);
 
-  /* %302 = reshape(%301) {shape [192, 1152]} blocks.6.conv.conv.6 : f32[192, 1152], a view of %301: no code */
+  /* %295 = reshape(%294) {shape [192, 1152]} blocks.6.conv.conv.6 : f32[192, 1152], a view of %294: no code */
 
-  /* %303 = fused_linear(%300, %302) blocks.6.conv.conv.6 : f32[B, 196, 192] */
+  /* %296 = fused_linear(%293, %295) blocks.6.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 195084288, params[146], NULL, LK_ACT_NONE, NULL,
-      arena + 477394944);
+      arena + 462870528);
 
-  /* %306 = batch_statistics(%303) blocks.6.conv.conv.7 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 477394944, arena + 492401520);
+  /* %299 = batch_statistics(%296) blocks.6.conv.conv.7 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 462870528, arena + 477877104);
 
-  /* %307 = slice(%306) {axis 0, start 0, length 2} blocks.6.conv.conv.7 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 492401520, 576, arena + 492406704, 384);
+  /* %300 = slice(%299) {axis 0, start 0, length 2} blocks.6.conv.conv.7 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 477877104, 576, arena + 477882288, 384);
 
-  /* %308 = batch_norm_act(%303, %306, %304, %305) {eps 1e-05} blocks.6.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 477394944, arena + 492401520, params[147], params[148],
+  /* %301 = batch_norm_act(%296, %299, %297, %298) {eps 1e-05} blocks.6.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 462870528, arena + 477877104, params[147], params[148],
       1e-05f, LK_ACT_NONE, arena + 203513856, arena + 202309632);
 
-  /* %309 = add(%285, %308) blocks.6.conv : f32[B, 196, 192], written into %310 from row 1 */
+  /* %302 = add(%278, %301) blocks.6.conv : f32[B, 196, 192], written into %303 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 476190720 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 461666304 + (long)b * 37632, (const long[]){192, 1},
         arena + 202309632 + (long)b * 37632, (const long[]){192, 1},
-        arena + 436322496 + (long)b * 37824);
+        arena + 427849920 + (long)b * 37824);
   } // for b
 
-  /* %310 = concat(%284, %309) {axis 0} blocks.6.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %303 = concat(%277, %302) {axis 0} blocks.6.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %313 = normalize(%310) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 436322304, 1e-06f, arena + 437532672);
+  /* %306 = layernorm(%303, %304, %305) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 427849728, params[151], params[152], 1e-06f,
+      arena + 429060096);
 
-  /* %314 = mul_add(%313, %311, %312) blocks.7.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 437532672, (const long[]){37824, 192, 1},
-      params[151], (const long[]){0, 0, 1}, params[152], (const long[]){0, 0, 1},
-      arena + 438743040);
-
-  /* %317 = fused_linear(%314, %315, %316) blocks.7.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 438743040, params[153], params[154], LK_ACT_NONE, NULL,
+  /* %309 = fused_linear(%306, %307, %308) blocks.7.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 429060096, params[153], params[154], LK_ACT_NONE, NULL,
       arena + 384276480);
 
-  /* %318 = slice(%317) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192], a view of %317: no code */
+  /* %310 = slice(%309) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192], a view of %309: no code */
 
-  /* %319 = slice(%317) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192], a view of %317: no code */
+  /* %311 = slice(%309) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192], a view of %309: no code */
 
-  /* %320 = slice(%317) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192], a view of %317: no code */
+  /* %312 = slice(%309) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192], a view of %309: no code */
 
-  /* %321 = sdpa(%318, %319, %320) {heads 4, kv_heads 4} blocks.7.attn : f32[B, 197, 192] */
+  /* %313 = sdpa(%310, %311, %312) {heads 4, kv_heads 4} blocks.7.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 384276480, 576, arena + 384276672, 576, arena + 384276864,
-      576, arena + 439953408, 0.14433756f);
+      576, arena + 430270464, 0.14433756f);
 
-  /* %324 = fused_linear(%321, %322, %323) blocks.7.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 439953408, params[155], params[156], LK_ACT_NONE, NULL,
+  /* %316 = fused_linear(%313, %314, %315) blocks.7.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 430270464, params[155], params[156], LK_ACT_NONE, NULL,
       arena + 202309632);
 
-  /* %326 = mul_add(%324, %325, %310) blocks.7 : f32[B, 197, 192], written over %324 */
+  /* %318 = mul_add(%316, %317, %303) blocks.7 : f32[B, 197, 192], written over %316 */
   lk_mul_add(3, (const long[]){B, 197, 192}, arena + 202309632, (const long[]){37824, 192, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 436322304, (const long[]){37824, 192, 1},
+      inputs[7], (const long[]){1, 0, 0}, arena + 427849728, (const long[]){37824, 192, 1},
       arena + 202309632);
 
-  /* %327 = slice(%326) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], written into %353 from row 0 */
+  /* %319 = slice(%318) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], written into %345 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 202309632 + (long)b * 37824, 37824,
-        arena + 441163776 + (long)b * 37824, 192);
+        arena + 431480832 + (long)b * 37824, 192);
   } // for b
 
-  /* %328 = slice(%326) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 202309824, 37824, arena + 478599168, 37632);
+  /* %320 = slice(%318) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 202309824, 37824, arena + 464074752, 37632);
 
-  /* %330 = reshape(%329) {shape [1152, 192]} blocks.7.conv.conv.0 : f32[1152, 192], a view of %329: no code */
+  /* %322 = reshape(%321) {shape [1152, 192]} blocks.7.conv.conv.0 : f32[1152, 192], a view of %321: no code */
 
-  /* %331 = fused_linear(%328, %330) blocks.7.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 478599168, params[157], NULL, LK_ACT_NONE, NULL,
+  /* %323 = fused_linear(%320, %322) blocks.7.conv.conv.0 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 464074752, params[157], NULL, LK_ACT_NONE, NULL,
       arena + 202309632);
 
-  /* %334 = batch_statistics(%331) blocks.7.conv.conv.1 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena + 202309632, arena + 492307200);
+  /* %326 = batch_statistics(%323) blocks.7.conv.conv.1 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 202309632, arena + 477782784);
 
-  /* %335 = slice(%334) {axis 0, start 0, length 2} blocks.7.conv.conv.1 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 492307200, 3456, arena + 492374016, 2304);
+  /* %327 = slice(%326) {axis 0, start 0, length 2} blocks.7.conv.conv.1 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 477782784, 3456, arena + 477849600, 2304);
 
-  /* %336 = batch_norm_act(%331, %334, %332, %333) {eps 1e-05, act relu6} blocks.7.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena + 202309632, arena + 492307200, params[158],
+  /* %328 = batch_norm_act(%323, %326, %324, %325) {eps 1e-05, act relu6} blocks.7.conv.conv.1 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 202309632, arena + 477782784, params[158],
       params[159], 1e-05f, LK_ACT_RELU6, arena + 216760320, arena + 209534976);
 
-  /* %338 = token_dwconv(%336, %337) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 1152] */
+  /* %330 = token_dwconv(%328, %329) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 209534976, params[162], NULL,
       LK_ACT_NONE, arena + 216760320);
 
-  /* %341 = batch_statistics(%338) blocks.7.conv.conv.4 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena + 216760320, arena + 492310656);
+  /* %333 = batch_statistics(%330) blocks.7.conv.conv.4 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 216760320, arena + 477786240);
 
-  /* %342 = slice(%341) {axis 0, start 0, length 2} blocks.7.conv.conv.4 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 492310656, 3456, arena + 492376320, 2304);
+  /* %334 = slice(%333) {axis 0, start 0, length 2} blocks.7.conv.conv.4 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 477786240, 3456, arena + 477851904, 2304);
 
-  /* %343 = batch_norm_act(%338, %341, %339, %340) {eps 1e-05, act relu6} blocks.7.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena + 216760320, arena + 492310656, params[163],
+  /* %335 = batch_norm_act(%330, %333, %331, %332) {eps 1e-05, act relu6} blocks.7.conv.conv.4 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 216760320, arena + 477786240, params[163],
       params[164], 1e-05f, LK_ACT_RELU6, arena + 231211008, arena + 223985664);
 
-  /* %345 = reshape(%344) {shape [192, 1152]} blocks.7.conv.conv.6 : f32[192, 1152], a view of %344: no code */
+  /* %337 = reshape(%336) {shape [192, 1152]} blocks.7.conv.conv.6 : f32[192, 1152], a view of %336: no code */
 
-  /* %346 = fused_linear(%343, %345) blocks.7.conv.conv.6 : f32[B, 196, 192] */
+  /* %338 = fused_linear(%335, %337) blocks.7.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 223985664, params[167], NULL, LK_ACT_NONE, NULL,
-      arena + 479803392);
+      arena + 465278976);
 
-  /* %349 = batch_statistics(%346) blocks.7.conv.conv.7 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 479803392, arena + 492402096);
+  /* %341 = batch_statistics(%338) blocks.7.conv.conv.7 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 465278976, arena + 477877680);
 
-  /* %350 = slice(%349) {axis 0, start 0, length 2} blocks.7.conv.conv.7 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 492402096, 576, arena + 492407088, 384);
+  /* %342 = slice(%341) {axis 0, start 0, length 2} blocks.7.conv.conv.7 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 477877680, 576, arena + 477882672, 384);
 
-  /* %351 = batch_norm_act(%346, %349, %347, %348) {eps 1e-05} blocks.7.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 479803392, arena + 492402096, params[168], params[169],
+  /* %343 = batch_norm_act(%338, %341, %339, %340) {eps 1e-05} blocks.7.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 465278976, arena + 477877680, params[168], params[169],
       1e-05f, LK_ACT_NONE, arena + 232415232, arena + 231211008);
 
-  /* %352 = add(%328, %351) blocks.7.conv : f32[B, 196, 192], written into %353 from row 1 */
+  /* %344 = add(%320, %343) blocks.7.conv : f32[B, 196, 192], written into %345 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 478599168 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 464074752 + (long)b * 37632, (const long[]){192, 1},
         arena + 231211008 + (long)b * 37632, (const long[]){192, 1},
-        arena + 441163968 + (long)b * 37824);
+        arena + 431481024 + (long)b * 37824);
   } // for b
 
-  /* %353 = concat(%327, %352) {axis 0} blocks.7.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %345 = concat(%319, %344) {axis 0} blocks.7.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %356 = normalize(%353) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 441163776, 1e-06f, arena + 442374144);
+  /* %348 = layernorm(%345, %346, %347) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 431480832, params[172], params[173], 1e-06f,
+      arena + 432691200);
 
-  /* %357 = mul_add(%356, %354, %355) blocks.8.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 442374144, (const long[]){37824, 192, 1},
-      params[172], (const long[]){0, 0, 1}, params[173], (const long[]){0, 0, 1},
-      arena + 443584512);
-
-  /* %360 = fused_linear(%357, %358, %359) blocks.8.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 443584512, params[174], params[175], LK_ACT_NONE, NULL,
+  /* %351 = fused_linear(%348, %349, %350) blocks.8.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 432691200, params[174], params[175], LK_ACT_NONE, NULL,
       arena + 387907584);
 
-  /* %361 = slice(%360) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192], a view of %360: no code */
+  /* %352 = slice(%351) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192], a view of %351: no code */
 
-  /* %362 = slice(%360) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192], a view of %360: no code */
+  /* %353 = slice(%351) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192], a view of %351: no code */
 
-  /* %363 = slice(%360) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192], a view of %360: no code */
+  /* %354 = slice(%351) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192], a view of %351: no code */
 
-  /* %364 = sdpa(%361, %362, %363) {heads 4, kv_heads 4} blocks.8.attn : f32[B, 197, 192] */
+  /* %355 = sdpa(%352, %353, %354) {heads 4, kv_heads 4} blocks.8.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 387907584, 576, arena + 387907776, 576, arena + 387907968,
-      576, arena + 444794880, 0.14433756f);
+      576, arena + 433901568, 0.14433756f);
 
-  /* %367 = fused_linear(%364, %365, %366) blocks.8.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 444794880, params[176], params[177], LK_ACT_NONE, NULL,
+  /* %358 = fused_linear(%355, %356, %357) blocks.8.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 433901568, params[176], params[177], LK_ACT_NONE, NULL,
       arena + 231211008);
 
-  /* %369 = mul_add(%367, %368, %353) blocks.8 : f32[B, 197, 192], written over %367 */
+  /* %360 = mul_add(%358, %359, %345) blocks.8 : f32[B, 197, 192], written over %358 */
   lk_mul_add(3, (const long[]){B, 197, 192}, arena + 231211008, (const long[]){37824, 192, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 441163776, (const long[]){37824, 192, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 431480832, (const long[]){37824, 192, 1},
       arena + 231211008);
 
-  /* %370 = slice(%369) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], written into %396 from row 0 */
+  /* %361 = slice(%360) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], written into %387 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 231211008 + (long)b * 37824, 37824,
-        arena + 446005248 + (long)b * 37824, 192);
+        arena + 435111936 + (long)b * 37824, 192);
   } // for b
 
-  /* %371 = slice(%369) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 231211200, 37824, arena + 481007616, 37632);
+  /* %362 = slice(%360) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 231211200, 37824, arena + 466483200, 37632);
 
-  /* %373 = reshape(%372) {shape [1152, 192]} blocks.8.conv.conv.0 : f32[1152, 192], a view of %372: no code */
+  /* %364 = reshape(%363) {shape [1152, 192]} blocks.8.conv.conv.0 : f32[1152, 192], a view of %363: no code */
 
-  /* %374 = fused_linear(%371, %373) blocks.8.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 481007616, params[178], NULL, LK_ACT_NONE, NULL,
+  /* %365 = fused_linear(%362, %364) blocks.8.conv.conv.0 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 466483200, params[178], NULL, LK_ACT_NONE, NULL,
       arena + 231211008);
 
-  /* %377 = batch_statistics(%374) blocks.8.conv.conv.1 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena + 231211008, arena + 492314112);
+  /* %368 = batch_statistics(%365) blocks.8.conv.conv.1 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 231211008, arena + 477789696);
 
-  /* %378 = slice(%377) {axis 0, start 0, length 2} blocks.8.conv.conv.1 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 492314112, 3456, arena + 492378624, 2304);
+  /* %369 = slice(%368) {axis 0, start 0, length 2} blocks.8.conv.conv.1 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 477789696, 3456, arena + 477854208, 2304);
 
-  /* %379 = batch_norm_act(%374, %377, %375, %376) {eps 1e-05, act relu6} blocks.8.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena + 231211008, arena + 492314112, params[179],
+  /* %370 = batch_norm_act(%365, %368, %366, %367) {eps 1e-05, act relu6} blocks.8.conv.conv.1 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 231211008, arena + 477789696, params[179],
       params[180], 1e-05f, LK_ACT_RELU6, arena + 245661696, arena + 238436352);
 
-  /* %381 = token_dwconv(%379, %380) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 1152] */
+  /* %372 = token_dwconv(%370, %371) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 238436352, params[183], NULL,
       LK_ACT_NONE, arena + 245661696);
 
-  /* %384 = batch_statistics(%381) blocks.8.conv.conv.4 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena + 245661696, arena + 492317568);
+  /* %375 = batch_statistics(%372) blocks.8.conv.conv.4 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 245661696, arena + 477793152);
 
-  /* %385 = slice(%384) {axis 0, start 0, length 2} blocks.8.conv.conv.4 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 492317568, 3456, arena + 492380928, 2304);
+  /* %376 = slice(%375) {axis 0, start 0, length 2} blocks.8.conv.conv.4 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 477793152, 3456, arena + 477856512, 2304);
 
-  /* %386 = batch_norm_act(%381, %384, %382, %383) {eps 1e-05, act relu6} blocks.8.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena + 245661696, arena + 492317568, params[184],
+  /* %377 = batch_norm_act(%372, %375, %373, %374) {eps 1e-05, act relu6} blocks.8.conv.conv.4 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 245661696, arena + 477793152, params[184],
       params[185], 1e-05f, LK_ACT_RELU6, arena + 260112384, arena + 252887040);
 
-  /* %388 = reshape(%387) {shape [192, 1152]} blocks.8.conv.conv.6 : f32[192, 1152], a view of %387: no code */
+  /* %379 = reshape(%378) {shape [192, 1152]} blocks.8.conv.conv.6 : f32[192, 1152], a view of %378: no code */
 
-  /* %389 = fused_linear(%386, %388) blocks.8.conv.conv.6 : f32[B, 196, 192] */
+  /* %380 = fused_linear(%377, %379) blocks.8.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 252887040, params[188], NULL, LK_ACT_NONE, NULL,
-      arena + 482211840);
+      arena + 467687424);
 
-  /* %392 = batch_statistics(%389) blocks.8.conv.conv.7 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 482211840, arena + 492402672);
+  /* %383 = batch_statistics(%380) blocks.8.conv.conv.7 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 467687424, arena + 477878256);
 
-  /* %393 = slice(%392) {axis 0, start 0, length 2} blocks.8.conv.conv.7 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 492402672, 576, arena + 492407472, 384);
+  /* %384 = slice(%383) {axis 0, start 0, length 2} blocks.8.conv.conv.7 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 477878256, 576, arena + 477883056, 384);
 
-  /* %394 = batch_norm_act(%389, %392, %390, %391) {eps 1e-05} blocks.8.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 482211840, arena + 492402672, params[189], params[190],
+  /* %385 = batch_norm_act(%380, %383, %381, %382) {eps 1e-05} blocks.8.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 467687424, arena + 477878256, params[189], params[190],
       1e-05f, LK_ACT_NONE, arena + 261316608, arena + 260112384);
 
-  /* %395 = add(%371, %394) blocks.8.conv : f32[B, 196, 192], written into %396 from row 1 */
+  /* %386 = add(%362, %385) blocks.8.conv : f32[B, 196, 192], written into %387 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 481007616 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 466483200 + (long)b * 37632, (const long[]){192, 1},
         arena + 260112384 + (long)b * 37632, (const long[]){192, 1},
-        arena + 446005440 + (long)b * 37824);
+        arena + 435112128 + (long)b * 37824);
   } // for b
 
-  /* %396 = concat(%370, %395) {axis 0} blocks.8.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %387 = concat(%361, %386) {axis 0} blocks.8.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %399 = normalize(%396) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 446005248, 1e-06f, arena + 447215616);
+  /* %390 = layernorm(%387, %388, %389) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 435111936, params[193], params[194], 1e-06f,
+      arena + 436322304);
 
-  /* %400 = mul_add(%399, %397, %398) blocks.9.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 447215616, (const long[]){37824, 192, 1},
-      params[193], (const long[]){0, 0, 1}, params[194], (const long[]){0, 0, 1},
-      arena + 448425984);
-
-  /* %403 = fused_linear(%400, %401, %402) blocks.9.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 448425984, params[195], params[196], LK_ACT_NONE, NULL,
+  /* %393 = fused_linear(%390, %391, %392) blocks.9.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 436322304, params[195], params[196], LK_ACT_NONE, NULL,
       arena + 391538688);
 
-  /* %404 = slice(%403) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192], a view of %403: no code */
+  /* %394 = slice(%393) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192], a view of %393: no code */
 
-  /* %405 = slice(%403) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192], a view of %403: no code */
+  /* %395 = slice(%393) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192], a view of %393: no code */
 
-  /* %406 = slice(%403) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192], a view of %403: no code */
+  /* %396 = slice(%393) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192], a view of %393: no code */
 
-  /* %407 = sdpa(%404, %405, %406) {heads 4, kv_heads 4} blocks.9.attn : f32[B, 197, 192] */
+  /* %397 = sdpa(%394, %395, %396) {heads 4, kv_heads 4} blocks.9.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 391538688, 576, arena + 391538880, 576, arena + 391539072,
-      576, arena + 449636352, 0.14433756f);
+      576, arena + 437532672, 0.14433756f);
 
-  /* %410 = fused_linear(%407, %408, %409) blocks.9.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 449636352, params[197], params[198], LK_ACT_NONE, NULL,
+  /* %400 = fused_linear(%397, %398, %399) blocks.9.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 437532672, params[197], params[198], LK_ACT_NONE, NULL,
       arena + 260112384);
 
-  /* %412 = mul_add(%410, %411, %396) blocks.9 : f32[B, 197, 192], written over %410 */
+  /* %402 = mul_add(%400, %401, %387) blocks.9 : f32[B, 197, 192], written over %400 */
   lk_mul_add(3, (const long[]){B, 197, 192}, arena + 260112384, (const long[]){37824, 192, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 446005248, (const long[]){37824, 192, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 435111936, (const long[]){37824, 192, 1},
       arena + 260112384);
 
-  /* %413 = slice(%412) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], written into %439 from row 0 */
+  /* %403 = slice(%402) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], written into %429 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 260112384 + (long)b * 37824, 37824,
-        arena + 450846720 + (long)b * 37824, 192);
+        arena + 438743040 + (long)b * 37824, 192);
   } // for b
 
-  /* %414 = slice(%412) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 260112576, 37824, arena + 483416064, 37632);
+  /* %404 = slice(%402) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 260112576, 37824, arena + 468891648, 37632);
 
-  /* %416 = reshape(%415) {shape [1152, 192]} blocks.9.conv.conv.0 : f32[1152, 192], a view of %415: no code */
+  /* %406 = reshape(%405) {shape [1152, 192]} blocks.9.conv.conv.0 : f32[1152, 192], a view of %405: no code */
 
-  /* %417 = fused_linear(%414, %416) blocks.9.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 483416064, params[199], NULL, LK_ACT_NONE, NULL,
+  /* %407 = fused_linear(%404, %406) blocks.9.conv.conv.0 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 468891648, params[199], NULL, LK_ACT_NONE, NULL,
       arena + 260112384);
 
-  /* %420 = batch_statistics(%417) blocks.9.conv.conv.1 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena + 260112384, arena + 492321024);
+  /* %410 = batch_statistics(%407) blocks.9.conv.conv.1 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 260112384, arena + 477796608);
 
-  /* %421 = slice(%420) {axis 0, start 0, length 2} blocks.9.conv.conv.1 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 492321024, 3456, arena + 492383232, 2304);
+  /* %411 = slice(%410) {axis 0, start 0, length 2} blocks.9.conv.conv.1 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 477796608, 3456, arena + 477858816, 2304);
 
-  /* %422 = batch_norm_act(%417, %420, %418, %419) {eps 1e-05, act relu6} blocks.9.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena + 260112384, arena + 492321024, params[200],
+  /* %412 = batch_norm_act(%407, %410, %408, %409) {eps 1e-05, act relu6} blocks.9.conv.conv.1 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 260112384, arena + 477796608, params[200],
       params[201], 1e-05f, LK_ACT_RELU6, arena + 274563072, arena + 267337728);
 
-  /* %424 = token_dwconv(%422, %423) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 1152] */
+  /* %414 = token_dwconv(%412, %413) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 267337728, params[204], NULL,
       LK_ACT_NONE, arena + 274563072);
 
-  /* %427 = batch_statistics(%424) blocks.9.conv.conv.4 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena + 274563072, arena + 492324480);
+  /* %417 = batch_statistics(%414) blocks.9.conv.conv.4 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 274563072, arena + 477800064);
 
-  /* %428 = slice(%427) {axis 0, start 0, length 2} blocks.9.conv.conv.4 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 492324480, 3456, arena + 492385536, 2304);
+  /* %418 = slice(%417) {axis 0, start 0, length 2} blocks.9.conv.conv.4 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 477800064, 3456, arena + 477861120, 2304);
 
-  /* %429 = batch_norm_act(%424, %427, %425, %426) {eps 1e-05, act relu6} blocks.9.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena + 274563072, arena + 492324480, params[205],
+  /* %419 = batch_norm_act(%414, %417, %415, %416) {eps 1e-05, act relu6} blocks.9.conv.conv.4 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 274563072, arena + 477800064, params[205],
       params[206], 1e-05f, LK_ACT_RELU6, arena + 289013760, arena + 281788416);
 
-  /* %431 = reshape(%430) {shape [192, 1152]} blocks.9.conv.conv.6 : f32[192, 1152], a view of %430: no code */
+  /* %421 = reshape(%420) {shape [192, 1152]} blocks.9.conv.conv.6 : f32[192, 1152], a view of %420: no code */
 
-  /* %432 = fused_linear(%429, %431) blocks.9.conv.conv.6 : f32[B, 196, 192] */
+  /* %422 = fused_linear(%419, %421) blocks.9.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 281788416, params[209], NULL, LK_ACT_NONE, NULL,
-      arena + 484620288);
+      arena + 470095872);
 
-  /* %435 = batch_statistics(%432) blocks.9.conv.conv.7 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 484620288, arena + 492403248);
+  /* %425 = batch_statistics(%422) blocks.9.conv.conv.7 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 470095872, arena + 477878832);
 
-  /* %436 = slice(%435) {axis 0, start 0, length 2} blocks.9.conv.conv.7 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 492403248, 576, arena + 492407856, 384);
+  /* %426 = slice(%425) {axis 0, start 0, length 2} blocks.9.conv.conv.7 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 477878832, 576, arena + 477883440, 384);
 
-  /* %437 = batch_norm_act(%432, %435, %433, %434) {eps 1e-05} blocks.9.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 484620288, arena + 492403248, params[210], params[211],
+  /* %427 = batch_norm_act(%422, %425, %423, %424) {eps 1e-05} blocks.9.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 470095872, arena + 477878832, params[210], params[211],
       1e-05f, LK_ACT_NONE, arena + 290217984, arena + 289013760);
 
-  /* %438 = add(%414, %437) blocks.9.conv : f32[B, 196, 192], written into %439 from row 1 */
+  /* %428 = add(%404, %427) blocks.9.conv : f32[B, 196, 192], written into %429 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 483416064 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 468891648 + (long)b * 37632, (const long[]){192, 1},
         arena + 289013760 + (long)b * 37632, (const long[]){192, 1},
-        arena + 450846912 + (long)b * 37824);
+        arena + 438743232 + (long)b * 37824);
   } // for b
 
-  /* %439 = concat(%413, %438) {axis 0} blocks.9.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %429 = concat(%403, %428) {axis 0} blocks.9.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %442 = normalize(%439) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 450846720, 1e-06f, arena + 452057088);
+  /* %432 = layernorm(%429, %430, %431) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 438743040, params[214], params[215], 1e-06f,
+      arena + 439953408);
 
-  /* %443 = mul_add(%442, %440, %441) blocks.10.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 452057088, (const long[]){37824, 192, 1},
-      params[214], (const long[]){0, 0, 1}, params[215], (const long[]){0, 0, 1},
-      arena + 453267456);
-
-  /* %446 = fused_linear(%443, %444, %445) blocks.10.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 453267456, params[216], params[217], LK_ACT_NONE, NULL,
+  /* %435 = fused_linear(%432, %433, %434) blocks.10.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 439953408, params[216], params[217], LK_ACT_NONE, NULL,
       arena + 395169792);
 
-  /* %447 = slice(%446) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192], a view of %446: no code */
+  /* %436 = slice(%435) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192], a view of %435: no code */
 
-  /* %448 = slice(%446) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192], a view of %446: no code */
+  /* %437 = slice(%435) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192], a view of %435: no code */
 
-  /* %449 = slice(%446) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192], a view of %446: no code */
+  /* %438 = slice(%435) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192], a view of %435: no code */
 
-  /* %450 = sdpa(%447, %448, %449) {heads 4, kv_heads 4} blocks.10.attn : f32[B, 197, 192] */
+  /* %439 = sdpa(%436, %437, %438) {heads 4, kv_heads 4} blocks.10.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 395169792, 576, arena + 395169984, 576, arena + 395170176,
-      576, arena + 454477824, 0.14433756f);
+      576, arena + 441163776, 0.14433756f);
 
-  /* %453 = fused_linear(%450, %451, %452) blocks.10.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 454477824, params[218], params[219], LK_ACT_NONE, NULL,
+  /* %442 = fused_linear(%439, %440, %441) blocks.10.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 441163776, params[218], params[219], LK_ACT_NONE, NULL,
       arena + 289013760);
 
-  /* %455 = mul_add(%453, %454, %439) blocks.10 : f32[B, 197, 192], written over %453 */
+  /* %444 = mul_add(%442, %443, %429) blocks.10 : f32[B, 197, 192], written over %442 */
   lk_mul_add(3, (const long[]){B, 197, 192}, arena + 289013760, (const long[]){37824, 192, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 450846720, (const long[]){37824, 192, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 438743040, (const long[]){37824, 192, 1},
       arena + 289013760);
 
-  /* %456 = slice(%455) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], written into %482 from row 0 */
+  /* %445 = slice(%444) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], written into %471 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 289013760 + (long)b * 37824, 37824,
-        arena + 455688192 + (long)b * 37824, 192);
+        arena + 442374144 + (long)b * 37824, 192);
   } // for b
 
-  /* %457 = slice(%455) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 289013952, 37824, arena + 485824512, 37632);
+  /* %446 = slice(%444) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 289013952, 37824, arena + 471300096, 37632);
 
-  /* %459 = reshape(%458) {shape [1152, 192]} blocks.10.conv.conv.0 : f32[1152, 192], a view of %458: no code */
+  /* %448 = reshape(%447) {shape [1152, 192]} blocks.10.conv.conv.0 : f32[1152, 192], a view of %447: no code */
 
-  /* %460 = fused_linear(%457, %459) blocks.10.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 485824512, params[220], NULL, LK_ACT_NONE, NULL,
+  /* %449 = fused_linear(%446, %448) blocks.10.conv.conv.0 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 471300096, params[220], NULL, LK_ACT_NONE, NULL,
       arena + 289013760);
 
-  /* %463 = batch_statistics(%460) blocks.10.conv.conv.1 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena + 289013760, arena + 492327936);
+  /* %452 = batch_statistics(%449) blocks.10.conv.conv.1 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 289013760, arena + 477803520);
 
-  /* %464 = slice(%463) {axis 0, start 0, length 2} blocks.10.conv.conv.1 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 492327936, 3456, arena + 492387840, 2304);
+  /* %453 = slice(%452) {axis 0, start 0, length 2} blocks.10.conv.conv.1 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 477803520, 3456, arena + 477863424, 2304);
 
-  /* %465 = batch_norm_act(%460, %463, %461, %462) {eps 1e-05, act relu6} blocks.10.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena + 289013760, arena + 492327936, params[221],
+  /* %454 = batch_norm_act(%449, %452, %450, %451) {eps 1e-05, act relu6} blocks.10.conv.conv.1 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 289013760, arena + 477803520, params[221],
       params[222], 1e-05f, LK_ACT_RELU6, arena + 303464448, arena + 296239104);
 
-  /* %467 = token_dwconv(%465, %466) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 1152] */
+  /* %456 = token_dwconv(%454, %455) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 296239104, params[225], NULL,
       LK_ACT_NONE, arena + 303464448);
 
-  /* %470 = batch_statistics(%467) blocks.10.conv.conv.4 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena + 303464448, arena + 492331392);
+  /* %459 = batch_statistics(%456) blocks.10.conv.conv.4 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 303464448, arena + 477806976);
 
-  /* %471 = slice(%470) {axis 0, start 0, length 2} blocks.10.conv.conv.4 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 492331392, 3456, arena + 492390144, 2304);
+  /* %460 = slice(%459) {axis 0, start 0, length 2} blocks.10.conv.conv.4 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 477806976, 3456, arena + 477865728, 2304);
 
-  /* %472 = batch_norm_act(%467, %470, %468, %469) {eps 1e-05, act relu6} blocks.10.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena + 303464448, arena + 492331392, params[226],
+  /* %461 = batch_norm_act(%456, %459, %457, %458) {eps 1e-05, act relu6} blocks.10.conv.conv.4 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 303464448, arena + 477806976, params[226],
       params[227], 1e-05f, LK_ACT_RELU6, arena + 317915136, arena + 310689792);
 
-  /* %474 = reshape(%473) {shape [192, 1152]} blocks.10.conv.conv.6 : f32[192, 1152], a view of %473: no code */
+  /* %463 = reshape(%462) {shape [192, 1152]} blocks.10.conv.conv.6 : f32[192, 1152], a view of %462: no code */
 
-  /* %475 = fused_linear(%472, %474) blocks.10.conv.conv.6 : f32[B, 196, 192] */
+  /* %464 = fused_linear(%461, %463) blocks.10.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 310689792, params[230], NULL, LK_ACT_NONE, NULL,
-      arena + 487028736);
+      arena + 472504320);
 
-  /* %478 = batch_statistics(%475) blocks.10.conv.conv.7 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 487028736, arena + 492403824);
+  /* %467 = batch_statistics(%464) blocks.10.conv.conv.7 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 472504320, arena + 477879408);
 
-  /* %479 = slice(%478) {axis 0, start 0, length 2} blocks.10.conv.conv.7 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 492403824, 576, arena + 492408240, 384);
+  /* %468 = slice(%467) {axis 0, start 0, length 2} blocks.10.conv.conv.7 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 477879408, 576, arena + 477883824, 384);
 
-  /* %480 = batch_norm_act(%475, %478, %476, %477) {eps 1e-05} blocks.10.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 487028736, arena + 492403824, params[231], params[232],
+  /* %469 = batch_norm_act(%464, %467, %465, %466) {eps 1e-05} blocks.10.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 472504320, arena + 477879408, params[231], params[232],
       1e-05f, LK_ACT_NONE, arena + 319119360, arena + 317915136);
 
-  /* %481 = add(%457, %480) blocks.10.conv : f32[B, 196, 192], written into %482 from row 1 */
+  /* %470 = add(%446, %469) blocks.10.conv : f32[B, 196, 192], written into %471 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 485824512 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 471300096 + (long)b * 37632, (const long[]){192, 1},
         arena + 317915136 + (long)b * 37632, (const long[]){192, 1},
-        arena + 455688384 + (long)b * 37824);
+        arena + 442374336 + (long)b * 37824);
   } // for b
 
-  /* %482 = concat(%456, %481) {axis 0} blocks.10.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %471 = concat(%445, %470) {axis 0} blocks.10.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %485 = normalize(%482) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 455688192, 1e-06f, arena + 456898560);
+  /* %474 = layernorm(%471, %472, %473) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 442374144, params[235], params[236], 1e-06f,
+      arena + 443584512);
 
-  /* %486 = mul_add(%485, %483, %484) blocks.11.norm1 : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 456898560, (const long[]){37824, 192, 1},
-      params[235], (const long[]){0, 0, 1}, params[236], (const long[]){0, 0, 1},
-      arena + 458108928);
-
-  /* %489 = fused_linear(%486, %487, %488) blocks.11.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 458108928, params[237], params[238], LK_ACT_NONE, NULL,
+  /* %477 = fused_linear(%474, %475, %476) blocks.11.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 443584512, params[237], params[238], LK_ACT_NONE, NULL,
       arena + 398800896);
 
-  /* %490 = slice(%489) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 197, 192], a view of %489: no code */
+  /* %478 = slice(%477) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 197, 192], a view of %477: no code */
 
-  /* %491 = slice(%489) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192], a view of %489: no code */
+  /* %479 = slice(%477) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192], a view of %477: no code */
 
-  /* %492 = slice(%489) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192], a view of %489: no code */
+  /* %480 = slice(%477) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192], a view of %477: no code */
 
-  /* %493 = sdpa(%490, %491, %492) {heads 4, kv_heads 4} blocks.11.attn : f32[B, 197, 192] */
+  /* %481 = sdpa(%478, %479, %480) {heads 4, kv_heads 4} blocks.11.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 398800896, 576, arena + 398801088, 576, arena + 398801280,
-      576, arena + 459319296, 0.14433756f);
+      576, arena + 444794880, 0.14433756f);
 
-  /* %496 = fused_linear(%493, %494, %495) blocks.11.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 459319296, params[239], params[240], LK_ACT_NONE, NULL,
+  /* %484 = fused_linear(%481, %482, %483) blocks.11.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 444794880, params[239], params[240], LK_ACT_NONE, NULL,
       arena + 317915136);
 
-  /* %498 = mul_add(%496, %497, %482) blocks.11 : f32[B, 197, 192], written over %496 */
+  /* %486 = mul_add(%484, %485, %471) blocks.11 : f32[B, 197, 192], written over %484 */
   lk_mul_add(3, (const long[]){B, 197, 192}, arena + 317915136, (const long[]){37824, 192, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 455688192, (const long[]){37824, 192, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 442374144, (const long[]){37824, 192, 1},
       arena + 317915136);
 
-  /* %499 = slice(%498) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 192], written into %525 from row 0 */
+  /* %487 = slice(%486) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 192], written into %513 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 317915136 + (long)b * 37824, 37824,
         arena + 346816512 + (long)b * 37824, 192);
   } // for b
 
-  /* %500 = slice(%498) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 317915328, 37824, arena + 488232960, 37632);
+  /* %488 = slice(%486) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 317915328, 37824, arena + 473708544, 37632);
 
-  /* %502 = reshape(%501) {shape [1152, 192]} blocks.11.conv.conv.0 : f32[1152, 192], a view of %501: no code */
+  /* %490 = reshape(%489) {shape [1152, 192]} blocks.11.conv.conv.0 : f32[1152, 192], a view of %489: no code */
 
-  /* %503 = fused_linear(%500, %502) blocks.11.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 488232960, params[241], NULL, LK_ACT_NONE, NULL,
+  /* %491 = fused_linear(%488, %490) blocks.11.conv.conv.0 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 473708544, params[241], NULL, LK_ACT_NONE, NULL,
       arena + 317915136);
 
-  /* %506 = batch_statistics(%503) blocks.11.conv.conv.1 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena + 317915136, arena + 492334848);
+  /* %494 = batch_statistics(%491) blocks.11.conv.conv.1 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 317915136, arena + 477810432);
 
-  /* %507 = slice(%506) {axis 0, start 0, length 2} blocks.11.conv.conv.1 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 492334848, 3456, arena + 492392448, 2304);
+  /* %495 = slice(%494) {axis 0, start 0, length 2} blocks.11.conv.conv.1 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 477810432, 3456, arena + 477868032, 2304);
 
-  /* %508 = batch_norm_act(%503, %506, %504, %505) {eps 1e-05, act relu6} blocks.11.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena + 317915136, arena + 492334848, params[242],
+  /* %496 = batch_norm_act(%491, %494, %492, %493) {eps 1e-05, act relu6} blocks.11.conv.conv.1 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 317915136, arena + 477810432, params[242],
       params[243], 1e-05f, LK_ACT_RELU6, arena + 332365824, arena + 325140480);
 
-  /* %510 = token_dwconv(%508, %509) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 1152] */
+  /* %498 = token_dwconv(%496, %497) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 325140480, params[246], NULL,
       LK_ACT_NONE, arena + 332365824);
 
-  /* %513 = batch_statistics(%510) blocks.11.conv.conv.4 : f32[3, 1152] */
-  lk_batch_statistics_cl(B * 196, 1152, arena + 332365824, arena + 492338304);
+  /* %501 = batch_statistics(%498) blocks.11.conv.conv.4 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 332365824, arena + 477813888);
 
-  /* %514 = slice(%513) {axis 0, start 0, length 2} blocks.11.conv.conv.4 : f32[2, 1152] */
-  lk_copy_rows(1, 2304, arena + 492338304, 3456, arena + 492394752, 2304);
+  /* %502 = slice(%501) {axis 0, start 0, length 2} blocks.11.conv.conv.4 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 477813888, 3456, arena + 477870336, 2304);
 
-  /* %515 = batch_norm_act(%510, %513, %511, %512) {eps 1e-05, act relu6} blocks.11.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_norm_act_cl(B * 196, 1152, arena + 332365824, arena + 492338304, params[247],
+  /* %503 = batch_norm_act(%498, %501, %499, %500) {eps 1e-05, act relu6} blocks.11.conv.conv.4 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 332365824, arena + 477813888, params[247],
       params[248], 1e-05f, LK_ACT_RELU6, arena + 348026880, arena + 339591168);
 
-  /* %517 = reshape(%516) {shape [192, 1152]} blocks.11.conv.conv.6 : f32[192, 1152], a view of %516: no code */
+  /* %505 = reshape(%504) {shape [192, 1152]} blocks.11.conv.conv.6 : f32[192, 1152], a view of %504: no code */
 
-  /* %518 = fused_linear(%515, %517) blocks.11.conv.conv.6 : f32[B, 196, 192] */
+  /* %506 = fused_linear(%503, %505) blocks.11.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 339591168, params[251], NULL, LK_ACT_NONE, NULL,
-      arena + 350447616);
+      arena + 349237248);
 
-  /* %521 = batch_statistics(%518) blocks.11.conv.conv.7 : f32[3, 192] */
-  lk_batch_statistics_cl(B * 196, 192, arena + 350447616, arena + 351657984);
+  /* %509 = batch_statistics(%506) blocks.11.conv.conv.7 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 349237248, arena + 350447616);
 
-  /* %522 = slice(%521) {axis 0, start 0, length 2} blocks.11.conv.conv.7 : f32[2, 192] */
-  lk_copy_rows(1, 384, arena + 351657984, 576, arena + 492408624, 384);
+  /* %510 = slice(%509) {axis 0, start 0, length 2} blocks.11.conv.conv.7 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 350447616, 576, arena + 477884208, 384);
 
-  /* %523 = batch_norm_act(%518, %521, %519, %520) {eps 1e-05} blocks.11.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_cl(B * 196, 192, arena + 350447616, arena + 351657984, params[252], params[253],
+  /* %511 = batch_norm_act(%506, %509, %507, %508) {eps 1e-05} blocks.11.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 349237248, arena + 350447616, params[252], params[253],
       1e-05f, LK_ACT_NONE, arena + 349231104, arena + 348026880);
 
-  /* %524 = add(%500, %523) blocks.11.conv : f32[B, 196, 192], written into %525 from row 1 */
+  /* %512 = add(%488, %511) blocks.11.conv : f32[B, 196, 192], written into %513 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 488232960 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 473708544 + (long)b * 37632, (const long[]){192, 1},
         arena + 348026880 + (long)b * 37632, (const long[]){192, 1},
         arena + 346816704 + (long)b * 37824);
   } // for b
 
-  /* %525 = concat(%499, %524) {axis 0} blocks.11.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %513 = concat(%487, %512) {axis 0} blocks.11.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %528 = normalize(%525) {eps 1e-06} norm : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 346816512, 1e-06f, arena + 348026880);
+  /* %516 = layernorm(%513, %514, %515) {eps 1e-06} norm : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 346816512, params[256], params[257], 1e-06f,
+      arena + 348026880);
 
-  /* %529 = mul_add(%528, %526, %527) norm : f32[B, 197, 192] */
-  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 348026880, (const long[]){37824, 192, 1},
-      params[256], (const long[]){0, 0, 1}, params[257], (const long[]){0, 0, 1},
-      arena + 349237248);
+  /* %517 = index(%516) {axis 0, at 0} : f32[B, 192] */
+  lk_copy_rows(B, 192, arena + 348026880, 37824, arena + 350441472, 192);
 
-  /* %530 = index(%529) {axis 0, at 0} : f32[B, 192] */
-  lk_copy_rows(B, 192, arena + 349237248, 37824, arena + 351651840, 192);
+  /* %520 = fused_linear(%517, %518, %519) head : f32[B, 1000] */
+  lk_fused_linear(B, 192, 1000, arena + 350441472, params[258], params[259], LK_ACT_NONE, NULL,
+      arena + 348026880);
 
-  /* %533 = fused_linear(%530, %531, %532) head : f32[B, 1000] */
-  lk_fused_linear(B, 192, 1000, arena + 351651840, params[258], params[259], LK_ACT_NONE, NULL,
-      arena + 349237248);
+  /* %522 = cross_entropy(%520, %521) : f32[1] */
+  lk_cross_entropy(B, 1000, arena + 348026880, inputs[12], arena + 477885360);
 
-  /* %535 = cross_entropy(%533, %534) : f32[1] */
-  lk_cross_entropy(B, 1000, arena + 349237248, inputs[12], arena + 492409776);
+  /* %523 = cross_entropy_grad(%520, %521) : f32[B, 1000] */
+  lk_cross_entropy_grad(B, 1000, arena + 348026880, inputs[12], arena + 348218880);
 
-  /* %536 = cross_entropy_grad(%533, %534) : f32[B, 1000] */
-  lk_cross_entropy_grad(B, 1000, arena + 349237248, inputs[12], arena + 349429248);
+  /* %524 = transpose(%518) {perm [1, 0]} head : f32[192, 1000] */
+  lk_transpose(2, (const long[]){1000, 192}, (const int[]){1, 0}, params[258], arena + 348026880);
 
-  /* %537 = transpose(%531) {perm [1, 0]} head : f32[192, 1000] */
-  lk_transpose(2, (const long[]){1000, 192}, (const int[]){1, 0}, params[258], arena + 349237248);
+  /* %525 = fused_linear(%523, %524) head : f32[B, 192] */
+  lk_fused_linear(B, 1000, 192, arena + 348218880, arena + 348026880, NULL, LK_ACT_NONE, NULL,
+      arena + 348250880);
 
-  /* %538 = fused_linear(%536, %537) head : f32[B, 192] */
-  lk_fused_linear(B, 1000, 192, arena + 349429248, arena + 349237248, NULL, LK_ACT_NONE, NULL,
-      arena + 349461248);
+  /* %526 = linear_grad_weight(%523, %517) head : f32[1000, 192] */
+  lk_linear_grad_weight(B, 192, 1000, arena + 348218880, arena + 350441472, arena + 477542400);
 
-  /* %539 = linear_grad_weight(%536, %530) head : f32[1000, 192] */
-  lk_linear_grad_weight(B, 192, 1000, arena + 349429248, arena + 351651840, arena + 492066816);
+  /* %527 = reduce_sum(%523) {axes [], batch} head : f32[1000] */
+  lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 348218880,
+      arena + 477872640);
 
-  /* %540 = reduce_sum(%536) {axes [], batch} head : f32[1000] */
-  lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 349429248,
-      arena + 492397056);
+  /* %528 = reshape(%525) {shape [1, 192]} : f32[B, 1, 192], a view of %525: no code */
 
-  /* %541 = reshape(%538) {shape [1, 192]} : f32[B, 1, 192], a view of %538: no code */
+  /* %529 = zero_pad(%528) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  lk_zero_pad(B, 1, 192, 0, 196, arena + 348250880, arena + 446005248);
 
-  /* %542 = zero_pad(%541) {axis 0, before 0, after 196} : f32[B, 197, 192] */
-  lk_zero_pad(B, 1, 192, 0, 196, arena + 349461248, arena + 460529664);
+  /* %530 = normalize_param_grad(%513, %529) {eps 1e-06} norm : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 346816512, arena + 446005248, 1e-06f,
+      arena + 348026880);
 
-  /* %543 = reduce_sum(%542) {axes [0], batch} norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 460529664,
-      arena + 492409008);
+  /* %531 = index(%530) {axis 0, at 1} norm : f32[192] */
+  lk_copy_rows(1, 192, arena + 348027072, 384, arena + 477884592, 192);
 
-  /* %544 = reduce_sum(%542, %528) {axes [0], batch} norm : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 460529664, arena + 348026880, arena + 492409200);
+  /* %532 = index(%530) {axis 0, at 0} norm : f32[192] */
+  lk_copy_rows(1, 192, arena + 348026880, 384, arena + 477884784, 192);
 
-  /* %545 = normalize_grad(%525, %542, %526) {eps 1e-06} norm : f32[B, 197, 192], written over %542 */
-  lk_layernorm_grad(B * 197, 192, arena + 346816512, arena + 460529664, params[256], NULL, 1e-06f,
-      arena + 460529664);
+  /* %533 = normalize_grad(%513, %529, %514) {eps 1e-06} norm : f32[B, 197, 192], written over %529 */
+  lk_layernorm_grad(B * 197, 192, arena + 346816512, arena + 446005248, params[256], NULL, 1e-06f,
+      arena + 446005248);
 
-  /* %546 = slice(%545) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 192], a view of %542: no code */
+  /* %534 = slice(%533) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 192], a view of %529: no code */
 
-  /* %547 = slice(%545) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 460529856, 37824, arena + 489437184, 37632);
+  /* %535 = slice(%533) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 446005440, 37824, arena + 474912768, 37632);
 
-  /* %548 = batch_norm_act_param_grad(%518, %547, %521, %519, %520) {eps 1e-05} blocks.11.conv.conv.7 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 350447616, arena + 489437184,
-      arena + 351657984, params[252], params[253], 1e-05f, LK_ACT_NONE, arena + 346816512,
+  /* %536 = batch_norm_act_param_grad(%506, %535, %509, %507, %508) {eps 1e-05} blocks.11.conv.conv.7 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 349237248, arena + 474912768,
+      arena + 350447616, params[252], params[253], 1e-05f, LK_ACT_NONE, arena + 346816512,
       arena + 346855104);
 
-  /* %549 = batch_norm_act_grad(%518, %547, %521, %519, %520, %548) {eps 1e-05} blocks.11.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 350447616, arena + 489437184, arena + 351657984,
+  /* %537 = batch_norm_act_grad(%506, %535, %509, %507, %508, %536) {eps 1e-05} blocks.11.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 349237248, arena + 474912768, arena + 350447616,
       params[252], params[253], arena + 346855104, 1e-05f, LK_ACT_NONE, arena + 346816512,
-      arena + 490641408);
+      arena + 476116992);
 
-  /* %550 = index(%548) {axis 0, at 0} blocks.11.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 346855104, 384, arena + 492409392, 192);
+  /* %538 = index(%536) {axis 0, at 0} blocks.11.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 346855104, 384, arena + 477884976, 192);
 
-  /* %551 = index(%548) {axis 0, at 1} blocks.11.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 346855296, 384, arena + 492409584, 192);
+  /* %539 = index(%536) {axis 0, at 1} blocks.11.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 346855296, 384, arena + 477885168, 192);
 
-  /* %552 = transpose(%517) {perm [1, 0]} blocks.11.conv.conv.6 : f32[1152, 192] */
-  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[251], arena + 491845632);
+  /* %540 = transpose(%505) {perm [1, 0]} blocks.11.conv.conv.6 : f32[1152, 192] */
+  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[251], arena + 477321216);
 
-  /* %553 = fused_linear(%549, %552) blocks.11.conv.conv.6 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 490641408, arena + 491845632, NULL, LK_ACT_NONE, NULL,
+  /* %541 = fused_linear(%537, %540) blocks.11.conv.conv.6 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 476116992, arena + 477321216, NULL, LK_ACT_NONE, NULL,
       arena + 346816512);
 
-  /* %554 = linear_grad_weight(%549, %515) blocks.11.conv.conv.6 : f32[192, 1152] */
-  lk_linear_grad_weight(B * 196, 1152, 192, arena + 490641408, arena + 339591168,
-      arena + 491845632);
+  /* %542 = linear_grad_weight(%537, %503) blocks.11.conv.conv.6 : f32[192, 1152] */
+  lk_linear_grad_weight(B * 196, 1152, 192, arena + 476116992, arena + 339591168,
+      arena + 477321216);
 
-  /* %555 = reshape(%554) {shape [192, 1152, 1, 1]} blocks.11.conv.conv.6 : f32[192, 1152, 1, 1], a view of %554: no code */
+  /* %543 = reshape(%542) {shape [192, 1152, 1, 1]} blocks.11.conv.conv.6 : f32[192, 1152, 1, 1], a view of %542: no code */
 
-  /* %556 = batch_norm_act_param_grad(%510, %553, %513, %511, %512) {eps 1e-05, act relu6} blocks.11.conv.conv.4 : f32[2, 1152] */
+  /* %544 = batch_norm_act_param_grad(%498, %541, %501, %499, %500) {eps 1e-05, act relu6} blocks.11.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 332365824, arena + 346816512,
-      arena + 492338304, params[247], params[248], 1e-05f, LK_ACT_RELU6, arena + 339591168,
+      arena + 477813888, params[247], params[248], 1e-05f, LK_ACT_RELU6, arena + 339591168,
       arena + 339822720);
 
-  /* %557 = batch_norm_act_grad(%510, %553, %513, %511, %512, %556) {eps 1e-05, act relu6} blocks.11.conv.conv.4 : f32[B, 196, 1152], written over %553 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 332365824, arena + 346816512, arena + 492338304,
+  /* %545 = batch_norm_act_grad(%498, %541, %501, %499, %500, %544) {eps 1e-05, act relu6} blocks.11.conv.conv.4 : f32[B, 196, 1152], written over %541 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 332365824, arena + 346816512, arena + 477813888,
       params[247], params[248], arena + 339822720, 1e-05f, LK_ACT_RELU6, arena + 339591168,
       arena + 346816512);
 
-  /* %558 = index(%556) {axis 0, at 0} blocks.11.conv.conv.4 : f32[1152] */
+  /* %546 = index(%544) {axis 0, at 0} blocks.11.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 339822720, 2304, arena + 339601536, 1152);
 
-  /* %559 = index(%556) {axis 0, at 1} blocks.11.conv.conv.4 : f32[1152] */
+  /* %547 = index(%544) {axis 0, at 1} blocks.11.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 339823872, 2304, arena + 339602688, 1152);
 
-  /* %560 = token_dwconv_grad_input(%557, %509) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 1152] */
+  /* %548 = token_dwconv_grad_input(%545, %497) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 346816512, params[246],
       arena + 332365824);
 
-  /* %561 = token_dwconv_grad_weight(%557, %508) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %549 = token_dwconv_grad_weight(%545, %496) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 346816512,
       arena + 325140480, arena + 339591168);
 
-  /* %562 = batch_norm_act_param_grad(%503, %560, %506, %504, %505) {eps 1e-05, act relu6} blocks.11.conv.conv.1 : f32[2, 1152] */
+  /* %550 = batch_norm_act_param_grad(%491, %548, %494, %492, %493) {eps 1e-05, act relu6} blocks.11.conv.conv.1 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 317915136, arena + 332365824,
-      arena + 492334848, params[242], params[243], 1e-05f, LK_ACT_RELU6, arena + 325140480,
+      arena + 477810432, params[242], params[243], 1e-05f, LK_ACT_RELU6, arena + 325140480,
       arena + 325372032);
 
-  /* %563 = batch_norm_act_grad(%503, %560, %506, %504, %505, %562) {eps 1e-05, act relu6} blocks.11.conv.conv.1 : f32[B, 196, 1152], written over %560 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 317915136, arena + 332365824, arena + 492334848,
+  /* %551 = batch_norm_act_grad(%491, %548, %494, %492, %493, %550) {eps 1e-05, act relu6} blocks.11.conv.conv.1 : f32[B, 196, 1152], written over %548 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 317915136, arena + 332365824, arena + 477810432,
       params[242], params[243], arena + 325372032, 1e-05f, LK_ACT_RELU6, arena + 325140480,
       arena + 332365824);
 
-  /* %564 = index(%562) {axis 0, at 0} blocks.11.conv.conv.1 : f32[1152] */
+  /* %552 = index(%550) {axis 0, at 0} blocks.11.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 325372032, 2304, arena + 329349120, 1152);
 
-  /* %565 = index(%562) {axis 0, at 1} blocks.11.conv.conv.1 : f32[1152] */
+  /* %553 = index(%550) {axis 0, at 1} blocks.11.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 325373184, 2304, arena + 329350272, 1152);
 
-  /* %566 = transpose(%502) {perm [1, 0]} blocks.11.conv.conv.0 : f32[192, 1152] */
+  /* %554 = transpose(%490) {perm [1, 0]} blocks.11.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[241], arena + 317915136);
 
-  /* %567 = linear_grad_weight(%563, %500) blocks.11.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 332365824, arena + 488232960,
+  /* %555 = linear_grad_weight(%551, %488) blocks.11.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 332365824, arena + 473708544,
       arena + 328759296);
 
-  /* %568 = fused_linear(%563, %566, %547) {residual} blocks.11.conv.conv.0 : f32[B, 196, 192], written into %542 from row 1 */
+  /* %556 = fused_linear(%551, %554, %535) {residual} blocks.11.conv.conv.0 : f32[B, 196, 192], written into %529 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 332365824, 225792, arena + 317915136, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 489437184, 37632, arena + 460529856, 37824);
+      NULL, 0, LK_ACT_NONE, arena + 474912768, 37632, arena + 446005440, 37824);
 
-  /* %569 = reshape(%567) {shape [1152, 192, 1, 1]} blocks.11.conv.conv.0 : f32[1152, 192, 1, 1], a view of %567: no code */
+  /* %557 = reshape(%555) {shape [1152, 192, 1, 1]} blocks.11.conv.conv.0 : f32[1152, 192, 1, 1], a view of %555: no code */
 
-  /* %570 = concat(%546, %568) {axis 0} blocks.11 : f32[B, 197, 192], a view of %542: no code */
+  /* %558 = concat(%534, %556) {axis 0} blocks.11 : f32[B, 197, 192], a view of %529: no code */
 
-  /* %571 = mul(%570, %497) blocks.11 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 460529664, (const long[]){37824, 192, 1},
+  /* %559 = mul(%558, %485) blocks.11 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 446005248, (const long[]){37824, 192, 1},
       inputs[11], (const long[]){1, 0, 0}, arena + 317915136);
 
-  /* %572 = transpose(%494) {perm [1, 0]} blocks.11.attn.proj : f32[192, 192] */
+  /* %560 = transpose(%482) {perm [1, 0]} blocks.11.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[239], arena + 319125504);
 
-  /* %573 = fused_linear(%571, %572) blocks.11.attn.proj : f32[B, 197, 192] */
+  /* %561 = fused_linear(%559, %560) blocks.11.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 317915136, arena + 319125504, NULL, LK_ACT_NONE, NULL,
       arena + 321546240);
 
-  /* %574 = linear_grad_weight(%571, %493) blocks.11.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 317915136, arena + 459319296, arena + 329312256);
+  /* %562 = linear_grad_weight(%559, %481) blocks.11.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 317915136, arena + 444794880, arena + 329312256);
 
-  /* %575 = reduce_sum(%571) {axes [0], batch} blocks.11.attn.proj : f32[192] */
+  /* %563 = reduce_sum(%559) {axes [0], batch} blocks.11.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 317915136,
       arena + 329352000);
 
-  /* %576 = sdpa_grad(%490, %491, %492, %573) {heads 4, kv_heads 4} blocks.11.attn : f32[B, 197, 576] */
+  /* %564 = sdpa_grad(%478, %479, %480, %561) {heads 4, kv_heads 4} blocks.11.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 398800896, 576, arena + 398801088, 576,
       arena + 398801280, 576, arena + 321546240, 192, arena + 317915136, 576,
       arena + 317915136 + 192, 576, arena + 317915136 + 384, 576, 0.14433756f);
 
-  /* %577 = transpose(%487) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
+  /* %565 = transpose(%475) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[237], arena + 321546240);
 
-  /* %578 = fused_linear(%576, %577) blocks.11.attn.qkv : f32[B, 197, 192] */
+  /* %566 = fused_linear(%564, %565) blocks.11.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 317915136, arena + 321546240, NULL, LK_ACT_NONE, NULL,
       arena + 325140480);
 
-  /* %579 = linear_grad_weight(%576, %486) blocks.11.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 317915136, arena + 458108928, arena + 329201664);
+  /* %567 = linear_grad_weight(%564, %474) blocks.11.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 317915136, arena + 443584512, arena + 329201664);
 
-  /* %580 = reduce_sum(%576) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
+  /* %568 = reduce_sum(%564) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 317915136,
       arena + 329351424);
 
-  /* %581 = reduce_sum(%578) {axes [0], batch} blocks.11.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 325140480,
-      arena + 329352192);
+  /* %569 = normalize_param_grad(%471, %566) {eps 1e-06} blocks.11.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 442374144, arena + 325140480, 1e-06f,
+      arena + 317915136);
 
-  /* %582 = reduce_sum(%578, %485) {axes [0], batch} blocks.11.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 325140480, arena + 456898560, arena + 329352384);
+  /* %570 = index(%569) {axis 0, at 1} blocks.11.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 317915328, 384, arena + 329352192, 192);
 
-  /* %583 = normalize_grad(%482, %578, %483, %570) {eps 1e-06} blocks.10.conv : f32[B, 197, 192], written over %578 */
-  lk_layernorm_grad(B * 197, 192, arena + 455688192, arena + 325140480, params[235],
-      arena + 460529664, 1e-06f, arena + 325140480);
+  /* %571 = index(%569) {axis 0, at 0} blocks.11.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 317915136, 384, arena + 329352384, 192);
 
-  /* %584 = slice(%583) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], a view of %578: no code */
+  /* %572 = normalize_grad(%471, %566, %472, %558) {eps 1e-06} blocks.10.conv : f32[B, 197, 192], written over %566 */
+  lk_layernorm_grad(B * 197, 192, arena + 442374144, arena + 325140480, params[235],
+      arena + 446005248, 1e-06f, arena + 325140480);
 
-  /* %585 = slice(%583) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192] */
+  /* %573 = slice(%572) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], a view of %566: no code */
+
+  /* %574 = slice(%572) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 325140672, 37824, arena + 326350848, 37632);
 
-  /* %586 = batch_norm_act_param_grad(%475, %585, %478, %476, %477) {eps 1e-05} blocks.10.conv.conv.7 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 487028736, arena + 326350848,
-      arena + 492403824, params[231], params[232], 1e-05f, LK_ACT_NONE, arena + 317915136,
+  /* %575 = batch_norm_act_param_grad(%464, %574, %467, %465, %466) {eps 1e-05} blocks.10.conv.conv.7 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 472504320, arena + 326350848,
+      arena + 477879408, params[231], params[232], 1e-05f, LK_ACT_NONE, arena + 317915136,
       arena + 317953728);
 
-  /* %587 = batch_norm_act_grad(%475, %585, %478, %476, %477, %586) {eps 1e-05} blocks.10.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 487028736, arena + 326350848, arena + 492403824,
+  /* %576 = batch_norm_act_grad(%464, %574, %467, %465, %466, %575) {eps 1e-05} blocks.10.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 472504320, arena + 326350848, arena + 477879408,
       params[231], params[232], arena + 317953728, 1e-05f, LK_ACT_NONE, arena + 317915136,
       arena + 327555072);
 
-  /* %588 = index(%586) {axis 0, at 0} blocks.10.conv.conv.7 : f32[192] */
+  /* %577 = index(%575) {axis 0, at 0} blocks.10.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 317953728, 384, arena + 329352576, 192);
 
-  /* %589 = index(%586) {axis 0, at 1} blocks.10.conv.conv.7 : f32[192] */
+  /* %578 = index(%575) {axis 0, at 1} blocks.10.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 317953920, 384, arena + 329352768, 192);
 
-  /* %590 = transpose(%474) {perm [1, 0]} blocks.10.conv.conv.6 : f32[1152, 192] */
+  /* %579 = transpose(%463) {perm [1, 0]} blocks.10.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[230], arena + 328980480);
 
-  /* %591 = fused_linear(%587, %590) blocks.10.conv.conv.6 : f32[B, 196, 1152] */
+  /* %580 = fused_linear(%576, %579) blocks.10.conv.conv.6 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 327555072, arena + 328980480, NULL, LK_ACT_NONE, NULL,
       arena + 317915136);
 
-  /* %592 = linear_grad_weight(%587, %472) blocks.10.conv.conv.6 : f32[192, 1152] */
+  /* %581 = linear_grad_weight(%576, %461) blocks.10.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 327555072, arena + 310689792,
       arena + 328980480);
 
-  /* %593 = reshape(%592) {shape [192, 1152, 1, 1]} blocks.10.conv.conv.6 : f32[192, 1152, 1, 1], a view of %592: no code */
+  /* %582 = reshape(%581) {shape [192, 1152, 1, 1]} blocks.10.conv.conv.6 : f32[192, 1152, 1, 1], a view of %581: no code */
 
-  /* %594 = batch_norm_act_param_grad(%467, %591, %470, %468, %469) {eps 1e-05, act relu6} blocks.10.conv.conv.4 : f32[2, 1152] */
+  /* %583 = batch_norm_act_param_grad(%456, %580, %459, %457, %458) {eps 1e-05, act relu6} blocks.10.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 303464448, arena + 317915136,
-      arena + 492331392, params[226], params[227], 1e-05f, LK_ACT_RELU6, arena + 310689792,
+      arena + 477806976, params[226], params[227], 1e-05f, LK_ACT_RELU6, arena + 310689792,
       arena + 310921344);
 
-  /* %595 = batch_norm_act_grad(%467, %591, %470, %468, %469, %594) {eps 1e-05, act relu6} blocks.10.conv.conv.4 : f32[B, 196, 1152], written over %591 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 303464448, arena + 317915136, arena + 492331392,
+  /* %584 = batch_norm_act_grad(%456, %580, %459, %457, %458, %583) {eps 1e-05, act relu6} blocks.10.conv.conv.4 : f32[B, 196, 1152], written over %580 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 303464448, arena + 317915136, arena + 477806976,
       params[226], params[227], arena + 310921344, 1e-05f, LK_ACT_RELU6, arena + 310689792,
       arena + 317915136);
 
-  /* %596 = index(%594) {axis 0, at 0} blocks.10.conv.conv.4 : f32[1152] */
+  /* %585 = index(%583) {axis 0, at 0} blocks.10.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 310921344, 2304, arena + 310700160, 1152);
 
-  /* %597 = index(%594) {axis 0, at 1} blocks.10.conv.conv.4 : f32[1152] */
+  /* %586 = index(%583) {axis 0, at 1} blocks.10.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 310922496, 2304, arena + 310701312, 1152);
 
-  /* %598 = token_dwconv_grad_input(%595, %466) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 1152] */
+  /* %587 = token_dwconv_grad_input(%584, %455) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 317915136, params[225],
       arena + 303464448);
 
-  /* %599 = token_dwconv_grad_weight(%595, %465) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %588 = token_dwconv_grad_weight(%584, %454) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 317915136,
       arena + 296239104, arena + 310689792);
 
-  /* %600 = batch_norm_act_param_grad(%460, %598, %463, %461, %462) {eps 1e-05, act relu6} blocks.10.conv.conv.1 : f32[2, 1152] */
+  /* %589 = batch_norm_act_param_grad(%449, %587, %452, %450, %451) {eps 1e-05, act relu6} blocks.10.conv.conv.1 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 289013760, arena + 303464448,
-      arena + 492327936, params[221], params[222], 1e-05f, LK_ACT_RELU6, arena + 296239104,
+      arena + 477803520, params[221], params[222], 1e-05f, LK_ACT_RELU6, arena + 296239104,
       arena + 296470656);
 
-  /* %601 = batch_norm_act_grad(%460, %598, %463, %461, %462, %600) {eps 1e-05, act relu6} blocks.10.conv.conv.1 : f32[B, 196, 1152], written over %598 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 289013760, arena + 303464448, arena + 492327936,
+  /* %590 = batch_norm_act_grad(%449, %587, %452, %450, %451, %589) {eps 1e-05, act relu6} blocks.10.conv.conv.1 : f32[B, 196, 1152], written over %587 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 289013760, arena + 303464448, arena + 477803520,
       params[221], params[222], arena + 296470656, 1e-05f, LK_ACT_RELU6, arena + 296239104,
       arena + 303464448);
 
-  /* %602 = index(%600) {axis 0, at 0} blocks.10.conv.conv.1 : f32[1152] */
+  /* %591 = index(%589) {axis 0, at 0} blocks.10.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 296470656, 2304, arena + 300447744, 1152);
 
-  /* %603 = index(%600) {axis 0, at 1} blocks.10.conv.conv.1 : f32[1152] */
+  /* %592 = index(%589) {axis 0, at 1} blocks.10.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 296471808, 2304, arena + 300448896, 1152);
 
-  /* %604 = transpose(%459) {perm [1, 0]} blocks.10.conv.conv.0 : f32[192, 1152] */
+  /* %593 = transpose(%448) {perm [1, 0]} blocks.10.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[220], arena + 289013760);
 
-  /* %605 = linear_grad_weight(%601, %457) blocks.10.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 303464448, arena + 485824512,
+  /* %594 = linear_grad_weight(%590, %446) blocks.10.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 303464448, arena + 471300096,
       arena + 299857920);
 
-  /* %606 = fused_linear(%601, %604, %585) {residual} blocks.10.conv.conv.0 : f32[B, 196, 192], written into %578 from row 1 */
+  /* %595 = fused_linear(%590, %593, %574) {residual} blocks.10.conv.conv.0 : f32[B, 196, 192], written into %566 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 303464448, 225792, arena + 289013760, NULL,
       NULL, 0, LK_ACT_NONE, arena + 326350848, 37632, arena + 325140672, 37824);
 
-  /* %607 = reshape(%605) {shape [1152, 192, 1, 1]} blocks.10.conv.conv.0 : f32[1152, 192, 1, 1], a view of %605: no code */
+  /* %596 = reshape(%594) {shape [1152, 192, 1, 1]} blocks.10.conv.conv.0 : f32[1152, 192, 1, 1], a view of %594: no code */
 
-  /* %608 = concat(%584, %606) {axis 0} blocks.10 : f32[B, 197, 192], a view of %578: no code */
+  /* %597 = concat(%573, %595) {axis 0} blocks.10 : f32[B, 197, 192], a view of %566: no code */
 
-  /* %609 = mul(%608, %454) blocks.10 : f32[B, 197, 192] */
+  /* %598 = mul(%597, %443) blocks.10 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 325140480, (const long[]){37824, 192, 1},
       inputs[10], (const long[]){1, 0, 0}, arena + 289013760);
 
-  /* %610 = transpose(%451) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
+  /* %599 = transpose(%440) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[218], arena + 290224128);
 
-  /* %611 = fused_linear(%609, %610) blocks.10.attn.proj : f32[B, 197, 192] */
+  /* %600 = fused_linear(%598, %599) blocks.10.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 289013760, arena + 290224128, NULL, LK_ACT_NONE, NULL,
       arena + 292644864);
 
-  /* %612 = linear_grad_weight(%609, %450) blocks.10.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 289013760, arena + 454477824, arena + 300410880);
+  /* %601 = linear_grad_weight(%598, %439) blocks.10.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 289013760, arena + 441163776, arena + 300410880);
 
-  /* %613 = reduce_sum(%609) {axes [0], batch} blocks.10.attn.proj : f32[192] */
+  /* %602 = reduce_sum(%598) {axes [0], batch} blocks.10.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 289013760,
       arena + 300450624);
 
-  /* %614 = sdpa_grad(%447, %448, %449, %611) {heads 4, kv_heads 4} blocks.10.attn : f32[B, 197, 576] */
+  /* %603 = sdpa_grad(%436, %437, %438, %600) {heads 4, kv_heads 4} blocks.10.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 395169792, 576, arena + 395169984, 576,
       arena + 395170176, 576, arena + 292644864, 192, arena + 289013760, 576,
       arena + 289013760 + 192, 576, arena + 289013760 + 384, 576, 0.14433756f);
 
-  /* %615 = transpose(%444) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
+  /* %604 = transpose(%433) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[216], arena + 292644864);
 
-  /* %616 = fused_linear(%614, %615) blocks.10.attn.qkv : f32[B, 197, 192] */
+  /* %605 = fused_linear(%603, %604) blocks.10.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 289013760, arena + 292644864, NULL, LK_ACT_NONE, NULL,
       arena + 296239104);
 
-  /* %617 = linear_grad_weight(%614, %443) blocks.10.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 289013760, arena + 453267456, arena + 300300288);
+  /* %606 = linear_grad_weight(%603, %432) blocks.10.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 289013760, arena + 439953408, arena + 300300288);
 
-  /* %618 = reduce_sum(%614) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
+  /* %607 = reduce_sum(%603) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 289013760,
       arena + 300450048);
 
-  /* %619 = reduce_sum(%616) {axes [0], batch} blocks.10.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 296239104,
-      arena + 300450816);
+  /* %608 = normalize_param_grad(%429, %605) {eps 1e-06} blocks.10.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 438743040, arena + 296239104, 1e-06f,
+      arena + 289013760);
 
-  /* %620 = reduce_sum(%616, %442) {axes [0], batch} blocks.10.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 296239104, arena + 452057088, arena + 300451008);
+  /* %609 = index(%608) {axis 0, at 1} blocks.10.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 289013952, 384, arena + 300450816, 192);
 
-  /* %621 = normalize_grad(%439, %616, %440, %608) {eps 1e-06} blocks.9.conv : f32[B, 197, 192], written over %616 */
-  lk_layernorm_grad(B * 197, 192, arena + 450846720, arena + 296239104, params[214],
+  /* %610 = index(%608) {axis 0, at 0} blocks.10.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 289013760, 384, arena + 300451008, 192);
+
+  /* %611 = normalize_grad(%429, %605, %430, %597) {eps 1e-06} blocks.9.conv : f32[B, 197, 192], written over %605 */
+  lk_layernorm_grad(B * 197, 192, arena + 438743040, arena + 296239104, params[214],
       arena + 325140480, 1e-06f, arena + 296239104);
 
-  /* %622 = slice(%621) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], a view of %616: no code */
+  /* %612 = slice(%611) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], a view of %605: no code */
 
-  /* %623 = slice(%621) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192] */
+  /* %613 = slice(%611) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 296239296, 37824, arena + 297449472, 37632);
 
-  /* %624 = batch_norm_act_param_grad(%432, %623, %435, %433, %434) {eps 1e-05} blocks.9.conv.conv.7 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 484620288, arena + 297449472,
-      arena + 492403248, params[210], params[211], 1e-05f, LK_ACT_NONE, arena + 289013760,
+  /* %614 = batch_norm_act_param_grad(%422, %613, %425, %423, %424) {eps 1e-05} blocks.9.conv.conv.7 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 470095872, arena + 297449472,
+      arena + 477878832, params[210], params[211], 1e-05f, LK_ACT_NONE, arena + 289013760,
       arena + 289052352);
 
-  /* %625 = batch_norm_act_grad(%432, %623, %435, %433, %434, %624) {eps 1e-05} blocks.9.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 484620288, arena + 297449472, arena + 492403248,
+  /* %615 = batch_norm_act_grad(%422, %613, %425, %423, %424, %614) {eps 1e-05} blocks.9.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 470095872, arena + 297449472, arena + 477878832,
       params[210], params[211], arena + 289052352, 1e-05f, LK_ACT_NONE, arena + 289013760,
       arena + 298653696);
 
-  /* %626 = index(%624) {axis 0, at 0} blocks.9.conv.conv.7 : f32[192] */
+  /* %616 = index(%614) {axis 0, at 0} blocks.9.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 289052352, 384, arena + 300451200, 192);
 
-  /* %627 = index(%624) {axis 0, at 1} blocks.9.conv.conv.7 : f32[192] */
+  /* %617 = index(%614) {axis 0, at 1} blocks.9.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 289052544, 384, arena + 300451392, 192);
 
-  /* %628 = transpose(%431) {perm [1, 0]} blocks.9.conv.conv.6 : f32[1152, 192] */
+  /* %618 = transpose(%421) {perm [1, 0]} blocks.9.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[209], arena + 300079104);
 
-  /* %629 = fused_linear(%625, %628) blocks.9.conv.conv.6 : f32[B, 196, 1152] */
+  /* %619 = fused_linear(%615, %618) blocks.9.conv.conv.6 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 298653696, arena + 300079104, NULL, LK_ACT_NONE, NULL,
       arena + 289013760);
 
-  /* %630 = linear_grad_weight(%625, %429) blocks.9.conv.conv.6 : f32[192, 1152] */
+  /* %620 = linear_grad_weight(%615, %419) blocks.9.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 298653696, arena + 281788416,
       arena + 300079104);
 
-  /* %631 = reshape(%630) {shape [192, 1152, 1, 1]} blocks.9.conv.conv.6 : f32[192, 1152, 1, 1], a view of %630: no code */
+  /* %621 = reshape(%620) {shape [192, 1152, 1, 1]} blocks.9.conv.conv.6 : f32[192, 1152, 1, 1], a view of %620: no code */
 
-  /* %632 = batch_norm_act_param_grad(%424, %629, %427, %425, %426) {eps 1e-05, act relu6} blocks.9.conv.conv.4 : f32[2, 1152] */
+  /* %622 = batch_norm_act_param_grad(%414, %619, %417, %415, %416) {eps 1e-05, act relu6} blocks.9.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 274563072, arena + 289013760,
-      arena + 492324480, params[205], params[206], 1e-05f, LK_ACT_RELU6, arena + 281788416,
+      arena + 477800064, params[205], params[206], 1e-05f, LK_ACT_RELU6, arena + 281788416,
       arena + 282019968);
 
-  /* %633 = batch_norm_act_grad(%424, %629, %427, %425, %426, %632) {eps 1e-05, act relu6} blocks.9.conv.conv.4 : f32[B, 196, 1152], written over %629 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 274563072, arena + 289013760, arena + 492324480,
+  /* %623 = batch_norm_act_grad(%414, %619, %417, %415, %416, %622) {eps 1e-05, act relu6} blocks.9.conv.conv.4 : f32[B, 196, 1152], written over %619 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 274563072, arena + 289013760, arena + 477800064,
       params[205], params[206], arena + 282019968, 1e-05f, LK_ACT_RELU6, arena + 281788416,
       arena + 289013760);
 
-  /* %634 = index(%632) {axis 0, at 0} blocks.9.conv.conv.4 : f32[1152] */
+  /* %624 = index(%622) {axis 0, at 0} blocks.9.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 282019968, 2304, arena + 281798784, 1152);
 
-  /* %635 = index(%632) {axis 0, at 1} blocks.9.conv.conv.4 : f32[1152] */
+  /* %625 = index(%622) {axis 0, at 1} blocks.9.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 282021120, 2304, arena + 281799936, 1152);
 
-  /* %636 = token_dwconv_grad_input(%633, %423) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 1152] */
+  /* %626 = token_dwconv_grad_input(%623, %413) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 289013760, params[204],
       arena + 274563072);
 
-  /* %637 = token_dwconv_grad_weight(%633, %422) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %627 = token_dwconv_grad_weight(%623, %412) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 289013760,
       arena + 267337728, arena + 281788416);
 
-  /* %638 = batch_norm_act_param_grad(%417, %636, %420, %418, %419) {eps 1e-05, act relu6} blocks.9.conv.conv.1 : f32[2, 1152] */
+  /* %628 = batch_norm_act_param_grad(%407, %626, %410, %408, %409) {eps 1e-05, act relu6} blocks.9.conv.conv.1 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 260112384, arena + 274563072,
-      arena + 492321024, params[200], params[201], 1e-05f, LK_ACT_RELU6, arena + 267337728,
+      arena + 477796608, params[200], params[201], 1e-05f, LK_ACT_RELU6, arena + 267337728,
       arena + 267569280);
 
-  /* %639 = batch_norm_act_grad(%417, %636, %420, %418, %419, %638) {eps 1e-05, act relu6} blocks.9.conv.conv.1 : f32[B, 196, 1152], written over %636 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 260112384, arena + 274563072, arena + 492321024,
+  /* %629 = batch_norm_act_grad(%407, %626, %410, %408, %409, %628) {eps 1e-05, act relu6} blocks.9.conv.conv.1 : f32[B, 196, 1152], written over %626 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 260112384, arena + 274563072, arena + 477796608,
       params[200], params[201], arena + 267569280, 1e-05f, LK_ACT_RELU6, arena + 267337728,
       arena + 274563072);
 
-  /* %640 = index(%638) {axis 0, at 0} blocks.9.conv.conv.1 : f32[1152] */
+  /* %630 = index(%628) {axis 0, at 0} blocks.9.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 267569280, 2304, arena + 271546368, 1152);
 
-  /* %641 = index(%638) {axis 0, at 1} blocks.9.conv.conv.1 : f32[1152] */
+  /* %631 = index(%628) {axis 0, at 1} blocks.9.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 267570432, 2304, arena + 271547520, 1152);
 
-  /* %642 = transpose(%416) {perm [1, 0]} blocks.9.conv.conv.0 : f32[192, 1152] */
+  /* %632 = transpose(%406) {perm [1, 0]} blocks.9.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[199], arena + 260112384);
 
-  /* %643 = linear_grad_weight(%639, %414) blocks.9.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 274563072, arena + 483416064,
+  /* %633 = linear_grad_weight(%629, %404) blocks.9.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 274563072, arena + 468891648,
       arena + 270956544);
 
-  /* %644 = fused_linear(%639, %642, %623) {residual} blocks.9.conv.conv.0 : f32[B, 196, 192], written into %616 from row 1 */
+  /* %634 = fused_linear(%629, %632, %613) {residual} blocks.9.conv.conv.0 : f32[B, 196, 192], written into %605 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 274563072, 225792, arena + 260112384, NULL,
       NULL, 0, LK_ACT_NONE, arena + 297449472, 37632, arena + 296239296, 37824);
 
-  /* %645 = reshape(%643) {shape [1152, 192, 1, 1]} blocks.9.conv.conv.0 : f32[1152, 192, 1, 1], a view of %643: no code */
+  /* %635 = reshape(%633) {shape [1152, 192, 1, 1]} blocks.9.conv.conv.0 : f32[1152, 192, 1, 1], a view of %633: no code */
 
-  /* %646 = concat(%622, %644) {axis 0} blocks.9 : f32[B, 197, 192], a view of %616: no code */
+  /* %636 = concat(%612, %634) {axis 0} blocks.9 : f32[B, 197, 192], a view of %605: no code */
 
-  /* %647 = mul(%646, %411) blocks.9 : f32[B, 197, 192] */
+  /* %637 = mul(%636, %401) blocks.9 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 296239104, (const long[]){37824, 192, 1},
       inputs[9], (const long[]){1, 0, 0}, arena + 260112384);
 
-  /* %648 = transpose(%408) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
+  /* %638 = transpose(%398) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[197], arena + 261322752);
 
-  /* %649 = fused_linear(%647, %648) blocks.9.attn.proj : f32[B, 197, 192] */
+  /* %639 = fused_linear(%637, %638) blocks.9.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 260112384, arena + 261322752, NULL, LK_ACT_NONE, NULL,
       arena + 263743488);
 
-  /* %650 = linear_grad_weight(%647, %407) blocks.9.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 260112384, arena + 449636352, arena + 271509504);
+  /* %640 = linear_grad_weight(%637, %397) blocks.9.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 260112384, arena + 437532672, arena + 271509504);
 
-  /* %651 = reduce_sum(%647) {axes [0], batch} blocks.9.attn.proj : f32[192] */
+  /* %641 = reduce_sum(%637) {axes [0], batch} blocks.9.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 260112384,
       arena + 271549248);
 
-  /* %652 = sdpa_grad(%404, %405, %406, %649) {heads 4, kv_heads 4} blocks.9.attn : f32[B, 197, 576] */
+  /* %642 = sdpa_grad(%394, %395, %396, %639) {heads 4, kv_heads 4} blocks.9.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 391538688, 576, arena + 391538880, 576,
       arena + 391539072, 576, arena + 263743488, 192, arena + 260112384, 576,
       arena + 260112384 + 192, 576, arena + 260112384 + 384, 576, 0.14433756f);
 
-  /* %653 = transpose(%401) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
+  /* %643 = transpose(%391) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[195], arena + 263743488);
 
-  /* %654 = fused_linear(%652, %653) blocks.9.attn.qkv : f32[B, 197, 192] */
+  /* %644 = fused_linear(%642, %643) blocks.9.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 260112384, arena + 263743488, NULL, LK_ACT_NONE, NULL,
       arena + 267337728);
 
-  /* %655 = linear_grad_weight(%652, %400) blocks.9.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 260112384, arena + 448425984, arena + 271398912);
+  /* %645 = linear_grad_weight(%642, %390) blocks.9.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 260112384, arena + 436322304, arena + 271398912);
 
-  /* %656 = reduce_sum(%652) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
+  /* %646 = reduce_sum(%642) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 260112384,
       arena + 271548672);
 
-  /* %657 = reduce_sum(%654) {axes [0], batch} blocks.9.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 267337728,
-      arena + 271549440);
+  /* %647 = normalize_param_grad(%387, %644) {eps 1e-06} blocks.9.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 435111936, arena + 267337728, 1e-06f,
+      arena + 260112384);
 
-  /* %658 = reduce_sum(%654, %399) {axes [0], batch} blocks.9.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 267337728, arena + 447215616, arena + 271549632);
+  /* %648 = index(%647) {axis 0, at 1} blocks.9.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 260112576, 384, arena + 271549440, 192);
 
-  /* %659 = normalize_grad(%396, %654, %397, %646) {eps 1e-06} blocks.8.conv : f32[B, 197, 192], written over %654 */
-  lk_layernorm_grad(B * 197, 192, arena + 446005248, arena + 267337728, params[193],
+  /* %649 = index(%647) {axis 0, at 0} blocks.9.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 260112384, 384, arena + 271549632, 192);
+
+  /* %650 = normalize_grad(%387, %644, %388, %636) {eps 1e-06} blocks.8.conv : f32[B, 197, 192], written over %644 */
+  lk_layernorm_grad(B * 197, 192, arena + 435111936, arena + 267337728, params[193],
       arena + 296239104, 1e-06f, arena + 267337728);
 
-  /* %660 = slice(%659) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], a view of %654: no code */
+  /* %651 = slice(%650) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], a view of %644: no code */
 
-  /* %661 = slice(%659) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192] */
+  /* %652 = slice(%650) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 267337920, 37824, arena + 268548096, 37632);
 
-  /* %662 = batch_norm_act_param_grad(%389, %661, %392, %390, %391) {eps 1e-05} blocks.8.conv.conv.7 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 482211840, arena + 268548096,
-      arena + 492402672, params[189], params[190], 1e-05f, LK_ACT_NONE, arena + 260112384,
+  /* %653 = batch_norm_act_param_grad(%380, %652, %383, %381, %382) {eps 1e-05} blocks.8.conv.conv.7 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 467687424, arena + 268548096,
+      arena + 477878256, params[189], params[190], 1e-05f, LK_ACT_NONE, arena + 260112384,
       arena + 260150976);
 
-  /* %663 = batch_norm_act_grad(%389, %661, %392, %390, %391, %662) {eps 1e-05} blocks.8.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 482211840, arena + 268548096, arena + 492402672,
+  /* %654 = batch_norm_act_grad(%380, %652, %383, %381, %382, %653) {eps 1e-05} blocks.8.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 467687424, arena + 268548096, arena + 477878256,
       params[189], params[190], arena + 260150976, 1e-05f, LK_ACT_NONE, arena + 260112384,
       arena + 269752320);
 
-  /* %664 = index(%662) {axis 0, at 0} blocks.8.conv.conv.7 : f32[192] */
+  /* %655 = index(%653) {axis 0, at 0} blocks.8.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 260150976, 384, arena + 271549824, 192);
 
-  /* %665 = index(%662) {axis 0, at 1} blocks.8.conv.conv.7 : f32[192] */
+  /* %656 = index(%653) {axis 0, at 1} blocks.8.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 260151168, 384, arena + 271550016, 192);
 
-  /* %666 = transpose(%388) {perm [1, 0]} blocks.8.conv.conv.6 : f32[1152, 192] */
+  /* %657 = transpose(%379) {perm [1, 0]} blocks.8.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[188], arena + 271177728);
 
-  /* %667 = fused_linear(%663, %666) blocks.8.conv.conv.6 : f32[B, 196, 1152] */
+  /* %658 = fused_linear(%654, %657) blocks.8.conv.conv.6 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 269752320, arena + 271177728, NULL, LK_ACT_NONE, NULL,
       arena + 260112384);
 
-  /* %668 = linear_grad_weight(%663, %386) blocks.8.conv.conv.6 : f32[192, 1152] */
+  /* %659 = linear_grad_weight(%654, %377) blocks.8.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 269752320, arena + 252887040,
       arena + 271177728);
 
-  /* %669 = reshape(%668) {shape [192, 1152, 1, 1]} blocks.8.conv.conv.6 : f32[192, 1152, 1, 1], a view of %668: no code */
+  /* %660 = reshape(%659) {shape [192, 1152, 1, 1]} blocks.8.conv.conv.6 : f32[192, 1152, 1, 1], a view of %659: no code */
 
-  /* %670 = batch_norm_act_param_grad(%381, %667, %384, %382, %383) {eps 1e-05, act relu6} blocks.8.conv.conv.4 : f32[2, 1152] */
+  /* %661 = batch_norm_act_param_grad(%372, %658, %375, %373, %374) {eps 1e-05, act relu6} blocks.8.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 245661696, arena + 260112384,
-      arena + 492317568, params[184], params[185], 1e-05f, LK_ACT_RELU6, arena + 252887040,
+      arena + 477793152, params[184], params[185], 1e-05f, LK_ACT_RELU6, arena + 252887040,
       arena + 253118592);
 
-  /* %671 = batch_norm_act_grad(%381, %667, %384, %382, %383, %670) {eps 1e-05, act relu6} blocks.8.conv.conv.4 : f32[B, 196, 1152], written over %667 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 245661696, arena + 260112384, arena + 492317568,
+  /* %662 = batch_norm_act_grad(%372, %658, %375, %373, %374, %661) {eps 1e-05, act relu6} blocks.8.conv.conv.4 : f32[B, 196, 1152], written over %658 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 245661696, arena + 260112384, arena + 477793152,
       params[184], params[185], arena + 253118592, 1e-05f, LK_ACT_RELU6, arena + 252887040,
       arena + 260112384);
 
-  /* %672 = index(%670) {axis 0, at 0} blocks.8.conv.conv.4 : f32[1152] */
+  /* %663 = index(%661) {axis 0, at 0} blocks.8.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 253118592, 2304, arena + 252897408, 1152);
 
-  /* %673 = index(%670) {axis 0, at 1} blocks.8.conv.conv.4 : f32[1152] */
+  /* %664 = index(%661) {axis 0, at 1} blocks.8.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 253119744, 2304, arena + 252898560, 1152);
 
-  /* %674 = token_dwconv_grad_input(%671, %380) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 1152] */
+  /* %665 = token_dwconv_grad_input(%662, %371) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 260112384, params[183],
       arena + 245661696);
 
-  /* %675 = token_dwconv_grad_weight(%671, %379) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %666 = token_dwconv_grad_weight(%662, %370) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 260112384,
       arena + 238436352, arena + 252887040);
 
-  /* %676 = batch_norm_act_param_grad(%374, %674, %377, %375, %376) {eps 1e-05, act relu6} blocks.8.conv.conv.1 : f32[2, 1152] */
+  /* %667 = batch_norm_act_param_grad(%365, %665, %368, %366, %367) {eps 1e-05, act relu6} blocks.8.conv.conv.1 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 231211008, arena + 245661696,
-      arena + 492314112, params[179], params[180], 1e-05f, LK_ACT_RELU6, arena + 238436352,
+      arena + 477789696, params[179], params[180], 1e-05f, LK_ACT_RELU6, arena + 238436352,
       arena + 238667904);
 
-  /* %677 = batch_norm_act_grad(%374, %674, %377, %375, %376, %676) {eps 1e-05, act relu6} blocks.8.conv.conv.1 : f32[B, 196, 1152], written over %674 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 231211008, arena + 245661696, arena + 492314112,
+  /* %668 = batch_norm_act_grad(%365, %665, %368, %366, %367, %667) {eps 1e-05, act relu6} blocks.8.conv.conv.1 : f32[B, 196, 1152], written over %665 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 231211008, arena + 245661696, arena + 477789696,
       params[179], params[180], arena + 238667904, 1e-05f, LK_ACT_RELU6, arena + 238436352,
       arena + 245661696);
 
-  /* %678 = index(%676) {axis 0, at 0} blocks.8.conv.conv.1 : f32[1152] */
+  /* %669 = index(%667) {axis 0, at 0} blocks.8.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 238667904, 2304, arena + 242644992, 1152);
 
-  /* %679 = index(%676) {axis 0, at 1} blocks.8.conv.conv.1 : f32[1152] */
+  /* %670 = index(%667) {axis 0, at 1} blocks.8.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 238669056, 2304, arena + 242646144, 1152);
 
-  /* %680 = transpose(%373) {perm [1, 0]} blocks.8.conv.conv.0 : f32[192, 1152] */
+  /* %671 = transpose(%364) {perm [1, 0]} blocks.8.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[178], arena + 231211008);
 
-  /* %681 = linear_grad_weight(%677, %371) blocks.8.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 245661696, arena + 481007616,
+  /* %672 = linear_grad_weight(%668, %362) blocks.8.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 245661696, arena + 466483200,
       arena + 242055168);
 
-  /* %682 = fused_linear(%677, %680, %661) {residual} blocks.8.conv.conv.0 : f32[B, 196, 192], written into %654 from row 1 */
+  /* %673 = fused_linear(%668, %671, %652) {residual} blocks.8.conv.conv.0 : f32[B, 196, 192], written into %644 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 245661696, 225792, arena + 231211008, NULL,
       NULL, 0, LK_ACT_NONE, arena + 268548096, 37632, arena + 267337920, 37824);
 
-  /* %683 = reshape(%681) {shape [1152, 192, 1, 1]} blocks.8.conv.conv.0 : f32[1152, 192, 1, 1], a view of %681: no code */
+  /* %674 = reshape(%672) {shape [1152, 192, 1, 1]} blocks.8.conv.conv.0 : f32[1152, 192, 1, 1], a view of %672: no code */
 
-  /* %684 = concat(%660, %682) {axis 0} blocks.8 : f32[B, 197, 192], a view of %654: no code */
+  /* %675 = concat(%651, %673) {axis 0} blocks.8 : f32[B, 197, 192], a view of %644: no code */
 
-  /* %685 = mul(%684, %368) blocks.8 : f32[B, 197, 192] */
+  /* %676 = mul(%675, %359) blocks.8 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 267337728, (const long[]){37824, 192, 1},
       inputs[8], (const long[]){1, 0, 0}, arena + 231211008);
 
-  /* %686 = transpose(%365) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
+  /* %677 = transpose(%356) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[176], arena + 232421376);
 
-  /* %687 = fused_linear(%685, %686) blocks.8.attn.proj : f32[B, 197, 192] */
+  /* %678 = fused_linear(%676, %677) blocks.8.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 231211008, arena + 232421376, NULL, LK_ACT_NONE, NULL,
       arena + 234842112);
 
-  /* %688 = linear_grad_weight(%685, %364) blocks.8.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 231211008, arena + 444794880, arena + 242608128);
+  /* %679 = linear_grad_weight(%676, %355) blocks.8.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 231211008, arena + 433901568, arena + 242608128);
 
-  /* %689 = reduce_sum(%685) {axes [0], batch} blocks.8.attn.proj : f32[192] */
+  /* %680 = reduce_sum(%676) {axes [0], batch} blocks.8.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 231211008,
       arena + 242647872);
 
-  /* %690 = sdpa_grad(%361, %362, %363, %687) {heads 4, kv_heads 4} blocks.8.attn : f32[B, 197, 576] */
+  /* %681 = sdpa_grad(%352, %353, %354, %678) {heads 4, kv_heads 4} blocks.8.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 387907584, 576, arena + 387907776, 576,
       arena + 387907968, 576, arena + 234842112, 192, arena + 231211008, 576,
       arena + 231211008 + 192, 576, arena + 231211008 + 384, 576, 0.14433756f);
 
-  /* %691 = transpose(%358) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
+  /* %682 = transpose(%349) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[174], arena + 234842112);
 
-  /* %692 = fused_linear(%690, %691) blocks.8.attn.qkv : f32[B, 197, 192] */
+  /* %683 = fused_linear(%681, %682) blocks.8.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 231211008, arena + 234842112, NULL, LK_ACT_NONE, NULL,
       arena + 238436352);
 
-  /* %693 = linear_grad_weight(%690, %357) blocks.8.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 231211008, arena + 443584512, arena + 242497536);
+  /* %684 = linear_grad_weight(%681, %348) blocks.8.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 231211008, arena + 432691200, arena + 242497536);
 
-  /* %694 = reduce_sum(%690) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
+  /* %685 = reduce_sum(%681) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 231211008,
       arena + 242647296);
 
-  /* %695 = reduce_sum(%692) {axes [0], batch} blocks.8.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 238436352,
-      arena + 242648064);
+  /* %686 = normalize_param_grad(%345, %683) {eps 1e-06} blocks.8.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 431480832, arena + 238436352, 1e-06f,
+      arena + 231211008);
 
-  /* %696 = reduce_sum(%692, %356) {axes [0], batch} blocks.8.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 238436352, arena + 442374144, arena + 242648256);
+  /* %687 = index(%686) {axis 0, at 1} blocks.8.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 231211200, 384, arena + 242648064, 192);
 
-  /* %697 = normalize_grad(%353, %692, %354, %684) {eps 1e-06} blocks.7.conv : f32[B, 197, 192], written over %692 */
-  lk_layernorm_grad(B * 197, 192, arena + 441163776, arena + 238436352, params[172],
+  /* %688 = index(%686) {axis 0, at 0} blocks.8.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 231211008, 384, arena + 242648256, 192);
+
+  /* %689 = normalize_grad(%345, %683, %346, %675) {eps 1e-06} blocks.7.conv : f32[B, 197, 192], written over %683 */
+  lk_layernorm_grad(B * 197, 192, arena + 431480832, arena + 238436352, params[172],
       arena + 267337728, 1e-06f, arena + 238436352);
 
-  /* %698 = slice(%697) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], a view of %692: no code */
+  /* %690 = slice(%689) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], a view of %683: no code */
 
-  /* %699 = slice(%697) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192] */
+  /* %691 = slice(%689) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 238436544, 37824, arena + 239646720, 37632);
 
-  /* %700 = batch_norm_act_param_grad(%346, %699, %349, %347, %348) {eps 1e-05} blocks.7.conv.conv.7 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 479803392, arena + 239646720,
-      arena + 492402096, params[168], params[169], 1e-05f, LK_ACT_NONE, arena + 231211008,
+  /* %692 = batch_norm_act_param_grad(%338, %691, %341, %339, %340) {eps 1e-05} blocks.7.conv.conv.7 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 465278976, arena + 239646720,
+      arena + 477877680, params[168], params[169], 1e-05f, LK_ACT_NONE, arena + 231211008,
       arena + 231249600);
 
-  /* %701 = batch_norm_act_grad(%346, %699, %349, %347, %348, %700) {eps 1e-05} blocks.7.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 479803392, arena + 239646720, arena + 492402096,
+  /* %693 = batch_norm_act_grad(%338, %691, %341, %339, %340, %692) {eps 1e-05} blocks.7.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 465278976, arena + 239646720, arena + 477877680,
       params[168], params[169], arena + 231249600, 1e-05f, LK_ACT_NONE, arena + 231211008,
       arena + 240850944);
 
-  /* %702 = index(%700) {axis 0, at 0} blocks.7.conv.conv.7 : f32[192] */
+  /* %694 = index(%692) {axis 0, at 0} blocks.7.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 231249600, 384, arena + 242648448, 192);
 
-  /* %703 = index(%700) {axis 0, at 1} blocks.7.conv.conv.7 : f32[192] */
+  /* %695 = index(%692) {axis 0, at 1} blocks.7.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 231249792, 384, arena + 242648640, 192);
 
-  /* %704 = transpose(%345) {perm [1, 0]} blocks.7.conv.conv.6 : f32[1152, 192] */
+  /* %696 = transpose(%337) {perm [1, 0]} blocks.7.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[167], arena + 242276352);
 
-  /* %705 = fused_linear(%701, %704) blocks.7.conv.conv.6 : f32[B, 196, 1152] */
+  /* %697 = fused_linear(%693, %696) blocks.7.conv.conv.6 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 240850944, arena + 242276352, NULL, LK_ACT_NONE, NULL,
       arena + 231211008);
 
-  /* %706 = linear_grad_weight(%701, %343) blocks.7.conv.conv.6 : f32[192, 1152] */
+  /* %698 = linear_grad_weight(%693, %335) blocks.7.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 240850944, arena + 223985664,
       arena + 242276352);
 
-  /* %707 = reshape(%706) {shape [192, 1152, 1, 1]} blocks.7.conv.conv.6 : f32[192, 1152, 1, 1], a view of %706: no code */
+  /* %699 = reshape(%698) {shape [192, 1152, 1, 1]} blocks.7.conv.conv.6 : f32[192, 1152, 1, 1], a view of %698: no code */
 
-  /* %708 = batch_norm_act_param_grad(%338, %705, %341, %339, %340) {eps 1e-05, act relu6} blocks.7.conv.conv.4 : f32[2, 1152] */
+  /* %700 = batch_norm_act_param_grad(%330, %697, %333, %331, %332) {eps 1e-05, act relu6} blocks.7.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 216760320, arena + 231211008,
-      arena + 492310656, params[163], params[164], 1e-05f, LK_ACT_RELU6, arena + 223985664,
+      arena + 477786240, params[163], params[164], 1e-05f, LK_ACT_RELU6, arena + 223985664,
       arena + 224217216);
 
-  /* %709 = batch_norm_act_grad(%338, %705, %341, %339, %340, %708) {eps 1e-05, act relu6} blocks.7.conv.conv.4 : f32[B, 196, 1152], written over %705 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 216760320, arena + 231211008, arena + 492310656,
+  /* %701 = batch_norm_act_grad(%330, %697, %333, %331, %332, %700) {eps 1e-05, act relu6} blocks.7.conv.conv.4 : f32[B, 196, 1152], written over %697 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 216760320, arena + 231211008, arena + 477786240,
       params[163], params[164], arena + 224217216, 1e-05f, LK_ACT_RELU6, arena + 223985664,
       arena + 231211008);
 
-  /* %710 = index(%708) {axis 0, at 0} blocks.7.conv.conv.4 : f32[1152] */
+  /* %702 = index(%700) {axis 0, at 0} blocks.7.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 224217216, 2304, arena + 223996032, 1152);
 
-  /* %711 = index(%708) {axis 0, at 1} blocks.7.conv.conv.4 : f32[1152] */
+  /* %703 = index(%700) {axis 0, at 1} blocks.7.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 224218368, 2304, arena + 223997184, 1152);
 
-  /* %712 = token_dwconv_grad_input(%709, %337) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 1152] */
+  /* %704 = token_dwconv_grad_input(%701, %329) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 231211008, params[162],
       arena + 216760320);
 
-  /* %713 = token_dwconv_grad_weight(%709, %336) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %705 = token_dwconv_grad_weight(%701, %328) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 231211008,
       arena + 209534976, arena + 223985664);
 
-  /* %714 = batch_norm_act_param_grad(%331, %712, %334, %332, %333) {eps 1e-05, act relu6} blocks.7.conv.conv.1 : f32[2, 1152] */
+  /* %706 = batch_norm_act_param_grad(%323, %704, %326, %324, %325) {eps 1e-05, act relu6} blocks.7.conv.conv.1 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 202309632, arena + 216760320,
-      arena + 492307200, params[158], params[159], 1e-05f, LK_ACT_RELU6, arena + 209534976,
+      arena + 477782784, params[158], params[159], 1e-05f, LK_ACT_RELU6, arena + 209534976,
       arena + 209766528);
 
-  /* %715 = batch_norm_act_grad(%331, %712, %334, %332, %333, %714) {eps 1e-05, act relu6} blocks.7.conv.conv.1 : f32[B, 196, 1152], written over %712 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 202309632, arena + 216760320, arena + 492307200,
+  /* %707 = batch_norm_act_grad(%323, %704, %326, %324, %325, %706) {eps 1e-05, act relu6} blocks.7.conv.conv.1 : f32[B, 196, 1152], written over %704 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 202309632, arena + 216760320, arena + 477782784,
       params[158], params[159], arena + 209766528, 1e-05f, LK_ACT_RELU6, arena + 209534976,
       arena + 216760320);
 
-  /* %716 = index(%714) {axis 0, at 0} blocks.7.conv.conv.1 : f32[1152] */
+  /* %708 = index(%706) {axis 0, at 0} blocks.7.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 209766528, 2304, arena + 213743616, 1152);
 
-  /* %717 = index(%714) {axis 0, at 1} blocks.7.conv.conv.1 : f32[1152] */
+  /* %709 = index(%706) {axis 0, at 1} blocks.7.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 209767680, 2304, arena + 213744768, 1152);
 
-  /* %718 = transpose(%330) {perm [1, 0]} blocks.7.conv.conv.0 : f32[192, 1152] */
+  /* %710 = transpose(%322) {perm [1, 0]} blocks.7.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[157], arena + 202309632);
 
-  /* %719 = linear_grad_weight(%715, %328) blocks.7.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 216760320, arena + 478599168,
+  /* %711 = linear_grad_weight(%707, %320) blocks.7.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 216760320, arena + 464074752,
       arena + 213153792);
 
-  /* %720 = fused_linear(%715, %718, %699) {residual} blocks.7.conv.conv.0 : f32[B, 196, 192], written into %692 from row 1 */
+  /* %712 = fused_linear(%707, %710, %691) {residual} blocks.7.conv.conv.0 : f32[B, 196, 192], written into %683 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 216760320, 225792, arena + 202309632, NULL,
       NULL, 0, LK_ACT_NONE, arena + 239646720, 37632, arena + 238436544, 37824);
 
-  /* %721 = reshape(%719) {shape [1152, 192, 1, 1]} blocks.7.conv.conv.0 : f32[1152, 192, 1, 1], a view of %719: no code */
+  /* %713 = reshape(%711) {shape [1152, 192, 1, 1]} blocks.7.conv.conv.0 : f32[1152, 192, 1, 1], a view of %711: no code */
 
-  /* %722 = concat(%698, %720) {axis 0} blocks.7 : f32[B, 197, 192], a view of %692: no code */
+  /* %714 = concat(%690, %712) {axis 0} blocks.7 : f32[B, 197, 192], a view of %683: no code */
 
-  /* %723 = mul(%722, %325) blocks.7 : f32[B, 197, 192] */
+  /* %715 = mul(%714, %317) blocks.7 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 238436352, (const long[]){37824, 192, 1},
       inputs[7], (const long[]){1, 0, 0}, arena + 202309632);
 
-  /* %724 = transpose(%322) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
+  /* %716 = transpose(%314) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[155], arena + 203520000);
 
-  /* %725 = fused_linear(%723, %724) blocks.7.attn.proj : f32[B, 197, 192] */
+  /* %717 = fused_linear(%715, %716) blocks.7.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 202309632, arena + 203520000, NULL, LK_ACT_NONE, NULL,
       arena + 205940736);
 
-  /* %726 = linear_grad_weight(%723, %321) blocks.7.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 202309632, arena + 439953408, arena + 213706752);
+  /* %718 = linear_grad_weight(%715, %313) blocks.7.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 202309632, arena + 430270464, arena + 213706752);
 
-  /* %727 = reduce_sum(%723) {axes [0], batch} blocks.7.attn.proj : f32[192] */
+  /* %719 = reduce_sum(%715) {axes [0], batch} blocks.7.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 202309632,
       arena + 213746496);
 
-  /* %728 = sdpa_grad(%318, %319, %320, %725) {heads 4, kv_heads 4} blocks.7.attn : f32[B, 197, 576] */
+  /* %720 = sdpa_grad(%310, %311, %312, %717) {heads 4, kv_heads 4} blocks.7.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 384276480, 576, arena + 384276672, 576,
       arena + 384276864, 576, arena + 205940736, 192, arena + 202309632, 576,
       arena + 202309632 + 192, 576, arena + 202309632 + 384, 576, 0.14433756f);
 
-  /* %729 = transpose(%315) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
+  /* %721 = transpose(%307) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[153], arena + 205940736);
 
-  /* %730 = fused_linear(%728, %729) blocks.7.attn.qkv : f32[B, 197, 192] */
+  /* %722 = fused_linear(%720, %721) blocks.7.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 202309632, arena + 205940736, NULL, LK_ACT_NONE, NULL,
       arena + 209534976);
 
-  /* %731 = linear_grad_weight(%728, %314) blocks.7.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 202309632, arena + 438743040, arena + 213596160);
+  /* %723 = linear_grad_weight(%720, %306) blocks.7.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 202309632, arena + 429060096, arena + 213596160);
 
-  /* %732 = reduce_sum(%728) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
+  /* %724 = reduce_sum(%720) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 202309632,
       arena + 213745920);
 
-  /* %733 = reduce_sum(%730) {axes [0], batch} blocks.7.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 209534976,
-      arena + 213746688);
+  /* %725 = normalize_param_grad(%303, %722) {eps 1e-06} blocks.7.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 427849728, arena + 209534976, 1e-06f,
+      arena + 202309632);
 
-  /* %734 = reduce_sum(%730, %313) {axes [0], batch} blocks.7.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 209534976, arena + 437532672, arena + 213746880);
+  /* %726 = index(%725) {axis 0, at 1} blocks.7.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 202309824, 384, arena + 213746688, 192);
 
-  /* %735 = normalize_grad(%310, %730, %311, %722) {eps 1e-06} blocks.6.conv : f32[B, 197, 192], written over %730 */
-  lk_layernorm_grad(B * 197, 192, arena + 436322304, arena + 209534976, params[151],
+  /* %727 = index(%725) {axis 0, at 0} blocks.7.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 202309632, 384, arena + 213746880, 192);
+
+  /* %728 = normalize_grad(%303, %722, %304, %714) {eps 1e-06} blocks.6.conv : f32[B, 197, 192], written over %722 */
+  lk_layernorm_grad(B * 197, 192, arena + 427849728, arena + 209534976, params[151],
       arena + 238436352, 1e-06f, arena + 209534976);
 
-  /* %736 = slice(%735) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], a view of %730: no code */
+  /* %729 = slice(%728) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], a view of %722: no code */
 
-  /* %737 = slice(%735) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192] */
+  /* %730 = slice(%728) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 209535168, 37824, arena + 210745344, 37632);
 
-  /* %738 = batch_norm_act_param_grad(%303, %737, %306, %304, %305) {eps 1e-05} blocks.6.conv.conv.7 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 477394944, arena + 210745344,
-      arena + 492401520, params[147], params[148], 1e-05f, LK_ACT_NONE, arena + 202309632,
+  /* %731 = batch_norm_act_param_grad(%296, %730, %299, %297, %298) {eps 1e-05} blocks.6.conv.conv.7 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 462870528, arena + 210745344,
+      arena + 477877104, params[147], params[148], 1e-05f, LK_ACT_NONE, arena + 202309632,
       arena + 202348224);
 
-  /* %739 = batch_norm_act_grad(%303, %737, %306, %304, %305, %738) {eps 1e-05} blocks.6.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 477394944, arena + 210745344, arena + 492401520,
+  /* %732 = batch_norm_act_grad(%296, %730, %299, %297, %298, %731) {eps 1e-05} blocks.6.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 462870528, arena + 210745344, arena + 477877104,
       params[147], params[148], arena + 202348224, 1e-05f, LK_ACT_NONE, arena + 202309632,
       arena + 211949568);
 
-  /* %740 = index(%738) {axis 0, at 0} blocks.6.conv.conv.7 : f32[192] */
+  /* %733 = index(%731) {axis 0, at 0} blocks.6.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 202348224, 384, arena + 213747072, 192);
 
-  /* %741 = index(%738) {axis 0, at 1} blocks.6.conv.conv.7 : f32[192] */
+  /* %734 = index(%731) {axis 0, at 1} blocks.6.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 202348416, 384, arena + 213747264, 192);
 
-  /* %742 = transpose(%302) {perm [1, 0]} blocks.6.conv.conv.6 : f32[1152, 192] */
+  /* %735 = transpose(%295) {perm [1, 0]} blocks.6.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[146], arena + 213374976);
 
-  /* %743 = fused_linear(%739, %742) blocks.6.conv.conv.6 : f32[B, 196, 1152] */
+  /* %736 = fused_linear(%732, %735) blocks.6.conv.conv.6 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 211949568, arena + 213374976, NULL, LK_ACT_NONE, NULL,
       arena + 202309632);
 
-  /* %744 = linear_grad_weight(%739, %300) blocks.6.conv.conv.6 : f32[192, 1152] */
+  /* %737 = linear_grad_weight(%732, %293) blocks.6.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 211949568, arena + 195084288,
       arena + 213374976);
 
-  /* %745 = reshape(%744) {shape [192, 1152, 1, 1]} blocks.6.conv.conv.6 : f32[192, 1152, 1, 1], a view of %744: no code */
+  /* %738 = reshape(%737) {shape [192, 1152, 1, 1]} blocks.6.conv.conv.6 : f32[192, 1152, 1, 1], a view of %737: no code */
 
-  /* %746 = batch_norm_act_param_grad(%295, %743, %298, %296, %297) {eps 1e-05, act relu6} blocks.6.conv.conv.4 : f32[2, 1152] */
+  /* %739 = batch_norm_act_param_grad(%288, %736, %291, %289, %290) {eps 1e-05, act relu6} blocks.6.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 187858944, arena + 202309632,
-      arena + 492303744, params[142], params[143], 1e-05f, LK_ACT_RELU6, arena + 195084288,
+      arena + 477779328, params[142], params[143], 1e-05f, LK_ACT_RELU6, arena + 195084288,
       arena + 195315840);
 
-  /* %747 = batch_norm_act_grad(%295, %743, %298, %296, %297, %746) {eps 1e-05, act relu6} blocks.6.conv.conv.4 : f32[B, 196, 1152], written over %743 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 187858944, arena + 202309632, arena + 492303744,
+  /* %740 = batch_norm_act_grad(%288, %736, %291, %289, %290, %739) {eps 1e-05, act relu6} blocks.6.conv.conv.4 : f32[B, 196, 1152], written over %736 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 187858944, arena + 202309632, arena + 477779328,
       params[142], params[143], arena + 195315840, 1e-05f, LK_ACT_RELU6, arena + 195084288,
       arena + 202309632);
 
-  /* %748 = index(%746) {axis 0, at 0} blocks.6.conv.conv.4 : f32[1152] */
+  /* %741 = index(%739) {axis 0, at 0} blocks.6.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 195315840, 2304, arena + 195094656, 1152);
 
-  /* %749 = index(%746) {axis 0, at 1} blocks.6.conv.conv.4 : f32[1152] */
+  /* %742 = index(%739) {axis 0, at 1} blocks.6.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 195316992, 2304, arena + 195095808, 1152);
 
-  /* %750 = token_dwconv_grad_input(%747, %294) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 1152] */
+  /* %743 = token_dwconv_grad_input(%740, %287) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 202309632, params[141],
       arena + 187858944);
 
-  /* %751 = token_dwconv_grad_weight(%747, %293) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %744 = token_dwconv_grad_weight(%740, %286) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 202309632,
       arena + 180633600, arena + 195084288);
 
-  /* %752 = batch_norm_act_param_grad(%288, %750, %291, %289, %290) {eps 1e-05, act relu6} blocks.6.conv.conv.1 : f32[2, 1152] */
+  /* %745 = batch_norm_act_param_grad(%281, %743, %284, %282, %283) {eps 1e-05, act relu6} blocks.6.conv.conv.1 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 173408256, arena + 187858944,
-      arena + 492300288, params[137], params[138], 1e-05f, LK_ACT_RELU6, arena + 180633600,
+      arena + 477775872, params[137], params[138], 1e-05f, LK_ACT_RELU6, arena + 180633600,
       arena + 180865152);
 
-  /* %753 = batch_norm_act_grad(%288, %750, %291, %289, %290, %752) {eps 1e-05, act relu6} blocks.6.conv.conv.1 : f32[B, 196, 1152], written over %750 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 173408256, arena + 187858944, arena + 492300288,
+  /* %746 = batch_norm_act_grad(%281, %743, %284, %282, %283, %745) {eps 1e-05, act relu6} blocks.6.conv.conv.1 : f32[B, 196, 1152], written over %743 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 173408256, arena + 187858944, arena + 477775872,
       params[137], params[138], arena + 180865152, 1e-05f, LK_ACT_RELU6, arena + 180633600,
       arena + 187858944);
 
-  /* %754 = index(%752) {axis 0, at 0} blocks.6.conv.conv.1 : f32[1152] */
+  /* %747 = index(%745) {axis 0, at 0} blocks.6.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 180865152, 2304, arena + 184842240, 1152);
 
-  /* %755 = index(%752) {axis 0, at 1} blocks.6.conv.conv.1 : f32[1152] */
+  /* %748 = index(%745) {axis 0, at 1} blocks.6.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 180866304, 2304, arena + 184843392, 1152);
 
-  /* %756 = transpose(%287) {perm [1, 0]} blocks.6.conv.conv.0 : f32[192, 1152] */
+  /* %749 = transpose(%280) {perm [1, 0]} blocks.6.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[136], arena + 173408256);
 
-  /* %757 = linear_grad_weight(%753, %285) blocks.6.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 187858944, arena + 476190720,
+  /* %750 = linear_grad_weight(%746, %278) blocks.6.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 187858944, arena + 461666304,
       arena + 184252416);
 
-  /* %758 = fused_linear(%753, %756, %737) {residual} blocks.6.conv.conv.0 : f32[B, 196, 192], written into %730 from row 1 */
+  /* %751 = fused_linear(%746, %749, %730) {residual} blocks.6.conv.conv.0 : f32[B, 196, 192], written into %722 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 187858944, 225792, arena + 173408256, NULL,
       NULL, 0, LK_ACT_NONE, arena + 210745344, 37632, arena + 209535168, 37824);
 
-  /* %759 = reshape(%757) {shape [1152, 192, 1, 1]} blocks.6.conv.conv.0 : f32[1152, 192, 1, 1], a view of %757: no code */
+  /* %752 = reshape(%750) {shape [1152, 192, 1, 1]} blocks.6.conv.conv.0 : f32[1152, 192, 1, 1], a view of %750: no code */
 
-  /* %760 = concat(%736, %758) {axis 0} blocks.6 : f32[B, 197, 192], a view of %730: no code */
+  /* %753 = concat(%729, %751) {axis 0} blocks.6 : f32[B, 197, 192], a view of %722: no code */
 
-  /* %761 = mul(%760, %282) blocks.6 : f32[B, 197, 192] */
+  /* %754 = mul(%753, %275) blocks.6 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 209534976, (const long[]){37824, 192, 1},
       inputs[6], (const long[]){1, 0, 0}, arena + 173408256);
 
-  /* %762 = transpose(%279) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
+  /* %755 = transpose(%272) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[134], arena + 174618624);
 
-  /* %763 = fused_linear(%761, %762) blocks.6.attn.proj : f32[B, 197, 192] */
+  /* %756 = fused_linear(%754, %755) blocks.6.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 173408256, arena + 174618624, NULL, LK_ACT_NONE, NULL,
       arena + 177039360);
 
-  /* %764 = linear_grad_weight(%761, %278) blocks.6.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 173408256, arena + 435111936, arena + 184805376);
+  /* %757 = linear_grad_weight(%754, %271) blocks.6.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 173408256, arena + 426639360, arena + 184805376);
 
-  /* %765 = reduce_sum(%761) {axes [0], batch} blocks.6.attn.proj : f32[192] */
+  /* %758 = reduce_sum(%754) {axes [0], batch} blocks.6.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 173408256,
       arena + 184845120);
 
-  /* %766 = sdpa_grad(%275, %276, %277, %763) {heads 4, kv_heads 4} blocks.6.attn : f32[B, 197, 576] */
+  /* %759 = sdpa_grad(%268, %269, %270, %756) {heads 4, kv_heads 4} blocks.6.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 380645376, 576, arena + 380645568, 576,
       arena + 380645760, 576, arena + 177039360, 192, arena + 173408256, 576,
       arena + 173408256 + 192, 576, arena + 173408256 + 384, 576, 0.14433756f);
 
-  /* %767 = transpose(%272) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
+  /* %760 = transpose(%265) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[132], arena + 177039360);
 
-  /* %768 = fused_linear(%766, %767) blocks.6.attn.qkv : f32[B, 197, 192] */
+  /* %761 = fused_linear(%759, %760) blocks.6.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 173408256, arena + 177039360, NULL, LK_ACT_NONE, NULL,
       arena + 180633600);
 
-  /* %769 = linear_grad_weight(%766, %271) blocks.6.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 173408256, arena + 433901568, arena + 184694784);
+  /* %762 = linear_grad_weight(%759, %264) blocks.6.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 173408256, arena + 425428992, arena + 184694784);
 
-  /* %770 = reduce_sum(%766) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
+  /* %763 = reduce_sum(%759) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 173408256,
       arena + 184844544);
 
-  /* %771 = reduce_sum(%768) {axes [0], batch} blocks.6.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 180633600,
-      arena + 184845312);
+  /* %764 = normalize_param_grad(%261, %761) {eps 1e-06} blocks.6.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 424218624, arena + 180633600, 1e-06f,
+      arena + 173408256);
 
-  /* %772 = reduce_sum(%768, %270) {axes [0], batch} blocks.6.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 180633600, arena + 432691200, arena + 184845504);
+  /* %765 = index(%764) {axis 0, at 1} blocks.6.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 173408448, 384, arena + 184845312, 192);
 
-  /* %773 = normalize_grad(%267, %768, %268, %760) {eps 1e-06} blocks.5.conv : f32[B, 197, 192], written over %768 */
-  lk_layernorm_grad(B * 197, 192, arena + 431480832, arena + 180633600, params[130],
+  /* %766 = index(%764) {axis 0, at 0} blocks.6.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 173408256, 384, arena + 184845504, 192);
+
+  /* %767 = normalize_grad(%261, %761, %262, %753) {eps 1e-06} blocks.5.conv : f32[B, 197, 192], written over %761 */
+  lk_layernorm_grad(B * 197, 192, arena + 424218624, arena + 180633600, params[130],
       arena + 209534976, 1e-06f, arena + 180633600);
 
-  /* %774 = slice(%773) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], a view of %768: no code */
+  /* %768 = slice(%767) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], a view of %761: no code */
 
-  /* %775 = slice(%773) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192] */
+  /* %769 = slice(%767) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 180633792, 37824, arena + 181843968, 37632);
 
-  /* %776 = batch_norm_act_param_grad(%260, %775, %263, %261, %262) {eps 1e-05} blocks.5.conv.conv.7 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 474986496, arena + 181843968,
-      arena + 492400944, params[126], params[127], 1e-05f, LK_ACT_NONE, arena + 173408256,
+  /* %770 = batch_norm_act_param_grad(%254, %769, %257, %255, %256) {eps 1e-05} blocks.5.conv.conv.7 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 460462080, arena + 181843968,
+      arena + 477876528, params[126], params[127], 1e-05f, LK_ACT_NONE, arena + 173408256,
       arena + 173446848);
 
-  /* %777 = batch_norm_act_grad(%260, %775, %263, %261, %262, %776) {eps 1e-05} blocks.5.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 474986496, arena + 181843968, arena + 492400944,
+  /* %771 = batch_norm_act_grad(%254, %769, %257, %255, %256, %770) {eps 1e-05} blocks.5.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 460462080, arena + 181843968, arena + 477876528,
       params[126], params[127], arena + 173446848, 1e-05f, LK_ACT_NONE, arena + 173408256,
       arena + 183048192);
 
-  /* %778 = index(%776) {axis 0, at 0} blocks.5.conv.conv.7 : f32[192] */
+  /* %772 = index(%770) {axis 0, at 0} blocks.5.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 173446848, 384, arena + 184845696, 192);
 
-  /* %779 = index(%776) {axis 0, at 1} blocks.5.conv.conv.7 : f32[192] */
+  /* %773 = index(%770) {axis 0, at 1} blocks.5.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 173447040, 384, arena + 184845888, 192);
 
-  /* %780 = transpose(%259) {perm [1, 0]} blocks.5.conv.conv.6 : f32[1152, 192] */
+  /* %774 = transpose(%253) {perm [1, 0]} blocks.5.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[125], arena + 184473600);
 
-  /* %781 = fused_linear(%777, %780) blocks.5.conv.conv.6 : f32[B, 196, 1152] */
+  /* %775 = fused_linear(%771, %774) blocks.5.conv.conv.6 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 183048192, arena + 184473600, NULL, LK_ACT_NONE, NULL,
       arena + 173408256);
 
-  /* %782 = linear_grad_weight(%777, %257) blocks.5.conv.conv.6 : f32[192, 1152] */
+  /* %776 = linear_grad_weight(%771, %251) blocks.5.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 183048192, arena + 166182912,
       arena + 184473600);
 
-  /* %783 = reshape(%782) {shape [192, 1152, 1, 1]} blocks.5.conv.conv.6 : f32[192, 1152, 1, 1], a view of %782: no code */
+  /* %777 = reshape(%776) {shape [192, 1152, 1, 1]} blocks.5.conv.conv.6 : f32[192, 1152, 1, 1], a view of %776: no code */
 
-  /* %784 = batch_norm_act_param_grad(%252, %781, %255, %253, %254) {eps 1e-05, act relu6} blocks.5.conv.conv.4 : f32[2, 1152] */
+  /* %778 = batch_norm_act_param_grad(%246, %775, %249, %247, %248) {eps 1e-05, act relu6} blocks.5.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 158957568, arena + 173408256,
-      arena + 492296832, params[121], params[122], 1e-05f, LK_ACT_RELU6, arena + 166182912,
+      arena + 477772416, params[121], params[122], 1e-05f, LK_ACT_RELU6, arena + 166182912,
       arena + 166414464);
 
-  /* %785 = batch_norm_act_grad(%252, %781, %255, %253, %254, %784) {eps 1e-05, act relu6} blocks.5.conv.conv.4 : f32[B, 196, 1152], written over %781 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 158957568, arena + 173408256, arena + 492296832,
+  /* %779 = batch_norm_act_grad(%246, %775, %249, %247, %248, %778) {eps 1e-05, act relu6} blocks.5.conv.conv.4 : f32[B, 196, 1152], written over %775 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 158957568, arena + 173408256, arena + 477772416,
       params[121], params[122], arena + 166414464, 1e-05f, LK_ACT_RELU6, arena + 166182912,
       arena + 173408256);
 
-  /* %786 = index(%784) {axis 0, at 0} blocks.5.conv.conv.4 : f32[1152] */
+  /* %780 = index(%778) {axis 0, at 0} blocks.5.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 166414464, 2304, arena + 166193280, 1152);
 
-  /* %787 = index(%784) {axis 0, at 1} blocks.5.conv.conv.4 : f32[1152] */
+  /* %781 = index(%778) {axis 0, at 1} blocks.5.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 166415616, 2304, arena + 166194432, 1152);
 
-  /* %788 = token_dwconv_grad_input(%785, %251) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 1152] */
+  /* %782 = token_dwconv_grad_input(%779, %245) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 173408256, params[120],
       arena + 158957568);
 
-  /* %789 = token_dwconv_grad_weight(%785, %250) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %783 = token_dwconv_grad_weight(%779, %244) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 173408256,
       arena + 151732224, arena + 166182912);
 
-  /* %790 = batch_norm_act_param_grad(%245, %788, %248, %246, %247) {eps 1e-05, act relu6} blocks.5.conv.conv.1 : f32[2, 1152] */
+  /* %784 = batch_norm_act_param_grad(%239, %782, %242, %240, %241) {eps 1e-05, act relu6} blocks.5.conv.conv.1 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 144506880, arena + 158957568,
-      arena + 492293376, params[116], params[117], 1e-05f, LK_ACT_RELU6, arena + 151732224,
+      arena + 477768960, params[116], params[117], 1e-05f, LK_ACT_RELU6, arena + 151732224,
       arena + 151963776);
 
-  /* %791 = batch_norm_act_grad(%245, %788, %248, %246, %247, %790) {eps 1e-05, act relu6} blocks.5.conv.conv.1 : f32[B, 196, 1152], written over %788 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 144506880, arena + 158957568, arena + 492293376,
+  /* %785 = batch_norm_act_grad(%239, %782, %242, %240, %241, %784) {eps 1e-05, act relu6} blocks.5.conv.conv.1 : f32[B, 196, 1152], written over %782 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 144506880, arena + 158957568, arena + 477768960,
       params[116], params[117], arena + 151963776, 1e-05f, LK_ACT_RELU6, arena + 151732224,
       arena + 158957568);
 
-  /* %792 = index(%790) {axis 0, at 0} blocks.5.conv.conv.1 : f32[1152] */
+  /* %786 = index(%784) {axis 0, at 0} blocks.5.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 151963776, 2304, arena + 155940864, 1152);
 
-  /* %793 = index(%790) {axis 0, at 1} blocks.5.conv.conv.1 : f32[1152] */
+  /* %787 = index(%784) {axis 0, at 1} blocks.5.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 151964928, 2304, arena + 155942016, 1152);
 
-  /* %794 = transpose(%244) {perm [1, 0]} blocks.5.conv.conv.0 : f32[192, 1152] */
+  /* %788 = transpose(%238) {perm [1, 0]} blocks.5.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[115], arena + 144506880);
 
-  /* %795 = linear_grad_weight(%791, %242) blocks.5.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 158957568, arena + 473782272,
+  /* %789 = linear_grad_weight(%785, %236) blocks.5.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 158957568, arena + 459257856,
       arena + 155351040);
 
-  /* %796 = fused_linear(%791, %794, %775) {residual} blocks.5.conv.conv.0 : f32[B, 196, 192], written into %768 from row 1 */
+  /* %790 = fused_linear(%785, %788, %769) {residual} blocks.5.conv.conv.0 : f32[B, 196, 192], written into %761 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 158957568, 225792, arena + 144506880, NULL,
       NULL, 0, LK_ACT_NONE, arena + 181843968, 37632, arena + 180633792, 37824);
 
-  /* %797 = reshape(%795) {shape [1152, 192, 1, 1]} blocks.5.conv.conv.0 : f32[1152, 192, 1, 1], a view of %795: no code */
+  /* %791 = reshape(%789) {shape [1152, 192, 1, 1]} blocks.5.conv.conv.0 : f32[1152, 192, 1, 1], a view of %789: no code */
 
-  /* %798 = concat(%774, %796) {axis 0} blocks.5 : f32[B, 197, 192], a view of %768: no code */
+  /* %792 = concat(%768, %790) {axis 0} blocks.5 : f32[B, 197, 192], a view of %761: no code */
 
-  /* %799 = mul(%798, %239) blocks.5 : f32[B, 197, 192] */
+  /* %793 = mul(%792, %233) blocks.5 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 180633600, (const long[]){37824, 192, 1},
       inputs[5], (const long[]){1, 0, 0}, arena + 144506880);
 
-  /* %800 = transpose(%236) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
+  /* %794 = transpose(%230) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[113], arena + 145717248);
 
-  /* %801 = fused_linear(%799, %800) blocks.5.attn.proj : f32[B, 197, 192] */
+  /* %795 = fused_linear(%793, %794) blocks.5.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 144506880, arena + 145717248, NULL, LK_ACT_NONE, NULL,
       arena + 148137984);
 
-  /* %802 = linear_grad_weight(%799, %235) blocks.5.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 144506880, arena + 430270464, arena + 155904000);
+  /* %796 = linear_grad_weight(%793, %229) blocks.5.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 144506880, arena + 423008256, arena + 155904000);
 
-  /* %803 = reduce_sum(%799) {axes [0], batch} blocks.5.attn.proj : f32[192] */
+  /* %797 = reduce_sum(%793) {axes [0], batch} blocks.5.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 144506880,
       arena + 155943744);
 
-  /* %804 = sdpa_grad(%232, %233, %234, %801) {heads 4, kv_heads 4} blocks.5.attn : f32[B, 197, 576] */
+  /* %798 = sdpa_grad(%226, %227, %228, %795) {heads 4, kv_heads 4} blocks.5.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 377014272, 576, arena + 377014464, 576,
       arena + 377014656, 576, arena + 148137984, 192, arena + 144506880, 576,
       arena + 144506880 + 192, 576, arena + 144506880 + 384, 576, 0.14433756f);
 
-  /* %805 = transpose(%229) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
+  /* %799 = transpose(%223) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[111], arena + 148137984);
 
-  /* %806 = fused_linear(%804, %805) blocks.5.attn.qkv : f32[B, 197, 192] */
+  /* %800 = fused_linear(%798, %799) blocks.5.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 144506880, arena + 148137984, NULL, LK_ACT_NONE, NULL,
       arena + 151732224);
 
-  /* %807 = linear_grad_weight(%804, %228) blocks.5.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 144506880, arena + 429060096, arena + 155793408);
+  /* %801 = linear_grad_weight(%798, %222) blocks.5.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 144506880, arena + 421797888, arena + 155793408);
 
-  /* %808 = reduce_sum(%804) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
+  /* %802 = reduce_sum(%798) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 144506880,
       arena + 155943168);
 
-  /* %809 = reduce_sum(%806) {axes [0], batch} blocks.5.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 151732224,
-      arena + 155943936);
+  /* %803 = normalize_param_grad(%219, %800) {eps 1e-06} blocks.5.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 420587520, arena + 151732224, 1e-06f,
+      arena + 144506880);
 
-  /* %810 = reduce_sum(%806, %227) {axes [0], batch} blocks.5.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 151732224, arena + 427849728, arena + 155944128);
+  /* %804 = index(%803) {axis 0, at 1} blocks.5.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 144507072, 384, arena + 155943936, 192);
 
-  /* %811 = normalize_grad(%224, %806, %225, %798) {eps 1e-06} blocks.4.conv : f32[B, 197, 192], written over %806 */
-  lk_layernorm_grad(B * 197, 192, arena + 426639360, arena + 151732224, params[109],
+  /* %805 = index(%803) {axis 0, at 0} blocks.5.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 144506880, 384, arena + 155944128, 192);
+
+  /* %806 = normalize_grad(%219, %800, %220, %792) {eps 1e-06} blocks.4.conv : f32[B, 197, 192], written over %800 */
+  lk_layernorm_grad(B * 197, 192, arena + 420587520, arena + 151732224, params[109],
       arena + 180633600, 1e-06f, arena + 151732224);
 
-  /* %812 = slice(%811) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], a view of %806: no code */
+  /* %807 = slice(%806) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], a view of %800: no code */
 
-  /* %813 = slice(%811) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192] */
+  /* %808 = slice(%806) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 151732416, 37824, arena + 152942592, 37632);
 
-  /* %814 = batch_norm_act_param_grad(%217, %813, %220, %218, %219) {eps 1e-05} blocks.4.conv.conv.7 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 472578048, arena + 152942592,
-      arena + 492400368, params[105], params[106], 1e-05f, LK_ACT_NONE, arena + 144506880,
+  /* %809 = batch_norm_act_param_grad(%212, %808, %215, %213, %214) {eps 1e-05} blocks.4.conv.conv.7 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 458053632, arena + 152942592,
+      arena + 477875952, params[105], params[106], 1e-05f, LK_ACT_NONE, arena + 144506880,
       arena + 144545472);
 
-  /* %815 = batch_norm_act_grad(%217, %813, %220, %218, %219, %814) {eps 1e-05} blocks.4.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 472578048, arena + 152942592, arena + 492400368,
+  /* %810 = batch_norm_act_grad(%212, %808, %215, %213, %214, %809) {eps 1e-05} blocks.4.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 458053632, arena + 152942592, arena + 477875952,
       params[105], params[106], arena + 144545472, 1e-05f, LK_ACT_NONE, arena + 144506880,
       arena + 154146816);
 
-  /* %816 = index(%814) {axis 0, at 0} blocks.4.conv.conv.7 : f32[192] */
+  /* %811 = index(%809) {axis 0, at 0} blocks.4.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 144545472, 384, arena + 155944320, 192);
 
-  /* %817 = index(%814) {axis 0, at 1} blocks.4.conv.conv.7 : f32[192] */
+  /* %812 = index(%809) {axis 0, at 1} blocks.4.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 144545664, 384, arena + 155944512, 192);
 
-  /* %818 = transpose(%216) {perm [1, 0]} blocks.4.conv.conv.6 : f32[1152, 192] */
+  /* %813 = transpose(%211) {perm [1, 0]} blocks.4.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[104], arena + 155572224);
 
-  /* %819 = fused_linear(%815, %818) blocks.4.conv.conv.6 : f32[B, 196, 1152] */
+  /* %814 = fused_linear(%810, %813) blocks.4.conv.conv.6 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 154146816, arena + 155572224, NULL, LK_ACT_NONE, NULL,
       arena + 144506880);
 
-  /* %820 = linear_grad_weight(%815, %214) blocks.4.conv.conv.6 : f32[192, 1152] */
+  /* %815 = linear_grad_weight(%810, %209) blocks.4.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 154146816, arena + 137281536,
       arena + 155572224);
 
-  /* %821 = reshape(%820) {shape [192, 1152, 1, 1]} blocks.4.conv.conv.6 : f32[192, 1152, 1, 1], a view of %820: no code */
+  /* %816 = reshape(%815) {shape [192, 1152, 1, 1]} blocks.4.conv.conv.6 : f32[192, 1152, 1, 1], a view of %815: no code */
 
-  /* %822 = batch_norm_act_param_grad(%209, %819, %212, %210, %211) {eps 1e-05, act relu6} blocks.4.conv.conv.4 : f32[2, 1152] */
+  /* %817 = batch_norm_act_param_grad(%204, %814, %207, %205, %206) {eps 1e-05, act relu6} blocks.4.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 130056192, arena + 144506880,
-      arena + 492289920, params[100], params[101], 1e-05f, LK_ACT_RELU6, arena + 137281536,
+      arena + 477765504, params[100], params[101], 1e-05f, LK_ACT_RELU6, arena + 137281536,
       arena + 137513088);
 
-  /* %823 = batch_norm_act_grad(%209, %819, %212, %210, %211, %822) {eps 1e-05, act relu6} blocks.4.conv.conv.4 : f32[B, 196, 1152], written over %819 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 130056192, arena + 144506880, arena + 492289920,
+  /* %818 = batch_norm_act_grad(%204, %814, %207, %205, %206, %817) {eps 1e-05, act relu6} blocks.4.conv.conv.4 : f32[B, 196, 1152], written over %814 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 130056192, arena + 144506880, arena + 477765504,
       params[100], params[101], arena + 137513088, 1e-05f, LK_ACT_RELU6, arena + 137281536,
       arena + 144506880);
 
-  /* %824 = index(%822) {axis 0, at 0} blocks.4.conv.conv.4 : f32[1152] */
+  /* %819 = index(%817) {axis 0, at 0} blocks.4.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 137513088, 2304, arena + 137291904, 1152);
 
-  /* %825 = index(%822) {axis 0, at 1} blocks.4.conv.conv.4 : f32[1152] */
+  /* %820 = index(%817) {axis 0, at 1} blocks.4.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 137514240, 2304, arena + 137293056, 1152);
 
-  /* %826 = token_dwconv_grad_input(%823, %208) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 1152] */
+  /* %821 = token_dwconv_grad_input(%818, %203) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 144506880, params[99],
       arena + 130056192);
 
-  /* %827 = token_dwconv_grad_weight(%823, %207) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %822 = token_dwconv_grad_weight(%818, %202) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 144506880,
       arena + 122830848, arena + 137281536);
 
-  /* %828 = batch_norm_act_param_grad(%202, %826, %205, %203, %204) {eps 1e-05, act relu6} blocks.4.conv.conv.1 : f32[2, 1152] */
+  /* %823 = batch_norm_act_param_grad(%197, %821, %200, %198, %199) {eps 1e-05, act relu6} blocks.4.conv.conv.1 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 115605504, arena + 130056192,
-      arena + 492286464, params[95], params[96], 1e-05f, LK_ACT_RELU6, arena + 122830848,
+      arena + 477762048, params[95], params[96], 1e-05f, LK_ACT_RELU6, arena + 122830848,
       arena + 123062400);
 
-  /* %829 = batch_norm_act_grad(%202, %826, %205, %203, %204, %828) {eps 1e-05, act relu6} blocks.4.conv.conv.1 : f32[B, 196, 1152], written over %826 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 115605504, arena + 130056192, arena + 492286464,
+  /* %824 = batch_norm_act_grad(%197, %821, %200, %198, %199, %823) {eps 1e-05, act relu6} blocks.4.conv.conv.1 : f32[B, 196, 1152], written over %821 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 115605504, arena + 130056192, arena + 477762048,
       params[95], params[96], arena + 123062400, 1e-05f, LK_ACT_RELU6, arena + 122830848,
       arena + 130056192);
 
-  /* %830 = index(%828) {axis 0, at 0} blocks.4.conv.conv.1 : f32[1152] */
+  /* %825 = index(%823) {axis 0, at 0} blocks.4.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 123062400, 2304, arena + 127039488, 1152);
 
-  /* %831 = index(%828) {axis 0, at 1} blocks.4.conv.conv.1 : f32[1152] */
+  /* %826 = index(%823) {axis 0, at 1} blocks.4.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 123063552, 2304, arena + 127040640, 1152);
 
-  /* %832 = transpose(%201) {perm [1, 0]} blocks.4.conv.conv.0 : f32[192, 1152] */
+  /* %827 = transpose(%196) {perm [1, 0]} blocks.4.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[94], arena + 115605504);
 
-  /* %833 = linear_grad_weight(%829, %199) blocks.4.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 130056192, arena + 471373824,
+  /* %828 = linear_grad_weight(%824, %194) blocks.4.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 130056192, arena + 456849408,
       arena + 126449664);
 
-  /* %834 = fused_linear(%829, %832, %813) {residual} blocks.4.conv.conv.0 : f32[B, 196, 192], written into %806 from row 1 */
+  /* %829 = fused_linear(%824, %827, %808) {residual} blocks.4.conv.conv.0 : f32[B, 196, 192], written into %800 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 130056192, 225792, arena + 115605504, NULL,
       NULL, 0, LK_ACT_NONE, arena + 152942592, 37632, arena + 151732416, 37824);
 
-  /* %835 = reshape(%833) {shape [1152, 192, 1, 1]} blocks.4.conv.conv.0 : f32[1152, 192, 1, 1], a view of %833: no code */
+  /* %830 = reshape(%828) {shape [1152, 192, 1, 1]} blocks.4.conv.conv.0 : f32[1152, 192, 1, 1], a view of %828: no code */
 
-  /* %836 = concat(%812, %834) {axis 0} blocks.4 : f32[B, 197, 192], a view of %806: no code */
+  /* %831 = concat(%807, %829) {axis 0} blocks.4 : f32[B, 197, 192], a view of %800: no code */
 
-  /* %837 = mul(%836, %196) blocks.4 : f32[B, 197, 192] */
+  /* %832 = mul(%831, %191) blocks.4 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 151732224, (const long[]){37824, 192, 1},
       inputs[4], (const long[]){1, 0, 0}, arena + 115605504);
 
-  /* %838 = transpose(%193) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
+  /* %833 = transpose(%188) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[92], arena + 116815872);
 
-  /* %839 = fused_linear(%837, %838) blocks.4.attn.proj : f32[B, 197, 192] */
+  /* %834 = fused_linear(%832, %833) blocks.4.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 115605504, arena + 116815872, NULL, LK_ACT_NONE, NULL,
       arena + 119236608);
 
-  /* %840 = linear_grad_weight(%837, %192) blocks.4.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 115605504, arena + 425428992, arena + 127002624);
+  /* %835 = linear_grad_weight(%832, %187) blocks.4.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 115605504, arena + 419377152, arena + 127002624);
 
-  /* %841 = reduce_sum(%837) {axes [0], batch} blocks.4.attn.proj : f32[192] */
+  /* %836 = reduce_sum(%832) {axes [0], batch} blocks.4.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 115605504,
       arena + 127042368);
 
-  /* %842 = sdpa_grad(%189, %190, %191, %839) {heads 4, kv_heads 4} blocks.4.attn : f32[B, 197, 576] */
+  /* %837 = sdpa_grad(%184, %185, %186, %834) {heads 4, kv_heads 4} blocks.4.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 373383168, 576, arena + 373383360, 576,
       arena + 373383552, 576, arena + 119236608, 192, arena + 115605504, 576,
       arena + 115605504 + 192, 576, arena + 115605504 + 384, 576, 0.14433756f);
 
-  /* %843 = transpose(%186) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
+  /* %838 = transpose(%181) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[90], arena + 119236608);
 
-  /* %844 = fused_linear(%842, %843) blocks.4.attn.qkv : f32[B, 197, 192] */
+  /* %839 = fused_linear(%837, %838) blocks.4.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 115605504, arena + 119236608, NULL, LK_ACT_NONE, NULL,
       arena + 122830848);
 
-  /* %845 = linear_grad_weight(%842, %185) blocks.4.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 115605504, arena + 424218624, arena + 126892032);
+  /* %840 = linear_grad_weight(%837, %180) blocks.4.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 115605504, arena + 418166784, arena + 126892032);
 
-  /* %846 = reduce_sum(%842) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
+  /* %841 = reduce_sum(%837) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 115605504,
       arena + 127041792);
 
-  /* %847 = reduce_sum(%844) {axes [0], batch} blocks.4.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 122830848,
-      arena + 127042560);
+  /* %842 = normalize_param_grad(%177, %839) {eps 1e-06} blocks.4.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 416956416, arena + 122830848, 1e-06f,
+      arena + 115605504);
 
-  /* %848 = reduce_sum(%844, %184) {axes [0], batch} blocks.4.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 122830848, arena + 423008256, arena + 127042752);
+  /* %843 = index(%842) {axis 0, at 1} blocks.4.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 115605696, 384, arena + 127042560, 192);
 
-  /* %849 = normalize_grad(%181, %844, %182, %836) {eps 1e-06} blocks.3.conv : f32[B, 197, 192], written over %844 */
-  lk_layernorm_grad(B * 197, 192, arena + 421797888, arena + 122830848, params[88],
+  /* %844 = index(%842) {axis 0, at 0} blocks.4.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 115605504, 384, arena + 127042752, 192);
+
+  /* %845 = normalize_grad(%177, %839, %178, %831) {eps 1e-06} blocks.3.conv : f32[B, 197, 192], written over %839 */
+  lk_layernorm_grad(B * 197, 192, arena + 416956416, arena + 122830848, params[88],
       arena + 151732224, 1e-06f, arena + 122830848);
 
-  /* %850 = slice(%849) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], a view of %844: no code */
+  /* %846 = slice(%845) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], a view of %839: no code */
 
-  /* %851 = slice(%849) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192] */
+  /* %847 = slice(%845) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 122831040, 37824, arena + 124041216, 37632);
 
-  /* %852 = batch_norm_act_param_grad(%174, %851, %177, %175, %176) {eps 1e-05} blocks.3.conv.conv.7 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 470169600, arena + 124041216,
-      arena + 492399792, params[84], params[85], 1e-05f, LK_ACT_NONE, arena + 115605504,
+  /* %848 = batch_norm_act_param_grad(%170, %847, %173, %171, %172) {eps 1e-05} blocks.3.conv.conv.7 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 455645184, arena + 124041216,
+      arena + 477875376, params[84], params[85], 1e-05f, LK_ACT_NONE, arena + 115605504,
       arena + 115644096);
 
-  /* %853 = batch_norm_act_grad(%174, %851, %177, %175, %176, %852) {eps 1e-05} blocks.3.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 470169600, arena + 124041216, arena + 492399792,
+  /* %849 = batch_norm_act_grad(%170, %847, %173, %171, %172, %848) {eps 1e-05} blocks.3.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 455645184, arena + 124041216, arena + 477875376,
       params[84], params[85], arena + 115644096, 1e-05f, LK_ACT_NONE, arena + 115605504,
       arena + 125245440);
 
-  /* %854 = index(%852) {axis 0, at 0} blocks.3.conv.conv.7 : f32[192] */
+  /* %850 = index(%848) {axis 0, at 0} blocks.3.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 115644096, 384, arena + 127042944, 192);
 
-  /* %855 = index(%852) {axis 0, at 1} blocks.3.conv.conv.7 : f32[192] */
+  /* %851 = index(%848) {axis 0, at 1} blocks.3.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 115644288, 384, arena + 127043136, 192);
 
-  /* %856 = transpose(%173) {perm [1, 0]} blocks.3.conv.conv.6 : f32[1152, 192] */
+  /* %852 = transpose(%169) {perm [1, 0]} blocks.3.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[83], arena + 126670848);
 
-  /* %857 = fused_linear(%853, %856) blocks.3.conv.conv.6 : f32[B, 196, 1152] */
+  /* %853 = fused_linear(%849, %852) blocks.3.conv.conv.6 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 125245440, arena + 126670848, NULL, LK_ACT_NONE, NULL,
       arena + 115605504);
 
-  /* %858 = linear_grad_weight(%853, %171) blocks.3.conv.conv.6 : f32[192, 1152] */
+  /* %854 = linear_grad_weight(%849, %167) blocks.3.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 125245440, arena + 108380160,
       arena + 126670848);
 
-  /* %859 = reshape(%858) {shape [192, 1152, 1, 1]} blocks.3.conv.conv.6 : f32[192, 1152, 1, 1], a view of %858: no code */
+  /* %855 = reshape(%854) {shape [192, 1152, 1, 1]} blocks.3.conv.conv.6 : f32[192, 1152, 1, 1], a view of %854: no code */
 
-  /* %860 = batch_norm_act_param_grad(%166, %857, %169, %167, %168) {eps 1e-05, act relu6} blocks.3.conv.conv.4 : f32[2, 1152] */
+  /* %856 = batch_norm_act_param_grad(%162, %853, %165, %163, %164) {eps 1e-05, act relu6} blocks.3.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 101154816, arena + 115605504,
-      arena + 492283008, params[79], params[80], 1e-05f, LK_ACT_RELU6, arena + 108380160,
+      arena + 477758592, params[79], params[80], 1e-05f, LK_ACT_RELU6, arena + 108380160,
       arena + 108611712);
 
-  /* %861 = batch_norm_act_grad(%166, %857, %169, %167, %168, %860) {eps 1e-05, act relu6} blocks.3.conv.conv.4 : f32[B, 196, 1152], written over %857 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 101154816, arena + 115605504, arena + 492283008,
+  /* %857 = batch_norm_act_grad(%162, %853, %165, %163, %164, %856) {eps 1e-05, act relu6} blocks.3.conv.conv.4 : f32[B, 196, 1152], written over %853 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 101154816, arena + 115605504, arena + 477758592,
       params[79], params[80], arena + 108611712, 1e-05f, LK_ACT_RELU6, arena + 108380160,
       arena + 115605504);
 
-  /* %862 = index(%860) {axis 0, at 0} blocks.3.conv.conv.4 : f32[1152] */
+  /* %858 = index(%856) {axis 0, at 0} blocks.3.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 108611712, 2304, arena + 108390528, 1152);
 
-  /* %863 = index(%860) {axis 0, at 1} blocks.3.conv.conv.4 : f32[1152] */
+  /* %859 = index(%856) {axis 0, at 1} blocks.3.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 108612864, 2304, arena + 108391680, 1152);
 
-  /* %864 = token_dwconv_grad_input(%861, %165) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 1152] */
+  /* %860 = token_dwconv_grad_input(%857, %161) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 115605504, params[78],
       arena + 101154816);
 
-  /* %865 = token_dwconv_grad_weight(%861, %164) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %861 = token_dwconv_grad_weight(%857, %160) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 115605504,
       arena + 93929472, arena + 108380160);
 
-  /* %866 = batch_norm_act_param_grad(%159, %864, %162, %160, %161) {eps 1e-05, act relu6} blocks.3.conv.conv.1 : f32[2, 1152] */
+  /* %862 = batch_norm_act_param_grad(%155, %860, %158, %156, %157) {eps 1e-05, act relu6} blocks.3.conv.conv.1 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 86704128, arena + 101154816,
-      arena + 492279552, params[74], params[75], 1e-05f, LK_ACT_RELU6, arena + 93929472,
+      arena + 477755136, params[74], params[75], 1e-05f, LK_ACT_RELU6, arena + 93929472,
       arena + 94161024);
 
-  /* %867 = batch_norm_act_grad(%159, %864, %162, %160, %161, %866) {eps 1e-05, act relu6} blocks.3.conv.conv.1 : f32[B, 196, 1152], written over %864 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 86704128, arena + 101154816, arena + 492279552,
+  /* %863 = batch_norm_act_grad(%155, %860, %158, %156, %157, %862) {eps 1e-05, act relu6} blocks.3.conv.conv.1 : f32[B, 196, 1152], written over %860 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 86704128, arena + 101154816, arena + 477755136,
       params[74], params[75], arena + 94161024, 1e-05f, LK_ACT_RELU6, arena + 93929472,
       arena + 101154816);
 
-  /* %868 = index(%866) {axis 0, at 0} blocks.3.conv.conv.1 : f32[1152] */
+  /* %864 = index(%862) {axis 0, at 0} blocks.3.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 94161024, 2304, arena + 98138112, 1152);
 
-  /* %869 = index(%866) {axis 0, at 1} blocks.3.conv.conv.1 : f32[1152] */
+  /* %865 = index(%862) {axis 0, at 1} blocks.3.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 94162176, 2304, arena + 98139264, 1152);
 
-  /* %870 = transpose(%158) {perm [1, 0]} blocks.3.conv.conv.0 : f32[192, 1152] */
+  /* %866 = transpose(%154) {perm [1, 0]} blocks.3.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[73], arena + 86704128);
 
-  /* %871 = linear_grad_weight(%867, %156) blocks.3.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 101154816, arena + 468965376, arena + 97548288);
+  /* %867 = linear_grad_weight(%863, %152) blocks.3.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 101154816, arena + 454440960, arena + 97548288);
 
-  /* %872 = fused_linear(%867, %870, %851) {residual} blocks.3.conv.conv.0 : f32[B, 196, 192], written into %844 from row 1 */
+  /* %868 = fused_linear(%863, %866, %847) {residual} blocks.3.conv.conv.0 : f32[B, 196, 192], written into %839 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 101154816, 225792, arena + 86704128, NULL,
       NULL, 0, LK_ACT_NONE, arena + 124041216, 37632, arena + 122831040, 37824);
 
-  /* %873 = reshape(%871) {shape [1152, 192, 1, 1]} blocks.3.conv.conv.0 : f32[1152, 192, 1, 1], a view of %871: no code */
+  /* %869 = reshape(%867) {shape [1152, 192, 1, 1]} blocks.3.conv.conv.0 : f32[1152, 192, 1, 1], a view of %867: no code */
 
-  /* %874 = concat(%850, %872) {axis 0} blocks.3 : f32[B, 197, 192], a view of %844: no code */
+  /* %870 = concat(%846, %868) {axis 0} blocks.3 : f32[B, 197, 192], a view of %839: no code */
 
-  /* %875 = mul(%874, %153) blocks.3 : f32[B, 197, 192] */
+  /* %871 = mul(%870, %149) blocks.3 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 122830848, (const long[]){37824, 192, 1},
       inputs[3], (const long[]){1, 0, 0}, arena + 86704128);
 
-  /* %876 = transpose(%150) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
+  /* %872 = transpose(%146) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[71], arena + 87914496);
 
-  /* %877 = fused_linear(%875, %876) blocks.3.attn.proj : f32[B, 197, 192] */
+  /* %873 = fused_linear(%871, %872) blocks.3.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 86704128, arena + 87914496, NULL, LK_ACT_NONE, NULL,
       arena + 90335232);
 
-  /* %878 = linear_grad_weight(%875, %149) blocks.3.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 86704128, arena + 420587520, arena + 98101248);
+  /* %874 = linear_grad_weight(%871, %145) blocks.3.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 86704128, arena + 415746048, arena + 98101248);
 
-  /* %879 = reduce_sum(%875) {axes [0], batch} blocks.3.attn.proj : f32[192] */
+  /* %875 = reduce_sum(%871) {axes [0], batch} blocks.3.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 86704128,
       arena + 98140992);
 
-  /* %880 = sdpa_grad(%146, %147, %148, %877) {heads 4, kv_heads 4} blocks.3.attn : f32[B, 197, 576] */
+  /* %876 = sdpa_grad(%142, %143, %144, %873) {heads 4, kv_heads 4} blocks.3.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 369752064, 576, arena + 369752256, 576,
       arena + 369752448, 576, arena + 90335232, 192, arena + 86704128, 576, arena + 86704128 + 192,
       576, arena + 86704128 + 384, 576, 0.14433756f);
 
-  /* %881 = transpose(%143) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
+  /* %877 = transpose(%139) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[69], arena + 90335232);
 
-  /* %882 = fused_linear(%880, %881) blocks.3.attn.qkv : f32[B, 197, 192] */
+  /* %878 = fused_linear(%876, %877) blocks.3.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 86704128, arena + 90335232, NULL, LK_ACT_NONE, NULL,
       arena + 93929472);
 
-  /* %883 = linear_grad_weight(%880, %142) blocks.3.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 86704128, arena + 419377152, arena + 97990656);
+  /* %879 = linear_grad_weight(%876, %138) blocks.3.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 86704128, arena + 414535680, arena + 97990656);
 
-  /* %884 = reduce_sum(%880) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
+  /* %880 = reduce_sum(%876) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 86704128,
       arena + 98140416);
 
-  /* %885 = reduce_sum(%882) {axes [0], batch} blocks.3.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 93929472,
-      arena + 98141184);
+  /* %881 = normalize_param_grad(%135, %878) {eps 1e-06} blocks.3.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 413325312, arena + 93929472, 1e-06f,
+      arena + 86704128);
 
-  /* %886 = reduce_sum(%882, %141) {axes [0], batch} blocks.3.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 93929472, arena + 418166784, arena + 98141376);
+  /* %882 = index(%881) {axis 0, at 1} blocks.3.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 86704320, 384, arena + 98141184, 192);
 
-  /* %887 = normalize_grad(%138, %882, %139, %874) {eps 1e-06} blocks.2.conv : f32[B, 197, 192], written over %882 */
-  lk_layernorm_grad(B * 197, 192, arena + 416956416, arena + 93929472, params[67],
+  /* %883 = index(%881) {axis 0, at 0} blocks.3.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 86704128, 384, arena + 98141376, 192);
+
+  /* %884 = normalize_grad(%135, %878, %136, %870) {eps 1e-06} blocks.2.conv : f32[B, 197, 192], written over %878 */
+  lk_layernorm_grad(B * 197, 192, arena + 413325312, arena + 93929472, params[67],
       arena + 122830848, 1e-06f, arena + 93929472);
 
-  /* %888 = slice(%887) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], a view of %882: no code */
+  /* %885 = slice(%884) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], a view of %878: no code */
 
-  /* %889 = slice(%887) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192] */
+  /* %886 = slice(%884) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 93929664, 37824, arena + 95139840, 37632);
 
-  /* %890 = batch_norm_act_param_grad(%131, %889, %134, %132, %133) {eps 1e-05} blocks.2.conv.conv.7 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 467761152, arena + 95139840,
-      arena + 492399216, params[63], params[64], 1e-05f, LK_ACT_NONE, arena + 86704128,
+  /* %887 = batch_norm_act_param_grad(%128, %886, %131, %129, %130) {eps 1e-05} blocks.2.conv.conv.7 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 453236736, arena + 95139840,
+      arena + 477874800, params[63], params[64], 1e-05f, LK_ACT_NONE, arena + 86704128,
       arena + 86742720);
 
-  /* %891 = batch_norm_act_grad(%131, %889, %134, %132, %133, %890) {eps 1e-05} blocks.2.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 467761152, arena + 95139840, arena + 492399216,
+  /* %888 = batch_norm_act_grad(%128, %886, %131, %129, %130, %887) {eps 1e-05} blocks.2.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 453236736, arena + 95139840, arena + 477874800,
       params[63], params[64], arena + 86742720, 1e-05f, LK_ACT_NONE, arena + 86704128,
       arena + 96344064);
 
-  /* %892 = index(%890) {axis 0, at 0} blocks.2.conv.conv.7 : f32[192] */
+  /* %889 = index(%887) {axis 0, at 0} blocks.2.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 86742720, 384, arena + 98141568, 192);
 
-  /* %893 = index(%890) {axis 0, at 1} blocks.2.conv.conv.7 : f32[192] */
+  /* %890 = index(%887) {axis 0, at 1} blocks.2.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 86742912, 384, arena + 98141760, 192);
 
-  /* %894 = transpose(%130) {perm [1, 0]} blocks.2.conv.conv.6 : f32[1152, 192] */
+  /* %891 = transpose(%127) {perm [1, 0]} blocks.2.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[62], arena + 97769472);
 
-  /* %895 = fused_linear(%891, %894) blocks.2.conv.conv.6 : f32[B, 196, 1152] */
+  /* %892 = fused_linear(%888, %891) blocks.2.conv.conv.6 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 96344064, arena + 97769472, NULL, LK_ACT_NONE, NULL,
       arena + 86704128);
 
-  /* %896 = linear_grad_weight(%891, %128) blocks.2.conv.conv.6 : f32[192, 1152] */
+  /* %893 = linear_grad_weight(%888, %125) blocks.2.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 96344064, arena + 79478784, arena + 97769472);
 
-  /* %897 = reshape(%896) {shape [192, 1152, 1, 1]} blocks.2.conv.conv.6 : f32[192, 1152, 1, 1], a view of %896: no code */
+  /* %894 = reshape(%893) {shape [192, 1152, 1, 1]} blocks.2.conv.conv.6 : f32[192, 1152, 1, 1], a view of %893: no code */
 
-  /* %898 = batch_norm_act_param_grad(%123, %895, %126, %124, %125) {eps 1e-05, act relu6} blocks.2.conv.conv.4 : f32[2, 1152] */
+  /* %895 = batch_norm_act_param_grad(%120, %892, %123, %121, %122) {eps 1e-05, act relu6} blocks.2.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 72253440, arena + 86704128,
-      arena + 492276096, params[58], params[59], 1e-05f, LK_ACT_RELU6, arena + 79478784,
+      arena + 477751680, params[58], params[59], 1e-05f, LK_ACT_RELU6, arena + 79478784,
       arena + 79710336);
 
-  /* %899 = batch_norm_act_grad(%123, %895, %126, %124, %125, %898) {eps 1e-05, act relu6} blocks.2.conv.conv.4 : f32[B, 196, 1152], written over %895 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 72253440, arena + 86704128, arena + 492276096,
+  /* %896 = batch_norm_act_grad(%120, %892, %123, %121, %122, %895) {eps 1e-05, act relu6} blocks.2.conv.conv.4 : f32[B, 196, 1152], written over %892 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 72253440, arena + 86704128, arena + 477751680,
       params[58], params[59], arena + 79710336, 1e-05f, LK_ACT_RELU6, arena + 79478784,
       arena + 86704128);
 
-  /* %900 = index(%898) {axis 0, at 0} blocks.2.conv.conv.4 : f32[1152] */
+  /* %897 = index(%895) {axis 0, at 0} blocks.2.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 79710336, 2304, arena + 79489152, 1152);
 
-  /* %901 = index(%898) {axis 0, at 1} blocks.2.conv.conv.4 : f32[1152] */
+  /* %898 = index(%895) {axis 0, at 1} blocks.2.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 79711488, 2304, arena + 79490304, 1152);
 
-  /* %902 = token_dwconv_grad_input(%899, %122) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 1152] */
+  /* %899 = token_dwconv_grad_input(%896, %119) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 86704128, params[57],
       arena + 72253440);
 
-  /* %903 = token_dwconv_grad_weight(%899, %121) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %900 = token_dwconv_grad_weight(%896, %118) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 86704128, arena + 65028096,
       arena + 79478784);
 
-  /* %904 = batch_norm_act_param_grad(%116, %902, %119, %117, %118) {eps 1e-05, act relu6} blocks.2.conv.conv.1 : f32[2, 1152] */
+  /* %901 = batch_norm_act_param_grad(%113, %899, %116, %114, %115) {eps 1e-05, act relu6} blocks.2.conv.conv.1 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 57802752, arena + 72253440,
-      arena + 492272640, params[53], params[54], 1e-05f, LK_ACT_RELU6, arena + 65028096,
+      arena + 477748224, params[53], params[54], 1e-05f, LK_ACT_RELU6, arena + 65028096,
       arena + 65259648);
 
-  /* %905 = batch_norm_act_grad(%116, %902, %119, %117, %118, %904) {eps 1e-05, act relu6} blocks.2.conv.conv.1 : f32[B, 196, 1152], written over %902 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 57802752, arena + 72253440, arena + 492272640,
+  /* %902 = batch_norm_act_grad(%113, %899, %116, %114, %115, %901) {eps 1e-05, act relu6} blocks.2.conv.conv.1 : f32[B, 196, 1152], written over %899 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 57802752, arena + 72253440, arena + 477748224,
       params[53], params[54], arena + 65259648, 1e-05f, LK_ACT_RELU6, arena + 65028096,
       arena + 72253440);
 
-  /* %906 = index(%904) {axis 0, at 0} blocks.2.conv.conv.1 : f32[1152] */
+  /* %903 = index(%901) {axis 0, at 0} blocks.2.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 65259648, 2304, arena + 69236736, 1152);
 
-  /* %907 = index(%904) {axis 0, at 1} blocks.2.conv.conv.1 : f32[1152] */
+  /* %904 = index(%901) {axis 0, at 1} blocks.2.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 65260800, 2304, arena + 69237888, 1152);
 
-  /* %908 = transpose(%115) {perm [1, 0]} blocks.2.conv.conv.0 : f32[192, 1152] */
+  /* %905 = transpose(%112) {perm [1, 0]} blocks.2.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[52], arena + 57802752);
 
-  /* %909 = linear_grad_weight(%905, %113) blocks.2.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 72253440, arena + 466556928, arena + 68646912);
+  /* %906 = linear_grad_weight(%902, %110) blocks.2.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 72253440, arena + 452032512, arena + 68646912);
 
-  /* %910 = fused_linear(%905, %908, %889) {residual} blocks.2.conv.conv.0 : f32[B, 196, 192], written into %882 from row 1 */
+  /* %907 = fused_linear(%902, %905, %886) {residual} blocks.2.conv.conv.0 : f32[B, 196, 192], written into %878 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 72253440, 225792, arena + 57802752, NULL, NULL,
       0, LK_ACT_NONE, arena + 95139840, 37632, arena + 93929664, 37824);
 
-  /* %911 = reshape(%909) {shape [1152, 192, 1, 1]} blocks.2.conv.conv.0 : f32[1152, 192, 1, 1], a view of %909: no code */
+  /* %908 = reshape(%906) {shape [1152, 192, 1, 1]} blocks.2.conv.conv.0 : f32[1152, 192, 1, 1], a view of %906: no code */
 
-  /* %912 = concat(%888, %910) {axis 0} blocks.2 : f32[B, 197, 192], a view of %882: no code */
+  /* %909 = concat(%885, %907) {axis 0} blocks.2 : f32[B, 197, 192], a view of %878: no code */
 
-  /* %913 = mul(%912, %110) blocks.2 : f32[B, 197, 192] */
+  /* %910 = mul(%909, %107) blocks.2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 93929472, (const long[]){37824, 192, 1}, inputs[2],
       (const long[]){1, 0, 0}, arena + 57802752);
 
-  /* %914 = transpose(%107) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
+  /* %911 = transpose(%104) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[50], arena + 59013120);
 
-  /* %915 = fused_linear(%913, %914) blocks.2.attn.proj : f32[B, 197, 192] */
+  /* %912 = fused_linear(%910, %911) blocks.2.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 57802752, arena + 59013120, NULL, LK_ACT_NONE, NULL,
       arena + 61433856);
 
-  /* %916 = linear_grad_weight(%913, %106) blocks.2.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 57802752, arena + 415746048, arena + 69199872);
+  /* %913 = linear_grad_weight(%910, %103) blocks.2.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 57802752, arena + 412114944, arena + 69199872);
 
-  /* %917 = reduce_sum(%913) {axes [0], batch} blocks.2.attn.proj : f32[192] */
+  /* %914 = reduce_sum(%910) {axes [0], batch} blocks.2.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 57802752,
       arena + 69239616);
 
-  /* %918 = sdpa_grad(%103, %104, %105, %915) {heads 4, kv_heads 4} blocks.2.attn : f32[B, 197, 576] */
+  /* %915 = sdpa_grad(%100, %101, %102, %912) {heads 4, kv_heads 4} blocks.2.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 366120960, 576, arena + 366121152, 576,
       arena + 366121344, 576, arena + 61433856, 192, arena + 57802752, 576, arena + 57802752 + 192,
       576, arena + 57802752 + 384, 576, 0.14433756f);
 
-  /* %919 = transpose(%100) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
+  /* %916 = transpose(%97) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[48], arena + 61433856);
 
-  /* %920 = fused_linear(%918, %919) blocks.2.attn.qkv : f32[B, 197, 192] */
+  /* %917 = fused_linear(%915, %916) blocks.2.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 57802752, arena + 61433856, NULL, LK_ACT_NONE, NULL,
       arena + 65028096);
 
-  /* %921 = linear_grad_weight(%918, %99) blocks.2.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 57802752, arena + 414535680, arena + 69089280);
+  /* %918 = linear_grad_weight(%915, %96) blocks.2.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 57802752, arena + 410904576, arena + 69089280);
 
-  /* %922 = reduce_sum(%918) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
+  /* %919 = reduce_sum(%915) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 57802752,
       arena + 69239040);
 
-  /* %923 = reduce_sum(%920) {axes [0], batch} blocks.2.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 65028096,
-      arena + 69239808);
+  /* %920 = normalize_param_grad(%93, %917) {eps 1e-06} blocks.2.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 409694208, arena + 65028096, 1e-06f,
+      arena + 57802752);
 
-  /* %924 = reduce_sum(%920, %98) {axes [0], batch} blocks.2.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 65028096, arena + 413325312, arena + 69240000);
+  /* %921 = index(%920) {axis 0, at 1} blocks.2.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57802944, 384, arena + 69239808, 192);
 
-  /* %925 = normalize_grad(%95, %920, %96, %912) {eps 1e-06} blocks.1.conv : f32[B, 197, 192], written over %920 */
-  lk_layernorm_grad(B * 197, 192, arena + 412114944, arena + 65028096, params[46], arena + 93929472,
+  /* %922 = index(%920) {axis 0, at 0} blocks.2.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57802752, 384, arena + 69240000, 192);
+
+  /* %923 = normalize_grad(%93, %917, %94, %909) {eps 1e-06} blocks.1.conv : f32[B, 197, 192], written over %917 */
+  lk_layernorm_grad(B * 197, 192, arena + 409694208, arena + 65028096, params[46], arena + 93929472,
       1e-06f, arena + 65028096);
 
-  /* %926 = slice(%925) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], a view of %920: no code */
+  /* %924 = slice(%923) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], a view of %917: no code */
 
-  /* %927 = slice(%925) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192] */
+  /* %925 = slice(%923) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 65028288, 37824, arena + 66238464, 37632);
 
-  /* %928 = batch_norm_act_param_grad(%88, %927, %91, %89, %90) {eps 1e-05} blocks.1.conv.conv.7 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 465352704, arena + 66238464,
-      arena + 492398640, params[42], params[43], 1e-05f, LK_ACT_NONE, arena + 57802752,
+  /* %926 = batch_norm_act_param_grad(%86, %925, %89, %87, %88) {eps 1e-05} blocks.1.conv.conv.7 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 450828288, arena + 66238464,
+      arena + 477874224, params[42], params[43], 1e-05f, LK_ACT_NONE, arena + 57802752,
       arena + 57841344);
 
-  /* %929 = batch_norm_act_grad(%88, %927, %91, %89, %90, %928) {eps 1e-05} blocks.1.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 465352704, arena + 66238464, arena + 492398640,
+  /* %927 = batch_norm_act_grad(%86, %925, %89, %87, %88, %926) {eps 1e-05} blocks.1.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 450828288, arena + 66238464, arena + 477874224,
       params[42], params[43], arena + 57841344, 1e-05f, LK_ACT_NONE, arena + 57802752,
       arena + 67442688);
 
-  /* %930 = index(%928) {axis 0, at 0} blocks.1.conv.conv.7 : f32[192] */
+  /* %928 = index(%926) {axis 0, at 0} blocks.1.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 57841344, 384, arena + 69240192, 192);
 
-  /* %931 = index(%928) {axis 0, at 1} blocks.1.conv.conv.7 : f32[192] */
+  /* %929 = index(%926) {axis 0, at 1} blocks.1.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 57841536, 384, arena + 69240384, 192);
 
-  /* %932 = transpose(%87) {perm [1, 0]} blocks.1.conv.conv.6 : f32[1152, 192] */
+  /* %930 = transpose(%85) {perm [1, 0]} blocks.1.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[41], arena + 68868096);
 
-  /* %933 = fused_linear(%929, %932) blocks.1.conv.conv.6 : f32[B, 196, 1152] */
+  /* %931 = fused_linear(%927, %930) blocks.1.conv.conv.6 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 67442688, arena + 68868096, NULL, LK_ACT_NONE, NULL,
       arena + 57802752);
 
-  /* %934 = linear_grad_weight(%929, %85) blocks.1.conv.conv.6 : f32[192, 1152] */
+  /* %932 = linear_grad_weight(%927, %83) blocks.1.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 67442688, arena + 50577408, arena + 68868096);
 
-  /* %935 = reshape(%934) {shape [192, 1152, 1, 1]} blocks.1.conv.conv.6 : f32[192, 1152, 1, 1], a view of %934: no code */
+  /* %933 = reshape(%932) {shape [192, 1152, 1, 1]} blocks.1.conv.conv.6 : f32[192, 1152, 1, 1], a view of %932: no code */
 
-  /* %936 = batch_norm_act_param_grad(%80, %933, %83, %81, %82) {eps 1e-05, act relu6} blocks.1.conv.conv.4 : f32[2, 1152] */
+  /* %934 = batch_norm_act_param_grad(%78, %931, %81, %79, %80) {eps 1e-05, act relu6} blocks.1.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 43352064, arena + 57802752,
-      arena + 492269184, params[37], params[38], 1e-05f, LK_ACT_RELU6, arena + 50577408,
+      arena + 477744768, params[37], params[38], 1e-05f, LK_ACT_RELU6, arena + 50577408,
       arena + 50808960);
 
-  /* %937 = batch_norm_act_grad(%80, %933, %83, %81, %82, %936) {eps 1e-05, act relu6} blocks.1.conv.conv.4 : f32[B, 196, 1152], written over %933 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 43352064, arena + 57802752, arena + 492269184,
+  /* %935 = batch_norm_act_grad(%78, %931, %81, %79, %80, %934) {eps 1e-05, act relu6} blocks.1.conv.conv.4 : f32[B, 196, 1152], written over %931 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 43352064, arena + 57802752, arena + 477744768,
       params[37], params[38], arena + 50808960, 1e-05f, LK_ACT_RELU6, arena + 50577408,
       arena + 57802752);
 
-  /* %938 = index(%936) {axis 0, at 0} blocks.1.conv.conv.4 : f32[1152] */
+  /* %936 = index(%934) {axis 0, at 0} blocks.1.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 50808960, 2304, arena + 50587776, 1152);
 
-  /* %939 = index(%936) {axis 0, at 1} blocks.1.conv.conv.4 : f32[1152] */
+  /* %937 = index(%934) {axis 0, at 1} blocks.1.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 50810112, 2304, arena + 50588928, 1152);
 
-  /* %940 = token_dwconv_grad_input(%937, %79) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 1152] */
+  /* %938 = token_dwconv_grad_input(%935, %77) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 57802752, params[36],
       arena + 43352064);
 
-  /* %941 = token_dwconv_grad_weight(%937, %78) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %939 = token_dwconv_grad_weight(%935, %76) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 57802752, arena + 36126720,
       arena + 50577408);
 
-  /* %942 = batch_norm_act_param_grad(%73, %940, %76, %74, %75) {eps 1e-05, act relu6} blocks.1.conv.conv.1 : f32[2, 1152] */
+  /* %940 = batch_norm_act_param_grad(%71, %938, %74, %72, %73) {eps 1e-05, act relu6} blocks.1.conv.conv.1 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 28901376, arena + 43352064,
-      arena + 492265728, params[32], params[33], 1e-05f, LK_ACT_RELU6, arena + 36126720,
+      arena + 477741312, params[32], params[33], 1e-05f, LK_ACT_RELU6, arena + 36126720,
       arena + 36358272);
 
-  /* %943 = batch_norm_act_grad(%73, %940, %76, %74, %75, %942) {eps 1e-05, act relu6} blocks.1.conv.conv.1 : f32[B, 196, 1152], written over %940 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 28901376, arena + 43352064, arena + 492265728,
+  /* %941 = batch_norm_act_grad(%71, %938, %74, %72, %73, %940) {eps 1e-05, act relu6} blocks.1.conv.conv.1 : f32[B, 196, 1152], written over %938 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 28901376, arena + 43352064, arena + 477741312,
       params[32], params[33], arena + 36358272, 1e-05f, LK_ACT_RELU6, arena + 36126720,
       arena + 43352064);
 
-  /* %944 = index(%942) {axis 0, at 0} blocks.1.conv.conv.1 : f32[1152] */
+  /* %942 = index(%940) {axis 0, at 0} blocks.1.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 36358272, 2304, arena + 40335360, 1152);
 
-  /* %945 = index(%942) {axis 0, at 1} blocks.1.conv.conv.1 : f32[1152] */
+  /* %943 = index(%940) {axis 0, at 1} blocks.1.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 36359424, 2304, arena + 40336512, 1152);
 
-  /* %946 = transpose(%72) {perm [1, 0]} blocks.1.conv.conv.0 : f32[192, 1152] */
+  /* %944 = transpose(%70) {perm [1, 0]} blocks.1.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[31], arena + 28901376);
 
-  /* %947 = linear_grad_weight(%943, %70) blocks.1.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 43352064, arena + 464148480, arena + 39745536);
+  /* %945 = linear_grad_weight(%941, %68) blocks.1.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 43352064, arena + 449624064, arena + 39745536);
 
-  /* %948 = fused_linear(%943, %946, %927) {residual} blocks.1.conv.conv.0 : f32[B, 196, 192], written into %920 from row 1 */
+  /* %946 = fused_linear(%941, %944, %925) {residual} blocks.1.conv.conv.0 : f32[B, 196, 192], written into %917 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 43352064, 225792, arena + 28901376, NULL, NULL,
       0, LK_ACT_NONE, arena + 66238464, 37632, arena + 65028288, 37824);
 
-  /* %949 = reshape(%947) {shape [1152, 192, 1, 1]} blocks.1.conv.conv.0 : f32[1152, 192, 1, 1], a view of %947: no code */
+  /* %947 = reshape(%945) {shape [1152, 192, 1, 1]} blocks.1.conv.conv.0 : f32[1152, 192, 1, 1], a view of %945: no code */
 
-  /* %950 = concat(%926, %948) {axis 0} blocks.1 : f32[B, 197, 192], a view of %920: no code */
+  /* %948 = concat(%924, %946) {axis 0} blocks.1 : f32[B, 197, 192], a view of %917: no code */
 
-  /* %951 = mul(%950, %67) blocks.1 : f32[B, 197, 192] */
+  /* %949 = mul(%948, %65) blocks.1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 65028096, (const long[]){37824, 192, 1}, inputs[1],
       (const long[]){1, 0, 0}, arena + 28901376);
 
-  /* %952 = transpose(%64) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
+  /* %950 = transpose(%62) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[29], arena + 30111744);
 
-  /* %953 = fused_linear(%951, %952) blocks.1.attn.proj : f32[B, 197, 192] */
+  /* %951 = fused_linear(%949, %950) blocks.1.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 28901376, arena + 30111744, NULL, LK_ACT_NONE, NULL,
       arena + 32532480);
 
-  /* %954 = linear_grad_weight(%951, %63) blocks.1.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 28901376, arena + 410904576, arena + 40298496);
+  /* %952 = linear_grad_weight(%949, %61) blocks.1.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 28901376, arena + 408483840, arena + 40298496);
 
-  /* %955 = reduce_sum(%951) {axes [0], batch} blocks.1.attn.proj : f32[192] */
+  /* %953 = reduce_sum(%949) {axes [0], batch} blocks.1.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 28901376,
       arena + 40338240);
 
-  /* %956 = sdpa_grad(%60, %61, %62, %953) {heads 4, kv_heads 4} blocks.1.attn : f32[B, 197, 576] */
+  /* %954 = sdpa_grad(%58, %59, %60, %951) {heads 4, kv_heads 4} blocks.1.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 362489856, 576, arena + 362490048, 576,
       arena + 362490240, 576, arena + 32532480, 192, arena + 28901376, 576, arena + 28901376 + 192,
       576, arena + 28901376 + 384, 576, 0.14433756f);
 
-  /* %957 = transpose(%57) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
+  /* %955 = transpose(%55) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[27], arena + 32532480);
 
-  /* %958 = fused_linear(%956, %957) blocks.1.attn.qkv : f32[B, 197, 192] */
+  /* %956 = fused_linear(%954, %955) blocks.1.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 28901376, arena + 32532480, NULL, LK_ACT_NONE, NULL,
       arena + 36126720);
 
-  /* %959 = linear_grad_weight(%956, %56) blocks.1.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 28901376, arena + 409694208, arena + 40187904);
+  /* %957 = linear_grad_weight(%954, %54) blocks.1.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 28901376, arena + 407273472, arena + 40187904);
 
-  /* %960 = reduce_sum(%956) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
+  /* %958 = reduce_sum(%954) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 28901376,
       arena + 40337664);
 
-  /* %961 = reduce_sum(%958) {axes [0], batch} blocks.1.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 36126720,
-      arena + 40338432);
+  /* %959 = normalize_param_grad(%51, %956) {eps 1e-06} blocks.1.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 406063104, arena + 36126720, 1e-06f,
+      arena + 28901376);
 
-  /* %962 = reduce_sum(%958, %55) {axes [0], batch} blocks.1.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 36126720, arena + 408483840, arena + 40338624);
+  /* %960 = index(%959) {axis 0, at 1} blocks.1.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 28901568, 384, arena + 40338432, 192);
 
-  /* %963 = normalize_grad(%52, %958, %53, %950) {eps 1e-06} blocks.0.conv : f32[B, 197, 192], written over %958 */
-  lk_layernorm_grad(B * 197, 192, arena + 407273472, arena + 36126720, params[25], arena + 65028096,
+  /* %961 = index(%959) {axis 0, at 0} blocks.1.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 28901376, 384, arena + 40338624, 192);
+
+  /* %962 = normalize_grad(%51, %956, %52, %948) {eps 1e-06} blocks.0.conv : f32[B, 197, 192], written over %956 */
+  lk_layernorm_grad(B * 197, 192, arena + 406063104, arena + 36126720, params[25], arena + 65028096,
       1e-06f, arena + 36126720);
 
-  /* %964 = slice(%963) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], a view of %958: no code */
+  /* %963 = slice(%962) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], a view of %956: no code */
 
-  /* %965 = slice(%963) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192] */
+  /* %964 = slice(%962) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 36126912, 37824, arena + 37337088, 37632);
 
-  /* %966 = batch_norm_act_param_grad(%45, %965, %48, %46, %47) {eps 1e-05} blocks.0.conv.conv.7 : f32[2, 192] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 462944256, arena + 37337088,
-      arena + 492398064, params[21], params[22], 1e-05f, LK_ACT_NONE, arena + 28901376,
+  /* %965 = batch_norm_act_param_grad(%44, %964, %47, %45, %46) {eps 1e-05} blocks.0.conv.conv.7 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 448419840, arena + 37337088,
+      arena + 477873648, params[21], params[22], 1e-05f, LK_ACT_NONE, arena + 28901376,
       arena + 28939968);
 
-  /* %967 = batch_norm_act_grad(%45, %965, %48, %46, %47, %966) {eps 1e-05} blocks.0.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 462944256, arena + 37337088, arena + 492398064,
+  /* %966 = batch_norm_act_grad(%44, %964, %47, %45, %46, %965) {eps 1e-05} blocks.0.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 448419840, arena + 37337088, arena + 477873648,
       params[21], params[22], arena + 28939968, 1e-05f, LK_ACT_NONE, arena + 28901376,
       arena + 38541312);
 
-  /* %968 = index(%966) {axis 0, at 0} blocks.0.conv.conv.7 : f32[192] */
+  /* %967 = index(%965) {axis 0, at 0} blocks.0.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 28939968, 384, arena + 40338816, 192);
 
-  /* %969 = index(%966) {axis 0, at 1} blocks.0.conv.conv.7 : f32[192] */
+  /* %968 = index(%965) {axis 0, at 1} blocks.0.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 28940160, 384, arena + 40339008, 192);
 
-  /* %970 = transpose(%44) {perm [1, 0]} blocks.0.conv.conv.6 : f32[1152, 192] */
+  /* %969 = transpose(%43) {perm [1, 0]} blocks.0.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[20], arena + 39966720);
 
-  /* %971 = fused_linear(%967, %970) blocks.0.conv.conv.6 : f32[B, 196, 1152] */
+  /* %970 = fused_linear(%966, %969) blocks.0.conv.conv.6 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 38541312, arena + 39966720, NULL, LK_ACT_NONE, NULL,
       arena + 28901376);
 
-  /* %972 = linear_grad_weight(%967, %42) blocks.0.conv.conv.6 : f32[192, 1152] */
+  /* %971 = linear_grad_weight(%966, %41) blocks.0.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 38541312, arena + 21676032, arena + 39966720);
 
-  /* %973 = reshape(%972) {shape [192, 1152, 1, 1]} blocks.0.conv.conv.6 : f32[192, 1152, 1, 1], a view of %972: no code */
+  /* %972 = reshape(%971) {shape [192, 1152, 1, 1]} blocks.0.conv.conv.6 : f32[192, 1152, 1, 1], a view of %971: no code */
 
-  /* %974 = batch_norm_act_param_grad(%37, %971, %40, %38, %39) {eps 1e-05, act relu6} blocks.0.conv.conv.4 : f32[2, 1152] */
+  /* %973 = batch_norm_act_param_grad(%36, %970, %39, %37, %38) {eps 1e-05, act relu6} blocks.0.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 14450688, arena + 28901376,
-      arena + 492262272, params[16], params[17], 1e-05f, LK_ACT_RELU6, arena + 21676032,
+      arena + 477737856, params[16], params[17], 1e-05f, LK_ACT_RELU6, arena + 21676032,
       arena + 21907584);
 
-  /* %975 = batch_norm_act_grad(%37, %971, %40, %38, %39, %974) {eps 1e-05, act relu6} blocks.0.conv.conv.4 : f32[B, 196, 1152], written over %971 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 14450688, arena + 28901376, arena + 492262272,
+  /* %974 = batch_norm_act_grad(%36, %970, %39, %37, %38, %973) {eps 1e-05, act relu6} blocks.0.conv.conv.4 : f32[B, 196, 1152], written over %970 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 14450688, arena + 28901376, arena + 477737856,
       params[16], params[17], arena + 21907584, 1e-05f, LK_ACT_RELU6, arena + 21676032,
       arena + 28901376);
 
-  /* %976 = index(%974) {axis 0, at 0} blocks.0.conv.conv.4 : f32[1152] */
+  /* %975 = index(%973) {axis 0, at 0} blocks.0.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 21907584, 2304, arena + 21686400, 1152);
 
-  /* %977 = index(%974) {axis 0, at 1} blocks.0.conv.conv.4 : f32[1152] */
+  /* %976 = index(%973) {axis 0, at 1} blocks.0.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 21908736, 2304, arena + 21687552, 1152);
 
-  /* %978 = token_dwconv_grad_input(%975, %36) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 1152] */
+  /* %977 = token_dwconv_grad_input(%974, %35) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 28901376, params[15],
       arena + 14450688);
 
-  /* %979 = token_dwconv_grad_weight(%975, %35) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %978 = token_dwconv_grad_weight(%974, %34) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 28901376, arena + 7225344,
       arena + 21676032);
 
-  /* %980 = batch_norm_act_param_grad(%30, %978, %33, %31, %32) {eps 1e-05, act relu6} blocks.0.conv.conv.1 : f32[2, 1152] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena, arena + 14450688, arena + 492258816,
+  /* %979 = batch_norm_act_param_grad(%29, %977, %32, %30, %31) {eps 1e-05, act relu6} blocks.0.conv.conv.1 : f32[2, 1152] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena, arena + 14450688, arena + 477734400,
       params[11], params[12], 1e-05f, LK_ACT_RELU6, arena + 7225344, arena + 7456896);
 
-  /* %981 = batch_norm_act_grad(%30, %978, %33, %31, %32, %980) {eps 1e-05, act relu6} blocks.0.conv.conv.1 : f32[B, 196, 1152], written over %978 */
-  lk_batch_norm_act_grad_cl(B * 196, 1152, arena, arena + 14450688, arena + 492258816, params[11],
+  /* %980 = batch_norm_act_grad(%29, %977, %32, %30, %31, %979) {eps 1e-05, act relu6} blocks.0.conv.conv.1 : f32[B, 196, 1152], written over %977 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena, arena + 14450688, arena + 477734400, params[11],
       params[12], arena + 7456896, 1e-05f, LK_ACT_RELU6, arena + 7225344, arena + 14450688);
 
-  /* %982 = index(%980) {axis 0, at 0} blocks.0.conv.conv.1 : f32[1152] */
+  /* %981 = index(%979) {axis 0, at 0} blocks.0.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 7456896, 2304, arena + 5210112, 1152);
 
-  /* %983 = index(%980) {axis 0, at 1} blocks.0.conv.conv.1 : f32[1152] */
+  /* %982 = index(%979) {axis 0, at 1} blocks.0.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 7458048, 2304, arena + 5211264, 1152);
 
-  /* %984 = transpose(%29) {perm [1, 0]} blocks.0.conv.conv.0 : f32[192, 1152] */
+  /* %983 = transpose(%28) {perm [1, 0]} blocks.0.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[10], arena);
 
-  /* %985 = linear_grad_weight(%981, %27) blocks.0.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 14450688, arena + 461740032, arena + 4841472);
+  /* %984 = linear_grad_weight(%980, %26) blocks.0.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 14450688, arena + 447215616, arena + 4841472);
 
-  /* %986 = fused_linear(%981, %984, %965) {residual} blocks.0.conv.conv.0 : f32[B, 196, 192], written into %958 from row 1 */
+  /* %985 = fused_linear(%980, %983, %964) {residual} blocks.0.conv.conv.0 : f32[B, 196, 192], written into %956 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 14450688, 225792, arena, NULL, NULL, 0,
       LK_ACT_NONE, arena + 37337088, 37632, arena + 36126912, 37824);
 
-  /* %987 = reshape(%985) {shape [1152, 192, 1, 1]} blocks.0.conv.conv.0 : f32[1152, 192, 1, 1], a view of %985: no code */
+  /* %986 = reshape(%984) {shape [1152, 192, 1, 1]} blocks.0.conv.conv.0 : f32[1152, 192, 1, 1], a view of %984: no code */
 
-  /* %988 = concat(%964, %986) {axis 0} blocks.0 : f32[B, 197, 192], a view of %958: no code */
+  /* %987 = concat(%963, %985) {axis 0} blocks.0 : f32[B, 197, 192], a view of %956: no code */
 
-  /* %989 = transpose(%23) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
+  /* %988 = transpose(%22) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[8], arena);
 
-  /* %990 = fused_linear(%988, %989) blocks.0.attn.proj : f32[B, 197, 192] */
+  /* %989 = fused_linear(%987, %988) blocks.0.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 36126720, arena, NULL, LK_ACT_NONE, NULL,
       arena + 3631104);
 
-  /* %991 = linear_grad_weight(%988, %22) blocks.0.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 36126720, arena + 406063104, arena + 5173248);
+  /* %990 = linear_grad_weight(%987, %21) blocks.0.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 36126720, arena + 404852736, arena + 5173248);
 
-  /* %992 = reduce_sum(%988) {axes [0], batch} blocks.0.attn.proj : f32[192] */
+  /* %991 = reduce_sum(%987) {axes [0], batch} blocks.0.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 36126720,
       arena + 5212992);
 
-  /* %993 = sdpa_grad(%19, %20, %21, %990) {heads 4, kv_heads 4} blocks.0.attn : f32[B, 197, 576] */
+  /* %992 = sdpa_grad(%18, %19, %20, %989) {heads 4, kv_heads 4} blocks.0.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 358858752, 576, arena + 358858944, 576,
       arena + 358859136, 576, arena + 3631104, 192, arena, 576, arena + 192, 576, arena + 384, 576,
       0.14433756f);
 
-  /* %994 = transpose(%16) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
+  /* %993 = transpose(%15) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[6], arena + 5062656);
 
-  /* %995 = fused_linear(%993, %994) blocks.0.attn.qkv : f32[B, 197, 192] */
+  /* %994 = fused_linear(%992, %993) blocks.0.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena, arena + 5062656, NULL, LK_ACT_NONE, NULL,
       arena + 3631104);
 
-  /* %996 = linear_grad_weight(%993, %15) blocks.0.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena, arena + 404852736, arena + 5062656);
+  /* %995 = linear_grad_weight(%992, %14) blocks.0.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena, arena + 403642368, arena + 5062656);
 
-  /* %997 = reduce_sum(%993) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
+  /* %996 = reduce_sum(%992) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena,
       arena + 5212416);
 
-  /* %998 = reduce_sum(%995) {axes [0], batch} blocks.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 3631104,
-      arena + 1389504);
+  /* %997 = normalize_param_grad(%11, %994) {eps 1e-06} blocks.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 197, 192, arena + 402432000, arena + 3631104, 1e-06f, arena);
 
-  /* %999 = reduce_sum(%995, %14) {axes [0], batch} blocks.0.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 3631104, arena + 403642368, arena + 1389696);
+  /* %998 = index(%997) {axis 0, at 1} blocks.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 192, 384, arena + 1389504, 192);
 
-  /* %1000 = normalize_grad(%11, %995, %12, %988) {eps 1e-06} : f32[B, 197, 192], written over %995 */
+  /* %999 = index(%997) {axis 0, at 0} blocks.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena, 384, arena + 1389696, 192);
+
+  /* %1000 = normalize_grad(%11, %994, %12, %987) {eps 1e-06} : f32[B, 197, 192], written over %994 */
   lk_layernorm_grad(B * 197, 192, arena + 402432000, arena + 3631104, params[4], arena + 36126720,
       1e-06f, arena + 3631104);
 
@@ -8708,8 +8817,8 @@ int localvit_tiny_relu6_train_forward(const float *const *params, const float *c
 
   /* %1009 = reshape(%1007) {shape [192, 3, 16, 16]} patch_embed.proj : f32[192, 3, 16, 16], a view of %1007: no code */
 
-  /* output 0 "loss" = %535 : f32[1] */
-  memcpy(outputs[0], arena + 492409776, sizeof(float) * 1);
+  /* output 0 "loss" = %522 : f32[1] */
+  memcpy(outputs[0], arena + 477885360, sizeof(float) * 1);
   /* output 1 "grad:patch_embed.proj.weight" = %1009 : f32[192, 3, 16, 16] */
   memcpy(outputs[1], arena + 1204224, sizeof(float) * 147456);
   /* output 2 "grad:patch_embed.proj.bias" = %1008 : f32[192] */
@@ -8722,442 +8831,442 @@ int localvit_tiny_relu6_train_forward(const float *const *params, const float *c
   memcpy(outputs[5], arena + 1389696, sizeof(float) * 192);
   /* output 6 "grad:blocks.0.norm1.bias" = %998 : f32[192] */
   memcpy(outputs[6], arena + 1389504, sizeof(float) * 192);
-  /* output 7 "grad:blocks.0.attn.qkv.weight" = %996 : f32[576, 192] */
+  /* output 7 "grad:blocks.0.attn.qkv.weight" = %995 : f32[576, 192] */
   memcpy(outputs[7], arena + 5062656, sizeof(float) * 110592);
-  /* output 8 "grad:blocks.0.attn.qkv.bias" = %997 : f32[576] */
+  /* output 8 "grad:blocks.0.attn.qkv.bias" = %996 : f32[576] */
   memcpy(outputs[8], arena + 5212416, sizeof(float) * 576);
-  /* output 9 "grad:blocks.0.attn.proj.weight" = %991 : f32[192, 192] */
+  /* output 9 "grad:blocks.0.attn.proj.weight" = %990 : f32[192, 192] */
   memcpy(outputs[9], arena + 5173248, sizeof(float) * 36864);
-  /* output 10 "grad:blocks.0.attn.proj.bias" = %992 : f32[192] */
+  /* output 10 "grad:blocks.0.attn.proj.bias" = %991 : f32[192] */
   memcpy(outputs[10], arena + 5212992, sizeof(float) * 192);
-  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %987 : f32[1152, 192, 1, 1] */
+  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %986 : f32[1152, 192, 1, 1] */
   memcpy(outputs[11], arena + 4841472, sizeof(float) * 221184);
-  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %982 : f32[1152] */
+  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %981 : f32[1152] */
   memcpy(outputs[12], arena + 5210112, sizeof(float) * 1152);
-  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %983 : f32[1152] */
+  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %982 : f32[1152] */
   memcpy(outputs[13], arena + 5211264, sizeof(float) * 1152);
-  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %979 : f32[1152, 1, 3, 3] */
+  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %978 : f32[1152, 1, 3, 3] */
   memcpy(outputs[14], arena + 21676032, sizeof(float) * 10368);
-  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %976 : f32[1152] */
+  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %975 : f32[1152] */
   memcpy(outputs[15], arena + 21686400, sizeof(float) * 1152);
-  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %977 : f32[1152] */
+  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %976 : f32[1152] */
   memcpy(outputs[16], arena + 21687552, sizeof(float) * 1152);
-  /* output 17 "grad:blocks.0.conv.conv.6.weight" = %973 : f32[192, 1152, 1, 1] */
+  /* output 17 "grad:blocks.0.conv.conv.6.weight" = %972 : f32[192, 1152, 1, 1] */
   memcpy(outputs[17], arena + 39966720, sizeof(float) * 221184);
-  /* output 18 "grad:blocks.0.conv.conv.7.weight" = %968 : f32[192] */
+  /* output 18 "grad:blocks.0.conv.conv.7.weight" = %967 : f32[192] */
   memcpy(outputs[18], arena + 40338816, sizeof(float) * 192);
-  /* output 19 "grad:blocks.0.conv.conv.7.bias" = %969 : f32[192] */
+  /* output 19 "grad:blocks.0.conv.conv.7.bias" = %968 : f32[192] */
   memcpy(outputs[19], arena + 40339008, sizeof(float) * 192);
-  /* output 20 "grad:blocks.1.norm1.weight" = %962 : f32[192] */
+  /* output 20 "grad:blocks.1.norm1.weight" = %961 : f32[192] */
   memcpy(outputs[20], arena + 40338624, sizeof(float) * 192);
-  /* output 21 "grad:blocks.1.norm1.bias" = %961 : f32[192] */
+  /* output 21 "grad:blocks.1.norm1.bias" = %960 : f32[192] */
   memcpy(outputs[21], arena + 40338432, sizeof(float) * 192);
-  /* output 22 "grad:blocks.1.attn.qkv.weight" = %959 : f32[576, 192] */
+  /* output 22 "grad:blocks.1.attn.qkv.weight" = %957 : f32[576, 192] */
   memcpy(outputs[22], arena + 40187904, sizeof(float) * 110592);
-  /* output 23 "grad:blocks.1.attn.qkv.bias" = %960 : f32[576] */
+  /* output 23 "grad:blocks.1.attn.qkv.bias" = %958 : f32[576] */
   memcpy(outputs[23], arena + 40337664, sizeof(float) * 576);
-  /* output 24 "grad:blocks.1.attn.proj.weight" = %954 : f32[192, 192] */
+  /* output 24 "grad:blocks.1.attn.proj.weight" = %952 : f32[192, 192] */
   memcpy(outputs[24], arena + 40298496, sizeof(float) * 36864);
-  /* output 25 "grad:blocks.1.attn.proj.bias" = %955 : f32[192] */
+  /* output 25 "grad:blocks.1.attn.proj.bias" = %953 : f32[192] */
   memcpy(outputs[25], arena + 40338240, sizeof(float) * 192);
-  /* output 26 "grad:blocks.1.conv.conv.0.weight" = %949 : f32[1152, 192, 1, 1] */
+  /* output 26 "grad:blocks.1.conv.conv.0.weight" = %947 : f32[1152, 192, 1, 1] */
   memcpy(outputs[26], arena + 39745536, sizeof(float) * 221184);
-  /* output 27 "grad:blocks.1.conv.conv.1.weight" = %944 : f32[1152] */
+  /* output 27 "grad:blocks.1.conv.conv.1.weight" = %942 : f32[1152] */
   memcpy(outputs[27], arena + 40335360, sizeof(float) * 1152);
-  /* output 28 "grad:blocks.1.conv.conv.1.bias" = %945 : f32[1152] */
+  /* output 28 "grad:blocks.1.conv.conv.1.bias" = %943 : f32[1152] */
   memcpy(outputs[28], arena + 40336512, sizeof(float) * 1152);
-  /* output 29 "grad:blocks.1.conv.conv.3.weight" = %941 : f32[1152, 1, 3, 3] */
+  /* output 29 "grad:blocks.1.conv.conv.3.weight" = %939 : f32[1152, 1, 3, 3] */
   memcpy(outputs[29], arena + 50577408, sizeof(float) * 10368);
-  /* output 30 "grad:blocks.1.conv.conv.4.weight" = %938 : f32[1152] */
+  /* output 30 "grad:blocks.1.conv.conv.4.weight" = %936 : f32[1152] */
   memcpy(outputs[30], arena + 50587776, sizeof(float) * 1152);
-  /* output 31 "grad:blocks.1.conv.conv.4.bias" = %939 : f32[1152] */
+  /* output 31 "grad:blocks.1.conv.conv.4.bias" = %937 : f32[1152] */
   memcpy(outputs[31], arena + 50588928, sizeof(float) * 1152);
-  /* output 32 "grad:blocks.1.conv.conv.6.weight" = %935 : f32[192, 1152, 1, 1] */
+  /* output 32 "grad:blocks.1.conv.conv.6.weight" = %933 : f32[192, 1152, 1, 1] */
   memcpy(outputs[32], arena + 68868096, sizeof(float) * 221184);
-  /* output 33 "grad:blocks.1.conv.conv.7.weight" = %930 : f32[192] */
+  /* output 33 "grad:blocks.1.conv.conv.7.weight" = %928 : f32[192] */
   memcpy(outputs[33], arena + 69240192, sizeof(float) * 192);
-  /* output 34 "grad:blocks.1.conv.conv.7.bias" = %931 : f32[192] */
+  /* output 34 "grad:blocks.1.conv.conv.7.bias" = %929 : f32[192] */
   memcpy(outputs[34], arena + 69240384, sizeof(float) * 192);
-  /* output 35 "grad:blocks.2.norm1.weight" = %924 : f32[192] */
+  /* output 35 "grad:blocks.2.norm1.weight" = %922 : f32[192] */
   memcpy(outputs[35], arena + 69240000, sizeof(float) * 192);
-  /* output 36 "grad:blocks.2.norm1.bias" = %923 : f32[192] */
+  /* output 36 "grad:blocks.2.norm1.bias" = %921 : f32[192] */
   memcpy(outputs[36], arena + 69239808, sizeof(float) * 192);
-  /* output 37 "grad:blocks.2.attn.qkv.weight" = %921 : f32[576, 192] */
+  /* output 37 "grad:blocks.2.attn.qkv.weight" = %918 : f32[576, 192] */
   memcpy(outputs[37], arena + 69089280, sizeof(float) * 110592);
-  /* output 38 "grad:blocks.2.attn.qkv.bias" = %922 : f32[576] */
+  /* output 38 "grad:blocks.2.attn.qkv.bias" = %919 : f32[576] */
   memcpy(outputs[38], arena + 69239040, sizeof(float) * 576);
-  /* output 39 "grad:blocks.2.attn.proj.weight" = %916 : f32[192, 192] */
+  /* output 39 "grad:blocks.2.attn.proj.weight" = %913 : f32[192, 192] */
   memcpy(outputs[39], arena + 69199872, sizeof(float) * 36864);
-  /* output 40 "grad:blocks.2.attn.proj.bias" = %917 : f32[192] */
+  /* output 40 "grad:blocks.2.attn.proj.bias" = %914 : f32[192] */
   memcpy(outputs[40], arena + 69239616, sizeof(float) * 192);
-  /* output 41 "grad:blocks.2.conv.conv.0.weight" = %911 : f32[1152, 192, 1, 1] */
+  /* output 41 "grad:blocks.2.conv.conv.0.weight" = %908 : f32[1152, 192, 1, 1] */
   memcpy(outputs[41], arena + 68646912, sizeof(float) * 221184);
-  /* output 42 "grad:blocks.2.conv.conv.1.weight" = %906 : f32[1152] */
+  /* output 42 "grad:blocks.2.conv.conv.1.weight" = %903 : f32[1152] */
   memcpy(outputs[42], arena + 69236736, sizeof(float) * 1152);
-  /* output 43 "grad:blocks.2.conv.conv.1.bias" = %907 : f32[1152] */
+  /* output 43 "grad:blocks.2.conv.conv.1.bias" = %904 : f32[1152] */
   memcpy(outputs[43], arena + 69237888, sizeof(float) * 1152);
-  /* output 44 "grad:blocks.2.conv.conv.3.weight" = %903 : f32[1152, 1, 3, 3] */
+  /* output 44 "grad:blocks.2.conv.conv.3.weight" = %900 : f32[1152, 1, 3, 3] */
   memcpy(outputs[44], arena + 79478784, sizeof(float) * 10368);
-  /* output 45 "grad:blocks.2.conv.conv.4.weight" = %900 : f32[1152] */
+  /* output 45 "grad:blocks.2.conv.conv.4.weight" = %897 : f32[1152] */
   memcpy(outputs[45], arena + 79489152, sizeof(float) * 1152);
-  /* output 46 "grad:blocks.2.conv.conv.4.bias" = %901 : f32[1152] */
+  /* output 46 "grad:blocks.2.conv.conv.4.bias" = %898 : f32[1152] */
   memcpy(outputs[46], arena + 79490304, sizeof(float) * 1152);
-  /* output 47 "grad:blocks.2.conv.conv.6.weight" = %897 : f32[192, 1152, 1, 1] */
+  /* output 47 "grad:blocks.2.conv.conv.6.weight" = %894 : f32[192, 1152, 1, 1] */
   memcpy(outputs[47], arena + 97769472, sizeof(float) * 221184);
-  /* output 48 "grad:blocks.2.conv.conv.7.weight" = %892 : f32[192] */
+  /* output 48 "grad:blocks.2.conv.conv.7.weight" = %889 : f32[192] */
   memcpy(outputs[48], arena + 98141568, sizeof(float) * 192);
-  /* output 49 "grad:blocks.2.conv.conv.7.bias" = %893 : f32[192] */
+  /* output 49 "grad:blocks.2.conv.conv.7.bias" = %890 : f32[192] */
   memcpy(outputs[49], arena + 98141760, sizeof(float) * 192);
-  /* output 50 "grad:blocks.3.norm1.weight" = %886 : f32[192] */
+  /* output 50 "grad:blocks.3.norm1.weight" = %883 : f32[192] */
   memcpy(outputs[50], arena + 98141376, sizeof(float) * 192);
-  /* output 51 "grad:blocks.3.norm1.bias" = %885 : f32[192] */
+  /* output 51 "grad:blocks.3.norm1.bias" = %882 : f32[192] */
   memcpy(outputs[51], arena + 98141184, sizeof(float) * 192);
-  /* output 52 "grad:blocks.3.attn.qkv.weight" = %883 : f32[576, 192] */
+  /* output 52 "grad:blocks.3.attn.qkv.weight" = %879 : f32[576, 192] */
   memcpy(outputs[52], arena + 97990656, sizeof(float) * 110592);
-  /* output 53 "grad:blocks.3.attn.qkv.bias" = %884 : f32[576] */
+  /* output 53 "grad:blocks.3.attn.qkv.bias" = %880 : f32[576] */
   memcpy(outputs[53], arena + 98140416, sizeof(float) * 576);
-  /* output 54 "grad:blocks.3.attn.proj.weight" = %878 : f32[192, 192] */
+  /* output 54 "grad:blocks.3.attn.proj.weight" = %874 : f32[192, 192] */
   memcpy(outputs[54], arena + 98101248, sizeof(float) * 36864);
-  /* output 55 "grad:blocks.3.attn.proj.bias" = %879 : f32[192] */
+  /* output 55 "grad:blocks.3.attn.proj.bias" = %875 : f32[192] */
   memcpy(outputs[55], arena + 98140992, sizeof(float) * 192);
-  /* output 56 "grad:blocks.3.conv.conv.0.weight" = %873 : f32[1152, 192, 1, 1] */
+  /* output 56 "grad:blocks.3.conv.conv.0.weight" = %869 : f32[1152, 192, 1, 1] */
   memcpy(outputs[56], arena + 97548288, sizeof(float) * 221184);
-  /* output 57 "grad:blocks.3.conv.conv.1.weight" = %868 : f32[1152] */
+  /* output 57 "grad:blocks.3.conv.conv.1.weight" = %864 : f32[1152] */
   memcpy(outputs[57], arena + 98138112, sizeof(float) * 1152);
-  /* output 58 "grad:blocks.3.conv.conv.1.bias" = %869 : f32[1152] */
+  /* output 58 "grad:blocks.3.conv.conv.1.bias" = %865 : f32[1152] */
   memcpy(outputs[58], arena + 98139264, sizeof(float) * 1152);
-  /* output 59 "grad:blocks.3.conv.conv.3.weight" = %865 : f32[1152, 1, 3, 3] */
+  /* output 59 "grad:blocks.3.conv.conv.3.weight" = %861 : f32[1152, 1, 3, 3] */
   memcpy(outputs[59], arena + 108380160, sizeof(float) * 10368);
-  /* output 60 "grad:blocks.3.conv.conv.4.weight" = %862 : f32[1152] */
+  /* output 60 "grad:blocks.3.conv.conv.4.weight" = %858 : f32[1152] */
   memcpy(outputs[60], arena + 108390528, sizeof(float) * 1152);
-  /* output 61 "grad:blocks.3.conv.conv.4.bias" = %863 : f32[1152] */
+  /* output 61 "grad:blocks.3.conv.conv.4.bias" = %859 : f32[1152] */
   memcpy(outputs[61], arena + 108391680, sizeof(float) * 1152);
-  /* output 62 "grad:blocks.3.conv.conv.6.weight" = %859 : f32[192, 1152, 1, 1] */
+  /* output 62 "grad:blocks.3.conv.conv.6.weight" = %855 : f32[192, 1152, 1, 1] */
   memcpy(outputs[62], arena + 126670848, sizeof(float) * 221184);
-  /* output 63 "grad:blocks.3.conv.conv.7.weight" = %854 : f32[192] */
+  /* output 63 "grad:blocks.3.conv.conv.7.weight" = %850 : f32[192] */
   memcpy(outputs[63], arena + 127042944, sizeof(float) * 192);
-  /* output 64 "grad:blocks.3.conv.conv.7.bias" = %855 : f32[192] */
+  /* output 64 "grad:blocks.3.conv.conv.7.bias" = %851 : f32[192] */
   memcpy(outputs[64], arena + 127043136, sizeof(float) * 192);
-  /* output 65 "grad:blocks.4.norm1.weight" = %848 : f32[192] */
+  /* output 65 "grad:blocks.4.norm1.weight" = %844 : f32[192] */
   memcpy(outputs[65], arena + 127042752, sizeof(float) * 192);
-  /* output 66 "grad:blocks.4.norm1.bias" = %847 : f32[192] */
+  /* output 66 "grad:blocks.4.norm1.bias" = %843 : f32[192] */
   memcpy(outputs[66], arena + 127042560, sizeof(float) * 192);
-  /* output 67 "grad:blocks.4.attn.qkv.weight" = %845 : f32[576, 192] */
+  /* output 67 "grad:blocks.4.attn.qkv.weight" = %840 : f32[576, 192] */
   memcpy(outputs[67], arena + 126892032, sizeof(float) * 110592);
-  /* output 68 "grad:blocks.4.attn.qkv.bias" = %846 : f32[576] */
+  /* output 68 "grad:blocks.4.attn.qkv.bias" = %841 : f32[576] */
   memcpy(outputs[68], arena + 127041792, sizeof(float) * 576);
-  /* output 69 "grad:blocks.4.attn.proj.weight" = %840 : f32[192, 192] */
+  /* output 69 "grad:blocks.4.attn.proj.weight" = %835 : f32[192, 192] */
   memcpy(outputs[69], arena + 127002624, sizeof(float) * 36864);
-  /* output 70 "grad:blocks.4.attn.proj.bias" = %841 : f32[192] */
+  /* output 70 "grad:blocks.4.attn.proj.bias" = %836 : f32[192] */
   memcpy(outputs[70], arena + 127042368, sizeof(float) * 192);
-  /* output 71 "grad:blocks.4.conv.conv.0.weight" = %835 : f32[1152, 192, 1, 1] */
+  /* output 71 "grad:blocks.4.conv.conv.0.weight" = %830 : f32[1152, 192, 1, 1] */
   memcpy(outputs[71], arena + 126449664, sizeof(float) * 221184);
-  /* output 72 "grad:blocks.4.conv.conv.1.weight" = %830 : f32[1152] */
+  /* output 72 "grad:blocks.4.conv.conv.1.weight" = %825 : f32[1152] */
   memcpy(outputs[72], arena + 127039488, sizeof(float) * 1152);
-  /* output 73 "grad:blocks.4.conv.conv.1.bias" = %831 : f32[1152] */
+  /* output 73 "grad:blocks.4.conv.conv.1.bias" = %826 : f32[1152] */
   memcpy(outputs[73], arena + 127040640, sizeof(float) * 1152);
-  /* output 74 "grad:blocks.4.conv.conv.3.weight" = %827 : f32[1152, 1, 3, 3] */
+  /* output 74 "grad:blocks.4.conv.conv.3.weight" = %822 : f32[1152, 1, 3, 3] */
   memcpy(outputs[74], arena + 137281536, sizeof(float) * 10368);
-  /* output 75 "grad:blocks.4.conv.conv.4.weight" = %824 : f32[1152] */
+  /* output 75 "grad:blocks.4.conv.conv.4.weight" = %819 : f32[1152] */
   memcpy(outputs[75], arena + 137291904, sizeof(float) * 1152);
-  /* output 76 "grad:blocks.4.conv.conv.4.bias" = %825 : f32[1152] */
+  /* output 76 "grad:blocks.4.conv.conv.4.bias" = %820 : f32[1152] */
   memcpy(outputs[76], arena + 137293056, sizeof(float) * 1152);
-  /* output 77 "grad:blocks.4.conv.conv.6.weight" = %821 : f32[192, 1152, 1, 1] */
+  /* output 77 "grad:blocks.4.conv.conv.6.weight" = %816 : f32[192, 1152, 1, 1] */
   memcpy(outputs[77], arena + 155572224, sizeof(float) * 221184);
-  /* output 78 "grad:blocks.4.conv.conv.7.weight" = %816 : f32[192] */
+  /* output 78 "grad:blocks.4.conv.conv.7.weight" = %811 : f32[192] */
   memcpy(outputs[78], arena + 155944320, sizeof(float) * 192);
-  /* output 79 "grad:blocks.4.conv.conv.7.bias" = %817 : f32[192] */
+  /* output 79 "grad:blocks.4.conv.conv.7.bias" = %812 : f32[192] */
   memcpy(outputs[79], arena + 155944512, sizeof(float) * 192);
-  /* output 80 "grad:blocks.5.norm1.weight" = %810 : f32[192] */
+  /* output 80 "grad:blocks.5.norm1.weight" = %805 : f32[192] */
   memcpy(outputs[80], arena + 155944128, sizeof(float) * 192);
-  /* output 81 "grad:blocks.5.norm1.bias" = %809 : f32[192] */
+  /* output 81 "grad:blocks.5.norm1.bias" = %804 : f32[192] */
   memcpy(outputs[81], arena + 155943936, sizeof(float) * 192);
-  /* output 82 "grad:blocks.5.attn.qkv.weight" = %807 : f32[576, 192] */
+  /* output 82 "grad:blocks.5.attn.qkv.weight" = %801 : f32[576, 192] */
   memcpy(outputs[82], arena + 155793408, sizeof(float) * 110592);
-  /* output 83 "grad:blocks.5.attn.qkv.bias" = %808 : f32[576] */
+  /* output 83 "grad:blocks.5.attn.qkv.bias" = %802 : f32[576] */
   memcpy(outputs[83], arena + 155943168, sizeof(float) * 576);
-  /* output 84 "grad:blocks.5.attn.proj.weight" = %802 : f32[192, 192] */
+  /* output 84 "grad:blocks.5.attn.proj.weight" = %796 : f32[192, 192] */
   memcpy(outputs[84], arena + 155904000, sizeof(float) * 36864);
-  /* output 85 "grad:blocks.5.attn.proj.bias" = %803 : f32[192] */
+  /* output 85 "grad:blocks.5.attn.proj.bias" = %797 : f32[192] */
   memcpy(outputs[85], arena + 155943744, sizeof(float) * 192);
-  /* output 86 "grad:blocks.5.conv.conv.0.weight" = %797 : f32[1152, 192, 1, 1] */
+  /* output 86 "grad:blocks.5.conv.conv.0.weight" = %791 : f32[1152, 192, 1, 1] */
   memcpy(outputs[86], arena + 155351040, sizeof(float) * 221184);
-  /* output 87 "grad:blocks.5.conv.conv.1.weight" = %792 : f32[1152] */
+  /* output 87 "grad:blocks.5.conv.conv.1.weight" = %786 : f32[1152] */
   memcpy(outputs[87], arena + 155940864, sizeof(float) * 1152);
-  /* output 88 "grad:blocks.5.conv.conv.1.bias" = %793 : f32[1152] */
+  /* output 88 "grad:blocks.5.conv.conv.1.bias" = %787 : f32[1152] */
   memcpy(outputs[88], arena + 155942016, sizeof(float) * 1152);
-  /* output 89 "grad:blocks.5.conv.conv.3.weight" = %789 : f32[1152, 1, 3, 3] */
+  /* output 89 "grad:blocks.5.conv.conv.3.weight" = %783 : f32[1152, 1, 3, 3] */
   memcpy(outputs[89], arena + 166182912, sizeof(float) * 10368);
-  /* output 90 "grad:blocks.5.conv.conv.4.weight" = %786 : f32[1152] */
+  /* output 90 "grad:blocks.5.conv.conv.4.weight" = %780 : f32[1152] */
   memcpy(outputs[90], arena + 166193280, sizeof(float) * 1152);
-  /* output 91 "grad:blocks.5.conv.conv.4.bias" = %787 : f32[1152] */
+  /* output 91 "grad:blocks.5.conv.conv.4.bias" = %781 : f32[1152] */
   memcpy(outputs[91], arena + 166194432, sizeof(float) * 1152);
-  /* output 92 "grad:blocks.5.conv.conv.6.weight" = %783 : f32[192, 1152, 1, 1] */
+  /* output 92 "grad:blocks.5.conv.conv.6.weight" = %777 : f32[192, 1152, 1, 1] */
   memcpy(outputs[92], arena + 184473600, sizeof(float) * 221184);
-  /* output 93 "grad:blocks.5.conv.conv.7.weight" = %778 : f32[192] */
+  /* output 93 "grad:blocks.5.conv.conv.7.weight" = %772 : f32[192] */
   memcpy(outputs[93], arena + 184845696, sizeof(float) * 192);
-  /* output 94 "grad:blocks.5.conv.conv.7.bias" = %779 : f32[192] */
+  /* output 94 "grad:blocks.5.conv.conv.7.bias" = %773 : f32[192] */
   memcpy(outputs[94], arena + 184845888, sizeof(float) * 192);
-  /* output 95 "grad:blocks.6.norm1.weight" = %772 : f32[192] */
+  /* output 95 "grad:blocks.6.norm1.weight" = %766 : f32[192] */
   memcpy(outputs[95], arena + 184845504, sizeof(float) * 192);
-  /* output 96 "grad:blocks.6.norm1.bias" = %771 : f32[192] */
+  /* output 96 "grad:blocks.6.norm1.bias" = %765 : f32[192] */
   memcpy(outputs[96], arena + 184845312, sizeof(float) * 192);
-  /* output 97 "grad:blocks.6.attn.qkv.weight" = %769 : f32[576, 192] */
+  /* output 97 "grad:blocks.6.attn.qkv.weight" = %762 : f32[576, 192] */
   memcpy(outputs[97], arena + 184694784, sizeof(float) * 110592);
-  /* output 98 "grad:blocks.6.attn.qkv.bias" = %770 : f32[576] */
+  /* output 98 "grad:blocks.6.attn.qkv.bias" = %763 : f32[576] */
   memcpy(outputs[98], arena + 184844544, sizeof(float) * 576);
-  /* output 99 "grad:blocks.6.attn.proj.weight" = %764 : f32[192, 192] */
+  /* output 99 "grad:blocks.6.attn.proj.weight" = %757 : f32[192, 192] */
   memcpy(outputs[99], arena + 184805376, sizeof(float) * 36864);
-  /* output 100 "grad:blocks.6.attn.proj.bias" = %765 : f32[192] */
+  /* output 100 "grad:blocks.6.attn.proj.bias" = %758 : f32[192] */
   memcpy(outputs[100], arena + 184845120, sizeof(float) * 192);
-  /* output 101 "grad:blocks.6.conv.conv.0.weight" = %759 : f32[1152, 192, 1, 1] */
+  /* output 101 "grad:blocks.6.conv.conv.0.weight" = %752 : f32[1152, 192, 1, 1] */
   memcpy(outputs[101], arena + 184252416, sizeof(float) * 221184);
-  /* output 102 "grad:blocks.6.conv.conv.1.weight" = %754 : f32[1152] */
+  /* output 102 "grad:blocks.6.conv.conv.1.weight" = %747 : f32[1152] */
   memcpy(outputs[102], arena + 184842240, sizeof(float) * 1152);
-  /* output 103 "grad:blocks.6.conv.conv.1.bias" = %755 : f32[1152] */
+  /* output 103 "grad:blocks.6.conv.conv.1.bias" = %748 : f32[1152] */
   memcpy(outputs[103], arena + 184843392, sizeof(float) * 1152);
-  /* output 104 "grad:blocks.6.conv.conv.3.weight" = %751 : f32[1152, 1, 3, 3] */
+  /* output 104 "grad:blocks.6.conv.conv.3.weight" = %744 : f32[1152, 1, 3, 3] */
   memcpy(outputs[104], arena + 195084288, sizeof(float) * 10368);
-  /* output 105 "grad:blocks.6.conv.conv.4.weight" = %748 : f32[1152] */
+  /* output 105 "grad:blocks.6.conv.conv.4.weight" = %741 : f32[1152] */
   memcpy(outputs[105], arena + 195094656, sizeof(float) * 1152);
-  /* output 106 "grad:blocks.6.conv.conv.4.bias" = %749 : f32[1152] */
+  /* output 106 "grad:blocks.6.conv.conv.4.bias" = %742 : f32[1152] */
   memcpy(outputs[106], arena + 195095808, sizeof(float) * 1152);
-  /* output 107 "grad:blocks.6.conv.conv.6.weight" = %745 : f32[192, 1152, 1, 1] */
+  /* output 107 "grad:blocks.6.conv.conv.6.weight" = %738 : f32[192, 1152, 1, 1] */
   memcpy(outputs[107], arena + 213374976, sizeof(float) * 221184);
-  /* output 108 "grad:blocks.6.conv.conv.7.weight" = %740 : f32[192] */
+  /* output 108 "grad:blocks.6.conv.conv.7.weight" = %733 : f32[192] */
   memcpy(outputs[108], arena + 213747072, sizeof(float) * 192);
-  /* output 109 "grad:blocks.6.conv.conv.7.bias" = %741 : f32[192] */
+  /* output 109 "grad:blocks.6.conv.conv.7.bias" = %734 : f32[192] */
   memcpy(outputs[109], arena + 213747264, sizeof(float) * 192);
-  /* output 110 "grad:blocks.7.norm1.weight" = %734 : f32[192] */
+  /* output 110 "grad:blocks.7.norm1.weight" = %727 : f32[192] */
   memcpy(outputs[110], arena + 213746880, sizeof(float) * 192);
-  /* output 111 "grad:blocks.7.norm1.bias" = %733 : f32[192] */
+  /* output 111 "grad:blocks.7.norm1.bias" = %726 : f32[192] */
   memcpy(outputs[111], arena + 213746688, sizeof(float) * 192);
-  /* output 112 "grad:blocks.7.attn.qkv.weight" = %731 : f32[576, 192] */
+  /* output 112 "grad:blocks.7.attn.qkv.weight" = %723 : f32[576, 192] */
   memcpy(outputs[112], arena + 213596160, sizeof(float) * 110592);
-  /* output 113 "grad:blocks.7.attn.qkv.bias" = %732 : f32[576] */
+  /* output 113 "grad:blocks.7.attn.qkv.bias" = %724 : f32[576] */
   memcpy(outputs[113], arena + 213745920, sizeof(float) * 576);
-  /* output 114 "grad:blocks.7.attn.proj.weight" = %726 : f32[192, 192] */
+  /* output 114 "grad:blocks.7.attn.proj.weight" = %718 : f32[192, 192] */
   memcpy(outputs[114], arena + 213706752, sizeof(float) * 36864);
-  /* output 115 "grad:blocks.7.attn.proj.bias" = %727 : f32[192] */
+  /* output 115 "grad:blocks.7.attn.proj.bias" = %719 : f32[192] */
   memcpy(outputs[115], arena + 213746496, sizeof(float) * 192);
-  /* output 116 "grad:blocks.7.conv.conv.0.weight" = %721 : f32[1152, 192, 1, 1] */
+  /* output 116 "grad:blocks.7.conv.conv.0.weight" = %713 : f32[1152, 192, 1, 1] */
   memcpy(outputs[116], arena + 213153792, sizeof(float) * 221184);
-  /* output 117 "grad:blocks.7.conv.conv.1.weight" = %716 : f32[1152] */
+  /* output 117 "grad:blocks.7.conv.conv.1.weight" = %708 : f32[1152] */
   memcpy(outputs[117], arena + 213743616, sizeof(float) * 1152);
-  /* output 118 "grad:blocks.7.conv.conv.1.bias" = %717 : f32[1152] */
+  /* output 118 "grad:blocks.7.conv.conv.1.bias" = %709 : f32[1152] */
   memcpy(outputs[118], arena + 213744768, sizeof(float) * 1152);
-  /* output 119 "grad:blocks.7.conv.conv.3.weight" = %713 : f32[1152, 1, 3, 3] */
+  /* output 119 "grad:blocks.7.conv.conv.3.weight" = %705 : f32[1152, 1, 3, 3] */
   memcpy(outputs[119], arena + 223985664, sizeof(float) * 10368);
-  /* output 120 "grad:blocks.7.conv.conv.4.weight" = %710 : f32[1152] */
+  /* output 120 "grad:blocks.7.conv.conv.4.weight" = %702 : f32[1152] */
   memcpy(outputs[120], arena + 223996032, sizeof(float) * 1152);
-  /* output 121 "grad:blocks.7.conv.conv.4.bias" = %711 : f32[1152] */
+  /* output 121 "grad:blocks.7.conv.conv.4.bias" = %703 : f32[1152] */
   memcpy(outputs[121], arena + 223997184, sizeof(float) * 1152);
-  /* output 122 "grad:blocks.7.conv.conv.6.weight" = %707 : f32[192, 1152, 1, 1] */
+  /* output 122 "grad:blocks.7.conv.conv.6.weight" = %699 : f32[192, 1152, 1, 1] */
   memcpy(outputs[122], arena + 242276352, sizeof(float) * 221184);
-  /* output 123 "grad:blocks.7.conv.conv.7.weight" = %702 : f32[192] */
+  /* output 123 "grad:blocks.7.conv.conv.7.weight" = %694 : f32[192] */
   memcpy(outputs[123], arena + 242648448, sizeof(float) * 192);
-  /* output 124 "grad:blocks.7.conv.conv.7.bias" = %703 : f32[192] */
+  /* output 124 "grad:blocks.7.conv.conv.7.bias" = %695 : f32[192] */
   memcpy(outputs[124], arena + 242648640, sizeof(float) * 192);
-  /* output 125 "grad:blocks.8.norm1.weight" = %696 : f32[192] */
+  /* output 125 "grad:blocks.8.norm1.weight" = %688 : f32[192] */
   memcpy(outputs[125], arena + 242648256, sizeof(float) * 192);
-  /* output 126 "grad:blocks.8.norm1.bias" = %695 : f32[192] */
+  /* output 126 "grad:blocks.8.norm1.bias" = %687 : f32[192] */
   memcpy(outputs[126], arena + 242648064, sizeof(float) * 192);
-  /* output 127 "grad:blocks.8.attn.qkv.weight" = %693 : f32[576, 192] */
+  /* output 127 "grad:blocks.8.attn.qkv.weight" = %684 : f32[576, 192] */
   memcpy(outputs[127], arena + 242497536, sizeof(float) * 110592);
-  /* output 128 "grad:blocks.8.attn.qkv.bias" = %694 : f32[576] */
+  /* output 128 "grad:blocks.8.attn.qkv.bias" = %685 : f32[576] */
   memcpy(outputs[128], arena + 242647296, sizeof(float) * 576);
-  /* output 129 "grad:blocks.8.attn.proj.weight" = %688 : f32[192, 192] */
+  /* output 129 "grad:blocks.8.attn.proj.weight" = %679 : f32[192, 192] */
   memcpy(outputs[129], arena + 242608128, sizeof(float) * 36864);
-  /* output 130 "grad:blocks.8.attn.proj.bias" = %689 : f32[192] */
+  /* output 130 "grad:blocks.8.attn.proj.bias" = %680 : f32[192] */
   memcpy(outputs[130], arena + 242647872, sizeof(float) * 192);
-  /* output 131 "grad:blocks.8.conv.conv.0.weight" = %683 : f32[1152, 192, 1, 1] */
+  /* output 131 "grad:blocks.8.conv.conv.0.weight" = %674 : f32[1152, 192, 1, 1] */
   memcpy(outputs[131], arena + 242055168, sizeof(float) * 221184);
-  /* output 132 "grad:blocks.8.conv.conv.1.weight" = %678 : f32[1152] */
+  /* output 132 "grad:blocks.8.conv.conv.1.weight" = %669 : f32[1152] */
   memcpy(outputs[132], arena + 242644992, sizeof(float) * 1152);
-  /* output 133 "grad:blocks.8.conv.conv.1.bias" = %679 : f32[1152] */
+  /* output 133 "grad:blocks.8.conv.conv.1.bias" = %670 : f32[1152] */
   memcpy(outputs[133], arena + 242646144, sizeof(float) * 1152);
-  /* output 134 "grad:blocks.8.conv.conv.3.weight" = %675 : f32[1152, 1, 3, 3] */
+  /* output 134 "grad:blocks.8.conv.conv.3.weight" = %666 : f32[1152, 1, 3, 3] */
   memcpy(outputs[134], arena + 252887040, sizeof(float) * 10368);
-  /* output 135 "grad:blocks.8.conv.conv.4.weight" = %672 : f32[1152] */
+  /* output 135 "grad:blocks.8.conv.conv.4.weight" = %663 : f32[1152] */
   memcpy(outputs[135], arena + 252897408, sizeof(float) * 1152);
-  /* output 136 "grad:blocks.8.conv.conv.4.bias" = %673 : f32[1152] */
+  /* output 136 "grad:blocks.8.conv.conv.4.bias" = %664 : f32[1152] */
   memcpy(outputs[136], arena + 252898560, sizeof(float) * 1152);
-  /* output 137 "grad:blocks.8.conv.conv.6.weight" = %669 : f32[192, 1152, 1, 1] */
+  /* output 137 "grad:blocks.8.conv.conv.6.weight" = %660 : f32[192, 1152, 1, 1] */
   memcpy(outputs[137], arena + 271177728, sizeof(float) * 221184);
-  /* output 138 "grad:blocks.8.conv.conv.7.weight" = %664 : f32[192] */
+  /* output 138 "grad:blocks.8.conv.conv.7.weight" = %655 : f32[192] */
   memcpy(outputs[138], arena + 271549824, sizeof(float) * 192);
-  /* output 139 "grad:blocks.8.conv.conv.7.bias" = %665 : f32[192] */
+  /* output 139 "grad:blocks.8.conv.conv.7.bias" = %656 : f32[192] */
   memcpy(outputs[139], arena + 271550016, sizeof(float) * 192);
-  /* output 140 "grad:blocks.9.norm1.weight" = %658 : f32[192] */
+  /* output 140 "grad:blocks.9.norm1.weight" = %649 : f32[192] */
   memcpy(outputs[140], arena + 271549632, sizeof(float) * 192);
-  /* output 141 "grad:blocks.9.norm1.bias" = %657 : f32[192] */
+  /* output 141 "grad:blocks.9.norm1.bias" = %648 : f32[192] */
   memcpy(outputs[141], arena + 271549440, sizeof(float) * 192);
-  /* output 142 "grad:blocks.9.attn.qkv.weight" = %655 : f32[576, 192] */
+  /* output 142 "grad:blocks.9.attn.qkv.weight" = %645 : f32[576, 192] */
   memcpy(outputs[142], arena + 271398912, sizeof(float) * 110592);
-  /* output 143 "grad:blocks.9.attn.qkv.bias" = %656 : f32[576] */
+  /* output 143 "grad:blocks.9.attn.qkv.bias" = %646 : f32[576] */
   memcpy(outputs[143], arena + 271548672, sizeof(float) * 576);
-  /* output 144 "grad:blocks.9.attn.proj.weight" = %650 : f32[192, 192] */
+  /* output 144 "grad:blocks.9.attn.proj.weight" = %640 : f32[192, 192] */
   memcpy(outputs[144], arena + 271509504, sizeof(float) * 36864);
-  /* output 145 "grad:blocks.9.attn.proj.bias" = %651 : f32[192] */
+  /* output 145 "grad:blocks.9.attn.proj.bias" = %641 : f32[192] */
   memcpy(outputs[145], arena + 271549248, sizeof(float) * 192);
-  /* output 146 "grad:blocks.9.conv.conv.0.weight" = %645 : f32[1152, 192, 1, 1] */
+  /* output 146 "grad:blocks.9.conv.conv.0.weight" = %635 : f32[1152, 192, 1, 1] */
   memcpy(outputs[146], arena + 270956544, sizeof(float) * 221184);
-  /* output 147 "grad:blocks.9.conv.conv.1.weight" = %640 : f32[1152] */
+  /* output 147 "grad:blocks.9.conv.conv.1.weight" = %630 : f32[1152] */
   memcpy(outputs[147], arena + 271546368, sizeof(float) * 1152);
-  /* output 148 "grad:blocks.9.conv.conv.1.bias" = %641 : f32[1152] */
+  /* output 148 "grad:blocks.9.conv.conv.1.bias" = %631 : f32[1152] */
   memcpy(outputs[148], arena + 271547520, sizeof(float) * 1152);
-  /* output 149 "grad:blocks.9.conv.conv.3.weight" = %637 : f32[1152, 1, 3, 3] */
+  /* output 149 "grad:blocks.9.conv.conv.3.weight" = %627 : f32[1152, 1, 3, 3] */
   memcpy(outputs[149], arena + 281788416, sizeof(float) * 10368);
-  /* output 150 "grad:blocks.9.conv.conv.4.weight" = %634 : f32[1152] */
+  /* output 150 "grad:blocks.9.conv.conv.4.weight" = %624 : f32[1152] */
   memcpy(outputs[150], arena + 281798784, sizeof(float) * 1152);
-  /* output 151 "grad:blocks.9.conv.conv.4.bias" = %635 : f32[1152] */
+  /* output 151 "grad:blocks.9.conv.conv.4.bias" = %625 : f32[1152] */
   memcpy(outputs[151], arena + 281799936, sizeof(float) * 1152);
-  /* output 152 "grad:blocks.9.conv.conv.6.weight" = %631 : f32[192, 1152, 1, 1] */
+  /* output 152 "grad:blocks.9.conv.conv.6.weight" = %621 : f32[192, 1152, 1, 1] */
   memcpy(outputs[152], arena + 300079104, sizeof(float) * 221184);
-  /* output 153 "grad:blocks.9.conv.conv.7.weight" = %626 : f32[192] */
+  /* output 153 "grad:blocks.9.conv.conv.7.weight" = %616 : f32[192] */
   memcpy(outputs[153], arena + 300451200, sizeof(float) * 192);
-  /* output 154 "grad:blocks.9.conv.conv.7.bias" = %627 : f32[192] */
+  /* output 154 "grad:blocks.9.conv.conv.7.bias" = %617 : f32[192] */
   memcpy(outputs[154], arena + 300451392, sizeof(float) * 192);
-  /* output 155 "grad:blocks.10.norm1.weight" = %620 : f32[192] */
+  /* output 155 "grad:blocks.10.norm1.weight" = %610 : f32[192] */
   memcpy(outputs[155], arena + 300451008, sizeof(float) * 192);
-  /* output 156 "grad:blocks.10.norm1.bias" = %619 : f32[192] */
+  /* output 156 "grad:blocks.10.norm1.bias" = %609 : f32[192] */
   memcpy(outputs[156], arena + 300450816, sizeof(float) * 192);
-  /* output 157 "grad:blocks.10.attn.qkv.weight" = %617 : f32[576, 192] */
+  /* output 157 "grad:blocks.10.attn.qkv.weight" = %606 : f32[576, 192] */
   memcpy(outputs[157], arena + 300300288, sizeof(float) * 110592);
-  /* output 158 "grad:blocks.10.attn.qkv.bias" = %618 : f32[576] */
+  /* output 158 "grad:blocks.10.attn.qkv.bias" = %607 : f32[576] */
   memcpy(outputs[158], arena + 300450048, sizeof(float) * 576);
-  /* output 159 "grad:blocks.10.attn.proj.weight" = %612 : f32[192, 192] */
+  /* output 159 "grad:blocks.10.attn.proj.weight" = %601 : f32[192, 192] */
   memcpy(outputs[159], arena + 300410880, sizeof(float) * 36864);
-  /* output 160 "grad:blocks.10.attn.proj.bias" = %613 : f32[192] */
+  /* output 160 "grad:blocks.10.attn.proj.bias" = %602 : f32[192] */
   memcpy(outputs[160], arena + 300450624, sizeof(float) * 192);
-  /* output 161 "grad:blocks.10.conv.conv.0.weight" = %607 : f32[1152, 192, 1, 1] */
+  /* output 161 "grad:blocks.10.conv.conv.0.weight" = %596 : f32[1152, 192, 1, 1] */
   memcpy(outputs[161], arena + 299857920, sizeof(float) * 221184);
-  /* output 162 "grad:blocks.10.conv.conv.1.weight" = %602 : f32[1152] */
+  /* output 162 "grad:blocks.10.conv.conv.1.weight" = %591 : f32[1152] */
   memcpy(outputs[162], arena + 300447744, sizeof(float) * 1152);
-  /* output 163 "grad:blocks.10.conv.conv.1.bias" = %603 : f32[1152] */
+  /* output 163 "grad:blocks.10.conv.conv.1.bias" = %592 : f32[1152] */
   memcpy(outputs[163], arena + 300448896, sizeof(float) * 1152);
-  /* output 164 "grad:blocks.10.conv.conv.3.weight" = %599 : f32[1152, 1, 3, 3] */
+  /* output 164 "grad:blocks.10.conv.conv.3.weight" = %588 : f32[1152, 1, 3, 3] */
   memcpy(outputs[164], arena + 310689792, sizeof(float) * 10368);
-  /* output 165 "grad:blocks.10.conv.conv.4.weight" = %596 : f32[1152] */
+  /* output 165 "grad:blocks.10.conv.conv.4.weight" = %585 : f32[1152] */
   memcpy(outputs[165], arena + 310700160, sizeof(float) * 1152);
-  /* output 166 "grad:blocks.10.conv.conv.4.bias" = %597 : f32[1152] */
+  /* output 166 "grad:blocks.10.conv.conv.4.bias" = %586 : f32[1152] */
   memcpy(outputs[166], arena + 310701312, sizeof(float) * 1152);
-  /* output 167 "grad:blocks.10.conv.conv.6.weight" = %593 : f32[192, 1152, 1, 1] */
+  /* output 167 "grad:blocks.10.conv.conv.6.weight" = %582 : f32[192, 1152, 1, 1] */
   memcpy(outputs[167], arena + 328980480, sizeof(float) * 221184);
-  /* output 168 "grad:blocks.10.conv.conv.7.weight" = %588 : f32[192] */
+  /* output 168 "grad:blocks.10.conv.conv.7.weight" = %577 : f32[192] */
   memcpy(outputs[168], arena + 329352576, sizeof(float) * 192);
-  /* output 169 "grad:blocks.10.conv.conv.7.bias" = %589 : f32[192] */
+  /* output 169 "grad:blocks.10.conv.conv.7.bias" = %578 : f32[192] */
   memcpy(outputs[169], arena + 329352768, sizeof(float) * 192);
-  /* output 170 "grad:blocks.11.norm1.weight" = %582 : f32[192] */
+  /* output 170 "grad:blocks.11.norm1.weight" = %571 : f32[192] */
   memcpy(outputs[170], arena + 329352384, sizeof(float) * 192);
-  /* output 171 "grad:blocks.11.norm1.bias" = %581 : f32[192] */
+  /* output 171 "grad:blocks.11.norm1.bias" = %570 : f32[192] */
   memcpy(outputs[171], arena + 329352192, sizeof(float) * 192);
-  /* output 172 "grad:blocks.11.attn.qkv.weight" = %579 : f32[576, 192] */
+  /* output 172 "grad:blocks.11.attn.qkv.weight" = %567 : f32[576, 192] */
   memcpy(outputs[172], arena + 329201664, sizeof(float) * 110592);
-  /* output 173 "grad:blocks.11.attn.qkv.bias" = %580 : f32[576] */
+  /* output 173 "grad:blocks.11.attn.qkv.bias" = %568 : f32[576] */
   memcpy(outputs[173], arena + 329351424, sizeof(float) * 576);
-  /* output 174 "grad:blocks.11.attn.proj.weight" = %574 : f32[192, 192] */
+  /* output 174 "grad:blocks.11.attn.proj.weight" = %562 : f32[192, 192] */
   memcpy(outputs[174], arena + 329312256, sizeof(float) * 36864);
-  /* output 175 "grad:blocks.11.attn.proj.bias" = %575 : f32[192] */
+  /* output 175 "grad:blocks.11.attn.proj.bias" = %563 : f32[192] */
   memcpy(outputs[175], arena + 329352000, sizeof(float) * 192);
-  /* output 176 "grad:blocks.11.conv.conv.0.weight" = %569 : f32[1152, 192, 1, 1] */
+  /* output 176 "grad:blocks.11.conv.conv.0.weight" = %557 : f32[1152, 192, 1, 1] */
   memcpy(outputs[176], arena + 328759296, sizeof(float) * 221184);
-  /* output 177 "grad:blocks.11.conv.conv.1.weight" = %564 : f32[1152] */
+  /* output 177 "grad:blocks.11.conv.conv.1.weight" = %552 : f32[1152] */
   memcpy(outputs[177], arena + 329349120, sizeof(float) * 1152);
-  /* output 178 "grad:blocks.11.conv.conv.1.bias" = %565 : f32[1152] */
+  /* output 178 "grad:blocks.11.conv.conv.1.bias" = %553 : f32[1152] */
   memcpy(outputs[178], arena + 329350272, sizeof(float) * 1152);
-  /* output 179 "grad:blocks.11.conv.conv.3.weight" = %561 : f32[1152, 1, 3, 3] */
+  /* output 179 "grad:blocks.11.conv.conv.3.weight" = %549 : f32[1152, 1, 3, 3] */
   memcpy(outputs[179], arena + 339591168, sizeof(float) * 10368);
-  /* output 180 "grad:blocks.11.conv.conv.4.weight" = %558 : f32[1152] */
+  /* output 180 "grad:blocks.11.conv.conv.4.weight" = %546 : f32[1152] */
   memcpy(outputs[180], arena + 339601536, sizeof(float) * 1152);
-  /* output 181 "grad:blocks.11.conv.conv.4.bias" = %559 : f32[1152] */
+  /* output 181 "grad:blocks.11.conv.conv.4.bias" = %547 : f32[1152] */
   memcpy(outputs[181], arena + 339602688, sizeof(float) * 1152);
-  /* output 182 "grad:blocks.11.conv.conv.6.weight" = %555 : f32[192, 1152, 1, 1] */
-  memcpy(outputs[182], arena + 491845632, sizeof(float) * 221184);
-  /* output 183 "grad:blocks.11.conv.conv.7.weight" = %550 : f32[192] */
-  memcpy(outputs[183], arena + 492409392, sizeof(float) * 192);
-  /* output 184 "grad:blocks.11.conv.conv.7.bias" = %551 : f32[192] */
-  memcpy(outputs[184], arena + 492409584, sizeof(float) * 192);
-  /* output 185 "grad:norm.weight" = %544 : f32[192] */
-  memcpy(outputs[185], arena + 492409200, sizeof(float) * 192);
-  /* output 186 "grad:norm.bias" = %543 : f32[192] */
-  memcpy(outputs[186], arena + 492409008, sizeof(float) * 192);
-  /* output 187 "grad:head.weight" = %539 : f32[1000, 192] */
-  memcpy(outputs[187], arena + 492066816, sizeof(float) * 192000);
-  /* output 188 "grad:head.bias" = %540 : f32[1000] */
-  memcpy(outputs[188], arena + 492397056, sizeof(float) * 1000);
-  /* output 189 "running_stats:blocks.0.conv.conv.1.running_mean" = %34 : f32[2, 1152] */
-  memcpy(outputs[189], arena + 492341760, sizeof(float) * 2304);
-  /* output 190 "running_stats:blocks.0.conv.conv.4.running_mean" = %41 : f32[2, 1152] */
-  memcpy(outputs[190], arena + 492344064, sizeof(float) * 2304);
-  /* output 191 "running_stats:blocks.0.conv.conv.7.running_mean" = %49 : f32[2, 192] */
-  memcpy(outputs[191], arena + 492404400, sizeof(float) * 384);
-  /* output 192 "running_stats:blocks.1.conv.conv.1.running_mean" = %77 : f32[2, 1152] */
-  memcpy(outputs[192], arena + 492346368, sizeof(float) * 2304);
-  /* output 193 "running_stats:blocks.1.conv.conv.4.running_mean" = %84 : f32[2, 1152] */
-  memcpy(outputs[193], arena + 492348672, sizeof(float) * 2304);
-  /* output 194 "running_stats:blocks.1.conv.conv.7.running_mean" = %92 : f32[2, 192] */
-  memcpy(outputs[194], arena + 492404784, sizeof(float) * 384);
-  /* output 195 "running_stats:blocks.2.conv.conv.1.running_mean" = %120 : f32[2, 1152] */
-  memcpy(outputs[195], arena + 492350976, sizeof(float) * 2304);
-  /* output 196 "running_stats:blocks.2.conv.conv.4.running_mean" = %127 : f32[2, 1152] */
-  memcpy(outputs[196], arena + 492353280, sizeof(float) * 2304);
-  /* output 197 "running_stats:blocks.2.conv.conv.7.running_mean" = %135 : f32[2, 192] */
-  memcpy(outputs[197], arena + 492405168, sizeof(float) * 384);
-  /* output 198 "running_stats:blocks.3.conv.conv.1.running_mean" = %163 : f32[2, 1152] */
-  memcpy(outputs[198], arena + 492355584, sizeof(float) * 2304);
-  /* output 199 "running_stats:blocks.3.conv.conv.4.running_mean" = %170 : f32[2, 1152] */
-  memcpy(outputs[199], arena + 492357888, sizeof(float) * 2304);
-  /* output 200 "running_stats:blocks.3.conv.conv.7.running_mean" = %178 : f32[2, 192] */
-  memcpy(outputs[200], arena + 492405552, sizeof(float) * 384);
-  /* output 201 "running_stats:blocks.4.conv.conv.1.running_mean" = %206 : f32[2, 1152] */
-  memcpy(outputs[201], arena + 492360192, sizeof(float) * 2304);
-  /* output 202 "running_stats:blocks.4.conv.conv.4.running_mean" = %213 : f32[2, 1152] */
-  memcpy(outputs[202], arena + 492362496, sizeof(float) * 2304);
-  /* output 203 "running_stats:blocks.4.conv.conv.7.running_mean" = %221 : f32[2, 192] */
-  memcpy(outputs[203], arena + 492405936, sizeof(float) * 384);
-  /* output 204 "running_stats:blocks.5.conv.conv.1.running_mean" = %249 : f32[2, 1152] */
-  memcpy(outputs[204], arena + 492364800, sizeof(float) * 2304);
-  /* output 205 "running_stats:blocks.5.conv.conv.4.running_mean" = %256 : f32[2, 1152] */
-  memcpy(outputs[205], arena + 492367104, sizeof(float) * 2304);
-  /* output 206 "running_stats:blocks.5.conv.conv.7.running_mean" = %264 : f32[2, 192] */
-  memcpy(outputs[206], arena + 492406320, sizeof(float) * 384);
-  /* output 207 "running_stats:blocks.6.conv.conv.1.running_mean" = %292 : f32[2, 1152] */
-  memcpy(outputs[207], arena + 492369408, sizeof(float) * 2304);
-  /* output 208 "running_stats:blocks.6.conv.conv.4.running_mean" = %299 : f32[2, 1152] */
-  memcpy(outputs[208], arena + 492371712, sizeof(float) * 2304);
-  /* output 209 "running_stats:blocks.6.conv.conv.7.running_mean" = %307 : f32[2, 192] */
-  memcpy(outputs[209], arena + 492406704, sizeof(float) * 384);
-  /* output 210 "running_stats:blocks.7.conv.conv.1.running_mean" = %335 : f32[2, 1152] */
-  memcpy(outputs[210], arena + 492374016, sizeof(float) * 2304);
-  /* output 211 "running_stats:blocks.7.conv.conv.4.running_mean" = %342 : f32[2, 1152] */
-  memcpy(outputs[211], arena + 492376320, sizeof(float) * 2304);
-  /* output 212 "running_stats:blocks.7.conv.conv.7.running_mean" = %350 : f32[2, 192] */
-  memcpy(outputs[212], arena + 492407088, sizeof(float) * 384);
-  /* output 213 "running_stats:blocks.8.conv.conv.1.running_mean" = %378 : f32[2, 1152] */
-  memcpy(outputs[213], arena + 492378624, sizeof(float) * 2304);
-  /* output 214 "running_stats:blocks.8.conv.conv.4.running_mean" = %385 : f32[2, 1152] */
-  memcpy(outputs[214], arena + 492380928, sizeof(float) * 2304);
-  /* output 215 "running_stats:blocks.8.conv.conv.7.running_mean" = %393 : f32[2, 192] */
-  memcpy(outputs[215], arena + 492407472, sizeof(float) * 384);
-  /* output 216 "running_stats:blocks.9.conv.conv.1.running_mean" = %421 : f32[2, 1152] */
-  memcpy(outputs[216], arena + 492383232, sizeof(float) * 2304);
-  /* output 217 "running_stats:blocks.9.conv.conv.4.running_mean" = %428 : f32[2, 1152] */
-  memcpy(outputs[217], arena + 492385536, sizeof(float) * 2304);
-  /* output 218 "running_stats:blocks.9.conv.conv.7.running_mean" = %436 : f32[2, 192] */
-  memcpy(outputs[218], arena + 492407856, sizeof(float) * 384);
-  /* output 219 "running_stats:blocks.10.conv.conv.1.running_mean" = %464 : f32[2, 1152] */
-  memcpy(outputs[219], arena + 492387840, sizeof(float) * 2304);
-  /* output 220 "running_stats:blocks.10.conv.conv.4.running_mean" = %471 : f32[2, 1152] */
-  memcpy(outputs[220], arena + 492390144, sizeof(float) * 2304);
-  /* output 221 "running_stats:blocks.10.conv.conv.7.running_mean" = %479 : f32[2, 192] */
-  memcpy(outputs[221], arena + 492408240, sizeof(float) * 384);
-  /* output 222 "running_stats:blocks.11.conv.conv.1.running_mean" = %507 : f32[2, 1152] */
-  memcpy(outputs[222], arena + 492392448, sizeof(float) * 2304);
-  /* output 223 "running_stats:blocks.11.conv.conv.4.running_mean" = %514 : f32[2, 1152] */
-  memcpy(outputs[223], arena + 492394752, sizeof(float) * 2304);
-  /* output 224 "running_stats:blocks.11.conv.conv.7.running_mean" = %522 : f32[2, 192] */
-  memcpy(outputs[224], arena + 492408624, sizeof(float) * 384);
+  /* output 182 "grad:blocks.11.conv.conv.6.weight" = %543 : f32[192, 1152, 1, 1] */
+  memcpy(outputs[182], arena + 477321216, sizeof(float) * 221184);
+  /* output 183 "grad:blocks.11.conv.conv.7.weight" = %538 : f32[192] */
+  memcpy(outputs[183], arena + 477884976, sizeof(float) * 192);
+  /* output 184 "grad:blocks.11.conv.conv.7.bias" = %539 : f32[192] */
+  memcpy(outputs[184], arena + 477885168, sizeof(float) * 192);
+  /* output 185 "grad:norm.weight" = %532 : f32[192] */
+  memcpy(outputs[185], arena + 477884784, sizeof(float) * 192);
+  /* output 186 "grad:norm.bias" = %531 : f32[192] */
+  memcpy(outputs[186], arena + 477884592, sizeof(float) * 192);
+  /* output 187 "grad:head.weight" = %526 : f32[1000, 192] */
+  memcpy(outputs[187], arena + 477542400, sizeof(float) * 192000);
+  /* output 188 "grad:head.bias" = %527 : f32[1000] */
+  memcpy(outputs[188], arena + 477872640, sizeof(float) * 1000);
+  /* output 189 "running_stats:blocks.0.conv.conv.1.running_mean" = %33 : f32[2, 1152] */
+  memcpy(outputs[189], arena + 477817344, sizeof(float) * 2304);
+  /* output 190 "running_stats:blocks.0.conv.conv.4.running_mean" = %40 : f32[2, 1152] */
+  memcpy(outputs[190], arena + 477819648, sizeof(float) * 2304);
+  /* output 191 "running_stats:blocks.0.conv.conv.7.running_mean" = %48 : f32[2, 192] */
+  memcpy(outputs[191], arena + 477879984, sizeof(float) * 384);
+  /* output 192 "running_stats:blocks.1.conv.conv.1.running_mean" = %75 : f32[2, 1152] */
+  memcpy(outputs[192], arena + 477821952, sizeof(float) * 2304);
+  /* output 193 "running_stats:blocks.1.conv.conv.4.running_mean" = %82 : f32[2, 1152] */
+  memcpy(outputs[193], arena + 477824256, sizeof(float) * 2304);
+  /* output 194 "running_stats:blocks.1.conv.conv.7.running_mean" = %90 : f32[2, 192] */
+  memcpy(outputs[194], arena + 477880368, sizeof(float) * 384);
+  /* output 195 "running_stats:blocks.2.conv.conv.1.running_mean" = %117 : f32[2, 1152] */
+  memcpy(outputs[195], arena + 477826560, sizeof(float) * 2304);
+  /* output 196 "running_stats:blocks.2.conv.conv.4.running_mean" = %124 : f32[2, 1152] */
+  memcpy(outputs[196], arena + 477828864, sizeof(float) * 2304);
+  /* output 197 "running_stats:blocks.2.conv.conv.7.running_mean" = %132 : f32[2, 192] */
+  memcpy(outputs[197], arena + 477880752, sizeof(float) * 384);
+  /* output 198 "running_stats:blocks.3.conv.conv.1.running_mean" = %159 : f32[2, 1152] */
+  memcpy(outputs[198], arena + 477831168, sizeof(float) * 2304);
+  /* output 199 "running_stats:blocks.3.conv.conv.4.running_mean" = %166 : f32[2, 1152] */
+  memcpy(outputs[199], arena + 477833472, sizeof(float) * 2304);
+  /* output 200 "running_stats:blocks.3.conv.conv.7.running_mean" = %174 : f32[2, 192] */
+  memcpy(outputs[200], arena + 477881136, sizeof(float) * 384);
+  /* output 201 "running_stats:blocks.4.conv.conv.1.running_mean" = %201 : f32[2, 1152] */
+  memcpy(outputs[201], arena + 477835776, sizeof(float) * 2304);
+  /* output 202 "running_stats:blocks.4.conv.conv.4.running_mean" = %208 : f32[2, 1152] */
+  memcpy(outputs[202], arena + 477838080, sizeof(float) * 2304);
+  /* output 203 "running_stats:blocks.4.conv.conv.7.running_mean" = %216 : f32[2, 192] */
+  memcpy(outputs[203], arena + 477881520, sizeof(float) * 384);
+  /* output 204 "running_stats:blocks.5.conv.conv.1.running_mean" = %243 : f32[2, 1152] */
+  memcpy(outputs[204], arena + 477840384, sizeof(float) * 2304);
+  /* output 205 "running_stats:blocks.5.conv.conv.4.running_mean" = %250 : f32[2, 1152] */
+  memcpy(outputs[205], arena + 477842688, sizeof(float) * 2304);
+  /* output 206 "running_stats:blocks.5.conv.conv.7.running_mean" = %258 : f32[2, 192] */
+  memcpy(outputs[206], arena + 477881904, sizeof(float) * 384);
+  /* output 207 "running_stats:blocks.6.conv.conv.1.running_mean" = %285 : f32[2, 1152] */
+  memcpy(outputs[207], arena + 477844992, sizeof(float) * 2304);
+  /* output 208 "running_stats:blocks.6.conv.conv.4.running_mean" = %292 : f32[2, 1152] */
+  memcpy(outputs[208], arena + 477847296, sizeof(float) * 2304);
+  /* output 209 "running_stats:blocks.6.conv.conv.7.running_mean" = %300 : f32[2, 192] */
+  memcpy(outputs[209], arena + 477882288, sizeof(float) * 384);
+  /* output 210 "running_stats:blocks.7.conv.conv.1.running_mean" = %327 : f32[2, 1152] */
+  memcpy(outputs[210], arena + 477849600, sizeof(float) * 2304);
+  /* output 211 "running_stats:blocks.7.conv.conv.4.running_mean" = %334 : f32[2, 1152] */
+  memcpy(outputs[211], arena + 477851904, sizeof(float) * 2304);
+  /* output 212 "running_stats:blocks.7.conv.conv.7.running_mean" = %342 : f32[2, 192] */
+  memcpy(outputs[212], arena + 477882672, sizeof(float) * 384);
+  /* output 213 "running_stats:blocks.8.conv.conv.1.running_mean" = %369 : f32[2, 1152] */
+  memcpy(outputs[213], arena + 477854208, sizeof(float) * 2304);
+  /* output 214 "running_stats:blocks.8.conv.conv.4.running_mean" = %376 : f32[2, 1152] */
+  memcpy(outputs[214], arena + 477856512, sizeof(float) * 2304);
+  /* output 215 "running_stats:blocks.8.conv.conv.7.running_mean" = %384 : f32[2, 192] */
+  memcpy(outputs[215], arena + 477883056, sizeof(float) * 384);
+  /* output 216 "running_stats:blocks.9.conv.conv.1.running_mean" = %411 : f32[2, 1152] */
+  memcpy(outputs[216], arena + 477858816, sizeof(float) * 2304);
+  /* output 217 "running_stats:blocks.9.conv.conv.4.running_mean" = %418 : f32[2, 1152] */
+  memcpy(outputs[217], arena + 477861120, sizeof(float) * 2304);
+  /* output 218 "running_stats:blocks.9.conv.conv.7.running_mean" = %426 : f32[2, 192] */
+  memcpy(outputs[218], arena + 477883440, sizeof(float) * 384);
+  /* output 219 "running_stats:blocks.10.conv.conv.1.running_mean" = %453 : f32[2, 1152] */
+  memcpy(outputs[219], arena + 477863424, sizeof(float) * 2304);
+  /* output 220 "running_stats:blocks.10.conv.conv.4.running_mean" = %460 : f32[2, 1152] */
+  memcpy(outputs[220], arena + 477865728, sizeof(float) * 2304);
+  /* output 221 "running_stats:blocks.10.conv.conv.7.running_mean" = %468 : f32[2, 192] */
+  memcpy(outputs[221], arena + 477883824, sizeof(float) * 384);
+  /* output 222 "running_stats:blocks.11.conv.conv.1.running_mean" = %495 : f32[2, 1152] */
+  memcpy(outputs[222], arena + 477868032, sizeof(float) * 2304);
+  /* output 223 "running_stats:blocks.11.conv.conv.4.running_mean" = %502 : f32[2, 1152] */
+  memcpy(outputs[223], arena + 477870336, sizeof(float) * 2304);
+  /* output 224 "running_stats:blocks.11.conv.conv.7.running_mean" = %510 : f32[2, 192] */
+  memcpy(outputs[224], arena + 477884208, sizeof(float) * 384);
   return 0;
 } // localvit_tiny_relu6_train_forward
 

@@ -1641,6 +1641,74 @@ void lk_conv2d_naive(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, i
         }
 }
 
+/* ---- templates/norm.c ---------------------------------------------------------------------- */
+/* locus-requires: prologue.h */
+/* Normalisations: layernorm over the last axis of tokens, batchnorm (inference) over channels. */
+
+/* y[rows, C] = (x − mean) / sqrt(var + eps) · w + b per row (biased variance, as PyTorch).
+ * Corrected two-pass algorithm: m = Σx/C in float is off by the rounding of a large sum; the second
+ * pass sums the deviations d = x − m (small numbers, accurate) and their squares, and the true mean
+ * is m + δ with δ = Σd/C, var = Σd²/C − δ². Output uses (x − m) − δ, never rounding the mean to a
+ * float, so rows with |mean| ≫ std lose nothing (E[x²] − E[x]² would lose everything).
+ * w and b may be NULL (no affine). y may equal x. */
+void lk_layernorm(long rows, int C, const float *x, const float *w, const float *b, float eps, float *y) {
+  LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) {
+    const float *xr = x + r * C;
+    float *yr = y + r * C;
+    float m = lk_sum(xr, C) / (float)C, s1, s2, delta, var, rstd;
+    lk_dev_sums(xr, C, m, &s1, &s2);
+    delta = s1 / (float)C;
+    var = s2 / (float)C - delta * delta;
+    rstd = 1.0f / sqrtf((var > 0.0f ? var : 0.0f) + eps);
+    /* One loop per affine case: with `if (w)` inside, clang if-converts to masked loads, which
+     * on AMD take a microcode assist per vector when the pointer is NULL (40× slower). */
+    if (w && b) for (int c = 0; c < C; ++c) yr[c] = (xr[c] - m - delta) * rstd * w[c] + b[c];
+    else if (w) for (int c = 0; c < C; ++c) yr[c] = (xr[c] - m - delta) * rstd * w[c];
+    else if (b) for (int c = 0; c < C; ++c) yr[c] = (xr[c] - m - delta) * rstd + b[c];
+    else for (int c = 0; c < C; ++c) yr[c] = (xr[c] - m - delta) * rstd;
+  }
+}
+
+/* Reference: double precision, straight from the definition. */
+void lk_layernorm_naive(long rows, int C, const float *x, const float *w, const float *b, float eps, float *y) {
+  for (long r = 0; r < rows; ++r) {
+    double m = 0.0, v = 0.0;
+    for (int c = 0; c < C; ++c) m += x[r * C + c];
+    m /= C;
+    for (int c = 0; c < C; ++c) v += (x[r * C + c] - m) * (x[r * C + c] - m);
+    v /= C;
+    for (int c = 0; c < C; ++c)
+      y[r * C + c] = (float)((x[r * C + c] - m) / sqrt(v + eps) * (w ? w[c] : 1.0) + (b ? b[c] : 0.0));
+  }
+}
+
+/* Batchnorm at inference, channels first: x, y [B, C, HW] (HW = every axis after C, flattened).
+ * y = (x − mean[c]) / sqrt(var[c] + eps) · w[c] + b[c], folded into one scale and shift per
+ * channel. y may equal x. */
+void lk_batchnorm_infer(int B, int C, long HW, const float *x, const float *w, const float *b,
+                        const float *mean, const float *var, float eps, float *y) {
+  long planes = (long)B * C;
+  LK_OMP(parallel for schedule(static) if(planes * HW >= LK_PAR_MIN))
+  for (long p = 0; p < planes; ++p) {
+    int c = (int)(p % C);
+    float scale = w[c] / sqrtf(var[c] + eps), shift = b[c] - mean[c] * scale;
+    const float *xp = x + p * HW;
+    float *yp = y + p * HW;
+    for (long i = 0; i < HW; ++i) yp[i] = xp[i] * scale + shift;
+  }
+}
+
+void lk_batchnorm_infer_naive(int B, int C, long HW, const float *x, const float *w, const float *b,
+                              const float *mean, const float *var, float eps, float *y) {
+  for (int n = 0; n < B; ++n)
+    for (int c = 0; c < C; ++c)
+      for (long i = 0; i < HW; ++i) {
+        long at = ((long)n * C + c) * HW + i;
+        y[at] = (float)((x[at] - (double)mean[c]) / sqrt((double)var[c] + eps) * w[c] + b[c]);
+      }
+}
+
 /* ---- templates/activation.c ---------------------------------------------------------------- */
 /* locus-requires: prologue.h */
 /* Elementwise kernels: activations, rsqrt, binary arithmetic with broadcasting, scalar variants.
@@ -3563,6 +3631,14 @@ void lk_batch_norm_act_grad_cl(long rows, long C, const float *x, const float *d
 #define LK__RED_TASKS 64
 #define LK__RED_MIN_BLOCK 8192 /* elements of x per block, at least */
 
+/* Blocks the reduced range of `total` elements (`reduced` indices) is cut into when only `tasks`
+ * output tasks exist: enough tasks for the threads, blocks of at least LK__RED_MIN_BLOCK. Depends on
+ * the shape alone; lk_layernorm_param_grad uses it too, so its sums are the unfused ones'. */
+static long lk__reduce_blocks(long tasks, long total, long reduced) {
+  long n = tasks < LK__RED_TASKS ? lk_min_l(lk_min_l(lk_ceil_div(LK__RED_TASKS, tasks), total / LK__RED_MIN_BLOCK), reduced) : 1;
+  return n < 1 ? 1 : n;
+}
+
 /* Row-major walk over some axes: the offset in x of the multi-index (sizes, strides). */
 typedef struct { int n; long size[8], stride[8], idx[8], off; } lk__grad_odo;
 
@@ -3623,13 +3699,10 @@ static void lk__reduce_sum(int rank, const long *shape, const unsigned char *red
   Sin = inner_kept ? 1 : sz[m - 1]; /* contiguous run of reduced elements */
   chunks = lk_ceil_div(Kin, LK__RED_CH);
   otasks = inner_kept ? nout / Kin * chunks : nout;
-  if (otasks < LK__RED_TASKS) {
-    nblk = lk_min_l(lk_min_l(lk_ceil_div(LK__RED_TASKS, otasks), total / LK__RED_MIN_BLOCK), Rtot);
-    if (nblk < 1) nblk = 1;
-    if (nblk > 1) {
-      part = lk_scratch_alloc((size_t)(nblk * nout));
-      if (!part) nblk = 1; /* out of memory: one block, straight into y (same math, slower) */
-    }
+  nblk = lk__reduce_blocks(otasks, total, Rtot);
+  if (nblk > 1) {
+    part = lk_scratch_alloc((size_t)(nblk * nout));
+    if (!part) nblk = 1; /* out of memory: one block, straight into y (same math, slower) */
   }
   ntasks = otasks * nblk;
 
@@ -3690,6 +3763,52 @@ void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, con
 void lk_reduce_sum_product(int rank, const long *shape, const unsigned char *reduce, const float *a, const float *b,
                            float *y) {
   lk__reduce_sum(rank, shape, reduce, a, b, y);
+}
+
+/* An affine LayerNorm's weight and bias gradients from x instead of a stored x̂ (made by the
+ * `layernorm-training` pass): out[0:C) = Σ dy ⊙ x̂, out[C:2C) = Σ dy over the rows of [rows, C].
+ * Each row's x̂ is lk_normalize's, recomputed from the row's statistics while the row is in L1,
+ * and the sums are lk_reduce_sum's: the same blocks of rows, each summed in float in row order,
+ * the blocks added in order. So the result is reduce_sum(dy ⊙ normalize(x)) and reduce_sum(dy) bit
+ * for bit, in one pass over x and dy instead of a forward pass writing x̂ and two passes reading
+ * x̂ and dy back (sag_tiny_cifar's first LayerNorm: 226 MB each at batch 16). */
+void lk_layernorm_param_grad(long rows, long C, const float *x, const float *dy, float eps, float *out) {
+  long nblk = lk__reduce_blocks(lk_ceil_div(C, LK__RED_CH), rows * C, rows);
+  float *part = NULL;
+  if (rows <= 0 || C <= 0) {
+    for (long c = 0; c < 2 * C; ++c) out[c] = 0.0f;
+    return;
+  }
+  if (nblk > 1 && !(part = lk_scratch_alloc((size_t)(nblk * 2 * C)))) nblk = 1; /* out of memory: one block */
+  LK_OMP(parallel if(rows * C >= LK_PAR_MIN))
+  {
+    LK_OMP(for schedule(static))
+    for (long b = 0; b < nblk; ++b) {
+      long lo, hi;
+      float *sw = nblk > 1 ? part + b * 2 * C : out, *sb = sw + C;
+      lk_split(rows, (int)nblk, (int)b, &lo, &hi);
+      for (long c = 0; c < C; ++c) sw[c] = sb[c] = 0.0f;
+      for (long r = lo; r < hi; ++r) {
+        const float *xr = x + r * C, *gr = dy + r * C;
+        float m, delta, rstd;
+        lk__grad_row_stats(xr, C, eps, &m, &delta, &rstd);
+        for (long c = 0; c < C; ++c) {
+          const float xh = (xr[c] - m - delta) * rstd; /* its own statement: rounded as lk_normalize stores it */
+          sw[c] += gr[c] * xh;
+          sb[c] += gr[c];
+        }
+      }
+    }
+    if (nblk > 1) {
+      LK_OMP(for schedule(static))
+      for (long c = 0; c < 2 * C; ++c) {
+        float acc = part[c];
+        for (long b = 1; b < nblk; ++b) acc += part[b * 2 * C + c];
+        out[c] = acc;
+      }
+    }
+  }
+  lk_scratch_free(part);
 }
 
 /* ---- conv2d ---------------------------------------------------------------------------------------
@@ -4177,6 +4296,23 @@ void lk_layernorm_grad_naive(long rows, long C, const float *x, const float *dy,
   free(g);
 }
 
+void lk_layernorm_param_grad_naive(long rows, long C, const float *x, const float *dy, float eps, float *out) {
+  double *s = (double *)calloc((size_t)(2 * C > 0 ? 2 * C : 1), sizeof(double));
+  for (long r = 0; r < rows; ++r) {
+    const float *xr = x + r * C, *gr = dy + r * C;
+    double m = 0.0, v = 0.0;
+    for (long c = 0; c < C; ++c) m += xr[c];
+    m /= (double)C;
+    for (long c = 0; c < C; ++c) v += (xr[c] - m) * (xr[c] - m);
+    v /= (double)C;
+    for (long c = 0; c < C; ++c) {
+      s[c] += gr[c] * (xr[c] - m) / sqrt(v + eps);
+      s[C + c] += gr[c];
+    }
+  }
+  for (long c = 0; c < 2 * C; ++c) out[c] = (float)s[c];
+  free(s);
+}
 void lk_batch_normalize_naive(int B, long C, long S, const float *x, const float *w, const float *b, float eps, float *y) {
   for (long c = 0; c < C; ++c) {
     double m, v;
@@ -5564,7 +5700,7 @@ static const unsigned char sag_tiny_cifar_train_param_read_[212] = {
 };
 int sag_tiny_cifar_train_param_read_by_forward(int i) { return i >= 0 && i < 212 ? sag_tiny_cifar_train_param_read_[i] : 0; }
 
-size_t sag_tiny_cifar_train_arena_bytes(void) { return 3156551552; }
+size_t sag_tiny_cifar_train_arena_bytes(void) { return 2503812992; }
 
 void sag_tiny_cifar_train_set_num_threads(int n) {
 #ifdef _OPENMP
@@ -5590,216 +5726,216 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   const int B = 32; /* the batch the model is compiled for */
 
   /* %3 = im2col(%0) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.0 : f32[B, 1024, 27] */
-  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, inputs[0], arena + 749469696);
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, inputs[0], arena + 590610432);
 
   /* %4 = reshape(%1) {shape [192, 27]} to_patch_embedding.projections.0 : f32[192, 27], a view of %1: no code */
 
   /* %5 = fused_linear(%3, %4, %2) to_patch_embedding.projections.0 : f32[B, 1024, 192], written into %108 from row 0 */
-  lk_fused_linear_strided(B, 1024, 27, 192, arena + 749469696, 27648, params[0], params[1], NULL, 0,
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 590610432, 27648, params[0], params[1], NULL, 0,
       LK_ACT_NONE, NULL, 0, arena, 3538944);
 
   /* %6 = roll(%0) {dy 1, dx 0} to_patch_embedding : f32[B, 3, 32, 32] */
   lk_roll(B * 3, 32, 32, 1, 0, inputs[0], arena + 113246208);
 
   /* %9 = im2col(%6) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.1 : f32[B, 1024, 27] */
-  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 750354432);
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 591495168);
 
   /* %10 = reshape(%7) {shape [192, 27]} to_patch_embedding.projections.1 : f32[192, 27], a view of %7: no code */
 
   /* %11 = fused_linear(%9, %10, %8) to_patch_embedding.projections.1 : f32[B, 1024, 192], written into %108 from row 1024 */
-  lk_fused_linear_strided(B, 1024, 27, 192, arena + 750354432, 27648, params[2], params[3], NULL, 0,
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 591495168, 27648, params[2], params[3], NULL, 0,
       LK_ACT_NONE, NULL, 0, arena + 196608, 3538944);
 
   /* %12 = roll(%0) {dy 0, dx 1} to_patch_embedding : f32[B, 3, 32, 32] */
   lk_roll(B * 3, 32, 32, 0, 1, inputs[0], arena + 113246208);
 
   /* %15 = im2col(%12) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.2 : f32[B, 1024, 27] */
-  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 751239168);
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 592379904);
 
   /* %16 = reshape(%13) {shape [192, 27]} to_patch_embedding.projections.2 : f32[192, 27], a view of %13: no code */
 
   /* %17 = fused_linear(%15, %16, %14) to_patch_embedding.projections.2 : f32[B, 1024, 192], written into %108 from row 2048 */
-  lk_fused_linear_strided(B, 1024, 27, 192, arena + 751239168, 27648, params[4], params[5], NULL, 0,
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 592379904, 27648, params[4], params[5], NULL, 0,
       LK_ACT_NONE, NULL, 0, arena + 393216, 3538944);
 
   /* %18 = roll(%0) {dy -1, dx 0} to_patch_embedding : f32[B, 3, 32, 32] */
   lk_roll(B * 3, 32, 32, -1, 0, inputs[0], arena + 113246208);
 
   /* %21 = im2col(%18) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.3 : f32[B, 1024, 27] */
-  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 752123904);
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 593264640);
 
   /* %22 = reshape(%19) {shape [192, 27]} to_patch_embedding.projections.3 : f32[192, 27], a view of %19: no code */
 
   /* %23 = fused_linear(%21, %22, %20) to_patch_embedding.projections.3 : f32[B, 1024, 192], written into %108 from row 3072 */
-  lk_fused_linear_strided(B, 1024, 27, 192, arena + 752123904, 27648, params[6], params[7], NULL, 0,
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 593264640, 27648, params[6], params[7], NULL, 0,
       LK_ACT_NONE, NULL, 0, arena + 589824, 3538944);
 
   /* %24 = roll(%0) {dy 0, dx -1} to_patch_embedding : f32[B, 3, 32, 32] */
   lk_roll(B * 3, 32, 32, 0, -1, inputs[0], arena + 113246208);
 
   /* %27 = im2col(%24) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.4 : f32[B, 1024, 27] */
-  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 753008640);
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 594149376);
 
   /* %28 = reshape(%25) {shape [192, 27]} to_patch_embedding.projections.4 : f32[192, 27], a view of %25: no code */
 
   /* %29 = fused_linear(%27, %28, %26) to_patch_embedding.projections.4 : f32[B, 1024, 192], written into %108 from row 4096 */
-  lk_fused_linear_strided(B, 1024, 27, 192, arena + 753008640, 27648, params[8], params[9], NULL, 0,
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 594149376, 27648, params[8], params[9], NULL, 0,
       LK_ACT_NONE, NULL, 0, arena + 786432, 3538944);
 
   /* %30 = roll(%0) {dy 2, dx 0} to_patch_embedding : f32[B, 3, 32, 32] */
   lk_roll(B * 3, 32, 32, 2, 0, inputs[0], arena + 113246208);
 
   /* %33 = im2col(%30) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.5 : f32[B, 1024, 27] */
-  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 753893376);
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 595034112);
 
   /* %34 = reshape(%31) {shape [192, 27]} to_patch_embedding.projections.5 : f32[192, 27], a view of %31: no code */
 
   /* %35 = fused_linear(%33, %34, %32) to_patch_embedding.projections.5 : f32[B, 1024, 192], written into %108 from row 5120 */
-  lk_fused_linear_strided(B, 1024, 27, 192, arena + 753893376, 27648, params[10], params[11], NULL,
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 595034112, 27648, params[10], params[11], NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 983040, 3538944);
 
   /* %36 = roll(%0) {dy 0, dx 2} to_patch_embedding : f32[B, 3, 32, 32] */
   lk_roll(B * 3, 32, 32, 0, 2, inputs[0], arena + 113246208);
 
   /* %39 = im2col(%36) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.6 : f32[B, 1024, 27] */
-  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 754778112);
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 595918848);
 
   /* %40 = reshape(%37) {shape [192, 27]} to_patch_embedding.projections.6 : f32[192, 27], a view of %37: no code */
 
   /* %41 = fused_linear(%39, %40, %38) to_patch_embedding.projections.6 : f32[B, 1024, 192], written into %108 from row 6144 */
-  lk_fused_linear_strided(B, 1024, 27, 192, arena + 754778112, 27648, params[12], params[13], NULL,
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 595918848, 27648, params[12], params[13], NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 1179648, 3538944);
 
   /* %42 = roll(%0) {dy -2, dx 0} to_patch_embedding : f32[B, 3, 32, 32] */
   lk_roll(B * 3, 32, 32, -2, 0, inputs[0], arena + 113246208);
 
   /* %45 = im2col(%42) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.7 : f32[B, 1024, 27] */
-  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 755662848);
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 596803584);
 
   /* %46 = reshape(%43) {shape [192, 27]} to_patch_embedding.projections.7 : f32[192, 27], a view of %43: no code */
 
   /* %47 = fused_linear(%45, %46, %44) to_patch_embedding.projections.7 : f32[B, 1024, 192], written into %108 from row 7168 */
-  lk_fused_linear_strided(B, 1024, 27, 192, arena + 755662848, 27648, params[14], params[15], NULL,
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 596803584, 27648, params[14], params[15], NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 1376256, 3538944);
 
   /* %48 = roll(%0) {dy 0, dx -2} to_patch_embedding : f32[B, 3, 32, 32] */
   lk_roll(B * 3, 32, 32, 0, -2, inputs[0], arena + 113246208);
 
   /* %51 = im2col(%48) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.8 : f32[B, 1024, 27] */
-  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 756547584);
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 597688320);
 
   /* %52 = reshape(%49) {shape [192, 27]} to_patch_embedding.projections.8 : f32[192, 27], a view of %49: no code */
 
   /* %53 = fused_linear(%51, %52, %50) to_patch_embedding.projections.8 : f32[B, 1024, 192], written into %108 from row 8192 */
-  lk_fused_linear_strided(B, 1024, 27, 192, arena + 756547584, 27648, params[16], params[17], NULL,
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 597688320, 27648, params[16], params[17], NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 1572864, 3538944);
 
   /* %54 = roll(%0) {dy 1, dx 1} to_patch_embedding : f32[B, 3, 32, 32] */
   lk_roll(B * 3, 32, 32, 1, 1, inputs[0], arena + 113246208);
 
   /* %57 = im2col(%54) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.9 : f32[B, 1024, 27] */
-  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 757432320);
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 598573056);
 
   /* %58 = reshape(%55) {shape [192, 27]} to_patch_embedding.projections.9 : f32[192, 27], a view of %55: no code */
 
   /* %59 = fused_linear(%57, %58, %56) to_patch_embedding.projections.9 : f32[B, 1024, 192], written into %108 from row 9216 */
-  lk_fused_linear_strided(B, 1024, 27, 192, arena + 757432320, 27648, params[18], params[19], NULL,
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 598573056, 27648, params[18], params[19], NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 1769472, 3538944);
 
   /* %60 = roll(%0) {dy 1, dx 2} to_patch_embedding : f32[B, 3, 32, 32] */
   lk_roll(B * 3, 32, 32, 1, 2, inputs[0], arena + 113246208);
 
   /* %63 = im2col(%60) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.10 : f32[B, 1024, 27] */
-  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 758317056);
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 599457792);
 
   /* %64 = reshape(%61) {shape [192, 27]} to_patch_embedding.projections.10 : f32[192, 27], a view of %61: no code */
 
   /* %65 = fused_linear(%63, %64, %62) to_patch_embedding.projections.10 : f32[B, 1024, 192], written into %108 from row 10240 */
-  lk_fused_linear_strided(B, 1024, 27, 192, arena + 758317056, 27648, params[20], params[21], NULL,
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 599457792, 27648, params[20], params[21], NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 1966080, 3538944);
 
   /* %66 = roll(%0) {dy 1, dx -1} to_patch_embedding : f32[B, 3, 32, 32] */
   lk_roll(B * 3, 32, 32, 1, -1, inputs[0], arena + 113246208);
 
   /* %69 = im2col(%66) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.11 : f32[B, 1024, 27] */
-  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 759201792);
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 600342528);
 
   /* %70 = reshape(%67) {shape [192, 27]} to_patch_embedding.projections.11 : f32[192, 27], a view of %67: no code */
 
   /* %71 = fused_linear(%69, %70, %68) to_patch_embedding.projections.11 : f32[B, 1024, 192], written into %108 from row 11264 */
-  lk_fused_linear_strided(B, 1024, 27, 192, arena + 759201792, 27648, params[22], params[23], NULL,
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 600342528, 27648, params[22], params[23], NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 2162688, 3538944);
 
   /* %72 = roll(%0) {dy -1, dx 1} to_patch_embedding : f32[B, 3, 32, 32] */
   lk_roll(B * 3, 32, 32, -1, 1, inputs[0], arena + 113246208);
 
   /* %75 = im2col(%72) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.12 : f32[B, 1024, 27] */
-  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 760086528);
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 601227264);
 
   /* %76 = reshape(%73) {shape [192, 27]} to_patch_embedding.projections.12 : f32[192, 27], a view of %73: no code */
 
   /* %77 = fused_linear(%75, %76, %74) to_patch_embedding.projections.12 : f32[B, 1024, 192], written into %108 from row 12288 */
-  lk_fused_linear_strided(B, 1024, 27, 192, arena + 760086528, 27648, params[24], params[25], NULL,
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 601227264, 27648, params[24], params[25], NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 2359296, 3538944);
 
   /* %78 = roll(%0) {dy -1, dx 2} to_patch_embedding : f32[B, 3, 32, 32] */
   lk_roll(B * 3, 32, 32, -1, 2, inputs[0], arena + 113246208);
 
   /* %81 = im2col(%78) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.13 : f32[B, 1024, 27] */
-  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 760971264);
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 602112000);
 
   /* %82 = reshape(%79) {shape [192, 27]} to_patch_embedding.projections.13 : f32[192, 27], a view of %79: no code */
 
   /* %83 = fused_linear(%81, %82, %80) to_patch_embedding.projections.13 : f32[B, 1024, 192], written into %108 from row 13312 */
-  lk_fused_linear_strided(B, 1024, 27, 192, arena + 760971264, 27648, params[26], params[27], NULL,
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 602112000, 27648, params[26], params[27], NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 2555904, 3538944);
 
   /* %84 = roll(%0) {dy -1, dx -1} to_patch_embedding : f32[B, 3, 32, 32] */
   lk_roll(B * 3, 32, 32, -1, -1, inputs[0], arena + 113246208);
 
   /* %87 = im2col(%84) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.14 : f32[B, 1024, 27] */
-  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 761856000);
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 602996736);
 
   /* %88 = reshape(%85) {shape [192, 27]} to_patch_embedding.projections.14 : f32[192, 27], a view of %85: no code */
 
   /* %89 = fused_linear(%87, %88, %86) to_patch_embedding.projections.14 : f32[B, 1024, 192], written into %108 from row 14336 */
-  lk_fused_linear_strided(B, 1024, 27, 192, arena + 761856000, 27648, params[28], params[29], NULL,
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 602996736, 27648, params[28], params[29], NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 2752512, 3538944);
 
   /* %90 = roll(%0) {dy 2, dx 1} to_patch_embedding : f32[B, 3, 32, 32] */
   lk_roll(B * 3, 32, 32, 2, 1, inputs[0], arena + 113246208);
 
   /* %93 = im2col(%90) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.15 : f32[B, 1024, 27] */
-  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 762740736);
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 603881472);
 
   /* %94 = reshape(%91) {shape [192, 27]} to_patch_embedding.projections.15 : f32[192, 27], a view of %91: no code */
 
   /* %95 = fused_linear(%93, %94, %92) to_patch_embedding.projections.15 : f32[B, 1024, 192], written into %108 from row 15360 */
-  lk_fused_linear_strided(B, 1024, 27, 192, arena + 762740736, 27648, params[30], params[31], NULL,
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 603881472, 27648, params[30], params[31], NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 2949120, 3538944);
 
   /* %96 = roll(%0) {dy 2, dx 2} to_patch_embedding : f32[B, 3, 32, 32] */
   lk_roll(B * 3, 32, 32, 2, 2, inputs[0], arena + 113246208);
 
   /* %99 = im2col(%96) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.16 : f32[B, 1024, 27] */
-  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 763625472);
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 604766208);
 
   /* %100 = reshape(%97) {shape [192, 27]} to_patch_embedding.projections.16 : f32[192, 27], a view of %97: no code */
 
   /* %101 = fused_linear(%99, %100, %98) to_patch_embedding.projections.16 : f32[B, 1024, 192], written into %108 from row 16384 */
-  lk_fused_linear_strided(B, 1024, 27, 192, arena + 763625472, 27648, params[32], params[33], NULL,
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 604766208, 27648, params[32], params[33], NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 3145728, 3538944);
 
   /* %102 = roll(%0) {dy 2, dx -1} to_patch_embedding : f32[B, 3, 32, 32] */
   lk_roll(B * 3, 32, 32, 2, -1, inputs[0], arena + 113246208);
 
   /* %105 = im2col(%102) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.17 : f32[B, 1024, 27] */
-  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 764510208);
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 605650944);
 
   /* %106 = reshape(%103) {shape [192, 27]} to_patch_embedding.projections.17 : f32[192, 27], a view of %103: no code */
 
   /* %107 = fused_linear(%105, %106, %104) to_patch_embedding.projections.17 : f32[B, 1024, 192], written into %108 from row 17408 */
-  lk_fused_linear_strided(B, 1024, 27, 192, arena + 764510208, 27648, params[34], params[35], NULL,
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 605650944, 27648, params[34], params[35], NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 3342336, 3538944);
 
   /* %108 = stack(%5, %11, %17, %23, %29, %35, %41, %47, %53, %59, %65, %71, %77, %83, %89, %95, %101, %107) {axis 0} to_patch_embedding : f32[B, 18, 1024, 192], its operands computed in place: no code */
@@ -5809,3109 +5945,3022 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
       params[36], (const long[]){0, 196608, 192, 1}, arena);
 
   /* %111 = index(%110) {axis 0, at 0} layers.0.0 : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena, 3538944, arena + 528482304, 196608);
+  lk_copy_rows(B, 196608, arena, 3538944, arena + 415236096, 196608);
 
-  /* %114 = normalize(%111) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
-  lk_normalize(B * 1024, 192, arena + 528482304, 1e-06f, arena + 534773760);
+  /* %114 = layernorm(%111, %112, %113) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
+  lk_layernorm(B * 1024, 192, arena + 415236096, params[37], params[38], 1e-06f, arena + 421527552);
 
-  /* %115 = mul_add(%114, %112, %113) layers.0.0.norm1 : f32[B, 1024, 192] */
-  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 534773760, (const long[]){196608, 192, 1},
-      params[37], (const long[]){0, 0, 1}, params[38], (const long[]){0, 0, 1}, arena + 541065216);
+  /* %115 = layernorm(%110, %112, %113) {eps 1e-06} layers.0.0.norm1 : f32[B, 18, 1024, 192] */
+  lk_layernorm(B * 18 * 1024, 192, arena, params[37], params[38], 1e-06f, arena + 113246208);
 
-  /* %116 = normalize(%110) {eps 1e-06} layers.0.0.norm1 : f32[B, 18, 1024, 192] */
-  lk_normalize(B * 18 * 1024, 192, arena, 1e-06f, arena + 113246208);
+  /* %118 = fused_linear(%114, %116, %117) layers.0.0.layers.0.0.Wq_even : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 192, 192, arena + 421527552, params[39], params[40], LK_ACT_NONE, NULL,
+      arena + 427819008);
 
-  /* %117 = mul_add(%116, %112, %113) layers.0.0.norm1 : f32[B, 18, 1024, 192] */
-  lk_mul_add(4, (const long[]){B, 18, 1024, 192}, arena + 113246208,
-      (const long[]){3538944, 196608, 192, 1}, params[37], (const long[]){0, 0, 0, 1}, params[38],
-      (const long[]){0, 0, 0, 1}, arena + 226492416);
+  /* %121 = fused_linear(%115, %119, %120) layers.0.0.layers.0.0.Wkv_even : f32[B, 18, 1024, 96] */
+  lk_fused_linear(B * 18 * 1024, 192, 96, arena + 113246208, params[41], params[42], LK_ACT_NONE,
+      NULL, arena + 226492416);
 
-  /* %120 = fused_linear(%115, %118, %119) layers.0.0.layers.0.0.Wq_even : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 192, 192, arena + 541065216, params[39], params[40], LK_ACT_NONE, NULL,
-      arena + 547356672);
+  /* %122 = slice(%121) {axis 2, start 0, length 48} layers.0.0.layers.0.0 : f32[B, 18, 1024, 48] */
+  lk_copy_rows(B * 18432, 48, arena + 226492416, 96, arena + 283115520, 48);
 
-  /* %123 = fused_linear(%117, %121, %122) layers.0.0.layers.0.0.Wkv_even : f32[B, 18, 1024, 96] */
-  lk_fused_linear(B * 18 * 1024, 192, 96, arena + 226492416, params[41], params[42], LK_ACT_NONE,
-      NULL, arena + 339738624);
+  /* %123 = slice(%121) {axis 2, start 48, length 48} layers.0.0.layers.0.0 : f32[B, 18, 1024, 48] */
+  lk_copy_rows(B * 18432, 48, arena + 226492464, 96, arena + 311427072, 48);
 
-  /* %124 = slice(%123) {axis 2, start 0, length 48} layers.0.0.layers.0.0 : f32[B, 18, 1024, 48] */
-  lk_copy_rows(B * 18432, 48, arena + 339738624, 96, arena + 396361728, 48);
+  /* %124 = reshape(%118) {shape [1024, 1, 4, 48]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 48], a view of %118: no code */
 
-  /* %125 = slice(%123) {axis 2, start 48, length 48} layers.0.0.layers.0.0 : f32[B, 18, 1024, 48] */
-  lk_copy_rows(B * 18432, 48, arena + 339738672, 96, arena + 424673280, 48);
+  /* %125 = reshape(%122) {shape [18, 1024, 1, 48]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 1, 48], a view of %122: no code */
 
-  /* %126 = reshape(%120) {shape [1024, 1, 4, 48]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 48], a view of %120: no code */
+  /* %126 = reshape(%123) {shape [18, 1024, 1, 48]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 1, 48], a view of %123: no code */
 
-  /* %127 = reshape(%124) {shape [18, 1024, 1, 48]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 1, 48], a view of %124: no code */
+  /* %127 = matmul_permuted(%124, %125) {a perm [0, 1, 2, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
+  lk_gemm_batched2(B, 196608, 884736, 73728, 1024, 4, 18, 48, arena + 427819008, 192, 48, 1,
+      arena + 283115520, 48, 1, 49152, arena + 226492416, 72, 18, 0.0f);
 
-  /* %128 = reshape(%125) {shape [18, 1024, 1, 48]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 1, 48], a view of %125: no code */
+  /* %128 = mul_scalar(%127) {x op 0.14433756} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
+  lk_mul_scalar(B * 1024 * 4 * 18, arena + 226492416, 0.14433756f, arena + 228851712);
 
-  /* %129 = matmul_permuted(%126, %127) {a perm [0, 1, 2, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
-  lk_gemm_batched2(B, 196608, 884736, 73728, 1024, 4, 18, 48, arena + 547356672, 192, 48, 1,
-      arena + 396361728, 48, 1, 49152, arena + 339738624, 72, 18, 0.0f);
+  /* %129 = softmax(%128) {axis -1} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
+  lk_softmax(B * 4096, 18, arena + 228851712, arena + 537919488);
 
-  /* %130 = mul_scalar(%129) {x op 0.14433756} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
-  lk_mul_scalar(B * 1024 * 4 * 18, arena + 339738624, 0.14433756f, arena + 342097920);
+  /* %130 = matmul_permuted(%129, %126) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 48] */
+  lk_gemm_batched2(B, 73728, 884736, 196608, 1024, 4, 48, 18, arena + 537919488, 72, 18, 1,
+      arena + 311427072, 48, 49152, 1, arena + 276824064, 192, 48, 0.0f);
 
-  /* %131 = softmax(%130) {axis -1} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
-  lk_softmax(B * 4096, 18, arena + 342097920, arena + 682622976);
+  /* %131 = reshape(%130) {shape [1024, 192]} layers.0.0.layers.0.0 : f32[B, 1024, 192], a view of %130: no code */
 
-  /* %132 = matmul_permuted(%131, %128) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 48] */
-  lk_gemm_batched2(B, 73728, 884736, 196608, 1024, 4, 48, 18, arena + 682622976, 72, 18, 1,
-      arena + 424673280, 48, 49152, 1, arena + 390070272, 192, 48, 0.0f);
+  /* %134 = fused_linear(%131, %132, %133) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 192, 192, arena + 276824064, params[43], params[44], LK_ACT_NONE, NULL,
+      arena + 434110464);
 
-  /* %133 = reshape(%132) {shape [1024, 192]} layers.0.0.layers.0.0 : f32[B, 1024, 192], a view of %132: no code */
+  /* %136 = mul_add(%134, %135, %111) layers.0.0 : f32[B, 1024, 192], written over %134 */
+  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 434110464, (const long[]){196608, 192, 1},
+      inputs[1], (const long[]){1, 0, 0}, arena + 415236096, (const long[]){196608, 192, 1},
+      arena + 434110464);
 
-  /* %136 = fused_linear(%133, %134, %135) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 192, 192, arena + 390070272, params[43], params[44], LK_ACT_NONE, NULL,
-      arena + 553648128);
+  /* %139 = layernorm(%136, %137, %138) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
+  lk_layernorm(B * 1024, 192, arena + 434110464, params[45], params[46], 1e-06f, arena + 440401920);
 
-  /* %138 = mul_add(%136, %137, %111) layers.0.0 : f32[B, 1024, 192], written over %136 */
-  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 553648128, (const long[]){196608, 192, 1},
-      inputs[1], (const long[]){1, 0, 0}, arena + 528482304, (const long[]){196608, 192, 1},
-      arena + 553648128);
-
-  /* %141 = normalize(%138) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
-  lk_normalize(B * 1024, 192, arena + 553648128, 1e-06f, arena + 559939584);
-
-  /* %142 = mul_add(%141, %139, %140) layers.0.0.norm2 : f32[B, 1024, 192] */
-  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 559939584, (const long[]){196608, 192, 1},
-      params[45], (const long[]){0, 0, 1}, params[46], (const long[]){0, 0, 1}, arena + 566231040);
-
-  /* %145 = fused_linear(%142, %143, %144) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 768] */
-  lk_fused_linear(B * 1024, 192, 768, arena + 566231040, params[47], params[48], LK_ACT_NONE, NULL,
-      arena + 339738624);
-
-  /* %146 = gelu(%145) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
-  lk_gelu(B * 1024 * 768, arena + 339738624, arena + 364904448);
-
-  /* %149 = fused_linear(%146, %147, %148) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 768, 192, arena + 364904448, params[49], params[50], LK_ACT_NONE, NULL,
-      arena + 572522496);
-
-  /* %151 = mul_add(%149, %150, %138) layers.0.0 : f32[B, 1024, 192], written over %149 */
-  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 572522496, (const long[]){196608, 192, 1},
-      inputs[2], (const long[]){1, 0, 0}, arena + 553648128, (const long[]){196608, 192, 1},
-      arena + 572522496);
-
-  /* %152 = normalize(%151) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
-  lk_normalize(B * 1024, 192, arena + 572522496, 1e-06f, arena + 578813952);
-
-  /* %153 = mul_add(%152, %112, %113) layers.0.0.norm1 : f32[B, 1024, 192] */
-  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 578813952, (const long[]){196608, 192, 1},
-      params[37], (const long[]){0, 0, 1}, params[38], (const long[]){0, 0, 1}, arena + 585105408);
-
-  /* %156 = fused_linear(%153, %154, %155) layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 192, 192, arena + 585105408, params[51], params[52], LK_ACT_NONE, NULL,
-      arena + 591396864);
-
-  /* %159 = fused_linear(%153, %157, %158) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 96] */
-  lk_fused_linear(B * 1024, 192, 96, arena + 585105408, params[53], params[54], LK_ACT_NONE, NULL,
-      arena + 679477248);
-
-  /* %160 = slice(%159) {axis 1, start 0, length 48} layers.0.0.layers.1.0 : f32[B, 1024, 48], a view of %159: no code */
-
-  /* %161 = slice(%159) {axis 1, start 48, length 48} layers.0.0.layers.1.0 : f32[B, 1024, 48], a view of %159: no code */
-
-  /* %162 = sdpa(%156, %160, %161) {heads 4, kv_heads 1} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
-  lk_sdpa(B, 1024, 1024, 4, 1, 48, arena + 591396864, 192, arena + 679477248, 96, arena + 679477296,
-      96, arena + 597688320, 0.14433756f);
-
-  /* %165 = fused_linear(%162, %163, %164) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 192, 192, arena + 597688320, params[55], params[56], LK_ACT_NONE, NULL,
-      arena + 603979776);
-
-  /* %167 = mul_add(%165, %166, %151) layers.0.0 : f32[B, 1024, 192], written over %165 */
-  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 603979776, (const long[]){196608, 192, 1},
-      inputs[3], (const long[]){1, 0, 0}, arena + 572522496, (const long[]){196608, 192, 1},
-      arena + 603979776);
-
-  /* %168 = normalize(%167) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
-  lk_normalize(B * 1024, 192, arena + 603979776, 1e-06f, arena + 610271232);
-
-  /* %169 = mul_add(%168, %139, %140) layers.0.0.norm2 : f32[B, 1024, 192] */
-  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 610271232, (const long[]){196608, 192, 1},
-      params[45], (const long[]){0, 0, 1}, params[46], (const long[]){0, 0, 1}, arena + 616562688);
-
-  /* %172 = fused_linear(%169, %170, %171) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 768] */
-  lk_fused_linear(B * 1024, 192, 768, arena + 616562688, params[57], params[58], LK_ACT_NONE, NULL,
-      arena + 452984832);
-
-  /* %173 = gelu(%172) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
-  lk_gelu(B * 1024 * 768, arena + 452984832, arena + 478150656);
-
-  /* %176 = fused_linear(%173, %174, %175) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 768, 192, arena + 478150656, params[59], params[60], LK_ACT_NONE, NULL,
-      arena + 503316480);
-
-  /* %178 = mul_add(%176, %177, %167) layers.0.0 : f32[B, 1024, 192], written over %176 */
-  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 503316480, (const long[]){196608, 192, 1},
-      inputs[4], (const long[]){1, 0, 0}, arena + 603979776, (const long[]){196608, 192, 1},
-      arena + 503316480);
-
-  /* %181 = seq2img(%178) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 503316480, arena + 509607936);
-
-  /* %182 = conv2d(%181, %179, %180) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 509607936, params[61], params[62],
-      arena + 503316480, NULL);
-
-  /* %183 = img2seq(%182) layers.0.1 : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena + 503316480, arena + 515899392);
-
-  /* %186 = normalize(%183) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
-  lk_normalize(B * 1024, 192, arena + 515899392, 1e-06f, arena + 503316480);
-
-  /* %187 = mul_add(%186, %184, %185) layers.0.1.norm : f32[B, 1024, 192] */
-  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 503316480, (const long[]){196608, 192, 1},
-      params[63], (const long[]){0, 0, 1}, params[64], (const long[]){0, 0, 1}, arena + 522190848);
-
-  /* %188 = seq2img(%187) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 522190848, arena + 622854144);
-
-  /* %189 = maxpool(%188) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 16, 16] */
-  lk_maxpool2d(B, 192, 32, 32, 3, 3, 2, 2, 1, 1, arena + 622854144, arena + 522190848);
-
-  /* %190 = img2seq(%189) layers.0.1 : f32[B, 256, 192] */
-  lk_img2seq(B, 192, 256, arena + 522190848, arena + 684982272);
-
-  /* %192 = add(%190, %191) layers.1.0 : f32[B, 256, 192], written over %190 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 684982272, (const long[]){49152, 192, 1},
-      params[65], (const long[]){0, 192, 1}, arena + 684982272);
-
-  /* %195 = normalize(%192) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 684982272, 1e-06f, arena + 686555136);
-
-  /* %196 = mul_add(%195, %193, %194) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 686555136, (const long[]){49152, 192, 1},
-      params[66], (const long[]){0, 0, 1}, params[67], (const long[]){0, 0, 1}, arena + 688128000);
-
-  /* %199 = fused_linear(%196, %197, %198) layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 688128000, params[68], params[69], LK_ACT_NONE, NULL,
-      arena + 689700864);
-
-  /* %202 = fused_linear(%196, %200, %201) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 96] */
-  lk_fused_linear(B * 256, 192, 96, arena + 688128000, params[70], params[71], LK_ACT_NONE, NULL,
-      arena + 765394944);
-
-  /* %203 = slice(%202) {axis 1, start 0, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48], a view of %202: no code */
-
-  /* %204 = slice(%202) {axis 1, start 48, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48], a view of %202: no code */
-
-  /* %205 = sdpa(%199, %203, %204) {heads 4, kv_heads 1} layers.1.0.layers.0.0 : f32[B, 256, 192] */
-  lk_sdpa(B, 256, 256, 4, 1, 48, arena + 689700864, 192, arena + 765394944, 96, arena + 765394992,
-      96, arena + 691273728, 0.14433756f);
-
-  /* %208 = fused_linear(%205, %206, %207) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 691273728, params[72], params[73], LK_ACT_NONE, NULL,
-      arena + 692846592);
-
-  /* %210 = mul_add(%208, %209, %192) layers.1.0 : f32[B, 256, 192], written over %208 */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 692846592, (const long[]){49152, 192, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 684982272, (const long[]){49152, 192, 1},
-      arena + 692846592);
-
-  /* %213 = normalize(%210) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 692846592, 1e-06f, arena + 694419456);
-
-  /* %214 = mul_add(%213, %211, %212) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 694419456, (const long[]){49152, 192, 1},
-      params[74], (const long[]){0, 0, 1}, params[75], (const long[]){0, 0, 1}, arena + 695992320);
-
-  /* %217 = fused_linear(%214, %215, %216) layers.1.0.layers.0.1.fc1 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 695992320, params[76], params[77], LK_ACT_NONE, NULL,
-      arena + 522190848);
-
-  /* %218 = gelu(%217) layers.1.0.layers.0.1 : f32[B, 256, 768] */
-  lk_gelu(B * 256 * 768, arena + 522190848, arena + 629145600);
-
-  /* %221 = fused_linear(%218, %219, %220) layers.1.0.layers.0.1.fc2 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 629145600, params[78], params[79], LK_ACT_NONE, NULL,
-      arena + 697565184);
-
-  /* %223 = mul_add(%221, %222, %210) layers.1.0 : f32[B, 256, 192], written over %221 */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 697565184, (const long[]){49152, 192, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 692846592, (const long[]){49152, 192, 1},
-      arena + 697565184);
-
-  /* %224 = normalize(%223) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 697565184, 1e-06f, arena + 699138048);
-
-  /* %225 = mul_add(%224, %193, %194) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 699138048, (const long[]){49152, 192, 1},
-      params[66], (const long[]){0, 0, 1}, params[67], (const long[]){0, 0, 1}, arena + 700710912);
-
-  /* %228 = fused_linear(%225, %226, %227) layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 700710912, params[80], params[81], LK_ACT_NONE, NULL,
-      arena + 702283776);
-
-  /* %231 = fused_linear(%225, %229, %230) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 96] */
-  lk_fused_linear(B * 256, 192, 96, arena + 700710912, params[82], params[83], LK_ACT_NONE, NULL,
-      arena + 766181376);
-
-  /* %232 = slice(%231) {axis 1, start 0, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48], a view of %231: no code */
-
-  /* %233 = slice(%231) {axis 1, start 48, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48], a view of %231: no code */
-
-  /* %234 = sdpa(%228, %232, %233) {heads 4, kv_heads 1} layers.1.0.layers.1.0 : f32[B, 256, 192] */
-  lk_sdpa(B, 256, 256, 4, 1, 48, arena + 702283776, 192, arena + 766181376, 96, arena + 766181424,
-      96, arena + 703856640, 0.14433756f);
-
-  /* %237 = fused_linear(%234, %235, %236) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 703856640, params[84], params[85], LK_ACT_NONE, NULL,
-      arena + 705429504);
-
-  /* %239 = mul_add(%237, %238, %223) layers.1.0 : f32[B, 256, 192], written over %237 */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 705429504, (const long[]){49152, 192, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 697565184, (const long[]){49152, 192, 1},
-      arena + 705429504);
-
-  /* %240 = normalize(%239) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 705429504, 1e-06f, arena + 707002368);
-
-  /* %241 = mul_add(%240, %211, %212) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 707002368, (const long[]){49152, 192, 1},
-      params[74], (const long[]){0, 0, 1}, params[75], (const long[]){0, 0, 1}, arena + 708575232);
-
-  /* %244 = fused_linear(%241, %242, %243) layers.1.0.layers.1.1.fc1 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 708575232, params[86], params[87], LK_ACT_NONE, NULL,
-      arena + 635437056);
-
-  /* %245 = gelu(%244) layers.1.0.layers.1.1 : f32[B, 256, 768] */
-  lk_gelu(B * 256 * 768, arena + 635437056, arena + 641728512);
-
-  /* %248 = fused_linear(%245, %246, %247) layers.1.0.layers.1.1.fc2 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 641728512, params[88], params[89], LK_ACT_NONE, NULL,
-      arena + 710148096);
-
-  /* %250 = mul_add(%248, %249, %239) layers.1.0 : f32[B, 256, 192], written over %248 */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 710148096, (const long[]){49152, 192, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 705429504, (const long[]){49152, 192, 1},
-      arena + 710148096);
-
-  /* %251 = normalize(%250) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 710148096, 1e-06f, arena + 711720960);
-
-  /* %252 = mul_add(%251, %193, %194) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 711720960, (const long[]){49152, 192, 1},
-      params[66], (const long[]){0, 0, 1}, params[67], (const long[]){0, 0, 1}, arena + 713293824);
-
-  /* %255 = fused_linear(%252, %253, %254) layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 713293824, params[90], params[91], LK_ACT_NONE, NULL,
-      arena + 714866688);
-
-  /* %258 = fused_linear(%252, %256, %257) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 96] */
-  lk_fused_linear(B * 256, 192, 96, arena + 713293824, params[92], params[93], LK_ACT_NONE, NULL,
-      arena + 766967808);
-
-  /* %259 = slice(%258) {axis 1, start 0, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48], a view of %258: no code */
-
-  /* %260 = slice(%258) {axis 1, start 48, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48], a view of %258: no code */
-
-  /* %261 = sdpa(%255, %259, %260) {heads 4, kv_heads 1} layers.1.0.layers.2.0 : f32[B, 256, 192] */
-  lk_sdpa(B, 256, 256, 4, 1, 48, arena + 714866688, 192, arena + 766967808, 96, arena + 766967856,
-      96, arena + 716439552, 0.14433756f);
-
-  /* %264 = fused_linear(%261, %262, %263) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 716439552, params[94], params[95], LK_ACT_NONE, NULL,
-      arena + 718012416);
-
-  /* %266 = mul_add(%264, %265, %250) layers.1.0 : f32[B, 256, 192], written over %264 */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 718012416, (const long[]){49152, 192, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 710148096, (const long[]){49152, 192, 1},
-      arena + 718012416);
-
-  /* %267 = normalize(%266) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 718012416, 1e-06f, arena + 719585280);
-
-  /* %268 = mul_add(%267, %211, %212) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 719585280, (const long[]){49152, 192, 1},
-      params[74], (const long[]){0, 0, 1}, params[75], (const long[]){0, 0, 1}, arena + 721158144);
-
-  /* %271 = fused_linear(%268, %269, %270) layers.1.0.layers.2.1.fc1 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 721158144, params[96], params[97], LK_ACT_NONE, NULL,
-      arena + 648019968);
-
-  /* %272 = gelu(%271) layers.1.0.layers.2.1 : f32[B, 256, 768] */
-  lk_gelu(B * 256 * 768, arena + 648019968, arena + 654311424);
-
-  /* %275 = fused_linear(%272, %273, %274) layers.1.0.layers.2.1.fc2 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 654311424, params[98], params[99], LK_ACT_NONE, NULL,
-      arena + 722731008);
-
-  /* %277 = mul_add(%275, %276, %266) layers.1.0 : f32[B, 256, 192], written over %275 */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 722731008, (const long[]){49152, 192, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 718012416, (const long[]){49152, 192, 1},
-      arena + 722731008);
-
-  /* %278 = normalize(%277) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 722731008, 1e-06f, arena + 724303872);
-
-  /* %279 = mul_add(%278, %193, %194) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 724303872, (const long[]){49152, 192, 1},
-      params[66], (const long[]){0, 0, 1}, params[67], (const long[]){0, 0, 1}, arena + 725876736);
-
-  /* %282 = fused_linear(%279, %280, %281) layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 725876736, params[100], params[101], LK_ACT_NONE, NULL,
-      arena + 727449600);
-
-  /* %285 = fused_linear(%279, %283, %284) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 96] */
-  lk_fused_linear(B * 256, 192, 96, arena + 725876736, params[102], params[103], LK_ACT_NONE, NULL,
-      arena + 767754240);
-
-  /* %286 = slice(%285) {axis 1, start 0, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48], a view of %285: no code */
-
-  /* %287 = slice(%285) {axis 1, start 48, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48], a view of %285: no code */
-
-  /* %288 = sdpa(%282, %286, %287) {heads 4, kv_heads 1} layers.1.0.layers.3.0 : f32[B, 256, 192] */
-  lk_sdpa(B, 256, 256, 4, 1, 48, arena + 727449600, 192, arena + 767754240, 96, arena + 767754288,
-      96, arena + 729022464, 0.14433756f);
-
-  /* %291 = fused_linear(%288, %289, %290) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 729022464, params[104], params[105], LK_ACT_NONE, NULL,
-      arena + 730595328);
-
-  /* %293 = mul_add(%291, %292, %277) layers.1.0 : f32[B, 256, 192], written over %291 */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 730595328, (const long[]){49152, 192, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 722731008, (const long[]){49152, 192, 1},
-      arena + 730595328);
-
-  /* %294 = normalize(%293) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 730595328, 1e-06f, arena + 732168192);
-
-  /* %295 = mul_add(%294, %211, %212) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 732168192, (const long[]){49152, 192, 1},
-      params[74], (const long[]){0, 0, 1}, params[75], (const long[]){0, 0, 1}, arena + 733741056);
-
-  /* %298 = fused_linear(%295, %296, %297) layers.1.0.layers.3.1.fc1 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 733741056, params[106], params[107], LK_ACT_NONE, NULL,
-      arena + 660602880);
-
-  /* %299 = gelu(%298) layers.1.0.layers.3.1 : f32[B, 256, 768] */
-  lk_gelu(B * 256 * 768, arena + 660602880, arena + 666894336);
-
-  /* %302 = fused_linear(%299, %300, %301) layers.1.0.layers.3.1.fc2 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 666894336, params[108], params[109], LK_ACT_NONE, NULL,
-      arena + 673185792);
-
-  /* %304 = mul_add(%302, %303, %293) layers.1.0 : f32[B, 256, 192], written over %302 */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 673185792, (const long[]){49152, 192, 1},
-      inputs[12], (const long[]){1, 0, 0}, arena + 730595328, (const long[]){49152, 192, 1},
-      arena + 673185792);
-
-  /* %307 = seq2img(%304) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
-  lk_seq2img(B, 256, 192, arena + 673185792, arena + 674758656);
-
-  /* %308 = conv2d(%307, %305, %306) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[B, 192, 16, 16] */
-  lk_conv2d(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 674758656, params[110], params[111],
-      arena + 673185792, NULL);
-
-  /* %309 = img2seq(%308) layers.1.1 : f32[B, 256, 192] */
-  lk_img2seq(B, 192, 256, arena + 673185792, arena + 676331520);
-
-  /* %312 = normalize(%309) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 676331520, 1e-06f, arena + 673185792);
-
-  /* %313 = mul_add(%312, %310, %311) layers.1.1.norm : f32[B, 256, 192] */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 673185792, (const long[]){49152, 192, 1},
-      params[112], (const long[]){0, 0, 1}, params[113], (const long[]){0, 0, 1},
-      arena + 677904384);
-
-  /* %314 = seq2img(%313) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
-  lk_seq2img(B, 256, 192, arena + 677904384, arena + 735313920);
-
-  /* %315 = maxpool(%314) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 8, 8] */
-  lk_maxpool2d(B, 192, 16, 16, 3, 3, 2, 2, 1, 1, arena + 735313920, arena + 677904384);
-
-  /* %316 = img2seq(%315) layers.1.1 : f32[B, 64, 192] */
-  lk_img2seq(B, 192, 64, arena + 677904384, arena + 768540672);
-
-  /* %318 = add(%316, %317) layers.2.0 : f32[B, 64, 192], written over %316 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 768540672, (const long[]){12288, 192, 1},
-      params[114], (const long[]){0, 192, 1}, arena + 768540672);
-
-  /* %321 = normalize(%318) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 768540672, 1e-06f, arena + 768933888);
-
-  /* %322 = mul_add(%321, %319, %320) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 768933888, (const long[]){12288, 192, 1},
-      params[115], (const long[]){0, 0, 1}, params[116], (const long[]){0, 0, 1},
-      arena + 769327104);
-
-  /* %325 = fused_linear(%322, %323, %324) layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 769327104, params[117], params[118], LK_ACT_NONE, NULL,
-      arena + 769720320);
-
-  /* %328 = fused_linear(%322, %326, %327) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 96] */
-  lk_fused_linear(B * 64, 192, 96, arena + 769327104, params[119], params[120], LK_ACT_NONE, NULL,
-      arena + 784662528);
-
-  /* %329 = slice(%328) {axis 1, start 0, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48], a view of %328: no code */
-
-  /* %330 = slice(%328) {axis 1, start 48, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48], a view of %328: no code */
-
-  /* %331 = sdpa(%325, %329, %330) {heads 4, kv_heads 1} layers.2.0.layers.0.0 : f32[B, 64, 192] */
-  lk_sdpa(B, 64, 64, 4, 1, 48, arena + 769720320, 192, arena + 784662528, 96, arena + 784662576, 96,
-      arena + 770113536, 0.14433756f);
-
-  /* %334 = fused_linear(%331, %332, %333) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 770113536, params[121], params[122], LK_ACT_NONE, NULL,
-      arena + 770506752);
-
-  /* %336 = mul_add(%334, %335, %318) layers.2.0 : f32[B, 64, 192], written over %334 */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 770506752, (const long[]){12288, 192, 1},
-      inputs[13], (const long[]){1, 0, 0}, arena + 768540672, (const long[]){12288, 192, 1},
-      arena + 770506752);
-
-  /* %339 = normalize(%336) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 770506752, 1e-06f, arena + 770899968);
-
-  /* %340 = mul_add(%339, %337, %338) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 770899968, (const long[]){12288, 192, 1},
-      params[123], (const long[]){0, 0, 1}, params[124], (const long[]){0, 0, 1},
-      arena + 771293184);
-
-  /* %343 = fused_linear(%340, %341, %342) layers.2.0.layers.0.1.fc1 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 771293184, params[125], params[126], LK_ACT_NONE, NULL,
-      arena + 677904384);
-
-  /* %344 = gelu(%343) layers.2.0.layers.0.1 : f32[B, 64, 768] */
-  lk_gelu(B * 64 * 768, arena + 677904384, arena + 736886784);
-
-  /* %347 = fused_linear(%344, %345, %346) layers.2.0.layers.0.1.fc2 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 736886784, params[127], params[128], LK_ACT_NONE, NULL,
-      arena + 771686400);
-
-  /* %349 = mul_add(%347, %348, %336) layers.2.0 : f32[B, 64, 192], written over %347 */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 771686400, (const long[]){12288, 192, 1},
-      inputs[14], (const long[]){1, 0, 0}, arena + 770506752, (const long[]){12288, 192, 1},
-      arena + 771686400);
-
-  /* %350 = normalize(%349) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 771686400, 1e-06f, arena + 772079616);
-
-  /* %351 = mul_add(%350, %319, %320) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 772079616, (const long[]){12288, 192, 1},
-      params[115], (const long[]){0, 0, 1}, params[116], (const long[]){0, 0, 1},
-      arena + 772472832);
-
-  /* %354 = fused_linear(%351, %352, %353) layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 772472832, params[129], params[130], LK_ACT_NONE, NULL,
-      arena + 772866048);
-
-  /* %357 = fused_linear(%351, %355, %356) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 96] */
-  lk_fused_linear(B * 64, 192, 96, arena + 772472832, params[131], params[132], LK_ACT_NONE, NULL,
-      arena + 784859136);
-
-  /* %358 = slice(%357) {axis 1, start 0, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48], a view of %357: no code */
-
-  /* %359 = slice(%357) {axis 1, start 48, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48], a view of %357: no code */
-
-  /* %360 = sdpa(%354, %358, %359) {heads 4, kv_heads 1} layers.2.0.layers.1.0 : f32[B, 64, 192] */
-  lk_sdpa(B, 64, 64, 4, 1, 48, arena + 772866048, 192, arena + 784859136, 96, arena + 784859184, 96,
-      arena + 773259264, 0.14433756f);
-
-  /* %363 = fused_linear(%360, %361, %362) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 773259264, params[133], params[134], LK_ACT_NONE, NULL,
-      arena + 773652480);
-
-  /* %365 = mul_add(%363, %364, %349) layers.2.0 : f32[B, 64, 192], written over %363 */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 773652480, (const long[]){12288, 192, 1},
-      inputs[15], (const long[]){1, 0, 0}, arena + 771686400, (const long[]){12288, 192, 1},
-      arena + 773652480);
-
-  /* %366 = normalize(%365) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 773652480, 1e-06f, arena + 774045696);
-
-  /* %367 = mul_add(%366, %337, %338) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 774045696, (const long[]){12288, 192, 1},
-      params[123], (const long[]){0, 0, 1}, params[124], (const long[]){0, 0, 1},
-      arena + 774438912);
-
-  /* %370 = fused_linear(%367, %368, %369) layers.2.0.layers.1.1.fc1 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 774438912, params[135], params[136], LK_ACT_NONE, NULL,
-      arena + 738459648);
-
-  /* %371 = gelu(%370) layers.2.0.layers.1.1 : f32[B, 64, 768] */
-  lk_gelu(B * 64 * 768, arena + 738459648, arena + 740032512);
-
-  /* %374 = fused_linear(%371, %372, %373) layers.2.0.layers.1.1.fc2 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 740032512, params[137], params[138], LK_ACT_NONE, NULL,
-      arena + 774832128);
-
-  /* %376 = mul_add(%374, %375, %365) layers.2.0 : f32[B, 64, 192], written over %374 */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 774832128, (const long[]){12288, 192, 1},
-      inputs[16], (const long[]){1, 0, 0}, arena + 773652480, (const long[]){12288, 192, 1},
-      arena + 774832128);
-
-  /* %377 = normalize(%376) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 774832128, 1e-06f, arena + 775225344);
-
-  /* %378 = mul_add(%377, %319, %320) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 775225344, (const long[]){12288, 192, 1},
-      params[115], (const long[]){0, 0, 1}, params[116], (const long[]){0, 0, 1},
-      arena + 775618560);
-
-  /* %381 = fused_linear(%378, %379, %380) layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 775618560, params[139], params[140], LK_ACT_NONE, NULL,
-      arena + 776011776);
-
-  /* %384 = fused_linear(%378, %382, %383) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 96] */
-  lk_fused_linear(B * 64, 192, 96, arena + 775618560, params[141], params[142], LK_ACT_NONE, NULL,
-      arena + 785055744);
-
-  /* %385 = slice(%384) {axis 1, start 0, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48], a view of %384: no code */
-
-  /* %386 = slice(%384) {axis 1, start 48, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48], a view of %384: no code */
-
-  /* %387 = sdpa(%381, %385, %386) {heads 4, kv_heads 1} layers.2.0.layers.2.0 : f32[B, 64, 192] */
-  lk_sdpa(B, 64, 64, 4, 1, 48, arena + 776011776, 192, arena + 785055744, 96, arena + 785055792, 96,
-      arena + 776404992, 0.14433756f);
-
-  /* %390 = fused_linear(%387, %388, %389) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 776404992, params[143], params[144], LK_ACT_NONE, NULL,
-      arena + 776798208);
-
-  /* %392 = mul_add(%390, %391, %376) layers.2.0 : f32[B, 64, 192], written over %390 */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 776798208, (const long[]){12288, 192, 1},
-      inputs[17], (const long[]){1, 0, 0}, arena + 774832128, (const long[]){12288, 192, 1},
-      arena + 776798208);
-
-  /* %393 = normalize(%392) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 776798208, 1e-06f, arena + 777191424);
-
-  /* %394 = mul_add(%393, %337, %338) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 777191424, (const long[]){12288, 192, 1},
-      params[123], (const long[]){0, 0, 1}, params[124], (const long[]){0, 0, 1},
-      arena + 777584640);
-
-  /* %397 = fused_linear(%394, %395, %396) layers.2.0.layers.2.1.fc1 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 777584640, params[145], params[146], LK_ACT_NONE, NULL,
-      arena + 741605376);
-
-  /* %398 = gelu(%397) layers.2.0.layers.2.1 : f32[B, 64, 768] */
-  lk_gelu(B * 64 * 768, arena + 741605376, arena + 743178240);
-
-  /* %401 = fused_linear(%398, %399, %400) layers.2.0.layers.2.1.fc2 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 743178240, params[147], params[148], LK_ACT_NONE, NULL,
-      arena + 777977856);
-
-  /* %403 = mul_add(%401, %402, %392) layers.2.0 : f32[B, 64, 192], written over %401 */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 777977856, (const long[]){12288, 192, 1},
-      inputs[18], (const long[]){1, 0, 0}, arena + 776798208, (const long[]){12288, 192, 1},
-      arena + 777977856);
-
-  /* %404 = normalize(%403) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 777977856, 1e-06f, arena + 778371072);
-
-  /* %405 = mul_add(%404, %319, %320) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 778371072, (const long[]){12288, 192, 1},
-      params[115], (const long[]){0, 0, 1}, params[116], (const long[]){0, 0, 1},
-      arena + 778764288);
-
-  /* %408 = fused_linear(%405, %406, %407) layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 778764288, params[149], params[150], LK_ACT_NONE, NULL,
-      arena + 779157504);
-
-  /* %411 = fused_linear(%405, %409, %410) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 96] */
-  lk_fused_linear(B * 64, 192, 96, arena + 778764288, params[151], params[152], LK_ACT_NONE, NULL,
-      arena + 785252352);
-
-  /* %412 = slice(%411) {axis 1, start 0, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48], a view of %411: no code */
-
-  /* %413 = slice(%411) {axis 1, start 48, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48], a view of %411: no code */
-
-  /* %414 = sdpa(%408, %412, %413) {heads 4, kv_heads 1} layers.2.0.layers.3.0 : f32[B, 64, 192] */
-  lk_sdpa(B, 64, 64, 4, 1, 48, arena + 779157504, 192, arena + 785252352, 96, arena + 785252400, 96,
-      arena + 779550720, 0.14433756f);
-
-  /* %417 = fused_linear(%414, %415, %416) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 779550720, params[153], params[154], LK_ACT_NONE, NULL,
-      arena + 779943936);
-
-  /* %419 = mul_add(%417, %418, %403) layers.2.0 : f32[B, 64, 192], written over %417 */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 779943936, (const long[]){12288, 192, 1},
-      inputs[19], (const long[]){1, 0, 0}, arena + 777977856, (const long[]){12288, 192, 1},
-      arena + 779943936);
-
-  /* %420 = normalize(%419) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 779943936, 1e-06f, arena + 780337152);
-
-  /* %421 = mul_add(%420, %337, %338) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 780337152, (const long[]){12288, 192, 1},
-      params[123], (const long[]){0, 0, 1}, params[124], (const long[]){0, 0, 1},
-      arena + 780730368);
-
-  /* %424 = fused_linear(%421, %422, %423) layers.2.0.layers.3.1.fc1 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 780730368, params[155], params[156], LK_ACT_NONE, NULL,
-      arena + 744751104);
-
-  /* %425 = gelu(%424) layers.2.0.layers.3.1 : f32[B, 64, 768] */
-  lk_gelu(B * 64 * 768, arena + 744751104, arena + 746323968);
-
-  /* %428 = fused_linear(%425, %426, %427) layers.2.0.layers.3.1.fc2 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 746323968, params[157], params[158], LK_ACT_NONE, NULL,
-      arena + 747896832);
-
-  /* %430 = mul_add(%428, %429, %419) layers.2.0 : f32[B, 64, 192], written over %428 */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 747896832, (const long[]){12288, 192, 1},
-      inputs[20], (const long[]){1, 0, 0}, arena + 779943936, (const long[]){12288, 192, 1},
-      arena + 747896832);
-
-  /* %433 = seq2img(%430) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
-  lk_seq2img(B, 64, 192, arena + 747896832, arena + 748290048);
-
-  /* %434 = conv2d(%433, %431, %432) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[B, 192, 8, 8] */
-  lk_conv2d(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 748290048, params[159], params[160],
-      arena + 747896832, NULL);
-
-  /* %435 = img2seq(%434) layers.2.1 : f32[B, 64, 192] */
-  lk_img2seq(B, 192, 64, arena + 747896832, arena + 748683264);
-
-  /* %438 = normalize(%435) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 748683264, 1e-06f, arena + 747896832);
-
-  /* %439 = mul_add(%438, %436, %437) layers.2.1.norm : f32[B, 64, 192] */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 747896832, (const long[]){12288, 192, 1},
-      params[161], (const long[]){0, 0, 1}, params[162], (const long[]){0, 0, 1},
-      arena + 749076480);
-
-  /* %440 = seq2img(%439) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
-  lk_seq2img(B, 64, 192, arena + 749076480, arena + 781123584);
-
-  /* %441 = maxpool(%440) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 4, 4] */
-  lk_maxpool2d(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 781123584, arena + 749076480);
-
-  /* %442 = img2seq(%441) layers.2.1 : f32[B, 16, 192] */
-  lk_img2seq(B, 192, 16, arena + 749076480, arena + 785596416);
-
-  /* %444 = add(%442, %443) layers.3.0 : f32[B, 16, 192], written over %442 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 785596416, (const long[]){3072, 192, 1},
-      params[163], (const long[]){0, 192, 1}, arena + 785596416);
-
-  /* %447 = normalize(%444) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 785596416, 1e-06f, arena + 785694720);
-
-  /* %448 = mul_add(%447, %445, %446) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 785694720, (const long[]){3072, 192, 1},
-      params[164], (const long[]){0, 0, 1}, params[165], (const long[]){0, 0, 1},
-      arena + 785793024);
-
-  /* %451 = fused_linear(%448, %449, %450) layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 785793024, params[166], params[167], LK_ACT_NONE, NULL,
-      arena + 785891328);
-
-  /* %454 = fused_linear(%448, %452, %453) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 96] */
-  lk_fused_linear(B * 16, 192, 96, arena + 785793024, params[168], params[169], LK_ACT_NONE, NULL,
-      arena + 788938752);
-
-  /* %455 = slice(%454) {axis 1, start 0, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48], a view of %454: no code */
-
-  /* %456 = slice(%454) {axis 1, start 48, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48], a view of %454: no code */
-
-  /* %457 = sdpa(%451, %455, %456) {heads 4, kv_heads 1} layers.3.0.layers.0.0 : f32[B, 16, 192] */
-  lk_sdpa(B, 16, 16, 4, 1, 48, arena + 785891328, 192, arena + 788938752, 96, arena + 788938800, 96,
-      arena + 785989632, 0.14433756f);
-
-  /* %460 = fused_linear(%457, %458, %459) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 785989632, params[170], params[171], LK_ACT_NONE, NULL,
-      arena + 786087936);
-
-  /* %462 = mul_add(%460, %461, %444) layers.3.0 : f32[B, 16, 192], written over %460 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 786087936, (const long[]){3072, 192, 1},
-      inputs[21], (const long[]){1, 0, 0}, arena + 785596416, (const long[]){3072, 192, 1},
-      arena + 786087936);
-
-  /* %465 = normalize(%462) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 786087936, 1e-06f, arena + 786186240);
-
-  /* %466 = mul_add(%465, %463, %464) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 786186240, (const long[]){3072, 192, 1},
-      params[172], (const long[]){0, 0, 1}, params[173], (const long[]){0, 0, 1},
-      arena + 786284544);
-
-  /* %469 = fused_linear(%466, %467, %468) layers.3.0.layers.0.1.fc1 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 786284544, params[174], params[175], LK_ACT_NONE, NULL,
-      arena + 749076480);
-
-  /* %470 = gelu(%469) layers.3.0.layers.0.1 : f32[B, 16, 768] */
-  lk_gelu(B * 16 * 768, arena + 749076480, arena + 781516800);
-
-  /* %473 = fused_linear(%470, %471, %472) layers.3.0.layers.0.1.fc2 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 781516800, params[176], params[177], LK_ACT_NONE, NULL,
-      arena + 786382848);
-
-  /* %475 = mul_add(%473, %474, %462) layers.3.0 : f32[B, 16, 192], written over %473 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 786382848, (const long[]){3072, 192, 1},
-      inputs[22], (const long[]){1, 0, 0}, arena + 786087936, (const long[]){3072, 192, 1},
-      arena + 786382848);
-
-  /* %476 = normalize(%475) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 786382848, 1e-06f, arena + 786481152);
-
-  /* %477 = mul_add(%476, %445, %446) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 786481152, (const long[]){3072, 192, 1},
-      params[164], (const long[]){0, 0, 1}, params[165], (const long[]){0, 0, 1},
-      arena + 786579456);
-
-  /* %480 = fused_linear(%477, %478, %479) layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 786579456, params[178], params[179], LK_ACT_NONE, NULL,
-      arena + 786677760);
-
-  /* %483 = fused_linear(%477, %481, %482) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 96] */
-  lk_fused_linear(B * 16, 192, 96, arena + 786579456, params[180], params[181], LK_ACT_NONE, NULL,
-      arena + 788987904);
-
-  /* %484 = slice(%483) {axis 1, start 0, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48], a view of %483: no code */
-
-  /* %485 = slice(%483) {axis 1, start 48, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48], a view of %483: no code */
-
-  /* %486 = sdpa(%480, %484, %485) {heads 4, kv_heads 1} layers.3.0.layers.1.0 : f32[B, 16, 192] */
-  lk_sdpa(B, 16, 16, 4, 1, 48, arena + 786677760, 192, arena + 788987904, 96, arena + 788987952, 96,
-      arena + 786776064, 0.14433756f);
-
-  /* %489 = fused_linear(%486, %487, %488) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 786776064, params[182], params[183], LK_ACT_NONE, NULL,
-      arena + 786874368);
-
-  /* %491 = mul_add(%489, %490, %475) layers.3.0 : f32[B, 16, 192], written over %489 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 786874368, (const long[]){3072, 192, 1},
-      inputs[23], (const long[]){1, 0, 0}, arena + 786382848, (const long[]){3072, 192, 1},
-      arena + 786874368);
-
-  /* %492 = normalize(%491) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 786874368, 1e-06f, arena + 786972672);
-
-  /* %493 = mul_add(%492, %463, %464) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 786972672, (const long[]){3072, 192, 1},
-      params[172], (const long[]){0, 0, 1}, params[173], (const long[]){0, 0, 1},
-      arena + 787070976);
-
-  /* %496 = fused_linear(%493, %494, %495) layers.3.0.layers.1.1.fc1 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 787070976, params[184], params[185], LK_ACT_NONE, NULL,
-      arena + 781910016);
-
-  /* %497 = gelu(%496) layers.3.0.layers.1.1 : f32[B, 16, 768] */
-  lk_gelu(B * 16 * 768, arena + 781910016, arena + 782303232);
-
-  /* %500 = fused_linear(%497, %498, %499) layers.3.0.layers.1.1.fc2 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 782303232, params[186], params[187], LK_ACT_NONE, NULL,
-      arena + 787169280);
-
-  /* %502 = mul_add(%500, %501, %491) layers.3.0 : f32[B, 16, 192], written over %500 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 787169280, (const long[]){3072, 192, 1},
-      inputs[24], (const long[]){1, 0, 0}, arena + 786874368, (const long[]){3072, 192, 1},
-      arena + 787169280);
-
-  /* %503 = normalize(%502) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 787169280, 1e-06f, arena + 787267584);
-
-  /* %504 = mul_add(%503, %445, %446) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 787267584, (const long[]){3072, 192, 1},
-      params[164], (const long[]){0, 0, 1}, params[165], (const long[]){0, 0, 1},
-      arena + 787365888);
-
-  /* %507 = fused_linear(%504, %505, %506) layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 787365888, params[188], params[189], LK_ACT_NONE, NULL,
-      arena + 787464192);
-
-  /* %510 = fused_linear(%504, %508, %509) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 96] */
-  lk_fused_linear(B * 16, 192, 96, arena + 787365888, params[190], params[191], LK_ACT_NONE, NULL,
-      arena + 789037056);
-
-  /* %511 = slice(%510) {axis 1, start 0, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48], a view of %510: no code */
-
-  /* %512 = slice(%510) {axis 1, start 48, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48], a view of %510: no code */
-
-  /* %513 = sdpa(%507, %511, %512) {heads 4, kv_heads 1} layers.3.0.layers.2.0 : f32[B, 16, 192] */
-  lk_sdpa(B, 16, 16, 4, 1, 48, arena + 787464192, 192, arena + 789037056, 96, arena + 789037104, 96,
-      arena + 787562496, 0.14433756f);
-
-  /* %516 = fused_linear(%513, %514, %515) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 787562496, params[192], params[193], LK_ACT_NONE, NULL,
-      arena + 787660800);
-
-  /* %518 = mul_add(%516, %517, %502) layers.3.0 : f32[B, 16, 192], written over %516 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 787660800, (const long[]){3072, 192, 1},
-      inputs[25], (const long[]){1, 0, 0}, arena + 787169280, (const long[]){3072, 192, 1},
-      arena + 787660800);
-
-  /* %519 = normalize(%518) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 787660800, 1e-06f, arena + 787759104);
-
-  /* %520 = mul_add(%519, %463, %464) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 787759104, (const long[]){3072, 192, 1},
-      params[172], (const long[]){0, 0, 1}, params[173], (const long[]){0, 0, 1},
-      arena + 787857408);
-
-  /* %523 = fused_linear(%520, %521, %522) layers.3.0.layers.2.1.fc1 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 787857408, params[194], params[195], LK_ACT_NONE, NULL,
-      arena + 782696448);
-
-  /* %524 = gelu(%523) layers.3.0.layers.2.1 : f32[B, 16, 768] */
-  lk_gelu(B * 16 * 768, arena + 782696448, arena + 783089664);
-
-  /* %527 = fused_linear(%524, %525, %526) layers.3.0.layers.2.1.fc2 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 783089664, params[196], params[197], LK_ACT_NONE, NULL,
-      arena + 787955712);
-
-  /* %529 = mul_add(%527, %528, %518) layers.3.0 : f32[B, 16, 192], written over %527 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 787955712, (const long[]){3072, 192, 1},
-      inputs[26], (const long[]){1, 0, 0}, arena + 787660800, (const long[]){3072, 192, 1},
-      arena + 787955712);
-
-  /* %530 = normalize(%529) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 787955712, 1e-06f, arena + 788054016);
-
-  /* %531 = mul_add(%530, %445, %446) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 788054016, (const long[]){3072, 192, 1},
-      params[164], (const long[]){0, 0, 1}, params[165], (const long[]){0, 0, 1},
-      arena + 788152320);
-
-  /* %534 = fused_linear(%531, %532, %533) layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 788152320, params[198], params[199], LK_ACT_NONE, NULL,
-      arena + 788250624);
-
-  /* %537 = fused_linear(%531, %535, %536) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 96] */
-  lk_fused_linear(B * 16, 192, 96, arena + 788152320, params[200], params[201], LK_ACT_NONE, NULL,
-      arena + 789086208);
-
-  /* %538 = slice(%537) {axis 1, start 0, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48], a view of %537: no code */
-
-  /* %539 = slice(%537) {axis 1, start 48, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48], a view of %537: no code */
-
-  /* %540 = sdpa(%534, %538, %539) {heads 4, kv_heads 1} layers.3.0.layers.3.0 : f32[B, 16, 192] */
-  lk_sdpa(B, 16, 16, 4, 1, 48, arena + 788250624, 192, arena + 789086208, 96, arena + 789086256, 96,
-      arena + 788348928, 0.14433756f);
-
-  /* %543 = fused_linear(%540, %541, %542) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 788348928, params[202], params[203], LK_ACT_NONE, NULL,
-      arena + 788447232);
-
-  /* %545 = mul_add(%543, %544, %529) layers.3.0 : f32[B, 16, 192], written over %543 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 788447232, (const long[]){3072, 192, 1},
-      inputs[27], (const long[]){1, 0, 0}, arena + 787955712, (const long[]){3072, 192, 1},
-      arena + 788447232);
-
-  /* %546 = normalize(%545) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 788447232, 1e-06f, arena + 788545536);
-
-  /* %547 = mul_add(%546, %463, %464) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 788545536, (const long[]){3072, 192, 1},
-      params[172], (const long[]){0, 0, 1}, params[173], (const long[]){0, 0, 1},
-      arena + 788643840);
-
-  /* %550 = fused_linear(%547, %548, %549) layers.3.0.layers.3.1.fc1 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 788643840, params[204], params[205], LK_ACT_NONE, NULL,
-      arena + 783482880);
-
-  /* %551 = gelu(%550) layers.3.0.layers.3.1 : f32[B, 16, 768] */
-  lk_gelu(B * 16 * 768, arena + 783482880, arena + 783876096);
-
-  /* %554 = fused_linear(%551, %552, %553) layers.3.0.layers.3.1.fc2 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 783876096, params[206], params[207], LK_ACT_NONE, NULL,
-      arena + 784269312);
-
-  /* %556 = mul_add(%554, %555, %545) layers.3.0 : f32[B, 16, 192], written over %554 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 784269312, (const long[]){3072, 192, 1},
-      inputs[28], (const long[]){1, 0, 0}, arena + 788447232, (const long[]){3072, 192, 1},
-      arena + 784269312);
-
-  /* %559 = normalize(%556) {eps 1e-06} norm : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 784269312, 1e-06f, arena + 784367616);
-
-  /* %560 = mul_add(%559, %557, %558) norm : f32[B, 16, 192] */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 784367616, (const long[]){3072, 192, 1},
-      params[208], (const long[]){0, 0, 1}, params[209], (const long[]){0, 0, 1},
-      arena + 784465920);
-
-  /* %561 = mean(%560) {axis 0} : f32[B, 192] */
-  lk_mean_axis(B, 16, 192, arena + 784465920, arena + 784564224);
-
-  /* %564 = fused_linear(%561, %562, %563) mlp_head : f32[B, 10] */
-  lk_fused_linear(B, 192, 10, arena + 784564224, params[210], params[211], LK_ACT_NONE, NULL,
-      arena + 784465920);
-
-  /* %566 = cross_entropy(%564, %565) : f32[1] */
-  lk_cross_entropy(B, 10, arena + 784465920, inputs[29], arena + 789137856);
-
-  /* %567 = cross_entropy_grad(%564, %565) : f32[B, 10] */
-  lk_cross_entropy_grad(B, 10, arena + 784465920, inputs[29], arena + 784473984);
-
-  /* %568 = transpose(%562) {perm [1, 0]} mlp_head : f32[192, 10] */
-  lk_transpose(2, (const long[]){10, 192}, (const int[]){1, 0}, params[210], arena + 784472064);
-
-  /* %569 = fused_linear(%567, %568) mlp_head : f32[B, 192] */
-  lk_fused_linear(B, 10, 192, arena + 784473984, arena + 784472064, NULL, LK_ACT_NONE, NULL,
-      arena + 784465920);
-
-  /* %570 = linear_grad_weight(%567, %561) mlp_head : f32[10, 192] */
-  lk_linear_grad_weight(B, 192, 10, arena + 784473984, arena + 784564224, arena + 789135360);
-
-  /* %571 = reduce_sum(%567) {axes [], batch} mlp_head : f32[10] */
-  lk_reduce_sum(2, (const long[]){B, 10}, (const unsigned char[]){1, 0}, arena + 784473984,
-      arena + 789137872);
-
-  /* %572 = reshape(%569) {shape [1, 192]} : f32[B, 1, 192], a view of %569: no code */
-
-  /* %573 = mul_scalar(%572) {x op 0.0625} : f32[B, 1, 192] */
-  lk_mul_scalar(B * 192, arena + 784465920, 0.0625f, arena + 784472064);
-
-  /* %574 = expand(%573) {shape [16, 192]} : f32[B, 16, 192] */
-  lk_copy_strided(3, (const long[]){B, 16, 192}, arena + 784472064, (const long[]){192, 0, 1},
-      arena + 788742144, (const long[]){3072, 192, 1});
-
-  /* %575 = reduce_sum(%574) {axes [0], batch} norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 788742144,
-      arena + 789137280);
-
-  /* %576 = reduce_sum(%574, %559) {axes [0], batch} norm : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 788742144, arena + 784367616, arena + 789137472);
-
-  /* %577 = normalize_grad(%556, %574, %557) {eps 1e-06} norm : f32[B, 16, 192], written over %574 */
-  lk_layernorm_grad(B * 16, 192, arena + 784269312, arena + 788742144, params[208], NULL, 1e-06f,
-      arena + 788742144);
-
-  /* %578 = mul(%577, %555) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 788742144, (const long[]){3072, 192, 1}, inputs[28],
-      (const long[]){1, 0, 0}, arena + 788840448);
-
-  /* %579 = transpose(%552) {perm [1, 0]} layers.3.0.layers.3.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[206], arena + 785448960);
-
-  /* %580 = fused_linear(%578, %579) layers.3.0.layers.3.1.fc2 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 788840448, arena + 785448960, NULL, LK_ACT_NONE, NULL,
-      arena + 784269312);
-
-  /* %581 = linear_grad_weight(%578, %551) layers.3.0.layers.3.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 16, 768, 192, arena + 788840448, arena + 783876096, arena + 785448960);
-
-  /* %582 = reduce_sum(%578) {axes [0], batch} layers.3.0.layers.3.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 788840448,
-      arena + 789137664);
-
-  /* %583 = gelu_grad(%550, %580) layers.3.0.layers.3.1 : f32[B, 16, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 783482880, arena + 784269312, arena + 783876096);
-
-  /* %584 = transpose(%548) {perm [1, 0]} layers.3.0.layers.3.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[204], arena + 783482880);
-
-  /* %585 = fused_linear(%583, %584) layers.3.0.layers.3.1.fc1 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 783876096, arena + 783482880, NULL, LK_ACT_NONE, NULL,
-      arena + 783630336);
-
-  /* %586 = linear_grad_weight(%583, %547) layers.3.0.layers.3.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 16, 192, 768, arena + 783876096, arena + 788643840, arena + 784269312);
-
-  /* %587 = reduce_sum(%583) {axes [0], batch} layers.3.0.layers.3.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 783876096,
-      arena + 784472064);
-
-  /* %588 = reduce_sum(%585) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 783630336,
-      arena + 784257024);
-
-  /* %589 = reduce_sum(%585, %546) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 783630336, arena + 788545536, arena + 784257216);
-
-  /* %590 = normalize_grad(%545, %585, %463, %577) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %585 */
-  lk_layernorm_grad(B * 16, 192, arena + 788447232, arena + 783630336, params[172],
-      arena + 788742144, 1e-06f, arena + 783630336);
-
-  /* %591 = mul(%590, %544) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 783630336, (const long[]){3072, 192, 1}, inputs[27],
-      (const long[]){1, 0, 0}, arena + 783482880);
-
-  /* %592 = transpose(%541) {perm [1, 0]} layers.3.0.layers.3.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[202], arena + 783581184);
-
-  /* %593 = fused_linear(%591, %592) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 783482880, arena + 783581184, NULL, LK_ACT_NONE, NULL,
-      arena + 783728640);
-
-  /* %594 = linear_grad_weight(%591, %540) layers.3.0.layers.3.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 783482880, arena + 788348928, arena + 784220160);
-
-  /* %595 = reduce_sum(%591) {axes [0], batch} layers.3.0.layers.3.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 783482880,
-      arena + 784257408);
-
-  /* %596 = sdpa_grad(%534, %538, %539, %593) {heads 4, kv_heads 1} layers.3.0.layers.3.0 : f32[B, 16, 288] */
-  lk_sdpa_grad(B, 16, 16, 4, 1, 48, arena + 788250624, 192, arena + 789086208, 96,
-      arena + 789086256, 96, arena + 783728640, 192, arena + 783482880, 288,
-      arena + 783482880 + 192, 288, arena + 783482880 + 240, 288, 0.14433756f);
-
-  /* %597 = slice(%596) {axis 1, start 0, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 783482880, 288, arena + 783728640, 192);
-
-  /* %598 = slice(%596) {axis 1, start 192, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 783483072, 288, arena + 783826944, 48);
-
-  /* %599 = slice(%596) {axis 1, start 240, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 783483120, 288, arena + 783851520, 48);
-
-  /* %600 = concat(%598, %599) {axis 1} layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 96] */
-  lk_copy_rows(B * 16, 48, arena + 783826944, 48, arena + 783482880, 96);
-  lk_copy_rows(B * 16, 48, arena + 783851520, 48, arena + 783482928, 96);
-
-  /* %601 = transpose(%535) {perm [1, 0]} layers.3.0.layers.3.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[200], arena + 783532032);
-
-  /* %602 = fused_linear(%600, %601) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 96, 192, arena + 783482880, arena + 783532032, NULL, LK_ACT_NONE, NULL,
-      arena + 784023552);
-
-  /* %603 = linear_grad_weight(%600, %531) layers.3.0.layers.3.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 16, 192, 96, arena + 783482880, arena + 788152320, arena + 784453632);
-
-  /* %604 = reduce_sum(%600) {axes [0], batch} layers.3.0.layers.3.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 783482880,
-      arena + 784258368);
-
-  /* %605 = transpose(%532) {perm [1, 0]} layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[198], arena + 783482880);
-
-  /* %606 = linear_grad_weight(%597, %531) layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 783728640, arena + 788152320, arena + 784416768);
-
-  /* %607 = reduce_sum(%597) {axes [0], batch} layers.3.0.layers.3.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 783728640,
-      arena + 784257600);
-
-  /* %608 = fused_linear(%597, %605, %602) {residual} layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192], written over %602 */
-  lk_fused_linear(B * 16, 192, 192, arena + 783728640, arena + 783482880, NULL, LK_ACT_NONE,
-      arena + 784023552, arena + 784023552);
-
-  /* %609 = reduce_sum(%608) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 784023552,
-      arena + 784257792);
-
-  /* %610 = reduce_sum(%608, %530) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 784023552, arena + 788054016, arena + 784257984);
-
-  /* %611 = normalize_grad(%529, %608, %445, %590) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %602 */
-  lk_layernorm_grad(B * 16, 192, arena + 787955712, arena + 784023552, params[164],
-      arena + 783630336, 1e-06f, arena + 784023552);
-
-  /* %612 = mul(%611, %528) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 784023552, (const long[]){3072, 192, 1}, inputs[26],
-      (const long[]){1, 0, 0}, arena + 784121856);
-
-  /* %613 = transpose(%525) {perm [1, 0]} layers.3.0.layers.2.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[196], arena + 783876096);
-
-  /* %614 = fused_linear(%612, %613) layers.3.0.layers.2.1.fc2 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 784121856, arena + 783876096, NULL, LK_ACT_NONE, NULL,
-      arena + 783482880);
-
-  /* %615 = linear_grad_weight(%612, %524) layers.3.0.layers.2.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 16, 768, 192, arena + 784121856, arena + 783089664, arena + 783876096);
-
-  /* %616 = reduce_sum(%612) {axes [0], batch} layers.3.0.layers.2.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 784121856,
-      arena + 784258176);
-
-  /* %617 = gelu_grad(%523, %614) layers.3.0.layers.2.1 : f32[B, 16, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 782696448, arena + 783482880, arena + 783089664);
-
-  /* %618 = transpose(%521) {perm [1, 0]} layers.3.0.layers.2.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[194], arena + 782696448);
-
-  /* %619 = fused_linear(%617, %618) layers.3.0.layers.2.1.fc1 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 783089664, arena + 782696448, NULL, LK_ACT_NONE, NULL,
-      arena + 782843904);
-
-  /* %620 = linear_grad_weight(%617, %520) layers.3.0.layers.2.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 16, 192, 768, arena + 783089664, arena + 787857408, arena + 783482880);
-
-  /* %621 = reduce_sum(%617) {axes [0], batch} layers.3.0.layers.2.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 783089664,
-      arena + 783685632);
-
-  /* %622 = reduce_sum(%619) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 782843904,
-      arena + 782696448);
-
-  /* %623 = add(%588, %622) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 784257024, (const long[]){1}, arena + 782696448,
-      (const long[]){1}, arena + 783470592);
-
-  /* %624 = reduce_sum(%619, %519) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 782843904, arena + 787759104, arena + 782696448);
-
-  /* %625 = add(%589, %624) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 784257216, (const long[]){1}, arena + 782696448,
-      (const long[]){1}, arena + 783470784);
-
-  /* %626 = normalize_grad(%518, %619, %463, %611) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %619 */
-  lk_layernorm_grad(B * 16, 192, arena + 787660800, arena + 782843904, params[172],
-      arena + 784023552, 1e-06f, arena + 782843904);
-
-  /* %627 = mul(%626, %517) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 782843904, (const long[]){3072, 192, 1}, inputs[25],
-      (const long[]){1, 0, 0}, arena + 782696448);
-
-  /* %628 = transpose(%514) {perm [1, 0]} layers.3.0.layers.2.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[192], arena + 782794752);
-
-  /* %629 = fused_linear(%627, %628) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 782696448, arena + 782794752, NULL, LK_ACT_NONE, NULL,
-      arena + 782942208);
-
-  /* %630 = linear_grad_weight(%627, %513) layers.3.0.layers.2.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 782696448, arena + 787562496, arena + 783433728);
-
-  /* %631 = reduce_sum(%627) {axes [0], batch} layers.3.0.layers.2.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 782696448,
-      arena + 783470976);
-
-  /* %632 = sdpa_grad(%507, %511, %512, %629) {heads 4, kv_heads 1} layers.3.0.layers.2.0 : f32[B, 16, 288] */
-  lk_sdpa_grad(B, 16, 16, 4, 1, 48, arena + 787464192, 192, arena + 789037056, 96,
-      arena + 789037104, 96, arena + 782942208, 192, arena + 782696448, 288,
-      arena + 782696448 + 192, 288, arena + 782696448 + 240, 288, 0.14433756f);
-
-  /* %633 = slice(%632) {axis 1, start 0, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 782696448, 288, arena + 782942208, 192);
-
-  /* %634 = slice(%632) {axis 1, start 192, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 782696640, 288, arena + 783040512, 48);
-
-  /* %635 = slice(%632) {axis 1, start 240, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 782696688, 288, arena + 783065088, 48);
-
-  /* %636 = concat(%634, %635) {axis 1} layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 96] */
-  lk_copy_rows(B * 16, 48, arena + 783040512, 48, arena + 782696448, 96);
-  lk_copy_rows(B * 16, 48, arena + 783065088, 48, arena + 782696496, 96);
-
-  /* %637 = transpose(%508) {perm [1, 0]} layers.3.0.layers.2.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[190], arena + 782745600);
-
-  /* %638 = fused_linear(%636, %637) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 96, 192, arena + 782696448, arena + 782745600, NULL, LK_ACT_NONE, NULL,
-      arena + 783237120);
-
-  /* %639 = linear_grad_weight(%636, %504) layers.3.0.layers.2.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 16, 192, 96, arena + 782696448, arena + 787365888, arena + 783667200);
-
-  /* %640 = reduce_sum(%636) {axes [0], batch} layers.3.0.layers.2.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 782696448,
-      arena + 783471936);
-
-  /* %641 = transpose(%505) {perm [1, 0]} layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[188], arena + 782696448);
-
-  /* %642 = linear_grad_weight(%633, %504) layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 782942208, arena + 787365888, arena + 783630336);
-
-  /* %643 = reduce_sum(%633) {axes [0], batch} layers.3.0.layers.2.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 782942208,
-      arena + 783471168);
-
-  /* %644 = fused_linear(%633, %641, %638) {residual} layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192], written over %638 */
-  lk_fused_linear(B * 16, 192, 192, arena + 782942208, arena + 782696448, NULL, LK_ACT_NONE,
-      arena + 783237120, arena + 783237120);
-
-  /* %645 = reduce_sum(%644) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 783237120,
-      arena + 782696448);
-
-  /* %646 = add(%609, %645) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 784257792, (const long[]){1}, arena + 782696448,
-      (const long[]){1}, arena + 783471360);
-
-  /* %647 = reduce_sum(%644, %503) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 783237120, arena + 787267584, arena + 782696448);
-
-  /* %648 = add(%610, %647) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 784257984, (const long[]){1}, arena + 782696448,
-      (const long[]){1}, arena + 783471552);
-
-  /* %649 = normalize_grad(%502, %644, %445, %626) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %638 */
-  lk_layernorm_grad(B * 16, 192, arena + 787169280, arena + 783237120, params[164],
-      arena + 782843904, 1e-06f, arena + 783237120);
-
-  /* %650 = mul(%649, %501) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 783237120, (const long[]){3072, 192, 1}, inputs[24],
-      (const long[]){1, 0, 0}, arena + 783335424);
-
-  /* %651 = transpose(%498) {perm [1, 0]} layers.3.0.layers.1.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[186], arena + 783089664);
-
-  /* %652 = fused_linear(%650, %651) layers.3.0.layers.1.1.fc2 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 783335424, arena + 783089664, NULL, LK_ACT_NONE, NULL,
-      arena + 782696448);
-
-  /* %653 = linear_grad_weight(%650, %497) layers.3.0.layers.1.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 16, 768, 192, arena + 783335424, arena + 782303232, arena + 783089664);
-
-  /* %654 = reduce_sum(%650) {axes [0], batch} layers.3.0.layers.1.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 783335424,
-      arena + 783471744);
-
-  /* %655 = gelu_grad(%496, %652) layers.3.0.layers.1.1 : f32[B, 16, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 781910016, arena + 782696448, arena + 782303232);
-
-  /* %656 = transpose(%494) {perm [1, 0]} layers.3.0.layers.1.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[184], arena + 781910016);
-
-  /* %657 = fused_linear(%655, %656) layers.3.0.layers.1.1.fc1 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 782303232, arena + 781910016, NULL, LK_ACT_NONE, NULL,
-      arena + 782057472);
-
-  /* %658 = linear_grad_weight(%655, %493) layers.3.0.layers.1.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 16, 192, 768, arena + 782303232, arena + 787070976, arena + 782696448);
-
-  /* %659 = reduce_sum(%655) {axes [0], batch} layers.3.0.layers.1.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 782303232,
-      arena + 783083520);
-
-  /* %660 = reduce_sum(%657) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 782057472,
-      arena + 781910016);
-
-  /* %661 = add(%623, %660) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 783470592, (const long[]){1}, arena + 781910016,
-      (const long[]){1}, arena + 782843904);
-
-  /* %662 = reduce_sum(%657, %492) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 782057472, arena + 786972672, arena + 781910016);
-
-  /* %663 = add(%625, %662) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 783470784, (const long[]){1}, arena + 781910016,
-      (const long[]){1}, arena + 782844096);
-
-  /* %664 = normalize_grad(%491, %657, %463, %649) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %657 */
-  lk_layernorm_grad(B * 16, 192, arena + 786874368, arena + 782057472, params[172],
-      arena + 783237120, 1e-06f, arena + 782057472);
-
-  /* %665 = mul(%664, %490) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 782057472, (const long[]){3072, 192, 1}, inputs[23],
-      (const long[]){1, 0, 0}, arena + 781910016);
-
-  /* %666 = transpose(%487) {perm [1, 0]} layers.3.0.layers.1.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[182], arena + 782008320);
-
-  /* %667 = fused_linear(%665, %666) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 781910016, arena + 782008320, NULL, LK_ACT_NONE, NULL,
-      arena + 782155776);
-
-  /* %668 = linear_grad_weight(%665, %486) layers.3.0.layers.1.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 781910016, arena + 786776064, arena + 782991360);
-
-  /* %669 = reduce_sum(%665) {axes [0], batch} layers.3.0.layers.1.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 781910016,
-      arena + 783084288);
-
-  /* %670 = sdpa_grad(%480, %484, %485, %667) {heads 4, kv_heads 1} layers.3.0.layers.1.0 : f32[B, 16, 288] */
-  lk_sdpa_grad(B, 16, 16, 4, 1, 48, arena + 786677760, 192, arena + 788987904, 96,
-      arena + 788987952, 96, arena + 782155776, 192, arena + 781910016, 288,
-      arena + 781910016 + 192, 288, arena + 781910016 + 240, 288, 0.14433756f);
-
-  /* %671 = slice(%670) {axis 1, start 0, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 781910016, 288, arena + 782155776, 192);
-
-  /* %672 = slice(%670) {axis 1, start 192, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 781910208, 288, arena + 782254080, 48);
-
-  /* %673 = slice(%670) {axis 1, start 240, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 781910256, 288, arena + 782278656, 48);
-
-  /* %674 = concat(%672, %673) {axis 1} layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 96] */
-  lk_copy_rows(B * 16, 48, arena + 782254080, 48, arena + 781910016, 96);
-  lk_copy_rows(B * 16, 48, arena + 782278656, 48, arena + 781910064, 96);
-
-  /* %675 = transpose(%481) {perm [1, 0]} layers.3.0.layers.1.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[180], arena + 781959168);
-
-  /* %676 = fused_linear(%674, %675) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 96, 192, arena + 781910016, arena + 781959168, NULL, LK_ACT_NONE, NULL,
-      arena + 782598144);
-
-  /* %677 = linear_grad_weight(%674, %477) layers.3.0.layers.1.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 16, 192, 96, arena + 781910016, arena + 786579456, arena + 783065088);
-
-  /* %678 = reduce_sum(%674) {axes [0], batch} layers.3.0.layers.1.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 781910016,
-      arena + 783084864);
-
-  /* %679 = transpose(%478) {perm [1, 0]} layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[178], arena + 781910016);
-
-  /* %680 = linear_grad_weight(%671, %477) layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 782155776, arena + 786579456, arena + 783028224);
-
-  /* %681 = reduce_sum(%671) {axes [0], batch} layers.3.0.layers.1.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 782155776,
-      arena + 783084480);
-
-  /* %682 = fused_linear(%671, %679, %676) {residual} layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192], written over %676 */
-  lk_fused_linear(B * 16, 192, 192, arena + 782155776, arena + 781910016, NULL, LK_ACT_NONE,
-      arena + 782598144, arena + 782598144);
-
-  /* %683 = reduce_sum(%682) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 782598144,
-      arena + 781910016);
-
-  /* %684 = add(%646, %683) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 783471360, (const long[]){1}, arena + 781910016,
-      (const long[]){1}, arena + 782844288);
-
-  /* %685 = reduce_sum(%682, %476) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 782598144, arena + 786481152, arena + 781910016);
-
-  /* %686 = add(%648, %685) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 783471552, (const long[]){1}, arena + 781910016,
-      (const long[]){1}, arena + 782844480);
-
-  /* %687 = normalize_grad(%475, %682, %445, %664) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %676 */
-  lk_layernorm_grad(B * 16, 192, arena + 786382848, arena + 782598144, params[164],
-      arena + 782057472, 1e-06f, arena + 782598144);
-
-  /* %688 = mul(%687, %474) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 782598144, (const long[]){3072, 192, 1}, inputs[22],
-      (const long[]){1, 0, 0}, arena + 782450688);
-
-  /* %689 = transpose(%471) {perm [1, 0]} layers.3.0.layers.0.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[176], arena + 782303232);
-
-  /* %690 = fused_linear(%688, %689) layers.3.0.layers.0.1.fc2 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 782450688, arena + 782303232, NULL, LK_ACT_NONE, NULL,
-      arena + 781910016);
-
-  /* %691 = linear_grad_weight(%688, %470) layers.3.0.layers.0.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 16, 768, 192, arena + 782450688, arena + 781516800, arena + 782303232);
-
-  /* %692 = reduce_sum(%688) {axes [0], batch} layers.3.0.layers.0.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 782450688,
-      arena + 783084672);
-
-  /* %693 = gelu_grad(%469, %690) layers.3.0.layers.0.1 : f32[B, 16, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 749076480, arena + 781910016, arena + 781516800);
-
-  /* %694 = transpose(%467) {perm [1, 0]} layers.3.0.layers.0.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[174], arena + 749076480);
-
-  /* %695 = fused_linear(%693, %694) layers.3.0.layers.0.1.fc1 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 781516800, arena + 749076480, NULL, LK_ACT_NONE, NULL,
-      arena + 749223936);
-
-  /* %696 = linear_grad_weight(%693, %466) layers.3.0.layers.0.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 16, 192, 768, arena + 781516800, arena + 786284544, arena + 782450688);
-
-  /* %697 = reduce_sum(%693) {axes [0], batch} layers.3.0.layers.0.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 781516800,
-      arena + 782300160);
-
-  /* %698 = reduce_sum(%695) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749223936,
-      arena + 749076480);
-
-  /* %699 = add(%661, %698) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 782843904, (const long[]){1}, arena + 749076480,
-      (const long[]){1}, arena + 782300928);
-
-  /* %700 = reduce_sum(%695, %465) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 749223936, arena + 786186240, arena + 749076480);
-
-  /* %701 = add(%663, %700) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 782844096, (const long[]){1}, arena + 749076480,
-      (const long[]){1}, arena + 782301120);
-
-  /* %702 = normalize_grad(%462, %695, %463, %687) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %695 */
-  lk_layernorm_grad(B * 16, 192, arena + 786087936, arena + 749223936, params[172],
-      arena + 782598144, 1e-06f, arena + 749223936);
-
-  /* %703 = mul(%702, %461) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 749223936, (const long[]){3072, 192, 1}, inputs[21],
-      (const long[]){1, 0, 0}, arena + 749076480);
-
-  /* %704 = transpose(%458) {perm [1, 0]} layers.3.0.layers.0.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[170], arena + 749174784);
-
-  /* %705 = fused_linear(%703, %704) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 749076480, arena + 749174784, NULL, LK_ACT_NONE, NULL,
-      arena + 749322240);
-
-  /* %706 = linear_grad_weight(%703, %457) layers.3.0.layers.0.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 749076480, arena + 785989632, arena + 782241792);
-
-  /* %707 = reduce_sum(%703) {axes [0], batch} layers.3.0.layers.0.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749076480,
-      arena + 782301312);
-
-  /* %708 = sdpa_grad(%451, %455, %456, %705) {heads 4, kv_heads 1} layers.3.0.layers.0.0 : f32[B, 16, 288] */
-  lk_sdpa_grad(B, 16, 16, 4, 1, 48, arena + 785891328, 192, arena + 788938752, 96,
-      arena + 788938800, 96, arena + 749322240, 192, arena + 749076480, 288,
-      arena + 749076480 + 192, 288, arena + 749076480 + 240, 288, 0.14433756f);
-
-  /* %709 = slice(%708) {axis 1, start 0, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 749076480, 288, arena + 749322240, 192);
-
-  /* %710 = slice(%708) {axis 1, start 192, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 749076672, 288, arena + 749420544, 48);
-
-  /* %711 = slice(%708) {axis 1, start 240, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 749076720, 288, arena + 749445120, 48);
-
-  /* %712 = concat(%710, %711) {axis 1} layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 96] */
-  lk_copy_rows(B * 16, 48, arena + 749420544, 48, arena + 749174784, 96);
-  lk_copy_rows(B * 16, 48, arena + 749445120, 48, arena + 749174832, 96);
-
-  /* %713 = transpose(%452) {perm [1, 0]} layers.3.0.layers.0.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[168], arena + 749420544);
-
-  /* %714 = fused_linear(%712, %713) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 96, 192, arena + 749174784, arena + 749420544, NULL, LK_ACT_NONE, NULL,
-      arena + 749076480);
-
-  /* %715 = linear_grad_weight(%712, %448) layers.3.0.layers.0.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 16, 192, 96, arena + 749174784, arena + 785793024, arena + 782278656);
-
-  /* %716 = reduce_sum(%712) {axes [0], batch} layers.3.0.layers.0.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 749174784,
-      arena + 782302848);
-
-  /* %717 = transpose(%449) {perm [1, 0]} layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[166], arena + 749174784);
-
-  /* %718 = linear_grad_weight(%709, %448) layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 749322240, arena + 785793024, arena + 782598144);
-
-  /* %719 = reduce_sum(%709) {axes [0], batch} layers.3.0.layers.0.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749322240,
-      arena + 782301504);
-
-  /* %720 = fused_linear(%709, %717, %714) {residual} layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192], written over %714 */
-  lk_fused_linear(B * 16, 192, 192, arena + 749322240, arena + 749174784, NULL, LK_ACT_NONE,
-      arena + 749076480, arena + 749076480);
-
-  /* %721 = reduce_sum(%720) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749076480,
-      arena + 749174784);
-
-  /* %722 = add(%684, %721) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 782844288, (const long[]){1}, arena + 749174784,
-      (const long[]){1}, arena + 782301696);
-
-  /* %723 = reduce_sum(%720, %447) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 749076480, arena + 785694720, arena + 749174784);
-
-  /* %724 = add(%686, %723) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 782844480, (const long[]){1}, arena + 749174784,
-      (const long[]){1}, arena + 782301888);
-
-  /* %725 = normalize_grad(%444, %720, %445, %702) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %714 */
-  lk_layernorm_grad(B * 16, 192, arena + 785596416, arena + 749076480, params[164],
-      arena + 749223936, 1e-06f, arena + 749076480);
-
-  /* %726 = reduce_sum(%725) {axes [], batch} layers.3.0 : f32[16, 192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 0, 0}, arena + 749076480,
-      arena + 782297088);
-
-  /* %727 = seq2img(%725) {height 4} layers.2.1 : f32[B, 192, 4, 4] */
-  lk_seq2img(B, 16, 192, arena + 749076480, arena + 781516800);
-
-  /* %728 = maxpool_grad(%440, %727) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 8, 8] */
-  lk_maxpool2d_grad(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 781123584, arena + 781516800,
-      arena + 749076480);
-
-  /* %729 = img2seq(%728) layers.2.1 : f32[B, 64, 192] */
-  lk_img2seq(B, 192, 64, arena + 749076480, arena + 781123584);
-
-  /* %730 = reduce_sum(%729) {axes [0], batch} layers.2.1.norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 781123584,
-      arena + 782302080);
-
-  /* %731 = reduce_sum(%729, %438) {axes [0], batch} layers.2.1.norm : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 781123584, arena + 747896832, arena + 782302272);
-
-  /* %732 = normalize_grad(%435, %729, %436) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192], written over %729 */
-  lk_layernorm_grad(B * 64, 192, arena + 748683264, arena + 781123584, params[161], NULL, 1e-06f,
-      arena + 781123584);
-
-  /* %733 = seq2img(%732) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
-  lk_seq2img(B, 64, 192, arena + 781123584, arena + 747896832);
-
-  /* %734 = conv2d_grad_input(%733, %431) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [8, 8]} layers.2.1.conv : f32[B, 192, 8, 8] */
-  lk_conv2d_grad_input(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 747896832, params[159],
-      arena + 748683264);
-
-  /* %735 = conv2d_grad_weight(%733, %433) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[192, 192, 3, 3] */
-  lk_conv2d_grad_weight(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 747896832,
-      arena + 748290048, arena + 781910016);
-
-  /* %736 = reduce_sum(%733) {axes [1, 2], batch} layers.2.1.conv : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 8, 8}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 747896832, arena + 782302464);
-
-  /* %737 = img2seq(%734) layers.2.1 : f32[B, 64, 192] */
-  lk_img2seq(B, 192, 64, arena + 748683264, arena + 781123584);
-
-  /* %738 = mul(%737, %429) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 781123584, (const long[]){12288, 192, 1},
-      inputs[20], (const long[]){1, 0, 0}, arena + 781516800);
-
-  /* %739 = transpose(%426) {perm [1, 0]} layers.2.0.layers.3.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[157], arena + 782843904);
-
-  /* %740 = fused_linear(%738, %739) layers.2.0.layers.3.1.fc2 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 781516800, arena + 782843904, NULL, LK_ACT_NONE, NULL,
-      arena + 747896832);
-
-  /* %741 = linear_grad_weight(%738, %425) layers.2.0.layers.3.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 64, 768, 192, arena + 781516800, arena + 746323968, arena + 782843904);
-
-  /* %742 = reduce_sum(%738) {axes [0], batch} layers.2.0.layers.3.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 781516800,
-      arena + 782302656);
-
-  /* %743 = gelu_grad(%424, %740) layers.2.0.layers.3.1 : f32[B, 64, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 744751104, arena + 747896832, arena + 746323968);
-
-  /* %744 = transpose(%422) {perm [1, 0]} layers.2.0.layers.3.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[155], arena + 744751104);
-
-  /* %745 = fused_linear(%743, %744) layers.2.0.layers.3.1.fc1 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 746323968, arena + 744751104, NULL, LK_ACT_NONE, NULL,
-      arena + 745340928);
-
-  /* %746 = linear_grad_weight(%743, %421) layers.2.0.layers.3.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 64, 192, 768, arena + 746323968, arena + 780730368, arena + 747896832);
-
-  /* %747 = reduce_sum(%743) {axes [0], batch} layers.2.0.layers.3.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 746323968,
-      arena + 748044288);
-
-  /* %748 = reduce_sum(%745) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 745340928,
-      arena + 747350016);
-
-  /* %749 = reduce_sum(%745, %420) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 745340928, arena + 780337152, arena + 747350208);
-
-  /* %750 = normalize_grad(%419, %745, %337, %737) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %745 */
-  lk_layernorm_grad(B * 64, 192, arena + 779943936, arena + 745340928, params[123],
-      arena + 781123584, 1e-06f, arena + 745340928);
-
-  /* %751 = mul(%750, %418) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 745340928, (const long[]){12288, 192, 1},
-      inputs[19], (const long[]){1, 0, 0}, arena + 744751104);
-
-  /* %752 = transpose(%415) {perm [1, 0]} layers.2.0.layers.3.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[153], arena + 745144320);
-
-  /* %753 = fused_linear(%751, %752) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 744751104, arena + 745144320, NULL, LK_ACT_NONE, NULL,
-      arena + 745734144);
-
-  /* %754 = linear_grad_weight(%751, %414) layers.2.0.layers.3.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 744751104, arena + 779550720, arena + 747257856);
-
-  /* %755 = reduce_sum(%751) {axes [0], batch} layers.2.0.layers.3.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 744751104,
-      arena + 747350400);
-
-  /* %756 = sdpa_grad(%408, %412, %413, %753) {heads 4, kv_heads 1} layers.2.0.layers.3.0 : f32[B, 64, 288] */
-  lk_sdpa_grad(B, 64, 64, 4, 1, 48, arena + 779157504, 192, arena + 785252352, 96,
-      arena + 785252400, 96, arena + 745734144, 192, arena + 744751104, 288,
-      arena + 744751104 + 192, 288, arena + 744751104 + 240, 288, 0.14433756f);
-
-  /* %757 = slice(%756) {axis 1, start 0, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 744751104, 288, arena + 745734144, 192);
-
-  /* %758 = slice(%756) {axis 1, start 192, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48] */
-  lk_copy_rows(B * 64, 48, arena + 744751296, 288, arena + 746127360, 48);
-
-  /* %759 = slice(%756) {axis 1, start 240, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48] */
-  lk_copy_rows(B * 64, 48, arena + 744751344, 288, arena + 746225664, 48);
-
-  /* %760 = concat(%758, %759) {axis 1} layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 96] */
-  lk_copy_rows(B * 64, 48, arena + 746127360, 48, arena + 744751104, 96);
-  lk_copy_rows(B * 64, 48, arena + 746225664, 48, arena + 744751152, 96);
-
-  /* %761 = transpose(%409) {perm [1, 0]} layers.2.0.layers.3.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[151], arena + 744947712);
-
-  /* %762 = fused_linear(%760, %761) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 96, 192, arena + 744751104, arena + 744947712, NULL, LK_ACT_NONE, NULL,
-      arena + 746323968);
-
-  /* %763 = linear_grad_weight(%760, %405) layers.2.0.layers.3.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 64, 192, 96, arena + 744751104, arena + 778764288, arena + 747331584);
-
-  /* %764 = reduce_sum(%760) {axes [0], batch} layers.2.0.layers.3.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 744751104,
-      arena + 747351360);
-
-  /* %765 = transpose(%406) {perm [1, 0]} layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[149], arena + 744751104);
-
-  /* %766 = linear_grad_weight(%757, %405) layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 745734144, arena + 778764288, arena + 747294720);
-
-  /* %767 = reduce_sum(%757) {axes [0], batch} layers.2.0.layers.3.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 745734144,
-      arena + 747350592);
-
-  /* %768 = fused_linear(%757, %765, %762) {residual} layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192], written over %762 */
-  lk_fused_linear(B * 64, 192, 192, arena + 745734144, arena + 744751104, NULL, LK_ACT_NONE,
-      arena + 746323968, arena + 746323968);
-
-  /* %769 = reduce_sum(%768) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 746323968,
-      arena + 747350784);
-
-  /* %770 = reduce_sum(%768, %404) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 746323968, arena + 778371072, arena + 747350976);
-
-  /* %771 = normalize_grad(%403, %768, %319, %750) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %762 */
-  lk_layernorm_grad(B * 64, 192, arena + 777977856, arena + 746323968, params[115],
-      arena + 745340928, 1e-06f, arena + 746323968);
-
-  /* %772 = mul(%771, %402) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 746323968, (const long[]){12288, 192, 1},
-      inputs[18], (const long[]){1, 0, 0}, arena + 746717184);
-
-  /* %773 = transpose(%399) {perm [1, 0]} layers.2.0.layers.2.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[147], arena + 747110400);
-
-  /* %774 = fused_linear(%772, %773) layers.2.0.layers.2.1.fc2 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 746717184, arena + 747110400, NULL, LK_ACT_NONE, NULL,
-      arena + 744751104);
-
-  /* %775 = linear_grad_weight(%772, %398) layers.2.0.layers.2.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 64, 768, 192, arena + 746717184, arena + 743178240, arena + 747110400);
-
-  /* %776 = reduce_sum(%772) {axes [0], batch} layers.2.0.layers.2.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 746717184,
-      arena + 747351168);
-
-  /* %777 = gelu_grad(%397, %774) layers.2.0.layers.2.1 : f32[B, 64, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 741605376, arena + 744751104, arena + 743178240);
-
-  /* %778 = transpose(%395) {perm [1, 0]} layers.2.0.layers.2.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[145], arena + 741605376);
-
-  /* %779 = fused_linear(%777, %778) layers.2.0.layers.2.1.fc1 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 743178240, arena + 741605376, NULL, LK_ACT_NONE, NULL,
-      arena + 742195200);
-
-  /* %780 = linear_grad_weight(%777, %394) layers.2.0.layers.2.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 64, 192, 768, arena + 743178240, arena + 777584640, arena + 744751104);
-
-  /* %781 = reduce_sum(%777) {axes [0], batch} layers.2.0.layers.2.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 743178240,
-      arena + 744898560);
-
-  /* %782 = reduce_sum(%779) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 742195200,
-      arena + 741605376);
-
-  /* %783 = add(%748, %782) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 747350016, (const long[]){1}, arena + 741605376,
-      (const long[]){1}, arena + 744204288);
-
-  /* %784 = reduce_sum(%779, %393) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 742195200, arena + 777191424, arena + 741605376);
-
-  /* %785 = add(%749, %784) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 747350208, (const long[]){1}, arena + 741605376,
-      (const long[]){1}, arena + 744204480);
-
-  /* %786 = normalize_grad(%392, %779, %337, %771) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %779 */
-  lk_layernorm_grad(B * 64, 192, arena + 776798208, arena + 742195200, params[123],
-      arena + 746323968, 1e-06f, arena + 742195200);
-
-  /* %787 = mul(%786, %391) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 742195200, (const long[]){12288, 192, 1},
-      inputs[17], (const long[]){1, 0, 0}, arena + 741605376);
-
-  /* %788 = transpose(%388) {perm [1, 0]} layers.2.0.layers.2.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[143], arena + 741998592);
-
-  /* %789 = fused_linear(%787, %788) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 741605376, arena + 741998592, NULL, LK_ACT_NONE, NULL,
-      arena + 742588416);
-
-  /* %790 = linear_grad_weight(%787, %387) layers.2.0.layers.2.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 741605376, arena + 776404992, arena + 744112128);
-
-  /* %791 = reduce_sum(%787) {axes [0], batch} layers.2.0.layers.2.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 741605376,
-      arena + 744204672);
-
-  /* %792 = sdpa_grad(%381, %385, %386, %789) {heads 4, kv_heads 1} layers.2.0.layers.2.0 : f32[B, 64, 288] */
-  lk_sdpa_grad(B, 64, 64, 4, 1, 48, arena + 776011776, 192, arena + 785055744, 96,
-      arena + 785055792, 96, arena + 742588416, 192, arena + 741605376, 288,
-      arena + 741605376 + 192, 288, arena + 741605376 + 240, 288, 0.14433756f);
-
-  /* %793 = slice(%792) {axis 1, start 0, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 741605376, 288, arena + 742588416, 192);
-
-  /* %794 = slice(%792) {axis 1, start 192, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48] */
-  lk_copy_rows(B * 64, 48, arena + 741605568, 288, arena + 742981632, 48);
-
-  /* %795 = slice(%792) {axis 1, start 240, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48] */
-  lk_copy_rows(B * 64, 48, arena + 741605616, 288, arena + 743079936, 48);
-
-  /* %796 = concat(%794, %795) {axis 1} layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 96] */
-  lk_copy_rows(B * 64, 48, arena + 742981632, 48, arena + 741605376, 96);
-  lk_copy_rows(B * 64, 48, arena + 743079936, 48, arena + 741605424, 96);
-
-  /* %797 = transpose(%382) {perm [1, 0]} layers.2.0.layers.2.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[141], arena + 741801984);
-
-  /* %798 = fused_linear(%796, %797) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 96, 192, arena + 741605376, arena + 741801984, NULL, LK_ACT_NONE, NULL,
-      arena + 743178240);
-
-  /* %799 = linear_grad_weight(%796, %378) layers.2.0.layers.2.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 64, 192, 96, arena + 741605376, arena + 775618560, arena + 744185856);
-
-  /* %800 = reduce_sum(%796) {axes [0], batch} layers.2.0.layers.2.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 741605376,
-      arena + 744205632);
-
-  /* %801 = transpose(%379) {perm [1, 0]} layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[139], arena + 741605376);
-
-  /* %802 = linear_grad_weight(%793, %378) layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 742588416, arena + 775618560, arena + 744148992);
-
-  /* %803 = reduce_sum(%793) {axes [0], batch} layers.2.0.layers.2.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 742588416,
-      arena + 744204864);
-
-  /* %804 = fused_linear(%793, %801, %798) {residual} layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192], written over %798 */
-  lk_fused_linear(B * 64, 192, 192, arena + 742588416, arena + 741605376, NULL, LK_ACT_NONE,
-      arena + 743178240, arena + 743178240);
-
-  /* %805 = reduce_sum(%804) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 743178240,
-      arena + 741605376);
-
-  /* %806 = add(%769, %805) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 747350784, (const long[]){1}, arena + 741605376,
-      (const long[]){1}, arena + 744205056);
-
-  /* %807 = reduce_sum(%804, %377) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 743178240, arena + 775225344, arena + 741605376);
-
-  /* %808 = add(%770, %807) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 747350976, (const long[]){1}, arena + 741605376,
-      (const long[]){1}, arena + 744205248);
-
-  /* %809 = normalize_grad(%376, %804, %319, %786) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %798 */
-  lk_layernorm_grad(B * 64, 192, arena + 774832128, arena + 743178240, params[115],
-      arena + 742195200, 1e-06f, arena + 743178240);
-
-  /* %810 = mul(%809, %375) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 743178240, (const long[]){12288, 192, 1},
-      inputs[16], (const long[]){1, 0, 0}, arena + 743571456);
-
-  /* %811 = transpose(%372) {perm [1, 0]} layers.2.0.layers.1.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[137], arena + 743964672);
-
-  /* %812 = fused_linear(%810, %811) layers.2.0.layers.1.1.fc2 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 743571456, arena + 743964672, NULL, LK_ACT_NONE, NULL,
-      arena + 741605376);
-
-  /* %813 = linear_grad_weight(%810, %371) layers.2.0.layers.1.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 64, 768, 192, arena + 743571456, arena + 740032512, arena + 743964672);
-
-  /* %814 = reduce_sum(%810) {axes [0], batch} layers.2.0.layers.1.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 743571456,
-      arena + 744205440);
-
-  /* %815 = gelu_grad(%370, %812) layers.2.0.layers.1.1 : f32[B, 64, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 738459648, arena + 741605376, arena + 740032512);
-
-  /* %816 = transpose(%368) {perm [1, 0]} layers.2.0.layers.1.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[135], arena + 738459648);
-
-  /* %817 = fused_linear(%815, %816) layers.2.0.layers.1.1.fc1 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 740032512, arena + 738459648, NULL, LK_ACT_NONE, NULL,
-      arena + 739049472);
-
-  /* %818 = linear_grad_weight(%815, %367) layers.2.0.layers.1.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 64, 192, 768, arena + 740032512, arena + 774438912, arena + 741605376);
-
-  /* %819 = reduce_sum(%815) {axes [0], batch} layers.2.0.layers.1.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 740032512,
-      arena + 741752832);
-
-  /* %820 = reduce_sum(%817) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 739049472,
-      arena + 738459648);
-
-  /* %821 = add(%783, %820) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 744204288, (const long[]){1}, arena + 738459648,
-      (const long[]){1}, arena + 741058560);
-
-  /* %822 = reduce_sum(%817, %366) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 739049472, arena + 774045696, arena + 738459648);
-
-  /* %823 = add(%785, %822) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 744204480, (const long[]){1}, arena + 738459648,
-      (const long[]){1}, arena + 741058752);
-
-  /* %824 = normalize_grad(%365, %817, %337, %809) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %817 */
-  lk_layernorm_grad(B * 64, 192, arena + 773652480, arena + 739049472, params[123],
-      arena + 743178240, 1e-06f, arena + 739049472);
-
-  /* %825 = mul(%824, %364) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 739049472, (const long[]){12288, 192, 1},
-      inputs[15], (const long[]){1, 0, 0}, arena + 738459648);
-
-  /* %826 = transpose(%361) {perm [1, 0]} layers.2.0.layers.1.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[133], arena + 738852864);
-
-  /* %827 = fused_linear(%825, %826) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 738459648, arena + 738852864, NULL, LK_ACT_NONE, NULL,
-      arena + 739442688);
-
-  /* %828 = linear_grad_weight(%825, %360) layers.2.0.layers.1.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 738459648, arena + 773259264, arena + 740966400);
-
-  /* %829 = reduce_sum(%825) {axes [0], batch} layers.2.0.layers.1.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 738459648,
-      arena + 741058944);
-
-  /* %830 = sdpa_grad(%354, %358, %359, %827) {heads 4, kv_heads 1} layers.2.0.layers.1.0 : f32[B, 64, 288] */
-  lk_sdpa_grad(B, 64, 64, 4, 1, 48, arena + 772866048, 192, arena + 784859136, 96,
-      arena + 784859184, 96, arena + 739442688, 192, arena + 738459648, 288,
-      arena + 738459648 + 192, 288, arena + 738459648 + 240, 288, 0.14433756f);
-
-  /* %831 = slice(%830) {axis 1, start 0, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 738459648, 288, arena + 739442688, 192);
-
-  /* %832 = slice(%830) {axis 1, start 192, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48] */
-  lk_copy_rows(B * 64, 48, arena + 738459840, 288, arena + 739835904, 48);
-
-  /* %833 = slice(%830) {axis 1, start 240, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48] */
-  lk_copy_rows(B * 64, 48, arena + 738459888, 288, arena + 739934208, 48);
-
-  /* %834 = concat(%832, %833) {axis 1} layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 96] */
-  lk_copy_rows(B * 64, 48, arena + 739835904, 48, arena + 738459648, 96);
-  lk_copy_rows(B * 64, 48, arena + 739934208, 48, arena + 738459696, 96);
-
-  /* %835 = transpose(%355) {perm [1, 0]} layers.2.0.layers.1.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[131], arena + 738656256);
-
-  /* %836 = fused_linear(%834, %835) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 96, 192, arena + 738459648, arena + 738656256, NULL, LK_ACT_NONE, NULL,
-      arena + 740032512);
-
-  /* %837 = linear_grad_weight(%834, %351) layers.2.0.layers.1.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 64, 192, 96, arena + 738459648, arena + 772472832, arena + 741040128);
-
-  /* %838 = reduce_sum(%834) {axes [0], batch} layers.2.0.layers.1.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 738459648,
-      arena + 741059904);
-
-  /* %839 = transpose(%352) {perm [1, 0]} layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[129], arena + 738459648);
-
-  /* %840 = linear_grad_weight(%831, %351) layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 739442688, arena + 772472832, arena + 741003264);
-
-  /* %841 = reduce_sum(%831) {axes [0], batch} layers.2.0.layers.1.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 739442688,
-      arena + 741059136);
-
-  /* %842 = fused_linear(%831, %839, %836) {residual} layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192], written over %836 */
-  lk_fused_linear(B * 64, 192, 192, arena + 739442688, arena + 738459648, NULL, LK_ACT_NONE,
-      arena + 740032512, arena + 740032512);
-
-  /* %843 = reduce_sum(%842) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 740032512,
-      arena + 738459648);
-
-  /* %844 = add(%806, %843) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 744205056, (const long[]){1}, arena + 738459648,
-      (const long[]){1}, arena + 741059328);
-
-  /* %845 = reduce_sum(%842, %350) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 740032512, arena + 772079616, arena + 738459648);
-
-  /* %846 = add(%808, %845) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 744205248, (const long[]){1}, arena + 738459648,
-      (const long[]){1}, arena + 741059520);
-
-  /* %847 = normalize_grad(%349, %842, %319, %824) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %836 */
-  lk_layernorm_grad(B * 64, 192, arena + 771686400, arena + 740032512, params[115],
-      arena + 739049472, 1e-06f, arena + 740032512);
-
-  /* %848 = mul(%847, %348) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 740032512, (const long[]){12288, 192, 1},
-      inputs[14], (const long[]){1, 0, 0}, arena + 740425728);
-
-  /* %849 = transpose(%345) {perm [1, 0]} layers.2.0.layers.0.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[127], arena + 740818944);
-
-  /* %850 = fused_linear(%848, %849) layers.2.0.layers.0.1.fc2 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 740425728, arena + 740818944, NULL, LK_ACT_NONE, NULL,
-      arena + 738459648);
-
-  /* %851 = linear_grad_weight(%848, %344) layers.2.0.layers.0.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 64, 768, 192, arena + 740425728, arena + 736886784, arena + 740818944);
-
-  /* %852 = reduce_sum(%848) {axes [0], batch} layers.2.0.layers.0.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 740425728,
-      arena + 741059712);
-
-  /* %853 = gelu_grad(%343, %850) layers.2.0.layers.0.1 : f32[B, 64, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 677904384, arena + 738459648, arena + 736886784);
-
-  /* %854 = transpose(%341) {perm [1, 0]} layers.2.0.layers.0.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[125], arena + 677904384);
-
-  /* %855 = fused_linear(%853, %854) layers.2.0.layers.0.1.fc1 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 736886784, arena + 677904384, NULL, LK_ACT_NONE, NULL,
-      arena + 678494208);
-
-  /* %856 = linear_grad_weight(%853, %340) layers.2.0.layers.0.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 64, 192, 768, arena + 736886784, arena + 771293184, arena + 738791424);
-
-  /* %857 = reduce_sum(%853) {axes [0], batch} layers.2.0.layers.0.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 736886784,
-      arena + 739190784);
-
-  /* %858 = reduce_sum(%855) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 678494208,
-      arena + 677904384);
-
-  /* %859 = add(%821, %858) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 741058560, (const long[]){1}, arena + 677904384,
-      (const long[]){1}, arena + 739191552);
-
-  /* %860 = reduce_sum(%855, %339) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 678494208, arena + 770899968, arena + 677904384);
-
-  /* %861 = add(%823, %860) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 741058752, (const long[]){1}, arena + 677904384,
-      (const long[]){1}, arena + 739191744);
-
-  /* %862 = normalize_grad(%336, %855, %337, %847) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %855 */
-  lk_layernorm_grad(B * 64, 192, arena + 770506752, arena + 678494208, params[123],
-      arena + 740032512, 1e-06f, arena + 678494208);
-
-  /* %863 = mul(%862, %335) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 678494208, (const long[]){12288, 192, 1},
-      inputs[13], (const long[]){1, 0, 0}, arena + 677904384);
-
-  /* %864 = transpose(%332) {perm [1, 0]} layers.2.0.layers.0.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[121], arena + 678297600);
-
-  /* %865 = fused_linear(%863, %864) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 677904384, arena + 678297600, NULL, LK_ACT_NONE, NULL,
-      arena + 678887424);
-
-  /* %866 = linear_grad_weight(%863, %331) layers.2.0.layers.0.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 677904384, arena + 770113536, arena + 739086336);
-
-  /* %867 = reduce_sum(%863) {axes [0], batch} layers.2.0.layers.0.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 677904384,
-      arena + 739191936);
-
-  /* %868 = sdpa_grad(%325, %329, %330, %865) {heads 4, kv_heads 1} layers.2.0.layers.0.0 : f32[B, 64, 288] */
-  lk_sdpa_grad(B, 64, 64, 4, 1, 48, arena + 769720320, 192, arena + 784662528, 96,
-      arena + 784662576, 96, arena + 678887424, 192, arena + 677904384, 288,
-      arena + 677904384 + 192, 288, arena + 677904384 + 240, 288, 0.14433756f);
-
-  /* %869 = slice(%868) {axis 1, start 0, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 677904384, 288, arena + 678887424, 192);
-
-  /* %870 = slice(%868) {axis 1, start 192, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48] */
-  lk_copy_rows(B * 64, 48, arena + 677904576, 288, arena + 679280640, 48);
-
-  /* %871 = slice(%868) {axis 1, start 240, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48] */
-  lk_copy_rows(B * 64, 48, arena + 677904624, 288, arena + 679378944, 48);
-
-  /* %872 = concat(%870, %871) {axis 1} layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 96] */
-  lk_copy_rows(B * 64, 48, arena + 679280640, 48, arena + 678297600, 96);
-  lk_copy_rows(B * 64, 48, arena + 679378944, 48, arena + 678297648, 96);
-
-  /* %873 = transpose(%326) {perm [1, 0]} layers.2.0.layers.0.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[119], arena + 679280640);
-
-  /* %874 = fused_linear(%872, %873) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 96, 192, arena + 678297600, arena + 679280640, NULL, LK_ACT_NONE, NULL,
-      arena + 677904384);
-
-  /* %875 = linear_grad_weight(%872, %322) layers.2.0.layers.0.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 64, 192, 96, arena + 678297600, arena + 769327104, arena + 739160064);
-
-  /* %876 = reduce_sum(%872) {axes [0], batch} layers.2.0.layers.0.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 678297600,
-      arena + 739193472);
-
-  /* %877 = transpose(%323) {perm [1, 0]} layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[117], arena + 678297600);
-
-  /* %878 = linear_grad_weight(%869, %322) layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 678887424, arena + 769327104, arena + 739123200);
-
-  /* %879 = reduce_sum(%869) {axes [0], batch} layers.2.0.layers.0.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 678887424,
-      arena + 739192128);
-
-  /* %880 = fused_linear(%869, %877, %874) {residual} layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192], written over %874 */
-  lk_fused_linear(B * 64, 192, 192, arena + 678887424, arena + 678297600, NULL, LK_ACT_NONE,
-      arena + 677904384, arena + 677904384);
-
-  /* %881 = reduce_sum(%880) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 677904384,
-      arena + 678297600);
-
-  /* %882 = add(%844, %881) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 741059328, (const long[]){1}, arena + 678297600,
-      (const long[]){1}, arena + 739192320);
-
-  /* %883 = reduce_sum(%880, %321) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 677904384, arena + 768933888, arena + 678297600);
-
-  /* %884 = add(%846, %883) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 741059520, (const long[]){1}, arena + 678297600,
-      (const long[]){1}, arena + 739192512);
-
-  /* %885 = normalize_grad(%318, %880, %319, %862) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %874 */
-  lk_layernorm_grad(B * 64, 192, arena + 768540672, arena + 677904384, params[115],
-      arena + 678494208, 1e-06f, arena + 677904384);
-
-  /* %886 = reduce_sum(%885) {axes [], batch} layers.2.0 : f32[64, 192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 0, 0}, arena + 677904384,
-      arena + 739178496);
-
-  /* %887 = seq2img(%885) {height 8} layers.1.1 : f32[B, 192, 8, 8] */
-  lk_seq2img(B, 64, 192, arena + 677904384, arena + 736886784);
-
-  /* %888 = maxpool_grad(%314, %887) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 16, 16] */
-  lk_maxpool2d_grad(B, 192, 16, 16, 3, 3, 2, 2, 1, 1, arena + 735313920, arena + 736886784,
-      arena + 677904384);
-
-  /* %889 = img2seq(%888) layers.1.1 : f32[B, 256, 192] */
-  lk_img2seq(B, 192, 256, arena + 677904384, arena + 735313920);
-
-  /* %890 = reduce_sum(%889) {axes [0], batch} layers.1.1.norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 735313920,
-      arena + 739192704);
-
-  /* %891 = reduce_sum(%889, %312) {axes [0], batch} layers.1.1.norm : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 735313920, arena + 673185792, arena + 739192896);
-
-  /* %892 = normalize_grad(%309, %889, %310) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192], written over %889 */
-  lk_layernorm_grad(B * 256, 192, arena + 676331520, arena + 735313920, params[112], NULL, 1e-06f,
-      arena + 735313920);
-
-  /* %893 = seq2img(%892) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
-  lk_seq2img(B, 256, 192, arena + 735313920, arena + 673185792);
-
-  /* %894 = conv2d_grad_input(%893, %305) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [16, 16]} layers.1.1.conv : f32[B, 192, 16, 16] */
-  lk_conv2d_grad_input(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 673185792, params[110],
-      arena + 676331520);
-
-  /* %895 = conv2d_grad_weight(%893, %307) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[192, 192, 3, 3] */
-  lk_conv2d_grad_weight(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 673185792,
-      arena + 674758656, arena + 738459648);
-
-  /* %896 = reduce_sum(%893) {axes [1, 2], batch} layers.1.1.conv : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 16, 16}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 673185792, arena + 739193088);
-
-  /* %897 = img2seq(%894) layers.1.1 : f32[B, 256, 192] */
-  lk_img2seq(B, 192, 256, arena + 676331520, arena + 735313920);
-
-  /* %898 = mul(%897, %303) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
-      inputs[12], (const long[]){1, 0, 0}, arena + 736886784);
-
-  /* %899 = transpose(%300) {perm [1, 0]} layers.1.0.layers.3.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[108], arena + 738938880);
-
-  /* %900 = fused_linear(%898, %899) layers.1.0.layers.3.1.fc2 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 736886784, arena + 738938880, NULL, LK_ACT_NONE, NULL,
-      arena + 673185792);
-
-  /* %901 = linear_grad_weight(%898, %299) layers.1.0.layers.3.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 256, 768, 192, arena + 736886784, arena + 666894336, arena + 738938880);
-
-  /* %902 = reduce_sum(%898) {axes [0], batch} layers.1.0.layers.3.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 736886784,
-      arena + 739193280);
-
-  /* %903 = gelu_grad(%298, %900) layers.1.0.layers.3.1 : f32[B, 256, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 660602880, arena + 673185792,
-      arena + 666894336);
-
-  /* %904 = transpose(%296) {perm [1, 0]} layers.1.0.layers.3.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[106], arena + 660602880);
-
-  /* %905 = fused_linear(%903, %904) layers.1.0.layers.3.1.fc1 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 666894336, arena + 660602880, NULL, LK_ACT_NONE, NULL,
-      arena + 662962176);
-
-  /* %906 = linear_grad_weight(%903, %295) layers.1.0.layers.3.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 256, 192, 768, arena + 666894336, arena + 733741056, arena + 673185792);
-
-  /* %907 = reduce_sum(%903) {axes [0], batch} layers.1.0.layers.3.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 666894336,
-      arena + 673333248);
-
-  /* %908 = reduce_sum(%905) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 662962176,
-      arena + 670279680);
-
-  /* %909 = reduce_sum(%905, %294) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 662962176, arena + 732168192, arena + 670279872);
-
-  /* %910 = normalize_grad(%293, %905, %211, %897) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %905 */
-  lk_layernorm_grad(B * 256, 192, arena + 730595328, arena + 662962176, params[74],
-      arena + 735313920, 1e-06f, arena + 662962176);
-
-  /* %911 = mul(%910, %292) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 662962176, (const long[]){49152, 192, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 660602880);
-
-  /* %912 = transpose(%289) {perm [1, 0]} layers.1.0.layers.3.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[104], arena + 662175744);
-
-  /* %913 = fused_linear(%911, %912) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 660602880, arena + 662175744, NULL, LK_ACT_NONE, NULL,
-      arena + 664535040);
-
-  /* %914 = linear_grad_weight(%911, %288) layers.1.0.layers.3.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 660602880, arena + 729022464, arena + 670187520);
-
-  /* %915 = reduce_sum(%911) {axes [0], batch} layers.1.0.layers.3.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 660602880,
-      arena + 670280064);
-
-  /* %916 = sdpa_grad(%282, %286, %287, %913) {heads 4, kv_heads 1} layers.1.0.layers.3.0 : f32[B, 256, 288] */
-  lk_sdpa_grad(B, 256, 256, 4, 1, 48, arena + 727449600, 192, arena + 767754240, 96,
-      arena + 767754288, 96, arena + 664535040, 192, arena + 660602880, 288,
-      arena + 660602880 + 192, 288, arena + 660602880 + 240, 288, 0.14433756f);
-
-  /* %917 = slice(%916) {axis 1, start 0, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 660602880, 288, arena + 664535040, 192);
-
-  /* %918 = slice(%916) {axis 1, start 192, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48] */
-  lk_copy_rows(B * 256, 48, arena + 660603072, 288, arena + 666107904, 48);
-
-  /* %919 = slice(%916) {axis 1, start 240, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48] */
-  lk_copy_rows(B * 256, 48, arena + 660603120, 288, arena + 666501120, 48);
-
-  /* %920 = concat(%918, %919) {axis 1} layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 96] */
-  lk_copy_rows(B * 256, 48, arena + 666107904, 48, arena + 660602880, 96);
-  lk_copy_rows(B * 256, 48, arena + 666501120, 48, arena + 660602928, 96);
-
-  /* %921 = transpose(%283) {perm [1, 0]} layers.1.0.layers.3.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[102], arena + 661389312);
-
-  /* %922 = fused_linear(%920, %921) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 96, 192, arena + 660602880, arena + 661389312, NULL, LK_ACT_NONE, NULL,
-      arena + 666894336);
-
-  /* %923 = linear_grad_weight(%920, %279) layers.1.0.layers.3.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 256, 192, 96, arena + 660602880, arena + 725876736, arena + 670261248);
-
-  /* %924 = reduce_sum(%920) {axes [0], batch} layers.1.0.layers.3.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 660602880,
-      arena + 670281024);
-
-  /* %925 = transpose(%280) {perm [1, 0]} layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[100], arena + 660602880);
-
-  /* %926 = linear_grad_weight(%917, %279) layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 664535040, arena + 725876736, arena + 670224384);
-
-  /* %927 = reduce_sum(%917) {axes [0], batch} layers.1.0.layers.3.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 664535040,
-      arena + 670280256);
-
-  /* %928 = fused_linear(%917, %925, %922) {residual} layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192], written over %922 */
-  lk_fused_linear(B * 256, 192, 192, arena + 664535040, arena + 660602880, NULL, LK_ACT_NONE,
-      arena + 666894336, arena + 666894336);
-
-  /* %929 = reduce_sum(%928) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 666894336,
-      arena + 670280448);
-
-  /* %930 = reduce_sum(%928, %278) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 666894336, arena + 724303872, arena + 670280640);
-
-  /* %931 = normalize_grad(%277, %928, %193, %910) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %922 */
-  lk_layernorm_grad(B * 256, 192, arena + 722731008, arena + 666894336, params[66],
-      arena + 662962176, 1e-06f, arena + 666894336);
-
-  /* %932 = mul(%931, %276) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 666894336, (const long[]){49152, 192, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 668467200);
-
-  /* %933 = transpose(%273) {perm [1, 0]} layers.1.0.layers.2.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[98], arena + 670040064);
-
-  /* %934 = fused_linear(%932, %933) layers.1.0.layers.2.1.fc2 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 668467200, arena + 670040064, NULL, LK_ACT_NONE, NULL,
-      arena + 660602880);
-
-  /* %935 = linear_grad_weight(%932, %272) layers.1.0.layers.2.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 256, 768, 192, arena + 668467200, arena + 654311424, arena + 670040064);
-
-  /* %936 = reduce_sum(%932) {axes [0], batch} layers.1.0.layers.2.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 668467200,
-      arena + 670280832);
-
-  /* %937 = gelu_grad(%271, %934) layers.1.0.layers.2.1 : f32[B, 256, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 648019968, arena + 660602880,
-      arena + 654311424);
-
-  /* %938 = transpose(%269) {perm [1, 0]} layers.1.0.layers.2.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[96], arena + 648019968);
-
-  /* %939 = fused_linear(%937, %938) layers.1.0.layers.2.1.fc1 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 654311424, arena + 648019968, NULL, LK_ACT_NONE, NULL,
-      arena + 650379264);
-
-  /* %940 = linear_grad_weight(%937, %268) layers.1.0.layers.2.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 256, 192, 768, arena + 654311424, arena + 721158144, arena + 660602880);
-
-  /* %941 = reduce_sum(%937) {axes [0], batch} layers.1.0.layers.2.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 654311424,
-      arena + 660750336);
-
-  /* %942 = reduce_sum(%939) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 650379264,
-      arena + 648019968);
-
-  /* %943 = add(%908, %942) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 670279680, (const long[]){1}, arena + 648019968,
-      (const long[]){1}, arena + 657696768);
-
-  /* %944 = reduce_sum(%939, %267) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 650379264, arena + 719585280, arena + 648019968);
-
-  /* %945 = add(%909, %944) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 670279872, (const long[]){1}, arena + 648019968,
-      (const long[]){1}, arena + 657696960);
-
-  /* %946 = normalize_grad(%266, %939, %211, %931) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %939 */
-  lk_layernorm_grad(B * 256, 192, arena + 718012416, arena + 650379264, params[74],
-      arena + 666894336, 1e-06f, arena + 650379264);
-
-  /* %947 = mul(%946, %265) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 650379264, (const long[]){49152, 192, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 648019968);
-
-  /* %948 = transpose(%262) {perm [1, 0]} layers.1.0.layers.2.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[94], arena + 649592832);
-
-  /* %949 = fused_linear(%947, %948) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 648019968, arena + 649592832, NULL, LK_ACT_NONE, NULL,
-      arena + 651952128);
-
-  /* %950 = linear_grad_weight(%947, %261) layers.1.0.layers.2.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 648019968, arena + 716439552, arena + 657604608);
-
-  /* %951 = reduce_sum(%947) {axes [0], batch} layers.1.0.layers.2.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 648019968,
-      arena + 657697152);
-
-  /* %952 = sdpa_grad(%255, %259, %260, %949) {heads 4, kv_heads 1} layers.1.0.layers.2.0 : f32[B, 256, 288] */
-  lk_sdpa_grad(B, 256, 256, 4, 1, 48, arena + 714866688, 192, arena + 766967808, 96,
-      arena + 766967856, 96, arena + 651952128, 192, arena + 648019968, 288,
-      arena + 648019968 + 192, 288, arena + 648019968 + 240, 288, 0.14433756f);
-
-  /* %953 = slice(%952) {axis 1, start 0, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 648019968, 288, arena + 651952128, 192);
-
-  /* %954 = slice(%952) {axis 1, start 192, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48] */
-  lk_copy_rows(B * 256, 48, arena + 648020160, 288, arena + 653524992, 48);
-
-  /* %955 = slice(%952) {axis 1, start 240, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48] */
-  lk_copy_rows(B * 256, 48, arena + 648020208, 288, arena + 653918208, 48);
-
-  /* %956 = concat(%954, %955) {axis 1} layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 96] */
-  lk_copy_rows(B * 256, 48, arena + 653524992, 48, arena + 648019968, 96);
-  lk_copy_rows(B * 256, 48, arena + 653918208, 48, arena + 648020016, 96);
-
-  /* %957 = transpose(%256) {perm [1, 0]} layers.1.0.layers.2.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[92], arena + 648806400);
-
-  /* %958 = fused_linear(%956, %957) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 96, 192, arena + 648019968, arena + 648806400, NULL, LK_ACT_NONE, NULL,
-      arena + 654311424);
-
-  /* %959 = linear_grad_weight(%956, %252) layers.1.0.layers.2.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 256, 192, 96, arena + 648019968, arena + 713293824, arena + 657678336);
-
-  /* %960 = reduce_sum(%956) {axes [0], batch} layers.1.0.layers.2.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 648019968,
-      arena + 657698112);
-
-  /* %961 = transpose(%253) {perm [1, 0]} layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[90], arena + 648019968);
-
-  /* %962 = linear_grad_weight(%953, %252) layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 651952128, arena + 713293824, arena + 657641472);
-
-  /* %963 = reduce_sum(%953) {axes [0], batch} layers.1.0.layers.2.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 651952128,
-      arena + 657697344);
-
-  /* %964 = fused_linear(%953, %961, %958) {residual} layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192], written over %958 */
-  lk_fused_linear(B * 256, 192, 192, arena + 651952128, arena + 648019968, NULL, LK_ACT_NONE,
-      arena + 654311424, arena + 654311424);
-
-  /* %965 = reduce_sum(%964) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 654311424,
-      arena + 648019968);
-
-  /* %966 = add(%929, %965) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 670280448, (const long[]){1}, arena + 648019968,
-      (const long[]){1}, arena + 657697536);
-
-  /* %967 = reduce_sum(%964, %251) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 654311424, arena + 711720960, arena + 648019968);
-
-  /* %968 = add(%930, %967) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 670280640, (const long[]){1}, arena + 648019968,
-      (const long[]){1}, arena + 657697728);
-
-  /* %969 = normalize_grad(%250, %964, %193, %946) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %958 */
-  lk_layernorm_grad(B * 256, 192, arena + 710148096, arena + 654311424, params[66],
-      arena + 650379264, 1e-06f, arena + 654311424);
-
-  /* %970 = mul(%969, %249) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 654311424, (const long[]){49152, 192, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 655884288);
-
-  /* %971 = transpose(%246) {perm [1, 0]} layers.1.0.layers.1.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[88], arena + 657457152);
-
-  /* %972 = fused_linear(%970, %971) layers.1.0.layers.1.1.fc2 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 655884288, arena + 657457152, NULL, LK_ACT_NONE, NULL,
-      arena + 648019968);
-
-  /* %973 = linear_grad_weight(%970, %245) layers.1.0.layers.1.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 256, 768, 192, arena + 655884288, arena + 641728512, arena + 657457152);
-
-  /* %974 = reduce_sum(%970) {axes [0], batch} layers.1.0.layers.1.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 655884288,
-      arena + 657697920);
-
-  /* %975 = gelu_grad(%244, %972) layers.1.0.layers.1.1 : f32[B, 256, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 635437056, arena + 648019968,
-      arena + 641728512);
-
-  /* %976 = transpose(%242) {perm [1, 0]} layers.1.0.layers.1.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[86], arena + 635437056);
-
-  /* %977 = fused_linear(%975, %976) layers.1.0.layers.1.1.fc1 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 641728512, arena + 635437056, NULL, LK_ACT_NONE, NULL,
-      arena + 637796352);
-
-  /* %978 = linear_grad_weight(%975, %241) layers.1.0.layers.1.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 256, 192, 768, arena + 641728512, arena + 708575232, arena + 648019968);
-
-  /* %979 = reduce_sum(%975) {axes [0], batch} layers.1.0.layers.1.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 641728512,
-      arena + 648167424);
-
-  /* %980 = reduce_sum(%977) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 637796352,
-      arena + 635437056);
-
-  /* %981 = add(%943, %980) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 657696768, (const long[]){1}, arena + 635437056,
-      (const long[]){1}, arena + 645113856);
-
-  /* %982 = reduce_sum(%977, %240) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 637796352, arena + 707002368, arena + 635437056);
-
-  /* %983 = add(%945, %982) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 657696960, (const long[]){1}, arena + 635437056,
-      (const long[]){1}, arena + 645114048);
-
-  /* %984 = normalize_grad(%239, %977, %211, %969) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %977 */
-  lk_layernorm_grad(B * 256, 192, arena + 705429504, arena + 637796352, params[74],
-      arena + 654311424, 1e-06f, arena + 637796352);
-
-  /* %985 = mul(%984, %238) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 637796352, (const long[]){49152, 192, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 635437056);
-
-  /* %986 = transpose(%235) {perm [1, 0]} layers.1.0.layers.1.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[84], arena + 637009920);
-
-  /* %987 = fused_linear(%985, %986) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 635437056, arena + 637009920, NULL, LK_ACT_NONE, NULL,
-      arena + 639369216);
-
-  /* %988 = linear_grad_weight(%985, %234) layers.1.0.layers.1.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 635437056, arena + 703856640, arena + 645021696);
-
-  /* %989 = reduce_sum(%985) {axes [0], batch} layers.1.0.layers.1.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 635437056,
-      arena + 645114240);
-
-  /* %990 = sdpa_grad(%228, %232, %233, %987) {heads 4, kv_heads 1} layers.1.0.layers.1.0 : f32[B, 256, 288] */
-  lk_sdpa_grad(B, 256, 256, 4, 1, 48, arena + 702283776, 192, arena + 766181376, 96,
-      arena + 766181424, 96, arena + 639369216, 192, arena + 635437056, 288,
-      arena + 635437056 + 192, 288, arena + 635437056 + 240, 288, 0.14433756f);
-
-  /* %991 = slice(%990) {axis 1, start 0, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 635437056, 288, arena + 639369216, 192);
-
-  /* %992 = slice(%990) {axis 1, start 192, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48] */
-  lk_copy_rows(B * 256, 48, arena + 635437248, 288, arena + 640942080, 48);
-
-  /* %993 = slice(%990) {axis 1, start 240, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48] */
-  lk_copy_rows(B * 256, 48, arena + 635437296, 288, arena + 641335296, 48);
-
-  /* %994 = concat(%992, %993) {axis 1} layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 96] */
-  lk_copy_rows(B * 256, 48, arena + 640942080, 48, arena + 635437056, 96);
-  lk_copy_rows(B * 256, 48, arena + 641335296, 48, arena + 635437104, 96);
-
-  /* %995 = transpose(%229) {perm [1, 0]} layers.1.0.layers.1.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[82], arena + 636223488);
-
-  /* %996 = fused_linear(%994, %995) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 96, 192, arena + 635437056, arena + 636223488, NULL, LK_ACT_NONE, NULL,
-      arena + 641728512);
-
-  /* %997 = linear_grad_weight(%994, %225) layers.1.0.layers.1.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 256, 192, 96, arena + 635437056, arena + 700710912, arena + 645095424);
-
-  /* %998 = reduce_sum(%994) {axes [0], batch} layers.1.0.layers.1.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 635437056,
-      arena + 645115200);
-
-  /* %999 = transpose(%226) {perm [1, 0]} layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[80], arena + 635437056);
-
-  /* %1000 = linear_grad_weight(%991, %225) layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 639369216, arena + 700710912, arena + 645058560);
-
-  /* %1001 = reduce_sum(%991) {axes [0], batch} layers.1.0.layers.1.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 639369216,
-      arena + 645114432);
-
-  /* %1002 = fused_linear(%991, %999, %996) {residual} layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192], written over %996 */
-  lk_fused_linear(B * 256, 192, 192, arena + 639369216, arena + 635437056, NULL, LK_ACT_NONE,
-      arena + 641728512, arena + 641728512);
-
-  /* %1003 = reduce_sum(%1002) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 641728512,
-      arena + 635437056);
-
-  /* %1004 = add(%966, %1003) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 657697536, (const long[]){1}, arena + 635437056,
-      (const long[]){1}, arena + 645114624);
-
-  /* %1005 = reduce_sum(%1002, %224) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 641728512, arena + 699138048, arena + 635437056);
-
-  /* %1006 = add(%968, %1005) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 657697728, (const long[]){1}, arena + 635437056,
-      (const long[]){1}, arena + 645114816);
-
-  /* %1007 = normalize_grad(%223, %1002, %193, %984) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %996 */
-  lk_layernorm_grad(B * 256, 192, arena + 697565184, arena + 641728512, params[66],
-      arena + 637796352, 1e-06f, arena + 641728512);
-
-  /* %1008 = mul(%1007, %222) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 641728512, (const long[]){49152, 192, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 643301376);
-
-  /* %1009 = transpose(%219) {perm [1, 0]} layers.1.0.layers.0.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[78], arena + 644874240);
-
-  /* %1010 = fused_linear(%1008, %1009) layers.1.0.layers.0.1.fc2 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 643301376, arena + 644874240, NULL, LK_ACT_NONE, NULL,
-      arena + 635437056);
-
-  /* %1011 = linear_grad_weight(%1008, %218) layers.1.0.layers.0.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 256, 768, 192, arena + 643301376, arena + 629145600, arena + 644874240);
-
-  /* %1012 = reduce_sum(%1008) {axes [0], batch} layers.1.0.layers.0.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 643301376,
-      arena + 645115008);
-
-  /* %1013 = gelu_grad(%217, %1010) layers.1.0.layers.0.1 : f32[B, 256, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 522190848, arena + 635437056,
-      arena + 629145600);
-
-  /* %1014 = transpose(%215) {perm [1, 0]} layers.1.0.layers.0.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[76], arena + 522190848);
-
-  /* %1015 = fused_linear(%1013, %1014) layers.1.0.layers.0.1.fc1 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 629145600, arena + 522190848, NULL, LK_ACT_NONE, NULL,
-      arena + 524550144);
-
-  /* %1016 = linear_grad_weight(%1013, %214) layers.1.0.layers.0.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 256, 192, 768, arena + 629145600, arena + 695992320, arena + 635768832);
-
-  /* %1017 = reduce_sum(%1013) {axes [0], batch} layers.1.0.layers.0.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 629145600,
-      arena + 636205056);
-
-  /* %1018 = reduce_sum(%1015) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 524550144,
-      arena + 522190848);
-
-  /* %1019 = add(%981, %1018) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 645113856, (const long[]){1}, arena + 522190848,
-      (const long[]){1}, arena + 636205824);
-
-  /* %1020 = reduce_sum(%1015, %213) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 524550144, arena + 694419456, arena + 522190848);
-
-  /* %1021 = add(%983, %1020) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 645114048, (const long[]){1}, arena + 522190848,
-      (const long[]){1}, arena + 636206016);
-
-  /* %1022 = normalize_grad(%210, %1015, %211, %1007) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %1015 */
-  lk_layernorm_grad(B * 256, 192, arena + 692846592, arena + 524550144, params[74],
-      arena + 641728512, 1e-06f, arena + 524550144);
-
-  /* %1023 = mul(%1022, %209) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 524550144, (const long[]){49152, 192, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 522190848);
-
-  /* %1024 = transpose(%206) {perm [1, 0]} layers.1.0.layers.0.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[72], arena + 523763712);
-
-  /* %1025 = fused_linear(%1023, %1024) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 522190848, arena + 523763712, NULL, LK_ACT_NONE, NULL,
-      arena + 526123008);
-
-  /* %1026 = linear_grad_weight(%1023, %205) layers.1.0.layers.0.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 522190848, arena + 691273728, arena + 636112896);
-
-  /* %1027 = reduce_sum(%1023) {axes [0], batch} layers.1.0.layers.0.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 522190848,
-      arena + 636206208);
-
-  /* %1028 = sdpa_grad(%199, %203, %204, %1025) {heads 4, kv_heads 1} layers.1.0.layers.0.0 : f32[B, 256, 288] */
-  lk_sdpa_grad(B, 256, 256, 4, 1, 48, arena + 689700864, 192, arena + 765394944, 96,
-      arena + 765394992, 96, arena + 526123008, 192, arena + 522190848, 288,
-      arena + 522190848 + 192, 288, arena + 522190848 + 240, 288, 0.14433756f);
-
-  /* %1029 = slice(%1028) {axis 1, start 0, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 522190848, 288, arena + 526123008, 192);
-
-  /* %1030 = slice(%1028) {axis 1, start 192, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48] */
-  lk_copy_rows(B * 256, 48, arena + 522191040, 288, arena + 527695872, 48);
-
-  /* %1031 = slice(%1028) {axis 1, start 240, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48] */
-  lk_copy_rows(B * 256, 48, arena + 522191088, 288, arena + 528089088, 48);
-
-  /* %1032 = concat(%1030, %1031) {axis 1} layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 96] */
-  lk_copy_rows(B * 256, 48, arena + 527695872, 48, arena + 523763712, 96);
-  lk_copy_rows(B * 256, 48, arena + 528089088, 48, arena + 523763760, 96);
-
-  /* %1033 = transpose(%200) {perm [1, 0]} layers.1.0.layers.0.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[70], arena + 527695872);
-
-  /* %1034 = fused_linear(%1032, %1033) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 96, 192, arena + 523763712, arena + 527695872, NULL, LK_ACT_NONE, NULL,
-      arena + 522190848);
-
-  /* %1035 = linear_grad_weight(%1032, %196) layers.1.0.layers.0.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 256, 192, 96, arena + 523763712, arena + 688128000, arena + 636186624);
-
-  /* %1036 = reduce_sum(%1032) {axes [0], batch} layers.1.0.layers.0.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 523763712,
-      arena + 636207744);
-
-  /* %1037 = transpose(%197) {perm [1, 0]} layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[68], arena + 523763712);
-
-  /* %1038 = linear_grad_weight(%1029, %196) layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 526123008, arena + 688128000, arena + 636149760);
-
-  /* %1039 = reduce_sum(%1029) {axes [0], batch} layers.1.0.layers.0.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 526123008,
-      arena + 636206400);
-
-  /* %1040 = fused_linear(%1029, %1037, %1034) {residual} layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192], written over %1034 */
-  lk_fused_linear(B * 256, 192, 192, arena + 526123008, arena + 523763712, NULL, LK_ACT_NONE,
-      arena + 522190848, arena + 522190848);
-
-  /* %1041 = reduce_sum(%1040) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 522190848,
-      arena + 523763712);
-
-  /* %1042 = add(%1004, %1041) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 645114624, (const long[]){1}, arena + 523763712,
-      (const long[]){1}, arena + 636206592);
-
-  /* %1043 = reduce_sum(%1040, %195) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 522190848, arena + 686555136, arena + 523763712);
-
-  /* %1044 = add(%1006, %1043) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 645114816, (const long[]){1}, arena + 523763712,
-      (const long[]){1}, arena + 636206784);
-
-  /* %1045 = normalize_grad(%192, %1040, %193, %1022) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %1034 */
-  lk_layernorm_grad(B * 256, 192, arena + 684982272, arena + 522190848, params[66],
-      arena + 524550144, 1e-06f, arena + 522190848);
-
-  /* %1046 = reduce_sum(%1045) {axes [], batch} layers.1.0 : f32[256, 192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 0, 0}, arena + 522190848,
-      arena + 636063744);
-
-  /* %1047 = seq2img(%1045) {height 16} layers.0.1 : f32[B, 192, 16, 16] */
-  lk_seq2img(B, 256, 192, arena + 522190848, arena + 629145600);
-
-  /* %1048 = maxpool_grad(%188, %1047) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 32, 32] */
-  lk_maxpool2d_grad(B, 192, 32, 32, 3, 3, 2, 2, 1, 1, arena + 622854144, arena + 629145600,
-      arena + 522190848);
-
-  /* %1049 = img2seq(%1048) layers.0.1 : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena + 522190848, arena + 622854144);
-
-  /* %1050 = reduce_sum(%1049) {axes [0], batch} layers.0.1.norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 622854144, arena + 636206976);
-
-  /* %1051 = reduce_sum(%1049, %186) {axes [0], batch} layers.0.1.norm : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 622854144, arena + 503316480, arena + 636207168);
-
-  /* %1052 = normalize_grad(%183, %1049, %184) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192], written over %1049 */
-  lk_layernorm_grad(B * 1024, 192, arena + 515899392, arena + 622854144, params[63], NULL, 1e-06f,
-      arena + 622854144);
-
-  /* %1053 = seq2img(%1052) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 622854144, arena + 503316480);
-
-  /* %1054 = conv2d_grad_input(%1053, %179) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [32, 32]} layers.0.1.conv : f32[B, 192, 32, 32] */
-  lk_conv2d_grad_input(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 503316480, params[61],
-      arena + 515899392);
-
-  /* %1055 = conv2d_grad_weight(%1053, %181) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[192, 192, 3, 3] */
-  lk_conv2d_grad_weight(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 503316480,
-      arena + 509607936, arena + 635437056);
-
-  /* %1056 = reduce_sum(%1053) {axes [1, 2], batch} layers.0.1.conv : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 503316480, arena + 636207360);
-
-  /* %1057 = img2seq(%1054) layers.0.1 : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena + 515899392, arena + 622854144);
-
-  /* %1058 = mul(%1057, %177) layers.0.0 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 622854144, (const long[]){196608, 192, 1},
-      inputs[4], (const long[]){1, 0, 0}, arena + 629145600);
-
-  /* %1059 = transpose(%174) {perm [1, 0]} layers.0.0.layers.1.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[59], arena + 635916288);
-
-  /* %1060 = fused_linear(%1058, %1059) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 768] */
-  lk_fused_linear(B * 1024, 192, 768, arena + 629145600, arena + 635916288, NULL, LK_ACT_NONE, NULL,
-      arena + 503316480);
-
-  /* %1061 = linear_grad_weight(%1058, %173) layers.0.0.layers.1.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 1024, 768, 192, arena + 629145600, arena + 478150656,
-      arena + 635916288);
-
-  /* %1062 = reduce_sum(%1058) {axes [0], batch} layers.0.0.layers.1.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 629145600, arena + 636207552);
-
-  /* %1063 = gelu_grad(%172, %1060) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 1024 * 768, arena + 452984832, arena + 503316480,
-      arena + 478150656);
-
-  /* %1064 = transpose(%170) {perm [1, 0]} layers.0.0.layers.1.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[57], arena + 452984832);
-
-  /* %1065 = fused_linear(%1063, %1064) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 768, 192, arena + 478150656, arena + 452984832, NULL, LK_ACT_NONE, NULL,
-      arena + 462422016);
-
-  /* %1066 = linear_grad_weight(%1063, %169) layers.0.0.layers.1.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 768, arena + 478150656, arena + 616562688,
-      arena + 522190848);
-
-  /* %1067 = reduce_sum(%1063) {axes [0], batch} layers.0.0.layers.1.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 768}, (const unsigned char[]){1, 1, 0},
-      arena + 478150656, arena + 522780672);
-
-  /* %1068 = reduce_sum(%1065) {axes [0], batch} layers.0.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 462422016, arena + 490881024);
-
-  /* %1069 = reduce_sum(%1065, %168) {axes [0], batch} layers.0.0.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 462422016, arena + 610271232, arena + 490881216);
-
-  /* %1070 = normalize_grad(%167, %1065, %139, %1057) {eps 1e-06} layers.0.0 : f32[B, 1024, 192], written over %1065 */
-  lk_layernorm_grad(B * 1024, 192, arena + 603979776, arena + 462422016, params[45],
-      arena + 622854144, 1e-06f, arena + 462422016);
-
-  /* %1071 = mul(%1070, %166) layers.0.0 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 462422016, (const long[]){196608, 192, 1},
-      inputs[3], (const long[]){1, 0, 0}, arena + 452984832);
-
-  /* %1072 = transpose(%163) {perm [1, 0]} layers.0.0.layers.1.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[55], arena + 459276288);
-
-  /* %1073 = fused_linear(%1071, %1072) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 192, 192, arena + 452984832, arena + 459276288, NULL, LK_ACT_NONE, NULL,
-      arena + 468713472);
-
-  /* %1074 = linear_grad_weight(%1071, %162) layers.0.0.layers.1.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 192, arena + 452984832, arena + 597688320,
-      arena + 522633216);
-
-  /* %1075 = reduce_sum(%1071) {axes [0], batch} layers.0.0.layers.1.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 452984832, arena + 522782208);
-
-  /* %1076 = sdpa_grad(%156, %160, %161, %1073) {heads 4, kv_heads 1} layers.0.0.layers.1.0 : f32[B, 1024, 288] */
-  lk_sdpa_grad(B, 1024, 1024, 4, 1, 48, arena + 591396864, 192, arena + 679477248, 96,
-      arena + 679477296, 96, arena + 468713472, 192, arena + 452984832, 288,
-      arena + 452984832 + 192, 288, arena + 452984832 + 240, 288, 0.14433756f);
-
-  /* %1077 = slice(%1076) {axis 1, start 0, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
-  lk_copy_rows(B * 1024, 192, arena + 452984832, 288, arena + 468713472, 192);
-
-  /* %1078 = slice(%1076) {axis 1, start 192, length 48} layers.0.0.layers.1.0 : f32[B, 1024, 48] */
-  lk_copy_rows(B * 1024, 48, arena + 452985024, 288, arena + 475004928, 48);
-
-  /* %1079 = slice(%1076) {axis 1, start 240, length 48} layers.0.0.layers.1.0 : f32[B, 1024, 48] */
-  lk_copy_rows(B * 1024, 48, arena + 452985072, 288, arena + 476577792, 48);
-
-  /* %1080 = concat(%1078, %1079) {axis 1} layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 96] */
-  lk_copy_rows(B * 1024, 48, arena + 475004928, 48, arena + 452984832, 96);
-  lk_copy_rows(B * 1024, 48, arena + 476577792, 48, arena + 452984880, 96);
-
-  /* %1081 = transpose(%157) {perm [1, 0]} layers.0.0.layers.1.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[53], arena + 456130560);
-
-  /* %1082 = fused_linear(%1080, %1081) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 96, 192, arena + 452984832, arena + 456130560, NULL, LK_ACT_NONE, NULL,
-      arena + 478150656);
-
-  /* %1083 = linear_grad_weight(%1080, %153) layers.0.0.layers.1.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 96, arena + 452984832, arena + 585105408, arena + 522743808);
-
-  /* %1084 = reduce_sum(%1080) {axes [0], batch} layers.0.0.layers.1.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 96}, (const unsigned char[]){1, 1, 0}, arena + 452984832,
-      arena + 522783744);
-
-  /* %1085 = transpose(%154) {perm [1, 0]} layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[51], arena + 452984832);
-
-  /* %1086 = linear_grad_weight(%1077, %153) layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 192, arena + 468713472, arena + 585105408,
-      arena + 522670080);
-
-  /* %1087 = reduce_sum(%1077) {axes [0], batch} layers.0.0.layers.1.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 468713472, arena + 522782400);
-
-  /* %1088 = fused_linear(%1077, %1085, %1082) {residual} layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192], written over %1082 */
-  lk_fused_linear(B * 1024, 192, 192, arena + 468713472, arena + 452984832, NULL, LK_ACT_NONE,
-      arena + 478150656, arena + 478150656);
-
-  /* %1089 = reduce_sum(%1088) {axes [0], batch} layers.0.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 478150656, arena + 522782592);
-
-  /* %1090 = reduce_sum(%1088, %152) {axes [0], batch} layers.0.0.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 478150656, arena + 578813952, arena + 522782784);
-
-  /* %1091 = normalize_grad(%151, %1088, %112, %1070) {eps 1e-06} layers.0.0 : f32[B, 1024, 192], written over %1082 */
-  lk_layernorm_grad(B * 1024, 192, arena + 572522496, arena + 478150656, params[37],
-      arena + 462422016, 1e-06f, arena + 478150656);
-
-  /* %1092 = mul(%1091, %150) layers.0.0 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 478150656, (const long[]){196608, 192, 1},
-      inputs[2], (const long[]){1, 0, 0}, arena + 484442112);
-
-  /* %1093 = transpose(%147) {perm [1, 0]} layers.0.0.layers.0.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[49], arena + 490733568);
-
-  /* %1094 = fused_linear(%1092, %1093) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 768] */
-  lk_fused_linear(B * 1024, 192, 768, arena + 484442112, arena + 490733568, NULL, LK_ACT_NONE, NULL,
-      arena + 452984832);
-
-  /* %1095 = linear_grad_weight(%1092, %146) layers.0.0.layers.0.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 1024, 768, 192, arena + 484442112, arena + 364904448,
-      arena + 522338304);
-
-  /* %1096 = reduce_sum(%1092) {axes [0], batch} layers.0.0.layers.0.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 484442112, arena + 522782976);
-
-  /* %1097 = gelu_grad(%145, %1094) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 1024 * 768, arena + 339738624, arena + 452984832,
-      arena + 364904448);
-
-  /* %1098 = transpose(%143) {perm [1, 0]} layers.0.0.layers.0.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[47], arena + 339738624);
-
-  /* %1099 = fused_linear(%1097, %1098) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 768, 192, arena + 364904448, arena + 339738624, NULL, LK_ACT_NONE, NULL,
-      arena + 509607936);
-
-  /* %1100 = linear_grad_weight(%1097, %142) layers.0.0.layers.0.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 768, arena + 364904448, arena + 566231040,
-      arena + 522485760);
-
-  /* %1101 = reduce_sum(%1097) {axes [0], batch} layers.0.0.layers.0.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 768}, (const unsigned char[]){1, 1, 0},
-      arena + 364904448, arena + 522781440);
-
-  /* %1102 = reduce_sum(%1099) {axes [0], batch} layers.0.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 509607936, arena + 339738624);
-
-  /* %1103 = add(%1068, %1102) layers.0.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 490881024, (const long[]){1}, arena + 339738624,
-      (const long[]){1}, arena + 522783168);
-
-  /* %1104 = reduce_sum(%1099, %141) {axes [0], batch} layers.0.0.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 509607936, arena + 559939584, arena + 339738624);
-
-  /* %1105 = add(%1069, %1104) layers.0.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 490881216, (const long[]){1}, arena + 339738624,
-      (const long[]){1}, arena + 522783360);
-
-  /* %1106 = normalize_grad(%138, %1099, %139, %1091) {eps 1e-06} layers.0.0 : f32[B, 1024, 192], written over %1099 */
-  lk_layernorm_grad(B * 1024, 192, arena + 553648128, arena + 509607936, params[45],
-      arena + 478150656, 1e-06f, arena + 509607936);
-
-  /* %1107 = mul(%1106, %137) layers.0.0 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 509607936, (const long[]){196608, 192, 1},
-      inputs[1], (const long[]){1, 0, 0}, arena + 339738624);
-
-  /* %1108 = transpose(%134) {perm [1, 0]} layers.0.0.layers.0.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[43], arena + 346030080);
-
-  /* %1109 = fused_linear(%1107, %1108) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 192, 192, arena + 339738624, arena + 346030080, NULL, LK_ACT_NONE, NULL,
-      arena + 368050176);
-
-  /* %1110 = linear_grad_weight(%1107, %133) layers.0.0.layers.0.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 192, arena + 339738624, arena + 390070272,
-      arena + 522706944);
-
-  /* %1111 = reduce_sum(%1107) {axes [0], batch} layers.0.0.layers.0.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 339738624, arena + 522783552);
-
-  /* %1112 = reshape(%1109) {shape [1024, 1, 4, 48]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 48], a view of %1109: no code */
-
-  /* %1113 = matmul_permuted(%1112, %128) {a perm [0, 1, 2, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
-  lk_gemm_batched2(B, 196608, 884736, 73728, 1024, 4, 18, 48, arena + 368050176, 192, 48, 1,
-      arena + 424673280, 48, 1, 49152, arena + 374341632, 72, 18, 0.0f);
-
-  /* %1114 = matmul_permuted(%131, %1112) {a perm [0, 1, 3, 2], b perm [0, 1, 2, 3], out perm [2, 0, 1, 3]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 1, 48] */
-  lk_gemm_batched2(B, 73728, 196608, 884736, 1024, 18, 48, 4, arena + 682622976, 72, 1, 18,
-      arena + 368050176, 192, 48, 1, arena + 339738624, 48, 49152, 0.0f);
-
-  /* %1115 = softmax_grad(%131, %1113) {axis -1} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
-  lk_softmax_grad(B * 4096, 18, arena + 682622976, arena + 374341632, arena + 368050176);
-
-  /* %1116 = mul_scalar(%1115) {x op 0.14433756} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
-  lk_mul_scalar(B * 1024 * 4 * 18, arena + 368050176, 0.14433756f, arena + 424673280);
-
-  /* %1117 = matmul_permuted(%1116, %127) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 48] */
-  lk_gemm_batched2(B, 73728, 884736, 196608, 1024, 4, 48, 18, arena + 424673280, 72, 18, 1,
-      arena + 396361728, 48, 49152, 1, arena + 515899392, 192, 48, 0.0f);
-
-  /* %1118 = matmul_permuted(%126, %1116) {a perm [0, 1, 3, 2], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 1, 48] */
-  lk_gemm_batched2(B, 73728, 196608, 884736, 1024, 18, 48, 4, arena + 424673280, 72, 1, 18,
-      arena + 547356672, 192, 48, 1, arena + 368050176, 48, 49152, 0.0f);
-
-  /* %1119 = reshape(%1114) {shape [18, 1024, 48]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 48], a view of %1114: no code */
-
-  /* %1120 = reshape(%1118) {shape [18, 1024, 48]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 48], a view of %1118: no code */
-
-  /* %1121 = reshape(%1117) {shape [1024, 192]} layers.0.0.layers.0.0 : f32[B, 1024, 192], a view of %1117: no code */
-
-  /* %1122 = concat(%1120, %1119) {axis 2} layers.0.0.layers.0.0.Wkv_even : f32[B, 18, 1024, 96] */
-  lk_copy_rows(B * 18432, 48, arena + 368050176, 48, arena + 452984832, 96);
-  lk_copy_rows(B * 18432, 48, arena + 339738624, 48, arena + 452984880, 96);
-
-  /* %1123 = transpose(%121) {perm [1, 0]} layers.0.0.layers.0.0.Wkv_even : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[41], arena + 522762240);
-
-  /* %1124 = fused_linear(%1122, %1123) layers.0.0.layers.0.0.Wkv_even : f32[B, 18, 1024, 192] */
-  lk_fused_linear(B * 18 * 1024, 96, 192, arena + 452984832, arena + 522762240, NULL, LK_ACT_NONE,
-      NULL, arena + 339738624);
-
-  /* %1125 = linear_grad_weight(%1122, %117) layers.0.0.layers.0.0.Wkv_even : f32[96, 192] */
-  lk_linear_grad_weight(B * 18 * 1024, 192, 96, arena + 452984832, arena + 226492416,
-      arena + 522762240);
-
-  /* %1126 = reduce_sum(%1122) {axes [0, 1], batch} layers.0.0.layers.0.0.Wkv_even : f32[96] */
-  lk_reduce_sum(4, (const long[]){B, 18, 1024, 96}, (const unsigned char[]){1, 1, 1, 0},
-      arena + 452984832, arena + 232821312);
-
-  /* %1127 = transpose(%118) {perm [1, 0]} layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[39], arena + 232783872);
-
-  /* %1128 = fused_linear(%1121, %1127) layers.0.0.layers.0.0.Wq_even : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 192, 192, arena + 515899392, arena + 232783872, NULL, LK_ACT_NONE, NULL,
+  /* %142 = fused_linear(%139, %140, %141) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 768] */
+  lk_fused_linear(B * 1024, 192, 768, arena + 440401920, params[47], params[48], LK_ACT_NONE, NULL,
       arena + 226492416);
 
-  /* %1129 = linear_grad_weight(%1121, %115) layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 192, arena + 515899392, arena + 541065216,
-      arena + 232783872);
+  /* %143 = gelu(%142) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
+  lk_gelu(B * 1024 * 768, arena + 226492416, arena + 251658240);
 
-  /* %1130 = reduce_sum(%1121) {axes [0], batch} layers.0.0.layers.0.0.Wq_even : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 515899392, arena + 232820736);
+  /* %146 = fused_linear(%143, %144, %145) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 768, 192, arena + 251658240, params[49], params[50], LK_ACT_NONE, NULL,
+      arena + 446693376);
 
-  /* %1131 = reduce_sum(%1124) {axes [0, 1], batch} layers.0.0.norm1 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 18, 1024, 192}, (const unsigned char[]){1, 1, 1, 0},
-      arena + 339738624, arena + 232820928);
+  /* %148 = mul_add(%146, %147, %136) layers.0.0 : f32[B, 1024, 192], written over %146 */
+  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 446693376, (const long[]){196608, 192, 1},
+      inputs[2], (const long[]){1, 0, 0}, arena + 434110464, (const long[]){196608, 192, 1},
+      arena + 446693376);
 
-  /* %1132 = add(%1089, %1131) layers.0.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 522782592, (const long[]){1}, arena + 232820928,
-      (const long[]){1}, arena + 232821120);
+  /* %149 = layernorm(%148, %112, %113) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
+  lk_layernorm(B * 1024, 192, arena + 446693376, params[37], params[38], 1e-06f, arena + 452984832);
 
-  /* %1133 = reduce_sum(%1124, %116) {axes [0, 1], batch} layers.0.0.norm1 : f32[192] */
-  lk_reduce_sum_product(4, (const long[]){B, 18, 1024, 192}, (const unsigned char[]){1, 1, 1, 0},
-      arena + 339738624, arena + 113246208, arena + 232820928);
+  /* %152 = fused_linear(%149, %150, %151) layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 192, 192, arena + 452984832, params[51], params[52], LK_ACT_NONE, NULL,
+      arena + 459276288);
 
-  /* %1134 = add(%1090, %1133) layers.0.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 522782784, (const long[]){1}, arena + 232820928,
-      (const long[]){1}, arena + 113246208);
+  /* %155 = fused_linear(%149, %153, %154) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 96] */
+  lk_fused_linear(B * 1024, 192, 96, arena + 452984832, params[53], params[54], LK_ACT_NONE, NULL,
+      arena + 534773760);
 
-  /* %1135 = normalize_grad(%110, %1124, %112) {eps 1e-06} layers.0.0.norm1 : f32[B, 18, 1024, 192], written over %1124 */
-  lk_layernorm_grad(B * 18 * 1024, 192, arena, arena + 339738624, params[37], NULL, 1e-06f,
+  /* %156 = slice(%155) {axis 1, start 0, length 48} layers.0.0.layers.1.0 : f32[B, 1024, 48], a view of %155: no code */
+
+  /* %157 = slice(%155) {axis 1, start 48, length 48} layers.0.0.layers.1.0 : f32[B, 1024, 48], a view of %155: no code */
+
+  /* %158 = sdpa(%152, %156, %157) {heads 4, kv_heads 1} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
+  lk_sdpa(B, 1024, 1024, 4, 1, 48, arena + 459276288, 192, arena + 534773760, 96, arena + 534773808,
+      96, arena + 465567744, 0.14433756f);
+
+  /* %161 = fused_linear(%158, %159, %160) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 192, 192, arena + 465567744, params[55], params[56], LK_ACT_NONE, NULL,
+      arena + 471859200);
+
+  /* %163 = mul_add(%161, %162, %148) layers.0.0 : f32[B, 1024, 192], written over %161 */
+  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 471859200, (const long[]){196608, 192, 1},
+      inputs[3], (const long[]){1, 0, 0}, arena + 446693376, (const long[]){196608, 192, 1},
+      arena + 471859200);
+
+  /* %164 = layernorm(%163, %137, %138) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
+  lk_layernorm(B * 1024, 192, arena + 471859200, params[45], params[46], 1e-06f, arena + 478150656);
+
+  /* %167 = fused_linear(%164, %165, %166) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 768] */
+  lk_fused_linear(B * 1024, 192, 768, arena + 478150656, params[57], params[58], LK_ACT_NONE, NULL,
       arena + 339738624);
 
-  /* %1136 = reduce_sum(%1128) {axes [0], batch} layers.0.0.norm1 : f32[192] */
+  /* %168 = gelu(%167) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
+  lk_gelu(B * 1024 * 768, arena + 339738624, arena + 364904448);
+
+  /* %171 = fused_linear(%168, %169, %170) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 768, 192, arena + 364904448, params[59], params[60], LK_ACT_NONE, NULL,
+      arena + 390070272);
+
+  /* %173 = mul_add(%171, %172, %163) layers.0.0 : f32[B, 1024, 192], written over %171 */
+  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 390070272, (const long[]){196608, 192, 1},
+      inputs[4], (const long[]){1, 0, 0}, arena + 471859200, (const long[]){196608, 192, 1},
+      arena + 390070272);
+
+  /* %176 = seq2img(%173) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
+  lk_seq2img(B, 1024, 192, arena + 390070272, arena + 396361728);
+
+  /* %177 = conv2d(%176, %174, %175) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[B, 192, 32, 32] */
+  lk_conv2d(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 396361728, params[61], params[62],
+      arena + 390070272, NULL);
+
+  /* %178 = img2seq(%177) layers.0.1 : f32[B, 1024, 192] */
+  lk_img2seq(B, 192, 1024, arena + 390070272, arena + 402653184);
+
+  /* %181 = layernorm(%178, %179, %180) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
+  lk_layernorm(B * 1024, 192, arena + 402653184, params[63], params[64], 1e-06f, arena + 390070272);
+
+  /* %182 = seq2img(%181) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
+  lk_seq2img(B, 1024, 192, arena + 390070272, arena + 408944640);
+
+  /* %183 = maxpool(%182) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 16, 16] */
+  lk_maxpool2d(B, 192, 32, 32, 3, 3, 2, 2, 1, 1, arena + 408944640, arena + 390070272);
+
+  /* %184 = img2seq(%183) layers.0.1 : f32[B, 256, 192] */
+  lk_img2seq(B, 192, 256, arena + 390070272, arena + 540278784);
+
+  /* %186 = add(%184, %185) layers.1.0 : f32[B, 256, 192], written over %184 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 540278784, (const long[]){49152, 192, 1},
+      params[65], (const long[]){0, 192, 1}, arena + 540278784);
+
+  /* %189 = layernorm(%186, %187, %188) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_layernorm(B * 256, 192, arena + 540278784, params[66], params[67], 1e-06f, arena + 541851648);
+
+  /* %192 = fused_linear(%189, %190, %191) layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 541851648, params[68], params[69], LK_ACT_NONE, NULL,
+      arena + 543424512);
+
+  /* %195 = fused_linear(%189, %193, %194) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 96] */
+  lk_fused_linear(B * 256, 192, 96, arena + 541851648, params[70], params[71], LK_ACT_NONE, NULL,
+      arena + 606535680);
+
+  /* %196 = slice(%195) {axis 1, start 0, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48], a view of %195: no code */
+
+  /* %197 = slice(%195) {axis 1, start 48, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48], a view of %195: no code */
+
+  /* %198 = sdpa(%192, %196, %197) {heads 4, kv_heads 1} layers.1.0.layers.0.0 : f32[B, 256, 192] */
+  lk_sdpa(B, 256, 256, 4, 1, 48, arena + 543424512, 192, arena + 606535680, 96, arena + 606535728,
+      96, arena + 544997376, 0.14433756f);
+
+  /* %201 = fused_linear(%198, %199, %200) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 544997376, params[72], params[73], LK_ACT_NONE, NULL,
+      arena + 546570240);
+
+  /* %203 = mul_add(%201, %202, %186) layers.1.0 : f32[B, 256, 192], written over %201 */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 546570240, (const long[]){49152, 192, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 540278784, (const long[]){49152, 192, 1},
+      arena + 546570240);
+
+  /* %206 = layernorm(%203, %204, %205) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_layernorm(B * 256, 192, arena + 546570240, params[74], params[75], 1e-06f, arena + 548143104);
+
+  /* %209 = fused_linear(%206, %207, %208) layers.1.0.layers.0.1.fc1 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 548143104, params[76], params[77], LK_ACT_NONE, NULL,
+      arena + 390070272);
+
+  /* %210 = gelu(%209) layers.1.0.layers.0.1 : f32[B, 256, 768] */
+  lk_gelu(B * 256 * 768, arena + 390070272, arena + 484442112);
+
+  /* %213 = fused_linear(%210, %211, %212) layers.1.0.layers.0.1.fc2 : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 768, 192, arena + 484442112, params[78], params[79], LK_ACT_NONE, NULL,
+      arena + 549715968);
+
+  /* %215 = mul_add(%213, %214, %203) layers.1.0 : f32[B, 256, 192], written over %213 */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 549715968, (const long[]){49152, 192, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 546570240, (const long[]){49152, 192, 1},
+      arena + 549715968);
+
+  /* %216 = layernorm(%215, %187, %188) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_layernorm(B * 256, 192, arena + 549715968, params[66], params[67], 1e-06f, arena + 551288832);
+
+  /* %219 = fused_linear(%216, %217, %218) layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 551288832, params[80], params[81], LK_ACT_NONE, NULL,
+      arena + 552861696);
+
+  /* %222 = fused_linear(%216, %220, %221) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 96] */
+  lk_fused_linear(B * 256, 192, 96, arena + 551288832, params[82], params[83], LK_ACT_NONE, NULL,
+      arena + 607322112);
+
+  /* %223 = slice(%222) {axis 1, start 0, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48], a view of %222: no code */
+
+  /* %224 = slice(%222) {axis 1, start 48, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48], a view of %222: no code */
+
+  /* %225 = sdpa(%219, %223, %224) {heads 4, kv_heads 1} layers.1.0.layers.1.0 : f32[B, 256, 192] */
+  lk_sdpa(B, 256, 256, 4, 1, 48, arena + 552861696, 192, arena + 607322112, 96, arena + 607322160,
+      96, arena + 554434560, 0.14433756f);
+
+  /* %228 = fused_linear(%225, %226, %227) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 554434560, params[84], params[85], LK_ACT_NONE, NULL,
+      arena + 556007424);
+
+  /* %230 = mul_add(%228, %229, %215) layers.1.0 : f32[B, 256, 192], written over %228 */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 556007424, (const long[]){49152, 192, 1},
+      inputs[7], (const long[]){1, 0, 0}, arena + 549715968, (const long[]){49152, 192, 1},
+      arena + 556007424);
+
+  /* %231 = layernorm(%230, %204, %205) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_layernorm(B * 256, 192, arena + 556007424, params[74], params[75], 1e-06f, arena + 557580288);
+
+  /* %234 = fused_linear(%231, %232, %233) layers.1.0.layers.1.1.fc1 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 557580288, params[86], params[87], LK_ACT_NONE, NULL,
+      arena + 490733568);
+
+  /* %235 = gelu(%234) layers.1.0.layers.1.1 : f32[B, 256, 768] */
+  lk_gelu(B * 256 * 768, arena + 490733568, arena + 497025024);
+
+  /* %238 = fused_linear(%235, %236, %237) layers.1.0.layers.1.1.fc2 : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 768, 192, arena + 497025024, params[88], params[89], LK_ACT_NONE, NULL,
+      arena + 559153152);
+
+  /* %240 = mul_add(%238, %239, %230) layers.1.0 : f32[B, 256, 192], written over %238 */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 559153152, (const long[]){49152, 192, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 556007424, (const long[]){49152, 192, 1},
+      arena + 559153152);
+
+  /* %241 = layernorm(%240, %187, %188) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_layernorm(B * 256, 192, arena + 559153152, params[66], params[67], 1e-06f, arena + 560726016);
+
+  /* %244 = fused_linear(%241, %242, %243) layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 560726016, params[90], params[91], LK_ACT_NONE, NULL,
+      arena + 562298880);
+
+  /* %247 = fused_linear(%241, %245, %246) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 96] */
+  lk_fused_linear(B * 256, 192, 96, arena + 560726016, params[92], params[93], LK_ACT_NONE, NULL,
+      arena + 608108544);
+
+  /* %248 = slice(%247) {axis 1, start 0, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48], a view of %247: no code */
+
+  /* %249 = slice(%247) {axis 1, start 48, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48], a view of %247: no code */
+
+  /* %250 = sdpa(%244, %248, %249) {heads 4, kv_heads 1} layers.1.0.layers.2.0 : f32[B, 256, 192] */
+  lk_sdpa(B, 256, 256, 4, 1, 48, arena + 562298880, 192, arena + 608108544, 96, arena + 608108592,
+      96, arena + 563871744, 0.14433756f);
+
+  /* %253 = fused_linear(%250, %251, %252) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 563871744, params[94], params[95], LK_ACT_NONE, NULL,
+      arena + 565444608);
+
+  /* %255 = mul_add(%253, %254, %240) layers.1.0 : f32[B, 256, 192], written over %253 */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 565444608, (const long[]){49152, 192, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 559153152, (const long[]){49152, 192, 1},
+      arena + 565444608);
+
+  /* %256 = layernorm(%255, %204, %205) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_layernorm(B * 256, 192, arena + 565444608, params[74], params[75], 1e-06f, arena + 567017472);
+
+  /* %259 = fused_linear(%256, %257, %258) layers.1.0.layers.2.1.fc1 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 567017472, params[96], params[97], LK_ACT_NONE, NULL,
+      arena + 503316480);
+
+  /* %260 = gelu(%259) layers.1.0.layers.2.1 : f32[B, 256, 768] */
+  lk_gelu(B * 256 * 768, arena + 503316480, arena + 509607936);
+
+  /* %263 = fused_linear(%260, %261, %262) layers.1.0.layers.2.1.fc2 : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 768, 192, arena + 509607936, params[98], params[99], LK_ACT_NONE, NULL,
+      arena + 568590336);
+
+  /* %265 = mul_add(%263, %264, %255) layers.1.0 : f32[B, 256, 192], written over %263 */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 568590336, (const long[]){49152, 192, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 565444608, (const long[]){49152, 192, 1},
+      arena + 568590336);
+
+  /* %266 = layernorm(%265, %187, %188) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_layernorm(B * 256, 192, arena + 568590336, params[66], params[67], 1e-06f, arena + 570163200);
+
+  /* %269 = fused_linear(%266, %267, %268) layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 570163200, params[100], params[101], LK_ACT_NONE, NULL,
+      arena + 571736064);
+
+  /* %272 = fused_linear(%266, %270, %271) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 96] */
+  lk_fused_linear(B * 256, 192, 96, arena + 570163200, params[102], params[103], LK_ACT_NONE, NULL,
+      arena + 608894976);
+
+  /* %273 = slice(%272) {axis 1, start 0, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48], a view of %272: no code */
+
+  /* %274 = slice(%272) {axis 1, start 48, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48], a view of %272: no code */
+
+  /* %275 = sdpa(%269, %273, %274) {heads 4, kv_heads 1} layers.1.0.layers.3.0 : f32[B, 256, 192] */
+  lk_sdpa(B, 256, 256, 4, 1, 48, arena + 571736064, 192, arena + 608894976, 96, arena + 608895024,
+      96, arena + 573308928, 0.14433756f);
+
+  /* %278 = fused_linear(%275, %276, %277) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 573308928, params[104], params[105], LK_ACT_NONE, NULL,
+      arena + 574881792);
+
+  /* %280 = mul_add(%278, %279, %265) layers.1.0 : f32[B, 256, 192], written over %278 */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 574881792, (const long[]){49152, 192, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 568590336, (const long[]){49152, 192, 1},
+      arena + 574881792);
+
+  /* %281 = layernorm(%280, %204, %205) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_layernorm(B * 256, 192, arena + 574881792, params[74], params[75], 1e-06f, arena + 576454656);
+
+  /* %284 = fused_linear(%281, %282, %283) layers.1.0.layers.3.1.fc1 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 576454656, params[106], params[107], LK_ACT_NONE, NULL,
+      arena + 515899392);
+
+  /* %285 = gelu(%284) layers.1.0.layers.3.1 : f32[B, 256, 768] */
+  lk_gelu(B * 256 * 768, arena + 515899392, arena + 522190848);
+
+  /* %288 = fused_linear(%285, %286, %287) layers.1.0.layers.3.1.fc2 : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 768, 192, arena + 522190848, params[108], params[109], LK_ACT_NONE, NULL,
+      arena + 528482304);
+
+  /* %290 = mul_add(%288, %289, %280) layers.1.0 : f32[B, 256, 192], written over %288 */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 528482304, (const long[]){49152, 192, 1},
+      inputs[12], (const long[]){1, 0, 0}, arena + 574881792, (const long[]){49152, 192, 1},
+      arena + 528482304);
+
+  /* %293 = seq2img(%290) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
+  lk_seq2img(B, 256, 192, arena + 528482304, arena + 530055168);
+
+  /* %294 = conv2d(%293, %291, %292) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[B, 192, 16, 16] */
+  lk_conv2d(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 530055168, params[110], params[111],
+      arena + 528482304, NULL);
+
+  /* %295 = img2seq(%294) layers.1.1 : f32[B, 256, 192] */
+  lk_img2seq(B, 192, 256, arena + 528482304, arena + 531628032);
+
+  /* %298 = layernorm(%295, %296, %297) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
+  lk_layernorm(B * 256, 192, arena + 531628032, params[112], params[113], 1e-06f,
+      arena + 528482304);
+
+  /* %299 = seq2img(%298) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
+  lk_seq2img(B, 256, 192, arena + 528482304, arena + 533200896);
+
+  /* %300 = maxpool(%299) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 8, 8] */
+  lk_maxpool2d(B, 192, 16, 16, 3, 3, 2, 2, 1, 1, arena + 533200896, arena + 528482304);
+
+  /* %301 = img2seq(%300) layers.1.1 : f32[B, 64, 192] */
+  lk_img2seq(B, 192, 64, arena + 528482304, arena + 609681408);
+
+  /* %303 = add(%301, %302) layers.2.0 : f32[B, 64, 192], written over %301 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 609681408, (const long[]){12288, 192, 1},
+      params[114], (const long[]){0, 192, 1}, arena + 609681408);
+
+  /* %306 = layernorm(%303, %304, %305) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_layernorm(B * 64, 192, arena + 609681408, params[115], params[116], 1e-06f, arena + 610074624);
+
+  /* %309 = fused_linear(%306, %307, %308) layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 610074624, params[117], params[118], LK_ACT_NONE, NULL,
+      arena + 610467840);
+
+  /* %312 = fused_linear(%306, %310, %311) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 96] */
+  lk_fused_linear(B * 64, 192, 96, arena + 610074624, params[119], params[120], LK_ACT_NONE, NULL,
+      arena + 622264320);
+
+  /* %313 = slice(%312) {axis 1, start 0, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48], a view of %312: no code */
+
+  /* %314 = slice(%312) {axis 1, start 48, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48], a view of %312: no code */
+
+  /* %315 = sdpa(%309, %313, %314) {heads 4, kv_heads 1} layers.2.0.layers.0.0 : f32[B, 64, 192] */
+  lk_sdpa(B, 64, 64, 4, 1, 48, arena + 610467840, 192, arena + 622264320, 96, arena + 622264368, 96,
+      arena + 610861056, 0.14433756f);
+
+  /* %318 = fused_linear(%315, %316, %317) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 610861056, params[121], params[122], LK_ACT_NONE, NULL,
+      arena + 611254272);
+
+  /* %320 = mul_add(%318, %319, %303) layers.2.0 : f32[B, 64, 192], written over %318 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 611254272, (const long[]){12288, 192, 1},
+      inputs[13], (const long[]){1, 0, 0}, arena + 609681408, (const long[]){12288, 192, 1},
+      arena + 611254272);
+
+  /* %323 = layernorm(%320, %321, %322) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_layernorm(B * 64, 192, arena + 611254272, params[123], params[124], 1e-06f, arena + 611647488);
+
+  /* %326 = fused_linear(%323, %324, %325) layers.2.0.layers.0.1.fc1 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 611647488, params[125], params[126], LK_ACT_NONE, NULL,
+      arena + 528482304);
+
+  /* %327 = gelu(%326) layers.2.0.layers.0.1 : f32[B, 64, 768] */
+  lk_gelu(B * 64 * 768, arena + 528482304, arena + 578027520);
+
+  /* %330 = fused_linear(%327, %328, %329) layers.2.0.layers.0.1.fc2 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 578027520, params[127], params[128], LK_ACT_NONE, NULL,
+      arena + 612040704);
+
+  /* %332 = mul_add(%330, %331, %320) layers.2.0 : f32[B, 64, 192], written over %330 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 612040704, (const long[]){12288, 192, 1},
+      inputs[14], (const long[]){1, 0, 0}, arena + 611254272, (const long[]){12288, 192, 1},
+      arena + 612040704);
+
+  /* %333 = layernorm(%332, %304, %305) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_layernorm(B * 64, 192, arena + 612040704, params[115], params[116], 1e-06f, arena + 612433920);
+
+  /* %336 = fused_linear(%333, %334, %335) layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 612433920, params[129], params[130], LK_ACT_NONE, NULL,
+      arena + 612827136);
+
+  /* %339 = fused_linear(%333, %337, %338) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 96] */
+  lk_fused_linear(B * 64, 192, 96, arena + 612433920, params[131], params[132], LK_ACT_NONE, NULL,
+      arena + 622460928);
+
+  /* %340 = slice(%339) {axis 1, start 0, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48], a view of %339: no code */
+
+  /* %341 = slice(%339) {axis 1, start 48, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48], a view of %339: no code */
+
+  /* %342 = sdpa(%336, %340, %341) {heads 4, kv_heads 1} layers.2.0.layers.1.0 : f32[B, 64, 192] */
+  lk_sdpa(B, 64, 64, 4, 1, 48, arena + 612827136, 192, arena + 622460928, 96, arena + 622460976, 96,
+      arena + 613220352, 0.14433756f);
+
+  /* %345 = fused_linear(%342, %343, %344) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 613220352, params[133], params[134], LK_ACT_NONE, NULL,
+      arena + 613613568);
+
+  /* %347 = mul_add(%345, %346, %332) layers.2.0 : f32[B, 64, 192], written over %345 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 613613568, (const long[]){12288, 192, 1},
+      inputs[15], (const long[]){1, 0, 0}, arena + 612040704, (const long[]){12288, 192, 1},
+      arena + 613613568);
+
+  /* %348 = layernorm(%347, %321, %322) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_layernorm(B * 64, 192, arena + 613613568, params[123], params[124], 1e-06f, arena + 614006784);
+
+  /* %351 = fused_linear(%348, %349, %350) layers.2.0.layers.1.1.fc1 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 614006784, params[135], params[136], LK_ACT_NONE, NULL,
+      arena + 579600384);
+
+  /* %352 = gelu(%351) layers.2.0.layers.1.1 : f32[B, 64, 768] */
+  lk_gelu(B * 64 * 768, arena + 579600384, arena + 581173248);
+
+  /* %355 = fused_linear(%352, %353, %354) layers.2.0.layers.1.1.fc2 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 581173248, params[137], params[138], LK_ACT_NONE, NULL,
+      arena + 614400000);
+
+  /* %357 = mul_add(%355, %356, %347) layers.2.0 : f32[B, 64, 192], written over %355 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 614400000, (const long[]){12288, 192, 1},
+      inputs[16], (const long[]){1, 0, 0}, arena + 613613568, (const long[]){12288, 192, 1},
+      arena + 614400000);
+
+  /* %358 = layernorm(%357, %304, %305) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_layernorm(B * 64, 192, arena + 614400000, params[115], params[116], 1e-06f, arena + 614793216);
+
+  /* %361 = fused_linear(%358, %359, %360) layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 614793216, params[139], params[140], LK_ACT_NONE, NULL,
+      arena + 615186432);
+
+  /* %364 = fused_linear(%358, %362, %363) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 96] */
+  lk_fused_linear(B * 64, 192, 96, arena + 614793216, params[141], params[142], LK_ACT_NONE, NULL,
+      arena + 622657536);
+
+  /* %365 = slice(%364) {axis 1, start 0, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48], a view of %364: no code */
+
+  /* %366 = slice(%364) {axis 1, start 48, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48], a view of %364: no code */
+
+  /* %367 = sdpa(%361, %365, %366) {heads 4, kv_heads 1} layers.2.0.layers.2.0 : f32[B, 64, 192] */
+  lk_sdpa(B, 64, 64, 4, 1, 48, arena + 615186432, 192, arena + 622657536, 96, arena + 622657584, 96,
+      arena + 615579648, 0.14433756f);
+
+  /* %370 = fused_linear(%367, %368, %369) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 615579648, params[143], params[144], LK_ACT_NONE, NULL,
+      arena + 615972864);
+
+  /* %372 = mul_add(%370, %371, %357) layers.2.0 : f32[B, 64, 192], written over %370 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 615972864, (const long[]){12288, 192, 1},
+      inputs[17], (const long[]){1, 0, 0}, arena + 614400000, (const long[]){12288, 192, 1},
+      arena + 615972864);
+
+  /* %373 = layernorm(%372, %321, %322) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_layernorm(B * 64, 192, arena + 615972864, params[123], params[124], 1e-06f, arena + 616366080);
+
+  /* %376 = fused_linear(%373, %374, %375) layers.2.0.layers.2.1.fc1 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 616366080, params[145], params[146], LK_ACT_NONE, NULL,
+      arena + 582746112);
+
+  /* %377 = gelu(%376) layers.2.0.layers.2.1 : f32[B, 64, 768] */
+  lk_gelu(B * 64 * 768, arena + 582746112, arena + 584318976);
+
+  /* %380 = fused_linear(%377, %378, %379) layers.2.0.layers.2.1.fc2 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 584318976, params[147], params[148], LK_ACT_NONE, NULL,
+      arena + 616759296);
+
+  /* %382 = mul_add(%380, %381, %372) layers.2.0 : f32[B, 64, 192], written over %380 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 616759296, (const long[]){12288, 192, 1},
+      inputs[18], (const long[]){1, 0, 0}, arena + 615972864, (const long[]){12288, 192, 1},
+      arena + 616759296);
+
+  /* %383 = layernorm(%382, %304, %305) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_layernorm(B * 64, 192, arena + 616759296, params[115], params[116], 1e-06f, arena + 617152512);
+
+  /* %386 = fused_linear(%383, %384, %385) layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 617152512, params[149], params[150], LK_ACT_NONE, NULL,
+      arena + 617545728);
+
+  /* %389 = fused_linear(%383, %387, %388) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 96] */
+  lk_fused_linear(B * 64, 192, 96, arena + 617152512, params[151], params[152], LK_ACT_NONE, NULL,
+      arena + 622854144);
+
+  /* %390 = slice(%389) {axis 1, start 0, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48], a view of %389: no code */
+
+  /* %391 = slice(%389) {axis 1, start 48, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48], a view of %389: no code */
+
+  /* %392 = sdpa(%386, %390, %391) {heads 4, kv_heads 1} layers.2.0.layers.3.0 : f32[B, 64, 192] */
+  lk_sdpa(B, 64, 64, 4, 1, 48, arena + 617545728, 192, arena + 622854144, 96, arena + 622854192, 96,
+      arena + 617938944, 0.14433756f);
+
+  /* %395 = fused_linear(%392, %393, %394) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 617938944, params[153], params[154], LK_ACT_NONE, NULL,
+      arena + 618332160);
+
+  /* %397 = mul_add(%395, %396, %382) layers.2.0 : f32[B, 64, 192], written over %395 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 618332160, (const long[]){12288, 192, 1},
+      inputs[19], (const long[]){1, 0, 0}, arena + 616759296, (const long[]){12288, 192, 1},
+      arena + 618332160);
+
+  /* %398 = layernorm(%397, %321, %322) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_layernorm(B * 64, 192, arena + 618332160, params[123], params[124], 1e-06f, arena + 618725376);
+
+  /* %401 = fused_linear(%398, %399, %400) layers.2.0.layers.3.1.fc1 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 618725376, params[155], params[156], LK_ACT_NONE, NULL,
+      arena + 585891840);
+
+  /* %402 = gelu(%401) layers.2.0.layers.3.1 : f32[B, 64, 768] */
+  lk_gelu(B * 64 * 768, arena + 585891840, arena + 587464704);
+
+  /* %405 = fused_linear(%402, %403, %404) layers.2.0.layers.3.1.fc2 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 587464704, params[157], params[158], LK_ACT_NONE, NULL,
+      arena + 589037568);
+
+  /* %407 = mul_add(%405, %406, %397) layers.2.0 : f32[B, 64, 192], written over %405 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 589037568, (const long[]){12288, 192, 1},
+      inputs[20], (const long[]){1, 0, 0}, arena + 618332160, (const long[]){12288, 192, 1},
+      arena + 589037568);
+
+  /* %410 = seq2img(%407) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
+  lk_seq2img(B, 64, 192, arena + 589037568, arena + 589430784);
+
+  /* %411 = conv2d(%410, %408, %409) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[B, 192, 8, 8] */
+  lk_conv2d(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 589430784, params[159], params[160],
+      arena + 589037568, NULL);
+
+  /* %412 = img2seq(%411) layers.2.1 : f32[B, 64, 192] */
+  lk_img2seq(B, 192, 64, arena + 589037568, arena + 589824000);
+
+  /* %415 = layernorm(%412, %413, %414) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
+  lk_layernorm(B * 64, 192, arena + 589824000, params[161], params[162], 1e-06f, arena + 589037568);
+
+  /* %416 = seq2img(%415) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
+  lk_seq2img(B, 64, 192, arena + 589037568, arena + 590217216);
+
+  /* %417 = maxpool(%416) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 4, 4] */
+  lk_maxpool2d(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 590217216, arena + 589037568);
+
+  /* %418 = img2seq(%417) layers.2.1 : f32[B, 16, 192] */
+  lk_img2seq(B, 192, 16, arena + 589037568, arena + 623198208);
+
+  /* %420 = add(%418, %419) layers.3.0 : f32[B, 16, 192], written over %418 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 623198208, (const long[]){3072, 192, 1},
+      params[163], (const long[]){0, 192, 1}, arena + 623198208);
+
+  /* %423 = layernorm(%420, %421, %422) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_layernorm(B * 16, 192, arena + 623198208, params[164], params[165], 1e-06f, arena + 623296512);
+
+  /* %426 = fused_linear(%423, %424, %425) layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 623296512, params[166], params[167], LK_ACT_NONE, NULL,
+      arena + 623394816);
+
+  /* %429 = fused_linear(%423, %427, %428) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 96] */
+  lk_fused_linear(B * 16, 192, 96, arena + 623296512, params[168], params[169], LK_ACT_NONE, NULL,
+      arena + 625754112);
+
+  /* %430 = slice(%429) {axis 1, start 0, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48], a view of %429: no code */
+
+  /* %431 = slice(%429) {axis 1, start 48, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48], a view of %429: no code */
+
+  /* %432 = sdpa(%426, %430, %431) {heads 4, kv_heads 1} layers.3.0.layers.0.0 : f32[B, 16, 192] */
+  lk_sdpa(B, 16, 16, 4, 1, 48, arena + 623394816, 192, arena + 625754112, 96, arena + 625754160, 96,
+      arena + 623493120, 0.14433756f);
+
+  /* %435 = fused_linear(%432, %433, %434) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 623493120, params[170], params[171], LK_ACT_NONE, NULL,
+      arena + 623591424);
+
+  /* %437 = mul_add(%435, %436, %420) layers.3.0 : f32[B, 16, 192], written over %435 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 623591424, (const long[]){3072, 192, 1},
+      inputs[21], (const long[]){1, 0, 0}, arena + 623198208, (const long[]){3072, 192, 1},
+      arena + 623591424);
+
+  /* %440 = layernorm(%437, %438, %439) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_layernorm(B * 16, 192, arena + 623591424, params[172], params[173], 1e-06f, arena + 623689728);
+
+  /* %443 = fused_linear(%440, %441, %442) layers.3.0.layers.0.1.fc1 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 623689728, params[174], params[175], LK_ACT_NONE, NULL,
+      arena + 589037568);
+
+  /* %444 = gelu(%443) layers.3.0.layers.0.1 : f32[B, 16, 768] */
+  lk_gelu(B * 16 * 768, arena + 589037568, arena + 619118592);
+
+  /* %447 = fused_linear(%444, %445, %446) layers.3.0.layers.0.1.fc2 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 619118592, params[176], params[177], LK_ACT_NONE, NULL,
+      arena + 623788032);
+
+  /* %449 = mul_add(%447, %448, %437) layers.3.0 : f32[B, 16, 192], written over %447 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 623788032, (const long[]){3072, 192, 1},
+      inputs[22], (const long[]){1, 0, 0}, arena + 623591424, (const long[]){3072, 192, 1},
+      arena + 623788032);
+
+  /* %450 = layernorm(%449, %421, %422) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_layernorm(B * 16, 192, arena + 623788032, params[164], params[165], 1e-06f, arena + 623886336);
+
+  /* %453 = fused_linear(%450, %451, %452) layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 623886336, params[178], params[179], LK_ACT_NONE, NULL,
+      arena + 623984640);
+
+  /* %456 = fused_linear(%450, %454, %455) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 96] */
+  lk_fused_linear(B * 16, 192, 96, arena + 623886336, params[180], params[181], LK_ACT_NONE, NULL,
+      arena + 625803264);
+
+  /* %457 = slice(%456) {axis 1, start 0, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48], a view of %456: no code */
+
+  /* %458 = slice(%456) {axis 1, start 48, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48], a view of %456: no code */
+
+  /* %459 = sdpa(%453, %457, %458) {heads 4, kv_heads 1} layers.3.0.layers.1.0 : f32[B, 16, 192] */
+  lk_sdpa(B, 16, 16, 4, 1, 48, arena + 623984640, 192, arena + 625803264, 96, arena + 625803312, 96,
+      arena + 624082944, 0.14433756f);
+
+  /* %462 = fused_linear(%459, %460, %461) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 624082944, params[182], params[183], LK_ACT_NONE, NULL,
+      arena + 624181248);
+
+  /* %464 = mul_add(%462, %463, %449) layers.3.0 : f32[B, 16, 192], written over %462 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 624181248, (const long[]){3072, 192, 1},
+      inputs[23], (const long[]){1, 0, 0}, arena + 623788032, (const long[]){3072, 192, 1},
+      arena + 624181248);
+
+  /* %465 = layernorm(%464, %438, %439) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_layernorm(B * 16, 192, arena + 624181248, params[172], params[173], 1e-06f, arena + 624279552);
+
+  /* %468 = fused_linear(%465, %466, %467) layers.3.0.layers.1.1.fc1 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 624279552, params[184], params[185], LK_ACT_NONE, NULL,
+      arena + 619511808);
+
+  /* %469 = gelu(%468) layers.3.0.layers.1.1 : f32[B, 16, 768] */
+  lk_gelu(B * 16 * 768, arena + 619511808, arena + 619905024);
+
+  /* %472 = fused_linear(%469, %470, %471) layers.3.0.layers.1.1.fc2 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 619905024, params[186], params[187], LK_ACT_NONE, NULL,
+      arena + 624377856);
+
+  /* %474 = mul_add(%472, %473, %464) layers.3.0 : f32[B, 16, 192], written over %472 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 624377856, (const long[]){3072, 192, 1},
+      inputs[24], (const long[]){1, 0, 0}, arena + 624181248, (const long[]){3072, 192, 1},
+      arena + 624377856);
+
+  /* %475 = layernorm(%474, %421, %422) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_layernorm(B * 16, 192, arena + 624377856, params[164], params[165], 1e-06f, arena + 624476160);
+
+  /* %478 = fused_linear(%475, %476, %477) layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 624476160, params[188], params[189], LK_ACT_NONE, NULL,
+      arena + 624574464);
+
+  /* %481 = fused_linear(%475, %479, %480) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 96] */
+  lk_fused_linear(B * 16, 192, 96, arena + 624476160, params[190], params[191], LK_ACT_NONE, NULL,
+      arena + 625852416);
+
+  /* %482 = slice(%481) {axis 1, start 0, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48], a view of %481: no code */
+
+  /* %483 = slice(%481) {axis 1, start 48, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48], a view of %481: no code */
+
+  /* %484 = sdpa(%478, %482, %483) {heads 4, kv_heads 1} layers.3.0.layers.2.0 : f32[B, 16, 192] */
+  lk_sdpa(B, 16, 16, 4, 1, 48, arena + 624574464, 192, arena + 625852416, 96, arena + 625852464, 96,
+      arena + 624672768, 0.14433756f);
+
+  /* %487 = fused_linear(%484, %485, %486) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 624672768, params[192], params[193], LK_ACT_NONE, NULL,
+      arena + 624771072);
+
+  /* %489 = mul_add(%487, %488, %474) layers.3.0 : f32[B, 16, 192], written over %487 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 624771072, (const long[]){3072, 192, 1},
+      inputs[25], (const long[]){1, 0, 0}, arena + 624377856, (const long[]){3072, 192, 1},
+      arena + 624771072);
+
+  /* %490 = layernorm(%489, %438, %439) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_layernorm(B * 16, 192, arena + 624771072, params[172], params[173], 1e-06f, arena + 624869376);
+
+  /* %493 = fused_linear(%490, %491, %492) layers.3.0.layers.2.1.fc1 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 624869376, params[194], params[195], LK_ACT_NONE, NULL,
+      arena + 620298240);
+
+  /* %494 = gelu(%493) layers.3.0.layers.2.1 : f32[B, 16, 768] */
+  lk_gelu(B * 16 * 768, arena + 620298240, arena + 620691456);
+
+  /* %497 = fused_linear(%494, %495, %496) layers.3.0.layers.2.1.fc2 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 620691456, params[196], params[197], LK_ACT_NONE, NULL,
+      arena + 624967680);
+
+  /* %499 = mul_add(%497, %498, %489) layers.3.0 : f32[B, 16, 192], written over %497 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 624967680, (const long[]){3072, 192, 1},
+      inputs[26], (const long[]){1, 0, 0}, arena + 624771072, (const long[]){3072, 192, 1},
+      arena + 624967680);
+
+  /* %500 = layernorm(%499, %421, %422) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_layernorm(B * 16, 192, arena + 624967680, params[164], params[165], 1e-06f, arena + 625065984);
+
+  /* %503 = fused_linear(%500, %501, %502) layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 625065984, params[198], params[199], LK_ACT_NONE, NULL,
+      arena + 625164288);
+
+  /* %506 = fused_linear(%500, %504, %505) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 96] */
+  lk_fused_linear(B * 16, 192, 96, arena + 625065984, params[200], params[201], LK_ACT_NONE, NULL,
+      arena + 625901568);
+
+  /* %507 = slice(%506) {axis 1, start 0, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48], a view of %506: no code */
+
+  /* %508 = slice(%506) {axis 1, start 48, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48], a view of %506: no code */
+
+  /* %509 = sdpa(%503, %507, %508) {heads 4, kv_heads 1} layers.3.0.layers.3.0 : f32[B, 16, 192] */
+  lk_sdpa(B, 16, 16, 4, 1, 48, arena + 625164288, 192, arena + 625901568, 96, arena + 625901616, 96,
+      arena + 625262592, 0.14433756f);
+
+  /* %512 = fused_linear(%509, %510, %511) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 625262592, params[202], params[203], LK_ACT_NONE, NULL,
+      arena + 625360896);
+
+  /* %514 = mul_add(%512, %513, %499) layers.3.0 : f32[B, 16, 192], written over %512 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 625360896, (const long[]){3072, 192, 1},
+      inputs[27], (const long[]){1, 0, 0}, arena + 624967680, (const long[]){3072, 192, 1},
+      arena + 625360896);
+
+  /* %515 = layernorm(%514, %438, %439) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_layernorm(B * 16, 192, arena + 625360896, params[172], params[173], 1e-06f, arena + 625459200);
+
+  /* %518 = fused_linear(%515, %516, %517) layers.3.0.layers.3.1.fc1 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 625459200, params[204], params[205], LK_ACT_NONE, NULL,
+      arena + 621084672);
+
+  /* %519 = gelu(%518) layers.3.0.layers.3.1 : f32[B, 16, 768] */
+  lk_gelu(B * 16 * 768, arena + 621084672, arena + 621477888);
+
+  /* %522 = fused_linear(%519, %520, %521) layers.3.0.layers.3.1.fc2 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 621477888, params[206], params[207], LK_ACT_NONE, NULL,
+      arena + 621871104);
+
+  /* %524 = mul_add(%522, %523, %514) layers.3.0 : f32[B, 16, 192], written over %522 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 621871104, (const long[]){3072, 192, 1},
+      inputs[28], (const long[]){1, 0, 0}, arena + 625360896, (const long[]){3072, 192, 1},
+      arena + 621871104);
+
+  /* %527 = layernorm(%524, %525, %526) {eps 1e-06} norm : f32[B, 16, 192] */
+  lk_layernorm(B * 16, 192, arena + 621871104, params[208], params[209], 1e-06f, arena + 621969408);
+
+  /* %528 = mean(%527) {axis 0} : f32[B, 192] */
+  lk_mean_axis(B, 16, 192, arena + 621969408, arena + 622067712);
+
+  /* %531 = fused_linear(%528, %529, %530) mlp_head : f32[B, 10] */
+  lk_fused_linear(B, 192, 10, arena + 622067712, params[210], params[211], LK_ACT_NONE, NULL,
+      arena + 621969408);
+
+  /* %533 = cross_entropy(%531, %532) : f32[1] */
+  lk_cross_entropy(B, 10, arena + 621969408, inputs[29], arena + 625953216);
+
+  /* %534 = cross_entropy_grad(%531, %532) : f32[B, 10] */
+  lk_cross_entropy_grad(B, 10, arena + 621969408, inputs[29], arena + 621977472);
+
+  /* %535 = transpose(%529) {perm [1, 0]} mlp_head : f32[192, 10] */
+  lk_transpose(2, (const long[]){10, 192}, (const int[]){1, 0}, params[210], arena + 621975552);
+
+  /* %536 = fused_linear(%534, %535) mlp_head : f32[B, 192] */
+  lk_fused_linear(B, 10, 192, arena + 621977472, arena + 621975552, NULL, LK_ACT_NONE, NULL,
+      arena + 621969408);
+
+  /* %537 = linear_grad_weight(%534, %528) mlp_head : f32[10, 192] */
+  lk_linear_grad_weight(B, 192, 10, arena + 621977472, arena + 622067712, arena + 625950720);
+
+  /* %538 = reduce_sum(%534) {axes [], batch} mlp_head : f32[10] */
+  lk_reduce_sum(2, (const long[]){B, 10}, (const unsigned char[]){1, 0}, arena + 621977472,
+      arena + 625953232);
+
+  /* %539 = reshape(%536) {shape [1, 192]} : f32[B, 1, 192], a view of %536: no code */
+
+  /* %540 = mul_scalar(%539) {x op 0.0625} : f32[B, 1, 192] */
+  lk_mul_scalar(B * 192, arena + 621969408, 0.0625f, arena + 621975552);
+
+  /* %541 = expand(%540) {shape [16, 192]} : f32[B, 16, 192] */
+  lk_copy_strided(3, (const long[]){B, 16, 192}, arena + 621975552, (const long[]){192, 0, 1},
+      arena + 625557504, (const long[]){3072, 192, 1});
+
+  /* %542 = normalize_param_grad(%524, %541) {eps 1e-06} norm : f32[2, 192] */
+  lk_layernorm_param_grad(B * 16, 192, arena + 621871104, arena + 625557504, 1e-06f,
+      arena + 621969408);
+
+  /* %543 = index(%542) {axis 0, at 1} norm : f32[192] */
+  lk_copy_rows(1, 192, arena + 621969600, 384, arena + 625952640, 192);
+
+  /* %544 = index(%542) {axis 0, at 0} norm : f32[192] */
+  lk_copy_rows(1, 192, arena + 621969408, 384, arena + 625952832, 192);
+
+  /* %545 = normalize_grad(%524, %541, %525) {eps 1e-06} norm : f32[B, 16, 192], written over %541 */
+  lk_layernorm_grad(B * 16, 192, arena + 621871104, arena + 625557504, params[208], NULL, 1e-06f,
+      arena + 625557504);
+
+  /* %546 = mul(%545, %523) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 625557504, (const long[]){3072, 192, 1}, inputs[28],
+      (const long[]){1, 0, 0}, arena + 625655808);
+
+  /* %547 = transpose(%520) {perm [1, 0]} layers.3.0.layers.3.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[206], arena + 623050752);
+
+  /* %548 = fused_linear(%546, %547) layers.3.0.layers.3.1.fc2 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 625655808, arena + 623050752, NULL, LK_ACT_NONE, NULL,
+      arena + 621871104);
+
+  /* %549 = linear_grad_weight(%546, %519) layers.3.0.layers.3.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 16, 768, 192, arena + 625655808, arena + 621477888, arena + 623050752);
+
+  /* %550 = reduce_sum(%546) {axes [0], batch} layers.3.0.layers.3.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 625655808,
+      arena + 625953024);
+
+  /* %551 = gelu_grad(%518, %548) layers.3.0.layers.3.1 : f32[B, 16, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 621084672, arena + 621871104, arena + 621477888);
+
+  /* %552 = transpose(%516) {perm [1, 0]} layers.3.0.layers.3.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[204], arena + 621084672);
+
+  /* %553 = fused_linear(%551, %552) layers.3.0.layers.3.1.fc1 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 621477888, arena + 621084672, NULL, LK_ACT_NONE, NULL,
+      arena + 621232128);
+
+  /* %554 = linear_grad_weight(%551, %515) layers.3.0.layers.3.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 16, 192, 768, arena + 621477888, arena + 625459200, arena + 621871104);
+
+  /* %555 = reduce_sum(%551) {axes [0], batch} layers.3.0.layers.3.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 621477888,
+      arena + 622073856);
+
+  /* %556 = normalize_param_grad(%514, %553) {eps 1e-06} layers.3.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 16, 192, arena + 625360896, arena + 621232128, 1e-06f,
+      arena + 621084672);
+
+  /* %557 = index(%556) {axis 0, at 1} layers.3.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 621084864, 384, arena + 621858816, 192);
+
+  /* %558 = index(%556) {axis 0, at 0} layers.3.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 621084672, 384, arena + 621859008, 192);
+
+  /* %559 = normalize_grad(%514, %553, %438, %545) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %553 */
+  lk_layernorm_grad(B * 16, 192, arena + 625360896, arena + 621232128, params[172],
+      arena + 625557504, 1e-06f, arena + 621232128);
+
+  /* %560 = mul(%559, %513) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 621232128, (const long[]){3072, 192, 1}, inputs[27],
+      (const long[]){1, 0, 0}, arena + 621084672);
+
+  /* %561 = transpose(%510) {perm [1, 0]} layers.3.0.layers.3.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[202], arena + 621182976);
+
+  /* %562 = fused_linear(%560, %561) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 621084672, arena + 621182976, NULL, LK_ACT_NONE, NULL,
+      arena + 621330432);
+
+  /* %563 = linear_grad_weight(%560, %509) layers.3.0.layers.3.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 621084672, arena + 625262592, arena + 621821952);
+
+  /* %564 = reduce_sum(%560) {axes [0], batch} layers.3.0.layers.3.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 621084672,
+      arena + 621859200);
+
+  /* %565 = sdpa_grad(%503, %507, %508, %562) {heads 4, kv_heads 1} layers.3.0.layers.3.0 : f32[B, 16, 288] */
+  lk_sdpa_grad(B, 16, 16, 4, 1, 48, arena + 625164288, 192, arena + 625901568, 96,
+      arena + 625901616, 96, arena + 621330432, 192, arena + 621084672, 288,
+      arena + 621084672 + 192, 288, arena + 621084672 + 240, 288, 0.14433756f);
+
+  /* %566 = slice(%565) {axis 1, start 0, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 621084672, 288, arena + 621330432, 192);
+
+  /* %567 = slice(%565) {axis 1, start 192, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48] */
+  lk_copy_rows(B * 16, 48, arena + 621084864, 288, arena + 621428736, 48);
+
+  /* %568 = slice(%565) {axis 1, start 240, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48] */
+  lk_copy_rows(B * 16, 48, arena + 621084912, 288, arena + 621453312, 48);
+
+  /* %569 = concat(%567, %568) {axis 1} layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 96] */
+  lk_copy_rows(B * 16, 48, arena + 621428736, 48, arena + 621084672, 96);
+  lk_copy_rows(B * 16, 48, arena + 621453312, 48, arena + 621084720, 96);
+
+  /* %570 = transpose(%504) {perm [1, 0]} layers.3.0.layers.3.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[200], arena + 621133824);
+
+  /* %571 = fused_linear(%569, %570) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 96, 192, arena + 621084672, arena + 621133824, NULL, LK_ACT_NONE, NULL,
+      arena + 621625344);
+
+  /* %572 = linear_grad_weight(%569, %500) layers.3.0.layers.3.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 16, 192, 96, arena + 621084672, arena + 625065984, arena + 622055424);
+
+  /* %573 = reduce_sum(%569) {axes [0], batch} layers.3.0.layers.3.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 621084672,
+      arena + 621860160);
+
+  /* %574 = transpose(%501) {perm [1, 0]} layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[198], arena + 621084672);
+
+  /* %575 = linear_grad_weight(%566, %500) layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 621330432, arena + 625065984, arena + 622018560);
+
+  /* %576 = reduce_sum(%566) {axes [0], batch} layers.3.0.layers.3.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 621330432,
+      arena + 621859392);
+
+  /* %577 = fused_linear(%566, %574, %571) {residual} layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192], written over %571 */
+  lk_fused_linear(B * 16, 192, 192, arena + 621330432, arena + 621084672, NULL, LK_ACT_NONE,
+      arena + 621625344, arena + 621625344);
+
+  /* %578 = normalize_param_grad(%499, %577) {eps 1e-06} layers.3.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 16, 192, arena + 624967680, arena + 621625344, 1e-06f,
+      arena + 621084672);
+
+  /* %579 = index(%578) {axis 0, at 1} layers.3.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 621084864, 384, arena + 621859584, 192);
+
+  /* %580 = index(%578) {axis 0, at 0} layers.3.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 621084672, 384, arena + 621859776, 192);
+
+  /* %581 = normalize_grad(%499, %577, %421, %559) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %571 */
+  lk_layernorm_grad(B * 16, 192, arena + 624967680, arena + 621625344, params[164],
+      arena + 621232128, 1e-06f, arena + 621625344);
+
+  /* %582 = mul(%581, %498) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 621625344, (const long[]){3072, 192, 1}, inputs[26],
+      (const long[]){1, 0, 0}, arena + 621723648);
+
+  /* %583 = transpose(%495) {perm [1, 0]} layers.3.0.layers.2.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[196], arena + 621477888);
+
+  /* %584 = fused_linear(%582, %583) layers.3.0.layers.2.1.fc2 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 621723648, arena + 621477888, NULL, LK_ACT_NONE, NULL,
+      arena + 621084672);
+
+  /* %585 = linear_grad_weight(%582, %494) layers.3.0.layers.2.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 16, 768, 192, arena + 621723648, arena + 620691456, arena + 621477888);
+
+  /* %586 = reduce_sum(%582) {axes [0], batch} layers.3.0.layers.2.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 621723648,
+      arena + 621859968);
+
+  /* %587 = gelu_grad(%493, %584) layers.3.0.layers.2.1 : f32[B, 16, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 620298240, arena + 621084672, arena + 620691456);
+
+  /* %588 = transpose(%491) {perm [1, 0]} layers.3.0.layers.2.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[194], arena + 620298240);
+
+  /* %589 = fused_linear(%587, %588) layers.3.0.layers.2.1.fc1 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 620691456, arena + 620298240, NULL, LK_ACT_NONE, NULL,
+      arena + 620445696);
+
+  /* %590 = linear_grad_weight(%587, %490) layers.3.0.layers.2.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 16, 192, 768, arena + 620691456, arena + 624869376, arena + 621084672);
+
+  /* %591 = reduce_sum(%587) {axes [0], batch} layers.3.0.layers.2.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 620691456,
+      arena + 621453312);
+
+  /* %592 = normalize_param_grad(%489, %589) {eps 1e-06} layers.3.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 16, 192, arena + 624771072, arena + 620445696, 1e-06f,
+      arena + 620298240);
+
+  /* %593 = index(%592) {axis 0, at 1} layers.3.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 620298432, 384, arena + 620298624, 192);
+
+  /* %594 = add(%557, %593) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 621858816, (const long[]){1}, arena + 620298624,
+      (const long[]){1}, arena + 621072384);
+
+  /* %595 = index(%592) {axis 0, at 0} layers.3.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 620298240, 384, arena + 620298624, 192);
+
+  /* %596 = add(%558, %595) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 621859008, (const long[]){1}, arena + 620298624,
+      (const long[]){1}, arena + 621072576);
+
+  /* %597 = normalize_grad(%489, %589, %438, %581) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %589 */
+  lk_layernorm_grad(B * 16, 192, arena + 624771072, arena + 620445696, params[172],
+      arena + 621625344, 1e-06f, arena + 620445696);
+
+  /* %598 = mul(%597, %488) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 620445696, (const long[]){3072, 192, 1}, inputs[25],
+      (const long[]){1, 0, 0}, arena + 620298240);
+
+  /* %599 = transpose(%485) {perm [1, 0]} layers.3.0.layers.2.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[192], arena + 620396544);
+
+  /* %600 = fused_linear(%598, %599) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 620298240, arena + 620396544, NULL, LK_ACT_NONE, NULL,
+      arena + 620544000);
+
+  /* %601 = linear_grad_weight(%598, %484) layers.3.0.layers.2.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 620298240, arena + 624672768, arena + 621035520);
+
+  /* %602 = reduce_sum(%598) {axes [0], batch} layers.3.0.layers.2.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 620298240,
+      arena + 621072768);
+
+  /* %603 = sdpa_grad(%478, %482, %483, %600) {heads 4, kv_heads 1} layers.3.0.layers.2.0 : f32[B, 16, 288] */
+  lk_sdpa_grad(B, 16, 16, 4, 1, 48, arena + 624574464, 192, arena + 625852416, 96,
+      arena + 625852464, 96, arena + 620544000, 192, arena + 620298240, 288,
+      arena + 620298240 + 192, 288, arena + 620298240 + 240, 288, 0.14433756f);
+
+  /* %604 = slice(%603) {axis 1, start 0, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 620298240, 288, arena + 620544000, 192);
+
+  /* %605 = slice(%603) {axis 1, start 192, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48] */
+  lk_copy_rows(B * 16, 48, arena + 620298432, 288, arena + 620642304, 48);
+
+  /* %606 = slice(%603) {axis 1, start 240, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48] */
+  lk_copy_rows(B * 16, 48, arena + 620298480, 288, arena + 620666880, 48);
+
+  /* %607 = concat(%605, %606) {axis 1} layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 96] */
+  lk_copy_rows(B * 16, 48, arena + 620642304, 48, arena + 620298240, 96);
+  lk_copy_rows(B * 16, 48, arena + 620666880, 48, arena + 620298288, 96);
+
+  /* %608 = transpose(%479) {perm [1, 0]} layers.3.0.layers.2.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[190], arena + 620347392);
+
+  /* %609 = fused_linear(%607, %608) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 96, 192, arena + 620298240, arena + 620347392, NULL, LK_ACT_NONE, NULL,
+      arena + 620838912);
+
+  /* %610 = linear_grad_weight(%607, %475) layers.3.0.layers.2.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 16, 192, 96, arena + 620298240, arena + 624476160, arena + 621416448);
+
+  /* %611 = reduce_sum(%607) {axes [0], batch} layers.3.0.layers.2.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 620298240,
+      arena + 621073728);
+
+  /* %612 = transpose(%476) {perm [1, 0]} layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[188], arena + 620298240);
+
+  /* %613 = linear_grad_weight(%604, %475) layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 620544000, arena + 624476160, arena + 621379584);
+
+  /* %614 = reduce_sum(%604) {axes [0], batch} layers.3.0.layers.2.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 620544000,
+      arena + 621072960);
+
+  /* %615 = fused_linear(%604, %612, %609) {residual} layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192], written over %609 */
+  lk_fused_linear(B * 16, 192, 192, arena + 620544000, arena + 620298240, NULL, LK_ACT_NONE,
+      arena + 620838912, arena + 620838912);
+
+  /* %616 = normalize_param_grad(%474, %615) {eps 1e-06} layers.3.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 16, 192, arena + 624377856, arena + 620838912, 1e-06f,
+      arena + 620298240);
+
+  /* %617 = index(%616) {axis 0, at 1} layers.3.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 620298432, 384, arena + 620298624, 192);
+
+  /* %618 = add(%579, %617) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 621859584, (const long[]){1}, arena + 620298624,
+      (const long[]){1}, arena + 621073152);
+
+  /* %619 = index(%616) {axis 0, at 0} layers.3.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 620298240, 384, arena + 620298624, 192);
+
+  /* %620 = add(%580, %619) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 621859776, (const long[]){1}, arena + 620298624,
+      (const long[]){1}, arena + 621073344);
+
+  /* %621 = normalize_grad(%474, %615, %421, %597) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %609 */
+  lk_layernorm_grad(B * 16, 192, arena + 624377856, arena + 620838912, params[164],
+      arena + 620445696, 1e-06f, arena + 620838912);
+
+  /* %622 = mul(%621, %473) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 620838912, (const long[]){3072, 192, 1}, inputs[24],
+      (const long[]){1, 0, 0}, arena + 620937216);
+
+  /* %623 = transpose(%470) {perm [1, 0]} layers.3.0.layers.1.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[186], arena + 620691456);
+
+  /* %624 = fused_linear(%622, %623) layers.3.0.layers.1.1.fc2 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 620937216, arena + 620691456, NULL, LK_ACT_NONE, NULL,
+      arena + 620298240);
+
+  /* %625 = linear_grad_weight(%622, %469) layers.3.0.layers.1.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 16, 768, 192, arena + 620937216, arena + 619905024, arena + 620691456);
+
+  /* %626 = reduce_sum(%622) {axes [0], batch} layers.3.0.layers.1.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 620937216,
+      arena + 621073536);
+
+  /* %627 = gelu_grad(%468, %624) layers.3.0.layers.1.1 : f32[B, 16, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 619511808, arena + 620298240, arena + 619905024);
+
+  /* %628 = transpose(%466) {perm [1, 0]} layers.3.0.layers.1.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[184], arena + 619511808);
+
+  /* %629 = fused_linear(%627, %628) layers.3.0.layers.1.1.fc1 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 619905024, arena + 619511808, NULL, LK_ACT_NONE, NULL,
+      arena + 619659264);
+
+  /* %630 = linear_grad_weight(%627, %465) layers.3.0.layers.1.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 16, 192, 768, arena + 619905024, arena + 624279552, arena + 620298240);
+
+  /* %631 = reduce_sum(%627) {axes [0], batch} layers.3.0.layers.1.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 619905024,
+      arena + 620685312);
+
+  /* %632 = normalize_param_grad(%464, %629) {eps 1e-06} layers.3.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 16, 192, arena + 624181248, arena + 619659264, 1e-06f,
+      arena + 619511808);
+
+  /* %633 = index(%632) {axis 0, at 1} layers.3.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 619512000, 384, arena + 619512192, 192);
+
+  /* %634 = add(%594, %633) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 621072384, (const long[]){1}, arena + 619512192,
+      (const long[]){1}, arena + 620285952);
+
+  /* %635 = index(%632) {axis 0, at 0} layers.3.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 619511808, 384, arena + 619512192, 192);
+
+  /* %636 = add(%596, %635) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 621072576, (const long[]){1}, arena + 619512192,
+      (const long[]){1}, arena + 620286144);
+
+  /* %637 = normalize_grad(%464, %629, %438, %621) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %629 */
+  lk_layernorm_grad(B * 16, 192, arena + 624181248, arena + 619659264, params[172],
+      arena + 620838912, 1e-06f, arena + 619659264);
+
+  /* %638 = mul(%637, %463) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 619659264, (const long[]){3072, 192, 1}, inputs[23],
+      (const long[]){1, 0, 0}, arena + 619511808);
+
+  /* %639 = transpose(%460) {perm [1, 0]} layers.3.0.layers.1.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[182], arena + 619610112);
+
+  /* %640 = fused_linear(%638, %639) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 619511808, arena + 619610112, NULL, LK_ACT_NONE, NULL,
+      arena + 619757568);
+
+  /* %641 = linear_grad_weight(%638, %459) layers.3.0.layers.1.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 619511808, arena + 624082944, arena + 620249088);
+
+  /* %642 = reduce_sum(%638) {axes [0], batch} layers.3.0.layers.1.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 619511808,
+      arena + 620286336);
+
+  /* %643 = sdpa_grad(%453, %457, %458, %640) {heads 4, kv_heads 1} layers.3.0.layers.1.0 : f32[B, 16, 288] */
+  lk_sdpa_grad(B, 16, 16, 4, 1, 48, arena + 623984640, 192, arena + 625803264, 96,
+      arena + 625803312, 96, arena + 619757568, 192, arena + 619511808, 288,
+      arena + 619511808 + 192, 288, arena + 619511808 + 240, 288, 0.14433756f);
+
+  /* %644 = slice(%643) {axis 1, start 0, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 619511808, 288, arena + 619757568, 192);
+
+  /* %645 = slice(%643) {axis 1, start 192, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48] */
+  lk_copy_rows(B * 16, 48, arena + 619512000, 288, arena + 619855872, 48);
+
+  /* %646 = slice(%643) {axis 1, start 240, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48] */
+  lk_copy_rows(B * 16, 48, arena + 619512048, 288, arena + 619880448, 48);
+
+  /* %647 = concat(%645, %646) {axis 1} layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 96] */
+  lk_copy_rows(B * 16, 48, arena + 619855872, 48, arena + 619511808, 96);
+  lk_copy_rows(B * 16, 48, arena + 619880448, 48, arena + 619511856, 96);
+
+  /* %648 = transpose(%454) {perm [1, 0]} layers.3.0.layers.1.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[180], arena + 619560960);
+
+  /* %649 = fused_linear(%647, %648) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 96, 192, arena + 619511808, arena + 619560960, NULL, LK_ACT_NONE, NULL,
+      arena + 620052480);
+
+  /* %650 = linear_grad_weight(%647, %450) layers.3.0.layers.1.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 16, 192, 96, arena + 619511808, arena + 623886336, arena + 620666880);
+
+  /* %651 = reduce_sum(%647) {axes [0], batch} layers.3.0.layers.1.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 619511808,
+      arena + 620287296);
+
+  /* %652 = transpose(%451) {perm [1, 0]} layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[178], arena + 619511808);
+
+  /* %653 = linear_grad_weight(%644, %450) layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 619757568, arena + 623886336, arena + 620593152);
+
+  /* %654 = reduce_sum(%644) {axes [0], batch} layers.3.0.layers.1.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 619757568,
+      arena + 620286528);
+
+  /* %655 = fused_linear(%644, %652, %649) {residual} layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192], written over %649 */
+  lk_fused_linear(B * 16, 192, 192, arena + 619757568, arena + 619511808, NULL, LK_ACT_NONE,
+      arena + 620052480, arena + 620052480);
+
+  /* %656 = normalize_param_grad(%449, %655) {eps 1e-06} layers.3.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 16, 192, arena + 623788032, arena + 620052480, 1e-06f,
+      arena + 619511808);
+
+  /* %657 = index(%656) {axis 0, at 1} layers.3.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 619512000, 384, arena + 619512192, 192);
+
+  /* %658 = add(%618, %657) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 621073152, (const long[]){1}, arena + 619512192,
+      (const long[]){1}, arena + 620286720);
+
+  /* %659 = index(%656) {axis 0, at 0} layers.3.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 619511808, 384, arena + 619512192, 192);
+
+  /* %660 = add(%620, %659) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 621073344, (const long[]){1}, arena + 619512192,
+      (const long[]){1}, arena + 620286912);
+
+  /* %661 = normalize_grad(%449, %655, %421, %637) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %649 */
+  lk_layernorm_grad(B * 16, 192, arena + 623788032, arena + 620052480, params[164],
+      arena + 619659264, 1e-06f, arena + 620052480);
+
+  /* %662 = mul(%661, %448) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 620052480, (const long[]){3072, 192, 1}, inputs[22],
+      (const long[]){1, 0, 0}, arena + 620150784);
+
+  /* %663 = transpose(%445) {perm [1, 0]} layers.3.0.layers.0.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[176], arena + 619905024);
+
+  /* %664 = fused_linear(%662, %663) layers.3.0.layers.0.1.fc2 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 620150784, arena + 619905024, NULL, LK_ACT_NONE, NULL,
+      arena + 619511808);
+
+  /* %665 = linear_grad_weight(%662, %444) layers.3.0.layers.0.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 16, 768, 192, arena + 620150784, arena + 619118592, arena + 620445696);
+
+  /* %666 = reduce_sum(%662) {axes [0], batch} layers.3.0.layers.0.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 620150784,
+      arena + 620287104);
+
+  /* %667 = gelu_grad(%443, %664) layers.3.0.layers.0.1 : f32[B, 16, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 589037568, arena + 619511808, arena + 619118592);
+
+  /* %668 = transpose(%441) {perm [1, 0]} layers.3.0.layers.0.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[174], arena + 589037568);
+
+  /* %669 = fused_linear(%667, %668) layers.3.0.layers.0.1.fc1 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 619118592, arena + 589037568, NULL, LK_ACT_NONE, NULL,
+      arena + 589185024);
+
+  /* %670 = linear_grad_weight(%667, %440) layers.3.0.layers.0.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 16, 192, 768, arena + 619118592, arena + 623689728, arena + 620838912);
+
+  /* %671 = reduce_sum(%667) {axes [0], batch} layers.3.0.layers.0.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 619118592,
+      arena + 620239872);
+
+  /* %672 = normalize_param_grad(%437, %669) {eps 1e-06} layers.3.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 16, 192, arena + 623591424, arena + 589185024, 1e-06f,
+      arena + 589037568);
+
+  /* %673 = index(%672) {axis 0, at 1} layers.3.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 589037760, 384, arena + 589037952, 192);
+
+  /* %674 = add(%634, %673) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 620285952, (const long[]){1}, arena + 589037952,
+      (const long[]){1}, arena + 620240640);
+
+  /* %675 = index(%672) {axis 0, at 0} layers.3.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 589037568, 384, arena + 589037952, 192);
+
+  /* %676 = add(%636, %675) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 620286144, (const long[]){1}, arena + 589037952,
+      (const long[]){1}, arena + 620240832);
+
+  /* %677 = normalize_grad(%437, %669, %438, %661) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %669 */
+  lk_layernorm_grad(B * 16, 192, arena + 623591424, arena + 589185024, params[172],
+      arena + 620052480, 1e-06f, arena + 589185024);
+
+  /* %678 = mul(%677, %436) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 589185024, (const long[]){3072, 192, 1}, inputs[21],
+      (const long[]){1, 0, 0}, arena + 589037568);
+
+  /* %679 = transpose(%433) {perm [1, 0]} layers.3.0.layers.0.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[170], arena + 589135872);
+
+  /* %680 = fused_linear(%678, %679) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 589037568, arena + 589135872, NULL, LK_ACT_NONE, NULL,
+      arena + 589283328);
+
+  /* %681 = linear_grad_weight(%678, %432) layers.3.0.layers.0.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 589037568, arena + 623493120, arena + 620630016);
+
+  /* %682 = reduce_sum(%678) {axes [0], batch} layers.3.0.layers.0.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 589037568,
+      arena + 620241024);
+
+  /* %683 = sdpa_grad(%426, %430, %431, %680) {heads 4, kv_heads 1} layers.3.0.layers.0.0 : f32[B, 16, 288] */
+  lk_sdpa_grad(B, 16, 16, 4, 1, 48, arena + 623394816, 192, arena + 625754112, 96,
+      arena + 625754160, 96, arena + 589283328, 192, arena + 589037568, 288,
+      arena + 589037568 + 192, 288, arena + 589037568 + 240, 288, 0.14433756f);
+
+  /* %684 = slice(%683) {axis 1, start 0, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 589037568, 288, arena + 589283328, 192);
+
+  /* %685 = slice(%683) {axis 1, start 192, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48] */
+  lk_copy_rows(B * 16, 48, arena + 589037760, 288, arena + 589381632, 48);
+
+  /* %686 = slice(%683) {axis 1, start 240, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48] */
+  lk_copy_rows(B * 16, 48, arena + 589037808, 288, arena + 589406208, 48);
+
+  /* %687 = concat(%685, %686) {axis 1} layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 96] */
+  lk_copy_rows(B * 16, 48, arena + 589381632, 48, arena + 589135872, 96);
+  lk_copy_rows(B * 16, 48, arena + 589406208, 48, arena + 589135920, 96);
+
+  /* %688 = transpose(%427) {perm [1, 0]} layers.3.0.layers.0.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[168], arena + 589381632);
+
+  /* %689 = fused_linear(%687, %688) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 96, 192, arena + 589135872, arena + 589381632, NULL, LK_ACT_NONE, NULL,
+      arena + 589037568);
+
+  /* %690 = linear_grad_weight(%687, %423) layers.3.0.layers.0.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 16, 192, 96, arena + 589135872, arena + 623296512, arena + 621434880);
+
+  /* %691 = reduce_sum(%687) {axes [0], batch} layers.3.0.layers.0.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 589135872,
+      arena + 620242560);
+
+  /* %692 = transpose(%424) {perm [1, 0]} layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[166], arena + 589135872);
+
+  /* %693 = linear_grad_weight(%684, %423) layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 589283328, arena + 623296512, arena + 620986368);
+
+  /* %694 = reduce_sum(%684) {axes [0], batch} layers.3.0.layers.0.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 589283328,
+      arena + 620241216);
+
+  /* %695 = fused_linear(%684, %692, %689) {residual} layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192], written over %689 */
+  lk_fused_linear(B * 16, 192, 192, arena + 589283328, arena + 589135872, NULL, LK_ACT_NONE,
+      arena + 589037568, arena + 589037568);
+
+  /* %696 = normalize_param_grad(%420, %695) {eps 1e-06} layers.3.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 16, 192, arena + 623198208, arena + 589037568, 1e-06f,
+      arena + 589135872);
+
+  /* %697 = index(%696) {axis 0, at 1} layers.3.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 589136064, 384, arena + 589136256, 192);
+
+  /* %698 = add(%658, %697) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 620286720, (const long[]){1}, arena + 589136256,
+      (const long[]){1}, arena + 620241408);
+
+  /* %699 = index(%696) {axis 0, at 0} layers.3.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 589135872, 384, arena + 589136256, 192);
+
+  /* %700 = add(%660, %699) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 620286912, (const long[]){1}, arena + 589136256,
+      (const long[]){1}, arena + 620241600);
+
+  /* %701 = normalize_grad(%420, %695, %421, %677) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %689 */
+  lk_layernorm_grad(B * 16, 192, arena + 623198208, arena + 589037568, params[164],
+      arena + 589185024, 1e-06f, arena + 589037568);
+
+  /* %702 = reduce_sum(%701) {axes [], batch} layers.3.0 : f32[16, 192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 0, 0}, arena + 589037568,
+      arena + 620236800);
+
+  /* %703 = seq2img(%701) {height 4} layers.2.1 : f32[B, 192, 4, 4] */
+  lk_seq2img(B, 16, 192, arena + 589037568, arena + 619118592);
+
+  /* %704 = maxpool_grad(%416, %703) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 8, 8] */
+  lk_maxpool2d_grad(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 590217216, arena + 619118592,
+      arena + 589037568);
+
+  /* %705 = img2seq(%704) layers.2.1 : f32[B, 64, 192] */
+  lk_img2seq(B, 192, 64, arena + 589037568, arena + 590217216);
+
+  /* %706 = normalize_param_grad(%412, %705) {eps 1e-06} layers.2.1.norm : f32[2, 192] */
+  lk_layernorm_param_grad(B * 64, 192, arena + 589824000, arena + 590217216, 1e-06f,
+      arena + 589037568);
+
+  /* %707 = index(%706) {axis 0, at 1} layers.2.1.norm : f32[192] */
+  lk_copy_rows(1, 192, arena + 589037760, 384, arena + 620241792, 192);
+
+  /* %708 = index(%706) {axis 0, at 0} layers.2.1.norm : f32[192] */
+  lk_copy_rows(1, 192, arena + 589037568, 384, arena + 620241984, 192);
+
+  /* %709 = normalize_grad(%412, %705, %413) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192], written over %705 */
+  lk_layernorm_grad(B * 64, 192, arena + 589824000, arena + 590217216, params[161], NULL, 1e-06f,
+      arena + 590217216);
+
+  /* %710 = seq2img(%709) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
+  lk_seq2img(B, 64, 192, arena + 590217216, arena + 589037568);
+
+  /* %711 = conv2d_grad_input(%710, %408) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [8, 8]} layers.2.1.conv : f32[B, 192, 8, 8] */
+  lk_conv2d_grad_input(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 589037568, params[159],
+      arena + 589824000);
+
+  /* %712 = conv2d_grad_weight(%710, %410) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[192, 192, 3, 3] */
+  lk_conv2d_grad_weight(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 589037568,
+      arena + 589430784, arena + 619905024);
+
+  /* %713 = reduce_sum(%710) {axes [1, 2], batch} layers.2.1.conv : f32[192] */
+  lk_reduce_sum(4, (const long[]){B, 192, 8, 8}, (const unsigned char[]){1, 0, 1, 1},
+      arena + 589037568, arena + 620242176);
+
+  /* %714 = img2seq(%711) layers.2.1 : f32[B, 64, 192] */
+  lk_img2seq(B, 192, 64, arena + 589824000, arena + 619118592);
+
+  /* %715 = mul(%714, %406) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 619118592, (const long[]){12288, 192, 1},
+      inputs[20], (const long[]){1, 0, 0}, arena + 619511808);
+
+  /* %716 = transpose(%403) {perm [1, 0]} layers.2.0.layers.3.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[157], arena + 621232128);
+
+  /* %717 = fused_linear(%715, %716) layers.2.0.layers.3.1.fc2 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 619511808, arena + 621232128, NULL, LK_ACT_NONE, NULL,
+      arena + 589037568);
+
+  /* %718 = linear_grad_weight(%715, %402) layers.2.0.layers.3.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 64, 768, 192, arena + 619511808, arena + 587464704, arena + 621232128);
+
+  /* %719 = reduce_sum(%715) {axes [0], batch} layers.2.0.layers.3.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 619511808,
+      arena + 620242368);
+
+  /* %720 = gelu_grad(%401, %717) layers.2.0.layers.3.1 : f32[B, 64, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 585891840, arena + 589037568, arena + 587464704);
+
+  /* %721 = transpose(%399) {perm [1, 0]} layers.2.0.layers.3.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[155], arena + 585891840);
+
+  /* %722 = fused_linear(%720, %721) layers.2.0.layers.3.1.fc1 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 587464704, arena + 585891840, NULL, LK_ACT_NONE, NULL,
+      arena + 586481664);
+
+  /* %723 = linear_grad_weight(%720, %398) layers.2.0.layers.3.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 64, 192, 768, arena + 587464704, arena + 618725376, arena + 589037568);
+
+  /* %724 = reduce_sum(%720) {axes [0], batch} layers.2.0.layers.3.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 587464704,
+      arena + 589185024);
+
+  /* %725 = normalize_param_grad(%397, %722) {eps 1e-06} layers.2.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 64, 192, arena + 618332160, arena + 586481664, 1e-06f,
+      arena + 585891840);
+
+  /* %726 = index(%725) {axis 0, at 1} layers.2.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 585892032, 384, arena + 588490752, 192);
+
+  /* %727 = index(%725) {axis 0, at 0} layers.2.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 585891840, 384, arena + 588490944, 192);
+
+  /* %728 = normalize_grad(%397, %722, %321, %714) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %722 */
+  lk_layernorm_grad(B * 64, 192, arena + 618332160, arena + 586481664, params[123],
+      arena + 619118592, 1e-06f, arena + 586481664);
+
+  /* %729 = mul(%728, %396) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 586481664, (const long[]){12288, 192, 1},
+      inputs[19], (const long[]){1, 0, 0}, arena + 585891840);
+
+  /* %730 = transpose(%393) {perm [1, 0]} layers.2.0.layers.3.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[153], arena + 586285056);
+
+  /* %731 = fused_linear(%729, %730) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 585891840, arena + 586285056, NULL, LK_ACT_NONE, NULL,
+      arena + 586874880);
+
+  /* %732 = linear_grad_weight(%729, %392) layers.2.0.layers.3.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 585891840, arena + 617938944, arena + 588398592);
+
+  /* %733 = reduce_sum(%729) {axes [0], batch} layers.2.0.layers.3.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 585891840,
+      arena + 588491136);
+
+  /* %734 = sdpa_grad(%386, %390, %391, %731) {heads 4, kv_heads 1} layers.2.0.layers.3.0 : f32[B, 64, 288] */
+  lk_sdpa_grad(B, 64, 64, 4, 1, 48, arena + 617545728, 192, arena + 622854144, 96,
+      arena + 622854192, 96, arena + 586874880, 192, arena + 585891840, 288,
+      arena + 585891840 + 192, 288, arena + 585891840 + 240, 288, 0.14433756f);
+
+  /* %735 = slice(%734) {axis 1, start 0, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 585891840, 288, arena + 586874880, 192);
+
+  /* %736 = slice(%734) {axis 1, start 192, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48] */
+  lk_copy_rows(B * 64, 48, arena + 585892032, 288, arena + 587268096, 48);
+
+  /* %737 = slice(%734) {axis 1, start 240, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48] */
+  lk_copy_rows(B * 64, 48, arena + 585892080, 288, arena + 587366400, 48);
+
+  /* %738 = concat(%736, %737) {axis 1} layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 96] */
+  lk_copy_rows(B * 64, 48, arena + 587268096, 48, arena + 585891840, 96);
+  lk_copy_rows(B * 64, 48, arena + 587366400, 48, arena + 585891888, 96);
+
+  /* %739 = transpose(%387) {perm [1, 0]} layers.2.0.layers.3.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[151], arena + 586088448);
+
+  /* %740 = fused_linear(%738, %739) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 96, 192, arena + 585891840, arena + 586088448, NULL, LK_ACT_NONE, NULL,
+      arena + 587464704);
+
+  /* %741 = linear_grad_weight(%738, %383) layers.2.0.layers.3.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 64, 192, 96, arena + 585891840, arena + 617152512, arena + 588472320);
+
+  /* %742 = reduce_sum(%738) {axes [0], batch} layers.2.0.layers.3.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 585891840,
+      arena + 588492096);
+
+  /* %743 = transpose(%384) {perm [1, 0]} layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[149], arena + 585891840);
+
+  /* %744 = linear_grad_weight(%735, %383) layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 586874880, arena + 617152512, arena + 588435456);
+
+  /* %745 = reduce_sum(%735) {axes [0], batch} layers.2.0.layers.3.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 586874880,
+      arena + 588491328);
+
+  /* %746 = fused_linear(%735, %743, %740) {residual} layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192], written over %740 */
+  lk_fused_linear(B * 64, 192, 192, arena + 586874880, arena + 585891840, NULL, LK_ACT_NONE,
+      arena + 587464704, arena + 587464704);
+
+  /* %747 = normalize_param_grad(%382, %746) {eps 1e-06} layers.2.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 64, 192, arena + 616759296, arena + 587464704, 1e-06f,
+      arena + 585891840);
+
+  /* %748 = index(%747) {axis 0, at 1} layers.2.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 585892032, 384, arena + 588491520, 192);
+
+  /* %749 = index(%747) {axis 0, at 0} layers.2.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 585891840, 384, arena + 588491712, 192);
+
+  /* %750 = normalize_grad(%382, %746, %304, %728) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %740 */
+  lk_layernorm_grad(B * 64, 192, arena + 616759296, arena + 587464704, params[115],
+      arena + 586481664, 1e-06f, arena + 587464704);
+
+  /* %751 = mul(%750, %381) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 587464704, (const long[]){12288, 192, 1},
+      inputs[18], (const long[]){1, 0, 0}, arena + 587857920);
+
+  /* %752 = transpose(%378) {perm [1, 0]} layers.2.0.layers.2.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[147], arena + 588251136);
+
+  /* %753 = fused_linear(%751, %752) layers.2.0.layers.2.1.fc2 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 587857920, arena + 588251136, NULL, LK_ACT_NONE, NULL,
+      arena + 585891840);
+
+  /* %754 = linear_grad_weight(%751, %377) layers.2.0.layers.2.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 64, 768, 192, arena + 587857920, arena + 584318976, arena + 588251136);
+
+  /* %755 = reduce_sum(%751) {axes [0], batch} layers.2.0.layers.2.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 587857920,
+      arena + 588491904);
+
+  /* %756 = gelu_grad(%376, %753) layers.2.0.layers.2.1 : f32[B, 64, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 582746112, arena + 585891840, arena + 584318976);
+
+  /* %757 = transpose(%374) {perm [1, 0]} layers.2.0.layers.2.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[145], arena + 582746112);
+
+  /* %758 = fused_linear(%756, %757) layers.2.0.layers.2.1.fc1 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 584318976, arena + 582746112, NULL, LK_ACT_NONE, NULL,
+      arena + 583335936);
+
+  /* %759 = linear_grad_weight(%756, %373) layers.2.0.layers.2.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 64, 192, 768, arena + 584318976, arena + 616366080, arena + 585891840);
+
+  /* %760 = reduce_sum(%756) {axes [0], batch} layers.2.0.layers.2.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 584318976,
+      arena + 586039296);
+
+  /* %761 = normalize_param_grad(%372, %758) {eps 1e-06} layers.2.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 64, 192, arena + 615972864, arena + 583335936, 1e-06f,
+      arena + 582746112);
+
+  /* %762 = index(%761) {axis 0, at 1} layers.2.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 582746304, 384, arena + 582746496, 192);
+
+  /* %763 = add(%726, %762) layers.2.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 588490752, (const long[]){1}, arena + 582746496,
+      (const long[]){1}, arena + 585345024);
+
+  /* %764 = index(%761) {axis 0, at 0} layers.2.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 582746112, 384, arena + 582746496, 192);
+
+  /* %765 = add(%727, %764) layers.2.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 588490944, (const long[]){1}, arena + 582746496,
+      (const long[]){1}, arena + 585345216);
+
+  /* %766 = normalize_grad(%372, %758, %321, %750) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %758 */
+  lk_layernorm_grad(B * 64, 192, arena + 615972864, arena + 583335936, params[123],
+      arena + 587464704, 1e-06f, arena + 583335936);
+
+  /* %767 = mul(%766, %371) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 583335936, (const long[]){12288, 192, 1},
+      inputs[17], (const long[]){1, 0, 0}, arena + 582746112);
+
+  /* %768 = transpose(%368) {perm [1, 0]} layers.2.0.layers.2.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[143], arena + 583139328);
+
+  /* %769 = fused_linear(%767, %768) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 582746112, arena + 583139328, NULL, LK_ACT_NONE, NULL,
+      arena + 583729152);
+
+  /* %770 = linear_grad_weight(%767, %367) layers.2.0.layers.2.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 582746112, arena + 615579648, arena + 585252864);
+
+  /* %771 = reduce_sum(%767) {axes [0], batch} layers.2.0.layers.2.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 582746112,
+      arena + 585345408);
+
+  /* %772 = sdpa_grad(%361, %365, %366, %769) {heads 4, kv_heads 1} layers.2.0.layers.2.0 : f32[B, 64, 288] */
+  lk_sdpa_grad(B, 64, 64, 4, 1, 48, arena + 615186432, 192, arena + 622657536, 96,
+      arena + 622657584, 96, arena + 583729152, 192, arena + 582746112, 288,
+      arena + 582746112 + 192, 288, arena + 582746112 + 240, 288, 0.14433756f);
+
+  /* %773 = slice(%772) {axis 1, start 0, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 582746112, 288, arena + 583729152, 192);
+
+  /* %774 = slice(%772) {axis 1, start 192, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48] */
+  lk_copy_rows(B * 64, 48, arena + 582746304, 288, arena + 584122368, 48);
+
+  /* %775 = slice(%772) {axis 1, start 240, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48] */
+  lk_copy_rows(B * 64, 48, arena + 582746352, 288, arena + 584220672, 48);
+
+  /* %776 = concat(%774, %775) {axis 1} layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 96] */
+  lk_copy_rows(B * 64, 48, arena + 584122368, 48, arena + 582746112, 96);
+  lk_copy_rows(B * 64, 48, arena + 584220672, 48, arena + 582746160, 96);
+
+  /* %777 = transpose(%362) {perm [1, 0]} layers.2.0.layers.2.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[141], arena + 582942720);
+
+  /* %778 = fused_linear(%776, %777) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 96, 192, arena + 582746112, arena + 582942720, NULL, LK_ACT_NONE, NULL,
+      arena + 584318976);
+
+  /* %779 = linear_grad_weight(%776, %358) layers.2.0.layers.2.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 64, 192, 96, arena + 582746112, arena + 614793216, arena + 585326592);
+
+  /* %780 = reduce_sum(%776) {axes [0], batch} layers.2.0.layers.2.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 582746112,
+      arena + 585346368);
+
+  /* %781 = transpose(%359) {perm [1, 0]} layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[139], arena + 582746112);
+
+  /* %782 = linear_grad_weight(%773, %358) layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 583729152, arena + 614793216, arena + 585289728);
+
+  /* %783 = reduce_sum(%773) {axes [0], batch} layers.2.0.layers.2.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 583729152,
+      arena + 585345600);
+
+  /* %784 = fused_linear(%773, %781, %778) {residual} layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192], written over %778 */
+  lk_fused_linear(B * 64, 192, 192, arena + 583729152, arena + 582746112, NULL, LK_ACT_NONE,
+      arena + 584318976, arena + 584318976);
+
+  /* %785 = normalize_param_grad(%357, %784) {eps 1e-06} layers.2.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 64, 192, arena + 614400000, arena + 584318976, 1e-06f,
+      arena + 582746112);
+
+  /* %786 = index(%785) {axis 0, at 1} layers.2.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 582746304, 384, arena + 582746496, 192);
+
+  /* %787 = add(%748, %786) layers.2.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 588491520, (const long[]){1}, arena + 582746496,
+      (const long[]){1}, arena + 585345792);
+
+  /* %788 = index(%785) {axis 0, at 0} layers.2.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 582746112, 384, arena + 582746496, 192);
+
+  /* %789 = add(%749, %788) layers.2.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 588491712, (const long[]){1}, arena + 582746496,
+      (const long[]){1}, arena + 585345984);
+
+  /* %790 = normalize_grad(%357, %784, %304, %766) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %778 */
+  lk_layernorm_grad(B * 64, 192, arena + 614400000, arena + 584318976, params[115],
+      arena + 583335936, 1e-06f, arena + 584318976);
+
+  /* %791 = mul(%790, %356) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 584318976, (const long[]){12288, 192, 1},
+      inputs[16], (const long[]){1, 0, 0}, arena + 584712192);
+
+  /* %792 = transpose(%353) {perm [1, 0]} layers.2.0.layers.1.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[137], arena + 585105408);
+
+  /* %793 = fused_linear(%791, %792) layers.2.0.layers.1.1.fc2 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 584712192, arena + 585105408, NULL, LK_ACT_NONE, NULL,
+      arena + 582746112);
+
+  /* %794 = linear_grad_weight(%791, %352) layers.2.0.layers.1.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 64, 768, 192, arena + 584712192, arena + 581173248, arena + 585105408);
+
+  /* %795 = reduce_sum(%791) {axes [0], batch} layers.2.0.layers.1.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 584712192,
+      arena + 585346176);
+
+  /* %796 = gelu_grad(%351, %793) layers.2.0.layers.1.1 : f32[B, 64, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 579600384, arena + 582746112, arena + 581173248);
+
+  /* %797 = transpose(%349) {perm [1, 0]} layers.2.0.layers.1.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[135], arena + 579600384);
+
+  /* %798 = fused_linear(%796, %797) layers.2.0.layers.1.1.fc1 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 581173248, arena + 579600384, NULL, LK_ACT_NONE, NULL,
+      arena + 580190208);
+
+  /* %799 = linear_grad_weight(%796, %348) layers.2.0.layers.1.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 64, 192, 768, arena + 581173248, arena + 614006784, arena + 582746112);
+
+  /* %800 = reduce_sum(%796) {axes [0], batch} layers.2.0.layers.1.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 581173248,
+      arena + 582893568);
+
+  /* %801 = normalize_param_grad(%347, %798) {eps 1e-06} layers.2.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 64, 192, arena + 613613568, arena + 580190208, 1e-06f,
+      arena + 579600384);
+
+  /* %802 = index(%801) {axis 0, at 1} layers.2.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 579600576, 384, arena + 579600768, 192);
+
+  /* %803 = add(%763, %802) layers.2.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 585345024, (const long[]){1}, arena + 579600768,
+      (const long[]){1}, arena + 582199296);
+
+  /* %804 = index(%801) {axis 0, at 0} layers.2.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 579600384, 384, arena + 579600768, 192);
+
+  /* %805 = add(%765, %804) layers.2.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 585345216, (const long[]){1}, arena + 579600768,
+      (const long[]){1}, arena + 582199488);
+
+  /* %806 = normalize_grad(%347, %798, %321, %790) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %798 */
+  lk_layernorm_grad(B * 64, 192, arena + 613613568, arena + 580190208, params[123],
+      arena + 584318976, 1e-06f, arena + 580190208);
+
+  /* %807 = mul(%806, %346) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 580190208, (const long[]){12288, 192, 1},
+      inputs[15], (const long[]){1, 0, 0}, arena + 579600384);
+
+  /* %808 = transpose(%343) {perm [1, 0]} layers.2.0.layers.1.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[133], arena + 579993600);
+
+  /* %809 = fused_linear(%807, %808) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 579600384, arena + 579993600, NULL, LK_ACT_NONE, NULL,
+      arena + 580583424);
+
+  /* %810 = linear_grad_weight(%807, %342) layers.2.0.layers.1.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 579600384, arena + 613220352, arena + 582107136);
+
+  /* %811 = reduce_sum(%807) {axes [0], batch} layers.2.0.layers.1.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 579600384,
+      arena + 582199680);
+
+  /* %812 = sdpa_grad(%336, %340, %341, %809) {heads 4, kv_heads 1} layers.2.0.layers.1.0 : f32[B, 64, 288] */
+  lk_sdpa_grad(B, 64, 64, 4, 1, 48, arena + 612827136, 192, arena + 622460928, 96,
+      arena + 622460976, 96, arena + 580583424, 192, arena + 579600384, 288,
+      arena + 579600384 + 192, 288, arena + 579600384 + 240, 288, 0.14433756f);
+
+  /* %813 = slice(%812) {axis 1, start 0, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 579600384, 288, arena + 580583424, 192);
+
+  /* %814 = slice(%812) {axis 1, start 192, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48] */
+  lk_copy_rows(B * 64, 48, arena + 579600576, 288, arena + 580976640, 48);
+
+  /* %815 = slice(%812) {axis 1, start 240, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48] */
+  lk_copy_rows(B * 64, 48, arena + 579600624, 288, arena + 581074944, 48);
+
+  /* %816 = concat(%814, %815) {axis 1} layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 96] */
+  lk_copy_rows(B * 64, 48, arena + 580976640, 48, arena + 579600384, 96);
+  lk_copy_rows(B * 64, 48, arena + 581074944, 48, arena + 579600432, 96);
+
+  /* %817 = transpose(%337) {perm [1, 0]} layers.2.0.layers.1.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[131], arena + 579796992);
+
+  /* %818 = fused_linear(%816, %817) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 96, 192, arena + 579600384, arena + 579796992, NULL, LK_ACT_NONE, NULL,
+      arena + 581173248);
+
+  /* %819 = linear_grad_weight(%816, %333) layers.2.0.layers.1.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 64, 192, 96, arena + 579600384, arena + 612433920, arena + 582180864);
+
+  /* %820 = reduce_sum(%816) {axes [0], batch} layers.2.0.layers.1.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 579600384,
+      arena + 582200640);
+
+  /* %821 = transpose(%334) {perm [1, 0]} layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[129], arena + 579600384);
+
+  /* %822 = linear_grad_weight(%813, %333) layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 580583424, arena + 612433920, arena + 582144000);
+
+  /* %823 = reduce_sum(%813) {axes [0], batch} layers.2.0.layers.1.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 580583424,
+      arena + 582199872);
+
+  /* %824 = fused_linear(%813, %821, %818) {residual} layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192], written over %818 */
+  lk_fused_linear(B * 64, 192, 192, arena + 580583424, arena + 579600384, NULL, LK_ACT_NONE,
+      arena + 581173248, arena + 581173248);
+
+  /* %825 = normalize_param_grad(%332, %824) {eps 1e-06} layers.2.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 64, 192, arena + 612040704, arena + 581173248, 1e-06f,
+      arena + 579600384);
+
+  /* %826 = index(%825) {axis 0, at 1} layers.2.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 579600576, 384, arena + 579600768, 192);
+
+  /* %827 = add(%787, %826) layers.2.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 585345792, (const long[]){1}, arena + 579600768,
+      (const long[]){1}, arena + 582200064);
+
+  /* %828 = index(%825) {axis 0, at 0} layers.2.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 579600384, 384, arena + 579600768, 192);
+
+  /* %829 = add(%789, %828) layers.2.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 585345984, (const long[]){1}, arena + 579600768,
+      (const long[]){1}, arena + 582200256);
+
+  /* %830 = normalize_grad(%332, %824, %304, %806) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %818 */
+  lk_layernorm_grad(B * 64, 192, arena + 612040704, arena + 581173248, params[115],
+      arena + 580190208, 1e-06f, arena + 581173248);
+
+  /* %831 = mul(%830, %331) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 581173248, (const long[]){12288, 192, 1},
+      inputs[14], (const long[]){1, 0, 0}, arena + 581566464);
+
+  /* %832 = transpose(%328) {perm [1, 0]} layers.2.0.layers.0.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[127], arena + 581959680);
+
+  /* %833 = fused_linear(%831, %832) layers.2.0.layers.0.1.fc2 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 581566464, arena + 581959680, NULL, LK_ACT_NONE, NULL,
+      arena + 579600384);
+
+  /* %834 = linear_grad_weight(%831, %327) layers.2.0.layers.0.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 64, 768, 192, arena + 581566464, arena + 578027520, arena + 581959680);
+
+  /* %835 = reduce_sum(%831) {axes [0], batch} layers.2.0.layers.0.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 581566464,
+      arena + 582200448);
+
+  /* %836 = gelu_grad(%326, %833) layers.2.0.layers.0.1 : f32[B, 64, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 528482304, arena + 579600384, arena + 578027520);
+
+  /* %837 = transpose(%324) {perm [1, 0]} layers.2.0.layers.0.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[125], arena + 528482304);
+
+  /* %838 = fused_linear(%836, %837) layers.2.0.layers.0.1.fc1 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 578027520, arena + 528482304, NULL, LK_ACT_NONE, NULL,
+      arena + 529072128);
+
+  /* %839 = linear_grad_weight(%836, %323) layers.2.0.layers.0.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 64, 192, 768, arena + 578027520, arena + 611647488, arena + 581566464);
+
+  /* %840 = reduce_sum(%836) {axes [0], batch} layers.2.0.layers.0.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 578027520,
+      arena + 581910528);
+
+  /* %841 = normalize_param_grad(%320, %838) {eps 1e-06} layers.2.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 64, 192, arena + 611254272, arena + 529072128, 1e-06f,
+      arena + 528482304);
+
+  /* %842 = index(%841) {axis 0, at 1} layers.2.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 528482496, 384, arena + 528482688, 192);
+
+  /* %843 = add(%803, %842) layers.2.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 582199296, (const long[]){1}, arena + 528482688,
+      (const long[]){1}, arena + 581911296);
+
+  /* %844 = index(%841) {axis 0, at 0} layers.2.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 528482304, 384, arena + 528482688, 192);
+
+  /* %845 = add(%805, %844) layers.2.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 582199488, (const long[]){1}, arena + 528482688,
+      (const long[]){1}, arena + 581911488);
+
+  /* %846 = normalize_grad(%320, %838, %321, %830) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %838 */
+  lk_layernorm_grad(B * 64, 192, arena + 611254272, arena + 529072128, params[123],
+      arena + 581173248, 1e-06f, arena + 529072128);
+
+  /* %847 = mul(%846, %319) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 529072128, (const long[]){12288, 192, 1},
+      inputs[13], (const long[]){1, 0, 0}, arena + 528482304);
+
+  /* %848 = transpose(%316) {perm [1, 0]} layers.2.0.layers.0.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[121], arena + 528875520);
+
+  /* %849 = fused_linear(%847, %848) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 528482304, arena + 528875520, NULL, LK_ACT_NONE, NULL,
+      arena + 529465344);
+
+  /* %850 = linear_grad_weight(%847, %315) layers.2.0.layers.0.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 528482304, arena + 610861056, arena + 581505024);
+
+  /* %851 = reduce_sum(%847) {axes [0], batch} layers.2.0.layers.0.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 528482304,
+      arena + 581560320);
+
+  /* %852 = sdpa_grad(%309, %313, %314, %849) {heads 4, kv_heads 1} layers.2.0.layers.0.0 : f32[B, 64, 288] */
+  lk_sdpa_grad(B, 64, 64, 4, 1, 48, arena + 610467840, 192, arena + 622264320, 96,
+      arena + 622264368, 96, arena + 529465344, 192, arena + 528482304, 288,
+      arena + 528482304 + 192, 288, arena + 528482304 + 240, 288, 0.14433756f);
+
+  /* %853 = slice(%852) {axis 1, start 0, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 528482304, 288, arena + 529465344, 192);
+
+  /* %854 = slice(%852) {axis 1, start 192, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48] */
+  lk_copy_rows(B * 64, 48, arena + 528482496, 288, arena + 529858560, 48);
+
+  /* %855 = slice(%852) {axis 1, start 240, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48] */
+  lk_copy_rows(B * 64, 48, arena + 528482544, 288, arena + 529956864, 48);
+
+  /* %856 = concat(%854, %855) {axis 1} layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 96] */
+  lk_copy_rows(B * 64, 48, arena + 529858560, 48, arena + 528875520, 96);
+  lk_copy_rows(B * 64, 48, arena + 529956864, 48, arena + 528875568, 96);
+
+  /* %857 = transpose(%310) {perm [1, 0]} layers.2.0.layers.0.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[119], arena + 529858560);
+
+  /* %858 = fused_linear(%856, %857) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 96, 192, arena + 528875520, arena + 529858560, NULL, LK_ACT_NONE, NULL,
+      arena + 528482304);
+
+  /* %859 = linear_grad_weight(%856, %306) layers.2.0.layers.0.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 64, 192, 96, arena + 528875520, arena + 610074624, arena + 581541888);
+
+  /* %860 = reduce_sum(%856) {axes [0], batch} layers.2.0.layers.0.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 528875520,
+      arena + 581561856);
+
+  /* %861 = transpose(%307) {perm [1, 0]} layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[117], arena + 528875520);
+
+  /* %862 = linear_grad_weight(%853, %306) layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 529465344, arena + 610074624, arena + 581861376);
+
+  /* %863 = reduce_sum(%853) {axes [0], batch} layers.2.0.layers.0.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 529465344,
+      arena + 581560512);
+
+  /* %864 = fused_linear(%853, %861, %858) {residual} layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192], written over %858 */
+  lk_fused_linear(B * 64, 192, 192, arena + 529465344, arena + 528875520, NULL, LK_ACT_NONE,
+      arena + 528482304, arena + 528482304);
+
+  /* %865 = normalize_param_grad(%303, %864) {eps 1e-06} layers.2.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 64, 192, arena + 609681408, arena + 528482304, 1e-06f,
+      arena + 528875520);
+
+  /* %866 = index(%865) {axis 0, at 1} layers.2.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 528875712, 384, arena + 528875904, 192);
+
+  /* %867 = add(%827, %866) layers.2.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 582200064, (const long[]){1}, arena + 528875904,
+      (const long[]){1}, arena + 581560704);
+
+  /* %868 = index(%865) {axis 0, at 0} layers.2.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 528875520, 384, arena + 528875904, 192);
+
+  /* %869 = add(%829, %868) layers.2.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 582200256, (const long[]){1}, arena + 528875904,
+      (const long[]){1}, arena + 581560896);
+
+  /* %870 = normalize_grad(%303, %864, %304, %846) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %858 */
+  lk_layernorm_grad(B * 64, 192, arena + 609681408, arena + 528482304, params[115],
+      arena + 529072128, 1e-06f, arena + 528482304);
+
+  /* %871 = reduce_sum(%870) {axes [], batch} layers.2.0 : f32[64, 192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 0, 0}, arena + 528482304,
+      arena + 581898240);
+
+  /* %872 = seq2img(%870) {height 8} layers.1.1 : f32[B, 192, 8, 8] */
+  lk_seq2img(B, 64, 192, arena + 528482304, arena + 578027520);
+
+  /* %873 = maxpool_grad(%299, %872) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 16, 16] */
+  lk_maxpool2d_grad(B, 192, 16, 16, 3, 3, 2, 2, 1, 1, arena + 533200896, arena + 578027520,
+      arena + 528482304);
+
+  /* %874 = img2seq(%873) layers.1.1 : f32[B, 256, 192] */
+  lk_img2seq(B, 192, 256, arena + 528482304, arena + 533200896);
+
+  /* %875 = normalize_param_grad(%295, %874) {eps 1e-06} layers.1.1.norm : f32[2, 192] */
+  lk_layernorm_param_grad(B * 256, 192, arena + 531628032, arena + 533200896, 1e-06f,
+      arena + 528482304);
+
+  /* %876 = index(%875) {axis 0, at 1} layers.1.1.norm : f32[192] */
+  lk_copy_rows(1, 192, arena + 528482496, 384, arena + 581561088, 192);
+
+  /* %877 = index(%875) {axis 0, at 0} layers.1.1.norm : f32[192] */
+  lk_copy_rows(1, 192, arena + 528482304, 384, arena + 581561280, 192);
+
+  /* %878 = normalize_grad(%295, %874, %296) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192], written over %874 */
+  lk_layernorm_grad(B * 256, 192, arena + 531628032, arena + 533200896, params[112], NULL, 1e-06f,
+      arena + 533200896);
+
+  /* %879 = seq2img(%878) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
+  lk_seq2img(B, 256, 192, arena + 533200896, arena + 528482304);
+
+  /* %880 = conv2d_grad_input(%879, %291) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [16, 16]} layers.1.1.conv : f32[B, 192, 16, 16] */
+  lk_conv2d_grad_input(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 528482304, params[110],
+      arena + 531628032);
+
+  /* %881 = conv2d_grad_weight(%879, %293) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[192, 192, 3, 3] */
+  lk_conv2d_grad_weight(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 528482304,
+      arena + 530055168, arena + 581173248);
+
+  /* %882 = reduce_sum(%879) {axes [1, 2], batch} layers.1.1.conv : f32[192] */
+  lk_reduce_sum(4, (const long[]){B, 192, 16, 16}, (const unsigned char[]){1, 0, 1, 1},
+      arena + 528482304, arena + 581561472);
+
+  /* %883 = img2seq(%880) layers.1.1 : f32[B, 256, 192] */
+  lk_img2seq(B, 192, 256, arena + 531628032, arena + 578027520);
+
+  /* %884 = mul(%883, %289) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 578027520, (const long[]){49152, 192, 1},
+      inputs[12], (const long[]){1, 0, 0}, arena + 579600384);
+
+  /* %885 = transpose(%286) {perm [1, 0]} layers.1.0.layers.3.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[108], arena + 581713920);
+
+  /* %886 = fused_linear(%884, %885) layers.1.0.layers.3.1.fc2 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 579600384, arena + 581713920, NULL, LK_ACT_NONE, NULL,
+      arena + 528482304);
+
+  /* %887 = linear_grad_weight(%884, %285) layers.1.0.layers.3.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 256, 768, 192, arena + 579600384, arena + 522190848, arena + 581713920);
+
+  /* %888 = reduce_sum(%884) {axes [0], batch} layers.1.0.layers.3.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 579600384,
+      arena + 581561664);
+
+  /* %889 = gelu_grad(%284, %886) layers.1.0.layers.3.1 : f32[B, 256, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 515899392, arena + 528482304,
+      arena + 522190848);
+
+  /* %890 = transpose(%282) {perm [1, 0]} layers.1.0.layers.3.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[106], arena + 515899392);
+
+  /* %891 = fused_linear(%889, %890) layers.1.0.layers.3.1.fc1 : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 768, 192, arena + 522190848, arena + 515899392, NULL, LK_ACT_NONE, NULL,
+      arena + 518258688);
+
+  /* %892 = linear_grad_weight(%889, %281) layers.1.0.layers.3.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 256, 192, 768, arena + 522190848, arena + 576454656, arena + 528482304);
+
+  /* %893 = reduce_sum(%889) {axes [0], batch} layers.1.0.layers.3.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 522190848,
+      arena + 528629760);
+
+  /* %894 = normalize_param_grad(%280, %891) {eps 1e-06} layers.1.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 256, 192, arena + 574881792, arena + 518258688, 1e-06f,
+      arena + 515899392);
+
+  /* %895 = index(%894) {axis 0, at 1} layers.1.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 515899584, 384, arena + 525576192, 192);
+
+  /* %896 = index(%894) {axis 0, at 0} layers.1.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 515899392, 384, arena + 525576384, 192);
+
+  /* %897 = normalize_grad(%280, %891, %204, %883) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %891 */
+  lk_layernorm_grad(B * 256, 192, arena + 574881792, arena + 518258688, params[74],
+      arena + 578027520, 1e-06f, arena + 518258688);
+
+  /* %898 = mul(%897, %279) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 518258688, (const long[]){49152, 192, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 515899392);
+
+  /* %899 = transpose(%276) {perm [1, 0]} layers.1.0.layers.3.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[104], arena + 517472256);
+
+  /* %900 = fused_linear(%898, %899) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 515899392, arena + 517472256, NULL, LK_ACT_NONE, NULL,
+      arena + 519831552);
+
+  /* %901 = linear_grad_weight(%898, %275) layers.1.0.layers.3.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 515899392, arena + 573308928, arena + 525484032);
+
+  /* %902 = reduce_sum(%898) {axes [0], batch} layers.1.0.layers.3.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 515899392,
+      arena + 525576576);
+
+  /* %903 = sdpa_grad(%269, %273, %274, %900) {heads 4, kv_heads 1} layers.1.0.layers.3.0 : f32[B, 256, 288] */
+  lk_sdpa_grad(B, 256, 256, 4, 1, 48, arena + 571736064, 192, arena + 608894976, 96,
+      arena + 608895024, 96, arena + 519831552, 192, arena + 515899392, 288,
+      arena + 515899392 + 192, 288, arena + 515899392 + 240, 288, 0.14433756f);
+
+  /* %904 = slice(%903) {axis 1, start 0, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 515899392, 288, arena + 519831552, 192);
+
+  /* %905 = slice(%903) {axis 1, start 192, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48] */
+  lk_copy_rows(B * 256, 48, arena + 515899584, 288, arena + 521404416, 48);
+
+  /* %906 = slice(%903) {axis 1, start 240, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48] */
+  lk_copy_rows(B * 256, 48, arena + 515899632, 288, arena + 521797632, 48);
+
+  /* %907 = concat(%905, %906) {axis 1} layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 96] */
+  lk_copy_rows(B * 256, 48, arena + 521404416, 48, arena + 515899392, 96);
+  lk_copy_rows(B * 256, 48, arena + 521797632, 48, arena + 515899440, 96);
+
+  /* %908 = transpose(%270) {perm [1, 0]} layers.1.0.layers.3.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[102], arena + 516685824);
+
+  /* %909 = fused_linear(%907, %908) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 96, 192, arena + 515899392, arena + 516685824, NULL, LK_ACT_NONE, NULL,
+      arena + 522190848);
+
+  /* %910 = linear_grad_weight(%907, %266) layers.1.0.layers.3.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 256, 192, 96, arena + 515899392, arena + 570163200, arena + 525557760);
+
+  /* %911 = reduce_sum(%907) {axes [0], batch} layers.1.0.layers.3.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 515899392,
+      arena + 525577536);
+
+  /* %912 = transpose(%267) {perm [1, 0]} layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[100], arena + 515899392);
+
+  /* %913 = linear_grad_weight(%904, %266) layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 519831552, arena + 570163200, arena + 525520896);
+
+  /* %914 = reduce_sum(%904) {axes [0], batch} layers.1.0.layers.3.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 519831552,
+      arena + 525576768);
+
+  /* %915 = fused_linear(%904, %912, %909) {residual} layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192], written over %909 */
+  lk_fused_linear(B * 256, 192, 192, arena + 519831552, arena + 515899392, NULL, LK_ACT_NONE,
+      arena + 522190848, arena + 522190848);
+
+  /* %916 = normalize_param_grad(%265, %915) {eps 1e-06} layers.1.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 256, 192, arena + 568590336, arena + 522190848, 1e-06f,
+      arena + 515899392);
+
+  /* %917 = index(%916) {axis 0, at 1} layers.1.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 515899584, 384, arena + 525576960, 192);
+
+  /* %918 = index(%916) {axis 0, at 0} layers.1.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 515899392, 384, arena + 525577152, 192);
+
+  /* %919 = normalize_grad(%265, %915, %187, %897) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %909 */
+  lk_layernorm_grad(B * 256, 192, arena + 568590336, arena + 522190848, params[66],
+      arena + 518258688, 1e-06f, arena + 522190848);
+
+  /* %920 = mul(%919, %264) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 522190848, (const long[]){49152, 192, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 523763712);
+
+  /* %921 = transpose(%261) {perm [1, 0]} layers.1.0.layers.2.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[98], arena + 525336576);
+
+  /* %922 = fused_linear(%920, %921) layers.1.0.layers.2.1.fc2 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 523763712, arena + 525336576, NULL, LK_ACT_NONE, NULL,
+      arena + 515899392);
+
+  /* %923 = linear_grad_weight(%920, %260) layers.1.0.layers.2.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 256, 768, 192, arena + 523763712, arena + 509607936, arena + 525336576);
+
+  /* %924 = reduce_sum(%920) {axes [0], batch} layers.1.0.layers.2.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 523763712,
+      arena + 525577344);
+
+  /* %925 = gelu_grad(%259, %922) layers.1.0.layers.2.1 : f32[B, 256, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 503316480, arena + 515899392,
+      arena + 509607936);
+
+  /* %926 = transpose(%257) {perm [1, 0]} layers.1.0.layers.2.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[96], arena + 503316480);
+
+  /* %927 = fused_linear(%925, %926) layers.1.0.layers.2.1.fc1 : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 768, 192, arena + 509607936, arena + 503316480, NULL, LK_ACT_NONE, NULL,
+      arena + 505675776);
+
+  /* %928 = linear_grad_weight(%925, %256) layers.1.0.layers.2.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 256, 192, 768, arena + 509607936, arena + 567017472, arena + 515899392);
+
+  /* %929 = reduce_sum(%925) {axes [0], batch} layers.1.0.layers.2.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 509607936,
+      arena + 516046848);
+
+  /* %930 = normalize_param_grad(%255, %927) {eps 1e-06} layers.1.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 256, 192, arena + 565444608, arena + 505675776, 1e-06f,
+      arena + 503316480);
+
+  /* %931 = index(%930) {axis 0, at 1} layers.1.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 503316672, 384, arena + 503316864, 192);
+
+  /* %932 = add(%895, %931) layers.1.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 525576192, (const long[]){1}, arena + 503316864,
+      (const long[]){1}, arena + 512993280);
+
+  /* %933 = index(%930) {axis 0, at 0} layers.1.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 503316480, 384, arena + 503316864, 192);
+
+  /* %934 = add(%896, %933) layers.1.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 525576384, (const long[]){1}, arena + 503316864,
+      (const long[]){1}, arena + 512993472);
+
+  /* %935 = normalize_grad(%255, %927, %204, %919) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %927 */
+  lk_layernorm_grad(B * 256, 192, arena + 565444608, arena + 505675776, params[74],
+      arena + 522190848, 1e-06f, arena + 505675776);
+
+  /* %936 = mul(%935, %254) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 505675776, (const long[]){49152, 192, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 503316480);
+
+  /* %937 = transpose(%251) {perm [1, 0]} layers.1.0.layers.2.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[94], arena + 504889344);
+
+  /* %938 = fused_linear(%936, %937) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 503316480, arena + 504889344, NULL, LK_ACT_NONE, NULL,
+      arena + 507248640);
+
+  /* %939 = linear_grad_weight(%936, %250) layers.1.0.layers.2.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 503316480, arena + 563871744, arena + 512901120);
+
+  /* %940 = reduce_sum(%936) {axes [0], batch} layers.1.0.layers.2.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 503316480,
+      arena + 512993664);
+
+  /* %941 = sdpa_grad(%244, %248, %249, %938) {heads 4, kv_heads 1} layers.1.0.layers.2.0 : f32[B, 256, 288] */
+  lk_sdpa_grad(B, 256, 256, 4, 1, 48, arena + 562298880, 192, arena + 608108544, 96,
+      arena + 608108592, 96, arena + 507248640, 192, arena + 503316480, 288,
+      arena + 503316480 + 192, 288, arena + 503316480 + 240, 288, 0.14433756f);
+
+  /* %942 = slice(%941) {axis 1, start 0, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 503316480, 288, arena + 507248640, 192);
+
+  /* %943 = slice(%941) {axis 1, start 192, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48] */
+  lk_copy_rows(B * 256, 48, arena + 503316672, 288, arena + 508821504, 48);
+
+  /* %944 = slice(%941) {axis 1, start 240, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48] */
+  lk_copy_rows(B * 256, 48, arena + 503316720, 288, arena + 509214720, 48);
+
+  /* %945 = concat(%943, %944) {axis 1} layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 96] */
+  lk_copy_rows(B * 256, 48, arena + 508821504, 48, arena + 503316480, 96);
+  lk_copy_rows(B * 256, 48, arena + 509214720, 48, arena + 503316528, 96);
+
+  /* %946 = transpose(%245) {perm [1, 0]} layers.1.0.layers.2.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[92], arena + 504102912);
+
+  /* %947 = fused_linear(%945, %946) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 96, 192, arena + 503316480, arena + 504102912, NULL, LK_ACT_NONE, NULL,
+      arena + 509607936);
+
+  /* %948 = linear_grad_weight(%945, %241) layers.1.0.layers.2.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 256, 192, 96, arena + 503316480, arena + 560726016, arena + 512974848);
+
+  /* %949 = reduce_sum(%945) {axes [0], batch} layers.1.0.layers.2.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 503316480,
+      arena + 512994624);
+
+  /* %950 = transpose(%242) {perm [1, 0]} layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[90], arena + 503316480);
+
+  /* %951 = linear_grad_weight(%942, %241) layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 507248640, arena + 560726016, arena + 512937984);
+
+  /* %952 = reduce_sum(%942) {axes [0], batch} layers.1.0.layers.2.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 507248640,
+      arena + 512993856);
+
+  /* %953 = fused_linear(%942, %950, %947) {residual} layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192], written over %947 */
+  lk_fused_linear(B * 256, 192, 192, arena + 507248640, arena + 503316480, NULL, LK_ACT_NONE,
+      arena + 509607936, arena + 509607936);
+
+  /* %954 = normalize_param_grad(%240, %953) {eps 1e-06} layers.1.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 256, 192, arena + 559153152, arena + 509607936, 1e-06f,
+      arena + 503316480);
+
+  /* %955 = index(%954) {axis 0, at 1} layers.1.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 503316672, 384, arena + 503316864, 192);
+
+  /* %956 = add(%917, %955) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 525576960, (const long[]){1}, arena + 503316864,
+      (const long[]){1}, arena + 512994048);
+
+  /* %957 = index(%954) {axis 0, at 0} layers.1.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 503316480, 384, arena + 503316864, 192);
+
+  /* %958 = add(%918, %957) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 525577152, (const long[]){1}, arena + 503316864,
+      (const long[]){1}, arena + 512994240);
+
+  /* %959 = normalize_grad(%240, %953, %187, %935) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %947 */
+  lk_layernorm_grad(B * 256, 192, arena + 559153152, arena + 509607936, params[66],
+      arena + 505675776, 1e-06f, arena + 509607936);
+
+  /* %960 = mul(%959, %239) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 509607936, (const long[]){49152, 192, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 511180800);
+
+  /* %961 = transpose(%236) {perm [1, 0]} layers.1.0.layers.1.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[88], arena + 512753664);
+
+  /* %962 = fused_linear(%960, %961) layers.1.0.layers.1.1.fc2 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 511180800, arena + 512753664, NULL, LK_ACT_NONE, NULL,
+      arena + 503316480);
+
+  /* %963 = linear_grad_weight(%960, %235) layers.1.0.layers.1.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 256, 768, 192, arena + 511180800, arena + 497025024, arena + 512753664);
+
+  /* %964 = reduce_sum(%960) {axes [0], batch} layers.1.0.layers.1.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 511180800,
+      arena + 512994432);
+
+  /* %965 = gelu_grad(%234, %962) layers.1.0.layers.1.1 : f32[B, 256, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 490733568, arena + 503316480,
+      arena + 497025024);
+
+  /* %966 = transpose(%232) {perm [1, 0]} layers.1.0.layers.1.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[86], arena + 490733568);
+
+  /* %967 = fused_linear(%965, %966) layers.1.0.layers.1.1.fc1 : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 768, 192, arena + 497025024, arena + 490733568, NULL, LK_ACT_NONE, NULL,
+      arena + 493092864);
+
+  /* %968 = linear_grad_weight(%965, %231) layers.1.0.layers.1.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 256, 192, 768, arena + 497025024, arena + 557580288, arena + 503316480);
+
+  /* %969 = reduce_sum(%965) {axes [0], batch} layers.1.0.layers.1.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 497025024,
+      arena + 503463936);
+
+  /* %970 = normalize_param_grad(%230, %967) {eps 1e-06} layers.1.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 256, 192, arena + 556007424, arena + 493092864, 1e-06f,
+      arena + 490733568);
+
+  /* %971 = index(%970) {axis 0, at 1} layers.1.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 490733760, 384, arena + 490733952, 192);
+
+  /* %972 = add(%932, %971) layers.1.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 512993280, (const long[]){1}, arena + 490733952,
+      (const long[]){1}, arena + 500410368);
+
+  /* %973 = index(%970) {axis 0, at 0} layers.1.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 490733568, 384, arena + 490733952, 192);
+
+  /* %974 = add(%934, %973) layers.1.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 512993472, (const long[]){1}, arena + 490733952,
+      (const long[]){1}, arena + 500410560);
+
+  /* %975 = normalize_grad(%230, %967, %204, %959) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %967 */
+  lk_layernorm_grad(B * 256, 192, arena + 556007424, arena + 493092864, params[74],
+      arena + 509607936, 1e-06f, arena + 493092864);
+
+  /* %976 = mul(%975, %229) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 493092864, (const long[]){49152, 192, 1},
+      inputs[7], (const long[]){1, 0, 0}, arena + 490733568);
+
+  /* %977 = transpose(%226) {perm [1, 0]} layers.1.0.layers.1.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[84], arena + 492306432);
+
+  /* %978 = fused_linear(%976, %977) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 490733568, arena + 492306432, NULL, LK_ACT_NONE, NULL,
+      arena + 494665728);
+
+  /* %979 = linear_grad_weight(%976, %225) layers.1.0.layers.1.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 490733568, arena + 554434560, arena + 500318208);
+
+  /* %980 = reduce_sum(%976) {axes [0], batch} layers.1.0.layers.1.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 490733568,
+      arena + 500410752);
+
+  /* %981 = sdpa_grad(%219, %223, %224, %978) {heads 4, kv_heads 1} layers.1.0.layers.1.0 : f32[B, 256, 288] */
+  lk_sdpa_grad(B, 256, 256, 4, 1, 48, arena + 552861696, 192, arena + 607322112, 96,
+      arena + 607322160, 96, arena + 494665728, 192, arena + 490733568, 288,
+      arena + 490733568 + 192, 288, arena + 490733568 + 240, 288, 0.14433756f);
+
+  /* %982 = slice(%981) {axis 1, start 0, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 490733568, 288, arena + 494665728, 192);
+
+  /* %983 = slice(%981) {axis 1, start 192, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48] */
+  lk_copy_rows(B * 256, 48, arena + 490733760, 288, arena + 496238592, 48);
+
+  /* %984 = slice(%981) {axis 1, start 240, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48] */
+  lk_copy_rows(B * 256, 48, arena + 490733808, 288, arena + 496631808, 48);
+
+  /* %985 = concat(%983, %984) {axis 1} layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 96] */
+  lk_copy_rows(B * 256, 48, arena + 496238592, 48, arena + 490733568, 96);
+  lk_copy_rows(B * 256, 48, arena + 496631808, 48, arena + 490733616, 96);
+
+  /* %986 = transpose(%220) {perm [1, 0]} layers.1.0.layers.1.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[82], arena + 491520000);
+
+  /* %987 = fused_linear(%985, %986) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 96, 192, arena + 490733568, arena + 491520000, NULL, LK_ACT_NONE, NULL,
+      arena + 497025024);
+
+  /* %988 = linear_grad_weight(%985, %216) layers.1.0.layers.1.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 256, 192, 96, arena + 490733568, arena + 551288832, arena + 500391936);
+
+  /* %989 = reduce_sum(%985) {axes [0], batch} layers.1.0.layers.1.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 490733568,
+      arena + 500411712);
+
+  /* %990 = transpose(%217) {perm [1, 0]} layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[80], arena + 490733568);
+
+  /* %991 = linear_grad_weight(%982, %216) layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 494665728, arena + 551288832, arena + 500355072);
+
+  /* %992 = reduce_sum(%982) {axes [0], batch} layers.1.0.layers.1.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 494665728,
+      arena + 500410944);
+
+  /* %993 = fused_linear(%982, %990, %987) {residual} layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192], written over %987 */
+  lk_fused_linear(B * 256, 192, 192, arena + 494665728, arena + 490733568, NULL, LK_ACT_NONE,
+      arena + 497025024, arena + 497025024);
+
+  /* %994 = normalize_param_grad(%215, %993) {eps 1e-06} layers.1.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 256, 192, arena + 549715968, arena + 497025024, 1e-06f,
+      arena + 490733568);
+
+  /* %995 = index(%994) {axis 0, at 1} layers.1.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 490733760, 384, arena + 490733952, 192);
+
+  /* %996 = add(%956, %995) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 512994048, (const long[]){1}, arena + 490733952,
+      (const long[]){1}, arena + 500411136);
+
+  /* %997 = index(%994) {axis 0, at 0} layers.1.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 490733568, 384, arena + 490733952, 192);
+
+  /* %998 = add(%958, %997) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 512994240, (const long[]){1}, arena + 490733952,
+      (const long[]){1}, arena + 500411328);
+
+  /* %999 = normalize_grad(%215, %993, %187, %975) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %987 */
+  lk_layernorm_grad(B * 256, 192, arena + 549715968, arena + 497025024, params[66],
+      arena + 493092864, 1e-06f, arena + 497025024);
+
+  /* %1000 = mul(%999, %214) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 497025024, (const long[]){49152, 192, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 498597888);
+
+  /* %1001 = transpose(%211) {perm [1, 0]} layers.1.0.layers.0.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[78], arena + 500170752);
+
+  /* %1002 = fused_linear(%1000, %1001) layers.1.0.layers.0.1.fc2 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 498597888, arena + 500170752, NULL, LK_ACT_NONE, NULL,
+      arena + 490733568);
+
+  /* %1003 = linear_grad_weight(%1000, %210) layers.1.0.layers.0.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 256, 768, 192, arena + 498597888, arena + 484442112, arena + 500170752);
+
+  /* %1004 = reduce_sum(%1000) {axes [0], batch} layers.1.0.layers.0.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 498597888,
+      arena + 500411520);
+
+  /* %1005 = gelu_grad(%209, %1002) layers.1.0.layers.0.1 : f32[B, 256, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 390070272, arena + 490733568,
+      arena + 484442112);
+
+  /* %1006 = transpose(%207) {perm [1, 0]} layers.1.0.layers.0.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[76], arena + 390070272);
+
+  /* %1007 = fused_linear(%1005, %1006) layers.1.0.layers.0.1.fc1 : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 768, 192, arena + 484442112, arena + 390070272, NULL, LK_ACT_NONE, NULL,
+      arena + 392429568);
+
+  /* %1008 = linear_grad_weight(%1005, %206) layers.1.0.layers.0.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 256, 192, 768, arena + 484442112, arena + 548143104, arena + 498597888);
+
+  /* %1009 = reduce_sum(%1005) {axes [0], batch} layers.1.0.layers.0.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 484442112,
+      arena + 498745344);
+
+  /* %1010 = normalize_param_grad(%203, %1007) {eps 1e-06} layers.1.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 256, 192, arena + 546570240, arena + 392429568, 1e-06f,
+      arena + 390070272);
+
+  /* %1011 = index(%1010) {axis 0, at 1} layers.1.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 390070464, 384, arena + 390070656, 192);
+
+  /* %1012 = add(%972, %1011) layers.1.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 500410368, (const long[]){1}, arena + 390070656,
+      (const long[]){1}, arena + 498746112);
+
+  /* %1013 = index(%1010) {axis 0, at 0} layers.1.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 390070272, 384, arena + 390070656, 192);
+
+  /* %1014 = add(%974, %1013) layers.1.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 500410560, (const long[]){1}, arena + 390070656,
+      (const long[]){1}, arena + 498746304);
+
+  /* %1015 = normalize_grad(%203, %1007, %204, %999) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %1007 */
+  lk_layernorm_grad(B * 256, 192, arena + 546570240, arena + 392429568, params[74],
+      arena + 497025024, 1e-06f, arena + 392429568);
+
+  /* %1016 = mul(%1015, %202) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 392429568, (const long[]){49152, 192, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 390070272);
+
+  /* %1017 = transpose(%199) {perm [1, 0]} layers.1.0.layers.0.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[72], arena + 391643136);
+
+  /* %1018 = fused_linear(%1016, %1017) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 390070272, arena + 391643136, NULL, LK_ACT_NONE, NULL,
+      arena + 394002432);
+
+  /* %1019 = linear_grad_weight(%1016, %198) layers.1.0.layers.0.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 390070272, arena + 544997376, arena + 497553408);
+
+  /* %1020 = reduce_sum(%1016) {axes [0], batch} layers.1.0.layers.0.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 390070272,
+      arena + 497645568);
+
+  /* %1021 = sdpa_grad(%192, %196, %197, %1018) {heads 4, kv_heads 1} layers.1.0.layers.0.0 : f32[B, 256, 288] */
+  lk_sdpa_grad(B, 256, 256, 4, 1, 48, arena + 543424512, 192, arena + 606535680, 96,
+      arena + 606535728, 96, arena + 394002432, 192, arena + 390070272, 288,
+      arena + 390070272 + 192, 288, arena + 390070272 + 240, 288, 0.14433756f);
+
+  /* %1022 = slice(%1021) {axis 1, start 0, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 390070272, 288, arena + 394002432, 192);
+
+  /* %1023 = slice(%1021) {axis 1, start 192, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48] */
+  lk_copy_rows(B * 256, 48, arena + 390070464, 288, arena + 395575296, 48);
+
+  /* %1024 = slice(%1021) {axis 1, start 240, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48] */
+  lk_copy_rows(B * 256, 48, arena + 390070512, 288, arena + 395968512, 48);
+
+  /* %1025 = concat(%1023, %1024) {axis 1} layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 96] */
+  lk_copy_rows(B * 256, 48, arena + 395575296, 48, arena + 391643136, 96);
+  lk_copy_rows(B * 256, 48, arena + 395968512, 48, arena + 391643184, 96);
+
+  /* %1026 = transpose(%193) {perm [1, 0]} layers.1.0.layers.0.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[70], arena + 395575296);
+
+  /* %1027 = fused_linear(%1025, %1026) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 96, 192, arena + 391643136, arena + 395575296, NULL, LK_ACT_NONE, NULL,
+      arena + 390070272);
+
+  /* %1028 = linear_grad_weight(%1025, %189) layers.1.0.layers.0.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 256, 192, 96, arena + 391643136, arena + 541851648, arena + 497627136);
+
+  /* %1029 = reduce_sum(%1025) {axes [0], batch} layers.1.0.layers.0.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 391643136,
+      arena + 497647104);
+
+  /* %1030 = transpose(%190) {perm [1, 0]} layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[68], arena + 391643136);
+
+  /* %1031 = linear_grad_weight(%1022, %189) layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 394002432, arena + 541851648, arena + 497590272);
+
+  /* %1032 = reduce_sum(%1022) {axes [0], batch} layers.1.0.layers.0.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 394002432,
+      arena + 497645760);
+
+  /* %1033 = fused_linear(%1022, %1030, %1027) {residual} layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192], written over %1027 */
+  lk_fused_linear(B * 256, 192, 192, arena + 394002432, arena + 391643136, NULL, LK_ACT_NONE,
+      arena + 390070272, arena + 390070272);
+
+  /* %1034 = normalize_param_grad(%186, %1033) {eps 1e-06} layers.1.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 256, 192, arena + 540278784, arena + 390070272, 1e-06f,
+      arena + 391643136);
+
+  /* %1035 = index(%1034) {axis 0, at 1} layers.1.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 391643328, 384, arena + 391643520, 192);
+
+  /* %1036 = add(%996, %1035) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 500411136, (const long[]){1}, arena + 391643520,
+      (const long[]){1}, arena + 497645952);
+
+  /* %1037 = index(%1034) {axis 0, at 0} layers.1.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 391643136, 384, arena + 391643520, 192);
+
+  /* %1038 = add(%998, %1037) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 500411328, (const long[]){1}, arena + 391643520,
+      (const long[]){1}, arena + 497646144);
+
+  /* %1039 = normalize_grad(%186, %1033, %187, %1015) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %1027 */
+  lk_layernorm_grad(B * 256, 192, arena + 540278784, arena + 390070272, params[66],
+      arena + 392429568, 1e-06f, arena + 390070272);
+
+  /* %1040 = reduce_sum(%1039) {axes [], batch} layers.1.0 : f32[256, 192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 0, 0}, arena + 390070272,
+      arena + 497504256);
+
+  /* %1041 = seq2img(%1039) {height 16} layers.0.1 : f32[B, 192, 16, 16] */
+  lk_seq2img(B, 256, 192, arena + 390070272, arena + 484442112);
+
+  /* %1042 = maxpool_grad(%182, %1041) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 32, 32] */
+  lk_maxpool2d_grad(B, 192, 32, 32, 3, 3, 2, 2, 1, 1, arena + 408944640, arena + 484442112,
+      arena + 390070272);
+
+  /* %1043 = img2seq(%1042) layers.0.1 : f32[B, 1024, 192] */
+  lk_img2seq(B, 192, 1024, arena + 390070272, arena + 408944640);
+
+  /* %1044 = normalize_param_grad(%178, %1043) {eps 1e-06} layers.0.1.norm : f32[2, 192] */
+  lk_layernorm_param_grad(B * 1024, 192, arena + 402653184, arena + 408944640, 1e-06f,
+      arena + 390070272);
+
+  /* %1045 = index(%1044) {axis 0, at 1} layers.0.1.norm : f32[192] */
+  lk_copy_rows(1, 192, arena + 390070464, 384, arena + 497646336, 192);
+
+  /* %1046 = index(%1044) {axis 0, at 0} layers.0.1.norm : f32[192] */
+  lk_copy_rows(1, 192, arena + 390070272, 384, arena + 497646528, 192);
+
+  /* %1047 = normalize_grad(%178, %1043, %179) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192], written over %1043 */
+  lk_layernorm_grad(B * 1024, 192, arena + 402653184, arena + 408944640, params[63], NULL, 1e-06f,
+      arena + 408944640);
+
+  /* %1048 = seq2img(%1047) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
+  lk_seq2img(B, 1024, 192, arena + 408944640, arena + 390070272);
+
+  /* %1049 = conv2d_grad_input(%1048, %174) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [32, 32]} layers.0.1.conv : f32[B, 192, 32, 32] */
+  lk_conv2d_grad_input(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 390070272, params[61],
+      arena + 402653184);
+
+  /* %1050 = conv2d_grad_weight(%1048, %176) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[192, 192, 3, 3] */
+  lk_conv2d_grad_weight(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 390070272,
+      arena + 396361728, arena + 497025024);
+
+  /* %1051 = reduce_sum(%1048) {axes [1, 2], batch} layers.0.1.conv : f32[192] */
+  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
+      arena + 390070272, arena + 497646720);
+
+  /* %1052 = img2seq(%1049) layers.0.1 : f32[B, 1024, 192] */
+  lk_img2seq(B, 192, 1024, arena + 402653184, arena + 484442112);
+
+  /* %1053 = mul(%1052, %172) layers.0.0 : f32[B, 1024, 192] */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 484442112, (const long[]){196608, 192, 1},
+      inputs[4], (const long[]){1, 0, 0}, arena + 490733568);
+
+  /* %1054 = transpose(%169) {perm [1, 0]} layers.0.0.layers.1.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[59], arena + 497356800);
+
+  /* %1055 = fused_linear(%1053, %1054) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 768] */
+  lk_fused_linear(B * 1024, 192, 768, arena + 490733568, arena + 497356800, NULL, LK_ACT_NONE, NULL,
+      arena + 390070272);
+
+  /* %1056 = linear_grad_weight(%1053, %168) layers.0.0.layers.1.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 1024, 768, 192, arena + 490733568, arena + 364904448,
+      arena + 497356800);
+
+  /* %1057 = reduce_sum(%1053) {axes [0], batch} layers.0.0.layers.1.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 226492416, arena);
+      arena + 490733568, arena + 497646912);
 
-  /* %1137 = add(%1132, %1136) layers.0.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 232821120, (const long[]){1}, arena, (const long[]){1},
-      arena + 116790336);
+  /* %1058 = gelu_grad(%167, %1055) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 1024 * 768, arena + 339738624, arena + 390070272,
+      arena + 364904448);
 
-  /* %1138 = reduce_sum(%1128, %114) {axes [0], batch} layers.0.0.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 226492416, arena + 534773760, arena);
+  /* %1059 = transpose(%165) {perm [1, 0]} layers.0.0.layers.1.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[57], arena + 339738624);
 
-  /* %1139 = add(%1134, %1138) layers.0.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 113246208, (const long[]){1}, arena, (const long[]){1},
-      arena + 116790528);
+  /* %1060 = fused_linear(%1058, %1059) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 768, 192, arena + 364904448, arena + 339738624, NULL, LK_ACT_NONE, NULL,
+      arena + 349175808);
 
-  /* %1140 = normalize_grad(%111, %1128, %112, %1106) {eps 1e-06} layers.0.0 : f32[B, 1024, 192], written over %1128 */
-  lk_layernorm_grad(B * 1024, 192, arena + 528482304, arena + 226492416, params[37],
-      arena + 509607936, 1e-06f, arena + 226492416);
+  /* %1061 = linear_grad_weight(%1058, %164) layers.0.0.layers.1.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 768, arena + 364904448, arena + 478150656,
+      arena + 408944640);
 
-  /* %1141 = reshape(%1140) {shape [1, 1024, 192]} layers.0.0 : f32[B, 1, 1024, 192], a view of %1128: no code */
+  /* %1062 = reduce_sum(%1058) {axes [0], batch} layers.0.0.layers.1.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 768}, (const unsigned char[]){1, 1, 0},
+      arena + 364904448, arena + 409534464);
 
-  /* %1142 = zero_pad(%1141, %1135) {axis 0, before 0, after 17} layers.0.0 : f32[B, 18, 1024, 192], written over %1124 */
-  lk_zero_pad_add(B, 1, 196608, 0, 17, arena + 226492416, arena + 339738624, arena + 339738624);
+  /* %1063 = normalize_param_grad(%163, %1060) {eps 1e-06} layers.0.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 1024, 192, arena + 471859200, arena + 349175808, 1e-06f,
+      arena + 339738624);
+
+  /* %1064 = index(%1063) {axis 0, at 1} layers.0.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 339738816, 384, arena + 377634816, 192);
+
+  /* %1065 = index(%1063) {axis 0, at 0} layers.0.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 339738624, 384, arena + 377635008, 192);
+
+  /* %1066 = normalize_grad(%163, %1060, %137, %1052) {eps 1e-06} layers.0.0 : f32[B, 1024, 192], written over %1060 */
+  lk_layernorm_grad(B * 1024, 192, arena + 471859200, arena + 349175808, params[45],
+      arena + 484442112, 1e-06f, arena + 349175808);
+
+  /* %1067 = mul(%1066, %162) layers.0.0 : f32[B, 1024, 192] */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 349175808, (const long[]){196608, 192, 1},
+      inputs[3], (const long[]){1, 0, 0}, arena + 339738624);
+
+  /* %1068 = transpose(%159) {perm [1, 0]} layers.0.0.layers.1.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[55], arena + 346030080);
+
+  /* %1069 = fused_linear(%1067, %1068) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 192, 192, arena + 339738624, arena + 346030080, NULL, LK_ACT_NONE, NULL,
+      arena + 355467264);
+
+  /* %1070 = linear_grad_weight(%1067, %158) layers.0.0.layers.1.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 192, arena + 339738624, arena + 465567744,
+      arena + 409387008);
+
+  /* %1071 = reduce_sum(%1067) {axes [0], batch} layers.0.0.layers.1.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 339738624, arena + 409536000);
+
+  /* %1072 = sdpa_grad(%152, %156, %157, %1069) {heads 4, kv_heads 1} layers.0.0.layers.1.0 : f32[B, 1024, 288] */
+  lk_sdpa_grad(B, 1024, 1024, 4, 1, 48, arena + 459276288, 192, arena + 534773760, 96,
+      arena + 534773808, 96, arena + 355467264, 192, arena + 339738624, 288,
+      arena + 339738624 + 192, 288, arena + 339738624 + 240, 288, 0.14433756f);
+
+  /* %1073 = slice(%1072) {axis 1, start 0, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
+  lk_copy_rows(B * 1024, 192, arena + 339738624, 288, arena + 355467264, 192);
+
+  /* %1074 = slice(%1072) {axis 1, start 192, length 48} layers.0.0.layers.1.0 : f32[B, 1024, 48] */
+  lk_copy_rows(B * 1024, 48, arena + 339738816, 288, arena + 361758720, 48);
+
+  /* %1075 = slice(%1072) {axis 1, start 240, length 48} layers.0.0.layers.1.0 : f32[B, 1024, 48] */
+  lk_copy_rows(B * 1024, 48, arena + 339738864, 288, arena + 363331584, 48);
+
+  /* %1076 = concat(%1074, %1075) {axis 1} layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 96] */
+  lk_copy_rows(B * 1024, 48, arena + 361758720, 48, arena + 339738624, 96);
+  lk_copy_rows(B * 1024, 48, arena + 363331584, 48, arena + 339738672, 96);
+
+  /* %1077 = transpose(%153) {perm [1, 0]} layers.0.0.layers.1.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[53], arena + 342884352);
+
+  /* %1078 = fused_linear(%1076, %1077) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 96, 192, arena + 339738624, arena + 342884352, NULL, LK_ACT_NONE, NULL,
+      arena + 364904448);
+
+  /* %1079 = linear_grad_weight(%1076, %149) layers.0.0.layers.1.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 96, arena + 339738624, arena + 452984832, arena + 409497600);
+
+  /* %1080 = reduce_sum(%1076) {axes [0], batch} layers.0.0.layers.1.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 96}, (const unsigned char[]){1, 1, 0}, arena + 339738624,
+      arena + 409537536);
+
+  /* %1081 = transpose(%150) {perm [1, 0]} layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[51], arena + 339738624);
+
+  /* %1082 = linear_grad_weight(%1073, %149) layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 192, arena + 355467264, arena + 452984832,
+      arena + 409423872);
+
+  /* %1083 = reduce_sum(%1073) {axes [0], batch} layers.0.0.layers.1.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 355467264, arena + 409536192);
+
+  /* %1084 = fused_linear(%1073, %1081, %1078) {residual} layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192], written over %1078 */
+  lk_fused_linear(B * 1024, 192, 192, arena + 355467264, arena + 339738624, NULL, LK_ACT_NONE,
+      arena + 364904448, arena + 364904448);
+
+  /* %1085 = normalize_param_grad(%148, %1084) {eps 1e-06} layers.0.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 1024, 192, arena + 446693376, arena + 364904448, 1e-06f,
+      arena + 339738624);
+
+  /* %1086 = index(%1085) {axis 0, at 1} layers.0.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 339738816, 384, arena + 409536384, 192);
+
+  /* %1087 = index(%1085) {axis 0, at 0} layers.0.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 339738624, 384, arena + 409536576, 192);
+
+  /* %1088 = normalize_grad(%148, %1084, %112, %1066) {eps 1e-06} layers.0.0 : f32[B, 1024, 192], written over %1078 */
+  lk_layernorm_grad(B * 1024, 192, arena + 446693376, arena + 364904448, params[37],
+      arena + 349175808, 1e-06f, arena + 364904448);
+
+  /* %1089 = mul(%1088, %147) layers.0.0 : f32[B, 1024, 192] */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 364904448, (const long[]){196608, 192, 1},
+      inputs[2], (const long[]){1, 0, 0}, arena + 371195904);
+
+  /* %1090 = transpose(%144) {perm [1, 0]} layers.0.0.layers.0.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[49], arena + 377487360);
+
+  /* %1091 = fused_linear(%1089, %1090) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 768] */
+  lk_fused_linear(B * 1024, 192, 768, arena + 371195904, arena + 377487360, NULL, LK_ACT_NONE, NULL,
+      arena + 339738624);
+
+  /* %1092 = linear_grad_weight(%1089, %143) layers.0.0.layers.0.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 1024, 768, 192, arena + 371195904, arena + 251658240,
+      arena + 409092096);
+
+  /* %1093 = reduce_sum(%1089) {axes [0], batch} layers.0.0.layers.0.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 371195904, arena + 409536768);
+
+  /* %1094 = gelu_grad(%142, %1091) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 1024 * 768, arena + 226492416, arena + 339738624,
+      arena + 251658240);
+
+  /* %1095 = transpose(%140) {perm [1, 0]} layers.0.0.layers.0.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[47], arena + 226492416);
+
+  /* %1096 = fused_linear(%1094, %1095) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 768, 192, arena + 251658240, arena + 226492416, NULL, LK_ACT_NONE, NULL,
+      arena + 396361728);
+
+  /* %1097 = linear_grad_weight(%1094, %139) layers.0.0.layers.0.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 768, arena + 251658240, arena + 440401920,
+      arena + 409239552);
+
+  /* %1098 = reduce_sum(%1094) {axes [0], batch} layers.0.0.layers.0.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 768}, (const unsigned char[]){1, 1, 0},
+      arena + 251658240, arena + 409535232);
+
+  /* %1099 = normalize_param_grad(%136, %1096) {eps 1e-06} layers.0.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 1024, 192, arena + 434110464, arena + 396361728, 1e-06f,
+      arena + 226492416);
+
+  /* %1100 = index(%1099) {axis 0, at 1} layers.0.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 226492608, 384, arena + 226492800, 192);
+
+  /* %1101 = add(%1064, %1100) layers.0.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 377634816, (const long[]){1}, arena + 226492800,
+      (const long[]){1}, arena + 409536960);
+
+  /* %1102 = index(%1099) {axis 0, at 0} layers.0.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 226492416, 384, arena + 226492800, 192);
+
+  /* %1103 = add(%1065, %1102) layers.0.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 377635008, (const long[]){1}, arena + 226492800,
+      (const long[]){1}, arena + 409537152);
+
+  /* %1104 = normalize_grad(%136, %1096, %137, %1088) {eps 1e-06} layers.0.0 : f32[B, 1024, 192], written over %1096 */
+  lk_layernorm_grad(B * 1024, 192, arena + 434110464, arena + 396361728, params[45],
+      arena + 364904448, 1e-06f, arena + 396361728);
+
+  /* %1105 = mul(%1104, %135) layers.0.0 : f32[B, 1024, 192] */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 396361728, (const long[]){196608, 192, 1},
+      inputs[1], (const long[]){1, 0, 0}, arena + 226492416);
+
+  /* %1106 = transpose(%132) {perm [1, 0]} layers.0.0.layers.0.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[43], arena + 232783872);
+
+  /* %1107 = fused_linear(%1105, %1106) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 192, 192, arena + 226492416, arena + 232783872, NULL, LK_ACT_NONE, NULL,
+      arena + 254803968);
+
+  /* %1108 = linear_grad_weight(%1105, %131) layers.0.0.layers.0.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 192, arena + 226492416, arena + 276824064,
+      arena + 409460736);
+
+  /* %1109 = reduce_sum(%1105) {axes [0], batch} layers.0.0.layers.0.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 226492416, arena + 409537344);
+
+  /* %1110 = reshape(%1107) {shape [1024, 1, 4, 48]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 48], a view of %1107: no code */
+
+  /* %1111 = matmul_permuted(%1110, %126) {a perm [0, 1, 2, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
+  lk_gemm_batched2(B, 196608, 884736, 73728, 1024, 4, 18, 48, arena + 254803968, 192, 48, 1,
+      arena + 311427072, 48, 1, 49152, arena + 261095424, 72, 18, 0.0f);
+
+  /* %1112 = matmul_permuted(%129, %1110) {a perm [0, 1, 3, 2], b perm [0, 1, 2, 3], out perm [2, 0, 1, 3]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 1, 48] */
+  lk_gemm_batched2(B, 73728, 196608, 884736, 1024, 18, 48, 4, arena + 537919488, 72, 1, 18,
+      arena + 254803968, 192, 48, 1, arena + 226492416, 48, 49152, 0.0f);
+
+  /* %1113 = softmax_grad(%129, %1111) {axis -1} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
+  lk_softmax_grad(B * 4096, 18, arena + 537919488, arena + 261095424, arena + 254803968);
+
+  /* %1114 = mul_scalar(%1113) {x op 0.14433756} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
+  lk_mul_scalar(B * 1024 * 4 * 18, arena + 254803968, 0.14433756f, arena + 311427072);
+
+  /* %1115 = matmul_permuted(%1114, %125) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 48] */
+  lk_gemm_batched2(B, 73728, 884736, 196608, 1024, 4, 48, 18, arena + 311427072, 72, 18, 1,
+      arena + 283115520, 48, 49152, 1, arena + 402653184, 192, 48, 0.0f);
+
+  /* %1116 = matmul_permuted(%124, %1114) {a perm [0, 1, 3, 2], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 1, 48] */
+  lk_gemm_batched2(B, 73728, 196608, 884736, 1024, 18, 48, 4, arena + 311427072, 72, 1, 18,
+      arena + 427819008, 192, 48, 1, arena + 254803968, 48, 49152, 0.0f);
+
+  /* %1117 = reshape(%1112) {shape [18, 1024, 48]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 48], a view of %1112: no code */
+
+  /* %1118 = reshape(%1116) {shape [18, 1024, 48]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 48], a view of %1116: no code */
+
+  /* %1119 = reshape(%1115) {shape [1024, 192]} layers.0.0.layers.0.0 : f32[B, 1024, 192], a view of %1115: no code */
+
+  /* %1120 = concat(%1118, %1117) {axis 2} layers.0.0.layers.0.0.Wkv_even : f32[B, 18, 1024, 96] */
+  lk_copy_rows(B * 18432, 48, arena + 254803968, 48, arena + 339738624, 96);
+  lk_copy_rows(B * 18432, 48, arena + 226492416, 48, arena + 339738672, 96);
+
+  /* %1121 = transpose(%119) {perm [1, 0]} layers.0.0.layers.0.0.Wkv_even : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[41], arena + 409516032);
+
+  /* %1122 = fused_linear(%1120, %1121) layers.0.0.layers.0.0.Wkv_even : f32[B, 18, 1024, 192] */
+  lk_fused_linear(B * 18 * 1024, 96, 192, arena + 339738624, arena + 409516032, NULL, LK_ACT_NONE,
+      NULL, arena + 226492416);
+
+  /* %1123 = linear_grad_weight(%1120, %115) layers.0.0.layers.0.0.Wkv_even : f32[96, 192] */
+  lk_linear_grad_weight(B * 18 * 1024, 192, 96, arena + 339738624, arena + 113246208,
+      arena + 409516032);
+
+  /* %1124 = reduce_sum(%1120) {axes [0, 1], batch} layers.0.0.layers.0.0.Wkv_even : f32[96] */
+  lk_reduce_sum(4, (const long[]){B, 18, 1024, 96}, (const unsigned char[]){1, 1, 1, 0},
+      arena + 339738624, arena + 119575488);
+
+  /* %1125 = transpose(%116) {perm [1, 0]} layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[39], arena + 119537664);
+
+  /* %1126 = fused_linear(%1119, %1125) layers.0.0.layers.0.0.Wq_even : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 192, 192, arena + 402653184, arena + 119537664, NULL, LK_ACT_NONE, NULL,
+      arena + 113246208);
+
+  /* %1127 = linear_grad_weight(%1119, %114) layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 192, arena + 402653184, arena + 421527552,
+      arena + 119537664);
+
+  /* %1128 = reduce_sum(%1119) {axes [0], batch} layers.0.0.layers.0.0.Wq_even : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 402653184, arena + 119574912);
+
+  /* %1129 = normalize_param_grad(%110, %1122) {eps 1e-06} layers.0.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 18 * 1024, 192, arena, arena + 226492416, 1e-06f, arena + 119574528);
+
+  /* %1130 = index(%1129) {axis 0, at 1} layers.0.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 119574720, 384, arena + 119575104, 192);
+
+  /* %1131 = add(%1086, %1130) layers.0.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 409536384, (const long[]){1}, arena + 119575104,
+      (const long[]){1}, arena + 119575296);
+
+  /* %1132 = index(%1129) {axis 0, at 0} layers.0.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 119574528, 384, arena + 119575104, 192);
+
+  /* %1133 = add(%1087, %1132) layers.0.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 409536576, (const long[]){1}, arena + 119575104,
+      (const long[]){1}, arena + 119574528);
+
+  /* %1134 = normalize_grad(%110, %1122, %112) {eps 1e-06} layers.0.0.norm1 : f32[B, 18, 1024, 192], written over %1122 */
+  lk_layernorm_grad(B * 18 * 1024, 192, arena, arena + 226492416, params[37], NULL, 1e-06f,
+      arena + 226492416);
+
+  /* %1135 = normalize_param_grad(%111, %1126) {eps 1e-06} layers.0.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 1024, 192, arena + 415236096, arena + 113246208, 1e-06f, arena);
+
+  /* %1136 = index(%1135) {axis 0, at 1} layers.0.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 192, 384, arena + 384, 192);
+
+  /* %1137 = add(%1131, %1136) layers.0.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 119575296, (const long[]){1}, arena + 384,
+      (const long[]){1}, arena + 119574720);
+
+  /* %1138 = index(%1135) {axis 0, at 0} layers.0.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena, 384, arena + 384, 192);
+
+  /* %1139 = add(%1133, %1138) layers.0.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 119574528, (const long[]){1}, arena + 384,
+      (const long[]){1}, arena + 119575104);
+
+  /* %1140 = normalize_grad(%111, %1126, %112, %1104) {eps 1e-06} layers.0.0 : f32[B, 1024, 192], written over %1126 */
+  lk_layernorm_grad(B * 1024, 192, arena + 415236096, arena + 113246208, params[37],
+      arena + 396361728, 1e-06f, arena + 113246208);
+
+  /* %1141 = reshape(%1140) {shape [1, 1024, 192]} layers.0.0 : f32[B, 1, 1024, 192], a view of %1126: no code */
+
+  /* %1142 = zero_pad(%1141, %1134) {axis 0, before 0, after 17} layers.0.0 : f32[B, 18, 1024, 192], written over %1122 */
+  lk_zero_pad_add(B, 1, 196608, 0, 17, arena + 113246208, arena + 226492416, arena + 226492416);
 
   /* %1143 = reduce_sum(%1142) {axes [], batch} layers.0.0 : f32[18, 1024, 192] */
   lk_reduce_sum(4, (const long[]){B, 18, 1024, 192}, (const unsigned char[]){1, 0, 0, 0},
-      arena + 339738624, arena + 113246208);
+      arena + 226492416, arena + 113246208);
 
   /* %1144 = index(%1142) {axis 0, at 0} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 339738624, 3538944, arena, 196608);
+  lk_copy_rows(B, 196608, arena + 226492416, 3538944, arena, 196608);
 
   /* %1145 = index(%1142) {axis 0, at 1} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 339935232, 3538944, arena + 6291456, 196608);
+  lk_copy_rows(B, 196608, arena + 226689024, 3538944, arena + 6291456, 196608);
 
   /* %1146 = index(%1142) {axis 0, at 2} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 340131840, 3538944, arena + 12582912, 196608);
+  lk_copy_rows(B, 196608, arena + 226885632, 3538944, arena + 12582912, 196608);
 
   /* %1147 = index(%1142) {axis 0, at 3} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 340328448, 3538944, arena + 18874368, 196608);
+  lk_copy_rows(B, 196608, arena + 227082240, 3538944, arena + 18874368, 196608);
 
   /* %1148 = index(%1142) {axis 0, at 4} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 340525056, 3538944, arena + 25165824, 196608);
+  lk_copy_rows(B, 196608, arena + 227278848, 3538944, arena + 25165824, 196608);
 
   /* %1149 = index(%1142) {axis 0, at 5} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 340721664, 3538944, arena + 31457280, 196608);
+  lk_copy_rows(B, 196608, arena + 227475456, 3538944, arena + 31457280, 196608);
 
   /* %1150 = index(%1142) {axis 0, at 6} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 340918272, 3538944, arena + 37748736, 196608);
+  lk_copy_rows(B, 196608, arena + 227672064, 3538944, arena + 37748736, 196608);
 
   /* %1151 = index(%1142) {axis 0, at 7} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 341114880, 3538944, arena + 44040192, 196608);
+  lk_copy_rows(B, 196608, arena + 227868672, 3538944, arena + 44040192, 196608);
 
   /* %1152 = index(%1142) {axis 0, at 8} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 341311488, 3538944, arena + 50331648, 196608);
+  lk_copy_rows(B, 196608, arena + 228065280, 3538944, arena + 50331648, 196608);
 
   /* %1153 = index(%1142) {axis 0, at 9} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 341508096, 3538944, arena + 56623104, 196608);
+  lk_copy_rows(B, 196608, arena + 228261888, 3538944, arena + 56623104, 196608);
 
   /* %1154 = index(%1142) {axis 0, at 10} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 341704704, 3538944, arena + 62914560, 196608);
+  lk_copy_rows(B, 196608, arena + 228458496, 3538944, arena + 62914560, 196608);
 
   /* %1155 = index(%1142) {axis 0, at 11} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 341901312, 3538944, arena + 69206016, 196608);
+  lk_copy_rows(B, 196608, arena + 228655104, 3538944, arena + 69206016, 196608);
 
   /* %1156 = index(%1142) {axis 0, at 12} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 342097920, 3538944, arena + 75497472, 196608);
+  lk_copy_rows(B, 196608, arena + 228851712, 3538944, arena + 75497472, 196608);
 
   /* %1157 = index(%1142) {axis 0, at 13} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 342294528, 3538944, arena + 81788928, 196608);
+  lk_copy_rows(B, 196608, arena + 229048320, 3538944, arena + 81788928, 196608);
 
   /* %1158 = index(%1142) {axis 0, at 14} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 342491136, 3538944, arena + 88080384, 196608);
+  lk_copy_rows(B, 196608, arena + 229244928, 3538944, arena + 88080384, 196608);
 
   /* %1159 = index(%1142) {axis 0, at 15} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 342687744, 3538944, arena + 94371840, 196608);
+  lk_copy_rows(B, 196608, arena + 229441536, 3538944, arena + 94371840, 196608);
 
   /* %1160 = index(%1142) {axis 0, at 16} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 342884352, 3538944, arena + 100663296, 196608);
+  lk_copy_rows(B, 196608, arena + 229638144, 3538944, arena + 100663296, 196608);
 
   /* %1161 = index(%1142) {axis 0, at 17} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 343080960, 3538944, arena + 106954752, 196608);
+  lk_copy_rows(B, 196608, arena + 229834752, 3538944, arena + 106954752, 196608);
 
   /* %1162 = linear_grad_weight(%1161, %105) to_patch_embedding.projections.17 : f32[192, 27] */
-  lk_linear_grad_weight(B * 1024, 27, 192, arena + 106954752, arena + 764510208, arena + 116785152);
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 106954752, arena + 605650944, arena + 116785152);
 
   /* %1163 = reduce_sum(%1161) {axes [0], batch} to_patch_embedding.projections.17 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 106954752, arena + 116790720);
+      arena + 106954752, arena + 116790336);
 
   /* %1164 = reshape(%1162) {shape [192, 3, 3, 3]} to_patch_embedding.projections.17 : f32[192, 3, 3, 3], a view of %1162: no code */
 
   /* %1165 = linear_grad_weight(%1160, %99) to_patch_embedding.projections.16 : f32[192, 27] */
-  lk_linear_grad_weight(B * 1024, 27, 192, arena + 100663296, arena + 763625472, arena + 106954752);
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 100663296, arena + 604766208, arena + 106954752);
 
   /* %1166 = reduce_sum(%1160) {axes [0], batch} to_patch_embedding.projections.16 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
@@ -8920,7 +8969,7 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   /* %1167 = reshape(%1165) {shape [192, 3, 3, 3]} to_patch_embedding.projections.16 : f32[192, 3, 3, 3], a view of %1165: no code */
 
   /* %1168 = linear_grad_weight(%1159, %93) to_patch_embedding.projections.15 : f32[192, 27] */
-  lk_linear_grad_weight(B * 1024, 27, 192, arena + 94371840, arena + 762740736, arena + 100663296);
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 94371840, arena + 603881472, arena + 100663296);
 
   /* %1169 = reduce_sum(%1159) {axes [0], batch} to_patch_embedding.projections.15 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 94371840,
@@ -8929,7 +8978,7 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   /* %1170 = reshape(%1168) {shape [192, 3, 3, 3]} to_patch_embedding.projections.15 : f32[192, 3, 3, 3], a view of %1168: no code */
 
   /* %1171 = linear_grad_weight(%1158, %87) to_patch_embedding.projections.14 : f32[192, 27] */
-  lk_linear_grad_weight(B * 1024, 27, 192, arena + 88080384, arena + 761856000, arena + 94371840);
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 88080384, arena + 602996736, arena + 94371840);
 
   /* %1172 = reduce_sum(%1158) {axes [0], batch} to_patch_embedding.projections.14 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 88080384,
@@ -8938,7 +8987,7 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   /* %1173 = reshape(%1171) {shape [192, 3, 3, 3]} to_patch_embedding.projections.14 : f32[192, 3, 3, 3], a view of %1171: no code */
 
   /* %1174 = linear_grad_weight(%1157, %81) to_patch_embedding.projections.13 : f32[192, 27] */
-  lk_linear_grad_weight(B * 1024, 27, 192, arena + 81788928, arena + 760971264, arena + 88080384);
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 81788928, arena + 602112000, arena + 88080384);
 
   /* %1175 = reduce_sum(%1157) {axes [0], batch} to_patch_embedding.projections.13 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 81788928,
@@ -8947,7 +8996,7 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   /* %1176 = reshape(%1174) {shape [192, 3, 3, 3]} to_patch_embedding.projections.13 : f32[192, 3, 3, 3], a view of %1174: no code */
 
   /* %1177 = linear_grad_weight(%1156, %75) to_patch_embedding.projections.12 : f32[192, 27] */
-  lk_linear_grad_weight(B * 1024, 27, 192, arena + 75497472, arena + 760086528, arena + 81788928);
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 75497472, arena + 601227264, arena + 81788928);
 
   /* %1178 = reduce_sum(%1156) {axes [0], batch} to_patch_embedding.projections.12 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 75497472,
@@ -8956,7 +9005,7 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   /* %1179 = reshape(%1177) {shape [192, 3, 3, 3]} to_patch_embedding.projections.12 : f32[192, 3, 3, 3], a view of %1177: no code */
 
   /* %1180 = linear_grad_weight(%1155, %69) to_patch_embedding.projections.11 : f32[192, 27] */
-  lk_linear_grad_weight(B * 1024, 27, 192, arena + 69206016, arena + 759201792, arena + 75497472);
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 69206016, arena + 600342528, arena + 75497472);
 
   /* %1181 = reduce_sum(%1155) {axes [0], batch} to_patch_embedding.projections.11 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 69206016,
@@ -8965,7 +9014,7 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   /* %1182 = reshape(%1180) {shape [192, 3, 3, 3]} to_patch_embedding.projections.11 : f32[192, 3, 3, 3], a view of %1180: no code */
 
   /* %1183 = linear_grad_weight(%1154, %63) to_patch_embedding.projections.10 : f32[192, 27] */
-  lk_linear_grad_weight(B * 1024, 27, 192, arena + 62914560, arena + 758317056, arena + 69206016);
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 62914560, arena + 599457792, arena + 69206016);
 
   /* %1184 = reduce_sum(%1154) {axes [0], batch} to_patch_embedding.projections.10 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 62914560,
@@ -8974,7 +9023,7 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   /* %1185 = reshape(%1183) {shape [192, 3, 3, 3]} to_patch_embedding.projections.10 : f32[192, 3, 3, 3], a view of %1183: no code */
 
   /* %1186 = linear_grad_weight(%1153, %57) to_patch_embedding.projections.9 : f32[192, 27] */
-  lk_linear_grad_weight(B * 1024, 27, 192, arena + 56623104, arena + 757432320, arena + 62914560);
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 56623104, arena + 598573056, arena + 62914560);
 
   /* %1187 = reduce_sum(%1153) {axes [0], batch} to_patch_embedding.projections.9 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 56623104,
@@ -8983,7 +9032,7 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   /* %1188 = reshape(%1186) {shape [192, 3, 3, 3]} to_patch_embedding.projections.9 : f32[192, 3, 3, 3], a view of %1186: no code */
 
   /* %1189 = linear_grad_weight(%1152, %51) to_patch_embedding.projections.8 : f32[192, 27] */
-  lk_linear_grad_weight(B * 1024, 27, 192, arena + 50331648, arena + 756547584, arena + 56623104);
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 50331648, arena + 597688320, arena + 56623104);
 
   /* %1190 = reduce_sum(%1152) {axes [0], batch} to_patch_embedding.projections.8 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 50331648,
@@ -8992,7 +9041,7 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   /* %1191 = reshape(%1189) {shape [192, 3, 3, 3]} to_patch_embedding.projections.8 : f32[192, 3, 3, 3], a view of %1189: no code */
 
   /* %1192 = linear_grad_weight(%1151, %45) to_patch_embedding.projections.7 : f32[192, 27] */
-  lk_linear_grad_weight(B * 1024, 27, 192, arena + 44040192, arena + 755662848, arena + 50331648);
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 44040192, arena + 596803584, arena + 50331648);
 
   /* %1193 = reduce_sum(%1151) {axes [0], batch} to_patch_embedding.projections.7 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 44040192,
@@ -9001,7 +9050,7 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   /* %1194 = reshape(%1192) {shape [192, 3, 3, 3]} to_patch_embedding.projections.7 : f32[192, 3, 3, 3], a view of %1192: no code */
 
   /* %1195 = linear_grad_weight(%1150, %39) to_patch_embedding.projections.6 : f32[192, 27] */
-  lk_linear_grad_weight(B * 1024, 27, 192, arena + 37748736, arena + 754778112, arena + 44040192);
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 37748736, arena + 595918848, arena + 44040192);
 
   /* %1196 = reduce_sum(%1150) {axes [0], batch} to_patch_embedding.projections.6 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 37748736,
@@ -9010,7 +9059,7 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   /* %1197 = reshape(%1195) {shape [192, 3, 3, 3]} to_patch_embedding.projections.6 : f32[192, 3, 3, 3], a view of %1195: no code */
 
   /* %1198 = linear_grad_weight(%1149, %33) to_patch_embedding.projections.5 : f32[192, 27] */
-  lk_linear_grad_weight(B * 1024, 27, 192, arena + 31457280, arena + 753893376, arena + 37748736);
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 31457280, arena + 595034112, arena + 37748736);
 
   /* %1199 = reduce_sum(%1149) {axes [0], batch} to_patch_embedding.projections.5 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 31457280,
@@ -9019,7 +9068,7 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   /* %1200 = reshape(%1198) {shape [192, 3, 3, 3]} to_patch_embedding.projections.5 : f32[192, 3, 3, 3], a view of %1198: no code */
 
   /* %1201 = linear_grad_weight(%1148, %27) to_patch_embedding.projections.4 : f32[192, 27] */
-  lk_linear_grad_weight(B * 1024, 27, 192, arena + 25165824, arena + 753008640, arena + 31457280);
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 25165824, arena + 594149376, arena + 31457280);
 
   /* %1202 = reduce_sum(%1148) {axes [0], batch} to_patch_embedding.projections.4 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 25165824,
@@ -9028,7 +9077,7 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   /* %1203 = reshape(%1201) {shape [192, 3, 3, 3]} to_patch_embedding.projections.4 : f32[192, 3, 3, 3], a view of %1201: no code */
 
   /* %1204 = linear_grad_weight(%1147, %21) to_patch_embedding.projections.3 : f32[192, 27] */
-  lk_linear_grad_weight(B * 1024, 27, 192, arena + 18874368, arena + 752123904, arena + 25165824);
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 18874368, arena + 593264640, arena + 25165824);
 
   /* %1205 = reduce_sum(%1147) {axes [0], batch} to_patch_embedding.projections.3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 18874368,
@@ -9037,7 +9086,7 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   /* %1206 = reshape(%1204) {shape [192, 3, 3, 3]} to_patch_embedding.projections.3 : f32[192, 3, 3, 3], a view of %1204: no code */
 
   /* %1207 = linear_grad_weight(%1146, %15) to_patch_embedding.projections.2 : f32[192, 27] */
-  lk_linear_grad_weight(B * 1024, 27, 192, arena + 12582912, arena + 751239168, arena + 18874368);
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 12582912, arena + 592379904, arena + 18874368);
 
   /* %1208 = reduce_sum(%1146) {axes [0], batch} to_patch_embedding.projections.2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 12582912,
@@ -9046,7 +9095,7 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   /* %1209 = reshape(%1207) {shape [192, 3, 3, 3]} to_patch_embedding.projections.2 : f32[192, 3, 3, 3], a view of %1207: no code */
 
   /* %1210 = linear_grad_weight(%1145, %9) to_patch_embedding.projections.1 : f32[192, 27] */
-  lk_linear_grad_weight(B * 1024, 27, 192, arena + 6291456, arena + 750354432, arena + 12582912);
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 6291456, arena + 591495168, arena + 12582912);
 
   /* %1211 = reduce_sum(%1145) {axes [0], batch} to_patch_embedding.projections.1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 6291456,
@@ -9055,7 +9104,7 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   /* %1212 = reshape(%1210) {shape [192, 3, 3, 3]} to_patch_embedding.projections.1 : f32[192, 3, 3, 3], a view of %1210: no code */
 
   /* %1213 = linear_grad_weight(%1144, %3) to_patch_embedding.projections.0 : f32[192, 27] */
-  lk_linear_grad_weight(B * 1024, 27, 192, arena, arena + 749469696, arena + 6291456);
+  lk_linear_grad_weight(B * 1024, 27, 192, arena, arena + 590610432, arena + 6291456);
 
   /* %1214 = reduce_sum(%1144) {axes [0], batch} to_patch_embedding.projections.0 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena,
@@ -9063,8 +9112,8 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
 
   /* %1215 = reshape(%1213) {shape [192, 3, 3, 3]} to_patch_embedding.projections.0 : f32[192, 3, 3, 3], a view of %1213: no code */
 
-  /* output 0 "loss" = %566 : f32[1] */
-  memcpy(outputs[0], arena + 789137856, sizeof(float) * 1);
+  /* output 0 "loss" = %533 : f32[1] */
+  memcpy(outputs[0], arena + 625953216, sizeof(float) * 1);
   /* output 1 "grad:to_patch_embedding.projections.0.weight" = %1215 : f32[192, 3, 3, 3] */
   memcpy(outputs[1], arena + 6291456, sizeof(float) * 5184);
   /* output 2 "grad:to_patch_embedding.projections.0.bias" = %1214 : f32[192] */
@@ -9136,359 +9185,359 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   /* output 35 "grad:to_patch_embedding.projections.17.weight" = %1164 : f32[192, 3, 3, 3] */
   memcpy(outputs[35], arena + 116785152, sizeof(float) * 5184);
   /* output 36 "grad:to_patch_embedding.projections.17.bias" = %1163 : f32[192] */
-  memcpy(outputs[36], arena + 116790720, sizeof(float) * 192);
+  memcpy(outputs[36], arena + 116790336, sizeof(float) * 192);
   /* output 37 "grad:layers.0.0.pos_emb" = %1143 : f32[18, 1024, 192] */
   memcpy(outputs[37], arena + 113246208, sizeof(float) * 3538944);
   /* output 38 "grad:layers.0.0.norm1.weight" = %1139 : f32[192] */
-  memcpy(outputs[38], arena + 116790528, sizeof(float) * 192);
+  memcpy(outputs[38], arena + 119575104, sizeof(float) * 192);
   /* output 39 "grad:layers.0.0.norm1.bias" = %1137 : f32[192] */
-  memcpy(outputs[39], arena + 116790336, sizeof(float) * 192);
-  /* output 40 "grad:layers.0.0.layers.0.0.Wq_even.weight" = %1129 : f32[192, 192] */
-  memcpy(outputs[40], arena + 232783872, sizeof(float) * 36864);
-  /* output 41 "grad:layers.0.0.layers.0.0.Wq_even.bias" = %1130 : f32[192] */
-  memcpy(outputs[41], arena + 232820736, sizeof(float) * 192);
-  /* output 42 "grad:layers.0.0.layers.0.0.Wkv_even.weight" = %1125 : f32[96, 192] */
-  memcpy(outputs[42], arena + 522762240, sizeof(float) * 18432);
-  /* output 43 "grad:layers.0.0.layers.0.0.Wkv_even.bias" = %1126 : f32[96] */
-  memcpy(outputs[43], arena + 232821312, sizeof(float) * 96);
-  /* output 44 "grad:layers.0.0.layers.0.0.proj.weight" = %1110 : f32[192, 192] */
-  memcpy(outputs[44], arena + 522706944, sizeof(float) * 36864);
-  /* output 45 "grad:layers.0.0.layers.0.0.proj.bias" = %1111 : f32[192] */
-  memcpy(outputs[45], arena + 522783552, sizeof(float) * 192);
-  /* output 46 "grad:layers.0.0.norm2.weight" = %1105 : f32[192] */
-  memcpy(outputs[46], arena + 522783360, sizeof(float) * 192);
-  /* output 47 "grad:layers.0.0.norm2.bias" = %1103 : f32[192] */
-  memcpy(outputs[47], arena + 522783168, sizeof(float) * 192);
-  /* output 48 "grad:layers.0.0.layers.0.1.fc1.weight" = %1100 : f32[768, 192] */
-  memcpy(outputs[48], arena + 522485760, sizeof(float) * 147456);
-  /* output 49 "grad:layers.0.0.layers.0.1.fc1.bias" = %1101 : f32[768] */
-  memcpy(outputs[49], arena + 522781440, sizeof(float) * 768);
-  /* output 50 "grad:layers.0.0.layers.0.1.fc2.weight" = %1095 : f32[192, 768] */
-  memcpy(outputs[50], arena + 522338304, sizeof(float) * 147456);
-  /* output 51 "grad:layers.0.0.layers.0.1.fc2.bias" = %1096 : f32[192] */
-  memcpy(outputs[51], arena + 522782976, sizeof(float) * 192);
-  /* output 52 "grad:layers.0.0.layers.1.0.Wq_odd.weight" = %1086 : f32[192, 192] */
-  memcpy(outputs[52], arena + 522670080, sizeof(float) * 36864);
-  /* output 53 "grad:layers.0.0.layers.1.0.Wq_odd.bias" = %1087 : f32[192] */
-  memcpy(outputs[53], arena + 522782400, sizeof(float) * 192);
-  /* output 54 "grad:layers.0.0.layers.1.0.Wkv_odd.weight" = %1083 : f32[96, 192] */
-  memcpy(outputs[54], arena + 522743808, sizeof(float) * 18432);
-  /* output 55 "grad:layers.0.0.layers.1.0.Wkv_odd.bias" = %1084 : f32[96] */
-  memcpy(outputs[55], arena + 522783744, sizeof(float) * 96);
-  /* output 56 "grad:layers.0.0.layers.1.0.proj.weight" = %1074 : f32[192, 192] */
-  memcpy(outputs[56], arena + 522633216, sizeof(float) * 36864);
-  /* output 57 "grad:layers.0.0.layers.1.0.proj.bias" = %1075 : f32[192] */
-  memcpy(outputs[57], arena + 522782208, sizeof(float) * 192);
-  /* output 58 "grad:layers.0.0.layers.1.1.fc1.weight" = %1066 : f32[768, 192] */
-  memcpy(outputs[58], arena + 522190848, sizeof(float) * 147456);
-  /* output 59 "grad:layers.0.0.layers.1.1.fc1.bias" = %1067 : f32[768] */
-  memcpy(outputs[59], arena + 522780672, sizeof(float) * 768);
-  /* output 60 "grad:layers.0.0.layers.1.1.fc2.weight" = %1061 : f32[192, 768] */
-  memcpy(outputs[60], arena + 635916288, sizeof(float) * 147456);
-  /* output 61 "grad:layers.0.0.layers.1.1.fc2.bias" = %1062 : f32[192] */
-  memcpy(outputs[61], arena + 636207552, sizeof(float) * 192);
-  /* output 62 "grad:layers.0.1.conv.weight" = %1055 : f32[192, 192, 3, 3] */
-  memcpy(outputs[62], arena + 635437056, sizeof(float) * 331776);
-  /* output 63 "grad:layers.0.1.conv.bias" = %1056 : f32[192] */
-  memcpy(outputs[63], arena + 636207360, sizeof(float) * 192);
-  /* output 64 "grad:layers.0.1.norm.weight" = %1051 : f32[192] */
-  memcpy(outputs[64], arena + 636207168, sizeof(float) * 192);
-  /* output 65 "grad:layers.0.1.norm.bias" = %1050 : f32[192] */
-  memcpy(outputs[65], arena + 636206976, sizeof(float) * 192);
-  /* output 66 "grad:layers.1.0.pos_emb" = %1046 : f32[256, 192] */
-  memcpy(outputs[66], arena + 636063744, sizeof(float) * 49152);
-  /* output 67 "grad:layers.1.0.norm1.weight" = %1044 : f32[192] */
-  memcpy(outputs[67], arena + 636206784, sizeof(float) * 192);
-  /* output 68 "grad:layers.1.0.norm1.bias" = %1042 : f32[192] */
-  memcpy(outputs[68], arena + 636206592, sizeof(float) * 192);
-  /* output 69 "grad:layers.1.0.layers.0.0.Wq_odd.weight" = %1038 : f32[192, 192] */
-  memcpy(outputs[69], arena + 636149760, sizeof(float) * 36864);
-  /* output 70 "grad:layers.1.0.layers.0.0.Wq_odd.bias" = %1039 : f32[192] */
-  memcpy(outputs[70], arena + 636206400, sizeof(float) * 192);
-  /* output 71 "grad:layers.1.0.layers.0.0.Wkv_odd.weight" = %1035 : f32[96, 192] */
-  memcpy(outputs[71], arena + 636186624, sizeof(float) * 18432);
-  /* output 72 "grad:layers.1.0.layers.0.0.Wkv_odd.bias" = %1036 : f32[96] */
-  memcpy(outputs[72], arena + 636207744, sizeof(float) * 96);
-  /* output 73 "grad:layers.1.0.layers.0.0.proj.weight" = %1026 : f32[192, 192] */
-  memcpy(outputs[73], arena + 636112896, sizeof(float) * 36864);
-  /* output 74 "grad:layers.1.0.layers.0.0.proj.bias" = %1027 : f32[192] */
-  memcpy(outputs[74], arena + 636206208, sizeof(float) * 192);
-  /* output 75 "grad:layers.1.0.norm2.weight" = %1021 : f32[192] */
-  memcpy(outputs[75], arena + 636206016, sizeof(float) * 192);
-  /* output 76 "grad:layers.1.0.norm2.bias" = %1019 : f32[192] */
-  memcpy(outputs[76], arena + 636205824, sizeof(float) * 192);
-  /* output 77 "grad:layers.1.0.layers.0.1.fc1.weight" = %1016 : f32[768, 192] */
-  memcpy(outputs[77], arena + 635768832, sizeof(float) * 147456);
-  /* output 78 "grad:layers.1.0.layers.0.1.fc1.bias" = %1017 : f32[768] */
-  memcpy(outputs[78], arena + 636205056, sizeof(float) * 768);
-  /* output 79 "grad:layers.1.0.layers.0.1.fc2.weight" = %1011 : f32[192, 768] */
-  memcpy(outputs[79], arena + 644874240, sizeof(float) * 147456);
-  /* output 80 "grad:layers.1.0.layers.0.1.fc2.bias" = %1012 : f32[192] */
-  memcpy(outputs[80], arena + 645115008, sizeof(float) * 192);
-  /* output 81 "grad:layers.1.0.layers.1.0.Wq_odd.weight" = %1000 : f32[192, 192] */
-  memcpy(outputs[81], arena + 645058560, sizeof(float) * 36864);
-  /* output 82 "grad:layers.1.0.layers.1.0.Wq_odd.bias" = %1001 : f32[192] */
-  memcpy(outputs[82], arena + 645114432, sizeof(float) * 192);
-  /* output 83 "grad:layers.1.0.layers.1.0.Wkv_odd.weight" = %997 : f32[96, 192] */
-  memcpy(outputs[83], arena + 645095424, sizeof(float) * 18432);
-  /* output 84 "grad:layers.1.0.layers.1.0.Wkv_odd.bias" = %998 : f32[96] */
-  memcpy(outputs[84], arena + 645115200, sizeof(float) * 96);
-  /* output 85 "grad:layers.1.0.layers.1.0.proj.weight" = %988 : f32[192, 192] */
-  memcpy(outputs[85], arena + 645021696, sizeof(float) * 36864);
-  /* output 86 "grad:layers.1.0.layers.1.0.proj.bias" = %989 : f32[192] */
-  memcpy(outputs[86], arena + 645114240, sizeof(float) * 192);
-  /* output 87 "grad:layers.1.0.layers.1.1.fc1.weight" = %978 : f32[768, 192] */
-  memcpy(outputs[87], arena + 648019968, sizeof(float) * 147456);
-  /* output 88 "grad:layers.1.0.layers.1.1.fc1.bias" = %979 : f32[768] */
-  memcpy(outputs[88], arena + 648167424, sizeof(float) * 768);
-  /* output 89 "grad:layers.1.0.layers.1.1.fc2.weight" = %973 : f32[192, 768] */
-  memcpy(outputs[89], arena + 657457152, sizeof(float) * 147456);
-  /* output 90 "grad:layers.1.0.layers.1.1.fc2.bias" = %974 : f32[192] */
-  memcpy(outputs[90], arena + 657697920, sizeof(float) * 192);
-  /* output 91 "grad:layers.1.0.layers.2.0.Wq_odd.weight" = %962 : f32[192, 192] */
-  memcpy(outputs[91], arena + 657641472, sizeof(float) * 36864);
-  /* output 92 "grad:layers.1.0.layers.2.0.Wq_odd.bias" = %963 : f32[192] */
-  memcpy(outputs[92], arena + 657697344, sizeof(float) * 192);
-  /* output 93 "grad:layers.1.0.layers.2.0.Wkv_odd.weight" = %959 : f32[96, 192] */
-  memcpy(outputs[93], arena + 657678336, sizeof(float) * 18432);
-  /* output 94 "grad:layers.1.0.layers.2.0.Wkv_odd.bias" = %960 : f32[96] */
-  memcpy(outputs[94], arena + 657698112, sizeof(float) * 96);
-  /* output 95 "grad:layers.1.0.layers.2.0.proj.weight" = %950 : f32[192, 192] */
-  memcpy(outputs[95], arena + 657604608, sizeof(float) * 36864);
-  /* output 96 "grad:layers.1.0.layers.2.0.proj.bias" = %951 : f32[192] */
-  memcpy(outputs[96], arena + 657697152, sizeof(float) * 192);
-  /* output 97 "grad:layers.1.0.layers.2.1.fc1.weight" = %940 : f32[768, 192] */
-  memcpy(outputs[97], arena + 660602880, sizeof(float) * 147456);
-  /* output 98 "grad:layers.1.0.layers.2.1.fc1.bias" = %941 : f32[768] */
-  memcpy(outputs[98], arena + 660750336, sizeof(float) * 768);
-  /* output 99 "grad:layers.1.0.layers.2.1.fc2.weight" = %935 : f32[192, 768] */
-  memcpy(outputs[99], arena + 670040064, sizeof(float) * 147456);
-  /* output 100 "grad:layers.1.0.layers.2.1.fc2.bias" = %936 : f32[192] */
-  memcpy(outputs[100], arena + 670280832, sizeof(float) * 192);
-  /* output 101 "grad:layers.1.0.layers.3.0.Wq_odd.weight" = %926 : f32[192, 192] */
-  memcpy(outputs[101], arena + 670224384, sizeof(float) * 36864);
-  /* output 102 "grad:layers.1.0.layers.3.0.Wq_odd.bias" = %927 : f32[192] */
-  memcpy(outputs[102], arena + 670280256, sizeof(float) * 192);
-  /* output 103 "grad:layers.1.0.layers.3.0.Wkv_odd.weight" = %923 : f32[96, 192] */
-  memcpy(outputs[103], arena + 670261248, sizeof(float) * 18432);
-  /* output 104 "grad:layers.1.0.layers.3.0.Wkv_odd.bias" = %924 : f32[96] */
-  memcpy(outputs[104], arena + 670281024, sizeof(float) * 96);
-  /* output 105 "grad:layers.1.0.layers.3.0.proj.weight" = %914 : f32[192, 192] */
-  memcpy(outputs[105], arena + 670187520, sizeof(float) * 36864);
-  /* output 106 "grad:layers.1.0.layers.3.0.proj.bias" = %915 : f32[192] */
-  memcpy(outputs[106], arena + 670280064, sizeof(float) * 192);
-  /* output 107 "grad:layers.1.0.layers.3.1.fc1.weight" = %906 : f32[768, 192] */
-  memcpy(outputs[107], arena + 673185792, sizeof(float) * 147456);
-  /* output 108 "grad:layers.1.0.layers.3.1.fc1.bias" = %907 : f32[768] */
-  memcpy(outputs[108], arena + 673333248, sizeof(float) * 768);
-  /* output 109 "grad:layers.1.0.layers.3.1.fc2.weight" = %901 : f32[192, 768] */
-  memcpy(outputs[109], arena + 738938880, sizeof(float) * 147456);
-  /* output 110 "grad:layers.1.0.layers.3.1.fc2.bias" = %902 : f32[192] */
-  memcpy(outputs[110], arena + 739193280, sizeof(float) * 192);
-  /* output 111 "grad:layers.1.1.conv.weight" = %895 : f32[192, 192, 3, 3] */
-  memcpy(outputs[111], arena + 738459648, sizeof(float) * 331776);
-  /* output 112 "grad:layers.1.1.conv.bias" = %896 : f32[192] */
-  memcpy(outputs[112], arena + 739193088, sizeof(float) * 192);
-  /* output 113 "grad:layers.1.1.norm.weight" = %891 : f32[192] */
-  memcpy(outputs[113], arena + 739192896, sizeof(float) * 192);
-  /* output 114 "grad:layers.1.1.norm.bias" = %890 : f32[192] */
-  memcpy(outputs[114], arena + 739192704, sizeof(float) * 192);
-  /* output 115 "grad:layers.2.0.pos_emb" = %886 : f32[64, 192] */
-  memcpy(outputs[115], arena + 739178496, sizeof(float) * 12288);
-  /* output 116 "grad:layers.2.0.norm1.weight" = %884 : f32[192] */
-  memcpy(outputs[116], arena + 739192512, sizeof(float) * 192);
-  /* output 117 "grad:layers.2.0.norm1.bias" = %882 : f32[192] */
-  memcpy(outputs[117], arena + 739192320, sizeof(float) * 192);
-  /* output 118 "grad:layers.2.0.layers.0.0.Wq_odd.weight" = %878 : f32[192, 192] */
-  memcpy(outputs[118], arena + 739123200, sizeof(float) * 36864);
-  /* output 119 "grad:layers.2.0.layers.0.0.Wq_odd.bias" = %879 : f32[192] */
-  memcpy(outputs[119], arena + 739192128, sizeof(float) * 192);
-  /* output 120 "grad:layers.2.0.layers.0.0.Wkv_odd.weight" = %875 : f32[96, 192] */
-  memcpy(outputs[120], arena + 739160064, sizeof(float) * 18432);
-  /* output 121 "grad:layers.2.0.layers.0.0.Wkv_odd.bias" = %876 : f32[96] */
-  memcpy(outputs[121], arena + 739193472, sizeof(float) * 96);
-  /* output 122 "grad:layers.2.0.layers.0.0.proj.weight" = %866 : f32[192, 192] */
-  memcpy(outputs[122], arena + 739086336, sizeof(float) * 36864);
-  /* output 123 "grad:layers.2.0.layers.0.0.proj.bias" = %867 : f32[192] */
-  memcpy(outputs[123], arena + 739191936, sizeof(float) * 192);
-  /* output 124 "grad:layers.2.0.norm2.weight" = %861 : f32[192] */
-  memcpy(outputs[124], arena + 739191744, sizeof(float) * 192);
-  /* output 125 "grad:layers.2.0.norm2.bias" = %859 : f32[192] */
-  memcpy(outputs[125], arena + 739191552, sizeof(float) * 192);
-  /* output 126 "grad:layers.2.0.layers.0.1.fc1.weight" = %856 : f32[768, 192] */
-  memcpy(outputs[126], arena + 738791424, sizeof(float) * 147456);
-  /* output 127 "grad:layers.2.0.layers.0.1.fc1.bias" = %857 : f32[768] */
-  memcpy(outputs[127], arena + 739190784, sizeof(float) * 768);
-  /* output 128 "grad:layers.2.0.layers.0.1.fc2.weight" = %851 : f32[192, 768] */
-  memcpy(outputs[128], arena + 740818944, sizeof(float) * 147456);
-  /* output 129 "grad:layers.2.0.layers.0.1.fc2.bias" = %852 : f32[192] */
-  memcpy(outputs[129], arena + 741059712, sizeof(float) * 192);
-  /* output 130 "grad:layers.2.0.layers.1.0.Wq_odd.weight" = %840 : f32[192, 192] */
-  memcpy(outputs[130], arena + 741003264, sizeof(float) * 36864);
-  /* output 131 "grad:layers.2.0.layers.1.0.Wq_odd.bias" = %841 : f32[192] */
-  memcpy(outputs[131], arena + 741059136, sizeof(float) * 192);
-  /* output 132 "grad:layers.2.0.layers.1.0.Wkv_odd.weight" = %837 : f32[96, 192] */
-  memcpy(outputs[132], arena + 741040128, sizeof(float) * 18432);
-  /* output 133 "grad:layers.2.0.layers.1.0.Wkv_odd.bias" = %838 : f32[96] */
-  memcpy(outputs[133], arena + 741059904, sizeof(float) * 96);
-  /* output 134 "grad:layers.2.0.layers.1.0.proj.weight" = %828 : f32[192, 192] */
-  memcpy(outputs[134], arena + 740966400, sizeof(float) * 36864);
-  /* output 135 "grad:layers.2.0.layers.1.0.proj.bias" = %829 : f32[192] */
-  memcpy(outputs[135], arena + 741058944, sizeof(float) * 192);
-  /* output 136 "grad:layers.2.0.layers.1.1.fc1.weight" = %818 : f32[768, 192] */
-  memcpy(outputs[136], arena + 741605376, sizeof(float) * 147456);
-  /* output 137 "grad:layers.2.0.layers.1.1.fc1.bias" = %819 : f32[768] */
-  memcpy(outputs[137], arena + 741752832, sizeof(float) * 768);
-  /* output 138 "grad:layers.2.0.layers.1.1.fc2.weight" = %813 : f32[192, 768] */
-  memcpy(outputs[138], arena + 743964672, sizeof(float) * 147456);
-  /* output 139 "grad:layers.2.0.layers.1.1.fc2.bias" = %814 : f32[192] */
-  memcpy(outputs[139], arena + 744205440, sizeof(float) * 192);
-  /* output 140 "grad:layers.2.0.layers.2.0.Wq_odd.weight" = %802 : f32[192, 192] */
-  memcpy(outputs[140], arena + 744148992, sizeof(float) * 36864);
-  /* output 141 "grad:layers.2.0.layers.2.0.Wq_odd.bias" = %803 : f32[192] */
-  memcpy(outputs[141], arena + 744204864, sizeof(float) * 192);
-  /* output 142 "grad:layers.2.0.layers.2.0.Wkv_odd.weight" = %799 : f32[96, 192] */
-  memcpy(outputs[142], arena + 744185856, sizeof(float) * 18432);
-  /* output 143 "grad:layers.2.0.layers.2.0.Wkv_odd.bias" = %800 : f32[96] */
-  memcpy(outputs[143], arena + 744205632, sizeof(float) * 96);
-  /* output 144 "grad:layers.2.0.layers.2.0.proj.weight" = %790 : f32[192, 192] */
-  memcpy(outputs[144], arena + 744112128, sizeof(float) * 36864);
-  /* output 145 "grad:layers.2.0.layers.2.0.proj.bias" = %791 : f32[192] */
-  memcpy(outputs[145], arena + 744204672, sizeof(float) * 192);
-  /* output 146 "grad:layers.2.0.layers.2.1.fc1.weight" = %780 : f32[768, 192] */
-  memcpy(outputs[146], arena + 744751104, sizeof(float) * 147456);
-  /* output 147 "grad:layers.2.0.layers.2.1.fc1.bias" = %781 : f32[768] */
-  memcpy(outputs[147], arena + 744898560, sizeof(float) * 768);
-  /* output 148 "grad:layers.2.0.layers.2.1.fc2.weight" = %775 : f32[192, 768] */
-  memcpy(outputs[148], arena + 747110400, sizeof(float) * 147456);
-  /* output 149 "grad:layers.2.0.layers.2.1.fc2.bias" = %776 : f32[192] */
-  memcpy(outputs[149], arena + 747351168, sizeof(float) * 192);
-  /* output 150 "grad:layers.2.0.layers.3.0.Wq_odd.weight" = %766 : f32[192, 192] */
-  memcpy(outputs[150], arena + 747294720, sizeof(float) * 36864);
-  /* output 151 "grad:layers.2.0.layers.3.0.Wq_odd.bias" = %767 : f32[192] */
-  memcpy(outputs[151], arena + 747350592, sizeof(float) * 192);
-  /* output 152 "grad:layers.2.0.layers.3.0.Wkv_odd.weight" = %763 : f32[96, 192] */
-  memcpy(outputs[152], arena + 747331584, sizeof(float) * 18432);
-  /* output 153 "grad:layers.2.0.layers.3.0.Wkv_odd.bias" = %764 : f32[96] */
-  memcpy(outputs[153], arena + 747351360, sizeof(float) * 96);
-  /* output 154 "grad:layers.2.0.layers.3.0.proj.weight" = %754 : f32[192, 192] */
-  memcpy(outputs[154], arena + 747257856, sizeof(float) * 36864);
-  /* output 155 "grad:layers.2.0.layers.3.0.proj.bias" = %755 : f32[192] */
-  memcpy(outputs[155], arena + 747350400, sizeof(float) * 192);
-  /* output 156 "grad:layers.2.0.layers.3.1.fc1.weight" = %746 : f32[768, 192] */
-  memcpy(outputs[156], arena + 747896832, sizeof(float) * 147456);
-  /* output 157 "grad:layers.2.0.layers.3.1.fc1.bias" = %747 : f32[768] */
-  memcpy(outputs[157], arena + 748044288, sizeof(float) * 768);
-  /* output 158 "grad:layers.2.0.layers.3.1.fc2.weight" = %741 : f32[192, 768] */
-  memcpy(outputs[158], arena + 782843904, sizeof(float) * 147456);
-  /* output 159 "grad:layers.2.0.layers.3.1.fc2.bias" = %742 : f32[192] */
-  memcpy(outputs[159], arena + 782302656, sizeof(float) * 192);
-  /* output 160 "grad:layers.2.1.conv.weight" = %735 : f32[192, 192, 3, 3] */
-  memcpy(outputs[160], arena + 781910016, sizeof(float) * 331776);
-  /* output 161 "grad:layers.2.1.conv.bias" = %736 : f32[192] */
-  memcpy(outputs[161], arena + 782302464, sizeof(float) * 192);
-  /* output 162 "grad:layers.2.1.norm.weight" = %731 : f32[192] */
-  memcpy(outputs[162], arena + 782302272, sizeof(float) * 192);
-  /* output 163 "grad:layers.2.1.norm.bias" = %730 : f32[192] */
-  memcpy(outputs[163], arena + 782302080, sizeof(float) * 192);
-  /* output 164 "grad:layers.3.0.pos_emb" = %726 : f32[16, 192] */
-  memcpy(outputs[164], arena + 782297088, sizeof(float) * 3072);
-  /* output 165 "grad:layers.3.0.norm1.weight" = %724 : f32[192] */
-  memcpy(outputs[165], arena + 782301888, sizeof(float) * 192);
-  /* output 166 "grad:layers.3.0.norm1.bias" = %722 : f32[192] */
-  memcpy(outputs[166], arena + 782301696, sizeof(float) * 192);
-  /* output 167 "grad:layers.3.0.layers.0.0.Wq_odd.weight" = %718 : f32[192, 192] */
-  memcpy(outputs[167], arena + 782598144, sizeof(float) * 36864);
-  /* output 168 "grad:layers.3.0.layers.0.0.Wq_odd.bias" = %719 : f32[192] */
-  memcpy(outputs[168], arena + 782301504, sizeof(float) * 192);
-  /* output 169 "grad:layers.3.0.layers.0.0.Wkv_odd.weight" = %715 : f32[96, 192] */
-  memcpy(outputs[169], arena + 782278656, sizeof(float) * 18432);
-  /* output 170 "grad:layers.3.0.layers.0.0.Wkv_odd.bias" = %716 : f32[96] */
-  memcpy(outputs[170], arena + 782302848, sizeof(float) * 96);
-  /* output 171 "grad:layers.3.0.layers.0.0.proj.weight" = %706 : f32[192, 192] */
-  memcpy(outputs[171], arena + 782241792, sizeof(float) * 36864);
-  /* output 172 "grad:layers.3.0.layers.0.0.proj.bias" = %707 : f32[192] */
-  memcpy(outputs[172], arena + 782301312, sizeof(float) * 192);
-  /* output 173 "grad:layers.3.0.norm2.weight" = %701 : f32[192] */
-  memcpy(outputs[173], arena + 782301120, sizeof(float) * 192);
-  /* output 174 "grad:layers.3.0.norm2.bias" = %699 : f32[192] */
-  memcpy(outputs[174], arena + 782300928, sizeof(float) * 192);
-  /* output 175 "grad:layers.3.0.layers.0.1.fc1.weight" = %696 : f32[768, 192] */
-  memcpy(outputs[175], arena + 782450688, sizeof(float) * 147456);
-  /* output 176 "grad:layers.3.0.layers.0.1.fc1.bias" = %697 : f32[768] */
-  memcpy(outputs[176], arena + 782300160, sizeof(float) * 768);
-  /* output 177 "grad:layers.3.0.layers.0.1.fc2.weight" = %691 : f32[192, 768] */
-  memcpy(outputs[177], arena + 782303232, sizeof(float) * 147456);
-  /* output 178 "grad:layers.3.0.layers.0.1.fc2.bias" = %692 : f32[192] */
-  memcpy(outputs[178], arena + 783084672, sizeof(float) * 192);
-  /* output 179 "grad:layers.3.0.layers.1.0.Wq_odd.weight" = %680 : f32[192, 192] */
-  memcpy(outputs[179], arena + 783028224, sizeof(float) * 36864);
-  /* output 180 "grad:layers.3.0.layers.1.0.Wq_odd.bias" = %681 : f32[192] */
-  memcpy(outputs[180], arena + 783084480, sizeof(float) * 192);
-  /* output 181 "grad:layers.3.0.layers.1.0.Wkv_odd.weight" = %677 : f32[96, 192] */
-  memcpy(outputs[181], arena + 783065088, sizeof(float) * 18432);
-  /* output 182 "grad:layers.3.0.layers.1.0.Wkv_odd.bias" = %678 : f32[96] */
-  memcpy(outputs[182], arena + 783084864, sizeof(float) * 96);
-  /* output 183 "grad:layers.3.0.layers.1.0.proj.weight" = %668 : f32[192, 192] */
-  memcpy(outputs[183], arena + 782991360, sizeof(float) * 36864);
-  /* output 184 "grad:layers.3.0.layers.1.0.proj.bias" = %669 : f32[192] */
-  memcpy(outputs[184], arena + 783084288, sizeof(float) * 192);
-  /* output 185 "grad:layers.3.0.layers.1.1.fc1.weight" = %658 : f32[768, 192] */
-  memcpy(outputs[185], arena + 782696448, sizeof(float) * 147456);
-  /* output 186 "grad:layers.3.0.layers.1.1.fc1.bias" = %659 : f32[768] */
-  memcpy(outputs[186], arena + 783083520, sizeof(float) * 768);
-  /* output 187 "grad:layers.3.0.layers.1.1.fc2.weight" = %653 : f32[192, 768] */
-  memcpy(outputs[187], arena + 783089664, sizeof(float) * 147456);
-  /* output 188 "grad:layers.3.0.layers.1.1.fc2.bias" = %654 : f32[192] */
-  memcpy(outputs[188], arena + 783471744, sizeof(float) * 192);
-  /* output 189 "grad:layers.3.0.layers.2.0.Wq_odd.weight" = %642 : f32[192, 192] */
-  memcpy(outputs[189], arena + 783630336, sizeof(float) * 36864);
-  /* output 190 "grad:layers.3.0.layers.2.0.Wq_odd.bias" = %643 : f32[192] */
-  memcpy(outputs[190], arena + 783471168, sizeof(float) * 192);
-  /* output 191 "grad:layers.3.0.layers.2.0.Wkv_odd.weight" = %639 : f32[96, 192] */
-  memcpy(outputs[191], arena + 783667200, sizeof(float) * 18432);
-  /* output 192 "grad:layers.3.0.layers.2.0.Wkv_odd.bias" = %640 : f32[96] */
-  memcpy(outputs[192], arena + 783471936, sizeof(float) * 96);
-  /* output 193 "grad:layers.3.0.layers.2.0.proj.weight" = %630 : f32[192, 192] */
-  memcpy(outputs[193], arena + 783433728, sizeof(float) * 36864);
-  /* output 194 "grad:layers.3.0.layers.2.0.proj.bias" = %631 : f32[192] */
-  memcpy(outputs[194], arena + 783470976, sizeof(float) * 192);
-  /* output 195 "grad:layers.3.0.layers.2.1.fc1.weight" = %620 : f32[768, 192] */
-  memcpy(outputs[195], arena + 783482880, sizeof(float) * 147456);
-  /* output 196 "grad:layers.3.0.layers.2.1.fc1.bias" = %621 : f32[768] */
-  memcpy(outputs[196], arena + 783685632, sizeof(float) * 768);
-  /* output 197 "grad:layers.3.0.layers.2.1.fc2.weight" = %615 : f32[192, 768] */
-  memcpy(outputs[197], arena + 783876096, sizeof(float) * 147456);
-  /* output 198 "grad:layers.3.0.layers.2.1.fc2.bias" = %616 : f32[192] */
-  memcpy(outputs[198], arena + 784258176, sizeof(float) * 192);
-  /* output 199 "grad:layers.3.0.layers.3.0.Wq_odd.weight" = %606 : f32[192, 192] */
-  memcpy(outputs[199], arena + 784416768, sizeof(float) * 36864);
-  /* output 200 "grad:layers.3.0.layers.3.0.Wq_odd.bias" = %607 : f32[192] */
-  memcpy(outputs[200], arena + 784257600, sizeof(float) * 192);
-  /* output 201 "grad:layers.3.0.layers.3.0.Wkv_odd.weight" = %603 : f32[96, 192] */
-  memcpy(outputs[201], arena + 784453632, sizeof(float) * 18432);
-  /* output 202 "grad:layers.3.0.layers.3.0.Wkv_odd.bias" = %604 : f32[96] */
-  memcpy(outputs[202], arena + 784258368, sizeof(float) * 96);
-  /* output 203 "grad:layers.3.0.layers.3.0.proj.weight" = %594 : f32[192, 192] */
-  memcpy(outputs[203], arena + 784220160, sizeof(float) * 36864);
-  /* output 204 "grad:layers.3.0.layers.3.0.proj.bias" = %595 : f32[192] */
-  memcpy(outputs[204], arena + 784257408, sizeof(float) * 192);
-  /* output 205 "grad:layers.3.0.layers.3.1.fc1.weight" = %586 : f32[768, 192] */
-  memcpy(outputs[205], arena + 784269312, sizeof(float) * 147456);
-  /* output 206 "grad:layers.3.0.layers.3.1.fc1.bias" = %587 : f32[768] */
-  memcpy(outputs[206], arena + 784472064, sizeof(float) * 768);
-  /* output 207 "grad:layers.3.0.layers.3.1.fc2.weight" = %581 : f32[192, 768] */
-  memcpy(outputs[207], arena + 785448960, sizeof(float) * 147456);
-  /* output 208 "grad:layers.3.0.layers.3.1.fc2.bias" = %582 : f32[192] */
-  memcpy(outputs[208], arena + 789137664, sizeof(float) * 192);
-  /* output 209 "grad:norm.weight" = %576 : f32[192] */
-  memcpy(outputs[209], arena + 789137472, sizeof(float) * 192);
-  /* output 210 "grad:norm.bias" = %575 : f32[192] */
-  memcpy(outputs[210], arena + 789137280, sizeof(float) * 192);
-  /* output 211 "grad:mlp_head.weight" = %570 : f32[10, 192] */
-  memcpy(outputs[211], arena + 789135360, sizeof(float) * 1920);
-  /* output 212 "grad:mlp_head.bias" = %571 : f32[10] */
-  memcpy(outputs[212], arena + 789137872, sizeof(float) * 10);
+  memcpy(outputs[39], arena + 119574720, sizeof(float) * 192);
+  /* output 40 "grad:layers.0.0.layers.0.0.Wq_even.weight" = %1127 : f32[192, 192] */
+  memcpy(outputs[40], arena + 119537664, sizeof(float) * 36864);
+  /* output 41 "grad:layers.0.0.layers.0.0.Wq_even.bias" = %1128 : f32[192] */
+  memcpy(outputs[41], arena + 119574912, sizeof(float) * 192);
+  /* output 42 "grad:layers.0.0.layers.0.0.Wkv_even.weight" = %1123 : f32[96, 192] */
+  memcpy(outputs[42], arena + 409516032, sizeof(float) * 18432);
+  /* output 43 "grad:layers.0.0.layers.0.0.Wkv_even.bias" = %1124 : f32[96] */
+  memcpy(outputs[43], arena + 119575488, sizeof(float) * 96);
+  /* output 44 "grad:layers.0.0.layers.0.0.proj.weight" = %1108 : f32[192, 192] */
+  memcpy(outputs[44], arena + 409460736, sizeof(float) * 36864);
+  /* output 45 "grad:layers.0.0.layers.0.0.proj.bias" = %1109 : f32[192] */
+  memcpy(outputs[45], arena + 409537344, sizeof(float) * 192);
+  /* output 46 "grad:layers.0.0.norm2.weight" = %1103 : f32[192] */
+  memcpy(outputs[46], arena + 409537152, sizeof(float) * 192);
+  /* output 47 "grad:layers.0.0.norm2.bias" = %1101 : f32[192] */
+  memcpy(outputs[47], arena + 409536960, sizeof(float) * 192);
+  /* output 48 "grad:layers.0.0.layers.0.1.fc1.weight" = %1097 : f32[768, 192] */
+  memcpy(outputs[48], arena + 409239552, sizeof(float) * 147456);
+  /* output 49 "grad:layers.0.0.layers.0.1.fc1.bias" = %1098 : f32[768] */
+  memcpy(outputs[49], arena + 409535232, sizeof(float) * 768);
+  /* output 50 "grad:layers.0.0.layers.0.1.fc2.weight" = %1092 : f32[192, 768] */
+  memcpy(outputs[50], arena + 409092096, sizeof(float) * 147456);
+  /* output 51 "grad:layers.0.0.layers.0.1.fc2.bias" = %1093 : f32[192] */
+  memcpy(outputs[51], arena + 409536768, sizeof(float) * 192);
+  /* output 52 "grad:layers.0.0.layers.1.0.Wq_odd.weight" = %1082 : f32[192, 192] */
+  memcpy(outputs[52], arena + 409423872, sizeof(float) * 36864);
+  /* output 53 "grad:layers.0.0.layers.1.0.Wq_odd.bias" = %1083 : f32[192] */
+  memcpy(outputs[53], arena + 409536192, sizeof(float) * 192);
+  /* output 54 "grad:layers.0.0.layers.1.0.Wkv_odd.weight" = %1079 : f32[96, 192] */
+  memcpy(outputs[54], arena + 409497600, sizeof(float) * 18432);
+  /* output 55 "grad:layers.0.0.layers.1.0.Wkv_odd.bias" = %1080 : f32[96] */
+  memcpy(outputs[55], arena + 409537536, sizeof(float) * 96);
+  /* output 56 "grad:layers.0.0.layers.1.0.proj.weight" = %1070 : f32[192, 192] */
+  memcpy(outputs[56], arena + 409387008, sizeof(float) * 36864);
+  /* output 57 "grad:layers.0.0.layers.1.0.proj.bias" = %1071 : f32[192] */
+  memcpy(outputs[57], arena + 409536000, sizeof(float) * 192);
+  /* output 58 "grad:layers.0.0.layers.1.1.fc1.weight" = %1061 : f32[768, 192] */
+  memcpy(outputs[58], arena + 408944640, sizeof(float) * 147456);
+  /* output 59 "grad:layers.0.0.layers.1.1.fc1.bias" = %1062 : f32[768] */
+  memcpy(outputs[59], arena + 409534464, sizeof(float) * 768);
+  /* output 60 "grad:layers.0.0.layers.1.1.fc2.weight" = %1056 : f32[192, 768] */
+  memcpy(outputs[60], arena + 497356800, sizeof(float) * 147456);
+  /* output 61 "grad:layers.0.0.layers.1.1.fc2.bias" = %1057 : f32[192] */
+  memcpy(outputs[61], arena + 497646912, sizeof(float) * 192);
+  /* output 62 "grad:layers.0.1.conv.weight" = %1050 : f32[192, 192, 3, 3] */
+  memcpy(outputs[62], arena + 497025024, sizeof(float) * 331776);
+  /* output 63 "grad:layers.0.1.conv.bias" = %1051 : f32[192] */
+  memcpy(outputs[63], arena + 497646720, sizeof(float) * 192);
+  /* output 64 "grad:layers.0.1.norm.weight" = %1046 : f32[192] */
+  memcpy(outputs[64], arena + 497646528, sizeof(float) * 192);
+  /* output 65 "grad:layers.0.1.norm.bias" = %1045 : f32[192] */
+  memcpy(outputs[65], arena + 497646336, sizeof(float) * 192);
+  /* output 66 "grad:layers.1.0.pos_emb" = %1040 : f32[256, 192] */
+  memcpy(outputs[66], arena + 497504256, sizeof(float) * 49152);
+  /* output 67 "grad:layers.1.0.norm1.weight" = %1038 : f32[192] */
+  memcpy(outputs[67], arena + 497646144, sizeof(float) * 192);
+  /* output 68 "grad:layers.1.0.norm1.bias" = %1036 : f32[192] */
+  memcpy(outputs[68], arena + 497645952, sizeof(float) * 192);
+  /* output 69 "grad:layers.1.0.layers.0.0.Wq_odd.weight" = %1031 : f32[192, 192] */
+  memcpy(outputs[69], arena + 497590272, sizeof(float) * 36864);
+  /* output 70 "grad:layers.1.0.layers.0.0.Wq_odd.bias" = %1032 : f32[192] */
+  memcpy(outputs[70], arena + 497645760, sizeof(float) * 192);
+  /* output 71 "grad:layers.1.0.layers.0.0.Wkv_odd.weight" = %1028 : f32[96, 192] */
+  memcpy(outputs[71], arena + 497627136, sizeof(float) * 18432);
+  /* output 72 "grad:layers.1.0.layers.0.0.Wkv_odd.bias" = %1029 : f32[96] */
+  memcpy(outputs[72], arena + 497647104, sizeof(float) * 96);
+  /* output 73 "grad:layers.1.0.layers.0.0.proj.weight" = %1019 : f32[192, 192] */
+  memcpy(outputs[73], arena + 497553408, sizeof(float) * 36864);
+  /* output 74 "grad:layers.1.0.layers.0.0.proj.bias" = %1020 : f32[192] */
+  memcpy(outputs[74], arena + 497645568, sizeof(float) * 192);
+  /* output 75 "grad:layers.1.0.norm2.weight" = %1014 : f32[192] */
+  memcpy(outputs[75], arena + 498746304, sizeof(float) * 192);
+  /* output 76 "grad:layers.1.0.norm2.bias" = %1012 : f32[192] */
+  memcpy(outputs[76], arena + 498746112, sizeof(float) * 192);
+  /* output 77 "grad:layers.1.0.layers.0.1.fc1.weight" = %1008 : f32[768, 192] */
+  memcpy(outputs[77], arena + 498597888, sizeof(float) * 147456);
+  /* output 78 "grad:layers.1.0.layers.0.1.fc1.bias" = %1009 : f32[768] */
+  memcpy(outputs[78], arena + 498745344, sizeof(float) * 768);
+  /* output 79 "grad:layers.1.0.layers.0.1.fc2.weight" = %1003 : f32[192, 768] */
+  memcpy(outputs[79], arena + 500170752, sizeof(float) * 147456);
+  /* output 80 "grad:layers.1.0.layers.0.1.fc2.bias" = %1004 : f32[192] */
+  memcpy(outputs[80], arena + 500411520, sizeof(float) * 192);
+  /* output 81 "grad:layers.1.0.layers.1.0.Wq_odd.weight" = %991 : f32[192, 192] */
+  memcpy(outputs[81], arena + 500355072, sizeof(float) * 36864);
+  /* output 82 "grad:layers.1.0.layers.1.0.Wq_odd.bias" = %992 : f32[192] */
+  memcpy(outputs[82], arena + 500410944, sizeof(float) * 192);
+  /* output 83 "grad:layers.1.0.layers.1.0.Wkv_odd.weight" = %988 : f32[96, 192] */
+  memcpy(outputs[83], arena + 500391936, sizeof(float) * 18432);
+  /* output 84 "grad:layers.1.0.layers.1.0.Wkv_odd.bias" = %989 : f32[96] */
+  memcpy(outputs[84], arena + 500411712, sizeof(float) * 96);
+  /* output 85 "grad:layers.1.0.layers.1.0.proj.weight" = %979 : f32[192, 192] */
+  memcpy(outputs[85], arena + 500318208, sizeof(float) * 36864);
+  /* output 86 "grad:layers.1.0.layers.1.0.proj.bias" = %980 : f32[192] */
+  memcpy(outputs[86], arena + 500410752, sizeof(float) * 192);
+  /* output 87 "grad:layers.1.0.layers.1.1.fc1.weight" = %968 : f32[768, 192] */
+  memcpy(outputs[87], arena + 503316480, sizeof(float) * 147456);
+  /* output 88 "grad:layers.1.0.layers.1.1.fc1.bias" = %969 : f32[768] */
+  memcpy(outputs[88], arena + 503463936, sizeof(float) * 768);
+  /* output 89 "grad:layers.1.0.layers.1.1.fc2.weight" = %963 : f32[192, 768] */
+  memcpy(outputs[89], arena + 512753664, sizeof(float) * 147456);
+  /* output 90 "grad:layers.1.0.layers.1.1.fc2.bias" = %964 : f32[192] */
+  memcpy(outputs[90], arena + 512994432, sizeof(float) * 192);
+  /* output 91 "grad:layers.1.0.layers.2.0.Wq_odd.weight" = %951 : f32[192, 192] */
+  memcpy(outputs[91], arena + 512937984, sizeof(float) * 36864);
+  /* output 92 "grad:layers.1.0.layers.2.0.Wq_odd.bias" = %952 : f32[192] */
+  memcpy(outputs[92], arena + 512993856, sizeof(float) * 192);
+  /* output 93 "grad:layers.1.0.layers.2.0.Wkv_odd.weight" = %948 : f32[96, 192] */
+  memcpy(outputs[93], arena + 512974848, sizeof(float) * 18432);
+  /* output 94 "grad:layers.1.0.layers.2.0.Wkv_odd.bias" = %949 : f32[96] */
+  memcpy(outputs[94], arena + 512994624, sizeof(float) * 96);
+  /* output 95 "grad:layers.1.0.layers.2.0.proj.weight" = %939 : f32[192, 192] */
+  memcpy(outputs[95], arena + 512901120, sizeof(float) * 36864);
+  /* output 96 "grad:layers.1.0.layers.2.0.proj.bias" = %940 : f32[192] */
+  memcpy(outputs[96], arena + 512993664, sizeof(float) * 192);
+  /* output 97 "grad:layers.1.0.layers.2.1.fc1.weight" = %928 : f32[768, 192] */
+  memcpy(outputs[97], arena + 515899392, sizeof(float) * 147456);
+  /* output 98 "grad:layers.1.0.layers.2.1.fc1.bias" = %929 : f32[768] */
+  memcpy(outputs[98], arena + 516046848, sizeof(float) * 768);
+  /* output 99 "grad:layers.1.0.layers.2.1.fc2.weight" = %923 : f32[192, 768] */
+  memcpy(outputs[99], arena + 525336576, sizeof(float) * 147456);
+  /* output 100 "grad:layers.1.0.layers.2.1.fc2.bias" = %924 : f32[192] */
+  memcpy(outputs[100], arena + 525577344, sizeof(float) * 192);
+  /* output 101 "grad:layers.1.0.layers.3.0.Wq_odd.weight" = %913 : f32[192, 192] */
+  memcpy(outputs[101], arena + 525520896, sizeof(float) * 36864);
+  /* output 102 "grad:layers.1.0.layers.3.0.Wq_odd.bias" = %914 : f32[192] */
+  memcpy(outputs[102], arena + 525576768, sizeof(float) * 192);
+  /* output 103 "grad:layers.1.0.layers.3.0.Wkv_odd.weight" = %910 : f32[96, 192] */
+  memcpy(outputs[103], arena + 525557760, sizeof(float) * 18432);
+  /* output 104 "grad:layers.1.0.layers.3.0.Wkv_odd.bias" = %911 : f32[96] */
+  memcpy(outputs[104], arena + 525577536, sizeof(float) * 96);
+  /* output 105 "grad:layers.1.0.layers.3.0.proj.weight" = %901 : f32[192, 192] */
+  memcpy(outputs[105], arena + 525484032, sizeof(float) * 36864);
+  /* output 106 "grad:layers.1.0.layers.3.0.proj.bias" = %902 : f32[192] */
+  memcpy(outputs[106], arena + 525576576, sizeof(float) * 192);
+  /* output 107 "grad:layers.1.0.layers.3.1.fc1.weight" = %892 : f32[768, 192] */
+  memcpy(outputs[107], arena + 528482304, sizeof(float) * 147456);
+  /* output 108 "grad:layers.1.0.layers.3.1.fc1.bias" = %893 : f32[768] */
+  memcpy(outputs[108], arena + 528629760, sizeof(float) * 768);
+  /* output 109 "grad:layers.1.0.layers.3.1.fc2.weight" = %887 : f32[192, 768] */
+  memcpy(outputs[109], arena + 581713920, sizeof(float) * 147456);
+  /* output 110 "grad:layers.1.0.layers.3.1.fc2.bias" = %888 : f32[192] */
+  memcpy(outputs[110], arena + 581561664, sizeof(float) * 192);
+  /* output 111 "grad:layers.1.1.conv.weight" = %881 : f32[192, 192, 3, 3] */
+  memcpy(outputs[111], arena + 581173248, sizeof(float) * 331776);
+  /* output 112 "grad:layers.1.1.conv.bias" = %882 : f32[192] */
+  memcpy(outputs[112], arena + 581561472, sizeof(float) * 192);
+  /* output 113 "grad:layers.1.1.norm.weight" = %877 : f32[192] */
+  memcpy(outputs[113], arena + 581561280, sizeof(float) * 192);
+  /* output 114 "grad:layers.1.1.norm.bias" = %876 : f32[192] */
+  memcpy(outputs[114], arena + 581561088, sizeof(float) * 192);
+  /* output 115 "grad:layers.2.0.pos_emb" = %871 : f32[64, 192] */
+  memcpy(outputs[115], arena + 581898240, sizeof(float) * 12288);
+  /* output 116 "grad:layers.2.0.norm1.weight" = %869 : f32[192] */
+  memcpy(outputs[116], arena + 581560896, sizeof(float) * 192);
+  /* output 117 "grad:layers.2.0.norm1.bias" = %867 : f32[192] */
+  memcpy(outputs[117], arena + 581560704, sizeof(float) * 192);
+  /* output 118 "grad:layers.2.0.layers.0.0.Wq_odd.weight" = %862 : f32[192, 192] */
+  memcpy(outputs[118], arena + 581861376, sizeof(float) * 36864);
+  /* output 119 "grad:layers.2.0.layers.0.0.Wq_odd.bias" = %863 : f32[192] */
+  memcpy(outputs[119], arena + 581560512, sizeof(float) * 192);
+  /* output 120 "grad:layers.2.0.layers.0.0.Wkv_odd.weight" = %859 : f32[96, 192] */
+  memcpy(outputs[120], arena + 581541888, sizeof(float) * 18432);
+  /* output 121 "grad:layers.2.0.layers.0.0.Wkv_odd.bias" = %860 : f32[96] */
+  memcpy(outputs[121], arena + 581561856, sizeof(float) * 96);
+  /* output 122 "grad:layers.2.0.layers.0.0.proj.weight" = %850 : f32[192, 192] */
+  memcpy(outputs[122], arena + 581505024, sizeof(float) * 36864);
+  /* output 123 "grad:layers.2.0.layers.0.0.proj.bias" = %851 : f32[192] */
+  memcpy(outputs[123], arena + 581560320, sizeof(float) * 192);
+  /* output 124 "grad:layers.2.0.norm2.weight" = %845 : f32[192] */
+  memcpy(outputs[124], arena + 581911488, sizeof(float) * 192);
+  /* output 125 "grad:layers.2.0.norm2.bias" = %843 : f32[192] */
+  memcpy(outputs[125], arena + 581911296, sizeof(float) * 192);
+  /* output 126 "grad:layers.2.0.layers.0.1.fc1.weight" = %839 : f32[768, 192] */
+  memcpy(outputs[126], arena + 581566464, sizeof(float) * 147456);
+  /* output 127 "grad:layers.2.0.layers.0.1.fc1.bias" = %840 : f32[768] */
+  memcpy(outputs[127], arena + 581910528, sizeof(float) * 768);
+  /* output 128 "grad:layers.2.0.layers.0.1.fc2.weight" = %834 : f32[192, 768] */
+  memcpy(outputs[128], arena + 581959680, sizeof(float) * 147456);
+  /* output 129 "grad:layers.2.0.layers.0.1.fc2.bias" = %835 : f32[192] */
+  memcpy(outputs[129], arena + 582200448, sizeof(float) * 192);
+  /* output 130 "grad:layers.2.0.layers.1.0.Wq_odd.weight" = %822 : f32[192, 192] */
+  memcpy(outputs[130], arena + 582144000, sizeof(float) * 36864);
+  /* output 131 "grad:layers.2.0.layers.1.0.Wq_odd.bias" = %823 : f32[192] */
+  memcpy(outputs[131], arena + 582199872, sizeof(float) * 192);
+  /* output 132 "grad:layers.2.0.layers.1.0.Wkv_odd.weight" = %819 : f32[96, 192] */
+  memcpy(outputs[132], arena + 582180864, sizeof(float) * 18432);
+  /* output 133 "grad:layers.2.0.layers.1.0.Wkv_odd.bias" = %820 : f32[96] */
+  memcpy(outputs[133], arena + 582200640, sizeof(float) * 96);
+  /* output 134 "grad:layers.2.0.layers.1.0.proj.weight" = %810 : f32[192, 192] */
+  memcpy(outputs[134], arena + 582107136, sizeof(float) * 36864);
+  /* output 135 "grad:layers.2.0.layers.1.0.proj.bias" = %811 : f32[192] */
+  memcpy(outputs[135], arena + 582199680, sizeof(float) * 192);
+  /* output 136 "grad:layers.2.0.layers.1.1.fc1.weight" = %799 : f32[768, 192] */
+  memcpy(outputs[136], arena + 582746112, sizeof(float) * 147456);
+  /* output 137 "grad:layers.2.0.layers.1.1.fc1.bias" = %800 : f32[768] */
+  memcpy(outputs[137], arena + 582893568, sizeof(float) * 768);
+  /* output 138 "grad:layers.2.0.layers.1.1.fc2.weight" = %794 : f32[192, 768] */
+  memcpy(outputs[138], arena + 585105408, sizeof(float) * 147456);
+  /* output 139 "grad:layers.2.0.layers.1.1.fc2.bias" = %795 : f32[192] */
+  memcpy(outputs[139], arena + 585346176, sizeof(float) * 192);
+  /* output 140 "grad:layers.2.0.layers.2.0.Wq_odd.weight" = %782 : f32[192, 192] */
+  memcpy(outputs[140], arena + 585289728, sizeof(float) * 36864);
+  /* output 141 "grad:layers.2.0.layers.2.0.Wq_odd.bias" = %783 : f32[192] */
+  memcpy(outputs[141], arena + 585345600, sizeof(float) * 192);
+  /* output 142 "grad:layers.2.0.layers.2.0.Wkv_odd.weight" = %779 : f32[96, 192] */
+  memcpy(outputs[142], arena + 585326592, sizeof(float) * 18432);
+  /* output 143 "grad:layers.2.0.layers.2.0.Wkv_odd.bias" = %780 : f32[96] */
+  memcpy(outputs[143], arena + 585346368, sizeof(float) * 96);
+  /* output 144 "grad:layers.2.0.layers.2.0.proj.weight" = %770 : f32[192, 192] */
+  memcpy(outputs[144], arena + 585252864, sizeof(float) * 36864);
+  /* output 145 "grad:layers.2.0.layers.2.0.proj.bias" = %771 : f32[192] */
+  memcpy(outputs[145], arena + 585345408, sizeof(float) * 192);
+  /* output 146 "grad:layers.2.0.layers.2.1.fc1.weight" = %759 : f32[768, 192] */
+  memcpy(outputs[146], arena + 585891840, sizeof(float) * 147456);
+  /* output 147 "grad:layers.2.0.layers.2.1.fc1.bias" = %760 : f32[768] */
+  memcpy(outputs[147], arena + 586039296, sizeof(float) * 768);
+  /* output 148 "grad:layers.2.0.layers.2.1.fc2.weight" = %754 : f32[192, 768] */
+  memcpy(outputs[148], arena + 588251136, sizeof(float) * 147456);
+  /* output 149 "grad:layers.2.0.layers.2.1.fc2.bias" = %755 : f32[192] */
+  memcpy(outputs[149], arena + 588491904, sizeof(float) * 192);
+  /* output 150 "grad:layers.2.0.layers.3.0.Wq_odd.weight" = %744 : f32[192, 192] */
+  memcpy(outputs[150], arena + 588435456, sizeof(float) * 36864);
+  /* output 151 "grad:layers.2.0.layers.3.0.Wq_odd.bias" = %745 : f32[192] */
+  memcpy(outputs[151], arena + 588491328, sizeof(float) * 192);
+  /* output 152 "grad:layers.2.0.layers.3.0.Wkv_odd.weight" = %741 : f32[96, 192] */
+  memcpy(outputs[152], arena + 588472320, sizeof(float) * 18432);
+  /* output 153 "grad:layers.2.0.layers.3.0.Wkv_odd.bias" = %742 : f32[96] */
+  memcpy(outputs[153], arena + 588492096, sizeof(float) * 96);
+  /* output 154 "grad:layers.2.0.layers.3.0.proj.weight" = %732 : f32[192, 192] */
+  memcpy(outputs[154], arena + 588398592, sizeof(float) * 36864);
+  /* output 155 "grad:layers.2.0.layers.3.0.proj.bias" = %733 : f32[192] */
+  memcpy(outputs[155], arena + 588491136, sizeof(float) * 192);
+  /* output 156 "grad:layers.2.0.layers.3.1.fc1.weight" = %723 : f32[768, 192] */
+  memcpy(outputs[156], arena + 589037568, sizeof(float) * 147456);
+  /* output 157 "grad:layers.2.0.layers.3.1.fc1.bias" = %724 : f32[768] */
+  memcpy(outputs[157], arena + 589185024, sizeof(float) * 768);
+  /* output 158 "grad:layers.2.0.layers.3.1.fc2.weight" = %718 : f32[192, 768] */
+  memcpy(outputs[158], arena + 621232128, sizeof(float) * 147456);
+  /* output 159 "grad:layers.2.0.layers.3.1.fc2.bias" = %719 : f32[192] */
+  memcpy(outputs[159], arena + 620242368, sizeof(float) * 192);
+  /* output 160 "grad:layers.2.1.conv.weight" = %712 : f32[192, 192, 3, 3] */
+  memcpy(outputs[160], arena + 619905024, sizeof(float) * 331776);
+  /* output 161 "grad:layers.2.1.conv.bias" = %713 : f32[192] */
+  memcpy(outputs[161], arena + 620242176, sizeof(float) * 192);
+  /* output 162 "grad:layers.2.1.norm.weight" = %708 : f32[192] */
+  memcpy(outputs[162], arena + 620241984, sizeof(float) * 192);
+  /* output 163 "grad:layers.2.1.norm.bias" = %707 : f32[192] */
+  memcpy(outputs[163], arena + 620241792, sizeof(float) * 192);
+  /* output 164 "grad:layers.3.0.pos_emb" = %702 : f32[16, 192] */
+  memcpy(outputs[164], arena + 620236800, sizeof(float) * 3072);
+  /* output 165 "grad:layers.3.0.norm1.weight" = %700 : f32[192] */
+  memcpy(outputs[165], arena + 620241600, sizeof(float) * 192);
+  /* output 166 "grad:layers.3.0.norm1.bias" = %698 : f32[192] */
+  memcpy(outputs[166], arena + 620241408, sizeof(float) * 192);
+  /* output 167 "grad:layers.3.0.layers.0.0.Wq_odd.weight" = %693 : f32[192, 192] */
+  memcpy(outputs[167], arena + 620986368, sizeof(float) * 36864);
+  /* output 168 "grad:layers.3.0.layers.0.0.Wq_odd.bias" = %694 : f32[192] */
+  memcpy(outputs[168], arena + 620241216, sizeof(float) * 192);
+  /* output 169 "grad:layers.3.0.layers.0.0.Wkv_odd.weight" = %690 : f32[96, 192] */
+  memcpy(outputs[169], arena + 621434880, sizeof(float) * 18432);
+  /* output 170 "grad:layers.3.0.layers.0.0.Wkv_odd.bias" = %691 : f32[96] */
+  memcpy(outputs[170], arena + 620242560, sizeof(float) * 96);
+  /* output 171 "grad:layers.3.0.layers.0.0.proj.weight" = %681 : f32[192, 192] */
+  memcpy(outputs[171], arena + 620630016, sizeof(float) * 36864);
+  /* output 172 "grad:layers.3.0.layers.0.0.proj.bias" = %682 : f32[192] */
+  memcpy(outputs[172], arena + 620241024, sizeof(float) * 192);
+  /* output 173 "grad:layers.3.0.norm2.weight" = %676 : f32[192] */
+  memcpy(outputs[173], arena + 620240832, sizeof(float) * 192);
+  /* output 174 "grad:layers.3.0.norm2.bias" = %674 : f32[192] */
+  memcpy(outputs[174], arena + 620240640, sizeof(float) * 192);
+  /* output 175 "grad:layers.3.0.layers.0.1.fc1.weight" = %670 : f32[768, 192] */
+  memcpy(outputs[175], arena + 620838912, sizeof(float) * 147456);
+  /* output 176 "grad:layers.3.0.layers.0.1.fc1.bias" = %671 : f32[768] */
+  memcpy(outputs[176], arena + 620239872, sizeof(float) * 768);
+  /* output 177 "grad:layers.3.0.layers.0.1.fc2.weight" = %665 : f32[192, 768] */
+  memcpy(outputs[177], arena + 620445696, sizeof(float) * 147456);
+  /* output 178 "grad:layers.3.0.layers.0.1.fc2.bias" = %666 : f32[192] */
+  memcpy(outputs[178], arena + 620287104, sizeof(float) * 192);
+  /* output 179 "grad:layers.3.0.layers.1.0.Wq_odd.weight" = %653 : f32[192, 192] */
+  memcpy(outputs[179], arena + 620593152, sizeof(float) * 36864);
+  /* output 180 "grad:layers.3.0.layers.1.0.Wq_odd.bias" = %654 : f32[192] */
+  memcpy(outputs[180], arena + 620286528, sizeof(float) * 192);
+  /* output 181 "grad:layers.3.0.layers.1.0.Wkv_odd.weight" = %650 : f32[96, 192] */
+  memcpy(outputs[181], arena + 620666880, sizeof(float) * 18432);
+  /* output 182 "grad:layers.3.0.layers.1.0.Wkv_odd.bias" = %651 : f32[96] */
+  memcpy(outputs[182], arena + 620287296, sizeof(float) * 96);
+  /* output 183 "grad:layers.3.0.layers.1.0.proj.weight" = %641 : f32[192, 192] */
+  memcpy(outputs[183], arena + 620249088, sizeof(float) * 36864);
+  /* output 184 "grad:layers.3.0.layers.1.0.proj.bias" = %642 : f32[192] */
+  memcpy(outputs[184], arena + 620286336, sizeof(float) * 192);
+  /* output 185 "grad:layers.3.0.layers.1.1.fc1.weight" = %630 : f32[768, 192] */
+  memcpy(outputs[185], arena + 620298240, sizeof(float) * 147456);
+  /* output 186 "grad:layers.3.0.layers.1.1.fc1.bias" = %631 : f32[768] */
+  memcpy(outputs[186], arena + 620685312, sizeof(float) * 768);
+  /* output 187 "grad:layers.3.0.layers.1.1.fc2.weight" = %625 : f32[192, 768] */
+  memcpy(outputs[187], arena + 620691456, sizeof(float) * 147456);
+  /* output 188 "grad:layers.3.0.layers.1.1.fc2.bias" = %626 : f32[192] */
+  memcpy(outputs[188], arena + 621073536, sizeof(float) * 192);
+  /* output 189 "grad:layers.3.0.layers.2.0.Wq_odd.weight" = %613 : f32[192, 192] */
+  memcpy(outputs[189], arena + 621379584, sizeof(float) * 36864);
+  /* output 190 "grad:layers.3.0.layers.2.0.Wq_odd.bias" = %614 : f32[192] */
+  memcpy(outputs[190], arena + 621072960, sizeof(float) * 192);
+  /* output 191 "grad:layers.3.0.layers.2.0.Wkv_odd.weight" = %610 : f32[96, 192] */
+  memcpy(outputs[191], arena + 621416448, sizeof(float) * 18432);
+  /* output 192 "grad:layers.3.0.layers.2.0.Wkv_odd.bias" = %611 : f32[96] */
+  memcpy(outputs[192], arena + 621073728, sizeof(float) * 96);
+  /* output 193 "grad:layers.3.0.layers.2.0.proj.weight" = %601 : f32[192, 192] */
+  memcpy(outputs[193], arena + 621035520, sizeof(float) * 36864);
+  /* output 194 "grad:layers.3.0.layers.2.0.proj.bias" = %602 : f32[192] */
+  memcpy(outputs[194], arena + 621072768, sizeof(float) * 192);
+  /* output 195 "grad:layers.3.0.layers.2.1.fc1.weight" = %590 : f32[768, 192] */
+  memcpy(outputs[195], arena + 621084672, sizeof(float) * 147456);
+  /* output 196 "grad:layers.3.0.layers.2.1.fc1.bias" = %591 : f32[768] */
+  memcpy(outputs[196], arena + 621453312, sizeof(float) * 768);
+  /* output 197 "grad:layers.3.0.layers.2.1.fc2.weight" = %585 : f32[192, 768] */
+  memcpy(outputs[197], arena + 621477888, sizeof(float) * 147456);
+  /* output 198 "grad:layers.3.0.layers.2.1.fc2.bias" = %586 : f32[192] */
+  memcpy(outputs[198], arena + 621859968, sizeof(float) * 192);
+  /* output 199 "grad:layers.3.0.layers.3.0.Wq_odd.weight" = %575 : f32[192, 192] */
+  memcpy(outputs[199], arena + 622018560, sizeof(float) * 36864);
+  /* output 200 "grad:layers.3.0.layers.3.0.Wq_odd.bias" = %576 : f32[192] */
+  memcpy(outputs[200], arena + 621859392, sizeof(float) * 192);
+  /* output 201 "grad:layers.3.0.layers.3.0.Wkv_odd.weight" = %572 : f32[96, 192] */
+  memcpy(outputs[201], arena + 622055424, sizeof(float) * 18432);
+  /* output 202 "grad:layers.3.0.layers.3.0.Wkv_odd.bias" = %573 : f32[96] */
+  memcpy(outputs[202], arena + 621860160, sizeof(float) * 96);
+  /* output 203 "grad:layers.3.0.layers.3.0.proj.weight" = %563 : f32[192, 192] */
+  memcpy(outputs[203], arena + 621821952, sizeof(float) * 36864);
+  /* output 204 "grad:layers.3.0.layers.3.0.proj.bias" = %564 : f32[192] */
+  memcpy(outputs[204], arena + 621859200, sizeof(float) * 192);
+  /* output 205 "grad:layers.3.0.layers.3.1.fc1.weight" = %554 : f32[768, 192] */
+  memcpy(outputs[205], arena + 621871104, sizeof(float) * 147456);
+  /* output 206 "grad:layers.3.0.layers.3.1.fc1.bias" = %555 : f32[768] */
+  memcpy(outputs[206], arena + 622073856, sizeof(float) * 768);
+  /* output 207 "grad:layers.3.0.layers.3.1.fc2.weight" = %549 : f32[192, 768] */
+  memcpy(outputs[207], arena + 623050752, sizeof(float) * 147456);
+  /* output 208 "grad:layers.3.0.layers.3.1.fc2.bias" = %550 : f32[192] */
+  memcpy(outputs[208], arena + 625953024, sizeof(float) * 192);
+  /* output 209 "grad:norm.weight" = %544 : f32[192] */
+  memcpy(outputs[209], arena + 625952832, sizeof(float) * 192);
+  /* output 210 "grad:norm.bias" = %543 : f32[192] */
+  memcpy(outputs[210], arena + 625952640, sizeof(float) * 192);
+  /* output 211 "grad:mlp_head.weight" = %537 : f32[10, 192] */
+  memcpy(outputs[211], arena + 625950720, sizeof(float) * 1920);
+  /* output 212 "grad:mlp_head.bias" = %538 : f32[10] */
+  memcpy(outputs[212], arena + 625953232, sizeof(float) * 10);
   return 0;
 } // sag_tiny_cifar_train_forward
 

@@ -1641,6 +1641,74 @@ void lk_conv2d_naive(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, i
         }
 }
 
+/* ---- templates/norm.c ---------------------------------------------------------------------- */
+/* locus-requires: prologue.h */
+/* Normalisations: layernorm over the last axis of tokens, batchnorm (inference) over channels. */
+
+/* y[rows, C] = (x − mean) / sqrt(var + eps) · w + b per row (biased variance, as PyTorch).
+ * Corrected two-pass algorithm: m = Σx/C in float is off by the rounding of a large sum; the second
+ * pass sums the deviations d = x − m (small numbers, accurate) and their squares, and the true mean
+ * is m + δ with δ = Σd/C, var = Σd²/C − δ². Output uses (x − m) − δ, never rounding the mean to a
+ * float, so rows with |mean| ≫ std lose nothing (E[x²] − E[x]² would lose everything).
+ * w and b may be NULL (no affine). y may equal x. */
+void lk_layernorm(long rows, int C, const float *x, const float *w, const float *b, float eps, float *y) {
+  LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) {
+    const float *xr = x + r * C;
+    float *yr = y + r * C;
+    float m = lk_sum(xr, C) / (float)C, s1, s2, delta, var, rstd;
+    lk_dev_sums(xr, C, m, &s1, &s2);
+    delta = s1 / (float)C;
+    var = s2 / (float)C - delta * delta;
+    rstd = 1.0f / sqrtf((var > 0.0f ? var : 0.0f) + eps);
+    /* One loop per affine case: with `if (w)` inside, clang if-converts to masked loads, which
+     * on AMD take a microcode assist per vector when the pointer is NULL (40× slower). */
+    if (w && b) for (int c = 0; c < C; ++c) yr[c] = (xr[c] - m - delta) * rstd * w[c] + b[c];
+    else if (w) for (int c = 0; c < C; ++c) yr[c] = (xr[c] - m - delta) * rstd * w[c];
+    else if (b) for (int c = 0; c < C; ++c) yr[c] = (xr[c] - m - delta) * rstd + b[c];
+    else for (int c = 0; c < C; ++c) yr[c] = (xr[c] - m - delta) * rstd;
+  }
+}
+
+/* Reference: double precision, straight from the definition. */
+void lk_layernorm_naive(long rows, int C, const float *x, const float *w, const float *b, float eps, float *y) {
+  for (long r = 0; r < rows; ++r) {
+    double m = 0.0, v = 0.0;
+    for (int c = 0; c < C; ++c) m += x[r * C + c];
+    m /= C;
+    for (int c = 0; c < C; ++c) v += (x[r * C + c] - m) * (x[r * C + c] - m);
+    v /= C;
+    for (int c = 0; c < C; ++c)
+      y[r * C + c] = (float)((x[r * C + c] - m) / sqrt(v + eps) * (w ? w[c] : 1.0) + (b ? b[c] : 0.0));
+  }
+}
+
+/* Batchnorm at inference, channels first: x, y [B, C, HW] (HW = every axis after C, flattened).
+ * y = (x − mean[c]) / sqrt(var[c] + eps) · w[c] + b[c], folded into one scale and shift per
+ * channel. y may equal x. */
+void lk_batchnorm_infer(int B, int C, long HW, const float *x, const float *w, const float *b,
+                        const float *mean, const float *var, float eps, float *y) {
+  long planes = (long)B * C;
+  LK_OMP(parallel for schedule(static) if(planes * HW >= LK_PAR_MIN))
+  for (long p = 0; p < planes; ++p) {
+    int c = (int)(p % C);
+    float scale = w[c] / sqrtf(var[c] + eps), shift = b[c] - mean[c] * scale;
+    const float *xp = x + p * HW;
+    float *yp = y + p * HW;
+    for (long i = 0; i < HW; ++i) yp[i] = xp[i] * scale + shift;
+  }
+}
+
+void lk_batchnorm_infer_naive(int B, int C, long HW, const float *x, const float *w, const float *b,
+                              const float *mean, const float *var, float eps, float *y) {
+  for (int n = 0; n < B; ++n)
+    for (int c = 0; c < C; ++c)
+      for (long i = 0; i < HW; ++i) {
+        long at = ((long)n * C + c) * HW + i;
+        y[at] = (float)((x[at] - (double)mean[c]) / sqrt((double)var[c] + eps) * w[c] + b[c]);
+      }
+}
+
 /* ---- templates/activation.c ---------------------------------------------------------------- */
 /* locus-requires: prologue.h */
 /* Elementwise kernels: activations, rsqrt, binary arithmetic with broadcasting, scalar variants.
@@ -3563,6 +3631,14 @@ void lk_batch_norm_act_grad_cl(long rows, long C, const float *x, const float *d
 #define LK__RED_TASKS 64
 #define LK__RED_MIN_BLOCK 8192 /* elements of x per block, at least */
 
+/* Blocks the reduced range of `total` elements (`reduced` indices) is cut into when only `tasks`
+ * output tasks exist: enough tasks for the threads, blocks of at least LK__RED_MIN_BLOCK. Depends on
+ * the shape alone; lk_layernorm_param_grad uses it too, so its sums are the unfused ones'. */
+static long lk__reduce_blocks(long tasks, long total, long reduced) {
+  long n = tasks < LK__RED_TASKS ? lk_min_l(lk_min_l(lk_ceil_div(LK__RED_TASKS, tasks), total / LK__RED_MIN_BLOCK), reduced) : 1;
+  return n < 1 ? 1 : n;
+}
+
 /* Row-major walk over some axes: the offset in x of the multi-index (sizes, strides). */
 typedef struct { int n; long size[8], stride[8], idx[8], off; } lk__grad_odo;
 
@@ -3623,13 +3699,10 @@ static void lk__reduce_sum(int rank, const long *shape, const unsigned char *red
   Sin = inner_kept ? 1 : sz[m - 1]; /* contiguous run of reduced elements */
   chunks = lk_ceil_div(Kin, LK__RED_CH);
   otasks = inner_kept ? nout / Kin * chunks : nout;
-  if (otasks < LK__RED_TASKS) {
-    nblk = lk_min_l(lk_min_l(lk_ceil_div(LK__RED_TASKS, otasks), total / LK__RED_MIN_BLOCK), Rtot);
-    if (nblk < 1) nblk = 1;
-    if (nblk > 1) {
-      part = lk_scratch_alloc((size_t)(nblk * nout));
-      if (!part) nblk = 1; /* out of memory: one block, straight into y (same math, slower) */
-    }
+  nblk = lk__reduce_blocks(otasks, total, Rtot);
+  if (nblk > 1) {
+    part = lk_scratch_alloc((size_t)(nblk * nout));
+    if (!part) nblk = 1; /* out of memory: one block, straight into y (same math, slower) */
   }
   ntasks = otasks * nblk;
 
@@ -3690,6 +3763,52 @@ void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, con
 void lk_reduce_sum_product(int rank, const long *shape, const unsigned char *reduce, const float *a, const float *b,
                            float *y) {
   lk__reduce_sum(rank, shape, reduce, a, b, y);
+}
+
+/* An affine LayerNorm's weight and bias gradients from x instead of a stored x̂ (made by the
+ * `layernorm-training` pass): out[0:C) = Σ dy ⊙ x̂, out[C:2C) = Σ dy over the rows of [rows, C].
+ * Each row's x̂ is lk_normalize's, recomputed from the row's statistics while the row is in L1,
+ * and the sums are lk_reduce_sum's: the same blocks of rows, each summed in float in row order,
+ * the blocks added in order. So the result is reduce_sum(dy ⊙ normalize(x)) and reduce_sum(dy) bit
+ * for bit, in one pass over x and dy instead of a forward pass writing x̂ and two passes reading
+ * x̂ and dy back (sag_tiny_cifar's first LayerNorm: 226 MB each at batch 16). */
+void lk_layernorm_param_grad(long rows, long C, const float *x, const float *dy, float eps, float *out) {
+  long nblk = lk__reduce_blocks(lk_ceil_div(C, LK__RED_CH), rows * C, rows);
+  float *part = NULL;
+  if (rows <= 0 || C <= 0) {
+    for (long c = 0; c < 2 * C; ++c) out[c] = 0.0f;
+    return;
+  }
+  if (nblk > 1 && !(part = lk_scratch_alloc((size_t)(nblk * 2 * C)))) nblk = 1; /* out of memory: one block */
+  LK_OMP(parallel if(rows * C >= LK_PAR_MIN))
+  {
+    LK_OMP(for schedule(static))
+    for (long b = 0; b < nblk; ++b) {
+      long lo, hi;
+      float *sw = nblk > 1 ? part + b * 2 * C : out, *sb = sw + C;
+      lk_split(rows, (int)nblk, (int)b, &lo, &hi);
+      for (long c = 0; c < C; ++c) sw[c] = sb[c] = 0.0f;
+      for (long r = lo; r < hi; ++r) {
+        const float *xr = x + r * C, *gr = dy + r * C;
+        float m, delta, rstd;
+        lk__grad_row_stats(xr, C, eps, &m, &delta, &rstd);
+        for (long c = 0; c < C; ++c) {
+          const float xh = (xr[c] - m - delta) * rstd; /* its own statement: rounded as lk_normalize stores it */
+          sw[c] += gr[c] * xh;
+          sb[c] += gr[c];
+        }
+      }
+    }
+    if (nblk > 1) {
+      LK_OMP(for schedule(static))
+      for (long c = 0; c < 2 * C; ++c) {
+        float acc = part[c];
+        for (long b = 1; b < nblk; ++b) acc += part[b * 2 * C + c];
+        out[c] = acc;
+      }
+    }
+  }
+  lk_scratch_free(part);
 }
 
 /* ---- conv2d ---------------------------------------------------------------------------------------
@@ -4177,6 +4296,23 @@ void lk_layernorm_grad_naive(long rows, long C, const float *x, const float *dy,
   free(g);
 }
 
+void lk_layernorm_param_grad_naive(long rows, long C, const float *x, const float *dy, float eps, float *out) {
+  double *s = (double *)calloc((size_t)(2 * C > 0 ? 2 * C : 1), sizeof(double));
+  for (long r = 0; r < rows; ++r) {
+    const float *xr = x + r * C, *gr = dy + r * C;
+    double m = 0.0, v = 0.0;
+    for (long c = 0; c < C; ++c) m += xr[c];
+    m /= (double)C;
+    for (long c = 0; c < C; ++c) v += (xr[c] - m) * (xr[c] - m);
+    v /= (double)C;
+    for (long c = 0; c < C; ++c) {
+      s[c] += gr[c] * (xr[c] - m) / sqrt(v + eps);
+      s[C + c] += gr[c];
+    }
+  }
+  for (long c = 0; c < 2 * C; ++c) out[c] = (float)s[c];
+  free(s);
+}
 void lk_batch_normalize_naive(int B, long C, long S, const float *x, const float *w, const float *b, float eps, float *y) {
   for (long c = 0; c < C; ++c) {
     double m, v;
@@ -5532,7 +5668,7 @@ static const unsigned char sag_tiny_imagenet_train_param_read_[196] = {
 };
 int sag_tiny_imagenet_train_param_read_by_forward(int i) { return i >= 0 && i < 196 ? sag_tiny_imagenet_train_param_read_[i] : 0; }
 
-size_t sag_tiny_imagenet_train_arena_bytes(void) { return 3168063744; }
+size_t sag_tiny_imagenet_train_arena_bytes(void) { return 2716651776; }
 
 void sag_tiny_imagenet_train_set_num_threads(int n) {
 #ifdef _OPENMP
@@ -5558,120 +5694,120 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
   const int B = 32; /* the batch the model is compiled for */
 
   /* %3 = im2col(%0) {kernel [9, 9], stride [7, 7], padding [1, 1]} to_patch_embedding.projections.0 : f32[B, 1024, 243] */
-  lk_im2col(B, 3, 224, 224, 9, 9, 7, 7, 1, 1, inputs[0], arena + 452984832);
+  lk_im2col(B, 3, 224, 224, 9, 9, 7, 7, 1, 1, inputs[0], arena + 390070272);
 
   /* %4 = reshape(%1) {shape [192, 243]} to_patch_embedding.projections.0 : f32[192, 243], a view of %1: no code */
 
   /* %5 = fused_linear(%3, %4, %2) to_patch_embedding.projections.0 : f32[B, 1024, 192], written into %60 from row 0 */
-  lk_fused_linear_strided(B, 1024, 243, 192, arena + 452984832, 248832, params[0], params[1], NULL,
+  lk_fused_linear_strided(B, 1024, 243, 192, arena + 390070272, 248832, params[0], params[1], NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 125829120, 1966080);
 
   /* %6 = circular_pad(%0) {left 1, right 0, top 0, bottom 0} to_patch_embedding : f32[B, 3, 224, 225] */
   lk_circular_pad(B * 3, 224, 224, 0, 0, 1, 0, inputs[0], arena);
 
   /* %9 = im2col(%6) {kernel [9, 9], stride [7, 7], padding [1, 1]} to_patch_embedding.projections.1 : f32[B, 1024, 243] */
-  lk_im2col(B, 3, 224, 225, 9, 9, 7, 7, 1, 1, arena, arena + 460947456);
+  lk_im2col(B, 3, 224, 225, 9, 9, 7, 7, 1, 1, arena, arena + 398032896);
 
   /* %10 = reshape(%7) {shape [192, 243]} to_patch_embedding.projections.1 : f32[192, 243], a view of %7: no code */
 
   /* %11 = fused_linear(%9, %10, %8) to_patch_embedding.projections.1 : f32[B, 1024, 192], written into %60 from row 1024 */
-  lk_fused_linear_strided(B, 1024, 243, 192, arena + 460947456, 248832, params[2], params[3], NULL,
+  lk_fused_linear_strided(B, 1024, 243, 192, arena + 398032896, 248832, params[2], params[3], NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 126025728, 1966080);
 
   /* %12 = circular_pad(%0) {left 2, right 0, top 0, bottom 0} to_patch_embedding : f32[B, 3, 224, 226] */
   lk_circular_pad(B * 3, 224, 224, 0, 0, 2, 0, inputs[0], arena);
 
   /* %15 = im2col(%12) {kernel [9, 9], stride [7, 7], padding [1, 1]} to_patch_embedding.projections.2 : f32[B, 1024, 243] */
-  lk_im2col(B, 3, 224, 226, 9, 9, 7, 7, 1, 1, arena, arena + 468910080);
+  lk_im2col(B, 3, 224, 226, 9, 9, 7, 7, 1, 1, arena, arena + 405995520);
 
   /* %16 = reshape(%13) {shape [192, 243]} to_patch_embedding.projections.2 : f32[192, 243], a view of %13: no code */
 
   /* %17 = fused_linear(%15, %16, %14) to_patch_embedding.projections.2 : f32[B, 1024, 192], written into %60 from row 2048 */
-  lk_fused_linear_strided(B, 1024, 243, 192, arena + 468910080, 248832, params[4], params[5], NULL,
+  lk_fused_linear_strided(B, 1024, 243, 192, arena + 405995520, 248832, params[4], params[5], NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 126222336, 1966080);
 
   /* %18 = circular_pad(%0) {left 3, right 0, top 0, bottom 0} to_patch_embedding : f32[B, 3, 224, 227] */
   lk_circular_pad(B * 3, 224, 224, 0, 0, 3, 0, inputs[0], arena);
 
   /* %21 = im2col(%18) {kernel [9, 9], stride [7, 7], padding [1, 1]} to_patch_embedding.projections.3 : f32[B, 1024, 243] */
-  lk_im2col(B, 3, 224, 227, 9, 9, 7, 7, 1, 1, arena, arena + 476872704);
+  lk_im2col(B, 3, 224, 227, 9, 9, 7, 7, 1, 1, arena, arena + 413958144);
 
   /* %22 = reshape(%19) {shape [192, 243]} to_patch_embedding.projections.3 : f32[192, 243], a view of %19: no code */
 
   /* %23 = fused_linear(%21, %22, %20) to_patch_embedding.projections.3 : f32[B, 1024, 192], written into %60 from row 3072 */
-  lk_fused_linear_strided(B, 1024, 243, 192, arena + 476872704, 248832, params[6], params[7], NULL,
+  lk_fused_linear_strided(B, 1024, 243, 192, arena + 413958144, 248832, params[6], params[7], NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 126418944, 1966080);
 
   /* %24 = circular_pad(%0) {left 0, right 0, top 1, bottom 0} to_patch_embedding : f32[B, 3, 225, 224] */
   lk_circular_pad(B * 3, 224, 224, 1, 0, 0, 0, inputs[0], arena);
 
   /* %27 = im2col(%24) {kernel [9, 9], stride [7, 7], padding [1, 1]} to_patch_embedding.projections.4 : f32[B, 1024, 243] */
-  lk_im2col(B, 3, 225, 224, 9, 9, 7, 7, 1, 1, arena, arena + 484835328);
+  lk_im2col(B, 3, 225, 224, 9, 9, 7, 7, 1, 1, arena, arena + 421920768);
 
   /* %28 = reshape(%25) {shape [192, 243]} to_patch_embedding.projections.4 : f32[192, 243], a view of %25: no code */
 
   /* %29 = fused_linear(%27, %28, %26) to_patch_embedding.projections.4 : f32[B, 1024, 192], written into %60 from row 4096 */
-  lk_fused_linear_strided(B, 1024, 243, 192, arena + 484835328, 248832, params[8], params[9], NULL,
+  lk_fused_linear_strided(B, 1024, 243, 192, arena + 421920768, 248832, params[8], params[9], NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 126615552, 1966080);
 
   /* %30 = circular_pad(%0) {left 0, right 0, top 2, bottom 0} to_patch_embedding : f32[B, 3, 226, 224] */
   lk_circular_pad(B * 3, 224, 224, 2, 0, 0, 0, inputs[0], arena);
 
   /* %33 = im2col(%30) {kernel [9, 9], stride [7, 7], padding [1, 1]} to_patch_embedding.projections.5 : f32[B, 1024, 243] */
-  lk_im2col(B, 3, 226, 224, 9, 9, 7, 7, 1, 1, arena, arena + 492797952);
+  lk_im2col(B, 3, 226, 224, 9, 9, 7, 7, 1, 1, arena, arena + 429883392);
 
   /* %34 = reshape(%31) {shape [192, 243]} to_patch_embedding.projections.5 : f32[192, 243], a view of %31: no code */
 
   /* %35 = fused_linear(%33, %34, %32) to_patch_embedding.projections.5 : f32[B, 1024, 192], written into %60 from row 5120 */
-  lk_fused_linear_strided(B, 1024, 243, 192, arena + 492797952, 248832, params[10], params[11],
+  lk_fused_linear_strided(B, 1024, 243, 192, arena + 429883392, 248832, params[10], params[11],
       NULL, 0, LK_ACT_NONE, NULL, 0, arena + 126812160, 1966080);
 
   /* %36 = circular_pad(%0) {left 0, right 0, top 3, bottom 0} to_patch_embedding : f32[B, 3, 227, 224] */
   lk_circular_pad(B * 3, 224, 224, 3, 0, 0, 0, inputs[0], arena);
 
   /* %39 = im2col(%36) {kernel [9, 9], stride [7, 7], padding [1, 1]} to_patch_embedding.projections.6 : f32[B, 1024, 243] */
-  lk_im2col(B, 3, 227, 224, 9, 9, 7, 7, 1, 1, arena, arena + 500760576);
+  lk_im2col(B, 3, 227, 224, 9, 9, 7, 7, 1, 1, arena, arena + 437846016);
 
   /* %40 = reshape(%37) {shape [192, 243]} to_patch_embedding.projections.6 : f32[192, 243], a view of %37: no code */
 
   /* %41 = fused_linear(%39, %40, %38) to_patch_embedding.projections.6 : f32[B, 1024, 192], written into %60 from row 6144 */
-  lk_fused_linear_strided(B, 1024, 243, 192, arena + 500760576, 248832, params[12], params[13],
+  lk_fused_linear_strided(B, 1024, 243, 192, arena + 437846016, 248832, params[12], params[13],
       NULL, 0, LK_ACT_NONE, NULL, 0, arena + 127008768, 1966080);
 
   /* %42 = circular_pad(%0) {left 1, right 0, top 1, bottom 0} to_patch_embedding : f32[B, 3, 225, 225] */
   lk_circular_pad(B * 3, 224, 224, 1, 0, 1, 0, inputs[0], arena);
 
   /* %45 = im2col(%42) {kernel [9, 9], stride [7, 7], padding [1, 1]} to_patch_embedding.projections.7 : f32[B, 1024, 243] */
-  lk_im2col(B, 3, 225, 225, 9, 9, 7, 7, 1, 1, arena, arena + 508723200);
+  lk_im2col(B, 3, 225, 225, 9, 9, 7, 7, 1, 1, arena, arena + 445808640);
 
   /* %46 = reshape(%43) {shape [192, 243]} to_patch_embedding.projections.7 : f32[192, 243], a view of %43: no code */
 
   /* %47 = fused_linear(%45, %46, %44) to_patch_embedding.projections.7 : f32[B, 1024, 192], written into %60 from row 7168 */
-  lk_fused_linear_strided(B, 1024, 243, 192, arena + 508723200, 248832, params[14], params[15],
+  lk_fused_linear_strided(B, 1024, 243, 192, arena + 445808640, 248832, params[14], params[15],
       NULL, 0, LK_ACT_NONE, NULL, 0, arena + 127205376, 1966080);
 
   /* %48 = circular_pad(%0) {left 2, right 0, top 2, bottom 0} to_patch_embedding : f32[B, 3, 226, 226] */
   lk_circular_pad(B * 3, 224, 224, 2, 0, 2, 0, inputs[0], arena);
 
   /* %51 = im2col(%48) {kernel [9, 9], stride [7, 7], padding [1, 1]} to_patch_embedding.projections.8 : f32[B, 1024, 243] */
-  lk_im2col(B, 3, 226, 226, 9, 9, 7, 7, 1, 1, arena, arena + 516685824);
+  lk_im2col(B, 3, 226, 226, 9, 9, 7, 7, 1, 1, arena, arena + 453771264);
 
   /* %52 = reshape(%49) {shape [192, 243]} to_patch_embedding.projections.8 : f32[192, 243], a view of %49: no code */
 
   /* %53 = fused_linear(%51, %52, %50) to_patch_embedding.projections.8 : f32[B, 1024, 192], written into %60 from row 8192 */
-  lk_fused_linear_strided(B, 1024, 243, 192, arena + 516685824, 248832, params[16], params[17],
+  lk_fused_linear_strided(B, 1024, 243, 192, arena + 453771264, 248832, params[16], params[17],
       NULL, 0, LK_ACT_NONE, NULL, 0, arena + 127401984, 1966080);
 
   /* %54 = circular_pad(%0) {left 3, right 0, top 3, bottom 0} to_patch_embedding : f32[B, 3, 227, 227] */
   lk_circular_pad(B * 3, 224, 224, 3, 0, 3, 0, inputs[0], arena);
 
   /* %57 = im2col(%54) {kernel [9, 9], stride [7, 7], padding [1, 1]} to_patch_embedding.projections.9 : f32[B, 1024, 243] */
-  lk_im2col(B, 3, 227, 227, 9, 9, 7, 7, 1, 1, arena, arena + 524648448);
+  lk_im2col(B, 3, 227, 227, 9, 9, 7, 7, 1, 1, arena, arena + 461733888);
 
   /* %58 = reshape(%55) {shape [192, 243]} to_patch_embedding.projections.9 : f32[192, 243], a view of %55: no code */
 
   /* %59 = fused_linear(%57, %58, %56) to_patch_embedding.projections.9 : f32[B, 1024, 192], written into %60 from row 9216 */
-  lk_fused_linear_strided(B, 1024, 243, 192, arena + 524648448, 248832, params[18], params[19],
+  lk_fused_linear_strided(B, 1024, 243, 192, arena + 461733888, 248832, params[18], params[19],
       NULL, 0, LK_ACT_NONE, NULL, 0, arena + 127598592, 1966080);
 
   /* %60 = stack(%5, %11, %17, %23, %29, %35, %41, %47, %53, %59) {axis 0} to_patch_embedding : f32[B, 10, 1024, 192], its operands computed in place: no code */
@@ -5682,3060 +5818,2978 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
       arena + 125829120);
 
   /* %63 = index(%62) {axis 0, at 0} layers.0.0 : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 125829120, 1966080, arena + 532611072, 196608);
+  lk_copy_rows(B, 196608, arena + 125829120, 1966080, arena + 469696512, 196608);
 
-  /* %66 = normalize(%63) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
-  lk_normalize(B * 1024, 192, arena + 532611072, 1e-06f, arena + 538902528);
+  /* %66 = layernorm(%63, %64, %65) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
+  lk_layernorm(B * 1024, 192, arena + 469696512, params[21], params[22], 1e-06f, arena + 475987968);
 
-  /* %67 = mul_add(%66, %64, %65) layers.0.0.norm1 : f32[B, 1024, 192] */
-  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 538902528, (const long[]){196608, 192, 1},
-      params[21], (const long[]){0, 0, 1}, params[22], (const long[]){0, 0, 1}, arena + 545193984);
+  /* %67 = layernorm(%62, %64, %65) {eps 1e-06} layers.0.0.norm1 : f32[B, 10, 1024, 192] */
+  lk_layernorm(B * 10 * 1024, 192, arena + 125829120, params[21], params[22], 1e-06f,
+      arena + 188743680);
 
-  /* %68 = normalize(%62) {eps 1e-06} layers.0.0.norm1 : f32[B, 10, 1024, 192] */
-  lk_normalize(B * 10 * 1024, 192, arena + 125829120, 1e-06f, arena + 188743680);
+  /* %70 = fused_linear(%66, %68, %69) layers.0.0.layers.0.0.Wq_even : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 192, 192, arena + 475987968, params[23], params[24], LK_ACT_NONE, NULL,
+      arena + 482279424);
 
-  /* %69 = mul_add(%68, %64, %65) layers.0.0.norm1 : f32[B, 10, 1024, 192] */
-  lk_mul_add(4, (const long[]){B, 10, 1024, 192}, arena + 188743680,
-      (const long[]){1966080, 196608, 192, 1}, params[21], (const long[]){0, 0, 0, 1}, params[22],
-      (const long[]){0, 0, 0, 1}, arena + 251658240);
-
-  /* %72 = fused_linear(%67, %70, %71) layers.0.0.layers.0.0.Wq_even : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 192, 192, arena + 545193984, params[23], params[24], LK_ACT_NONE, NULL,
-      arena + 551485440);
-
-  /* %75 = fused_linear(%69, %73, %74) layers.0.0.layers.0.0.Wkv_even : f32[B, 10, 1024, 384] */
-  lk_fused_linear(B * 10 * 1024, 192, 384, arena + 251658240, params[25], params[26], LK_ACT_NONE,
+  /* %73 = fused_linear(%67, %71, %72) layers.0.0.layers.0.0.Wkv_even : f32[B, 10, 1024, 384] */
+  lk_fused_linear(B * 10 * 1024, 192, 384, arena + 188743680, params[25], params[26], LK_ACT_NONE,
       NULL, arena);
 
-  /* %76 = slice(%75) {axis 2, start 0, length 192} layers.0.0.layers.0.0 : f32[B, 10, 1024, 192] */
-  lk_copy_rows(B * 10240, 192, arena, 384, arena + 314572800, 192);
+  /* %74 = slice(%73) {axis 2, start 0, length 192} layers.0.0.layers.0.0 : f32[B, 10, 1024, 192] */
+  lk_copy_rows(B * 10240, 192, arena, 384, arena + 251658240, 192);
 
-  /* %77 = slice(%75) {axis 2, start 192, length 192} layers.0.0.layers.0.0 : f32[B, 10, 1024, 192] */
-  lk_copy_rows(B * 10240, 192, arena + 192, 384, arena + 377487360, 192);
+  /* %75 = slice(%73) {axis 2, start 192, length 192} layers.0.0.layers.0.0 : f32[B, 10, 1024, 192] */
+  lk_copy_rows(B * 10240, 192, arena + 192, 384, arena + 314572800, 192);
 
-  /* %78 = reshape(%72) {shape [1024, 4, 1, 48]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 48], a view of %72: no code */
+  /* %76 = reshape(%70) {shape [1024, 4, 1, 48]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 48], a view of %70: no code */
 
-  /* %79 = reshape(%76) {shape [10, 1024, 4, 48]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 4, 48], a view of %76: no code */
+  /* %77 = reshape(%74) {shape [10, 1024, 4, 48]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 4, 48], a view of %74: no code */
 
-  /* %80 = reshape(%77) {shape [10, 1024, 4, 48]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 4, 48], a view of %77: no code */
+  /* %78 = reshape(%75) {shape [10, 1024, 4, 48]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 4, 48], a view of %75: no code */
 
-  /* %81 = matmul_permuted(%78, %79) {a perm [0, 1, 2, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
-  lk_gemm_batched2(B, 196608, 1966080, 40960, 4096, 1, 10, 48, arena + 551485440, 48, 0, 1,
-      arena + 314572800, 48, 1, 196608, arena, 10, 0, 0.0f);
+  /* %79 = matmul_permuted(%76, %77) {a perm [0, 1, 2, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
+  lk_gemm_batched2(B, 196608, 1966080, 40960, 4096, 1, 10, 48, arena + 482279424, 48, 0, 1,
+      arena + 251658240, 48, 1, 196608, arena, 10, 0, 0.0f);
 
-  /* %82 = mul_scalar(%81) {x op 0.14433756} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
+  /* %80 = mul_scalar(%79) {x op 0.14433756} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
   lk_mul_scalar(B * 1024 * 4 * 10, arena, 0.14433756f, arena + 1310720);
 
-  /* %83 = softmax(%82) {axis -1} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
-  lk_softmax(B * 4096, 10, arena + 1310720, arena + 766967808);
+  /* %81 = softmax(%80) {axis -1} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
+  lk_softmax(B * 4096, 10, arena + 1310720, arena + 658440192);
 
-  /* %84 = matmul_permuted(%83, %80) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 48] */
-  lk_gemm_batched2(B, 40960, 1966080, 196608, 4096, 1, 48, 10, arena + 766967808, 10, 0, 1,
-      arena + 377487360, 48, 196608, 1, arena + 557776896, 48, 0, 0.0f);
+  /* %82 = matmul_permuted(%81, %78) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 48] */
+  lk_gemm_batched2(B, 40960, 1966080, 196608, 4096, 1, 48, 10, arena + 658440192, 10, 0, 1,
+      arena + 314572800, 48, 196608, 1, arena + 488570880, 48, 0, 0.0f);
 
-  /* %85 = reshape(%84) {shape [1024, 192]} layers.0.0.layers.0.0 : f32[B, 1024, 192], a view of %84: no code */
+  /* %83 = reshape(%82) {shape [1024, 192]} layers.0.0.layers.0.0 : f32[B, 1024, 192], a view of %82: no code */
 
-  /* %88 = fused_linear(%85, %86, %87) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 192, 192, arena + 557776896, params[27], params[28], LK_ACT_NONE, NULL,
-      arena + 564068352);
+  /* %86 = fused_linear(%83, %84, %85) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 192, 192, arena + 488570880, params[27], params[28], LK_ACT_NONE, NULL,
+      arena + 494862336);
 
-  /* %90 = mul_add(%88, %89, %63) layers.0.0 : f32[B, 1024, 192], written over %88 */
-  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 564068352, (const long[]){196608, 192, 1},
-      inputs[1], (const long[]){1, 0, 0}, arena + 532611072, (const long[]){196608, 192, 1},
-      arena + 564068352);
+  /* %88 = mul_add(%86, %87, %63) layers.0.0 : f32[B, 1024, 192], written over %86 */
+  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 494862336, (const long[]){196608, 192, 1},
+      inputs[1], (const long[]){1, 0, 0}, arena + 469696512, (const long[]){196608, 192, 1},
+      arena + 494862336);
 
-  /* %93 = normalize(%90) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
-  lk_normalize(B * 1024, 192, arena + 564068352, 1e-06f, arena + 570359808);
+  /* %91 = layernorm(%88, %89, %90) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
+  lk_layernorm(B * 1024, 192, arena + 494862336, params[29], params[30], 1e-06f, arena + 501153792);
 
-  /* %94 = mul_add(%93, %91, %92) layers.0.0.norm2 : f32[B, 1024, 192] */
-  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 570359808, (const long[]){196608, 192, 1},
-      params[29], (const long[]){0, 0, 1}, params[30], (const long[]){0, 0, 1}, arena + 576651264);
-
-  /* %97 = fused_linear(%94, %95, %96) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 768] */
-  lk_fused_linear(B * 1024, 192, 768, arena + 576651264, params[31], params[32], LK_ACT_NONE, NULL,
+  /* %94 = fused_linear(%91, %92, %93) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 768] */
+  lk_fused_linear(B * 1024, 192, 768, arena + 501153792, params[31], params[32], LK_ACT_NONE, NULL,
       arena);
 
-  /* %98 = gelu(%97) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
+  /* %95 = gelu(%94) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
   lk_gelu(B * 1024 * 768, arena, arena + 25165824);
 
-  /* %101 = fused_linear(%98, %99, %100) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 192] */
+  /* %98 = fused_linear(%95, %96, %97) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 768, 192, arena + 25165824, params[33], params[34], LK_ACT_NONE, NULL,
-      arena + 582942720);
+      arena + 507445248);
 
-  /* %103 = mul_add(%101, %102, %90) layers.0.0 : f32[B, 1024, 192], written over %101 */
-  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 582942720, (const long[]){196608, 192, 1},
-      inputs[2], (const long[]){1, 0, 0}, arena + 564068352, (const long[]){196608, 192, 1},
-      arena + 582942720);
+  /* %100 = mul_add(%98, %99, %88) layers.0.0 : f32[B, 1024, 192], written over %98 */
+  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 507445248, (const long[]){196608, 192, 1},
+      inputs[2], (const long[]){1, 0, 0}, arena + 494862336, (const long[]){196608, 192, 1},
+      arena + 507445248);
 
-  /* %104 = normalize(%103) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
-  lk_normalize(B * 1024, 192, arena + 582942720, 1e-06f, arena + 589234176);
+  /* %101 = layernorm(%100, %64, %65) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
+  lk_layernorm(B * 1024, 192, arena + 507445248, params[21], params[22], 1e-06f, arena + 513736704);
 
-  /* %105 = mul_add(%104, %64, %65) layers.0.0.norm1 : f32[B, 1024, 192] */
-  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 589234176, (const long[]){196608, 192, 1},
-      params[21], (const long[]){0, 0, 1}, params[22], (const long[]){0, 0, 1}, arena + 595525632);
+  /* %104 = fused_linear(%101, %102, %103) layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 192, 192, arena + 513736704, params[35], params[36], LK_ACT_NONE, NULL,
+      arena + 520028160);
 
-  /* %108 = fused_linear(%105, %106, %107) layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 192, 192, arena + 595525632, params[35], params[36], LK_ACT_NONE, NULL,
-      arena + 601817088);
+  /* %107 = fused_linear(%101, %105, %106) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 384] */
+  lk_fused_linear(B * 1024, 192, 384, arena + 513736704, params[37], params[38], LK_ACT_NONE, NULL,
+      arena + 377487360);
 
-  /* %111 = fused_linear(%105, %109, %110) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 384] */
-  lk_fused_linear(B * 1024, 192, 384, arena + 595525632, params[37], params[38], LK_ACT_NONE, NULL,
-      arena + 440401920);
+  /* %108 = slice(%107) {axis 1, start 0, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %107: no code */
 
-  /* %112 = slice(%111) {axis 1, start 0, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %111: no code */
+  /* %109 = slice(%107) {axis 1, start 192, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %107: no code */
 
-  /* %113 = slice(%111) {axis 1, start 192, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %111: no code */
+  /* %110 = sdpa(%104, %108, %109) {heads 4, kv_heads 4} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
+  lk_sdpa(B, 1024, 1024, 4, 4, 48, arena + 520028160, 192, arena + 377487360, 384,
+      arena + 377487552, 384, arena + 526319616, 0.14433756f);
 
-  /* %114 = sdpa(%108, %112, %113) {heads 4, kv_heads 4} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
-  lk_sdpa(B, 1024, 1024, 4, 4, 48, arena + 601817088, 192, arena + 440401920, 384,
-      arena + 440402112, 384, arena + 608108544, 0.14433756f);
+  /* %113 = fused_linear(%110, %111, %112) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 192, 192, arena + 526319616, params[39], params[40], LK_ACT_NONE, NULL,
+      arena + 532611072);
 
-  /* %117 = fused_linear(%114, %115, %116) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 192, 192, arena + 608108544, params[39], params[40], LK_ACT_NONE, NULL,
-      arena + 614400000);
+  /* %115 = mul_add(%113, %114, %100) layers.0.0 : f32[B, 1024, 192], written over %113 */
+  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 532611072, (const long[]){196608, 192, 1},
+      inputs[3], (const long[]){1, 0, 0}, arena + 507445248, (const long[]){196608, 192, 1},
+      arena + 532611072);
 
-  /* %119 = mul_add(%117, %118, %103) layers.0.0 : f32[B, 1024, 192], written over %117 */
-  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 614400000, (const long[]){196608, 192, 1},
-      inputs[3], (const long[]){1, 0, 0}, arena + 582942720, (const long[]){196608, 192, 1},
-      arena + 614400000);
+  /* %116 = layernorm(%115, %89, %90) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
+  lk_layernorm(B * 1024, 192, arena + 532611072, params[29], params[30], 1e-06f, arena + 538902528);
 
-  /* %120 = normalize(%119) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
-  lk_normalize(B * 1024, 192, arena + 614400000, 1e-06f, arena + 620691456);
-
-  /* %121 = mul_add(%120, %91, %92) layers.0.0.norm2 : f32[B, 1024, 192] */
-  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 620691456, (const long[]){196608, 192, 1},
-      params[29], (const long[]){0, 0, 1}, params[30], (const long[]){0, 0, 1}, arena + 626982912);
-
-  /* %124 = fused_linear(%121, %122, %123) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 768] */
-  lk_fused_linear(B * 1024, 192, 768, arena + 626982912, params[41], params[42], LK_ACT_NONE, NULL,
+  /* %119 = fused_linear(%116, %117, %118) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 768] */
+  lk_fused_linear(B * 1024, 192, 768, arena + 538902528, params[41], params[42], LK_ACT_NONE, NULL,
       arena + 50331648);
 
-  /* %125 = gelu(%124) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
+  /* %120 = gelu(%119) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
   lk_gelu(B * 1024 * 768, arena + 50331648, arena + 75497472);
 
-  /* %128 = fused_linear(%125, %126, %127) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 192] */
+  /* %123 = fused_linear(%120, %121, %122) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 768, 192, arena + 75497472, params[43], params[44], LK_ACT_NONE, NULL,
       arena + 100663296);
 
-  /* %130 = mul_add(%128, %129, %119) layers.0.0 : f32[B, 1024, 192], written over %128 */
+  /* %125 = mul_add(%123, %124, %115) layers.0.0 : f32[B, 1024, 192], written over %123 */
   lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 100663296, (const long[]){196608, 192, 1},
-      inputs[4], (const long[]){1, 0, 0}, arena + 614400000, (const long[]){196608, 192, 1},
+      inputs[4], (const long[]){1, 0, 0}, arena + 532611072, (const long[]){196608, 192, 1},
       arena + 100663296);
 
-  /* %133 = seq2img(%130) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
+  /* %128 = seq2img(%125) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 100663296, arena + 106954752);
 
-  /* %134 = conv2d(%133, %131, %132) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[B, 192, 32, 32] */
+  /* %129 = conv2d(%128, %126, %127) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[B, 192, 32, 32] */
   lk_conv2d(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 106954752, params[45], params[46],
       arena + 100663296, NULL);
 
-  /* %135 = img2seq(%134) layers.0.1 : f32[B, 1024, 192] */
+  /* %130 = img2seq(%129) layers.0.1 : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena + 100663296, arena + 113246208);
 
-  /* %138 = normalize(%135) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
-  lk_normalize(B * 1024, 192, arena + 113246208, 1e-06f, arena + 100663296);
+  /* %133 = layernorm(%130, %131, %132) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
+  lk_layernorm(B * 1024, 192, arena + 113246208, params[47], params[48], 1e-06f, arena + 100663296);
 
-  /* %139 = mul_add(%138, %136, %137) layers.0.1.norm : f32[B, 1024, 192] */
-  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 100663296, (const long[]){196608, 192, 1},
-      params[47], (const long[]){0, 0, 1}, params[48], (const long[]){0, 0, 1}, arena + 119537664);
+  /* %134 = seq2img(%133) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
+  lk_seq2img(B, 1024, 192, arena + 100663296, arena + 119537664);
 
-  /* %140 = seq2img(%139) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 119537664, arena + 633274368);
+  /* %135 = maxpool(%134) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 16, 16] */
+  lk_maxpool2d(B, 192, 32, 32, 3, 3, 2, 2, 1, 1, arena + 119537664, arena + 100663296);
 
-  /* %141 = maxpool(%140) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 16, 16] */
-  lk_maxpool2d(B, 192, 32, 32, 3, 3, 2, 2, 1, 1, arena + 633274368, arena + 119537664);
+  /* %136 = img2seq(%135) layers.0.1 : f32[B, 256, 192] */
+  lk_img2seq(B, 192, 256, arena + 100663296, arena + 608108544);
 
-  /* %142 = img2seq(%141) layers.0.1 : f32[B, 256, 192] */
-  lk_img2seq(B, 192, 256, arena + 119537664, arena + 702480384);
+  /* %138 = add(%136, %137) layers.1.0 : f32[B, 256, 192], written over %136 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 608108544, (const long[]){49152, 192, 1},
+      params[49], (const long[]){0, 192, 1}, arena + 608108544);
 
-  /* %144 = add(%142, %143) layers.1.0 : f32[B, 256, 192], written over %142 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 702480384, (const long[]){49152, 192, 1},
-      params[49], (const long[]){0, 192, 1}, arena + 702480384);
+  /* %141 = layernorm(%138, %139, %140) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_layernorm(B * 256, 192, arena + 608108544, params[50], params[51], 1e-06f, arena + 609681408);
 
-  /* %147 = normalize(%144) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 702480384, 1e-06f, arena + 704053248);
+  /* %144 = fused_linear(%141, %142, %143) layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 609681408, params[52], params[53], LK_ACT_NONE, NULL,
+      arena + 611254272);
 
-  /* %148 = mul_add(%147, %145, %146) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 704053248, (const long[]){49152, 192, 1},
-      params[50], (const long[]){0, 0, 1}, params[51], (const long[]){0, 0, 1}, arena + 705626112);
+  /* %147 = fused_linear(%141, %145, %146) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 384] */
+  lk_fused_linear(B * 256, 192, 384, arena + 609681408, params[54], params[55], LK_ACT_NONE, NULL,
+      arena + 595525632);
 
-  /* %151 = fused_linear(%148, %149, %150) layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 705626112, params[52], params[53], LK_ACT_NONE, NULL,
-      arena + 707198976);
+  /* %148 = slice(%147) {axis 1, start 0, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %147: no code */
 
-  /* %154 = fused_linear(%148, %152, %153) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 384] */
-  lk_fused_linear(B * 256, 192, 384, arena + 705626112, params[54], params[55], LK_ACT_NONE, NULL,
-      arena + 689897472);
+  /* %149 = slice(%147) {axis 1, start 192, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %147: no code */
 
-  /* %155 = slice(%154) {axis 1, start 0, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %154: no code */
+  /* %150 = sdpa(%144, %148, %149) {heads 4, kv_heads 4} layers.1.0.layers.0.0 : f32[B, 256, 192] */
+  lk_sdpa(B, 256, 256, 4, 4, 48, arena + 611254272, 192, arena + 595525632, 384, arena + 595525824,
+      384, arena + 612827136, 0.14433756f);
 
-  /* %156 = slice(%154) {axis 1, start 192, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %154: no code */
+  /* %153 = fused_linear(%150, %151, %152) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 612827136, params[56], params[57], LK_ACT_NONE, NULL,
+      arena + 614400000);
 
-  /* %157 = sdpa(%151, %155, %156) {heads 4, kv_heads 4} layers.1.0.layers.0.0 : f32[B, 256, 192] */
-  lk_sdpa(B, 256, 256, 4, 4, 48, arena + 707198976, 192, arena + 689897472, 384, arena + 689897664,
-      384, arena + 708771840, 0.14433756f);
+  /* %155 = mul_add(%153, %154, %138) layers.1.0 : f32[B, 256, 192], written over %153 */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 614400000, (const long[]){49152, 192, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 608108544, (const long[]){49152, 192, 1},
+      arena + 614400000);
 
-  /* %160 = fused_linear(%157, %158, %159) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 708771840, params[56], params[57], LK_ACT_NONE, NULL,
-      arena + 710344704);
+  /* %158 = layernorm(%155, %156, %157) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_layernorm(B * 256, 192, arena + 614400000, params[58], params[59], 1e-06f, arena + 615972864);
 
-  /* %162 = mul_add(%160, %161, %144) layers.1.0 : f32[B, 256, 192], written over %160 */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 710344704, (const long[]){49152, 192, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 702480384, (const long[]){49152, 192, 1},
-      arena + 710344704);
+  /* %161 = fused_linear(%158, %159, %160) layers.1.0.layers.0.1.fc1 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 615972864, params[60], params[61], LK_ACT_NONE, NULL,
+      arena + 100663296);
 
-  /* %165 = normalize(%162) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 710344704, 1e-06f, arena + 711917568);
+  /* %162 = gelu(%161) layers.1.0.layers.0.1 : f32[B, 256, 768] */
+  lk_gelu(B * 256 * 768, arena + 100663296, arena + 545193984);
 
-  /* %166 = mul_add(%165, %163, %164) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 711917568, (const long[]){49152, 192, 1},
-      params[58], (const long[]){0, 0, 1}, params[59], (const long[]){0, 0, 1}, arena + 713490432);
+  /* %165 = fused_linear(%162, %163, %164) layers.1.0.layers.0.1.fc2 : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 768, 192, arena + 545193984, params[62], params[63], LK_ACT_NONE, NULL,
+      arena + 617545728);
 
-  /* %169 = fused_linear(%166, %167, %168) layers.1.0.layers.0.1.fc1 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 713490432, params[60], params[61], LK_ACT_NONE, NULL,
-      arena + 119537664);
+  /* %167 = mul_add(%165, %166, %155) layers.1.0 : f32[B, 256, 192], written over %165 */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 617545728, (const long[]){49152, 192, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 614400000, (const long[]){49152, 192, 1},
+      arena + 617545728);
 
-  /* %170 = gelu(%169) layers.1.0.layers.0.1 : f32[B, 256, 768] */
-  lk_gelu(B * 256 * 768, arena + 119537664, arena + 639565824);
+  /* %168 = layernorm(%167, %139, %140) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_layernorm(B * 256, 192, arena + 617545728, params[50], params[51], 1e-06f, arena + 619118592);
 
-  /* %173 = fused_linear(%170, %171, %172) layers.1.0.layers.0.1.fc2 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 639565824, params[62], params[63], LK_ACT_NONE, NULL,
-      arena + 715063296);
+  /* %171 = fused_linear(%168, %169, %170) layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 619118592, params[64], params[65], LK_ACT_NONE, NULL,
+      arena + 620691456);
 
-  /* %175 = mul_add(%173, %174, %162) layers.1.0 : f32[B, 256, 192], written over %173 */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 715063296, (const long[]){49152, 192, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 710344704, (const long[]){49152, 192, 1},
-      arena + 715063296);
+  /* %174 = fused_linear(%168, %172, %173) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 384] */
+  lk_fused_linear(B * 256, 192, 384, arena + 619118592, params[66], params[67], LK_ACT_NONE, NULL,
+      arena + 598671360);
 
-  /* %176 = normalize(%175) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 715063296, 1e-06f, arena + 716636160);
+  /* %175 = slice(%174) {axis 1, start 0, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %174: no code */
 
-  /* %177 = mul_add(%176, %145, %146) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 716636160, (const long[]){49152, 192, 1},
-      params[50], (const long[]){0, 0, 1}, params[51], (const long[]){0, 0, 1}, arena + 718209024);
+  /* %176 = slice(%174) {axis 1, start 192, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %174: no code */
 
-  /* %180 = fused_linear(%177, %178, %179) layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 718209024, params[64], params[65], LK_ACT_NONE, NULL,
-      arena + 719781888);
+  /* %177 = sdpa(%171, %175, %176) {heads 4, kv_heads 4} layers.1.0.layers.1.0 : f32[B, 256, 192] */
+  lk_sdpa(B, 256, 256, 4, 4, 48, arena + 620691456, 192, arena + 598671360, 384, arena + 598671552,
+      384, arena + 622264320, 0.14433756f);
 
-  /* %183 = fused_linear(%177, %181, %182) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 384] */
-  lk_fused_linear(B * 256, 192, 384, arena + 718209024, params[66], params[67], LK_ACT_NONE, NULL,
-      arena + 693043200);
+  /* %180 = fused_linear(%177, %178, %179) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 622264320, params[68], params[69], LK_ACT_NONE, NULL,
+      arena + 623837184);
 
-  /* %184 = slice(%183) {axis 1, start 0, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %183: no code */
+  /* %182 = mul_add(%180, %181, %167) layers.1.0 : f32[B, 256, 192], written over %180 */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 623837184, (const long[]){49152, 192, 1},
+      inputs[7], (const long[]){1, 0, 0}, arena + 617545728, (const long[]){49152, 192, 1},
+      arena + 623837184);
 
-  /* %185 = slice(%183) {axis 1, start 192, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %183: no code */
+  /* %183 = layernorm(%182, %156, %157) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_layernorm(B * 256, 192, arena + 623837184, params[58], params[59], 1e-06f, arena + 625410048);
 
-  /* %186 = sdpa(%180, %184, %185) {heads 4, kv_heads 4} layers.1.0.layers.1.0 : f32[B, 256, 192] */
-  lk_sdpa(B, 256, 256, 4, 4, 48, arena + 719781888, 192, arena + 693043200, 384, arena + 693043392,
-      384, arena + 721354752, 0.14433756f);
+  /* %186 = fused_linear(%183, %184, %185) layers.1.0.layers.1.1.fc1 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 625410048, params[70], params[71], LK_ACT_NONE, NULL,
+      arena + 551485440);
 
-  /* %189 = fused_linear(%186, %187, %188) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 721354752, params[68], params[69], LK_ACT_NONE, NULL,
-      arena + 722927616);
+  /* %187 = gelu(%186) layers.1.0.layers.1.1 : f32[B, 256, 768] */
+  lk_gelu(B * 256 * 768, arena + 551485440, arena + 557776896);
 
-  /* %191 = mul_add(%189, %190, %175) layers.1.0 : f32[B, 256, 192], written over %189 */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 722927616, (const long[]){49152, 192, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 715063296, (const long[]){49152, 192, 1},
-      arena + 722927616);
+  /* %190 = fused_linear(%187, %188, %189) layers.1.0.layers.1.1.fc2 : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 768, 192, arena + 557776896, params[72], params[73], LK_ACT_NONE, NULL,
+      arena + 626982912);
 
-  /* %192 = normalize(%191) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 722927616, 1e-06f, arena + 724500480);
+  /* %192 = mul_add(%190, %191, %182) layers.1.0 : f32[B, 256, 192], written over %190 */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 626982912, (const long[]){49152, 192, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 623837184, (const long[]){49152, 192, 1},
+      arena + 626982912);
 
-  /* %193 = mul_add(%192, %163, %164) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 724500480, (const long[]){49152, 192, 1},
-      params[58], (const long[]){0, 0, 1}, params[59], (const long[]){0, 0, 1}, arena + 726073344);
+  /* %193 = layernorm(%192, %139, %140) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_layernorm(B * 256, 192, arena + 626982912, params[50], params[51], 1e-06f, arena + 628555776);
 
-  /* %196 = fused_linear(%193, %194, %195) layers.1.0.layers.1.1.fc1 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 726073344, params[70], params[71], LK_ACT_NONE, NULL,
-      arena + 645857280);
+  /* %196 = fused_linear(%193, %194, %195) layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 628555776, params[74], params[75], LK_ACT_NONE, NULL,
+      arena + 630128640);
 
-  /* %197 = gelu(%196) layers.1.0.layers.1.1 : f32[B, 256, 768] */
-  lk_gelu(B * 256 * 768, arena + 645857280, arena + 652148736);
+  /* %199 = fused_linear(%193, %197, %198) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 384] */
+  lk_fused_linear(B * 256, 192, 384, arena + 628555776, params[76], params[77], LK_ACT_NONE, NULL,
+      arena + 601817088);
 
-  /* %200 = fused_linear(%197, %198, %199) layers.1.0.layers.1.1.fc2 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 652148736, params[72], params[73], LK_ACT_NONE, NULL,
-      arena + 727646208);
+  /* %200 = slice(%199) {axis 1, start 0, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %199: no code */
 
-  /* %202 = mul_add(%200, %201, %191) layers.1.0 : f32[B, 256, 192], written over %200 */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 727646208, (const long[]){49152, 192, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 722927616, (const long[]){49152, 192, 1},
-      arena + 727646208);
+  /* %201 = slice(%199) {axis 1, start 192, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %199: no code */
 
-  /* %203 = normalize(%202) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 727646208, 1e-06f, arena + 729219072);
+  /* %202 = sdpa(%196, %200, %201) {heads 4, kv_heads 4} layers.1.0.layers.2.0 : f32[B, 256, 192] */
+  lk_sdpa(B, 256, 256, 4, 4, 48, arena + 630128640, 192, arena + 601817088, 384, arena + 601817280,
+      384, arena + 631701504, 0.14433756f);
 
-  /* %204 = mul_add(%203, %145, %146) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 729219072, (const long[]){49152, 192, 1},
-      params[50], (const long[]){0, 0, 1}, params[51], (const long[]){0, 0, 1}, arena + 730791936);
-
-  /* %207 = fused_linear(%204, %205, %206) layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 730791936, params[74], params[75], LK_ACT_NONE, NULL,
-      arena + 732364800);
-
-  /* %210 = fused_linear(%204, %208, %209) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 384] */
-  lk_fused_linear(B * 256, 192, 384, arena + 730791936, params[76], params[77], LK_ACT_NONE, NULL,
-      arena + 696188928);
-
-  /* %211 = slice(%210) {axis 1, start 0, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %210: no code */
-
-  /* %212 = slice(%210) {axis 1, start 192, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %210: no code */
-
-  /* %213 = sdpa(%207, %211, %212) {heads 4, kv_heads 4} layers.1.0.layers.2.0 : f32[B, 256, 192] */
-  lk_sdpa(B, 256, 256, 4, 4, 48, arena + 732364800, 192, arena + 696188928, 384, arena + 696189120,
-      384, arena + 733937664, 0.14433756f);
-
-  /* %216 = fused_linear(%213, %214, %215) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 733937664, params[78], params[79], LK_ACT_NONE, NULL,
-      arena + 735510528);
-
-  /* %218 = mul_add(%216, %217, %202) layers.1.0 : f32[B, 256, 192], written over %216 */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 735510528, (const long[]){49152, 192, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 727646208, (const long[]){49152, 192, 1},
-      arena + 735510528);
-
-  /* %219 = normalize(%218) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 735510528, 1e-06f, arena + 737083392);
-
-  /* %220 = mul_add(%219, %163, %164) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 737083392, (const long[]){49152, 192, 1},
-      params[58], (const long[]){0, 0, 1}, params[59], (const long[]){0, 0, 1}, arena + 738656256);
-
-  /* %223 = fused_linear(%220, %221, %222) layers.1.0.layers.2.1.fc1 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 738656256, params[80], params[81], LK_ACT_NONE, NULL,
-      arena + 658440192);
-
-  /* %224 = gelu(%223) layers.1.0.layers.2.1 : f32[B, 256, 768] */
-  lk_gelu(B * 256 * 768, arena + 658440192, arena + 664731648);
-
-  /* %227 = fused_linear(%224, %225, %226) layers.1.0.layers.2.1.fc2 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 664731648, params[82], params[83], LK_ACT_NONE, NULL,
-      arena + 740229120);
-
-  /* %229 = mul_add(%227, %228, %218) layers.1.0 : f32[B, 256, 192], written over %227 */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 740229120, (const long[]){49152, 192, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 735510528, (const long[]){49152, 192, 1},
-      arena + 740229120);
-
-  /* %230 = normalize(%229) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 740229120, 1e-06f, arena + 741801984);
-
-  /* %231 = mul_add(%230, %145, %146) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 741801984, (const long[]){49152, 192, 1},
-      params[50], (const long[]){0, 0, 1}, params[51], (const long[]){0, 0, 1}, arena + 743374848);
-
-  /* %234 = fused_linear(%231, %232, %233) layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 743374848, params[84], params[85], LK_ACT_NONE, NULL,
-      arena + 744947712);
-
-  /* %237 = fused_linear(%231, %235, %236) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 384] */
-  lk_fused_linear(B * 256, 192, 384, arena + 743374848, params[86], params[87], LK_ACT_NONE, NULL,
-      arena + 699334656);
-
-  /* %238 = slice(%237) {axis 1, start 0, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %237: no code */
-
-  /* %239 = slice(%237) {axis 1, start 192, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %237: no code */
-
-  /* %240 = sdpa(%234, %238, %239) {heads 4, kv_heads 4} layers.1.0.layers.3.0 : f32[B, 256, 192] */
-  lk_sdpa(B, 256, 256, 4, 4, 48, arena + 744947712, 192, arena + 699334656, 384, arena + 699334848,
-      384, arena + 746520576, 0.14433756f);
-
-  /* %243 = fused_linear(%240, %241, %242) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 746520576, params[88], params[89], LK_ACT_NONE, NULL,
-      arena + 748093440);
-
-  /* %245 = mul_add(%243, %244, %229) layers.1.0 : f32[B, 256, 192], written over %243 */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 748093440, (const long[]){49152, 192, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 740229120, (const long[]){49152, 192, 1},
-      arena + 748093440);
-
-  /* %246 = normalize(%245) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 748093440, 1e-06f, arena + 749666304);
-
-  /* %247 = mul_add(%246, %163, %164) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 749666304, (const long[]){49152, 192, 1},
-      params[58], (const long[]){0, 0, 1}, params[59], (const long[]){0, 0, 1}, arena + 751239168);
-
-  /* %250 = fused_linear(%247, %248, %249) layers.1.0.layers.3.1.fc1 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 751239168, params[90], params[91], LK_ACT_NONE, NULL,
-      arena + 671023104);
-
-  /* %251 = gelu(%250) layers.1.0.layers.3.1 : f32[B, 256, 768] */
-  lk_gelu(B * 256 * 768, arena + 671023104, arena + 677314560);
-
-  /* %254 = fused_linear(%251, %252, %253) layers.1.0.layers.3.1.fc2 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 677314560, params[92], params[93], LK_ACT_NONE, NULL,
-      arena + 683606016);
-
-  /* %256 = mul_add(%254, %255, %245) layers.1.0 : f32[B, 256, 192], written over %254 */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 683606016, (const long[]){49152, 192, 1},
-      inputs[12], (const long[]){1, 0, 0}, arena + 748093440, (const long[]){49152, 192, 1},
-      arena + 683606016);
-
-  /* %259 = seq2img(%256) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
-  lk_seq2img(B, 256, 192, arena + 683606016, arena + 685178880);
-
-  /* %260 = conv2d(%259, %257, %258) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[B, 192, 16, 16] */
-  lk_conv2d(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 685178880, params[94], params[95],
-      arena + 683606016, NULL);
-
-  /* %261 = img2seq(%260) layers.1.1 : f32[B, 256, 192] */
-  lk_img2seq(B, 192, 256, arena + 683606016, arena + 686751744);
-
-  /* %264 = normalize(%261) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 686751744, 1e-06f, arena + 683606016);
-
-  /* %265 = mul_add(%264, %262, %263) layers.1.1.norm : f32[B, 256, 192] */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 683606016, (const long[]){49152, 192, 1},
-      params[96], (const long[]){0, 0, 1}, params[97], (const long[]){0, 0, 1}, arena + 688324608);
-
-  /* %266 = seq2img(%265) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
-  lk_seq2img(B, 256, 192, arena + 688324608, arena + 752812032);
-
-  /* %267 = maxpool(%266) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 8, 8] */
-  lk_maxpool2d(B, 192, 16, 16, 3, 3, 2, 2, 1, 1, arena + 752812032, arena + 688324608);
-
-  /* %268 = img2seq(%267) layers.1.1 : f32[B, 64, 192] */
-  lk_img2seq(B, 192, 64, arena + 688324608, arena + 771424256);
-
-  /* %270 = add(%268, %269) layers.2.0 : f32[B, 64, 192], written over %268 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 771424256, (const long[]){12288, 192, 1},
-      params[98], (const long[]){0, 192, 1}, arena + 771424256);
-
-  /* %273 = normalize(%270) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 771424256, 1e-06f, arena + 771817472);
-
-  /* %274 = mul_add(%273, %271, %272) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 771817472, (const long[]){12288, 192, 1},
-      params[99], (const long[]){0, 0, 1}, params[100], (const long[]){0, 0, 1}, arena + 772210688);
-
-  /* %277 = fused_linear(%274, %275, %276) layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 772210688, params[101], params[102], LK_ACT_NONE, NULL,
-      arena + 772603904);
-
-  /* %280 = fused_linear(%274, %278, %279) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 384] */
-  lk_fused_linear(B * 64, 192, 384, arena + 772210688, params[103], params[104], LK_ACT_NONE, NULL,
-      arena + 768278528);
-
-  /* %281 = slice(%280) {axis 1, start 0, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %280: no code */
-
-  /* %282 = slice(%280) {axis 1, start 192, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %280: no code */
-
-  /* %283 = sdpa(%277, %281, %282) {heads 4, kv_heads 4} layers.2.0.layers.0.0 : f32[B, 64, 192] */
-  lk_sdpa(B, 64, 64, 4, 4, 48, arena + 772603904, 192, arena + 768278528, 384, arena + 768278720,
-      384, arena + 772997120, 0.14433756f);
-
-  /* %286 = fused_linear(%283, %284, %285) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 772997120, params[105], params[106], LK_ACT_NONE, NULL,
-      arena + 773390336);
-
-  /* %288 = mul_add(%286, %287, %270) layers.2.0 : f32[B, 64, 192], written over %286 */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 773390336, (const long[]){12288, 192, 1},
-      inputs[13], (const long[]){1, 0, 0}, arena + 771424256, (const long[]){12288, 192, 1},
-      arena + 773390336);
-
-  /* %291 = normalize(%288) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 773390336, 1e-06f, arena + 773783552);
-
-  /* %292 = mul_add(%291, %289, %290) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 773783552, (const long[]){12288, 192, 1},
-      params[107], (const long[]){0, 0, 1}, params[108], (const long[]){0, 0, 1},
-      arena + 774176768);
-
-  /* %295 = fused_linear(%292, %293, %294) layers.2.0.layers.0.1.fc1 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 774176768, params[109], params[110], LK_ACT_NONE, NULL,
-      arena + 688324608);
-
-  /* %296 = gelu(%295) layers.2.0.layers.0.1 : f32[B, 64, 768] */
-  lk_gelu(B * 64 * 768, arena + 688324608, arena + 754384896);
-
-  /* %299 = fused_linear(%296, %297, %298) layers.2.0.layers.0.1.fc2 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 754384896, params[111], params[112], LK_ACT_NONE, NULL,
-      arena + 774569984);
-
-  /* %301 = mul_add(%299, %300, %288) layers.2.0 : f32[B, 64, 192], written over %299 */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 774569984, (const long[]){12288, 192, 1},
-      inputs[14], (const long[]){1, 0, 0}, arena + 773390336, (const long[]){12288, 192, 1},
-      arena + 774569984);
-
-  /* %302 = normalize(%301) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 774569984, 1e-06f, arena + 774963200);
-
-  /* %303 = mul_add(%302, %271, %272) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 774963200, (const long[]){12288, 192, 1},
-      params[99], (const long[]){0, 0, 1}, params[100], (const long[]){0, 0, 1}, arena + 775356416);
-
-  /* %306 = fused_linear(%303, %304, %305) layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 775356416, params[113], params[114], LK_ACT_NONE, NULL,
-      arena + 775749632);
-
-  /* %309 = fused_linear(%303, %307, %308) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 384] */
-  lk_fused_linear(B * 64, 192, 384, arena + 775356416, params[115], params[116], LK_ACT_NONE, NULL,
-      arena + 769064960);
-
-  /* %310 = slice(%309) {axis 1, start 0, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %309: no code */
-
-  /* %311 = slice(%309) {axis 1, start 192, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %309: no code */
-
-  /* %312 = sdpa(%306, %310, %311) {heads 4, kv_heads 4} layers.2.0.layers.1.0 : f32[B, 64, 192] */
-  lk_sdpa(B, 64, 64, 4, 4, 48, arena + 775749632, 192, arena + 769064960, 384, arena + 769065152,
-      384, arena + 776142848, 0.14433756f);
-
-  /* %315 = fused_linear(%312, %313, %314) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 776142848, params[117], params[118], LK_ACT_NONE, NULL,
-      arena + 776536064);
-
-  /* %317 = mul_add(%315, %316, %301) layers.2.0 : f32[B, 64, 192], written over %315 */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 776536064, (const long[]){12288, 192, 1},
-      inputs[15], (const long[]){1, 0, 0}, arena + 774569984, (const long[]){12288, 192, 1},
-      arena + 776536064);
-
-  /* %318 = normalize(%317) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 776536064, 1e-06f, arena + 776929280);
-
-  /* %319 = mul_add(%318, %289, %290) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 776929280, (const long[]){12288, 192, 1},
-      params[107], (const long[]){0, 0, 1}, params[108], (const long[]){0, 0, 1},
-      arena + 777322496);
-
-  /* %322 = fused_linear(%319, %320, %321) layers.2.0.layers.1.1.fc1 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 777322496, params[119], params[120], LK_ACT_NONE, NULL,
-      arena + 755957760);
-
-  /* %323 = gelu(%322) layers.2.0.layers.1.1 : f32[B, 64, 768] */
-  lk_gelu(B * 64 * 768, arena + 755957760, arena + 757530624);
-
-  /* %326 = fused_linear(%323, %324, %325) layers.2.0.layers.1.1.fc2 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 757530624, params[121], params[122], LK_ACT_NONE, NULL,
-      arena + 777715712);
-
-  /* %328 = mul_add(%326, %327, %317) layers.2.0 : f32[B, 64, 192], written over %326 */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 777715712, (const long[]){12288, 192, 1},
-      inputs[16], (const long[]){1, 0, 0}, arena + 776536064, (const long[]){12288, 192, 1},
-      arena + 777715712);
-
-  /* %329 = normalize(%328) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 777715712, 1e-06f, arena + 778108928);
-
-  /* %330 = mul_add(%329, %271, %272) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 778108928, (const long[]){12288, 192, 1},
-      params[99], (const long[]){0, 0, 1}, params[100], (const long[]){0, 0, 1}, arena + 778502144);
-
-  /* %333 = fused_linear(%330, %331, %332) layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 778502144, params[123], params[124], LK_ACT_NONE, NULL,
-      arena + 778895360);
-
-  /* %336 = fused_linear(%330, %334, %335) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 384] */
-  lk_fused_linear(B * 64, 192, 384, arena + 778502144, params[125], params[126], LK_ACT_NONE, NULL,
-      arena + 769851392);
-
-  /* %337 = slice(%336) {axis 1, start 0, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %336: no code */
-
-  /* %338 = slice(%336) {axis 1, start 192, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %336: no code */
-
-  /* %339 = sdpa(%333, %337, %338) {heads 4, kv_heads 4} layers.2.0.layers.2.0 : f32[B, 64, 192] */
-  lk_sdpa(B, 64, 64, 4, 4, 48, arena + 778895360, 192, arena + 769851392, 384, arena + 769851584,
-      384, arena + 779288576, 0.14433756f);
-
-  /* %342 = fused_linear(%339, %340, %341) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 779288576, params[127], params[128], LK_ACT_NONE, NULL,
-      arena + 779681792);
-
-  /* %344 = mul_add(%342, %343, %328) layers.2.0 : f32[B, 64, 192], written over %342 */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 779681792, (const long[]){12288, 192, 1},
-      inputs[17], (const long[]){1, 0, 0}, arena + 777715712, (const long[]){12288, 192, 1},
-      arena + 779681792);
-
-  /* %345 = normalize(%344) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 779681792, 1e-06f, arena + 780075008);
-
-  /* %346 = mul_add(%345, %289, %290) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 780075008, (const long[]){12288, 192, 1},
-      params[107], (const long[]){0, 0, 1}, params[108], (const long[]){0, 0, 1},
-      arena + 780468224);
-
-  /* %349 = fused_linear(%346, %347, %348) layers.2.0.layers.2.1.fc1 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 780468224, params[129], params[130], LK_ACT_NONE, NULL,
-      arena + 759103488);
-
-  /* %350 = gelu(%349) layers.2.0.layers.2.1 : f32[B, 64, 768] */
-  lk_gelu(B * 64 * 768, arena + 759103488, arena + 760676352);
-
-  /* %353 = fused_linear(%350, %351, %352) layers.2.0.layers.2.1.fc2 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 760676352, params[131], params[132], LK_ACT_NONE, NULL,
-      arena + 780861440);
-
-  /* %355 = mul_add(%353, %354, %344) layers.2.0 : f32[B, 64, 192], written over %353 */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 780861440, (const long[]){12288, 192, 1},
-      inputs[18], (const long[]){1, 0, 0}, arena + 779681792, (const long[]){12288, 192, 1},
-      arena + 780861440);
-
-  /* %356 = normalize(%355) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 780861440, 1e-06f, arena + 781254656);
-
-  /* %357 = mul_add(%356, %271, %272) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 781254656, (const long[]){12288, 192, 1},
-      params[99], (const long[]){0, 0, 1}, params[100], (const long[]){0, 0, 1}, arena + 781647872);
-
-  /* %360 = fused_linear(%357, %358, %359) layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 781647872, params[133], params[134], LK_ACT_NONE, NULL,
-      arena + 782041088);
-
-  /* %363 = fused_linear(%357, %361, %362) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 384] */
-  lk_fused_linear(B * 64, 192, 384, arena + 781647872, params[135], params[136], LK_ACT_NONE, NULL,
-      arena + 770637824);
-
-  /* %364 = slice(%363) {axis 1, start 0, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %363: no code */
-
-  /* %365 = slice(%363) {axis 1, start 192, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %363: no code */
-
-  /* %366 = sdpa(%360, %364, %365) {heads 4, kv_heads 4} layers.2.0.layers.3.0 : f32[B, 64, 192] */
-  lk_sdpa(B, 64, 64, 4, 4, 48, arena + 782041088, 192, arena + 770637824, 384, arena + 770638016,
-      384, arena + 782434304, 0.14433756f);
-
-  /* %369 = fused_linear(%366, %367, %368) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 782434304, params[137], params[138], LK_ACT_NONE, NULL,
-      arena + 782827520);
-
-  /* %371 = mul_add(%369, %370, %355) layers.2.0 : f32[B, 64, 192], written over %369 */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 782827520, (const long[]){12288, 192, 1},
-      inputs[19], (const long[]){1, 0, 0}, arena + 780861440, (const long[]){12288, 192, 1},
-      arena + 782827520);
-
-  /* %372 = normalize(%371) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 782827520, 1e-06f, arena + 783220736);
-
-  /* %373 = mul_add(%372, %289, %290) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 783220736, (const long[]){12288, 192, 1},
-      params[107], (const long[]){0, 0, 1}, params[108], (const long[]){0, 0, 1},
-      arena + 783613952);
-
-  /* %376 = fused_linear(%373, %374, %375) layers.2.0.layers.3.1.fc1 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 783613952, params[139], params[140], LK_ACT_NONE, NULL,
-      arena + 762249216);
-
-  /* %377 = gelu(%376) layers.2.0.layers.3.1 : f32[B, 64, 768] */
-  lk_gelu(B * 64 * 768, arena + 762249216, arena + 763822080);
-
-  /* %380 = fused_linear(%377, %378, %379) layers.2.0.layers.3.1.fc2 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 763822080, params[141], params[142], LK_ACT_NONE, NULL,
-      arena + 765394944);
-
-  /* %382 = mul_add(%380, %381, %371) layers.2.0 : f32[B, 64, 192], written over %380 */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 765394944, (const long[]){12288, 192, 1},
-      inputs[20], (const long[]){1, 0, 0}, arena + 782827520, (const long[]){12288, 192, 1},
-      arena + 765394944);
-
-  /* %385 = seq2img(%382) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
-  lk_seq2img(B, 64, 192, arena + 765394944, arena + 765788160);
-
-  /* %386 = conv2d(%385, %383, %384) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[B, 192, 8, 8] */
-  lk_conv2d(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 765788160, params[143], params[144],
-      arena + 765394944, NULL);
-
-  /* %387 = img2seq(%386) layers.2.1 : f32[B, 64, 192] */
-  lk_img2seq(B, 192, 64, arena + 765394944, arena + 766181376);
-
-  /* %390 = normalize(%387) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 766181376, 1e-06f, arena + 765394944);
-
-  /* %391 = mul_add(%390, %388, %389) layers.2.1.norm : f32[B, 64, 192] */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 765394944, (const long[]){12288, 192, 1},
-      params[145], (const long[]){0, 0, 1}, params[146], (const long[]){0, 0, 1},
-      arena + 766574592);
-
-  /* %392 = seq2img(%391) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
-  lk_seq2img(B, 64, 192, arena + 766574592, arena + 784007168);
-
-  /* %393 = maxpool(%392) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 4, 4] */
-  lk_maxpool2d(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 784007168, arena + 766574592);
-
-  /* %394 = img2seq(%393) layers.2.1 : f32[B, 16, 192] */
-  lk_img2seq(B, 192, 16, arena + 766574592, arena + 788672000);
-
-  /* %396 = add(%394, %395) layers.3.0 : f32[B, 16, 192], written over %394 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 788672000, (const long[]){3072, 192, 1},
-      params[147], (const long[]){0, 192, 1}, arena + 788672000);
-
-  /* %399 = normalize(%396) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 788672000, 1e-06f, arena + 788770304);
-
-  /* %400 = mul_add(%399, %397, %398) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 788770304, (const long[]){3072, 192, 1},
-      params[148], (const long[]){0, 0, 1}, params[149], (const long[]){0, 0, 1},
-      arena + 788868608);
-
-  /* %403 = fused_linear(%400, %401, %402) layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 788868608, params[150], params[151], LK_ACT_NONE, NULL,
-      arena + 788966912);
-
-  /* %406 = fused_linear(%400, %404, %405) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 384] */
-  lk_fused_linear(B * 16, 192, 384, arena + 788868608, params[152], params[153], LK_ACT_NONE, NULL,
-      arena + 787546112);
-
-  /* %407 = slice(%406) {axis 1, start 0, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %406: no code */
-
-  /* %408 = slice(%406) {axis 1, start 192, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %406: no code */
-
-  /* %409 = sdpa(%403, %407, %408) {heads 4, kv_heads 4} layers.3.0.layers.0.0 : f32[B, 16, 192] */
-  lk_sdpa(B, 16, 16, 4, 4, 48, arena + 788966912, 192, arena + 787546112, 384, arena + 787546304,
-      384, arena + 789065216, 0.14433756f);
-
-  /* %412 = fused_linear(%409, %410, %411) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 789065216, params[154], params[155], LK_ACT_NONE, NULL,
-      arena + 789163520);
-
-  /* %414 = mul_add(%412, %413, %396) layers.3.0 : f32[B, 16, 192], written over %412 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 789163520, (const long[]){3072, 192, 1},
-      inputs[21], (const long[]){1, 0, 0}, arena + 788672000, (const long[]){3072, 192, 1},
-      arena + 789163520);
-
-  /* %417 = normalize(%414) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 789163520, 1e-06f, arena + 789261824);
-
-  /* %418 = mul_add(%417, %415, %416) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 789261824, (const long[]){3072, 192, 1},
-      params[156], (const long[]){0, 0, 1}, params[157], (const long[]){0, 0, 1},
-      arena + 789360128);
-
-  /* %421 = fused_linear(%418, %419, %420) layers.3.0.layers.0.1.fc1 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 789360128, params[158], params[159], LK_ACT_NONE, NULL,
-      arena + 766574592);
-
-  /* %422 = gelu(%421) layers.3.0.layers.0.1 : f32[B, 16, 768] */
-  lk_gelu(B * 16 * 768, arena + 766574592, arena + 784400384);
-
-  /* %425 = fused_linear(%422, %423, %424) layers.3.0.layers.0.1.fc2 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 784400384, params[160], params[161], LK_ACT_NONE, NULL,
-      arena + 789458432);
-
-  /* %427 = mul_add(%425, %426, %414) layers.3.0 : f32[B, 16, 192], written over %425 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 789458432, (const long[]){3072, 192, 1},
-      inputs[22], (const long[]){1, 0, 0}, arena + 789163520, (const long[]){3072, 192, 1},
-      arena + 789458432);
-
-  /* %428 = normalize(%427) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 789458432, 1e-06f, arena + 789556736);
-
-  /* %429 = mul_add(%428, %397, %398) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 789556736, (const long[]){3072, 192, 1},
-      params[148], (const long[]){0, 0, 1}, params[149], (const long[]){0, 0, 1},
-      arena + 789655040);
-
-  /* %432 = fused_linear(%429, %430, %431) layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 789655040, params[162], params[163], LK_ACT_NONE, NULL,
-      arena + 789753344);
-
-  /* %435 = fused_linear(%429, %433, %434) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 384] */
-  lk_fused_linear(B * 16, 192, 384, arena + 789655040, params[164], params[165], LK_ACT_NONE, NULL,
-      arena + 787742720);
-
-  /* %436 = slice(%435) {axis 1, start 0, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %435: no code */
-
-  /* %437 = slice(%435) {axis 1, start 192, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %435: no code */
-
-  /* %438 = sdpa(%432, %436, %437) {heads 4, kv_heads 4} layers.3.0.layers.1.0 : f32[B, 16, 192] */
-  lk_sdpa(B, 16, 16, 4, 4, 48, arena + 789753344, 192, arena + 787742720, 384, arena + 787742912,
-      384, arena + 789851648, 0.14433756f);
-
-  /* %441 = fused_linear(%438, %439, %440) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 789851648, params[166], params[167], LK_ACT_NONE, NULL,
-      arena + 789949952);
-
-  /* %443 = mul_add(%441, %442, %427) layers.3.0 : f32[B, 16, 192], written over %441 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 789949952, (const long[]){3072, 192, 1},
-      inputs[23], (const long[]){1, 0, 0}, arena + 789458432, (const long[]){3072, 192, 1},
-      arena + 789949952);
-
-  /* %444 = normalize(%443) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 789949952, 1e-06f, arena + 790048256);
-
-  /* %445 = mul_add(%444, %415, %416) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 790048256, (const long[]){3072, 192, 1},
-      params[156], (const long[]){0, 0, 1}, params[157], (const long[]){0, 0, 1},
-      arena + 790146560);
-
-  /* %448 = fused_linear(%445, %446, %447) layers.3.0.layers.1.1.fc1 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 790146560, params[168], params[169], LK_ACT_NONE, NULL,
-      arena + 784793600);
-
-  /* %449 = gelu(%448) layers.3.0.layers.1.1 : f32[B, 16, 768] */
-  lk_gelu(B * 16 * 768, arena + 784793600, arena + 785186816);
-
-  /* %452 = fused_linear(%449, %450, %451) layers.3.0.layers.1.1.fc2 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 785186816, params[170], params[171], LK_ACT_NONE, NULL,
-      arena + 790244864);
-
-  /* %454 = mul_add(%452, %453, %443) layers.3.0 : f32[B, 16, 192], written over %452 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 790244864, (const long[]){3072, 192, 1},
-      inputs[24], (const long[]){1, 0, 0}, arena + 789949952, (const long[]){3072, 192, 1},
-      arena + 790244864);
-
-  /* %455 = normalize(%454) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 790244864, 1e-06f, arena + 790343168);
-
-  /* %456 = mul_add(%455, %397, %398) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 790343168, (const long[]){3072, 192, 1},
-      params[148], (const long[]){0, 0, 1}, params[149], (const long[]){0, 0, 1},
-      arena + 790441472);
-
-  /* %459 = fused_linear(%456, %457, %458) layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 790441472, params[172], params[173], LK_ACT_NONE, NULL,
-      arena + 790539776);
-
-  /* %462 = fused_linear(%456, %460, %461) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 384] */
-  lk_fused_linear(B * 16, 192, 384, arena + 790441472, params[174], params[175], LK_ACT_NONE, NULL,
-      arena + 787939328);
-
-  /* %463 = slice(%462) {axis 1, start 0, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %462: no code */
-
-  /* %464 = slice(%462) {axis 1, start 192, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %462: no code */
-
-  /* %465 = sdpa(%459, %463, %464) {heads 4, kv_heads 4} layers.3.0.layers.2.0 : f32[B, 16, 192] */
-  lk_sdpa(B, 16, 16, 4, 4, 48, arena + 790539776, 192, arena + 787939328, 384, arena + 787939520,
-      384, arena + 790638080, 0.14433756f);
-
-  /* %468 = fused_linear(%465, %466, %467) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 790638080, params[176], params[177], LK_ACT_NONE, NULL,
-      arena + 790736384);
-
-  /* %470 = mul_add(%468, %469, %454) layers.3.0 : f32[B, 16, 192], written over %468 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 790736384, (const long[]){3072, 192, 1},
-      inputs[25], (const long[]){1, 0, 0}, arena + 790244864, (const long[]){3072, 192, 1},
-      arena + 790736384);
-
-  /* %471 = normalize(%470) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 790736384, 1e-06f, arena + 790834688);
-
-  /* %472 = mul_add(%471, %415, %416) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 790834688, (const long[]){3072, 192, 1},
-      params[156], (const long[]){0, 0, 1}, params[157], (const long[]){0, 0, 1},
-      arena + 790932992);
-
-  /* %475 = fused_linear(%472, %473, %474) layers.3.0.layers.2.1.fc1 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 790932992, params[178], params[179], LK_ACT_NONE, NULL,
-      arena + 785580032);
-
-  /* %476 = gelu(%475) layers.3.0.layers.2.1 : f32[B, 16, 768] */
-  lk_gelu(B * 16 * 768, arena + 785580032, arena + 785973248);
-
-  /* %479 = fused_linear(%476, %477, %478) layers.3.0.layers.2.1.fc2 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 785973248, params[180], params[181], LK_ACT_NONE, NULL,
-      arena + 791031296);
-
-  /* %481 = mul_add(%479, %480, %470) layers.3.0 : f32[B, 16, 192], written over %479 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 791031296, (const long[]){3072, 192, 1},
-      inputs[26], (const long[]){1, 0, 0}, arena + 790736384, (const long[]){3072, 192, 1},
-      arena + 791031296);
-
-  /* %482 = normalize(%481) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 791031296, 1e-06f, arena + 791129600);
-
-  /* %483 = mul_add(%482, %397, %398) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 791129600, (const long[]){3072, 192, 1},
-      params[148], (const long[]){0, 0, 1}, params[149], (const long[]){0, 0, 1},
-      arena + 791227904);
-
-  /* %486 = fused_linear(%483, %484, %485) layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 791227904, params[182], params[183], LK_ACT_NONE, NULL,
-      arena + 791326208);
-
-  /* %489 = fused_linear(%483, %487, %488) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 384] */
-  lk_fused_linear(B * 16, 192, 384, arena + 791227904, params[184], params[185], LK_ACT_NONE, NULL,
-      arena + 788135936);
-
-  /* %490 = slice(%489) {axis 1, start 0, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192], a view of %489: no code */
-
-  /* %491 = slice(%489) {axis 1, start 192, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192], a view of %489: no code */
-
-  /* %492 = sdpa(%486, %490, %491) {heads 4, kv_heads 4} layers.3.0.layers.3.0 : f32[B, 16, 192] */
-  lk_sdpa(B, 16, 16, 4, 4, 48, arena + 791326208, 192, arena + 788135936, 384, arena + 788136128,
-      384, arena + 791424512, 0.14433756f);
-
-  /* %495 = fused_linear(%492, %493, %494) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 791424512, params[186], params[187], LK_ACT_NONE, NULL,
-      arena + 791522816);
-
-  /* %497 = mul_add(%495, %496, %481) layers.3.0 : f32[B, 16, 192], written over %495 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 791522816, (const long[]){3072, 192, 1},
-      inputs[27], (const long[]){1, 0, 0}, arena + 791031296, (const long[]){3072, 192, 1},
-      arena + 791522816);
-
-  /* %498 = normalize(%497) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 791522816, 1e-06f, arena + 791621120);
-
-  /* %499 = mul_add(%498, %415, %416) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 791621120, (const long[]){3072, 192, 1},
-      params[156], (const long[]){0, 0, 1}, params[157], (const long[]){0, 0, 1},
-      arena + 791719424);
-
-  /* %502 = fused_linear(%499, %500, %501) layers.3.0.layers.3.1.fc1 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 791719424, params[188], params[189], LK_ACT_NONE, NULL,
-      arena + 786366464);
-
-  /* %503 = gelu(%502) layers.3.0.layers.3.1 : f32[B, 16, 768] */
-  lk_gelu(B * 16 * 768, arena + 786366464, arena + 786759680);
-
-  /* %506 = fused_linear(%503, %504, %505) layers.3.0.layers.3.1.fc2 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 786759680, params[190], params[191], LK_ACT_NONE, NULL,
-      arena + 787344896);
-
-  /* %508 = mul_add(%506, %507, %497) layers.3.0 : f32[B, 16, 192], written over %506 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 787344896, (const long[]){3072, 192, 1},
-      inputs[28], (const long[]){1, 0, 0}, arena + 791522816, (const long[]){3072, 192, 1},
-      arena + 787344896);
-
-  /* %511 = normalize(%508) {eps 1e-06} norm : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 787344896, 1e-06f, arena + 787443200);
-
-  /* %512 = mul_add(%511, %509, %510) norm : f32[B, 16, 192] */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 787443200, (const long[]){3072, 192, 1},
-      params[192], (const long[]){0, 0, 1}, params[193], (const long[]){0, 0, 1},
-      arena + 787152896);
-
-  /* %513 = mean(%512) {axis 0} : f32[B, 192] */
-  lk_mean_axis(B, 16, 192, arena + 787152896, arena + 788556544);
-
-  /* %516 = fused_linear(%513, %514, %515) mlp_head : f32[B, 1000] */
-  lk_fused_linear(B, 192, 1000, arena + 788556544, params[194], params[195], LK_ACT_NONE, NULL,
-      arena + 787152896);
-
-  /* %518 = cross_entropy(%516, %517) : f32[1] */
-  lk_cross_entropy(B, 1000, arena + 787152896, inputs[29], arena + 792015920);
-
-  /* %519 = cross_entropy_grad(%516, %517) : f32[B, 1000] */
-  lk_cross_entropy_grad(B, 1000, arena + 787152896, inputs[29], arena + 788524544);
-
-  /* %520 = transpose(%514) {perm [1, 0]} mlp_head : f32[192, 1000] */
-  lk_transpose(2, (const long[]){1000, 192}, (const int[]){1, 0}, params[194], arena + 787152896);
-
-  /* %521 = fused_linear(%519, %520) mlp_head : f32[B, 192] */
-  lk_fused_linear(B, 1000, 192, arena + 788524544, arena + 787152896, NULL, LK_ACT_NONE, NULL,
-      arena + 788562688);
-
-  /* %522 = linear_grad_weight(%519, %513) mlp_head : f32[1000, 192] */
-  lk_linear_grad_weight(B, 192, 1000, arena + 788524544, arena + 788556544, arena + 788332544);
-
-  /* %523 = reduce_sum(%519) {axes [], batch} mlp_head : f32[1000] */
-  lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 788524544,
-      arena + 792014336);
-
-  /* %524 = reshape(%521) {shape [1, 192]} : f32[B, 1, 192], a view of %521: no code */
-
-  /* %525 = mul_scalar(%524) {x op 0.0625} : f32[B, 1, 192] */
-  lk_mul_scalar(B * 192, arena + 788562688, 0.0625f, arena + 787152896);
-
-  /* %526 = expand(%525) {shape [16, 192]} : f32[B, 16, 192] */
-  lk_copy_strided(3, (const long[]){B, 16, 192}, arena + 787152896, (const long[]){192, 0, 1},
-      arena + 791817728, (const long[]){3072, 192, 1});
-
-  /* %527 = reduce_sum(%526) {axes [0], batch} norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 791817728,
-      arena + 792015344);
-
-  /* %528 = reduce_sum(%526, %511) {axes [0], batch} norm : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 791817728, arena + 787443200, arena + 792015536);
-
-  /* %529 = normalize_grad(%508, %526, %509) {eps 1e-06} norm : f32[B, 16, 192], written over %526 */
-  lk_layernorm_grad(B * 16, 192, arena + 787344896, arena + 791817728, params[192], NULL, 1e-06f,
-      arena + 791817728);
-
-  /* %530 = mul(%529, %507) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 791817728, (const long[]){3072, 192, 1}, inputs[28],
-      (const long[]){1, 0, 0}, arena + 791916032);
-
-  /* %531 = transpose(%504) {perm [1, 0]} layers.3.0.layers.3.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[190], arena + 788524544);
-
-  /* %532 = fused_linear(%530, %531) layers.3.0.layers.3.1.fc2 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 791916032, arena + 788524544, NULL, LK_ACT_NONE, NULL,
-      arena + 787152896);
-
-  /* %533 = linear_grad_weight(%530, %503) layers.3.0.layers.3.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 16, 768, 192, arena + 791916032, arena + 786759680, arena + 788524544);
-
-  /* %534 = reduce_sum(%530) {axes [0], batch} layers.3.0.layers.3.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 791916032,
-      arena + 792015728);
-
-  /* %535 = gelu_grad(%502, %532) layers.3.0.layers.3.1 : f32[B, 16, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 786366464, arena + 787152896, arena + 786759680);
-
-  /* %536 = transpose(%500) {perm [1, 0]} layers.3.0.layers.3.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[188], arena + 786366464);
-
-  /* %537 = fused_linear(%535, %536) layers.3.0.layers.3.1.fc1 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 786759680, arena + 786366464, NULL, LK_ACT_NONE, NULL,
-      arena + 786661376);
-
-  /* %538 = linear_grad_weight(%535, %499) layers.3.0.layers.3.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 16, 192, 768, arena + 786759680, arena + 791719424, arena + 787152896);
-
-  /* %539 = reduce_sum(%535) {axes [0], batch} layers.3.0.layers.3.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 786759680,
-      arena + 787410944);
-
-  /* %540 = reduce_sum(%537) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 786661376,
-      arena + 787140992);
-
-  /* %541 = reduce_sum(%537, %498) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 786661376, arena + 791621120, arena + 787141184);
-
-  /* %542 = normalize_grad(%497, %537, %415, %529) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %537 */
-  lk_layernorm_grad(B * 16, 192, arena + 791522816, arena + 786661376, params[156],
-      arena + 791817728, 1e-06f, arena + 786661376);
-
-  /* %543 = mul(%542, %496) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 786661376, (const long[]){3072, 192, 1}, inputs[27],
-      (const long[]){1, 0, 0}, arena + 786366464);
-
-  /* %544 = transpose(%493) {perm [1, 0]} layers.3.0.layers.3.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[186], arena + 786464768);
-
-  /* %545 = fused_linear(%543, %544) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 786366464, arena + 786464768, NULL, LK_ACT_NONE, NULL,
-      arena + 786759680);
-
-  /* %546 = linear_grad_weight(%543, %492) layers.3.0.layers.3.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 786366464, arena + 791424512, arena + 787103744);
-
-  /* %547 = reduce_sum(%543) {axes [0], batch} layers.3.0.layers.3.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 786366464,
-      arena + 787141376);
-
-  /* %548 = sdpa_grad(%486, %490, %491, %545) {heads 4, kv_heads 4} layers.3.0.layers.3.0 : f32[B, 16, 576] */
-  lk_sdpa_grad(B, 16, 16, 4, 4, 48, arena + 791326208, 192, arena + 788135936, 384,
-      arena + 788136128, 384, arena + 786759680, 192, arena + 786366464, 576,
-      arena + 786366464 + 192, 576, arena + 786366464 + 384, 576, 0.14433756f);
-
-  /* %549 = slice(%548) {axis 1, start 0, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 786366464, 576, arena + 786759680, 192);
-
-  /* %550 = slice(%548) {axis 1, start 192, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 786366656, 576, arena + 786857984, 192);
-
-  /* %551 = slice(%548) {axis 1, start 384, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 786366848, 576, arena + 786956288, 192);
-
-  /* %552 = concat(%550, %551) {axis 1} layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 384] */
-  lk_copy_rows(B * 16, 192, arena + 786857984, 192, arena + 786366464, 384);
-  lk_copy_rows(B * 16, 192, arena + 786956288, 192, arena + 786366656, 384);
-
-  /* %553 = transpose(%487) {perm [1, 0]} layers.3.0.layers.3.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[184], arena + 786563072);
-
-  /* %554 = fused_linear(%552, %553) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 384, 192, arena + 786366464, arena + 786563072, NULL, LK_ACT_NONE, NULL,
-      arena + 786907136);
-
-  /* %555 = linear_grad_weight(%552, %483) layers.3.0.layers.3.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 16, 192, 384, arena + 786366464, arena + 791227904, arena + 787300352);
-
-  /* %556 = reduce_sum(%552) {axes [0], batch} layers.3.0.layers.3.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 786366464,
-      arena + 787140608);
-
-  /* %557 = transpose(%484) {perm [1, 0]} layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[182], arena + 786366464);
-
-  /* %558 = linear_grad_weight(%549, %483) layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 786759680, arena + 791227904, arena + 787374080);
-
-  /* %559 = reduce_sum(%549) {axes [0], batch} layers.3.0.layers.3.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 786759680,
-      arena + 787141568);
-
-  /* %560 = fused_linear(%549, %557, %554) {residual} layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192], written over %554 */
-  lk_fused_linear(B * 16, 192, 192, arena + 786759680, arena + 786366464, NULL, LK_ACT_NONE,
-      arena + 786907136, arena + 786907136);
-
-  /* %561 = reduce_sum(%560) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 786907136,
-      arena + 787141760);
-
-  /* %562 = reduce_sum(%560, %482) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 786907136, arena + 791129600, arena + 787141952);
-
-  /* %563 = normalize_grad(%481, %560, %397, %542) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %554 */
-  lk_layernorm_grad(B * 16, 192, arena + 791031296, arena + 786907136, params[148],
-      arena + 786661376, 1e-06f, arena + 786907136);
-
-  /* %564 = mul(%563, %480) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 786907136, (const long[]){3072, 192, 1}, inputs[26],
-      (const long[]){1, 0, 0}, arena + 787005440);
-
-  /* %565 = transpose(%477) {perm [1, 0]} layers.3.0.layers.2.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[180], arena + 786759680);
-
-  /* %566 = fused_linear(%564, %565) layers.3.0.layers.2.1.fc2 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 787005440, arena + 786759680, NULL, LK_ACT_NONE, NULL,
-      arena + 786366464);
-
-  /* %567 = linear_grad_weight(%564, %476) layers.3.0.layers.2.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 16, 768, 192, arena + 787005440, arena + 785973248, arena + 786759680);
-
-  /* %568 = reduce_sum(%564) {axes [0], batch} layers.3.0.layers.2.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 787005440,
-      arena + 787142144);
-
-  /* %569 = gelu_grad(%475, %566) layers.3.0.layers.2.1 : f32[B, 16, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 785580032, arena + 786366464, arena + 785973248);
-
-  /* %570 = transpose(%473) {perm [1, 0]} layers.3.0.layers.2.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[178], arena + 785580032);
-
-  /* %571 = fused_linear(%569, %570) layers.3.0.layers.2.1.fc1 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 785973248, arena + 785580032, NULL, LK_ACT_NONE, NULL,
-      arena + 785874944);
-
-  /* %572 = linear_grad_weight(%569, %472) layers.3.0.layers.2.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 16, 192, 768, arena + 785973248, arena + 790932992, arena + 786366464);
-
-  /* %573 = reduce_sum(%569) {axes [0], batch} layers.3.0.layers.2.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 785973248,
-      arena + 786624512);
-
-  /* %574 = reduce_sum(%571) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 785874944,
-      arena + 785580032);
-
-  /* %575 = add(%540, %574) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 787140992, (const long[]){1}, arena + 785580032,
-      (const long[]){1}, arena + 786354560);
-
-  /* %576 = reduce_sum(%571, %471) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 785874944, arena + 790834688, arena + 785580032);
-
-  /* %577 = add(%541, %576) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 787141184, (const long[]){1}, arena + 785580032,
-      (const long[]){1}, arena + 786354752);
-
-  /* %578 = normalize_grad(%470, %571, %415, %563) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %571 */
-  lk_layernorm_grad(B * 16, 192, arena + 790736384, arena + 785874944, params[156],
-      arena + 786907136, 1e-06f, arena + 785874944);
-
-  /* %579 = mul(%578, %469) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 785874944, (const long[]){3072, 192, 1}, inputs[25],
-      (const long[]){1, 0, 0}, arena + 785580032);
-
-  /* %580 = transpose(%466) {perm [1, 0]} layers.3.0.layers.2.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[176], arena + 785678336);
-
-  /* %581 = fused_linear(%579, %580) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 785580032, arena + 785678336, NULL, LK_ACT_NONE, NULL,
-      arena + 785973248);
-
-  /* %582 = linear_grad_weight(%579, %465) layers.3.0.layers.2.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 785580032, arena + 790638080, arena + 786317312);
-
-  /* %583 = reduce_sum(%579) {axes [0], batch} layers.3.0.layers.2.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 785580032,
-      arena + 786354944);
-
-  /* %584 = sdpa_grad(%459, %463, %464, %581) {heads 4, kv_heads 4} layers.3.0.layers.2.0 : f32[B, 16, 576] */
-  lk_sdpa_grad(B, 16, 16, 4, 4, 48, arena + 790539776, 192, arena + 787939328, 384,
-      arena + 787939520, 384, arena + 785973248, 192, arena + 785580032, 576,
-      arena + 785580032 + 192, 576, arena + 785580032 + 384, 576, 0.14433756f);
-
-  /* %585 = slice(%584) {axis 1, start 0, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 785580032, 576, arena + 785973248, 192);
-
-  /* %586 = slice(%584) {axis 1, start 192, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 785580224, 576, arena + 786071552, 192);
-
-  /* %587 = slice(%584) {axis 1, start 384, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 785580416, 576, arena + 786169856, 192);
-
-  /* %588 = concat(%586, %587) {axis 1} layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 384] */
-  lk_copy_rows(B * 16, 192, arena + 786071552, 192, arena + 785580032, 384);
-  lk_copy_rows(B * 16, 192, arena + 786169856, 192, arena + 785580224, 384);
-
-  /* %589 = transpose(%460) {perm [1, 0]} layers.3.0.layers.2.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[174], arena + 785776640);
-
-  /* %590 = fused_linear(%588, %589) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 384, 192, arena + 785580032, arena + 785776640, NULL, LK_ACT_NONE, NULL,
-      arena + 786120704);
-
-  /* %591 = linear_grad_weight(%588, %456) layers.3.0.layers.2.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 16, 192, 384, arena + 785580032, arena + 790441472, arena + 786513920);
-
-  /* %592 = reduce_sum(%588) {axes [0], batch} layers.3.0.layers.2.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 785580032,
-      arena + 786354176);
-
-  /* %593 = transpose(%457) {perm [1, 0]} layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[172], arena + 785580032);
-
-  /* %594 = linear_grad_weight(%585, %456) layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 785973248, arena + 790441472, arena + 786587648);
-
-  /* %595 = reduce_sum(%585) {axes [0], batch} layers.3.0.layers.2.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 785973248,
-      arena + 786355136);
-
-  /* %596 = fused_linear(%585, %593, %590) {residual} layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192], written over %590 */
-  lk_fused_linear(B * 16, 192, 192, arena + 785973248, arena + 785580032, NULL, LK_ACT_NONE,
-      arena + 786120704, arena + 786120704);
-
-  /* %597 = reduce_sum(%596) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 786120704,
-      arena + 785580032);
-
-  /* %598 = add(%561, %597) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 787141760, (const long[]){1}, arena + 785580032,
-      (const long[]){1}, arena + 786355328);
-
-  /* %599 = reduce_sum(%596, %455) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 786120704, arena + 790343168, arena + 785580032);
-
-  /* %600 = add(%562, %599) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 787141952, (const long[]){1}, arena + 785580032,
-      (const long[]){1}, arena + 786355520);
-
-  /* %601 = normalize_grad(%454, %596, %397, %578) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %590 */
-  lk_layernorm_grad(B * 16, 192, arena + 790244864, arena + 786120704, params[148],
-      arena + 785874944, 1e-06f, arena + 786120704);
-
-  /* %602 = mul(%601, %453) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 786120704, (const long[]){3072, 192, 1}, inputs[24],
-      (const long[]){1, 0, 0}, arena + 786219008);
-
-  /* %603 = transpose(%450) {perm [1, 0]} layers.3.0.layers.1.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[170], arena + 785973248);
-
-  /* %604 = fused_linear(%602, %603) layers.3.0.layers.1.1.fc2 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 786219008, arena + 785973248, NULL, LK_ACT_NONE, NULL,
-      arena + 785580032);
-
-  /* %605 = linear_grad_weight(%602, %449) layers.3.0.layers.1.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 16, 768, 192, arena + 786219008, arena + 785186816, arena + 785973248);
-
-  /* %606 = reduce_sum(%602) {axes [0], batch} layers.3.0.layers.1.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 786219008,
-      arena + 786355712);
-
-  /* %607 = gelu_grad(%448, %604) layers.3.0.layers.1.1 : f32[B, 16, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 784793600, arena + 785580032, arena + 785186816);
-
-  /* %608 = transpose(%446) {perm [1, 0]} layers.3.0.layers.1.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[168], arena + 784793600);
-
-  /* %609 = fused_linear(%607, %608) layers.3.0.layers.1.1.fc1 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 785186816, arena + 784793600, NULL, LK_ACT_NONE, NULL,
-      arena + 785088512);
-
-  /* %610 = linear_grad_weight(%607, %445) layers.3.0.layers.1.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 16, 192, 768, arena + 785186816, arena + 790146560, arena + 785580032);
-
-  /* %611 = reduce_sum(%607) {axes [0], batch} layers.3.0.layers.1.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 785186816,
-      arena + 785948672);
-
-  /* %612 = reduce_sum(%609) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 785088512,
-      arena + 784793600);
-
-  /* %613 = add(%575, %612) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 786354560, (const long[]){1}, arena + 784793600,
-      (const long[]){1}, arena + 785727488);
-
-  /* %614 = reduce_sum(%609, %444) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 785088512, arena + 790048256, arena + 784793600);
-
-  /* %615 = add(%577, %614) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 786354752, (const long[]){1}, arena + 784793600,
-      (const long[]){1}, arena + 785727680);
-
-  /* %616 = normalize_grad(%443, %609, %415, %601) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %609 */
-  lk_layernorm_grad(B * 16, 192, arena + 789949952, arena + 785088512, params[156],
-      arena + 786120704, 1e-06f, arena + 785088512);
-
-  /* %617 = mul(%616, %442) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 785088512, (const long[]){3072, 192, 1}, inputs[23],
-      (const long[]){1, 0, 0}, arena + 784793600);
-
-  /* %618 = transpose(%439) {perm [1, 0]} layers.3.0.layers.1.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[166], arena + 784891904);
-
-  /* %619 = fused_linear(%617, %618) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 784793600, arena + 784891904, NULL, LK_ACT_NONE, NULL,
-      arena + 785186816);
-
-  /* %620 = linear_grad_weight(%617, %438) layers.3.0.layers.1.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 784793600, arena + 789851648, arena + 786120704);
-
-  /* %621 = reduce_sum(%617) {axes [0], batch} layers.3.0.layers.1.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 784793600,
-      arena + 785949824);
-
-  /* %622 = sdpa_grad(%432, %436, %437, %619) {heads 4, kv_heads 4} layers.3.0.layers.1.0 : f32[B, 16, 576] */
-  lk_sdpa_grad(B, 16, 16, 4, 4, 48, arena + 789753344, 192, arena + 787742720, 384,
-      arena + 787742912, 384, arena + 785186816, 192, arena + 784793600, 576,
-      arena + 784793600 + 192, 576, arena + 784793600 + 384, 576, 0.14433756f);
-
-  /* %623 = slice(%622) {axis 1, start 0, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 784793600, 576, arena + 785186816, 192);
-
-  /* %624 = slice(%622) {axis 1, start 192, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 784793792, 576, arena + 785285120, 192);
-
-  /* %625 = slice(%622) {axis 1, start 384, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 784793984, 576, arena + 785383424, 192);
-
-  /* %626 = concat(%624, %625) {axis 1} layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 384] */
-  lk_copy_rows(B * 16, 192, arena + 785285120, 192, arena + 784793600, 384);
-  lk_copy_rows(B * 16, 192, arena + 785383424, 192, arena + 784793792, 384);
-
-  /* %627 = transpose(%433) {perm [1, 0]} layers.3.0.layers.1.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[164], arena + 784990208);
-
-  /* %628 = fused_linear(%626, %627) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 384, 192, arena + 784793600, arena + 784990208, NULL, LK_ACT_NONE, NULL,
-      arena + 785481728);
-
-  /* %629 = linear_grad_weight(%626, %429) layers.3.0.layers.1.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 16, 192, 384, arena + 784793600, arena + 789655040, arena + 785874944);
-
-  /* %630 = reduce_sum(%626) {axes [0], batch} layers.3.0.layers.1.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 784793600,
-      arena + 785949440);
-
-  /* %631 = transpose(%430) {perm [1, 0]} layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[162], arena + 784793600);
-
-  /* %632 = linear_grad_weight(%623, %429) layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 785186816, arena + 789655040, arena + 786157568);
-
-  /* %633 = reduce_sum(%623) {axes [0], batch} layers.3.0.layers.1.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 785186816,
-      arena + 785950016);
-
-  /* %634 = fused_linear(%623, %631, %628) {residual} layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192], written over %628 */
-  lk_fused_linear(B * 16, 192, 192, arena + 785186816, arena + 784793600, NULL, LK_ACT_NONE,
-      arena + 785481728, arena + 785481728);
-
-  /* %635 = reduce_sum(%634) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 785481728,
-      arena + 784793600);
-
-  /* %636 = add(%598, %635) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 786355328, (const long[]){1}, arena + 784793600,
-      (const long[]){1}, arena + 785727872);
-
-  /* %637 = reduce_sum(%634, %428) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 785481728, arena + 789556736, arena + 784793600);
-
-  /* %638 = add(%600, %637) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 786355520, (const long[]){1}, arena + 784793600,
-      (const long[]){1}, arena + 785728064);
-
-  /* %639 = normalize_grad(%427, %634, %397, %616) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %628 */
-  lk_layernorm_grad(B * 16, 192, arena + 789458432, arena + 785481728, params[148],
-      arena + 785088512, 1e-06f, arena + 785481728);
-
-  /* %640 = mul(%639, %426) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 785481728, (const long[]){3072, 192, 1}, inputs[22],
-      (const long[]){1, 0, 0}, arena + 785334272);
-
-  /* %641 = transpose(%423) {perm [1, 0]} layers.3.0.layers.0.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[160], arena + 785186816);
-
-  /* %642 = fused_linear(%640, %641) layers.3.0.layers.0.1.fc2 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 785334272, arena + 785186816, NULL, LK_ACT_NONE, NULL,
-      arena + 784793600);
-
-  /* %643 = linear_grad_weight(%640, %422) layers.3.0.layers.0.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 16, 768, 192, arena + 785334272, arena + 784400384, arena + 785186816);
-
-  /* %644 = reduce_sum(%640) {axes [0], batch} layers.3.0.layers.0.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 785334272,
-      arena + 785950208);
-
-  /* %645 = gelu_grad(%421, %642) layers.3.0.layers.0.1 : f32[B, 16, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 766574592, arena + 784793600, arena + 784400384);
-
-  /* %646 = transpose(%419) {perm [1, 0]} layers.3.0.layers.0.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[158], arena + 766574592);
-
-  /* %647 = fused_linear(%645, %646) layers.3.0.layers.0.1.fc1 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 784400384, arena + 766574592, NULL, LK_ACT_NONE, NULL,
-      arena + 766869504);
-
-  /* %648 = linear_grad_weight(%645, %418) layers.3.0.layers.0.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 16, 192, 768, arena + 784400384, arena + 789360128, arena + 785334272);
-
-  /* %649 = reduce_sum(%645) {axes [0], batch} layers.3.0.layers.0.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 784400384,
-      arena + 785165312);
-
-  /* %650 = reduce_sum(%647) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 766869504,
-      arena + 766574592);
-
-  /* %651 = add(%613, %650) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 785727488, (const long[]){1}, arena + 766574592,
-      (const long[]){1}, arena + 785166464);
-
-  /* %652 = reduce_sum(%647, %417) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 766869504, arena + 789261824, arena + 766574592);
-
-  /* %653 = add(%615, %652) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 785727680, (const long[]){1}, arena + 766574592,
-      (const long[]){1}, arena + 785166656);
-
-  /* %654 = normalize_grad(%414, %647, %415, %639) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %647 */
-  lk_layernorm_grad(B * 16, 192, arena + 789163520, arena + 766869504, params[156],
-      arena + 785481728, 1e-06f, arena + 766869504);
-
-  /* %655 = mul(%654, %413) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 766869504, (const long[]){3072, 192, 1}, inputs[21],
-      (const long[]){1, 0, 0}, arena + 766574592);
-
-  /* %656 = transpose(%410) {perm [1, 0]} layers.3.0.layers.0.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[154], arena + 766672896);
-
-  /* %657 = fused_linear(%655, %656) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 766574592, arena + 766672896, NULL, LK_ACT_NONE, NULL,
-      arena + 784400384);
-
-  /* %658 = linear_grad_weight(%655, %409) layers.3.0.layers.0.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 766574592, arena + 789065216, arena + 785125376);
-
-  /* %659 = reduce_sum(%655) {axes [0], batch} layers.3.0.layers.0.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 766574592,
-      arena + 785166848);
-
-  /* %660 = sdpa_grad(%403, %407, %408, %657) {heads 4, kv_heads 4} layers.3.0.layers.0.0 : f32[B, 16, 576] */
-  lk_sdpa_grad(B, 16, 16, 4, 4, 48, arena + 788966912, 192, arena + 787546112, 384,
-      arena + 787546304, 384, arena + 784400384, 192, arena + 766574592, 576,
-      arena + 766574592 + 192, 576, arena + 766574592 + 384, 576, 0.14433756f);
-
-  /* %661 = slice(%660) {axis 1, start 0, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 766574592, 576, arena + 784400384, 192);
-
-  /* %662 = slice(%660) {axis 1, start 192, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 766574784, 576, arena + 784498688, 192);
-
-  /* %663 = slice(%660) {axis 1, start 384, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 766574976, 576, arena + 784596992, 192);
-
-  /* %664 = concat(%662, %663) {axis 1} layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 384] */
-  lk_copy_rows(B * 16, 192, arena + 784498688, 192, arena + 766574592, 384);
-  lk_copy_rows(B * 16, 192, arena + 784596992, 192, arena + 766574784, 384);
-
-  /* %665 = transpose(%404) {perm [1, 0]} layers.3.0.layers.0.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[152], arena + 784498688);
-
-  /* %666 = fused_linear(%664, %665) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 384, 192, arena + 766574592, arena + 784498688, NULL, LK_ACT_NONE, NULL,
-      arena + 766771200);
-
-  /* %667 = linear_grad_weight(%664, %400) layers.3.0.layers.0.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 16, 192, 384, arena + 766574592, arena + 788868608, arena + 785481728);
-
-  /* %668 = reduce_sum(%664) {axes [0], batch} layers.3.0.layers.0.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 766574592,
-      arena + 785166080);
-
-  /* %669 = transpose(%401) {perm [1, 0]} layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[150], arena + 766574592);
-
-  /* %670 = linear_grad_weight(%661, %400) layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 784400384, arena + 788868608, arena + 786194432);
-
-  /* %671 = reduce_sum(%661) {axes [0], batch} layers.3.0.layers.0.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 784400384,
-      arena + 785167040);
-
-  /* %672 = fused_linear(%661, %669, %666) {residual} layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192], written over %666 */
-  lk_fused_linear(B * 16, 192, 192, arena + 784400384, arena + 766574592, NULL, LK_ACT_NONE,
-      arena + 766771200, arena + 766771200);
-
-  /* %673 = reduce_sum(%672) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 766771200,
-      arena + 766574592);
-
-  /* %674 = add(%636, %673) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 785727872, (const long[]){1}, arena + 766574592,
-      (const long[]){1}, arena + 785167232);
-
-  /* %675 = reduce_sum(%672, %399) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 766771200, arena + 788770304, arena + 766574592);
-
-  /* %676 = add(%638, %675) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 785728064, (const long[]){1}, arena + 766574592,
-      (const long[]){1}, arena + 785167424);
-
-  /* %677 = normalize_grad(%396, %672, %397, %654) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %666 */
-  lk_layernorm_grad(B * 16, 192, arena + 788672000, arena + 766771200, params[148],
-      arena + 766869504, 1e-06f, arena + 766771200);
-
-  /* %678 = reduce_sum(%677) {axes [], batch} layers.3.0 : f32[16, 192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 0, 0}, arena + 766771200,
-      arena + 785162240);
-
-  /* %679 = seq2img(%677) {height 4} layers.2.1 : f32[B, 192, 4, 4] */
-  lk_seq2img(B, 16, 192, arena + 766771200, arena + 784400384);
-
-  /* %680 = maxpool_grad(%392, %679) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 8, 8] */
-  lk_maxpool2d_grad(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 784007168, arena + 784400384,
-      arena + 766574592);
-
-  /* %681 = img2seq(%680) layers.2.1 : f32[B, 64, 192] */
-  lk_img2seq(B, 192, 64, arena + 766574592, arena + 784007168);
-
-  /* %682 = reduce_sum(%681) {axes [0], batch} layers.2.1.norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 784007168,
-      arena + 785167616);
-
-  /* %683 = reduce_sum(%681, %390) {axes [0], batch} layers.2.1.norm : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 784007168, arena + 765394944, arena + 785167808);
-
-  /* %684 = normalize_grad(%387, %681, %388) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192], written over %681 */
-  lk_layernorm_grad(B * 64, 192, arena + 766181376, arena + 784007168, params[145], NULL, 1e-06f,
-      arena + 784007168);
-
-  /* %685 = seq2img(%684) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
-  lk_seq2img(B, 64, 192, arena + 784007168, arena + 765394944);
-
-  /* %686 = conv2d_grad_input(%685, %383) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [8, 8]} layers.2.1.conv : f32[B, 192, 8, 8] */
-  lk_conv2d_grad_input(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 765394944, params[143],
-      arena + 766181376);
-
-  /* %687 = conv2d_grad_weight(%685, %385) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[192, 192, 3, 3] */
-  lk_conv2d_grad_weight(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 765394944,
-      arena + 765788160, arena + 784793600);
-
-  /* %688 = reduce_sum(%685) {axes [1, 2], batch} layers.2.1.conv : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 8, 8}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 765394944, arena + 785168000);
-
-  /* %689 = img2seq(%686) layers.2.1 : f32[B, 64, 192] */
-  lk_img2seq(B, 192, 64, arena + 766181376, arena + 784007168);
-
-  /* %690 = mul(%689, %381) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 784007168, (const long[]){12288, 192, 1},
-      inputs[20], (const long[]){1, 0, 0}, arena + 784400384);
-
-  /* %691 = transpose(%378) {perm [1, 0]} layers.2.0.layers.3.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[141], arena + 785727488);
-
-  /* %692 = fused_linear(%690, %691) layers.2.0.layers.3.1.fc2 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 784400384, arena + 785727488, NULL, LK_ACT_NONE, NULL,
-      arena + 765394944);
-
-  /* %693 = linear_grad_weight(%690, %377) layers.2.0.layers.3.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 64, 768, 192, arena + 784400384, arena + 763822080, arena + 785727488);
-
-  /* %694 = reduce_sum(%690) {axes [0], batch} layers.2.0.layers.3.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 784400384,
-      arena + 785168192);
-
-  /* %695 = gelu_grad(%376, %692) layers.2.0.layers.3.1 : f32[B, 64, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 762249216, arena + 765394944, arena + 763822080);
-
-  /* %696 = transpose(%374) {perm [1, 0]} layers.2.0.layers.3.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[139], arena + 762249216);
-
-  /* %697 = fused_linear(%695, %696) layers.2.0.layers.3.1.fc1 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 763822080, arena + 762249216, NULL, LK_ACT_NONE, NULL,
-      arena + 763428864);
-
-  /* %698 = linear_grad_weight(%695, %373) layers.2.0.layers.3.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 64, 192, 768, arena + 763822080, arena + 783613952, arena + 765394944);
-
-  /* %699 = reduce_sum(%695) {axes [0], batch} layers.2.0.layers.3.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 763822080,
-      arena + 765542400);
-
-  /* %700 = reduce_sum(%697) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 763428864,
-      arena + 765038592);
-
-  /* %701 = reduce_sum(%697, %372) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 763428864, arena + 783220736, arena + 765038784);
-
-  /* %702 = normalize_grad(%371, %697, %289, %689) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %697 */
-  lk_layernorm_grad(B * 64, 192, arena + 782827520, arena + 763428864, params[107],
-      arena + 784007168, 1e-06f, arena + 763428864);
-
-  /* %703 = mul(%702, %370) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 763428864, (const long[]){12288, 192, 1},
-      inputs[19], (const long[]){1, 0, 0}, arena + 762249216);
-
-  /* %704 = transpose(%367) {perm [1, 0]} layers.2.0.layers.3.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[137], arena + 762642432);
-
-  /* %705 = fused_linear(%703, %704) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 762249216, arena + 762642432, NULL, LK_ACT_NONE, NULL,
-      arena + 763822080);
-
-  /* %706 = linear_grad_weight(%703, %366) layers.2.0.layers.3.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 762249216, arena + 782434304, arena + 765001728);
-
-  /* %707 = reduce_sum(%703) {axes [0], batch} layers.2.0.layers.3.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 762249216,
-      arena + 765038976);
-
-  /* %708 = sdpa_grad(%360, %364, %365, %705) {heads 4, kv_heads 4} layers.2.0.layers.3.0 : f32[B, 64, 576] */
-  lk_sdpa_grad(B, 64, 64, 4, 4, 48, arena + 782041088, 192, arena + 770637824, 384,
-      arena + 770638016, 384, arena + 763822080, 192, arena + 762249216, 576,
-      arena + 762249216 + 192, 576, arena + 762249216 + 384, 576, 0.14433756f);
-
-  /* %709 = slice(%708) {axis 1, start 0, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 762249216, 576, arena + 763822080, 192);
-
-  /* %710 = slice(%708) {axis 1, start 192, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 762249408, 576, arena + 764215296, 192);
-
-  /* %711 = slice(%708) {axis 1, start 384, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 762249600, 576, arena + 764608512, 192);
-
-  /* %712 = concat(%710, %711) {axis 1} layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 384] */
-  lk_copy_rows(B * 64, 192, arena + 764215296, 192, arena + 762249216, 384);
-  lk_copy_rows(B * 64, 192, arena + 764608512, 192, arena + 762249408, 384);
-
-  /* %713 = transpose(%361) {perm [1, 0]} layers.2.0.layers.3.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[135], arena + 763035648);
-
-  /* %714 = fused_linear(%712, %713) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 384, 192, arena + 762249216, arena + 763035648, NULL, LK_ACT_NONE, NULL,
-      arena + 764215296);
-
-  /* %715 = linear_grad_weight(%712, %357) layers.2.0.layers.3.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 64, 192, 384, arena + 762249216, arena + 781647872, arena + 764755968);
-
-  /* %716 = reduce_sum(%712) {axes [0], batch} layers.2.0.layers.3.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 762249216,
-      arena + 764866560);
-
-  /* %717 = transpose(%358) {perm [1, 0]} layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[133], arena + 762249216);
-
-  /* %718 = linear_grad_weight(%709, %357) layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 763822080, arena + 781647872, arena + 764829696);
-
-  /* %719 = reduce_sum(%709) {axes [0], batch} layers.2.0.layers.3.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 763822080,
-      arena + 764866944);
-
-  /* %720 = fused_linear(%709, %717, %714) {residual} layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192], written over %714 */
-  lk_fused_linear(B * 64, 192, 192, arena + 763822080, arena + 762249216, NULL, LK_ACT_NONE,
-      arena + 764215296, arena + 764215296);
-
-  /* %721 = reduce_sum(%720) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 764215296,
-      arena + 764867136);
-
-  /* %722 = reduce_sum(%720, %356) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 764215296, arena + 781254656, arena + 764867328);
-
-  /* %723 = normalize_grad(%355, %720, %271, %702) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %714 */
-  lk_layernorm_grad(B * 64, 192, arena + 780861440, arena + 764215296, params[99],
-      arena + 763428864, 1e-06f, arena + 764215296);
-
-  /* %724 = mul(%723, %354) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 764215296, (const long[]){12288, 192, 1},
-      inputs[18], (const long[]){1, 0, 0}, arena + 763822080);
-
-  /* %725 = transpose(%351) {perm [1, 0]} layers.2.0.layers.2.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[131], arena + 764608512);
-
-  /* %726 = fused_linear(%724, %725) layers.2.0.layers.2.1.fc2 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 763822080, arena + 764608512, NULL, LK_ACT_NONE, NULL,
-      arena + 762249216);
-
-  /* %727 = linear_grad_weight(%724, %350) layers.2.0.layers.2.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 64, 768, 192, arena + 763822080, arena + 760676352, arena + 764608512);
-
-  /* %728 = reduce_sum(%724) {axes [0], batch} layers.2.0.layers.2.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 763822080,
-      arena + 764867520);
-
-  /* %729 = gelu_grad(%349, %726) layers.2.0.layers.2.1 : f32[B, 64, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 759103488, arena + 762249216, arena + 760676352);
-
-  /* %730 = transpose(%347) {perm [1, 0]} layers.2.0.layers.2.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[129], arena + 759103488);
-
-  /* %731 = fused_linear(%729, %730) layers.2.0.layers.2.1.fc1 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 760676352, arena + 759103488, NULL, LK_ACT_NONE, NULL,
-      arena + 760283136);
-
-  /* %732 = linear_grad_weight(%729, %346) layers.2.0.layers.2.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 64, 192, 768, arena + 760676352, arena + 780468224, arena + 762249216);
-
-  /* %733 = reduce_sum(%729) {axes [0], batch} layers.2.0.layers.2.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 760676352,
-      arena + 762396672);
-
-  /* %734 = reduce_sum(%731) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 760283136,
-      arena + 759103488);
-
-  /* %735 = add(%700, %734) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 765038592, (const long[]){1}, arena + 759103488,
-      (const long[]){1}, arena + 761892864);
-
-  /* %736 = reduce_sum(%731, %345) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 760283136, arena + 780075008, arena + 759103488);
-
-  /* %737 = add(%701, %736) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 765038784, (const long[]){1}, arena + 759103488,
-      (const long[]){1}, arena + 761893056);
-
-  /* %738 = normalize_grad(%344, %731, %289, %723) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %731 */
-  lk_layernorm_grad(B * 64, 192, arena + 779681792, arena + 760283136, params[107],
-      arena + 764215296, 1e-06f, arena + 760283136);
-
-  /* %739 = mul(%738, %343) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 760283136, (const long[]){12288, 192, 1},
-      inputs[17], (const long[]){1, 0, 0}, arena + 759103488);
-
-  /* %740 = transpose(%340) {perm [1, 0]} layers.2.0.layers.2.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[127], arena + 759496704);
-
-  /* %741 = fused_linear(%739, %740) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 759103488, arena + 759496704, NULL, LK_ACT_NONE, NULL,
-      arena + 760676352);
-
-  /* %742 = linear_grad_weight(%739, %339) layers.2.0.layers.2.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 759103488, arena + 779288576, arena + 761856000);
-
-  /* %743 = reduce_sum(%739) {axes [0], batch} layers.2.0.layers.2.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 759103488,
-      arena + 761893248);
-
-  /* %744 = sdpa_grad(%333, %337, %338, %741) {heads 4, kv_heads 4} layers.2.0.layers.2.0 : f32[B, 64, 576] */
-  lk_sdpa_grad(B, 64, 64, 4, 4, 48, arena + 778895360, 192, arena + 769851392, 384,
-      arena + 769851584, 384, arena + 760676352, 192, arena + 759103488, 576,
-      arena + 759103488 + 192, 576, arena + 759103488 + 384, 576, 0.14433756f);
-
-  /* %745 = slice(%744) {axis 1, start 0, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 759103488, 576, arena + 760676352, 192);
-
-  /* %746 = slice(%744) {axis 1, start 192, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 759103680, 576, arena + 761069568, 192);
-
-  /* %747 = slice(%744) {axis 1, start 384, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 759103872, 576, arena + 761462784, 192);
-
-  /* %748 = concat(%746, %747) {axis 1} layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 384] */
-  lk_copy_rows(B * 64, 192, arena + 761069568, 192, arena + 759103488, 384);
-  lk_copy_rows(B * 64, 192, arena + 761462784, 192, arena + 759103680, 384);
-
-  /* %749 = transpose(%334) {perm [1, 0]} layers.2.0.layers.2.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[125], arena + 759889920);
-
-  /* %750 = fused_linear(%748, %749) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 384, 192, arena + 759103488, arena + 759889920, NULL, LK_ACT_NONE, NULL,
-      arena + 761069568);
-
-  /* %751 = linear_grad_weight(%748, %330) layers.2.0.layers.2.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 64, 192, 384, arena + 759103488, arena + 778502144, arena + 761610240);
-
-  /* %752 = reduce_sum(%748) {axes [0], batch} layers.2.0.layers.2.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 759103488,
-      arena + 761720832);
-
-  /* %753 = transpose(%331) {perm [1, 0]} layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[123], arena + 759103488);
-
-  /* %754 = linear_grad_weight(%745, %330) layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 760676352, arena + 778502144, arena + 761683968);
-
-  /* %755 = reduce_sum(%745) {axes [0], batch} layers.2.0.layers.2.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 760676352,
-      arena + 761721216);
-
-  /* %756 = fused_linear(%745, %753, %750) {residual} layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192], written over %750 */
-  lk_fused_linear(B * 64, 192, 192, arena + 760676352, arena + 759103488, NULL, LK_ACT_NONE,
-      arena + 761069568, arena + 761069568);
-
-  /* %757 = reduce_sum(%756) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 761069568,
-      arena + 759103488);
-
-  /* %758 = add(%721, %757) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 764867136, (const long[]){1}, arena + 759103488,
-      (const long[]){1}, arena + 761721408);
-
-  /* %759 = reduce_sum(%756, %329) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 761069568, arena + 778108928, arena + 759103488);
-
-  /* %760 = add(%722, %759) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 764867328, (const long[]){1}, arena + 759103488,
-      (const long[]){1}, arena + 761721600);
-
-  /* %761 = normalize_grad(%328, %756, %271, %738) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %750 */
-  lk_layernorm_grad(B * 64, 192, arena + 777715712, arena + 761069568, params[99],
-      arena + 760283136, 1e-06f, arena + 761069568);
-
-  /* %762 = mul(%761, %327) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 761069568, (const long[]){12288, 192, 1},
-      inputs[16], (const long[]){1, 0, 0}, arena + 760676352);
-
-  /* %763 = transpose(%324) {perm [1, 0]} layers.2.0.layers.1.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[121], arena + 761462784);
-
-  /* %764 = fused_linear(%762, %763) layers.2.0.layers.1.1.fc2 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 760676352, arena + 761462784, NULL, LK_ACT_NONE, NULL,
-      arena + 759103488);
-
-  /* %765 = linear_grad_weight(%762, %323) layers.2.0.layers.1.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 64, 768, 192, arena + 760676352, arena + 757530624, arena + 761462784);
-
-  /* %766 = reduce_sum(%762) {axes [0], batch} layers.2.0.layers.1.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 760676352,
-      arena + 761721792);
-
-  /* %767 = gelu_grad(%322, %764) layers.2.0.layers.1.1 : f32[B, 64, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 755957760, arena + 759103488, arena + 757530624);
-
-  /* %768 = transpose(%320) {perm [1, 0]} layers.2.0.layers.1.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[119], arena + 755957760);
-
-  /* %769 = fused_linear(%767, %768) layers.2.0.layers.1.1.fc1 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 757530624, arena + 755957760, NULL, LK_ACT_NONE, NULL,
-      arena + 757137408);
-
-  /* %770 = linear_grad_weight(%767, %319) layers.2.0.layers.1.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 64, 192, 768, arena + 757530624, arena + 777322496, arena + 759103488);
-
-  /* %771 = reduce_sum(%767) {axes [0], batch} layers.2.0.layers.1.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 757530624,
-      arena + 759250944);
-
-  /* %772 = reduce_sum(%769) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 757137408,
-      arena + 755957760);
-
-  /* %773 = add(%735, %772) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 761892864, (const long[]){1}, arena + 755957760,
-      (const long[]){1}, arena + 758747136);
-
-  /* %774 = reduce_sum(%769, %318) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 757137408, arena + 776929280, arena + 755957760);
-
-  /* %775 = add(%737, %774) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 761893056, (const long[]){1}, arena + 755957760,
-      (const long[]){1}, arena + 758747328);
-
-  /* %776 = normalize_grad(%317, %769, %289, %761) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %769 */
-  lk_layernorm_grad(B * 64, 192, arena + 776536064, arena + 757137408, params[107],
-      arena + 761069568, 1e-06f, arena + 757137408);
-
-  /* %777 = mul(%776, %316) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 757137408, (const long[]){12288, 192, 1},
-      inputs[15], (const long[]){1, 0, 0}, arena + 755957760);
-
-  /* %778 = transpose(%313) {perm [1, 0]} layers.2.0.layers.1.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[117], arena + 756350976);
-
-  /* %779 = fused_linear(%777, %778) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 755957760, arena + 756350976, NULL, LK_ACT_NONE, NULL,
-      arena + 757530624);
-
-  /* %780 = linear_grad_weight(%777, %312) layers.2.0.layers.1.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 755957760, arena + 776142848, arena + 758710272);
-
-  /* %781 = reduce_sum(%777) {axes [0], batch} layers.2.0.layers.1.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 755957760,
-      arena + 758747520);
-
-  /* %782 = sdpa_grad(%306, %310, %311, %779) {heads 4, kv_heads 4} layers.2.0.layers.1.0 : f32[B, 64, 576] */
-  lk_sdpa_grad(B, 64, 64, 4, 4, 48, arena + 775749632, 192, arena + 769064960, 384,
-      arena + 769065152, 384, arena + 757530624, 192, arena + 755957760, 576,
-      arena + 755957760 + 192, 576, arena + 755957760 + 384, 576, 0.14433756f);
-
-  /* %783 = slice(%782) {axis 1, start 0, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 755957760, 576, arena + 757530624, 192);
-
-  /* %784 = slice(%782) {axis 1, start 192, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 755957952, 576, arena + 757923840, 192);
-
-  /* %785 = slice(%782) {axis 1, start 384, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 755958144, 576, arena + 758317056, 192);
-
-  /* %786 = concat(%784, %785) {axis 1} layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 384] */
-  lk_copy_rows(B * 64, 192, arena + 757923840, 192, arena + 755957760, 384);
-  lk_copy_rows(B * 64, 192, arena + 758317056, 192, arena + 755957952, 384);
-
-  /* %787 = transpose(%307) {perm [1, 0]} layers.2.0.layers.1.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[115], arena + 756744192);
-
-  /* %788 = fused_linear(%786, %787) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 384, 192, arena + 755957760, arena + 756744192, NULL, LK_ACT_NONE, NULL,
-      arena + 757923840);
-
-  /* %789 = linear_grad_weight(%786, %303) layers.2.0.layers.1.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 64, 192, 384, arena + 755957760, arena + 775356416, arena + 758464512);
-
-  /* %790 = reduce_sum(%786) {axes [0], batch} layers.2.0.layers.1.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 755957760,
-      arena + 758575104);
-
-  /* %791 = transpose(%304) {perm [1, 0]} layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[113], arena + 755957760);
-
-  /* %792 = linear_grad_weight(%783, %303) layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 757530624, arena + 775356416, arena + 758538240);
-
-  /* %793 = reduce_sum(%783) {axes [0], batch} layers.2.0.layers.1.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 757530624,
-      arena + 758575488);
-
-  /* %794 = fused_linear(%783, %791, %788) {residual} layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192], written over %788 */
-  lk_fused_linear(B * 64, 192, 192, arena + 757530624, arena + 755957760, NULL, LK_ACT_NONE,
-      arena + 757923840, arena + 757923840);
-
-  /* %795 = reduce_sum(%794) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 757923840,
-      arena + 755957760);
-
-  /* %796 = add(%758, %795) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 761721408, (const long[]){1}, arena + 755957760,
-      (const long[]){1}, arena + 758575680);
-
-  /* %797 = reduce_sum(%794, %302) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 757923840, arena + 774963200, arena + 755957760);
-
-  /* %798 = add(%760, %797) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 761721600, (const long[]){1}, arena + 755957760,
-      (const long[]){1}, arena + 758575872);
-
-  /* %799 = normalize_grad(%301, %794, %271, %776) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %788 */
-  lk_layernorm_grad(B * 64, 192, arena + 774569984, arena + 757923840, params[99],
-      arena + 757137408, 1e-06f, arena + 757923840);
-
-  /* %800 = mul(%799, %300) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 757923840, (const long[]){12288, 192, 1},
-      inputs[14], (const long[]){1, 0, 0}, arena + 757530624);
-
-  /* %801 = transpose(%297) {perm [1, 0]} layers.2.0.layers.0.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[111], arena + 758317056);
-
-  /* %802 = fused_linear(%800, %801) layers.2.0.layers.0.1.fc2 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 757530624, arena + 758317056, NULL, LK_ACT_NONE, NULL,
-      arena + 755957760);
-
-  /* %803 = linear_grad_weight(%800, %296) layers.2.0.layers.0.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 64, 768, 192, arena + 757530624, arena + 754384896, arena + 758317056);
-
-  /* %804 = reduce_sum(%800) {axes [0], batch} layers.2.0.layers.0.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 757530624,
-      arena + 758576064);
-
-  /* %805 = gelu_grad(%295, %802) layers.2.0.layers.0.1 : f32[B, 64, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 688324608, arena + 755957760, arena + 754384896);
-
-  /* %806 = transpose(%293) {perm [1, 0]} layers.2.0.layers.0.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[109], arena + 688324608);
-
-  /* %807 = fused_linear(%805, %806) layers.2.0.layers.0.1.fc1 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 754384896, arena + 688324608, NULL, LK_ACT_NONE, NULL,
-      arena + 689504256);
-
-  /* %808 = linear_grad_weight(%805, %292) layers.2.0.layers.0.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 64, 192, 768, arena + 754384896, arena + 774176768, arena + 756289536);
-
-  /* %809 = reduce_sum(%805) {axes [0], batch} layers.2.0.layers.0.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 754384896,
-      arena + 756744192);
-
-  /* %810 = reduce_sum(%807) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 689504256,
-      arena + 688324608);
-
-  /* %811 = add(%773, %810) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 758747136, (const long[]){1}, arena + 688324608,
-      (const long[]){1}, arena + 756745344);
-
-  /* %812 = reduce_sum(%807, %291) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 689504256, arena + 773783552, arena + 688324608);
-
-  /* %813 = add(%775, %812) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 758747328, (const long[]){1}, arena + 688324608,
-      (const long[]){1}, arena + 756745536);
-
-  /* %814 = normalize_grad(%288, %807, %289, %799) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %807 */
-  lk_layernorm_grad(B * 64, 192, arena + 773390336, arena + 689504256, params[107],
-      arena + 757923840, 1e-06f, arena + 689504256);
-
-  /* %815 = mul(%814, %287) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 689504256, (const long[]){12288, 192, 1},
-      inputs[13], (const long[]){1, 0, 0}, arena + 688324608);
-
-  /* %816 = transpose(%284) {perm [1, 0]} layers.2.0.layers.0.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[105], arena + 688717824);
-
-  /* %817 = fused_linear(%815, %816) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 688324608, arena + 688717824, NULL, LK_ACT_NONE, NULL,
-      arena + 754384896);
-
-  /* %818 = linear_grad_weight(%815, %283) layers.2.0.layers.0.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 688324608, arena + 772997120, arena + 756658176);
-
-  /* %819 = reduce_sum(%815) {axes [0], batch} layers.2.0.layers.0.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 688324608,
-      arena + 756745728);
-
-  /* %820 = sdpa_grad(%277, %281, %282, %817) {heads 4, kv_heads 4} layers.2.0.layers.0.0 : f32[B, 64, 576] */
-  lk_sdpa_grad(B, 64, 64, 4, 4, 48, arena + 772603904, 192, arena + 768278528, 384,
-      arena + 768278720, 384, arena + 754384896, 192, arena + 688324608, 576,
-      arena + 688324608 + 192, 576, arena + 688324608 + 384, 576, 0.14433756f);
-
-  /* %821 = slice(%820) {axis 1, start 0, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 688324608, 576, arena + 754384896, 192);
-
-  /* %822 = slice(%820) {axis 1, start 192, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 688324800, 576, arena + 754778112, 192);
-
-  /* %823 = slice(%820) {axis 1, start 384, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 688324992, 576, arena + 755171328, 192);
-
-  /* %824 = concat(%822, %823) {axis 1} layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 384] */
-  lk_copy_rows(B * 64, 192, arena + 754778112, 192, arena + 688324608, 384);
-  lk_copy_rows(B * 64, 192, arena + 755171328, 192, arena + 688324800, 384);
-
-  /* %825 = transpose(%278) {perm [1, 0]} layers.2.0.layers.0.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[103], arena + 754778112);
-
-  /* %826 = fused_linear(%824, %825) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 384, 192, arena + 688324608, arena + 754778112, NULL, LK_ACT_NONE, NULL,
-      arena + 689111040);
-
-  /* %827 = linear_grad_weight(%824, %274) layers.2.0.layers.0.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 64, 192, 384, arena + 688324608, arena + 772210688, arena + 756584448);
-
-  /* %828 = reduce_sum(%824) {axes [0], batch} layers.2.0.layers.0.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 688324608,
-      arena + 756744960);
-
-  /* %829 = transpose(%275) {perm [1, 0]} layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[101], arena + 688324608);
-
-  /* %830 = linear_grad_weight(%821, %274) layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 754384896, arena + 772210688, arena + 756695040);
-
-  /* %831 = reduce_sum(%821) {axes [0], batch} layers.2.0.layers.0.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 754384896,
-      arena + 756745920);
-
-  /* %832 = fused_linear(%821, %829, %826) {residual} layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192], written over %826 */
-  lk_fused_linear(B * 64, 192, 192, arena + 754384896, arena + 688324608, NULL, LK_ACT_NONE,
-      arena + 689111040, arena + 689111040);
-
-  /* %833 = reduce_sum(%832) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 689111040,
-      arena + 688324608);
-
-  /* %834 = add(%796, %833) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 758575680, (const long[]){1}, arena + 688324608,
-      (const long[]){1}, arena + 756746112);
-
-  /* %835 = reduce_sum(%832, %273) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 689111040, arena + 771817472, arena + 688324608);
-
-  /* %836 = add(%798, %835) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 758575872, (const long[]){1}, arena + 688324608,
-      (const long[]){1}, arena + 756746304);
-
-  /* %837 = normalize_grad(%270, %832, %271, %814) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %826 */
-  lk_layernorm_grad(B * 64, 192, arena + 771424256, arena + 689111040, params[99],
-      arena + 689504256, 1e-06f, arena + 689111040);
-
-  /* %838 = reduce_sum(%837) {axes [], batch} layers.2.0 : f32[64, 192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 0, 0}, arena + 689111040,
-      arena + 756731904);
-
-  /* %839 = seq2img(%837) {height 8} layers.1.1 : f32[B, 192, 8, 8] */
-  lk_seq2img(B, 64, 192, arena + 689111040, arena + 754384896);
-
-  /* %840 = maxpool_grad(%266, %839) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 16, 16] */
-  lk_maxpool2d_grad(B, 192, 16, 16, 3, 3, 2, 2, 1, 1, arena + 752812032, arena + 754384896,
-      arena + 688324608);
-
-  /* %841 = img2seq(%840) layers.1.1 : f32[B, 256, 192] */
-  lk_img2seq(B, 192, 256, arena + 688324608, arena + 752812032);
-
-  /* %842 = reduce_sum(%841) {axes [0], batch} layers.1.1.norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 752812032,
-      arena + 756746496);
-
-  /* %843 = reduce_sum(%841, %264) {axes [0], batch} layers.1.1.norm : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 752812032, arena + 683606016, arena + 756746688);
-
-  /* %844 = normalize_grad(%261, %841, %262) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192], written over %841 */
-  lk_layernorm_grad(B * 256, 192, arena + 686751744, arena + 752812032, params[96], NULL, 1e-06f,
-      arena + 752812032);
-
-  /* %845 = seq2img(%844) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
-  lk_seq2img(B, 256, 192, arena + 752812032, arena + 683606016);
-
-  /* %846 = conv2d_grad_input(%845, %257) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [16, 16]} layers.1.1.conv : f32[B, 192, 16, 16] */
-  lk_conv2d_grad_input(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 683606016, params[94],
-      arena + 686751744);
-
-  /* %847 = conv2d_grad_weight(%845, %259) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[192, 192, 3, 3] */
-  lk_conv2d_grad_weight(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 683606016,
-      arena + 685178880, arena + 755957760);
-
-  /* %848 = reduce_sum(%845) {axes [1, 2], batch} layers.1.1.conv : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 16, 16}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 683606016, arena + 756746880);
-
-  /* %849 = img2seq(%846) layers.1.1 : f32[B, 256, 192] */
-  lk_img2seq(B, 192, 256, arena + 686751744, arena + 752812032);
-
-  /* %850 = mul(%849, %255) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 752812032, (const long[]){49152, 192, 1},
-      inputs[12], (const long[]){1, 0, 0}, arena + 754384896);
-
-  /* %851 = transpose(%252) {perm [1, 0]} layers.1.0.layers.3.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[92], arena + 756436992);
-
-  /* %852 = fused_linear(%850, %851) layers.1.0.layers.3.1.fc2 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 754384896, arena + 756436992, NULL, LK_ACT_NONE, NULL,
-      arena + 683606016);
-
-  /* %853 = linear_grad_weight(%850, %251) layers.1.0.layers.3.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 256, 768, 192, arena + 754384896, arena + 677314560, arena + 756436992);
-
-  /* %854 = reduce_sum(%850) {axes [0], batch} layers.1.0.layers.3.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 754384896,
-      arena + 756747072);
-
-  /* %855 = gelu_grad(%250, %852) layers.1.0.layers.3.1 : f32[B, 256, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 671023104, arena + 683606016,
-      arena + 677314560);
-
-  /* %856 = transpose(%248) {perm [1, 0]} layers.1.0.layers.3.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[90], arena + 671023104);
-
-  /* %857 = fused_linear(%855, %856) layers.1.0.layers.3.1.fc1 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 677314560, arena + 671023104, NULL, LK_ACT_NONE, NULL,
-      arena + 675741696);
-
-  /* %858 = linear_grad_weight(%855, %247) layers.1.0.layers.3.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 256, 192, 768, arena + 677314560, arena + 751239168, arena + 683606016);
-
-  /* %859 = reduce_sum(%855) {axes [0], batch} layers.1.0.layers.3.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 677314560,
-      arena + 683753472);
-
-  /* %860 = reduce_sum(%857) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 675741696,
-      arena + 682070016);
-
-  /* %861 = reduce_sum(%857, %246) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 675741696, arena + 749666304, arena + 682070208);
-
-  /* %862 = normalize_grad(%245, %857, %163, %849) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %857 */
-  lk_layernorm_grad(B * 256, 192, arena + 748093440, arena + 675741696, params[58],
-      arena + 752812032, 1e-06f, arena + 675741696);
-
-  /* %863 = mul(%862, %244) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 675741696, (const long[]){49152, 192, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 671023104);
-
-  /* %864 = transpose(%241) {perm [1, 0]} layers.1.0.layers.3.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[88], arena + 672595968);
-
-  /* %865 = fused_linear(%863, %864) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 671023104, arena + 672595968, NULL, LK_ACT_NONE, NULL,
-      arena + 677314560);
-
-  /* %866 = linear_grad_weight(%863, %240) layers.1.0.layers.3.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 671023104, arena + 746520576, arena + 682033152);
-
-  /* %867 = reduce_sum(%863) {axes [0], batch} layers.1.0.layers.3.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 671023104,
-      arena + 682070400);
-
-  /* %868 = sdpa_grad(%234, %238, %239, %865) {heads 4, kv_heads 4} layers.1.0.layers.3.0 : f32[B, 256, 576] */
-  lk_sdpa_grad(B, 256, 256, 4, 4, 48, arena + 744947712, 192, arena + 699334656, 384,
-      arena + 699334848, 384, arena + 677314560, 192, arena + 671023104, 576,
-      arena + 671023104 + 192, 576, arena + 671023104 + 384, 576, 0.14433756f);
-
-  /* %869 = slice(%868) {axis 1, start 0, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 671023104, 576, arena + 677314560, 192);
-
-  /* %870 = slice(%868) {axis 1, start 192, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 671023296, 576, arena + 678887424, 192);
-
-  /* %871 = slice(%868) {axis 1, start 384, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 671023488, 576, arena + 680460288, 192);
-
-  /* %872 = concat(%870, %871) {axis 1} layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 384] */
-  lk_copy_rows(B * 256, 192, arena + 678887424, 192, arena + 671023104, 384);
-  lk_copy_rows(B * 256, 192, arena + 680460288, 192, arena + 671023296, 384);
-
-  /* %873 = transpose(%235) {perm [1, 0]} layers.1.0.layers.3.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[86], arena + 674168832);
-
-  /* %874 = fused_linear(%872, %873) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 384, 192, arena + 671023104, arena + 674168832, NULL, LK_ACT_NONE, NULL,
-      arena + 678887424);
-
-  /* %875 = linear_grad_weight(%872, %231) layers.1.0.layers.3.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 256, 192, 384, arena + 671023104, arena + 743374848, arena + 680607744);
-
-  /* %876 = reduce_sum(%872) {axes [0], batch} layers.1.0.layers.3.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 256, 384}, (const unsigned char[]){1, 1, 0}, arena + 671023104,
-      arena + 680718336);
-
-  /* %877 = transpose(%232) {perm [1, 0]} layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[84], arena + 671023104);
-
-  /* %878 = linear_grad_weight(%869, %231) layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 677314560, arena + 743374848, arena + 680681472);
-
-  /* %879 = reduce_sum(%869) {axes [0], batch} layers.1.0.layers.3.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 677314560,
-      arena + 680718720);
-
-  /* %880 = fused_linear(%869, %877, %874) {residual} layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192], written over %874 */
-  lk_fused_linear(B * 256, 192, 192, arena + 677314560, arena + 671023104, NULL, LK_ACT_NONE,
-      arena + 678887424, arena + 678887424);
-
-  /* %881 = reduce_sum(%880) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 678887424,
-      arena + 680718912);
-
-  /* %882 = reduce_sum(%880, %230) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 678887424, arena + 741801984, arena + 680719104);
-
-  /* %883 = normalize_grad(%229, %880, %145, %862) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %874 */
-  lk_layernorm_grad(B * 256, 192, arena + 740229120, arena + 678887424, params[50],
-      arena + 675741696, 1e-06f, arena + 678887424);
-
-  /* %884 = mul(%883, %228) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 678887424, (const long[]){49152, 192, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 677314560);
-
-  /* %885 = transpose(%225) {perm [1, 0]} layers.1.0.layers.2.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[82], arena + 680460288);
-
-  /* %886 = fused_linear(%884, %885) layers.1.0.layers.2.1.fc2 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 677314560, arena + 680460288, NULL, LK_ACT_NONE, NULL,
-      arena + 671023104);
-
-  /* %887 = linear_grad_weight(%884, %224) layers.1.0.layers.2.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 256, 768, 192, arena + 677314560, arena + 664731648, arena + 680460288);
-
-  /* %888 = reduce_sum(%884) {axes [0], batch} layers.1.0.layers.2.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 677314560,
-      arena + 680719296);
-
-  /* %889 = gelu_grad(%223, %886) layers.1.0.layers.2.1 : f32[B, 256, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 658440192, arena + 671023104,
-      arena + 664731648);
-
-  /* %890 = transpose(%221) {perm [1, 0]} layers.1.0.layers.2.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[80], arena + 658440192);
-
-  /* %891 = fused_linear(%889, %890) layers.1.0.layers.2.1.fc1 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 664731648, arena + 658440192, NULL, LK_ACT_NONE, NULL,
-      arena + 663158784);
-
-  /* %892 = linear_grad_weight(%889, %220) layers.1.0.layers.2.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 256, 192, 768, arena + 664731648, arena + 738656256, arena + 671023104);
-
-  /* %893 = reduce_sum(%889) {axes [0], batch} layers.1.0.layers.2.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 664731648,
-      arena + 671170560);
-
-  /* %894 = reduce_sum(%891) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 663158784,
-      arena + 658440192);
-
-  /* %895 = add(%860, %894) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 682070016, (const long[]){1}, arena + 658440192,
-      (const long[]){1}, arena + 669487104);
-
-  /* %896 = reduce_sum(%891, %219) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 663158784, arena + 737083392, arena + 658440192);
-
-  /* %897 = add(%861, %896) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 682070208, (const long[]){1}, arena + 658440192,
-      (const long[]){1}, arena + 669487296);
-
-  /* %898 = normalize_grad(%218, %891, %163, %883) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %891 */
-  lk_layernorm_grad(B * 256, 192, arena + 735510528, arena + 663158784, params[58],
-      arena + 678887424, 1e-06f, arena + 663158784);
-
-  /* %899 = mul(%898, %217) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 663158784, (const long[]){49152, 192, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 658440192);
-
-  /* %900 = transpose(%214) {perm [1, 0]} layers.1.0.layers.2.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[78], arena + 660013056);
-
-  /* %901 = fused_linear(%899, %900) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 658440192, arena + 660013056, NULL, LK_ACT_NONE, NULL,
-      arena + 664731648);
-
-  /* %902 = linear_grad_weight(%899, %213) layers.1.0.layers.2.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 658440192, arena + 733937664, arena + 669450240);
-
-  /* %903 = reduce_sum(%899) {axes [0], batch} layers.1.0.layers.2.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 658440192,
-      arena + 669487488);
-
-  /* %904 = sdpa_grad(%207, %211, %212, %901) {heads 4, kv_heads 4} layers.1.0.layers.2.0 : f32[B, 256, 576] */
-  lk_sdpa_grad(B, 256, 256, 4, 4, 48, arena + 732364800, 192, arena + 696188928, 384,
-      arena + 696189120, 384, arena + 664731648, 192, arena + 658440192, 576,
-      arena + 658440192 + 192, 576, arena + 658440192 + 384, 576, 0.14433756f);
-
-  /* %905 = slice(%904) {axis 1, start 0, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 658440192, 576, arena + 664731648, 192);
-
-  /* %906 = slice(%904) {axis 1, start 192, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 658440384, 576, arena + 666304512, 192);
-
-  /* %907 = slice(%904) {axis 1, start 384, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 658440576, 576, arena + 667877376, 192);
-
-  /* %908 = concat(%906, %907) {axis 1} layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 384] */
-  lk_copy_rows(B * 256, 192, arena + 666304512, 192, arena + 658440192, 384);
-  lk_copy_rows(B * 256, 192, arena + 667877376, 192, arena + 658440384, 384);
-
-  /* %909 = transpose(%208) {perm [1, 0]} layers.1.0.layers.2.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[76], arena + 661585920);
-
-  /* %910 = fused_linear(%908, %909) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 384, 192, arena + 658440192, arena + 661585920, NULL, LK_ACT_NONE, NULL,
-      arena + 666304512);
-
-  /* %911 = linear_grad_weight(%908, %204) layers.1.0.layers.2.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 256, 192, 384, arena + 658440192, arena + 730791936, arena + 668024832);
-
-  /* %912 = reduce_sum(%908) {axes [0], batch} layers.1.0.layers.2.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 256, 384}, (const unsigned char[]){1, 1, 0}, arena + 658440192,
-      arena + 668135424);
-
-  /* %913 = transpose(%205) {perm [1, 0]} layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[74], arena + 658440192);
-
-  /* %914 = linear_grad_weight(%905, %204) layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 664731648, arena + 730791936, arena + 668098560);
-
-  /* %915 = reduce_sum(%905) {axes [0], batch} layers.1.0.layers.2.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 664731648,
-      arena + 668135808);
-
-  /* %916 = fused_linear(%905, %913, %910) {residual} layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192], written over %910 */
-  lk_fused_linear(B * 256, 192, 192, arena + 664731648, arena + 658440192, NULL, LK_ACT_NONE,
-      arena + 666304512, arena + 666304512);
-
-  /* %917 = reduce_sum(%916) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 666304512,
-      arena + 658440192);
-
-  /* %918 = add(%881, %917) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 680718912, (const long[]){1}, arena + 658440192,
-      (const long[]){1}, arena + 668136000);
-
-  /* %919 = reduce_sum(%916, %203) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 666304512, arena + 729219072, arena + 658440192);
-
-  /* %920 = add(%882, %919) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 680719104, (const long[]){1}, arena + 658440192,
-      (const long[]){1}, arena + 668136192);
-
-  /* %921 = normalize_grad(%202, %916, %145, %898) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %910 */
-  lk_layernorm_grad(B * 256, 192, arena + 727646208, arena + 666304512, params[50],
-      arena + 663158784, 1e-06f, arena + 666304512);
-
-  /* %922 = mul(%921, %201) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 666304512, (const long[]){49152, 192, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 664731648);
-
-  /* %923 = transpose(%198) {perm [1, 0]} layers.1.0.layers.1.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[72], arena + 667877376);
-
-  /* %924 = fused_linear(%922, %923) layers.1.0.layers.1.1.fc2 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 664731648, arena + 667877376, NULL, LK_ACT_NONE, NULL,
-      arena + 658440192);
-
-  /* %925 = linear_grad_weight(%922, %197) layers.1.0.layers.1.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 256, 768, 192, arena + 664731648, arena + 652148736, arena + 667877376);
-
-  /* %926 = reduce_sum(%922) {axes [0], batch} layers.1.0.layers.1.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 664731648,
-      arena + 668136384);
-
-  /* %927 = gelu_grad(%196, %924) layers.1.0.layers.1.1 : f32[B, 256, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 645857280, arena + 658440192,
-      arena + 652148736);
-
-  /* %928 = transpose(%194) {perm [1, 0]} layers.1.0.layers.1.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[70], arena + 645857280);
-
-  /* %929 = fused_linear(%927, %928) layers.1.0.layers.1.1.fc1 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 652148736, arena + 645857280, NULL, LK_ACT_NONE, NULL,
-      arena + 650575872);
-
-  /* %930 = linear_grad_weight(%927, %193) layers.1.0.layers.1.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 256, 192, 768, arena + 652148736, arena + 726073344, arena + 658440192);
-
-  /* %931 = reduce_sum(%927) {axes [0], batch} layers.1.0.layers.1.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 652148736,
-      arena + 658587648);
-
-  /* %932 = reduce_sum(%929) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 650575872,
-      arena + 645857280);
-
-  /* %933 = add(%895, %932) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 669487104, (const long[]){1}, arena + 645857280,
-      (const long[]){1}, arena + 656904192);
-
-  /* %934 = reduce_sum(%929, %192) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 650575872, arena + 724500480, arena + 645857280);
-
-  /* %935 = add(%897, %934) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 669487296, (const long[]){1}, arena + 645857280,
-      (const long[]){1}, arena + 656904384);
-
-  /* %936 = normalize_grad(%191, %929, %163, %921) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %929 */
-  lk_layernorm_grad(B * 256, 192, arena + 722927616, arena + 650575872, params[58],
-      arena + 666304512, 1e-06f, arena + 650575872);
-
-  /* %937 = mul(%936, %190) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 650575872, (const long[]){49152, 192, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 645857280);
-
-  /* %938 = transpose(%187) {perm [1, 0]} layers.1.0.layers.1.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[68], arena + 647430144);
-
-  /* %939 = fused_linear(%937, %938) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 645857280, arena + 647430144, NULL, LK_ACT_NONE, NULL,
-      arena + 652148736);
-
-  /* %940 = linear_grad_weight(%937, %186) layers.1.0.layers.1.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 645857280, arena + 721354752, arena + 656867328);
-
-  /* %941 = reduce_sum(%937) {axes [0], batch} layers.1.0.layers.1.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 645857280,
-      arena + 656904576);
-
-  /* %942 = sdpa_grad(%180, %184, %185, %939) {heads 4, kv_heads 4} layers.1.0.layers.1.0 : f32[B, 256, 576] */
-  lk_sdpa_grad(B, 256, 256, 4, 4, 48, arena + 719781888, 192, arena + 693043200, 384,
-      arena + 693043392, 384, arena + 652148736, 192, arena + 645857280, 576,
-      arena + 645857280 + 192, 576, arena + 645857280 + 384, 576, 0.14433756f);
-
-  /* %943 = slice(%942) {axis 1, start 0, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 645857280, 576, arena + 652148736, 192);
-
-  /* %944 = slice(%942) {axis 1, start 192, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 645857472, 576, arena + 653721600, 192);
-
-  /* %945 = slice(%942) {axis 1, start 384, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 645857664, 576, arena + 655294464, 192);
-
-  /* %946 = concat(%944, %945) {axis 1} layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 384] */
-  lk_copy_rows(B * 256, 192, arena + 653721600, 192, arena + 645857280, 384);
-  lk_copy_rows(B * 256, 192, arena + 655294464, 192, arena + 645857472, 384);
-
-  /* %947 = transpose(%181) {perm [1, 0]} layers.1.0.layers.1.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[66], arena + 649003008);
-
-  /* %948 = fused_linear(%946, %947) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 384, 192, arena + 645857280, arena + 649003008, NULL, LK_ACT_NONE, NULL,
-      arena + 653721600);
-
-  /* %949 = linear_grad_weight(%946, %177) layers.1.0.layers.1.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 256, 192, 384, arena + 645857280, arena + 718209024, arena + 655441920);
-
-  /* %950 = reduce_sum(%946) {axes [0], batch} layers.1.0.layers.1.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 256, 384}, (const unsigned char[]){1, 1, 0}, arena + 645857280,
-      arena + 655552512);
-
-  /* %951 = transpose(%178) {perm [1, 0]} layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[64], arena + 645857280);
-
-  /* %952 = linear_grad_weight(%943, %177) layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 652148736, arena + 718209024, arena + 655515648);
-
-  /* %953 = reduce_sum(%943) {axes [0], batch} layers.1.0.layers.1.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 652148736,
-      arena + 655552896);
-
-  /* %954 = fused_linear(%943, %951, %948) {residual} layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192], written over %948 */
-  lk_fused_linear(B * 256, 192, 192, arena + 652148736, arena + 645857280, NULL, LK_ACT_NONE,
-      arena + 653721600, arena + 653721600);
-
-  /* %955 = reduce_sum(%954) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 653721600,
-      arena + 645857280);
-
-  /* %956 = add(%918, %955) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 668136000, (const long[]){1}, arena + 645857280,
-      (const long[]){1}, arena + 655553088);
-
-  /* %957 = reduce_sum(%954, %176) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 653721600, arena + 716636160, arena + 645857280);
-
-  /* %958 = add(%920, %957) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 668136192, (const long[]){1}, arena + 645857280,
-      (const long[]){1}, arena + 655553280);
-
-  /* %959 = normalize_grad(%175, %954, %145, %936) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %948 */
-  lk_layernorm_grad(B * 256, 192, arena + 715063296, arena + 653721600, params[50],
-      arena + 650575872, 1e-06f, arena + 653721600);
-
-  /* %960 = mul(%959, %174) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 653721600, (const long[]){49152, 192, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 652148736);
-
-  /* %961 = transpose(%171) {perm [1, 0]} layers.1.0.layers.0.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[62], arena + 655294464);
-
-  /* %962 = fused_linear(%960, %961) layers.1.0.layers.0.1.fc2 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 652148736, arena + 655294464, NULL, LK_ACT_NONE, NULL,
-      arena + 645857280);
-
-  /* %963 = linear_grad_weight(%960, %170) layers.1.0.layers.0.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 256, 768, 192, arena + 652148736, arena + 639565824, arena + 655294464);
-
-  /* %964 = reduce_sum(%960) {axes [0], batch} layers.1.0.layers.0.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 652148736,
-      arena + 655553472);
-
-  /* %965 = gelu_grad(%169, %962) layers.1.0.layers.0.1 : f32[B, 256, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 119537664, arena + 645857280,
-      arena + 639565824);
-
-  /* %966 = transpose(%167) {perm [1, 0]} layers.1.0.layers.0.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[60], arena + 119537664);
-
-  /* %967 = fused_linear(%965, %966) layers.1.0.layers.0.1.fc1 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 639565824, arena + 119537664, NULL, LK_ACT_NONE, NULL,
-      arena + 124256256);
-
-  /* %968 = linear_grad_weight(%965, %166) layers.1.0.layers.0.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 256, 192, 768, arena + 639565824, arena + 713490432, arena + 646189056);
-
-  /* %969 = reduce_sum(%965) {axes [0], batch} layers.1.0.layers.0.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 639565824,
-      arena + 646680576);
-
-  /* %970 = reduce_sum(%967) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 124256256,
-      arena + 119537664);
-
-  /* %971 = add(%933, %970) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 656904192, (const long[]){1}, arena + 119537664,
-      (const long[]){1}, arena + 646681728);
-
-  /* %972 = reduce_sum(%967, %165) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 124256256, arena + 711917568, arena + 119537664);
-
-  /* %973 = add(%935, %972) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 656904384, (const long[]){1}, arena + 119537664,
-      (const long[]){1}, arena + 646681920);
-
-  /* %974 = normalize_grad(%162, %967, %163, %959) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %967 */
-  lk_layernorm_grad(B * 256, 192, arena + 710344704, arena + 124256256, params[58],
-      arena + 653721600, 1e-06f, arena + 124256256);
-
-  /* %975 = mul(%974, %161) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 124256256, (const long[]){49152, 192, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 119537664);
-
-  /* %976 = transpose(%158) {perm [1, 0]} layers.1.0.layers.0.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[56], arena + 121110528);
-
-  /* %977 = fused_linear(%975, %976) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 119537664, arena + 121110528, NULL, LK_ACT_NONE, NULL,
-      arena + 639565824);
-
-  /* %978 = linear_grad_weight(%975, %157) layers.1.0.layers.0.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 119537664, arena + 708771840, arena + 646606848);
-
-  /* %979 = reduce_sum(%975) {axes [0], batch} layers.1.0.layers.0.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 119537664,
-      arena + 646682112);
-
-  /* %980 = sdpa_grad(%151, %155, %156, %977) {heads 4, kv_heads 4} layers.1.0.layers.0.0 : f32[B, 256, 576] */
-  lk_sdpa_grad(B, 256, 256, 4, 4, 48, arena + 707198976, 192, arena + 689897472, 384,
-      arena + 689897664, 384, arena + 639565824, 192, arena + 119537664, 576,
-      arena + 119537664 + 192, 576, arena + 119537664 + 384, 576, 0.14433756f);
-
-  /* %981 = slice(%980) {axis 1, start 0, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 119537664, 576, arena + 639565824, 192);
-
-  /* %982 = slice(%980) {axis 1, start 192, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 119537856, 576, arena + 641138688, 192);
-
-  /* %983 = slice(%980) {axis 1, start 384, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 119538048, 576, arena + 642711552, 192);
-
-  /* %984 = concat(%982, %983) {axis 1} layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 384] */
-  lk_copy_rows(B * 256, 192, arena + 641138688, 192, arena + 119537664, 384);
-  lk_copy_rows(B * 256, 192, arena + 642711552, 192, arena + 119537856, 384);
-
-  /* %985 = transpose(%152) {perm [1, 0]} layers.1.0.layers.0.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[54], arena + 641138688);
-
-  /* %986 = fused_linear(%984, %985) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 384, 192, arena + 119537664, arena + 641138688, NULL, LK_ACT_NONE, NULL,
-      arena + 122683392);
-
-  /* %987 = linear_grad_weight(%984, %148) layers.1.0.layers.0.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 256, 192, 384, arena + 119537664, arena + 705626112, arena + 646483968);
-
-  /* %988 = reduce_sum(%984) {axes [0], batch} layers.1.0.layers.0.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 256, 384}, (const unsigned char[]){1, 1, 0}, arena + 119537664,
-      arena + 646681344);
-
-  /* %989 = transpose(%149) {perm [1, 0]} layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[52], arena + 119537664);
-
-  /* %990 = linear_grad_weight(%981, %148) layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 639565824, arena + 705626112, arena + 646643712);
-
-  /* %991 = reduce_sum(%981) {axes [0], batch} layers.1.0.layers.0.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 639565824,
-      arena + 646682304);
-
-  /* %992 = fused_linear(%981, %989, %986) {residual} layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192], written over %986 */
-  lk_fused_linear(B * 256, 192, 192, arena + 639565824, arena + 119537664, NULL, LK_ACT_NONE,
-      arena + 122683392, arena + 122683392);
-
-  /* %993 = reduce_sum(%992) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 122683392,
-      arena + 119537664);
-
-  /* %994 = add(%956, %993) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 655553088, (const long[]){1}, arena + 119537664,
-      (const long[]){1}, arena + 646682496);
-
-  /* %995 = reduce_sum(%992, %147) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 122683392, arena + 704053248, arena + 119537664);
-
-  /* %996 = add(%958, %995) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 655553280, (const long[]){1}, arena + 119537664,
-      (const long[]){1}, arena + 646682688);
-
-  /* %997 = normalize_grad(%144, %992, %145, %974) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %986 */
-  lk_layernorm_grad(B * 256, 192, arena + 702480384, arena + 122683392, params[50],
-      arena + 124256256, 1e-06f, arena + 122683392);
-
-  /* %998 = reduce_sum(%997) {axes [], batch} layers.1.0 : f32[256, 192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 0, 0}, arena + 122683392,
-      arena + 646557696);
-
-  /* %999 = seq2img(%997) {height 16} layers.0.1 : f32[B, 192, 16, 16] */
-  lk_seq2img(B, 256, 192, arena + 122683392, arena + 639565824);
-
-  /* %1000 = maxpool_grad(%140, %999) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 32, 32] */
-  lk_maxpool2d_grad(B, 192, 32, 32, 3, 3, 2, 2, 1, 1, arena + 633274368, arena + 639565824,
-      arena + 119537664);
-
-  /* %1001 = img2seq(%1000) layers.0.1 : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena + 119537664, arena + 633274368);
-
-  /* %1002 = reduce_sum(%1001) {axes [0], batch} layers.0.1.norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 633274368, arena + 646682880);
-
-  /* %1003 = reduce_sum(%1001, %138) {axes [0], batch} layers.0.1.norm : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 633274368, arena + 100663296, arena + 646683072);
-
-  /* %1004 = normalize_grad(%135, %1001, %136) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192], written over %1001 */
-  lk_layernorm_grad(B * 1024, 192, arena + 113246208, arena + 633274368, params[47], NULL, 1e-06f,
+  /* %205 = fused_linear(%202, %203, %204) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 631701504, params[78], params[79], LK_ACT_NONE, NULL,
       arena + 633274368);
 
-  /* %1005 = seq2img(%1004) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 633274368, arena + 100663296);
+  /* %207 = mul_add(%205, %206, %192) layers.1.0 : f32[B, 256, 192], written over %205 */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 633274368, (const long[]){49152, 192, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 626982912, (const long[]){49152, 192, 1},
+      arena + 633274368);
 
-  /* %1006 = conv2d_grad_input(%1005, %131) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [32, 32]} layers.0.1.conv : f32[B, 192, 32, 32] */
+  /* %208 = layernorm(%207, %156, %157) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_layernorm(B * 256, 192, arena + 633274368, params[58], params[59], 1e-06f, arena + 634847232);
+
+  /* %211 = fused_linear(%208, %209, %210) layers.1.0.layers.2.1.fc1 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 634847232, params[80], params[81], LK_ACT_NONE, NULL,
+      arena + 564068352);
+
+  /* %212 = gelu(%211) layers.1.0.layers.2.1 : f32[B, 256, 768] */
+  lk_gelu(B * 256 * 768, arena + 564068352, arena + 570359808);
+
+  /* %215 = fused_linear(%212, %213, %214) layers.1.0.layers.2.1.fc2 : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 768, 192, arena + 570359808, params[82], params[83], LK_ACT_NONE, NULL,
+      arena + 636420096);
+
+  /* %217 = mul_add(%215, %216, %207) layers.1.0 : f32[B, 256, 192], written over %215 */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 636420096, (const long[]){49152, 192, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 633274368, (const long[]){49152, 192, 1},
+      arena + 636420096);
+
+  /* %218 = layernorm(%217, %139, %140) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_layernorm(B * 256, 192, arena + 636420096, params[50], params[51], 1e-06f, arena + 637992960);
+
+  /* %221 = fused_linear(%218, %219, %220) layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 637992960, params[84], params[85], LK_ACT_NONE, NULL,
+      arena + 639565824);
+
+  /* %224 = fused_linear(%218, %222, %223) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 384] */
+  lk_fused_linear(B * 256, 192, 384, arena + 637992960, params[86], params[87], LK_ACT_NONE, NULL,
+      arena + 604962816);
+
+  /* %225 = slice(%224) {axis 1, start 0, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %224: no code */
+
+  /* %226 = slice(%224) {axis 1, start 192, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %224: no code */
+
+  /* %227 = sdpa(%221, %225, %226) {heads 4, kv_heads 4} layers.1.0.layers.3.0 : f32[B, 256, 192] */
+  lk_sdpa(B, 256, 256, 4, 4, 48, arena + 639565824, 192, arena + 604962816, 384, arena + 604963008,
+      384, arena + 641138688, 0.14433756f);
+
+  /* %230 = fused_linear(%227, %228, %229) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 641138688, params[88], params[89], LK_ACT_NONE, NULL,
+      arena + 642711552);
+
+  /* %232 = mul_add(%230, %231, %217) layers.1.0 : f32[B, 256, 192], written over %230 */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 642711552, (const long[]){49152, 192, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 636420096, (const long[]){49152, 192, 1},
+      arena + 642711552);
+
+  /* %233 = layernorm(%232, %156, %157) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_layernorm(B * 256, 192, arena + 642711552, params[58], params[59], 1e-06f, arena + 644284416);
+
+  /* %236 = fused_linear(%233, %234, %235) layers.1.0.layers.3.1.fc1 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 644284416, params[90], params[91], LK_ACT_NONE, NULL,
+      arena + 576651264);
+
+  /* %237 = gelu(%236) layers.1.0.layers.3.1 : f32[B, 256, 768] */
+  lk_gelu(B * 256 * 768, arena + 576651264, arena + 582942720);
+
+  /* %240 = fused_linear(%237, %238, %239) layers.1.0.layers.3.1.fc2 : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 768, 192, arena + 582942720, params[92], params[93], LK_ACT_NONE, NULL,
+      arena + 589234176);
+
+  /* %242 = mul_add(%240, %241, %232) layers.1.0 : f32[B, 256, 192], written over %240 */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 589234176, (const long[]){49152, 192, 1},
+      inputs[12], (const long[]){1, 0, 0}, arena + 642711552, (const long[]){49152, 192, 1},
+      arena + 589234176);
+
+  /* %245 = seq2img(%242) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
+  lk_seq2img(B, 256, 192, arena + 589234176, arena + 590807040);
+
+  /* %246 = conv2d(%245, %243, %244) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[B, 192, 16, 16] */
+  lk_conv2d(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 590807040, params[94], params[95],
+      arena + 589234176, NULL);
+
+  /* %247 = img2seq(%246) layers.1.1 : f32[B, 256, 192] */
+  lk_img2seq(B, 192, 256, arena + 589234176, arena + 592379904);
+
+  /* %250 = layernorm(%247, %248, %249) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
+  lk_layernorm(B * 256, 192, arena + 592379904, params[96], params[97], 1e-06f, arena + 589234176);
+
+  /* %251 = seq2img(%250) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
+  lk_seq2img(B, 256, 192, arena + 589234176, arena + 593952768);
+
+  /* %252 = maxpool(%251) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 8, 8] */
+  lk_maxpool2d(B, 192, 16, 16, 3, 3, 2, 2, 1, 1, arena + 593952768, arena + 589234176);
+
+  /* %253 = img2seq(%252) layers.1.1 : f32[B, 64, 192] */
+  lk_img2seq(B, 192, 64, arena + 589234176, arena + 662896640);
+
+  /* %255 = add(%253, %254) layers.2.0 : f32[B, 64, 192], written over %253 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 662896640, (const long[]){12288, 192, 1},
+      params[98], (const long[]){0, 192, 1}, arena + 662896640);
+
+  /* %258 = layernorm(%255, %256, %257) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_layernorm(B * 64, 192, arena + 662896640, params[99], params[100], 1e-06f, arena + 663289856);
+
+  /* %261 = fused_linear(%258, %259, %260) layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 663289856, params[101], params[102], LK_ACT_NONE, NULL,
+      arena + 663683072);
+
+  /* %264 = fused_linear(%258, %262, %263) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 384] */
+  lk_fused_linear(B * 64, 192, 384, arena + 663289856, params[103], params[104], LK_ACT_NONE, NULL,
+      arena + 659750912);
+
+  /* %265 = slice(%264) {axis 1, start 0, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %264: no code */
+
+  /* %266 = slice(%264) {axis 1, start 192, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %264: no code */
+
+  /* %267 = sdpa(%261, %265, %266) {heads 4, kv_heads 4} layers.2.0.layers.0.0 : f32[B, 64, 192] */
+  lk_sdpa(B, 64, 64, 4, 4, 48, arena + 663683072, 192, arena + 659750912, 384, arena + 659751104,
+      384, arena + 664076288, 0.14433756f);
+
+  /* %270 = fused_linear(%267, %268, %269) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 664076288, params[105], params[106], LK_ACT_NONE, NULL,
+      arena + 664469504);
+
+  /* %272 = mul_add(%270, %271, %255) layers.2.0 : f32[B, 64, 192], written over %270 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 664469504, (const long[]){12288, 192, 1},
+      inputs[13], (const long[]){1, 0, 0}, arena + 662896640, (const long[]){12288, 192, 1},
+      arena + 664469504);
+
+  /* %275 = layernorm(%272, %273, %274) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_layernorm(B * 64, 192, arena + 664469504, params[107], params[108], 1e-06f, arena + 664862720);
+
+  /* %278 = fused_linear(%275, %276, %277) layers.2.0.layers.0.1.fc1 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 664862720, params[109], params[110], LK_ACT_NONE, NULL,
+      arena + 589234176);
+
+  /* %279 = gelu(%278) layers.2.0.layers.0.1 : f32[B, 64, 768] */
+  lk_gelu(B * 64 * 768, arena + 589234176, arena + 645857280);
+
+  /* %282 = fused_linear(%279, %280, %281) layers.2.0.layers.0.1.fc2 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 645857280, params[111], params[112], LK_ACT_NONE, NULL,
+      arena + 665255936);
+
+  /* %284 = mul_add(%282, %283, %272) layers.2.0 : f32[B, 64, 192], written over %282 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 665255936, (const long[]){12288, 192, 1},
+      inputs[14], (const long[]){1, 0, 0}, arena + 664469504, (const long[]){12288, 192, 1},
+      arena + 665255936);
+
+  /* %285 = layernorm(%284, %256, %257) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_layernorm(B * 64, 192, arena + 665255936, params[99], params[100], 1e-06f, arena + 665649152);
+
+  /* %288 = fused_linear(%285, %286, %287) layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 665649152, params[113], params[114], LK_ACT_NONE, NULL,
+      arena + 666042368);
+
+  /* %291 = fused_linear(%285, %289, %290) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 384] */
+  lk_fused_linear(B * 64, 192, 384, arena + 665649152, params[115], params[116], LK_ACT_NONE, NULL,
+      arena + 660537344);
+
+  /* %292 = slice(%291) {axis 1, start 0, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %291: no code */
+
+  /* %293 = slice(%291) {axis 1, start 192, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %291: no code */
+
+  /* %294 = sdpa(%288, %292, %293) {heads 4, kv_heads 4} layers.2.0.layers.1.0 : f32[B, 64, 192] */
+  lk_sdpa(B, 64, 64, 4, 4, 48, arena + 666042368, 192, arena + 660537344, 384, arena + 660537536,
+      384, arena + 666435584, 0.14433756f);
+
+  /* %297 = fused_linear(%294, %295, %296) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 666435584, params[117], params[118], LK_ACT_NONE, NULL,
+      arena + 666828800);
+
+  /* %299 = mul_add(%297, %298, %284) layers.2.0 : f32[B, 64, 192], written over %297 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 666828800, (const long[]){12288, 192, 1},
+      inputs[15], (const long[]){1, 0, 0}, arena + 665255936, (const long[]){12288, 192, 1},
+      arena + 666828800);
+
+  /* %300 = layernorm(%299, %273, %274) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_layernorm(B * 64, 192, arena + 666828800, params[107], params[108], 1e-06f, arena + 667222016);
+
+  /* %303 = fused_linear(%300, %301, %302) layers.2.0.layers.1.1.fc1 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 667222016, params[119], params[120], LK_ACT_NONE, NULL,
+      arena + 647430144);
+
+  /* %304 = gelu(%303) layers.2.0.layers.1.1 : f32[B, 64, 768] */
+  lk_gelu(B * 64 * 768, arena + 647430144, arena + 649003008);
+
+  /* %307 = fused_linear(%304, %305, %306) layers.2.0.layers.1.1.fc2 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 649003008, params[121], params[122], LK_ACT_NONE, NULL,
+      arena + 667615232);
+
+  /* %309 = mul_add(%307, %308, %299) layers.2.0 : f32[B, 64, 192], written over %307 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 667615232, (const long[]){12288, 192, 1},
+      inputs[16], (const long[]){1, 0, 0}, arena + 666828800, (const long[]){12288, 192, 1},
+      arena + 667615232);
+
+  /* %310 = layernorm(%309, %256, %257) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_layernorm(B * 64, 192, arena + 667615232, params[99], params[100], 1e-06f, arena + 668008448);
+
+  /* %313 = fused_linear(%310, %311, %312) layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 668008448, params[123], params[124], LK_ACT_NONE, NULL,
+      arena + 668401664);
+
+  /* %316 = fused_linear(%310, %314, %315) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 384] */
+  lk_fused_linear(B * 64, 192, 384, arena + 668008448, params[125], params[126], LK_ACT_NONE, NULL,
+      arena + 661323776);
+
+  /* %317 = slice(%316) {axis 1, start 0, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %316: no code */
+
+  /* %318 = slice(%316) {axis 1, start 192, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %316: no code */
+
+  /* %319 = sdpa(%313, %317, %318) {heads 4, kv_heads 4} layers.2.0.layers.2.0 : f32[B, 64, 192] */
+  lk_sdpa(B, 64, 64, 4, 4, 48, arena + 668401664, 192, arena + 661323776, 384, arena + 661323968,
+      384, arena + 668794880, 0.14433756f);
+
+  /* %322 = fused_linear(%319, %320, %321) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 668794880, params[127], params[128], LK_ACT_NONE, NULL,
+      arena + 669188096);
+
+  /* %324 = mul_add(%322, %323, %309) layers.2.0 : f32[B, 64, 192], written over %322 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 669188096, (const long[]){12288, 192, 1},
+      inputs[17], (const long[]){1, 0, 0}, arena + 667615232, (const long[]){12288, 192, 1},
+      arena + 669188096);
+
+  /* %325 = layernorm(%324, %273, %274) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_layernorm(B * 64, 192, arena + 669188096, params[107], params[108], 1e-06f, arena + 669581312);
+
+  /* %328 = fused_linear(%325, %326, %327) layers.2.0.layers.2.1.fc1 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 669581312, params[129], params[130], LK_ACT_NONE, NULL,
+      arena + 650575872);
+
+  /* %329 = gelu(%328) layers.2.0.layers.2.1 : f32[B, 64, 768] */
+  lk_gelu(B * 64 * 768, arena + 650575872, arena + 652148736);
+
+  /* %332 = fused_linear(%329, %330, %331) layers.2.0.layers.2.1.fc2 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 652148736, params[131], params[132], LK_ACT_NONE, NULL,
+      arena + 669974528);
+
+  /* %334 = mul_add(%332, %333, %324) layers.2.0 : f32[B, 64, 192], written over %332 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 669974528, (const long[]){12288, 192, 1},
+      inputs[18], (const long[]){1, 0, 0}, arena + 669188096, (const long[]){12288, 192, 1},
+      arena + 669974528);
+
+  /* %335 = layernorm(%334, %256, %257) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_layernorm(B * 64, 192, arena + 669974528, params[99], params[100], 1e-06f, arena + 670367744);
+
+  /* %338 = fused_linear(%335, %336, %337) layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 670367744, params[133], params[134], LK_ACT_NONE, NULL,
+      arena + 670760960);
+
+  /* %341 = fused_linear(%335, %339, %340) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 384] */
+  lk_fused_linear(B * 64, 192, 384, arena + 670367744, params[135], params[136], LK_ACT_NONE, NULL,
+      arena + 662110208);
+
+  /* %342 = slice(%341) {axis 1, start 0, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %341: no code */
+
+  /* %343 = slice(%341) {axis 1, start 192, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %341: no code */
+
+  /* %344 = sdpa(%338, %342, %343) {heads 4, kv_heads 4} layers.2.0.layers.3.0 : f32[B, 64, 192] */
+  lk_sdpa(B, 64, 64, 4, 4, 48, arena + 670760960, 192, arena + 662110208, 384, arena + 662110400,
+      384, arena + 671154176, 0.14433756f);
+
+  /* %347 = fused_linear(%344, %345, %346) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 671154176, params[137], params[138], LK_ACT_NONE, NULL,
+      arena + 671547392);
+
+  /* %349 = mul_add(%347, %348, %334) layers.2.0 : f32[B, 64, 192], written over %347 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 671547392, (const long[]){12288, 192, 1},
+      inputs[19], (const long[]){1, 0, 0}, arena + 669974528, (const long[]){12288, 192, 1},
+      arena + 671547392);
+
+  /* %350 = layernorm(%349, %273, %274) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_layernorm(B * 64, 192, arena + 671547392, params[107], params[108], 1e-06f, arena + 671940608);
+
+  /* %353 = fused_linear(%350, %351, %352) layers.2.0.layers.3.1.fc1 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 671940608, params[139], params[140], LK_ACT_NONE, NULL,
+      arena + 653721600);
+
+  /* %354 = gelu(%353) layers.2.0.layers.3.1 : f32[B, 64, 768] */
+  lk_gelu(B * 64 * 768, arena + 653721600, arena + 655294464);
+
+  /* %357 = fused_linear(%354, %355, %356) layers.2.0.layers.3.1.fc2 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 655294464, params[141], params[142], LK_ACT_NONE, NULL,
+      arena + 656867328);
+
+  /* %359 = mul_add(%357, %358, %349) layers.2.0 : f32[B, 64, 192], written over %357 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 656867328, (const long[]){12288, 192, 1},
+      inputs[20], (const long[]){1, 0, 0}, arena + 671547392, (const long[]){12288, 192, 1},
+      arena + 656867328);
+
+  /* %362 = seq2img(%359) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
+  lk_seq2img(B, 64, 192, arena + 656867328, arena + 657260544);
+
+  /* %363 = conv2d(%362, %360, %361) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[B, 192, 8, 8] */
+  lk_conv2d(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 657260544, params[143], params[144],
+      arena + 656867328, NULL);
+
+  /* %364 = img2seq(%363) layers.2.1 : f32[B, 64, 192] */
+  lk_img2seq(B, 192, 64, arena + 656867328, arena + 657653760);
+
+  /* %367 = layernorm(%364, %365, %366) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
+  lk_layernorm(B * 64, 192, arena + 657653760, params[145], params[146], 1e-06f, arena + 656867328);
+
+  /* %368 = seq2img(%367) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
+  lk_seq2img(B, 64, 192, arena + 656867328, arena + 658046976);
+
+  /* %369 = maxpool(%368) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 4, 4] */
+  lk_maxpool2d(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 658046976, arena + 656867328);
+
+  /* %370 = img2seq(%369) layers.2.1 : f32[B, 16, 192] */
+  lk_img2seq(B, 192, 16, arena + 656867328, arena + 676605440);
+
+  /* %372 = add(%370, %371) layers.3.0 : f32[B, 16, 192], written over %370 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 676605440, (const long[]){3072, 192, 1},
+      params[147], (const long[]){0, 192, 1}, arena + 676605440);
+
+  /* %375 = layernorm(%372, %373, %374) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_layernorm(B * 16, 192, arena + 676605440, params[148], params[149], 1e-06f, arena + 676703744);
+
+  /* %378 = fused_linear(%375, %376, %377) layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 676703744, params[150], params[151], LK_ACT_NONE, NULL,
+      arena + 676802048);
+
+  /* %381 = fused_linear(%375, %379, %380) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 384] */
+  lk_fused_linear(B * 16, 192, 384, arena + 676703744, params[152], params[153], LK_ACT_NONE, NULL,
+      arena + 675479552);
+
+  /* %382 = slice(%381) {axis 1, start 0, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %381: no code */
+
+  /* %383 = slice(%381) {axis 1, start 192, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %381: no code */
+
+  /* %384 = sdpa(%378, %382, %383) {heads 4, kv_heads 4} layers.3.0.layers.0.0 : f32[B, 16, 192] */
+  lk_sdpa(B, 16, 16, 4, 4, 48, arena + 676802048, 192, arena + 675479552, 384, arena + 675479744,
+      384, arena + 676900352, 0.14433756f);
+
+  /* %387 = fused_linear(%384, %385, %386) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 676900352, params[154], params[155], LK_ACT_NONE, NULL,
+      arena + 676998656);
+
+  /* %389 = mul_add(%387, %388, %372) layers.3.0 : f32[B, 16, 192], written over %387 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 676998656, (const long[]){3072, 192, 1},
+      inputs[21], (const long[]){1, 0, 0}, arena + 676605440, (const long[]){3072, 192, 1},
+      arena + 676998656);
+
+  /* %392 = layernorm(%389, %390, %391) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_layernorm(B * 16, 192, arena + 676998656, params[156], params[157], 1e-06f, arena + 677096960);
+
+  /* %395 = fused_linear(%392, %393, %394) layers.3.0.layers.0.1.fc1 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 677096960, params[158], params[159], LK_ACT_NONE, NULL,
+      arena + 656867328);
+
+  /* %396 = gelu(%395) layers.3.0.layers.0.1 : f32[B, 16, 768] */
+  lk_gelu(B * 16 * 768, arena + 656867328, arena + 672333824);
+
+  /* %399 = fused_linear(%396, %397, %398) layers.3.0.layers.0.1.fc2 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 672333824, params[160], params[161], LK_ACT_NONE, NULL,
+      arena + 677195264);
+
+  /* %401 = mul_add(%399, %400, %389) layers.3.0 : f32[B, 16, 192], written over %399 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 677195264, (const long[]){3072, 192, 1},
+      inputs[22], (const long[]){1, 0, 0}, arena + 676998656, (const long[]){3072, 192, 1},
+      arena + 677195264);
+
+  /* %402 = layernorm(%401, %373, %374) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_layernorm(B * 16, 192, arena + 677195264, params[148], params[149], 1e-06f, arena + 677293568);
+
+  /* %405 = fused_linear(%402, %403, %404) layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 677293568, params[162], params[163], LK_ACT_NONE, NULL,
+      arena + 677391872);
+
+  /* %408 = fused_linear(%402, %406, %407) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 384] */
+  lk_fused_linear(B * 16, 192, 384, arena + 677293568, params[164], params[165], LK_ACT_NONE, NULL,
+      arena + 675676160);
+
+  /* %409 = slice(%408) {axis 1, start 0, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %408: no code */
+
+  /* %410 = slice(%408) {axis 1, start 192, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %408: no code */
+
+  /* %411 = sdpa(%405, %409, %410) {heads 4, kv_heads 4} layers.3.0.layers.1.0 : f32[B, 16, 192] */
+  lk_sdpa(B, 16, 16, 4, 4, 48, arena + 677391872, 192, arena + 675676160, 384, arena + 675676352,
+      384, arena + 677490176, 0.14433756f);
+
+  /* %414 = fused_linear(%411, %412, %413) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 677490176, params[166], params[167], LK_ACT_NONE, NULL,
+      arena + 677588480);
+
+  /* %416 = mul_add(%414, %415, %401) layers.3.0 : f32[B, 16, 192], written over %414 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 677588480, (const long[]){3072, 192, 1},
+      inputs[23], (const long[]){1, 0, 0}, arena + 677195264, (const long[]){3072, 192, 1},
+      arena + 677588480);
+
+  /* %417 = layernorm(%416, %390, %391) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_layernorm(B * 16, 192, arena + 677588480, params[156], params[157], 1e-06f, arena + 677686784);
+
+  /* %420 = fused_linear(%417, %418, %419) layers.3.0.layers.1.1.fc1 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 677686784, params[168], params[169], LK_ACT_NONE, NULL,
+      arena + 672727040);
+
+  /* %421 = gelu(%420) layers.3.0.layers.1.1 : f32[B, 16, 768] */
+  lk_gelu(B * 16 * 768, arena + 672727040, arena + 673120256);
+
+  /* %424 = fused_linear(%421, %422, %423) layers.3.0.layers.1.1.fc2 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 673120256, params[170], params[171], LK_ACT_NONE, NULL,
+      arena + 677785088);
+
+  /* %426 = mul_add(%424, %425, %416) layers.3.0 : f32[B, 16, 192], written over %424 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 677785088, (const long[]){3072, 192, 1},
+      inputs[24], (const long[]){1, 0, 0}, arena + 677588480, (const long[]){3072, 192, 1},
+      arena + 677785088);
+
+  /* %427 = layernorm(%426, %373, %374) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_layernorm(B * 16, 192, arena + 677785088, params[148], params[149], 1e-06f, arena + 677883392);
+
+  /* %430 = fused_linear(%427, %428, %429) layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 677883392, params[172], params[173], LK_ACT_NONE, NULL,
+      arena + 677981696);
+
+  /* %433 = fused_linear(%427, %431, %432) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 384] */
+  lk_fused_linear(B * 16, 192, 384, arena + 677883392, params[174], params[175], LK_ACT_NONE, NULL,
+      arena + 675872768);
+
+  /* %434 = slice(%433) {axis 1, start 0, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %433: no code */
+
+  /* %435 = slice(%433) {axis 1, start 192, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %433: no code */
+
+  /* %436 = sdpa(%430, %434, %435) {heads 4, kv_heads 4} layers.3.0.layers.2.0 : f32[B, 16, 192] */
+  lk_sdpa(B, 16, 16, 4, 4, 48, arena + 677981696, 192, arena + 675872768, 384, arena + 675872960,
+      384, arena + 678080000, 0.14433756f);
+
+  /* %439 = fused_linear(%436, %437, %438) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 678080000, params[176], params[177], LK_ACT_NONE, NULL,
+      arena + 678178304);
+
+  /* %441 = mul_add(%439, %440, %426) layers.3.0 : f32[B, 16, 192], written over %439 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 678178304, (const long[]){3072, 192, 1},
+      inputs[25], (const long[]){1, 0, 0}, arena + 677785088, (const long[]){3072, 192, 1},
+      arena + 678178304);
+
+  /* %442 = layernorm(%441, %390, %391) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_layernorm(B * 16, 192, arena + 678178304, params[156], params[157], 1e-06f, arena + 678276608);
+
+  /* %445 = fused_linear(%442, %443, %444) layers.3.0.layers.2.1.fc1 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 678276608, params[178], params[179], LK_ACT_NONE, NULL,
+      arena + 673513472);
+
+  /* %446 = gelu(%445) layers.3.0.layers.2.1 : f32[B, 16, 768] */
+  lk_gelu(B * 16 * 768, arena + 673513472, arena + 673906688);
+
+  /* %449 = fused_linear(%446, %447, %448) layers.3.0.layers.2.1.fc2 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 673906688, params[180], params[181], LK_ACT_NONE, NULL,
+      arena + 678374912);
+
+  /* %451 = mul_add(%449, %450, %441) layers.3.0 : f32[B, 16, 192], written over %449 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 678374912, (const long[]){3072, 192, 1},
+      inputs[26], (const long[]){1, 0, 0}, arena + 678178304, (const long[]){3072, 192, 1},
+      arena + 678374912);
+
+  /* %452 = layernorm(%451, %373, %374) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_layernorm(B * 16, 192, arena + 678374912, params[148], params[149], 1e-06f, arena + 678473216);
+
+  /* %455 = fused_linear(%452, %453, %454) layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 678473216, params[182], params[183], LK_ACT_NONE, NULL,
+      arena + 678571520);
+
+  /* %458 = fused_linear(%452, %456, %457) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 384] */
+  lk_fused_linear(B * 16, 192, 384, arena + 678473216, params[184], params[185], LK_ACT_NONE, NULL,
+      arena + 676069376);
+
+  /* %459 = slice(%458) {axis 1, start 0, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192], a view of %458: no code */
+
+  /* %460 = slice(%458) {axis 1, start 192, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192], a view of %458: no code */
+
+  /* %461 = sdpa(%455, %459, %460) {heads 4, kv_heads 4} layers.3.0.layers.3.0 : f32[B, 16, 192] */
+  lk_sdpa(B, 16, 16, 4, 4, 48, arena + 678571520, 192, arena + 676069376, 384, arena + 676069568,
+      384, arena + 678669824, 0.14433756f);
+
+  /* %464 = fused_linear(%461, %462, %463) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 678669824, params[186], params[187], LK_ACT_NONE, NULL,
+      arena + 678768128);
+
+  /* %466 = mul_add(%464, %465, %451) layers.3.0 : f32[B, 16, 192], written over %464 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 678768128, (const long[]){3072, 192, 1},
+      inputs[27], (const long[]){1, 0, 0}, arena + 678374912, (const long[]){3072, 192, 1},
+      arena + 678768128);
+
+  /* %467 = layernorm(%466, %390, %391) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_layernorm(B * 16, 192, arena + 678768128, params[156], params[157], 1e-06f, arena + 678866432);
+
+  /* %470 = fused_linear(%467, %468, %469) layers.3.0.layers.3.1.fc1 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 678866432, params[188], params[189], LK_ACT_NONE, NULL,
+      arena + 674299904);
+
+  /* %471 = gelu(%470) layers.3.0.layers.3.1 : f32[B, 16, 768] */
+  lk_gelu(B * 16 * 768, arena + 674299904, arena + 674693120);
+
+  /* %474 = fused_linear(%471, %472, %473) layers.3.0.layers.3.1.fc2 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 674693120, params[190], params[191], LK_ACT_NONE, NULL,
+      arena + 675278336);
+
+  /* %476 = mul_add(%474, %475, %466) layers.3.0 : f32[B, 16, 192], written over %474 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 675278336, (const long[]){3072, 192, 1},
+      inputs[28], (const long[]){1, 0, 0}, arena + 678768128, (const long[]){3072, 192, 1},
+      arena + 675278336);
+
+  /* %479 = layernorm(%476, %477, %478) {eps 1e-06} norm : f32[B, 16, 192] */
+  lk_layernorm(B * 16, 192, arena + 675278336, params[192], params[193], 1e-06f, arena + 675086336);
+
+  /* %480 = mean(%479) {axis 0} : f32[B, 192] */
+  lk_mean_axis(B, 16, 192, arena + 675086336, arena + 675408640);
+
+  /* %483 = fused_linear(%480, %481, %482) mlp_head : f32[B, 1000] */
+  lk_fused_linear(B, 192, 1000, arena + 675408640, params[194], params[195], LK_ACT_NONE, NULL,
+      arena + 675086336);
+
+  /* %485 = cross_entropy(%483, %484) : f32[1] */
+  lk_cross_entropy(B, 1000, arena + 675086336, inputs[29], arena + 679162928);
+
+  /* %486 = cross_entropy_grad(%483, %484) : f32[B, 1000] */
+  lk_cross_entropy_grad(B, 1000, arena + 675086336, inputs[29], arena + 675376640);
+
+  /* %487 = transpose(%481) {perm [1, 0]} mlp_head : f32[192, 1000] */
+  lk_transpose(2, (const long[]){1000, 192}, (const int[]){1, 0}, params[194], arena + 675086336);
+
+  /* %488 = fused_linear(%486, %487) mlp_head : f32[B, 192] */
+  lk_fused_linear(B, 1000, 192, arena + 675376640, arena + 675086336, NULL, LK_ACT_NONE, NULL,
+      arena + 675414784);
+
+  /* %489 = linear_grad_weight(%486, %480) mlp_head : f32[1000, 192] */
+  lk_linear_grad_weight(B, 192, 1000, arena + 675376640, arena + 675408640, arena + 676265984);
+
+  /* %490 = reduce_sum(%486) {axes [], batch} mlp_head : f32[1000] */
+  lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 675376640,
+      arena + 679161344);
+
+  /* %491 = reshape(%488) {shape [1, 192]} : f32[B, 1, 192], a view of %488: no code */
+
+  /* %492 = mul_scalar(%491) {x op 0.0625} : f32[B, 1, 192] */
+  lk_mul_scalar(B * 192, arena + 675414784, 0.0625f, arena + 675086336);
+
+  /* %493 = expand(%492) {shape [16, 192]} : f32[B, 16, 192] */
+  lk_copy_strided(3, (const long[]){B, 16, 192}, arena + 675086336, (const long[]){192, 0, 1},
+      arena + 678964736, (const long[]){3072, 192, 1});
+
+  /* %494 = normalize_param_grad(%476, %493) {eps 1e-06} norm : f32[2, 192] */
+  lk_layernorm_param_grad(B * 16, 192, arena + 675278336, arena + 678964736, 1e-06f,
+      arena + 675086336);
+
+  /* %495 = index(%494) {axis 0, at 1} norm : f32[192] */
+  lk_copy_rows(1, 192, arena + 675086528, 384, arena + 679162352, 192);
+
+  /* %496 = index(%494) {axis 0, at 0} norm : f32[192] */
+  lk_copy_rows(1, 192, arena + 675086336, 384, arena + 679162544, 192);
+
+  /* %497 = normalize_grad(%476, %493, %477) {eps 1e-06} norm : f32[B, 16, 192], written over %493 */
+  lk_layernorm_grad(B * 16, 192, arena + 675278336, arena + 678964736, params[192], NULL, 1e-06f,
+      arena + 678964736);
+
+  /* %498 = mul(%497, %475) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 678964736, (const long[]){3072, 192, 1}, inputs[28],
+      (const long[]){1, 0, 0}, arena + 679063040);
+
+  /* %499 = transpose(%472) {perm [1, 0]} layers.3.0.layers.3.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[190], arena + 676457984);
+
+  /* %500 = fused_linear(%498, %499) layers.3.0.layers.3.1.fc2 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 679063040, arena + 676457984, NULL, LK_ACT_NONE, NULL,
+      arena + 675086336);
+
+  /* %501 = linear_grad_weight(%498, %471) layers.3.0.layers.3.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 16, 768, 192, arena + 679063040, arena + 674693120, arena + 676457984);
+
+  /* %502 = reduce_sum(%498) {axes [0], batch} layers.3.0.layers.3.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 679063040,
+      arena + 679162736);
+
+  /* %503 = gelu_grad(%470, %500) layers.3.0.layers.3.1 : f32[B, 16, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 674299904, arena + 675086336, arena + 674693120);
+
+  /* %504 = transpose(%468) {perm [1, 0]} layers.3.0.layers.3.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[188], arena + 674299904);
+
+  /* %505 = fused_linear(%503, %504) layers.3.0.layers.3.1.fc1 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 674693120, arena + 674299904, NULL, LK_ACT_NONE, NULL,
+      arena + 674594816);
+
+  /* %506 = linear_grad_weight(%503, %467) layers.3.0.layers.3.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 16, 192, 768, arena + 674693120, arena + 678866432, arena + 675086336);
+
+  /* %507 = reduce_sum(%503) {axes [0], batch} layers.3.0.layers.3.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 674693120,
+      arena + 675344384);
+
+  /* %508 = normalize_param_grad(%466, %505) {eps 1e-06} layers.3.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 16, 192, arena + 678768128, arena + 674594816, 1e-06f,
+      arena + 674299904);
+
+  /* %509 = index(%508) {axis 0, at 1} layers.3.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 674300096, 384, arena + 675074432, 192);
+
+  /* %510 = index(%508) {axis 0, at 0} layers.3.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 674299904, 384, arena + 675074624, 192);
+
+  /* %511 = normalize_grad(%466, %505, %390, %497) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %505 */
+  lk_layernorm_grad(B * 16, 192, arena + 678768128, arena + 674594816, params[156],
+      arena + 678964736, 1e-06f, arena + 674594816);
+
+  /* %512 = mul(%511, %465) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 674594816, (const long[]){3072, 192, 1}, inputs[27],
+      (const long[]){1, 0, 0}, arena + 674299904);
+
+  /* %513 = transpose(%462) {perm [1, 0]} layers.3.0.layers.3.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[186], arena + 674398208);
+
+  /* %514 = fused_linear(%512, %513) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 674299904, arena + 674398208, NULL, LK_ACT_NONE, NULL,
+      arena + 674693120);
+
+  /* %515 = linear_grad_weight(%512, %461) layers.3.0.layers.3.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 674299904, arena + 678669824, arena + 675037184);
+
+  /* %516 = reduce_sum(%512) {axes [0], batch} layers.3.0.layers.3.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 674299904,
+      arena + 675074816);
+
+  /* %517 = sdpa_grad(%455, %459, %460, %514) {heads 4, kv_heads 4} layers.3.0.layers.3.0 : f32[B, 16, 576] */
+  lk_sdpa_grad(B, 16, 16, 4, 4, 48, arena + 678571520, 192, arena + 676069376, 384,
+      arena + 676069568, 384, arena + 674693120, 192, arena + 674299904, 576,
+      arena + 674299904 + 192, 576, arena + 674299904 + 384, 576, 0.14433756f);
+
+  /* %518 = slice(%517) {axis 1, start 0, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 674299904, 576, arena + 674693120, 192);
+
+  /* %519 = slice(%517) {axis 1, start 192, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 674300096, 576, arena + 674791424, 192);
+
+  /* %520 = slice(%517) {axis 1, start 384, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 674300288, 576, arena + 674889728, 192);
+
+  /* %521 = concat(%519, %520) {axis 1} layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 384] */
+  lk_copy_rows(B * 16, 192, arena + 674791424, 192, arena + 674299904, 384);
+  lk_copy_rows(B * 16, 192, arena + 674889728, 192, arena + 674300096, 384);
+
+  /* %522 = transpose(%456) {perm [1, 0]} layers.3.0.layers.3.0.Wkv_odd : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[184], arena + 674496512);
+
+  /* %523 = fused_linear(%521, %522) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 384, 192, arena + 674299904, arena + 674496512, NULL, LK_ACT_NONE, NULL,
+      arena + 674840576);
+
+  /* %524 = linear_grad_weight(%521, %452) layers.3.0.layers.3.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 16, 192, 384, arena + 674299904, arena + 678473216, arena + 675233792);
+
+  /* %525 = reduce_sum(%521) {axes [0], batch} layers.3.0.layers.3.0.Wkv_odd : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 674299904,
+      arena + 675074048);
+
+  /* %526 = transpose(%453) {perm [1, 0]} layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[182], arena + 674299904);
+
+  /* %527 = linear_grad_weight(%518, %452) layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 674693120, arena + 678473216, arena + 675307520);
+
+  /* %528 = reduce_sum(%518) {axes [0], batch} layers.3.0.layers.3.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 674693120,
+      arena + 675075008);
+
+  /* %529 = fused_linear(%518, %526, %523) {residual} layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192], written over %523 */
+  lk_fused_linear(B * 16, 192, 192, arena + 674693120, arena + 674299904, NULL, LK_ACT_NONE,
+      arena + 674840576, arena + 674840576);
+
+  /* %530 = normalize_param_grad(%451, %529) {eps 1e-06} layers.3.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 16, 192, arena + 678374912, arena + 674840576, 1e-06f,
+      arena + 674299904);
+
+  /* %531 = index(%530) {axis 0, at 1} layers.3.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 674300096, 384, arena + 675075200, 192);
+
+  /* %532 = index(%530) {axis 0, at 0} layers.3.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 674299904, 384, arena + 675075392, 192);
+
+  /* %533 = normalize_grad(%451, %529, %373, %511) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %523 */
+  lk_layernorm_grad(B * 16, 192, arena + 678374912, arena + 674840576, params[148],
+      arena + 674594816, 1e-06f, arena + 674840576);
+
+  /* %534 = mul(%533, %450) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 674840576, (const long[]){3072, 192, 1}, inputs[26],
+      (const long[]){1, 0, 0}, arena + 674938880);
+
+  /* %535 = transpose(%447) {perm [1, 0]} layers.3.0.layers.2.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[180], arena + 674693120);
+
+  /* %536 = fused_linear(%534, %535) layers.3.0.layers.2.1.fc2 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 674938880, arena + 674693120, NULL, LK_ACT_NONE, NULL,
+      arena + 674299904);
+
+  /* %537 = linear_grad_weight(%534, %446) layers.3.0.layers.2.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 16, 768, 192, arena + 674938880, arena + 673906688, arena + 674693120);
+
+  /* %538 = reduce_sum(%534) {axes [0], batch} layers.3.0.layers.2.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 674938880,
+      arena + 675075584);
+
+  /* %539 = gelu_grad(%445, %536) layers.3.0.layers.2.1 : f32[B, 16, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 673513472, arena + 674299904, arena + 673906688);
+
+  /* %540 = transpose(%443) {perm [1, 0]} layers.3.0.layers.2.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[178], arena + 673513472);
+
+  /* %541 = fused_linear(%539, %540) layers.3.0.layers.2.1.fc1 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 673906688, arena + 673513472, NULL, LK_ACT_NONE, NULL,
+      arena + 673808384);
+
+  /* %542 = linear_grad_weight(%539, %442) layers.3.0.layers.2.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 16, 192, 768, arena + 673906688, arena + 678276608, arena + 674299904);
+
+  /* %543 = reduce_sum(%539) {axes [0], batch} layers.3.0.layers.2.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 673906688,
+      arena + 674668544);
+
+  /* %544 = normalize_param_grad(%441, %541) {eps 1e-06} layers.3.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 16, 192, arena + 678178304, arena + 673808384, 1e-06f,
+      arena + 673513472);
+
+  /* %545 = index(%544) {axis 0, at 1} layers.3.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 673513664, 384, arena + 673513856, 192);
+
+  /* %546 = add(%509, %545) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 675074432, (const long[]){1}, arena + 673513856,
+      (const long[]){1}, arena + 674250752);
+
+  /* %547 = index(%544) {axis 0, at 0} layers.3.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 673513472, 384, arena + 673513856, 192);
+
+  /* %548 = add(%510, %547) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 675074624, (const long[]){1}, arena + 673513856,
+      (const long[]){1}, arena + 674250944);
+
+  /* %549 = normalize_grad(%441, %541, %390, %533) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %541 */
+  lk_layernorm_grad(B * 16, 192, arena + 678178304, arena + 673808384, params[156],
+      arena + 674840576, 1e-06f, arena + 673808384);
+
+  /* %550 = mul(%549, %440) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 673808384, (const long[]){3072, 192, 1}, inputs[25],
+      (const long[]){1, 0, 0}, arena + 673513472);
+
+  /* %551 = transpose(%437) {perm [1, 0]} layers.3.0.layers.2.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[176], arena + 673611776);
+
+  /* %552 = fused_linear(%550, %551) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 673513472, arena + 673611776, NULL, LK_ACT_NONE, NULL,
+      arena + 673906688);
+
+  /* %553 = linear_grad_weight(%550, %436) layers.3.0.layers.2.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 673513472, arena + 678080000, arena + 674840576);
+
+  /* %554 = reduce_sum(%550) {axes [0], batch} layers.3.0.layers.2.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 673513472,
+      arena + 674275712);
+
+  /* %555 = sdpa_grad(%430, %434, %435, %552) {heads 4, kv_heads 4} layers.3.0.layers.2.0 : f32[B, 16, 576] */
+  lk_sdpa_grad(B, 16, 16, 4, 4, 48, arena + 677981696, 192, arena + 675872768, 384,
+      arena + 675872960, 384, arena + 673906688, 192, arena + 673513472, 576,
+      arena + 673513472 + 192, 576, arena + 673513472 + 384, 576, 0.14433756f);
+
+  /* %556 = slice(%555) {axis 1, start 0, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 673513472, 576, arena + 673906688, 192);
+
+  /* %557 = slice(%555) {axis 1, start 192, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 673513664, 576, arena + 674004992, 192);
+
+  /* %558 = slice(%555) {axis 1, start 384, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 673513856, 576, arena + 674103296, 192);
+
+  /* %559 = concat(%557, %558) {axis 1} layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 384] */
+  lk_copy_rows(B * 16, 192, arena + 674004992, 192, arena + 673513472, 384);
+  lk_copy_rows(B * 16, 192, arena + 674103296, 192, arena + 673513664, 384);
+
+  /* %560 = transpose(%431) {perm [1, 0]} layers.3.0.layers.2.0.Wkv_odd : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[174], arena + 673710080);
+
+  /* %561 = fused_linear(%559, %560) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 384, 192, arena + 673513472, arena + 673710080, NULL, LK_ACT_NONE, NULL,
+      arena + 674054144);
+
+  /* %562 = linear_grad_weight(%559, %427) layers.3.0.layers.2.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 16, 192, 384, arena + 673513472, arena + 677883392, arena + 674594816);
+
+  /* %563 = reduce_sum(%559) {axes [0], batch} layers.3.0.layers.2.0.Wkv_odd : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 673513472,
+      arena + 674275328);
+
+  /* %564 = transpose(%428) {perm [1, 0]} layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[172], arena + 673513472);
+
+  /* %565 = linear_grad_weight(%556, %427) layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 673906688, arena + 677883392, arena + 674877440);
+
+  /* %566 = reduce_sum(%556) {axes [0], batch} layers.3.0.layers.2.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 673906688,
+      arena + 674275904);
+
+  /* %567 = fused_linear(%556, %564, %561) {residual} layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192], written over %561 */
+  lk_fused_linear(B * 16, 192, 192, arena + 673906688, arena + 673513472, NULL, LK_ACT_NONE,
+      arena + 674054144, arena + 674054144);
+
+  /* %568 = normalize_param_grad(%426, %567) {eps 1e-06} layers.3.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 16, 192, arena + 677785088, arena + 674054144, 1e-06f,
+      arena + 673513472);
+
+  /* %569 = index(%568) {axis 0, at 1} layers.3.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 673513664, 384, arena + 673513856, 192);
+
+  /* %570 = add(%531, %569) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 675075200, (const long[]){1}, arena + 673513856,
+      (const long[]){1}, arena + 674251136);
+
+  /* %571 = index(%568) {axis 0, at 0} layers.3.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 673513472, 384, arena + 673513856, 192);
+
+  /* %572 = add(%532, %571) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 675075392, (const long[]){1}, arena + 673513856,
+      (const long[]){1}, arena + 674251328);
+
+  /* %573 = normalize_grad(%426, %567, %373, %549) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %561 */
+  lk_layernorm_grad(B * 16, 192, arena + 677785088, arena + 674054144, params[148],
+      arena + 673808384, 1e-06f, arena + 674054144);
+
+  /* %574 = mul(%573, %425) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 674054144, (const long[]){3072, 192, 1}, inputs[24],
+      (const long[]){1, 0, 0}, arena + 674152448);
+
+  /* %575 = transpose(%422) {perm [1, 0]} layers.3.0.layers.1.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[170], arena + 673906688);
+
+  /* %576 = fused_linear(%574, %575) layers.3.0.layers.1.1.fc2 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 674152448, arena + 673906688, NULL, LK_ACT_NONE, NULL,
+      arena + 673513472);
+
+  /* %577 = linear_grad_weight(%574, %421) layers.3.0.layers.1.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 16, 768, 192, arena + 674152448, arena + 673120256, arena + 673906688);
+
+  /* %578 = reduce_sum(%574) {axes [0], batch} layers.3.0.layers.1.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 674152448,
+      arena + 674276096);
+
+  /* %579 = gelu_grad(%420, %576) layers.3.0.layers.1.1 : f32[B, 16, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 672727040, arena + 673513472, arena + 673120256);
+
+  /* %580 = transpose(%418) {perm [1, 0]} layers.3.0.layers.1.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[168], arena + 672727040);
+
+  /* %581 = fused_linear(%579, %580) layers.3.0.layers.1.1.fc1 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 673120256, arena + 672727040, NULL, LK_ACT_NONE, NULL,
+      arena + 673021952);
+
+  /* %582 = linear_grad_weight(%579, %417) layers.3.0.layers.1.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 16, 192, 768, arena + 673120256, arena + 677686784, arena + 673513472);
+
+  /* %583 = reduce_sum(%579) {axes [0], batch} layers.3.0.layers.1.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 673120256,
+      arena + 673882112);
+
+  /* %584 = normalize_param_grad(%416, %581) {eps 1e-06} layers.3.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 16, 192, arena + 677588480, arena + 673021952, 1e-06f,
+      arena + 672727040);
+
+  /* %585 = index(%584) {axis 0, at 1} layers.3.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 672727232, 384, arena + 672727424, 192);
+
+  /* %586 = add(%546, %585) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 674250752, (const long[]){1}, arena + 672727424,
+      (const long[]){1}, arena + 673501568);
+
+  /* %587 = index(%584) {axis 0, at 0} layers.3.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 672727040, 384, arena + 672727424, 192);
+
+  /* %588 = add(%548, %587) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 674250944, (const long[]){1}, arena + 672727424,
+      (const long[]){1}, arena + 673501760);
+
+  /* %589 = normalize_grad(%416, %581, %390, %573) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %581 */
+  lk_layernorm_grad(B * 16, 192, arena + 677588480, arena + 673021952, params[156],
+      arena + 674054144, 1e-06f, arena + 673021952);
+
+  /* %590 = mul(%589, %415) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 673021952, (const long[]){3072, 192, 1}, inputs[23],
+      (const long[]){1, 0, 0}, arena + 672727040);
+
+  /* %591 = transpose(%412) {perm [1, 0]} layers.3.0.layers.1.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[166], arena + 672825344);
+
+  /* %592 = fused_linear(%590, %591) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 672727040, arena + 672825344, NULL, LK_ACT_NONE, NULL,
+      arena + 673120256);
+
+  /* %593 = linear_grad_weight(%590, %411) layers.3.0.layers.1.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 672727040, arena + 677490176, arena + 673464320);
+
+  /* %594 = reduce_sum(%590) {axes [0], batch} layers.3.0.layers.1.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 672727040,
+      arena + 673501952);
+
+  /* %595 = sdpa_grad(%405, %409, %410, %592) {heads 4, kv_heads 4} layers.3.0.layers.1.0 : f32[B, 16, 576] */
+  lk_sdpa_grad(B, 16, 16, 4, 4, 48, arena + 677391872, 192, arena + 675676160, 384,
+      arena + 675676352, 384, arena + 673120256, 192, arena + 672727040, 576,
+      arena + 672727040 + 192, 576, arena + 672727040 + 384, 576, 0.14433756f);
+
+  /* %596 = slice(%595) {axis 1, start 0, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 672727040, 576, arena + 673120256, 192);
+
+  /* %597 = slice(%595) {axis 1, start 192, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 672727232, 576, arena + 673218560, 192);
+
+  /* %598 = slice(%595) {axis 1, start 384, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 672727424, 576, arena + 673316864, 192);
+
+  /* %599 = concat(%597, %598) {axis 1} layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 384] */
+  lk_copy_rows(B * 16, 192, arena + 673218560, 192, arena + 672727040, 384);
+  lk_copy_rows(B * 16, 192, arena + 673316864, 192, arena + 672727232, 384);
+
+  /* %600 = transpose(%406) {perm [1, 0]} layers.3.0.layers.1.0.Wkv_odd : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[164], arena + 672923648);
+
+  /* %601 = fused_linear(%599, %600) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 384, 192, arena + 672727040, arena + 672923648, NULL, LK_ACT_NONE, NULL,
+      arena + 673267712);
+
+  /* %602 = linear_grad_weight(%599, %402) layers.3.0.layers.1.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 16, 192, 384, arena + 672727040, arena + 677293568, arena + 673808384);
+
+  /* %603 = reduce_sum(%599) {axes [0], batch} layers.3.0.layers.1.0.Wkv_odd : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 672727040,
+      arena + 673501184);
+
+  /* %604 = transpose(%403) {perm [1, 0]} layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[162], arena + 672727040);
+
+  /* %605 = linear_grad_weight(%596, %402) layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 673120256, arena + 677293568, arena + 674914304);
+
+  /* %606 = reduce_sum(%596) {axes [0], batch} layers.3.0.layers.1.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 673120256,
+      arena + 673502144);
+
+  /* %607 = fused_linear(%596, %604, %601) {residual} layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192], written over %601 */
+  lk_fused_linear(B * 16, 192, 192, arena + 673120256, arena + 672727040, NULL, LK_ACT_NONE,
+      arena + 673267712, arena + 673267712);
+
+  /* %608 = normalize_param_grad(%401, %607) {eps 1e-06} layers.3.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 16, 192, arena + 677195264, arena + 673267712, 1e-06f,
+      arena + 672727040);
+
+  /* %609 = index(%608) {axis 0, at 1} layers.3.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 672727232, 384, arena + 672727424, 192);
+
+  /* %610 = add(%570, %609) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 674251136, (const long[]){1}, arena + 672727424,
+      (const long[]){1}, arena + 673502336);
+
+  /* %611 = index(%608) {axis 0, at 0} layers.3.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 672727040, 384, arena + 672727424, 192);
+
+  /* %612 = add(%572, %611) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 674251328, (const long[]){1}, arena + 672727424,
+      (const long[]){1}, arena + 673502528);
+
+  /* %613 = normalize_grad(%401, %607, %373, %589) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %601 */
+  lk_layernorm_grad(B * 16, 192, arena + 677195264, arena + 673267712, params[148],
+      arena + 673021952, 1e-06f, arena + 673267712);
+
+  /* %614 = mul(%613, %400) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 673267712, (const long[]){3072, 192, 1}, inputs[22],
+      (const long[]){1, 0, 0}, arena + 673366016);
+
+  /* %615 = transpose(%397) {perm [1, 0]} layers.3.0.layers.0.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[160], arena + 673120256);
+
+  /* %616 = fused_linear(%614, %615) layers.3.0.layers.0.1.fc2 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 673366016, arena + 673120256, NULL, LK_ACT_NONE, NULL,
+      arena + 672727040);
+
+  /* %617 = linear_grad_weight(%614, %396) layers.3.0.layers.0.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 16, 768, 192, arena + 673366016, arena + 672333824, arena + 673660928);
+
+  /* %618 = reduce_sum(%614) {axes [0], batch} layers.3.0.layers.0.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 673366016,
+      arena + 673502720);
+
+  /* %619 = gelu_grad(%395, %616) layers.3.0.layers.0.1 : f32[B, 16, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 656867328, arena + 672727040, arena + 672333824);
+
+  /* %620 = transpose(%393) {perm [1, 0]} layers.3.0.layers.0.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[158], arena + 656867328);
+
+  /* %621 = fused_linear(%619, %620) layers.3.0.layers.0.1.fc1 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 672333824, arena + 656867328, NULL, LK_ACT_NONE, NULL,
+      arena + 657162240);
+
+  /* %622 = linear_grad_weight(%619, %392) layers.3.0.layers.0.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 16, 192, 768, arena + 672333824, arena + 677096960, arena + 674054144);
+
+  /* %623 = reduce_sum(%619) {axes [0], batch} layers.3.0.layers.0.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 672333824,
+      arena + 673455104);
+
+  /* %624 = normalize_param_grad(%389, %621) {eps 1e-06} layers.3.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 16, 192, arena + 676998656, arena + 657162240, 1e-06f,
+      arena + 656867328);
+
+  /* %625 = index(%624) {axis 0, at 1} layers.3.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 656867520, 384, arena + 656867712, 192);
+
+  /* %626 = add(%586, %625) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 673501568, (const long[]){1}, arena + 656867712,
+      (const long[]){1}, arena + 673456256);
+
+  /* %627 = index(%624) {axis 0, at 0} layers.3.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 656867328, 384, arena + 656867712, 192);
+
+  /* %628 = add(%588, %627) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 673501760, (const long[]){1}, arena + 656867712,
+      (const long[]){1}, arena + 673456448);
+
+  /* %629 = normalize_grad(%389, %621, %390, %613) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %621 */
+  lk_layernorm_grad(B * 16, 192, arena + 676998656, arena + 657162240, params[156],
+      arena + 673267712, 1e-06f, arena + 657162240);
+
+  /* %630 = mul(%629, %388) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 657162240, (const long[]){3072, 192, 1}, inputs[21],
+      (const long[]){1, 0, 0}, arena + 656867328);
+
+  /* %631 = transpose(%385) {perm [1, 0]} layers.3.0.layers.0.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[154], arena + 656965632);
+
+  /* %632 = fused_linear(%630, %631) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 656867328, arena + 656965632, NULL, LK_ACT_NONE, NULL,
+      arena + 672333824);
+
+  /* %633 = linear_grad_weight(%630, %384) layers.3.0.layers.0.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 656867328, arena + 676900352, arena + 674951168);
+
+  /* %634 = reduce_sum(%630) {axes [0], batch} layers.3.0.layers.0.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 656867328,
+      arena + 673456640);
+
+  /* %635 = sdpa_grad(%378, %382, %383, %632) {heads 4, kv_heads 4} layers.3.0.layers.0.0 : f32[B, 16, 576] */
+  lk_sdpa_grad(B, 16, 16, 4, 4, 48, arena + 676802048, 192, arena + 675479552, 384,
+      arena + 675479744, 384, arena + 672333824, 192, arena + 656867328, 576,
+      arena + 656867328 + 192, 576, arena + 656867328 + 384, 576, 0.14433756f);
+
+  /* %636 = slice(%635) {axis 1, start 0, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 656867328, 576, arena + 672333824, 192);
+
+  /* %637 = slice(%635) {axis 1, start 192, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 656867520, 576, arena + 672432128, 192);
+
+  /* %638 = slice(%635) {axis 1, start 384, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 656867712, 576, arena + 672530432, 192);
+
+  /* %639 = concat(%637, %638) {axis 1} layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 384] */
+  lk_copy_rows(B * 16, 192, arena + 672432128, 192, arena + 656867328, 384);
+  lk_copy_rows(B * 16, 192, arena + 672530432, 192, arena + 656867520, 384);
+
+  /* %640 = transpose(%379) {perm [1, 0]} layers.3.0.layers.0.0.Wkv_odd : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[152], arena + 672432128);
+
+  /* %641 = fused_linear(%639, %640) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 384, 192, arena + 656867328, arena + 672432128, NULL, LK_ACT_NONE, NULL,
+      arena + 657063936);
+
+  /* %642 = linear_grad_weight(%639, %375) layers.3.0.layers.0.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 16, 192, 384, arena + 656867328, arena + 676703744, arena + 674201600);
+
+  /* %643 = reduce_sum(%639) {axes [0], batch} layers.3.0.layers.0.0.Wkv_odd : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 656867328,
+      arena + 673455872);
+
+  /* %644 = transpose(%376) {perm [1, 0]} layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[150], arena + 656867328);
+
+  /* %645 = linear_grad_weight(%636, %375) layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 672333824, arena + 676703744, arena + 674988032);
+
+  /* %646 = reduce_sum(%636) {axes [0], batch} layers.3.0.layers.0.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 672333824,
+      arena + 673456832);
+
+  /* %647 = fused_linear(%636, %644, %641) {residual} layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192], written over %641 */
+  lk_fused_linear(B * 16, 192, 192, arena + 672333824, arena + 656867328, NULL, LK_ACT_NONE,
+      arena + 657063936, arena + 657063936);
+
+  /* %648 = normalize_param_grad(%372, %647) {eps 1e-06} layers.3.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 16, 192, arena + 676605440, arena + 657063936, 1e-06f,
+      arena + 656867328);
+
+  /* %649 = index(%648) {axis 0, at 1} layers.3.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 656867520, 384, arena + 656867712, 192);
+
+  /* %650 = add(%610, %649) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 673502336, (const long[]){1}, arena + 656867712,
+      (const long[]){1}, arena + 673457024);
+
+  /* %651 = index(%648) {axis 0, at 0} layers.3.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 656867328, 384, arena + 656867712, 192);
+
+  /* %652 = add(%612, %651) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 673502528, (const long[]){1}, arena + 656867712,
+      (const long[]){1}, arena + 673457216);
+
+  /* %653 = normalize_grad(%372, %647, %373, %629) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %641 */
+  lk_layernorm_grad(B * 16, 192, arena + 676605440, arena + 657063936, params[148],
+      arena + 657162240, 1e-06f, arena + 657063936);
+
+  /* %654 = reduce_sum(%653) {axes [], batch} layers.3.0 : f32[16, 192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 0, 0}, arena + 657063936,
+      arena + 673452032);
+
+  /* %655 = seq2img(%653) {height 4} layers.2.1 : f32[B, 192, 4, 4] */
+  lk_seq2img(B, 16, 192, arena + 657063936, arena + 672333824);
+
+  /* %656 = maxpool_grad(%368, %655) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 8, 8] */
+  lk_maxpool2d_grad(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 658046976, arena + 672333824,
+      arena + 656867328);
+
+  /* %657 = img2seq(%656) layers.2.1 : f32[B, 64, 192] */
+  lk_img2seq(B, 192, 64, arena + 656867328, arena + 658046976);
+
+  /* %658 = normalize_param_grad(%364, %657) {eps 1e-06} layers.2.1.norm : f32[2, 192] */
+  lk_layernorm_param_grad(B * 64, 192, arena + 657653760, arena + 658046976, 1e-06f,
+      arena + 656867328);
+
+  /* %659 = index(%658) {axis 0, at 1} layers.2.1.norm : f32[192] */
+  lk_copy_rows(1, 192, arena + 656867520, 384, arena + 673457408, 192);
+
+  /* %660 = index(%658) {axis 0, at 0} layers.2.1.norm : f32[192] */
+  lk_copy_rows(1, 192, arena + 656867328, 384, arena + 673457600, 192);
+
+  /* %661 = normalize_grad(%364, %657, %365) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192], written over %657 */
+  lk_layernorm_grad(B * 64, 192, arena + 657653760, arena + 658046976, params[145], NULL, 1e-06f,
+      arena + 658046976);
+
+  /* %662 = seq2img(%661) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
+  lk_seq2img(B, 64, 192, arena + 658046976, arena + 656867328);
+
+  /* %663 = conv2d_grad_input(%662, %360) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [8, 8]} layers.2.1.conv : f32[B, 192, 8, 8] */
+  lk_conv2d_grad_input(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 656867328, params[143],
+      arena + 657653760);
+
+  /* %664 = conv2d_grad_weight(%662, %362) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[192, 192, 3, 3] */
+  lk_conv2d_grad_weight(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 656867328,
+      arena + 657260544, arena + 673120256);
+
+  /* %665 = reduce_sum(%662) {axes [1, 2], batch} layers.2.1.conv : f32[192] */
+  lk_reduce_sum(4, (const long[]){B, 192, 8, 8}, (const unsigned char[]){1, 0, 1, 1},
+      arena + 656867328, arena + 673457792);
+
+  /* %666 = img2seq(%663) layers.2.1 : f32[B, 64, 192] */
+  lk_img2seq(B, 192, 64, arena + 657653760, arena + 672333824);
+
+  /* %667 = mul(%666, %358) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 672333824, (const long[]){12288, 192, 1},
+      inputs[20], (const long[]){1, 0, 0}, arena + 672727040);
+
+  /* %668 = transpose(%355) {perm [1, 0]} layers.2.0.layers.3.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[141], arena + 674447360);
+
+  /* %669 = fused_linear(%667, %668) layers.2.0.layers.3.1.fc2 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 672727040, arena + 674447360, NULL, LK_ACT_NONE, NULL,
+      arena + 656867328);
+
+  /* %670 = linear_grad_weight(%667, %354) layers.2.0.layers.3.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 64, 768, 192, arena + 672727040, arena + 655294464, arena + 674447360);
+
+  /* %671 = reduce_sum(%667) {axes [0], batch} layers.2.0.layers.3.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 672727040,
+      arena + 673457984);
+
+  /* %672 = gelu_grad(%353, %669) layers.2.0.layers.3.1 : f32[B, 64, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 653721600, arena + 656867328, arena + 655294464);
+
+  /* %673 = transpose(%351) {perm [1, 0]} layers.2.0.layers.3.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[139], arena + 653721600);
+
+  /* %674 = fused_linear(%672, %673) layers.2.0.layers.3.1.fc1 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 655294464, arena + 653721600, NULL, LK_ACT_NONE, NULL,
+      arena + 654901248);
+
+  /* %675 = linear_grad_weight(%672, %350) layers.2.0.layers.3.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 64, 192, 768, arena + 655294464, arena + 671940608, arena + 656867328);
+
+  /* %676 = reduce_sum(%672) {axes [0], batch} layers.2.0.layers.3.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 655294464,
+      arena + 657014784);
+
+  /* %677 = normalize_param_grad(%349, %674) {eps 1e-06} layers.2.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 64, 192, arena + 671547392, arena + 654901248, 1e-06f,
+      arena + 653721600);
+
+  /* %678 = index(%677) {axis 0, at 1} layers.2.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 653721792, 384, arena + 656510976, 192);
+
+  /* %679 = index(%677) {axis 0, at 0} layers.2.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 653721600, 384, arena + 656511168, 192);
+
+  /* %680 = normalize_grad(%349, %674, %273, %666) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %674 */
+  lk_layernorm_grad(B * 64, 192, arena + 671547392, arena + 654901248, params[107],
+      arena + 672333824, 1e-06f, arena + 654901248);
+
+  /* %681 = mul(%680, %348) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 654901248, (const long[]){12288, 192, 1},
+      inputs[19], (const long[]){1, 0, 0}, arena + 653721600);
+
+  /* %682 = transpose(%345) {perm [1, 0]} layers.2.0.layers.3.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[137], arena + 654114816);
+
+  /* %683 = fused_linear(%681, %682) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 653721600, arena + 654114816, NULL, LK_ACT_NONE, NULL,
+      arena + 655294464);
+
+  /* %684 = linear_grad_weight(%681, %344) layers.2.0.layers.3.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 653721600, arena + 671154176, arena + 656474112);
+
+  /* %685 = reduce_sum(%681) {axes [0], batch} layers.2.0.layers.3.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 653721600,
+      arena + 656511360);
+
+  /* %686 = sdpa_grad(%338, %342, %343, %683) {heads 4, kv_heads 4} layers.2.0.layers.3.0 : f32[B, 64, 576] */
+  lk_sdpa_grad(B, 64, 64, 4, 4, 48, arena + 670760960, 192, arena + 662110208, 384,
+      arena + 662110400, 384, arena + 655294464, 192, arena + 653721600, 576,
+      arena + 653721600 + 192, 576, arena + 653721600 + 384, 576, 0.14433756f);
+
+  /* %687 = slice(%686) {axis 1, start 0, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 653721600, 576, arena + 655294464, 192);
+
+  /* %688 = slice(%686) {axis 1, start 192, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 653721792, 576, arena + 655687680, 192);
+
+  /* %689 = slice(%686) {axis 1, start 384, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 653721984, 576, arena + 656080896, 192);
+
+  /* %690 = concat(%688, %689) {axis 1} layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 384] */
+  lk_copy_rows(B * 64, 192, arena + 655687680, 192, arena + 653721600, 384);
+  lk_copy_rows(B * 64, 192, arena + 656080896, 192, arena + 653721792, 384);
+
+  /* %691 = transpose(%339) {perm [1, 0]} layers.2.0.layers.3.0.Wkv_odd : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[135], arena + 654508032);
+
+  /* %692 = fused_linear(%690, %691) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 384, 192, arena + 653721600, arena + 654508032, NULL, LK_ACT_NONE, NULL,
+      arena + 655687680);
+
+  /* %693 = linear_grad_weight(%690, %335) layers.2.0.layers.3.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 64, 192, 384, arena + 653721600, arena + 670367744, arena + 656228352);
+
+  /* %694 = reduce_sum(%690) {axes [0], batch} layers.2.0.layers.3.0.Wkv_odd : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 653721600,
+      arena + 656338944);
+
+  /* %695 = transpose(%336) {perm [1, 0]} layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[133], arena + 653721600);
+
+  /* %696 = linear_grad_weight(%687, %335) layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 655294464, arena + 670367744, arena + 656302080);
+
+  /* %697 = reduce_sum(%687) {axes [0], batch} layers.2.0.layers.3.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 655294464,
+      arena + 656339328);
+
+  /* %698 = fused_linear(%687, %695, %692) {residual} layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192], written over %692 */
+  lk_fused_linear(B * 64, 192, 192, arena + 655294464, arena + 653721600, NULL, LK_ACT_NONE,
+      arena + 655687680, arena + 655687680);
+
+  /* %699 = normalize_param_grad(%334, %698) {eps 1e-06} layers.2.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 64, 192, arena + 669974528, arena + 655687680, 1e-06f,
+      arena + 653721600);
+
+  /* %700 = index(%699) {axis 0, at 1} layers.2.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 653721792, 384, arena + 656339520, 192);
+
+  /* %701 = index(%699) {axis 0, at 0} layers.2.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 653721600, 384, arena + 656339712, 192);
+
+  /* %702 = normalize_grad(%334, %698, %256, %680) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %692 */
+  lk_layernorm_grad(B * 64, 192, arena + 669974528, arena + 655687680, params[99],
+      arena + 654901248, 1e-06f, arena + 655687680);
+
+  /* %703 = mul(%702, %333) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 655687680, (const long[]){12288, 192, 1},
+      inputs[18], (const long[]){1, 0, 0}, arena + 655294464);
+
+  /* %704 = transpose(%330) {perm [1, 0]} layers.2.0.layers.2.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[131], arena + 656080896);
+
+  /* %705 = fused_linear(%703, %704) layers.2.0.layers.2.1.fc2 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 655294464, arena + 656080896, NULL, LK_ACT_NONE, NULL,
+      arena + 653721600);
+
+  /* %706 = linear_grad_weight(%703, %329) layers.2.0.layers.2.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 64, 768, 192, arena + 655294464, arena + 652148736, arena + 656080896);
+
+  /* %707 = reduce_sum(%703) {axes [0], batch} layers.2.0.layers.2.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 655294464,
+      arena + 656339904);
+
+  /* %708 = gelu_grad(%328, %705) layers.2.0.layers.2.1 : f32[B, 64, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 650575872, arena + 653721600, arena + 652148736);
+
+  /* %709 = transpose(%326) {perm [1, 0]} layers.2.0.layers.2.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[129], arena + 650575872);
+
+  /* %710 = fused_linear(%708, %709) layers.2.0.layers.2.1.fc1 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 652148736, arena + 650575872, NULL, LK_ACT_NONE, NULL,
+      arena + 651755520);
+
+  /* %711 = linear_grad_weight(%708, %325) layers.2.0.layers.2.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 64, 192, 768, arena + 652148736, arena + 669581312, arena + 653721600);
+
+  /* %712 = reduce_sum(%708) {axes [0], batch} layers.2.0.layers.2.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 652148736,
+      arena + 653869056);
+
+  /* %713 = normalize_param_grad(%324, %710) {eps 1e-06} layers.2.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 64, 192, arena + 669188096, arena + 651755520, 1e-06f,
+      arena + 650575872);
+
+  /* %714 = index(%713) {axis 0, at 1} layers.2.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 650576064, 384, arena + 650576256, 192);
+
+  /* %715 = add(%678, %714) layers.2.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 656510976, (const long[]){1}, arena + 650576256,
+      (const long[]){1}, arena + 653365248);
+
+  /* %716 = index(%713) {axis 0, at 0} layers.2.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 650575872, 384, arena + 650576256, 192);
+
+  /* %717 = add(%679, %716) layers.2.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 656511168, (const long[]){1}, arena + 650576256,
+      (const long[]){1}, arena + 653365440);
+
+  /* %718 = normalize_grad(%324, %710, %273, %702) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %710 */
+  lk_layernorm_grad(B * 64, 192, arena + 669188096, arena + 651755520, params[107],
+      arena + 655687680, 1e-06f, arena + 651755520);
+
+  /* %719 = mul(%718, %323) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 651755520, (const long[]){12288, 192, 1},
+      inputs[17], (const long[]){1, 0, 0}, arena + 650575872);
+
+  /* %720 = transpose(%320) {perm [1, 0]} layers.2.0.layers.2.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[127], arena + 650969088);
+
+  /* %721 = fused_linear(%719, %720) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 650575872, arena + 650969088, NULL, LK_ACT_NONE, NULL,
+      arena + 652148736);
+
+  /* %722 = linear_grad_weight(%719, %319) layers.2.0.layers.2.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 650575872, arena + 668794880, arena + 653328384);
+
+  /* %723 = reduce_sum(%719) {axes [0], batch} layers.2.0.layers.2.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 650575872,
+      arena + 653365632);
+
+  /* %724 = sdpa_grad(%313, %317, %318, %721) {heads 4, kv_heads 4} layers.2.0.layers.2.0 : f32[B, 64, 576] */
+  lk_sdpa_grad(B, 64, 64, 4, 4, 48, arena + 668401664, 192, arena + 661323776, 384,
+      arena + 661323968, 384, arena + 652148736, 192, arena + 650575872, 576,
+      arena + 650575872 + 192, 576, arena + 650575872 + 384, 576, 0.14433756f);
+
+  /* %725 = slice(%724) {axis 1, start 0, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 650575872, 576, arena + 652148736, 192);
+
+  /* %726 = slice(%724) {axis 1, start 192, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 650576064, 576, arena + 652541952, 192);
+
+  /* %727 = slice(%724) {axis 1, start 384, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 650576256, 576, arena + 652935168, 192);
+
+  /* %728 = concat(%726, %727) {axis 1} layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 384] */
+  lk_copy_rows(B * 64, 192, arena + 652541952, 192, arena + 650575872, 384);
+  lk_copy_rows(B * 64, 192, arena + 652935168, 192, arena + 650576064, 384);
+
+  /* %729 = transpose(%314) {perm [1, 0]} layers.2.0.layers.2.0.Wkv_odd : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[125], arena + 651362304);
+
+  /* %730 = fused_linear(%728, %729) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 384, 192, arena + 650575872, arena + 651362304, NULL, LK_ACT_NONE, NULL,
+      arena + 652541952);
+
+  /* %731 = linear_grad_weight(%728, %310) layers.2.0.layers.2.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 64, 192, 384, arena + 650575872, arena + 668008448, arena + 653082624);
+
+  /* %732 = reduce_sum(%728) {axes [0], batch} layers.2.0.layers.2.0.Wkv_odd : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 650575872,
+      arena + 653193216);
+
+  /* %733 = transpose(%311) {perm [1, 0]} layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[123], arena + 650575872);
+
+  /* %734 = linear_grad_weight(%725, %310) layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 652148736, arena + 668008448, arena + 653156352);
+
+  /* %735 = reduce_sum(%725) {axes [0], batch} layers.2.0.layers.2.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 652148736,
+      arena + 653193600);
+
+  /* %736 = fused_linear(%725, %733, %730) {residual} layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192], written over %730 */
+  lk_fused_linear(B * 64, 192, 192, arena + 652148736, arena + 650575872, NULL, LK_ACT_NONE,
+      arena + 652541952, arena + 652541952);
+
+  /* %737 = normalize_param_grad(%309, %736) {eps 1e-06} layers.2.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 64, 192, arena + 667615232, arena + 652541952, 1e-06f,
+      arena + 650575872);
+
+  /* %738 = index(%737) {axis 0, at 1} layers.2.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 650576064, 384, arena + 650576256, 192);
+
+  /* %739 = add(%700, %738) layers.2.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 656339520, (const long[]){1}, arena + 650576256,
+      (const long[]){1}, arena + 653193792);
+
+  /* %740 = index(%737) {axis 0, at 0} layers.2.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 650575872, 384, arena + 650576256, 192);
+
+  /* %741 = add(%701, %740) layers.2.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 656339712, (const long[]){1}, arena + 650576256,
+      (const long[]){1}, arena + 653193984);
+
+  /* %742 = normalize_grad(%309, %736, %256, %718) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %730 */
+  lk_layernorm_grad(B * 64, 192, arena + 667615232, arena + 652541952, params[99],
+      arena + 651755520, 1e-06f, arena + 652541952);
+
+  /* %743 = mul(%742, %308) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 652541952, (const long[]){12288, 192, 1},
+      inputs[16], (const long[]){1, 0, 0}, arena + 652148736);
+
+  /* %744 = transpose(%305) {perm [1, 0]} layers.2.0.layers.1.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[121], arena + 652935168);
+
+  /* %745 = fused_linear(%743, %744) layers.2.0.layers.1.1.fc2 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 652148736, arena + 652935168, NULL, LK_ACT_NONE, NULL,
+      arena + 650575872);
+
+  /* %746 = linear_grad_weight(%743, %304) layers.2.0.layers.1.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 64, 768, 192, arena + 652148736, arena + 649003008, arena + 652935168);
+
+  /* %747 = reduce_sum(%743) {axes [0], batch} layers.2.0.layers.1.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 652148736,
+      arena + 653194176);
+
+  /* %748 = gelu_grad(%303, %745) layers.2.0.layers.1.1 : f32[B, 64, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 647430144, arena + 650575872, arena + 649003008);
+
+  /* %749 = transpose(%301) {perm [1, 0]} layers.2.0.layers.1.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[119], arena + 647430144);
+
+  /* %750 = fused_linear(%748, %749) layers.2.0.layers.1.1.fc1 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 649003008, arena + 647430144, NULL, LK_ACT_NONE, NULL,
+      arena + 648609792);
+
+  /* %751 = linear_grad_weight(%748, %300) layers.2.0.layers.1.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 64, 192, 768, arena + 649003008, arena + 667222016, arena + 650575872);
+
+  /* %752 = reduce_sum(%748) {axes [0], batch} layers.2.0.layers.1.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 649003008,
+      arena + 650723328);
+
+  /* %753 = normalize_param_grad(%299, %750) {eps 1e-06} layers.2.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 64, 192, arena + 666828800, arena + 648609792, 1e-06f,
+      arena + 647430144);
+
+  /* %754 = index(%753) {axis 0, at 1} layers.2.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 647430336, 384, arena + 647430528, 192);
+
+  /* %755 = add(%715, %754) layers.2.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 653365248, (const long[]){1}, arena + 647430528,
+      (const long[]){1}, arena + 650256384);
+
+  /* %756 = index(%753) {axis 0, at 0} layers.2.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 647430144, 384, arena + 647430528, 192);
+
+  /* %757 = add(%717, %756) layers.2.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 653365440, (const long[]){1}, arena + 647430528,
+      (const long[]){1}, arena + 650256576);
+
+  /* %758 = normalize_grad(%299, %750, %273, %742) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %750 */
+  lk_layernorm_grad(B * 64, 192, arena + 666828800, arena + 648609792, params[107],
+      arena + 652541952, 1e-06f, arena + 648609792);
+
+  /* %759 = mul(%758, %298) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 648609792, (const long[]){12288, 192, 1},
+      inputs[15], (const long[]){1, 0, 0}, arena + 647430144);
+
+  /* %760 = transpose(%295) {perm [1, 0]} layers.2.0.layers.1.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[117], arena + 647823360);
+
+  /* %761 = fused_linear(%759, %760) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 647430144, arena + 647823360, NULL, LK_ACT_NONE, NULL,
+      arena + 649003008);
+
+  /* %762 = linear_grad_weight(%759, %294) layers.2.0.layers.1.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 647430144, arena + 666435584, arena + 650182656);
+
+  /* %763 = reduce_sum(%759) {axes [0], batch} layers.2.0.layers.1.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 647430144,
+      arena + 650256768);
+
+  /* %764 = sdpa_grad(%288, %292, %293, %761) {heads 4, kv_heads 4} layers.2.0.layers.1.0 : f32[B, 64, 576] */
+  lk_sdpa_grad(B, 64, 64, 4, 4, 48, arena + 666042368, 192, arena + 660537344, 384,
+      arena + 660537536, 384, arena + 649003008, 192, arena + 647430144, 576,
+      arena + 647430144 + 192, 576, arena + 647430144 + 384, 576, 0.14433756f);
+
+  /* %765 = slice(%764) {axis 1, start 0, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 647430144, 576, arena + 649003008, 192);
+
+  /* %766 = slice(%764) {axis 1, start 192, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 647430336, 576, arena + 649396224, 192);
+
+  /* %767 = slice(%764) {axis 1, start 384, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 647430528, 576, arena + 649789440, 192);
+
+  /* %768 = concat(%766, %767) {axis 1} layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 384] */
+  lk_copy_rows(B * 64, 192, arena + 649396224, 192, arena + 647430144, 384);
+  lk_copy_rows(B * 64, 192, arena + 649789440, 192, arena + 647430336, 384);
+
+  /* %769 = transpose(%289) {perm [1, 0]} layers.2.0.layers.1.0.Wkv_odd : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[115], arena + 648216576);
+
+  /* %770 = fused_linear(%768, %769) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 384, 192, arena + 647430144, arena + 648216576, NULL, LK_ACT_NONE, NULL,
+      arena + 649396224);
+
+  /* %771 = linear_grad_weight(%768, %285) layers.2.0.layers.1.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 64, 192, 384, arena + 647430144, arena + 665649152, arena + 650084352);
+
+  /* %772 = reduce_sum(%768) {axes [0], batch} layers.2.0.layers.1.0.Wkv_odd : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 647430144,
+      arena + 650158848);
+
+  /* %773 = transpose(%286) {perm [1, 0]} layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[113], arena + 647430144);
+
+  /* %774 = linear_grad_weight(%765, %285) layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 649003008, arena + 665649152, arena + 650219520);
+
+  /* %775 = reduce_sum(%765) {axes [0], batch} layers.2.0.layers.1.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 649003008,
+      arena + 650159232);
+
+  /* %776 = fused_linear(%765, %773, %770) {residual} layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192], written over %770 */
+  lk_fused_linear(B * 64, 192, 192, arena + 649003008, arena + 647430144, NULL, LK_ACT_NONE,
+      arena + 649396224, arena + 649396224);
+
+  /* %777 = normalize_param_grad(%284, %776) {eps 1e-06} layers.2.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 64, 192, arena + 665255936, arena + 649396224, 1e-06f,
+      arena + 647430144);
+
+  /* %778 = index(%777) {axis 0, at 1} layers.2.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 647430336, 384, arena + 647430528, 192);
+
+  /* %779 = add(%739, %778) layers.2.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 653193792, (const long[]){1}, arena + 647430528,
+      (const long[]){1}, arena + 650159424);
+
+  /* %780 = index(%777) {axis 0, at 0} layers.2.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 647430144, 384, arena + 647430528, 192);
+
+  /* %781 = add(%741, %780) layers.2.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 653193984, (const long[]){1}, arena + 647430528,
+      (const long[]){1}, arena + 650159616);
+
+  /* %782 = normalize_grad(%284, %776, %256, %758) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %770 */
+  lk_layernorm_grad(B * 64, 192, arena + 665255936, arena + 649396224, params[99],
+      arena + 648609792, 1e-06f, arena + 649396224);
+
+  /* %783 = mul(%782, %283) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 649396224, (const long[]){12288, 192, 1},
+      inputs[14], (const long[]){1, 0, 0}, arena + 649003008);
+
+  /* %784 = transpose(%280) {perm [1, 0]} layers.2.0.layers.0.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[111], arena + 649789440);
+
+  /* %785 = fused_linear(%783, %784) layers.2.0.layers.0.1.fc2 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 649003008, arena + 649789440, NULL, LK_ACT_NONE, NULL,
+      arena + 647430144);
+
+  /* %786 = linear_grad_weight(%783, %279) layers.2.0.layers.0.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 64, 768, 192, arena + 649003008, arena + 645857280, arena + 649789440);
+
+  /* %787 = reduce_sum(%783) {axes [0], batch} layers.2.0.layers.0.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 649003008,
+      arena + 650159808);
+
+  /* %788 = gelu_grad(%278, %785) layers.2.0.layers.0.1 : f32[B, 64, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 589234176, arena + 647430144, arena + 645857280);
+
+  /* %789 = transpose(%276) {perm [1, 0]} layers.2.0.layers.0.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[109], arena + 589234176);
+
+  /* %790 = fused_linear(%788, %789) layers.2.0.layers.0.1.fc1 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 645857280, arena + 589234176, NULL, LK_ACT_NONE, NULL,
+      arena + 590413824);
+
+  /* %791 = linear_grad_weight(%788, %275) layers.2.0.layers.0.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 64, 192, 768, arena + 645857280, arena + 664862720, arena + 649936896);
+
+  /* %792 = reduce_sum(%788) {axes [0], batch} layers.2.0.layers.0.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 645857280,
+      arena + 650158080);
+
+  /* %793 = normalize_param_grad(%272, %790) {eps 1e-06} layers.2.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 64, 192, arena + 664469504, arena + 590413824, 1e-06f,
+      arena + 589234176);
+
+  /* %794 = index(%793) {axis 0, at 1} layers.2.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 589234368, 384, arena + 589234560, 192);
+
+  /* %795 = add(%755, %794) layers.2.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 650256384, (const long[]){1}, arena + 589234560,
+      (const long[]){1}, arena + 650160000);
+
+  /* %796 = index(%793) {axis 0, at 0} layers.2.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 589234176, 384, arena + 589234560, 192);
+
+  /* %797 = add(%757, %796) layers.2.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 650256576, (const long[]){1}, arena + 589234560,
+      (const long[]){1}, arena + 650160192);
+
+  /* %798 = normalize_grad(%272, %790, %273, %782) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %790 */
+  lk_layernorm_grad(B * 64, 192, arena + 664469504, arena + 590413824, params[107],
+      arena + 649396224, 1e-06f, arena + 590413824);
+
+  /* %799 = mul(%798, %271) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 590413824, (const long[]){12288, 192, 1},
+      inputs[13], (const long[]){1, 0, 0}, arena + 589234176);
+
+  /* %800 = transpose(%268) {perm [1, 0]} layers.2.0.layers.0.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[105], arena + 589627392);
+
+  /* %801 = fused_linear(%799, %800) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 589234176, arena + 589627392, NULL, LK_ACT_NONE, NULL,
+      arena + 645857280);
+
+  /* %802 = linear_grad_weight(%799, %267) layers.2.0.layers.0.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 589234176, arena + 664076288, arena + 649555968);
+
+  /* %803 = reduce_sum(%799) {axes [0], batch} layers.2.0.layers.0.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 589234176,
+      arena + 649642368);
+
+  /* %804 = sdpa_grad(%261, %265, %266, %801) {heads 4, kv_heads 4} layers.2.0.layers.0.0 : f32[B, 64, 576] */
+  lk_sdpa_grad(B, 64, 64, 4, 4, 48, arena + 663683072, 192, arena + 659750912, 384,
+      arena + 659751104, 384, arena + 645857280, 192, arena + 589234176, 576,
+      arena + 589234176 + 192, 576, arena + 589234176 + 384, 576, 0.14433756f);
+
+  /* %805 = slice(%804) {axis 1, start 0, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 589234176, 576, arena + 645857280, 192);
+
+  /* %806 = slice(%804) {axis 1, start 192, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 589234368, 576, arena + 646250496, 192);
+
+  /* %807 = slice(%804) {axis 1, start 384, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 589234560, 576, arena + 646643712, 192);
+
+  /* %808 = concat(%806, %807) {axis 1} layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 384] */
+  lk_copy_rows(B * 64, 192, arena + 646250496, 192, arena + 589234176, 384);
+  lk_copy_rows(B * 64, 192, arena + 646643712, 192, arena + 589234368, 384);
+
+  /* %809 = transpose(%262) {perm [1, 0]} layers.2.0.layers.0.0.Wkv_odd : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[103], arena + 646250496);
+
+  /* %810 = fused_linear(%808, %809) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 384, 192, arena + 589234176, arena + 646250496, NULL, LK_ACT_NONE, NULL,
+      arena + 590020608);
+
+  /* %811 = linear_grad_weight(%808, %258) layers.2.0.layers.0.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 64, 192, 384, arena + 589234176, arena + 663289856, arena + 649482240);
+
+  /* %812 = reduce_sum(%808) {axes [0], batch} layers.2.0.layers.0.0.Wkv_odd : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 589234176,
+      arena + 649641984);
+
+  /* %813 = transpose(%259) {perm [1, 0]} layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[101], arena + 589234176);
+
+  /* %814 = linear_grad_weight(%805, %258) layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 645857280, arena + 663289856, arena + 649592832);
+
+  /* %815 = reduce_sum(%805) {axes [0], batch} layers.2.0.layers.0.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 645857280,
+      arena + 649642560);
+
+  /* %816 = fused_linear(%805, %813, %810) {residual} layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192], written over %810 */
+  lk_fused_linear(B * 64, 192, 192, arena + 645857280, arena + 589234176, NULL, LK_ACT_NONE,
+      arena + 590020608, arena + 590020608);
+
+  /* %817 = normalize_param_grad(%255, %816) {eps 1e-06} layers.2.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 64, 192, arena + 662896640, arena + 590020608, 1e-06f,
+      arena + 589234176);
+
+  /* %818 = index(%817) {axis 0, at 1} layers.2.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 589234368, 384, arena + 589234560, 192);
+
+  /* %819 = add(%779, %818) layers.2.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 650159424, (const long[]){1}, arena + 589234560,
+      (const long[]){1}, arena + 649642752);
+
+  /* %820 = index(%817) {axis 0, at 0} layers.2.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 589234176, 384, arena + 589234560, 192);
+
+  /* %821 = add(%781, %820) layers.2.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 650159616, (const long[]){1}, arena + 589234560,
+      (const long[]){1}, arena + 649642944);
+
+  /* %822 = normalize_grad(%255, %816, %256, %798) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %810 */
+  lk_layernorm_grad(B * 64, 192, arena + 662896640, arena + 590020608, params[99],
+      arena + 590413824, 1e-06f, arena + 590020608);
+
+  /* %823 = reduce_sum(%822) {axes [], batch} layers.2.0 : f32[64, 192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 0, 0}, arena + 590020608,
+      arena + 649629696);
+
+  /* %824 = seq2img(%822) {height 8} layers.1.1 : f32[B, 192, 8, 8] */
+  lk_seq2img(B, 64, 192, arena + 590020608, arena + 645857280);
+
+  /* %825 = maxpool_grad(%251, %824) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 16, 16] */
+  lk_maxpool2d_grad(B, 192, 16, 16, 3, 3, 2, 2, 1, 1, arena + 593952768, arena + 645857280,
+      arena + 589234176);
+
+  /* %826 = img2seq(%825) layers.1.1 : f32[B, 256, 192] */
+  lk_img2seq(B, 192, 256, arena + 589234176, arena + 593952768);
+
+  /* %827 = normalize_param_grad(%247, %826) {eps 1e-06} layers.1.1.norm : f32[2, 192] */
+  lk_layernorm_param_grad(B * 256, 192, arena + 592379904, arena + 593952768, 1e-06f,
+      arena + 589234176);
+
+  /* %828 = index(%827) {axis 0, at 1} layers.1.1.norm : f32[192] */
+  lk_copy_rows(1, 192, arena + 589234368, 384, arena + 649643136, 192);
+
+  /* %829 = index(%827) {axis 0, at 0} layers.1.1.norm : f32[192] */
+  lk_copy_rows(1, 192, arena + 589234176, 384, arena + 649643328, 192);
+
+  /* %830 = normalize_grad(%247, %826, %248) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192], written over %826 */
+  lk_layernorm_grad(B * 256, 192, arena + 592379904, arena + 593952768, params[96], NULL, 1e-06f,
+      arena + 593952768);
+
+  /* %831 = seq2img(%830) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
+  lk_seq2img(B, 256, 192, arena + 593952768, arena + 589234176);
+
+  /* %832 = conv2d_grad_input(%831, %243) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [16, 16]} layers.1.1.conv : f32[B, 192, 16, 16] */
+  lk_conv2d_grad_input(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 589234176, params[94],
+      arena + 592379904);
+
+  /* %833 = conv2d_grad_weight(%831, %245) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[192, 192, 3, 3] */
+  lk_conv2d_grad_weight(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 589234176,
+      arena + 590807040, arena + 649003008);
+
+  /* %834 = reduce_sum(%831) {axes [1, 2], batch} layers.1.1.conv : f32[192] */
+  lk_reduce_sum(4, (const long[]){B, 192, 16, 16}, (const unsigned char[]){1, 0, 1, 1},
+      arena + 589234176, arena + 649643520);
+
+  /* %835 = img2seq(%832) layers.1.1 : f32[B, 256, 192] */
+  lk_img2seq(B, 192, 256, arena + 592379904, arena + 645857280);
+
+  /* %836 = mul(%835, %241) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 645857280, (const long[]){49152, 192, 1},
+      inputs[12], (const long[]){1, 0, 0}, arena + 647430144);
+
+  /* %837 = transpose(%238) {perm [1, 0]} layers.1.0.layers.3.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[92], arena + 649334784);
+
+  /* %838 = fused_linear(%836, %837) layers.1.0.layers.3.1.fc2 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 647430144, arena + 649334784, NULL, LK_ACT_NONE, NULL,
+      arena + 589234176);
+
+  /* %839 = linear_grad_weight(%836, %237) layers.1.0.layers.3.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 256, 768, 192, arena + 647430144, arena + 582942720, arena + 649334784);
+
+  /* %840 = reduce_sum(%836) {axes [0], batch} layers.1.0.layers.3.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 647430144,
+      arena + 649643712);
+
+  /* %841 = gelu_grad(%236, %838) layers.1.0.layers.3.1 : f32[B, 256, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 576651264, arena + 589234176,
+      arena + 582942720);
+
+  /* %842 = transpose(%234) {perm [1, 0]} layers.1.0.layers.3.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[90], arena + 576651264);
+
+  /* %843 = fused_linear(%841, %842) layers.1.0.layers.3.1.fc1 : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 768, 192, arena + 582942720, arena + 576651264, NULL, LK_ACT_NONE, NULL,
+      arena + 581369856);
+
+  /* %844 = linear_grad_weight(%841, %233) layers.1.0.layers.3.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 256, 192, 768, arena + 582942720, arena + 644284416, arena + 589234176);
+
+  /* %845 = reduce_sum(%841) {axes [0], batch} layers.1.0.layers.3.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 582942720,
+      arena + 589381632);
+
+  /* %846 = normalize_param_grad(%232, %843) {eps 1e-06} layers.1.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 256, 192, arena + 642711552, arena + 581369856, 1e-06f,
+      arena + 576651264);
+
+  /* %847 = index(%846) {axis 0, at 1} layers.1.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 576651456, 384, arena + 587698176, 192);
+
+  /* %848 = index(%846) {axis 0, at 0} layers.1.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 576651264, 384, arena + 587698368, 192);
+
+  /* %849 = normalize_grad(%232, %843, %156, %835) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %843 */
+  lk_layernorm_grad(B * 256, 192, arena + 642711552, arena + 581369856, params[58],
+      arena + 645857280, 1e-06f, arena + 581369856);
+
+  /* %850 = mul(%849, %231) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 581369856, (const long[]){49152, 192, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 576651264);
+
+  /* %851 = transpose(%228) {perm [1, 0]} layers.1.0.layers.3.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[88], arena + 578224128);
+
+  /* %852 = fused_linear(%850, %851) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 576651264, arena + 578224128, NULL, LK_ACT_NONE, NULL,
+      arena + 582942720);
+
+  /* %853 = linear_grad_weight(%850, %227) layers.1.0.layers.3.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 576651264, arena + 641138688, arena + 587661312);
+
+  /* %854 = reduce_sum(%850) {axes [0], batch} layers.1.0.layers.3.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 576651264,
+      arena + 587698560);
+
+  /* %855 = sdpa_grad(%221, %225, %226, %852) {heads 4, kv_heads 4} layers.1.0.layers.3.0 : f32[B, 256, 576] */
+  lk_sdpa_grad(B, 256, 256, 4, 4, 48, arena + 639565824, 192, arena + 604962816, 384,
+      arena + 604963008, 384, arena + 582942720, 192, arena + 576651264, 576,
+      arena + 576651264 + 192, 576, arena + 576651264 + 384, 576, 0.14433756f);
+
+  /* %856 = slice(%855) {axis 1, start 0, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 576651264, 576, arena + 582942720, 192);
+
+  /* %857 = slice(%855) {axis 1, start 192, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 576651456, 576, arena + 584515584, 192);
+
+  /* %858 = slice(%855) {axis 1, start 384, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 576651648, 576, arena + 586088448, 192);
+
+  /* %859 = concat(%857, %858) {axis 1} layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 384] */
+  lk_copy_rows(B * 256, 192, arena + 584515584, 192, arena + 576651264, 384);
+  lk_copy_rows(B * 256, 192, arena + 586088448, 192, arena + 576651456, 384);
+
+  /* %860 = transpose(%222) {perm [1, 0]} layers.1.0.layers.3.0.Wkv_odd : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[86], arena + 579796992);
+
+  /* %861 = fused_linear(%859, %860) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 384, 192, arena + 576651264, arena + 579796992, NULL, LK_ACT_NONE, NULL,
+      arena + 584515584);
+
+  /* %862 = linear_grad_weight(%859, %218) layers.1.0.layers.3.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 256, 192, 384, arena + 576651264, arena + 637992960, arena + 586235904);
+
+  /* %863 = reduce_sum(%859) {axes [0], batch} layers.1.0.layers.3.0.Wkv_odd : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 256, 384}, (const unsigned char[]){1, 1, 0}, arena + 576651264,
+      arena + 586346496);
+
+  /* %864 = transpose(%219) {perm [1, 0]} layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[84], arena + 576651264);
+
+  /* %865 = linear_grad_weight(%856, %218) layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 582942720, arena + 637992960, arena + 586309632);
+
+  /* %866 = reduce_sum(%856) {axes [0], batch} layers.1.0.layers.3.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 582942720,
+      arena + 586346880);
+
+  /* %867 = fused_linear(%856, %864, %861) {residual} layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192], written over %861 */
+  lk_fused_linear(B * 256, 192, 192, arena + 582942720, arena + 576651264, NULL, LK_ACT_NONE,
+      arena + 584515584, arena + 584515584);
+
+  /* %868 = normalize_param_grad(%217, %867) {eps 1e-06} layers.1.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 256, 192, arena + 636420096, arena + 584515584, 1e-06f,
+      arena + 576651264);
+
+  /* %869 = index(%868) {axis 0, at 1} layers.1.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 576651456, 384, arena + 586347072, 192);
+
+  /* %870 = index(%868) {axis 0, at 0} layers.1.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 576651264, 384, arena + 586347264, 192);
+
+  /* %871 = normalize_grad(%217, %867, %139, %849) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %861 */
+  lk_layernorm_grad(B * 256, 192, arena + 636420096, arena + 584515584, params[50],
+      arena + 581369856, 1e-06f, arena + 584515584);
+
+  /* %872 = mul(%871, %216) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 584515584, (const long[]){49152, 192, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 582942720);
+
+  /* %873 = transpose(%213) {perm [1, 0]} layers.1.0.layers.2.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[82], arena + 586088448);
+
+  /* %874 = fused_linear(%872, %873) layers.1.0.layers.2.1.fc2 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 582942720, arena + 586088448, NULL, LK_ACT_NONE, NULL,
+      arena + 576651264);
+
+  /* %875 = linear_grad_weight(%872, %212) layers.1.0.layers.2.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 256, 768, 192, arena + 582942720, arena + 570359808, arena + 586088448);
+
+  /* %876 = reduce_sum(%872) {axes [0], batch} layers.1.0.layers.2.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 582942720,
+      arena + 586347456);
+
+  /* %877 = gelu_grad(%211, %874) layers.1.0.layers.2.1 : f32[B, 256, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 564068352, arena + 576651264,
+      arena + 570359808);
+
+  /* %878 = transpose(%209) {perm [1, 0]} layers.1.0.layers.2.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[80], arena + 564068352);
+
+  /* %879 = fused_linear(%877, %878) layers.1.0.layers.2.1.fc1 : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 768, 192, arena + 570359808, arena + 564068352, NULL, LK_ACT_NONE, NULL,
+      arena + 568786944);
+
+  /* %880 = linear_grad_weight(%877, %208) layers.1.0.layers.2.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 256, 192, 768, arena + 570359808, arena + 634847232, arena + 576651264);
+
+  /* %881 = reduce_sum(%877) {axes [0], batch} layers.1.0.layers.2.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 570359808,
+      arena + 576798720);
+
+  /* %882 = normalize_param_grad(%207, %879) {eps 1e-06} layers.1.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 256, 192, arena + 633274368, arena + 568786944, 1e-06f,
+      arena + 564068352);
+
+  /* %883 = index(%882) {axis 0, at 1} layers.1.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 564068544, 384, arena + 564068736, 192);
+
+  /* %884 = add(%847, %883) layers.1.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 587698176, (const long[]){1}, arena + 564068736,
+      (const long[]){1}, arena + 575115264);
+
+  /* %885 = index(%882) {axis 0, at 0} layers.1.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 564068352, 384, arena + 564068736, 192);
+
+  /* %886 = add(%848, %885) layers.1.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 587698368, (const long[]){1}, arena + 564068736,
+      (const long[]){1}, arena + 575115456);
+
+  /* %887 = normalize_grad(%207, %879, %156, %871) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %879 */
+  lk_layernorm_grad(B * 256, 192, arena + 633274368, arena + 568786944, params[58],
+      arena + 584515584, 1e-06f, arena + 568786944);
+
+  /* %888 = mul(%887, %206) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 568786944, (const long[]){49152, 192, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 564068352);
+
+  /* %889 = transpose(%203) {perm [1, 0]} layers.1.0.layers.2.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[78], arena + 565641216);
+
+  /* %890 = fused_linear(%888, %889) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 564068352, arena + 565641216, NULL, LK_ACT_NONE, NULL,
+      arena + 570359808);
+
+  /* %891 = linear_grad_weight(%888, %202) layers.1.0.layers.2.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 564068352, arena + 631701504, arena + 575078400);
+
+  /* %892 = reduce_sum(%888) {axes [0], batch} layers.1.0.layers.2.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 564068352,
+      arena + 575115648);
+
+  /* %893 = sdpa_grad(%196, %200, %201, %890) {heads 4, kv_heads 4} layers.1.0.layers.2.0 : f32[B, 256, 576] */
+  lk_sdpa_grad(B, 256, 256, 4, 4, 48, arena + 630128640, 192, arena + 601817088, 384,
+      arena + 601817280, 384, arena + 570359808, 192, arena + 564068352, 576,
+      arena + 564068352 + 192, 576, arena + 564068352 + 384, 576, 0.14433756f);
+
+  /* %894 = slice(%893) {axis 1, start 0, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 564068352, 576, arena + 570359808, 192);
+
+  /* %895 = slice(%893) {axis 1, start 192, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 564068544, 576, arena + 571932672, 192);
+
+  /* %896 = slice(%893) {axis 1, start 384, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 564068736, 576, arena + 573505536, 192);
+
+  /* %897 = concat(%895, %896) {axis 1} layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 384] */
+  lk_copy_rows(B * 256, 192, arena + 571932672, 192, arena + 564068352, 384);
+  lk_copy_rows(B * 256, 192, arena + 573505536, 192, arena + 564068544, 384);
+
+  /* %898 = transpose(%197) {perm [1, 0]} layers.1.0.layers.2.0.Wkv_odd : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[76], arena + 567214080);
+
+  /* %899 = fused_linear(%897, %898) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 384, 192, arena + 564068352, arena + 567214080, NULL, LK_ACT_NONE, NULL,
+      arena + 571932672);
+
+  /* %900 = linear_grad_weight(%897, %193) layers.1.0.layers.2.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 256, 192, 384, arena + 564068352, arena + 628555776, arena + 573652992);
+
+  /* %901 = reduce_sum(%897) {axes [0], batch} layers.1.0.layers.2.0.Wkv_odd : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 256, 384}, (const unsigned char[]){1, 1, 0}, arena + 564068352,
+      arena + 573763584);
+
+  /* %902 = transpose(%194) {perm [1, 0]} layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[74], arena + 564068352);
+
+  /* %903 = linear_grad_weight(%894, %193) layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 570359808, arena + 628555776, arena + 573726720);
+
+  /* %904 = reduce_sum(%894) {axes [0], batch} layers.1.0.layers.2.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 570359808,
+      arena + 573763968);
+
+  /* %905 = fused_linear(%894, %902, %899) {residual} layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192], written over %899 */
+  lk_fused_linear(B * 256, 192, 192, arena + 570359808, arena + 564068352, NULL, LK_ACT_NONE,
+      arena + 571932672, arena + 571932672);
+
+  /* %906 = normalize_param_grad(%192, %905) {eps 1e-06} layers.1.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 256, 192, arena + 626982912, arena + 571932672, 1e-06f,
+      arena + 564068352);
+
+  /* %907 = index(%906) {axis 0, at 1} layers.1.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 564068544, 384, arena + 564068736, 192);
+
+  /* %908 = add(%869, %907) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 586347072, (const long[]){1}, arena + 564068736,
+      (const long[]){1}, arena + 573764160);
+
+  /* %909 = index(%906) {axis 0, at 0} layers.1.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 564068352, 384, arena + 564068736, 192);
+
+  /* %910 = add(%870, %909) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 586347264, (const long[]){1}, arena + 564068736,
+      (const long[]){1}, arena + 573764352);
+
+  /* %911 = normalize_grad(%192, %905, %139, %887) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %899 */
+  lk_layernorm_grad(B * 256, 192, arena + 626982912, arena + 571932672, params[50],
+      arena + 568786944, 1e-06f, arena + 571932672);
+
+  /* %912 = mul(%911, %191) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 571932672, (const long[]){49152, 192, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 570359808);
+
+  /* %913 = transpose(%188) {perm [1, 0]} layers.1.0.layers.1.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[72], arena + 573505536);
+
+  /* %914 = fused_linear(%912, %913) layers.1.0.layers.1.1.fc2 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 570359808, arena + 573505536, NULL, LK_ACT_NONE, NULL,
+      arena + 564068352);
+
+  /* %915 = linear_grad_weight(%912, %187) layers.1.0.layers.1.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 256, 768, 192, arena + 570359808, arena + 557776896, arena + 573505536);
+
+  /* %916 = reduce_sum(%912) {axes [0], batch} layers.1.0.layers.1.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 570359808,
+      arena + 573764544);
+
+  /* %917 = gelu_grad(%186, %914) layers.1.0.layers.1.1 : f32[B, 256, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 551485440, arena + 564068352,
+      arena + 557776896);
+
+  /* %918 = transpose(%184) {perm [1, 0]} layers.1.0.layers.1.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[70], arena + 551485440);
+
+  /* %919 = fused_linear(%917, %918) layers.1.0.layers.1.1.fc1 : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 768, 192, arena + 557776896, arena + 551485440, NULL, LK_ACT_NONE, NULL,
+      arena + 556204032);
+
+  /* %920 = linear_grad_weight(%917, %183) layers.1.0.layers.1.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 256, 192, 768, arena + 557776896, arena + 625410048, arena + 564068352);
+
+  /* %921 = reduce_sum(%917) {axes [0], batch} layers.1.0.layers.1.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 557776896,
+      arena + 564215808);
+
+  /* %922 = normalize_param_grad(%182, %919) {eps 1e-06} layers.1.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 256, 192, arena + 623837184, arena + 556204032, 1e-06f,
+      arena + 551485440);
+
+  /* %923 = index(%922) {axis 0, at 1} layers.1.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 551485632, 384, arena + 551485824, 192);
+
+  /* %924 = add(%884, %923) layers.1.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 575115264, (const long[]){1}, arena + 551485824,
+      (const long[]){1}, arena + 562532352);
+
+  /* %925 = index(%922) {axis 0, at 0} layers.1.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 551485440, 384, arena + 551485824, 192);
+
+  /* %926 = add(%886, %925) layers.1.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 575115456, (const long[]){1}, arena + 551485824,
+      (const long[]){1}, arena + 562532544);
+
+  /* %927 = normalize_grad(%182, %919, %156, %911) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %919 */
+  lk_layernorm_grad(B * 256, 192, arena + 623837184, arena + 556204032, params[58],
+      arena + 571932672, 1e-06f, arena + 556204032);
+
+  /* %928 = mul(%927, %181) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 556204032, (const long[]){49152, 192, 1},
+      inputs[7], (const long[]){1, 0, 0}, arena + 551485440);
+
+  /* %929 = transpose(%178) {perm [1, 0]} layers.1.0.layers.1.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[68], arena + 553058304);
+
+  /* %930 = fused_linear(%928, %929) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 551485440, arena + 553058304, NULL, LK_ACT_NONE, NULL,
+      arena + 557776896);
+
+  /* %931 = linear_grad_weight(%928, %177) layers.1.0.layers.1.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 551485440, arena + 622264320, arena + 562495488);
+
+  /* %932 = reduce_sum(%928) {axes [0], batch} layers.1.0.layers.1.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 551485440,
+      arena + 562532736);
+
+  /* %933 = sdpa_grad(%171, %175, %176, %930) {heads 4, kv_heads 4} layers.1.0.layers.1.0 : f32[B, 256, 576] */
+  lk_sdpa_grad(B, 256, 256, 4, 4, 48, arena + 620691456, 192, arena + 598671360, 384,
+      arena + 598671552, 384, arena + 557776896, 192, arena + 551485440, 576,
+      arena + 551485440 + 192, 576, arena + 551485440 + 384, 576, 0.14433756f);
+
+  /* %934 = slice(%933) {axis 1, start 0, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 551485440, 576, arena + 557776896, 192);
+
+  /* %935 = slice(%933) {axis 1, start 192, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 551485632, 576, arena + 559349760, 192);
+
+  /* %936 = slice(%933) {axis 1, start 384, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 551485824, 576, arena + 560922624, 192);
+
+  /* %937 = concat(%935, %936) {axis 1} layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 384] */
+  lk_copy_rows(B * 256, 192, arena + 559349760, 192, arena + 551485440, 384);
+  lk_copy_rows(B * 256, 192, arena + 560922624, 192, arena + 551485632, 384);
+
+  /* %938 = transpose(%172) {perm [1, 0]} layers.1.0.layers.1.0.Wkv_odd : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[66], arena + 554631168);
+
+  /* %939 = fused_linear(%937, %938) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 384, 192, arena + 551485440, arena + 554631168, NULL, LK_ACT_NONE, NULL,
+      arena + 559349760);
+
+  /* %940 = linear_grad_weight(%937, %168) layers.1.0.layers.1.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 256, 192, 384, arena + 551485440, arena + 619118592, arena + 561070080);
+
+  /* %941 = reduce_sum(%937) {axes [0], batch} layers.1.0.layers.1.0.Wkv_odd : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 256, 384}, (const unsigned char[]){1, 1, 0}, arena + 551485440,
+      arena + 561180672);
+
+  /* %942 = transpose(%169) {perm [1, 0]} layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[64], arena + 551485440);
+
+  /* %943 = linear_grad_weight(%934, %168) layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 557776896, arena + 619118592, arena + 561143808);
+
+  /* %944 = reduce_sum(%934) {axes [0], batch} layers.1.0.layers.1.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 557776896,
+      arena + 561181056);
+
+  /* %945 = fused_linear(%934, %942, %939) {residual} layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192], written over %939 */
+  lk_fused_linear(B * 256, 192, 192, arena + 557776896, arena + 551485440, NULL, LK_ACT_NONE,
+      arena + 559349760, arena + 559349760);
+
+  /* %946 = normalize_param_grad(%167, %945) {eps 1e-06} layers.1.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 256, 192, arena + 617545728, arena + 559349760, 1e-06f,
+      arena + 551485440);
+
+  /* %947 = index(%946) {axis 0, at 1} layers.1.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 551485632, 384, arena + 551485824, 192);
+
+  /* %948 = add(%908, %947) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 573764160, (const long[]){1}, arena + 551485824,
+      (const long[]){1}, arena + 561181248);
+
+  /* %949 = index(%946) {axis 0, at 0} layers.1.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 551485440, 384, arena + 551485824, 192);
+
+  /* %950 = add(%910, %949) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 573764352, (const long[]){1}, arena + 551485824,
+      (const long[]){1}, arena + 561181440);
+
+  /* %951 = normalize_grad(%167, %945, %139, %927) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %939 */
+  lk_layernorm_grad(B * 256, 192, arena + 617545728, arena + 559349760, params[50],
+      arena + 556204032, 1e-06f, arena + 559349760);
+
+  /* %952 = mul(%951, %166) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 559349760, (const long[]){49152, 192, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 557776896);
+
+  /* %953 = transpose(%163) {perm [1, 0]} layers.1.0.layers.0.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[62], arena + 560922624);
+
+  /* %954 = fused_linear(%952, %953) layers.1.0.layers.0.1.fc2 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 557776896, arena + 560922624, NULL, LK_ACT_NONE, NULL,
+      arena + 551485440);
+
+  /* %955 = linear_grad_weight(%952, %162) layers.1.0.layers.0.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 256, 768, 192, arena + 557776896, arena + 545193984, arena + 560922624);
+
+  /* %956 = reduce_sum(%952) {axes [0], batch} layers.1.0.layers.0.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 557776896,
+      arena + 561181632);
+
+  /* %957 = gelu_grad(%161, %954) layers.1.0.layers.0.1 : f32[B, 256, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 100663296, arena + 551485440,
+      arena + 545193984);
+
+  /* %958 = transpose(%159) {perm [1, 0]} layers.1.0.layers.0.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[60], arena + 100663296);
+
+  /* %959 = fused_linear(%957, %958) layers.1.0.layers.0.1.fc1 : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 768, 192, arena + 545193984, arena + 100663296, NULL, LK_ACT_NONE, NULL,
+      arena + 105381888);
+
+  /* %960 = linear_grad_weight(%957, %158) layers.1.0.layers.0.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 256, 192, 768, arena + 545193984, arena + 615972864, arena + 558108672);
+
+  /* %961 = reduce_sum(%957) {axes [0], batch} layers.1.0.layers.0.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 545193984,
+      arena + 558600192);
+
+  /* %962 = normalize_param_grad(%155, %959) {eps 1e-06} layers.1.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 256, 192, arena + 614400000, arena + 105381888, 1e-06f,
+      arena + 100663296);
+
+  /* %963 = index(%962) {axis 0, at 1} layers.1.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 100663488, 384, arena + 100663680, 192);
+
+  /* %964 = add(%924, %963) layers.1.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 562532352, (const long[]){1}, arena + 100663680,
+      (const long[]){1}, arena + 558601344);
+
+  /* %965 = index(%962) {axis 0, at 0} layers.1.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 100663296, 384, arena + 100663680, 192);
+
+  /* %966 = add(%926, %965) layers.1.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 562532544, (const long[]){1}, arena + 100663680,
+      (const long[]){1}, arena + 558601536);
+
+  /* %967 = normalize_grad(%155, %959, %156, %951) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %959 */
+  lk_layernorm_grad(B * 256, 192, arena + 614400000, arena + 105381888, params[58],
+      arena + 559349760, 1e-06f, arena + 105381888);
+
+  /* %968 = mul(%967, %154) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 105381888, (const long[]){49152, 192, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 100663296);
+
+  /* %969 = transpose(%151) {perm [1, 0]} layers.1.0.layers.0.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[56], arena + 102236160);
+
+  /* %970 = fused_linear(%968, %969) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 100663296, arena + 102236160, NULL, LK_ACT_NONE, NULL,
+      arena + 545193984);
+
+  /* %971 = linear_grad_weight(%968, %150) layers.1.0.layers.0.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 100663296, arena + 612827136, arena + 558526464);
+
+  /* %972 = reduce_sum(%968) {axes [0], batch} layers.1.0.layers.0.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 100663296,
+      arena + 558601728);
+
+  /* %973 = sdpa_grad(%144, %148, %149, %970) {heads 4, kv_heads 4} layers.1.0.layers.0.0 : f32[B, 256, 576] */
+  lk_sdpa_grad(B, 256, 256, 4, 4, 48, arena + 611254272, 192, arena + 595525632, 384,
+      arena + 595525824, 384, arena + 545193984, 192, arena + 100663296, 576,
+      arena + 100663296 + 192, 576, arena + 100663296 + 384, 576, 0.14433756f);
+
+  /* %974 = slice(%973) {axis 1, start 0, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 100663296, 576, arena + 545193984, 192);
+
+  /* %975 = slice(%973) {axis 1, start 192, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 100663488, 576, arena + 546766848, 192);
+
+  /* %976 = slice(%973) {axis 1, start 384, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 100663680, 576, arena + 548339712, 192);
+
+  /* %977 = concat(%975, %976) {axis 1} layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 384] */
+  lk_copy_rows(B * 256, 192, arena + 546766848, 192, arena + 100663296, 384);
+  lk_copy_rows(B * 256, 192, arena + 548339712, 192, arena + 100663488, 384);
+
+  /* %978 = transpose(%145) {perm [1, 0]} layers.1.0.layers.0.0.Wkv_odd : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[54], arena + 546766848);
+
+  /* %979 = fused_linear(%977, %978) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 384, 192, arena + 100663296, arena + 546766848, NULL, LK_ACT_NONE, NULL,
+      arena + 103809024);
+
+  /* %980 = linear_grad_weight(%977, %141) layers.1.0.layers.0.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 256, 192, 384, arena + 100663296, arena + 609681408, arena + 558403584);
+
+  /* %981 = reduce_sum(%977) {axes [0], batch} layers.1.0.layers.0.0.Wkv_odd : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 256, 384}, (const unsigned char[]){1, 1, 0}, arena + 100663296,
+      arena + 558600960);
+
+  /* %982 = transpose(%142) {perm [1, 0]} layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[52], arena + 100663296);
+
+  /* %983 = linear_grad_weight(%974, %141) layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 545193984, arena + 609681408, arena + 558563328);
+
+  /* %984 = reduce_sum(%974) {axes [0], batch} layers.1.0.layers.0.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 545193984,
+      arena + 558601920);
+
+  /* %985 = fused_linear(%974, %982, %979) {residual} layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192], written over %979 */
+  lk_fused_linear(B * 256, 192, 192, arena + 545193984, arena + 100663296, NULL, LK_ACT_NONE,
+      arena + 103809024, arena + 103809024);
+
+  /* %986 = normalize_param_grad(%138, %985) {eps 1e-06} layers.1.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 256, 192, arena + 608108544, arena + 103809024, 1e-06f,
+      arena + 100663296);
+
+  /* %987 = index(%986) {axis 0, at 1} layers.1.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 100663488, 384, arena + 100663680, 192);
+
+  /* %988 = add(%948, %987) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 561181248, (const long[]){1}, arena + 100663680,
+      (const long[]){1}, arena + 558602112);
+
+  /* %989 = index(%986) {axis 0, at 0} layers.1.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 100663296, 384, arena + 100663680, 192);
+
+  /* %990 = add(%950, %989) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 561181440, (const long[]){1}, arena + 100663680,
+      (const long[]){1}, arena + 558602304);
+
+  /* %991 = normalize_grad(%138, %985, %139, %967) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %979 */
+  lk_layernorm_grad(B * 256, 192, arena + 608108544, arena + 103809024, params[50],
+      arena + 105381888, 1e-06f, arena + 103809024);
+
+  /* %992 = reduce_sum(%991) {axes [], batch} layers.1.0 : f32[256, 192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 0, 0}, arena + 103809024,
+      arena + 558477312);
+
+  /* %993 = seq2img(%991) {height 16} layers.0.1 : f32[B, 192, 16, 16] */
+  lk_seq2img(B, 256, 192, arena + 103809024, arena + 545193984);
+
+  /* %994 = maxpool_grad(%134, %993) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 32, 32] */
+  lk_maxpool2d_grad(B, 192, 32, 32, 3, 3, 2, 2, 1, 1, arena + 119537664, arena + 545193984,
+      arena + 100663296);
+
+  /* %995 = img2seq(%994) layers.0.1 : f32[B, 1024, 192] */
+  lk_img2seq(B, 192, 1024, arena + 100663296, arena + 119537664);
+
+  /* %996 = normalize_param_grad(%130, %995) {eps 1e-06} layers.0.1.norm : f32[2, 192] */
+  lk_layernorm_param_grad(B * 1024, 192, arena + 113246208, arena + 119537664, 1e-06f,
+      arena + 100663296);
+
+  /* %997 = index(%996) {axis 0, at 1} layers.0.1.norm : f32[192] */
+  lk_copy_rows(1, 192, arena + 100663488, 384, arena + 558602496, 192);
+
+  /* %998 = index(%996) {axis 0, at 0} layers.0.1.norm : f32[192] */
+  lk_copy_rows(1, 192, arena + 100663296, 384, arena + 558602688, 192);
+
+  /* %999 = normalize_grad(%130, %995, %131) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192], written over %995 */
+  lk_layernorm_grad(B * 1024, 192, arena + 113246208, arena + 119537664, params[47], NULL, 1e-06f,
+      arena + 119537664);
+
+  /* %1000 = seq2img(%999) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
+  lk_seq2img(B, 1024, 192, arena + 119537664, arena + 100663296);
+
+  /* %1001 = conv2d_grad_input(%1000, %126) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [32, 32]} layers.0.1.conv : f32[B, 192, 32, 32] */
   lk_conv2d_grad_input(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 100663296, params[45],
       arena + 113246208);
 
-  /* %1007 = conv2d_grad_weight(%1005, %133) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[192, 192, 3, 3] */
+  /* %1002 = conv2d_grad_weight(%1000, %128) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[192, 192, 3, 3] */
   lk_conv2d_grad_weight(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 100663296,
-      arena + 106954752, arena + 645857280);
+      arena + 106954752, arena + 557776896);
 
-  /* %1008 = reduce_sum(%1005) {axes [1, 2], batch} layers.0.1.conv : f32[192] */
+  /* %1003 = reduce_sum(%1000) {axes [1, 2], batch} layers.0.1.conv : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 100663296, arena + 646683264);
+      arena + 100663296, arena + 558602880);
 
-  /* %1009 = img2seq(%1006) layers.0.1 : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena + 113246208, arena + 633274368);
+  /* %1004 = img2seq(%1001) layers.0.1 : f32[B, 1024, 192] */
+  lk_img2seq(B, 192, 1024, arena + 113246208, arena + 545193984);
 
-  /* %1010 = mul(%1009, %129) layers.0.0 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 633274368, (const long[]){196608, 192, 1},
-      inputs[4], (const long[]){1, 0, 0}, arena + 639565824);
+  /* %1005 = mul(%1004, %124) layers.0.0 : f32[B, 1024, 192] */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 545193984, (const long[]){196608, 192, 1},
+      inputs[4], (const long[]){1, 0, 0}, arena + 551485440);
 
-  /* %1011 = transpose(%126) {perm [1, 0]} layers.0.0.layers.1.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[43], arena + 646336512);
+  /* %1006 = transpose(%121) {perm [1, 0]} layers.0.0.layers.1.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[43], arena + 558256128);
 
-  /* %1012 = fused_linear(%1010, %1011) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 768] */
-  lk_fused_linear(B * 1024, 192, 768, arena + 639565824, arena + 646336512, NULL, LK_ACT_NONE, NULL,
+  /* %1007 = fused_linear(%1005, %1006) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 768] */
+  lk_fused_linear(B * 1024, 192, 768, arena + 551485440, arena + 558256128, NULL, LK_ACT_NONE, NULL,
       arena + 100663296);
 
-  /* %1013 = linear_grad_weight(%1010, %125) layers.0.0.layers.1.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 1024, 768, 192, arena + 639565824, arena + 75497472, arena + 646336512);
+  /* %1008 = linear_grad_weight(%1005, %120) layers.0.0.layers.1.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 1024, 768, 192, arena + 551485440, arena + 75497472, arena + 558256128);
 
-  /* %1014 = reduce_sum(%1010) {axes [0], batch} layers.0.0.layers.1.1.fc2 : f32[192] */
+  /* %1009 = reduce_sum(%1005) {axes [0], batch} layers.0.0.layers.1.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 639565824, arena + 646683456);
+      arena + 551485440, arena + 558603072);
 
-  /* %1015 = gelu_grad(%124, %1012) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
+  /* %1010 = gelu_grad(%119, %1007) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 1024 * 768, arena + 50331648, arena + 100663296, arena + 75497472);
 
-  /* %1016 = transpose(%122) {perm [1, 0]} layers.0.0.layers.1.1.fc1 : f32[192, 768] */
+  /* %1011 = transpose(%117) {perm [1, 0]} layers.0.0.layers.1.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[41], arena + 50331648);
 
-  /* %1017 = fused_linear(%1015, %1016) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 192] */
+  /* %1012 = fused_linear(%1010, %1011) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 768, 192, arena + 75497472, arena + 50331648, NULL, LK_ACT_NONE, NULL,
       arena + 69206016);
 
-  /* %1018 = linear_grad_weight(%1015, %121) layers.0.0.layers.1.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 768, arena + 75497472, arena + 626982912, arena + 639565824);
+  /* %1013 = linear_grad_weight(%1010, %116) layers.0.0.layers.1.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 768, arena + 75497472, arena + 538902528, arena + 551485440);
 
-  /* %1019 = reduce_sum(%1015) {axes [0], batch} layers.0.0.layers.1.1.fc1 : f32[768] */
+  /* %1014 = reduce_sum(%1010) {axes [0], batch} layers.0.0.layers.1.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 1024, 768}, (const unsigned char[]){1, 1, 0}, arena + 75497472,
-      arena + 626982912);
+      arena + 538902528);
 
-  /* %1020 = reduce_sum(%1017) {axes [0], batch} layers.0.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 69206016,
-      arena + 94371840);
+  /* %1015 = normalize_param_grad(%115, %1012) {eps 1e-06} layers.0.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 1024, 192, arena + 532611072, arena + 69206016, 1e-06f,
+      arena + 50331648);
 
-  /* %1021 = reduce_sum(%1017, %120) {axes [0], batch} layers.0.0.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 69206016, arena + 620691456, arena + 94372032);
+  /* %1016 = index(%1015) {axis 0, at 1} layers.0.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 50331840, 384, arena + 94371840, 192);
 
-  /* %1022 = normalize_grad(%119, %1017, %91, %1009) {eps 1e-06} layers.0.0 : f32[B, 1024, 192], written over %1017 */
-  lk_layernorm_grad(B * 1024, 192, arena + 614400000, arena + 69206016, params[29],
-      arena + 633274368, 1e-06f, arena + 69206016);
+  /* %1017 = index(%1015) {axis 0, at 0} layers.0.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 50331648, 384, arena + 94372032, 192);
 
-  /* %1023 = mul(%1022, %118) layers.0.0 : f32[B, 1024, 192] */
+  /* %1018 = normalize_grad(%115, %1012, %89, %1004) {eps 1e-06} layers.0.0 : f32[B, 1024, 192], written over %1012 */
+  lk_layernorm_grad(B * 1024, 192, arena + 532611072, arena + 69206016, params[29],
+      arena + 545193984, 1e-06f, arena + 69206016);
+
+  /* %1019 = mul(%1018, %114) layers.0.0 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 69206016, (const long[]){196608, 192, 1},
       inputs[3], (const long[]){1, 0, 0}, arena + 50331648);
 
-  /* %1024 = transpose(%115) {perm [1, 0]} layers.0.0.layers.1.0.proj : f32[192, 192] */
+  /* %1020 = transpose(%111) {perm [1, 0]} layers.0.0.layers.1.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[39], arena + 56623104);
 
-  /* %1025 = fused_linear(%1023, %1024) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
+  /* %1021 = fused_linear(%1019, %1020) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena + 50331648, arena + 56623104, NULL, LK_ACT_NONE, NULL,
       arena + 75497472);
 
-  /* %1026 = linear_grad_weight(%1023, %114) layers.0.0.layers.1.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 192, arena + 50331648, arena + 608108544, arena + 614400000);
+  /* %1022 = linear_grad_weight(%1019, %110) layers.0.0.layers.1.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 192, arena + 50331648, arena + 526319616, arena + 532611072);
 
-  /* %1027 = reduce_sum(%1023) {axes [0], batch} layers.0.0.layers.1.0.proj : f32[192] */
+  /* %1023 = reduce_sum(%1019) {axes [0], batch} layers.0.0.layers.1.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 50331648,
-      arena + 608108544);
+      arena + 526319616);
 
-  /* %1028 = sdpa_grad(%108, %112, %113, %1025) {heads 4, kv_heads 4} layers.0.0.layers.1.0 : f32[B, 1024, 576] */
-  lk_sdpa_grad(B, 1024, 1024, 4, 4, 48, arena + 601817088, 192, arena + 440401920, 384,
-      arena + 440402112, 384, arena + 75497472, 192, arena + 50331648, 576, arena + 50331648 + 192,
+  /* %1024 = sdpa_grad(%104, %108, %109, %1021) {heads 4, kv_heads 4} layers.0.0.layers.1.0 : f32[B, 1024, 576] */
+  lk_sdpa_grad(B, 1024, 1024, 4, 4, 48, arena + 520028160, 192, arena + 377487360, 384,
+      arena + 377487552, 384, arena + 75497472, 192, arena + 50331648, 576, arena + 50331648 + 192,
       576, arena + 50331648 + 384, 576, 0.14433756f);
 
-  /* %1029 = slice(%1028) {axis 1, start 0, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
+  /* %1025 = slice(%1024) {axis 1, start 0, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
   lk_copy_rows(B * 1024, 192, arena + 50331648, 576, arena + 75497472, 192);
 
-  /* %1030 = slice(%1028) {axis 1, start 192, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
+  /* %1026 = slice(%1024) {axis 1, start 192, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
   lk_copy_rows(B * 1024, 192, arena + 50331840, 576, arena + 81788928, 192);
 
-  /* %1031 = slice(%1028) {axis 1, start 384, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
+  /* %1027 = slice(%1024) {axis 1, start 384, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
   lk_copy_rows(B * 1024, 192, arena + 50332032, 576, arena + 88080384, 192);
 
-  /* %1032 = concat(%1030, %1031) {axis 1} layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 384] */
+  /* %1028 = concat(%1026, %1027) {axis 1} layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 384] */
   lk_copy_rows(B * 1024, 192, arena + 81788928, 192, arena + 50331648, 384);
   lk_copy_rows(B * 1024, 192, arena + 88080384, 192, arena + 50331840, 384);
 
-  /* %1033 = transpose(%109) {perm [1, 0]} layers.0.0.layers.1.0.Wkv_odd : f32[192, 384] */
+  /* %1029 = transpose(%105) {perm [1, 0]} layers.0.0.layers.1.0.Wkv_odd : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[37], arena + 62914560);
 
-  /* %1034 = fused_linear(%1032, %1033) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 192] */
+  /* %1030 = fused_linear(%1028, %1029) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 384, 192, arena + 50331648, arena + 62914560, NULL, LK_ACT_NONE, NULL,
       arena + 81788928);
 
-  /* %1035 = linear_grad_weight(%1032, %105) layers.0.0.layers.1.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 384, arena + 50331648, arena + 595525632, arena + 601817088);
+  /* %1031 = linear_grad_weight(%1028, %101) layers.0.0.layers.1.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 384, arena + 50331648, arena + 513736704, arena + 520028160);
 
-  /* %1036 = reduce_sum(%1032) {axes [0], batch} layers.0.0.layers.1.0.Wkv_odd : f32[384] */
+  /* %1032 = reduce_sum(%1028) {axes [0], batch} layers.0.0.layers.1.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 1024, 384}, (const unsigned char[]){1, 1, 0}, arena + 50331648,
-      arena + 601927680);
+      arena + 520138752);
 
-  /* %1037 = transpose(%106) {perm [1, 0]} layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
+  /* %1033 = transpose(%102) {perm [1, 0]} layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[35], arena + 50331648);
 
-  /* %1038 = linear_grad_weight(%1029, %105) layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 192, arena + 75497472, arena + 595525632, arena + 601890816);
+  /* %1034 = linear_grad_weight(%1025, %101) layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 192, arena + 75497472, arena + 513736704, arena + 520101888);
 
-  /* %1039 = reduce_sum(%1029) {axes [0], batch} layers.0.0.layers.1.0.Wq_odd : f32[192] */
+  /* %1035 = reduce_sum(%1025) {axes [0], batch} layers.0.0.layers.1.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 75497472,
-      arena + 595525632);
+      arena + 513736704);
 
-  /* %1040 = fused_linear(%1029, %1037, %1034) {residual} layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192], written over %1034 */
+  /* %1036 = fused_linear(%1025, %1033, %1030) {residual} layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192], written over %1030 */
   lk_fused_linear(B * 1024, 192, 192, arena + 75497472, arena + 50331648, NULL, LK_ACT_NONE,
       arena + 81788928, arena + 81788928);
 
-  /* %1041 = reduce_sum(%1040) {axes [0], batch} layers.0.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 81788928,
-      arena + 595525824);
+  /* %1037 = normalize_param_grad(%100, %1036) {eps 1e-06} layers.0.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 1024, 192, arena + 507445248, arena + 81788928, 1e-06f,
+      arena + 50331648);
 
-  /* %1042 = reduce_sum(%1040, %104) {axes [0], batch} layers.0.0.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 81788928, arena + 589234176, arena + 595526016);
+  /* %1038 = index(%1037) {axis 0, at 1} layers.0.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 50331840, 384, arena + 513736896, 192);
 
-  /* %1043 = normalize_grad(%103, %1040, %64, %1022) {eps 1e-06} layers.0.0 : f32[B, 1024, 192], written over %1034 */
-  lk_layernorm_grad(B * 1024, 192, arena + 582942720, arena + 81788928, params[21],
+  /* %1039 = index(%1037) {axis 0, at 0} layers.0.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 50331648, 384, arena + 513737088, 192);
+
+  /* %1040 = normalize_grad(%100, %1036, %64, %1018) {eps 1e-06} layers.0.0 : f32[B, 1024, 192], written over %1030 */
+  lk_layernorm_grad(B * 1024, 192, arena + 507445248, arena + 81788928, params[21],
       arena + 69206016, 1e-06f, arena + 81788928);
 
-  /* %1044 = mul(%1043, %102) layers.0.0 : f32[B, 1024, 192] */
+  /* %1041 = mul(%1040, %99) layers.0.0 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 81788928, (const long[]){196608, 192, 1},
       inputs[2], (const long[]){1, 0, 0}, arena + 75497472);
 
-  /* %1045 = transpose(%99) {perm [1, 0]} layers.0.0.layers.0.1.fc2 : f32[768, 192] */
+  /* %1042 = transpose(%96) {perm [1, 0]} layers.0.0.layers.0.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[33], arena + 88080384);
 
-  /* %1046 = fused_linear(%1044, %1045) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 768] */
+  /* %1043 = fused_linear(%1041, %1042) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 768] */
   lk_fused_linear(B * 1024, 192, 768, arena + 75497472, arena + 88080384, NULL, LK_ACT_NONE, NULL,
       arena + 50331648);
 
-  /* %1047 = linear_grad_weight(%1044, %98) layers.0.0.layers.0.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 1024, 768, 192, arena + 75497472, arena + 25165824, arena + 582942720);
+  /* %1044 = linear_grad_weight(%1041, %95) layers.0.0.layers.0.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 1024, 768, 192, arena + 75497472, arena + 25165824, arena + 507445248);
 
-  /* %1048 = reduce_sum(%1044) {axes [0], batch} layers.0.0.layers.0.1.fc2 : f32[192] */
+  /* %1045 = reduce_sum(%1041) {axes [0], batch} layers.0.0.layers.0.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 75497472,
-      arena + 583237632);
+      arena + 507740160);
 
-  /* %1049 = gelu_grad(%97, %1046) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
+  /* %1046 = gelu_grad(%94, %1043) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 1024 * 768, arena, arena + 50331648, arena + 25165824);
 
-  /* %1050 = transpose(%95) {perm [1, 0]} layers.0.0.layers.0.1.fc1 : f32[192, 768] */
+  /* %1047 = transpose(%92) {perm [1, 0]} layers.0.0.layers.0.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[31], arena);
 
-  /* %1051 = fused_linear(%1049, %1050) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 192] */
+  /* %1048 = fused_linear(%1046, %1047) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 768, 192, arena + 25165824, arena, NULL, LK_ACT_NONE, NULL,
-      arena + 440401920);
+      arena + 377487360);
 
-  /* %1052 = linear_grad_weight(%1049, %94) layers.0.0.layers.0.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 768, arena + 25165824, arena + 576651264, arena + 583090176);
+  /* %1049 = linear_grad_weight(%1046, %91) layers.0.0.layers.0.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 768, arena + 25165824, arena + 501153792, arena + 507592704);
 
-  /* %1053 = reduce_sum(%1049) {axes [0], batch} layers.0.0.layers.0.1.fc1 : f32[768] */
+  /* %1050 = reduce_sum(%1046) {axes [0], batch} layers.0.0.layers.0.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 1024, 768}, (const unsigned char[]){1, 1, 0}, arena + 25165824,
-      arena + 576651264);
+      arena + 501153792);
 
-  /* %1054 = reduce_sum(%1051) {axes [0], batch} layers.0.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 440401920, arena);
+  /* %1051 = normalize_param_grad(%88, %1048) {eps 1e-06} layers.0.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 1024, 192, arena + 494862336, arena + 377487360, 1e-06f, arena);
 
-  /* %1055 = add(%1020, %1054) layers.0.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 94371840, (const long[]){1}, arena, (const long[]){1},
-      arena + 576652032);
+  /* %1052 = index(%1051) {axis 0, at 1} layers.0.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 192, 384, arena + 384, 192);
 
-  /* %1056 = reduce_sum(%1051, %93) {axes [0], batch} layers.0.0.norm2 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 440401920, arena + 570359808, arena);
+  /* %1053 = add(%1016, %1052) layers.0.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 94371840, (const long[]){1}, arena + 384,
+      (const long[]){1}, arena + 501154560);
 
-  /* %1057 = add(%1021, %1056) layers.0.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 94372032, (const long[]){1}, arena, (const long[]){1},
-      arena + 570359808);
+  /* %1054 = index(%1051) {axis 0, at 0} layers.0.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena, 384, arena + 384, 192);
 
-  /* %1058 = normalize_grad(%90, %1051, %91, %1043) {eps 1e-06} layers.0.0 : f32[B, 1024, 192], written over %1051 */
-  lk_layernorm_grad(B * 1024, 192, arena + 564068352, arena + 440401920, params[29],
-      arena + 81788928, 1e-06f, arena + 440401920);
+  /* %1055 = add(%1017, %1054) layers.0.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 94372032, (const long[]){1}, arena + 384,
+      (const long[]){1}, arena + 501154752);
 
-  /* %1059 = mul(%1058, %89) layers.0.0 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 440401920, (const long[]){196608, 192, 1},
+  /* %1056 = normalize_grad(%88, %1048, %89, %1040) {eps 1e-06} layers.0.0 : f32[B, 1024, 192], written over %1048 */
+  lk_layernorm_grad(B * 1024, 192, arena + 494862336, arena + 377487360, params[29],
+      arena + 81788928, 1e-06f, arena + 377487360);
+
+  /* %1057 = mul(%1056, %87) layers.0.0 : f32[B, 1024, 192] */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 377487360, (const long[]){196608, 192, 1},
       inputs[1], (const long[]){1, 0, 0}, arena);
 
-  /* %1060 = transpose(%86) {perm [1, 0]} layers.0.0.layers.0.0.proj : f32[192, 192] */
+  /* %1058 = transpose(%84) {perm [1, 0]} layers.0.0.layers.0.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[27], arena + 12582912);
 
-  /* %1061 = fused_linear(%1059, %1060) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
+  /* %1059 = fused_linear(%1057, %1058) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena, arena + 12582912, NULL, LK_ACT_NONE, NULL,
       arena + 6291456);
 
-  /* %1062 = linear_grad_weight(%1059, %85) layers.0.0.layers.0.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 192, arena, arena + 557776896, arena + 564068352);
+  /* %1060 = linear_grad_weight(%1057, %83) layers.0.0.layers.0.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 192, arena, arena + 488570880, arena + 494862336);
 
-  /* %1063 = reduce_sum(%1059) {axes [0], batch} layers.0.0.layers.0.0.proj : f32[192] */
+  /* %1061 = reduce_sum(%1057) {axes [0], batch} layers.0.0.layers.0.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena,
-      arena + 557776896);
+      arena + 488570880);
 
-  /* %1064 = reshape(%1061) {shape [1024, 4, 1, 48]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 48], a view of %1061: no code */
+  /* %1062 = reshape(%1059) {shape [1024, 4, 1, 48]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 48], a view of %1059: no code */
 
-  /* %1065 = matmul_permuted(%1064, %80) {a perm [0, 1, 2, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
+  /* %1063 = matmul_permuted(%1062, %78) {a perm [0, 1, 2, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
   lk_gemm_batched2(B, 196608, 1966080, 40960, 4096, 1, 10, 48, arena + 6291456, 48, 0, 1,
-      arena + 377487360, 48, 1, 196608, arena, 10, 0, 0.0f);
+      arena + 314572800, 48, 1, 196608, arena, 10, 0, 0.0f);
 
-  /* %1066 = matmul_permuted(%83, %1064) {a perm [0, 1, 3, 2], b perm [0, 1, 2, 3], out perm [2, 0, 1, 3]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 4, 48] */
-  lk_gemm_batched2(B, 40960, 196608, 1966080, 4096, 10, 48, 1, arena + 766967808, 10, 1, 0,
-      arena + 6291456, 48, 0, 1, arena + 377487360, 48, 196608, 0.0f);
+  /* %1064 = matmul_permuted(%81, %1062) {a perm [0, 1, 3, 2], b perm [0, 1, 2, 3], out perm [2, 0, 1, 3]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 4, 48] */
+  lk_gemm_batched2(B, 40960, 196608, 1966080, 4096, 10, 48, 1, arena + 658440192, 10, 1, 0,
+      arena + 6291456, 48, 0, 1, arena + 314572800, 48, 196608, 0.0f);
 
-  /* %1067 = softmax_grad(%83, %1065) {axis -1} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
-  lk_softmax_grad(B * 4096, 10, arena + 766967808, arena, arena + 1310720);
+  /* %1065 = softmax_grad(%81, %1063) {axis -1} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
+  lk_softmax_grad(B * 4096, 10, arena + 658440192, arena, arena + 1310720);
 
-  /* %1068 = mul_scalar(%1067) {x op 0.14433756} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
+  /* %1066 = mul_scalar(%1065) {x op 0.14433756} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
   lk_mul_scalar(B * 1024 * 4 * 10, arena + 1310720, 0.14433756f, arena);
 
-  /* %1069 = matmul_permuted(%1068, %79) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 48] */
-  lk_gemm_batched2(B, 40960, 1966080, 196608, 4096, 1, 48, 10, arena, 10, 0, 1, arena + 314572800,
-      48, 196608, 1, arena + 446693376, 48, 0, 0.0f);
+  /* %1067 = matmul_permuted(%1066, %77) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 48] */
+  lk_gemm_batched2(B, 40960, 1966080, 196608, 4096, 1, 48, 10, arena, 10, 0, 1, arena + 251658240,
+      48, 196608, 1, arena + 383778816, 48, 0, 0.0f);
 
-  /* %1070 = matmul_permuted(%78, %1068) {a perm [0, 1, 3, 2], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 4, 48] */
-  lk_gemm_batched2(B, 40960, 196608, 1966080, 4096, 10, 48, 1, arena, 10, 1, 0, arena + 551485440,
-      48, 0, 1, arena + 314572800, 48, 196608, 0.0f);
+  /* %1068 = matmul_permuted(%76, %1066) {a perm [0, 1, 3, 2], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 4, 48] */
+  lk_gemm_batched2(B, 40960, 196608, 1966080, 4096, 10, 48, 1, arena, 10, 1, 0, arena + 482279424,
+      48, 0, 1, arena + 251658240, 48, 196608, 0.0f);
 
-  /* %1071 = reshape(%1066) {shape [10, 1024, 192]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 192], a view of %1066: no code */
+  /* %1069 = reshape(%1064) {shape [10, 1024, 192]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 192], a view of %1064: no code */
 
-  /* %1072 = reshape(%1070) {shape [10, 1024, 192]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 192], a view of %1070: no code */
+  /* %1070 = reshape(%1068) {shape [10, 1024, 192]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 192], a view of %1068: no code */
 
-  /* %1073 = reshape(%1069) {shape [1024, 192]} layers.0.0.layers.0.0 : f32[B, 1024, 192], a view of %1069: no code */
+  /* %1071 = reshape(%1067) {shape [1024, 192]} layers.0.0.layers.0.0 : f32[B, 1024, 192], a view of %1067: no code */
 
-  /* %1074 = concat(%1072, %1071) {axis 2} layers.0.0.layers.0.0.Wkv_even : f32[B, 10, 1024, 384] */
-  lk_copy_rows(B * 10240, 192, arena + 314572800, 192, arena, 384);
-  lk_copy_rows(B * 10240, 192, arena + 377487360, 192, arena + 192, 384);
+  /* %1072 = concat(%1070, %1069) {axis 2} layers.0.0.layers.0.0.Wkv_even : f32[B, 10, 1024, 384] */
+  lk_copy_rows(B * 10240, 192, arena + 251658240, 192, arena, 384);
+  lk_copy_rows(B * 10240, 192, arena + 314572800, 192, arena + 192, 384);
 
-  /* %1075 = transpose(%73) {perm [1, 0]} layers.0.0.layers.0.0.Wkv_even : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[25], arena + 377487360);
+  /* %1073 = transpose(%71) {perm [1, 0]} layers.0.0.layers.0.0.Wkv_even : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[25], arena + 314572800);
 
-  /* %1076 = fused_linear(%1074, %1075) layers.0.0.layers.0.0.Wkv_even : f32[B, 10, 1024, 192] */
-  lk_fused_linear(B * 10 * 1024, 384, 192, arena, arena + 377487360, NULL, LK_ACT_NONE, NULL,
-      arena + 314572800);
-
-  /* %1077 = linear_grad_weight(%1074, %69) layers.0.0.layers.0.0.Wkv_even : f32[384, 192] */
-  lk_linear_grad_weight(B * 10 * 1024, 192, 384, arena, arena + 251658240, arena + 377487360);
-
-  /* %1078 = reduce_sum(%1074) {axes [0, 1], batch} layers.0.0.layers.0.0.Wkv_even : f32[384] */
-  lk_reduce_sum(4, (const long[]){B, 10, 1024, 384}, (const unsigned char[]){1, 1, 1, 0}, arena,
+  /* %1074 = fused_linear(%1072, %1073) layers.0.0.layers.0.0.Wkv_even : f32[B, 10, 1024, 192] */
+  lk_fused_linear(B * 10 * 1024, 384, 192, arena, arena + 314572800, NULL, LK_ACT_NONE, NULL,
       arena + 251658240);
 
-  /* %1079 = transpose(%70) {perm [1, 0]} layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
+  /* %1075 = linear_grad_weight(%1072, %67) layers.0.0.layers.0.0.Wkv_even : f32[384, 192] */
+  lk_linear_grad_weight(B * 10 * 1024, 192, 384, arena, arena + 188743680, arena + 314572800);
+
+  /* %1076 = reduce_sum(%1072) {axes [0, 1], batch} layers.0.0.layers.0.0.Wkv_even : f32[384] */
+  lk_reduce_sum(4, (const long[]){B, 10, 1024, 384}, (const unsigned char[]){1, 1, 1, 0}, arena,
+      arena + 188743680);
+
+  /* %1077 = transpose(%68) {perm [1, 0]} layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[23], arena + 6291456);
 
-  /* %1080 = fused_linear(%1073, %1079) layers.0.0.layers.0.0.Wq_even : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 192, 192, arena + 446693376, arena + 6291456, NULL, LK_ACT_NONE, NULL,
+  /* %1078 = fused_linear(%1071, %1077) layers.0.0.layers.0.0.Wq_even : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 192, 192, arena + 383778816, arena + 6291456, NULL, LK_ACT_NONE, NULL,
       arena);
 
-  /* %1081 = linear_grad_weight(%1073, %67) layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 192, arena + 446693376, arena + 545193984, arena + 64927296);
+  /* %1079 = linear_grad_weight(%1071, %66) layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 192, arena + 383778816, arena + 475987968, arena + 64927296);
 
-  /* %1082 = reduce_sum(%1073) {axes [0], batch} layers.0.0.layers.0.0.Wq_even : f32[192] */
+  /* %1080 = reduce_sum(%1071) {axes [0], batch} layers.0.0.layers.0.0.Wq_even : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 446693376, arena + 64964160);
+      arena + 383778816, arena + 64964160);
 
-  /* %1083 = reduce_sum(%1076) {axes [0, 1], batch} layers.0.0.norm1 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 10, 1024, 192}, (const unsigned char[]){1, 1, 1, 0},
-      arena + 314572800, arena + 6291456);
-
-  /* %1084 = add(%1041, %1083) layers.0.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 595525824, (const long[]){1}, arena + 6291456,
-      (const long[]){1}, arena + 6291648);
-
-  /* %1085 = reduce_sum(%1076, %68) {axes [0, 1], batch} layers.0.0.norm1 : f32[192] */
-  lk_reduce_sum_product(4, (const long[]){B, 10, 1024, 192}, (const unsigned char[]){1, 1, 1, 0},
-      arena + 314572800, arena + 188743680, arena + 6291456);
-
-  /* %1086 = add(%1042, %1085) layers.0.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 595526016, (const long[]){1}, arena + 6291456,
-      (const long[]){1}, arena + 6291840);
-
-  /* %1087 = normalize_grad(%62, %1076, %64) {eps 1e-06} layers.0.0.norm1 : f32[B, 10, 1024, 192], written over %1076 */
-  lk_layernorm_grad(B * 10 * 1024, 192, arena + 125829120, arena + 314572800, params[21], NULL,
-      1e-06f, arena + 314572800);
-
-  /* %1088 = reduce_sum(%1080) {axes [0], batch} layers.0.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena,
+  /* %1081 = normalize_param_grad(%62, %1074) {eps 1e-06} layers.0.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 10 * 1024, 192, arena + 125829120, arena + 251658240, 1e-06f,
       arena + 6291456);
 
-  /* %1089 = add(%1084, %1088) layers.0.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 6291648, (const long[]){1}, arena + 6291456,
+  /* %1082 = index(%1081) {axis 0, at 1} layers.0.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 6291648, 384, arena + 6291840, 192);
+
+  /* %1083 = add(%1038, %1082) layers.0.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 513736896, (const long[]){1}, arena + 6291840,
+      (const long[]){1}, arena + 6292032);
+
+  /* %1084 = index(%1081) {axis 0, at 0} layers.0.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 6291456, 384, arena + 6291840, 192);
+
+  /* %1085 = add(%1039, %1084) layers.0.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 513737088, (const long[]){1}, arena + 6291840,
+      (const long[]){1}, arena + 6292224);
+
+  /* %1086 = normalize_grad(%62, %1074, %64) {eps 1e-06} layers.0.0.norm1 : f32[B, 10, 1024, 192], written over %1074 */
+  lk_layernorm_grad(B * 10 * 1024, 192, arena + 125829120, arena + 251658240, params[21], NULL,
+      1e-06f, arena + 251658240);
+
+  /* %1087 = normalize_param_grad(%63, %1078) {eps 1e-06} layers.0.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 1024, 192, arena + 469696512, arena, 1e-06f, arena + 6291456);
+
+  /* %1088 = index(%1087) {axis 0, at 1} layers.0.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 6291648, 384, arena + 6291840, 192);
+
+  /* %1089 = add(%1083, %1088) layers.0.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 6292032, (const long[]){1}, arena + 6291840,
       (const long[]){1}, arena + 64964352);
 
-  /* %1090 = reduce_sum(%1080, %66) {axes [0], batch} layers.0.0.norm1 : f32[192] */
-  lk_reduce_sum_product(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena,
-      arena + 538902528, arena + 6291456);
+  /* %1090 = index(%1087) {axis 0, at 0} layers.0.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 6291456, 384, arena + 6291840, 192);
 
-  /* %1091 = add(%1086, %1090) layers.0.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 6291840, (const long[]){1}, arena + 6291456,
+  /* %1091 = add(%1085, %1090) layers.0.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 6292224, (const long[]){1}, arena + 6291840,
       (const long[]){1}, arena + 64964544);
 
-  /* %1092 = normalize_grad(%63, %1080, %64, %1058) {eps 1e-06} layers.0.0 : f32[B, 1024, 192], written over %1080 */
-  lk_layernorm_grad(B * 1024, 192, arena + 532611072, arena, params[21], arena + 440401920, 1e-06f,
+  /* %1092 = normalize_grad(%63, %1078, %64, %1056) {eps 1e-06} layers.0.0 : f32[B, 1024, 192], written over %1078 */
+  lk_layernorm_grad(B * 1024, 192, arena + 469696512, arena, params[21], arena + 377487360, 1e-06f,
       arena);
 
-  /* %1093 = reshape(%1092) {shape [1, 1024, 192]} layers.0.0 : f32[B, 1, 1024, 192], a view of %1080: no code */
+  /* %1093 = reshape(%1092) {shape [1, 1024, 192]} layers.0.0 : f32[B, 1, 1024, 192], a view of %1078: no code */
 
-  /* %1094 = zero_pad(%1093, %1087) {axis 0, before 0, after 9} layers.0.0 : f32[B, 10, 1024, 192], written over %1076 */
-  lk_zero_pad_add(B, 1, 196608, 0, 9, arena, arena + 314572800, arena + 314572800);
+  /* %1094 = zero_pad(%1093, %1086) {axis 0, before 0, after 9} layers.0.0 : f32[B, 10, 1024, 192], written over %1074 */
+  lk_zero_pad_add(B, 1, 196608, 0, 9, arena, arena + 251658240, arena + 251658240);
 
   /* %1095 = reduce_sum(%1094) {axes [], batch} layers.0.0 : f32[10, 1024, 192] */
   lk_reduce_sum(4, (const long[]){B, 10, 1024, 192}, (const unsigned char[]){1, 0, 0, 0},
-      arena + 314572800, arena + 62914560);
+      arena + 251658240, arena + 62914560);
 
   /* %1096 = index(%1094) {axis 0, at 0} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 314572800, 1966080, arena, 196608);
+  lk_copy_rows(B, 196608, arena + 251658240, 1966080, arena, 196608);
 
   /* %1097 = index(%1094) {axis 0, at 1} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 314769408, 1966080, arena + 6291456, 196608);
+  lk_copy_rows(B, 196608, arena + 251854848, 1966080, arena + 6291456, 196608);
 
   /* %1098 = index(%1094) {axis 0, at 2} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 314966016, 1966080, arena + 12582912, 196608);
+  lk_copy_rows(B, 196608, arena + 252051456, 1966080, arena + 12582912, 196608);
 
   /* %1099 = index(%1094) {axis 0, at 3} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 315162624, 1966080, arena + 18874368, 196608);
+  lk_copy_rows(B, 196608, arena + 252248064, 1966080, arena + 18874368, 196608);
 
   /* %1100 = index(%1094) {axis 0, at 4} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 315359232, 1966080, arena + 25165824, 196608);
+  lk_copy_rows(B, 196608, arena + 252444672, 1966080, arena + 25165824, 196608);
 
   /* %1101 = index(%1094) {axis 0, at 5} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 315555840, 1966080, arena + 31457280, 196608);
+  lk_copy_rows(B, 196608, arena + 252641280, 1966080, arena + 31457280, 196608);
 
   /* %1102 = index(%1094) {axis 0, at 6} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 315752448, 1966080, arena + 37748736, 196608);
+  lk_copy_rows(B, 196608, arena + 252837888, 1966080, arena + 37748736, 196608);
 
   /* %1103 = index(%1094) {axis 0, at 7} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 315949056, 1966080, arena + 44040192, 196608);
+  lk_copy_rows(B, 196608, arena + 253034496, 1966080, arena + 44040192, 196608);
 
   /* %1104 = index(%1094) {axis 0, at 8} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 316145664, 1966080, arena + 50331648, 196608);
+  lk_copy_rows(B, 196608, arena + 253231104, 1966080, arena + 50331648, 196608);
 
   /* %1105 = index(%1094) {axis 0, at 9} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 316342272, 1966080, arena + 56623104, 196608);
+  lk_copy_rows(B, 196608, arena + 253427712, 1966080, arena + 56623104, 196608);
 
   /* %1106 = linear_grad_weight(%1105, %57) to_patch_embedding.projections.9 : f32[192, 243] */
-  lk_linear_grad_weight(B * 1024, 243, 192, arena + 56623104, arena + 524648448, arena + 64880640);
+  lk_linear_grad_weight(B * 1024, 243, 192, arena + 56623104, arena + 461733888, arena + 64880640);
 
   /* %1107 = reduce_sum(%1105) {axes [0], batch} to_patch_embedding.projections.9 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 56623104,
@@ -8744,7 +8798,7 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
   /* %1108 = reshape(%1106) {shape [192, 3, 9, 9]} to_patch_embedding.projections.9 : f32[192, 3, 9, 9], a view of %1106: no code */
 
   /* %1109 = linear_grad_weight(%1104, %51) to_patch_embedding.projections.8 : f32[192, 243] */
-  lk_linear_grad_weight(B * 1024, 243, 192, arena + 50331648, arena + 516685824, arena + 56623104);
+  lk_linear_grad_weight(B * 1024, 243, 192, arena + 50331648, arena + 453771264, arena + 56623104);
 
   /* %1110 = reduce_sum(%1104) {axes [0], batch} to_patch_embedding.projections.8 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 50331648,
@@ -8753,7 +8807,7 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
   /* %1111 = reshape(%1109) {shape [192, 3, 9, 9]} to_patch_embedding.projections.8 : f32[192, 3, 9, 9], a view of %1109: no code */
 
   /* %1112 = linear_grad_weight(%1103, %45) to_patch_embedding.projections.7 : f32[192, 243] */
-  lk_linear_grad_weight(B * 1024, 243, 192, arena + 44040192, arena + 508723200, arena + 50331648);
+  lk_linear_grad_weight(B * 1024, 243, 192, arena + 44040192, arena + 445808640, arena + 50331648);
 
   /* %1113 = reduce_sum(%1103) {axes [0], batch} to_patch_embedding.projections.7 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 44040192,
@@ -8762,7 +8816,7 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
   /* %1114 = reshape(%1112) {shape [192, 3, 9, 9]} to_patch_embedding.projections.7 : f32[192, 3, 9, 9], a view of %1112: no code */
 
   /* %1115 = linear_grad_weight(%1102, %39) to_patch_embedding.projections.6 : f32[192, 243] */
-  lk_linear_grad_weight(B * 1024, 243, 192, arena + 37748736, arena + 500760576, arena + 44040192);
+  lk_linear_grad_weight(B * 1024, 243, 192, arena + 37748736, arena + 437846016, arena + 44040192);
 
   /* %1116 = reduce_sum(%1102) {axes [0], batch} to_patch_embedding.projections.6 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 37748736,
@@ -8771,7 +8825,7 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
   /* %1117 = reshape(%1115) {shape [192, 3, 9, 9]} to_patch_embedding.projections.6 : f32[192, 3, 9, 9], a view of %1115: no code */
 
   /* %1118 = linear_grad_weight(%1101, %33) to_patch_embedding.projections.5 : f32[192, 243] */
-  lk_linear_grad_weight(B * 1024, 243, 192, arena + 31457280, arena + 492797952, arena + 37748736);
+  lk_linear_grad_weight(B * 1024, 243, 192, arena + 31457280, arena + 429883392, arena + 37748736);
 
   /* %1119 = reduce_sum(%1101) {axes [0], batch} to_patch_embedding.projections.5 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 31457280,
@@ -8780,7 +8834,7 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
   /* %1120 = reshape(%1118) {shape [192, 3, 9, 9]} to_patch_embedding.projections.5 : f32[192, 3, 9, 9], a view of %1118: no code */
 
   /* %1121 = linear_grad_weight(%1100, %27) to_patch_embedding.projections.4 : f32[192, 243] */
-  lk_linear_grad_weight(B * 1024, 243, 192, arena + 25165824, arena + 484835328, arena + 31457280);
+  lk_linear_grad_weight(B * 1024, 243, 192, arena + 25165824, arena + 421920768, arena + 31457280);
 
   /* %1122 = reduce_sum(%1100) {axes [0], batch} to_patch_embedding.projections.4 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 25165824,
@@ -8789,7 +8843,7 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
   /* %1123 = reshape(%1121) {shape [192, 3, 9, 9]} to_patch_embedding.projections.4 : f32[192, 3, 9, 9], a view of %1121: no code */
 
   /* %1124 = linear_grad_weight(%1099, %21) to_patch_embedding.projections.3 : f32[192, 243] */
-  lk_linear_grad_weight(B * 1024, 243, 192, arena + 18874368, arena + 476872704, arena + 25165824);
+  lk_linear_grad_weight(B * 1024, 243, 192, arena + 18874368, arena + 413958144, arena + 25165824);
 
   /* %1125 = reduce_sum(%1099) {axes [0], batch} to_patch_embedding.projections.3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 18874368,
@@ -8798,7 +8852,7 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
   /* %1126 = reshape(%1124) {shape [192, 3, 9, 9]} to_patch_embedding.projections.3 : f32[192, 3, 9, 9], a view of %1124: no code */
 
   /* %1127 = linear_grad_weight(%1098, %15) to_patch_embedding.projections.2 : f32[192, 243] */
-  lk_linear_grad_weight(B * 1024, 243, 192, arena + 12582912, arena + 468910080, arena + 18874368);
+  lk_linear_grad_weight(B * 1024, 243, 192, arena + 12582912, arena + 405995520, arena + 18874368);
 
   /* %1128 = reduce_sum(%1098) {axes [0], batch} to_patch_embedding.projections.2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 12582912,
@@ -8807,7 +8861,7 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
   /* %1129 = reshape(%1127) {shape [192, 3, 9, 9]} to_patch_embedding.projections.2 : f32[192, 3, 9, 9], a view of %1127: no code */
 
   /* %1130 = linear_grad_weight(%1097, %9) to_patch_embedding.projections.1 : f32[192, 243] */
-  lk_linear_grad_weight(B * 1024, 243, 192, arena + 6291456, arena + 460947456, arena + 12582912);
+  lk_linear_grad_weight(B * 1024, 243, 192, arena + 6291456, arena + 398032896, arena + 12582912);
 
   /* %1131 = reduce_sum(%1097) {axes [0], batch} to_patch_embedding.projections.1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 6291456,
@@ -8816,7 +8870,7 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
   /* %1132 = reshape(%1130) {shape [192, 3, 9, 9]} to_patch_embedding.projections.1 : f32[192, 3, 9, 9], a view of %1130: no code */
 
   /* %1133 = linear_grad_weight(%1096, %3) to_patch_embedding.projections.0 : f32[192, 243] */
-  lk_linear_grad_weight(B * 1024, 243, 192, arena, arena + 452984832, arena + 6291456);
+  lk_linear_grad_weight(B * 1024, 243, 192, arena, arena + 390070272, arena + 6291456);
 
   /* %1134 = reduce_sum(%1096) {axes [0], batch} to_patch_embedding.projections.0 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena,
@@ -8824,8 +8878,8 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
 
   /* %1135 = reshape(%1133) {shape [192, 3, 9, 9]} to_patch_embedding.projections.0 : f32[192, 3, 9, 9], a view of %1133: no code */
 
-  /* output 0 "loss" = %518 : f32[1] */
-  memcpy(outputs[0], arena + 792015920, sizeof(float) * 1);
+  /* output 0 "loss" = %485 : f32[1] */
+  memcpy(outputs[0], arena + 679162928, sizeof(float) * 1);
   /* output 1 "grad:to_patch_embedding.projections.0.weight" = %1135 : f32[192, 3, 9, 9] */
   memcpy(outputs[1], arena + 6291456, sizeof(float) * 46656);
   /* output 2 "grad:to_patch_embedding.projections.0.bias" = %1134 : f32[192] */
@@ -8872,352 +8926,352 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
   memcpy(outputs[22], arena + 64964544, sizeof(float) * 192);
   /* output 23 "grad:layers.0.0.norm1.bias" = %1089 : f32[192] */
   memcpy(outputs[23], arena + 64964352, sizeof(float) * 192);
-  /* output 24 "grad:layers.0.0.layers.0.0.Wq_even.weight" = %1081 : f32[192, 192] */
+  /* output 24 "grad:layers.0.0.layers.0.0.Wq_even.weight" = %1079 : f32[192, 192] */
   memcpy(outputs[24], arena + 64927296, sizeof(float) * 36864);
-  /* output 25 "grad:layers.0.0.layers.0.0.Wq_even.bias" = %1082 : f32[192] */
+  /* output 25 "grad:layers.0.0.layers.0.0.Wq_even.bias" = %1080 : f32[192] */
   memcpy(outputs[25], arena + 64964160, sizeof(float) * 192);
-  /* output 26 "grad:layers.0.0.layers.0.0.Wkv_even.weight" = %1077 : f32[384, 192] */
-  memcpy(outputs[26], arena + 377487360, sizeof(float) * 73728);
-  /* output 27 "grad:layers.0.0.layers.0.0.Wkv_even.bias" = %1078 : f32[384] */
-  memcpy(outputs[27], arena + 251658240, sizeof(float) * 384);
-  /* output 28 "grad:layers.0.0.layers.0.0.proj.weight" = %1062 : f32[192, 192] */
-  memcpy(outputs[28], arena + 564068352, sizeof(float) * 36864);
-  /* output 29 "grad:layers.0.0.layers.0.0.proj.bias" = %1063 : f32[192] */
-  memcpy(outputs[29], arena + 557776896, sizeof(float) * 192);
-  /* output 30 "grad:layers.0.0.norm2.weight" = %1057 : f32[192] */
-  memcpy(outputs[30], arena + 570359808, sizeof(float) * 192);
-  /* output 31 "grad:layers.0.0.norm2.bias" = %1055 : f32[192] */
-  memcpy(outputs[31], arena + 576652032, sizeof(float) * 192);
-  /* output 32 "grad:layers.0.0.layers.0.1.fc1.weight" = %1052 : f32[768, 192] */
-  memcpy(outputs[32], arena + 583090176, sizeof(float) * 147456);
-  /* output 33 "grad:layers.0.0.layers.0.1.fc1.bias" = %1053 : f32[768] */
-  memcpy(outputs[33], arena + 576651264, sizeof(float) * 768);
-  /* output 34 "grad:layers.0.0.layers.0.1.fc2.weight" = %1047 : f32[192, 768] */
-  memcpy(outputs[34], arena + 582942720, sizeof(float) * 147456);
-  /* output 35 "grad:layers.0.0.layers.0.1.fc2.bias" = %1048 : f32[192] */
-  memcpy(outputs[35], arena + 583237632, sizeof(float) * 192);
-  /* output 36 "grad:layers.0.0.layers.1.0.Wq_odd.weight" = %1038 : f32[192, 192] */
-  memcpy(outputs[36], arena + 601890816, sizeof(float) * 36864);
-  /* output 37 "grad:layers.0.0.layers.1.0.Wq_odd.bias" = %1039 : f32[192] */
-  memcpy(outputs[37], arena + 595525632, sizeof(float) * 192);
-  /* output 38 "grad:layers.0.0.layers.1.0.Wkv_odd.weight" = %1035 : f32[384, 192] */
-  memcpy(outputs[38], arena + 601817088, sizeof(float) * 73728);
-  /* output 39 "grad:layers.0.0.layers.1.0.Wkv_odd.bias" = %1036 : f32[384] */
-  memcpy(outputs[39], arena + 601927680, sizeof(float) * 384);
-  /* output 40 "grad:layers.0.0.layers.1.0.proj.weight" = %1026 : f32[192, 192] */
-  memcpy(outputs[40], arena + 614400000, sizeof(float) * 36864);
-  /* output 41 "grad:layers.0.0.layers.1.0.proj.bias" = %1027 : f32[192] */
-  memcpy(outputs[41], arena + 608108544, sizeof(float) * 192);
-  /* output 42 "grad:layers.0.0.layers.1.1.fc1.weight" = %1018 : f32[768, 192] */
-  memcpy(outputs[42], arena + 639565824, sizeof(float) * 147456);
-  /* output 43 "grad:layers.0.0.layers.1.1.fc1.bias" = %1019 : f32[768] */
-  memcpy(outputs[43], arena + 626982912, sizeof(float) * 768);
-  /* output 44 "grad:layers.0.0.layers.1.1.fc2.weight" = %1013 : f32[192, 768] */
-  memcpy(outputs[44], arena + 646336512, sizeof(float) * 147456);
-  /* output 45 "grad:layers.0.0.layers.1.1.fc2.bias" = %1014 : f32[192] */
-  memcpy(outputs[45], arena + 646683456, sizeof(float) * 192);
-  /* output 46 "grad:layers.0.1.conv.weight" = %1007 : f32[192, 192, 3, 3] */
-  memcpy(outputs[46], arena + 645857280, sizeof(float) * 331776);
-  /* output 47 "grad:layers.0.1.conv.bias" = %1008 : f32[192] */
-  memcpy(outputs[47], arena + 646683264, sizeof(float) * 192);
-  /* output 48 "grad:layers.0.1.norm.weight" = %1003 : f32[192] */
-  memcpy(outputs[48], arena + 646683072, sizeof(float) * 192);
-  /* output 49 "grad:layers.0.1.norm.bias" = %1002 : f32[192] */
-  memcpy(outputs[49], arena + 646682880, sizeof(float) * 192);
-  /* output 50 "grad:layers.1.0.pos_emb" = %998 : f32[256, 192] */
-  memcpy(outputs[50], arena + 646557696, sizeof(float) * 49152);
-  /* output 51 "grad:layers.1.0.norm1.weight" = %996 : f32[192] */
-  memcpy(outputs[51], arena + 646682688, sizeof(float) * 192);
-  /* output 52 "grad:layers.1.0.norm1.bias" = %994 : f32[192] */
-  memcpy(outputs[52], arena + 646682496, sizeof(float) * 192);
-  /* output 53 "grad:layers.1.0.layers.0.0.Wq_odd.weight" = %990 : f32[192, 192] */
-  memcpy(outputs[53], arena + 646643712, sizeof(float) * 36864);
-  /* output 54 "grad:layers.1.0.layers.0.0.Wq_odd.bias" = %991 : f32[192] */
-  memcpy(outputs[54], arena + 646682304, sizeof(float) * 192);
-  /* output 55 "grad:layers.1.0.layers.0.0.Wkv_odd.weight" = %987 : f32[384, 192] */
-  memcpy(outputs[55], arena + 646483968, sizeof(float) * 73728);
-  /* output 56 "grad:layers.1.0.layers.0.0.Wkv_odd.bias" = %988 : f32[384] */
-  memcpy(outputs[56], arena + 646681344, sizeof(float) * 384);
-  /* output 57 "grad:layers.1.0.layers.0.0.proj.weight" = %978 : f32[192, 192] */
-  memcpy(outputs[57], arena + 646606848, sizeof(float) * 36864);
-  /* output 58 "grad:layers.1.0.layers.0.0.proj.bias" = %979 : f32[192] */
-  memcpy(outputs[58], arena + 646682112, sizeof(float) * 192);
-  /* output 59 "grad:layers.1.0.norm2.weight" = %973 : f32[192] */
-  memcpy(outputs[59], arena + 646681920, sizeof(float) * 192);
-  /* output 60 "grad:layers.1.0.norm2.bias" = %971 : f32[192] */
-  memcpy(outputs[60], arena + 646681728, sizeof(float) * 192);
-  /* output 61 "grad:layers.1.0.layers.0.1.fc1.weight" = %968 : f32[768, 192] */
-  memcpy(outputs[61], arena + 646189056, sizeof(float) * 147456);
-  /* output 62 "grad:layers.1.0.layers.0.1.fc1.bias" = %969 : f32[768] */
-  memcpy(outputs[62], arena + 646680576, sizeof(float) * 768);
-  /* output 63 "grad:layers.1.0.layers.0.1.fc2.weight" = %963 : f32[192, 768] */
-  memcpy(outputs[63], arena + 655294464, sizeof(float) * 147456);
-  /* output 64 "grad:layers.1.0.layers.0.1.fc2.bias" = %964 : f32[192] */
-  memcpy(outputs[64], arena + 655553472, sizeof(float) * 192);
-  /* output 65 "grad:layers.1.0.layers.1.0.Wq_odd.weight" = %952 : f32[192, 192] */
-  memcpy(outputs[65], arena + 655515648, sizeof(float) * 36864);
-  /* output 66 "grad:layers.1.0.layers.1.0.Wq_odd.bias" = %953 : f32[192] */
-  memcpy(outputs[66], arena + 655552896, sizeof(float) * 192);
-  /* output 67 "grad:layers.1.0.layers.1.0.Wkv_odd.weight" = %949 : f32[384, 192] */
-  memcpy(outputs[67], arena + 655441920, sizeof(float) * 73728);
-  /* output 68 "grad:layers.1.0.layers.1.0.Wkv_odd.bias" = %950 : f32[384] */
-  memcpy(outputs[68], arena + 655552512, sizeof(float) * 384);
-  /* output 69 "grad:layers.1.0.layers.1.0.proj.weight" = %940 : f32[192, 192] */
-  memcpy(outputs[69], arena + 656867328, sizeof(float) * 36864);
-  /* output 70 "grad:layers.1.0.layers.1.0.proj.bias" = %941 : f32[192] */
-  memcpy(outputs[70], arena + 656904576, sizeof(float) * 192);
-  /* output 71 "grad:layers.1.0.layers.1.1.fc1.weight" = %930 : f32[768, 192] */
-  memcpy(outputs[71], arena + 658440192, sizeof(float) * 147456);
-  /* output 72 "grad:layers.1.0.layers.1.1.fc1.bias" = %931 : f32[768] */
-  memcpy(outputs[72], arena + 658587648, sizeof(float) * 768);
-  /* output 73 "grad:layers.1.0.layers.1.1.fc2.weight" = %925 : f32[192, 768] */
-  memcpy(outputs[73], arena + 667877376, sizeof(float) * 147456);
-  /* output 74 "grad:layers.1.0.layers.1.1.fc2.bias" = %926 : f32[192] */
-  memcpy(outputs[74], arena + 668136384, sizeof(float) * 192);
-  /* output 75 "grad:layers.1.0.layers.2.0.Wq_odd.weight" = %914 : f32[192, 192] */
-  memcpy(outputs[75], arena + 668098560, sizeof(float) * 36864);
-  /* output 76 "grad:layers.1.0.layers.2.0.Wq_odd.bias" = %915 : f32[192] */
-  memcpy(outputs[76], arena + 668135808, sizeof(float) * 192);
-  /* output 77 "grad:layers.1.0.layers.2.0.Wkv_odd.weight" = %911 : f32[384, 192] */
-  memcpy(outputs[77], arena + 668024832, sizeof(float) * 73728);
-  /* output 78 "grad:layers.1.0.layers.2.0.Wkv_odd.bias" = %912 : f32[384] */
-  memcpy(outputs[78], arena + 668135424, sizeof(float) * 384);
-  /* output 79 "grad:layers.1.0.layers.2.0.proj.weight" = %902 : f32[192, 192] */
-  memcpy(outputs[79], arena + 669450240, sizeof(float) * 36864);
-  /* output 80 "grad:layers.1.0.layers.2.0.proj.bias" = %903 : f32[192] */
-  memcpy(outputs[80], arena + 669487488, sizeof(float) * 192);
-  /* output 81 "grad:layers.1.0.layers.2.1.fc1.weight" = %892 : f32[768, 192] */
-  memcpy(outputs[81], arena + 671023104, sizeof(float) * 147456);
-  /* output 82 "grad:layers.1.0.layers.2.1.fc1.bias" = %893 : f32[768] */
-  memcpy(outputs[82], arena + 671170560, sizeof(float) * 768);
-  /* output 83 "grad:layers.1.0.layers.2.1.fc2.weight" = %887 : f32[192, 768] */
-  memcpy(outputs[83], arena + 680460288, sizeof(float) * 147456);
-  /* output 84 "grad:layers.1.0.layers.2.1.fc2.bias" = %888 : f32[192] */
-  memcpy(outputs[84], arena + 680719296, sizeof(float) * 192);
-  /* output 85 "grad:layers.1.0.layers.3.0.Wq_odd.weight" = %878 : f32[192, 192] */
-  memcpy(outputs[85], arena + 680681472, sizeof(float) * 36864);
-  /* output 86 "grad:layers.1.0.layers.3.0.Wq_odd.bias" = %879 : f32[192] */
-  memcpy(outputs[86], arena + 680718720, sizeof(float) * 192);
-  /* output 87 "grad:layers.1.0.layers.3.0.Wkv_odd.weight" = %875 : f32[384, 192] */
-  memcpy(outputs[87], arena + 680607744, sizeof(float) * 73728);
-  /* output 88 "grad:layers.1.0.layers.3.0.Wkv_odd.bias" = %876 : f32[384] */
-  memcpy(outputs[88], arena + 680718336, sizeof(float) * 384);
-  /* output 89 "grad:layers.1.0.layers.3.0.proj.weight" = %866 : f32[192, 192] */
-  memcpy(outputs[89], arena + 682033152, sizeof(float) * 36864);
-  /* output 90 "grad:layers.1.0.layers.3.0.proj.bias" = %867 : f32[192] */
-  memcpy(outputs[90], arena + 682070400, sizeof(float) * 192);
-  /* output 91 "grad:layers.1.0.layers.3.1.fc1.weight" = %858 : f32[768, 192] */
-  memcpy(outputs[91], arena + 683606016, sizeof(float) * 147456);
-  /* output 92 "grad:layers.1.0.layers.3.1.fc1.bias" = %859 : f32[768] */
-  memcpy(outputs[92], arena + 683753472, sizeof(float) * 768);
-  /* output 93 "grad:layers.1.0.layers.3.1.fc2.weight" = %853 : f32[192, 768] */
-  memcpy(outputs[93], arena + 756436992, sizeof(float) * 147456);
-  /* output 94 "grad:layers.1.0.layers.3.1.fc2.bias" = %854 : f32[192] */
-  memcpy(outputs[94], arena + 756747072, sizeof(float) * 192);
-  /* output 95 "grad:layers.1.1.conv.weight" = %847 : f32[192, 192, 3, 3] */
-  memcpy(outputs[95], arena + 755957760, sizeof(float) * 331776);
-  /* output 96 "grad:layers.1.1.conv.bias" = %848 : f32[192] */
-  memcpy(outputs[96], arena + 756746880, sizeof(float) * 192);
-  /* output 97 "grad:layers.1.1.norm.weight" = %843 : f32[192] */
-  memcpy(outputs[97], arena + 756746688, sizeof(float) * 192);
-  /* output 98 "grad:layers.1.1.norm.bias" = %842 : f32[192] */
-  memcpy(outputs[98], arena + 756746496, sizeof(float) * 192);
-  /* output 99 "grad:layers.2.0.pos_emb" = %838 : f32[64, 192] */
-  memcpy(outputs[99], arena + 756731904, sizeof(float) * 12288);
-  /* output 100 "grad:layers.2.0.norm1.weight" = %836 : f32[192] */
-  memcpy(outputs[100], arena + 756746304, sizeof(float) * 192);
-  /* output 101 "grad:layers.2.0.norm1.bias" = %834 : f32[192] */
-  memcpy(outputs[101], arena + 756746112, sizeof(float) * 192);
-  /* output 102 "grad:layers.2.0.layers.0.0.Wq_odd.weight" = %830 : f32[192, 192] */
-  memcpy(outputs[102], arena + 756695040, sizeof(float) * 36864);
-  /* output 103 "grad:layers.2.0.layers.0.0.Wq_odd.bias" = %831 : f32[192] */
-  memcpy(outputs[103], arena + 756745920, sizeof(float) * 192);
-  /* output 104 "grad:layers.2.0.layers.0.0.Wkv_odd.weight" = %827 : f32[384, 192] */
-  memcpy(outputs[104], arena + 756584448, sizeof(float) * 73728);
-  /* output 105 "grad:layers.2.0.layers.0.0.Wkv_odd.bias" = %828 : f32[384] */
-  memcpy(outputs[105], arena + 756744960, sizeof(float) * 384);
-  /* output 106 "grad:layers.2.0.layers.0.0.proj.weight" = %818 : f32[192, 192] */
-  memcpy(outputs[106], arena + 756658176, sizeof(float) * 36864);
-  /* output 107 "grad:layers.2.0.layers.0.0.proj.bias" = %819 : f32[192] */
-  memcpy(outputs[107], arena + 756745728, sizeof(float) * 192);
-  /* output 108 "grad:layers.2.0.norm2.weight" = %813 : f32[192] */
-  memcpy(outputs[108], arena + 756745536, sizeof(float) * 192);
-  /* output 109 "grad:layers.2.0.norm2.bias" = %811 : f32[192] */
-  memcpy(outputs[109], arena + 756745344, sizeof(float) * 192);
-  /* output 110 "grad:layers.2.0.layers.0.1.fc1.weight" = %808 : f32[768, 192] */
-  memcpy(outputs[110], arena + 756289536, sizeof(float) * 147456);
-  /* output 111 "grad:layers.2.0.layers.0.1.fc1.bias" = %809 : f32[768] */
-  memcpy(outputs[111], arena + 756744192, sizeof(float) * 768);
-  /* output 112 "grad:layers.2.0.layers.0.1.fc2.weight" = %803 : f32[192, 768] */
-  memcpy(outputs[112], arena + 758317056, sizeof(float) * 147456);
-  /* output 113 "grad:layers.2.0.layers.0.1.fc2.bias" = %804 : f32[192] */
-  memcpy(outputs[113], arena + 758576064, sizeof(float) * 192);
-  /* output 114 "grad:layers.2.0.layers.1.0.Wq_odd.weight" = %792 : f32[192, 192] */
-  memcpy(outputs[114], arena + 758538240, sizeof(float) * 36864);
-  /* output 115 "grad:layers.2.0.layers.1.0.Wq_odd.bias" = %793 : f32[192] */
-  memcpy(outputs[115], arena + 758575488, sizeof(float) * 192);
-  /* output 116 "grad:layers.2.0.layers.1.0.Wkv_odd.weight" = %789 : f32[384, 192] */
-  memcpy(outputs[116], arena + 758464512, sizeof(float) * 73728);
-  /* output 117 "grad:layers.2.0.layers.1.0.Wkv_odd.bias" = %790 : f32[384] */
-  memcpy(outputs[117], arena + 758575104, sizeof(float) * 384);
-  /* output 118 "grad:layers.2.0.layers.1.0.proj.weight" = %780 : f32[192, 192] */
-  memcpy(outputs[118], arena + 758710272, sizeof(float) * 36864);
-  /* output 119 "grad:layers.2.0.layers.1.0.proj.bias" = %781 : f32[192] */
-  memcpy(outputs[119], arena + 758747520, sizeof(float) * 192);
-  /* output 120 "grad:layers.2.0.layers.1.1.fc1.weight" = %770 : f32[768, 192] */
-  memcpy(outputs[120], arena + 759103488, sizeof(float) * 147456);
-  /* output 121 "grad:layers.2.0.layers.1.1.fc1.bias" = %771 : f32[768] */
-  memcpy(outputs[121], arena + 759250944, sizeof(float) * 768);
-  /* output 122 "grad:layers.2.0.layers.1.1.fc2.weight" = %765 : f32[192, 768] */
-  memcpy(outputs[122], arena + 761462784, sizeof(float) * 147456);
-  /* output 123 "grad:layers.2.0.layers.1.1.fc2.bias" = %766 : f32[192] */
-  memcpy(outputs[123], arena + 761721792, sizeof(float) * 192);
-  /* output 124 "grad:layers.2.0.layers.2.0.Wq_odd.weight" = %754 : f32[192, 192] */
-  memcpy(outputs[124], arena + 761683968, sizeof(float) * 36864);
-  /* output 125 "grad:layers.2.0.layers.2.0.Wq_odd.bias" = %755 : f32[192] */
-  memcpy(outputs[125], arena + 761721216, sizeof(float) * 192);
-  /* output 126 "grad:layers.2.0.layers.2.0.Wkv_odd.weight" = %751 : f32[384, 192] */
-  memcpy(outputs[126], arena + 761610240, sizeof(float) * 73728);
-  /* output 127 "grad:layers.2.0.layers.2.0.Wkv_odd.bias" = %752 : f32[384] */
-  memcpy(outputs[127], arena + 761720832, sizeof(float) * 384);
-  /* output 128 "grad:layers.2.0.layers.2.0.proj.weight" = %742 : f32[192, 192] */
-  memcpy(outputs[128], arena + 761856000, sizeof(float) * 36864);
-  /* output 129 "grad:layers.2.0.layers.2.0.proj.bias" = %743 : f32[192] */
-  memcpy(outputs[129], arena + 761893248, sizeof(float) * 192);
-  /* output 130 "grad:layers.2.0.layers.2.1.fc1.weight" = %732 : f32[768, 192] */
-  memcpy(outputs[130], arena + 762249216, sizeof(float) * 147456);
-  /* output 131 "grad:layers.2.0.layers.2.1.fc1.bias" = %733 : f32[768] */
-  memcpy(outputs[131], arena + 762396672, sizeof(float) * 768);
-  /* output 132 "grad:layers.2.0.layers.2.1.fc2.weight" = %727 : f32[192, 768] */
-  memcpy(outputs[132], arena + 764608512, sizeof(float) * 147456);
-  /* output 133 "grad:layers.2.0.layers.2.1.fc2.bias" = %728 : f32[192] */
-  memcpy(outputs[133], arena + 764867520, sizeof(float) * 192);
-  /* output 134 "grad:layers.2.0.layers.3.0.Wq_odd.weight" = %718 : f32[192, 192] */
-  memcpy(outputs[134], arena + 764829696, sizeof(float) * 36864);
-  /* output 135 "grad:layers.2.0.layers.3.0.Wq_odd.bias" = %719 : f32[192] */
-  memcpy(outputs[135], arena + 764866944, sizeof(float) * 192);
-  /* output 136 "grad:layers.2.0.layers.3.0.Wkv_odd.weight" = %715 : f32[384, 192] */
-  memcpy(outputs[136], arena + 764755968, sizeof(float) * 73728);
-  /* output 137 "grad:layers.2.0.layers.3.0.Wkv_odd.bias" = %716 : f32[384] */
-  memcpy(outputs[137], arena + 764866560, sizeof(float) * 384);
-  /* output 138 "grad:layers.2.0.layers.3.0.proj.weight" = %706 : f32[192, 192] */
-  memcpy(outputs[138], arena + 765001728, sizeof(float) * 36864);
-  /* output 139 "grad:layers.2.0.layers.3.0.proj.bias" = %707 : f32[192] */
-  memcpy(outputs[139], arena + 765038976, sizeof(float) * 192);
-  /* output 140 "grad:layers.2.0.layers.3.1.fc1.weight" = %698 : f32[768, 192] */
-  memcpy(outputs[140], arena + 765394944, sizeof(float) * 147456);
-  /* output 141 "grad:layers.2.0.layers.3.1.fc1.bias" = %699 : f32[768] */
-  memcpy(outputs[141], arena + 765542400, sizeof(float) * 768);
-  /* output 142 "grad:layers.2.0.layers.3.1.fc2.weight" = %693 : f32[192, 768] */
-  memcpy(outputs[142], arena + 785727488, sizeof(float) * 147456);
-  /* output 143 "grad:layers.2.0.layers.3.1.fc2.bias" = %694 : f32[192] */
-  memcpy(outputs[143], arena + 785168192, sizeof(float) * 192);
-  /* output 144 "grad:layers.2.1.conv.weight" = %687 : f32[192, 192, 3, 3] */
-  memcpy(outputs[144], arena + 784793600, sizeof(float) * 331776);
-  /* output 145 "grad:layers.2.1.conv.bias" = %688 : f32[192] */
-  memcpy(outputs[145], arena + 785168000, sizeof(float) * 192);
-  /* output 146 "grad:layers.2.1.norm.weight" = %683 : f32[192] */
-  memcpy(outputs[146], arena + 785167808, sizeof(float) * 192);
-  /* output 147 "grad:layers.2.1.norm.bias" = %682 : f32[192] */
-  memcpy(outputs[147], arena + 785167616, sizeof(float) * 192);
-  /* output 148 "grad:layers.3.0.pos_emb" = %678 : f32[16, 192] */
-  memcpy(outputs[148], arena + 785162240, sizeof(float) * 3072);
-  /* output 149 "grad:layers.3.0.norm1.weight" = %676 : f32[192] */
-  memcpy(outputs[149], arena + 785167424, sizeof(float) * 192);
-  /* output 150 "grad:layers.3.0.norm1.bias" = %674 : f32[192] */
-  memcpy(outputs[150], arena + 785167232, sizeof(float) * 192);
-  /* output 151 "grad:layers.3.0.layers.0.0.Wq_odd.weight" = %670 : f32[192, 192] */
-  memcpy(outputs[151], arena + 786194432, sizeof(float) * 36864);
-  /* output 152 "grad:layers.3.0.layers.0.0.Wq_odd.bias" = %671 : f32[192] */
-  memcpy(outputs[152], arena + 785167040, sizeof(float) * 192);
-  /* output 153 "grad:layers.3.0.layers.0.0.Wkv_odd.weight" = %667 : f32[384, 192] */
-  memcpy(outputs[153], arena + 785481728, sizeof(float) * 73728);
-  /* output 154 "grad:layers.3.0.layers.0.0.Wkv_odd.bias" = %668 : f32[384] */
-  memcpy(outputs[154], arena + 785166080, sizeof(float) * 384);
-  /* output 155 "grad:layers.3.0.layers.0.0.proj.weight" = %658 : f32[192, 192] */
-  memcpy(outputs[155], arena + 785125376, sizeof(float) * 36864);
-  /* output 156 "grad:layers.3.0.layers.0.0.proj.bias" = %659 : f32[192] */
-  memcpy(outputs[156], arena + 785166848, sizeof(float) * 192);
-  /* output 157 "grad:layers.3.0.norm2.weight" = %653 : f32[192] */
-  memcpy(outputs[157], arena + 785166656, sizeof(float) * 192);
-  /* output 158 "grad:layers.3.0.norm2.bias" = %651 : f32[192] */
-  memcpy(outputs[158], arena + 785166464, sizeof(float) * 192);
-  /* output 159 "grad:layers.3.0.layers.0.1.fc1.weight" = %648 : f32[768, 192] */
-  memcpy(outputs[159], arena + 785334272, sizeof(float) * 147456);
-  /* output 160 "grad:layers.3.0.layers.0.1.fc1.bias" = %649 : f32[768] */
-  memcpy(outputs[160], arena + 785165312, sizeof(float) * 768);
-  /* output 161 "grad:layers.3.0.layers.0.1.fc2.weight" = %643 : f32[192, 768] */
-  memcpy(outputs[161], arena + 785186816, sizeof(float) * 147456);
-  /* output 162 "grad:layers.3.0.layers.0.1.fc2.bias" = %644 : f32[192] */
-  memcpy(outputs[162], arena + 785950208, sizeof(float) * 192);
-  /* output 163 "grad:layers.3.0.layers.1.0.Wq_odd.weight" = %632 : f32[192, 192] */
-  memcpy(outputs[163], arena + 786157568, sizeof(float) * 36864);
-  /* output 164 "grad:layers.3.0.layers.1.0.Wq_odd.bias" = %633 : f32[192] */
-  memcpy(outputs[164], arena + 785950016, sizeof(float) * 192);
-  /* output 165 "grad:layers.3.0.layers.1.0.Wkv_odd.weight" = %629 : f32[384, 192] */
-  memcpy(outputs[165], arena + 785874944, sizeof(float) * 73728);
-  /* output 166 "grad:layers.3.0.layers.1.0.Wkv_odd.bias" = %630 : f32[384] */
-  memcpy(outputs[166], arena + 785949440, sizeof(float) * 384);
-  /* output 167 "grad:layers.3.0.layers.1.0.proj.weight" = %620 : f32[192, 192] */
-  memcpy(outputs[167], arena + 786120704, sizeof(float) * 36864);
-  /* output 168 "grad:layers.3.0.layers.1.0.proj.bias" = %621 : f32[192] */
-  memcpy(outputs[168], arena + 785949824, sizeof(float) * 192);
-  /* output 169 "grad:layers.3.0.layers.1.1.fc1.weight" = %610 : f32[768, 192] */
-  memcpy(outputs[169], arena + 785580032, sizeof(float) * 147456);
-  /* output 170 "grad:layers.3.0.layers.1.1.fc1.bias" = %611 : f32[768] */
-  memcpy(outputs[170], arena + 785948672, sizeof(float) * 768);
-  /* output 171 "grad:layers.3.0.layers.1.1.fc2.weight" = %605 : f32[192, 768] */
-  memcpy(outputs[171], arena + 785973248, sizeof(float) * 147456);
-  /* output 172 "grad:layers.3.0.layers.1.1.fc2.bias" = %606 : f32[192] */
-  memcpy(outputs[172], arena + 786355712, sizeof(float) * 192);
-  /* output 173 "grad:layers.3.0.layers.2.0.Wq_odd.weight" = %594 : f32[192, 192] */
-  memcpy(outputs[173], arena + 786587648, sizeof(float) * 36864);
-  /* output 174 "grad:layers.3.0.layers.2.0.Wq_odd.bias" = %595 : f32[192] */
-  memcpy(outputs[174], arena + 786355136, sizeof(float) * 192);
-  /* output 175 "grad:layers.3.0.layers.2.0.Wkv_odd.weight" = %591 : f32[384, 192] */
-  memcpy(outputs[175], arena + 786513920, sizeof(float) * 73728);
-  /* output 176 "grad:layers.3.0.layers.2.0.Wkv_odd.bias" = %592 : f32[384] */
-  memcpy(outputs[176], arena + 786354176, sizeof(float) * 384);
-  /* output 177 "grad:layers.3.0.layers.2.0.proj.weight" = %582 : f32[192, 192] */
-  memcpy(outputs[177], arena + 786317312, sizeof(float) * 36864);
-  /* output 178 "grad:layers.3.0.layers.2.0.proj.bias" = %583 : f32[192] */
-  memcpy(outputs[178], arena + 786354944, sizeof(float) * 192);
-  /* output 179 "grad:layers.3.0.layers.2.1.fc1.weight" = %572 : f32[768, 192] */
-  memcpy(outputs[179], arena + 786366464, sizeof(float) * 147456);
-  /* output 180 "grad:layers.3.0.layers.2.1.fc1.bias" = %573 : f32[768] */
-  memcpy(outputs[180], arena + 786624512, sizeof(float) * 768);
-  /* output 181 "grad:layers.3.0.layers.2.1.fc2.weight" = %567 : f32[192, 768] */
-  memcpy(outputs[181], arena + 786759680, sizeof(float) * 147456);
-  /* output 182 "grad:layers.3.0.layers.2.1.fc2.bias" = %568 : f32[192] */
-  memcpy(outputs[182], arena + 787142144, sizeof(float) * 192);
-  /* output 183 "grad:layers.3.0.layers.3.0.Wq_odd.weight" = %558 : f32[192, 192] */
-  memcpy(outputs[183], arena + 787374080, sizeof(float) * 36864);
-  /* output 184 "grad:layers.3.0.layers.3.0.Wq_odd.bias" = %559 : f32[192] */
-  memcpy(outputs[184], arena + 787141568, sizeof(float) * 192);
-  /* output 185 "grad:layers.3.0.layers.3.0.Wkv_odd.weight" = %555 : f32[384, 192] */
-  memcpy(outputs[185], arena + 787300352, sizeof(float) * 73728);
-  /* output 186 "grad:layers.3.0.layers.3.0.Wkv_odd.bias" = %556 : f32[384] */
-  memcpy(outputs[186], arena + 787140608, sizeof(float) * 384);
-  /* output 187 "grad:layers.3.0.layers.3.0.proj.weight" = %546 : f32[192, 192] */
-  memcpy(outputs[187], arena + 787103744, sizeof(float) * 36864);
-  /* output 188 "grad:layers.3.0.layers.3.0.proj.bias" = %547 : f32[192] */
-  memcpy(outputs[188], arena + 787141376, sizeof(float) * 192);
-  /* output 189 "grad:layers.3.0.layers.3.1.fc1.weight" = %538 : f32[768, 192] */
-  memcpy(outputs[189], arena + 787152896, sizeof(float) * 147456);
-  /* output 190 "grad:layers.3.0.layers.3.1.fc1.bias" = %539 : f32[768] */
-  memcpy(outputs[190], arena + 787410944, sizeof(float) * 768);
-  /* output 191 "grad:layers.3.0.layers.3.1.fc2.weight" = %533 : f32[192, 768] */
-  memcpy(outputs[191], arena + 788524544, sizeof(float) * 147456);
-  /* output 192 "grad:layers.3.0.layers.3.1.fc2.bias" = %534 : f32[192] */
-  memcpy(outputs[192], arena + 792015728, sizeof(float) * 192);
-  /* output 193 "grad:norm.weight" = %528 : f32[192] */
-  memcpy(outputs[193], arena + 792015536, sizeof(float) * 192);
-  /* output 194 "grad:norm.bias" = %527 : f32[192] */
-  memcpy(outputs[194], arena + 792015344, sizeof(float) * 192);
-  /* output 195 "grad:mlp_head.weight" = %522 : f32[1000, 192] */
-  memcpy(outputs[195], arena + 788332544, sizeof(float) * 192000);
-  /* output 196 "grad:mlp_head.bias" = %523 : f32[1000] */
-  memcpy(outputs[196], arena + 792014336, sizeof(float) * 1000);
+  /* output 26 "grad:layers.0.0.layers.0.0.Wkv_even.weight" = %1075 : f32[384, 192] */
+  memcpy(outputs[26], arena + 314572800, sizeof(float) * 73728);
+  /* output 27 "grad:layers.0.0.layers.0.0.Wkv_even.bias" = %1076 : f32[384] */
+  memcpy(outputs[27], arena + 188743680, sizeof(float) * 384);
+  /* output 28 "grad:layers.0.0.layers.0.0.proj.weight" = %1060 : f32[192, 192] */
+  memcpy(outputs[28], arena + 494862336, sizeof(float) * 36864);
+  /* output 29 "grad:layers.0.0.layers.0.0.proj.bias" = %1061 : f32[192] */
+  memcpy(outputs[29], arena + 488570880, sizeof(float) * 192);
+  /* output 30 "grad:layers.0.0.norm2.weight" = %1055 : f32[192] */
+  memcpy(outputs[30], arena + 501154752, sizeof(float) * 192);
+  /* output 31 "grad:layers.0.0.norm2.bias" = %1053 : f32[192] */
+  memcpy(outputs[31], arena + 501154560, sizeof(float) * 192);
+  /* output 32 "grad:layers.0.0.layers.0.1.fc1.weight" = %1049 : f32[768, 192] */
+  memcpy(outputs[32], arena + 507592704, sizeof(float) * 147456);
+  /* output 33 "grad:layers.0.0.layers.0.1.fc1.bias" = %1050 : f32[768] */
+  memcpy(outputs[33], arena + 501153792, sizeof(float) * 768);
+  /* output 34 "grad:layers.0.0.layers.0.1.fc2.weight" = %1044 : f32[192, 768] */
+  memcpy(outputs[34], arena + 507445248, sizeof(float) * 147456);
+  /* output 35 "grad:layers.0.0.layers.0.1.fc2.bias" = %1045 : f32[192] */
+  memcpy(outputs[35], arena + 507740160, sizeof(float) * 192);
+  /* output 36 "grad:layers.0.0.layers.1.0.Wq_odd.weight" = %1034 : f32[192, 192] */
+  memcpy(outputs[36], arena + 520101888, sizeof(float) * 36864);
+  /* output 37 "grad:layers.0.0.layers.1.0.Wq_odd.bias" = %1035 : f32[192] */
+  memcpy(outputs[37], arena + 513736704, sizeof(float) * 192);
+  /* output 38 "grad:layers.0.0.layers.1.0.Wkv_odd.weight" = %1031 : f32[384, 192] */
+  memcpy(outputs[38], arena + 520028160, sizeof(float) * 73728);
+  /* output 39 "grad:layers.0.0.layers.1.0.Wkv_odd.bias" = %1032 : f32[384] */
+  memcpy(outputs[39], arena + 520138752, sizeof(float) * 384);
+  /* output 40 "grad:layers.0.0.layers.1.0.proj.weight" = %1022 : f32[192, 192] */
+  memcpy(outputs[40], arena + 532611072, sizeof(float) * 36864);
+  /* output 41 "grad:layers.0.0.layers.1.0.proj.bias" = %1023 : f32[192] */
+  memcpy(outputs[41], arena + 526319616, sizeof(float) * 192);
+  /* output 42 "grad:layers.0.0.layers.1.1.fc1.weight" = %1013 : f32[768, 192] */
+  memcpy(outputs[42], arena + 551485440, sizeof(float) * 147456);
+  /* output 43 "grad:layers.0.0.layers.1.1.fc1.bias" = %1014 : f32[768] */
+  memcpy(outputs[43], arena + 538902528, sizeof(float) * 768);
+  /* output 44 "grad:layers.0.0.layers.1.1.fc2.weight" = %1008 : f32[192, 768] */
+  memcpy(outputs[44], arena + 558256128, sizeof(float) * 147456);
+  /* output 45 "grad:layers.0.0.layers.1.1.fc2.bias" = %1009 : f32[192] */
+  memcpy(outputs[45], arena + 558603072, sizeof(float) * 192);
+  /* output 46 "grad:layers.0.1.conv.weight" = %1002 : f32[192, 192, 3, 3] */
+  memcpy(outputs[46], arena + 557776896, sizeof(float) * 331776);
+  /* output 47 "grad:layers.0.1.conv.bias" = %1003 : f32[192] */
+  memcpy(outputs[47], arena + 558602880, sizeof(float) * 192);
+  /* output 48 "grad:layers.0.1.norm.weight" = %998 : f32[192] */
+  memcpy(outputs[48], arena + 558602688, sizeof(float) * 192);
+  /* output 49 "grad:layers.0.1.norm.bias" = %997 : f32[192] */
+  memcpy(outputs[49], arena + 558602496, sizeof(float) * 192);
+  /* output 50 "grad:layers.1.0.pos_emb" = %992 : f32[256, 192] */
+  memcpy(outputs[50], arena + 558477312, sizeof(float) * 49152);
+  /* output 51 "grad:layers.1.0.norm1.weight" = %990 : f32[192] */
+  memcpy(outputs[51], arena + 558602304, sizeof(float) * 192);
+  /* output 52 "grad:layers.1.0.norm1.bias" = %988 : f32[192] */
+  memcpy(outputs[52], arena + 558602112, sizeof(float) * 192);
+  /* output 53 "grad:layers.1.0.layers.0.0.Wq_odd.weight" = %983 : f32[192, 192] */
+  memcpy(outputs[53], arena + 558563328, sizeof(float) * 36864);
+  /* output 54 "grad:layers.1.0.layers.0.0.Wq_odd.bias" = %984 : f32[192] */
+  memcpy(outputs[54], arena + 558601920, sizeof(float) * 192);
+  /* output 55 "grad:layers.1.0.layers.0.0.Wkv_odd.weight" = %980 : f32[384, 192] */
+  memcpy(outputs[55], arena + 558403584, sizeof(float) * 73728);
+  /* output 56 "grad:layers.1.0.layers.0.0.Wkv_odd.bias" = %981 : f32[384] */
+  memcpy(outputs[56], arena + 558600960, sizeof(float) * 384);
+  /* output 57 "grad:layers.1.0.layers.0.0.proj.weight" = %971 : f32[192, 192] */
+  memcpy(outputs[57], arena + 558526464, sizeof(float) * 36864);
+  /* output 58 "grad:layers.1.0.layers.0.0.proj.bias" = %972 : f32[192] */
+  memcpy(outputs[58], arena + 558601728, sizeof(float) * 192);
+  /* output 59 "grad:layers.1.0.norm2.weight" = %966 : f32[192] */
+  memcpy(outputs[59], arena + 558601536, sizeof(float) * 192);
+  /* output 60 "grad:layers.1.0.norm2.bias" = %964 : f32[192] */
+  memcpy(outputs[60], arena + 558601344, sizeof(float) * 192);
+  /* output 61 "grad:layers.1.0.layers.0.1.fc1.weight" = %960 : f32[768, 192] */
+  memcpy(outputs[61], arena + 558108672, sizeof(float) * 147456);
+  /* output 62 "grad:layers.1.0.layers.0.1.fc1.bias" = %961 : f32[768] */
+  memcpy(outputs[62], arena + 558600192, sizeof(float) * 768);
+  /* output 63 "grad:layers.1.0.layers.0.1.fc2.weight" = %955 : f32[192, 768] */
+  memcpy(outputs[63], arena + 560922624, sizeof(float) * 147456);
+  /* output 64 "grad:layers.1.0.layers.0.1.fc2.bias" = %956 : f32[192] */
+  memcpy(outputs[64], arena + 561181632, sizeof(float) * 192);
+  /* output 65 "grad:layers.1.0.layers.1.0.Wq_odd.weight" = %943 : f32[192, 192] */
+  memcpy(outputs[65], arena + 561143808, sizeof(float) * 36864);
+  /* output 66 "grad:layers.1.0.layers.1.0.Wq_odd.bias" = %944 : f32[192] */
+  memcpy(outputs[66], arena + 561181056, sizeof(float) * 192);
+  /* output 67 "grad:layers.1.0.layers.1.0.Wkv_odd.weight" = %940 : f32[384, 192] */
+  memcpy(outputs[67], arena + 561070080, sizeof(float) * 73728);
+  /* output 68 "grad:layers.1.0.layers.1.0.Wkv_odd.bias" = %941 : f32[384] */
+  memcpy(outputs[68], arena + 561180672, sizeof(float) * 384);
+  /* output 69 "grad:layers.1.0.layers.1.0.proj.weight" = %931 : f32[192, 192] */
+  memcpy(outputs[69], arena + 562495488, sizeof(float) * 36864);
+  /* output 70 "grad:layers.1.0.layers.1.0.proj.bias" = %932 : f32[192] */
+  memcpy(outputs[70], arena + 562532736, sizeof(float) * 192);
+  /* output 71 "grad:layers.1.0.layers.1.1.fc1.weight" = %920 : f32[768, 192] */
+  memcpy(outputs[71], arena + 564068352, sizeof(float) * 147456);
+  /* output 72 "grad:layers.1.0.layers.1.1.fc1.bias" = %921 : f32[768] */
+  memcpy(outputs[72], arena + 564215808, sizeof(float) * 768);
+  /* output 73 "grad:layers.1.0.layers.1.1.fc2.weight" = %915 : f32[192, 768] */
+  memcpy(outputs[73], arena + 573505536, sizeof(float) * 147456);
+  /* output 74 "grad:layers.1.0.layers.1.1.fc2.bias" = %916 : f32[192] */
+  memcpy(outputs[74], arena + 573764544, sizeof(float) * 192);
+  /* output 75 "grad:layers.1.0.layers.2.0.Wq_odd.weight" = %903 : f32[192, 192] */
+  memcpy(outputs[75], arena + 573726720, sizeof(float) * 36864);
+  /* output 76 "grad:layers.1.0.layers.2.0.Wq_odd.bias" = %904 : f32[192] */
+  memcpy(outputs[76], arena + 573763968, sizeof(float) * 192);
+  /* output 77 "grad:layers.1.0.layers.2.0.Wkv_odd.weight" = %900 : f32[384, 192] */
+  memcpy(outputs[77], arena + 573652992, sizeof(float) * 73728);
+  /* output 78 "grad:layers.1.0.layers.2.0.Wkv_odd.bias" = %901 : f32[384] */
+  memcpy(outputs[78], arena + 573763584, sizeof(float) * 384);
+  /* output 79 "grad:layers.1.0.layers.2.0.proj.weight" = %891 : f32[192, 192] */
+  memcpy(outputs[79], arena + 575078400, sizeof(float) * 36864);
+  /* output 80 "grad:layers.1.0.layers.2.0.proj.bias" = %892 : f32[192] */
+  memcpy(outputs[80], arena + 575115648, sizeof(float) * 192);
+  /* output 81 "grad:layers.1.0.layers.2.1.fc1.weight" = %880 : f32[768, 192] */
+  memcpy(outputs[81], arena + 576651264, sizeof(float) * 147456);
+  /* output 82 "grad:layers.1.0.layers.2.1.fc1.bias" = %881 : f32[768] */
+  memcpy(outputs[82], arena + 576798720, sizeof(float) * 768);
+  /* output 83 "grad:layers.1.0.layers.2.1.fc2.weight" = %875 : f32[192, 768] */
+  memcpy(outputs[83], arena + 586088448, sizeof(float) * 147456);
+  /* output 84 "grad:layers.1.0.layers.2.1.fc2.bias" = %876 : f32[192] */
+  memcpy(outputs[84], arena + 586347456, sizeof(float) * 192);
+  /* output 85 "grad:layers.1.0.layers.3.0.Wq_odd.weight" = %865 : f32[192, 192] */
+  memcpy(outputs[85], arena + 586309632, sizeof(float) * 36864);
+  /* output 86 "grad:layers.1.0.layers.3.0.Wq_odd.bias" = %866 : f32[192] */
+  memcpy(outputs[86], arena + 586346880, sizeof(float) * 192);
+  /* output 87 "grad:layers.1.0.layers.3.0.Wkv_odd.weight" = %862 : f32[384, 192] */
+  memcpy(outputs[87], arena + 586235904, sizeof(float) * 73728);
+  /* output 88 "grad:layers.1.0.layers.3.0.Wkv_odd.bias" = %863 : f32[384] */
+  memcpy(outputs[88], arena + 586346496, sizeof(float) * 384);
+  /* output 89 "grad:layers.1.0.layers.3.0.proj.weight" = %853 : f32[192, 192] */
+  memcpy(outputs[89], arena + 587661312, sizeof(float) * 36864);
+  /* output 90 "grad:layers.1.0.layers.3.0.proj.bias" = %854 : f32[192] */
+  memcpy(outputs[90], arena + 587698560, sizeof(float) * 192);
+  /* output 91 "grad:layers.1.0.layers.3.1.fc1.weight" = %844 : f32[768, 192] */
+  memcpy(outputs[91], arena + 589234176, sizeof(float) * 147456);
+  /* output 92 "grad:layers.1.0.layers.3.1.fc1.bias" = %845 : f32[768] */
+  memcpy(outputs[92], arena + 589381632, sizeof(float) * 768);
+  /* output 93 "grad:layers.1.0.layers.3.1.fc2.weight" = %839 : f32[192, 768] */
+  memcpy(outputs[93], arena + 649334784, sizeof(float) * 147456);
+  /* output 94 "grad:layers.1.0.layers.3.1.fc2.bias" = %840 : f32[192] */
+  memcpy(outputs[94], arena + 649643712, sizeof(float) * 192);
+  /* output 95 "grad:layers.1.1.conv.weight" = %833 : f32[192, 192, 3, 3] */
+  memcpy(outputs[95], arena + 649003008, sizeof(float) * 331776);
+  /* output 96 "grad:layers.1.1.conv.bias" = %834 : f32[192] */
+  memcpy(outputs[96], arena + 649643520, sizeof(float) * 192);
+  /* output 97 "grad:layers.1.1.norm.weight" = %829 : f32[192] */
+  memcpy(outputs[97], arena + 649643328, sizeof(float) * 192);
+  /* output 98 "grad:layers.1.1.norm.bias" = %828 : f32[192] */
+  memcpy(outputs[98], arena + 649643136, sizeof(float) * 192);
+  /* output 99 "grad:layers.2.0.pos_emb" = %823 : f32[64, 192] */
+  memcpy(outputs[99], arena + 649629696, sizeof(float) * 12288);
+  /* output 100 "grad:layers.2.0.norm1.weight" = %821 : f32[192] */
+  memcpy(outputs[100], arena + 649642944, sizeof(float) * 192);
+  /* output 101 "grad:layers.2.0.norm1.bias" = %819 : f32[192] */
+  memcpy(outputs[101], arena + 649642752, sizeof(float) * 192);
+  /* output 102 "grad:layers.2.0.layers.0.0.Wq_odd.weight" = %814 : f32[192, 192] */
+  memcpy(outputs[102], arena + 649592832, sizeof(float) * 36864);
+  /* output 103 "grad:layers.2.0.layers.0.0.Wq_odd.bias" = %815 : f32[192] */
+  memcpy(outputs[103], arena + 649642560, sizeof(float) * 192);
+  /* output 104 "grad:layers.2.0.layers.0.0.Wkv_odd.weight" = %811 : f32[384, 192] */
+  memcpy(outputs[104], arena + 649482240, sizeof(float) * 73728);
+  /* output 105 "grad:layers.2.0.layers.0.0.Wkv_odd.bias" = %812 : f32[384] */
+  memcpy(outputs[105], arena + 649641984, sizeof(float) * 384);
+  /* output 106 "grad:layers.2.0.layers.0.0.proj.weight" = %802 : f32[192, 192] */
+  memcpy(outputs[106], arena + 649555968, sizeof(float) * 36864);
+  /* output 107 "grad:layers.2.0.layers.0.0.proj.bias" = %803 : f32[192] */
+  memcpy(outputs[107], arena + 649642368, sizeof(float) * 192);
+  /* output 108 "grad:layers.2.0.norm2.weight" = %797 : f32[192] */
+  memcpy(outputs[108], arena + 650160192, sizeof(float) * 192);
+  /* output 109 "grad:layers.2.0.norm2.bias" = %795 : f32[192] */
+  memcpy(outputs[109], arena + 650160000, sizeof(float) * 192);
+  /* output 110 "grad:layers.2.0.layers.0.1.fc1.weight" = %791 : f32[768, 192] */
+  memcpy(outputs[110], arena + 649936896, sizeof(float) * 147456);
+  /* output 111 "grad:layers.2.0.layers.0.1.fc1.bias" = %792 : f32[768] */
+  memcpy(outputs[111], arena + 650158080, sizeof(float) * 768);
+  /* output 112 "grad:layers.2.0.layers.0.1.fc2.weight" = %786 : f32[192, 768] */
+  memcpy(outputs[112], arena + 649789440, sizeof(float) * 147456);
+  /* output 113 "grad:layers.2.0.layers.0.1.fc2.bias" = %787 : f32[192] */
+  memcpy(outputs[113], arena + 650159808, sizeof(float) * 192);
+  /* output 114 "grad:layers.2.0.layers.1.0.Wq_odd.weight" = %774 : f32[192, 192] */
+  memcpy(outputs[114], arena + 650219520, sizeof(float) * 36864);
+  /* output 115 "grad:layers.2.0.layers.1.0.Wq_odd.bias" = %775 : f32[192] */
+  memcpy(outputs[115], arena + 650159232, sizeof(float) * 192);
+  /* output 116 "grad:layers.2.0.layers.1.0.Wkv_odd.weight" = %771 : f32[384, 192] */
+  memcpy(outputs[116], arena + 650084352, sizeof(float) * 73728);
+  /* output 117 "grad:layers.2.0.layers.1.0.Wkv_odd.bias" = %772 : f32[384] */
+  memcpy(outputs[117], arena + 650158848, sizeof(float) * 384);
+  /* output 118 "grad:layers.2.0.layers.1.0.proj.weight" = %762 : f32[192, 192] */
+  memcpy(outputs[118], arena + 650182656, sizeof(float) * 36864);
+  /* output 119 "grad:layers.2.0.layers.1.0.proj.bias" = %763 : f32[192] */
+  memcpy(outputs[119], arena + 650256768, sizeof(float) * 192);
+  /* output 120 "grad:layers.2.0.layers.1.1.fc1.weight" = %751 : f32[768, 192] */
+  memcpy(outputs[120], arena + 650575872, sizeof(float) * 147456);
+  /* output 121 "grad:layers.2.0.layers.1.1.fc1.bias" = %752 : f32[768] */
+  memcpy(outputs[121], arena + 650723328, sizeof(float) * 768);
+  /* output 122 "grad:layers.2.0.layers.1.1.fc2.weight" = %746 : f32[192, 768] */
+  memcpy(outputs[122], arena + 652935168, sizeof(float) * 147456);
+  /* output 123 "grad:layers.2.0.layers.1.1.fc2.bias" = %747 : f32[192] */
+  memcpy(outputs[123], arena + 653194176, sizeof(float) * 192);
+  /* output 124 "grad:layers.2.0.layers.2.0.Wq_odd.weight" = %734 : f32[192, 192] */
+  memcpy(outputs[124], arena + 653156352, sizeof(float) * 36864);
+  /* output 125 "grad:layers.2.0.layers.2.0.Wq_odd.bias" = %735 : f32[192] */
+  memcpy(outputs[125], arena + 653193600, sizeof(float) * 192);
+  /* output 126 "grad:layers.2.0.layers.2.0.Wkv_odd.weight" = %731 : f32[384, 192] */
+  memcpy(outputs[126], arena + 653082624, sizeof(float) * 73728);
+  /* output 127 "grad:layers.2.0.layers.2.0.Wkv_odd.bias" = %732 : f32[384] */
+  memcpy(outputs[127], arena + 653193216, sizeof(float) * 384);
+  /* output 128 "grad:layers.2.0.layers.2.0.proj.weight" = %722 : f32[192, 192] */
+  memcpy(outputs[128], arena + 653328384, sizeof(float) * 36864);
+  /* output 129 "grad:layers.2.0.layers.2.0.proj.bias" = %723 : f32[192] */
+  memcpy(outputs[129], arena + 653365632, sizeof(float) * 192);
+  /* output 130 "grad:layers.2.0.layers.2.1.fc1.weight" = %711 : f32[768, 192] */
+  memcpy(outputs[130], arena + 653721600, sizeof(float) * 147456);
+  /* output 131 "grad:layers.2.0.layers.2.1.fc1.bias" = %712 : f32[768] */
+  memcpy(outputs[131], arena + 653869056, sizeof(float) * 768);
+  /* output 132 "grad:layers.2.0.layers.2.1.fc2.weight" = %706 : f32[192, 768] */
+  memcpy(outputs[132], arena + 656080896, sizeof(float) * 147456);
+  /* output 133 "grad:layers.2.0.layers.2.1.fc2.bias" = %707 : f32[192] */
+  memcpy(outputs[133], arena + 656339904, sizeof(float) * 192);
+  /* output 134 "grad:layers.2.0.layers.3.0.Wq_odd.weight" = %696 : f32[192, 192] */
+  memcpy(outputs[134], arena + 656302080, sizeof(float) * 36864);
+  /* output 135 "grad:layers.2.0.layers.3.0.Wq_odd.bias" = %697 : f32[192] */
+  memcpy(outputs[135], arena + 656339328, sizeof(float) * 192);
+  /* output 136 "grad:layers.2.0.layers.3.0.Wkv_odd.weight" = %693 : f32[384, 192] */
+  memcpy(outputs[136], arena + 656228352, sizeof(float) * 73728);
+  /* output 137 "grad:layers.2.0.layers.3.0.Wkv_odd.bias" = %694 : f32[384] */
+  memcpy(outputs[137], arena + 656338944, sizeof(float) * 384);
+  /* output 138 "grad:layers.2.0.layers.3.0.proj.weight" = %684 : f32[192, 192] */
+  memcpy(outputs[138], arena + 656474112, sizeof(float) * 36864);
+  /* output 139 "grad:layers.2.0.layers.3.0.proj.bias" = %685 : f32[192] */
+  memcpy(outputs[139], arena + 656511360, sizeof(float) * 192);
+  /* output 140 "grad:layers.2.0.layers.3.1.fc1.weight" = %675 : f32[768, 192] */
+  memcpy(outputs[140], arena + 656867328, sizeof(float) * 147456);
+  /* output 141 "grad:layers.2.0.layers.3.1.fc1.bias" = %676 : f32[768] */
+  memcpy(outputs[141], arena + 657014784, sizeof(float) * 768);
+  /* output 142 "grad:layers.2.0.layers.3.1.fc2.weight" = %670 : f32[192, 768] */
+  memcpy(outputs[142], arena + 674447360, sizeof(float) * 147456);
+  /* output 143 "grad:layers.2.0.layers.3.1.fc2.bias" = %671 : f32[192] */
+  memcpy(outputs[143], arena + 673457984, sizeof(float) * 192);
+  /* output 144 "grad:layers.2.1.conv.weight" = %664 : f32[192, 192, 3, 3] */
+  memcpy(outputs[144], arena + 673120256, sizeof(float) * 331776);
+  /* output 145 "grad:layers.2.1.conv.bias" = %665 : f32[192] */
+  memcpy(outputs[145], arena + 673457792, sizeof(float) * 192);
+  /* output 146 "grad:layers.2.1.norm.weight" = %660 : f32[192] */
+  memcpy(outputs[146], arena + 673457600, sizeof(float) * 192);
+  /* output 147 "grad:layers.2.1.norm.bias" = %659 : f32[192] */
+  memcpy(outputs[147], arena + 673457408, sizeof(float) * 192);
+  /* output 148 "grad:layers.3.0.pos_emb" = %654 : f32[16, 192] */
+  memcpy(outputs[148], arena + 673452032, sizeof(float) * 3072);
+  /* output 149 "grad:layers.3.0.norm1.weight" = %652 : f32[192] */
+  memcpy(outputs[149], arena + 673457216, sizeof(float) * 192);
+  /* output 150 "grad:layers.3.0.norm1.bias" = %650 : f32[192] */
+  memcpy(outputs[150], arena + 673457024, sizeof(float) * 192);
+  /* output 151 "grad:layers.3.0.layers.0.0.Wq_odd.weight" = %645 : f32[192, 192] */
+  memcpy(outputs[151], arena + 674988032, sizeof(float) * 36864);
+  /* output 152 "grad:layers.3.0.layers.0.0.Wq_odd.bias" = %646 : f32[192] */
+  memcpy(outputs[152], arena + 673456832, sizeof(float) * 192);
+  /* output 153 "grad:layers.3.0.layers.0.0.Wkv_odd.weight" = %642 : f32[384, 192] */
+  memcpy(outputs[153], arena + 674201600, sizeof(float) * 73728);
+  /* output 154 "grad:layers.3.0.layers.0.0.Wkv_odd.bias" = %643 : f32[384] */
+  memcpy(outputs[154], arena + 673455872, sizeof(float) * 384);
+  /* output 155 "grad:layers.3.0.layers.0.0.proj.weight" = %633 : f32[192, 192] */
+  memcpy(outputs[155], arena + 674951168, sizeof(float) * 36864);
+  /* output 156 "grad:layers.3.0.layers.0.0.proj.bias" = %634 : f32[192] */
+  memcpy(outputs[156], arena + 673456640, sizeof(float) * 192);
+  /* output 157 "grad:layers.3.0.norm2.weight" = %628 : f32[192] */
+  memcpy(outputs[157], arena + 673456448, sizeof(float) * 192);
+  /* output 158 "grad:layers.3.0.norm2.bias" = %626 : f32[192] */
+  memcpy(outputs[158], arena + 673456256, sizeof(float) * 192);
+  /* output 159 "grad:layers.3.0.layers.0.1.fc1.weight" = %622 : f32[768, 192] */
+  memcpy(outputs[159], arena + 674054144, sizeof(float) * 147456);
+  /* output 160 "grad:layers.3.0.layers.0.1.fc1.bias" = %623 : f32[768] */
+  memcpy(outputs[160], arena + 673455104, sizeof(float) * 768);
+  /* output 161 "grad:layers.3.0.layers.0.1.fc2.weight" = %617 : f32[192, 768] */
+  memcpy(outputs[161], arena + 673660928, sizeof(float) * 147456);
+  /* output 162 "grad:layers.3.0.layers.0.1.fc2.bias" = %618 : f32[192] */
+  memcpy(outputs[162], arena + 673502720, sizeof(float) * 192);
+  /* output 163 "grad:layers.3.0.layers.1.0.Wq_odd.weight" = %605 : f32[192, 192] */
+  memcpy(outputs[163], arena + 674914304, sizeof(float) * 36864);
+  /* output 164 "grad:layers.3.0.layers.1.0.Wq_odd.bias" = %606 : f32[192] */
+  memcpy(outputs[164], arena + 673502144, sizeof(float) * 192);
+  /* output 165 "grad:layers.3.0.layers.1.0.Wkv_odd.weight" = %602 : f32[384, 192] */
+  memcpy(outputs[165], arena + 673808384, sizeof(float) * 73728);
+  /* output 166 "grad:layers.3.0.layers.1.0.Wkv_odd.bias" = %603 : f32[384] */
+  memcpy(outputs[166], arena + 673501184, sizeof(float) * 384);
+  /* output 167 "grad:layers.3.0.layers.1.0.proj.weight" = %593 : f32[192, 192] */
+  memcpy(outputs[167], arena + 673464320, sizeof(float) * 36864);
+  /* output 168 "grad:layers.3.0.layers.1.0.proj.bias" = %594 : f32[192] */
+  memcpy(outputs[168], arena + 673501952, sizeof(float) * 192);
+  /* output 169 "grad:layers.3.0.layers.1.1.fc1.weight" = %582 : f32[768, 192] */
+  memcpy(outputs[169], arena + 673513472, sizeof(float) * 147456);
+  /* output 170 "grad:layers.3.0.layers.1.1.fc1.bias" = %583 : f32[768] */
+  memcpy(outputs[170], arena + 673882112, sizeof(float) * 768);
+  /* output 171 "grad:layers.3.0.layers.1.1.fc2.weight" = %577 : f32[192, 768] */
+  memcpy(outputs[171], arena + 673906688, sizeof(float) * 147456);
+  /* output 172 "grad:layers.3.0.layers.1.1.fc2.bias" = %578 : f32[192] */
+  memcpy(outputs[172], arena + 674276096, sizeof(float) * 192);
+  /* output 173 "grad:layers.3.0.layers.2.0.Wq_odd.weight" = %565 : f32[192, 192] */
+  memcpy(outputs[173], arena + 674877440, sizeof(float) * 36864);
+  /* output 174 "grad:layers.3.0.layers.2.0.Wq_odd.bias" = %566 : f32[192] */
+  memcpy(outputs[174], arena + 674275904, sizeof(float) * 192);
+  /* output 175 "grad:layers.3.0.layers.2.0.Wkv_odd.weight" = %562 : f32[384, 192] */
+  memcpy(outputs[175], arena + 674594816, sizeof(float) * 73728);
+  /* output 176 "grad:layers.3.0.layers.2.0.Wkv_odd.bias" = %563 : f32[384] */
+  memcpy(outputs[176], arena + 674275328, sizeof(float) * 384);
+  /* output 177 "grad:layers.3.0.layers.2.0.proj.weight" = %553 : f32[192, 192] */
+  memcpy(outputs[177], arena + 674840576, sizeof(float) * 36864);
+  /* output 178 "grad:layers.3.0.layers.2.0.proj.bias" = %554 : f32[192] */
+  memcpy(outputs[178], arena + 674275712, sizeof(float) * 192);
+  /* output 179 "grad:layers.3.0.layers.2.1.fc1.weight" = %542 : f32[768, 192] */
+  memcpy(outputs[179], arena + 674299904, sizeof(float) * 147456);
+  /* output 180 "grad:layers.3.0.layers.2.1.fc1.bias" = %543 : f32[768] */
+  memcpy(outputs[180], arena + 674668544, sizeof(float) * 768);
+  /* output 181 "grad:layers.3.0.layers.2.1.fc2.weight" = %537 : f32[192, 768] */
+  memcpy(outputs[181], arena + 674693120, sizeof(float) * 147456);
+  /* output 182 "grad:layers.3.0.layers.2.1.fc2.bias" = %538 : f32[192] */
+  memcpy(outputs[182], arena + 675075584, sizeof(float) * 192);
+  /* output 183 "grad:layers.3.0.layers.3.0.Wq_odd.weight" = %527 : f32[192, 192] */
+  memcpy(outputs[183], arena + 675307520, sizeof(float) * 36864);
+  /* output 184 "grad:layers.3.0.layers.3.0.Wq_odd.bias" = %528 : f32[192] */
+  memcpy(outputs[184], arena + 675075008, sizeof(float) * 192);
+  /* output 185 "grad:layers.3.0.layers.3.0.Wkv_odd.weight" = %524 : f32[384, 192] */
+  memcpy(outputs[185], arena + 675233792, sizeof(float) * 73728);
+  /* output 186 "grad:layers.3.0.layers.3.0.Wkv_odd.bias" = %525 : f32[384] */
+  memcpy(outputs[186], arena + 675074048, sizeof(float) * 384);
+  /* output 187 "grad:layers.3.0.layers.3.0.proj.weight" = %515 : f32[192, 192] */
+  memcpy(outputs[187], arena + 675037184, sizeof(float) * 36864);
+  /* output 188 "grad:layers.3.0.layers.3.0.proj.bias" = %516 : f32[192] */
+  memcpy(outputs[188], arena + 675074816, sizeof(float) * 192);
+  /* output 189 "grad:layers.3.0.layers.3.1.fc1.weight" = %506 : f32[768, 192] */
+  memcpy(outputs[189], arena + 675086336, sizeof(float) * 147456);
+  /* output 190 "grad:layers.3.0.layers.3.1.fc1.bias" = %507 : f32[768] */
+  memcpy(outputs[190], arena + 675344384, sizeof(float) * 768);
+  /* output 191 "grad:layers.3.0.layers.3.1.fc2.weight" = %501 : f32[192, 768] */
+  memcpy(outputs[191], arena + 676457984, sizeof(float) * 147456);
+  /* output 192 "grad:layers.3.0.layers.3.1.fc2.bias" = %502 : f32[192] */
+  memcpy(outputs[192], arena + 679162736, sizeof(float) * 192);
+  /* output 193 "grad:norm.weight" = %496 : f32[192] */
+  memcpy(outputs[193], arena + 679162544, sizeof(float) * 192);
+  /* output 194 "grad:norm.bias" = %495 : f32[192] */
+  memcpy(outputs[194], arena + 679162352, sizeof(float) * 192);
+  /* output 195 "grad:mlp_head.weight" = %489 : f32[1000, 192] */
+  memcpy(outputs[195], arena + 676265984, sizeof(float) * 192000);
+  /* output 196 "grad:mlp_head.bias" = %490 : f32[1000] */
+  memcpy(outputs[196], arena + 679161344, sizeof(float) * 1000);
   return 0;
 } // sag_tiny_imagenet_train_forward
 
