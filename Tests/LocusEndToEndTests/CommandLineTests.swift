@@ -96,4 +96,19 @@ final class CommandLineTests: XCTestCase {
       XCTAssertNotNil(manifest?[key], "manifest.json lacks '\(key)'")
     }
   }
+
+  /// --report lists the fusions per block and the arena before and after them, and --dump-ir prints
+  /// the graph after every pass, for the inference library and for the training library (whose
+  /// passes run before and after differentiation).
+  func testReportAndDumpIRCoverInferenceAndTraining() throws {
+    let tiny = ["--set", "dim=16", "--set", "depth=1", "--set", "reduction=16"]
+    for (training, pass, fusion) in [(false, "epilogues", "epilogues:"), (true, "layernorm-training", "layernorm-training: layernorm in one pass")] {
+      let r = try locus(["compile", "specs/localvit_fmnist.locus"] + tiny + ["--batch", "2", "--report", "--dump-ir", "-o", path("r\(training)")]
+                        + (training ? ["--training"] : []))
+      XCTAssertEqual(r.status, 0, r.stderr)
+      for expected in ["// after \(pass)\n", "fusions applied (", fusion, "activation arena: "] {
+        XCTAssertTrue(r.stdout.contains(expected), "training \(training): no '\(expected)' in\n\(r.stdout.suffix(3000))")
+      }
+    }
+  }
 }
