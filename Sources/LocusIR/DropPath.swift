@@ -4,13 +4,7 @@
 public enum DropPath {
   public static let prefix = "drop_path:"
 
+  /// LocusRuntime's `DropPathMasks` reads the name back (the runtime does not depend on LocusIR;
+  /// DropPathTests checks that the two agree).
   public static func inputName(index: Int, rate: Float) -> String { "\(prefix)\(index):\(rate)" }
-
-  /// The index and rate of a mask input's name, or nil for any other name.
-  public static func parse(_ name: String) -> (index: Int, rate: Float)? {
-    guard name.hasPrefix(prefix) else { return nil }
-    let parts = name.dropFirst(prefix.count).split(separator: ":")
-    guard parts.count == 2, let index = Int(parts[0]), let rate = Float(parts[1]) else { return nil }
-    return (index, rate)
-  }
 }

@@ -18,6 +18,8 @@ public struct DropPathMasks: Sendable {
     }
   }
 
+  /// The index and rate of a mask input's name (written by LocusIR's `DropPath.inputName`), or nil
+  /// for any other name.
   static func parse(_ name: String) -> (index: Int, rate: Float)? {
     let prefix = "drop_path:"
     guard name.hasPrefix(prefix) else { return nil }

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import LocusDriver
+import LocusIR
 import LocusRuntime
 import LocusTraining
 
@@ -11,6 +12,15 @@ import LocusTraining
 /// one train-mode pass with them must match PyTorch's float64 run (per tensor max|Δ| ≤ rtol·max|ref| +
 /// atol, rtol 1e-4, atol 1e-6). Then drop-path off (no seed) must give the train/ fixture's loss.
 final class DropPathTests: XCTestCase {
+  /// The mask names the compiler writes (LocusIR's DropPath) are the ones the runtime reads back.
+  func testRuntimeReadsTheCompilersMaskNames() {
+    let names = ["x", DropPath.inputName(index: 3, rate: 0.25), DropPath.inputName(index: 0, rate: 0.1), "drop_path:bad"]
+    let masks = DropPathMasks(inputs: names).masks
+    XCTAssertEqual(masks.map(\.input), [1, 2])
+    XCTAssertEqual(masks.map(\.index), [3, 0])
+    XCTAssertEqual(masks.map(\.rate), [0.25, 0.1])
+  }
+
   func testDropPathMatchesPyTorch() throws {
     for spec in ["deit_tiny", "ceit_tiny"] { try check(spec) }
   }
