@@ -24,16 +24,17 @@ static double cpu_now(void) {
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-/* trans_b: B is a weight W[N,K] read transposed (linear); otherwise B is row-major [K,N]. */
-static void bench(int M, int N, int K, int trans_b, int threads, double *wall_gf, double *cpu_gf) {
+/* mode 0: A [M,K] and B [K,N] row-major; 1: B is a weight W[N,K] read transposed (linear); 2: A is
+ * read transposed from dy [K,M] (a weight gradient dyᵀ·x: linear_grad_weight, K = the rows). */
+static void bench(int M, int N, int K, int mode, int threads, double *wall_gf, double *cpu_gf) {
   float *A = lkt_rand((long)M * K, 1.0f), *B = lkt_rand((long)K * N, 1.0f), *C = lkt_rand((long)M * N, 1.0f);
-  long rsb = trans_b ? 1 : N, csb = trans_b ? K : 1;
+  long rsa = mode == 2 ? 1 : K, csa = mode == 2 ? M : 1, rsb = mode == 1 ? 1 : N, csb = mode == 1 ? K : 1;
   double flops = 2.0 * M * N * K, best_w = 1e30, best_c = 1e30;
   int reps = (int)(1e10 / flops) + 1; /* ~0.1 s at 100 GFLOP/s */
-  lk_gemm(M, N, K, A, K, 1, B, rsb, csb, C, N, 0.0f);
+  lk_gemm(M, N, K, A, rsa, csa, B, rsb, csb, C, N, 0.0f);
   for (int s = 0; s < 7; ++s) {
     double w0 = lkt_now(), c0 = cpu_now();
-    for (int r = 0; r < reps; ++r) lk_gemm(M, N, K, A, K, 1, B, rsb, csb, C, N, 0.0f);
+    for (int r = 0; r < reps; ++r) lk_gemm(M, N, K, A, rsa, csa, B, rsb, csb, C, N, 0.0f);
     best_w = fmin(best_w, (lkt_now() - w0) / reps);
     best_c = fmin(best_c, (cpu_now() - c0) / reps / threads);
   }
@@ -47,14 +48,16 @@ int main(int argc, char **argv) {
       {1024, 1024, 1024, 0}, {1024, 1024, 1024, 1}, {197, 576, 192, 1}, {197, 768, 192, 1},
       {3152, 768, 192, 1},   {197, 192, 768, 1},    {197, 197, 64, 1},  {197, 64, 197, 0},
       /* SAG stage 1 per 1/16 of a batch-16 step: K/V projection, its input gradient, the MLP */
-      {18432, 96, 192, 1},   {18432, 192, 96, 0},   {18432, 768, 192, 1}, {18432, 192, 768, 1}};
+      {18432, 96, 192, 1},   {18432, 192, 96, 0},   {18432, 768, 192, 1}, {18432, 192, 768, 1},
+      /* and their weight gradients */
+      {96, 192, 18432, 2},   {768, 192, 18432, 2},  {192, 768, 18432, 2}};
   char load[64] = "?";
   FILE *f = fopen("/proc/loadavg", "r");
   if (f) { if (!fgets(load, sizeof load, f)) load[0] = 0; fclose(f); }
   printf("bench_gemm: VW=%d MR=%d NR=%d KC=%d MC=%d NC=%d; load average %s", LK_VW, LK_GEMM_MR, LK_GEMM_NR,
          LK_GEMM_KC, LK_GEMM_MC, LK_GEMM_NC, load);
   printf("%6s %6s %6s  %-11s %18s %18s\n", "M", "N", "K", "B", "1 thread wall/cpu", "2 threads wall/cpu");
-  /* `bench_gemm M N K T` (T: 1 for W[N,K]^T) measures that one shape instead of the list. */
+  /* `bench_gemm M N K MODE` (bench's mode) measures that one shape instead of the list. */
   size_t count = sizeof shapes / sizeof shapes[0];
   if (argc == 5) {
     for (int i = 0; i < 4; ++i) shapes[0][i] = atoi(argv[i + 1]);
@@ -62,7 +65,7 @@ int main(int argc, char **argv) {
   }
   for (size_t s = 0; s < count; ++s) {
     const int *p = shapes[s];
-    printf("%6d %6d %6d  %-11s", p[0], p[1], p[2], p[3] ? "W[N,K]^T" : "row-major");
+    printf("%6d %6d %6d  %-11s", p[0], p[1], p[2], p[3] == 2 ? "dy^T·x" : p[3] ? "W[N,K]^T" : "row-major");
     for (int t = 1; t <= 2; ++t) {
       double w, c;
       omp_set_num_threads(t);
