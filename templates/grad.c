@@ -770,6 +770,17 @@ static long lk__reduce_blocks(long tasks, long total, long reduced) {
   return n < 1 ? 1 : n;
 }
 
+/* y[o] = the blocks' partial sums part[b·nout + o] added in block order, in float. Called inside a
+ * parallel region by each of its threads (the loop is shared among them). */
+static void lk__reduce_add_blocks(const float *part, long nblk, long nout, float *y) {
+  LK_OMP(for schedule(static))
+  for (long o = 0; o < nout; ++o) {
+    float acc = part[o];
+    for (long b = 1; b < nblk; ++b) acc += part[b * nout + o];
+    y[o] = acc;
+  }
+}
+
 /* Row-major walk over some axes: the offset in x of the multi-index (sizes, strides). */
 typedef struct { int n; long size[8], stride[8], idx[8], off; } lk__grad_odo;
 
@@ -873,14 +884,7 @@ static void lk__reduce_sum(int rank, const long *shape, const unsigned char *red
         dst[ot] = acc;
       }
     }
-    if (nblk > 1) {
-      LK_OMP(for schedule(static))
-      for (long o = 0; o < nout; ++o) {
-        float acc = part[o];
-        for (long b = 1; b < nblk; ++b) acc += part[b * nout + o];
-        y[o] = acc;
-      }
-    }
+    if (nblk > 1) lk__reduce_add_blocks(part, nblk, nout, y);
   }
   lk_scratch_free(part);
 }
@@ -930,14 +934,7 @@ void lk_layernorm_param_grad(long rows, long C, const float *x, const float *dy,
         }
       }
     }
-    if (nblk > 1) {
-      LK_OMP(for schedule(static))
-      for (long c = 0; c < 2 * C; ++c) {
-        float acc = part[c];
-        for (long b = 1; b < nblk; ++b) acc += part[b * 2 * C + c];
-        out[c] = acc;
-      }
-    }
+    if (nblk > 1) lk__reduce_add_blocks(part, nblk, 2 * C, out);
   }
   lk_scratch_free(part);
 }

@@ -452,8 +452,8 @@ static unsigned st_float_size(const char *dtype) {
   return strcmp(dtype, "F16") == 0 || strcmp(dtype, "BF16") == 0 ? 2 : 0;
 }
 
-/* One little-endian element of `size` bytes (st_float_size of dtype) as a float: F64 rounded to
- * nearest, F16 and BF16 exactly (as LocusRuntime's loader converts them). */
+/* One little-endian F64 (size 8), F16 or BF16 (size 2) element as a float: F64 rounded to nearest,
+ * F16 and BF16 exactly (as LocusRuntime's loader converts them). */
 static float st_to_float(const unsigned char *p, unsigned size, int bf16) {
   uint64_t u = 0;
   uint32_t bits;
@@ -464,8 +464,8 @@ static float st_to_float(const unsigned char *p, unsigned size, int bf16) {
     memcpy(&d, &u, sizeof d);
     return (float)d;
   }
-  if (size == 4 || bf16) {
-    bits = size == 4 ? (uint32_t)u : (uint32_t)u << 16; /* bfloat16 is the top half of a binary32 */
+  if (bf16) {
+    bits = (uint32_t)u << 16; /* bfloat16 is the top half of a binary32 */
   } else {
     uint32_t sign = (uint32_t)(u >> 15) << 31, exponent = (uint32_t)(u >> 10) & 0x1f, mantissa = (uint32_t)u & 0x3ff;
     if (exponent == 0) { /* zero or subnormal: mantissa · 2^-24, exact in a float */
