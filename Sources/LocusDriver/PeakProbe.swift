@@ -19,11 +19,21 @@ public enum PeakProbe {
     #  define LANES 4
     #endif
     typedef float vf __attribute__((vector_size(LANES * 4)));
+    /* clang targeting a CPU that prefers 256-bit vectors (Intel's AVX-512 server cores) splits
+     * vectors that no call passes or returns into 256-bit halves: without this the probe ran ymm
+     * FMAs and read half the peak (144 against ~275 GFLOP/s on the session-11 machine, whose GEMMs
+     * reached 230). The kernels' vectors pass through inline helpers (lk_vload, ...) and keep
+     * the full width. */
+    #if defined(__clang__) && defined(__AVX512F__)
+    #  define FULL_WIDTH __attribute__((min_vector_width(512)))
+    #else
+    #  define FULL_WIDTH
+    #endif
 
     /* Returns FLOP/s over `threads` threads, each running `iterations` rounds of 12 FMAs: the sum of
      * every thread's own rate over its own CPU time, so a thread the OS parks for a while (another
      * process on its core) lowers nothing; a wall-clock rate once read half the peak that way. */
-    double locus_fma_probe(int threads, long iterations) {
+    FULL_WIDTH double locus_fma_probe(int threads, long iterations) {
       double flops = 0.0;
       float sink = 0.0f;
       #pragma omp parallel num_threads(threads) reduction(+:sink, flops)
