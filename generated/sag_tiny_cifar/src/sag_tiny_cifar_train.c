@@ -4583,7 +4583,7 @@ void lk_zero_pad_add_naive(long outer, long L, long inner, long before, long aft
  *      vectors), zero in the padding;
  *   2. dP = dO·Vᵀ, then dS in place;
  *   3. dQ = dS·K stored; dV += Pᵀ·dO_tile and dK += dSᵀ·Q_tile.
- * All five products are one register-blocked routine (4 rows × 2 vectors, A read by scalar
+ * All five products are one register-blocked routine (8 or 4 rows × 2 or 3 vectors, A read by scalar
  * broadcast through any two strides, so Pᵀ and dSᵀ are never transposed in memory).
  * Scratch per thread: 2·D·Nkp + 3·Nkp·Dp + 2·MQ·(Nkp + Dp) floats (localvit_fmnist: 90 KB; SAG's
  * Nk = 1024, D = 48: 1.1 MB). If that fails, the task's gradients are NaN. */
@@ -4599,18 +4599,33 @@ void lk_zero_pad_add_naive(long outer, long L, long inner, long before, long aft
 #  define LK__SDPA_GRAD_MQ(Nk) ((Nk) > 256 ? 16L : 64L)
 #endif
 
-/* C[0:4, 0:nv·VW] (+)= Σ_{k<K} A[i·ars + k·acs] · B[k·ldb + 0:nv·VW], nv = 1, 2 or 3. The
- * accumulators c[4][nv] are independent FMA chains: 8 with two vectors keep both FMA ports
- * busy through a 4-cycle latency, 12 with three do so with fewer broadcasts per FMA. */
-static inline void lk__ag_block(int nv, int K, const float *restrict A, long ars, long acs,
-                                const float *restrict B, long ldb, float *restrict C, long ldc, int accumulate) {
-  lk_vf c[4][3];
-  for (int i = 0; i < 4; ++i)
+/* Rows per register block: 8 where there are 32 vector registers (AVX-512: 8×3 accumulators, 3 B
+ * vectors and a broadcast), else 4 (16 registers: 4×3 + 3 + 1). Eight rows halve the passes over
+ * the packed K and V (196 KB at SAG's 1024 keys, from L2) per query tile. A harness timing
+ * lk_sdpa_grad on [8, 1024, 4 heads/1, D 48], 2 threads, best of 8, builds alternating: the 8-row
+ * build was faster in 7 of 9 pairs (e.g. 149 / 168, 144 / 163, 97 / 110 ms), the same within
+ * noise on 1 thread; each element sums in the same order, so the results are unchanged. */
+#if LK_VW >= 16
+#  define LK__AG_ROWS 8
+#else
+#  define LK__AG_ROWS 4
+#endif
+
+/* C[0:R, 0:nv·VW] (+)= Σ_{k<K} A[i·ars + k·acs] · B[k·ldb + 0:nv·VW], nv = 1, 2 or 3, R = 4 or
+ * LK__AG_ROWS (a constant after inlining, so the accumulators stay in registers). The
+ * accumulators c[R][nv] are independent FMA chains: 8 with 4×2 keep both FMA ports busy through
+ * a 4-cycle latency, 12 with 4×3 do so with fewer broadcasts per FMA, and 8 rows read each B
+ * vector for twice the FMAs. */
+__attribute__((always_inline)) static inline void lk__ag_block(const int R, int nv, int K, const float *restrict A, long ars,
+                                                               long acs, const float *restrict B, long ldb, float *restrict C,
+                                                               long ldc, int accumulate) {
+  lk_vf c[LK__AG_ROWS][3];
+  for (int i = 0; i < R; ++i)
     for (int u = 0; u < 3; ++u) c[i][u] = lk_vzero();
   if (nv == 3) {
     for (int k = 0; k < K; ++k) {
       const lk_vf b0 = lk_vload(B + k * ldb), b1 = lk_vload(B + k * ldb + LK_VW), b2 = lk_vload(B + k * ldb + 2 * LK_VW);
-      for (int i = 0; i < 4; ++i) {
+      for (int i = 0; i < R; ++i) {
         const lk_vf a = lk_vset1(A[i * ars + k * acs]);
         c[i][0] += a * b0;
         c[i][1] += a * b1;
@@ -4620,7 +4635,7 @@ static inline void lk__ag_block(int nv, int K, const float *restrict A, long ars
   } else if (nv == 2) {
     for (int k = 0; k < K; ++k) {
       const lk_vf b0 = lk_vload(B + k * ldb), b1 = lk_vload(B + k * ldb + LK_VW);
-      for (int i = 0; i < 4; ++i) {
+      for (int i = 0; i < R; ++i) {
         const lk_vf a = lk_vset1(A[i * ars + k * acs]);
         c[i][0] += a * b0;
         c[i][1] += a * b1;
@@ -4629,25 +4644,31 @@ static inline void lk__ag_block(int nv, int K, const float *restrict A, long ars
   } else {
     for (int k = 0; k < K; ++k) {
       const lk_vf b0 = lk_vload(B + k * ldb);
-      for (int i = 0; i < 4; ++i) c[i][0] += lk_vset1(A[i * ars + k * acs]) * b0;
+      for (int i = 0; i < R; ++i) c[i][0] += lk_vset1(A[i * ars + k * acs]) * b0;
     }
   }
-  for (int i = 0; i < 4; ++i)
+  for (int i = 0; i < R; ++i)
     for (int u = 0; u < nv; ++u) {
       float *p = C + i * ldc + u * LK_VW;
       lk_vstore(p, accumulate ? lk_vload(p) + c[i][u] : c[i][u]);
     }
 }
 
-/* C[M, N] (+)= A·B for M a multiple of 4 and N a multiple of LK_VW (the callers pad both). Columns
- * go three vectors at a time when they divide by three (SAG's D = 48: one block instead of a
- * two-vector block and a one-vector one, whose 4 chains ran at half the FMA rate), else two. */
+/* C[M, N] (+)= A·B for M a multiple of 4 and N a multiple of LK_VW (the callers pad both). Rows go
+ * LK__AG_ROWS at a time, a last block of 4 when M is not a multiple of it. Columns go three
+ * vectors at a time when they divide by three (SAG's D = 48: one block instead of a two-vector
+ * block and a one-vector one, whose 4 chains ran at half the FMA rate), else two. */
 static void lk__ag_mm(int M, int N, int K, const float *A, long ars, long acs, const float *B, long ldb,
                       float *C, long ldc, int accumulate) {
   const int step = N % (3 * LK_VW) == 0 ? 3 : 2;
-  for (int i = 0; i < M; i += 4)
+  int i = 0;
+  for (; i + LK__AG_ROWS <= M; i += LK__AG_ROWS)
     for (int n = 0; n < N; n += step * LK_VW)
-      lk__ag_block((int)lk_min_l(step, (N - n) / LK_VW), K, A + i * ars, ars, acs, B + n, ldb, C + i * ldc + n, ldc,
+      lk__ag_block(LK__AG_ROWS, (int)lk_min_l(step, (N - n) / LK_VW), K, A + i * ars, ars, acs, B + n, ldb, C + i * ldc + n,
+                   ldc, accumulate);
+  for (; i < M; i += 4)
+    for (int n = 0; n < N; n += step * LK_VW)
+      lk__ag_block(4, (int)lk_min_l(step, (N - n) / LK_VW), K, A + i * ars, ars, acs, B + n, ldb, C + i * ldc + n, ldc,
                    accumulate);
 }
 
