@@ -15,30 +15,39 @@ import LocusIR
   for node in g.nodes { for o in Set(node.operands) { readers[o, default: []].append(node) } }
   let outputs = Set(g.outputs.map(\.value))
 
-  /// The weight-gradient sum `reduce_sum(dy, x̂)` over every row (the batch and all axes but the
-  /// channels), as dy.
+  /// Whether a sum over `axes` and the batch leaves only the channels of a rank-`rank` value.
+  func everyRow(_ axes: [Int], rank: Int) -> Bool { axes.sorted() == Array(0..<(rank - 1)) }
+
+  /// The weight-gradient sum `reduce_sum(dy, x̂)` over every row, as dy.
   func weightSum(_ node: Node, of xhat: ValueID) -> ValueID? {
     guard case .training(.reduceSum(let axes, batch: true)) = node.op, node.operands.count == 2,
-      axes.sorted() == Array(0..<(g[xhat].type.rank - 1)) else { return nil }
+      everyRow(axes, rank: g[xhat].type.rank) else { return nil }
     let (a, b) = (node.operands[0], node.operands[1])
     let dy = a == xhat ? b : b == xhat ? a : nil
     return dy.flatMap { g[$0].type == g[xhat].type ? $0 : nil }
   }
 
-  // The normalize nodes to reassemble: every reader is the one affine part or a weight sum.
+  // The normalize nodes to reassemble (every reader is the one affine part or a weight sum), and
+  // what each of their readers becomes.
   var fused: [ValueID: (x: ValueID, eps: Float)] = [:]  // x̂ → its input
+  var affine: [ValueID: ValueID] = [:]  // mul_add node → the x̂ it reads
+  var weightSums: [ValueID: (xhat: ValueID, dy: ValueID)] = [:]  // reduce_sum(dy, x̂) node → its x̂ and dy
   var gradient: [ValueID: ValueID] = [:]  // dy → x̂ whose weight sum reads it
   for node in g.nodes {
     guard case .training(.normalize(let eps)) = node.op, !outputs.contains(node.id) else { continue }
     let users = readers[node.id] ?? [], c = TensorType([node.type.shape.last ?? 1], batched: false)
-    let affine = users.filter { u in
+    let parts = users.filter { u in
       guard case .training(.mulAdd) = u.op, u.operands.filter({ $0 == node.id }).count == 1 else { return false }
       return u.operands.allSatisfy { $0 == node.id || g[$0].type == c } && u.operands[2] != node.id
     }
-    let sums = users.compactMap { weightSum($0, of: node.id) }
-    guard affine.count == 1, affine.count + sums.count == users.count else { continue }
+    let sums = users.compactMap { u in weightSum(u, of: node.id).map { (u.id, $0) } }
+    guard parts.count == 1, parts.count + sums.count == users.count else { continue }
     fused[node.id] = (node.operands[0], eps)
-    for dy in sums { gradient[dy] = node.id }
+    affine[parts[0].id] = node.id
+    for (sum, dy) in sums {
+      weightSums[sum] = (node.id, dy)
+      gradient[dy] = node.id
+    }
   }
 
   var r = Rewriter(g)
@@ -52,27 +61,18 @@ import LocusIR
     return pg
   }
   for node in g.nodes {
-    switch node.op {
-    case .training(.mulAdd) where node.operands.contains(where: { fused[$0] != nil }):
-      let xhat = node.operands.first { fused[$0] != nil }!
+    if let xhat = affine[node.id] {
       let w = node.operands[0] == xhat ? node.operands[1] : node.operands[0]
       let (x, eps) = fused[xhat]!
       r.map[node.id] = try r.add(.layernorm(eps: eps), [x, w, node.operands[2]].map(r.operand), like: node)
       notes.append(FusionNote(pass: "layernorm-training", scope: node.scope, what: "layernorm in one pass (x̂ not stored)"))
-    case .training(.reduceSum) where node.operands.count == 2:
-      guard let xhat = node.operands.first(where: { fused[$0] != nil }), let dy = weightSum(node, of: xhat) else {
-        r.copy(node)
-        continue
-      }
+    } else if let (xhat, dy) = weightSums[node.id] {
       r.map[node.id] = try r.add(.index(axis: 0, at: 0), [try sums(dy, xhat, like: node)], like: node)
-    case .training(.reduceSum(let axes, batch: true)) where node.operands.count == 1:
+    } else if case .training(.reduceSum(let axes, batch: true)) = node.op, node.operands.count == 1,
+      let xhat = gradient[node.operands[0]], everyRow(axes, rank: g[xhat].type.rank) {
       // The bias gradient: Σ dy over the same rows.
-      guard let xhat = gradient[node.operands[0]], axes.sorted() == Array(0..<(g[xhat].type.rank - 1)) else {
-        r.copy(node)
-        continue
-      }
       r.map[node.id] = try r.add(.index(axis: 0, at: 1), [try sums(node.operands[0], xhat, like: node)], like: node)
-    default:
+    } else {
       r.copy(node)
     }
   }
