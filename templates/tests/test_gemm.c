@@ -75,6 +75,35 @@ static void check_thread_invariance(int M, int N, int K) {
   free(A); free(B); free(C1); free(C2);
 }
 
+/* The dynamic mode's reuse of a thread's packed B (lk__gemm_bcache): products sharing B (bsb = 0)
+ * and row rectangles of one product, K over several 256-long slices, bias, GELU and the residual
+ * in place (its partial sums in the stash), against the naive reference and bit for bit against
+ * 1 thread (which runs the static split). */
+static void check_shared_b(int batch, int M, int N, int K) {
+  long bsa = (long)M * K, bsc = (long)M * N;
+  float *A = lkt_rand(bsa * batch, 1.0f), *B = lkt_rand((long)N * K, 1.0f), *bn = lkt_rand(N, 1.0f);
+  float *C = lkt_rand(bsc * batch, 1.0f), *R = lkt_copy(C, bsc * batch), *C1 = lkt_copy(C, bsc * batch);
+  char what[96];
+  lk_gemm_ex2(batch, M, N, K, A, bsa, K, 1, B, 0, 1, K, C, bsc, N, 0.0f, NULL, bn, LK_ACT_GELU, C, bsc, N);
+  lk_gemm_ex2_naive(batch, M, N, K, A, bsa, K, 1, B, 0, 1, K, R, bsc, N, 0.0f, NULL, bn, LK_ACT_GELU, R, bsc, N);
+  snprintf(what, sizeof what, "gemm shared B b%d %dx%dx%d gelu, residual in place", batch, M, N, K);
+  lkt_check(what, C, R, bsc * batch, 2e-5 * sqrt((double)K + 1.0));
+#ifdef _OPENMP
+  {
+    extern void omp_set_num_threads(int);
+    int t = omp_get_max_threads();
+    omp_set_num_threads(1);
+    lk_gemm_ex2(batch, M, N, K, A, bsa, K, 1, B, 0, 1, K, C1, bsc, N, 0.0f, NULL, bn, LK_ACT_GELU, C1, bsc, N);
+    omp_set_num_threads(t);
+  }
+#else
+  lk_gemm_ex2(batch, M, N, K, A, bsa, K, 1, B, 0, 1, K, C1, bsc, N, 0.0f, NULL, bn, LK_ACT_GELU, C1, bsc, N);
+#endif
+  snprintf(what, sizeof what, "gemm shared B b%d %dx%dx%d thread-count invariance", batch, M, N, K);
+  lkt_check_exact(what, C1, C, bsc * batch);
+  free(A); free(B); free(bn); free(C); free(R); free(C1);
+}
+
 /* lk_gemm_batched2 over attention's layout read in place: samples (outer) × heads (batch) of
  * q [N, H·D] · kᵀ with k [N, H·D], heads interleaved in each row, against one naive GEMM per
  * product, and thread-count invariant. */
@@ -190,5 +219,10 @@ int main(void) {
   check_batched2_strided(3, 2, 5, 7, 3, 1.0f);
   check_thread_invariance(197, 576, 192);
   check_thread_invariance(301, 77, 600);
+  check_thread_invariance(1000, 96, 600); /* dynamic: rows cut into 8-tile rectangles, B reused */
+  check_thread_invariance(197, 768, 192); /* dynamic: columns cut further */
+  check_shared_b(5, 70, 40, 600);
+  check_shared_b(1, 700, 50, 300);
+  check_shared_b(3, 130, 200, 64);
   return lkt_finish("test_gemm");
 }

@@ -879,15 +879,25 @@ static int lk__gemm_stashes(const lk__gemm_args *g) {
   return g->R != NULL && g->R == g->C && g->K > LK_GEMM_KC;
 }
 
-/* Scratch one thread needs for rectangles of at most mmax × nmax: packed B block, packed A block,
- * and the stash (a rectangle's rows × one NC block of columns) when lk__gemm_stashes. */
-static size_t lk__gemm_scratch_floats(const lk__gemm_args *g, long mmax, long nmax) {
+/* Scratch one thread needs for rectangles of at most mmax × nmax: packed B (kb rows of K: one KC
+ * slice, or all of K for lk__gemm_bcache), packed A block, and the stash (a rectangle's rows × one
+ * NC block of columns) when lk__gemm_stashes. Returns the total in floats, and where the A part
+ * and the stash start. */
+static size_t lk__gemm_scratch_layout(const lk__gemm_args *g, long mmax, long nmax, long kb, size_t *a_at,
+                                      size_t *stash_at) {
   long kc = lk_min_l(LK_GEMM_KC, g->K);
   long nc = lk_round_up(lk_min_l(LK_GEMM_NC, nmax), LK_GEMM_NR);
   long mc = !lk__gemm_packs_a(g) ? LK_GEMM_MR : lk_round_up(lk_min_l(LK_GEMM_MC, mmax), LK_GEMM_MR);
   long stash = lk__gemm_stashes(g) ? lk_round_up(mmax, LK_GEMM_MR) * nc : 0;
   /* Each part rounded to 16 floats (64 bytes) so the A part starts cache-line aligned. */
-  return (size_t)(lk_round_up(kc * nc, 16) + lk_round_up(kc * mc, 16) + stash);
+  *a_at = (size_t)lk_round_up(kb * nc, 16);
+  *stash_at = *a_at + (size_t)lk_round_up(kc * mc, 16);
+  return *stash_at + (size_t)stash;
+}
+
+static size_t lk__gemm_scratch_floats(const lk__gemm_args *g, long mmax, long nmax) {
+  size_t a_at, stash_at;
+  return lk__gemm_scratch_layout(g, mmax, nmax, lk_min_l(LK_GEMM_KC, g->K), &a_at, &stash_at);
 }
 
 /* Slice [pc, pc + kc) of K into C[m0:m1, jc:jc + nc] of one matrix, B's block already packed at
@@ -934,34 +944,60 @@ static void lk__gemm_block(const lk__gemm_args *g, int m0, int m1, int jc, int n
   } /* for ic */
 }
 
+/* A thread's packed B kept across the rectangles it takes in one call (lk__gemm_nested's dynamic
+ * mode): every K slice of columns [n0, n1) of B, slice pc at bp + pc·nc0 (nc0 = the columns
+ * rounded up to NR, at most the caller's column maximum). A rectangle with the same B (pointer,
+ * scale, columns) skips packing. Within one call B is read-only, so the key is enough. ap and stash
+ * sit after the room for the largest rectangle's B, so no rectangle's packing overwrites them. */
+typedef struct {
+  float *bp, *ap, *stash;
+  int valid, n0, n1;
+  const float *B, *scale_k;
+} lk__gemm_bcache;
+
 /* C[m0:m1, n0:n1] of `count` matrices that share B, with the scratch of one thread: matrix i reads
  * A at g->A + i·bsa and writes C at g->C + i·bsc (residual at g->R + i·bsr). Each block of B is
  * packed once and used for all of them: a fused_linear over the samples of a strided view (rows
  * 1..196 of each sample's 197 tokens) packed its 768 × 192 weights once per sample before, as much
  * work as a third of the products. Each C element still sums its K slices in the same order.
- * count > 1 needs !lk__gemm_stashes (the stash holds one matrix's partial sums). */
-static void lk__gemm_rect(const lk__gemm_args *g, long count, long bsa, long bsc, long bsr, int m0, int m1, int n0,
-                          int n1, float *ws) {
+ * count > 1 needs !lk__gemm_stashes (the stash holds one matrix's partial sums). With bc (not NULL;
+ * then n1 − n0 ≤ NC), B's packing is kept in bc and reused by the thread's next rectangle of the
+ * same B; ws is unused. */
+static void lk__gemm_rect_cached(const lk__gemm_args *g, long count, long bsa, long bsc, long bsr, int m0, int m1,
+                                 int n0, int n1, float *ws, lk__gemm_bcache *bc) {
   const int pack_a = lk__gemm_packs_a(g);
   const long kc0 = lk_min_l(LK_GEMM_KC, g->K), nc0 = lk_round_up(lk_min_l(LK_GEMM_NC, n1 - n0), LK_GEMM_NR);
   const long mc0 = !pack_a ? LK_GEMM_MR : lk_round_up(lk_min_l(LK_GEMM_MC, m1 - m0), LK_GEMM_MR);
-  float *bp = ws;
-  float *ap = ws + lk_round_up(kc0 * nc0, 16);
-  float *stash = ap + lk_round_up(kc0 * mc0, 16); /* [m1 − m0, nc0], used when stashes */
+  const int hit = bc && bc->valid && bc->B == g->B && bc->scale_k == g->scale_k && bc->n0 == n0 && bc->n1 == n1;
+  float *bp = bc ? bc->bp : ws;
+  float *ap = bc ? bc->ap : ws + lk_round_up(kc0 * nc0, 16);
+  float *stash = bc ? bc->stash : ap + lk_round_up(kc0 * mc0, 16); /* [m1 − m0, nc0], used when stashes */
   for (int jc = n0; jc < n1; jc += LK_GEMM_NC) {
     int nc = (int)lk_min_l(LK_GEMM_NC, n1 - jc);
     for (int pc = 0; pc < g->K; pc += LK_GEMM_KC) {
       int kc = (int)lk_min_l(LK_GEMM_KC, g->K - pc);
-      if (g->pack_b) g->pack_b(g, pc, kc, jc, nc, bp);
-      else lk__gemm_pack_b(kc, nc, g->B + pc * g->rsb + jc * g->csb, g->rsb, g->csb, g->scale_k ? g->scale_k + pc : NULL, bp);
+      float *bpk = bc ? bp + (long)pc * nc0 : bp;
+      if (hit) {
+        /* this thread packed the same block for its previous rectangle */
+      } else if (g->pack_b) {
+        g->pack_b(g, pc, kc, jc, nc, bpk);
+      } else {
+        lk__gemm_pack_b(kc, nc, g->B + pc * g->rsb + jc * g->csb, g->rsb, g->csb, g->scale_k ? g->scale_k + pc : NULL, bpk);
+      }
       for (long i = 0; i < count; ++i) {
         lk__gemm_args gi = *g;
         gi.A += i * bsa; gi.C += i * bsc;
         if (gi.R) gi.R += i * bsr;
-        lk__gemm_block(&gi, m0, m1, jc, nc, pc, kc, bp, ap, stash, nc0);
+        lk__gemm_block(&gi, m0, m1, jc, nc, pc, kc, bpk, ap, stash, nc0);
       }
     } /* for pc */
   } /* for jc */
+  if (bc) { bc->valid = 1; bc->B = g->B; bc->scale_k = g->scale_k; bc->n0 = n0; bc->n1 = n1; }
+}
+
+static void lk__gemm_rect(const lk__gemm_args *g, long count, long bsa, long bsc, long bsr, int m0, int m1, int n0,
+                          int n1, float *ws) {
+  lk__gemm_rect_cached(g, count, bsa, bsc, bsr, m0, m1, n0, n1, ws, NULL);
 }
 
 /* Reference arithmetic for a rectangle (double accumulation); also the fallback when scratch
@@ -1045,6 +1081,68 @@ static void lk__gemm_rect_bounds(int M, int N, int tm, int tn, int r, int *m0, i
  * thread per call, (KC·NC' + KC·MR) floats, NC' = min(1024, thread's columns), or KC·MC' instead
  * of KC·MR when A is packed; plus, when R == C and K > KC, the thread's rows × NC' for the
  * partial sums (which may not overwrite R before the last slice). */
+/* Dynamic mode (lk__gemm_nested): when one thread's whole packed B fits this many floats (1 MiB,
+ * half of L2; every weight of the bundled models: 768 × 192 is 147k), the products are cut into
+ * about LK_GEMM_JOBS jobs per thread, taken in turn from a shared counter, and each thread keeps
+ * its packed B across its jobs (lk__gemm_bcache). Only for grids split by rows (tn = 1), whose
+ * rectangles all read the same columns of B. With a static split, the call lasts as long as
+ * its slower thread, and on this shared 2-vCPU VM one thread is often slowed by a neighbour:
+ * timing each thread's end in 3152×768×192 calls (DeiT's fc1 at batch 16) showed one thread idle
+ * for 8-24 % of the call on average. Which thread computes a rectangle does not change its sums. */
+#ifndef LK_GEMM_BCACHE
+#  define LK_GEMM_BCACHE (256L * 1024)
+#endif
+#ifndef LK_GEMM_JOBS
+#  define LK_GEMM_JOBS 8
+#endif
+/* Fewest multiply-adds per job (~30 µs): claiming smaller jobs one by one cost more than the
+ * balance gained (64 products of 49×64×256 sharing B: 580 → 740 µs per call), so such calls keep
+ * the static split, whose runs of products pack B once. */
+#ifndef LK_GEMM_JOB_MIN
+#  define LK_GEMM_JOB_MIN 4194304.0
+#endif
+
+/* The dynamic mode's finer grid: rows cut further, to about LK_GEMM_JOBS rectangles per thread of
+ * at least 8 tiles and LK_GEMM_JOB_MIN multiply-adds each (so a rectangle's tiles amortise
+ * streaming the packed B from L2). Grids split by columns (batch-1 shapes: M = 197) stay as they
+ * are: cutting their columns further made 197×768×192 slower in 6 of 8 alternating runs. */
+static void lk__gemm_refine(int M, long products, int threads, double fmas, int *tm) {
+  long want = (long)threads * LK_GEMM_JOBS, jobs = products * *tm;
+  long most = lk_min_l(lk_ceil_div(M, LK_GEMM_MR) / 8, (long)(fmas / LK_GEMM_JOB_MIN / products));
+  if (jobs < want) *tm = (int)lk_max_l(*tm, lk_min_l(*tm * lk_ceil_div(want, jobs), most));
+}
+
+/* What one call's jobs share: job j is rectangle j % per of product j / per (product p = o·batch +
+ * b), over a tm × tn grid numbered along the rows. */
+typedef struct {
+  lk__gemm_args g; /* product (0, 0) */
+  long osa, osb, osc, osr, bsa, bsb, bsc, bsr, bss;
+  int batch, per, tm, tn;
+} lk__gemm_plan;
+
+/* Job j, and with run > 1 the run − 1 whole products after it (a shared B: packed once). */
+static void lk__gemm_job(const lk__gemm_plan *q, long j, long run, float *ws, lk__gemm_bcache *bc) {
+  lk__gemm_args g = q->g;
+  long p = j / q->per, o = p / q->batch, b = p % q->batch;
+  int r = (int)(j % q->per), m0, m1, n0, n1;
+  g.A += o * q->osa + b * q->bsa; g.B += o * q->osb + b * q->bsb; g.C += o * q->osc + b * q->bsc;
+  if (g.R) g.R += o * q->osr + b * q->bsr;
+  if (g.scale_k) g.scale_k += b * q->bss;
+  lk__gemm_rect_bounds(g.M, g.N, q->tm, q->tn, r, &m0, &m1, &n0, &n1);
+  if (m0 >= m1 || n0 >= n1) return;
+  if (g.K > 0 && ws) {
+    lk__gemm_rect_cached(&g, run, q->bsa, q->bsc, q->bsr, m0, m1, n0, n1, ws, bc);
+    return;
+  }
+  for (long i = 0; i < run; ++i) { /* degenerate K, or out of memory */
+    lk__gemm_args gi = g;
+    gi.A += i * q->bsa; gi.C += i * q->bsc;
+    if (gi.R) gi.R += i * q->bsr;
+    if (g.K <= 0) lk__gemm_rect_k0(&gi, m0, m1, n0, n1);
+    else lk__gemm_rect_naive(&gi, m0, m1, n0, n1);
+  }
+}
+
 /* lk_gemm_ex2 over a two-level batch: product (o, b) for o < outer, b < batch reads its operands
  * at o·os? + b·bs?. One parallel region covers all outer · batch products (a C loop over the
  * outer level would open one region per iteration, each too small to split). */
@@ -1055,52 +1153,48 @@ static void lk__gemm_nested(int outer, long osa, long osb, long osc, long osr, i
                             long bss) {
   if (outer <= 0 || batch <= 0 || M <= 0 || N <= 0) return;
   /* Designated initializers: every field not named (pack_b, pack_ctx) is zero. */
-  lk__gemm_args g0 = {.M = M, .N = N, .K = K, .A = A, .rsa = rsa, .csa = csa, .B = B, .rsb = rsb, .csb = csb,
-                      .C = C, .rsc = rsc, .beta = beta, .bias_m = bias_m, .bias_n = bias_n, .act = act, .R = R,
-                      .rsr = rsr, .scale_k = scale_k};
+  lk__gemm_plan q = {.g = {.M = M, .N = N, .K = K, .A = A, .rsa = rsa, .csa = csa, .B = B, .rsb = rsb, .csb = csb,
+                           .C = C, .rsc = rsc, .beta = beta, .bias_m = bias_m, .bias_n = bias_n, .act = act,
+                           .R = R, .rsr = rsr, .scale_k = scale_k},
+                     .osa = osa, .osb = osb, .osc = osc, .osr = osr, .bsa = bsa, .bsb = bsb, .bsc = bsc,
+                     .bsr = bsr, .bss = bss, .batch = batch, .tm = 1, .tn = 1};
 
   /* Threads per matrix: enough that jobs = batch · per divide evenly among the threads. Small
    * problems stay on the calling thread (see LK_GEMM_PAR_MIN). */
   long products = (long)outer * batch;
   double fmas = (double)products * M * N * (K > 0 ? K : 1);
-  int threads = fmas < LK_GEMM_PAR_MIN ? 1 : lk_max_threads();
-  int per = lk__gemm_shares(products, threads), tm = 1, tn = 1;
-  lk__gemm_grid(M, N, K, per, lk__gemm_packs_a(&g0), &tm, &tn);
-  long jobs = products * per;
-  long mmax = lk_ceil_div(lk_ceil_div(M, LK_GEMM_MR), tm) * LK_GEMM_MR;
-  long nmax = lk_ceil_div(lk_ceil_div(N, LK_GEMM_NR), tn) * LK_GEMM_NR;
-  size_t scratch = lk__gemm_scratch_floats(&g0, mmax, nmax);
+  int threads = fmas < LK_GEMM_PAR_MIN ? 1 : lk_max_threads(), pack_a = lk__gemm_packs_a(&q.g);
+  lk__gemm_grid(M, N, K, lk__gemm_shares(products, threads), pack_a, &q.tm, &q.tn);
+  /* Dynamic when the whole packed B of the widest rectangle fits (one NC block of columns). */
+  long nmax = lk_ceil_div(lk_ceil_div(N, LK_GEMM_NR), q.tn) * LK_GEMM_NR;
+  const int dynamic = threads > 1 && K > 0 && q.tn == 1 && nmax <= LK_GEMM_NC && (long)K * nmax <= LK_GEMM_BCACHE &&
+                      fmas / (double)(products * q.tm) >= LK_GEMM_JOB_MIN;
+  if (dynamic) lk__gemm_refine(M, products, threads, fmas, &q.tm);
+  q.per = q.tm * q.tn;
+  long jobs = products * q.per;
+  long mmax = lk_ceil_div(lk_ceil_div(M, LK_GEMM_MR), q.tm) * LK_GEMM_MR;
+  nmax = lk_ceil_div(lk_ceil_div(N, LK_GEMM_NR), q.tn) * LK_GEMM_NR;
+  size_t a_at, stash_at;
+  size_t scratch = lk__gemm_scratch_layout(&q.g, mmax, nmax, dynamic ? K : lk_min_l(LK_GEMM_KC, K), &a_at, &stash_at);
   /* Products of one outer index that read the same B (and the same scale) pack it once per block
    * (lk__gemm_rect), unless the partial sums go to the one-matrix stash. */
-  const int shared_b = bsb == 0 && (scale_k == NULL || bss == 0) && !lk__gemm_stashes(&g0);
+  const int shared_b = bsb == 0 && (scale_k == NULL || bss == 0) && !lk__gemm_stashes(&q.g);
 
   LK_OMP(parallel num_threads(threads) if(threads > 1))
   {
-    long j0, j1;
     float *ws = K > 0 ? lk_scratch_alloc(scratch) : NULL;
-    lk_split(jobs, lk_team_size(), lk_thread_id(), &j0, &j1);
-    for (long j = j0, run; j < j1; j += run) {
-      lk__gemm_args g = g0;
-      long p = j / per, o = p / batch, b = p % batch;
-      int m0, m1, n0, n1;
-      /* One matrix per job, or with a shared B and whole matrices per job, the run of them up
-       * to the thread's last job or the next outer index. */
-      run = shared_b && per == 1 ? lk_min_l(j1 - j, batch - b) : 1;
-      g.A += o * osa + b * bsa; g.B += o * osb + b * bsb; g.C += o * osc + b * bsc;
-      if (g.R) g.R += o * osr + b * bsr;
-      if (g.scale_k) g.scale_k += b * bss;
-      lk__gemm_rect_bounds(M, N, tm, tn, (int)(j % per), &m0, &m1, &n0, &n1);
-      if (m0 >= m1 || n0 >= n1) continue;
-      if (K > 0 && ws) {
-        lk__gemm_rect(&g, run, bsa, bsc, bsr, m0, m1, n0, n1, ws);
-        continue;
-      }
-      for (long i = 0; i < run; ++i) { /* degenerate K, or out of memory */
-        lk__gemm_args gi = g;
-        gi.A += i * bsa; gi.C += i * bsc;
-        if (gi.R) gi.R += i * bsr;
-        if (K <= 0) lk__gemm_rect_k0(&gi, m0, m1, n0, n1);
-        else lk__gemm_rect_naive(&gi, m0, m1, n0, n1);
+    if (dynamic) {
+      lk__gemm_bcache bc = {.bp = ws, .ap = ws ? ws + a_at : NULL, .stash = ws ? ws + stash_at : NULL};
+      LK_OMP(for schedule(dynamic, 1))
+      for (long j = 0; j < jobs; ++j) lk__gemm_job(&q, j, 1, ws, ws ? &bc : NULL);
+    } else {
+      long j0, j1;
+      lk_split(jobs, lk_team_size(), lk_thread_id(), &j0, &j1);
+      /* One matrix per job, or with a shared B and whole matrices per job, the run of them up to
+       * the thread's last job or the next outer index. */
+      for (long j = j0, run; j < j1; j += run) {
+        run = shared_b && q.per == 1 ? lk_min_l(j1 - j, batch - j % batch) : 1;
+        lk__gemm_job(&q, j, run, ws, NULL);
       }
     }
     lk_scratch_free(ws);
