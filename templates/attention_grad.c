@@ -193,7 +193,6 @@ void lk_sdpa_grad(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, l
   const size_t floats = (size_t)(2 * D * nkp + 3 * nkp * dp + 2 * mq * (nkp + dp) + 16 * 8);
   LK_OMP(parallel if(units > 1 && 10.0 * B * H * Nq * Nk * D >= LK_GEMM_PAR_MIN))
   {
-    long u0, u1;
     float *kt = lk_scratch_alloc(floats), *vt = NULL, *kp = NULL, *dka = NULL, *dva = NULL;
     float *s = NULL, *ds = NULL, *qt = NULL, *ot = NULL;
     if (kt) { /* each array starts on a cache line (16 floats) */
@@ -202,8 +201,11 @@ void lk_sdpa_grad(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, l
       s = dva + lk_round_up(nkp * dp, 16), ds = s + lk_round_up(mq * nkp, 16);
       qt = ds + lk_round_up(mq * nkp, 16), ot = qt + lk_round_up(mq * dp, 16);
     }
-    lk_split(units, lk_team_size(), lk_thread_id(), &u0, &u1);
-    for (long u = u0; u < u1; ++u) {
+    /* Units taken in turn rather than split up front: on this shared VM one thread is often
+     * slowed for a while, and with a fixed half each the call waited for it (a unit computes the
+     * same sums whichever thread takes it). */
+    LK_OMP(for schedule(dynamic, 1))
+    for (long u = 0; u < units; ++u) {
       const int b = (int)(u / Hk), g = (int)(u % Hk);
       const float *kb = k + (long)b * Nk * k_rs + (long)g * D, *vb = v + (long)b * Nk * v_rs + (long)g * D;
       float *dkb = dk + (long)b * Nk * dk_rs + (long)g * D, *dvb = dv + (long)b * Nk * dv_rs + (long)g * D;

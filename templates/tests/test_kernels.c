@@ -514,6 +514,12 @@ static void test_thread_invariance(void) {
   lk_sdpa(2, 197, 197, 4, 1, 48, x, 3L * C, x + C, 3L * C, x + 2 * C, 3L * C, y1, 0.144f);
   LKT_SET_THREADS(2);
   lkt_check_exact("sdpa thread-count invariance, grouped kv", y1, y2, 2L * 197 * C);
+  /* five images, 15 (sample, head) groups: threads take whole groups in turn */
+  lk_sdpa(5, 197, 197, 3, 3, 64, x, 3L * C, x + C, 3L * C, x + 2 * C, 3L * C, y2, 0.125f);
+  LKT_SET_THREADS(1);
+  lk_sdpa(5, 197, 197, 3, 3, 64, x, 3L * C, x + C, 3L * C, x + 2 * C, 3L * C, y1, 0.125f);
+  LKT_SET_THREADS(2);
+  lkt_check_exact("sdpa thread-count invariance, groups taken in turn", y1, y2, 5L * 197 * C);
   lk_gelu(rows * C - 5, x, y2);
   LKT_SET_THREADS(1);
   lk_gelu(rows * C - 5, x, y1);

@@ -928,8 +928,9 @@ LK__SCALAR(rdiv_scalar, s / x[i])
  * score block three times. This kernel: 76 GFLOP/s on one core, 140 on two (B = 1; B = 16: 68
  * and 146), 1.3-1.5× the old path at every model shape (see the commit messages for the table);
  * what is left is the exp (~11%) and the packing (3-8%). The work is the B·H·⌈Nq/MR⌉ tiles of
- * MR queries; each thread takes a contiguous run of them and, per (b, kv head), packs Kᵀ and V
- * once into NR-wide panels (heads that share a kv head reuse them: the run visits h in order).
+ * MR queries; each thread takes a contiguous run of them (or, with enough samples, whole (b, kv
+ * head) groups in turn) and, per (b, kv head), packs Kᵀ and V once into NR-wide panels (heads
+ * that share a kv head reuse them: the run visits h in order).
  * Then, LK_SDPA_TILES query tiles at a time:
  *   1. S = Q·Kᵀ with an MR×NR micro-kernel (Q rows read in place, Kᵀ panels padded with zero
  *      keys up to a multiple of NR), whose store also keeps each row's running max;
@@ -1133,62 +1134,83 @@ void lk_sdpa(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q
     for (long r = 0; r < (long)B * Nq; ++r) memset(out + r * ld, 0, (size_t)ld * sizeof(float));
     return;
   }
+  /* With at least two (sample, kv head) groups per thread, threads take whole groups in turn from
+   * `next` instead of a fixed run of units each: on this shared VM one thread is often slowed for
+   * a while, and with fixed halves the call waited for it (DeiT-tiny at batch 16: 48 groups).
+   * Fewer groups (batch 1) keep the split by query tiles. Each output row sums in the same order
+   * whichever thread computes it. */
+  const long groups = (long)B * Hk;
+  long next = 0;
   LK_OMP(parallel if(units > 1 && 2.0 * B * H * Nq * Nk * D >= LK_GEMM_PAR_MIN))
   {
-    long u0, u1, packed = -1; /* packed: b·Hk + g of the panels in kt and vp */
+    long packed = -1; /* packed: b·Hk + g of the panels in kt and vp */
+    const int taking = groups >= 2L * lk_team_size();
     float *kt = lk_scratch_alloc(kt_floats + vp_floats + s_floats + qt_floats);
     float *vp = kt ? kt + kt_floats : NULL, *s = kt ? vp + vp_floats : NULL, *qt = kt ? s + s_floats : NULL;
     lk_vf rmax[LK_SDPA_TILES * LK_SDPA_MR];
     float inv[LK_SDPA_TILES * LK_SDPA_MR];
     const float *at[LK_SDPA_TILES]; /* each query tile's rows, row stride rs */
     long rs[LK_SDPA_TILES];
-    lk_split(units, lk_team_size(), lk_thread_id(), &u0, &u1);
-    for (long u = u0; u < u1;) {
-      const long bh = u / tiles;
-      const int t0 = (int)(u % tiles), b = (int)(bh / H), h = (int)(bh % H), g = h / group;
-      const int nt = (int)lk_min_l(lk_min_l(LK_SDPA_TILES, tiles - t0), u1 - u);
-      const int i0 = t0 * LK_SDPA_MR, m = (int)lk_min_l((long)nt * LK_SDPA_MR, Nq - i0);
-      const float *qb = q + ((long)b * Nq + i0) * q_rs + (long)h * D;
-      float *ob = out + ((long)b * Nq + i0) * ld + (long)h * D;
-      u += nt;
-      if (!kt) { /* no scratch (out of memory): fail loudly, with NaN, rather than leave garbage */
-        for (int i = 0; i < m; ++i) for (int d = 0; d < D; ++d) ob[(long)i * ld + d] = NAN;
-        continue;
+    for (int round = 0;; ++round) {
+      long u0, u1;
+      if (taking) {
+        long mine;
+        LK_OMP(atomic capture)
+        mine = next++;
+        if (mine >= groups) break;
+        u0 = mine * group * tiles; /* group (b, g): heads g·group… of sample b, every query tile */
+        u1 = u0 + (long)group * tiles;
+      } else {
+        if (round > 0) break;
+        lk_split(units, lk_team_size(), lk_thread_id(), &u0, &u1);
       }
-      if (packed != (long)b * Hk + g) {
-        packed = (long)b * Hk + g;
-        lk__sdpa_pack_kt(Nk, D, k + (long)b * Nk * k_rs + (long)g * D, k_rs, kt);
-        lk__sdpa_pack_v(Nk, D, v + (long)b * Nk * v_rs + (long)g * D, v_rs, vp);
-      }
-      /* Queries are read in place, except a last tile with fewer than MR rows, or rows a multiple
-       * of 4 KiB apart (one L1 set, see gemm.c): those are copied into qt (zero rows past Nq). */
-      for (int t = 0; t < nt; ++t) {
-        const int rows = (int)lk_min_l(LK_SDPA_MR, m - t * LK_SDPA_MR);
-        at[t] = qb + (long)t * LK_SDPA_MR * q_rs;
-        rs[t] = q_rs;
-        if (rows < LK_SDPA_MR || q_rs % 1024 == 0) {
-          float *c = qt + (long)t * LK_SDPA_MR * D;
-          memset(c, 0, (size_t)LK_SDPA_MR * D * sizeof(float));
-          for (int i = 0; i < rows; ++i) memcpy(c + (long)i * D, at[t] + i * q_rs, (size_t)D * sizeof(float));
-          at[t] = c;
-          rs[t] = D;
+      for (long u = u0; u < u1;) {
+        const long bh = u / tiles;
+        const int t0 = (int)(u % tiles), b = (int)(bh / H), h = (int)(bh % H), g = h / group;
+        const int nt = (int)lk_min_l(lk_min_l(LK_SDPA_TILES, tiles - t0), u1 - u);
+        const int i0 = t0 * LK_SDPA_MR, m = (int)lk_min_l((long)nt * LK_SDPA_MR, Nq - i0);
+        const float *qb = q + ((long)b * Nq + i0) * q_rs + (long)h * D;
+        float *ob = out + ((long)b * Nq + i0) * ld + (long)h * D;
+        u += nt;
+        if (!kt) { /* no scratch (out of memory): fail loudly, with NaN, rather than leave garbage */
+          for (int i = 0; i < m; ++i) for (int d = 0; d < D; ++d) ob[(long)i * ld + d] = NAN;
+          continue;
         }
-        for (int i = 0; i < LK_SDPA_MR; ++i) rmax[t * LK_SDPA_MR + i] = lk_vset1(-INFINITY);
+        if (packed != (long)b * Hk + g) {
+          packed = (long)b * Hk + g;
+          lk__sdpa_pack_kt(Nk, D, k + (long)b * Nk * k_rs + (long)g * D, k_rs, kt);
+          lk__sdpa_pack_v(Nk, D, v + (long)b * Nk * v_rs + (long)g * D, v_rs, vp);
+        }
+        /* Queries are read in place, except a last tile with fewer than MR rows, or rows a multiple
+         * of 4 KiB apart (one L1 set, see gemm.c): those are copied into qt (zero rows past Nq). */
+        for (int t = 0; t < nt; ++t) {
+          const int rows = (int)lk_min_l(LK_SDPA_MR, m - t * LK_SDPA_MR);
+          at[t] = qb + (long)t * LK_SDPA_MR * q_rs;
+          rs[t] = q_rs;
+          if (rows < LK_SDPA_MR || q_rs % 1024 == 0) {
+            float *c = qt + (long)t * LK_SDPA_MR * D;
+            memset(c, 0, (size_t)LK_SDPA_MR * D * sizeof(float));
+            for (int i = 0; i < rows; ++i) memcpy(c + (long)i * D, at[t] + i * q_rs, (size_t)D * sizeof(float));
+            at[t] = c;
+            rs[t] = D;
+          }
+          for (int i = 0; i < LK_SDPA_MR; ++i) rmax[t * LK_SDPA_MR + i] = lk_vset1(-INFINITY);
+        }
+        /* Step 1, panel by panel so each Kᵀ panel is reused from L1 by the nt tiles. */
+        for (long j0 = 0; j0 < nkp; j0 += LK_SDPA_NR)
+          for (int t = 0; t < nt; ++t)
+            lk__sdpa_qk_tile(D, at[t], rs[t], kt + j0 * D, s + (long)t * LK_SDPA_MR * lds + j0, lds,
+                             (int)lk_min_l(LK_SDPA_NR, Nk - j0), rmax + t * LK_SDPA_MR);
+        /* Step 2 (rows past Nq hold zero scores: harmless, finite, and never stored). */
+        for (int i = 0; i < nt * LK_SDPA_MR; ++i) inv[i] = lk__sdpa_exp_row(Nk, s + i * lds, rmax[i], scale);
+        /* Step 3. */
+        for (int d0 = 0; d0 < dp; d0 += LK_SDPA_NR)
+          for (int t = 0; t < nt; ++t)
+            lk__sdpa_pv_tile(Nk, s + (long)t * LK_SDPA_MR * lds, lds, vp + (long)d0 * Nk, inv + t * LK_SDPA_MR,
+                             ob + (long)t * LK_SDPA_MR * ld + d0, ld, (int)lk_min_l(LK_SDPA_MR, m - t * LK_SDPA_MR),
+                             (int)lk_min_l(LK_SDPA_NR, D - d0));
       }
-      /* Step 1, panel by panel so each Kᵀ panel is reused from L1 by the nt tiles. */
-      for (long j0 = 0; j0 < nkp; j0 += LK_SDPA_NR)
-        for (int t = 0; t < nt; ++t)
-          lk__sdpa_qk_tile(D, at[t], rs[t], kt + j0 * D, s + (long)t * LK_SDPA_MR * lds + j0, lds,
-                           (int)lk_min_l(LK_SDPA_NR, Nk - j0), rmax + t * LK_SDPA_MR);
-      /* Step 2 (rows past Nq hold zero scores: harmless, finite, and never stored). */
-      for (int i = 0; i < nt * LK_SDPA_MR; ++i) inv[i] = lk__sdpa_exp_row(Nk, s + i * lds, rmax[i], scale);
-      /* Step 3. */
-      for (int d0 = 0; d0 < dp; d0 += LK_SDPA_NR)
-        for (int t = 0; t < nt; ++t)
-          lk__sdpa_pv_tile(Nk, s + (long)t * LK_SDPA_MR * lds, lds, vp + (long)d0 * Nk, inv + t * LK_SDPA_MR,
-                           ob + (long)t * LK_SDPA_MR * ld + d0, ld, (int)lk_min_l(LK_SDPA_MR, m - t * LK_SDPA_MR),
-                           (int)lk_min_l(LK_SDPA_NR, D - d0));
-    }
+    } /* for round */
     lk_scratch_free(kt);
   }
 }
