@@ -59,7 +59,7 @@ struct BenchCommand: ParsableCommand {
       let r = Report(spec: artifact.graph.name, batch: batch, threads: t, median_ms: median, min_ms: times[0], p90_ms: p90,
                      images_per_s: Double(batch) / (median / 1000), gflop_per_forward: flops / 1e9, gflops: gflops,
                      peak_gflops: peak, peak_fraction: gflops / peak, peak_rss_bytes: child.peakRSS, runs: runs,
-                     times_ms: child.times)
+                     times_ms: child.times, steal_fraction: child.steal)
       if json {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -68,6 +68,7 @@ struct BenchCommand: ParsableCommand {
         print(String(format: "%@ batch %d, %d thread(s), %d runs: median %.3f ms, min %.3f, p90 %.3f; %.1f images/s; %.3f GFLOP per forward → %.1f GFLOP/s = %.1f%% of the measured FMA peak (%.1f GFLOP/s); peak RSS %.1f MiB",
                      r.spec, batch, t, runs, median, r.min_ms, p90, r.images_per_s, r.gflop_per_forward, gflops, 100 * r.peak_fraction, peak,
                      Double(r.peak_rss_bytes) / 1_048_576))
+        if let warning = StolenTime.warning(child.steal) { print(warning) }
       }
     }
   }
@@ -81,18 +82,23 @@ struct BenchCommand: ParsableCommand {
     /// Every timed run in the order it ran, so a caller can pool runs from several invocations
     /// (bench/compare.py interleaves the frameworks in rounds against the machine's drift).
     var times_ms: [Double]
+    /// The hypervisor's steal over the timed runs (StolenTime); absent where it cannot be read.
+    var steal_fraction: Double?
   }
 
-  /// Runs `locus bench-run` (this executable) and reads its one line: run times (ms) and peak RSS (bytes).
-  private func runChild(_ arguments: [String]) throws -> (times: [Double], peakRSS: Int) {
+  /// Runs `locus bench-run` (this executable) and reads its one line: run times (ms), the steal
+  /// fraction over them ("-": unknown) and peak RSS (bytes).
+  private func runChild(_ arguments: [String]) throws -> (times: [Double], steal: Double?, peakRSS: Int) {
     let executable = Bundle.main.executableURL?.path ?? CommandLine.arguments[0]
     let result: CommandResult
     do { result = try runCommand([executable] + arguments) } catch { throw DriverError.build(error) }
     let fields = result.stdout.split(whereSeparator: \.isWhitespace)
-    guard result.status == 0, fields.first == "times", let rss = fields.last.flatMap({ Int($0) }) else {
+    guard result.status == 0, fields.count >= 5, fields.first == "times", fields[fields.count - 4] == "steal",
+      fields[fields.count - 2] == "rss", let rss = Int(fields[fields.count - 1])
+    else {
       throw DriverError.usage("the benchmark run failed: \(result.stderr)")
     }
-    return (fields.dropFirst().dropLast(2).compactMap { Double($0) }, rss)
+    return (fields.dropFirst().dropLast(4).compactMap { Double($0) }, Double(fields[fields.count - 3]), rss)
   }
 }
 
@@ -119,14 +125,17 @@ struct BenchRunCommand: ParsableCommand {
       let outputs = model.outputs.map { UnsafeMutableBufferPointer<Float>.allocate(capacity: $0.numel) }
       defer { outputs.forEach { $0.deallocate() } }
       var times: [Double] = []
+      var stolen = StolenTime()
       try input.withUnsafeBufferPointer { (x) throws(RuntimeError) in
         for i in 0..<(warmup + runs) {
+          if i == warmup { stolen = StolenTime() }
           let start = ContinuousClock.now
           try model.run(inputs: [x], outputs: outputs)
           if i >= warmup { times.append(Driver.seconds(ContinuousClock.now - start) * 1000) }
         }
       }
-      print("times " + times.map { String($0) }.joined(separator: " ") + " rss \(peakResidentBytes())")
+      let steal = stolen.fraction().map { String($0) } ?? "-"
+      print("times " + times.map { String($0) }.joined(separator: " ") + " steal \(steal) rss \(peakResidentBytes())")
     }
   }
 }

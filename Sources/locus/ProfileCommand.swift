@@ -38,7 +38,8 @@ struct ProfileCommand: ParsableCommand {
     try reportingErrors {
       var request = options.request(batch: batch)
       request.profile = true
-      let (name, counters, wall) = train ? try profileTraining(request) : try profileForward(request)
+      let (name, counters, timings) = train ? try profileTraining(request) : try profileForward(request)
+      let wall = timings.wall
       let records = counters.records().sorted { $0.seconds > $1.seconds }
       let total = records.reduce(0) { $0 + $1.seconds }
       let r = Double(runs)
@@ -55,6 +56,7 @@ struct ProfileCommand: ParsableCommand {
         print("\(numbers)  \(k.op.padding(toLength: 22, withPad: " ", startingAt: 0)) \(k.name)")
       }
       if records.count > top, top > 0 { print("    … \(records.count - top) more (--top 0 lists all)") }
+      if let warning = StolenTime.warning(timings.steal) { print(warning) }
       if let trace {
         do {
           try KernelRecord.chromeTrace(records, model: name).write(to: URL(fileURLWithPath: trace), options: .atomic)
@@ -67,7 +69,7 @@ struct ProfileCommand: ParsableCommand {
   }
 
   /// Forward passes of the inference library on the seeded initialisation (or --weights).
-  private func profileForward(_ request: CompileRequest) throws -> (String, ProfileCounters, [Double]) {
+  private func profileForward(_ request: CompileRequest) throws -> (String, ProfileCounters, Timings) {
     let artifact = try Driver.compile(request)
     printWarnings(artifact)
     let model = try Driver.load(artifact)
@@ -79,7 +81,7 @@ struct ProfileCommand: ParsableCommand {
 
   /// Training steps (AdamW, clipping at norm 1, drop-path off) on seeded random images with
   /// labels 0, 1, 2, … as one-hot targets.
-  private func profileTraining(_ request: CompileRequest) throws -> (String, ProfileCounters, [Double]) {
+  private func profileTraining(_ request: CompileRequest) throws -> (String, ProfileCounters, Timings) {
     let artifact = try Driver.compileTraining(request)
     let model = try Driver.load(artifact)
     try bindWeights(model, path: weights, orInitialisationOf: artifact.inference, seed: 0, threads: threads)
@@ -92,14 +94,21 @@ struct ProfileCommand: ParsableCommand {
   }
 
   /// Wall times of --runs calls of `body` after --warmup untimed ones; the counters hold the timed runs.
-  private func timed(_ counters: ProfileCounters, _ body: () throws -> Void) throws -> [Double] {
+  /// Wall times (ms) of the timed runs, and the hypervisor's steal over them.
+  struct Timings {
     var wall: [Double] = []
+    var steal: Double?
+  }
+
+  private func timed(_ counters: ProfileCounters, _ body: () throws -> Void) throws -> Timings {
+    var timings = Timings(), stolen = StolenTime()
     for i in 0..<(warmup + runs) {
-      if i == warmup { counters.reset() }
+      if i == warmup { counters.reset(); stolen = StolenTime() }
       let start = ContinuousClock.now
       try body()
-      if i >= warmup { wall.append(Driver.seconds(ContinuousClock.now - start) * 1000) }
+      if i >= warmup { timings.wall.append(Driver.seconds(ContinuousClock.now - start) * 1000) }
     }
-    return wall
+    timings.steal = stolen.fraction()
+    return timings
   }
 }

@@ -27,6 +27,8 @@ final class BenchCommandTests: XCTestCase {
     XCTAssertEqual(try XCTUnwrap(object["peak_fraction"] as? Double), gflops / peak, accuracy: 1e-9)
     let rss = try XCTUnwrap(object["peak_rss_bytes"] as? Int)
     XCTAssertTrue(rss > 1 << 20 && rss < 1 << 31, "peak RSS \(rss) bytes")
+    // The hypervisor's steal over the runs: a share when /proc/stat saw enough ticks, else absent.
+    if let steal = object["steal_fraction"] { XCTAssertTrue((steal as? Double).map { 0...1 ~= $0 } ?? false, r.stdout) }
 
     let missing = try runLocus(["bench", "specs/nothing.locus"])
     XCTAssertNotEqual(missing.status, 0)
