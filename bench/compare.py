@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT / "scripts" / "reference"))
 
 import torch  # noqa: E402
 
-from locus_ref import constants  # noqa: E402
+from locus_ref import constants, steal  # noqa: E402
 from models import build  # noqa: E402
 
 LOCUS = ROOT / ".build" / "release" / "locus"
@@ -132,7 +132,7 @@ def main():
 
     if args.rounds < 1 or args.runs < args.rounds:
         parser.error("--rounds must be at least 1 and at most --runs")
-    rows = []
+    rows, start = [], steal.ticks()
     for spec in args.specs:
         model = build(spec).eval()
         compiled = None if args.no_compile else torch.compile(model)
@@ -143,7 +143,8 @@ def main():
     fmt = lambda t: "–" if t is None else f"{t:.1f}"
     lines = [f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; torch {torch.__version__}; "
              f"{args.threads} threads; median of {args.runs // args.rounds * args.rounds} runs in {args.rounds} interleaved "
-             f"rounds after {args.warmup} warm-up; `python bench/compare.py`.", "",
+             f"rounds after {args.warmup} warm-up; `python bench/compare.py`; hypervisor steal during the run "
+             f"{steal.describe(steal.fraction(start, steal.ticks()))} (/proc/stat).", "",
              "| model | batch | PyTorch eager ms | torch.compile ms | ONNX Runtime ms | Locus ms | Locus / best | per round | "
              "Locus % of peak | Locus RSS MiB |",
              "|---|---|---|---|---|---|---|---|---|---|"]

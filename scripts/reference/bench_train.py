@@ -32,6 +32,7 @@ from pathlib import Path
 
 import torch
 
+from locus_ref import steal
 from locus_ref.train import adamw, loss_of
 from models import build, constants
 
@@ -98,7 +99,7 @@ def main():
             result[mode] = {"error": f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"}
     if args.locus:
         times["locus"] = []
-    per_round = []
+    per_round, start = [], steal.ticks()
     for _ in range(args.rounds):
         medians = {}
         for mode, stepper in steppers.items():
@@ -123,6 +124,7 @@ def main():
                 result[f"locus_over_{mode}"] = result["locus"]["ms_per_step"] / result[mode]["ms_per_step"]
         if per_round:
             result["locus_over_eager_per_round"] = [min(per_round), max(per_round)]
+    result["steal_fraction"] = steal.fraction(start, steal.ticks())
     if args.json:
         print(json.dumps(result))
         return 0
@@ -142,6 +144,7 @@ def main():
         print(f"  locus / eager: {result['locus_over_eager']:.2f}× the time per step (per round {lo:.2f}-{hi:.2f})")
     if "locus_over_compile" in result:
         print(f"  locus / torch.compile: {result['locus_over_compile']:.2f}×")
+    print(f"  hypervisor steal during the timed rounds: {steal.describe(result['steal_fraction'])} (/proc/stat)")
     return 0
 
 
