@@ -224,17 +224,18 @@ void lk_sdpa(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q
     for (long r = 0; r < (long)B * Nq; ++r) memset(out + r * ld, 0, (size_t)ld * sizeof(float));
     return;
   }
-  /* With at least two (sample, kv head) groups per thread, threads take whole groups in turn from
-   * `next` instead of a fixed run of units each: on this shared VM one thread is often slowed for
-   * a while, and with fixed halves the call waited for it (DeiT-tiny at batch 16: 48 groups).
-   * Fewer groups (batch 1) keep the split by query tiles. Each output row sums in the same order
-   * whichever thread computes it. */
+  /* With at least two (sample, kv head) groups per thread, threads take whole groups, their own
+   * share first and then what is left of the other's (lk_share_next), instead of a fixed run of
+   * units each: on this shared VM one thread is often slowed for a while, and with fixed halves
+   * the call waited for it (DeiT-tiny at batch 16: 48 groups). Fewer groups (batch 1) keep the
+   * split by query tiles. Each output row sums in the same order whichever thread computes it. */
   const long groups = (long)B * Hk;
-  long next = 0;
+  lk_shares shares = {0};
   LK_OMP(parallel if(units > 1 && 2.0 * B * H * Nq * Nk * D >= LK_GEMM_PAR_MIN))
   {
     long packed = -1; /* packed: b·Hk + g of the panels in kt and vp */
     const int taking = groups >= 2L * lk_team_size();
+    int from = -1;
     float *kt = lk_scratch_alloc(kt_floats + vp_floats + s_floats + qt_floats);
     float *vp = kt ? kt + kt_floats : NULL, *s = kt ? vp + vp_floats : NULL, *qt = kt ? s + s_floats : NULL;
     lk_vf rmax[LK_SDPA_TILES * LK_SDPA_MR];
@@ -244,10 +245,8 @@ void lk_sdpa(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q
     for (int round = 0;; ++round) {
       long u0, u1;
       if (taking) {
-        long mine;
-        LK_OMP(atomic capture)
-        mine = next++;
-        if (mine >= groups) break;
+        const long mine = lk_share_next(&shares, groups, &from);
+        if (mine < 0) break;
         u0 = mine * group * tiles; /* group (b, g): heads g·group… of sample b, every query tile */
         u1 = u0 + (long)group * tiles;
       } else {

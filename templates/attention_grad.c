@@ -191,6 +191,7 @@ void lk_sdpa_grad(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, l
   const long mq = LK__SDPA_GRAD_MQ(Nk);
   const int nk4 = (int)lk_round_up(Nk, 4); /* rows of dK and dV computed: keys up to a multiple of 4 */
   const size_t floats = (size_t)(2 * D * nkp + 3 * nkp * dp + 2 * mq * (nkp + dp) + 16 * 8);
+  lk_shares shares = {0};
   LK_OMP(parallel if(units > 1 && 10.0 * B * H * Nq * Nk * D >= LK_GEMM_PAR_MIN))
   {
     float *kt = lk_scratch_alloc(floats), *vt = NULL, *kp = NULL, *dka = NULL, *dva = NULL;
@@ -201,11 +202,11 @@ void lk_sdpa_grad(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, l
       s = dva + lk_round_up(nkp * dp, 16), ds = s + lk_round_up(mq * nkp, 16);
       qt = ds + lk_round_up(mq * nkp, 16), ot = qt + lk_round_up(mq * dp, 16);
     }
-    /* Units taken in turn rather than split up front: on this shared VM one thread is often
-     * slowed for a while, and with a fixed half each the call waited for it (a unit computes the
-     * same sums whichever thread takes it). */
-    LK_OMP(for schedule(dynamic, 1))
-    for (long u = 0; u < units; ++u) {
+    /* Each thread's share of the units first, then what is left of the other's (lk_share_next):
+     * on this shared VM one thread is often slowed for a while, and with fixed halves the call
+     * waited for it. A unit computes the same sums whichever thread takes it. */
+    int from = -1;
+    for (long u; (u = lk_share_next(&shares, units, &from)) >= 0;) {
       const int b = (int)(u / Hk), g = (int)(u % Hk);
       const float *kb = k + (long)b * Nk * k_rs + (long)g * D, *vb = v + (long)b * Nk * v_rs + (long)g * D;
       float *dkb = dk + (long)b * Nk * dk_rs + (long)g * D, *dvb = dv + (long)b * Nk * dv_rs + (long)g * D;

@@ -481,11 +481,13 @@ static void lk__gemm_rect_bounds(int M, int N, int tm, int tn, int r, int *m0, i
  * in registers: C is written once per K slice, as without an epilogue. Scratch: allocated per
  * thread per call, (KC·NC' + KC·MR) floats, NC' = min(1024, thread's columns), or KC·MC' instead
  * of KC·MR when A is packed; plus, when R == C and K > KC, the thread's rows × NC' for the
- * partial sums (which may not overwrite R before the last slice). */
+ * partial sums (which may not overwrite R before the last slice). In the dynamic mode below, the
+ * B part holds all of K: K·NC' floats (at most LK_GEMM_BCACHE). */
 /* Dynamic mode (lk__gemm_nested): when one thread's whole packed B fits this many floats (1 MiB,
  * half of L2; every weight of the bundled models: 768 × 192 is 147k), the products are cut into
- * about LK_GEMM_JOBS jobs per thread, taken in turn from a shared counter, and each thread keeps
- * its packed B across its jobs (lk__gemm_bcache). Only for grids split by rows (tn = 1), whose
+ * about LK_GEMM_JOBS jobs per thread, which each thread takes from its own share first and then
+ * from the other's (lk_share_next), and each thread keeps its packed B across its jobs
+ * (lk__gemm_bcache). Only for grids split by rows (tn = 1), whose
  * rectangles all read the same columns of B. With a static split, the call lasts as long as
  * its slower thread, and on this shared 2-vCPU VM one thread is often slowed by a neighbour:
  * timing each thread's end in 3152×768×192 calls (DeiT's fc1 at batch 16) showed one thread idle
@@ -496,9 +498,9 @@ static void lk__gemm_rect_bounds(int M, int N, int tm, int tn, int r, int *m0, i
 #ifndef LK_GEMM_JOBS
 #  define LK_GEMM_JOBS 8
 #endif
-/* Fewest multiply-adds per job (~30 µs): claiming smaller jobs one by one cost more than the
- * balance gained (64 products of 49×64×256 sharing B: 580 → 740 µs per call), so such calls keep
- * the static split, whose runs of products pack B once. */
+/* Fewest multiply-adds per job (~30 µs): claiming smaller jobs one by one from a shared counter
+ * cost more than the balance gained (64 products of 49×64×256 sharing B: 580 → 740 µs per call),
+ * so such calls keep the static split, whose runs of products pack B once. */
 #ifndef LK_GEMM_JOB_MIN
 #  define LK_GEMM_JOB_MIN 4194304.0
 #endif
@@ -580,14 +582,15 @@ static void lk__gemm_nested(int outer, long osa, long osb, long osc, long osr, i
   /* Products of one outer index that read the same B (and the same scale) pack it once per block
    * (lk__gemm_rect), unless the partial sums go to the one-matrix stash. */
   const int shared_b = bsb == 0 && (scale_k == NULL || bss == 0) && !lk__gemm_stashes(&q.g);
+  lk_shares shares = {0};
 
   LK_OMP(parallel num_threads(threads) if(threads > 1))
   {
     float *ws = K > 0 ? lk_scratch_alloc(scratch) : NULL;
     if (dynamic) {
       lk__gemm_bcache bc = {.bp = ws, .ap = ws ? ws + a_at : NULL, .stash = ws ? ws + stash_at : NULL};
-      LK_OMP(for schedule(dynamic, 1))
-      for (long j = 0; j < jobs; ++j) lk__gemm_job(&q, j, 1, ws, ws ? &bc : NULL);
+      int from = -1;
+      for (long j; (j = lk_share_next(&shares, jobs, &from)) >= 0;) lk__gemm_job(&q, j, 1, ws, ws ? &bc : NULL);
     } else {
       long j0, j1;
       lk_split(jobs, lk_team_size(), lk_thread_id(), &j0, &j1);

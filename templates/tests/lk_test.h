@@ -77,6 +77,16 @@ static inline int lkt_check_exact(const char *what, const float *got, const floa
 }
 
 /* Closing line in the plain form CI reads; the exit status fails the run on any mismatch. */
+static inline int lkt_check_true(const char *what, int ok) {
+  if (!ok) {
+    printf("FAIL %s\n", what);
+    ++lkt_failed;
+    return 0;
+  }
+  ++lkt_passed;
+  return 1;
+}
+
 static inline int lkt_finish(const char *suite) {
   printf("%s: worst relative error %.3g\n", suite, lkt_worst_all);
   printf("%s: %d passed, %d failed\n", suite, lkt_passed, lkt_failed);

@@ -493,6 +493,47 @@ static void test_layout(void) {
   }
 }
 
+/* lk_share_next hands out every job exactly once, each thread's own share first: with the other
+ * threads kept busy by a slow first job (so the fast thread must finish their shares), and in the
+ * plain case where every thread takes only its own share. */
+static void test_shares(void) {
+  const long sizes[] = {0, 1, 2, 7, 64, 1001};
+  for (int s = 0; s < (int)(sizeof sizes / sizeof sizes[0]); ++s) {
+    for (int slow = 0; slow < 2; ++slow) {
+      long n = sizes[s], wrong = 0, foreign = 0;
+      int team = 1;
+      int *count = (int *)calloc((size_t)(n > 0 ? n : 1), sizeof(int));
+      lk_shares sh = {0};
+      char what[96];
+      LK_OMP(parallel reduction(+:foreign))
+      {
+        int from = -1, first = 1;
+        long lo, hi;
+        lk_split(n, lk_team_size(), lk_thread_id(), &lo, &hi);
+        if (lk_thread_id() == 0) team = lk_team_size();
+        for (long j; (j = lk_share_next(&sh, n, &from)) >= 0;) {
+          if (first && lk_thread_id() != 0 && slow) {
+            volatile double x = 0.0;
+            for (long i = 0; i < 20000000L; ++i) x += 1e-9; /* thread ≠ 0 stalls on its first job */
+          }
+          first = 0;
+          if (j < lo || j >= hi) ++foreign;
+          LK_OMP(atomic)
+          count[j]++;
+        }
+      }
+      for (long j = 0; j < n; ++j) wrong += count[j] != 1;
+      snprintf(what, sizeof what, "lk_share_next n=%ld%s: every job once", n, slow ? " (one slow thread)" : "");
+      lkt_check_true(what, wrong == 0);
+      if (slow && team > 1 && n >= 64) { /* thread 0 finished the stalled threads' shares */
+        snprintf(what, sizeof what, "lk_share_next n=%ld: jobs taken from a stalled thread's share", n);
+        lkt_check_true(what, foreign > 0);
+      }
+      free(count);
+    }
+  }
+}
+
 /* Kernels that reduce must give bit-identical results on 1 and on all threads. */
 static void test_thread_invariance(void) {
   long rows = 1000;
@@ -540,5 +581,6 @@ int main(void) {
   test_pool();
   test_layout();
   test_thread_invariance();
+  test_shares();
   return lkt_finish("test_kernels");
 }

@@ -384,6 +384,34 @@ static inline void lk_split(long n, int parts, int i, long *lo, long *hi) {
   *hi = n * (i + 1) / parts;
 }
 
+/* Work sharing with affinity and stealing, for jobs [0, n) of one parallel region: each thread first
+ * takes the jobs of its own lk_split share, in order, then what is left of the others' shares. A
+ * thread that the hypervisor deschedules no longer holds up the call (the other thread finishes
+ * its jobs), while in calm runs each thread works on the same rows as in the previous kernel,
+ * whose data is still in its own L2: taking every job from one shared counter made
+ * localvit_fmnist's training step (activations that fit in L2) ~8 % slower. Each job is taken
+ * exactly once (an atomic counter per share, each on its own cache line) and must not depend on
+ * which thread runs it. Use: `lk_shares sh = {0};` before the region (shared), `int from = -1;`
+ * per thread, then `for (long j; (j = lk_share_next(&sh, n, &from)) >= 0;)`. Teams of more than
+ * LK_SHARES_MAX threads split the jobs into LK_SHARES_MAX shares, some started by two threads. */
+#define LK_SHARES_MAX 64
+typedef struct {
+  struct __attribute__((aligned(64))) { long taken; } share[LK_SHARES_MAX];
+} lk_shares;
+
+static inline long lk_share_next(lk_shares *sh, long n, int *from) {
+  const int team = lk_team_size(), parts = team < LK_SHARES_MAX ? team : LK_SHARES_MAX;
+  if (*from < 0) *from = lk_thread_id() % parts;
+  for (int visited = 0; visited < parts; ++visited, *from = (*from + 1) % parts) {
+    long lo, hi, k;
+    lk_split(n, parts, *from, &lo, &hi);
+    LK_OMP(atomic capture)
+    k = sh->share[*from].taken++;
+    if (lo + k < hi) return lo + k;
+  }
+  return -1;
+}
+
 /* ---- Scratch memory -----------------------------------------------------------------------------
  * 64-byte aligned (one cache line, one zmm); the raw pointer is kept just below the aligned block.
  * Returns NULL on failure; callers then fall back to a path that needs no scratch. */
@@ -1134,17 +1162,18 @@ void lk_sdpa(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q
     for (long r = 0; r < (long)B * Nq; ++r) memset(out + r * ld, 0, (size_t)ld * sizeof(float));
     return;
   }
-  /* With at least two (sample, kv head) groups per thread, threads take whole groups in turn from
-   * `next` instead of a fixed run of units each: on this shared VM one thread is often slowed for
-   * a while, and with fixed halves the call waited for it (DeiT-tiny at batch 16: 48 groups).
-   * Fewer groups (batch 1) keep the split by query tiles. Each output row sums in the same order
-   * whichever thread computes it. */
+  /* With at least two (sample, kv head) groups per thread, threads take whole groups, their own
+   * share first and then what is left of the other's (lk_share_next), instead of a fixed run of
+   * units each: on this shared VM one thread is often slowed for a while, and with fixed halves
+   * the call waited for it (DeiT-tiny at batch 16: 48 groups). Fewer groups (batch 1) keep the
+   * split by query tiles. Each output row sums in the same order whichever thread computes it. */
   const long groups = (long)B * Hk;
-  long next = 0;
+  lk_shares shares = {0};
   LK_OMP(parallel if(units > 1 && 2.0 * B * H * Nq * Nk * D >= LK_GEMM_PAR_MIN))
   {
     long packed = -1; /* packed: b·Hk + g of the panels in kt and vp */
     const int taking = groups >= 2L * lk_team_size();
+    int from = -1;
     float *kt = lk_scratch_alloc(kt_floats + vp_floats + s_floats + qt_floats);
     float *vp = kt ? kt + kt_floats : NULL, *s = kt ? vp + vp_floats : NULL, *qt = kt ? s + s_floats : NULL;
     lk_vf rmax[LK_SDPA_TILES * LK_SDPA_MR];
@@ -1154,10 +1183,8 @@ void lk_sdpa(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q
     for (int round = 0;; ++round) {
       long u0, u1;
       if (taking) {
-        long mine;
-        LK_OMP(atomic capture)
-        mine = next++;
-        if (mine >= groups) break;
+        const long mine = lk_share_next(&shares, groups, &from);
+        if (mine < 0) break;
         u0 = mine * group * tiles; /* group (b, g): heads g·group… of sample b, every query tile */
         u1 = u0 + (long)group * tiles;
       } else {
@@ -2055,11 +2082,13 @@ static void lk__gemm_rect_bounds(int M, int N, int tm, int tn, int r, int *m0, i
  * in registers: C is written once per K slice, as without an epilogue. Scratch: allocated per
  * thread per call, (KC·NC' + KC·MR) floats, NC' = min(1024, thread's columns), or KC·MC' instead
  * of KC·MR when A is packed; plus, when R == C and K > KC, the thread's rows × NC' for the
- * partial sums (which may not overwrite R before the last slice). */
+ * partial sums (which may not overwrite R before the last slice). In the dynamic mode below, the
+ * B part holds all of K: K·NC' floats (at most LK_GEMM_BCACHE). */
 /* Dynamic mode (lk__gemm_nested): when one thread's whole packed B fits this many floats (1 MiB,
  * half of L2; every weight of the bundled models: 768 × 192 is 147k), the products are cut into
- * about LK_GEMM_JOBS jobs per thread, taken in turn from a shared counter, and each thread keeps
- * its packed B across its jobs (lk__gemm_bcache). Only for grids split by rows (tn = 1), whose
+ * about LK_GEMM_JOBS jobs per thread, which each thread takes from its own share first and then
+ * from the other's (lk_share_next), and each thread keeps its packed B across its jobs
+ * (lk__gemm_bcache). Only for grids split by rows (tn = 1), whose
  * rectangles all read the same columns of B. With a static split, the call lasts as long as
  * its slower thread, and on this shared 2-vCPU VM one thread is often slowed by a neighbour:
  * timing each thread's end in 3152×768×192 calls (DeiT's fc1 at batch 16) showed one thread idle
@@ -2070,9 +2099,9 @@ static void lk__gemm_rect_bounds(int M, int N, int tm, int tn, int r, int *m0, i
 #ifndef LK_GEMM_JOBS
 #  define LK_GEMM_JOBS 8
 #endif
-/* Fewest multiply-adds per job (~30 µs): claiming smaller jobs one by one cost more than the
- * balance gained (64 products of 49×64×256 sharing B: 580 → 740 µs per call), so such calls keep
- * the static split, whose runs of products pack B once. */
+/* Fewest multiply-adds per job (~30 µs): claiming smaller jobs one by one from a shared counter
+ * cost more than the balance gained (64 products of 49×64×256 sharing B: 580 → 740 µs per call),
+ * so such calls keep the static split, whose runs of products pack B once. */
 #ifndef LK_GEMM_JOB_MIN
 #  define LK_GEMM_JOB_MIN 4194304.0
 #endif
@@ -2154,14 +2183,15 @@ static void lk__gemm_nested(int outer, long osa, long osb, long osc, long osr, i
   /* Products of one outer index that read the same B (and the same scale) pack it once per block
    * (lk__gemm_rect), unless the partial sums go to the one-matrix stash. */
   const int shared_b = bsb == 0 && (scale_k == NULL || bss == 0) && !lk__gemm_stashes(&q.g);
+  lk_shares shares = {0};
 
   LK_OMP(parallel num_threads(threads) if(threads > 1))
   {
     float *ws = K > 0 ? lk_scratch_alloc(scratch) : NULL;
     if (dynamic) {
       lk__gemm_bcache bc = {.bp = ws, .ap = ws ? ws + a_at : NULL, .stash = ws ? ws + stash_at : NULL};
-      LK_OMP(for schedule(dynamic, 1))
-      for (long j = 0; j < jobs; ++j) lk__gemm_job(&q, j, 1, ws, ws ? &bc : NULL);
+      int from = -1;
+      for (long j; (j = lk_share_next(&shares, jobs, &from)) >= 0;) lk__gemm_job(&q, j, 1, ws, ws ? &bc : NULL);
     } else {
       long j0, j1;
       lk_split(jobs, lk_team_size(), lk_thread_id(), &j0, &j1);
