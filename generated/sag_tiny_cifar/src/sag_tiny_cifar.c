@@ -2322,11 +2322,12 @@ void lk_sdpa(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q
     for (long r = 0; r < (long)B * Nq; ++r) memset(out + r * ld, 0, (size_t)ld * sizeof(float));
     return;
   }
-  /* With at least two (sample, kv head) groups per thread, threads take whole groups, their own
-   * share first and then what is left of the other's (lk_share_next), instead of a fixed run of
-   * units each: on this shared VM one thread is often slowed for a while, and with fixed halves
-   * the call waited for it (DeiT-tiny at batch 16: 48 groups). Fewer groups (batch 1) keep the
-   * split by query tiles. Each output row sums in the same order whichever thread computes it. */
+  /* With at least two (sample, kv head) groups per thread, the jobs are whole groups, which each
+   * thread takes from its own share first and then from what is left of the other's
+   * (lk_share_next), instead of a fixed run of units each: on this shared VM one thread is often
+   * slowed for a while, and with fixed halves the call waited for it (DeiT-tiny at batch 16: 48
+   * groups). With fewer groups (batch 1) a job is one thread's run of query tiles. Each output
+   * row sums in the same order whichever thread computes it. */
   const long groups = (long)B * Hk;
   lk_shares shares = {0};
   LK_OMP(parallel if(units > 1 && 2.0 * B * H * Nq * Nk * D >= LK_GEMM_PAR_MIN))
@@ -2340,16 +2341,15 @@ void lk_sdpa(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q
     float inv[LK_SDPA_TILES * LK_SDPA_MR];
     const float *at[LK_SDPA_TILES]; /* each query tile's rows, row stride rs */
     long rs[LK_SDPA_TILES];
-    for (int round = 0;; ++round) {
+    /* Job j: group j (b, g), heads g·group… of sample b with every query tile; or, not taking,
+     * run j of the units split into one run per thread. */
+    for (long j; (j = lk_share_next(&shares, taking ? groups : lk_team_size(), &from)) >= 0;) {
       long u0, u1;
       if (taking) {
-        const long mine = lk_share_next(&shares, groups, &from);
-        if (mine < 0) break;
-        u0 = mine * group * tiles; /* group (b, g): heads g·group… of sample b, every query tile */
+        u0 = j * group * tiles;
         u1 = u0 + (long)group * tiles;
       } else {
-        if (round > 0) break;
-        lk_split(units, lk_team_size(), lk_thread_id(), &u0, &u1);
+        lk_split(units, lk_team_size(), (int)j, &u0, &u1);
       }
       for (long u = u0; u < u1;) {
         const long bh = u / tiles;
@@ -2397,7 +2397,7 @@ void lk_sdpa(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q
                              ob + (long)t * LK_SDPA_MR * ld + d0, ld, (int)lk_min_l(LK_SDPA_MR, m - t * LK_SDPA_MR),
                              (int)lk_min_l(LK_SDPA_NR, D - d0));
       }
-    } /* for round */
+    } /* for j */
     lk_scratch_free(kt);
   }
 }
