@@ -9,13 +9,16 @@ import Foundation
 public struct StolenTime: Sendable {
   private let start: [UInt64]?
 
-  public init() { start = StolenTime.ticks(procStat: try? String(contentsOfFile: "/proc/stat", encoding: .utf8)) }
+  public init() { start = StolenTime.now() }
 
   /// Steal over all ticks since init, or nil (see fraction(from:to:)).
   public func fraction() -> Double? {
     guard let start else { return nil }
-    return StolenTime.fraction(from: start, to: StolenTime.ticks(procStat: try? String(contentsOfFile: "/proc/stat", encoding: .utf8)))
+    return StolenTime.fraction(from: start, to: StolenTime.now())
   }
+
+  /// This machine's counters now, or nil.
+  private static func now() -> [UInt64]? { ticks(procStat: try? String(contentsOfFile: "/proc/stat", encoding: .utf8)) }
 
   /// Above this share, bench and profile say their timings are unreliable.
   public static let warningLevel = 0.05

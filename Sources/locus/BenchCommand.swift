@@ -125,7 +125,7 @@ struct BenchRunCommand: ParsableCommand {
       let outputs = model.outputs.map { UnsafeMutableBufferPointer<Float>.allocate(capacity: $0.numel) }
       defer { outputs.forEach { $0.deallocate() } }
       var times: [Double] = []
-      var stolen = StolenTime()
+      var stolen: StolenTime?  // from the first timed run on
       try input.withUnsafeBufferPointer { (x) throws(RuntimeError) in
         for i in 0..<(warmup + runs) {
           if i == warmup { stolen = StolenTime() }
@@ -134,7 +134,7 @@ struct BenchRunCommand: ParsableCommand {
           if i >= warmup { times.append(Driver.seconds(ContinuousClock.now - start) * 1000) }
         }
       }
-      let steal = stolen.fraction().map { String($0) } ?? "-"
+      let steal = stolen?.fraction().map { String($0) } ?? "-"
       print("times " + times.map { String($0) }.joined(separator: " ") + " steal \(steal) rss \(peakResidentBytes())")
     }
   }

@@ -93,22 +93,22 @@ struct ProfileCommand: ParsableCommand {
     return (name, counters, try timed(counters) { try trainer.step(images: images, targets: targets, learningRate: 1e-4) })
   }
 
-  /// Wall times of --runs calls of `body` after --warmup untimed ones; the counters hold the timed runs.
   /// Wall times (ms) of the timed runs, and the hypervisor's steal over them.
   struct Timings {
     var wall: [Double] = []
     var steal: Double?
   }
 
+  /// --runs calls of `body` after --warmup untimed ones; the counters hold the timed runs.
   private func timed(_ counters: ProfileCounters, _ body: () throws -> Void) throws -> Timings {
-    var timings = Timings(), stolen = StolenTime()
+    var timings = Timings(), stolen: StolenTime?
     for i in 0..<(warmup + runs) {
       if i == warmup { counters.reset(); stolen = StolenTime() }
       let start = ContinuousClock.now
       try body()
       if i >= warmup { timings.wall.append(Driver.seconds(ContinuousClock.now - start) * 1000) }
     }
-    timings.steal = stolen.fraction()
+    timings.steal = stolen?.fraction()
     return timings
   }
 }

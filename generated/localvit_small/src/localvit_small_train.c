@@ -2217,20 +2217,6 @@ static void lk__gemm_rect_bounds(int M, int N, int tm, int tn, int r, int *m0, i
   *n1 = (int)lk_min_l(hi * LK_GEMM_NR, N);
 }
 
-/* Full form with epilogue; every other entry point is a wrapper.
- * For b < batch: C_b[M,N] = act(beta·C_b + A_b[M,K]·B_b[K,N] + bias_m[i] + bias_n[j]) + R_b, where
- *   A_b(i,k) = A[b*bsa + i*rsa + k*csa], B_b(k,j) = B[b*bsb + k*rsb + j*csb],
- *   C_b(i,j) = C[b*bsc + i*rsc + j], R_b(i,j) = R[b*bsr + i*rsr + j].
- * A batch stride of 0 shares an operand (conv's weights). beta == 0 means C is not read (it may
- * hold garbage). bias_m[M] / bias_n[N] may be NULL. act is an LK_ACT_* code (LK_ACT_NONE: none).
- * R may be NULL, or equal C with the same strides (bsr == bsc, rsr == rsc: in-place residual add);
- * any other overlap of R with C is not allowed. C must not overlap A or B. Any M, N ≥ 0, K ≥ 0.
- * The epilogue runs in the store of each register tile, on its last K slice, while the tile is
- * in registers: C is written once per K slice, as without an epilogue. Scratch: allocated per
- * thread per call, (KC·NC' + KC·MR) floats, NC' = min(1024, thread's columns), or KC·MC' instead
- * of KC·MR when A is packed; plus, when R == C and K > KC, the thread's rows × NC' for the
- * partial sums (which may not overwrite R before the last slice). In the dynamic mode below, the
- * B part holds all of K: K·NC' floats (at most LK_GEMM_BCACHE). */
 /* Dynamic mode (lk__gemm_nested): when one thread's whole packed B fits this many floats (1 MiB,
  * half of L2; every weight of the bundled models: 768 × 192 is 147k), the products are cut into
  * about LK_GEMM_JOBS jobs per thread, which each thread takes from its own share first and then
@@ -2302,6 +2288,20 @@ static void lk__gemm_job(const lk__gemm_plan *q, long j, long run, float *ws, lk
   }
 }
 
+/* Full form with epilogue; every other entry point is a wrapper.
+ * For b < batch: C_b[M,N] = act(beta·C_b + A_b[M,K]·B_b[K,N] + bias_m[i] + bias_n[j]) + R_b, where
+ *   A_b(i,k) = A[b*bsa + i*rsa + k*csa], B_b(k,j) = B[b*bsb + k*rsb + j*csb],
+ *   C_b(i,j) = C[b*bsc + i*rsc + j], R_b(i,j) = R[b*bsr + i*rsr + j].
+ * A batch stride of 0 shares an operand (conv's weights). beta == 0 means C is not read (it may
+ * hold garbage). bias_m[M] / bias_n[N] may be NULL. act is an LK_ACT_* code (LK_ACT_NONE: none).
+ * R may be NULL, or equal C with the same strides (bsr == bsc, rsr == rsc: in-place residual add);
+ * any other overlap of R with C is not allowed. C must not overlap A or B. Any M, N ≥ 0, K ≥ 0.
+ * The epilogue runs in the store of each register tile, on its last K slice, while the tile is
+ * in registers: C is written once per K slice, as without an epilogue. Scratch: allocated per
+ * thread per call, (KC·NC' + KC·MR) floats, NC' = min(1024, thread's columns), or KC·MC' instead
+ * of KC·MR when A is packed; plus, when R == C and K > KC, the thread's rows × NC' for the
+ * partial sums (which may not overwrite R before the last slice). In the dynamic mode below, the
+ * B part holds all of K: K·NC' floats (at most LK_GEMM_BCACHE). */
 /* lk_gemm_ex2 over a two-level batch: product (o, b) for o < outer, b < batch reads its operands
  * at o·os? + b·bs?. One parallel region covers all outer · batch products (a C loop over the
  * outer level would open one region per iteration, each too small to split). */
@@ -2332,8 +2332,7 @@ static void lk__gemm_nested(int outer, long osa, long osb, long osc, long osr, i
   if (dynamic) lk__gemm_refine(M, products, threads, fmas, &q.tm);
   q.per = q.tm * q.tn;
   long jobs = products * q.per;
-  long mmax = lk_ceil_div(lk_ceil_div(M, LK_GEMM_MR), q.tm) * LK_GEMM_MR;
-  nmax = lk_ceil_div(lk_ceil_div(N, LK_GEMM_NR), q.tn) * LK_GEMM_NR;
+  long mmax = lk_ceil_div(lk_ceil_div(M, LK_GEMM_MR), q.tm) * LK_GEMM_MR; /* refining cuts rows only */
   size_t a_at, stash_at;
   size_t scratch = lk__gemm_scratch_layout(&q.g, mmax, nmax, dynamic ? K : lk_min_l(LK_GEMM_KC, K), &a_at, &stash_at);
   /* Products of one outer index that read the same B (and the same scale) pack it once per block
