@@ -47,11 +47,13 @@ build: deps
 	$(SWIFT) build -c release --product locus
 
 # Swift tests (parser, IR, passes, kernels against the reference, end to end against PyTorch
-# fixtures), then the C kernel tests under AddressSanitizer and UndefinedBehaviorSanitizer.
+# fixtures), then the C kernel tests under AddressSanitizer and UndefinedBehaviorSanitizer, then
+# the benchmark scripts' helpers that need no PyTorch (scripts/reference/tests).
 test: deps
 	$(SWIFT) build --product locus
 	$(SWIFT) test
 	$(MAKE) kernel-tests
+	$(PYTHON) -m unittest discover -s scripts/reference/tests
 
 kernel-tests: deps
 	$(MAKE) -C templates/tests check

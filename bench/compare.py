@@ -8,12 +8,16 @@ forwards), then the four are timed in --rounds interleaved rounds of --runs / --
 and one framework timed entirely in a slow phase would skew the ratio. Each column is the median of its
 pooled runs. Prints a markdown table (and writes it to --out), with Locus's time divided by the best of
 the others, and the range of that ratio over the rounds (each round's medians), which says how far a
-single sequential run could have strayed. ONNX Runtime is used when `import onnxruntime` works (pip
+single sequential run could have strayed. A round during which the hypervisor gave more than --max-steal
+percent of the VM's CPU time to other guests (/proc/stat's steal) is discarded and run again, up to
+--extra-rounds times per row; the table says how much steal the kept rounds saw and how many were
+discarded, so a row timed while a neighbour was busy is not mistaken for a result. ONNX Runtime is used when `import onnxruntime` works (pip
 install onnxruntime onnx onnxscript: torch.onnx.export needs the last two); an export or session failure
 is reported and skipped.
 
     python bench/compare.py [--specs deit_tiny localvit_tiny ceit_tiny sag_tiny_cifar] [--batches 1 16]
-                            [--threads 2] [--runs 20] [--rounds 5] [--warmup 3] [--no-compile]
+                            [--threads 2] [--runs 20] [--rounds 5] [--warmup 3] [--max-steal 5]
+                            [--extra-rounds N] [--no-compile]
                             [--out BENCHMARKS.md]
 
 Run it from the repository root with a venv that has torch (scripts/reference/README.md) and after
@@ -96,25 +100,28 @@ def compare(spec, batch, model, compiled, args):
             print(f"{spec} b{batch}: {name} failed: {e}", file=sys.stderr)
             del timers[name]
     per_round = max(1, args.runs // args.rounds)
-    pooled = {name: [] for name in list(timers) + ["locus"]}
-    ratios, peaks, rss, report = [], [], 0, None
-    for r in range(args.rounds):
-        medians = {}
-        for name, run in timers.items():
-            times = run(per_round)
-            pooled[name] += times
-            medians[name] = statistics.median(times)
+
+    def one_round(r):
+        times = {name: run(per_round) for name, run in timers.items()}
         # The first round warms Locus up like the others; later rounds need one run to load the library.
-        report = locus_bench(spec, batch, args.threads, per_round, args.warmup if r == 0 else 1)
+        return times, locus_bench(spec, batch, args.threads, per_round, args.warmup if r == 0 else 1)
+
+    rounds, info = steal.clean_rounds(args.rounds, one_round, limit=args.max_steal / 100, extra=args.extra_rounds)
+    pooled = {name: [] for name in list(timers) + ["locus"]}
+    ratios, peaks, rss = [], [], 0
+    for times, report in rounds:
+        for name, t in times.items():
+            pooled[name] += t
         pooled["locus"] += report["times_ms"]
         peaks.append(report["peak_gflops"])
         rss = max(rss, report["peak_rss_bytes"])
-        ratios.append(statistics.median(report["times_ms"]) / min(medians.values()))
+        ratios.append(statistics.median(report["times_ms"]) / min(statistics.median(t) for t in times.values()))
     med = {name: statistics.median(times) for name, times in pooled.items()}
     best = min(t for name, t in med.items() if name != "locus")
     gflops = report["gflop_per_forward"] / (med["locus"] / 1e3)
     return (spec, batch, med.get("eager"), med.get("compile"), med.get("ort"), med["locus"], med["locus"] / best,
-            min(ratios), max(ratios), 100 * gflops / statistics.median(peaks), rss / 2 ** 20)
+            min(ratios), max(ratios), 100 * gflops / statistics.median(peaks), rss / 2 ** 20,
+            steal.describe_rounds(info))
 
 
 def main():
@@ -125,6 +132,10 @@ def main():
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--max-steal", type=float, default=5.0,
+                        help="percent of hypervisor steal above which a round is discarded and run again")
+    parser.add_argument("--extra-rounds", type=int,
+                        help="most rounds run again per row (default: --rounds); then the least-stolen are kept")
     parser.add_argument("--no-compile", action="store_true")
     parser.add_argument("--out")
     args = parser.parse_args()
@@ -143,14 +154,15 @@ def main():
     fmt = lambda t: "–" if t is None else f"{t:.1f}"
     lines = [f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; torch {torch.__version__}; "
              f"{args.threads} threads; median of {args.runs // args.rounds * args.rounds} runs in {args.rounds} interleaved "
-             f"rounds after {args.warmup} warm-up; `python bench/compare.py`; hypervisor steal during the run "
+             f"rounds after {args.warmup} warm-up (rounds with more than {args.max_steal:g} % hypervisor steal run "
+             f"again); `python bench/compare.py`; hypervisor steal during the whole run "
              f"{steal.describe(steal.fraction(start, steal.ticks()))} (/proc/stat).", "",
              "| model | batch | PyTorch eager ms | torch.compile ms | ONNX Runtime ms | Locus ms | Locus / best | per round | "
-             "Locus % of peak | Locus RSS MiB |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    for spec, batch, eager, comp, ort, locus, ratio, low, high, peak, rss in rows:
+             "Locus % of peak | Locus RSS MiB | steal in kept rounds |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for spec, batch, eager, comp, ort, locus, ratio, low, high, peak, rss, stolen in rows:
         lines.append(f"| {spec} | {batch} | {fmt(eager)} | {fmt(comp)} | {fmt(ort)} | {locus:.1f} | {ratio:.2f}× | "
-                     f"{low:.2f}–{high:.2f}× | {peak:.0f} % | {rss:.0f} |")
+                     f"{low:.2f}–{high:.2f}× | {peak:.0f} % | {rss:.0f} | {stolen} |")
     table = "\n".join(lines)
     print(table)
     if args.out:

@@ -4,7 +4,7 @@ Times eager mode and, when it works on this machine, torch.compile (the model co
 a compile failure is reported and skipped.
 
     python bench_train.py [--spec localvit_fmnist] [--batch 64] [--threads 2] [--steps 30] [--rounds 5] [--warmup 5]
-                          [--no-compile] [--json] [--locus ../../.build/release/locus]
+                          [--max-steal 5] [--extra-rounds N] [--no-compile] [--json] [--locus ../../.build/release/locus]
 
 With --locus, the same step of Locus's generated training library (`locus train --benchmark-steps`,
 same batch, threads, clipping and AdamW settings) is timed in the same run, and the ratios Locus / eager
@@ -14,7 +14,9 @@ The frameworks take turns: each is warmed up once (--warmup steps), then --round
 --steps steps of eager, then torch.compile, then Locus (a `locus train --benchmark-steps` process per
 round, which warms up by itself). Each column is the median of its pooled steps, and "per round" gives
 the range of Locus / eager over the rounds: this VM's speed drifts by 10-70 % over minutes, and one
-framework timed alone during a slow phase skews a sequential comparison.
+framework timed alone during a slow phase skews a sequential comparison. A round during which the
+hypervisor stole more than --max-steal percent of the VM's CPU time (/proc/stat) is discarded and run
+again, up to --extra-rounds times; the output gives the kept rounds' steal.
 
 Leave KMP_BLOCKTIME unset: Locus's runtime then uses its default of 1 ms (LocusRuntime's
 ModelLibrary.open), so its workers spin across the short gaps between a step's ~330 kernels.
@@ -77,6 +79,10 @@ def main():
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (see the module docstring)")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--clip", type=float, default=0.0, help="also clip the global grad norm (train_fmnist: 1.0)")
+    parser.add_argument("--max-steal", type=float, default=5.0,
+                        help="percent of hypervisor steal above which a round is discarded and run again")
+    parser.add_argument("--extra-rounds", type=int,
+                        help="most rounds run again (default: --rounds); then the least-stolen are kept")
     parser.add_argument("--no-compile", action="store_true")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument("--locus", type=Path, help="the locus binary: also time its training library")
@@ -99,22 +105,32 @@ def main():
             result[mode] = {"error": f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"}
     if args.locus:
         times["locus"] = []
-    per_round, start = [], steal.ticks()
-    for _ in range(args.rounds):
-        medians = {}
-        for mode, stepper in steppers.items():
-            t = stepper.steps(args.steps)
-            times[mode] += t
-            medians[mode] = statistics.median(t)
-        if args.locus:
-            run = bench_locus(args)
-            if "error" in run:
-                result["locus"] = run
-                break
-            times["locus"] += run["times_ms"]
-            medians["locus"] = statistics.median(run["times_ms"])
-            if "eager" in medians:
-                per_round.append(medians["locus"] / medians["eager"])
+    start = steal.ticks()
+
+    locus_error = None
+
+    def one_round(_):
+        nonlocal locus_error
+        run = {mode: stepper.steps(args.steps) for mode, stepper in steppers.items()}
+        if args.locus and locus_error is None:
+            locus = bench_locus(args)
+            if "error" in locus:
+                locus_error = locus
+            else:
+                run["locus"] = locus["times_ms"]
+        return run
+
+    rounds, info = steal.clean_rounds(args.rounds, one_round, limit=args.max_steal / 100, extra=args.extra_rounds)
+    if locus_error is not None:
+        result["locus"] = locus_error
+        times.pop("locus", None)
+    per_round = []
+    for run in rounds:
+        for mode, t in run.items():
+            if mode in times:
+                times[mode] += t
+        if "locus" in times and "locus" in run and "eager" in run:
+            per_round.append(statistics.median(run["locus"]) / statistics.median(run["eager"]))
     for mode, t in times.items():
         if t and "error" not in result.get(mode, {}):
             result[mode] = summary(t, args.batch)
@@ -125,6 +141,7 @@ def main():
         if per_round:
             result["locus_over_eager_per_round"] = [min(per_round), max(per_round)]
     result["steal_fraction"] = steal.fraction(start, steal.ticks())
+    result["rounds_steal"] = info
     if args.json:
         print(json.dumps(result))
         return 0
@@ -144,7 +161,8 @@ def main():
         print(f"  locus / eager: {result['locus_over_eager']:.2f}× the time per step (per round {lo:.2f}-{hi:.2f})")
     if "locus_over_compile" in result:
         print(f"  locus / torch.compile: {result['locus_over_compile']:.2f}×")
-    print(f"  hypervisor steal during the timed rounds: {steal.describe(result['steal_fraction'])} (/proc/stat)")
+    print(f"  hypervisor steal during the timed rounds: {steal.describe(result['steal_fraction'])} (/proc/stat); "
+          f"kept rounds: {steal.describe_rounds(info)}")
     return 0
 
 
