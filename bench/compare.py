@@ -24,6 +24,7 @@ Run it from the repository root with a venv that has torch (scripts/reference/RE
 `swift build -c release`.
 """
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -64,7 +65,8 @@ def onnx_runtime(model, x, threads, path):
     except ImportError:
         return None
     try:
-        torch.onnx.export(model, (x,), path, opset_version=17, input_names=["x"], output_names=["y"])
+        with contextlib.redirect_stdout(sys.stderr):  # the exporter's progress lines, not the table's stdout
+            torch.onnx.export(model, (x,), path, opset_version=17, input_names=["x"], output_names=["y"])
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
