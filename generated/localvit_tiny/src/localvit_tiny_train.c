@@ -4495,8 +4495,8 @@ void lk_conv2d_grad_input(int B, int Cin, int Hh, int Ww, int Cout, int kh, int 
      * w[co, ci, kh − 1 − ki, kw − 1 − kj]: conv.c's implicit GEMM, which packs dy's pixels as it
      * goes. The im2col path below writes Cin·kh·kw columns per pixel (7 MB per image for SAG's
      * 192-channel 3×3 reduce convolution on 32×32) and scatters them back. That shape at batch 16,
-     * 2 threads, old and new alternating (11 calls each, at 59 % hypervisor steal): faster in 5 of
-     * 5 pairs, medians 272-770 → 193-349 ms, best calls 231-346 → 119-219 ms. */
+     * 2 threads, old and new alternating, 11 calls each: faster in 4 of 4 pairs at 10 % hypervisor
+     * steal (medians 130-186 → 86-115 ms) and in 5 of 5 at 59 % (272-770 → 193-349 ms). */
     long nw = (long)Cin * Cout * kh * kw, taps = (long)kh * kw;
     float *wt = lk_scratch_alloc((size_t)nw);
     if (!wt) {
@@ -4521,8 +4521,8 @@ void lk_conv2d_grad_input(int B, int Cin, int Hh, int Ww, int Cout, int kh, int 
     int G = groups, cog = Cout / G;
     long kg = (long)Cin / G * kh * kw, taps = (long)kh * kw, per_image = (long)Cin * taps * HWo;
     /* Images in chunks whose columns stay near LK__GRAD_COL_FLOATS (at least one image, and a
-     * multiple of two so both threads get whole images): SAG's 32×32×192 reduce conv at batch 16
-     * would otherwise write and re-read 113 MB of columns per call. Each image's columns and
+     * multiple of two so both threads get whole images): a 3×3 convolution of 192 channels over
+     * 32×32 at batch 16 would otherwise write and re-read 113 MB of columns per call. Each image's columns and
      * scatter are the same whatever the chunk. */
     long chunk = lk_max_l(1, lk_min_l(B, LK__GRAD_COL_FLOATS / lk_max_l(per_image, 1)));
     float *col;
@@ -4614,7 +4614,9 @@ void lk_conv2d_grad_weight(int B, int Cin, int Hh, int Ww, int Cout, int kh, int
      * where dw = dy · colᵀ packed all of col through transposes once per image. Each element is
      * the same sum of the same products in the same order, so dw is bit for bit unchanged. SAG's
      * reduce convolution (192 → 192, 3×3, 32×32, batch 16; a harness timing the 16 per-image GEMMs
-     * both ways in one process, 2 threads, medians of 9): faster in 8 of 8 runs, 92-125 → 84-109 ms. */
+     * both ways in one process, 2 threads, medians of 9): faster in 8 of 8 runs, 92-125 → 84-109 ms;
+     * the whole kernel, old and new alternating at 10 % steal: medians 100-170 → 85-115 ms (3 of 4
+     * pairs faster, one even). */
     int swap = kg >= 2L * cog;
     size_t ncol = copy_x ? (size_t)(Cin * taps * chunk * HWo) : 0, ndy = copy_dy ? (size_t)(Cout * chunk * HWo) : 0;
     size_t ndwt = swap ? (size_t)(Cout * kg) : 0;
