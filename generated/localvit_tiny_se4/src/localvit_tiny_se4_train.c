@@ -3376,7 +3376,7 @@ void lk_conv2d_naive(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, i
 }
 
 /* ---- templates/grad.c ---------------------------------------------------------------------- */
-/* locus-requires: prologue.h gemm.c conv.c */
+/* locus-requires: prologue.h gemm.c conv.c layout.c */
 /* Training: the backward kernels of the forward ops (activations, softmax, the normalisations
  * without affine, reductions for broadcast operands, conv2d, linear's weight, max pooling,
  * circular padding, slices), plus the two forward normalisations whose gradients live here.
@@ -4651,10 +4651,10 @@ void lk_conv2d_grad_weight(int B, int Cin, int Hh, int Ww, int Cout, int kh, int
                      (long)cog * kg, kg, beta, NULL, NULL);
       }
     }
-    if (swap) /* dw_g[co, j] = dwᵀ_g[j, co] */
-      for (long g = 0; g < G; ++g)
-        for (long co = 0; co < cog; ++co)
-          for (long j = 0; j < kg; ++j) dw[(g * cog + co) * kg + j] = dwt[(g * kg + j) * cog + co];
+    if (swap) { /* dw_g[co, j] = dwᵀ_g[j, co] */
+      const long shape[3] = {G, cog, kg}, st[3] = {kg * cog, 1, cog}, sd[3] = {cog * kg, kg, 1};
+      lk_copy_strided(3, shape, dwt, st, dw, sd);
+    }
     lk_scratch_free(ws);
   }
 }
