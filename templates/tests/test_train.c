@@ -1507,10 +1507,12 @@ static void sdpa_grad_call(sdpa_grad_fn fn, int B, int Nq, int Nk, int H, int Hk
 static void test_sdpa_grad(void) {
   /* B, Nq, Nk, H, Hk, D: localvit_fmnist's shape, grouped heads, D not a multiple of the vector
    * width, query tiles with tails (64 queries per tile up to 256 keys, 16 beyond), one key,
-   * Nq ≠ Nk, DeiT-tiny's shape, SAG's (D = 48: three-vector blocks on AVX-512) and D = 96. */
+   * Nq ≠ Nk, DeiT-tiny's shape, SAG's (D = 48: three-vector blocks on AVX-512), D = 96, and keys
+   * a multiple of 256 (rows of Kᵀ, S and dS one cache line longer: lk__ag_stride). */
   static const int shapes[][6] = {{2, 50, 50, 2, 2, 32}, {3, 17, 17, 4, 2, 24}, {2, 40, 33, 3, 3, 16}, {1, 65, 65, 2, 1, 8},
                                   {2, 5, 1, 2, 2, 7}, {2, 1, 9, 2, 1, 5}, {1, 197, 197, 3, 3, 64},
-                                  {1, 290, 290, 2, 1, 12}, {1, 300, 300, 4, 1, 48}, {2, 33, 33, 2, 2, 96}};
+                                  {1, 290, 290, 2, 1, 12}, {1, 300, 300, 4, 1, 48}, {2, 33, 33, 2, 2, 96},
+                                  {1, 256, 256, 2, 1, 16}, {2, 21, 512, 2, 1, 24}};
   for (int t = 0; t < (int)(sizeof shapes / sizeof shapes[0]); ++t) {
     const int B = shapes[t][0], Nq = shapes[t][1], Nk = shapes[t][2], H = shapes[t][3], Hk = shapes[t][4], D = shapes[t][5];
     const long C = (long)H * D, Ck = (long)Hk * D, n = (long)B * (Nq * C + 2 * Nk * Ck);
