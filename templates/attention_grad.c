@@ -306,3 +306,150 @@ void lk_sdpa_grad_naive(int B, int Nq, int Nk, int H, int Hk, int D, const float
   free(p);
   free(gk);
 }
+
+/* ---- local_attention ------------------------------------------------------------------------- */
+
+/* The gradient of local_attention (attention.c's lk_local_attention): at each location n of a
+ * sample, query head h attends over the T variants' keys at that same location, of its kv head
+ * g = h / (H / Hk):
+ *   s_t = scale·q·k_t,  p = softmax(s),  o = Σ_t p_t·v_t,
+ *   dp_t = dO·v_t,  ds_t = p_t·(dp_t − Σ_u p_u·dp_u),
+ *   dq = scale·Σ_t ds_t·k_t,  dk_t = scale·Σ_h ds_t·q,  dv_t = Σ_h p_t·dO  (h over g's heads).
+ * q, dout and dq are [B, N, H·D], k, v, dk and dv [B, T, N, Hk·D], rows of each `rs` floats apart
+ * (a training graph's k and v are the two column ranges of one K/V projection, and dk and dv those
+ * of its gradient, so no concat copies them). dq may be NULL (the K/V gradient only), or dk and
+ * dv (the query's only): the training graph runs one call for each, and each recomputes P, T dot
+ * products per head, instead of keeping it from the forward.
+ *
+ * Why a kernel: the lowering to matmuls ran six products of T = 18 variants per location at 7-11
+ * GFLOP/s, and the concat of dk and dv copied the [T, N, 2·Hk·D] gradient (SAG's stage 1: 73 ms
+ * of products, 28 ms of concat per batch-16 step).
+ *
+ * How: one task per block of LK__LA_BLOCK consecutive locations of a sample, which walks the
+ * variants in the outer loop, so each pass reads (or writes) one contiguous run of rows per
+ * variant. One location per task read the T rows of a location, 4·N·Hk·D floats apart, as T
+ * separate streams per array (4·T with k, v, dk and dv), more than the prefetchers follow: SAG's
+ * two calls ran at 3-4 GB/s. Every sum has a fixed order, so results do not depend on the thread
+ * count. */
+#define LK__LA_BLOCK 32
+
+void lk_local_attention_grad(int B, int T, int N, int H, int Hk, int D, const float *q, long q_rs, const float *k,
+                             long k_rs, const float *v, long v_rs, const float *dout, long do_rs, float *dq, long dq_rs,
+                             float *dk, long dk_rs, float *dv, long dv_rs, float scale) {
+  if (B <= 0 || N <= 0 || H <= 0 || Hk <= 0 || D <= 0 || T <= 0) return;
+  const int group = H / Hk;
+  const long blocks = (N + LK__LA_BLOCK - 1) / LK__LA_BLOCK, units = (long)B * blocks, wsz = (long)LK__LA_BLOCK * H * T;
+  LK_OMP(parallel if(units > 1 && (long)B * N * T * H * D >= LK_PAR_MIN))
+  {
+    /* p and then ds (scaled) of the block's locations: [l][h][t] */
+    float *pw = (float *)malloc((size_t)(2 * wsz) * sizeof(float)), *dw = pw ? pw + wsz : NULL;
+    LK_OMP(for schedule(static))
+    for (long u = 0; u < units; ++u) {
+      const long b = u / blocks, n0 = u % blocks * LK__LA_BLOCK, nl = lk_min_l(LK__LA_BLOCK, N - n0);
+      const long first = b * N + n0; /* q, dout and dq row of the block's first location */
+      if (!pw) { /* out of memory: NaN rather than garbage */
+        for (long l = 0; dq && l < nl; ++l)
+          for (long c = 0; c < (long)H * D; ++c) dq[(first + l) * dq_rs + c] = NAN;
+        for (int t = 0; dk && t < T; ++t)
+          for (long l = 0; l < nl; ++l)
+            for (long c = 0; c < (long)Hk * D; ++c) dk[((b * T + t) * N + n0 + l) * dk_rs + c] = dv[((b * T + t) * N + n0 + l) * dv_rs + c] = NAN;
+        continue;
+      }
+      /* 1. Scores and dP, variant by variant. */
+      for (int t = 0; t < T; ++t)
+        for (long l = 0; l < nl; ++l) {
+          const long row = (b * T + t) * N + n0 + l;
+          for (int h = 0; h < H; ++h) {
+            const long kc = (long)(h / group) * D, at = (l * H + h) * T + t;
+            pw[at] = scale * lk_dot_tree(q + (first + l) * q_rs + (long)h * D, k + row * k_rs + kc, D);
+            dw[at] = lk_dot_tree(dout + (first + l) * do_rs + (long)h * D, v + row * v_rs + kc, D);
+          }
+        }
+      /* 2. p = softmax(s) as lk_local_attention computes it; ds, times scale. */
+      for (long r = 0; r < nl * H; ++r) {
+        float *pr = pw + r * T, *dr = dw + r * T, m = -INFINITY, sum = 0.0f, dot = 0.0f;
+        for (int t = 0; t < T; ++t) m = pr[t] > m ? pr[t] : m;
+        for (int t = 0; t < T; ++t) sum += (pr[t] = expf(pr[t] - m));
+        for (int t = 0; t < T; ++t) {
+          pr[t] = pr[t] / sum;
+          dot += pr[t] * dr[t];
+        }
+        for (int t = 0; t < T; ++t) dr[t] = scale * pr[t] * (dr[t] - dot);
+      }
+      /* 3. dq = Σ_t ds_t·k_t, or dk_t and dv_t, variant by variant. */
+      if (dq)
+        for (long l = 0; l < nl; ++l) memset(dq + (first + l) * dq_rs, 0, (size_t)H * D * sizeof(float));
+      for (int t = 0; t < T; ++t)
+        for (long l = 0; l < nl; ++l) {
+          const long row = (b * T + t) * N + n0 + l;
+          for (int g = 0; g < Hk; ++g) {
+            const float *kt = k + row * k_rs + (long)g * D;
+            float *dkt = dk ? dk + row * dk_rs + (long)g * D : NULL, *dvt = dk ? dv + row * dv_rs + (long)g * D : NULL;
+            for (int h = g * group; h < (g + 1) * group; ++h) {
+              const float c = dw[(l * H + h) * T + t], e = pw[(l * H + h) * T + t];
+              if (dq) {
+                float *dqh = dq + (first + l) * dq_rs + (long)h * D;
+                for (int d = 0; d < D; ++d) dqh[d] += c * kt[d];
+              }
+              if (dk) {
+                const float *qh = q + (first + l) * q_rs + (long)h * D, *oh = dout + (first + l) * do_rs + (long)h * D;
+                if (h == g * group) {
+                  for (int d = 0; d < D; ++d) dkt[d] = c * qh[d];
+                  for (int d = 0; d < D; ++d) dvt[d] = e * oh[d];
+                } else {
+                  for (int d = 0; d < D; ++d) dkt[d] += c * qh[d];
+                  for (int d = 0; d < D; ++d) dvt[d] += e * oh[d];
+                }
+              }
+            }
+          }
+        }
+    }
+    free(pw);
+  }
+}
+
+/* Reference: the formulas in double, one (location, head) at a time; dense rows (rs = the row's
+ * width). dq, or dk and dv, may be NULL as for lk_local_attention_grad. */
+void lk_local_attention_grad_naive(int B, int T, int N, int H, int Hk, int D, const float *q, const float *k,
+                                   const float *v, const float *dout, float *dq, float *dk, float *dv, float scale) {
+  const long C = (long)H * D, Ck = (long)Hk * D;
+  double *w = (double *)malloc((size_t)(2 * (T > 0 ? T : 1)) * sizeof(double)), *dw = w + (T > 0 ? T : 1);
+  double *gk = (double *)calloc((size_t)(2 * (T > 0 ? T : 1) * (D > 0 ? D : 1)), sizeof(double)), *gv = gk + (long)(T > 0 ? T : 1) * D;
+  for (int b = 0; b < B; ++b)
+    for (int n = 0; n < N; ++n)
+      for (int g = 0; g < Hk; ++g) {
+        memset(gk, 0, (size_t)(2 * (T > 0 ? T : 1) * (D > 0 ? D : 1)) * sizeof(double));
+        for (int h = g * (H / Hk); h < (g + 1) * (H / Hk); ++h) {
+          const float *qh = q + ((long)b * N + n) * C + (long)h * D, *oh = dout + ((long)b * N + n) * C + (long)h * D;
+          double m = -INFINITY, sum = 0.0, dot = 0.0;
+          for (int t = 0; t < T; ++t) {
+            const float *kt = k + (((long)b * T + t) * N + n) * Ck + (long)g * D, *vt = v + (((long)b * T + t) * N + n) * Ck + (long)g * D;
+            double s = 0.0, o = 0.0;
+            for (int d = 0; d < D; ++d) { s += (double)qh[d] * kt[d]; o += (double)oh[d] * vt[d]; }
+            w[t] = s * scale;
+            dw[t] = o;
+            m = w[t] > m ? w[t] : m;
+          }
+          for (int t = 0; t < T; ++t) sum += (w[t] = exp(w[t] - m));
+          for (int t = 0; t < T; ++t) dot += (w[t] /= sum) * dw[t];
+          for (int d = 0; d < D; ++d) {
+            double acc = 0.0;
+            for (int t = 0; t < T; ++t) {
+              const double ds = scale * w[t] * (dw[t] - dot);
+              acc += ds * k[(((long)b * T + t) * N + n) * Ck + (long)g * D + d];
+              gk[(long)t * D + d] += ds * qh[d];
+              gv[(long)t * D + d] += w[t] * oh[d];
+            }
+            if (dq) dq[((long)b * N + n) * C + (long)h * D + d] = (float)acc;
+          }
+        }
+        for (int t = 0; dk && t < T; ++t)
+          for (int d = 0; d < D; ++d) {
+            dk[(((long)b * T + t) * N + n) * Ck + (long)g * D + d] = (float)gk[(long)t * D + d];
+            dv[(((long)b * T + t) * N + n) * Ck + (long)g * D + d] = (float)gv[(long)t * D + d];
+          }
+      }
+  free(w);
+  free(gk);
+}

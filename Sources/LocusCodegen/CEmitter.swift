@@ -112,9 +112,10 @@ public enum CEmitter {
   }
 
   /// The strided views the kernels take (MemoryPlan.Layout): sdpa reads q, k and v with any row
-  /// stride; every kernel that runs per sample (`KernelEntry.takesSampleViews`) takes any operand
-  /// or result one sample at a time (`KernelContext.stridesSamples`); fused_linear's residual and
-  /// any operand of an elementwise op (of the result's type: the planner checks) may be the result.
+  /// stride, sdpa_grad and the local-attention gradients q, k, v and dO; every kernel that runs
+  /// per sample (`KernelEntry.takesSampleViews`) takes any operand or result one sample at a time
+  /// (`KernelContext.stridesSamples`); fused_linear's residual and any operand of an elementwise op
+  /// (of the result's type: the planner checks) may be the result.
   public static var viewRules: ViewRules {
     func perSample(_ node: Node) -> Bool {
       guard let entry = KernelTable.entries[node.op.mnemonic], !node.op.isView else { return false }
@@ -124,6 +125,8 @@ public enum CEmitter {
       readsStridedRows: { node, i in
         if case .sdpa = node.op { return i < 3 }
         if case .training(.sdpaGrad) = node.op { return i < 4 }
+        if case .training(.localAttentionGradQ) = node.op { return i < 4 }
+        if case .training(.localAttentionGradKV) = node.op { return i < 4 }
         return false
       },
       readsSampleStrided: { node, _ in perSample(node) },

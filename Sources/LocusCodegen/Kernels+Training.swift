@@ -19,6 +19,8 @@ extension KernelTable {
       "batch_norm_act_grad": KernelEntry(batch: .strided, emit: emitBatchNormAct, workspace: batchNormActWorkspace),
       "softmax_grad": KernelEntry(batch: .together, emit: emitSoftmaxGrad, workspace: softmaxGradWorkspace),
       "sdpa_grad": KernelEntry(batch: .together, emit: emitSDPAGrad),
+      "local_attention_grad_q": KernelEntry(batch: .together, emit: emitLocalAttentionGrad),
+      "local_attention_grad_kv": KernelEntry(batch: .together, emit: emitLocalAttentionGrad),
       "reduce_sum": KernelEntry(batch: .strided, emit: emitReduceSum),
       "mul_add": KernelEntry(batch: .strided, emit: emitMulAdd, runsPerSample: true),
       "expand": KernelEntry(batch: .together, emit: emitExpand),
@@ -48,6 +50,27 @@ extension KernelTable {
     for i in 0..<4 { args += [try k.arg(i), "\(k.rowStride(i))"] }
     args += [out, "\(rs)", "\(out) + \(q[1])", "\(rs)", "\(out) + \(q[1] + kv[1])", "\(rs)", cFloat(inverseSquareRoot(d))]
     k.call("lk_sdpa_grad", args, from: "attention_grad.c")
+  }
+
+  /// attention_grad.c: q [N, H·D], k, v [T, N, Hk·D] and dout, each with its own row stride; the
+  /// result is dq, or [dk | dv] written as its two column ranges (NULL for the other part).
+  static func emitLocalAttentionGrad(_ k: inout KernelContext) throws(CodegenError) {
+    let h: Int, hk: Int, query: Bool
+    switch k.node.op {
+    case .training(.localAttentionGradQ(let a, let b)): (h, hk, query) = (a, b, true)
+    case .training(.localAttentionGradKV(let a, let b)): (h, hk, query) = (a, b, false)
+    default: return
+    }
+    let q = k.operand(0).shape, kv = k.operand(1).shape, out = try k.out()
+    var args = [k.batch(), "\(kv[0])", "\(q[0])", "\(h)", "\(hk)", "\(q[1] / h)"]
+    for i in 0..<4 { args += [try k.arg(i), "\(k.rowStride(i))"] }
+    if query {
+      args += [out, "\(q[1])", "NULL", "0", "NULL", "0"]
+    } else {
+      args += ["NULL", "0", out, "\(2 * kv[2])", "\(out) + \(kv[2])", "\(2 * kv[2])"]
+    }
+    args.append(cFloat(inverseSquareRoot(q[1] / h)))
+    k.call("lk_local_attention_grad", args, from: "attention_grad.c")
   }
 
   /// Ops of whole batches must see every operand batched (a parameter never reaches them).

@@ -33,6 +33,12 @@ extension Graph {
     case .localAttention:
       let k = nodes[node.operands[1].raw].type
       return 2 * 2 * out * k.shape[0]
+    case .training(.localAttentionGradQ), .training(.localAttentionGradKV):
+      // Per location, head and variant: the score and dP recomputed, then dq (3 products of D),
+      // or dk and dv (4).
+      let (q, k) = (nodes[node.operands[0].raw].type, nodes[node.operands[1].raw].type)
+      let products = if case .training(.localAttentionGradQ) = node.op { 3 } else { 4 }
+      return products * 2 * q.count * b * k.shape[0]
     case .training(.conv2dGradInput(let a, _, _)):
       let dy = nodes[node.operands[0].raw].type
       return 2 * dy.count * b * (node.type.shape[0] / a.groups) * a.kernel[0] * a.kernel[1]

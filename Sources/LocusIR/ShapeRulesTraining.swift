@@ -120,6 +120,12 @@ extension TrainingOp {
         throw ShapeError("sdpa_grad needs as many queries as keys (self-attention), got \(x) and \(ops[1])")
       }
       return TensorType([x.shape[0], x.shape[1] + 2 * ops[1].shape[1]], batched: out.batched)
+    case .localAttentionGradQ(let h, let hk), .localAttentionGradKV(let h, let hk):
+      let out = try Op.localAttention(heads: h, kvHeads: hk).inferType(Array(ops.prefix(3)))
+      try expectSame(ops[3], out, "\(mnemonic) dout")
+      if case .localAttentionGradQ = self { return x }
+      let k = ops[1]
+      return TensorType([k.shape[0], k.shape[1], 2 * k.shape[2]], batched: k.batched)
     case .circularPadGrad(let l, let r, let t, let b):
       try expectRank(x, 3, mnemonic, "[C, H, W]")
       let h = x.shape[1] - t - b, w = x.shape[2] - l - r

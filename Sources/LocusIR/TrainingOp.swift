@@ -60,6 +60,12 @@ public enum TrainingOp: Hashable, Sendable {
   /// [N, H·D + 2·Hk·D] = [dq | dk | dv], the layout of a fused qkv projection's output (so its
   /// gradient needs no concat). Queries and keys must be as many (self-attention).
   case sdpaGrad(heads: Int, kvHeads: Int)            // (q [N, H·D], k, v [N, Hk·D], dout [N, H·D])
+  /// The gradients of `local_attention` (q [N, H·D], k, v [T, N, Hk·D], dout [N, H·D]): with
+  /// respect to q ([N, H·D]), and with respect to k and v side by side along the last axis
+  /// ([T, N, 2·Hk·D] = [dk | dv], the layout of a fused K/V projection's output, so its gradient
+  /// needs no concat). Each recomputes the attention weights from q and k.
+  case localAttentionGradQ(heads: Int, kvHeads: Int)  // (q, k, v, dout) -> [N, H·D]
+  case localAttentionGradKV(heads: Int, kvHeads: Int) // (q, k, v, dout) -> [T, N, 2·Hk·D]
   /// The gradients of `token_dwconv` (without activation) with respect to its input and weight.
   case tokenDWConvGradInput(TokenConvAttrs)          // (dy [Ho·Wo, C], weight [C, 1, kh, kw]) -> [height·width, C]
   case tokenDWConvGradWeight(TokenConvAttrs)         // (dy [Ho·Wo, C], x [height·width, C]) -> unbatched [C, 1, kh, kw]
@@ -97,6 +103,8 @@ public enum TrainingOp: Hashable, Sendable {
     case .linearGradWeight: "linear_grad_weight"
     case .matmulPermuted: "matmul_permuted"
     case .sdpaGrad: "sdpa_grad"
+    case .localAttentionGradQ: "local_attention_grad_q"
+    case .localAttentionGradKV: "local_attention_grad_kv"
     case .tokenDWConvGradInput: "token_dwconv_grad_input"
     case .tokenDWConvGradWeight: "token_dwconv_grad_weight"
     case .maxpoolGrad: "maxpool_grad"
@@ -131,7 +139,8 @@ public enum TrainingOp: Hashable, Sendable {
     case .zeroPad(let axis, let before, let after): return "axis \(axis), before \(before), after \(after)"
     case .unaryGrad, .linearGradWeight, .crossEntropy, .crossEntropyGrad, .batchStatistics, .mulAdd: return ""
     case .matmulPermuted(let a, let b, let out): return "a perm \(list(a)), b perm \(list(b)), out perm \(list(out))"
-    case .sdpaGrad(let h, let hk): return "heads \(h), kv_heads \(hk)"
+    case .sdpaGrad(let h, let hk), .localAttentionGradQ(let h, let hk), .localAttentionGradKV(let h, let hk):
+      return "heads \(h), kv_heads \(hk)"
     }
   }
 
@@ -151,7 +160,7 @@ public enum TrainingOp: Hashable, Sendable {
     case .reduceSum, .zeroPad: 1...2
     case .normalizeGrad: 2...4
     case .batchNormalize, .batchNormalizeGrad, .mulAdd: 3...3
-    case .sdpaGrad, .batchNormAct: 4...4
+    case .sdpaGrad, .localAttentionGradQ, .localAttentionGradKV, .batchNormAct: 4...4
     case .batchNormActParamGrad: 5...5
     case .batchNormActGrad: 6...6
     default: 2...2

@@ -128,6 +128,44 @@ extension Interpreter {
     }
     return y
   }
+
+  /// The gradients of `localAttention` from the output's gradient dO: dq [N, H·D] when `query`,
+  /// else [dk | dv] along the last axis ([T, N, 2·Hk·D]). With p = softmax over t of the scores
+  /// per token and head: dp_t = dO·v_t, ds_t = p_t (dp_t − Σ_u p_u dp_u) · D^-½, dq = Σ_t ds_t k_t,
+  /// dk_t += ds_t q, dv_t += p_t dO (over the query heads of each kv head).
+  static func localAttentionGrad(q: Tensor, k: Tensor, v: Tensor, dout: Tensor, heads: Int, kvHeads: Int, query: Bool) -> Tensor {
+    let (variants, tokens, kvWidth) = (k.shape[0], k.shape[1], k.shape[2])
+    let (width, d) = (q.shape[1], q.shape[1] / heads)
+    let scale = 1 / Double(d).squareRoot()
+    var dq = [Double](repeating: 0, count: tokens * width), dk = [Double](repeating: 0, count: variants * tokens * kvWidth)
+    var dv = dk
+    for n in 0..<tokens {
+      for h in 0..<heads {
+        let (qc, kc) = (h * d, (h / (heads / kvHeads)) * d)
+        let row = { (t: Int) in (t * tokens + n) * kvWidth + kc }
+        let p = softmaxDouble((0..<variants).map { t in scale * dot(q.data, from: n * width + qc, k.data, from: row(t), count: d) })
+        let dp = (0..<variants).map { t in dot(dout.data, from: n * width + qc, v.data, from: row(t), count: d) }
+        let rowDot = zip(p, dp).reduce(0.0) { $0 + $1.0 * $1.1 }
+        for t in 0..<variants {
+          let ds = scale * p[t] * (dp[t] - rowDot)
+          for e in 0..<d {
+            dq[n * width + qc + e] += ds * Double(k.data[row(t) + e])
+            dk[row(t) + e] += ds * Double(q.data[n * width + qc + e])
+            dv[row(t) + e] += p[t] * Double(dout.data[n * width + qc + e])
+          }
+        }
+      }
+    }
+    if query { return Tensor(shape: q.shape, data: dq.map { Float($0) }) }
+    var y = Tensor.zeros([variants, tokens, 2 * kvWidth])
+    for r in 0..<(variants * tokens) {
+      for c in 0..<kvWidth {
+        y.data[r * 2 * kvWidth + c] = Float(dk[r * kvWidth + c])
+        y.data[r * 2 * kvWidth + kvWidth + c] = Float(dv[r * kvWidth + c])
+      }
+    }
+    return y
+  }
 }
 
 /// Σ a[i] b[j] over `count` consecutive elements from offsets i and j, in Double.

@@ -82,6 +82,9 @@ extension Interpreter {
       return Tensor(shape: xs[0].shape, data: zip(xs[0].data, xs[1].data).map { Float(activationDerivative(f, Double($0)) * Double($1)) })
     case .sdpaGrad(let heads, let kvHeads):
       return each { sdpaGrad(q: $0[0], k: $0[1], v: $0[2], dout: $0[3], heads: heads, kvHeads: kvHeads) }
+    case .localAttentionGradQ(let heads, let kvHeads), .localAttentionGradKV(let heads, let kvHeads):
+      let query = if case .localAttentionGradQ = op { true } else { false }
+      return each { localAttentionGrad(q: $0[0], k: $0[1], v: $0[2], dout: $0[3], heads: heads, kvHeads: kvHeads, query: query) }
     case .softmaxGrad(let axis):
       return each { t in
         let y = t[0], dy = t[1]

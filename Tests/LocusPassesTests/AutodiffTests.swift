@@ -128,6 +128,13 @@ final class AutodiffTests: XCTestCase {
         let v = try s.add(.linear(hasBias: true), kv, s.param("v.weight", [2, 4]), s.param("v.bias", [2], .bias))
         return try s.add(.localAttention(heads: 2, kvHeads: 1), q, k, v)
       }),
+      ("local_attention over a fused K/V projection (no concat)", [3, 2, 4], { s, x in
+        let q = try s.add(.index(axis: 0, at: 0), x)                                              // [2, 4]
+        let variants = try s.add(.slice(axis: 0, start: 1, length: 2), x)                         // [T 2, 2, 4]
+        let kv = try s.add(.linear(hasBias: true), variants, s.param("kv.weight", [4, 4]), s.param("kv.bias", [4], .bias))
+        let (k, v) = try (s.add(.slice(axis: 2, start: 0, length: 2), kv), s.add(.slice(axis: 2, start: 2, length: 2), kv))
+        return try s.add(.localAttention(heads: 2, kvHeads: 1), q, k, v)
+      }),
     ]
     for (name, shape, build) in cases {
       var s = GraphSketch(batch: 3)
@@ -180,6 +187,24 @@ final class AutodiffTests: XCTestCase {
     XCTAssertNil(classToken["sdpa"])
     XCTAssertNil(classToken["sdpa_grad"])
     XCTAssertEqual(classToken["softmax"], 1)
+  }
+
+  /// Local attention stays in the training forward and is differentiated by its two kernels; over
+  /// a fused K/V projection, [dk | dv] is the projection's gradient itself: no matmul, softmax or
+  /// concat.
+  func testLocalAttentionGradientIsTwoKernels() throws {
+    var s = GraphSketch(batch: 2)
+    let x = s.input("x", [3, 5, 4])
+    let q = try s.add(.linear(hasBias: false), try s.add(.index(axis: 0, at: 0), x), s.param("q.weight", [4, 4]))   // [5, 4]
+    let kv = try s.add(.linear(hasBias: false), x, s.param("kv.weight", [4, 4]))                                    // [3, 5, 4]
+    let (k, v) = try (s.add(.slice(axis: 2, start: 0, length: 2), kv), s.add(.slice(axis: 2, start: 2, length: 2), kv))
+    let y = try s.add(.localAttention(heads: 2, kvHeads: 1), q, k, v)
+    s.output("logits", try s.add(.linear(hasBias: false), try s.add(.reshape([20]), y), s.param("head.weight", [3, 20])))
+    let counts = try Autodiff.trainingGraph(s.graph).graph.opCounts
+    XCTAssertEqual(counts["local_attention"], 1)
+    XCTAssertEqual(counts["local_attention_grad_q"], 1)
+    XCTAssertEqual(counts["local_attention_grad_kv"], 1)
+    for op in ["matmul", "matmul_permuted", "softmax", "concat"] { XCTAssertNil(counts[op], op) }
   }
 
   /// BatchNorm over tokens in a training graph (`batchnorm-activation`): one batch_statistics whose

@@ -307,8 +307,12 @@ static void test_attention(void) {
   sdpa_case(2, 1, 197, 3, 3, 64, 0);   /* CeiT's class-token attention: one query */
   sdpa_case(1, 30, 1024, 2, 1, 20, 0); /* score rows 4 KiB apart (padded), D = 20: an edge panel */
   sdpa_case(1, 40, 40, 4, 2, 128, 1);  /* query rows 4 KiB apart (copied) */
-  for (int t = 0; t < 6; ++t) {
+  /* Random shapes, then SAG's stage 1 (18 variants, 4 heads on one kv head, D = 48) and an odd
+   * one, both over several blocks of 32 locations, the last one partial. */
+  static const int fixed[2][6] = {{2, 18, 70, 4, 1, 48}, {1, 3, 33, 2, 2, 5}};
+  for (int t = 0; t < 8; ++t) {
     int B = lkt_int(1, 2), T = lkt_int(1, 9), N = PICK(), Hk = lkt_int(1, 3), H = Hk * lkt_int(1, 2), D = PICK();
+    if (t >= 6) B = fixed[t - 6][0], T = fixed[t - 6][1], N = fixed[t - 6][2], H = fixed[t - 6][3], Hk = fixed[t - 6][4], D = fixed[t - 6][5];
     long nq = (long)B * N * H * D, nk = (long)B * T * N * Hk * D;
     float *q = lkt_rand(nq, 1), *k = lkt_rand(nk, 1), *v = lkt_rand(nk, 1), *o = lkt_rand(nq, 1), *r = lkt_rand(nq, 1);
     char what[96];

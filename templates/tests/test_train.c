@@ -1478,6 +1478,115 @@ static double sdpa_f(const double *x, const void *c) {
   return f;
 }
 
+/* ---- local_attention's gradient ------------------------------------------------------------------ */
+
+/* f = Σ dO ⊙ local_attention(q, k, v) in double, x = [q | k | v] dense. */
+typedef struct { int B, T, N, H, Hk, D; double scale; const float *dout; } la_ctx;
+static double la_f(const double *x, const void *c) {
+  const la_ctx *s = (const la_ctx *)c;
+  const long C = (long)s->H * s->D, Ck = (long)s->Hk * s->D;
+  const double *q = x, *k = q + (long)s->B * s->N * C, *v = k + (long)s->B * s->T * s->N * Ck;
+  double f = 0.0, *w = (double *)malloc((size_t)s->T * sizeof(double));
+  for (int b = 0; b < s->B; ++b)
+    for (int n = 0; n < s->N; ++n)
+      for (int h = 0; h < s->H; ++h) {
+        const int g = h / (s->H / s->Hk);
+        double m = -INFINITY, sum = 0.0;
+        for (int t = 0; t < s->T; ++t) {
+          double d = 0.0;
+          for (int e = 0; e < s->D; ++e)
+            d += q[((long)b * s->N + n) * C + h * s->D + e] * k[(((long)b * s->T + t) * s->N + n) * Ck + g * s->D + e];
+          w[t] = d * s->scale;
+          m = w[t] > m ? w[t] : m;
+        }
+        for (int t = 0; t < s->T; ++t) sum += (w[t] = exp(w[t] - m));
+        for (int e = 0; e < s->D; ++e) {
+          double o = 0.0;
+          for (int t = 0; t < s->T; ++t) o += w[t] / sum * v[(((long)b * s->T + t) * s->N + n) * Ck + g * s->D + e];
+          f += s->dout[((long)b * s->N + n) * C + h * s->D + e] * o;
+        }
+      }
+  free(w);
+  return f;
+}
+
+/* lk_local_attention_grad as a training graph calls it, gathered densely into g = [dq | dk | dv]:
+ * q and dO in rows `pad` floats longer than dense, k and v the column ranges of one [·, 2·Ck + pad]
+ * K/V buffer, dq in padded rows and dk, dv the column ranges of one [·, 2·Ck + pad] buffer. One
+ * call for dq and one for dk and dv (as the graph runs them), or one call for all three. */
+static void la_grad_call(int B, int T, int N, int H, int Hk, int D, int pad, int one_call, const float *x,
+                         const float *dout, float scale, float *g) {
+  const long C = (long)H * D, Ck = (long)Hk * D, nq = (long)B * N, nk = (long)B * T * N;
+  const long rq = C + pad, rk = 2 * Ck + pad;
+  float *qi = lkt_rand(nq * rq, 9), *kv = lkt_rand(nk * rk, 9), *oi = lkt_rand(nq * rq, 9);
+  float *dq = lkt_rand(nq * rq, 9), *dkv = lkt_rand(nk * rk, 9);
+  for (long r = 0; r < nq; ++r) {
+    memcpy(qi + r * rq, x + r * C, (size_t)C * sizeof(float));
+    memcpy(oi + r * rq, dout + r * C, (size_t)C * sizeof(float));
+  }
+  for (long r = 0; r < nk; ++r) {
+    memcpy(kv + r * rk, x + nq * C + r * Ck, (size_t)Ck * sizeof(float));
+    memcpy(kv + r * rk + Ck, x + nq * C + nk * Ck + r * Ck, (size_t)Ck * sizeof(float));
+  }
+  if (one_call) {
+    lk_local_attention_grad(B, T, N, H, Hk, D, qi, rq, kv, rk, kv + Ck, rk, oi, rq, dq, rq, dkv, rk, dkv + Ck, rk, scale);
+  } else {
+    lk_local_attention_grad(B, T, N, H, Hk, D, qi, rq, kv, rk, kv + Ck, rk, oi, rq, dq, rq, NULL, 0, NULL, 0, scale);
+    lk_local_attention_grad(B, T, N, H, Hk, D, qi, rq, kv, rk, kv + Ck, rk, oi, rq, NULL, 0, dkv, rk, dkv + Ck, rk, scale);
+  }
+  for (long r = 0; r < nq; ++r) memcpy(g + r * C, dq + r * rq, (size_t)C * sizeof(float));
+  for (long r = 0; r < nk; ++r) {
+    memcpy(g + nq * C + r * Ck, dkv + r * rk, (size_t)Ck * sizeof(float));
+    memcpy(g + nq * C + nk * Ck + r * Ck, dkv + r * rk + Ck, (size_t)Ck * sizeof(float));
+  }
+  free(qi); free(kv); free(oi); free(dq); free(dkv);
+}
+
+static void test_local_attention_grad(void) {
+  /* B, T, N, H, Hk, D: SAG's stage 1 (18 variants, 4 query heads on one kv head, D = 48) on few
+   * locations, grouped heads, as many kv heads as heads, D not a multiple of the vector width, one
+   * variant, many variants, and locations in more than one block of 32 (the last one partial). */
+  static const int shapes[][6] = {{2, 18, 5, 4, 1, 48}, {2, 5, 7, 4, 2, 12}, {1, 3, 4, 2, 2, 5},
+                                  {2, 1, 3, 2, 1, 16}, {1, 70, 2, 2, 1, 8}, {2, 3, 37, 2, 1, 8}};
+  for (int t = 0; t < (int)(sizeof shapes / sizeof shapes[0]); ++t) {
+    const int B = shapes[t][0], T = shapes[t][1], N = shapes[t][2], H = shapes[t][3], Hk = shapes[t][4], D = shapes[t][5];
+    const long C = (long)H * D, Ck = (long)Hk * D, nq = (long)B * N, nk = (long)B * T * N, n = nq * C + 2 * nk * Ck;
+    const float scale = 1.0f / sqrtf((float)D);
+    float *x = lkt_rand(n, 1.5f), *dout = lkt_rand(nq * C, 1), *got = lkt_rand(n, 1), *ref = lkt_rand(n, 1);
+    char what[96];
+    la_grad_call(B, T, N, H, Hk, D, t % 2 ? 3 : 0, 0, x, dout, scale, got);
+    lk_local_attention_grad_naive(B, T, N, H, Hk, D, x, x + nq * C, x + nq * C + nk * Ck, dout, ref, ref + nq * C,
+                                  ref + nq * C + nk * Ck, scale);
+    snprintf(what, sizeof what, "local_attention_grad B%d T%d N%d H%d/%d D%d vs naive", B, T, N, H, Hk, D);
+    /* Sums of T products of sums of D products, in float. */
+    lkt_check(what, got, ref, n, 1e-5 * sqrt((double)(T + D)));
+    {
+      float *all = lkt_rand(n, 1);
+      la_grad_call(B, T, N, H, Hk, D, 1, 1, x, dout, scale, all);
+      snprintf(what, sizeof what, "local_attention_grad B%d T%d N%d H%d/%d D%d: one call = two", B, T, N, H, Hk, D);
+      lkt_check(what, all, got, n, 0.0);
+      free(all);
+    }
+    if (n <= 4000) { /* FD of Σ dO ⊙ local_attention(q, k, v), h = 1e-3 */
+      la_ctx c = {B, T, N, H, Hk, D, scale, dout};
+      double *xd = to_double(x, n);
+      float *fd = lkt_rand(n, 1);
+      fd_grad(la_f, &c, xd, n, 1e-3, fd);
+      snprintf(what, sizeof what, "local_attention_grad B%d T%d N%d H%d/%d D%d vs finite diff", B, T, N, H, Hk, D);
+      lkt_check(what, got, fd, n, FD_TOL_SMOOTH);
+      free(xd); free(fd);
+    }
+    if (t == 0) {
+      float *one = lkt_rand(n, 1);
+      SAME_ON_1_AND_2("local_attention_grad thread-count invariance", one, got, n,
+                      la_grad_call(B, T, N, H, Hk, D, 0, 0, x, dout, scale, one),
+                      la_grad_call(B, T, N, H, Hk, D, 0, 0, x, dout, scale, got));
+      free(one);
+    }
+    free(x); free(dout); free(got); free(ref);
+  }
+}
+
 /* Calls the kernel `fn` with q, k, v read from one [B, N, C + 2·Ck] qkv buffer (row stride
  * pad ≥ C + 2·Ck) when fused, else from separate buffers with rows `pad` floats longer than dense;
  * the gradients go to the same layout. Gathers the result densely into g = [dq | dk | dv]. */
@@ -1586,6 +1695,7 @@ int main(void) {
   test_cross_entropy();
   test_optim();
   test_sdpa_grad();
+  test_local_attention_grad();
   test_thread_invariance();
   return lkt_finish("test_train");
 }

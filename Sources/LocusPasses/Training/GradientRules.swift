@@ -142,7 +142,20 @@ struct GradientRule {
         if want(i) { grads[i] = try reduce(try add(.slice(axis: 1, start: start, length: width), [all]), to: type(operand(i))) }
         start += width
       }
-    case .layernorm, .batchnorm, .sdpa, .localAttention:
+    case .localAttention(let h, let hk):
+      // dq from one kernel, [dk | dv] from another, each recomputing the weights; k's and v's
+      // gradients are the column ranges of the second, so when k and v are the slices of one K/V
+      // projection the differentiator takes it as that projection's gradient (no concat).
+      let ops = [operand(0), operand(1), operand(2), dy]
+      if want(0) { grads[0] = try reduce(try add(.training(.localAttentionGradQ(heads: h, kvHeads: hk)), ops), to: type(operand(0))) }
+      if want(1) || want(2) {
+        let all = try add(.training(.localAttentionGradKV(heads: h, kvHeads: hk)), ops)
+        let width = type(operand(1)).shape[2]
+        for i in 1...2 where want(i) {
+          grads[i] = try reduce(try add(.slice(axis: 2, start: (i - 1) * width, length: width), [all]), to: type(operand(i)))
+        }
+      }
+    case .layernorm, .batchnorm, .sdpa:
       throw unsupported("lowered before differentiation")
     case .fusedLinear, .tokenDWConv, .shiftedLocalAttention, .training:
       throw unsupported()

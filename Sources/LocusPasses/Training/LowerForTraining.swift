@@ -20,8 +20,10 @@ public struct RunningStatistics: Hashable, Sendable {
 /// - `layernorm` becomes normalize(x)·w + b, so the affine part needs no rule of its own;
 /// - self-attention (`sdpa` with as many queries as keys) stays: its rule is one `sdpa_grad`
 ///   kernel that recomputes the probabilities, so none are stored between the passes;
-/// - other `sdpa`s (CeiT's class-token attention) and `local_attention` become matmul/softmax
-///   primitives that every rule covers.
+/// - `local_attention` stays too: its rule is two kernels (`local_attention_grad_q`, `_kv`) that
+///   recompute the T weights per location;
+/// - other `sdpa`s (CeiT's class-token attention) become matmul/softmax primitives that every
+///   rule covers.
 /// Ops with no train-mode form (the fused ops) are left for autodiff to reject by name.
 func lowerForTraining(_ graph: Graph, statistics: inout [RunningStatistics]) throws -> Graph {
   var r = Rewriter(graph)
@@ -44,9 +46,7 @@ func lowerForTraining(_ graph: Graph, statistics: inout [RunningStatistics]) thr
     case .sdpa where keepsSelfAttention(graph, node):
       r.copy(node)
     case .sdpa(let heads, let kvHeads):
-      r.map[node.id] = try attention(&r, node, heads: heads, kvHeads: kvHeads, local: false)
-    case .localAttention(let heads, let kvHeads):
-      r.map[node.id] = try attention(&r, node, heads: heads, kvHeads: kvHeads, local: true)
+      r.map[node.id] = try attention(&r, node, heads: heads, kvHeads: kvHeads)
     default:
       r.copy(node)
     }
@@ -67,29 +67,17 @@ private func parameterName(_ graph: Graph, _ v: ValueID) -> String {
 }
 
 /// softmax(q·kᵀ·D^-½)·v with grouped heads, as matmuls over [groups of heads, …] so that query head
-/// h = g·G + i reads kv head g (G = H/Hk query heads per kv head).
-/// - sdpa: q [Nq, H·D] → [Hk, G, Nq, D]; k, v [Nk, Hk·D] → [Hk, 1, Nk, D].
-/// - local attention (over the T variants at each location): q [N, H·D] → [N, Hk, G, D];
-///   k, v [T, N, Hk·D] → [N, Hk, T, D].
-private func attention(_ r: inout Rewriter, _ node: Node, heads: Int, kvHeads: Int, local: Bool) throws -> ValueID {
+/// h = g·G + i reads kv head g (G = H/Hk query heads per kv head): q [Nq, H·D] → [Hk, G, Nq, D];
+/// k, v [Nk, Hk·D] → [Hk, 1, Nk, D].
+private func attention(_ r: inout Rewriter, _ node: Node, heads: Int, kvHeads: Int) throws -> ValueID {
   let (q, k, v) = (r.operand(node.operands[0]), r.operand(node.operands[1]), r.operand(node.operands[2]))
   let width = node.type.shape[1], d = width / heads, groups = heads / kvHeads
   func add(_ op: Op, _ xs: [ValueID]) throws -> ValueID { try r.add(op, xs, like: node) }
-  let qh: ValueID, kt: ValueID, vh: ValueID
-  if local {
-    let (t, n) = (r.new[k].type.shape[0], r.new[k].type.shape[1])
-    qh = try add(.reshape([n, kvHeads, groups, d]), [q])
-    let k4 = try add(.reshape([t, n, kvHeads, d]), [k]), v4 = try add(.reshape([t, n, kvHeads, d]), [v])
-    kt = try add(.transpose([1, 2, 3, 0]), [k4])            // [N, Hk, D, T]
-    vh = try add(.transpose([1, 2, 0, 3]), [v4])            // [N, Hk, T, D]
-  } else {
-    let (nq, nk) = (node.type.shape[0], r.new[k].type.shape[0])
-    qh = try add(.transpose([1, 2, 0, 3]), [try add(.reshape([nq, kvHeads, groups, d]), [q])])   // [Hk, G, Nq, D]
-    kt = try add(.transpose([1, 2, 3, 0]), [try add(.reshape([nk, kvHeads, 1, d]), [k])])        // [Hk, 1, D, Nk]
-    vh = try add(.transpose([1, 2, 0, 3]), [try add(.reshape([nk, kvHeads, 1, d]), [v])])        // [Hk, 1, Nk, D]
-  }
+  let (nq, nk) = (node.type.shape[0], r.new[k].type.shape[0])
+  let qh = try add(.transpose([1, 2, 0, 3]), [try add(.reshape([nq, kvHeads, groups, d]), [q])])   // [Hk, G, Nq, D]
+  let kt = try add(.transpose([1, 2, 3, 0]), [try add(.reshape([nk, kvHeads, 1, d]), [k])])        // [Hk, 1, D, Nk]
+  let vh = try add(.transpose([1, 2, 0, 3]), [try add(.reshape([nk, kvHeads, 1, d]), [v])])        // [Hk, 1, Nk, D]
   let scores = try add(.scalar(.mul, 1 / Float(d).squareRoot(), scalarFirst: false), [try add(.matmul, [qh, kt])])
   let out = try add(.matmul, [try add(.softmax(axis: -1), [scores]), vh])
-  let rows = try local ? out : add(.transpose([2, 0, 1, 3]), [out])   // [Nq, Hk, G, D]
-  return try add(.reshape(node.type.shape), [rows])
+  return try add(.reshape(node.type.shape), [try add(.transpose([2, 0, 1, 3]), [out])])   // [Nq, Hk, G, D]
 }

@@ -5177,8 +5177,9 @@ void lk_zero_pad_add_naive(long outer, long L, long inner, long before, long aft
  *   3. dQ = dS·K stored; dV += Pᵀ·dO_tile and dK += dSᵀ·Q_tile.
  * All five products are one register-blocked routine (8 or 4 rows × 2 or 3 vectors, A read by scalar
  * broadcast through any two strides, so Pᵀ and dSᵀ are never transposed in memory).
- * Scratch per thread: 2·D·Nkp + 3·Nkp·Dp + 2·MQ·(Nkp + Dp) floats (localvit_fmnist: 90 KB; SAG's
- * Nk = 1024, D = 48: 1.1 MB). If that fails, the task's gradients are NaN. */
+ * Scratch per thread: 2·D·Ld + 3·Nkp·Dp + 2·MQ·(Ld + Dp) floats, Ld = Nkp or Nkp + 16 (lk__ag_stride)
+ * (localvit_fmnist: 90 KB; SAG's Nk = 1024, D = 48: 1.1 MB). If that fails, the task's gradients
+ * are NaN. */
 /* Queries per tile. Short rows take 64: fewer passes over the dK and dV accumulators, and the
  * 64·Nk floats of S and dP are small. Long rows take 16, so S and dP (16·Nk floats each) stay in
  * L2 beside the packed K and V. bench_train, 2 threads, alternating builds: localvit_fmnist's
@@ -5264,6 +5265,16 @@ static void lk__ag_mm(int M, int N, int K, const float *A, long ars, long acs, c
                    accumulate);
 }
 
+/* The row stride of the arrays indexed by key (Kᵀ, Vᵀ, S, dS): the keys padded to whole vectors,
+ * plus a cache line when that is a multiple of 1 KiB. dV += Pᵀ·dO and dK += dSᵀ·Q broadcast one
+ * element from each of up to 16 rows of S or dS, and S = Q·Kᵀ reads up to 48 rows of Kᵀ: at SAG's
+ * 1024 keys those rows were 4 KiB apart, all in the same L1 sets (64 sets of 64 B), evicting each
+ * other on every pass. */
+/* Harness on [16, 1024, 4 heads/1, D 48], 2 threads, old and new alternating: 6 of 6 pairs faster,
+ * medians 282 → 273 ms; the sums are unchanged, so the results are bit for bit the same. (A
+ * multiple of 1 KiB, not only of 4 KiB: rows 1 KiB apart share 4 sets, 12 rows each for Kᵀ.) */
+static long lk__ag_stride(long nkp) { return nkp % 256 == 0 ? nkp + 16 : nkp; }
+
 /* dst[d·ld + j] = src[j·rs + d] for j < n, d < D; columns n..ld−1 are zero. 8×8 blocks turn
  * around in registers (element copies were ~15% of the kernel at localvit_fmnist's 50 keys). */
 static void lk__ag_pack_t(int n, int D, const float *src, long rs, float *dst, long ld) {
@@ -5290,12 +5301,12 @@ static void lk__ag_pack_rows(int n, int rows, int D, const float *src, long rs, 
  * rows [m, mp) become zero. lk_softmax_row's arithmetic (max, exp, lane sums, 1/Σ) on whole
  * vectors: the padding lanes enter the exp as −inf (giving 0), so there is no scalar tail. With 50
  * keys lk_softmax_row's tail and scalar scaling made this a quarter of the kernel's time. */
-static void lk__ag_softmax_rows(int m, int mp, int Nk, long nkp, float *s, float scale) {
+static void lk__ag_softmax_rows(int m, int mp, int Nk, long nkp, long lds, float *s, float scale) {
   const lk_vf ninf = lk_vset1(-INFINITY);
   lk_vi lane;
   for (int i = 0; i < LK_VW; ++i) lane[i] = i;
   for (int i = 0; i < mp; ++i) {
-    float *row = s + (long)i * nkp;
+    float *row = s + (long)i * lds;
     lk_vf vm = ninf, vs = lk_vzero(), inv;
     float mx;
     if (i >= m) {
@@ -5316,10 +5327,10 @@ static void lk__ag_softmax_rows(int m, int mp, int Nk, long nkp, float *s, float
 }
 
 /* dp[i, j] ← scale · p[i, j] · (dp[i, j] − Σ_j p[i, j]·dp[i, j]) for i < mp (zero where p is). */
-static void lk__ag_dscores(int mp, long nkp, const float *p, float *dp, float scale) {
+static void lk__ag_dscores(int mp, long nkp, long lds, const float *p, float *dp, float scale) {
   for (int i = 0; i < mp; ++i) {
-    const float *pr = p + (long)i * nkp;
-    float *dr = dp + (long)i * nkp;
+    const float *pr = p + (long)i * lds;
+    float *dr = dp + (long)i * lds;
     lk_vf acc = lk_vzero();
     for (long j = 0; j < nkp; j += LK_VW) acc += lk_vload(pr + j) * lk_vload(dr + j);
     const float dot = lk_vsum(acc);
@@ -5337,19 +5348,20 @@ void lk_sdpa_grad(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, l
   }
   const int group = H / Hk;
   const long units = (long)B * Hk, nkp = lk_round_up(Nk, LK_VW), dp = lk_round_up(D, LK_VW);
+  const long lds = lk__ag_stride(nkp); /* row stride of Kᵀ, Vᵀ, S and dS */
   const long mq = LK__SDPA_GRAD_MQ(Nk);
   const int nk4 = (int)lk_round_up(Nk, 4); /* rows of dK and dV computed: keys up to a multiple of 4 */
-  const size_t floats = (size_t)(2 * D * nkp + 3 * nkp * dp + 2 * mq * (nkp + dp) + 16 * 8);
+  const size_t floats = (size_t)(2 * D * lds + 3 * nkp * dp + 2 * mq * (lds + dp) + 16 * 8);
   lk_shares shares = {0};
   LK_OMP(parallel if(units > 1 && 10.0 * B * H * Nq * Nk * D >= LK_GEMM_PAR_MIN))
   {
     float *kt = lk_scratch_alloc(floats), *vt = NULL, *kp = NULL, *dka = NULL, *dva = NULL;
     float *s = NULL, *ds = NULL, *qt = NULL, *ot = NULL;
     if (kt) { /* each array starts on a cache line (16 floats) */
-      vt = kt + lk_round_up(D * nkp, 16), kp = vt + lk_round_up(D * nkp, 16);
+      vt = kt + lk_round_up(D * lds, 16), kp = vt + lk_round_up(D * lds, 16);
       dka = kp + lk_round_up(nkp * dp, 16), dva = dka + lk_round_up(nkp * dp, 16);
-      s = dva + lk_round_up(nkp * dp, 16), ds = s + lk_round_up(mq * nkp, 16);
-      qt = ds + lk_round_up(mq * nkp, 16), ot = qt + lk_round_up(mq * dp, 16);
+      s = dva + lk_round_up(nkp * dp, 16), ds = s + lk_round_up(mq * lds, 16);
+      qt = ds + lk_round_up(mq * lds, 16), ot = qt + lk_round_up(mq * dp, 16);
     }
     /* Each thread's share of the units first, then what is left of the other's (lk_share_next):
      * on this shared VM one thread is often slowed for a while, and with fixed halves the call
@@ -5367,8 +5379,8 @@ void lk_sdpa_grad(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, l
           for (int d = 0; d < D; ++d) dkb[(long)j * dk_rs + d] = dvb[(long)j * dv_rs + d] = NAN;
         continue;
       }
-      lk__ag_pack_t(Nk, D, kb, k_rs, kt, nkp);
-      lk__ag_pack_t(Nk, D, vb, v_rs, vt, nkp);
+      lk__ag_pack_t(Nk, D, kb, k_rs, kt, lds);
+      lk__ag_pack_t(Nk, D, vb, v_rs, vt, lds);
       lk__ag_pack_rows(Nk, Nk, D, kb, k_rs, kp, dp); /* dQ = dS·K reads Nk rows */
       memset(dka, 0, (size_t)(2 * lk_round_up(nkp * dp, 16)) * sizeof(float)); /* dka and dva */
       for (int h = g * group; h < (g + 1) * group; ++h)
@@ -5378,16 +5390,16 @@ void lk_sdpa_grad(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, l
           lk__ag_pack_rows(m, mp, D, qb, q_rs, qt, dp);
           lk__ag_pack_rows(m, mp, D, dout + ((long)b * Nq + i0) * do_rs + (long)h * D, do_rs, ot, dp);
           /* 1. P. */
-          lk__ag_mm(mp, (int)nkp, D, qt, dp, 1, kt, nkp, s, nkp, 0);
-          lk__ag_softmax_rows(m, mp, Nk, nkp, s, scale);
+          lk__ag_mm(mp, (int)nkp, D, qt, dp, 1, kt, lds, s, lds, 0);
+          lk__ag_softmax_rows(m, mp, Nk, nkp, lds, s, scale);
           /* 2. dS. */
-          lk__ag_mm(mp, (int)nkp, D, ot, dp, 1, vt, nkp, ds, nkp, 0);
-          lk__ag_dscores(mp, nkp, s, ds, scale);
+          lk__ag_mm(mp, (int)nkp, D, ot, dp, 1, vt, lds, ds, lds, 0);
+          lk__ag_dscores(mp, nkp, lds, s, ds, scale);
           /* 3. dV += Pᵀ·dO and dK += dSᵀ·Q over this tile's queries; dQ = dS·K (into ot, whose
            * dO rows are used up). */
-          lk__ag_mm(nk4, (int)dp, mp, s, 1, nkp, ot, dp, dva, dp, 1);
-          lk__ag_mm(nk4, (int)dp, mp, ds, 1, nkp, qt, dp, dka, dp, 1);
-          lk__ag_mm(mp, (int)dp, Nk, ds, nkp, 1, kp, dp, ot, dp, 0);
+          lk__ag_mm(nk4, (int)dp, mp, s, 1, lds, ot, dp, dva, dp, 1);
+          lk__ag_mm(nk4, (int)dp, mp, ds, 1, lds, qt, dp, dka, dp, 1);
+          lk__ag_mm(mp, (int)dp, Nk, ds, lds, 1, kp, dp, ot, dp, 0);
           for (int i = 0; i < m; ++i)
             memcpy(dq + ((long)b * Nq + i0 + i) * dq_rs + (long)h * D, ot + (long)i * dp, (size_t)D * sizeof(float));
         }
@@ -5441,6 +5453,132 @@ void lk_sdpa_grad_naive(int B, int Nq, int Nk, int H, int Hk, int D, const float
         }
     }
   free(p);
+  free(gk);
+}
+
+/* ---- local_attention ------------------------------------------------------------------------- */
+
+/* The gradient of local_attention (attention.c's lk_local_attention): at each location n of a
+ * sample, query head h attends over the T variants' keys at that same location, of its kv head
+ * g = h / (H / Hk):
+ *   s_t = scale·q·k_t,  p = softmax(s),  o = Σ_t p_t·v_t,
+ *   dp_t = dO·v_t,  ds_t = p_t·(dp_t − Σ_u p_u·dp_u),
+ *   dq = scale·Σ_t ds_t·k_t,  dk_t = scale·Σ_h ds_t·q,  dv_t = Σ_h p_t·dO  (h over g's heads).
+ * q, dout and dq are [B, N, H·D], k, v, dk and dv [B, T, N, Hk·D], rows of each `rs` floats apart
+ * (a training graph's k and v are the two column ranges of one K/V projection, and dk and dv those
+ * of its gradient, so no slice or concat copies them). dq may be NULL (the K/V gradient only), or
+ * dk and dv (the query's only): the training graph runs one call for each, and each recomputes P,
+ * T dot products per head, instead of keeping it from the forward.
+ *
+ * Why a kernel: the lowering to matmuls ran six products of T = 18 variants per location at 7-11
+ * GFLOP/s, and the slices and concat around them copied the [T, N, 2·Hk·D] projection twice (SAG's
+ * stage 1: 73 ms of products, 54 ms of copies per batch-16 step). Here each location is one task
+ * that reads its q, dO, k and v rows once; every sum runs in a fixed order, so results do not
+ * depend on the thread count. */
+void lk_local_attention_grad(int B, int T, int N, int H, int Hk, int D, const float *q, long q_rs, const float *k,
+                             long k_rs, const float *v, long v_rs, const float *dout, long do_rs, float *dq, long dq_rs,
+                             float *dk, long dk_rs, float *dv, long dv_rs, float scale) {
+  const long pos = (long)B * N;
+  const int group = H / Hk;
+  if (B <= 0 || N <= 0 || H <= 0 || Hk <= 0 || D <= 0) return;
+  LK_OMP(parallel for schedule(static) if(pos * T * H * D >= LK_PAR_MIN))
+  for (long p = 0; p < pos; ++p) {
+    const long b = p / N, n = p % N;
+    float buf[2 * 64], *pr = T <= 64 ? buf : (float *)malloc((size_t)(2 * (T > 0 ? T : 1)) * sizeof(float)), *dpr;
+    if (!pr) { /* out of memory: NaN rather than garbage */
+      for (int h = 0; dq && h < H; ++h)
+        for (int d = 0; d < D; ++d) dq[p * dq_rs + (long)h * D + d] = NAN;
+      for (int t = 0; dk && t < T; ++t)
+        for (long d = 0; d < (long)Hk * D; ++d) dk[((b * T + t) * N + n) * dk_rs + d] = dv[((b * T + t) * N + n) * dv_rs + d] = NAN;
+      continue;
+    }
+    dpr = pr + (T > 0 ? T : 1);
+    for (int g = 0; g < Hk; ++g) {
+      /* Row of variant t of this location, kv head g, in k, v, dk or dv. */
+#define LK__LA_ROW(x, rs, t) ((x) + ((b * T + (t)) * N + n) * (rs) + (long)g * D)
+      if (dk)
+        for (int t = 0; t < T; ++t) {
+          memset(LK__LA_ROW(dk, dk_rs, t), 0, (size_t)D * sizeof(float));
+          memset(LK__LA_ROW(dv, dv_rs, t), 0, (size_t)D * sizeof(float));
+        }
+      for (int h = g * group; h < (g + 1) * group; ++h) {
+        const float *qh = q + p * q_rs + (long)h * D, *oh = dout + p * do_rs + (long)h * D;
+        float m = -INFINITY, sum = 0.0f, dot = 0.0f;
+        for (int t = 0; t < T; ++t) {
+          pr[t] = scale * lk_dot(qh, LK__LA_ROW(k, k_rs, t), D);
+          m = pr[t] > m ? pr[t] : m;
+        }
+        for (int t = 0; t < T; ++t) sum += (pr[t] = expf(pr[t] - m));
+        for (int t = 0; t < T; ++t) {
+          pr[t] = pr[t] / sum; /* as lk_local_attention weighs v */
+          dpr[t] = lk_dot(oh, LK__LA_ROW(v, v_rs, t), D);
+          dot += pr[t] * dpr[t];
+        }
+        for (int t = 0; t < T; ++t) dpr[t] = scale * pr[t] * (dpr[t] - dot); /* scale·ds_t */
+        if (dq) {
+          float *dqh = dq + p * dq_rs + (long)h * D;
+          for (int d = 0; d < D; ++d) dqh[d] = 0.0f;
+          for (int t = 0; t < T; ++t) {
+            const float *kt = LK__LA_ROW(k, k_rs, t), c = dpr[t];
+            for (int d = 0; d < D; ++d) dqh[d] += c * kt[d];
+          }
+        }
+        if (dk)
+          for (int t = 0; t < T; ++t) {
+            float *dkt = LK__LA_ROW(dk, dk_rs, t), *dvt = LK__LA_ROW(dv, dv_rs, t);
+            const float c = dpr[t], e = pr[t];
+            for (int d = 0; d < D; ++d) dkt[d] += c * qh[d];
+            for (int d = 0; d < D; ++d) dvt[d] += e * oh[d];
+          }
+      }
+#undef LK__LA_ROW
+    }
+    if (pr != buf) free(pr);
+  }
+}
+
+/* Reference: the formulas in double, one (location, head) at a time; dense rows (rs = the row's
+ * width). dq, or dk and dv, may be NULL as for lk_local_attention_grad. */
+void lk_local_attention_grad_naive(int B, int T, int N, int H, int Hk, int D, const float *q, const float *k,
+                                   const float *v, const float *dout, float *dq, float *dk, float *dv, float scale) {
+  const long C = (long)H * D, Ck = (long)Hk * D;
+  double *w = (double *)malloc((size_t)(2 * (T > 0 ? T : 1)) * sizeof(double)), *dw = w + (T > 0 ? T : 1);
+  double *gk = (double *)calloc((size_t)(2 * (T > 0 ? T : 1) * (D > 0 ? D : 1)), sizeof(double)), *gv = gk + (long)(T > 0 ? T : 1) * D;
+  for (int b = 0; b < B; ++b)
+    for (int n = 0; n < N; ++n)
+      for (int g = 0; g < Hk; ++g) {
+        memset(gk, 0, (size_t)(2 * (T > 0 ? T : 1) * (D > 0 ? D : 1)) * sizeof(double));
+        for (int h = g * (H / Hk); h < (g + 1) * (H / Hk); ++h) {
+          const float *qh = q + ((long)b * N + n) * C + (long)h * D, *oh = dout + ((long)b * N + n) * C + (long)h * D;
+          double m = -INFINITY, sum = 0.0, dot = 0.0;
+          for (int t = 0; t < T; ++t) {
+            const float *kt = k + (((long)b * T + t) * N + n) * Ck + (long)g * D, *vt = v + (((long)b * T + t) * N + n) * Ck + (long)g * D;
+            double s = 0.0, o = 0.0;
+            for (int d = 0; d < D; ++d) { s += (double)qh[d] * kt[d]; o += (double)oh[d] * vt[d]; }
+            w[t] = s * scale;
+            dw[t] = o;
+            m = w[t] > m ? w[t] : m;
+          }
+          for (int t = 0; t < T; ++t) sum += (w[t] = exp(w[t] - m));
+          for (int t = 0; t < T; ++t) dot += (w[t] /= sum) * dw[t];
+          for (int d = 0; d < D; ++d) {
+            double acc = 0.0;
+            for (int t = 0; t < T; ++t) {
+              const double ds = scale * w[t] * (dw[t] - dot);
+              acc += ds * k[(((long)b * T + t) * N + n) * Ck + (long)g * D + d];
+              gk[(long)t * D + d] += ds * qh[d];
+              gv[(long)t * D + d] += w[t] * oh[d];
+            }
+            if (dq) dq[((long)b * N + n) * C + (long)h * D + d] = (float)acc;
+          }
+        }
+        for (int t = 0; dk && t < T; ++t)
+          for (int d = 0; d < D; ++d) {
+            dk[(((long)b * T + t) * N + n) * Ck + (long)g * D + d] = (float)gk[(long)t * D + d];
+            dv[(((long)b * T + t) * N + n) * Ck + (long)g * D + d] = (float)gv[(long)t * D + d];
+          }
+      }
+  free(w);
   free(gk);
 }
 

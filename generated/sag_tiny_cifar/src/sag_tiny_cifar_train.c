@@ -2094,57 +2094,6 @@ LK__SCALAR(mul_scalar, x[i] * s)
 LK__SCALAR(div_scalar, x[i] / s)
 LK__SCALAR(rdiv_scalar, s / x[i])
 
-/* ---- templates/softmax.c ------------------------------------------------------------------- */
-/* locus-requires: prologue.h */
-/* softmax over the last axis: y[rows, cols] = exp(x − max) / Σ exp(x − max), per row.
- * Subtracting the row max keeps exp from overflowing; exp is lk_vexp (vectorised). Every row is
- * handled by one thread in a fixed order, so results are independent of the thread count. */
-
-/* Softmax of one row of scale·x (scale > 0; attention folds 1/√D in here), on the calling
- * thread: other kernels call it inside their own parallel regions. y may equal x. */
-void lk_softmax_row(int cols, const float *x, float scale, float *y) {
-  lk_vf vm = lk_vset1(-INFINITY), vs = lk_vzero();
-  float m = -INFINITY, s, inv;
-  int c = 0;
-  for (; c + LK_VW <= cols; c += LK_VW) vm = lk_vmax(lk_vload(x + c), vm);
-  m = lk_vhmax(vm);
-  for (; c < cols; ++c) m = x[c] > m ? x[c] : m;
-  m *= scale; /* scale > 0, so max(scale·x) = scale·max(x) */
-  if (m == -INFINITY) m = 0.0f; /* an all −inf row gives NaN below, as PyTorch does */
-  for (c = 0; c + LK_VW <= cols; c += LK_VW) {
-    lk_vf e = lk_vexp(lk_vload(x + c) * scale - m);
-    vs += e;
-    lk_vstore(y + c, e);
-  }
-  if (c < cols) { /* tail through a padded vector: the same exp as the body */
-    float t[LK_VW];
-    for (int i = 0; i < LK_VW; ++i) t[i] = c + i < cols ? x[c + i] * scale - m : -INFINITY;
-    lk_vf e = lk_vexp(lk_vload(t));
-    vs += e;
-    lk_vstore(t, e);
-    memcpy(y + c, t, (size_t)(cols - c) * sizeof(float));
-  }
-  s = lk_vsum(vs);
-  inv = 1.0f / s;
-  for (c = 0; c < cols; ++c) y[c] *= inv;
-}
-
-void lk_softmax(long rows, int cols, const float *x, float *y) {
-  LK_OMP(parallel for schedule(static) if(rows * cols >= LK_PAR_MIN))
-  for (long r = 0; r < rows; ++r) lk_softmax_row(cols, x + r * cols, 1.0f, y + r * cols);
-}
-
-/* Reference: libm exp in double. */
-void lk_softmax_naive(long rows, int cols, const float *x, float *y) {
-  for (long r = 0; r < rows; ++r) {
-    const float *xr = x + r * cols;
-    double m = -INFINITY, s = 0.0;
-    for (int c = 0; c < cols; ++c) m = xr[c] > m ? xr[c] : m;
-    for (int c = 0; c < cols; ++c) s += exp(xr[c] - m);
-    for (int c = 0; c < cols; ++c) y[r * cols + c] = (float)(exp(xr[c] - m) / s);
-  }
-}
-
 /* ---- templates/attention.c ----------------------------------------------------------------- */
 /* locus-requires: prologue.h */
 /* Attention kernels: scaled dot-product attention over tokens (sdpa) and local attention over the
@@ -4780,8 +4729,9 @@ void lk_zero_pad_add_naive(long outer, long L, long inner, long before, long aft
  *   3. dQ = dS·K stored; dV += Pᵀ·dO_tile and dK += dSᵀ·Q_tile.
  * All five products are one register-blocked routine (8 or 4 rows × 2 or 3 vectors, A read by scalar
  * broadcast through any two strides, so Pᵀ and dSᵀ are never transposed in memory).
- * Scratch per thread: 2·D·Nkp + 3·Nkp·Dp + 2·MQ·(Nkp + Dp) floats (localvit_fmnist: 90 KB; SAG's
- * Nk = 1024, D = 48: 1.1 MB). If that fails, the task's gradients are NaN. */
+ * Scratch per thread: 2·D·Ld + 3·Nkp·Dp + 2·MQ·(Ld + Dp) floats, Ld = Nkp or Nkp + 16 (lk__ag_stride)
+ * (localvit_fmnist: 90 KB; SAG's Nk = 1024, D = 48: 1.1 MB). If that fails, the task's gradients
+ * are NaN. */
 /* Queries per tile. Short rows take 64: fewer passes over the dK and dV accumulators, and the
  * 64·Nk floats of S and dP are small. Long rows take 16, so S and dP (16·Nk floats each) stay in
  * L2 beside the packed K and V. bench_train, 2 threads, alternating builds: localvit_fmnist's
@@ -4867,6 +4817,16 @@ static void lk__ag_mm(int M, int N, int K, const float *A, long ars, long acs, c
                    accumulate);
 }
 
+/* The row stride of the arrays indexed by key (Kᵀ, Vᵀ, S, dS): the keys padded to whole vectors,
+ * plus a cache line when that is a multiple of 1 KiB. dV += Pᵀ·dO and dK += dSᵀ·Q broadcast one
+ * element from each of up to 16 rows of S or dS, and S = Q·Kᵀ reads up to 48 rows of Kᵀ: at SAG's
+ * 1024 keys those rows were 4 KiB apart, all in the same L1 sets (64 sets of 64 B), evicting each
+ * other on every pass. */
+/* Harness on [16, 1024, 4 heads/1, D 48], 2 threads, old and new alternating: 6 of 6 pairs faster,
+ * medians 282 → 273 ms; the sums are unchanged, so the results are bit for bit the same. (A
+ * multiple of 1 KiB, not only of 4 KiB: rows 1 KiB apart share 4 sets, 12 rows each for Kᵀ.) */
+static long lk__ag_stride(long nkp) { return nkp % 256 == 0 ? nkp + 16 : nkp; }
+
 /* dst[d·ld + j] = src[j·rs + d] for j < n, d < D; columns n..ld−1 are zero. 8×8 blocks turn
  * around in registers (element copies were ~15% of the kernel at localvit_fmnist's 50 keys). */
 static void lk__ag_pack_t(int n, int D, const float *src, long rs, float *dst, long ld) {
@@ -4893,12 +4853,12 @@ static void lk__ag_pack_rows(int n, int rows, int D, const float *src, long rs, 
  * rows [m, mp) become zero. lk_softmax_row's arithmetic (max, exp, lane sums, 1/Σ) on whole
  * vectors: the padding lanes enter the exp as −inf (giving 0), so there is no scalar tail. With 50
  * keys lk_softmax_row's tail and scalar scaling made this a quarter of the kernel's time. */
-static void lk__ag_softmax_rows(int m, int mp, int Nk, long nkp, float *s, float scale) {
+static void lk__ag_softmax_rows(int m, int mp, int Nk, long nkp, long lds, float *s, float scale) {
   const lk_vf ninf = lk_vset1(-INFINITY);
   lk_vi lane;
   for (int i = 0; i < LK_VW; ++i) lane[i] = i;
   for (int i = 0; i < mp; ++i) {
-    float *row = s + (long)i * nkp;
+    float *row = s + (long)i * lds;
     lk_vf vm = ninf, vs = lk_vzero(), inv;
     float mx;
     if (i >= m) {
@@ -4919,10 +4879,10 @@ static void lk__ag_softmax_rows(int m, int mp, int Nk, long nkp, float *s, float
 }
 
 /* dp[i, j] ← scale · p[i, j] · (dp[i, j] − Σ_j p[i, j]·dp[i, j]) for i < mp (zero where p is). */
-static void lk__ag_dscores(int mp, long nkp, const float *p, float *dp, float scale) {
+static void lk__ag_dscores(int mp, long nkp, long lds, const float *p, float *dp, float scale) {
   for (int i = 0; i < mp; ++i) {
-    const float *pr = p + (long)i * nkp;
-    float *dr = dp + (long)i * nkp;
+    const float *pr = p + (long)i * lds;
+    float *dr = dp + (long)i * lds;
     lk_vf acc = lk_vzero();
     for (long j = 0; j < nkp; j += LK_VW) acc += lk_vload(pr + j) * lk_vload(dr + j);
     const float dot = lk_vsum(acc);
@@ -4940,19 +4900,20 @@ void lk_sdpa_grad(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, l
   }
   const int group = H / Hk;
   const long units = (long)B * Hk, nkp = lk_round_up(Nk, LK_VW), dp = lk_round_up(D, LK_VW);
+  const long lds = lk__ag_stride(nkp); /* row stride of Kᵀ, Vᵀ, S and dS */
   const long mq = LK__SDPA_GRAD_MQ(Nk);
   const int nk4 = (int)lk_round_up(Nk, 4); /* rows of dK and dV computed: keys up to a multiple of 4 */
-  const size_t floats = (size_t)(2 * D * nkp + 3 * nkp * dp + 2 * mq * (nkp + dp) + 16 * 8);
+  const size_t floats = (size_t)(2 * D * lds + 3 * nkp * dp + 2 * mq * (lds + dp) + 16 * 8);
   lk_shares shares = {0};
   LK_OMP(parallel if(units > 1 && 10.0 * B * H * Nq * Nk * D >= LK_GEMM_PAR_MIN))
   {
     float *kt = lk_scratch_alloc(floats), *vt = NULL, *kp = NULL, *dka = NULL, *dva = NULL;
     float *s = NULL, *ds = NULL, *qt = NULL, *ot = NULL;
     if (kt) { /* each array starts on a cache line (16 floats) */
-      vt = kt + lk_round_up(D * nkp, 16), kp = vt + lk_round_up(D * nkp, 16);
+      vt = kt + lk_round_up(D * lds, 16), kp = vt + lk_round_up(D * lds, 16);
       dka = kp + lk_round_up(nkp * dp, 16), dva = dka + lk_round_up(nkp * dp, 16);
-      s = dva + lk_round_up(nkp * dp, 16), ds = s + lk_round_up(mq * nkp, 16);
-      qt = ds + lk_round_up(mq * nkp, 16), ot = qt + lk_round_up(mq * dp, 16);
+      s = dva + lk_round_up(nkp * dp, 16), ds = s + lk_round_up(mq * lds, 16);
+      qt = ds + lk_round_up(mq * lds, 16), ot = qt + lk_round_up(mq * dp, 16);
     }
     /* Each thread's share of the units first, then what is left of the other's (lk_share_next):
      * on this shared VM one thread is often slowed for a while, and with fixed halves the call
@@ -4970,8 +4931,8 @@ void lk_sdpa_grad(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, l
           for (int d = 0; d < D; ++d) dkb[(long)j * dk_rs + d] = dvb[(long)j * dv_rs + d] = NAN;
         continue;
       }
-      lk__ag_pack_t(Nk, D, kb, k_rs, kt, nkp);
-      lk__ag_pack_t(Nk, D, vb, v_rs, vt, nkp);
+      lk__ag_pack_t(Nk, D, kb, k_rs, kt, lds);
+      lk__ag_pack_t(Nk, D, vb, v_rs, vt, lds);
       lk__ag_pack_rows(Nk, Nk, D, kb, k_rs, kp, dp); /* dQ = dS·K reads Nk rows */
       memset(dka, 0, (size_t)(2 * lk_round_up(nkp * dp, 16)) * sizeof(float)); /* dka and dva */
       for (int h = g * group; h < (g + 1) * group; ++h)
@@ -4981,16 +4942,16 @@ void lk_sdpa_grad(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, l
           lk__ag_pack_rows(m, mp, D, qb, q_rs, qt, dp);
           lk__ag_pack_rows(m, mp, D, dout + ((long)b * Nq + i0) * do_rs + (long)h * D, do_rs, ot, dp);
           /* 1. P. */
-          lk__ag_mm(mp, (int)nkp, D, qt, dp, 1, kt, nkp, s, nkp, 0);
-          lk__ag_softmax_rows(m, mp, Nk, nkp, s, scale);
+          lk__ag_mm(mp, (int)nkp, D, qt, dp, 1, kt, lds, s, lds, 0);
+          lk__ag_softmax_rows(m, mp, Nk, nkp, lds, s, scale);
           /* 2. dS. */
-          lk__ag_mm(mp, (int)nkp, D, ot, dp, 1, vt, nkp, ds, nkp, 0);
-          lk__ag_dscores(mp, nkp, s, ds, scale);
+          lk__ag_mm(mp, (int)nkp, D, ot, dp, 1, vt, lds, ds, lds, 0);
+          lk__ag_dscores(mp, nkp, lds, s, ds, scale);
           /* 3. dV += Pᵀ·dO and dK += dSᵀ·Q over this tile's queries; dQ = dS·K (into ot, whose
            * dO rows are used up). */
-          lk__ag_mm(nk4, (int)dp, mp, s, 1, nkp, ot, dp, dva, dp, 1);
-          lk__ag_mm(nk4, (int)dp, mp, ds, 1, nkp, qt, dp, dka, dp, 1);
-          lk__ag_mm(mp, (int)dp, Nk, ds, nkp, 1, kp, dp, ot, dp, 0);
+          lk__ag_mm(nk4, (int)dp, mp, s, 1, lds, ot, dp, dva, dp, 1);
+          lk__ag_mm(nk4, (int)dp, mp, ds, 1, lds, qt, dp, dka, dp, 1);
+          lk__ag_mm(mp, (int)dp, Nk, ds, lds, 1, kp, dp, ot, dp, 0);
           for (int i = 0; i < m; ++i)
             memcpy(dq + ((long)b * Nq + i0 + i) * dq_rs + (long)h * D, ot + (long)i * dp, (size_t)D * sizeof(float));
         }
@@ -5044,6 +5005,132 @@ void lk_sdpa_grad_naive(int B, int Nq, int Nk, int H, int Hk, int D, const float
         }
     }
   free(p);
+  free(gk);
+}
+
+/* ---- local_attention ------------------------------------------------------------------------- */
+
+/* The gradient of local_attention (attention.c's lk_local_attention): at each location n of a
+ * sample, query head h attends over the T variants' keys at that same location, of its kv head
+ * g = h / (H / Hk):
+ *   s_t = scale·q·k_t,  p = softmax(s),  o = Σ_t p_t·v_t,
+ *   dp_t = dO·v_t,  ds_t = p_t·(dp_t − Σ_u p_u·dp_u),
+ *   dq = scale·Σ_t ds_t·k_t,  dk_t = scale·Σ_h ds_t·q,  dv_t = Σ_h p_t·dO  (h over g's heads).
+ * q, dout and dq are [B, N, H·D], k, v, dk and dv [B, T, N, Hk·D], rows of each `rs` floats apart
+ * (a training graph's k and v are the two column ranges of one K/V projection, and dk and dv those
+ * of its gradient, so no slice or concat copies them). dq may be NULL (the K/V gradient only), or
+ * dk and dv (the query's only): the training graph runs one call for each, and each recomputes P,
+ * T dot products per head, instead of keeping it from the forward.
+ *
+ * Why a kernel: the lowering to matmuls ran six products of T = 18 variants per location at 7-11
+ * GFLOP/s, and the slices and concat around them copied the [T, N, 2·Hk·D] projection twice (SAG's
+ * stage 1: 73 ms of products, 54 ms of copies per batch-16 step). Here each location is one task
+ * that reads its q, dO, k and v rows once; every sum runs in a fixed order, so results do not
+ * depend on the thread count. */
+void lk_local_attention_grad(int B, int T, int N, int H, int Hk, int D, const float *q, long q_rs, const float *k,
+                             long k_rs, const float *v, long v_rs, const float *dout, long do_rs, float *dq, long dq_rs,
+                             float *dk, long dk_rs, float *dv, long dv_rs, float scale) {
+  const long pos = (long)B * N;
+  const int group = H / Hk;
+  if (B <= 0 || N <= 0 || H <= 0 || Hk <= 0 || D <= 0) return;
+  LK_OMP(parallel for schedule(static) if(pos * T * H * D >= LK_PAR_MIN))
+  for (long p = 0; p < pos; ++p) {
+    const long b = p / N, n = p % N;
+    float buf[2 * 64], *pr = T <= 64 ? buf : (float *)malloc((size_t)(2 * (T > 0 ? T : 1)) * sizeof(float)), *dpr;
+    if (!pr) { /* out of memory: NaN rather than garbage */
+      for (int h = 0; dq && h < H; ++h)
+        for (int d = 0; d < D; ++d) dq[p * dq_rs + (long)h * D + d] = NAN;
+      for (int t = 0; dk && t < T; ++t)
+        for (long d = 0; d < (long)Hk * D; ++d) dk[((b * T + t) * N + n) * dk_rs + d] = dv[((b * T + t) * N + n) * dv_rs + d] = NAN;
+      continue;
+    }
+    dpr = pr + (T > 0 ? T : 1);
+    for (int g = 0; g < Hk; ++g) {
+      /* Row of variant t of this location, kv head g, in k, v, dk or dv. */
+#define LK__LA_ROW(x, rs, t) ((x) + ((b * T + (t)) * N + n) * (rs) + (long)g * D)
+      if (dk)
+        for (int t = 0; t < T; ++t) {
+          memset(LK__LA_ROW(dk, dk_rs, t), 0, (size_t)D * sizeof(float));
+          memset(LK__LA_ROW(dv, dv_rs, t), 0, (size_t)D * sizeof(float));
+        }
+      for (int h = g * group; h < (g + 1) * group; ++h) {
+        const float *qh = q + p * q_rs + (long)h * D, *oh = dout + p * do_rs + (long)h * D;
+        float m = -INFINITY, sum = 0.0f, dot = 0.0f;
+        for (int t = 0; t < T; ++t) {
+          pr[t] = scale * lk_dot(qh, LK__LA_ROW(k, k_rs, t), D);
+          m = pr[t] > m ? pr[t] : m;
+        }
+        for (int t = 0; t < T; ++t) sum += (pr[t] = expf(pr[t] - m));
+        for (int t = 0; t < T; ++t) {
+          pr[t] = pr[t] / sum; /* as lk_local_attention weighs v */
+          dpr[t] = lk_dot(oh, LK__LA_ROW(v, v_rs, t), D);
+          dot += pr[t] * dpr[t];
+        }
+        for (int t = 0; t < T; ++t) dpr[t] = scale * pr[t] * (dpr[t] - dot); /* scale·ds_t */
+        if (dq) {
+          float *dqh = dq + p * dq_rs + (long)h * D;
+          for (int d = 0; d < D; ++d) dqh[d] = 0.0f;
+          for (int t = 0; t < T; ++t) {
+            const float *kt = LK__LA_ROW(k, k_rs, t), c = dpr[t];
+            for (int d = 0; d < D; ++d) dqh[d] += c * kt[d];
+          }
+        }
+        if (dk)
+          for (int t = 0; t < T; ++t) {
+            float *dkt = LK__LA_ROW(dk, dk_rs, t), *dvt = LK__LA_ROW(dv, dv_rs, t);
+            const float c = dpr[t], e = pr[t];
+            for (int d = 0; d < D; ++d) dkt[d] += c * qh[d];
+            for (int d = 0; d < D; ++d) dvt[d] += e * oh[d];
+          }
+      }
+#undef LK__LA_ROW
+    }
+    if (pr != buf) free(pr);
+  }
+}
+
+/* Reference: the formulas in double, one (location, head) at a time; dense rows (rs = the row's
+ * width). dq, or dk and dv, may be NULL as for lk_local_attention_grad. */
+void lk_local_attention_grad_naive(int B, int T, int N, int H, int Hk, int D, const float *q, const float *k,
+                                   const float *v, const float *dout, float *dq, float *dk, float *dv, float scale) {
+  const long C = (long)H * D, Ck = (long)Hk * D;
+  double *w = (double *)malloc((size_t)(2 * (T > 0 ? T : 1)) * sizeof(double)), *dw = w + (T > 0 ? T : 1);
+  double *gk = (double *)calloc((size_t)(2 * (T > 0 ? T : 1) * (D > 0 ? D : 1)), sizeof(double)), *gv = gk + (long)(T > 0 ? T : 1) * D;
+  for (int b = 0; b < B; ++b)
+    for (int n = 0; n < N; ++n)
+      for (int g = 0; g < Hk; ++g) {
+        memset(gk, 0, (size_t)(2 * (T > 0 ? T : 1) * (D > 0 ? D : 1)) * sizeof(double));
+        for (int h = g * (H / Hk); h < (g + 1) * (H / Hk); ++h) {
+          const float *qh = q + ((long)b * N + n) * C + (long)h * D, *oh = dout + ((long)b * N + n) * C + (long)h * D;
+          double m = -INFINITY, sum = 0.0, dot = 0.0;
+          for (int t = 0; t < T; ++t) {
+            const float *kt = k + (((long)b * T + t) * N + n) * Ck + (long)g * D, *vt = v + (((long)b * T + t) * N + n) * Ck + (long)g * D;
+            double s = 0.0, o = 0.0;
+            for (int d = 0; d < D; ++d) { s += (double)qh[d] * kt[d]; o += (double)oh[d] * vt[d]; }
+            w[t] = s * scale;
+            dw[t] = o;
+            m = w[t] > m ? w[t] : m;
+          }
+          for (int t = 0; t < T; ++t) sum += (w[t] = exp(w[t] - m));
+          for (int t = 0; t < T; ++t) dot += (w[t] /= sum) * dw[t];
+          for (int d = 0; d < D; ++d) {
+            double acc = 0.0;
+            for (int t = 0; t < T; ++t) {
+              const double ds = scale * w[t] * (dw[t] - dot);
+              acc += ds * k[(((long)b * T + t) * N + n) * Ck + (long)g * D + d];
+              gk[(long)t * D + d] += ds * qh[d];
+              gv[(long)t * D + d] += w[t] * oh[d];
+            }
+            if (dq) dq[((long)b * N + n) * C + (long)h * D + d] = (float)acc;
+          }
+        }
+        for (int t = 0; dk && t < T; ++t)
+          for (int d = 0; d < D; ++d) {
+            dk[(((long)b * T + t) * N + n) * Ck + (long)g * D + d] = (float)gk[(long)t * D + d];
+            dv[(((long)b * T + t) * N + n) * Ck + (long)g * D + d] = (float)gv[(long)t * D + d];
+          }
+      }
+  free(w);
   free(gk);
 }
 
@@ -5925,7 +6012,7 @@ static const unsigned char sag_tiny_cifar_train_param_read_[212] = {
 };
 int sag_tiny_cifar_train_param_read_by_forward(int i) { return i >= 0 && i < 212 ? sag_tiny_cifar_train_param_read_[i] : 0; }
 
-size_t sag_tiny_cifar_train_arena_bytes(void) { return 2503812992; }
+size_t sag_tiny_cifar_train_arena_bytes(void) { return 2494375808; }
 
 void sag_tiny_cifar_train_set_num_threads(int n) {
 #ifdef _OPENMP
@@ -5951,216 +6038,216 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   const int B = 32; /* the batch the model is compiled for */
 
   /* %3 = im2col(%0) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.0 : f32[B, 1024, 27] */
-  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, inputs[0], arena + 590610432);
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, inputs[0], arena + 588251136);
 
   /* %4 = reshape(%1) {shape [192, 27]} to_patch_embedding.projections.0 : f32[192, 27], a view of %1: no code */
 
   /* %5 = fused_linear(%3, %4, %2) to_patch_embedding.projections.0 : f32[B, 1024, 192], written into %108 from row 0 */
-  lk_fused_linear_strided(B, 1024, 27, 192, arena + 590610432, 27648, params[0], params[1], NULL, 0,
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 588251136, 27648, params[0], params[1], NULL, 0,
       LK_ACT_NONE, NULL, 0, arena, 3538944);
 
   /* %6 = roll(%0) {dy 1, dx 0} to_patch_embedding : f32[B, 3, 32, 32] */
   lk_roll(B * 3, 32, 32, 1, 0, inputs[0], arena + 113246208);
 
   /* %9 = im2col(%6) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.1 : f32[B, 1024, 27] */
-  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 591495168);
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 589135872);
 
   /* %10 = reshape(%7) {shape [192, 27]} to_patch_embedding.projections.1 : f32[192, 27], a view of %7: no code */
 
   /* %11 = fused_linear(%9, %10, %8) to_patch_embedding.projections.1 : f32[B, 1024, 192], written into %108 from row 1024 */
-  lk_fused_linear_strided(B, 1024, 27, 192, arena + 591495168, 27648, params[2], params[3], NULL, 0,
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 589135872, 27648, params[2], params[3], NULL, 0,
       LK_ACT_NONE, NULL, 0, arena + 196608, 3538944);
 
   /* %12 = roll(%0) {dy 0, dx 1} to_patch_embedding : f32[B, 3, 32, 32] */
   lk_roll(B * 3, 32, 32, 0, 1, inputs[0], arena + 113246208);
 
   /* %15 = im2col(%12) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.2 : f32[B, 1024, 27] */
-  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 592379904);
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 590020608);
 
   /* %16 = reshape(%13) {shape [192, 27]} to_patch_embedding.projections.2 : f32[192, 27], a view of %13: no code */
 
   /* %17 = fused_linear(%15, %16, %14) to_patch_embedding.projections.2 : f32[B, 1024, 192], written into %108 from row 2048 */
-  lk_fused_linear_strided(B, 1024, 27, 192, arena + 592379904, 27648, params[4], params[5], NULL, 0,
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 590020608, 27648, params[4], params[5], NULL, 0,
       LK_ACT_NONE, NULL, 0, arena + 393216, 3538944);
 
   /* %18 = roll(%0) {dy -1, dx 0} to_patch_embedding : f32[B, 3, 32, 32] */
   lk_roll(B * 3, 32, 32, -1, 0, inputs[0], arena + 113246208);
 
   /* %21 = im2col(%18) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.3 : f32[B, 1024, 27] */
-  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 593264640);
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 590905344);
 
   /* %22 = reshape(%19) {shape [192, 27]} to_patch_embedding.projections.3 : f32[192, 27], a view of %19: no code */
 
   /* %23 = fused_linear(%21, %22, %20) to_patch_embedding.projections.3 : f32[B, 1024, 192], written into %108 from row 3072 */
-  lk_fused_linear_strided(B, 1024, 27, 192, arena + 593264640, 27648, params[6], params[7], NULL, 0,
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 590905344, 27648, params[6], params[7], NULL, 0,
       LK_ACT_NONE, NULL, 0, arena + 589824, 3538944);
 
   /* %24 = roll(%0) {dy 0, dx -1} to_patch_embedding : f32[B, 3, 32, 32] */
   lk_roll(B * 3, 32, 32, 0, -1, inputs[0], arena + 113246208);
 
   /* %27 = im2col(%24) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.4 : f32[B, 1024, 27] */
-  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 594149376);
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 591790080);
 
   /* %28 = reshape(%25) {shape [192, 27]} to_patch_embedding.projections.4 : f32[192, 27], a view of %25: no code */
 
   /* %29 = fused_linear(%27, %28, %26) to_patch_embedding.projections.4 : f32[B, 1024, 192], written into %108 from row 4096 */
-  lk_fused_linear_strided(B, 1024, 27, 192, arena + 594149376, 27648, params[8], params[9], NULL, 0,
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 591790080, 27648, params[8], params[9], NULL, 0,
       LK_ACT_NONE, NULL, 0, arena + 786432, 3538944);
 
   /* %30 = roll(%0) {dy 2, dx 0} to_patch_embedding : f32[B, 3, 32, 32] */
   lk_roll(B * 3, 32, 32, 2, 0, inputs[0], arena + 113246208);
 
   /* %33 = im2col(%30) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.5 : f32[B, 1024, 27] */
-  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 595034112);
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 592674816);
 
   /* %34 = reshape(%31) {shape [192, 27]} to_patch_embedding.projections.5 : f32[192, 27], a view of %31: no code */
 
   /* %35 = fused_linear(%33, %34, %32) to_patch_embedding.projections.5 : f32[B, 1024, 192], written into %108 from row 5120 */
-  lk_fused_linear_strided(B, 1024, 27, 192, arena + 595034112, 27648, params[10], params[11], NULL,
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 592674816, 27648, params[10], params[11], NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 983040, 3538944);
 
   /* %36 = roll(%0) {dy 0, dx 2} to_patch_embedding : f32[B, 3, 32, 32] */
   lk_roll(B * 3, 32, 32, 0, 2, inputs[0], arena + 113246208);
 
   /* %39 = im2col(%36) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.6 : f32[B, 1024, 27] */
-  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 595918848);
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 593559552);
 
   /* %40 = reshape(%37) {shape [192, 27]} to_patch_embedding.projections.6 : f32[192, 27], a view of %37: no code */
 
   /* %41 = fused_linear(%39, %40, %38) to_patch_embedding.projections.6 : f32[B, 1024, 192], written into %108 from row 6144 */
-  lk_fused_linear_strided(B, 1024, 27, 192, arena + 595918848, 27648, params[12], params[13], NULL,
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 593559552, 27648, params[12], params[13], NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 1179648, 3538944);
 
   /* %42 = roll(%0) {dy -2, dx 0} to_patch_embedding : f32[B, 3, 32, 32] */
   lk_roll(B * 3, 32, 32, -2, 0, inputs[0], arena + 113246208);
 
   /* %45 = im2col(%42) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.7 : f32[B, 1024, 27] */
-  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 596803584);
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 594444288);
 
   /* %46 = reshape(%43) {shape [192, 27]} to_patch_embedding.projections.7 : f32[192, 27], a view of %43: no code */
 
   /* %47 = fused_linear(%45, %46, %44) to_patch_embedding.projections.7 : f32[B, 1024, 192], written into %108 from row 7168 */
-  lk_fused_linear_strided(B, 1024, 27, 192, arena + 596803584, 27648, params[14], params[15], NULL,
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 594444288, 27648, params[14], params[15], NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 1376256, 3538944);
 
   /* %48 = roll(%0) {dy 0, dx -2} to_patch_embedding : f32[B, 3, 32, 32] */
   lk_roll(B * 3, 32, 32, 0, -2, inputs[0], arena + 113246208);
 
   /* %51 = im2col(%48) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.8 : f32[B, 1024, 27] */
-  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 597688320);
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 595329024);
 
   /* %52 = reshape(%49) {shape [192, 27]} to_patch_embedding.projections.8 : f32[192, 27], a view of %49: no code */
 
   /* %53 = fused_linear(%51, %52, %50) to_patch_embedding.projections.8 : f32[B, 1024, 192], written into %108 from row 8192 */
-  lk_fused_linear_strided(B, 1024, 27, 192, arena + 597688320, 27648, params[16], params[17], NULL,
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 595329024, 27648, params[16], params[17], NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 1572864, 3538944);
 
   /* %54 = roll(%0) {dy 1, dx 1} to_patch_embedding : f32[B, 3, 32, 32] */
   lk_roll(B * 3, 32, 32, 1, 1, inputs[0], arena + 113246208);
 
   /* %57 = im2col(%54) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.9 : f32[B, 1024, 27] */
-  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 598573056);
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 596213760);
 
   /* %58 = reshape(%55) {shape [192, 27]} to_patch_embedding.projections.9 : f32[192, 27], a view of %55: no code */
 
   /* %59 = fused_linear(%57, %58, %56) to_patch_embedding.projections.9 : f32[B, 1024, 192], written into %108 from row 9216 */
-  lk_fused_linear_strided(B, 1024, 27, 192, arena + 598573056, 27648, params[18], params[19], NULL,
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 596213760, 27648, params[18], params[19], NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 1769472, 3538944);
 
   /* %60 = roll(%0) {dy 1, dx 2} to_patch_embedding : f32[B, 3, 32, 32] */
   lk_roll(B * 3, 32, 32, 1, 2, inputs[0], arena + 113246208);
 
   /* %63 = im2col(%60) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.10 : f32[B, 1024, 27] */
-  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 599457792);
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 597098496);
 
   /* %64 = reshape(%61) {shape [192, 27]} to_patch_embedding.projections.10 : f32[192, 27], a view of %61: no code */
 
   /* %65 = fused_linear(%63, %64, %62) to_patch_embedding.projections.10 : f32[B, 1024, 192], written into %108 from row 10240 */
-  lk_fused_linear_strided(B, 1024, 27, 192, arena + 599457792, 27648, params[20], params[21], NULL,
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 597098496, 27648, params[20], params[21], NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 1966080, 3538944);
 
   /* %66 = roll(%0) {dy 1, dx -1} to_patch_embedding : f32[B, 3, 32, 32] */
   lk_roll(B * 3, 32, 32, 1, -1, inputs[0], arena + 113246208);
 
   /* %69 = im2col(%66) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.11 : f32[B, 1024, 27] */
-  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 600342528);
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 597983232);
 
   /* %70 = reshape(%67) {shape [192, 27]} to_patch_embedding.projections.11 : f32[192, 27], a view of %67: no code */
 
   /* %71 = fused_linear(%69, %70, %68) to_patch_embedding.projections.11 : f32[B, 1024, 192], written into %108 from row 11264 */
-  lk_fused_linear_strided(B, 1024, 27, 192, arena + 600342528, 27648, params[22], params[23], NULL,
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 597983232, 27648, params[22], params[23], NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 2162688, 3538944);
 
   /* %72 = roll(%0) {dy -1, dx 1} to_patch_embedding : f32[B, 3, 32, 32] */
   lk_roll(B * 3, 32, 32, -1, 1, inputs[0], arena + 113246208);
 
   /* %75 = im2col(%72) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.12 : f32[B, 1024, 27] */
-  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 601227264);
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 598867968);
 
   /* %76 = reshape(%73) {shape [192, 27]} to_patch_embedding.projections.12 : f32[192, 27], a view of %73: no code */
 
   /* %77 = fused_linear(%75, %76, %74) to_patch_embedding.projections.12 : f32[B, 1024, 192], written into %108 from row 12288 */
-  lk_fused_linear_strided(B, 1024, 27, 192, arena + 601227264, 27648, params[24], params[25], NULL,
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 598867968, 27648, params[24], params[25], NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 2359296, 3538944);
 
   /* %78 = roll(%0) {dy -1, dx 2} to_patch_embedding : f32[B, 3, 32, 32] */
   lk_roll(B * 3, 32, 32, -1, 2, inputs[0], arena + 113246208);
 
   /* %81 = im2col(%78) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.13 : f32[B, 1024, 27] */
-  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 602112000);
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 599752704);
 
   /* %82 = reshape(%79) {shape [192, 27]} to_patch_embedding.projections.13 : f32[192, 27], a view of %79: no code */
 
   /* %83 = fused_linear(%81, %82, %80) to_patch_embedding.projections.13 : f32[B, 1024, 192], written into %108 from row 13312 */
-  lk_fused_linear_strided(B, 1024, 27, 192, arena + 602112000, 27648, params[26], params[27], NULL,
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 599752704, 27648, params[26], params[27], NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 2555904, 3538944);
 
   /* %84 = roll(%0) {dy -1, dx -1} to_patch_embedding : f32[B, 3, 32, 32] */
   lk_roll(B * 3, 32, 32, -1, -1, inputs[0], arena + 113246208);
 
   /* %87 = im2col(%84) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.14 : f32[B, 1024, 27] */
-  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 602996736);
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 600637440);
 
   /* %88 = reshape(%85) {shape [192, 27]} to_patch_embedding.projections.14 : f32[192, 27], a view of %85: no code */
 
   /* %89 = fused_linear(%87, %88, %86) to_patch_embedding.projections.14 : f32[B, 1024, 192], written into %108 from row 14336 */
-  lk_fused_linear_strided(B, 1024, 27, 192, arena + 602996736, 27648, params[28], params[29], NULL,
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 600637440, 27648, params[28], params[29], NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 2752512, 3538944);
 
   /* %90 = roll(%0) {dy 2, dx 1} to_patch_embedding : f32[B, 3, 32, 32] */
   lk_roll(B * 3, 32, 32, 2, 1, inputs[0], arena + 113246208);
 
   /* %93 = im2col(%90) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.15 : f32[B, 1024, 27] */
-  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 603881472);
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 601522176);
 
   /* %94 = reshape(%91) {shape [192, 27]} to_patch_embedding.projections.15 : f32[192, 27], a view of %91: no code */
 
   /* %95 = fused_linear(%93, %94, %92) to_patch_embedding.projections.15 : f32[B, 1024, 192], written into %108 from row 15360 */
-  lk_fused_linear_strided(B, 1024, 27, 192, arena + 603881472, 27648, params[30], params[31], NULL,
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 601522176, 27648, params[30], params[31], NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 2949120, 3538944);
 
   /* %96 = roll(%0) {dy 2, dx 2} to_patch_embedding : f32[B, 3, 32, 32] */
   lk_roll(B * 3, 32, 32, 2, 2, inputs[0], arena + 113246208);
 
   /* %99 = im2col(%96) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.16 : f32[B, 1024, 27] */
-  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 604766208);
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 602406912);
 
   /* %100 = reshape(%97) {shape [192, 27]} to_patch_embedding.projections.16 : f32[192, 27], a view of %97: no code */
 
   /* %101 = fused_linear(%99, %100, %98) to_patch_embedding.projections.16 : f32[B, 1024, 192], written into %108 from row 16384 */
-  lk_fused_linear_strided(B, 1024, 27, 192, arena + 604766208, 27648, params[32], params[33], NULL,
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 602406912, 27648, params[32], params[33], NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 3145728, 3538944);
 
   /* %102 = roll(%0) {dy 2, dx -1} to_patch_embedding : f32[B, 3, 32, 32] */
   lk_roll(B * 3, 32, 32, 2, -1, inputs[0], arena + 113246208);
 
   /* %105 = im2col(%102) {kernel [3, 3], stride [1, 1], padding [1, 1]} to_patch_embedding.projections.17 : f32[B, 1024, 27] */
-  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 605650944);
+  lk_im2col(B, 3, 32, 32, 3, 3, 1, 1, 1, 1, arena + 113246208, arena + 603291648);
 
   /* %106 = reshape(%103) {shape [192, 27]} to_patch_embedding.projections.17 : f32[192, 27], a view of %103: no code */
 
   /* %107 = fused_linear(%105, %106, %104) to_patch_embedding.projections.17 : f32[B, 1024, 192], written into %108 from row 17408 */
-  lk_fused_linear_strided(B, 1024, 27, 192, arena + 605650944, 27648, params[34], params[35], NULL,
+  lk_fused_linear_strided(B, 1024, 27, 192, arena + 603291648, 27648, params[34], params[35], NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 3342336, 3538944);
 
   /* %108 = stack(%5, %11, %17, %23, %29, %35, %41, %47, %53, %59, %65, %71, %77, %83, %89, %95, %101, %107) {axis 0} to_patch_embedding : f32[B, 18, 1024, 192], its operands computed in place: no code */
@@ -6192,3577 +6279,3535 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   /* %123 = slice(%121) {axis 2, start 48, length 48} layers.0.0.layers.0.0 : f32[B, 18, 1024, 48] */
   lk_copy_rows(B * 18432, 48, arena + 226492464, 96, arena + 311427072, 48);
 
-  /* %124 = reshape(%118) {shape [1024, 1, 4, 48]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 48], a view of %118: no code */
+  /* %124 = local_attention(%118, %122, %123) {heads 4, kv_heads 1} layers.0.0.layers.0.0 : f32[B, 1024, 192] */
+  lk_local_attention(B, 18, 1024, 4, 1, 48, arena + 427819008, arena + 283115520, arena + 311427072,
+      arena + 276824064, 0.14433756f);
 
-  /* %125 = reshape(%122) {shape [18, 1024, 1, 48]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 1, 48], a view of %122: no code */
-
-  /* %126 = reshape(%123) {shape [18, 1024, 1, 48]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 1, 48], a view of %123: no code */
-
-  /* %127 = matmul_permuted(%124, %125) {a perm [0, 1, 2, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
-  lk_gemm_batched2(B, 196608, 884736, 73728, 1024, 4, 18, 48, arena + 427819008, 192, 48, 1,
-      arena + 283115520, 48, 1, 49152, arena + 226492416, 72, 18, 0.0f);
-
-  /* %128 = mul_scalar(%127) {x op 0.14433756} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
-  lk_mul_scalar(B * 1024 * 4 * 18, arena + 226492416, 0.14433756f, arena + 228851712);
-
-  /* %129 = softmax(%128) {axis -1} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
-  lk_softmax(B * 4096, 18, arena + 228851712, arena + 537919488);
-
-  /* %130 = matmul_permuted(%129, %126) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 48] */
-  lk_gemm_batched2(B, 73728, 884736, 196608, 1024, 4, 48, 18, arena + 537919488, 72, 18, 1,
-      arena + 311427072, 48, 49152, 1, arena + 276824064, 192, 48, 0.0f);
-
-  /* %131 = reshape(%130) {shape [1024, 192]} layers.0.0.layers.0.0 : f32[B, 1024, 192], a view of %130: no code */
-
-  /* %134 = fused_linear(%131, %132, %133) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
+  /* %127 = fused_linear(%124, %125, %126) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena + 276824064, params[43], params[44], LK_ACT_NONE, NULL,
       arena + 434110464);
 
-  /* %136 = mul_add(%134, %135, %111) layers.0.0 : f32[B, 1024, 192], written over %134 */
+  /* %129 = mul_add(%127, %128, %111) layers.0.0 : f32[B, 1024, 192], written over %127 */
   lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 434110464, (const long[]){196608, 192, 1},
       inputs[1], (const long[]){1, 0, 0}, arena + 415236096, (const long[]){196608, 192, 1},
       arena + 434110464);
 
-  /* %139 = layernorm(%136, %137, %138) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
+  /* %132 = layernorm(%129, %130, %131) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_layernorm(B * 1024, 192, arena + 434110464, params[45], params[46], 1e-06f, arena + 440401920);
 
-  /* %142 = fused_linear(%139, %140, %141) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 768] */
+  /* %135 = fused_linear(%132, %133, %134) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 768] */
   lk_fused_linear(B * 1024, 192, 768, arena + 440401920, params[47], params[48], LK_ACT_NONE, NULL,
       arena + 226492416);
 
-  /* %143 = gelu(%142) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
+  /* %136 = gelu(%135) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
   lk_gelu(B * 1024 * 768, arena + 226492416, arena + 251658240);
 
-  /* %146 = fused_linear(%143, %144, %145) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 192] */
+  /* %139 = fused_linear(%136, %137, %138) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 768, 192, arena + 251658240, params[49], params[50], LK_ACT_NONE, NULL,
       arena + 446693376);
 
-  /* %148 = mul_add(%146, %147, %136) layers.0.0 : f32[B, 1024, 192], written over %146 */
+  /* %141 = mul_add(%139, %140, %129) layers.0.0 : f32[B, 1024, 192], written over %139 */
   lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 446693376, (const long[]){196608, 192, 1},
       inputs[2], (const long[]){1, 0, 0}, arena + 434110464, (const long[]){196608, 192, 1},
       arena + 446693376);
 
-  /* %149 = layernorm(%148, %112, %113) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
+  /* %142 = layernorm(%141, %112, %113) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
   lk_layernorm(B * 1024, 192, arena + 446693376, params[37], params[38], 1e-06f, arena + 452984832);
 
-  /* %152 = fused_linear(%149, %150, %151) layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192] */
+  /* %145 = fused_linear(%142, %143, %144) layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena + 452984832, params[51], params[52], LK_ACT_NONE, NULL,
       arena + 459276288);
 
-  /* %155 = fused_linear(%149, %153, %154) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 96] */
+  /* %148 = fused_linear(%142, %146, %147) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 96] */
   lk_fused_linear(B * 1024, 192, 96, arena + 452984832, params[53], params[54], LK_ACT_NONE, NULL,
       arena + 534773760);
 
-  /* %156 = slice(%155) {axis 1, start 0, length 48} layers.0.0.layers.1.0 : f32[B, 1024, 48], a view of %155: no code */
+  /* %149 = slice(%148) {axis 1, start 0, length 48} layers.0.0.layers.1.0 : f32[B, 1024, 48], a view of %148: no code */
 
-  /* %157 = slice(%155) {axis 1, start 48, length 48} layers.0.0.layers.1.0 : f32[B, 1024, 48], a view of %155: no code */
+  /* %150 = slice(%148) {axis 1, start 48, length 48} layers.0.0.layers.1.0 : f32[B, 1024, 48], a view of %148: no code */
 
-  /* %158 = sdpa(%152, %156, %157) {heads 4, kv_heads 1} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
+  /* %151 = sdpa(%145, %149, %150) {heads 4, kv_heads 1} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
   lk_sdpa(B, 1024, 1024, 4, 1, 48, arena + 459276288, 192, arena + 534773760, 96, arena + 534773808,
       96, arena + 465567744, 0.14433756f);
 
-  /* %161 = fused_linear(%158, %159, %160) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
+  /* %154 = fused_linear(%151, %152, %153) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena + 465567744, params[55], params[56], LK_ACT_NONE, NULL,
       arena + 471859200);
 
-  /* %163 = mul_add(%161, %162, %148) layers.0.0 : f32[B, 1024, 192], written over %161 */
+  /* %156 = mul_add(%154, %155, %141) layers.0.0 : f32[B, 1024, 192], written over %154 */
   lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 471859200, (const long[]){196608, 192, 1},
       inputs[3], (const long[]){1, 0, 0}, arena + 446693376, (const long[]){196608, 192, 1},
       arena + 471859200);
 
-  /* %164 = layernorm(%163, %137, %138) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
+  /* %157 = layernorm(%156, %130, %131) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_layernorm(B * 1024, 192, arena + 471859200, params[45], params[46], 1e-06f, arena + 478150656);
 
-  /* %167 = fused_linear(%164, %165, %166) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 768] */
+  /* %160 = fused_linear(%157, %158, %159) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 768] */
   lk_fused_linear(B * 1024, 192, 768, arena + 478150656, params[57], params[58], LK_ACT_NONE, NULL,
       arena + 339738624);
 
-  /* %168 = gelu(%167) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
+  /* %161 = gelu(%160) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
   lk_gelu(B * 1024 * 768, arena + 339738624, arena + 364904448);
 
-  /* %171 = fused_linear(%168, %169, %170) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 192] */
+  /* %164 = fused_linear(%161, %162, %163) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 768, 192, arena + 364904448, params[59], params[60], LK_ACT_NONE, NULL,
       arena + 390070272);
 
-  /* %173 = mul_add(%171, %172, %163) layers.0.0 : f32[B, 1024, 192], written over %171 */
+  /* %166 = mul_add(%164, %165, %156) layers.0.0 : f32[B, 1024, 192], written over %164 */
   lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 390070272, (const long[]){196608, 192, 1},
       inputs[4], (const long[]){1, 0, 0}, arena + 471859200, (const long[]){196608, 192, 1},
       arena + 390070272);
 
-  /* %176 = seq2img(%173) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
+  /* %169 = seq2img(%166) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 390070272, arena + 396361728);
 
-  /* %177 = conv2d(%176, %174, %175) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[B, 192, 32, 32] */
+  /* %170 = conv2d(%169, %167, %168) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[B, 192, 32, 32] */
   lk_conv2d(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 396361728, params[61], params[62],
       arena + 390070272, NULL);
 
-  /* %178 = img2seq(%177) layers.0.1 : f32[B, 1024, 192] */
+  /* %171 = img2seq(%170) layers.0.1 : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena + 390070272, arena + 402653184);
 
-  /* %181 = layernorm(%178, %179, %180) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
+  /* %174 = layernorm(%171, %172, %173) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
   lk_layernorm(B * 1024, 192, arena + 402653184, params[63], params[64], 1e-06f, arena + 390070272);
 
-  /* %182 = seq2img(%181) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
+  /* %175 = seq2img(%174) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 390070272, arena + 408944640);
 
-  /* %183 = maxpool(%182) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 16, 16] */
+  /* %176 = maxpool(%175) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 16, 16] */
   lk_maxpool2d(B, 192, 32, 32, 3, 3, 2, 2, 1, 1, arena + 408944640, arena + 390070272);
 
-  /* %184 = img2seq(%183) layers.0.1 : f32[B, 256, 192] */
-  lk_img2seq(B, 192, 256, arena + 390070272, arena + 540278784);
+  /* %177 = img2seq(%176) layers.0.1 : f32[B, 256, 192] */
+  lk_img2seq(B, 192, 256, arena + 390070272, arena + 537919488);
 
-  /* %186 = add(%184, %185) layers.1.0 : f32[B, 256, 192], written over %184 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 540278784, (const long[]){49152, 192, 1},
-      params[65], (const long[]){0, 192, 1}, arena + 540278784);
+  /* %179 = add(%177, %178) layers.1.0 : f32[B, 256, 192], written over %177 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 537919488, (const long[]){49152, 192, 1},
+      params[65], (const long[]){0, 192, 1}, arena + 537919488);
 
-  /* %189 = layernorm(%186, %187, %188) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_layernorm(B * 256, 192, arena + 540278784, params[66], params[67], 1e-06f, arena + 541851648);
+  /* %182 = layernorm(%179, %180, %181) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_layernorm(B * 256, 192, arena + 537919488, params[66], params[67], 1e-06f, arena + 539492352);
 
-  /* %192 = fused_linear(%189, %190, %191) layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 541851648, params[68], params[69], LK_ACT_NONE, NULL,
-      arena + 543424512);
+  /* %185 = fused_linear(%182, %183, %184) layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 539492352, params[68], params[69], LK_ACT_NONE, NULL,
+      arena + 541065216);
 
-  /* %195 = fused_linear(%189, %193, %194) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 96] */
-  lk_fused_linear(B * 256, 192, 96, arena + 541851648, params[70], params[71], LK_ACT_NONE, NULL,
-      arena + 606535680);
+  /* %188 = fused_linear(%182, %186, %187) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 96] */
+  lk_fused_linear(B * 256, 192, 96, arena + 539492352, params[70], params[71], LK_ACT_NONE, NULL,
+      arena + 604176384);
 
-  /* %196 = slice(%195) {axis 1, start 0, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48], a view of %195: no code */
+  /* %189 = slice(%188) {axis 1, start 0, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48], a view of %188: no code */
 
-  /* %197 = slice(%195) {axis 1, start 48, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48], a view of %195: no code */
+  /* %190 = slice(%188) {axis 1, start 48, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48], a view of %188: no code */
 
-  /* %198 = sdpa(%192, %196, %197) {heads 4, kv_heads 1} layers.1.0.layers.0.0 : f32[B, 256, 192] */
-  lk_sdpa(B, 256, 256, 4, 1, 48, arena + 543424512, 192, arena + 606535680, 96, arena + 606535728,
-      96, arena + 544997376, 0.14433756f);
+  /* %191 = sdpa(%185, %189, %190) {heads 4, kv_heads 1} layers.1.0.layers.0.0 : f32[B, 256, 192] */
+  lk_sdpa(B, 256, 256, 4, 1, 48, arena + 541065216, 192, arena + 604176384, 96, arena + 604176432,
+      96, arena + 542638080, 0.14433756f);
 
-  /* %201 = fused_linear(%198, %199, %200) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 544997376, params[72], params[73], LK_ACT_NONE, NULL,
-      arena + 546570240);
+  /* %194 = fused_linear(%191, %192, %193) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 542638080, params[72], params[73], LK_ACT_NONE, NULL,
+      arena + 544210944);
 
-  /* %203 = mul_add(%201, %202, %186) layers.1.0 : f32[B, 256, 192], written over %201 */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 546570240, (const long[]){49152, 192, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 540278784, (const long[]){49152, 192, 1},
-      arena + 546570240);
+  /* %196 = mul_add(%194, %195, %179) layers.1.0 : f32[B, 256, 192], written over %194 */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 544210944, (const long[]){49152, 192, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 537919488, (const long[]){49152, 192, 1},
+      arena + 544210944);
 
-  /* %206 = layernorm(%203, %204, %205) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_layernorm(B * 256, 192, arena + 546570240, params[74], params[75], 1e-06f, arena + 548143104);
+  /* %199 = layernorm(%196, %197, %198) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_layernorm(B * 256, 192, arena + 544210944, params[74], params[75], 1e-06f, arena + 545783808);
 
-  /* %209 = fused_linear(%206, %207, %208) layers.1.0.layers.0.1.fc1 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 548143104, params[76], params[77], LK_ACT_NONE, NULL,
+  /* %202 = fused_linear(%199, %200, %201) layers.1.0.layers.0.1.fc1 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 545783808, params[76], params[77], LK_ACT_NONE, NULL,
       arena + 390070272);
 
-  /* %210 = gelu(%209) layers.1.0.layers.0.1 : f32[B, 256, 768] */
+  /* %203 = gelu(%202) layers.1.0.layers.0.1 : f32[B, 256, 768] */
   lk_gelu(B * 256 * 768, arena + 390070272, arena + 484442112);
 
-  /* %213 = fused_linear(%210, %211, %212) layers.1.0.layers.0.1.fc2 : f32[B, 256, 192] */
+  /* %206 = fused_linear(%203, %204, %205) layers.1.0.layers.0.1.fc2 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 484442112, params[78], params[79], LK_ACT_NONE, NULL,
-      arena + 549715968);
+      arena + 547356672);
 
-  /* %215 = mul_add(%213, %214, %203) layers.1.0 : f32[B, 256, 192], written over %213 */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 549715968, (const long[]){49152, 192, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 546570240, (const long[]){49152, 192, 1},
-      arena + 549715968);
+  /* %208 = mul_add(%206, %207, %196) layers.1.0 : f32[B, 256, 192], written over %206 */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 547356672, (const long[]){49152, 192, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 544210944, (const long[]){49152, 192, 1},
+      arena + 547356672);
 
-  /* %216 = layernorm(%215, %187, %188) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_layernorm(B * 256, 192, arena + 549715968, params[66], params[67], 1e-06f, arena + 551288832);
+  /* %209 = layernorm(%208, %180, %181) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_layernorm(B * 256, 192, arena + 547356672, params[66], params[67], 1e-06f, arena + 548929536);
 
-  /* %219 = fused_linear(%216, %217, %218) layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 551288832, params[80], params[81], LK_ACT_NONE, NULL,
-      arena + 552861696);
+  /* %212 = fused_linear(%209, %210, %211) layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 548929536, params[80], params[81], LK_ACT_NONE, NULL,
+      arena + 550502400);
 
-  /* %222 = fused_linear(%216, %220, %221) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 96] */
-  lk_fused_linear(B * 256, 192, 96, arena + 551288832, params[82], params[83], LK_ACT_NONE, NULL,
-      arena + 607322112);
+  /* %215 = fused_linear(%209, %213, %214) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 96] */
+  lk_fused_linear(B * 256, 192, 96, arena + 548929536, params[82], params[83], LK_ACT_NONE, NULL,
+      arena + 604962816);
 
-  /* %223 = slice(%222) {axis 1, start 0, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48], a view of %222: no code */
+  /* %216 = slice(%215) {axis 1, start 0, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48], a view of %215: no code */
 
-  /* %224 = slice(%222) {axis 1, start 48, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48], a view of %222: no code */
+  /* %217 = slice(%215) {axis 1, start 48, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48], a view of %215: no code */
 
-  /* %225 = sdpa(%219, %223, %224) {heads 4, kv_heads 1} layers.1.0.layers.1.0 : f32[B, 256, 192] */
-  lk_sdpa(B, 256, 256, 4, 1, 48, arena + 552861696, 192, arena + 607322112, 96, arena + 607322160,
-      96, arena + 554434560, 0.14433756f);
+  /* %218 = sdpa(%212, %216, %217) {heads 4, kv_heads 1} layers.1.0.layers.1.0 : f32[B, 256, 192] */
+  lk_sdpa(B, 256, 256, 4, 1, 48, arena + 550502400, 192, arena + 604962816, 96, arena + 604962864,
+      96, arena + 552075264, 0.14433756f);
 
-  /* %228 = fused_linear(%225, %226, %227) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 554434560, params[84], params[85], LK_ACT_NONE, NULL,
-      arena + 556007424);
+  /* %221 = fused_linear(%218, %219, %220) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 552075264, params[84], params[85], LK_ACT_NONE, NULL,
+      arena + 553648128);
 
-  /* %230 = mul_add(%228, %229, %215) layers.1.0 : f32[B, 256, 192], written over %228 */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 556007424, (const long[]){49152, 192, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 549715968, (const long[]){49152, 192, 1},
-      arena + 556007424);
+  /* %223 = mul_add(%221, %222, %208) layers.1.0 : f32[B, 256, 192], written over %221 */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 553648128, (const long[]){49152, 192, 1},
+      inputs[7], (const long[]){1, 0, 0}, arena + 547356672, (const long[]){49152, 192, 1},
+      arena + 553648128);
 
-  /* %231 = layernorm(%230, %204, %205) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_layernorm(B * 256, 192, arena + 556007424, params[74], params[75], 1e-06f, arena + 557580288);
+  /* %224 = layernorm(%223, %197, %198) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_layernorm(B * 256, 192, arena + 553648128, params[74], params[75], 1e-06f, arena + 555220992);
 
-  /* %234 = fused_linear(%231, %232, %233) layers.1.0.layers.1.1.fc1 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 557580288, params[86], params[87], LK_ACT_NONE, NULL,
+  /* %227 = fused_linear(%224, %225, %226) layers.1.0.layers.1.1.fc1 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 555220992, params[86], params[87], LK_ACT_NONE, NULL,
       arena + 490733568);
 
-  /* %235 = gelu(%234) layers.1.0.layers.1.1 : f32[B, 256, 768] */
+  /* %228 = gelu(%227) layers.1.0.layers.1.1 : f32[B, 256, 768] */
   lk_gelu(B * 256 * 768, arena + 490733568, arena + 497025024);
 
-  /* %238 = fused_linear(%235, %236, %237) layers.1.0.layers.1.1.fc2 : f32[B, 256, 192] */
+  /* %231 = fused_linear(%228, %229, %230) layers.1.0.layers.1.1.fc2 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 497025024, params[88], params[89], LK_ACT_NONE, NULL,
-      arena + 559153152);
+      arena + 556793856);
 
-  /* %240 = mul_add(%238, %239, %230) layers.1.0 : f32[B, 256, 192], written over %238 */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 559153152, (const long[]){49152, 192, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 556007424, (const long[]){49152, 192, 1},
-      arena + 559153152);
+  /* %233 = mul_add(%231, %232, %223) layers.1.0 : f32[B, 256, 192], written over %231 */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 556793856, (const long[]){49152, 192, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 553648128, (const long[]){49152, 192, 1},
+      arena + 556793856);
 
-  /* %241 = layernorm(%240, %187, %188) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_layernorm(B * 256, 192, arena + 559153152, params[66], params[67], 1e-06f, arena + 560726016);
+  /* %234 = layernorm(%233, %180, %181) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_layernorm(B * 256, 192, arena + 556793856, params[66], params[67], 1e-06f, arena + 558366720);
 
-  /* %244 = fused_linear(%241, %242, %243) layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 560726016, params[90], params[91], LK_ACT_NONE, NULL,
-      arena + 562298880);
+  /* %237 = fused_linear(%234, %235, %236) layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 558366720, params[90], params[91], LK_ACT_NONE, NULL,
+      arena + 559939584);
 
-  /* %247 = fused_linear(%241, %245, %246) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 96] */
-  lk_fused_linear(B * 256, 192, 96, arena + 560726016, params[92], params[93], LK_ACT_NONE, NULL,
-      arena + 608108544);
+  /* %240 = fused_linear(%234, %238, %239) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 96] */
+  lk_fused_linear(B * 256, 192, 96, arena + 558366720, params[92], params[93], LK_ACT_NONE, NULL,
+      arena + 605749248);
 
-  /* %248 = slice(%247) {axis 1, start 0, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48], a view of %247: no code */
+  /* %241 = slice(%240) {axis 1, start 0, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48], a view of %240: no code */
 
-  /* %249 = slice(%247) {axis 1, start 48, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48], a view of %247: no code */
+  /* %242 = slice(%240) {axis 1, start 48, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48], a view of %240: no code */
 
-  /* %250 = sdpa(%244, %248, %249) {heads 4, kv_heads 1} layers.1.0.layers.2.0 : f32[B, 256, 192] */
-  lk_sdpa(B, 256, 256, 4, 1, 48, arena + 562298880, 192, arena + 608108544, 96, arena + 608108592,
-      96, arena + 563871744, 0.14433756f);
+  /* %243 = sdpa(%237, %241, %242) {heads 4, kv_heads 1} layers.1.0.layers.2.0 : f32[B, 256, 192] */
+  lk_sdpa(B, 256, 256, 4, 1, 48, arena + 559939584, 192, arena + 605749248, 96, arena + 605749296,
+      96, arena + 561512448, 0.14433756f);
 
-  /* %253 = fused_linear(%250, %251, %252) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 563871744, params[94], params[95], LK_ACT_NONE, NULL,
-      arena + 565444608);
+  /* %246 = fused_linear(%243, %244, %245) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 561512448, params[94], params[95], LK_ACT_NONE, NULL,
+      arena + 563085312);
 
-  /* %255 = mul_add(%253, %254, %240) layers.1.0 : f32[B, 256, 192], written over %253 */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 565444608, (const long[]){49152, 192, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 559153152, (const long[]){49152, 192, 1},
-      arena + 565444608);
+  /* %248 = mul_add(%246, %247, %233) layers.1.0 : f32[B, 256, 192], written over %246 */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 563085312, (const long[]){49152, 192, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 556793856, (const long[]){49152, 192, 1},
+      arena + 563085312);
 
-  /* %256 = layernorm(%255, %204, %205) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_layernorm(B * 256, 192, arena + 565444608, params[74], params[75], 1e-06f, arena + 567017472);
+  /* %249 = layernorm(%248, %197, %198) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_layernorm(B * 256, 192, arena + 563085312, params[74], params[75], 1e-06f, arena + 564658176);
 
-  /* %259 = fused_linear(%256, %257, %258) layers.1.0.layers.2.1.fc1 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 567017472, params[96], params[97], LK_ACT_NONE, NULL,
+  /* %252 = fused_linear(%249, %250, %251) layers.1.0.layers.2.1.fc1 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 564658176, params[96], params[97], LK_ACT_NONE, NULL,
       arena + 503316480);
 
-  /* %260 = gelu(%259) layers.1.0.layers.2.1 : f32[B, 256, 768] */
+  /* %253 = gelu(%252) layers.1.0.layers.2.1 : f32[B, 256, 768] */
   lk_gelu(B * 256 * 768, arena + 503316480, arena + 509607936);
 
-  /* %263 = fused_linear(%260, %261, %262) layers.1.0.layers.2.1.fc2 : f32[B, 256, 192] */
+  /* %256 = fused_linear(%253, %254, %255) layers.1.0.layers.2.1.fc2 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 509607936, params[98], params[99], LK_ACT_NONE, NULL,
-      arena + 568590336);
+      arena + 566231040);
 
-  /* %265 = mul_add(%263, %264, %255) layers.1.0 : f32[B, 256, 192], written over %263 */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 568590336, (const long[]){49152, 192, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 565444608, (const long[]){49152, 192, 1},
-      arena + 568590336);
+  /* %258 = mul_add(%256, %257, %248) layers.1.0 : f32[B, 256, 192], written over %256 */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 566231040, (const long[]){49152, 192, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 563085312, (const long[]){49152, 192, 1},
+      arena + 566231040);
 
-  /* %266 = layernorm(%265, %187, %188) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_layernorm(B * 256, 192, arena + 568590336, params[66], params[67], 1e-06f, arena + 570163200);
+  /* %259 = layernorm(%258, %180, %181) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_layernorm(B * 256, 192, arena + 566231040, params[66], params[67], 1e-06f, arena + 567803904);
 
-  /* %269 = fused_linear(%266, %267, %268) layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 570163200, params[100], params[101], LK_ACT_NONE, NULL,
-      arena + 571736064);
+  /* %262 = fused_linear(%259, %260, %261) layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 567803904, params[100], params[101], LK_ACT_NONE, NULL,
+      arena + 569376768);
 
-  /* %272 = fused_linear(%266, %270, %271) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 96] */
-  lk_fused_linear(B * 256, 192, 96, arena + 570163200, params[102], params[103], LK_ACT_NONE, NULL,
-      arena + 608894976);
+  /* %265 = fused_linear(%259, %263, %264) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 96] */
+  lk_fused_linear(B * 256, 192, 96, arena + 567803904, params[102], params[103], LK_ACT_NONE, NULL,
+      arena + 606535680);
 
-  /* %273 = slice(%272) {axis 1, start 0, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48], a view of %272: no code */
+  /* %266 = slice(%265) {axis 1, start 0, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48], a view of %265: no code */
 
-  /* %274 = slice(%272) {axis 1, start 48, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48], a view of %272: no code */
+  /* %267 = slice(%265) {axis 1, start 48, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48], a view of %265: no code */
 
-  /* %275 = sdpa(%269, %273, %274) {heads 4, kv_heads 1} layers.1.0.layers.3.0 : f32[B, 256, 192] */
-  lk_sdpa(B, 256, 256, 4, 1, 48, arena + 571736064, 192, arena + 608894976, 96, arena + 608895024,
-      96, arena + 573308928, 0.14433756f);
+  /* %268 = sdpa(%262, %266, %267) {heads 4, kv_heads 1} layers.1.0.layers.3.0 : f32[B, 256, 192] */
+  lk_sdpa(B, 256, 256, 4, 1, 48, arena + 569376768, 192, arena + 606535680, 96, arena + 606535728,
+      96, arena + 570949632, 0.14433756f);
 
-  /* %278 = fused_linear(%275, %276, %277) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 573308928, params[104], params[105], LK_ACT_NONE, NULL,
-      arena + 574881792);
+  /* %271 = fused_linear(%268, %269, %270) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 570949632, params[104], params[105], LK_ACT_NONE, NULL,
+      arena + 572522496);
 
-  /* %280 = mul_add(%278, %279, %265) layers.1.0 : f32[B, 256, 192], written over %278 */
-  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 574881792, (const long[]){49152, 192, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 568590336, (const long[]){49152, 192, 1},
-      arena + 574881792);
+  /* %273 = mul_add(%271, %272, %258) layers.1.0 : f32[B, 256, 192], written over %271 */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 572522496, (const long[]){49152, 192, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 566231040, (const long[]){49152, 192, 1},
+      arena + 572522496);
 
-  /* %281 = layernorm(%280, %204, %205) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_layernorm(B * 256, 192, arena + 574881792, params[74], params[75], 1e-06f, arena + 576454656);
+  /* %274 = layernorm(%273, %197, %198) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_layernorm(B * 256, 192, arena + 572522496, params[74], params[75], 1e-06f, arena + 574095360);
 
-  /* %284 = fused_linear(%281, %282, %283) layers.1.0.layers.3.1.fc1 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 576454656, params[106], params[107], LK_ACT_NONE, NULL,
+  /* %277 = fused_linear(%274, %275, %276) layers.1.0.layers.3.1.fc1 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 574095360, params[106], params[107], LK_ACT_NONE, NULL,
       arena + 515899392);
 
-  /* %285 = gelu(%284) layers.1.0.layers.3.1 : f32[B, 256, 768] */
+  /* %278 = gelu(%277) layers.1.0.layers.3.1 : f32[B, 256, 768] */
   lk_gelu(B * 256 * 768, arena + 515899392, arena + 522190848);
 
-  /* %288 = fused_linear(%285, %286, %287) layers.1.0.layers.3.1.fc2 : f32[B, 256, 192] */
+  /* %281 = fused_linear(%278, %279, %280) layers.1.0.layers.3.1.fc2 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 522190848, params[108], params[109], LK_ACT_NONE, NULL,
       arena + 528482304);
 
-  /* %290 = mul_add(%288, %289, %280) layers.1.0 : f32[B, 256, 192], written over %288 */
+  /* %283 = mul_add(%281, %282, %273) layers.1.0 : f32[B, 256, 192], written over %281 */
   lk_mul_add(3, (const long[]){B, 256, 192}, arena + 528482304, (const long[]){49152, 192, 1},
-      inputs[12], (const long[]){1, 0, 0}, arena + 574881792, (const long[]){49152, 192, 1},
+      inputs[12], (const long[]){1, 0, 0}, arena + 572522496, (const long[]){49152, 192, 1},
       arena + 528482304);
 
-  /* %293 = seq2img(%290) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
+  /* %286 = seq2img(%283) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
   lk_seq2img(B, 256, 192, arena + 528482304, arena + 530055168);
 
-  /* %294 = conv2d(%293, %291, %292) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[B, 192, 16, 16] */
+  /* %287 = conv2d(%286, %284, %285) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[B, 192, 16, 16] */
   lk_conv2d(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 530055168, params[110], params[111],
       arena + 528482304, NULL);
 
-  /* %295 = img2seq(%294) layers.1.1 : f32[B, 256, 192] */
+  /* %288 = img2seq(%287) layers.1.1 : f32[B, 256, 192] */
   lk_img2seq(B, 192, 256, arena + 528482304, arena + 531628032);
 
-  /* %298 = layernorm(%295, %296, %297) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
+  /* %291 = layernorm(%288, %289, %290) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
   lk_layernorm(B * 256, 192, arena + 531628032, params[112], params[113], 1e-06f,
       arena + 528482304);
 
-  /* %299 = seq2img(%298) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
+  /* %292 = seq2img(%291) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
   lk_seq2img(B, 256, 192, arena + 528482304, arena + 533200896);
 
-  /* %300 = maxpool(%299) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 8, 8] */
+  /* %293 = maxpool(%292) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 8, 8] */
   lk_maxpool2d(B, 192, 16, 16, 3, 3, 2, 2, 1, 1, arena + 533200896, arena + 528482304);
 
-  /* %301 = img2seq(%300) layers.1.1 : f32[B, 64, 192] */
-  lk_img2seq(B, 192, 64, arena + 528482304, arena + 609681408);
+  /* %294 = img2seq(%293) layers.1.1 : f32[B, 64, 192] */
+  lk_img2seq(B, 192, 64, arena + 528482304, arena + 607322112);
 
-  /* %303 = add(%301, %302) layers.2.0 : f32[B, 64, 192], written over %301 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 609681408, (const long[]){12288, 192, 1},
-      params[114], (const long[]){0, 192, 1}, arena + 609681408);
+  /* %296 = add(%294, %295) layers.2.0 : f32[B, 64, 192], written over %294 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 607322112, (const long[]){12288, 192, 1},
+      params[114], (const long[]){0, 192, 1}, arena + 607322112);
 
-  /* %306 = layernorm(%303, %304, %305) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %299 = layernorm(%296, %297, %298) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_layernorm(B * 64, 192, arena + 607322112, params[115], params[116], 1e-06f, arena + 607715328);
+
+  /* %302 = fused_linear(%299, %300, %301) layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 607715328, params[117], params[118], LK_ACT_NONE, NULL,
+      arena + 608108544);
+
+  /* %305 = fused_linear(%299, %303, %304) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 96] */
+  lk_fused_linear(B * 64, 192, 96, arena + 607715328, params[119], params[120], LK_ACT_NONE, NULL,
+      arena + 619905024);
+
+  /* %306 = slice(%305) {axis 1, start 0, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48], a view of %305: no code */
+
+  /* %307 = slice(%305) {axis 1, start 48, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48], a view of %305: no code */
+
+  /* %308 = sdpa(%302, %306, %307) {heads 4, kv_heads 1} layers.2.0.layers.0.0 : f32[B, 64, 192] */
+  lk_sdpa(B, 64, 64, 4, 1, 48, arena + 608108544, 192, arena + 619905024, 96, arena + 619905072, 96,
+      arena + 608501760, 0.14433756f);
+
+  /* %311 = fused_linear(%308, %309, %310) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 608501760, params[121], params[122], LK_ACT_NONE, NULL,
+      arena + 608894976);
+
+  /* %313 = mul_add(%311, %312, %296) layers.2.0 : f32[B, 64, 192], written over %311 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 608894976, (const long[]){12288, 192, 1},
+      inputs[13], (const long[]){1, 0, 0}, arena + 607322112, (const long[]){12288, 192, 1},
+      arena + 608894976);
+
+  /* %316 = layernorm(%313, %314, %315) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_layernorm(B * 64, 192, arena + 608894976, params[123], params[124], 1e-06f, arena + 609288192);
+
+  /* %319 = fused_linear(%316, %317, %318) layers.2.0.layers.0.1.fc1 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 609288192, params[125], params[126], LK_ACT_NONE, NULL,
+      arena + 528482304);
+
+  /* %320 = gelu(%319) layers.2.0.layers.0.1 : f32[B, 64, 768] */
+  lk_gelu(B * 64 * 768, arena + 528482304, arena + 575668224);
+
+  /* %323 = fused_linear(%320, %321, %322) layers.2.0.layers.0.1.fc2 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 575668224, params[127], params[128], LK_ACT_NONE, NULL,
+      arena + 609681408);
+
+  /* %325 = mul_add(%323, %324, %313) layers.2.0 : f32[B, 64, 192], written over %323 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 609681408, (const long[]){12288, 192, 1},
+      inputs[14], (const long[]){1, 0, 0}, arena + 608894976, (const long[]){12288, 192, 1},
+      arena + 609681408);
+
+  /* %326 = layernorm(%325, %297, %298) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
   lk_layernorm(B * 64, 192, arena + 609681408, params[115], params[116], 1e-06f, arena + 610074624);
 
-  /* %309 = fused_linear(%306, %307, %308) layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 610074624, params[117], params[118], LK_ACT_NONE, NULL,
+  /* %329 = fused_linear(%326, %327, %328) layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 610074624, params[129], params[130], LK_ACT_NONE, NULL,
       arena + 610467840);
 
-  /* %312 = fused_linear(%306, %310, %311) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 96] */
-  lk_fused_linear(B * 64, 192, 96, arena + 610074624, params[119], params[120], LK_ACT_NONE, NULL,
-      arena + 622264320);
+  /* %332 = fused_linear(%326, %330, %331) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 96] */
+  lk_fused_linear(B * 64, 192, 96, arena + 610074624, params[131], params[132], LK_ACT_NONE, NULL,
+      arena + 620101632);
 
-  /* %313 = slice(%312) {axis 1, start 0, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48], a view of %312: no code */
+  /* %333 = slice(%332) {axis 1, start 0, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48], a view of %332: no code */
 
-  /* %314 = slice(%312) {axis 1, start 48, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48], a view of %312: no code */
+  /* %334 = slice(%332) {axis 1, start 48, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48], a view of %332: no code */
 
-  /* %315 = sdpa(%309, %313, %314) {heads 4, kv_heads 1} layers.2.0.layers.0.0 : f32[B, 64, 192] */
-  lk_sdpa(B, 64, 64, 4, 1, 48, arena + 610467840, 192, arena + 622264320, 96, arena + 622264368, 96,
+  /* %335 = sdpa(%329, %333, %334) {heads 4, kv_heads 1} layers.2.0.layers.1.0 : f32[B, 64, 192] */
+  lk_sdpa(B, 64, 64, 4, 1, 48, arena + 610467840, 192, arena + 620101632, 96, arena + 620101680, 96,
       arena + 610861056, 0.14433756f);
 
-  /* %318 = fused_linear(%315, %316, %317) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 610861056, params[121], params[122], LK_ACT_NONE, NULL,
+  /* %338 = fused_linear(%335, %336, %337) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 610861056, params[133], params[134], LK_ACT_NONE, NULL,
       arena + 611254272);
 
-  /* %320 = mul_add(%318, %319, %303) layers.2.0 : f32[B, 64, 192], written over %318 */
+  /* %340 = mul_add(%338, %339, %325) layers.2.0 : f32[B, 64, 192], written over %338 */
   lk_mul_add(3, (const long[]){B, 64, 192}, arena + 611254272, (const long[]){12288, 192, 1},
-      inputs[13], (const long[]){1, 0, 0}, arena + 609681408, (const long[]){12288, 192, 1},
+      inputs[15], (const long[]){1, 0, 0}, arena + 609681408, (const long[]){12288, 192, 1},
       arena + 611254272);
 
-  /* %323 = layernorm(%320, %321, %322) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %341 = layernorm(%340, %314, %315) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
   lk_layernorm(B * 64, 192, arena + 611254272, params[123], params[124], 1e-06f, arena + 611647488);
 
-  /* %326 = fused_linear(%323, %324, %325) layers.2.0.layers.0.1.fc1 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 611647488, params[125], params[126], LK_ACT_NONE, NULL,
-      arena + 528482304);
+  /* %344 = fused_linear(%341, %342, %343) layers.2.0.layers.1.1.fc1 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 611647488, params[135], params[136], LK_ACT_NONE, NULL,
+      arena + 577241088);
 
-  /* %327 = gelu(%326) layers.2.0.layers.0.1 : f32[B, 64, 768] */
-  lk_gelu(B * 64 * 768, arena + 528482304, arena + 578027520);
+  /* %345 = gelu(%344) layers.2.0.layers.1.1 : f32[B, 64, 768] */
+  lk_gelu(B * 64 * 768, arena + 577241088, arena + 578813952);
 
-  /* %330 = fused_linear(%327, %328, %329) layers.2.0.layers.0.1.fc2 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 578027520, params[127], params[128], LK_ACT_NONE, NULL,
+  /* %348 = fused_linear(%345, %346, %347) layers.2.0.layers.1.1.fc2 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 578813952, params[137], params[138], LK_ACT_NONE, NULL,
       arena + 612040704);
 
-  /* %332 = mul_add(%330, %331, %320) layers.2.0 : f32[B, 64, 192], written over %330 */
+  /* %350 = mul_add(%348, %349, %340) layers.2.0 : f32[B, 64, 192], written over %348 */
   lk_mul_add(3, (const long[]){B, 64, 192}, arena + 612040704, (const long[]){12288, 192, 1},
-      inputs[14], (const long[]){1, 0, 0}, arena + 611254272, (const long[]){12288, 192, 1},
+      inputs[16], (const long[]){1, 0, 0}, arena + 611254272, (const long[]){12288, 192, 1},
       arena + 612040704);
 
-  /* %333 = layernorm(%332, %304, %305) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %351 = layernorm(%350, %297, %298) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
   lk_layernorm(B * 64, 192, arena + 612040704, params[115], params[116], 1e-06f, arena + 612433920);
 
-  /* %336 = fused_linear(%333, %334, %335) layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 612433920, params[129], params[130], LK_ACT_NONE, NULL,
+  /* %354 = fused_linear(%351, %352, %353) layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 612433920, params[139], params[140], LK_ACT_NONE, NULL,
       arena + 612827136);
 
-  /* %339 = fused_linear(%333, %337, %338) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 96] */
-  lk_fused_linear(B * 64, 192, 96, arena + 612433920, params[131], params[132], LK_ACT_NONE, NULL,
-      arena + 622460928);
+  /* %357 = fused_linear(%351, %355, %356) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 96] */
+  lk_fused_linear(B * 64, 192, 96, arena + 612433920, params[141], params[142], LK_ACT_NONE, NULL,
+      arena + 620298240);
 
-  /* %340 = slice(%339) {axis 1, start 0, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48], a view of %339: no code */
+  /* %358 = slice(%357) {axis 1, start 0, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48], a view of %357: no code */
 
-  /* %341 = slice(%339) {axis 1, start 48, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48], a view of %339: no code */
+  /* %359 = slice(%357) {axis 1, start 48, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48], a view of %357: no code */
 
-  /* %342 = sdpa(%336, %340, %341) {heads 4, kv_heads 1} layers.2.0.layers.1.0 : f32[B, 64, 192] */
-  lk_sdpa(B, 64, 64, 4, 1, 48, arena + 612827136, 192, arena + 622460928, 96, arena + 622460976, 96,
+  /* %360 = sdpa(%354, %358, %359) {heads 4, kv_heads 1} layers.2.0.layers.2.0 : f32[B, 64, 192] */
+  lk_sdpa(B, 64, 64, 4, 1, 48, arena + 612827136, 192, arena + 620298240, 96, arena + 620298288, 96,
       arena + 613220352, 0.14433756f);
 
-  /* %345 = fused_linear(%342, %343, %344) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 613220352, params[133], params[134], LK_ACT_NONE, NULL,
+  /* %363 = fused_linear(%360, %361, %362) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 613220352, params[143], params[144], LK_ACT_NONE, NULL,
       arena + 613613568);
 
-  /* %347 = mul_add(%345, %346, %332) layers.2.0 : f32[B, 64, 192], written over %345 */
+  /* %365 = mul_add(%363, %364, %350) layers.2.0 : f32[B, 64, 192], written over %363 */
   lk_mul_add(3, (const long[]){B, 64, 192}, arena + 613613568, (const long[]){12288, 192, 1},
-      inputs[15], (const long[]){1, 0, 0}, arena + 612040704, (const long[]){12288, 192, 1},
+      inputs[17], (const long[]){1, 0, 0}, arena + 612040704, (const long[]){12288, 192, 1},
       arena + 613613568);
 
-  /* %348 = layernorm(%347, %321, %322) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %366 = layernorm(%365, %314, %315) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
   lk_layernorm(B * 64, 192, arena + 613613568, params[123], params[124], 1e-06f, arena + 614006784);
 
-  /* %351 = fused_linear(%348, %349, %350) layers.2.0.layers.1.1.fc1 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 614006784, params[135], params[136], LK_ACT_NONE, NULL,
-      arena + 579600384);
+  /* %369 = fused_linear(%366, %367, %368) layers.2.0.layers.2.1.fc1 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 614006784, params[145], params[146], LK_ACT_NONE, NULL,
+      arena + 580386816);
 
-  /* %352 = gelu(%351) layers.2.0.layers.1.1 : f32[B, 64, 768] */
-  lk_gelu(B * 64 * 768, arena + 579600384, arena + 581173248);
+  /* %370 = gelu(%369) layers.2.0.layers.2.1 : f32[B, 64, 768] */
+  lk_gelu(B * 64 * 768, arena + 580386816, arena + 581959680);
 
-  /* %355 = fused_linear(%352, %353, %354) layers.2.0.layers.1.1.fc2 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 581173248, params[137], params[138], LK_ACT_NONE, NULL,
+  /* %373 = fused_linear(%370, %371, %372) layers.2.0.layers.2.1.fc2 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 581959680, params[147], params[148], LK_ACT_NONE, NULL,
       arena + 614400000);
 
-  /* %357 = mul_add(%355, %356, %347) layers.2.0 : f32[B, 64, 192], written over %355 */
+  /* %375 = mul_add(%373, %374, %365) layers.2.0 : f32[B, 64, 192], written over %373 */
   lk_mul_add(3, (const long[]){B, 64, 192}, arena + 614400000, (const long[]){12288, 192, 1},
-      inputs[16], (const long[]){1, 0, 0}, arena + 613613568, (const long[]){12288, 192, 1},
+      inputs[18], (const long[]){1, 0, 0}, arena + 613613568, (const long[]){12288, 192, 1},
       arena + 614400000);
 
-  /* %358 = layernorm(%357, %304, %305) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %376 = layernorm(%375, %297, %298) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
   lk_layernorm(B * 64, 192, arena + 614400000, params[115], params[116], 1e-06f, arena + 614793216);
 
-  /* %361 = fused_linear(%358, %359, %360) layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 614793216, params[139], params[140], LK_ACT_NONE, NULL,
+  /* %379 = fused_linear(%376, %377, %378) layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 614793216, params[149], params[150], LK_ACT_NONE, NULL,
       arena + 615186432);
 
-  /* %364 = fused_linear(%358, %362, %363) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 96] */
-  lk_fused_linear(B * 64, 192, 96, arena + 614793216, params[141], params[142], LK_ACT_NONE, NULL,
-      arena + 622657536);
+  /* %382 = fused_linear(%376, %380, %381) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 96] */
+  lk_fused_linear(B * 64, 192, 96, arena + 614793216, params[151], params[152], LK_ACT_NONE, NULL,
+      arena + 620494848);
 
-  /* %365 = slice(%364) {axis 1, start 0, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48], a view of %364: no code */
+  /* %383 = slice(%382) {axis 1, start 0, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48], a view of %382: no code */
 
-  /* %366 = slice(%364) {axis 1, start 48, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48], a view of %364: no code */
+  /* %384 = slice(%382) {axis 1, start 48, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48], a view of %382: no code */
 
-  /* %367 = sdpa(%361, %365, %366) {heads 4, kv_heads 1} layers.2.0.layers.2.0 : f32[B, 64, 192] */
-  lk_sdpa(B, 64, 64, 4, 1, 48, arena + 615186432, 192, arena + 622657536, 96, arena + 622657584, 96,
+  /* %385 = sdpa(%379, %383, %384) {heads 4, kv_heads 1} layers.2.0.layers.3.0 : f32[B, 64, 192] */
+  lk_sdpa(B, 64, 64, 4, 1, 48, arena + 615186432, 192, arena + 620494848, 96, arena + 620494896, 96,
       arena + 615579648, 0.14433756f);
 
-  /* %370 = fused_linear(%367, %368, %369) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 615579648, params[143], params[144], LK_ACT_NONE, NULL,
+  /* %388 = fused_linear(%385, %386, %387) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 615579648, params[153], params[154], LK_ACT_NONE, NULL,
       arena + 615972864);
 
-  /* %372 = mul_add(%370, %371, %357) layers.2.0 : f32[B, 64, 192], written over %370 */
+  /* %390 = mul_add(%388, %389, %375) layers.2.0 : f32[B, 64, 192], written over %388 */
   lk_mul_add(3, (const long[]){B, 64, 192}, arena + 615972864, (const long[]){12288, 192, 1},
-      inputs[17], (const long[]){1, 0, 0}, arena + 614400000, (const long[]){12288, 192, 1},
+      inputs[19], (const long[]){1, 0, 0}, arena + 614400000, (const long[]){12288, 192, 1},
       arena + 615972864);
 
-  /* %373 = layernorm(%372, %321, %322) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %391 = layernorm(%390, %314, %315) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
   lk_layernorm(B * 64, 192, arena + 615972864, params[123], params[124], 1e-06f, arena + 616366080);
 
-  /* %376 = fused_linear(%373, %374, %375) layers.2.0.layers.2.1.fc1 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 616366080, params[145], params[146], LK_ACT_NONE, NULL,
-      arena + 582746112);
+  /* %394 = fused_linear(%391, %392, %393) layers.2.0.layers.3.1.fc1 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 616366080, params[155], params[156], LK_ACT_NONE, NULL,
+      arena + 583532544);
 
-  /* %377 = gelu(%376) layers.2.0.layers.2.1 : f32[B, 64, 768] */
-  lk_gelu(B * 64 * 768, arena + 582746112, arena + 584318976);
+  /* %395 = gelu(%394) layers.2.0.layers.3.1 : f32[B, 64, 768] */
+  lk_gelu(B * 64 * 768, arena + 583532544, arena + 585105408);
 
-  /* %380 = fused_linear(%377, %378, %379) layers.2.0.layers.2.1.fc2 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 584318976, params[147], params[148], LK_ACT_NONE, NULL,
-      arena + 616759296);
+  /* %398 = fused_linear(%395, %396, %397) layers.2.0.layers.3.1.fc2 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 585105408, params[157], params[158], LK_ACT_NONE, NULL,
+      arena + 586678272);
 
-  /* %382 = mul_add(%380, %381, %372) layers.2.0 : f32[B, 64, 192], written over %380 */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 616759296, (const long[]){12288, 192, 1},
-      inputs[18], (const long[]){1, 0, 0}, arena + 615972864, (const long[]){12288, 192, 1},
-      arena + 616759296);
+  /* %400 = mul_add(%398, %399, %390) layers.2.0 : f32[B, 64, 192], written over %398 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 586678272, (const long[]){12288, 192, 1},
+      inputs[20], (const long[]){1, 0, 0}, arena + 615972864, (const long[]){12288, 192, 1},
+      arena + 586678272);
 
-  /* %383 = layernorm(%382, %304, %305) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_layernorm(B * 64, 192, arena + 616759296, params[115], params[116], 1e-06f, arena + 617152512);
+  /* %403 = seq2img(%400) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
+  lk_seq2img(B, 64, 192, arena + 586678272, arena + 587071488);
 
-  /* %386 = fused_linear(%383, %384, %385) layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 617152512, params[149], params[150], LK_ACT_NONE, NULL,
-      arena + 617545728);
+  /* %404 = conv2d(%403, %401, %402) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[B, 192, 8, 8] */
+  lk_conv2d(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 587071488, params[159], params[160],
+      arena + 586678272, NULL);
 
-  /* %389 = fused_linear(%383, %387, %388) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 96] */
-  lk_fused_linear(B * 64, 192, 96, arena + 617152512, params[151], params[152], LK_ACT_NONE, NULL,
-      arena + 622854144);
+  /* %405 = img2seq(%404) layers.2.1 : f32[B, 64, 192] */
+  lk_img2seq(B, 192, 64, arena + 586678272, arena + 587464704);
 
-  /* %390 = slice(%389) {axis 1, start 0, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48], a view of %389: no code */
+  /* %408 = layernorm(%405, %406, %407) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
+  lk_layernorm(B * 64, 192, arena + 587464704, params[161], params[162], 1e-06f, arena + 586678272);
 
-  /* %391 = slice(%389) {axis 1, start 48, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48], a view of %389: no code */
+  /* %409 = seq2img(%408) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
+  lk_seq2img(B, 64, 192, arena + 586678272, arena + 587857920);
 
-  /* %392 = sdpa(%386, %390, %391) {heads 4, kv_heads 1} layers.2.0.layers.3.0 : f32[B, 64, 192] */
-  lk_sdpa(B, 64, 64, 4, 1, 48, arena + 617545728, 192, arena + 622854144, 96, arena + 622854192, 96,
-      arena + 617938944, 0.14433756f);
+  /* %410 = maxpool(%409) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 4, 4] */
+  lk_maxpool2d(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 587857920, arena + 586678272);
 
-  /* %395 = fused_linear(%392, %393, %394) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 617938944, params[153], params[154], LK_ACT_NONE, NULL,
-      arena + 618332160);
+  /* %411 = img2seq(%410) layers.2.1 : f32[B, 16, 192] */
+  lk_img2seq(B, 192, 16, arena + 586678272, arena + 620838912);
 
-  /* %397 = mul_add(%395, %396, %382) layers.2.0 : f32[B, 64, 192], written over %395 */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 618332160, (const long[]){12288, 192, 1},
-      inputs[19], (const long[]){1, 0, 0}, arena + 616759296, (const long[]){12288, 192, 1},
-      arena + 618332160);
+  /* %413 = add(%411, %412) layers.3.0 : f32[B, 16, 192], written over %411 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 620838912, (const long[]){3072, 192, 1},
+      params[163], (const long[]){0, 192, 1}, arena + 620838912);
 
-  /* %398 = layernorm(%397, %321, %322) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_layernorm(B * 64, 192, arena + 618332160, params[123], params[124], 1e-06f, arena + 618725376);
+  /* %416 = layernorm(%413, %414, %415) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_layernorm(B * 16, 192, arena + 620838912, params[164], params[165], 1e-06f, arena + 620937216);
 
-  /* %401 = fused_linear(%398, %399, %400) layers.2.0.layers.3.1.fc1 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 618725376, params[155], params[156], LK_ACT_NONE, NULL,
-      arena + 585891840);
+  /* %419 = fused_linear(%416, %417, %418) layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 620937216, params[166], params[167], LK_ACT_NONE, NULL,
+      arena + 621035520);
 
-  /* %402 = gelu(%401) layers.2.0.layers.3.1 : f32[B, 64, 768] */
-  lk_gelu(B * 64 * 768, arena + 585891840, arena + 587464704);
-
-  /* %405 = fused_linear(%402, %403, %404) layers.2.0.layers.3.1.fc2 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 587464704, params[157], params[158], LK_ACT_NONE, NULL,
-      arena + 589037568);
-
-  /* %407 = mul_add(%405, %406, %397) layers.2.0 : f32[B, 64, 192], written over %405 */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 589037568, (const long[]){12288, 192, 1},
-      inputs[20], (const long[]){1, 0, 0}, arena + 618332160, (const long[]){12288, 192, 1},
-      arena + 589037568);
-
-  /* %410 = seq2img(%407) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
-  lk_seq2img(B, 64, 192, arena + 589037568, arena + 589430784);
-
-  /* %411 = conv2d(%410, %408, %409) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[B, 192, 8, 8] */
-  lk_conv2d(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 589430784, params[159], params[160],
-      arena + 589037568, NULL);
-
-  /* %412 = img2seq(%411) layers.2.1 : f32[B, 64, 192] */
-  lk_img2seq(B, 192, 64, arena + 589037568, arena + 589824000);
-
-  /* %415 = layernorm(%412, %413, %414) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
-  lk_layernorm(B * 64, 192, arena + 589824000, params[161], params[162], 1e-06f, arena + 589037568);
-
-  /* %416 = seq2img(%415) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
-  lk_seq2img(B, 64, 192, arena + 589037568, arena + 590217216);
-
-  /* %417 = maxpool(%416) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 4, 4] */
-  lk_maxpool2d(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 590217216, arena + 589037568);
-
-  /* %418 = img2seq(%417) layers.2.1 : f32[B, 16, 192] */
-  lk_img2seq(B, 192, 16, arena + 589037568, arena + 623198208);
-
-  /* %420 = add(%418, %419) layers.3.0 : f32[B, 16, 192], written over %418 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 623198208, (const long[]){3072, 192, 1},
-      params[163], (const long[]){0, 192, 1}, arena + 623198208);
-
-  /* %423 = layernorm(%420, %421, %422) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_layernorm(B * 16, 192, arena + 623198208, params[164], params[165], 1e-06f, arena + 623296512);
-
-  /* %426 = fused_linear(%423, %424, %425) layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 623296512, params[166], params[167], LK_ACT_NONE, NULL,
+  /* %422 = fused_linear(%416, %420, %421) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 96] */
+  lk_fused_linear(B * 16, 192, 96, arena + 620937216, params[168], params[169], LK_ACT_NONE, NULL,
       arena + 623394816);
 
-  /* %429 = fused_linear(%423, %427, %428) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 96] */
-  lk_fused_linear(B * 16, 192, 96, arena + 623296512, params[168], params[169], LK_ACT_NONE, NULL,
-      arena + 625754112);
+  /* %423 = slice(%422) {axis 1, start 0, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48], a view of %422: no code */
 
-  /* %430 = slice(%429) {axis 1, start 0, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48], a view of %429: no code */
+  /* %424 = slice(%422) {axis 1, start 48, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48], a view of %422: no code */
 
-  /* %431 = slice(%429) {axis 1, start 48, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48], a view of %429: no code */
+  /* %425 = sdpa(%419, %423, %424) {heads 4, kv_heads 1} layers.3.0.layers.0.0 : f32[B, 16, 192] */
+  lk_sdpa(B, 16, 16, 4, 1, 48, arena + 621035520, 192, arena + 623394816, 96, arena + 623394864, 96,
+      arena + 621133824, 0.14433756f);
 
-  /* %432 = sdpa(%426, %430, %431) {heads 4, kv_heads 1} layers.3.0.layers.0.0 : f32[B, 16, 192] */
-  lk_sdpa(B, 16, 16, 4, 1, 48, arena + 623394816, 192, arena + 625754112, 96, arena + 625754160, 96,
-      arena + 623493120, 0.14433756f);
-
-  /* %435 = fused_linear(%432, %433, %434) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 623493120, params[170], params[171], LK_ACT_NONE, NULL,
-      arena + 623591424);
-
-  /* %437 = mul_add(%435, %436, %420) layers.3.0 : f32[B, 16, 192], written over %435 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 623591424, (const long[]){3072, 192, 1},
-      inputs[21], (const long[]){1, 0, 0}, arena + 623198208, (const long[]){3072, 192, 1},
-      arena + 623591424);
-
-  /* %440 = layernorm(%437, %438, %439) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_layernorm(B * 16, 192, arena + 623591424, params[172], params[173], 1e-06f, arena + 623689728);
-
-  /* %443 = fused_linear(%440, %441, %442) layers.3.0.layers.0.1.fc1 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 623689728, params[174], params[175], LK_ACT_NONE, NULL,
-      arena + 589037568);
-
-  /* %444 = gelu(%443) layers.3.0.layers.0.1 : f32[B, 16, 768] */
-  lk_gelu(B * 16 * 768, arena + 589037568, arena + 619118592);
-
-  /* %447 = fused_linear(%444, %445, %446) layers.3.0.layers.0.1.fc2 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 619118592, params[176], params[177], LK_ACT_NONE, NULL,
-      arena + 623788032);
-
-  /* %449 = mul_add(%447, %448, %437) layers.3.0 : f32[B, 16, 192], written over %447 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 623788032, (const long[]){3072, 192, 1},
-      inputs[22], (const long[]){1, 0, 0}, arena + 623591424, (const long[]){3072, 192, 1},
-      arena + 623788032);
-
-  /* %450 = layernorm(%449, %421, %422) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_layernorm(B * 16, 192, arena + 623788032, params[164], params[165], 1e-06f, arena + 623886336);
-
-  /* %453 = fused_linear(%450, %451, %452) layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 623886336, params[178], params[179], LK_ACT_NONE, NULL,
-      arena + 623984640);
-
-  /* %456 = fused_linear(%450, %454, %455) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 96] */
-  lk_fused_linear(B * 16, 192, 96, arena + 623886336, params[180], params[181], LK_ACT_NONE, NULL,
-      arena + 625803264);
-
-  /* %457 = slice(%456) {axis 1, start 0, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48], a view of %456: no code */
-
-  /* %458 = slice(%456) {axis 1, start 48, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48], a view of %456: no code */
-
-  /* %459 = sdpa(%453, %457, %458) {heads 4, kv_heads 1} layers.3.0.layers.1.0 : f32[B, 16, 192] */
-  lk_sdpa(B, 16, 16, 4, 1, 48, arena + 623984640, 192, arena + 625803264, 96, arena + 625803312, 96,
-      arena + 624082944, 0.14433756f);
-
-  /* %462 = fused_linear(%459, %460, %461) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 624082944, params[182], params[183], LK_ACT_NONE, NULL,
-      arena + 624181248);
-
-  /* %464 = mul_add(%462, %463, %449) layers.3.0 : f32[B, 16, 192], written over %462 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 624181248, (const long[]){3072, 192, 1},
-      inputs[23], (const long[]){1, 0, 0}, arena + 623788032, (const long[]){3072, 192, 1},
-      arena + 624181248);
-
-  /* %465 = layernorm(%464, %438, %439) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_layernorm(B * 16, 192, arena + 624181248, params[172], params[173], 1e-06f, arena + 624279552);
-
-  /* %468 = fused_linear(%465, %466, %467) layers.3.0.layers.1.1.fc1 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 624279552, params[184], params[185], LK_ACT_NONE, NULL,
-      arena + 619511808);
-
-  /* %469 = gelu(%468) layers.3.0.layers.1.1 : f32[B, 16, 768] */
-  lk_gelu(B * 16 * 768, arena + 619511808, arena + 619905024);
-
-  /* %472 = fused_linear(%469, %470, %471) layers.3.0.layers.1.1.fc2 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 619905024, params[186], params[187], LK_ACT_NONE, NULL,
-      arena + 624377856);
-
-  /* %474 = mul_add(%472, %473, %464) layers.3.0 : f32[B, 16, 192], written over %472 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 624377856, (const long[]){3072, 192, 1},
-      inputs[24], (const long[]){1, 0, 0}, arena + 624181248, (const long[]){3072, 192, 1},
-      arena + 624377856);
-
-  /* %475 = layernorm(%474, %421, %422) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_layernorm(B * 16, 192, arena + 624377856, params[164], params[165], 1e-06f, arena + 624476160);
-
-  /* %478 = fused_linear(%475, %476, %477) layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 624476160, params[188], params[189], LK_ACT_NONE, NULL,
-      arena + 624574464);
-
-  /* %481 = fused_linear(%475, %479, %480) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 96] */
-  lk_fused_linear(B * 16, 192, 96, arena + 624476160, params[190], params[191], LK_ACT_NONE, NULL,
-      arena + 625852416);
-
-  /* %482 = slice(%481) {axis 1, start 0, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48], a view of %481: no code */
-
-  /* %483 = slice(%481) {axis 1, start 48, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48], a view of %481: no code */
-
-  /* %484 = sdpa(%478, %482, %483) {heads 4, kv_heads 1} layers.3.0.layers.2.0 : f32[B, 16, 192] */
-  lk_sdpa(B, 16, 16, 4, 1, 48, arena + 624574464, 192, arena + 625852416, 96, arena + 625852464, 96,
-      arena + 624672768, 0.14433756f);
-
-  /* %487 = fused_linear(%484, %485, %486) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 624672768, params[192], params[193], LK_ACT_NONE, NULL,
-      arena + 624771072);
-
-  /* %489 = mul_add(%487, %488, %474) layers.3.0 : f32[B, 16, 192], written over %487 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 624771072, (const long[]){3072, 192, 1},
-      inputs[25], (const long[]){1, 0, 0}, arena + 624377856, (const long[]){3072, 192, 1},
-      arena + 624771072);
-
-  /* %490 = layernorm(%489, %438, %439) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_layernorm(B * 16, 192, arena + 624771072, params[172], params[173], 1e-06f, arena + 624869376);
-
-  /* %493 = fused_linear(%490, %491, %492) layers.3.0.layers.2.1.fc1 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 624869376, params[194], params[195], LK_ACT_NONE, NULL,
-      arena + 620298240);
-
-  /* %494 = gelu(%493) layers.3.0.layers.2.1 : f32[B, 16, 768] */
-  lk_gelu(B * 16 * 768, arena + 620298240, arena + 620691456);
-
-  /* %497 = fused_linear(%494, %495, %496) layers.3.0.layers.2.1.fc2 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 620691456, params[196], params[197], LK_ACT_NONE, NULL,
-      arena + 624967680);
-
-  /* %499 = mul_add(%497, %498, %489) layers.3.0 : f32[B, 16, 192], written over %497 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 624967680, (const long[]){3072, 192, 1},
-      inputs[26], (const long[]){1, 0, 0}, arena + 624771072, (const long[]){3072, 192, 1},
-      arena + 624967680);
-
-  /* %500 = layernorm(%499, %421, %422) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_layernorm(B * 16, 192, arena + 624967680, params[164], params[165], 1e-06f, arena + 625065984);
-
-  /* %503 = fused_linear(%500, %501, %502) layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 625065984, params[198], params[199], LK_ACT_NONE, NULL,
-      arena + 625164288);
-
-  /* %506 = fused_linear(%500, %504, %505) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 96] */
-  lk_fused_linear(B * 16, 192, 96, arena + 625065984, params[200], params[201], LK_ACT_NONE, NULL,
-      arena + 625901568);
-
-  /* %507 = slice(%506) {axis 1, start 0, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48], a view of %506: no code */
-
-  /* %508 = slice(%506) {axis 1, start 48, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48], a view of %506: no code */
-
-  /* %509 = sdpa(%503, %507, %508) {heads 4, kv_heads 1} layers.3.0.layers.3.0 : f32[B, 16, 192] */
-  lk_sdpa(B, 16, 16, 4, 1, 48, arena + 625164288, 192, arena + 625901568, 96, arena + 625901616, 96,
-      arena + 625262592, 0.14433756f);
-
-  /* %512 = fused_linear(%509, %510, %511) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 625262592, params[202], params[203], LK_ACT_NONE, NULL,
-      arena + 625360896);
-
-  /* %514 = mul_add(%512, %513, %499) layers.3.0 : f32[B, 16, 192], written over %512 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 625360896, (const long[]){3072, 192, 1},
-      inputs[27], (const long[]){1, 0, 0}, arena + 624967680, (const long[]){3072, 192, 1},
-      arena + 625360896);
-
-  /* %515 = layernorm(%514, %438, %439) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_layernorm(B * 16, 192, arena + 625360896, params[172], params[173], 1e-06f, arena + 625459200);
-
-  /* %518 = fused_linear(%515, %516, %517) layers.3.0.layers.3.1.fc1 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 625459200, params[204], params[205], LK_ACT_NONE, NULL,
-      arena + 621084672);
-
-  /* %519 = gelu(%518) layers.3.0.layers.3.1 : f32[B, 16, 768] */
-  lk_gelu(B * 16 * 768, arena + 621084672, arena + 621477888);
-
-  /* %522 = fused_linear(%519, %520, %521) layers.3.0.layers.3.1.fc2 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 621477888, params[206], params[207], LK_ACT_NONE, NULL,
-      arena + 621871104);
-
-  /* %524 = mul_add(%522, %523, %514) layers.3.0 : f32[B, 16, 192], written over %522 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 621871104, (const long[]){3072, 192, 1},
-      inputs[28], (const long[]){1, 0, 0}, arena + 625360896, (const long[]){3072, 192, 1},
-      arena + 621871104);
-
-  /* %527 = layernorm(%524, %525, %526) {eps 1e-06} norm : f32[B, 16, 192] */
-  lk_layernorm(B * 16, 192, arena + 621871104, params[208], params[209], 1e-06f, arena + 621969408);
-
-  /* %528 = mean(%527) {axis 0} : f32[B, 192] */
-  lk_mean_axis(B, 16, 192, arena + 621969408, arena + 622067712);
-
-  /* %531 = fused_linear(%528, %529, %530) mlp_head : f32[B, 10] */
-  lk_fused_linear(B, 192, 10, arena + 622067712, params[210], params[211], LK_ACT_NONE, NULL,
-      arena + 621969408);
-
-  /* %533 = cross_entropy(%531, %532) : f32[1] */
-  lk_cross_entropy(B, 10, arena + 621969408, inputs[29], arena + 625953216);
-
-  /* %534 = cross_entropy_grad(%531, %532) : f32[B, 10] */
-  lk_cross_entropy_grad(B, 10, arena + 621969408, inputs[29], arena + 621977472);
-
-  /* %535 = transpose(%529) {perm [1, 0]} mlp_head : f32[192, 10] */
-  lk_transpose(2, (const long[]){10, 192}, (const int[]){1, 0}, params[210], arena + 621975552);
-
-  /* %536 = fused_linear(%534, %535) mlp_head : f32[B, 192] */
-  lk_fused_linear(B, 10, 192, arena + 621977472, arena + 621975552, NULL, LK_ACT_NONE, NULL,
-      arena + 621969408);
-
-  /* %537 = linear_grad_weight(%534, %528) mlp_head : f32[10, 192] */
-  lk_linear_grad_weight(B, 192, 10, arena + 621977472, arena + 622067712, arena + 625950720);
-
-  /* %538 = reduce_sum(%534) {axes [], batch} mlp_head : f32[10] */
-  lk_reduce_sum(2, (const long[]){B, 10}, (const unsigned char[]){1, 0}, arena + 621977472,
-      arena + 625953232);
-
-  /* %539 = reshape(%536) {shape [1, 192]} : f32[B, 1, 192], a view of %536: no code */
-
-  /* %540 = mul_scalar(%539) {x op 0.0625} : f32[B, 1, 192] */
-  lk_mul_scalar(B * 192, arena + 621969408, 0.0625f, arena + 621975552);
-
-  /* %541 = expand(%540) {shape [16, 192]} : f32[B, 16, 192] */
-  lk_copy_strided(3, (const long[]){B, 16, 192}, arena + 621975552, (const long[]){192, 0, 1},
-      arena + 625557504, (const long[]){3072, 192, 1});
-
-  /* %542 = normalize_param_grad(%524, %541) {eps 1e-06} norm : f32[2, 192] */
-  lk_layernorm_param_grad(B * 16, 192, arena + 621871104, arena + 625557504, 1e-06f,
-      arena + 621969408);
-
-  /* %543 = index(%542) {axis 0, at 1} norm : f32[192] */
-  lk_copy_rows(1, 192, arena + 621969600, 384, arena + 625952640, 192);
-
-  /* %544 = index(%542) {axis 0, at 0} norm : f32[192] */
-  lk_copy_rows(1, 192, arena + 621969408, 384, arena + 625952832, 192);
-
-  /* %545 = normalize_grad(%524, %541, %525) {eps 1e-06} norm : f32[B, 16, 192], written over %541 */
-  lk_layernorm_grad(B * 16, 192, arena + 621871104, arena + 625557504, params[208], NULL, 1e-06f,
-      arena + 625557504);
-
-  /* %546 = mul(%545, %523) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 625557504, (const long[]){3072, 192, 1}, inputs[28],
-      (const long[]){1, 0, 0}, arena + 625655808);
-
-  /* %547 = transpose(%520) {perm [1, 0]} layers.3.0.layers.3.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[206], arena + 623050752);
-
-  /* %548 = fused_linear(%546, %547) layers.3.0.layers.3.1.fc2 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 625655808, arena + 623050752, NULL, LK_ACT_NONE, NULL,
-      arena + 621871104);
-
-  /* %549 = linear_grad_weight(%546, %519) layers.3.0.layers.3.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 16, 768, 192, arena + 625655808, arena + 621477888, arena + 623050752);
-
-  /* %550 = reduce_sum(%546) {axes [0], batch} layers.3.0.layers.3.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 625655808,
-      arena + 625953024);
-
-  /* %551 = gelu_grad(%518, %548) layers.3.0.layers.3.1 : f32[B, 16, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 621084672, arena + 621871104, arena + 621477888);
-
-  /* %552 = transpose(%516) {perm [1, 0]} layers.3.0.layers.3.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[204], arena + 621084672);
-
-  /* %553 = fused_linear(%551, %552) layers.3.0.layers.3.1.fc1 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 621477888, arena + 621084672, NULL, LK_ACT_NONE, NULL,
+  /* %428 = fused_linear(%425, %426, %427) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 621133824, params[170], params[171], LK_ACT_NONE, NULL,
       arena + 621232128);
 
-  /* %554 = linear_grad_weight(%551, %515) layers.3.0.layers.3.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 16, 192, 768, arena + 621477888, arena + 625459200, arena + 621871104);
+  /* %430 = mul_add(%428, %429, %413) layers.3.0 : f32[B, 16, 192], written over %428 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 621232128, (const long[]){3072, 192, 1},
+      inputs[21], (const long[]){1, 0, 0}, arena + 620838912, (const long[]){3072, 192, 1},
+      arena + 621232128);
 
-  /* %555 = reduce_sum(%551) {axes [0], batch} layers.3.0.layers.3.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 621477888,
-      arena + 622073856);
+  /* %433 = layernorm(%430, %431, %432) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_layernorm(B * 16, 192, arena + 621232128, params[172], params[173], 1e-06f, arena + 621330432);
 
-  /* %556 = normalize_param_grad(%514, %553) {eps 1e-06} layers.3.0.norm2 : f32[2, 192] */
-  lk_layernorm_param_grad(B * 16, 192, arena + 625360896, arena + 621232128, 1e-06f,
-      arena + 621084672);
+  /* %436 = fused_linear(%433, %434, %435) layers.3.0.layers.0.1.fc1 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 621330432, params[174], params[175], LK_ACT_NONE, NULL,
+      arena + 586678272);
 
-  /* %557 = index(%556) {axis 0, at 1} layers.3.0.norm2 : f32[192] */
-  lk_copy_rows(1, 192, arena + 621084864, 384, arena + 621858816, 192);
+  /* %437 = gelu(%436) layers.3.0.layers.0.1 : f32[B, 16, 768] */
+  lk_gelu(B * 16 * 768, arena + 586678272, arena + 616759296);
 
-  /* %558 = index(%556) {axis 0, at 0} layers.3.0.norm2 : f32[192] */
-  lk_copy_rows(1, 192, arena + 621084672, 384, arena + 621859008, 192);
+  /* %440 = fused_linear(%437, %438, %439) layers.3.0.layers.0.1.fc2 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 616759296, params[176], params[177], LK_ACT_NONE, NULL,
+      arena + 621428736);
 
-  /* %559 = normalize_grad(%514, %553, %438, %545) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %553 */
-  lk_layernorm_grad(B * 16, 192, arena + 625360896, arena + 621232128, params[172],
-      arena + 625557504, 1e-06f, arena + 621232128);
+  /* %442 = mul_add(%440, %441, %430) layers.3.0 : f32[B, 16, 192], written over %440 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 621428736, (const long[]){3072, 192, 1},
+      inputs[22], (const long[]){1, 0, 0}, arena + 621232128, (const long[]){3072, 192, 1},
+      arena + 621428736);
 
-  /* %560 = mul(%559, %513) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 621232128, (const long[]){3072, 192, 1}, inputs[27],
-      (const long[]){1, 0, 0}, arena + 621084672);
+  /* %443 = layernorm(%442, %414, %415) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_layernorm(B * 16, 192, arena + 621428736, params[164], params[165], 1e-06f, arena + 621527040);
 
-  /* %561 = transpose(%510) {perm [1, 0]} layers.3.0.layers.3.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[202], arena + 621182976);
-
-  /* %562 = fused_linear(%560, %561) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 621084672, arena + 621182976, NULL, LK_ACT_NONE, NULL,
-      arena + 621330432);
-
-  /* %563 = linear_grad_weight(%560, %509) layers.3.0.layers.3.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 621084672, arena + 625262592, arena + 621821952);
-
-  /* %564 = reduce_sum(%560) {axes [0], batch} layers.3.0.layers.3.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 621084672,
-      arena + 621859200);
-
-  /* %565 = sdpa_grad(%503, %507, %508, %562) {heads 4, kv_heads 1} layers.3.0.layers.3.0 : f32[B, 16, 288] */
-  lk_sdpa_grad(B, 16, 16, 4, 1, 48, arena + 625164288, 192, arena + 625901568, 96,
-      arena + 625901616, 96, arena + 621330432, 192, arena + 621084672, 288,
-      arena + 621084672 + 192, 288, arena + 621084672 + 240, 288, 0.14433756f);
-
-  /* %566 = slice(%565) {axis 1, start 0, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 621084672, 288, arena + 621330432, 192);
-
-  /* %567 = slice(%565) {axis 1, start 192, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 621084864, 288, arena + 621428736, 48);
-
-  /* %568 = slice(%565) {axis 1, start 240, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 621084912, 288, arena + 621453312, 48);
-
-  /* %569 = concat(%567, %568) {axis 1} layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 96] */
-  lk_copy_rows(B * 16, 48, arena + 621428736, 48, arena + 621084672, 96);
-  lk_copy_rows(B * 16, 48, arena + 621453312, 48, arena + 621084720, 96);
-
-  /* %570 = transpose(%504) {perm [1, 0]} layers.3.0.layers.3.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[200], arena + 621133824);
-
-  /* %571 = fused_linear(%569, %570) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 96, 192, arena + 621084672, arena + 621133824, NULL, LK_ACT_NONE, NULL,
+  /* %446 = fused_linear(%443, %444, %445) layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 621527040, params[178], params[179], LK_ACT_NONE, NULL,
       arena + 621625344);
 
-  /* %572 = linear_grad_weight(%569, %500) layers.3.0.layers.3.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 16, 192, 96, arena + 621084672, arena + 625065984, arena + 622055424);
+  /* %449 = fused_linear(%443, %447, %448) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 96] */
+  lk_fused_linear(B * 16, 192, 96, arena + 621527040, params[180], params[181], LK_ACT_NONE, NULL,
+      arena + 623443968);
 
-  /* %573 = reduce_sum(%569) {axes [0], batch} layers.3.0.layers.3.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 621084672,
-      arena + 621860160);
+  /* %450 = slice(%449) {axis 1, start 0, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48], a view of %449: no code */
 
-  /* %574 = transpose(%501) {perm [1, 0]} layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[198], arena + 621084672);
+  /* %451 = slice(%449) {axis 1, start 48, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48], a view of %449: no code */
 
-  /* %575 = linear_grad_weight(%566, %500) layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 621330432, arena + 625065984, arena + 622018560);
+  /* %452 = sdpa(%446, %450, %451) {heads 4, kv_heads 1} layers.3.0.layers.1.0 : f32[B, 16, 192] */
+  lk_sdpa(B, 16, 16, 4, 1, 48, arena + 621625344, 192, arena + 623443968, 96, arena + 623444016, 96,
+      arena + 621723648, 0.14433756f);
 
-  /* %576 = reduce_sum(%566) {axes [0], batch} layers.3.0.layers.3.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 621330432,
-      arena + 621859392);
+  /* %455 = fused_linear(%452, %453, %454) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 621723648, params[182], params[183], LK_ACT_NONE, NULL,
+      arena + 621821952);
 
-  /* %577 = fused_linear(%566, %574, %571) {residual} layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192], written over %571 */
-  lk_fused_linear(B * 16, 192, 192, arena + 621330432, arena + 621084672, NULL, LK_ACT_NONE,
-      arena + 621625344, arena + 621625344);
+  /* %457 = mul_add(%455, %456, %442) layers.3.0 : f32[B, 16, 192], written over %455 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 621821952, (const long[]){3072, 192, 1},
+      inputs[23], (const long[]){1, 0, 0}, arena + 621428736, (const long[]){3072, 192, 1},
+      arena + 621821952);
 
-  /* %578 = normalize_param_grad(%499, %577) {eps 1e-06} layers.3.0.norm1 : f32[2, 192] */
-  lk_layernorm_param_grad(B * 16, 192, arena + 624967680, arena + 621625344, 1e-06f,
-      arena + 621084672);
+  /* %458 = layernorm(%457, %431, %432) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_layernorm(B * 16, 192, arena + 621821952, params[172], params[173], 1e-06f, arena + 621920256);
 
-  /* %579 = index(%578) {axis 0, at 1} layers.3.0.norm1 : f32[192] */
-  lk_copy_rows(1, 192, arena + 621084864, 384, arena + 621859584, 192);
+  /* %461 = fused_linear(%458, %459, %460) layers.3.0.layers.1.1.fc1 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 621920256, params[184], params[185], LK_ACT_NONE, NULL,
+      arena + 617152512);
 
-  /* %580 = index(%578) {axis 0, at 0} layers.3.0.norm1 : f32[192] */
-  lk_copy_rows(1, 192, arena + 621084672, 384, arena + 621859776, 192);
+  /* %462 = gelu(%461) layers.3.0.layers.1.1 : f32[B, 16, 768] */
+  lk_gelu(B * 16 * 768, arena + 617152512, arena + 617545728);
 
-  /* %581 = normalize_grad(%499, %577, %421, %559) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %571 */
-  lk_layernorm_grad(B * 16, 192, arena + 624967680, arena + 621625344, params[164],
-      arena + 621232128, 1e-06f, arena + 621625344);
+  /* %465 = fused_linear(%462, %463, %464) layers.3.0.layers.1.1.fc2 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 617545728, params[186], params[187], LK_ACT_NONE, NULL,
+      arena + 622018560);
 
-  /* %582 = mul(%581, %498) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 621625344, (const long[]){3072, 192, 1}, inputs[26],
-      (const long[]){1, 0, 0}, arena + 621723648);
+  /* %467 = mul_add(%465, %466, %457) layers.3.0 : f32[B, 16, 192], written over %465 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 622018560, (const long[]){3072, 192, 1},
+      inputs[24], (const long[]){1, 0, 0}, arena + 621821952, (const long[]){3072, 192, 1},
+      arena + 622018560);
 
-  /* %583 = transpose(%495) {perm [1, 0]} layers.3.0.layers.2.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[196], arena + 621477888);
+  /* %468 = layernorm(%467, %414, %415) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_layernorm(B * 16, 192, arena + 622018560, params[164], params[165], 1e-06f, arena + 622116864);
 
-  /* %584 = fused_linear(%582, %583) layers.3.0.layers.2.1.fc2 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 621723648, arena + 621477888, NULL, LK_ACT_NONE, NULL,
-      arena + 621084672);
+  /* %471 = fused_linear(%468, %469, %470) layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 622116864, params[188], params[189], LK_ACT_NONE, NULL,
+      arena + 622215168);
 
-  /* %585 = linear_grad_weight(%582, %494) layers.3.0.layers.2.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 16, 768, 192, arena + 621723648, arena + 620691456, arena + 621477888);
+  /* %474 = fused_linear(%468, %472, %473) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 96] */
+  lk_fused_linear(B * 16, 192, 96, arena + 622116864, params[190], params[191], LK_ACT_NONE, NULL,
+      arena + 623493120);
 
-  /* %586 = reduce_sum(%582) {axes [0], batch} layers.3.0.layers.2.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 621723648,
-      arena + 621859968);
+  /* %475 = slice(%474) {axis 1, start 0, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48], a view of %474: no code */
 
-  /* %587 = gelu_grad(%493, %584) layers.3.0.layers.2.1 : f32[B, 16, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 620298240, arena + 621084672, arena + 620691456);
+  /* %476 = slice(%474) {axis 1, start 48, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48], a view of %474: no code */
 
-  /* %588 = transpose(%491) {perm [1, 0]} layers.3.0.layers.2.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[194], arena + 620298240);
+  /* %477 = sdpa(%471, %475, %476) {heads 4, kv_heads 1} layers.3.0.layers.2.0 : f32[B, 16, 192] */
+  lk_sdpa(B, 16, 16, 4, 1, 48, arena + 622215168, 192, arena + 623493120, 96, arena + 623493168, 96,
+      arena + 622313472, 0.14433756f);
 
-  /* %589 = fused_linear(%587, %588) layers.3.0.layers.2.1.fc1 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 620691456, arena + 620298240, NULL, LK_ACT_NONE, NULL,
-      arena + 620445696);
+  /* %480 = fused_linear(%477, %478, %479) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 622313472, params[192], params[193], LK_ACT_NONE, NULL,
+      arena + 622411776);
 
-  /* %590 = linear_grad_weight(%587, %490) layers.3.0.layers.2.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 16, 192, 768, arena + 620691456, arena + 624869376, arena + 621084672);
+  /* %482 = mul_add(%480, %481, %467) layers.3.0 : f32[B, 16, 192], written over %480 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 622411776, (const long[]){3072, 192, 1},
+      inputs[25], (const long[]){1, 0, 0}, arena + 622018560, (const long[]){3072, 192, 1},
+      arena + 622411776);
 
-  /* %591 = reduce_sum(%587) {axes [0], batch} layers.3.0.layers.2.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 620691456,
-      arena + 621453312);
+  /* %483 = layernorm(%482, %431, %432) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_layernorm(B * 16, 192, arena + 622411776, params[172], params[173], 1e-06f, arena + 622510080);
 
-  /* %592 = normalize_param_grad(%489, %589) {eps 1e-06} layers.3.0.norm2 : f32[2, 192] */
-  lk_layernorm_param_grad(B * 16, 192, arena + 624771072, arena + 620445696, 1e-06f,
-      arena + 620298240);
+  /* %486 = fused_linear(%483, %484, %485) layers.3.0.layers.2.1.fc1 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 622510080, params[194], params[195], LK_ACT_NONE, NULL,
+      arena + 617938944);
 
-  /* %593 = index(%592) {axis 0, at 1} layers.3.0.norm2 : f32[192] */
-  lk_copy_rows(1, 192, arena + 620298432, 384, arena + 620298624, 192);
+  /* %487 = gelu(%486) layers.3.0.layers.2.1 : f32[B, 16, 768] */
+  lk_gelu(B * 16 * 768, arena + 617938944, arena + 618332160);
 
-  /* %594 = add(%557, %593) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 621858816, (const long[]){1}, arena + 620298624,
-      (const long[]){1}, arena + 621072384);
+  /* %490 = fused_linear(%487, %488, %489) layers.3.0.layers.2.1.fc2 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 618332160, params[196], params[197], LK_ACT_NONE, NULL,
+      arena + 622608384);
 
-  /* %595 = index(%592) {axis 0, at 0} layers.3.0.norm2 : f32[192] */
-  lk_copy_rows(1, 192, arena + 620298240, 384, arena + 620298624, 192);
+  /* %492 = mul_add(%490, %491, %482) layers.3.0 : f32[B, 16, 192], written over %490 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 622608384, (const long[]){3072, 192, 1},
+      inputs[26], (const long[]){1, 0, 0}, arena + 622411776, (const long[]){3072, 192, 1},
+      arena + 622608384);
 
-  /* %596 = add(%558, %595) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 621859008, (const long[]){1}, arena + 620298624,
-      (const long[]){1}, arena + 621072576);
+  /* %493 = layernorm(%492, %414, %415) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_layernorm(B * 16, 192, arena + 622608384, params[164], params[165], 1e-06f, arena + 622706688);
 
-  /* %597 = normalize_grad(%489, %589, %438, %581) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %589 */
-  lk_layernorm_grad(B * 16, 192, arena + 624771072, arena + 620445696, params[172],
-      arena + 621625344, 1e-06f, arena + 620445696);
+  /* %496 = fused_linear(%493, %494, %495) layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 622706688, params[198], params[199], LK_ACT_NONE, NULL,
+      arena + 622804992);
 
-  /* %598 = mul(%597, %488) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 620445696, (const long[]){3072, 192, 1}, inputs[25],
-      (const long[]){1, 0, 0}, arena + 620298240);
+  /* %499 = fused_linear(%493, %497, %498) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 96] */
+  lk_fused_linear(B * 16, 192, 96, arena + 622706688, params[200], params[201], LK_ACT_NONE, NULL,
+      arena + 623542272);
 
-  /* %599 = transpose(%485) {perm [1, 0]} layers.3.0.layers.2.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[192], arena + 620396544);
+  /* %500 = slice(%499) {axis 1, start 0, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48], a view of %499: no code */
 
-  /* %600 = fused_linear(%598, %599) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 620298240, arena + 620396544, NULL, LK_ACT_NONE, NULL,
-      arena + 620544000);
+  /* %501 = slice(%499) {axis 1, start 48, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48], a view of %499: no code */
 
-  /* %601 = linear_grad_weight(%598, %484) layers.3.0.layers.2.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 620298240, arena + 624672768, arena + 621035520);
+  /* %502 = sdpa(%496, %500, %501) {heads 4, kv_heads 1} layers.3.0.layers.3.0 : f32[B, 16, 192] */
+  lk_sdpa(B, 16, 16, 4, 1, 48, arena + 622804992, 192, arena + 623542272, 96, arena + 623542320, 96,
+      arena + 622903296, 0.14433756f);
 
-  /* %602 = reduce_sum(%598) {axes [0], batch} layers.3.0.layers.2.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 620298240,
-      arena + 621072768);
+  /* %505 = fused_linear(%502, %503, %504) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 622903296, params[202], params[203], LK_ACT_NONE, NULL,
+      arena + 623001600);
 
-  /* %603 = sdpa_grad(%478, %482, %483, %600) {heads 4, kv_heads 1} layers.3.0.layers.2.0 : f32[B, 16, 288] */
-  lk_sdpa_grad(B, 16, 16, 4, 1, 48, arena + 624574464, 192, arena + 625852416, 96,
-      arena + 625852464, 96, arena + 620544000, 192, arena + 620298240, 288,
-      arena + 620298240 + 192, 288, arena + 620298240 + 240, 288, 0.14433756f);
+  /* %507 = mul_add(%505, %506, %492) layers.3.0 : f32[B, 16, 192], written over %505 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 623001600, (const long[]){3072, 192, 1},
+      inputs[27], (const long[]){1, 0, 0}, arena + 622608384, (const long[]){3072, 192, 1},
+      arena + 623001600);
 
-  /* %604 = slice(%603) {axis 1, start 0, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 620298240, 288, arena + 620544000, 192);
+  /* %508 = layernorm(%507, %431, %432) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_layernorm(B * 16, 192, arena + 623001600, params[172], params[173], 1e-06f, arena + 623099904);
 
-  /* %605 = slice(%603) {axis 1, start 192, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 620298432, 288, arena + 620642304, 48);
+  /* %511 = fused_linear(%508, %509, %510) layers.3.0.layers.3.1.fc1 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 623099904, params[204], params[205], LK_ACT_NONE, NULL,
+      arena + 618725376);
 
-  /* %606 = slice(%603) {axis 1, start 240, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 620298480, 288, arena + 620666880, 48);
+  /* %512 = gelu(%511) layers.3.0.layers.3.1 : f32[B, 16, 768] */
+  lk_gelu(B * 16 * 768, arena + 618725376, arena + 619118592);
 
-  /* %607 = concat(%605, %606) {axis 1} layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 96] */
-  lk_copy_rows(B * 16, 48, arena + 620642304, 48, arena + 620298240, 96);
-  lk_copy_rows(B * 16, 48, arena + 620666880, 48, arena + 620298288, 96);
-
-  /* %608 = transpose(%479) {perm [1, 0]} layers.3.0.layers.2.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[190], arena + 620347392);
-
-  /* %609 = fused_linear(%607, %608) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 96, 192, arena + 620298240, arena + 620347392, NULL, LK_ACT_NONE, NULL,
-      arena + 620838912);
-
-  /* %610 = linear_grad_weight(%607, %475) layers.3.0.layers.2.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 16, 192, 96, arena + 620298240, arena + 624476160, arena + 621416448);
-
-  /* %611 = reduce_sum(%607) {axes [0], batch} layers.3.0.layers.2.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 620298240,
-      arena + 621073728);
-
-  /* %612 = transpose(%476) {perm [1, 0]} layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[188], arena + 620298240);
-
-  /* %613 = linear_grad_weight(%604, %475) layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 620544000, arena + 624476160, arena + 621379584);
-
-  /* %614 = reduce_sum(%604) {axes [0], batch} layers.3.0.layers.2.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 620544000,
-      arena + 621072960);
-
-  /* %615 = fused_linear(%604, %612, %609) {residual} layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192], written over %609 */
-  lk_fused_linear(B * 16, 192, 192, arena + 620544000, arena + 620298240, NULL, LK_ACT_NONE,
-      arena + 620838912, arena + 620838912);
-
-  /* %616 = normalize_param_grad(%474, %615) {eps 1e-06} layers.3.0.norm1 : f32[2, 192] */
-  lk_layernorm_param_grad(B * 16, 192, arena + 624377856, arena + 620838912, 1e-06f,
-      arena + 620298240);
-
-  /* %617 = index(%616) {axis 0, at 1} layers.3.0.norm1 : f32[192] */
-  lk_copy_rows(1, 192, arena + 620298432, 384, arena + 620298624, 192);
-
-  /* %618 = add(%579, %617) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 621859584, (const long[]){1}, arena + 620298624,
-      (const long[]){1}, arena + 621073152);
-
-  /* %619 = index(%616) {axis 0, at 0} layers.3.0.norm1 : f32[192] */
-  lk_copy_rows(1, 192, arena + 620298240, 384, arena + 620298624, 192);
-
-  /* %620 = add(%580, %619) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 621859776, (const long[]){1}, arena + 620298624,
-      (const long[]){1}, arena + 621073344);
-
-  /* %621 = normalize_grad(%474, %615, %421, %597) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %609 */
-  lk_layernorm_grad(B * 16, 192, arena + 624377856, arena + 620838912, params[164],
-      arena + 620445696, 1e-06f, arena + 620838912);
-
-  /* %622 = mul(%621, %473) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 620838912, (const long[]){3072, 192, 1}, inputs[24],
-      (const long[]){1, 0, 0}, arena + 620937216);
-
-  /* %623 = transpose(%470) {perm [1, 0]} layers.3.0.layers.1.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[186], arena + 620691456);
-
-  /* %624 = fused_linear(%622, %623) layers.3.0.layers.1.1.fc2 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 620937216, arena + 620691456, NULL, LK_ACT_NONE, NULL,
-      arena + 620298240);
-
-  /* %625 = linear_grad_weight(%622, %469) layers.3.0.layers.1.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 16, 768, 192, arena + 620937216, arena + 619905024, arena + 620691456);
-
-  /* %626 = reduce_sum(%622) {axes [0], batch} layers.3.0.layers.1.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 620937216,
-      arena + 621073536);
-
-  /* %627 = gelu_grad(%468, %624) layers.3.0.layers.1.1 : f32[B, 16, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 619511808, arena + 620298240, arena + 619905024);
-
-  /* %628 = transpose(%466) {perm [1, 0]} layers.3.0.layers.1.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[184], arena + 619511808);
-
-  /* %629 = fused_linear(%627, %628) layers.3.0.layers.1.1.fc1 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 619905024, arena + 619511808, NULL, LK_ACT_NONE, NULL,
-      arena + 619659264);
-
-  /* %630 = linear_grad_weight(%627, %465) layers.3.0.layers.1.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 16, 192, 768, arena + 619905024, arena + 624279552, arena + 620298240);
-
-  /* %631 = reduce_sum(%627) {axes [0], batch} layers.3.0.layers.1.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 619905024,
-      arena + 620685312);
-
-  /* %632 = normalize_param_grad(%464, %629) {eps 1e-06} layers.3.0.norm2 : f32[2, 192] */
-  lk_layernorm_param_grad(B * 16, 192, arena + 624181248, arena + 619659264, 1e-06f,
+  /* %515 = fused_linear(%512, %513, %514) layers.3.0.layers.3.1.fc2 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 619118592, params[206], params[207], LK_ACT_NONE, NULL,
       arena + 619511808);
 
-  /* %633 = index(%632) {axis 0, at 1} layers.3.0.norm2 : f32[192] */
-  lk_copy_rows(1, 192, arena + 619512000, 384, arena + 619512192, 192);
-
-  /* %634 = add(%594, %633) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 621072384, (const long[]){1}, arena + 619512192,
-      (const long[]){1}, arena + 620285952);
-
-  /* %635 = index(%632) {axis 0, at 0} layers.3.0.norm2 : f32[192] */
-  lk_copy_rows(1, 192, arena + 619511808, 384, arena + 619512192, 192);
-
-  /* %636 = add(%596, %635) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 621072576, (const long[]){1}, arena + 619512192,
-      (const long[]){1}, arena + 620286144);
-
-  /* %637 = normalize_grad(%464, %629, %438, %621) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %629 */
-  lk_layernorm_grad(B * 16, 192, arena + 624181248, arena + 619659264, params[172],
-      arena + 620838912, 1e-06f, arena + 619659264);
-
-  /* %638 = mul(%637, %463) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 619659264, (const long[]){3072, 192, 1}, inputs[23],
-      (const long[]){1, 0, 0}, arena + 619511808);
-
-  /* %639 = transpose(%460) {perm [1, 0]} layers.3.0.layers.1.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[182], arena + 619610112);
-
-  /* %640 = fused_linear(%638, %639) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 619511808, arena + 619610112, NULL, LK_ACT_NONE, NULL,
-      arena + 619757568);
-
-  /* %641 = linear_grad_weight(%638, %459) layers.3.0.layers.1.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 619511808, arena + 624082944, arena + 620249088);
-
-  /* %642 = reduce_sum(%638) {axes [0], batch} layers.3.0.layers.1.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 619511808,
-      arena + 620286336);
-
-  /* %643 = sdpa_grad(%453, %457, %458, %640) {heads 4, kv_heads 1} layers.3.0.layers.1.0 : f32[B, 16, 288] */
-  lk_sdpa_grad(B, 16, 16, 4, 1, 48, arena + 623984640, 192, arena + 625803264, 96,
-      arena + 625803312, 96, arena + 619757568, 192, arena + 619511808, 288,
-      arena + 619511808 + 192, 288, arena + 619511808 + 240, 288, 0.14433756f);
-
-  /* %644 = slice(%643) {axis 1, start 0, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 619511808, 288, arena + 619757568, 192);
-
-  /* %645 = slice(%643) {axis 1, start 192, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 619512000, 288, arena + 619855872, 48);
-
-  /* %646 = slice(%643) {axis 1, start 240, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 619512048, 288, arena + 619880448, 48);
-
-  /* %647 = concat(%645, %646) {axis 1} layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 96] */
-  lk_copy_rows(B * 16, 48, arena + 619855872, 48, arena + 619511808, 96);
-  lk_copy_rows(B * 16, 48, arena + 619880448, 48, arena + 619511856, 96);
-
-  /* %648 = transpose(%454) {perm [1, 0]} layers.3.0.layers.1.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[180], arena + 619560960);
-
-  /* %649 = fused_linear(%647, %648) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 96, 192, arena + 619511808, arena + 619560960, NULL, LK_ACT_NONE, NULL,
-      arena + 620052480);
-
-  /* %650 = linear_grad_weight(%647, %450) layers.3.0.layers.1.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 16, 192, 96, arena + 619511808, arena + 623886336, arena + 620666880);
-
-  /* %651 = reduce_sum(%647) {axes [0], batch} layers.3.0.layers.1.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 619511808,
-      arena + 620287296);
-
-  /* %652 = transpose(%451) {perm [1, 0]} layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[178], arena + 619511808);
-
-  /* %653 = linear_grad_weight(%644, %450) layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 619757568, arena + 623886336, arena + 620593152);
-
-  /* %654 = reduce_sum(%644) {axes [0], batch} layers.3.0.layers.1.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 619757568,
-      arena + 620286528);
-
-  /* %655 = fused_linear(%644, %652, %649) {residual} layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192], written over %649 */
-  lk_fused_linear(B * 16, 192, 192, arena + 619757568, arena + 619511808, NULL, LK_ACT_NONE,
-      arena + 620052480, arena + 620052480);
-
-  /* %656 = normalize_param_grad(%449, %655) {eps 1e-06} layers.3.0.norm1 : f32[2, 192] */
-  lk_layernorm_param_grad(B * 16, 192, arena + 623788032, arena + 620052480, 1e-06f,
+  /* %517 = mul_add(%515, %516, %507) layers.3.0 : f32[B, 16, 192], written over %515 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 619511808, (const long[]){3072, 192, 1},
+      inputs[28], (const long[]){1, 0, 0}, arena + 623001600, (const long[]){3072, 192, 1},
       arena + 619511808);
 
-  /* %657 = index(%656) {axis 0, at 1} layers.3.0.norm1 : f32[192] */
-  lk_copy_rows(1, 192, arena + 619512000, 384, arena + 619512192, 192);
+  /* %520 = layernorm(%517, %518, %519) {eps 1e-06} norm : f32[B, 16, 192] */
+  lk_layernorm(B * 16, 192, arena + 619511808, params[208], params[209], 1e-06f, arena + 619610112);
 
-  /* %658 = add(%618, %657) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 621073152, (const long[]){1}, arena + 619512192,
-      (const long[]){1}, arena + 620286720);
+  /* %521 = mean(%520) {axis 0} : f32[B, 192] */
+  lk_mean_axis(B, 16, 192, arena + 619610112, arena + 619708416);
 
-  /* %659 = index(%656) {axis 0, at 0} layers.3.0.norm1 : f32[192] */
-  lk_copy_rows(1, 192, arena + 619511808, 384, arena + 619512192, 192);
+  /* %524 = fused_linear(%521, %522, %523) mlp_head : f32[B, 10] */
+  lk_fused_linear(B, 192, 10, arena + 619708416, params[210], params[211], LK_ACT_NONE, NULL,
+      arena + 619610112);
 
-  /* %660 = add(%620, %659) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 621073344, (const long[]){1}, arena + 619512192,
-      (const long[]){1}, arena + 620286912);
+  /* %526 = cross_entropy(%524, %525) : f32[1] */
+  lk_cross_entropy(B, 10, arena + 619610112, inputs[29], arena + 623593920);
 
-  /* %661 = normalize_grad(%449, %655, %421, %637) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %649 */
-  lk_layernorm_grad(B * 16, 192, arena + 623788032, arena + 620052480, params[164],
-      arena + 619659264, 1e-06f, arena + 620052480);
+  /* %527 = cross_entropy_grad(%524, %525) : f32[B, 10] */
+  lk_cross_entropy_grad(B, 10, arena + 619610112, inputs[29], arena + 619618176);
 
-  /* %662 = mul(%661, %448) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 620052480, (const long[]){3072, 192, 1}, inputs[22],
-      (const long[]){1, 0, 0}, arena + 620150784);
+  /* %528 = transpose(%522) {perm [1, 0]} mlp_head : f32[192, 10] */
+  lk_transpose(2, (const long[]){10, 192}, (const int[]){1, 0}, params[210], arena + 619616256);
 
-  /* %663 = transpose(%445) {perm [1, 0]} layers.3.0.layers.0.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[176], arena + 619905024);
+  /* %529 = fused_linear(%527, %528) mlp_head : f32[B, 192] */
+  lk_fused_linear(B, 10, 192, arena + 619618176, arena + 619616256, NULL, LK_ACT_NONE, NULL,
+      arena + 619610112);
 
-  /* %664 = fused_linear(%662, %663) layers.3.0.layers.0.1.fc2 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 620150784, arena + 619905024, NULL, LK_ACT_NONE, NULL,
+  /* %530 = linear_grad_weight(%527, %521) mlp_head : f32[10, 192] */
+  lk_linear_grad_weight(B, 192, 10, arena + 619618176, arena + 619708416, arena + 623591424);
+
+  /* %531 = reduce_sum(%527) {axes [], batch} mlp_head : f32[10] */
+  lk_reduce_sum(2, (const long[]){B, 10}, (const unsigned char[]){1, 0}, arena + 619618176,
+      arena + 623593936);
+
+  /* %532 = reshape(%529) {shape [1, 192]} : f32[B, 1, 192], a view of %529: no code */
+
+  /* %533 = mul_scalar(%532) {x op 0.0625} : f32[B, 1, 192] */
+  lk_mul_scalar(B * 192, arena + 619610112, 0.0625f, arena + 619616256);
+
+  /* %534 = expand(%533) {shape [16, 192]} : f32[B, 16, 192] */
+  lk_copy_strided(3, (const long[]){B, 16, 192}, arena + 619616256, (const long[]){192, 0, 1},
+      arena + 623198208, (const long[]){3072, 192, 1});
+
+  /* %535 = normalize_param_grad(%517, %534) {eps 1e-06} norm : f32[2, 192] */
+  lk_layernorm_param_grad(B * 16, 192, arena + 619511808, arena + 623198208, 1e-06f,
+      arena + 619610112);
+
+  /* %536 = index(%535) {axis 0, at 1} norm : f32[192] */
+  lk_copy_rows(1, 192, arena + 619610304, 384, arena + 623593344, 192);
+
+  /* %537 = index(%535) {axis 0, at 0} norm : f32[192] */
+  lk_copy_rows(1, 192, arena + 619610112, 384, arena + 623593536, 192);
+
+  /* %538 = normalize_grad(%517, %534, %518) {eps 1e-06} norm : f32[B, 16, 192], written over %534 */
+  lk_layernorm_grad(B * 16, 192, arena + 619511808, arena + 623198208, params[208], NULL, 1e-06f,
+      arena + 623198208);
+
+  /* %539 = mul(%538, %516) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 623198208, (const long[]){3072, 192, 1}, inputs[28],
+      (const long[]){1, 0, 0}, arena + 623296512);
+
+  /* %540 = transpose(%513) {perm [1, 0]} layers.3.0.layers.3.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[206], arena + 620691456);
+
+  /* %541 = fused_linear(%539, %540) layers.3.0.layers.3.1.fc2 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 623296512, arena + 620691456, NULL, LK_ACT_NONE, NULL,
       arena + 619511808);
 
-  /* %665 = linear_grad_weight(%662, %444) layers.3.0.layers.0.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 16, 768, 192, arena + 620150784, arena + 619118592, arena + 620445696);
+  /* %542 = linear_grad_weight(%539, %512) layers.3.0.layers.3.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 16, 768, 192, arena + 623296512, arena + 619118592, arena + 620691456);
 
-  /* %666 = reduce_sum(%662) {axes [0], batch} layers.3.0.layers.0.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 620150784,
-      arena + 620287104);
+  /* %543 = reduce_sum(%539) {axes [0], batch} layers.3.0.layers.3.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 623296512,
+      arena + 623593728);
 
-  /* %667 = gelu_grad(%443, %664) layers.3.0.layers.0.1 : f32[B, 16, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 589037568, arena + 619511808, arena + 619118592);
+  /* %544 = gelu_grad(%511, %541) layers.3.0.layers.3.1 : f32[B, 16, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 618725376, arena + 619511808, arena + 619118592);
 
-  /* %668 = transpose(%441) {perm [1, 0]} layers.3.0.layers.0.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[174], arena + 589037568);
+  /* %545 = transpose(%509) {perm [1, 0]} layers.3.0.layers.3.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[204], arena + 618725376);
 
-  /* %669 = fused_linear(%667, %668) layers.3.0.layers.0.1.fc1 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 619118592, arena + 589037568, NULL, LK_ACT_NONE, NULL,
-      arena + 589185024);
+  /* %546 = fused_linear(%544, %545) layers.3.0.layers.3.1.fc1 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 619118592, arena + 618725376, NULL, LK_ACT_NONE, NULL,
+      arena + 618872832);
 
-  /* %670 = linear_grad_weight(%667, %440) layers.3.0.layers.0.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 16, 192, 768, arena + 619118592, arena + 623689728, arena + 620838912);
+  /* %547 = linear_grad_weight(%544, %508) layers.3.0.layers.3.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 16, 192, 768, arena + 619118592, arena + 623099904, arena + 619511808);
 
-  /* %671 = reduce_sum(%667) {axes [0], batch} layers.3.0.layers.0.1.fc1 : f32[768] */
+  /* %548 = reduce_sum(%544) {axes [0], batch} layers.3.0.layers.3.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 619118592,
-      arena + 620239872);
+      arena + 619714560);
 
-  /* %672 = normalize_param_grad(%437, %669) {eps 1e-06} layers.3.0.norm2 : f32[2, 192] */
-  lk_layernorm_param_grad(B * 16, 192, arena + 623591424, arena + 589185024, 1e-06f,
-      arena + 589037568);
+  /* %549 = normalize_param_grad(%507, %546) {eps 1e-06} layers.3.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 16, 192, arena + 623001600, arena + 618872832, 1e-06f,
+      arena + 618725376);
 
-  /* %673 = index(%672) {axis 0, at 1} layers.3.0.norm2 : f32[192] */
-  lk_copy_rows(1, 192, arena + 589037760, 384, arena + 589037952, 192);
+  /* %550 = index(%549) {axis 0, at 1} layers.3.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 618725568, 384, arena + 619499520, 192);
 
-  /* %674 = add(%634, %673) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 620285952, (const long[]){1}, arena + 589037952,
-      (const long[]){1}, arena + 620240640);
+  /* %551 = index(%549) {axis 0, at 0} layers.3.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 618725376, 384, arena + 619499712, 192);
 
-  /* %675 = index(%672) {axis 0, at 0} layers.3.0.norm2 : f32[192] */
-  lk_copy_rows(1, 192, arena + 589037568, 384, arena + 589037952, 192);
+  /* %552 = normalize_grad(%507, %546, %431, %538) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %546 */
+  lk_layernorm_grad(B * 16, 192, arena + 623001600, arena + 618872832, params[172],
+      arena + 623198208, 1e-06f, arena + 618872832);
 
-  /* %676 = add(%636, %675) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 620286144, (const long[]){1}, arena + 589037952,
-      (const long[]){1}, arena + 620240832);
+  /* %553 = mul(%552, %506) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 618872832, (const long[]){3072, 192, 1}, inputs[27],
+      (const long[]){1, 0, 0}, arena + 618725376);
 
-  /* %677 = normalize_grad(%437, %669, %438, %661) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %669 */
-  lk_layernorm_grad(B * 16, 192, arena + 623591424, arena + 589185024, params[172],
-      arena + 620052480, 1e-06f, arena + 589185024);
+  /* %554 = transpose(%503) {perm [1, 0]} layers.3.0.layers.3.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[202], arena + 618823680);
 
-  /* %678 = mul(%677, %436) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 589185024, (const long[]){3072, 192, 1}, inputs[21],
-      (const long[]){1, 0, 0}, arena + 589037568);
+  /* %555 = fused_linear(%553, %554) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 618725376, arena + 618823680, NULL, LK_ACT_NONE, NULL,
+      arena + 618971136);
 
-  /* %679 = transpose(%433) {perm [1, 0]} layers.3.0.layers.0.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[170], arena + 589135872);
+  /* %556 = linear_grad_weight(%553, %502) layers.3.0.layers.3.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 618725376, arena + 622903296, arena + 619462656);
 
-  /* %680 = fused_linear(%678, %679) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 589037568, arena + 589135872, NULL, LK_ACT_NONE, NULL,
-      arena + 589283328);
+  /* %557 = reduce_sum(%553) {axes [0], batch} layers.3.0.layers.3.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 618725376,
+      arena + 619499904);
 
-  /* %681 = linear_grad_weight(%678, %432) layers.3.0.layers.0.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 589037568, arena + 623493120, arena + 620630016);
+  /* %558 = sdpa_grad(%496, %500, %501, %555) {heads 4, kv_heads 1} layers.3.0.layers.3.0 : f32[B, 16, 288] */
+  lk_sdpa_grad(B, 16, 16, 4, 1, 48, arena + 622804992, 192, arena + 623542272, 96,
+      arena + 623542320, 96, arena + 618971136, 192, arena + 618725376, 288,
+      arena + 618725376 + 192, 288, arena + 618725376 + 240, 288, 0.14433756f);
 
-  /* %682 = reduce_sum(%678) {axes [0], batch} layers.3.0.layers.0.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 589037568,
-      arena + 620241024);
+  /* %559 = slice(%558) {axis 1, start 0, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 618725376, 288, arena + 618971136, 192);
 
-  /* %683 = sdpa_grad(%426, %430, %431, %680) {heads 4, kv_heads 1} layers.3.0.layers.0.0 : f32[B, 16, 288] */
-  lk_sdpa_grad(B, 16, 16, 4, 1, 48, arena + 623394816, 192, arena + 625754112, 96,
-      arena + 625754160, 96, arena + 589283328, 192, arena + 589037568, 288,
-      arena + 589037568 + 192, 288, arena + 589037568 + 240, 288, 0.14433756f);
+  /* %560 = slice(%558) {axis 1, start 192, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48] */
+  lk_copy_rows(B * 16, 48, arena + 618725568, 288, arena + 619069440, 48);
 
-  /* %684 = slice(%683) {axis 1, start 0, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 589037568, 288, arena + 589283328, 192);
+  /* %561 = slice(%558) {axis 1, start 240, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48] */
+  lk_copy_rows(B * 16, 48, arena + 618725616, 288, arena + 619094016, 48);
 
-  /* %685 = slice(%683) {axis 1, start 192, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 589037760, 288, arena + 589381632, 48);
+  /* %562 = concat(%560, %561) {axis 1} layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 96] */
+  lk_copy_rows(B * 16, 48, arena + 619069440, 48, arena + 618725376, 96);
+  lk_copy_rows(B * 16, 48, arena + 619094016, 48, arena + 618725424, 96);
 
-  /* %686 = slice(%683) {axis 1, start 240, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 589037808, 288, arena + 589406208, 48);
+  /* %563 = transpose(%497) {perm [1, 0]} layers.3.0.layers.3.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[200], arena + 618774528);
 
-  /* %687 = concat(%685, %686) {axis 1} layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 96] */
-  lk_copy_rows(B * 16, 48, arena + 589381632, 48, arena + 589135872, 96);
-  lk_copy_rows(B * 16, 48, arena + 589406208, 48, arena + 589135920, 96);
+  /* %564 = fused_linear(%562, %563) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 96, 192, arena + 618725376, arena + 618774528, NULL, LK_ACT_NONE, NULL,
+      arena + 619266048);
 
-  /* %688 = transpose(%427) {perm [1, 0]} layers.3.0.layers.0.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[168], arena + 589381632);
+  /* %565 = linear_grad_weight(%562, %493) layers.3.0.layers.3.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 16, 192, 96, arena + 618725376, arena + 622706688, arena + 619696128);
 
-  /* %689 = fused_linear(%687, %688) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 96, 192, arena + 589135872, arena + 589381632, NULL, LK_ACT_NONE, NULL,
-      arena + 589037568);
+  /* %566 = reduce_sum(%562) {axes [0], batch} layers.3.0.layers.3.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 618725376,
+      arena + 619500864);
 
-  /* %690 = linear_grad_weight(%687, %423) layers.3.0.layers.0.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 16, 192, 96, arena + 589135872, arena + 623296512, arena + 621434880);
+  /* %567 = transpose(%494) {perm [1, 0]} layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[198], arena + 618725376);
 
-  /* %691 = reduce_sum(%687) {axes [0], batch} layers.3.0.layers.0.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 589135872,
-      arena + 620242560);
+  /* %568 = linear_grad_weight(%559, %493) layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 618971136, arena + 622706688, arena + 619659264);
 
-  /* %692 = transpose(%424) {perm [1, 0]} layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[166], arena + 589135872);
+  /* %569 = reduce_sum(%559) {axes [0], batch} layers.3.0.layers.3.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 618971136,
+      arena + 619500096);
 
-  /* %693 = linear_grad_weight(%684, %423) layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 589283328, arena + 623296512, arena + 620986368);
+  /* %570 = fused_linear(%559, %567, %564) {residual} layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192], written over %564 */
+  lk_fused_linear(B * 16, 192, 192, arena + 618971136, arena + 618725376, NULL, LK_ACT_NONE,
+      arena + 619266048, arena + 619266048);
 
-  /* %694 = reduce_sum(%684) {axes [0], batch} layers.3.0.layers.0.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 589283328,
-      arena + 620241216);
+  /* %571 = normalize_param_grad(%492, %570) {eps 1e-06} layers.3.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 16, 192, arena + 622608384, arena + 619266048, 1e-06f,
+      arena + 618725376);
 
-  /* %695 = fused_linear(%684, %692, %689) {residual} layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192], written over %689 */
-  lk_fused_linear(B * 16, 192, 192, arena + 589283328, arena + 589135872, NULL, LK_ACT_NONE,
-      arena + 589037568, arena + 589037568);
+  /* %572 = index(%571) {axis 0, at 1} layers.3.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 618725568, 384, arena + 619500288, 192);
 
-  /* %696 = normalize_param_grad(%420, %695) {eps 1e-06} layers.3.0.norm1 : f32[2, 192] */
-  lk_layernorm_param_grad(B * 16, 192, arena + 623198208, arena + 589037568, 1e-06f,
-      arena + 589135872);
+  /* %573 = index(%571) {axis 0, at 0} layers.3.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 618725376, 384, arena + 619500480, 192);
 
-  /* %697 = index(%696) {axis 0, at 1} layers.3.0.norm1 : f32[192] */
-  lk_copy_rows(1, 192, arena + 589136064, 384, arena + 589136256, 192);
+  /* %574 = normalize_grad(%492, %570, %414, %552) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %564 */
+  lk_layernorm_grad(B * 16, 192, arena + 622608384, arena + 619266048, params[164],
+      arena + 618872832, 1e-06f, arena + 619266048);
 
-  /* %698 = add(%658, %697) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 620286720, (const long[]){1}, arena + 589136256,
-      (const long[]){1}, arena + 620241408);
+  /* %575 = mul(%574, %491) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 619266048, (const long[]){3072, 192, 1}, inputs[26],
+      (const long[]){1, 0, 0}, arena + 619364352);
 
-  /* %699 = index(%696) {axis 0, at 0} layers.3.0.norm1 : f32[192] */
-  lk_copy_rows(1, 192, arena + 589135872, 384, arena + 589136256, 192);
+  /* %576 = transpose(%488) {perm [1, 0]} layers.3.0.layers.2.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[196], arena + 619118592);
 
-  /* %700 = add(%660, %699) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 620286912, (const long[]){1}, arena + 589136256,
-      (const long[]){1}, arena + 620241600);
+  /* %577 = fused_linear(%575, %576) layers.3.0.layers.2.1.fc2 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 619364352, arena + 619118592, NULL, LK_ACT_NONE, NULL,
+      arena + 618725376);
 
-  /* %701 = normalize_grad(%420, %695, %421, %677) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %689 */
-  lk_layernorm_grad(B * 16, 192, arena + 623198208, arena + 589037568, params[164],
-      arena + 589185024, 1e-06f, arena + 589037568);
+  /* %578 = linear_grad_weight(%575, %487) layers.3.0.layers.2.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 16, 768, 192, arena + 619364352, arena + 618332160, arena + 619118592);
 
-  /* %702 = reduce_sum(%701) {axes [], batch} layers.3.0 : f32[16, 192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 0, 0}, arena + 589037568,
-      arena + 620236800);
+  /* %579 = reduce_sum(%575) {axes [0], batch} layers.3.0.layers.2.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 619364352,
+      arena + 619500672);
 
-  /* %703 = seq2img(%701) {height 4} layers.2.1 : f32[B, 192, 4, 4] */
-  lk_seq2img(B, 16, 192, arena + 589037568, arena + 619118592);
+  /* %580 = gelu_grad(%486, %577) layers.3.0.layers.2.1 : f32[B, 16, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 617938944, arena + 618725376, arena + 618332160);
 
-  /* %704 = maxpool_grad(%416, %703) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 8, 8] */
-  lk_maxpool2d_grad(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 590217216, arena + 619118592,
-      arena + 589037568);
+  /* %581 = transpose(%484) {perm [1, 0]} layers.3.0.layers.2.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[194], arena + 617938944);
 
-  /* %705 = img2seq(%704) layers.2.1 : f32[B, 64, 192] */
-  lk_img2seq(B, 192, 64, arena + 589037568, arena + 590217216);
+  /* %582 = fused_linear(%580, %581) layers.3.0.layers.2.1.fc1 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 618332160, arena + 617938944, NULL, LK_ACT_NONE, NULL,
+      arena + 618086400);
 
-  /* %706 = normalize_param_grad(%412, %705) {eps 1e-06} layers.2.1.norm : f32[2, 192] */
-  lk_layernorm_param_grad(B * 64, 192, arena + 589824000, arena + 590217216, 1e-06f,
-      arena + 589037568);
+  /* %583 = linear_grad_weight(%580, %483) layers.3.0.layers.2.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 16, 192, 768, arena + 618332160, arena + 622510080, arena + 618725376);
 
-  /* %707 = index(%706) {axis 0, at 1} layers.2.1.norm : f32[192] */
-  lk_copy_rows(1, 192, arena + 589037760, 384, arena + 620241792, 192);
+  /* %584 = reduce_sum(%580) {axes [0], batch} layers.3.0.layers.2.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 618332160,
+      arena + 619094016);
 
-  /* %708 = index(%706) {axis 0, at 0} layers.2.1.norm : f32[192] */
-  lk_copy_rows(1, 192, arena + 589037568, 384, arena + 620241984, 192);
+  /* %585 = normalize_param_grad(%482, %582) {eps 1e-06} layers.3.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 16, 192, arena + 622411776, arena + 618086400, 1e-06f,
+      arena + 617938944);
 
-  /* %709 = normalize_grad(%412, %705, %413) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192], written over %705 */
-  lk_layernorm_grad(B * 64, 192, arena + 589824000, arena + 590217216, params[161], NULL, 1e-06f,
-      arena + 590217216);
+  /* %586 = index(%585) {axis 0, at 1} layers.3.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 617939136, 384, arena + 617939328, 192);
 
-  /* %710 = seq2img(%709) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
-  lk_seq2img(B, 64, 192, arena + 590217216, arena + 589037568);
+  /* %587 = add(%550, %586) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 619499520, (const long[]){1}, arena + 617939328,
+      (const long[]){1}, arena + 618713088);
 
-  /* %711 = conv2d_grad_input(%710, %408) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [8, 8]} layers.2.1.conv : f32[B, 192, 8, 8] */
-  lk_conv2d_grad_input(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 589037568, params[159],
-      arena + 589824000);
+  /* %588 = index(%585) {axis 0, at 0} layers.3.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 617938944, 384, arena + 617939328, 192);
 
-  /* %712 = conv2d_grad_weight(%710, %410) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[192, 192, 3, 3] */
-  lk_conv2d_grad_weight(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 589037568,
-      arena + 589430784, arena + 619905024);
+  /* %589 = add(%551, %588) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 619499712, (const long[]){1}, arena + 617939328,
+      (const long[]){1}, arena + 618713280);
 
-  /* %713 = reduce_sum(%710) {axes [1, 2], batch} layers.2.1.conv : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 8, 8}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 589037568, arena + 620242176);
+  /* %590 = normalize_grad(%482, %582, %431, %574) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %582 */
+  lk_layernorm_grad(B * 16, 192, arena + 622411776, arena + 618086400, params[172],
+      arena + 619266048, 1e-06f, arena + 618086400);
 
-  /* %714 = img2seq(%711) layers.2.1 : f32[B, 64, 192] */
-  lk_img2seq(B, 192, 64, arena + 589824000, arena + 619118592);
+  /* %591 = mul(%590, %481) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 618086400, (const long[]){3072, 192, 1}, inputs[25],
+      (const long[]){1, 0, 0}, arena + 617938944);
 
-  /* %715 = mul(%714, %406) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 619118592, (const long[]){12288, 192, 1},
-      inputs[20], (const long[]){1, 0, 0}, arena + 619511808);
+  /* %592 = transpose(%478) {perm [1, 0]} layers.3.0.layers.2.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[192], arena + 618037248);
 
-  /* %716 = transpose(%403) {perm [1, 0]} layers.2.0.layers.3.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[157], arena + 621232128);
+  /* %593 = fused_linear(%591, %592) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 617938944, arena + 618037248, NULL, LK_ACT_NONE, NULL,
+      arena + 618184704);
 
-  /* %717 = fused_linear(%715, %716) layers.2.0.layers.3.1.fc2 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 619511808, arena + 621232128, NULL, LK_ACT_NONE, NULL,
-      arena + 589037568);
+  /* %594 = linear_grad_weight(%591, %477) layers.3.0.layers.2.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 617938944, arena + 622313472, arena + 618676224);
 
-  /* %718 = linear_grad_weight(%715, %402) layers.2.0.layers.3.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 64, 768, 192, arena + 619511808, arena + 587464704, arena + 621232128);
+  /* %595 = reduce_sum(%591) {axes [0], batch} layers.3.0.layers.2.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 617938944,
+      arena + 618713472);
 
-  /* %719 = reduce_sum(%715) {axes [0], batch} layers.2.0.layers.3.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 619511808,
-      arena + 620242368);
+  /* %596 = sdpa_grad(%471, %475, %476, %593) {heads 4, kv_heads 1} layers.3.0.layers.2.0 : f32[B, 16, 288] */
+  lk_sdpa_grad(B, 16, 16, 4, 1, 48, arena + 622215168, 192, arena + 623493120, 96,
+      arena + 623493168, 96, arena + 618184704, 192, arena + 617938944, 288,
+      arena + 617938944 + 192, 288, arena + 617938944 + 240, 288, 0.14433756f);
 
-  /* %720 = gelu_grad(%401, %717) layers.2.0.layers.3.1 : f32[B, 64, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 585891840, arena + 589037568, arena + 587464704);
+  /* %597 = slice(%596) {axis 1, start 0, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 617938944, 288, arena + 618184704, 192);
 
-  /* %721 = transpose(%399) {perm [1, 0]} layers.2.0.layers.3.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[155], arena + 585891840);
+  /* %598 = slice(%596) {axis 1, start 192, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48] */
+  lk_copy_rows(B * 16, 48, arena + 617939136, 288, arena + 618283008, 48);
 
-  /* %722 = fused_linear(%720, %721) layers.2.0.layers.3.1.fc1 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 587464704, arena + 585891840, NULL, LK_ACT_NONE, NULL,
-      arena + 586481664);
+  /* %599 = slice(%596) {axis 1, start 240, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48] */
+  lk_copy_rows(B * 16, 48, arena + 617939184, 288, arena + 618307584, 48);
 
-  /* %723 = linear_grad_weight(%720, %398) layers.2.0.layers.3.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 64, 192, 768, arena + 587464704, arena + 618725376, arena + 589037568);
+  /* %600 = concat(%598, %599) {axis 1} layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 96] */
+  lk_copy_rows(B * 16, 48, arena + 618283008, 48, arena + 617938944, 96);
+  lk_copy_rows(B * 16, 48, arena + 618307584, 48, arena + 617938992, 96);
 
-  /* %724 = reduce_sum(%720) {axes [0], batch} layers.2.0.layers.3.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 587464704,
-      arena + 589185024);
+  /* %601 = transpose(%472) {perm [1, 0]} layers.3.0.layers.2.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[190], arena + 617988096);
 
-  /* %725 = normalize_param_grad(%397, %722) {eps 1e-06} layers.2.0.norm2 : f32[2, 192] */
-  lk_layernorm_param_grad(B * 64, 192, arena + 618332160, arena + 586481664, 1e-06f,
-      arena + 585891840);
+  /* %602 = fused_linear(%600, %601) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 96, 192, arena + 617938944, arena + 617988096, NULL, LK_ACT_NONE, NULL,
+      arena + 618479616);
 
-  /* %726 = index(%725) {axis 0, at 1} layers.2.0.norm2 : f32[192] */
-  lk_copy_rows(1, 192, arena + 585892032, 384, arena + 588490752, 192);
+  /* %603 = linear_grad_weight(%600, %468) layers.3.0.layers.2.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 16, 192, 96, arena + 617938944, arena + 622116864, arena + 619057152);
 
-  /* %727 = index(%725) {axis 0, at 0} layers.2.0.norm2 : f32[192] */
-  lk_copy_rows(1, 192, arena + 585891840, 384, arena + 588490944, 192);
+  /* %604 = reduce_sum(%600) {axes [0], batch} layers.3.0.layers.2.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 617938944,
+      arena + 618714432);
 
-  /* %728 = normalize_grad(%397, %722, %321, %714) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %722 */
-  lk_layernorm_grad(B * 64, 192, arena + 618332160, arena + 586481664, params[123],
-      arena + 619118592, 1e-06f, arena + 586481664);
+  /* %605 = transpose(%469) {perm [1, 0]} layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[188], arena + 617938944);
 
-  /* %729 = mul(%728, %396) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 586481664, (const long[]){12288, 192, 1},
-      inputs[19], (const long[]){1, 0, 0}, arena + 585891840);
+  /* %606 = linear_grad_weight(%597, %468) layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 618184704, arena + 622116864, arena + 619020288);
 
-  /* %730 = transpose(%393) {perm [1, 0]} layers.2.0.layers.3.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[153], arena + 586285056);
+  /* %607 = reduce_sum(%597) {axes [0], batch} layers.3.0.layers.2.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 618184704,
+      arena + 618713664);
 
-  /* %731 = fused_linear(%729, %730) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 585891840, arena + 586285056, NULL, LK_ACT_NONE, NULL,
-      arena + 586874880);
+  /* %608 = fused_linear(%597, %605, %602) {residual} layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192], written over %602 */
+  lk_fused_linear(B * 16, 192, 192, arena + 618184704, arena + 617938944, NULL, LK_ACT_NONE,
+      arena + 618479616, arena + 618479616);
 
-  /* %732 = linear_grad_weight(%729, %392) layers.2.0.layers.3.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 585891840, arena + 617938944, arena + 588398592);
+  /* %609 = normalize_param_grad(%467, %608) {eps 1e-06} layers.3.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 16, 192, arena + 622018560, arena + 618479616, 1e-06f,
+      arena + 617938944);
 
-  /* %733 = reduce_sum(%729) {axes [0], batch} layers.2.0.layers.3.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 585891840,
-      arena + 588491136);
+  /* %610 = index(%609) {axis 0, at 1} layers.3.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 617939136, 384, arena + 617939328, 192);
 
-  /* %734 = sdpa_grad(%386, %390, %391, %731) {heads 4, kv_heads 1} layers.2.0.layers.3.0 : f32[B, 64, 288] */
-  lk_sdpa_grad(B, 64, 64, 4, 1, 48, arena + 617545728, 192, arena + 622854144, 96,
-      arena + 622854192, 96, arena + 586874880, 192, arena + 585891840, 288,
-      arena + 585891840 + 192, 288, arena + 585891840 + 240, 288, 0.14433756f);
+  /* %611 = add(%572, %610) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 619500288, (const long[]){1}, arena + 617939328,
+      (const long[]){1}, arena + 618713856);
 
-  /* %735 = slice(%734) {axis 1, start 0, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 585891840, 288, arena + 586874880, 192);
+  /* %612 = index(%609) {axis 0, at 0} layers.3.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 617938944, 384, arena + 617939328, 192);
 
-  /* %736 = slice(%734) {axis 1, start 192, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48] */
-  lk_copy_rows(B * 64, 48, arena + 585892032, 288, arena + 587268096, 48);
+  /* %613 = add(%573, %612) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 619500480, (const long[]){1}, arena + 617939328,
+      (const long[]){1}, arena + 618714048);
 
-  /* %737 = slice(%734) {axis 1, start 240, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48] */
-  lk_copy_rows(B * 64, 48, arena + 585892080, 288, arena + 587366400, 48);
+  /* %614 = normalize_grad(%467, %608, %414, %590) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %602 */
+  lk_layernorm_grad(B * 16, 192, arena + 622018560, arena + 618479616, params[164],
+      arena + 618086400, 1e-06f, arena + 618479616);
 
-  /* %738 = concat(%736, %737) {axis 1} layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 96] */
-  lk_copy_rows(B * 64, 48, arena + 587268096, 48, arena + 585891840, 96);
-  lk_copy_rows(B * 64, 48, arena + 587366400, 48, arena + 585891888, 96);
+  /* %615 = mul(%614, %466) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 618479616, (const long[]){3072, 192, 1}, inputs[24],
+      (const long[]){1, 0, 0}, arena + 618577920);
 
-  /* %739 = transpose(%387) {perm [1, 0]} layers.2.0.layers.3.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[151], arena + 586088448);
+  /* %616 = transpose(%463) {perm [1, 0]} layers.3.0.layers.1.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[186], arena + 618332160);
 
-  /* %740 = fused_linear(%738, %739) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 96, 192, arena + 585891840, arena + 586088448, NULL, LK_ACT_NONE, NULL,
+  /* %617 = fused_linear(%615, %616) layers.3.0.layers.1.1.fc2 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 618577920, arena + 618332160, NULL, LK_ACT_NONE, NULL,
+      arena + 617938944);
+
+  /* %618 = linear_grad_weight(%615, %462) layers.3.0.layers.1.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 16, 768, 192, arena + 618577920, arena + 617545728, arena + 618332160);
+
+  /* %619 = reduce_sum(%615) {axes [0], batch} layers.3.0.layers.1.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 618577920,
+      arena + 618714240);
+
+  /* %620 = gelu_grad(%461, %617) layers.3.0.layers.1.1 : f32[B, 16, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 617152512, arena + 617938944, arena + 617545728);
+
+  /* %621 = transpose(%459) {perm [1, 0]} layers.3.0.layers.1.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[184], arena + 617152512);
+
+  /* %622 = fused_linear(%620, %621) layers.3.0.layers.1.1.fc1 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 617545728, arena + 617152512, NULL, LK_ACT_NONE, NULL,
+      arena + 617299968);
+
+  /* %623 = linear_grad_weight(%620, %458) layers.3.0.layers.1.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 16, 192, 768, arena + 617545728, arena + 621920256, arena + 617938944);
+
+  /* %624 = reduce_sum(%620) {axes [0], batch} layers.3.0.layers.1.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 617545728,
+      arena + 618326016);
+
+  /* %625 = normalize_param_grad(%457, %622) {eps 1e-06} layers.3.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 16, 192, arena + 621821952, arena + 617299968, 1e-06f,
+      arena + 617152512);
+
+  /* %626 = index(%625) {axis 0, at 1} layers.3.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 617152704, 384, arena + 617152896, 192);
+
+  /* %627 = add(%587, %626) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 618713088, (const long[]){1}, arena + 617152896,
+      (const long[]){1}, arena + 617926656);
+
+  /* %628 = index(%625) {axis 0, at 0} layers.3.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 617152512, 384, arena + 617152896, 192);
+
+  /* %629 = add(%589, %628) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 618713280, (const long[]){1}, arena + 617152896,
+      (const long[]){1}, arena + 617926848);
+
+  /* %630 = normalize_grad(%457, %622, %431, %614) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %622 */
+  lk_layernorm_grad(B * 16, 192, arena + 621821952, arena + 617299968, params[172],
+      arena + 618479616, 1e-06f, arena + 617299968);
+
+  /* %631 = mul(%630, %456) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 617299968, (const long[]){3072, 192, 1}, inputs[23],
+      (const long[]){1, 0, 0}, arena + 617152512);
+
+  /* %632 = transpose(%453) {perm [1, 0]} layers.3.0.layers.1.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[182], arena + 617250816);
+
+  /* %633 = fused_linear(%631, %632) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 617152512, arena + 617250816, NULL, LK_ACT_NONE, NULL,
+      arena + 617398272);
+
+  /* %634 = linear_grad_weight(%631, %452) layers.3.0.layers.1.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 617152512, arena + 621723648, arena + 617889792);
+
+  /* %635 = reduce_sum(%631) {axes [0], batch} layers.3.0.layers.1.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 617152512,
+      arena + 617927040);
+
+  /* %636 = sdpa_grad(%446, %450, %451, %633) {heads 4, kv_heads 1} layers.3.0.layers.1.0 : f32[B, 16, 288] */
+  lk_sdpa_grad(B, 16, 16, 4, 1, 48, arena + 621625344, 192, arena + 623443968, 96,
+      arena + 623444016, 96, arena + 617398272, 192, arena + 617152512, 288,
+      arena + 617152512 + 192, 288, arena + 617152512 + 240, 288, 0.14433756f);
+
+  /* %637 = slice(%636) {axis 1, start 0, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 617152512, 288, arena + 617398272, 192);
+
+  /* %638 = slice(%636) {axis 1, start 192, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48] */
+  lk_copy_rows(B * 16, 48, arena + 617152704, 288, arena + 617496576, 48);
+
+  /* %639 = slice(%636) {axis 1, start 240, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48] */
+  lk_copy_rows(B * 16, 48, arena + 617152752, 288, arena + 617521152, 48);
+
+  /* %640 = concat(%638, %639) {axis 1} layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 96] */
+  lk_copy_rows(B * 16, 48, arena + 617496576, 48, arena + 617152512, 96);
+  lk_copy_rows(B * 16, 48, arena + 617521152, 48, arena + 617152560, 96);
+
+  /* %641 = transpose(%447) {perm [1, 0]} layers.3.0.layers.1.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[180], arena + 617201664);
+
+  /* %642 = fused_linear(%640, %641) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 96, 192, arena + 617152512, arena + 617201664, NULL, LK_ACT_NONE, NULL,
+      arena + 617693184);
+
+  /* %643 = linear_grad_weight(%640, %443) layers.3.0.layers.1.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 16, 192, 96, arena + 617152512, arena + 621527040, arena + 618307584);
+
+  /* %644 = reduce_sum(%640) {axes [0], batch} layers.3.0.layers.1.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 617152512,
+      arena + 617928000);
+
+  /* %645 = transpose(%444) {perm [1, 0]} layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[178], arena + 617152512);
+
+  /* %646 = linear_grad_weight(%637, %443) layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 617398272, arena + 621527040, arena + 618233856);
+
+  /* %647 = reduce_sum(%637) {axes [0], batch} layers.3.0.layers.1.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 617398272,
+      arena + 617927232);
+
+  /* %648 = fused_linear(%637, %645, %642) {residual} layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192], written over %642 */
+  lk_fused_linear(B * 16, 192, 192, arena + 617398272, arena + 617152512, NULL, LK_ACT_NONE,
+      arena + 617693184, arena + 617693184);
+
+  /* %649 = normalize_param_grad(%442, %648) {eps 1e-06} layers.3.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 16, 192, arena + 621428736, arena + 617693184, 1e-06f,
+      arena + 617152512);
+
+  /* %650 = index(%649) {axis 0, at 1} layers.3.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 617152704, 384, arena + 617152896, 192);
+
+  /* %651 = add(%611, %650) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 618713856, (const long[]){1}, arena + 617152896,
+      (const long[]){1}, arena + 617927424);
+
+  /* %652 = index(%649) {axis 0, at 0} layers.3.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 617152512, 384, arena + 617152896, 192);
+
+  /* %653 = add(%613, %652) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 618714048, (const long[]){1}, arena + 617152896,
+      (const long[]){1}, arena + 617927616);
+
+  /* %654 = normalize_grad(%442, %648, %414, %630) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %642 */
+  lk_layernorm_grad(B * 16, 192, arena + 621428736, arena + 617693184, params[164],
+      arena + 617299968, 1e-06f, arena + 617693184);
+
+  /* %655 = mul(%654, %441) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 617693184, (const long[]){3072, 192, 1}, inputs[22],
+      (const long[]){1, 0, 0}, arena + 617791488);
+
+  /* %656 = transpose(%438) {perm [1, 0]} layers.3.0.layers.0.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[176], arena + 617545728);
+
+  /* %657 = fused_linear(%655, %656) layers.3.0.layers.0.1.fc2 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 617791488, arena + 617545728, NULL, LK_ACT_NONE, NULL,
+      arena + 617152512);
+
+  /* %658 = linear_grad_weight(%655, %437) layers.3.0.layers.0.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 16, 768, 192, arena + 617791488, arena + 616759296, arena + 618086400);
+
+  /* %659 = reduce_sum(%655) {axes [0], batch} layers.3.0.layers.0.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 617791488,
+      arena + 617927808);
+
+  /* %660 = gelu_grad(%436, %657) layers.3.0.layers.0.1 : f32[B, 16, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 586678272, arena + 617152512, arena + 616759296);
+
+  /* %661 = transpose(%434) {perm [1, 0]} layers.3.0.layers.0.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[174], arena + 586678272);
+
+  /* %662 = fused_linear(%660, %661) layers.3.0.layers.0.1.fc1 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 616759296, arena + 586678272, NULL, LK_ACT_NONE, NULL,
+      arena + 586825728);
+
+  /* %663 = linear_grad_weight(%660, %433) layers.3.0.layers.0.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 16, 192, 768, arena + 616759296, arena + 621330432, arena + 618479616);
+
+  /* %664 = reduce_sum(%660) {axes [0], batch} layers.3.0.layers.0.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 616759296,
+      arena + 617880576);
+
+  /* %665 = normalize_param_grad(%430, %662) {eps 1e-06} layers.3.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 16, 192, arena + 621232128, arena + 586825728, 1e-06f,
+      arena + 586678272);
+
+  /* %666 = index(%665) {axis 0, at 1} layers.3.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 586678464, 384, arena + 586678656, 192);
+
+  /* %667 = add(%627, %666) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 617926656, (const long[]){1}, arena + 586678656,
+      (const long[]){1}, arena + 617881344);
+
+  /* %668 = index(%665) {axis 0, at 0} layers.3.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 586678272, 384, arena + 586678656, 192);
+
+  /* %669 = add(%629, %668) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 617926848, (const long[]){1}, arena + 586678656,
+      (const long[]){1}, arena + 617881536);
+
+  /* %670 = normalize_grad(%430, %662, %431, %654) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %662 */
+  lk_layernorm_grad(B * 16, 192, arena + 621232128, arena + 586825728, params[172],
+      arena + 617693184, 1e-06f, arena + 586825728);
+
+  /* %671 = mul(%670, %429) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 586825728, (const long[]){3072, 192, 1}, inputs[21],
+      (const long[]){1, 0, 0}, arena + 586678272);
+
+  /* %672 = transpose(%426) {perm [1, 0]} layers.3.0.layers.0.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[170], arena + 586776576);
+
+  /* %673 = fused_linear(%671, %672) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 586678272, arena + 586776576, NULL, LK_ACT_NONE, NULL,
+      arena + 586924032);
+
+  /* %674 = linear_grad_weight(%671, %425) layers.3.0.layers.0.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 586678272, arena + 621133824, arena + 618270720);
+
+  /* %675 = reduce_sum(%671) {axes [0], batch} layers.3.0.layers.0.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 586678272,
+      arena + 617881728);
+
+  /* %676 = sdpa_grad(%419, %423, %424, %673) {heads 4, kv_heads 1} layers.3.0.layers.0.0 : f32[B, 16, 288] */
+  lk_sdpa_grad(B, 16, 16, 4, 1, 48, arena + 621035520, 192, arena + 623394816, 96,
+      arena + 623394864, 96, arena + 586924032, 192, arena + 586678272, 288,
+      arena + 586678272 + 192, 288, arena + 586678272 + 240, 288, 0.14433756f);
+
+  /* %677 = slice(%676) {axis 1, start 0, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 586678272, 288, arena + 586924032, 192);
+
+  /* %678 = slice(%676) {axis 1, start 192, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48] */
+  lk_copy_rows(B * 16, 48, arena + 586678464, 288, arena + 587022336, 48);
+
+  /* %679 = slice(%676) {axis 1, start 240, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48] */
+  lk_copy_rows(B * 16, 48, arena + 586678512, 288, arena + 587046912, 48);
+
+  /* %680 = concat(%678, %679) {axis 1} layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 96] */
+  lk_copy_rows(B * 16, 48, arena + 587022336, 48, arena + 586776576, 96);
+  lk_copy_rows(B * 16, 48, arena + 587046912, 48, arena + 586776624, 96);
+
+  /* %681 = transpose(%420) {perm [1, 0]} layers.3.0.layers.0.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[168], arena + 587022336);
+
+  /* %682 = fused_linear(%680, %681) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 96, 192, arena + 586776576, arena + 587022336, NULL, LK_ACT_NONE, NULL,
+      arena + 586678272);
+
+  /* %683 = linear_grad_weight(%680, %416) layers.3.0.layers.0.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 16, 192, 96, arena + 586776576, arena + 620937216, arena + 619075584);
+
+  /* %684 = reduce_sum(%680) {axes [0], batch} layers.3.0.layers.0.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 586776576,
+      arena + 617883264);
+
+  /* %685 = transpose(%417) {perm [1, 0]} layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[166], arena + 586776576);
+
+  /* %686 = linear_grad_weight(%677, %416) layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 586924032, arena + 620937216, arena + 618627072);
+
+  /* %687 = reduce_sum(%677) {axes [0], batch} layers.3.0.layers.0.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 586924032,
+      arena + 617881920);
+
+  /* %688 = fused_linear(%677, %685, %682) {residual} layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192], written over %682 */
+  lk_fused_linear(B * 16, 192, 192, arena + 586924032, arena + 586776576, NULL, LK_ACT_NONE,
+      arena + 586678272, arena + 586678272);
+
+  /* %689 = normalize_param_grad(%413, %688) {eps 1e-06} layers.3.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 16, 192, arena + 620838912, arena + 586678272, 1e-06f,
+      arena + 586776576);
+
+  /* %690 = index(%689) {axis 0, at 1} layers.3.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 586776768, 384, arena + 586776960, 192);
+
+  /* %691 = add(%651, %690) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 617927424, (const long[]){1}, arena + 586776960,
+      (const long[]){1}, arena + 617882112);
+
+  /* %692 = index(%689) {axis 0, at 0} layers.3.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 586776576, 384, arena + 586776960, 192);
+
+  /* %693 = add(%653, %692) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 617927616, (const long[]){1}, arena + 586776960,
+      (const long[]){1}, arena + 617882304);
+
+  /* %694 = normalize_grad(%413, %688, %414, %670) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %682 */
+  lk_layernorm_grad(B * 16, 192, arena + 620838912, arena + 586678272, params[164],
+      arena + 586825728, 1e-06f, arena + 586678272);
+
+  /* %695 = reduce_sum(%694) {axes [], batch} layers.3.0 : f32[16, 192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 0, 0}, arena + 586678272,
+      arena + 617877504);
+
+  /* %696 = seq2img(%694) {height 4} layers.2.1 : f32[B, 192, 4, 4] */
+  lk_seq2img(B, 16, 192, arena + 586678272, arena + 616759296);
+
+  /* %697 = maxpool_grad(%409, %696) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 8, 8] */
+  lk_maxpool2d_grad(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 587857920, arena + 616759296,
+      arena + 586678272);
+
+  /* %698 = img2seq(%697) layers.2.1 : f32[B, 64, 192] */
+  lk_img2seq(B, 192, 64, arena + 586678272, arena + 587857920);
+
+  /* %699 = normalize_param_grad(%405, %698) {eps 1e-06} layers.2.1.norm : f32[2, 192] */
+  lk_layernorm_param_grad(B * 64, 192, arena + 587464704, arena + 587857920, 1e-06f,
+      arena + 586678272);
+
+  /* %700 = index(%699) {axis 0, at 1} layers.2.1.norm : f32[192] */
+  lk_copy_rows(1, 192, arena + 586678464, 384, arena + 617882496, 192);
+
+  /* %701 = index(%699) {axis 0, at 0} layers.2.1.norm : f32[192] */
+  lk_copy_rows(1, 192, arena + 586678272, 384, arena + 617882688, 192);
+
+  /* %702 = normalize_grad(%405, %698, %406) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192], written over %698 */
+  lk_layernorm_grad(B * 64, 192, arena + 587464704, arena + 587857920, params[161], NULL, 1e-06f,
+      arena + 587857920);
+
+  /* %703 = seq2img(%702) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
+  lk_seq2img(B, 64, 192, arena + 587857920, arena + 586678272);
+
+  /* %704 = conv2d_grad_input(%703, %401) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [8, 8]} layers.2.1.conv : f32[B, 192, 8, 8] */
+  lk_conv2d_grad_input(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 586678272, params[159],
       arena + 587464704);
 
-  /* %741 = linear_grad_weight(%738, %383) layers.2.0.layers.3.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 64, 192, 96, arena + 585891840, arena + 617152512, arena + 588472320);
+  /* %705 = conv2d_grad_weight(%703, %403) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[192, 192, 3, 3] */
+  lk_conv2d_grad_weight(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 586678272,
+      arena + 587071488, arena + 617545728);
 
-  /* %742 = reduce_sum(%738) {axes [0], batch} layers.2.0.layers.3.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 585891840,
-      arena + 588492096);
+  /* %706 = reduce_sum(%703) {axes [1, 2], batch} layers.2.1.conv : f32[192] */
+  lk_reduce_sum(4, (const long[]){B, 192, 8, 8}, (const unsigned char[]){1, 0, 1, 1},
+      arena + 586678272, arena + 617882880);
 
-  /* %743 = transpose(%384) {perm [1, 0]} layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[149], arena + 585891840);
+  /* %707 = img2seq(%704) layers.2.1 : f32[B, 64, 192] */
+  lk_img2seq(B, 192, 64, arena + 587464704, arena + 616759296);
 
-  /* %744 = linear_grad_weight(%735, %383) layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 586874880, arena + 617152512, arena + 588435456);
+  /* %708 = mul(%707, %399) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 616759296, (const long[]){12288, 192, 1},
+      inputs[20], (const long[]){1, 0, 0}, arena + 617152512);
 
-  /* %745 = reduce_sum(%735) {axes [0], batch} layers.2.0.layers.3.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 586874880,
-      arena + 588491328);
+  /* %709 = transpose(%396) {perm [1, 0]} layers.2.0.layers.3.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[157], arena + 618872832);
 
-  /* %746 = fused_linear(%735, %743, %740) {residual} layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192], written over %740 */
-  lk_fused_linear(B * 64, 192, 192, arena + 586874880, arena + 585891840, NULL, LK_ACT_NONE,
-      arena + 587464704, arena + 587464704);
+  /* %710 = fused_linear(%708, %709) layers.2.0.layers.3.1.fc2 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 617152512, arena + 618872832, NULL, LK_ACT_NONE, NULL,
+      arena + 586678272);
 
-  /* %747 = normalize_param_grad(%382, %746) {eps 1e-06} layers.2.0.norm1 : f32[2, 192] */
-  lk_layernorm_param_grad(B * 64, 192, arena + 616759296, arena + 587464704, 1e-06f,
-      arena + 585891840);
+  /* %711 = linear_grad_weight(%708, %395) layers.2.0.layers.3.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 64, 768, 192, arena + 617152512, arena + 585105408, arena + 618872832);
 
-  /* %748 = index(%747) {axis 0, at 1} layers.2.0.norm1 : f32[192] */
-  lk_copy_rows(1, 192, arena + 585892032, 384, arena + 588491520, 192);
+  /* %712 = reduce_sum(%708) {axes [0], batch} layers.2.0.layers.3.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 617152512,
+      arena + 617883072);
 
-  /* %749 = index(%747) {axis 0, at 0} layers.2.0.norm1 : f32[192] */
-  lk_copy_rows(1, 192, arena + 585891840, 384, arena + 588491712, 192);
+  /* %713 = gelu_grad(%394, %710) layers.2.0.layers.3.1 : f32[B, 64, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 583532544, arena + 586678272, arena + 585105408);
 
-  /* %750 = normalize_grad(%382, %746, %304, %728) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %740 */
-  lk_layernorm_grad(B * 64, 192, arena + 616759296, arena + 587464704, params[115],
-      arena + 586481664, 1e-06f, arena + 587464704);
+  /* %714 = transpose(%392) {perm [1, 0]} layers.2.0.layers.3.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[155], arena + 583532544);
 
-  /* %751 = mul(%750, %381) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 587464704, (const long[]){12288, 192, 1},
-      inputs[18], (const long[]){1, 0, 0}, arena + 587857920);
+  /* %715 = fused_linear(%713, %714) layers.2.0.layers.3.1.fc1 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 585105408, arena + 583532544, NULL, LK_ACT_NONE, NULL,
+      arena + 584122368);
 
-  /* %752 = transpose(%378) {perm [1, 0]} layers.2.0.layers.2.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[147], arena + 588251136);
+  /* %716 = linear_grad_weight(%713, %391) layers.2.0.layers.3.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 64, 192, 768, arena + 585105408, arena + 616366080, arena + 586678272);
 
-  /* %753 = fused_linear(%751, %752) layers.2.0.layers.2.1.fc2 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 587857920, arena + 588251136, NULL, LK_ACT_NONE, NULL,
-      arena + 585891840);
+  /* %717 = reduce_sum(%713) {axes [0], batch} layers.2.0.layers.3.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 585105408,
+      arena + 586825728);
 
-  /* %754 = linear_grad_weight(%751, %377) layers.2.0.layers.2.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 64, 768, 192, arena + 587857920, arena + 584318976, arena + 588251136);
+  /* %718 = normalize_param_grad(%390, %715) {eps 1e-06} layers.2.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 64, 192, arena + 615972864, arena + 584122368, 1e-06f,
+      arena + 583532544);
 
-  /* %755 = reduce_sum(%751) {axes [0], batch} layers.2.0.layers.2.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 587857920,
-      arena + 588491904);
+  /* %719 = index(%718) {axis 0, at 1} layers.2.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 583532736, 384, arena + 586131456, 192);
 
-  /* %756 = gelu_grad(%376, %753) layers.2.0.layers.2.1 : f32[B, 64, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 582746112, arena + 585891840, arena + 584318976);
+  /* %720 = index(%718) {axis 0, at 0} layers.2.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 583532544, 384, arena + 586131648, 192);
 
-  /* %757 = transpose(%374) {perm [1, 0]} layers.2.0.layers.2.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[145], arena + 582746112);
+  /* %721 = normalize_grad(%390, %715, %314, %707) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %715 */
+  lk_layernorm_grad(B * 64, 192, arena + 615972864, arena + 584122368, params[123],
+      arena + 616759296, 1e-06f, arena + 584122368);
 
-  /* %758 = fused_linear(%756, %757) layers.2.0.layers.2.1.fc1 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 584318976, arena + 582746112, NULL, LK_ACT_NONE, NULL,
-      arena + 583335936);
+  /* %722 = mul(%721, %389) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 584122368, (const long[]){12288, 192, 1},
+      inputs[19], (const long[]){1, 0, 0}, arena + 583532544);
 
-  /* %759 = linear_grad_weight(%756, %373) layers.2.0.layers.2.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 64, 192, 768, arena + 584318976, arena + 616366080, arena + 585891840);
+  /* %723 = transpose(%386) {perm [1, 0]} layers.2.0.layers.3.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[153], arena + 583925760);
 
-  /* %760 = reduce_sum(%756) {axes [0], batch} layers.2.0.layers.2.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 584318976,
-      arena + 586039296);
+  /* %724 = fused_linear(%722, %723) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 583532544, arena + 583925760, NULL, LK_ACT_NONE, NULL,
+      arena + 584515584);
 
-  /* %761 = normalize_param_grad(%372, %758) {eps 1e-06} layers.2.0.norm2 : f32[2, 192] */
-  lk_layernorm_param_grad(B * 64, 192, arena + 615972864, arena + 583335936, 1e-06f,
-      arena + 582746112);
+  /* %725 = linear_grad_weight(%722, %385) layers.2.0.layers.3.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 583532544, arena + 615579648, arena + 586039296);
 
-  /* %762 = index(%761) {axis 0, at 1} layers.2.0.norm2 : f32[192] */
-  lk_copy_rows(1, 192, arena + 582746304, 384, arena + 582746496, 192);
+  /* %726 = reduce_sum(%722) {axes [0], batch} layers.2.0.layers.3.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 583532544,
+      arena + 586131840);
 
-  /* %763 = add(%726, %762) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 588490752, (const long[]){1}, arena + 582746496,
-      (const long[]){1}, arena + 585345024);
+  /* %727 = sdpa_grad(%379, %383, %384, %724) {heads 4, kv_heads 1} layers.2.0.layers.3.0 : f32[B, 64, 288] */
+  lk_sdpa_grad(B, 64, 64, 4, 1, 48, arena + 615186432, 192, arena + 620494848, 96,
+      arena + 620494896, 96, arena + 584515584, 192, arena + 583532544, 288,
+      arena + 583532544 + 192, 288, arena + 583532544 + 240, 288, 0.14433756f);
 
-  /* %764 = index(%761) {axis 0, at 0} layers.2.0.norm2 : f32[192] */
-  lk_copy_rows(1, 192, arena + 582746112, 384, arena + 582746496, 192);
+  /* %728 = slice(%727) {axis 1, start 0, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 583532544, 288, arena + 584515584, 192);
 
-  /* %765 = add(%727, %764) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 588490944, (const long[]){1}, arena + 582746496,
-      (const long[]){1}, arena + 585345216);
+  /* %729 = slice(%727) {axis 1, start 192, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48] */
+  lk_copy_rows(B * 64, 48, arena + 583532736, 288, arena + 584908800, 48);
 
-  /* %766 = normalize_grad(%372, %758, %321, %750) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %758 */
-  lk_layernorm_grad(B * 64, 192, arena + 615972864, arena + 583335936, params[123],
-      arena + 587464704, 1e-06f, arena + 583335936);
+  /* %730 = slice(%727) {axis 1, start 240, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48] */
+  lk_copy_rows(B * 64, 48, arena + 583532784, 288, arena + 585007104, 48);
 
-  /* %767 = mul(%766, %371) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 583335936, (const long[]){12288, 192, 1},
-      inputs[17], (const long[]){1, 0, 0}, arena + 582746112);
+  /* %731 = concat(%729, %730) {axis 1} layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 96] */
+  lk_copy_rows(B * 64, 48, arena + 584908800, 48, arena + 583532544, 96);
+  lk_copy_rows(B * 64, 48, arena + 585007104, 48, arena + 583532592, 96);
 
-  /* %768 = transpose(%368) {perm [1, 0]} layers.2.0.layers.2.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[143], arena + 583139328);
+  /* %732 = transpose(%380) {perm [1, 0]} layers.2.0.layers.3.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[151], arena + 583729152);
 
-  /* %769 = fused_linear(%767, %768) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 582746112, arena + 583139328, NULL, LK_ACT_NONE, NULL,
-      arena + 583729152);
+  /* %733 = fused_linear(%731, %732) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 96, 192, arena + 583532544, arena + 583729152, NULL, LK_ACT_NONE, NULL,
+      arena + 585105408);
 
-  /* %770 = linear_grad_weight(%767, %367) layers.2.0.layers.2.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 582746112, arena + 615579648, arena + 585252864);
+  /* %734 = linear_grad_weight(%731, %376) layers.2.0.layers.3.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 64, 192, 96, arena + 583532544, arena + 614793216, arena + 586113024);
 
-  /* %771 = reduce_sum(%767) {axes [0], batch} layers.2.0.layers.2.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 582746112,
-      arena + 585345408);
+  /* %735 = reduce_sum(%731) {axes [0], batch} layers.2.0.layers.3.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 583532544,
+      arena + 586132800);
 
-  /* %772 = sdpa_grad(%361, %365, %366, %769) {heads 4, kv_heads 1} layers.2.0.layers.2.0 : f32[B, 64, 288] */
-  lk_sdpa_grad(B, 64, 64, 4, 1, 48, arena + 615186432, 192, arena + 622657536, 96,
-      arena + 622657584, 96, arena + 583729152, 192, arena + 582746112, 288,
-      arena + 582746112 + 192, 288, arena + 582746112 + 240, 288, 0.14433756f);
+  /* %736 = transpose(%377) {perm [1, 0]} layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[149], arena + 583532544);
 
-  /* %773 = slice(%772) {axis 1, start 0, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 582746112, 288, arena + 583729152, 192);
+  /* %737 = linear_grad_weight(%728, %376) layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 584515584, arena + 614793216, arena + 586076160);
 
-  /* %774 = slice(%772) {axis 1, start 192, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48] */
-  lk_copy_rows(B * 64, 48, arena + 582746304, 288, arena + 584122368, 48);
+  /* %738 = reduce_sum(%728) {axes [0], batch} layers.2.0.layers.3.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 584515584,
+      arena + 586132032);
 
-  /* %775 = slice(%772) {axis 1, start 240, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48] */
-  lk_copy_rows(B * 64, 48, arena + 582746352, 288, arena + 584220672, 48);
+  /* %739 = fused_linear(%728, %736, %733) {residual} layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192], written over %733 */
+  lk_fused_linear(B * 64, 192, 192, arena + 584515584, arena + 583532544, NULL, LK_ACT_NONE,
+      arena + 585105408, arena + 585105408);
 
-  /* %776 = concat(%774, %775) {axis 1} layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 96] */
-  lk_copy_rows(B * 64, 48, arena + 584122368, 48, arena + 582746112, 96);
-  lk_copy_rows(B * 64, 48, arena + 584220672, 48, arena + 582746160, 96);
+  /* %740 = normalize_param_grad(%375, %739) {eps 1e-06} layers.2.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 64, 192, arena + 614400000, arena + 585105408, 1e-06f,
+      arena + 583532544);
 
-  /* %777 = transpose(%362) {perm [1, 0]} layers.2.0.layers.2.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[141], arena + 582942720);
+  /* %741 = index(%740) {axis 0, at 1} layers.2.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 583532736, 384, arena + 586132224, 192);
 
-  /* %778 = fused_linear(%776, %777) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 96, 192, arena + 582746112, arena + 582942720, NULL, LK_ACT_NONE, NULL,
-      arena + 584318976);
+  /* %742 = index(%740) {axis 0, at 0} layers.2.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 583532544, 384, arena + 586132416, 192);
 
-  /* %779 = linear_grad_weight(%776, %358) layers.2.0.layers.2.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 64, 192, 96, arena + 582746112, arena + 614793216, arena + 585326592);
+  /* %743 = normalize_grad(%375, %739, %297, %721) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %733 */
+  lk_layernorm_grad(B * 64, 192, arena + 614400000, arena + 585105408, params[115],
+      arena + 584122368, 1e-06f, arena + 585105408);
 
-  /* %780 = reduce_sum(%776) {axes [0], batch} layers.2.0.layers.2.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 582746112,
-      arena + 585346368);
+  /* %744 = mul(%743, %374) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 585105408, (const long[]){12288, 192, 1},
+      inputs[18], (const long[]){1, 0, 0}, arena + 585498624);
 
-  /* %781 = transpose(%359) {perm [1, 0]} layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[139], arena + 582746112);
+  /* %745 = transpose(%371) {perm [1, 0]} layers.2.0.layers.2.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[147], arena + 585891840);
 
-  /* %782 = linear_grad_weight(%773, %358) layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 583729152, arena + 614793216, arena + 585289728);
+  /* %746 = fused_linear(%744, %745) layers.2.0.layers.2.1.fc2 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 585498624, arena + 585891840, NULL, LK_ACT_NONE, NULL,
+      arena + 583532544);
 
-  /* %783 = reduce_sum(%773) {axes [0], batch} layers.2.0.layers.2.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 583729152,
-      arena + 585345600);
+  /* %747 = linear_grad_weight(%744, %370) layers.2.0.layers.2.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 64, 768, 192, arena + 585498624, arena + 581959680, arena + 585891840);
 
-  /* %784 = fused_linear(%773, %781, %778) {residual} layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192], written over %778 */
-  lk_fused_linear(B * 64, 192, 192, arena + 583729152, arena + 582746112, NULL, LK_ACT_NONE,
-      arena + 584318976, arena + 584318976);
+  /* %748 = reduce_sum(%744) {axes [0], batch} layers.2.0.layers.2.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 585498624,
+      arena + 586132608);
 
-  /* %785 = normalize_param_grad(%357, %784) {eps 1e-06} layers.2.0.norm1 : f32[2, 192] */
-  lk_layernorm_param_grad(B * 64, 192, arena + 614400000, arena + 584318976, 1e-06f,
-      arena + 582746112);
+  /* %749 = gelu_grad(%369, %746) layers.2.0.layers.2.1 : f32[B, 64, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 580386816, arena + 583532544, arena + 581959680);
 
-  /* %786 = index(%785) {axis 0, at 1} layers.2.0.norm1 : f32[192] */
-  lk_copy_rows(1, 192, arena + 582746304, 384, arena + 582746496, 192);
+  /* %750 = transpose(%367) {perm [1, 0]} layers.2.0.layers.2.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[145], arena + 580386816);
 
-  /* %787 = add(%748, %786) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 588491520, (const long[]){1}, arena + 582746496,
-      (const long[]){1}, arena + 585345792);
+  /* %751 = fused_linear(%749, %750) layers.2.0.layers.2.1.fc1 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 581959680, arena + 580386816, NULL, LK_ACT_NONE, NULL,
+      arena + 580976640);
 
-  /* %788 = index(%785) {axis 0, at 0} layers.2.0.norm1 : f32[192] */
-  lk_copy_rows(1, 192, arena + 582746112, 384, arena + 582746496, 192);
+  /* %752 = linear_grad_weight(%749, %366) layers.2.0.layers.2.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 64, 192, 768, arena + 581959680, arena + 614006784, arena + 583532544);
 
-  /* %789 = add(%749, %788) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 588491712, (const long[]){1}, arena + 582746496,
-      (const long[]){1}, arena + 585345984);
+  /* %753 = reduce_sum(%749) {axes [0], batch} layers.2.0.layers.2.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 581959680,
+      arena + 583680000);
 
-  /* %790 = normalize_grad(%357, %784, %304, %766) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %778 */
-  lk_layernorm_grad(B * 64, 192, arena + 614400000, arena + 584318976, params[115],
-      arena + 583335936, 1e-06f, arena + 584318976);
+  /* %754 = normalize_param_grad(%365, %751) {eps 1e-06} layers.2.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 64, 192, arena + 613613568, arena + 580976640, 1e-06f,
+      arena + 580386816);
 
-  /* %791 = mul(%790, %356) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 584318976, (const long[]){12288, 192, 1},
-      inputs[16], (const long[]){1, 0, 0}, arena + 584712192);
+  /* %755 = index(%754) {axis 0, at 1} layers.2.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 580387008, 384, arena + 580387200, 192);
 
-  /* %792 = transpose(%353) {perm [1, 0]} layers.2.0.layers.1.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[137], arena + 585105408);
+  /* %756 = add(%719, %755) layers.2.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 586131456, (const long[]){1}, arena + 580387200,
+      (const long[]){1}, arena + 582985728);
 
-  /* %793 = fused_linear(%791, %792) layers.2.0.layers.1.1.fc2 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 584712192, arena + 585105408, NULL, LK_ACT_NONE, NULL,
-      arena + 582746112);
+  /* %757 = index(%754) {axis 0, at 0} layers.2.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 580386816, 384, arena + 580387200, 192);
 
-  /* %794 = linear_grad_weight(%791, %352) layers.2.0.layers.1.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 64, 768, 192, arena + 584712192, arena + 581173248, arena + 585105408);
+  /* %758 = add(%720, %757) layers.2.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 586131648, (const long[]){1}, arena + 580387200,
+      (const long[]){1}, arena + 582985920);
 
-  /* %795 = reduce_sum(%791) {axes [0], batch} layers.2.0.layers.1.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 584712192,
-      arena + 585346176);
+  /* %759 = normalize_grad(%365, %751, %314, %743) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %751 */
+  lk_layernorm_grad(B * 64, 192, arena + 613613568, arena + 580976640, params[123],
+      arena + 585105408, 1e-06f, arena + 580976640);
 
-  /* %796 = gelu_grad(%351, %793) layers.2.0.layers.1.1 : f32[B, 64, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 579600384, arena + 582746112, arena + 581173248);
+  /* %760 = mul(%759, %364) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 580976640, (const long[]){12288, 192, 1},
+      inputs[17], (const long[]){1, 0, 0}, arena + 580386816);
 
-  /* %797 = transpose(%349) {perm [1, 0]} layers.2.0.layers.1.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[135], arena + 579600384);
+  /* %761 = transpose(%361) {perm [1, 0]} layers.2.0.layers.2.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[143], arena + 580780032);
 
-  /* %798 = fused_linear(%796, %797) layers.2.0.layers.1.1.fc1 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 581173248, arena + 579600384, NULL, LK_ACT_NONE, NULL,
-      arena + 580190208);
+  /* %762 = fused_linear(%760, %761) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 580386816, arena + 580780032, NULL, LK_ACT_NONE, NULL,
+      arena + 581369856);
 
-  /* %799 = linear_grad_weight(%796, %348) layers.2.0.layers.1.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 64, 192, 768, arena + 581173248, arena + 614006784, arena + 582746112);
+  /* %763 = linear_grad_weight(%760, %360) layers.2.0.layers.2.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 580386816, arena + 613220352, arena + 582893568);
 
-  /* %800 = reduce_sum(%796) {axes [0], batch} layers.2.0.layers.1.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 581173248,
-      arena + 582893568);
+  /* %764 = reduce_sum(%760) {axes [0], batch} layers.2.0.layers.2.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 580386816,
+      arena + 582986112);
 
-  /* %801 = normalize_param_grad(%347, %798) {eps 1e-06} layers.2.0.norm2 : f32[2, 192] */
-  lk_layernorm_param_grad(B * 64, 192, arena + 613613568, arena + 580190208, 1e-06f,
-      arena + 579600384);
+  /* %765 = sdpa_grad(%354, %358, %359, %762) {heads 4, kv_heads 1} layers.2.0.layers.2.0 : f32[B, 64, 288] */
+  lk_sdpa_grad(B, 64, 64, 4, 1, 48, arena + 612827136, 192, arena + 620298240, 96,
+      arena + 620298288, 96, arena + 581369856, 192, arena + 580386816, 288,
+      arena + 580386816 + 192, 288, arena + 580386816 + 240, 288, 0.14433756f);
 
-  /* %802 = index(%801) {axis 0, at 1} layers.2.0.norm2 : f32[192] */
-  lk_copy_rows(1, 192, arena + 579600576, 384, arena + 579600768, 192);
+  /* %766 = slice(%765) {axis 1, start 0, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 580386816, 288, arena + 581369856, 192);
 
-  /* %803 = add(%763, %802) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 585345024, (const long[]){1}, arena + 579600768,
-      (const long[]){1}, arena + 582199296);
+  /* %767 = slice(%765) {axis 1, start 192, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48] */
+  lk_copy_rows(B * 64, 48, arena + 580387008, 288, arena + 581763072, 48);
 
-  /* %804 = index(%801) {axis 0, at 0} layers.2.0.norm2 : f32[192] */
-  lk_copy_rows(1, 192, arena + 579600384, 384, arena + 579600768, 192);
+  /* %768 = slice(%765) {axis 1, start 240, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48] */
+  lk_copy_rows(B * 64, 48, arena + 580387056, 288, arena + 581861376, 48);
 
-  /* %805 = add(%765, %804) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 585345216, (const long[]){1}, arena + 579600768,
-      (const long[]){1}, arena + 582199488);
+  /* %769 = concat(%767, %768) {axis 1} layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 96] */
+  lk_copy_rows(B * 64, 48, arena + 581763072, 48, arena + 580386816, 96);
+  lk_copy_rows(B * 64, 48, arena + 581861376, 48, arena + 580386864, 96);
 
-  /* %806 = normalize_grad(%347, %798, %321, %790) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %798 */
-  lk_layernorm_grad(B * 64, 192, arena + 613613568, arena + 580190208, params[123],
-      arena + 584318976, 1e-06f, arena + 580190208);
+  /* %770 = transpose(%355) {perm [1, 0]} layers.2.0.layers.2.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[141], arena + 580583424);
 
-  /* %807 = mul(%806, %346) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 580190208, (const long[]){12288, 192, 1},
-      inputs[15], (const long[]){1, 0, 0}, arena + 579600384);
+  /* %771 = fused_linear(%769, %770) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 96, 192, arena + 580386816, arena + 580583424, NULL, LK_ACT_NONE, NULL,
+      arena + 581959680);
 
-  /* %808 = transpose(%343) {perm [1, 0]} layers.2.0.layers.1.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[133], arena + 579993600);
+  /* %772 = linear_grad_weight(%769, %351) layers.2.0.layers.2.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 64, 192, 96, arena + 580386816, arena + 612433920, arena + 582967296);
 
-  /* %809 = fused_linear(%807, %808) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 579600384, arena + 579993600, NULL, LK_ACT_NONE, NULL,
-      arena + 580583424);
+  /* %773 = reduce_sum(%769) {axes [0], batch} layers.2.0.layers.2.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 580386816,
+      arena + 582987072);
 
-  /* %810 = linear_grad_weight(%807, %342) layers.2.0.layers.1.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 579600384, arena + 613220352, arena + 582107136);
+  /* %774 = transpose(%352) {perm [1, 0]} layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[139], arena + 580386816);
 
-  /* %811 = reduce_sum(%807) {axes [0], batch} layers.2.0.layers.1.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 579600384,
-      arena + 582199680);
+  /* %775 = linear_grad_weight(%766, %351) layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 581369856, arena + 612433920, arena + 582930432);
 
-  /* %812 = sdpa_grad(%336, %340, %341, %809) {heads 4, kv_heads 1} layers.2.0.layers.1.0 : f32[B, 64, 288] */
-  lk_sdpa_grad(B, 64, 64, 4, 1, 48, arena + 612827136, 192, arena + 622460928, 96,
-      arena + 622460976, 96, arena + 580583424, 192, arena + 579600384, 288,
-      arena + 579600384 + 192, 288, arena + 579600384 + 240, 288, 0.14433756f);
+  /* %776 = reduce_sum(%766) {axes [0], batch} layers.2.0.layers.2.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 581369856,
+      arena + 582986304);
 
-  /* %813 = slice(%812) {axis 1, start 0, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 579600384, 288, arena + 580583424, 192);
+  /* %777 = fused_linear(%766, %774, %771) {residual} layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192], written over %771 */
+  lk_fused_linear(B * 64, 192, 192, arena + 581369856, arena + 580386816, NULL, LK_ACT_NONE,
+      arena + 581959680, arena + 581959680);
 
-  /* %814 = slice(%812) {axis 1, start 192, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48] */
-  lk_copy_rows(B * 64, 48, arena + 579600576, 288, arena + 580976640, 48);
+  /* %778 = normalize_param_grad(%350, %777) {eps 1e-06} layers.2.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 64, 192, arena + 612040704, arena + 581959680, 1e-06f,
+      arena + 580386816);
 
-  /* %815 = slice(%812) {axis 1, start 240, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48] */
-  lk_copy_rows(B * 64, 48, arena + 579600624, 288, arena + 581074944, 48);
+  /* %779 = index(%778) {axis 0, at 1} layers.2.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 580387008, 384, arena + 580387200, 192);
 
-  /* %816 = concat(%814, %815) {axis 1} layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 96] */
-  lk_copy_rows(B * 64, 48, arena + 580976640, 48, arena + 579600384, 96);
-  lk_copy_rows(B * 64, 48, arena + 581074944, 48, arena + 579600432, 96);
+  /* %780 = add(%741, %779) layers.2.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 586132224, (const long[]){1}, arena + 580387200,
+      (const long[]){1}, arena + 582986496);
 
-  /* %817 = transpose(%337) {perm [1, 0]} layers.2.0.layers.1.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[131], arena + 579796992);
+  /* %781 = index(%778) {axis 0, at 0} layers.2.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 580386816, 384, arena + 580387200, 192);
 
-  /* %818 = fused_linear(%816, %817) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 96, 192, arena + 579600384, arena + 579796992, NULL, LK_ACT_NONE, NULL,
-      arena + 581173248);
+  /* %782 = add(%742, %781) layers.2.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 586132416, (const long[]){1}, arena + 580387200,
+      (const long[]){1}, arena + 582986688);
 
-  /* %819 = linear_grad_weight(%816, %333) layers.2.0.layers.1.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 64, 192, 96, arena + 579600384, arena + 612433920, arena + 582180864);
+  /* %783 = normalize_grad(%350, %777, %297, %759) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %771 */
+  lk_layernorm_grad(B * 64, 192, arena + 612040704, arena + 581959680, params[115],
+      arena + 580976640, 1e-06f, arena + 581959680);
 
-  /* %820 = reduce_sum(%816) {axes [0], batch} layers.2.0.layers.1.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 579600384,
-      arena + 582200640);
+  /* %784 = mul(%783, %349) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 581959680, (const long[]){12288, 192, 1},
+      inputs[16], (const long[]){1, 0, 0}, arena + 582352896);
 
-  /* %821 = transpose(%334) {perm [1, 0]} layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[129], arena + 579600384);
+  /* %785 = transpose(%346) {perm [1, 0]} layers.2.0.layers.1.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[137], arena + 582746112);
 
-  /* %822 = linear_grad_weight(%813, %333) layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 580583424, arena + 612433920, arena + 582144000);
+  /* %786 = fused_linear(%784, %785) layers.2.0.layers.1.1.fc2 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 582352896, arena + 582746112, NULL, LK_ACT_NONE, NULL,
+      arena + 580386816);
 
-  /* %823 = reduce_sum(%813) {axes [0], batch} layers.2.0.layers.1.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 580583424,
-      arena + 582199872);
+  /* %787 = linear_grad_weight(%784, %345) layers.2.0.layers.1.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 64, 768, 192, arena + 582352896, arena + 578813952, arena + 582746112);
 
-  /* %824 = fused_linear(%813, %821, %818) {residual} layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192], written over %818 */
-  lk_fused_linear(B * 64, 192, 192, arena + 580583424, arena + 579600384, NULL, LK_ACT_NONE,
-      arena + 581173248, arena + 581173248);
+  /* %788 = reduce_sum(%784) {axes [0], batch} layers.2.0.layers.1.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 582352896,
+      arena + 582986880);
 
-  /* %825 = normalize_param_grad(%332, %824) {eps 1e-06} layers.2.0.norm1 : f32[2, 192] */
-  lk_layernorm_param_grad(B * 64, 192, arena + 612040704, arena + 581173248, 1e-06f,
-      arena + 579600384);
+  /* %789 = gelu_grad(%344, %786) layers.2.0.layers.1.1 : f32[B, 64, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 577241088, arena + 580386816, arena + 578813952);
 
-  /* %826 = index(%825) {axis 0, at 1} layers.2.0.norm1 : f32[192] */
-  lk_copy_rows(1, 192, arena + 579600576, 384, arena + 579600768, 192);
+  /* %790 = transpose(%342) {perm [1, 0]} layers.2.0.layers.1.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[135], arena + 577241088);
 
-  /* %827 = add(%787, %826) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 585345792, (const long[]){1}, arena + 579600768,
-      (const long[]){1}, arena + 582200064);
+  /* %791 = fused_linear(%789, %790) layers.2.0.layers.1.1.fc1 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 578813952, arena + 577241088, NULL, LK_ACT_NONE, NULL,
+      arena + 577830912);
 
-  /* %828 = index(%825) {axis 0, at 0} layers.2.0.norm1 : f32[192] */
-  lk_copy_rows(1, 192, arena + 579600384, 384, arena + 579600768, 192);
+  /* %792 = linear_grad_weight(%789, %341) layers.2.0.layers.1.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 64, 192, 768, arena + 578813952, arena + 611647488, arena + 580386816);
 
-  /* %829 = add(%789, %828) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 585345984, (const long[]){1}, arena + 579600768,
-      (const long[]){1}, arena + 582200256);
+  /* %793 = reduce_sum(%789) {axes [0], batch} layers.2.0.layers.1.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 578813952,
+      arena + 580534272);
 
-  /* %830 = normalize_grad(%332, %824, %304, %806) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %818 */
-  lk_layernorm_grad(B * 64, 192, arena + 612040704, arena + 581173248, params[115],
-      arena + 580190208, 1e-06f, arena + 581173248);
+  /* %794 = normalize_param_grad(%340, %791) {eps 1e-06} layers.2.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 64, 192, arena + 611254272, arena + 577830912, 1e-06f,
+      arena + 577241088);
 
-  /* %831 = mul(%830, %331) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 581173248, (const long[]){12288, 192, 1},
-      inputs[14], (const long[]){1, 0, 0}, arena + 581566464);
+  /* %795 = index(%794) {axis 0, at 1} layers.2.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 577241280, 384, arena + 577241472, 192);
 
-  /* %832 = transpose(%328) {perm [1, 0]} layers.2.0.layers.0.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[127], arena + 581959680);
+  /* %796 = add(%756, %795) layers.2.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 582985728, (const long[]){1}, arena + 577241472,
+      (const long[]){1}, arena + 579840000);
 
-  /* %833 = fused_linear(%831, %832) layers.2.0.layers.0.1.fc2 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 581566464, arena + 581959680, NULL, LK_ACT_NONE, NULL,
-      arena + 579600384);
+  /* %797 = index(%794) {axis 0, at 0} layers.2.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 577241088, 384, arena + 577241472, 192);
 
-  /* %834 = linear_grad_weight(%831, %327) layers.2.0.layers.0.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 64, 768, 192, arena + 581566464, arena + 578027520, arena + 581959680);
+  /* %798 = add(%758, %797) layers.2.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 582985920, (const long[]){1}, arena + 577241472,
+      (const long[]){1}, arena + 579840192);
 
-  /* %835 = reduce_sum(%831) {axes [0], batch} layers.2.0.layers.0.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 581566464,
-      arena + 582200448);
+  /* %799 = normalize_grad(%340, %791, %314, %783) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %791 */
+  lk_layernorm_grad(B * 64, 192, arena + 611254272, arena + 577830912, params[123],
+      arena + 581959680, 1e-06f, arena + 577830912);
 
-  /* %836 = gelu_grad(%326, %833) layers.2.0.layers.0.1 : f32[B, 64, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 528482304, arena + 579600384, arena + 578027520);
+  /* %800 = mul(%799, %339) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 577830912, (const long[]){12288, 192, 1},
+      inputs[15], (const long[]){1, 0, 0}, arena + 577241088);
 
-  /* %837 = transpose(%324) {perm [1, 0]} layers.2.0.layers.0.1.fc1 : f32[192, 768] */
+  /* %801 = transpose(%336) {perm [1, 0]} layers.2.0.layers.1.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[133], arena + 577634304);
+
+  /* %802 = fused_linear(%800, %801) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 577241088, arena + 577634304, NULL, LK_ACT_NONE, NULL,
+      arena + 578224128);
+
+  /* %803 = linear_grad_weight(%800, %335) layers.2.0.layers.1.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 577241088, arena + 610861056, arena + 579747840);
+
+  /* %804 = reduce_sum(%800) {axes [0], batch} layers.2.0.layers.1.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 577241088,
+      arena + 579840384);
+
+  /* %805 = sdpa_grad(%329, %333, %334, %802) {heads 4, kv_heads 1} layers.2.0.layers.1.0 : f32[B, 64, 288] */
+  lk_sdpa_grad(B, 64, 64, 4, 1, 48, arena + 610467840, 192, arena + 620101632, 96,
+      arena + 620101680, 96, arena + 578224128, 192, arena + 577241088, 288,
+      arena + 577241088 + 192, 288, arena + 577241088 + 240, 288, 0.14433756f);
+
+  /* %806 = slice(%805) {axis 1, start 0, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 577241088, 288, arena + 578224128, 192);
+
+  /* %807 = slice(%805) {axis 1, start 192, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48] */
+  lk_copy_rows(B * 64, 48, arena + 577241280, 288, arena + 578617344, 48);
+
+  /* %808 = slice(%805) {axis 1, start 240, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48] */
+  lk_copy_rows(B * 64, 48, arena + 577241328, 288, arena + 578715648, 48);
+
+  /* %809 = concat(%807, %808) {axis 1} layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 96] */
+  lk_copy_rows(B * 64, 48, arena + 578617344, 48, arena + 577241088, 96);
+  lk_copy_rows(B * 64, 48, arena + 578715648, 48, arena + 577241136, 96);
+
+  /* %810 = transpose(%330) {perm [1, 0]} layers.2.0.layers.1.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[131], arena + 577437696);
+
+  /* %811 = fused_linear(%809, %810) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 96, 192, arena + 577241088, arena + 577437696, NULL, LK_ACT_NONE, NULL,
+      arena + 578813952);
+
+  /* %812 = linear_grad_weight(%809, %326) layers.2.0.layers.1.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 64, 192, 96, arena + 577241088, arena + 610074624, arena + 579821568);
+
+  /* %813 = reduce_sum(%809) {axes [0], batch} layers.2.0.layers.1.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 577241088,
+      arena + 579841344);
+
+  /* %814 = transpose(%327) {perm [1, 0]} layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[129], arena + 577241088);
+
+  /* %815 = linear_grad_weight(%806, %326) layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 578224128, arena + 610074624, arena + 579784704);
+
+  /* %816 = reduce_sum(%806) {axes [0], batch} layers.2.0.layers.1.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 578224128,
+      arena + 579840576);
+
+  /* %817 = fused_linear(%806, %814, %811) {residual} layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192], written over %811 */
+  lk_fused_linear(B * 64, 192, 192, arena + 578224128, arena + 577241088, NULL, LK_ACT_NONE,
+      arena + 578813952, arena + 578813952);
+
+  /* %818 = normalize_param_grad(%325, %817) {eps 1e-06} layers.2.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 64, 192, arena + 609681408, arena + 578813952, 1e-06f,
+      arena + 577241088);
+
+  /* %819 = index(%818) {axis 0, at 1} layers.2.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 577241280, 384, arena + 577241472, 192);
+
+  /* %820 = add(%780, %819) layers.2.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 582986496, (const long[]){1}, arena + 577241472,
+      (const long[]){1}, arena + 579840768);
+
+  /* %821 = index(%818) {axis 0, at 0} layers.2.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 577241088, 384, arena + 577241472, 192);
+
+  /* %822 = add(%782, %821) layers.2.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 582986688, (const long[]){1}, arena + 577241472,
+      (const long[]){1}, arena + 579840960);
+
+  /* %823 = normalize_grad(%325, %817, %297, %799) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %811 */
+  lk_layernorm_grad(B * 64, 192, arena + 609681408, arena + 578813952, params[115],
+      arena + 577830912, 1e-06f, arena + 578813952);
+
+  /* %824 = mul(%823, %324) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 578813952, (const long[]){12288, 192, 1},
+      inputs[14], (const long[]){1, 0, 0}, arena + 579207168);
+
+  /* %825 = transpose(%321) {perm [1, 0]} layers.2.0.layers.0.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[127], arena + 579600384);
+
+  /* %826 = fused_linear(%824, %825) layers.2.0.layers.0.1.fc2 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 579207168, arena + 579600384, NULL, LK_ACT_NONE, NULL,
+      arena + 577241088);
+
+  /* %827 = linear_grad_weight(%824, %320) layers.2.0.layers.0.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 64, 768, 192, arena + 579207168, arena + 575668224, arena + 579600384);
+
+  /* %828 = reduce_sum(%824) {axes [0], batch} layers.2.0.layers.0.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 579207168,
+      arena + 579841152);
+
+  /* %829 = gelu_grad(%319, %826) layers.2.0.layers.0.1 : f32[B, 64, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 528482304, arena + 577241088, arena + 575668224);
+
+  /* %830 = transpose(%317) {perm [1, 0]} layers.2.0.layers.0.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[125], arena + 528482304);
 
-  /* %838 = fused_linear(%836, %837) layers.2.0.layers.0.1.fc1 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 578027520, arena + 528482304, NULL, LK_ACT_NONE, NULL,
+  /* %831 = fused_linear(%829, %830) layers.2.0.layers.0.1.fc1 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 575668224, arena + 528482304, NULL, LK_ACT_NONE, NULL,
       arena + 529072128);
 
-  /* %839 = linear_grad_weight(%836, %323) layers.2.0.layers.0.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 64, 192, 768, arena + 578027520, arena + 611647488, arena + 581566464);
+  /* %832 = linear_grad_weight(%829, %316) layers.2.0.layers.0.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 64, 192, 768, arena + 575668224, arena + 609288192, arena + 579207168);
 
-  /* %840 = reduce_sum(%836) {axes [0], batch} layers.2.0.layers.0.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 578027520,
-      arena + 581910528);
+  /* %833 = reduce_sum(%829) {axes [0], batch} layers.2.0.layers.0.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 575668224,
+      arena + 579551232);
 
-  /* %841 = normalize_param_grad(%320, %838) {eps 1e-06} layers.2.0.norm2 : f32[2, 192] */
-  lk_layernorm_param_grad(B * 64, 192, arena + 611254272, arena + 529072128, 1e-06f,
+  /* %834 = normalize_param_grad(%313, %831) {eps 1e-06} layers.2.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 64, 192, arena + 608894976, arena + 529072128, 1e-06f,
       arena + 528482304);
 
-  /* %842 = index(%841) {axis 0, at 1} layers.2.0.norm2 : f32[192] */
+  /* %835 = index(%834) {axis 0, at 1} layers.2.0.norm2 : f32[192] */
   lk_copy_rows(1, 192, arena + 528482496, 384, arena + 528482688, 192);
 
-  /* %843 = add(%803, %842) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 582199296, (const long[]){1}, arena + 528482688,
-      (const long[]){1}, arena + 581911296);
+  /* %836 = add(%796, %835) layers.2.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 579840000, (const long[]){1}, arena + 528482688,
+      (const long[]){1}, arena + 579552000);
 
-  /* %844 = index(%841) {axis 0, at 0} layers.2.0.norm2 : f32[192] */
+  /* %837 = index(%834) {axis 0, at 0} layers.2.0.norm2 : f32[192] */
   lk_copy_rows(1, 192, arena + 528482304, 384, arena + 528482688, 192);
 
-  /* %845 = add(%805, %844) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 582199488, (const long[]){1}, arena + 528482688,
-      (const long[]){1}, arena + 581911488);
+  /* %838 = add(%798, %837) layers.2.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 579840192, (const long[]){1}, arena + 528482688,
+      (const long[]){1}, arena + 579552192);
 
-  /* %846 = normalize_grad(%320, %838, %321, %830) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %838 */
-  lk_layernorm_grad(B * 64, 192, arena + 611254272, arena + 529072128, params[123],
-      arena + 581173248, 1e-06f, arena + 529072128);
+  /* %839 = normalize_grad(%313, %831, %314, %823) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %831 */
+  lk_layernorm_grad(B * 64, 192, arena + 608894976, arena + 529072128, params[123],
+      arena + 578813952, 1e-06f, arena + 529072128);
 
-  /* %847 = mul(%846, %319) layers.2.0 : f32[B, 64, 192] */
+  /* %840 = mul(%839, %312) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 529072128, (const long[]){12288, 192, 1},
       inputs[13], (const long[]){1, 0, 0}, arena + 528482304);
 
-  /* %848 = transpose(%316) {perm [1, 0]} layers.2.0.layers.0.0.proj : f32[192, 192] */
+  /* %841 = transpose(%309) {perm [1, 0]} layers.2.0.layers.0.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[121], arena + 528875520);
 
-  /* %849 = fused_linear(%847, %848) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
+  /* %842 = fused_linear(%840, %841) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 528482304, arena + 528875520, NULL, LK_ACT_NONE, NULL,
       arena + 529465344);
 
-  /* %850 = linear_grad_weight(%847, %315) layers.2.0.layers.0.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 528482304, arena + 610861056, arena + 581505024);
+  /* %843 = linear_grad_weight(%840, %308) layers.2.0.layers.0.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 528482304, arena + 608501760, arena + 579145728);
 
-  /* %851 = reduce_sum(%847) {axes [0], batch} layers.2.0.layers.0.0.proj : f32[192] */
+  /* %844 = reduce_sum(%840) {axes [0], batch} layers.2.0.layers.0.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 528482304,
-      arena + 581560320);
+      arena + 579201024);
 
-  /* %852 = sdpa_grad(%309, %313, %314, %849) {heads 4, kv_heads 1} layers.2.0.layers.0.0 : f32[B, 64, 288] */
-  lk_sdpa_grad(B, 64, 64, 4, 1, 48, arena + 610467840, 192, arena + 622264320, 96,
-      arena + 622264368, 96, arena + 529465344, 192, arena + 528482304, 288,
+  /* %845 = sdpa_grad(%302, %306, %307, %842) {heads 4, kv_heads 1} layers.2.0.layers.0.0 : f32[B, 64, 288] */
+  lk_sdpa_grad(B, 64, 64, 4, 1, 48, arena + 608108544, 192, arena + 619905024, 96,
+      arena + 619905072, 96, arena + 529465344, 192, arena + 528482304, 288,
       arena + 528482304 + 192, 288, arena + 528482304 + 240, 288, 0.14433756f);
 
-  /* %853 = slice(%852) {axis 1, start 0, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192] */
+  /* %846 = slice(%845) {axis 1, start 0, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192] */
   lk_copy_rows(B * 64, 192, arena + 528482304, 288, arena + 529465344, 192);
 
-  /* %854 = slice(%852) {axis 1, start 192, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48] */
+  /* %847 = slice(%845) {axis 1, start 192, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48] */
   lk_copy_rows(B * 64, 48, arena + 528482496, 288, arena + 529858560, 48);
 
-  /* %855 = slice(%852) {axis 1, start 240, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48] */
+  /* %848 = slice(%845) {axis 1, start 240, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48] */
   lk_copy_rows(B * 64, 48, arena + 528482544, 288, arena + 529956864, 48);
 
-  /* %856 = concat(%854, %855) {axis 1} layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 96] */
+  /* %849 = concat(%847, %848) {axis 1} layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 96] */
   lk_copy_rows(B * 64, 48, arena + 529858560, 48, arena + 528875520, 96);
   lk_copy_rows(B * 64, 48, arena + 529956864, 48, arena + 528875568, 96);
 
-  /* %857 = transpose(%310) {perm [1, 0]} layers.2.0.layers.0.0.Wkv_odd : f32[192, 96] */
+  /* %850 = transpose(%303) {perm [1, 0]} layers.2.0.layers.0.0.Wkv_odd : f32[192, 96] */
   lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[119], arena + 529858560);
 
-  /* %858 = fused_linear(%856, %857) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 192] */
+  /* %851 = fused_linear(%849, %850) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 96, 192, arena + 528875520, arena + 529858560, NULL, LK_ACT_NONE, NULL,
       arena + 528482304);
 
-  /* %859 = linear_grad_weight(%856, %306) layers.2.0.layers.0.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 64, 192, 96, arena + 528875520, arena + 610074624, arena + 581541888);
+  /* %852 = linear_grad_weight(%849, %299) layers.2.0.layers.0.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 64, 192, 96, arena + 528875520, arena + 607715328, arena + 579182592);
 
-  /* %860 = reduce_sum(%856) {axes [0], batch} layers.2.0.layers.0.0.Wkv_odd : f32[96] */
+  /* %853 = reduce_sum(%849) {axes [0], batch} layers.2.0.layers.0.0.Wkv_odd : f32[96] */
   lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 528875520,
-      arena + 581561856);
+      arena + 579202560);
 
-  /* %861 = transpose(%307) {perm [1, 0]} layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
+  /* %854 = transpose(%300) {perm [1, 0]} layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[117], arena + 528875520);
 
-  /* %862 = linear_grad_weight(%853, %306) layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 529465344, arena + 610074624, arena + 581861376);
+  /* %855 = linear_grad_weight(%846, %299) layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 529465344, arena + 607715328, arena + 579502080);
 
-  /* %863 = reduce_sum(%853) {axes [0], batch} layers.2.0.layers.0.0.Wq_odd : f32[192] */
+  /* %856 = reduce_sum(%846) {axes [0], batch} layers.2.0.layers.0.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 529465344,
-      arena + 581560512);
+      arena + 579201216);
 
-  /* %864 = fused_linear(%853, %861, %858) {residual} layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192], written over %858 */
+  /* %857 = fused_linear(%846, %854, %851) {residual} layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192], written over %851 */
   lk_fused_linear(B * 64, 192, 192, arena + 529465344, arena + 528875520, NULL, LK_ACT_NONE,
       arena + 528482304, arena + 528482304);
 
-  /* %865 = normalize_param_grad(%303, %864) {eps 1e-06} layers.2.0.norm1 : f32[2, 192] */
-  lk_layernorm_param_grad(B * 64, 192, arena + 609681408, arena + 528482304, 1e-06f,
+  /* %858 = normalize_param_grad(%296, %857) {eps 1e-06} layers.2.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 64, 192, arena + 607322112, arena + 528482304, 1e-06f,
       arena + 528875520);
 
-  /* %866 = index(%865) {axis 0, at 1} layers.2.0.norm1 : f32[192] */
+  /* %859 = index(%858) {axis 0, at 1} layers.2.0.norm1 : f32[192] */
   lk_copy_rows(1, 192, arena + 528875712, 384, arena + 528875904, 192);
 
-  /* %867 = add(%827, %866) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 582200064, (const long[]){1}, arena + 528875904,
-      (const long[]){1}, arena + 581560704);
+  /* %860 = add(%820, %859) layers.2.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 579840768, (const long[]){1}, arena + 528875904,
+      (const long[]){1}, arena + 579201408);
 
-  /* %868 = index(%865) {axis 0, at 0} layers.2.0.norm1 : f32[192] */
+  /* %861 = index(%858) {axis 0, at 0} layers.2.0.norm1 : f32[192] */
   lk_copy_rows(1, 192, arena + 528875520, 384, arena + 528875904, 192);
 
-  /* %869 = add(%829, %868) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 582200256, (const long[]){1}, arena + 528875904,
-      (const long[]){1}, arena + 581560896);
+  /* %862 = add(%822, %861) layers.2.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 579840960, (const long[]){1}, arena + 528875904,
+      (const long[]){1}, arena + 579201600);
 
-  /* %870 = normalize_grad(%303, %864, %304, %846) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %858 */
-  lk_layernorm_grad(B * 64, 192, arena + 609681408, arena + 528482304, params[115],
+  /* %863 = normalize_grad(%296, %857, %297, %839) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %851 */
+  lk_layernorm_grad(B * 64, 192, arena + 607322112, arena + 528482304, params[115],
       arena + 529072128, 1e-06f, arena + 528482304);
 
-  /* %871 = reduce_sum(%870) {axes [], batch} layers.2.0 : f32[64, 192] */
+  /* %864 = reduce_sum(%863) {axes [], batch} layers.2.0 : f32[64, 192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 0, 0}, arena + 528482304,
-      arena + 581898240);
+      arena + 579538944);
 
-  /* %872 = seq2img(%870) {height 8} layers.1.1 : f32[B, 192, 8, 8] */
-  lk_seq2img(B, 64, 192, arena + 528482304, arena + 578027520);
+  /* %865 = seq2img(%863) {height 8} layers.1.1 : f32[B, 192, 8, 8] */
+  lk_seq2img(B, 64, 192, arena + 528482304, arena + 575668224);
 
-  /* %873 = maxpool_grad(%299, %872) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 16, 16] */
-  lk_maxpool2d_grad(B, 192, 16, 16, 3, 3, 2, 2, 1, 1, arena + 533200896, arena + 578027520,
+  /* %866 = maxpool_grad(%292, %865) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 16, 16] */
+  lk_maxpool2d_grad(B, 192, 16, 16, 3, 3, 2, 2, 1, 1, arena + 533200896, arena + 575668224,
       arena + 528482304);
 
-  /* %874 = img2seq(%873) layers.1.1 : f32[B, 256, 192] */
+  /* %867 = img2seq(%866) layers.1.1 : f32[B, 256, 192] */
   lk_img2seq(B, 192, 256, arena + 528482304, arena + 533200896);
 
-  /* %875 = normalize_param_grad(%295, %874) {eps 1e-06} layers.1.1.norm : f32[2, 192] */
+  /* %868 = normalize_param_grad(%288, %867) {eps 1e-06} layers.1.1.norm : f32[2, 192] */
   lk_layernorm_param_grad(B * 256, 192, arena + 531628032, arena + 533200896, 1e-06f,
       arena + 528482304);
 
-  /* %876 = index(%875) {axis 0, at 1} layers.1.1.norm : f32[192] */
-  lk_copy_rows(1, 192, arena + 528482496, 384, arena + 581561088, 192);
+  /* %869 = index(%868) {axis 0, at 1} layers.1.1.norm : f32[192] */
+  lk_copy_rows(1, 192, arena + 528482496, 384, arena + 579201792, 192);
 
-  /* %877 = index(%875) {axis 0, at 0} layers.1.1.norm : f32[192] */
-  lk_copy_rows(1, 192, arena + 528482304, 384, arena + 581561280, 192);
+  /* %870 = index(%868) {axis 0, at 0} layers.1.1.norm : f32[192] */
+  lk_copy_rows(1, 192, arena + 528482304, 384, arena + 579201984, 192);
 
-  /* %878 = normalize_grad(%295, %874, %296) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192], written over %874 */
+  /* %871 = normalize_grad(%288, %867, %289) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192], written over %867 */
   lk_layernorm_grad(B * 256, 192, arena + 531628032, arena + 533200896, params[112], NULL, 1e-06f,
       arena + 533200896);
 
-  /* %879 = seq2img(%878) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
+  /* %872 = seq2img(%871) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
   lk_seq2img(B, 256, 192, arena + 533200896, arena + 528482304);
 
-  /* %880 = conv2d_grad_input(%879, %291) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [16, 16]} layers.1.1.conv : f32[B, 192, 16, 16] */
+  /* %873 = conv2d_grad_input(%872, %284) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [16, 16]} layers.1.1.conv : f32[B, 192, 16, 16] */
   lk_conv2d_grad_input(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 528482304, params[110],
       arena + 531628032);
 
-  /* %881 = conv2d_grad_weight(%879, %293) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[192, 192, 3, 3] */
+  /* %874 = conv2d_grad_weight(%872, %286) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[192, 192, 3, 3] */
   lk_conv2d_grad_weight(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 528482304,
-      arena + 530055168, arena + 581173248);
+      arena + 530055168, arena + 578813952);
 
-  /* %882 = reduce_sum(%879) {axes [1, 2], batch} layers.1.1.conv : f32[192] */
+  /* %875 = reduce_sum(%872) {axes [1, 2], batch} layers.1.1.conv : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 16, 16}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 528482304, arena + 581561472);
+      arena + 528482304, arena + 579202176);
 
-  /* %883 = img2seq(%880) layers.1.1 : f32[B, 256, 192] */
-  lk_img2seq(B, 192, 256, arena + 531628032, arena + 578027520);
+  /* %876 = img2seq(%873) layers.1.1 : f32[B, 256, 192] */
+  lk_img2seq(B, 192, 256, arena + 531628032, arena + 575668224);
 
-  /* %884 = mul(%883, %289) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 578027520, (const long[]){49152, 192, 1},
-      inputs[12], (const long[]){1, 0, 0}, arena + 579600384);
+  /* %877 = mul(%876, %282) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 575668224, (const long[]){49152, 192, 1},
+      inputs[12], (const long[]){1, 0, 0}, arena + 577241088);
 
-  /* %885 = transpose(%286) {perm [1, 0]} layers.1.0.layers.3.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[108], arena + 581713920);
+  /* %878 = transpose(%279) {perm [1, 0]} layers.1.0.layers.3.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[108], arena + 579354624);
 
-  /* %886 = fused_linear(%884, %885) layers.1.0.layers.3.1.fc2 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 579600384, arena + 581713920, NULL, LK_ACT_NONE, NULL,
+  /* %879 = fused_linear(%877, %878) layers.1.0.layers.3.1.fc2 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 577241088, arena + 579354624, NULL, LK_ACT_NONE, NULL,
       arena + 528482304);
 
-  /* %887 = linear_grad_weight(%884, %285) layers.1.0.layers.3.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 256, 768, 192, arena + 579600384, arena + 522190848, arena + 581713920);
+  /* %880 = linear_grad_weight(%877, %278) layers.1.0.layers.3.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 256, 768, 192, arena + 577241088, arena + 522190848, arena + 579354624);
 
-  /* %888 = reduce_sum(%884) {axes [0], batch} layers.1.0.layers.3.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 579600384,
-      arena + 581561664);
+  /* %881 = reduce_sum(%877) {axes [0], batch} layers.1.0.layers.3.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 577241088,
+      arena + 579202368);
 
-  /* %889 = gelu_grad(%284, %886) layers.1.0.layers.3.1 : f32[B, 256, 768] */
+  /* %882 = gelu_grad(%277, %879) layers.1.0.layers.3.1 : f32[B, 256, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 515899392, arena + 528482304,
       arena + 522190848);
 
-  /* %890 = transpose(%282) {perm [1, 0]} layers.1.0.layers.3.1.fc1 : f32[192, 768] */
+  /* %883 = transpose(%275) {perm [1, 0]} layers.1.0.layers.3.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[106], arena + 515899392);
 
-  /* %891 = fused_linear(%889, %890) layers.1.0.layers.3.1.fc1 : f32[B, 256, 192] */
+  /* %884 = fused_linear(%882, %883) layers.1.0.layers.3.1.fc1 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 522190848, arena + 515899392, NULL, LK_ACT_NONE, NULL,
       arena + 518258688);
 
-  /* %892 = linear_grad_weight(%889, %281) layers.1.0.layers.3.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 256, 192, 768, arena + 522190848, arena + 576454656, arena + 528482304);
+  /* %885 = linear_grad_weight(%882, %274) layers.1.0.layers.3.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 256, 192, 768, arena + 522190848, arena + 574095360, arena + 528482304);
 
-  /* %893 = reduce_sum(%889) {axes [0], batch} layers.1.0.layers.3.1.fc1 : f32[768] */
+  /* %886 = reduce_sum(%882) {axes [0], batch} layers.1.0.layers.3.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 522190848,
       arena + 528629760);
 
-  /* %894 = normalize_param_grad(%280, %891) {eps 1e-06} layers.1.0.norm2 : f32[2, 192] */
-  lk_layernorm_param_grad(B * 256, 192, arena + 574881792, arena + 518258688, 1e-06f,
+  /* %887 = normalize_param_grad(%273, %884) {eps 1e-06} layers.1.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 256, 192, arena + 572522496, arena + 518258688, 1e-06f,
       arena + 515899392);
 
-  /* %895 = index(%894) {axis 0, at 1} layers.1.0.norm2 : f32[192] */
+  /* %888 = index(%887) {axis 0, at 1} layers.1.0.norm2 : f32[192] */
   lk_copy_rows(1, 192, arena + 515899584, 384, arena + 525576192, 192);
 
-  /* %896 = index(%894) {axis 0, at 0} layers.1.0.norm2 : f32[192] */
+  /* %889 = index(%887) {axis 0, at 0} layers.1.0.norm2 : f32[192] */
   lk_copy_rows(1, 192, arena + 515899392, 384, arena + 525576384, 192);
 
-  /* %897 = normalize_grad(%280, %891, %204, %883) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %891 */
-  lk_layernorm_grad(B * 256, 192, arena + 574881792, arena + 518258688, params[74],
-      arena + 578027520, 1e-06f, arena + 518258688);
+  /* %890 = normalize_grad(%273, %884, %197, %876) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %884 */
+  lk_layernorm_grad(B * 256, 192, arena + 572522496, arena + 518258688, params[74],
+      arena + 575668224, 1e-06f, arena + 518258688);
 
-  /* %898 = mul(%897, %279) layers.1.0 : f32[B, 256, 192] */
+  /* %891 = mul(%890, %272) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 518258688, (const long[]){49152, 192, 1},
       inputs[11], (const long[]){1, 0, 0}, arena + 515899392);
 
-  /* %899 = transpose(%276) {perm [1, 0]} layers.1.0.layers.3.0.proj : f32[192, 192] */
+  /* %892 = transpose(%269) {perm [1, 0]} layers.1.0.layers.3.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[104], arena + 517472256);
 
-  /* %900 = fused_linear(%898, %899) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
+  /* %893 = fused_linear(%891, %892) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 515899392, arena + 517472256, NULL, LK_ACT_NONE, NULL,
       arena + 519831552);
 
-  /* %901 = linear_grad_weight(%898, %275) layers.1.0.layers.3.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 515899392, arena + 573308928, arena + 525484032);
+  /* %894 = linear_grad_weight(%891, %268) layers.1.0.layers.3.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 515899392, arena + 570949632, arena + 525484032);
 
-  /* %902 = reduce_sum(%898) {axes [0], batch} layers.1.0.layers.3.0.proj : f32[192] */
+  /* %895 = reduce_sum(%891) {axes [0], batch} layers.1.0.layers.3.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 515899392,
       arena + 525576576);
 
-  /* %903 = sdpa_grad(%269, %273, %274, %900) {heads 4, kv_heads 1} layers.1.0.layers.3.0 : f32[B, 256, 288] */
-  lk_sdpa_grad(B, 256, 256, 4, 1, 48, arena + 571736064, 192, arena + 608894976, 96,
-      arena + 608895024, 96, arena + 519831552, 192, arena + 515899392, 288,
+  /* %896 = sdpa_grad(%262, %266, %267, %893) {heads 4, kv_heads 1} layers.1.0.layers.3.0 : f32[B, 256, 288] */
+  lk_sdpa_grad(B, 256, 256, 4, 1, 48, arena + 569376768, 192, arena + 606535680, 96,
+      arena + 606535728, 96, arena + 519831552, 192, arena + 515899392, 288,
       arena + 515899392 + 192, 288, arena + 515899392 + 240, 288, 0.14433756f);
 
-  /* %904 = slice(%903) {axis 1, start 0, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192] */
+  /* %897 = slice(%896) {axis 1, start 0, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192] */
   lk_copy_rows(B * 256, 192, arena + 515899392, 288, arena + 519831552, 192);
 
-  /* %905 = slice(%903) {axis 1, start 192, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48] */
+  /* %898 = slice(%896) {axis 1, start 192, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48] */
   lk_copy_rows(B * 256, 48, arena + 515899584, 288, arena + 521404416, 48);
 
-  /* %906 = slice(%903) {axis 1, start 240, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48] */
+  /* %899 = slice(%896) {axis 1, start 240, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48] */
   lk_copy_rows(B * 256, 48, arena + 515899632, 288, arena + 521797632, 48);
 
-  /* %907 = concat(%905, %906) {axis 1} layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 96] */
+  /* %900 = concat(%898, %899) {axis 1} layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 96] */
   lk_copy_rows(B * 256, 48, arena + 521404416, 48, arena + 515899392, 96);
   lk_copy_rows(B * 256, 48, arena + 521797632, 48, arena + 515899440, 96);
 
-  /* %908 = transpose(%270) {perm [1, 0]} layers.1.0.layers.3.0.Wkv_odd : f32[192, 96] */
+  /* %901 = transpose(%263) {perm [1, 0]} layers.1.0.layers.3.0.Wkv_odd : f32[192, 96] */
   lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[102], arena + 516685824);
 
-  /* %909 = fused_linear(%907, %908) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 192] */
+  /* %902 = fused_linear(%900, %901) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 96, 192, arena + 515899392, arena + 516685824, NULL, LK_ACT_NONE, NULL,
       arena + 522190848);
 
-  /* %910 = linear_grad_weight(%907, %266) layers.1.0.layers.3.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 256, 192, 96, arena + 515899392, arena + 570163200, arena + 525557760);
+  /* %903 = linear_grad_weight(%900, %259) layers.1.0.layers.3.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 256, 192, 96, arena + 515899392, arena + 567803904, arena + 525557760);
 
-  /* %911 = reduce_sum(%907) {axes [0], batch} layers.1.0.layers.3.0.Wkv_odd : f32[96] */
+  /* %904 = reduce_sum(%900) {axes [0], batch} layers.1.0.layers.3.0.Wkv_odd : f32[96] */
   lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 515899392,
       arena + 525577536);
 
-  /* %912 = transpose(%267) {perm [1, 0]} layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
+  /* %905 = transpose(%260) {perm [1, 0]} layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[100], arena + 515899392);
 
-  /* %913 = linear_grad_weight(%904, %266) layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 519831552, arena + 570163200, arena + 525520896);
+  /* %906 = linear_grad_weight(%897, %259) layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 519831552, arena + 567803904, arena + 525520896);
 
-  /* %914 = reduce_sum(%904) {axes [0], batch} layers.1.0.layers.3.0.Wq_odd : f32[192] */
+  /* %907 = reduce_sum(%897) {axes [0], batch} layers.1.0.layers.3.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 519831552,
       arena + 525576768);
 
-  /* %915 = fused_linear(%904, %912, %909) {residual} layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192], written over %909 */
+  /* %908 = fused_linear(%897, %905, %902) {residual} layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192], written over %902 */
   lk_fused_linear(B * 256, 192, 192, arena + 519831552, arena + 515899392, NULL, LK_ACT_NONE,
       arena + 522190848, arena + 522190848);
 
-  /* %916 = normalize_param_grad(%265, %915) {eps 1e-06} layers.1.0.norm1 : f32[2, 192] */
-  lk_layernorm_param_grad(B * 256, 192, arena + 568590336, arena + 522190848, 1e-06f,
+  /* %909 = normalize_param_grad(%258, %908) {eps 1e-06} layers.1.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 256, 192, arena + 566231040, arena + 522190848, 1e-06f,
       arena + 515899392);
 
-  /* %917 = index(%916) {axis 0, at 1} layers.1.0.norm1 : f32[192] */
+  /* %910 = index(%909) {axis 0, at 1} layers.1.0.norm1 : f32[192] */
   lk_copy_rows(1, 192, arena + 515899584, 384, arena + 525576960, 192);
 
-  /* %918 = index(%916) {axis 0, at 0} layers.1.0.norm1 : f32[192] */
+  /* %911 = index(%909) {axis 0, at 0} layers.1.0.norm1 : f32[192] */
   lk_copy_rows(1, 192, arena + 515899392, 384, arena + 525577152, 192);
 
-  /* %919 = normalize_grad(%265, %915, %187, %897) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %909 */
-  lk_layernorm_grad(B * 256, 192, arena + 568590336, arena + 522190848, params[66],
+  /* %912 = normalize_grad(%258, %908, %180, %890) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %902 */
+  lk_layernorm_grad(B * 256, 192, arena + 566231040, arena + 522190848, params[66],
       arena + 518258688, 1e-06f, arena + 522190848);
 
-  /* %920 = mul(%919, %264) layers.1.0 : f32[B, 256, 192] */
+  /* %913 = mul(%912, %257) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 522190848, (const long[]){49152, 192, 1},
       inputs[10], (const long[]){1, 0, 0}, arena + 523763712);
 
-  /* %921 = transpose(%261) {perm [1, 0]} layers.1.0.layers.2.1.fc2 : f32[768, 192] */
+  /* %914 = transpose(%254) {perm [1, 0]} layers.1.0.layers.2.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[98], arena + 525336576);
 
-  /* %922 = fused_linear(%920, %921) layers.1.0.layers.2.1.fc2 : f32[B, 256, 768] */
+  /* %915 = fused_linear(%913, %914) layers.1.0.layers.2.1.fc2 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 523763712, arena + 525336576, NULL, LK_ACT_NONE, NULL,
       arena + 515899392);
 
-  /* %923 = linear_grad_weight(%920, %260) layers.1.0.layers.2.1.fc2 : f32[192, 768] */
+  /* %916 = linear_grad_weight(%913, %253) layers.1.0.layers.2.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 256, 768, 192, arena + 523763712, arena + 509607936, arena + 525336576);
 
-  /* %924 = reduce_sum(%920) {axes [0], batch} layers.1.0.layers.2.1.fc2 : f32[192] */
+  /* %917 = reduce_sum(%913) {axes [0], batch} layers.1.0.layers.2.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 523763712,
       arena + 525577344);
 
-  /* %925 = gelu_grad(%259, %922) layers.1.0.layers.2.1 : f32[B, 256, 768] */
+  /* %918 = gelu_grad(%252, %915) layers.1.0.layers.2.1 : f32[B, 256, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 503316480, arena + 515899392,
       arena + 509607936);
 
-  /* %926 = transpose(%257) {perm [1, 0]} layers.1.0.layers.2.1.fc1 : f32[192, 768] */
+  /* %919 = transpose(%250) {perm [1, 0]} layers.1.0.layers.2.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[96], arena + 503316480);
 
-  /* %927 = fused_linear(%925, %926) layers.1.0.layers.2.1.fc1 : f32[B, 256, 192] */
+  /* %920 = fused_linear(%918, %919) layers.1.0.layers.2.1.fc1 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 509607936, arena + 503316480, NULL, LK_ACT_NONE, NULL,
       arena + 505675776);
 
-  /* %928 = linear_grad_weight(%925, %256) layers.1.0.layers.2.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 256, 192, 768, arena + 509607936, arena + 567017472, arena + 515899392);
+  /* %921 = linear_grad_weight(%918, %249) layers.1.0.layers.2.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 256, 192, 768, arena + 509607936, arena + 564658176, arena + 515899392);
 
-  /* %929 = reduce_sum(%925) {axes [0], batch} layers.1.0.layers.2.1.fc1 : f32[768] */
+  /* %922 = reduce_sum(%918) {axes [0], batch} layers.1.0.layers.2.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 509607936,
       arena + 516046848);
 
-  /* %930 = normalize_param_grad(%255, %927) {eps 1e-06} layers.1.0.norm2 : f32[2, 192] */
-  lk_layernorm_param_grad(B * 256, 192, arena + 565444608, arena + 505675776, 1e-06f,
+  /* %923 = normalize_param_grad(%248, %920) {eps 1e-06} layers.1.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 256, 192, arena + 563085312, arena + 505675776, 1e-06f,
       arena + 503316480);
 
-  /* %931 = index(%930) {axis 0, at 1} layers.1.0.norm2 : f32[192] */
+  /* %924 = index(%923) {axis 0, at 1} layers.1.0.norm2 : f32[192] */
   lk_copy_rows(1, 192, arena + 503316672, 384, arena + 503316864, 192);
 
-  /* %932 = add(%895, %931) layers.1.0.norm2 : f32[192] */
+  /* %925 = add(%888, %924) layers.1.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 525576192, (const long[]){1}, arena + 503316864,
       (const long[]){1}, arena + 512993280);
 
-  /* %933 = index(%930) {axis 0, at 0} layers.1.0.norm2 : f32[192] */
+  /* %926 = index(%923) {axis 0, at 0} layers.1.0.norm2 : f32[192] */
   lk_copy_rows(1, 192, arena + 503316480, 384, arena + 503316864, 192);
 
-  /* %934 = add(%896, %933) layers.1.0.norm2 : f32[192] */
+  /* %927 = add(%889, %926) layers.1.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 525576384, (const long[]){1}, arena + 503316864,
       (const long[]){1}, arena + 512993472);
 
-  /* %935 = normalize_grad(%255, %927, %204, %919) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %927 */
-  lk_layernorm_grad(B * 256, 192, arena + 565444608, arena + 505675776, params[74],
+  /* %928 = normalize_grad(%248, %920, %197, %912) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %920 */
+  lk_layernorm_grad(B * 256, 192, arena + 563085312, arena + 505675776, params[74],
       arena + 522190848, 1e-06f, arena + 505675776);
 
-  /* %936 = mul(%935, %254) layers.1.0 : f32[B, 256, 192] */
+  /* %929 = mul(%928, %247) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 505675776, (const long[]){49152, 192, 1},
       inputs[9], (const long[]){1, 0, 0}, arena + 503316480);
 
-  /* %937 = transpose(%251) {perm [1, 0]} layers.1.0.layers.2.0.proj : f32[192, 192] */
+  /* %930 = transpose(%244) {perm [1, 0]} layers.1.0.layers.2.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[94], arena + 504889344);
 
-  /* %938 = fused_linear(%936, %937) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
+  /* %931 = fused_linear(%929, %930) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 503316480, arena + 504889344, NULL, LK_ACT_NONE, NULL,
       arena + 507248640);
 
-  /* %939 = linear_grad_weight(%936, %250) layers.1.0.layers.2.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 503316480, arena + 563871744, arena + 512901120);
+  /* %932 = linear_grad_weight(%929, %243) layers.1.0.layers.2.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 503316480, arena + 561512448, arena + 512901120);
 
-  /* %940 = reduce_sum(%936) {axes [0], batch} layers.1.0.layers.2.0.proj : f32[192] */
+  /* %933 = reduce_sum(%929) {axes [0], batch} layers.1.0.layers.2.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 503316480,
       arena + 512993664);
 
-  /* %941 = sdpa_grad(%244, %248, %249, %938) {heads 4, kv_heads 1} layers.1.0.layers.2.0 : f32[B, 256, 288] */
-  lk_sdpa_grad(B, 256, 256, 4, 1, 48, arena + 562298880, 192, arena + 608108544, 96,
-      arena + 608108592, 96, arena + 507248640, 192, arena + 503316480, 288,
+  /* %934 = sdpa_grad(%237, %241, %242, %931) {heads 4, kv_heads 1} layers.1.0.layers.2.0 : f32[B, 256, 288] */
+  lk_sdpa_grad(B, 256, 256, 4, 1, 48, arena + 559939584, 192, arena + 605749248, 96,
+      arena + 605749296, 96, arena + 507248640, 192, arena + 503316480, 288,
       arena + 503316480 + 192, 288, arena + 503316480 + 240, 288, 0.14433756f);
 
-  /* %942 = slice(%941) {axis 1, start 0, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192] */
+  /* %935 = slice(%934) {axis 1, start 0, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192] */
   lk_copy_rows(B * 256, 192, arena + 503316480, 288, arena + 507248640, 192);
 
-  /* %943 = slice(%941) {axis 1, start 192, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48] */
+  /* %936 = slice(%934) {axis 1, start 192, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48] */
   lk_copy_rows(B * 256, 48, arena + 503316672, 288, arena + 508821504, 48);
 
-  /* %944 = slice(%941) {axis 1, start 240, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48] */
+  /* %937 = slice(%934) {axis 1, start 240, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48] */
   lk_copy_rows(B * 256, 48, arena + 503316720, 288, arena + 509214720, 48);
 
-  /* %945 = concat(%943, %944) {axis 1} layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 96] */
+  /* %938 = concat(%936, %937) {axis 1} layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 96] */
   lk_copy_rows(B * 256, 48, arena + 508821504, 48, arena + 503316480, 96);
   lk_copy_rows(B * 256, 48, arena + 509214720, 48, arena + 503316528, 96);
 
-  /* %946 = transpose(%245) {perm [1, 0]} layers.1.0.layers.2.0.Wkv_odd : f32[192, 96] */
+  /* %939 = transpose(%238) {perm [1, 0]} layers.1.0.layers.2.0.Wkv_odd : f32[192, 96] */
   lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[92], arena + 504102912);
 
-  /* %947 = fused_linear(%945, %946) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 192] */
+  /* %940 = fused_linear(%938, %939) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 96, 192, arena + 503316480, arena + 504102912, NULL, LK_ACT_NONE, NULL,
       arena + 509607936);
 
-  /* %948 = linear_grad_weight(%945, %241) layers.1.0.layers.2.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 256, 192, 96, arena + 503316480, arena + 560726016, arena + 512974848);
+  /* %941 = linear_grad_weight(%938, %234) layers.1.0.layers.2.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 256, 192, 96, arena + 503316480, arena + 558366720, arena + 512974848);
 
-  /* %949 = reduce_sum(%945) {axes [0], batch} layers.1.0.layers.2.0.Wkv_odd : f32[96] */
+  /* %942 = reduce_sum(%938) {axes [0], batch} layers.1.0.layers.2.0.Wkv_odd : f32[96] */
   lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 503316480,
       arena + 512994624);
 
-  /* %950 = transpose(%242) {perm [1, 0]} layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
+  /* %943 = transpose(%235) {perm [1, 0]} layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[90], arena + 503316480);
 
-  /* %951 = linear_grad_weight(%942, %241) layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 507248640, arena + 560726016, arena + 512937984);
+  /* %944 = linear_grad_weight(%935, %234) layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 507248640, arena + 558366720, arena + 512937984);
 
-  /* %952 = reduce_sum(%942) {axes [0], batch} layers.1.0.layers.2.0.Wq_odd : f32[192] */
+  /* %945 = reduce_sum(%935) {axes [0], batch} layers.1.0.layers.2.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 507248640,
       arena + 512993856);
 
-  /* %953 = fused_linear(%942, %950, %947) {residual} layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192], written over %947 */
+  /* %946 = fused_linear(%935, %943, %940) {residual} layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192], written over %940 */
   lk_fused_linear(B * 256, 192, 192, arena + 507248640, arena + 503316480, NULL, LK_ACT_NONE,
       arena + 509607936, arena + 509607936);
 
-  /* %954 = normalize_param_grad(%240, %953) {eps 1e-06} layers.1.0.norm1 : f32[2, 192] */
-  lk_layernorm_param_grad(B * 256, 192, arena + 559153152, arena + 509607936, 1e-06f,
+  /* %947 = normalize_param_grad(%233, %946) {eps 1e-06} layers.1.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 256, 192, arena + 556793856, arena + 509607936, 1e-06f,
       arena + 503316480);
 
-  /* %955 = index(%954) {axis 0, at 1} layers.1.0.norm1 : f32[192] */
+  /* %948 = index(%947) {axis 0, at 1} layers.1.0.norm1 : f32[192] */
   lk_copy_rows(1, 192, arena + 503316672, 384, arena + 503316864, 192);
 
-  /* %956 = add(%917, %955) layers.1.0.norm1 : f32[192] */
+  /* %949 = add(%910, %948) layers.1.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 525576960, (const long[]){1}, arena + 503316864,
       (const long[]){1}, arena + 512994048);
 
-  /* %957 = index(%954) {axis 0, at 0} layers.1.0.norm1 : f32[192] */
+  /* %950 = index(%947) {axis 0, at 0} layers.1.0.norm1 : f32[192] */
   lk_copy_rows(1, 192, arena + 503316480, 384, arena + 503316864, 192);
 
-  /* %958 = add(%918, %957) layers.1.0.norm1 : f32[192] */
+  /* %951 = add(%911, %950) layers.1.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 525577152, (const long[]){1}, arena + 503316864,
       (const long[]){1}, arena + 512994240);
 
-  /* %959 = normalize_grad(%240, %953, %187, %935) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %947 */
-  lk_layernorm_grad(B * 256, 192, arena + 559153152, arena + 509607936, params[66],
+  /* %952 = normalize_grad(%233, %946, %180, %928) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %940 */
+  lk_layernorm_grad(B * 256, 192, arena + 556793856, arena + 509607936, params[66],
       arena + 505675776, 1e-06f, arena + 509607936);
 
-  /* %960 = mul(%959, %239) layers.1.0 : f32[B, 256, 192] */
+  /* %953 = mul(%952, %232) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 509607936, (const long[]){49152, 192, 1},
       inputs[8], (const long[]){1, 0, 0}, arena + 511180800);
 
-  /* %961 = transpose(%236) {perm [1, 0]} layers.1.0.layers.1.1.fc2 : f32[768, 192] */
+  /* %954 = transpose(%229) {perm [1, 0]} layers.1.0.layers.1.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[88], arena + 512753664);
 
-  /* %962 = fused_linear(%960, %961) layers.1.0.layers.1.1.fc2 : f32[B, 256, 768] */
+  /* %955 = fused_linear(%953, %954) layers.1.0.layers.1.1.fc2 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 511180800, arena + 512753664, NULL, LK_ACT_NONE, NULL,
       arena + 503316480);
 
-  /* %963 = linear_grad_weight(%960, %235) layers.1.0.layers.1.1.fc2 : f32[192, 768] */
+  /* %956 = linear_grad_weight(%953, %228) layers.1.0.layers.1.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 256, 768, 192, arena + 511180800, arena + 497025024, arena + 512753664);
 
-  /* %964 = reduce_sum(%960) {axes [0], batch} layers.1.0.layers.1.1.fc2 : f32[192] */
+  /* %957 = reduce_sum(%953) {axes [0], batch} layers.1.0.layers.1.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 511180800,
       arena + 512994432);
 
-  /* %965 = gelu_grad(%234, %962) layers.1.0.layers.1.1 : f32[B, 256, 768] */
+  /* %958 = gelu_grad(%227, %955) layers.1.0.layers.1.1 : f32[B, 256, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 490733568, arena + 503316480,
       arena + 497025024);
 
-  /* %966 = transpose(%232) {perm [1, 0]} layers.1.0.layers.1.1.fc1 : f32[192, 768] */
+  /* %959 = transpose(%225) {perm [1, 0]} layers.1.0.layers.1.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[86], arena + 490733568);
 
-  /* %967 = fused_linear(%965, %966) layers.1.0.layers.1.1.fc1 : f32[B, 256, 192] */
+  /* %960 = fused_linear(%958, %959) layers.1.0.layers.1.1.fc1 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 497025024, arena + 490733568, NULL, LK_ACT_NONE, NULL,
       arena + 493092864);
 
-  /* %968 = linear_grad_weight(%965, %231) layers.1.0.layers.1.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 256, 192, 768, arena + 497025024, arena + 557580288, arena + 503316480);
+  /* %961 = linear_grad_weight(%958, %224) layers.1.0.layers.1.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 256, 192, 768, arena + 497025024, arena + 555220992, arena + 503316480);
 
-  /* %969 = reduce_sum(%965) {axes [0], batch} layers.1.0.layers.1.1.fc1 : f32[768] */
+  /* %962 = reduce_sum(%958) {axes [0], batch} layers.1.0.layers.1.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 497025024,
       arena + 503463936);
 
-  /* %970 = normalize_param_grad(%230, %967) {eps 1e-06} layers.1.0.norm2 : f32[2, 192] */
-  lk_layernorm_param_grad(B * 256, 192, arena + 556007424, arena + 493092864, 1e-06f,
+  /* %963 = normalize_param_grad(%223, %960) {eps 1e-06} layers.1.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 256, 192, arena + 553648128, arena + 493092864, 1e-06f,
       arena + 490733568);
 
-  /* %971 = index(%970) {axis 0, at 1} layers.1.0.norm2 : f32[192] */
+  /* %964 = index(%963) {axis 0, at 1} layers.1.0.norm2 : f32[192] */
   lk_copy_rows(1, 192, arena + 490733760, 384, arena + 490733952, 192);
 
-  /* %972 = add(%932, %971) layers.1.0.norm2 : f32[192] */
+  /* %965 = add(%925, %964) layers.1.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 512993280, (const long[]){1}, arena + 490733952,
       (const long[]){1}, arena + 500410368);
 
-  /* %973 = index(%970) {axis 0, at 0} layers.1.0.norm2 : f32[192] */
+  /* %966 = index(%963) {axis 0, at 0} layers.1.0.norm2 : f32[192] */
   lk_copy_rows(1, 192, arena + 490733568, 384, arena + 490733952, 192);
 
-  /* %974 = add(%934, %973) layers.1.0.norm2 : f32[192] */
+  /* %967 = add(%927, %966) layers.1.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 512993472, (const long[]){1}, arena + 490733952,
       (const long[]){1}, arena + 500410560);
 
-  /* %975 = normalize_grad(%230, %967, %204, %959) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %967 */
-  lk_layernorm_grad(B * 256, 192, arena + 556007424, arena + 493092864, params[74],
+  /* %968 = normalize_grad(%223, %960, %197, %952) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %960 */
+  lk_layernorm_grad(B * 256, 192, arena + 553648128, arena + 493092864, params[74],
       arena + 509607936, 1e-06f, arena + 493092864);
 
-  /* %976 = mul(%975, %229) layers.1.0 : f32[B, 256, 192] */
+  /* %969 = mul(%968, %222) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 493092864, (const long[]){49152, 192, 1},
       inputs[7], (const long[]){1, 0, 0}, arena + 490733568);
 
-  /* %977 = transpose(%226) {perm [1, 0]} layers.1.0.layers.1.0.proj : f32[192, 192] */
+  /* %970 = transpose(%219) {perm [1, 0]} layers.1.0.layers.1.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[84], arena + 492306432);
 
-  /* %978 = fused_linear(%976, %977) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
+  /* %971 = fused_linear(%969, %970) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 490733568, arena + 492306432, NULL, LK_ACT_NONE, NULL,
       arena + 494665728);
 
-  /* %979 = linear_grad_weight(%976, %225) layers.1.0.layers.1.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 490733568, arena + 554434560, arena + 500318208);
+  /* %972 = linear_grad_weight(%969, %218) layers.1.0.layers.1.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 490733568, arena + 552075264, arena + 500318208);
 
-  /* %980 = reduce_sum(%976) {axes [0], batch} layers.1.0.layers.1.0.proj : f32[192] */
+  /* %973 = reduce_sum(%969) {axes [0], batch} layers.1.0.layers.1.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 490733568,
       arena + 500410752);
 
-  /* %981 = sdpa_grad(%219, %223, %224, %978) {heads 4, kv_heads 1} layers.1.0.layers.1.0 : f32[B, 256, 288] */
-  lk_sdpa_grad(B, 256, 256, 4, 1, 48, arena + 552861696, 192, arena + 607322112, 96,
-      arena + 607322160, 96, arena + 494665728, 192, arena + 490733568, 288,
+  /* %974 = sdpa_grad(%212, %216, %217, %971) {heads 4, kv_heads 1} layers.1.0.layers.1.0 : f32[B, 256, 288] */
+  lk_sdpa_grad(B, 256, 256, 4, 1, 48, arena + 550502400, 192, arena + 604962816, 96,
+      arena + 604962864, 96, arena + 494665728, 192, arena + 490733568, 288,
       arena + 490733568 + 192, 288, arena + 490733568 + 240, 288, 0.14433756f);
 
-  /* %982 = slice(%981) {axis 1, start 0, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192] */
+  /* %975 = slice(%974) {axis 1, start 0, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192] */
   lk_copy_rows(B * 256, 192, arena + 490733568, 288, arena + 494665728, 192);
 
-  /* %983 = slice(%981) {axis 1, start 192, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48] */
+  /* %976 = slice(%974) {axis 1, start 192, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48] */
   lk_copy_rows(B * 256, 48, arena + 490733760, 288, arena + 496238592, 48);
 
-  /* %984 = slice(%981) {axis 1, start 240, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48] */
+  /* %977 = slice(%974) {axis 1, start 240, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48] */
   lk_copy_rows(B * 256, 48, arena + 490733808, 288, arena + 496631808, 48);
 
-  /* %985 = concat(%983, %984) {axis 1} layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 96] */
+  /* %978 = concat(%976, %977) {axis 1} layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 96] */
   lk_copy_rows(B * 256, 48, arena + 496238592, 48, arena + 490733568, 96);
   lk_copy_rows(B * 256, 48, arena + 496631808, 48, arena + 490733616, 96);
 
-  /* %986 = transpose(%220) {perm [1, 0]} layers.1.0.layers.1.0.Wkv_odd : f32[192, 96] */
+  /* %979 = transpose(%213) {perm [1, 0]} layers.1.0.layers.1.0.Wkv_odd : f32[192, 96] */
   lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[82], arena + 491520000);
 
-  /* %987 = fused_linear(%985, %986) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 192] */
+  /* %980 = fused_linear(%978, %979) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 96, 192, arena + 490733568, arena + 491520000, NULL, LK_ACT_NONE, NULL,
       arena + 497025024);
 
-  /* %988 = linear_grad_weight(%985, %216) layers.1.0.layers.1.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 256, 192, 96, arena + 490733568, arena + 551288832, arena + 500391936);
+  /* %981 = linear_grad_weight(%978, %209) layers.1.0.layers.1.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 256, 192, 96, arena + 490733568, arena + 548929536, arena + 500391936);
 
-  /* %989 = reduce_sum(%985) {axes [0], batch} layers.1.0.layers.1.0.Wkv_odd : f32[96] */
+  /* %982 = reduce_sum(%978) {axes [0], batch} layers.1.0.layers.1.0.Wkv_odd : f32[96] */
   lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 490733568,
       arena + 500411712);
 
-  /* %990 = transpose(%217) {perm [1, 0]} layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
+  /* %983 = transpose(%210) {perm [1, 0]} layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[80], arena + 490733568);
 
-  /* %991 = linear_grad_weight(%982, %216) layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 494665728, arena + 551288832, arena + 500355072);
+  /* %984 = linear_grad_weight(%975, %209) layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 494665728, arena + 548929536, arena + 500355072);
 
-  /* %992 = reduce_sum(%982) {axes [0], batch} layers.1.0.layers.1.0.Wq_odd : f32[192] */
+  /* %985 = reduce_sum(%975) {axes [0], batch} layers.1.0.layers.1.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 494665728,
       arena + 500410944);
 
-  /* %993 = fused_linear(%982, %990, %987) {residual} layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192], written over %987 */
+  /* %986 = fused_linear(%975, %983, %980) {residual} layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192], written over %980 */
   lk_fused_linear(B * 256, 192, 192, arena + 494665728, arena + 490733568, NULL, LK_ACT_NONE,
       arena + 497025024, arena + 497025024);
 
-  /* %994 = normalize_param_grad(%215, %993) {eps 1e-06} layers.1.0.norm1 : f32[2, 192] */
-  lk_layernorm_param_grad(B * 256, 192, arena + 549715968, arena + 497025024, 1e-06f,
+  /* %987 = normalize_param_grad(%208, %986) {eps 1e-06} layers.1.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 256, 192, arena + 547356672, arena + 497025024, 1e-06f,
       arena + 490733568);
 
-  /* %995 = index(%994) {axis 0, at 1} layers.1.0.norm1 : f32[192] */
+  /* %988 = index(%987) {axis 0, at 1} layers.1.0.norm1 : f32[192] */
   lk_copy_rows(1, 192, arena + 490733760, 384, arena + 490733952, 192);
 
-  /* %996 = add(%956, %995) layers.1.0.norm1 : f32[192] */
+  /* %989 = add(%949, %988) layers.1.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 512994048, (const long[]){1}, arena + 490733952,
       (const long[]){1}, arena + 500411136);
 
-  /* %997 = index(%994) {axis 0, at 0} layers.1.0.norm1 : f32[192] */
+  /* %990 = index(%987) {axis 0, at 0} layers.1.0.norm1 : f32[192] */
   lk_copy_rows(1, 192, arena + 490733568, 384, arena + 490733952, 192);
 
-  /* %998 = add(%958, %997) layers.1.0.norm1 : f32[192] */
+  /* %991 = add(%951, %990) layers.1.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 512994240, (const long[]){1}, arena + 490733952,
       (const long[]){1}, arena + 500411328);
 
-  /* %999 = normalize_grad(%215, %993, %187, %975) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %987 */
-  lk_layernorm_grad(B * 256, 192, arena + 549715968, arena + 497025024, params[66],
+  /* %992 = normalize_grad(%208, %986, %180, %968) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %980 */
+  lk_layernorm_grad(B * 256, 192, arena + 547356672, arena + 497025024, params[66],
       arena + 493092864, 1e-06f, arena + 497025024);
 
-  /* %1000 = mul(%999, %214) layers.1.0 : f32[B, 256, 192] */
+  /* %993 = mul(%992, %207) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 497025024, (const long[]){49152, 192, 1},
       inputs[6], (const long[]){1, 0, 0}, arena + 498597888);
 
-  /* %1001 = transpose(%211) {perm [1, 0]} layers.1.0.layers.0.1.fc2 : f32[768, 192] */
+  /* %994 = transpose(%204) {perm [1, 0]} layers.1.0.layers.0.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[78], arena + 500170752);
 
-  /* %1002 = fused_linear(%1000, %1001) layers.1.0.layers.0.1.fc2 : f32[B, 256, 768] */
+  /* %995 = fused_linear(%993, %994) layers.1.0.layers.0.1.fc2 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 498597888, arena + 500170752, NULL, LK_ACT_NONE, NULL,
       arena + 490733568);
 
-  /* %1003 = linear_grad_weight(%1000, %210) layers.1.0.layers.0.1.fc2 : f32[192, 768] */
+  /* %996 = linear_grad_weight(%993, %203) layers.1.0.layers.0.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 256, 768, 192, arena + 498597888, arena + 484442112, arena + 500170752);
 
-  /* %1004 = reduce_sum(%1000) {axes [0], batch} layers.1.0.layers.0.1.fc2 : f32[192] */
+  /* %997 = reduce_sum(%993) {axes [0], batch} layers.1.0.layers.0.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 498597888,
       arena + 500411520);
 
-  /* %1005 = gelu_grad(%209, %1002) layers.1.0.layers.0.1 : f32[B, 256, 768] */
+  /* %998 = gelu_grad(%202, %995) layers.1.0.layers.0.1 : f32[B, 256, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 390070272, arena + 490733568,
       arena + 484442112);
 
-  /* %1006 = transpose(%207) {perm [1, 0]} layers.1.0.layers.0.1.fc1 : f32[192, 768] */
+  /* %999 = transpose(%200) {perm [1, 0]} layers.1.0.layers.0.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[76], arena + 390070272);
 
-  /* %1007 = fused_linear(%1005, %1006) layers.1.0.layers.0.1.fc1 : f32[B, 256, 192] */
+  /* %1000 = fused_linear(%998, %999) layers.1.0.layers.0.1.fc1 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 484442112, arena + 390070272, NULL, LK_ACT_NONE, NULL,
       arena + 392429568);
 
-  /* %1008 = linear_grad_weight(%1005, %206) layers.1.0.layers.0.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 256, 192, 768, arena + 484442112, arena + 548143104, arena + 498597888);
+  /* %1001 = linear_grad_weight(%998, %199) layers.1.0.layers.0.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 256, 192, 768, arena + 484442112, arena + 545783808, arena + 498597888);
 
-  /* %1009 = reduce_sum(%1005) {axes [0], batch} layers.1.0.layers.0.1.fc1 : f32[768] */
+  /* %1002 = reduce_sum(%998) {axes [0], batch} layers.1.0.layers.0.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 484442112,
       arena + 498745344);
 
-  /* %1010 = normalize_param_grad(%203, %1007) {eps 1e-06} layers.1.0.norm2 : f32[2, 192] */
-  lk_layernorm_param_grad(B * 256, 192, arena + 546570240, arena + 392429568, 1e-06f,
+  /* %1003 = normalize_param_grad(%196, %1000) {eps 1e-06} layers.1.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 256, 192, arena + 544210944, arena + 392429568, 1e-06f,
       arena + 390070272);
 
-  /* %1011 = index(%1010) {axis 0, at 1} layers.1.0.norm2 : f32[192] */
+  /* %1004 = index(%1003) {axis 0, at 1} layers.1.0.norm2 : f32[192] */
   lk_copy_rows(1, 192, arena + 390070464, 384, arena + 390070656, 192);
 
-  /* %1012 = add(%972, %1011) layers.1.0.norm2 : f32[192] */
+  /* %1005 = add(%965, %1004) layers.1.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 500410368, (const long[]){1}, arena + 390070656,
       (const long[]){1}, arena + 498746112);
 
-  /* %1013 = index(%1010) {axis 0, at 0} layers.1.0.norm2 : f32[192] */
+  /* %1006 = index(%1003) {axis 0, at 0} layers.1.0.norm2 : f32[192] */
   lk_copy_rows(1, 192, arena + 390070272, 384, arena + 390070656, 192);
 
-  /* %1014 = add(%974, %1013) layers.1.0.norm2 : f32[192] */
+  /* %1007 = add(%967, %1006) layers.1.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 500410560, (const long[]){1}, arena + 390070656,
       (const long[]){1}, arena + 498746304);
 
-  /* %1015 = normalize_grad(%203, %1007, %204, %999) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %1007 */
-  lk_layernorm_grad(B * 256, 192, arena + 546570240, arena + 392429568, params[74],
+  /* %1008 = normalize_grad(%196, %1000, %197, %992) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %1000 */
+  lk_layernorm_grad(B * 256, 192, arena + 544210944, arena + 392429568, params[74],
       arena + 497025024, 1e-06f, arena + 392429568);
 
-  /* %1016 = mul(%1015, %202) layers.1.0 : f32[B, 256, 192] */
+  /* %1009 = mul(%1008, %195) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 392429568, (const long[]){49152, 192, 1},
       inputs[5], (const long[]){1, 0, 0}, arena + 390070272);
 
-  /* %1017 = transpose(%199) {perm [1, 0]} layers.1.0.layers.0.0.proj : f32[192, 192] */
+  /* %1010 = transpose(%192) {perm [1, 0]} layers.1.0.layers.0.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[72], arena + 391643136);
 
-  /* %1018 = fused_linear(%1016, %1017) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
+  /* %1011 = fused_linear(%1009, %1010) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 390070272, arena + 391643136, NULL, LK_ACT_NONE, NULL,
       arena + 394002432);
 
-  /* %1019 = linear_grad_weight(%1016, %198) layers.1.0.layers.0.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 390070272, arena + 544997376, arena + 497553408);
+  /* %1012 = linear_grad_weight(%1009, %191) layers.1.0.layers.0.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 390070272, arena + 542638080, arena + 497553408);
 
-  /* %1020 = reduce_sum(%1016) {axes [0], batch} layers.1.0.layers.0.0.proj : f32[192] */
+  /* %1013 = reduce_sum(%1009) {axes [0], batch} layers.1.0.layers.0.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 390070272,
       arena + 497645568);
 
-  /* %1021 = sdpa_grad(%192, %196, %197, %1018) {heads 4, kv_heads 1} layers.1.0.layers.0.0 : f32[B, 256, 288] */
-  lk_sdpa_grad(B, 256, 256, 4, 1, 48, arena + 543424512, 192, arena + 606535680, 96,
-      arena + 606535728, 96, arena + 394002432, 192, arena + 390070272, 288,
+  /* %1014 = sdpa_grad(%185, %189, %190, %1011) {heads 4, kv_heads 1} layers.1.0.layers.0.0 : f32[B, 256, 288] */
+  lk_sdpa_grad(B, 256, 256, 4, 1, 48, arena + 541065216, 192, arena + 604176384, 96,
+      arena + 604176432, 96, arena + 394002432, 192, arena + 390070272, 288,
       arena + 390070272 + 192, 288, arena + 390070272 + 240, 288, 0.14433756f);
 
-  /* %1022 = slice(%1021) {axis 1, start 0, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192] */
+  /* %1015 = slice(%1014) {axis 1, start 0, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192] */
   lk_copy_rows(B * 256, 192, arena + 390070272, 288, arena + 394002432, 192);
 
-  /* %1023 = slice(%1021) {axis 1, start 192, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48] */
+  /* %1016 = slice(%1014) {axis 1, start 192, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48] */
   lk_copy_rows(B * 256, 48, arena + 390070464, 288, arena + 395575296, 48);
 
-  /* %1024 = slice(%1021) {axis 1, start 240, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48] */
+  /* %1017 = slice(%1014) {axis 1, start 240, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48] */
   lk_copy_rows(B * 256, 48, arena + 390070512, 288, arena + 395968512, 48);
 
-  /* %1025 = concat(%1023, %1024) {axis 1} layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 96] */
+  /* %1018 = concat(%1016, %1017) {axis 1} layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 96] */
   lk_copy_rows(B * 256, 48, arena + 395575296, 48, arena + 391643136, 96);
   lk_copy_rows(B * 256, 48, arena + 395968512, 48, arena + 391643184, 96);
 
-  /* %1026 = transpose(%193) {perm [1, 0]} layers.1.0.layers.0.0.Wkv_odd : f32[192, 96] */
+  /* %1019 = transpose(%186) {perm [1, 0]} layers.1.0.layers.0.0.Wkv_odd : f32[192, 96] */
   lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[70], arena + 395575296);
 
-  /* %1027 = fused_linear(%1025, %1026) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 192] */
+  /* %1020 = fused_linear(%1018, %1019) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 96, 192, arena + 391643136, arena + 395575296, NULL, LK_ACT_NONE, NULL,
       arena + 390070272);
 
-  /* %1028 = linear_grad_weight(%1025, %189) layers.1.0.layers.0.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 256, 192, 96, arena + 391643136, arena + 541851648, arena + 497627136);
+  /* %1021 = linear_grad_weight(%1018, %182) layers.1.0.layers.0.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 256, 192, 96, arena + 391643136, arena + 539492352, arena + 497627136);
 
-  /* %1029 = reduce_sum(%1025) {axes [0], batch} layers.1.0.layers.0.0.Wkv_odd : f32[96] */
+  /* %1022 = reduce_sum(%1018) {axes [0], batch} layers.1.0.layers.0.0.Wkv_odd : f32[96] */
   lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 391643136,
       arena + 497647104);
 
-  /* %1030 = transpose(%190) {perm [1, 0]} layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
+  /* %1023 = transpose(%183) {perm [1, 0]} layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[68], arena + 391643136);
 
-  /* %1031 = linear_grad_weight(%1022, %189) layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 394002432, arena + 541851648, arena + 497590272);
+  /* %1024 = linear_grad_weight(%1015, %182) layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 394002432, arena + 539492352, arena + 497590272);
 
-  /* %1032 = reduce_sum(%1022) {axes [0], batch} layers.1.0.layers.0.0.Wq_odd : f32[192] */
+  /* %1025 = reduce_sum(%1015) {axes [0], batch} layers.1.0.layers.0.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 394002432,
       arena + 497645760);
 
-  /* %1033 = fused_linear(%1022, %1030, %1027) {residual} layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192], written over %1027 */
+  /* %1026 = fused_linear(%1015, %1023, %1020) {residual} layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192], written over %1020 */
   lk_fused_linear(B * 256, 192, 192, arena + 394002432, arena + 391643136, NULL, LK_ACT_NONE,
       arena + 390070272, arena + 390070272);
 
-  /* %1034 = normalize_param_grad(%186, %1033) {eps 1e-06} layers.1.0.norm1 : f32[2, 192] */
-  lk_layernorm_param_grad(B * 256, 192, arena + 540278784, arena + 390070272, 1e-06f,
+  /* %1027 = normalize_param_grad(%179, %1026) {eps 1e-06} layers.1.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 256, 192, arena + 537919488, arena + 390070272, 1e-06f,
       arena + 391643136);
 
-  /* %1035 = index(%1034) {axis 0, at 1} layers.1.0.norm1 : f32[192] */
+  /* %1028 = index(%1027) {axis 0, at 1} layers.1.0.norm1 : f32[192] */
   lk_copy_rows(1, 192, arena + 391643328, 384, arena + 391643520, 192);
 
-  /* %1036 = add(%996, %1035) layers.1.0.norm1 : f32[192] */
+  /* %1029 = add(%989, %1028) layers.1.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 500411136, (const long[]){1}, arena + 391643520,
       (const long[]){1}, arena + 497645952);
 
-  /* %1037 = index(%1034) {axis 0, at 0} layers.1.0.norm1 : f32[192] */
+  /* %1030 = index(%1027) {axis 0, at 0} layers.1.0.norm1 : f32[192] */
   lk_copy_rows(1, 192, arena + 391643136, 384, arena + 391643520, 192);
 
-  /* %1038 = add(%998, %1037) layers.1.0.norm1 : f32[192] */
+  /* %1031 = add(%991, %1030) layers.1.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 500411328, (const long[]){1}, arena + 391643520,
       (const long[]){1}, arena + 497646144);
 
-  /* %1039 = normalize_grad(%186, %1033, %187, %1015) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %1027 */
-  lk_layernorm_grad(B * 256, 192, arena + 540278784, arena + 390070272, params[66],
+  /* %1032 = normalize_grad(%179, %1026, %180, %1008) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %1020 */
+  lk_layernorm_grad(B * 256, 192, arena + 537919488, arena + 390070272, params[66],
       arena + 392429568, 1e-06f, arena + 390070272);
 
-  /* %1040 = reduce_sum(%1039) {axes [], batch} layers.1.0 : f32[256, 192] */
+  /* %1033 = reduce_sum(%1032) {axes [], batch} layers.1.0 : f32[256, 192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 0, 0}, arena + 390070272,
       arena + 497504256);
 
-  /* %1041 = seq2img(%1039) {height 16} layers.0.1 : f32[B, 192, 16, 16] */
+  /* %1034 = seq2img(%1032) {height 16} layers.0.1 : f32[B, 192, 16, 16] */
   lk_seq2img(B, 256, 192, arena + 390070272, arena + 484442112);
 
-  /* %1042 = maxpool_grad(%182, %1041) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 32, 32] */
+  /* %1035 = maxpool_grad(%175, %1034) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 32, 32] */
   lk_maxpool2d_grad(B, 192, 32, 32, 3, 3, 2, 2, 1, 1, arena + 408944640, arena + 484442112,
       arena + 390070272);
 
-  /* %1043 = img2seq(%1042) layers.0.1 : f32[B, 1024, 192] */
+  /* %1036 = img2seq(%1035) layers.0.1 : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena + 390070272, arena + 408944640);
 
-  /* %1044 = normalize_param_grad(%178, %1043) {eps 1e-06} layers.0.1.norm : f32[2, 192] */
+  /* %1037 = normalize_param_grad(%171, %1036) {eps 1e-06} layers.0.1.norm : f32[2, 192] */
   lk_layernorm_param_grad(B * 1024, 192, arena + 402653184, arena + 408944640, 1e-06f,
       arena + 390070272);
 
-  /* %1045 = index(%1044) {axis 0, at 1} layers.0.1.norm : f32[192] */
+  /* %1038 = index(%1037) {axis 0, at 1} layers.0.1.norm : f32[192] */
   lk_copy_rows(1, 192, arena + 390070464, 384, arena + 497646336, 192);
 
-  /* %1046 = index(%1044) {axis 0, at 0} layers.0.1.norm : f32[192] */
+  /* %1039 = index(%1037) {axis 0, at 0} layers.0.1.norm : f32[192] */
   lk_copy_rows(1, 192, arena + 390070272, 384, arena + 497646528, 192);
 
-  /* %1047 = normalize_grad(%178, %1043, %179) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192], written over %1043 */
+  /* %1040 = normalize_grad(%171, %1036, %172) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192], written over %1036 */
   lk_layernorm_grad(B * 1024, 192, arena + 402653184, arena + 408944640, params[63], NULL, 1e-06f,
       arena + 408944640);
 
-  /* %1048 = seq2img(%1047) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
+  /* %1041 = seq2img(%1040) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 408944640, arena + 390070272);
 
-  /* %1049 = conv2d_grad_input(%1048, %174) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [32, 32]} layers.0.1.conv : f32[B, 192, 32, 32] */
+  /* %1042 = conv2d_grad_input(%1041, %167) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [32, 32]} layers.0.1.conv : f32[B, 192, 32, 32] */
   lk_conv2d_grad_input(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 390070272, params[61],
       arena + 402653184);
 
-  /* %1050 = conv2d_grad_weight(%1048, %176) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[192, 192, 3, 3] */
+  /* %1043 = conv2d_grad_weight(%1041, %169) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[192, 192, 3, 3] */
   lk_conv2d_grad_weight(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 390070272,
       arena + 396361728, arena + 497025024);
 
-  /* %1051 = reduce_sum(%1048) {axes [1, 2], batch} layers.0.1.conv : f32[192] */
+  /* %1044 = reduce_sum(%1041) {axes [1, 2], batch} layers.0.1.conv : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 390070272, arena + 497646720);
 
-  /* %1052 = img2seq(%1049) layers.0.1 : f32[B, 1024, 192] */
+  /* %1045 = img2seq(%1042) layers.0.1 : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena + 402653184, arena + 484442112);
 
-  /* %1053 = mul(%1052, %172) layers.0.0 : f32[B, 1024, 192] */
+  /* %1046 = mul(%1045, %165) layers.0.0 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 484442112, (const long[]){196608, 192, 1},
       inputs[4], (const long[]){1, 0, 0}, arena + 490733568);
 
-  /* %1054 = transpose(%169) {perm [1, 0]} layers.0.0.layers.1.1.fc2 : f32[768, 192] */
+  /* %1047 = transpose(%162) {perm [1, 0]} layers.0.0.layers.1.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[59], arena + 497356800);
 
-  /* %1055 = fused_linear(%1053, %1054) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 768] */
+  /* %1048 = fused_linear(%1046, %1047) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 768] */
   lk_fused_linear(B * 1024, 192, 768, arena + 490733568, arena + 497356800, NULL, LK_ACT_NONE, NULL,
       arena + 390070272);
 
-  /* %1056 = linear_grad_weight(%1053, %168) layers.0.0.layers.1.1.fc2 : f32[192, 768] */
+  /* %1049 = linear_grad_weight(%1046, %161) layers.0.0.layers.1.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 1024, 768, 192, arena + 490733568, arena + 364904448,
       arena + 497356800);
 
-  /* %1057 = reduce_sum(%1053) {axes [0], batch} layers.0.0.layers.1.1.fc2 : f32[192] */
+  /* %1050 = reduce_sum(%1046) {axes [0], batch} layers.0.0.layers.1.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 490733568, arena + 497646912);
 
-  /* %1058 = gelu_grad(%167, %1055) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
+  /* %1051 = gelu_grad(%160, %1048) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 1024 * 768, arena + 339738624, arena + 390070272,
       arena + 364904448);
 
-  /* %1059 = transpose(%165) {perm [1, 0]} layers.0.0.layers.1.1.fc1 : f32[192, 768] */
+  /* %1052 = transpose(%158) {perm [1, 0]} layers.0.0.layers.1.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[57], arena + 339738624);
 
-  /* %1060 = fused_linear(%1058, %1059) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 192] */
+  /* %1053 = fused_linear(%1051, %1052) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 768, 192, arena + 364904448, arena + 339738624, NULL, LK_ACT_NONE, NULL,
       arena + 349175808);
 
-  /* %1061 = linear_grad_weight(%1058, %164) layers.0.0.layers.1.1.fc1 : f32[768, 192] */
+  /* %1054 = linear_grad_weight(%1051, %157) layers.0.0.layers.1.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 1024, 192, 768, arena + 364904448, arena + 478150656,
       arena + 408944640);
 
-  /* %1062 = reduce_sum(%1058) {axes [0], batch} layers.0.0.layers.1.1.fc1 : f32[768] */
+  /* %1055 = reduce_sum(%1051) {axes [0], batch} layers.0.0.layers.1.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 1024, 768}, (const unsigned char[]){1, 1, 0},
       arena + 364904448, arena + 409534464);
 
-  /* %1063 = normalize_param_grad(%163, %1060) {eps 1e-06} layers.0.0.norm2 : f32[2, 192] */
+  /* %1056 = normalize_param_grad(%156, %1053) {eps 1e-06} layers.0.0.norm2 : f32[2, 192] */
   lk_layernorm_param_grad(B * 1024, 192, arena + 471859200, arena + 349175808, 1e-06f,
       arena + 339738624);
 
-  /* %1064 = index(%1063) {axis 0, at 1} layers.0.0.norm2 : f32[192] */
+  /* %1057 = index(%1056) {axis 0, at 1} layers.0.0.norm2 : f32[192] */
   lk_copy_rows(1, 192, arena + 339738816, 384, arena + 377634816, 192);
 
-  /* %1065 = index(%1063) {axis 0, at 0} layers.0.0.norm2 : f32[192] */
+  /* %1058 = index(%1056) {axis 0, at 0} layers.0.0.norm2 : f32[192] */
   lk_copy_rows(1, 192, arena + 339738624, 384, arena + 377635008, 192);
 
-  /* %1066 = normalize_grad(%163, %1060, %137, %1052) {eps 1e-06} layers.0.0 : f32[B, 1024, 192], written over %1060 */
+  /* %1059 = normalize_grad(%156, %1053, %130, %1045) {eps 1e-06} layers.0.0 : f32[B, 1024, 192], written over %1053 */
   lk_layernorm_grad(B * 1024, 192, arena + 471859200, arena + 349175808, params[45],
       arena + 484442112, 1e-06f, arena + 349175808);
 
-  /* %1067 = mul(%1066, %162) layers.0.0 : f32[B, 1024, 192] */
+  /* %1060 = mul(%1059, %155) layers.0.0 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 349175808, (const long[]){196608, 192, 1},
       inputs[3], (const long[]){1, 0, 0}, arena + 339738624);
 
-  /* %1068 = transpose(%159) {perm [1, 0]} layers.0.0.layers.1.0.proj : f32[192, 192] */
+  /* %1061 = transpose(%152) {perm [1, 0]} layers.0.0.layers.1.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[55], arena + 346030080);
 
-  /* %1069 = fused_linear(%1067, %1068) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
+  /* %1062 = fused_linear(%1060, %1061) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena + 339738624, arena + 346030080, NULL, LK_ACT_NONE, NULL,
       arena + 355467264);
 
-  /* %1070 = linear_grad_weight(%1067, %158) layers.0.0.layers.1.0.proj : f32[192, 192] */
+  /* %1063 = linear_grad_weight(%1060, %151) layers.0.0.layers.1.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 1024, 192, 192, arena + 339738624, arena + 465567744,
       arena + 409387008);
 
-  /* %1071 = reduce_sum(%1067) {axes [0], batch} layers.0.0.layers.1.0.proj : f32[192] */
+  /* %1064 = reduce_sum(%1060) {axes [0], batch} layers.0.0.layers.1.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 339738624, arena + 409536000);
 
-  /* %1072 = sdpa_grad(%152, %156, %157, %1069) {heads 4, kv_heads 1} layers.0.0.layers.1.0 : f32[B, 1024, 288] */
+  /* %1065 = sdpa_grad(%145, %149, %150, %1062) {heads 4, kv_heads 1} layers.0.0.layers.1.0 : f32[B, 1024, 288] */
   lk_sdpa_grad(B, 1024, 1024, 4, 1, 48, arena + 459276288, 192, arena + 534773760, 96,
       arena + 534773808, 96, arena + 355467264, 192, arena + 339738624, 288,
       arena + 339738624 + 192, 288, arena + 339738624 + 240, 288, 0.14433756f);
 
-  /* %1073 = slice(%1072) {axis 1, start 0, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
+  /* %1066 = slice(%1065) {axis 1, start 0, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
   lk_copy_rows(B * 1024, 192, arena + 339738624, 288, arena + 355467264, 192);
 
-  /* %1074 = slice(%1072) {axis 1, start 192, length 48} layers.0.0.layers.1.0 : f32[B, 1024, 48] */
+  /* %1067 = slice(%1065) {axis 1, start 192, length 48} layers.0.0.layers.1.0 : f32[B, 1024, 48] */
   lk_copy_rows(B * 1024, 48, arena + 339738816, 288, arena + 361758720, 48);
 
-  /* %1075 = slice(%1072) {axis 1, start 240, length 48} layers.0.0.layers.1.0 : f32[B, 1024, 48] */
+  /* %1068 = slice(%1065) {axis 1, start 240, length 48} layers.0.0.layers.1.0 : f32[B, 1024, 48] */
   lk_copy_rows(B * 1024, 48, arena + 339738864, 288, arena + 363331584, 48);
 
-  /* %1076 = concat(%1074, %1075) {axis 1} layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 96] */
+  /* %1069 = concat(%1067, %1068) {axis 1} layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 96] */
   lk_copy_rows(B * 1024, 48, arena + 361758720, 48, arena + 339738624, 96);
   lk_copy_rows(B * 1024, 48, arena + 363331584, 48, arena + 339738672, 96);
 
-  /* %1077 = transpose(%153) {perm [1, 0]} layers.0.0.layers.1.0.Wkv_odd : f32[192, 96] */
+  /* %1070 = transpose(%146) {perm [1, 0]} layers.0.0.layers.1.0.Wkv_odd : f32[192, 96] */
   lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[53], arena + 342884352);
 
-  /* %1078 = fused_linear(%1076, %1077) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 192] */
+  /* %1071 = fused_linear(%1069, %1070) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 96, 192, arena + 339738624, arena + 342884352, NULL, LK_ACT_NONE, NULL,
       arena + 364904448);
 
-  /* %1079 = linear_grad_weight(%1076, %149) layers.0.0.layers.1.0.Wkv_odd : f32[96, 192] */
+  /* %1072 = linear_grad_weight(%1069, %142) layers.0.0.layers.1.0.Wkv_odd : f32[96, 192] */
   lk_linear_grad_weight(B * 1024, 192, 96, arena + 339738624, arena + 452984832, arena + 409497600);
 
-  /* %1080 = reduce_sum(%1076) {axes [0], batch} layers.0.0.layers.1.0.Wkv_odd : f32[96] */
+  /* %1073 = reduce_sum(%1069) {axes [0], batch} layers.0.0.layers.1.0.Wkv_odd : f32[96] */
   lk_reduce_sum(3, (const long[]){B, 1024, 96}, (const unsigned char[]){1, 1, 0}, arena + 339738624,
       arena + 409537536);
 
-  /* %1081 = transpose(%150) {perm [1, 0]} layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
+  /* %1074 = transpose(%143) {perm [1, 0]} layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[51], arena + 339738624);
 
-  /* %1082 = linear_grad_weight(%1073, %149) layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
+  /* %1075 = linear_grad_weight(%1066, %142) layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 1024, 192, 192, arena + 355467264, arena + 452984832,
       arena + 409423872);
 
-  /* %1083 = reduce_sum(%1073) {axes [0], batch} layers.0.0.layers.1.0.Wq_odd : f32[192] */
+  /* %1076 = reduce_sum(%1066) {axes [0], batch} layers.0.0.layers.1.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 355467264, arena + 409536192);
 
-  /* %1084 = fused_linear(%1073, %1081, %1078) {residual} layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192], written over %1078 */
+  /* %1077 = fused_linear(%1066, %1074, %1071) {residual} layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192], written over %1071 */
   lk_fused_linear(B * 1024, 192, 192, arena + 355467264, arena + 339738624, NULL, LK_ACT_NONE,
       arena + 364904448, arena + 364904448);
 
-  /* %1085 = normalize_param_grad(%148, %1084) {eps 1e-06} layers.0.0.norm1 : f32[2, 192] */
+  /* %1078 = normalize_param_grad(%141, %1077) {eps 1e-06} layers.0.0.norm1 : f32[2, 192] */
   lk_layernorm_param_grad(B * 1024, 192, arena + 446693376, arena + 364904448, 1e-06f,
       arena + 339738624);
 
-  /* %1086 = index(%1085) {axis 0, at 1} layers.0.0.norm1 : f32[192] */
+  /* %1079 = index(%1078) {axis 0, at 1} layers.0.0.norm1 : f32[192] */
   lk_copy_rows(1, 192, arena + 339738816, 384, arena + 409536384, 192);
 
-  /* %1087 = index(%1085) {axis 0, at 0} layers.0.0.norm1 : f32[192] */
+  /* %1080 = index(%1078) {axis 0, at 0} layers.0.0.norm1 : f32[192] */
   lk_copy_rows(1, 192, arena + 339738624, 384, arena + 409536576, 192);
 
-  /* %1088 = normalize_grad(%148, %1084, %112, %1066) {eps 1e-06} layers.0.0 : f32[B, 1024, 192], written over %1078 */
+  /* %1081 = normalize_grad(%141, %1077, %112, %1059) {eps 1e-06} layers.0.0 : f32[B, 1024, 192], written over %1071 */
   lk_layernorm_grad(B * 1024, 192, arena + 446693376, arena + 364904448, params[37],
       arena + 349175808, 1e-06f, arena + 364904448);
 
-  /* %1089 = mul(%1088, %147) layers.0.0 : f32[B, 1024, 192] */
+  /* %1082 = mul(%1081, %140) layers.0.0 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 364904448, (const long[]){196608, 192, 1},
       inputs[2], (const long[]){1, 0, 0}, arena + 371195904);
 
-  /* %1090 = transpose(%144) {perm [1, 0]} layers.0.0.layers.0.1.fc2 : f32[768, 192] */
+  /* %1083 = transpose(%137) {perm [1, 0]} layers.0.0.layers.0.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[49], arena + 377487360);
 
-  /* %1091 = fused_linear(%1089, %1090) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 768] */
+  /* %1084 = fused_linear(%1082, %1083) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 768] */
   lk_fused_linear(B * 1024, 192, 768, arena + 371195904, arena + 377487360, NULL, LK_ACT_NONE, NULL,
       arena + 339738624);
 
-  /* %1092 = linear_grad_weight(%1089, %143) layers.0.0.layers.0.1.fc2 : f32[192, 768] */
+  /* %1085 = linear_grad_weight(%1082, %136) layers.0.0.layers.0.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 1024, 768, 192, arena + 371195904, arena + 251658240,
       arena + 409092096);
 
-  /* %1093 = reduce_sum(%1089) {axes [0], batch} layers.0.0.layers.0.1.fc2 : f32[192] */
+  /* %1086 = reduce_sum(%1082) {axes [0], batch} layers.0.0.layers.0.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 371195904, arena + 409536768);
 
-  /* %1094 = gelu_grad(%142, %1091) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
+  /* %1087 = gelu_grad(%135, %1084) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 1024 * 768, arena + 226492416, arena + 339738624,
       arena + 251658240);
 
-  /* %1095 = transpose(%140) {perm [1, 0]} layers.0.0.layers.0.1.fc1 : f32[192, 768] */
+  /* %1088 = transpose(%133) {perm [1, 0]} layers.0.0.layers.0.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[47], arena + 226492416);
 
-  /* %1096 = fused_linear(%1094, %1095) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 192] */
+  /* %1089 = fused_linear(%1087, %1088) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 768, 192, arena + 251658240, arena + 226492416, NULL, LK_ACT_NONE, NULL,
       arena + 396361728);
 
-  /* %1097 = linear_grad_weight(%1094, %139) layers.0.0.layers.0.1.fc1 : f32[768, 192] */
+  /* %1090 = linear_grad_weight(%1087, %132) layers.0.0.layers.0.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 1024, 192, 768, arena + 251658240, arena + 440401920,
       arena + 409239552);
 
-  /* %1098 = reduce_sum(%1094) {axes [0], batch} layers.0.0.layers.0.1.fc1 : f32[768] */
+  /* %1091 = reduce_sum(%1087) {axes [0], batch} layers.0.0.layers.0.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 1024, 768}, (const unsigned char[]){1, 1, 0},
       arena + 251658240, arena + 409535232);
 
-  /* %1099 = normalize_param_grad(%136, %1096) {eps 1e-06} layers.0.0.norm2 : f32[2, 192] */
+  /* %1092 = normalize_param_grad(%129, %1089) {eps 1e-06} layers.0.0.norm2 : f32[2, 192] */
   lk_layernorm_param_grad(B * 1024, 192, arena + 434110464, arena + 396361728, 1e-06f,
       arena + 226492416);
 
-  /* %1100 = index(%1099) {axis 0, at 1} layers.0.0.norm2 : f32[192] */
+  /* %1093 = index(%1092) {axis 0, at 1} layers.0.0.norm2 : f32[192] */
   lk_copy_rows(1, 192, arena + 226492608, 384, arena + 226492800, 192);
 
-  /* %1101 = add(%1064, %1100) layers.0.0.norm2 : f32[192] */
+  /* %1094 = add(%1057, %1093) layers.0.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 377634816, (const long[]){1}, arena + 226492800,
       (const long[]){1}, arena + 409536960);
 
-  /* %1102 = index(%1099) {axis 0, at 0} layers.0.0.norm2 : f32[192] */
+  /* %1095 = index(%1092) {axis 0, at 0} layers.0.0.norm2 : f32[192] */
   lk_copy_rows(1, 192, arena + 226492416, 384, arena + 226492800, 192);
 
-  /* %1103 = add(%1065, %1102) layers.0.0.norm2 : f32[192] */
+  /* %1096 = add(%1058, %1095) layers.0.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 377635008, (const long[]){1}, arena + 226492800,
       (const long[]){1}, arena + 409537152);
 
-  /* %1104 = normalize_grad(%136, %1096, %137, %1088) {eps 1e-06} layers.0.0 : f32[B, 1024, 192], written over %1096 */
+  /* %1097 = normalize_grad(%129, %1089, %130, %1081) {eps 1e-06} layers.0.0 : f32[B, 1024, 192], written over %1089 */
   lk_layernorm_grad(B * 1024, 192, arena + 434110464, arena + 396361728, params[45],
       arena + 364904448, 1e-06f, arena + 396361728);
 
-  /* %1105 = mul(%1104, %135) layers.0.0 : f32[B, 1024, 192] */
+  /* %1098 = mul(%1097, %128) layers.0.0 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 396361728, (const long[]){196608, 192, 1},
       inputs[1], (const long[]){1, 0, 0}, arena + 226492416);
 
-  /* %1106 = transpose(%132) {perm [1, 0]} layers.0.0.layers.0.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[43], arena + 232783872);
+  /* %1099 = transpose(%125) {perm [1, 0]} layers.0.0.layers.0.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[43], arena + 239075328);
 
-  /* %1107 = fused_linear(%1105, %1106) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 192, 192, arena + 226492416, arena + 232783872, NULL, LK_ACT_NONE, NULL,
-      arena + 254803968);
+  /* %1100 = fused_linear(%1098, %1099) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 192, 192, arena + 226492416, arena + 239075328, NULL, LK_ACT_NONE, NULL,
+      arena + 232783872);
 
-  /* %1108 = linear_grad_weight(%1105, %131) layers.0.0.layers.0.0.proj : f32[192, 192] */
+  /* %1101 = linear_grad_weight(%1098, %124) layers.0.0.layers.0.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 1024, 192, 192, arena + 226492416, arena + 276824064,
       arena + 409460736);
 
-  /* %1109 = reduce_sum(%1105) {axes [0], batch} layers.0.0.layers.0.0.proj : f32[192] */
+  /* %1102 = reduce_sum(%1098) {axes [0], batch} layers.0.0.layers.0.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 226492416, arena + 409537344);
 
-  /* %1110 = reshape(%1107) {shape [1024, 1, 4, 48]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 48], a view of %1107: no code */
+  /* %1103 = local_attention_grad_q(%118, %122, %123, %1100) {heads 4, kv_heads 1} layers.0.0.layers.0.0 : f32[B, 1024, 192] */
+  lk_local_attention_grad(B, 18, 1024, 4, 1, 48, arena + 427819008, 192, arena + 283115520, 48,
+      arena + 311427072, 48, arena + 232783872, 192, arena + 402653184, 192, NULL, 0, NULL, 0,
+      0.14433756f);
 
-  /* %1111 = matmul_permuted(%1110, %126) {a perm [0, 1, 2, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
-  lk_gemm_batched2(B, 196608, 884736, 73728, 1024, 4, 18, 48, arena + 254803968, 192, 48, 1,
-      arena + 311427072, 48, 1, 49152, arena + 261095424, 72, 18, 0.0f);
+  /* %1104 = local_attention_grad_kv(%118, %122, %123, %1100) {heads 4, kv_heads 1} layers.0.0.layers.0.0 : f32[B, 18, 1024, 96] */
+  lk_local_attention_grad(B, 18, 1024, 4, 1, 48, arena + 427819008, 192, arena + 283115520, 48,
+      arena + 311427072, 48, arena + 232783872, 192, NULL, 0, arena + 339738624, 96,
+      arena + 339738624 + 48, 96, 0.14433756f);
 
-  /* %1112 = matmul_permuted(%129, %1110) {a perm [0, 1, 3, 2], b perm [0, 1, 2, 3], out perm [2, 0, 1, 3]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 1, 48] */
-  lk_gemm_batched2(B, 73728, 196608, 884736, 1024, 18, 48, 4, arena + 537919488, 72, 1, 18,
-      arena + 254803968, 192, 48, 1, arena + 226492416, 48, 49152, 0.0f);
-
-  /* %1113 = softmax_grad(%129, %1111) {axis -1} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
-  lk_softmax_grad(B * 4096, 18, arena + 537919488, arena + 261095424, arena + 254803968);
-
-  /* %1114 = mul_scalar(%1113) {x op 0.14433756} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
-  lk_mul_scalar(B * 1024 * 4 * 18, arena + 254803968, 0.14433756f, arena + 311427072);
-
-  /* %1115 = matmul_permuted(%1114, %125) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 48] */
-  lk_gemm_batched2(B, 73728, 884736, 196608, 1024, 4, 48, 18, arena + 311427072, 72, 18, 1,
-      arena + 283115520, 48, 49152, 1, arena + 402653184, 192, 48, 0.0f);
-
-  /* %1116 = matmul_permuted(%124, %1114) {a perm [0, 1, 3, 2], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 1, 48] */
-  lk_gemm_batched2(B, 73728, 196608, 884736, 1024, 18, 48, 4, arena + 311427072, 72, 1, 18,
-      arena + 427819008, 192, 48, 1, arena + 254803968, 48, 49152, 0.0f);
-
-  /* %1117 = reshape(%1112) {shape [18, 1024, 48]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 48], a view of %1112: no code */
-
-  /* %1118 = reshape(%1116) {shape [18, 1024, 48]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 48], a view of %1116: no code */
-
-  /* %1119 = reshape(%1115) {shape [1024, 192]} layers.0.0.layers.0.0 : f32[B, 1024, 192], a view of %1115: no code */
-
-  /* %1120 = concat(%1118, %1117) {axis 2} layers.0.0.layers.0.0.Wkv_even : f32[B, 18, 1024, 96] */
-  lk_copy_rows(B * 18432, 48, arena + 254803968, 48, arena + 339738624, 96);
-  lk_copy_rows(B * 18432, 48, arena + 226492416, 48, arena + 339738672, 96);
-
-  /* %1121 = transpose(%119) {perm [1, 0]} layers.0.0.layers.0.0.Wkv_even : f32[192, 96] */
+  /* %1105 = transpose(%119) {perm [1, 0]} layers.0.0.layers.0.0.Wkv_even : f32[192, 96] */
   lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[41], arena + 409516032);
 
-  /* %1122 = fused_linear(%1120, %1121) layers.0.0.layers.0.0.Wkv_even : f32[B, 18, 1024, 192] */
+  /* %1106 = fused_linear(%1104, %1105) layers.0.0.layers.0.0.Wkv_even : f32[B, 18, 1024, 192] */
   lk_fused_linear(B * 18 * 1024, 96, 192, arena + 339738624, arena + 409516032, NULL, LK_ACT_NONE,
       NULL, arena + 226492416);
 
-  /* %1123 = linear_grad_weight(%1120, %115) layers.0.0.layers.0.0.Wkv_even : f32[96, 192] */
+  /* %1107 = linear_grad_weight(%1104, %115) layers.0.0.layers.0.0.Wkv_even : f32[96, 192] */
   lk_linear_grad_weight(B * 18 * 1024, 192, 96, arena + 339738624, arena + 113246208,
       arena + 409516032);
 
-  /* %1124 = reduce_sum(%1120) {axes [0, 1], batch} layers.0.0.layers.0.0.Wkv_even : f32[96] */
+  /* %1108 = reduce_sum(%1104) {axes [0, 1], batch} layers.0.0.layers.0.0.Wkv_even : f32[96] */
   lk_reduce_sum(4, (const long[]){B, 18, 1024, 96}, (const unsigned char[]){1, 1, 1, 0},
       arena + 339738624, arena + 119575488);
 
-  /* %1125 = transpose(%116) {perm [1, 0]} layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
+  /* %1109 = transpose(%116) {perm [1, 0]} layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[39], arena + 119537664);
 
-  /* %1126 = fused_linear(%1119, %1125) layers.0.0.layers.0.0.Wq_even : f32[B, 1024, 192] */
+  /* %1110 = fused_linear(%1103, %1109) layers.0.0.layers.0.0.Wq_even : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena + 402653184, arena + 119537664, NULL, LK_ACT_NONE, NULL,
       arena + 113246208);
 
-  /* %1127 = linear_grad_weight(%1119, %114) layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
+  /* %1111 = linear_grad_weight(%1103, %114) layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
   lk_linear_grad_weight(B * 1024, 192, 192, arena + 402653184, arena + 421527552,
       arena + 119537664);
 
-  /* %1128 = reduce_sum(%1119) {axes [0], batch} layers.0.0.layers.0.0.Wq_even : f32[192] */
+  /* %1112 = reduce_sum(%1103) {axes [0], batch} layers.0.0.layers.0.0.Wq_even : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 402653184, arena + 119574912);
 
-  /* %1129 = normalize_param_grad(%110, %1122) {eps 1e-06} layers.0.0.norm1 : f32[2, 192] */
+  /* %1113 = normalize_param_grad(%110, %1106) {eps 1e-06} layers.0.0.norm1 : f32[2, 192] */
   lk_layernorm_param_grad(B * 18 * 1024, 192, arena, arena + 226492416, 1e-06f, arena + 119574528);
 
-  /* %1130 = index(%1129) {axis 0, at 1} layers.0.0.norm1 : f32[192] */
+  /* %1114 = index(%1113) {axis 0, at 1} layers.0.0.norm1 : f32[192] */
   lk_copy_rows(1, 192, arena + 119574720, 384, arena + 119575104, 192);
 
-  /* %1131 = add(%1086, %1130) layers.0.0.norm1 : f32[192] */
+  /* %1115 = add(%1079, %1114) layers.0.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 409536384, (const long[]){1}, arena + 119575104,
       (const long[]){1}, arena + 119575296);
 
-  /* %1132 = index(%1129) {axis 0, at 0} layers.0.0.norm1 : f32[192] */
+  /* %1116 = index(%1113) {axis 0, at 0} layers.0.0.norm1 : f32[192] */
   lk_copy_rows(1, 192, arena + 119574528, 384, arena + 119575104, 192);
 
-  /* %1133 = add(%1087, %1132) layers.0.0.norm1 : f32[192] */
+  /* %1117 = add(%1080, %1116) layers.0.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 409536576, (const long[]){1}, arena + 119575104,
       (const long[]){1}, arena + 119574528);
 
-  /* %1134 = normalize_grad(%110, %1122, %112) {eps 1e-06} layers.0.0.norm1 : f32[B, 18, 1024, 192], written over %1122 */
+  /* %1118 = normalize_grad(%110, %1106, %112) {eps 1e-06} layers.0.0.norm1 : f32[B, 18, 1024, 192], written over %1106 */
   lk_layernorm_grad(B * 18 * 1024, 192, arena, arena + 226492416, params[37], NULL, 1e-06f,
       arena + 226492416);
 
-  /* %1135 = normalize_param_grad(%111, %1126) {eps 1e-06} layers.0.0.norm1 : f32[2, 192] */
+  /* %1119 = normalize_param_grad(%111, %1110) {eps 1e-06} layers.0.0.norm1 : f32[2, 192] */
   lk_layernorm_param_grad(B * 1024, 192, arena + 415236096, arena + 113246208, 1e-06f, arena);
 
-  /* %1136 = index(%1135) {axis 0, at 1} layers.0.0.norm1 : f32[192] */
+  /* %1120 = index(%1119) {axis 0, at 1} layers.0.0.norm1 : f32[192] */
   lk_copy_rows(1, 192, arena + 192, 384, arena + 384, 192);
 
-  /* %1137 = add(%1131, %1136) layers.0.0.norm1 : f32[192] */
+  /* %1121 = add(%1115, %1120) layers.0.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 119575296, (const long[]){1}, arena + 384,
       (const long[]){1}, arena + 119574720);
 
-  /* %1138 = index(%1135) {axis 0, at 0} layers.0.0.norm1 : f32[192] */
+  /* %1122 = index(%1119) {axis 0, at 0} layers.0.0.norm1 : f32[192] */
   lk_copy_rows(1, 192, arena, 384, arena + 384, 192);
 
-  /* %1139 = add(%1133, %1138) layers.0.0.norm1 : f32[192] */
+  /* %1123 = add(%1117, %1122) layers.0.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 119574528, (const long[]){1}, arena + 384,
       (const long[]){1}, arena + 119575104);
 
-  /* %1140 = normalize_grad(%111, %1126, %112, %1104) {eps 1e-06} layers.0.0 : f32[B, 1024, 192], written over %1126 */
+  /* %1124 = normalize_grad(%111, %1110, %112, %1097) {eps 1e-06} layers.0.0 : f32[B, 1024, 192], written over %1110 */
   lk_layernorm_grad(B * 1024, 192, arena + 415236096, arena + 113246208, params[37],
       arena + 396361728, 1e-06f, arena + 113246208);
 
-  /* %1141 = reshape(%1140) {shape [1, 1024, 192]} layers.0.0 : f32[B, 1, 1024, 192], a view of %1126: no code */
+  /* %1125 = reshape(%1124) {shape [1, 1024, 192]} layers.0.0 : f32[B, 1, 1024, 192], a view of %1110: no code */
 
-  /* %1142 = zero_pad(%1141, %1134) {axis 0, before 0, after 17} layers.0.0 : f32[B, 18, 1024, 192], written over %1122 */
+  /* %1126 = zero_pad(%1125, %1118) {axis 0, before 0, after 17} layers.0.0 : f32[B, 18, 1024, 192], written over %1106 */
   lk_zero_pad_add(B, 1, 196608, 0, 17, arena + 113246208, arena + 226492416, arena + 226492416);
 
-  /* %1143 = reduce_sum(%1142) {axes [], batch} layers.0.0 : f32[18, 1024, 192] */
+  /* %1127 = reduce_sum(%1126) {axes [], batch} layers.0.0 : f32[18, 1024, 192] */
   lk_reduce_sum(4, (const long[]){B, 18, 1024, 192}, (const unsigned char[]){1, 0, 0, 0},
       arena + 226492416, arena + 113246208);
 
-  /* %1144 = index(%1142) {axis 0, at 0} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1128 = index(%1126) {axis 0, at 0} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 226492416, 3538944, arena, 196608);
 
-  /* %1145 = index(%1142) {axis 0, at 1} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1129 = index(%1126) {axis 0, at 1} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 226689024, 3538944, arena + 6291456, 196608);
 
-  /* %1146 = index(%1142) {axis 0, at 2} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1130 = index(%1126) {axis 0, at 2} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 226885632, 3538944, arena + 12582912, 196608);
 
-  /* %1147 = index(%1142) {axis 0, at 3} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1131 = index(%1126) {axis 0, at 3} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 227082240, 3538944, arena + 18874368, 196608);
 
-  /* %1148 = index(%1142) {axis 0, at 4} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1132 = index(%1126) {axis 0, at 4} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 227278848, 3538944, arena + 25165824, 196608);
 
-  /* %1149 = index(%1142) {axis 0, at 5} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1133 = index(%1126) {axis 0, at 5} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 227475456, 3538944, arena + 31457280, 196608);
 
-  /* %1150 = index(%1142) {axis 0, at 6} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1134 = index(%1126) {axis 0, at 6} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 227672064, 3538944, arena + 37748736, 196608);
 
-  /* %1151 = index(%1142) {axis 0, at 7} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1135 = index(%1126) {axis 0, at 7} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 227868672, 3538944, arena + 44040192, 196608);
 
-  /* %1152 = index(%1142) {axis 0, at 8} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1136 = index(%1126) {axis 0, at 8} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 228065280, 3538944, arena + 50331648, 196608);
 
-  /* %1153 = index(%1142) {axis 0, at 9} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1137 = index(%1126) {axis 0, at 9} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 228261888, 3538944, arena + 56623104, 196608);
 
-  /* %1154 = index(%1142) {axis 0, at 10} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1138 = index(%1126) {axis 0, at 10} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 228458496, 3538944, arena + 62914560, 196608);
 
-  /* %1155 = index(%1142) {axis 0, at 11} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1139 = index(%1126) {axis 0, at 11} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 228655104, 3538944, arena + 69206016, 196608);
 
-  /* %1156 = index(%1142) {axis 0, at 12} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1140 = index(%1126) {axis 0, at 12} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 228851712, 3538944, arena + 75497472, 196608);
 
-  /* %1157 = index(%1142) {axis 0, at 13} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1141 = index(%1126) {axis 0, at 13} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 229048320, 3538944, arena + 81788928, 196608);
 
-  /* %1158 = index(%1142) {axis 0, at 14} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1142 = index(%1126) {axis 0, at 14} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 229244928, 3538944, arena + 88080384, 196608);
 
-  /* %1159 = index(%1142) {axis 0, at 15} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1143 = index(%1126) {axis 0, at 15} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 229441536, 3538944, arena + 94371840, 196608);
 
-  /* %1160 = index(%1142) {axis 0, at 16} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1144 = index(%1126) {axis 0, at 16} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 229638144, 3538944, arena + 100663296, 196608);
 
-  /* %1161 = index(%1142) {axis 0, at 17} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1145 = index(%1126) {axis 0, at 17} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 229834752, 3538944, arena + 106954752, 196608);
 
-  /* %1162 = linear_grad_weight(%1161, %105) to_patch_embedding.projections.17 : f32[192, 27] */
-  lk_linear_grad_weight(B * 1024, 27, 192, arena + 106954752, arena + 605650944, arena + 116785152);
+  /* %1146 = linear_grad_weight(%1145, %105) to_patch_embedding.projections.17 : f32[192, 27] */
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 106954752, arena + 603291648, arena + 116785152);
 
-  /* %1163 = reduce_sum(%1161) {axes [0], batch} to_patch_embedding.projections.17 : f32[192] */
+  /* %1147 = reduce_sum(%1145) {axes [0], batch} to_patch_embedding.projections.17 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 106954752, arena + 116790336);
 
-  /* %1164 = reshape(%1162) {shape [192, 3, 3, 3]} to_patch_embedding.projections.17 : f32[192, 3, 3, 3], a view of %1162: no code */
+  /* %1148 = reshape(%1146) {shape [192, 3, 3, 3]} to_patch_embedding.projections.17 : f32[192, 3, 3, 3], a view of %1146: no code */
 
-  /* %1165 = linear_grad_weight(%1160, %99) to_patch_embedding.projections.16 : f32[192, 27] */
-  lk_linear_grad_weight(B * 1024, 27, 192, arena + 100663296, arena + 604766208, arena + 106954752);
+  /* %1149 = linear_grad_weight(%1144, %99) to_patch_embedding.projections.16 : f32[192, 27] */
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 100663296, arena + 602406912, arena + 106954752);
 
-  /* %1166 = reduce_sum(%1160) {axes [0], batch} to_patch_embedding.projections.16 : f32[192] */
+  /* %1150 = reduce_sum(%1144) {axes [0], batch} to_patch_embedding.projections.16 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 100663296, arena + 106959936);
 
-  /* %1167 = reshape(%1165) {shape [192, 3, 3, 3]} to_patch_embedding.projections.16 : f32[192, 3, 3, 3], a view of %1165: no code */
+  /* %1151 = reshape(%1149) {shape [192, 3, 3, 3]} to_patch_embedding.projections.16 : f32[192, 3, 3, 3], a view of %1149: no code */
 
-  /* %1168 = linear_grad_weight(%1159, %93) to_patch_embedding.projections.15 : f32[192, 27] */
-  lk_linear_grad_weight(B * 1024, 27, 192, arena + 94371840, arena + 603881472, arena + 100663296);
+  /* %1152 = linear_grad_weight(%1143, %93) to_patch_embedding.projections.15 : f32[192, 27] */
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 94371840, arena + 601522176, arena + 100663296);
 
-  /* %1169 = reduce_sum(%1159) {axes [0], batch} to_patch_embedding.projections.15 : f32[192] */
+  /* %1153 = reduce_sum(%1143) {axes [0], batch} to_patch_embedding.projections.15 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 94371840,
       arena + 100668480);
 
-  /* %1170 = reshape(%1168) {shape [192, 3, 3, 3]} to_patch_embedding.projections.15 : f32[192, 3, 3, 3], a view of %1168: no code */
+  /* %1154 = reshape(%1152) {shape [192, 3, 3, 3]} to_patch_embedding.projections.15 : f32[192, 3, 3, 3], a view of %1152: no code */
 
-  /* %1171 = linear_grad_weight(%1158, %87) to_patch_embedding.projections.14 : f32[192, 27] */
-  lk_linear_grad_weight(B * 1024, 27, 192, arena + 88080384, arena + 602996736, arena + 94371840);
+  /* %1155 = linear_grad_weight(%1142, %87) to_patch_embedding.projections.14 : f32[192, 27] */
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 88080384, arena + 600637440, arena + 94371840);
 
-  /* %1172 = reduce_sum(%1158) {axes [0], batch} to_patch_embedding.projections.14 : f32[192] */
+  /* %1156 = reduce_sum(%1142) {axes [0], batch} to_patch_embedding.projections.14 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 88080384,
       arena + 94377024);
 
-  /* %1173 = reshape(%1171) {shape [192, 3, 3, 3]} to_patch_embedding.projections.14 : f32[192, 3, 3, 3], a view of %1171: no code */
+  /* %1157 = reshape(%1155) {shape [192, 3, 3, 3]} to_patch_embedding.projections.14 : f32[192, 3, 3, 3], a view of %1155: no code */
 
-  /* %1174 = linear_grad_weight(%1157, %81) to_patch_embedding.projections.13 : f32[192, 27] */
-  lk_linear_grad_weight(B * 1024, 27, 192, arena + 81788928, arena + 602112000, arena + 88080384);
+  /* %1158 = linear_grad_weight(%1141, %81) to_patch_embedding.projections.13 : f32[192, 27] */
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 81788928, arena + 599752704, arena + 88080384);
 
-  /* %1175 = reduce_sum(%1157) {axes [0], batch} to_patch_embedding.projections.13 : f32[192] */
+  /* %1159 = reduce_sum(%1141) {axes [0], batch} to_patch_embedding.projections.13 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 81788928,
       arena + 88085568);
 
-  /* %1176 = reshape(%1174) {shape [192, 3, 3, 3]} to_patch_embedding.projections.13 : f32[192, 3, 3, 3], a view of %1174: no code */
+  /* %1160 = reshape(%1158) {shape [192, 3, 3, 3]} to_patch_embedding.projections.13 : f32[192, 3, 3, 3], a view of %1158: no code */
 
-  /* %1177 = linear_grad_weight(%1156, %75) to_patch_embedding.projections.12 : f32[192, 27] */
-  lk_linear_grad_weight(B * 1024, 27, 192, arena + 75497472, arena + 601227264, arena + 81788928);
+  /* %1161 = linear_grad_weight(%1140, %75) to_patch_embedding.projections.12 : f32[192, 27] */
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 75497472, arena + 598867968, arena + 81788928);
 
-  /* %1178 = reduce_sum(%1156) {axes [0], batch} to_patch_embedding.projections.12 : f32[192] */
+  /* %1162 = reduce_sum(%1140) {axes [0], batch} to_patch_embedding.projections.12 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 75497472,
       arena + 81794112);
 
-  /* %1179 = reshape(%1177) {shape [192, 3, 3, 3]} to_patch_embedding.projections.12 : f32[192, 3, 3, 3], a view of %1177: no code */
+  /* %1163 = reshape(%1161) {shape [192, 3, 3, 3]} to_patch_embedding.projections.12 : f32[192, 3, 3, 3], a view of %1161: no code */
 
-  /* %1180 = linear_grad_weight(%1155, %69) to_patch_embedding.projections.11 : f32[192, 27] */
-  lk_linear_grad_weight(B * 1024, 27, 192, arena + 69206016, arena + 600342528, arena + 75497472);
+  /* %1164 = linear_grad_weight(%1139, %69) to_patch_embedding.projections.11 : f32[192, 27] */
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 69206016, arena + 597983232, arena + 75497472);
 
-  /* %1181 = reduce_sum(%1155) {axes [0], batch} to_patch_embedding.projections.11 : f32[192] */
+  /* %1165 = reduce_sum(%1139) {axes [0], batch} to_patch_embedding.projections.11 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 69206016,
       arena + 75502656);
 
-  /* %1182 = reshape(%1180) {shape [192, 3, 3, 3]} to_patch_embedding.projections.11 : f32[192, 3, 3, 3], a view of %1180: no code */
+  /* %1166 = reshape(%1164) {shape [192, 3, 3, 3]} to_patch_embedding.projections.11 : f32[192, 3, 3, 3], a view of %1164: no code */
 
-  /* %1183 = linear_grad_weight(%1154, %63) to_patch_embedding.projections.10 : f32[192, 27] */
-  lk_linear_grad_weight(B * 1024, 27, 192, arena + 62914560, arena + 599457792, arena + 69206016);
+  /* %1167 = linear_grad_weight(%1138, %63) to_patch_embedding.projections.10 : f32[192, 27] */
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 62914560, arena + 597098496, arena + 69206016);
 
-  /* %1184 = reduce_sum(%1154) {axes [0], batch} to_patch_embedding.projections.10 : f32[192] */
+  /* %1168 = reduce_sum(%1138) {axes [0], batch} to_patch_embedding.projections.10 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 62914560,
       arena + 69211200);
 
-  /* %1185 = reshape(%1183) {shape [192, 3, 3, 3]} to_patch_embedding.projections.10 : f32[192, 3, 3, 3], a view of %1183: no code */
+  /* %1169 = reshape(%1167) {shape [192, 3, 3, 3]} to_patch_embedding.projections.10 : f32[192, 3, 3, 3], a view of %1167: no code */
 
-  /* %1186 = linear_grad_weight(%1153, %57) to_patch_embedding.projections.9 : f32[192, 27] */
-  lk_linear_grad_weight(B * 1024, 27, 192, arena + 56623104, arena + 598573056, arena + 62914560);
+  /* %1170 = linear_grad_weight(%1137, %57) to_patch_embedding.projections.9 : f32[192, 27] */
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 56623104, arena + 596213760, arena + 62914560);
 
-  /* %1187 = reduce_sum(%1153) {axes [0], batch} to_patch_embedding.projections.9 : f32[192] */
+  /* %1171 = reduce_sum(%1137) {axes [0], batch} to_patch_embedding.projections.9 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 56623104,
       arena + 62919744);
 
-  /* %1188 = reshape(%1186) {shape [192, 3, 3, 3]} to_patch_embedding.projections.9 : f32[192, 3, 3, 3], a view of %1186: no code */
+  /* %1172 = reshape(%1170) {shape [192, 3, 3, 3]} to_patch_embedding.projections.9 : f32[192, 3, 3, 3], a view of %1170: no code */
 
-  /* %1189 = linear_grad_weight(%1152, %51) to_patch_embedding.projections.8 : f32[192, 27] */
-  lk_linear_grad_weight(B * 1024, 27, 192, arena + 50331648, arena + 597688320, arena + 56623104);
+  /* %1173 = linear_grad_weight(%1136, %51) to_patch_embedding.projections.8 : f32[192, 27] */
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 50331648, arena + 595329024, arena + 56623104);
 
-  /* %1190 = reduce_sum(%1152) {axes [0], batch} to_patch_embedding.projections.8 : f32[192] */
+  /* %1174 = reduce_sum(%1136) {axes [0], batch} to_patch_embedding.projections.8 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 50331648,
       arena + 56628288);
 
-  /* %1191 = reshape(%1189) {shape [192, 3, 3, 3]} to_patch_embedding.projections.8 : f32[192, 3, 3, 3], a view of %1189: no code */
+  /* %1175 = reshape(%1173) {shape [192, 3, 3, 3]} to_patch_embedding.projections.8 : f32[192, 3, 3, 3], a view of %1173: no code */
 
-  /* %1192 = linear_grad_weight(%1151, %45) to_patch_embedding.projections.7 : f32[192, 27] */
-  lk_linear_grad_weight(B * 1024, 27, 192, arena + 44040192, arena + 596803584, arena + 50331648);
+  /* %1176 = linear_grad_weight(%1135, %45) to_patch_embedding.projections.7 : f32[192, 27] */
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 44040192, arena + 594444288, arena + 50331648);
 
-  /* %1193 = reduce_sum(%1151) {axes [0], batch} to_patch_embedding.projections.7 : f32[192] */
+  /* %1177 = reduce_sum(%1135) {axes [0], batch} to_patch_embedding.projections.7 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 44040192,
       arena + 50336832);
 
-  /* %1194 = reshape(%1192) {shape [192, 3, 3, 3]} to_patch_embedding.projections.7 : f32[192, 3, 3, 3], a view of %1192: no code */
+  /* %1178 = reshape(%1176) {shape [192, 3, 3, 3]} to_patch_embedding.projections.7 : f32[192, 3, 3, 3], a view of %1176: no code */
 
-  /* %1195 = linear_grad_weight(%1150, %39) to_patch_embedding.projections.6 : f32[192, 27] */
-  lk_linear_grad_weight(B * 1024, 27, 192, arena + 37748736, arena + 595918848, arena + 44040192);
+  /* %1179 = linear_grad_weight(%1134, %39) to_patch_embedding.projections.6 : f32[192, 27] */
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 37748736, arena + 593559552, arena + 44040192);
 
-  /* %1196 = reduce_sum(%1150) {axes [0], batch} to_patch_embedding.projections.6 : f32[192] */
+  /* %1180 = reduce_sum(%1134) {axes [0], batch} to_patch_embedding.projections.6 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 37748736,
       arena + 44045376);
 
-  /* %1197 = reshape(%1195) {shape [192, 3, 3, 3]} to_patch_embedding.projections.6 : f32[192, 3, 3, 3], a view of %1195: no code */
+  /* %1181 = reshape(%1179) {shape [192, 3, 3, 3]} to_patch_embedding.projections.6 : f32[192, 3, 3, 3], a view of %1179: no code */
 
-  /* %1198 = linear_grad_weight(%1149, %33) to_patch_embedding.projections.5 : f32[192, 27] */
-  lk_linear_grad_weight(B * 1024, 27, 192, arena + 31457280, arena + 595034112, arena + 37748736);
+  /* %1182 = linear_grad_weight(%1133, %33) to_patch_embedding.projections.5 : f32[192, 27] */
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 31457280, arena + 592674816, arena + 37748736);
 
-  /* %1199 = reduce_sum(%1149) {axes [0], batch} to_patch_embedding.projections.5 : f32[192] */
+  /* %1183 = reduce_sum(%1133) {axes [0], batch} to_patch_embedding.projections.5 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 31457280,
       arena + 37753920);
 
-  /* %1200 = reshape(%1198) {shape [192, 3, 3, 3]} to_patch_embedding.projections.5 : f32[192, 3, 3, 3], a view of %1198: no code */
+  /* %1184 = reshape(%1182) {shape [192, 3, 3, 3]} to_patch_embedding.projections.5 : f32[192, 3, 3, 3], a view of %1182: no code */
 
-  /* %1201 = linear_grad_weight(%1148, %27) to_patch_embedding.projections.4 : f32[192, 27] */
-  lk_linear_grad_weight(B * 1024, 27, 192, arena + 25165824, arena + 594149376, arena + 31457280);
+  /* %1185 = linear_grad_weight(%1132, %27) to_patch_embedding.projections.4 : f32[192, 27] */
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 25165824, arena + 591790080, arena + 31457280);
 
-  /* %1202 = reduce_sum(%1148) {axes [0], batch} to_patch_embedding.projections.4 : f32[192] */
+  /* %1186 = reduce_sum(%1132) {axes [0], batch} to_patch_embedding.projections.4 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 25165824,
       arena + 31462464);
 
-  /* %1203 = reshape(%1201) {shape [192, 3, 3, 3]} to_patch_embedding.projections.4 : f32[192, 3, 3, 3], a view of %1201: no code */
+  /* %1187 = reshape(%1185) {shape [192, 3, 3, 3]} to_patch_embedding.projections.4 : f32[192, 3, 3, 3], a view of %1185: no code */
 
-  /* %1204 = linear_grad_weight(%1147, %21) to_patch_embedding.projections.3 : f32[192, 27] */
-  lk_linear_grad_weight(B * 1024, 27, 192, arena + 18874368, arena + 593264640, arena + 25165824);
+  /* %1188 = linear_grad_weight(%1131, %21) to_patch_embedding.projections.3 : f32[192, 27] */
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 18874368, arena + 590905344, arena + 25165824);
 
-  /* %1205 = reduce_sum(%1147) {axes [0], batch} to_patch_embedding.projections.3 : f32[192] */
+  /* %1189 = reduce_sum(%1131) {axes [0], batch} to_patch_embedding.projections.3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 18874368,
       arena + 25171008);
 
-  /* %1206 = reshape(%1204) {shape [192, 3, 3, 3]} to_patch_embedding.projections.3 : f32[192, 3, 3, 3], a view of %1204: no code */
+  /* %1190 = reshape(%1188) {shape [192, 3, 3, 3]} to_patch_embedding.projections.3 : f32[192, 3, 3, 3], a view of %1188: no code */
 
-  /* %1207 = linear_grad_weight(%1146, %15) to_patch_embedding.projections.2 : f32[192, 27] */
-  lk_linear_grad_weight(B * 1024, 27, 192, arena + 12582912, arena + 592379904, arena + 18874368);
+  /* %1191 = linear_grad_weight(%1130, %15) to_patch_embedding.projections.2 : f32[192, 27] */
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 12582912, arena + 590020608, arena + 18874368);
 
-  /* %1208 = reduce_sum(%1146) {axes [0], batch} to_patch_embedding.projections.2 : f32[192] */
+  /* %1192 = reduce_sum(%1130) {axes [0], batch} to_patch_embedding.projections.2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 12582912,
       arena + 18879552);
 
-  /* %1209 = reshape(%1207) {shape [192, 3, 3, 3]} to_patch_embedding.projections.2 : f32[192, 3, 3, 3], a view of %1207: no code */
+  /* %1193 = reshape(%1191) {shape [192, 3, 3, 3]} to_patch_embedding.projections.2 : f32[192, 3, 3, 3], a view of %1191: no code */
 
-  /* %1210 = linear_grad_weight(%1145, %9) to_patch_embedding.projections.1 : f32[192, 27] */
-  lk_linear_grad_weight(B * 1024, 27, 192, arena + 6291456, arena + 591495168, arena + 12582912);
+  /* %1194 = linear_grad_weight(%1129, %9) to_patch_embedding.projections.1 : f32[192, 27] */
+  lk_linear_grad_weight(B * 1024, 27, 192, arena + 6291456, arena + 589135872, arena + 12582912);
 
-  /* %1211 = reduce_sum(%1145) {axes [0], batch} to_patch_embedding.projections.1 : f32[192] */
+  /* %1195 = reduce_sum(%1129) {axes [0], batch} to_patch_embedding.projections.1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 6291456,
       arena + 12588096);
 
-  /* %1212 = reshape(%1210) {shape [192, 3, 3, 3]} to_patch_embedding.projections.1 : f32[192, 3, 3, 3], a view of %1210: no code */
+  /* %1196 = reshape(%1194) {shape [192, 3, 3, 3]} to_patch_embedding.projections.1 : f32[192, 3, 3, 3], a view of %1194: no code */
 
-  /* %1213 = linear_grad_weight(%1144, %3) to_patch_embedding.projections.0 : f32[192, 27] */
-  lk_linear_grad_weight(B * 1024, 27, 192, arena, arena + 590610432, arena + 6291456);
+  /* %1197 = linear_grad_weight(%1128, %3) to_patch_embedding.projections.0 : f32[192, 27] */
+  lk_linear_grad_weight(B * 1024, 27, 192, arena, arena + 588251136, arena + 6291456);
 
-  /* %1214 = reduce_sum(%1144) {axes [0], batch} to_patch_embedding.projections.0 : f32[192] */
+  /* %1198 = reduce_sum(%1128) {axes [0], batch} to_patch_embedding.projections.0 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena,
       arena + 6296640);
 
-  /* %1215 = reshape(%1213) {shape [192, 3, 3, 3]} to_patch_embedding.projections.0 : f32[192, 3, 3, 3], a view of %1213: no code */
+  /* %1199 = reshape(%1197) {shape [192, 3, 3, 3]} to_patch_embedding.projections.0 : f32[192, 3, 3, 3], a view of %1197: no code */
 
-  /* output 0 "loss" = %533 : f32[1] */
-  memcpy(outputs[0], arena + 625953216, sizeof(float) * 1);
-  /* output 1 "grad:to_patch_embedding.projections.0.weight" = %1215 : f32[192, 3, 3, 3] */
+  /* output 0 "loss" = %526 : f32[1] */
+  memcpy(outputs[0], arena + 623593920, sizeof(float) * 1);
+  /* output 1 "grad:to_patch_embedding.projections.0.weight" = %1199 : f32[192, 3, 3, 3] */
   memcpy(outputs[1], arena + 6291456, sizeof(float) * 5184);
-  /* output 2 "grad:to_patch_embedding.projections.0.bias" = %1214 : f32[192] */
+  /* output 2 "grad:to_patch_embedding.projections.0.bias" = %1198 : f32[192] */
   memcpy(outputs[2], arena + 6296640, sizeof(float) * 192);
-  /* output 3 "grad:to_patch_embedding.projections.1.weight" = %1212 : f32[192, 3, 3, 3] */
+  /* output 3 "grad:to_patch_embedding.projections.1.weight" = %1196 : f32[192, 3, 3, 3] */
   memcpy(outputs[3], arena + 12582912, sizeof(float) * 5184);
-  /* output 4 "grad:to_patch_embedding.projections.1.bias" = %1211 : f32[192] */
+  /* output 4 "grad:to_patch_embedding.projections.1.bias" = %1195 : f32[192] */
   memcpy(outputs[4], arena + 12588096, sizeof(float) * 192);
-  /* output 5 "grad:to_patch_embedding.projections.2.weight" = %1209 : f32[192, 3, 3, 3] */
+  /* output 5 "grad:to_patch_embedding.projections.2.weight" = %1193 : f32[192, 3, 3, 3] */
   memcpy(outputs[5], arena + 18874368, sizeof(float) * 5184);
-  /* output 6 "grad:to_patch_embedding.projections.2.bias" = %1208 : f32[192] */
+  /* output 6 "grad:to_patch_embedding.projections.2.bias" = %1192 : f32[192] */
   memcpy(outputs[6], arena + 18879552, sizeof(float) * 192);
-  /* output 7 "grad:to_patch_embedding.projections.3.weight" = %1206 : f32[192, 3, 3, 3] */
+  /* output 7 "grad:to_patch_embedding.projections.3.weight" = %1190 : f32[192, 3, 3, 3] */
   memcpy(outputs[7], arena + 25165824, sizeof(float) * 5184);
-  /* output 8 "grad:to_patch_embedding.projections.3.bias" = %1205 : f32[192] */
+  /* output 8 "grad:to_patch_embedding.projections.3.bias" = %1189 : f32[192] */
   memcpy(outputs[8], arena + 25171008, sizeof(float) * 192);
-  /* output 9 "grad:to_patch_embedding.projections.4.weight" = %1203 : f32[192, 3, 3, 3] */
+  /* output 9 "grad:to_patch_embedding.projections.4.weight" = %1187 : f32[192, 3, 3, 3] */
   memcpy(outputs[9], arena + 31457280, sizeof(float) * 5184);
-  /* output 10 "grad:to_patch_embedding.projections.4.bias" = %1202 : f32[192] */
+  /* output 10 "grad:to_patch_embedding.projections.4.bias" = %1186 : f32[192] */
   memcpy(outputs[10], arena + 31462464, sizeof(float) * 192);
-  /* output 11 "grad:to_patch_embedding.projections.5.weight" = %1200 : f32[192, 3, 3, 3] */
+  /* output 11 "grad:to_patch_embedding.projections.5.weight" = %1184 : f32[192, 3, 3, 3] */
   memcpy(outputs[11], arena + 37748736, sizeof(float) * 5184);
-  /* output 12 "grad:to_patch_embedding.projections.5.bias" = %1199 : f32[192] */
+  /* output 12 "grad:to_patch_embedding.projections.5.bias" = %1183 : f32[192] */
   memcpy(outputs[12], arena + 37753920, sizeof(float) * 192);
-  /* output 13 "grad:to_patch_embedding.projections.6.weight" = %1197 : f32[192, 3, 3, 3] */
+  /* output 13 "grad:to_patch_embedding.projections.6.weight" = %1181 : f32[192, 3, 3, 3] */
   memcpy(outputs[13], arena + 44040192, sizeof(float) * 5184);
-  /* output 14 "grad:to_patch_embedding.projections.6.bias" = %1196 : f32[192] */
+  /* output 14 "grad:to_patch_embedding.projections.6.bias" = %1180 : f32[192] */
   memcpy(outputs[14], arena + 44045376, sizeof(float) * 192);
-  /* output 15 "grad:to_patch_embedding.projections.7.weight" = %1194 : f32[192, 3, 3, 3] */
+  /* output 15 "grad:to_patch_embedding.projections.7.weight" = %1178 : f32[192, 3, 3, 3] */
   memcpy(outputs[15], arena + 50331648, sizeof(float) * 5184);
-  /* output 16 "grad:to_patch_embedding.projections.7.bias" = %1193 : f32[192] */
+  /* output 16 "grad:to_patch_embedding.projections.7.bias" = %1177 : f32[192] */
   memcpy(outputs[16], arena + 50336832, sizeof(float) * 192);
-  /* output 17 "grad:to_patch_embedding.projections.8.weight" = %1191 : f32[192, 3, 3, 3] */
+  /* output 17 "grad:to_patch_embedding.projections.8.weight" = %1175 : f32[192, 3, 3, 3] */
   memcpy(outputs[17], arena + 56623104, sizeof(float) * 5184);
-  /* output 18 "grad:to_patch_embedding.projections.8.bias" = %1190 : f32[192] */
+  /* output 18 "grad:to_patch_embedding.projections.8.bias" = %1174 : f32[192] */
   memcpy(outputs[18], arena + 56628288, sizeof(float) * 192);
-  /* output 19 "grad:to_patch_embedding.projections.9.weight" = %1188 : f32[192, 3, 3, 3] */
+  /* output 19 "grad:to_patch_embedding.projections.9.weight" = %1172 : f32[192, 3, 3, 3] */
   memcpy(outputs[19], arena + 62914560, sizeof(float) * 5184);
-  /* output 20 "grad:to_patch_embedding.projections.9.bias" = %1187 : f32[192] */
+  /* output 20 "grad:to_patch_embedding.projections.9.bias" = %1171 : f32[192] */
   memcpy(outputs[20], arena + 62919744, sizeof(float) * 192);
-  /* output 21 "grad:to_patch_embedding.projections.10.weight" = %1185 : f32[192, 3, 3, 3] */
+  /* output 21 "grad:to_patch_embedding.projections.10.weight" = %1169 : f32[192, 3, 3, 3] */
   memcpy(outputs[21], arena + 69206016, sizeof(float) * 5184);
-  /* output 22 "grad:to_patch_embedding.projections.10.bias" = %1184 : f32[192] */
+  /* output 22 "grad:to_patch_embedding.projections.10.bias" = %1168 : f32[192] */
   memcpy(outputs[22], arena + 69211200, sizeof(float) * 192);
-  /* output 23 "grad:to_patch_embedding.projections.11.weight" = %1182 : f32[192, 3, 3, 3] */
+  /* output 23 "grad:to_patch_embedding.projections.11.weight" = %1166 : f32[192, 3, 3, 3] */
   memcpy(outputs[23], arena + 75497472, sizeof(float) * 5184);
-  /* output 24 "grad:to_patch_embedding.projections.11.bias" = %1181 : f32[192] */
+  /* output 24 "grad:to_patch_embedding.projections.11.bias" = %1165 : f32[192] */
   memcpy(outputs[24], arena + 75502656, sizeof(float) * 192);
-  /* output 25 "grad:to_patch_embedding.projections.12.weight" = %1179 : f32[192, 3, 3, 3] */
+  /* output 25 "grad:to_patch_embedding.projections.12.weight" = %1163 : f32[192, 3, 3, 3] */
   memcpy(outputs[25], arena + 81788928, sizeof(float) * 5184);
-  /* output 26 "grad:to_patch_embedding.projections.12.bias" = %1178 : f32[192] */
+  /* output 26 "grad:to_patch_embedding.projections.12.bias" = %1162 : f32[192] */
   memcpy(outputs[26], arena + 81794112, sizeof(float) * 192);
-  /* output 27 "grad:to_patch_embedding.projections.13.weight" = %1176 : f32[192, 3, 3, 3] */
+  /* output 27 "grad:to_patch_embedding.projections.13.weight" = %1160 : f32[192, 3, 3, 3] */
   memcpy(outputs[27], arena + 88080384, sizeof(float) * 5184);
-  /* output 28 "grad:to_patch_embedding.projections.13.bias" = %1175 : f32[192] */
+  /* output 28 "grad:to_patch_embedding.projections.13.bias" = %1159 : f32[192] */
   memcpy(outputs[28], arena + 88085568, sizeof(float) * 192);
-  /* output 29 "grad:to_patch_embedding.projections.14.weight" = %1173 : f32[192, 3, 3, 3] */
+  /* output 29 "grad:to_patch_embedding.projections.14.weight" = %1157 : f32[192, 3, 3, 3] */
   memcpy(outputs[29], arena + 94371840, sizeof(float) * 5184);
-  /* output 30 "grad:to_patch_embedding.projections.14.bias" = %1172 : f32[192] */
+  /* output 30 "grad:to_patch_embedding.projections.14.bias" = %1156 : f32[192] */
   memcpy(outputs[30], arena + 94377024, sizeof(float) * 192);
-  /* output 31 "grad:to_patch_embedding.projections.15.weight" = %1170 : f32[192, 3, 3, 3] */
+  /* output 31 "grad:to_patch_embedding.projections.15.weight" = %1154 : f32[192, 3, 3, 3] */
   memcpy(outputs[31], arena + 100663296, sizeof(float) * 5184);
-  /* output 32 "grad:to_patch_embedding.projections.15.bias" = %1169 : f32[192] */
+  /* output 32 "grad:to_patch_embedding.projections.15.bias" = %1153 : f32[192] */
   memcpy(outputs[32], arena + 100668480, sizeof(float) * 192);
-  /* output 33 "grad:to_patch_embedding.projections.16.weight" = %1167 : f32[192, 3, 3, 3] */
+  /* output 33 "grad:to_patch_embedding.projections.16.weight" = %1151 : f32[192, 3, 3, 3] */
   memcpy(outputs[33], arena + 106954752, sizeof(float) * 5184);
-  /* output 34 "grad:to_patch_embedding.projections.16.bias" = %1166 : f32[192] */
+  /* output 34 "grad:to_patch_embedding.projections.16.bias" = %1150 : f32[192] */
   memcpy(outputs[34], arena + 106959936, sizeof(float) * 192);
-  /* output 35 "grad:to_patch_embedding.projections.17.weight" = %1164 : f32[192, 3, 3, 3] */
+  /* output 35 "grad:to_patch_embedding.projections.17.weight" = %1148 : f32[192, 3, 3, 3] */
   memcpy(outputs[35], arena + 116785152, sizeof(float) * 5184);
-  /* output 36 "grad:to_patch_embedding.projections.17.bias" = %1163 : f32[192] */
+  /* output 36 "grad:to_patch_embedding.projections.17.bias" = %1147 : f32[192] */
   memcpy(outputs[36], arena + 116790336, sizeof(float) * 192);
-  /* output 37 "grad:layers.0.0.pos_emb" = %1143 : f32[18, 1024, 192] */
+  /* output 37 "grad:layers.0.0.pos_emb" = %1127 : f32[18, 1024, 192] */
   memcpy(outputs[37], arena + 113246208, sizeof(float) * 3538944);
-  /* output 38 "grad:layers.0.0.norm1.weight" = %1139 : f32[192] */
+  /* output 38 "grad:layers.0.0.norm1.weight" = %1123 : f32[192] */
   memcpy(outputs[38], arena + 119575104, sizeof(float) * 192);
-  /* output 39 "grad:layers.0.0.norm1.bias" = %1137 : f32[192] */
+  /* output 39 "grad:layers.0.0.norm1.bias" = %1121 : f32[192] */
   memcpy(outputs[39], arena + 119574720, sizeof(float) * 192);
-  /* output 40 "grad:layers.0.0.layers.0.0.Wq_even.weight" = %1127 : f32[192, 192] */
+  /* output 40 "grad:layers.0.0.layers.0.0.Wq_even.weight" = %1111 : f32[192, 192] */
   memcpy(outputs[40], arena + 119537664, sizeof(float) * 36864);
-  /* output 41 "grad:layers.0.0.layers.0.0.Wq_even.bias" = %1128 : f32[192] */
+  /* output 41 "grad:layers.0.0.layers.0.0.Wq_even.bias" = %1112 : f32[192] */
   memcpy(outputs[41], arena + 119574912, sizeof(float) * 192);
-  /* output 42 "grad:layers.0.0.layers.0.0.Wkv_even.weight" = %1123 : f32[96, 192] */
+  /* output 42 "grad:layers.0.0.layers.0.0.Wkv_even.weight" = %1107 : f32[96, 192] */
   memcpy(outputs[42], arena + 409516032, sizeof(float) * 18432);
-  /* output 43 "grad:layers.0.0.layers.0.0.Wkv_even.bias" = %1124 : f32[96] */
+  /* output 43 "grad:layers.0.0.layers.0.0.Wkv_even.bias" = %1108 : f32[96] */
   memcpy(outputs[43], arena + 119575488, sizeof(float) * 96);
-  /* output 44 "grad:layers.0.0.layers.0.0.proj.weight" = %1108 : f32[192, 192] */
+  /* output 44 "grad:layers.0.0.layers.0.0.proj.weight" = %1101 : f32[192, 192] */
   memcpy(outputs[44], arena + 409460736, sizeof(float) * 36864);
-  /* output 45 "grad:layers.0.0.layers.0.0.proj.bias" = %1109 : f32[192] */
+  /* output 45 "grad:layers.0.0.layers.0.0.proj.bias" = %1102 : f32[192] */
   memcpy(outputs[45], arena + 409537344, sizeof(float) * 192);
-  /* output 46 "grad:layers.0.0.norm2.weight" = %1103 : f32[192] */
+  /* output 46 "grad:layers.0.0.norm2.weight" = %1096 : f32[192] */
   memcpy(outputs[46], arena + 409537152, sizeof(float) * 192);
-  /* output 47 "grad:layers.0.0.norm2.bias" = %1101 : f32[192] */
+  /* output 47 "grad:layers.0.0.norm2.bias" = %1094 : f32[192] */
   memcpy(outputs[47], arena + 409536960, sizeof(float) * 192);
-  /* output 48 "grad:layers.0.0.layers.0.1.fc1.weight" = %1097 : f32[768, 192] */
+  /* output 48 "grad:layers.0.0.layers.0.1.fc1.weight" = %1090 : f32[768, 192] */
   memcpy(outputs[48], arena + 409239552, sizeof(float) * 147456);
-  /* output 49 "grad:layers.0.0.layers.0.1.fc1.bias" = %1098 : f32[768] */
+  /* output 49 "grad:layers.0.0.layers.0.1.fc1.bias" = %1091 : f32[768] */
   memcpy(outputs[49], arena + 409535232, sizeof(float) * 768);
-  /* output 50 "grad:layers.0.0.layers.0.1.fc2.weight" = %1092 : f32[192, 768] */
+  /* output 50 "grad:layers.0.0.layers.0.1.fc2.weight" = %1085 : f32[192, 768] */
   memcpy(outputs[50], arena + 409092096, sizeof(float) * 147456);
-  /* output 51 "grad:layers.0.0.layers.0.1.fc2.bias" = %1093 : f32[192] */
+  /* output 51 "grad:layers.0.0.layers.0.1.fc2.bias" = %1086 : f32[192] */
   memcpy(outputs[51], arena + 409536768, sizeof(float) * 192);
-  /* output 52 "grad:layers.0.0.layers.1.0.Wq_odd.weight" = %1082 : f32[192, 192] */
+  /* output 52 "grad:layers.0.0.layers.1.0.Wq_odd.weight" = %1075 : f32[192, 192] */
   memcpy(outputs[52], arena + 409423872, sizeof(float) * 36864);
-  /* output 53 "grad:layers.0.0.layers.1.0.Wq_odd.bias" = %1083 : f32[192] */
+  /* output 53 "grad:layers.0.0.layers.1.0.Wq_odd.bias" = %1076 : f32[192] */
   memcpy(outputs[53], arena + 409536192, sizeof(float) * 192);
-  /* output 54 "grad:layers.0.0.layers.1.0.Wkv_odd.weight" = %1079 : f32[96, 192] */
+  /* output 54 "grad:layers.0.0.layers.1.0.Wkv_odd.weight" = %1072 : f32[96, 192] */
   memcpy(outputs[54], arena + 409497600, sizeof(float) * 18432);
-  /* output 55 "grad:layers.0.0.layers.1.0.Wkv_odd.bias" = %1080 : f32[96] */
+  /* output 55 "grad:layers.0.0.layers.1.0.Wkv_odd.bias" = %1073 : f32[96] */
   memcpy(outputs[55], arena + 409537536, sizeof(float) * 96);
-  /* output 56 "grad:layers.0.0.layers.1.0.proj.weight" = %1070 : f32[192, 192] */
+  /* output 56 "grad:layers.0.0.layers.1.0.proj.weight" = %1063 : f32[192, 192] */
   memcpy(outputs[56], arena + 409387008, sizeof(float) * 36864);
-  /* output 57 "grad:layers.0.0.layers.1.0.proj.bias" = %1071 : f32[192] */
+  /* output 57 "grad:layers.0.0.layers.1.0.proj.bias" = %1064 : f32[192] */
   memcpy(outputs[57], arena + 409536000, sizeof(float) * 192);
-  /* output 58 "grad:layers.0.0.layers.1.1.fc1.weight" = %1061 : f32[768, 192] */
+  /* output 58 "grad:layers.0.0.layers.1.1.fc1.weight" = %1054 : f32[768, 192] */
   memcpy(outputs[58], arena + 408944640, sizeof(float) * 147456);
-  /* output 59 "grad:layers.0.0.layers.1.1.fc1.bias" = %1062 : f32[768] */
+  /* output 59 "grad:layers.0.0.layers.1.1.fc1.bias" = %1055 : f32[768] */
   memcpy(outputs[59], arena + 409534464, sizeof(float) * 768);
-  /* output 60 "grad:layers.0.0.layers.1.1.fc2.weight" = %1056 : f32[192, 768] */
+  /* output 60 "grad:layers.0.0.layers.1.1.fc2.weight" = %1049 : f32[192, 768] */
   memcpy(outputs[60], arena + 497356800, sizeof(float) * 147456);
-  /* output 61 "grad:layers.0.0.layers.1.1.fc2.bias" = %1057 : f32[192] */
+  /* output 61 "grad:layers.0.0.layers.1.1.fc2.bias" = %1050 : f32[192] */
   memcpy(outputs[61], arena + 497646912, sizeof(float) * 192);
-  /* output 62 "grad:layers.0.1.conv.weight" = %1050 : f32[192, 192, 3, 3] */
+  /* output 62 "grad:layers.0.1.conv.weight" = %1043 : f32[192, 192, 3, 3] */
   memcpy(outputs[62], arena + 497025024, sizeof(float) * 331776);
-  /* output 63 "grad:layers.0.1.conv.bias" = %1051 : f32[192] */
+  /* output 63 "grad:layers.0.1.conv.bias" = %1044 : f32[192] */
   memcpy(outputs[63], arena + 497646720, sizeof(float) * 192);
-  /* output 64 "grad:layers.0.1.norm.weight" = %1046 : f32[192] */
+  /* output 64 "grad:layers.0.1.norm.weight" = %1039 : f32[192] */
   memcpy(outputs[64], arena + 497646528, sizeof(float) * 192);
-  /* output 65 "grad:layers.0.1.norm.bias" = %1045 : f32[192] */
+  /* output 65 "grad:layers.0.1.norm.bias" = %1038 : f32[192] */
   memcpy(outputs[65], arena + 497646336, sizeof(float) * 192);
-  /* output 66 "grad:layers.1.0.pos_emb" = %1040 : f32[256, 192] */
+  /* output 66 "grad:layers.1.0.pos_emb" = %1033 : f32[256, 192] */
   memcpy(outputs[66], arena + 497504256, sizeof(float) * 49152);
-  /* output 67 "grad:layers.1.0.norm1.weight" = %1038 : f32[192] */
+  /* output 67 "grad:layers.1.0.norm1.weight" = %1031 : f32[192] */
   memcpy(outputs[67], arena + 497646144, sizeof(float) * 192);
-  /* output 68 "grad:layers.1.0.norm1.bias" = %1036 : f32[192] */
+  /* output 68 "grad:layers.1.0.norm1.bias" = %1029 : f32[192] */
   memcpy(outputs[68], arena + 497645952, sizeof(float) * 192);
-  /* output 69 "grad:layers.1.0.layers.0.0.Wq_odd.weight" = %1031 : f32[192, 192] */
+  /* output 69 "grad:layers.1.0.layers.0.0.Wq_odd.weight" = %1024 : f32[192, 192] */
   memcpy(outputs[69], arena + 497590272, sizeof(float) * 36864);
-  /* output 70 "grad:layers.1.0.layers.0.0.Wq_odd.bias" = %1032 : f32[192] */
+  /* output 70 "grad:layers.1.0.layers.0.0.Wq_odd.bias" = %1025 : f32[192] */
   memcpy(outputs[70], arena + 497645760, sizeof(float) * 192);
-  /* output 71 "grad:layers.1.0.layers.0.0.Wkv_odd.weight" = %1028 : f32[96, 192] */
+  /* output 71 "grad:layers.1.0.layers.0.0.Wkv_odd.weight" = %1021 : f32[96, 192] */
   memcpy(outputs[71], arena + 497627136, sizeof(float) * 18432);
-  /* output 72 "grad:layers.1.0.layers.0.0.Wkv_odd.bias" = %1029 : f32[96] */
+  /* output 72 "grad:layers.1.0.layers.0.0.Wkv_odd.bias" = %1022 : f32[96] */
   memcpy(outputs[72], arena + 497647104, sizeof(float) * 96);
-  /* output 73 "grad:layers.1.0.layers.0.0.proj.weight" = %1019 : f32[192, 192] */
+  /* output 73 "grad:layers.1.0.layers.0.0.proj.weight" = %1012 : f32[192, 192] */
   memcpy(outputs[73], arena + 497553408, sizeof(float) * 36864);
-  /* output 74 "grad:layers.1.0.layers.0.0.proj.bias" = %1020 : f32[192] */
+  /* output 74 "grad:layers.1.0.layers.0.0.proj.bias" = %1013 : f32[192] */
   memcpy(outputs[74], arena + 497645568, sizeof(float) * 192);
-  /* output 75 "grad:layers.1.0.norm2.weight" = %1014 : f32[192] */
+  /* output 75 "grad:layers.1.0.norm2.weight" = %1007 : f32[192] */
   memcpy(outputs[75], arena + 498746304, sizeof(float) * 192);
-  /* output 76 "grad:layers.1.0.norm2.bias" = %1012 : f32[192] */
+  /* output 76 "grad:layers.1.0.norm2.bias" = %1005 : f32[192] */
   memcpy(outputs[76], arena + 498746112, sizeof(float) * 192);
-  /* output 77 "grad:layers.1.0.layers.0.1.fc1.weight" = %1008 : f32[768, 192] */
+  /* output 77 "grad:layers.1.0.layers.0.1.fc1.weight" = %1001 : f32[768, 192] */
   memcpy(outputs[77], arena + 498597888, sizeof(float) * 147456);
-  /* output 78 "grad:layers.1.0.layers.0.1.fc1.bias" = %1009 : f32[768] */
+  /* output 78 "grad:layers.1.0.layers.0.1.fc1.bias" = %1002 : f32[768] */
   memcpy(outputs[78], arena + 498745344, sizeof(float) * 768);
-  /* output 79 "grad:layers.1.0.layers.0.1.fc2.weight" = %1003 : f32[192, 768] */
+  /* output 79 "grad:layers.1.0.layers.0.1.fc2.weight" = %996 : f32[192, 768] */
   memcpy(outputs[79], arena + 500170752, sizeof(float) * 147456);
-  /* output 80 "grad:layers.1.0.layers.0.1.fc2.bias" = %1004 : f32[192] */
+  /* output 80 "grad:layers.1.0.layers.0.1.fc2.bias" = %997 : f32[192] */
   memcpy(outputs[80], arena + 500411520, sizeof(float) * 192);
-  /* output 81 "grad:layers.1.0.layers.1.0.Wq_odd.weight" = %991 : f32[192, 192] */
+  /* output 81 "grad:layers.1.0.layers.1.0.Wq_odd.weight" = %984 : f32[192, 192] */
   memcpy(outputs[81], arena + 500355072, sizeof(float) * 36864);
-  /* output 82 "grad:layers.1.0.layers.1.0.Wq_odd.bias" = %992 : f32[192] */
+  /* output 82 "grad:layers.1.0.layers.1.0.Wq_odd.bias" = %985 : f32[192] */
   memcpy(outputs[82], arena + 500410944, sizeof(float) * 192);
-  /* output 83 "grad:layers.1.0.layers.1.0.Wkv_odd.weight" = %988 : f32[96, 192] */
+  /* output 83 "grad:layers.1.0.layers.1.0.Wkv_odd.weight" = %981 : f32[96, 192] */
   memcpy(outputs[83], arena + 500391936, sizeof(float) * 18432);
-  /* output 84 "grad:layers.1.0.layers.1.0.Wkv_odd.bias" = %989 : f32[96] */
+  /* output 84 "grad:layers.1.0.layers.1.0.Wkv_odd.bias" = %982 : f32[96] */
   memcpy(outputs[84], arena + 500411712, sizeof(float) * 96);
-  /* output 85 "grad:layers.1.0.layers.1.0.proj.weight" = %979 : f32[192, 192] */
+  /* output 85 "grad:layers.1.0.layers.1.0.proj.weight" = %972 : f32[192, 192] */
   memcpy(outputs[85], arena + 500318208, sizeof(float) * 36864);
-  /* output 86 "grad:layers.1.0.layers.1.0.proj.bias" = %980 : f32[192] */
+  /* output 86 "grad:layers.1.0.layers.1.0.proj.bias" = %973 : f32[192] */
   memcpy(outputs[86], arena + 500410752, sizeof(float) * 192);
-  /* output 87 "grad:layers.1.0.layers.1.1.fc1.weight" = %968 : f32[768, 192] */
+  /* output 87 "grad:layers.1.0.layers.1.1.fc1.weight" = %961 : f32[768, 192] */
   memcpy(outputs[87], arena + 503316480, sizeof(float) * 147456);
-  /* output 88 "grad:layers.1.0.layers.1.1.fc1.bias" = %969 : f32[768] */
+  /* output 88 "grad:layers.1.0.layers.1.1.fc1.bias" = %962 : f32[768] */
   memcpy(outputs[88], arena + 503463936, sizeof(float) * 768);
-  /* output 89 "grad:layers.1.0.layers.1.1.fc2.weight" = %963 : f32[192, 768] */
+  /* output 89 "grad:layers.1.0.layers.1.1.fc2.weight" = %956 : f32[192, 768] */
   memcpy(outputs[89], arena + 512753664, sizeof(float) * 147456);
-  /* output 90 "grad:layers.1.0.layers.1.1.fc2.bias" = %964 : f32[192] */
+  /* output 90 "grad:layers.1.0.layers.1.1.fc2.bias" = %957 : f32[192] */
   memcpy(outputs[90], arena + 512994432, sizeof(float) * 192);
-  /* output 91 "grad:layers.1.0.layers.2.0.Wq_odd.weight" = %951 : f32[192, 192] */
+  /* output 91 "grad:layers.1.0.layers.2.0.Wq_odd.weight" = %944 : f32[192, 192] */
   memcpy(outputs[91], arena + 512937984, sizeof(float) * 36864);
-  /* output 92 "grad:layers.1.0.layers.2.0.Wq_odd.bias" = %952 : f32[192] */
+  /* output 92 "grad:layers.1.0.layers.2.0.Wq_odd.bias" = %945 : f32[192] */
   memcpy(outputs[92], arena + 512993856, sizeof(float) * 192);
-  /* output 93 "grad:layers.1.0.layers.2.0.Wkv_odd.weight" = %948 : f32[96, 192] */
+  /* output 93 "grad:layers.1.0.layers.2.0.Wkv_odd.weight" = %941 : f32[96, 192] */
   memcpy(outputs[93], arena + 512974848, sizeof(float) * 18432);
-  /* output 94 "grad:layers.1.0.layers.2.0.Wkv_odd.bias" = %949 : f32[96] */
+  /* output 94 "grad:layers.1.0.layers.2.0.Wkv_odd.bias" = %942 : f32[96] */
   memcpy(outputs[94], arena + 512994624, sizeof(float) * 96);
-  /* output 95 "grad:layers.1.0.layers.2.0.proj.weight" = %939 : f32[192, 192] */
+  /* output 95 "grad:layers.1.0.layers.2.0.proj.weight" = %932 : f32[192, 192] */
   memcpy(outputs[95], arena + 512901120, sizeof(float) * 36864);
-  /* output 96 "grad:layers.1.0.layers.2.0.proj.bias" = %940 : f32[192] */
+  /* output 96 "grad:layers.1.0.layers.2.0.proj.bias" = %933 : f32[192] */
   memcpy(outputs[96], arena + 512993664, sizeof(float) * 192);
-  /* output 97 "grad:layers.1.0.layers.2.1.fc1.weight" = %928 : f32[768, 192] */
+  /* output 97 "grad:layers.1.0.layers.2.1.fc1.weight" = %921 : f32[768, 192] */
   memcpy(outputs[97], arena + 515899392, sizeof(float) * 147456);
-  /* output 98 "grad:layers.1.0.layers.2.1.fc1.bias" = %929 : f32[768] */
+  /* output 98 "grad:layers.1.0.layers.2.1.fc1.bias" = %922 : f32[768] */
   memcpy(outputs[98], arena + 516046848, sizeof(float) * 768);
-  /* output 99 "grad:layers.1.0.layers.2.1.fc2.weight" = %923 : f32[192, 768] */
+  /* output 99 "grad:layers.1.0.layers.2.1.fc2.weight" = %916 : f32[192, 768] */
   memcpy(outputs[99], arena + 525336576, sizeof(float) * 147456);
-  /* output 100 "grad:layers.1.0.layers.2.1.fc2.bias" = %924 : f32[192] */
+  /* output 100 "grad:layers.1.0.layers.2.1.fc2.bias" = %917 : f32[192] */
   memcpy(outputs[100], arena + 525577344, sizeof(float) * 192);
-  /* output 101 "grad:layers.1.0.layers.3.0.Wq_odd.weight" = %913 : f32[192, 192] */
+  /* output 101 "grad:layers.1.0.layers.3.0.Wq_odd.weight" = %906 : f32[192, 192] */
   memcpy(outputs[101], arena + 525520896, sizeof(float) * 36864);
-  /* output 102 "grad:layers.1.0.layers.3.0.Wq_odd.bias" = %914 : f32[192] */
+  /* output 102 "grad:layers.1.0.layers.3.0.Wq_odd.bias" = %907 : f32[192] */
   memcpy(outputs[102], arena + 525576768, sizeof(float) * 192);
-  /* output 103 "grad:layers.1.0.layers.3.0.Wkv_odd.weight" = %910 : f32[96, 192] */
+  /* output 103 "grad:layers.1.0.layers.3.0.Wkv_odd.weight" = %903 : f32[96, 192] */
   memcpy(outputs[103], arena + 525557760, sizeof(float) * 18432);
-  /* output 104 "grad:layers.1.0.layers.3.0.Wkv_odd.bias" = %911 : f32[96] */
+  /* output 104 "grad:layers.1.0.layers.3.0.Wkv_odd.bias" = %904 : f32[96] */
   memcpy(outputs[104], arena + 525577536, sizeof(float) * 96);
-  /* output 105 "grad:layers.1.0.layers.3.0.proj.weight" = %901 : f32[192, 192] */
+  /* output 105 "grad:layers.1.0.layers.3.0.proj.weight" = %894 : f32[192, 192] */
   memcpy(outputs[105], arena + 525484032, sizeof(float) * 36864);
-  /* output 106 "grad:layers.1.0.layers.3.0.proj.bias" = %902 : f32[192] */
+  /* output 106 "grad:layers.1.0.layers.3.0.proj.bias" = %895 : f32[192] */
   memcpy(outputs[106], arena + 525576576, sizeof(float) * 192);
-  /* output 107 "grad:layers.1.0.layers.3.1.fc1.weight" = %892 : f32[768, 192] */
+  /* output 107 "grad:layers.1.0.layers.3.1.fc1.weight" = %885 : f32[768, 192] */
   memcpy(outputs[107], arena + 528482304, sizeof(float) * 147456);
-  /* output 108 "grad:layers.1.0.layers.3.1.fc1.bias" = %893 : f32[768] */
+  /* output 108 "grad:layers.1.0.layers.3.1.fc1.bias" = %886 : f32[768] */
   memcpy(outputs[108], arena + 528629760, sizeof(float) * 768);
-  /* output 109 "grad:layers.1.0.layers.3.1.fc2.weight" = %887 : f32[192, 768] */
-  memcpy(outputs[109], arena + 581713920, sizeof(float) * 147456);
-  /* output 110 "grad:layers.1.0.layers.3.1.fc2.bias" = %888 : f32[192] */
-  memcpy(outputs[110], arena + 581561664, sizeof(float) * 192);
-  /* output 111 "grad:layers.1.1.conv.weight" = %881 : f32[192, 192, 3, 3] */
-  memcpy(outputs[111], arena + 581173248, sizeof(float) * 331776);
-  /* output 112 "grad:layers.1.1.conv.bias" = %882 : f32[192] */
-  memcpy(outputs[112], arena + 581561472, sizeof(float) * 192);
-  /* output 113 "grad:layers.1.1.norm.weight" = %877 : f32[192] */
-  memcpy(outputs[113], arena + 581561280, sizeof(float) * 192);
-  /* output 114 "grad:layers.1.1.norm.bias" = %876 : f32[192] */
-  memcpy(outputs[114], arena + 581561088, sizeof(float) * 192);
-  /* output 115 "grad:layers.2.0.pos_emb" = %871 : f32[64, 192] */
-  memcpy(outputs[115], arena + 581898240, sizeof(float) * 12288);
-  /* output 116 "grad:layers.2.0.norm1.weight" = %869 : f32[192] */
-  memcpy(outputs[116], arena + 581560896, sizeof(float) * 192);
-  /* output 117 "grad:layers.2.0.norm1.bias" = %867 : f32[192] */
-  memcpy(outputs[117], arena + 581560704, sizeof(float) * 192);
-  /* output 118 "grad:layers.2.0.layers.0.0.Wq_odd.weight" = %862 : f32[192, 192] */
-  memcpy(outputs[118], arena + 581861376, sizeof(float) * 36864);
-  /* output 119 "grad:layers.2.0.layers.0.0.Wq_odd.bias" = %863 : f32[192] */
-  memcpy(outputs[119], arena + 581560512, sizeof(float) * 192);
-  /* output 120 "grad:layers.2.0.layers.0.0.Wkv_odd.weight" = %859 : f32[96, 192] */
-  memcpy(outputs[120], arena + 581541888, sizeof(float) * 18432);
-  /* output 121 "grad:layers.2.0.layers.0.0.Wkv_odd.bias" = %860 : f32[96] */
-  memcpy(outputs[121], arena + 581561856, sizeof(float) * 96);
-  /* output 122 "grad:layers.2.0.layers.0.0.proj.weight" = %850 : f32[192, 192] */
-  memcpy(outputs[122], arena + 581505024, sizeof(float) * 36864);
-  /* output 123 "grad:layers.2.0.layers.0.0.proj.bias" = %851 : f32[192] */
-  memcpy(outputs[123], arena + 581560320, sizeof(float) * 192);
-  /* output 124 "grad:layers.2.0.norm2.weight" = %845 : f32[192] */
-  memcpy(outputs[124], arena + 581911488, sizeof(float) * 192);
-  /* output 125 "grad:layers.2.0.norm2.bias" = %843 : f32[192] */
-  memcpy(outputs[125], arena + 581911296, sizeof(float) * 192);
-  /* output 126 "grad:layers.2.0.layers.0.1.fc1.weight" = %839 : f32[768, 192] */
-  memcpy(outputs[126], arena + 581566464, sizeof(float) * 147456);
-  /* output 127 "grad:layers.2.0.layers.0.1.fc1.bias" = %840 : f32[768] */
-  memcpy(outputs[127], arena + 581910528, sizeof(float) * 768);
-  /* output 128 "grad:layers.2.0.layers.0.1.fc2.weight" = %834 : f32[192, 768] */
-  memcpy(outputs[128], arena + 581959680, sizeof(float) * 147456);
-  /* output 129 "grad:layers.2.0.layers.0.1.fc2.bias" = %835 : f32[192] */
-  memcpy(outputs[129], arena + 582200448, sizeof(float) * 192);
-  /* output 130 "grad:layers.2.0.layers.1.0.Wq_odd.weight" = %822 : f32[192, 192] */
-  memcpy(outputs[130], arena + 582144000, sizeof(float) * 36864);
-  /* output 131 "grad:layers.2.0.layers.1.0.Wq_odd.bias" = %823 : f32[192] */
-  memcpy(outputs[131], arena + 582199872, sizeof(float) * 192);
-  /* output 132 "grad:layers.2.0.layers.1.0.Wkv_odd.weight" = %819 : f32[96, 192] */
-  memcpy(outputs[132], arena + 582180864, sizeof(float) * 18432);
-  /* output 133 "grad:layers.2.0.layers.1.0.Wkv_odd.bias" = %820 : f32[96] */
-  memcpy(outputs[133], arena + 582200640, sizeof(float) * 96);
-  /* output 134 "grad:layers.2.0.layers.1.0.proj.weight" = %810 : f32[192, 192] */
-  memcpy(outputs[134], arena + 582107136, sizeof(float) * 36864);
-  /* output 135 "grad:layers.2.0.layers.1.0.proj.bias" = %811 : f32[192] */
-  memcpy(outputs[135], arena + 582199680, sizeof(float) * 192);
-  /* output 136 "grad:layers.2.0.layers.1.1.fc1.weight" = %799 : f32[768, 192] */
-  memcpy(outputs[136], arena + 582746112, sizeof(float) * 147456);
-  /* output 137 "grad:layers.2.0.layers.1.1.fc1.bias" = %800 : f32[768] */
-  memcpy(outputs[137], arena + 582893568, sizeof(float) * 768);
-  /* output 138 "grad:layers.2.0.layers.1.1.fc2.weight" = %794 : f32[192, 768] */
-  memcpy(outputs[138], arena + 585105408, sizeof(float) * 147456);
-  /* output 139 "grad:layers.2.0.layers.1.1.fc2.bias" = %795 : f32[192] */
-  memcpy(outputs[139], arena + 585346176, sizeof(float) * 192);
-  /* output 140 "grad:layers.2.0.layers.2.0.Wq_odd.weight" = %782 : f32[192, 192] */
-  memcpy(outputs[140], arena + 585289728, sizeof(float) * 36864);
-  /* output 141 "grad:layers.2.0.layers.2.0.Wq_odd.bias" = %783 : f32[192] */
-  memcpy(outputs[141], arena + 585345600, sizeof(float) * 192);
-  /* output 142 "grad:layers.2.0.layers.2.0.Wkv_odd.weight" = %779 : f32[96, 192] */
-  memcpy(outputs[142], arena + 585326592, sizeof(float) * 18432);
-  /* output 143 "grad:layers.2.0.layers.2.0.Wkv_odd.bias" = %780 : f32[96] */
-  memcpy(outputs[143], arena + 585346368, sizeof(float) * 96);
-  /* output 144 "grad:layers.2.0.layers.2.0.proj.weight" = %770 : f32[192, 192] */
-  memcpy(outputs[144], arena + 585252864, sizeof(float) * 36864);
-  /* output 145 "grad:layers.2.0.layers.2.0.proj.bias" = %771 : f32[192] */
-  memcpy(outputs[145], arena + 585345408, sizeof(float) * 192);
-  /* output 146 "grad:layers.2.0.layers.2.1.fc1.weight" = %759 : f32[768, 192] */
-  memcpy(outputs[146], arena + 585891840, sizeof(float) * 147456);
-  /* output 147 "grad:layers.2.0.layers.2.1.fc1.bias" = %760 : f32[768] */
-  memcpy(outputs[147], arena + 586039296, sizeof(float) * 768);
-  /* output 148 "grad:layers.2.0.layers.2.1.fc2.weight" = %754 : f32[192, 768] */
-  memcpy(outputs[148], arena + 588251136, sizeof(float) * 147456);
-  /* output 149 "grad:layers.2.0.layers.2.1.fc2.bias" = %755 : f32[192] */
-  memcpy(outputs[149], arena + 588491904, sizeof(float) * 192);
-  /* output 150 "grad:layers.2.0.layers.3.0.Wq_odd.weight" = %744 : f32[192, 192] */
-  memcpy(outputs[150], arena + 588435456, sizeof(float) * 36864);
-  /* output 151 "grad:layers.2.0.layers.3.0.Wq_odd.bias" = %745 : f32[192] */
-  memcpy(outputs[151], arena + 588491328, sizeof(float) * 192);
-  /* output 152 "grad:layers.2.0.layers.3.0.Wkv_odd.weight" = %741 : f32[96, 192] */
-  memcpy(outputs[152], arena + 588472320, sizeof(float) * 18432);
-  /* output 153 "grad:layers.2.0.layers.3.0.Wkv_odd.bias" = %742 : f32[96] */
-  memcpy(outputs[153], arena + 588492096, sizeof(float) * 96);
-  /* output 154 "grad:layers.2.0.layers.3.0.proj.weight" = %732 : f32[192, 192] */
-  memcpy(outputs[154], arena + 588398592, sizeof(float) * 36864);
-  /* output 155 "grad:layers.2.0.layers.3.0.proj.bias" = %733 : f32[192] */
-  memcpy(outputs[155], arena + 588491136, sizeof(float) * 192);
-  /* output 156 "grad:layers.2.0.layers.3.1.fc1.weight" = %723 : f32[768, 192] */
-  memcpy(outputs[156], arena + 589037568, sizeof(float) * 147456);
-  /* output 157 "grad:layers.2.0.layers.3.1.fc1.bias" = %724 : f32[768] */
-  memcpy(outputs[157], arena + 589185024, sizeof(float) * 768);
-  /* output 158 "grad:layers.2.0.layers.3.1.fc2.weight" = %718 : f32[192, 768] */
-  memcpy(outputs[158], arena + 621232128, sizeof(float) * 147456);
-  /* output 159 "grad:layers.2.0.layers.3.1.fc2.bias" = %719 : f32[192] */
-  memcpy(outputs[159], arena + 620242368, sizeof(float) * 192);
-  /* output 160 "grad:layers.2.1.conv.weight" = %712 : f32[192, 192, 3, 3] */
-  memcpy(outputs[160], arena + 619905024, sizeof(float) * 331776);
-  /* output 161 "grad:layers.2.1.conv.bias" = %713 : f32[192] */
-  memcpy(outputs[161], arena + 620242176, sizeof(float) * 192);
-  /* output 162 "grad:layers.2.1.norm.weight" = %708 : f32[192] */
-  memcpy(outputs[162], arena + 620241984, sizeof(float) * 192);
-  /* output 163 "grad:layers.2.1.norm.bias" = %707 : f32[192] */
-  memcpy(outputs[163], arena + 620241792, sizeof(float) * 192);
-  /* output 164 "grad:layers.3.0.pos_emb" = %702 : f32[16, 192] */
-  memcpy(outputs[164], arena + 620236800, sizeof(float) * 3072);
-  /* output 165 "grad:layers.3.0.norm1.weight" = %700 : f32[192] */
-  memcpy(outputs[165], arena + 620241600, sizeof(float) * 192);
-  /* output 166 "grad:layers.3.0.norm1.bias" = %698 : f32[192] */
-  memcpy(outputs[166], arena + 620241408, sizeof(float) * 192);
-  /* output 167 "grad:layers.3.0.layers.0.0.Wq_odd.weight" = %693 : f32[192, 192] */
-  memcpy(outputs[167], arena + 620986368, sizeof(float) * 36864);
-  /* output 168 "grad:layers.3.0.layers.0.0.Wq_odd.bias" = %694 : f32[192] */
-  memcpy(outputs[168], arena + 620241216, sizeof(float) * 192);
-  /* output 169 "grad:layers.3.0.layers.0.0.Wkv_odd.weight" = %690 : f32[96, 192] */
-  memcpy(outputs[169], arena + 621434880, sizeof(float) * 18432);
-  /* output 170 "grad:layers.3.0.layers.0.0.Wkv_odd.bias" = %691 : f32[96] */
-  memcpy(outputs[170], arena + 620242560, sizeof(float) * 96);
-  /* output 171 "grad:layers.3.0.layers.0.0.proj.weight" = %681 : f32[192, 192] */
-  memcpy(outputs[171], arena + 620630016, sizeof(float) * 36864);
-  /* output 172 "grad:layers.3.0.layers.0.0.proj.bias" = %682 : f32[192] */
-  memcpy(outputs[172], arena + 620241024, sizeof(float) * 192);
-  /* output 173 "grad:layers.3.0.norm2.weight" = %676 : f32[192] */
-  memcpy(outputs[173], arena + 620240832, sizeof(float) * 192);
-  /* output 174 "grad:layers.3.0.norm2.bias" = %674 : f32[192] */
-  memcpy(outputs[174], arena + 620240640, sizeof(float) * 192);
-  /* output 175 "grad:layers.3.0.layers.0.1.fc1.weight" = %670 : f32[768, 192] */
-  memcpy(outputs[175], arena + 620838912, sizeof(float) * 147456);
-  /* output 176 "grad:layers.3.0.layers.0.1.fc1.bias" = %671 : f32[768] */
-  memcpy(outputs[176], arena + 620239872, sizeof(float) * 768);
-  /* output 177 "grad:layers.3.0.layers.0.1.fc2.weight" = %665 : f32[192, 768] */
-  memcpy(outputs[177], arena + 620445696, sizeof(float) * 147456);
-  /* output 178 "grad:layers.3.0.layers.0.1.fc2.bias" = %666 : f32[192] */
-  memcpy(outputs[178], arena + 620287104, sizeof(float) * 192);
-  /* output 179 "grad:layers.3.0.layers.1.0.Wq_odd.weight" = %653 : f32[192, 192] */
-  memcpy(outputs[179], arena + 620593152, sizeof(float) * 36864);
-  /* output 180 "grad:layers.3.0.layers.1.0.Wq_odd.bias" = %654 : f32[192] */
-  memcpy(outputs[180], arena + 620286528, sizeof(float) * 192);
-  /* output 181 "grad:layers.3.0.layers.1.0.Wkv_odd.weight" = %650 : f32[96, 192] */
-  memcpy(outputs[181], arena + 620666880, sizeof(float) * 18432);
-  /* output 182 "grad:layers.3.0.layers.1.0.Wkv_odd.bias" = %651 : f32[96] */
-  memcpy(outputs[182], arena + 620287296, sizeof(float) * 96);
-  /* output 183 "grad:layers.3.0.layers.1.0.proj.weight" = %641 : f32[192, 192] */
-  memcpy(outputs[183], arena + 620249088, sizeof(float) * 36864);
-  /* output 184 "grad:layers.3.0.layers.1.0.proj.bias" = %642 : f32[192] */
-  memcpy(outputs[184], arena + 620286336, sizeof(float) * 192);
-  /* output 185 "grad:layers.3.0.layers.1.1.fc1.weight" = %630 : f32[768, 192] */
-  memcpy(outputs[185], arena + 620298240, sizeof(float) * 147456);
-  /* output 186 "grad:layers.3.0.layers.1.1.fc1.bias" = %631 : f32[768] */
-  memcpy(outputs[186], arena + 620685312, sizeof(float) * 768);
-  /* output 187 "grad:layers.3.0.layers.1.1.fc2.weight" = %625 : f32[192, 768] */
-  memcpy(outputs[187], arena + 620691456, sizeof(float) * 147456);
-  /* output 188 "grad:layers.3.0.layers.1.1.fc2.bias" = %626 : f32[192] */
-  memcpy(outputs[188], arena + 621073536, sizeof(float) * 192);
-  /* output 189 "grad:layers.3.0.layers.2.0.Wq_odd.weight" = %613 : f32[192, 192] */
-  memcpy(outputs[189], arena + 621379584, sizeof(float) * 36864);
-  /* output 190 "grad:layers.3.0.layers.2.0.Wq_odd.bias" = %614 : f32[192] */
-  memcpy(outputs[190], arena + 621072960, sizeof(float) * 192);
-  /* output 191 "grad:layers.3.0.layers.2.0.Wkv_odd.weight" = %610 : f32[96, 192] */
-  memcpy(outputs[191], arena + 621416448, sizeof(float) * 18432);
-  /* output 192 "grad:layers.3.0.layers.2.0.Wkv_odd.bias" = %611 : f32[96] */
-  memcpy(outputs[192], arena + 621073728, sizeof(float) * 96);
-  /* output 193 "grad:layers.3.0.layers.2.0.proj.weight" = %601 : f32[192, 192] */
-  memcpy(outputs[193], arena + 621035520, sizeof(float) * 36864);
-  /* output 194 "grad:layers.3.0.layers.2.0.proj.bias" = %602 : f32[192] */
-  memcpy(outputs[194], arena + 621072768, sizeof(float) * 192);
-  /* output 195 "grad:layers.3.0.layers.2.1.fc1.weight" = %590 : f32[768, 192] */
-  memcpy(outputs[195], arena + 621084672, sizeof(float) * 147456);
-  /* output 196 "grad:layers.3.0.layers.2.1.fc1.bias" = %591 : f32[768] */
-  memcpy(outputs[196], arena + 621453312, sizeof(float) * 768);
-  /* output 197 "grad:layers.3.0.layers.2.1.fc2.weight" = %585 : f32[192, 768] */
-  memcpy(outputs[197], arena + 621477888, sizeof(float) * 147456);
-  /* output 198 "grad:layers.3.0.layers.2.1.fc2.bias" = %586 : f32[192] */
-  memcpy(outputs[198], arena + 621859968, sizeof(float) * 192);
-  /* output 199 "grad:layers.3.0.layers.3.0.Wq_odd.weight" = %575 : f32[192, 192] */
-  memcpy(outputs[199], arena + 622018560, sizeof(float) * 36864);
-  /* output 200 "grad:layers.3.0.layers.3.0.Wq_odd.bias" = %576 : f32[192] */
-  memcpy(outputs[200], arena + 621859392, sizeof(float) * 192);
-  /* output 201 "grad:layers.3.0.layers.3.0.Wkv_odd.weight" = %572 : f32[96, 192] */
-  memcpy(outputs[201], arena + 622055424, sizeof(float) * 18432);
-  /* output 202 "grad:layers.3.0.layers.3.0.Wkv_odd.bias" = %573 : f32[96] */
-  memcpy(outputs[202], arena + 621860160, sizeof(float) * 96);
-  /* output 203 "grad:layers.3.0.layers.3.0.proj.weight" = %563 : f32[192, 192] */
-  memcpy(outputs[203], arena + 621821952, sizeof(float) * 36864);
-  /* output 204 "grad:layers.3.0.layers.3.0.proj.bias" = %564 : f32[192] */
-  memcpy(outputs[204], arena + 621859200, sizeof(float) * 192);
-  /* output 205 "grad:layers.3.0.layers.3.1.fc1.weight" = %554 : f32[768, 192] */
-  memcpy(outputs[205], arena + 621871104, sizeof(float) * 147456);
-  /* output 206 "grad:layers.3.0.layers.3.1.fc1.bias" = %555 : f32[768] */
-  memcpy(outputs[206], arena + 622073856, sizeof(float) * 768);
-  /* output 207 "grad:layers.3.0.layers.3.1.fc2.weight" = %549 : f32[192, 768] */
-  memcpy(outputs[207], arena + 623050752, sizeof(float) * 147456);
-  /* output 208 "grad:layers.3.0.layers.3.1.fc2.bias" = %550 : f32[192] */
-  memcpy(outputs[208], arena + 625953024, sizeof(float) * 192);
-  /* output 209 "grad:norm.weight" = %544 : f32[192] */
-  memcpy(outputs[209], arena + 625952832, sizeof(float) * 192);
-  /* output 210 "grad:norm.bias" = %543 : f32[192] */
-  memcpy(outputs[210], arena + 625952640, sizeof(float) * 192);
-  /* output 211 "grad:mlp_head.weight" = %537 : f32[10, 192] */
-  memcpy(outputs[211], arena + 625950720, sizeof(float) * 1920);
-  /* output 212 "grad:mlp_head.bias" = %538 : f32[10] */
-  memcpy(outputs[212], arena + 625953232, sizeof(float) * 10);
+  /* output 109 "grad:layers.1.0.layers.3.1.fc2.weight" = %880 : f32[192, 768] */
+  memcpy(outputs[109], arena + 579354624, sizeof(float) * 147456);
+  /* output 110 "grad:layers.1.0.layers.3.1.fc2.bias" = %881 : f32[192] */
+  memcpy(outputs[110], arena + 579202368, sizeof(float) * 192);
+  /* output 111 "grad:layers.1.1.conv.weight" = %874 : f32[192, 192, 3, 3] */
+  memcpy(outputs[111], arena + 578813952, sizeof(float) * 331776);
+  /* output 112 "grad:layers.1.1.conv.bias" = %875 : f32[192] */
+  memcpy(outputs[112], arena + 579202176, sizeof(float) * 192);
+  /* output 113 "grad:layers.1.1.norm.weight" = %870 : f32[192] */
+  memcpy(outputs[113], arena + 579201984, sizeof(float) * 192);
+  /* output 114 "grad:layers.1.1.norm.bias" = %869 : f32[192] */
+  memcpy(outputs[114], arena + 579201792, sizeof(float) * 192);
+  /* output 115 "grad:layers.2.0.pos_emb" = %864 : f32[64, 192] */
+  memcpy(outputs[115], arena + 579538944, sizeof(float) * 12288);
+  /* output 116 "grad:layers.2.0.norm1.weight" = %862 : f32[192] */
+  memcpy(outputs[116], arena + 579201600, sizeof(float) * 192);
+  /* output 117 "grad:layers.2.0.norm1.bias" = %860 : f32[192] */
+  memcpy(outputs[117], arena + 579201408, sizeof(float) * 192);
+  /* output 118 "grad:layers.2.0.layers.0.0.Wq_odd.weight" = %855 : f32[192, 192] */
+  memcpy(outputs[118], arena + 579502080, sizeof(float) * 36864);
+  /* output 119 "grad:layers.2.0.layers.0.0.Wq_odd.bias" = %856 : f32[192] */
+  memcpy(outputs[119], arena + 579201216, sizeof(float) * 192);
+  /* output 120 "grad:layers.2.0.layers.0.0.Wkv_odd.weight" = %852 : f32[96, 192] */
+  memcpy(outputs[120], arena + 579182592, sizeof(float) * 18432);
+  /* output 121 "grad:layers.2.0.layers.0.0.Wkv_odd.bias" = %853 : f32[96] */
+  memcpy(outputs[121], arena + 579202560, sizeof(float) * 96);
+  /* output 122 "grad:layers.2.0.layers.0.0.proj.weight" = %843 : f32[192, 192] */
+  memcpy(outputs[122], arena + 579145728, sizeof(float) * 36864);
+  /* output 123 "grad:layers.2.0.layers.0.0.proj.bias" = %844 : f32[192] */
+  memcpy(outputs[123], arena + 579201024, sizeof(float) * 192);
+  /* output 124 "grad:layers.2.0.norm2.weight" = %838 : f32[192] */
+  memcpy(outputs[124], arena + 579552192, sizeof(float) * 192);
+  /* output 125 "grad:layers.2.0.norm2.bias" = %836 : f32[192] */
+  memcpy(outputs[125], arena + 579552000, sizeof(float) * 192);
+  /* output 126 "grad:layers.2.0.layers.0.1.fc1.weight" = %832 : f32[768, 192] */
+  memcpy(outputs[126], arena + 579207168, sizeof(float) * 147456);
+  /* output 127 "grad:layers.2.0.layers.0.1.fc1.bias" = %833 : f32[768] */
+  memcpy(outputs[127], arena + 579551232, sizeof(float) * 768);
+  /* output 128 "grad:layers.2.0.layers.0.1.fc2.weight" = %827 : f32[192, 768] */
+  memcpy(outputs[128], arena + 579600384, sizeof(float) * 147456);
+  /* output 129 "grad:layers.2.0.layers.0.1.fc2.bias" = %828 : f32[192] */
+  memcpy(outputs[129], arena + 579841152, sizeof(float) * 192);
+  /* output 130 "grad:layers.2.0.layers.1.0.Wq_odd.weight" = %815 : f32[192, 192] */
+  memcpy(outputs[130], arena + 579784704, sizeof(float) * 36864);
+  /* output 131 "grad:layers.2.0.layers.1.0.Wq_odd.bias" = %816 : f32[192] */
+  memcpy(outputs[131], arena + 579840576, sizeof(float) * 192);
+  /* output 132 "grad:layers.2.0.layers.1.0.Wkv_odd.weight" = %812 : f32[96, 192] */
+  memcpy(outputs[132], arena + 579821568, sizeof(float) * 18432);
+  /* output 133 "grad:layers.2.0.layers.1.0.Wkv_odd.bias" = %813 : f32[96] */
+  memcpy(outputs[133], arena + 579841344, sizeof(float) * 96);
+  /* output 134 "grad:layers.2.0.layers.1.0.proj.weight" = %803 : f32[192, 192] */
+  memcpy(outputs[134], arena + 579747840, sizeof(float) * 36864);
+  /* output 135 "grad:layers.2.0.layers.1.0.proj.bias" = %804 : f32[192] */
+  memcpy(outputs[135], arena + 579840384, sizeof(float) * 192);
+  /* output 136 "grad:layers.2.0.layers.1.1.fc1.weight" = %792 : f32[768, 192] */
+  memcpy(outputs[136], arena + 580386816, sizeof(float) * 147456);
+  /* output 137 "grad:layers.2.0.layers.1.1.fc1.bias" = %793 : f32[768] */
+  memcpy(outputs[137], arena + 580534272, sizeof(float) * 768);
+  /* output 138 "grad:layers.2.0.layers.1.1.fc2.weight" = %787 : f32[192, 768] */
+  memcpy(outputs[138], arena + 582746112, sizeof(float) * 147456);
+  /* output 139 "grad:layers.2.0.layers.1.1.fc2.bias" = %788 : f32[192] */
+  memcpy(outputs[139], arena + 582986880, sizeof(float) * 192);
+  /* output 140 "grad:layers.2.0.layers.2.0.Wq_odd.weight" = %775 : f32[192, 192] */
+  memcpy(outputs[140], arena + 582930432, sizeof(float) * 36864);
+  /* output 141 "grad:layers.2.0.layers.2.0.Wq_odd.bias" = %776 : f32[192] */
+  memcpy(outputs[141], arena + 582986304, sizeof(float) * 192);
+  /* output 142 "grad:layers.2.0.layers.2.0.Wkv_odd.weight" = %772 : f32[96, 192] */
+  memcpy(outputs[142], arena + 582967296, sizeof(float) * 18432);
+  /* output 143 "grad:layers.2.0.layers.2.0.Wkv_odd.bias" = %773 : f32[96] */
+  memcpy(outputs[143], arena + 582987072, sizeof(float) * 96);
+  /* output 144 "grad:layers.2.0.layers.2.0.proj.weight" = %763 : f32[192, 192] */
+  memcpy(outputs[144], arena + 582893568, sizeof(float) * 36864);
+  /* output 145 "grad:layers.2.0.layers.2.0.proj.bias" = %764 : f32[192] */
+  memcpy(outputs[145], arena + 582986112, sizeof(float) * 192);
+  /* output 146 "grad:layers.2.0.layers.2.1.fc1.weight" = %752 : f32[768, 192] */
+  memcpy(outputs[146], arena + 583532544, sizeof(float) * 147456);
+  /* output 147 "grad:layers.2.0.layers.2.1.fc1.bias" = %753 : f32[768] */
+  memcpy(outputs[147], arena + 583680000, sizeof(float) * 768);
+  /* output 148 "grad:layers.2.0.layers.2.1.fc2.weight" = %747 : f32[192, 768] */
+  memcpy(outputs[148], arena + 585891840, sizeof(float) * 147456);
+  /* output 149 "grad:layers.2.0.layers.2.1.fc2.bias" = %748 : f32[192] */
+  memcpy(outputs[149], arena + 586132608, sizeof(float) * 192);
+  /* output 150 "grad:layers.2.0.layers.3.0.Wq_odd.weight" = %737 : f32[192, 192] */
+  memcpy(outputs[150], arena + 586076160, sizeof(float) * 36864);
+  /* output 151 "grad:layers.2.0.layers.3.0.Wq_odd.bias" = %738 : f32[192] */
+  memcpy(outputs[151], arena + 586132032, sizeof(float) * 192);
+  /* output 152 "grad:layers.2.0.layers.3.0.Wkv_odd.weight" = %734 : f32[96, 192] */
+  memcpy(outputs[152], arena + 586113024, sizeof(float) * 18432);
+  /* output 153 "grad:layers.2.0.layers.3.0.Wkv_odd.bias" = %735 : f32[96] */
+  memcpy(outputs[153], arena + 586132800, sizeof(float) * 96);
+  /* output 154 "grad:layers.2.0.layers.3.0.proj.weight" = %725 : f32[192, 192] */
+  memcpy(outputs[154], arena + 586039296, sizeof(float) * 36864);
+  /* output 155 "grad:layers.2.0.layers.3.0.proj.bias" = %726 : f32[192] */
+  memcpy(outputs[155], arena + 586131840, sizeof(float) * 192);
+  /* output 156 "grad:layers.2.0.layers.3.1.fc1.weight" = %716 : f32[768, 192] */
+  memcpy(outputs[156], arena + 586678272, sizeof(float) * 147456);
+  /* output 157 "grad:layers.2.0.layers.3.1.fc1.bias" = %717 : f32[768] */
+  memcpy(outputs[157], arena + 586825728, sizeof(float) * 768);
+  /* output 158 "grad:layers.2.0.layers.3.1.fc2.weight" = %711 : f32[192, 768] */
+  memcpy(outputs[158], arena + 618872832, sizeof(float) * 147456);
+  /* output 159 "grad:layers.2.0.layers.3.1.fc2.bias" = %712 : f32[192] */
+  memcpy(outputs[159], arena + 617883072, sizeof(float) * 192);
+  /* output 160 "grad:layers.2.1.conv.weight" = %705 : f32[192, 192, 3, 3] */
+  memcpy(outputs[160], arena + 617545728, sizeof(float) * 331776);
+  /* output 161 "grad:layers.2.1.conv.bias" = %706 : f32[192] */
+  memcpy(outputs[161], arena + 617882880, sizeof(float) * 192);
+  /* output 162 "grad:layers.2.1.norm.weight" = %701 : f32[192] */
+  memcpy(outputs[162], arena + 617882688, sizeof(float) * 192);
+  /* output 163 "grad:layers.2.1.norm.bias" = %700 : f32[192] */
+  memcpy(outputs[163], arena + 617882496, sizeof(float) * 192);
+  /* output 164 "grad:layers.3.0.pos_emb" = %695 : f32[16, 192] */
+  memcpy(outputs[164], arena + 617877504, sizeof(float) * 3072);
+  /* output 165 "grad:layers.3.0.norm1.weight" = %693 : f32[192] */
+  memcpy(outputs[165], arena + 617882304, sizeof(float) * 192);
+  /* output 166 "grad:layers.3.0.norm1.bias" = %691 : f32[192] */
+  memcpy(outputs[166], arena + 617882112, sizeof(float) * 192);
+  /* output 167 "grad:layers.3.0.layers.0.0.Wq_odd.weight" = %686 : f32[192, 192] */
+  memcpy(outputs[167], arena + 618627072, sizeof(float) * 36864);
+  /* output 168 "grad:layers.3.0.layers.0.0.Wq_odd.bias" = %687 : f32[192] */
+  memcpy(outputs[168], arena + 617881920, sizeof(float) * 192);
+  /* output 169 "grad:layers.3.0.layers.0.0.Wkv_odd.weight" = %683 : f32[96, 192] */
+  memcpy(outputs[169], arena + 619075584, sizeof(float) * 18432);
+  /* output 170 "grad:layers.3.0.layers.0.0.Wkv_odd.bias" = %684 : f32[96] */
+  memcpy(outputs[170], arena + 617883264, sizeof(float) * 96);
+  /* output 171 "grad:layers.3.0.layers.0.0.proj.weight" = %674 : f32[192, 192] */
+  memcpy(outputs[171], arena + 618270720, sizeof(float) * 36864);
+  /* output 172 "grad:layers.3.0.layers.0.0.proj.bias" = %675 : f32[192] */
+  memcpy(outputs[172], arena + 617881728, sizeof(float) * 192);
+  /* output 173 "grad:layers.3.0.norm2.weight" = %669 : f32[192] */
+  memcpy(outputs[173], arena + 617881536, sizeof(float) * 192);
+  /* output 174 "grad:layers.3.0.norm2.bias" = %667 : f32[192] */
+  memcpy(outputs[174], arena + 617881344, sizeof(float) * 192);
+  /* output 175 "grad:layers.3.0.layers.0.1.fc1.weight" = %663 : f32[768, 192] */
+  memcpy(outputs[175], arena + 618479616, sizeof(float) * 147456);
+  /* output 176 "grad:layers.3.0.layers.0.1.fc1.bias" = %664 : f32[768] */
+  memcpy(outputs[176], arena + 617880576, sizeof(float) * 768);
+  /* output 177 "grad:layers.3.0.layers.0.1.fc2.weight" = %658 : f32[192, 768] */
+  memcpy(outputs[177], arena + 618086400, sizeof(float) * 147456);
+  /* output 178 "grad:layers.3.0.layers.0.1.fc2.bias" = %659 : f32[192] */
+  memcpy(outputs[178], arena + 617927808, sizeof(float) * 192);
+  /* output 179 "grad:layers.3.0.layers.1.0.Wq_odd.weight" = %646 : f32[192, 192] */
+  memcpy(outputs[179], arena + 618233856, sizeof(float) * 36864);
+  /* output 180 "grad:layers.3.0.layers.1.0.Wq_odd.bias" = %647 : f32[192] */
+  memcpy(outputs[180], arena + 617927232, sizeof(float) * 192);
+  /* output 181 "grad:layers.3.0.layers.1.0.Wkv_odd.weight" = %643 : f32[96, 192] */
+  memcpy(outputs[181], arena + 618307584, sizeof(float) * 18432);
+  /* output 182 "grad:layers.3.0.layers.1.0.Wkv_odd.bias" = %644 : f32[96] */
+  memcpy(outputs[182], arena + 617928000, sizeof(float) * 96);
+  /* output 183 "grad:layers.3.0.layers.1.0.proj.weight" = %634 : f32[192, 192] */
+  memcpy(outputs[183], arena + 617889792, sizeof(float) * 36864);
+  /* output 184 "grad:layers.3.0.layers.1.0.proj.bias" = %635 : f32[192] */
+  memcpy(outputs[184], arena + 617927040, sizeof(float) * 192);
+  /* output 185 "grad:layers.3.0.layers.1.1.fc1.weight" = %623 : f32[768, 192] */
+  memcpy(outputs[185], arena + 617938944, sizeof(float) * 147456);
+  /* output 186 "grad:layers.3.0.layers.1.1.fc1.bias" = %624 : f32[768] */
+  memcpy(outputs[186], arena + 618326016, sizeof(float) * 768);
+  /* output 187 "grad:layers.3.0.layers.1.1.fc2.weight" = %618 : f32[192, 768] */
+  memcpy(outputs[187], arena + 618332160, sizeof(float) * 147456);
+  /* output 188 "grad:layers.3.0.layers.1.1.fc2.bias" = %619 : f32[192] */
+  memcpy(outputs[188], arena + 618714240, sizeof(float) * 192);
+  /* output 189 "grad:layers.3.0.layers.2.0.Wq_odd.weight" = %606 : f32[192, 192] */
+  memcpy(outputs[189], arena + 619020288, sizeof(float) * 36864);
+  /* output 190 "grad:layers.3.0.layers.2.0.Wq_odd.bias" = %607 : f32[192] */
+  memcpy(outputs[190], arena + 618713664, sizeof(float) * 192);
+  /* output 191 "grad:layers.3.0.layers.2.0.Wkv_odd.weight" = %603 : f32[96, 192] */
+  memcpy(outputs[191], arena + 619057152, sizeof(float) * 18432);
+  /* output 192 "grad:layers.3.0.layers.2.0.Wkv_odd.bias" = %604 : f32[96] */
+  memcpy(outputs[192], arena + 618714432, sizeof(float) * 96);
+  /* output 193 "grad:layers.3.0.layers.2.0.proj.weight" = %594 : f32[192, 192] */
+  memcpy(outputs[193], arena + 618676224, sizeof(float) * 36864);
+  /* output 194 "grad:layers.3.0.layers.2.0.proj.bias" = %595 : f32[192] */
+  memcpy(outputs[194], arena + 618713472, sizeof(float) * 192);
+  /* output 195 "grad:layers.3.0.layers.2.1.fc1.weight" = %583 : f32[768, 192] */
+  memcpy(outputs[195], arena + 618725376, sizeof(float) * 147456);
+  /* output 196 "grad:layers.3.0.layers.2.1.fc1.bias" = %584 : f32[768] */
+  memcpy(outputs[196], arena + 619094016, sizeof(float) * 768);
+  /* output 197 "grad:layers.3.0.layers.2.1.fc2.weight" = %578 : f32[192, 768] */
+  memcpy(outputs[197], arena + 619118592, sizeof(float) * 147456);
+  /* output 198 "grad:layers.3.0.layers.2.1.fc2.bias" = %579 : f32[192] */
+  memcpy(outputs[198], arena + 619500672, sizeof(float) * 192);
+  /* output 199 "grad:layers.3.0.layers.3.0.Wq_odd.weight" = %568 : f32[192, 192] */
+  memcpy(outputs[199], arena + 619659264, sizeof(float) * 36864);
+  /* output 200 "grad:layers.3.0.layers.3.0.Wq_odd.bias" = %569 : f32[192] */
+  memcpy(outputs[200], arena + 619500096, sizeof(float) * 192);
+  /* output 201 "grad:layers.3.0.layers.3.0.Wkv_odd.weight" = %565 : f32[96, 192] */
+  memcpy(outputs[201], arena + 619696128, sizeof(float) * 18432);
+  /* output 202 "grad:layers.3.0.layers.3.0.Wkv_odd.bias" = %566 : f32[96] */
+  memcpy(outputs[202], arena + 619500864, sizeof(float) * 96);
+  /* output 203 "grad:layers.3.0.layers.3.0.proj.weight" = %556 : f32[192, 192] */
+  memcpy(outputs[203], arena + 619462656, sizeof(float) * 36864);
+  /* output 204 "grad:layers.3.0.layers.3.0.proj.bias" = %557 : f32[192] */
+  memcpy(outputs[204], arena + 619499904, sizeof(float) * 192);
+  /* output 205 "grad:layers.3.0.layers.3.1.fc1.weight" = %547 : f32[768, 192] */
+  memcpy(outputs[205], arena + 619511808, sizeof(float) * 147456);
+  /* output 206 "grad:layers.3.0.layers.3.1.fc1.bias" = %548 : f32[768] */
+  memcpy(outputs[206], arena + 619714560, sizeof(float) * 768);
+  /* output 207 "grad:layers.3.0.layers.3.1.fc2.weight" = %542 : f32[192, 768] */
+  memcpy(outputs[207], arena + 620691456, sizeof(float) * 147456);
+  /* output 208 "grad:layers.3.0.layers.3.1.fc2.bias" = %543 : f32[192] */
+  memcpy(outputs[208], arena + 623593728, sizeof(float) * 192);
+  /* output 209 "grad:norm.weight" = %537 : f32[192] */
+  memcpy(outputs[209], arena + 623593536, sizeof(float) * 192);
+  /* output 210 "grad:norm.bias" = %536 : f32[192] */
+  memcpy(outputs[210], arena + 623593344, sizeof(float) * 192);
+  /* output 211 "grad:mlp_head.weight" = %530 : f32[10, 192] */
+  memcpy(outputs[211], arena + 623591424, sizeof(float) * 1920);
+  /* output 212 "grad:mlp_head.bias" = %531 : f32[10] */
+  memcpy(outputs[212], arena + 623593936, sizeof(float) * 10);
   return 0;
 } // sag_tiny_cifar_train_forward
 

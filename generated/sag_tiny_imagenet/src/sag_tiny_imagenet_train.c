@@ -2094,57 +2094,6 @@ LK__SCALAR(mul_scalar, x[i] * s)
 LK__SCALAR(div_scalar, x[i] / s)
 LK__SCALAR(rdiv_scalar, s / x[i])
 
-/* ---- templates/softmax.c ------------------------------------------------------------------- */
-/* locus-requires: prologue.h */
-/* softmax over the last axis: y[rows, cols] = exp(x − max) / Σ exp(x − max), per row.
- * Subtracting the row max keeps exp from overflowing; exp is lk_vexp (vectorised). Every row is
- * handled by one thread in a fixed order, so results are independent of the thread count. */
-
-/* Softmax of one row of scale·x (scale > 0; attention folds 1/√D in here), on the calling
- * thread: other kernels call it inside their own parallel regions. y may equal x. */
-void lk_softmax_row(int cols, const float *x, float scale, float *y) {
-  lk_vf vm = lk_vset1(-INFINITY), vs = lk_vzero();
-  float m = -INFINITY, s, inv;
-  int c = 0;
-  for (; c + LK_VW <= cols; c += LK_VW) vm = lk_vmax(lk_vload(x + c), vm);
-  m = lk_vhmax(vm);
-  for (; c < cols; ++c) m = x[c] > m ? x[c] : m;
-  m *= scale; /* scale > 0, so max(scale·x) = scale·max(x) */
-  if (m == -INFINITY) m = 0.0f; /* an all −inf row gives NaN below, as PyTorch does */
-  for (c = 0; c + LK_VW <= cols; c += LK_VW) {
-    lk_vf e = lk_vexp(lk_vload(x + c) * scale - m);
-    vs += e;
-    lk_vstore(y + c, e);
-  }
-  if (c < cols) { /* tail through a padded vector: the same exp as the body */
-    float t[LK_VW];
-    for (int i = 0; i < LK_VW; ++i) t[i] = c + i < cols ? x[c + i] * scale - m : -INFINITY;
-    lk_vf e = lk_vexp(lk_vload(t));
-    vs += e;
-    lk_vstore(t, e);
-    memcpy(y + c, t, (size_t)(cols - c) * sizeof(float));
-  }
-  s = lk_vsum(vs);
-  inv = 1.0f / s;
-  for (c = 0; c < cols; ++c) y[c] *= inv;
-}
-
-void lk_softmax(long rows, int cols, const float *x, float *y) {
-  LK_OMP(parallel for schedule(static) if(rows * cols >= LK_PAR_MIN))
-  for (long r = 0; r < rows; ++r) lk_softmax_row(cols, x + r * cols, 1.0f, y + r * cols);
-}
-
-/* Reference: libm exp in double. */
-void lk_softmax_naive(long rows, int cols, const float *x, float *y) {
-  for (long r = 0; r < rows; ++r) {
-    const float *xr = x + r * cols;
-    double m = -INFINITY, s = 0.0;
-    for (int c = 0; c < cols; ++c) m = xr[c] > m ? xr[c] : m;
-    for (int c = 0; c < cols; ++c) s += exp(xr[c] - m);
-    for (int c = 0; c < cols; ++c) y[r * cols + c] = (float)(exp(xr[c] - m) / s);
-  }
-}
-
 /* ---- templates/attention.c ----------------------------------------------------------------- */
 /* locus-requires: prologue.h */
 /* Attention kernels: scaled dot-product attention over tokens (sdpa) and local attention over the
@@ -4780,8 +4729,9 @@ void lk_zero_pad_add_naive(long outer, long L, long inner, long before, long aft
  *   3. dQ = dS·K stored; dV += Pᵀ·dO_tile and dK += dSᵀ·Q_tile.
  * All five products are one register-blocked routine (8 or 4 rows × 2 or 3 vectors, A read by scalar
  * broadcast through any two strides, so Pᵀ and dSᵀ are never transposed in memory).
- * Scratch per thread: 2·D·Nkp + 3·Nkp·Dp + 2·MQ·(Nkp + Dp) floats (localvit_fmnist: 90 KB; SAG's
- * Nk = 1024, D = 48: 1.1 MB). If that fails, the task's gradients are NaN. */
+ * Scratch per thread: 2·D·Ld + 3·Nkp·Dp + 2·MQ·(Ld + Dp) floats, Ld = Nkp or Nkp + 16 (lk__ag_stride)
+ * (localvit_fmnist: 90 KB; SAG's Nk = 1024, D = 48: 1.1 MB). If that fails, the task's gradients
+ * are NaN. */
 /* Queries per tile. Short rows take 64: fewer passes over the dK and dV accumulators, and the
  * 64·Nk floats of S and dP are small. Long rows take 16, so S and dP (16·Nk floats each) stay in
  * L2 beside the packed K and V. bench_train, 2 threads, alternating builds: localvit_fmnist's
@@ -4867,6 +4817,16 @@ static void lk__ag_mm(int M, int N, int K, const float *A, long ars, long acs, c
                    accumulate);
 }
 
+/* The row stride of the arrays indexed by key (Kᵀ, Vᵀ, S, dS): the keys padded to whole vectors,
+ * plus a cache line when that is a multiple of 1 KiB. dV += Pᵀ·dO and dK += dSᵀ·Q broadcast one
+ * element from each of up to 16 rows of S or dS, and S = Q·Kᵀ reads up to 48 rows of Kᵀ: at SAG's
+ * 1024 keys those rows were 4 KiB apart, all in the same L1 sets (64 sets of 64 B), evicting each
+ * other on every pass. */
+/* Harness on [16, 1024, 4 heads/1, D 48], 2 threads, old and new alternating: 6 of 6 pairs faster,
+ * medians 282 → 273 ms; the sums are unchanged, so the results are bit for bit the same. (A
+ * multiple of 1 KiB, not only of 4 KiB: rows 1 KiB apart share 4 sets, 12 rows each for Kᵀ.) */
+static long lk__ag_stride(long nkp) { return nkp % 256 == 0 ? nkp + 16 : nkp; }
+
 /* dst[d·ld + j] = src[j·rs + d] for j < n, d < D; columns n..ld−1 are zero. 8×8 blocks turn
  * around in registers (element copies were ~15% of the kernel at localvit_fmnist's 50 keys). */
 static void lk__ag_pack_t(int n, int D, const float *src, long rs, float *dst, long ld) {
@@ -4893,12 +4853,12 @@ static void lk__ag_pack_rows(int n, int rows, int D, const float *src, long rs, 
  * rows [m, mp) become zero. lk_softmax_row's arithmetic (max, exp, lane sums, 1/Σ) on whole
  * vectors: the padding lanes enter the exp as −inf (giving 0), so there is no scalar tail. With 50
  * keys lk_softmax_row's tail and scalar scaling made this a quarter of the kernel's time. */
-static void lk__ag_softmax_rows(int m, int mp, int Nk, long nkp, float *s, float scale) {
+static void lk__ag_softmax_rows(int m, int mp, int Nk, long nkp, long lds, float *s, float scale) {
   const lk_vf ninf = lk_vset1(-INFINITY);
   lk_vi lane;
   for (int i = 0; i < LK_VW; ++i) lane[i] = i;
   for (int i = 0; i < mp; ++i) {
-    float *row = s + (long)i * nkp;
+    float *row = s + (long)i * lds;
     lk_vf vm = ninf, vs = lk_vzero(), inv;
     float mx;
     if (i >= m) {
@@ -4919,10 +4879,10 @@ static void lk__ag_softmax_rows(int m, int mp, int Nk, long nkp, float *s, float
 }
 
 /* dp[i, j] ← scale · p[i, j] · (dp[i, j] − Σ_j p[i, j]·dp[i, j]) for i < mp (zero where p is). */
-static void lk__ag_dscores(int mp, long nkp, const float *p, float *dp, float scale) {
+static void lk__ag_dscores(int mp, long nkp, long lds, const float *p, float *dp, float scale) {
   for (int i = 0; i < mp; ++i) {
-    const float *pr = p + (long)i * nkp;
-    float *dr = dp + (long)i * nkp;
+    const float *pr = p + (long)i * lds;
+    float *dr = dp + (long)i * lds;
     lk_vf acc = lk_vzero();
     for (long j = 0; j < nkp; j += LK_VW) acc += lk_vload(pr + j) * lk_vload(dr + j);
     const float dot = lk_vsum(acc);
@@ -4940,19 +4900,20 @@ void lk_sdpa_grad(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, l
   }
   const int group = H / Hk;
   const long units = (long)B * Hk, nkp = lk_round_up(Nk, LK_VW), dp = lk_round_up(D, LK_VW);
+  const long lds = lk__ag_stride(nkp); /* row stride of Kᵀ, Vᵀ, S and dS */
   const long mq = LK__SDPA_GRAD_MQ(Nk);
   const int nk4 = (int)lk_round_up(Nk, 4); /* rows of dK and dV computed: keys up to a multiple of 4 */
-  const size_t floats = (size_t)(2 * D * nkp + 3 * nkp * dp + 2 * mq * (nkp + dp) + 16 * 8);
+  const size_t floats = (size_t)(2 * D * lds + 3 * nkp * dp + 2 * mq * (lds + dp) + 16 * 8);
   lk_shares shares = {0};
   LK_OMP(parallel if(units > 1 && 10.0 * B * H * Nq * Nk * D >= LK_GEMM_PAR_MIN))
   {
     float *kt = lk_scratch_alloc(floats), *vt = NULL, *kp = NULL, *dka = NULL, *dva = NULL;
     float *s = NULL, *ds = NULL, *qt = NULL, *ot = NULL;
     if (kt) { /* each array starts on a cache line (16 floats) */
-      vt = kt + lk_round_up(D * nkp, 16), kp = vt + lk_round_up(D * nkp, 16);
+      vt = kt + lk_round_up(D * lds, 16), kp = vt + lk_round_up(D * lds, 16);
       dka = kp + lk_round_up(nkp * dp, 16), dva = dka + lk_round_up(nkp * dp, 16);
-      s = dva + lk_round_up(nkp * dp, 16), ds = s + lk_round_up(mq * nkp, 16);
-      qt = ds + lk_round_up(mq * nkp, 16), ot = qt + lk_round_up(mq * dp, 16);
+      s = dva + lk_round_up(nkp * dp, 16), ds = s + lk_round_up(mq * lds, 16);
+      qt = ds + lk_round_up(mq * lds, 16), ot = qt + lk_round_up(mq * dp, 16);
     }
     /* Each thread's share of the units first, then what is left of the other's (lk_share_next):
      * on this shared VM one thread is often slowed for a while, and with fixed halves the call
@@ -4970,8 +4931,8 @@ void lk_sdpa_grad(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, l
           for (int d = 0; d < D; ++d) dkb[(long)j * dk_rs + d] = dvb[(long)j * dv_rs + d] = NAN;
         continue;
       }
-      lk__ag_pack_t(Nk, D, kb, k_rs, kt, nkp);
-      lk__ag_pack_t(Nk, D, vb, v_rs, vt, nkp);
+      lk__ag_pack_t(Nk, D, kb, k_rs, kt, lds);
+      lk__ag_pack_t(Nk, D, vb, v_rs, vt, lds);
       lk__ag_pack_rows(Nk, Nk, D, kb, k_rs, kp, dp); /* dQ = dS·K reads Nk rows */
       memset(dka, 0, (size_t)(2 * lk_round_up(nkp * dp, 16)) * sizeof(float)); /* dka and dva */
       for (int h = g * group; h < (g + 1) * group; ++h)
@@ -4981,16 +4942,16 @@ void lk_sdpa_grad(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, l
           lk__ag_pack_rows(m, mp, D, qb, q_rs, qt, dp);
           lk__ag_pack_rows(m, mp, D, dout + ((long)b * Nq + i0) * do_rs + (long)h * D, do_rs, ot, dp);
           /* 1. P. */
-          lk__ag_mm(mp, (int)nkp, D, qt, dp, 1, kt, nkp, s, nkp, 0);
-          lk__ag_softmax_rows(m, mp, Nk, nkp, s, scale);
+          lk__ag_mm(mp, (int)nkp, D, qt, dp, 1, kt, lds, s, lds, 0);
+          lk__ag_softmax_rows(m, mp, Nk, nkp, lds, s, scale);
           /* 2. dS. */
-          lk__ag_mm(mp, (int)nkp, D, ot, dp, 1, vt, nkp, ds, nkp, 0);
-          lk__ag_dscores(mp, nkp, s, ds, scale);
+          lk__ag_mm(mp, (int)nkp, D, ot, dp, 1, vt, lds, ds, lds, 0);
+          lk__ag_dscores(mp, nkp, lds, s, ds, scale);
           /* 3. dV += Pᵀ·dO and dK += dSᵀ·Q over this tile's queries; dQ = dS·K (into ot, whose
            * dO rows are used up). */
-          lk__ag_mm(nk4, (int)dp, mp, s, 1, nkp, ot, dp, dva, dp, 1);
-          lk__ag_mm(nk4, (int)dp, mp, ds, 1, nkp, qt, dp, dka, dp, 1);
-          lk__ag_mm(mp, (int)dp, Nk, ds, nkp, 1, kp, dp, ot, dp, 0);
+          lk__ag_mm(nk4, (int)dp, mp, s, 1, lds, ot, dp, dva, dp, 1);
+          lk__ag_mm(nk4, (int)dp, mp, ds, 1, lds, qt, dp, dka, dp, 1);
+          lk__ag_mm(mp, (int)dp, Nk, ds, lds, 1, kp, dp, ot, dp, 0);
           for (int i = 0; i < m; ++i)
             memcpy(dq + ((long)b * Nq + i0 + i) * dq_rs + (long)h * D, ot + (long)i * dp, (size_t)D * sizeof(float));
         }
@@ -5044,6 +5005,132 @@ void lk_sdpa_grad_naive(int B, int Nq, int Nk, int H, int Hk, int D, const float
         }
     }
   free(p);
+  free(gk);
+}
+
+/* ---- local_attention ------------------------------------------------------------------------- */
+
+/* The gradient of local_attention (attention.c's lk_local_attention): at each location n of a
+ * sample, query head h attends over the T variants' keys at that same location, of its kv head
+ * g = h / (H / Hk):
+ *   s_t = scale·q·k_t,  p = softmax(s),  o = Σ_t p_t·v_t,
+ *   dp_t = dO·v_t,  ds_t = p_t·(dp_t − Σ_u p_u·dp_u),
+ *   dq = scale·Σ_t ds_t·k_t,  dk_t = scale·Σ_h ds_t·q,  dv_t = Σ_h p_t·dO  (h over g's heads).
+ * q, dout and dq are [B, N, H·D], k, v, dk and dv [B, T, N, Hk·D], rows of each `rs` floats apart
+ * (a training graph's k and v are the two column ranges of one K/V projection, and dk and dv those
+ * of its gradient, so no slice or concat copies them). dq may be NULL (the K/V gradient only), or
+ * dk and dv (the query's only): the training graph runs one call for each, and each recomputes P,
+ * T dot products per head, instead of keeping it from the forward.
+ *
+ * Why a kernel: the lowering to matmuls ran six products of T = 18 variants per location at 7-11
+ * GFLOP/s, and the slices and concat around them copied the [T, N, 2·Hk·D] projection twice (SAG's
+ * stage 1: 73 ms of products, 54 ms of copies per batch-16 step). Here each location is one task
+ * that reads its q, dO, k and v rows once; every sum runs in a fixed order, so results do not
+ * depend on the thread count. */
+void lk_local_attention_grad(int B, int T, int N, int H, int Hk, int D, const float *q, long q_rs, const float *k,
+                             long k_rs, const float *v, long v_rs, const float *dout, long do_rs, float *dq, long dq_rs,
+                             float *dk, long dk_rs, float *dv, long dv_rs, float scale) {
+  const long pos = (long)B * N;
+  const int group = H / Hk;
+  if (B <= 0 || N <= 0 || H <= 0 || Hk <= 0 || D <= 0) return;
+  LK_OMP(parallel for schedule(static) if(pos * T * H * D >= LK_PAR_MIN))
+  for (long p = 0; p < pos; ++p) {
+    const long b = p / N, n = p % N;
+    float buf[2 * 64], *pr = T <= 64 ? buf : (float *)malloc((size_t)(2 * (T > 0 ? T : 1)) * sizeof(float)), *dpr;
+    if (!pr) { /* out of memory: NaN rather than garbage */
+      for (int h = 0; dq && h < H; ++h)
+        for (int d = 0; d < D; ++d) dq[p * dq_rs + (long)h * D + d] = NAN;
+      for (int t = 0; dk && t < T; ++t)
+        for (long d = 0; d < (long)Hk * D; ++d) dk[((b * T + t) * N + n) * dk_rs + d] = dv[((b * T + t) * N + n) * dv_rs + d] = NAN;
+      continue;
+    }
+    dpr = pr + (T > 0 ? T : 1);
+    for (int g = 0; g < Hk; ++g) {
+      /* Row of variant t of this location, kv head g, in k, v, dk or dv. */
+#define LK__LA_ROW(x, rs, t) ((x) + ((b * T + (t)) * N + n) * (rs) + (long)g * D)
+      if (dk)
+        for (int t = 0; t < T; ++t) {
+          memset(LK__LA_ROW(dk, dk_rs, t), 0, (size_t)D * sizeof(float));
+          memset(LK__LA_ROW(dv, dv_rs, t), 0, (size_t)D * sizeof(float));
+        }
+      for (int h = g * group; h < (g + 1) * group; ++h) {
+        const float *qh = q + p * q_rs + (long)h * D, *oh = dout + p * do_rs + (long)h * D;
+        float m = -INFINITY, sum = 0.0f, dot = 0.0f;
+        for (int t = 0; t < T; ++t) {
+          pr[t] = scale * lk_dot(qh, LK__LA_ROW(k, k_rs, t), D);
+          m = pr[t] > m ? pr[t] : m;
+        }
+        for (int t = 0; t < T; ++t) sum += (pr[t] = expf(pr[t] - m));
+        for (int t = 0; t < T; ++t) {
+          pr[t] = pr[t] / sum; /* as lk_local_attention weighs v */
+          dpr[t] = lk_dot(oh, LK__LA_ROW(v, v_rs, t), D);
+          dot += pr[t] * dpr[t];
+        }
+        for (int t = 0; t < T; ++t) dpr[t] = scale * pr[t] * (dpr[t] - dot); /* scale·ds_t */
+        if (dq) {
+          float *dqh = dq + p * dq_rs + (long)h * D;
+          for (int d = 0; d < D; ++d) dqh[d] = 0.0f;
+          for (int t = 0; t < T; ++t) {
+            const float *kt = LK__LA_ROW(k, k_rs, t), c = dpr[t];
+            for (int d = 0; d < D; ++d) dqh[d] += c * kt[d];
+          }
+        }
+        if (dk)
+          for (int t = 0; t < T; ++t) {
+            float *dkt = LK__LA_ROW(dk, dk_rs, t), *dvt = LK__LA_ROW(dv, dv_rs, t);
+            const float c = dpr[t], e = pr[t];
+            for (int d = 0; d < D; ++d) dkt[d] += c * qh[d];
+            for (int d = 0; d < D; ++d) dvt[d] += e * oh[d];
+          }
+      }
+#undef LK__LA_ROW
+    }
+    if (pr != buf) free(pr);
+  }
+}
+
+/* Reference: the formulas in double, one (location, head) at a time; dense rows (rs = the row's
+ * width). dq, or dk and dv, may be NULL as for lk_local_attention_grad. */
+void lk_local_attention_grad_naive(int B, int T, int N, int H, int Hk, int D, const float *q, const float *k,
+                                   const float *v, const float *dout, float *dq, float *dk, float *dv, float scale) {
+  const long C = (long)H * D, Ck = (long)Hk * D;
+  double *w = (double *)malloc((size_t)(2 * (T > 0 ? T : 1)) * sizeof(double)), *dw = w + (T > 0 ? T : 1);
+  double *gk = (double *)calloc((size_t)(2 * (T > 0 ? T : 1) * (D > 0 ? D : 1)), sizeof(double)), *gv = gk + (long)(T > 0 ? T : 1) * D;
+  for (int b = 0; b < B; ++b)
+    for (int n = 0; n < N; ++n)
+      for (int g = 0; g < Hk; ++g) {
+        memset(gk, 0, (size_t)(2 * (T > 0 ? T : 1) * (D > 0 ? D : 1)) * sizeof(double));
+        for (int h = g * (H / Hk); h < (g + 1) * (H / Hk); ++h) {
+          const float *qh = q + ((long)b * N + n) * C + (long)h * D, *oh = dout + ((long)b * N + n) * C + (long)h * D;
+          double m = -INFINITY, sum = 0.0, dot = 0.0;
+          for (int t = 0; t < T; ++t) {
+            const float *kt = k + (((long)b * T + t) * N + n) * Ck + (long)g * D, *vt = v + (((long)b * T + t) * N + n) * Ck + (long)g * D;
+            double s = 0.0, o = 0.0;
+            for (int d = 0; d < D; ++d) { s += (double)qh[d] * kt[d]; o += (double)oh[d] * vt[d]; }
+            w[t] = s * scale;
+            dw[t] = o;
+            m = w[t] > m ? w[t] : m;
+          }
+          for (int t = 0; t < T; ++t) sum += (w[t] = exp(w[t] - m));
+          for (int t = 0; t < T; ++t) dot += (w[t] /= sum) * dw[t];
+          for (int d = 0; d < D; ++d) {
+            double acc = 0.0;
+            for (int t = 0; t < T; ++t) {
+              const double ds = scale * w[t] * (dw[t] - dot);
+              acc += ds * k[(((long)b * T + t) * N + n) * Ck + (long)g * D + d];
+              gk[(long)t * D + d] += ds * qh[d];
+              gv[(long)t * D + d] += w[t] * oh[d];
+            }
+            if (dq) dq[((long)b * N + n) * C + (long)h * D + d] = (float)acc;
+          }
+        }
+        for (int t = 0; dk && t < T; ++t)
+          for (int d = 0; d < D; ++d) {
+            dk[(((long)b * T + t) * N + n) * Ck + (long)g * D + d] = (float)gk[(long)t * D + d];
+            dv[(((long)b * T + t) * N + n) * Ck + (long)g * D + d] = (float)gv[(long)t * D + d];
+          }
+      }
+  free(w);
   free(gk);
 }
 
@@ -5893,7 +5980,7 @@ static const unsigned char sag_tiny_imagenet_train_param_read_[196] = {
 };
 int sag_tiny_imagenet_train_param_read_by_forward(int i) { return i >= 0 && i < 196 ? sag_tiny_imagenet_train_param_read_[i] : 0; }
 
-size_t sag_tiny_imagenet_train_arena_bytes(void) { return 2716651776; }
+size_t sag_tiny_imagenet_train_arena_bytes(void) { return 2711408896; }
 
 void sag_tiny_imagenet_train_set_num_threads(int n) {
 #ifdef _OPENMP
@@ -6066,3437 +6153,3395 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
   /* %75 = slice(%73) {axis 2, start 192, length 192} layers.0.0.layers.0.0 : f32[B, 10, 1024, 192] */
   lk_copy_rows(B * 10240, 192, arena + 192, 384, arena + 314572800, 192);
 
-  /* %76 = reshape(%70) {shape [1024, 4, 1, 48]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 48], a view of %70: no code */
+  /* %76 = local_attention(%70, %74, %75) {heads 4, kv_heads 4} layers.0.0.layers.0.0 : f32[B, 1024, 192] */
+  lk_local_attention(B, 10, 1024, 4, 4, 48, arena + 482279424, arena + 251658240, arena + 314572800,
+      arena + 488570880, 0.14433756f);
 
-  /* %77 = reshape(%74) {shape [10, 1024, 4, 48]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 4, 48], a view of %74: no code */
-
-  /* %78 = reshape(%75) {shape [10, 1024, 4, 48]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 4, 48], a view of %75: no code */
-
-  /* %79 = matmul_permuted(%76, %77) {a perm [0, 1, 2, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
-  lk_gemm_batched2(B, 196608, 1966080, 40960, 4096, 1, 10, 48, arena + 482279424, 48, 0, 1,
-      arena + 251658240, 48, 1, 196608, arena, 10, 0, 0.0f);
-
-  /* %80 = mul_scalar(%79) {x op 0.14433756} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
-  lk_mul_scalar(B * 1024 * 4 * 10, arena, 0.14433756f, arena + 1310720);
-
-  /* %81 = softmax(%80) {axis -1} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
-  lk_softmax(B * 4096, 10, arena + 1310720, arena + 658440192);
-
-  /* %82 = matmul_permuted(%81, %78) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 48] */
-  lk_gemm_batched2(B, 40960, 1966080, 196608, 4096, 1, 48, 10, arena + 658440192, 10, 0, 1,
-      arena + 314572800, 48, 196608, 1, arena + 488570880, 48, 0, 0.0f);
-
-  /* %83 = reshape(%82) {shape [1024, 192]} layers.0.0.layers.0.0 : f32[B, 1024, 192], a view of %82: no code */
-
-  /* %86 = fused_linear(%83, %84, %85) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
+  /* %79 = fused_linear(%76, %77, %78) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena + 488570880, params[27], params[28], LK_ACT_NONE, NULL,
       arena + 494862336);
 
-  /* %88 = mul_add(%86, %87, %63) layers.0.0 : f32[B, 1024, 192], written over %86 */
+  /* %81 = mul_add(%79, %80, %63) layers.0.0 : f32[B, 1024, 192], written over %79 */
   lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 494862336, (const long[]){196608, 192, 1},
       inputs[1], (const long[]){1, 0, 0}, arena + 469696512, (const long[]){196608, 192, 1},
       arena + 494862336);
 
-  /* %91 = layernorm(%88, %89, %90) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
+  /* %84 = layernorm(%81, %82, %83) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_layernorm(B * 1024, 192, arena + 494862336, params[29], params[30], 1e-06f, arena + 501153792);
 
-  /* %94 = fused_linear(%91, %92, %93) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 768] */
+  /* %87 = fused_linear(%84, %85, %86) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 768] */
   lk_fused_linear(B * 1024, 192, 768, arena + 501153792, params[31], params[32], LK_ACT_NONE, NULL,
       arena);
 
-  /* %95 = gelu(%94) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
+  /* %88 = gelu(%87) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
   lk_gelu(B * 1024 * 768, arena, arena + 25165824);
 
-  /* %98 = fused_linear(%95, %96, %97) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 192] */
+  /* %91 = fused_linear(%88, %89, %90) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 768, 192, arena + 25165824, params[33], params[34], LK_ACT_NONE, NULL,
       arena + 507445248);
 
-  /* %100 = mul_add(%98, %99, %88) layers.0.0 : f32[B, 1024, 192], written over %98 */
+  /* %93 = mul_add(%91, %92, %81) layers.0.0 : f32[B, 1024, 192], written over %91 */
   lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 507445248, (const long[]){196608, 192, 1},
       inputs[2], (const long[]){1, 0, 0}, arena + 494862336, (const long[]){196608, 192, 1},
       arena + 507445248);
 
-  /* %101 = layernorm(%100, %64, %65) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
+  /* %94 = layernorm(%93, %64, %65) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
   lk_layernorm(B * 1024, 192, arena + 507445248, params[21], params[22], 1e-06f, arena + 513736704);
 
-  /* %104 = fused_linear(%101, %102, %103) layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192] */
+  /* %97 = fused_linear(%94, %95, %96) layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena + 513736704, params[35], params[36], LK_ACT_NONE, NULL,
       arena + 520028160);
 
-  /* %107 = fused_linear(%101, %105, %106) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 384] */
+  /* %100 = fused_linear(%94, %98, %99) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 384] */
   lk_fused_linear(B * 1024, 192, 384, arena + 513736704, params[37], params[38], LK_ACT_NONE, NULL,
       arena + 377487360);
 
-  /* %108 = slice(%107) {axis 1, start 0, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %107: no code */
+  /* %101 = slice(%100) {axis 1, start 0, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %100: no code */
 
-  /* %109 = slice(%107) {axis 1, start 192, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %107: no code */
+  /* %102 = slice(%100) {axis 1, start 192, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %100: no code */
 
-  /* %110 = sdpa(%104, %108, %109) {heads 4, kv_heads 4} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
+  /* %103 = sdpa(%97, %101, %102) {heads 4, kv_heads 4} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
   lk_sdpa(B, 1024, 1024, 4, 4, 48, arena + 520028160, 192, arena + 377487360, 384,
       arena + 377487552, 384, arena + 526319616, 0.14433756f);
 
-  /* %113 = fused_linear(%110, %111, %112) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
+  /* %106 = fused_linear(%103, %104, %105) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena + 526319616, params[39], params[40], LK_ACT_NONE, NULL,
       arena + 532611072);
 
-  /* %115 = mul_add(%113, %114, %100) layers.0.0 : f32[B, 1024, 192], written over %113 */
+  /* %108 = mul_add(%106, %107, %93) layers.0.0 : f32[B, 1024, 192], written over %106 */
   lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 532611072, (const long[]){196608, 192, 1},
       inputs[3], (const long[]){1, 0, 0}, arena + 507445248, (const long[]){196608, 192, 1},
       arena + 532611072);
 
-  /* %116 = layernorm(%115, %89, %90) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
+  /* %109 = layernorm(%108, %82, %83) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_layernorm(B * 1024, 192, arena + 532611072, params[29], params[30], 1e-06f, arena + 538902528);
 
-  /* %119 = fused_linear(%116, %117, %118) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 768] */
+  /* %112 = fused_linear(%109, %110, %111) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 768] */
   lk_fused_linear(B * 1024, 192, 768, arena + 538902528, params[41], params[42], LK_ACT_NONE, NULL,
       arena + 50331648);
 
-  /* %120 = gelu(%119) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
+  /* %113 = gelu(%112) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
   lk_gelu(B * 1024 * 768, arena + 50331648, arena + 75497472);
 
-  /* %123 = fused_linear(%120, %121, %122) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 192] */
+  /* %116 = fused_linear(%113, %114, %115) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 768, 192, arena + 75497472, params[43], params[44], LK_ACT_NONE, NULL,
       arena + 100663296);
 
-  /* %125 = mul_add(%123, %124, %115) layers.0.0 : f32[B, 1024, 192], written over %123 */
+  /* %118 = mul_add(%116, %117, %108) layers.0.0 : f32[B, 1024, 192], written over %116 */
   lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 100663296, (const long[]){196608, 192, 1},
       inputs[4], (const long[]){1, 0, 0}, arena + 532611072, (const long[]){196608, 192, 1},
       arena + 100663296);
 
-  /* %128 = seq2img(%125) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
+  /* %121 = seq2img(%118) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 100663296, arena + 106954752);
 
-  /* %129 = conv2d(%128, %126, %127) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[B, 192, 32, 32] */
+  /* %122 = conv2d(%121, %119, %120) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[B, 192, 32, 32] */
   lk_conv2d(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 106954752, params[45], params[46],
       arena + 100663296, NULL);
 
-  /* %130 = img2seq(%129) layers.0.1 : f32[B, 1024, 192] */
+  /* %123 = img2seq(%122) layers.0.1 : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena + 100663296, arena + 113246208);
 
-  /* %133 = layernorm(%130, %131, %132) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
+  /* %126 = layernorm(%123, %124, %125) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
   lk_layernorm(B * 1024, 192, arena + 113246208, params[47], params[48], 1e-06f, arena + 100663296);
 
-  /* %134 = seq2img(%133) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
+  /* %127 = seq2img(%126) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 100663296, arena + 119537664);
 
-  /* %135 = maxpool(%134) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 16, 16] */
+  /* %128 = maxpool(%127) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 16, 16] */
   lk_maxpool2d(B, 192, 32, 32, 3, 3, 2, 2, 1, 1, arena + 119537664, arena + 100663296);
 
-  /* %136 = img2seq(%135) layers.0.1 : f32[B, 256, 192] */
+  /* %129 = img2seq(%128) layers.0.1 : f32[B, 256, 192] */
   lk_img2seq(B, 192, 256, arena + 100663296, arena + 608108544);
 
-  /* %138 = add(%136, %137) layers.1.0 : f32[B, 256, 192], written over %136 */
+  /* %131 = add(%129, %130) layers.1.0 : f32[B, 256, 192], written over %129 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 608108544, (const long[]){49152, 192, 1},
       params[49], (const long[]){0, 192, 1}, arena + 608108544);
 
-  /* %141 = layernorm(%138, %139, %140) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %134 = layernorm(%131, %132, %133) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_layernorm(B * 256, 192, arena + 608108544, params[50], params[51], 1e-06f, arena + 609681408);
 
-  /* %144 = fused_linear(%141, %142, %143) layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192] */
+  /* %137 = fused_linear(%134, %135, %136) layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 609681408, params[52], params[53], LK_ACT_NONE, NULL,
       arena + 611254272);
 
-  /* %147 = fused_linear(%141, %145, %146) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 384] */
+  /* %140 = fused_linear(%134, %138, %139) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 384] */
   lk_fused_linear(B * 256, 192, 384, arena + 609681408, params[54], params[55], LK_ACT_NONE, NULL,
       arena + 595525632);
 
-  /* %148 = slice(%147) {axis 1, start 0, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %147: no code */
+  /* %141 = slice(%140) {axis 1, start 0, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %140: no code */
 
-  /* %149 = slice(%147) {axis 1, start 192, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %147: no code */
+  /* %142 = slice(%140) {axis 1, start 192, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %140: no code */
 
-  /* %150 = sdpa(%144, %148, %149) {heads 4, kv_heads 4} layers.1.0.layers.0.0 : f32[B, 256, 192] */
+  /* %143 = sdpa(%137, %141, %142) {heads 4, kv_heads 4} layers.1.0.layers.0.0 : f32[B, 256, 192] */
   lk_sdpa(B, 256, 256, 4, 4, 48, arena + 611254272, 192, arena + 595525632, 384, arena + 595525824,
       384, arena + 612827136, 0.14433756f);
 
-  /* %153 = fused_linear(%150, %151, %152) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
+  /* %146 = fused_linear(%143, %144, %145) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 612827136, params[56], params[57], LK_ACT_NONE, NULL,
       arena + 614400000);
 
-  /* %155 = mul_add(%153, %154, %138) layers.1.0 : f32[B, 256, 192], written over %153 */
+  /* %148 = mul_add(%146, %147, %131) layers.1.0 : f32[B, 256, 192], written over %146 */
   lk_mul_add(3, (const long[]){B, 256, 192}, arena + 614400000, (const long[]){49152, 192, 1},
       inputs[5], (const long[]){1, 0, 0}, arena + 608108544, (const long[]){49152, 192, 1},
       arena + 614400000);
 
-  /* %158 = layernorm(%155, %156, %157) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %151 = layernorm(%148, %149, %150) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_layernorm(B * 256, 192, arena + 614400000, params[58], params[59], 1e-06f, arena + 615972864);
 
-  /* %161 = fused_linear(%158, %159, %160) layers.1.0.layers.0.1.fc1 : f32[B, 256, 768] */
+  /* %154 = fused_linear(%151, %152, %153) layers.1.0.layers.0.1.fc1 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 615972864, params[60], params[61], LK_ACT_NONE, NULL,
       arena + 100663296);
 
-  /* %162 = gelu(%161) layers.1.0.layers.0.1 : f32[B, 256, 768] */
+  /* %155 = gelu(%154) layers.1.0.layers.0.1 : f32[B, 256, 768] */
   lk_gelu(B * 256 * 768, arena + 100663296, arena + 545193984);
 
-  /* %165 = fused_linear(%162, %163, %164) layers.1.0.layers.0.1.fc2 : f32[B, 256, 192] */
+  /* %158 = fused_linear(%155, %156, %157) layers.1.0.layers.0.1.fc2 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 545193984, params[62], params[63], LK_ACT_NONE, NULL,
       arena + 617545728);
 
-  /* %167 = mul_add(%165, %166, %155) layers.1.0 : f32[B, 256, 192], written over %165 */
+  /* %160 = mul_add(%158, %159, %148) layers.1.0 : f32[B, 256, 192], written over %158 */
   lk_mul_add(3, (const long[]){B, 256, 192}, arena + 617545728, (const long[]){49152, 192, 1},
       inputs[6], (const long[]){1, 0, 0}, arena + 614400000, (const long[]){49152, 192, 1},
       arena + 617545728);
 
-  /* %168 = layernorm(%167, %139, %140) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %161 = layernorm(%160, %132, %133) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_layernorm(B * 256, 192, arena + 617545728, params[50], params[51], 1e-06f, arena + 619118592);
 
-  /* %171 = fused_linear(%168, %169, %170) layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192] */
+  /* %164 = fused_linear(%161, %162, %163) layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 619118592, params[64], params[65], LK_ACT_NONE, NULL,
       arena + 620691456);
 
-  /* %174 = fused_linear(%168, %172, %173) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 384] */
+  /* %167 = fused_linear(%161, %165, %166) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 384] */
   lk_fused_linear(B * 256, 192, 384, arena + 619118592, params[66], params[67], LK_ACT_NONE, NULL,
       arena + 598671360);
 
-  /* %175 = slice(%174) {axis 1, start 0, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %174: no code */
+  /* %168 = slice(%167) {axis 1, start 0, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %167: no code */
 
-  /* %176 = slice(%174) {axis 1, start 192, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %174: no code */
+  /* %169 = slice(%167) {axis 1, start 192, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %167: no code */
 
-  /* %177 = sdpa(%171, %175, %176) {heads 4, kv_heads 4} layers.1.0.layers.1.0 : f32[B, 256, 192] */
+  /* %170 = sdpa(%164, %168, %169) {heads 4, kv_heads 4} layers.1.0.layers.1.0 : f32[B, 256, 192] */
   lk_sdpa(B, 256, 256, 4, 4, 48, arena + 620691456, 192, arena + 598671360, 384, arena + 598671552,
       384, arena + 622264320, 0.14433756f);
 
-  /* %180 = fused_linear(%177, %178, %179) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
+  /* %173 = fused_linear(%170, %171, %172) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 622264320, params[68], params[69], LK_ACT_NONE, NULL,
       arena + 623837184);
 
-  /* %182 = mul_add(%180, %181, %167) layers.1.0 : f32[B, 256, 192], written over %180 */
+  /* %175 = mul_add(%173, %174, %160) layers.1.0 : f32[B, 256, 192], written over %173 */
   lk_mul_add(3, (const long[]){B, 256, 192}, arena + 623837184, (const long[]){49152, 192, 1},
       inputs[7], (const long[]){1, 0, 0}, arena + 617545728, (const long[]){49152, 192, 1},
       arena + 623837184);
 
-  /* %183 = layernorm(%182, %156, %157) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %176 = layernorm(%175, %149, %150) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_layernorm(B * 256, 192, arena + 623837184, params[58], params[59], 1e-06f, arena + 625410048);
 
-  /* %186 = fused_linear(%183, %184, %185) layers.1.0.layers.1.1.fc1 : f32[B, 256, 768] */
+  /* %179 = fused_linear(%176, %177, %178) layers.1.0.layers.1.1.fc1 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 625410048, params[70], params[71], LK_ACT_NONE, NULL,
       arena + 551485440);
 
-  /* %187 = gelu(%186) layers.1.0.layers.1.1 : f32[B, 256, 768] */
+  /* %180 = gelu(%179) layers.1.0.layers.1.1 : f32[B, 256, 768] */
   lk_gelu(B * 256 * 768, arena + 551485440, arena + 557776896);
 
-  /* %190 = fused_linear(%187, %188, %189) layers.1.0.layers.1.1.fc2 : f32[B, 256, 192] */
+  /* %183 = fused_linear(%180, %181, %182) layers.1.0.layers.1.1.fc2 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 557776896, params[72], params[73], LK_ACT_NONE, NULL,
       arena + 626982912);
 
-  /* %192 = mul_add(%190, %191, %182) layers.1.0 : f32[B, 256, 192], written over %190 */
+  /* %185 = mul_add(%183, %184, %175) layers.1.0 : f32[B, 256, 192], written over %183 */
   lk_mul_add(3, (const long[]){B, 256, 192}, arena + 626982912, (const long[]){49152, 192, 1},
       inputs[8], (const long[]){1, 0, 0}, arena + 623837184, (const long[]){49152, 192, 1},
       arena + 626982912);
 
-  /* %193 = layernorm(%192, %139, %140) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %186 = layernorm(%185, %132, %133) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_layernorm(B * 256, 192, arena + 626982912, params[50], params[51], 1e-06f, arena + 628555776);
 
-  /* %196 = fused_linear(%193, %194, %195) layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192] */
+  /* %189 = fused_linear(%186, %187, %188) layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 628555776, params[74], params[75], LK_ACT_NONE, NULL,
       arena + 630128640);
 
-  /* %199 = fused_linear(%193, %197, %198) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 384] */
+  /* %192 = fused_linear(%186, %190, %191) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 384] */
   lk_fused_linear(B * 256, 192, 384, arena + 628555776, params[76], params[77], LK_ACT_NONE, NULL,
       arena + 601817088);
 
-  /* %200 = slice(%199) {axis 1, start 0, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %199: no code */
+  /* %193 = slice(%192) {axis 1, start 0, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %192: no code */
 
-  /* %201 = slice(%199) {axis 1, start 192, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %199: no code */
+  /* %194 = slice(%192) {axis 1, start 192, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %192: no code */
 
-  /* %202 = sdpa(%196, %200, %201) {heads 4, kv_heads 4} layers.1.0.layers.2.0 : f32[B, 256, 192] */
+  /* %195 = sdpa(%189, %193, %194) {heads 4, kv_heads 4} layers.1.0.layers.2.0 : f32[B, 256, 192] */
   lk_sdpa(B, 256, 256, 4, 4, 48, arena + 630128640, 192, arena + 601817088, 384, arena + 601817280,
       384, arena + 631701504, 0.14433756f);
 
-  /* %205 = fused_linear(%202, %203, %204) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
+  /* %198 = fused_linear(%195, %196, %197) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 631701504, params[78], params[79], LK_ACT_NONE, NULL,
       arena + 633274368);
 
-  /* %207 = mul_add(%205, %206, %192) layers.1.0 : f32[B, 256, 192], written over %205 */
+  /* %200 = mul_add(%198, %199, %185) layers.1.0 : f32[B, 256, 192], written over %198 */
   lk_mul_add(3, (const long[]){B, 256, 192}, arena + 633274368, (const long[]){49152, 192, 1},
       inputs[9], (const long[]){1, 0, 0}, arena + 626982912, (const long[]){49152, 192, 1},
       arena + 633274368);
 
-  /* %208 = layernorm(%207, %156, %157) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %201 = layernorm(%200, %149, %150) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_layernorm(B * 256, 192, arena + 633274368, params[58], params[59], 1e-06f, arena + 634847232);
 
-  /* %211 = fused_linear(%208, %209, %210) layers.1.0.layers.2.1.fc1 : f32[B, 256, 768] */
+  /* %204 = fused_linear(%201, %202, %203) layers.1.0.layers.2.1.fc1 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 634847232, params[80], params[81], LK_ACT_NONE, NULL,
       arena + 564068352);
 
-  /* %212 = gelu(%211) layers.1.0.layers.2.1 : f32[B, 256, 768] */
+  /* %205 = gelu(%204) layers.1.0.layers.2.1 : f32[B, 256, 768] */
   lk_gelu(B * 256 * 768, arena + 564068352, arena + 570359808);
 
-  /* %215 = fused_linear(%212, %213, %214) layers.1.0.layers.2.1.fc2 : f32[B, 256, 192] */
+  /* %208 = fused_linear(%205, %206, %207) layers.1.0.layers.2.1.fc2 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 570359808, params[82], params[83], LK_ACT_NONE, NULL,
       arena + 636420096);
 
-  /* %217 = mul_add(%215, %216, %207) layers.1.0 : f32[B, 256, 192], written over %215 */
+  /* %210 = mul_add(%208, %209, %200) layers.1.0 : f32[B, 256, 192], written over %208 */
   lk_mul_add(3, (const long[]){B, 256, 192}, arena + 636420096, (const long[]){49152, 192, 1},
       inputs[10], (const long[]){1, 0, 0}, arena + 633274368, (const long[]){49152, 192, 1},
       arena + 636420096);
 
-  /* %218 = layernorm(%217, %139, %140) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %211 = layernorm(%210, %132, %133) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_layernorm(B * 256, 192, arena + 636420096, params[50], params[51], 1e-06f, arena + 637992960);
 
-  /* %221 = fused_linear(%218, %219, %220) layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192] */
+  /* %214 = fused_linear(%211, %212, %213) layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 637992960, params[84], params[85], LK_ACT_NONE, NULL,
       arena + 639565824);
 
-  /* %224 = fused_linear(%218, %222, %223) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 384] */
+  /* %217 = fused_linear(%211, %215, %216) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 384] */
   lk_fused_linear(B * 256, 192, 384, arena + 637992960, params[86], params[87], LK_ACT_NONE, NULL,
       arena + 604962816);
 
-  /* %225 = slice(%224) {axis 1, start 0, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %224: no code */
+  /* %218 = slice(%217) {axis 1, start 0, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %217: no code */
 
-  /* %226 = slice(%224) {axis 1, start 192, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %224: no code */
+  /* %219 = slice(%217) {axis 1, start 192, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %217: no code */
 
-  /* %227 = sdpa(%221, %225, %226) {heads 4, kv_heads 4} layers.1.0.layers.3.0 : f32[B, 256, 192] */
+  /* %220 = sdpa(%214, %218, %219) {heads 4, kv_heads 4} layers.1.0.layers.3.0 : f32[B, 256, 192] */
   lk_sdpa(B, 256, 256, 4, 4, 48, arena + 639565824, 192, arena + 604962816, 384, arena + 604963008,
       384, arena + 641138688, 0.14433756f);
 
-  /* %230 = fused_linear(%227, %228, %229) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
+  /* %223 = fused_linear(%220, %221, %222) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 641138688, params[88], params[89], LK_ACT_NONE, NULL,
       arena + 642711552);
 
-  /* %232 = mul_add(%230, %231, %217) layers.1.0 : f32[B, 256, 192], written over %230 */
+  /* %225 = mul_add(%223, %224, %210) layers.1.0 : f32[B, 256, 192], written over %223 */
   lk_mul_add(3, (const long[]){B, 256, 192}, arena + 642711552, (const long[]){49152, 192, 1},
       inputs[11], (const long[]){1, 0, 0}, arena + 636420096, (const long[]){49152, 192, 1},
       arena + 642711552);
 
-  /* %233 = layernorm(%232, %156, %157) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %226 = layernorm(%225, %149, %150) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_layernorm(B * 256, 192, arena + 642711552, params[58], params[59], 1e-06f, arena + 644284416);
 
-  /* %236 = fused_linear(%233, %234, %235) layers.1.0.layers.3.1.fc1 : f32[B, 256, 768] */
+  /* %229 = fused_linear(%226, %227, %228) layers.1.0.layers.3.1.fc1 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 644284416, params[90], params[91], LK_ACT_NONE, NULL,
       arena + 576651264);
 
-  /* %237 = gelu(%236) layers.1.0.layers.3.1 : f32[B, 256, 768] */
+  /* %230 = gelu(%229) layers.1.0.layers.3.1 : f32[B, 256, 768] */
   lk_gelu(B * 256 * 768, arena + 576651264, arena + 582942720);
 
-  /* %240 = fused_linear(%237, %238, %239) layers.1.0.layers.3.1.fc2 : f32[B, 256, 192] */
+  /* %233 = fused_linear(%230, %231, %232) layers.1.0.layers.3.1.fc2 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 582942720, params[92], params[93], LK_ACT_NONE, NULL,
       arena + 589234176);
 
-  /* %242 = mul_add(%240, %241, %232) layers.1.0 : f32[B, 256, 192], written over %240 */
+  /* %235 = mul_add(%233, %234, %225) layers.1.0 : f32[B, 256, 192], written over %233 */
   lk_mul_add(3, (const long[]){B, 256, 192}, arena + 589234176, (const long[]){49152, 192, 1},
       inputs[12], (const long[]){1, 0, 0}, arena + 642711552, (const long[]){49152, 192, 1},
       arena + 589234176);
 
-  /* %245 = seq2img(%242) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
+  /* %238 = seq2img(%235) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
   lk_seq2img(B, 256, 192, arena + 589234176, arena + 590807040);
 
-  /* %246 = conv2d(%245, %243, %244) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[B, 192, 16, 16] */
+  /* %239 = conv2d(%238, %236, %237) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[B, 192, 16, 16] */
   lk_conv2d(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 590807040, params[94], params[95],
       arena + 589234176, NULL);
 
-  /* %247 = img2seq(%246) layers.1.1 : f32[B, 256, 192] */
+  /* %240 = img2seq(%239) layers.1.1 : f32[B, 256, 192] */
   lk_img2seq(B, 192, 256, arena + 589234176, arena + 592379904);
 
-  /* %250 = layernorm(%247, %248, %249) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
+  /* %243 = layernorm(%240, %241, %242) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
   lk_layernorm(B * 256, 192, arena + 592379904, params[96], params[97], 1e-06f, arena + 589234176);
 
-  /* %251 = seq2img(%250) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
+  /* %244 = seq2img(%243) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
   lk_seq2img(B, 256, 192, arena + 589234176, arena + 593952768);
 
-  /* %252 = maxpool(%251) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 8, 8] */
+  /* %245 = maxpool(%244) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 8, 8] */
   lk_maxpool2d(B, 192, 16, 16, 3, 3, 2, 2, 1, 1, arena + 593952768, arena + 589234176);
 
-  /* %253 = img2seq(%252) layers.1.1 : f32[B, 64, 192] */
-  lk_img2seq(B, 192, 64, arena + 589234176, arena + 662896640);
+  /* %246 = img2seq(%245) layers.1.1 : f32[B, 64, 192] */
+  lk_img2seq(B, 192, 64, arena + 589234176, arena + 661585920);
 
-  /* %255 = add(%253, %254) layers.2.0 : f32[B, 64, 192], written over %253 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 662896640, (const long[]){12288, 192, 1},
-      params[98], (const long[]){0, 192, 1}, arena + 662896640);
+  /* %248 = add(%246, %247) layers.2.0 : f32[B, 64, 192], written over %246 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 661585920, (const long[]){12288, 192, 1},
+      params[98], (const long[]){0, 192, 1}, arena + 661585920);
 
-  /* %258 = layernorm(%255, %256, %257) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_layernorm(B * 64, 192, arena + 662896640, params[99], params[100], 1e-06f, arena + 663289856);
+  /* %251 = layernorm(%248, %249, %250) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_layernorm(B * 64, 192, arena + 661585920, params[99], params[100], 1e-06f, arena + 661979136);
 
-  /* %261 = fused_linear(%258, %259, %260) layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 663289856, params[101], params[102], LK_ACT_NONE, NULL,
-      arena + 663683072);
+  /* %254 = fused_linear(%251, %252, %253) layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 661979136, params[101], params[102], LK_ACT_NONE, NULL,
+      arena + 662372352);
 
-  /* %264 = fused_linear(%258, %262, %263) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 384] */
-  lk_fused_linear(B * 64, 192, 384, arena + 663289856, params[103], params[104], LK_ACT_NONE, NULL,
-      arena + 659750912);
+  /* %257 = fused_linear(%251, %255, %256) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 384] */
+  lk_fused_linear(B * 64, 192, 384, arena + 661979136, params[103], params[104], LK_ACT_NONE, NULL,
+      arena + 658440192);
 
-  /* %265 = slice(%264) {axis 1, start 0, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %264: no code */
+  /* %258 = slice(%257) {axis 1, start 0, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %257: no code */
 
-  /* %266 = slice(%264) {axis 1, start 192, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %264: no code */
+  /* %259 = slice(%257) {axis 1, start 192, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %257: no code */
 
-  /* %267 = sdpa(%261, %265, %266) {heads 4, kv_heads 4} layers.2.0.layers.0.0 : f32[B, 64, 192] */
-  lk_sdpa(B, 64, 64, 4, 4, 48, arena + 663683072, 192, arena + 659750912, 384, arena + 659751104,
-      384, arena + 664076288, 0.14433756f);
+  /* %260 = sdpa(%254, %258, %259) {heads 4, kv_heads 4} layers.2.0.layers.0.0 : f32[B, 64, 192] */
+  lk_sdpa(B, 64, 64, 4, 4, 48, arena + 662372352, 192, arena + 658440192, 384, arena + 658440384,
+      384, arena + 662765568, 0.14433756f);
 
-  /* %270 = fused_linear(%267, %268, %269) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 664076288, params[105], params[106], LK_ACT_NONE, NULL,
-      arena + 664469504);
+  /* %263 = fused_linear(%260, %261, %262) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 662765568, params[105], params[106], LK_ACT_NONE, NULL,
+      arena + 663158784);
 
-  /* %272 = mul_add(%270, %271, %255) layers.2.0 : f32[B, 64, 192], written over %270 */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 664469504, (const long[]){12288, 192, 1},
-      inputs[13], (const long[]){1, 0, 0}, arena + 662896640, (const long[]){12288, 192, 1},
-      arena + 664469504);
+  /* %265 = mul_add(%263, %264, %248) layers.2.0 : f32[B, 64, 192], written over %263 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 663158784, (const long[]){12288, 192, 1},
+      inputs[13], (const long[]){1, 0, 0}, arena + 661585920, (const long[]){12288, 192, 1},
+      arena + 663158784);
 
-  /* %275 = layernorm(%272, %273, %274) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_layernorm(B * 64, 192, arena + 664469504, params[107], params[108], 1e-06f, arena + 664862720);
+  /* %268 = layernorm(%265, %266, %267) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_layernorm(B * 64, 192, arena + 663158784, params[107], params[108], 1e-06f, arena + 663552000);
 
-  /* %278 = fused_linear(%275, %276, %277) layers.2.0.layers.0.1.fc1 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 664862720, params[109], params[110], LK_ACT_NONE, NULL,
+  /* %271 = fused_linear(%268, %269, %270) layers.2.0.layers.0.1.fc1 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 663552000, params[109], params[110], LK_ACT_NONE, NULL,
       arena + 589234176);
 
-  /* %279 = gelu(%278) layers.2.0.layers.0.1 : f32[B, 64, 768] */
+  /* %272 = gelu(%271) layers.2.0.layers.0.1 : f32[B, 64, 768] */
   lk_gelu(B * 64 * 768, arena + 589234176, arena + 645857280);
 
-  /* %282 = fused_linear(%279, %280, %281) layers.2.0.layers.0.1.fc2 : f32[B, 64, 192] */
+  /* %275 = fused_linear(%272, %273, %274) layers.2.0.layers.0.1.fc2 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 645857280, params[111], params[112], LK_ACT_NONE, NULL,
-      arena + 665255936);
+      arena + 663945216);
 
-  /* %284 = mul_add(%282, %283, %272) layers.2.0 : f32[B, 64, 192], written over %282 */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 665255936, (const long[]){12288, 192, 1},
-      inputs[14], (const long[]){1, 0, 0}, arena + 664469504, (const long[]){12288, 192, 1},
-      arena + 665255936);
+  /* %277 = mul_add(%275, %276, %265) layers.2.0 : f32[B, 64, 192], written over %275 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 663945216, (const long[]){12288, 192, 1},
+      inputs[14], (const long[]){1, 0, 0}, arena + 663158784, (const long[]){12288, 192, 1},
+      arena + 663945216);
 
-  /* %285 = layernorm(%284, %256, %257) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_layernorm(B * 64, 192, arena + 665255936, params[99], params[100], 1e-06f, arena + 665649152);
+  /* %278 = layernorm(%277, %249, %250) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_layernorm(B * 64, 192, arena + 663945216, params[99], params[100], 1e-06f, arena + 664338432);
 
-  /* %288 = fused_linear(%285, %286, %287) layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 665649152, params[113], params[114], LK_ACT_NONE, NULL,
-      arena + 666042368);
+  /* %281 = fused_linear(%278, %279, %280) layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 664338432, params[113], params[114], LK_ACT_NONE, NULL,
+      arena + 664731648);
 
-  /* %291 = fused_linear(%285, %289, %290) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 384] */
-  lk_fused_linear(B * 64, 192, 384, arena + 665649152, params[115], params[116], LK_ACT_NONE, NULL,
-      arena + 660537344);
+  /* %284 = fused_linear(%278, %282, %283) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 384] */
+  lk_fused_linear(B * 64, 192, 384, arena + 664338432, params[115], params[116], LK_ACT_NONE, NULL,
+      arena + 659226624);
 
-  /* %292 = slice(%291) {axis 1, start 0, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %291: no code */
+  /* %285 = slice(%284) {axis 1, start 0, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %284: no code */
 
-  /* %293 = slice(%291) {axis 1, start 192, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %291: no code */
+  /* %286 = slice(%284) {axis 1, start 192, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %284: no code */
 
-  /* %294 = sdpa(%288, %292, %293) {heads 4, kv_heads 4} layers.2.0.layers.1.0 : f32[B, 64, 192] */
-  lk_sdpa(B, 64, 64, 4, 4, 48, arena + 666042368, 192, arena + 660537344, 384, arena + 660537536,
-      384, arena + 666435584, 0.14433756f);
+  /* %287 = sdpa(%281, %285, %286) {heads 4, kv_heads 4} layers.2.0.layers.1.0 : f32[B, 64, 192] */
+  lk_sdpa(B, 64, 64, 4, 4, 48, arena + 664731648, 192, arena + 659226624, 384, arena + 659226816,
+      384, arena + 665124864, 0.14433756f);
 
-  /* %297 = fused_linear(%294, %295, %296) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 666435584, params[117], params[118], LK_ACT_NONE, NULL,
-      arena + 666828800);
+  /* %290 = fused_linear(%287, %288, %289) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 665124864, params[117], params[118], LK_ACT_NONE, NULL,
+      arena + 665518080);
 
-  /* %299 = mul_add(%297, %298, %284) layers.2.0 : f32[B, 64, 192], written over %297 */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 666828800, (const long[]){12288, 192, 1},
-      inputs[15], (const long[]){1, 0, 0}, arena + 665255936, (const long[]){12288, 192, 1},
-      arena + 666828800);
+  /* %292 = mul_add(%290, %291, %277) layers.2.0 : f32[B, 64, 192], written over %290 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 665518080, (const long[]){12288, 192, 1},
+      inputs[15], (const long[]){1, 0, 0}, arena + 663945216, (const long[]){12288, 192, 1},
+      arena + 665518080);
 
-  /* %300 = layernorm(%299, %273, %274) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_layernorm(B * 64, 192, arena + 666828800, params[107], params[108], 1e-06f, arena + 667222016);
+  /* %293 = layernorm(%292, %266, %267) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_layernorm(B * 64, 192, arena + 665518080, params[107], params[108], 1e-06f, arena + 665911296);
 
-  /* %303 = fused_linear(%300, %301, %302) layers.2.0.layers.1.1.fc1 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 667222016, params[119], params[120], LK_ACT_NONE, NULL,
+  /* %296 = fused_linear(%293, %294, %295) layers.2.0.layers.1.1.fc1 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 665911296, params[119], params[120], LK_ACT_NONE, NULL,
       arena + 647430144);
 
-  /* %304 = gelu(%303) layers.2.0.layers.1.1 : f32[B, 64, 768] */
+  /* %297 = gelu(%296) layers.2.0.layers.1.1 : f32[B, 64, 768] */
   lk_gelu(B * 64 * 768, arena + 647430144, arena + 649003008);
 
-  /* %307 = fused_linear(%304, %305, %306) layers.2.0.layers.1.1.fc2 : f32[B, 64, 192] */
+  /* %300 = fused_linear(%297, %298, %299) layers.2.0.layers.1.1.fc2 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 649003008, params[121], params[122], LK_ACT_NONE, NULL,
-      arena + 667615232);
+      arena + 666304512);
 
-  /* %309 = mul_add(%307, %308, %299) layers.2.0 : f32[B, 64, 192], written over %307 */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 667615232, (const long[]){12288, 192, 1},
-      inputs[16], (const long[]){1, 0, 0}, arena + 666828800, (const long[]){12288, 192, 1},
-      arena + 667615232);
+  /* %302 = mul_add(%300, %301, %292) layers.2.0 : f32[B, 64, 192], written over %300 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 666304512, (const long[]){12288, 192, 1},
+      inputs[16], (const long[]){1, 0, 0}, arena + 665518080, (const long[]){12288, 192, 1},
+      arena + 666304512);
 
-  /* %310 = layernorm(%309, %256, %257) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_layernorm(B * 64, 192, arena + 667615232, params[99], params[100], 1e-06f, arena + 668008448);
+  /* %303 = layernorm(%302, %249, %250) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_layernorm(B * 64, 192, arena + 666304512, params[99], params[100], 1e-06f, arena + 666697728);
 
-  /* %313 = fused_linear(%310, %311, %312) layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 668008448, params[123], params[124], LK_ACT_NONE, NULL,
-      arena + 668401664);
+  /* %306 = fused_linear(%303, %304, %305) layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 666697728, params[123], params[124], LK_ACT_NONE, NULL,
+      arena + 667090944);
 
-  /* %316 = fused_linear(%310, %314, %315) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 384] */
-  lk_fused_linear(B * 64, 192, 384, arena + 668008448, params[125], params[126], LK_ACT_NONE, NULL,
-      arena + 661323776);
+  /* %309 = fused_linear(%303, %307, %308) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 384] */
+  lk_fused_linear(B * 64, 192, 384, arena + 666697728, params[125], params[126], LK_ACT_NONE, NULL,
+      arena + 660013056);
 
-  /* %317 = slice(%316) {axis 1, start 0, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %316: no code */
+  /* %310 = slice(%309) {axis 1, start 0, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %309: no code */
 
-  /* %318 = slice(%316) {axis 1, start 192, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %316: no code */
+  /* %311 = slice(%309) {axis 1, start 192, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %309: no code */
 
-  /* %319 = sdpa(%313, %317, %318) {heads 4, kv_heads 4} layers.2.0.layers.2.0 : f32[B, 64, 192] */
-  lk_sdpa(B, 64, 64, 4, 4, 48, arena + 668401664, 192, arena + 661323776, 384, arena + 661323968,
-      384, arena + 668794880, 0.14433756f);
+  /* %312 = sdpa(%306, %310, %311) {heads 4, kv_heads 4} layers.2.0.layers.2.0 : f32[B, 64, 192] */
+  lk_sdpa(B, 64, 64, 4, 4, 48, arena + 667090944, 192, arena + 660013056, 384, arena + 660013248,
+      384, arena + 667484160, 0.14433756f);
 
-  /* %322 = fused_linear(%319, %320, %321) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 668794880, params[127], params[128], LK_ACT_NONE, NULL,
-      arena + 669188096);
+  /* %315 = fused_linear(%312, %313, %314) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 667484160, params[127], params[128], LK_ACT_NONE, NULL,
+      arena + 667877376);
 
-  /* %324 = mul_add(%322, %323, %309) layers.2.0 : f32[B, 64, 192], written over %322 */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 669188096, (const long[]){12288, 192, 1},
-      inputs[17], (const long[]){1, 0, 0}, arena + 667615232, (const long[]){12288, 192, 1},
-      arena + 669188096);
+  /* %317 = mul_add(%315, %316, %302) layers.2.0 : f32[B, 64, 192], written over %315 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 667877376, (const long[]){12288, 192, 1},
+      inputs[17], (const long[]){1, 0, 0}, arena + 666304512, (const long[]){12288, 192, 1},
+      arena + 667877376);
 
-  /* %325 = layernorm(%324, %273, %274) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_layernorm(B * 64, 192, arena + 669188096, params[107], params[108], 1e-06f, arena + 669581312);
+  /* %318 = layernorm(%317, %266, %267) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_layernorm(B * 64, 192, arena + 667877376, params[107], params[108], 1e-06f, arena + 668270592);
 
-  /* %328 = fused_linear(%325, %326, %327) layers.2.0.layers.2.1.fc1 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 669581312, params[129], params[130], LK_ACT_NONE, NULL,
+  /* %321 = fused_linear(%318, %319, %320) layers.2.0.layers.2.1.fc1 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 668270592, params[129], params[130], LK_ACT_NONE, NULL,
       arena + 650575872);
 
-  /* %329 = gelu(%328) layers.2.0.layers.2.1 : f32[B, 64, 768] */
+  /* %322 = gelu(%321) layers.2.0.layers.2.1 : f32[B, 64, 768] */
   lk_gelu(B * 64 * 768, arena + 650575872, arena + 652148736);
 
-  /* %332 = fused_linear(%329, %330, %331) layers.2.0.layers.2.1.fc2 : f32[B, 64, 192] */
+  /* %325 = fused_linear(%322, %323, %324) layers.2.0.layers.2.1.fc2 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 652148736, params[131], params[132], LK_ACT_NONE, NULL,
-      arena + 669974528);
+      arena + 668663808);
 
-  /* %334 = mul_add(%332, %333, %324) layers.2.0 : f32[B, 64, 192], written over %332 */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 669974528, (const long[]){12288, 192, 1},
-      inputs[18], (const long[]){1, 0, 0}, arena + 669188096, (const long[]){12288, 192, 1},
-      arena + 669974528);
+  /* %327 = mul_add(%325, %326, %317) layers.2.0 : f32[B, 64, 192], written over %325 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 668663808, (const long[]){12288, 192, 1},
+      inputs[18], (const long[]){1, 0, 0}, arena + 667877376, (const long[]){12288, 192, 1},
+      arena + 668663808);
 
-  /* %335 = layernorm(%334, %256, %257) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_layernorm(B * 64, 192, arena + 669974528, params[99], params[100], 1e-06f, arena + 670367744);
+  /* %328 = layernorm(%327, %249, %250) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_layernorm(B * 64, 192, arena + 668663808, params[99], params[100], 1e-06f, arena + 669057024);
 
-  /* %338 = fused_linear(%335, %336, %337) layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 670367744, params[133], params[134], LK_ACT_NONE, NULL,
-      arena + 670760960);
+  /* %331 = fused_linear(%328, %329, %330) layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 669057024, params[133], params[134], LK_ACT_NONE, NULL,
+      arena + 669450240);
 
-  /* %341 = fused_linear(%335, %339, %340) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 384] */
-  lk_fused_linear(B * 64, 192, 384, arena + 670367744, params[135], params[136], LK_ACT_NONE, NULL,
-      arena + 662110208);
+  /* %334 = fused_linear(%328, %332, %333) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 384] */
+  lk_fused_linear(B * 64, 192, 384, arena + 669057024, params[135], params[136], LK_ACT_NONE, NULL,
+      arena + 660799488);
 
-  /* %342 = slice(%341) {axis 1, start 0, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %341: no code */
+  /* %335 = slice(%334) {axis 1, start 0, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %334: no code */
 
-  /* %343 = slice(%341) {axis 1, start 192, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %341: no code */
+  /* %336 = slice(%334) {axis 1, start 192, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %334: no code */
 
-  /* %344 = sdpa(%338, %342, %343) {heads 4, kv_heads 4} layers.2.0.layers.3.0 : f32[B, 64, 192] */
-  lk_sdpa(B, 64, 64, 4, 4, 48, arena + 670760960, 192, arena + 662110208, 384, arena + 662110400,
-      384, arena + 671154176, 0.14433756f);
+  /* %337 = sdpa(%331, %335, %336) {heads 4, kv_heads 4} layers.2.0.layers.3.0 : f32[B, 64, 192] */
+  lk_sdpa(B, 64, 64, 4, 4, 48, arena + 669450240, 192, arena + 660799488, 384, arena + 660799680,
+      384, arena + 669843456, 0.14433756f);
 
-  /* %347 = fused_linear(%344, %345, %346) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 671154176, params[137], params[138], LK_ACT_NONE, NULL,
-      arena + 671547392);
+  /* %340 = fused_linear(%337, %338, %339) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 669843456, params[137], params[138], LK_ACT_NONE, NULL,
+      arena + 670236672);
 
-  /* %349 = mul_add(%347, %348, %334) layers.2.0 : f32[B, 64, 192], written over %347 */
-  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 671547392, (const long[]){12288, 192, 1},
-      inputs[19], (const long[]){1, 0, 0}, arena + 669974528, (const long[]){12288, 192, 1},
-      arena + 671547392);
+  /* %342 = mul_add(%340, %341, %327) layers.2.0 : f32[B, 64, 192], written over %340 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 670236672, (const long[]){12288, 192, 1},
+      inputs[19], (const long[]){1, 0, 0}, arena + 668663808, (const long[]){12288, 192, 1},
+      arena + 670236672);
 
-  /* %350 = layernorm(%349, %273, %274) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_layernorm(B * 64, 192, arena + 671547392, params[107], params[108], 1e-06f, arena + 671940608);
+  /* %343 = layernorm(%342, %266, %267) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_layernorm(B * 64, 192, arena + 670236672, params[107], params[108], 1e-06f, arena + 670629888);
 
-  /* %353 = fused_linear(%350, %351, %352) layers.2.0.layers.3.1.fc1 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 671940608, params[139], params[140], LK_ACT_NONE, NULL,
+  /* %346 = fused_linear(%343, %344, %345) layers.2.0.layers.3.1.fc1 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 670629888, params[139], params[140], LK_ACT_NONE, NULL,
       arena + 653721600);
 
-  /* %354 = gelu(%353) layers.2.0.layers.3.1 : f32[B, 64, 768] */
+  /* %347 = gelu(%346) layers.2.0.layers.3.1 : f32[B, 64, 768] */
   lk_gelu(B * 64 * 768, arena + 653721600, arena + 655294464);
 
-  /* %357 = fused_linear(%354, %355, %356) layers.2.0.layers.3.1.fc2 : f32[B, 64, 192] */
+  /* %350 = fused_linear(%347, %348, %349) layers.2.0.layers.3.1.fc2 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 655294464, params[141], params[142], LK_ACT_NONE, NULL,
       arena + 656867328);
 
-  /* %359 = mul_add(%357, %358, %349) layers.2.0 : f32[B, 64, 192], written over %357 */
+  /* %352 = mul_add(%350, %351, %342) layers.2.0 : f32[B, 64, 192], written over %350 */
   lk_mul_add(3, (const long[]){B, 64, 192}, arena + 656867328, (const long[]){12288, 192, 1},
-      inputs[20], (const long[]){1, 0, 0}, arena + 671547392, (const long[]){12288, 192, 1},
+      inputs[20], (const long[]){1, 0, 0}, arena + 670236672, (const long[]){12288, 192, 1},
       arena + 656867328);
 
-  /* %362 = seq2img(%359) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
+  /* %355 = seq2img(%352) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
   lk_seq2img(B, 64, 192, arena + 656867328, arena + 657260544);
 
-  /* %363 = conv2d(%362, %360, %361) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[B, 192, 8, 8] */
+  /* %356 = conv2d(%355, %353, %354) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[B, 192, 8, 8] */
   lk_conv2d(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 657260544, params[143], params[144],
       arena + 656867328, NULL);
 
-  /* %364 = img2seq(%363) layers.2.1 : f32[B, 64, 192] */
+  /* %357 = img2seq(%356) layers.2.1 : f32[B, 64, 192] */
   lk_img2seq(B, 192, 64, arena + 656867328, arena + 657653760);
 
-  /* %367 = layernorm(%364, %365, %366) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
+  /* %360 = layernorm(%357, %358, %359) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
   lk_layernorm(B * 64, 192, arena + 657653760, params[145], params[146], 1e-06f, arena + 656867328);
 
-  /* %368 = seq2img(%367) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
+  /* %361 = seq2img(%360) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
   lk_seq2img(B, 64, 192, arena + 656867328, arena + 658046976);
 
-  /* %369 = maxpool(%368) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 4, 4] */
+  /* %362 = maxpool(%361) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 4, 4] */
   lk_maxpool2d(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 658046976, arena + 656867328);
 
-  /* %370 = img2seq(%369) layers.2.1 : f32[B, 16, 192] */
-  lk_img2seq(B, 192, 16, arena + 656867328, arena + 676605440);
+  /* %363 = img2seq(%362) layers.2.1 : f32[B, 16, 192] */
+  lk_img2seq(B, 192, 16, arena + 656867328, arena + 675294720);
 
-  /* %372 = add(%370, %371) layers.3.0 : f32[B, 16, 192], written over %370 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 676605440, (const long[]){3072, 192, 1},
-      params[147], (const long[]){0, 192, 1}, arena + 676605440);
+  /* %365 = add(%363, %364) layers.3.0 : f32[B, 16, 192], written over %363 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 675294720, (const long[]){3072, 192, 1},
+      params[147], (const long[]){0, 192, 1}, arena + 675294720);
 
-  /* %375 = layernorm(%372, %373, %374) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_layernorm(B * 16, 192, arena + 676605440, params[148], params[149], 1e-06f, arena + 676703744);
+  /* %368 = layernorm(%365, %366, %367) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_layernorm(B * 16, 192, arena + 675294720, params[148], params[149], 1e-06f, arena + 675393024);
 
-  /* %378 = fused_linear(%375, %376, %377) layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 676703744, params[150], params[151], LK_ACT_NONE, NULL,
-      arena + 676802048);
+  /* %371 = fused_linear(%368, %369, %370) layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 675393024, params[150], params[151], LK_ACT_NONE, NULL,
+      arena + 675491328);
 
-  /* %381 = fused_linear(%375, %379, %380) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 384] */
-  lk_fused_linear(B * 16, 192, 384, arena + 676703744, params[152], params[153], LK_ACT_NONE, NULL,
-      arena + 675479552);
+  /* %374 = fused_linear(%368, %372, %373) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 384] */
+  lk_fused_linear(B * 16, 192, 384, arena + 675393024, params[152], params[153], LK_ACT_NONE, NULL,
+      arena + 674168832);
 
-  /* %382 = slice(%381) {axis 1, start 0, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %381: no code */
+  /* %375 = slice(%374) {axis 1, start 0, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %374: no code */
 
-  /* %383 = slice(%381) {axis 1, start 192, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %381: no code */
+  /* %376 = slice(%374) {axis 1, start 192, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %374: no code */
 
-  /* %384 = sdpa(%378, %382, %383) {heads 4, kv_heads 4} layers.3.0.layers.0.0 : f32[B, 16, 192] */
-  lk_sdpa(B, 16, 16, 4, 4, 48, arena + 676802048, 192, arena + 675479552, 384, arena + 675479744,
-      384, arena + 676900352, 0.14433756f);
+  /* %377 = sdpa(%371, %375, %376) {heads 4, kv_heads 4} layers.3.0.layers.0.0 : f32[B, 16, 192] */
+  lk_sdpa(B, 16, 16, 4, 4, 48, arena + 675491328, 192, arena + 674168832, 384, arena + 674169024,
+      384, arena + 675589632, 0.14433756f);
 
-  /* %387 = fused_linear(%384, %385, %386) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 676900352, params[154], params[155], LK_ACT_NONE, NULL,
-      arena + 676998656);
+  /* %380 = fused_linear(%377, %378, %379) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 675589632, params[154], params[155], LK_ACT_NONE, NULL,
+      arena + 675687936);
 
-  /* %389 = mul_add(%387, %388, %372) layers.3.0 : f32[B, 16, 192], written over %387 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 676998656, (const long[]){3072, 192, 1},
-      inputs[21], (const long[]){1, 0, 0}, arena + 676605440, (const long[]){3072, 192, 1},
-      arena + 676998656);
+  /* %382 = mul_add(%380, %381, %365) layers.3.0 : f32[B, 16, 192], written over %380 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 675687936, (const long[]){3072, 192, 1},
+      inputs[21], (const long[]){1, 0, 0}, arena + 675294720, (const long[]){3072, 192, 1},
+      arena + 675687936);
 
-  /* %392 = layernorm(%389, %390, %391) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_layernorm(B * 16, 192, arena + 676998656, params[156], params[157], 1e-06f, arena + 677096960);
+  /* %385 = layernorm(%382, %383, %384) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_layernorm(B * 16, 192, arena + 675687936, params[156], params[157], 1e-06f, arena + 675786240);
 
-  /* %395 = fused_linear(%392, %393, %394) layers.3.0.layers.0.1.fc1 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 677096960, params[158], params[159], LK_ACT_NONE, NULL,
+  /* %388 = fused_linear(%385, %386, %387) layers.3.0.layers.0.1.fc1 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 675786240, params[158], params[159], LK_ACT_NONE, NULL,
       arena + 656867328);
 
-  /* %396 = gelu(%395) layers.3.0.layers.0.1 : f32[B, 16, 768] */
-  lk_gelu(B * 16 * 768, arena + 656867328, arena + 672333824);
+  /* %389 = gelu(%388) layers.3.0.layers.0.1 : f32[B, 16, 768] */
+  lk_gelu(B * 16 * 768, arena + 656867328, arena + 671023104);
 
-  /* %399 = fused_linear(%396, %397, %398) layers.3.0.layers.0.1.fc2 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 672333824, params[160], params[161], LK_ACT_NONE, NULL,
-      arena + 677195264);
+  /* %392 = fused_linear(%389, %390, %391) layers.3.0.layers.0.1.fc2 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 671023104, params[160], params[161], LK_ACT_NONE, NULL,
+      arena + 675884544);
 
-  /* %401 = mul_add(%399, %400, %389) layers.3.0 : f32[B, 16, 192], written over %399 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 677195264, (const long[]){3072, 192, 1},
-      inputs[22], (const long[]){1, 0, 0}, arena + 676998656, (const long[]){3072, 192, 1},
-      arena + 677195264);
+  /* %394 = mul_add(%392, %393, %382) layers.3.0 : f32[B, 16, 192], written over %392 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 675884544, (const long[]){3072, 192, 1},
+      inputs[22], (const long[]){1, 0, 0}, arena + 675687936, (const long[]){3072, 192, 1},
+      arena + 675884544);
 
-  /* %402 = layernorm(%401, %373, %374) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_layernorm(B * 16, 192, arena + 677195264, params[148], params[149], 1e-06f, arena + 677293568);
+  /* %395 = layernorm(%394, %366, %367) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_layernorm(B * 16, 192, arena + 675884544, params[148], params[149], 1e-06f, arena + 675982848);
 
-  /* %405 = fused_linear(%402, %403, %404) layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 677293568, params[162], params[163], LK_ACT_NONE, NULL,
-      arena + 677391872);
+  /* %398 = fused_linear(%395, %396, %397) layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 675982848, params[162], params[163], LK_ACT_NONE, NULL,
+      arena + 676081152);
 
-  /* %408 = fused_linear(%402, %406, %407) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 384] */
-  lk_fused_linear(B * 16, 192, 384, arena + 677293568, params[164], params[165], LK_ACT_NONE, NULL,
-      arena + 675676160);
+  /* %401 = fused_linear(%395, %399, %400) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 384] */
+  lk_fused_linear(B * 16, 192, 384, arena + 675982848, params[164], params[165], LK_ACT_NONE, NULL,
+      arena + 674365440);
 
-  /* %409 = slice(%408) {axis 1, start 0, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %408: no code */
+  /* %402 = slice(%401) {axis 1, start 0, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %401: no code */
 
-  /* %410 = slice(%408) {axis 1, start 192, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %408: no code */
+  /* %403 = slice(%401) {axis 1, start 192, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %401: no code */
 
-  /* %411 = sdpa(%405, %409, %410) {heads 4, kv_heads 4} layers.3.0.layers.1.0 : f32[B, 16, 192] */
-  lk_sdpa(B, 16, 16, 4, 4, 48, arena + 677391872, 192, arena + 675676160, 384, arena + 675676352,
-      384, arena + 677490176, 0.14433756f);
+  /* %404 = sdpa(%398, %402, %403) {heads 4, kv_heads 4} layers.3.0.layers.1.0 : f32[B, 16, 192] */
+  lk_sdpa(B, 16, 16, 4, 4, 48, arena + 676081152, 192, arena + 674365440, 384, arena + 674365632,
+      384, arena + 676179456, 0.14433756f);
 
-  /* %414 = fused_linear(%411, %412, %413) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 677490176, params[166], params[167], LK_ACT_NONE, NULL,
-      arena + 677588480);
+  /* %407 = fused_linear(%404, %405, %406) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 676179456, params[166], params[167], LK_ACT_NONE, NULL,
+      arena + 676277760);
 
-  /* %416 = mul_add(%414, %415, %401) layers.3.0 : f32[B, 16, 192], written over %414 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 677588480, (const long[]){3072, 192, 1},
-      inputs[23], (const long[]){1, 0, 0}, arena + 677195264, (const long[]){3072, 192, 1},
-      arena + 677588480);
+  /* %409 = mul_add(%407, %408, %394) layers.3.0 : f32[B, 16, 192], written over %407 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 676277760, (const long[]){3072, 192, 1},
+      inputs[23], (const long[]){1, 0, 0}, arena + 675884544, (const long[]){3072, 192, 1},
+      arena + 676277760);
 
-  /* %417 = layernorm(%416, %390, %391) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_layernorm(B * 16, 192, arena + 677588480, params[156], params[157], 1e-06f, arena + 677686784);
+  /* %410 = layernorm(%409, %383, %384) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_layernorm(B * 16, 192, arena + 676277760, params[156], params[157], 1e-06f, arena + 676376064);
 
-  /* %420 = fused_linear(%417, %418, %419) layers.3.0.layers.1.1.fc1 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 677686784, params[168], params[169], LK_ACT_NONE, NULL,
-      arena + 672727040);
+  /* %413 = fused_linear(%410, %411, %412) layers.3.0.layers.1.1.fc1 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 676376064, params[168], params[169], LK_ACT_NONE, NULL,
+      arena + 671416320);
 
-  /* %421 = gelu(%420) layers.3.0.layers.1.1 : f32[B, 16, 768] */
-  lk_gelu(B * 16 * 768, arena + 672727040, arena + 673120256);
+  /* %414 = gelu(%413) layers.3.0.layers.1.1 : f32[B, 16, 768] */
+  lk_gelu(B * 16 * 768, arena + 671416320, arena + 671809536);
 
-  /* %424 = fused_linear(%421, %422, %423) layers.3.0.layers.1.1.fc2 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 673120256, params[170], params[171], LK_ACT_NONE, NULL,
-      arena + 677785088);
+  /* %417 = fused_linear(%414, %415, %416) layers.3.0.layers.1.1.fc2 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 671809536, params[170], params[171], LK_ACT_NONE, NULL,
+      arena + 676474368);
 
-  /* %426 = mul_add(%424, %425, %416) layers.3.0 : f32[B, 16, 192], written over %424 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 677785088, (const long[]){3072, 192, 1},
-      inputs[24], (const long[]){1, 0, 0}, arena + 677588480, (const long[]){3072, 192, 1},
-      arena + 677785088);
+  /* %419 = mul_add(%417, %418, %409) layers.3.0 : f32[B, 16, 192], written over %417 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 676474368, (const long[]){3072, 192, 1},
+      inputs[24], (const long[]){1, 0, 0}, arena + 676277760, (const long[]){3072, 192, 1},
+      arena + 676474368);
 
-  /* %427 = layernorm(%426, %373, %374) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_layernorm(B * 16, 192, arena + 677785088, params[148], params[149], 1e-06f, arena + 677883392);
+  /* %420 = layernorm(%419, %366, %367) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_layernorm(B * 16, 192, arena + 676474368, params[148], params[149], 1e-06f, arena + 676572672);
 
-  /* %430 = fused_linear(%427, %428, %429) layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 677883392, params[172], params[173], LK_ACT_NONE, NULL,
-      arena + 677981696);
+  /* %423 = fused_linear(%420, %421, %422) layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 676572672, params[172], params[173], LK_ACT_NONE, NULL,
+      arena + 676670976);
 
-  /* %433 = fused_linear(%427, %431, %432) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 384] */
-  lk_fused_linear(B * 16, 192, 384, arena + 677883392, params[174], params[175], LK_ACT_NONE, NULL,
-      arena + 675872768);
+  /* %426 = fused_linear(%420, %424, %425) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 384] */
+  lk_fused_linear(B * 16, 192, 384, arena + 676572672, params[174], params[175], LK_ACT_NONE, NULL,
+      arena + 674562048);
 
-  /* %434 = slice(%433) {axis 1, start 0, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %433: no code */
+  /* %427 = slice(%426) {axis 1, start 0, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %426: no code */
 
-  /* %435 = slice(%433) {axis 1, start 192, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %433: no code */
+  /* %428 = slice(%426) {axis 1, start 192, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %426: no code */
 
-  /* %436 = sdpa(%430, %434, %435) {heads 4, kv_heads 4} layers.3.0.layers.2.0 : f32[B, 16, 192] */
-  lk_sdpa(B, 16, 16, 4, 4, 48, arena + 677981696, 192, arena + 675872768, 384, arena + 675872960,
-      384, arena + 678080000, 0.14433756f);
+  /* %429 = sdpa(%423, %427, %428) {heads 4, kv_heads 4} layers.3.0.layers.2.0 : f32[B, 16, 192] */
+  lk_sdpa(B, 16, 16, 4, 4, 48, arena + 676670976, 192, arena + 674562048, 384, arena + 674562240,
+      384, arena + 676769280, 0.14433756f);
 
-  /* %439 = fused_linear(%436, %437, %438) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 678080000, params[176], params[177], LK_ACT_NONE, NULL,
-      arena + 678178304);
+  /* %432 = fused_linear(%429, %430, %431) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 676769280, params[176], params[177], LK_ACT_NONE, NULL,
+      arena + 676867584);
 
-  /* %441 = mul_add(%439, %440, %426) layers.3.0 : f32[B, 16, 192], written over %439 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 678178304, (const long[]){3072, 192, 1},
-      inputs[25], (const long[]){1, 0, 0}, arena + 677785088, (const long[]){3072, 192, 1},
-      arena + 678178304);
+  /* %434 = mul_add(%432, %433, %419) layers.3.0 : f32[B, 16, 192], written over %432 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 676867584, (const long[]){3072, 192, 1},
+      inputs[25], (const long[]){1, 0, 0}, arena + 676474368, (const long[]){3072, 192, 1},
+      arena + 676867584);
 
-  /* %442 = layernorm(%441, %390, %391) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_layernorm(B * 16, 192, arena + 678178304, params[156], params[157], 1e-06f, arena + 678276608);
+  /* %435 = layernorm(%434, %383, %384) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_layernorm(B * 16, 192, arena + 676867584, params[156], params[157], 1e-06f, arena + 676965888);
 
-  /* %445 = fused_linear(%442, %443, %444) layers.3.0.layers.2.1.fc1 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 678276608, params[178], params[179], LK_ACT_NONE, NULL,
-      arena + 673513472);
+  /* %438 = fused_linear(%435, %436, %437) layers.3.0.layers.2.1.fc1 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 676965888, params[178], params[179], LK_ACT_NONE, NULL,
+      arena + 672202752);
 
-  /* %446 = gelu(%445) layers.3.0.layers.2.1 : f32[B, 16, 768] */
-  lk_gelu(B * 16 * 768, arena + 673513472, arena + 673906688);
+  /* %439 = gelu(%438) layers.3.0.layers.2.1 : f32[B, 16, 768] */
+  lk_gelu(B * 16 * 768, arena + 672202752, arena + 672595968);
 
-  /* %449 = fused_linear(%446, %447, %448) layers.3.0.layers.2.1.fc2 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 673906688, params[180], params[181], LK_ACT_NONE, NULL,
-      arena + 678374912);
+  /* %442 = fused_linear(%439, %440, %441) layers.3.0.layers.2.1.fc2 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 672595968, params[180], params[181], LK_ACT_NONE, NULL,
+      arena + 677064192);
 
-  /* %451 = mul_add(%449, %450, %441) layers.3.0 : f32[B, 16, 192], written over %449 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 678374912, (const long[]){3072, 192, 1},
-      inputs[26], (const long[]){1, 0, 0}, arena + 678178304, (const long[]){3072, 192, 1},
-      arena + 678374912);
+  /* %444 = mul_add(%442, %443, %434) layers.3.0 : f32[B, 16, 192], written over %442 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 677064192, (const long[]){3072, 192, 1},
+      inputs[26], (const long[]){1, 0, 0}, arena + 676867584, (const long[]){3072, 192, 1},
+      arena + 677064192);
 
-  /* %452 = layernorm(%451, %373, %374) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_layernorm(B * 16, 192, arena + 678374912, params[148], params[149], 1e-06f, arena + 678473216);
+  /* %445 = layernorm(%444, %366, %367) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_layernorm(B * 16, 192, arena + 677064192, params[148], params[149], 1e-06f, arena + 677162496);
 
-  /* %455 = fused_linear(%452, %453, %454) layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 678473216, params[182], params[183], LK_ACT_NONE, NULL,
-      arena + 678571520);
+  /* %448 = fused_linear(%445, %446, %447) layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 677162496, params[182], params[183], LK_ACT_NONE, NULL,
+      arena + 677260800);
 
-  /* %458 = fused_linear(%452, %456, %457) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 384] */
-  lk_fused_linear(B * 16, 192, 384, arena + 678473216, params[184], params[185], LK_ACT_NONE, NULL,
-      arena + 676069376);
+  /* %451 = fused_linear(%445, %449, %450) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 384] */
+  lk_fused_linear(B * 16, 192, 384, arena + 677162496, params[184], params[185], LK_ACT_NONE, NULL,
+      arena + 674758656);
 
-  /* %459 = slice(%458) {axis 1, start 0, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192], a view of %458: no code */
+  /* %452 = slice(%451) {axis 1, start 0, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192], a view of %451: no code */
 
-  /* %460 = slice(%458) {axis 1, start 192, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192], a view of %458: no code */
+  /* %453 = slice(%451) {axis 1, start 192, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192], a view of %451: no code */
 
-  /* %461 = sdpa(%455, %459, %460) {heads 4, kv_heads 4} layers.3.0.layers.3.0 : f32[B, 16, 192] */
-  lk_sdpa(B, 16, 16, 4, 4, 48, arena + 678571520, 192, arena + 676069376, 384, arena + 676069568,
-      384, arena + 678669824, 0.14433756f);
+  /* %454 = sdpa(%448, %452, %453) {heads 4, kv_heads 4} layers.3.0.layers.3.0 : f32[B, 16, 192] */
+  lk_sdpa(B, 16, 16, 4, 4, 48, arena + 677260800, 192, arena + 674758656, 384, arena + 674758848,
+      384, arena + 677359104, 0.14433756f);
 
-  /* %464 = fused_linear(%461, %462, %463) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 678669824, params[186], params[187], LK_ACT_NONE, NULL,
-      arena + 678768128);
+  /* %457 = fused_linear(%454, %455, %456) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 677359104, params[186], params[187], LK_ACT_NONE, NULL,
+      arena + 677457408);
 
-  /* %466 = mul_add(%464, %465, %451) layers.3.0 : f32[B, 16, 192], written over %464 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 678768128, (const long[]){3072, 192, 1},
-      inputs[27], (const long[]){1, 0, 0}, arena + 678374912, (const long[]){3072, 192, 1},
-      arena + 678768128);
+  /* %459 = mul_add(%457, %458, %444) layers.3.0 : f32[B, 16, 192], written over %457 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 677457408, (const long[]){3072, 192, 1},
+      inputs[27], (const long[]){1, 0, 0}, arena + 677064192, (const long[]){3072, 192, 1},
+      arena + 677457408);
 
-  /* %467 = layernorm(%466, %390, %391) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_layernorm(B * 16, 192, arena + 678768128, params[156], params[157], 1e-06f, arena + 678866432);
+  /* %460 = layernorm(%459, %383, %384) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_layernorm(B * 16, 192, arena + 677457408, params[156], params[157], 1e-06f, arena + 677555712);
 
-  /* %470 = fused_linear(%467, %468, %469) layers.3.0.layers.3.1.fc1 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 678866432, params[188], params[189], LK_ACT_NONE, NULL,
-      arena + 674299904);
+  /* %463 = fused_linear(%460, %461, %462) layers.3.0.layers.3.1.fc1 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 677555712, params[188], params[189], LK_ACT_NONE, NULL,
+      arena + 672989184);
 
-  /* %471 = gelu(%470) layers.3.0.layers.3.1 : f32[B, 16, 768] */
-  lk_gelu(B * 16 * 768, arena + 674299904, arena + 674693120);
+  /* %464 = gelu(%463) layers.3.0.layers.3.1 : f32[B, 16, 768] */
+  lk_gelu(B * 16 * 768, arena + 672989184, arena + 673382400);
 
-  /* %474 = fused_linear(%471, %472, %473) layers.3.0.layers.3.1.fc2 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 674693120, params[190], params[191], LK_ACT_NONE, NULL,
-      arena + 675278336);
+  /* %467 = fused_linear(%464, %465, %466) layers.3.0.layers.3.1.fc2 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 673382400, params[190], params[191], LK_ACT_NONE, NULL,
+      arena + 673967616);
 
-  /* %476 = mul_add(%474, %475, %466) layers.3.0 : f32[B, 16, 192], written over %474 */
-  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 675278336, (const long[]){3072, 192, 1},
-      inputs[28], (const long[]){1, 0, 0}, arena + 678768128, (const long[]){3072, 192, 1},
-      arena + 675278336);
+  /* %469 = mul_add(%467, %468, %459) layers.3.0 : f32[B, 16, 192], written over %467 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 673967616, (const long[]){3072, 192, 1},
+      inputs[28], (const long[]){1, 0, 0}, arena + 677457408, (const long[]){3072, 192, 1},
+      arena + 673967616);
 
-  /* %479 = layernorm(%476, %477, %478) {eps 1e-06} norm : f32[B, 16, 192] */
-  lk_layernorm(B * 16, 192, arena + 675278336, params[192], params[193], 1e-06f, arena + 675086336);
+  /* %472 = layernorm(%469, %470, %471) {eps 1e-06} norm : f32[B, 16, 192] */
+  lk_layernorm(B * 16, 192, arena + 673967616, params[192], params[193], 1e-06f, arena + 673775616);
 
-  /* %480 = mean(%479) {axis 0} : f32[B, 192] */
-  lk_mean_axis(B, 16, 192, arena + 675086336, arena + 675408640);
+  /* %473 = mean(%472) {axis 0} : f32[B, 192] */
+  lk_mean_axis(B, 16, 192, arena + 673775616, arena + 674097920);
 
-  /* %483 = fused_linear(%480, %481, %482) mlp_head : f32[B, 1000] */
-  lk_fused_linear(B, 192, 1000, arena + 675408640, params[194], params[195], LK_ACT_NONE, NULL,
-      arena + 675086336);
+  /* %476 = fused_linear(%473, %474, %475) mlp_head : f32[B, 1000] */
+  lk_fused_linear(B, 192, 1000, arena + 674097920, params[194], params[195], LK_ACT_NONE, NULL,
+      arena + 673775616);
 
-  /* %485 = cross_entropy(%483, %484) : f32[1] */
-  lk_cross_entropy(B, 1000, arena + 675086336, inputs[29], arena + 679162928);
+  /* %478 = cross_entropy(%476, %477) : f32[1] */
+  lk_cross_entropy(B, 1000, arena + 673775616, inputs[29], arena + 677852208);
 
-  /* %486 = cross_entropy_grad(%483, %484) : f32[B, 1000] */
-  lk_cross_entropy_grad(B, 1000, arena + 675086336, inputs[29], arena + 675376640);
+  /* %479 = cross_entropy_grad(%476, %477) : f32[B, 1000] */
+  lk_cross_entropy_grad(B, 1000, arena + 673775616, inputs[29], arena + 674065920);
 
-  /* %487 = transpose(%481) {perm [1, 0]} mlp_head : f32[192, 1000] */
-  lk_transpose(2, (const long[]){1000, 192}, (const int[]){1, 0}, params[194], arena + 675086336);
+  /* %480 = transpose(%474) {perm [1, 0]} mlp_head : f32[192, 1000] */
+  lk_transpose(2, (const long[]){1000, 192}, (const int[]){1, 0}, params[194], arena + 673775616);
 
-  /* %488 = fused_linear(%486, %487) mlp_head : f32[B, 192] */
-  lk_fused_linear(B, 1000, 192, arena + 675376640, arena + 675086336, NULL, LK_ACT_NONE, NULL,
-      arena + 675414784);
+  /* %481 = fused_linear(%479, %480) mlp_head : f32[B, 192] */
+  lk_fused_linear(B, 1000, 192, arena + 674065920, arena + 673775616, NULL, LK_ACT_NONE, NULL,
+      arena + 674104064);
 
-  /* %489 = linear_grad_weight(%486, %480) mlp_head : f32[1000, 192] */
-  lk_linear_grad_weight(B, 192, 1000, arena + 675376640, arena + 675408640, arena + 676265984);
+  /* %482 = linear_grad_weight(%479, %473) mlp_head : f32[1000, 192] */
+  lk_linear_grad_weight(B, 192, 1000, arena + 674065920, arena + 674097920, arena + 674955264);
 
-  /* %490 = reduce_sum(%486) {axes [], batch} mlp_head : f32[1000] */
-  lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 675376640,
-      arena + 679161344);
+  /* %483 = reduce_sum(%479) {axes [], batch} mlp_head : f32[1000] */
+  lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 674065920,
+      arena + 677850624);
 
-  /* %491 = reshape(%488) {shape [1, 192]} : f32[B, 1, 192], a view of %488: no code */
+  /* %484 = reshape(%481) {shape [1, 192]} : f32[B, 1, 192], a view of %481: no code */
 
-  /* %492 = mul_scalar(%491) {x op 0.0625} : f32[B, 1, 192] */
-  lk_mul_scalar(B * 192, arena + 675414784, 0.0625f, arena + 675086336);
+  /* %485 = mul_scalar(%484) {x op 0.0625} : f32[B, 1, 192] */
+  lk_mul_scalar(B * 192, arena + 674104064, 0.0625f, arena + 673775616);
 
-  /* %493 = expand(%492) {shape [16, 192]} : f32[B, 16, 192] */
-  lk_copy_strided(3, (const long[]){B, 16, 192}, arena + 675086336, (const long[]){192, 0, 1},
-      arena + 678964736, (const long[]){3072, 192, 1});
+  /* %486 = expand(%485) {shape [16, 192]} : f32[B, 16, 192] */
+  lk_copy_strided(3, (const long[]){B, 16, 192}, arena + 673775616, (const long[]){192, 0, 1},
+      arena + 677654016, (const long[]){3072, 192, 1});
 
-  /* %494 = normalize_param_grad(%476, %493) {eps 1e-06} norm : f32[2, 192] */
-  lk_layernorm_param_grad(B * 16, 192, arena + 675278336, arena + 678964736, 1e-06f,
-      arena + 675086336);
+  /* %487 = normalize_param_grad(%469, %486) {eps 1e-06} norm : f32[2, 192] */
+  lk_layernorm_param_grad(B * 16, 192, arena + 673967616, arena + 677654016, 1e-06f,
+      arena + 673775616);
 
-  /* %495 = index(%494) {axis 0, at 1} norm : f32[192] */
-  lk_copy_rows(1, 192, arena + 675086528, 384, arena + 679162352, 192);
+  /* %488 = index(%487) {axis 0, at 1} norm : f32[192] */
+  lk_copy_rows(1, 192, arena + 673775808, 384, arena + 677851632, 192);
 
-  /* %496 = index(%494) {axis 0, at 0} norm : f32[192] */
-  lk_copy_rows(1, 192, arena + 675086336, 384, arena + 679162544, 192);
+  /* %489 = index(%487) {axis 0, at 0} norm : f32[192] */
+  lk_copy_rows(1, 192, arena + 673775616, 384, arena + 677851824, 192);
 
-  /* %497 = normalize_grad(%476, %493, %477) {eps 1e-06} norm : f32[B, 16, 192], written over %493 */
-  lk_layernorm_grad(B * 16, 192, arena + 675278336, arena + 678964736, params[192], NULL, 1e-06f,
-      arena + 678964736);
+  /* %490 = normalize_grad(%469, %486, %470) {eps 1e-06} norm : f32[B, 16, 192], written over %486 */
+  lk_layernorm_grad(B * 16, 192, arena + 673967616, arena + 677654016, params[192], NULL, 1e-06f,
+      arena + 677654016);
 
-  /* %498 = mul(%497, %475) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 678964736, (const long[]){3072, 192, 1}, inputs[28],
-      (const long[]){1, 0, 0}, arena + 679063040);
+  /* %491 = mul(%490, %468) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 677654016, (const long[]){3072, 192, 1}, inputs[28],
+      (const long[]){1, 0, 0}, arena + 677752320);
 
-  /* %499 = transpose(%472) {perm [1, 0]} layers.3.0.layers.3.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[190], arena + 676457984);
+  /* %492 = transpose(%465) {perm [1, 0]} layers.3.0.layers.3.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[190], arena + 675147264);
 
-  /* %500 = fused_linear(%498, %499) layers.3.0.layers.3.1.fc2 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 679063040, arena + 676457984, NULL, LK_ACT_NONE, NULL,
-      arena + 675086336);
+  /* %493 = fused_linear(%491, %492) layers.3.0.layers.3.1.fc2 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 677752320, arena + 675147264, NULL, LK_ACT_NONE, NULL,
+      arena + 673775616);
 
-  /* %501 = linear_grad_weight(%498, %471) layers.3.0.layers.3.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 16, 768, 192, arena + 679063040, arena + 674693120, arena + 676457984);
+  /* %494 = linear_grad_weight(%491, %464) layers.3.0.layers.3.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 16, 768, 192, arena + 677752320, arena + 673382400, arena + 675147264);
 
-  /* %502 = reduce_sum(%498) {axes [0], batch} layers.3.0.layers.3.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 679063040,
-      arena + 679162736);
+  /* %495 = reduce_sum(%491) {axes [0], batch} layers.3.0.layers.3.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 677752320,
+      arena + 677852016);
 
-  /* %503 = gelu_grad(%470, %500) layers.3.0.layers.3.1 : f32[B, 16, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 674299904, arena + 675086336, arena + 674693120);
+  /* %496 = gelu_grad(%463, %493) layers.3.0.layers.3.1 : f32[B, 16, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 672989184, arena + 673775616, arena + 673382400);
 
-  /* %504 = transpose(%468) {perm [1, 0]} layers.3.0.layers.3.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[188], arena + 674299904);
+  /* %497 = transpose(%461) {perm [1, 0]} layers.3.0.layers.3.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[188], arena + 672989184);
 
-  /* %505 = fused_linear(%503, %504) layers.3.0.layers.3.1.fc1 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 674693120, arena + 674299904, NULL, LK_ACT_NONE, NULL,
-      arena + 674594816);
+  /* %498 = fused_linear(%496, %497) layers.3.0.layers.3.1.fc1 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 673382400, arena + 672989184, NULL, LK_ACT_NONE, NULL,
+      arena + 673284096);
 
-  /* %506 = linear_grad_weight(%503, %467) layers.3.0.layers.3.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 16, 192, 768, arena + 674693120, arena + 678866432, arena + 675086336);
+  /* %499 = linear_grad_weight(%496, %460) layers.3.0.layers.3.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 16, 192, 768, arena + 673382400, arena + 677555712, arena + 673775616);
 
-  /* %507 = reduce_sum(%503) {axes [0], batch} layers.3.0.layers.3.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 674693120,
-      arena + 675344384);
+  /* %500 = reduce_sum(%496) {axes [0], batch} layers.3.0.layers.3.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 673382400,
+      arena + 674033664);
 
-  /* %508 = normalize_param_grad(%466, %505) {eps 1e-06} layers.3.0.norm2 : f32[2, 192] */
-  lk_layernorm_param_grad(B * 16, 192, arena + 678768128, arena + 674594816, 1e-06f,
-      arena + 674299904);
+  /* %501 = normalize_param_grad(%459, %498) {eps 1e-06} layers.3.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 16, 192, arena + 677457408, arena + 673284096, 1e-06f,
+      arena + 672989184);
 
-  /* %509 = index(%508) {axis 0, at 1} layers.3.0.norm2 : f32[192] */
-  lk_copy_rows(1, 192, arena + 674300096, 384, arena + 675074432, 192);
+  /* %502 = index(%501) {axis 0, at 1} layers.3.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 672989376, 384, arena + 673763712, 192);
 
-  /* %510 = index(%508) {axis 0, at 0} layers.3.0.norm2 : f32[192] */
-  lk_copy_rows(1, 192, arena + 674299904, 384, arena + 675074624, 192);
+  /* %503 = index(%501) {axis 0, at 0} layers.3.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 672989184, 384, arena + 673763904, 192);
 
-  /* %511 = normalize_grad(%466, %505, %390, %497) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %505 */
-  lk_layernorm_grad(B * 16, 192, arena + 678768128, arena + 674594816, params[156],
-      arena + 678964736, 1e-06f, arena + 674594816);
+  /* %504 = normalize_grad(%459, %498, %383, %490) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %498 */
+  lk_layernorm_grad(B * 16, 192, arena + 677457408, arena + 673284096, params[156],
+      arena + 677654016, 1e-06f, arena + 673284096);
 
-  /* %512 = mul(%511, %465) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 674594816, (const long[]){3072, 192, 1}, inputs[27],
-      (const long[]){1, 0, 0}, arena + 674299904);
+  /* %505 = mul(%504, %458) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 673284096, (const long[]){3072, 192, 1}, inputs[27],
+      (const long[]){1, 0, 0}, arena + 672989184);
 
-  /* %513 = transpose(%462) {perm [1, 0]} layers.3.0.layers.3.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[186], arena + 674398208);
+  /* %506 = transpose(%455) {perm [1, 0]} layers.3.0.layers.3.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[186], arena + 673087488);
 
-  /* %514 = fused_linear(%512, %513) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 674299904, arena + 674398208, NULL, LK_ACT_NONE, NULL,
-      arena + 674693120);
+  /* %507 = fused_linear(%505, %506) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 672989184, arena + 673087488, NULL, LK_ACT_NONE, NULL,
+      arena + 673382400);
 
-  /* %515 = linear_grad_weight(%512, %461) layers.3.0.layers.3.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 674299904, arena + 678669824, arena + 675037184);
+  /* %508 = linear_grad_weight(%505, %454) layers.3.0.layers.3.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 672989184, arena + 677359104, arena + 673726464);
 
-  /* %516 = reduce_sum(%512) {axes [0], batch} layers.3.0.layers.3.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 674299904,
-      arena + 675074816);
+  /* %509 = reduce_sum(%505) {axes [0], batch} layers.3.0.layers.3.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 672989184,
+      arena + 673764096);
 
-  /* %517 = sdpa_grad(%455, %459, %460, %514) {heads 4, kv_heads 4} layers.3.0.layers.3.0 : f32[B, 16, 576] */
-  lk_sdpa_grad(B, 16, 16, 4, 4, 48, arena + 678571520, 192, arena + 676069376, 384,
-      arena + 676069568, 384, arena + 674693120, 192, arena + 674299904, 576,
-      arena + 674299904 + 192, 576, arena + 674299904 + 384, 576, 0.14433756f);
+  /* %510 = sdpa_grad(%448, %452, %453, %507) {heads 4, kv_heads 4} layers.3.0.layers.3.0 : f32[B, 16, 576] */
+  lk_sdpa_grad(B, 16, 16, 4, 4, 48, arena + 677260800, 192, arena + 674758656, 384,
+      arena + 674758848, 384, arena + 673382400, 192, arena + 672989184, 576,
+      arena + 672989184 + 192, 576, arena + 672989184 + 384, 576, 0.14433756f);
 
-  /* %518 = slice(%517) {axis 1, start 0, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 674299904, 576, arena + 674693120, 192);
+  /* %511 = slice(%510) {axis 1, start 0, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 672989184, 576, arena + 673382400, 192);
 
-  /* %519 = slice(%517) {axis 1, start 192, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 674300096, 576, arena + 674791424, 192);
+  /* %512 = slice(%510) {axis 1, start 192, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 672989376, 576, arena + 673480704, 192);
 
-  /* %520 = slice(%517) {axis 1, start 384, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 674300288, 576, arena + 674889728, 192);
+  /* %513 = slice(%510) {axis 1, start 384, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 672989568, 576, arena + 673579008, 192);
 
-  /* %521 = concat(%519, %520) {axis 1} layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 384] */
-  lk_copy_rows(B * 16, 192, arena + 674791424, 192, arena + 674299904, 384);
-  lk_copy_rows(B * 16, 192, arena + 674889728, 192, arena + 674300096, 384);
+  /* %514 = concat(%512, %513) {axis 1} layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 384] */
+  lk_copy_rows(B * 16, 192, arena + 673480704, 192, arena + 672989184, 384);
+  lk_copy_rows(B * 16, 192, arena + 673579008, 192, arena + 672989376, 384);
 
-  /* %522 = transpose(%456) {perm [1, 0]} layers.3.0.layers.3.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[184], arena + 674496512);
+  /* %515 = transpose(%449) {perm [1, 0]} layers.3.0.layers.3.0.Wkv_odd : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[184], arena + 673185792);
 
-  /* %523 = fused_linear(%521, %522) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 384, 192, arena + 674299904, arena + 674496512, NULL, LK_ACT_NONE, NULL,
-      arena + 674840576);
+  /* %516 = fused_linear(%514, %515) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 384, 192, arena + 672989184, arena + 673185792, NULL, LK_ACT_NONE, NULL,
+      arena + 673529856);
 
-  /* %524 = linear_grad_weight(%521, %452) layers.3.0.layers.3.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 16, 192, 384, arena + 674299904, arena + 678473216, arena + 675233792);
+  /* %517 = linear_grad_weight(%514, %445) layers.3.0.layers.3.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 16, 192, 384, arena + 672989184, arena + 677162496, arena + 673923072);
 
-  /* %525 = reduce_sum(%521) {axes [0], batch} layers.3.0.layers.3.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 674299904,
-      arena + 675074048);
+  /* %518 = reduce_sum(%514) {axes [0], batch} layers.3.0.layers.3.0.Wkv_odd : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 672989184,
+      arena + 673763328);
 
-  /* %526 = transpose(%453) {perm [1, 0]} layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[182], arena + 674299904);
+  /* %519 = transpose(%446) {perm [1, 0]} layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[182], arena + 672989184);
 
-  /* %527 = linear_grad_weight(%518, %452) layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 674693120, arena + 678473216, arena + 675307520);
+  /* %520 = linear_grad_weight(%511, %445) layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 673382400, arena + 677162496, arena + 673996800);
 
-  /* %528 = reduce_sum(%518) {axes [0], batch} layers.3.0.layers.3.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 674693120,
-      arena + 675075008);
+  /* %521 = reduce_sum(%511) {axes [0], batch} layers.3.0.layers.3.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 673382400,
+      arena + 673764288);
 
-  /* %529 = fused_linear(%518, %526, %523) {residual} layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192], written over %523 */
-  lk_fused_linear(B * 16, 192, 192, arena + 674693120, arena + 674299904, NULL, LK_ACT_NONE,
-      arena + 674840576, arena + 674840576);
+  /* %522 = fused_linear(%511, %519, %516) {residual} layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192], written over %516 */
+  lk_fused_linear(B * 16, 192, 192, arena + 673382400, arena + 672989184, NULL, LK_ACT_NONE,
+      arena + 673529856, arena + 673529856);
 
-  /* %530 = normalize_param_grad(%451, %529) {eps 1e-06} layers.3.0.norm1 : f32[2, 192] */
-  lk_layernorm_param_grad(B * 16, 192, arena + 678374912, arena + 674840576, 1e-06f,
-      arena + 674299904);
+  /* %523 = normalize_param_grad(%444, %522) {eps 1e-06} layers.3.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 16, 192, arena + 677064192, arena + 673529856, 1e-06f,
+      arena + 672989184);
 
-  /* %531 = index(%530) {axis 0, at 1} layers.3.0.norm1 : f32[192] */
-  lk_copy_rows(1, 192, arena + 674300096, 384, arena + 675075200, 192);
+  /* %524 = index(%523) {axis 0, at 1} layers.3.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 672989376, 384, arena + 673764480, 192);
 
-  /* %532 = index(%530) {axis 0, at 0} layers.3.0.norm1 : f32[192] */
-  lk_copy_rows(1, 192, arena + 674299904, 384, arena + 675075392, 192);
+  /* %525 = index(%523) {axis 0, at 0} layers.3.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 672989184, 384, arena + 673764672, 192);
 
-  /* %533 = normalize_grad(%451, %529, %373, %511) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %523 */
-  lk_layernorm_grad(B * 16, 192, arena + 678374912, arena + 674840576, params[148],
-      arena + 674594816, 1e-06f, arena + 674840576);
+  /* %526 = normalize_grad(%444, %522, %366, %504) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %516 */
+  lk_layernorm_grad(B * 16, 192, arena + 677064192, arena + 673529856, params[148],
+      arena + 673284096, 1e-06f, arena + 673529856);
 
-  /* %534 = mul(%533, %450) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 674840576, (const long[]){3072, 192, 1}, inputs[26],
-      (const long[]){1, 0, 0}, arena + 674938880);
+  /* %527 = mul(%526, %443) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 673529856, (const long[]){3072, 192, 1}, inputs[26],
+      (const long[]){1, 0, 0}, arena + 673628160);
 
-  /* %535 = transpose(%447) {perm [1, 0]} layers.3.0.layers.2.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[180], arena + 674693120);
+  /* %528 = transpose(%440) {perm [1, 0]} layers.3.0.layers.2.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[180], arena + 673382400);
 
-  /* %536 = fused_linear(%534, %535) layers.3.0.layers.2.1.fc2 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 674938880, arena + 674693120, NULL, LK_ACT_NONE, NULL,
-      arena + 674299904);
+  /* %529 = fused_linear(%527, %528) layers.3.0.layers.2.1.fc2 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 673628160, arena + 673382400, NULL, LK_ACT_NONE, NULL,
+      arena + 672989184);
 
-  /* %537 = linear_grad_weight(%534, %446) layers.3.0.layers.2.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 16, 768, 192, arena + 674938880, arena + 673906688, arena + 674693120);
+  /* %530 = linear_grad_weight(%527, %439) layers.3.0.layers.2.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 16, 768, 192, arena + 673628160, arena + 672595968, arena + 673382400);
 
-  /* %538 = reduce_sum(%534) {axes [0], batch} layers.3.0.layers.2.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 674938880,
-      arena + 675075584);
+  /* %531 = reduce_sum(%527) {axes [0], batch} layers.3.0.layers.2.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 673628160,
+      arena + 673764864);
 
-  /* %539 = gelu_grad(%445, %536) layers.3.0.layers.2.1 : f32[B, 16, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 673513472, arena + 674299904, arena + 673906688);
+  /* %532 = gelu_grad(%438, %529) layers.3.0.layers.2.1 : f32[B, 16, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 672202752, arena + 672989184, arena + 672595968);
 
-  /* %540 = transpose(%443) {perm [1, 0]} layers.3.0.layers.2.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[178], arena + 673513472);
+  /* %533 = transpose(%436) {perm [1, 0]} layers.3.0.layers.2.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[178], arena + 672202752);
 
-  /* %541 = fused_linear(%539, %540) layers.3.0.layers.2.1.fc1 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 673906688, arena + 673513472, NULL, LK_ACT_NONE, NULL,
-      arena + 673808384);
+  /* %534 = fused_linear(%532, %533) layers.3.0.layers.2.1.fc1 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 672595968, arena + 672202752, NULL, LK_ACT_NONE, NULL,
+      arena + 672497664);
 
-  /* %542 = linear_grad_weight(%539, %442) layers.3.0.layers.2.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 16, 192, 768, arena + 673906688, arena + 678276608, arena + 674299904);
+  /* %535 = linear_grad_weight(%532, %435) layers.3.0.layers.2.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 16, 192, 768, arena + 672595968, arena + 676965888, arena + 672989184);
 
-  /* %543 = reduce_sum(%539) {axes [0], batch} layers.3.0.layers.2.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 673906688,
-      arena + 674668544);
+  /* %536 = reduce_sum(%532) {axes [0], batch} layers.3.0.layers.2.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 672595968,
+      arena + 673357824);
 
-  /* %544 = normalize_param_grad(%441, %541) {eps 1e-06} layers.3.0.norm2 : f32[2, 192] */
-  lk_layernorm_param_grad(B * 16, 192, arena + 678178304, arena + 673808384, 1e-06f,
-      arena + 673513472);
+  /* %537 = normalize_param_grad(%434, %534) {eps 1e-06} layers.3.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 16, 192, arena + 676867584, arena + 672497664, 1e-06f,
+      arena + 672202752);
 
-  /* %545 = index(%544) {axis 0, at 1} layers.3.0.norm2 : f32[192] */
-  lk_copy_rows(1, 192, arena + 673513664, 384, arena + 673513856, 192);
+  /* %538 = index(%537) {axis 0, at 1} layers.3.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 672202944, 384, arena + 672203136, 192);
 
-  /* %546 = add(%509, %545) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 675074432, (const long[]){1}, arena + 673513856,
-      (const long[]){1}, arena + 674250752);
+  /* %539 = add(%502, %538) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 673763712, (const long[]){1}, arena + 672203136,
+      (const long[]){1}, arena + 672940032);
 
-  /* %547 = index(%544) {axis 0, at 0} layers.3.0.norm2 : f32[192] */
-  lk_copy_rows(1, 192, arena + 673513472, 384, arena + 673513856, 192);
+  /* %540 = index(%537) {axis 0, at 0} layers.3.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 672202752, 384, arena + 672203136, 192);
 
-  /* %548 = add(%510, %547) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 675074624, (const long[]){1}, arena + 673513856,
-      (const long[]){1}, arena + 674250944);
+  /* %541 = add(%503, %540) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 673763904, (const long[]){1}, arena + 672203136,
+      (const long[]){1}, arena + 672940224);
 
-  /* %549 = normalize_grad(%441, %541, %390, %533) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %541 */
-  lk_layernorm_grad(B * 16, 192, arena + 678178304, arena + 673808384, params[156],
-      arena + 674840576, 1e-06f, arena + 673808384);
+  /* %542 = normalize_grad(%434, %534, %383, %526) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %534 */
+  lk_layernorm_grad(B * 16, 192, arena + 676867584, arena + 672497664, params[156],
+      arena + 673529856, 1e-06f, arena + 672497664);
 
-  /* %550 = mul(%549, %440) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 673808384, (const long[]){3072, 192, 1}, inputs[25],
-      (const long[]){1, 0, 0}, arena + 673513472);
+  /* %543 = mul(%542, %433) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 672497664, (const long[]){3072, 192, 1}, inputs[25],
+      (const long[]){1, 0, 0}, arena + 672202752);
 
-  /* %551 = transpose(%437) {perm [1, 0]} layers.3.0.layers.2.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[176], arena + 673611776);
+  /* %544 = transpose(%430) {perm [1, 0]} layers.3.0.layers.2.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[176], arena + 672301056);
 
-  /* %552 = fused_linear(%550, %551) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 673513472, arena + 673611776, NULL, LK_ACT_NONE, NULL,
-      arena + 673906688);
+  /* %545 = fused_linear(%543, %544) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 672202752, arena + 672301056, NULL, LK_ACT_NONE, NULL,
+      arena + 672595968);
 
-  /* %553 = linear_grad_weight(%550, %436) layers.3.0.layers.2.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 673513472, arena + 678080000, arena + 674840576);
+  /* %546 = linear_grad_weight(%543, %429) layers.3.0.layers.2.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 672202752, arena + 676769280, arena + 673529856);
 
-  /* %554 = reduce_sum(%550) {axes [0], batch} layers.3.0.layers.2.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 673513472,
-      arena + 674275712);
+  /* %547 = reduce_sum(%543) {axes [0], batch} layers.3.0.layers.2.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 672202752,
+      arena + 672964992);
 
-  /* %555 = sdpa_grad(%430, %434, %435, %552) {heads 4, kv_heads 4} layers.3.0.layers.2.0 : f32[B, 16, 576] */
-  lk_sdpa_grad(B, 16, 16, 4, 4, 48, arena + 677981696, 192, arena + 675872768, 384,
-      arena + 675872960, 384, arena + 673906688, 192, arena + 673513472, 576,
-      arena + 673513472 + 192, 576, arena + 673513472 + 384, 576, 0.14433756f);
+  /* %548 = sdpa_grad(%423, %427, %428, %545) {heads 4, kv_heads 4} layers.3.0.layers.2.0 : f32[B, 16, 576] */
+  lk_sdpa_grad(B, 16, 16, 4, 4, 48, arena + 676670976, 192, arena + 674562048, 384,
+      arena + 674562240, 384, arena + 672595968, 192, arena + 672202752, 576,
+      arena + 672202752 + 192, 576, arena + 672202752 + 384, 576, 0.14433756f);
 
-  /* %556 = slice(%555) {axis 1, start 0, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 673513472, 576, arena + 673906688, 192);
+  /* %549 = slice(%548) {axis 1, start 0, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 672202752, 576, arena + 672595968, 192);
 
-  /* %557 = slice(%555) {axis 1, start 192, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 673513664, 576, arena + 674004992, 192);
+  /* %550 = slice(%548) {axis 1, start 192, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 672202944, 576, arena + 672694272, 192);
 
-  /* %558 = slice(%555) {axis 1, start 384, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 673513856, 576, arena + 674103296, 192);
+  /* %551 = slice(%548) {axis 1, start 384, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 672203136, 576, arena + 672792576, 192);
 
-  /* %559 = concat(%557, %558) {axis 1} layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 384] */
-  lk_copy_rows(B * 16, 192, arena + 674004992, 192, arena + 673513472, 384);
-  lk_copy_rows(B * 16, 192, arena + 674103296, 192, arena + 673513664, 384);
+  /* %552 = concat(%550, %551) {axis 1} layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 384] */
+  lk_copy_rows(B * 16, 192, arena + 672694272, 192, arena + 672202752, 384);
+  lk_copy_rows(B * 16, 192, arena + 672792576, 192, arena + 672202944, 384);
 
-  /* %560 = transpose(%431) {perm [1, 0]} layers.3.0.layers.2.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[174], arena + 673710080);
+  /* %553 = transpose(%424) {perm [1, 0]} layers.3.0.layers.2.0.Wkv_odd : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[174], arena + 672399360);
 
-  /* %561 = fused_linear(%559, %560) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 384, 192, arena + 673513472, arena + 673710080, NULL, LK_ACT_NONE, NULL,
-      arena + 674054144);
+  /* %554 = fused_linear(%552, %553) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 384, 192, arena + 672202752, arena + 672399360, NULL, LK_ACT_NONE, NULL,
+      arena + 672743424);
 
-  /* %562 = linear_grad_weight(%559, %427) layers.3.0.layers.2.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 16, 192, 384, arena + 673513472, arena + 677883392, arena + 674594816);
+  /* %555 = linear_grad_weight(%552, %420) layers.3.0.layers.2.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 16, 192, 384, arena + 672202752, arena + 676572672, arena + 673284096);
 
-  /* %563 = reduce_sum(%559) {axes [0], batch} layers.3.0.layers.2.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 673513472,
-      arena + 674275328);
+  /* %556 = reduce_sum(%552) {axes [0], batch} layers.3.0.layers.2.0.Wkv_odd : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 672202752,
+      arena + 672964608);
 
-  /* %564 = transpose(%428) {perm [1, 0]} layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[172], arena + 673513472);
+  /* %557 = transpose(%421) {perm [1, 0]} layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[172], arena + 672202752);
 
-  /* %565 = linear_grad_weight(%556, %427) layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 673906688, arena + 677883392, arena + 674877440);
+  /* %558 = linear_grad_weight(%549, %420) layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 672595968, arena + 676572672, arena + 673566720);
 
-  /* %566 = reduce_sum(%556) {axes [0], batch} layers.3.0.layers.2.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 673906688,
-      arena + 674275904);
+  /* %559 = reduce_sum(%549) {axes [0], batch} layers.3.0.layers.2.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 672595968,
+      arena + 672965184);
 
-  /* %567 = fused_linear(%556, %564, %561) {residual} layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192], written over %561 */
-  lk_fused_linear(B * 16, 192, 192, arena + 673906688, arena + 673513472, NULL, LK_ACT_NONE,
-      arena + 674054144, arena + 674054144);
+  /* %560 = fused_linear(%549, %557, %554) {residual} layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192], written over %554 */
+  lk_fused_linear(B * 16, 192, 192, arena + 672595968, arena + 672202752, NULL, LK_ACT_NONE,
+      arena + 672743424, arena + 672743424);
 
-  /* %568 = normalize_param_grad(%426, %567) {eps 1e-06} layers.3.0.norm1 : f32[2, 192] */
-  lk_layernorm_param_grad(B * 16, 192, arena + 677785088, arena + 674054144, 1e-06f,
-      arena + 673513472);
+  /* %561 = normalize_param_grad(%419, %560) {eps 1e-06} layers.3.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 16, 192, arena + 676474368, arena + 672743424, 1e-06f,
+      arena + 672202752);
 
-  /* %569 = index(%568) {axis 0, at 1} layers.3.0.norm1 : f32[192] */
-  lk_copy_rows(1, 192, arena + 673513664, 384, arena + 673513856, 192);
+  /* %562 = index(%561) {axis 0, at 1} layers.3.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 672202944, 384, arena + 672203136, 192);
 
-  /* %570 = add(%531, %569) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 675075200, (const long[]){1}, arena + 673513856,
-      (const long[]){1}, arena + 674251136);
+  /* %563 = add(%524, %562) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 673764480, (const long[]){1}, arena + 672203136,
+      (const long[]){1}, arena + 672940416);
 
-  /* %571 = index(%568) {axis 0, at 0} layers.3.0.norm1 : f32[192] */
-  lk_copy_rows(1, 192, arena + 673513472, 384, arena + 673513856, 192);
+  /* %564 = index(%561) {axis 0, at 0} layers.3.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 672202752, 384, arena + 672203136, 192);
 
-  /* %572 = add(%532, %571) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 675075392, (const long[]){1}, arena + 673513856,
-      (const long[]){1}, arena + 674251328);
+  /* %565 = add(%525, %564) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 673764672, (const long[]){1}, arena + 672203136,
+      (const long[]){1}, arena + 672940608);
 
-  /* %573 = normalize_grad(%426, %567, %373, %549) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %561 */
-  lk_layernorm_grad(B * 16, 192, arena + 677785088, arena + 674054144, params[148],
-      arena + 673808384, 1e-06f, arena + 674054144);
+  /* %566 = normalize_grad(%419, %560, %366, %542) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %554 */
+  lk_layernorm_grad(B * 16, 192, arena + 676474368, arena + 672743424, params[148],
+      arena + 672497664, 1e-06f, arena + 672743424);
 
-  /* %574 = mul(%573, %425) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 674054144, (const long[]){3072, 192, 1}, inputs[24],
-      (const long[]){1, 0, 0}, arena + 674152448);
+  /* %567 = mul(%566, %418) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 672743424, (const long[]){3072, 192, 1}, inputs[24],
+      (const long[]){1, 0, 0}, arena + 672841728);
 
-  /* %575 = transpose(%422) {perm [1, 0]} layers.3.0.layers.1.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[170], arena + 673906688);
+  /* %568 = transpose(%415) {perm [1, 0]} layers.3.0.layers.1.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[170], arena + 672595968);
 
-  /* %576 = fused_linear(%574, %575) layers.3.0.layers.1.1.fc2 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 674152448, arena + 673906688, NULL, LK_ACT_NONE, NULL,
-      arena + 673513472);
+  /* %569 = fused_linear(%567, %568) layers.3.0.layers.1.1.fc2 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 672841728, arena + 672595968, NULL, LK_ACT_NONE, NULL,
+      arena + 672202752);
 
-  /* %577 = linear_grad_weight(%574, %421) layers.3.0.layers.1.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 16, 768, 192, arena + 674152448, arena + 673120256, arena + 673906688);
+  /* %570 = linear_grad_weight(%567, %414) layers.3.0.layers.1.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 16, 768, 192, arena + 672841728, arena + 671809536, arena + 672595968);
 
-  /* %578 = reduce_sum(%574) {axes [0], batch} layers.3.0.layers.1.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 674152448,
-      arena + 674276096);
+  /* %571 = reduce_sum(%567) {axes [0], batch} layers.3.0.layers.1.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 672841728,
+      arena + 672965376);
 
-  /* %579 = gelu_grad(%420, %576) layers.3.0.layers.1.1 : f32[B, 16, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 672727040, arena + 673513472, arena + 673120256);
+  /* %572 = gelu_grad(%413, %569) layers.3.0.layers.1.1 : f32[B, 16, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 671416320, arena + 672202752, arena + 671809536);
 
-  /* %580 = transpose(%418) {perm [1, 0]} layers.3.0.layers.1.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[168], arena + 672727040);
+  /* %573 = transpose(%411) {perm [1, 0]} layers.3.0.layers.1.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[168], arena + 671416320);
 
-  /* %581 = fused_linear(%579, %580) layers.3.0.layers.1.1.fc1 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 673120256, arena + 672727040, NULL, LK_ACT_NONE, NULL,
-      arena + 673021952);
+  /* %574 = fused_linear(%572, %573) layers.3.0.layers.1.1.fc1 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 671809536, arena + 671416320, NULL, LK_ACT_NONE, NULL,
+      arena + 671711232);
 
-  /* %582 = linear_grad_weight(%579, %417) layers.3.0.layers.1.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 16, 192, 768, arena + 673120256, arena + 677686784, arena + 673513472);
+  /* %575 = linear_grad_weight(%572, %410) layers.3.0.layers.1.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 16, 192, 768, arena + 671809536, arena + 676376064, arena + 672202752);
 
-  /* %583 = reduce_sum(%579) {axes [0], batch} layers.3.0.layers.1.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 673120256,
-      arena + 673882112);
+  /* %576 = reduce_sum(%572) {axes [0], batch} layers.3.0.layers.1.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 671809536,
+      arena + 672571392);
 
-  /* %584 = normalize_param_grad(%416, %581) {eps 1e-06} layers.3.0.norm2 : f32[2, 192] */
-  lk_layernorm_param_grad(B * 16, 192, arena + 677588480, arena + 673021952, 1e-06f,
-      arena + 672727040);
+  /* %577 = normalize_param_grad(%409, %574) {eps 1e-06} layers.3.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 16, 192, arena + 676277760, arena + 671711232, 1e-06f,
+      arena + 671416320);
 
-  /* %585 = index(%584) {axis 0, at 1} layers.3.0.norm2 : f32[192] */
-  lk_copy_rows(1, 192, arena + 672727232, 384, arena + 672727424, 192);
+  /* %578 = index(%577) {axis 0, at 1} layers.3.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 671416512, 384, arena + 671416704, 192);
 
-  /* %586 = add(%546, %585) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 674250752, (const long[]){1}, arena + 672727424,
-      (const long[]){1}, arena + 673501568);
+  /* %579 = add(%539, %578) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 672940032, (const long[]){1}, arena + 671416704,
+      (const long[]){1}, arena + 672190848);
 
-  /* %587 = index(%584) {axis 0, at 0} layers.3.0.norm2 : f32[192] */
-  lk_copy_rows(1, 192, arena + 672727040, 384, arena + 672727424, 192);
+  /* %580 = index(%577) {axis 0, at 0} layers.3.0.norm2 : f32[192] */
+  lk_copy_rows(1, 192, arena + 671416320, 384, arena + 671416704, 192);
 
-  /* %588 = add(%548, %587) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 674250944, (const long[]){1}, arena + 672727424,
-      (const long[]){1}, arena + 673501760);
+  /* %581 = add(%541, %580) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 672940224, (const long[]){1}, arena + 671416704,
+      (const long[]){1}, arena + 672191040);
 
-  /* %589 = normalize_grad(%416, %581, %390, %573) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %581 */
-  lk_layernorm_grad(B * 16, 192, arena + 677588480, arena + 673021952, params[156],
-      arena + 674054144, 1e-06f, arena + 673021952);
+  /* %582 = normalize_grad(%409, %574, %383, %566) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %574 */
+  lk_layernorm_grad(B * 16, 192, arena + 676277760, arena + 671711232, params[156],
+      arena + 672743424, 1e-06f, arena + 671711232);
 
-  /* %590 = mul(%589, %415) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 673021952, (const long[]){3072, 192, 1}, inputs[23],
-      (const long[]){1, 0, 0}, arena + 672727040);
+  /* %583 = mul(%582, %408) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 671711232, (const long[]){3072, 192, 1}, inputs[23],
+      (const long[]){1, 0, 0}, arena + 671416320);
 
-  /* %591 = transpose(%412) {perm [1, 0]} layers.3.0.layers.1.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[166], arena + 672825344);
+  /* %584 = transpose(%405) {perm [1, 0]} layers.3.0.layers.1.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[166], arena + 671514624);
 
-  /* %592 = fused_linear(%590, %591) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 672727040, arena + 672825344, NULL, LK_ACT_NONE, NULL,
-      arena + 673120256);
+  /* %585 = fused_linear(%583, %584) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 671416320, arena + 671514624, NULL, LK_ACT_NONE, NULL,
+      arena + 671809536);
 
-  /* %593 = linear_grad_weight(%590, %411) layers.3.0.layers.1.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 672727040, arena + 677490176, arena + 673464320);
+  /* %586 = linear_grad_weight(%583, %404) layers.3.0.layers.1.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 671416320, arena + 676179456, arena + 672153600);
 
-  /* %594 = reduce_sum(%590) {axes [0], batch} layers.3.0.layers.1.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 672727040,
-      arena + 673501952);
+  /* %587 = reduce_sum(%583) {axes [0], batch} layers.3.0.layers.1.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 671416320,
+      arena + 672191232);
 
-  /* %595 = sdpa_grad(%405, %409, %410, %592) {heads 4, kv_heads 4} layers.3.0.layers.1.0 : f32[B, 16, 576] */
-  lk_sdpa_grad(B, 16, 16, 4, 4, 48, arena + 677391872, 192, arena + 675676160, 384,
-      arena + 675676352, 384, arena + 673120256, 192, arena + 672727040, 576,
-      arena + 672727040 + 192, 576, arena + 672727040 + 384, 576, 0.14433756f);
+  /* %588 = sdpa_grad(%398, %402, %403, %585) {heads 4, kv_heads 4} layers.3.0.layers.1.0 : f32[B, 16, 576] */
+  lk_sdpa_grad(B, 16, 16, 4, 4, 48, arena + 676081152, 192, arena + 674365440, 384,
+      arena + 674365632, 384, arena + 671809536, 192, arena + 671416320, 576,
+      arena + 671416320 + 192, 576, arena + 671416320 + 384, 576, 0.14433756f);
 
-  /* %596 = slice(%595) {axis 1, start 0, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 672727040, 576, arena + 673120256, 192);
+  /* %589 = slice(%588) {axis 1, start 0, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 671416320, 576, arena + 671809536, 192);
 
-  /* %597 = slice(%595) {axis 1, start 192, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 672727232, 576, arena + 673218560, 192);
+  /* %590 = slice(%588) {axis 1, start 192, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 671416512, 576, arena + 671907840, 192);
 
-  /* %598 = slice(%595) {axis 1, start 384, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 672727424, 576, arena + 673316864, 192);
+  /* %591 = slice(%588) {axis 1, start 384, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 671416704, 576, arena + 672006144, 192);
 
-  /* %599 = concat(%597, %598) {axis 1} layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 384] */
-  lk_copy_rows(B * 16, 192, arena + 673218560, 192, arena + 672727040, 384);
-  lk_copy_rows(B * 16, 192, arena + 673316864, 192, arena + 672727232, 384);
+  /* %592 = concat(%590, %591) {axis 1} layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 384] */
+  lk_copy_rows(B * 16, 192, arena + 671907840, 192, arena + 671416320, 384);
+  lk_copy_rows(B * 16, 192, arena + 672006144, 192, arena + 671416512, 384);
 
-  /* %600 = transpose(%406) {perm [1, 0]} layers.3.0.layers.1.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[164], arena + 672923648);
+  /* %593 = transpose(%399) {perm [1, 0]} layers.3.0.layers.1.0.Wkv_odd : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[164], arena + 671612928);
 
-  /* %601 = fused_linear(%599, %600) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 384, 192, arena + 672727040, arena + 672923648, NULL, LK_ACT_NONE, NULL,
-      arena + 673267712);
+  /* %594 = fused_linear(%592, %593) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 384, 192, arena + 671416320, arena + 671612928, NULL, LK_ACT_NONE, NULL,
+      arena + 671956992);
 
-  /* %602 = linear_grad_weight(%599, %402) layers.3.0.layers.1.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 16, 192, 384, arena + 672727040, arena + 677293568, arena + 673808384);
+  /* %595 = linear_grad_weight(%592, %395) layers.3.0.layers.1.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 16, 192, 384, arena + 671416320, arena + 675982848, arena + 672497664);
 
-  /* %603 = reduce_sum(%599) {axes [0], batch} layers.3.0.layers.1.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 672727040,
-      arena + 673501184);
+  /* %596 = reduce_sum(%592) {axes [0], batch} layers.3.0.layers.1.0.Wkv_odd : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 671416320,
+      arena + 672190464);
 
-  /* %604 = transpose(%403) {perm [1, 0]} layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[162], arena + 672727040);
+  /* %597 = transpose(%396) {perm [1, 0]} layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[162], arena + 671416320);
 
-  /* %605 = linear_grad_weight(%596, %402) layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 673120256, arena + 677293568, arena + 674914304);
+  /* %598 = linear_grad_weight(%589, %395) layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 671809536, arena + 675982848, arena + 673603584);
 
-  /* %606 = reduce_sum(%596) {axes [0], batch} layers.3.0.layers.1.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 673120256,
-      arena + 673502144);
+  /* %599 = reduce_sum(%589) {axes [0], batch} layers.3.0.layers.1.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 671809536,
+      arena + 672191424);
 
-  /* %607 = fused_linear(%596, %604, %601) {residual} layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192], written over %601 */
-  lk_fused_linear(B * 16, 192, 192, arena + 673120256, arena + 672727040, NULL, LK_ACT_NONE,
-      arena + 673267712, arena + 673267712);
+  /* %600 = fused_linear(%589, %597, %594) {residual} layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192], written over %594 */
+  lk_fused_linear(B * 16, 192, 192, arena + 671809536, arena + 671416320, NULL, LK_ACT_NONE,
+      arena + 671956992, arena + 671956992);
 
-  /* %608 = normalize_param_grad(%401, %607) {eps 1e-06} layers.3.0.norm1 : f32[2, 192] */
-  lk_layernorm_param_grad(B * 16, 192, arena + 677195264, arena + 673267712, 1e-06f,
-      arena + 672727040);
+  /* %601 = normalize_param_grad(%394, %600) {eps 1e-06} layers.3.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 16, 192, arena + 675884544, arena + 671956992, 1e-06f,
+      arena + 671416320);
 
-  /* %609 = index(%608) {axis 0, at 1} layers.3.0.norm1 : f32[192] */
-  lk_copy_rows(1, 192, arena + 672727232, 384, arena + 672727424, 192);
+  /* %602 = index(%601) {axis 0, at 1} layers.3.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 671416512, 384, arena + 671416704, 192);
 
-  /* %610 = add(%570, %609) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 674251136, (const long[]){1}, arena + 672727424,
-      (const long[]){1}, arena + 673502336);
+  /* %603 = add(%563, %602) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 672940416, (const long[]){1}, arena + 671416704,
+      (const long[]){1}, arena + 672191616);
 
-  /* %611 = index(%608) {axis 0, at 0} layers.3.0.norm1 : f32[192] */
-  lk_copy_rows(1, 192, arena + 672727040, 384, arena + 672727424, 192);
+  /* %604 = index(%601) {axis 0, at 0} layers.3.0.norm1 : f32[192] */
+  lk_copy_rows(1, 192, arena + 671416320, 384, arena + 671416704, 192);
 
-  /* %612 = add(%572, %611) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 674251328, (const long[]){1}, arena + 672727424,
-      (const long[]){1}, arena + 673502528);
+  /* %605 = add(%565, %604) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 672940608, (const long[]){1}, arena + 671416704,
+      (const long[]){1}, arena + 672191808);
 
-  /* %613 = normalize_grad(%401, %607, %373, %589) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %601 */
-  lk_layernorm_grad(B * 16, 192, arena + 677195264, arena + 673267712, params[148],
-      arena + 673021952, 1e-06f, arena + 673267712);
+  /* %606 = normalize_grad(%394, %600, %366, %582) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %594 */
+  lk_layernorm_grad(B * 16, 192, arena + 675884544, arena + 671956992, params[148],
+      arena + 671711232, 1e-06f, arena + 671956992);
 
-  /* %614 = mul(%613, %400) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 673267712, (const long[]){3072, 192, 1}, inputs[22],
-      (const long[]){1, 0, 0}, arena + 673366016);
+  /* %607 = mul(%606, %393) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 671956992, (const long[]){3072, 192, 1}, inputs[22],
+      (const long[]){1, 0, 0}, arena + 672055296);
 
-  /* %615 = transpose(%397) {perm [1, 0]} layers.3.0.layers.0.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[160], arena + 673120256);
+  /* %608 = transpose(%390) {perm [1, 0]} layers.3.0.layers.0.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[160], arena + 671809536);
 
-  /* %616 = fused_linear(%614, %615) layers.3.0.layers.0.1.fc2 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 673366016, arena + 673120256, NULL, LK_ACT_NONE, NULL,
-      arena + 672727040);
+  /* %609 = fused_linear(%607, %608) layers.3.0.layers.0.1.fc2 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 672055296, arena + 671809536, NULL, LK_ACT_NONE, NULL,
+      arena + 671416320);
 
-  /* %617 = linear_grad_weight(%614, %396) layers.3.0.layers.0.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 16, 768, 192, arena + 673366016, arena + 672333824, arena + 673660928);
+  /* %610 = linear_grad_weight(%607, %389) layers.3.0.layers.0.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 16, 768, 192, arena + 672055296, arena + 671023104, arena + 672350208);
 
-  /* %618 = reduce_sum(%614) {axes [0], batch} layers.3.0.layers.0.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 673366016,
-      arena + 673502720);
+  /* %611 = reduce_sum(%607) {axes [0], batch} layers.3.0.layers.0.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 672055296,
+      arena + 672192000);
 
-  /* %619 = gelu_grad(%395, %616) layers.3.0.layers.0.1 : f32[B, 16, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 656867328, arena + 672727040, arena + 672333824);
+  /* %612 = gelu_grad(%388, %609) layers.3.0.layers.0.1 : f32[B, 16, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 656867328, arena + 671416320, arena + 671023104);
 
-  /* %620 = transpose(%393) {perm [1, 0]} layers.3.0.layers.0.1.fc1 : f32[192, 768] */
+  /* %613 = transpose(%386) {perm [1, 0]} layers.3.0.layers.0.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[158], arena + 656867328);
 
-  /* %621 = fused_linear(%619, %620) layers.3.0.layers.0.1.fc1 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 672333824, arena + 656867328, NULL, LK_ACT_NONE, NULL,
+  /* %614 = fused_linear(%612, %613) layers.3.0.layers.0.1.fc1 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 671023104, arena + 656867328, NULL, LK_ACT_NONE, NULL,
       arena + 657162240);
 
-  /* %622 = linear_grad_weight(%619, %392) layers.3.0.layers.0.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 16, 192, 768, arena + 672333824, arena + 677096960, arena + 674054144);
+  /* %615 = linear_grad_weight(%612, %385) layers.3.0.layers.0.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 16, 192, 768, arena + 671023104, arena + 675786240, arena + 672743424);
 
-  /* %623 = reduce_sum(%619) {axes [0], batch} layers.3.0.layers.0.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 672333824,
-      arena + 673455104);
+  /* %616 = reduce_sum(%612) {axes [0], batch} layers.3.0.layers.0.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 671023104,
+      arena + 672144384);
 
-  /* %624 = normalize_param_grad(%389, %621) {eps 1e-06} layers.3.0.norm2 : f32[2, 192] */
-  lk_layernorm_param_grad(B * 16, 192, arena + 676998656, arena + 657162240, 1e-06f,
+  /* %617 = normalize_param_grad(%382, %614) {eps 1e-06} layers.3.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 16, 192, arena + 675687936, arena + 657162240, 1e-06f,
       arena + 656867328);
 
-  /* %625 = index(%624) {axis 0, at 1} layers.3.0.norm2 : f32[192] */
+  /* %618 = index(%617) {axis 0, at 1} layers.3.0.norm2 : f32[192] */
   lk_copy_rows(1, 192, arena + 656867520, 384, arena + 656867712, 192);
 
-  /* %626 = add(%586, %625) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 673501568, (const long[]){1}, arena + 656867712,
-      (const long[]){1}, arena + 673456256);
+  /* %619 = add(%579, %618) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 672190848, (const long[]){1}, arena + 656867712,
+      (const long[]){1}, arena + 672145536);
 
-  /* %627 = index(%624) {axis 0, at 0} layers.3.0.norm2 : f32[192] */
+  /* %620 = index(%617) {axis 0, at 0} layers.3.0.norm2 : f32[192] */
   lk_copy_rows(1, 192, arena + 656867328, 384, arena + 656867712, 192);
 
-  /* %628 = add(%588, %627) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 673501760, (const long[]){1}, arena + 656867712,
-      (const long[]){1}, arena + 673456448);
+  /* %621 = add(%581, %620) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 672191040, (const long[]){1}, arena + 656867712,
+      (const long[]){1}, arena + 672145728);
 
-  /* %629 = normalize_grad(%389, %621, %390, %613) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %621 */
-  lk_layernorm_grad(B * 16, 192, arena + 676998656, arena + 657162240, params[156],
-      arena + 673267712, 1e-06f, arena + 657162240);
+  /* %622 = normalize_grad(%382, %614, %383, %606) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %614 */
+  lk_layernorm_grad(B * 16, 192, arena + 675687936, arena + 657162240, params[156],
+      arena + 671956992, 1e-06f, arena + 657162240);
 
-  /* %630 = mul(%629, %388) layers.3.0 : f32[B, 16, 192] */
+  /* %623 = mul(%622, %381) layers.3.0 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 657162240, (const long[]){3072, 192, 1}, inputs[21],
       (const long[]){1, 0, 0}, arena + 656867328);
 
-  /* %631 = transpose(%385) {perm [1, 0]} layers.3.0.layers.0.0.proj : f32[192, 192] */
+  /* %624 = transpose(%378) {perm [1, 0]} layers.3.0.layers.0.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[154], arena + 656965632);
 
-  /* %632 = fused_linear(%630, %631) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
+  /* %625 = fused_linear(%623, %624) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 656867328, arena + 656965632, NULL, LK_ACT_NONE, NULL,
-      arena + 672333824);
+      arena + 671023104);
 
-  /* %633 = linear_grad_weight(%630, %384) layers.3.0.layers.0.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 656867328, arena + 676900352, arena + 674951168);
+  /* %626 = linear_grad_weight(%623, %377) layers.3.0.layers.0.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 656867328, arena + 675589632, arena + 673640448);
 
-  /* %634 = reduce_sum(%630) {axes [0], batch} layers.3.0.layers.0.0.proj : f32[192] */
+  /* %627 = reduce_sum(%623) {axes [0], batch} layers.3.0.layers.0.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 656867328,
-      arena + 673456640);
+      arena + 672145920);
 
-  /* %635 = sdpa_grad(%378, %382, %383, %632) {heads 4, kv_heads 4} layers.3.0.layers.0.0 : f32[B, 16, 576] */
-  lk_sdpa_grad(B, 16, 16, 4, 4, 48, arena + 676802048, 192, arena + 675479552, 384,
-      arena + 675479744, 384, arena + 672333824, 192, arena + 656867328, 576,
+  /* %628 = sdpa_grad(%371, %375, %376, %625) {heads 4, kv_heads 4} layers.3.0.layers.0.0 : f32[B, 16, 576] */
+  lk_sdpa_grad(B, 16, 16, 4, 4, 48, arena + 675491328, 192, arena + 674168832, 384,
+      arena + 674169024, 384, arena + 671023104, 192, arena + 656867328, 576,
       arena + 656867328 + 192, 576, arena + 656867328 + 384, 576, 0.14433756f);
 
-  /* %636 = slice(%635) {axis 1, start 0, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 656867328, 576, arena + 672333824, 192);
+  /* %629 = slice(%628) {axis 1, start 0, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 656867328, 576, arena + 671023104, 192);
 
-  /* %637 = slice(%635) {axis 1, start 192, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 656867520, 576, arena + 672432128, 192);
+  /* %630 = slice(%628) {axis 1, start 192, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 656867520, 576, arena + 671121408, 192);
 
-  /* %638 = slice(%635) {axis 1, start 384, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 656867712, 576, arena + 672530432, 192);
+  /* %631 = slice(%628) {axis 1, start 384, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 656867712, 576, arena + 671219712, 192);
 
-  /* %639 = concat(%637, %638) {axis 1} layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 384] */
-  lk_copy_rows(B * 16, 192, arena + 672432128, 192, arena + 656867328, 384);
-  lk_copy_rows(B * 16, 192, arena + 672530432, 192, arena + 656867520, 384);
+  /* %632 = concat(%630, %631) {axis 1} layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 384] */
+  lk_copy_rows(B * 16, 192, arena + 671121408, 192, arena + 656867328, 384);
+  lk_copy_rows(B * 16, 192, arena + 671219712, 192, arena + 656867520, 384);
 
-  /* %640 = transpose(%379) {perm [1, 0]} layers.3.0.layers.0.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[152], arena + 672432128);
+  /* %633 = transpose(%372) {perm [1, 0]} layers.3.0.layers.0.0.Wkv_odd : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[152], arena + 671121408);
 
-  /* %641 = fused_linear(%639, %640) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 384, 192, arena + 656867328, arena + 672432128, NULL, LK_ACT_NONE, NULL,
+  /* %634 = fused_linear(%632, %633) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 384, 192, arena + 656867328, arena + 671121408, NULL, LK_ACT_NONE, NULL,
       arena + 657063936);
 
-  /* %642 = linear_grad_weight(%639, %375) layers.3.0.layers.0.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 16, 192, 384, arena + 656867328, arena + 676703744, arena + 674201600);
+  /* %635 = linear_grad_weight(%632, %368) layers.3.0.layers.0.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 16, 192, 384, arena + 656867328, arena + 675393024, arena + 672890880);
 
-  /* %643 = reduce_sum(%639) {axes [0], batch} layers.3.0.layers.0.0.Wkv_odd : f32[384] */
+  /* %636 = reduce_sum(%632) {axes [0], batch} layers.3.0.layers.0.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 656867328,
-      arena + 673455872);
+      arena + 672145152);
 
-  /* %644 = transpose(%376) {perm [1, 0]} layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
+  /* %637 = transpose(%369) {perm [1, 0]} layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[150], arena + 656867328);
 
-  /* %645 = linear_grad_weight(%636, %375) layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 672333824, arena + 676703744, arena + 674988032);
+  /* %638 = linear_grad_weight(%629, %368) layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 671023104, arena + 675393024, arena + 673677312);
 
-  /* %646 = reduce_sum(%636) {axes [0], batch} layers.3.0.layers.0.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 672333824,
-      arena + 673456832);
+  /* %639 = reduce_sum(%629) {axes [0], batch} layers.3.0.layers.0.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 671023104,
+      arena + 672146112);
 
-  /* %647 = fused_linear(%636, %644, %641) {residual} layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192], written over %641 */
-  lk_fused_linear(B * 16, 192, 192, arena + 672333824, arena + 656867328, NULL, LK_ACT_NONE,
+  /* %640 = fused_linear(%629, %637, %634) {residual} layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192], written over %634 */
+  lk_fused_linear(B * 16, 192, 192, arena + 671023104, arena + 656867328, NULL, LK_ACT_NONE,
       arena + 657063936, arena + 657063936);
 
-  /* %648 = normalize_param_grad(%372, %647) {eps 1e-06} layers.3.0.norm1 : f32[2, 192] */
-  lk_layernorm_param_grad(B * 16, 192, arena + 676605440, arena + 657063936, 1e-06f,
+  /* %641 = normalize_param_grad(%365, %640) {eps 1e-06} layers.3.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 16, 192, arena + 675294720, arena + 657063936, 1e-06f,
       arena + 656867328);
 
-  /* %649 = index(%648) {axis 0, at 1} layers.3.0.norm1 : f32[192] */
+  /* %642 = index(%641) {axis 0, at 1} layers.3.0.norm1 : f32[192] */
   lk_copy_rows(1, 192, arena + 656867520, 384, arena + 656867712, 192);
 
-  /* %650 = add(%610, %649) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 673502336, (const long[]){1}, arena + 656867712,
-      (const long[]){1}, arena + 673457024);
+  /* %643 = add(%603, %642) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 672191616, (const long[]){1}, arena + 656867712,
+      (const long[]){1}, arena + 672146304);
 
-  /* %651 = index(%648) {axis 0, at 0} layers.3.0.norm1 : f32[192] */
+  /* %644 = index(%641) {axis 0, at 0} layers.3.0.norm1 : f32[192] */
   lk_copy_rows(1, 192, arena + 656867328, 384, arena + 656867712, 192);
 
-  /* %652 = add(%612, %651) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 673502528, (const long[]){1}, arena + 656867712,
-      (const long[]){1}, arena + 673457216);
+  /* %645 = add(%605, %644) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 672191808, (const long[]){1}, arena + 656867712,
+      (const long[]){1}, arena + 672146496);
 
-  /* %653 = normalize_grad(%372, %647, %373, %629) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %641 */
-  lk_layernorm_grad(B * 16, 192, arena + 676605440, arena + 657063936, params[148],
+  /* %646 = normalize_grad(%365, %640, %366, %622) {eps 1e-06} layers.3.0 : f32[B, 16, 192], written over %634 */
+  lk_layernorm_grad(B * 16, 192, arena + 675294720, arena + 657063936, params[148],
       arena + 657162240, 1e-06f, arena + 657063936);
 
-  /* %654 = reduce_sum(%653) {axes [], batch} layers.3.0 : f32[16, 192] */
+  /* %647 = reduce_sum(%646) {axes [], batch} layers.3.0 : f32[16, 192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 0, 0}, arena + 657063936,
-      arena + 673452032);
+      arena + 672141312);
 
-  /* %655 = seq2img(%653) {height 4} layers.2.1 : f32[B, 192, 4, 4] */
-  lk_seq2img(B, 16, 192, arena + 657063936, arena + 672333824);
+  /* %648 = seq2img(%646) {height 4} layers.2.1 : f32[B, 192, 4, 4] */
+  lk_seq2img(B, 16, 192, arena + 657063936, arena + 671023104);
 
-  /* %656 = maxpool_grad(%368, %655) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 8, 8] */
-  lk_maxpool2d_grad(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 658046976, arena + 672333824,
+  /* %649 = maxpool_grad(%361, %648) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 8, 8] */
+  lk_maxpool2d_grad(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 658046976, arena + 671023104,
       arena + 656867328);
 
-  /* %657 = img2seq(%656) layers.2.1 : f32[B, 64, 192] */
+  /* %650 = img2seq(%649) layers.2.1 : f32[B, 64, 192] */
   lk_img2seq(B, 192, 64, arena + 656867328, arena + 658046976);
 
-  /* %658 = normalize_param_grad(%364, %657) {eps 1e-06} layers.2.1.norm : f32[2, 192] */
+  /* %651 = normalize_param_grad(%357, %650) {eps 1e-06} layers.2.1.norm : f32[2, 192] */
   lk_layernorm_param_grad(B * 64, 192, arena + 657653760, arena + 658046976, 1e-06f,
       arena + 656867328);
 
-  /* %659 = index(%658) {axis 0, at 1} layers.2.1.norm : f32[192] */
-  lk_copy_rows(1, 192, arena + 656867520, 384, arena + 673457408, 192);
+  /* %652 = index(%651) {axis 0, at 1} layers.2.1.norm : f32[192] */
+  lk_copy_rows(1, 192, arena + 656867520, 384, arena + 672146688, 192);
 
-  /* %660 = index(%658) {axis 0, at 0} layers.2.1.norm : f32[192] */
-  lk_copy_rows(1, 192, arena + 656867328, 384, arena + 673457600, 192);
+  /* %653 = index(%651) {axis 0, at 0} layers.2.1.norm : f32[192] */
+  lk_copy_rows(1, 192, arena + 656867328, 384, arena + 672146880, 192);
 
-  /* %661 = normalize_grad(%364, %657, %365) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192], written over %657 */
+  /* %654 = normalize_grad(%357, %650, %358) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192], written over %650 */
   lk_layernorm_grad(B * 64, 192, arena + 657653760, arena + 658046976, params[145], NULL, 1e-06f,
       arena + 658046976);
 
-  /* %662 = seq2img(%661) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
+  /* %655 = seq2img(%654) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
   lk_seq2img(B, 64, 192, arena + 658046976, arena + 656867328);
 
-  /* %663 = conv2d_grad_input(%662, %360) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [8, 8]} layers.2.1.conv : f32[B, 192, 8, 8] */
+  /* %656 = conv2d_grad_input(%655, %353) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [8, 8]} layers.2.1.conv : f32[B, 192, 8, 8] */
   lk_conv2d_grad_input(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 656867328, params[143],
       arena + 657653760);
 
-  /* %664 = conv2d_grad_weight(%662, %362) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[192, 192, 3, 3] */
+  /* %657 = conv2d_grad_weight(%655, %355) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[192, 192, 3, 3] */
   lk_conv2d_grad_weight(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 656867328,
-      arena + 657260544, arena + 673120256);
+      arena + 657260544, arena + 671809536);
 
-  /* %665 = reduce_sum(%662) {axes [1, 2], batch} layers.2.1.conv : f32[192] */
+  /* %658 = reduce_sum(%655) {axes [1, 2], batch} layers.2.1.conv : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 8, 8}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 656867328, arena + 673457792);
+      arena + 656867328, arena + 672147072);
 
-  /* %666 = img2seq(%663) layers.2.1 : f32[B, 64, 192] */
-  lk_img2seq(B, 192, 64, arena + 657653760, arena + 672333824);
+  /* %659 = img2seq(%656) layers.2.1 : f32[B, 64, 192] */
+  lk_img2seq(B, 192, 64, arena + 657653760, arena + 671023104);
 
-  /* %667 = mul(%666, %358) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 672333824, (const long[]){12288, 192, 1},
-      inputs[20], (const long[]){1, 0, 0}, arena + 672727040);
+  /* %660 = mul(%659, %351) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 671023104, (const long[]){12288, 192, 1},
+      inputs[20], (const long[]){1, 0, 0}, arena + 671416320);
 
-  /* %668 = transpose(%355) {perm [1, 0]} layers.2.0.layers.3.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[141], arena + 674447360);
+  /* %661 = transpose(%348) {perm [1, 0]} layers.2.0.layers.3.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[141], arena + 673136640);
 
-  /* %669 = fused_linear(%667, %668) layers.2.0.layers.3.1.fc2 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 672727040, arena + 674447360, NULL, LK_ACT_NONE, NULL,
+  /* %662 = fused_linear(%660, %661) layers.2.0.layers.3.1.fc2 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 671416320, arena + 673136640, NULL, LK_ACT_NONE, NULL,
       arena + 656867328);
 
-  /* %670 = linear_grad_weight(%667, %354) layers.2.0.layers.3.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 64, 768, 192, arena + 672727040, arena + 655294464, arena + 674447360);
+  /* %663 = linear_grad_weight(%660, %347) layers.2.0.layers.3.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 64, 768, 192, arena + 671416320, arena + 655294464, arena + 673136640);
 
-  /* %671 = reduce_sum(%667) {axes [0], batch} layers.2.0.layers.3.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 672727040,
-      arena + 673457984);
+  /* %664 = reduce_sum(%660) {axes [0], batch} layers.2.0.layers.3.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 671416320,
+      arena + 672147264);
 
-  /* %672 = gelu_grad(%353, %669) layers.2.0.layers.3.1 : f32[B, 64, 768] */
+  /* %665 = gelu_grad(%346, %662) layers.2.0.layers.3.1 : f32[B, 64, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 653721600, arena + 656867328, arena + 655294464);
 
-  /* %673 = transpose(%351) {perm [1, 0]} layers.2.0.layers.3.1.fc1 : f32[192, 768] */
+  /* %666 = transpose(%344) {perm [1, 0]} layers.2.0.layers.3.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[139], arena + 653721600);
 
-  /* %674 = fused_linear(%672, %673) layers.2.0.layers.3.1.fc1 : f32[B, 64, 192] */
+  /* %667 = fused_linear(%665, %666) layers.2.0.layers.3.1.fc1 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 655294464, arena + 653721600, NULL, LK_ACT_NONE, NULL,
       arena + 654901248);
 
-  /* %675 = linear_grad_weight(%672, %350) layers.2.0.layers.3.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 64, 192, 768, arena + 655294464, arena + 671940608, arena + 656867328);
+  /* %668 = linear_grad_weight(%665, %343) layers.2.0.layers.3.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 64, 192, 768, arena + 655294464, arena + 670629888, arena + 656867328);
 
-  /* %676 = reduce_sum(%672) {axes [0], batch} layers.2.0.layers.3.1.fc1 : f32[768] */
+  /* %669 = reduce_sum(%665) {axes [0], batch} layers.2.0.layers.3.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 655294464,
       arena + 657014784);
 
-  /* %677 = normalize_param_grad(%349, %674) {eps 1e-06} layers.2.0.norm2 : f32[2, 192] */
-  lk_layernorm_param_grad(B * 64, 192, arena + 671547392, arena + 654901248, 1e-06f,
+  /* %670 = normalize_param_grad(%342, %667) {eps 1e-06} layers.2.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 64, 192, arena + 670236672, arena + 654901248, 1e-06f,
       arena + 653721600);
 
-  /* %678 = index(%677) {axis 0, at 1} layers.2.0.norm2 : f32[192] */
+  /* %671 = index(%670) {axis 0, at 1} layers.2.0.norm2 : f32[192] */
   lk_copy_rows(1, 192, arena + 653721792, 384, arena + 656510976, 192);
 
-  /* %679 = index(%677) {axis 0, at 0} layers.2.0.norm2 : f32[192] */
+  /* %672 = index(%670) {axis 0, at 0} layers.2.0.norm2 : f32[192] */
   lk_copy_rows(1, 192, arena + 653721600, 384, arena + 656511168, 192);
 
-  /* %680 = normalize_grad(%349, %674, %273, %666) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %674 */
-  lk_layernorm_grad(B * 64, 192, arena + 671547392, arena + 654901248, params[107],
-      arena + 672333824, 1e-06f, arena + 654901248);
+  /* %673 = normalize_grad(%342, %667, %266, %659) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %667 */
+  lk_layernorm_grad(B * 64, 192, arena + 670236672, arena + 654901248, params[107],
+      arena + 671023104, 1e-06f, arena + 654901248);
 
-  /* %681 = mul(%680, %348) layers.2.0 : f32[B, 64, 192] */
+  /* %674 = mul(%673, %341) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 654901248, (const long[]){12288, 192, 1},
       inputs[19], (const long[]){1, 0, 0}, arena + 653721600);
 
-  /* %682 = transpose(%345) {perm [1, 0]} layers.2.0.layers.3.0.proj : f32[192, 192] */
+  /* %675 = transpose(%338) {perm [1, 0]} layers.2.0.layers.3.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[137], arena + 654114816);
 
-  /* %683 = fused_linear(%681, %682) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
+  /* %676 = fused_linear(%674, %675) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 653721600, arena + 654114816, NULL, LK_ACT_NONE, NULL,
       arena + 655294464);
 
-  /* %684 = linear_grad_weight(%681, %344) layers.2.0.layers.3.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 653721600, arena + 671154176, arena + 656474112);
+  /* %677 = linear_grad_weight(%674, %337) layers.2.0.layers.3.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 653721600, arena + 669843456, arena + 656474112);
 
-  /* %685 = reduce_sum(%681) {axes [0], batch} layers.2.0.layers.3.0.proj : f32[192] */
+  /* %678 = reduce_sum(%674) {axes [0], batch} layers.2.0.layers.3.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 653721600,
       arena + 656511360);
 
-  /* %686 = sdpa_grad(%338, %342, %343, %683) {heads 4, kv_heads 4} layers.2.0.layers.3.0 : f32[B, 64, 576] */
-  lk_sdpa_grad(B, 64, 64, 4, 4, 48, arena + 670760960, 192, arena + 662110208, 384,
-      arena + 662110400, 384, arena + 655294464, 192, arena + 653721600, 576,
+  /* %679 = sdpa_grad(%331, %335, %336, %676) {heads 4, kv_heads 4} layers.2.0.layers.3.0 : f32[B, 64, 576] */
+  lk_sdpa_grad(B, 64, 64, 4, 4, 48, arena + 669450240, 192, arena + 660799488, 384,
+      arena + 660799680, 384, arena + 655294464, 192, arena + 653721600, 576,
       arena + 653721600 + 192, 576, arena + 653721600 + 384, 576, 0.14433756f);
 
-  /* %687 = slice(%686) {axis 1, start 0, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192] */
+  /* %680 = slice(%679) {axis 1, start 0, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192] */
   lk_copy_rows(B * 64, 192, arena + 653721600, 576, arena + 655294464, 192);
 
-  /* %688 = slice(%686) {axis 1, start 192, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192] */
+  /* %681 = slice(%679) {axis 1, start 192, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192] */
   lk_copy_rows(B * 64, 192, arena + 653721792, 576, arena + 655687680, 192);
 
-  /* %689 = slice(%686) {axis 1, start 384, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192] */
+  /* %682 = slice(%679) {axis 1, start 384, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192] */
   lk_copy_rows(B * 64, 192, arena + 653721984, 576, arena + 656080896, 192);
 
-  /* %690 = concat(%688, %689) {axis 1} layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 384] */
+  /* %683 = concat(%681, %682) {axis 1} layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 384] */
   lk_copy_rows(B * 64, 192, arena + 655687680, 192, arena + 653721600, 384);
   lk_copy_rows(B * 64, 192, arena + 656080896, 192, arena + 653721792, 384);
 
-  /* %691 = transpose(%339) {perm [1, 0]} layers.2.0.layers.3.0.Wkv_odd : f32[192, 384] */
+  /* %684 = transpose(%332) {perm [1, 0]} layers.2.0.layers.3.0.Wkv_odd : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[135], arena + 654508032);
 
-  /* %692 = fused_linear(%690, %691) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 192] */
+  /* %685 = fused_linear(%683, %684) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 384, 192, arena + 653721600, arena + 654508032, NULL, LK_ACT_NONE, NULL,
       arena + 655687680);
 
-  /* %693 = linear_grad_weight(%690, %335) layers.2.0.layers.3.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 64, 192, 384, arena + 653721600, arena + 670367744, arena + 656228352);
+  /* %686 = linear_grad_weight(%683, %328) layers.2.0.layers.3.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 64, 192, 384, arena + 653721600, arena + 669057024, arena + 656228352);
 
-  /* %694 = reduce_sum(%690) {axes [0], batch} layers.2.0.layers.3.0.Wkv_odd : f32[384] */
+  /* %687 = reduce_sum(%683) {axes [0], batch} layers.2.0.layers.3.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 653721600,
       arena + 656338944);
 
-  /* %695 = transpose(%336) {perm [1, 0]} layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
+  /* %688 = transpose(%329) {perm [1, 0]} layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[133], arena + 653721600);
 
-  /* %696 = linear_grad_weight(%687, %335) layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 655294464, arena + 670367744, arena + 656302080);
+  /* %689 = linear_grad_weight(%680, %328) layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 655294464, arena + 669057024, arena + 656302080);
 
-  /* %697 = reduce_sum(%687) {axes [0], batch} layers.2.0.layers.3.0.Wq_odd : f32[192] */
+  /* %690 = reduce_sum(%680) {axes [0], batch} layers.2.0.layers.3.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 655294464,
       arena + 656339328);
 
-  /* %698 = fused_linear(%687, %695, %692) {residual} layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192], written over %692 */
+  /* %691 = fused_linear(%680, %688, %685) {residual} layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192], written over %685 */
   lk_fused_linear(B * 64, 192, 192, arena + 655294464, arena + 653721600, NULL, LK_ACT_NONE,
       arena + 655687680, arena + 655687680);
 
-  /* %699 = normalize_param_grad(%334, %698) {eps 1e-06} layers.2.0.norm1 : f32[2, 192] */
-  lk_layernorm_param_grad(B * 64, 192, arena + 669974528, arena + 655687680, 1e-06f,
+  /* %692 = normalize_param_grad(%327, %691) {eps 1e-06} layers.2.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 64, 192, arena + 668663808, arena + 655687680, 1e-06f,
       arena + 653721600);
 
-  /* %700 = index(%699) {axis 0, at 1} layers.2.0.norm1 : f32[192] */
+  /* %693 = index(%692) {axis 0, at 1} layers.2.0.norm1 : f32[192] */
   lk_copy_rows(1, 192, arena + 653721792, 384, arena + 656339520, 192);
 
-  /* %701 = index(%699) {axis 0, at 0} layers.2.0.norm1 : f32[192] */
+  /* %694 = index(%692) {axis 0, at 0} layers.2.0.norm1 : f32[192] */
   lk_copy_rows(1, 192, arena + 653721600, 384, arena + 656339712, 192);
 
-  /* %702 = normalize_grad(%334, %698, %256, %680) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %692 */
-  lk_layernorm_grad(B * 64, 192, arena + 669974528, arena + 655687680, params[99],
+  /* %695 = normalize_grad(%327, %691, %249, %673) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %685 */
+  lk_layernorm_grad(B * 64, 192, arena + 668663808, arena + 655687680, params[99],
       arena + 654901248, 1e-06f, arena + 655687680);
 
-  /* %703 = mul(%702, %333) layers.2.0 : f32[B, 64, 192] */
+  /* %696 = mul(%695, %326) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 655687680, (const long[]){12288, 192, 1},
       inputs[18], (const long[]){1, 0, 0}, arena + 655294464);
 
-  /* %704 = transpose(%330) {perm [1, 0]} layers.2.0.layers.2.1.fc2 : f32[768, 192] */
+  /* %697 = transpose(%323) {perm [1, 0]} layers.2.0.layers.2.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[131], arena + 656080896);
 
-  /* %705 = fused_linear(%703, %704) layers.2.0.layers.2.1.fc2 : f32[B, 64, 768] */
+  /* %698 = fused_linear(%696, %697) layers.2.0.layers.2.1.fc2 : f32[B, 64, 768] */
   lk_fused_linear(B * 64, 192, 768, arena + 655294464, arena + 656080896, NULL, LK_ACT_NONE, NULL,
       arena + 653721600);
 
-  /* %706 = linear_grad_weight(%703, %329) layers.2.0.layers.2.1.fc2 : f32[192, 768] */
+  /* %699 = linear_grad_weight(%696, %322) layers.2.0.layers.2.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 64, 768, 192, arena + 655294464, arena + 652148736, arena + 656080896);
 
-  /* %707 = reduce_sum(%703) {axes [0], batch} layers.2.0.layers.2.1.fc2 : f32[192] */
+  /* %700 = reduce_sum(%696) {axes [0], batch} layers.2.0.layers.2.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 655294464,
       arena + 656339904);
 
-  /* %708 = gelu_grad(%328, %705) layers.2.0.layers.2.1 : f32[B, 64, 768] */
+  /* %701 = gelu_grad(%321, %698) layers.2.0.layers.2.1 : f32[B, 64, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 650575872, arena + 653721600, arena + 652148736);
 
-  /* %709 = transpose(%326) {perm [1, 0]} layers.2.0.layers.2.1.fc1 : f32[192, 768] */
+  /* %702 = transpose(%319) {perm [1, 0]} layers.2.0.layers.2.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[129], arena + 650575872);
 
-  /* %710 = fused_linear(%708, %709) layers.2.0.layers.2.1.fc1 : f32[B, 64, 192] */
+  /* %703 = fused_linear(%701, %702) layers.2.0.layers.2.1.fc1 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 652148736, arena + 650575872, NULL, LK_ACT_NONE, NULL,
       arena + 651755520);
 
-  /* %711 = linear_grad_weight(%708, %325) layers.2.0.layers.2.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 64, 192, 768, arena + 652148736, arena + 669581312, arena + 653721600);
+  /* %704 = linear_grad_weight(%701, %318) layers.2.0.layers.2.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 64, 192, 768, arena + 652148736, arena + 668270592, arena + 653721600);
 
-  /* %712 = reduce_sum(%708) {axes [0], batch} layers.2.0.layers.2.1.fc1 : f32[768] */
+  /* %705 = reduce_sum(%701) {axes [0], batch} layers.2.0.layers.2.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 652148736,
       arena + 653869056);
 
-  /* %713 = normalize_param_grad(%324, %710) {eps 1e-06} layers.2.0.norm2 : f32[2, 192] */
-  lk_layernorm_param_grad(B * 64, 192, arena + 669188096, arena + 651755520, 1e-06f,
+  /* %706 = normalize_param_grad(%317, %703) {eps 1e-06} layers.2.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 64, 192, arena + 667877376, arena + 651755520, 1e-06f,
       arena + 650575872);
 
-  /* %714 = index(%713) {axis 0, at 1} layers.2.0.norm2 : f32[192] */
+  /* %707 = index(%706) {axis 0, at 1} layers.2.0.norm2 : f32[192] */
   lk_copy_rows(1, 192, arena + 650576064, 384, arena + 650576256, 192);
 
-  /* %715 = add(%678, %714) layers.2.0.norm2 : f32[192] */
+  /* %708 = add(%671, %707) layers.2.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 656510976, (const long[]){1}, arena + 650576256,
       (const long[]){1}, arena + 653365248);
 
-  /* %716 = index(%713) {axis 0, at 0} layers.2.0.norm2 : f32[192] */
+  /* %709 = index(%706) {axis 0, at 0} layers.2.0.norm2 : f32[192] */
   lk_copy_rows(1, 192, arena + 650575872, 384, arena + 650576256, 192);
 
-  /* %717 = add(%679, %716) layers.2.0.norm2 : f32[192] */
+  /* %710 = add(%672, %709) layers.2.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 656511168, (const long[]){1}, arena + 650576256,
       (const long[]){1}, arena + 653365440);
 
-  /* %718 = normalize_grad(%324, %710, %273, %702) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %710 */
-  lk_layernorm_grad(B * 64, 192, arena + 669188096, arena + 651755520, params[107],
+  /* %711 = normalize_grad(%317, %703, %266, %695) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %703 */
+  lk_layernorm_grad(B * 64, 192, arena + 667877376, arena + 651755520, params[107],
       arena + 655687680, 1e-06f, arena + 651755520);
 
-  /* %719 = mul(%718, %323) layers.2.0 : f32[B, 64, 192] */
+  /* %712 = mul(%711, %316) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 651755520, (const long[]){12288, 192, 1},
       inputs[17], (const long[]){1, 0, 0}, arena + 650575872);
 
-  /* %720 = transpose(%320) {perm [1, 0]} layers.2.0.layers.2.0.proj : f32[192, 192] */
+  /* %713 = transpose(%313) {perm [1, 0]} layers.2.0.layers.2.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[127], arena + 650969088);
 
-  /* %721 = fused_linear(%719, %720) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
+  /* %714 = fused_linear(%712, %713) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 650575872, arena + 650969088, NULL, LK_ACT_NONE, NULL,
       arena + 652148736);
 
-  /* %722 = linear_grad_weight(%719, %319) layers.2.0.layers.2.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 650575872, arena + 668794880, arena + 653328384);
+  /* %715 = linear_grad_weight(%712, %312) layers.2.0.layers.2.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 650575872, arena + 667484160, arena + 653328384);
 
-  /* %723 = reduce_sum(%719) {axes [0], batch} layers.2.0.layers.2.0.proj : f32[192] */
+  /* %716 = reduce_sum(%712) {axes [0], batch} layers.2.0.layers.2.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 650575872,
       arena + 653365632);
 
-  /* %724 = sdpa_grad(%313, %317, %318, %721) {heads 4, kv_heads 4} layers.2.0.layers.2.0 : f32[B, 64, 576] */
-  lk_sdpa_grad(B, 64, 64, 4, 4, 48, arena + 668401664, 192, arena + 661323776, 384,
-      arena + 661323968, 384, arena + 652148736, 192, arena + 650575872, 576,
+  /* %717 = sdpa_grad(%306, %310, %311, %714) {heads 4, kv_heads 4} layers.2.0.layers.2.0 : f32[B, 64, 576] */
+  lk_sdpa_grad(B, 64, 64, 4, 4, 48, arena + 667090944, 192, arena + 660013056, 384,
+      arena + 660013248, 384, arena + 652148736, 192, arena + 650575872, 576,
       arena + 650575872 + 192, 576, arena + 650575872 + 384, 576, 0.14433756f);
 
-  /* %725 = slice(%724) {axis 1, start 0, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192] */
+  /* %718 = slice(%717) {axis 1, start 0, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192] */
   lk_copy_rows(B * 64, 192, arena + 650575872, 576, arena + 652148736, 192);
 
-  /* %726 = slice(%724) {axis 1, start 192, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192] */
+  /* %719 = slice(%717) {axis 1, start 192, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192] */
   lk_copy_rows(B * 64, 192, arena + 650576064, 576, arena + 652541952, 192);
 
-  /* %727 = slice(%724) {axis 1, start 384, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192] */
+  /* %720 = slice(%717) {axis 1, start 384, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192] */
   lk_copy_rows(B * 64, 192, arena + 650576256, 576, arena + 652935168, 192);
 
-  /* %728 = concat(%726, %727) {axis 1} layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 384] */
+  /* %721 = concat(%719, %720) {axis 1} layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 384] */
   lk_copy_rows(B * 64, 192, arena + 652541952, 192, arena + 650575872, 384);
   lk_copy_rows(B * 64, 192, arena + 652935168, 192, arena + 650576064, 384);
 
-  /* %729 = transpose(%314) {perm [1, 0]} layers.2.0.layers.2.0.Wkv_odd : f32[192, 384] */
+  /* %722 = transpose(%307) {perm [1, 0]} layers.2.0.layers.2.0.Wkv_odd : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[125], arena + 651362304);
 
-  /* %730 = fused_linear(%728, %729) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 192] */
+  /* %723 = fused_linear(%721, %722) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 384, 192, arena + 650575872, arena + 651362304, NULL, LK_ACT_NONE, NULL,
       arena + 652541952);
 
-  /* %731 = linear_grad_weight(%728, %310) layers.2.0.layers.2.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 64, 192, 384, arena + 650575872, arena + 668008448, arena + 653082624);
+  /* %724 = linear_grad_weight(%721, %303) layers.2.0.layers.2.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 64, 192, 384, arena + 650575872, arena + 666697728, arena + 653082624);
 
-  /* %732 = reduce_sum(%728) {axes [0], batch} layers.2.0.layers.2.0.Wkv_odd : f32[384] */
+  /* %725 = reduce_sum(%721) {axes [0], batch} layers.2.0.layers.2.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 650575872,
       arena + 653193216);
 
-  /* %733 = transpose(%311) {perm [1, 0]} layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
+  /* %726 = transpose(%304) {perm [1, 0]} layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[123], arena + 650575872);
 
-  /* %734 = linear_grad_weight(%725, %310) layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 652148736, arena + 668008448, arena + 653156352);
+  /* %727 = linear_grad_weight(%718, %303) layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 652148736, arena + 666697728, arena + 653156352);
 
-  /* %735 = reduce_sum(%725) {axes [0], batch} layers.2.0.layers.2.0.Wq_odd : f32[192] */
+  /* %728 = reduce_sum(%718) {axes [0], batch} layers.2.0.layers.2.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 652148736,
       arena + 653193600);
 
-  /* %736 = fused_linear(%725, %733, %730) {residual} layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192], written over %730 */
+  /* %729 = fused_linear(%718, %726, %723) {residual} layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192], written over %723 */
   lk_fused_linear(B * 64, 192, 192, arena + 652148736, arena + 650575872, NULL, LK_ACT_NONE,
       arena + 652541952, arena + 652541952);
 
-  /* %737 = normalize_param_grad(%309, %736) {eps 1e-06} layers.2.0.norm1 : f32[2, 192] */
-  lk_layernorm_param_grad(B * 64, 192, arena + 667615232, arena + 652541952, 1e-06f,
+  /* %730 = normalize_param_grad(%302, %729) {eps 1e-06} layers.2.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 64, 192, arena + 666304512, arena + 652541952, 1e-06f,
       arena + 650575872);
 
-  /* %738 = index(%737) {axis 0, at 1} layers.2.0.norm1 : f32[192] */
+  /* %731 = index(%730) {axis 0, at 1} layers.2.0.norm1 : f32[192] */
   lk_copy_rows(1, 192, arena + 650576064, 384, arena + 650576256, 192);
 
-  /* %739 = add(%700, %738) layers.2.0.norm1 : f32[192] */
+  /* %732 = add(%693, %731) layers.2.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 656339520, (const long[]){1}, arena + 650576256,
       (const long[]){1}, arena + 653193792);
 
-  /* %740 = index(%737) {axis 0, at 0} layers.2.0.norm1 : f32[192] */
+  /* %733 = index(%730) {axis 0, at 0} layers.2.0.norm1 : f32[192] */
   lk_copy_rows(1, 192, arena + 650575872, 384, arena + 650576256, 192);
 
-  /* %741 = add(%701, %740) layers.2.0.norm1 : f32[192] */
+  /* %734 = add(%694, %733) layers.2.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 656339712, (const long[]){1}, arena + 650576256,
       (const long[]){1}, arena + 653193984);
 
-  /* %742 = normalize_grad(%309, %736, %256, %718) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %730 */
-  lk_layernorm_grad(B * 64, 192, arena + 667615232, arena + 652541952, params[99],
+  /* %735 = normalize_grad(%302, %729, %249, %711) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %723 */
+  lk_layernorm_grad(B * 64, 192, arena + 666304512, arena + 652541952, params[99],
       arena + 651755520, 1e-06f, arena + 652541952);
 
-  /* %743 = mul(%742, %308) layers.2.0 : f32[B, 64, 192] */
+  /* %736 = mul(%735, %301) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 652541952, (const long[]){12288, 192, 1},
       inputs[16], (const long[]){1, 0, 0}, arena + 652148736);
 
-  /* %744 = transpose(%305) {perm [1, 0]} layers.2.0.layers.1.1.fc2 : f32[768, 192] */
+  /* %737 = transpose(%298) {perm [1, 0]} layers.2.0.layers.1.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[121], arena + 652935168);
 
-  /* %745 = fused_linear(%743, %744) layers.2.0.layers.1.1.fc2 : f32[B, 64, 768] */
+  /* %738 = fused_linear(%736, %737) layers.2.0.layers.1.1.fc2 : f32[B, 64, 768] */
   lk_fused_linear(B * 64, 192, 768, arena + 652148736, arena + 652935168, NULL, LK_ACT_NONE, NULL,
       arena + 650575872);
 
-  /* %746 = linear_grad_weight(%743, %304) layers.2.0.layers.1.1.fc2 : f32[192, 768] */
+  /* %739 = linear_grad_weight(%736, %297) layers.2.0.layers.1.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 64, 768, 192, arena + 652148736, arena + 649003008, arena + 652935168);
 
-  /* %747 = reduce_sum(%743) {axes [0], batch} layers.2.0.layers.1.1.fc2 : f32[192] */
+  /* %740 = reduce_sum(%736) {axes [0], batch} layers.2.0.layers.1.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 652148736,
       arena + 653194176);
 
-  /* %748 = gelu_grad(%303, %745) layers.2.0.layers.1.1 : f32[B, 64, 768] */
+  /* %741 = gelu_grad(%296, %738) layers.2.0.layers.1.1 : f32[B, 64, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 647430144, arena + 650575872, arena + 649003008);
 
-  /* %749 = transpose(%301) {perm [1, 0]} layers.2.0.layers.1.1.fc1 : f32[192, 768] */
+  /* %742 = transpose(%294) {perm [1, 0]} layers.2.0.layers.1.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[119], arena + 647430144);
 
-  /* %750 = fused_linear(%748, %749) layers.2.0.layers.1.1.fc1 : f32[B, 64, 192] */
+  /* %743 = fused_linear(%741, %742) layers.2.0.layers.1.1.fc1 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 649003008, arena + 647430144, NULL, LK_ACT_NONE, NULL,
       arena + 648609792);
 
-  /* %751 = linear_grad_weight(%748, %300) layers.2.0.layers.1.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 64, 192, 768, arena + 649003008, arena + 667222016, arena + 650575872);
+  /* %744 = linear_grad_weight(%741, %293) layers.2.0.layers.1.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 64, 192, 768, arena + 649003008, arena + 665911296, arena + 650575872);
 
-  /* %752 = reduce_sum(%748) {axes [0], batch} layers.2.0.layers.1.1.fc1 : f32[768] */
+  /* %745 = reduce_sum(%741) {axes [0], batch} layers.2.0.layers.1.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 649003008,
       arena + 650723328);
 
-  /* %753 = normalize_param_grad(%299, %750) {eps 1e-06} layers.2.0.norm2 : f32[2, 192] */
-  lk_layernorm_param_grad(B * 64, 192, arena + 666828800, arena + 648609792, 1e-06f,
+  /* %746 = normalize_param_grad(%292, %743) {eps 1e-06} layers.2.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 64, 192, arena + 665518080, arena + 648609792, 1e-06f,
       arena + 647430144);
 
-  /* %754 = index(%753) {axis 0, at 1} layers.2.0.norm2 : f32[192] */
+  /* %747 = index(%746) {axis 0, at 1} layers.2.0.norm2 : f32[192] */
   lk_copy_rows(1, 192, arena + 647430336, 384, arena + 647430528, 192);
 
-  /* %755 = add(%715, %754) layers.2.0.norm2 : f32[192] */
+  /* %748 = add(%708, %747) layers.2.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 653365248, (const long[]){1}, arena + 647430528,
       (const long[]){1}, arena + 650256384);
 
-  /* %756 = index(%753) {axis 0, at 0} layers.2.0.norm2 : f32[192] */
+  /* %749 = index(%746) {axis 0, at 0} layers.2.0.norm2 : f32[192] */
   lk_copy_rows(1, 192, arena + 647430144, 384, arena + 647430528, 192);
 
-  /* %757 = add(%717, %756) layers.2.0.norm2 : f32[192] */
+  /* %750 = add(%710, %749) layers.2.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 653365440, (const long[]){1}, arena + 647430528,
       (const long[]){1}, arena + 650256576);
 
-  /* %758 = normalize_grad(%299, %750, %273, %742) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %750 */
-  lk_layernorm_grad(B * 64, 192, arena + 666828800, arena + 648609792, params[107],
+  /* %751 = normalize_grad(%292, %743, %266, %735) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %743 */
+  lk_layernorm_grad(B * 64, 192, arena + 665518080, arena + 648609792, params[107],
       arena + 652541952, 1e-06f, arena + 648609792);
 
-  /* %759 = mul(%758, %298) layers.2.0 : f32[B, 64, 192] */
+  /* %752 = mul(%751, %291) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 648609792, (const long[]){12288, 192, 1},
       inputs[15], (const long[]){1, 0, 0}, arena + 647430144);
 
-  /* %760 = transpose(%295) {perm [1, 0]} layers.2.0.layers.1.0.proj : f32[192, 192] */
+  /* %753 = transpose(%288) {perm [1, 0]} layers.2.0.layers.1.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[117], arena + 647823360);
 
-  /* %761 = fused_linear(%759, %760) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
+  /* %754 = fused_linear(%752, %753) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 647430144, arena + 647823360, NULL, LK_ACT_NONE, NULL,
       arena + 649003008);
 
-  /* %762 = linear_grad_weight(%759, %294) layers.2.0.layers.1.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 647430144, arena + 666435584, arena + 650182656);
+  /* %755 = linear_grad_weight(%752, %287) layers.2.0.layers.1.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 647430144, arena + 665124864, arena + 650182656);
 
-  /* %763 = reduce_sum(%759) {axes [0], batch} layers.2.0.layers.1.0.proj : f32[192] */
+  /* %756 = reduce_sum(%752) {axes [0], batch} layers.2.0.layers.1.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 647430144,
       arena + 650256768);
 
-  /* %764 = sdpa_grad(%288, %292, %293, %761) {heads 4, kv_heads 4} layers.2.0.layers.1.0 : f32[B, 64, 576] */
-  lk_sdpa_grad(B, 64, 64, 4, 4, 48, arena + 666042368, 192, arena + 660537344, 384,
-      arena + 660537536, 384, arena + 649003008, 192, arena + 647430144, 576,
+  /* %757 = sdpa_grad(%281, %285, %286, %754) {heads 4, kv_heads 4} layers.2.0.layers.1.0 : f32[B, 64, 576] */
+  lk_sdpa_grad(B, 64, 64, 4, 4, 48, arena + 664731648, 192, arena + 659226624, 384,
+      arena + 659226816, 384, arena + 649003008, 192, arena + 647430144, 576,
       arena + 647430144 + 192, 576, arena + 647430144 + 384, 576, 0.14433756f);
 
-  /* %765 = slice(%764) {axis 1, start 0, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192] */
+  /* %758 = slice(%757) {axis 1, start 0, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192] */
   lk_copy_rows(B * 64, 192, arena + 647430144, 576, arena + 649003008, 192);
 
-  /* %766 = slice(%764) {axis 1, start 192, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192] */
+  /* %759 = slice(%757) {axis 1, start 192, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192] */
   lk_copy_rows(B * 64, 192, arena + 647430336, 576, arena + 649396224, 192);
 
-  /* %767 = slice(%764) {axis 1, start 384, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192] */
+  /* %760 = slice(%757) {axis 1, start 384, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192] */
   lk_copy_rows(B * 64, 192, arena + 647430528, 576, arena + 649789440, 192);
 
-  /* %768 = concat(%766, %767) {axis 1} layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 384] */
+  /* %761 = concat(%759, %760) {axis 1} layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 384] */
   lk_copy_rows(B * 64, 192, arena + 649396224, 192, arena + 647430144, 384);
   lk_copy_rows(B * 64, 192, arena + 649789440, 192, arena + 647430336, 384);
 
-  /* %769 = transpose(%289) {perm [1, 0]} layers.2.0.layers.1.0.Wkv_odd : f32[192, 384] */
+  /* %762 = transpose(%282) {perm [1, 0]} layers.2.0.layers.1.0.Wkv_odd : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[115], arena + 648216576);
 
-  /* %770 = fused_linear(%768, %769) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 192] */
+  /* %763 = fused_linear(%761, %762) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 384, 192, arena + 647430144, arena + 648216576, NULL, LK_ACT_NONE, NULL,
       arena + 649396224);
 
-  /* %771 = linear_grad_weight(%768, %285) layers.2.0.layers.1.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 64, 192, 384, arena + 647430144, arena + 665649152, arena + 650084352);
+  /* %764 = linear_grad_weight(%761, %278) layers.2.0.layers.1.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 64, 192, 384, arena + 647430144, arena + 664338432, arena + 650084352);
 
-  /* %772 = reduce_sum(%768) {axes [0], batch} layers.2.0.layers.1.0.Wkv_odd : f32[384] */
+  /* %765 = reduce_sum(%761) {axes [0], batch} layers.2.0.layers.1.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 647430144,
       arena + 650158848);
 
-  /* %773 = transpose(%286) {perm [1, 0]} layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
+  /* %766 = transpose(%279) {perm [1, 0]} layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[113], arena + 647430144);
 
-  /* %774 = linear_grad_weight(%765, %285) layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 649003008, arena + 665649152, arena + 650219520);
+  /* %767 = linear_grad_weight(%758, %278) layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 649003008, arena + 664338432, arena + 650219520);
 
-  /* %775 = reduce_sum(%765) {axes [0], batch} layers.2.0.layers.1.0.Wq_odd : f32[192] */
+  /* %768 = reduce_sum(%758) {axes [0], batch} layers.2.0.layers.1.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 649003008,
       arena + 650159232);
 
-  /* %776 = fused_linear(%765, %773, %770) {residual} layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192], written over %770 */
+  /* %769 = fused_linear(%758, %766, %763) {residual} layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192], written over %763 */
   lk_fused_linear(B * 64, 192, 192, arena + 649003008, arena + 647430144, NULL, LK_ACT_NONE,
       arena + 649396224, arena + 649396224);
 
-  /* %777 = normalize_param_grad(%284, %776) {eps 1e-06} layers.2.0.norm1 : f32[2, 192] */
-  lk_layernorm_param_grad(B * 64, 192, arena + 665255936, arena + 649396224, 1e-06f,
+  /* %770 = normalize_param_grad(%277, %769) {eps 1e-06} layers.2.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 64, 192, arena + 663945216, arena + 649396224, 1e-06f,
       arena + 647430144);
 
-  /* %778 = index(%777) {axis 0, at 1} layers.2.0.norm1 : f32[192] */
+  /* %771 = index(%770) {axis 0, at 1} layers.2.0.norm1 : f32[192] */
   lk_copy_rows(1, 192, arena + 647430336, 384, arena + 647430528, 192);
 
-  /* %779 = add(%739, %778) layers.2.0.norm1 : f32[192] */
+  /* %772 = add(%732, %771) layers.2.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 653193792, (const long[]){1}, arena + 647430528,
       (const long[]){1}, arena + 650159424);
 
-  /* %780 = index(%777) {axis 0, at 0} layers.2.0.norm1 : f32[192] */
+  /* %773 = index(%770) {axis 0, at 0} layers.2.0.norm1 : f32[192] */
   lk_copy_rows(1, 192, arena + 647430144, 384, arena + 647430528, 192);
 
-  /* %781 = add(%741, %780) layers.2.0.norm1 : f32[192] */
+  /* %774 = add(%734, %773) layers.2.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 653193984, (const long[]){1}, arena + 647430528,
       (const long[]){1}, arena + 650159616);
 
-  /* %782 = normalize_grad(%284, %776, %256, %758) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %770 */
-  lk_layernorm_grad(B * 64, 192, arena + 665255936, arena + 649396224, params[99],
+  /* %775 = normalize_grad(%277, %769, %249, %751) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %763 */
+  lk_layernorm_grad(B * 64, 192, arena + 663945216, arena + 649396224, params[99],
       arena + 648609792, 1e-06f, arena + 649396224);
 
-  /* %783 = mul(%782, %283) layers.2.0 : f32[B, 64, 192] */
+  /* %776 = mul(%775, %276) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 649396224, (const long[]){12288, 192, 1},
       inputs[14], (const long[]){1, 0, 0}, arena + 649003008);
 
-  /* %784 = transpose(%280) {perm [1, 0]} layers.2.0.layers.0.1.fc2 : f32[768, 192] */
+  /* %777 = transpose(%273) {perm [1, 0]} layers.2.0.layers.0.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[111], arena + 649789440);
 
-  /* %785 = fused_linear(%783, %784) layers.2.0.layers.0.1.fc2 : f32[B, 64, 768] */
+  /* %778 = fused_linear(%776, %777) layers.2.0.layers.0.1.fc2 : f32[B, 64, 768] */
   lk_fused_linear(B * 64, 192, 768, arena + 649003008, arena + 649789440, NULL, LK_ACT_NONE, NULL,
       arena + 647430144);
 
-  /* %786 = linear_grad_weight(%783, %279) layers.2.0.layers.0.1.fc2 : f32[192, 768] */
+  /* %779 = linear_grad_weight(%776, %272) layers.2.0.layers.0.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 64, 768, 192, arena + 649003008, arena + 645857280, arena + 649789440);
 
-  /* %787 = reduce_sum(%783) {axes [0], batch} layers.2.0.layers.0.1.fc2 : f32[192] */
+  /* %780 = reduce_sum(%776) {axes [0], batch} layers.2.0.layers.0.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 649003008,
       arena + 650159808);
 
-  /* %788 = gelu_grad(%278, %785) layers.2.0.layers.0.1 : f32[B, 64, 768] */
+  /* %781 = gelu_grad(%271, %778) layers.2.0.layers.0.1 : f32[B, 64, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 589234176, arena + 647430144, arena + 645857280);
 
-  /* %789 = transpose(%276) {perm [1, 0]} layers.2.0.layers.0.1.fc1 : f32[192, 768] */
+  /* %782 = transpose(%269) {perm [1, 0]} layers.2.0.layers.0.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[109], arena + 589234176);
 
-  /* %790 = fused_linear(%788, %789) layers.2.0.layers.0.1.fc1 : f32[B, 64, 192] */
+  /* %783 = fused_linear(%781, %782) layers.2.0.layers.0.1.fc1 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 645857280, arena + 589234176, NULL, LK_ACT_NONE, NULL,
       arena + 590413824);
 
-  /* %791 = linear_grad_weight(%788, %275) layers.2.0.layers.0.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 64, 192, 768, arena + 645857280, arena + 664862720, arena + 649936896);
+  /* %784 = linear_grad_weight(%781, %268) layers.2.0.layers.0.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 64, 192, 768, arena + 645857280, arena + 663552000, arena + 649936896);
 
-  /* %792 = reduce_sum(%788) {axes [0], batch} layers.2.0.layers.0.1.fc1 : f32[768] */
+  /* %785 = reduce_sum(%781) {axes [0], batch} layers.2.0.layers.0.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 645857280,
       arena + 650158080);
 
-  /* %793 = normalize_param_grad(%272, %790) {eps 1e-06} layers.2.0.norm2 : f32[2, 192] */
-  lk_layernorm_param_grad(B * 64, 192, arena + 664469504, arena + 590413824, 1e-06f,
+  /* %786 = normalize_param_grad(%265, %783) {eps 1e-06} layers.2.0.norm2 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 64, 192, arena + 663158784, arena + 590413824, 1e-06f,
       arena + 589234176);
 
-  /* %794 = index(%793) {axis 0, at 1} layers.2.0.norm2 : f32[192] */
+  /* %787 = index(%786) {axis 0, at 1} layers.2.0.norm2 : f32[192] */
   lk_copy_rows(1, 192, arena + 589234368, 384, arena + 589234560, 192);
 
-  /* %795 = add(%755, %794) layers.2.0.norm2 : f32[192] */
+  /* %788 = add(%748, %787) layers.2.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 650256384, (const long[]){1}, arena + 589234560,
       (const long[]){1}, arena + 650160000);
 
-  /* %796 = index(%793) {axis 0, at 0} layers.2.0.norm2 : f32[192] */
+  /* %789 = index(%786) {axis 0, at 0} layers.2.0.norm2 : f32[192] */
   lk_copy_rows(1, 192, arena + 589234176, 384, arena + 589234560, 192);
 
-  /* %797 = add(%757, %796) layers.2.0.norm2 : f32[192] */
+  /* %790 = add(%750, %789) layers.2.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 650256576, (const long[]){1}, arena + 589234560,
       (const long[]){1}, arena + 650160192);
 
-  /* %798 = normalize_grad(%272, %790, %273, %782) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %790 */
-  lk_layernorm_grad(B * 64, 192, arena + 664469504, arena + 590413824, params[107],
+  /* %791 = normalize_grad(%265, %783, %266, %775) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %783 */
+  lk_layernorm_grad(B * 64, 192, arena + 663158784, arena + 590413824, params[107],
       arena + 649396224, 1e-06f, arena + 590413824);
 
-  /* %799 = mul(%798, %271) layers.2.0 : f32[B, 64, 192] */
+  /* %792 = mul(%791, %264) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 590413824, (const long[]){12288, 192, 1},
       inputs[13], (const long[]){1, 0, 0}, arena + 589234176);
 
-  /* %800 = transpose(%268) {perm [1, 0]} layers.2.0.layers.0.0.proj : f32[192, 192] */
+  /* %793 = transpose(%261) {perm [1, 0]} layers.2.0.layers.0.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[105], arena + 589627392);
 
-  /* %801 = fused_linear(%799, %800) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
+  /* %794 = fused_linear(%792, %793) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 589234176, arena + 589627392, NULL, LK_ACT_NONE, NULL,
       arena + 645857280);
 
-  /* %802 = linear_grad_weight(%799, %267) layers.2.0.layers.0.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 589234176, arena + 664076288, arena + 649555968);
+  /* %795 = linear_grad_weight(%792, %260) layers.2.0.layers.0.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 589234176, arena + 662765568, arena + 649555968);
 
-  /* %803 = reduce_sum(%799) {axes [0], batch} layers.2.0.layers.0.0.proj : f32[192] */
+  /* %796 = reduce_sum(%792) {axes [0], batch} layers.2.0.layers.0.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 589234176,
       arena + 649642368);
 
-  /* %804 = sdpa_grad(%261, %265, %266, %801) {heads 4, kv_heads 4} layers.2.0.layers.0.0 : f32[B, 64, 576] */
-  lk_sdpa_grad(B, 64, 64, 4, 4, 48, arena + 663683072, 192, arena + 659750912, 384,
-      arena + 659751104, 384, arena + 645857280, 192, arena + 589234176, 576,
+  /* %797 = sdpa_grad(%254, %258, %259, %794) {heads 4, kv_heads 4} layers.2.0.layers.0.0 : f32[B, 64, 576] */
+  lk_sdpa_grad(B, 64, 64, 4, 4, 48, arena + 662372352, 192, arena + 658440192, 384,
+      arena + 658440384, 384, arena + 645857280, 192, arena + 589234176, 576,
       arena + 589234176 + 192, 576, arena + 589234176 + 384, 576, 0.14433756f);
 
-  /* %805 = slice(%804) {axis 1, start 0, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192] */
+  /* %798 = slice(%797) {axis 1, start 0, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192] */
   lk_copy_rows(B * 64, 192, arena + 589234176, 576, arena + 645857280, 192);
 
-  /* %806 = slice(%804) {axis 1, start 192, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192] */
+  /* %799 = slice(%797) {axis 1, start 192, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192] */
   lk_copy_rows(B * 64, 192, arena + 589234368, 576, arena + 646250496, 192);
 
-  /* %807 = slice(%804) {axis 1, start 384, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192] */
+  /* %800 = slice(%797) {axis 1, start 384, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192] */
   lk_copy_rows(B * 64, 192, arena + 589234560, 576, arena + 646643712, 192);
 
-  /* %808 = concat(%806, %807) {axis 1} layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 384] */
+  /* %801 = concat(%799, %800) {axis 1} layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 384] */
   lk_copy_rows(B * 64, 192, arena + 646250496, 192, arena + 589234176, 384);
   lk_copy_rows(B * 64, 192, arena + 646643712, 192, arena + 589234368, 384);
 
-  /* %809 = transpose(%262) {perm [1, 0]} layers.2.0.layers.0.0.Wkv_odd : f32[192, 384] */
+  /* %802 = transpose(%255) {perm [1, 0]} layers.2.0.layers.0.0.Wkv_odd : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[103], arena + 646250496);
 
-  /* %810 = fused_linear(%808, %809) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 192] */
+  /* %803 = fused_linear(%801, %802) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 384, 192, arena + 589234176, arena + 646250496, NULL, LK_ACT_NONE, NULL,
       arena + 590020608);
 
-  /* %811 = linear_grad_weight(%808, %258) layers.2.0.layers.0.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 64, 192, 384, arena + 589234176, arena + 663289856, arena + 649482240);
+  /* %804 = linear_grad_weight(%801, %251) layers.2.0.layers.0.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 64, 192, 384, arena + 589234176, arena + 661979136, arena + 649482240);
 
-  /* %812 = reduce_sum(%808) {axes [0], batch} layers.2.0.layers.0.0.Wkv_odd : f32[384] */
+  /* %805 = reduce_sum(%801) {axes [0], batch} layers.2.0.layers.0.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 589234176,
       arena + 649641984);
 
-  /* %813 = transpose(%259) {perm [1, 0]} layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
+  /* %806 = transpose(%252) {perm [1, 0]} layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[101], arena + 589234176);
 
-  /* %814 = linear_grad_weight(%805, %258) layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 645857280, arena + 663289856, arena + 649592832);
+  /* %807 = linear_grad_weight(%798, %251) layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 645857280, arena + 661979136, arena + 649592832);
 
-  /* %815 = reduce_sum(%805) {axes [0], batch} layers.2.0.layers.0.0.Wq_odd : f32[192] */
+  /* %808 = reduce_sum(%798) {axes [0], batch} layers.2.0.layers.0.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 645857280,
       arena + 649642560);
 
-  /* %816 = fused_linear(%805, %813, %810) {residual} layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192], written over %810 */
+  /* %809 = fused_linear(%798, %806, %803) {residual} layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192], written over %803 */
   lk_fused_linear(B * 64, 192, 192, arena + 645857280, arena + 589234176, NULL, LK_ACT_NONE,
       arena + 590020608, arena + 590020608);
 
-  /* %817 = normalize_param_grad(%255, %816) {eps 1e-06} layers.2.0.norm1 : f32[2, 192] */
-  lk_layernorm_param_grad(B * 64, 192, arena + 662896640, arena + 590020608, 1e-06f,
+  /* %810 = normalize_param_grad(%248, %809) {eps 1e-06} layers.2.0.norm1 : f32[2, 192] */
+  lk_layernorm_param_grad(B * 64, 192, arena + 661585920, arena + 590020608, 1e-06f,
       arena + 589234176);
 
-  /* %818 = index(%817) {axis 0, at 1} layers.2.0.norm1 : f32[192] */
+  /* %811 = index(%810) {axis 0, at 1} layers.2.0.norm1 : f32[192] */
   lk_copy_rows(1, 192, arena + 589234368, 384, arena + 589234560, 192);
 
-  /* %819 = add(%779, %818) layers.2.0.norm1 : f32[192] */
+  /* %812 = add(%772, %811) layers.2.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 650159424, (const long[]){1}, arena + 589234560,
       (const long[]){1}, arena + 649642752);
 
-  /* %820 = index(%817) {axis 0, at 0} layers.2.0.norm1 : f32[192] */
+  /* %813 = index(%810) {axis 0, at 0} layers.2.0.norm1 : f32[192] */
   lk_copy_rows(1, 192, arena + 589234176, 384, arena + 589234560, 192);
 
-  /* %821 = add(%781, %820) layers.2.0.norm1 : f32[192] */
+  /* %814 = add(%774, %813) layers.2.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 650159616, (const long[]){1}, arena + 589234560,
       (const long[]){1}, arena + 649642944);
 
-  /* %822 = normalize_grad(%255, %816, %256, %798) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %810 */
-  lk_layernorm_grad(B * 64, 192, arena + 662896640, arena + 590020608, params[99],
+  /* %815 = normalize_grad(%248, %809, %249, %791) {eps 1e-06} layers.2.0 : f32[B, 64, 192], written over %803 */
+  lk_layernorm_grad(B * 64, 192, arena + 661585920, arena + 590020608, params[99],
       arena + 590413824, 1e-06f, arena + 590020608);
 
-  /* %823 = reduce_sum(%822) {axes [], batch} layers.2.0 : f32[64, 192] */
+  /* %816 = reduce_sum(%815) {axes [], batch} layers.2.0 : f32[64, 192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 0, 0}, arena + 590020608,
       arena + 649629696);
 
-  /* %824 = seq2img(%822) {height 8} layers.1.1 : f32[B, 192, 8, 8] */
+  /* %817 = seq2img(%815) {height 8} layers.1.1 : f32[B, 192, 8, 8] */
   lk_seq2img(B, 64, 192, arena + 590020608, arena + 645857280);
 
-  /* %825 = maxpool_grad(%251, %824) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 16, 16] */
+  /* %818 = maxpool_grad(%244, %817) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 16, 16] */
   lk_maxpool2d_grad(B, 192, 16, 16, 3, 3, 2, 2, 1, 1, arena + 593952768, arena + 645857280,
       arena + 589234176);
 
-  /* %826 = img2seq(%825) layers.1.1 : f32[B, 256, 192] */
+  /* %819 = img2seq(%818) layers.1.1 : f32[B, 256, 192] */
   lk_img2seq(B, 192, 256, arena + 589234176, arena + 593952768);
 
-  /* %827 = normalize_param_grad(%247, %826) {eps 1e-06} layers.1.1.norm : f32[2, 192] */
+  /* %820 = normalize_param_grad(%240, %819) {eps 1e-06} layers.1.1.norm : f32[2, 192] */
   lk_layernorm_param_grad(B * 256, 192, arena + 592379904, arena + 593952768, 1e-06f,
       arena + 589234176);
 
-  /* %828 = index(%827) {axis 0, at 1} layers.1.1.norm : f32[192] */
+  /* %821 = index(%820) {axis 0, at 1} layers.1.1.norm : f32[192] */
   lk_copy_rows(1, 192, arena + 589234368, 384, arena + 649643136, 192);
 
-  /* %829 = index(%827) {axis 0, at 0} layers.1.1.norm : f32[192] */
+  /* %822 = index(%820) {axis 0, at 0} layers.1.1.norm : f32[192] */
   lk_copy_rows(1, 192, arena + 589234176, 384, arena + 649643328, 192);
 
-  /* %830 = normalize_grad(%247, %826, %248) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192], written over %826 */
+  /* %823 = normalize_grad(%240, %819, %241) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192], written over %819 */
   lk_layernorm_grad(B * 256, 192, arena + 592379904, arena + 593952768, params[96], NULL, 1e-06f,
       arena + 593952768);
 
-  /* %831 = seq2img(%830) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
+  /* %824 = seq2img(%823) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
   lk_seq2img(B, 256, 192, arena + 593952768, arena + 589234176);
 
-  /* %832 = conv2d_grad_input(%831, %243) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [16, 16]} layers.1.1.conv : f32[B, 192, 16, 16] */
+  /* %825 = conv2d_grad_input(%824, %236) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [16, 16]} layers.1.1.conv : f32[B, 192, 16, 16] */
   lk_conv2d_grad_input(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 589234176, params[94],
       arena + 592379904);
 
-  /* %833 = conv2d_grad_weight(%831, %245) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[192, 192, 3, 3] */
+  /* %826 = conv2d_grad_weight(%824, %238) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[192, 192, 3, 3] */
   lk_conv2d_grad_weight(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 589234176,
       arena + 590807040, arena + 649003008);
 
-  /* %834 = reduce_sum(%831) {axes [1, 2], batch} layers.1.1.conv : f32[192] */
+  /* %827 = reduce_sum(%824) {axes [1, 2], batch} layers.1.1.conv : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 16, 16}, (const unsigned char[]){1, 0, 1, 1},
       arena + 589234176, arena + 649643520);
 
-  /* %835 = img2seq(%832) layers.1.1 : f32[B, 256, 192] */
+  /* %828 = img2seq(%825) layers.1.1 : f32[B, 256, 192] */
   lk_img2seq(B, 192, 256, arena + 592379904, arena + 645857280);
 
-  /* %836 = mul(%835, %241) layers.1.0 : f32[B, 256, 192] */
+  /* %829 = mul(%828, %234) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 645857280, (const long[]){49152, 192, 1},
       inputs[12], (const long[]){1, 0, 0}, arena + 647430144);
 
-  /* %837 = transpose(%238) {perm [1, 0]} layers.1.0.layers.3.1.fc2 : f32[768, 192] */
+  /* %830 = transpose(%231) {perm [1, 0]} layers.1.0.layers.3.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[92], arena + 649334784);
 
-  /* %838 = fused_linear(%836, %837) layers.1.0.layers.3.1.fc2 : f32[B, 256, 768] */
+  /* %831 = fused_linear(%829, %830) layers.1.0.layers.3.1.fc2 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 647430144, arena + 649334784, NULL, LK_ACT_NONE, NULL,
       arena + 589234176);
 
-  /* %839 = linear_grad_weight(%836, %237) layers.1.0.layers.3.1.fc2 : f32[192, 768] */
+  /* %832 = linear_grad_weight(%829, %230) layers.1.0.layers.3.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 256, 768, 192, arena + 647430144, arena + 582942720, arena + 649334784);
 
-  /* %840 = reduce_sum(%836) {axes [0], batch} layers.1.0.layers.3.1.fc2 : f32[192] */
+  /* %833 = reduce_sum(%829) {axes [0], batch} layers.1.0.layers.3.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 647430144,
       arena + 649643712);
 
-  /* %841 = gelu_grad(%236, %838) layers.1.0.layers.3.1 : f32[B, 256, 768] */
+  /* %834 = gelu_grad(%229, %831) layers.1.0.layers.3.1 : f32[B, 256, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 576651264, arena + 589234176,
       arena + 582942720);
 
-  /* %842 = transpose(%234) {perm [1, 0]} layers.1.0.layers.3.1.fc1 : f32[192, 768] */
+  /* %835 = transpose(%227) {perm [1, 0]} layers.1.0.layers.3.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[90], arena + 576651264);
 
-  /* %843 = fused_linear(%841, %842) layers.1.0.layers.3.1.fc1 : f32[B, 256, 192] */
+  /* %836 = fused_linear(%834, %835) layers.1.0.layers.3.1.fc1 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 582942720, arena + 576651264, NULL, LK_ACT_NONE, NULL,
       arena + 581369856);
 
-  /* %844 = linear_grad_weight(%841, %233) layers.1.0.layers.3.1.fc1 : f32[768, 192] */
+  /* %837 = linear_grad_weight(%834, %226) layers.1.0.layers.3.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 256, 192, 768, arena + 582942720, arena + 644284416, arena + 589234176);
 
-  /* %845 = reduce_sum(%841) {axes [0], batch} layers.1.0.layers.3.1.fc1 : f32[768] */
+  /* %838 = reduce_sum(%834) {axes [0], batch} layers.1.0.layers.3.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 582942720,
       arena + 589381632);
 
-  /* %846 = normalize_param_grad(%232, %843) {eps 1e-06} layers.1.0.norm2 : f32[2, 192] */
+  /* %839 = normalize_param_grad(%225, %836) {eps 1e-06} layers.1.0.norm2 : f32[2, 192] */
   lk_layernorm_param_grad(B * 256, 192, arena + 642711552, arena + 581369856, 1e-06f,
       arena + 576651264);
 
-  /* %847 = index(%846) {axis 0, at 1} layers.1.0.norm2 : f32[192] */
+  /* %840 = index(%839) {axis 0, at 1} layers.1.0.norm2 : f32[192] */
   lk_copy_rows(1, 192, arena + 576651456, 384, arena + 587698176, 192);
 
-  /* %848 = index(%846) {axis 0, at 0} layers.1.0.norm2 : f32[192] */
+  /* %841 = index(%839) {axis 0, at 0} layers.1.0.norm2 : f32[192] */
   lk_copy_rows(1, 192, arena + 576651264, 384, arena + 587698368, 192);
 
-  /* %849 = normalize_grad(%232, %843, %156, %835) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %843 */
+  /* %842 = normalize_grad(%225, %836, %149, %828) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %836 */
   lk_layernorm_grad(B * 256, 192, arena + 642711552, arena + 581369856, params[58],
       arena + 645857280, 1e-06f, arena + 581369856);
 
-  /* %850 = mul(%849, %231) layers.1.0 : f32[B, 256, 192] */
+  /* %843 = mul(%842, %224) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 581369856, (const long[]){49152, 192, 1},
       inputs[11], (const long[]){1, 0, 0}, arena + 576651264);
 
-  /* %851 = transpose(%228) {perm [1, 0]} layers.1.0.layers.3.0.proj : f32[192, 192] */
+  /* %844 = transpose(%221) {perm [1, 0]} layers.1.0.layers.3.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[88], arena + 578224128);
 
-  /* %852 = fused_linear(%850, %851) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
+  /* %845 = fused_linear(%843, %844) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 576651264, arena + 578224128, NULL, LK_ACT_NONE, NULL,
       arena + 582942720);
 
-  /* %853 = linear_grad_weight(%850, %227) layers.1.0.layers.3.0.proj : f32[192, 192] */
+  /* %846 = linear_grad_weight(%843, %220) layers.1.0.layers.3.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 256, 192, 192, arena + 576651264, arena + 641138688, arena + 587661312);
 
-  /* %854 = reduce_sum(%850) {axes [0], batch} layers.1.0.layers.3.0.proj : f32[192] */
+  /* %847 = reduce_sum(%843) {axes [0], batch} layers.1.0.layers.3.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 576651264,
       arena + 587698560);
 
-  /* %855 = sdpa_grad(%221, %225, %226, %852) {heads 4, kv_heads 4} layers.1.0.layers.3.0 : f32[B, 256, 576] */
+  /* %848 = sdpa_grad(%214, %218, %219, %845) {heads 4, kv_heads 4} layers.1.0.layers.3.0 : f32[B, 256, 576] */
   lk_sdpa_grad(B, 256, 256, 4, 4, 48, arena + 639565824, 192, arena + 604962816, 384,
       arena + 604963008, 384, arena + 582942720, 192, arena + 576651264, 576,
       arena + 576651264 + 192, 576, arena + 576651264 + 384, 576, 0.14433756f);
 
-  /* %856 = slice(%855) {axis 1, start 0, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192] */
+  /* %849 = slice(%848) {axis 1, start 0, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192] */
   lk_copy_rows(B * 256, 192, arena + 576651264, 576, arena + 582942720, 192);
 
-  /* %857 = slice(%855) {axis 1, start 192, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192] */
+  /* %850 = slice(%848) {axis 1, start 192, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192] */
   lk_copy_rows(B * 256, 192, arena + 576651456, 576, arena + 584515584, 192);
 
-  /* %858 = slice(%855) {axis 1, start 384, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192] */
+  /* %851 = slice(%848) {axis 1, start 384, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192] */
   lk_copy_rows(B * 256, 192, arena + 576651648, 576, arena + 586088448, 192);
 
-  /* %859 = concat(%857, %858) {axis 1} layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 384] */
+  /* %852 = concat(%850, %851) {axis 1} layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 384] */
   lk_copy_rows(B * 256, 192, arena + 584515584, 192, arena + 576651264, 384);
   lk_copy_rows(B * 256, 192, arena + 586088448, 192, arena + 576651456, 384);
 
-  /* %860 = transpose(%222) {perm [1, 0]} layers.1.0.layers.3.0.Wkv_odd : f32[192, 384] */
+  /* %853 = transpose(%215) {perm [1, 0]} layers.1.0.layers.3.0.Wkv_odd : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[86], arena + 579796992);
 
-  /* %861 = fused_linear(%859, %860) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 192] */
+  /* %854 = fused_linear(%852, %853) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 384, 192, arena + 576651264, arena + 579796992, NULL, LK_ACT_NONE, NULL,
       arena + 584515584);
 
-  /* %862 = linear_grad_weight(%859, %218) layers.1.0.layers.3.0.Wkv_odd : f32[384, 192] */
+  /* %855 = linear_grad_weight(%852, %211) layers.1.0.layers.3.0.Wkv_odd : f32[384, 192] */
   lk_linear_grad_weight(B * 256, 192, 384, arena + 576651264, arena + 637992960, arena + 586235904);
 
-  /* %863 = reduce_sum(%859) {axes [0], batch} layers.1.0.layers.3.0.Wkv_odd : f32[384] */
+  /* %856 = reduce_sum(%852) {axes [0], batch} layers.1.0.layers.3.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 256, 384}, (const unsigned char[]){1, 1, 0}, arena + 576651264,
       arena + 586346496);
 
-  /* %864 = transpose(%219) {perm [1, 0]} layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
+  /* %857 = transpose(%212) {perm [1, 0]} layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[84], arena + 576651264);
 
-  /* %865 = linear_grad_weight(%856, %218) layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
+  /* %858 = linear_grad_weight(%849, %211) layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 256, 192, 192, arena + 582942720, arena + 637992960, arena + 586309632);
 
-  /* %866 = reduce_sum(%856) {axes [0], batch} layers.1.0.layers.3.0.Wq_odd : f32[192] */
+  /* %859 = reduce_sum(%849) {axes [0], batch} layers.1.0.layers.3.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 582942720,
       arena + 586346880);
 
-  /* %867 = fused_linear(%856, %864, %861) {residual} layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192], written over %861 */
+  /* %860 = fused_linear(%849, %857, %854) {residual} layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192], written over %854 */
   lk_fused_linear(B * 256, 192, 192, arena + 582942720, arena + 576651264, NULL, LK_ACT_NONE,
       arena + 584515584, arena + 584515584);
 
-  /* %868 = normalize_param_grad(%217, %867) {eps 1e-06} layers.1.0.norm1 : f32[2, 192] */
+  /* %861 = normalize_param_grad(%210, %860) {eps 1e-06} layers.1.0.norm1 : f32[2, 192] */
   lk_layernorm_param_grad(B * 256, 192, arena + 636420096, arena + 584515584, 1e-06f,
       arena + 576651264);
 
-  /* %869 = index(%868) {axis 0, at 1} layers.1.0.norm1 : f32[192] */
+  /* %862 = index(%861) {axis 0, at 1} layers.1.0.norm1 : f32[192] */
   lk_copy_rows(1, 192, arena + 576651456, 384, arena + 586347072, 192);
 
-  /* %870 = index(%868) {axis 0, at 0} layers.1.0.norm1 : f32[192] */
+  /* %863 = index(%861) {axis 0, at 0} layers.1.0.norm1 : f32[192] */
   lk_copy_rows(1, 192, arena + 576651264, 384, arena + 586347264, 192);
 
-  /* %871 = normalize_grad(%217, %867, %139, %849) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %861 */
+  /* %864 = normalize_grad(%210, %860, %132, %842) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %854 */
   lk_layernorm_grad(B * 256, 192, arena + 636420096, arena + 584515584, params[50],
       arena + 581369856, 1e-06f, arena + 584515584);
 
-  /* %872 = mul(%871, %216) layers.1.0 : f32[B, 256, 192] */
+  /* %865 = mul(%864, %209) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 584515584, (const long[]){49152, 192, 1},
       inputs[10], (const long[]){1, 0, 0}, arena + 582942720);
 
-  /* %873 = transpose(%213) {perm [1, 0]} layers.1.0.layers.2.1.fc2 : f32[768, 192] */
+  /* %866 = transpose(%206) {perm [1, 0]} layers.1.0.layers.2.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[82], arena + 586088448);
 
-  /* %874 = fused_linear(%872, %873) layers.1.0.layers.2.1.fc2 : f32[B, 256, 768] */
+  /* %867 = fused_linear(%865, %866) layers.1.0.layers.2.1.fc2 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 582942720, arena + 586088448, NULL, LK_ACT_NONE, NULL,
       arena + 576651264);
 
-  /* %875 = linear_grad_weight(%872, %212) layers.1.0.layers.2.1.fc2 : f32[192, 768] */
+  /* %868 = linear_grad_weight(%865, %205) layers.1.0.layers.2.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 256, 768, 192, arena + 582942720, arena + 570359808, arena + 586088448);
 
-  /* %876 = reduce_sum(%872) {axes [0], batch} layers.1.0.layers.2.1.fc2 : f32[192] */
+  /* %869 = reduce_sum(%865) {axes [0], batch} layers.1.0.layers.2.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 582942720,
       arena + 586347456);
 
-  /* %877 = gelu_grad(%211, %874) layers.1.0.layers.2.1 : f32[B, 256, 768] */
+  /* %870 = gelu_grad(%204, %867) layers.1.0.layers.2.1 : f32[B, 256, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 564068352, arena + 576651264,
       arena + 570359808);
 
-  /* %878 = transpose(%209) {perm [1, 0]} layers.1.0.layers.2.1.fc1 : f32[192, 768] */
+  /* %871 = transpose(%202) {perm [1, 0]} layers.1.0.layers.2.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[80], arena + 564068352);
 
-  /* %879 = fused_linear(%877, %878) layers.1.0.layers.2.1.fc1 : f32[B, 256, 192] */
+  /* %872 = fused_linear(%870, %871) layers.1.0.layers.2.1.fc1 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 570359808, arena + 564068352, NULL, LK_ACT_NONE, NULL,
       arena + 568786944);
 
-  /* %880 = linear_grad_weight(%877, %208) layers.1.0.layers.2.1.fc1 : f32[768, 192] */
+  /* %873 = linear_grad_weight(%870, %201) layers.1.0.layers.2.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 256, 192, 768, arena + 570359808, arena + 634847232, arena + 576651264);
 
-  /* %881 = reduce_sum(%877) {axes [0], batch} layers.1.0.layers.2.1.fc1 : f32[768] */
+  /* %874 = reduce_sum(%870) {axes [0], batch} layers.1.0.layers.2.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 570359808,
       arena + 576798720);
 
-  /* %882 = normalize_param_grad(%207, %879) {eps 1e-06} layers.1.0.norm2 : f32[2, 192] */
+  /* %875 = normalize_param_grad(%200, %872) {eps 1e-06} layers.1.0.norm2 : f32[2, 192] */
   lk_layernorm_param_grad(B * 256, 192, arena + 633274368, arena + 568786944, 1e-06f,
       arena + 564068352);
 
-  /* %883 = index(%882) {axis 0, at 1} layers.1.0.norm2 : f32[192] */
+  /* %876 = index(%875) {axis 0, at 1} layers.1.0.norm2 : f32[192] */
   lk_copy_rows(1, 192, arena + 564068544, 384, arena + 564068736, 192);
 
-  /* %884 = add(%847, %883) layers.1.0.norm2 : f32[192] */
+  /* %877 = add(%840, %876) layers.1.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 587698176, (const long[]){1}, arena + 564068736,
       (const long[]){1}, arena + 575115264);
 
-  /* %885 = index(%882) {axis 0, at 0} layers.1.0.norm2 : f32[192] */
+  /* %878 = index(%875) {axis 0, at 0} layers.1.0.norm2 : f32[192] */
   lk_copy_rows(1, 192, arena + 564068352, 384, arena + 564068736, 192);
 
-  /* %886 = add(%848, %885) layers.1.0.norm2 : f32[192] */
+  /* %879 = add(%841, %878) layers.1.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 587698368, (const long[]){1}, arena + 564068736,
       (const long[]){1}, arena + 575115456);
 
-  /* %887 = normalize_grad(%207, %879, %156, %871) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %879 */
+  /* %880 = normalize_grad(%200, %872, %149, %864) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %872 */
   lk_layernorm_grad(B * 256, 192, arena + 633274368, arena + 568786944, params[58],
       arena + 584515584, 1e-06f, arena + 568786944);
 
-  /* %888 = mul(%887, %206) layers.1.0 : f32[B, 256, 192] */
+  /* %881 = mul(%880, %199) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 568786944, (const long[]){49152, 192, 1},
       inputs[9], (const long[]){1, 0, 0}, arena + 564068352);
 
-  /* %889 = transpose(%203) {perm [1, 0]} layers.1.0.layers.2.0.proj : f32[192, 192] */
+  /* %882 = transpose(%196) {perm [1, 0]} layers.1.0.layers.2.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[78], arena + 565641216);
 
-  /* %890 = fused_linear(%888, %889) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
+  /* %883 = fused_linear(%881, %882) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 564068352, arena + 565641216, NULL, LK_ACT_NONE, NULL,
       arena + 570359808);
 
-  /* %891 = linear_grad_weight(%888, %202) layers.1.0.layers.2.0.proj : f32[192, 192] */
+  /* %884 = linear_grad_weight(%881, %195) layers.1.0.layers.2.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 256, 192, 192, arena + 564068352, arena + 631701504, arena + 575078400);
 
-  /* %892 = reduce_sum(%888) {axes [0], batch} layers.1.0.layers.2.0.proj : f32[192] */
+  /* %885 = reduce_sum(%881) {axes [0], batch} layers.1.0.layers.2.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 564068352,
       arena + 575115648);
 
-  /* %893 = sdpa_grad(%196, %200, %201, %890) {heads 4, kv_heads 4} layers.1.0.layers.2.0 : f32[B, 256, 576] */
+  /* %886 = sdpa_grad(%189, %193, %194, %883) {heads 4, kv_heads 4} layers.1.0.layers.2.0 : f32[B, 256, 576] */
   lk_sdpa_grad(B, 256, 256, 4, 4, 48, arena + 630128640, 192, arena + 601817088, 384,
       arena + 601817280, 384, arena + 570359808, 192, arena + 564068352, 576,
       arena + 564068352 + 192, 576, arena + 564068352 + 384, 576, 0.14433756f);
 
-  /* %894 = slice(%893) {axis 1, start 0, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192] */
+  /* %887 = slice(%886) {axis 1, start 0, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192] */
   lk_copy_rows(B * 256, 192, arena + 564068352, 576, arena + 570359808, 192);
 
-  /* %895 = slice(%893) {axis 1, start 192, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192] */
+  /* %888 = slice(%886) {axis 1, start 192, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192] */
   lk_copy_rows(B * 256, 192, arena + 564068544, 576, arena + 571932672, 192);
 
-  /* %896 = slice(%893) {axis 1, start 384, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192] */
+  /* %889 = slice(%886) {axis 1, start 384, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192] */
   lk_copy_rows(B * 256, 192, arena + 564068736, 576, arena + 573505536, 192);
 
-  /* %897 = concat(%895, %896) {axis 1} layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 384] */
+  /* %890 = concat(%888, %889) {axis 1} layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 384] */
   lk_copy_rows(B * 256, 192, arena + 571932672, 192, arena + 564068352, 384);
   lk_copy_rows(B * 256, 192, arena + 573505536, 192, arena + 564068544, 384);
 
-  /* %898 = transpose(%197) {perm [1, 0]} layers.1.0.layers.2.0.Wkv_odd : f32[192, 384] */
+  /* %891 = transpose(%190) {perm [1, 0]} layers.1.0.layers.2.0.Wkv_odd : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[76], arena + 567214080);
 
-  /* %899 = fused_linear(%897, %898) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 192] */
+  /* %892 = fused_linear(%890, %891) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 384, 192, arena + 564068352, arena + 567214080, NULL, LK_ACT_NONE, NULL,
       arena + 571932672);
 
-  /* %900 = linear_grad_weight(%897, %193) layers.1.0.layers.2.0.Wkv_odd : f32[384, 192] */
+  /* %893 = linear_grad_weight(%890, %186) layers.1.0.layers.2.0.Wkv_odd : f32[384, 192] */
   lk_linear_grad_weight(B * 256, 192, 384, arena + 564068352, arena + 628555776, arena + 573652992);
 
-  /* %901 = reduce_sum(%897) {axes [0], batch} layers.1.0.layers.2.0.Wkv_odd : f32[384] */
+  /* %894 = reduce_sum(%890) {axes [0], batch} layers.1.0.layers.2.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 256, 384}, (const unsigned char[]){1, 1, 0}, arena + 564068352,
       arena + 573763584);
 
-  /* %902 = transpose(%194) {perm [1, 0]} layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
+  /* %895 = transpose(%187) {perm [1, 0]} layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[74], arena + 564068352);
 
-  /* %903 = linear_grad_weight(%894, %193) layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
+  /* %896 = linear_grad_weight(%887, %186) layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 256, 192, 192, arena + 570359808, arena + 628555776, arena + 573726720);
 
-  /* %904 = reduce_sum(%894) {axes [0], batch} layers.1.0.layers.2.0.Wq_odd : f32[192] */
+  /* %897 = reduce_sum(%887) {axes [0], batch} layers.1.0.layers.2.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 570359808,
       arena + 573763968);
 
-  /* %905 = fused_linear(%894, %902, %899) {residual} layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192], written over %899 */
+  /* %898 = fused_linear(%887, %895, %892) {residual} layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192], written over %892 */
   lk_fused_linear(B * 256, 192, 192, arena + 570359808, arena + 564068352, NULL, LK_ACT_NONE,
       arena + 571932672, arena + 571932672);
 
-  /* %906 = normalize_param_grad(%192, %905) {eps 1e-06} layers.1.0.norm1 : f32[2, 192] */
+  /* %899 = normalize_param_grad(%185, %898) {eps 1e-06} layers.1.0.norm1 : f32[2, 192] */
   lk_layernorm_param_grad(B * 256, 192, arena + 626982912, arena + 571932672, 1e-06f,
       arena + 564068352);
 
-  /* %907 = index(%906) {axis 0, at 1} layers.1.0.norm1 : f32[192] */
+  /* %900 = index(%899) {axis 0, at 1} layers.1.0.norm1 : f32[192] */
   lk_copy_rows(1, 192, arena + 564068544, 384, arena + 564068736, 192);
 
-  /* %908 = add(%869, %907) layers.1.0.norm1 : f32[192] */
+  /* %901 = add(%862, %900) layers.1.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 586347072, (const long[]){1}, arena + 564068736,
       (const long[]){1}, arena + 573764160);
 
-  /* %909 = index(%906) {axis 0, at 0} layers.1.0.norm1 : f32[192] */
+  /* %902 = index(%899) {axis 0, at 0} layers.1.0.norm1 : f32[192] */
   lk_copy_rows(1, 192, arena + 564068352, 384, arena + 564068736, 192);
 
-  /* %910 = add(%870, %909) layers.1.0.norm1 : f32[192] */
+  /* %903 = add(%863, %902) layers.1.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 586347264, (const long[]){1}, arena + 564068736,
       (const long[]){1}, arena + 573764352);
 
-  /* %911 = normalize_grad(%192, %905, %139, %887) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %899 */
+  /* %904 = normalize_grad(%185, %898, %132, %880) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %892 */
   lk_layernorm_grad(B * 256, 192, arena + 626982912, arena + 571932672, params[50],
       arena + 568786944, 1e-06f, arena + 571932672);
 
-  /* %912 = mul(%911, %191) layers.1.0 : f32[B, 256, 192] */
+  /* %905 = mul(%904, %184) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 571932672, (const long[]){49152, 192, 1},
       inputs[8], (const long[]){1, 0, 0}, arena + 570359808);
 
-  /* %913 = transpose(%188) {perm [1, 0]} layers.1.0.layers.1.1.fc2 : f32[768, 192] */
+  /* %906 = transpose(%181) {perm [1, 0]} layers.1.0.layers.1.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[72], arena + 573505536);
 
-  /* %914 = fused_linear(%912, %913) layers.1.0.layers.1.1.fc2 : f32[B, 256, 768] */
+  /* %907 = fused_linear(%905, %906) layers.1.0.layers.1.1.fc2 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 570359808, arena + 573505536, NULL, LK_ACT_NONE, NULL,
       arena + 564068352);
 
-  /* %915 = linear_grad_weight(%912, %187) layers.1.0.layers.1.1.fc2 : f32[192, 768] */
+  /* %908 = linear_grad_weight(%905, %180) layers.1.0.layers.1.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 256, 768, 192, arena + 570359808, arena + 557776896, arena + 573505536);
 
-  /* %916 = reduce_sum(%912) {axes [0], batch} layers.1.0.layers.1.1.fc2 : f32[192] */
+  /* %909 = reduce_sum(%905) {axes [0], batch} layers.1.0.layers.1.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 570359808,
       arena + 573764544);
 
-  /* %917 = gelu_grad(%186, %914) layers.1.0.layers.1.1 : f32[B, 256, 768] */
+  /* %910 = gelu_grad(%179, %907) layers.1.0.layers.1.1 : f32[B, 256, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 551485440, arena + 564068352,
       arena + 557776896);
 
-  /* %918 = transpose(%184) {perm [1, 0]} layers.1.0.layers.1.1.fc1 : f32[192, 768] */
+  /* %911 = transpose(%177) {perm [1, 0]} layers.1.0.layers.1.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[70], arena + 551485440);
 
-  /* %919 = fused_linear(%917, %918) layers.1.0.layers.1.1.fc1 : f32[B, 256, 192] */
+  /* %912 = fused_linear(%910, %911) layers.1.0.layers.1.1.fc1 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 557776896, arena + 551485440, NULL, LK_ACT_NONE, NULL,
       arena + 556204032);
 
-  /* %920 = linear_grad_weight(%917, %183) layers.1.0.layers.1.1.fc1 : f32[768, 192] */
+  /* %913 = linear_grad_weight(%910, %176) layers.1.0.layers.1.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 256, 192, 768, arena + 557776896, arena + 625410048, arena + 564068352);
 
-  /* %921 = reduce_sum(%917) {axes [0], batch} layers.1.0.layers.1.1.fc1 : f32[768] */
+  /* %914 = reduce_sum(%910) {axes [0], batch} layers.1.0.layers.1.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 557776896,
       arena + 564215808);
 
-  /* %922 = normalize_param_grad(%182, %919) {eps 1e-06} layers.1.0.norm2 : f32[2, 192] */
+  /* %915 = normalize_param_grad(%175, %912) {eps 1e-06} layers.1.0.norm2 : f32[2, 192] */
   lk_layernorm_param_grad(B * 256, 192, arena + 623837184, arena + 556204032, 1e-06f,
       arena + 551485440);
 
-  /* %923 = index(%922) {axis 0, at 1} layers.1.0.norm2 : f32[192] */
+  /* %916 = index(%915) {axis 0, at 1} layers.1.0.norm2 : f32[192] */
   lk_copy_rows(1, 192, arena + 551485632, 384, arena + 551485824, 192);
 
-  /* %924 = add(%884, %923) layers.1.0.norm2 : f32[192] */
+  /* %917 = add(%877, %916) layers.1.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 575115264, (const long[]){1}, arena + 551485824,
       (const long[]){1}, arena + 562532352);
 
-  /* %925 = index(%922) {axis 0, at 0} layers.1.0.norm2 : f32[192] */
+  /* %918 = index(%915) {axis 0, at 0} layers.1.0.norm2 : f32[192] */
   lk_copy_rows(1, 192, arena + 551485440, 384, arena + 551485824, 192);
 
-  /* %926 = add(%886, %925) layers.1.0.norm2 : f32[192] */
+  /* %919 = add(%879, %918) layers.1.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 575115456, (const long[]){1}, arena + 551485824,
       (const long[]){1}, arena + 562532544);
 
-  /* %927 = normalize_grad(%182, %919, %156, %911) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %919 */
+  /* %920 = normalize_grad(%175, %912, %149, %904) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %912 */
   lk_layernorm_grad(B * 256, 192, arena + 623837184, arena + 556204032, params[58],
       arena + 571932672, 1e-06f, arena + 556204032);
 
-  /* %928 = mul(%927, %181) layers.1.0 : f32[B, 256, 192] */
+  /* %921 = mul(%920, %174) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 556204032, (const long[]){49152, 192, 1},
       inputs[7], (const long[]){1, 0, 0}, arena + 551485440);
 
-  /* %929 = transpose(%178) {perm [1, 0]} layers.1.0.layers.1.0.proj : f32[192, 192] */
+  /* %922 = transpose(%171) {perm [1, 0]} layers.1.0.layers.1.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[68], arena + 553058304);
 
-  /* %930 = fused_linear(%928, %929) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
+  /* %923 = fused_linear(%921, %922) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 551485440, arena + 553058304, NULL, LK_ACT_NONE, NULL,
       arena + 557776896);
 
-  /* %931 = linear_grad_weight(%928, %177) layers.1.0.layers.1.0.proj : f32[192, 192] */
+  /* %924 = linear_grad_weight(%921, %170) layers.1.0.layers.1.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 256, 192, 192, arena + 551485440, arena + 622264320, arena + 562495488);
 
-  /* %932 = reduce_sum(%928) {axes [0], batch} layers.1.0.layers.1.0.proj : f32[192] */
+  /* %925 = reduce_sum(%921) {axes [0], batch} layers.1.0.layers.1.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 551485440,
       arena + 562532736);
 
-  /* %933 = sdpa_grad(%171, %175, %176, %930) {heads 4, kv_heads 4} layers.1.0.layers.1.0 : f32[B, 256, 576] */
+  /* %926 = sdpa_grad(%164, %168, %169, %923) {heads 4, kv_heads 4} layers.1.0.layers.1.0 : f32[B, 256, 576] */
   lk_sdpa_grad(B, 256, 256, 4, 4, 48, arena + 620691456, 192, arena + 598671360, 384,
       arena + 598671552, 384, arena + 557776896, 192, arena + 551485440, 576,
       arena + 551485440 + 192, 576, arena + 551485440 + 384, 576, 0.14433756f);
 
-  /* %934 = slice(%933) {axis 1, start 0, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192] */
+  /* %927 = slice(%926) {axis 1, start 0, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192] */
   lk_copy_rows(B * 256, 192, arena + 551485440, 576, arena + 557776896, 192);
 
-  /* %935 = slice(%933) {axis 1, start 192, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192] */
+  /* %928 = slice(%926) {axis 1, start 192, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192] */
   lk_copy_rows(B * 256, 192, arena + 551485632, 576, arena + 559349760, 192);
 
-  /* %936 = slice(%933) {axis 1, start 384, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192] */
+  /* %929 = slice(%926) {axis 1, start 384, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192] */
   lk_copy_rows(B * 256, 192, arena + 551485824, 576, arena + 560922624, 192);
 
-  /* %937 = concat(%935, %936) {axis 1} layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 384] */
+  /* %930 = concat(%928, %929) {axis 1} layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 384] */
   lk_copy_rows(B * 256, 192, arena + 559349760, 192, arena + 551485440, 384);
   lk_copy_rows(B * 256, 192, arena + 560922624, 192, arena + 551485632, 384);
 
-  /* %938 = transpose(%172) {perm [1, 0]} layers.1.0.layers.1.0.Wkv_odd : f32[192, 384] */
+  /* %931 = transpose(%165) {perm [1, 0]} layers.1.0.layers.1.0.Wkv_odd : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[66], arena + 554631168);
 
-  /* %939 = fused_linear(%937, %938) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 192] */
+  /* %932 = fused_linear(%930, %931) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 384, 192, arena + 551485440, arena + 554631168, NULL, LK_ACT_NONE, NULL,
       arena + 559349760);
 
-  /* %940 = linear_grad_weight(%937, %168) layers.1.0.layers.1.0.Wkv_odd : f32[384, 192] */
+  /* %933 = linear_grad_weight(%930, %161) layers.1.0.layers.1.0.Wkv_odd : f32[384, 192] */
   lk_linear_grad_weight(B * 256, 192, 384, arena + 551485440, arena + 619118592, arena + 561070080);
 
-  /* %941 = reduce_sum(%937) {axes [0], batch} layers.1.0.layers.1.0.Wkv_odd : f32[384] */
+  /* %934 = reduce_sum(%930) {axes [0], batch} layers.1.0.layers.1.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 256, 384}, (const unsigned char[]){1, 1, 0}, arena + 551485440,
       arena + 561180672);
 
-  /* %942 = transpose(%169) {perm [1, 0]} layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
+  /* %935 = transpose(%162) {perm [1, 0]} layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[64], arena + 551485440);
 
-  /* %943 = linear_grad_weight(%934, %168) layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
+  /* %936 = linear_grad_weight(%927, %161) layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 256, 192, 192, arena + 557776896, arena + 619118592, arena + 561143808);
 
-  /* %944 = reduce_sum(%934) {axes [0], batch} layers.1.0.layers.1.0.Wq_odd : f32[192] */
+  /* %937 = reduce_sum(%927) {axes [0], batch} layers.1.0.layers.1.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 557776896,
       arena + 561181056);
 
-  /* %945 = fused_linear(%934, %942, %939) {residual} layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192], written over %939 */
+  /* %938 = fused_linear(%927, %935, %932) {residual} layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192], written over %932 */
   lk_fused_linear(B * 256, 192, 192, arena + 557776896, arena + 551485440, NULL, LK_ACT_NONE,
       arena + 559349760, arena + 559349760);
 
-  /* %946 = normalize_param_grad(%167, %945) {eps 1e-06} layers.1.0.norm1 : f32[2, 192] */
+  /* %939 = normalize_param_grad(%160, %938) {eps 1e-06} layers.1.0.norm1 : f32[2, 192] */
   lk_layernorm_param_grad(B * 256, 192, arena + 617545728, arena + 559349760, 1e-06f,
       arena + 551485440);
 
-  /* %947 = index(%946) {axis 0, at 1} layers.1.0.norm1 : f32[192] */
+  /* %940 = index(%939) {axis 0, at 1} layers.1.0.norm1 : f32[192] */
   lk_copy_rows(1, 192, arena + 551485632, 384, arena + 551485824, 192);
 
-  /* %948 = add(%908, %947) layers.1.0.norm1 : f32[192] */
+  /* %941 = add(%901, %940) layers.1.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 573764160, (const long[]){1}, arena + 551485824,
       (const long[]){1}, arena + 561181248);
 
-  /* %949 = index(%946) {axis 0, at 0} layers.1.0.norm1 : f32[192] */
+  /* %942 = index(%939) {axis 0, at 0} layers.1.0.norm1 : f32[192] */
   lk_copy_rows(1, 192, arena + 551485440, 384, arena + 551485824, 192);
 
-  /* %950 = add(%910, %949) layers.1.0.norm1 : f32[192] */
+  /* %943 = add(%903, %942) layers.1.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 573764352, (const long[]){1}, arena + 551485824,
       (const long[]){1}, arena + 561181440);
 
-  /* %951 = normalize_grad(%167, %945, %139, %927) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %939 */
+  /* %944 = normalize_grad(%160, %938, %132, %920) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %932 */
   lk_layernorm_grad(B * 256, 192, arena + 617545728, arena + 559349760, params[50],
       arena + 556204032, 1e-06f, arena + 559349760);
 
-  /* %952 = mul(%951, %166) layers.1.0 : f32[B, 256, 192] */
+  /* %945 = mul(%944, %159) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 559349760, (const long[]){49152, 192, 1},
       inputs[6], (const long[]){1, 0, 0}, arena + 557776896);
 
-  /* %953 = transpose(%163) {perm [1, 0]} layers.1.0.layers.0.1.fc2 : f32[768, 192] */
+  /* %946 = transpose(%156) {perm [1, 0]} layers.1.0.layers.0.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[62], arena + 560922624);
 
-  /* %954 = fused_linear(%952, %953) layers.1.0.layers.0.1.fc2 : f32[B, 256, 768] */
+  /* %947 = fused_linear(%945, %946) layers.1.0.layers.0.1.fc2 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 557776896, arena + 560922624, NULL, LK_ACT_NONE, NULL,
       arena + 551485440);
 
-  /* %955 = linear_grad_weight(%952, %162) layers.1.0.layers.0.1.fc2 : f32[192, 768] */
+  /* %948 = linear_grad_weight(%945, %155) layers.1.0.layers.0.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 256, 768, 192, arena + 557776896, arena + 545193984, arena + 560922624);
 
-  /* %956 = reduce_sum(%952) {axes [0], batch} layers.1.0.layers.0.1.fc2 : f32[192] */
+  /* %949 = reduce_sum(%945) {axes [0], batch} layers.1.0.layers.0.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 557776896,
       arena + 561181632);
 
-  /* %957 = gelu_grad(%161, %954) layers.1.0.layers.0.1 : f32[B, 256, 768] */
+  /* %950 = gelu_grad(%154, %947) layers.1.0.layers.0.1 : f32[B, 256, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 100663296, arena + 551485440,
       arena + 545193984);
 
-  /* %958 = transpose(%159) {perm [1, 0]} layers.1.0.layers.0.1.fc1 : f32[192, 768] */
+  /* %951 = transpose(%152) {perm [1, 0]} layers.1.0.layers.0.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[60], arena + 100663296);
 
-  /* %959 = fused_linear(%957, %958) layers.1.0.layers.0.1.fc1 : f32[B, 256, 192] */
+  /* %952 = fused_linear(%950, %951) layers.1.0.layers.0.1.fc1 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 545193984, arena + 100663296, NULL, LK_ACT_NONE, NULL,
       arena + 105381888);
 
-  /* %960 = linear_grad_weight(%957, %158) layers.1.0.layers.0.1.fc1 : f32[768, 192] */
+  /* %953 = linear_grad_weight(%950, %151) layers.1.0.layers.0.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 256, 192, 768, arena + 545193984, arena + 615972864, arena + 558108672);
 
-  /* %961 = reduce_sum(%957) {axes [0], batch} layers.1.0.layers.0.1.fc1 : f32[768] */
+  /* %954 = reduce_sum(%950) {axes [0], batch} layers.1.0.layers.0.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 545193984,
       arena + 558600192);
 
-  /* %962 = normalize_param_grad(%155, %959) {eps 1e-06} layers.1.0.norm2 : f32[2, 192] */
+  /* %955 = normalize_param_grad(%148, %952) {eps 1e-06} layers.1.0.norm2 : f32[2, 192] */
   lk_layernorm_param_grad(B * 256, 192, arena + 614400000, arena + 105381888, 1e-06f,
       arena + 100663296);
 
-  /* %963 = index(%962) {axis 0, at 1} layers.1.0.norm2 : f32[192] */
+  /* %956 = index(%955) {axis 0, at 1} layers.1.0.norm2 : f32[192] */
   lk_copy_rows(1, 192, arena + 100663488, 384, arena + 100663680, 192);
 
-  /* %964 = add(%924, %963) layers.1.0.norm2 : f32[192] */
+  /* %957 = add(%917, %956) layers.1.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 562532352, (const long[]){1}, arena + 100663680,
       (const long[]){1}, arena + 558601344);
 
-  /* %965 = index(%962) {axis 0, at 0} layers.1.0.norm2 : f32[192] */
+  /* %958 = index(%955) {axis 0, at 0} layers.1.0.norm2 : f32[192] */
   lk_copy_rows(1, 192, arena + 100663296, 384, arena + 100663680, 192);
 
-  /* %966 = add(%926, %965) layers.1.0.norm2 : f32[192] */
+  /* %959 = add(%919, %958) layers.1.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 562532544, (const long[]){1}, arena + 100663680,
       (const long[]){1}, arena + 558601536);
 
-  /* %967 = normalize_grad(%155, %959, %156, %951) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %959 */
+  /* %960 = normalize_grad(%148, %952, %149, %944) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %952 */
   lk_layernorm_grad(B * 256, 192, arena + 614400000, arena + 105381888, params[58],
       arena + 559349760, 1e-06f, arena + 105381888);
 
-  /* %968 = mul(%967, %154) layers.1.0 : f32[B, 256, 192] */
+  /* %961 = mul(%960, %147) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 105381888, (const long[]){49152, 192, 1},
       inputs[5], (const long[]){1, 0, 0}, arena + 100663296);
 
-  /* %969 = transpose(%151) {perm [1, 0]} layers.1.0.layers.0.0.proj : f32[192, 192] */
+  /* %962 = transpose(%144) {perm [1, 0]} layers.1.0.layers.0.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[56], arena + 102236160);
 
-  /* %970 = fused_linear(%968, %969) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
+  /* %963 = fused_linear(%961, %962) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 100663296, arena + 102236160, NULL, LK_ACT_NONE, NULL,
       arena + 545193984);
 
-  /* %971 = linear_grad_weight(%968, %150) layers.1.0.layers.0.0.proj : f32[192, 192] */
+  /* %964 = linear_grad_weight(%961, %143) layers.1.0.layers.0.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 256, 192, 192, arena + 100663296, arena + 612827136, arena + 558526464);
 
-  /* %972 = reduce_sum(%968) {axes [0], batch} layers.1.0.layers.0.0.proj : f32[192] */
+  /* %965 = reduce_sum(%961) {axes [0], batch} layers.1.0.layers.0.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 100663296,
       arena + 558601728);
 
-  /* %973 = sdpa_grad(%144, %148, %149, %970) {heads 4, kv_heads 4} layers.1.0.layers.0.0 : f32[B, 256, 576] */
+  /* %966 = sdpa_grad(%137, %141, %142, %963) {heads 4, kv_heads 4} layers.1.0.layers.0.0 : f32[B, 256, 576] */
   lk_sdpa_grad(B, 256, 256, 4, 4, 48, arena + 611254272, 192, arena + 595525632, 384,
       arena + 595525824, 384, arena + 545193984, 192, arena + 100663296, 576,
       arena + 100663296 + 192, 576, arena + 100663296 + 384, 576, 0.14433756f);
 
-  /* %974 = slice(%973) {axis 1, start 0, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192] */
+  /* %967 = slice(%966) {axis 1, start 0, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192] */
   lk_copy_rows(B * 256, 192, arena + 100663296, 576, arena + 545193984, 192);
 
-  /* %975 = slice(%973) {axis 1, start 192, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192] */
+  /* %968 = slice(%966) {axis 1, start 192, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192] */
   lk_copy_rows(B * 256, 192, arena + 100663488, 576, arena + 546766848, 192);
 
-  /* %976 = slice(%973) {axis 1, start 384, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192] */
+  /* %969 = slice(%966) {axis 1, start 384, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192] */
   lk_copy_rows(B * 256, 192, arena + 100663680, 576, arena + 548339712, 192);
 
-  /* %977 = concat(%975, %976) {axis 1} layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 384] */
+  /* %970 = concat(%968, %969) {axis 1} layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 384] */
   lk_copy_rows(B * 256, 192, arena + 546766848, 192, arena + 100663296, 384);
   lk_copy_rows(B * 256, 192, arena + 548339712, 192, arena + 100663488, 384);
 
-  /* %978 = transpose(%145) {perm [1, 0]} layers.1.0.layers.0.0.Wkv_odd : f32[192, 384] */
+  /* %971 = transpose(%138) {perm [1, 0]} layers.1.0.layers.0.0.Wkv_odd : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[54], arena + 546766848);
 
-  /* %979 = fused_linear(%977, %978) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 192] */
+  /* %972 = fused_linear(%970, %971) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 384, 192, arena + 100663296, arena + 546766848, NULL, LK_ACT_NONE, NULL,
       arena + 103809024);
 
-  /* %980 = linear_grad_weight(%977, %141) layers.1.0.layers.0.0.Wkv_odd : f32[384, 192] */
+  /* %973 = linear_grad_weight(%970, %134) layers.1.0.layers.0.0.Wkv_odd : f32[384, 192] */
   lk_linear_grad_weight(B * 256, 192, 384, arena + 100663296, arena + 609681408, arena + 558403584);
 
-  /* %981 = reduce_sum(%977) {axes [0], batch} layers.1.0.layers.0.0.Wkv_odd : f32[384] */
+  /* %974 = reduce_sum(%970) {axes [0], batch} layers.1.0.layers.0.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 256, 384}, (const unsigned char[]){1, 1, 0}, arena + 100663296,
       arena + 558600960);
 
-  /* %982 = transpose(%142) {perm [1, 0]} layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
+  /* %975 = transpose(%135) {perm [1, 0]} layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[52], arena + 100663296);
 
-  /* %983 = linear_grad_weight(%974, %141) layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
+  /* %976 = linear_grad_weight(%967, %134) layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 256, 192, 192, arena + 545193984, arena + 609681408, arena + 558563328);
 
-  /* %984 = reduce_sum(%974) {axes [0], batch} layers.1.0.layers.0.0.Wq_odd : f32[192] */
+  /* %977 = reduce_sum(%967) {axes [0], batch} layers.1.0.layers.0.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 545193984,
       arena + 558601920);
 
-  /* %985 = fused_linear(%974, %982, %979) {residual} layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192], written over %979 */
+  /* %978 = fused_linear(%967, %975, %972) {residual} layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192], written over %972 */
   lk_fused_linear(B * 256, 192, 192, arena + 545193984, arena + 100663296, NULL, LK_ACT_NONE,
       arena + 103809024, arena + 103809024);
 
-  /* %986 = normalize_param_grad(%138, %985) {eps 1e-06} layers.1.0.norm1 : f32[2, 192] */
+  /* %979 = normalize_param_grad(%131, %978) {eps 1e-06} layers.1.0.norm1 : f32[2, 192] */
   lk_layernorm_param_grad(B * 256, 192, arena + 608108544, arena + 103809024, 1e-06f,
       arena + 100663296);
 
-  /* %987 = index(%986) {axis 0, at 1} layers.1.0.norm1 : f32[192] */
+  /* %980 = index(%979) {axis 0, at 1} layers.1.0.norm1 : f32[192] */
   lk_copy_rows(1, 192, arena + 100663488, 384, arena + 100663680, 192);
 
-  /* %988 = add(%948, %987) layers.1.0.norm1 : f32[192] */
+  /* %981 = add(%941, %980) layers.1.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 561181248, (const long[]){1}, arena + 100663680,
       (const long[]){1}, arena + 558602112);
 
-  /* %989 = index(%986) {axis 0, at 0} layers.1.0.norm1 : f32[192] */
+  /* %982 = index(%979) {axis 0, at 0} layers.1.0.norm1 : f32[192] */
   lk_copy_rows(1, 192, arena + 100663296, 384, arena + 100663680, 192);
 
-  /* %990 = add(%950, %989) layers.1.0.norm1 : f32[192] */
+  /* %983 = add(%943, %982) layers.1.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 561181440, (const long[]){1}, arena + 100663680,
       (const long[]){1}, arena + 558602304);
 
-  /* %991 = normalize_grad(%138, %985, %139, %967) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %979 */
+  /* %984 = normalize_grad(%131, %978, %132, %960) {eps 1e-06} layers.1.0 : f32[B, 256, 192], written over %972 */
   lk_layernorm_grad(B * 256, 192, arena + 608108544, arena + 103809024, params[50],
       arena + 105381888, 1e-06f, arena + 103809024);
 
-  /* %992 = reduce_sum(%991) {axes [], batch} layers.1.0 : f32[256, 192] */
+  /* %985 = reduce_sum(%984) {axes [], batch} layers.1.0 : f32[256, 192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 0, 0}, arena + 103809024,
       arena + 558477312);
 
-  /* %993 = seq2img(%991) {height 16} layers.0.1 : f32[B, 192, 16, 16] */
+  /* %986 = seq2img(%984) {height 16} layers.0.1 : f32[B, 192, 16, 16] */
   lk_seq2img(B, 256, 192, arena + 103809024, arena + 545193984);
 
-  /* %994 = maxpool_grad(%134, %993) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 32, 32] */
+  /* %987 = maxpool_grad(%127, %986) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 32, 32] */
   lk_maxpool2d_grad(B, 192, 32, 32, 3, 3, 2, 2, 1, 1, arena + 119537664, arena + 545193984,
       arena + 100663296);
 
-  /* %995 = img2seq(%994) layers.0.1 : f32[B, 1024, 192] */
+  /* %988 = img2seq(%987) layers.0.1 : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena + 100663296, arena + 119537664);
 
-  /* %996 = normalize_param_grad(%130, %995) {eps 1e-06} layers.0.1.norm : f32[2, 192] */
+  /* %989 = normalize_param_grad(%123, %988) {eps 1e-06} layers.0.1.norm : f32[2, 192] */
   lk_layernorm_param_grad(B * 1024, 192, arena + 113246208, arena + 119537664, 1e-06f,
       arena + 100663296);
 
-  /* %997 = index(%996) {axis 0, at 1} layers.0.1.norm : f32[192] */
+  /* %990 = index(%989) {axis 0, at 1} layers.0.1.norm : f32[192] */
   lk_copy_rows(1, 192, arena + 100663488, 384, arena + 558602496, 192);
 
-  /* %998 = index(%996) {axis 0, at 0} layers.0.1.norm : f32[192] */
+  /* %991 = index(%989) {axis 0, at 0} layers.0.1.norm : f32[192] */
   lk_copy_rows(1, 192, arena + 100663296, 384, arena + 558602688, 192);
 
-  /* %999 = normalize_grad(%130, %995, %131) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192], written over %995 */
+  /* %992 = normalize_grad(%123, %988, %124) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192], written over %988 */
   lk_layernorm_grad(B * 1024, 192, arena + 113246208, arena + 119537664, params[47], NULL, 1e-06f,
       arena + 119537664);
 
-  /* %1000 = seq2img(%999) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
+  /* %993 = seq2img(%992) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 119537664, arena + 100663296);
 
-  /* %1001 = conv2d_grad_input(%1000, %126) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [32, 32]} layers.0.1.conv : f32[B, 192, 32, 32] */
+  /* %994 = conv2d_grad_input(%993, %119) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [32, 32]} layers.0.1.conv : f32[B, 192, 32, 32] */
   lk_conv2d_grad_input(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 100663296, params[45],
       arena + 113246208);
 
-  /* %1002 = conv2d_grad_weight(%1000, %128) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[192, 192, 3, 3] */
+  /* %995 = conv2d_grad_weight(%993, %121) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[192, 192, 3, 3] */
   lk_conv2d_grad_weight(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 100663296,
       arena + 106954752, arena + 557776896);
 
-  /* %1003 = reduce_sum(%1000) {axes [1, 2], batch} layers.0.1.conv : f32[192] */
+  /* %996 = reduce_sum(%993) {axes [1, 2], batch} layers.0.1.conv : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 100663296, arena + 558602880);
 
-  /* %1004 = img2seq(%1001) layers.0.1 : f32[B, 1024, 192] */
+  /* %997 = img2seq(%994) layers.0.1 : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena + 113246208, arena + 545193984);
 
-  /* %1005 = mul(%1004, %124) layers.0.0 : f32[B, 1024, 192] */
+  /* %998 = mul(%997, %117) layers.0.0 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 545193984, (const long[]){196608, 192, 1},
       inputs[4], (const long[]){1, 0, 0}, arena + 551485440);
 
-  /* %1006 = transpose(%121) {perm [1, 0]} layers.0.0.layers.1.1.fc2 : f32[768, 192] */
+  /* %999 = transpose(%114) {perm [1, 0]} layers.0.0.layers.1.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[43], arena + 558256128);
 
-  /* %1007 = fused_linear(%1005, %1006) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 768] */
+  /* %1000 = fused_linear(%998, %999) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 768] */
   lk_fused_linear(B * 1024, 192, 768, arena + 551485440, arena + 558256128, NULL, LK_ACT_NONE, NULL,
       arena + 100663296);
 
-  /* %1008 = linear_grad_weight(%1005, %120) layers.0.0.layers.1.1.fc2 : f32[192, 768] */
+  /* %1001 = linear_grad_weight(%998, %113) layers.0.0.layers.1.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 1024, 768, 192, arena + 551485440, arena + 75497472, arena + 558256128);
 
-  /* %1009 = reduce_sum(%1005) {axes [0], batch} layers.0.0.layers.1.1.fc2 : f32[192] */
+  /* %1002 = reduce_sum(%998) {axes [0], batch} layers.0.0.layers.1.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 551485440, arena + 558603072);
 
-  /* %1010 = gelu_grad(%119, %1007) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
+  /* %1003 = gelu_grad(%112, %1000) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 1024 * 768, arena + 50331648, arena + 100663296, arena + 75497472);
 
-  /* %1011 = transpose(%117) {perm [1, 0]} layers.0.0.layers.1.1.fc1 : f32[192, 768] */
+  /* %1004 = transpose(%110) {perm [1, 0]} layers.0.0.layers.1.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[41], arena + 50331648);
 
-  /* %1012 = fused_linear(%1010, %1011) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 192] */
+  /* %1005 = fused_linear(%1003, %1004) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 768, 192, arena + 75497472, arena + 50331648, NULL, LK_ACT_NONE, NULL,
       arena + 69206016);
 
-  /* %1013 = linear_grad_weight(%1010, %116) layers.0.0.layers.1.1.fc1 : f32[768, 192] */
+  /* %1006 = linear_grad_weight(%1003, %109) layers.0.0.layers.1.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 1024, 192, 768, arena + 75497472, arena + 538902528, arena + 551485440);
 
-  /* %1014 = reduce_sum(%1010) {axes [0], batch} layers.0.0.layers.1.1.fc1 : f32[768] */
+  /* %1007 = reduce_sum(%1003) {axes [0], batch} layers.0.0.layers.1.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 1024, 768}, (const unsigned char[]){1, 1, 0}, arena + 75497472,
       arena + 538902528);
 
-  /* %1015 = normalize_param_grad(%115, %1012) {eps 1e-06} layers.0.0.norm2 : f32[2, 192] */
+  /* %1008 = normalize_param_grad(%108, %1005) {eps 1e-06} layers.0.0.norm2 : f32[2, 192] */
   lk_layernorm_param_grad(B * 1024, 192, arena + 532611072, arena + 69206016, 1e-06f,
       arena + 50331648);
 
-  /* %1016 = index(%1015) {axis 0, at 1} layers.0.0.norm2 : f32[192] */
+  /* %1009 = index(%1008) {axis 0, at 1} layers.0.0.norm2 : f32[192] */
   lk_copy_rows(1, 192, arena + 50331840, 384, arena + 94371840, 192);
 
-  /* %1017 = index(%1015) {axis 0, at 0} layers.0.0.norm2 : f32[192] */
+  /* %1010 = index(%1008) {axis 0, at 0} layers.0.0.norm2 : f32[192] */
   lk_copy_rows(1, 192, arena + 50331648, 384, arena + 94372032, 192);
 
-  /* %1018 = normalize_grad(%115, %1012, %89, %1004) {eps 1e-06} layers.0.0 : f32[B, 1024, 192], written over %1012 */
+  /* %1011 = normalize_grad(%108, %1005, %82, %997) {eps 1e-06} layers.0.0 : f32[B, 1024, 192], written over %1005 */
   lk_layernorm_grad(B * 1024, 192, arena + 532611072, arena + 69206016, params[29],
       arena + 545193984, 1e-06f, arena + 69206016);
 
-  /* %1019 = mul(%1018, %114) layers.0.0 : f32[B, 1024, 192] */
+  /* %1012 = mul(%1011, %107) layers.0.0 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 69206016, (const long[]){196608, 192, 1},
       inputs[3], (const long[]){1, 0, 0}, arena + 50331648);
 
-  /* %1020 = transpose(%111) {perm [1, 0]} layers.0.0.layers.1.0.proj : f32[192, 192] */
+  /* %1013 = transpose(%104) {perm [1, 0]} layers.0.0.layers.1.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[39], arena + 56623104);
 
-  /* %1021 = fused_linear(%1019, %1020) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
+  /* %1014 = fused_linear(%1012, %1013) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena + 50331648, arena + 56623104, NULL, LK_ACT_NONE, NULL,
       arena + 75497472);
 
-  /* %1022 = linear_grad_weight(%1019, %110) layers.0.0.layers.1.0.proj : f32[192, 192] */
+  /* %1015 = linear_grad_weight(%1012, %103) layers.0.0.layers.1.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 1024, 192, 192, arena + 50331648, arena + 526319616, arena + 532611072);
 
-  /* %1023 = reduce_sum(%1019) {axes [0], batch} layers.0.0.layers.1.0.proj : f32[192] */
+  /* %1016 = reduce_sum(%1012) {axes [0], batch} layers.0.0.layers.1.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 50331648,
       arena + 526319616);
 
-  /* %1024 = sdpa_grad(%104, %108, %109, %1021) {heads 4, kv_heads 4} layers.0.0.layers.1.0 : f32[B, 1024, 576] */
+  /* %1017 = sdpa_grad(%97, %101, %102, %1014) {heads 4, kv_heads 4} layers.0.0.layers.1.0 : f32[B, 1024, 576] */
   lk_sdpa_grad(B, 1024, 1024, 4, 4, 48, arena + 520028160, 192, arena + 377487360, 384,
       arena + 377487552, 384, arena + 75497472, 192, arena + 50331648, 576, arena + 50331648 + 192,
       576, arena + 50331648 + 384, 576, 0.14433756f);
 
-  /* %1025 = slice(%1024) {axis 1, start 0, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
+  /* %1018 = slice(%1017) {axis 1, start 0, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
   lk_copy_rows(B * 1024, 192, arena + 50331648, 576, arena + 75497472, 192);
 
-  /* %1026 = slice(%1024) {axis 1, start 192, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
+  /* %1019 = slice(%1017) {axis 1, start 192, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
   lk_copy_rows(B * 1024, 192, arena + 50331840, 576, arena + 81788928, 192);
 
-  /* %1027 = slice(%1024) {axis 1, start 384, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
+  /* %1020 = slice(%1017) {axis 1, start 384, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
   lk_copy_rows(B * 1024, 192, arena + 50332032, 576, arena + 88080384, 192);
 
-  /* %1028 = concat(%1026, %1027) {axis 1} layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 384] */
+  /* %1021 = concat(%1019, %1020) {axis 1} layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 384] */
   lk_copy_rows(B * 1024, 192, arena + 81788928, 192, arena + 50331648, 384);
   lk_copy_rows(B * 1024, 192, arena + 88080384, 192, arena + 50331840, 384);
 
-  /* %1029 = transpose(%105) {perm [1, 0]} layers.0.0.layers.1.0.Wkv_odd : f32[192, 384] */
+  /* %1022 = transpose(%98) {perm [1, 0]} layers.0.0.layers.1.0.Wkv_odd : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[37], arena + 62914560);
 
-  /* %1030 = fused_linear(%1028, %1029) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 192] */
+  /* %1023 = fused_linear(%1021, %1022) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 384, 192, arena + 50331648, arena + 62914560, NULL, LK_ACT_NONE, NULL,
       arena + 81788928);
 
-  /* %1031 = linear_grad_weight(%1028, %101) layers.0.0.layers.1.0.Wkv_odd : f32[384, 192] */
+  /* %1024 = linear_grad_weight(%1021, %94) layers.0.0.layers.1.0.Wkv_odd : f32[384, 192] */
   lk_linear_grad_weight(B * 1024, 192, 384, arena + 50331648, arena + 513736704, arena + 520028160);
 
-  /* %1032 = reduce_sum(%1028) {axes [0], batch} layers.0.0.layers.1.0.Wkv_odd : f32[384] */
+  /* %1025 = reduce_sum(%1021) {axes [0], batch} layers.0.0.layers.1.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 1024, 384}, (const unsigned char[]){1, 1, 0}, arena + 50331648,
       arena + 520138752);
 
-  /* %1033 = transpose(%102) {perm [1, 0]} layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
+  /* %1026 = transpose(%95) {perm [1, 0]} layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[35], arena + 50331648);
 
-  /* %1034 = linear_grad_weight(%1025, %101) layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
+  /* %1027 = linear_grad_weight(%1018, %94) layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 1024, 192, 192, arena + 75497472, arena + 513736704, arena + 520101888);
 
-  /* %1035 = reduce_sum(%1025) {axes [0], batch} layers.0.0.layers.1.0.Wq_odd : f32[192] */
+  /* %1028 = reduce_sum(%1018) {axes [0], batch} layers.0.0.layers.1.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 75497472,
       arena + 513736704);
 
-  /* %1036 = fused_linear(%1025, %1033, %1030) {residual} layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192], written over %1030 */
+  /* %1029 = fused_linear(%1018, %1026, %1023) {residual} layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192], written over %1023 */
   lk_fused_linear(B * 1024, 192, 192, arena + 75497472, arena + 50331648, NULL, LK_ACT_NONE,
       arena + 81788928, arena + 81788928);
 
-  /* %1037 = normalize_param_grad(%100, %1036) {eps 1e-06} layers.0.0.norm1 : f32[2, 192] */
+  /* %1030 = normalize_param_grad(%93, %1029) {eps 1e-06} layers.0.0.norm1 : f32[2, 192] */
   lk_layernorm_param_grad(B * 1024, 192, arena + 507445248, arena + 81788928, 1e-06f,
       arena + 50331648);
 
-  /* %1038 = index(%1037) {axis 0, at 1} layers.0.0.norm1 : f32[192] */
+  /* %1031 = index(%1030) {axis 0, at 1} layers.0.0.norm1 : f32[192] */
   lk_copy_rows(1, 192, arena + 50331840, 384, arena + 513736896, 192);
 
-  /* %1039 = index(%1037) {axis 0, at 0} layers.0.0.norm1 : f32[192] */
+  /* %1032 = index(%1030) {axis 0, at 0} layers.0.0.norm1 : f32[192] */
   lk_copy_rows(1, 192, arena + 50331648, 384, arena + 513737088, 192);
 
-  /* %1040 = normalize_grad(%100, %1036, %64, %1018) {eps 1e-06} layers.0.0 : f32[B, 1024, 192], written over %1030 */
+  /* %1033 = normalize_grad(%93, %1029, %64, %1011) {eps 1e-06} layers.0.0 : f32[B, 1024, 192], written over %1023 */
   lk_layernorm_grad(B * 1024, 192, arena + 507445248, arena + 81788928, params[21],
       arena + 69206016, 1e-06f, arena + 81788928);
 
-  /* %1041 = mul(%1040, %99) layers.0.0 : f32[B, 1024, 192] */
+  /* %1034 = mul(%1033, %92) layers.0.0 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 81788928, (const long[]){196608, 192, 1},
       inputs[2], (const long[]){1, 0, 0}, arena + 75497472);
 
-  /* %1042 = transpose(%96) {perm [1, 0]} layers.0.0.layers.0.1.fc2 : f32[768, 192] */
+  /* %1035 = transpose(%89) {perm [1, 0]} layers.0.0.layers.0.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[33], arena + 88080384);
 
-  /* %1043 = fused_linear(%1041, %1042) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 768] */
+  /* %1036 = fused_linear(%1034, %1035) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 768] */
   lk_fused_linear(B * 1024, 192, 768, arena + 75497472, arena + 88080384, NULL, LK_ACT_NONE, NULL,
       arena + 50331648);
 
-  /* %1044 = linear_grad_weight(%1041, %95) layers.0.0.layers.0.1.fc2 : f32[192, 768] */
+  /* %1037 = linear_grad_weight(%1034, %88) layers.0.0.layers.0.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 1024, 768, 192, arena + 75497472, arena + 25165824, arena + 507445248);
 
-  /* %1045 = reduce_sum(%1041) {axes [0], batch} layers.0.0.layers.0.1.fc2 : f32[192] */
+  /* %1038 = reduce_sum(%1034) {axes [0], batch} layers.0.0.layers.0.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 75497472,
       arena + 507740160);
 
-  /* %1046 = gelu_grad(%94, %1043) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
+  /* %1039 = gelu_grad(%87, %1036) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 1024 * 768, arena, arena + 50331648, arena + 25165824);
 
-  /* %1047 = transpose(%92) {perm [1, 0]} layers.0.0.layers.0.1.fc1 : f32[192, 768] */
+  /* %1040 = transpose(%85) {perm [1, 0]} layers.0.0.layers.0.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[31], arena);
 
-  /* %1048 = fused_linear(%1046, %1047) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 192] */
+  /* %1041 = fused_linear(%1039, %1040) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 768, 192, arena + 25165824, arena, NULL, LK_ACT_NONE, NULL,
       arena + 377487360);
 
-  /* %1049 = linear_grad_weight(%1046, %91) layers.0.0.layers.0.1.fc1 : f32[768, 192] */
+  /* %1042 = linear_grad_weight(%1039, %84) layers.0.0.layers.0.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 1024, 192, 768, arena + 25165824, arena + 501153792, arena + 507592704);
 
-  /* %1050 = reduce_sum(%1046) {axes [0], batch} layers.0.0.layers.0.1.fc1 : f32[768] */
+  /* %1043 = reduce_sum(%1039) {axes [0], batch} layers.0.0.layers.0.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 1024, 768}, (const unsigned char[]){1, 1, 0}, arena + 25165824,
       arena + 501153792);
 
-  /* %1051 = normalize_param_grad(%88, %1048) {eps 1e-06} layers.0.0.norm2 : f32[2, 192] */
+  /* %1044 = normalize_param_grad(%81, %1041) {eps 1e-06} layers.0.0.norm2 : f32[2, 192] */
   lk_layernorm_param_grad(B * 1024, 192, arena + 494862336, arena + 377487360, 1e-06f, arena);
 
-  /* %1052 = index(%1051) {axis 0, at 1} layers.0.0.norm2 : f32[192] */
+  /* %1045 = index(%1044) {axis 0, at 1} layers.0.0.norm2 : f32[192] */
   lk_copy_rows(1, 192, arena + 192, 384, arena + 384, 192);
 
-  /* %1053 = add(%1016, %1052) layers.0.0.norm2 : f32[192] */
+  /* %1046 = add(%1009, %1045) layers.0.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 94371840, (const long[]){1}, arena + 384,
       (const long[]){1}, arena + 501154560);
 
-  /* %1054 = index(%1051) {axis 0, at 0} layers.0.0.norm2 : f32[192] */
+  /* %1047 = index(%1044) {axis 0, at 0} layers.0.0.norm2 : f32[192] */
   lk_copy_rows(1, 192, arena, 384, arena + 384, 192);
 
-  /* %1055 = add(%1017, %1054) layers.0.0.norm2 : f32[192] */
+  /* %1048 = add(%1010, %1047) layers.0.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 94372032, (const long[]){1}, arena + 384,
       (const long[]){1}, arena + 501154752);
 
-  /* %1056 = normalize_grad(%88, %1048, %89, %1040) {eps 1e-06} layers.0.0 : f32[B, 1024, 192], written over %1048 */
+  /* %1049 = normalize_grad(%81, %1041, %82, %1033) {eps 1e-06} layers.0.0 : f32[B, 1024, 192], written over %1041 */
   lk_layernorm_grad(B * 1024, 192, arena + 494862336, arena + 377487360, params[29],
       arena + 81788928, 1e-06f, arena + 377487360);
 
-  /* %1057 = mul(%1056, %87) layers.0.0 : f32[B, 1024, 192] */
+  /* %1050 = mul(%1049, %80) layers.0.0 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 377487360, (const long[]){196608, 192, 1},
       inputs[1], (const long[]){1, 0, 0}, arena);
 
-  /* %1058 = transpose(%84) {perm [1, 0]} layers.0.0.layers.0.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[27], arena + 12582912);
+  /* %1051 = transpose(%77) {perm [1, 0]} layers.0.0.layers.0.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[27], arena + 6291456);
 
-  /* %1059 = fused_linear(%1057, %1058) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 192, 192, arena, arena + 12582912, NULL, LK_ACT_NONE, NULL,
-      arena + 6291456);
+  /* %1052 = fused_linear(%1050, %1051) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 192, 192, arena, arena + 6291456, NULL, LK_ACT_NONE, NULL,
+      arena + 383778816);
 
-  /* %1060 = linear_grad_weight(%1057, %83) layers.0.0.layers.0.0.proj : f32[192, 192] */
+  /* %1053 = linear_grad_weight(%1050, %76) layers.0.0.layers.0.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 1024, 192, 192, arena, arena + 488570880, arena + 494862336);
 
-  /* %1061 = reduce_sum(%1057) {axes [0], batch} layers.0.0.layers.0.0.proj : f32[192] */
+  /* %1054 = reduce_sum(%1050) {axes [0], batch} layers.0.0.layers.0.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena,
-      arena + 488570880);
+      arena + 494899200);
 
-  /* %1062 = reshape(%1059) {shape [1024, 4, 1, 48]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 48], a view of %1059: no code */
+  /* %1055 = local_attention_grad_q(%70, %74, %75, %1052) {heads 4, kv_heads 4} layers.0.0.layers.0.0 : f32[B, 1024, 192] */
+  lk_local_attention_grad(B, 10, 1024, 4, 4, 48, arena + 482279424, 192, arena + 251658240, 192,
+      arena + 314572800, 192, arena + 383778816, 192, arena + 488570880, 192, NULL, 0, NULL, 0,
+      0.14433756f);
 
-  /* %1063 = matmul_permuted(%1062, %78) {a perm [0, 1, 2, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
-  lk_gemm_batched2(B, 196608, 1966080, 40960, 4096, 1, 10, 48, arena + 6291456, 48, 0, 1,
-      arena + 314572800, 48, 1, 196608, arena, 10, 0, 0.0f);
+  /* %1056 = local_attention_grad_kv(%70, %74, %75, %1052) {heads 4, kv_heads 4} layers.0.0.layers.0.0 : f32[B, 10, 1024, 384] */
+  lk_local_attention_grad(B, 10, 1024, 4, 4, 48, arena + 482279424, 192, arena + 251658240, 192,
+      arena + 314572800, 192, arena + 383778816, 192, NULL, 0, arena, 384, arena + 192, 384,
+      0.14433756f);
 
-  /* %1064 = matmul_permuted(%81, %1062) {a perm [0, 1, 3, 2], b perm [0, 1, 2, 3], out perm [2, 0, 1, 3]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 4, 48] */
-  lk_gemm_batched2(B, 40960, 196608, 1966080, 4096, 10, 48, 1, arena + 658440192, 10, 1, 0,
-      arena + 6291456, 48, 0, 1, arena + 314572800, 48, 196608, 0.0f);
-
-  /* %1065 = softmax_grad(%81, %1063) {axis -1} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
-  lk_softmax_grad(B * 4096, 10, arena + 658440192, arena, arena + 1310720);
-
-  /* %1066 = mul_scalar(%1065) {x op 0.14433756} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
-  lk_mul_scalar(B * 1024 * 4 * 10, arena + 1310720, 0.14433756f, arena);
-
-  /* %1067 = matmul_permuted(%1066, %77) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 48] */
-  lk_gemm_batched2(B, 40960, 1966080, 196608, 4096, 1, 48, 10, arena, 10, 0, 1, arena + 251658240,
-      48, 196608, 1, arena + 383778816, 48, 0, 0.0f);
-
-  /* %1068 = matmul_permuted(%76, %1066) {a perm [0, 1, 3, 2], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 4, 48] */
-  lk_gemm_batched2(B, 40960, 196608, 1966080, 4096, 10, 48, 1, arena, 10, 1, 0, arena + 482279424,
-      48, 0, 1, arena + 251658240, 48, 196608, 0.0f);
-
-  /* %1069 = reshape(%1064) {shape [10, 1024, 192]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 192], a view of %1064: no code */
-
-  /* %1070 = reshape(%1068) {shape [10, 1024, 192]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 192], a view of %1068: no code */
-
-  /* %1071 = reshape(%1067) {shape [1024, 192]} layers.0.0.layers.0.0 : f32[B, 1024, 192], a view of %1067: no code */
-
-  /* %1072 = concat(%1070, %1069) {axis 2} layers.0.0.layers.0.0.Wkv_even : f32[B, 10, 1024, 384] */
-  lk_copy_rows(B * 10240, 192, arena + 251658240, 192, arena, 384);
-  lk_copy_rows(B * 10240, 192, arena + 314572800, 192, arena + 192, 384);
-
-  /* %1073 = transpose(%71) {perm [1, 0]} layers.0.0.layers.0.0.Wkv_even : f32[192, 384] */
+  /* %1057 = transpose(%71) {perm [1, 0]} layers.0.0.layers.0.0.Wkv_even : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[25], arena + 314572800);
 
-  /* %1074 = fused_linear(%1072, %1073) layers.0.0.layers.0.0.Wkv_even : f32[B, 10, 1024, 192] */
+  /* %1058 = fused_linear(%1056, %1057) layers.0.0.layers.0.0.Wkv_even : f32[B, 10, 1024, 192] */
   lk_fused_linear(B * 10 * 1024, 384, 192, arena, arena + 314572800, NULL, LK_ACT_NONE, NULL,
       arena + 251658240);
 
-  /* %1075 = linear_grad_weight(%1072, %67) layers.0.0.layers.0.0.Wkv_even : f32[384, 192] */
+  /* %1059 = linear_grad_weight(%1056, %67) layers.0.0.layers.0.0.Wkv_even : f32[384, 192] */
   lk_linear_grad_weight(B * 10 * 1024, 192, 384, arena, arena + 188743680, arena + 314572800);
 
-  /* %1076 = reduce_sum(%1072) {axes [0, 1], batch} layers.0.0.layers.0.0.Wkv_even : f32[384] */
+  /* %1060 = reduce_sum(%1056) {axes [0, 1], batch} layers.0.0.layers.0.0.Wkv_even : f32[384] */
   lk_reduce_sum(4, (const long[]){B, 10, 1024, 384}, (const unsigned char[]){1, 1, 1, 0}, arena,
       arena + 188743680);
 
-  /* %1077 = transpose(%68) {perm [1, 0]} layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
+  /* %1061 = transpose(%68) {perm [1, 0]} layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[23], arena + 6291456);
 
-  /* %1078 = fused_linear(%1071, %1077) layers.0.0.layers.0.0.Wq_even : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 192, 192, arena + 383778816, arena + 6291456, NULL, LK_ACT_NONE, NULL,
+  /* %1062 = fused_linear(%1055, %1061) layers.0.0.layers.0.0.Wq_even : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 192, 192, arena + 488570880, arena + 6291456, NULL, LK_ACT_NONE, NULL,
       arena);
 
-  /* %1079 = linear_grad_weight(%1071, %66) layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 192, arena + 383778816, arena + 475987968, arena + 64927296);
+  /* %1063 = linear_grad_weight(%1055, %66) layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 192, arena + 488570880, arena + 475987968, arena + 64927296);
 
-  /* %1080 = reduce_sum(%1071) {axes [0], batch} layers.0.0.layers.0.0.Wq_even : f32[192] */
+  /* %1064 = reduce_sum(%1055) {axes [0], batch} layers.0.0.layers.0.0.Wq_even : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 383778816, arena + 64964160);
+      arena + 488570880, arena + 64964160);
 
-  /* %1081 = normalize_param_grad(%62, %1074) {eps 1e-06} layers.0.0.norm1 : f32[2, 192] */
+  /* %1065 = normalize_param_grad(%62, %1058) {eps 1e-06} layers.0.0.norm1 : f32[2, 192] */
   lk_layernorm_param_grad(B * 10 * 1024, 192, arena + 125829120, arena + 251658240, 1e-06f,
       arena + 6291456);
 
-  /* %1082 = index(%1081) {axis 0, at 1} layers.0.0.norm1 : f32[192] */
+  /* %1066 = index(%1065) {axis 0, at 1} layers.0.0.norm1 : f32[192] */
   lk_copy_rows(1, 192, arena + 6291648, 384, arena + 6291840, 192);
 
-  /* %1083 = add(%1038, %1082) layers.0.0.norm1 : f32[192] */
+  /* %1067 = add(%1031, %1066) layers.0.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 513736896, (const long[]){1}, arena + 6291840,
       (const long[]){1}, arena + 6292032);
 
-  /* %1084 = index(%1081) {axis 0, at 0} layers.0.0.norm1 : f32[192] */
+  /* %1068 = index(%1065) {axis 0, at 0} layers.0.0.norm1 : f32[192] */
   lk_copy_rows(1, 192, arena + 6291456, 384, arena + 6291840, 192);
 
-  /* %1085 = add(%1039, %1084) layers.0.0.norm1 : f32[192] */
+  /* %1069 = add(%1032, %1068) layers.0.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 513737088, (const long[]){1}, arena + 6291840,
       (const long[]){1}, arena + 6292224);
 
-  /* %1086 = normalize_grad(%62, %1074, %64) {eps 1e-06} layers.0.0.norm1 : f32[B, 10, 1024, 192], written over %1074 */
+  /* %1070 = normalize_grad(%62, %1058, %64) {eps 1e-06} layers.0.0.norm1 : f32[B, 10, 1024, 192], written over %1058 */
   lk_layernorm_grad(B * 10 * 1024, 192, arena + 125829120, arena + 251658240, params[21], NULL,
       1e-06f, arena + 251658240);
 
-  /* %1087 = normalize_param_grad(%63, %1078) {eps 1e-06} layers.0.0.norm1 : f32[2, 192] */
+  /* %1071 = normalize_param_grad(%63, %1062) {eps 1e-06} layers.0.0.norm1 : f32[2, 192] */
   lk_layernorm_param_grad(B * 1024, 192, arena + 469696512, arena, 1e-06f, arena + 6291456);
 
-  /* %1088 = index(%1087) {axis 0, at 1} layers.0.0.norm1 : f32[192] */
+  /* %1072 = index(%1071) {axis 0, at 1} layers.0.0.norm1 : f32[192] */
   lk_copy_rows(1, 192, arena + 6291648, 384, arena + 6291840, 192);
 
-  /* %1089 = add(%1083, %1088) layers.0.0.norm1 : f32[192] */
+  /* %1073 = add(%1067, %1072) layers.0.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 6292032, (const long[]){1}, arena + 6291840,
       (const long[]){1}, arena + 64964352);
 
-  /* %1090 = index(%1087) {axis 0, at 0} layers.0.0.norm1 : f32[192] */
+  /* %1074 = index(%1071) {axis 0, at 0} layers.0.0.norm1 : f32[192] */
   lk_copy_rows(1, 192, arena + 6291456, 384, arena + 6291840, 192);
 
-  /* %1091 = add(%1085, %1090) layers.0.0.norm1 : f32[192] */
+  /* %1075 = add(%1069, %1074) layers.0.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 6292224, (const long[]){1}, arena + 6291840,
       (const long[]){1}, arena + 64964544);
 
-  /* %1092 = normalize_grad(%63, %1078, %64, %1056) {eps 1e-06} layers.0.0 : f32[B, 1024, 192], written over %1078 */
+  /* %1076 = normalize_grad(%63, %1062, %64, %1049) {eps 1e-06} layers.0.0 : f32[B, 1024, 192], written over %1062 */
   lk_layernorm_grad(B * 1024, 192, arena + 469696512, arena, params[21], arena + 377487360, 1e-06f,
       arena);
 
-  /* %1093 = reshape(%1092) {shape [1, 1024, 192]} layers.0.0 : f32[B, 1, 1024, 192], a view of %1078: no code */
+  /* %1077 = reshape(%1076) {shape [1, 1024, 192]} layers.0.0 : f32[B, 1, 1024, 192], a view of %1062: no code */
 
-  /* %1094 = zero_pad(%1093, %1086) {axis 0, before 0, after 9} layers.0.0 : f32[B, 10, 1024, 192], written over %1074 */
+  /* %1078 = zero_pad(%1077, %1070) {axis 0, before 0, after 9} layers.0.0 : f32[B, 10, 1024, 192], written over %1058 */
   lk_zero_pad_add(B, 1, 196608, 0, 9, arena, arena + 251658240, arena + 251658240);
 
-  /* %1095 = reduce_sum(%1094) {axes [], batch} layers.0.0 : f32[10, 1024, 192] */
+  /* %1079 = reduce_sum(%1078) {axes [], batch} layers.0.0 : f32[10, 1024, 192] */
   lk_reduce_sum(4, (const long[]){B, 10, 1024, 192}, (const unsigned char[]){1, 0, 0, 0},
       arena + 251658240, arena + 62914560);
 
-  /* %1096 = index(%1094) {axis 0, at 0} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1080 = index(%1078) {axis 0, at 0} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 251658240, 1966080, arena, 196608);
 
-  /* %1097 = index(%1094) {axis 0, at 1} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1081 = index(%1078) {axis 0, at 1} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 251854848, 1966080, arena + 6291456, 196608);
 
-  /* %1098 = index(%1094) {axis 0, at 2} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1082 = index(%1078) {axis 0, at 2} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 252051456, 1966080, arena + 12582912, 196608);
 
-  /* %1099 = index(%1094) {axis 0, at 3} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1083 = index(%1078) {axis 0, at 3} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 252248064, 1966080, arena + 18874368, 196608);
 
-  /* %1100 = index(%1094) {axis 0, at 4} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1084 = index(%1078) {axis 0, at 4} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 252444672, 1966080, arena + 25165824, 196608);
 
-  /* %1101 = index(%1094) {axis 0, at 5} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1085 = index(%1078) {axis 0, at 5} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 252641280, 1966080, arena + 31457280, 196608);
 
-  /* %1102 = index(%1094) {axis 0, at 6} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1086 = index(%1078) {axis 0, at 6} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 252837888, 1966080, arena + 37748736, 196608);
 
-  /* %1103 = index(%1094) {axis 0, at 7} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1087 = index(%1078) {axis 0, at 7} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 253034496, 1966080, arena + 44040192, 196608);
 
-  /* %1104 = index(%1094) {axis 0, at 8} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1088 = index(%1078) {axis 0, at 8} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 253231104, 1966080, arena + 50331648, 196608);
 
-  /* %1105 = index(%1094) {axis 0, at 9} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1089 = index(%1078) {axis 0, at 9} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 253427712, 1966080, arena + 56623104, 196608);
 
-  /* %1106 = linear_grad_weight(%1105, %57) to_patch_embedding.projections.9 : f32[192, 243] */
+  /* %1090 = linear_grad_weight(%1089, %57) to_patch_embedding.projections.9 : f32[192, 243] */
   lk_linear_grad_weight(B * 1024, 243, 192, arena + 56623104, arena + 461733888, arena + 64880640);
 
-  /* %1107 = reduce_sum(%1105) {axes [0], batch} to_patch_embedding.projections.9 : f32[192] */
+  /* %1091 = reduce_sum(%1089) {axes [0], batch} to_patch_embedding.projections.9 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 56623104,
       arena + 64964736);
 
-  /* %1108 = reshape(%1106) {shape [192, 3, 9, 9]} to_patch_embedding.projections.9 : f32[192, 3, 9, 9], a view of %1106: no code */
+  /* %1092 = reshape(%1090) {shape [192, 3, 9, 9]} to_patch_embedding.projections.9 : f32[192, 3, 9, 9], a view of %1090: no code */
 
-  /* %1109 = linear_grad_weight(%1104, %51) to_patch_embedding.projections.8 : f32[192, 243] */
+  /* %1093 = linear_grad_weight(%1088, %51) to_patch_embedding.projections.8 : f32[192, 243] */
   lk_linear_grad_weight(B * 1024, 243, 192, arena + 50331648, arena + 453771264, arena + 56623104);
 
-  /* %1110 = reduce_sum(%1104) {axes [0], batch} to_patch_embedding.projections.8 : f32[192] */
+  /* %1094 = reduce_sum(%1088) {axes [0], batch} to_patch_embedding.projections.8 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 50331648,
       arena + 56669760);
 
-  /* %1111 = reshape(%1109) {shape [192, 3, 9, 9]} to_patch_embedding.projections.8 : f32[192, 3, 9, 9], a view of %1109: no code */
+  /* %1095 = reshape(%1093) {shape [192, 3, 9, 9]} to_patch_embedding.projections.8 : f32[192, 3, 9, 9], a view of %1093: no code */
 
-  /* %1112 = linear_grad_weight(%1103, %45) to_patch_embedding.projections.7 : f32[192, 243] */
+  /* %1096 = linear_grad_weight(%1087, %45) to_patch_embedding.projections.7 : f32[192, 243] */
   lk_linear_grad_weight(B * 1024, 243, 192, arena + 44040192, arena + 445808640, arena + 50331648);
 
-  /* %1113 = reduce_sum(%1103) {axes [0], batch} to_patch_embedding.projections.7 : f32[192] */
+  /* %1097 = reduce_sum(%1087) {axes [0], batch} to_patch_embedding.projections.7 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 44040192,
       arena + 50378304);
 
-  /* %1114 = reshape(%1112) {shape [192, 3, 9, 9]} to_patch_embedding.projections.7 : f32[192, 3, 9, 9], a view of %1112: no code */
+  /* %1098 = reshape(%1096) {shape [192, 3, 9, 9]} to_patch_embedding.projections.7 : f32[192, 3, 9, 9], a view of %1096: no code */
 
-  /* %1115 = linear_grad_weight(%1102, %39) to_patch_embedding.projections.6 : f32[192, 243] */
+  /* %1099 = linear_grad_weight(%1086, %39) to_patch_embedding.projections.6 : f32[192, 243] */
   lk_linear_grad_weight(B * 1024, 243, 192, arena + 37748736, arena + 437846016, arena + 44040192);
 
-  /* %1116 = reduce_sum(%1102) {axes [0], batch} to_patch_embedding.projections.6 : f32[192] */
+  /* %1100 = reduce_sum(%1086) {axes [0], batch} to_patch_embedding.projections.6 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 37748736,
       arena + 44086848);
 
-  /* %1117 = reshape(%1115) {shape [192, 3, 9, 9]} to_patch_embedding.projections.6 : f32[192, 3, 9, 9], a view of %1115: no code */
+  /* %1101 = reshape(%1099) {shape [192, 3, 9, 9]} to_patch_embedding.projections.6 : f32[192, 3, 9, 9], a view of %1099: no code */
 
-  /* %1118 = linear_grad_weight(%1101, %33) to_patch_embedding.projections.5 : f32[192, 243] */
+  /* %1102 = linear_grad_weight(%1085, %33) to_patch_embedding.projections.5 : f32[192, 243] */
   lk_linear_grad_weight(B * 1024, 243, 192, arena + 31457280, arena + 429883392, arena + 37748736);
 
-  /* %1119 = reduce_sum(%1101) {axes [0], batch} to_patch_embedding.projections.5 : f32[192] */
+  /* %1103 = reduce_sum(%1085) {axes [0], batch} to_patch_embedding.projections.5 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 31457280,
       arena + 37795392);
 
-  /* %1120 = reshape(%1118) {shape [192, 3, 9, 9]} to_patch_embedding.projections.5 : f32[192, 3, 9, 9], a view of %1118: no code */
+  /* %1104 = reshape(%1102) {shape [192, 3, 9, 9]} to_patch_embedding.projections.5 : f32[192, 3, 9, 9], a view of %1102: no code */
 
-  /* %1121 = linear_grad_weight(%1100, %27) to_patch_embedding.projections.4 : f32[192, 243] */
+  /* %1105 = linear_grad_weight(%1084, %27) to_patch_embedding.projections.4 : f32[192, 243] */
   lk_linear_grad_weight(B * 1024, 243, 192, arena + 25165824, arena + 421920768, arena + 31457280);
 
-  /* %1122 = reduce_sum(%1100) {axes [0], batch} to_patch_embedding.projections.4 : f32[192] */
+  /* %1106 = reduce_sum(%1084) {axes [0], batch} to_patch_embedding.projections.4 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 25165824,
       arena + 31503936);
 
-  /* %1123 = reshape(%1121) {shape [192, 3, 9, 9]} to_patch_embedding.projections.4 : f32[192, 3, 9, 9], a view of %1121: no code */
+  /* %1107 = reshape(%1105) {shape [192, 3, 9, 9]} to_patch_embedding.projections.4 : f32[192, 3, 9, 9], a view of %1105: no code */
 
-  /* %1124 = linear_grad_weight(%1099, %21) to_patch_embedding.projections.3 : f32[192, 243] */
+  /* %1108 = linear_grad_weight(%1083, %21) to_patch_embedding.projections.3 : f32[192, 243] */
   lk_linear_grad_weight(B * 1024, 243, 192, arena + 18874368, arena + 413958144, arena + 25165824);
 
-  /* %1125 = reduce_sum(%1099) {axes [0], batch} to_patch_embedding.projections.3 : f32[192] */
+  /* %1109 = reduce_sum(%1083) {axes [0], batch} to_patch_embedding.projections.3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 18874368,
       arena + 25212480);
 
-  /* %1126 = reshape(%1124) {shape [192, 3, 9, 9]} to_patch_embedding.projections.3 : f32[192, 3, 9, 9], a view of %1124: no code */
+  /* %1110 = reshape(%1108) {shape [192, 3, 9, 9]} to_patch_embedding.projections.3 : f32[192, 3, 9, 9], a view of %1108: no code */
 
-  /* %1127 = linear_grad_weight(%1098, %15) to_patch_embedding.projections.2 : f32[192, 243] */
+  /* %1111 = linear_grad_weight(%1082, %15) to_patch_embedding.projections.2 : f32[192, 243] */
   lk_linear_grad_weight(B * 1024, 243, 192, arena + 12582912, arena + 405995520, arena + 18874368);
 
-  /* %1128 = reduce_sum(%1098) {axes [0], batch} to_patch_embedding.projections.2 : f32[192] */
+  /* %1112 = reduce_sum(%1082) {axes [0], batch} to_patch_embedding.projections.2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 12582912,
       arena + 18921024);
 
-  /* %1129 = reshape(%1127) {shape [192, 3, 9, 9]} to_patch_embedding.projections.2 : f32[192, 3, 9, 9], a view of %1127: no code */
+  /* %1113 = reshape(%1111) {shape [192, 3, 9, 9]} to_patch_embedding.projections.2 : f32[192, 3, 9, 9], a view of %1111: no code */
 
-  /* %1130 = linear_grad_weight(%1097, %9) to_patch_embedding.projections.1 : f32[192, 243] */
+  /* %1114 = linear_grad_weight(%1081, %9) to_patch_embedding.projections.1 : f32[192, 243] */
   lk_linear_grad_weight(B * 1024, 243, 192, arena + 6291456, arena + 398032896, arena + 12582912);
 
-  /* %1131 = reduce_sum(%1097) {axes [0], batch} to_patch_embedding.projections.1 : f32[192] */
+  /* %1115 = reduce_sum(%1081) {axes [0], batch} to_patch_embedding.projections.1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 6291456,
       arena + 12629568);
 
-  /* %1132 = reshape(%1130) {shape [192, 3, 9, 9]} to_patch_embedding.projections.1 : f32[192, 3, 9, 9], a view of %1130: no code */
+  /* %1116 = reshape(%1114) {shape [192, 3, 9, 9]} to_patch_embedding.projections.1 : f32[192, 3, 9, 9], a view of %1114: no code */
 
-  /* %1133 = linear_grad_weight(%1096, %3) to_patch_embedding.projections.0 : f32[192, 243] */
+  /* %1117 = linear_grad_weight(%1080, %3) to_patch_embedding.projections.0 : f32[192, 243] */
   lk_linear_grad_weight(B * 1024, 243, 192, arena, arena + 390070272, arena + 6291456);
 
-  /* %1134 = reduce_sum(%1096) {axes [0], batch} to_patch_embedding.projections.0 : f32[192] */
+  /* %1118 = reduce_sum(%1080) {axes [0], batch} to_patch_embedding.projections.0 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena,
       arena + 6338112);
 
-  /* %1135 = reshape(%1133) {shape [192, 3, 9, 9]} to_patch_embedding.projections.0 : f32[192, 3, 9, 9], a view of %1133: no code */
+  /* %1119 = reshape(%1117) {shape [192, 3, 9, 9]} to_patch_embedding.projections.0 : f32[192, 3, 9, 9], a view of %1117: no code */
 
-  /* output 0 "loss" = %485 : f32[1] */
-  memcpy(outputs[0], arena + 679162928, sizeof(float) * 1);
-  /* output 1 "grad:to_patch_embedding.projections.0.weight" = %1135 : f32[192, 3, 9, 9] */
+  /* output 0 "loss" = %478 : f32[1] */
+  memcpy(outputs[0], arena + 677852208, sizeof(float) * 1);
+  /* output 1 "grad:to_patch_embedding.projections.0.weight" = %1119 : f32[192, 3, 9, 9] */
   memcpy(outputs[1], arena + 6291456, sizeof(float) * 46656);
-  /* output 2 "grad:to_patch_embedding.projections.0.bias" = %1134 : f32[192] */
+  /* output 2 "grad:to_patch_embedding.projections.0.bias" = %1118 : f32[192] */
   memcpy(outputs[2], arena + 6338112, sizeof(float) * 192);
-  /* output 3 "grad:to_patch_embedding.projections.1.weight" = %1132 : f32[192, 3, 9, 9] */
+  /* output 3 "grad:to_patch_embedding.projections.1.weight" = %1116 : f32[192, 3, 9, 9] */
   memcpy(outputs[3], arena + 12582912, sizeof(float) * 46656);
-  /* output 4 "grad:to_patch_embedding.projections.1.bias" = %1131 : f32[192] */
+  /* output 4 "grad:to_patch_embedding.projections.1.bias" = %1115 : f32[192] */
   memcpy(outputs[4], arena + 12629568, sizeof(float) * 192);
-  /* output 5 "grad:to_patch_embedding.projections.2.weight" = %1129 : f32[192, 3, 9, 9] */
+  /* output 5 "grad:to_patch_embedding.projections.2.weight" = %1113 : f32[192, 3, 9, 9] */
   memcpy(outputs[5], arena + 18874368, sizeof(float) * 46656);
-  /* output 6 "grad:to_patch_embedding.projections.2.bias" = %1128 : f32[192] */
+  /* output 6 "grad:to_patch_embedding.projections.2.bias" = %1112 : f32[192] */
   memcpy(outputs[6], arena + 18921024, sizeof(float) * 192);
-  /* output 7 "grad:to_patch_embedding.projections.3.weight" = %1126 : f32[192, 3, 9, 9] */
+  /* output 7 "grad:to_patch_embedding.projections.3.weight" = %1110 : f32[192, 3, 9, 9] */
   memcpy(outputs[7], arena + 25165824, sizeof(float) * 46656);
-  /* output 8 "grad:to_patch_embedding.projections.3.bias" = %1125 : f32[192] */
+  /* output 8 "grad:to_patch_embedding.projections.3.bias" = %1109 : f32[192] */
   memcpy(outputs[8], arena + 25212480, sizeof(float) * 192);
-  /* output 9 "grad:to_patch_embedding.projections.4.weight" = %1123 : f32[192, 3, 9, 9] */
+  /* output 9 "grad:to_patch_embedding.projections.4.weight" = %1107 : f32[192, 3, 9, 9] */
   memcpy(outputs[9], arena + 31457280, sizeof(float) * 46656);
-  /* output 10 "grad:to_patch_embedding.projections.4.bias" = %1122 : f32[192] */
+  /* output 10 "grad:to_patch_embedding.projections.4.bias" = %1106 : f32[192] */
   memcpy(outputs[10], arena + 31503936, sizeof(float) * 192);
-  /* output 11 "grad:to_patch_embedding.projections.5.weight" = %1120 : f32[192, 3, 9, 9] */
+  /* output 11 "grad:to_patch_embedding.projections.5.weight" = %1104 : f32[192, 3, 9, 9] */
   memcpy(outputs[11], arena + 37748736, sizeof(float) * 46656);
-  /* output 12 "grad:to_patch_embedding.projections.5.bias" = %1119 : f32[192] */
+  /* output 12 "grad:to_patch_embedding.projections.5.bias" = %1103 : f32[192] */
   memcpy(outputs[12], arena + 37795392, sizeof(float) * 192);
-  /* output 13 "grad:to_patch_embedding.projections.6.weight" = %1117 : f32[192, 3, 9, 9] */
+  /* output 13 "grad:to_patch_embedding.projections.6.weight" = %1101 : f32[192, 3, 9, 9] */
   memcpy(outputs[13], arena + 44040192, sizeof(float) * 46656);
-  /* output 14 "grad:to_patch_embedding.projections.6.bias" = %1116 : f32[192] */
+  /* output 14 "grad:to_patch_embedding.projections.6.bias" = %1100 : f32[192] */
   memcpy(outputs[14], arena + 44086848, sizeof(float) * 192);
-  /* output 15 "grad:to_patch_embedding.projections.7.weight" = %1114 : f32[192, 3, 9, 9] */
+  /* output 15 "grad:to_patch_embedding.projections.7.weight" = %1098 : f32[192, 3, 9, 9] */
   memcpy(outputs[15], arena + 50331648, sizeof(float) * 46656);
-  /* output 16 "grad:to_patch_embedding.projections.7.bias" = %1113 : f32[192] */
+  /* output 16 "grad:to_patch_embedding.projections.7.bias" = %1097 : f32[192] */
   memcpy(outputs[16], arena + 50378304, sizeof(float) * 192);
-  /* output 17 "grad:to_patch_embedding.projections.8.weight" = %1111 : f32[192, 3, 9, 9] */
+  /* output 17 "grad:to_patch_embedding.projections.8.weight" = %1095 : f32[192, 3, 9, 9] */
   memcpy(outputs[17], arena + 56623104, sizeof(float) * 46656);
-  /* output 18 "grad:to_patch_embedding.projections.8.bias" = %1110 : f32[192] */
+  /* output 18 "grad:to_patch_embedding.projections.8.bias" = %1094 : f32[192] */
   memcpy(outputs[18], arena + 56669760, sizeof(float) * 192);
-  /* output 19 "grad:to_patch_embedding.projections.9.weight" = %1108 : f32[192, 3, 9, 9] */
+  /* output 19 "grad:to_patch_embedding.projections.9.weight" = %1092 : f32[192, 3, 9, 9] */
   memcpy(outputs[19], arena + 64880640, sizeof(float) * 46656);
-  /* output 20 "grad:to_patch_embedding.projections.9.bias" = %1107 : f32[192] */
+  /* output 20 "grad:to_patch_embedding.projections.9.bias" = %1091 : f32[192] */
   memcpy(outputs[20], arena + 64964736, sizeof(float) * 192);
-  /* output 21 "grad:layers.0.0.pos_emb" = %1095 : f32[10, 1024, 192] */
+  /* output 21 "grad:layers.0.0.pos_emb" = %1079 : f32[10, 1024, 192] */
   memcpy(outputs[21], arena + 62914560, sizeof(float) * 1966080);
-  /* output 22 "grad:layers.0.0.norm1.weight" = %1091 : f32[192] */
+  /* output 22 "grad:layers.0.0.norm1.weight" = %1075 : f32[192] */
   memcpy(outputs[22], arena + 64964544, sizeof(float) * 192);
-  /* output 23 "grad:layers.0.0.norm1.bias" = %1089 : f32[192] */
+  /* output 23 "grad:layers.0.0.norm1.bias" = %1073 : f32[192] */
   memcpy(outputs[23], arena + 64964352, sizeof(float) * 192);
-  /* output 24 "grad:layers.0.0.layers.0.0.Wq_even.weight" = %1079 : f32[192, 192] */
+  /* output 24 "grad:layers.0.0.layers.0.0.Wq_even.weight" = %1063 : f32[192, 192] */
   memcpy(outputs[24], arena + 64927296, sizeof(float) * 36864);
-  /* output 25 "grad:layers.0.0.layers.0.0.Wq_even.bias" = %1080 : f32[192] */
+  /* output 25 "grad:layers.0.0.layers.0.0.Wq_even.bias" = %1064 : f32[192] */
   memcpy(outputs[25], arena + 64964160, sizeof(float) * 192);
-  /* output 26 "grad:layers.0.0.layers.0.0.Wkv_even.weight" = %1075 : f32[384, 192] */
+  /* output 26 "grad:layers.0.0.layers.0.0.Wkv_even.weight" = %1059 : f32[384, 192] */
   memcpy(outputs[26], arena + 314572800, sizeof(float) * 73728);
-  /* output 27 "grad:layers.0.0.layers.0.0.Wkv_even.bias" = %1076 : f32[384] */
+  /* output 27 "grad:layers.0.0.layers.0.0.Wkv_even.bias" = %1060 : f32[384] */
   memcpy(outputs[27], arena + 188743680, sizeof(float) * 384);
-  /* output 28 "grad:layers.0.0.layers.0.0.proj.weight" = %1060 : f32[192, 192] */
+  /* output 28 "grad:layers.0.0.layers.0.0.proj.weight" = %1053 : f32[192, 192] */
   memcpy(outputs[28], arena + 494862336, sizeof(float) * 36864);
-  /* output 29 "grad:layers.0.0.layers.0.0.proj.bias" = %1061 : f32[192] */
-  memcpy(outputs[29], arena + 488570880, sizeof(float) * 192);
-  /* output 30 "grad:layers.0.0.norm2.weight" = %1055 : f32[192] */
+  /* output 29 "grad:layers.0.0.layers.0.0.proj.bias" = %1054 : f32[192] */
+  memcpy(outputs[29], arena + 494899200, sizeof(float) * 192);
+  /* output 30 "grad:layers.0.0.norm2.weight" = %1048 : f32[192] */
   memcpy(outputs[30], arena + 501154752, sizeof(float) * 192);
-  /* output 31 "grad:layers.0.0.norm2.bias" = %1053 : f32[192] */
+  /* output 31 "grad:layers.0.0.norm2.bias" = %1046 : f32[192] */
   memcpy(outputs[31], arena + 501154560, sizeof(float) * 192);
-  /* output 32 "grad:layers.0.0.layers.0.1.fc1.weight" = %1049 : f32[768, 192] */
+  /* output 32 "grad:layers.0.0.layers.0.1.fc1.weight" = %1042 : f32[768, 192] */
   memcpy(outputs[32], arena + 507592704, sizeof(float) * 147456);
-  /* output 33 "grad:layers.0.0.layers.0.1.fc1.bias" = %1050 : f32[768] */
+  /* output 33 "grad:layers.0.0.layers.0.1.fc1.bias" = %1043 : f32[768] */
   memcpy(outputs[33], arena + 501153792, sizeof(float) * 768);
-  /* output 34 "grad:layers.0.0.layers.0.1.fc2.weight" = %1044 : f32[192, 768] */
+  /* output 34 "grad:layers.0.0.layers.0.1.fc2.weight" = %1037 : f32[192, 768] */
   memcpy(outputs[34], arena + 507445248, sizeof(float) * 147456);
-  /* output 35 "grad:layers.0.0.layers.0.1.fc2.bias" = %1045 : f32[192] */
+  /* output 35 "grad:layers.0.0.layers.0.1.fc2.bias" = %1038 : f32[192] */
   memcpy(outputs[35], arena + 507740160, sizeof(float) * 192);
-  /* output 36 "grad:layers.0.0.layers.1.0.Wq_odd.weight" = %1034 : f32[192, 192] */
+  /* output 36 "grad:layers.0.0.layers.1.0.Wq_odd.weight" = %1027 : f32[192, 192] */
   memcpy(outputs[36], arena + 520101888, sizeof(float) * 36864);
-  /* output 37 "grad:layers.0.0.layers.1.0.Wq_odd.bias" = %1035 : f32[192] */
+  /* output 37 "grad:layers.0.0.layers.1.0.Wq_odd.bias" = %1028 : f32[192] */
   memcpy(outputs[37], arena + 513736704, sizeof(float) * 192);
-  /* output 38 "grad:layers.0.0.layers.1.0.Wkv_odd.weight" = %1031 : f32[384, 192] */
+  /* output 38 "grad:layers.0.0.layers.1.0.Wkv_odd.weight" = %1024 : f32[384, 192] */
   memcpy(outputs[38], arena + 520028160, sizeof(float) * 73728);
-  /* output 39 "grad:layers.0.0.layers.1.0.Wkv_odd.bias" = %1032 : f32[384] */
+  /* output 39 "grad:layers.0.0.layers.1.0.Wkv_odd.bias" = %1025 : f32[384] */
   memcpy(outputs[39], arena + 520138752, sizeof(float) * 384);
-  /* output 40 "grad:layers.0.0.layers.1.0.proj.weight" = %1022 : f32[192, 192] */
+  /* output 40 "grad:layers.0.0.layers.1.0.proj.weight" = %1015 : f32[192, 192] */
   memcpy(outputs[40], arena + 532611072, sizeof(float) * 36864);
-  /* output 41 "grad:layers.0.0.layers.1.0.proj.bias" = %1023 : f32[192] */
+  /* output 41 "grad:layers.0.0.layers.1.0.proj.bias" = %1016 : f32[192] */
   memcpy(outputs[41], arena + 526319616, sizeof(float) * 192);
-  /* output 42 "grad:layers.0.0.layers.1.1.fc1.weight" = %1013 : f32[768, 192] */
+  /* output 42 "grad:layers.0.0.layers.1.1.fc1.weight" = %1006 : f32[768, 192] */
   memcpy(outputs[42], arena + 551485440, sizeof(float) * 147456);
-  /* output 43 "grad:layers.0.0.layers.1.1.fc1.bias" = %1014 : f32[768] */
+  /* output 43 "grad:layers.0.0.layers.1.1.fc1.bias" = %1007 : f32[768] */
   memcpy(outputs[43], arena + 538902528, sizeof(float) * 768);
-  /* output 44 "grad:layers.0.0.layers.1.1.fc2.weight" = %1008 : f32[192, 768] */
+  /* output 44 "grad:layers.0.0.layers.1.1.fc2.weight" = %1001 : f32[192, 768] */
   memcpy(outputs[44], arena + 558256128, sizeof(float) * 147456);
-  /* output 45 "grad:layers.0.0.layers.1.1.fc2.bias" = %1009 : f32[192] */
+  /* output 45 "grad:layers.0.0.layers.1.1.fc2.bias" = %1002 : f32[192] */
   memcpy(outputs[45], arena + 558603072, sizeof(float) * 192);
-  /* output 46 "grad:layers.0.1.conv.weight" = %1002 : f32[192, 192, 3, 3] */
+  /* output 46 "grad:layers.0.1.conv.weight" = %995 : f32[192, 192, 3, 3] */
   memcpy(outputs[46], arena + 557776896, sizeof(float) * 331776);
-  /* output 47 "grad:layers.0.1.conv.bias" = %1003 : f32[192] */
+  /* output 47 "grad:layers.0.1.conv.bias" = %996 : f32[192] */
   memcpy(outputs[47], arena + 558602880, sizeof(float) * 192);
-  /* output 48 "grad:layers.0.1.norm.weight" = %998 : f32[192] */
+  /* output 48 "grad:layers.0.1.norm.weight" = %991 : f32[192] */
   memcpy(outputs[48], arena + 558602688, sizeof(float) * 192);
-  /* output 49 "grad:layers.0.1.norm.bias" = %997 : f32[192] */
+  /* output 49 "grad:layers.0.1.norm.bias" = %990 : f32[192] */
   memcpy(outputs[49], arena + 558602496, sizeof(float) * 192);
-  /* output 50 "grad:layers.1.0.pos_emb" = %992 : f32[256, 192] */
+  /* output 50 "grad:layers.1.0.pos_emb" = %985 : f32[256, 192] */
   memcpy(outputs[50], arena + 558477312, sizeof(float) * 49152);
-  /* output 51 "grad:layers.1.0.norm1.weight" = %990 : f32[192] */
+  /* output 51 "grad:layers.1.0.norm1.weight" = %983 : f32[192] */
   memcpy(outputs[51], arena + 558602304, sizeof(float) * 192);
-  /* output 52 "grad:layers.1.0.norm1.bias" = %988 : f32[192] */
+  /* output 52 "grad:layers.1.0.norm1.bias" = %981 : f32[192] */
   memcpy(outputs[52], arena + 558602112, sizeof(float) * 192);
-  /* output 53 "grad:layers.1.0.layers.0.0.Wq_odd.weight" = %983 : f32[192, 192] */
+  /* output 53 "grad:layers.1.0.layers.0.0.Wq_odd.weight" = %976 : f32[192, 192] */
   memcpy(outputs[53], arena + 558563328, sizeof(float) * 36864);
-  /* output 54 "grad:layers.1.0.layers.0.0.Wq_odd.bias" = %984 : f32[192] */
+  /* output 54 "grad:layers.1.0.layers.0.0.Wq_odd.bias" = %977 : f32[192] */
   memcpy(outputs[54], arena + 558601920, sizeof(float) * 192);
-  /* output 55 "grad:layers.1.0.layers.0.0.Wkv_odd.weight" = %980 : f32[384, 192] */
+  /* output 55 "grad:layers.1.0.layers.0.0.Wkv_odd.weight" = %973 : f32[384, 192] */
   memcpy(outputs[55], arena + 558403584, sizeof(float) * 73728);
-  /* output 56 "grad:layers.1.0.layers.0.0.Wkv_odd.bias" = %981 : f32[384] */
+  /* output 56 "grad:layers.1.0.layers.0.0.Wkv_odd.bias" = %974 : f32[384] */
   memcpy(outputs[56], arena + 558600960, sizeof(float) * 384);
-  /* output 57 "grad:layers.1.0.layers.0.0.proj.weight" = %971 : f32[192, 192] */
+  /* output 57 "grad:layers.1.0.layers.0.0.proj.weight" = %964 : f32[192, 192] */
   memcpy(outputs[57], arena + 558526464, sizeof(float) * 36864);
-  /* output 58 "grad:layers.1.0.layers.0.0.proj.bias" = %972 : f32[192] */
+  /* output 58 "grad:layers.1.0.layers.0.0.proj.bias" = %965 : f32[192] */
   memcpy(outputs[58], arena + 558601728, sizeof(float) * 192);
-  /* output 59 "grad:layers.1.0.norm2.weight" = %966 : f32[192] */
+  /* output 59 "grad:layers.1.0.norm2.weight" = %959 : f32[192] */
   memcpy(outputs[59], arena + 558601536, sizeof(float) * 192);
-  /* output 60 "grad:layers.1.0.norm2.bias" = %964 : f32[192] */
+  /* output 60 "grad:layers.1.0.norm2.bias" = %957 : f32[192] */
   memcpy(outputs[60], arena + 558601344, sizeof(float) * 192);
-  /* output 61 "grad:layers.1.0.layers.0.1.fc1.weight" = %960 : f32[768, 192] */
+  /* output 61 "grad:layers.1.0.layers.0.1.fc1.weight" = %953 : f32[768, 192] */
   memcpy(outputs[61], arena + 558108672, sizeof(float) * 147456);
-  /* output 62 "grad:layers.1.0.layers.0.1.fc1.bias" = %961 : f32[768] */
+  /* output 62 "grad:layers.1.0.layers.0.1.fc1.bias" = %954 : f32[768] */
   memcpy(outputs[62], arena + 558600192, sizeof(float) * 768);
-  /* output 63 "grad:layers.1.0.layers.0.1.fc2.weight" = %955 : f32[192, 768] */
+  /* output 63 "grad:layers.1.0.layers.0.1.fc2.weight" = %948 : f32[192, 768] */
   memcpy(outputs[63], arena + 560922624, sizeof(float) * 147456);
-  /* output 64 "grad:layers.1.0.layers.0.1.fc2.bias" = %956 : f32[192] */
+  /* output 64 "grad:layers.1.0.layers.0.1.fc2.bias" = %949 : f32[192] */
   memcpy(outputs[64], arena + 561181632, sizeof(float) * 192);
-  /* output 65 "grad:layers.1.0.layers.1.0.Wq_odd.weight" = %943 : f32[192, 192] */
+  /* output 65 "grad:layers.1.0.layers.1.0.Wq_odd.weight" = %936 : f32[192, 192] */
   memcpy(outputs[65], arena + 561143808, sizeof(float) * 36864);
-  /* output 66 "grad:layers.1.0.layers.1.0.Wq_odd.bias" = %944 : f32[192] */
+  /* output 66 "grad:layers.1.0.layers.1.0.Wq_odd.bias" = %937 : f32[192] */
   memcpy(outputs[66], arena + 561181056, sizeof(float) * 192);
-  /* output 67 "grad:layers.1.0.layers.1.0.Wkv_odd.weight" = %940 : f32[384, 192] */
+  /* output 67 "grad:layers.1.0.layers.1.0.Wkv_odd.weight" = %933 : f32[384, 192] */
   memcpy(outputs[67], arena + 561070080, sizeof(float) * 73728);
-  /* output 68 "grad:layers.1.0.layers.1.0.Wkv_odd.bias" = %941 : f32[384] */
+  /* output 68 "grad:layers.1.0.layers.1.0.Wkv_odd.bias" = %934 : f32[384] */
   memcpy(outputs[68], arena + 561180672, sizeof(float) * 384);
-  /* output 69 "grad:layers.1.0.layers.1.0.proj.weight" = %931 : f32[192, 192] */
+  /* output 69 "grad:layers.1.0.layers.1.0.proj.weight" = %924 : f32[192, 192] */
   memcpy(outputs[69], arena + 562495488, sizeof(float) * 36864);
-  /* output 70 "grad:layers.1.0.layers.1.0.proj.bias" = %932 : f32[192] */
+  /* output 70 "grad:layers.1.0.layers.1.0.proj.bias" = %925 : f32[192] */
   memcpy(outputs[70], arena + 562532736, sizeof(float) * 192);
-  /* output 71 "grad:layers.1.0.layers.1.1.fc1.weight" = %920 : f32[768, 192] */
+  /* output 71 "grad:layers.1.0.layers.1.1.fc1.weight" = %913 : f32[768, 192] */
   memcpy(outputs[71], arena + 564068352, sizeof(float) * 147456);
-  /* output 72 "grad:layers.1.0.layers.1.1.fc1.bias" = %921 : f32[768] */
+  /* output 72 "grad:layers.1.0.layers.1.1.fc1.bias" = %914 : f32[768] */
   memcpy(outputs[72], arena + 564215808, sizeof(float) * 768);
-  /* output 73 "grad:layers.1.0.layers.1.1.fc2.weight" = %915 : f32[192, 768] */
+  /* output 73 "grad:layers.1.0.layers.1.1.fc2.weight" = %908 : f32[192, 768] */
   memcpy(outputs[73], arena + 573505536, sizeof(float) * 147456);
-  /* output 74 "grad:layers.1.0.layers.1.1.fc2.bias" = %916 : f32[192] */
+  /* output 74 "grad:layers.1.0.layers.1.1.fc2.bias" = %909 : f32[192] */
   memcpy(outputs[74], arena + 573764544, sizeof(float) * 192);
-  /* output 75 "grad:layers.1.0.layers.2.0.Wq_odd.weight" = %903 : f32[192, 192] */
+  /* output 75 "grad:layers.1.0.layers.2.0.Wq_odd.weight" = %896 : f32[192, 192] */
   memcpy(outputs[75], arena + 573726720, sizeof(float) * 36864);
-  /* output 76 "grad:layers.1.0.layers.2.0.Wq_odd.bias" = %904 : f32[192] */
+  /* output 76 "grad:layers.1.0.layers.2.0.Wq_odd.bias" = %897 : f32[192] */
   memcpy(outputs[76], arena + 573763968, sizeof(float) * 192);
-  /* output 77 "grad:layers.1.0.layers.2.0.Wkv_odd.weight" = %900 : f32[384, 192] */
+  /* output 77 "grad:layers.1.0.layers.2.0.Wkv_odd.weight" = %893 : f32[384, 192] */
   memcpy(outputs[77], arena + 573652992, sizeof(float) * 73728);
-  /* output 78 "grad:layers.1.0.layers.2.0.Wkv_odd.bias" = %901 : f32[384] */
+  /* output 78 "grad:layers.1.0.layers.2.0.Wkv_odd.bias" = %894 : f32[384] */
   memcpy(outputs[78], arena + 573763584, sizeof(float) * 384);
-  /* output 79 "grad:layers.1.0.layers.2.0.proj.weight" = %891 : f32[192, 192] */
+  /* output 79 "grad:layers.1.0.layers.2.0.proj.weight" = %884 : f32[192, 192] */
   memcpy(outputs[79], arena + 575078400, sizeof(float) * 36864);
-  /* output 80 "grad:layers.1.0.layers.2.0.proj.bias" = %892 : f32[192] */
+  /* output 80 "grad:layers.1.0.layers.2.0.proj.bias" = %885 : f32[192] */
   memcpy(outputs[80], arena + 575115648, sizeof(float) * 192);
-  /* output 81 "grad:layers.1.0.layers.2.1.fc1.weight" = %880 : f32[768, 192] */
+  /* output 81 "grad:layers.1.0.layers.2.1.fc1.weight" = %873 : f32[768, 192] */
   memcpy(outputs[81], arena + 576651264, sizeof(float) * 147456);
-  /* output 82 "grad:layers.1.0.layers.2.1.fc1.bias" = %881 : f32[768] */
+  /* output 82 "grad:layers.1.0.layers.2.1.fc1.bias" = %874 : f32[768] */
   memcpy(outputs[82], arena + 576798720, sizeof(float) * 768);
-  /* output 83 "grad:layers.1.0.layers.2.1.fc2.weight" = %875 : f32[192, 768] */
+  /* output 83 "grad:layers.1.0.layers.2.1.fc2.weight" = %868 : f32[192, 768] */
   memcpy(outputs[83], arena + 586088448, sizeof(float) * 147456);
-  /* output 84 "grad:layers.1.0.layers.2.1.fc2.bias" = %876 : f32[192] */
+  /* output 84 "grad:layers.1.0.layers.2.1.fc2.bias" = %869 : f32[192] */
   memcpy(outputs[84], arena + 586347456, sizeof(float) * 192);
-  /* output 85 "grad:layers.1.0.layers.3.0.Wq_odd.weight" = %865 : f32[192, 192] */
+  /* output 85 "grad:layers.1.0.layers.3.0.Wq_odd.weight" = %858 : f32[192, 192] */
   memcpy(outputs[85], arena + 586309632, sizeof(float) * 36864);
-  /* output 86 "grad:layers.1.0.layers.3.0.Wq_odd.bias" = %866 : f32[192] */
+  /* output 86 "grad:layers.1.0.layers.3.0.Wq_odd.bias" = %859 : f32[192] */
   memcpy(outputs[86], arena + 586346880, sizeof(float) * 192);
-  /* output 87 "grad:layers.1.0.layers.3.0.Wkv_odd.weight" = %862 : f32[384, 192] */
+  /* output 87 "grad:layers.1.0.layers.3.0.Wkv_odd.weight" = %855 : f32[384, 192] */
   memcpy(outputs[87], arena + 586235904, sizeof(float) * 73728);
-  /* output 88 "grad:layers.1.0.layers.3.0.Wkv_odd.bias" = %863 : f32[384] */
+  /* output 88 "grad:layers.1.0.layers.3.0.Wkv_odd.bias" = %856 : f32[384] */
   memcpy(outputs[88], arena + 586346496, sizeof(float) * 384);
-  /* output 89 "grad:layers.1.0.layers.3.0.proj.weight" = %853 : f32[192, 192] */
+  /* output 89 "grad:layers.1.0.layers.3.0.proj.weight" = %846 : f32[192, 192] */
   memcpy(outputs[89], arena + 587661312, sizeof(float) * 36864);
-  /* output 90 "grad:layers.1.0.layers.3.0.proj.bias" = %854 : f32[192] */
+  /* output 90 "grad:layers.1.0.layers.3.0.proj.bias" = %847 : f32[192] */
   memcpy(outputs[90], arena + 587698560, sizeof(float) * 192);
-  /* output 91 "grad:layers.1.0.layers.3.1.fc1.weight" = %844 : f32[768, 192] */
+  /* output 91 "grad:layers.1.0.layers.3.1.fc1.weight" = %837 : f32[768, 192] */
   memcpy(outputs[91], arena + 589234176, sizeof(float) * 147456);
-  /* output 92 "grad:layers.1.0.layers.3.1.fc1.bias" = %845 : f32[768] */
+  /* output 92 "grad:layers.1.0.layers.3.1.fc1.bias" = %838 : f32[768] */
   memcpy(outputs[92], arena + 589381632, sizeof(float) * 768);
-  /* output 93 "grad:layers.1.0.layers.3.1.fc2.weight" = %839 : f32[192, 768] */
+  /* output 93 "grad:layers.1.0.layers.3.1.fc2.weight" = %832 : f32[192, 768] */
   memcpy(outputs[93], arena + 649334784, sizeof(float) * 147456);
-  /* output 94 "grad:layers.1.0.layers.3.1.fc2.bias" = %840 : f32[192] */
+  /* output 94 "grad:layers.1.0.layers.3.1.fc2.bias" = %833 : f32[192] */
   memcpy(outputs[94], arena + 649643712, sizeof(float) * 192);
-  /* output 95 "grad:layers.1.1.conv.weight" = %833 : f32[192, 192, 3, 3] */
+  /* output 95 "grad:layers.1.1.conv.weight" = %826 : f32[192, 192, 3, 3] */
   memcpy(outputs[95], arena + 649003008, sizeof(float) * 331776);
-  /* output 96 "grad:layers.1.1.conv.bias" = %834 : f32[192] */
+  /* output 96 "grad:layers.1.1.conv.bias" = %827 : f32[192] */
   memcpy(outputs[96], arena + 649643520, sizeof(float) * 192);
-  /* output 97 "grad:layers.1.1.norm.weight" = %829 : f32[192] */
+  /* output 97 "grad:layers.1.1.norm.weight" = %822 : f32[192] */
   memcpy(outputs[97], arena + 649643328, sizeof(float) * 192);
-  /* output 98 "grad:layers.1.1.norm.bias" = %828 : f32[192] */
+  /* output 98 "grad:layers.1.1.norm.bias" = %821 : f32[192] */
   memcpy(outputs[98], arena + 649643136, sizeof(float) * 192);
-  /* output 99 "grad:layers.2.0.pos_emb" = %823 : f32[64, 192] */
+  /* output 99 "grad:layers.2.0.pos_emb" = %816 : f32[64, 192] */
   memcpy(outputs[99], arena + 649629696, sizeof(float) * 12288);
-  /* output 100 "grad:layers.2.0.norm1.weight" = %821 : f32[192] */
+  /* output 100 "grad:layers.2.0.norm1.weight" = %814 : f32[192] */
   memcpy(outputs[100], arena + 649642944, sizeof(float) * 192);
-  /* output 101 "grad:layers.2.0.norm1.bias" = %819 : f32[192] */
+  /* output 101 "grad:layers.2.0.norm1.bias" = %812 : f32[192] */
   memcpy(outputs[101], arena + 649642752, sizeof(float) * 192);
-  /* output 102 "grad:layers.2.0.layers.0.0.Wq_odd.weight" = %814 : f32[192, 192] */
+  /* output 102 "grad:layers.2.0.layers.0.0.Wq_odd.weight" = %807 : f32[192, 192] */
   memcpy(outputs[102], arena + 649592832, sizeof(float) * 36864);
-  /* output 103 "grad:layers.2.0.layers.0.0.Wq_odd.bias" = %815 : f32[192] */
+  /* output 103 "grad:layers.2.0.layers.0.0.Wq_odd.bias" = %808 : f32[192] */
   memcpy(outputs[103], arena + 649642560, sizeof(float) * 192);
-  /* output 104 "grad:layers.2.0.layers.0.0.Wkv_odd.weight" = %811 : f32[384, 192] */
+  /* output 104 "grad:layers.2.0.layers.0.0.Wkv_odd.weight" = %804 : f32[384, 192] */
   memcpy(outputs[104], arena + 649482240, sizeof(float) * 73728);
-  /* output 105 "grad:layers.2.0.layers.0.0.Wkv_odd.bias" = %812 : f32[384] */
+  /* output 105 "grad:layers.2.0.layers.0.0.Wkv_odd.bias" = %805 : f32[384] */
   memcpy(outputs[105], arena + 649641984, sizeof(float) * 384);
-  /* output 106 "grad:layers.2.0.layers.0.0.proj.weight" = %802 : f32[192, 192] */
+  /* output 106 "grad:layers.2.0.layers.0.0.proj.weight" = %795 : f32[192, 192] */
   memcpy(outputs[106], arena + 649555968, sizeof(float) * 36864);
-  /* output 107 "grad:layers.2.0.layers.0.0.proj.bias" = %803 : f32[192] */
+  /* output 107 "grad:layers.2.0.layers.0.0.proj.bias" = %796 : f32[192] */
   memcpy(outputs[107], arena + 649642368, sizeof(float) * 192);
-  /* output 108 "grad:layers.2.0.norm2.weight" = %797 : f32[192] */
+  /* output 108 "grad:layers.2.0.norm2.weight" = %790 : f32[192] */
   memcpy(outputs[108], arena + 650160192, sizeof(float) * 192);
-  /* output 109 "grad:layers.2.0.norm2.bias" = %795 : f32[192] */
+  /* output 109 "grad:layers.2.0.norm2.bias" = %788 : f32[192] */
   memcpy(outputs[109], arena + 650160000, sizeof(float) * 192);
-  /* output 110 "grad:layers.2.0.layers.0.1.fc1.weight" = %791 : f32[768, 192] */
+  /* output 110 "grad:layers.2.0.layers.0.1.fc1.weight" = %784 : f32[768, 192] */
   memcpy(outputs[110], arena + 649936896, sizeof(float) * 147456);
-  /* output 111 "grad:layers.2.0.layers.0.1.fc1.bias" = %792 : f32[768] */
+  /* output 111 "grad:layers.2.0.layers.0.1.fc1.bias" = %785 : f32[768] */
   memcpy(outputs[111], arena + 650158080, sizeof(float) * 768);
-  /* output 112 "grad:layers.2.0.layers.0.1.fc2.weight" = %786 : f32[192, 768] */
+  /* output 112 "grad:layers.2.0.layers.0.1.fc2.weight" = %779 : f32[192, 768] */
   memcpy(outputs[112], arena + 649789440, sizeof(float) * 147456);
-  /* output 113 "grad:layers.2.0.layers.0.1.fc2.bias" = %787 : f32[192] */
+  /* output 113 "grad:layers.2.0.layers.0.1.fc2.bias" = %780 : f32[192] */
   memcpy(outputs[113], arena + 650159808, sizeof(float) * 192);
-  /* output 114 "grad:layers.2.0.layers.1.0.Wq_odd.weight" = %774 : f32[192, 192] */
+  /* output 114 "grad:layers.2.0.layers.1.0.Wq_odd.weight" = %767 : f32[192, 192] */
   memcpy(outputs[114], arena + 650219520, sizeof(float) * 36864);
-  /* output 115 "grad:layers.2.0.layers.1.0.Wq_odd.bias" = %775 : f32[192] */
+  /* output 115 "grad:layers.2.0.layers.1.0.Wq_odd.bias" = %768 : f32[192] */
   memcpy(outputs[115], arena + 650159232, sizeof(float) * 192);
-  /* output 116 "grad:layers.2.0.layers.1.0.Wkv_odd.weight" = %771 : f32[384, 192] */
+  /* output 116 "grad:layers.2.0.layers.1.0.Wkv_odd.weight" = %764 : f32[384, 192] */
   memcpy(outputs[116], arena + 650084352, sizeof(float) * 73728);
-  /* output 117 "grad:layers.2.0.layers.1.0.Wkv_odd.bias" = %772 : f32[384] */
+  /* output 117 "grad:layers.2.0.layers.1.0.Wkv_odd.bias" = %765 : f32[384] */
   memcpy(outputs[117], arena + 650158848, sizeof(float) * 384);
-  /* output 118 "grad:layers.2.0.layers.1.0.proj.weight" = %762 : f32[192, 192] */
+  /* output 118 "grad:layers.2.0.layers.1.0.proj.weight" = %755 : f32[192, 192] */
   memcpy(outputs[118], arena + 650182656, sizeof(float) * 36864);
-  /* output 119 "grad:layers.2.0.layers.1.0.proj.bias" = %763 : f32[192] */
+  /* output 119 "grad:layers.2.0.layers.1.0.proj.bias" = %756 : f32[192] */
   memcpy(outputs[119], arena + 650256768, sizeof(float) * 192);
-  /* output 120 "grad:layers.2.0.layers.1.1.fc1.weight" = %751 : f32[768, 192] */
+  /* output 120 "grad:layers.2.0.layers.1.1.fc1.weight" = %744 : f32[768, 192] */
   memcpy(outputs[120], arena + 650575872, sizeof(float) * 147456);
-  /* output 121 "grad:layers.2.0.layers.1.1.fc1.bias" = %752 : f32[768] */
+  /* output 121 "grad:layers.2.0.layers.1.1.fc1.bias" = %745 : f32[768] */
   memcpy(outputs[121], arena + 650723328, sizeof(float) * 768);
-  /* output 122 "grad:layers.2.0.layers.1.1.fc2.weight" = %746 : f32[192, 768] */
+  /* output 122 "grad:layers.2.0.layers.1.1.fc2.weight" = %739 : f32[192, 768] */
   memcpy(outputs[122], arena + 652935168, sizeof(float) * 147456);
-  /* output 123 "grad:layers.2.0.layers.1.1.fc2.bias" = %747 : f32[192] */
+  /* output 123 "grad:layers.2.0.layers.1.1.fc2.bias" = %740 : f32[192] */
   memcpy(outputs[123], arena + 653194176, sizeof(float) * 192);
-  /* output 124 "grad:layers.2.0.layers.2.0.Wq_odd.weight" = %734 : f32[192, 192] */
+  /* output 124 "grad:layers.2.0.layers.2.0.Wq_odd.weight" = %727 : f32[192, 192] */
   memcpy(outputs[124], arena + 653156352, sizeof(float) * 36864);
-  /* output 125 "grad:layers.2.0.layers.2.0.Wq_odd.bias" = %735 : f32[192] */
+  /* output 125 "grad:layers.2.0.layers.2.0.Wq_odd.bias" = %728 : f32[192] */
   memcpy(outputs[125], arena + 653193600, sizeof(float) * 192);
-  /* output 126 "grad:layers.2.0.layers.2.0.Wkv_odd.weight" = %731 : f32[384, 192] */
+  /* output 126 "grad:layers.2.0.layers.2.0.Wkv_odd.weight" = %724 : f32[384, 192] */
   memcpy(outputs[126], arena + 653082624, sizeof(float) * 73728);
-  /* output 127 "grad:layers.2.0.layers.2.0.Wkv_odd.bias" = %732 : f32[384] */
+  /* output 127 "grad:layers.2.0.layers.2.0.Wkv_odd.bias" = %725 : f32[384] */
   memcpy(outputs[127], arena + 653193216, sizeof(float) * 384);
-  /* output 128 "grad:layers.2.0.layers.2.0.proj.weight" = %722 : f32[192, 192] */
+  /* output 128 "grad:layers.2.0.layers.2.0.proj.weight" = %715 : f32[192, 192] */
   memcpy(outputs[128], arena + 653328384, sizeof(float) * 36864);
-  /* output 129 "grad:layers.2.0.layers.2.0.proj.bias" = %723 : f32[192] */
+  /* output 129 "grad:layers.2.0.layers.2.0.proj.bias" = %716 : f32[192] */
   memcpy(outputs[129], arena + 653365632, sizeof(float) * 192);
-  /* output 130 "grad:layers.2.0.layers.2.1.fc1.weight" = %711 : f32[768, 192] */
+  /* output 130 "grad:layers.2.0.layers.2.1.fc1.weight" = %704 : f32[768, 192] */
   memcpy(outputs[130], arena + 653721600, sizeof(float) * 147456);
-  /* output 131 "grad:layers.2.0.layers.2.1.fc1.bias" = %712 : f32[768] */
+  /* output 131 "grad:layers.2.0.layers.2.1.fc1.bias" = %705 : f32[768] */
   memcpy(outputs[131], arena + 653869056, sizeof(float) * 768);
-  /* output 132 "grad:layers.2.0.layers.2.1.fc2.weight" = %706 : f32[192, 768] */
+  /* output 132 "grad:layers.2.0.layers.2.1.fc2.weight" = %699 : f32[192, 768] */
   memcpy(outputs[132], arena + 656080896, sizeof(float) * 147456);
-  /* output 133 "grad:layers.2.0.layers.2.1.fc2.bias" = %707 : f32[192] */
+  /* output 133 "grad:layers.2.0.layers.2.1.fc2.bias" = %700 : f32[192] */
   memcpy(outputs[133], arena + 656339904, sizeof(float) * 192);
-  /* output 134 "grad:layers.2.0.layers.3.0.Wq_odd.weight" = %696 : f32[192, 192] */
+  /* output 134 "grad:layers.2.0.layers.3.0.Wq_odd.weight" = %689 : f32[192, 192] */
   memcpy(outputs[134], arena + 656302080, sizeof(float) * 36864);
-  /* output 135 "grad:layers.2.0.layers.3.0.Wq_odd.bias" = %697 : f32[192] */
+  /* output 135 "grad:layers.2.0.layers.3.0.Wq_odd.bias" = %690 : f32[192] */
   memcpy(outputs[135], arena + 656339328, sizeof(float) * 192);
-  /* output 136 "grad:layers.2.0.layers.3.0.Wkv_odd.weight" = %693 : f32[384, 192] */
+  /* output 136 "grad:layers.2.0.layers.3.0.Wkv_odd.weight" = %686 : f32[384, 192] */
   memcpy(outputs[136], arena + 656228352, sizeof(float) * 73728);
-  /* output 137 "grad:layers.2.0.layers.3.0.Wkv_odd.bias" = %694 : f32[384] */
+  /* output 137 "grad:layers.2.0.layers.3.0.Wkv_odd.bias" = %687 : f32[384] */
   memcpy(outputs[137], arena + 656338944, sizeof(float) * 384);
-  /* output 138 "grad:layers.2.0.layers.3.0.proj.weight" = %684 : f32[192, 192] */
+  /* output 138 "grad:layers.2.0.layers.3.0.proj.weight" = %677 : f32[192, 192] */
   memcpy(outputs[138], arena + 656474112, sizeof(float) * 36864);
-  /* output 139 "grad:layers.2.0.layers.3.0.proj.bias" = %685 : f32[192] */
+  /* output 139 "grad:layers.2.0.layers.3.0.proj.bias" = %678 : f32[192] */
   memcpy(outputs[139], arena + 656511360, sizeof(float) * 192);
-  /* output 140 "grad:layers.2.0.layers.3.1.fc1.weight" = %675 : f32[768, 192] */
+  /* output 140 "grad:layers.2.0.layers.3.1.fc1.weight" = %668 : f32[768, 192] */
   memcpy(outputs[140], arena + 656867328, sizeof(float) * 147456);
-  /* output 141 "grad:layers.2.0.layers.3.1.fc1.bias" = %676 : f32[768] */
+  /* output 141 "grad:layers.2.0.layers.3.1.fc1.bias" = %669 : f32[768] */
   memcpy(outputs[141], arena + 657014784, sizeof(float) * 768);
-  /* output 142 "grad:layers.2.0.layers.3.1.fc2.weight" = %670 : f32[192, 768] */
-  memcpy(outputs[142], arena + 674447360, sizeof(float) * 147456);
-  /* output 143 "grad:layers.2.0.layers.3.1.fc2.bias" = %671 : f32[192] */
-  memcpy(outputs[143], arena + 673457984, sizeof(float) * 192);
-  /* output 144 "grad:layers.2.1.conv.weight" = %664 : f32[192, 192, 3, 3] */
-  memcpy(outputs[144], arena + 673120256, sizeof(float) * 331776);
-  /* output 145 "grad:layers.2.1.conv.bias" = %665 : f32[192] */
-  memcpy(outputs[145], arena + 673457792, sizeof(float) * 192);
-  /* output 146 "grad:layers.2.1.norm.weight" = %660 : f32[192] */
-  memcpy(outputs[146], arena + 673457600, sizeof(float) * 192);
-  /* output 147 "grad:layers.2.1.norm.bias" = %659 : f32[192] */
-  memcpy(outputs[147], arena + 673457408, sizeof(float) * 192);
-  /* output 148 "grad:layers.3.0.pos_emb" = %654 : f32[16, 192] */
-  memcpy(outputs[148], arena + 673452032, sizeof(float) * 3072);
-  /* output 149 "grad:layers.3.0.norm1.weight" = %652 : f32[192] */
-  memcpy(outputs[149], arena + 673457216, sizeof(float) * 192);
-  /* output 150 "grad:layers.3.0.norm1.bias" = %650 : f32[192] */
-  memcpy(outputs[150], arena + 673457024, sizeof(float) * 192);
-  /* output 151 "grad:layers.3.0.layers.0.0.Wq_odd.weight" = %645 : f32[192, 192] */
-  memcpy(outputs[151], arena + 674988032, sizeof(float) * 36864);
-  /* output 152 "grad:layers.3.0.layers.0.0.Wq_odd.bias" = %646 : f32[192] */
-  memcpy(outputs[152], arena + 673456832, sizeof(float) * 192);
-  /* output 153 "grad:layers.3.0.layers.0.0.Wkv_odd.weight" = %642 : f32[384, 192] */
-  memcpy(outputs[153], arena + 674201600, sizeof(float) * 73728);
-  /* output 154 "grad:layers.3.0.layers.0.0.Wkv_odd.bias" = %643 : f32[384] */
-  memcpy(outputs[154], arena + 673455872, sizeof(float) * 384);
-  /* output 155 "grad:layers.3.0.layers.0.0.proj.weight" = %633 : f32[192, 192] */
-  memcpy(outputs[155], arena + 674951168, sizeof(float) * 36864);
-  /* output 156 "grad:layers.3.0.layers.0.0.proj.bias" = %634 : f32[192] */
-  memcpy(outputs[156], arena + 673456640, sizeof(float) * 192);
-  /* output 157 "grad:layers.3.0.norm2.weight" = %628 : f32[192] */
-  memcpy(outputs[157], arena + 673456448, sizeof(float) * 192);
-  /* output 158 "grad:layers.3.0.norm2.bias" = %626 : f32[192] */
-  memcpy(outputs[158], arena + 673456256, sizeof(float) * 192);
-  /* output 159 "grad:layers.3.0.layers.0.1.fc1.weight" = %622 : f32[768, 192] */
-  memcpy(outputs[159], arena + 674054144, sizeof(float) * 147456);
-  /* output 160 "grad:layers.3.0.layers.0.1.fc1.bias" = %623 : f32[768] */
-  memcpy(outputs[160], arena + 673455104, sizeof(float) * 768);
-  /* output 161 "grad:layers.3.0.layers.0.1.fc2.weight" = %617 : f32[192, 768] */
-  memcpy(outputs[161], arena + 673660928, sizeof(float) * 147456);
-  /* output 162 "grad:layers.3.0.layers.0.1.fc2.bias" = %618 : f32[192] */
-  memcpy(outputs[162], arena + 673502720, sizeof(float) * 192);
-  /* output 163 "grad:layers.3.0.layers.1.0.Wq_odd.weight" = %605 : f32[192, 192] */
-  memcpy(outputs[163], arena + 674914304, sizeof(float) * 36864);
-  /* output 164 "grad:layers.3.0.layers.1.0.Wq_odd.bias" = %606 : f32[192] */
-  memcpy(outputs[164], arena + 673502144, sizeof(float) * 192);
-  /* output 165 "grad:layers.3.0.layers.1.0.Wkv_odd.weight" = %602 : f32[384, 192] */
-  memcpy(outputs[165], arena + 673808384, sizeof(float) * 73728);
-  /* output 166 "grad:layers.3.0.layers.1.0.Wkv_odd.bias" = %603 : f32[384] */
-  memcpy(outputs[166], arena + 673501184, sizeof(float) * 384);
-  /* output 167 "grad:layers.3.0.layers.1.0.proj.weight" = %593 : f32[192, 192] */
-  memcpy(outputs[167], arena + 673464320, sizeof(float) * 36864);
-  /* output 168 "grad:layers.3.0.layers.1.0.proj.bias" = %594 : f32[192] */
-  memcpy(outputs[168], arena + 673501952, sizeof(float) * 192);
-  /* output 169 "grad:layers.3.0.layers.1.1.fc1.weight" = %582 : f32[768, 192] */
-  memcpy(outputs[169], arena + 673513472, sizeof(float) * 147456);
-  /* output 170 "grad:layers.3.0.layers.1.1.fc1.bias" = %583 : f32[768] */
-  memcpy(outputs[170], arena + 673882112, sizeof(float) * 768);
-  /* output 171 "grad:layers.3.0.layers.1.1.fc2.weight" = %577 : f32[192, 768] */
-  memcpy(outputs[171], arena + 673906688, sizeof(float) * 147456);
-  /* output 172 "grad:layers.3.0.layers.1.1.fc2.bias" = %578 : f32[192] */
-  memcpy(outputs[172], arena + 674276096, sizeof(float) * 192);
-  /* output 173 "grad:layers.3.0.layers.2.0.Wq_odd.weight" = %565 : f32[192, 192] */
-  memcpy(outputs[173], arena + 674877440, sizeof(float) * 36864);
-  /* output 174 "grad:layers.3.0.layers.2.0.Wq_odd.bias" = %566 : f32[192] */
-  memcpy(outputs[174], arena + 674275904, sizeof(float) * 192);
-  /* output 175 "grad:layers.3.0.layers.2.0.Wkv_odd.weight" = %562 : f32[384, 192] */
-  memcpy(outputs[175], arena + 674594816, sizeof(float) * 73728);
-  /* output 176 "grad:layers.3.0.layers.2.0.Wkv_odd.bias" = %563 : f32[384] */
-  memcpy(outputs[176], arena + 674275328, sizeof(float) * 384);
-  /* output 177 "grad:layers.3.0.layers.2.0.proj.weight" = %553 : f32[192, 192] */
-  memcpy(outputs[177], arena + 674840576, sizeof(float) * 36864);
-  /* output 178 "grad:layers.3.0.layers.2.0.proj.bias" = %554 : f32[192] */
-  memcpy(outputs[178], arena + 674275712, sizeof(float) * 192);
-  /* output 179 "grad:layers.3.0.layers.2.1.fc1.weight" = %542 : f32[768, 192] */
-  memcpy(outputs[179], arena + 674299904, sizeof(float) * 147456);
-  /* output 180 "grad:layers.3.0.layers.2.1.fc1.bias" = %543 : f32[768] */
-  memcpy(outputs[180], arena + 674668544, sizeof(float) * 768);
-  /* output 181 "grad:layers.3.0.layers.2.1.fc2.weight" = %537 : f32[192, 768] */
-  memcpy(outputs[181], arena + 674693120, sizeof(float) * 147456);
-  /* output 182 "grad:layers.3.0.layers.2.1.fc2.bias" = %538 : f32[192] */
-  memcpy(outputs[182], arena + 675075584, sizeof(float) * 192);
-  /* output 183 "grad:layers.3.0.layers.3.0.Wq_odd.weight" = %527 : f32[192, 192] */
-  memcpy(outputs[183], arena + 675307520, sizeof(float) * 36864);
-  /* output 184 "grad:layers.3.0.layers.3.0.Wq_odd.bias" = %528 : f32[192] */
-  memcpy(outputs[184], arena + 675075008, sizeof(float) * 192);
-  /* output 185 "grad:layers.3.0.layers.3.0.Wkv_odd.weight" = %524 : f32[384, 192] */
-  memcpy(outputs[185], arena + 675233792, sizeof(float) * 73728);
-  /* output 186 "grad:layers.3.0.layers.3.0.Wkv_odd.bias" = %525 : f32[384] */
-  memcpy(outputs[186], arena + 675074048, sizeof(float) * 384);
-  /* output 187 "grad:layers.3.0.layers.3.0.proj.weight" = %515 : f32[192, 192] */
-  memcpy(outputs[187], arena + 675037184, sizeof(float) * 36864);
-  /* output 188 "grad:layers.3.0.layers.3.0.proj.bias" = %516 : f32[192] */
-  memcpy(outputs[188], arena + 675074816, sizeof(float) * 192);
-  /* output 189 "grad:layers.3.0.layers.3.1.fc1.weight" = %506 : f32[768, 192] */
-  memcpy(outputs[189], arena + 675086336, sizeof(float) * 147456);
-  /* output 190 "grad:layers.3.0.layers.3.1.fc1.bias" = %507 : f32[768] */
-  memcpy(outputs[190], arena + 675344384, sizeof(float) * 768);
-  /* output 191 "grad:layers.3.0.layers.3.1.fc2.weight" = %501 : f32[192, 768] */
-  memcpy(outputs[191], arena + 676457984, sizeof(float) * 147456);
-  /* output 192 "grad:layers.3.0.layers.3.1.fc2.bias" = %502 : f32[192] */
-  memcpy(outputs[192], arena + 679162736, sizeof(float) * 192);
-  /* output 193 "grad:norm.weight" = %496 : f32[192] */
-  memcpy(outputs[193], arena + 679162544, sizeof(float) * 192);
-  /* output 194 "grad:norm.bias" = %495 : f32[192] */
-  memcpy(outputs[194], arena + 679162352, sizeof(float) * 192);
-  /* output 195 "grad:mlp_head.weight" = %489 : f32[1000, 192] */
-  memcpy(outputs[195], arena + 676265984, sizeof(float) * 192000);
-  /* output 196 "grad:mlp_head.bias" = %490 : f32[1000] */
-  memcpy(outputs[196], arena + 679161344, sizeof(float) * 1000);
+  /* output 142 "grad:layers.2.0.layers.3.1.fc2.weight" = %663 : f32[192, 768] */
+  memcpy(outputs[142], arena + 673136640, sizeof(float) * 147456);
+  /* output 143 "grad:layers.2.0.layers.3.1.fc2.bias" = %664 : f32[192] */
+  memcpy(outputs[143], arena + 672147264, sizeof(float) * 192);
+  /* output 144 "grad:layers.2.1.conv.weight" = %657 : f32[192, 192, 3, 3] */
+  memcpy(outputs[144], arena + 671809536, sizeof(float) * 331776);
+  /* output 145 "grad:layers.2.1.conv.bias" = %658 : f32[192] */
+  memcpy(outputs[145], arena + 672147072, sizeof(float) * 192);
+  /* output 146 "grad:layers.2.1.norm.weight" = %653 : f32[192] */
+  memcpy(outputs[146], arena + 672146880, sizeof(float) * 192);
+  /* output 147 "grad:layers.2.1.norm.bias" = %652 : f32[192] */
+  memcpy(outputs[147], arena + 672146688, sizeof(float) * 192);
+  /* output 148 "grad:layers.3.0.pos_emb" = %647 : f32[16, 192] */
+  memcpy(outputs[148], arena + 672141312, sizeof(float) * 3072);
+  /* output 149 "grad:layers.3.0.norm1.weight" = %645 : f32[192] */
+  memcpy(outputs[149], arena + 672146496, sizeof(float) * 192);
+  /* output 150 "grad:layers.3.0.norm1.bias" = %643 : f32[192] */
+  memcpy(outputs[150], arena + 672146304, sizeof(float) * 192);
+  /* output 151 "grad:layers.3.0.layers.0.0.Wq_odd.weight" = %638 : f32[192, 192] */
+  memcpy(outputs[151], arena + 673677312, sizeof(float) * 36864);
+  /* output 152 "grad:layers.3.0.layers.0.0.Wq_odd.bias" = %639 : f32[192] */
+  memcpy(outputs[152], arena + 672146112, sizeof(float) * 192);
+  /* output 153 "grad:layers.3.0.layers.0.0.Wkv_odd.weight" = %635 : f32[384, 192] */
+  memcpy(outputs[153], arena + 672890880, sizeof(float) * 73728);
+  /* output 154 "grad:layers.3.0.layers.0.0.Wkv_odd.bias" = %636 : f32[384] */
+  memcpy(outputs[154], arena + 672145152, sizeof(float) * 384);
+  /* output 155 "grad:layers.3.0.layers.0.0.proj.weight" = %626 : f32[192, 192] */
+  memcpy(outputs[155], arena + 673640448, sizeof(float) * 36864);
+  /* output 156 "grad:layers.3.0.layers.0.0.proj.bias" = %627 : f32[192] */
+  memcpy(outputs[156], arena + 672145920, sizeof(float) * 192);
+  /* output 157 "grad:layers.3.0.norm2.weight" = %621 : f32[192] */
+  memcpy(outputs[157], arena + 672145728, sizeof(float) * 192);
+  /* output 158 "grad:layers.3.0.norm2.bias" = %619 : f32[192] */
+  memcpy(outputs[158], arena + 672145536, sizeof(float) * 192);
+  /* output 159 "grad:layers.3.0.layers.0.1.fc1.weight" = %615 : f32[768, 192] */
+  memcpy(outputs[159], arena + 672743424, sizeof(float) * 147456);
+  /* output 160 "grad:layers.3.0.layers.0.1.fc1.bias" = %616 : f32[768] */
+  memcpy(outputs[160], arena + 672144384, sizeof(float) * 768);
+  /* output 161 "grad:layers.3.0.layers.0.1.fc2.weight" = %610 : f32[192, 768] */
+  memcpy(outputs[161], arena + 672350208, sizeof(float) * 147456);
+  /* output 162 "grad:layers.3.0.layers.0.1.fc2.bias" = %611 : f32[192] */
+  memcpy(outputs[162], arena + 672192000, sizeof(float) * 192);
+  /* output 163 "grad:layers.3.0.layers.1.0.Wq_odd.weight" = %598 : f32[192, 192] */
+  memcpy(outputs[163], arena + 673603584, sizeof(float) * 36864);
+  /* output 164 "grad:layers.3.0.layers.1.0.Wq_odd.bias" = %599 : f32[192] */
+  memcpy(outputs[164], arena + 672191424, sizeof(float) * 192);
+  /* output 165 "grad:layers.3.0.layers.1.0.Wkv_odd.weight" = %595 : f32[384, 192] */
+  memcpy(outputs[165], arena + 672497664, sizeof(float) * 73728);
+  /* output 166 "grad:layers.3.0.layers.1.0.Wkv_odd.bias" = %596 : f32[384] */
+  memcpy(outputs[166], arena + 672190464, sizeof(float) * 384);
+  /* output 167 "grad:layers.3.0.layers.1.0.proj.weight" = %586 : f32[192, 192] */
+  memcpy(outputs[167], arena + 672153600, sizeof(float) * 36864);
+  /* output 168 "grad:layers.3.0.layers.1.0.proj.bias" = %587 : f32[192] */
+  memcpy(outputs[168], arena + 672191232, sizeof(float) * 192);
+  /* output 169 "grad:layers.3.0.layers.1.1.fc1.weight" = %575 : f32[768, 192] */
+  memcpy(outputs[169], arena + 672202752, sizeof(float) * 147456);
+  /* output 170 "grad:layers.3.0.layers.1.1.fc1.bias" = %576 : f32[768] */
+  memcpy(outputs[170], arena + 672571392, sizeof(float) * 768);
+  /* output 171 "grad:layers.3.0.layers.1.1.fc2.weight" = %570 : f32[192, 768] */
+  memcpy(outputs[171], arena + 672595968, sizeof(float) * 147456);
+  /* output 172 "grad:layers.3.0.layers.1.1.fc2.bias" = %571 : f32[192] */
+  memcpy(outputs[172], arena + 672965376, sizeof(float) * 192);
+  /* output 173 "grad:layers.3.0.layers.2.0.Wq_odd.weight" = %558 : f32[192, 192] */
+  memcpy(outputs[173], arena + 673566720, sizeof(float) * 36864);
+  /* output 174 "grad:layers.3.0.layers.2.0.Wq_odd.bias" = %559 : f32[192] */
+  memcpy(outputs[174], arena + 672965184, sizeof(float) * 192);
+  /* output 175 "grad:layers.3.0.layers.2.0.Wkv_odd.weight" = %555 : f32[384, 192] */
+  memcpy(outputs[175], arena + 673284096, sizeof(float) * 73728);
+  /* output 176 "grad:layers.3.0.layers.2.0.Wkv_odd.bias" = %556 : f32[384] */
+  memcpy(outputs[176], arena + 672964608, sizeof(float) * 384);
+  /* output 177 "grad:layers.3.0.layers.2.0.proj.weight" = %546 : f32[192, 192] */
+  memcpy(outputs[177], arena + 673529856, sizeof(float) * 36864);
+  /* output 178 "grad:layers.3.0.layers.2.0.proj.bias" = %547 : f32[192] */
+  memcpy(outputs[178], arena + 672964992, sizeof(float) * 192);
+  /* output 179 "grad:layers.3.0.layers.2.1.fc1.weight" = %535 : f32[768, 192] */
+  memcpy(outputs[179], arena + 672989184, sizeof(float) * 147456);
+  /* output 180 "grad:layers.3.0.layers.2.1.fc1.bias" = %536 : f32[768] */
+  memcpy(outputs[180], arena + 673357824, sizeof(float) * 768);
+  /* output 181 "grad:layers.3.0.layers.2.1.fc2.weight" = %530 : f32[192, 768] */
+  memcpy(outputs[181], arena + 673382400, sizeof(float) * 147456);
+  /* output 182 "grad:layers.3.0.layers.2.1.fc2.bias" = %531 : f32[192] */
+  memcpy(outputs[182], arena + 673764864, sizeof(float) * 192);
+  /* output 183 "grad:layers.3.0.layers.3.0.Wq_odd.weight" = %520 : f32[192, 192] */
+  memcpy(outputs[183], arena + 673996800, sizeof(float) * 36864);
+  /* output 184 "grad:layers.3.0.layers.3.0.Wq_odd.bias" = %521 : f32[192] */
+  memcpy(outputs[184], arena + 673764288, sizeof(float) * 192);
+  /* output 185 "grad:layers.3.0.layers.3.0.Wkv_odd.weight" = %517 : f32[384, 192] */
+  memcpy(outputs[185], arena + 673923072, sizeof(float) * 73728);
+  /* output 186 "grad:layers.3.0.layers.3.0.Wkv_odd.bias" = %518 : f32[384] */
+  memcpy(outputs[186], arena + 673763328, sizeof(float) * 384);
+  /* output 187 "grad:layers.3.0.layers.3.0.proj.weight" = %508 : f32[192, 192] */
+  memcpy(outputs[187], arena + 673726464, sizeof(float) * 36864);
+  /* output 188 "grad:layers.3.0.layers.3.0.proj.bias" = %509 : f32[192] */
+  memcpy(outputs[188], arena + 673764096, sizeof(float) * 192);
+  /* output 189 "grad:layers.3.0.layers.3.1.fc1.weight" = %499 : f32[768, 192] */
+  memcpy(outputs[189], arena + 673775616, sizeof(float) * 147456);
+  /* output 190 "grad:layers.3.0.layers.3.1.fc1.bias" = %500 : f32[768] */
+  memcpy(outputs[190], arena + 674033664, sizeof(float) * 768);
+  /* output 191 "grad:layers.3.0.layers.3.1.fc2.weight" = %494 : f32[192, 768] */
+  memcpy(outputs[191], arena + 675147264, sizeof(float) * 147456);
+  /* output 192 "grad:layers.3.0.layers.3.1.fc2.bias" = %495 : f32[192] */
+  memcpy(outputs[192], arena + 677852016, sizeof(float) * 192);
+  /* output 193 "grad:norm.weight" = %489 : f32[192] */
+  memcpy(outputs[193], arena + 677851824, sizeof(float) * 192);
+  /* output 194 "grad:norm.bias" = %488 : f32[192] */
+  memcpy(outputs[194], arena + 677851632, sizeof(float) * 192);
+  /* output 195 "grad:mlp_head.weight" = %482 : f32[1000, 192] */
+  memcpy(outputs[195], arena + 674955264, sizeof(float) * 192000);
+  /* output 196 "grad:mlp_head.bias" = %483 : f32[1000] */
+  memcpy(outputs[196], arena + 677850624, sizeof(float) * 1000);
   return 0;
 } // sag_tiny_imagenet_train_forward
 
