@@ -329,14 +329,39 @@ static inline float lk_sum(const float *x, long n) {
   return s;
 }
 
-/* Σ a[i]·b[i] over i < n in LK_VW fixed lanes, then the lanes in order (local attention's
- * scores, grad.c's reduce_sum_product). */
+/* Σ a[i]·b[i] over i < n in LK_VW fixed lanes, then the lanes in order (grad.c's
+ * reduce_sum_product). */
 static inline float lk_dot(const float *a, const float *b, long n) {
   lk_vf s = lk_vzero();
   long i = 0;
   float r;
   for (; i + LK_VW <= n; i += LK_VW) s += lk_vload(a + i) * lk_vload(b + i);
   r = lk_vsum(s);
+  for (; i < n; ++i) r += a[i] * b[i];
+  return r;
+}
+
+/* lk_dot with the lanes summed by halving (log2 VW vector adds) instead of one after another
+ * (VW dependent adds): for many short dot products, where that chain is most of the time (local
+ * attention's T scores per location and head, D = 48: three FMAs, then sixteen adds). Rounds
+ * differently from lk_dot. */
+static inline float lk_dot_tree(const float *a, const float *b, long n) {
+  typedef float lk__v4 __attribute__((vector_size(16)));
+  lk_vf acc = lk_vzero();
+  lk__v4 f;
+  float r;
+  long i = 0;
+  for (; i + LK_VW <= n; i += LK_VW) acc += lk_vload(a + i) * lk_vload(b + i);
+#if LK_VW == 16
+  const lk_v8 h = __builtin_shufflevector(acc, acc, 0, 1, 2, 3, 4, 5, 6, 7) +
+                  __builtin_shufflevector(acc, acc, 8, 9, 10, 11, 12, 13, 14, 15);
+  f = __builtin_shufflevector(h, h, 0, 1, 2, 3) + __builtin_shufflevector(h, h, 4, 5, 6, 7);
+#elif LK_VW == 8
+  f = __builtin_shufflevector(acc, acc, 0, 1, 2, 3) + __builtin_shufflevector(acc, acc, 4, 5, 6, 7);
+#else
+  f = acc;
+#endif
+  r = (f[0] + f[2]) + (f[1] + f[3]);
   for (; i < n; ++i) r += a[i] * b[i];
   return r;
 }
@@ -1272,38 +1297,51 @@ void lk_sdpa_naive(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, 
 /* local_attention: every token attends over its own T variants (shifted copies) only.
  *   q [B, N, H·D], k, v [B, T, N, Hk·D], out [B, N, H·D];
  *   out[b, n, h] = Σ_t softmax_t(scale · q[b, n, h] · k[b, t, n, g]) · v[b, t, n, g], g = h / (H / Hk).
- * T is small (a handful of shifts), so the kernel is dot products vectorised over D, parallel over
- * the B·N token positions. out must not overlap q, k or v. */
+ * T is small (a handful of shifts), so the kernel is dot products vectorised over D (lk_dot_tree),
+ * parallel over blocks of LK__LOCAL_BLOCK consecutive locations of a sample. A block walks the
+ * variants in its outer loops, so each pass reads one contiguous run of rows per variant: one
+ * location at a time read the T rows of a location, N·Hk·D floats apart, as T streams of k and T
+ * of v, and SAG's training forward ran at 3.4 GB/s. out must not overlap q, k or v. */
+#define LK__LOCAL_BLOCK 32
+
 void lk_local_attention(int B, int T, int N, int H, int Hk, int D, const float *q, const float *k,
                         const float *v, float *out, float scale) {
-  long pos = (long)B * N, ldq = (long)H * D, ldk = (long)Hk * D;
-  int group = H / Hk;
-  LK_OMP(parallel for schedule(static) if(pos * T * ldq >= LK_PAR_MIN))
-  for (long p = 0; p < pos; ++p) {
-    long b = p / N, n = p % N;
-    float w[64], *wp = T <= 64 ? w : (float *)malloc((size_t)T * sizeof(float));
-    if (!wp) { /* out of memory: NaN rather than garbage */
-      for (long i = 0; i < ldq; ++i) out[p * ldq + i] = NAN;
-      continue;
-    }
-    for (int h = 0; h < H; ++h) {
-      const float *qh = q + p * ldq + (long)h * D;
-      float *oh = out + p * ldq + (long)h * D;
-      long kv = (long)(h / group) * D; /* offset of the kv head inside a row */
-      float m = -INFINITY, sum = 0.0f;
-      for (int t = 0; t < T; ++t) {
-        wp[t] = scale * lk_dot(qh, k + ((b * T + t) * N + n) * ldk + kv, D);
-        m = wp[t] > m ? wp[t] : m;
+  if (B <= 0 || N <= 0 || H <= 0 || Hk <= 0 || D <= 0) return;
+  const long ldq = (long)H * D, ldk = (long)Hk * D, blocks = (N + LK__LOCAL_BLOCK - 1) / LK__LOCAL_BLOCK;
+  const long units = (long)B * blocks, wsz = (long)LK__LOCAL_BLOCK * H * (T > 0 ? T : 1);
+  const int group = H / Hk;
+  LK_OMP(parallel if(units > 1 && (long)B * N * T * ldq >= LK_PAR_MIN))
+  {
+    float *w = (float *)malloc((size_t)wsz * sizeof(float)); /* the block's weights [l][h][t] */
+    LK_OMP(for schedule(static))
+    for (long u = 0; u < units; ++u) {
+      const long b = u / blocks, n0 = u % blocks * LK__LOCAL_BLOCK, nl = lk_min_l(LK__LOCAL_BLOCK, N - n0);
+      const long first = b * N + n0; /* q and out row of the block's first location */
+      if (!w) { /* out of memory: NaN rather than garbage */
+        for (long i = 0; i < nl * ldq; ++i) out[first * ldq + i] = NAN;
+        continue;
       }
-      for (int t = 0; t < T; ++t) sum += (wp[t] = expf(wp[t] - m));
-      for (int d = 0; d < D; ++d) oh[d] = 0.0f;
-      for (int t = 0; t < T; ++t) {
-        const float *vt = v + ((b * T + t) * N + n) * ldk + kv;
-        float pt = wp[t] / sum;
-        for (int d = 0; d < D; ++d) oh[d] += pt * vt[d];
+      for (int t = 0; t < T; ++t)
+        for (long l = 0; l < nl; ++l)
+          for (int h = 0; h < H; ++h)
+            w[(l * H + h) * T + t] = scale * lk_dot_tree(q + (first + l) * ldq + (long)h * D,
+                                                         k + ((b * T + t) * N + n0 + l) * ldk + (long)(h / group) * D, D);
+      for (long r = 0; r < nl * H; ++r) {
+        float *wr = w + r * T, m = -INFINITY, sum = 0.0f;
+        for (int t = 0; t < T; ++t) m = wr[t] > m ? wr[t] : m;
+        for (int t = 0; t < T; ++t) sum += (wr[t] = expf(wr[t] - m));
+        for (int t = 0; t < T; ++t) wr[t] = wr[t] / sum;
       }
+      memset(out + first * ldq, 0, (size_t)(nl * ldq) * sizeof(float));
+      for (int t = 0; t < T; ++t)
+        for (long l = 0; l < nl; ++l)
+          for (int h = 0; h < H; ++h) {
+            const float *vt = v + ((b * T + t) * N + n0 + l) * ldk + (long)(h / group) * D, pt = w[(l * H + h) * T + t];
+            float *oh = out + (first + l) * ldq + (long)h * D;
+            for (int d = 0; d < D; ++d) oh[d] += pt * vt[d];
+          }
     }
-    if (wp != w) free(wp);
+    free(w);
   }
 }
 
@@ -5415,74 +5453,95 @@ void lk_sdpa_grad_naive(int B, int Nq, int Nk, int H, int Hk, int D, const float
  *   dq = scale·Σ_t ds_t·k_t,  dk_t = scale·Σ_h ds_t·q,  dv_t = Σ_h p_t·dO  (h over g's heads).
  * q, dout and dq are [B, N, H·D], k, v, dk and dv [B, T, N, Hk·D], rows of each `rs` floats apart
  * (a training graph's k and v are the two column ranges of one K/V projection, and dk and dv those
- * of its gradient, so no slice or concat copies them). dq may be NULL (the K/V gradient only), or
- * dk and dv (the query's only): the training graph runs one call for each, and each recomputes P,
- * T dot products per head, instead of keeping it from the forward.
+ * of its gradient, so no concat copies them). dq may be NULL (the K/V gradient only), or dk and
+ * dv (the query's only): the training graph runs one call for each, and each recomputes P, T dot
+ * products per head, instead of keeping it from the forward.
  *
  * Why a kernel: the lowering to matmuls ran six products of T = 18 variants per location at 7-11
- * GFLOP/s, and the slices and concat around them copied the [T, N, 2·Hk·D] projection twice (SAG's
- * stage 1: 73 ms of products, 54 ms of copies per batch-16 step). Here each location is one task
- * that reads its q, dO, k and v rows once; every sum runs in a fixed order, so results do not
- * depend on the thread count. */
+ * GFLOP/s, and the concat of dk and dv copied the [T, N, 2·Hk·D] gradient (SAG's stage 1: 73 ms
+ * of products, 28 ms of concat per batch-16 step).
+ *
+ * How: one task per block of LK__LA_BLOCK consecutive locations of a sample, which walks the
+ * variants in the outer loop, so each pass reads (or writes) one contiguous run of rows per
+ * variant. One location per task read the T rows of a location, 4·N·Hk·D floats apart, as T
+ * separate streams per array (4·T with k, v, dk and dv), more than the prefetchers follow: SAG's
+ * two calls ran at 3-4 GB/s. Every sum has a fixed order, so results do not depend on the thread
+ * count. */
+#define LK__LA_BLOCK 32
+
 void lk_local_attention_grad(int B, int T, int N, int H, int Hk, int D, const float *q, long q_rs, const float *k,
                              long k_rs, const float *v, long v_rs, const float *dout, long do_rs, float *dq, long dq_rs,
                              float *dk, long dk_rs, float *dv, long dv_rs, float scale) {
-  const long pos = (long)B * N;
+  if (B <= 0 || N <= 0 || H <= 0 || Hk <= 0 || D <= 0 || T <= 0) return;
   const int group = H / Hk;
-  if (B <= 0 || N <= 0 || H <= 0 || Hk <= 0 || D <= 0) return;
-  LK_OMP(parallel for schedule(static) if(pos * T * H * D >= LK_PAR_MIN))
-  for (long p = 0; p < pos; ++p) {
-    const long b = p / N, n = p % N;
-    float buf[2 * 64], *pr = T <= 64 ? buf : (float *)malloc((size_t)(2 * (T > 0 ? T : 1)) * sizeof(float)), *dpr;
-    if (!pr) { /* out of memory: NaN rather than garbage */
-      for (int h = 0; dq && h < H; ++h)
-        for (int d = 0; d < D; ++d) dq[p * dq_rs + (long)h * D + d] = NAN;
-      for (int t = 0; dk && t < T; ++t)
-        for (long d = 0; d < (long)Hk * D; ++d) dk[((b * T + t) * N + n) * dk_rs + d] = dv[((b * T + t) * N + n) * dv_rs + d] = NAN;
-      continue;
-    }
-    dpr = pr + (T > 0 ? T : 1);
-    for (int g = 0; g < Hk; ++g) {
-      /* Row of variant t of this location, kv head g, in k, v, dk or dv. */
-#define LK__LA_ROW(x, rs, t) ((x) + ((b * T + (t)) * N + n) * (rs) + (long)g * D)
-      if (dk)
-        for (int t = 0; t < T; ++t) {
-          memset(LK__LA_ROW(dk, dk_rs, t), 0, (size_t)D * sizeof(float));
-          memset(LK__LA_ROW(dv, dv_rs, t), 0, (size_t)D * sizeof(float));
+  const long blocks = (N + LK__LA_BLOCK - 1) / LK__LA_BLOCK, units = (long)B * blocks, wsz = (long)LK__LA_BLOCK * H * T;
+  LK_OMP(parallel if(units > 1 && (long)B * N * T * H * D >= LK_PAR_MIN))
+  {
+    /* p and then ds (scaled) of the block's locations: [l][h][t] */
+    float *pw = (float *)malloc((size_t)(2 * wsz) * sizeof(float)), *dw = pw ? pw + wsz : NULL;
+    LK_OMP(for schedule(static))
+    for (long u = 0; u < units; ++u) {
+      const long b = u / blocks, n0 = u % blocks * LK__LA_BLOCK, nl = lk_min_l(LK__LA_BLOCK, N - n0);
+      const long first = b * N + n0; /* q, dout and dq row of the block's first location */
+      if (!pw) { /* out of memory: NaN rather than garbage */
+        for (long l = 0; dq && l < nl; ++l)
+          for (long c = 0; c < (long)H * D; ++c) dq[(first + l) * dq_rs + c] = NAN;
+        for (int t = 0; dk && t < T; ++t)
+          for (long l = 0; l < nl; ++l)
+            for (long c = 0; c < (long)Hk * D; ++c) dk[((b * T + t) * N + n0 + l) * dk_rs + c] = dv[((b * T + t) * N + n0 + l) * dv_rs + c] = NAN;
+        continue;
+      }
+      /* 1. Scores and dP, variant by variant. */
+      for (int t = 0; t < T; ++t)
+        for (long l = 0; l < nl; ++l) {
+          const long row = (b * T + t) * N + n0 + l;
+          for (int h = 0; h < H; ++h) {
+            const long kc = (long)(h / group) * D, at = (l * H + h) * T + t;
+            pw[at] = scale * lk_dot_tree(q + (first + l) * q_rs + (long)h * D, k + row * k_rs + kc, D);
+            dw[at] = lk_dot_tree(dout + (first + l) * do_rs + (long)h * D, v + row * v_rs + kc, D);
+          }
         }
-      for (int h = g * group; h < (g + 1) * group; ++h) {
-        const float *qh = q + p * q_rs + (long)h * D, *oh = dout + p * do_rs + (long)h * D;
-        float m = -INFINITY, sum = 0.0f, dot = 0.0f;
-        for (int t = 0; t < T; ++t) {
-          pr[t] = scale * lk_dot(qh, LK__LA_ROW(k, k_rs, t), D);
-          m = pr[t] > m ? pr[t] : m;
-        }
+      /* 2. p = softmax(s) as lk_local_attention computes it; ds, times scale. */
+      for (long r = 0; r < nl * H; ++r) {
+        float *pr = pw + r * T, *dr = dw + r * T, m = -INFINITY, sum = 0.0f, dot = 0.0f;
+        for (int t = 0; t < T; ++t) m = pr[t] > m ? pr[t] : m;
         for (int t = 0; t < T; ++t) sum += (pr[t] = expf(pr[t] - m));
         for (int t = 0; t < T; ++t) {
-          pr[t] = pr[t] / sum; /* as lk_local_attention weighs v */
-          dpr[t] = lk_dot(oh, LK__LA_ROW(v, v_rs, t), D);
-          dot += pr[t] * dpr[t];
+          pr[t] = pr[t] / sum;
+          dot += pr[t] * dr[t];
         }
-        for (int t = 0; t < T; ++t) dpr[t] = scale * pr[t] * (dpr[t] - dot); /* scale·ds_t */
-        if (dq) {
-          float *dqh = dq + p * dq_rs + (long)h * D;
-          for (int d = 0; d < D; ++d) dqh[d] = 0.0f;
-          for (int t = 0; t < T; ++t) {
-            const float *kt = LK__LA_ROW(k, k_rs, t), c = dpr[t];
-            for (int d = 0; d < D; ++d) dqh[d] += c * kt[d];
-          }
-        }
-        if (dk)
-          for (int t = 0; t < T; ++t) {
-            float *dkt = LK__LA_ROW(dk, dk_rs, t), *dvt = LK__LA_ROW(dv, dv_rs, t);
-            const float c = dpr[t], e = pr[t];
-            for (int d = 0; d < D; ++d) dkt[d] += c * qh[d];
-            for (int d = 0; d < D; ++d) dvt[d] += e * oh[d];
-          }
+        for (int t = 0; t < T; ++t) dr[t] = scale * pr[t] * (dr[t] - dot);
       }
-#undef LK__LA_ROW
+      /* 3. dq = Σ_t ds_t·k_t, or dk_t and dv_t, variant by variant. */
+      if (dq)
+        for (long l = 0; l < nl; ++l) memset(dq + (first + l) * dq_rs, 0, (size_t)H * D * sizeof(float));
+      for (int t = 0; t < T; ++t)
+        for (long l = 0; l < nl; ++l) {
+          const long row = (b * T + t) * N + n0 + l;
+          for (int g = 0; g < Hk; ++g) {
+            const float *kt = k + row * k_rs + (long)g * D;
+            float *dkt = dk ? dk + row * dk_rs + (long)g * D : NULL, *dvt = dk ? dv + row * dv_rs + (long)g * D : NULL;
+            for (int h = g * group; h < (g + 1) * group; ++h) {
+              const float c = dw[(l * H + h) * T + t], e = pw[(l * H + h) * T + t];
+              if (dq) {
+                float *dqh = dq + (first + l) * dq_rs + (long)h * D;
+                for (int d = 0; d < D; ++d) dqh[d] += c * kt[d];
+              }
+              if (dk) {
+                const float *qh = q + (first + l) * q_rs + (long)h * D, *oh = dout + (first + l) * do_rs + (long)h * D;
+                if (h == g * group) {
+                  for (int d = 0; d < D; ++d) dkt[d] = c * qh[d];
+                  for (int d = 0; d < D; ++d) dvt[d] = e * oh[d];
+                } else {
+                  for (int d = 0; d < D; ++d) dkt[d] += c * qh[d];
+                  for (int d = 0; d < D; ++d) dvt[d] += e * oh[d];
+                }
+              }
+            }
+          }
+        }
     }
-    if (pr != buf) free(pr);
+    free(pw);
   }
 }
 

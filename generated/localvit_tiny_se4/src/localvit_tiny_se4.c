@@ -329,14 +329,39 @@ static inline float lk_sum(const float *x, long n) {
   return s;
 }
 
-/* Σ a[i]·b[i] over i < n in LK_VW fixed lanes, then the lanes in order (local attention's
- * scores, grad.c's reduce_sum_product). */
+/* Σ a[i]·b[i] over i < n in LK_VW fixed lanes, then the lanes in order (grad.c's
+ * reduce_sum_product). */
 static inline float lk_dot(const float *a, const float *b, long n) {
   lk_vf s = lk_vzero();
   long i = 0;
   float r;
   for (; i + LK_VW <= n; i += LK_VW) s += lk_vload(a + i) * lk_vload(b + i);
   r = lk_vsum(s);
+  for (; i < n; ++i) r += a[i] * b[i];
+  return r;
+}
+
+/* lk_dot with the lanes summed by halving (log2 VW vector adds) instead of one after another
+ * (VW dependent adds): for many short dot products, where that chain is most of the time (local
+ * attention's T scores per location and head, D = 48: three FMAs, then sixteen adds). Rounds
+ * differently from lk_dot. */
+static inline float lk_dot_tree(const float *a, const float *b, long n) {
+  typedef float lk__v4 __attribute__((vector_size(16)));
+  lk_vf acc = lk_vzero();
+  lk__v4 f;
+  float r;
+  long i = 0;
+  for (; i + LK_VW <= n; i += LK_VW) acc += lk_vload(a + i) * lk_vload(b + i);
+#if LK_VW == 16
+  const lk_v8 h = __builtin_shufflevector(acc, acc, 0, 1, 2, 3, 4, 5, 6, 7) +
+                  __builtin_shufflevector(acc, acc, 8, 9, 10, 11, 12, 13, 14, 15);
+  f = __builtin_shufflevector(h, h, 0, 1, 2, 3) + __builtin_shufflevector(h, h, 4, 5, 6, 7);
+#elif LK_VW == 8
+  f = __builtin_shufflevector(acc, acc, 0, 1, 2, 3) + __builtin_shufflevector(acc, acc, 4, 5, 6, 7);
+#else
+  f = acc;
+#endif
+  r = (f[0] + f[2]) + (f[1] + f[3]);
   for (; i < n; ++i) r += a[i] * b[i];
   return r;
 }
@@ -1272,38 +1297,51 @@ void lk_sdpa_naive(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, 
 /* local_attention: every token attends over its own T variants (shifted copies) only.
  *   q [B, N, H·D], k, v [B, T, N, Hk·D], out [B, N, H·D];
  *   out[b, n, h] = Σ_t softmax_t(scale · q[b, n, h] · k[b, t, n, g]) · v[b, t, n, g], g = h / (H / Hk).
- * T is small (a handful of shifts), so the kernel is dot products vectorised over D, parallel over
- * the B·N token positions. out must not overlap q, k or v. */
+ * T is small (a handful of shifts), so the kernel is dot products vectorised over D (lk_dot_tree),
+ * parallel over blocks of LK__LOCAL_BLOCK consecutive locations of a sample. A block walks the
+ * variants in its outer loops, so each pass reads one contiguous run of rows per variant: one
+ * location at a time read the T rows of a location, N·Hk·D floats apart, as T streams of k and T
+ * of v, and SAG's training forward ran at 3.4 GB/s. out must not overlap q, k or v. */
+#define LK__LOCAL_BLOCK 32
+
 void lk_local_attention(int B, int T, int N, int H, int Hk, int D, const float *q, const float *k,
                         const float *v, float *out, float scale) {
-  long pos = (long)B * N, ldq = (long)H * D, ldk = (long)Hk * D;
-  int group = H / Hk;
-  LK_OMP(parallel for schedule(static) if(pos * T * ldq >= LK_PAR_MIN))
-  for (long p = 0; p < pos; ++p) {
-    long b = p / N, n = p % N;
-    float w[64], *wp = T <= 64 ? w : (float *)malloc((size_t)T * sizeof(float));
-    if (!wp) { /* out of memory: NaN rather than garbage */
-      for (long i = 0; i < ldq; ++i) out[p * ldq + i] = NAN;
-      continue;
-    }
-    for (int h = 0; h < H; ++h) {
-      const float *qh = q + p * ldq + (long)h * D;
-      float *oh = out + p * ldq + (long)h * D;
-      long kv = (long)(h / group) * D; /* offset of the kv head inside a row */
-      float m = -INFINITY, sum = 0.0f;
-      for (int t = 0; t < T; ++t) {
-        wp[t] = scale * lk_dot(qh, k + ((b * T + t) * N + n) * ldk + kv, D);
-        m = wp[t] > m ? wp[t] : m;
+  if (B <= 0 || N <= 0 || H <= 0 || Hk <= 0 || D <= 0) return;
+  const long ldq = (long)H * D, ldk = (long)Hk * D, blocks = (N + LK__LOCAL_BLOCK - 1) / LK__LOCAL_BLOCK;
+  const long units = (long)B * blocks, wsz = (long)LK__LOCAL_BLOCK * H * (T > 0 ? T : 1);
+  const int group = H / Hk;
+  LK_OMP(parallel if(units > 1 && (long)B * N * T * ldq >= LK_PAR_MIN))
+  {
+    float *w = (float *)malloc((size_t)wsz * sizeof(float)); /* the block's weights [l][h][t] */
+    LK_OMP(for schedule(static))
+    for (long u = 0; u < units; ++u) {
+      const long b = u / blocks, n0 = u % blocks * LK__LOCAL_BLOCK, nl = lk_min_l(LK__LOCAL_BLOCK, N - n0);
+      const long first = b * N + n0; /* q and out row of the block's first location */
+      if (!w) { /* out of memory: NaN rather than garbage */
+        for (long i = 0; i < nl * ldq; ++i) out[first * ldq + i] = NAN;
+        continue;
       }
-      for (int t = 0; t < T; ++t) sum += (wp[t] = expf(wp[t] - m));
-      for (int d = 0; d < D; ++d) oh[d] = 0.0f;
-      for (int t = 0; t < T; ++t) {
-        const float *vt = v + ((b * T + t) * N + n) * ldk + kv;
-        float pt = wp[t] / sum;
-        for (int d = 0; d < D; ++d) oh[d] += pt * vt[d];
+      for (int t = 0; t < T; ++t)
+        for (long l = 0; l < nl; ++l)
+          for (int h = 0; h < H; ++h)
+            w[(l * H + h) * T + t] = scale * lk_dot_tree(q + (first + l) * ldq + (long)h * D,
+                                                         k + ((b * T + t) * N + n0 + l) * ldk + (long)(h / group) * D, D);
+      for (long r = 0; r < nl * H; ++r) {
+        float *wr = w + r * T, m = -INFINITY, sum = 0.0f;
+        for (int t = 0; t < T; ++t) m = wr[t] > m ? wr[t] : m;
+        for (int t = 0; t < T; ++t) sum += (wr[t] = expf(wr[t] - m));
+        for (int t = 0; t < T; ++t) wr[t] = wr[t] / sum;
       }
+      memset(out + first * ldq, 0, (size_t)(nl * ldq) * sizeof(float));
+      for (int t = 0; t < T; ++t)
+        for (long l = 0; l < nl; ++l)
+          for (int h = 0; h < H; ++h) {
+            const float *vt = v + ((b * T + t) * N + n0 + l) * ldk + (long)(h / group) * D, pt = w[(l * H + h) * T + t];
+            float *oh = out + (first + l) * ldq + (long)h * D;
+            for (int d = 0; d < D; ++d) oh[d] += pt * vt[d];
+          }
     }
-    if (wp != w) free(wp);
+    free(w);
   }
 }
 
