@@ -5069,8 +5069,14 @@ void lk_sdpa_grad_naive(int B, int Nq, int Nk, int H, int Hk, int D, const float
  * variant. One location per task read the T rows of a location, 4·N·Hk·D floats apart, as T
  * separate streams per array (4·T with k, v, dk and dv), more than the prefetchers follow: SAG's
  * two calls ran at 3-4 GB/s. Every sum has a fixed order, so results do not depend on the thread
- * count. */
-#define LK__LA_BLOCK 32
+ * count. In the batch-16 step's profile (2-7 % steal, two runs minutes apart) SAG's attention block
+ * went from 135 to 128 ms: its six products, softmaxes, scales and the concat took 109 ms, the
+ * forward kernel and these two calls take 98 (25 + 31 + 42). At 5-7 GB/s they are still well
+ * below the memory's speed. A build may force
+ * another block size (LK__LA_BLOCK). */
+#ifndef LK__LA_BLOCK
+#  define LK__LA_BLOCK 32
+#endif
 
 void lk_local_attention_grad(int B, int T, int N, int H, int Hk, int D, const float *q, long q_rs, const float *k,
                              long k_rs, const float *v, long v_rs, const float *dout, long do_rs, float *dq, long dq_rs,
