@@ -342,7 +342,11 @@ void lk_sdpa_grad_naive(int B, int Nq, int Nk, int H, int Hk, int D, const float
 void lk_local_attention_grad(int B, int T, int N, int H, int Hk, int D, const float *q, long q_rs, const float *k,
                              long k_rs, const float *v, long v_rs, const float *dout, long do_rs, float *dq, long dq_rs,
                              float *dk, long dk_rs, float *dv, long dv_rs, float scale) {
-  if (B <= 0 || N <= 0 || H <= 0 || Hk <= 0 || D <= 0 || T <= 0) return;
+  if (B <= 0 || N <= 0 || H <= 0 || Hk <= 0 || D <= 0) return;
+  if (T <= 0) { /* no variants: the output is an empty sum, constant in q */
+    for (long r = 0; dq && r < (long)B * N; ++r) memset(dq + r * dq_rs, 0, (size_t)H * D * sizeof(float));
+    return;
+  }
   const int group = H / Hk;
   const long blocks = (N + LK__LA_BLOCK - 1) / LK__LA_BLOCK, units = (long)B * blocks, wsz = (long)LK__LA_BLOCK * H * T;
   LK_OMP(parallel if(units > 1 && (long)B * N * T * H * D >= LK_PAR_MIN))
