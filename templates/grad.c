@@ -1144,8 +1144,8 @@ void lk_conv2d_grad_input(int B, int Cin, int Hh, int Ww, int Cout, int kh, int 
     long kg = (long)Cin / G * kh * kw, taps = (long)kh * kw, per_image = (long)Cin * taps * HWo;
     /* Images in chunks whose columns stay near LK__GRAD_COL_FLOATS (at least one image, and a
      * multiple of two so both threads get whole images): a 3×3 convolution of 192 channels over
-     * 32×32 at batch 16 would otherwise write and re-read 113 MB of columns per call. Each image's columns and
-     * scatter are the same whatever the chunk. */
+     * 32×32 at batch 16 would otherwise write and re-read 113 MB of columns per call. Each image's
+     * columns and scatter are the same whatever the chunk. */
     long chunk = lk_max_l(1, lk_min_l(B, LK__GRAD_COL_FLOATS / lk_max_l(per_image, 1)));
     float *col;
     if (chunk > 1 && chunk < B) chunk -= chunk % 2;

@@ -348,6 +348,13 @@ static inline float lk_dot_tree(const float *a, const float *b, long n) {
   return r;
 }
 
+/* A row stride for rows of n floats that keeps rows read together out of each other's L1 sets:
+ * n, one cache line more when n is a multiple of 256 floats (1 KiB). Rows 4 KiB apart all map to
+ * the same sets of a 64-set L1 and evict each other when a kernel reads down a column of them
+ * (attention's scores and packed keys at SAG's 1024 keys); 1 KiB apart, a set holds every
+ * fourth row. */
+static inline long lk_unaliased_stride(long n) { return n % 256 == 0 ? n + 16 : n; }
+
 /* ---- Small integer helpers -------------------------------------------------------------------- */
 static inline long lk_min_l(long a, long b) { return a < b ? a : b; }
 static inline long lk_max_l(long a, long b) { return a > b ? a : b; }

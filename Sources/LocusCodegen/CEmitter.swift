@@ -123,11 +123,11 @@ public enum CEmitter {
     }
     return ViewRules(
       readsStridedRows: { node, i in
-        if case .sdpa = node.op { return i < 3 }
-        if case .training(.sdpaGrad) = node.op { return i < 4 }
-        if case .training(.localAttentionGradQ) = node.op { return i < 4 }
-        if case .training(.localAttentionGradKV) = node.op { return i < 4 }
-        return false
+        switch node.op {
+        case .sdpa: i < 3
+        case .training(.sdpaGrad), .training(.localAttentionGradQ), .training(.localAttentionGradKV): i < 4
+        default: false
+        }
       },
       readsSampleStrided: { node, _ in perSample(node) },
       writesSampleStrided: perSample,

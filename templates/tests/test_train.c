@@ -36,6 +36,7 @@
 #include "../grad.c"
 #include "../loss.c"
 #include "../optim.c"
+#include "../attention.c"
 #include "../attention_grad.c"
 #include "lk_test.h"
 

@@ -366,6 +366,13 @@ static inline float lk_dot_tree(const float *a, const float *b, long n) {
   return r;
 }
 
+/* A row stride for rows of n floats that keeps rows read together out of each other's L1 sets:
+ * n, one cache line more when n is a multiple of 256 floats (1 KiB). Rows 4 KiB apart all map to
+ * the same sets of a 64-set L1 and evict each other when a kernel reads down a column of them
+ * (attention's scores and packed keys at SAG's 1024 keys); 1 KiB apart, a set holds every
+ * fourth row. */
+static inline long lk_unaliased_stride(long n) { return n % 256 == 0 ? n + 16 : n; }
+
 /* ---- Small integer helpers -------------------------------------------------------------------- */
 static inline long lk_min_l(long a, long b) { return a < b ? a : b; }
 static inline long lk_max_l(long a, long b) { return a > b ? a : b; }
@@ -1000,9 +1007,9 @@ LK__SCALAR(rdiv_scalar, s / x[i])
  * results do not depend on the thread count.
  *
  * Scratch per thread, allocated per call: Kᵀ and V panels, the score rows and copies of short
- * query tiles, ⌈Nk/NR⌉·NR·D + Nk·⌈D/NR⌉·NR + TILES·MR·(ld + D) floats, ld = ⌈Nk/NR⌉·NR (+ 16 when
- * that is a multiple of 1024): 130 KB for DeiT-tiny, 500 KB for SAG's Nk = 1024. If that fails,
- * the thread's outputs are NaN. out must not overlap q, k or v. */
+ * query tiles, ⌈Nk/NR⌉·NR·D + Nk·⌈D/NR⌉·NR + TILES·MR·(ld + D) floats, ld =
+ * lk_unaliased_stride(⌈Nk/NR⌉·NR): 130 KB for DeiT-tiny, 500 KB for SAG's Nk = 1024. If that
+ * fails, the thread's outputs are NaN. out must not overlap q, k or v. */
 #if defined(LOCUS_TARGET_AVX512)
 #  define LK_SDPA_MR 8
 #else
@@ -1178,9 +1185,9 @@ void lk_sdpa(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q
   const int group = H / Hk, tiles = (int)lk_ceil_div(Nq, LK_SDPA_MR);
   const long ld = (long)H * D, units = (long)B * H * tiles;
   const long nkp = lk_round_up(lk_max_l(Nk, 1), LK_SDPA_NR), dp = lk_round_up(D, LK_SDPA_NR);
-  /* Score rows one cache line longer when they would be a multiple of 4 KiB apart: the MR rows
-   * that step 3 reads together would all map to one L1 set (SAG's Nk = 1024). */
-  const long lds = nkp % 1024 == 0 ? nkp + 16 : nkp;
+  /* Score rows: the MR rows that step 3 reads together would otherwise all map to one L1 set at
+   * SAG's Nk = 1024. */
+  const long lds = lk_unaliased_stride(nkp);
   const size_t kt_floats = (size_t)lk_round_up(nkp * D, 16), vp_floats = (size_t)lk_round_up((long)Nk * dp, 16);
   const size_t s_floats = (size_t)(LK_SDPA_TILES * LK_SDPA_MR * lds), qt_floats = (size_t)LK_SDPA_TILES * LK_SDPA_MR * D;
   if (Nk <= 0) { /* no keys: an empty sum */
@@ -1302,7 +1309,35 @@ void lk_sdpa_naive(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, 
  * variants in its outer loops, so each pass reads one contiguous run of rows per variant: one
  * location at a time read the T rows of a location, N·Hk·D floats apart, as T streams of k and T
  * of v, and SAG's training forward ran at 3.4 GB/s. out must not overlap q, k or v. */
-#define LK__LOCAL_BLOCK 32
+#ifndef LK__LOCAL_BLOCK
+#  define LK__LOCAL_BLOCK 32 /* locations per block; a build may force another size */
+#endif
+
+/* The weights of locations n0 .. n0 + nl − 1 of sample b (nl ≤ LK__LOCAL_BLOCK):
+ * w[(l·H + h)·T + t] = softmax over t of scale · q·k_t, q and k through their row strides. The
+ * forward and the gradient (attention_grad.c) share it, so the gradient's recomputed weights are
+ * the forward's bit for bit. With dp (the gradient), also dp[(l·H + h)·T + t] = dO·v_t in the
+ * same pass over the variants (a second pass for it cost the gradient ~10 %). */
+static void lk__local_weights(int T, int N, int H, int Hk, int D, long b, long n0, long nl, const float *q, long q_rs,
+                              const float *k, long k_rs, const float *dout, long do_rs, const float *v, long v_rs,
+                              float scale, float *w, float *dp) {
+  const int group = H / Hk;
+  for (int t = 0; t < T; ++t)
+    for (long l = 0; l < nl; ++l) {
+      const long row = (b * T + t) * N + n0 + l, first = b * N + n0;
+      for (int h = 0; h < H; ++h) {
+        const long kc = (long)(h / group) * D, at = (l * H + h) * T + t;
+        w[at] = scale * lk_dot_tree(q + (first + l) * q_rs + (long)h * D, k + row * k_rs + kc, D);
+        if (dp) dp[at] = lk_dot_tree(dout + (first + l) * do_rs + (long)h * D, v + row * v_rs + kc, D);
+      }
+    }
+  for (long r = 0; r < nl * H; ++r) {
+    float *wr = w + r * T, m = -INFINITY, sum = 0.0f;
+    for (int t = 0; t < T; ++t) m = wr[t] > m ? wr[t] : m;
+    for (int t = 0; t < T; ++t) sum += (wr[t] = expf(wr[t] - m));
+    for (int t = 0; t < T; ++t) wr[t] = wr[t] / sum;
+  }
+}
 
 void lk_local_attention(int B, int T, int N, int H, int Hk, int D, const float *q, const float *k,
                         const float *v, float *out, float scale) {
@@ -1321,17 +1356,7 @@ void lk_local_attention(int B, int T, int N, int H, int Hk, int D, const float *
         for (long i = 0; i < nl * ldq; ++i) out[first * ldq + i] = NAN;
         continue;
       }
-      for (int t = 0; t < T; ++t)
-        for (long l = 0; l < nl; ++l)
-          for (int h = 0; h < H; ++h)
-            w[(l * H + h) * T + t] = scale * lk_dot_tree(q + (first + l) * ldq + (long)h * D,
-                                                         k + ((b * T + t) * N + n0 + l) * ldk + (long)(h / group) * D, D);
-      for (long r = 0; r < nl * H; ++r) {
-        float *wr = w + r * T, m = -INFINITY, sum = 0.0f;
-        for (int t = 0; t < T; ++t) m = wr[t] > m ? wr[t] : m;
-        for (int t = 0; t < T; ++t) sum += (wr[t] = expf(wr[t] - m));
-        for (int t = 0; t < T; ++t) wr[t] = wr[t] / sum;
-      }
+      lk__local_weights(T, N, H, Hk, D, b, n0, nl, q, ldq, k, ldk, NULL, 0, NULL, 0, scale, w, NULL);
       memset(out + first * ldq, 0, (size_t)(nl * ldq) * sizeof(float));
       for (int t = 0; t < T; ++t)
         for (long l = 0; l < nl; ++l)

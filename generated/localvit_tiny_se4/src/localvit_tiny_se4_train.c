@@ -366,6 +366,13 @@ static inline float lk_dot_tree(const float *a, const float *b, long n) {
   return r;
 }
 
+/* A row stride for rows of n floats that keeps rows read together out of each other's L1 sets:
+ * n, one cache line more when n is a multiple of 256 floats (1 KiB). Rows 4 KiB apart all map to
+ * the same sets of a 64-set L1 and evict each other when a kernel reads down a column of them
+ * (attention's scores and packed keys at SAG's 1024 keys); 1 KiB apart, a set holds every
+ * fourth row. */
+static inline long lk_unaliased_stride(long n) { return n % 256 == 0 ? n + 16 : n; }
+
 /* ---- Small integer helpers -------------------------------------------------------------------- */
 static inline long lk_min_l(long a, long b) { return a < b ? a : b; }
 static inline long lk_max_l(long a, long b) { return a > b ? a : b; }
@@ -1000,9 +1007,9 @@ LK__SCALAR(rdiv_scalar, s / x[i])
  * results do not depend on the thread count.
  *
  * Scratch per thread, allocated per call: Kᵀ and V panels, the score rows and copies of short
- * query tiles, ⌈Nk/NR⌉·NR·D + Nk·⌈D/NR⌉·NR + TILES·MR·(ld + D) floats, ld = ⌈Nk/NR⌉·NR (+ 16 when
- * that is a multiple of 1024): 130 KB for DeiT-tiny, 500 KB for SAG's Nk = 1024. If that fails,
- * the thread's outputs are NaN. out must not overlap q, k or v. */
+ * query tiles, ⌈Nk/NR⌉·NR·D + Nk·⌈D/NR⌉·NR + TILES·MR·(ld + D) floats, ld =
+ * lk_unaliased_stride(⌈Nk/NR⌉·NR): 130 KB for DeiT-tiny, 500 KB for SAG's Nk = 1024. If that
+ * fails, the thread's outputs are NaN. out must not overlap q, k or v. */
 #if defined(LOCUS_TARGET_AVX512)
 #  define LK_SDPA_MR 8
 #else
@@ -1178,9 +1185,9 @@ void lk_sdpa(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q
   const int group = H / Hk, tiles = (int)lk_ceil_div(Nq, LK_SDPA_MR);
   const long ld = (long)H * D, units = (long)B * H * tiles;
   const long nkp = lk_round_up(lk_max_l(Nk, 1), LK_SDPA_NR), dp = lk_round_up(D, LK_SDPA_NR);
-  /* Score rows one cache line longer when they would be a multiple of 4 KiB apart: the MR rows
-   * that step 3 reads together would all map to one L1 set (SAG's Nk = 1024). */
-  const long lds = nkp % 1024 == 0 ? nkp + 16 : nkp;
+  /* Score rows: the MR rows that step 3 reads together would otherwise all map to one L1 set at
+   * SAG's Nk = 1024. */
+  const long lds = lk_unaliased_stride(nkp);
   const size_t kt_floats = (size_t)lk_round_up(nkp * D, 16), vp_floats = (size_t)lk_round_up((long)Nk * dp, 16);
   const size_t s_floats = (size_t)(LK_SDPA_TILES * LK_SDPA_MR * lds), qt_floats = (size_t)LK_SDPA_TILES * LK_SDPA_MR * D;
   if (Nk <= 0) { /* no keys: an empty sum */
@@ -1302,7 +1309,35 @@ void lk_sdpa_naive(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, 
  * variants in its outer loops, so each pass reads one contiguous run of rows per variant: one
  * location at a time read the T rows of a location, N·Hk·D floats apart, as T streams of k and T
  * of v, and SAG's training forward ran at 3.4 GB/s. out must not overlap q, k or v. */
-#define LK__LOCAL_BLOCK 32
+#ifndef LK__LOCAL_BLOCK
+#  define LK__LOCAL_BLOCK 32 /* locations per block; a build may force another size */
+#endif
+
+/* The weights of locations n0 .. n0 + nl − 1 of sample b (nl ≤ LK__LOCAL_BLOCK):
+ * w[(l·H + h)·T + t] = softmax over t of scale · q·k_t, q and k through their row strides. The
+ * forward and the gradient (attention_grad.c) share it, so the gradient's recomputed weights are
+ * the forward's bit for bit. With dp (the gradient), also dp[(l·H + h)·T + t] = dO·v_t in the
+ * same pass over the variants (a second pass for it cost the gradient ~10 %). */
+static void lk__local_weights(int T, int N, int H, int Hk, int D, long b, long n0, long nl, const float *q, long q_rs,
+                              const float *k, long k_rs, const float *dout, long do_rs, const float *v, long v_rs,
+                              float scale, float *w, float *dp) {
+  const int group = H / Hk;
+  for (int t = 0; t < T; ++t)
+    for (long l = 0; l < nl; ++l) {
+      const long row = (b * T + t) * N + n0 + l, first = b * N + n0;
+      for (int h = 0; h < H; ++h) {
+        const long kc = (long)(h / group) * D, at = (l * H + h) * T + t;
+        w[at] = scale * lk_dot_tree(q + (first + l) * q_rs + (long)h * D, k + row * k_rs + kc, D);
+        if (dp) dp[at] = lk_dot_tree(dout + (first + l) * do_rs + (long)h * D, v + row * v_rs + kc, D);
+      }
+    }
+  for (long r = 0; r < nl * H; ++r) {
+    float *wr = w + r * T, m = -INFINITY, sum = 0.0f;
+    for (int t = 0; t < T; ++t) m = wr[t] > m ? wr[t] : m;
+    for (int t = 0; t < T; ++t) sum += (wr[t] = expf(wr[t] - m));
+    for (int t = 0; t < T; ++t) wr[t] = wr[t] / sum;
+  }
+}
 
 void lk_local_attention(int B, int T, int N, int H, int Hk, int D, const float *q, const float *k,
                         const float *v, float *out, float scale) {
@@ -1321,17 +1356,7 @@ void lk_local_attention(int B, int T, int N, int H, int Hk, int D, const float *
         for (long i = 0; i < nl * ldq; ++i) out[first * ldq + i] = NAN;
         continue;
       }
-      for (int t = 0; t < T; ++t)
-        for (long l = 0; l < nl; ++l)
-          for (int h = 0; h < H; ++h)
-            w[(l * H + h) * T + t] = scale * lk_dot_tree(q + (first + l) * ldq + (long)h * D,
-                                                         k + ((b * T + t) * N + n0 + l) * ldk + (long)(h / group) * D, D);
-      for (long r = 0; r < nl * H; ++r) {
-        float *wr = w + r * T, m = -INFINITY, sum = 0.0f;
-        for (int t = 0; t < T; ++t) m = wr[t] > m ? wr[t] : m;
-        for (int t = 0; t < T; ++t) sum += (wr[t] = expf(wr[t] - m));
-        for (int t = 0; t < T; ++t) wr[t] = wr[t] / sum;
-      }
+      lk__local_weights(T, N, H, Hk, D, b, n0, nl, q, ldq, k, ldk, NULL, 0, NULL, 0, scale, w, NULL);
       memset(out + first * ldq, 0, (size_t)(nl * ldq) * sizeof(float));
       for (int t = 0; t < T; ++t)
         for (long l = 0; l < nl; ++l)
@@ -4560,8 +4585,8 @@ void lk_conv2d_grad_input(int B, int Cin, int Hh, int Ww, int Cout, int kh, int 
     long kg = (long)Cin / G * kh * kw, taps = (long)kh * kw, per_image = (long)Cin * taps * HWo;
     /* Images in chunks whose columns stay near LK__GRAD_COL_FLOATS (at least one image, and a
      * multiple of two so both threads get whole images): a 3×3 convolution of 192 channels over
-     * 32×32 at batch 16 would otherwise write and re-read 113 MB of columns per call. Each image's columns and
-     * scatter are the same whatever the chunk. */
+     * 32×32 at batch 16 would otherwise write and re-read 113 MB of columns per call. Each image's
+     * columns and scatter are the same whatever the chunk. */
     long chunk = lk_max_l(1, lk_min_l(B, LK__GRAD_COL_FLOATS / lk_max_l(per_image, 1)));
     float *col;
     if (chunk > 1 && chunk < B) chunk -= chunk % 2;
@@ -5134,7 +5159,7 @@ void lk_zero_pad_add_naive(long outer, long L, long inner, long before, long aft
 }
 
 /* ---- templates/attention_grad.c ------------------------------------------------------------ */
-/* locus-requires: prologue.h */
+/* locus-requires: prologue.h attention.c */
 /* Training: the gradient of sdpa (attention.c) with respect to q, k and v, in one kernel.
  *
  * With S = scale · q·kᵀ and P = softmax(S) per (sample, head) and dO the gradient of the output:
@@ -5164,7 +5189,7 @@ void lk_zero_pad_add_naive(long outer, long L, long inner, long before, long aft
  *   3. dQ = dS·K stored; dV += Pᵀ·dO_tile and dK += dSᵀ·Q_tile.
  * All five products are one register-blocked routine (8 or 4 rows × 2 or 3 vectors, A read by scalar
  * broadcast through any two strides, so Pᵀ and dSᵀ are never transposed in memory).
- * Scratch per thread: 2·D·Ld + 3·Nkp·Dp + 2·MQ·(Ld + Dp) floats, Ld = Nkp or Nkp + 16 (lk__ag_stride)
+ * Scratch per thread: 2·D·Ld + 3·Nkp·Dp + 2·MQ·(Ld + Dp) floats, Ld = lk_unaliased_stride(Nkp)
  * (localvit_fmnist: 90 KB; SAG's Nk = 1024, D = 48: 1.1 MB). If that fails, the task's gradients
  * are NaN. */
 /* Queries per tile. Short rows take 64: fewer passes over the dK and dV accumulators, and the
@@ -5252,16 +5277,6 @@ static void lk__ag_mm(int M, int N, int K, const float *A, long ars, long acs, c
                    accumulate);
 }
 
-/* The row stride of the arrays indexed by key (Kᵀ, Vᵀ, S, dS): the keys padded to whole vectors,
- * plus a cache line when that is a multiple of 1 KiB. dV += Pᵀ·dO and dK += dSᵀ·Q broadcast one
- * element from each of up to 16 rows of S or dS, and S = Q·Kᵀ reads up to 48 rows of Kᵀ: at SAG's
- * 1024 keys those rows were 4 KiB apart, all in the same L1 sets (64 sets of 64 B), evicting each
- * other on every pass. */
-/* Harness on [16, 1024, 4 heads/1, D 48], 2 threads, old and new alternating: 6 of 6 pairs faster,
- * medians 282 → 273 ms; the sums are unchanged, so the results are bit for bit the same. (A
- * multiple of 1 KiB, not only of 4 KiB: rows 1 KiB apart share 4 sets, 12 rows each for Kᵀ.) */
-static long lk__ag_stride(long nkp) { return nkp % 256 == 0 ? nkp + 16 : nkp; }
-
 /* dst[d·ld + j] = src[j·rs + d] for j < n, d < D; columns n..ld−1 are zero. 8×8 blocks turn
  * around in registers (element copies were ~15% of the kernel at localvit_fmnist's 50 keys). */
 static void lk__ag_pack_t(int n, int D, const float *src, long rs, float *dst, long ld) {
@@ -5335,7 +5350,11 @@ void lk_sdpa_grad(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, l
   }
   const int group = H / Hk;
   const long units = (long)B * Hk, nkp = lk_round_up(Nk, LK_VW), dp = lk_round_up(D, LK_VW);
-  const long lds = lk__ag_stride(nkp); /* row stride of Kᵀ, Vᵀ, S and dS */
+  /* Row stride of Kᵀ, Vᵀ, S and dS: dV += Pᵀ·dO and dK += dSᵀ·Q broadcast one element from each of
+   * up to 16 rows of S or dS, and S = Q·Kᵀ reads up to 48 rows of Kᵀ, which at SAG's 1024 keys
+   * were 4 KiB apart. Padded, a harness on [16, 1024, 4 heads/1, D 48] (2 threads, old and new
+   * alternating) was faster in 6 of 6 pairs, medians 282 → 273 ms, bit for bit the same. */
+  const long lds = lk_unaliased_stride(nkp);
   const long mq = LK__SDPA_GRAD_MQ(Nk);
   const int nk4 = (int)lk_round_up(Nk, 4); /* rows of dK and dV computed: keys up to a multiple of 4 */
   const size_t floats = (size_t)(2 * D * lds + 3 * nkp * dp + 2 * mq * (lds + dp) + 16 * 8);
@@ -5461,20 +5480,16 @@ void lk_sdpa_grad_naive(int B, int Nq, int Nk, int H, int Hk, int D, const float
  * GFLOP/s, and the concat of dk and dv copied the [T, N, 2·Hk·D] gradient (SAG's stage 1: 73 ms
  * of products, 28 ms of concat per batch-16 step).
  *
- * How: one task per block of LK__LA_BLOCK consecutive locations of a sample, which walks the
- * variants in the outer loop, so each pass reads (or writes) one contiguous run of rows per
+ * How: one task per block of LK__LOCAL_BLOCK consecutive locations of a sample, as
+ * lk_local_attention, whose weights (lk__local_weights) it recomputes bit for bit; every pass
+ * walks the variants in its outer loop, so it reads (or writes) one contiguous run of rows per
  * variant. One location per task read the T rows of a location, 4·N·Hk·D floats apart, as T
- * separate streams per array (4·T with k, v, dk and dv), more than the prefetchers follow: SAG's
- * two calls ran at 3-4 GB/s. Every sum has a fixed order, so results do not depend on the thread
- * count. In the batch-16 step's profile (2-7 % steal, two runs minutes apart) SAG's attention block
- * went from 135 to 128 ms: its six products, softmaxes, scales and the concat took 109 ms, the
- * forward kernel and these two calls take 98 (25 + 31 + 42). At 5-7 GB/s they are still well
- * below the memory's speed. A build may force
- * another block size (LK__LA_BLOCK). */
-#ifndef LK__LA_BLOCK
-#  define LK__LA_BLOCK 32
-#endif
-
+ * separate streams per array, more than the prefetchers follow: SAG's two calls ran at 3-4 GB/s.
+ * Every sum has a fixed order, so results do not depend on the thread count. In the batch-16
+ * step's profile (2-7 % steal, two runs minutes apart) SAG's attention block went from 135 to
+ * 128 ms: its six products, softmaxes, scales and the concat took 109 ms, the forward kernel and
+ * these two calls take 98 (25 + 31 + 42). At 5-7 GB/s they are still well below the memory's
+ * speed. */
 void lk_local_attention_grad(int B, int T, int N, int H, int Hk, int D, const float *q, long q_rs, const float *k,
                              long k_rs, const float *v, long v_rs, const float *dout, long do_rs, float *dq, long dq_rs,
                              float *dk, long dk_rs, float *dv, long dv_rs, float scale) {
@@ -5484,14 +5499,15 @@ void lk_local_attention_grad(int B, int T, int N, int H, int Hk, int D, const fl
     return;
   }
   const int group = H / Hk;
-  const long blocks = (N + LK__LA_BLOCK - 1) / LK__LA_BLOCK, units = (long)B * blocks, wsz = (long)LK__LA_BLOCK * H * T;
+  const long blocks = (N + LK__LOCAL_BLOCK - 1) / LK__LOCAL_BLOCK, units = (long)B * blocks;
+  const long wsz = (long)LK__LOCAL_BLOCK * H * T;
   LK_OMP(parallel if(units > 1 && (long)B * N * T * H * D >= LK_PAR_MIN))
   {
-    /* p and then ds (scaled) of the block's locations: [l][h][t] */
+    /* p, then ds (scaled), of the block's locations: [l][h][t] */
     float *pw = (float *)malloc((size_t)(2 * wsz) * sizeof(float)), *dw = pw ? pw + wsz : NULL;
     LK_OMP(for schedule(static))
     for (long u = 0; u < units; ++u) {
-      const long b = u / blocks, n0 = u % blocks * LK__LA_BLOCK, nl = lk_min_l(LK__LA_BLOCK, N - n0);
+      const long b = u / blocks, n0 = u % blocks * LK__LOCAL_BLOCK, nl = lk_min_l(LK__LOCAL_BLOCK, N - n0);
       const long first = b * N + n0; /* q, dout and dq row of the block's first location */
       if (!pw) { /* out of memory: NaN rather than garbage */
         for (long l = 0; dq && l < nl; ++l)
@@ -5501,28 +5517,15 @@ void lk_local_attention_grad(int B, int T, int N, int H, int Hk, int D, const fl
             for (long c = 0; c < (long)Hk * D; ++c) dk[((b * T + t) * N + n0 + l) * dk_rs + c] = dv[((b * T + t) * N + n0 + l) * dv_rs + c] = NAN;
         continue;
       }
-      /* 1. Scores and dP, variant by variant. */
-      for (int t = 0; t < T; ++t)
-        for (long l = 0; l < nl; ++l) {
-          const long row = (b * T + t) * N + n0 + l;
-          for (int h = 0; h < H; ++h) {
-            const long kc = (long)(h / group) * D, at = (l * H + h) * T + t;
-            pw[at] = scale * lk_dot_tree(q + (first + l) * q_rs + (long)h * D, k + row * k_rs + kc, D);
-            dw[at] = lk_dot_tree(dout + (first + l) * do_rs + (long)h * D, v + row * v_rs + kc, D);
-          }
-        }
-      /* 2. p = softmax(s) as lk_local_attention computes it; ds, times scale. */
+      /* 1. p as the forward weighs v, and dP; then ds = scale·p·(dP − Σ p·dP). */
+      lk__local_weights(T, N, H, Hk, D, b, n0, nl, q, q_rs, k, k_rs, dout, do_rs, v, v_rs, scale, pw, dw);
       for (long r = 0; r < nl * H; ++r) {
-        float *pr = pw + r * T, *dr = dw + r * T, m = -INFINITY, sum = 0.0f, dot = 0.0f;
-        for (int t = 0; t < T; ++t) m = pr[t] > m ? pr[t] : m;
-        for (int t = 0; t < T; ++t) sum += (pr[t] = expf(pr[t] - m));
-        for (int t = 0; t < T; ++t) {
-          pr[t] = pr[t] / sum;
-          dot += pr[t] * dr[t];
-        }
+        const float *pr = pw + r * T;
+        float *dr = dw + r * T, dot = 0.0f;
+        for (int t = 0; t < T; ++t) dot += pr[t] * dr[t];
         for (int t = 0; t < T; ++t) dr[t] = scale * pr[t] * (dr[t] - dot);
       }
-      /* 3. dq = Σ_t ds_t·k_t, or dk_t and dv_t, variant by variant. */
+      /* 2. dq = Σ_t ds_t·k_t, or dk_t and dv_t summed over the group's heads, variant by variant. */
       if (dq)
         for (long l = 0; l < nl; ++l) memset(dq + (first + l) * dq_rs, 0, (size_t)H * D * sizeof(float));
       for (int t = 0; t < T; ++t)
@@ -5539,13 +5542,9 @@ void lk_local_attention_grad(int B, int T, int N, int H, int Hk, int D, const fl
               }
               if (dk) {
                 const float *qh = q + (first + l) * q_rs + (long)h * D, *oh = dout + (first + l) * do_rs + (long)h * D;
-                if (h == g * group) {
-                  for (int d = 0; d < D; ++d) dkt[d] = c * qh[d];
-                  for (int d = 0; d < D; ++d) dvt[d] = e * oh[d];
-                } else {
-                  for (int d = 0; d < D; ++d) dkt[d] += c * qh[d];
-                  for (int d = 0; d < D; ++d) dvt[d] += e * oh[d];
-                }
+                const int add = h > g * group; /* the group's first head starts the sums */
+                for (int d = 0; d < D; ++d) dkt[d] = (add ? dkt[d] : 0.0f) + c * qh[d];
+                for (int d = 0; d < D; ++d) dvt[d] = (add ? dvt[d] : 0.0f) + e * oh[d];
               }
             }
           }
