@@ -2,7 +2,7 @@
 /// `.embedInCode("templates")`). Each file is compilable C; a kernel file's first line names the
 /// files it calls (`/* locus-requires: prologue.h gemm.c */`), which is how the emitter pulls in
 /// exactly the files a graph needs, each once, dependencies first.
-enum Templates {
+public enum Templates {
   /// Every template file the emitter may copy, in the order they appear in a model file when
   /// several are needed (dependencies always come first, see `closure`). The test programs in
   /// `templates/tests/` are embedded too but never copied.
@@ -33,6 +33,10 @@ enum Templates {
     "api/safetensors.c": PackageResources.safetensors_c,
     "api/context.c": PackageResources.context_c,
   ]
+
+  /// templates/fma_probe.c: the FMA peak probe `locus bench` builds on its own (never part of a
+  /// model, so not in `files`). The kernel benchmarks in templates/tests include the same file.
+  public static var fmaProbe: String { String(decoding: PackageResources.fma_probe_c, as: UTF8.self) }
 
   static func apiText(_ name: String) throws(CodegenError) -> String {
     guard let bytes = api.first(where: { $0.key == name })?.value else { throw .missingTemplate(name) }

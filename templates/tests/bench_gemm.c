@@ -1,6 +1,7 @@
 #define _POSIX_C_SOURCE 200112L /* clock_gettime in -std=c99 */
 /* GEMM throughput in GFLOP/s (2·M·N·K per call) at 1024³ and at the transformer's shapes, on 1 and
- * on 2 threads. Each number is the best of 7 timings of ~0.1 s of calls.
+ * on 2 threads, and as a fraction of the FMA peak that `locus bench` measures (fma_probe.c, run
+ * here on 1 and 2 threads first). Each number is the best of 7 timings of ~0.1 s of calls.
  *   wall: what a caller sees.
  *   cpu:  FLOPs per (CPU seconds the process got / threads): the rate the kernel reaches when its
  *         threads have their cores to themselves. On a shared machine (other jobs on the same
@@ -10,6 +11,7 @@
  * The load average is printed so a reader can tell which situation a run was in. */
 #include "../prologue.h"
 #include "../gemm.c"
+#include "../fma_probe.c"
 #include "lk_test.h"
 
 #ifdef _OPENMP
@@ -43,6 +45,20 @@ static void bench(int M, int N, int K, int mode, int threads, double *wall_gf, d
   free(A); free(B); free(C);
 }
 
+/* GFLOP/s of the FMA probe on `threads` threads: the best of 5 runs of ~0.2 s, as `locus bench`. */
+static double peak(int threads) {
+  long iterations = 1L << 20;
+  for (;;) { /* calibrate to ~0.05 s, then run 4× as long */
+    double t0 = lkt_now();
+    locus_fma_probe(threads, iterations);
+    if (lkt_now() - t0 > 0.05 || iterations > 1L << 30) break;
+    iterations *= 4;
+  }
+  double best = 0.0;
+  for (int r = 0; r < 5; ++r) best = fmax(best, locus_fma_probe(threads, 4 * iterations));
+  return best * 1e-9;
+}
+
 int main(int argc, char **argv) {
   static int shapes[][4] = {
       {1024, 1024, 1024, 0}, {1024, 1024, 1024, 1}, {197, 576, 192, 1}, {197, 768, 192, 1},
@@ -56,7 +72,10 @@ int main(int argc, char **argv) {
   if (f) { if (!fgets(load, sizeof load, f)) load[0] = 0; fclose(f); }
   printf("bench_gemm: VW=%d MR=%d NR=%d KC=%d MC=%d NC=%d; load average %s", LK_VW, LK_GEMM_MR, LK_GEMM_NR,
          LK_GEMM_KC, LK_GEMM_MC, LK_GEMM_NC, load);
-  printf("%6s %6s %6s  %-11s %18s %18s\n", "M", "N", "K", "B", "1 thread wall/cpu", "2 threads wall/cpu");
+  double peaks[3] = {0.0, peak(1), peak(2)};
+  printf("FMA peak (fma_probe.c, best of 5): 1 thread %.1f, 2 threads %.1f GFLOP/s; %% = wall / peak\n", peaks[1],
+         peaks[2]);
+  printf("%6s %6s %6s  %-11s %25s %25s\n", "M", "N", "K", "B", "1 thread wall/cpu (%)", "2 threads wall/cpu (%)");
   /* `bench_gemm M N K MODE` (bench's mode) measures that one shape instead of the list. */
   size_t count = sizeof shapes / sizeof shapes[0];
   if (argc == 5) {
@@ -70,7 +89,7 @@ int main(int argc, char **argv) {
       double w, c;
       omp_set_num_threads(t);
       bench(p[0], p[1], p[2], p[3], t, &w, &c);
-      printf("     %6.1f / %5.1f", w, c);
+      printf("     %6.1f / %5.1f (%3.0f %%)", w, c, 100.0 * w / peaks[t]);
       fflush(stdout);
     }
     printf("\n");
