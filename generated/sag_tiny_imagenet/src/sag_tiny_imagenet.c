@@ -973,12 +973,13 @@ static size_t lk__gemm_scratch_floats(const lk__gemm_args *g, long mmax, long nm
 #endif
 
 /* One register tile of lk__gemm_block: rows [ir, ir + MR) of its row block ic (mc rows, the first
- * mfull of them full tiles read in place when A is not packed), column panel jr of its nc columns;
- * next: the rows to prefetch while it runs, or NULL. */
+ * mfull of them full tiles read in place when A is not packed), column panel jr of its nc columns.
+ * With prefetch, a tile reading A's rows in place fetches the next tile's rows into L1 meanwhile. */
 static void lk__gemm_block_tile(const lk__gemm_args *g, int mode, int last, int m0, int ic, int mc, int mfull,
-                                int ir, int jc, int nc, int jr, int pc, int kc, const float *a, const float *next,
+                                int ir, int jc, int nc, int jr, int pc, int kc, const float *a, int prefetch,
                                 const float *bp, const float *ap, float *stash, long nc0) {
   const int mr = (int)lk_min_l(LK_GEMM_MR, mc - ir), nr = (int)lk_min_l(LK_GEMM_NR, nc - jr);
+  const float *next = prefetch && mode == LK__GEMM_A_ROWS && ir + LK_GEMM_MR < mfull ? a + (ir + LK_GEMM_MR) * g->rsa : NULL;
   lk__gemm_epi e;
   float *c = g->C + (long)(ic + ir) * g->rsc + jc + jr, *dst = c;
   long rsd = g->rsc;
@@ -1015,22 +1016,17 @@ static void lk__gemm_block(const lk__gemm_args *g, int m0, int m1, int jc, int n
     const float *a = g->A + ic * g->rsa + pc * g->csa;
     if (mode == LK__GEMM_A_PACKED) lk__gemm_pack_a(mc, kc, a, g->rsa, g->csa, ap);
     else if (mfull < mc) lk__gemm_pack_a(mc - mfull, kc, a + mfull * g->rsa, g->rsa, g->csa, ap);
-    /* Rows read in place fetch the next tile's rows into L1 while a tile runs: during the row's
-     * last panel when rows go first, during every tile of the panel otherwise. */
-    if (rows_first) {
-      for (int ir = 0; ir < mc; ir += LK_GEMM_MR) {
-        const float *next = mode == LK__GEMM_A_ROWS && ir + LK_GEMM_MR < mfull ? a + (ir + LK_GEMM_MR) * g->rsa : NULL;
+    /* The next rows are prefetched during the row's last panel when rows go first, during every
+     * tile of the panel otherwise. */
+    if (rows_first)
+      for (int ir = 0; ir < mc; ir += LK_GEMM_MR)
         for (int jr = 0; jr < nc; jr += LK_GEMM_NR)
-          lk__gemm_block_tile(g, mode, last, m0, ic, mc, mfull, ir, jc, nc, jr, pc, kc, a,
-                              jr + LK_GEMM_NR >= nc ? next : NULL, bp, ap, stash, nc0);
-      }
-    } else {
+          lk__gemm_block_tile(g, mode, last, m0, ic, mc, mfull, ir, jc, nc, jr, pc, kc, a, jr + LK_GEMM_NR >= nc, bp,
+                              ap, stash, nc0);
+    else
       for (int jr = 0; jr < nc; jr += LK_GEMM_NR)
-        for (int ir = 0; ir < mc; ir += LK_GEMM_MR) {
-          const float *next = mode == LK__GEMM_A_ROWS && ir + LK_GEMM_MR < mfull ? a + (ir + LK_GEMM_MR) * g->rsa : NULL;
-          lk__gemm_block_tile(g, mode, last, m0, ic, mc, mfull, ir, jc, nc, jr, pc, kc, a, next, bp, ap, stash, nc0);
-        }
-    }
+        for (int ir = 0; ir < mc; ir += LK_GEMM_MR)
+          lk__gemm_block_tile(g, mode, last, m0, ic, mc, mfull, ir, jc, nc, jr, pc, kc, a, 1, bp, ap, stash, nc0);
   } /* for ic */
 }
 
