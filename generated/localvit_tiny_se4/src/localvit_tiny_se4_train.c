@@ -1144,39 +1144,50 @@ static float lk__sdpa_exp_row(int Nk, float *p, lk_vf rmax, float scale) {
 }
 
 /* Step 3 on one tile: o[0:mr, 0:nr] = inv[i] · Σ_j p[i·ldp + j] · vp[j·NR + c], j < Nk (all MR
- * rows of p readable and finite). Edge tiles go through a full-size copy. */
-static void lk__sdpa_pv_tile(int Nk, const float *restrict p, long ldp, const float *restrict vp,
-                             const float *inv, float *restrict o, long ldo, int mr, int nr) {
+ * rows of p readable and finite), nv vectors wide (a constant after inlining). Edge tiles go
+ * through a full-size copy. */
+__attribute__((always_inline)) static inline void lk__sdpa_pv_nv(int nv, int Nk, const float *restrict p, long ldp,
+                                                                 const float *restrict vp, const float *inv,
+                                                                 float *restrict o, long ldo, int mr, int nr) {
   lk_vf acc[LK_SDPA_MR][LK_SDPA_NV], sum[LK_SDPA_MR][LK_SDPA_NV];
   for (int i = 0; i < LK_SDPA_MR; ++i)
-    for (int u = 0; u < LK_SDPA_NV; ++u) sum[i][u] = lk_vzero();
+    for (int u = 0; u < nv; ++u) sum[i][u] = lk_vzero();
   for (int j0 = 0; j0 < Nk; j0 += LK_SDPA_KC) {
     const int j1 = (int)lk_min_l(j0 + LK_SDPA_KC, Nk);
     for (int i = 0; i < LK_SDPA_MR; ++i)
-      for (int u = 0; u < LK_SDPA_NV; ++u) acc[i][u] = lk_vzero();
+      for (int u = 0; u < nv; ++u) acc[i][u] = lk_vzero();
     for (int j = j0; j < j1; ++j) {
       lk_vf b[LK_SDPA_NV];
-      for (int u = 0; u < LK_SDPA_NV; ++u) b[u] = lk_vload(vp + u * LK_VW);
+      for (int u = 0; u < nv; ++u) b[u] = lk_vload(vp + u * LK_VW);
       for (int i = 0; i < LK_SDPA_MR; ++i) {
         lk_vf pi = lk_vset1(p[i * ldp + j]);
-        for (int u = 0; u < LK_SDPA_NV; ++u) acc[i][u] += pi * b[u];
+        for (int u = 0; u < nv; ++u) acc[i][u] += pi * b[u];
       }
       vp += LK_SDPA_NR;
     }
     for (int i = 0; i < LK_SDPA_MR; ++i)
-      for (int u = 0; u < LK_SDPA_NV; ++u) sum[i][u] += acc[i][u];
+      for (int u = 0; u < nv; ++u) sum[i][u] += acc[i][u];
   }
   for (int i = 0; i < LK_SDPA_MR; ++i)
-    for (int u = 0; u < LK_SDPA_NV; ++u) acc[i][u] = sum[i][u] * inv[i];
-  if (mr == LK_SDPA_MR && nr == LK_SDPA_NR) {
+    for (int u = 0; u < nv; ++u) acc[i][u] = sum[i][u] * inv[i];
+  if (mr == LK_SDPA_MR && nr == nv * LK_VW) {
     for (int i = 0; i < LK_SDPA_MR; ++i)
-      for (int u = 0; u < LK_SDPA_NV; ++u) lk_vstore(o + i * ldo + u * LK_VW, acc[i][u]);
+      for (int u = 0; u < nv; ++u) lk_vstore(o + i * ldo + u * LK_VW, acc[i][u]);
   } else {
     float t[LK_SDPA_MR * LK_SDPA_NR];
     for (int i = 0; i < LK_SDPA_MR; ++i)
-      for (int u = 0; u < LK_SDPA_NV; ++u) lk_vstore(t + i * LK_SDPA_NR + u * LK_VW, acc[i][u]);
+      for (int u = 0; u < nv; ++u) lk_vstore(t + i * LK_SDPA_NR + u * LK_VW, acc[i][u]);
     for (int i = 0; i < mr; ++i) memcpy(o + i * ldo, t + i * LK_SDPA_NR, (size_t)nr * sizeof(float));
   }
+}
+
+/* A last panel of at most LK_VW output columns takes a tile one vector wide, as step 1's last
+ * keys: LocalViT's D = 48 is a panel of 32 and one of 16, whose padding was a quarter of step 3's
+ * multiply-adds. Each output is the same sum either way. */
+static void lk__sdpa_pv_tile(int Nk, const float *restrict p, long ldp, const float *restrict vp, const float *inv,
+                             float *restrict o, long ldo, int mr, int nr) {
+  if (nr <= LK_VW) lk__sdpa_pv_nv(1, Nk, p, ldp, vp, inv, o, ldo, mr, nr);
+  else lk__sdpa_pv_nv(LK_SDPA_NV, Nk, p, ldp, vp, inv, o, ldo, mr, nr);
 }
 
 void lk_sdpa(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q_rs, const float *k,
