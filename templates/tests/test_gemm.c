@@ -224,5 +224,14 @@ int main(void) {
   check_shared_b(5, 70, 40, 600);
   check_shared_b(1, 700, 50, 300);
   check_shared_b(3, 130, 200, 64);
+  /* Single-row products (lk__gemv): W read transposed (dot products, 4 columns at a time and a
+   * tail), B row-major with A's row strided (axpy rows), the epilogue in place, a general B (the
+   * tiled path), and thread-count invariance. */
+  run_case(1, 1, 1000, 192, 0, 1, 0.0f, 3);
+  run_case(3, 1, 67, 37, 0, 1, 1.0f, 2);
+  run_case(2, 1, 300, 77, 3, 0, -0.5f, 3);
+  run_case(1, 1, 5, 3, 0, 3, 1.0f, 1);
+  check_shared_b(4, 1, 301, 200);
+  check_thread_invariance(1, 1000, 192);
   return lkt_finish("test_gemm");
 }
