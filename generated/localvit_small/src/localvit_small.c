@@ -1324,6 +1324,22 @@ void lk_sdpa_naive(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, 
 #  define LK__LOCAL_BLOCK 32 /* locations per block; a build may force another size */
 #endif
 
+/* Rows of k or v a block reads, [b, t, n0 + l] for t < T, l < nl in that order, are short runs
+ * (nl rows of Hk·D floats) N rows apart: too short for the hardware prefetchers, and the dot
+ * products and axpys waited on memory (one thread read k at ~4 GB/s where it streams 24). So
+ * each visit of row (t, l) fetches the row LK__LOCAL_AHEAD visits later. */
+#ifndef LK__LOCAL_AHEAD
+#  define LK__LOCAL_AHEAD 16
+#endif
+static inline void lk__local_prefetch(int T, int N, long width, long b, long n0, long nl, int t, long l,
+                                      const float *x, long rs) {
+  const long next = t * nl + l + LK__LOCAL_AHEAD;
+  if (next >= T * nl) return;
+  const float *r = x + ((b * T + next / nl) * N + n0 + next % nl) * rs;
+  for (long i = 0; i < width; i += 16) __builtin_prefetch(r + i, 0, 3);
+  __builtin_prefetch(r + width - 1, 0, 3);
+}
+
 /* The weights of locations n0 .. n0 + nl − 1 of sample b (nl ≤ LK__LOCAL_BLOCK):
  * w[(l·H + h)·T + t] = softmax over t of scale · q·k_t, q and k through their row strides. The
  * forward and the gradient (attention_grad.c) share it, so the gradient's recomputed weights are
@@ -1336,18 +1352,46 @@ static void lk__local_weights(int T, int N, int H, int Hk, int D, long b, long n
   for (int t = 0; t < T; ++t)
     for (long l = 0; l < nl; ++l) {
       const long row = (b * T + t) * N + n0 + l, first = b * N + n0;
+      lk__local_prefetch(T, N, Hk * D, b, n0, nl, t, l, k, k_rs);
+      if (dp) lk__local_prefetch(T, N, Hk * D, b, n0, nl, t, l, v, v_rs);
       for (int h = 0; h < H; ++h) {
         const long kc = (long)(h / group) * D, at = (l * H + h) * T + t;
         w[at] = scale * lk_dot_tree(q + (first + l) * q_rs + (long)h * D, k + row * k_rs + kc, D);
         if (dp) dp[at] = lk_dot_tree(dout + (first + l) * do_rs + (long)h * D, v + row * v_rs + kc, D);
       }
     }
+  /* The softmax of each row of T: the max subtracted row by row, then one vectorised exp over the
+   * block's nl·H·T weights at once (rows of T = 18 are one vector and a tail each; libm's expf
+   * one weight at a time was a third of the forward's time), then each row's sum in t order. */
+  const long n = nl * H * T;
+  long i = 0;
   for (long r = 0; r < nl * H; ++r) {
-    float *wr = w + r * T, m = -INFINITY, sum = 0.0f;
+    float *wr = w + r * T, m = -INFINITY;
     for (int t = 0; t < T; ++t) m = wr[t] > m ? wr[t] : m;
-    for (int t = 0; t < T; ++t) sum += (wr[t] = expf(wr[t] - m));
+    for (int t = 0; t < T; ++t) wr[t] = wr[t] - m;
+  }
+  for (; i + LK_VW <= n; i += LK_VW) lk_vstore(w + i, lk_vexp(lk_vload(w + i)));
+  if (i < n) {
+    float tail[LK_VW] = {0};
+    memcpy(tail, w + i, (size_t)(n - i) * sizeof(float));
+    lk_vstore(tail, lk_vexp(lk_vload(tail)));
+    memcpy(w + i, tail, (size_t)(n - i) * sizeof(float));
+  }
+  for (long r = 0; r < nl * H; ++r) {
+    float *wr = w + r * T, sum = 0.0f;
+    for (int t = 0; t < T; ++t) sum += wr[t];
     for (int t = 0; t < T; ++t) wr[t] = wr[t] / sum;
   }
+}
+
+/* y[0:D] = (add ? y : 0) + a·x[0:D], a vector at a time, then a scalar tail. clang's own
+ * vectorisation of the plain loop steps 4 vectors at a time, so SAG's D = 48 (three vectors) ran
+ * entirely in its scalar remainder. Each element is the same contracted a·x + y as that loop's. */
+static inline void lk__local_axpy(int D, float a, const float *restrict x, float *restrict y, int add) {
+  const lk_vf va = lk_vset1(a);
+  int d = 0;
+  for (; d + LK_VW <= D; d += LK_VW) lk_vstore(y + d, (add ? lk_vload(y + d) : lk_vzero()) + va * lk_vload(x + d));
+  for (; d < D; ++d) y[d] = (add ? y[d] : 0.0f) + a * x[d];
 }
 
 void lk_local_attention(int B, int T, int N, int H, int Hk, int D, const float *q, const float *k,
@@ -1370,12 +1414,13 @@ void lk_local_attention(int B, int T, int N, int H, int Hk, int D, const float *
       lk__local_weights(T, N, H, Hk, D, b, n0, nl, q, ldq, k, ldk, NULL, 0, NULL, 0, scale, w, NULL);
       memset(out + first * ldq, 0, (size_t)(nl * ldq) * sizeof(float));
       for (int t = 0; t < T; ++t)
-        for (long l = 0; l < nl; ++l)
+        for (long l = 0; l < nl; ++l) {
+          lk__local_prefetch(T, N, ldk, b, n0, nl, t, l, v, ldk);
           for (int h = 0; h < H; ++h) {
             const float *vt = v + ((b * T + t) * N + n0 + l) * ldk + (long)(h / group) * D, pt = w[(l * H + h) * T + t];
-            float *oh = out + (first + l) * ldq + (long)h * D;
-            for (int d = 0; d < D; ++d) oh[d] += pt * vt[d];
+            lk__local_axpy(D, pt, vt, out + (first + l) * ldq + (long)h * D, 1);
           }
+        }
     }
     free(w);
   }
