@@ -357,17 +357,18 @@ void lk_sdpa_naive(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, 
 /* Rows of k or v a block reads, [b, t, n0 + l] for t < T, l < nl in that order, are short runs
  * (nl rows of Hk·D floats) N rows apart: too short for the hardware prefetchers, and the dot
  * products and axpys waited on memory (one thread read k at ~4 GB/s where it streams 24). So
- * each visit of row (t, l) fetches the row LK__LOCAL_AHEAD visits later. */
+ * each visit of row (t, l) fetches the row LK__LOCAL_AHEAD visits later: lk__local_ahead gives
+ * that row's index in [B·T·N] (−1 past the block's last), lk__local_prefetch fetches its floats. */
 #ifndef LK__LOCAL_AHEAD
 #  define LK__LOCAL_AHEAD 16
 #endif
-static inline void lk__local_prefetch(int T, int N, long width, long b, long n0, long nl, int t, long l,
-                                      const float *x, long rs) {
+static inline long lk__local_ahead(int T, int N, long b, long n0, long nl, int t, long l) {
   const long next = t * nl + l + LK__LOCAL_AHEAD;
-  if (next >= T * nl) return;
-  const float *r = x + ((b * T + next / nl) * N + n0 + next % nl) * rs;
-  for (long i = 0; i < width; i += 16) __builtin_prefetch(r + i, 0, 3);
-  __builtin_prefetch(r + width - 1, 0, 3);
+  return next < T * nl ? (b * T + next / nl) * N + n0 + next % nl : -1;
+}
+static inline void lk__local_prefetch(const float *row, long width) {
+  for (long i = 0; i < width; i += 16) __builtin_prefetch(row + i, 0, 3);
+  __builtin_prefetch(row + width - 1, 0, 3);
 }
 
 /* The weights of locations n0 .. n0 + nl − 1 of sample b (nl ≤ LK__LOCAL_BLOCK):
@@ -382,8 +383,11 @@ static void lk__local_weights(int T, int N, int H, int Hk, int D, long b, long n
   for (int t = 0; t < T; ++t)
     for (long l = 0; l < nl; ++l) {
       const long row = (b * T + t) * N + n0 + l, first = b * N + n0;
-      lk__local_prefetch(T, N, Hk * D, b, n0, nl, t, l, k, k_rs);
-      if (dp) lk__local_prefetch(T, N, Hk * D, b, n0, nl, t, l, v, v_rs);
+      const long ahead = lk__local_ahead(T, N, b, n0, nl, t, l);
+      if (ahead >= 0) {
+        lk__local_prefetch(k + ahead * k_rs, (long)Hk * D);
+        if (dp) lk__local_prefetch(v + ahead * v_rs, (long)Hk * D);
+      }
       for (int h = 0; h < H; ++h) {
         const long kc = (long)(h / group) * D, at = (l * H + h) * T + t;
         w[at] = scale * lk_dot_tree(q + (first + l) * q_rs + (long)h * D, k + row * k_rs + kc, D);
@@ -391,8 +395,10 @@ static void lk__local_weights(int T, int N, int H, int Hk, int D, long b, long n
       }
     }
   /* The softmax of each row of T: the max subtracted row by row, then one vectorised exp over the
-   * block's nl·H·T weights at once (rows of T = 18 are one vector and a tail each; libm's expf
-   * one weight at a time was a third of the forward's time), then each row's sum in t order. */
+   * block's nl·H·T weights at once, then each row's sum in t order. libm's expf weight by weight
+   * was a third of the forward's time; softmax.c's lk_softmax_row, row by row, spends a padded
+   * vector on each row's tail (two exps per 18 weights): forward 5-8 % and gradient ~5 % slower
+   * than this at SAG's shape (alternating builds, 1 and 2 threads). */
   const long n = nl * H * T;
   long i = 0;
   for (long r = 0; r < nl * H; ++r) {
@@ -445,7 +451,8 @@ void lk_local_attention(int B, int T, int N, int H, int Hk, int D, const float *
       memset(out + first * ldq, 0, (size_t)(nl * ldq) * sizeof(float));
       for (int t = 0; t < T; ++t)
         for (long l = 0; l < nl; ++l) {
-          lk__local_prefetch(T, N, ldk, b, n0, nl, t, l, v, ldk);
+          const long ahead = lk__local_ahead(T, N, b, n0, nl, t, l);
+          if (ahead >= 0) lk__local_prefetch(v + ahead * ldk, ldk);
           for (int h = 0; h < H; ++h) {
             const float *vt = v + ((b * T + t) * N + n0 + l) * ldk + (long)(h / group) * D, pt = w[(l * H + h) * T + t];
             lk__local_axpy(D, pt, vt, out + (first + l) * ldq + (long)h * D, 1);

@@ -446,16 +446,22 @@ static void lk__gemm_rect_naive(const lk__gemm_args *g, int m0, int m1, int n0, 
   }
 }
 
-/* Degenerate K: C = beta·C + biases. */
+/* The epilogue of lk__gemm_store on one element: s is C(i, j)'s product, which gets the biases,
+ * beta·C, the activation and the residual, in that order. Not for a stashed residual (C is read
+ * as the beta term). */
+static inline float lk__gemm_epilogue1(const lk__gemm_args *g, float s, int i, int j) {
+  const float *c = g->C + (long)i * g->rsc + j;
+  if (g->bias_n) s = s + g->bias_n[j];
+  if (g->bias_m) s = s + g->bias_m[i];
+  if (g->beta != 0.0f) s = g->beta * *c + s;
+  s = lk_apply_act(g->act, s);
+  return g->R ? s + g->R[(long)i * g->rsr + j] : s;
+}
+
+/* Degenerate K: C = act(beta·C + biases) + R. */
 static void lk__gemm_rect_k0(const lk__gemm_args *g, int m0, int m1, int n0, int n1) {
   for (int i = m0; i < m1; ++i)
-    for (int j = n0; j < n1; ++j) {
-      float *c = g->C + (long)i * g->rsc + j;
-      float s = (g->bias_m ? g->bias_m[i] : 0.0f) + (g->bias_n ? g->bias_n[j] : 0.0f);
-      s = g->beta != 0.0f ? g->beta * *c + s : s;
-      s = lk_apply_act(g->act, s);
-      *c = g->R ? s + g->R[(long)i * g->rsr + j] : s;
-    }
+    for (int j = n0; j < n1; ++j) g->C[(long)i * g->rsc + j] = lk__gemm_epilogue1(g, 0.0f, i, j);
 }
 
 /* Picks the tm × tn grid (tm·tn = parts) that minimises the busiest thread's estimated cycles:
@@ -573,22 +579,13 @@ static void lk__gemm_job(const lk__gemm_plan *q, long j, long run, float *ws, lk
  * columns at a time for independent chains; when B's rows are, a 64-column chunk accumulates
  * a(k)·B[k, :] over k in order. Any other layout, or a per-k scale, takes the tiled path. Tasks are
  * (product, chunk of LK_GEMV_COLS columns); each output is summed by one task in one order, so
- * results do not depend on the thread count. The epilogue is lk__gemm_store's, element by element.
+ * results do not depend on the thread count. The epilogue is lk__gemm_epilogue1, element by element.
  * Both builds in one process, 2 threads, alternating, median of 41 calls with W evicted first (as a
  * forward reaches it): the head 1 × 1000 × 192 173 → 66 µs, squeeze-excite's 1 × 192 × 768 89 → 29
  * µs and 1 × 768 × 192 101 → 38 µs; W in cache: 57 → 13 and 38 → 6 µs. */
 #define LK_GEMV_COLS 64
 static int lk__gemv_applies(int M, int K, long csa, long rsb, long csb, const float *scale_k) {
   return M == 1 && K > 0 && scale_k == NULL && ((rsb == 1 && csa == 1) || csb == 1);
-}
-
-/* The epilogue on one output s of column j: biases, beta, activation, residual (lk__gemm_store). */
-static inline float lk__gemv_epilogue(const lk__gemm_args *g, float s, int j, const float *c, const float *r) {
-  if (g->bias_n) s = s + g->bias_n[j];
-  if (g->bias_m) s = s + g->bias_m[0];
-  if (g->beta != 0.0f) s = g->beta * *c + s;
-  s = lk_apply_act(g->act, s);
-  return r ? s + *r : s;
 }
 
 /* Columns [j0, j1) of one product g (its A, B, C and R already offset). */
@@ -620,7 +617,7 @@ static void lk__gemv_cols(const lk__gemm_args *g, int j0, int j1) {
       for (int j = j0; j < j1; ++j) out[j - j0] += ak * b[j];
     }
   }
-  for (int j = j0; j < j1; ++j) g->C[j] = lk__gemv_epilogue(g, out[j - j0], j, g->C + j, g->R ? g->R + j : NULL);
+  for (int j = j0; j < j1; ++j) g->C[j] = lk__gemm_epilogue1(g, out[j - j0], 0, j);
 }
 
 /* The single-row products of lk__gemm_nested (same arguments, M = 1). */

@@ -1105,16 +1105,22 @@ static void lk__gemm_rect_naive(const lk__gemm_args *g, int m0, int m1, int n0, 
   }
 }
 
-/* Degenerate K: C = beta·C + biases. */
+/* The epilogue of lk__gemm_store on one element: s is C(i, j)'s product, which gets the biases,
+ * beta·C, the activation and the residual, in that order. Not for a stashed residual (C is read
+ * as the beta term). */
+static inline float lk__gemm_epilogue1(const lk__gemm_args *g, float s, int i, int j) {
+  const float *c = g->C + (long)i * g->rsc + j;
+  if (g->bias_n) s = s + g->bias_n[j];
+  if (g->bias_m) s = s + g->bias_m[i];
+  if (g->beta != 0.0f) s = g->beta * *c + s;
+  s = lk_apply_act(g->act, s);
+  return g->R ? s + g->R[(long)i * g->rsr + j] : s;
+}
+
+/* Degenerate K: C = act(beta·C + biases) + R. */
 static void lk__gemm_rect_k0(const lk__gemm_args *g, int m0, int m1, int n0, int n1) {
   for (int i = m0; i < m1; ++i)
-    for (int j = n0; j < n1; ++j) {
-      float *c = g->C + (long)i * g->rsc + j;
-      float s = (g->bias_m ? g->bias_m[i] : 0.0f) + (g->bias_n ? g->bias_n[j] : 0.0f);
-      s = g->beta != 0.0f ? g->beta * *c + s : s;
-      s = lk_apply_act(g->act, s);
-      *c = g->R ? s + g->R[(long)i * g->rsr + j] : s;
-    }
+    for (int j = n0; j < n1; ++j) g->C[(long)i * g->rsc + j] = lk__gemm_epilogue1(g, 0.0f, i, j);
 }
 
 /* Picks the tm × tn grid (tm·tn = parts) that minimises the busiest thread's estimated cycles:
@@ -1232,22 +1238,13 @@ static void lk__gemm_job(const lk__gemm_plan *q, long j, long run, float *ws, lk
  * columns at a time for independent chains; when B's rows are, a 64-column chunk accumulates
  * a(k)·B[k, :] over k in order. Any other layout, or a per-k scale, takes the tiled path. Tasks are
  * (product, chunk of LK_GEMV_COLS columns); each output is summed by one task in one order, so
- * results do not depend on the thread count. The epilogue is lk__gemm_store's, element by element.
+ * results do not depend on the thread count. The epilogue is lk__gemm_epilogue1, element by element.
  * Both builds in one process, 2 threads, alternating, median of 41 calls with W evicted first (as a
  * forward reaches it): the head 1 × 1000 × 192 173 → 66 µs, squeeze-excite's 1 × 192 × 768 89 → 29
  * µs and 1 × 768 × 192 101 → 38 µs; W in cache: 57 → 13 and 38 → 6 µs. */
 #define LK_GEMV_COLS 64
 static int lk__gemv_applies(int M, int K, long csa, long rsb, long csb, const float *scale_k) {
   return M == 1 && K > 0 && scale_k == NULL && ((rsb == 1 && csa == 1) || csb == 1);
-}
-
-/* The epilogue on one output s of column j: biases, beta, activation, residual (lk__gemm_store). */
-static inline float lk__gemv_epilogue(const lk__gemm_args *g, float s, int j, const float *c, const float *r) {
-  if (g->bias_n) s = s + g->bias_n[j];
-  if (g->bias_m) s = s + g->bias_m[0];
-  if (g->beta != 0.0f) s = g->beta * *c + s;
-  s = lk_apply_act(g->act, s);
-  return r ? s + *r : s;
 }
 
 /* Columns [j0, j1) of one product g (its A, B, C and R already offset). */
@@ -1279,7 +1276,7 @@ static void lk__gemv_cols(const lk__gemm_args *g, int j0, int j1) {
       for (int j = j0; j < j1; ++j) out[j - j0] += ak * b[j];
     }
   }
-  for (int j = j0; j < j1; ++j) g->C[j] = lk__gemv_epilogue(g, out[j - j0], j, g->C + j, g->R ? g->R + j : NULL);
+  for (int j = j0; j < j1; ++j) g->C[j] = lk__gemm_epilogue1(g, out[j - j0], 0, j);
 }
 
 /* The single-row products of lk__gemm_nested (same arguments, M = 1). */
@@ -2588,17 +2585,18 @@ void lk_sdpa_naive(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, 
 /* Rows of k or v a block reads, [b, t, n0 + l] for t < T, l < nl in that order, are short runs
  * (nl rows of Hk·D floats) N rows apart: too short for the hardware prefetchers, and the dot
  * products and axpys waited on memory (one thread read k at ~4 GB/s where it streams 24). So
- * each visit of row (t, l) fetches the row LK__LOCAL_AHEAD visits later. */
+ * each visit of row (t, l) fetches the row LK__LOCAL_AHEAD visits later: lk__local_ahead gives
+ * that row's index in [B·T·N] (−1 past the block's last), lk__local_prefetch fetches its floats. */
 #ifndef LK__LOCAL_AHEAD
 #  define LK__LOCAL_AHEAD 16
 #endif
-static inline void lk__local_prefetch(int T, int N, long width, long b, long n0, long nl, int t, long l,
-                                      const float *x, long rs) {
+static inline long lk__local_ahead(int T, int N, long b, long n0, long nl, int t, long l) {
   const long next = t * nl + l + LK__LOCAL_AHEAD;
-  if (next >= T * nl) return;
-  const float *r = x + ((b * T + next / nl) * N + n0 + next % nl) * rs;
-  for (long i = 0; i < width; i += 16) __builtin_prefetch(r + i, 0, 3);
-  __builtin_prefetch(r + width - 1, 0, 3);
+  return next < T * nl ? (b * T + next / nl) * N + n0 + next % nl : -1;
+}
+static inline void lk__local_prefetch(const float *row, long width) {
+  for (long i = 0; i < width; i += 16) __builtin_prefetch(row + i, 0, 3);
+  __builtin_prefetch(row + width - 1, 0, 3);
 }
 
 /* The weights of locations n0 .. n0 + nl − 1 of sample b (nl ≤ LK__LOCAL_BLOCK):
@@ -2613,8 +2611,11 @@ static void lk__local_weights(int T, int N, int H, int Hk, int D, long b, long n
   for (int t = 0; t < T; ++t)
     for (long l = 0; l < nl; ++l) {
       const long row = (b * T + t) * N + n0 + l, first = b * N + n0;
-      lk__local_prefetch(T, N, Hk * D, b, n0, nl, t, l, k, k_rs);
-      if (dp) lk__local_prefetch(T, N, Hk * D, b, n0, nl, t, l, v, v_rs);
+      const long ahead = lk__local_ahead(T, N, b, n0, nl, t, l);
+      if (ahead >= 0) {
+        lk__local_prefetch(k + ahead * k_rs, (long)Hk * D);
+        if (dp) lk__local_prefetch(v + ahead * v_rs, (long)Hk * D);
+      }
       for (int h = 0; h < H; ++h) {
         const long kc = (long)(h / group) * D, at = (l * H + h) * T + t;
         w[at] = scale * lk_dot_tree(q + (first + l) * q_rs + (long)h * D, k + row * k_rs + kc, D);
@@ -2622,8 +2623,10 @@ static void lk__local_weights(int T, int N, int H, int Hk, int D, long b, long n
       }
     }
   /* The softmax of each row of T: the max subtracted row by row, then one vectorised exp over the
-   * block's nl·H·T weights at once (rows of T = 18 are one vector and a tail each; libm's expf
-   * one weight at a time was a third of the forward's time), then each row's sum in t order. */
+   * block's nl·H·T weights at once, then each row's sum in t order. libm's expf weight by weight
+   * was a third of the forward's time; softmax.c's lk_softmax_row, row by row, spends a padded
+   * vector on each row's tail (two exps per 18 weights): forward 5-8 % and gradient ~5 % slower
+   * than this at SAG's shape (alternating builds, 1 and 2 threads). */
   const long n = nl * H * T;
   long i = 0;
   for (long r = 0; r < nl * H; ++r) {
@@ -2676,7 +2679,8 @@ void lk_local_attention(int B, int T, int N, int H, int Hk, int D, const float *
       memset(out + first * ldq, 0, (size_t)(nl * ldq) * sizeof(float));
       for (int t = 0; t < T; ++t)
         for (long l = 0; l < nl; ++l) {
-          lk__local_prefetch(T, N, ldk, b, n0, nl, t, l, v, ldk);
+          const long ahead = lk__local_ahead(T, N, b, n0, nl, t, l);
+          if (ahead >= 0) lk__local_prefetch(v + ahead * ldk, ldk);
           for (int h = 0; h < H; ++h) {
             const float *vt = v + ((b * T + t) * N + n0 + l) * ldk + (long)(h / group) * D, pt = w[(l * H + h) * T + t];
             lk__local_axpy(D, pt, vt, out + (first + l) * ldq + (long)h * D, 1);
